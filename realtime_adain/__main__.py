@@ -1,0 +1,3 @@
+from realtime_adain.cli import main
+
+raise SystemExit(main())

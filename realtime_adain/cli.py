@@ -1,0 +1,44 @@
+"""The `realtime-adain` console command: one subcommand per module in `realtime_adain.commands`.
+
+Each command module has `add_parser(subparsers)`, which registers its arguments and sets
+`func`. Any `UserError` (or OS error) becomes one `error: ...` line and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from realtime_adain import __version__
+from realtime_adain.errors import UserError
+
+COMMAND_MODULES = ("image", "weights")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="realtime-adain",
+        description="Real-time arbitrary style transfer (AdaIN) for images, videos and webcams.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"realtime_adain.commands.{name}").add_parser(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

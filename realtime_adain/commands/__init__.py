@@ -1,0 +1,1 @@
+"""CLI subcommands; each module registers itself through `add_parser(subparsers)`."""

@@ -1,0 +1,86 @@
+"""The style-transfer graph: encoder -> AdaIN(style statistics) -> decoder, any input size.
+
+Style statistics and alpha are inputs of `forward`, never attributes: switching or mixing styles
+changes tensors, not the graph, so compiled and exported engines are built once.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from realtime_adain.adain import StyleStats, adain, blend, masked_adain, resize_mask
+from realtime_adain.networks import DOWNSAMPLING, Decoder, Encoder
+
+# Below this, relu4_1 would be 1 pixel wide and its reflection padding undefined.
+MIN_SIDE = 2 * DOWNSAMPLING
+
+
+def pad_to_multiple(images: torch.Tensor, multiple: int = DOWNSAMPLING) -> torch.Tensor:
+    """Pad (N, C, H, W) on the bottom/right so H and W are multiples of `multiple` (>= MIN_SIDE).
+
+    Reflection keeps edges natural; sides too short to reflect are extended by replication.
+    """
+    h, w = images.shape[-2:]
+    target_h = max(MIN_SIDE, -(-h // multiple) * multiple)
+    target_w = max(MIN_SIDE, -(-w // multiple) * multiple)
+    pad_h, pad_w = target_h - h, target_w - w
+    if pad_h == 0 and pad_w == 0:
+        return images
+    mode = "reflect" if pad_h < h and pad_w < w else "replicate"
+    return F.pad(images, (0, pad_w, 0, pad_h), mode=mode)
+
+
+class StyleTransferNet(nn.Module):
+    """Images in [0, 1] (N, 3, H, W) -> stylized images (unclamped), same size."""
+
+    def __init__(self, encoder: Encoder, decoder: nn.Module) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.decoder = decoder
+
+    def encode(self, images: torch.Tensor) -> list[torch.Tensor]:
+        """Features the decoder needs: relu1_1..relu4_1 for skip decoders, else relu4_1 only."""
+        if getattr(self.decoder, "uses_skips", False):
+            return self.encoder.features(images)
+        return [self.encoder(images)]
+
+    def forward(
+        self,
+        images: torch.Tensor,
+        style_mean: torch.Tensor,
+        style_std: torch.Tensor,
+        alpha: torch.Tensor,
+    ) -> torch.Tensor:
+        h, w = images.shape[-2:]
+        feats = self.encode(pad_to_multiple(images))
+        content = feats[-1]
+        target = blend(content, adain(content, style_mean, style_std), alpha)
+        return self.decoder(target, feats[:-1])[..., :h, :w]
+
+    def forward_masked(
+        self, images: torch.Tensor, mask: torch.Tensor, styles: Sequence[StyleStats], alpha: float
+    ) -> torch.Tensor:
+        """Spatial control: `mask` (H, W) holds, per pixel, the index of the style to use there."""
+        h, w = images.shape[-2:]
+        padded = pad_to_multiple(images)
+        feats = self.encode(padded)
+        content = feats[-1]
+        full_mask = F.pad(mask[None, None].float(), (0, padded.shape[-1] - w, 0, padded.shape[-2] - h), mode="replicate")
+        labels = resize_mask(full_mask[0, 0], content.shape[-2:])
+        target = blend(content, masked_adain(content, labels, styles), alpha)
+        return self.decoder(target, feats[:-1])[..., :h, :w]
+
+    @torch.no_grad()
+    def style_stats(self, images: torch.Tensor) -> StyleStats:
+        """Reduce one style image (1, 3, H, W) in [0, 1] to its relu4_1 statistics.
+
+        Like the reference, the style is encoded at its own size (no padding: it is never
+        decoded), except for images too small for the encoder.
+        """
+        if min(images.shape[-2:]) < MIN_SIDE:
+            images = pad_to_multiple(images)
+        return StyleStats.of_features(self.encoder(images))

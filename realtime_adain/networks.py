@@ -1,0 +1,86 @@
+"""The normalised VGG-19 encoder and the AdaIN decoder, module for module as in the reference.
+
+The layer lists mirror naoto0804/pytorch-AdaIN `net.py`, so the published state dicts
+(`vgg_normalised.pth`, `decoder.pth`) load by their own keys ("0.weight", "2.bias", ...).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+# Module index ranges of the full normalised VGG that end at relu1_1, relu2_1, relu3_1, relu4_1.
+ENCODER_SLICES = ((0, 4), (4, 11), (11, 18), (18, 31))
+ENCODER_DEPTH = ENCODER_SLICES[-1][1]
+FEATURE_NAMES = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
+FEATURE_CHANNELS = (64, 128, 256, 512)
+# Spatial downsampling from the image to relu4_1: inputs are padded to a multiple of this.
+DOWNSAMPLING = 8
+
+
+def _conv_block(cin: int, cout: int) -> list[nn.Module]:
+    return [nn.ReflectionPad2d((1, 1, 1, 1)), nn.Conv2d(cin, cout, (3, 3)), nn.ReLU()]
+
+
+def _pool() -> nn.Module:
+    return nn.MaxPool2d((2, 2), (2, 2), (0, 0), ceil_mode=True)
+
+
+def full_vgg_layers() -> list[nn.Module]:
+    """All 53 modules of the published normalised VGG-19 (we use the first 31)."""
+    layers: list[nn.Module] = [nn.Conv2d(3, 3, (1, 1))]
+    layers += _conv_block(3, 64) + _conv_block(64, 64) + [_pool()]  # relu1_1, relu1_2
+    layers += _conv_block(64, 128) + _conv_block(128, 128) + [_pool()]  # relu2_1, relu2_2
+    layers += _conv_block(128, 256)  # relu3_1
+    for _ in range(3):  # relu3_2 .. relu3_4
+        layers += _conv_block(256, 256)
+    layers += [_pool()] + _conv_block(256, 512)  # relu4_1: the last layer the encoder uses
+    for _ in range(3):  # relu4_2 .. relu4_4
+        layers += _conv_block(512, 512)
+    layers += [_pool()]
+    for _ in range(4):  # relu5_1 .. relu5_4
+        layers += _conv_block(512, 512)
+    return layers
+
+
+def decoder_layers() -> list[nn.Module]:
+    """The reference decoder: mirror of the encoder, nearest upsampling, reflection padding."""
+    up = lambda: nn.Upsample(scale_factor=2, mode="nearest")  # noqa: E731
+    layers: list[nn.Module] = _conv_block(512, 256) + [up()]
+    layers += _conv_block(256, 256) + _conv_block(256, 256) + _conv_block(256, 256)
+    layers += _conv_block(256, 128) + [up()]
+    layers += _conv_block(128, 128) + _conv_block(128, 64) + [up()]
+    layers += _conv_block(64, 64) + _conv_block(64, 3)[:2]  # no ReLU after the last conv
+    return layers
+
+
+class Encoder(nn.Sequential):
+    """VGG-19 up to relu4_1; module indices (the state-dict keys) are the published ones."""
+
+    def __init__(self) -> None:
+        super().__init__(*full_vgg_layers()[:ENCODER_DEPTH])
+
+    def features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """relu1_1, relu2_1, relu3_1 and relu4_1 of an RGB batch in [0, 1]."""
+        feats = []
+        for start, stop in ENCODER_SLICES:
+            for index in range(start, stop):
+                x = self[index](x)
+            feats.append(x)
+        return feats
+
+
+class Decoder(nn.Sequential):
+    """The paper's decoder. `skips` is accepted (and unused) so every decoder has one signature."""
+
+    kind = "plain"
+
+    def __init__(self) -> None:
+        super().__init__(*decoder_layers())
+
+    def forward(self, t: torch.Tensor, skips: list[torch.Tensor] | None = None) -> torch.Tensor:
+        return super().forward(t)
+
+    @property
+    def uses_skips(self) -> bool:
+        return False

@@ -1,0 +1,121 @@
+"""The runtime: uint8 RGB frames in, stylized uint8 RGB frames out, on a chosen device and dtype.
+
+Every front end (image, video, live) goes through `Stylizer`: styles are reduced to `StyleStats`
+once (`style_stats`), frames are then stylized against those cached statistics (`stylize`).
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from realtime_adain import weights
+from realtime_adain.adain import StyleStats
+from realtime_adain.errors import UserError
+from realtime_adain.model import StyleTransferNet
+
+DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    """'auto' is the first CUDA GPU when there is one, else the CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise UserError(f"unknown device '{name}' (use auto, cpu, cuda or cuda:N)") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise UserError(f"device '{name}' asked for, but no CUDA GPU is available")
+    return device
+
+
+def pick_dtype(name: str, device: torch.device) -> torch.dtype:
+    if name not in DTYPES:
+        raise UserError(f"unknown dtype '{name}' (use {', '.join(DTYPES)})")
+    if name != "fp32" and device.type != "cuda":
+        raise UserError(f"--dtype {name} needs a CUDA device; use fp32 on the CPU")
+    return DTYPES[name]
+
+
+class Stylizer:
+    """The style-transfer network bound to a device and dtype, with uint8 conversion around it."""
+
+    def __init__(
+        self,
+        net: StyleTransferNet,
+        device: torch.device | str = "cpu",
+        dtype: torch.dtype = torch.float32,
+        weight_paths: Sequence[os.PathLike | str] = (),
+    ) -> None:
+        self.device = torch.device(device)
+        self.dtype = dtype
+        self.net = net.eval().requires_grad_(False).to(self.device, dtype)
+        if self.device.type == "cuda":
+            self.net = self.net.to(memory_format=torch.channels_last)
+        self.weight_paths = tuple(str(p) for p in weight_paths)
+
+    @classmethod
+    def load(
+        cls,
+        vgg: str | os.PathLike | None = None,
+        decoder: str | os.PathLike | None = None,
+        device: str = "auto",
+        dtype: str = "fp32",
+    ) -> "Stylizer":
+        """Resolve and load the weights (see `weights.resolve`), then bind to device and dtype."""
+        torch_device = pick_device(device)
+        torch_dtype = pick_dtype(dtype, torch_device)
+        vgg_path, decoder_path = weights.resolve("vgg", vgg), weights.resolve("decoder", decoder)
+        net = StyleTransferNet(weights.load_encoder(vgg_path), weights.load_decoder(decoder_path))
+        return cls(net, torch_device, torch_dtype, (vgg_path, decoder_path))
+
+    @cached_property
+    def weights_id(self) -> str:
+        """A short identity of the loaded weights' files, for caches keyed by the network."""
+        return "-".join(weights.file_sha256(p)[:16] for p in self.weight_paths) or "in-memory"
+
+    def to_tensor(self, frames: np.ndarray) -> torch.Tensor:
+        """(N, H, W, 3) or (H, W, 3) uint8 RGB -> (N, 3, H, W) in [0, 1] on the device."""
+        batch = torch.from_numpy(np.ascontiguousarray(frames))
+        if batch.ndim == 3:
+            batch = batch[None]
+        batch = batch.to(self.device, non_blocking=True).permute(0, 3, 1, 2)
+        return batch.to(self.dtype).div_(255.0)
+
+    @staticmethod
+    def to_uint8(images: torch.Tensor) -> np.ndarray:
+        """(N, 3, H, W) in [0, 1] -> (N, H, W, 3) uint8, rounding as torchvision's save_image."""
+        scaled = images.float().mul(255.0).add_(0.5).clamp_(0.0, 255.0).to(torch.uint8)
+        return scaled.permute(0, 2, 3, 1).contiguous().cpu().numpy()
+
+    @torch.inference_mode()
+    def style_stats(self, image: np.ndarray) -> StyleStats:
+        """Encode a style image (H, W, 3) uint8 once; frames then reuse these statistics."""
+        return self.net.style_stats(self.to_tensor(image))
+
+    def _alpha(self, alpha: float) -> torch.Tensor:
+        if not 0.0 <= alpha <= 1.0:
+            raise UserError(f"alpha must be in [0, 1], got {alpha}")
+        return torch.tensor(alpha, device=self.device, dtype=self.dtype)
+
+    @torch.inference_mode()
+    def stylize(self, frames: np.ndarray, style: StyleStats, alpha: float = 1.0) -> np.ndarray:
+        """Stylize (N, H, W, 3) or (H, W, 3) uint8 frames; the result has the same shape."""
+        stats = style.to(self.device, self.dtype)
+        out = self.to_uint8(self.net(self.to_tensor(frames), stats.mean, stats.std, self._alpha(alpha)))
+        return out if frames.ndim == 4 else out[0]
+
+    @torch.inference_mode()
+    def stylize_masked(
+        self, frame: np.ndarray, mask: np.ndarray, styles: Sequence[StyleStats], alpha: float = 1.0
+    ) -> np.ndarray:
+        """Spatial control: pixel (y, x) gets styles[mask[y, x]]; `mask` is (H, W) of indices."""
+        labels = torch.from_numpy(np.ascontiguousarray(mask, dtype=np.int64)).to(self.device)
+        styles = [s.to(self.device, self.dtype) for s in styles]
+        out = self.net.forward_masked(self.to_tensor(frame), labels, styles, self._alpha(alpha))
+        return self.to_uint8(out)[0]

@@ -1,0 +1,151 @@
+"""Finding, reading and checking network weights.
+
+Where weights come from, in order: explicit paths (--vgg/--decoder), the environment variables
+REALTIME_ADAIN_VGG / REALTIME_ADAIN_DECODER, then the per-user weights directory (platformdirs,
+or REALTIME_ADAIN_HOME). `.pth` files load with `weights_only=True`; our own checkpoints are
+safetensors with metadata saying which decoder architecture they hold.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+from torch import nn
+
+from realtime_adain.errors import UserError
+from realtime_adain.networks import ENCODER_DEPTH, Decoder, Encoder
+
+VGG_FILENAME = "vgg_normalised.pth"
+DECODER_FILENAME = "decoder.pth"
+ENV_VAR = {"vgg": "REALTIME_ADAIN_VGG", "decoder": "REALTIME_ADAIN_DECODER"}
+DEFAULT_FILENAME = {"vgg": VGG_FILENAME, "decoder": DECODER_FILENAME}
+HOME_ENV_VAR = "REALTIME_ADAIN_HOME"
+
+
+def weights_dir() -> Path:
+    """The per-user directory the downloader fills (REALTIME_ADAIN_HOME overrides it)."""
+    home = os.environ.get(HOME_ENV_VAR)
+    if home:
+        return Path(home).expanduser() / "weights"
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("realtime-adain", appauthor=False)) / "weights"
+
+
+def resolve(kind: str, explicit: str | os.PathLike | None = None) -> Path:
+    """The weights file of `kind` ('vgg' or 'decoder') by the resolution order above."""
+    if explicit:
+        path = Path(explicit).expanduser()
+        if not path.is_file():
+            raise UserError(f"{path}: no such weights file")
+        return path
+    env = os.environ.get(ENV_VAR[kind])
+    if env:
+        path = Path(env).expanduser()
+        if not path.is_file():
+            raise UserError(f"{path} (from ${ENV_VAR[kind]}): no such weights file")
+        return path
+    path = weights_dir() / DEFAULT_FILENAME[kind]
+    if not path.is_file():
+        flag = "--vgg" if kind == "vgg" else "--decoder"
+        raise UserError(
+            f"no {kind} weights found: run `realtime-adain weights download` (or pass {flag} PATH)"
+        )
+    return path
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass
+class LoadedWeights:
+    state_dict: dict[str, torch.Tensor]
+    metadata: dict[str, str]
+
+
+def read_weights(path: str | os.PathLike) -> LoadedWeights:
+    """A state dict and its metadata from a `.safetensors` or (weights-only) `.pth` file."""
+    path = Path(path)
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors import safe_open
+
+            with safe_open(str(path), framework="pt") as handle:
+                metadata = dict(handle.metadata() or {})
+                state = {key: handle.get_tensor(key) for key in handle.keys()}
+            return LoadedWeights(state, metadata)
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such weights file") from None
+    except Exception as exc:  # torch/safetensors raise many types for damaged files
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserError(f"{path}: not a readable weights file ({reason[:160]})") from None
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise UserError(f"{path}: not a state dict of tensors")
+    return LoadedWeights(state, {})
+
+
+def describe_state_dict(state: dict[str, torch.Tensor]) -> str:
+    """A guess at what a state dict holds, to make a wrong-file error actionable."""
+    first = state.get("0.weight")
+    if first is not None and tuple(first.shape) == (3, 3, 1, 1):
+        return "it looks like VGG encoder weights"
+    if "1.weight" in state and state["1.weight"].ndim == 4 and state["1.weight"].shape[1] == 512:
+        return "it looks like decoder weights"
+    return f"it holds {len(state)} tensors"
+
+
+def check_state_dict(path: Path, module: nn.Module, state: dict[str, torch.Tensor], what: str) -> None:
+    """Raise a clear UserError unless `state` has every key of `module` with the right shape."""
+    for key, tensor in module.state_dict().items():
+        if key not in state:
+            raise UserError(f"{path}: not {what} weights; {describe_state_dict(state)}")
+        if tuple(state[key].shape) != tuple(tensor.shape):
+            raise UserError(
+                f"{path}: not {what} weights: '{key}' has shape {tuple(state[key].shape)}, "
+                f"expected {tuple(tensor.shape)}; {describe_state_dict(state)}"
+            )
+        if not torch.isfinite(state[key]).all():
+            raise UserError(f"{path}: corrupt {what} weights: '{key}' holds NaN or Inf")
+
+
+def load_encoder(path: str | os.PathLike) -> Encoder:
+    """The normalised VGG up to relu4_1; layers after it in the published file are ignored."""
+    path = Path(path)
+    loaded = read_weights(path)
+    encoder = Encoder()
+    state = {
+        key: value
+        for key, value in loaded.state_dict.items()
+        if key.split(".")[0].isdigit() and int(key.split(".")[0]) < ENCODER_DEPTH
+    }
+    check_state_dict(path, encoder, state, "VGG encoder")
+    encoder.load_state_dict(state)
+    return encoder.eval().requires_grad_(False)
+
+
+# Decoder architectures by the name our checkpoints carry in their metadata ("architecture").
+DECODER_BUILDERS: dict[str, Callable[[], nn.Module]] = {"plain": Decoder}
+
+
+def load_decoder(path: str | os.PathLike) -> nn.Module:
+    """A decoder from the published `decoder.pth` or one of our safetensors checkpoints."""
+    path = Path(path)
+    loaded = read_weights(path)
+    architecture = loaded.metadata.get("architecture", "plain")
+    if architecture not in DECODER_BUILDERS:
+        raise UserError(f"{path}: unknown decoder architecture '{architecture}'")
+    decoder = DECODER_BUILDERS[architecture]()
+    check_state_dict(path, decoder, loaded.state_dict, f"{architecture} decoder")
+    decoder.load_state_dict({k: loaded.state_dict[k] for k in decoder.state_dict()})
+    return decoder.eval().requires_grad_(False)

@@ -1,0 +1,62 @@
+"""Shared fixtures: real test material from ../shared/data and weights in the published formats."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+from realtime_adain.cli import main as cli_main
+from realtime_adain.stylizer import Stylizer
+from realtime_adain.synthetic import write_published_weights
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO.parent / "shared" / "data"
+
+torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    if not DATA.is_dir():
+        pytest.fail(f"test material missing: {DATA} (the shared data beside the repository)")
+    return DATA
+
+
+@pytest.fixture(scope="session")
+def published_weights(tmp_path_factory) -> tuple[Path, Path]:
+    """(vgg_normalised.pth, decoder.pth), deterministic, written with torch.save."""
+    return write_published_weights(tmp_path_factory.mktemp("weights"))
+
+
+@pytest.fixture(scope="session")
+def stylizer(published_weights) -> Stylizer:
+    vgg, decoder = published_weights
+    return Stylizer.load(vgg, decoder, device="cpu")
+
+
+@pytest.fixture
+def weights_env(published_weights, monkeypatch, tmp_path):
+    """Point the CLI at the generated weights through the environment, as a user might."""
+    vgg, decoder = published_weights
+    monkeypatch.setenv("REALTIME_ADAIN_VGG", str(vgg))
+    monkeypatch.setenv("REALTIME_ADAIN_DECODER", str(decoder))
+    monkeypatch.setenv("REALTIME_ADAIN_HOME", str(tmp_path / "home"))
+    return vgg, decoder
+
+
+@pytest.fixture
+def run_cli(capsys):
+    """Run `realtime-adain ARGS...` in-process; returns (exit code, stdout, stderr)."""
+
+    def run(*args: str | os.PathLike) -> tuple[int, str, str]:
+        try:
+            code = cli_main([str(a) for a in args])
+        except SystemExit as exc:  # argparse usage errors
+            code = exc.code if isinstance(exc.code, int) else 1
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return run
