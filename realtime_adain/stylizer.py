@@ -76,8 +76,13 @@ class Stylizer:
 
     @cached_property
     def weights_id(self) -> str:
-        """A short identity of the loaded weights' files, for caches keyed by the network."""
+        """A short identity of the encoder and decoder files, for caches keyed by the network."""
         return "-".join(weights.file_sha256(p)[:16] for p in self.weight_paths) or "in-memory"
+
+    @cached_property
+    def encoder_id(self) -> str:
+        """A short identity of the encoder file alone: style statistics depend on nothing else."""
+        return weights.file_sha256(self.weight_paths[0])[:16] if self.weight_paths else "in-memory"
 
     def to_tensor(self, frames: np.ndarray) -> torch.Tensor:
         """(N, H, W, 3) or (H, W, 3) uint8 RGB -> (N, 3, H, W) in [0, 1] on the device."""

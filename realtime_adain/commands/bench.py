@@ -1,0 +1,20 @@
+"""`realtime-adain bench TARGET`: performance measurements (medians, side-by-side ratios)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+
+# Each name is a module in realtime_adain.benchmarks with a docstring, add_arguments() and run().
+BENCHMARKS: tuple[str, ...] = ()
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("bench", help="benchmarks", description="Measure speed; results print as a table and JSON.")
+    targets = parser.add_subparsers(dest="target", metavar="TARGET", required=True)
+    for name in BENCHMARKS:
+        module = importlib.import_module(f"realtime_adain.benchmarks.{name}")
+        summary = (module.__doc__ or name).strip().splitlines()[0]
+        target = targets.add_parser(name, help=summary, description=module.__doc__)
+        module.add_arguments(target)
+        target.set_defaults(func=module.run)
