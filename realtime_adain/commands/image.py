@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +11,7 @@ from tqdm import tqdm
 from realtime_adain.adain import StyleStats
 from realtime_adain.commands import common
 from realtime_adain.errors import UserError
+from realtime_adain.paths import ensure_writable_dir, refuse_overwriting_inputs
 from realtime_adain.imageio import (
     fit_short_side, is_image_path, mask_labels, read_image, read_mask, resize, write_image,
 )
@@ -73,16 +73,12 @@ def output_paths(args: argparse.Namespace, jobs: list[Job]) -> list[Path]:
 
 def check_outputs(outputs: list[Path], inputs: list[Path]) -> None:
     """Refuse to overwrite an input, and fail before any compute if the target is unwritable."""
-    resolved_inputs = {p.resolve() for p in inputs}
+    refuse_overwriting_inputs(outputs, inputs)
     for path in outputs:
-        if path.resolve() in resolved_inputs:
-            raise UserError(f"{path}: output would overwrite an input")
         if not is_image_path(path):
             raise UserError(f"{path}: unknown image format '{path.suffix}'")
     for parent in {p.parent for p in outputs}:
-        existing = next(p for p in [parent, *parent.parents] if p.exists())
-        if not existing.is_dir() or not os.access(existing, os.W_OK):
-            raise UserError(f"{parent}: output directory is not writable")
+        ensure_writable_dir(parent)
 
 
 def run(args: argparse.Namespace) -> int:
