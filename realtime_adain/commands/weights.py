@@ -1,1 +1,129 @@
-def add_parser(s): pass
+"""`realtime-adain weights download|info`: get the published weights, and show which are used."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from realtime_adain import download, weights
+from realtime_adain.errors import UserError
+
+EPILOG = """examples:
+  realtime-adain weights download
+  realtime-adain weights download --base-url https://mirror.example.org/adain
+  realtime-adain weights info
+  realtime-adain weights info --decoder runs/exp1/decoder.safetensors
+"""
+
+FLAG = {"vgg": "--vgg", "decoder": "--decoder"}
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "weights", help="download the published weights, or show which weights are used",
+        description="Download the published AdaIN weights, or show which weights files are used.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    fetch = actions.add_parser(
+        "download", help="fetch vgg_normalised.pth and decoder.pth into the weights directory",
+        description="Fetch the two files of the naoto0804/pytorch-AdaIN v0.0.0 release, resuming "
+        "broken transfers, and keep them only if they verify.",
+    )
+    fetch.add_argument("--force", action="store_true", help="download again even if valid files are present")
+    fetch.add_argument("--base-url", metavar="URL",
+                       help=f"mirror holding both files (default: ${download.BASE_URL_ENV_VAR} or "
+                       f"{download.DEFAULT_BASE_URL})")
+    fetch.add_argument("--vgg-url", metavar="URL", help="full URL of vgg_normalised.pth (overrides --base-url)")
+    fetch.add_argument("--decoder-url", metavar="URL", help="full URL of decoder.pth (overrides --base-url)")
+    fetch.add_argument("--dir", metavar="DIR", help=f"where to put them (default: {weights.weights_dir()})")
+    fetch.add_argument("--no-checksum", action="store_true",
+                       help="accept files whose size/SHA-256 differ from the release (structure is still checked)")
+    fetch.set_defaults(func=run_download)
+
+    info = actions.add_parser("info", help="show where the weights are and what they hold")
+    info.add_argument("--vgg", metavar="PATH", help="encoder weights to describe instead of the resolved ones")
+    info.add_argument("--decoder", metavar="PATH", help="decoder weights to describe instead of the resolved ones")
+    info.set_defaults(func=run_info)
+
+
+def run_download(args: argparse.Namespace) -> int:
+    directory = Path(args.dir).expanduser() if args.dir else weights.weights_dir()
+    if directory.exists() and not directory.is_dir():
+        raise UserError(f"{directory}: not a directory")
+    urls = download.file_urls(args.base_url, args.vgg_url, args.decoder_url)
+    results = download.download_all(urls, directory, force=args.force, check_checksum=not args.no_checksum)
+    for path, outcome in results:
+        print(f"{path}: {outcome} ({path.stat().st_size:,} bytes, verified)")
+    if directory.resolve() != weights.weights_dir().resolve():
+        print(f"note: {directory} is not the default weights directory; use --vgg/--decoder, "
+              f"${weights.ENV_VAR['vgg']}/${weights.ENV_VAR['decoder']} or ${weights.HOME_ENV_VAR} to use these files")
+    return 0
+
+
+def source_of(kind: str, explicit: str | None) -> str:
+    """Which rule of the resolution order (see `weights.resolve`) picks the file."""
+    if explicit:
+        return FLAG[kind]
+    if os.environ.get(weights.ENV_VAR[kind]):
+        return f"${weights.ENV_VAR[kind]}"
+    return "weights directory"
+
+
+def what_it_holds(kind: str, path: Path) -> list[tuple[str, str]]:
+    """Rows describing the file's contents; raises UserError for an unusable file."""
+    loaded = weights.read_weights(path)
+    module = download.LOADERS[kind](path)
+    tensors = loaded.state_dict.values()
+    used = sum(p.numel() for p in module.parameters())
+    if kind == "vgg":
+        what = f"normalised VGG-19 encoder up to relu4_1 ({len(module)} modules used)"
+    else:
+        what = f"decoder, architecture '{loaded.metadata.get('architecture', 'plain')}'"
+    rows = [
+        ("holds", what),
+        ("tensors", f"{len(loaded.state_dict)} ({sum(t.numel() for t in tensors):,} parameters; {used:,} used)"),
+    ]
+    rows += [(f"meta {key}", value) for key, value in sorted(loaded.metadata.items())]
+    return rows
+
+
+def describe(kind: str, explicit: str | None) -> tuple[bool, list[tuple[str, str]]]:
+    """(usable, rows) for one weights file."""
+    source = source_of(kind, explicit)
+    try:
+        path = weights.resolve(kind, explicit)
+    except UserError as exc:
+        rows = [("from", source), ("status", f"missing: {exc}")]
+        if source == "weights directory":
+            rows.insert(0, ("expected", str(weights.weights_dir() / weights.DEFAULT_FILENAME[kind])))
+        return False, rows
+    size = path.stat().st_size
+    digest = weights.file_sha256(path)
+    published = download.PUBLISHED[kind]
+    rows = [
+        ("path", str(path)),
+        ("from", source),
+        ("size", f"{size:,} bytes ({size / 1e6:.1f} MB)"),
+        ("sha256", digest + ("  (the published v0.0.0 file)" if digest == published.sha256 else "")),
+    ]
+    try:
+        rows += what_it_holds(kind, path)
+    except UserError as exc:
+        rows.append(("status", f"not usable: {str(exc).removeprefix(f'{path}: ')}"))
+        return False, rows
+    return True, rows
+
+
+def run_info(args: argparse.Namespace) -> int:
+    usable = True
+    for kind in download.KINDS:
+        ok, rows = describe(kind, getattr(args, kind))
+        usable &= ok
+        print(f"{kind}:")
+        width = max(len(name) for name, _ in rows)
+        for name, value in rows:
+            print(f"  {name.ljust(width)}  {value}")
+    return 0 if usable else 1

@@ -1,0 +1,216 @@
+"""Fetching the published AdaIN weights into the per-user weights directory.
+
+Downloads go to `NAME.part` beside the target: a broken transfer is resumed from there with an
+HTTP Range request (automatically a few times, and again on the next run), and only a file that
+passed verification (size and SHA-256 where known, then structure and shapes through the real
+loaders) is renamed into place. Anything that fails verification is deleted, so the cache never
+holds a partial or wrong file.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import re
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+from urllib.parse import urlsplit
+
+from tqdm import tqdm
+
+from realtime_adain import __version__, weights
+from realtime_adain.errors import UserError
+
+DEFAULT_BASE_URL = "https://github.com/naoto0804/pytorch-AdaIN/releases/download/v0.0.0"
+BASE_URL_ENV_VAR = "REALTIME_ADAIN_WEIGHTS_URL"
+KINDS = ("vgg", "decoder")
+CHUNK = 1 << 20
+TIMEOUT_S = 30.0
+ATTEMPTS = 4  # one transfer plus three resumes when the connection drops mid-way
+
+
+@dataclass(frozen=True)
+class PublishedFile:
+    """What the v0.0.0 release holds; `size`/`sha256` None where not known."""
+
+    kind: str
+    filename: str
+    size: int | None
+    sha256: str | None
+
+
+# Sizes and SHA-256 of the v0.0.0 release assets, as pinned independently by several public
+# projects that download them (the same digests everywhere; see docs/weights.md).
+PUBLISHED = {
+    "vgg": PublishedFile(
+        "vgg", weights.VGG_FILENAME, 80_102_481,
+        "804ca2835ecf7539f0cd2a7ac3c18ce81e6f8468969ae7117ac0c148d286bb4a",
+    ),
+    "decoder": PublishedFile(
+        "decoder", weights.DECODER_FILENAME, 14_023_458,
+        "379ca41d59f3a37eed3599bbbc2560c19da5c458870a5ffd3a9dd41aa88f9472",
+    ),
+}
+
+LOADERS: dict[str, Callable[[Path], object]] = {
+    "vgg": weights.load_encoder,
+    "decoder": weights.load_decoder,
+}
+
+
+def file_urls(
+    base_url: str | None = None, vgg_url: str | None = None, decoder_url: str | None = None
+) -> dict[str, str]:
+    """Where each file comes from: per-file URL, else base URL (flag, then env var, then default)."""
+    base = (base_url or os.environ.get(BASE_URL_ENV_VAR) or DEFAULT_BASE_URL).rstrip("/")
+    explicit = {"vgg": vgg_url, "decoder": decoder_url}
+    return {kind: explicit[kind] or f"{base}/{PUBLISHED[kind].filename}" for kind in KINDS}
+
+
+def verify(path: Path, kind: str, check_checksum: bool = True) -> None:
+    """Raise UserError unless `path` is a sound `kind` weights file (the published one if pinned)."""
+    spec = PUBLISHED[kind]
+    if check_checksum and spec.size is not None:
+        size = path.stat().st_size
+        if size != spec.size:
+            raise UserError(f"{path}: {size} bytes, expected {spec.size} ({spec.filename} of the release)")
+    if check_checksum and spec.sha256 is not None:
+        digest = weights.file_sha256(path)
+        if digest != spec.sha256:
+            raise UserError(f"{path}: SHA-256 {digest} does not match the published {spec.sha256}")
+    LOADERS[kind](path)
+
+
+def is_valid(path: Path, kind: str, check_checksum: bool = True) -> bool:
+    try:
+        verify(path, kind, check_checksum)
+    except UserError:
+        return False
+    return True
+
+
+def _open(url: str, offset: int):
+    """An open response for `url` from byte `offset`; network failures become one clear line."""
+    headers = {"User-Agent": f"realtime-adain/{__version__}"}
+    if offset:
+        headers["Range"] = f"bytes={offset}-"
+    try:
+        return urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=TIMEOUT_S)
+    except urllib.error.HTTPError as exc:
+        if exc.code == 416 and offset:  # our partial file is not a prefix of theirs
+            exc.close()
+            return None
+        raise UserError(f"{url}: HTTP {exc.code} {exc.reason}") from None
+    except urllib.error.URLError as exc:
+        host = urlsplit(url).netloc
+        reason = exc.reason.strerror if isinstance(exc.reason, OSError) and exc.reason.strerror else exc.reason
+        if not host:  # file:// mirrors
+            raise UserError(f"{url}: {reason}") from None
+        raise UserError(
+            f"cannot reach {host} ({reason}); check the network, or use a mirror with --base-url "
+            f"or ${BASE_URL_ENV_VAR}"
+        ) from None
+    except TimeoutError:
+        raise UserError(f"{url}: no answer within {TIMEOUT_S:.0f} s") from None
+    except (OSError, http.client.HTTPException) as exc:  # e.g. closed before any response
+        raise UserError(f"{url}: connection failed ({exc or type(exc).__name__})") from None
+    except ValueError as exc:  # a malformed URL ("unknown url type")
+        raise UserError(f"{url}: {exc}") from None
+
+
+def _resumed_offset(response, offset: int) -> int | None:
+    """Where the response's body starts: `offset` for a matching 206, 0 for a full 200 body."""
+    status = getattr(response, "status", None) or 200
+    if status != 206:
+        return 0  # the server ignored the Range header: start over
+    match = re.match(r"bytes (\d+)-", response.headers.get("Content-Range", ""))
+    return offset if match and int(match.group(1)) == offset else None
+
+
+def _size(path: Path) -> int:
+    return path.stat().st_size if path.exists() else 0
+
+
+def _transfer(url: str, part: Path, label: str) -> bool:
+    """Append what the server sends to `part` (resuming it); True when the body arrived whole."""
+    offset = _size(part)
+    response = _open(url, offset)
+    if response is None:  # 416: discard the stale partial file and fetch the whole file
+        part.unlink()
+        offset = 0
+        response = _open(url, 0)
+    with response:
+        start = _resumed_offset(response, offset)
+        if start is None:  # a range we did not ask for: drop the partial file, start over
+            part.unlink()
+            return False
+        length = response.headers.get("Content-Length")
+        total = start + int(length) if length and length.isdigit() else None
+        received = start
+        with open(part, "ab" if start else "wb") as out, tqdm(
+            total=total, initial=start, unit="B", unit_scale=True, unit_divisor=1024,
+            desc=label, disable=None, leave=False,
+        ) as bar:
+            while True:
+                try:
+                    block = response.read(CHUNK)
+                except (OSError, http.client.HTTPException) as exc:  # reset, timeout, IncompleteRead
+                    tqdm.write(f"{label}: connection lost after {received} bytes ({type(exc).__name__})")
+                    return False
+                if not block:
+                    break
+                out.write(block)
+                received += len(block)
+                bar.update(len(block))
+            out.flush()
+            os.fsync(out.fileno())
+        return total is None or received >= total
+
+
+def fetch(url: str, part: Path, label: str, attempts: int = ATTEMPTS) -> None:
+    """Download `url` into `part`, resuming with Range requests while the connection drops."""
+    for attempt in range(attempts):
+        if _transfer(url, part, label):
+            return
+        if attempt + 1 < attempts:
+            tqdm.write(f"{label}: resuming from byte {_size(part)}")
+    have = _size(part)
+    raise UserError(
+        f"{url}: download interrupted {attempts} times ({have} bytes kept in {part}); "
+        "run `realtime-adain weights download` again to resume"
+    )
+
+
+def download_file(
+    kind: str, url: str, directory: Path, force: bool = False, check_checksum: bool = True
+) -> tuple[Path, str]:
+    """Fetch one weights file into `directory`; returns its path and what happened."""
+    spec = PUBLISHED[kind]
+    target = directory / spec.filename
+    part = directory / (spec.filename + ".part")
+    if target.exists() and not force:
+        if is_valid(target, kind, check_checksum):
+            return target, "already present"
+        tqdm.write(f"{target}: present but not valid; downloading it again")
+    if force and part.exists():
+        part.unlink()
+    directory.mkdir(parents=True, exist_ok=True)
+    fetch(url, part, spec.filename)
+    try:
+        verify(part, kind, check_checksum)
+    except UserError as exc:
+        part.unlink(missing_ok=True)
+        reason = str(exc).removeprefix(f"{part}: ")
+        raise UserError(f"{url}: rejected the download (deleted it): {reason}") from None
+    os.replace(part, target)
+    return target, "downloaded"
+
+
+def download_all(
+    urls: dict[str, str], directory: Path, force: bool = False, check_checksum: bool = True
+) -> list[tuple[Path, str]]:
+    """Both published files into `directory` (normally `weights.weights_dir()`)."""
+    return [download_file(kind, urls[kind], directory, force, check_checksum) for kind in KINDS]

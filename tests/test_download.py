@@ -1,0 +1,162 @@
+"""The downloader against a real HTTP server on 127.0.0.1 serving weights in the published formats.
+
+`synthetic_release` pins the release's size and SHA-256 to those of the generated files, so the
+checksum path runs for real; most tests fetch only decoder.pth (14 MB) to stay quick.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from realtime_adain import download
+from realtime_adain.errors import UserError
+from weights_server import WeightsServer, closed_port_url
+
+DECODER = "decoder.pth"
+
+
+@pytest.fixture(scope="session")
+def release_bytes(published_weights) -> dict[str, bytes]:
+    """What the release serves, by file name."""
+    return {path.name: path.read_bytes() for path in published_weights}
+
+
+@pytest.fixture
+def synthetic_release(release_bytes, monkeypatch) -> dict[str, bytes]:
+    """Make the generated files 'the published ones': their sizes and digests become the pins."""
+    for kind, spec in download.PUBLISHED.items():
+        body = release_bytes[spec.filename]
+        pinned = download.PublishedFile(kind, spec.filename, len(body), hashlib.sha256(body).hexdigest())
+        monkeypatch.setitem(download.PUBLISHED, kind, pinned)
+    return release_bytes
+
+
+@pytest.fixture
+def server(release_bytes):
+    with WeightsServer(release_bytes) as running:
+        yield running
+
+
+def cache_listing(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir()) if directory.exists() else []
+
+
+def test_urls_follow_flag_env_default_order(monkeypatch):
+    monkeypatch.delenv(download.BASE_URL_ENV_VAR, raising=False)
+    assert download.file_urls()["vgg"] == f"{download.DEFAULT_BASE_URL}/vgg_normalised.pth"
+    monkeypatch.setenv(download.BASE_URL_ENV_VAR, "https://env.example/w/")
+    assert download.file_urls()["decoder"] == "https://env.example/w/decoder.pth"
+    urls = download.file_urls("https://flag.example/w", decoder_url="https://one.example/d.pth")
+    assert urls == {"vgg": "https://flag.example/w/vgg_normalised.pth", "decoder": "https://one.example/d.pth"}
+
+
+def test_download_lands_verified_and_is_then_skipped(synthetic_release, server, tmp_path):
+    path, outcome = download.download_file("decoder", f"{server.url}/{DECODER}", tmp_path)
+    assert outcome == "downloaded" and path == tmp_path / DECODER
+    assert path.read_bytes() == synthetic_release[DECODER]
+    assert cache_listing(tmp_path) == [DECODER]  # no .part left behind
+    requests_before = len(server.requests)
+    assert download.download_file("decoder", f"{server.url}/{DECODER}", tmp_path)[1] == "already present"
+    assert len(server.requests) == requests_before
+    download.download_file("decoder", f"{server.url}/{DECODER}", tmp_path, force=True)
+    assert len(server.requests) == requests_before + 1
+
+
+def test_cut_transfer_resumes_with_range(synthetic_release, server, tmp_path):
+    server.cuts[DECODER] = [5_000_000]
+    path, _ = download.download_file("decoder", f"{server.url}/{DECODER}", tmp_path)
+    assert server.requests == [(f"/{DECODER}", None), (f"/{DECODER}", "bytes=5000000-")]
+    assert path.read_bytes() == synthetic_release[DECODER]
+
+
+def test_part_file_of_an_earlier_run_is_resumed(synthetic_release, server, tmp_path):
+    (tmp_path / f"{DECODER}.part").write_bytes(synthetic_release[DECODER][:3_000_000])
+    path, _ = download.download_file("decoder", f"{server.url}/{DECODER}", tmp_path)
+    assert server.requests == [(f"/{DECODER}", "bytes=3000000-")]
+    assert path.read_bytes() == synthetic_release[DECODER]
+    assert cache_listing(tmp_path) == [DECODER]
+
+
+def test_server_ignoring_range_restarts_from_scratch(synthetic_release, server, tmp_path):
+    server.ignore_range = True
+    (tmp_path / f"{DECODER}.part").write_bytes(b"\0" * 3_000_000)  # not even a prefix of the file
+    path, _ = download.download_file("decoder", f"{server.url}/{DECODER}", tmp_path)
+    assert server.requests == [(f"/{DECODER}", "bytes=3000000-")]
+    assert path.read_bytes() == synthetic_release[DECODER]
+
+
+def test_oversized_part_file_is_discarded_after_416(synthetic_release, server, tmp_path):
+    (tmp_path / f"{DECODER}.part").write_bytes(b"\0" * (len(synthetic_release[DECODER]) + 10))
+    path, _ = download.download_file("decoder", f"{server.url}/{DECODER}", tmp_path)
+    assert [r for _, r in server.requests] == [f"bytes={len(synthetic_release[DECODER]) + 10}-", None]
+    assert path.read_bytes() == synthetic_release[DECODER]
+
+
+def test_repeated_cuts_keep_the_part_for_the_next_run(synthetic_release, server, tmp_path):
+    server.cuts[DECODER] = [1_000_000] * download.ATTEMPTS
+    with pytest.raises(UserError, match="interrupted .* run `realtime-adain weights download` again"):
+        download.download_file("decoder", f"{server.url}/{DECODER}", tmp_path)
+    assert cache_listing(tmp_path) == [f"{DECODER}.part"]
+    assert (tmp_path / f"{DECODER}.part").stat().st_size == download.ATTEMPTS * 1_000_000
+    path, _ = download.download_file("decoder", f"{server.url}/{DECODER}", tmp_path)
+    assert server.requests[-1] == (f"/{DECODER}", f"bytes={download.ATTEMPTS * 1_000_000}-")
+    assert path.read_bytes() == synthetic_release[DECODER]
+
+
+def test_corrupt_bytes_fail_the_checksum_and_are_deleted(synthetic_release, server, tmp_path):
+    body = bytearray(synthetic_release[DECODER])
+    body[len(body) // 2] ^= 0xFF  # one flipped byte in the tensor data: same size, still loadable
+    server.files[DECODER] = bytes(body)
+    with pytest.raises(UserError, match=r"rejected the download \(deleted it\): SHA-256 [0-9a-f]{64} does not match"):
+        download.download_file("decoder", f"{server.url}/{DECODER}", tmp_path)
+    assert cache_listing(tmp_path) == []
+
+
+def test_garbled_file_fails_the_structure_check_and_is_deleted(synthetic_release, server, tmp_path):
+    body = synthetic_release[DECODER]
+    server.files[DECODER] = body[:1000] + b"\x5a" * 5000 + body[6000:]  # damaged archive header
+    with pytest.raises(UserError, match="rejected the download .*not a readable weights file"):
+        download.download_file("decoder", f"{server.url}/{DECODER}", tmp_path, check_checksum=False)
+    assert cache_listing(tmp_path) == []
+
+
+def test_decoder_served_as_vgg_is_rejected(synthetic_release, server, tmp_path):
+    server.files["vgg_normalised.pth"] = synthetic_release[DECODER]
+    with pytest.raises(UserError, match="not VGG encoder weights; it looks like decoder weights"):
+        download.download_file("vgg", f"{server.url}/vgg_normalised.pth", tmp_path, check_checksum=False)
+    assert cache_listing(tmp_path) == []
+
+
+def test_file_other_than_the_published_one_is_rejected_by_the_real_pins(server, tmp_path):
+    published = download.PUBLISHED["decoder"]
+    assert published.sha256 and len(published.sha256) == 64
+    with pytest.raises(UserError, match=f"expected {published.size} .*decoder.pth of the release"):
+        download.download_file("decoder", f"{server.url}/{DECODER}", tmp_path)
+    assert cache_listing(tmp_path) == []
+
+
+def test_invalid_file_in_the_cache_is_replaced(synthetic_release, server, tmp_path):
+    (tmp_path / DECODER).write_bytes(b"not weights")
+    path, outcome = download.download_file("decoder", f"{server.url}/{DECODER}", tmp_path)
+    assert outcome == "downloaded" and path.read_bytes() == synthetic_release[DECODER]
+
+
+def test_http_404_is_one_clear_line(server, tmp_path):
+    with pytest.raises(UserError, match=r"/missing\.pth: HTTP 404 Not Found$"):
+        download.download_file("decoder", f"{server.url}/missing.pth", tmp_path)
+    assert cache_listing(tmp_path) == []
+
+
+def test_refused_connection_is_one_clear_line(tmp_path):
+    url = closed_port_url()
+    with pytest.raises(UserError, match=r"cannot reach 127\.0\.0\.1:\d+ \(Connection refused\); check the network"):
+        download.download_file("decoder", f"{url}/{DECODER}", tmp_path)
+    assert cache_listing(tmp_path) == []
+
+
+def test_malformed_url_is_one_clear_line(tmp_path):
+    with pytest.raises(UserError, match="unknown url type"):
+        download.download_file("decoder", "mirror.example/decoder.pth", tmp_path)

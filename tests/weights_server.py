@@ -1,0 +1,89 @@
+"""A real HTTP server on 127.0.0.1 for the downloader tests: Range support, cut transfers, logs.
+
+Not a mock: `http.server.ThreadingHTTPServer` in a thread, spoken to by the real urllib client.
+Knobs per test: `files` (name -> bytes; what it serves, corrupt or not), `cuts` (name -> byte
+counts: successive responses for that file stop after that many body bytes and drop the
+connection), `ignore_range` (answer Range requests with a full 200, as some servers do).
+`requests` logs (path, Range header) of every request.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class WeightsServer:
+    def __init__(self, files: dict[str, bytes]) -> None:
+        self.files = dict(files)
+        self.cuts: dict[str, list[int]] = {}
+        self.ignore_range = False
+        self.requests: list[tuple[str, str | None]] = []
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def __enter__(self) -> "WeightsServer":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(timeout=5)
+
+
+def _handler_for(server: WeightsServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args) -> None:  # keep test output clean
+            pass
+
+        def do_GET(self) -> None:
+            name = self.path.lstrip("/")
+            requested_range = self.headers.get("Range")
+            server.requests.append((self.path, requested_range))
+            if name not in server.files:
+                self.send_error(404, "Not Found")
+                return
+            body = server.files[name]
+            start = 0
+            match = re.fullmatch(r"bytes=(\d+)-", requested_range or "")
+            if match and not server.ignore_range:
+                start = int(match.group(1))
+                if start >= len(body):
+                    self.send_response(416)
+                    self.send_header("Content-Range", f"bytes */{len(body)}")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                self.send_response(206)
+                self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
+            else:
+                self.send_response(200)
+            self.send_header("Content-Length", str(len(body) - start))
+            self.send_header("Accept-Ranges", "bytes")
+            self.end_headers()
+            cut = server.cuts.get(name)
+            if cut:
+                self.wfile.write(body[start:start + cut.pop(0)])
+                self.wfile.flush()
+                self.close_connection = True
+                return
+            self.wfile.write(body[start:])
+
+    return Handler
+
+
+def closed_port_url() -> str:
+    """A URL on 127.0.0.1 where nothing listens: connecting is refused, as with no network."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
