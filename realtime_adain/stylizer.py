@@ -71,7 +71,8 @@ class Stylizer:
         torch_device = pick_device(device)
         torch_dtype = pick_dtype(dtype, torch_device)
         vgg_path, decoder_path = weights.resolve("vgg", vgg), weights.resolve("decoder", decoder)
-        net = StyleTransferNet(weights.load_encoder(vgg_path), weights.load_decoder(decoder_path))
+        decoder_net = weights.load_decoder(decoder_path)  # names the encoder it was trained against
+        net = StyleTransferNet(weights.load_encoder(vgg_path, decoder_net.encoder_kind), decoder_net)
         return cls(net, torch_device, torch_dtype, (vgg_path, decoder_path))
 
     @cached_property

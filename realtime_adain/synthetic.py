@@ -65,3 +65,24 @@ def write_published_weights(directory: str | Path, seed: int = 0) -> tuple[Path,
     torch.save(published_vgg_state_dict(seed), vgg_path)
     torch.save(published_decoder_state_dict(seed + 1), decoder_path)
     return vgg_path, decoder_path
+
+
+def torchvision_vgg_state_dict(seed: int = 2) -> dict[str, torch.Tensor]:
+    """torchvision VGG-19 `features` up to relu4_1, keyed as in torchvision's `vgg19-*.pth`.
+
+    He-initialised (ImageNet-normalised inputs keep activations near 1); the classifier and the
+    layers after relu4_1, which the encoder ignores, are left out to keep test files small.
+    """
+    from realtime_adain.encoders import TorchvisionVGGEncoder
+
+    generator = torch.Generator().manual_seed(seed)
+    layers = TorchvisionVGGEncoder().layers
+    _he_init(list(layers), generator)
+    return {f"features.{key}": value for key, value in layers.state_dict().items()}
+
+
+def write_torchvision_vgg(path: str | Path, seed: int = 2) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(torchvision_vgg_state_dict(seed), path)
+    return path

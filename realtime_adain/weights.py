@@ -17,6 +17,10 @@ from typing import Callable
 import torch
 from torch import nn
 
+from realtime_adain.decoders import SkipConcatDecoder
+from realtime_adain.encoders import (
+    ENCODER_KINDS, NORMALISED_VGG, TORCHVISION_VGG19, TorchvisionVGGEncoder, torchvision_state_dict,
+)
 from realtime_adain.errors import UserError
 from realtime_adain.networks import ENCODER_DEPTH, Decoder, Encoder
 
@@ -100,6 +104,8 @@ def describe_state_dict(state: dict[str, torch.Tensor]) -> str:
     first = state.get("0.weight")
     if first is not None and tuple(first.shape) == (3, 3, 1, 1):
         return "it looks like VGG encoder weights"
+    if "features.0.weight" in state:
+        return "it looks like torchvision VGG-19 weights (only decoders trained against it use them)"
     if "1.weight" in state and state["1.weight"].ndim == 4 and state["1.weight"].shape[1] == 512:
         return "it looks like decoder weights"
     return f"it holds {len(state)} tensors"
@@ -119,33 +125,59 @@ def check_state_dict(path: Path, module: nn.Module, state: dict[str, torch.Tenso
             raise UserError(f"{path}: corrupt {what} weights: '{key}' holds NaN or Inf")
 
 
-def load_encoder(path: str | os.PathLike) -> Encoder:
-    """The normalised VGG up to relu4_1; layers after it in the published file are ignored."""
+def load_encoder(path: str | os.PathLike, kind: str = NORMALISED_VGG) -> nn.Module:
+    """The encoder up to relu4_1; layers after it in the file are ignored.
+
+    `kind` is the encoder a decoder was trained against (`decoder.encoder_kind`): the published
+    normalised VGG by default, or torchvision's ImageNet VGG-19.
+    """
     path = Path(path)
     loaded = read_weights(path)
+    if kind == TORCHVISION_VGG19:
+        first = loaded.state_dict.get("0.weight")
+        if first is not None and tuple(first.shape) == (3, 3, 1, 1):  # the normalised VGG's
+            raise UserError(
+                f"{path}: the decoder was trained against torchvision's VGG-19; pass its weights "
+                "(vgg19-dcbb9e9d.pth) with --vgg, not the normalised VGG"
+            )
+        encoder = TorchvisionVGGEncoder()
+        state = torchvision_state_dict(loaded.state_dict)
+        check_state_dict(path, encoder, state, "torchvision VGG-19")
+        encoder.load_state_dict(state)
+        return encoder.eval().requires_grad_(False)
     encoder = Encoder()
     state = {
         key: value
         for key, value in loaded.state_dict.items()
         if key.split(".")[0].isdigit() and int(key.split(".")[0]) < ENCODER_DEPTH
     }
+    if not state:
+        raise UserError(f"{path}: not VGG encoder weights; {describe_state_dict(loaded.state_dict)}")
     check_state_dict(path, encoder, state, "VGG encoder")
     encoder.load_state_dict(state)
     return encoder.eval().requires_grad_(False)
 
 
 # Decoder architectures by the name our checkpoints carry in their metadata ("architecture").
-DECODER_BUILDERS: dict[str, Callable[[], nn.Module]] = {"plain": Decoder}
+DECODER_BUILDERS: dict[str, Callable[[], nn.Module]] = {"plain": Decoder, "skip-concat": SkipConcatDecoder}
 
 
 def load_decoder(path: str | os.PathLike) -> nn.Module:
-    """A decoder from the published `decoder.pth` or one of our safetensors checkpoints."""
+    """A decoder from the published `decoder.pth` or one of our safetensors checkpoints.
+
+    `decoder.encoder_kind` says which encoder it was trained against (checkpoint metadata
+    "encoder"; the published decoder's is the normalised VGG).
+    """
     path = Path(path)
     loaded = read_weights(path)
     architecture = loaded.metadata.get("architecture", "plain")
     if architecture not in DECODER_BUILDERS:
         raise UserError(f"{path}: unknown decoder architecture '{architecture}'")
+    encoder_kind = loaded.metadata.get("encoder", NORMALISED_VGG)
+    if encoder_kind not in ENCODER_KINDS:
+        raise UserError(f"{path}: the decoder was trained against an unknown encoder '{encoder_kind}'")
     decoder = DECODER_BUILDERS[architecture]()
     check_state_dict(path, decoder, loaded.state_dict, f"{architecture} decoder")
     decoder.load_state_dict({k: loaded.state_dict[k] for k in decoder.state_dict()})
+    decoder.encoder_kind = encoder_kind
     return decoder.eval().requires_grad_(False)
