@@ -1,0 +1,198 @@
+"""`realtime-adain image` end to end on ../shared/data, input formats, and every bad input."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from realtime_adain.imageio import read_image
+
+SMALL = ("--size", "48", "--style-size", "64")
+
+
+def assert_one_line_error(code: int, err: str, expected: str) -> None:
+    assert code != 0
+    assert "Traceback" not in err
+    lines = [line for line in err.strip().splitlines() if line.strip()]
+    assert expected in lines[-1], err
+    assert lines[-1].startswith("error:") or "error:" in lines[-1]
+
+
+@pytest.fixture(scope="module")
+def formats(tmp_path_factory) -> dict[str, tuple]:
+    """The same 20x30 picture as grayscale, RGBA, 16-bit PNG and CMYK JPEG."""
+    folder = tmp_path_factory.mktemp("formats")
+    rgb = np.zeros((20, 30, 3), np.uint8)
+    rgb[:, :10] = (255, 0, 0)
+    rgb[:, 10:20] = (0, 255, 0)
+    rgb[:, 20:] = (0, 0, 255)
+    gray = np.tile(np.arange(30, dtype=np.uint8) * 8, (20, 1))
+    files = {}
+    cv2.imwrite(str(folder / "gray.png"), gray)
+    files["gray"] = (folder / "gray.png", np.repeat(gray[..., None], 3, axis=2))
+    rgba = np.dstack([rgb[..., ::-1], np.full((20, 30), 128, np.uint8)])
+    cv2.imwrite(str(folder / "rgba.png"), rgba)
+    files["rgba"] = (folder / "rgba.png", rgb)
+    cv2.imwrite(str(folder / "deep.png"), rgb[..., ::-1].astype(np.uint16) * 257)
+    files["png16"] = (folder / "deep.png", rgb)
+    Image.fromarray(rgb).convert("CMYK").save(folder / "cmyk.jpg", quality=100)
+    files["cmyk"] = (folder / "cmyk.jpg", rgb)
+    return files
+
+
+@pytest.mark.parametrize("kind", ["gray", "rgba", "png16", "cmyk"])
+def test_reads_every_format_as_rgb(formats, kind):
+    path, expected = formats[kind]
+    image = read_image(path)
+    assert image.shape == (20, 30, 3) and image.dtype == np.uint8
+    tolerance = 40 if kind == "cmyk" else 0  # JPEG is lossy at colour edges
+    assert np.abs(image.astype(int) - expected).mean() <= (6 if kind == "cmyk" else 0)
+    assert np.abs(image.astype(int) - expected)[:, [3, 15, 26]].max() <= tolerance
+
+
+@pytest.mark.parametrize("kind", ["gray", "rgba", "png16", "cmyk"])
+def test_cli_stylizes_every_format(formats, kind, weights_env, run_cli, data_dir, tmp_path):
+    path, _ = formats[kind]
+    out = tmp_path / "out.png"
+    code, _, err = run_cli("image", path, "--style", data_dir / "style" / "trial.jpg", "-o", out, *SMALL)
+    assert code == 0, err
+    assert read_image(out).shape == (20, 30, 3)
+
+
+def test_single_image_matches_stylizer(weights_env, run_cli, data_dir, tmp_path, stylizer):
+    """The CLI result is the runtime's result (PNG is lossless)."""
+    from realtime_adain.imageio import fit_short_side
+
+    content, style = data_dir / "content" / "sailboat.jpg", data_dir / "style" / "asheville.jpg"
+    out = tmp_path / "boat.png"
+    code, _, err = run_cli("image", content, "-s", style, "-o", out, "--size", "96", "--style-size", "64",
+                           "--alpha", "0.8", "--no-keep-size")
+    assert code == 0, err
+    frame = fit_short_side(read_image(content), 96)
+    expected = stylizer.stylize(frame, stylizer.style_stats(fit_short_side(read_image(style), 64)), 0.8)
+    np.testing.assert_array_equal(read_image(out), expected)
+
+
+def test_odd_size_kept_at_native_processing(weights_env, run_cli, data_dir, tmp_path):
+    odd = tmp_path / "odd.png"
+    cv2.imwrite(str(odd), cv2.resize(cv2.imread(str(data_dir / "content" / "flowers.jpg")), (517, 333)))
+    out = tmp_path / "odd_out.jpg"
+    code, _, err = run_cli("image", odd, "-s", data_dir / "style" / "trial.jpg", "-o", out, "--size", "0",
+                           "--style-size", "64")
+    assert code == 0, err
+    assert read_image(out).shape == (333, 517, 3)
+
+
+def test_processing_size_and_keep_size(weights_env, run_cli, data_dir, tmp_path):
+    content = data_dir / "content" / "cornell.jpg"
+    h, w = read_image(content).shape[:2]
+    kept, small = tmp_path / "kept.png", tmp_path / "small.png"
+    assert run_cli("image", content, "-s", data_dir / "style" / "trial.jpg", "-o", kept, *SMALL)[0] == 0
+    assert run_cli("image", content, "-s", data_dir / "style" / "trial.jpg", "-o", small, *SMALL, "--no-keep-size")[0] == 0
+    assert read_image(kept).shape[:2] == (h, w)
+    assert min(read_image(small).shape[:2]) == 48
+
+
+def test_directory_mode_makes_every_combination(weights_env, run_cli, data_dir, tmp_path):
+    styles = tmp_path / "styles"
+    styles.mkdir()
+    for name in ("trial.jpg", "mondrian.jpg"):
+        (styles / name).write_bytes((data_dir / "style" / name).read_bytes())
+    (styles / "notes.txt").write_text("not an image, ignored in directory mode")
+    out = tmp_path / "results"
+    code, stdout, err = run_cli("image", data_dir / "content", "-s", styles, "-o", out, "--ext", "png", *SMALL)
+    assert code == 0, err
+    contents = sorted(p.stem for p in (data_dir / "content").glob("*.jpg"))
+    expected = {f"{c}_stylized_{s}.png" for c in contents for s in ("trial", "mondrian")}
+    assert {p.name for p in out.iterdir()} == expected
+    assert len(stdout.splitlines()) == len(expected)
+
+
+def test_mix_mask_and_preserve_color(weights_env, run_cli, data_dir, tmp_path):
+    content = data_dir / "content" / "brad_pitt.jpg"
+    s1, s2 = data_dir / "style" / "trial.jpg", data_dir / "style" / "mondrian.jpg"
+    runs = {
+        "mix.png": ("--mix", "0.5,0.5"),
+        "mask.png": ("--mask", data_dir / "mask" / "mask.png"),
+        "keep.png": ("--preserve-color",),
+    }
+    for name, extra in runs.items():
+        code, _, err = run_cli("image", content, "-s", s1, "-s", s2, "-o", tmp_path / name, *SMALL, *extra)
+        if name == "keep.png":  # two styles, no mix: every combination -> needs a directory
+            assert_one_line_error(code, err, "give a directory as -o")
+            code, _, err = run_cli("image", content, "-s", s1, "-o", tmp_path / name, *SMALL, *extra)
+        assert code == 0, err
+        assert read_image(tmp_path / name).shape == read_image(content).shape
+
+
+def test_preserve_color_output_takes_the_contents_colours(stylizer, data_dir):
+    """With colour preservation, the style's statistics come from its recoloured image."""
+    from realtime_adain.commands.common import style_stats
+    from realtime_adain.imageio import fit_short_side
+
+    content = fit_short_side(read_image(data_dir / "content" / "golden_gate.jpg"), 64)
+    style = read_image(data_dir / "style" / "mondrian.jpg")
+    plain = style_stats(stylizer, style, 64)
+    preserved = style_stats(stylizer, style, 64, color_reference=content)
+    assert not torch.allclose(plain.mean, preserved.mean)
+
+
+BAD_INPUTS = {
+    "missing content": (["image", "{tmp}/nope.jpg", "-s", "{style}", "-o", "{tmp}/o.png"], "no such content file"),
+    "not an image": (["image", "{tmp}/text.jpg", "-s", "{style}", "-o", "{tmp}/o.png"], "not a readable image"),
+    "empty file": (["image", "{tmp}/empty.png", "-s", "{style}", "-o", "{tmp}/o.png"], "the file is empty"),
+    "style dir without images": (["image", "{content}", "-s", "{tmp}/nostyles", "-o", "{tmp}/o.png"], "no images in this style directory"),
+    "corrupt weights": (["image", "{content}", "-s", "{style}", "-o", "{tmp}/o.png", "--vgg", "{tmp}/text.jpg"], "not a readable weights file"),
+    "decoder given as encoder": (["image", "{content}", "-s", "{style}", "-o", "{tmp}/o.png", "--vgg", "{decoder}"], "looks like decoder weights"),
+    "alpha above 1": (["image", "{content}", "-s", "{style}", "-o", "{tmp}/o.png", "--alpha", "1.5"], "outside [0, 1]"),
+    "alpha not a number": (["image", "{content}", "-s", "{style}", "-o", "{tmp}/o.png", "--alpha", "lots"], "is not a number"),
+    "mix weights mismatch": (["image", "{content}", "-s", "{style}", "-s", "{style2}", "-o", "{tmp}/o.png", "--mix", "1,2,3"], "--mix has 3 weights for 2 styles"),
+    "output is an input": (["image", "{content}", "-s", "{style}", "-o", "{content}"], "would overwrite an input"),
+    "unwritable output dir": (["image", "{content}", "-s", "{style}", "-o", "{tmp}/text.jpg/o.png"], "output directory is not writable"),
+    "unknown output format": (["image", "{content}", "-s", "{style}", "-o", "{tmp}/out.xyz", "--ext", "xyz"], "unknown image format"),
+    "mask with one style": (["image", "{content}", "-s", "{style}", "-o", "{tmp}/o.png", "--mask", "{mask}"], "--mask needs exactly two styles"),
+    "fp16 on the cpu": (["image", "{content}", "-s", "{style}", "-o", "{tmp}/o.png", "--device", "cpu", "--dtype", "fp16"], "needs a CUDA device"),
+    "missing weights": (["image", "{content}", "-s", "{style}", "-o", "{tmp}/o.png", "--decoder", "{tmp}/none.pth"], "no such weights file"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_INPUTS))
+def test_bad_input_gives_one_clear_line(case, weights_env, run_cli, data_dir, tmp_path):
+    (tmp_path / "text.jpg").write_text("hello, I am not a JPEG")
+    (tmp_path / "empty.png").write_bytes(b"")
+    (tmp_path / "nostyles").mkdir()
+    (tmp_path / "nostyles" / "readme.txt").write_text("no images here")
+    values = {
+        "tmp": tmp_path, "content": data_dir / "content" / "lenna.jpg", "style": data_dir / "style" / "trial.jpg",
+        "style2": data_dir / "style" / "mondrian.jpg", "decoder": weights_env[1], "mask": data_dir / "mask" / "mask.png",
+    }
+    argv, expected = BAD_INPUTS[case]
+    before = set(tmp_path.rglob("*"))
+    code, _, err = run_cli(*[a.format(**values) for a in argv], *SMALL)
+    assert_one_line_error(code, err, expected)
+    assert set(tmp_path.rglob("*")) == before  # nothing written, not even a partial file
+
+
+def test_missing_weights_name_the_download_command(run_cli, data_dir, tmp_path, monkeypatch):
+    monkeypatch.delenv("REALTIME_ADAIN_VGG", raising=False)
+    monkeypatch.delenv("REALTIME_ADAIN_DECODER", raising=False)
+    monkeypatch.setenv("REALTIME_ADAIN_HOME", str(tmp_path / "empty-home"))
+    code, _, err = run_cli("image", data_dir / "content" / "lenna.jpg", "-s", data_dir / "style" / "trial.jpg",
+                           "-o", tmp_path / "o.png")
+    assert_one_line_error(code, err, "realtime-adain weights download")
+
+
+def test_console_script_runs(weights_env, data_dir, tmp_path):
+    """The installed `realtime-adain` entry point, as a user runs it."""
+    import subprocess
+
+    out = tmp_path / "cli.jpg"
+    result = subprocess.run(
+        ["realtime-adain", "image", data_dir / "content" / "modern.jpg", "-s", data_dir / "style" / "trial.jpg",
+         "-o", out, *SMALL], capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert read_image(out).shape == read_image(data_dir / "content" / "modern.jpg").shape
