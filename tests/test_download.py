@@ -6,32 +6,15 @@ checksum path runs for real; most tests fetch only decoder.pth (14 MB) to stay q
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import pytest
 
 from realtime_adain import download
 from realtime_adain.errors import UserError
-from weights_server import WeightsServer, closed_port_url
+from weights_server import WeightsServer, closed_port_url, release_bytes, synthetic_release  # noqa: F401
 
 DECODER = "decoder.pth"
-
-
-@pytest.fixture(scope="session")
-def release_bytes(published_weights) -> dict[str, bytes]:
-    """What the release serves, by file name."""
-    return {path.name: path.read_bytes() for path in published_weights}
-
-
-@pytest.fixture
-def synthetic_release(release_bytes, monkeypatch) -> dict[str, bytes]:
-    """Make the generated files 'the published ones': their sizes and digests become the pins."""
-    for kind, spec in download.PUBLISHED.items():
-        body = release_bytes[spec.filename]
-        pinned = download.PublishedFile(kind, spec.filename, len(body), hashlib.sha256(body).hexdigest())
-        monkeypatch.setitem(download.PUBLISHED, kind, pinned)
-    return release_bytes
 
 
 @pytest.fixture

@@ -4,15 +4,21 @@ Not a mock: `http.server.ThreadingHTTPServer` in a thread, spoken to by the real
 Knobs per test: `files` (name -> bytes; what it serves, corrupt or not), `cuts` (name -> byte
 counts: successive responses for that file stop after that many body bytes and drop the
 connection), `ignore_range` (answer Range requests with a full 200, as some servers do).
-`requests` logs (path, Range header) of every request.
+`requests` logs (path, Range header) of every request. The fixtures at the end give the files
+it serves (imported by the test modules that use them).
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from realtime_adain import download
 
 
 class WeightsServer:
@@ -87,3 +93,20 @@ def closed_port_url() -> str:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     return f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture(scope="session")
+def release_bytes(published_weights) -> dict[str, bytes]:
+    """What the release serves, by file name: the generated files in the published formats."""
+    return {path.name: path.read_bytes() for path in published_weights}
+
+
+@pytest.fixture
+def synthetic_release(release_bytes, monkeypatch) -> dict[str, bytes]:
+    """Make the generated files 'the published ones': their sizes and digests become the pins,
+    so the checksum checks run for real."""
+    for kind, spec in download.PUBLISHED.items():
+        body = release_bytes[spec.filename]
+        pinned = download.PublishedFile(kind, spec.filename, len(body), hashlib.sha256(body).hexdigest())
+        monkeypatch.setitem(download.PUBLISHED, kind, pinned)
+    return release_bytes
