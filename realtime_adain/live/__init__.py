@@ -1,0 +1,1 @@
+"""`realtime-adain live`: capture -> stylize -> window/outputs, driven by one key table."""

@@ -1,0 +1,462 @@
+"""Wiring of a live session: capture thread -> inference thread -> UI (or headless) loop.
+
+Each stage hands the next only its newest item (`Latest`), so when stylizing is slower than the
+camera, frames are dropped rather than queued and latency stays one frame deep. The main thread
+owns the window and the keys (HighGUI must run there); writes (snapshots, recordings, streams)
+happen on their own threads. SIGINT/SIGTERM, `q`, closing the window, `--max-frames` or the end
+of a finite source all take the same way out: stop capture, finish inference, finalise outputs,
+print the session summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from collections import deque
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Callable, Iterator
+
+import cv2
+import numpy as np
+
+from realtime_adain.commands import common
+from realtime_adain.errors import UserError
+from realtime_adain.imageio import resize, write_image
+from realtime_adain.live import hud
+from realtime_adain.live.controller import Controller, Effect, LiveState
+from realtime_adain.live.outputs import Recorder, Streamer, VirtualCamera
+from realtime_adain.live.sources import Capture, Frame, Latest, open_source
+from realtime_adain.live.styles import ActiveStyle, StyleLibrary, default_cache_dir
+from realtime_adain.stylizer import Stylizer
+
+WINDOW = "realtime-adain live"
+FIRST_FRAME_TIMEOUT = 15.0
+RECORDING_SUFFIXES = (".mp4", ".m4v", ".mov")
+
+
+class EventLog:
+    """One parseable line per event, `live: EVENT key=value ...`, to stderr and optionally a file."""
+
+    def __init__(self, path: str | os.PathLike | None = None) -> None:
+        self._lock = threading.Lock()
+        self._file = open(path, "a", encoding="utf-8") if path else None
+
+    @staticmethod
+    def _value(value: object) -> str:
+        text = f"{value:.4g}" if isinstance(value, float) else str(value)
+        return json.dumps(text) if (not text or any(c in text for c in ' "=\n')) else text
+
+    def __call__(self, event: str, **fields: object) -> None:
+        line = " ".join([f"live: {event}"] + [f"{k}={self._value(v)}" for k, v in fields.items()])
+        with self._lock:
+            print(line, file=sys.stderr, flush=True)
+            if self._file:
+                self._file.write(line + "\n")
+                self._file.flush()
+
+    def close(self) -> None:
+        if self._file:
+            self._file.close()
+
+
+@dataclass(frozen=True)
+class Result:
+    frame: Frame  # as captured (full size): the "original" view and snapshot
+    stylized: np.ndarray  # RGB at the processing size
+    state: LiveState
+
+
+def processing_size(frame_shape: tuple[int, ...], size: int | None) -> tuple[int, int]:
+    """(width, height) frames are stylized at: shorter side `size`, as `fit_short_side` does."""
+    h, w = frame_shape[:2]
+    if not size:
+        return w, h
+    scale = size / min(h, w)
+    return max(1, round(w * scale)), max(1, round(h * scale))
+
+
+class Inference(threading.Thread):
+    """Stylizes the newest captured frame with the controller's current choice, never a backlog."""
+
+    def __init__(
+        self,
+        frames: Latest[Frame],
+        stylizer: Stylizer,
+        controller: Controller,
+        active: ActiveStyle,
+        work_size: tuple[int, int],
+        log: Callable[..., None],
+    ) -> None:
+        super().__init__(name="inference", daemon=True)
+        self.frames, self.stylizer, self.controller, self.active = frames, stylizer, controller, active
+        self.work_size = work_size
+        self.log = log
+        self.results: Latest[Result] = Latest()
+        self.dropped = 0
+        self.error: str | None = None
+        self._stop_event = threading.Event()
+
+    def stop(self) -> None:
+        self._stop_event.set()
+
+    def run(self) -> None:
+        seen = 0
+        try:
+            while not self._stop_event.is_set():
+                got = self.frames.newer(seen, timeout=0.1)
+                if got is None:
+                    if self.frames.closed:
+                        break
+                    continue
+                seq, frame = got
+                state = self.controller.state
+                if state.paused:  # frames passing while paused are not "dropped"
+                    seen = seq
+                    continue
+                if seen:
+                    self.dropped += seq - seen - 1
+                seen = seq
+                small = resize(frame.image, self.work_size)
+                stylized = self.stylizer.stylize(small, self.active.stats(state, small), state.alpha)
+                self.results.put(Result(frame, stylized, state))
+        except Exception as exc:  # reported by the main thread as one line, the session still ends cleanly
+            self.error = f"{type(exc).__name__}: {exc}"
+        finally:
+            self.results.close()
+
+
+class SessionStats:
+    """Frames shown, their capture-to-display latency and the display rate."""
+
+    def __init__(self) -> None:
+        self.latencies: list[float] = []
+        self.shown_times: list[float] = []
+        self.recent: deque[float] = deque(maxlen=30)
+        self.skipped = 0
+
+    def shown(self, captured: float) -> None:
+        now = time.monotonic()
+        self.latencies.append(now - captured)
+        self.shown_times.append(now)
+        self.recent.append(now)
+
+    @property
+    def fps(self) -> float:
+        if len(self.recent) < 2:
+            return 0.0
+        return (len(self.recent) - 1) / max(1e-6, self.recent[-1] - self.recent[0])
+
+    @property
+    def latency_ms(self) -> float:
+        return 1000 * float(np.median(self.latencies[-10:])) if self.latencies else 0.0
+
+    def summary(self, dropped: int) -> dict[str, float | int]:
+        lat = np.array(self.latencies) * 1000 if self.latencies else np.zeros(1)
+        span = self.shown_times[-1] - self.shown_times[0] if len(self.shown_times) > 1 else 0.0
+        return {
+            "frames_shown": len(self.latencies),
+            "dropped": dropped + self.skipped,
+            "latency_median_ms": round(float(np.median(lat)), 1),
+            "latency_p95_ms": round(float(np.percentile(lat, 95)), 1),
+            "mean_fps": round((len(self.shown_times) - 1) / span, 2) if span > 0 else 0.0,
+        }
+
+
+def _stamp() -> str:
+    return datetime.now().strftime("%Y%m%d-%H%M%S-%f")[:-3]
+
+
+class LiveSession:
+    """One run of `realtime-adain live`, from opened source to session summary."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.log = EventLog(args.log)
+        self.stop_event = threading.Event()
+        self.stats = SessionStats()
+        self.recorder: Recorder | None = None
+        self.outputs: list = []
+        self.workers: list[threading.Thread] = []
+        self.rescanning = False
+        self.exit_code = 0
+        self.signal_name: str | None = None
+
+    # ---- setup -------------------------------------------------------------------------------
+
+    def check_args(self) -> None:
+        args = self.args
+        if args.output:
+            out = Path(args.output)
+            if out.suffix.lower() not in RECORDING_SUFFIXES:
+                raise UserError(f"{out}: -o writes MP4; use a .mp4, .m4v or .mov name")
+            if os.path.exists(args.source) and out.resolve() == Path(args.source).resolve():
+                raise UserError(f"{out}: output would overwrite the input")
+        if not args.window and not (args.output or args.stream or args.virtual_cam):
+            raise UserError("--no-window needs somewhere to send frames: -o FILE, --stream URL or --virtual-cam")
+        if args.window and sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+            raise UserError("no display to open a window on: use --no-window with -o FILE or --stream URL")
+
+    def run(self) -> int:
+        args = self.args
+        self.check_args()
+        self.stylizer = common.stylizer_from_args(args)
+        self.source = open_source(args.source, args.resolution, args.fps, loop=args.loop)
+        try:
+            return self._run_opened()
+        finally:
+            self.source.close()
+            self.log.close()
+
+    def _run_opened(self) -> int:
+        args = self.args
+        self.library = StyleLibrary(args.styles, self.stylizer, args.style_size, args.style_cache or default_cache_dir(), self.log).load()
+        self.log("styles", count=len(self.library), computed=self.library.computed, cached=self.library.reused)
+        self.controller = Controller(self.library.names, alpha=args.alpha, preserve_color=args.preserve_color,
+                                     fullscreen=args.fullscreen)
+        self.capture = Capture(self.source, self.log)
+        self.capture.start()
+        got = self.capture.latest.newer(0, FIRST_FRAME_TIMEOUT)
+        if got is None:
+            self.capture.stop()
+            raise UserError(f"{args.source}: no frames arrived within {FIRST_FRAME_TIMEOUT:.0f} s")
+        first = got[1]
+        self.work_size = processing_size(first.image.shape, args.size)
+        self.fps = float(getattr(self.source, "fps", 0) or args.fps or 30.0)
+        self.log("start", source=self.source.description, resolution="%dx%d" % first.image.shape[1::-1],
+                 size="%dx%d" % self.work_size, device=self._device(), engine=self._engine())
+        try:
+            self._open_outputs()
+            self.inference = Inference(self.capture.latest, self.stylizer, self.controller,
+                                       ActiveStyle(self.library, self.log), self.work_size, self.log)
+            self.inference.start()
+            with self._signals_stop():
+                if args.window:
+                    self._window_loop(first.image.shape)
+                else:
+                    self._headless_loop()
+        finally:
+            self._shutdown()
+        return self.exit_code
+
+    def _open_outputs(self) -> None:
+        if self.args.output:
+            self.outputs.append(Recorder(self.args.output, self.work_size, self.fps, self.log))
+        if self.args.stream:
+            self.outputs.append(Streamer(self.args.stream, self.work_size, self.fps, self.log))
+        if self.args.virtual_cam:
+            self.outputs.append(VirtualCamera(self.work_size, self.fps))
+
+    def _device(self) -> str:
+        dtype = str(self.stylizer.dtype).replace("torch.", "")
+        return f"{self.stylizer.device} {dtype}"
+
+    def _engine(self) -> str:
+        return getattr(self.args, "engine", None) or "pytorch"
+
+    @contextmanager
+    def _signals_stop(self) -> Iterator[None]:
+        """SIGINT/SIGTERM set the stop flag, so every loop ends the normal way (main thread only)."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def handle(signum: int, _frame: object) -> None:
+            self.signal_name = signal.Signals(signum).name
+            self.stop_event.set()
+
+        previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    # ---- loops -------------------------------------------------------------------------------
+
+    def _deliver(self, result: Result) -> None:
+        for output in self.outputs:
+            output.submit(result.stylized, result.frame.captured)
+        if self.recorder is not None:
+            self.recorder.submit(result.stylized, result.frame.captured)
+
+    def _done(self) -> bool:
+        limit = self.args.max_frames
+        return self.stop_event.is_set() or bool(limit and len(self.stats.latencies) >= limit)
+
+    def _next_result(self, seen: int, timeout: float) -> tuple[int, Result] | None:
+        got = self.inference.results.newer(seen, timeout)
+        if got is not None and seen and got[0] > seen + 1:
+            self.stats.skipped += got[0] - seen - 1
+        return got
+
+    def _headless_loop(self) -> None:
+        seen = 0
+        while not self._done():
+            got = self._next_result(seen, timeout=0.1)
+            if got is None:
+                if self.inference.results.closed:
+                    break
+                continue
+            seen, result = got
+            self._deliver(result)
+            self.stats.shown(result.frame.captured)
+
+    def _window_loop(self, first_shape: tuple[int, ...]) -> None:
+        h, w = first_shape[:2]
+        grow = max(1.0, 360 / min(h, w))
+        self.display = (round(w * grow), round(h * grow))
+        cv2.namedWindow(WINDOW, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL)
+        cv2.resizeWindow(WINDOW, *self.display)
+        if self.controller.state.fullscreen:
+            cv2.setWindowProperty(WINDOW, cv2.WND_PROP_FULLSCREEN, cv2.WINDOW_FULLSCREEN)
+        seen, last = 0, None
+        try:
+            while not self._done():
+                got = self._next_result(seen, timeout=0.005)
+                redraw = False
+                if got is not None:
+                    seen, last = got
+                    self._deliver(last)
+                    redraw = True
+                elif self.inference.results.closed:
+                    break
+                if redraw:
+                    cv2.imshow(WINDOW, self._picture(last))
+                key = cv2.waitKeyEx(5)
+                if got is not None:
+                    self.stats.shown(last.frame.captured)
+                if key != -1:
+                    effects = self.controller.press(key)
+                    self._perform(effects, last)
+                    if effects and last is not None:
+                        cv2.imshow(WINDOW, self._picture(last))
+                if cv2.getWindowProperty(WINDOW, cv2.WND_PROP_VISIBLE) < 1:
+                    self.log("window-closed")
+                    break
+        finally:
+            cv2.destroyAllWindows()
+            cv2.waitKey(1)
+
+    def _picture(self, result: Result) -> np.ndarray:
+        state = self.controller.state
+        picture = hud.compose(result.frame.image, result.stylized, state.view, self.display)
+        if state.hud:
+            style = self.library[min(state.style, len(self.library) - 1)]
+            mix = f"+ {round(state.mix * 100)} % {state.style_names[state.next_style]}" if state.mix else ""
+            hud.draw_hud(picture, hud.HudInfo(
+                style=f"{state.style + 1}/{len(state.style_names)} {state.style_name}", thumbnail=style.thumbnail,
+                alpha=state.alpha, mix=mix, preserve_color=state.preserve_color, fps=self.stats.fps,
+                latency_ms=self.stats.latency_ms, size="%dx%d" % self.work_size, device=self._device(),
+                engine=self._engine(), source=self.capture.status, recording=self.recorder is not None,
+                paused=state.paused, view=state.view,
+            ))
+        if state.help:
+            hud.draw_help(picture)
+        return picture
+
+    # ---- effects of keys ---------------------------------------------------------------------
+
+    def _perform(self, effects: list[Effect], last: Result | None) -> None:
+        for effect in effects:
+            if effect.kind not in ("snapshot", "record", "rescan"):
+                self.log(effect.kind, **effect.detail)
+            if effect.kind == "quit":
+                self.stop_event.set()
+            elif effect.kind == "fullscreen":
+                mode = cv2.WINDOW_FULLSCREEN if effect.detail["on"] else cv2.WINDOW_NORMAL
+                cv2.setWindowProperty(WINDOW, cv2.WND_PROP_FULLSCREEN, mode)
+            elif effect.kind == "snapshot" and last is not None:
+                self._snapshot(last)
+            elif effect.kind == "record":
+                self._toggle_recording()
+            elif effect.kind == "rescan":
+                self._rescan()
+
+    def _background(self, work: Callable[[], None], name: str) -> None:
+        thread = threading.Thread(target=work, name=name, daemon=True)
+        self.workers.append(thread)
+        thread.start()
+
+    def _snapshot(self, result: Result) -> None:
+        base = Path(self.args.snapshot_dir) / f"live-{_stamp()}"
+        stylized, original = base.with_name(base.name + "-stylized.png"), base.with_name(base.name + "-original.png")
+
+        def write() -> None:
+            try:
+                write_image(stylized, result.stylized)
+                write_image(original, result.frame.image)
+                self.log("snapshot", stylized=stylized, original=original)
+            except UserError as exc:
+                self.log("snapshot-failed", reason=str(exc))
+
+        self._background(write, "snapshot")
+
+    def _toggle_recording(self) -> None:
+        if self.recorder is None:
+            path = Path(self.args.record_dir) / f"live-{_stamp()}.mp4"
+            try:
+                self.recorder = Recorder(path, self.work_size, self.fps, self.log)
+            except UserError as exc:
+                self.log("record-failed", reason=str(exc))
+                return
+            self.log("record-start", path=path)
+        else:
+            recorder, self.recorder = self.recorder, None
+            self._background(lambda: self._finish_recording(recorder), "record-finish")
+
+    def _finish_recording(self, recorder: Recorder) -> None:
+        path = recorder.close()
+        self.log("record-stop", path=path or "", frames=recorder.written)
+
+    def _rescan(self) -> None:
+        if self.rescanning:
+            return
+        self.rescanning = True
+
+        def scan() -> None:
+            try:
+                added = self.library.rescan()
+                self.controller.set_styles(self.library.names)
+                self.log("rescan", styles=len(self.library), added=",".join(added))
+            finally:
+                self.rescanning = False
+
+        self._background(scan, "rescan")
+
+    # ---- shutdown ----------------------------------------------------------------------------
+
+    def _shutdown(self) -> None:
+        if self.signal_name:
+            self.log("signal", name=self.signal_name)
+        self.capture.stop()
+        inference = getattr(self, "inference", None)
+        if inference is not None:
+            inference.stop()
+            inference.join()
+            if inference.error:
+                self.log("error", reason=inference.error)
+                self.exit_code = 1
+        if self.recorder is not None:
+            self._finish_recording(self.recorder)
+            self.recorder = None
+        for output in self.outputs:
+            path = output.close()
+            if isinstance(output, Recorder):
+                self.log("output", path=path or "", frames=output.written)
+        for worker in self.workers:
+            worker.join()
+        self.capture.join(timeout=2.0)
+        dropped = inference.dropped if inference is not None else 0
+        self.log("session", **self.stats.summary(dropped))
+
+
+def run(args: argparse.Namespace) -> int:
+    return LiveSession(args).run()

@@ -1,0 +1,171 @@
+"""What the live session is showing, as a pure state machine driven by key actions.
+
+No window, no threads, no model: `Controller.press(code)` turns a key into a new immutable
+`LiveState` and a list of `Effect`s the app carries out (log a line, take a snapshot, toggle the
+recording, rescan, quit). That is what makes every key testable without a display.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field, replace
+from typing import Sequence
+
+from realtime_adain.live import keys
+
+ALPHA_STEP = 0.1
+MIX_STEPS = (0.0, 0.25, 0.5, 0.75)  # weight of the next style; repeated `m` walks through them
+VIEWS = ("stylized", "original", "side-by-side")
+
+
+@dataclass(frozen=True)
+class LiveState:
+    style_names: tuple[str, ...]
+    style: int = 0
+    alpha: float = 1.0
+    mix: float = 0.0
+    preserve_color: bool = False
+    color_epoch: int = 0  # bumped whenever the colour reference should be taken from a new frame
+    view: str = "stylized"
+    paused: bool = False
+    help: bool = False
+    hud: bool = True
+    fullscreen: bool = False
+
+    @property
+    def style_name(self) -> str:
+        return self.style_names[self.style]
+
+    @property
+    def next_style(self) -> int:
+        return (self.style + 1) % len(self.style_names)
+
+
+@dataclass(frozen=True)
+class Effect:
+    """Something the app does or logs after a key: `kind` is the action, `detail` the new values."""
+
+    kind: str
+    detail: dict = field(default_factory=dict)
+
+
+class Controller:
+    """Holds the current `LiveState`; readers on other threads take `state` (an immutable value)."""
+
+    def __init__(
+        self,
+        style_names: Sequence[str],
+        alpha: float = 1.0,
+        preserve_color: bool = False,
+        fullscreen: bool = False,
+    ) -> None:
+        if not style_names:
+            raise ValueError("the controller needs at least one style")
+        self._lock = threading.Lock()
+        self._state = LiveState(tuple(style_names), alpha=alpha, preserve_color=preserve_color, fullscreen=fullscreen)
+
+    @property
+    def state(self) -> LiveState:
+        return self._state
+
+    def press(self, code: int) -> list[Effect]:
+        """Apply the key with this `cv2.waitKeyEx` code; unbound keys do nothing."""
+        bound = keys.lookup(code)
+        return self.apply(*bound) if bound else []
+
+    def apply(self, action: str, arg: int | None = None) -> list[Effect]:
+        with self._lock:
+            handler = getattr(self, f"_do_{action}")
+            new_state, effects = handler(self._state, arg)
+            self._state = new_state
+            return effects
+
+    def set_styles(self, names: Sequence[str]) -> list[Effect]:
+        """After a rescan: keep the current style selected (by name) when it is still there."""
+        with self._lock:
+            old = self._state
+            names = tuple(names)
+            index = names.index(old.style_name) if old.style_name in names else min(old.style, len(names) - 1)
+            self._state = replace(old, style_names=names, style=index)
+            return [Effect("styles", {"count": len(names)})]
+
+    # One handler per action in keys.BINDINGS: (state, argument) -> (new state, effects).
+
+    @staticmethod
+    def _style_effect(state: LiveState) -> list[Effect]:
+        return [Effect("style", {"index": state.style + 1, "name": state.style_name})]
+
+    def _do_select(self, state: LiveState, arg: int | None) -> tuple[LiveState, list[Effect]]:
+        if arg is None or not 0 <= arg < len(state.style_names) or arg == state.style:
+            return state, []
+        new = replace(state, style=arg)
+        return new, self._style_effect(new)
+
+    def _do_next(self, state: LiveState, _arg: int | None) -> tuple[LiveState, list[Effect]]:
+        if len(state.style_names) == 1:
+            return state, []
+        new = replace(state, style=state.next_style)
+        return new, self._style_effect(new)
+
+    def _do_previous(self, state: LiveState, _arg: int | None) -> tuple[LiveState, list[Effect]]:
+        if len(state.style_names) == 1:
+            return state, []
+        new = replace(state, style=(state.style - 1) % len(state.style_names))
+        return new, self._style_effect(new)
+
+    @staticmethod
+    def _set_alpha(state: LiveState, alpha: float) -> tuple[LiveState, list[Effect]]:
+        alpha = round(min(1.0, max(0.0, alpha)), 2)
+        if alpha == state.alpha:
+            return state, []
+        return replace(state, alpha=alpha), [Effect("alpha", {"alpha": alpha})]
+
+    def _do_alpha_up(self, state: LiveState, _arg: int | None) -> tuple[LiveState, list[Effect]]:
+        return self._set_alpha(state, state.alpha + ALPHA_STEP)
+
+    def _do_alpha_down(self, state: LiveState, _arg: int | None) -> tuple[LiveState, list[Effect]]:
+        return self._set_alpha(state, state.alpha - ALPHA_STEP)
+
+    def _do_mix(self, state: LiveState, _arg: int | None) -> tuple[LiveState, list[Effect]]:
+        if len(state.style_names) == 1:
+            return state, []
+        position = MIX_STEPS.index(state.mix) if state.mix in MIX_STEPS else 0
+        mix = MIX_STEPS[(position + 1) % len(MIX_STEPS)]
+        new = replace(state, mix=mix)
+        return new, [Effect("mix", {"weight": mix, "with": state.style_names[state.next_style]})]
+
+    def _do_color(self, state: LiveState, _arg: int | None) -> tuple[LiveState, list[Effect]]:
+        new = replace(state, preserve_color=not state.preserve_color, color_epoch=state.color_epoch + 1)
+        return new, [Effect("color", {"on": new.preserve_color})]
+
+    def _do_view(self, state: LiveState, _arg: int | None) -> tuple[LiveState, list[Effect]]:
+        new = replace(state, view=VIEWS[(VIEWS.index(state.view) + 1) % len(VIEWS)])
+        return new, [Effect("view", {"view": new.view})]
+
+    def _toggle(self, state: LiveState, name: str) -> tuple[LiveState, list[Effect]]:
+        value = not getattr(state, name)
+        return replace(state, **{name: value}), [Effect(name, {"on": value})]
+
+    def _do_pause(self, state: LiveState, _arg: int | None) -> tuple[LiveState, list[Effect]]:
+        return self._toggle(state, "paused")
+
+    def _do_help(self, state: LiveState, _arg: int | None) -> tuple[LiveState, list[Effect]]:
+        return self._toggle(state, "help")
+
+    def _do_hud(self, state: LiveState, _arg: int | None) -> tuple[LiveState, list[Effect]]:
+        return self._toggle(state, "hud")
+
+    def _do_fullscreen(self, state: LiveState, _arg: int | None) -> tuple[LiveState, list[Effect]]:
+        return self._toggle(state, "fullscreen")
+
+    def _do_snapshot(self, state: LiveState, _arg: int | None) -> tuple[LiveState, list[Effect]]:
+        return state, [Effect("snapshot")]
+
+    def _do_record(self, state: LiveState, _arg: int | None) -> tuple[LiveState, list[Effect]]:
+        return state, [Effect("record")]
+
+    def _do_rescan(self, state: LiveState, _arg: int | None) -> tuple[LiveState, list[Effect]]:
+        return state, [Effect("rescan")]
+
+    def _do_quit(self, state: LiveState, _arg: int | None) -> tuple[LiveState, list[Effect]]:
+        return state, [Effect("quit")]

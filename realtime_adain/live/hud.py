@@ -1,0 +1,103 @@
+"""Drawing the window's picture: the chosen view, the HUD and the help overlay (OpenCV, BGR)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from realtime_adain.imageio import resize
+from realtime_adain.live import keys
+
+FONT = cv2.FONT_HERSHEY_SIMPLEX
+WHITE, RED, YELLOW = (255, 255, 255), (40, 40, 230), (60, 220, 255)
+
+
+@dataclass(frozen=True)
+class HudInfo:
+    style: str  # "3/18 starry_night"
+    thumbnail: np.ndarray | None
+    alpha: float
+    mix: str  # "" or "+ 25 % wave"
+    preserve_color: bool
+    fps: float
+    latency_ms: float
+    size: str  # processing size that runs, e.g. "160x284"
+    device: str
+    engine: str
+    source: str  # source status, e.g. "live" or "camera 0 stopped...; reconnecting in 2 s"
+    recording: bool
+    paused: bool
+    view: str
+
+
+def compose(original: np.ndarray, stylized: np.ndarray, view: str, display: tuple[int, int]) -> np.ndarray:
+    """The BGR picture to show, `display` = (width, height) of one view (doubled side by side)."""
+    if view == "original":
+        picture = resize(original, display)
+    elif view == "side-by-side":
+        picture = np.hstack([resize(original, display), resize(stylized, display)])
+    else:
+        picture = resize(stylized, display)
+    return cv2.cvtColor(picture, cv2.COLOR_RGB2BGR)
+
+
+def _panel(image: np.ndarray, top_left: tuple[int, int], size: tuple[int, int], opacity: float = 0.55) -> None:
+    """Darken a rectangle in place so text on it stays readable over any picture."""
+    x, y = top_left
+    w = min(size[0], image.shape[1] - x)
+    h = min(size[1], image.shape[0] - y)
+    if w > 0 and h > 0:
+        region = image[y:y + h, x:x + w]
+        region[:] = (region * (1.0 - opacity)).astype(np.uint8)
+
+
+def _text(image: np.ndarray, text: str, origin: tuple[int, int], scale: float, color=WHITE) -> None:
+    cv2.putText(image, text, origin, FONT, scale, color, 1, cv2.LINE_AA)
+
+
+def _scale(image: np.ndarray) -> float:
+    return max(0.35, min(0.7, image.shape[0] / 700))
+
+
+def draw_hud(image: np.ndarray, info: HudInfo) -> None:
+    scale = _scale(image)
+    line = int(26 * scale / 0.55)
+    lines = [
+        f"style {info.style}" + (f" {info.mix}" if info.mix else ""),
+        f"alpha {info.alpha:.1f}" + ("  colour preserved" if info.preserve_color else "") + f"  view {info.view}",
+        f"{info.fps:4.1f} fps  latency {info.latency_ms:4.0f} ms",
+        f"size {info.size}  {info.device}  {info.engine}",
+    ]
+    if info.source != "live":
+        lines.append(f"source: {info.source}")
+    width = max(cv2.getTextSize(t, FONT, scale, 1)[0][0] for t in lines) + 16
+    _panel(image, (0, 0), (width, line * len(lines) + 10))
+    for i, text in enumerate(lines):
+        color = YELLOW if text.startswith("source:") else WHITE
+        _text(image, text, (8, line * (i + 1)), scale, color)
+    if info.thumbnail is not None:
+        side = info.thumbnail.shape[0]
+        x = image.shape[1] - side - 8
+        if x > width and side + 8 < image.shape[0]:
+            image[8:8 + side, x:x + side] = info.thumbnail
+    badges = [("REC", RED) if info.recording else None, ("PAUSED", YELLOW) if info.paused else None]
+    y = image.shape[0] - 12
+    for badge in filter(None, badges):
+        _panel(image, (0, y - line), (int(90 * scale / 0.55), line + 8))
+        _text(image, badge[0], (8, y), scale, badge[1])
+        y -= line + 8
+
+
+def draw_help(image: np.ndarray) -> None:
+    scale = _scale(image)
+    line = int(24 * scale / 0.55)
+    rows = keys.help_lines()
+    key_width = max(cv2.getTextSize(k, FONT, scale, 1)[0][0] for k, _ in rows) + 20
+    _panel(image, (0, 0), image.shape[1::-1], opacity=0.75)
+    top = max(line, (image.shape[0] - line * len(rows)) // 2)
+    for i, (key, description) in enumerate(rows):
+        y = top + line * i
+        _text(image, key, (16, y), scale, YELLOW)
+        _text(image, description, (16 + key_width, y), scale)

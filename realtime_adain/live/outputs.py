@@ -1,0 +1,186 @@
+"""Where stylized frames go besides the window: an MP4 file, a network stream, a virtual camera.
+
+Each output encodes on its own thread behind a bounded queue, so a slow disk or network never
+stalls the display; a full queue drops the frame and counts it. Frames carry their capture time,
+which becomes the presentation time: a recording plays at the speed it was seen, even when the
+stylizer kept up with only some of the camera's frames.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+from fractions import Fraction
+from pathlib import Path
+from typing import Callable
+
+import av
+import numpy as np
+
+from realtime_adain.errors import UserError
+
+STREAM_FORMATS = {"udp": "mpegts", "rtp": "rtp_mpegts", "srt": "mpegts", "tcp": "mpegts", "rtmp": "flv", "rtmps": "flv"}
+QUEUE_FRAMES = 64
+
+
+def even(size: tuple[int, int]) -> tuple[int, int]:
+    """H.264 in yuv420p needs even sides."""
+    return max(2, size[0] // 2 * 2), max(2, size[1] // 2 * 2)
+
+
+class EncoderThread(threading.Thread):
+    """H.264 from RGB frames to a container (a file or a URL), encoded off the caller's thread."""
+
+    def __init__(
+        self,
+        target: str,
+        container_format: str,
+        size: tuple[int, int],
+        fps: float,
+        codec_options: dict[str, str],
+        log: Callable[..., None],
+        container_options: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(name=f"encoder {target}", daemon=True)
+        self.target = target
+        self.size = even(size)
+        self.rate = Fraction(round(fps * 1000), 1000).limit_denominator(1001)
+        self.log = log
+        self.written = 0
+        self.dropped = 0
+        self.error: str | None = None
+        self._queue: queue.Queue = queue.Queue(maxsize=QUEUE_FRAMES)
+        self._first_time: float | None = None
+        self._last_pts = -1
+        try:
+            self._container = av.open(target, mode="w", format=container_format, options=container_options or {})
+        except (av.FFmpegError, OSError) as exc:
+            raise UserError(f"{target}: cannot open for writing ({getattr(exc, 'strerror', None) or exc})") from None
+        self._stream = self._container.add_stream("libx264", rate=self.rate)
+        self._stream.width, self._stream.height = self.size
+        self._stream.pix_fmt = "yuv420p"
+        self._stream.options = codec_options
+        self.start()
+
+    def submit(self, image: np.ndarray, captured: float) -> None:
+        """Queue an RGB frame with its capture time; dropped (and counted) if the encoder lags."""
+        try:
+            self._queue.put_nowait((image, captured))
+        except queue.Full:
+            self.dropped += 1
+
+    def close(self) -> int:
+        """Encode what is queued, flush, finalise the container; returns the frames written."""
+        self._queue.put(None)
+        self.join()
+        return self.written
+
+    def run(self) -> None:
+        try:
+            while (item := self._queue.get()) is not None:
+                if self.error is None:
+                    self._encode(*item)
+            if self.error is None:
+                self._container.mux(self._stream.encode(None))
+        except (av.FFmpegError, OSError) as exc:
+            self.error = str(exc)
+            self.log("output-error", target=self.target, reason=self.error)
+            while self._queue.get() is not None:  # let close() return
+                pass
+        finally:
+            try:
+                self._container.close()
+            except (av.FFmpegError, OSError) as exc:
+                self.error = self.error or str(exc)
+
+    def _encode(self, image: np.ndarray, captured: float) -> None:
+        if self._first_time is None:
+            self._first_time = captured
+        pts = max(self._last_pts + 1, round((captured - self._first_time) * self.rate))
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
+        frame = frame.reformat(width=self.size[0], height=self.size[1], format="yuv420p")
+        frame.pts, frame.time_base = pts, 1 / self.rate
+        self._container.mux(self._stream.encode(frame))
+        self._last_pts = pts
+        self.written += 1
+
+
+class Recorder:
+    """An MP4 file that appears only when finalised: written as a hidden .part file, then renamed."""
+
+    def __init__(self, path: str | os.PathLike, size: tuple[int, int], fps: float, log: Callable[..., None]) -> None:
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UserError(f"{self.path.parent}: cannot create the directory ({exc.strerror or exc})") from None
+        self._tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.{id(self)}.part")
+        options = {"preset": "veryfast", "crf": "20"}
+        self._encoder = EncoderThread(str(self._tmp), "mp4", size, fps, options, log)
+
+    @property
+    def written(self) -> int:
+        return self._encoder.written
+
+    def submit(self, image: np.ndarray, captured: float) -> None:
+        self._encoder.submit(image, captured)
+
+    def close(self) -> Path | None:
+        """Finalise; the file exists (complete and playable) only if frames were written."""
+        written = self._encoder.close()
+        if written and self._encoder.error is None:
+            os.replace(self._tmp, self.path)
+            return self.path
+        self._tmp.unlink(missing_ok=True)
+        return None
+
+
+class Streamer:
+    """Low-latency H.264 to a URL: MPEG-TS over UDP/SRT/TCP, FLV over RTMP (OBS, ffplay, VLC)."""
+
+    def __init__(self, url: str, size: tuple[int, int], fps: float, log: Callable[..., None]) -> None:
+        scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+        if scheme not in STREAM_FORMATS:
+            raise UserError(f"{url}: --stream takes udp://, srt://, tcp://, rtp:// or rtmp:// URLs")
+        options = {"preset": "ultrafast", "tune": "zerolatency", "g": str(max(1, round(fps)))}
+        container_options = {"pkt_size": "1316"} if scheme == "udp" else {}
+        self._encoder = EncoderThread(url, STREAM_FORMATS[scheme], size, fps, options, log, container_options)
+
+    @property
+    def written(self) -> int:
+        return self._encoder.written
+
+    def submit(self, image: np.ndarray, captured: float) -> None:
+        self._encoder.submit(image, captured)
+
+    def close(self) -> None:
+        self._encoder.close()
+
+
+class VirtualCamera:
+    """The stylized feed as a system webcam via pyvirtualcam (v4l2loopback, OBS's virtual camera)."""
+
+    def __init__(self, size: tuple[int, int], fps: float) -> None:
+        try:
+            import pyvirtualcam
+        except ImportError:
+            raise UserError("--virtual-cam needs pyvirtualcam: pip install 'realtime-adain[virtualcam]'") from None
+        try:
+            self._camera = pyvirtualcam.Camera(width=size[0], height=size[1], fps=fps)
+        except RuntimeError as exc:
+            raise UserError(f"no virtual camera device available ({exc}); on Linux load v4l2loopback, "
+                            "elsewhere install OBS's virtual camera") from None
+        self.size = size
+        self.written = 0
+
+    def submit(self, image: np.ndarray, captured: float) -> None:
+        if (image.shape[1], image.shape[0]) != self.size:
+            from realtime_adain.imageio import resize
+
+            image = resize(image, self.size)
+        self._camera.send(image)
+        self.written += 1
+
+    def close(self) -> None:
+        self._camera.close()

@@ -1,0 +1,280 @@
+"""Where live frames come from: a camera (OpenCV), a video file or a URL (PyAV).
+
+`Capture` reads a source on its own thread and keeps only the newest frame (`Latest`), so a slow
+consumer sees fresh frames instead of a backlog: latency stays one frame deep. A source that
+drops is reopened with exponential back-off while `Capture.status` says what is going on; a
+finite source (a file played once) ends the stream.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Generic, Iterator, TypeVar
+
+import av
+import cv2
+import numpy as np
+
+from realtime_adain.errors import UserError
+from realtime_adain.imageio import resize
+
+T = TypeVar("T")
+
+
+class SourceError(UserError):
+    """The source cannot be opened (one line for the user)."""
+
+
+class SourceLost(Exception):
+    """A source that was delivering frames stopped doing so."""
+
+
+@dataclass(frozen=True)
+class Frame:
+    image: np.ndarray  # (H, W, 3) uint8 RGB
+    captured: float  # time.monotonic() when it arrived: the start of the latency measurement
+    index: int  # 1, 2, ... in capture order, across reconnects
+
+
+class Latest(Generic[T]):
+    """A one-item mailbox: `put` replaces what is there, readers wait for something newer."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._item: T | None = None
+        self._seq = 0
+        self.closed = False
+
+    def put(self, item: T) -> None:
+        with self._cond:
+            self._item, self._seq = item, self._seq + 1
+            self._cond.notify_all()
+
+    def close(self) -> None:
+        with self._cond:
+            self.closed = True
+            self._cond.notify_all()
+
+    def newer(self, seen: int, timeout: float) -> tuple[int, T] | None:
+        """(sequence number, item) once one newer than `seen` is there; None on timeout/close."""
+        with self._cond:
+            self._cond.wait_for(lambda: self._seq > seen or self.closed, timeout)
+            if self._seq > seen:
+                return self._seq, self._item
+            return None
+
+
+def parse_resolution(text: str) -> tuple[int, int]:
+    """'1280x720' -> (1280, 720); for argparse."""
+    import argparse
+
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not WIDTHxHEIGHT, e.g. 1280x720") from None
+    if width < 16 or height < 16:
+        raise argparse.ArgumentTypeError(f"'{text}' is too small (at least 16x16)")
+    return width, height
+
+
+class CameraSource:
+    """A camera by index or device path through OpenCV, asking for a resolution and frame rate."""
+
+    paced_by_source = True
+
+    def __init__(
+        self,
+        device: int | str,
+        resolution: tuple[int, int] | None = None,
+        fps: float | None = None,
+        opener: Callable[..., cv2.VideoCapture] = cv2.VideoCapture,
+    ) -> None:
+        self.device = device
+        self.resolution = resolution
+        self.fps = fps
+        self.opener = opener  # tests swap in a fake camera: there is no camera hardware in CI
+        self.description = f"camera {device}"
+        self._cap: cv2.VideoCapture | None = None
+
+    def open(self) -> None:
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)  # our one line says it
+        backend = cv2.CAP_V4L2 if sys.platform.startswith("linux") else cv2.CAP_ANY
+        if isinstance(self.device, str) and not Path(self.device).exists():
+            raise SourceError(f"{self.device}: no such camera device")
+        cap = self.opener(self.device, backend)
+        if not cap.isOpened():
+            cap.release()
+            raise SourceError(f"{self.description}: cannot open it (no such camera, or in use by another program)")
+        if self.resolution:
+            cap.set(cv2.CAP_PROP_FRAME_WIDTH, self.resolution[0])
+            cap.set(cv2.CAP_PROP_FRAME_HEIGHT, self.resolution[1])
+        if self.fps:
+            cap.set(cv2.CAP_PROP_FPS, self.fps)
+        cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)  # where the driver allows it: no stale frames queued
+        self._cap = cap
+
+    def frames(self) -> Iterator[np.ndarray]:
+        while True:
+            ok, bgr = self._cap.read()
+            if not ok or bgr is None:
+                raise SourceLost(f"{self.description} stopped delivering frames")
+            yield cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+    def close(self) -> None:
+        if self._cap is not None:
+            self._cap.release()
+            self._cap = None
+
+
+class PyAVSource:
+    """A video file (looped and paced at its own frame rate, to stand in for a camera) or a URL."""
+
+    def __init__(
+        self,
+        target: str,
+        is_file: bool,
+        loop: bool = True,
+        resolution: tuple[int, int] | None = None,
+        timeout: float = 5.0,
+    ) -> None:
+        self.target = target
+        self.is_file = is_file
+        self.loop = loop
+        self.resolution = resolution
+        self.timeout = timeout
+        self.description = Path(target).name if is_file else target
+        self.fps = 0.0
+        self._container: av.container.InputContainer | None = None
+
+    def open(self) -> None:
+        try:
+            container = av.open(self.target, timeout=self.timeout if not self.is_file else None)
+        except (av.FFmpegError, OSError) as exc:
+            raise SourceError(f"{self.target}: cannot open ({_reason(exc)})") from None
+        if not container.streams.video:
+            container.close()
+            raise SourceError(f"{self.target}: has no video stream")
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        self.fps = float(stream.average_rate or stream.guessed_rate or 30)
+        self._container = container
+
+    def _decoded(self) -> Iterator[np.ndarray]:
+        try:
+            for frame in self._container.decode(video=0):
+                image = frame.to_ndarray(format="rgb24")
+                yield resize(image, self.resolution) if self.resolution else image
+        except (av.FFmpegError, OSError) as exc:
+            raise SourceLost(f"{self.description}: {_reason(exc)}") from None
+
+    def frames(self) -> Iterator[np.ndarray]:
+        """Files are paced at their frame rate (sleeping only when early); URLs pace themselves."""
+        period = 1.0 / self.fps
+        start, shown = time.monotonic(), 0
+        while True:
+            got_any = False
+            for image in self._decoded():
+                got_any = True
+                if self.is_file:
+                    due = start + shown * period
+                    delay = due - time.monotonic()
+                    if delay > 0:
+                        time.sleep(delay)
+                    elif delay < -1.0:  # far behind (a stall): restart the clock, don't burst
+                        start, shown = time.monotonic(), 0
+                yield image
+                shown += 1
+            if not self.is_file:
+                raise SourceLost(f"{self.description}: the stream ended")
+            if not (self.loop and got_any):
+                return
+            self._container.seek(0)
+
+    def close(self) -> None:
+        if self._container is not None:
+            self._container.close()
+            self._container = None
+
+
+def _reason(exc: BaseException) -> str:
+    return getattr(exc, "strerror", None) or str(exc)
+
+
+def open_source(
+    spec: str,
+    resolution: tuple[int, int] | None = None,
+    fps: float | None = None,
+    loop: bool = True,
+) -> CameraSource | PyAVSource:
+    """The source `spec` names (camera index, /dev path, URL or file), already opened."""
+    if spec.isdigit():
+        source: CameraSource | PyAVSource = CameraSource(int(spec), resolution, fps)
+    elif spec.startswith("/dev/"):
+        source = CameraSource(spec, resolution, fps)
+    elif "://" in spec:
+        source = PyAVSource(spec, is_file=False, resolution=resolution)
+    elif os.path.isfile(spec):
+        source = PyAVSource(spec, is_file=True, loop=loop, resolution=resolution)
+    else:
+        raise SourceError(f"{spec}: no such file (and not a camera index, device or URL)")
+    source.open()
+    return source
+
+
+class Capture(threading.Thread):
+    """Reads an opened source into `latest`; reconnects with back-off when it drops."""
+
+    def __init__(
+        self,
+        source: CameraSource | PyAVSource,
+        log: Callable[..., None] = lambda *args, **kwargs: None,
+        backoff: tuple[float, float] = (0.5, 8.0),
+    ) -> None:
+        super().__init__(name="capture", daemon=True)
+        self.source = source
+        self.log = log
+        self.backoff = backoff
+        self.latest: Latest[Frame] = Latest()
+        self.status = "live"
+        self.ended = False  # a finite source reached its end
+        self._stop_event = threading.Event()
+
+    def stop(self) -> None:
+        self._stop_event.set()
+
+    def run(self) -> None:
+        attempt, index, opened = 0, 0, True
+        try:
+            while not self._stop_event.is_set():
+                try:
+                    if not opened:
+                        self.source.open()
+                        opened = True
+                        self.log("source-reconnected", source=self.source.description, attempt=attempt)
+                        attempt, self.status = 0, "live"
+                    with closing(self.source.frames()) as frames:
+                        for image in frames:
+                            if self._stop_event.is_set():
+                                return
+                            index += 1
+                            self.latest.put(Frame(image, time.monotonic(), index))
+                    self.ended, self.status = True, "ended"
+                    self.log("source-ended", source=self.source.description, frames=index)
+                    return
+                except (SourceLost, SourceError) as exc:
+                    self.source.close()
+                    opened = False
+                    attempt += 1
+                    delay = min(self.backoff[1], self.backoff[0] * 2 ** (attempt - 1))
+                    self.status = f"{exc}; reconnecting in {delay:.0f} s"
+                    self.log("source-lost", reason=str(exc), attempt=attempt, retry_in=round(delay, 2))
+                    self._stop_event.wait(delay)
+        finally:
+            self.source.close()
+            self.latest.close()

@@ -1,0 +1,216 @@
+"""The style library: style images found in files and folders, their statistics cached on disk.
+
+A style's statistics depend only on the image's bytes, the encoder weights and the size it is
+encoded at, so the cache file is named by SHA-256 of the bytes + `stylizer.encoder_id` + that
+size: a second start reads 2 x 512 floats per style instead of running VGG, and an edited image
+gets a new name (recomputed). Files are safetensors; one that does not read back is recomputed.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import cv2
+import numpy as np
+import torch
+from safetensors.torch import load_file, save
+from tqdm import tqdm
+
+from realtime_adain.adain import StyleStats
+from realtime_adain.color import match_color
+from realtime_adain.commands.common import expand_images
+from realtime_adain.errors import UserError
+from realtime_adain.imageio import atomic_write_bytes, fit_short_side, read_image
+from realtime_adain.stylizer import Stylizer
+from realtime_adain.weights import HOME_ENV_VAR, file_sha256
+
+THUMBNAIL_SIDE = 64
+
+
+def default_cache_dir() -> Path:
+    """Beside the weights: REALTIME_ADAIN_HOME/cache/styles, else the per-user cache directory."""
+    home = os.environ.get(HOME_ENV_VAR)
+    if home:
+        return Path(home).expanduser() / "cache" / "styles"
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("realtime-adain", appauthor=False)) / "styles"
+
+
+@dataclass
+class Style:
+    path: Path
+    digest: str  # SHA-256 of the file's bytes
+    stats: StyleStats
+    thumbnail: np.ndarray  # THUMBNAIL_SIDE square, BGR for drawing with OpenCV
+
+    @property
+    def name(self) -> str:
+        return self.path.stem
+
+
+def thumbnail(image: np.ndarray, side: int = THUMBNAIL_SIDE) -> np.ndarray:
+    """A centred square crop of an RGB image, as BGR."""
+    h, w = image.shape[:2]
+    crop = min(h, w)
+    top, left = (h - crop) // 2, (w - crop) // 2
+    square = cv2.resize(image[top:top + crop, left:left + crop], (side, side), interpolation=cv2.INTER_AREA)
+    return cv2.cvtColor(square, cv2.COLOR_RGB2BGR)
+
+
+class StyleLibrary:
+    """Styles in a stable order (as given, folders sorted), each with cached statistics."""
+
+    def __init__(
+        self,
+        sources: Sequence[str | os.PathLike],
+        stylizer: Stylizer,
+        style_size: int | None,
+        cache_dir: Path,
+        log: Callable[..., None] = lambda *args, **kwargs: None,
+    ) -> None:
+        self.sources = [Path(s) for s in sources]
+        self.stylizer = stylizer
+        self.style_size = style_size or 0
+        self.cache_dir = Path(cache_dir)
+        self.log = log
+        self.styles: list[Style] = []
+        self.computed = 0  # encoder runs, for the session log and the tests
+        self.reused = 0
+
+    def load(self) -> "StyleLibrary":
+        """The first scan: a missing path or an unreadable image is the user's error."""
+        paths = list(dict.fromkeys(expand_images(self.sources, "style")))
+        self.styles = [self._style(p) for p in tqdm(paths, desc="style statistics", unit="style", disable=None)]
+        return self
+
+    def rescan(self) -> list[str]:
+        """Pick up images added or changed since the last scan; returns the names of new ones.
+
+        A folder that became empty or a file that vanished is reported and skipped, not fatal.
+        """
+        known = {(s.path, s.digest): s for s in self.styles}
+        found: list[Path] = []
+        for source in self.sources:
+            try:
+                found += expand_images([source], "style")
+            except UserError as exc:
+                self.log("rescan-skip", reason=str(exc))
+        styles, added = [], []
+        for path in dict.fromkeys(found):
+            try:
+                digest = file_sha256(path)
+                style = known.get((path, digest)) or self._style(path, digest)
+            except (UserError, OSError) as exc:
+                self.log("rescan-skip", reason=str(exc))
+                continue
+            if (path, digest) not in known:
+                added.append(style.name)
+            styles.append(style)
+        if styles:
+            self.styles = styles
+        return added
+
+    @property
+    def names(self) -> list[str]:
+        """Unique display names: the file's stem, numbered when two folders share one."""
+        names: list[str] = []
+        for style in self.styles:
+            name, n = style.name, 1
+            while name in names:
+                n += 1
+                name = f"{style.name}~{n}"
+            names.append(name)
+        return names
+
+    def by_name(self, name: str) -> int | None:
+        names = self.names
+        return names.index(name) if name in names else None
+
+    def __len__(self) -> int:
+        return len(self.styles)
+
+    def __getitem__(self, index: int) -> Style:
+        return self.styles[index]
+
+    def image(self, index: int) -> np.ndarray:
+        """The style image as it is encoded (shorter side at the style size), for recolouring."""
+        return fit_short_side(read_image(self.styles[index].path), self.style_size)
+
+    def cache_path(self, digest: str) -> Path:
+        return self.cache_dir / f"{digest}-{self.stylizer.encoder_id}-{self.style_size}.safetensors"
+
+    def _style(self, path: Path, digest: str | None = None) -> Style:
+        digest = digest or file_sha256(path)
+        image = read_image(path)
+        stats = self._cached(digest)
+        if stats is None:
+            stats = self.stylizer.style_stats(fit_short_side(image, self.style_size))
+            self.computed += 1
+            self._store(digest, stats, path.name)
+        else:
+            self.reused += 1
+        return Style(path, digest, stats, thumbnail(image))
+
+    def _cached(self, digest: str) -> StyleStats | None:
+        path = self.cache_path(digest)
+        if not path.is_file():
+            return None
+        try:
+            tensors = load_file(path)
+            mean, std = tensors["mean"], tensors["std"]
+            if mean.ndim != 1 or mean.shape != std.shape or not (torch.isfinite(mean).all() and torch.isfinite(std).all()):
+                raise ValueError("unexpected tensors")
+        except Exception as exc:  # any unreadable cache file is rebuilt, never trusted
+            self.log("style-cache-rebuild", file=path.name, reason=type(exc).__name__)
+            return None
+        return StyleStats(mean.float(), std.float())
+
+    def _store(self, digest: str, stats: StyleStats, source_name: str) -> None:
+        data = save({"mean": stats.mean.contiguous(), "std": stats.std.contiguous()},
+                    metadata={"source": source_name, "encoder": self.stylizer.encoder_id,
+                              "style_size": str(self.style_size)})
+        try:
+            atomic_write_bytes(self.cache_path(digest), data)
+        except UserError as exc:  # an unwritable cache costs speed on the next start, nothing else
+            self.log("style-cache-unwritable", reason=str(exc))
+
+
+class ActiveStyle:
+    """The statistics the next frame uses, recomputed only when the choice of style changes.
+
+    Switching and mixing are free (cached statistics, and a mix of statistics is a weighted sum).
+    Colour preservation needs the style recoloured to the content, which means encoding it again:
+    that happens once, with the frame at hand as the colour reference, when it is switched on or
+    the style changes while it is on (key `c` twice takes a new reference), never per frame.
+    """
+
+    def __init__(self, library: StyleLibrary, log: Callable[..., None] = lambda *args, **kwargs: None) -> None:
+        self.library = library
+        self.log = log
+        self._key: tuple | None = None
+        self._stats: StyleStats | None = None
+
+    def stats(self, state, frame: np.ndarray) -> StyleStats:
+        """`state` is the controller's `LiveState`; `frame` (RGB) is the colour reference if needed."""
+        names = (state.style_name, state.style_names[state.next_style] if state.mix else None)
+        key = (names, state.mix, state.preserve_color, state.color_epoch if state.preserve_color else 0)
+        if key != self._key or self._stats is None:
+            self._stats = self._compute(names, state.mix, frame if state.preserve_color else None)
+            self._key = key
+        return self._stats
+
+    def _compute(self, names: tuple[str, str | None], mix: float, reference: np.ndarray | None) -> StyleStats:
+        indices = [self.library.by_name(n) for n in names if n is not None]
+        indices = [i if i is not None else 0 for i in indices]
+        if reference is None:
+            stats = [self.library[i].stats for i in indices]
+        else:
+            started = time.monotonic()
+            stats = [self.library.stylizer.style_stats(match_color(self.library.image(i), reference)) for i in indices]
+            self.log("color-reference", styles=len(indices), ms=round(1000 * (time.monotonic() - started)))
+        return stats[0] if len(stats) == 1 else StyleStats.mix(stats, [1.0 - mix, mix])
