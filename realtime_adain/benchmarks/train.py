@@ -1,0 +1,100 @@
+"""Training speed: iterations/s of the decoder trainer, with and without AMP, and the time to 160k.
+
+Times `TrainingStep.step` - exactly what `tools/train.py` runs per iteration (encoder passes,
+decoder, losses, backward, Adam) - on random batches already on the device, so the figure is the
+model's speed; image loading runs in DataLoader workers beside it during real training. The
+weights are generated stand-ins (timings do not depend on their values). Reports the median of
+the per-iteration times, and the modes side by side in one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+
+import torch
+
+from realtime_adain.encoders import ENCODER_KINDS, NORMALISED_VGG, build_encoder, torchvision_state_dict
+from realtime_adain.errors import UserError
+from realtime_adain.stylizer import pick_device
+from realtime_adain.synthetic import published_vgg_state_dict, torchvision_vgg_state_dict
+from realtime_adain.training.config import TrainConfig
+from realtime_adain.training.trainer import TrainingStep, pick_amp
+from realtime_adain.weights import DECODER_BUILDERS
+
+PAPER_ITERATIONS = 160_000
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--batch-size", type=int, default=8, help="batch (default 8, the paper's)")
+    parser.add_argument("--size", type=int, default=256, help="crop side in pixels (default 256, the paper's)")
+    parser.add_argument("--iterations", type=int, default=30, help="timed iterations per mode (default 30)")
+    parser.add_argument("--warmup", type=int, default=5, help="untimed iterations first (default 5)")
+    parser.add_argument("--amp", default=None,
+                        help="comma-separated modes to compare (default: off,bf16,fp16 on CUDA, off on the CPU)")
+    parser.add_argument("--decoder", default="plain", choices=list(DECODER_BUILDERS), help="decoder architecture")
+    parser.add_argument("--encoder", default=NORMALISED_VGG, choices=ENCODER_KINDS, help="encoder")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the step (compile time is in the warm-up)")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+
+
+def _encoder(kind: str) -> torch.nn.Module:
+    encoder = build_encoder(kind)
+    if kind == NORMALISED_VGG:
+        state = {k: v for k, v in published_vgg_state_dict().items() if int(k.split(".")[0]) < len(encoder)}
+    else:
+        state = torchvision_state_dict(torchvision_vgg_state_dict())
+    encoder.load_state_dict(state)
+    return encoder
+
+
+def measure(args: argparse.Namespace, device: torch.device, amp: str) -> dict:
+    torch.manual_seed(0)
+    config = TrainConfig(decoder=args.decoder, encoder=args.encoder, amp=amp, compile=args.compile)
+    step = TrainingStep(_encoder(args.encoder), DECODER_BUILDERS[args.decoder](), config, device)
+    shape = (args.batch_size, 3, args.size, args.size)
+    content = step.to_device(torch.randint(0, 256, shape, dtype=torch.uint8))
+    style = step.to_device(torch.randint(0, 256, shape, dtype=torch.uint8))
+    times = []
+    for index in range(args.warmup + args.iterations):
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        start = time.perf_counter()
+        losses, _ = step.step(content, style)
+        float(losses.total)  # waits for the GPU
+        if index >= args.warmup:
+            times.append(time.perf_counter() - start)
+    median = statistics.median(times)
+    return {
+        "amp": amp, "batch": args.batch_size, "size": args.size, "decoder": args.decoder,
+        "encoder": args.encoder, "compile": args.compile, "median_s": median, "iterations_per_s": 1 / median,
+        "hours_to_160k": PAPER_ITERATIONS * median / 3600,
+        "peak_memory_gib": torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None,
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    device = pick_device(args.device)
+    if args.batch_size < 1 or args.size < 16 or args.size % 8 or args.iterations < 1 or args.warmup < 0:
+        raise UserError("--batch-size >= 1, --size a multiple of 8 (>= 16), --iterations >= 1, --warmup >= 0")
+    modes = args.amp.split(",") if args.amp else (["off", "bf16", "fp16"] if device.type == "cuda" else ["off"])
+    for mode in modes:
+        pick_amp(mode, device)  # unknown or impossible modes fail before any timing
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU ({torch.get_num_threads()} threads)"
+    results = []
+    for mode in modes:
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
+        results.append(measure(args, device, mode))
+    print(f"training step on {name}, torch {torch.__version__}")
+    print(f"{'amp':<6} {'batch':>5} {'size':>5} {'it/s':>8} {'ms/it':>9} {'h to 160k':>10}")
+    for r in results:
+        print(f"{r['amp']:<6} {r['batch']:>5} {r['size']:>5} {r['iterations_per_s']:>8.3g} "
+              f"{r['median_s'] * 1000:>9.1f} {r['hours_to_160k']:>10.1f}")
+    base = results[0]["median_s"]
+    for r in results[1:]:
+        print(f"speed-up of {r['amp']} over {results[0]['amp']}: {base / r['median_s']:.2f}x")
+    print(json.dumps({"benchmark": "train", "device": name, "results": results}))
+    return 0

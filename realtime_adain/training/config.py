@@ -1,0 +1,96 @@
+"""Training settings, and how a resumed run reconciles them with its checkpoint.
+
+A resumed run continues the run it was started as: every setting comes from the checkpoint
+unless given again. Those that shape the result (seed, batch, learning rate, loss weights, crop
+sizes, encoder, decoder) cannot change; paths and run-time settings (iterations, device,
+logging, workers) may.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from realtime_adain.encoders import ENCODER_KINDS, NORMALISED_VGG
+from realtime_adain.errors import UserError
+
+# What makes two runs the same run: fixed by the checkpoint when resuming.
+RESULT_KEYS = (
+    "seed", "batch_size", "lr", "lr_decay", "style_weight", "content_weight",
+    "load_size", "crop_size", "encoder", "decoder",
+)
+AMP_MODES = ("auto", "off", "bf16", "fp16")
+
+
+@dataclass
+class TrainConfig:
+    content_dir: str | None = None
+    style_dir: str | None = None
+    vgg: str | None = None
+    out: str | None = None
+    encoder: str = NORMALISED_VGG
+    decoder: str = "plain"
+    iterations: int = 160_000
+    batch_size: int = 8  # global: split across data-parallel processes
+    lr: float = 1e-4
+    lr_decay: float = 5e-5
+    style_weight: float = 10.0
+    content_weight: float = 1.0
+    load_size: int = 512
+    crop_size: int = 256
+    seed: int = 0
+    save_every: int = 10_000
+    log_every: int = 10
+    sample_every: int = 1_000
+    workers: int = 4
+    device: str = "auto"
+    amp: str = "auto"
+    compile: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def check(self) -> None:
+        from realtime_adain.weights import DECODER_BUILDERS
+
+        if self.decoder not in DECODER_BUILDERS:
+            raise UserError(f"unknown decoder '{self.decoder}' (use {', '.join(DECODER_BUILDERS)})")
+        if self.encoder not in ENCODER_KINDS:
+            raise UserError(f"unknown encoder '{self.encoder}' (use {', '.join(ENCODER_KINDS)})")
+        if self.amp not in AMP_MODES:
+            raise UserError(f"unknown --amp '{self.amp}' (use {', '.join(AMP_MODES)})")
+        for name in ("iterations", "batch_size", "save_every", "log_every", "sample_every"):
+            if getattr(self, name) < 1:
+                raise UserError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
+        if self.workers < 0:
+            raise UserError(f"--workers must be 0 or more, got {self.workers}")
+        if self.lr <= 0 or self.lr_decay < 0 or self.style_weight < 0 or self.content_weight < 0:
+            raise UserError("--lr must be positive; --lr-decay and the loss weights must not be negative")
+        for name, what in (("content_dir", "--content"), ("style_dir", "--style"), ("vgg", "--vgg"), ("out", "--out")):
+            if not getattr(self, name):
+                raise UserError(f"{what} is required (unless --resume gives it)")
+
+
+def resolve_config(given: dict[str, Any], saved: dict[str, Any] | None = None) -> TrainConfig:
+    """Settings from `given` (None = not given), the checkpoint's `saved` ones, then defaults."""
+    known = {f.name for f in fields(TrainConfig)}
+    unknown = set(given) - known
+    if unknown:
+        raise ValueError(f"unknown settings {sorted(unknown)}")
+    values: dict[str, Any] = {}
+    for name in known:
+        value = given.get(name)
+        if saved is not None and name in saved:
+            if name in RESULT_KEYS and value is not None and value != saved[name]:
+                flag = "--" + name.replace("_", "-")
+                raise UserError(
+                    f"{flag} {value} differs from the checkpoint's {saved[name]}: a resumed run keeps "
+                    "the settings it was started with"
+                )
+            if value is None:
+                value = saved[name]
+        if value is not None:
+            values[name] = value
+    config = TrainConfig(**values)
+    config.check()
+    return config

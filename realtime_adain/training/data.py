@@ -1,0 +1,205 @@
+"""Training data: an endless, shuffled, reproducible stream of (content, style) crops.
+
+As in the reference trainer, every image is resized to load_size x load_size (512) and a random
+crop_size x crop_size (256) region is taken; content and style are shuffled independently and
+reshuffled every epoch. Unlike it, item k of the stream is a pure function of (seed, k): epoch
+k // n uses the permutation seeded by (seed, epoch) and the crop offset is seeded by (seed, k).
+So resuming is exact (the stream restarts at iteration * global batch), DataLoader workers need
+no RNG bookkeeping, and data-parallel ranks split a global batch exactly: rank r of W takes items
+[r * B/W, (r + 1) * B/W) of each global batch of B, as one process with batch B would see them.
+
+An unreadable or tiny image is replaced by the next image of the same permutation and reported
+(path and reason) to the main process, which warns once per file and counts them: a bad file
+never stops a run.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, Sampler
+from tqdm import tqdm
+
+from realtime_adain.errors import UserError
+from realtime_adain.imageio import is_image_path, read_image, resize
+
+# Shorter sides below this are thumbnails or broken files, not training material.
+MIN_IMAGE_SIDE = 64
+CONTENT, STYLE = 0, 1
+
+
+def warn(message: str) -> None:
+    """A warning on stderr that does not break a progress bar."""
+    tqdm.write(message, file=sys.stderr)
+
+
+def list_images(directory: str | os.PathLike, what: str) -> list[Path]:
+    """Image files under `directory` (recursively, sorted); a clear error if there are none."""
+    root = Path(directory)
+    if not root.is_dir():
+        raise UserError(f"{root}: no such {what} directory")
+    files = sorted(p for p in root.rglob("*") if p.is_file())
+    if not files:
+        raise UserError(f"{root}: the {what} directory is empty")
+    images = [p for p in files if is_image_path(p)]
+    if not images:
+        raise UserError(f"{root}: no images in the {what} directory ({len(files)} files, none of them an image)")
+    return images
+
+
+def read_training_image(path: Path) -> tuple[np.ndarray | None, str]:
+    """(image, "") or (None, why it cannot be used)."""
+    try:
+        image = read_image(path)
+    except UserError as exc:
+        return None, str(exc).removeprefix(f"{path}: ")
+    except Exception as exc:  # a decoder may fail in its own way on a damaged file
+        return None, f"unreadable ({type(exc).__name__})"
+    if min(image.shape[:2]) < MIN_IMAGE_SIDE:
+        return None, f"too small ({image.shape[1]}x{image.shape[0]}, under {MIN_IMAGE_SIDE} px)"
+    return image, ""
+
+
+def check_readable(paths: Sequence[Path], root: str | os.PathLike, what: str) -> None:
+    """Fail now, not in a worker, when no file of a directory can be used (usually the first can)."""
+    reasons = []
+    for path in paths:
+        image, why = read_training_image(path)
+        if image is not None:
+            return
+        reasons.append(why)
+    raise UserError(f"{root}: none of the {len(paths)} {what} images is usable (first: {reasons[0]})")
+
+
+def load_and_crop(image: np.ndarray, load_size: int, crop_size: int, rng: np.random.Generator) -> torch.Tensor:
+    """Resize to load_size x load_size, take a random crop_size square: (3, crop, crop) uint8."""
+    image = resize(image, (load_size, load_size))
+    top, left = rng.integers(0, load_size - crop_size + 1, size=2)
+    crop = image[top : top + crop_size, left : left + crop_size]
+    return torch.from_numpy(np.ascontiguousarray(crop)).permute(2, 0, 1)
+
+
+class ImageStream:
+    """Item k of an endless shuffled stream over `paths` (see the module docstring)."""
+
+    def __init__(self, paths: Sequence[Path], seed: int, stream_id: int, load_size: int, crop_size: int) -> None:
+        self.paths = list(paths)
+        self.seed, self.stream_id = seed, stream_id
+        self.load_size, self.crop_size = load_size, crop_size
+        self._epoch_order: tuple[int, np.ndarray] | None = None
+
+    def _order(self, epoch: int) -> np.ndarray:
+        if self._epoch_order is None or self._epoch_order[0] != epoch:
+            order = np.random.default_rng([self.seed, self.stream_id, epoch]).permutation(len(self.paths))
+            self._epoch_order = (epoch, order)
+        return self._epoch_order[1]
+
+    def item(self, k: int) -> tuple[torch.Tensor, list[tuple[str, str]]]:
+        """(crop, [(path, reason) of each file skipped to get it])."""
+        n = len(self.paths)
+        epoch, position = divmod(k, n)
+        order = self._order(epoch)
+        skipped = []
+        for attempt in range(n):
+            path = self.paths[order[(position + attempt) % n]]
+            image, why = read_training_image(path)
+            if image is not None:
+                rng = np.random.default_rng([self.seed, self.stream_id, k, 1 << 20])
+                return load_and_crop(image, self.load_size, self.crop_size, rng), skipped
+            skipped.append((str(path), why))
+        raise RuntimeError(f"no usable image left among {n} files")  # they were checked at start
+
+
+class PairStream(Dataset):
+    """Item k: (content crop k, style crop k, skipped files), from independent shuffles."""
+
+    def __init__(self, content: ImageStream, style: ImageStream) -> None:
+        self.content, self.style = content, style
+
+    def __len__(self) -> int:
+        return 1 << 62
+
+    def __getitem__(self, k: int) -> tuple[torch.Tensor, torch.Tensor, list[tuple[str, str]]]:
+        content, skipped_content = self.content.item(k)
+        style, skipped_style = self.style.item(k)
+        return content, style, skipped_content + skipped_style
+
+
+class GlobalBatchSampler(Sampler[list[int]]):
+    """This rank's share of each global batch, from global step `start_step` on, forever."""
+
+    def __init__(self, start_step: int, global_batch: int, rank: int = 0, world_size: int = 1) -> None:
+        if global_batch % world_size:
+            raise UserError(f"the batch size {global_batch} must be a multiple of the {world_size} processes")
+        self.start_step, self.global_batch = start_step, global_batch
+        self.local_batch = global_batch // world_size
+        self.offset = rank * self.local_batch
+
+    def __iter__(self) -> Iterator[list[int]]:
+        step = self.start_step
+        while True:
+            first = step * self.global_batch + self.offset
+            yield list(range(first, first + self.local_batch))
+            step += 1
+
+
+def collate(items: list) -> tuple[torch.Tensor, torch.Tensor, list[tuple[str, str]]]:
+    contents, styles, skipped = zip(*items)
+    return torch.stack(contents), torch.stack(styles), [entry for entries in skipped for entry in entries]
+
+
+def check_sizes(load_size: int, crop_size: int) -> None:
+    if crop_size < 16 or crop_size % 8:
+        raise UserError(f"--crop-size must be a multiple of 8 and at least 16, got {crop_size}")
+    if load_size < crop_size:
+        raise UserError(f"--load-size ({load_size}) must be at least --crop-size ({crop_size})")
+
+
+def pair_stream(content_dir: str, style_dir: str, load_size: int, crop_size: int, seed: int) -> PairStream:
+    """The stream after checking both directories (clear errors before any worker starts)."""
+    check_sizes(load_size, crop_size)
+    streams = []
+    for root, what, stream_id in ((content_dir, "content", CONTENT), (style_dir, "style", STYLE)):
+        paths = list_images(root, what)
+        check_readable(paths, root, what)
+        streams.append(ImageStream(paths, seed, stream_id, load_size, crop_size))
+    return PairStream(*streams)
+
+
+def batches(
+    stream: PairStream, start_step: int, global_batch: int, rank: int = 0, world_size: int = 1,
+    workers: int = 0, pin_memory: bool = False,
+) -> Iterator[tuple[torch.Tensor, torch.Tensor, list[tuple[str, str]]]]:
+    """(content uint8 (b, 3, crop, crop), style, skipped files) for global steps start_step, ..."""
+    loader = DataLoader(
+        stream,
+        batch_sampler=GlobalBatchSampler(start_step, global_batch, rank, world_size),
+        num_workers=workers,
+        collate_fn=collate,
+        pin_memory=pin_memory,
+        persistent_workers=workers > 0,
+        prefetch_factor=4 if workers > 0 else None,
+    )
+    return iter(loader)
+
+
+class SkipReport:
+    """Warn once per unusable file and count them; the run goes on."""
+
+    def __init__(self, already: Sequence[str] = ()) -> None:
+        self.paths: set[str] = set(already)
+
+    def add(self, skipped: list[tuple[str, str]], warn) -> None:  # noqa: ANN001
+        for path, why in skipped:
+            if path not in self.paths:
+                self.paths.add(path)
+                warn(f"warning: skipped {path}: {why} ({len(self.paths)} skipped so far)")
+
+    @property
+    def count(self) -> int:
+        return len(self.paths)

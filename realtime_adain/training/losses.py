@@ -1,0 +1,75 @@
+"""The paper's objective, as the reference implementation (naoto0804/pytorch-AdaIN) computes it.
+
+content = MSE(f(g(t)) at relu4_1, t)
+style   = sum over relu1_1..relu4_1 of MSE(mean(f(g(t))), mean(f(s))) + MSE(std(...), std(...))
+total   = content_weight * content + style_weight * style
+
+Means and stds are `adain.calc_mean_std` (unbiased variance + 1e-5), and MSE averages over every
+element, so a loss on two equal halves of a batch averages to the loss on the whole batch: what
+makes data-parallel gradients equal the single-process gradient.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from realtime_adain.adain import adain, calc_mean_std
+
+
+@dataclass
+class Losses:
+    content: torch.Tensor  # weighted, as logged by the reference
+    style: torch.Tensor  # weighted
+    total: torch.Tensor
+
+    def items(self) -> dict[str, float]:
+        return {"content": float(self.content), "style": float(self.style), "total": float(self.total)}
+
+
+def content_loss(output_feature: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    return F.mse_loss(output_feature.float(), target.float())
+
+
+def style_loss(output_features: Sequence[torch.Tensor], style_features: Sequence[torch.Tensor]) -> torch.Tensor:
+    """Statistics are computed in float32 even under autocast: activations reach the hundreds."""
+    total = torch.zeros((), device=output_features[0].device)
+    for output, style in zip(output_features, style_features, strict=True):
+        output_mean, output_std = calc_mean_std(output.float())
+        style_mean, style_std = calc_mean_std(style.float())
+        total = total + F.mse_loss(output_mean, style_mean) + F.mse_loss(output_std, style_std)
+    return total
+
+
+class AdaINLoss(nn.Module):
+    """Frozen encoder + trained decoder -> the paper's losses for a content and a style batch.
+
+    `forward` returns (content loss, style loss, stylized output), both losses weighted: plain
+    tensors, as DDP and torch.compile like them. Only the decoder's parameters get gradients.
+    """
+
+    def __init__(
+        self, encoder: nn.Module, decoder: nn.Module, style_weight: float = 10.0, content_weight: float = 1.0
+    ) -> None:
+        super().__init__()
+        self.encoder = encoder.eval().requires_grad_(False)
+        self.decoder = decoder
+        self.style_weight = style_weight
+        self.content_weight = content_weight
+
+    def forward(self, content: torch.Tensor, style: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        with torch.no_grad():
+            content_feats = self.encoder.features(content)
+            style_feats = self.encoder.features(style)
+            style_mean, style_std = calc_mean_std(style_feats[-1].float())
+            t = adain(content_feats[-1].float(), style_mean, style_std)  # float32 under autocast too
+        skips = content_feats[:-1] if getattr(self.decoder, "uses_skips", False) else None
+        output = self.decoder(t, skips)
+        output_feats = self.encoder.features(output)
+        loss_c = self.content_weight * content_loss(output_feats[-1], t)
+        loss_s = self.style_weight * style_loss(output_feats, style_feats)
+        return loss_c, loss_s, output

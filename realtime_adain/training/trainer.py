@@ -1,0 +1,356 @@
+"""The training loop: the reference's schedule, made resumable, logged and data-parallel.
+
+Adam (lr 1e-4) with lr / (1 + 5e-5 * iteration) before each iteration (a LambdaLR), the frozen
+encoder, the paper's losses (`losses.AdaINLoss`). On CUDA: autocast (bf16, or fp16 with a loss
+scaler), channels_last, cuDNN autotuning, optional torch.compile. Under `torchrun` every process
+takes its share of each global batch and DDP averages the gradients (NCCL on GPUs, gloo on the
+CPU), so N processes compute what one process would on the whole batch.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import random
+import sys
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from tqdm import tqdm
+
+from realtime_adain import weights
+from realtime_adain.errors import UserError
+from realtime_adain.imageio import write_image
+from realtime_adain.paths import ensure_writable_dir
+from realtime_adain.stylizer import Stylizer, pick_device
+from realtime_adain.training import checkpoint, data
+from realtime_adain.training.config import AMP_MODES, TrainConfig
+from realtime_adain.training.losses import AdaINLoss, Losses
+
+CSV_FIELDS = ("iteration", "content_loss", "style_loss", "total_loss", "lr", "iterations_per_s", "skipped_images")
+SAMPLE_ROWS = 4
+
+
+@dataclass
+class Distributed:
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @classmethod
+    def from_env(cls) -> "Distributed":
+        """torchrun's RANK / WORLD_SIZE / LOCAL_RANK, or a single process."""
+        world_size = int(os.environ.get("WORLD_SIZE", "1"))
+        if world_size == 1:
+            return cls()
+        return cls(int(os.environ["RANK"]), world_size, int(os.environ.get("LOCAL_RANK", "0")))
+
+
+def pick_training_device(name: str, dist_info: Distributed) -> torch.device:
+    device = pick_device(name)
+    if device.type == "cuda" and dist_info.world_size > 1 and device.index is None:
+        device = torch.device("cuda", dist_info.local_rank)
+    return device
+
+
+def pick_amp(mode: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype: 'auto' is bf16 on GPUs that have it, fp16 on older ones, none on the CPU."""
+    if mode not in AMP_MODES:
+        raise UserError(f"unknown AMP mode '{mode}' (use {', '.join(AMP_MODES)})")
+    if mode == "off":
+        return None
+    if device.type != "cuda":
+        if mode == "auto":
+            return None
+        raise UserError(f"--amp {mode} needs a CUDA device; use --amp off on the CPU")
+    if mode == "fp16" or (mode == "auto" and not torch.cuda.is_bf16_supported()):
+        return torch.float16
+    return torch.bfloat16
+
+
+def learning_rate_factor(decay: float) -> Callable[[int], float]:
+    """The reference's decay: lr / (1 + decay * iteration)."""
+    return lambda iteration: 1.0 / (1.0 + decay * iteration)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+class TrainingStep:
+    """Model, optimizer, schedule and precision of one process; `step(content, style)` = one iteration.
+
+    Separate from the data and the bookkeeping so the benchmark times exactly what training runs.
+    """
+
+    def __init__(self, encoder: torch.nn.Module, decoder: torch.nn.Module, config: TrainConfig,
+                 device: torch.device, world_size: int = 1) -> None:
+        self.device = device
+        self.amp_dtype = pick_amp(config.amp, device)
+        self.decoder = decoder
+        self.net = AdaINLoss(encoder, decoder, config.style_weight, config.content_weight).to(device)
+        if device.type == "cuda":
+            torch.backends.cudnn.benchmark = True
+            self.net = self.net.to(memory_format=torch.channels_last)
+        self.optimizer = torch.optim.Adam(decoder.parameters(), lr=config.lr)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, learning_rate_factor(config.lr_decay))
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
+        self.model: torch.nn.Module = self.net
+        if world_size > 1:  # the process group must exist already
+            self.model = torch.nn.parallel.DistributedDataParallel(
+                self.net, device_ids=[device.index] if device.type == "cuda" else None, broadcast_buffers=False,
+            )
+        if config.compile:
+            self.model = torch.compile(self.model)
+
+    def to_device(self, batch: torch.Tensor) -> torch.Tensor:
+        """uint8 (N, 3, H, W) from the loader -> float in [0, 1] on the device."""
+        memory_format = torch.channels_last if self.device.type == "cuda" else torch.contiguous_format
+        batch = batch.to(self.device, non_blocking=True)
+        return batch.float().div_(255.0).contiguous(memory_format=memory_format)
+
+    def backward(self, content: torch.Tensor, style: torch.Tensor) -> tuple[Losses, torch.Tensor]:
+        """Losses of one batch and the decoder's gradients (averaged over processes under DDP)."""
+        autocast = (
+            torch.autocast(self.device.type, dtype=self.amp_dtype) if self.amp_dtype is not None else nullcontext()
+        )
+        with autocast:
+            loss_c, loss_s, output = self.model(content, style)
+        total = loss_c + loss_s
+        self.scaler.scale(total).backward()
+        return Losses(loss_c.detach(), loss_s.detach(), total.detach()), output.detach()
+
+    def step(self, content: torch.Tensor, style: torch.Tensor) -> tuple[Losses, torch.Tensor]:
+        """One iteration at the current learning rate, then the schedule moves on: (losses, output)."""
+        self.optimizer.zero_grad(set_to_none=True)
+        losses, output = self.backward(content, style)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.scheduler.step()
+        return losses, output
+
+
+class Trainer:
+    """One training run (or one process of a data-parallel run); `run()` trains to the end."""
+
+    def __init__(self, config: TrainConfig, resume: checkpoint.Checkpoint | None = None,
+                 dist_info: Distributed | None = None) -> None:
+        self.config = config
+        self.dist = dist_info or Distributed.from_env()
+        self.device = pick_training_device(config.device, self.dist)
+        pick_amp(config.amp, self.device)  # a wrong --amp fails before the data is scanned
+        self.out = Path(config.out)
+        self.checkpoint_dir = self.out / "checkpoints"
+        if self.dist.is_main:
+            self._prepare_out_dir(resume)
+        self.stream = data.pair_stream(config.content_dir, config.style_dir, config.load_size, config.crop_size, config.seed)
+        data.GlobalBatchSampler(0, config.batch_size, 0, self.dist.world_size)  # checks the split early
+
+        seed_everything(config.seed)
+        encoder = weights.load_encoder(weights.resolve("vgg", config.vgg), config.encoder)
+        decoder = weights.DECODER_BUILDERS[config.decoder]()  # the default init, seeded
+        self.decoder = decoder
+        self._init_process_group()
+        self.training = TrainingStep(encoder, decoder, config, self.device, self.dist.world_size)
+        self.iteration = 0
+        self.skips = data.SkipReport()
+        if resume is not None:
+            self._restore(resume)
+        self.batches = data.batches(
+            self.stream, self.iteration, config.batch_size, self.dist.rank, self.dist.world_size,
+            workers=config.workers, pin_memory=self.device.type == "cuda",
+        )
+
+    # --- set-up -------------------------------------------------------------------------------
+
+    def _prepare_out_dir(self, resume: checkpoint.Checkpoint | None) -> None:
+        ensure_writable_dir(self.checkpoint_dir)
+        if resume is None and checkpoint.latest_decoder_file(self.checkpoint_dir) is not None:
+            raise UserError(
+                f"{self.out}: already holds a run's checkpoints; continue it with --resume {self.out} "
+                "or choose another --out"
+            )
+
+    def _init_process_group(self) -> None:
+        if self.dist.world_size > 1 and not dist.is_initialized():
+            backend = "nccl" if self.device.type == "cuda" else "gloo"
+            if self.device.type == "cuda":
+                torch.cuda.set_device(self.device)
+            dist.init_process_group(backend, rank=self.dist.rank, world_size=self.dist.world_size)
+
+    def _restore(self, resume: checkpoint.Checkpoint) -> None:
+        state = resume.trainer
+        self.decoder.load_state_dict(resume.decoder_state)
+        self.training.optimizer.load_state_dict(state.optimizer)
+        self.training.scheduler.load_state_dict(state.scheduler)
+        if state.scaler:
+            self.training.scaler.load_state_dict(state.scaler)
+        checkpoint.restore_rng(state.rng)
+        self.iteration = state.iteration
+        self.skips = data.SkipReport(state.skipped)
+
+    def trainer_state(self) -> checkpoint.TrainerState:
+        return checkpoint.TrainerState(
+            iteration=self.iteration,
+            config=self.config.to_dict(),
+            optimizer=self.training.optimizer.state_dict(),
+            scheduler=self.training.scheduler.state_dict(),
+            scaler=self.training.scaler.state_dict(),
+            rng=checkpoint.rng_state(),
+            skipped=sorted(self.skips.paths),
+        )
+
+    # --- one iteration ------------------------------------------------------------------------
+
+    def next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """This process's (content, style) of the next global batch, in [0, 1] on the device."""
+        content, style, skipped = next(self.batches)
+        if skipped and self.dist.is_main:
+            self.skips.add(skipped, data.warn)
+        return self.training.to_device(content), self.training.to_device(style)
+
+    def step(self) -> tuple[Losses, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """One iteration: (losses, content, style, output)."""
+        content, style = self.next_batch()
+        losses, output = self.training.step(content, style)
+        self.iteration += 1
+        return losses, content, style, output
+
+    # --- the loop -----------------------------------------------------------------------------
+
+    def save(self) -> Path:
+        return checkpoint.save_checkpoint(self.checkpoint_dir, self.decoder, self.trainer_state())
+
+    def save_samples(self, content: torch.Tensor, style: torch.Tensor, output: torch.Tensor) -> None:
+        """A grid: one row per item, content | style | output."""
+        rows = min(SAMPLE_ROWS, content.shape[0])
+        grid = torch.cat([content[:rows], style[:rows], output[:rows].float().clamp(0, 1)], dim=3)
+        image = Stylizer.to_uint8(grid.float()).reshape(-1, grid.shape[3], 3)
+        write_image(self.out / "samples" / f"iter_{self.iteration:07d}.jpg", image)
+
+    def _mean_over_processes(self, values: torch.Tensor) -> torch.Tensor:
+        if self.dist.world_size > 1:
+            dist.all_reduce(values)
+            values /= self.dist.world_size
+        return values
+
+    def run(self) -> Path | None:
+        """Train to `config.iterations`; returns the last decoder checkpoint (main process)."""
+        config = self.config
+        logger = RunLogger(self.out, self.iteration) if self.dist.is_main else None
+        progress = tqdm(total=config.iterations, initial=self.iteration, desc="training", unit="it",
+                        disable=None if self.dist.is_main else True, dynamic_ncols=True)
+        window = torch.zeros(3, device=self.device)
+        window_start, window_iterations = time.perf_counter(), 0
+        last_saved = None
+        try:
+            while self.iteration < config.iterations:
+                lr = self.training.optimizer.param_groups[0]["lr"]
+                losses, content, style, output = self.step()
+                window += torch.stack([losses.content, losses.style, losses.total])
+                window_iterations += 1
+                progress.update(1)
+                if self.iteration % config.log_every == 0 or self.iteration == config.iterations:
+                    means = self._mean_over_processes(window / window_iterations).tolist()
+                    speed = window_iterations / (time.perf_counter() - window_start)
+                    if not all(math.isfinite(v) for v in means):
+                        raise UserError(f"the loss became {means[2]} at iteration {self.iteration}; lower --lr")
+                    if logger is not None:
+                        logger.log(self.iteration, means, lr, speed, self.skips.count)
+                        progress.set_postfix(content=f"{means[0]:.3g}", style=f"{means[1]:.3g}",
+                                             skipped=self.skips.count, refresh=False)
+                    window.zero_()
+                    window_start, window_iterations = time.perf_counter(), 0
+                if self.dist.is_main and self.iteration % config.sample_every == 0:
+                    self.save_samples(content, style, output)
+                if self.dist.is_main and (self.iteration % config.save_every == 0 or self.iteration == config.iterations):
+                    last_saved = self.save()
+                    tqdm.write(f"checkpoint: {last_saved}", file=sys.stderr)
+        finally:
+            progress.close()
+            if logger is not None:
+                logger.close()
+        return last_saved
+
+    def close(self) -> None:
+        if self.dist.world_size > 1 and dist.is_initialized():
+            dist.destroy_process_group()
+
+
+class RunLogger:
+    """log.csv (appended; rows past a resumed iteration are dropped) and TensorBoard scalars."""
+
+    def __init__(self, out: Path, start_iteration: int) -> None:
+        self.csv_path = out / "log.csv"
+        self._truncate(start_iteration)
+        new = not self.csv_path.is_file()
+        self.csv_file = open(self.csv_path, "a", newline="")
+        self.csv = csv.writer(self.csv_file)
+        if new:
+            self.csv.writerow(CSV_FIELDS)
+        self.tensorboard = None
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:
+            print("warning: tensorboard is not installed (pip install 'realtime-adain[train]'); "
+                  "logging to log.csv only", file=sys.stderr)
+        else:
+            self.tensorboard = SummaryWriter(str(out / "tensorboard"), purge_step=start_iteration + 1)
+
+    def _truncate(self, start_iteration: int) -> None:
+        if not self.csv_path.is_file():
+            return
+        with open(self.csv_path, newline="") as handle:
+            rows = list(csv.reader(handle))
+        kept = [rows[0]] + [row for row in rows[1:] if row and int(row[0]) <= start_iteration]
+        if len(kept) != len(rows):
+            with open(self.csv_path, "w", newline="") as handle:
+                csv.writer(handle).writerows(kept)
+
+    def log(self, iteration: int, means: list[float], lr: float, speed: float, skipped: int) -> None:
+        content, style, total = means
+        self.csv.writerow([iteration, f"{content:.6g}", f"{style:.6g}", f"{total:.6g}", f"{lr:.6g}",
+                           f"{speed:.4g}", skipped])
+        self.csv_file.flush()
+        if self.tensorboard is not None:
+            for name, value in (("loss/content", content), ("loss/style", style), ("loss/total", total),
+                                ("lr", lr), ("iterations_per_s", speed)):
+                self.tensorboard.add_scalar(name, value, iteration)
+
+    def close(self) -> None:
+        self.csv_file.close()
+        if self.tensorboard is not None:
+            self.tensorboard.close()
+
+
+def train(given: dict[str, Any], resume: str | None = None) -> Path | None:
+    """Resolve the settings (with a checkpoint's, when resuming), train, return the last checkpoint."""
+    from realtime_adain.training.config import resolve_config
+
+    loaded = checkpoint.load_checkpoint(resume) if resume else None
+    if loaded is not None and not given.get("out"):
+        given = {**given, "out": str(loaded.decoder_path.parent.parent)}
+    config = resolve_config(given, loaded.trainer.config if loaded else None)
+    if loaded is not None and loaded.trainer.iteration >= config.iterations:
+        raise UserError(
+            f"{loaded.decoder_path}: already at iteration {loaded.trainer.iteration}; "
+            f"pass --iterations above it to train further"
+        )
+    trainer = Trainer(config, loaded)
+    try:
+        return trainer.run()
+    finally:
+        trainer.close()
