@@ -1,0 +1,231 @@
+"""`realtime-adain video`: stylize video files, keeping every frame's timestamp and the sound."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from realtime_adain.adain import StyleStats
+from realtime_adain.commands import common
+from realtime_adain.errors import UserError
+from realtime_adain.imageio import fit_short_side, read_image, resize
+from realtime_adain.stylizer import Stylizer
+from realtime_adain.video.pipeline import Pipeline
+from realtime_adain.video.reader import Frame, VideoReader, is_video_path
+from realtime_adain.video.writer import (
+    CONTAINER_FORMATS, EncodeSettings, VideoFormatOut, VideoWriter, check_encoder,
+)
+
+EPILOG = """examples:
+  realtime-adain video clip.mp4 --style starry.jpg -o clip_starry.mp4
+  realtime-adain video clips/ --style a.jpg --style b.jpg -o out/          # every clip x style
+  realtime-adain video clip.mp4 -s starry.jpg --size 512 --codec h264_nvenc -o out.mp4
+  realtime-adain video clip.mp4 -s starry.jpg --codec ffv1 -o lossless.mkv
+"""
+
+
+def bitrate(text: str) -> int:
+    """argparse type for --bitrate: bits per second, with an optional k/M suffix (e.g. 4M)."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kKmM]?)\s*", text)
+    if not match:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a bitrate such as 800k or 4M")
+    scale = {"": 1, "k": 1_000, "m": 1_000_000}[match.group(2).lower()]
+    return int(float(match.group(1)) * scale)
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "video", help="stylize video files",
+        description="Stylize video files: every frame with its timestamp, audio and subtitles copied.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("input", nargs="+", metavar="INPUT", help="video file(s) or directories of them")
+    parser.add_argument("-o", "--output", required=True, metavar="OUT",
+                        help="output video (one result) or directory (several)")
+    common.add_style_options(parser)
+    encode = parser.add_argument_group("encoding")
+    encode.add_argument("--codec", default="libx264", help="video encoder (default libx264; h264_nvenc on NVIDIA GPUs)")
+    encode.add_argument("--crf", type=int, metavar="Q", help="constant quality, lower is better (default 18)")
+    encode.add_argument("--bitrate", type=bitrate, metavar="RATE", help="target bitrate instead of CRF, e.g. 4M")
+    encode.add_argument("--pix-fmt", metavar="FMT",
+                        help="pixel format (default yuv420p; yuv444p when a dimension is odd)")
+    encode.add_argument("--ext", default="mp4", metavar="EXT", help="output container in directory mode (default mp4)")
+    parser.add_argument("--keep-size", action=argparse.BooleanOptionalAction, default=True,
+                        help="scale frames back to the input's display size (default: on)")
+    parser.add_argument("--batch", type=int, default=0, metavar="N",
+                        help="frames per network call (default: 1 on CPU, 4 on GPU)")
+    common.add_model_options(parser, default_size=0)
+    parser.set_defaults(func=run)
+
+
+def expand_videos(paths: list[str]) -> list[Path]:
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            videos = sorted(p for p in path.iterdir() if p.is_file() and is_video_path(p))
+            if not videos:
+                raise UserError(f"{path}: no video files in this directory")
+            found += videos
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise UserError(f"{path}: no such file or directory")
+    return found
+
+
+def plan(args: argparse.Namespace, inputs: list[Path], styles: list[Path]) -> list[tuple[Path, list[Path], Path]]:
+    """(input, styles, output) per job: every input x style, or one job per input with --mix."""
+    if args.mix is not None:
+        common.check_mix(args, styles)
+        jobs = [(video, styles, "mix") for video in inputs]
+    else:
+        jobs = [(video, [style], style.stem) for video in inputs for style in styles]
+    out = Path(args.output)
+    if out.suffix.lower() in CONTAINER_FORMATS and not out.is_dir():
+        if len(jobs) > 1:
+            raise UserError(f"{out}: {len(jobs)} videos to write; give a directory as -o")
+        return [(jobs[0][0], jobs[0][1], out)]
+    ext = "." + args.ext.lstrip(".")
+    return [(video, used, out / f"{video.stem}_stylized_{name}{ext}") for video, used, name in jobs]
+
+
+def check_outputs(outputs: list[Path], inputs: list[Path]) -> None:
+    resolved_inputs = {p.resolve() for p in inputs}
+    for path in outputs:
+        if path.resolve() in resolved_inputs:
+            raise UserError(f"{path}: output would overwrite an input")
+    for parent in {p.parent for p in outputs}:
+        existing = next(p for p in [parent, *parent.parents] if p.exists())
+        if not existing.is_dir() or not os.access(existing, os.W_OK):
+            raise UserError(f"{parent}: output directory is not writable")
+
+
+def partial_path(output: Path) -> Path:
+    """Where an interrupted run leaves the frames it finished: NAME.partial.EXT."""
+    return output.with_name(f"{output.stem}.partial{output.suffix}")
+
+
+def default_batch(stylizer: Stylizer) -> int:
+    """Batches only pay off on a GPU; on a CPU they add latency and memory for no speed."""
+    return 4 if stylizer.device.type == "cuda" else 1
+
+
+def stylize_file(
+    source: Path, output: Path, stylizer: Stylizer, style_of, args: argparse.Namespace, settings: EncodeSettings
+) -> None:
+    """One input to one output, through a temporary file renamed on success."""
+    with VideoReader(source) as reader:
+        first = fit_short_side(reader.first_frame.image, args.size)
+        style: StyleStats = style_of(first)
+        height, width = (reader.height, reader.width) if args.keep_size else first.shape[:2]
+        spec = VideoFormatOut(width, height, reader.time_base, reader.frame_rate, reader.colour)
+        output.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=f".{output.stem}.", suffix=f".part{output.suffix}", dir=output.parent)
+        os.close(fd)
+        temp = Path(name)
+        try:
+            writer = VideoWriter(temp, settings, spec, reader.passthrough)
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
+        progress = tqdm(total=reader.expected_frames or None, desc=source.name, unit="frame", disable=None)
+
+        def write_frame(frame: Frame) -> None:
+            writer.write_frame(frame.image, frame.pts, frame.duration)
+            progress.update(1)
+
+        pipeline = Pipeline(
+            reader.items(),
+            stylize=lambda batch: stylizer.stylize(batch, style, args.alpha),
+            write_frame=write_frame,
+            write_packet=writer.write_packet,
+            prepare=lambda image: fit_short_side(image, args.size),
+            finish=lambda image: resize(image, (width, height)),
+            batch_size=args.batch or default_batch(stylizer),
+        )
+        try:
+            pipeline.run()
+        except KeyboardInterrupt:
+            progress.close()
+            keep_partial(writer, temp, output)
+            raise
+        except BaseException:
+            progress.close()
+            discard(writer, temp)
+            raise
+        progress.close()
+        try:
+            writer.close()
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
+        publish(temp, output)
+
+
+def publish(temp: Path, final: Path) -> None:
+    """Rename the finished temporary file into place, with the permissions a new file would get."""
+    umask = os.umask(0)
+    os.umask(umask)
+    temp.chmod(0o666 & ~umask)
+    os.replace(temp, final)
+
+
+def keep_partial(writer: VideoWriter, temp: Path, output: Path) -> None:
+    """Finish the file with the frames encoded so far and name it as partial (none: remove it)."""
+    try:
+        writer.close()
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    if writer.frames_written:
+        publish(temp, partial_path(output))
+        tqdm.write(f"interrupted: {writer.frames_written} frames kept in {partial_path(output)}")
+    else:
+        temp.unlink(missing_ok=True)
+
+
+def discard(writer: VideoWriter, temp: Path) -> None:
+    try:
+        writer.close()
+    except Exception:  # the original error is the one to report
+        pass
+    temp.unlink(missing_ok=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.batch < 0:
+        raise UserError("--batch must be a positive number of frames")
+    inputs = expand_videos(args.input)
+    styles = common.expand_images(args.style, "style")
+    jobs = plan(args, inputs, styles)
+    check_outputs([out for _, _, out in jobs], inputs + styles)
+    settings = EncodeSettings(args.codec, args.crf, args.bitrate, args.pix_fmt)
+    for suffix_example in {out.suffix.lower(): out for _, _, out in jobs}.values():
+        check_encoder(settings, suffix_example)
+    style_images = {p: read_image(p) for p in dict.fromkeys(styles)}
+
+    stylizer = common.stylizer_from_args(args)
+    cached: dict[Path, StyleStats] = {}
+
+    def stats_of(path: Path, first_frame: np.ndarray) -> StyleStats:
+        if args.preserve_color:  # recoloured to this video's first frame: one palette per video
+            return common.style_stats(stylizer, style_images[path], args.style_size, first_frame)
+        if path not in cached:
+            cached[path] = common.style_stats(stylizer, style_images[path], args.style_size)
+        return cached[path]
+
+    for source, used, output in jobs:
+        def style_of(first_frame: np.ndarray, used=used) -> StyleStats:
+            stats = [stats_of(p, first_frame) for p in used]
+            return StyleStats.mix(stats, args.mix) if args.mix is not None else stats[0]
+
+        stylize_file(source, output, stylizer, style_of, args, settings)
+        tqdm.write(str(output))
+    return 0

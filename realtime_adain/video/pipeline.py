@@ -1,0 +1,156 @@
+"""Decode -> stylize -> encode, overlapped in three threads joined by bounded queues.
+
+The decoder thread demuxes and decodes (and resizes to the processing size); the calling thread
+runs the network on batches of frames; the encoder thread resizes back, encodes and muxes. Bounded
+queues keep memory flat and let a long video run at the speed of its slowest stage. Items stay in
+file order, so pass-through packets (audio) stay interleaved with the frames around them.
+
+Ctrl-C reaches the calling thread only: it stops the decoder, lets the encoder write every frame
+already stylized, and re-raises, so the caller can close a playable partial file.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+import numpy as np
+
+from realtime_adain.video.reader import Frame
+
+Images = Callable[[np.ndarray], np.ndarray]
+_END = object()
+_POLL_S = 0.1
+
+
+@dataclass
+class _Failed:
+    error: BaseException
+
+
+class Pipeline:
+    """One run over `items`; `stylize` maps an (N, H, W, 3) uint8 batch to the same shape.
+
+    `prepare` (decoder thread) and `finish` (encoder thread) map single frames; `write_frame` and
+    `write_packet` are the sink, called from the encoder thread only.
+    """
+
+    def __init__(
+        self,
+        items: Iterable[Frame | object],
+        stylize: Images,
+        write_frame: Callable[[Frame], None],
+        write_packet: Callable[[object], None],
+        prepare: Images = lambda image: image,
+        finish: Images = lambda image: image,
+        batch_size: int = 1,
+        queue_frames: int = 8,
+    ) -> None:
+        self.items, self.stylize, self.prepare, self.finish = items, stylize, prepare, finish
+        self.write_frame, self.write_packet = write_frame, write_packet
+        self.batch_size = max(1, batch_size)
+        depth = max(queue_frames, 2 * self.batch_size)
+        # Packets of other streams travel in the same queues; they are small, so allow plenty.
+        self.decoded: queue.Queue = queue.Queue(maxsize=depth * 8)
+        self.stylized: queue.Queue = queue.Queue(maxsize=depth * 8)
+        self.stop = threading.Event()
+        self.encoder_error: BaseException | None = None
+
+    def run(self) -> None:
+        decoder = threading.Thread(target=self._decode, name="video-decode", daemon=True)
+        encoder = threading.Thread(target=self._encode, name="video-encode", daemon=True)
+        decoder.start()
+        encoder.start()
+        try:
+            self._stylize_all()
+        finally:
+            self.stop.set()  # the decoder gives up its pending put within _POLL_S
+            self._put_for_encoder(_END, wait_always=True)
+            encoder.join()
+            decoder.join()
+        if self.encoder_error is not None:
+            raise self.encoder_error
+
+    # -- decoder thread ------------------------------------------------------------------------
+    def _decode(self) -> None:
+        try:
+            for item in self.items:
+                if isinstance(item, Frame):
+                    item.image = self.prepare(item.image)
+                if not self._put(self.decoded, item):
+                    return
+            self._put(self.decoded, _END)
+        except BaseException as exc:  # handed to the calling thread, which raises it
+            self._put(self.decoded, _Failed(exc))
+
+    def _put(self, target: queue.Queue, item: object) -> bool:
+        while not self.stop.is_set():
+            try:
+                target.put(item, timeout=_POLL_S)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    # -- calling thread ------------------------------------------------------------------------
+    def _stylize_all(self) -> None:
+        pending: list[object] = []  # frames of the batch being filled, and the packets between them
+        frames: list[Frame] = []
+        while True:
+            item = self._next_decoded()
+            if isinstance(item, _Failed):
+                raise item.error
+            if item is _END:
+                break
+            pending.append(item)
+            if isinstance(item, Frame):
+                frames.append(item)
+                if len(frames) == self.batch_size:
+                    self._flush(pending, frames)
+        self._flush(pending, frames)
+
+    def _next_decoded(self) -> object:
+        while True:
+            if self.encoder_error is not None:
+                raise self.encoder_error
+            try:
+                return self.decoded.get(timeout=_POLL_S)
+            except queue.Empty:
+                continue
+
+    def _flush(self, pending: list[object], frames: list[Frame]) -> None:
+        if frames:
+            results = self.stylize(np.stack([f.image for f in frames]))
+            for frame, result in zip(frames, results):
+                frame.image = result
+        for item in pending:
+            self._put_for_encoder(item)
+        pending.clear()
+        frames.clear()
+
+    def _put_for_encoder(self, item: object, wait_always: bool = False) -> None:
+        while True:
+            if self.encoder_error is not None:
+                if wait_always:
+                    return
+                raise self.encoder_error
+            try:
+                self.stylized.put(item, timeout=_POLL_S)
+                return
+            except queue.Full:
+                continue
+
+    # -- encoder thread ------------------------------------------------------------------------
+    def _encode(self) -> None:
+        try:
+            while (item := self.stylized.get()) is not _END:
+                if isinstance(item, Frame):
+                    item.image = self.finish(item.image)
+                    self.write_frame(item)
+                else:
+                    self.write_packet(item)
+        except BaseException as exc:
+            self.encoder_error = exc
+            self.stop.set()

@@ -1,0 +1,153 @@
+"""Decoding a video file into upright RGB frames, in presentation order, with their timestamps.
+
+The reader demuxes every stream in one pass and yields, in file order, either a `Frame` (a decoded
+video frame as uint8 RGB, rotated as the display matrix says it is shown) or an `av.Packet` of
+another stream (audio, subtitles) for the writer to copy. Keeping one ordered stream of items
+keeps the output interleaved like the input.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Iterator
+
+import av
+import numpy as np
+
+from realtime_adain.errors import UserError
+
+VIDEO_EXTENSIONS = (".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".mts",
+                    ".wmv", ".flv", ".3gp", ".ogv")
+# Streams whose packets are carried over to the output (data streams such as timecodes are not).
+PASSTHROUGH_TYPES = ("audio", "subtitle")
+
+
+def is_video_path(path: Path) -> bool:
+    return path.suffix.lower() in VIDEO_EXTENSIONS
+
+
+@dataclass
+class Frame:
+    """One decoded frame: `image` is (H, W, 3) uint8 RGB, upright; pts/duration in the stream's time base."""
+
+    image: np.ndarray
+    pts: int | None
+    duration: int
+    index: int
+
+
+@dataclass(frozen=True)
+class Colour:
+    """How the input's YUV maps to RGB; the output is converted back and tagged the same way."""
+
+    colorspace: int
+    color_range: int
+    color_primaries: int
+    color_trc: int
+
+    @classmethod
+    def of(cls, frame: av.VideoFrame) -> "Colour":
+        return cls(frame.colorspace, frame.color_range, frame.color_primaries, frame.color_trc)
+
+
+def upright(image: np.ndarray, rotation: int) -> np.ndarray:
+    """Rotate by the display matrix: `rotation` is counter-clockwise degrees (PyAV's `frame.rotation`)."""
+    quarter_turns = round(rotation / 90) % 4
+    return np.ascontiguousarray(np.rot90(image, quarter_turns)) if quarter_turns else image
+
+
+def _reason(exc: Exception) -> str:
+    text = getattr(exc, "strerror", None) or str(exc)
+    return text.strip().splitlines()[0][:160] if text.strip() else type(exc).__name__
+
+
+class VideoReader:
+    """An opened input: its video stream, the streams to pass through, and its first frame.
+
+    Opening decodes up to the first video frame, so a file that is not a video, or has no
+    decodable frame, fails here with a `UserError` before anything is written.
+    """
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise UserError(f"{self.path}: no such file")
+        if self.path.stat().st_size == 0:
+            raise UserError(f"{self.path}: the file is empty")
+        try:
+            self.container = av.open(str(self.path))
+        except (av.error.FFmpegError, UnicodeDecodeError) as exc:
+            raise UserError(f"{self.path}: not a readable video ({_reason(exc)})") from None
+        try:
+            if not self.container.streams.video:
+                raise UserError(f"{self.path}: no video stream")
+            self.stream = self.container.streams.video[0]
+            self.stream.thread_type = "AUTO"  # frame + slice threads in the decoder
+            self.passthrough = [s for s in self.container.streams if s.type in PASSTHROUGH_TYPES]
+            self._items = self._demux()
+            self._lookahead: list[Frame | av.Packet] = []
+            for item in self._items:
+                self._lookahead.append(item)
+                if isinstance(item, Frame):
+                    break
+            else:
+                raise UserError(f"{self.path}: the video has no frames")
+        except BaseException:
+            self.container.close()
+            raise
+        self.first_frame: Frame = self._lookahead[-1]
+        self.rotation = self._first_rotation
+        self.height, self.width = self.first_frame.image.shape[:2]  # as displayed (after rotation)
+
+    @property
+    def time_base(self) -> Fraction:
+        return self.stream.time_base
+
+    @property
+    def frame_rate(self) -> Fraction | None:
+        return self.stream.average_rate or self.stream.guessed_rate
+
+    @property
+    def expected_frames(self) -> int:
+        """Frame count from the container's index (0 when the format does not store it)."""
+        return self.stream.frames or 0
+
+    def items(self) -> Iterator[Frame | av.Packet]:
+        """Every frame and pass-through packet, in file order; raises UserError on corrupt data."""
+        yield from self._lookahead
+        self._lookahead = []
+        yield from self._items
+
+    def _demux(self) -> Iterator[Frame | av.Packet]:
+        index = 0
+        streams = [self.stream, *self.passthrough]
+        try:
+            for packet in self.container.demux(streams):
+                if packet.stream is not self.stream:
+                    if packet.dts is not None:  # the flush packet at the end carries nothing
+                        yield packet
+                    continue
+                for decoded in packet.decode():
+                    if index == 0:
+                        self._first_rotation = decoded.rotation
+                        self.colour = Colour.of(decoded)
+                    rgb = decoded.to_ndarray(format="rgb24", src_color_range=decoded.color_range)
+                    image = upright(rgb, self._first_rotation)
+                    yield Frame(image, decoded.pts, decoded.duration, index)
+                    index += 1
+        except av.error.FFmpegError as exc:
+            raise UserError(f"{self.path}: corrupt video data after {index} frames ({_reason(exc)})") from None
+        if self.expected_frames and index < self.expected_frames and index > 0:
+            raise UserError(f"{self.path}: truncated or corrupt: only {index} of {self.expected_frames} frames decode")
+
+    def close(self) -> None:
+        self.container.close()
+
+    def __enter__(self) -> "VideoReader":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()

@@ -1,0 +1,230 @@
+"""Encoding stylized RGB frames with PyAV, and carrying the input's audio and subtitles over.
+
+Video frames keep the input's time base and timestamps (so variable frame rate survives) and its
+colour tags. Audio and subtitle packets are copied byte for byte when the output container
+accepts their codec; audio it does not accept is re-encoded to the container's default audio
+codec, and subtitles it does not accept are dropped with a note (see docs/video.md).
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Sequence
+
+import av
+import numpy as np
+from tqdm import tqdm
+
+from realtime_adain.errors import UserError
+from realtime_adain.video.reader import Colour
+
+# Output containers by file extension (explicit, so an unknown extension is a clear error).
+CONTAINER_FORMATS = {
+    ".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm",
+    ".avi": "avi", ".ts": "mpegts",
+}
+# The option that sets constant-quality mode, for the encoders that have one.
+QUALITY_OPTION = {
+    "libx264": "crf", "libx264rgb": "crf", "libx265": "crf", "libvpx-vp9": "crf", "libaom-av1": "crf",
+    "libsvtav1": "crf", "h264_nvenc": "cq", "hevc_nvenc": "cq", "av1_nvenc": "cq",
+}
+# A quality that keeps painted textures crisp (x264's own default, 23, smears brush strokes).
+DEFAULT_CRF = 18
+PREFERRED_PIX_FMTS = ("yuv420p", "yuv444p")
+
+
+@dataclass
+class EncodeSettings:
+    codec: str = "libx264"
+    crf: int | None = None
+    bitrate: int | None = None  # bits per second; wins over the default CRF
+    pix_fmt: str | None = None  # None: yuv420p, or yuv444p when a dimension is odd
+
+    def codec_options(self) -> dict[str, str]:
+        option = QUALITY_OPTION.get(self.codec)
+        if self.crf is not None and option is None:
+            raise UserError(f"encoder {self.codec} has no constant-quality (CRF) mode; use --bitrate")
+        if option is None or (self.crf is None and self.bitrate is not None):
+            return {}
+        return {option: str(DEFAULT_CRF if self.crf is None else self.crf)}
+
+
+def container_format(path: Path) -> str:
+    try:
+        return CONTAINER_FORMATS[path.suffix.lower()]
+    except KeyError:
+        known = ", ".join(sorted(CONTAINER_FORMATS))
+        raise UserError(f"{path}: unknown video output format '{path.suffix}' (use one of {known})") from None
+
+
+def _subsampled(pix_fmt: str, width: int, height: int) -> bool:
+    chroma = av.VideoFormat(pix_fmt, width, height).components[-1]
+    return (chroma.width, chroma.height) != (width, height)
+
+
+def choose_pix_fmt(settings: EncodeSettings, width: int, height: int) -> str:
+    """The requested pixel format, checked; or yuv420p, falling back to yuv444p for odd sizes.
+
+    4:2:0 and 4:2:2 cannot represent an odd width or height exactly (H.264 crops in steps of two
+    pixels), so odd sizes get full-resolution chroma and keep their exact size.
+    """
+    supported = [f.name for f in av.Codec(settings.codec, "w").video_formats or []]
+    odd = width % 2 or height % 2
+    if settings.pix_fmt:
+        if supported and settings.pix_fmt not in supported:
+            raise UserError(f"encoder {settings.codec} does not take pixel format {settings.pix_fmt} "
+                            f"(it takes {', '.join(supported[:12])})")
+        if odd and _subsampled(settings.pix_fmt, width, height):
+            raise UserError(f"pixel format {settings.pix_fmt} needs an even width and height, the output "
+                            f"is {width}x{height}: use --pix-fmt yuv444p (or leave --pix-fmt out)")
+        return settings.pix_fmt
+    for name in PREFERRED_PIX_FMTS:
+        if name in supported and not (odd and _subsampled(name, width, height)):
+            return name
+    return supported[0] if supported else "yuv420p"
+
+
+def check_encoder(settings: EncodeSettings, output: Path, width: int = 64, height: int = 64) -> None:
+    """Fail before any work if the encoder is unknown, can't open here, or the container refuses it."""
+    fmt = container_format(output)
+    try:
+        codec = av.Codec(settings.codec, "w")
+    except (av.codec.codec.UnknownCodecError, ValueError):
+        raise UserError(f"unknown video encoder '{settings.codec}' (e.g. libx264, libx265, h264_nvenc, ffv1)") from None
+    if codec.type != "video":
+        raise UserError(f"'{settings.codec}' is an {codec.type} encoder, not a video encoder")
+    with av.open(io.BytesIO(), "w", format=fmt) as probe:
+        if codec.name not in probe.supported_codecs and codec.canonical_name not in probe.supported_codecs:
+            raise UserError(f"{output.suffix} files cannot hold {settings.codec} video (try .mkv)")
+    context = av.CodecContext.create(codec)
+    context.width, context.height = width, height
+    context.pix_fmt = choose_pix_fmt(settings, width, height)
+    context.time_base = Fraction(1, 25)
+    context.options = settings.codec_options()
+    if settings.bitrate:
+        context.bit_rate = settings.bitrate
+    try:
+        context.open()
+    except av.error.FFmpegError as exc:
+        hint = " (NVENC needs an NVIDIA GPU and driver)" if "nvenc" in settings.codec else ""
+        raise UserError(f"cannot open encoder {settings.codec}{hint}: {exc.strerror or exc}") from None
+
+
+@dataclass
+class VideoFormatOut:
+    """What the output video stream must match: display size, timing and colour of the input."""
+
+    width: int
+    height: int
+    time_base: Fraction
+    frame_rate: Fraction | None
+    colour: Colour | None = None
+
+
+class VideoWriter:
+    """An output file being written: one encoded video stream plus the copied streams."""
+
+    def __init__(
+        self, path: Path, settings: EncodeSettings, video: VideoFormatOut, passthrough: Sequence[av.stream.Stream]
+    ) -> None:
+        self.path = path
+        try:
+            self.container = av.open(str(path), "w", format=container_format(path))
+        except av.error.FFmpegError as exc:
+            raise UserError(f"{path}: cannot write here ({exc.strerror or exc})") from None
+        try:
+            self.video = self._add_video(settings, video)
+            self.streams: dict[int, av.stream.Stream] = {}  # input stream index -> output stream
+            self.transcoded: dict[int, av.stream.Stream] = {}  # input index -> input stream, re-encoded
+            for stream in passthrough:
+                self._add_passthrough(stream)
+            self.container.start_encoding()
+        except av.error.FFmpegError as exc:
+            self.container.close()
+            raise UserError(f"{path}: cannot start encoding ({exc.strerror or exc})") from None
+        except BaseException:
+            self.container.close()
+            raise
+        self.frames_written = 0
+        self._last_pts: int | None = None
+
+    def _add_video(self, settings: EncodeSettings, spec: VideoFormatOut) -> av.video.stream.VideoStream:
+        stream = self.container.add_stream(settings.codec, rate=spec.frame_rate)
+        stream.width, stream.height = spec.width, spec.height
+        stream.pix_fmt = choose_pix_fmt(settings, spec.width, spec.height)
+        stream.time_base = spec.time_base
+        stream.codec_context.time_base = spec.time_base
+        stream.options = settings.codec_options()
+        if settings.bitrate:
+            stream.bit_rate = settings.bitrate
+        self.rgb_output = av.VideoFormat(stream.pix_fmt).is_rgb
+        self.colour = spec.colour if spec.colour and not self.rgb_output else None
+        if self.colour:
+            ctx = stream.codec_context
+            ctx.colorspace, ctx.color_range = self.colour.colorspace, self.colour.color_range
+            ctx.color_primaries, ctx.color_trc = self.colour.color_primaries, self.colour.color_trc
+        return stream
+
+    def _add_passthrough(self, stream: av.stream.Stream) -> None:
+        supported = self.container.supported_codecs
+        name = stream.codec_context.name
+        if name in supported:
+            self.streams[stream.index] = self.container.add_stream_from_template(stream)
+        elif stream.type == "audio":
+            codec = self.container.default_audio_codec
+            out = self.container.add_stream(codec, rate=stream.codec_context.sample_rate)
+            out.layout = stream.codec_context.layout
+            self.streams[stream.index] = out
+            self.transcoded[stream.index] = stream
+            tqdm.write(f"note: {self.path.suffix} cannot hold {name} audio; re-encoding it to {codec}")
+        else:
+            tqdm.write(f"note: dropping {stream.type} stream #{stream.index} ({name}): "
+                       f"{self.path.suffix} cannot hold it (use .mkv to keep it)")
+
+    def write_frame(self, image: np.ndarray, pts: int | None, duration: int) -> None:
+        """Encode one (H, W, 3) uint8 RGB frame at `pts` (input time base)."""
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
+        if self.colour:
+            frame = frame.reformat(format=self.video.pix_fmt, dst_colorspace=self.colour.colorspace,
+                                   dst_color_range=self.colour.color_range)
+        elif self.video.pix_fmt != "rgb24":
+            frame = frame.reformat(format=self.video.pix_fmt)
+        if pts is None:  # some AVI files carry no timestamps: continue from the previous frame
+            pts = 0 if self._last_pts is None else self._last_pts + max(duration, 1)
+        frame.pts, frame.duration, frame.time_base = pts, duration, self.video.time_base
+        self._last_pts = pts
+        for packet in self.video.encode(frame):
+            self.container.mux(packet)
+        self.frames_written += 1
+
+    def write_packet(self, packet: av.Packet) -> None:
+        """Copy (or re-encode) one packet of an audio/subtitle stream of the input."""
+        out = self.streams.get(packet.stream.index)
+        if out is None:
+            return
+        source = self.transcoded.get(packet.stream.index)
+        if source is None:
+            packet.stream = out
+            self.container.mux(packet)
+            return
+        for frame in source.codec_context.decode(packet):
+            for encoded in out.encode(frame):
+                self.container.mux(encoded)
+
+    def close(self) -> None:
+        """Flush the encoders and finish the file (it is complete and playable afterwards)."""
+        try:
+            for packet in self.video.encode(None):
+                self.container.mux(packet)
+            for index, source in self.transcoded.items():
+                out = self.streams[index]
+                for frame in source.codec_context.decode(None):
+                    for encoded in out.encode(frame):
+                        self.container.mux(encoded)
+                for encoded in out.encode(None):
+                    self.container.mux(encoded)
+        finally:
+            self.container.close()

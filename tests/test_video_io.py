@@ -1,0 +1,134 @@
+"""The video reader and writer on their own: channel order, rotation, pixel formats, bad files."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from realtime_adain.errors import UserError
+from realtime_adain.video.pipeline import Pipeline
+from realtime_adain.video.reader import Frame, VideoReader, upright
+from realtime_adain.video.writer import EncodeSettings, VideoFormatOut, VideoWriter, check_encoder, choose_pix_fmt
+from video_samples import gradient_frames, probe, rgb_frames, write_video
+
+RED, BLUE = (230, 20, 30), (25, 35, 220)
+
+
+def two_colour_frame(width: int = 64, height: int = 48) -> np.ndarray:
+    """Red on the left half, blue on the right: a swap of R and B moves the colours."""
+    image = np.zeros((height, width, 3), np.uint8)
+    image[:, : width // 2] = RED
+    image[:, width // 2:] = BLUE
+    return image
+
+
+def test_reader_gives_rgb_not_bgr(tmp_path):
+    path = write_video(tmp_path / "rb.mkv", [two_colour_frame()] * 3, codec="ffv1", pix_fmt="bgr0")
+    with VideoReader(path) as reader:
+        frames = [item for item in reader.items() if isinstance(item, Frame)]
+    assert len(frames) == 3
+    assert tuple(frames[0].image[10, 5]) == RED
+    assert tuple(frames[0].image[10, 60]) == BLUE
+
+
+def test_writer_takes_rgb_and_keeps_it_through_yuv420(tmp_path):
+    out = tmp_path / "out.mp4"
+    spec = VideoFormatOut(64, 48, Fraction(1, 25), Fraction(25))
+    writer = VideoWriter(out, EncodeSettings("libx264", crf=0), spec, passthrough=[])
+    for pts in range(3):
+        writer.write_frame(two_colour_frame(), pts, 1)
+    writer.close()
+    decoded = rgb_frames(out)[0].astype(int)
+    assert np.abs(decoded[10, 5] - RED).max() <= 6  # only 4:2:0 chroma rounding
+    assert np.abs(decoded[10, 60] - BLUE).max() <= 6
+
+
+def test_rotation_metadata_gives_upright_frames(tmp_path):
+    # A 64x32 frame shown rotated 90 degrees counter-clockwise: the display is 32 wide, 64 tall.
+    image = two_colour_frame(64, 32)
+    path = write_video(tmp_path / "rot.mp4", [image] * 2, rotation=90, codec="libx264rgb",
+                       pix_fmt="rgb24", options={"crf": "0"})
+    assert probe(path).rotation == 90
+    with VideoReader(path) as reader:
+        assert (reader.width, reader.height, reader.rotation) == (32, 64, 90)
+        first = reader.first_frame.image
+    np.testing.assert_array_equal(first, np.rot90(image))
+    # Counter-clockwise: the left (red) half ends up at the bottom.
+    assert tuple(first[60, 10]) == RED and tuple(first[5, 10]) == BLUE
+    np.testing.assert_array_equal(upright(image, -90), np.rot90(image, 3))
+    np.testing.assert_array_equal(upright(image, 180), image[::-1, ::-1])
+
+
+def test_pixel_format_choice_for_odd_sizes():
+    assert choose_pix_fmt(EncodeSettings(), 640, 360) == "yuv420p"
+    assert choose_pix_fmt(EncodeSettings(), 641, 361) == "yuv444p"
+    assert choose_pix_fmt(EncodeSettings("libx264rgb"), 641, 361) in ("bgr0", "bgr24", "rgb24")
+    with pytest.raises(UserError, match="even width and height"):
+        choose_pix_fmt(EncodeSettings(pix_fmt="yuv420p"), 641, 361)
+    with pytest.raises(UserError, match="does not take pixel format"):
+        choose_pix_fmt(EncodeSettings(pix_fmt="gbrp"), 64, 64)
+
+
+@pytest.mark.parametrize(
+    "settings, output, message",
+    [
+        (EncodeSettings("nosuchcodec"), "o.mp4", "unknown video encoder 'nosuchcodec'"),
+        (EncodeSettings("aac"), "o.mp4", "not a video encoder"),
+        (EncodeSettings("libx264"), "o.xyz", "unknown video output format"),
+        (EncodeSettings("ffv1", crf=20), "o.mkv", "no constant-quality"),
+    ],
+)
+def test_check_encoder_rejects_bad_requests(tmp_path, settings, output, message):
+    with pytest.raises(UserError, match=message):
+        check_encoder(settings, tmp_path / output)
+
+
+def test_reader_errors_are_user_errors(tmp_path, data_dir):
+    (tmp_path / "notes.mp4").write_text("not a video at all\n" * 50)
+    truncated = tmp_path / "truncated.mp4"
+    truncated.write_bytes((data_dir / "videos" / "cutBunny.mp4").read_bytes()[:200_000])
+    (tmp_path / "empty.mp4").write_bytes(b"")
+    for name, message in [("missing.mp4", "no such file"), ("notes.mp4", "not a readable video"),
+                          ("truncated.mp4", "not a readable video"), ("empty.mp4", "empty")]:
+        with pytest.raises(UserError, match=message):
+            VideoReader(tmp_path / name)
+
+
+def test_truncated_streamable_file_is_caught(tmp_path):
+    """A file with its index first and its data cut short decodes fewer frames than it declares."""
+    full = write_video(tmp_path / "full.mp4", gradient_frames(30, 64, 48),
+                       container_options={"movflags": "faststart"})
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(full.read_bytes()[: full.stat().st_size * 2 // 3])
+    with pytest.raises(UserError, match="truncated or corrupt"), VideoReader(cut) as reader:
+        for _ in reader.items():
+            pass
+
+
+def test_pipeline_keeps_order_and_interleaving():
+    """Frames are batched for the network, but every item leaves in the order it came."""
+    items: list[object] = []
+    for i in range(7):
+        items.append(Frame(np.full((4, 4, 3), i, np.uint8), i, 1, i))
+        items.append(f"packet-{i}")
+    written: list[object] = []
+    Pipeline(
+        iter(items),
+        stylize=lambda batch: batch + 100,
+        write_frame=lambda frame: written.append(int(frame.image[0, 0, 0])),
+        write_packet=written.append,
+        batch_size=3,
+        queue_frames=2,
+    ).run()
+    assert written == [x for i in range(7) for x in (100 + i, f"packet-{i}")]
+
+
+def test_pipeline_reports_a_failing_stage():
+    def broken(_):
+        raise UserError("boom")
+
+    items = [Frame(np.zeros((4, 4, 3), np.uint8), i, 1, i) for i in range(5)]
+    with pytest.raises(UserError, match="boom"):
+        Pipeline(iter(items), stylize=lambda b: b, write_frame=broken, write_packet=print).run()

@@ -1,0 +1,105 @@
+"""Small generated videos for the video tests, written with PyAV, and ways to read results back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Sequence
+
+import av
+import numpy as np
+
+
+def gradient_frames(count: int, width: int, height: int) -> list[np.ndarray]:
+    """Frames with distinct, asymmetric colours (R rises left->right, B top->bottom), moving."""
+    y, x = np.mgrid[0:height, 0:width]
+    frames = []
+    for i in range(count):
+        r = (x * 255 // max(1, width - 1) + 7 * i) % 256
+        g = np.full_like(x, 60 + 20 * (i % 5))
+        b = (y * 255 // max(1, height - 1)) % 256
+        frames.append(np.stack([r, g, b], axis=-1).astype(np.uint8))
+    return frames
+
+
+def write_video(
+    path: Path,
+    frames: Sequence[np.ndarray],
+    pts: Sequence[int] | None = None,
+    time_base: Fraction = Fraction(1, 30),
+    codec: str = "libx264",
+    pix_fmt: str = "yuv420p",
+    options: dict[str, str] | None = None,
+    rotation: int | None = None,
+    audio: str | None = None,
+    container_options: dict[str, str] | None = None,
+) -> Path:
+    """Encode RGB `frames` at `pts` (default 0, 1, 2, ...) in `time_base`; optional audio track."""
+    pts = list(range(len(frames))) if pts is None else list(pts)
+    height, width = frames[0].shape[:2]
+    with av.open(str(path), "w", options=container_options or {}) as out:
+        video = out.add_stream(codec, rate=Fraction(1) / time_base if audio is None else 30)
+        video.width, video.height, video.pix_fmt = width, height, pix_fmt
+        video.time_base = time_base
+        video.codec_context.time_base = time_base
+        video.options = options or {}
+        if rotation is not None:
+            video.set_display_rotation(rotation)
+        sound = None
+        if audio:
+            sound = out.add_stream(audio, rate=8000)
+            sound.layout = "mono"
+        for index, (image, stamp) in enumerate(zip(frames, pts)):
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            frame.pts, frame.time_base = stamp, time_base
+            for packet in video.encode(frame):
+                out.mux(packet)
+            if sound is not None:
+                samples = 2000 * np.sin(np.arange(800) / 5.0 + index)
+                chunk = av.AudioFrame.from_ndarray(samples.astype(np.int16)[None], format="s16", layout="mono")
+                chunk.sample_rate, chunk.pts, chunk.time_base = 8000, index * 800, Fraction(1, 8000)
+                for packet in sound.encode(chunk):
+                    out.mux(packet)
+        for stream in [video] + ([sound] if sound is not None else []):
+            for packet in stream.encode(None):
+                out.mux(packet)
+    return path
+
+
+@dataclass
+class Probe:
+    width: int
+    height: int
+    time_base: Fraction
+    pts: list[int]
+    durations: list[int]
+    rotation: int
+    duration_s: float | None
+    pix_fmt: str
+    codec: str
+    audio_codecs: list[str]
+
+
+def probe(path: Path) -> Probe:
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        frames = list(container.decode(stream))
+        return Probe(
+            stream.codec_context.width, stream.codec_context.height, stream.time_base,
+            [f.pts for f in frames], [f.duration for f in frames], frames[0].rotation if frames else 0,
+            container.duration / 1e6 if container.duration else None,
+            stream.codec_context.pix_fmt, stream.codec_context.name,
+            [s.codec_context.name for s in container.streams.audio],
+        )
+
+
+def rgb_frames(path: Path) -> list[np.ndarray]:
+    with av.open(str(path)) as container:
+        return [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+
+
+def audio_packets(path: Path) -> list[tuple[bytes, int | None, int | None]]:
+    """(bytes, pts, duration) of every audio packet, in seconds-independent stream units."""
+    with av.open(str(path)) as container:
+        return [(bytes(p), p.pts, p.duration) for p in container.demux(audio=0) if p.dts is not None]
