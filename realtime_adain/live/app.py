@@ -201,15 +201,19 @@ class LiveSession:
                 raise UserError(f"{out}: output would overwrite the input")
         if not args.window and not (args.output or args.stream or args.virtual_cam):
             raise UserError("--no-window needs somewhere to send frames: -o FILE, --stream URL or --virtual-cam")
+        if args.stream:
+            Streamer.scheme(args.stream)
+        if args.virtual_cam:
+            VirtualCamera.check_available()
         if args.window and sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
             raise UserError("no display to open a window on: use --no-window with -o FILE or --stream URL")
 
     def run(self) -> int:
         args = self.args
         self.check_args()
-        self.stylizer = common.stylizer_from_args(args)
-        self.source = open_source(args.source, args.resolution, args.fps, loop=args.loop)
+        self.source = open_source(args.source, args.resolution, args.fps, loop=args.loop)  # fail fast
         try:
+            self.stylizer = common.stylizer_from_args(args)
             return self._run_opened()
         finally:
             self.source.close()
@@ -330,6 +334,8 @@ class LiveSession:
                     break
                 if redraw:
                     cv2.imshow(WINDOW, self._picture(last))
+                    if not self.stats.latencies:
+                        self.log("window", title=WINDOW, size="%dx%d" % self.display)
                 key = cv2.waitKeyEx(5)
                 if got is not None:
                     self.stats.shown(last.frame.captured)
@@ -449,13 +455,13 @@ class LiveSession:
             self.recorder = None
         for output in self.outputs:
             path = output.close()
-            if isinstance(output, Recorder):
+            if isinstance(output, Recorder) and inference is not None:
                 self.log("output", path=path or "", frames=output.written)
         for worker in self.workers:
             worker.join()
         self.capture.join(timeout=2.0)
-        dropped = inference.dropped if inference is not None else 0
-        self.log("session", **self.stats.summary(dropped))
+        if inference is not None:
+            self.log("session", **self.stats.summary(inference.dropped))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -140,12 +140,18 @@ class Streamer:
     """Low-latency H.264 to a URL: MPEG-TS over UDP/SRT/TCP, FLV over RTMP (OBS, ffplay, VLC)."""
 
     def __init__(self, url: str, size: tuple[int, int], fps: float, log: Callable[..., None]) -> None:
-        scheme = url.split("://", 1)[0].lower() if "://" in url else ""
-        if scheme not in STREAM_FORMATS:
-            raise UserError(f"{url}: --stream takes udp://, srt://, tcp://, rtp:// or rtmp:// URLs")
+        scheme = self.scheme(url)
         options = {"preset": "ultrafast", "tune": "zerolatency", "g": str(max(1, round(fps)))}
         container_options = {"pkt_size": "1316"} if scheme == "udp" else {}
         self._encoder = EncoderThread(url, STREAM_FORMATS[scheme], size, fps, options, log, container_options)
+
+    @staticmethod
+    def scheme(url: str) -> str:
+        """The URL's scheme, checked to be one we can stream to."""
+        scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+        if scheme not in STREAM_FORMATS:
+            raise UserError(f"{url}: --stream takes udp://, srt://, tcp://, rtp:// or rtmp:// URLs")
+        return scheme
 
     @property
     def written(self) -> int:
@@ -161,11 +167,18 @@ class Streamer:
 class VirtualCamera:
     """The stylized feed as a system webcam via pyvirtualcam (v4l2loopback, OBS's virtual camera)."""
 
-    def __init__(self, size: tuple[int, int], fps: float) -> None:
+    @staticmethod
+    def check_available() -> None:
+        """Fail before any work when the optional package is missing."""
         try:
-            import pyvirtualcam
+            import pyvirtualcam  # noqa: F401
         except ImportError:
             raise UserError("--virtual-cam needs pyvirtualcam: pip install 'realtime-adain[virtualcam]'") from None
+
+    def __init__(self, size: tuple[int, int], fps: float) -> None:
+        self.check_available()
+        import pyvirtualcam
+
         try:
             self._camera = pyvirtualcam.Camera(width=size[0], height=size[1], fps=fps)
         except RuntimeError as exc:
