@@ -31,16 +31,21 @@ class Losses:
         return {"content": float(self.content), "style": float(self.style), "total": float(self.total)}
 
 
+def wide(x: torch.Tensor) -> torch.Tensor:
+    """float32 at least: under autocast, bf16/fp16 features are too coarse for the statistics."""
+    return x if x.dtype == torch.float64 else x.float()
+
+
 def content_loss(output_feature: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    return F.mse_loss(output_feature.float(), target.float())
+    return F.mse_loss(wide(output_feature), wide(target))
 
 
 def style_loss(output_features: Sequence[torch.Tensor], style_features: Sequence[torch.Tensor]) -> torch.Tensor:
-    """Statistics are computed in float32 even under autocast: activations reach the hundreds."""
-    total = torch.zeros((), device=output_features[0].device)
+    """Statistics are computed in float32 at least: activations reach the hundreds."""
+    total = torch.zeros((), device=output_features[0].device, dtype=wide(output_features[0]).dtype)
     for output, style in zip(output_features, style_features, strict=True):
-        output_mean, output_std = calc_mean_std(output.float())
-        style_mean, style_std = calc_mean_std(style.float())
+        output_mean, output_std = calc_mean_std(wide(output))
+        style_mean, style_std = calc_mean_std(wide(style))
         total = total + F.mse_loss(output_mean, style_mean) + F.mse_loss(output_std, style_std)
     return total
 
@@ -65,8 +70,8 @@ class AdaINLoss(nn.Module):
         with torch.no_grad():
             content_feats = self.encoder.features(content)
             style_feats = self.encoder.features(style)
-            style_mean, style_std = calc_mean_std(style_feats[-1].float())
-            t = adain(content_feats[-1].float(), style_mean, style_std)  # float32 under autocast too
+            style_mean, style_std = calc_mean_std(wide(style_feats[-1]))
+            t = adain(wide(content_feats[-1]), style_mean, style_std)  # float32 under autocast too
         skips = content_feats[:-1] if getattr(self.decoder, "uses_skips", False) else None
         output = self.decoder(t, skips)
         output_feats = self.encoder.features(output)

@@ -1,0 +1,159 @@
+"""Tiny real training runs on ../shared/data: the loss falls, resume is exact, checkpoints run."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import cv2
+import pytest
+import torch
+from safetensors import safe_open
+
+from realtime_adain import weights
+from realtime_adain.synthetic import write_torchvision_vgg
+from realtime_adain.training import checkpoint
+from train_support import load_tool, one_thread, tiny_args, train_tool  # noqa: F401  (fixtures)
+
+ITERATIONS = 30
+
+
+def read_log(run_dir) -> list[dict]:
+    with open(run_dir / "log.csv", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def tensors(path) -> dict[str, torch.Tensor]:
+    with safe_open(str(path), framework="pt") as handle:
+        return {key: handle.get_tensor(key) for key in handle.keys()}
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory, published_weights, data_dir):
+    """The same 30-iteration run twice: straight through, and stopped at 15 then resumed."""
+    tool = load_tool("train")
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    vgg, _ = published_weights
+    base = tmp_path_factory.mktemp("runs")
+    straight, resumed = base / "straight", base / "resumed"
+    common = ("--save-every", "15", "--log-every", "5", "--sample-every", "15")
+    try:
+        assert tool.main(tiny_args(data_dir, vgg, straight, ITERATIONS, *common)) == 0
+        assert tool.main(tiny_args(data_dir, vgg, resumed, 15, *common)) == 0
+        assert tool.main(["--resume", str(resumed), "--iterations", str(ITERATIONS)]) == 0
+    finally:
+        torch.set_num_threads(before)
+    return straight, resumed
+
+
+def test_training_lowers_the_loss(runs):
+    straight, _ = runs
+    rows = read_log(straight)
+    assert [int(r["iteration"]) for r in rows] == list(range(5, ITERATIONS + 1, 5))
+    first, last = float(rows[0]["total_loss"]), float(rows[-1]["total_loss"])
+    assert last < 0.7 * first, (first, last)
+    for row in rows:  # the reference schedule: lr / (1 + 5e-5 * iteration), logged for the window's last
+        assert float(row["lr"]) == pytest.approx(1e-4 / (1 + 5e-5 * (int(row["iteration"]) - 1)), rel=1e-5)
+        assert float(row["total_loss"]) == pytest.approx(float(row["content_loss"]) + float(row["style_loss"]), rel=1e-4)
+    samples = sorted(p.name for p in (straight / "samples").iterdir())
+    assert samples == ["iter_0000015.jpg", "iter_0000030.jpg"]
+    grid = cv2.imread(str(straight / "samples" / samples[0]))
+    assert grid.shape == (2 * 32, 3 * 32, 3)  # two rows of content | style | output
+    assert any((straight / "tensorboard").iterdir())
+
+
+def test_resume_continues_exactly(runs):
+    straight, resumed = runs
+    a, b = (tensors(checkpoint.decoder_file(run / "checkpoints", ITERATIONS)) for run in (straight, resumed))
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+    state_a, state_b = (tensors(checkpoint.state_file(run / "checkpoints", ITERATIONS)) for run in (straight, resumed))
+    for key in state_a:
+        if key.startswith("optimizer."):
+            assert torch.equal(state_a[key], state_b[key]), key
+    losses = lambda run: [{k: v for k, v in row.items() if k != "iterations_per_s"} for row in read_log(run)]  # noqa: E731
+    assert losses(straight) == losses(resumed)
+
+
+def test_checkpoint_metadata_and_loading(runs):
+    straight, _ = runs
+    path = checkpoint.decoder_file(straight / "checkpoints", ITERATIONS)
+    loaded = weights.read_weights(path)
+    assert loaded.metadata["architecture"] == "plain"
+    assert loaded.metadata["encoder"] == "vgg-normalised"
+    assert loaded.metadata["iteration"] == str(ITERATIONS)
+    assert json.loads(loaded.metadata["config"])["style_weight"] == 10.0
+    decoder = weights.load_decoder(path)  # what `realtime-adain export` uses
+    assert decoder.encoder_kind == "vgg-normalised"
+    assert torch.equal(decoder.state_dict()["1.weight"], loaded.state_dict["1.weight"])
+
+
+def test_plain_checkpoint_runs_through_image(runs, published_weights, data_dir, run_cli, tmp_path):
+    straight, _ = runs
+    vgg, _ = published_weights
+    out = tmp_path / "out.png"
+    code, _, err = run_cli(
+        "image", data_dir / "content" / "lenna.jpg", "-s", data_dir / "style" / "mondrian.jpg", "-o", out,
+        "--vgg", vgg, "--decoder", checkpoint.decoder_file(straight / "checkpoints", ITERATIONS),
+        "--size", "48", "--style-size", "64", "--device", "cpu",
+    )
+    assert code == 0, err
+    assert cv2.imread(str(out)).shape == (640, 640, 3)
+
+
+def test_skip_concat_with_torchvision_encoder_trains_and_runs_through_image(
+    published_weights, data_dir, run_cli, train_tool, tmp_path, one_thread
+):
+    torchvision_vgg = write_torchvision_vgg(tmp_path / "vgg19.pth")
+    run = tmp_path / "run"
+    code, _, err = train_tool(*tiny_args(data_dir, torchvision_vgg, run, 2, "--decoder", "skip-concat",
+                                         "--encoder", "torchvision-vgg19", "--save-every", "2"))
+    assert code == 0, err
+    ckpt = checkpoint.decoder_file(run / "checkpoints", 2)
+    decoder = weights.load_decoder(ckpt)
+    assert (decoder.kind, decoder.encoder_kind) == ("skip-concat", "torchvision-vgg19")
+
+    content, style = data_dir / "content" / "sailboat.jpg", data_dir / "style" / "trial.jpg"
+    out = tmp_path / "out.png"
+    code, _, err = run_cli("image", content, "-s", style, "-o", out, "--vgg", torchvision_vgg,
+                           "--decoder", ckpt, "--size", "40", "--style-size", "64", "--no-keep-size", "--device", "cpu")
+    assert code == 0, err
+    assert cv2.imread(str(out)).shape == (40, 40, 3)
+
+    # The runtime refuses the encoder the decoder was not trained against, in one line.
+    vgg, _ = published_weights
+    code, _, err = run_cli("image", content, "-s", style, "-o", tmp_path / "x.png", "--vgg", vgg,
+                           "--decoder", ckpt, "--size", "40", "--style-size", "64", "--device", "cpu")
+    assert code == 2 and err.count("\n") == 1 and "trained against torchvision's VGG-19" in err
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_evaluate_compares_decoders(runs, published_weights, data_dir, tmp_path, capsys):
+    straight, _ = runs
+    vgg, _ = published_weights
+    held_out = tmp_path / "held_out"
+    for kind, names in (("content", ("brad_pitt.jpg", "flowers.jpg")), ("style", ("goeritz.jpg", "asheville.jpg"))):
+        (held_out / kind).mkdir(parents=True)
+        for name in names:
+            (held_out / kind / name).symlink_to(data_dir / kind / name)
+    early, late = (checkpoint.decoder_file(straight / "checkpoints", i) for i in (15, ITERATIONS))
+    report = tmp_path / "eval.json"
+    tool = load_tool("evaluate")
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        code = tool.main(["--decoder", str(early), "--decoder", str(late), "--vgg", str(vgg),
+                          "--content", str(held_out / "content"), "--style", str(held_out / "style"),
+                          "--load-size", "64", "--crop-size", "32", "--device", "cpu", "--json", str(report)])
+    finally:
+        torch.set_num_threads(before)
+    out = capsys.readouterr().out
+    assert code == 0
+    results = json.loads(report.read_text())
+    assert [r["pairs"] for r in results] == [4, 4]
+    for r in results:
+        assert r["total_loss"] == pytest.approx(r["content_loss"] + 10 * r["style_loss"])
+        assert f"{r['content_loss']:.4g}" in out
+    assert results[0]["total_loss"] != results[1]["total_loss"]
