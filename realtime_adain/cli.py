@@ -13,7 +13,7 @@ import sys
 from realtime_adain import __version__
 from realtime_adain.errors import UserError
 
-COMMAND_MODULES = ("image", "weights", "video", "live")
+COMMAND_MODULES = ("image", "weights", "video", "live", "bench")
 
 
 def build_parser() -> argparse.ArgumentParser:

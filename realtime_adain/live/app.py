@@ -208,9 +208,11 @@ class LiveSession:
         if args.window and sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
             raise UserError("no display to open a window on: use --no-window with -o FILE or --stream URL")
 
-    def run(self) -> int:
+    def run(self, check: bool = True) -> int:
+        """The whole session; `check=False` lets the benchmark run headless with no output at all."""
         args = self.args
-        self.check_args()
+        if check:
+            self.check_args()
         self.source = open_source(args.source, args.resolution, args.fps, loop=args.loop)  # fail fast
         try:
             self.stylizer = common.stylizer_from_args(args)
@@ -232,6 +234,7 @@ class LiveSession:
             self.capture.stop()
             raise UserError(f"{args.source}: no frames arrived within {FIRST_FRAME_TIMEOUT:.0f} s")
         first = got[1]
+        self.capture_resolution = first.image.shape[1::-1]
         self.work_size = processing_size(first.image.shape, args.size)
         self.fps = float(getattr(self.source, "fps", 0) or args.fps or 30.0)
         self.log("start", source=self.source.description, resolution="%dx%d" % first.image.shape[1::-1],
@@ -263,7 +266,9 @@ class LiveSession:
         return f"{self.stylizer.device} {dtype}"
 
     def _engine(self) -> str:
-        return getattr(self.args, "engine", None) or "pytorch"
+        """The engine that runs, as the stylizer resolved it (else as asked for)."""
+        engine = getattr(self.stylizer, "engine", None) or getattr(self.args, "engine", None) or "eager"
+        return str(getattr(engine, "name", engine))
 
     @contextmanager
     def _signals_stop(self) -> Iterator[None]:

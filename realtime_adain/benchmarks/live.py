@@ -1,0 +1,140 @@
+"""Live pipeline: sustained fps and capture-to-output latency (p50/p95) of a headless session.
+
+Runs the real `live` session (capture thread -> inference thread -> consumer) on a video file
+paced at its own frame rate, as a camera would deliver it, with no window and no encoder, so the
+figures are the pipeline's. By default the file is a generated 640x360 clip at 30 fps (content
+does not change the speed); `--source` takes any file. The first `--warmup` seconds are left
+out. Weights: the installed ones if found, else generated stand-ins in the published formats
+(timings do not depend on the values); the report says which.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import av
+import numpy as np
+import torch
+
+from realtime_adain import weights
+from realtime_adain.commands import common
+from realtime_adain.commands.live import DEFAULT_SIZE
+from realtime_adain.errors import UserError
+from realtime_adain.imageio import write_image
+from realtime_adain.live.app import LiveSession
+from realtime_adain.live.sources import parse_resolution
+from realtime_adain.synthetic import write_published_weights
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--source", metavar="FILE", help="video file (default: a generated clip, see --resolution)")
+    parser.add_argument("--resolution", type=parse_resolution, default=(640, 360), metavar="WxH",
+                        help="size of the generated clip (default 640x360)")
+    parser.add_argument("--source-fps", type=int, default=30, help="frame rate of the generated clip (default 30)")
+    parser.add_argument("--seconds", type=float, default=20.0, help="measured duration (default 20)")
+    parser.add_argument("--warmup", type=float, default=3.0, help="seconds left out at the start (default 3)")
+    common.add_model_options(parser, default_size=DEFAULT_SIZE)
+
+
+def generated_clip(path: Path, size: tuple[int, int], fps: int, seconds: int = 4) -> Path:
+    """A moving gradient, H.264, long enough to loop smoothly."""
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
+        x = np.linspace(0, 255, size[0], dtype=np.float32)[None, :]
+        y = np.linspace(0, 255, size[1], dtype=np.float32)[:, None]
+        for i in range(seconds * fps):
+            shift = 4.0 * i
+            image = np.stack([(x + shift) % 256 + 0 * y, (y + shift) % 256 + 0 * x, (x + y) / 2 + 0 * y], axis=2)
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(image.astype(np.uint8), format="rgb24")))
+        container.mux(stream.encode(None))
+    return path
+
+
+def _weights(args: argparse.Namespace, workdir: Path) -> str:
+    """Use installed weights when they resolve; otherwise generate stand-ins."""
+    try:
+        weights.resolve("vgg", args.vgg), weights.resolve("decoder", args.decoder)
+        return "installed"
+    except UserError:
+        args.vgg, args.decoder = (str(p) for p in write_published_weights(workdir / "weights"))
+        return "synthetic"
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.seconds <= 0 or args.warmup < 0:
+        raise UserError("--seconds must be positive and --warmup not negative")
+    with tempfile.TemporaryDirectory(prefix="bench-live-") as tmp:
+        workdir = Path(tmp)
+        which_weights = _weights(args, workdir)
+        source = args.source or str(generated_clip(workdir / "clip.mp4", args.resolution, args.source_fps))
+        style = workdir / "style.png"
+        write_image(style, np.random.default_rng(0).integers(0, 256, (256, 256, 3), dtype=np.uint8))
+        session_args = argparse.Namespace(
+            source=source, resolution=None, fps=None, loop=True, styles=[str(style)], alpha=1.0,
+            preserve_color=False, style_size=256, style_cache=str(workdir / "cache"), window=False,
+            fullscreen=False, output=None, stream=None, virtual_cam=False, max_frames=None,
+            snapshot_dir=tmp, record_dir=tmp, log=None, vgg=args.vgg, decoder=args.decoder,
+            device=args.device, dtype=args.dtype, engine=getattr(args, "engine", "auto"), size=args.size,
+        )
+        session = LiveSession(session_args)
+        threading.Thread(target=stop_after, args=(session, args.warmup + args.seconds), daemon=True).start()
+        session.run(check=False)
+        result = summarise(session, args, which_weights)
+    print_result(result)
+    return 0
+
+
+def stop_after(session: LiveSession, seconds: float) -> None:
+    """End the session `seconds` after its first frame came through (loading is not timed)."""
+    while not session.stats.shown_times and not session.stop_event.is_set():
+        time.sleep(0.05)
+    session.stop_event.wait(seconds)
+    session.stop_event.set()
+
+
+def summarise(session: LiveSession, args: argparse.Namespace, which_weights: str) -> dict:
+    shown = np.array(session.stats.shown_times)
+    latency = np.array(session.stats.latencies) * 1000
+    if len(shown) < 3:
+        raise UserError("fewer than 3 frames came through; raise --seconds")
+    begin = shown[0] + args.warmup  # measure from the first frame on, past the warm-up
+    keep = shown >= begin
+    if keep.sum() < 3:
+        raise UserError("fewer than 3 frames after the warm-up; raise --seconds or lower --warmup")
+    kept_times, kept_latency = shown[keep], latency[keep]
+    stylizer = session.stylizer
+    device = (torch.cuda.get_device_name(stylizer.device) if stylizer.device.type == "cuda"
+              else f"CPU ({torch.get_num_threads()} threads)")
+    return {
+        "benchmark": "live",
+        "device": device,
+        "dtype": str(stylizer.dtype).replace("torch.", ""),
+        "engine": session._engine(),
+        "weights": which_weights,
+        "source": Path(session.args.source).name,
+        "source_resolution": "%dx%d" % session.capture_resolution,
+        "source_fps": round(session.fps, 2),
+        "processing_size": "%dx%d" % session.work_size,
+        "frames": int(keep.sum()),
+        "seconds": round(float(kept_times[-1] - kept_times[0]), 2),
+        "fps": round(float((len(kept_times) - 1) / (kept_times[-1] - kept_times[0])), 2),
+        "latency_p50_ms": round(float(np.median(kept_latency)), 1),
+        "latency_p95_ms": round(float(np.percentile(kept_latency, 95)), 1),
+        "dropped_total": session.inference.dropped + session.stats.skipped,
+        "torch": torch.__version__,
+    }
+
+
+def print_result(r: dict) -> None:
+    print(f"live pipeline on {r['device']}, {r['dtype']}, engine {r['engine']}, {r['weights']} weights, torch {r['torch']}")
+    print(f"source {r['source']} {r['source_resolution']} @ {r['source_fps']} fps, processing {r['processing_size']}")
+    print(f"{'fps':>7} {'p50 ms':>8} {'p95 ms':>8} {'frames':>7} {'seconds':>8} {'dropped':>8}")
+    print(f"{r['fps']:>7.2f} {r['latency_p50_ms']:>8.1f} {r['latency_p95_ms']:>8.1f} {r['frames']:>7} "
+          f"{r['seconds']:>8.1f} {r['dropped_total']:>8}")
+    print(json.dumps(r))
