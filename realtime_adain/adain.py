@@ -17,12 +17,16 @@ EPS = 1e-5
 
 
 def calc_mean_std(feat: torch.Tensor, eps: float = EPS) -> tuple[torch.Tensor, torch.Tensor]:
-    """Channel-wise mean and std of an (N, C, H, W) batch, each shaped (N, C, 1, 1)."""
+    """Channel-wise mean and std of an (N, C, H, W) batch, each shaped (N, C, 1, 1).
+
+    Computed in at least fp32: relu4_1 activations are in the hundreds, so their
+    variance overflows fp16 (max 65504); the std itself fits, and is returned in `feat`'s dtype.
+    """
     n, c = feat.shape[:2]
-    flat = feat.reshape(n, c, -1)
+    flat = feat.reshape(n, c, -1).to(torch.promote_types(feat.dtype, torch.float32))
     mean = flat.mean(dim=2).reshape(n, c, 1, 1)
     std = (flat.var(dim=2) + eps).sqrt().reshape(n, c, 1, 1)
-    return mean, std
+    return mean.to(feat.dtype), std.to(feat.dtype)
 
 
 def adain(content: torch.Tensor, style_mean: torch.Tensor, style_std: torch.Tensor) -> torch.Tensor:

@@ -13,7 +13,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from realtime_adain import weights
+from realtime_adain import engines, weights
 from realtime_adain.adain import StyleStats
 from realtime_adain.errors import UserError
 from realtime_adain.model import StyleTransferNet
@@ -51,6 +51,7 @@ class Stylizer:
         device: torch.device | str = "cpu",
         dtype: torch.dtype = torch.float32,
         weight_paths: Sequence[os.PathLike | str] = (),
+        engine: str = "eager",
     ) -> None:
         self.device = torch.device(device)
         self.dtype = dtype
@@ -58,6 +59,8 @@ class Stylizer:
         if self.device.type == "cuda":
             self.net = self.net.to(memory_format=torch.channels_last)
         self.weight_paths = tuple(str(p) for p in weight_paths)
+        # The engine that runs `stylize` (realtime_adain.engines): checked now, built on first use.
+        self.engine = engines.resolve(engine, self.device, self.dtype)
 
     @classmethod
     def load(
@@ -66,14 +69,16 @@ class Stylizer:
         decoder: str | os.PathLike | None = None,
         device: str = "auto",
         dtype: str = "fp32",
+        engine: str = "eager",
     ) -> "Stylizer":
         """Resolve and load the weights (see `weights.resolve`), then bind to device and dtype."""
         torch_device = pick_device(device)
         torch_dtype = pick_dtype(dtype, torch_device)
+        engines.resolve(engine, torch_device, torch_dtype)  # a missing engine fails before loading
         vgg_path, decoder_path = weights.resolve("vgg", vgg), weights.resolve("decoder", decoder)
         decoder_net = weights.load_decoder(decoder_path)  # names the encoder it was trained against
         net = StyleTransferNet(weights.load_encoder(vgg_path, decoder_net.encoder_kind), decoder_net)
-        return cls(net, torch_device, torch_dtype, (vgg_path, decoder_path))
+        return cls(net, torch_device, torch_dtype, (vgg_path, decoder_path), engine)
 
     @cached_property
     def weights_id(self) -> str:
@@ -84,6 +89,11 @@ class Stylizer:
     def encoder_id(self) -> str:
         """A short identity of the encoder file alone: style statistics depend on nothing else."""
         return weights.file_sha256(self.weight_paths[0])[:16] if self.weight_paths else "in-memory"
+
+    @cached_property
+    def backend(self) -> engines.Backend:
+        """The engine that runs `stylize`, built on first use (compile/tensorrt/onnx build lazily)."""
+        return engines.create(self.engine, self.net, self.device, self.dtype, self.weights_id)
 
     def to_tensor(self, frames: np.ndarray) -> torch.Tensor:
         """(N, H, W, 3) or (H, W, 3) uint8 RGB -> (N, 3, H, W) in [0, 1] on the device."""
@@ -109,12 +119,9 @@ class Stylizer:
             raise UserError(f"alpha must be in [0, 1], got {alpha}")
         return torch.tensor(alpha, device=self.device, dtype=self.dtype)
 
-    @torch.inference_mode()
     def stylize(self, frames: np.ndarray, style: StyleStats, alpha: float = 1.0) -> np.ndarray:
         """Stylize (N, H, W, 3) or (H, W, 3) uint8 frames; the result has the same shape."""
-        stats = style.to(self.device, self.dtype)
-        out = self.to_uint8(self.net(self.to_tensor(frames), stats.mean, stats.std, self._alpha(alpha)))
-        return out if frames.ndim == 4 else out[0]
+        return self.backend.stylize(frames, style, alpha)
 
     @torch.inference_mode()
     def stylize_masked(

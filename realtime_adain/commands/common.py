@@ -8,6 +8,7 @@ from typing import Sequence
 
 import numpy as np
 
+from realtime_adain import engines
 from realtime_adain.adain import StyleStats
 from realtime_adain.color import match_color
 from realtime_adain.errors import UserError
@@ -43,6 +44,8 @@ def add_model_options(parser: argparse.ArgumentParser, default_size: int | None)
     group.add_argument("--decoder", metavar="PATH", help="decoder weights: decoder.pth or a trainer checkpoint")
     group.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda or cuda:N")
     group.add_argument("--dtype", default="fp32", choices=list(DTYPES), help="compute precision (fp16/bf16 need CUDA)")
+    group.add_argument("--engine", default="auto", choices=list(engines.CHOICES),
+                       help="model engine: auto (tensorrt > compile > eager on a GPU), eager, compile, tensorrt, onnx")
     group.add_argument(
         "--size", type=int, default=default_size, metavar="PX",
         help=f"processing size: shorter side in pixels, 0 = native (default: {default_size or 'native'})",
@@ -79,7 +82,8 @@ def expand_images(paths: Sequence[str | Path], what: str) -> list[Path]:
 
 
 def stylizer_from_args(args: argparse.Namespace) -> Stylizer:
-    return Stylizer.load(args.vgg, args.decoder, device=args.device, dtype=args.dtype)
+    return Stylizer.load(args.vgg, args.decoder, device=args.device, dtype=args.dtype,
+                         engine=getattr(args, "engine", "auto"))
 
 
 def check_mix(args: argparse.Namespace, styles: Sequence[Path]) -> None:

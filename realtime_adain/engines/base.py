@@ -1,0 +1,102 @@
+"""The one interface every engine implements: uint8 frames + style statistics -> uint8 frames.
+
+A backend only supplies `step`: the model on device images whose sides are multiples of 8, with
+the style mean/std and alpha as tensors. Everything around it (uploads, padding, rounding, the
+device copies of the style) is shared here, so the backends differ in exactly one place.
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import Iterable, Iterator
+
+import numpy as np
+import torch
+
+from realtime_adain.adain import StyleStats
+from realtime_adain.errors import UserError
+from realtime_adain.engines.frames import CudaFrames, frames_for
+from realtime_adain.model import StyleTransferNet
+
+
+class Backend(abc.ABC):
+    """A model step plus the shared frame handling; `stylize` is the call front ends use."""
+
+    name = "backend"
+    memory_format = torch.channels_last  # of the device image buffer (NHWC suits cuDNN and inductor)
+
+    def __init__(self, net: StyleTransferNet, device: torch.device, dtype: torch.dtype) -> None:
+        self.net, self.device, self.dtype = net, torch.device(device), dtype
+        self.frames = frames_for(self.device, dtype, self.memory_format)
+        self._style: StyleStats | None = None
+        self._style_tensors: tuple[torch.Tensor, torch.Tensor] | None = None
+        self._alpha_value: float | None = None
+        self._alpha = torch.ones(1, dtype=dtype, device=self.device)
+
+    @abc.abstractmethod
+    def step(self, images: torch.Tensor, mean: torch.Tensor, std: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+        """(N, 3, H, W) in [0, 1] with H, W multiples of 8 -> stylized (N, 3, H, W), unclamped."""
+
+    def prepare(self, batch: int, height: int, width: int) -> None:
+        """Build whatever this backend needs for frames of this shape (default: nothing)."""
+
+    def style_inputs(self, style: StyleStats, alpha: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Device tensors of the style and alpha, uploaded only when they change (a style switch
+        is two 2 KiB copies: nothing is rebuilt)."""
+        if not 0.0 <= alpha <= 1.0:
+            raise UserError(f"alpha must be in [0, 1], got {alpha}")
+        if style is not self._style:
+            stats = style.to(self.device, self.dtype)
+            self._style, self._style_tensors = style, (stats.mean.reshape(-1), stats.std.reshape(-1))
+        if alpha != self._alpha_value:
+            self._alpha.fill_(alpha)
+            self._alpha_value = alpha
+        return (*self._style_tensors, self._alpha)
+
+    @torch.inference_mode()
+    def stylize(self, frames: np.ndarray, style: StyleStats, alpha: float = 1.0) -> np.ndarray:
+        """Stylize (N, H, W, 3) or (H, W, 3) uint8 RGB frames; the result has the same shape."""
+        batch = check_frames(frames)
+        mean, std, alpha_t = self.style_inputs(style, alpha)
+        n, h, w, _ = batch.shape
+        out = self.frames.download(self.step(self.frames.upload(batch), mean, std, alpha_t), h, w)
+        return out if frames.ndim == 4 else out[0]
+
+    @torch.inference_mode()
+    def stylize_stream(self, batches: Iterable[np.ndarray], style: StyleStats, alpha: float = 1.0) -> Iterator[np.ndarray]:
+        """Stylize a sequence of (N, H, W, 3) batches, yielding results in order.
+
+        On a GPU, batch k+1 is copied in while batch k computes and downloads (double buffering);
+        elsewhere this is the plain loop.
+        """
+        if not isinstance(self.frames, CudaFrames):
+            for batch in batches:
+                yield self.stylize(batch, style, alpha)
+            return
+        mean, std, alpha_t = self.style_inputs(style, alpha)
+        pending: int | None = None
+        for index, frames in enumerate(batches):
+            batch, slot = check_frames(frames), index % 2
+            if pending is not None and batch.shape != self.frames.shape:
+                yield self.frames.collect(pending)  # the shape changes: finish before reallocating
+                pending = None
+            self.frames.submit_download(self.step(self.frames.upload(batch, slot), mean, std, alpha_t), slot)
+            if pending is not None:
+                yield self.frames.collect(pending)
+            pending = slot
+        if pending is not None:
+            yield self.frames.collect(pending)
+
+    def describe(self) -> str:
+        return f"{self.name} ({self.device.type}, {str(self.dtype).removeprefix('torch.')})"
+
+
+def check_frames(frames: np.ndarray) -> np.ndarray:
+    """(H, W, 3) or (N, H, W, 3) uint8 -> (N, H, W, 3); anything else is a clear error."""
+    if not isinstance(frames, np.ndarray) or frames.dtype != np.uint8:
+        raise UserError("frames must be a uint8 numpy array")
+    # reshape (not [None]) gives the batch axis a real stride, which oneDNN's kernels expect.
+    batch = frames.reshape(1, *frames.shape) if frames.ndim == 3 else frames
+    if batch.ndim != 4 or batch.shape[-1] != 3 or 0 in batch.shape:
+        raise UserError(f"frames must be (H, W, 3) or (N, H, W, 3) RGB, got shape {frames.shape}")
+    return batch

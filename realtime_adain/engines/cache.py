@@ -1,0 +1,156 @@
+"""The engine cache: serialized engines under a key of everything that makes them valid.
+
+An engine (a TensorRT program, an ONNX graph) is only valid for the exact weights, input shape,
+precision, GPU and library versions it was built with. All of these go into the key; the file
+name carries the key's digest and a JSON sidecar carries the components, so `engines list` can
+say what each file is and a file whose sidecar does not match exactly (stale, copied from another
+machine, half-written) is rebuilt instead of loaded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Mapping
+
+from realtime_adain.errors import UserError
+
+ENGINES_ENV_VAR = "REALTIME_ADAIN_ENGINES"
+SIDECAR_SUFFIX = ".json"
+# Only files named like this are ours: `engines clear` never deletes anything else in the folder.
+ENGINE_FILE = re.compile(r"^(tensorrt|onnx)-[\w.x-]+-[0-9a-f]{20}\.(ep|onnx)$")
+
+
+def engines_dir() -> Path:
+    """$REALTIME_ADAIN_ENGINES, else $REALTIME_ADAIN_HOME/engines, else the per-user cache dir."""
+    explicit = os.environ.get(ENGINES_ENV_VAR)
+    if explicit:
+        return Path(explicit).expanduser()
+    home = os.environ.get("REALTIME_ADAIN_HOME")
+    if home:
+        return Path(home).expanduser() / "engines"
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("realtime-adain", appauthor=False)) / "engines"
+
+
+def cache_key(components: Mapping[str, str]) -> str:
+    """A digest that changes when any component changes (order-independent)."""
+    text = json.dumps({k: str(v) for k, v in components.items()}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One cached engine: its file, sidecar and the components it was built for."""
+
+    path: Path
+    components: dict[str, str]
+
+    @property
+    def sidecar(self) -> Path:
+        return self.path.with_name(self.path.name + SIDECAR_SUFFIX)
+
+    @property
+    def size(self) -> int:
+        return self.path.stat().st_size if self.path.is_file() else 0
+
+
+class EngineCache:
+    """Find, build and store engines in one directory."""
+
+    def __init__(self, directory: str | os.PathLike | None = None) -> None:
+        self.directory = Path(directory) if directory else engines_dir()
+
+    def entry(self, components: Mapping[str, str], suffix: str) -> Entry:
+        """Where the engine for these components lives (whether or not it exists yet)."""
+        components = {k: str(v) for k, v in components.items()}
+        readable = "-".join(components.get(part, "any") for part in ("kind", "precision", "shape"))
+        name = f"{readable}-{cache_key(components)}{suffix}"
+        return Entry(self.directory / name, components)
+
+    def is_valid(self, entry: Entry) -> bool:
+        """True only when the file exists and its sidecar names exactly the same components."""
+        if not entry.path.is_file() or not entry.sidecar.is_file():
+            return False
+        try:
+            stored = json.loads(entry.sidecar.read_text())
+        except (OSError, ValueError):
+            return False
+        return stored == entry.components
+
+    def get_or_build(
+        self,
+        components: Mapping[str, str],
+        suffix: str,
+        build: Callable[[Path], None],
+        load: Callable[[Path], object],
+        rebuild: bool = False,
+    ) -> tuple[object, bool]:
+        """Load the cached engine, or build it (into a temporary file, renamed on success).
+
+        Returns (engine, built). A file that fails to load is treated as stale and rebuilt.
+        """
+        entry = self.entry(components, suffix)
+        if not rebuild and self.is_valid(entry):
+            try:
+                return load(entry.path), False
+            except Exception:  # a damaged or incompatible file: rebuild it below
+                pass
+        self.store(entry, build)
+        return load(entry.path), True
+
+    def store(self, entry: Entry, build: Callable[[Path], None]) -> Entry:
+        """Run `build(tmp_path)` and move the result and its sidecar into place atomically."""
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UserError(f"{self.directory}: cannot create the engine cache ({exc.strerror or exc})") from None
+        tmp_dir = Path(tempfile.mkdtemp(prefix=".build-", dir=self.directory))
+        try:
+            tmp_path = tmp_dir / entry.path.name
+            build(tmp_path)
+            entry.sidecar.unlink(missing_ok=True)  # never leave a sidecar that vouches for an old file
+            os.replace(tmp_path, entry.path)
+            sidecar_tmp = tmp_dir / entry.sidecar.name
+            sidecar_tmp.write_text(json.dumps(entry.components, indent=2, sort_keys=True))
+            os.replace(sidecar_tmp, entry.sidecar)
+        finally:
+            shutil.rmtree(tmp_dir, ignore_errors=True)
+        return entry
+
+    def entries(self) -> list[Entry]:
+        """Every engine file in the cache with its components ({} when the sidecar is missing)."""
+        if not self.directory.is_dir():
+            return []
+        found = []
+        for path in sorted(self.directory.iterdir()):
+            if not path.is_file() or not ENGINE_FILE.match(path.name):
+                continue
+            sidecar = path.with_name(path.name + SIDECAR_SUFFIX)
+            try:
+                components = json.loads(sidecar.read_text()) if sidecar.is_file() else {}
+            except (OSError, ValueError):
+                components = {}
+            found.append(Entry(path, components))
+        return found
+
+    def clear(self) -> tuple[int, int]:
+        """Delete our engines, their sidecars and leftover builds (nothing else); (files, bytes)."""
+        if not self.directory.is_dir():
+            return 0, 0
+        count = size = 0
+        for entry in self.entries():
+            size += entry.size
+            entry.path.unlink(missing_ok=True)
+            entry.sidecar.unlink(missing_ok=True)
+            count += 1
+        for path in self.directory.glob(".build-*"):
+            shutil.rmtree(path, ignore_errors=True)
+        return count, size

@@ -1,0 +1,128 @@
+"""Moving uint8 frames to the model and back: host<->device copies and conversions.
+
+The model step takes (N, 3, H, W) images in [0, 1] whose sides are multiples of 8; frames arrive
+as (N, H, W, 3) uint8 RGB of any size. `HostFrames` converts on the CPU. `CudaFrames` keeps the
+frames uint8 over PCIe (4x fewer bytes than float), converts, pads and rounds on the GPU, and
+reuses pinned host buffers and device buffers allocated once per shape, with uploads and downloads
+on a side stream, so a steady stream of frames allocates nothing per frame.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from realtime_adain.model import pad_to_multiple
+
+
+def to_uint8_(images: torch.Tensor) -> torch.Tensor:
+    """[0, 1] floats -> 0..255, rounded as torchvision's save_image, in place (float32 input)."""
+    return images.mul_(255.0).add_(0.5).clamp_(0.0, 255.0)
+
+
+class HostFrames:
+    """CPU conversions: the same arithmetic as `Stylizer.to_tensor` / `Stylizer.to_uint8`."""
+
+    def __init__(self, device: torch.device, dtype: torch.dtype) -> None:
+        self.device, self.dtype = device, dtype
+
+    def upload(self, frames: np.ndarray) -> torch.Tensor:
+        batch = torch.from_numpy(np.ascontiguousarray(frames)).to(self.device).permute(0, 3, 1, 2)
+        return pad_to_multiple(batch.to(self.dtype).div_(255.0))
+
+    def download(self, images: torch.Tensor, height: int, width: int) -> np.ndarray:
+        scaled = to_uint8_(images[..., :height, :width].float()).to(torch.uint8)
+        return scaled.permute(0, 2, 3, 1).contiguous().cpu().numpy()
+
+
+class _Slot:
+    """The buffers of one frame batch in flight (two slots give double buffering)."""
+
+    def __init__(self, shape: tuple[int, ...], device: torch.device) -> None:
+        self.host_in = torch.empty(shape, dtype=torch.uint8).pin_memory()
+        self.device_in = torch.empty(shape, dtype=torch.uint8, device=device)
+        self.device_out = torch.empty(shape, dtype=torch.uint8, device=device)
+        self.host_out = torch.empty(shape, dtype=torch.uint8).pin_memory()
+        self.uploaded = torch.cuda.Event()
+        self.computed = torch.cuda.Event()
+        self.downloaded = torch.cuda.Event()
+        self.used = False  # whether the events above were ever recorded
+
+
+class CudaFrames:
+    """GPU conversions with pinned memory, a copy stream and double-buffered slots."""
+
+    def __init__(self, device: torch.device, dtype: torch.dtype, memory_format: torch.memory_format) -> None:
+        self.device, self.dtype, self.memory_format = device, dtype, memory_format
+        self.copy_stream = torch.cuda.Stream(device)
+        self.shape: tuple[int, ...] | None = None
+        self.slots: list[_Slot] = []
+
+    def _prepare(self, shape: tuple[int, ...]) -> None:
+        if shape == self.shape:
+            return
+        torch.cuda.synchronize(self.device)  # buffers of the old shape may still be in use
+        n, h, w, _ = shape
+        padded = (-(-h // 8) * 8, -(-w // 8) * 8)
+        self.slots = [_Slot(shape, self.device) for _ in range(2)]
+        self.images = torch.zeros((n, 3, *padded), dtype=self.dtype, device=self.device).contiguous(
+            memory_format=self.memory_format
+        )
+        self.scratch = torch.empty((n, 3, h, w), dtype=torch.float32, device=self.device)
+        self.shape = shape
+
+    def upload(self, frames: np.ndarray, slot_index: int = 0) -> torch.Tensor:
+        """Copy frames into pinned memory, upload them on the copy stream, convert on the GPU.
+
+        The returned tensor is a persistent buffer: it is overwritten by the next upload.
+        """
+        self._prepare(frames.shape)
+        slot = self.slots[slot_index]
+        if slot.used:
+            slot.uploaded.synchronize()  # the previous upload from this pinned buffer is done
+        np.copyto(slot.host_in.numpy(), frames)
+        with torch.cuda.stream(self.copy_stream):
+            if slot.used:
+                self.copy_stream.wait_event(slot.computed)  # device_in is no longer being read
+            slot.device_in.copy_(slot.host_in, non_blocking=True)
+            slot.uploaded.record(self.copy_stream)
+        compute = torch.cuda.current_stream(self.device)
+        compute.wait_event(slot.uploaded)
+        n, h, w, _ = frames.shape
+        # NHWC uint8 viewed as NCHW: one cast-and-scale kernel into the model's input buffer.
+        torch.div(slot.device_in.permute(0, 3, 1, 2), 255.0, out=self.images[..., :h, :w])
+        if self.images.shape[-2:] != (h, w):
+            self.images.copy_(pad_to_multiple(self.images[..., :h, :w]))
+        return self.images
+
+    def submit_download(self, images: torch.Tensor, slot_index: int = 0) -> None:
+        """Round to uint8 on the GPU and start the download; `collect` waits for it."""
+        slot = self.slots[slot_index]
+        compute = torch.cuda.current_stream(self.device)
+        n, h, w, _ = self.shape
+        if slot.used:
+            compute.wait_event(slot.downloaded)  # device_out's previous contents are on the host
+        self.scratch.copy_(images[..., :h, :w])
+        slot.device_out.permute(0, 3, 1, 2).copy_(to_uint8_(self.scratch))
+        slot.computed.record(compute)
+        with torch.cuda.stream(self.copy_stream):
+            self.copy_stream.wait_event(slot.computed)
+            slot.host_out.copy_(slot.device_out, non_blocking=True)
+            slot.downloaded.record(self.copy_stream)
+        slot.used = True
+
+    def collect(self, slot_index: int = 0) -> np.ndarray:
+        """Wait for a slot's download; the caller gets its own copy of the frames."""
+        slot = self.slots[slot_index]
+        slot.downloaded.synchronize()
+        return slot.host_out.numpy().copy()
+
+    def download(self, images: torch.Tensor, height: int, width: int) -> np.ndarray:
+        self.submit_download(images, 0)
+        return self.collect(0)
+
+
+def frames_for(
+    device: torch.device, dtype: torch.dtype, memory_format: torch.memory_format = torch.channels_last
+) -> HostFrames | CudaFrames:
+    return CudaFrames(device, dtype, memory_format) if device.type == "cuda" else HostFrames(device, dtype)

@@ -1,0 +1,129 @@
+"""ONNX: the same graph exported with the style statistics and alpha as inputs, run by onnxruntime.
+
+One file serves every frame size: the image height and width are exported as dynamic multiples
+of 8 (frames are padded before the graph), and the batch is dynamic too. Exports are cached in
+the engine cache under the weights, opset and library versions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from realtime_adain.engines.base import Backend
+from realtime_adain.engines.cache import EngineCache
+from realtime_adain.errors import UserError
+from realtime_adain.model import MIN_SIDE, StyleTransferNet
+from realtime_adain.networks import DOWNSAMPLING
+
+INPUT_NAMES = ("images", "style_mean", "style_std", "alpha")
+OUTPUT_NAME = "stylized"
+OPSET = 18
+# Export-time bounds of the dynamic axes (frames are padded to multiples of 8 before the graph).
+MAX_SIDE = 8192
+MAX_BATCH = 256
+
+
+def onnxruntime_missing() -> str | None:
+    """None when onnxruntime and the exporter are importable, else how to install them."""
+    try:
+        import onnx  # noqa: F401
+        import onnxruntime  # noqa: F401
+        import onnxscript  # noqa: F401
+    except ImportError:
+        return "the onnx engine needs onnx, onnxscript and onnxruntime: pip install 'realtime-adain[onnx]'"
+    return None
+
+
+def export_onnx(net: StyleTransferNet, path: str | os.PathLike, precision: torch.dtype = torch.float32) -> None:
+    """Write the graph to `path` (dynamic batch, height and width; inputs as INPUT_NAMES)."""
+    missing = onnxruntime_missing()
+    if missing:
+        raise UserError(missing)
+    from torch.export import Dim
+
+    model = _copy_for_export(net, precision)
+    side = MIN_SIDE // DOWNSAMPLING, MAX_SIDE // DOWNSAMPLING
+    height, width = Dim("height8", min=side[0], max=side[1]), Dim("width8", min=side[0], max=side[1])
+    batch = Dim("batch", min=1, max=MAX_BATCH)
+    example = (
+        torch.zeros(1, 3, 64, 64, dtype=precision),
+        torch.zeros(512, dtype=precision),
+        torch.ones(512, dtype=precision),
+        torch.ones(1, dtype=precision),
+    )
+    dynamic = ({0: batch, 2: DOWNSAMPLING * height, 3: DOWNSAMPLING * width}, None, None, None)
+    with contextlib.redirect_stdout(io.StringIO()), torch.no_grad():  # the exporter narrates
+        torch.onnx.export(
+            model, example, str(path), input_names=list(INPUT_NAMES), output_names=[OUTPUT_NAME],
+            dynamo=True, dynamic_shapes=dynamic, opset_version=OPSET, optimize=True, external_data=False,
+        )
+
+
+def _copy_for_export(net: StyleTransferNet, precision: torch.dtype) -> StyleTransferNet:
+    """A CPU copy in the export precision; the runtime's module stays where it is."""
+    import copy
+
+    return copy.deepcopy(net).to("cpu", precision).to(memory_format=torch.contiguous_format).eval()
+
+
+def onnx_components(weights_id: str, precision: str = "fp32") -> dict[str, str]:
+    import onnx
+
+    return {
+        "kind": "onnx", "weights": weights_id, "precision": precision, "shape": "dynamic",
+        "opset": str(OPSET), "torch": torch.__version__, "onnx": onnx.__version__,
+    }
+
+
+def cached_onnx(net: StyleTransferNet, weights_id: str, cache: EngineCache | None = None, rebuild: bool = False) -> tuple[Path, bool]:
+    """The path of the (cached or freshly exported) ONNX file for these weights; (path, built)."""
+    missing = onnxruntime_missing()
+    if missing:
+        raise UserError(missing)
+    cache = cache or EngineCache()
+    return cache.get_or_build(
+        onnx_components(weights_id), ".onnx", lambda tmp: export_onnx(net, tmp), _check_onnx, rebuild=rebuild
+    )
+
+
+def _check_onnx(path: Path) -> Path:
+    """A cheap validity check before a cached file is trusted (raises if damaged)."""
+    import onnx
+
+    onnx.checker.check_model(str(path))
+    return path
+
+
+def session(path: str | os.PathLike, threads: int | None = None):
+    """An onnxruntime CPU session with as many threads as torch uses."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads or torch.get_num_threads()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+class OnnxBackend(Backend):
+    name = "onnx"
+
+    def __init__(self, net: StyleTransferNet, device: torch.device, dtype: torch.dtype, weights_id: str,
+                 cache: EngineCache | None = None) -> None:
+        if torch.device(device).type != "cpu" or dtype != torch.float32:
+            raise UserError("the onnx engine runs on the CPU in fp32 (use --device cpu --dtype fp32)")
+        super().__init__(net, device, dtype)
+        self.path, self.built = cached_onnx(net, weights_id, cache)
+        self.session = session(self.path)
+
+    def step(self, images, mean, std, alpha):
+        feed = {
+            "images": images.contiguous().numpy(), "style_mean": mean.numpy(),
+            "style_std": std.numpy(), "alpha": alpha.numpy(),
+        }
+        return torch.from_numpy(np.asarray(self.session.run([OUTPUT_NAME], feed)[0]))

@@ -1,0 +1,136 @@
+"""TensorRT through torch-tensorrt: the whole graph as one engine per frame shape.
+
+The style mean/std and alpha are engine inputs, so switching or mixing styles never rebuilds.
+Engines are static-shape (the fastest tactics; a video or camera keeps its size) and cached under
+a key of the weights, shape, precision, GPU and TensorRT/torch-tensorrt versions: a stale or
+foreign engine is rebuilt, not loaded. Only verifiable where torch-tensorrt and a GPU exist.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+from pathlib import Path
+
+import torch
+
+from realtime_adain.engines.base import Backend
+from realtime_adain.engines.cache import EngineCache
+from realtime_adain.errors import UserError
+from realtime_adain.model import StyleTransferNet
+
+PRECISIONS = {torch.float16: "fp16", torch.float32: "fp32", torch.bfloat16: "bf16"}
+
+
+def tensorrt_missing(device: torch.device | None = None) -> str | None:
+    """None when TensorRT engines can be built here, else why not."""
+    if device is not None and torch.device(device).type != "cuda":
+        return "the tensorrt engine needs a CUDA GPU (use --engine auto, eager or onnx on the CPU)"
+    try:
+        import tensorrt  # noqa: F401
+        import torch_tensorrt  # noqa: F401
+    except ImportError:
+        return "the tensorrt engine needs torch-tensorrt: pip install 'realtime-adain[tensorrt]'"
+    if not torch.cuda.is_available():
+        return "the tensorrt engine needs a CUDA GPU"
+    return None
+
+
+def shape_name(shape: tuple[int, ...]) -> str:
+    return "x".join(str(s) for s in shape)
+
+
+def tensorrt_components(weights_id: str, shape: tuple[int, ...], dtype: torch.dtype, device: torch.device) -> dict[str, str]:
+    """Everything an engine's validity depends on; any change gives another cache key."""
+    import tensorrt
+    import torch_tensorrt
+
+    major, minor = torch.cuda.get_device_capability(device)
+    return {
+        "kind": "tensorrt", "weights": weights_id, "shape": shape_name(shape), "precision": PRECISIONS[dtype],
+        "gpu": f"{torch.cuda.get_device_name(device)} sm_{major}{minor}",
+        "tensorrt": tensorrt.__version__, "torch_tensorrt": torch_tensorrt.__version__, "torch": torch.__version__,
+    }
+
+
+def _example_inputs(shape: tuple[int, ...], dtype: torch.dtype, device: torch.device) -> list[torch.Tensor]:
+    return [
+        torch.rand(shape, dtype=dtype, device=device),
+        torch.zeros(512, dtype=dtype, device=device),
+        torch.ones(512, dtype=dtype, device=device),
+        torch.ones(1, dtype=dtype, device=device),
+    ]
+
+
+def build_engine(net: StyleTransferNet, shape: tuple[int, ...], dtype: torch.dtype, device: torch.device, path: Path) -> None:
+    """Compile the graph for (N, 3, H, W) images (H, W multiples of 8) and save it to `path`."""
+    import torch_tensorrt
+
+    model = copy.deepcopy(net).to(device, dtype).to(memory_format=torch.contiguous_format).eval()
+    example = _example_inputs(shape, dtype, device)
+    specs = [torch_tensorrt.Input(shape=tuple(t.shape), dtype=dtype) for t in example]
+    compile_params = inspect.signature(torch_tensorrt.dynamo.compile).parameters
+    wanted = {"truncate_double": True, "truncate_long_and_double": True, "min_block_size": 1}
+    options: dict = {"ir": "dynamo", **{k: v for k, v in wanted.items() if k in compile_params}}
+    if "use_explicit_typing" in compile_params:
+        # Strong typing: layers run in the dtype the model has, so the fp32 AdaIN statistics
+        # (adain.calc_mean_std upcasts to avoid fp16 overflow) stay fp32 inside the engine.
+        options["use_explicit_typing"] = True
+    else:
+        options["enabled_precisions"] = {dtype}
+    inputs_name = "arg_inputs" if "arg_inputs" in compile_params else "inputs"
+    with torch.no_grad():
+        compiled = torch_tensorrt.compile(model, **{inputs_name: specs}, **options)
+        save_params = inspect.signature(torch_tensorrt.save).parameters
+        save_name = "arg_inputs" if "arg_inputs" in save_params else "inputs"
+        torch_tensorrt.save(compiled, str(path), output_format="exported_program", **{save_name: example})
+
+
+def load_engine(path: Path) -> torch.nn.Module:
+    import torch_tensorrt
+
+    return torch_tensorrt.load(str(path)).module()
+
+
+def cached_engine(
+    net: StyleTransferNet, weights_id: str, shape: tuple[int, ...], dtype: torch.dtype, device: torch.device,
+    cache: EngineCache | None = None, rebuild: bool = False,
+) -> tuple[torch.nn.Module, bool]:
+    """The engine for this shape from the cache, built first if missing or stale; (engine, built)."""
+    missing = tensorrt_missing(device)
+    if missing:
+        raise UserError(missing)
+    cache = cache or EngineCache()
+    components = tensorrt_components(weights_id, shape, dtype, device)
+    return cache.get_or_build(
+        components, ".ep", lambda tmp: build_engine(net, shape, dtype, device, tmp), load_engine, rebuild=rebuild
+    )
+
+
+class TensorRTBackend(Backend):
+    name = "tensorrt"
+    memory_format = torch.contiguous_format  # the engine's input binding is plain NCHW
+
+    def __init__(self, net: StyleTransferNet, device: torch.device, dtype: torch.dtype, weights_id: str,
+                 cache: EngineCache | None = None) -> None:
+        missing = tensorrt_missing(device)
+        if missing:
+            raise UserError(missing)
+        super().__init__(net, device, dtype)
+        self.weights_id = weights_id
+        self.cache = cache or EngineCache()
+        self.engines: dict[tuple[int, ...], torch.nn.Module] = {}
+        self.builds = 0  # engines built (not loaded) by this backend: style switches add none
+
+    def engine_for(self, shape: tuple[int, ...]) -> torch.nn.Module:
+        if shape not in self.engines:
+            engine, built = cached_engine(self.net, self.weights_id, shape, self.dtype, self.device, self.cache)
+            self.engines[shape] = engine
+            self.builds += int(built)
+        return self.engines[shape]
+
+    def prepare(self, batch: int, height: int, width: int) -> None:
+        self.engine_for((batch, 3, height, width))
+
+    def step(self, images, mean, std, alpha):
+        return self.engine_for(tuple(images.shape))(images, mean, std, alpha)
