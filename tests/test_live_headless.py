@@ -119,3 +119,16 @@ def test_window_without_a_display_is_one_clear_line(run_cli, weights_env, data_d
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     code, _, err = run_cli("live", "--source", data_dir / "videos" / "cutBunny.mp4", "--styles", styles, *FAST)
     assert code == 2 and "no display" in err
+
+
+def test_live_benchmark_reports_fps_and_latency(run_cli, weights_env, one_thread):
+    import json
+
+    code, out, err = run_cli("bench", "live", "--seconds", "1.5", "--warmup", "0", "--size", "32",
+                             "--resolution", "96x64", "--source-fps", "24")
+    assert code == 0, err
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result["benchmark"] == "live" and result["weights"] == "installed"
+    assert result["source_resolution"] == "96x64" and result["processing_size"] == "48x32"
+    assert result["frames"] >= 3 and 0 < result["fps"] <= 24 * 1.2
+    assert 0 < result["latency_p50_ms"] <= result["latency_p95_ms"]
