@@ -1,10 +1,12 @@
-"""Helpers of the trainer tests: the CLI tools loaded in-process, tiny settings, the DDP worker."""
+"""Helpers of the trainer tests: the CLI tools loaded in-process, tiny settings, the DDP worker.
+
+Run as a script under torchrun, it is one process of a data-parallel run (see ddp_worker).
+"""
 
 from __future__ import annotations
 
 import importlib.util
 import os
-import socket
 from pathlib import Path
 
 import pytest
@@ -55,22 +57,16 @@ def train_tool(capsys):
     return run
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def ddp_worker(rank: int, world_size: int, port: int, config: dict, out: str) -> None:
-    """One process of a gloo data-parallel run: its batch and its (all-reduced) gradients to a file."""
+def ddp_worker(config: dict, out: str) -> None:
+    """One process of a torchrun gloo run: its batch and its all-reduced gradients to a file."""
     from safetensors.torch import save_file
 
     from realtime_adain.training.config import TrainConfig
     from realtime_adain.training.trainer import Distributed, Trainer
 
     torch.set_num_threads(1)
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    trainer = Trainer(TrainConfig(**config), dist_info=Distributed(rank, world_size, rank))
+    rank = Distributed.from_env().rank
+    trainer = Trainer(TrainConfig(**config))  # rank and world size from torchrun's environment
     try:
         content, style = trainer.next_batch()
         trainer.training.backward(content, style)
@@ -79,3 +75,10 @@ def ddp_worker(rank: int, world_size: int, port: int, config: dict, out: str) ->
         save_file({k: v.contiguous() for k, v in tensors.items()}, str(Path(out) / f"rank{rank}.safetensors"))
     finally:
         trainer.close()
+
+
+if __name__ == "__main__":  # torchrun ... tests/train_support.py CONFIG_JSON OUT_DIR
+    import json
+    import sys
+
+    ddp_worker(json.loads(sys.argv[1]), sys.argv[2])

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from realtime_adain.encoders import ENCODER_KINDS, NORMALISED_VGG
+from realtime_adain.encoders import ENCODER_KINDS, NORMALISED_VGG, TORCHVISION_VGG19
 from realtime_adain.errors import UserError
 
 # What makes two runs the same run: fixed by the checkpoint when resuming.
@@ -66,9 +66,11 @@ class TrainConfig:
             raise UserError(f"--workers must be 0 or more, got {self.workers}")
         if self.lr <= 0 or self.lr_decay < 0 or self.style_weight < 0 or self.content_weight < 0:
             raise UserError("--lr must be positive; --lr-decay and the loss weights must not be negative")
-        for name, what in (("content_dir", "--content"), ("style_dir", "--style"), ("vgg", "--vgg"), ("out", "--out")):
+        for name, what in (("content_dir", "--content"), ("style_dir", "--style"), ("out", "--out")):
             if not getattr(self, name):
                 raise UserError(f"{what} is required (unless --resume gives it)")
+        if self.encoder == TORCHVISION_VGG19 and not self.vgg:
+            raise UserError("--encoder torchvision-vgg19 needs --vgg PATH: torchvision's vgg19-dcbb9e9d.pth")
 
 
 def resolve_config(given: dict[str, Any], saved: dict[str, Any] | None = None) -> TrainConfig:
