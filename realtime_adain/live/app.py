@@ -384,8 +384,11 @@ class LiveSession:
             elif effect.kind == "fullscreen":
                 mode = cv2.WINDOW_FULLSCREEN if effect.detail["on"] else cv2.WINDOW_NORMAL
                 cv2.setWindowProperty(WINDOW, cv2.WND_PROP_FULLSCREEN, mode)
-            elif effect.kind == "snapshot" and last is not None:
-                self._snapshot(last)
+            elif effect.kind == "snapshot":
+                if last is None:
+                    self.log("snapshot-skipped", reason="no frame shown yet")
+                else:
+                    self._snapshot(last)
             elif effect.kind == "record":
                 self._toggle_recording()
             elif effect.kind == "rescan":

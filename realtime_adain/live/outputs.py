@@ -19,6 +19,7 @@ import av
 import numpy as np
 
 from realtime_adain.errors import UserError
+from realtime_adain.imageio import resize
 
 STREAM_FORMATS = {"udp": "mpegts", "rtp": "rtp_mpegts", "srt": "mpegts", "tcp": "mpegts", "rtmp": "flv", "rtmps": "flv"}
 QUEUE_FRAMES = 64
@@ -189,8 +190,6 @@ class VirtualCamera:
 
     def submit(self, image: np.ndarray, captured: float) -> None:
         if (image.shape[1], image.shape[0]) != self.size:
-            from realtime_adain.imageio import resize
-
             image = resize(image, self.size)
         self._camera.send(image)
         self.written += 1
