@@ -131,3 +131,14 @@ def test_live_benchmark_reports_fps_and_latency(run_cli, weights_env, one_thread
     assert result["source_resolution"] == "96x64" and result["processing_size"] == "48x32"
     assert result["frames"] >= 3 and 0 < result["fps"] <= 24 * 1.2
     assert 0 < result["latency_p50_ms"] <= result["latency_p95_ms"]
+
+
+@pytest.mark.gpu
+def test_headless_on_the_gpu_in_fp16(run_cli, weights_env, data_dir, styles, tmp_path):
+    out = tmp_path / "gpu.mp4"
+    code, _, err = run_cli("live", "--source", data_dir / "videos" / "cutBunny.mp4", "--styles", styles,
+                           "--no-window", "-o", out, "--max-frames", "10", "--device", "cuda", "--dtype", "fp16",
+                           "--size", "360")
+    assert code == 0, err
+    assert 'device="cuda:0 float16"' in err or 'device="cuda float16"' in err
+    assert read_video(out) == (10, 640, 360)

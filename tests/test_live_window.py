@@ -64,7 +64,8 @@ def test_keys_in_a_real_window(display, published_weights, data_dir, tmp_path):
                 xdotool("key", "--window", window, name)
                 time.sleep(0.15)
 
-        keys("2", "n", "Right", "Left", "minus", "minus", "plus", "m", "o", "o", "o", "h", "h", "i", "i", "s")
+        keys("2", "n", "Right", "Left", "minus", "minus", "plus", "m", "o", "o", "o", "h", "h", "i", "i",
+             "space", "space", "l", "s")
         wait_for(lambda: logged("live: snapshot "), "the snapshot", process, stderr)
         keys("r")
         wait_for(lambda: logged("live: record-start "), "the recording to start", process, stderr)
@@ -84,6 +85,8 @@ def test_keys_in_a_real_window(display, published_weights, data_dir, tmp_path):
     assert re.findall(r"^live: alpha alpha=([\d.]+)$", text, re.M) == ["0.9", "0.8", "0.9"]
     assert "live: mix weight=0.25 with=" in text and "live: view view=side-by-side" in text
     assert "live: help on=True" in text and "live: hud on=False" in text and "live: quit" in text
+    assert "live: paused on=True" in text and "live: paused on=False" in text
+    assert "live: rescan styles=17 added=" in text.replace('added=""', "added=")
 
     stylized, = snaps.glob("*-stylized.png")
     original, = snaps.glob("*-original.png")

@@ -1,0 +1,38 @@
+"""The window's picture: views and overlays drawn at any size without failing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from realtime_adain.live import hud
+
+
+def info(**overrides) -> hud.HudInfo:
+    values = dict(style="1/3 starry", thumbnail=np.zeros((64, 64, 3), np.uint8), alpha=0.8, mix="+ 25 % wave",
+                  preserve_color=True, fps=12.3, latency_ms=80.0, size="284x160", device="cpu float32",
+                  engine="eager", source="camera 0 stopped delivering frames; reconnecting in 2 s",
+                  recording=True, paused=True, view="stylized")
+    values.update(overrides)
+    return hud.HudInfo(**values)
+
+
+@pytest.mark.parametrize("view, width", [("stylized", 320), ("original", 320), ("side-by-side", 640)])
+def test_views_compose_to_the_display_size(view, width):
+    original = np.full((360, 640, 3), 200, np.uint8)
+    stylized = np.zeros((64, 114, 3), np.uint8)
+    stylized[..., 0] = 255  # red in RGB
+    picture = hud.compose(original, stylized, view, (320, 180))
+    assert picture.shape == (180, width, 3)
+    if view == "stylized":
+        assert tuple(picture[90, 160]) == (0, 0, 255)  # BGR for OpenCV
+
+
+@pytest.mark.parametrize("shape", [(180, 320, 3), (720, 1280, 3), (40, 60, 3)])
+def test_hud_and_help_draw_on_any_size(shape):
+    picture = np.full(shape, 128, np.uint8)
+    hud.draw_hud(picture, info())
+    assert picture.shape == shape and (picture != 128).any()
+    before = picture.copy()
+    hud.draw_help(picture)
+    assert (picture != before).any()

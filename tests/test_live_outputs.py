@@ -1,0 +1,45 @@
+"""Recorder timing and atomicity: a recording plays at the speed it was seen, or does not appear."""
+
+from __future__ import annotations
+
+import av
+import numpy as np
+import pytest
+
+from realtime_adain.errors import UserError
+from realtime_adain.live.outputs import Recorder
+
+
+def test_presentation_times_follow_capture_times(tmp_path):
+    path = tmp_path / "rec.mp4"
+    recorder = Recorder(path, (114, 64), fps=30, log=lambda *a, **k: None)
+    captured = [10.0 + 0.1 * i for i in range(10)]  # the stylizer kept up with every 3rd frame
+    for i, t in enumerate(captured):
+        recorder.submit(np.full((64, 114, 3), 20 * i, np.uint8), t)
+    assert recorder.close() == path and not list(tmp_path.glob(".*.part"))
+    with av.open(str(path)) as container:
+        frames = list(container.decode(video=0))
+    times = [float(f.time) for f in frames]
+    assert len(frames) == 10 and (frames[0].width, frames[0].height) == (114, 64)
+    assert np.allclose(np.array(times) - times[0], np.array(captured) - captured[0], atol=1 / 30)
+    means = [float(f.to_ndarray(format="rgb24").mean()) for f in frames]
+    assert np.allclose(means, [20 * i for i in range(10)], atol=3)  # frames in order, none lost
+
+
+def test_odd_sizes_are_made_even_and_an_empty_recording_leaves_no_file(tmp_path):
+    recorder = Recorder(tmp_path / "odd.mp4", (115, 65), fps=24, log=lambda *a, **k: None)
+    recorder.submit(np.zeros((65, 115, 3), np.uint8), 0.0)
+    recorder.close()
+    with av.open(str(tmp_path / "odd.mp4")) as container:
+        stream = container.streams.video[0]
+        assert (stream.width, stream.height) == (114, 64)
+    empty = Recorder(tmp_path / "empty.mp4", (64, 64), fps=24, log=lambda *a, **k: None)
+    assert empty.close() is None
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["odd.mp4"]
+
+
+def test_unwritable_place_is_a_user_error(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(UserError):
+        Recorder(blocker / "sub" / "rec.mp4", (64, 64), fps=24, log=lambda *a, **k: None)
