@@ -28,7 +28,7 @@ def mse64(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 def relative_error(value: torch.Tensor, reference: torch.Tensor) -> float:
-    return float((value.double() - reference).abs() / reference.abs())
+    return float((value.detach().double() - reference).abs() / reference.abs())
 
 
 def test_content_and_style_losses_match_the_formulas():

@@ -157,3 +157,23 @@ def test_evaluate_compares_decoders(runs, published_weights, data_dir, tmp_path,
         assert r["total_loss"] == pytest.approx(r["content_loss"] + 10 * r["style_loss"])
         assert f"{r['content_loss']:.4g}" in out
     assert results[0]["total_loss"] != results[1]["total_loss"]
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("amp", ["bf16", "fp16"])
+def test_gpu_training_with_amp(published_weights, data_dir, run_cli, train_tool, tmp_path, amp):
+    """AMP, channels_last and the loss scaler on a GPU: the loss falls and the checkpoint runs on CUDA."""
+    vgg, _ = published_weights
+    run = tmp_path / "run"
+    args = tiny_args(data_dir, vgg, run, 40, "--device", "cuda", "--amp", amp, "--batch-size", "8",
+                     "--load-size", "128", "--crop-size", "64", "--log-every", "10", "--save-every", "40",
+                     "--decoder", "skip-concat")
+    code, _, err = train_tool(*args)
+    assert code == 0, err
+    rows = read_log(run)
+    assert float(rows[-1]["total_loss"]) < 0.7 * float(rows[0]["total_loss"])
+    out = tmp_path / "out.png"
+    code, _, err = run_cli("image", data_dir / "content" / "lenna.jpg", "-s", data_dir / "style" / "mondrian.jpg",
+                           "-o", out, "--vgg", vgg, "--decoder", checkpoint.decoder_file(run / "checkpoints", 40),
+                           "--size", "128", "--device", "cuda", "--dtype", "fp16")
+    assert code == 0, err
