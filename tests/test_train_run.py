@@ -177,3 +177,13 @@ def test_gpu_training_with_amp(published_weights, data_dir, run_cli, train_tool,
                            "-o", out, "--vgg", vgg, "--decoder", checkpoint.decoder_file(run / "checkpoints", 40),
                            "--size", "128", "--device", "cuda", "--dtype", "fp16")
     assert code == 0, err
+
+
+def test_training_benchmark_reports_iterations_per_second(run_cli, one_thread):
+    code, out, err = run_cli("bench", "train", "--device", "cpu", "--batch-size", "1", "--size", "32",
+                             "--iterations", "2", "--warmup", "1", "--decoder", "skip-concat")
+    assert code == 0, err
+    report = json.loads(out.strip().splitlines()[-1])
+    (result,) = report["results"]
+    assert result["amp"] == "off" and result["iterations_per_s"] > 0
+    assert result["hours_to_160k"] == pytest.approx(160_000 * result["median_s"] / 3600)

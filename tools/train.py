@@ -19,6 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 from realtime_adain.encoders import ENCODER_KINDS  # noqa: E402
 from realtime_adain.errors import UserError  # noqa: E402
 from realtime_adain.training.config import AMP_MODES, TrainConfig  # noqa: E402
+from realtime_adain.weights import DECODER_BUILDERS  # noqa: E402
 
 DEFAULTS = TrainConfig()
 
@@ -37,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     model = parser.add_argument_group("model")
     model.add_argument("--vgg", metavar="PATH", help="encoder weights: vgg_normalised.pth, or torchvision's vgg19-dcbb9e9d.pth with --encoder torchvision-vgg19")
     model.add_argument("--encoder", choices=ENCODER_KINDS, help=f"frozen encoder (default {DEFAULTS.encoder})")
-    model.add_argument("--decoder", choices=["plain", "skip-concat"], help="decoder architecture (default plain, the paper's)")
+    model.add_argument("--decoder", choices=list(DECODER_BUILDERS), help="decoder architecture (default plain, the paper's)")
 
     objective = parser.add_argument_group("objective and schedule")
     objective.add_argument("--iterations", type=int, metavar="N", help=f"train up to iteration N (default {DEFAULTS.iterations})")
