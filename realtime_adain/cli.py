@@ -13,7 +13,7 @@ import sys
 from realtime_adain import __version__
 from realtime_adain.errors import UserError
 
-COMMAND_MODULES = ("image", "weights", "video", "live", "bench")
+COMMAND_MODULES = ("image", "weights", "video", "live", "bench", "export", "engines")
 
 
 def build_parser() -> argparse.ArgumentParser:

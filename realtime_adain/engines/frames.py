@@ -12,7 +12,13 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from realtime_adain.model import pad_to_multiple
+from realtime_adain.model import MIN_SIDE, pad_to_multiple
+from realtime_adain.networks import DOWNSAMPLING
+
+
+def padded_size(height: int, width: int) -> tuple[int, int]:
+    """The model's input size for a frame: sides rounded up as `pad_to_multiple` does."""
+    return tuple(max(MIN_SIDE, -(-side // DOWNSAMPLING) * DOWNSAMPLING) for side in (height, width))
 
 
 def to_uint8_(images: torch.Tensor) -> torch.Tensor:
@@ -63,7 +69,7 @@ class CudaFrames:
             return
         torch.cuda.synchronize(self.device)  # buffers of the old shape may still be in use
         n, h, w, _ = shape
-        padded = (-(-h // 8) * 8, -(-w // 8) * 8)
+        padded = padded_size(h, w)
         self.slots = [_Slot(shape, self.device) for _ in range(2)]
         self.images = torch.zeros((n, 3, *padded), dtype=self.dtype, device=self.device).contiguous(
             memory_format=self.memory_format

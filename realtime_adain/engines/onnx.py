@@ -8,6 +8,7 @@ the engine cache under the weights, opset and library versions.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import io
 import os
 from pathlib import Path
@@ -31,13 +32,9 @@ MAX_BATCH = 256
 
 def onnxruntime_missing() -> str | None:
     """None when onnxruntime and the exporter are importable, else how to install them."""
-    try:
-        import onnx  # noqa: F401
-        import onnxruntime  # noqa: F401
-        import onnxscript  # noqa: F401
-    except ImportError:
-        return "the onnx engine needs onnx, onnxscript and onnxruntime: pip install 'realtime-adain[onnx]'"
-    return None
+    if all(importlib.util.find_spec(name) for name in ("onnx", "onnxscript", "onnxruntime")):
+        return None
+    return "the onnx engine needs onnx, onnxscript and onnxruntime: pip install 'realtime-adain[onnx]'"
 
 
 def export_onnx(net: StyleTransferNet, path: str | os.PathLike, precision: torch.dtype = torch.float32) -> None:
@@ -107,6 +104,8 @@ def session(path: str | os.PathLike, threads: int | None = None):
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads or torch.get_num_threads()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # Idle workers sleep instead of spinning: decoding, encoding and torch share these cores.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 

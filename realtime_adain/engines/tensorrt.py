@@ -9,6 +9,7 @@ foreign engine is rebuilt, not loaded. Only verifiable where torch-tensorrt and 
 from __future__ import annotations
 
 import copy
+import importlib.util
 import inspect
 from pathlib import Path
 
@@ -26,10 +27,7 @@ def tensorrt_missing(device: torch.device | None = None) -> str | None:
     """None when TensorRT engines can be built here, else why not."""
     if device is not None and torch.device(device).type != "cuda":
         return "the tensorrt engine needs a CUDA GPU (use --engine auto, eager or onnx on the CPU)"
-    try:
-        import tensorrt  # noqa: F401
-        import torch_tensorrt  # noqa: F401
-    except ImportError:
+    if not (importlib.util.find_spec("torch_tensorrt") and importlib.util.find_spec("tensorrt")):
         return "the tensorrt engine needs torch-tensorrt: pip install 'realtime-adain[tensorrt]'"
     if not torch.cuda.is_available():
         return "the tensorrt engine needs a CUDA GPU"

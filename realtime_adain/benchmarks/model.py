@@ -1,0 +1,247 @@
+"""Model step by engine: ms per step, end-to-end fps, peak memory and share of the compute floor.
+
+For each engine that runs here and each resolution, at batch 1 and a throughput batch: the model
+step alone (device images in, device images out; CUDA events on a GPU, perf_counter on the CPU;
+median and p95 after warm-up), end to end with upload and download (uint8 frames in and out),
+peak memory, and the share of the compute floor reached. The floor: the network does about
+0.97 MFLOP per pixel (1080p: ~2.0 TFLOP per frame), against the matrix-multiply throughput
+measured here (dense fp16 on a GPU, fp32 on the CPU). Engines are measured side by side in one
+run; `speedup` is each engine's step against eager's at the same shape. Weights: the installed
+ones if found, else generated stand-ins (timings do not depend on the values).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import platform
+import resource
+import statistics
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from realtime_adain import engines, weights
+from realtime_adain.adain import StyleStats
+from realtime_adain.commands.export import PRESETS, positive_int, resolution
+from realtime_adain.engines.frames import padded_size
+from realtime_adain.errors import UserError
+from realtime_adain.stylizer import Stylizer, pick_device, pick_dtype
+from realtime_adain.synthetic import write_published_weights
+
+FLOP_PER_PIXEL = 0.97e6  # encoder and decoder ~241k multiply-adds per pixel each, 2 FLOP each
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--engine", action="append", choices=engines.ENGINES,
+                        help="engine to measure; repeatable (default: every one that runs here)")
+    parser.add_argument("-r", "--resolution", type=resolution, action="append", metavar="WxH",
+                        help="WIDTHxHEIGHT or 360p/720p/1080p; repeatable (default: all three)")
+    parser.add_argument("--batch", type=positive_int, default=None, metavar="N",
+                        help="throughput batch measured besides batch 1 (default: 8 on a GPU, none on the CPU)")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    parser.add_argument("--dtype", choices=("fp32", "fp16", "bf16"), default=None,
+                        help="precision (default: fp16 on a GPU, fp32 on the CPU)")
+    parser.add_argument("--warmup", type=positive_int, default=None, help="untimed steps first (default 10 GPU, 1 CPU)")
+    parser.add_argument("--iters", type=positive_int, default=None, help="timed steps (default 100 GPU, 5 CPU)")
+    parser.add_argument("--threads", type=positive_int, default=None, help="CPU threads (default: torch's)")
+    parser.add_argument("--vgg", metavar="PATH", help="encoder weights (default: installed, else generated)")
+    parser.add_argument("--decoder", metavar="PATH", help="decoder weights (default: installed, else generated)")
+    parser.add_argument("--json", metavar="PATH", help="also write the results to this JSON file")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = pick_device(args.device)
+    on_gpu = device.type == "cuda"
+    dtype_name = args.dtype or ("fp16" if on_gpu else "fp32")
+    dtype = pick_dtype(dtype_name, device)
+    names = args.engine or engines.available(device, dtype)
+    for name in names:
+        reason = engines.unavailable(name, device, dtype)
+        if reason:
+            raise UserError(reason)
+    warmup, iters = args.warmup or (10 if on_gpu else 1), args.iters or (100 if on_gpu else 5)
+    batches = sorted({1, args.batch or (8 if on_gpu else 1)})
+    sizes = args.resolution or list(PRESETS.values())
+    with tempfile.TemporaryDirectory() as workdir:
+        stylizer, which = load(args, device, dtype_name, Path(workdir))
+        peak = matmul_peak(device, dtype)
+        result = {
+            "benchmark": "model", "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "machine": machine(device), "torch": torch.__version__, "device": str(device), "dtype": dtype_name,
+            "threads": torch.get_num_threads(), "weights": which, "warmup": warmup, "iters": iters,
+            "matmul_tflops": peak, "rows": [],
+        }
+        backends = [engines.create(name, stylizer.net, device, dtype, stylizer.weights_id) for name in names]
+        for width, height in sizes:
+            for batch in batches:
+                for row in measure(backends, batch, height, width, warmup, iters, peak):
+                    result["rows"].append(row)
+                    print_row(row, len(result["rows"]) == 1)
+    add_speedups(result["rows"])
+    print_summary(result)
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2))
+    print(json.dumps(result))
+    return 0
+
+
+def load(args: argparse.Namespace, device: torch.device, dtype: str, workdir: Path) -> tuple[Stylizer, str]:
+    try:
+        vgg, decoder = weights.resolve("vgg", args.vgg), weights.resolve("decoder", args.decoder)
+        which = "installed"
+    except UserError:
+        if args.vgg or args.decoder:
+            raise
+        vgg, decoder = write_published_weights(workdir)
+        which = "generated"
+    return Stylizer.load(vgg, decoder, device=str(device), dtype=dtype), which
+
+
+def machine(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else platform.processor()
+    return f"{cpu}, {torch.get_num_threads()} threads"
+
+
+class Timer:
+    """CUDA events on a GPU (device time, no host sync per step), perf_counter on the CPU."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+
+    def time(self, fn, warmup: int, iters: int) -> list[float]:
+        for _ in range(warmup):
+            fn()
+        if self.device.type != "cuda":
+            times = []
+            for _ in range(iters):
+                start = time.perf_counter()
+                fn()
+                times.append((time.perf_counter() - start) * 1e3)
+            return times
+        torch.cuda.synchronize(self.device)
+        events = [(torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)) for _ in range(iters)]
+        for start, end in events:
+            start.record()
+            fn()
+            end.record()
+        torch.cuda.synchronize(self.device)
+        return [start.elapsed_time(end) for start, end in events]
+
+
+def matmul_peak(device: torch.device, dtype: torch.dtype) -> float:
+    """Measured dense matmul throughput in TFLOP/s (fp16 on a GPU, fp32 on the CPU).
+
+    The fastest of several runs: the floor is what the hardware can do, not a typical moment
+    of a machine shared with other work.
+    """
+    on_gpu = device.type == "cuda"
+    n = 8192 if on_gpu else 2048
+    mm_dtype = torch.float16 if on_gpu else torch.float32
+    a = torch.randn(n, n, device=device, dtype=mm_dtype)
+    b = torch.randn(n, n, device=device, dtype=mm_dtype)
+    times = Timer(device).time(lambda: torch.mm(a, b), 5 if on_gpu else 3, 50 if on_gpu else 10)
+    return 2 * n**3 / (min(times) / 1e3) / 1e12
+
+
+def interleaved(timer: Timer, fns: list, warmup: int, iters: int) -> list[list[float]]:
+    """Time each function in turn, round after round: on a shared machine every engine sees
+    the same background load, so their ratio holds even when absolute times drift."""
+    times: list[list[float]] = [[] for _ in fns]
+    for round_index in range(warmup + iters):
+        for index, fn in enumerate(fns):
+            measured = timer.time(fn, 0, 1)
+            if round_index >= warmup:
+                times[index] += measured
+    return times
+
+
+@torch.inference_mode()
+def measure(backends: list[engines.Backend], batch: int, height: int, width: int, warmup: int, iters: int,
+            peak_tflops: float) -> list[dict]:
+    """One row per backend for this shape; the backends are timed side by side."""
+    device = backends[0].device
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 256, (batch, height, width, 3), dtype=np.uint8)
+    styles = [StyleStats(torch.rand(512) * 10, torch.rand(512) * 10 + 1) for _ in range(2)]
+    padded_h, padded_w = padded_size(height, width)
+    steps, memory = [], []
+    for backend in backends:
+        backend.prepare(batch, padded_h, padded_w)  # compile / build outside the timings
+        images = backend.frames.upload(frames).clone()
+        mean, std, alpha = backend.style_inputs(styles[0], 1.0)
+        steps.append(lambda b=backend, x=images, m=mean, s=std, a=alpha: b.step(x, m, s, a))
+        memory.append(peak_memory_mb(device, steps[-1]))
+    timer = Timer(device)
+    step_times = interleaved(timer, steps, warmup, iters)
+    e2e_times = interleaved(Timer(torch.device("cpu")), [lambda b=b: b.stylize(frames, styles[0], 1.0) for b in backends],
+                            1, max(3, iters // 4))
+    rows = []
+    for backend, step, end_to_end, peak_mb in zip(backends, step_times, e2e_times, memory):
+        # A style switch: new statistics to the device; the graph/engine is reused as it is.
+        alternating = itertools.cycle(styles[::-1])
+        switch = timer.time(lambda b=backend: b.style_inputs(next(alternating), 1.0), 0, 20)
+        step_ms = statistics.median(step)
+        flop = FLOP_PER_PIXEL * batch * height * width
+        rows.append({
+            "engine": backend.name, "resolution": f"{width}x{height}", "batch": batch,
+            "step_ms_median": step_ms, "step_ms_p95": float(np.percentile(step, 95)),
+            "end_to_end_fps": batch / (statistics.median(end_to_end) / 1e3),
+            "style_switch_ms": statistics.median(switch),
+            "tensorrt_builds": getattr(backend, "builds", None),
+            "peak_memory_mb": peak_mb,
+            "tflops": flop / (step_ms / 1e3) / 1e12,
+            "floor_share": flop / (step_ms / 1e3) / 1e12 / peak_tflops,
+        })
+    return rows
+
+
+def peak_memory_mb(device: torch.device, step) -> float:
+    """GPU: peak memory torch allocates during one step (weights and buffers included); CPU: the
+    process's peak resident memory so far (the OS keeps no per-step figure)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        step()
+        torch.cuda.synchronize(device)
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    step()
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def add_speedups(rows: list[dict]) -> None:
+    eager = {(r["resolution"], r["batch"]): r["step_ms_median"] for r in rows if r["engine"] == "eager"}
+    for row in rows:
+        base = eager.get((row["resolution"], row["batch"]))
+        row["speedup_vs_eager"] = base / row["step_ms_median"] if base else None
+
+
+HEADER = (f"{'engine':<9} {'resolution':>10} {'batch':>5} {'step ms':>9} {'p95 ms':>9} {'e2e fps':>8} "
+          f"{'switch ms':>9} {'peak MB':>8} {'TFLOP/s':>8} {'floor %':>7}")
+
+
+def print_row(row: dict, first: bool) -> None:
+    if first:
+        print(HEADER)
+    print(f"{row['engine']:<9} {row['resolution']:>10} {row['batch']:>5} {row['step_ms_median']:>9.1f} "
+          f"{row['step_ms_p95']:>9.1f} {row['end_to_end_fps']:>8.2f} {row['style_switch_ms']:>9.3f} "
+          f"{row['peak_memory_mb']:>8.0f} {row['tflops']:>8.3f} {100 * row['floor_share']:>6.1f}%", flush=True)
+
+
+def print_summary(result: dict) -> None:
+    print(f"{result['machine']}, {result['device']} {result['dtype']}, torch {result['torch']}, "
+          f"{result['weights']} weights; matmul {result['matmul_tflops']:.3f} TFLOP/s")
+    for row in result["rows"]:
+        if row["engine"] != "eager" and row["speedup_vs_eager"]:
+            print(f"  {row['engine']} vs eager at {row['resolution']} batch {row['batch']}: "
+                  f"{row['speedup_vs_eager']:.2f}x")

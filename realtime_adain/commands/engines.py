@@ -1,0 +1,51 @@
+"""`realtime-adain engines list|clear`: see and empty the engine cache."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from realtime_adain.engines.cache import EngineCache
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "engines", help="list or clear cached engines",
+        description="Engines (TensorRT builds, ONNX exports) are cached in $REALTIME_ADAIN_ENGINES, else "
+                    "$REALTIME_ADAIN_HOME/engines, else the per-user cache directory.",
+    )
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    listing = actions.add_parser("list", help="show cached engines and what they were built for")
+    listing.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    listing.set_defaults(func=list_engines)
+    clearing = actions.add_parser("clear", help="delete every cached engine (they are rebuilt on demand)")
+    clearing.set_defaults(func=clear_engines)
+
+
+def list_engines(args: argparse.Namespace) -> int:
+    cache = EngineCache()
+    entries = cache.entries()
+    if args.json:
+        rows = [{"path": str(e.path), "bytes": e.size, **e.components} for e in entries]
+        print(json.dumps({"directory": str(cache.directory), "engines": rows}, indent=2))
+        return 0
+    print(f"engine cache: {cache.directory}")
+    if not entries:
+        print("no engines cached")
+        return 0
+    print(f"{'kind':<9} {'precision':<9} {'shape':<16} {'MB':>7}  built for")
+    for entry in entries:
+        c = entry.components
+        where = c.get("gpu") or "cpu"
+        versions = ", ".join(f"{k} {c[k]}" for k in ("tensorrt", "torch_tensorrt", "onnx", "torch") if k in c)
+        built_for = f"weights {c.get('weights', '?')}, {where}, {versions}" if c else "(no metadata: will be rebuilt)"
+        print(f"{c.get('kind', '?'):<9} {c.get('precision', '?'):<9} {c.get('shape', '?'):<16} "
+              f"{entry.size / 1e6:>7.1f}  {built_for}")
+    return 0
+
+
+def clear_engines(args: argparse.Namespace) -> int:
+    cache = EngineCache()
+    count, size = cache.clear()
+    print(f"removed {count} engine{'s' if count != 1 else ''} ({size / 1e6:.1f} MB) from {cache.directory}")
+    return 0

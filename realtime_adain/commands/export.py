@@ -1,0 +1,185 @@
+"""`realtime-adain export`: build TensorRT engines or an ONNX graph ahead of time.
+
+Both formats take the style statistics and alpha as inputs, so one build serves every style.
+ONNX is one file for every frame size (checked against onnxruntime before it is kept); TensorRT
+engines are one per resolution and batch, stored in the engine cache the tensorrt engine reads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from realtime_adain.engines.cache import EngineCache
+from realtime_adain.engines.frames import padded_size
+from realtime_adain.errors import UserError
+from realtime_adain.stylizer import Stylizer
+
+PRESETS = {"360p": (640, 360), "720p": (1280, 720), "1080p": (1920, 1080)}
+# The ONNX graph must reproduce PyTorch within this PSNR (uint8 output space) to be kept.
+ONNX_MIN_PSNR = 40.0
+
+EPILOG = """examples:
+  realtime-adain export --format onnx -o adain.onnx                      # one graph, any frame size
+  realtime-adain export --format onnx                                    # into the engine cache (--engine onnx)
+  realtime-adain export --format tensorrt -r 720p -r 1080p --batch 1 --batch 4
+  realtime-adain export --format tensorrt --decoder run/decoder_iter_0160000.safetensors -r 1280x720
+"""
+
+
+def resolution(text: str) -> tuple[int, int]:
+    """argparse type: '1280x720' or a preset (360p, 720p, 1080p) -> (width, height)."""
+    if text in PRESETS:
+        return PRESETS[text]
+    try:
+        width, height = (int(part) for part in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not WIDTHxHEIGHT or one of {', '.join(PRESETS)}") from None
+    if width < 16 or height < 16:
+        raise argparse.ArgumentTypeError(f"{text}: both sides must be at least 16 pixels")
+    return width, height
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "export", help="build TensorRT engines or an ONNX graph ahead of time",
+        description=__doc__, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--format", required=True, choices=("tensorrt", "onnx"), help="what to build")
+    parser.add_argument("--vgg", metavar="PATH", help="encoder weights (default: $REALTIME_ADAIN_VGG or the downloaded file)")
+    parser.add_argument("--decoder", metavar="PATH", help="decoder weights: decoder.pth or a trainer checkpoint (.safetensors)")
+    parser.add_argument("-r", "--resolution", type=resolution, action="append", metavar="WxH",
+                        help="tensorrt: frame size to build for, WIDTHxHEIGHT or 360p/720p/1080p; repeatable "
+                             "(default: 360p, 720p and 1080p)")
+    parser.add_argument("--batch", type=positive_int, action="append", metavar="N",
+                        help="tensorrt: frames per call to build for; repeatable (default: 1)")
+    parser.add_argument("--precision", choices=("fp16", "fp32"), default=None,
+                        help="engine precision (default: fp16 for tensorrt; onnx is fp32)")
+    parser.add_argument("--device", default="cuda", help="tensorrt: the GPU to build on (default: cuda)")
+    parser.add_argument("-o", "--output", metavar="PATH",
+                        help="onnx: the .onnx file to write; tensorrt: the engine directory "
+                             "(default: the engine cache, $REALTIME_ADAIN_ENGINES)")
+    parser.add_argument("--rebuild", action="store_true", help="rebuild even when a valid cached build exists")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.format == "onnx":
+        return export_onnx_command(args)
+    return export_tensorrt_command(args)
+
+
+def export_onnx_command(args: argparse.Namespace) -> int:
+    from realtime_adain.engines.onnx import cached_onnx, export_onnx, onnxruntime_missing
+
+    missing = onnxruntime_missing()
+    if missing:
+        raise UserError(missing)
+    if args.precision not in (None, "fp32"):
+        raise UserError("onnx export is fp32 (TensorRT builds its own fp16 engine: --format tensorrt)")
+    if args.resolution or args.batch:
+        raise UserError("--resolution and --batch are for tensorrt; the onnx graph takes any size and batch")
+    stylizer = Stylizer.load(args.vgg, args.decoder, device="cpu", dtype="fp32")
+    if args.output is None:
+        path, built = cached_onnx(stylizer.net, stylizer.weights_id, rebuild=args.rebuild)
+        print(f"{'exported' if built else 'already cached'}: {path}")
+    else:
+        path = Path(args.output)
+        check_output(path, stylizer.weight_paths)
+        write_atomically(path, lambda tmp: export_onnx(stylizer.net, tmp))
+        print(f"exported: {path}")
+    report = check_onnx_parity(stylizer, path)
+    print(report)
+    return 0
+
+
+def check_output(path: Path, inputs: tuple[str, ...]) -> None:
+    if path.suffix != ".onnx":
+        raise UserError(f"{path}: the output of --format onnx must end in .onnx")
+    if any(path.resolve() == Path(p).resolve() for p in inputs):
+        raise UserError(f"{path}: output would overwrite an input")
+    parent = next(p for p in [path.parent, *path.parent.parents] if p.exists())
+    if not parent.is_dir() or not os.access(parent, os.W_OK):
+        raise UserError(f"{path.parent}: output directory is not writable")
+
+
+def write_atomically(path: Path, build) -> None:
+    """Build into a temporary file beside `path`, rename on success, leave nothing on failure."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp_dir = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        build(tmp_dir / path.name)
+        os.replace(tmp_dir / path.name, path)
+    finally:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+
+
+def parity_frames() -> np.ndarray:
+    """A small deterministic test frame: gradients plus noise, with dark and bright corners."""
+    rng = np.random.default_rng(0)
+    ys, xs = np.mgrid[0:72, 0:96]
+    frame = np.stack([xs * 255 / 95, ys * 255 / 71, (xs + ys) * 255 / 166], axis=-1)
+    frame = frame + rng.normal(0, 20, frame.shape)
+    frame[:16, :16], frame[-16:, -16:] = 0, 255
+    return np.clip(frame, 0, 255).astype(np.uint8)[None]
+
+
+def check_onnx_parity(stylizer: Stylizer, path: Path) -> str:
+    """Run the exported file in onnxruntime against PyTorch; refuse it below ONNX_MIN_PSNR."""
+    from realtime_adain.engines.onnx import OUTPUT_NAME, session
+
+    frames = parity_frames()
+    style = stylizer.style_stats(frames[0][::-1].copy())
+    reference = stylizer.backend.stylize(frames, style, 1.0)
+    images = stylizer.backend.frames.upload(frames)
+    feed = {"images": images.numpy(), "style_mean": style.mean.numpy(), "style_std": style.std.numpy(),
+            "alpha": np.ones(1, dtype=np.float32)}
+    out = torch.from_numpy(session(path).run([OUTPUT_NAME], feed)[0])
+    result = stylizer.backend.frames.download(out, *frames.shape[1:3])
+    value = psnr(reference, result)
+    if value < ONNX_MIN_PSNR:
+        raise UserError(f"{path}: onnxruntime output differs from PyTorch (PSNR {value:.1f} dB < {ONNX_MIN_PSNR} dB)")
+    diff = int(np.abs(reference.astype(np.int16) - result).max())
+    return f"checked against onnxruntime: PSNR {value:.1f} dB, max difference {diff}/255"
+
+
+def psnr(reference: np.ndarray, result: np.ndarray) -> float:
+    mse = float(np.mean((reference.astype(np.float64) - result.astype(np.float64)) ** 2))
+    return math.inf if mse == 0 else 10 * math.log10(255.0**2 / mse)
+
+
+def export_tensorrt_command(args: argparse.Namespace) -> int:
+    from realtime_adain.engines.tensorrt import cached_engine, tensorrt_missing
+
+    missing = tensorrt_missing(args.device)
+    if missing:
+        raise UserError(missing)
+    precision = args.precision or "fp16"
+    stylizer = Stylizer.load(args.vgg, args.decoder, device=args.device, dtype=precision)
+    cache = EngineCache(args.output) if args.output else EngineCache()
+    sizes = args.resolution or list(PRESETS.values())
+    shapes = [(n, 3, *padded_size(h, w)) for n in (args.batch or [1]) for w, h in sizes]
+    for shape in tqdm(shapes, desc="building engines", unit="engine", disable=None):
+        _, built = cached_engine(stylizer.net, stylizer.weights_id, shape, stylizer.dtype, stylizer.device,
+                                 cache, rebuild=args.rebuild)
+        tqdm.write(f"{'built' if built else 'already cached'}: {'x'.join(map(str, shape))} {precision}")
+    print(f"engines in {cache.directory}")
+    return 0

@@ -1,0 +1,120 @@
+"""ONNX: `realtime-adain export --format onnx` (trainer checkpoint weights), onnxruntime parity on
+real frames, the engine cache it fills, and the export command's bad inputs."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from engines_support import assert_close, content_frames, extreme_frames, style_image
+from realtime_adain.encoders import NORMALISED_VGG
+from realtime_adain.engines.cache import EngineCache
+from realtime_adain.engines.onnx import OnnxBackend
+from realtime_adain.stylizer import Stylizer
+from realtime_adain.training.checkpoint import save_decoder
+from realtime_adain.weights import load_decoder
+
+
+@pytest.fixture(scope="module")
+def exported(published_weights, tmp_path_factory):
+    """One export into an engine cache, from a trainer checkpoint (safetensors + metadata)."""
+    vgg, decoder_pth = published_weights
+    folder = tmp_path_factory.mktemp("onnx")
+    checkpoint = folder / "decoder_iter_0000100.safetensors"
+    save_decoder(checkpoint, load_decoder(decoder_pth), "plain", NORMALISED_VGG, 100, {"decoder": "plain"})
+    cache_dir = folder / "engines"
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("REALTIME_ADAIN_ENGINES", str(cache_dir))
+        from realtime_adain.cli import main
+
+        import contextlib
+        import io
+
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(["export", "--format", "onnx", "--vgg", str(vgg), "--decoder", str(checkpoint)])
+    assert code == 0, err.getvalue()
+    return {"vgg": vgg, "decoder": checkpoint, "cache": EngineCache(cache_dir), "out": out.getvalue()}
+
+
+@pytest.fixture(scope="module")
+def pair(exported):
+    """(eager stylizer, onnx backend loaded from the cache) for the same weights."""
+    stylizer = Stylizer.load(exported["vgg"], exported["decoder"], device="cpu")
+    backend = OnnxBackend(stylizer.net, stylizer.device, stylizer.dtype, stylizer.weights_id, exported["cache"])
+    return stylizer, backend
+
+
+def test_export_checks_against_onnxruntime(exported):
+    assert "exported:" in exported["out"]
+    assert "checked against onnxruntime: PSNR" in exported["out"]
+    (entry,) = exported["cache"].entries()
+    assert entry.components["kind"] == "onnx" and entry.components["shape"] == "dynamic"
+    assert entry.path.suffix == ".onnx" and entry.size > 1_000_000
+
+
+def test_onnxruntime_matches_eager_on_real_frames(pair, data_dir):
+    stylizer, backend = pair
+    assert backend.built is False  # loaded from the cache the export filled
+    style = stylizer.style_stats(style_image(data_dir))
+    frames = content_frames(data_dir, 44, count=3)  # one graph for every size, no padding limits
+    for frame in frames:
+        assert_close(stylizer.stylize(frame, style, 0.8), backend.stylize(frame, style, 0.8))
+    batch = np.stack([f[:40, :40] for f in frames] + extreme_frames(40, 40))
+    reference, result = stylizer.stylize(batch, style), backend.stylize(batch, style)
+    for ref, got in zip(reference, result):
+        assert_close(ref, got)
+
+
+def test_engines_list_shows_the_export(exported, run_cli, monkeypatch):
+    monkeypatch.setenv("REALTIME_ADAIN_ENGINES", str(exported["cache"].directory))
+    code, out, _ = run_cli("engines", "list")
+    assert code == 0 and "onnx" in out and "dynamic" in out
+    listed = json.loads(run_cli("engines", "list", "--json")[1])["engines"]
+    assert [e["kind"] for e in listed] == ["onnx"]
+
+
+@pytest.mark.slow
+def test_foreign_onnx_export_is_rebuilt(exported, pair, tmp_path):
+    """A cached export whose sidecar names another torch version is exported again."""
+    stylizer, _ = pair
+    cache_dir = tmp_path / "engines"
+    shutil.copytree(exported["cache"].directory, cache_dir)
+    (entry,) = EngineCache(cache_dir).entries()
+    entry.sidecar.write_text(json.dumps(dict(entry.components, torch="1.0.0")))
+    backend = OnnxBackend(stylizer.net, stylizer.device, stylizer.dtype, stylizer.weights_id, EngineCache(cache_dir))
+    assert backend.built is True
+    assert json.loads(entry.sidecar.read_text()) == entry.components
+
+
+def test_export_to_a_file(exported, run_cli, tmp_path):
+    out = tmp_path / "models" / "adain.onnx"
+    code, stdout, err = run_cli("export", "--format", "onnx", "--vgg", exported["vgg"],
+                                "--decoder", exported["decoder"], "-o", out)
+    assert code == 0, err
+    assert out.is_file() and "checked against onnxruntime" in stdout
+    assert [p.name for p in out.parent.iterdir()] == ["adain.onnx"]  # no temporary leftovers
+    import onnx
+
+    model = onnx.load(str(out))
+    assert [i.name for i in model.graph.input] == ["images", "style_mean", "style_std", "alpha"]
+
+
+@pytest.mark.parametrize("args,expected", [
+    (("-o", "model.txt"), "must end in .onnx"),
+    (("--precision", "fp16"), "onnx export is fp32"),
+    (("-r", "720p"), "--resolution and --batch are for tensorrt"),
+])
+def test_export_bad_inputs(weights_env, run_cli, tmp_path, args, expected):
+    code, out, err = run_cli("export", "--format", "onnx", *[str(tmp_path / a) if a.endswith(".txt") else a for a in args])
+    assert code == 2 and "Traceback" not in err
+    assert err.strip().splitlines()[-1].startswith("error:") and expected in err
+    assert not list(tmp_path.glob("*.txt")) and not list(tmp_path.glob("*.onnx"))
+
+
+def test_export_bad_resolution(run_cli):
+    code, _, err = run_cli("export", "--format", "tensorrt", "-r", "big")
+    assert code == 2 and "is not WIDTHxHEIGHT" in err
