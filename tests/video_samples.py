@@ -50,9 +50,11 @@ def write_video(
         if audio:
             sound = out.add_stream(audio, rate=8000)
             sound.layout = "mono"
-        for index, (image, stamp) in enumerate(zip(frames, pts)):
+        # Each frame lasts until the next one (the last one a single tick): variable frame rate.
+        durations = [b - a for a, b in zip(pts, pts[1:])] + [1]
+        for index, (image, stamp, duration) in enumerate(zip(frames, pts, durations)):
             frame = av.VideoFrame.from_ndarray(image, format="rgb24")
-            frame.pts, frame.time_base = stamp, time_base
+            frame.pts, frame.duration, frame.time_base = stamp, duration, time_base
             for packet in video.encode(frame):
                 out.mux(packet)
             if sound is not None:
@@ -75,10 +77,15 @@ class Probe:
     pts: list[int]
     durations: list[int]
     rotation: int
-    duration_s: float | None
+    duration_s: float | None  # the container's: depends on the encoder's decode timestamps
     pix_fmt: str
     codec: str
     audio_codecs: list[str]
+
+    @property
+    def end_s(self) -> float:
+        """When the last frame stops showing: the duration that does not depend on B-frames."""
+        return float((self.pts[-1] + self.durations[-1]) * self.time_base)
 
 
 def probe(path: Path) -> Probe:

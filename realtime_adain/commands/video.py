@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
+import torch
 from tqdm import tqdm
 
 from realtime_adain.adain import StyleStats
@@ -60,6 +62,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="scale frames back to the input's display size (default: on)")
     parser.add_argument("--batch", type=int, default=0, metavar="N",
                         help="frames per network call (default: 1 on CPU, 4 on GPU)")
+    parser.add_argument("--threads", type=int, default=0, metavar="N",
+                        help="CPU threads for the network (default: torch's, one per core); on a busy "
+                             "machine 1 can be faster, leaving a core to decoding and encoding")
     common.add_model_options(parser, default_size=0)
     parser.set_defaults(func=run)
 
@@ -186,7 +191,7 @@ def keep_partial(writer: VideoWriter, temp: Path, output: Path) -> None:
         raise
     if writer.frames_written:
         publish(temp, partial_path(output))
-        tqdm.write(f"interrupted: {writer.frames_written} frames kept in {partial_path(output)}")
+        tqdm.write(f"interrupted: {writer.frames_written} frames kept in {partial_path(output)}", file=sys.stderr)
     else:
         temp.unlink(missing_ok=True)
 
@@ -200,8 +205,8 @@ def discard(writer: VideoWriter, temp: Path) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.batch < 0:
-        raise UserError("--batch must be a positive number of frames")
+    if args.batch < 0 or args.threads < 0:
+        raise UserError("--batch and --threads must be positive numbers")
     inputs = expand_videos(args.input)
     styles = common.expand_images(args.style, "style")
     jobs = plan(args, inputs, styles)
@@ -212,6 +217,18 @@ def run(args: argparse.Namespace) -> int:
     style_images = {p: read_image(p) for p in dict.fromkeys(styles)}
 
     stylizer = common.stylizer_from_args(args)
+    threads_before = torch.get_num_threads()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    try:
+        stylize_all(args, jobs, stylizer, style_images, settings)
+    finally:
+        torch.set_num_threads(threads_before)
+    return 0
+
+
+def stylize_all(args, jobs, stylizer: Stylizer, style_images: dict[Path, np.ndarray], settings: EncodeSettings) -> None:
+    """Every job with one loaded network; style statistics are computed once per style."""
     cached: dict[Path, StyleStats] = {}
 
     def stats_of(path: Path, first_frame: np.ndarray) -> StyleStats:
@@ -228,4 +245,3 @@ def run(args: argparse.Namespace) -> int:
 
         stylize_file(source, output, stylizer, style_of, args, settings)
         tqdm.write(str(output))
-    return 0

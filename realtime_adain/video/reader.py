@@ -21,6 +21,8 @@ from realtime_adain.errors import UserError
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".mts",
                     ".wmv", ".flv", ".3gp", ".ogv")
+# Demuxers that read still images (plus every "*_pipe" one, e.g. png_pipe, jpeg_pipe).
+IMAGE_FORMATS = ("image2",)
 # Streams whose packets are carried over to the output (data streams such as timecodes are not).
 PASSTHROUGH_TYPES = ("audio", "subtitle")
 
@@ -82,6 +84,8 @@ class VideoReader:
         except (av.error.FFmpegError, UnicodeDecodeError) as exc:
             raise UserError(f"{self.path}: not a readable video ({_reason(exc)})") from None
         try:
+            if self.container.format.name in IMAGE_FORMATS or self.container.format.name.endswith("_pipe"):
+                raise UserError(f"{self.path}: this is an image, not a video (use `realtime-adain image`)")
             if not self.container.streams.video:
                 raise UserError(f"{self.path}: no video stream")
             self.stream = self.container.streams.video[0]

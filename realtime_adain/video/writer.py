@@ -9,6 +9,7 @@ codec, and subtitles it does not accept are dropped with a note (see docs/video.
 from __future__ import annotations
 
 import io
+import sys
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -34,6 +35,13 @@ QUALITY_OPTION = {
 # A quality that keeps painted textures crisp (x264's own default, 23, smears brush strokes).
 DEFAULT_CRF = 18
 PREFERRED_PIX_FMTS = ("yuv420p", "yuv444p")
+# Channel layouts by channel count, for re-encoded audio (other counts are mixed down to stereo).
+LAYOUTS = {1: "mono", 2: "stereo", 3: "2.1", 4: "quad", 5: "5.0", 6: "5.1", 7: "6.1", 8: "7.1"}
+
+
+def note(message: str) -> None:
+    """A one-line remark on stderr that does not break a progress bar."""
+    tqdm.write(f"note: {message}", file=sys.stderr)
 
 
 @dataclass
@@ -150,6 +158,7 @@ class VideoWriter:
             raise
         self.frames_written = 0
         self._last_pts: int | None = None
+        self._durations: dict[int, int] = {}  # pts -> duration of the frames inside the encoder
 
     def _add_video(self, settings: EncodeSettings, spec: VideoFormatOut) -> av.video.stream.VideoStream:
         stream = self.container.add_stream(settings.codec, rate=spec.frame_rate)
@@ -175,14 +184,15 @@ class VideoWriter:
             self.streams[stream.index] = self.container.add_stream_from_template(stream)
         elif stream.type == "audio":
             codec = self.container.default_audio_codec
-            out = self.container.add_stream(codec, rate=stream.codec_context.sample_rate)
-            out.layout = stream.codec_context.layout
+            # By channel count: a layout of unknown channel order (e.g. from PCM in Matroska) won't open.
+            layout = av.AudioLayout(LAYOUTS.get(stream.codec_context.channels, "stereo"))
+            out = self.container.add_stream(codec, rate=stream.codec_context.sample_rate, layout=layout)
             self.streams[stream.index] = out
             self.transcoded[stream.index] = stream
-            tqdm.write(f"note: {self.path.suffix} cannot hold {name} audio; re-encoding it to {codec}")
+            note(f"{self.path.suffix} cannot hold {name} audio; re-encoding it to {codec}")
         else:
-            tqdm.write(f"note: dropping {stream.type} stream #{stream.index} ({name}): "
-                       f"{self.path.suffix} cannot hold it (use .mkv to keep it)")
+            note(f"dropping {stream.type} stream #{stream.index} ({name}): "
+                 f"{self.path.suffix} cannot hold it (use .mkv to keep it)")
 
     def write_frame(self, image: np.ndarray, pts: int | None, duration: int) -> None:
         """Encode one (H, W, 3) uint8 RGB frame at `pts` (input time base)."""
@@ -194,11 +204,21 @@ class VideoWriter:
             frame = frame.reformat(format=self.video.pix_fmt)
         if pts is None:  # some AVI files carry no timestamps: continue from the previous frame
             pts = 0 if self._last_pts is None else self._last_pts + max(duration, 1)
-        frame.pts, frame.duration, frame.time_base = pts, duration, self.video.time_base
+        # In the input's time base, as the encoder is; the muxer may use another (Matroska: 1 ms).
+        frame.pts, frame.duration, frame.time_base = pts, duration, self.video.codec_context.time_base
         self._last_pts = pts
-        for packet in self.video.encode(frame):
-            self.container.mux(packet)
+        self._durations[pts] = duration
+        self._mux_video(self.video.encode(frame))
         self.frames_written += 1
+
+    def _mux_video(self, packets: list[av.Packet]) -> None:
+        # Encoders with look-ahead drop frame durations; put them back, so the last frame of a
+        # variable-frame-rate video lasts as long as it did in the input.
+        for packet in packets:
+            duration = self._durations.pop(packet.pts, None)
+            if duration:
+                packet.duration = duration
+            self.container.mux(packet)
 
     def write_packet(self, packet: av.Packet) -> None:
         """Copy (or re-encode) one packet of an audio/subtitle stream of the input."""
@@ -217,8 +237,7 @@ class VideoWriter:
     def close(self) -> None:
         """Flush the encoders and finish the file (it is complete and playable afterwards)."""
         try:
-            for packet in self.video.encode(None):
-                self.container.mux(packet)
+            self._mux_video(self.video.encode(None))
             for index, source in self.transcoded.items():
                 out = self.streams[index]
                 for frame in source.codec_context.decode(None):
