@@ -276,3 +276,13 @@ def test_ctrl_c_leaves_a_playable_partial_file(weights_env, bunny, style, tmp_pa
     assert 0 < len(result.pts) < 240
     assert result.pts == source.pts[: len(result.pts)]
     assert audio_packets(partial)  # the sound up to that point came along
+
+
+def test_frames_option_previews_the_start(run_cli, weights_env, bunny, style, tmp_path):
+    out = tmp_path / "preview.mp4"
+    code, _, err = run_cli("video", bunny, "-s", style, "--size", "32", "--style-size", "64", "--frames", "12",
+                           "--threads", "1", "-o", out)
+    assert code == 0, err
+    result, source = probe(out), probe(bunny)
+    assert result.pts == source.pts[:12]
+    assert 0 < len(audio_packets(out)) < len(audio_packets(bunny))

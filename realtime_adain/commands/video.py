@@ -62,6 +62,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="scale frames back to the input's display size (default: on)")
     parser.add_argument("--batch", type=int, default=0, metavar="N",
                         help="frames per network call (default: 1 on CPU, 4 on GPU)")
+    parser.add_argument("--frames", type=int, default=0, metavar="N",
+                        help="only the first N frames (a quick preview; sound up to there)")
     parser.add_argument("--threads", type=int, default=0, metavar="N",
                         help="CPU threads for the network (default: torch's, one per core); on a busy "
                              "machine 1 can be faster, leaving a core to decoding and encoding")
@@ -126,7 +128,7 @@ def stylize_file(
     source: Path, output: Path, stylizer: Stylizer, style_of, args: argparse.Namespace, settings: EncodeSettings
 ) -> None:
     """One input to one output, through a temporary file renamed on success."""
-    with VideoReader(source) as reader:
+    with VideoReader(source, max_frames=args.frames) as reader:
         first = fit_short_side(reader.first_frame.image, args.size)
         style: StyleStats = style_of(first)
         height, width = (reader.height, reader.width) if args.keep_size else first.shape[:2]
@@ -205,8 +207,8 @@ def discard(writer: VideoWriter, temp: Path) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.batch < 0 or args.threads < 0:
-        raise UserError("--batch and --threads must be positive numbers")
+    if min(args.batch, args.threads, args.frames) < 0:
+        raise UserError("--batch, --threads and --frames must be positive numbers")
     inputs = expand_videos(args.input)
     styles = common.expand_images(args.style, "style")
     jobs = plan(args, inputs, styles)

@@ -73,8 +73,10 @@ class VideoReader:
     decodable frame, fails here with a `UserError` before anything is written.
     """
 
-    def __init__(self, path: str | os.PathLike) -> None:
+    def __init__(self, path: str | os.PathLike, max_frames: int = 0) -> None:
+        """`max_frames` > 0 stops after that many frames (a preview of the start)."""
         self.path = Path(path)
+        self.max_frames = max_frames
         if not self.path.is_file():
             raise UserError(f"{self.path}: no such file")
         if self.path.stat().st_size == 0:
@@ -116,8 +118,9 @@ class VideoReader:
 
     @property
     def expected_frames(self) -> int:
-        """Frame count from the container's index (0 when the format does not store it)."""
-        return self.stream.frames or 0
+        """Frames to come, from the container's index (0 when the format does not store it)."""
+        declared = self.stream.frames or 0
+        return min(declared, self.max_frames) if self.max_frames else declared
 
     def items(self) -> Iterator[Frame | av.Packet]:
         """Every frame and pass-through packet, in file order; raises UserError on corrupt data."""
@@ -142,9 +145,11 @@ class VideoReader:
                     image = upright(rgb, self._first_rotation)
                     yield Frame(image, decoded.pts, decoded.duration, index)
                     index += 1
+                    if index == self.max_frames:
+                        return
         except av.error.FFmpegError as exc:
             raise UserError(f"{self.path}: corrupt video data after {index} frames ({_reason(exc)})") from None
-        if self.expected_frames and index < self.expected_frames and index > 0:
+        if 0 < index < self.expected_frames:
             raise UserError(f"{self.path}: truncated or corrupt: only {index} of {self.expected_frames} frames decode")
 
     def close(self) -> None:

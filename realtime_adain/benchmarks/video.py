@@ -1,0 +1,197 @@
+"""Video files end to end: our pipeline against the reference repository's per-frame loop.
+
+Times a clip (default ../shared/data/videos/cutBunny.mp4) from the first decoded packet to the
+closed output file, for `realtime-adain video`'s pipeline (style encoded once, decode / network /
+encode overlapped in threads, audio copied) and for the loop of naoto0804/pytorch-AdaIN
+`test_video.py`, reproduced step for step on the same network modules and weights: OpenCV
+decodes a frame (BGR, fed as is, as there), PIL + torchvision transforms make tensors, the style
+image is resized and encoded again for every frame, the output goes through NumPy and a bicubic
+resize, and is encoded in the same thread (PyAV libx264 at our CRF standing in for imageio's
+ffmpeg pipe). Variants run interleaved, repeat after repeat, so load from other processes hits
+them alike; medians and the ratio of medians are printed. `--frames N` times a prefix: at native
+640x360 in fp32 a CPU needs seconds per frame. Weights: the installed ones if found, else
+generated stand-ins (speed does not depend on the values).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import torch
+
+from realtime_adain import weights
+from realtime_adain.adain import adain, calc_mean_std
+from realtime_adain.commands import common
+from realtime_adain.commands.video import stylize_file
+from realtime_adain.errors import UserError
+from realtime_adain.imageio import read_image
+from realtime_adain.stylizer import Stylizer
+from realtime_adain.synthetic import write_published_weights
+from realtime_adain.video.writer import DEFAULT_CRF, EncodeSettings
+
+SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--video", type=Path, default=SHARED_DATA / "videos" / "cutBunny.mp4", help="clip to time")
+    parser.add_argument("--style", type=Path, default=SHARED_DATA / "style" / "brushstrokes.jpg", help="style image")
+    parser.add_argument("--frames", type=int, default=0, metavar="N", help="time the first N frames (default: all)")
+    parser.add_argument("--size", type=int, default=0, metavar="PX", help="processing size, 0 = native (default)")
+    parser.add_argument("--style-size", type=int, default=512, metavar="PX", help="style size (default 512, as the reference)")
+    parser.add_argument("--repeats", type=int, default=3, help="interleaved repeats of every variant (default 3)")
+    parser.add_argument("--threads", default="0,1", metavar="LIST",
+                        help="network threads for our pipeline, one variant each; 0 = torch's default (default 0,1)")
+    parser.add_argument("--engine", default="eager", metavar="LIST",
+                        help="engines for our pipeline, comma-separated, one variant each (default eager)")
+    parser.add_argument("--batch", type=int, default=1, help="frames per network call in our pipeline (default 1)")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the reference loop")
+    parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    parser.add_argument("--vgg", metavar="PATH", help="encoder weights (default: installed, else generated)")
+    parser.add_argument("--decoder", metavar="PATH", help="decoder weights (default: installed, else generated)")
+    parser.add_argument("--json", type=Path, metavar="PATH", help="also write the results here")
+
+
+def load_weights(args: argparse.Namespace, workdir: Path) -> tuple[Path, Path, str]:
+    try:
+        return weights.resolve("vgg", args.vgg), weights.resolve("decoder", args.decoder), "installed"
+    except UserError:
+        if args.vgg or args.decoder:
+            raise
+        vgg, decoder = write_published_weights(workdir)
+        return vgg, decoder, "generated stand-ins (synthetic.py)"
+
+
+def reference_loop(stylizer: Stylizer, video: Path, style_path: Path, output: Path, size: int, style_size: int,
+                   frames: int) -> int:
+    """The per-frame loop of pytorch-AdaIN test_video.py (image style branch), on our modules."""
+    from PIL import Image
+    from torchvision import transforms
+
+    def test_transform(target: int) -> transforms.Compose:
+        steps = [transforms.Resize(target)] if target != 0 else []
+        return transforms.Compose(steps + [transforms.ToTensor()])
+
+    vgg, decoder, device = stylizer.net.encoder, stylizer.net.decoder, stylizer.device
+    content_tf, style_tf = test_transform(size), test_transform(style_size)
+    capture = cv2.VideoCapture(str(video))
+    fps = capture.get(cv2.CAP_PROP_FPS)
+    width, height = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
+    out = av.open(str(output), "w")
+    stream = out.add_stream("libx264", rate=round(fps))
+    stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+    stream.options = {"crf": str(DEFAULT_CRF)}
+    style_img = Image.open(style_path)
+    count = 0
+    while not frames or count < frames:
+        ret, content_img = capture.read()
+        if not ret:
+            break
+        content = content_tf(Image.fromarray(content_img))
+        style = style_tf(style_img)  # resized and converted again for every frame, as there
+        style = style.to(device).unsqueeze(0)
+        content = content.to(device).unsqueeze(0)
+        with torch.no_grad():
+            content_f = vgg(content)
+            style_f = vgg(style)  # the style encoded again for every frame, as there
+            feat = adain(content_f, *calc_mean_std(style_f))
+            output_t = decoder(feat * 1.0 + content_f * 0.0)
+        result = np.array(output_t.cpu().squeeze(0)) * 255
+        result = np.transpose(result, (1, 2, 0))
+        result = cv2.resize(result, (width, height), interpolation=cv2.INTER_CUBIC)
+        frame = av.VideoFrame.from_ndarray(np.clip(result, 0, 255).astype(np.uint8), format="rgb24")
+        frame.pts = count
+        for packet in stream.encode(frame):
+            out.mux(packet)
+        count += 1
+    for packet in stream.encode(None):
+        out.mux(packet)
+    out.close()
+    capture.release()
+    return count
+
+
+def our_pipeline(stylizer: Stylizer, video: Path, style_path: Path, output: Path, size: int, style_size: int,
+                 frames: int, batch: int) -> None:
+    """`realtime-adain video` on one clip, style read and encoded inside the timing."""
+    args = argparse.Namespace(size=size, keep_size=True, alpha=1.0, batch=batch, frames=frames)
+    style = common.style_stats(stylizer, read_image(style_path), style_size)
+    stylize_file(video, output, stylizer, lambda first: style, args, EncodeSettings())
+
+
+def machine(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else platform.processor()
+    return f"{cpu}, {torch.get_num_threads()} cores for torch"
+
+
+def run(args: argparse.Namespace) -> int:
+    if not args.video.is_file():
+        raise UserError(f"{args.video}: no such video (pass --video)")
+    if not args.style.is_file():
+        raise UserError(f"{args.style}: no such style image (pass --style)")
+    with av.open(str(args.video)) as probe:
+        stream = probe.streams.video[0]
+        total = stream.frames
+        shape = f"{stream.codec_context.width}x{stream.codec_context.height}"
+    n_frames = min(args.frames, total) if args.frames else total
+    thread_counts = [int(t) for t in args.threads.split(",")]
+    default_threads = torch.get_num_threads()
+    with tempfile.TemporaryDirectory(prefix="bench-video-") as tmp:
+        workdir = Path(tmp)
+        vgg, decoder, which = load_weights(args, workdir)
+        stylizers = {name: Stylizer.load(vgg, decoder, device=args.device, engine=name)
+                     for name in args.engine.split(",")}
+        variants: list[tuple[str, callable]] = []
+        if not args.no_baseline:
+            base = next(iter(stylizers.values()))
+            variants.append(("reference loop (pytorch-AdaIN test_video.py)", lambda out, n, s=base, t=default_threads: (
+                torch.set_num_threads(t), reference_loop(s, args.video, args.style, out, args.size, args.style_size, n))))
+        for name, stylizer in stylizers.items():
+            for threads in thread_counts:
+                label = f"pipeline, {name}, {threads or default_threads} network thread(s), batch {args.batch}"
+                variants.append((label, lambda out, n, s=stylizer, t=threads or default_threads: (
+                    torch.set_num_threads(t),
+                    our_pipeline(s, args.video, args.style, out, args.size, args.style_size, n, args.batch))))
+        print(f"clip: {args.video.name} {shape}, {n_frames} of {total} frames; size {args.size or 'native'}; "
+              f"style {args.style.name} at {args.style_size}; weights: {which}", flush=True)
+        for label, fn in variants:  # warm-up: one-time costs (allocator, oneDNN kernels, engine builds)
+            fn(workdir / "warmup.mp4", 2)
+        times: dict[str, list[float]] = {label: [] for label, _ in variants}
+        for repeat in range(args.repeats):
+            for label, fn in variants:
+                start = time.perf_counter()
+                fn(workdir / "out.mp4", n_frames)
+                times[label].append(time.perf_counter() - start)
+                print(f"  repeat {repeat + 1}: {label}: {times[label][-1]:.1f} s", flush=True)
+        torch.set_num_threads(default_threads)
+    medians = {label: statistics.median(t) for label, t in times.items()}
+    baseline = medians.get(variants[0][0]) if not args.no_baseline else None
+    print(f"\n{'variant':<66} {'median s':>9} {'fps':>7} {'speed-up':>9}")
+    rows = []
+    for label, median in medians.items():
+        speedup = baseline / median if baseline else None
+        rows.append({"variant": label, "median_s": median, "fps": n_frames / median, "speedup": speedup,
+                     "times_s": times[label]})
+        print(f"{label:<66} {median:9.1f} {n_frames / median:7.3f} {f'{speedup:.2f}x' if speedup else '':>9}")
+    result = {
+        "benchmark": "video", "date": datetime.now(timezone.utc).date().isoformat(),
+        "machine": machine(torch.device(args.device)), "torch": torch.__version__, "clip": args.video.name,
+        "resolution": shape, "frames": n_frames, "size": args.size, "style": args.style.name,
+        "style_size": args.style_size, "weights": which, "repeats": args.repeats, "rows": rows,
+    }
+    print(json.dumps(result))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2))
+    return 0
