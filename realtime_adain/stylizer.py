@@ -60,7 +60,7 @@ class Stylizer:
             self.net = self.net.to(memory_format=torch.channels_last)
         self.weight_paths = tuple(str(p) for p in weight_paths)
         # The engine that runs `stylize` (realtime_adain.engines): checked now, built on first use.
-        self.engine = engines.resolve(engine, self.device, self.dtype)
+        self.engine = engines.resolve(engine, self.device, self.dtype, self.weights_id if engine == "auto" else None)
 
     @classmethod
     def load(

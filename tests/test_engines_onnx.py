@@ -69,6 +69,13 @@ def test_onnxruntime_matches_eager_on_real_frames(pair, data_dir):
         assert_close(ref, got)
 
 
+def test_auto_on_the_cpu_takes_a_cached_export(exported, published_weights, monkeypatch):
+    load = lambda decoder: Stylizer.load(exported["vgg"], decoder, device="cpu", engine="auto")  # noqa: E731
+    monkeypatch.setenv("REALTIME_ADAIN_ENGINES", str(exported["cache"].directory))
+    assert load(exported["decoder"]).engine == "onnx"
+    assert load(published_weights[1]).engine == "eager"  # other weights: no export cached
+
+
 def test_engines_list_shows_the_export(exported, run_cli, monkeypatch):
     monkeypatch.setenv("REALTIME_ADAIN_ENGINES", str(exported["cache"].directory))
     code, out, _ = run_cli("engines", "list")
@@ -77,7 +84,6 @@ def test_engines_list_shows_the_export(exported, run_cli, monkeypatch):
     assert [e["kind"] for e in listed] == ["onnx"]
 
 
-@pytest.mark.slow
 def test_foreign_onnx_export_is_rebuilt(exported, pair, tmp_path):
     """A cached export whose sidecar names another torch version is exported again."""
     stylizer, _ = pair

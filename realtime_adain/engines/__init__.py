@@ -16,10 +16,6 @@ from realtime_adain.model import StyleTransferNet
 
 ENGINES = ("eager", "compile", "tensorrt", "onnx")
 CHOICES = ("auto", *ENGINES)
-# What 'auto' picks on the CPU. Measured at 640x360 fp32 on a 2-core EPYC (docs/BENCHMARKS.md):
-# onnxruntime and frozen torch.compile both beat eager, but compile costs minutes per new shape
-# and onnx a one-time export per weights file; eager starts at once. See docs/engines.md.
-CPU_AUTO = "eager"
 
 
 def unavailable(name: str, device: torch.device, dtype: torch.dtype) -> str | None:
@@ -44,16 +40,34 @@ def unavailable(name: str, device: torch.device, dtype: torch.dtype) -> str | No
     return f"unknown engine '{name}' (use {', '.join(CHOICES)})"
 
 
-def resolve(name: str, device: torch.device, dtype: torch.dtype) -> str:
-    """'auto' -> tensorrt > compile > eager on a GPU, CPU_AUTO on the CPU; else check `name`."""
+def resolve(name: str, device: torch.device, dtype: torch.dtype, weights_id: str | None = None) -> str:
+    """'auto' -> tensorrt > compile > eager on a GPU, `cpu_auto` on the CPU; else check `name`."""
     device = torch.device(device)
     if name == "auto":
-        order = ("tensorrt", "compile", "eager") if device.type == "cuda" else (CPU_AUTO, "eager")
-        return next(n for n in order if unavailable(n, device, dtype) is None)
+        if device.type != "cuda":
+            return cpu_auto(weights_id, dtype)
+        return next(n for n in ("tensorrt", "compile", "eager") if unavailable(n, device, dtype) is None)
     reason = unavailable(name, device, dtype)
     if reason:
         raise UserError(reason)
     return name
+
+
+def cpu_auto(weights_id: str | None, dtype: torch.dtype) -> str:
+    """onnx when an export of these weights is already cached, else eager.
+
+    Measured at 640x360 fp32 on a 2-core EPYC (docs/BENCHMARKS.md), onnxruntime is the fastest
+    CPU engine and torch.compile barely beats eager after minutes of compiling per shape. The
+    onnx engine's first use costs an export (seconds to tens of seconds), so 'auto' takes it only
+    once `realtime-adain export --format onnx` (or an `--engine onnx` run) has paid that; eager
+    starts at once.
+    """
+    if weights_id and unavailable("onnx", torch.device("cpu"), dtype) is None:
+        from realtime_adain.engines.onnx import onnx_cached
+
+        if onnx_cached(weights_id):
+            return "onnx"
+    return "eager"
 
 
 def available(device: torch.device, dtype: torch.dtype) -> list[str]:
@@ -66,7 +80,7 @@ def create(
     weights_id: str = "in-memory", cache: EngineCache | None = None,
 ) -> Backend:
     """A ready backend for engine `name` ('auto' allowed); `net` is already on device and dtype."""
-    name = resolve(name, device, dtype)
+    name = resolve(name, device, dtype, weights_id)
     if name == "eager":
         from realtime_adain.engines.eager import EagerBackend
 

@@ -89,6 +89,12 @@ def cached_onnx(net: StyleTransferNet, weights_id: str, cache: EngineCache | Non
     )
 
 
+def onnx_cached(weights_id: str, cache: EngineCache | None = None) -> bool:
+    """Whether a valid export of these weights is in the cache (no export, no loading)."""
+    cache = cache or EngineCache()
+    return cache.is_valid(cache.entry(onnx_components(weights_id), ".onnx"))
+
+
 def _check_onnx(path: Path) -> Path:
     """A cheap validity check before a cached file is trusted (raises if damaged)."""
     import onnx
