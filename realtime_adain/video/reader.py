@@ -93,6 +93,7 @@ class VideoReader:
             self.stream = self.container.streams.video[0]
             self.stream.thread_type = "AUTO"  # frame + slice threads in the decoder
             self.passthrough = [s for s in self.container.streams if s.type in PASSTHROUGH_TYPES]
+            self.rotation, self.colour = 0, None  # set from the first decoded frame
             self._items = self._demux()
             self._lookahead: list[Frame | av.Packet] = []
             for item in self._items:
@@ -105,7 +106,6 @@ class VideoReader:
             self.container.close()
             raise
         self.first_frame: Frame = self._lookahead[-1]
-        self.rotation = self._first_rotation
         self.height, self.width = self.first_frame.image.shape[:2]  # as displayed (after rotation)
 
     @property
@@ -139,10 +139,9 @@ class VideoReader:
                     continue
                 for decoded in packet.decode():
                     if index == 0:
-                        self._first_rotation = decoded.rotation
-                        self.colour = Colour.of(decoded)
+                        self.rotation, self.colour = decoded.rotation, Colour.of(decoded)
                     rgb = decoded.to_ndarray(format="rgb24", src_color_range=decoded.color_range)
-                    image = upright(rgb, self._first_rotation)
+                    image = upright(rgb, self.rotation)
                     yield Frame(image, decoded.pts, decoded.duration, index)
                     index += 1
                     if index == self.max_frames:
