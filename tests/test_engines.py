@@ -210,3 +210,15 @@ def test_engines_list_and_clear_cli(run_cli, tmp_path, monkeypatch):
     code, out, _ = run_cli("engines", "clear")
     assert code == 0 and "removed 1 engine" in out
     assert json.loads(run_cli("engines", "list", "--json")[1])["engines"] == []
+
+
+def test_bench_model_smoke(run_cli, tmp_path):
+    """The benchmark runs end to end on a tiny frame and writes its JSON (no timing asserted)."""
+    out_json = tmp_path / "model.json"
+    code, out, err = run_cli("bench", "model", "-r", "32x16", "--engine", "eager", "--warmup", "1",
+                             "--iters", "1", "--json", out_json)
+    assert code == 0, err
+    result = json.loads(out_json.read_text())
+    (row,) = result["rows"]
+    assert (row["engine"], row["resolution"], row["batch"]) == ("eager", "32x16", 1)
+    assert row["step_ms_median"] > 0 and result["matmul_tflops"] > 0 and row["speedup_vs_eager"] == 1.0

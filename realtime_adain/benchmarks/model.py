@@ -2,8 +2,8 @@
 
 For each engine that runs here and each resolution, at batch 1 and a throughput batch: the model
 step alone (device images in, device images out; CUDA events on a GPU, perf_counter on the CPU;
-median and p95 after warm-up), end to end with upload and download (uint8 frames in and out),
-peak memory, and the share of the compute floor reached. The floor: the network does about
+median and p95 after warm-up), end to end with upload and download (uint8 frames in and out, one
+call at a time, and on a GPU also through the double-buffered stream), peak memory, and the share of the compute floor reached. The floor: the network does about
 0.97 MFLOP per pixel (1080p: ~2.0 TFLOP per frame), against the matrix-multiply throughput
 measured here (dense fp16 on a GPU, fp32 on the CPU). Engines are measured side by side in one
 run; `speedup` is each engine's step against eager's at the same shape. Weights: the installed
@@ -196,8 +196,9 @@ def measure(backends: list[engines.Backend], batch: int, height: int, width: int
     step_times = interleaved(timer, steps, warmup, iters)
     e2e_times = interleaved(Timer(torch.device("cpu")), [lambda b=b: b.stylize(frames, styles[0], 1.0) for b in backends],
                             1, max(3, iters // 4))
+    streamed = [stream_fps(b, frames, styles[0], iters) if device.type == "cuda" else None for b in backends]
     rows = []
-    for backend, step, end_to_end, peak_mb in zip(backends, step_times, e2e_times, memory):
+    for backend, step, end_to_end, stream, peak_mb in zip(backends, step_times, e2e_times, streamed, memory):
         # A style switch: new statistics to the device; the graph/engine is reused as it is.
         alternating = itertools.cycle(styles[::-1])
         switch = timer.time(lambda b=backend: b.style_inputs(next(alternating), 1.0), 0, 20)
@@ -207,6 +208,7 @@ def measure(backends: list[engines.Backend], batch: int, height: int, width: int
             "engine": backend.name, "resolution": f"{width}x{height}", "batch": batch,
             "step_ms_median": step_ms, "step_ms_p95": float(np.percentile(step, 95)),
             "end_to_end_fps": batch / (statistics.median(end_to_end) / 1e3),
+            "stream_fps": stream,
             "style_switch_ms": statistics.median(switch),
             "tensorrt_builds": getattr(backend, "builds", None),
             "peak_memory_mb": peak_mb,
@@ -214,6 +216,16 @@ def measure(backends: list[engines.Backend], batch: int, height: int, width: int
             "floor_share": flop / (step_ms / 1e3) / 1e12 / peak_tflops,
         })
     return rows
+
+
+def stream_fps(backend: engines.Backend, frames: np.ndarray, style: StyleStats, count: int) -> float:
+    """Frames per second through the double-buffered stream (copies overlap compute), GPU only."""
+    for _ in backend.stylize_stream([frames] * 3, style):
+        pass
+    start = time.perf_counter()
+    for _ in backend.stylize_stream([frames] * count, style):
+        pass
+    return frames.shape[0] * count / (time.perf_counter() - start)
 
 
 def peak_memory_mb(device: torch.device, step) -> float:
@@ -237,14 +249,15 @@ def add_speedups(rows: list[dict]) -> None:
 
 
 HEADER = (f"{'engine':<9} {'resolution':>10} {'batch':>5} {'step ms':>9} {'p95 ms':>9} {'e2e fps':>8} "
-          f"{'switch ms':>9} {'peak MB':>8} {'TFLOP/s':>8} {'floor %':>7}")
+          f"{'strm fps':>8} {'switch ms':>9} {'peak MB':>8} {'TFLOP/s':>8} {'floor %':>7}")
 
 
 def print_row(row: dict, first: bool) -> None:
     if first:
         print(HEADER)
     print(f"{row['engine']:<9} {row['resolution']:>10} {row['batch']:>5} {row['step_ms_median']:>9.1f} "
-          f"{row['step_ms_p95']:>9.1f} {row['end_to_end_fps']:>8.2f} {row['style_switch_ms']:>9.3f} "
+          f"{row['step_ms_p95']:>9.1f} {row['end_to_end_fps']:>8.2f} "
+          f"{row['stream_fps'] if row['stream_fps'] is not None else float('nan'):>8.2f} {row['style_switch_ms']:>9.3f} "
           f"{row['peak_memory_mb']:>8.0f} {row['tflops']:>8.3f} {100 * row['floor_share']:>6.1f}%", flush=True)
 
 
