@@ -256,13 +256,13 @@ def test_refuses_to_overwrite_its_input(run_cli, weights_env, style, tmp_path):
 def test_ctrl_c_leaves_a_playable_partial_file(weights_env, bunny, style, tmp_path):
     out = tmp_path / "bunny.mp4"
     command = [sys.executable, "-m", "realtime_adain", "video", str(bunny), "-s", str(style),
-               "--size", "96", "--style-size", "64", "--threads", "1", "-o", str(out)]
+               "--size", "64", "--style-size", "64", "--threads", "1", "-o", str(out)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 90
-    # Wait until the encoder has muxed some frames (x264 holds back ~40 for look-ahead).
+    # Wait until frames reach the file (x264 holds ~40 back for look-ahead; FFmpeg writes 32 KiB blocks).
     while time.monotonic() < deadline and process.poll() is None:
         temps = [p for p in tmp_path.iterdir() if p.name.startswith(".bunny.")]
-        if temps and temps[0].stat().st_size > 30_000:
+        if temps and temps[0].stat().st_size > 8_000:
             break
         time.sleep(0.05)
     assert process.poll() is None, "finished before it could be interrupted"

@@ -55,7 +55,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="engines for our pipeline, comma-separated, one variant each (default eager)")
     parser.add_argument("--batch", type=int, default=1, help="frames per network call in our pipeline (default 1)")
     parser.add_argument("--no-baseline", action="store_true", help="skip the reference loop")
+    parser.add_argument("--resolution", metavar="WxH", help="time an upscaled copy of the clip's frames, e.g. 1920x1080")
     parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    parser.add_argument("--dtype", default="fp32", choices=("fp32", "fp16", "bf16"),
+                        help="precision of our pipeline (the reference loop stays fp32)")
+    parser.add_argument("--codec", default="libx264", help="our pipeline's encoder, e.g. h264_nvenc (default libx264)")
     parser.add_argument("--vgg", metavar="PATH", help="encoder weights (default: installed, else generated)")
     parser.add_argument("--decoder", metavar="PATH", help="decoder weights (default: installed, else generated)")
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the results here")
@@ -105,7 +109,7 @@ def reference_loop(stylizer: Stylizer, video: Path, style_path: Path, output: Pa
             style_f = vgg(style)  # the style encoded again for every frame, as there
             feat = adain(content_f, *calc_mean_std(style_f))
             output_t = decoder(feat * 1.0 + content_f * 0.0)
-        result = np.array(output_t.cpu().squeeze(0)) * 255
+        result = output_t.cpu().squeeze(0).numpy() * 255  # np.array(tensor) there, the same copy
         result = np.transpose(result, (1, 2, 0))
         result = cv2.resize(result, (width, height), interpolation=cv2.INTER_CUBIC)
         frame = av.VideoFrame.from_ndarray(np.clip(result, 0, 255).astype(np.uint8), format="rgb24")
@@ -121,11 +125,34 @@ def reference_loop(stylizer: Stylizer, video: Path, style_path: Path, output: Pa
 
 
 def our_pipeline(stylizer: Stylizer, video: Path, style_path: Path, output: Path, size: int, style_size: int,
-                 frames: int, batch: int) -> None:
+                 frames: int, batch: int, codec: str) -> None:
     """`realtime-adain video` on one clip, style read and encoded inside the timing."""
     args = argparse.Namespace(size=size, keep_size=True, alpha=1.0, batch=batch, frames=frames)
     style = common.style_stats(stylizer, read_image(style_path), style_size)
-    stylize_file(video, output, stylizer, lambda first: style, args, EncodeSettings())
+    stylize_file(video, output, stylizer, lambda first: style, args, EncodeSettings(codec))
+
+
+def upscaled_copy(video: Path, resolution: str, frames: int, output: Path) -> Path:
+    """The clip's first `frames` frames at `resolution` (WxH), for GPU timings at 720p/1080p."""
+    try:
+        width, height = (int(v) for v in resolution.lower().split("x"))
+    except ValueError:
+        raise UserError(f"--resolution '{resolution}' is not WIDTHxHEIGHT") from None
+    with av.open(str(video)) as source, av.open(str(output), "w") as out:
+        stream = source.streams.video[0]
+        target = out.add_stream("libx264", rate=stream.average_rate)
+        target.width, target.height, target.pix_fmt = width, height, "yuv420p"
+        target.options = {"crf": str(DEFAULT_CRF)}
+        for index, frame in enumerate(source.decode(stream)):
+            if frames and index == frames:
+                break
+            scaled = frame.reformat(width=width, height=height, format="yuv420p")
+            scaled.pts = index
+            for packet in target.encode(scaled):
+                out.mux(packet)
+        for packet in target.encode(None):
+            out.mux(packet)
+    return output
 
 
 def machine(device: torch.device) -> str:
@@ -151,19 +178,23 @@ def run(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-video-") as tmp:
         workdir = Path(tmp)
         vgg, decoder, which = load_weights(args, workdir)
-        stylizers = {name: Stylizer.load(vgg, decoder, device=args.device, engine=name)
+        if args.resolution:
+            args.video = upscaled_copy(args.video, args.resolution, n_frames, workdir / f"clip_{args.resolution}.mp4")
+            shape = args.resolution
+        stylizers = {name: Stylizer.load(vgg, decoder, device=args.device, dtype=args.dtype, engine=name)
                      for name in args.engine.split(",")}
+        reference = Stylizer.load(vgg, decoder, device=args.device)  # fp32, as the reference runs
         variants: list[tuple[str, callable]] = []
         if not args.no_baseline:
-            base = next(iter(stylizers.values()))
-            variants.append(("reference loop (pytorch-AdaIN test_video.py)", lambda out, n, s=base, t=default_threads: (
+            variants.append(("reference loop (pytorch-AdaIN test_video.py)", lambda out, n, s=reference, t=default_threads: (
                 torch.set_num_threads(t), reference_loop(s, args.video, args.style, out, args.size, args.style_size, n))))
         for name, stylizer in stylizers.items():
             for threads in thread_counts:
-                label = f"pipeline, {name}, {threads or default_threads} network thread(s), batch {args.batch}"
+                label = f"pipeline, {name} {args.dtype}, {threads or default_threads} thread(s), batch {args.batch}"
                 variants.append((label, lambda out, n, s=stylizer, t=threads or default_threads: (
                     torch.set_num_threads(t),
-                    our_pipeline(s, args.video, args.style, out, args.size, args.style_size, n, args.batch))))
+                    our_pipeline(s, args.video, args.style, out, args.size, args.style_size, n, args.batch,
+                                 args.codec))))
         print(f"clip: {args.video.name} {shape}, {n_frames} of {total} frames; size {args.size or 'native'}; "
               f"style {args.style.name} at {args.style_size}; weights: {which}", flush=True)
         for label, fn in variants:  # warm-up: one-time costs (allocator, oneDNN kernels, engine builds)
