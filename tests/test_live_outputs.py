@@ -43,3 +43,31 @@ def test_unwritable_place_is_a_user_error(tmp_path):
     blocker.write_text("x")
     with pytest.raises(UserError):
         Recorder(blocker / "sub" / "rec.mp4", (64, 64), fps=24, log=lambda *a, **k: None)
+
+
+def test_a_stalled_stream_peer_cannot_hang_the_shutdown(monkeypatch):
+    """A TCP peer that accepts and never reads: the encoder blocks on the socket, close() still returns."""
+    import socket
+    import time
+
+    from realtime_adain.live import outputs
+
+    monkeypatch.setattr(outputs, "STREAM_CLOSE_TIMEOUT", 0.5)
+    server = socket.socket()
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    events = []
+    try:
+        streamer = outputs.Streamer(f"tcp://127.0.0.1:{server.getsockname()[1]}", (320, 240), 30,
+                                    log=lambda event, **f: events.append(event))
+        noise = np.random.default_rng(0)  # incompressible frames fill the socket buffers quickly
+        for i in range(400):
+            streamer.submit(noise.integers(0, 256, (240, 320, 3), dtype=np.uint8), i / 30)
+            time.sleep(0.002)
+        started = time.monotonic()
+        streamer.close()
+        assert time.monotonic() - started < 3.0
+    finally:
+        server.close()
+    assert streamer.written < 400 and streamer.dropped > 0 and "output-error" in events

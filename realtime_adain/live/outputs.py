@@ -1,9 +1,10 @@
 """Where stylized frames go besides the window: an MP4 file, a network stream, a virtual camera.
 
-Each output encodes on its own thread behind a bounded queue, so a slow disk or network never
-stalls the display; a full queue drops the frame and counts it. Frames carry their capture time,
-which becomes the presentation time: a recording plays at the speed it was seen, even when the
-stylizer kept up with only some of the camera's frames.
+The file and the stream encode on their own thread behind a bounded queue, so a slow disk or
+network never stalls the display; a full queue drops the frame and counts it, and closing gives
+up after a time limit, so a peer that stopped reading cannot hang the shutdown. Frames carry
+their capture time, which becomes the presentation time: a recording plays at the speed it was
+seen, even when the stylizer kept up with only some of the camera's frames.
 """
 
 from __future__ import annotations
@@ -11,18 +12,22 @@ from __future__ import annotations
 import os
 import queue
 import threading
+import time
 from fractions import Fraction
 from pathlib import Path
 from typing import Callable
 
 import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import resize
 
 STREAM_FORMATS = {"udp": "mpegts", "rtp": "rtp_mpegts", "srt": "mpegts", "tcp": "mpegts", "rtmp": "flv", "rtmps": "flv"}
 QUEUE_FRAMES = 64
+RECORDING_CLOSE_TIMEOUT = 30.0  # encoding at most QUEUE_FRAMES frames and flushing to a local disk
+STREAM_CLOSE_TIMEOUT = 5.0
 
 
 def even(size: tuple[int, int]) -> tuple[int, int]:
@@ -54,6 +59,7 @@ class EncoderThread(threading.Thread):
         self._queue: queue.Queue = queue.Queue(maxsize=QUEUE_FRAMES)
         self._first_time: float | None = None
         self._last_pts = -1
+        self._reformatter = VideoReformatter()  # one scaler for the stream, not one per frame
         try:
             self._container = av.open(target, mode="w", format=container_format, options=container_options or {})
         except (av.FFmpegError, OSError) as exc:
@@ -71,11 +77,32 @@ class EncoderThread(threading.Thread):
         except queue.Full:
             self.dropped += 1
 
-    def close(self) -> int:
-        """Encode what is queued, flush, finalise the container; returns the frames written."""
-        self._queue.put(None)
-        self.join()
+    def close(self, timeout: float, keep_queued: bool = True) -> int:
+        """Encode what is queued (or drop it), flush, finalise; returns the frames written.
+
+        Waits at most `timeout` seconds: past that the target is taken as stalled, `error` says
+        so and the thread (a daemon) is left behind rather than hanging the shutdown.
+        """
+        if not keep_queued:
+            self._discard_queued()
+        deadline = time.monotonic() + timeout
+        try:
+            self._queue.put(None, timeout=timeout)
+        except queue.Full:
+            pass
+        self.join(max(0.0, deadline - time.monotonic()))
+        if self.is_alive():
+            self.error = self.error or f"still writing after {timeout:.0f} s, given up"
+            self.log("output-error", target=self.target, reason=self.error)
         return self.written
+
+    def _discard_queued(self) -> None:
+        while True:
+            try:
+                self._queue.get_nowait()
+            except queue.Empty:
+                return
+            self.dropped += 1
 
     def run(self) -> None:
         try:
@@ -100,7 +127,7 @@ class EncoderThread(threading.Thread):
             self._first_time = captured
         pts = max(self._last_pts + 1, round((captured - self._first_time) * self.rate))
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
-        frame = frame.reformat(width=self.size[0], height=self.size[1], format="yuv420p")
+        frame = self._reformatter.reformat(frame, width=self.size[0], height=self.size[1], format="yuv420p")
         frame.pts, frame.time_base = pts, 1 / self.rate
         self._container.mux(self._stream.encode(frame))
         self._last_pts = pts
@@ -124,12 +151,16 @@ class Recorder:
     def written(self) -> int:
         return self._encoder.written
 
+    @property
+    def dropped(self) -> int:
+        return self._encoder.dropped
+
     def submit(self, image: np.ndarray, captured: float) -> None:
         self._encoder.submit(image, captured)
 
     def close(self) -> Path | None:
         """Finalise; the file exists (complete and playable) only if frames were written."""
-        written = self._encoder.close()
+        written = self._encoder.close(RECORDING_CLOSE_TIMEOUT)
         if written and self._encoder.error is None:
             os.replace(self._tmp, self.path)
             return self.path
@@ -141,6 +172,7 @@ class Streamer:
     """Low-latency H.264 to a URL: MPEG-TS over UDP/SRT/TCP, FLV over RTMP (OBS, ffplay, VLC)."""
 
     def __init__(self, url: str, size: tuple[int, int], fps: float, log: Callable[..., None]) -> None:
+        self.url = url
         scheme = self.scheme(url)
         options = {"preset": "ultrafast", "tune": "zerolatency", "g": str(max(1, round(fps)))}
         container_options = {"pkt_size": "1316"} if scheme == "udp" else {}
@@ -158,15 +190,25 @@ class Streamer:
     def written(self) -> int:
         return self._encoder.written
 
+    @property
+    def dropped(self) -> int:
+        return self._encoder.dropped
+
     def submit(self, image: np.ndarray, captured: float) -> None:
         self._encoder.submit(image, captured)
 
     def close(self) -> None:
-        self._encoder.close()
+        """Stale frames are worthless to a live viewer: what is still queued is dropped."""
+        self._encoder.close(STREAM_CLOSE_TIMEOUT, keep_queued=False)
 
 
 class VirtualCamera:
-    """The stylized feed as a system webcam via pyvirtualcam (v4l2loopback, OBS's virtual camera)."""
+    """The stylized feed as a system webcam via pyvirtualcam (v4l2loopback, OBS's virtual camera).
+
+    No encoder and no thread: `send` copies one raw frame into the device's buffer.
+    """
+
+    dropped = 0
 
     @staticmethod
     def check_available() -> None:
