@@ -50,7 +50,7 @@ def _panel(image: np.ndarray, top_left: tuple[int, int], size: tuple[int, int], 
     h = min(size[1], image.shape[0] - y)
     if w > 0 and h > 0:
         region = image[y:y + h, x:x + w]
-        region[:] = (region * (1.0 - opacity)).astype(np.uint8)
+        cv2.convertScaleAbs(region, dst=region, alpha=1.0 - opacity)  # in place: no float copy per frame
 
 
 def _text(image: np.ndarray, text: str, origin: tuple[int, int], scale: float, color=WHITE) -> None:
