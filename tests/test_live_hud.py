@@ -36,3 +36,4 @@ def test_hud_and_help_draw_on_any_size(shape):
     before = picture.copy()
     hud.draw_help(picture)
     assert (picture != before).any()
+    assert tuple(picture[-1, -1]) == (32, 32, 32)  # the help panel darkens the picture in place (128 / 4)
