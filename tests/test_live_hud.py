@@ -36,4 +36,4 @@ def test_hud_and_help_draw_on_any_size(shape):
     before = picture.copy()
     hud.draw_help(picture)
     assert (picture != before).any()
-    assert tuple(picture[-1, -1]) == (32, 32, 32)  # the help panel darkens the picture in place (128 / 4)
+    assert np.array_equal(picture[0, -1], np.round(before[0, -1] / 4))  # the help panel darkens it in place
