@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from typing import Callable
 
 from realtime_adain import __version__
 from realtime_adain.errors import UserError
@@ -28,10 +29,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def run_reporting_errors(action: Callable[[], int | None], interrupted: str = "interrupted") -> int:
+    """Run a command's body: a UserError or OSError is one `error:` line and exit status 2."""
     try:
-        return int(args.func(args) or 0)
+        return int(action() or 0)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -40,5 +41,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print(interrupted, file=sys.stderr)
         return 130
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return run_reporting_errors(lambda: args.func(args))

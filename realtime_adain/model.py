@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from realtime_adain.adain import StyleStats, adain, blend, masked_adain, resize_mask
-from realtime_adain.networks import DOWNSAMPLING, Decoder, Encoder
+from realtime_adain.networks import DOWNSAMPLING, Encoder
 
 # Below this, relu4_1 would be 1 pixel wide and its reflection padding undefined.
 MIN_SIDE = 2 * DOWNSAMPLING

@@ -1,12 +1,36 @@
-"""Checks on output paths made before any compute: never overwrite an input, fail early."""
+"""Input discovery and output checks made before any compute: never overwrite an input, fail early."""
 
 from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable, Sequence
 
 from realtime_adain.errors import UserError
+from realtime_adain.imageio import is_image_path
+
+
+def expand_inputs(
+    paths: Sequence[str | Path], what: str, accept: Callable[[Path], bool], noun: str = "images"
+) -> list[Path]:
+    """Files as given, directories expanded to the files `accept` takes (sorted); errors name the culprit."""
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            matches = sorted(p for p in path.iterdir() if p.is_file() and accept(p))
+            if not matches:
+                raise UserError(f"{path}: no {noun} in this {what} directory")
+            found += matches
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise UserError(f"{path}: no such {what} file or directory")
+    return found
+
+
+def expand_images(paths: Sequence[str | Path], what: str) -> list[Path]:
+    return expand_inputs(paths, what, is_image_path)
 
 
 def refuse_overwriting_inputs(outputs: Iterable[Path], inputs: Iterable[Path]) -> None:

@@ -199,7 +199,7 @@ def _zero_frames(tmp_path):
 @pytest.mark.parametrize(
     "case, message",
     [
-        ("missing", "no such file"),
+        ("missing", "no such input file"),
         ("text", "not a readable video"),
         ("truncated", "not a readable video"),
         ("zero", "has no frames"),

@@ -18,8 +18,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from realtime_adain.errors import UserError  # noqa: E402
-from realtime_adain.imageio import atomic_write_bytes  # noqa: E402
+from realtime_adain.cli import run_reporting_errors  # noqa: E402
+from realtime_adain.commands.argtypes import positive_int  # noqa: E402
+from realtime_adain.atomic import atomic_write_bytes  # noqa: E402
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,10 +33,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="weights of the encoder the decoders were trained against (default: $REALTIME_ADAIN_VGG or the downloaded file)")
     parser.add_argument("--content", required=True, metavar="DIR", help="held-out content images")
     parser.add_argument("--style", required=True, metavar="DIR", help="held-out style images")
-    parser.add_argument("--load-size", type=int, default=512, metavar="PX", help="resize to PX x PX first (default 512)")
-    parser.add_argument("--crop-size", type=int, default=256, metavar="PX", help="centre crop evaluated (default 256)")
+    parser.add_argument("--load-size", type=positive_int, default=512, metavar="PX", help="resize to PX x PX first (default 512)")
+    parser.add_argument("--crop-size", type=positive_int, default=256, metavar="PX", help="centre crop evaluated (default 256)")
     parser.add_argument("--style-weight", type=float, default=10.0, metavar="W", help="lambda of the total (default 10)")
-    parser.add_argument("--batch-size", type=int, default=8, metavar="N", help="pairs per forward pass (default 8)")
+    parser.add_argument("--batch-size", type=positive_int, default=8, metavar="N", help="pairs per forward pass (default 8)")
     parser.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda or cuda:N")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     return parser
@@ -43,24 +44,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
+
+    def evaluate_and_report() -> int:
         from realtime_adain.training.evaluate import as_dicts, evaluate, format_table
 
-        if args.batch_size < 1:
-            raise UserError(f"--batch-size must be at least 1, got {args.batch_size}")
         results = evaluate(args.decoder, args.vgg, args.content, args.style, args.load_size, args.crop_size,
                            args.style_weight, args.device, args.batch_size)
         print(format_table(results))
         if args.json:
             atomic_write_bytes(Path(args.json), (json.dumps(as_dicts(results), indent=2) + "\n").encode())
         return 0
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except OSError as exc:
-        where = f"{exc.filename}: " if exc.filename else ""
-        print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
-        return 2
+
+    return run_reporting_errors(evaluate_and_report)
 
 
 if __name__ == "__main__":

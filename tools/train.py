@@ -17,7 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
 from realtime_adain.encoders import ENCODER_KINDS  # noqa: E402
-from realtime_adain.errors import UserError  # noqa: E402
+from realtime_adain.cli import run_reporting_errors  # noqa: E402
 from realtime_adain.training.config import AMP_MODES, TrainConfig  # noqa: E402
 from realtime_adain.weights import DECODER_BUILDERS  # noqa: E402
 
@@ -63,7 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
+
+    def train_and_report() -> int:
         from realtime_adain.training.trainer import train
 
         given = {k: v for k, v in vars(args).items() if k != "resume"}
@@ -71,16 +72,10 @@ def main(argv: list[str] | None = None) -> int:
         if last is not None:
             print(f"decoder: {last}")
         return 0
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except OSError as exc:
-        where = f"{exc.filename}: " if exc.filename else ""
-        print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted (resume from the last checkpoint with --resume)", file=sys.stderr)
-        return 130
+
+    return run_reporting_errors(
+        train_and_report, interrupted="interrupted (resume from the last checkpoint with --resume)"
+    )
 
 
 if __name__ == "__main__":

@@ -27,13 +27,13 @@ from realtime_adain.commands.live import DEFAULT_SIZE
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import write_image
 from realtime_adain.live.app import LiveSession
-from realtime_adain.live.sources import parse_resolution
+from realtime_adain.commands.argtypes import resolution
 from realtime_adain.synthetic import write_published_weights
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--source", metavar="FILE", help="video file (default: a generated clip, see --resolution)")
-    parser.add_argument("--resolution", type=parse_resolution, default=(640, 360), metavar="WxH",
+    parser.add_argument("--resolution", type=resolution, default=(640, 360), metavar="WxH",
                         help="size of the generated clip (default 640x360)")
     parser.add_argument("--source-fps", type=int, default=30, help="frame rate of the generated clip (default 30)")
     parser.add_argument("--seconds", type=float, default=20.0, help="measured duration (default 20)")

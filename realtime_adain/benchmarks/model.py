@@ -28,7 +28,7 @@ import torch
 
 from realtime_adain import engines, weights
 from realtime_adain.adain import StyleStats
-from realtime_adain.commands.export import PRESETS, positive_int, resolution
+from realtime_adain.commands.argtypes import RESOLUTION_PRESETS, positive_int, resolution
 from realtime_adain.engines.frames import padded_size
 from realtime_adain.errors import UserError
 from realtime_adain.stylizer import Stylizer, pick_device, pick_dtype
@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(reason)
     warmup, iters = args.warmup or (10 if on_gpu else 1), args.iters or (100 if on_gpu else 5)
     batches = sorted({1, args.batch or (8 if on_gpu else 1)})
-    sizes = args.resolution or list(PRESETS.values())
+    sizes = args.resolution or list(RESOLUTION_PRESETS.values())
     with tempfile.TemporaryDirectory() as workdir:
         stylizer, which = load(args, device, dtype_name, Path(workdir))
         peak = matmul_peak(device, dtype)

@@ -16,6 +16,7 @@ import time
 
 import torch
 
+from realtime_adain.commands.argtypes import non_negative_int, positive_int
 from realtime_adain.encoders import ENCODER_KINDS, NORMALISED_VGG, build_encoder, torchvision_state_dict
 from realtime_adain.errors import UserError
 from realtime_adain.stylizer import pick_device
@@ -28,10 +29,10 @@ PAPER_ITERATIONS = 160_000
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--batch-size", type=int, default=8, help="batch (default 8, the paper's)")
-    parser.add_argument("--size", type=int, default=256, help="crop side in pixels (default 256, the paper's)")
-    parser.add_argument("--iterations", type=int, default=30, help="timed iterations per mode (default 30)")
-    parser.add_argument("--warmup", type=int, default=5, help="untimed iterations first (default 5)")
+    parser.add_argument("--batch-size", type=positive_int, default=8, help="batch (default 8, the paper's)")
+    parser.add_argument("--size", type=positive_int, default=256, help="crop side in pixels (default 256, the paper's)")
+    parser.add_argument("--iterations", type=positive_int, default=30, help="timed iterations per mode (default 30)")
+    parser.add_argument("--warmup", type=non_negative_int, default=5, help="untimed iterations first (default 5)")
     parser.add_argument("--amp", default=None,
                         help="comma-separated modes to compare (default: off,bf16,fp16 on CUDA, off on the CPU)")
     parser.add_argument("--decoder", default="plain", choices=list(DECODER_BUILDERS), help="decoder architecture")

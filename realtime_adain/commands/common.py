@@ -12,30 +12,9 @@ from realtime_adain import engines
 from realtime_adain.adain import StyleStats
 from realtime_adain.color import match_color
 from realtime_adain.errors import UserError
-from realtime_adain.imageio import fit_short_side, is_image_path, read_image
+from realtime_adain.commands import argtypes
+from realtime_adain.imageio import fit_short_side, read_image
 from realtime_adain.stylizer import DTYPES, Stylizer
-
-
-def unit_interval(text: str) -> float:
-    """argparse type for alpha: a number in [0, 1]."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"{value} is outside [0, 1]")
-    return value
-
-
-def mix_weights(text: str) -> list[float]:
-    """argparse type for --mix: comma-separated non-negative weights, e.g. '0.7,0.3'."""
-    try:
-        values = [float(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a comma-separated list of numbers") from None
-    if not values or any(v < 0 for v in values) or sum(values) <= 0:
-        raise argparse.ArgumentTypeError("mix weights must be non-negative numbers with a positive sum")
-    return values
 
 
 def add_model_options(parser: argparse.ArgumentParser, default_size: int | None) -> None:
@@ -47,7 +26,7 @@ def add_model_options(parser: argparse.ArgumentParser, default_size: int | None)
     group.add_argument("--engine", default="auto", choices=list(engines.CHOICES),
                        help="model engine: auto (tensorrt > compile > eager on a GPU), eager, compile, tensorrt, onnx")
     group.add_argument(
-        "--size", type=int, default=default_size, metavar="PX",
+        "--size", type=argtypes.pixels_or_native, default=default_size, metavar="PX",
         help=f"processing size: shorter side in pixels, 0 = native (default: {default_size or 'native'})",
     )
 
@@ -56,29 +35,12 @@ def add_style_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("style")
     group.add_argument("--style", "-s", action="append", required=True, metavar="PATH",
                        help="style image or directory of them; repeat for several styles")
-    group.add_argument("--alpha", type=unit_interval, default=1.0, help="content/style trade-off in [0, 1] (default 1)")
-    group.add_argument("--mix", type=mix_weights, metavar="W1,W2,...",
+    group.add_argument("--alpha", type=argtypes.unit_interval, default=1.0, help="content/style trade-off in [0, 1] (default 1)")
+    group.add_argument("--mix", type=argtypes.mix_weights, metavar="W1,W2,...",
                        help="blend all styles into one with these weights (one per style)")
     group.add_argument("--preserve-color", action="store_true", help="keep the content's colours")
-    group.add_argument("--style-size", type=int, default=512, metavar="PX",
+    group.add_argument("--style-size", type=argtypes.pixels_or_native, default=512, metavar="PX",
                        help="shorter side the style is encoded at, 0 = native (default 512)")
-
-
-def expand_images(paths: Sequence[str | Path], what: str) -> list[Path]:
-    """Files as given, directories expanded to their images (sorted); errors name the culprit."""
-    found: list[Path] = []
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            images = sorted(p for p in path.iterdir() if p.is_file() and is_image_path(p))
-            if not images:
-                raise UserError(f"{path}: no images in this {what} directory")
-            found += images
-        elif path.is_file():
-            found.append(path)
-        else:
-            raise UserError(f"{path}: no such {what} file or directory")
-    return found
 
 
 def stylizer_from_args(args: argparse.Namespace) -> Stylizer:

@@ -9,21 +9,20 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
+from realtime_adain.commands.argtypes import RESOLUTION_PRESETS, positive_int, resolution
 from realtime_adain.engines.cache import EngineCache
 from realtime_adain.engines.frames import padded_size
 from realtime_adain.errors import UserError
+from realtime_adain.paths import ensure_writable_dir, refuse_overwriting_inputs
+from realtime_adain.atomic import PendingOutput
 from realtime_adain.stylizer import Stylizer
 
-PRESETS = {"360p": (640, 360), "720p": (1280, 720), "1080p": (1920, 1080)}
 # The ONNX graph must reproduce PyTorch within this PSNR (uint8 output space) to be kept.
 ONNX_MIN_PSNR = 40.0
 
@@ -33,29 +32,6 @@ EPILOG = """examples:
   realtime-adain export --format tensorrt -r 720p -r 1080p --batch 1 --batch 4
   realtime-adain export --format tensorrt --decoder run/decoder_iter_0160000.safetensors -r 1280x720
 """
-
-
-def resolution(text: str) -> tuple[int, int]:
-    """argparse type: '1280x720' or a preset (360p, 720p, 1080p) -> (width, height)."""
-    if text in PRESETS:
-        return PRESETS[text]
-    try:
-        width, height = (int(part) for part in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not WIDTHxHEIGHT or one of {', '.join(PRESETS)}") from None
-    if width < 16 or height < 16:
-        raise argparse.ArgumentTypeError(f"{text}: both sides must be at least 16 pixels")
-    return width, height
-
-
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
-    return value
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -101,12 +77,14 @@ def export_onnx_command(args: argparse.Namespace) -> int:
     if args.output is None:
         path, built = cached_onnx(stylizer.net, stylizer.weights_id, rebuild=args.rebuild)
         print(f"{'exported' if built else 'already cached'}: {path}")
-    else:
-        path = Path(args.output)
-        check_output(path, stylizer.weight_paths)
-        write_atomically(path, lambda tmp: export_onnx(stylizer.net, tmp))
-        print(f"exported: {path}")
-    report = check_onnx_parity(stylizer, path)
+        print(check_onnx_parity(stylizer, path))
+        return 0
+    path = Path(args.output)
+    check_output(path, stylizer.weight_paths)
+    with PendingOutput(path) as pending:  # kept only once it matches PyTorch
+        export_onnx(stylizer.net, pending.path)
+        report = check_onnx_parity(stylizer, pending.path)
+    print(f"exported: {path}")
     print(report)
     return 0
 
@@ -114,22 +92,8 @@ def export_onnx_command(args: argparse.Namespace) -> int:
 def check_output(path: Path, inputs: tuple[str, ...]) -> None:
     if path.suffix != ".onnx":
         raise UserError(f"{path}: the output of --format onnx must end in .onnx")
-    if any(path.resolve() == Path(p).resolve() for p in inputs):
-        raise UserError(f"{path}: output would overwrite an input")
-    parent = next(p for p in [path.parent, *path.parent.parents] if p.exists())
-    if not parent.is_dir() or not os.access(parent, os.W_OK):
-        raise UserError(f"{path.parent}: output directory is not writable")
-
-
-def write_atomically(path: Path, build) -> None:
-    """Build into a temporary file beside `path`, rename on success, leave nothing on failure."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp_dir = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-    try:
-        build(tmp_dir / path.name)
-        os.replace(tmp_dir / path.name, path)
-    finally:
-        shutil.rmtree(tmp_dir, ignore_errors=True)
+    refuse_overwriting_inputs([path], [Path(p) for p in inputs])
+    ensure_writable_dir(path.parent)
 
 
 def parity_frames() -> np.ndarray:
@@ -156,7 +120,7 @@ def check_onnx_parity(stylizer: Stylizer, path: Path) -> str:
     result = stylizer.backend.frames.download(out, *frames.shape[1:3])
     value = psnr(reference, result)
     if value < ONNX_MIN_PSNR:
-        raise UserError(f"{path}: onnxruntime output differs from PyTorch (PSNR {value:.1f} dB < {ONNX_MIN_PSNR} dB)")
+        raise UserError(f"the ONNX export differs from PyTorch in onnxruntime (PSNR {value:.1f} dB < {ONNX_MIN_PSNR} dB)")
     diff = int(np.abs(reference.astype(np.int16) - result).max())
     return f"checked against onnxruntime: PSNR {value:.1f} dB, max difference {diff}/255"
 
@@ -175,7 +139,7 @@ def export_tensorrt_command(args: argparse.Namespace) -> int:
     precision = args.precision or "fp16"
     stylizer = Stylizer.load(args.vgg, args.decoder, device=args.device, dtype=precision)
     cache = EngineCache(args.output) if args.output else EngineCache()
-    sizes = args.resolution or list(PRESETS.values())
+    sizes = args.resolution or list(RESOLUTION_PRESETS.values())
     shapes = [(n, 3, *padded_size(h, w)) for n in (args.batch or [1]) for w, h in sizes]
     for shape in tqdm(shapes, desc="building engines", unit="engine", disable=None):
         _, built = cached_engine(stylizer.net, stylizer.weights_id, shape, stylizer.dtype, stylizer.device,

@@ -11,7 +11,7 @@ from tqdm import tqdm
 from realtime_adain.adain import StyleStats
 from realtime_adain.commands import common
 from realtime_adain.errors import UserError
-from realtime_adain.paths import ensure_writable_dir, refuse_overwriting_inputs
+from realtime_adain.paths import ensure_writable_dir, expand_images, refuse_overwriting_inputs
 from realtime_adain.imageio import (
     fit_short_side, is_image_path, mask_labels, read_image, read_mask, resize, write_image,
 )
@@ -82,8 +82,8 @@ def check_outputs(outputs: list[Path], inputs: list[Path]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    contents = common.expand_images(args.content, "content")
-    styles = common.expand_images(args.style, "style")
+    contents = expand_images(args.content, "content")
+    styles = expand_images(args.style, "style")
     jobs = plan_jobs(args, contents, styles)
     outputs = output_paths(args, jobs)
     mask_paths = [Path(args.mask)] if args.mask else []

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from realtime_adain.commands import common
+from realtime_adain.commands import argtypes, common
 from realtime_adain.live import app, keys
-from realtime_adain.live.sources import parse_resolution
 
 # A CPU runs the network at this shorter side at interactive rates; on a GPU, raise it (--size 720).
 DEFAULT_SIZE = 160
@@ -21,26 +20,6 @@ keys:
 """ + "\n".join(f"  {k:<10} {d}" for k, d in keys.help_lines())
 
 
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
-    return value
-
-
-def positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{value} must be positive")
-    return value
-
-
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "live", help="stylize a webcam, file or stream live, with keys to switch styles",
@@ -50,18 +29,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     source = parser.add_argument_group("source")
     source.add_argument("--source", default="0", metavar="SRC",
                         help="camera index (default 0), device path (/dev/video0), video file (loops) or URL")
-    source.add_argument("--resolution", type=parse_resolution, metavar="WxH",
+    source.add_argument("--resolution", type=argtypes.resolution, metavar="WxH",
                         help="camera resolution to ask for; files and URLs are scaled to it")
-    source.add_argument("--fps", type=positive_float, help="camera frame rate to ask for")
+    source.add_argument("--fps", type=argtypes.positive_float, help="camera frame rate to ask for")
     source.add_argument("--loop", action=argparse.BooleanOptionalAction, default=True,
                         help="play a video file source in a loop (default: on); --no-loop ends at its end")
 
     styles = parser.add_argument_group("styles")
     styles.add_argument("--styles", nargs="+", action="extend", required=True, metavar="PATH",
                         help="style images and/or directories of them (keys 1-9, n/p pick one)")
-    styles.add_argument("--alpha", type=common.unit_interval, default=1.0, help="initial content/style trade-off (default 1)")
+    styles.add_argument("--alpha", type=argtypes.unit_interval, default=1.0, help="initial content/style trade-off (default 1)")
     styles.add_argument("--preserve-color", action="store_true", help="start with colour preservation on")
-    styles.add_argument("--style-size", type=int, default=512, metavar="PX",
+    styles.add_argument("--style-size", type=argtypes.pixels_or_native, default=512, metavar="PX",
                         help="shorter side styles are encoded at, 0 = native (default 512)")
     styles.add_argument("--style-cache", metavar="DIR",
                         help="where style statistics are cached (default: $REALTIME_ADAIN_HOME/cache/styles "
@@ -75,7 +54,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     out.add_argument("--stream", metavar="URL",
                      help="send the stylized stream: udp://HOST:PORT (MPEG-TS), rtmp://... (FLV), srt://, tcp://")
     out.add_argument("--virtual-cam", action="store_true", help="send it to a virtual webcam (needs pyvirtualcam)")
-    out.add_argument("--max-frames", type=positive_int, metavar="N", help="stop after N frames shown/written")
+    out.add_argument("--max-frames", type=argtypes.positive_int, metavar="N", help="stop after N frames shown/written")
     out.add_argument("--snapshot-dir", default=".", metavar="DIR", help="where `s` writes PNGs (default: .)")
     out.add_argument("--record-dir", default=".", metavar="DIR", help="where `r` writes MP4s (default: .)")
     out.add_argument("--log", metavar="FILE", help="also append the event log (style switches, ...) to FILE")

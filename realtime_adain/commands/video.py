@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -14,9 +12,11 @@ import torch
 from tqdm import tqdm
 
 from realtime_adain.adain import StyleStats
-from realtime_adain.commands import common
+from realtime_adain.commands import argtypes, common
+from realtime_adain.atomic import PendingOutput
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import fit_short_side, read_image, resize
+from realtime_adain.paths import ensure_writable_dir, expand_images, expand_inputs, refuse_overwriting_inputs
 from realtime_adain.stylizer import Stylizer
 from realtime_adain.video.pipeline import Pipeline
 from realtime_adain.video.reader import Frame, VideoReader, is_video_path
@@ -60,31 +60,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     encode.add_argument("--ext", default="mp4", metavar="EXT", help="output container in directory mode (default mp4)")
     parser.add_argument("--keep-size", action=argparse.BooleanOptionalAction, default=True,
                         help="scale frames back to the input's display size (default: on)")
-    parser.add_argument("--batch", type=int, default=0, metavar="N",
+    parser.add_argument("--batch", type=argtypes.positive_int, metavar="N",
                         help="frames per network call (default: 1 on CPU, 4 on GPU)")
-    parser.add_argument("--frames", type=int, default=0, metavar="N",
+    parser.add_argument("--frames", type=argtypes.positive_int, metavar="N",
                         help="only the first N frames (a quick preview; sound up to there)")
-    parser.add_argument("--threads", type=int, default=0, metavar="N",
+    parser.add_argument("--threads", type=argtypes.positive_int, metavar="N",
                         help="CPU threads for the network (default: torch's, one per core); on a busy "
                              "machine 1 can be faster, leaving a core to decoding and encoding")
     common.add_model_options(parser, default_size=0)
     parser.set_defaults(func=run)
-
-
-def expand_videos(paths: list[str]) -> list[Path]:
-    found: list[Path] = []
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            videos = sorted(p for p in path.iterdir() if p.is_file() and is_video_path(p))
-            if not videos:
-                raise UserError(f"{path}: no video files in this directory")
-            found += videos
-        elif path.is_file():
-            found.append(path)
-        else:
-            raise UserError(f"{path}: no such file or directory")
-    return found
 
 
 def plan(args: argparse.Namespace, inputs: list[Path], styles: list[Path]) -> list[tuple[Path, list[Path], Path]]:
@@ -104,14 +88,9 @@ def plan(args: argparse.Namespace, inputs: list[Path], styles: list[Path]) -> li
 
 
 def check_outputs(outputs: list[Path], inputs: list[Path]) -> None:
-    resolved_inputs = {p.resolve() for p in inputs}
-    for path in outputs:
-        if path.resolve() in resolved_inputs:
-            raise UserError(f"{path}: output would overwrite an input")
+    refuse_overwriting_inputs(outputs, inputs)
     for parent in {p.parent for p in outputs}:
-        existing = next(p for p in [parent, *parent.parents] if p.exists())
-        if not existing.is_dir() or not os.access(existing, os.W_OK):
-            raise UserError(f"{parent}: output directory is not writable")
+        ensure_writable_dir(parent)
 
 
 def partial_path(output: Path) -> Path:
@@ -128,19 +107,16 @@ def stylize_file(
     source: Path, output: Path, stylizer: Stylizer, style_of, args: argparse.Namespace, settings: EncodeSettings
 ) -> None:
     """One input to one output, through a temporary file renamed on success."""
-    with VideoReader(source, max_frames=args.frames) as reader:
+    with VideoReader(source, max_frames=args.frames or 0) as reader:
         first = fit_short_side(reader.first_frame.image, args.size)
         style: StyleStats = style_of(first)
         height, width = (reader.height, reader.width) if args.keep_size else first.shape[:2]
         spec = VideoFormatOut(width, height, reader.time_base, reader.frame_rate, reader.colour)
-        output.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=f".{output.stem}.", suffix=f".part{output.suffix}", dir=output.parent)
-        os.close(fd)
-        temp = Path(name)
+        pending = PendingOutput(output)
         try:
-            writer = VideoWriter(temp, settings, spec, reader.passthrough)
+            writer = VideoWriter(pending.path, settings, spec, reader.passthrough)
         except BaseException:
-            temp.unlink(missing_ok=True)
+            pending.discard()
             raise
         progress = tqdm(total=reader.expected_frames or None, desc=source.name, unit="frame", disable=None)
 
@@ -161,56 +137,46 @@ def stylize_file(
             pipeline.run()
         except KeyboardInterrupt:
             progress.close()
-            keep_partial(writer, temp, output)
+            keep_partial(writer, pending)
             raise
         except BaseException:
             progress.close()
-            discard(writer, temp)
+            discard(writer, pending)
             raise
         progress.close()
         try:
             writer.close()
         except BaseException:
-            temp.unlink(missing_ok=True)
+            pending.discard()
             raise
-        publish(temp, output)
+        pending.publish()
 
 
-def publish(temp: Path, final: Path) -> None:
-    """Rename the finished temporary file into place, with the permissions a new file would get."""
-    umask = os.umask(0)
-    os.umask(umask)
-    temp.chmod(0o666 & ~umask)
-    os.replace(temp, final)
-
-
-def keep_partial(writer: VideoWriter, temp: Path, output: Path) -> None:
+def keep_partial(writer: VideoWriter, pending: PendingOutput) -> None:
     """Finish the file with the frames encoded so far and name it as partial (none: remove it)."""
     try:
         writer.close()
     except BaseException:
-        temp.unlink(missing_ok=True)
+        pending.discard()
         raise
     if writer.frames_written:
-        publish(temp, partial_path(output))
-        tqdm.write(f"interrupted: {writer.frames_written} frames kept in {partial_path(output)}", file=sys.stderr)
+        kept = pending.publish(partial_path(pending.final))
+        tqdm.write(f"interrupted: {writer.frames_written} frames kept in {kept}", file=sys.stderr)
     else:
-        temp.unlink(missing_ok=True)
+        pending.discard()
 
 
-def discard(writer: VideoWriter, temp: Path) -> None:
+def discard(writer: VideoWriter, pending: PendingOutput) -> None:
     try:
         writer.close()
     except Exception:  # the original error is the one to report
         pass
-    temp.unlink(missing_ok=True)
+    pending.discard()
 
 
 def run(args: argparse.Namespace) -> int:
-    if min(args.batch, args.threads, args.frames) < 0:
-        raise UserError("--batch, --threads and --frames must be positive numbers")
-    inputs = expand_videos(args.input)
-    styles = common.expand_images(args.style, "style")
+    inputs = expand_inputs(args.input, "input", is_video_path, noun="video files")
+    styles = expand_images(args.style, "style")
     jobs = plan(args, inputs, styles)
     check_outputs([out for _, _, out in jobs], inputs + styles)
     settings = EncodeSettings(args.codec, args.crf, args.bitrate, args.pix_fmt)

@@ -70,19 +70,6 @@ class Latest(Generic[T]):
             return None
 
 
-def parse_resolution(text: str) -> tuple[int, int]:
-    """'1280x720' -> (1280, 720); for argparse."""
-    import argparse
-
-    try:
-        width, height = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not WIDTHxHEIGHT, e.g. 1280x720") from None
-    if width < 16 or height < 16:
-        raise argparse.ArgumentTypeError(f"'{text}' is too small (at least 16x16)")
-    return width, height
-
-
 class CameraSource:
     """A camera by index or device path through OpenCV, asking for a resolution and frame rate."""
 

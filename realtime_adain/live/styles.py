@@ -22,9 +22,10 @@ from tqdm import tqdm
 
 from realtime_adain.adain import StyleStats
 from realtime_adain.color import match_color
-from realtime_adain.commands.common import expand_images
+from realtime_adain.paths import expand_images
 from realtime_adain.errors import UserError
-from realtime_adain.imageio import atomic_write_bytes, fit_short_side, read_image
+from realtime_adain.atomic import atomic_write_bytes
+from realtime_adain.imageio import fit_short_side, read_image
 from realtime_adain.stylizer import Stylizer
 from realtime_adain.weights import HOME_ENV_VAR, file_sha256
 

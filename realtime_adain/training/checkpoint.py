@@ -25,7 +25,7 @@ from safetensors.torch import save as safetensors_bytes
 
 from realtime_adain import weights
 from realtime_adain.errors import UserError
-from realtime_adain.imageio import atomic_write_bytes
+from realtime_adain.atomic import atomic_write_bytes
 
 STATE_FORMAT = "realtime-adain trainer state 1"
 DECODER_PATTERN = re.compile(r"decoder_iter_(\d+)\.safetensors")

@@ -1,0 +1,81 @@
+"""argparse value types shared by the commands: a bad value is one usage line, never a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+RESOLUTION_PRESETS = {"360p": (640, 360), "720p": (1280, 720), "1080p": (1920, 1080)}
+
+
+def _number(text: str, kind: type) -> float:
+    try:
+        value = kind(text)
+    except ValueError:
+        noun = "whole number" if kind is int else "number"
+        raise argparse.ArgumentTypeError(f"'{text}' is not a {noun}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"'{text}' is not a finite number")
+    return value
+
+
+def unit_interval(text: str) -> float:
+    """A number in [0, 1] (alpha)."""
+    value = _number(text, float)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{value} is outside [0, 1]")
+    return value
+
+
+def positive_int(text: str) -> int:
+    value = _number(text, int)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
+
+
+def positive_float(text: str) -> float:
+    value = _number(text, float)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{value} must be positive")
+    return value
+
+
+def mix_weights(text: str) -> list[float]:
+    """Comma-separated non-negative weights, e.g. '0.7,0.3'."""
+    try:
+        values = [_number(part, float) for part in text.split(",") if part.strip()]
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a comma-separated list of numbers") from None
+    if not values or any(v < 0 for v in values) or sum(values) <= 0:
+        raise argparse.ArgumentTypeError("mix weights must be non-negative numbers with a positive sum")
+    return values
+
+
+def resolution(text: str) -> tuple[int, int]:
+    """'1280x720' or a preset (360p, 720p, 1080p) -> (width, height)."""
+    if text in RESOLUTION_PRESETS:
+        return RESOLUTION_PRESETS[text]
+    try:
+        width, height = (int(part) for part in text.lower().split("x"))
+    except ValueError:
+        presets = ", ".join(RESOLUTION_PRESETS)
+        raise argparse.ArgumentTypeError(f"'{text}' is not WIDTHxHEIGHT (e.g. 1280x720) or one of {presets}") from None
+    if width < 16 or height < 16:
+        raise argparse.ArgumentTypeError(f"{text}: both sides must be at least 16 pixels")
+    return width, height
+
+
+def non_negative_int(text: str) -> int:
+    value = _number(text, int)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is negative")
+    return value
+
+
+def pixels_or_native(text: str) -> int:
+    """A size in pixels, or 0 for the native size (or, for frame counts, all of them)."""
+    value = _number(text, int)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is negative (0 means native / all)")
+    return value
