@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from functools import cached_property
-from typing import Sequence
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -122,6 +122,13 @@ class Stylizer:
     def stylize(self, frames: np.ndarray, style: StyleStats, alpha: float = 1.0) -> np.ndarray:
         """Stylize (N, H, W, 3) or (H, W, 3) uint8 frames; the result has the same shape."""
         return self.backend.stylize(frames, style, alpha)
+
+    def stylize_stream(
+        self, batches: Iterable[np.ndarray], style: StyleStats, alpha: float = 1.0
+    ) -> Iterator[np.ndarray]:
+        """Stylize a sequence of (N, H, W, 3) batches in order; on a GPU the copies of one batch
+        overlap the compute of the next (double buffering)."""
+        return self.backend.stylize_stream(batches, style, alpha)
 
     @torch.inference_mode()
     def stylize_masked(

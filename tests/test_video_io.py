@@ -107,6 +107,17 @@ def test_truncated_streamable_file_is_caught(tmp_path):
             pass
 
 
+def lagging_stream(batches):
+    """Like the GPU engine's double buffering: result k comes out after batch k+1 went in."""
+    held = None
+    for batch in batches:
+        if held is not None:
+            yield held
+        held = batch + 100
+    if held is not None:
+        yield held
+
+
 def test_pipeline_keeps_order_and_interleaving():
     """Frames are batched for the network, but every item leaves in the order it came."""
     items: list[object] = []
@@ -116,7 +127,7 @@ def test_pipeline_keeps_order_and_interleaving():
     written: list[object] = []
     Pipeline(
         iter(items),
-        stylize=lambda batch: batch + 100,
+        stylize_stream=lagging_stream,
         write_frame=lambda frame: written.append(int(frame.image[0, 0, 0])),
         write_packet=written.append,
         batch_size=3,
@@ -131,4 +142,4 @@ def test_pipeline_reports_a_failing_stage():
 
     items = [Frame(np.zeros((4, 4, 3), np.uint8), i, 1, i) for i in range(5)]
     with pytest.raises(UserError, match="boom"):
-        Pipeline(iter(items), stylize=lambda b: b, write_frame=broken, write_packet=print).run()
+        Pipeline(iter(items), stylize_stream=lambda batches: batches, write_frame=broken, write_packet=print).run()

@@ -126,7 +126,7 @@ def stylize_file(
 
         pipeline = Pipeline(
             reader.items(),
-            stylize=lambda batch: stylizer.stylize(batch, style, args.alpha),
+            stylize_stream=lambda batches: stylizer.stylize_stream(batches, style, args.alpha),
             write_frame=write_frame,
             write_packet=writer.write_packet,
             prepare=lambda image: fit_short_side(image, args.size),

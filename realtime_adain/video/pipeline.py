@@ -13,14 +13,16 @@ from __future__ import annotations
 
 import queue
 import threading
+from collections import deque
 from dataclasses import dataclass
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
 from realtime_adain.video.reader import Frame
 
 Images = Callable[[np.ndarray], np.ndarray]
+Stream = Callable[[Iterable[np.ndarray]], Iterable[np.ndarray]]
 _END = object()
 _POLL_S = 0.1
 
@@ -31,7 +33,7 @@ class _Failed:
 
 
 class Pipeline:
-    """One run over `items`; `stylize` maps an (N, H, W, 3) uint8 batch to the same shape.
+    """One run over `items`; `stylize_stream` maps (N, H, W, 3) uint8 batches to results, in order.
 
     `prepare` (decoder thread) and `finish` (encoder thread) map single frames; `write_frame` and
     `write_packet` are the sink, called from the encoder thread only.
@@ -40,7 +42,7 @@ class Pipeline:
     def __init__(
         self,
         items: Iterable[Frame | object],
-        stylize: Images,
+        stylize_stream: Stream,
         write_frame: Callable[[Frame], None],
         write_packet: Callable[[object], None],
         prepare: Images = lambda image: image,
@@ -48,7 +50,7 @@ class Pipeline:
         batch_size: int = 1,
         queue_frames: int = 8,
     ) -> None:
-        self.items, self.stylize, self.prepare, self.finish = items, stylize, prepare, finish
+        self.items, self.stylize_stream, self.prepare, self.finish = items, stylize_stream, prepare, finish
         self.write_frame, self.write_packet = write_frame, write_packet
         self.batch_size = max(1, batch_size)
         depth = max(queue_frames, 2 * self.batch_size)
@@ -96,7 +98,29 @@ class Pipeline:
 
     # -- calling thread ------------------------------------------------------------------------
     def _stylize_all(self) -> None:
-        pending: list[object] = []  # frames of the batch being filled, and the packets between them
+        """Feed batches to the stylizer's stream and pass each result on with the packets that
+        came between its frames (the stream may hold one batch back while copies overlap)."""
+        groups: deque[tuple[list[object], list[Frame]]] = deque()
+        tail: list[object] = []
+
+        def batches() -> Iterator[np.ndarray]:
+            for pending, frames in self._groups(tail):
+                groups.append((pending, frames))
+                yield np.stack([f.image for f in frames])
+
+        for results in self.stylize_stream(batches()):
+            pending, frames = groups.popleft()
+            for frame, result in zip(frames, results):
+                frame.image = result
+            for item in pending:
+                self._put_for_encoder(item)
+        for item in tail:
+            self._put_for_encoder(item)
+
+    def _groups(self, tail: list[object]) -> Iterator[tuple[list[object], list[Frame]]]:
+        """Decoded items cut into batches of frames, each with the packets read before its last
+        frame; packets after the last frame are left in `tail`."""
+        pending: list[object] = []
         frames: list[Frame] = []
         while True:
             item = self._next_decoded()
@@ -108,8 +132,12 @@ class Pipeline:
             if isinstance(item, Frame):
                 frames.append(item)
                 if len(frames) == self.batch_size:
-                    self._flush(pending, frames)
-        self._flush(pending, frames)
+                    yield pending, frames
+                    pending, frames = [], []
+        if frames:
+            yield pending, frames
+        else:
+            tail.extend(pending)
 
     def _next_decoded(self) -> object:
         while True:
@@ -119,16 +147,6 @@ class Pipeline:
                 return self.decoded.get(timeout=_POLL_S)
             except queue.Empty:
                 continue
-
-    def _flush(self, pending: list[object], frames: list[Frame]) -> None:
-        if frames:
-            results = self.stylize(np.stack([f.image for f in frames]))
-            for frame, result in zip(frames, results):
-                frame.image = result
-        for item in pending:
-            self._put_for_encoder(item)
-        pending.clear()
-        frames.clear()
 
     def _put_for_encoder(self, item: object, wait_always: bool = False) -> None:
         while True:
