@@ -17,7 +17,6 @@ import signal
 import sys
 import threading
 import time
-from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,9 +28,9 @@ import numpy as np
 
 from realtime_adain.commands import common
 from realtime_adain.errors import UserError
-from realtime_adain.imageio import resize, write_image
+from realtime_adain.imageio import fit_short_side, resize, write_image
 from realtime_adain.live import hud
-from realtime_adain.live.controller import Controller, Effect, LiveState
+from realtime_adain.live.controller import Controller, Effect
 from realtime_adain.live.outputs import Recorder, Streamer, VirtualCamera
 from realtime_adain.live.sources import Capture, Frame, Latest, open_source
 from realtime_adain.live.styles import ActiveStyle, StyleLibrary, default_cache_dir
@@ -39,6 +38,9 @@ from realtime_adain.stylizer import Stylizer
 
 WINDOW = "realtime-adain live"
 FIRST_FRAME_TIMEOUT = 15.0
+INFERENCE_JOIN_TIMEOUT = 10.0  # one frame (or one colour-reference encoding) at worst
+WORKER_JOIN_TIMEOUT = 40.0  # snapshots, finishing a recording (itself limited to 30 s)
+FPS_WINDOW = 30  # frames the HUD's fps is averaged over
 RECORDING_SUFFIXES = (".mp4", ".m4v", ".mov")
 
 
@@ -71,16 +73,6 @@ class EventLog:
 class Result:
     frame: Frame  # as captured (full size): the "original" view and snapshot
     stylized: np.ndarray  # RGB at the processing size
-    state: LiveState
-
-
-def processing_size(frame_shape: tuple[int, ...], size: int | None) -> tuple[int, int]:
-    """(width, height) frames are stylized at: shorter side `size`, as `fit_short_side` does."""
-    h, w = frame_shape[:2]
-    if not size:
-        return w, h
-    scale = size / min(h, w)
-    return max(1, round(w * scale)), max(1, round(h * scale))
 
 
 class Inference(threading.Thread):
@@ -126,7 +118,7 @@ class Inference(threading.Thread):
                 seen = seq
                 small = resize(frame.image, self.work_size)
                 stylized = self.stylizer.stylize(small, self.active.stats(state, small), state.alpha)
-                self.results.put(Result(frame, stylized, state))
+                self.results.put(Result(frame, stylized))
         except Exception as exc:  # reported by the main thread as one line, the session still ends cleanly
             self.error = f"{type(exc).__name__}: {exc}"
         finally:
@@ -139,20 +131,19 @@ class SessionStats:
     def __init__(self) -> None:
         self.latencies: list[float] = []
         self.shown_times: list[float] = []
-        self.recent: deque[float] = deque(maxlen=30)
         self.skipped = 0
 
     def shown(self, captured: float) -> None:
         now = time.monotonic()
         self.latencies.append(now - captured)
         self.shown_times.append(now)
-        self.recent.append(now)
 
     @property
     def fps(self) -> float:
-        if len(self.recent) < 2:
+        recent = self.shown_times[-FPS_WINDOW:]
+        if len(recent) < 2:
             return 0.0
-        return (len(self.recent) - 1) / max(1e-6, self.recent[-1] - self.recent[0])
+        return (len(recent) - 1) / max(1e-6, recent[-1] - recent[0])
 
     @property
     def latency_ms(self) -> float:
@@ -182,9 +173,11 @@ class LiveSession:
         self.log = EventLog(args.log)
         self.stop_event = threading.Event()
         self.stats = SessionStats()
+        self.capture: Capture | None = None
+        self.inference: Inference | None = None
         self.recorder: Recorder | None = None
-        self.outputs: list = []
-        self.workers: list[threading.Thread] = []
+        self.outputs: list[Recorder | Streamer | VirtualCamera] = []
+        self.workers: list[threading.Thread] = []  # writers the shutdown waits for
         self.rescanning = False
         self.exit_code = 0
         self.signal_name: str | None = None
@@ -218,29 +211,30 @@ class LiveSession:
             self.stylizer = common.stylizer_from_args(args)
             return self._run_opened()
         finally:
-            self.source.close()
+            if self.capture is None or not self.capture.is_alive():
+                self.source.close()  # else the capture thread, stuck in a read, owns it (and is a daemon)
             self.log.close()
 
     def _run_opened(self) -> int:
         args = self.args
         self.library = StyleLibrary(args.styles, self.stylizer, args.style_size, args.style_cache or default_cache_dir(), self.log).load()
-        self.log("styles", count=len(self.library), computed=self.library.computed, cached=self.library.reused)
-        self.controller = Controller(self.library.names, alpha=args.alpha, preserve_color=args.preserve_color,
-                                     fullscreen=args.fullscreen)
         self.capture = Capture(self.source, self.log)
         self.capture.start()
-        got = self.capture.latest.newer(0, FIRST_FRAME_TIMEOUT)
-        if got is None:
-            self.capture.stop()
-            raise UserError(f"{args.source}: no frames arrived within {FIRST_FRAME_TIMEOUT:.0f} s")
-        first = got[1]
-        self.capture_resolution = first.image.shape[1::-1]
-        self.work_size = processing_size(first.image.shape, args.size)
-        self.fps = float(getattr(self.source, "fps", 0) or args.fps or 30.0)
-        self.log("start", source=self.source.description, resolution="%dx%d" % first.image.shape[1::-1],
-                 size="%dx%d" % self.work_size, device=self._device(), engine=self._engine())
         try:
-            self._open_outputs()
+            got = self.capture.latest.newer(0, FIRST_FRAME_TIMEOUT)
+            if got is None:
+                raise UserError(f"{args.source}: no frames arrived within {FIRST_FRAME_TIMEOUT:.0f} s")
+            first = got[1]
+            self.capture_resolution = first.image.shape[1::-1]
+            self.work_size = fit_short_side(first.image, args.size).shape[1::-1]
+            self.fps = float(getattr(self.source, "fps", 0) or args.fps or 30.0)
+            self._open_outputs()  # before the first log line: a missing virtual camera is the one line said
+            self.log("styles", count=len(self.library), computed=self.library.computed, cached=self.library.reused)
+            self.controller = Controller(self.library.names, alpha=args.alpha, preserve_color=args.preserve_color,
+                                         fullscreen=args.fullscreen)
+            self.device_label, self.engine_label = self._device(), self._engine()
+            self.log("start", source=self.source.description, resolution="%dx%d" % self.capture_resolution,
+                     size="%dx%d" % self.work_size, device=self.device_label, engine=self.engine_label)
             self.inference = Inference(self.capture.latest, self.stylizer, self.controller,
                                        ActiveStyle(self.library, self.log), self.work_size, self.log)
             self.inference.start()
@@ -319,6 +313,11 @@ class LiveSession:
             self.stats.shown(result.frame.captured)
 
     def _window_loop(self, first_shape: tuple[int, ...]) -> None:
+        """Wait briefly for a result (woken at once when one comes), show it, poll the keys.
+
+        `waitKeyEx(1)` is where HighGUI paints, so the picture is on screen after it: that is the
+        end of the latency measurement. A key waits at most the 10 ms result wait plus 1 ms.
+        """
         h, w = first_shape[:2]
         grow = max(1.0, 360 / min(h, w))
         self.display = (round(w * grow), round(h * grow))
@@ -329,19 +328,16 @@ class LiveSession:
         seen, last = 0, None
         try:
             while not self._done():
-                got = self._next_result(seen, timeout=0.005)
-                redraw = False
+                got = self._next_result(seen, timeout=0.01)
                 if got is not None:
                     seen, last = got
                     self._deliver(last)
-                    redraw = True
-                elif self.inference.results.closed:
-                    break
-                if redraw:
                     cv2.imshow(WINDOW, self._picture(last))
                     if not self.stats.latencies:
                         self.log("window", title=WINDOW, size="%dx%d" % self.display)
-                key = cv2.waitKeyEx(5)
+                elif self.inference.results.closed:
+                    break
+                key = cv2.waitKeyEx(1)
                 if got is not None:
                     self.stats.shown(last.frame.captured)
                 if key != -1:
@@ -365,8 +361,8 @@ class LiveSession:
             hud.draw_hud(picture, hud.HudInfo(
                 style=f"{state.style + 1}/{len(state.style_names)} {state.style_name}", thumbnail=style.thumbnail,
                 alpha=state.alpha, mix=mix, preserve_color=state.preserve_color, fps=self.stats.fps,
-                latency_ms=self.stats.latency_ms, size="%dx%d" % self.work_size, device=self._device(),
-                engine=self._engine(), source=self.capture.status, recording=self.recorder is not None,
+                latency_ms=self.stats.latency_ms, size="%dx%d" % self.work_size, device=self.device_label,
+                engine=self.engine_label, source=self.capture.status, recording=self.recorder is not None,
                 paused=state.paused, view=state.view,
             ))
         if state.help:
@@ -394,9 +390,10 @@ class LiveSession:
             elif effect.kind == "rescan":
                 self._rescan()
 
-    def _background(self, work: Callable[[], None], name: str) -> None:
+    def _background(self, work: Callable[[], None], name: str, wait_at_exit: bool = True) -> None:
         thread = threading.Thread(target=work, name=name, daemon=True)
-        self.workers.append(thread)
+        if wait_at_exit:
+            self.workers.append(thread)
         thread.start()
 
     def _snapshot(self, result: Result) -> None:
@@ -428,9 +425,10 @@ class LiveSession:
 
     def _finish_recording(self, recorder: Recorder) -> None:
         path = recorder.close()
-        self.log("record-stop", path=path or "", frames=recorder.written)
+        self.log("record-stop", path=path or "", frames=recorder.written, dropped=recorder.dropped)
 
     def _rescan(self) -> None:
+        """In the background; not waited for at exit (it may be encoding many new styles)."""
         if self.rescanning:
             return
         self.rescanning = True
@@ -440,22 +438,28 @@ class LiveSession:
                 added = self.library.rescan()
                 self.controller.set_styles(self.library.names)
                 self.log("rescan", styles=len(self.library), added=",".join(added))
+            except Exception as exc:  # a failed rescan keeps the styles there are
+                self.log("rescan-failed", reason=f"{type(exc).__name__}: {exc}")
             finally:
                 self.rescanning = False
 
-        self._background(scan, "rescan")
+        self._background(scan, "rescan", wait_at_exit=False)
 
     # ---- shutdown ----------------------------------------------------------------------------
 
     def _shutdown(self) -> None:
+        """Every wait is bounded: a stalled camera, model or network peer cannot hang the exit."""
         if self.signal_name:
             self.log("signal", name=self.signal_name)
         self.capture.stop()
-        inference = getattr(self, "inference", None)
+        inference = self.inference
         if inference is not None:
             inference.stop()
-            inference.join()
-            if inference.error:
+            inference.join(INFERENCE_JOIN_TIMEOUT)
+            if inference.is_alive():
+                self.log("error", reason=f"inference did not finish its frame within {INFERENCE_JOIN_TIMEOUT:.0f} s")
+                self.exit_code = 1
+            elif inference.error:
                 self.log("error", reason=inference.error)
                 self.exit_code = 1
         if self.recorder is not None:
@@ -463,10 +467,13 @@ class LiveSession:
             self.recorder = None
         for output in self.outputs:
             path = output.close()
-            if isinstance(output, Recorder) and inference is not None:
-                self.log("output", path=path or "", frames=output.written)
+            if inference is not None:  # else the session never ran: the error is the one line said
+                where = {"path": path or ""} if isinstance(output, Recorder) else {
+                    "target": getattr(output, "url", "virtual-camera")}
+                self.log("output", **where, frames=output.written, dropped=output.dropped)
+        deadline = time.monotonic() + WORKER_JOIN_TIMEOUT
         for worker in self.workers:
-            worker.join()
+            worker.join(max(0.0, deadline - time.monotonic()))
         self.capture.join(timeout=2.0)
         if inference is not None:
             self.log("session", **self.stats.summary(inference.dropped))
