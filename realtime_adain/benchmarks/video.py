@@ -32,7 +32,7 @@ import torch
 from realtime_adain import weights
 from realtime_adain.adain import adain, calc_mean_std
 from realtime_adain.commands import common
-from realtime_adain.commands.argtypes import pixels_or_native, positive_int
+from realtime_adain.commands.argtypes import non_negative_int, positive_int
 from realtime_adain.commands.video import stylize_file
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import read_image
@@ -46,9 +46,9 @@ SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--video", type=Path, default=SHARED_DATA / "videos" / "cutBunny.mp4", help="clip to time")
     parser.add_argument("--style", type=Path, default=SHARED_DATA / "style" / "brushstrokes.jpg", help="style image")
-    parser.add_argument("--frames", type=pixels_or_native, default=0, metavar="N", help="time the first N frames (default: all)")
-    parser.add_argument("--size", type=pixels_or_native, default=0, metavar="PX", help="processing size, 0 = native (default)")
-    parser.add_argument("--style-size", type=pixels_or_native, default=512, metavar="PX", help="style size (default 512, as the reference)")
+    parser.add_argument("--frames", type=non_negative_int, default=0, metavar="N", help="time the first N frames (default: all)")
+    parser.add_argument("--size", type=non_negative_int, default=0, metavar="PX", help="processing size, 0 = native (default)")
+    parser.add_argument("--style-size", type=non_negative_int, default=512, metavar="PX", help="style size (default 512, as the reference)")
     parser.add_argument("--repeats", type=positive_int, default=3, help="interleaved repeats of every variant (default 3)")
     parser.add_argument("--threads", default="0,1", metavar="LIST",
                         help="network threads for our pipeline, one variant each; 0 = torch's default (default 0,1)")

@@ -67,15 +67,8 @@ def resolution(text: str) -> tuple[int, int]:
 
 
 def non_negative_int(text: str) -> int:
+    """A whole number >= 0 (sizes where 0 means native, counts where 0 means all)."""
     value = _number(text, int)
     if value < 0:
         raise argparse.ArgumentTypeError(f"{value} is negative")
-    return value
-
-
-def pixels_or_native(text: str) -> int:
-    """A size in pixels, or 0 for the native size (or, for frame counts, all of them)."""
-    value = _number(text, int)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} is negative (0 means native / all)")
     return value

@@ -26,7 +26,7 @@ def add_model_options(parser: argparse.ArgumentParser, default_size: int | None)
     group.add_argument("--engine", default="auto", choices=list(engines.CHOICES),
                        help="model engine: auto (tensorrt > compile > eager on a GPU), eager, compile, tensorrt, onnx")
     group.add_argument(
-        "--size", type=argtypes.pixels_or_native, default=default_size, metavar="PX",
+        "--size", type=argtypes.non_negative_int, default=default_size, metavar="PX",
         help=f"processing size: shorter side in pixels, 0 = native (default: {default_size or 'native'})",
     )
 
@@ -39,7 +39,7 @@ def add_style_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--mix", type=argtypes.mix_weights, metavar="W1,W2,...",
                        help="blend all styles into one with these weights (one per style)")
     group.add_argument("--preserve-color", action="store_true", help="keep the content's colours")
-    group.add_argument("--style-size", type=argtypes.pixels_or_native, default=512, metavar="PX",
+    group.add_argument("--style-size", type=argtypes.non_negative_int, default=512, metavar="PX",
                        help="shorter side the style is encoded at, 0 = native (default 512)")
 
 

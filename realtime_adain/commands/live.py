@@ -40,7 +40,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="style images and/or directories of them (keys 1-9, n/p pick one)")
     styles.add_argument("--alpha", type=argtypes.unit_interval, default=1.0, help="initial content/style trade-off (default 1)")
     styles.add_argument("--preserve-color", action="store_true", help="start with colour preservation on")
-    styles.add_argument("--style-size", type=argtypes.pixels_or_native, default=512, metavar="PX",
+    styles.add_argument("--style-size", type=argtypes.non_negative_int, default=512, metavar="PX",
                         help="shorter side styles are encoded at, 0 = native (default 512)")
     styles.add_argument("--style-cache", metavar="DIR",
                         help="where style statistics are cached (default: $REALTIME_ADAIN_HOME/cache/styles "
