@@ -17,6 +17,7 @@ def test_presentation_times_follow_capture_times(tmp_path):
     for i, t in enumerate(captured):
         recorder.submit(np.full((64, 114, 3), 20 * i, np.uint8), t)
     assert recorder.close() == path and not list(tmp_path.glob(".*.part"))
+    assert [p.name for p in tmp_path.iterdir()] == ["rec.mp4"]  # the temporary file became it
     with av.open(str(path)) as container:
         frames = list(container.decode(video=0))
     times = [float(f.time) for f in frames]
@@ -35,7 +36,7 @@ def test_odd_sizes_are_made_even_and_an_empty_recording_leaves_no_file(tmp_path)
         assert (stream.width, stream.height) == (114, 64)
     empty = Recorder(tmp_path / "empty.mp4", (64, 64), fps=24, log=lambda *a, **k: None)
     assert empty.close() is None
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["odd.mp4"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["odd.mp4"]  # no temporary file left behind
 
 
 def test_unwritable_place_is_a_user_error(tmp_path):

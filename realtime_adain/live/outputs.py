@@ -21,6 +21,7 @@ import av
 import numpy as np
 from av.video.reformatter import VideoReformatter
 
+from realtime_adain.atomic import PendingOutput
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import resize
 
@@ -139,13 +140,13 @@ class Recorder:
 
     def __init__(self, path: str | os.PathLike, size: tuple[int, int], fps: float, log: Callable[..., None]) -> None:
         self.path = Path(path)
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise UserError(f"{self.path.parent}: cannot create the directory ({exc.strerror or exc})") from None
-        self._tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.{id(self)}.part")
+        self._pending = PendingOutput(self.path)
         options = {"preset": "veryfast", "crf": "20"}
-        self._encoder = EncoderThread(str(self._tmp), "mp4", size, fps, options, log)
+        try:
+            self._encoder = EncoderThread(str(self._pending.path), "mp4", size, fps, options, log)
+        except UserError:
+            self._pending.discard()
+            raise
 
     @property
     def written(self) -> int:
@@ -162,9 +163,8 @@ class Recorder:
         """Finalise; the file exists (complete and playable) only if frames were written."""
         written = self._encoder.close(RECORDING_CLOSE_TIMEOUT)
         if written and self._encoder.error is None:
-            os.replace(self._tmp, self.path)
-            return self.path
-        self._tmp.unlink(missing_ok=True)
+            return self._pending.publish()
+        self._pending.discard()
         return None
 
 
