@@ -117,3 +117,16 @@ def test_active_style_mixes_for_free_and_recolours_once_per_toggle(stylizer, cou
     controller.apply("next")
     active.stats(controller.state, frame)
     assert len(counting) == calls + 3  # style switch with colour on: one more encoder run (+1 direct)
+
+
+def test_a_style_edited_on_disk_is_used_after_the_rescan(stylizer, data_dir, tmp_path, one_thread):
+    folder = copy_styles(data_dir, tmp_path / "styles", names=("trial.jpg",))
+    lib = library(stylizer, folder, tmp_path / "cache")
+    active, controller = ActiveStyle(lib), Controller(lib.names)
+    frame = np.zeros((32, 32, 3), np.uint8)
+    before = active.stats(controller.state, frame)
+    shutil.copy(data_dir / "style" / "en_campo_gris.jpg", folder / "trial.jpg")  # same name, new picture
+    assert lib.rescan() == ["trial"]
+    controller.set_styles(lib.names)
+    after = active.stats(controller.state, frame)
+    assert after is lib[0].stats and not torch.allclose(after.mean, before.mean)

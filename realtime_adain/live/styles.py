@@ -188,26 +188,34 @@ class ActiveStyle:
     Colour preservation needs the style recoloured to the content, which means encoding it again:
     that happens once, with the frame at hand as the colour reference, when it is switched on or
     the style changes while it is on (key `c` twice takes a new reference), never per frame.
+    The choice is looked up again only when the state changes (a key, or a rescan, after which
+    the controller always has a new state), and includes the files' digests, so a style edited
+    on disk and rescanned is used from the next frame on.
     """
 
     def __init__(self, library: StyleLibrary, log: Callable[..., None] = lambda *args, **kwargs: None) -> None:
         self.library = library
         self.log = log
+        self._state = None
         self._key: tuple | None = None
         self._stats: StyleStats | None = None
 
     def stats(self, state, frame: np.ndarray) -> StyleStats:
         """`state` is the controller's `LiveState`; `frame` (RGB) is the colour reference if needed."""
-        names = (state.style_name, state.style_names[state.next_style] if state.mix else None)
-        key = (names, state.mix, state.preserve_color, state.color_epoch if state.preserve_color else 0)
+        if state is self._state and self._stats is not None:
+            return self._stats
+        self._state = state
+        names = [state.style_name] + ([state.style_names[state.next_style]] if state.mix else [])
+        indices = [self.library.by_name(n) for n in names]
+        indices = [i if i is not None else 0 for i in indices]
+        key = (tuple(self.library[i].digest for i in indices), state.mix, state.preserve_color,
+               state.color_epoch if state.preserve_color else 0)
         if key != self._key or self._stats is None:
-            self._stats = self._compute(names, state.mix, frame if state.preserve_color else None)
+            self._stats = self._compute(indices, state.mix, frame if state.preserve_color else None)
             self._key = key
         return self._stats
 
-    def _compute(self, names: tuple[str, str | None], mix: float, reference: np.ndarray | None) -> StyleStats:
-        indices = [self.library.by_name(n) for n in names if n is not None]
-        indices = [i if i is not None else 0 for i in indices]
+    def _compute(self, indices: list[int], mix: float, reference: np.ndarray | None) -> StyleStats:
         if reference is None:
             stats = [self.library[i].stats for i in indices]
         else:
