@@ -135,18 +135,10 @@ class EncoderThread(threading.Thread):
         self.written += 1
 
 
-class Recorder:
-    """An MP4 file that appears only when finalised: written as a hidden .part file, then renamed."""
+class EncodedOutput:
+    """What the file and the stream share: frames go to their `EncoderThread`."""
 
-    def __init__(self, path: str | os.PathLike, size: tuple[int, int], fps: float, log: Callable[..., None]) -> None:
-        self.path = Path(path)
-        self._pending = PendingOutput(self.path)
-        options = {"preset": "veryfast", "crf": "20"}
-        try:
-            self._encoder = EncoderThread(str(self._pending.path), "mp4", size, fps, options, log)
-        except UserError:
-            self._pending.discard()
-            raise
+    _encoder: EncoderThread
 
     @property
     def written(self) -> int:
@@ -159,6 +151,20 @@ class Recorder:
     def submit(self, image: np.ndarray, captured: float) -> None:
         self._encoder.submit(image, captured)
 
+
+class Recorder(EncodedOutput):
+    """An MP4 file that appears only when finalised: written as a hidden .part file, then renamed."""
+
+    def __init__(self, path: str | os.PathLike, size: tuple[int, int], fps: float, log: Callable[..., None]) -> None:
+        self.path = Path(path)
+        self._pending = PendingOutput(self.path)
+        options = {"preset": "veryfast", "crf": "20"}
+        try:
+            self._encoder = EncoderThread(str(self._pending.path), "mp4", size, fps, options, log)
+        except UserError:
+            self._pending.discard()
+            raise
+
     def close(self) -> Path | None:
         """Finalise; the file exists (complete and playable) only if frames were written."""
         written = self._encoder.close(RECORDING_CLOSE_TIMEOUT)
@@ -168,7 +174,7 @@ class Recorder:
         return None
 
 
-class Streamer:
+class Streamer(EncodedOutput):
     """Low-latency H.264 to a URL: MPEG-TS over UDP/SRT/TCP, FLV over RTMP (OBS, ffplay, VLC)."""
 
     def __init__(self, url: str, size: tuple[int, int], fps: float, log: Callable[..., None]) -> None:
@@ -185,17 +191,6 @@ class Streamer:
         if scheme not in STREAM_FORMATS:
             raise UserError(f"{url}: --stream takes udp://, srt://, tcp://, rtp:// or rtmp:// URLs")
         return scheme
-
-    @property
-    def written(self) -> int:
-        return self._encoder.written
-
-    @property
-    def dropped(self) -> int:
-        return self._encoder.dropped
-
-    def submit(self, image: np.ndarray, captured: float) -> None:
-        self._encoder.submit(image, captured)
 
     def close(self) -> None:
         """Stale frames are worthless to a live viewer: what is still queued is dropped."""
