@@ -38,6 +38,16 @@ def stylizer(published_weights) -> Stylizer:
 
 
 @pytest.fixture
+def one_thread():
+    """One intra-op thread: on a shared 2-core machine it is several times faster for tiny inputs
+    (two OpenMP threads spin waiting for each other whenever one is descheduled)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
 def weights_env(published_weights, monkeypatch, tmp_path):
     """Point the CLI at the generated weights through the environment, as a user might."""
     vgg, decoder = published_weights

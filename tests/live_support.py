@@ -10,8 +10,6 @@ from pathlib import Path
 
 import av
 import numpy as np
-import pytest
-import torch
 
 REPO = Path(__file__).resolve().parents[1]
 STYLE_PICKS = ("brushstrokes.jpg", "en_campo_gris.jpg", "trial.jpg")
@@ -46,15 +44,6 @@ def read_video(path: Path) -> tuple[int, int, int]:
         frames = list(container.decode(video=0))
     assert frames, f"{path} has no decodable frames"
     return len(frames), frames[0].width, frames[0].height
-
-
-@pytest.fixture
-def one_thread():
-    """One intra-op thread: on this shared 2-core machine it is several times faster for tiny inputs."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def cli_env(weights: tuple[Path, Path], home: Path) -> dict[str, str]:

@@ -11,7 +11,7 @@ import time
 import av
 import pytest
 
-from live_support import FAST, cli_env, copy_styles, live_command, one_thread, read_video, start  # noqa: F401
+from live_support import FAST, cli_env, copy_styles, live_command, read_video, start  # noqa: F401
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from live_support import FAST, copy_styles, one_thread, read_video, write_video  # noqa: F401
+from live_support import FAST, copy_styles, read_video, write_video  # noqa: F401
 from realtime_adain.live.sources import CameraSource, Capture, Latest, PyAVSource, SourceError, open_source
 
 

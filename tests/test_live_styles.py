@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from live_support import copy_styles, one_thread  # noqa: F401  (fixture)
+from live_support import copy_styles  # noqa: F401  (fixture)
 from realtime_adain.adain import StyleStats
 from realtime_adain.color import match_color
 from realtime_adain.imageio import fit_short_side, read_image, write_image

@@ -13,7 +13,7 @@ from safetensors.torch import load_file
 
 from realtime_adain.training.config import TrainConfig
 from realtime_adain.training.trainer import Trainer
-from train_support import REPO, one_thread  # noqa: F401  (fixture)
+from train_support import REPO  # noqa: F401  (fixture)
 
 
 def test_two_gloo_processes_match_one_process_on_the_combined_batch(published_weights, data_dir, tmp_path, one_thread):

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from realtime_adain.training import checkpoint
-from train_support import one_thread, tiny_args, train_tool  # noqa: F401  (fixtures)
+from train_support import tiny_args, train_tool  # noqa: F401  (fixtures)
 
 
 def one_error_line(code: int, err: str) -> str:

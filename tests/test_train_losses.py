@@ -9,7 +9,6 @@ from realtime_adain.decoders import SkipConcatDecoder
 from realtime_adain.model import StyleTransferNet, pad_to_multiple
 from realtime_adain.networks import Decoder
 from realtime_adain.training.losses import AdaINLoss, content_loss, style_loss
-from train_support import one_thread  # noqa: F401  (fixture)
 
 EPS = 1e-5
 

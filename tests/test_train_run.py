@@ -13,7 +13,7 @@ from safetensors import safe_open
 from realtime_adain import weights
 from realtime_adain.synthetic import write_torchvision_vgg
 from realtime_adain.training import checkpoint
-from train_support import load_tool, one_thread, tiny_args, train_tool  # noqa: F401  (fixtures)
+from train_support import load_tool, tiny_args, train_tool  # noqa: F401  (fixtures)
 
 ITERATIONS = 30
 

@@ -33,15 +33,6 @@ def tiny_args(data_dir: Path, vgg: Path, out: Path, iterations: int, *extra: str
 
 
 @pytest.fixture
-def one_thread():
-    """One intra-op thread: on this shared 2-core machine, spinning OpenMP threads cost 10x."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture
 def train_tool(capsys):
     """Run tools/train.py in-process: returns (exit code, stdout, stderr)."""
     tool = load_tool("train")

@@ -73,8 +73,6 @@ class Latest(Generic[T]):
 class CameraSource:
     """A camera by index or device path through OpenCV, asking for a resolution and frame rate."""
 
-    paced_by_source = True
-
     def __init__(
         self,
         device: int | str,
