@@ -50,6 +50,22 @@ def test_second_start_reuses_the_cache(stylizer, counting, data_dir, tmp_path, o
     cached = second[second.by_name("trial")].stats
     assert torch.allclose(cached.mean, direct.mean) and torch.allclose(cached.std, direct.std)
     assert second[0].thumbnail.shape == (64, 64, 3)
+    for a, b in zip(first.styles, second.styles):  # thumbnails come from the cache too
+        np.testing.assert_array_equal(a.thumbnail, b.thumbnail)
+
+
+def test_warm_start_decodes_no_image(stylizer, data_dir, tmp_path, one_thread, monkeypatch):
+    """A warm start reads only the cache files (and hashes the images): nothing is decoded."""
+    import realtime_adain.live.styles as styles_module
+
+    folder = copy_styles(data_dir, tmp_path / "styles")
+    library(stylizer, folder, tmp_path / "cache")
+
+    def no_decoding(path):
+        raise AssertionError(f"{path} decoded on a warm start")
+
+    monkeypatch.setattr(styles_module, "read_image", no_decoding)
+    assert library(stylizer, folder, tmp_path / "cache").reused == 3
 
 
 def test_cache_is_keyed_by_style_size_and_content(stylizer, counting, data_dir, tmp_path, one_thread):

@@ -147,32 +147,36 @@ class StyleLibrary:
 
     def _style(self, path: Path, digest: str | None = None) -> Style:
         digest = digest or file_sha256(path)
-        image = read_image(path)
-        stats = self._cached(digest)
-        if stats is None:
-            stats = self.stylizer.style_stats(fit_short_side(image, self.style_size))
+        cached = self._cached(digest)
+        if cached is None:  # only now is the image decoded: a warm start reads just the cache
+            image = read_image(path)
+            stats, thumb = self.stylizer.style_stats(fit_short_side(image, self.style_size)), thumbnail(image)
             self.computed += 1
-            self._store(digest, stats, path.name)
+            self._store(digest, stats, thumb, path.name)
         else:
+            stats, thumb = cached
             self.reused += 1
-        return Style(path, digest, stats, thumbnail(image))
+        return Style(path, digest, stats, thumb)
 
-    def _cached(self, digest: str) -> StyleStats | None:
+    def _cached(self, digest: str) -> tuple[StyleStats, np.ndarray] | None:
         path = self.cache_path(digest)
         if not path.is_file():
             return None
         try:
             tensors = load_file(path)
-            mean, std = tensors["mean"], tensors["std"]
+            mean, std, thumb = tensors["mean"], tensors["std"], tensors["thumbnail"]
             if mean.ndim != 1 or mean.shape != std.shape or not (torch.isfinite(mean).all() and torch.isfinite(std).all()):
                 raise ValueError("unexpected tensors")
+            if thumb.dtype != torch.uint8 or tuple(thumb.shape) != (THUMBNAIL_SIDE, THUMBNAIL_SIDE, 3):
+                raise ValueError("unexpected thumbnail")
         except Exception as exc:  # any unreadable cache file is rebuilt, never trusted
             self.log("style-cache-rebuild", file=path.name, reason=type(exc).__name__)
             return None
-        return StyleStats(mean.float(), std.float())
+        return StyleStats(mean.float(), std.float()), thumb.numpy()
 
-    def _store(self, digest: str, stats: StyleStats, source_name: str) -> None:
-        data = save({"mean": stats.mean.contiguous(), "std": stats.std.contiguous()},
+    def _store(self, digest: str, stats: StyleStats, thumb: np.ndarray, source_name: str) -> None:
+        tensors = {"mean": stats.mean.contiguous(), "std": stats.std.contiguous(), "thumbnail": torch.from_numpy(thumb)}
+        data = save(tensors,
                     metadata={"source": source_name, "encoder": self.stylizer.encoder_id,
                               "style_size": str(self.style_size)})
         try:
