@@ -221,24 +221,23 @@ class LiveSession:
         self.capture = Capture(self.source, self.log)
         self.capture.start()
         try:
-            got = self.capture.latest.newer(0, FIRST_FRAME_TIMEOUT)
-            if got is None:
-                raise UserError(f"{args.source}: no frames arrived within {FIRST_FRAME_TIMEOUT:.0f} s")
-            first = got[1]
-            self.capture_resolution = first.image.shape[1::-1]
-            self.work_size = fit_short_side(first.image, args.size).shape[1::-1]
-            self.fps = float(getattr(self.source, "fps", 0) or args.fps or 30.0)
-            self._open_outputs()  # before the first log line: a missing virtual camera is the one line said
-            self.log("styles", count=len(self.library), computed=self.library.computed, cached=self.library.reused)
-            self.controller = Controller(self.library.names, alpha=args.alpha, preserve_color=args.preserve_color,
-                                         fullscreen=args.fullscreen)
-            self.device_label, self.engine_label = self._device(), self._engine()
-            self.log("start", source=self.source.description, resolution="%dx%d" % self.capture_resolution,
-                     size="%dx%d" % self.work_size, device=self.device_label, engine=self.engine_label)
-            self.inference = Inference(self.capture.latest, self.stylizer, self.controller,
-                                       ActiveStyle(self.library, self.log), self.work_size, self.log)
-            self.inference.start()
-            with self._signals_stop():
+            with self._signals_stop():  # from here on, a signal ends the session the normal way
+                first = self._first_frame()
+                if first is None:  # stopped by a signal during start-up
+                    return self.exit_code
+                self.capture_resolution = first.image.shape[1::-1]
+                self.work_size = fit_short_side(first.image, args.size).shape[1::-1]
+                self.fps = float(getattr(self.source, "fps", 0) or args.fps or 30.0)
+                self._open_outputs()  # before the first log line: a missing virtual camera is the one line said
+                self.log("styles", count=len(self.library), computed=self.library.computed, cached=self.library.reused)
+                self.controller = Controller(self.library.names, alpha=args.alpha, preserve_color=args.preserve_color,
+                                             fullscreen=args.fullscreen)
+                self.device_label, self.engine_label = self._device(), self._engine()
+                self.log("start", source=self.source.description, resolution="%dx%d" % self.capture_resolution,
+                         size="%dx%d" % self.work_size, device=self.device_label, engine=self.engine_label)
+                self.inference = Inference(self.capture.latest, self.stylizer, self.controller,
+                                           ActiveStyle(self.library, self.log), self.work_size, self.log)
+                self.inference.start()
                 if args.window:
                     self._window_loop(first.image.shape)
                 else:
@@ -246,6 +245,17 @@ class LiveSession:
         finally:
             self._shutdown()
         return self.exit_code
+
+    def _first_frame(self):
+        """The source's first frame, or None when a signal stops the wait."""
+        deadline = time.monotonic() + FIRST_FRAME_TIMEOUT
+        while not self.stop_event.is_set():
+            got = self.capture.latest.newer(0, 0.1)
+            if got is not None:
+                return got[1]
+            if time.monotonic() > deadline:
+                raise UserError(f"{self.args.source}: no frames arrived within {FIRST_FRAME_TIMEOUT:.0f} s")
+        return None
 
     def _open_outputs(self) -> None:
         if self.args.output:
