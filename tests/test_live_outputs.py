@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
+
 import av
 import numpy as np
 import pytest
 
 from realtime_adain.errors import UserError
+from realtime_adain.live import outputs
 from realtime_adain.live.outputs import Recorder
 
 
@@ -51,8 +54,6 @@ def test_a_stalled_stream_peer_cannot_hang_the_shutdown(monkeypatch):
     import socket
     import time
 
-    from realtime_adain.live import outputs
-
     monkeypatch.setattr(outputs, "STREAM_CLOSE_TIMEOUT", 0.5)
     server = socket.socket()
     server.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
@@ -72,3 +73,15 @@ def test_a_stalled_stream_peer_cannot_hang_the_shutdown(monkeypatch):
     finally:
         server.close()
     assert streamer.written < 400 and streamer.dropped > 0 and "output-error" in events
+
+
+def test_an_error_at_the_final_flush_ends_the_recording_at_once(tmp_path, monkeypatch):
+    monkeypatch.setattr(outputs, "RECORDING_CLOSE_TIMEOUT", 20.0)
+    folder = tmp_path / "gone"
+    events = []
+    recorder = outputs.Recorder(folder / "rec.mp4", (64, 64), fps=24, log=lambda event, **f: events.append(f))
+    recorder.submit(np.zeros((64, 64, 3), np.uint8), 0.0)  # held in x264's lookahead: nothing muxed yet
+    shutil.rmtree(folder)  # so the container's file cannot be created when close() flushes
+    assert recorder.close() is None
+    assert len(events) == 1 and "given up" not in events[0]["reason"]  # the flush error, not a stall
+    assert not folder.exists()

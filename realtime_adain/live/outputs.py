@@ -106,16 +106,16 @@ class EncoderThread(threading.Thread):
             self.dropped += 1
 
     def run(self) -> None:
+        item = ()
         try:
             while (item := self._queue.get()) is not None:
-                if self.error is None:
-                    self._encode(*item)
-            if self.error is None:
-                self._container.mux(self._stream.encode(None))
+                self._encode(*item)
+            self._container.mux(self._stream.encode(None))
         except (av.FFmpegError, OSError) as exc:
             self.error = str(exc)
             self.log("output-error", target=self.target, reason=self.error)
-            while self._queue.get() is not None:  # let close() return
+            # Take frames until close()'s end marker, unless it was taken already (an error at the flush).
+            while item is not None and (item := self._queue.get()) is not None:
                 pass
         finally:
             try:
