@@ -52,6 +52,8 @@ class Job:
 def plan_jobs(args: argparse.Namespace, contents: list[Path], styles: list[Path]) -> list[Job]:
     """Every content x style, or one job per content when the styles are mixed or masked."""
     if args.mask:
+        if args.mix is not None:
+            raise UserError("--mask and --mix cannot be combined: the mask already says where each style goes")
         if len(styles) != 2:
             raise UserError(f"--mask needs exactly two styles, got {len(styles)}")
         return [Job(c, styles, "mask") for c in contents]
