@@ -8,8 +8,10 @@ safetensors with metadata saying which decoder architecture they hold.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
+import pickle
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -77,6 +79,17 @@ class LoadedWeights:
     metadata: dict[str, str]
 
 
+def _load_failure(exc: Exception) -> str:
+    """Why loading failed, in words: a foreign file makes torch.load fail in pickle (KeyError: '105')."""
+    if isinstance(exc, (KeyError, EOFError, pickle.UnpicklingError)):
+        return "not a PyTorch or safetensors file, or cut short"
+    text = str(exc).strip()
+    # A zip archive cut short or altered: miniz jargon, or EINVAL from seeking past its end.
+    if "PytorchStreamReader" in text or (isinstance(exc, OSError) and exc.errno == errno.EINVAL):
+        return "a damaged or incomplete PyTorch archive"
+    return text.splitlines()[0][:160] if text else type(exc).__name__
+
+
 def read_weights(path: str | os.PathLike) -> LoadedWeights:
     """A state dict and its metadata from a `.safetensors` or (weights-only) `.pth` file."""
     path = Path(path)
@@ -92,8 +105,7 @@ def read_weights(path: str | os.PathLike) -> LoadedWeights:
     except FileNotFoundError:
         raise UserError(f"{path}: no such weights file") from None
     except Exception as exc:  # torch/safetensors raise many types for damaged files
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UserError(f"{path}: not a readable weights file ({reason[:160]})") from None
+        raise UserError(f"{path}: not a readable weights file ({_load_failure(exc)})") from None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise UserError(f"{path}: not a state dict of tensors")
     return LoadedWeights(state, {})

@@ -161,7 +161,11 @@ def test_wrong_files_are_named_clearly(published_weights, tmp_path):
     garbage.write_bytes(b"\x00not a torch file" * 10)
     with pytest.raises(UserError, match="not a readable weights file"):
         weights.load_encoder(garbage)
+    text = tmp_path / "notes.pth"
+    text.write_text("hi\n")  # torch.load's own complaint would be "KeyError: '105'"
+    with pytest.raises(UserError, match=r"not a readable weights file \(not a PyTorch or safetensors file"):
+        weights.load_encoder(text)
     truncated = tmp_path / "truncated.pth"
     truncated.write_bytes(vgg_path.read_bytes()[: 1 << 16])
-    with pytest.raises(UserError, match="not a readable weights file"):
+    with pytest.raises(UserError, match=r"not a readable weights file \(a damaged or incomplete PyTorch archive\)$"):
         weights.load_encoder(truncated)
