@@ -78,6 +78,10 @@ def test_pixel_format_choice_for_odd_sizes():
         (EncodeSettings("aac"), "o.mp4", "not a video encoder"),
         (EncodeSettings("libx264"), "o.xyz", "unknown video output format"),
         (EncodeSettings("ffv1", crf=20), "o.mkv", "no constant-quality"),
+        (EncodeSettings("libx264", crf=99), "o.mp4", "outside libx264's range 0 \\(best\\) to 51"),
+        (EncodeSettings("libx264", crf=-1), "o.mp4", "--crf -1 is outside"),
+        (EncodeSettings("libvpx-vp9", crf=64), "o.webm", "range 0 \\(best\\) to 63"),
+        (EncodeSettings("libx264", bitrate=0), "o.mp4", "--bitrate must be positive"),
     ],
 )
 def test_check_encoder_rejects_bad_requests(tmp_path, settings, output, message):

@@ -32,6 +32,8 @@ QUALITY_OPTION = {
     "libx264": "crf", "libx264rgb": "crf", "libx265": "crf", "libvpx-vp9": "crf", "libaom-av1": "crf",
     "libsvtav1": "crf", "h264_nvenc": "cq", "hevc_nvenc": "cq", "av1_nvenc": "cq",
 }
+# The worst (highest) constant quality each accepts; 0 is the best. x264 would clamp silently.
+QUALITY_MAX = {"libvpx-vp9": 63, "libaom-av1": 63, "libsvtav1": 63}  # the others: 51
 # A quality that keeps painted textures crisp (x264's own default, 23, smears brush strokes).
 DEFAULT_CRF = 18
 PREFERRED_PIX_FMTS = ("yuv420p", "yuv444p")
@@ -55,6 +57,11 @@ class EncodeSettings:
         option = QUALITY_OPTION.get(self.codec)
         if self.crf is not None and option is None:
             raise UserError(f"encoder {self.codec} has no constant-quality (CRF) mode; use --bitrate")
+        worst = QUALITY_MAX.get(self.codec, 51)
+        if self.crf is not None and not 0 <= self.crf <= worst:
+            raise UserError(f"--crf {self.crf} is outside {self.codec}'s range 0 (best) to {worst}")
+        if self.bitrate is not None and self.bitrate <= 0:
+            raise UserError("--bitrate must be positive, e.g. 800k or 4M")
         if option is None or (self.crf is None and self.bitrate is not None):
             return {}
         return {option: str(DEFAULT_CRF if self.crf is None else self.crf)}
