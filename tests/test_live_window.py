@@ -64,8 +64,16 @@ def test_keys_in_a_real_window(display, published_weights, data_dir, tmp_path):
                 xdotool("key", "--window", window, name)
                 time.sleep(0.15)
 
-        keys("2", "n", "Right", "Left", "minus", "minus", "plus", "m", "o", "o", "o", "h", "h", "i", "i",
-             "space", "space", "l", "s")
+        def width() -> int:
+            return int(re.search(r"Geometry: (\d+)x", xdotool("getwindowgeometry", window)).group(1))
+
+        keys("2", "n", "Right", "Left", "minus", "minus", "plus", "m", "o")
+        single = width()
+        keys("o")  # side by side: the window doubles its width rather than squeezing both views
+        wait_for(lambda: width() == 2 * single, "the side-by-side window", process, stderr, timeout=10)
+        keys("o")
+        wait_for(lambda: width() == single, "the single-view window", process, stderr, timeout=10)
+        keys("h", "h", "i", "i", "space", "space", "l", "s")
         wait_for(lambda: logged("live: snapshot "), "the snapshot", process, stderr)
         keys("r")
         wait_for(lambda: logged("live: record-start "), "the recording to start", process, stderr)

@@ -390,6 +390,8 @@ class LiveSession:
             elif effect.kind == "fullscreen":
                 mode = cv2.WINDOW_FULLSCREEN if effect.detail["on"] else cv2.WINDOW_NORMAL
                 cv2.setWindowProperty(WINDOW, cv2.WND_PROP_FULLSCREEN, mode)
+            elif effect.kind == "view" and not self.controller.state.fullscreen:
+                self._fit_window_to_view(effect.detail["view"])
             elif effect.kind == "snapshot":
                 if last is None:
                     self.log("snapshot-skipped", reason="no frame shown yet")
@@ -399,6 +401,13 @@ class LiveSession:
                 self._toggle_recording()
             elif effect.kind == "rescan":
                 self._rescan()
+
+    def _fit_window_to_view(self, view: str) -> None:
+        """Side by side is twice as wide: keep the window's height and the frames' aspect, not squeeze them."""
+        height = cv2.getWindowImageRect(WINDOW)[3]
+        height = height if height > 0 else self.display[1]
+        width = round(height * self.display[0] / self.display[1]) * (2 if view == "side-by-side" else 1)
+        cv2.resizeWindow(WINDOW, width, height)
 
     def _background(self, work: Callable[[], None], name: str, wait_at_exit: bool = True) -> None:
         thread = threading.Thread(target=work, name=name, daemon=True)
