@@ -222,3 +222,10 @@ def test_bench_model_smoke(run_cli, tmp_path):
     (row,) = result["rows"]
     assert (row["engine"], row["resolution"], row["batch"]) == ("eager", "32x16", 1)
     assert row["step_ms_median"] > 0 and result["matmul_tflops"] > 0 and row["speedup_vs_eager"] == 1.0
+
+
+def test_bench_model_refuses_an_unwritable_json_before_timing(run_cli, tmp_path):
+    (tmp_path / "file").write_text("x")
+    code, out, err = run_cli("bench", "model", "-r", "32x16", "--engine", "eager", "--json", tmp_path / "file" / "m.json")
+    assert code == 2 and err.strip().splitlines()[-1].startswith("error:") and "not writable" in err, err
+    assert out == ""  # no row was timed

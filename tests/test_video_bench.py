@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 
 def test_bench_video_reports_fps_and_speedup(run_cli, weights_env, data_dir, tmp_path):
     report = tmp_path / "bench.json"
@@ -17,3 +19,25 @@ def test_bench_video_reports_fps_and_speedup(run_cli, weights_env, data_dir, tmp
     assert baseline["variant"].startswith("reference loop") and baseline["speedup"] == 1.0
     assert pipeline["fps"] > 0 and pipeline["speedup"] > 0
     assert "speed-up" in out and "reference loop" in out
+
+
+@pytest.mark.parametrize("case, expected", [
+    ("not a video", "not a readable video"),
+    ("threads not numbers", "argument --threads: 'a' is not a whole number"),
+    ("unwritable json", "output directory is not writable"),
+])
+def test_bench_video_bad_input_is_one_line_before_any_timing(case, expected, run_cli, data_dir, tmp_path):
+    notes = tmp_path / "notes.mp4"
+    notes.write_text("not a video\n" * 20)
+    video, extra = data_dir / "videos" / "cutBunny.mp4", []
+    if case == "not a video":
+        video = notes
+    elif case == "threads not numbers":
+        extra = ["--threads", "a,1"]
+    else:
+        extra = ["--json", notes / "bench.json"]
+    code, out, err = run_cli("bench", "video", "--video", video, "--style", data_dir / "style" / "brushstrokes.jpg",
+                             "--frames", "2", "--size", "32", "--repeats", "1", *extra)
+    lines = err.strip().splitlines()
+    assert code == 2 and "Traceback" not in err and expected in lines[-1] and "error:" in lines[-1], err
+    assert "clip:" not in out  # refused before the weights load and the timing starts

@@ -28,9 +28,11 @@ import torch
 
 from realtime_adain import engines, weights
 from realtime_adain.adain import StyleStats
+from realtime_adain.atomic import atomic_write_bytes
 from realtime_adain.commands.argtypes import RESOLUTION_PRESETS, positive_int, resolution
 from realtime_adain.engines.frames import padded_size
 from realtime_adain.errors import UserError
+from realtime_adain.paths import ensure_writable_dir
 from realtime_adain.stylizer import Stylizer, pick_device, pick_dtype
 from realtime_adain.synthetic import write_published_weights
 
@@ -56,6 +58,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.json:
+        ensure_writable_dir(Path(args.json).parent)  # before the timing, not after
     if args.threads:
         torch.set_num_threads(args.threads)
     device = pick_device(args.device)
@@ -88,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
     add_speedups(result["rows"])
     print_summary(result)
     if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2))
+        atomic_write_bytes(Path(args.json), json.dumps(result, indent=2).encode())
     print(json.dumps(result))
     return 0
 

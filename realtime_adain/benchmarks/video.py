@@ -33,14 +33,22 @@ from realtime_adain import weights
 from realtime_adain.adain import adain, calc_mean_std
 from realtime_adain.commands import common
 from realtime_adain.commands.argtypes import non_negative_int, positive_int
+from realtime_adain.atomic import atomic_write_bytes
 from realtime_adain.commands.video import stylize_file
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import read_image
+from realtime_adain.paths import ensure_writable_dir
 from realtime_adain.stylizer import Stylizer
 from realtime_adain.synthetic import write_published_weights
+from realtime_adain.video.reader import VideoReader
 from realtime_adain.video.writer import DEFAULT_CRF, EncodeSettings
 
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+
+
+def thread_counts(text: str) -> list[int]:
+    """argparse type for --threads: comma-separated counts, 0 for torch's default."""
+    return [non_negative_int(part) for part in text.split(",")]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -50,7 +58,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--size", type=non_negative_int, default=0, metavar="PX", help="processing size, 0 = native (default)")
     parser.add_argument("--style-size", type=non_negative_int, default=512, metavar="PX", help="style size (default 512, as the reference)")
     parser.add_argument("--repeats", type=positive_int, default=3, help="interleaved repeats of every variant (default 3)")
-    parser.add_argument("--threads", default="0,1", metavar="LIST",
+    parser.add_argument("--threads", type=thread_counts, default="0,1", metavar="LIST",
                         help="network threads for our pipeline, one variant each; 0 = torch's default (default 0,1)")
     parser.add_argument("--engine", default="eager", metavar="LIST",
                         help="engines for our pipeline, comma-separated, one variant each (default eager)")
@@ -169,12 +177,12 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"{args.video}: no such video (pass --video)")
     if not args.style.is_file():
         raise UserError(f"{args.style}: no such style image (pass --style)")
-    with av.open(str(args.video)) as probe:
-        stream = probe.streams.video[0]
-        total = stream.frames
-        shape = f"{stream.codec_context.width}x{stream.codec_context.height}"
+    if args.json:
+        ensure_writable_dir(args.json.parent)  # before minutes of timing, not after
+    with VideoReader(args.video) as probe:  # a clip that is no video is one error line
+        total = probe.expected_frames
+        shape = f"{probe.width}x{probe.height}"
     n_frames = min(args.frames, total) if args.frames else total
-    thread_counts = [int(t) for t in args.threads.split(",")]
     default_threads = torch.get_num_threads()
     with tempfile.TemporaryDirectory(prefix="bench-video-") as tmp:
         workdir = Path(tmp)
@@ -190,7 +198,7 @@ def run(args: argparse.Namespace) -> int:
             variants.append(("reference loop (pytorch-AdaIN test_video.py)", lambda out, n, s=reference, t=default_threads: (
                 torch.set_num_threads(t), reference_loop(s, args.video, args.style, out, args.size, args.style_size, n))))
         for name, stylizer in stylizers.items():
-            for threads in thread_counts:
+            for threads in args.threads:
                 label = f"pipeline, {name} {args.dtype}, {threads or default_threads} thread(s), batch {args.batch}"
                 variants.append((label, lambda out, n, s=stylizer, t=threads or default_threads: (
                     torch.set_num_threads(t),
@@ -225,5 +233,5 @@ def run(args: argparse.Namespace) -> int:
     }
     print(json.dumps(result))
     if args.json:
-        args.json.write_text(json.dumps(result, indent=2))
+        atomic_write_bytes(args.json, json.dumps(result, indent=2).encode())
     return 0
