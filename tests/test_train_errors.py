@@ -65,6 +65,8 @@ def test_bad_settings(train_tool, dataset, published_weights, tmp_path):
         (["--crop-size", "36"], "--crop-size must be a multiple of 8"),
         (["--load-size", "16", "--crop-size", "32"], "--load-size (16) must be at least --crop-size (32)"),
         (["--batch-size", "0"], "--batch-size must be at least 1"),
+        (["--lr", "nan"], "--lr must be positive"),
+        (["--style-weight", "inf"], "loss weights must not be negative (all finite)"),
         (["--encoder", "torchvision-vgg19", "--vgg", ""], "needs --vgg PATH"),
         (["--vgg", published_weights[1]], "not VGG encoder weights"),  # the decoder file as the encoder
     ):

@@ -8,6 +8,7 @@ logging, workers) may.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -64,8 +65,9 @@ class TrainConfig:
                 raise UserError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
         if self.workers < 0:
             raise UserError(f"--workers must be 0 or more, got {self.workers}")
-        if self.lr <= 0 or self.lr_decay < 0 or self.style_weight < 0 or self.content_weight < 0:
-            raise UserError("--lr must be positive; --lr-decay and the loss weights must not be negative")
+        numbers = (self.lr, self.lr_decay, self.style_weight, self.content_weight)
+        if not all(map(math.isfinite, numbers)) or self.lr <= 0 or min(numbers) < 0:  # nan passes `<= 0`
+            raise UserError("--lr must be positive; --lr-decay and the loss weights must not be negative (all finite)")
         for name, what in (("content_dir", "--content"), ("style_dir", "--style"), ("out", "--out")):
             if not getattr(self, name):
                 raise UserError(f"{what} is required (unless --resume gives it)")
