@@ -43,6 +43,7 @@ def test_directory_of_non_images(train_tool, dataset, published_weights, tmp_pat
     (notes / "readme.txt").write_text("not a painting")
     code, _, err = train_tool(*tiny_args(dataset, published_weights[0], tmp_path / "out", 2), "--style", notes)
     assert "no images in the style directory" in one_error_line(code, err)
+    assert not (tmp_path / "out").exists()  # the run directory made for it is gone again
 
     fakes = tmp_path / "fakes"
     fakes.mkdir()

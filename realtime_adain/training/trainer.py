@@ -13,6 +13,7 @@ import csv
 import math
 import os
 import random
+import shutil
 import sys
 import time
 from contextlib import nullcontext
@@ -154,6 +155,17 @@ class Trainer:
         pick_amp(config.amp, self.device)  # a wrong --amp fails before the data is scanned
         self.out = Path(config.out)
         self.checkpoint_dir = self.out / "checkpoints"
+        new_out = not self.out.exists()
+        try:
+            self._set_up(config, resume)
+        except BaseException:
+            if new_out and self.dist.is_main and not any(p.is_file() for p in self.out.rglob("*")):
+                shutil.rmtree(self.out, ignore_errors=True)  # a run that never started leaves no folders
+            raise
+
+    # --- set-up -------------------------------------------------------------------------------
+
+    def _set_up(self, config: TrainConfig, resume: checkpoint.Checkpoint | None) -> None:
         if self.dist.is_main:
             self._prepare_out_dir(resume)
         self.stream = data.pair_stream(config.content_dir, config.style_dir, config.load_size, config.crop_size, config.seed)
@@ -173,8 +185,6 @@ class Trainer:
             self.stream, self.iteration, config.batch_size, self.dist.rank, self.dist.world_size,
             workers=config.workers, pin_memory=self.device.type == "cuda",
         )
-
-    # --- set-up -------------------------------------------------------------------------------
 
     def _prepare_out_dir(self, resume: checkpoint.Checkpoint | None) -> None:
         ensure_writable_dir(self.checkpoint_dir)
