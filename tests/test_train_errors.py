@@ -35,6 +35,9 @@ def test_empty_directory(train_tool, dataset, published_weights, tmp_path):
     empty.mkdir()
     code, _, err = train_tool(*tiny_args(dataset, published_weights[0], tmp_path / "out", 2), "--content", empty)
     assert "the content directory is empty" in one_error_line(code, err)
+    one_image = dataset / "content" / "sailboat.jpg"
+    code, _, err = train_tool(*tiny_args(dataset, published_weights[0], tmp_path / "out", 2), "--content", one_image)
+    assert "--content takes a directory of images, not a single file" in one_error_line(code, err)
 
 
 def test_directory_of_non_images(train_tool, dataset, published_weights, tmp_path):

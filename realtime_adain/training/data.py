@@ -41,6 +41,8 @@ def warn(message: str) -> None:
 def list_images(directory: str | os.PathLike, what: str) -> list[Path]:
     """Image files under `directory` (recursively, sorted); a clear error if there are none."""
     root = Path(directory)
+    if root.is_file():
+        raise UserError(f"{root}: --{what} takes a directory of images, not a single file")
     if not root.is_dir():
         raise UserError(f"{root}: no such {what} directory")
     files = sorted(p for p in root.rglob("*") if p.is_file())
