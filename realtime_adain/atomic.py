@@ -33,6 +33,8 @@ class PendingOutput:
             fd, name = tempfile.mkstemp(
                 prefix=f".{self.final.stem}.", suffix=f".part{self.final.suffix}", dir=self.final.parent
             )
+        except FileExistsError:  # what mkdir says when the folder's name is taken by a file
+            raise UserError(f"{self.final}: cannot write here ({self.final.parent} is a file, not a folder)") from None
         except OSError as exc:
             raise UserError(f"{self.final}: cannot write here ({exc.strerror or exc})") from None
         os.close(fd)

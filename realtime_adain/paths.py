@@ -46,5 +46,7 @@ def ensure_writable_dir(directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=directory):
             pass
+    except FileExistsError:  # what mkdir says when the folder's name is taken by a file
+        raise UserError(f"{directory}: output directory is not writable (it is a file, not a folder)") from None
     except OSError as exc:
         raise UserError(f"{directory}: output directory is not writable ({exc.strerror or exc})") from None
