@@ -103,6 +103,17 @@ def test_rescan_picks_up_new_and_changed_images(stylizer, counting, data_dir, tm
     assert lib.names == ["en_campo_gris", "trial"] and len(counting) == 2
 
 
+def test_an_unwritable_cache_is_said_once_and_costs_nothing_else(stylizer, data_dir, tmp_path, one_thread):
+    folder = copy_styles(data_dir, tmp_path / "styles")
+    blocker = tmp_path / "cache"
+    blocker.write_text("a file where the cache folder should be")
+    events = []
+    styles = library(stylizer, folder, blocker, log=lambda event, **fields: events.append((event, fields)))
+    assert len(styles) == 3 and styles.computed == 3
+    (event, fields), = events
+    assert event == "style-cache-unwritable" and "is a file, not a folder" in fields["reason"]
+
+
 def test_missing_style_path_is_a_user_error(stylizer, tmp_path):
     from realtime_adain.errors import UserError
 

@@ -82,6 +82,7 @@ class StyleLibrary:
         self.styles: list[Style] = []
         self.computed = 0  # encoder runs, for the session log and the tests
         self.reused = 0
+        self._cache_failed = False  # said once: every style would fail the same way
 
     def load(self) -> "StyleLibrary":
         """The first scan: a missing path or an unreadable image is the user's error."""
@@ -182,7 +183,9 @@ class StyleLibrary:
         try:
             atomic_write_bytes(self.cache_path(digest), data)
         except UserError as exc:  # an unwritable cache costs speed on the next start, nothing else
-            self.log("style-cache-unwritable", reason=str(exc))
+            if not self._cache_failed:
+                self.log("style-cache-unwritable", reason=str(exc))
+            self._cache_failed = True
 
 
 class ActiveStyle:
