@@ -31,9 +31,11 @@ def test_no_window_records_n_frames(run_cli, weights_env, data_dir, styles, tmp_
     assert session and int(session[1]) == 6 and float(session[3]) > 0 and float(session[4]) >= float(session[3])
     assert read_video(out) == (6, 114, 64)  # 114x64 is what ran; H.264 got it as is (even sides)
     # The second start reads every style's statistics from the cache.
+    out = tmp_path / "sortie été.mp4"
     code, _, err = run_cli("live", "--source", data_dir / "videos" / "cutBunny.mp4", "--styles", styles,
                            "--no-window", "-o", out, "--max-frames", "2", *FAST)
     assert code == 0 and "live: styles count=3 computed=0 cached=3" in err
+    assert f'live: output path="{out}" frames=2' in err  # quoted for the space, the accents as they are
 
 
 def free_udp_port() -> int:

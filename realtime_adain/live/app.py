@@ -54,7 +54,8 @@ class EventLog:
     @staticmethod
     def _value(value: object) -> str:
         text = f"{value:.4g}" if isinstance(value, float) else str(value)
-        return json.dumps(text) if (not text or any(c in text for c in ' "=\n')) else text
+        quoted = not text or any(c in text for c in ' "=\n')
+        return json.dumps(text, ensure_ascii=False) if quoted else text  # "été.mp4", not "\u00e9t\u00e9.mp4"
 
     def __call__(self, event: str, **fields: object) -> None:
         line = " ".join([f"live: {event}"] + [f"{k}={self._value(v)}" for k, v in fields.items()])
