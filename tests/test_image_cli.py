@@ -152,6 +152,7 @@ BAD_INPUTS = {
     "mix weights mismatch": (["image", "{content}", "-s", "{style}", "-s", "{style2}", "-o", "{tmp}/o.png", "--mix", "1,2,3"], "--mix has 3 weights for 2 styles"),
     "output is an input": (["image", "{content}", "-s", "{style}", "-o", "{content}"], "would overwrite an input"),
     "unwritable output dir": (["image", "{content}", "-s", "{style}", "-o", "{tmp}/text.jpg/o.png"], "output directory is not writable (it is a file, not a folder)"),
+    "output format unknown": (["image", "{content}", "-s", "{style}", "-o", "{tmp}/out.gif"], "unknown image format '.gif'"),
     "unknown output format": (["image", "{content}", "-s", "{style}", "-o", "{tmp}/out.xyz", "--ext", "xyz"], "unknown image format"),
     "mask with one style": (["image", "{content}", "-s", "{style}", "-o", "{tmp}/o.png", "--mask", "{mask}"], "--mask needs exactly two styles"),
     "mask with mix": (["image", "{content}", "-s", "{style}", "-s", "{style2}", "-o", "{tmp}/o.png", "--mask", "{mask}", "--mix", "1,1"], "--mask and --mix cannot be combined"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,6 +70,9 @@ def output_paths(args: argparse.Namespace, jobs: list[Job]) -> list[Path]:
         if len(jobs) > 1:
             raise UserError(f"{out}: {len(jobs)} results to write; give a directory as -o")
         return [out]
+    if out.suffix and not out.is_dir() and not args.output.endswith(("/", os.sep)):
+        # `-o out.gif` is a mistyped format far more often than a new folder with a dot in its name.
+        raise UserError(f"{out}: unknown image format '{out.suffix}' (to make a folder of that name, end it with /)")
     ext = "." + args.ext.lstrip(".") if args.ext else None
     return [out / f"{j.content.stem}_stylized_{j.name}{ext or j.content.suffix}" for j in jobs]
 
