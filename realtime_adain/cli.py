@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from typing import Callable
+from typing import Callable, NoReturn
 
 from realtime_adain import __version__
 from realtime_adain.errors import UserError
@@ -17,8 +17,18 @@ from realtime_adain.errors import UserError
 COMMAND_MODULES = ("image", "weights", "video", "live", "bench", "export", "engines")
 
 
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with our error style: one `error:` line naming the command, exit status 2.
+
+    Subcommand parsers inherit the class, so every command's bad option reads the same way.
+    """
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {self.prog}: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="realtime-adain",
         description="Real-time arbitrary style transfer (AdaIN) for images, videos and webcams.",
     )

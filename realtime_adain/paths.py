@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
@@ -31,6 +32,22 @@ def expand_inputs(
 
 def expand_images(paths: Sequence[str | Path], what: str) -> list[Path]:
     return expand_inputs(paths, what, is_image_path)
+
+
+def output_is_one_file(output: str, known_format: Callable[[Path], bool], results: int, what: str) -> bool:
+    """Whether `-o` names one file (a known format) rather than a directory of results.
+
+    `-o out.gif` is a mistyped format far more often than a new folder with a dot in its name,
+    so an unknown extension is an error unless the path ends with a slash.
+    """
+    out = Path(output)
+    if known_format(out) and not out.is_dir():
+        if results > 1:
+            raise UserError(f"{out}: {results} results to write; give a directory as -o")
+        return True
+    if out.suffix and not out.is_dir() and not output.endswith(("/", os.sep)):
+        raise UserError(f"{out}: unknown {what} format '{out.suffix}' (to make a folder of that name, end it with /)")
+    return False
 
 
 def refuse_overwriting_inputs(outputs: Iterable[Path], inputs: Iterable[Path]) -> None:

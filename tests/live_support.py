@@ -47,10 +47,12 @@ def read_video(path: Path) -> tuple[int, int, int]:
 
 
 def cli_env(weights: tuple[Path, Path], home: Path) -> dict[str, str]:
-    """Environment for a `realtime-adain` subprocess using the test weights."""
+    """Environment for a `realtime-adain` subprocess using the test weights and this checkout's code
+    (whatever copy of the package happens to be installed)."""
     env = dict(os.environ)
+    pythonpath = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
     env.update(REALTIME_ADAIN_VGG=str(weights[0]), REALTIME_ADAIN_DECODER=str(weights[1]),
-               REALTIME_ADAIN_HOME=str(home), OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
+               REALTIME_ADAIN_HOME=str(home), OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1", PYTHONPATH=pythonpath)
     return env
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
 from realtime_adain.encoders import ENCODER_KINDS  # noqa: E402
-from realtime_adain.cli import run_reporting_errors  # noqa: E402
+from realtime_adain.cli import ArgumentParser, run_reporting_errors  # noqa: E402
 from realtime_adain.training.config import AMP_MODES, TrainConfig  # noqa: E402
 from realtime_adain.weights import DECODER_BUILDERS  # noqa: E402
 
@@ -25,7 +25,7 @@ DEFAULTS = TrainConfig()
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="tools/train.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     data = parser.add_argument_group("data")

@@ -41,6 +41,13 @@ def positive_float(text: str) -> float:
     return value
 
 
+def non_negative_float(text: str) -> float:
+    value = _number(text, float)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is negative")
+    return value
+
+
 def mix_weights(text: str) -> list[float]:
     """Comma-separated non-negative weights, e.g. '0.7,0.3'."""
     try:

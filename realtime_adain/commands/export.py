@@ -1,4 +1,4 @@
-"""`realtime-adain export`: build TensorRT engines or an ONNX graph ahead of time.
+"""Build TensorRT engines or an ONNX graph ahead of time (`realtime-adain export`).
 
 Both formats take the style statistics and alpha as inputs, so one build serves every style.
 ONNX is one file for every frame size (checked against onnxruntime before it is kept); TensorRT
@@ -37,7 +37,8 @@ EPILOG = """examples:
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "export", help="build TensorRT engines or an ONNX graph ahead of time",
-        description=__doc__, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=__doc__,
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--format", required=True, choices=("tensorrt", "onnx"), help="what to build")
     parser.add_argument("--vgg", metavar="PATH", help="encoder weights (default: $REALTIME_ADAIN_VGG or the downloaded file)")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,7 +11,7 @@ from tqdm import tqdm
 from realtime_adain.adain import StyleStats
 from realtime_adain.commands import common
 from realtime_adain.errors import UserError
-from realtime_adain.paths import ensure_writable_dir, expand_images, refuse_overwriting_inputs
+from realtime_adain.paths import ensure_writable_dir, expand_images, output_is_one_file, refuse_overwriting_inputs
 from realtime_adain.imageio import (
     fit_short_side, is_image_path, mask_labels, read_image, read_mask, resize, write_image,
 )
@@ -66,13 +65,8 @@ def plan_jobs(args: argparse.Namespace, contents: list[Path], styles: list[Path]
 
 def output_paths(args: argparse.Namespace, jobs: list[Job]) -> list[Path]:
     out = Path(args.output)
-    if is_image_path(out) and not out.is_dir():
-        if len(jobs) > 1:
-            raise UserError(f"{out}: {len(jobs)} results to write; give a directory as -o")
+    if output_is_one_file(args.output, is_image_path, len(jobs), "image"):
         return [out]
-    if out.suffix and not out.is_dir() and not args.output.endswith(("/", os.sep)):
-        # `-o out.gif` is a mistyped format far more often than a new folder with a dot in its name.
-        raise UserError(f"{out}: unknown image format '{out.suffix}' (to make a folder of that name, end it with /)")
     ext = "." + args.ext.lstrip(".") if args.ext else None
     return [out / f"{j.content.stem}_stylized_{j.name}{ext or j.content.suffix}" for j in jobs]
 

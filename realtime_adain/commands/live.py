@@ -36,7 +36,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="play a video file source in a loop (default: on); --no-loop ends at its end")
 
     styles = parser.add_argument_group("styles")
-    styles.add_argument("--styles", nargs="+", action="extend", required=True, metavar="PATH",
+    styles.add_argument("--styles", "--style", "-s", nargs="+", action="extend", required=True, metavar="PATH",
                         help="style images and/or directories of them (keys 1-9, n/p pick one)")
     styles.add_argument("--alpha", type=argtypes.unit_interval, default=1.0, help="initial content/style trade-off (default 1)")
     styles.add_argument("--preserve-color", action="store_true", help="start with colour preservation on")

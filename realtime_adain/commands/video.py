@@ -14,9 +14,10 @@ from tqdm import tqdm
 from realtime_adain.adain import StyleStats
 from realtime_adain.commands import argtypes, common
 from realtime_adain.atomic import PendingOutput
-from realtime_adain.errors import UserError
 from realtime_adain.imageio import fit_short_side, read_image, resize
-from realtime_adain.paths import ensure_writable_dir, expand_images, expand_inputs, refuse_overwriting_inputs
+from realtime_adain.paths import (
+    ensure_writable_dir, expand_images, expand_inputs, output_is_one_file, refuse_overwriting_inputs,
+)
 from realtime_adain.stylizer import Stylizer
 from realtime_adain.video.pipeline import Pipeline
 from realtime_adain.video.reader import Frame, VideoReader, is_video_path
@@ -79,9 +80,7 @@ def plan(args: argparse.Namespace, inputs: list[Path], styles: list[Path]) -> li
     else:
         jobs = [(video, [style], style.stem) for video in inputs for style in styles]
     out = Path(args.output)
-    if out.suffix.lower() in CONTAINER_FORMATS and not out.is_dir():
-        if len(jobs) > 1:
-            raise UserError(f"{out}: {len(jobs)} videos to write; give a directory as -o")
+    if output_is_one_file(args.output, lambda p: p.suffix.lower() in CONTAINER_FORMATS, len(jobs), "video"):
         return [(jobs[0][0], jobs[0][1], out)]
     ext = "." + args.ext.lstrip(".")
     return [(video, used, out / f"{video.stem}_stylized_{name}{ext}") for video, used, name in jobs]
