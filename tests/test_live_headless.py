@@ -109,7 +109,7 @@ def test_bad_output_options(run_cli, weights_env, data_dir, styles, tmp_path, ex
 
 
 def test_virtual_camera_without_a_device_is_one_clear_line(run_cli, weights_env, data_dir, styles):
-    code, _, err = run_cli("live", "--source", data_dir / "videos" / "cutBunny.mp4", "--styles", styles,
+    code, _, err = run_cli("live", "--source", data_dir / "videos" / "cutBunny.mp4", "-s", styles,  # as image/video
                            "--no-window", "--virtual-cam", *FAST)
     assert code == 2 and err.count("\n") == 1
     assert "pyvirtualcam" in err or "no virtual camera device" in err  # package missing, or no device

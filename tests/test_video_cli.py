@@ -205,6 +205,8 @@ def _zero_frames(tmp_path):
         ("zero", "has no frames"),
         ("codec", "unknown video encoder 'nosuchcodec'"),
         ("image-as-video", "this is an image, not a video"),
+        ("unknown-output-format", "unknown video format '.xyz'"),
+        ("bad-option-value", "argument --batch: 0 must be at least 1"),
     ],
 )
 def test_bad_input_gives_one_line_and_no_output(run_cli, weights_env, data_dir, style, tmp_path, case, message):
@@ -218,11 +220,14 @@ def test_bad_input_gives_one_line_and_no_output(run_cli, weights_env, data_dir, 
         "zero": _zero_frames(inputs),
         "codec": data_dir / "videos" / "cutBunny.mp4",
         "image-as-video": data_dir / "mask" / "mask.png",
+        "unknown-output-format": data_dir / "videos" / "cutBunny.mp4",
+        "bad-option-value": data_dir / "videos" / "cutBunny.mp4",
     }[case]
-    extra = ["--codec", "nosuchcodec"] if case == "codec" else []
+    extra = {"codec": ["--codec", "nosuchcodec"], "bad-option-value": ["--batch", "0"]}.get(case, [])
     out_dir = tmp_path / "out"
     out_dir.mkdir()
-    code, out, err = run_cli("video", source, "-s", style, "--size", "32", *extra, "-o", out_dir / "result.mp4")
+    name = "result.xyz" if case == "unknown-output-format" else "result.mp4"
+    code, out, err = run_cli("video", source, "-s", style, "--size", "32", *extra, "-o", out_dir / name)
     assert code == 2
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], err
