@@ -259,9 +259,10 @@ HEADER = (f"{'engine':<9} {'resolution':>10} {'batch':>5} {'step ms':>9} {'p95 m
 def print_row(row: dict, first: bool) -> None:
     if first:
         print(HEADER)
+    stream = "-" if row["stream_fps"] is None else f"{row['stream_fps']:.2f}"  # measured on a GPU only
     print(f"{row['engine']:<9} {row['resolution']:>10} {row['batch']:>5} {row['step_ms_median']:>9.1f} "
           f"{row['step_ms_p95']:>9.1f} {row['end_to_end_fps']:>8.2f} "
-          f"{row['stream_fps'] if row['stream_fps'] is not None else float('nan'):>8.2f} {row['style_switch_ms']:>9.3f} "
+          f"{stream:>8} {row['style_switch_ms']:>9.3f} "
           f"{row['peak_memory_mb']:>8.0f} {row['tflops']:>8.3f} {100 * row['floor_share']:>6.1f}%", flush=True)
 
 
