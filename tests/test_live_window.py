@@ -20,7 +20,7 @@ TITLE = "realtime-adain live"
 def display():
     """A private X server: Xvfb picks a free display number itself (-displayfd)."""
     if not (shutil.which("Xvfb") and shutil.which("xdotool")):
-        pytest.skip("Xvfb and xdotool are not installed (.ci/run installs them)")
+        pytest.fail("Xvfb and xdotool are needed for the window test: apt-get install xvfb xdotool (.ci/run does)")
     server = subprocess.Popen(["Xvfb", "-displayfd", "1", "-screen", "0", "1280x720x24", "-nolisten", "tcp"],
                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+from typing import Callable
 
 RESOLUTION_PRESETS = {"360p": (640, 360), "720p": (1280, 720), "1080p": (1920, 1080)}
 
@@ -19,33 +20,23 @@ def _number(text: str, kind: type) -> float:
     return value
 
 
-def unit_interval(text: str) -> float:
-    """A number in [0, 1] (alpha)."""
-    value = _number(text, float)
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"{value} is outside [0, 1]")
-    return value
+def _checked(kind: type, ok: Callable[[float], bool], complaint: str, name: str) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        value = _number(text, kind)
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"{value} {complaint}")
+        return value
+
+    parse.__name__ = name
+    return parse
 
 
-def positive_int(text: str) -> int:
-    value = _number(text, int)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
-    return value
-
-
-def positive_float(text: str) -> float:
-    value = _number(text, float)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{value} must be positive")
-    return value
-
-
-def non_negative_float(text: str) -> float:
-    value = _number(text, float)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} is negative")
-    return value
+unit_interval = _checked(float, lambda v: 0.0 <= v <= 1.0, "is outside [0, 1]", "unit_interval")  # alpha
+positive_int = _checked(int, lambda v: v >= 1, "must be at least 1", "positive_int")
+positive_float = _checked(float, lambda v: v > 0, "must be positive", "positive_float")
+non_negative_float = _checked(float, lambda v: v >= 0, "is negative", "non_negative_float")
+# Sizes where 0 means native, counts where 0 means all.
+non_negative_int = _checked(int, lambda v: v >= 0, "is negative", "non_negative_int")
 
 
 def mix_weights(text: str) -> list[float]:
@@ -71,11 +62,3 @@ def resolution(text: str) -> tuple[int, int]:
     if width < 16 or height < 16:
         raise argparse.ArgumentTypeError(f"{text}: both sides must be at least 16 pixels")
     return width, height
-
-
-def non_negative_int(text: str) -> int:
-    """A whole number >= 0 (sizes where 0 means native, counts where 0 means all)."""
-    value = _number(text, int)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} is negative")
-    return value
