@@ -73,14 +73,10 @@ class Encoder(nn.Sequential):
 class Decoder(nn.Sequential):
     """The paper's decoder. `skips` is accepted (and unused) so every decoder has one signature."""
 
-    kind = "plain"
+    uses_skips = False  # the skip-concat decoder (decoders.py) takes relu1_1..relu3_1 too
 
     def __init__(self) -> None:
         super().__init__(*decoder_layers())
 
     def forward(self, t: torch.Tensor, skips: list[torch.Tensor] | None = None) -> torch.Tensor:
         return super().forward(t)
-
-    @property
-    def uses_skips(self) -> bool:
-        return False
