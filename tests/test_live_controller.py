@@ -131,3 +131,16 @@ def test_docs_key_table_matches_the_bindings():
     assert start in doc and end in doc, "docs/live.md lacks the generated key table markers"
     table = doc.split(start, 1)[1].split(end, 1)[0]
     assert table == keys.markdown_table(), "regenerate with: python3 -m realtime_adain.live.keys"
+
+
+def test_default_processing_size_follows_the_device(stylizer):
+    """160 keeps a CPU interactive; a GPU runs the camera's own size; --size always wins."""
+    from types import SimpleNamespace
+
+    import torch
+
+    from realtime_adain.live.app import DEFAULT_CPU_SIZE, processing_size
+
+    assert processing_size(None, stylizer) == DEFAULT_CPU_SIZE == 160
+    assert processing_size(None, SimpleNamespace(device=torch.device("cuda"))) == 0
+    assert processing_size(96, stylizer) == 96 and processing_size(0, stylizer) == 0

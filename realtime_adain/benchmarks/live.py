@@ -23,10 +23,9 @@ import torch
 
 from realtime_adain import weights
 from realtime_adain.commands import common
-from realtime_adain.commands.live import DEFAULT_SIZE
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import write_image
-from realtime_adain.live.app import LiveSession
+from realtime_adain.live.app import DEFAULT_SIZE_TEXT, LiveSession
 from realtime_adain.commands.argtypes import resolution
 from realtime_adain.synthetic import write_published_weights
 
@@ -38,7 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--source-fps", type=int, default=30, help="frame rate of the generated clip (default 30)")
     parser.add_argument("--seconds", type=float, default=20.0, help="measured duration (default 20)")
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds left out at the start (default 3)")
-    common.add_model_options(parser, default_size=DEFAULT_SIZE)
+    common.add_model_options(parser, default_size=None, size_default_text=DEFAULT_SIZE_TEXT)
 
 
 def generated_clip(path: Path, size: tuple[int, int], fps: int, seconds: int = 4) -> Path:

@@ -17,7 +17,7 @@ from realtime_adain.imageio import fit_short_side, read_image
 from realtime_adain.stylizer import DTYPES, Stylizer
 
 
-def add_model_options(parser: argparse.ArgumentParser, default_size: int | None) -> None:
+def add_model_options(parser: argparse.ArgumentParser, default_size: int | None, size_default_text: str | None = None) -> None:
     group = parser.add_argument_group("model")
     group.add_argument("--vgg", metavar="PATH", help="encoder weights (default: $REALTIME_ADAIN_VGG or the downloaded file)")
     group.add_argument("--decoder", metavar="PATH", help="decoder weights: decoder.pth or a trainer checkpoint")
@@ -27,7 +27,7 @@ def add_model_options(parser: argparse.ArgumentParser, default_size: int | None)
                        help="model engine: auto (tensorrt > compile > eager on a GPU), eager, compile, tensorrt, onnx")
     group.add_argument(
         "--size", type=argtypes.non_negative_int, default=default_size, metavar="PX",
-        help=f"processing size: shorter side in pixels, 0 = native (default: {default_size or 'native'})",
+        help=f"processing size: shorter side in pixels, 0 = native (default: {size_default_text or default_size or 'native'})",
     )
 
 

@@ -7,8 +7,6 @@ import argparse
 from realtime_adain.commands import argtypes, common
 from realtime_adain.live import app, keys
 
-# A CPU runs the network at this shorter side at interactive rates; on a GPU, raise it (--size 720).
-DEFAULT_SIZE = 160
 
 EPILOG = """examples:
   realtime-adain live --styles styles/                          # webcam 0, window, keys below
@@ -59,5 +57,5 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     out.add_argument("--record-dir", default=".", metavar="DIR", help="where `r` writes MP4s (default: .)")
     out.add_argument("--log", metavar="FILE", help="also append the event log (style switches, ...) to FILE")
 
-    common.add_model_options(parser, default_size=DEFAULT_SIZE)
+    common.add_model_options(parser, default_size=None, size_default_text=app.DEFAULT_SIZE_TEXT)
     parser.set_defaults(func=app.run)

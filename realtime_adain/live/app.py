@@ -28,13 +28,13 @@ import numpy as np
 
 from realtime_adain.commands import common
 from realtime_adain.errors import UserError
+from realtime_adain.stylizer import Stylizer
 from realtime_adain.imageio import fit_short_side, resize, write_image
 from realtime_adain.live import hud
 from realtime_adain.live.controller import Controller, Effect
 from realtime_adain.live.outputs import Recorder, Streamer, VirtualCamera
 from realtime_adain.live.sources import Capture, Frame, Latest, open_source
 from realtime_adain.live.styles import ActiveStyle, StyleLibrary, default_cache_dir
-from realtime_adain.stylizer import Stylizer
 
 WINDOW = "realtime-adain live"
 FIRST_FRAME_TIMEOUT = 15.0
@@ -74,6 +74,18 @@ class EventLog:
 class Result:
     frame: Frame  # as captured (full size): the "original" view and snapshot
     stylized: np.ndarray  # RGB at the processing size
+
+
+# A CPU runs the network at this shorter side at interactive rates; a GPU runs the camera's own size.
+DEFAULT_CPU_SIZE = 160
+DEFAULT_SIZE_TEXT = f"{DEFAULT_CPU_SIZE} on a CPU, native on a GPU"
+
+
+def processing_size(asked: int | None, stylizer: Stylizer) -> int:
+    """`--size` as given, else the device's default (0 = native)."""
+    if asked is not None:
+        return asked
+    return 0 if stylizer.device.type == "cuda" else DEFAULT_CPU_SIZE
 
 
 class Inference(threading.Thread):
@@ -227,7 +239,7 @@ class LiveSession:
                 if first is None:  # stopped by a signal during start-up
                     return self.exit_code
                 self.capture_resolution = first.image.shape[1::-1]
-                self.work_size = fit_short_side(first.image, args.size).shape[1::-1]
+                self.work_size = fit_short_side(first.image, processing_size(args.size, self.stylizer)).shape[1::-1]
                 self.fps = float(getattr(self.source, "fps", 0) or args.fps or 30.0)
                 self._open_outputs()  # before the first log line: a missing virtual camera is the one line said
                 self.log("styles", count=len(self.library), computed=self.library.computed, cached=self.library.reused)
