@@ -21,13 +21,12 @@ import av
 import numpy as np
 import torch
 
-from realtime_adain import weights
 from realtime_adain.commands import common
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import write_image
 from realtime_adain.live.app import DEFAULT_SIZE_TEXT, LiveSession
 from realtime_adain.commands.argtypes import resolution
-from realtime_adain.synthetic import write_published_weights
+from realtime_adain.benchmarks.setup import benchmark_weights
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -55,22 +54,13 @@ def generated_clip(path: Path, size: tuple[int, int], fps: int, seconds: int = 4
     return path
 
 
-def _weights(args: argparse.Namespace, workdir: Path) -> str:
-    """Use installed weights when they resolve; otherwise generate stand-ins."""
-    try:
-        weights.resolve("vgg", args.vgg), weights.resolve("decoder", args.decoder)
-        return "installed"
-    except UserError:
-        args.vgg, args.decoder = (str(p) for p in write_published_weights(workdir / "weights"))
-        return "synthetic"
-
-
 def run(args: argparse.Namespace) -> int:
     if args.seconds <= 0 or args.warmup < 0:
         raise UserError("--seconds must be positive and --warmup not negative")
     with tempfile.TemporaryDirectory(prefix="bench-live-") as tmp:
         workdir = Path(tmp)
-        which_weights = _weights(args, workdir)
+        vgg, decoder, which_weights = benchmark_weights(args, workdir / "weights")
+        args.vgg, args.decoder = str(vgg), str(decoder)
         source = args.source or str(generated_clip(workdir / "clip.mp4", args.resolution, args.source_fps))
         style = workdir / "style.png"
         write_image(style, np.random.default_rng(0).integers(0, 256, (256, 256, 3), dtype=np.uint8))

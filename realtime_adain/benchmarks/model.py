@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import platform
 import resource
 import statistics
 import tempfile
@@ -26,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from realtime_adain import engines, weights
+from realtime_adain import engines
 from realtime_adain.adain import StyleStats
 from realtime_adain.atomic import atomic_write_bytes
 from realtime_adain.commands.argtypes import RESOLUTION_PRESETS, positive_int, resolution
@@ -34,7 +33,7 @@ from realtime_adain.engines.frames import padded_size
 from realtime_adain.errors import UserError
 from realtime_adain.paths import ensure_writable_dir
 from realtime_adain.stylizer import Stylizer, pick_device, pick_dtype
-from realtime_adain.synthetic import write_published_weights
+from realtime_adain.benchmarks.setup import benchmark_weights, machine
 
 FLOP_PER_PIXEL = 0.97e6  # encoder and decoder ~241k multiply-adds per pixel each, 2 FLOP each
 
@@ -75,7 +74,8 @@ def run(args: argparse.Namespace) -> int:
     batches = sorted({1, args.batch or (8 if on_gpu else 1)})
     sizes = args.resolution or list(RESOLUTION_PRESETS.values())
     with tempfile.TemporaryDirectory() as workdir:
-        stylizer, which = load(args, device, dtype_name, Path(workdir))
+        vgg, decoder, which = benchmark_weights(args, Path(workdir))
+        stylizer = Stylizer.load(vgg, decoder, device=str(device), dtype=dtype_name)
         peak = matmul_peak(device, dtype)
         result = {
             "benchmark": "model", "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -95,26 +95,6 @@ def run(args: argparse.Namespace) -> int:
         atomic_write_bytes(Path(args.json), json.dumps(result, indent=2).encode())
     print(json.dumps(result))
     return 0
-
-
-def load(args: argparse.Namespace, device: torch.device, dtype: str, workdir: Path) -> tuple[Stylizer, str]:
-    try:
-        vgg, decoder = weights.resolve("vgg", args.vgg), weights.resolve("decoder", args.decoder)
-        which = "installed"
-    except UserError:
-        if args.vgg or args.decoder:
-            raise
-        vgg, decoder = write_published_weights(workdir)
-        which = "generated"
-    return Stylizer.load(vgg, decoder, device=str(device), dtype=dtype), which
-
-
-def machine(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else platform.processor()
-    return f"{cpu}, {torch.get_num_threads()} threads"
 
 
 class Timer:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import tempfile
 import time
@@ -29,7 +28,6 @@ import cv2
 import numpy as np
 import torch
 
-from realtime_adain import weights
 from realtime_adain.adain import adain, calc_mean_std
 from realtime_adain.commands import common
 from realtime_adain.commands.argtypes import non_negative_int, positive_int
@@ -39,7 +37,7 @@ from realtime_adain.errors import UserError
 from realtime_adain.imageio import read_image
 from realtime_adain.paths import ensure_writable_dir
 from realtime_adain.stylizer import Stylizer
-from realtime_adain.synthetic import write_published_weights
+from realtime_adain.benchmarks.setup import benchmark_weights, machine
 from realtime_adain.video.reader import VideoReader
 from realtime_adain.video.writer import DEFAULT_CRF, EncodeSettings
 
@@ -72,16 +70,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--vgg", metavar="PATH", help="encoder weights (default: installed, else generated)")
     parser.add_argument("--decoder", metavar="PATH", help="decoder weights (default: installed, else generated)")
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the results here")
-
-
-def load_weights(args: argparse.Namespace, workdir: Path) -> tuple[Path, Path, str]:
-    try:
-        return weights.resolve("vgg", args.vgg), weights.resolve("decoder", args.decoder), "installed"
-    except UserError:
-        if args.vgg or args.decoder:
-            raise
-        vgg, decoder = write_published_weights(workdir)
-        return vgg, decoder, "generated stand-ins (synthetic.py)"
 
 
 def reference_loop(stylizer: Stylizer, video: Path, style_path: Path, output: Path, size: int, style_size: int,
@@ -164,14 +152,6 @@ def upscaled_copy(video: Path, resolution: str, frames: int, output: Path) -> Pa
     return output
 
 
-def machine(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else platform.processor()
-    return f"{cpu}, {torch.get_num_threads()} cores for torch"
-
-
 def run(args: argparse.Namespace) -> int:
     if not args.video.is_file():
         raise UserError(f"{args.video}: no such video (pass --video)")
@@ -186,7 +166,7 @@ def run(args: argparse.Namespace) -> int:
     default_threads = torch.get_num_threads()
     with tempfile.TemporaryDirectory(prefix="bench-video-") as tmp:
         workdir = Path(tmp)
-        vgg, decoder, which = load_weights(args, workdir)
+        vgg, decoder, which = benchmark_weights(args, workdir)
         if args.resolution:
             args.video = upscaled_copy(args.video, args.resolution, n_frames, workdir / f"clip_{args.resolution}.mp4")
             shape = args.resolution
