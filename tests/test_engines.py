@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -228,3 +229,14 @@ def test_bench_model_refuses_an_unwritable_json_before_timing(run_cli, tmp_path)
     code, out, err = run_cli("bench", "model", "-r", "32x16", "--engine", "eager", "--json", tmp_path / "file" / "m.json")
     assert code == 2 and err.strip().splitlines()[-1].startswith("error:") and "not writable" in err, err
     assert out == ""  # no row was timed
+
+
+def test_engine_cache_lives_in_the_checkouts_engines_folder(monkeypatch):
+    """Run from a checkout, engines go to its git-ignored engines/ (the env vars still win)."""
+    from realtime_adain.engines.cache import CHECKOUT_ENGINES, engines_dir
+
+    monkeypatch.delenv("REALTIME_ADAIN_ENGINES", raising=False)
+    monkeypatch.delenv("REALTIME_ADAIN_HOME", raising=False)
+    assert engines_dir() == CHECKOUT_ENGINES == Path(__file__).resolve().parents[1] / "engines"
+    monkeypatch.setenv("REALTIME_ADAIN_HOME", "/somewhere")
+    assert engines_dir() == Path("/somewhere/engines")

@@ -27,14 +27,21 @@ SIDECAR_SUFFIX = ".json"
 ENGINE_FILE = re.compile(r"^(tensorrt|onnx)-[\w.x-]+-[0-9a-f]{20}\.(ep|onnx)$")
 
 
+# Run from a checkout (an editable install), engines are cached in its `engines/` folder.
+CHECKOUT_ENGINES = Path(__file__).resolve().parents[2] / "engines"
+
+
 def engines_dir() -> Path:
-    """$REALTIME_ADAIN_ENGINES, else $REALTIME_ADAIN_HOME/engines, else the per-user cache dir."""
+    """$REALTIME_ADAIN_ENGINES, else $REALTIME_ADAIN_HOME/engines, else the checkout's `engines/`
+    (git-ignored), else the per-user cache dir (an installed package)."""
     explicit = os.environ.get(ENGINES_ENV_VAR)
     if explicit:
         return Path(explicit).expanduser()
     home = os.environ.get("REALTIME_ADAIN_HOME")
     if home:
         return Path(home).expanduser() / "engines"
+    if (CHECKOUT_ENGINES / "README.md").is_file():
+        return CHECKOUT_ENGINES
     import platformdirs
 
     return Path(platformdirs.user_cache_dir("realtime-adain", appauthor=False)) / "engines"
