@@ -15,6 +15,7 @@ import torch
 
 from realtime_adain import engines, weights
 from realtime_adain.adain import StyleStats
+from realtime_adain.engines.frames import frames_to_images, images_to_frames
 from realtime_adain.errors import UserError
 from realtime_adain.model import StyleTransferNet
 
@@ -55,9 +56,7 @@ class Stylizer:
     ) -> None:
         self.device = torch.device(device)
         self.dtype = dtype
-        self.net = net.eval().requires_grad_(False).to(self.device, dtype)
-        if self.device.type == "cuda":
-            self.net = self.net.to(memory_format=torch.channels_last)
+        self.net = net.eval().requires_grad_(False).to(self.device, dtype)  # engines pick the layout
         self.weight_paths = tuple(str(p) for p in weight_paths)
         # The engine that runs `stylize` (realtime_adain.engines): checked now, built on first use.
         self.engine = engines.resolve(engine, self.device, self.dtype, self.weights_id if engine == "auto" else None)
@@ -97,17 +96,9 @@ class Stylizer:
 
     def to_tensor(self, frames: np.ndarray) -> torch.Tensor:
         """(N, H, W, 3) or (H, W, 3) uint8 RGB -> (N, 3, H, W) in [0, 1] on the device."""
-        batch = torch.from_numpy(np.ascontiguousarray(frames))
-        if batch.ndim == 3:
-            batch = batch[None]
-        batch = batch.to(self.device, non_blocking=True).permute(0, 3, 1, 2)
-        return batch.to(self.dtype).div_(255.0)
+        return frames_to_images(frames, self.device, self.dtype)
 
-    @staticmethod
-    def to_uint8(images: torch.Tensor) -> np.ndarray:
-        """(N, 3, H, W) in [0, 1] -> (N, H, W, 3) uint8, rounding as torchvision's save_image."""
-        scaled = images.float().mul(255.0).add_(0.5).clamp_(0.0, 255.0).to(torch.uint8)
-        return scaled.permute(0, 2, 3, 1).contiguous().cpu().numpy()
+    to_uint8 = staticmethod(images_to_frames)  # (N, 3, H, W) in [0, 1] -> (N, H, W, 3) uint8
 
     @torch.inference_mode()
     def style_stats(self, image: np.ndarray) -> StyleStats:

@@ -26,19 +26,35 @@ def to_uint8_(images: torch.Tensor) -> torch.Tensor:
     return images.mul_(255.0).add_(0.5).clamp_(0.0, 255.0)
 
 
+def frames_to_images(frames: np.ndarray, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """(N, H, W, 3) or (H, W, 3) uint8 RGB -> (N, 3, H, W) in [0, 1] on `device`, unpadded.
+
+    The result is a permuted view of the NHWC data, which oneDNN's kernels run faster than a
+    contiguous NCHW copy.
+    """
+    batch = torch.from_numpy(np.ascontiguousarray(frames))
+    if batch.ndim == 3:
+        batch = batch.reshape(1, *batch.shape)  # reshape (not [None]): a real stride for oneDNN
+    return batch.to(device, non_blocking=True).permute(0, 3, 1, 2).to(dtype).div_(255.0)
+
+
+def images_to_frames(images: torch.Tensor) -> np.ndarray:
+    """(N, 3, H, W) in [0, 1] -> (N, H, W, 3) uint8 on the host; `images` is left untouched."""
+    scaled = images.float().mul(255.0).add_(0.5).clamp_(0.0, 255.0).to(torch.uint8)
+    return scaled.permute(0, 2, 3, 1).contiguous().cpu().numpy()
+
+
 class HostFrames:
-    """CPU conversions: the same arithmetic as `Stylizer.to_tensor` / `Stylizer.to_uint8`."""
+    """CPU conversions around the model step: pad up to multiples of 8, crop back."""
 
     def __init__(self, device: torch.device, dtype: torch.dtype) -> None:
         self.device, self.dtype = device, dtype
 
     def upload(self, frames: np.ndarray) -> torch.Tensor:
-        batch = torch.from_numpy(np.ascontiguousarray(frames)).to(self.device).permute(0, 3, 1, 2)
-        return pad_to_multiple(batch.to(self.dtype).div_(255.0))
+        return pad_to_multiple(frames_to_images(frames, self.device, self.dtype))
 
     def download(self, images: torch.Tensor, height: int, width: int) -> np.ndarray:
-        scaled = to_uint8_(images[..., :height, :width].float()).to(torch.uint8)
-        return scaled.permute(0, 2, 3, 1).contiguous().cpu().numpy()
+        return images_to_frames(images[..., :height, :width])
 
 
 class _Slot:
