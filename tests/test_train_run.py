@@ -187,3 +187,13 @@ def test_training_benchmark_reports_iterations_per_second(run_cli, one_thread):
     (result,) = report["results"]
     assert result["amp"] == "off" and result["iterations_per_s"] > 0
     assert result["hours_to_160k"] == pytest.approx(160_000 * result["median_s"] / 3600)
+
+
+def test_run_log_survives_an_empty_log_file(tmp_path):
+    """A run killed before its header reached log.csv leaves an empty file; the next run starts it."""
+    from realtime_adain.training.trainer import CSV_FIELDS, RunLogger
+
+    (tmp_path / "log.csv").write_text("")
+    logger = RunLogger(tmp_path, start_iteration=0)
+    logger.csv_file.close()
+    assert (tmp_path / "log.csv").read_text().splitlines()[0].split(",") == list(CSV_FIELDS)

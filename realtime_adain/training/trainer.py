@@ -311,6 +311,7 @@ class RunLogger:
         self.csv = csv.writer(self.csv_file)
         if new:
             self.csv.writerow(CSV_FIELDS)
+            self.csv_file.flush()  # a run killed before its first row still leaves a valid log
         self.tensorboard = None
         try:
             from torch.utils.tensorboard import SummaryWriter
@@ -325,6 +326,9 @@ class RunLogger:
             return
         with open(self.csv_path, newline="") as handle:
             rows = list(csv.reader(handle))
+        if not rows:  # an empty log (killed before the header was written): start it afresh
+            self.csv_path.unlink()
+            return
         kept = [rows[0]] + [row for row in rows[1:] if row and int(row[0]) <= start_iteration]
         if len(kept) != len(rows):
             with open(self.csv_path, "w", newline="") as handle:
