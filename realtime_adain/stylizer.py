@@ -81,13 +81,16 @@ class Stylizer:
 
     @cached_property
     def weights_id(self) -> str:
-        """A short identity of the encoder and decoder files, for caches keyed by the network."""
-        return "-".join(weights.file_sha256(p)[:16] for p in self.weight_paths) or "in-memory"
+        """A short identity of the encoder and decoder files (of the parameters themselves for a
+        network built in memory), for caches keyed by the network: engines, style statistics."""
+        if self.weight_paths:
+            return "-".join(weights.file_sha256(p)[:16] for p in self.weight_paths)
+        return weights.parameters_sha256(self.net)[:16]
 
     @cached_property
     def encoder_id(self) -> str:
         """A short identity of the encoder file alone: style statistics depend on nothing else."""
-        return weights.file_sha256(self.weight_paths[0])[:16] if self.weight_paths else "in-memory"
+        return weights.file_sha256(self.weight_paths[0])[:16] if self.weight_paths else weights.parameters_sha256(self.net.encoder)[:16]
 
     @cached_property
     def backend(self) -> engines.Backend:

@@ -73,6 +73,15 @@ def file_sha256(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
+def parameters_sha256(module: nn.Module) -> str:
+    """A digest of a module's parameters, so networks that never touched a file have an identity."""
+    digest = hashlib.sha256()
+    for name, tensor in module.state_dict().items():
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
 @dataclass
 class LoadedWeights:
     state_dict: dict[str, torch.Tensor]

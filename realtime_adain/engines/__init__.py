@@ -13,6 +13,7 @@ from realtime_adain.engines.base import Backend
 from realtime_adain.engines.cache import EngineCache
 from realtime_adain.errors import UserError
 from realtime_adain.model import StyleTransferNet
+from realtime_adain.weights import parameters_sha256
 
 ENGINES = ("eager", "compile", "tensorrt", "onnx")
 CHOICES = ("auto", *ENGINES)
@@ -77,10 +78,14 @@ def available(device: torch.device, dtype: torch.dtype) -> list[str]:
 
 def create(
     name: str, net: StyleTransferNet, device: torch.device, dtype: torch.dtype,
-    weights_id: str = "in-memory", cache: EngineCache | None = None,
+    weights_id: str | None = None, cache: EngineCache | None = None,
 ) -> Backend:
-    """A ready backend for engine `name` ('auto' allowed); `net` is already on device and dtype."""
+    """A ready backend for engine `name` ('auto' allowed); `net` is already on device and dtype.
+
+    `weights_id` keys cached engines; without one, it is a digest of the net's parameters.
+    """
     name = resolve(name, device, dtype, weights_id)
+    weights_id = weights_id or parameters_sha256(net)[:16]
     if name == "eager":
         from realtime_adain.engines.eager import EagerBackend
 
