@@ -6,6 +6,7 @@ each new frame shape compiles once (shapes are static: video and camera sizes do
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from realtime_adain.engines.base import Backend
@@ -58,8 +59,6 @@ class CompiledBackend(Backend):
     @torch.inference_mode()
     def prepare(self, batch: int, height: int, width: int) -> None:
         """Compile for this shape now (a first call at a new shape otherwise pays for it)."""
-        images = torch.zeros((batch, 3, height, width), dtype=self.dtype, device=self.device)
-        if self.device.type == "cuda":
-            images = images.contiguous(memory_format=torch.channels_last)
+        images = self.frames.upload(np.zeros((batch, height, width, 3), np.uint8))  # as real frames come
         ones = torch.ones(512, dtype=self.dtype, device=self.device)
         self.step(images, ones * 0, ones, ones[:1])

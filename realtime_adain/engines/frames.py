@@ -40,7 +40,7 @@ def frames_to_images(frames: np.ndarray, device: torch.device, dtype: torch.dtyp
 
 def images_to_frames(images: torch.Tensor) -> np.ndarray:
     """(N, 3, H, W) in [0, 1] -> (N, H, W, 3) uint8 on the host; `images` is left untouched."""
-    scaled = images.float().mul(255.0).add_(0.5).clamp_(0.0, 255.0).to(torch.uint8)
+    scaled = to_uint8_(images.to(torch.float32, copy=True)).to(torch.uint8)
     return scaled.permute(0, 2, 3, 1).contiguous().cpu().numpy()
 
 
