@@ -44,7 +44,7 @@ class StyleTransferNet(nn.Module):
 
     def encode(self, images: torch.Tensor) -> list[torch.Tensor]:
         """Features the decoder needs: relu1_1..relu4_1 for skip decoders, else relu4_1 only."""
-        if getattr(self.decoder, "uses_skips", False):
+        if self.decoder.uses_skips:
             return self.encoder.features(images)
         return [self.encoder(images)]
 

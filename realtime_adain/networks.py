@@ -73,6 +73,7 @@ class Encoder(nn.Sequential):
 class Decoder(nn.Sequential):
     """The paper's decoder. `skips` is accepted (and unused) so every decoder has one signature."""
 
+    kind = "plain"  # the architecture name checkpoints carry (weights.DECODER_BUILDERS)
     uses_skips = False  # the skip-concat decoder (decoders.py) takes relu1_1..relu3_1 too
 
     def __init__(self) -> None:

@@ -17,6 +17,7 @@ import time
 import torch
 
 from realtime_adain.commands.argtypes import non_negative_int, positive_int
+from realtime_adain.benchmarks.setup import machine
 from realtime_adain.encoders import ENCODER_KINDS, NORMALISED_VGG, build_encoder, torchvision_state_dict
 from realtime_adain.errors import UserError
 from realtime_adain.stylizer import pick_device
@@ -78,12 +79,12 @@ def measure(args: argparse.Namespace, device: torch.device, amp: str) -> dict:
 
 def run(args: argparse.Namespace) -> int:
     device = pick_device(args.device)
-    if args.batch_size < 1 or args.size < 16 or args.size % 8 or args.iterations < 1 or args.warmup < 0:
-        raise UserError("--batch-size >= 1, --size a multiple of 8 (>= 16), --iterations >= 1, --warmup >= 0")
+    if args.size < 16 or args.size % 8:
+        raise UserError(f"--size must be a multiple of 8, at least 16 (got {args.size})")
     modes = args.amp.split(",") if args.amp else (["off", "bf16", "fp16"] if device.type == "cuda" else ["off"])
     for mode in modes:
         pick_amp(mode, device)  # unknown or impossible modes fail before any timing
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU ({torch.get_num_threads()} threads)"
+    name = machine(device)
     results = []
     for mode in modes:
         if device.type == "cuda":

@@ -13,7 +13,7 @@ from realtime_adain.adain import StyleStats
 from realtime_adain.color import match_color
 from realtime_adain.errors import UserError
 from realtime_adain.commands import argtypes
-from realtime_adain.imageio import fit_short_side, read_image
+from realtime_adain.imageio import fit_short_side
 from realtime_adain.stylizer import DTYPES, Stylizer
 
 
@@ -61,18 +61,3 @@ def style_stats(
     if color_reference is not None:
         style = match_color(style, color_reference)
     return stylizer.style_stats(style)
-
-
-def mixed_style_stats(
-    stylizer: Stylizer,
-    styles: Sequence[np.ndarray],
-    weights: Sequence[float],
-    size: int | None,
-    color_reference: np.ndarray | None = None,
-) -> StyleStats:
-    """One style from several, as the paper's interpolation of AdaIN outputs."""
-    return StyleStats.mix([style_stats(stylizer, s, size, color_reference) for s in styles], weights)
-
-
-def read_styles(paths: Sequence[Path]) -> list[np.ndarray]:
-    return [read_image(p) for p in paths]

@@ -69,7 +69,7 @@ def evaluate_decoder(
         style_sum += float(loss_s) * len(chunk)
     content_loss, style_loss = content_sum / len(pairs), style_sum / len(pairs)
     return Evaluation(
-        decoder=str(decoder_path), architecture=getattr(decoder, "kind", "plain"), encoder=decoder.encoder_kind,
+        decoder=str(decoder_path), architecture=decoder.kind, encoder=decoder.encoder_kind,
         pairs=len(pairs), content_loss=content_loss, style_loss=style_loss,
         total_loss=content_loss + style_weight * style_loss, style_weight=style_weight,
     )
@@ -80,8 +80,6 @@ def evaluate(
     crop_size: int = 256, style_weight: float = 10.0, device: str = "auto", batch_size: int = 8,
 ) -> list[Evaluation]:
     check_sizes(load_size, crop_size)
-    if load_size < crop_size:
-        raise UserError(f"--load-size ({load_size}) must be at least --crop-size ({crop_size})")
     for path in decoders:
         weights.resolve("decoder", path)  # a missing file fails before any image is read
     contents = load_centered(list_images(content_dir, "content"), load_size, crop_size, warn)

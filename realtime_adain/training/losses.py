@@ -72,7 +72,7 @@ class AdaINLoss(nn.Module):
             style_feats = self.encoder.features(style)
             style_mean, style_std = calc_mean_std(wide(style_feats[-1]))
             t = adain(wide(content_feats[-1]), style_mean, style_std)  # float32 under autocast too
-        skips = content_feats[:-1] if getattr(self.decoder, "uses_skips", False) else None
+        skips = content_feats[:-1] if self.decoder.uses_skips else None
         output = self.decoder(t, skips)
         output_feats = self.encoder.features(output)
         loss_c = self.content_weight * content_loss(output_feats[-1], t)
