@@ -8,7 +8,6 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from realtime_adain.adain import StyleStats
 from realtime_adain.commands import common
 from realtime_adain.errors import UserError
 from realtime_adain.paths import ensure_writable_dir, expand_images, output_is_one_file, refuse_overwriting_inputs
@@ -92,25 +91,16 @@ def run(args: argparse.Namespace) -> int:
     style_images = {p: read_image(p) for p in dict.fromkeys(styles)}
 
     stylizer = common.stylizer_from_args(args)
-    cached: dict[Path, StyleStats] = {}
-
-    def stats_of(path: Path, content) -> StyleStats:
-        if args.preserve_color:  # recoloured per content, so nothing to cache
-            return common.style_stats(stylizer, style_images[path], args.style_size, content)
-        if path not in cached:
-            cached[path] = common.style_stats(stylizer, style_images[path], args.style_size)
-        return cached[path]
+    style_set = common.StyleSet(stylizer, style_images, args.style_size, args.preserve_color)
 
     for job, out in tqdm(list(zip(jobs, outputs)), desc="stylizing", unit="image", disable=None):
         original = read_image(job.content)
         content = fit_short_side(original, args.size)
-        stats = [stats_of(p, content) for p in job.styles]
         if mask is not None:
-            labels = mask_labels(mask, content.shape[:2])
-            result = stylizer.stylize_masked(content, labels, stats, args.alpha)
+            stats = [style_set.stats(p, content) for p in job.styles]
+            result = stylizer.stylize_masked(content, mask_labels(mask, content.shape[:2]), stats, args.alpha)
         else:
-            style = StyleStats.mix(stats, args.mix) if args.mix is not None else stats[0]
-            result = stylizer.stylize(content, style, args.alpha)
+            result = stylizer.stylize(content, style_set.combined(job.styles, content, args.mix), args.alpha)
         if args.keep_size:
             result = resize(result, original.shape[1::-1])
         write_image(out, result)

@@ -195,20 +195,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def stylize_all(args, jobs, stylizer: Stylizer, style_images: dict[Path, np.ndarray], settings: EncodeSettings) -> None:
-    """Every job with one loaded network; style statistics are computed once per style."""
-    cached: dict[Path, StyleStats] = {}
-
-    def stats_of(path: Path, first_frame: np.ndarray) -> StyleStats:
-        if args.preserve_color:  # recoloured to this video's first frame: one palette per video
-            return common.style_stats(stylizer, style_images[path], args.style_size, first_frame)
-        if path not in cached:
-            cached[path] = common.style_stats(stylizer, style_images[path], args.style_size)
-        return cached[path]
-
+    """Every job with one loaded network; style statistics are computed once per style (with
+    colour preservation, once per video: recoloured to its first frame, one palette per video)."""
+    style_set = common.StyleSet(stylizer, style_images, args.style_size, args.preserve_color)
     for source, used, output in jobs:
         def style_of(first_frame: np.ndarray, used=used) -> StyleStats:
-            stats = [stats_of(p, first_frame) for p in used]
-            return StyleStats.mix(stats, args.mix) if args.mix is not None else stats[0]
+            return style_set.combined(used, first_frame, args.mix)
 
         stylize_file(source, output, stylizer, style_of, args, settings)
         tqdm.write(str(output))
