@@ -10,14 +10,17 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import io
+import math
 import os
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
 
 from realtime_adain.engines.base import Backend
 from realtime_adain.engines.cache import EngineCache
+from realtime_adain.engines.frames import HostFrames, frames_to_images
 from realtime_adain.errors import UserError
 from realtime_adain.model import MIN_SIDE, StyleTransferNet
 from realtime_adain.networks import DOWNSAMPLING
@@ -78,15 +81,68 @@ def onnx_components(weights_id: str, precision: str = "fp32") -> dict[str, str]:
     }
 
 
-def cached_onnx(net: StyleTransferNet, weights_id: str, cache: EngineCache | None = None, rebuild: bool = False) -> tuple[Path, bool]:
-    """The path of the (cached or freshly exported) ONNX file for these weights; (path, built)."""
+def cached_onnx(
+    net: StyleTransferNet, weights_id: str, cache: EngineCache | None = None, rebuild: bool = False,
+    report: Callable[[str], None] = lambda _: None,
+) -> tuple[Path, bool]:
+    """The path of the (cached or freshly exported) ONNX file for these weights; (path, built).
+
+    A fresh export enters the cache only after it matched PyTorch (`report` gets the figures).
+    """
     missing = onnxruntime_missing()
     if missing:
         raise UserError(missing)
     cache = cache or EngineCache()
     return cache.get_or_build(
-        onnx_components(weights_id), ".onnx", lambda tmp: export_onnx(net, tmp), _check_onnx, rebuild=rebuild
+        onnx_components(weights_id), ".onnx", lambda tmp: report(export_checked(net, tmp)), _check_onnx,
+        rebuild=rebuild,
     )
+
+
+MIN_PSNR = 40.0  # dB in uint8 output space, as the engine accuracy tests demand
+
+
+def export_checked(net: StyleTransferNet, path: str | os.PathLike) -> str:
+    """Export to `path`, then run it in onnxruntime against PyTorch; refuse it below MIN_PSNR."""
+    export_onnx(net, path)
+    host = HostFrames(torch.device("cpu"), torch.float32)
+    frames = parity_frames()
+    net = _copy_for_export(net, torch.float32)
+    with torch.inference_mode():
+        style = net.style_stats(frames_to_images(frames[0][::-1].copy(), host.device, host.dtype))
+        images, alpha = host.upload(frames), torch.ones(1)
+        reference = host.download(net(images, style.mean, style.std, alpha), *frames.shape[1:3])
+    out = run_session(session(path), images, style.mean, style.std, alpha)
+    result = host.download(out, *frames.shape[1:3])
+    value = psnr(reference, result)
+    if value < MIN_PSNR:
+        raise UserError(f"the ONNX export differs from PyTorch in onnxruntime (PSNR {value:.1f} dB < {MIN_PSNR} dB)")
+    diff = int(np.abs(reference.astype(np.int16) - result).max())
+    return f"checked against onnxruntime: PSNR {value:.1f} dB, max difference {diff}/255"
+
+
+def parity_frames() -> np.ndarray:
+    """A small deterministic test frame: gradients plus noise, with dark and bright corners."""
+    rng = np.random.default_rng(0)
+    ys, xs = np.mgrid[0:72, 0:96]
+    frame = np.stack([xs * 255 / 95, ys * 255 / 71, (xs + ys) * 255 / 166], axis=-1)
+    frame = frame + rng.normal(0, 20, frame.shape)
+    frame[:16, :16], frame[-16:, -16:] = 0, 255
+    return np.clip(frame, 0, 255).astype(np.uint8)[None]
+
+
+def psnr(reference: np.ndarray, result: np.ndarray) -> float:
+    mse = float(np.mean((reference.astype(np.float64) - result.astype(np.float64)) ** 2))
+    return math.inf if mse == 0 else 10 * math.log10(255.0**2 / mse)
+
+
+def run_session(ort_session, images: torch.Tensor, mean: torch.Tensor, std: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+    """One model step in onnxruntime: the graph's inputs are the network's forward arguments."""
+    feed = {
+        "images": images.contiguous().numpy(), "style_mean": mean.reshape(-1).numpy(),
+        "style_std": std.reshape(-1).numpy(), "alpha": alpha.reshape(1).numpy(),
+    }
+    return torch.from_numpy(np.asarray(ort_session.run([OUTPUT_NAME], feed)[0]))
 
 
 def onnx_cached(weights_id: str, cache: EngineCache | None = None) -> bool:
@@ -127,8 +183,4 @@ class OnnxBackend(Backend):
         self.session = session(self.path)
 
     def step(self, images, mean, std, alpha):
-        feed = {
-            "images": images.contiguous().numpy(), "style_mean": mean.numpy(),
-            "style_std": std.numpy(), "alpha": alpha.numpy(),
-        }
-        return torch.from_numpy(np.asarray(self.session.run([OUTPUT_NAME], feed)[0]))
+        return run_session(self.session, images, mean, std, alpha)
