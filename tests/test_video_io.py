@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from fractions import Fraction
 
 import numpy as np
@@ -138,6 +140,28 @@ def test_pipeline_keeps_order_and_interleaving():
         queue_frames=2,
     ).run()
     assert written == [x for i in range(7) for x in (100 + i, f"packet-{i}")]
+
+
+def test_pipeline_keeps_frames_in_flight_bounded():
+    """However fast decoding is, at most `depth` frames wait between decoder and encoder."""
+    decoded, written, in_flight = [0], [0], []
+
+    def items():
+        for i in range(60):
+            decoded[0] += 1
+            in_flight.append(decoded[0] - written[0])
+            yield Frame(np.zeros((4, 4, 3), np.uint8), i, 1, i)
+            yield f"packet-{i}"
+
+    def slow_write(_frame):
+        time.sleep(0.002)
+        written[0] += 1
+
+    pipeline = Pipeline(items(), stylize_stream=lagging_stream, write_frame=slow_write, write_packet=lambda _: None,
+                        batch_size=2, queue_frames=4)
+    pipeline.run()
+    assert written[0] == 60
+    assert max(in_flight) <= pipeline.depth + 1  # + the frame the decoder holds while it waits
 
 
 def test_pipeline_reports_a_failing_stage():

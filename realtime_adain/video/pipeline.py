@@ -53,10 +53,13 @@ class Pipeline:
         self.items, self.stylize_stream, self.prepare, self.finish = items, stylize_stream, prepare, finish
         self.write_frame, self.write_packet = write_frame, write_packet
         self.batch_size = max(1, batch_size)
-        depth = max(queue_frames, 2 * self.batch_size)
-        # Packets of other streams travel in the same queues; they are small, so allow plenty.
-        self.decoded: queue.Queue = queue.Queue(maxsize=depth * 8)
-        self.stylized: queue.Queue = queue.Queue(maxsize=depth * 8)
+        # Frames between decoder and encoder: a batch being filled, one held back by the stream's
+        # double buffering, one on its way out. Packets of other streams travel in the same queues
+        # but are small, so the queues allow plenty of items while frames are counted apart.
+        self.depth = max(queue_frames, 3 * self.batch_size)
+        self.frame_slots = threading.BoundedSemaphore(self.depth)
+        self.decoded: queue.Queue = queue.Queue(maxsize=self.depth * 8)
+        self.stylized: queue.Queue = queue.Queue(maxsize=self.depth * 8)
         self.stop = threading.Event()
         self.encoder_error: BaseException | None = None
 
@@ -81,11 +84,20 @@ class Pipeline:
             for item in self.items:
                 if isinstance(item, Frame):
                     item.image = self.prepare(item.image)
+                    if not self._take_frame_slot():
+                        return
                 if not self._put(self.decoded, item):
                     return
             self._put(self.decoded, _END)
         except BaseException as exc:  # handed to the calling thread, which raises it
             self._put(self.decoded, _Failed(exc))
+
+    def _take_frame_slot(self) -> bool:
+        """Wait until fewer than `depth` frames are in flight (memory stays flat at any size)."""
+        while not self.stop.is_set():
+            if self.frame_slots.acquire(timeout=_POLL_S):
+                return True
+        return False
 
     def _put(self, target: queue.Queue, item: object) -> bool:
         while not self.stop.is_set():
@@ -167,6 +179,7 @@ class Pipeline:
                 if isinstance(item, Frame):
                     item.image = self.finish(item.image)
                     self.write_frame(item)
+                    self.frame_slots.release()
                 else:
                     self.write_packet(item)
         except BaseException as exc:
