@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Iterator
 
 import av
+from av.video.reformatter import VideoReformatter
 import numpy as np
 
 from realtime_adain.errors import UserError
@@ -77,6 +78,7 @@ class VideoReader:
         """`max_frames` > 0 stops after that many frames (a preview of the start)."""
         self.path = Path(path)
         self.max_frames = max_frames
+        self._reformatter = VideoReformatter()  # one YUV -> RGB converter for the stream, not one per frame
         if not self.path.is_file():
             raise UserError(f"{self.path}: no such file")
         if self.path.stat().st_size == 0:
@@ -140,7 +142,7 @@ class VideoReader:
                 for decoded in packet.decode():
                     if index == 0:
                         self.rotation, self.colour = decoded.rotation, Colour.of(decoded)
-                    rgb = decoded.to_ndarray(format="rgb24", src_color_range=decoded.color_range)
+                    rgb = self._reformatter.reformat(decoded, format="rgb24", src_color_range=decoded.color_range).to_ndarray()
                     image = upright(rgb, self.rotation)
                     yield Frame(image, decoded.pts, decoded.duration, index)
                     index += 1

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Sequence
 
 import av
+from av.video.reformatter import VideoReformatter
 import numpy as np
 from tqdm import tqdm
 
@@ -146,6 +147,7 @@ class VideoWriter:
         self, path: Path, settings: EncodeSettings, video: VideoFormatOut, passthrough: Sequence[av.stream.Stream]
     ) -> None:
         self.path = path
+        self._reformatter = VideoReformatter()  # one RGB -> YUV converter for the stream, not one per frame
         try:
             self.container = av.open(str(path), "w", format=container_format(path))
         except av.error.FFmpegError as exc:
@@ -205,10 +207,10 @@ class VideoWriter:
         """Encode one (H, W, 3) uint8 RGB frame at `pts` (input time base)."""
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
         if self.colour:
-            frame = frame.reformat(format=self.video.pix_fmt, dst_colorspace=self.colour.colorspace,
-                                   dst_color_range=self.colour.color_range)
+            frame = self._reformatter.reformat(frame, format=self.video.pix_fmt, dst_colorspace=self.colour.colorspace,
+                                               dst_color_range=self.colour.color_range)
         elif self.video.pix_fmt != "rgb24":
-            frame = frame.reformat(format=self.video.pix_fmt)
+            frame = self._reformatter.reformat(frame, format=self.video.pix_fmt)
         if pts is None:  # some AVI files carry no timestamps: continue from the previous frame
             pts = 0 if self._last_pts is None else self._last_pts + max(duration, 1)
         # In the input's time base, as the encoder is; the muxer may use another (Matroska: 1 ms).
