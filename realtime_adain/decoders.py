@@ -15,11 +15,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from realtime_adain.networks import _conv_block
-
-
-def _up() -> nn.Module:
-    return nn.Upsample(scale_factor=2, mode="nearest")
+from realtime_adain.networks import _conv_block, _up
 
 
 class SkipConcatDecoder(nn.Module):

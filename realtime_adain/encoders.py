@@ -13,7 +13,7 @@ import torch
 from torch import nn
 from torchvision.models.vgg import cfgs, make_layers
 
-from realtime_adain.networks import Encoder
+from realtime_adain.networks import Encoder, sliced_features
 
 NORMALISED_VGG = "vgg-normalised"
 TORCHVISION_VGG19 = "torchvision-vgg19"
@@ -48,13 +48,7 @@ class TorchvisionVGGEncoder(nn.Module):
         return (x - self.mean.to(x.dtype)) / self.std.to(x.dtype)
 
     def features(self, x: torch.Tensor) -> list[torch.Tensor]:
-        x = self._normalise(x)
-        feats = []
-        for start, stop in TORCHVISION_SLICES:
-            for index in range(start, stop):
-                x = self.layers[index](x)
-            feats.append(x)
-        return feats
+        return sliced_features(self.layers, TORCHVISION_SLICES, self._normalise(x))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.layers(self._normalise(x))

@@ -19,14 +19,18 @@ from realtime_adain.networks import DOWNSAMPLING, Encoder
 MIN_SIDE = 2 * DOWNSAMPLING
 
 
+def padded_size(height: int, width: int, multiple: int = DOWNSAMPLING) -> tuple[int, int]:
+    """The network's input size for a frame: sides rounded up to `multiple`, at least MIN_SIDE."""
+    return tuple(max(MIN_SIDE, -(-side // multiple) * multiple) for side in (height, width))
+
+
 def pad_to_multiple(images: torch.Tensor, multiple: int = DOWNSAMPLING) -> torch.Tensor:
     """Pad (N, C, H, W) on the bottom/right so H and W are multiples of `multiple` (>= MIN_SIDE).
 
     Reflection keeps edges natural; sides too short to reflect are extended by replication.
     """
     h, w = images.shape[-2:]
-    target_h = max(MIN_SIDE, -(-h // multiple) * multiple)
-    target_w = max(MIN_SIDE, -(-w // multiple) * multiple)
+    target_h, target_w = padded_size(h, w, multiple)
     pad_h, pad_w = target_h - h, target_w - w
     if pad_h == 0 and pad_w == 0:
         return images

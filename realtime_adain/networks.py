@@ -26,6 +26,20 @@ def _pool() -> nn.Module:
     return nn.MaxPool2d((2, 2), (2, 2), (0, 0), ceil_mode=True)
 
 
+def _up() -> nn.Module:
+    return nn.Upsample(scale_factor=2, mode="nearest")
+
+
+def sliced_features(layers: nn.Sequential, slices: tuple[tuple[int, int], ...], x: torch.Tensor) -> list[torch.Tensor]:
+    """Run `layers` once, keeping the output at the end of each (start, stop) slice."""
+    feats = []
+    for start, stop in slices:
+        for index in range(start, stop):
+            x = layers[index](x)
+        feats.append(x)
+    return feats
+
+
 def full_vgg_layers() -> list[nn.Module]:
     """All 53 modules of the published normalised VGG-19 (we use the first 31)."""
     layers: list[nn.Module] = [nn.Conv2d(3, 3, (1, 1))]
@@ -45,11 +59,10 @@ def full_vgg_layers() -> list[nn.Module]:
 
 def decoder_layers() -> list[nn.Module]:
     """The reference decoder: mirror of the encoder, nearest upsampling, reflection padding."""
-    up = lambda: nn.Upsample(scale_factor=2, mode="nearest")  # noqa: E731
-    layers: list[nn.Module] = _conv_block(512, 256) + [up()]
+    layers: list[nn.Module] = _conv_block(512, 256) + [_up()]
     layers += _conv_block(256, 256) + _conv_block(256, 256) + _conv_block(256, 256)
-    layers += _conv_block(256, 128) + [up()]
-    layers += _conv_block(128, 128) + _conv_block(128, 64) + [up()]
+    layers += _conv_block(256, 128) + [_up()]
+    layers += _conv_block(128, 128) + _conv_block(128, 64) + [_up()]
     layers += _conv_block(64, 64) + _conv_block(64, 3)[:2]  # no ReLU after the last conv
     return layers
 
@@ -62,12 +75,7 @@ class Encoder(nn.Sequential):
 
     def features(self, x: torch.Tensor) -> list[torch.Tensor]:
         """relu1_1, relu2_1, relu3_1 and relu4_1 of an RGB batch in [0, 1]."""
-        feats = []
-        for start, stop in ENCODER_SLICES:
-            for index in range(start, stop):
-                x = self[index](x)
-            feats.append(x)
-        return feats
+        return sliced_features(self, ENCODER_SLICES, x)
 
 
 class Decoder(nn.Sequential):

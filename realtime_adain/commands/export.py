@@ -14,7 +14,7 @@ from tqdm import tqdm
 
 from realtime_adain.commands.argtypes import RESOLUTION_PRESETS, positive_int, resolution
 from realtime_adain.engines.cache import EngineCache
-from realtime_adain.engines.frames import padded_size
+from realtime_adain.model import padded_size
 from realtime_adain.errors import UserError
 from realtime_adain.paths import ensure_writable_dir, refuse_overwriting_inputs
 from realtime_adain.atomic import PendingOutput

@@ -12,13 +12,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from realtime_adain.model import MIN_SIDE, pad_to_multiple
-from realtime_adain.networks import DOWNSAMPLING
-
-
-def padded_size(height: int, width: int) -> tuple[int, int]:
-    """The model's input size for a frame: sides rounded up as `pad_to_multiple` does."""
-    return tuple(max(MIN_SIDE, -(-side // DOWNSAMPLING) * DOWNSAMPLING) for side in (height, width))
+from realtime_adain.model import pad_to_multiple, padded_size
 
 
 def to_uint8_(images: torch.Tensor) -> torch.Tensor:
