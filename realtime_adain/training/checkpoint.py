@@ -201,20 +201,13 @@ def find_checkpoint(path: str | Path) -> tuple[Path, Path]:
 class Checkpoint:
     decoder_path: Path
     decoder_state: dict[str, torch.Tensor]
-    architecture: str
-    encoder: str
     trainer: TrainerState
 
 
 def load_checkpoint(path: str | Path) -> Checkpoint:
     decoder_path, state_path = find_checkpoint(path)
-    decoder = weights.read_weights(decoder_path)
-    architecture = decoder.metadata.get("architecture", "plain")
-    if architecture not in weights.DECODER_BUILDERS:
-        raise UserError(f"{decoder_path}: unknown decoder architecture '{architecture}'")
+    decoder = weights.load_decoder(decoder_path)  # architecture, encoder and every tensor checked
     trainer = _read_state(state_path)
-    if trainer.config.get("decoder") != architecture:
+    if trainer.config.get("decoder") != decoder.kind:
         raise UserError(f"{state_path}: its trainer state does not belong to {decoder_path.name}")
-    module = weights.DECODER_BUILDERS[architecture]()
-    weights.check_state_dict(decoder_path, module, decoder.state_dict, f"{architecture} decoder")
-    return Checkpoint(decoder_path, decoder.state_dict, architecture, decoder.metadata.get("encoder", ""), trainer)
+    return Checkpoint(decoder_path, decoder.state_dict(), trainer)
