@@ -153,3 +153,24 @@ def test_file_ending_mid_run_stops_cleanly_with_output_finalised(run_cli, weight
     frames, width, height = read_video(out)
     assert 0 < frames <= 12 and (width, height) == (96, 64)
     assert not list(tmp_path.glob(".out.mp4*"))  # no temporary left behind
+
+
+def test_file_source_frames_are_upright_as_the_video_command_reads_them(tmp_path):
+    """A phone clip as the live source is shown as the phone showed it (same conversion as `video`)."""
+    from realtime_adain.video.reader import VideoReader
+    from video_samples import write_video as write_rotated
+
+    image = np.zeros((32, 64, 3), np.uint8)
+    image[:, :32] = (255, 0, 0)
+    clip = write_rotated(tmp_path / "phone.mp4", [image] * 2, rotation=90, codec="libx264rgb", pix_fmt="rgb24",
+                         options={"crf": "0"})
+    source = PyAVSource(str(clip), is_file=True, loop=False)
+    source.open()
+    try:
+        first = next(iter(source.frames()))
+    finally:
+        source.close()
+    with VideoReader(clip) as reader:
+        expected = reader.first_frame.image
+    assert first.shape == (64, 32, 3)
+    np.testing.assert_array_equal(first, expected)

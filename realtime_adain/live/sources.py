@@ -18,11 +18,13 @@ from pathlib import Path
 from typing import Callable, Generic, Iterator, TypeVar
 
 import av
+from av.video.reformatter import VideoReformatter
 import cv2
 import numpy as np
 
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import resize
+from realtime_adain.video.reader import error_reason, frame_to_rgb
 
 T = TypeVar("T")
 
@@ -141,7 +143,7 @@ class PyAVSource:
         try:
             container = av.open(self.target, timeout=self.timeout if not self.is_file else None)
         except (av.FFmpegError, OSError) as exc:
-            raise SourceError(f"{self.target}: cannot open ({_reason(exc)})") from None
+            raise SourceError(f"{self.target}: cannot open ({error_reason(exc)})") from None
         if not container.streams.video:
             container.close()
             raise SourceError(f"{self.target}: has no video stream")
@@ -152,11 +154,12 @@ class PyAVSource:
 
     def _decoded(self) -> Iterator[np.ndarray]:
         try:
+            reformatter = VideoReformatter()
             for frame in self._container.decode(video=0):
-                image = frame.to_ndarray(format="rgb24")
+                image = frame_to_rgb(frame, reformatter)  # upright, right colour range, as `video` reads
                 yield resize(image, self.resolution) if self.resolution else image
         except (av.FFmpegError, OSError) as exc:
-            raise SourceLost(f"{self.description}: {_reason(exc)}") from None
+            raise SourceLost(f"{self.description}: {error_reason(exc)}") from None
 
     def frames(self) -> Iterator[np.ndarray]:
         """Files are paced at their frame rate (sleeping only when early); URLs pace themselves."""
@@ -185,10 +188,6 @@ class PyAVSource:
         if self._container is not None:
             self._container.close()
             self._container = None
-
-
-def _reason(exc: BaseException) -> str:
-    return getattr(exc, "strerror", None) or str(exc)
 
 
 def open_source(

@@ -62,7 +62,15 @@ def upright(image: np.ndarray, rotation: int) -> np.ndarray:
     return np.ascontiguousarray(np.rot90(image, quarter_turns)) if quarter_turns else image
 
 
-def _reason(exc: Exception) -> str:
+def frame_to_rgb(frame: av.VideoFrame, reformatter: VideoReformatter) -> np.ndarray:
+    """A decoded frame as a viewer sees it: upright (display matrix) (H, W, 3) RGB, converted
+    with the input's colour range. `reformatter` is reused across a stream's frames."""
+    rgb = reformatter.reformat(frame, format="rgb24", src_color_range=frame.color_range).to_ndarray()
+    return upright(rgb, frame.rotation)
+
+
+def error_reason(exc: BaseException) -> str:
+    """FFmpeg's or the OS's reason for a failure, as one short line."""
     text = getattr(exc, "strerror", None) or str(exc)
     return text.strip().splitlines()[0][:160] if text.strip() else type(exc).__name__
 
@@ -86,7 +94,7 @@ class VideoReader:
         try:
             self.container = av.open(str(self.path))
         except (av.error.FFmpegError, UnicodeDecodeError) as exc:
-            raise UserError(f"{self.path}: not a readable video ({_reason(exc)})") from None
+            raise UserError(f"{self.path}: not a readable video ({error_reason(exc)})") from None
         try:
             if self.container.format.name in IMAGE_FORMATS or self.container.format.name.endswith("_pipe"):
                 raise UserError(f"{self.path}: this is an image, not a video (use `realtime-adain image`)")
@@ -142,14 +150,12 @@ class VideoReader:
                 for decoded in packet.decode():
                     if index == 0:
                         self.rotation, self.colour = decoded.rotation, Colour.of(decoded)
-                    rgb = self._reformatter.reformat(decoded, format="rgb24", src_color_range=decoded.color_range).to_ndarray()
-                    image = upright(rgb, self.rotation)
-                    yield Frame(image, decoded.pts, decoded.duration, index)
+                    yield Frame(frame_to_rgb(decoded, self._reformatter), decoded.pts, decoded.duration, index)
                     index += 1
                     if index == self.max_frames:
                         return
         except av.error.FFmpegError as exc:
-            raise UserError(f"{self.path}: corrupt video data after {index} frames ({_reason(exc)})") from None
+            raise UserError(f"{self.path}: corrupt video data after {index} frames ({error_reason(exc)})") from None
         if 0 < index < self.expected_frames:
             raise UserError(f"{self.path}: truncated or corrupt: only {index} of {self.expected_frames} frames decode")
 
