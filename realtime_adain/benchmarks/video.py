@@ -162,7 +162,9 @@ def run(args: argparse.Namespace) -> int:
     with VideoReader(args.video) as probe:  # a clip that is no video is one error line
         total = probe.expected_frames
         shape = f"{probe.width}x{probe.height}"
-    n_frames = min(args.frames, total) if args.frames else total
+    if not total and not args.frames:  # fps would be computed from a frame count nobody knows
+        raise UserError(f"{args.video}: the container does not say how many frames it holds; pass --frames N")
+    n_frames = min(args.frames, total) if total else args.frames
     default_threads = torch.get_num_threads()
     with tempfile.TemporaryDirectory(prefix="bench-video-") as tmp:
         workdir = Path(tmp)

@@ -98,12 +98,10 @@ class Inference(threading.Thread):
         controller: Controller,
         active: ActiveStyle,
         work_size: tuple[int, int],
-        log: Callable[..., None],
     ) -> None:
         super().__init__(name="inference", daemon=True)
         self.frames, self.stylizer, self.controller, self.active = frames, stylizer, controller, active
         self.work_size = work_size
-        self.log = log
         self.results: Latest[Result] = Latest()
         self.dropped = 0
         self.error: str | None = None
@@ -249,7 +247,7 @@ class LiveSession:
                 self.log("start", source=self.source.description, resolution="%dx%d" % self.capture_resolution,
                          size="%dx%d" % self.work_size, device=self.device_label, engine=self.engine_label)
                 self.inference = Inference(self.capture.latest, self.stylizer, self.controller,
-                                           ActiveStyle(self.library, self.log), self.work_size, self.log)
+                                           ActiveStyle(self.library, self.log), self.work_size)
                 self.inference.start()
                 if args.window:
                     self._window_loop(first.image.shape)

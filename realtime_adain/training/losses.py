@@ -27,9 +27,6 @@ class Losses:
     style: torch.Tensor  # weighted
     total: torch.Tensor
 
-    def items(self) -> dict[str, float]:
-        return {"content": float(self.content), "style": float(self.style), "total": float(self.total)}
-
 
 def wide(x: torch.Tensor) -> torch.Tensor:
     """float32 at least: under autocast, bf16/fp16 features are too coarse for the statistics."""
