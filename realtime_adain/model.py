@@ -34,8 +34,13 @@ def pad_to_multiple(images: torch.Tensor, multiple: int = DOWNSAMPLING) -> torch
     pad_h, pad_w = target_h - h, target_w - w
     if pad_h == 0 and pad_w == 0:
         return images
-    mode = "reflect" if pad_h < h and pad_w < w else "replicate"
-    return F.pad(images, (0, pad_w, 0, pad_h), mode=mode)
+    return F.pad(images, (0, pad_w, 0, pad_h), mode=padding_mode(h, w, multiple))
+
+
+def padding_mode(height: int, width: int, multiple: int = DOWNSAMPLING) -> str:
+    """'reflect' where both sides are long enough to mirror their padding, else 'replicate'."""
+    target_h, target_w = padded_size(height, width, multiple)
+    return "reflect" if target_h - height < height and target_w - width < width else "replicate"
 
 
 class StyleTransferNet(nn.Module):

@@ -15,7 +15,9 @@ from engines_support import assert_close, content_frames, extreme_frames, style_
 from realtime_adain import engines
 from realtime_adain.adain import calc_mean_std
 from realtime_adain.engines.cache import EngineCache, cache_key
+from realtime_adain.engines.frames import FramePadder
 from realtime_adain.errors import UserError
+from realtime_adain.model import pad_to_multiple
 
 
 def reference_stylize(stylizer, frames: np.ndarray, style, alpha: float) -> np.ndarray:
@@ -93,6 +95,21 @@ def test_compile_on_cpu_matches_eager(stylizer, style, data_dir):
 
 
 # --- engine selection and bad inputs ---------------------------------------------------------
+
+@pytest.mark.parametrize("height, width", [(360, 640), (45, 67), (5, 200), (13, 3), (1, 1)])
+def test_frame_padder_pads_as_the_model_into_reused_buffers(height, width):
+    """The GPU upload's uint8 padding (run here on the CPU) equals `pad_to_multiple` exactly, and
+    a second frame of the same shape lands in the same buffer: nothing is allocated per frame."""
+    frames = torch.from_numpy(np.random.default_rng(height).integers(0, 256, (2, height, width, 3), dtype=np.uint8))
+    padder = FramePadder(tuple(frames.shape), torch.device("cpu"))
+    padded = padder(frames)
+    expected = pad_to_multiple(frames.permute(0, 3, 1, 2).float()).permute(0, 2, 3, 1)
+    torch.testing.assert_close(padded.float(), expected, rtol=0, atol=0)
+    if padder.needed:
+        assert padder(frames.flip(0)).data_ptr() == padded.data_ptr()
+    else:
+        assert padded is frames  # 360p (like 720p and 1080p) needs no padding at all
+
 
 def test_auto_on_the_cpu_and_unknown_engines():
     cpu = torch.device("cpu")

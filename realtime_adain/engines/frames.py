@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from realtime_adain.model import pad_to_multiple, padded_size
+from realtime_adain.model import pad_to_multiple, padded_size, padding_mode
 
 
 def to_uint8_(images: torch.Tensor) -> torch.Tensor:
@@ -51,6 +51,42 @@ class HostFrames:
         return images_to_frames(images[..., :height, :width])
 
 
+def padding_index(size: int, target: int, mode: str, device: torch.device) -> torch.Tensor:
+    """Source positions along one axis that `F.pad(..., mode)` reads for a side padded to `target`."""
+    positions = torch.arange(target)
+    if mode == "reflect":
+        positions = torch.where(positions < size, positions, 2 * (size - 1) - positions)
+    else:
+        positions = positions.clamp(max=size - 1)
+    return positions.to(device)
+
+
+class FramePadder:
+    """Pads (N, H, W, 3) uint8 frames as `pad_to_multiple` does, into buffers made once per shape.
+
+    Two `index_select`s into preallocated buffers replace `F.pad`, which would allocate a new
+    tensor per frame; on uint8 frames they are also 4x less memory traffic than padding floats.
+    """
+
+    def __init__(self, shape: tuple[int, ...], device: torch.device) -> None:
+        n, h, w, c = shape
+        self.height, self.width = padded_size(h, w)
+        self.needed = (self.height, self.width) != (h, w)
+        if self.needed:
+            mode = padding_mode(h, w)
+            self.rows = padding_index(h, self.height, mode, device)
+            self.columns = padding_index(w, self.width, mode, device)
+            self.tall = torch.empty((n, self.height, w, c), dtype=torch.uint8, device=device)
+            self.padded = torch.empty((n, self.height, self.width, c), dtype=torch.uint8, device=device)
+
+    def __call__(self, frames: torch.Tensor) -> torch.Tensor:
+        """The padded frames: a buffer overwritten by the next call (or `frames` when none is needed)."""
+        if not self.needed:
+            return frames
+        torch.index_select(frames, 1, self.rows, out=self.tall)
+        return torch.index_select(self.tall, 2, self.columns, out=self.padded)
+
+
 class _Slot:
     """The buffers of one frame batch in flight (two slots give double buffering)."""
 
@@ -81,7 +117,8 @@ class CudaFrames:
         n, h, w, _ = shape
         padded = padded_size(h, w)
         self.slots = [_Slot(shape, self.device) for _ in range(2)]
-        self.images = torch.zeros((n, 3, *padded), dtype=self.dtype, device=self.device).contiguous(
+        self.padder = FramePadder(shape, self.device)
+        self.images = torch.empty((n, 3, *padded), dtype=self.dtype, device=self.device).contiguous(
             memory_format=self.memory_format
         )
         self.scratch = torch.empty((n, 3, h, w), dtype=torch.float32, device=self.device)
@@ -104,11 +141,8 @@ class CudaFrames:
             slot.uploaded.record(self.copy_stream)
         compute = torch.cuda.current_stream(self.device)
         compute.wait_event(slot.uploaded)
-        n, h, w, _ = frames.shape
-        # NHWC uint8 viewed as NCHW: one cast-and-scale kernel into the model's input buffer.
-        torch.div(slot.device_in.permute(0, 3, 1, 2), 255.0, out=self.images[..., :h, :w])
-        if self.images.shape[-2:] != (h, w):
-            self.images.copy_(pad_to_multiple(self.images[..., :h, :w]))
+        # Padded NHWC uint8 viewed as NCHW: one cast-and-scale kernel into the model's input buffer.
+        torch.div(self.padder(slot.device_in).permute(0, 3, 1, 2), 255.0, out=self.images)
         return self.images
 
     def submit_download(self, images: torch.Tensor, slot_index: int = 0) -> None:
