@@ -183,9 +183,7 @@ def measure(backends: list[engines.Backend], batch: int, height: int, width: int
     streamed = [stream_fps(b, frames, styles[0], iters) if device.type == "cuda" else None for b in backends]
     rows = []
     for backend, step, end_to_end, stream, peak_mb in zip(backends, step_times, e2e_times, streamed, memory):
-        # A style switch: new statistics to the device; the graph/engine is reused as it is.
-        alternating = itertools.cycle(styles[::-1])
-        switch = timer.time(lambda b=backend: b.style_inputs(next(alternating), 1.0), 0, 20)
+        switch = style_switch_ms(backend, styles)
         step_ms = statistics.median(step)
         flop = FLOP_PER_PIXEL * batch * height * width
         rows.append({
@@ -200,6 +198,19 @@ def measure(backends: list[engines.Backend], batch: int, height: int, width: int
             "floor_share": flop / (step_ms / 1e3) / 1e12 / peak_tflops,
         })
     return rows
+
+
+def style_switch_ms(backend: engines.Backend, styles: list[StyleStats]) -> list[float]:
+    """Wall time of a style switch until its statistics are on the device (host work, copies
+    and a device sync counted); the graph or engine is reused as it is."""
+    alternating = itertools.cycle(styles[::-1])
+
+    def switch() -> None:
+        backend.style_inputs(next(alternating), 1.0)
+        if backend.device.type == "cuda":
+            torch.cuda.synchronize(backend.device)
+
+    return Timer(torch.device("cpu")).time(switch, 2, 20)
 
 
 def stream_fps(backend: engines.Backend, frames: np.ndarray, style: StyleStats, count: int) -> float:
