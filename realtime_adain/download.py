@@ -4,7 +4,8 @@ Downloads go to `NAME.part` beside the target: a broken transfer is resumed from
 HTTP Range request (automatically a few times, and again on the next run), and only a file that
 passed verification (size and SHA-256 where known, then structure and shapes through the real
 loaders) is renamed into place. Anything that fails verification is deleted, so the cache never
-holds a partial or wrong file.
+holds a partial or wrong file; a failed run also removes the directories it created that are still
+empty (a `.part` worth resuming keeps its directory).
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ import os
 import re
 import urllib.error
 import urllib.request
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 from urllib.parse import urlsplit
 
 from tqdm import tqdm
@@ -185,10 +187,33 @@ def fetch(url: str, part: Path, label: str, attempts: int = ATTEMPTS) -> None:
         if attempt + 1 < attempts:
             tqdm.write(f"{label}: resuming from byte {_size(part)}")
     have = _size(part)
+    if not have:  # nothing to resume from
+        part.unlink(missing_ok=True)
+        raise UserError(f"{url}: download interrupted {attempts} times before any data arrived")
     raise UserError(
         f"{url}: download interrupted {attempts} times ({have} bytes kept in {part}); "
         "run `realtime-adain weights download` again to resume"
     )
+
+
+@contextmanager
+def _directory_for(directory: Path) -> Iterator[None]:
+    """Create `directory` (and missing parents); on failure remove those it created, if still empty.
+
+    So a run without network leaves the filesystem as it found it, but a `.part` kept for
+    resuming keeps the directory it is in.
+    """
+    created = [path for path in (directory, *directory.parents) if not path.exists()]  # deepest first
+    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        yield
+    except BaseException:
+        for path in created:
+            try:
+                path.rmdir()
+            except OSError:  # not empty, or already gone: leave it and its parents
+                break
+        raise
 
 
 def download_file(
@@ -204,15 +229,15 @@ def download_file(
         tqdm.write(f"{target}: present but not valid; downloading it again")
     if force and part.exists():
         part.unlink()
-    directory.mkdir(parents=True, exist_ok=True)
-    fetch(url, part, spec.filename)
-    try:
-        verify(part, kind, check_checksum)
-    except UserError as exc:
-        part.unlink(missing_ok=True)
-        reason = str(exc).removeprefix(f"{part}: ")
-        raise UserError(f"{url}: rejected the download (deleted it): {reason}") from None
-    os.replace(part, target)
+    with _directory_for(directory):
+        fetch(url, part, spec.filename)
+        try:
+            verify(part, kind, check_checksum)
+        except UserError as exc:
+            part.unlink(missing_ok=True)
+            reason = str(exc).removeprefix(f"{part}: ")
+            raise UserError(f"{url}: rejected the download (deleted it): {reason}") from None
+        os.replace(part, target)
     return target, "downloaded"
 
 

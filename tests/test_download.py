@@ -140,6 +140,37 @@ def test_refused_connection_is_one_clear_line(tmp_path):
     assert cache_listing(tmp_path) == []
 
 
+def test_failed_download_removes_the_directories_it_created(tmp_path):
+    """No network: the error, and the filesystem as it was (no empty weights folder left behind)."""
+    directory = tmp_path / "home" / "realtime-adain" / "weights"
+    with pytest.raises(UserError, match=r"cannot reach 127\.0\.0\.1:\d+ \(Connection refused\)"):
+        download.download_file("decoder", f"{closed_port_url()}/{DECODER}", directory)
+    assert cache_listing(tmp_path) == []
+
+
+@pytest.mark.parametrize("failure", ["404", "checksum", "no data"])
+def test_other_failures_also_leave_no_new_directory(failure, synthetic_release, server, tmp_path):
+    if failure == "checksum":
+        body = bytearray(synthetic_release[DECODER])
+        body[len(body) // 2] ^= 0xFF
+        server.files[DECODER] = bytes(body)
+    if failure == "no data":  # headers, then the connection drops, every attempt
+        server.cuts[DECODER] = [0] * download.ATTEMPTS
+    name = "missing.pth" if failure == "404" else DECODER
+    with pytest.raises(UserError, match={"404": "HTTP 404", "checksum": "rejected the download",
+                                         "no data": "interrupted 4 times before any data arrived"}[failure]):
+        download.download_file("decoder", f"{server.url}/{name}", tmp_path / "new" / "weights")
+    assert cache_listing(tmp_path) == []
+
+
+def test_a_part_worth_resuming_keeps_its_new_directory(synthetic_release, server, tmp_path):
+    server.cuts[DECODER] = [1_000_000] * download.ATTEMPTS
+    directory = tmp_path / "new" / "weights"
+    with pytest.raises(UserError, match="interrupted"):
+        download.download_file("decoder", f"{server.url}/{DECODER}", directory)
+    assert cache_listing(directory) == [f"{DECODER}.part"]
+
+
 def test_malformed_url_is_one_clear_line(tmp_path):
     with pytest.raises(UserError, match="unknown url type"):
         download.download_file("decoder", "mirror.example/decoder.pth", tmp_path)
