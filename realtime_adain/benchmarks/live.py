@@ -24,7 +24,7 @@ import torch
 from realtime_adain.commands import common
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import write_image
-from realtime_adain.live.app import DEFAULT_SIZE_TEXT, LiveSession
+from realtime_adain.live.app import DEFAULT_SIZE_TEXT, LiveSession, SessionStats
 from realtime_adain.commands.argtypes import resolution
 from realtime_adain.benchmarks.setup import benchmark_weights
 
@@ -72,31 +72,34 @@ def run(args: argparse.Namespace) -> int:
             device=args.device, dtype=args.dtype, engine=getattr(args, "engine", "auto"), size=args.size,
         )
         session = LiveSession(session_args)
-        threading.Thread(target=stop_after, args=(session, args.warmup + args.seconds), daemon=True).start()
+        threading.Thread(target=stop_after, args=(session, args.warmup, args.seconds), daemon=True).start()
         session.run(check=False)
-        result = summarise(session, args, which_weights)
+        result = summarise(session, which_weights)
     print_result(result)
     return 0
 
 
-def stop_after(session: LiveSession, seconds: float) -> None:
-    """End the session `seconds` after its first frame came through (loading is not timed)."""
-    while not session.stats.shown_times and not session.stop_event.is_set():
+def stop_after(session: LiveSession, warmup: float, seconds: float) -> None:
+    """Measure `seconds` of frames after a `warmup` from the first frame (loading is not timed).
+
+    The warm-up's frames are left out by starting the statistics afresh at its end (the dropped
+    count, like the inference thread's, stays the whole session's).
+    """
+    while not session.stats.frames and not session.stop_event.is_set():
         time.sleep(0.05)
+    if warmup > 0 and not session.stop_event.wait(warmup):
+        fresh = SessionStats()
+        fresh.skipped = session.stats.skipped
+        session.stats = fresh
     session.stop_event.wait(seconds)
     session.stop_event.set()
 
 
-def summarise(session: LiveSession, args: argparse.Namespace, which_weights: str) -> dict:
-    shown = np.array(session.stats.shown_times)
-    latency = np.array(session.stats.latencies) * 1000
-    if len(shown) < 3:
-        raise UserError("fewer than 3 frames came through; raise --seconds")
-    begin = shown[0] + args.warmup  # measure from the first frame on, past the warm-up
-    keep = shown >= begin
-    if keep.sum() < 3:
-        raise UserError("fewer than 3 frames after the warm-up; raise --seconds or lower --warmup")
-    kept_times, kept_latency = shown[keep], latency[keep]
+def summarise(session: LiveSession, which_weights: str) -> dict:
+    stats = session.stats
+    if stats.frames < 3:
+        raise UserError("fewer than 3 frames came through after the warm-up; raise --seconds or lower --warmup")
+    span = stats.last_shown - stats.first_shown
     stylizer = session.stylizer
     device = (torch.cuda.get_device_name(stylizer.device) if stylizer.device.type == "cuda"
               else f"CPU ({torch.get_num_threads()} threads)")
@@ -110,12 +113,12 @@ def summarise(session: LiveSession, args: argparse.Namespace, which_weights: str
         "source_resolution": "%dx%d" % session.capture_resolution,
         "source_fps": round(session.fps, 2),
         "processing_size": "%dx%d" % session.work_size,
-        "frames": int(keep.sum()),
-        "seconds": round(float(kept_times[-1] - kept_times[0]), 2),
-        "fps": round(float((len(kept_times) - 1) / (kept_times[-1] - kept_times[0])), 2),
-        "latency_p50_ms": round(float(np.median(kept_latency)), 1),
-        "latency_p95_ms": round(float(np.percentile(kept_latency, 95)), 1),
-        "dropped_total": session.inference.dropped + session.stats.skipped,
+        "frames": stats.frames,
+        "seconds": round(span, 2),
+        "fps": round((stats.frames - 1) / span, 2) if span > 0 else 0.0,
+        "latency_p50_ms": round(1000 * stats.latencies.percentile(50), 1),
+        "latency_p95_ms": round(1000 * stats.latencies.percentile(95), 1),
+        "dropped_total": session.inference.dropped + stats.skipped,
         "torch": torch.__version__,
     }
 
