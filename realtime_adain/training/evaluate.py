@@ -4,11 +4,11 @@ Every content image is paired with every style image. Images get the training pr
 with the crop centred (resize to load x load, central crop x crop), so the numbers are
 comparable with the training log and between decoders. Each decoder is evaluated with the
 encoder it was trained against (its checkpoint names it); `--vgg` gives that encoder's weights.
+Each content and style image is encoded once per encoder, however many pairs and decoders use it.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Sequence
@@ -21,7 +21,7 @@ from realtime_adain.errors import UserError
 from realtime_adain.imageio import resize
 from realtime_adain.stylizer import pick_device
 from realtime_adain.training.data import check_sizes, list_images, read_training_image, warn
-from realtime_adain.training.losses import AdaINLoss
+from realtime_adain.training.losses import AdaINLoss, style_statistics
 
 
 @dataclass
@@ -51,34 +51,48 @@ def load_centered(paths: Sequence[Path], load_size: int, crop_size: int, warn) -
 
 
 @torch.no_grad()
-def evaluate_decoder(
-    decoder_path: str | os.PathLike, vgg: str | None, contents: torch.Tensor, styles: torch.Tensor,
-    device: torch.device, style_weight: float = 10.0, batch_size: int = 8,
-) -> Evaluation:
-    decoder = weights.load_decoder(decoder_path)
-    encoder = weights.load_encoder(weights.resolve("vgg", vgg), decoder.encoder_kind)
-    net = AdaINLoss(encoder, decoder, style_weight=1.0).to(device).eval()
+def mean_losses(
+    encoder: torch.nn.Module, decoders: Sequence[torch.nn.Module], contents: torch.Tensor, styles: torch.Tensor,
+    device: torch.device, batch_size: int = 8, label: str = "evaluate",
+) -> list[tuple[float, float]]:
+    """Mean (L_c, L_s) of each decoder over every content x style pair, each image encoded once.
+
+    The styles' per-layer statistics (a few KB each) are kept for the whole run. Pairs go
+    content-major in chunks of `batch_size`, so only the contents of the current chunk keep their
+    features: memory does not grow with the held-out set.
+    """
+    nets = [AdaINLoss(encoder, decoder, style_weight=1.0).to(device).eval() for decoder in decoders]
+    encoder = nets[0].encoder
+    levels = 4 if any(decoder.uses_skips for decoder in decoders) else 1  # relu4_1, plus skips if taken
+    batches = [style_statistics(encoder.features(styles[i : i + batch_size].to(device)))
+               for i in range(0, len(styles), batch_size)]
+    style_stats = [tuple(torch.cat(parts) for parts in zip(*layer)) for layer in zip(*batches)]
     pairs = [(c, s) for c in range(len(contents)) for s in range(len(styles))]
-    content_sum = style_sum = 0.0
-    for start in tqdm(range(0, len(pairs), batch_size), desc=Path(decoder_path).name, unit="batch", disable=None):
+    encoded: dict[int, list[torch.Tensor]] = {}  # content index -> its features, for the current chunk
+    sums = [[0.0, 0.0] for _ in nets]
+    for start in tqdm(range(0, len(pairs), batch_size), desc=label, unit="batch", disable=None):
         chunk = pairs[start : start + batch_size]
-        content = contents[[c for c, _ in chunk]].to(device)
-        style = styles[[s for _, s in chunk]].to(device)
-        loss_c, loss_s, _ = net(content, style)  # means over the chunk
-        content_sum += float(loss_c) * len(chunk)
-        style_sum += float(loss_s) * len(chunk)
-    content_loss, style_loss = content_sum / len(pairs), style_sum / len(pairs)
-    return Evaluation(
-        decoder=str(decoder_path), architecture=decoder.kind, encoder=decoder.encoder_kind,
-        pairs=len(pairs), content_loss=content_loss, style_loss=style_loss,
-        total_loss=content_loss + style_weight * style_loss, style_weight=style_weight,
-    )
+        needed = sorted({c for c, _ in chunk})
+        encoded = {c: feats for c, feats in encoded.items() if c >= needed[0]}
+        new = [c for c in needed if c not in encoded]
+        if new:
+            feats = encoder.features(contents[new].to(device))[-levels:]
+            encoded.update({c: [f[j : j + 1] for f in feats] for j, c in enumerate(new)})
+        content_feats = [torch.cat([encoded[c][level] for c, _ in chunk]) for level in range(levels)]
+        style_index = torch.tensor([s for _, s in chunk], device=device)
+        chunk_stats = [(mean[style_index], std[style_index]) for mean, std in style_stats]
+        for net, total in zip(nets, sums):
+            loss_c, loss_s, _ = net.from_features(content_feats, chunk_stats)  # means over the chunk
+            total[0] += float(loss_c) * len(chunk)
+            total[1] += float(loss_s) * len(chunk)
+    return [(content_sum / len(pairs), style_sum / len(pairs)) for content_sum, style_sum in sums]
 
 
 def evaluate(
     decoders: Sequence[str], vgg: str | None, content_dir: str, style_dir: str, load_size: int = 512,
     crop_size: int = 256, style_weight: float = 10.0, device: str = "auto", batch_size: int = 8,
 ) -> list[Evaluation]:
+    """One Evaluation per decoder, in the order given; decoders sharing an encoder share its encodings."""
     check_sizes(load_size, crop_size)
     for path in decoders:
         weights.resolve("decoder", path)  # a missing file fails before any image is read
@@ -88,7 +102,23 @@ def evaluate(
         if len(tensor) == 0:
             raise UserError(f"{root}: none of the {what} images is usable")
     torch_device = pick_device(device)
-    return [evaluate_decoder(p, vgg, contents, styles, torch_device, style_weight, batch_size) for p in decoders]
+    loaded = [weights.load_decoder(path) for path in decoders]
+    losses: dict[int, tuple[float, float]] = {}
+    for kind in dict.fromkeys(decoder.encoder_kind for decoder in loaded):
+        group = [i for i, decoder in enumerate(loaded) if decoder.encoder_kind == kind]
+        encoder = weights.load_encoder(weights.resolve("vgg", vgg), kind)
+        label = Path(decoders[group[0]]).name if len(group) == 1 else f"{len(group)} decoders"
+        group_losses = mean_losses(encoder, [loaded[i] for i in group], contents, styles, torch_device, batch_size, label)
+        losses.update(zip(group, group_losses))
+    pairs = len(contents) * len(styles)
+    return [
+        Evaluation(
+            decoder=str(path), architecture=decoder.kind, encoder=decoder.encoder_kind, pairs=pairs,
+            content_loss=losses[i][0], style_loss=losses[i][1],
+            total_loss=losses[i][0] + style_weight * losses[i][1], style_weight=style_weight,
+        )
+        for i, (path, decoder) in enumerate(zip(decoders, loaded))
+    ]
 
 
 def format_table(results: Sequence[Evaluation]) -> str:

@@ -37,12 +37,22 @@ def content_loss(output_feature: torch.Tensor, target: torch.Tensor) -> torch.Te
     return F.mse_loss(wide(output_feature), wide(target))
 
 
+def style_statistics(style_features: Sequence[torch.Tensor]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """(mean, std) of each layer, in float32 at least: activations reach the hundreds."""
+    return [calc_mean_std(wide(style)) for style in style_features]
+
+
 def style_loss(output_features: Sequence[torch.Tensor], style_features: Sequence[torch.Tensor]) -> torch.Tensor:
-    """Statistics are computed in float32 at least: activations reach the hundreds."""
+    return style_loss_to_statistics(output_features, style_statistics(style_features))
+
+
+def style_loss_to_statistics(
+    output_features: Sequence[torch.Tensor], style_stats: Sequence[tuple[torch.Tensor, torch.Tensor]]
+) -> torch.Tensor:
+    """The style loss against the style's per-layer (mean, std), as `style_statistics` gives them."""
     total = torch.zeros((), device=output_features[0].device, dtype=wide(output_features[0]).dtype)
-    for output, style in zip(output_features, style_features, strict=True):
+    for output, (style_mean, style_std) in zip(output_features, style_stats, strict=True):
         output_mean, output_std = calc_mean_std(wide(output))
-        style_mean, style_std = calc_mean_std(wide(style))
         total = total + F.mse_loss(output_mean, style_mean) + F.mse_loss(output_std, style_std)
     return total
 
@@ -66,12 +76,20 @@ class AdaINLoss(nn.Module):
     def forward(self, content: torch.Tensor, style: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         with torch.no_grad():
             content_feats = self.encoder.features(content)
-            style_feats = self.encoder.features(style)
-            style_mean, style_std = calc_mean_std(wide(style_feats[-1]))
-            t = adain(wide(content_feats[-1]), style_mean, style_std)  # float32 under autocast too
+            style_stats = style_statistics(self.encoder.features(style))
+        return self.from_features(content_feats, style_stats)
+
+    def from_features(
+        self, content_feats: Sequence[torch.Tensor], style_stats: Sequence[tuple[torch.Tensor, torch.Tensor]]
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """`forward` from encoded inputs: the content's features (relu4_1 last, relu1_1..relu3_1
+        before it when the decoder takes skips) and the style's `style_statistics`. Evaluation
+        encodes each image once and pairs them here."""
+        with torch.no_grad():
+            t = adain(wide(content_feats[-1]), *style_stats[-1])  # float32 under autocast too
         skips = content_feats[:-1] if self.decoder.uses_skips else None
         output = self.decoder(t, skips)
         output_feats = self.encoder.features(output)
         loss_c = self.content_weight * content_loss(output_feats[-1], t)
-        loss_s = self.style_weight * style_loss(output_feats, style_feats)
+        loss_s = self.style_weight * style_loss_to_statistics(output_feats, style_stats)
         return loss_c, loss_s, output
