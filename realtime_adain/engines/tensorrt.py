@@ -3,22 +3,25 @@
 The style mean/std and alpha are engine inputs, so switching or mixing styles never rebuilds.
 Engines are static-shape (the fastest tactics; a video or camera keeps its size) and cached under
 a key of the weights, shape, precision, GPU and TensorRT/torch-tensorrt versions: a stale or
-foreign engine is rebuilt, not loaded. Only verifiable where torch-tensorrt and a GPU exist.
+foreign engine is rebuilt, not loaded. Engines are built only where torch-tensorrt and a GPU exist;
+the graph handed to torch-tensorrt is checked without a GPU by its dry run
+(tests/test_engines_tensorrt.py, docs/engines.md "TensorRT details").
 """
 
 from __future__ import annotations
 
 import copy
 import importlib.util
-import inspect
 from pathlib import Path
 
 import torch
+from torch import nn
 
 from realtime_adain.engines.base import Backend
 from realtime_adain.engines.cache import EngineCache
 from realtime_adain.errors import UserError
 from realtime_adain.model import StyleTransferNet
+from realtime_adain.networks import DOWNSAMPLING
 
 PRECISIONS = {torch.float16: "fp16", torch.float32: "fp32", torch.bfloat16: "bf16"}
 
@@ -60,31 +63,49 @@ def _example_inputs(shape: tuple[int, ...], dtype: torch.dtype, device: torch.de
     ]
 
 
+# Strong typing (the default since torch-tensorrt 2.10, the only mode in 2.14) makes every layer
+# run in the dtype the graph has: fp16 convolutions for an fp16 copy of the model, and the fp32
+# AdaIN statistics (adain.calc_mean_std upcasts: fp16 variance overflows) stay fp32. So no
+# precision option is passed. A graph that would not go to TensorRT whole fails to build instead
+# of silently running partly in PyTorch.
+COMPILE_OPTIONS = {"require_full_compilation": True}
+
+
+def engine_model(net: StyleTransferNet, dtype: torch.dtype, device: torch.device) -> StyleTransferNet:
+    """A copy of `net` for TensorRT, whose inputs always have sides that are multiples of 8.
+
+    torch-tensorrt has no converter for ceil_mode max pooling (the published VGG's), so it would
+    run the 3 pools in PyTorch and split the graph into 4 engines. On sides that are multiples of
+    8 every pool sees even sizes, where ceil and floor modes give the same result.
+    """
+    model = copy.deepcopy(net).to(device, dtype).to(memory_format=torch.contiguous_format).eval()
+    for module in model.modules():
+        if isinstance(module, nn.MaxPool2d):
+            module.ceil_mode = False
+    return model
+
+
+def export_graph(net: StyleTransferNet, shape: tuple[int, ...], dtype: torch.dtype, device: torch.device):
+    """(ExportedProgram, example inputs) of the engine graph for (N, 3, H, W) images."""
+    if len(shape) != 4 or shape[1] != 3 or shape[2] % DOWNSAMPLING or shape[3] % DOWNSAMPLING:
+        raise ValueError(f"engine shape must be (N, 3, H, W) with H, W multiples of {DOWNSAMPLING}, got {shape}")
+    example = _example_inputs(shape, dtype, device)
+    with torch.no_grad():
+        return torch.export.export(engine_model(net, dtype, device), tuple(example)), example
+
+
 def build_engine(net: StyleTransferNet, shape: tuple[int, ...], dtype: torch.dtype, device: torch.device, path: Path) -> None:
     """Compile the graph for (N, 3, H, W) images (H, W multiples of 8) and save it to `path`."""
     import torch_tensorrt
 
-    model = copy.deepcopy(net).to(device, dtype).to(memory_format=torch.contiguous_format).eval()
-    example = _example_inputs(shape, dtype, device)
-    specs = [torch_tensorrt.Input(shape=tuple(t.shape), dtype=dtype) for t in example]
-    compile_params = inspect.signature(torch_tensorrt.dynamo.compile).parameters
-    wanted = {"truncate_double": True, "truncate_long_and_double": True, "min_block_size": 1}
-    options: dict = {"ir": "dynamo", **{k: v for k, v in wanted.items() if k in compile_params}}
-    if "use_explicit_typing" in compile_params:
-        # Strong typing: layers run in the dtype the model has, so the fp32 AdaIN statistics
-        # (adain.calc_mean_std upcasts to avoid fp16 overflow) stay fp32 inside the engine.
-        options["use_explicit_typing"] = True
-    else:
-        options["enabled_precisions"] = {dtype}
-    inputs_name = "arg_inputs" if "arg_inputs" in compile_params else "inputs"
+    exported, example = export_graph(net, shape, dtype, device)
     with torch.no_grad():
-        compiled = torch_tensorrt.compile(model, **{inputs_name: specs}, **options)
-        save_params = inspect.signature(torch_tensorrt.save).parameters
-        save_name = "arg_inputs" if "arg_inputs" in save_params else "inputs"
-        torch_tensorrt.save(compiled, str(path), output_format="exported_program", **{save_name: example})
+        compiled = torch_tensorrt.dynamo.compile(exported, inputs=example, **COMPILE_OPTIONS)
+        torch_tensorrt.save(compiled, str(path), output_format="exported_program", inputs=example)
 
 
 def load_engine(path: Path) -> torch.nn.Module:
+    """The saved ExportedProgram (torch_tensorrt.load returns torch.export.load's) as a module."""
     import torch_tensorrt
 
     return torch_tensorrt.load(str(path)).module()
