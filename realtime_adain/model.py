@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from realtime_adain.adain import StyleStats, adain, blend, masked_adain, resize_mask
-from realtime_adain.networks import DOWNSAMPLING, Encoder
+from realtime_adain.networks import DOWNSAMPLING, FEATURE_CHANNELS, Encoder
 
 # Below this, relu4_1 would be 1 pixel wide and its reflection padding undefined.
 MIN_SIDE = 2 * DOWNSAMPLING
@@ -41,6 +41,22 @@ def padding_mode(height: int, width: int, multiple: int = DOWNSAMPLING) -> str:
     """'reflect' where both sides are long enough to mirror their padding, else 'replicate'."""
     target_h, target_w = padded_size(height, width, multiple)
     return "reflect" if target_h - height < height and target_w - width < width else "replicate"
+
+
+def neutral_style(dtype: torch.dtype, device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Style inputs of `StyleTransferNet.forward` for tracing and warm-up: mean 0 and std 1 per
+    relu4_1 channel, alpha 1. Their values never matter to a compiled graph, only their shapes."""
+    channels = FEATURE_CHANNELS[-1]
+    return (
+        torch.zeros(channels, dtype=dtype, device=device),
+        torch.ones(channels, dtype=dtype, device=device),
+        torch.ones(1, dtype=dtype, device=device),
+    )
+
+
+def example_inputs(images_shape: tuple[int, ...], dtype: torch.dtype, device: torch.device | str = "cpu") -> tuple:
+    """All four inputs of `StyleTransferNet.forward` for export: random images and a neutral style."""
+    return (torch.rand(images_shape, dtype=dtype, device=device), *neutral_style(dtype, device))
 
 
 class StyleTransferNet(nn.Module):

@@ -11,7 +11,7 @@ import torch
 
 from realtime_adain.engines.base import Backend
 from realtime_adain.errors import UserError
-from realtime_adain.model import StyleTransferNet
+from realtime_adain.model import StyleTransferNet, neutral_style
 
 # Inductor options per device type. Freezing folds the weights into the graph as constants, which
 # lets the CPU path pre-pack them for oneDNN; on the GPU, CUDA graphs remove the launch overhead
@@ -60,5 +60,4 @@ class CompiledBackend(Backend):
     def prepare(self, batch: int, height: int, width: int) -> None:
         """Compile for this shape now (a first call at a new shape otherwise pays for it)."""
         images = self.frames.upload(np.zeros((batch, height, width, 3), np.uint8))  # as real frames come
-        ones = torch.ones(512, dtype=self.dtype, device=self.device)
-        self.step(images, ones * 0, ones, ones[:1])
+        self.step(images, *neutral_style(self.dtype, self.device))

@@ -22,7 +22,7 @@ from realtime_adain.engines.base import Backend
 from realtime_adain.engines.cache import EngineCache
 from realtime_adain.engines.frames import HostFrames, frames_to_images
 from realtime_adain.errors import UserError
-from realtime_adain.model import MIN_SIDE, StyleTransferNet
+from realtime_adain.model import MIN_SIDE, StyleTransferNet, example_inputs
 from realtime_adain.networks import DOWNSAMPLING
 
 INPUT_NAMES = ("images", "style_mean", "style_std", "alpha")
@@ -51,12 +51,7 @@ def export_onnx(net: StyleTransferNet, path: str | os.PathLike, precision: torch
     side = MIN_SIDE // DOWNSAMPLING, MAX_SIDE // DOWNSAMPLING
     height, width = Dim("height8", min=side[0], max=side[1]), Dim("width8", min=side[0], max=side[1])
     batch = Dim("batch", min=1, max=MAX_BATCH)
-    example = (
-        torch.zeros(1, 3, 64, 64, dtype=precision),
-        torch.zeros(512, dtype=precision),
-        torch.ones(512, dtype=precision),
-        torch.ones(1, dtype=precision),
-    )
+    example = example_inputs((1, 3, 64, 64), precision)
     dynamic = ({0: batch, 2: DOWNSAMPLING * height, 3: DOWNSAMPLING * width}, None, None, None)
     with contextlib.redirect_stdout(io.StringIO()), torch.no_grad():  # the exporter narrates
         torch.onnx.export(

@@ -20,7 +20,7 @@ from torch import nn
 from realtime_adain.engines.base import Backend
 from realtime_adain.engines.cache import EngineCache
 from realtime_adain.errors import UserError
-from realtime_adain.model import StyleTransferNet
+from realtime_adain.model import StyleTransferNet, example_inputs
 from realtime_adain.networks import DOWNSAMPLING
 
 PRECISIONS = {torch.float16: "fp16", torch.float32: "fp32", torch.bfloat16: "bf16"}
@@ -54,15 +54,6 @@ def tensorrt_components(weights_id: str, shape: tuple[int, ...], dtype: torch.dt
     }
 
 
-def _example_inputs(shape: tuple[int, ...], dtype: torch.dtype, device: torch.device) -> list[torch.Tensor]:
-    return [
-        torch.rand(shape, dtype=dtype, device=device),
-        torch.zeros(512, dtype=dtype, device=device),
-        torch.ones(512, dtype=dtype, device=device),
-        torch.ones(1, dtype=dtype, device=device),
-    ]
-
-
 # Strong typing (the default since torch-tensorrt 2.10, the only mode in 2.14) makes every layer
 # run in the dtype the graph has: fp16 convolutions for an fp16 copy of the model, and the fp32
 # AdaIN statistics (adain.calc_mean_std upcasts: fp16 variance overflows) stay fp32. So no
@@ -89,7 +80,7 @@ def export_graph(net: StyleTransferNet, shape: tuple[int, ...], dtype: torch.dty
     """(ExportedProgram, example inputs) of the engine graph for (N, 3, H, W) images."""
     if len(shape) != 4 or shape[1] != 3 or shape[2] % DOWNSAMPLING or shape[3] % DOWNSAMPLING:
         raise ValueError(f"engine shape must be (N, 3, H, W) with H, W multiples of {DOWNSAMPLING}, got {shape}")
-    example = _example_inputs(shape, dtype, device)
+    example = list(example_inputs(shape, dtype, device))
     with torch.no_grad():
         return torch.export.export(engine_model(net, dtype, device), tuple(example)), example
 
