@@ -120,8 +120,8 @@ class Stylizer:
     def stylize_stream(
         self, batches: Iterable[np.ndarray], style: StyleStats, alpha: float = 1.0
     ) -> Iterator[np.ndarray]:
-        """Stylize a sequence of (N, H, W, 3) batches in order; on a GPU the copies of one batch
-        overlap the compute of the next (double buffering)."""
+        """Stylize a sequence of (N, H, W, 3) batches (or single frames) in order, each result shaped
+        as its input; on a GPU the copies of one batch overlap the compute of the next."""
         return self.backend.stylize_stream(batches, style, alpha)
 
     @torch.inference_mode()

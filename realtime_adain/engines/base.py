@@ -64,7 +64,8 @@ class Backend(abc.ABC):
 
     @torch.inference_mode()
     def stylize_stream(self, batches: Iterable[np.ndarray], style: StyleStats, alpha: float = 1.0) -> Iterator[np.ndarray]:
-        """Stylize a sequence of (N, H, W, 3) batches, yielding results in order.
+        """Stylize a sequence of (N, H, W, 3) batches (or (H, W, 3) frames), yielding results of
+        the same shapes in order.
 
         On a GPU, batch k+1 is copied in while batch k computes and downloads (double buffering);
         elsewhere this is the plain loop.
@@ -74,18 +75,23 @@ class Backend(abc.ABC):
                 yield self.stylize(batch, style, alpha)
             return
         mean, std, alpha_t = self.style_inputs(style, alpha)
-        pending: int | None = None
+        pending: tuple[int, bool] | None = None  # (slot, whether the caller gave a single frame)
+
+        def collect(slot: int, single: bool) -> np.ndarray:
+            out = self.frames.collect(slot)
+            return out[0] if single else out
+
         for index, frames in enumerate(batches):
             batch, slot = check_frames(frames), index % 2
             if pending is not None and batch.shape != self.frames.shape:
-                yield self.frames.collect(pending)  # the shape changes: finish before reallocating
+                yield collect(*pending)  # the shape changes: finish before reallocating
                 pending = None
             self.frames.submit_download(self.step(self.frames.upload(batch, slot), mean, std, alpha_t), slot)
             if pending is not None:
-                yield self.frames.collect(pending)
-            pending = slot
+                yield collect(*pending)
+            pending = slot, frames.ndim == 3
         if pending is not None:
-            yield self.frames.collect(pending)
+            yield collect(*pending)
 
     def describe(self) -> str:
         return f"{self.name} ({self.device.type}, {str(self.dtype).removeprefix('torch.')})"
