@@ -8,10 +8,12 @@ TensorRT engine with no op left to PyTorch.
 
 from __future__ import annotations
 
+import importlib.util
+
 import pytest
 import torch
 
-from realtime_adain.engines.tensorrt import COMPILE_OPTIONS, engine_model, export_graph
+from realtime_adain.engines.tensorrt import COMPILE_OPTIONS, engine_model, export_graph, import_problem
 
 CPU = torch.device("cpu")
 
@@ -40,7 +42,12 @@ def torch_tensorrt(monkeypatch):
     if not torch.cuda.is_available():
         monkeypatch.setattr(torch.cuda, "get_device_capability", lambda *args, **kwargs: (9, 0))
         monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
-    return pytest.importorskip("torch_tensorrt")
+    problem = "torch-tensorrt is not installed" if importlib.util.find_spec("torch_tensorrt") is None else import_problem()
+    if problem:
+        pytest.skip(problem)  # installed without its TensorRT libraries: the package is absent in effect
+    import torch_tensorrt
+
+    return torch_tensorrt
 
 
 @pytest.mark.tensorrt

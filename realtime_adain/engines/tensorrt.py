@@ -10,8 +10,12 @@ the graph handed to torch-tensorrt is checked without a GPU by its dry run
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import functools
+import importlib
 import importlib.util
+import io
 from pathlib import Path
 
 import torch
@@ -34,6 +38,22 @@ def tensorrt_missing(device: torch.device | None = None) -> str | None:
         return "the tensorrt engine needs torch-tensorrt: pip install 'realtime-adain[tensorrt]'"
     if not torch.cuda.is_available():
         return "the tensorrt engine needs a CUDA GPU"
+    return import_problem()
+
+
+@functools.cache
+def import_problem() -> str | None:
+    """None when torch-tensorrt imports, else why not in one line.
+
+    An install whose TensorRT libraries are missing (they come from NVIDIA's package index)
+    fails at import with a plain Exception, not an ImportError, after printing what it tried.
+    """
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):  # it prints its search for the libraries
+            importlib.import_module("torch_tensorrt")
+    except Exception as error:
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        return f"torch-tensorrt is installed but does not load: {reason}"
     return None
 
 
