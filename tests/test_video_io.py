@@ -141,6 +141,24 @@ def test_pipeline_keeps_order_and_interleaving():
     assert written == [x for i in range(7) for x in (100 + i, f"packet-{i}")]
 
 
+def test_pipeline_gives_the_stream_one_batch_shape():
+    """7 frames in batches of 3: the short last batch is filled up, so a compiled graph or a
+    TensorRT engine (one per shape) is not rebuilt for the tail; only real frames are written."""
+    shapes: list[tuple[int, ...]] = []
+
+    def recording_stream(batches):
+        for batch in batches:
+            shapes.append(batch.shape)
+            yield batch + 100
+
+    items = [Frame(np.full((4, 4, 3), i, np.uint8), i, 1, i) for i in range(7)]
+    written: list[int] = []
+    Pipeline(iter(items), stylize_stream=recording_stream, batch_size=3,
+             write_frame=lambda frame: written.append(int(frame.image[0, 0, 0])), write_packet=print).run()
+    assert shapes == [(3, 4, 4, 3)] * 3
+    assert written == [100 + i for i in range(7)]
+
+
 def test_pipeline_keeps_frames_in_flight_bounded():
     """However fast decoding is, at most `depth` frames wait between decoder and encoder."""
     decoded, written, in_flight = [0], [0], []

@@ -118,11 +118,14 @@ class Pipeline:
         def batches() -> Iterator[np.ndarray]:
             for pending, frames in self._groups(tail):
                 groups.append((pending, frames))
-                yield np.stack([f.image for f in frames])
+                # A short last batch is filled up with its last frame (those results are dropped):
+                # every batch keeps one shape, so no graph is compiled or engine built for the tail.
+                filler = [frames[-1].image] * (self.batch_size - len(frames))
+                yield np.stack([f.image for f in frames] + filler)
 
         for results in self.stylize_stream(batches()):
             pending, frames = groups.popleft()
-            for frame, result in zip(frames, results):
+            for frame, result in zip(frames, results):  # a filled-up batch has extra results
                 frame.image = result
             for item in pending:
                 self._put_for_encoder(item)
