@@ -319,3 +319,25 @@ def test_mix_and_preserve_color_use_the_first_frame(run_cli, weights_env, data_d
     stats = StyleStats.mix([style_stats(stylizer, read_image(s), 64, first) for s in styles], [0.5, 0.5])
     assert_same_picture(results["kept"][1], stylizer.stylize(rgb_frames(source)[1], stats))
     assert np.abs(results["kept"][0].astype(int) - results["plain"][0]).mean() > 1
+
+
+def test_compile_engine_is_prepared_once_for_the_whole_clip(run_cli, weights_env, style, tmp_path):
+    """`--engine compile` in batches of 3 over 5 frames (a short last batch) whose size needs
+    padding: compiled once, before the progress bar starts (said on stderr), never again for the
+    real frames' memory layout or the tail; frames match eager."""
+    from torch._dynamo.utils import counters
+
+    source = write_video(tmp_path / "clip.mp4", gradient_frames(5, 60, 44))
+    eager_out, compiled_out = tmp_path / "eager.mp4", tmp_path / "compiled.mp4"
+    common = ("-s", style, "--size", "33", "--style-size", "64", "--batch", "3", "--codec", "ffv1")
+    code, _, err = run_cli("video", source, *common, "--engine", "eager", "-o", eager_out)
+    assert code == 0, err
+    torch._dynamo.reset()
+    counters.clear()
+    code, _, err = run_cli("video", source, *common, "--engine", "compile", "-o", compiled_out)
+    assert code == 0, err
+    assert "preparing the compile engine for 45x33, batch 3" in err
+    assert counters["stats"]["unique_graphs"] == 1
+    assert probe(compiled_out).pts == probe(source).pts
+    for expected, got in zip(rgb_frames(eager_out), rgb_frames(compiled_out), strict=True):
+        assert np.abs(expected.astype(int) - got.astype(int)).max() <= 2

@@ -29,7 +29,6 @@ from realtime_adain import engines
 from realtime_adain.adain import StyleStats
 from realtime_adain.atomic import atomic_write_bytes
 from realtime_adain.commands.argtypes import RESOLUTION_PRESETS, positive_int, resolution
-from realtime_adain.model import padded_size
 from realtime_adain.errors import UserError
 from realtime_adain.paths import ensure_writable_dir
 from realtime_adain.stylizer import Stylizer, pick_device, pick_dtype
@@ -168,10 +167,9 @@ def measure(backends: list[engines.Backend], batch: int, height: int, width: int
     rng = np.random.default_rng(0)
     frames = rng.integers(0, 256, (batch, height, width, 3), dtype=np.uint8)
     styles = [StyleStats(torch.rand(512) * 10, torch.rand(512) * 10 + 1) for _ in range(2)]
-    padded_h, padded_w = padded_size(height, width)
     steps, memory = [], []
     for backend in backends:
-        backend.prepare(batch, padded_h, padded_w)  # compile / build outside the timings
+        backend.prepare(batch, height, width)  # compile / build outside the timings
         images = backend.frames.upload(frames).clone()
         mean, std, alpha = backend.style_inputs(styles[0], 1.0)
         steps.append(lambda b=backend, x=images, m=mean, s=std, a=alpha: b.step(x, m, s, a))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Sequence
 
@@ -46,6 +47,16 @@ def add_style_options(parser: argparse.ArgumentParser) -> None:
 def stylizer_from_args(args: argparse.Namespace) -> Stylizer:
     return Stylizer.load(args.vgg, args.decoder, device=args.device, dtype=args.dtype,
                          engine=getattr(args, "engine", "auto"))
+
+
+def prepare_engine(stylizer: Stylizer, batch: int, height: int, width: int) -> None:
+    """Compile or build the engine for this frame size before the first frame, saying so: a first
+    inductor compile or TensorRT build takes minutes, which would look like a stalled run."""
+    backend = stylizer.backend
+    if backend.name in ("compile", "tensorrt"):
+        print(f"preparing the {backend.name} engine for {width}x{height}, batch {batch} "
+              "(the first time for a size takes minutes; later runs reuse it)", file=sys.stderr, flush=True)
+    backend.prepare(batch, height, width)
 
 
 def check_mix(args: argparse.Namespace, styles: Sequence[Path]) -> None:

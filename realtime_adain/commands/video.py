@@ -109,6 +109,8 @@ def stylize_file(
     with VideoReader(source, max_frames=args.frames or 0) as reader:
         first = fit_short_side(reader.first_frame.image, args.size)
         style: StyleStats = style_of(first)
+        batch_size = args.batch or default_batch(stylizer)
+        common.prepare_engine(stylizer, batch_size, *first.shape[:2])  # before any output exists
         height, width = (reader.height, reader.width) if args.keep_size else first.shape[:2]
         spec = VideoFormatOut(width, height, reader.time_base, reader.frame_rate, reader.colour)
         pending = PendingOutput(output)
@@ -130,7 +132,7 @@ def stylize_file(
             write_packet=writer.write_packet,
             prepare=lambda image: fit_short_side(image, args.size),
             finish=lambda image: resize(image, (width, height)),
-            batch_size=args.batch or default_batch(stylizer),
+            batch_size=batch_size,
         )
         try:
             pipeline.run()

@@ -38,7 +38,8 @@ class Backend(abc.ABC):
         """(N, 3, H, W) in [0, 1] with H, W multiples of 8 -> stylized (N, 3, H, W), unclamped."""
 
     def prepare(self, batch: int, height: int, width: int) -> None:
-        """Build whatever this backend needs for frames of this shape (default: nothing)."""
+        """Build whatever this backend needs for batches of `batch` frames of height x width (the
+        frame size, before padding), so the first real batch does not wait (default: nothing)."""
 
     def style_inputs(self, style: StyleStats, alpha: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Device tensors of the style and alpha, uploaded only when they change (a style switch

@@ -6,9 +6,12 @@ each new frame shape compiles once (shapes are static: video and camera sizes do
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import torch
 
+from realtime_adain.adain import StyleStats
 from realtime_adain.engines.base import Backend
 from realtime_adain.errors import UserError
 from realtime_adain.model import StyleTransferNet, neutral_style
@@ -47,6 +50,8 @@ class CompiledBackend(Backend):
             raise UserError(f"the compile engine is unavailable: {reason}")
         if self.device.type == "cuda":
             self.net = net.to(memory_format=torch.channels_last)
+        else:  # inductor's C++ build warns that a CPU-only machine has no CUDA runtime: not news
+            logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
         self.compiled = torch.compile(
             self.net, dynamic=False, fullgraph=True, options=dict(OPTIONS[self.device.type])
         )
@@ -59,5 +64,8 @@ class CompiledBackend(Backend):
     @torch.inference_mode()
     def prepare(self, batch: int, height: int, width: int) -> None:
         """Compile for this shape now (a first call at a new shape otherwise pays for it)."""
-        images = self.frames.upload(np.zeros((batch, height, width, 3), np.uint8))  # as real frames come
-        self.step(images, *neutral_style(self.dtype, self.device))
+        # Inputs made exactly as for real frames (same layout, same kind of tensors: an
+        # inference-mode tensor where a real one is not fails a guard and compiles again).
+        images = self.frames.upload(np.zeros((batch, height, width, 3), np.uint8))
+        mean, std, _ = neutral_style(torch.float32)
+        self.step(images, *self.style_inputs(StyleStats(mean, std), 1.0))

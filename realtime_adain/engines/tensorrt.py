@@ -24,7 +24,7 @@ from torch import nn
 from realtime_adain.engines.base import Backend
 from realtime_adain.engines.cache import EngineCache
 from realtime_adain.errors import UserError
-from realtime_adain.model import StyleTransferNet, example_inputs
+from realtime_adain.model import StyleTransferNet, example_inputs, padded_size
 from realtime_adain.networks import DOWNSAMPLING
 
 PRECISIONS = {torch.float16: "fp16", torch.float32: "fp32", torch.bfloat16: "bf16"}
@@ -160,7 +160,7 @@ class TensorRTBackend(Backend):
         return self.engines[shape]
 
     def prepare(self, batch: int, height: int, width: int) -> None:
-        self.engine_for((batch, 3, height, width))
+        self.engine_for((batch, 3, *padded_size(height, width)))
 
     def step(self, images, mean, std, alpha):
         return self.engine_for(tuple(images.shape))(images, mean, std, alpha)

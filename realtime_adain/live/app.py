@@ -284,6 +284,7 @@ class LiveSession:
                 self.capture_resolution = first.image.shape[1::-1]
                 self.work_size = fit_short_side(first.image, processing_size(args.size, self.stylizer)).shape[1::-1]
                 self.fps = float(getattr(self.source, "fps", 0) or args.fps or 30.0)
+                common.prepare_engine(self.stylizer, 1, *self.work_size[::-1])
                 self._open_outputs()  # before the first log line: a missing virtual camera is the one line said
                 self.log("styles", count=len(self.library), computed=self.library.computed, cached=self.library.reused)
                 self.controller = Controller(self.library.names, alpha=args.alpha, preserve_color=args.preserve_color,
