@@ -169,3 +169,12 @@ def test_wrong_files_are_named_clearly(published_weights, tmp_path):
     truncated.write_bytes(vgg_path.read_bytes()[: 1 << 16])
     with pytest.raises(UserError, match=r"not a readable weights file \(a damaged or incomplete PyTorch archive\)$"):
         weights.load_encoder(truncated)
+
+
+def test_auto_precision_is_fp16_on_a_gpu_and_fp32_on_the_cpu():
+    from realtime_adain.stylizer import pick_dtype
+
+    assert pick_dtype("auto", torch.device("cpu")) == torch.float32
+    assert pick_dtype("auto", torch.device("cuda")) == torch.float16  # a device name; nothing runs on it
+    with pytest.raises(UserError, match="needs a CUDA device"):
+        pick_dtype("fp16", torch.device("cpu"))

@@ -15,7 +15,7 @@ from realtime_adain.color import match_color
 from realtime_adain.errors import UserError
 from realtime_adain.commands import argtypes
 from realtime_adain.imageio import fit_short_side
-from realtime_adain.stylizer import DTYPES, Stylizer
+from realtime_adain.stylizer import DTYPES, Stylizer, pick_device
 
 
 def add_model_options(parser: argparse.ArgumentParser, default_size: int | None, size_default_text: str | None = None) -> None:
@@ -23,7 +23,8 @@ def add_model_options(parser: argparse.ArgumentParser, default_size: int | None,
     group.add_argument("--vgg", metavar="PATH", help="encoder weights (default: $REALTIME_ADAIN_VGG or the downloaded file)")
     group.add_argument("--decoder", metavar="PATH", help="decoder weights: decoder.pth or a trainer checkpoint")
     group.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda or cuda:N")
-    group.add_argument("--dtype", default="fp32", choices=list(DTYPES), help="compute precision (fp16/bf16 need CUDA)")
+    group.add_argument("--dtype", default="auto", choices=["auto", *DTYPES],
+                       help="compute precision: auto (fp16 on a GPU, fp32 on the CPU), fp32, fp16, bf16 (fp16/bf16 need CUDA)")
     group.add_argument("--engine", default="auto", choices=list(engines.CHOICES),
                        help="model engine: auto (tensorrt > compile > eager on a GPU), eager, compile, tensorrt, onnx")
     group.add_argument(
@@ -44,9 +45,13 @@ def add_style_options(parser: argparse.ArgumentParser) -> None:
                        help="shorter side the style is encoded at, 0 = native (default 512)")
 
 
-def stylizer_from_args(args: argparse.Namespace) -> Stylizer:
-    return Stylizer.load(args.vgg, args.decoder, device=args.device, dtype=args.dtype,
-                         engine=getattr(args, "engine", "auto"))
+def stylizer_from_args(args: argparse.Namespace, sizes_vary: bool = False) -> Stylizer:
+    """The stylizer the options ask for. With `sizes_vary` (images of any size, each seen once),
+    'auto' on a GPU is eager: compile and tensorrt build per frame size, minutes per new size."""
+    engine = getattr(args, "engine", "auto")
+    if engine == "auto" and sizes_vary and pick_device(args.device).type == "cuda":
+        engine = "eager"
+    return Stylizer.load(args.vgg, args.decoder, device=args.device, dtype=args.dtype, engine=engine)
 
 
 def prepare_engine(stylizer: Stylizer, batch: int, height: int, width: int) -> None:

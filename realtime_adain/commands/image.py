@@ -90,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
     mask = read_mask(args.mask) if args.mask else None
     style_images = {p: read_image(p) for p in dict.fromkeys(styles)}
 
-    stylizer = common.stylizer_from_args(args)
+    stylizer = common.stylizer_from_args(args, sizes_vary=True)
     style_set = common.StyleSet(stylizer, style_images, args.style_size, args.preserve_color)
 
     for job, out in tqdm(list(zip(jobs, outputs)), desc="stylizing", unit="image", disable=None):
