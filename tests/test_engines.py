@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from torch._dynamo.utils import counters
 
 from engines_support import assert_close, content_frames, extreme_frames, style_image
 from realtime_adain import engines
@@ -114,14 +115,26 @@ def test_fp16_precision_keeps_the_accuracy_targets(stylizer, style, data_dir):
 
 
 def test_compile_on_cpu_matches_eager(stylizer, style, data_dir):
-    """torch.compile (inductor, frozen weights) on one small shape against eager."""
+    """torch.compile (inductor, frozen weights) on one small shape against eager, compiled once."""
     assert engines.unavailable("compile", stylizer.device, stylizer.dtype) is None  # needs a C++ compiler
     backend = engines.create("compile", stylizer.net, stylizer.device, stylizer.dtype)
     frames = np.stack([f[:32, :40] for f in content_frames(data_dir, 40)] + extreme_frames(32, 40)[:2])
+    torch._dynamo.reset()
+    counters.clear()
     out = backend.stylize(frames, style, 1.0)
     reference = stylizer.stylize(frames, style, 1.0)
     for ref, got in zip(reference, out):
         assert_close(ref, got)
+    # Style switches with statistics of every kind (plain tensors, inference-mode tensors, float64)
+    # and a new alpha reuse the compiled graph: nothing is compiled again.
+    plain = type(style)(style.mean.clone() * 0.5, style.std.clone() * 2)
+    with torch.inference_mode():
+        inference = type(style)(style.mean * 2, style.std * 0.5)
+    wide = type(style)(style.mean.double(), style.std.double())
+    for other, alpha in ((plain, 1.0), (inference, 0.5), (wide, 0.8)):
+        for ref, got in zip(stylizer.stylize(frames, other, alpha), backend.stylize(frames, other, alpha)):
+            assert_close(ref, got)
+    assert counters["stats"]["unique_graphs"] == 1
 
 
 # --- engine selection and bad inputs ---------------------------------------------------------

@@ -16,7 +16,7 @@ import torch
 from realtime_adain.adain import StyleStats
 from realtime_adain.errors import UserError
 from realtime_adain.engines.frames import CudaFrames, frames_for
-from realtime_adain.model import StyleTransferNet
+from realtime_adain.model import StyleTransferNet, neutral_style
 
 
 class Backend(abc.ABC):
@@ -28,10 +28,14 @@ class Backend(abc.ABC):
     def __init__(self, net: StyleTransferNet, device: torch.device, dtype: torch.dtype) -> None:
         self.net, self.device, self.dtype = net, torch.device(device), dtype
         self.frames = frames_for(self.device, dtype, self.memory_format)
+        # The style and alpha inputs are device tensors made once: a switch copies new values into
+        # them, so every step gets the same tensors (a compiled graph's guards and a CUDA graph's
+        # static input addresses hold, whatever device, dtype or mode the new statistics come in).
+        with torch.inference_mode(False):  # updatable in place in and out of inference mode
+            mean, std, self._alpha = neutral_style(dtype, self.device)
+        self._style_tensors = mean, std
         self._style: StyleStats | None = None
-        self._style_tensors: tuple[torch.Tensor, torch.Tensor] | None = None
-        self._alpha_value: float | None = None
-        self._alpha = torch.ones(1, dtype=dtype, device=self.device)
+        self._alpha_value: float | None = 1.0
 
     @abc.abstractmethod
     def step(self, images: torch.Tensor, mean: torch.Tensor, std: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
@@ -47,8 +51,9 @@ class Backend(abc.ABC):
         if not 0.0 <= alpha <= 1.0:
             raise UserError(f"alpha must be in [0, 1], got {alpha}")
         if style is not self._style:
-            stats = style.to(self.device, self.dtype)
-            self._style, self._style_tensors = style, (stats.mean.reshape(-1), stats.std.reshape(-1))
+            for target, value in zip(self._style_tensors, (style.mean, style.std)):
+                target.copy_(value.reshape(-1))
+            self._style = style
         if alpha != self._alpha_value:
             self._alpha.fill_(alpha)
             self._alpha_value = alpha

@@ -11,10 +11,9 @@ import logging
 import numpy as np
 import torch
 
-from realtime_adain.adain import StyleStats
 from realtime_adain.engines.base import Backend
 from realtime_adain.errors import UserError
-from realtime_adain.model import StyleTransferNet, neutral_style
+from realtime_adain.model import StyleTransferNet
 
 # Inductor options per device type. Freezing folds the weights into the graph as constants, which
 # lets the CPU path pre-pack them for oneDNN; on the GPU, CUDA graphs remove the launch overhead
@@ -64,8 +63,7 @@ class CompiledBackend(Backend):
     @torch.inference_mode()
     def prepare(self, batch: int, height: int, width: int) -> None:
         """Compile for this shape now (a first call at a new shape otherwise pays for it)."""
-        # Inputs made exactly as for real frames (same layout, same kind of tensors: an
-        # inference-mode tensor where a real one is not fails a guard and compiles again).
+        # The inputs real frames get: the same image buffer layout (another layout, or a tensor of
+        # another kind, fails a guard and compiles again) and the backend's own style tensors.
         images = self.frames.upload(np.zeros((batch, height, width, 3), np.uint8))
-        mean, std, _ = neutral_style(torch.float32)
-        self.step(images, *self.style_inputs(StyleStats(mean, std), 1.0))
+        self.step(images, *self._style_tensors, self._alpha)
