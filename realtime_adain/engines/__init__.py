@@ -57,10 +57,10 @@ def resolve(name: str, device: torch.device, dtype: torch.dtype, weights_id: str
 def cpu_auto(weights_id: str | None, dtype: torch.dtype) -> str:
     """onnx when an export of these weights is already cached, else eager.
 
-    Measured at 640x360 fp32 on a 2-core EPYC (docs/BENCHMARKS.md), onnxruntime is the fastest
-    CPU engine and torch.compile barely beats eager after minutes of compiling per shape. The
-    onnx engine's first use costs an export (seconds to tens of seconds), so 'auto' takes it only
-    once `realtime-adain export --format onnx` (or an `--engine onnx` run) has paid that; eager
+    Measured at 640x360 fp32 on a 2-core EPYC (docs/BENCHMARKS.md), onnxruntime and torch.compile
+    are 1.1-1.4x eager; compile must first compile every new frame shape (minutes), while one onnx
+    export serves every size. That export costs seconds to tens of seconds, so 'auto' takes onnx
+    only once `realtime-adain export --format onnx` (or an `--engine onnx` run) has paid it; eager
     starts at once.
     """
     if weights_id and unavailable("onnx", torch.device("cpu"), dtype) is None:
