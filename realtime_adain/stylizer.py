@@ -63,7 +63,7 @@ class Stylizer:
         self.net = net.eval().requires_grad_(False).to(self.device, dtype)  # engines pick the layout
         self.weight_paths = tuple(str(p) for p in weight_paths)
         # The engine that runs `stylize` (realtime_adain.engines): checked now, built on first use.
-        self.engine = engines.resolve(engine, self.device, self.dtype, self.weights_id if engine == "auto" else None)
+        self.engine_name = engines.resolve(engine, self.device, self.dtype, self.weights_id if engine == "auto" else None)
 
     @classmethod
     def load(
@@ -71,8 +71,8 @@ class Stylizer:
         vgg: str | os.PathLike | None = None,
         decoder: str | os.PathLike | None = None,
         device: str = "auto",
-        dtype: str = "fp32",
-        engine: str = "eager",
+        dtype: str = "auto",
+        engine: str = "auto",
     ) -> "Stylizer":
         """Resolve and load the weights (see `weights.resolve`), then bind to device and dtype."""
         torch_device = pick_device(device)
@@ -97,9 +97,9 @@ class Stylizer:
         return weights.file_sha256(self.weight_paths[0])[:16] if self.weight_paths else weights.parameters_sha256(self.net.encoder)[:16]
 
     @cached_property
-    def backend(self) -> engines.Backend:
+    def engine(self) -> engines.Engine:
         """The engine that runs `stylize`, built on first use (compile/tensorrt/onnx build lazily)."""
-        return engines.create(self.engine, self.net, self.device, self.dtype, self.weights_id)
+        return engines.create(self.engine_name, self.net, self.device, self.dtype, self.weights_id)
 
     def to_tensor(self, frames: np.ndarray) -> torch.Tensor:
         """(N, H, W, 3) or (H, W, 3) uint8 RGB -> (N, 3, H, W) in [0, 1] on the device."""
@@ -114,19 +114,19 @@ class Stylizer:
 
     def _alpha(self, alpha: float) -> torch.Tensor:
         if not 0.0 <= alpha <= 1.0:
-            raise UserError(f"alpha must be in [0, 1], got {alpha}")
+            raise ValueError(f"alpha must be in [0, 1], got {alpha}")
         return torch.tensor(alpha, device=self.device, dtype=self.dtype)
 
     def stylize(self, frames: np.ndarray, style: StyleStats, alpha: float = 1.0) -> np.ndarray:
         """Stylize (N, H, W, 3) or (H, W, 3) uint8 frames; the result has the same shape."""
-        return self.backend.stylize(frames, style, alpha)
+        return self.engine.stylize(frames, style, alpha)
 
     def stylize_stream(
         self, batches: Iterable[np.ndarray], style: StyleStats, alpha: float = 1.0
     ) -> Iterator[np.ndarray]:
         """Stylize a sequence of (N, H, W, 3) batches (or single frames) in order, each result shaped
         as its input; on a GPU the copies of one batch overlap the compute of the next."""
-        return self.backend.stylize_stream(batches, style, alpha)
+        return self.engine.stylize_stream(batches, style, alpha)
 
     @torch.inference_mode()
     def stylize_masked(

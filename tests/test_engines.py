@@ -38,7 +38,7 @@ def style(stylizer, data_dir):
 
 def test_eager_engine_is_exactly_the_model(stylizer, style, data_dir):
     """Single frames of sizes that need padding, and a batch: bit-identical to the model."""
-    assert stylizer.engine == "eager" and stylizer.backend.name == "eager"
+    assert stylizer.engine_name == "eager" and stylizer.engine.name == "eager"
     for frame in content_frames(data_dir, 45):
         assert frame.shape[1] % 8 != 0
         np.testing.assert_array_equal(stylizer.stylize(frame, style, 0.7), reference_stylize(stylizer, frame, style, 0.7))
@@ -58,17 +58,17 @@ def test_extreme_frames_stay_finite(stylizer, style):
 
 def test_stream_matches_single_calls(stylizer, style, data_dir):
     frames = [f[:40, :48] for f in content_frames(data_dir, 48)]
-    streamed = list(stylizer.backend.stylize_stream(frames, style, 1.0))
+    streamed = list(stylizer.engine.stylize_stream(frames, style, 1.0))
     for frame, out in zip(frames, streamed, strict=True):
         np.testing.assert_array_equal(out, stylizer.stylize(frame, style))
 
 
 def test_style_switch_uploads_only_statistics(stylizer, style):
-    backend = stylizer.backend
-    first = backend.style_inputs(style, 0.5)
-    assert backend.style_inputs(style, 0.5)[0] is first[0]  # same style: nothing uploaded again
+    engine = stylizer.engine
+    first = engine.style_inputs(style, 0.5)
+    assert engine.style_inputs(style, 0.5)[0] is first[0]  # same style: nothing uploaded again
     other = type(style)(style.mean * 0.5, style.std * 2)
-    switched = backend.style_inputs(other, 0.25)
+    switched = engine.style_inputs(other, 0.25)
     torch.testing.assert_close(switched[1], other.std)
     assert float(switched[2]) == 0.25
 
@@ -117,11 +117,11 @@ def test_fp16_precision_keeps_the_accuracy_targets(stylizer, style, data_dir):
 def test_compile_on_cpu_matches_eager(stylizer, style, data_dir):
     """torch.compile (inductor, frozen weights) on one small shape against eager, compiled once."""
     assert engines.unavailable("compile", stylizer.device, stylizer.dtype) is None  # needs a C++ compiler
-    backend = engines.create("compile", stylizer.net, stylizer.device, stylizer.dtype)
+    engine = engines.create("compile", stylizer.net, stylizer.device, stylizer.dtype)
     frames = np.stack([f[:32, :40] for f in content_frames(data_dir, 40)] + extreme_frames(32, 40)[:2])
     torch._dynamo.reset()
     counters.clear()
-    out = backend.stylize(frames, style, 1.0)
+    out = engine.stylize(frames, style, 1.0)
     reference = stylizer.stylize(frames, style, 1.0)
     for ref, got in zip(reference, out):
         assert_close(ref, got)
@@ -132,7 +132,7 @@ def test_compile_on_cpu_matches_eager(stylizer, style, data_dir):
         inference = type(style)(style.mean * 2, style.std * 0.5)
     wide = type(style)(style.mean.double(), style.std.double())
     for other, alpha in ((plain, 1.0), (inference, 0.5), (wide, 0.8)):
-        for ref, got in zip(stylizer.stylize(frames, other, alpha), backend.stylize(frames, other, alpha)):
+        for ref, got in zip(stylizer.stylize(frames, other, alpha), engine.stylize(frames, other, alpha)):
             assert_close(ref, got)
     assert counters["stats"]["unique_graphs"] == 1
 
@@ -164,13 +164,45 @@ def test_auto_on_the_cpu_and_unknown_engines():
         engines.resolve("turbo", cpu, torch.float32)
 
 
-def test_bad_frames_and_alpha(stylizer, style):
-    with pytest.raises(UserError, match="uint8"):
+def test_bad_frames_and_alpha_are_api_misuse(stylizer, style):
+    """Wrong kinds and shapes from a caller are TypeError/ValueError, not a user's CLI error."""
+    with pytest.raises(TypeError, match="uint8"):
         stylizer.stylize(np.zeros((8, 8, 3), np.float32), style)
-    with pytest.raises(UserError, match="RGB"):
+    with pytest.raises(ValueError, match="RGB"):
         stylizer.stylize(np.zeros((8, 8), np.uint8), style)
-    with pytest.raises(UserError, match="alpha"):
+    with pytest.raises(ValueError, match="alpha"):
         stylizer.stylize(np.zeros((16, 16, 3), np.uint8), style, 1.5)
+
+
+def test_registry_has_one_entry_per_engine():
+    """Every engine is described once: devices, dtypes, class, per-shape builds, cache kind."""
+    assert engines.ENGINES == ("eager", "compile", "tensorrt", "onnx")
+    assert engines.CHOICES == ("auto", *engines.ENGINES)
+    for name, entry in engines.REGISTRY.items():
+        cls = entry.engine_class()
+        assert issubclass(cls, engines.Engine) and cls.name == name
+    assert [n for n, e in engines.REGISTRY.items() if e.builds_per_shape] == ["compile", "tensorrt"]
+    assert {n: e.cache for n, e in engines.REGISTRY.items()} == {
+        "eager": None, "compile": None, "tensorrt": "tensorrt", "onnx": "onnx"}
+
+
+@pytest.mark.parametrize("name, device, dtype, reason", [
+    ("tensorrt", "cpu", torch.float32, "needs a CUDA GPU"),
+    ("onnx", "cpu", torch.float16, "runs on the CPU in fp32"),
+    ("onnx", "cuda", torch.float32, "runs on the CPU in fp32"),
+    ("turbo", "cpu", torch.float32, "unknown engine 'turbo'"),
+])
+def test_one_availability_check_gives_the_reason(name, device, dtype, reason):
+    assert reason in engines.unavailable(name, device, dtype)
+    with pytest.raises(UserError, match=reason):
+        engines.require(name, device, dtype)
+    assert name not in engines.available(torch.device(device), dtype)
+
+
+def test_engine_instances_know_whether_they_build_per_shape(stylizer):
+    assert stylizer.engine.builds_per_shape is False
+    compiled = engines.create("compile", stylizer.net, stylizer.device, stylizer.dtype)
+    assert compiled.builds_per_shape is True  # nothing is compiled until a first frame or prepare()
 
 
 @pytest.mark.skipif(importlib.util.find_spec("torch_tensorrt") is not None, reason="torch-tensorrt is installed here")

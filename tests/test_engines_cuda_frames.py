@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from engines_support import content_frames, extreme_frames, style_image
-from realtime_adain.engines.eager import EagerBackend
+from realtime_adain.engines.eager import EagerEngine
 from realtime_adain.engines.frames import CudaFrames
 
 
@@ -49,10 +49,10 @@ def cpu_as_cuda(monkeypatch):
 
 
 @pytest.fixture
-def backends(stylizer, cpu_as_cuda):
+def engine_pair(stylizer, cpu_as_cuda):
     """(host path, GPU path on the CPU) around the same eager network."""
-    host = EagerBackend(stylizer.net, torch.device("cpu"), torch.float32)
-    device_path = EagerBackend(stylizer.net, torch.device("cpu"), torch.float32)
+    host = EagerEngine(stylizer.net, torch.device("cpu"), torch.float32)
+    device_path = EagerEngine(stylizer.net, torch.device("cpu"), torch.float32)
     device_path.frames = CudaFrames(torch.device("cpu"), torch.float32, torch.channels_last)
     return host, device_path
 
@@ -64,16 +64,16 @@ def assert_nearly_equal(expected: np.ndarray, got: np.ndarray) -> None:
     assert difference.max() <= 1 and (difference > 0).mean() < 1e-3
 
 
-def test_device_frame_path_matches_the_host_path(backends, stylizer, data_dir):
-    host, device_path = backends
+def test_device_frame_path_matches_the_host_path(engine_pair, stylizer, data_dir):
+    host, device_path = engine_pair
     style = stylizer.style_stats(style_image(data_dir))
     for frame in [f[:45, :61] for f in content_frames(data_dir, 45)] + extreme_frames(24, 32):
         assert_nearly_equal(host.stylize(frame, style, 0.8), device_path.stylize(frame, style, 0.8))
 
 
-def test_double_buffered_stream_keeps_order_across_shape_changes(backends, stylizer, data_dir):
+def test_double_buffered_stream_keeps_order_across_shape_changes(engine_pair, stylizer, data_dir):
     """Batches alternate between the two slots; a new shape drains the pipeline and reallocates."""
-    host, device_path = backends
+    host, device_path = engine_pair
     style = stylizer.style_stats(style_image(data_dir))
     photos = content_frames(data_dir, 40, count=2)
     batches = [photos[0][:40, :48], photos[1][:40, :48], photos[0][:40, :48],  # one shape, slots 0 1 0

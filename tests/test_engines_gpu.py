@@ -64,18 +64,18 @@ def test_cpu_and_gpu_eager_agree(stylizer, stylizers, style, data_dir):
 
 
 def test_double_buffered_stream_matches_single_calls(stylizers, style, data_dir):
-    backend = stylizers["fp16"].backend
+    engine = stylizers["fp16"].engine
     frames = [f[:352, :480] for f in content_frames(data_dir, 360, count=2)] * 3
-    streamed = list(backend.stylize_stream(frames, style))
+    streamed = list(engine.stylize_stream(frames, style))
     for frame, out in zip(frames, streamed, strict=True):
-        np.testing.assert_array_equal(out, backend.stylize(frame, style))
+        np.testing.assert_array_equal(out, engine.stylize(frame, style))
 
 
 def test_compile_with_cuda_graphs_matches_fp32(stylizers, style, data_dir):
     fp16 = stylizers["fp16"]
-    backend = engines.create("compile", fp16.net, fp16.device, fp16.dtype)
+    engine = engines.create("compile", fp16.net, fp16.device, fp16.dtype)
     for frame in content_frames(data_dir, 360, count=2) + extreme_frames(360, 640):
-        assert_close(stylizers["fp32"].stylize(frame, style), backend.stylize(frame, style))
+        assert_close(stylizers["fp32"].stylize(frame, style), engine.stylize(frame, style))
 
 
 @pytest.mark.tensorrt
@@ -83,16 +83,16 @@ def test_tensorrt_fp16_matches_fp32_and_style_switch_does_not_rebuild(stylizers,
     pytest.importorskip("torch_tensorrt")
     fp16 = stylizers["fp16"]
     cache = EngineCache(tmp_path)
-    backend = engines.create("tensorrt", fp16.net, fp16.device, fp16.dtype, fp16.weights_id, cache)
+    engine = engines.create("tensorrt", fp16.net, fp16.device, fp16.dtype, fp16.weights_id, cache)
     frames = [f[:360, :480] for f in content_frames(data_dir, 360, count=2)] + extreme_frames(360, 480)
     for frame in frames:
-        assert_close(stylizers["fp32"].stylize(frame, style), backend.stylize(frame, style))
-    assert backend.builds == 1  # one shape, one engine
+        assert_close(stylizers["fp32"].stylize(frame, style), engine.stylize(frame, style))
+    assert engine.builds == 1  # one shape, one engine
     other = stylizers["fp32"].style_stats(style_image(data_dir, 256)[::-1].copy())
-    switched = backend.stylize(frames[0], other, 0.5)
-    assert backend.builds == 1  # a new style and alpha are inputs: nothing rebuilt
+    switched = engine.stylize(frames[0], other, 0.5)
+    assert engine.builds == 1  # a new style and alpha are inputs: nothing rebuilt
     assert_close(stylizers["fp32"].stylize(frames[0], other, 0.5), switched)
-    # A second backend loads the cached engine instead of building it.
+    # A second engine loads the cached engine instead of building it.
     again = engines.create("tensorrt", fp16.net, fp16.device, fp16.dtype, fp16.weights_id, cache)
-    np.testing.assert_array_equal(again.stylize(frames[0], style), backend.stylize(frames[0], style))
+    np.testing.assert_array_equal(again.stylize(frames[0], style), engine.stylize(frames[0], style))
     assert again.builds == 0

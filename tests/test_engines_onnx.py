@@ -12,7 +12,7 @@ import pytest
 from engines_support import assert_close, content_frames, extreme_frames, style_image
 from realtime_adain.encoders import NORMALISED_VGG
 from realtime_adain.engines.cache import EngineCache
-from realtime_adain.engines.onnx import OnnxBackend
+from realtime_adain.engines.onnx import OnnxEngine
 from realtime_adain.stylizer import Stylizer
 from realtime_adain.training.checkpoint import save_decoder
 from realtime_adain.weights import load_decoder
@@ -42,10 +42,10 @@ def exported(published_weights, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def pair(exported):
-    """(eager stylizer, onnx backend loaded from the cache) for the same weights."""
+    """(eager stylizer, onnx engine loaded from the cache) for the same weights."""
     stylizer = Stylizer.load(exported["vgg"], exported["decoder"], device="cpu")
-    backend = OnnxBackend(stylizer.net, stylizer.device, stylizer.dtype, stylizer.weights_id, exported["cache"])
-    return stylizer, backend
+    engine = OnnxEngine(stylizer.net, stylizer.device, stylizer.dtype, stylizer.weights_id, exported["cache"])
+    return stylizer, engine
 
 
 def test_export_checks_against_onnxruntime(exported):
@@ -57,14 +57,14 @@ def test_export_checks_against_onnxruntime(exported):
 
 
 def test_onnxruntime_matches_eager_on_real_frames(pair, data_dir):
-    stylizer, backend = pair
-    assert backend.built is False  # loaded from the cache the export filled
+    stylizer, engine = pair
+    assert engine.built is False  # loaded from the cache the export filled
     style = stylizer.style_stats(style_image(data_dir))
     frames = content_frames(data_dir, 44, count=3)  # one graph for every size, no padding limits
     for frame in frames:
-        assert_close(stylizer.stylize(frame, style, 0.8), backend.stylize(frame, style, 0.8))
+        assert_close(stylizer.stylize(frame, style, 0.8), engine.stylize(frame, style, 0.8))
     batch = np.stack([f[:40, :40] for f in frames] + extreme_frames(40, 40))
-    reference, result = stylizer.stylize(batch, style), backend.stylize(batch, style)
+    reference, result = stylizer.stylize(batch, style), engine.stylize(batch, style)
     for ref, got in zip(reference, result):
         assert_close(ref, got)
 
@@ -72,8 +72,8 @@ def test_onnxruntime_matches_eager_on_real_frames(pair, data_dir):
 def test_auto_on_the_cpu_takes_a_cached_export(exported, published_weights, monkeypatch):
     load = lambda decoder: Stylizer.load(exported["vgg"], decoder, device="cpu", engine="auto")  # noqa: E731
     monkeypatch.setenv("REALTIME_ADAIN_ENGINES", str(exported["cache"].directory))
-    assert load(exported["decoder"]).engine == "onnx"
-    assert load(published_weights[1]).engine == "eager"  # other weights: no export cached
+    assert load(exported["decoder"]).engine_name == "onnx"
+    assert load(published_weights[1]).engine_name == "eager"  # other weights: no export cached
 
 
 def test_engines_list_shows_the_export(exported, run_cli, monkeypatch):
@@ -91,8 +91,8 @@ def test_foreign_onnx_export_is_rebuilt(exported, pair, tmp_path):
     shutil.copytree(exported["cache"].directory, cache_dir)
     (entry,) = EngineCache(cache_dir).entries()
     entry.sidecar.write_text(json.dumps(dict(entry.components, torch="1.0.0")))
-    backend = OnnxBackend(stylizer.net, stylizer.device, stylizer.dtype, stylizer.weights_id, EngineCache(cache_dir))
-    assert backend.built is True
+    engine = OnnxEngine(stylizer.net, stylizer.device, stylizer.dtype, stylizer.weights_id, EngineCache(cache_dir))
+    assert engine.built is True
     assert json.loads(entry.sidecar.read_text()) == entry.components
 
 

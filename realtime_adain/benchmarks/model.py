@@ -66,9 +66,7 @@ def run(args: argparse.Namespace) -> int:
     dtype = pick_dtype(dtype_name, device)
     names = args.engine or engines.available(device, dtype)
     for name in names:
-        reason = engines.unavailable(name, device, dtype)
-        if reason:
-            raise UserError(reason)
+        engines.require(name, device, dtype)
     warmup, iters = args.warmup or (10 if on_gpu else 1), args.iters or (100 if on_gpu else 5)
     batches = sorted({1, args.batch or (8 if on_gpu else 1)})
     sizes = args.resolution or list(RESOLUTION_PRESETS.values())
@@ -82,10 +80,10 @@ def run(args: argparse.Namespace) -> int:
             "threads": torch.get_num_threads(), "weights": which, "warmup": warmup, "iters": iters,
             "matmul_tflops": peak, "rows": [],
         }
-        backends = [engines.create(name, stylizer.net, device, dtype, stylizer.weights_id) for name in names]
+        runners = [engines.create(name, stylizer.net, device, dtype, stylizer.weights_id) for name in names]
         for width, height in sizes:
             for batch in batches:
-                for row in measure(backends, batch, height, width, warmup, iters, peak):
+                for row in measure(runners, batch, height, width, warmup, iters, peak):
                     result["rows"].append(row)
                     print_row(row, len(result["rows"]) == 1)
     add_speedups(result["rows"])
@@ -160,37 +158,37 @@ def interleaved(timer: Timer, fns: list, warmup: int, iters: int) -> list[list[f
 
 
 @torch.inference_mode()
-def measure(backends: list[engines.Backend], batch: int, height: int, width: int, warmup: int, iters: int,
+def measure(runners: list[engines.Engine], batch: int, height: int, width: int, warmup: int, iters: int,
             peak_tflops: float) -> list[dict]:
-    """One row per backend for this shape; the backends are timed side by side."""
-    device = backends[0].device
+    """One row per engine for this shape; the engines are timed side by side."""
+    device = runners[0].device
     rng = np.random.default_rng(0)
     frames = rng.integers(0, 256, (batch, height, width, 3), dtype=np.uint8)
     styles = [StyleStats(torch.rand(512) * 10, torch.rand(512) * 10 + 1) for _ in range(2)]
     steps, memory = [], []
-    for backend in backends:
-        backend.prepare(batch, height, width)  # compile / build outside the timings
-        images = backend.frames.upload(frames).clone()
-        mean, std, alpha = backend.style_inputs(styles[0], 1.0)
-        steps.append(lambda b=backend, x=images, m=mean, s=std, a=alpha: b.step(x, m, s, a))
+    for engine in runners:
+        engine.prepare(batch, height, width)  # compile / build outside the timings
+        images = engine.frames.upload(frames).clone()
+        mean, std, alpha = engine.style_inputs(styles[0], 1.0)
+        steps.append(lambda b=engine, x=images, m=mean, s=std, a=alpha: b.step(x, m, s, a))
         memory.append(peak_memory_mb(device, steps[-1]))
     timer = Timer(device)
     step_times = interleaved(timer, steps, warmup, iters)
-    e2e_times = interleaved(Timer(torch.device("cpu")), [lambda b=b: b.stylize(frames, styles[0], 1.0) for b in backends],
+    e2e_times = interleaved(Timer(torch.device("cpu")), [lambda b=b: b.stylize(frames, styles[0], 1.0) for b in runners],
                             1, max(3, iters // 4))
-    streamed = [stream_fps(b, frames, styles[0], iters) if device.type == "cuda" else None for b in backends]
+    streamed = [stream_fps(b, frames, styles[0], iters) if device.type == "cuda" else None for b in runners]
     rows = []
-    for backend, step, end_to_end, stream, peak_mb in zip(backends, step_times, e2e_times, streamed, memory):
-        switch = style_switch_ms(backend, styles)
+    for engine, step, end_to_end, stream, peak_mb in zip(runners, step_times, e2e_times, streamed, memory):
+        switch = style_switch_ms(engine, styles)
         step_ms = statistics.median(step)
         flop = FLOP_PER_PIXEL * batch * height * width
         rows.append({
-            "engine": backend.name, "resolution": f"{width}x{height}", "batch": batch,
+            "engine": engine.name, "resolution": f"{width}x{height}", "batch": batch,
             "step_ms_median": step_ms, "step_ms_p95": float(np.percentile(step, 95)),
             "end_to_end_fps": batch / (statistics.median(end_to_end) / 1e3),
             "stream_fps": stream,
             "style_switch_ms": statistics.median(switch),
-            "tensorrt_builds": getattr(backend, "builds", None),
+            "tensorrt_builds": getattr(engine, "builds", None),
             "peak_memory_mb": peak_mb,
             "tflops": flop / (step_ms / 1e3) / 1e12,
             "floor_share": flop / (step_ms / 1e3) / 1e12 / peak_tflops,
@@ -198,25 +196,25 @@ def measure(backends: list[engines.Backend], batch: int, height: int, width: int
     return rows
 
 
-def style_switch_ms(backend: engines.Backend, styles: list[StyleStats]) -> list[float]:
+def style_switch_ms(engine: engines.Engine, styles: list[StyleStats]) -> list[float]:
     """Wall time of a style switch until its statistics are on the device (host work, copies
     and a device sync counted); the graph or engine is reused as it is."""
     alternating = itertools.cycle(styles[::-1])
 
     def switch() -> None:
-        backend.style_inputs(next(alternating), 1.0)
-        if backend.device.type == "cuda":
-            torch.cuda.synchronize(backend.device)
+        engine.style_inputs(next(alternating), 1.0)
+        if engine.device.type == "cuda":
+            torch.cuda.synchronize(engine.device)
 
     return Timer(torch.device("cpu")).time(switch, 2, 20)
 
 
-def stream_fps(backend: engines.Backend, frames: np.ndarray, style: StyleStats, count: int) -> float:
+def stream_fps(engine: engines.Engine, frames: np.ndarray, style: StyleStats, count: int) -> float:
     """Frames per second through the double-buffered stream (copies overlap compute), GPU only."""
-    for _ in backend.stylize_stream([frames] * 3, style):
+    for _ in engine.stylize_stream([frames] * 3, style):
         pass
     start = time.perf_counter()
-    for _ in backend.stylize_stream([frames] * count, style):
+    for _ in engine.stylize_stream([frames] * count, style):
         pass
     return frames.shape[0] * count / (time.perf_counter() - start)
 

@@ -57,11 +57,11 @@ def stylizer_from_args(args: argparse.Namespace, sizes_vary: bool = False) -> St
 def prepare_engine(stylizer: Stylizer, batch: int, height: int, width: int) -> None:
     """Compile or build the engine for this frame size before the first frame, saying so: a first
     inductor compile or TensorRT build takes minutes, which would look like a stalled run."""
-    backend = stylizer.backend
-    if backend.name in ("compile", "tensorrt"):
-        print(f"preparing the {backend.name} engine for {width}x{height}, batch {batch} "
+    engine = stylizer.engine
+    if engine.builds_per_shape:
+        print(f"preparing the {engine.name} engine for {width}x{height}, batch {batch} "
               "(the first time for a size takes minutes; later runs reuse it)", file=sys.stderr, flush=True)
-    backend.prepare(batch, height, width)
+    engine.prepare(batch, height, width)
 
 
 def check_mix(args: argparse.Namespace, styles: Sequence[Path]) -> None:

@@ -10,8 +10,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import torch
 from tqdm import tqdm
 
+from realtime_adain import engines
 from realtime_adain.commands.argtypes import RESOLUTION_PRESETS, positive_int, resolution
 from realtime_adain.engines.cache import EngineCache
 from realtime_adain.model import padded_size
@@ -61,11 +63,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def export_onnx_command(args: argparse.Namespace) -> int:
-    from realtime_adain.engines.onnx import cached_onnx, export_checked, onnxruntime_missing
+    from realtime_adain.engines.onnx import cached_onnx, export_checked, require_onnx
 
-    missing = onnxruntime_missing()
-    if missing:
-        raise UserError(missing)
+    require_onnx()
     if args.precision not in (None, "fp32"):
         raise UserError("onnx export is fp32 (TensorRT builds its own fp16 engine: --format tensorrt)")
     if args.resolution or args.batch:
@@ -95,13 +95,11 @@ def check_output(path: Path, inputs: tuple[str, ...]) -> None:
 
 
 def export_tensorrt_command(args: argparse.Namespace) -> int:
-    from realtime_adain.engines.tensorrt import cached_engine, tensorrt_missing
+    from realtime_adain.engines.tensorrt import cached_engine
 
-    missing = tensorrt_missing(args.device)
-    if missing:
-        raise UserError(missing)
+    engines.require("tensorrt", "cuda", torch.float16)  # what is missing for it, before any device choice
     precision = args.precision or "fp16"
-    stylizer = Stylizer.load(args.vgg, args.decoder, device=args.device, dtype=precision)
+    stylizer = Stylizer.load(args.vgg, args.decoder, device=args.device, dtype=precision, engine="tensorrt")
     cache = EngineCache(args.output) if args.output else EngineCache()
     sizes = args.resolution or list(RESOLUTION_PRESETS.values())
     shapes = [(n, 3, *padded_size(h, w)) for n in (args.batch or [1]) for w, h in sizes]

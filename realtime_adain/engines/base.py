@@ -1,8 +1,8 @@
 """The one interface every engine implements: uint8 frames + style statistics -> uint8 frames.
 
-A backend only supplies `step`: the model on device images whose sides are multiples of 8, with
+An engine only supplies `step`: the model on device images whose sides are multiples of 8, with
 the style mean/std and alpha as tensors. Everything around it (uploads, padding, rounding, the
-device copies of the style) is shared here, so the backends differ in exactly one place.
+device copies of the style) is shared here, so the engines differ in exactly one place.
 """
 
 from __future__ import annotations
@@ -14,18 +14,20 @@ import numpy as np
 import torch
 
 from realtime_adain.adain import StyleStats
-from realtime_adain.errors import UserError
+from realtime_adain.engines.cache import EngineCache
 from realtime_adain.engines.frames import CudaFrames, frames_for
 from realtime_adain.model import StyleTransferNet, neutral_style
 
 
-class Backend(abc.ABC):
+class Engine(abc.ABC):
     """A model step plus the shared frame handling; `stylize` is the call front ends use."""
 
-    name = "backend"
+    name = "engine"
     memory_format = torch.channels_last  # of the device image buffer (NHWC suits cuDNN and inductor)
 
-    def __init__(self, net: StyleTransferNet, device: torch.device, dtype: torch.dtype) -> None:
+    def __init__(self, net: StyleTransferNet, device: torch.device, dtype: torch.dtype,
+                 weights_id: str | None = None, cache: EngineCache | None = None) -> None:
+        """`weights_id` and `cache` are for engines that cache what they build (others ignore them)."""
         self.net, self.device, self.dtype = net, torch.device(device), dtype
         self.frames = frames_for(self.device, dtype, self.memory_format)
         # The style and alpha inputs are device tensors made once: a switch copies new values into
@@ -42,14 +44,14 @@ class Backend(abc.ABC):
         """(N, 3, H, W) in [0, 1] with H, W multiples of 8 -> stylized (N, 3, H, W), unclamped."""
 
     def prepare(self, batch: int, height: int, width: int) -> None:
-        """Build whatever this backend needs for batches of `batch` frames of height x width (the
+        """Build whatever this engine needs for batches of `batch` frames of height x width (the
         frame size, before padding), so the first real batch does not wait (default: nothing)."""
 
     def style_inputs(self, style: StyleStats, alpha: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Device tensors of the style and alpha, uploaded only when they change (a style switch
         is two 2 KiB copies: nothing is rebuilt)."""
         if not 0.0 <= alpha <= 1.0:
-            raise UserError(f"alpha must be in [0, 1], got {alpha}")
+            raise ValueError(f"alpha must be in [0, 1], got {alpha}")
         if style is not self._style:
             for target, value in zip(self._style_tensors, (style.mean, style.std)):
                 target.copy_(value.reshape(-1))
@@ -99,6 +101,13 @@ class Backend(abc.ABC):
         if pending is not None:
             yield collect(*pending)
 
+    @property
+    def builds_per_shape(self) -> bool:
+        """Whether a new frame shape compiles or builds first (minutes on a GPU)."""
+        from realtime_adain.engines import REGISTRY
+
+        return REGISTRY[self.name].builds_per_shape
+
     def describe(self) -> str:
         return f"{self.name} ({self.device.type}, {str(self.dtype).removeprefix('torch.')})"
 
@@ -106,9 +115,9 @@ class Backend(abc.ABC):
 def check_frames(frames: np.ndarray) -> np.ndarray:
     """(H, W, 3) or (N, H, W, 3) uint8 -> (N, H, W, 3); anything else is a clear error."""
     if not isinstance(frames, np.ndarray) or frames.dtype != np.uint8:
-        raise UserError("frames must be a uint8 numpy array")
+        raise TypeError(f"frames must be a uint8 numpy array, got {type(frames).__name__}")
     # reshape (not [None]) gives the batch axis a real stride, which oneDNN's kernels expect.
     batch = frames.reshape(1, *frames.shape) if frames.ndim == 3 else frames
     if batch.ndim != 4 or batch.shape[-1] != 3 or 0 in batch.shape:
-        raise UserError(f"frames must be (H, W, 3) or (N, H, W, 3) RGB, got shape {frames.shape}")
+        raise ValueError(f"frames must be (H, W, 3) or (N, H, W, 3) RGB, got shape {frames.shape}")
     return batch

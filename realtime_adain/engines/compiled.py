@@ -11,8 +11,7 @@ import logging
 import numpy as np
 import torch
 
-from realtime_adain.engines.base import Backend
-from realtime_adain.errors import UserError
+from realtime_adain.engines.base import Engine
 from realtime_adain.model import StyleTransferNet
 
 # Inductor options per device type. Freezing folds the weights into the graph as constants, which
@@ -24,7 +23,7 @@ OPTIONS = {
 }
 
 
-def compile_available(device: torch.device) -> str | None:
+def compile_missing(device: torch.device) -> str | None:
     """None when torch.compile can run on `device`, else the reason it cannot."""
     if device.type == "cuda":
         from torch.utils._triton import has_triton
@@ -39,14 +38,11 @@ def compile_available(device: torch.device) -> str | None:
     return None
 
 
-class CompiledBackend(Backend):
+class CompiledEngine(Engine):
     name = "compile"
 
-    def __init__(self, net: StyleTransferNet, device: torch.device, dtype: torch.dtype) -> None:
+    def __init__(self, net: StyleTransferNet, device: torch.device, dtype: torch.dtype, *unused) -> None:
         super().__init__(net, device, dtype)
-        reason = compile_available(self.device)
-        if reason:
-            raise UserError(f"the compile engine is unavailable: {reason}")
         if self.device.type == "cuda":
             self.net = net.to(memory_format=torch.channels_last)
         else:  # inductor's C++ build warns that a CPU-only machine has no CUDA runtime: not news
@@ -64,6 +60,6 @@ class CompiledBackend(Backend):
     def prepare(self, batch: int, height: int, width: int) -> None:
         """Compile for this shape now (a first call at a new shape otherwise pays for it)."""
         # The inputs real frames get: the same image buffer layout (another layout, or a tensor of
-        # another kind, fails a guard and compiles again) and the backend's own style tensors.
+        # another kind, fails a guard and compiles again) and the engine's own style tensors.
         images = self.frames.upload(np.zeros((batch, height, width, 3), np.uint8))
         self.step(images, *self._style_tensors, self._alpha)

@@ -1,17 +1,17 @@
-"""The reference backend: the PyTorch module as it is (fp32 on CPU or GPU, fp16/bf16 on GPU)."""
+"""The reference engine: the PyTorch module as it is (fp32 on CPU or GPU, fp16/bf16 on GPU)."""
 
 from __future__ import annotations
 
 import torch
 
-from realtime_adain.engines.base import Backend
+from realtime_adain.engines.base import Engine
 from realtime_adain.model import StyleTransferNet
 
 
-class EagerBackend(Backend):
+class EagerEngine(Engine):
     name = "eager"
 
-    def __init__(self, net: StyleTransferNet, device: torch.device, dtype: torch.dtype) -> None:
+    def __init__(self, net: StyleTransferNet, device: torch.device, dtype: torch.dtype, *unused) -> None:
         super().__init__(net, device, dtype)
         if self.device.type == "cuda":  # cuDNN's fastest fp16 convolutions are NHWC
             self.net = net.to(memory_format=torch.channels_last)

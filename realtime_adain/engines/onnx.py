@@ -18,7 +18,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from realtime_adain.engines.base import Backend
+from realtime_adain.engines.base import Engine
 from realtime_adain.engines.cache import EngineCache
 from realtime_adain.engines.frames import HostFrames, frames_to_images
 from realtime_adain.errors import UserError
@@ -40,11 +40,15 @@ def onnxruntime_missing() -> str | None:
     return "the onnx engine needs onnx, onnxscript and onnxruntime: pip install 'realtime-adain[onnx]'"
 
 
+def require_onnx() -> None:
+    from realtime_adain import engines
+
+    engines.require("onnx", torch.device("cpu"), torch.float32)
+
+
 def export_onnx(net: StyleTransferNet, path: str | os.PathLike, precision: torch.dtype = torch.float32) -> None:
     """Write the graph to `path` (dynamic batch, height and width; inputs as INPUT_NAMES)."""
-    missing = onnxruntime_missing()
-    if missing:
-        raise UserError(missing)
+    require_onnx()
     from torch.export import Dim
 
     model = _copy_for_export(net, precision)
@@ -84,9 +88,7 @@ def cached_onnx(
 
     A fresh export enters the cache only after it matched PyTorch (`report` gets the figures).
     """
-    missing = onnxruntime_missing()
-    if missing:
-        raise UserError(missing)
+    require_onnx()
     cache = cache or EngineCache()
     return cache.get_or_build(
         onnx_components(weights_id), ".onnx", lambda tmp: report(export_checked(net, tmp)), _check_onnx,
@@ -166,13 +168,11 @@ def session(path: str | os.PathLike, threads: int | None = None):
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
-class OnnxBackend(Backend):
+class OnnxEngine(Engine):
     name = "onnx"
 
     def __init__(self, net: StyleTransferNet, device: torch.device, dtype: torch.dtype, weights_id: str,
                  cache: EngineCache | None = None) -> None:
-        if torch.device(device).type != "cpu" or dtype != torch.float32:
-            raise UserError("the onnx engine runs on the CPU in fp32 (use --device cpu --dtype fp32)")
         super().__init__(net, device, dtype)
         self.path, self.built = cached_onnx(net, weights_id, cache)
         self.session = session(self.path)

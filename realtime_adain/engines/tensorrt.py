@@ -21,9 +21,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from realtime_adain.engines.base import Backend
+from realtime_adain.engines.base import Engine
 from realtime_adain.engines.cache import EngineCache
-from realtime_adain.errors import UserError
 from realtime_adain.model import StyleTransferNet, example_inputs, padded_size
 from realtime_adain.networks import DOWNSAMPLING
 
@@ -31,9 +30,8 @@ PRECISIONS = {torch.float16: "fp16", torch.float32: "fp32", torch.bfloat16: "bf1
 
 
 def tensorrt_missing(device: torch.device | None = None) -> str | None:
-    """None when TensorRT engines can be built here, else why not."""
-    if device is not None and torch.device(device).type != "cuda":
-        return "the tensorrt engine needs a CUDA GPU (use --engine auto, eager or onnx on the CPU)"
+    """None when TensorRT engines can be built on this CUDA device, else why not (the registry
+    has already checked that the device is a GPU)."""
     if not (importlib.util.find_spec("torch_tensorrt") and importlib.util.find_spec("tensorrt")):
         return "the tensorrt engine needs torch-tensorrt: pip install 'realtime-adain[tensorrt]'"
     if not torch.cuda.is_available():
@@ -127,9 +125,9 @@ def cached_engine(
     cache: EngineCache | None = None, rebuild: bool = False,
 ) -> tuple[torch.nn.Module, bool]:
     """The engine for this shape from the cache, built first if missing or stale; (engine, built)."""
-    missing = tensorrt_missing(device)
-    if missing:
-        raise UserError(missing)
+    from realtime_adain import engines
+
+    engines.require("tensorrt", device, dtype)
     cache = cache or EngineCache()
     components = tensorrt_components(weights_id, shape, dtype, device)
     return cache.get_or_build(
@@ -137,20 +135,17 @@ def cached_engine(
     )
 
 
-class TensorRTBackend(Backend):
+class TensorRTEngine(Engine):
     name = "tensorrt"
     memory_format = torch.contiguous_format  # the engine's input binding is plain NCHW
 
     def __init__(self, net: StyleTransferNet, device: torch.device, dtype: torch.dtype, weights_id: str,
                  cache: EngineCache | None = None) -> None:
-        missing = tensorrt_missing(device)
-        if missing:
-            raise UserError(missing)
         super().__init__(net, device, dtype)
         self.weights_id = weights_id
         self.cache = cache or EngineCache()
         self.engines: dict[tuple[int, ...], torch.nn.Module] = {}
-        self.builds = 0  # engines built (not loaded) by this backend: style switches add none
+        self.builds = 0  # engines built (not loaded) by this engine: style switches add none
 
     def engine_for(self, shape: tuple[int, ...]) -> torch.nn.Module:
         if shape not in self.engines:
