@@ -13,7 +13,9 @@ from realtime_adain.stylizer import Stylizer
 from realtime_adain.synthetic import write_published_weights
 
 REPO = Path(__file__).resolve().parents[1]
-DATA = REPO.parent / "shared" / "data"
+# The shared test material beside the repository (REALTIME_ADAIN_TEST_DATA: a copy elsewhere, e.g.
+# carried to a GPU machine by tools/gpu_check.sh).
+DATA = Path(os.environ.get("REALTIME_ADAIN_TEST_DATA") or REPO.parent / "shared" / "data")
 
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 
