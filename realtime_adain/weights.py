@@ -25,22 +25,17 @@ from realtime_adain.encoders import (
 )
 from realtime_adain.errors import UserError
 from realtime_adain.networks import ENCODER_DEPTH, Decoder, Encoder
+from realtime_adain.userdirs import HOME_ENV_VAR, user_dir  # noqa: F401 (HOME_ENV_VAR: part of this module's interface)
 
 VGG_FILENAME = "vgg_normalised.pth"
 DECODER_FILENAME = "decoder.pth"
 ENV_VAR = {"vgg": "REALTIME_ADAIN_VGG", "decoder": "REALTIME_ADAIN_DECODER"}
 DEFAULT_FILENAME = {"vgg": VGG_FILENAME, "decoder": DECODER_FILENAME}
-HOME_ENV_VAR = "REALTIME_ADAIN_HOME"
 
 
 def weights_dir() -> Path:
     """The per-user directory the downloader fills (REALTIME_ADAIN_HOME overrides it)."""
-    home = os.environ.get(HOME_ENV_VAR)
-    if home:
-        return Path(home).expanduser() / "weights"
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir("realtime-adain", appauthor=False)) / "weights"
+    return user_dir("weights", "data")
 
 
 def resolve(kind: str, explicit: str | os.PathLike | None = None) -> Path:

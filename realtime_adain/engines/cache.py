@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Callable, Mapping
 
 from realtime_adain.errors import UserError
+from realtime_adain.userdirs import HOME_ENV_VAR, user_dir
 
 ENGINES_ENV_VAR = "REALTIME_ADAIN_ENGINES"
 SIDECAR_SUFFIX = ".json"
@@ -37,14 +38,9 @@ def engines_dir() -> Path:
     explicit = os.environ.get(ENGINES_ENV_VAR)
     if explicit:
         return Path(explicit).expanduser()
-    home = os.environ.get("REALTIME_ADAIN_HOME")
-    if home:
-        return Path(home).expanduser() / "engines"
-    if (CHECKOUT_ENGINES / "README.md").is_file():
-        return CHECKOUT_ENGINES
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("realtime-adain", appauthor=False)) / "engines"
+    if os.environ.get(HOME_ENV_VAR) or not (CHECKOUT_ENGINES / "README.md").is_file():
+        return user_dir("engines", "cache")
+    return CHECKOUT_ENGINES
 
 
 def cache_key(components: Mapping[str, str]) -> str:

@@ -27,19 +27,15 @@ from realtime_adain.errors import UserError
 from realtime_adain.atomic import atomic_write_bytes
 from realtime_adain.imageio import fit_short_side, read_image
 from realtime_adain.stylizer import Stylizer
-from realtime_adain.weights import HOME_ENV_VAR, file_sha256
+from realtime_adain.userdirs import user_dir
+from realtime_adain.weights import file_sha256
 
 THUMBNAIL_SIDE = 64
 
 
 def default_cache_dir() -> Path:
     """Beside the weights: REALTIME_ADAIN_HOME/cache/styles, else the per-user cache directory."""
-    home = os.environ.get(HOME_ENV_VAR)
-    if home:
-        return Path(home).expanduser() / "cache" / "styles"
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("realtime-adain", appauthor=False)) / "styles"
+    return user_dir("styles", "cache", home_name="cache/styles")
 
 
 @dataclass
