@@ -188,3 +188,32 @@ def test_pipeline_reports_a_failing_stage():
     items = [Frame(np.zeros((4, 4, 3), np.uint8), i, 1, i) for i in range(5)]
     with pytest.raises(UserError, match="boom"):
         Pipeline(iter(items), stylize_stream=lambda batches: batches, write_frame=broken, write_packet=print).run()
+
+
+def test_pipeline_never_builds_a_batch_bigger_than_the_clip():
+    """--batch 100000 on 12 frames: one batch of 12, not 12 padded with 99988 copies."""
+    shapes: list[tuple[int, ...]] = []
+
+    def recording_stream(batches):
+        for batch in batches:
+            shapes.append(batch.shape)
+            yield batch
+
+    items = [Frame(np.full((4, 4, 3), i, np.uint8), i, 1, i) for i in range(12)]
+    written: list[int] = []
+    Pipeline(iter(items), stylize_stream=recording_stream, batch_size=100_000,
+             write_frame=lambda frame: written.append(int(frame.image[0, 0, 0])), write_packet=print).run()
+    assert shapes == [(12, 4, 4, 3)]
+    assert written == list(range(12))
+
+
+def test_writer_keeps_timestamps_increasing(tmp_path, capsys):
+    """A timestamp that does not increase would make the muxer fail (EINVAL): moved one tick on."""
+    out = tmp_path / "out.mp4"
+    writer = VideoWriter(out, EncodeSettings(), VideoFormatOut(64, 48, Fraction(1, 25), Fraction(25)), passthrough=[])
+    for pts in (0, 2, 1, 3):
+        writer.write_frame(two_colour_frame(), pts, 1)
+    writer.close()
+    result = probe(out)
+    assert [p * result.time_base for p in result.pts] == [Fraction(t, 25) for t in (0, 2, 3, 4)]
+    assert capsys.readouterr().err.count("note: ") == 1
