@@ -105,9 +105,11 @@ class VideoReader:
         try:
             if self.container.format.name in IMAGE_FORMATS or self.container.format.name.endswith("_pipe"):
                 raise UserError(f"{self.path}: this is an image, not a video (use `realtime-adain image`)")
-            if not self.container.streams.video:
+            # Cover art is a video stream of one picture (attached_pic): it is not the video.
+            moving = [s for s in self.container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
+            if not moving:
                 raise UserError(f"{self.path}: no video stream")
-            self.stream = self.container.streams.video[0]
+            self.stream = moving[0]
             self.stream.thread_type = "AUTO"  # frame + slice threads in the decoder
             self.passthrough = [s for s in self.container.streams if s.type in PASSTHROUGH_TYPES]
             self.rotation, self.colour = 0, None  # set from the first decoded frame
