@@ -34,6 +34,7 @@ class Case:
     decode_order_pts: bool = False  # remuxed with each picture given its packet's decode time
     fast: bool = False
     inputs_first: tuple[str, ...] = field(default=())  # extra ffmpeg input options (e.g. -itsoffset)
+    cli: tuple[str, ...] = field(default=())  # extra options for `realtime-adain video`
 
 
 def _case(name, ext, encoders, *args, **kw) -> Case:
@@ -49,7 +50,7 @@ CASES = [
           "-c:v", "mpeg4", "-bf", "2", "-c:a", "ac3", decode_order_pts=True, fast=True),
     _case("cinepak-avi-dropped-frames", "avi", ["cinepak", "pcm_s16le"],
           "-vf", "select='not(mod(n\\,4))'", "-fps_mode", "vfr", "-r", str(RATE), "-c:v", "cinepak",
-          "-c:a", "pcm_s16le", fast=True),
+          "-c:a", "pcm_s16le", fast=True, cli=("--batch", "100000")),  # used to stack 100000 frames
     _case("mpeg4-divx-avi-bframes-ac3", "avi", ["mpeg4", "ac3"],
           "-c:v", "mpeg4", "-bf", "2", "-vtag", "DX50", "-c:a", "ac3", fast=True),
     _case("vp9-webm-opus", "webm", ["libvpx-vp9", "libopus"],
