@@ -27,7 +27,7 @@ def stylize_and_compare(case: Case, run_cli, style, tmp_path) -> None:
                            *case.cli, "-o", out)
     assert code == 0, err
     notes = [line for line in err.splitlines() if "out of order" in line]
-    assert len(notes) == (1 if case.decode_order_pts else 0), err
+    assert len(notes) == (1 if case.broken_pts else 0), err
     result = facts(out)
     assert result.frames == expected.frames
     assert result.increasing

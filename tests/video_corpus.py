@@ -14,6 +14,7 @@ import subprocess
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from typing import Callable
 
 import av
 
@@ -31,7 +32,8 @@ class Case:
     encoders: tuple[str, ...]  # what this FFmpeg build must have to make it
     video: str = f"testsrc2=size={SIZE}:rate={RATE}:duration={SECONDS}"
     audio: tuple[str, ...] = ("sine=frequency=440:sample_rate=48000:duration=1",)
-    decode_order_pts: bool = False  # remuxed with each picture given its packet's decode time
+    post: Callable[[Path, Path], None] | None = None  # rewrites the file ffmpeg made (source, target)
+    broken_pts: bool = False  # decoded timestamps come out of order (a note must say so)
     fast: bool = False
     inputs_first: tuple[str, ...] = field(default=())  # extra ffmpeg input options (e.g. -itsoffset)
     cli: tuple[str, ...] = field(default=())  # extra options for `realtime-adain video`
@@ -45,9 +47,13 @@ CASES = [
     # The issue's three failures first (all in the fast set).
     _case("h264-bframes-timebase-1us-decode-order-pts", "mp4", ["libx264", "aac"],
           "-c:v", "libx264", "-bf", "3", "-c:a", "aac", "-video_track_timescale", "1000000",
-          decode_order_pts=True, fast=True),
-    _case("mpeg4-bframes-ac3-decode-order-pts", "mkv", ["mpeg4", "ac3"],
-          "-c:v", "mpeg4", "-bf", "2", "-c:a", "ac3", decode_order_pts=True, fast=True),
+          post=lambda s, t: remux_with_decode_order_pts(s, t), broken_pts=True, fast=True),
+    _case("mpeg4-avi-packed-bframes-ac3", "avi", ["mpeg4", "ac3"],
+          "-c:v", "mpeg4", "-bf", "1", "-vtag", "DX50", "-c:a", "ac3",
+          post=lambda s, t: pack_b_frames(s, t), broken_pts=True, fast=True),
+    _case("mpeg4-mkv-bframes-ac3-decode-order-pts", "mkv", ["mpeg4", "ac3"],
+          "-c:v", "mpeg4", "-bf", "2", "-c:a", "ac3", post=lambda s, t: remux_with_decode_order_pts(s, t),
+          broken_pts=True),
     _case("cinepak-avi-dropped-frames", "avi", ["cinepak", "pcm_s16le"],
           "-vf", "select='not(mod(n\\,4))'", "-fps_mode", "vfr", "-r", str(RATE), "-c:v", "cinepak",
           "-c:a", "pcm_s16le", fast=True, cli=("--batch", "100000")),  # used to stack 100000 frames
@@ -130,10 +136,10 @@ def make(case: Case, folder: Path) -> Path:
         command += ["-f", "lavfi", "-i", source]
     if "-map" not in case.args:
         command += ["-map", "0:v", "-map", "1:a"]
-    target = folder / f"{case.name}.clean.{case.ext}" if case.decode_order_pts else out
+    target = folder / f"{case.name}.clean.{case.ext}" if case.post else out
     subprocess.run([*command, *case.args, str(target)], check=True, capture_output=True)
-    if case.decode_order_pts:
-        remux_with_decode_order_pts(target, out)
+    if case.post:
+        case.post(target, out)
     return out
 
 
@@ -152,6 +158,43 @@ def remux_with_decode_order_pts(source: Path, target: Path) -> None:
                 packet.pts = packet.dts
             packet.stream = streams[packet.stream.index]
             dst.mux(packet)
+
+
+# DivX 5 user data ending in "p" tells FFmpeg's decoder the B-frames are packed; an N-VOP is the
+# placeholder "not coded" picture a packed file stores in the B-frame's slot.
+DIVX_PACKED = bytes.fromhex("000001b2") + b"DivX503b1393p"
+VOP_START, N_VOP = bytes.fromhex("000001b6"), bytes.fromhex("000001b6509f")
+
+
+def pack_b_frames(source: Path, target: Path) -> None:
+    """MPEG-4 Part 2 in AVI as DivX 5 and old Xvid wrote it: each B-frame travels in one chunk with
+    the reference frame before it, followed by an N-VOP. FFmpeg's AVI demuxer then hands out
+    timestamps in decode order (1, 3, 2, 5, 4, ...). The audio is copied by the ffmpeg CLI."""
+    video_only = target.with_suffix(".video.avi")
+    with av.open(str(source)) as src, av.open(str(video_only), "w") as dst:
+        stream = src.streams.video[0]
+        out = dst.add_stream_from_template(stream)
+        out.time_base = stream.time_base
+        packets = [(p.pts, bytes(p), p.is_keyframe) for p in src.demux(stream) if p.dts is not None]
+        chunks, i = [], 0
+        while i < len(packets):
+            pts, data, key = packets[i]
+            if i == 0:
+                at = data.index(VOP_START)
+                data = data[:at] + DIVX_PACKED + data[at:]
+            if i + 1 < len(packets) and packets[i + 1][0] < pts:  # a reference frame, then a B-frame
+                chunks += [(data + packets[i + 1][1], key), (N_VOP, False)]
+                i += 2
+            else:
+                chunks.append((data, key))
+                i += 1
+        for index, (data, key) in enumerate(chunks):
+            packet = av.Packet(data)
+            packet.stream, packet.pts, packet.dts, packet.time_base = out, index, index, stream.time_base
+            packet.is_keyframe = key
+            dst.mux(packet)
+    subprocess.run([FFMPEG, "-nostdin", "-v", "error", "-y", "-i", str(video_only), "-i", str(source),
+                    "-map", "0:v", "-map", "1:a", "-c", "copy", str(target)], check=True, capture_output=True)
 
 
 @dataclass

@@ -162,6 +162,8 @@ class VideoWriter:
         self.frames_written = 0
         self._last_pts: int | None = None
         self._shifted = False  # a timestamp was moved to keep them increasing (noted once)
+        self._last_dts: dict[int, int] = {}  # input stream index -> last copied packet's dts
+        self._moved: set[int] = set()  # copied streams whose timestamps were moved (noted once each)
         self._durations: dict[int, int] = {}  # pts -> duration of the frames inside the encoder
 
     def _add_video(self, settings: EncodeSettings, spec: VideoFormatOut) -> av.video.stream.VideoStream:
@@ -236,12 +238,28 @@ class VideoWriter:
             return
         source = self.transcoded.get(packet.stream.index)
         if source is None:
+            self._keep_increasing(packet)
             packet.stream = out
             self.container.mux(packet)
             return
         for frame in source.codec_context.decode(packet):
             for encoded in out.encode(frame):
                 self.container.mux(encoded)
+
+    def _keep_increasing(self, packet: av.Packet) -> None:
+        """Move a copied packet whose decode time does not increase one tick after the previous
+        one (as FFmpeg does: "Non-monotonic DTS ... changing to"); the muxer would refuse it."""
+        index, dts = packet.stream.index, packet.dts
+        last = self._last_dts.get(index)
+        if dts is not None and last is not None and dts <= last:
+            if index not in self._moved:
+                note(f"stream #{index}: packet timestamps that do not increase (at {dts}); moving them on")
+            self._moved.add(index)
+            packet.dts = dts = last + 1
+            if packet.pts is not None and packet.pts < dts:
+                packet.pts = dts
+        if dts is not None:
+            self._last_dts[index] = dts
 
     def close(self) -> None:
         """Flush the encoders and finish the file (it is complete and playable afterwards)."""
