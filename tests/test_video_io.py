@@ -188,3 +188,70 @@ def test_pipeline_reports_a_failing_stage():
     items = [Frame(np.zeros((4, 4, 3), np.uint8), i, 1, i) for i in range(5)]
     with pytest.raises(UserError, match="boom"):
         Pipeline(iter(items), stylize_stream=lambda batches: batches, write_frame=broken, write_packet=print).run()
+
+
+def test_pipeline_never_builds_a_batch_bigger_than_the_clip():
+    """--batch 100000 on 12 frames: one batch of 12, not 12 padded with 99988 copies."""
+    shapes: list[tuple[int, ...]] = []
+
+    def recording_stream(batches):
+        for batch in batches:
+            shapes.append(batch.shape)
+            yield batch
+
+    items = [Frame(np.full((4, 4, 3), i, np.uint8), i, 1, i) for i in range(12)]
+    written: list[int] = []
+    Pipeline(iter(items), stylize_stream=recording_stream, batch_size=100_000,
+             write_frame=lambda frame: written.append(int(frame.image[0, 0, 0])), write_packet=print).run()
+    assert shapes == [(12, 4, 4, 3)]
+    assert written == list(range(12))
+
+
+def test_writer_keeps_timestamps_increasing(tmp_path, capsys):
+    """A timestamp that does not increase would make the muxer fail (EINVAL): moved one tick on."""
+    out = tmp_path / "out.mp4"
+    writer = VideoWriter(out, EncodeSettings(), VideoFormatOut(64, 48, Fraction(1, 25), Fraction(25)), passthrough=[])
+    for pts in (0, 2, 1, 3):
+        writer.write_frame(two_colour_frame(), pts, 1)
+    writer.close()
+    result = probe(out)
+    assert [p * result.time_base for p in result.pts] == [Fraction(t, 25) for t in (0, 2, 3, 4)]
+    assert capsys.readouterr().err.count("note: ") == 1
+
+
+def test_copied_audio_with_repeated_timestamps_is_moved_on(tmp_path, capsys):
+    """AVI audio copied by PyAV without its bit rate reads back with every dts 0: the writer moves
+    them one tick apart (as FFmpeg does) instead of handing the muxer timestamps it refuses."""
+    import subprocess
+
+    import av
+
+    clean = tmp_path / "clean.avi"
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=64x48:rate=12:duration=1",
+                    "-f", "lavfi", "-i", "sine=sample_rate=48000:duration=1", "-c:v", "mpeg4", "-c:a", "ac3",
+                    str(clean)], check=True)
+    broken = tmp_path / "broken.avi"
+    with av.open(str(clean)) as src, av.open(str(broken), "w") as dst:
+        streams = {s.index: dst.add_stream_from_template(s) for s in src.streams}
+        streams[0].time_base = src.streams[0].time_base
+        for packet in src.demux():
+            if packet.dts is not None:
+                packet.stream = streams[packet.stream.index]
+                dst.mux(packet)
+    out = tmp_path / "out.mp4"
+    with VideoReader(broken) as reader:
+        audio_dts = [p.dts for p in reader.items() if isinstance(p, av.Packet)]
+        assert len(set(audio_dts)) < len(audio_dts)
+    with VideoReader(broken) as reader:
+        spec = VideoFormatOut(reader.width, reader.height, reader.time_base, reader.frame_rate)
+        writer = VideoWriter(out, EncodeSettings(), spec, reader.passthrough)
+        for item in reader.items():
+            if isinstance(item, Frame):
+                writer.write_frame(item.image, item.pts, item.duration)
+            else:
+                writer.write_packet(item)
+        writer.close()
+    with av.open(str(out)) as result:
+        dts = [p.dts for p in result.demux(audio=0) if p.dts is not None]
+    assert len(dts) > 1 and all(b > a for a, b in zip(dts, dts[1:]))
+    assert capsys.readouterr().err.count("note: stream #1") == 1

@@ -56,6 +56,8 @@ class Pipeline:
         # Frames between decoder and encoder: a batch being filled, one held back by the stream's
         # double buffering, one on its way out. Packets of other streams travel in the same queues
         # but are small, so the queues allow plenty of items while frames are counted apart.
+        # Neither the semaphore nor the queues allocate up front: a huge --batch costs memory only
+        # for the frames that really are in flight (a short clip's all, never more).
         self.depth = max(queue_frames, 3 * self.batch_size)
         self.frame_slots = threading.BoundedSemaphore(self.depth)
         self.decoded: queue.Queue = queue.Queue(maxsize=self.depth * 8)
@@ -116,11 +118,15 @@ class Pipeline:
         tail: list[object] = []
 
         def batches() -> Iterator[np.ndarray]:
+            largest = 0
             for pending, frames in self._groups(tail):
                 groups.append((pending, frames))
                 # A short last batch is filled up with its last frame (those results are dropped):
                 # every batch keeps one shape, so no graph is compiled or engine built for the tail.
-                filler = [frames[-1].image] * (self.batch_size - len(frames))
+                # Only up to the batches already sent: a clip shorter than --batch is one batch of
+                # its own size (--batch 100000 on 12 frames must not stack 100000 copies).
+                largest = max(largest, len(frames))
+                filler = [frames[-1].image] * (largest - len(frames))
                 yield np.stack([f.image for f in frames] + filler)
 
         for results in self.stylize_stream(batches()):

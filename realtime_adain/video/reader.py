@@ -8,7 +8,9 @@ keeps the output interleaved like the input.
 
 from __future__ import annotations
 
+import heapq
 import os
+from collections import deque
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -19,6 +21,7 @@ from av.video.reformatter import VideoReformatter
 import numpy as np
 
 from realtime_adain.errors import UserError
+from realtime_adain.video.notes import note
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".mts",
                     ".wmv", ".flv", ".3gp", ".ogv")
@@ -26,6 +29,10 @@ VIDEO_EXTENSIONS = (".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi", ".mpg", ".m
 IMAGE_FORMATS = ("image2",)
 # Streams whose packets are carried over to the output (data streams such as timecodes are not).
 PASSTHROUGH_TYPES = ("audio", "subtitle")
+# Decoded frames held back to put their timestamps in order. The decoder returns pictures in
+# display order, but some files attach decode-order timestamps to them (packed B-frames in AVI,
+# some MP4s): 1, 2, 3, 5, 4, ... Real files are off by at most a few frames; 8 YUV frames is small.
+REORDER_WINDOW = 8
 
 
 def is_video_path(path: Path) -> bool:
@@ -98,9 +105,11 @@ class VideoReader:
         try:
             if self.container.format.name in IMAGE_FORMATS or self.container.format.name.endswith("_pipe"):
                 raise UserError(f"{self.path}: this is an image, not a video (use `realtime-adain image`)")
-            if not self.container.streams.video:
+            # Cover art is a video stream of one picture (attached_pic): it is not the video.
+            moving = [s for s in self.container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
+            if not moving:
                 raise UserError(f"{self.path}: no video stream")
-            self.stream = self.container.streams.video[0]
+            self.stream = moving[0]
             self.stream.thread_type = "AUTO"  # frame + slice threads in the decoder
             self.passthrough = [s for s in self.container.streams if s.type in PASSTHROUGH_TYPES]
             self.rotation, self.colour = 0, None  # set from the first decoded frame
@@ -140,24 +149,45 @@ class VideoReader:
 
     def _demux(self) -> Iterator[Frame | av.Packet]:
         index = 0
-        streams = [self.stream, *self.passthrough]
+        timeline = Timeline(REORDER_WINDOW)
         try:
-            for packet in self.container.demux(streams):
-                if packet.stream is not self.stream:
-                    if packet.dts is not None:  # the flush packet at the end carries nothing
-                        yield packet
+            for item in timeline.order(self._decode()):
+                if isinstance(item, av.Packet):
+                    yield item
                     continue
-                for decoded in packet.decode():
-                    if index == 0:
-                        self.rotation, self.colour = decoded.rotation, Colour.of(decoded)
-                    yield Frame(frame_to_rgb(decoded, self._reformatter), decoded.pts, decoded.duration, index)
-                    index += 1
-                    if index == self.max_frames:
-                        return
+                decoded, pts = item
+                if index == 0:
+                    self.rotation, self.colour = decoded.rotation, Colour.of(decoded)
+                yield Frame(frame_to_rgb(decoded, self._reformatter), pts, decoded.duration, index)
+                index += 1
+                if index == self.max_frames:
+                    return
         except av.error.FFmpegError as exc:
             raise UserError(f"{self.path}: corrupt video data after {index} frames ({error_reason(exc)})") from None
-        if 0 < index < self.expected_frames:
+        if timeline.reordered:
+            note(f"{self.path.name}: {timeline.reordered} frame timestamps were out of order; "
+                 "they were put back in order (the timing is kept)")
+        if 0 < index < self.expected_frames and self._ends_early(timeline.end):
             raise UserError(f"{self.path}: truncated or corrupt: only {index} of {self.expected_frames} frames decode")
+
+    def _decode(self) -> Iterator[av.VideoFrame | av.Packet]:
+        """Decoded video frames and the packets of the pass-through streams, in file order."""
+        for packet in self.container.demux([self.stream, *self.passthrough]):
+            if packet.stream is not self.stream:
+                if packet.dts is not None:  # the flush packet at the end carries nothing
+                    yield packet
+                continue
+            yield from packet.decode()
+
+    def _ends_early(self, end: int | None) -> bool:
+        """Whether the frames that decoded stop before the stream's declared end. AVI files count
+        dropped frames (empty chunks: the previous picture stays) in their index, so fewer frames
+        than declared is not enough: a file is truncated only when its pictures end early."""
+        declared = self.stream.duration
+        if end is None or not declared:
+            return True  # nothing but the frame count to go by
+        one_frame = 1 / (self.frame_rate * self.time_base) if self.frame_rate else 1
+        return end + one_frame < (self.stream.start_time or 0) + declared
 
     def close(self) -> None:
         self.container.close()
@@ -167,3 +197,44 @@ class VideoReader:
 
     def __exit__(self, *exc_info) -> None:
         self.close()
+
+
+class Timeline:
+    """Decoded frames with timestamps that increase: each frame waits in a small window and takes
+    the smallest timestamp there (the pictures' order is the decoder's, which is right).
+
+    Frames without a timestamp keep None (the writer continues from the previous frame)."""
+
+    def __init__(self, window: int) -> None:
+        self.window = window
+        self.frames: deque[av.VideoFrame] = deque()
+        self.stamps: list[int] = []  # a heap: the timestamps of the frames held
+        self.highest: int | None = None  # the highest timestamp seen
+        self.end: int | None = None  # where the latest frame stops showing
+        self.reordered = 0  # frames whose timestamp came out of order
+
+    def order(self, items: Iterator[av.VideoFrame | av.Packet]) -> Iterator[tuple[av.VideoFrame, int | None] | av.Packet]:
+        """(frame, timestamp) pairs in decoding order; packets of other streams pass straight through."""
+        for item in items:
+            if isinstance(item, av.Packet):
+                yield item
+                continue
+            self.frames.append(item)
+            if item.pts is not None:
+                if self.highest is not None and item.pts <= self.highest:
+                    self.reordered += 1
+                    self.highest = max(self.highest, item.pts)
+                else:
+                    self.highest = item.pts
+                heapq.heappush(self.stamps, item.pts)
+            if len(self.frames) > self.window:
+                yield self._pop()
+        while self.frames:
+            yield self._pop()
+
+    def _pop(self) -> tuple[av.VideoFrame, int | None]:
+        frame = self.frames.popleft()
+        pts = heapq.heappop(self.stamps) if frame.pts is not None else None
+        if pts is not None:
+            self.end = pts + (frame.duration or 0)
+        return frame, pts

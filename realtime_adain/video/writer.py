@@ -9,7 +9,6 @@ codec, and subtitles it does not accept are dropped with a note (see docs/video.
 from __future__ import annotations
 
 import io
-import sys
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -18,9 +17,9 @@ from typing import Sequence
 import av
 from av.video.reformatter import VideoReformatter
 import numpy as np
-from tqdm import tqdm
 
 from realtime_adain.errors import UserError
+from realtime_adain.video.notes import note
 from realtime_adain.video.reader import Colour
 
 # Output containers by file extension (explicit, so an unknown extension is a clear error).
@@ -40,11 +39,6 @@ DEFAULT_CRF = 18
 PREFERRED_PIX_FMTS = ("yuv420p", "yuv444p")
 # Channel layouts by channel count, for re-encoded audio (other counts are mixed down to stereo).
 LAYOUTS = {1: "mono", 2: "stereo", 3: "2.1", 4: "quad", 5: "5.0", 6: "5.1", 7: "6.1", 8: "7.1"}
-
-
-def note(message: str) -> None:
-    """A one-line remark on stderr that does not break a progress bar."""
-    tqdm.write(f"note: {message}", file=sys.stderr)
 
 
 @dataclass
@@ -167,6 +161,9 @@ class VideoWriter:
             raise
         self.frames_written = 0
         self._last_pts: int | None = None
+        self._shifted = False  # a timestamp was moved to keep them increasing (noted once)
+        self._last_dts: dict[int, int] = {}  # input stream index -> last copied packet's dts
+        self._moved: set[int] = set()  # copied streams whose timestamps were moved (noted once each)
         self._durations: dict[int, int] = {}  # pts -> duration of the frames inside the encoder
 
     def _add_video(self, settings: EncodeSettings, spec: VideoFormatOut) -> av.video.stream.VideoStream:
@@ -213,6 +210,11 @@ class VideoWriter:
             frame = self._reformatter.reformat(frame, format=self.video.pix_fmt)
         if pts is None:  # some AVI files carry no timestamps: continue from the previous frame
             pts = 0 if self._last_pts is None else self._last_pts + max(duration, 1)
+        elif self._last_pts is not None and pts <= self._last_pts:  # the muxer refuses it (EINVAL)
+            if not self._shifted:
+                note(f"frame timestamps that do not increase (at {pts}); moving them one tick later")
+            self._shifted = True
+            pts = self._last_pts + 1
         # In the input's time base, as the encoder is; the muxer may use another (Matroska: 1 ms).
         frame.pts, frame.duration, frame.time_base = pts, duration, self.video.codec_context.time_base
         self._last_pts = pts
@@ -236,12 +238,28 @@ class VideoWriter:
             return
         source = self.transcoded.get(packet.stream.index)
         if source is None:
+            self._keep_increasing(packet)
             packet.stream = out
             self.container.mux(packet)
             return
         for frame in source.codec_context.decode(packet):
             for encoded in out.encode(frame):
                 self.container.mux(encoded)
+
+    def _keep_increasing(self, packet: av.Packet) -> None:
+        """Move a copied packet whose decode time does not increase one tick after the previous
+        one (as FFmpeg does: "Non-monotonic DTS ... changing to"); the muxer would refuse it."""
+        index, dts = packet.stream.index, packet.dts
+        last = self._last_dts.get(index)
+        if dts is not None and last is not None and dts <= last:
+            if index not in self._moved:
+                note(f"stream #{index}: packet timestamps that do not increase (at {dts}); moving them on")
+            self._moved.add(index)
+            packet.dts = dts = last + 1
+            if packet.pts is not None and packet.pts < dts:
+                packet.pts = dts
+        if dts is not None:
+            self._last_dts[index] = dts
 
     def close(self) -> None:
         """Flush the encoders and finish the file (it is complete and playable afterwards)."""
