@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import cv2
 import pytest
@@ -143,3 +144,16 @@ def test_a_probe_that_hangs_is_cut_off(monkeypatch):
     monkeypatch.setattr(doctor, "PROBE_TIMEOUT_S", 1.0)
     out, failure = doctor._probe("import time; print('started', flush=True); time.sleep(60)")
     assert failure == "no answer within 1 s"
+
+
+def test_gpus_are_listed_with_compute_capability_and_memory(monkeypatch):
+    """No GPU here: torch.cuda answers as on a machine with one H100."""
+    import torch
+
+    props = SimpleNamespace(name="NVIDIA H100 80GB HBM3", major=9, minor=0, total_memory=80 * 2**30)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setattr(torch.cuda, "get_device_properties", lambda index: props)
+    found = {f.name: f for f in doctor.devices()}
+    assert found["cuda:0"].value == "NVIDIA H100 80GB HBM3, compute capability 9.0, 80.0 GiB"
+    assert "cuda" not in found
