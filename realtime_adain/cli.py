@@ -14,7 +14,7 @@ from typing import Callable, NoReturn
 from realtime_adain import __version__
 from realtime_adain.errors import UserError
 
-COMMAND_MODULES = ("image", "weights", "video", "live", "bench", "export", "engines")
+COMMAND_MODULES = ("image", "weights", "video", "live", "bench", "export", "engines", "doctor")
 
 
 class ArgumentParser(argparse.ArgumentParser):

@@ -1,0 +1,40 @@
+"""`realtime-adain doctor`: what this installation can do, on one screen to paste into a bug report."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from realtime_adain import doctor
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "doctor", help="check the installation: versions, devices, engines, weights, caches, cameras, display",
+        description="Check what this installation can do and say what to fix. Problems are reported, "
+                    "not errors: the exit status is 0 whenever the checks ran.",
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of the text report")
+    parser.set_defaults(func=run)
+
+
+def render(report: doctor.Report) -> str:
+    """The report as aligned text: one block per section, then the problems with what to do."""
+    lines = [f"realtime-adain {report.version} doctor"]
+    for section in report.sections:
+        lines.append(f"{section.title}:")
+        width = max((len(f.name) for f in section.findings), default=0)
+        for finding in section.findings:
+            mark = {"ok": " ", "note": "-", "problem": "!"}[finding.level]
+            hint = f"; {finding.fix}" if finding.level == "note" and finding.fix else ""
+            lines.append(f" {mark} {finding.name.ljust(width)}  {finding.value}{hint}")
+    problems = report.problems()
+    lines.append(f"problems: {len(problems) or 'none'}")
+    lines += [f"  {title}/{f.name}: {f.value}\n    -> {f.fix}" for title, f in problems]
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    report = doctor.run_checks()
+    print(json.dumps(report.to_json(), indent=2) if args.json else render(report))
+    return 0

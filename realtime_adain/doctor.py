@@ -1,0 +1,354 @@
+"""What this installation can do, as typed findings a user can paste into a bug report.
+
+Each check looks at one thing (versions, devices, engines, weights, caches, cameras, display) and
+returns findings; `run_checks` runs them all and turns a check that raises into a finding of its
+own, so a broken install (a library that fails to import, a damaged file) is reported, never a
+crash. Probes that could hang (opening a camera or a window) run in a subprocess with a timeout.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import importlib.util
+import os
+import platform
+import subprocess
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Literal
+
+from realtime_adain import __version__
+
+Level = Literal["ok", "note", "problem"]
+PROBE_TIMEOUT_S = 10.0
+CAMERA_INDICES = range(4)
+DOWNLOAD = "run `realtime-adain weights download`"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One line of the report: `level` 'note' is a limitation, 'problem' needs action (`fix`)."""
+
+    name: str
+    value: str
+    level: Level = "ok"
+    fix: str | None = None
+
+
+@dataclass(frozen=True)
+class Section:
+    title: str
+    findings: list[Finding] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Report:
+    version: str
+    sections: list[Section]
+
+    def problems(self) -> list[tuple[str, Finding]]:
+        return [(s.title, f) for s in self.sections for f in s.findings if f.level == "problem"]
+
+    def to_json(self) -> dict:
+        return {
+            "realtime_adain": self.version,
+            "sections": {s.title: [asdict(f) for f in s.findings] for s in self.sections},
+            "problems": [{"section": title, **asdict(f)} for title, f in self.problems()],
+        }
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0][:200]}" if text else type(exc).__name__
+
+
+def _guarded(name: str, probe: Callable[[], str | None], absent: str = "not installed") -> Finding:
+    """`probe()` as a finding: None means not installed, an exception is reported as such."""
+    try:
+        value = probe()
+    except Exception as exc:
+        return Finding(name, f"installed but broken: {_first_line(exc)}", "problem",
+                       f"reinstall {name} in this environment")
+    return Finding(name, absent, "note") if value is None else Finding(name, value)
+
+
+def _distribution(*names: str) -> str | None:
+    """The installed version of the first of these distributions, without importing anything."""
+    for name in names:
+        try:
+            return importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return None
+
+
+def _module(name: str):
+    """The imported module, or None when it is not installed (import errors propagate)."""
+    if importlib.util.find_spec(name) is None:
+        return None
+    return importlib.import_module(name)
+
+
+def opencv_gui(build_information: str) -> str:
+    """The GUI backend named in cv2.getBuildInformation() ('NONE' for headless builds)."""
+    for line in build_information.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "GUI":
+            return value.strip() or "NONE"
+    return "unknown"
+
+
+def _torch() -> str | None:
+    torch = _module("torch")
+    if torch is None:
+        return None
+    cuda = f"CUDA {torch.version.cuda}" if torch.version.cuda else "no CUDA"
+    return f"{torch.__version__} (built with {cuda})"
+
+
+def _pyav() -> str | None:
+    av = _module("av")
+    if av is None:
+        return None
+    libs = ", ".join(f"{lib} {'.'.join(map(str, v))}" for lib, v in sorted(av.library_versions.items()))
+    ffmpeg = getattr(av, "ffmpeg_version_info", None)
+    return f"{av.__version__} (FFmpeg {ffmpeg}: {libs})" if ffmpeg else f"{av.__version__} ({libs})"
+
+
+def _opencv() -> str | None:
+    cv2 = _module("cv2")
+    if cv2 is None:
+        return None
+    return f"{cv2.__version__} (GUI: {opencv_gui(cv2.getBuildInformation())})"
+
+
+def _onnxruntime() -> str | None:
+    ort = _module("onnxruntime")
+    if ort is None:
+        return None
+    return f"{ort.__version__} (providers: {', '.join(ort.get_available_providers())})"
+
+
+def _tensorrt() -> str | None:
+    # Versions only: importing torch-tensorrt takes seconds and can fail; the engines section says
+    # whether it loads.
+    versions = [f"{dist} {v}" for dist in ("torch-tensorrt", "tensorrt") if (v := _distribution(dist))]
+    return ", ".join(versions) or None
+
+
+def versions() -> list[Finding]:
+    package = Path(__file__).resolve().parent
+    return [
+        Finding("realtime-adain", f"{__version__} ({package})"),
+        Finding("python", f"{platform.python_version()} ({sys.executable}; {platform.platform()})"),
+        _guarded("torch", _torch),
+        _guarded("torchvision", lambda: _distribution("torchvision")),
+        _guarded("numpy", lambda: _distribution("numpy")),
+        _guarded("av", _pyav),
+        _guarded("opencv", _opencv),
+        _guarded("onnxruntime", _onnxruntime),
+        _guarded("torch-tensorrt", _tensorrt),
+    ]
+
+
+def devices() -> list[Finding]:
+    import torch
+
+    found = []
+    if torch.cuda.is_available():
+        for index in range(torch.cuda.device_count()):
+            props = torch.cuda.get_device_properties(index)
+            found.append(Finding(
+                f"cuda:{index}",
+                f"{props.name}, compute capability {props.major}.{props.minor}, {props.total_memory / 2**30:.1f} GiB",
+            ))
+    else:
+        why = "torch was built without CUDA" if not torch.version.cuda else "no GPU or driver found"
+        found.append(Finding("cuda", f"not available ({why}); models run on the CPU", "note"))
+    mps = torch.backends.mps
+    found.append(Finding("mps", "available" if mps.is_available() else
+                         "not available" + ("" if mps.is_built() else " (not built into torch)")))
+    found.append(Finding("cpu", f"{os.cpu_count()} cores, torch uses {torch.get_num_threads()} threads"))
+    return found
+
+
+def engine_support() -> list[Finding]:
+    """Each registered engine on the CPU (fp32) and, where present, the GPU (fp16, the default)."""
+    import torch
+
+    from realtime_adain import engines
+
+    places = [(torch.device("cpu"), torch.float32)]
+    if torch.cuda.is_available():
+        places.append((torch.device("cuda"), torch.float16))
+    found = []
+    for device, dtype in places:
+        for name in engines.ENGINES:
+            reason = engines.unavailable(name, device, dtype)
+            found.append(Finding(f"{name} on {device.type}", "runs" if reason is None else f"no: {reason}",
+                                 "ok" if reason is None else "note"))
+        found.append(Finding(f"auto on {device.type}", engines.resolve("auto", device, dtype)))
+    return found
+
+
+def _weights_source(kind: str) -> str:
+    from realtime_adain import weights
+
+    variable = weights.ENV_VAR[kind]
+    return f"${variable}" if os.environ.get(variable) else "the weights directory"
+
+
+def _check_weights_file(kind: str) -> Finding:
+    from realtime_adain import download, weights
+    from realtime_adain.errors import UserError
+
+    source = _weights_source(kind)
+    try:
+        path = weights.resolve(kind)
+    except UserError as exc:
+        if source == "the weights directory":
+            expected = weights.weights_dir() / weights.DEFAULT_FILENAME[kind]
+            return Finding(kind, f"no {kind} weights (looked for {expected})", "problem", DOWNLOAD)
+        return Finding(kind, f"missing: {exc}", "problem", f"point {source} at an existing file, or unset it")
+    published = download.PUBLISHED[kind]
+    where = f"{path} (from {source}, {path.stat().st_size:,} bytes)"
+    try:
+        if weights.file_sha256(path) == published.sha256:
+            return Finding(kind, f"{where}: the published v0.0.0 file, SHA-256 verified")
+        download.LOADERS[kind](path)
+    except UserError as exc:
+        fix = f"{DOWNLOAD} --force" if source == "the weights directory" else f"point {source} at a sound file"
+        return Finding(kind, f"{where}: not usable: {str(exc).removeprefix(f'{path}: ')}", "problem", fix)
+    return Finding(kind, f"{where}: loads and checks out (not the published release file)")
+
+
+def weight_files() -> list[Finding]:
+    from realtime_adain import download, weights
+
+    return [Finding("directory", str(weights.weights_dir())), *(_check_weights_file(k) for k in download.KINDS)]
+
+
+def _tree_size(directory: Path) -> tuple[int, int]:
+    """(files, bytes) under a directory; (0, 0) when it does not exist."""
+    files = [p for p in directory.rglob("*") if p.is_file()] if directory.is_dir() else []
+    return len(files), sum(p.stat().st_size for p in files)
+
+
+def caches() -> list[Finding]:
+    from realtime_adain.engines.cache import EngineCache
+    from realtime_adain.live.styles import default_cache_dir
+
+    cache = EngineCache()
+    entries = cache.entries()
+    size = sum(e.size for e in entries)
+    styles = default_cache_dir()
+    count, style_bytes = _tree_size(styles)
+    return [
+        Finding("engines", f"{cache.directory}: {len(entries)} engines, {size / 1e6:.1f} MB"
+                + ("  (`realtime-adain engines list` shows them)" if entries else "")),
+        Finding("styles", f"{styles}: {count} files, {style_bytes / 1e6:.1f} MB"),
+    ]
+
+
+def _probe(code: str, *args: str) -> tuple[str, str | None]:
+    """Run `code` in a fresh Python with a timeout: (stdout so far, why it failed or None)."""
+    env = {**os.environ, "OPENCV_LOG_LEVEL": "SILENT", "QT_LOGGING_RULES": "*=false"}
+    try:
+        done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
+                              timeout=PROBE_TIMEOUT_S, env=env, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired as exc:
+        out = exc.stdout.decode() if isinstance(exc.stdout, bytes) else exc.stdout or ""
+        return out, f"no answer within {PROBE_TIMEOUT_S:.0f} s"
+    if done.returncode != 0:
+        lines = (done.stderr.strip() or f"exit status {done.returncode}").splitlines()
+        return done.stdout, lines[-1][:200]
+    return done.stdout, None
+
+
+CAMERA_PROBE = """
+import sys, cv2
+cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+backend = cv2.CAP_V4L2 if sys.platform.startswith("linux") else cv2.CAP_ANY
+for index in sys.argv[1:]:
+    cap = cv2.VideoCapture(int(index), backend)
+    if cap.isOpened():
+        ok, frame = cap.read()
+        size = f"{frame.shape[1]}x{frame.shape[0]}" if ok and frame is not None else "no frame"
+        print(index, size, flush=True)
+    cap.release()
+"""
+
+NO_CAMERA = "the `live` command can read a video file or URL instead (--source FILE)"
+
+
+def cameras() -> list[Finding]:
+    """Cameras 0..3: on Linux only the /dev/video* nodes present are opened (each probe is bounded)."""
+    indices = [str(i) for i in CAMERA_INDICES]
+    if sys.platform.startswith("linux"):
+        indices = [i for i in indices if Path(f"/dev/video{i}").exists()]
+        if not indices:
+            return [Finding("cameras", "none (no /dev/video0..3)", "note", NO_CAMERA)]
+    out, failure = _probe(CAMERA_PROBE, *indices)
+    found = [Finding(f"camera {index}", f"opens, first frame {size}")
+             for index, size in (line.split(" ", 1) for line in out.splitlines() if " " in line)]
+    if failure:
+        found.append(Finding("camera probe", f"stopped: {failure}", "note", NO_CAMERA))
+    elif not found:
+        found.append(Finding("cameras", f"none of {', '.join(indices)} opens", "note", NO_CAMERA))
+    return found
+
+
+WINDOW_PROBE = """
+import cv2
+cv2.namedWindow("realtime-adain doctor", cv2.WINDOW_NORMAL)
+cv2.waitKey(1)
+cv2.destroyAllWindows()
+"""
+
+HEADLESS = "`live` then needs --no-window with -o FILE, --stream URL or --virtual-cam"
+
+
+def display() -> list[Finding]:
+    """Whether `live` can show its window: a display, an OpenCV GUI backend, and a window that opens."""
+    import cv2
+
+    gui = opencv_gui(cv2.getBuildInformation())
+    if gui in ("NONE", "unknown"):
+        return [Finding("window", f"OpenCV has no GUI backend (GUI: {gui}; opencv-python-headless?)", "note",
+                        f"pip install opencv-python for windows; {HEADLESS}")]
+    names = ("DISPLAY", "WAYLAND_DISPLAY")
+    if sys.platform.startswith("linux") and not any(os.environ.get(n) for n in names):
+        return [Finding("window", f"no display (DISPLAY and WAYLAND_DISPLAY unset; OpenCV GUI: {gui})", "note",
+                        HEADLESS)]
+    shown = ", ".join(f"{n}={os.environ[n]}" for n in names if os.environ.get(n))
+    _, failure = _probe(WINDOW_PROBE)
+    if failure:
+        return [Finding("window", f"does not open ({failure}; {shown or 'no DISPLAY needed'}, OpenCV GUI: {gui})",
+                        "problem", f"check the display and OpenCV install; {HEADLESS}")]
+    return [Finding("window", f"opens ({shown or sys.platform}, OpenCV GUI: {gui})")]
+
+
+CHECKS: dict[str, Callable[[], list[Finding]]] = {
+    "versions": versions,
+    "devices": devices,
+    "engines": engine_support,
+    "weights": weight_files,
+    "caches": caches,
+    "cameras": cameras,
+    "display": display,
+}
+
+
+def run_checks(checks: dict[str, Callable[[], list[Finding]]] | None = None) -> Report:
+    """Every check; one that raises becomes a problem finding instead of ending the report."""
+    sections = []
+    for title, check in (CHECKS if checks is None else checks).items():
+        try:
+            findings = list(check())
+        except Exception as exc:
+            findings = [Finding("check failed", _first_line(exc), "problem",
+                                "this is a bug or a broken install: include this report in an issue")]
+        sections.append(Section(title, findings))
+    return Report(__version__, sections)
