@@ -2,21 +2,27 @@
 
 Two pixel budgets keep a hostile or mistaken input from exhausting memory: OpenCV refuses to
 decode an image whose header claims more than MAX_DECODE_PIXELS (checked before it allocates),
-and `check_pixel_budget` refuses a processing size above a caller-given budget (--max-pixels).
+and `check_pixel_budget` refuses a processing size above a caller-given budget (--max-pixels)
+or with a side over MAX_SIDE.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
+import tempfile
+import threading
 from pathlib import Path
+from typing import Iterator
 
-# 16384 x 16384 (768 MiB as RGB). OpenCV reads the variable once, when it is loaded, so it is set
-# before the import; a user's own setting wins.
+import cv2
+import numpy as np
+
+# 16384 x 16384 (768 MiB as RGB): OpenCV's decode limit, set in realtime_adain/__init__.py because
+# OpenCV reads OPENCV_IO_MAX_IMAGE_PIXELS once, when it is loaded.
 MAX_DECODE_PIXELS = 1 << 28
-os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(MAX_DECODE_PIXELS))
-
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
+MAX_SIDE = 16384  # the longest processing side: far beyond any use, and OpenCV's resize fails soon after
 
 from realtime_adain.atomic import atomic_write_bytes
 from realtime_adain.errors import UserError
@@ -36,17 +42,44 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     data = np.fromfile(path, dtype=np.uint8)
     if data.size == 0:
         raise UserError(f"{path}: the file is empty")
-    try:
-        # ANYDEPTH|ANYCOLOR keeps 16-bit and float samples and, unlike IMREAD_UNCHANGED, applies
-        # the EXIF orientation (JPEG, TIFF, PNG, WebP), as the video reader applies rotation.
-        image = cv2.imdecode(data, cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR)
-    except cv2.error as exc:  # the size check before decoding, or an allocation that failed
-        raise UserError(f"{path}: {_decode_failure(exc)}") from None
+    with _native_stderr_captured() as native:
+        try:
+            # ANYDEPTH|ANYCOLOR keeps 16-bit and float samples and, unlike IMREAD_UNCHANGED, applies
+            # the EXIF orientation (JPEG, TIFF, PNG, WebP), as the video reader applies rotation.
+            image, failure = cv2.imdecode(data, cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR), "not a readable image"
+        except cv2.error as exc:  # the size check before decoding, or an allocation that failed
+            image, failure = None, _decode_failure(exc)
     if image is None:
-        raise UserError(f"{path}: not a readable image")
+        detail = next((line.strip() for line in native if line.strip()), "")
+        shown = f" ({detail[:120]})" if detail and failure == "not a readable image" else ""
+        raise UserError(f"{path}: {failure}{shown}")
     if image.shape[0] * image.shape[1] > MAX_DECODE_PIXELS:  # when OpenCV was loaded before us
         raise UserError(f"{path}: {image.shape[1]}x{image.shape[0]} is {_too_many_pixels()}")
     return to_rgb8(image)
+
+
+@contextlib.contextmanager
+def _native_stderr_captured() -> Iterator[list[str]]:
+    """libpng and libjpeg print warnings and errors straight to the process's stderr; collect them
+    (as lines) so a bad file is one line of ours and a harmless warning is not shown at all.
+    Only on the main thread: fd 2 is shared, and another thread's output must not be taken."""
+    lines: list[str] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield lines
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with tempfile.TemporaryFile() as sink:
+            os.dup2(sink.fileno(), 2)
+            try:
+                yield lines
+            finally:
+                os.dup2(saved, 2)
+                sink.seek(0)
+                lines += sink.read(4096).decode(errors="replace").splitlines()
+    finally:
+        os.close(saved)
 
 
 def _too_many_pixels() -> str:
@@ -112,6 +145,9 @@ def check_pixel_budget(path: Path, height: int, width: int, size: int | None, ma
     """Refuse to process `path` at a size over `max_pixels`: a thin strip scaled by its short side
     would otherwise become a gigapixel image that runs for minutes or exhausts memory."""
     new_w, new_h = short_side_size(height, width, size)
+    if max(new_w, new_h) > MAX_SIDE:
+        raise UserError(f"{path}: {width}x{height} at {option} {size or 0} is {new_w}x{new_h}, "
+                        f"longer than {MAX_SIDE} pixels on a side (lower {option})")
     if new_w * new_h > max_pixels:
         raise UserError(
             f"{path}: {width}x{height} at {option} {size or 0} is {new_w}x{new_h}, "

@@ -50,6 +50,14 @@ def output_is_one_file(output: str, known_format: Callable[[Path], bool], result
     return False
 
 
+def output_extension(text: str) -> str:
+    """'--ext png' or '.png' -> '.png'; an empty name or one with a folder in it is refused."""
+    name = text.strip().lstrip(".")
+    if not name or "/" in name or os.sep in name or "." in name:
+        raise UserError(f"--ext {text!r}: give a format's extension, such as png or jpg")
+    return "." + name
+
+
 def refuse_overwriting_inputs(outputs: Iterable[Path], inputs: Iterable[Path]) -> None:
     resolved_inputs = {Path(p).resolve() for p in inputs}
     for path in outputs:

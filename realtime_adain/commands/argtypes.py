@@ -6,8 +6,9 @@ import argparse
 import math
 from typing import Callable
 
+from realtime_adain.imageio import MAX_SIDE
+
 RESOLUTION_PRESETS = {"360p": (640, 360), "720p": (1280, 720), "1080p": (1920, 1080)}
-MAX_SIDE = 16384  # the longest processing side asked for: beyond it OpenCV's resize fails
 DEFAULT_MAX_PIXELS = 4096 * 4096  # the processing budget (--max-pixels): a few GiB of features on a CPU
 
 
@@ -16,9 +17,9 @@ def _number(text: str, kind: type) -> float:
         value = kind(text)
     except (ValueError, OverflowError):
         noun = "whole number" if kind is int else "number"
-        raise argparse.ArgumentTypeError(f"'{text}' is not a {noun}") from None
+        raise argparse.ArgumentTypeError(f"{text!r} is not a {noun}") from None
     if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"'{text}' is not a finite number")
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
     return value
 
 
@@ -50,7 +51,7 @@ def mix_weights(text: str) -> list[float]:
     try:
         values = [_number(part, float) for part in text.split(",") if part.strip()]
     except argparse.ArgumentTypeError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a comma-separated list of numbers") from None
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of numbers") from None
     if not values or any(v < 0 for v in values) or max(values) <= 0:
         raise argparse.ArgumentTypeError("mix weights must be non-negative numbers with a positive sum")
     return values
@@ -64,7 +65,7 @@ def resolution(text: str) -> tuple[int, int]:
         width, height = (int(part) for part in text.lower().split("x"))
     except ValueError:
         presets = ", ".join(RESOLUTION_PRESETS)
-        raise argparse.ArgumentTypeError(f"'{text}' is not WIDTHxHEIGHT (e.g. 1280x720) or one of {presets}") from None
-    if width < 16 or height < 16:
-        raise argparse.ArgumentTypeError(f"{text}: both sides must be at least 16 pixels")
+        raise argparse.ArgumentTypeError(f"{text!r} is not WIDTHxHEIGHT (e.g. 1280x720) or one of {presets}") from None
+    if not (16 <= width <= MAX_SIDE and 16 <= height <= MAX_SIDE):
+        raise argparse.ArgumentTypeError(f"{text!r}: both sides must be 16 to {MAX_SIDE} pixels")
     return width, height

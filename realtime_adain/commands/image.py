@@ -12,7 +12,8 @@ from tqdm import tqdm
 from realtime_adain.commands import argtypes, common
 from realtime_adain.errors import UserError
 from realtime_adain.paths import (
-    check_writable_dir, expand_images, output_is_one_file, refuse_overwriting_inputs, refuse_shared_outputs,
+    check_writable_dir, expand_images, output_extension, output_is_one_file, refuse_overwriting_inputs,
+    refuse_shared_outputs,
 )
 from realtime_adain.imageio import (
     check_pixel_budget, fit_short_side, is_image_path, mask_labels, read_image, read_mask, resize, write_image,
@@ -73,7 +74,7 @@ def output_paths(args: argparse.Namespace, jobs: list[Job]) -> list[Path]:
     out = Path(args.output)
     if output_is_one_file(args.output, is_image_path, len(jobs), "image"):
         return [out]
-    ext = "." + args.ext.lstrip(".") if args.ext else None
+    ext = output_extension(args.ext) if args.ext is not None else None
     return [out / f"{j.content.stem}_stylized_{j.name}{ext or j.content.suffix}" for j in jobs]
 
 
