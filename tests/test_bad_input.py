@@ -87,6 +87,7 @@ CASES = {
     "mix negative": (IMAGE + ["-s", "{style2}", "-o", "{tmp}/o.png", "--mix=-1,2"], 2, "non-negative"),
     "mix underflowing to zero": (IMAGE + ["-s", "{style2}", "-o", "{tmp}/o.png", "--mix", "1e-400,1e-400"], 2, "positive sum"),
     "mix only commas": (IMAGE + ["-s", "{style2}", "-o", "{tmp}/o.png", "--mix", ",,"], 2, "positive sum"),
+    "video bitrate of 400 digits": (VIDEO + ["-o", "{tmp}/o.mp4", "--bitrate", "9" * 400], 2, "is above 10000M"),
     # Output names.
     "ext empty": (IMAGE + ["-o", "{tmp}/out/", "--ext", ""], 2, "--ext '': give a format's extension"),
     "ext climbing out": (IMAGE + ["-o", "{tmp}/out/", "--ext", "../x"], 2, "give a format's extension"),

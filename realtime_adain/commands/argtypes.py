@@ -18,7 +18,7 @@ def _number(text: str, kind: type) -> float:
     except (ValueError, OverflowError):
         noun = "whole number" if kind is int else "number"
         raise argparse.ArgumentTypeError(f"{text!r} is not a {noun}") from None
-    if not math.isfinite(value):
+    if kind is float and not math.isfinite(value):  # ints are finite (and may be too big for isfinite)
         raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
     return value
 

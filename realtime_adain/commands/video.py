@@ -38,9 +38,12 @@ def bitrate(text: str) -> int:
     """argparse type for --bitrate: bits per second, with an optional k/M suffix (e.g. 4M)."""
     match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kKmM]?)\s*", text)
     if not match:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a bitrate such as 800k or 4M")
+        raise argparse.ArgumentTypeError(f"{text!r} is not a bitrate such as 800k or 4M")
     scale = {"": 1, "k": 1_000, "m": 1_000_000}[match.group(2).lower()]
-    return int(float(match.group(1)) * scale)
+    value = float(match.group(1)) * scale
+    if value > 10_000_000_000:  # 10 Gbit/s; also keeps an endless digit string from overflowing int()
+        raise argparse.ArgumentTypeError(f"{text!r} is above 10000M")
+    return int(value)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
