@@ -73,8 +73,10 @@ def refuse_shared_outputs(outputs: Sequence[Path], sources: Sequence[tuple[Path,
         key = os.path.normcase(str(Path(path).resolve()))
         if key in seen:
             first, second = sources[seen[key]], sources[index]
-            shown = (first[0], second[0]) if first[0] != second[0] else (" + ".join(map(str, first)), " + ".join(map(str, second)))
-            raise UserError(f"{shown[0]} and {shown[1]} would both be written to {path}; "
+            if first[0] != second[0]:  # the contents differ: they say it all (else show the styles too)
+                first, second = first[:1], second[:1]
+            names = [" + ".join(map(str, inputs)) for inputs in (first, second)]
+            raise UserError(f"{names[0]} and {names[1]} would both be written to {path}; "
                             "rename one or stylize them in separate runs")
         seen[key] = index
 

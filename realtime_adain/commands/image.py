@@ -18,7 +18,7 @@ from realtime_adain.paths import (
 from realtime_adain.imageio import (
     check_pixel_budget, fit_short_side, is_image_path, mask_labels, read_image, read_mask, resize, write_image,
 )
-from realtime_adain.stylizer import pick_device
+from realtime_adain.stylizer import Stylizer, pick_device
 
 EPILOG = """examples:
   realtime-adain image photo.jpg --style starry.jpg -o out.jpg
@@ -90,10 +90,12 @@ def check_outputs(outputs: list[Path], jobs: list[Job], inputs: list[Path]) -> N
         check_writable_dir(parent)
 
 
-def check_inputs(args: argparse.Namespace, contents: list[Path], styles: list[Path]) -> dict[Path, np.ndarray]:
+def check_inputs(
+    args: argparse.Namespace, contents: list[Path], styles: list[Path]
+) -> tuple[dict[Path, np.ndarray], np.ndarray | None]:
     """Decode every input once before any work and refuse, naming each bad file, if one is
     unreadable or over the pixel budget: a folder run then never stops halfway. Returns the
-    styles' images (kept: they are needed again); contents are decoded again when processed."""
+    styles' images and the mask (kept); contents are decoded again when processed."""
     problems: list[str] = []
     style_images: dict[Path, np.ndarray] = {}
 
@@ -110,16 +112,17 @@ def check_inputs(args: argparse.Namespace, contents: list[Path], styles: list[Pa
         style_images[path] = check(path, args.style_size, "--style-size")
     for path in dict.fromkeys(contents):
         check(path, args.size, "--size")
+    mask = None
     if args.mask:
         try:
-            read_mask(args.mask)
+            mask = read_mask(args.mask)
         except UserError as exc:
             problems.append(str(exc))
     if len(problems) == 1:
         raise UserError(problems[0])
     if problems:
         raise UserError(f"{len(problems)} inputs cannot be used, nothing done: " + "; ".join(problems))
-    return style_images
+    return style_images, mask
 
 
 def run(args: argparse.Namespace) -> int:
@@ -130,8 +133,7 @@ def run(args: argparse.Namespace) -> int:
     outputs = output_paths(args, jobs)
     mask_paths = [Path(args.mask)] if args.mask else []
     check_outputs(outputs, jobs, contents + styles + mask_paths)
-    style_images = check_inputs(args, contents, styles)
-    mask = read_mask(args.mask) if args.mask else None
+    style_images, mask = check_inputs(args, contents, styles)
 
     stylizer = common.stylizer_from_args(args, sizes_vary=True)
     style_set = common.StyleSet(stylizer, style_images, args.style_size, args.preserve_color)
@@ -144,7 +146,10 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def stylize_one(args: argparse.Namespace, job: Job, stylizer, style_set: common.StyleSet, mask: np.ndarray | None) -> np.ndarray:
+def stylize_one(
+    args: argparse.Namespace, job: Job, stylizer: Stylizer, style_set: common.StyleSet, mask: np.ndarray | None
+) -> np.ndarray:
+    """One job's result, at the content's size unless --no-keep-size."""
     original = read_image(job.content)
     content = fit_short_side(original, args.size)
     if mask is not None:
