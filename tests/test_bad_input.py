@@ -134,3 +134,18 @@ def test_bad_input(case, material, weights_env, run_cli):
     assert expected.format(**material) in lines[0], err
     assert not [str(w.message) for w in caught], "warnings shown to the user"
     assert set(tmp.rglob("*")) == before  # no output, temporary file or empty folder left
+
+
+def test_device_names_against_the_gpus_present(monkeypatch):
+    """cuda:N is accepted only for a GPU that exists, mps only where MPS is available (hardware mocked)."""
+    import torch
+
+    from realtime_adain.errors import UserError
+    from realtime_adain.stylizer import pick_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    assert [str(pick_device(name)) for name in ("cuda", "cuda:1", "mps", "cpu")] == ["cuda", "cuda:1", "mps", "cpu"]
+    with pytest.raises(UserError, match=r"only 2 CUDA GPUs \(cuda:0 to cuda:1\)"):
+        pick_device("cuda:2")
