@@ -7,6 +7,7 @@ implementation: unbiased variance over the spatial positions, plus eps = 1e-5, t
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -73,11 +74,14 @@ class StyleStats:
         """
         if len(styles) != len(weights):
             raise ValueError(f"{len(weights)} mix weights for {len(styles)} styles")
-        if any(w < 0 for w in weights) or sum(weights) <= 0:
-            raise ValueError("mix weights must be non-negative with a positive sum")
-        total = float(sum(weights))
-        mean = sum(w / total * s.mean for w, s in zip(weights, styles))
-        std = sum(w / total * s.std for w, s in zip(weights, styles))
+        weights = [float(w) for w in weights]
+        if not all(math.isfinite(w) and w >= 0 for w in weights) or max(weights, default=0.0) <= 0:
+            raise ValueError("mix weights must be finite and non-negative with a positive sum")
+        largest = max(weights)  # scaled to at most 1 first, so the sum cannot overflow
+        scaled = [w / largest for w in weights]
+        total = sum(scaled)
+        mean = sum(w / total * s.mean for w, s in zip(scaled, styles))
+        std = sum(w / total * s.std for w, s in zip(scaled, styles))
         return StyleStats(mean, std)
 
 

@@ -50,11 +50,49 @@ def output_is_one_file(output: str, known_format: Callable[[Path], bool], result
     return False
 
 
+def output_extension(text: str) -> str:
+    """'--ext png' or '.png' -> '.png'; an empty name or one with a folder in it is refused."""
+    name = text.strip().lstrip(".")
+    if not name or "/" in name or os.sep in name or "." in name:
+        raise UserError(f"--ext {text!r}: give a format's extension, such as png or jpg")
+    return "." + name
+
+
 def refuse_overwriting_inputs(outputs: Iterable[Path], inputs: Iterable[Path]) -> None:
     resolved_inputs = {Path(p).resolve() for p in inputs}
     for path in outputs:
         if Path(path).resolve() in resolved_inputs:
             raise UserError(f"{path}: output would overwrite an input")
+
+
+def refuse_shared_outputs(outputs: Sequence[Path], sources: Sequence[tuple[Path, ...]]) -> None:
+    """Refuse before any work when two jobs would write one file (a/photo.jpg and b/photo.jpg, or
+    photo.jpg and photo.png with --ext jpg): the second would silently replace the first."""
+    seen: dict[str, int] = {}
+    for index, path in enumerate(outputs):
+        key = os.path.normcase(str(Path(path).resolve()))
+        if key in seen:
+            first, second = sources[seen[key]], sources[index]
+            if first[0] != second[0]:  # the contents differ: they say it all (else show the styles too)
+                first, second = first[:1], second[:1]
+            names = [" + ".join(map(str, inputs)) for inputs in (first, second)]
+            raise UserError(f"{names[0]} and {names[1]} would both be written to {path}; "
+                            "rename one or stylize them in separate runs")
+        seen[key] = index
+
+
+def check_writable_dir(directory: Path) -> None:
+    """Prove `directory` can be made and written to without making it, so a run refused later
+    leaves no empty folder behind (the outputs' temporary files create it when written)."""
+    existing = next(p for p in (directory, *directory.parents) if p.exists() or p == Path(p.anchor or "."))
+    if existing.exists() and not existing.is_dir():
+        where = "it is a file" if existing == directory else f"{existing} is a file"
+        raise UserError(f"{directory}: output directory is not writable ({where}, not a folder)")
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as exc:
+        raise UserError(f"{directory}: output directory is not writable ({exc.strerror or exc})") from None
 
 
 def ensure_writable_dir(directory: Path) -> None:

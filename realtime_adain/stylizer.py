@@ -23,15 +23,27 @@ DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
 
 def pick_device(name: str = "auto") -> torch.device:
-    """'auto' is the first CUDA GPU when there is one, else the CPU."""
+    """'auto' is the first CUDA GPU when there is one, else the CPU. Every other name is checked
+    here, so a device torch knows but we cannot run on (meta, xpu, cuda:99) is one clear line."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
         device = torch.device(name)
-    except RuntimeError:
-        raise UserError(f"unknown device '{name}' (use auto, cpu, cuda or cuda:N)") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise UserError(f"device '{name}' asked for, but no CUDA GPU is available")
+    except (RuntimeError, ValueError, TypeError):
+        device = None
+    if device is None or str(device) != name or device.type not in ("cpu", "cuda", "mps"):
+        raise UserError(f"unknown device '{name}' (use auto, cpu, cuda or cuda:N)")
+    if device.type == "cpu" and device.index not in (None, 0):
+        raise UserError(f"unknown device '{name}' (the CPU is 'cpu')")
+    if device.type == "mps" and not (torch.backends.mps.is_available() and device.index in (None, 0)):
+        raise UserError(f"device '{name}' asked for, but no Apple GPU (MPS) is available")
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise UserError(f"device '{name}' asked for, but no CUDA GPU is available")
+        count = torch.cuda.device_count()
+        if device.index is not None and device.index >= count:
+            raise UserError(f"device '{name}' asked for, but there {'is' if count == 1 else 'are'} only "
+                            f"{count} CUDA GPU{'' if count == 1 else 's'} (cuda:0 to cuda:{count - 1})")
     return device
 
 

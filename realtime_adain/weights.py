@@ -12,6 +12,7 @@ import errno
 import hashlib
 import os
 import pickle
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -105,7 +106,9 @@ def read_weights(path: str | os.PathLike) -> LoadedWeights:
                 metadata = dict(handle.metadata() or {})
                 state = {key: handle.get_tensor(key) for key in handle.keys()}
             return LoadedWeights(state, metadata)
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns about pickle protocols; our line says it all
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise UserError(f"{path}: no such weights file") from None
     except Exception as exc:  # torch/safetensors raise many types for damaged files

@@ -198,3 +198,80 @@ def test_console_script_runs(weights_env, data_dir, tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert read_image(out).shape == read_image(data_dir / "content" / "modern.jpg").shape
+
+
+def test_jpeg_exif_orientation_is_honoured(tmp_path):
+    """A phone photo stored sideways with an orientation tag reads upright, as video honours rotation."""
+    stored = np.zeros((20, 40, 3), np.uint8)
+    stored[:, :20] = (255, 0, 0)  # left half red, right half blue as stored
+    stored[:, 20:] = (0, 0, 255)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 degrees clockwise to display": the stored left edge becomes the top
+    Image.fromarray(stored).save(tmp_path / "phone.jpg", quality=95, exif=exif.tobytes())
+    image = read_image(tmp_path / "phone.jpg")
+    assert image.shape == (40, 20, 3)
+    np.testing.assert_allclose(image[5, 10], (255, 0, 0), atol=40)
+    np.testing.assert_allclose(image[35, 10], (0, 0, 255), atol=40)
+
+
+@pytest.mark.parametrize("scale", [1.0, 255.0])
+def test_float_tiff_in_either_range(tmp_path, scale):
+    """Float TIFFs come as 0..1 or 0..255: both read as the same picture, not clipped to white."""
+    values = np.array([[0.0, 0.25, 0.5, 1.0]] * 3, np.float32)
+    cv2.imwrite(str(tmp_path / "float.tiff"), np.dstack([values * scale] * 3))
+    image = read_image(tmp_path / "float.tiff")
+    assert image.dtype == np.uint8
+    np.testing.assert_allclose(image[0, :, 0], [0, 64, 128, 255], atol=1)
+
+
+def test_mix_of_huge_weights_is_an_even_mix(stylizer, data_dir):
+    """1e308 + 1e308 overflows a plain sum (every weight became 0: a flat image); scaled first it is 0.5/0.5."""
+    from realtime_adain.adain import StyleStats
+    from realtime_adain.commands.common import style_stats
+
+    a = style_stats(stylizer, read_image(data_dir / "style" / "trial.jpg"), 32)
+    b = style_stats(stylizer, read_image(data_dir / "style" / "mondrian.jpg"), 32)
+    huge, even = StyleStats.mix([a, b], [1e308, 1e308]), StyleStats.mix([a, b], [1, 1])
+    torch.testing.assert_close(huge.mean, even.mean)
+    torch.testing.assert_close(huge.std, even.std)
+    with pytest.raises(ValueError):
+        StyleStats.mix([a, b], [float("inf"), 1])
+
+
+def test_cli_mix_of_huge_weights(weights_env, run_cli, data_dir, tmp_path):
+    content = data_dir / "content" / "lenna.jpg"
+    styles = ("-s", data_dir / "style" / "trial.jpg", "-s", data_dir / "style" / "mondrian.jpg")
+    for name, mix in (("huge.png", "1e308,1e308"), ("even.png", "1,1")):
+        code, _, err = run_cli("image", content, *styles, "--mix", mix, "-o", tmp_path / name, *SMALL, "--no-keep-size")
+        assert code == 0, err
+    huge = read_image(tmp_path / "huge.png")
+    assert huge.std() > 5  # not flat
+    np.testing.assert_array_equal(huge, read_image(tmp_path / "even.png"))
+
+
+@pytest.mark.parametrize("allocate", [lambda: torch.empty(1 << 62, dtype=torch.uint8), lambda: np.empty(1 << 62, np.uint8)])
+def test_out_of_memory_is_one_line(allocate):
+    """What a huge --size ends in when the machine cannot hold it: the allocator's error, as a UserError."""
+    from realtime_adain.commands.common import out_of_memory_as_user_error
+    from realtime_adain.errors import UserError
+
+    with pytest.raises(UserError, match="photo.jpg: out of memory; lower --size"):
+        with out_of_memory_as_user_error("photo.jpg"):
+            allocate()
+
+
+def test_truncated_png_is_one_line_from_the_console(weights_env, data_dir, tmp_path):
+    """libpng prints its own complaint to the process's stderr; the user still sees one line."""
+    import subprocess
+    import sys
+
+    ok, png = cv2.imencode(".png", cv2.imread(str(data_dir / "content" / "lenna.jpg")))
+    (tmp_path / "cut.png").write_bytes(png.tobytes()[: len(png) // 2])
+    result = subprocess.run(
+        [sys.executable, "-m", "realtime_adain", "image", tmp_path / "cut.png", "-s", data_dir / "style" / "trial.jpg",
+         "-o", tmp_path / "out" / "o.png"], capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "cut.png: not a readable image" in result.stderr
+    assert not (tmp_path / "out").exists()

@@ -6,17 +6,20 @@ import argparse
 import math
 from typing import Callable
 
+from realtime_adain.imageio import MAX_SIDE
+
 RESOLUTION_PRESETS = {"360p": (640, 360), "720p": (1280, 720), "1080p": (1920, 1080)}
+DEFAULT_MAX_PIXELS = 4096 * 4096  # the processing budget (--max-pixels): a few GiB of features on a CPU
 
 
 def _number(text: str, kind: type) -> float:
     try:
         value = kind(text)
-    except ValueError:
+    except (ValueError, OverflowError):
         noun = "whole number" if kind is int else "number"
-        raise argparse.ArgumentTypeError(f"'{text}' is not a {noun}") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"'{text}' is not a finite number")
+        raise argparse.ArgumentTypeError(f"{text!r} is not a {noun}") from None
+    if kind is float and not math.isfinite(value):  # ints are finite (and may be too big for isfinite)
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
     return value
 
 
@@ -37,15 +40,19 @@ positive_float = _checked(float, lambda v: v > 0, "must be positive", "positive_
 non_negative_float = _checked(float, lambda v: v >= 0, "is negative", "non_negative_float")
 # Sizes where 0 means native, counts where 0 means all.
 non_negative_int = _checked(int, lambda v: v >= 0, "is negative", "non_negative_int")
+# Processing sizes (--size, --style-size): 0 means native.
+side_length = _checked(int, lambda v: 0 <= v <= MAX_SIDE, f"is outside 0..{MAX_SIDE}", "side_length")
+max_pixels = _checked(int, lambda v: 1 <= v <= MAX_SIDE * MAX_SIDE, f"is outside 1..{MAX_SIDE * MAX_SIDE}", "max_pixels")
 
 
 def mix_weights(text: str) -> list[float]:
-    """Comma-separated non-negative weights, e.g. '0.7,0.3'."""
+    """Comma-separated non-negative finite weights with a positive sum, e.g. '0.7,0.3'
+    (StyleStats.mix normalises them without overflow, so '1e308,1e308' is an even mix)."""
     try:
         values = [_number(part, float) for part in text.split(",") if part.strip()]
     except argparse.ArgumentTypeError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a comma-separated list of numbers") from None
-    if not values or any(v < 0 for v in values) or sum(values) <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of numbers") from None
+    if not values or any(v < 0 for v in values) or max(values) <= 0:
         raise argparse.ArgumentTypeError("mix weights must be non-negative numbers with a positive sum")
     return values
 
@@ -58,7 +65,7 @@ def resolution(text: str) -> tuple[int, int]:
         width, height = (int(part) for part in text.lower().split("x"))
     except ValueError:
         presets = ", ".join(RESOLUTION_PRESETS)
-        raise argparse.ArgumentTypeError(f"'{text}' is not WIDTHxHEIGHT (e.g. 1280x720) or one of {presets}") from None
-    if width < 16 or height < 16:
-        raise argparse.ArgumentTypeError(f"{text}: both sides must be at least 16 pixels")
+        raise argparse.ArgumentTypeError(f"{text!r} is not WIDTHxHEIGHT (e.g. 1280x720) or one of {presets}") from None
+    if not (16 <= width <= MAX_SIDE and 16 <= height <= MAX_SIDE):
+        raise argparse.ArgumentTypeError(f"{text!r}: both sides must be 16 to {MAX_SIDE} pixels")
     return width, height

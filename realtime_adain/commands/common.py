@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
+import cv2
 import numpy as np
+import torch
 
 from realtime_adain import engines
 from realtime_adain.adain import StyleStats
@@ -28,8 +31,9 @@ def add_model_options(parser: argparse.ArgumentParser, default_size: int | None,
     group.add_argument("--engine", default="auto", choices=list(engines.CHOICES),
                        help="model engine: auto (tensorrt > compile > eager on a GPU), eager, compile, tensorrt, onnx")
     group.add_argument(
-        "--size", type=argtypes.non_negative_int, default=default_size, metavar="PX",
-        help=f"processing size: shorter side in pixels, 0 = native (default: {size_default_text or default_size or 'native'})",
+        "--size", type=argtypes.side_length, default=default_size, metavar="PX",
+        help=f"processing size: shorter side in pixels up to {argtypes.MAX_SIDE}, 0 = native "
+             f"(default: {size_default_text or default_size or 'native'})",
     )
 
 
@@ -41,8 +45,8 @@ def add_style_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--mix", type=argtypes.mix_weights, metavar="W1,W2,...",
                        help="blend all styles into one with these weights (one per style)")
     group.add_argument("--preserve-color", action="store_true", help="keep the content's colours")
-    group.add_argument("--style-size", type=argtypes.non_negative_int, default=512, metavar="PX",
-                       help="shorter side the style is encoded at, 0 = native (default 512)")
+    group.add_argument("--style-size", type=argtypes.side_length, default=512, metavar="PX",
+                       help=f"shorter side the style is encoded at, up to {argtypes.MAX_SIDE}, 0 = native (default 512)")
 
 
 def stylizer_from_args(args: argparse.Namespace, sizes_vary: bool = False) -> Stylizer:
@@ -62,6 +66,21 @@ def prepare_engine(stylizer: Stylizer, batch: int, height: int, width: int) -> N
         print(f"preparing the {engine.name} engine for {width}x{height}, batch {batch} "
               "(the first time for a size takes minutes; later runs reuse it)", file=sys.stderr, flush=True)
     engine.prepare(batch, height, width)
+
+
+@contextlib.contextmanager
+def out_of_memory_as_user_error(what: str) -> Iterator[None]:
+    """A size the machine cannot hold is bad input, not a bug: the allocator's error (torch, OpenCV
+    or numpy) becomes one line naming what was being processed."""
+    try:
+        yield
+    except (MemoryError, torch.OutOfMemoryError):
+        raise UserError(f"{what}: out of memory; lower --size") from None
+    except (RuntimeError, cv2.error) as exc:
+        text = str(exc).lower()
+        if "memory" not in text and "alloc" not in text:
+            raise
+        raise UserError(f"{what}: out of memory; lower --size") from None
 
 
 def check_mix(args: argparse.Namespace, styles: Sequence[Path]) -> None:

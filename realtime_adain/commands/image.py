@@ -6,14 +6,19 @@ import argparse
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from tqdm import tqdm
 
-from realtime_adain.commands import common
+from realtime_adain.commands import argtypes, common
 from realtime_adain.errors import UserError
-from realtime_adain.paths import ensure_writable_dir, expand_images, output_is_one_file, refuse_overwriting_inputs
-from realtime_adain.imageio import (
-    fit_short_side, is_image_path, mask_labels, read_image, read_mask, resize, write_image,
+from realtime_adain.paths import (
+    check_writable_dir, expand_images, output_extension, output_is_one_file, refuse_overwriting_inputs,
+    refuse_shared_outputs,
 )
+from realtime_adain.imageio import (
+    check_pixel_budget, fit_short_side, is_image_path, mask_labels, read_image, read_mask, resize, write_image,
+)
+from realtime_adain.stylizer import Stylizer, pick_device
 
 EPILOG = """examples:
   realtime-adain image photo.jpg --style starry.jpg -o out.jpg
@@ -37,6 +42,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--ext", metavar="EXT", help="output format in directory mode (default: the content's)")
     parser.add_argument("--keep-size", action=argparse.BooleanOptionalAction, default=True,
                         help="scale the result back to the content's size (default: on)")
+    parser.add_argument("--max-pixels", type=argtypes.max_pixels, default=argtypes.DEFAULT_MAX_PIXELS, metavar="N",
+                        help="refuse to process an image (content at --size, style at --style-size) larger "
+                             f"than N pixels (default {argtypes.DEFAULT_MAX_PIXELS}, 4096x4096)")
     common.add_model_options(parser, default_size=512)
     parser.set_defaults(func=run)
 
@@ -66,43 +74,87 @@ def output_paths(args: argparse.Namespace, jobs: list[Job]) -> list[Path]:
     out = Path(args.output)
     if output_is_one_file(args.output, is_image_path, len(jobs), "image"):
         return [out]
-    ext = "." + args.ext.lstrip(".") if args.ext else None
+    ext = output_extension(args.ext) if args.ext is not None else None
     return [out / f"{j.content.stem}_stylized_{j.name}{ext or j.content.suffix}" for j in jobs]
 
 
-def check_outputs(outputs: list[Path], inputs: list[Path]) -> None:
-    """Refuse to overwrite an input, and fail before any compute if the target is unwritable."""
+def check_outputs(outputs: list[Path], jobs: list[Job], inputs: list[Path]) -> None:
+    """Refuse to overwrite an input or another job's result, and fail before any compute if the
+    target is unwritable (without creating it: a refused run leaves no empty folder)."""
     refuse_overwriting_inputs(outputs, inputs)
+    refuse_shared_outputs(outputs, [(j.content, *j.styles) for j in jobs])
     for path in outputs:
         if not is_image_path(path):
             raise UserError(f"{path}: unknown image format '{path.suffix}'")
     for parent in {p.parent for p in outputs}:
-        ensure_writable_dir(parent)
+        check_writable_dir(parent)
+
+
+def check_inputs(
+    args: argparse.Namespace, contents: list[Path], styles: list[Path]
+) -> tuple[dict[Path, np.ndarray], np.ndarray | None]:
+    """Decode every input once before any work and refuse, naming each bad file, if one is
+    unreadable or over the pixel budget: a folder run then never stops halfway. Returns the
+    styles' images and the mask (kept); contents are decoded again when processed."""
+    problems: list[str] = []
+    style_images: dict[Path, np.ndarray] = {}
+
+    def check(path: Path, size: int | None, option: str) -> np.ndarray | None:
+        try:
+            image = read_image(path)
+            check_pixel_budget(path, *image.shape[:2], size, args.max_pixels, option)
+            return image
+        except UserError as exc:
+            problems.append(str(exc))
+            return None
+
+    for path in dict.fromkeys(styles):
+        style_images[path] = check(path, args.style_size, "--style-size")
+    for path in dict.fromkeys(contents):
+        check(path, args.size, "--size")
+    mask = None
+    if args.mask:
+        try:
+            mask = read_mask(args.mask)
+        except UserError as exc:
+            problems.append(str(exc))
+    if len(problems) == 1:
+        raise UserError(problems[0])
+    if problems:
+        raise UserError(f"{len(problems)} inputs cannot be used, nothing done: " + "; ".join(problems))
+    return style_images, mask
 
 
 def run(args: argparse.Namespace) -> int:
+    pick_device(args.device)  # a bad --device is refused before any work
     contents = expand_images(args.content, "content")
     styles = expand_images(args.style, "style")
     jobs = plan_jobs(args, contents, styles)
     outputs = output_paths(args, jobs)
     mask_paths = [Path(args.mask)] if args.mask else []
-    check_outputs(outputs, contents + styles + mask_paths)
-    mask = read_mask(args.mask) if args.mask else None
-    style_images = {p: read_image(p) for p in dict.fromkeys(styles)}
+    check_outputs(outputs, jobs, contents + styles + mask_paths)
+    style_images, mask = check_inputs(args, contents, styles)
 
     stylizer = common.stylizer_from_args(args, sizes_vary=True)
     style_set = common.StyleSet(stylizer, style_images, args.style_size, args.preserve_color)
 
     for job, out in tqdm(list(zip(jobs, outputs)), desc="stylizing", unit="image", disable=None):
-        original = read_image(job.content)
-        content = fit_short_side(original, args.size)
-        if mask is not None:
-            stats = [style_set.stats(p, content) for p in job.styles]
-            result = stylizer.stylize_masked(content, mask_labels(mask, content.shape[:2]), stats, args.alpha)
-        else:
-            result = stylizer.stylize(content, style_set.combined(job.styles, content, args.mix), args.alpha)
-        if args.keep_size:
-            result = resize(result, original.shape[1::-1])
+        with common.out_of_memory_as_user_error(str(job.content)):
+            result = stylize_one(args, job, stylizer, style_set, mask)
         write_image(out, result)
         tqdm.write(str(out))
     return 0
+
+
+def stylize_one(
+    args: argparse.Namespace, job: Job, stylizer: Stylizer, style_set: common.StyleSet, mask: np.ndarray | None
+) -> np.ndarray:
+    """One job's result, at the content's size unless --no-keep-size."""
+    original = read_image(job.content)
+    content = fit_short_side(original, args.size)
+    if mask is not None:
+        stats = [style_set.stats(p, content) for p in job.styles]
+        result = stylizer.stylize_masked(content, mask_labels(mask, content.shape[:2]), stats, args.alpha)
+    else:
+        result = stylizer.stylize(content, style_set.combined(job.styles, content, args.mix), args.alpha)
+    return resize(result, original.shape[1::-1]) if args.keep_size else result

@@ -16,9 +16,10 @@ from realtime_adain.commands import argtypes, common
 from realtime_adain.atomic import PendingOutput
 from realtime_adain.imageio import fit_short_side, read_image, resize
 from realtime_adain.paths import (
-    ensure_writable_dir, expand_images, expand_inputs, output_is_one_file, refuse_overwriting_inputs,
+    check_writable_dir, expand_images, expand_inputs, output_extension, output_is_one_file,
+    refuse_overwriting_inputs, refuse_shared_outputs,
 )
-from realtime_adain.stylizer import Stylizer
+from realtime_adain.stylizer import Stylizer, pick_device
 from realtime_adain.video.pipeline import Pipeline
 from realtime_adain.video.reader import Frame, VideoReader, is_video_path
 from realtime_adain.video.writer import (
@@ -37,9 +38,12 @@ def bitrate(text: str) -> int:
     """argparse type for --bitrate: bits per second, with an optional k/M suffix (e.g. 4M)."""
     match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kKmM]?)\s*", text)
     if not match:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a bitrate such as 800k or 4M")
+        raise argparse.ArgumentTypeError(f"{text!r} is not a bitrate such as 800k or 4M")
     scale = {"": 1, "k": 1_000, "m": 1_000_000}[match.group(2).lower()]
-    return int(float(match.group(1)) * scale)
+    value = float(match.group(1)) * scale
+    if value > 10_000_000_000:  # 10 Gbit/s; also keeps an endless digit string from overflowing int()
+        raise argparse.ArgumentTypeError(f"{text!r} is above 10000M")
+    return int(value)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -82,14 +86,18 @@ def plan(args: argparse.Namespace, inputs: list[Path], styles: list[Path]) -> li
     out = Path(args.output)
     if output_is_one_file(args.output, lambda p: p.suffix.lower() in CONTAINER_FORMATS, len(jobs), "video"):
         return [(jobs[0][0], jobs[0][1], out)]
-    ext = "." + args.ext.lstrip(".")
-    return [(video, used, out / f"{video.stem}_stylized_{name}{ext}") for video, used, name in jobs]
+    ext = output_extension(args.ext)
+    planned = [(video, used, out / f"{video.stem}_stylized_{name}{ext}") for video, used, name in jobs]
+    refuse_shared_outputs([output for _, _, output in planned], [(video, *used) for video, used, _ in planned])
+    return planned
 
 
 def check_outputs(outputs: list[Path], inputs: list[Path]) -> None:
+    """Refuse to overwrite an input; prove the folders writable without creating them, so a run
+    refused later leaves no empty folder (the output's temporary file creates it)."""
     refuse_overwriting_inputs(outputs, inputs)
     for parent in {p.parent for p in outputs}:
-        ensure_writable_dir(parent)
+        check_writable_dir(parent)
 
 
 def partial_path(output: Path) -> Path:
@@ -176,6 +184,7 @@ def discard(writer: VideoWriter, pending: PendingOutput) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    pick_device(args.device)  # a bad --device is refused before any work
     inputs = expand_inputs(args.input, "input", is_video_path, noun="video files")
     styles = expand_images(args.style, "style")
     jobs = plan(args, inputs, styles)

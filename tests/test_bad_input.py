@@ -1,0 +1,151 @@
+"""Bad input as a hostile user would give it, one table row per case (issue #10).
+
+Each row: argv (with {placeholders}), the exit code, and text the one `error:` line must hold.
+Every row also checks: no traceback, no Python warning, nothing but that line on stderr, and no
+file or folder left behind (no output, no temporary, no empty output directory).
+"""
+
+from __future__ import annotations
+
+import pickle
+import struct
+import warnings
+import zlib
+
+import cv2
+import numpy as np
+import pytest
+
+IMAGE = ["image", "{content}", "-s", "{style}"]
+VIDEO = ["video", "{video}", "-s", "{style}"]
+
+
+def png_header(width: int, height: int) -> bytes:
+    """A PNG whose header claims width x height, with almost no pixel data (a decompression bomb's shape)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+
+
+CASES = {
+    # Decoding: sizes claimed by a header are checked before any memory is taken.
+    "png header 100000x100000": (["image", "{tmp}/bomb.png", "-s", "{style}", "-o", "{tmp}/out/"], 2, "bomb.png: the image is larger than"),
+    "png header 20000x20000": (["image", "{tmp}/big.png", "-s", "{style}", "-o", "{tmp}/out/"], 2, "big.png: the image is larger than"),
+    "style with a huge header": (IMAGE[:3] + ["{tmp}/bomb.png", "-o", "{tmp}/out/"], 2, "bomb.png: the image is larger than"),
+    "mask with a huge header": (IMAGE + ["-s", "{style2}", "--mask", "{tmp}/bomb.png", "-o", "{tmp}/o.png"], 2, "bomb.png: the image is larger than"),
+    # --size / --style-size / --max-pixels.
+    "size 1e20": (IMAGE + ["-o", "{tmp}/o.png", "--size", "99999999999999999999"], 2, "is outside 0..16384"),
+    "style-size 1e20": (IMAGE + ["-o", "{tmp}/o.png", "--style-size", "99999999999999999999"], 2, "is outside 0..16384"),
+    "size negative": (IMAGE + ["-o", "{tmp}/o.png", "--size=-1"], 2, "is outside 0..16384"),
+    "size fractional": (IMAGE + ["-o", "{tmp}/o.png", "--size", "1.5"], 2, "is not a whole number"),
+    "size nan": (IMAGE + ["-o", "{tmp}/o.png", "--size", "nan"], 2, "is not a whole number"),
+    "size with a newline": (IMAGE + ["-o", "{tmp}/o.png", "--size", "12\n34"], 2, "is not a whole number"),
+    "size 5000 digits": (IMAGE + ["-o", "{tmp}/o.png", "--size", "9" * 5000], 2, "is not a whole number"),
+    "video size 1e20": (VIDEO + ["-o", "{tmp}/o.mp4", "--size", "99999999999999999999"], 2, "is outside 0..16384"),
+    "strip upscaled past a side": (["image", "{tmp}/strip.png", "-s", "{style}", "-o", "{tmp}/o.png", "--size", "128"], 2, "longer than 16384 pixels on a side"),
+    "over the pixel budget": (IMAGE + ["-o", "{tmp}/o.png", "--size", "4100", "--style-size", "64"], 2, "over the budget of 16777216 pixels"),
+    "style over the pixel budget": (IMAGE + ["-o", "{tmp}/o.png", "--style-size", "4100", "--size", "48"], 2, "at --style-size 4100"),
+    "small pixel budget": (IMAGE + ["-o", "{tmp}/o.png", "--max-pixels", "1000"], 2, "over the budget of 1000 pixels"),
+    "max-pixels zero": (IMAGE + ["-o", "{tmp}/o.png", "--max-pixels", "0"], 2, "--max-pixels: 0 is outside 1.."),
+    "max-pixels negative": (IMAGE + ["-o", "{tmp}/o.png", "--max-pixels=-5"], 2, "is outside 1.."),
+    "max-pixels words": (IMAGE + ["-o", "{tmp}/o.png", "--max-pixels", "lots"], 2, "'lots' is not a whole number"),
+    "max-pixels 1e20": (IMAGE + ["-o", "{tmp}/o.png", "--max-pixels", "99999999999999999999"], 2, "is outside 1.."),
+    "max-pixels float": (IMAGE + ["-o", "{tmp}/o.png", "--max-pixels", "1e6"], 2, "is not a whole number"),
+    # --device: every name checked up front.
+    "device meta": (IMAGE + ["-o", "{tmp}/out/", "--device", "meta"], 2, "unknown device 'meta'"),
+    "device mps": (IMAGE + ["-o", "{tmp}/out/", "--device", "mps"], 2, "no Apple GPU (MPS) is available"),
+    "device xpu": (IMAGE + ["-o", "{tmp}/out/", "--device", "xpu"], 2, "unknown device 'xpu'"),
+    "device cuda:99": (IMAGE + ["-o", "{tmp}/out/", "--device", "cuda:99"], 2, "device 'cuda:99' asked for"),
+    "device garbage": (IMAGE + ["-o", "{tmp}/out/", "--device", "garbage"], 2, "unknown device 'garbage'"),
+    "device empty": (IMAGE + ["-o", "{tmp}/out/", "--device", ""], 2, "unknown device ''"),
+    "device cpu:3": (IMAGE + ["-o", "{tmp}/out/", "--device", "cpu:3"], 2, "unknown device 'cpu:3'"),
+    "device cuda:-1": (IMAGE + ["-o", "{tmp}/out/", "--device", "cuda:-1"], 2, "unknown device 'cuda:-1'"),
+    "video device meta": (VIDEO + ["-o", "{tmp}/out/", "--device", "meta"], 2, "unknown device 'meta'"),
+    # Two inputs that would write one output.
+    "same name in two folders": (["image", "{tmp}/a/photo.jpg", "{tmp}/b/photo.jpg", "-s", "{style}", "-o", "{tmp}/out/"], 2,
+                                 "a/photo.jpg and {tmp}/b/photo.jpg would both be written to"),
+    "same stem, --ext": (["image", "{tmp}/same", "-s", "{style}", "-o", "{tmp}/out/", "--ext", "jpg"], 2, "would both be written to"),
+    "same file twice": (["image", "{content}", "{content}", "-s", "{style}", "-o", "{tmp}/out/"], 2, "would both be written to"),
+    "styles named alike": (["image", "{content}", "-s", "{tmp}/a/photo.jpg", "-s", "{tmp}/b/photo.jpg", "-o", "{tmp}/out/"], 2,
+                           "would both be written to"),
+    "video same name in two folders": (["video", "{tmp}/v1/clip.mp4", "{tmp}/v2/clip.mp4", "-s", "{style}", "-o", "{tmp}/out/"], 2,
+                                       "v1/clip.mp4 and {tmp}/v2/clip.mp4 would both be written to"),
+    "video same stem": (["video", "{tmp}/v1/clip.mp4", "{tmp}/v1/clip.mkv", "-s", "{style}", "-o", "{tmp}/out/"], 2,
+                        "would both be written to"),
+    # Unreadable inputs: all named at once, before any work.
+    "folder with bad files": (["image", "{tmp}/mixed", "-s", "{style}", "-o", "{tmp}/out/"], 2,
+                              "2 inputs cannot be used, nothing done: {tmp}/mixed/bad.jpg: not a readable image; {tmp}/mixed/empty.png: the file is empty"),
+    "bad style in a new folder": (["image", "{content}", "-s", "{tmp}/mixed/bad.jpg", "-o", "{tmp}/new/deeper/"], 2, "bad.jpg: not a readable image"),
+    "bad weights in a new folder": (IMAGE + ["-o", "{tmp}/new/deeper/", "--vgg", "{tmp}/mixed/bad.jpg"], 2, "not a readable weights file"),
+    "plain pickle weights": (IMAGE + ["-o", "{tmp}/new/", "--vgg", "{tmp}/pickle.pth"], 2, "pickle.pth: not a readable weights file"),
+    # --mix.
+    "mix overflowing to inf": (IMAGE + ["-s", "{style2}", "-o", "{tmp}/o.png", "--mix", "1e309,1"], 2, "is not a comma-separated list of numbers"),
+    "mix nan": (IMAGE + ["-s", "{style2}", "-o", "{tmp}/o.png", "--mix", "nan,1"], 2, "is not a comma-separated list of numbers"),
+    "mix all zero": (IMAGE + ["-s", "{style2}", "-o", "{tmp}/o.png", "--mix", "0,0"], 2, "positive sum"),
+    "mix negative": (IMAGE + ["-s", "{style2}", "-o", "{tmp}/o.png", "--mix=-1,2"], 2, "non-negative"),
+    "mix underflowing to zero": (IMAGE + ["-s", "{style2}", "-o", "{tmp}/o.png", "--mix", "1e-400,1e-400"], 2, "positive sum"),
+    "mix only commas": (IMAGE + ["-s", "{style2}", "-o", "{tmp}/o.png", "--mix", ",,"], 2, "positive sum"),
+    "video bitrate of 400 digits": (VIDEO + ["-o", "{tmp}/o.mp4", "--bitrate", "9" * 400], 2, "is above 10000M"),
+    # Output names.
+    "ext empty": (IMAGE + ["-o", "{tmp}/out/", "--ext", ""], 2, "--ext '': give a format's extension"),
+    "ext climbing out": (IMAGE + ["-o", "{tmp}/out/", "--ext", "../x"], 2, "give a format's extension"),
+    "ext unknown": (IMAGE + ["-o", "{tmp}/out/", "--ext", "gif"], 2, "unknown image format '.gif'"),
+    "video ext empty": (VIDEO + ["-o", "{tmp}/out/", "--ext", "."], 2, "--ext '.': give a format's extension"),
+    "output under a file": (IMAGE + ["-o", "{tmp}/mixed/bad.jpg/deeper/o.png"], 2, "mixed/bad.jpg is a file, not a folder"),
+    "resolution too large": (["live", "-s", "{style}", "--resolution", "99999999x720"], 2, "both sides must be 16 to 16384 pixels"),
+}
+
+
+@pytest.fixture
+def material(tmp_path, data_dir):
+    """Inputs for the table, all inside tmp_path (so anything written there is seen)."""
+    content = data_dir / "content" / "lenna.jpg"
+    small = cv2.resize(cv2.imread(str(content)), (40, 30))
+    (tmp_path / "bomb.png").write_bytes(png_header(100_000, 100_000))
+    (tmp_path / "big.png").write_bytes(png_header(20_000, 20_000))
+    cv2.imwrite(str(tmp_path / "strip.png"), np.full((10, 10_000, 3), 128, np.uint8))
+    for folder in ("a", "b", "same", "mixed", "v1", "v2"):
+        (tmp_path / folder).mkdir()
+    for path in ("a/photo.jpg", "b/photo.jpg", "same/photo.jpg", "same/photo.png", "mixed/good.jpg"):
+        cv2.imwrite(str(tmp_path / path), small)
+    (tmp_path / "mixed" / "bad.jpg").write_text("hello, I am not a JPEG")
+    (tmp_path / "mixed" / "empty.png").write_bytes(b"")
+    (tmp_path / "pickle.pth").write_bytes(pickle.dumps({"0.weight": [1, 2, 3]}, protocol=4))
+    for path in ("v1/clip.mp4", "v2/clip.mp4", "v1/clip.mkv"):
+        (tmp_path / path).symlink_to(data_dir / "videos" / "cutBunny.mp4")
+    return {"tmp": tmp_path, "content": content, "style": data_dir / "style" / "trial.jpg",
+            "style2": data_dir / "style" / "mondrian.jpg", "video": data_dir / "videos" / "cutBunny.mp4"}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_bad_input(case, material, weights_env, run_cli):
+    argv, expected_code, expected = CASES[case]
+    tmp = material["tmp"]
+    before = set(tmp.rglob("*"))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        code, _, err = run_cli(*[a.format(**material) for a in argv])
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == expected_code, err
+    assert "Traceback" not in err
+    assert len(lines) == 1 and lines[0].startswith("error:"), err
+    assert expected.format(**material) in lines[0], err
+    assert not [str(w.message) for w in caught], "warnings shown to the user"
+    assert set(tmp.rglob("*")) == before  # no output, temporary file or empty folder left
+
+
+def test_device_names_against_the_gpus_present(monkeypatch):
+    """cuda:N is accepted only for a GPU that exists, mps only where MPS is available (hardware mocked)."""
+    import torch
+
+    from realtime_adain.errors import UserError
+    from realtime_adain.stylizer import pick_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    assert [str(pick_device(name)) for name in ("cuda", "cuda:1", "mps", "cpu")] == ["cuda", "cuda:1", "mps", "cpu"]
+    with pytest.raises(UserError, match=r"only 2 CUDA GPUs \(cuda:0 to cuda:1\)"):
+        pick_device("cuda:2")
