@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from realtime_adain import interrupts
 from realtime_adain.adain import StyleStats
 from realtime_adain.commands import argtypes, common
 from realtime_adain.atomic import PendingOutput
@@ -134,23 +135,26 @@ def stylize_file(
             finish=lambda image: resize(image, (width, height)),
             batch_size=batch_size,
         )
-        try:
-            pipeline.run()
-        except KeyboardInterrupt:
+        # The first Ctrl-C/SIGTERM stops stylizing; any later one waits for the file to be finished.
+        with interrupts.SignalGuard(str(output)) as guard:
+            try:
+                pipeline.run()
+            except KeyboardInterrupt:
+                progress.close()
+                keep_partial(writer, pending)
+                raise
+            except BaseException as exc:
+                progress.close()
+                discard(writer, pending)
+                raise pending.failed(exc) from None
+            guard.hold()
             progress.close()
-            keep_partial(writer, pending)
-            raise
-        except BaseException:
-            progress.close()
-            discard(writer, pending)
-            raise
-        progress.close()
-        try:
-            writer.close()
-        except BaseException:
-            pending.discard()
-            raise
-        pending.publish()
+            try:
+                writer.close()
+            except BaseException as exc:
+                pending.discard()
+                raise pending.failed(exc) from None
+            pending.publish()
 
 
 def keep_partial(writer: VideoWriter, pending: PendingOutput) -> None:
