@@ -113,7 +113,10 @@ class PendingOutput:
 
     def failed(self, exc: BaseException) -> BaseException:
         """The error to report for `exc` raised while writing: an OS error without a file name, or
-        naming the temporary file (a full disk), names the output instead."""
+        naming the temporary file (a full disk), names the output instead; so does a UserError
+        that names the temporary file (its hidden name means nothing to the user)."""
+        if isinstance(exc, UserError) and str(self.path) in str(exc):
+            return UserError(str(exc).replace(str(self.path), str(self.final)))
         if isinstance(exc, OSError) and (exc.filename is None or Path(os.fsdecode(exc.filename)).name == self.path.name):
             return naming(self.final, exc)
         return exc

@@ -93,7 +93,10 @@ def _handler_for(server: WeightsServer) -> type[BaseHTTPRequestHandler]:
                 self.wfile.flush()
                 self.close_connection = True
                 return
-            self.wfile.write(body[start:])
+            try:
+                self.wfile.write(body[start:])
+            except (ConnectionResetError, BrokenPipeError):  # the client gave up (a test of that)
+                return
 
     return Handler
 

@@ -117,9 +117,9 @@ def stylize_file(
         pending = PendingOutput(output)
         try:
             writer = VideoWriter(pending.path, settings, spec, reader.passthrough)
-        except BaseException:
+        except BaseException as exc:
             pending.discard()
-            raise
+            raise pending.failed(exc) from None
         progress = tqdm(total=reader.expected_frames or None, desc=source.name, unit="frame", disable=None)
 
         def write_frame(frame: Frame) -> None:
