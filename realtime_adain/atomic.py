@@ -41,6 +41,8 @@ def _process_gone(pid: int) -> bool:
         return True
     except OSError:  # alive, another user's
         return False
+    except (OverflowError, ValueError):  # no process can have that id: not a name we made
+        return False
     return False
 
 

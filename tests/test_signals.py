@@ -143,12 +143,17 @@ def test_stale_temporaries_are_removed_on_the_next_run(run_cli, weights_env, dat
 
 
 @pytest.mark.parametrize("name", [".x.part", "..abcdefgh.part.mp4", ".x.-1-abcdefgh.part.mp4",
-                                  ".x.abcdefg.part.mp4", ".x.ABCDEFGH.part.mp4"])
+                                  ".x.abcdefg.part.mp4", ".x.ABCDEFGH.part.mp4",
+                                  ".x.99999999999999999999999-abcdefgh.part.mp4", ".x.0-abcdefgh.part.mp4"])
 def test_names_that_are_not_our_temporaries_are_left_alone(tmp_path, name):
     """Near misses of `.NAME.PID-XXXXXXXX.partEXT` (hostile or unlucky names) are never removed."""
     path = tmp_path / name
     path.write_bytes(b"x")
+    (tmp_path / ".y.1-abcdefgh.part.mp4").mkdir()  # a folder, and a link, named as ours are not ours
+    (tmp_path / ".z.1-abcdefgh.part.mp4").symlink_to(path)
     old = time.time() - 2 * atomic.STALE_UNKNOWN_AFTER_S
     os.utime(path, (old, old))
+    for other in tmp_path.iterdir():
+        os.utime(other, (old, old), follow_symlinks=False)
     removed = atomic.remove_stale_temporaries(tmp_path)
-    assert removed == [] and path.exists()
+    assert removed == [] and path.exists() and len(list(tmp_path.iterdir())) == 3
