@@ -84,3 +84,12 @@ def test_weights_download_onto_a_full_disk(run_cli, synthetic_release, disk, tmp
         code, _, err = run_cli("weights", "download", "--base-url", server.url, "--dir", target)
     assert_one_error_naming(code, err, target / "vgg_normalised.pth")
     assert left_on(disk) == []  # not even the folder it created
+
+
+def test_onnx_export_onto_a_full_disk(run_cli, weights_env, disk):
+    pytest.importorskip("onnxruntime")
+    fill(disk, 200_000)
+    out = disk / "adain.onnx"
+    code, _, err = run_cli("export", "--format", "onnx", "-o", out)
+    assert_one_error_naming(code, err, out)
+    assert left_on(disk) == []
