@@ -3,12 +3,20 @@
 Every file the tool writes (images, videos, checkpoints, engines, caches) is written under a
 hidden temporary name beside its destination and renamed into place on success, so an
 interrupted or failed run never leaves a half-written file that looks finished.
+
+The temporary name holds the writer's process id (`.NAME.PID-XXXXXXXX.partEXT`): a run killed
+too hard to clean up (SIGKILL, power loss) leaves one behind, and the next output into that folder
+removes those whose process is gone (and untouched for `STALE_AFTER_S`, in case the folder is shared
+with another machine or container, where the id means nothing), and those of the older naming
+without an id that were untouched for `STALE_UNKNOWN_AFTER_S`.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import tempfile
+import time
 from pathlib import Path
 
 from realtime_adain.errors import UserError
@@ -17,6 +25,56 @@ from realtime_adain.errors import UserError
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 FILE_MODE = 0o666 & ~_UMASK
+
+STALE_AFTER_S = 120.0
+STALE_UNKNOWN_AFTER_S = 3600.0
+_TEMP_NAME = re.compile(r"\..+\.(?:(?P<pid>\d+)-)?[a-z0-9_]{8}\.part(?:\.[^.]*)?")  # mkstemp: 8 of [a-z0-9_]
+_swept: set[Path] = set()
+
+
+def _process_gone(pid: int) -> bool:
+    if pid <= 0 or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # alive, another user's
+        return False
+    except (OverflowError, ValueError):  # no process can have that id: not a name we made
+        return False
+    return False
+
+
+def remove_stale_temporaries(folder: Path) -> list[Path]:
+    """Remove temporary files of ours that no run will finish (see the module's docstring)."""
+    removed = []
+    now = time.time()
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        match = _TEMP_NAME.fullmatch(entry.name)
+        if not match:
+            continue
+        try:
+            if not entry.is_file(follow_symlinks=False):
+                continue
+            age = now - entry.stat(follow_symlinks=False).st_mtime
+            pid = match.group("pid")
+            stale = (age > STALE_AFTER_S and _process_gone(int(pid))) if pid else age > STALE_UNKNOWN_AFTER_S
+            if stale:
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+        except OSError:  # gone meanwhile, or not ours to remove
+            continue
+    return removed
+
+
+def naming(path: Path, exc: OSError) -> UserError:
+    """An error while writing `path` as one line that names it (a full disk's ENOSPC names no file)."""
+    return UserError(f"{path}: cannot write ({exc.strerror or exc})")
 
 
 class PendingOutput:
@@ -30,8 +88,12 @@ class PendingOutput:
         self.final = Path(final)
         try:
             self.final.parent.mkdir(parents=True, exist_ok=True)
+            folder = self.final.parent.resolve()
+            if folder not in _swept:
+                _swept.add(folder)
+                remove_stale_temporaries(folder)
             fd, name = tempfile.mkstemp(
-                prefix=f".{self.final.stem}.", suffix=f".part{self.final.suffix}", dir=self.final.parent
+                prefix=f".{self.final.stem}.{os.getpid()}-", suffix=f".part{self.final.suffix}", dir=self.final.parent
             )
         except FileExistsError:  # what mkdir says when the folder's name is taken by a file
             raise UserError(f"{self.final}: cannot write here ({self.final.parent} is a file, not a folder)") from None
@@ -43,9 +105,23 @@ class PendingOutput:
     def publish(self, destination: str | os.PathLike | None = None) -> Path:
         """Give the finished file its final name (or `destination`, e.g. a partial-result name)."""
         target = Path(destination) if destination is not None else self.final
-        os.chmod(self.path, FILE_MODE)
-        os.replace(self.path, target)
+        try:
+            os.chmod(self.path, FILE_MODE)
+            os.replace(self.path, target)
+        except OSError as exc:  # e.g. a folder of that name: name it, not the temporary file
+            self.discard()
+            raise naming(target, exc) from None
         return target
+
+    def failed(self, exc: BaseException) -> BaseException:
+        """The error to report for `exc` raised while writing: an OS error without a file name, or
+        naming the temporary file (a full disk), names the output instead; so does a UserError
+        that names the temporary file (its hidden name means nothing to the user)."""
+        if isinstance(exc, UserError) and str(self.path) in str(exc):
+            return UserError(str(exc).replace(str(self.path), str(self.final)))
+        if isinstance(exc, OSError) and (exc.filename is None or Path(os.fsdecode(exc.filename)).name == self.path.name):
+            return naming(self.final, exc)
+        return exc
 
     def discard(self) -> None:
         self.path.unlink(missing_ok=True)
@@ -56,8 +132,11 @@ class PendingOutput:
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is None:
             self.publish()
-        else:
-            self.discard()
+            return
+        self.discard()
+        reported = self.failed(exc)
+        if reported is not exc:
+            raise reported from None
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:

@@ -1,7 +1,9 @@
 """The `realtime-adain` console command: one subcommand per module in `realtime_adain.commands`.
 
 Each command module has `add_parser(subparsers)`, which registers its arguments and sets
-`func`. Any `UserError` (or OS error) becomes one `error: ...` line and exit status 2.
+`func`. Any `UserError` (or OS error) becomes one `error: ...` line and exit status 2; Ctrl-C and
+SIGTERM, from the first moment (importing torch takes seconds), one `interrupted`/`terminated`
+line and exit status 130/143 (see `realtime_adain.interrupts`).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import importlib
 import sys
 from typing import Callable, NoReturn
 
-from realtime_adain import __version__
+from realtime_adain import __version__, interrupts
 from realtime_adain.errors import UserError
 
 COMMAND_MODULES = ("image", "weights", "video", "live", "bench", "export", "engines", "doctor")
@@ -39,8 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def run_reporting_errors(action: Callable[[], int | None], interrupted: str = "interrupted") -> int:
-    """Run a command's body: a UserError or OSError is one `error:` line and exit status 2."""
+def run_reporting_errors(action: Callable[[], int | None], interrupted: str | None = None) -> int:
+    """Run a command's body: a UserError or OSError is one `error:` line and exit status 2, a
+    signal one line (`interrupted` unless given) and 130 (SIGINT) or 143 (SIGTERM)."""
     try:
         return int(action() or 0)
     except UserError as exc:
@@ -50,11 +53,16 @@ def run_reporting_errors(action: Callable[[], int | None], interrupted: str = "i
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(interrupted, file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        print(interrupted or interrupts.message(exc), file=sys.stderr)
+        return interrupts.exit_code(exc)
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return run_reporting_errors(lambda: args.func(args))
+    with interrupts.sigterm_raises():
+        parsed: list[argparse.Namespace] = []
+        # Parsing imports every command, torch among them: seconds in which Ctrl-C is likely.
+        code = run_reporting_errors(lambda: parsed.append(build_parser().parse_args(argv)))
+        if not parsed:
+            return code
+        return run_reporting_errors(lambda: parsed[0].func(parsed[0]))

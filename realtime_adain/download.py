@@ -6,6 +6,10 @@ passed verification (size and SHA-256 where known, then structure and shapes thr
 loaders) is renamed into place. Anything that fails verification is deleted, so the cache never
 holds a partial or wrong file; a failed run also removes the directories it created that are still
 empty (a `.part` worth resuming keeps its directory).
+
+A server that sends more than the file's known size (or, size unknown, `MAX_DOWNLOAD_BYTES`) is
+cut off at that size, so a broken or hostile mirror cannot fill the disk; an error writing the
+`.part` (a full disk) deletes it and names the weights file.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from urllib.parse import urlsplit
 from tqdm import tqdm
 
 from realtime_adain import __version__, weights
+from realtime_adain.atomic import naming
 from realtime_adain.errors import UserError
 
 DEFAULT_BASE_URL = "https://github.com/naoto0804/pytorch-AdaIN/releases/download/v0.0.0"
@@ -32,6 +37,7 @@ KINDS = ("vgg", "decoder")
 CHUNK = 1 << 20
 TIMEOUT_S = 30.0
 ATTEMPTS = 4  # one transfer plus three resumes when the connection drops mid-way
+MAX_DOWNLOAD_BYTES = 1 << 30  # the bound where the size is not known (--no-checksum): 12x the VGG file
 
 
 @dataclass(frozen=True)
@@ -143,8 +149,27 @@ def _size(path: Path) -> int:
     return path.stat().st_size if path.exists() else 0
 
 
-def _transfer(url: str, part: Path, label: str) -> bool:
-    """Append what the server sends to `part` (resuming it); True when the body arrived whole."""
+@dataclass(frozen=True)
+class SizeLimit:
+    """The most bytes a download may have, and why (for the error)."""
+
+    limit: int
+    why: str
+
+    def exceeded(self, url: str) -> UserError:
+        return UserError(f"{url}: the server sends more than {self.limit} bytes, {self.why}; "
+                        "stopped and deleted the download")
+
+
+def size_limit(spec: PublishedFile, check_checksum: bool) -> SizeLimit:
+    if check_checksum and spec.size is not None:
+        return SizeLimit(spec.size, f"expected {spec.size} ({spec.filename} of the release)")
+    return SizeLimit(MAX_DOWNLOAD_BYTES, f"the most for a file of unknown size is {MAX_DOWNLOAD_BYTES} bytes")
+
+
+def _transfer(url: str, part: Path, label: str, limit: SizeLimit) -> bool:
+    """Append what the server sends to `part` (resuming it), never beyond `limit` bytes in all;
+    True when the body arrived whole."""
     offset = _size(part)
     response = _open(url, offset)
     if response is None:  # 416: discard the stale partial file and fetch the whole file
@@ -158,6 +183,9 @@ def _transfer(url: str, part: Path, label: str) -> bool:
             return False
         length = response.headers.get("Content-Length")
         total = start + int(length) if length and length.isdigit() else None
+        if total is not None and total > limit.limit:
+            part.unlink(missing_ok=True)
+            raise limit.exceeded(url)
         received = start
         with open(part, "ab" if start else "wb") as out, tqdm(
             total=total, initial=start, unit="B", unit_scale=True, unit_divisor=1024,
@@ -171,6 +199,10 @@ def _transfer(url: str, part: Path, label: str) -> bool:
                     return False
                 if not block:
                     break
+                if received + len(block) > limit.limit:
+                    out.close()
+                    part.unlink(missing_ok=True)
+                    raise limit.exceeded(url)
                 out.write(block)
                 received += len(block)
                 bar.update(len(block))
@@ -179,10 +211,11 @@ def _transfer(url: str, part: Path, label: str) -> bool:
         return total is None or received >= total
 
 
-def fetch(url: str, part: Path, label: str, attempts: int = ATTEMPTS) -> None:
-    """Download `url` into `part`, resuming with Range requests while the connection drops."""
+def fetch(url: str, part: Path, label: str, limit: SizeLimit, attempts: int = ATTEMPTS) -> None:
+    """Download `url` into `part` (at most `limit` bytes), resuming with Range requests while the
+    connection drops."""
     for attempt in range(attempts):
-        if _transfer(url, part, label):
+        if _transfer(url, part, label, limit):
             return
         if attempt + 1 < attempts:
             tqdm.write(f"{label}: resuming from byte {_size(part)}")
@@ -223,6 +256,9 @@ def download_file(
     spec = PUBLISHED[kind]
     target = directory / spec.filename
     part = directory / (spec.filename + ".part")
+    for path in (target, part):
+        if path.is_dir():
+            raise UserError(f"{path}: a folder is where the weights file goes; move it away or use --dir")
     if target.exists() and not force:
         if is_valid(target, kind, check_checksum):
             return target, "already present"
@@ -230,14 +266,21 @@ def download_file(
     if force and part.exists():
         part.unlink()
     with _directory_for(directory):
-        fetch(url, part, spec.filename)
+        try:
+            fetch(url, part, spec.filename, limit=size_limit(spec, check_checksum))
+        except OSError as exc:  # writing the .part: a full disk, a read-only folder
+            part.unlink(missing_ok=True)
+            raise naming(target, exc) from None
         try:
             verify(part, kind, check_checksum)
         except UserError as exc:
             part.unlink(missing_ok=True)
             reason = str(exc).removeprefix(f"{part}: ")
             raise UserError(f"{url}: rejected the download (deleted it): {reason}") from None
-        os.replace(part, target)
+        try:
+            os.replace(part, target)
+        except OSError as exc:
+            raise naming(target, exc) from None
     return target, "downloaded"
 
 

@@ -174,3 +174,31 @@ def test_a_part_worth_resuming_keeps_its_new_directory(synthetic_release, server
 def test_malformed_url_is_one_clear_line(tmp_path):
     with pytest.raises(UserError, match="unknown url type"):
         download.download_file("decoder", "mirror.example/decoder.pth", tmp_path)
+
+
+@pytest.mark.parametrize("check_checksum", [True, False])
+def test_a_server_that_keeps_sending_is_cut_off(synthetic_release, server, tmp_path, monkeypatch, check_checksum):
+    """The known size (or, with --no-checksum, MAX_DOWNLOAD_BYTES) bounds what is written, not the server."""
+    body = synthetic_release[DECODER]
+    if not check_checksum:
+        monkeypatch.setattr(download, "MAX_DOWNLOAD_BYTES", len(body) + 3_000_000)
+    server.endless.add(DECODER)
+    with pytest.raises(UserError, match="sends more than .* bytes, .*stopped and deleted the download"):
+        download.download_file("decoder", f"{server.url}/{DECODER}", tmp_path, check_checksum=check_checksum)
+    assert cache_listing(tmp_path) == []
+
+
+def test_an_announced_size_over_the_known_one_is_refused_before_writing(synthetic_release, server, tmp_path):
+    server.files[DECODER] = synthetic_release[DECODER] + b"\0" * 10
+    size = len(synthetic_release[DECODER])
+    with pytest.raises(UserError, match=f"sends more than {size} bytes, expected {size} \\(decoder.pth of the release"):
+        download.download_file("decoder", f"{server.url}/{DECODER}", tmp_path)
+    assert cache_listing(tmp_path) == []
+
+
+@pytest.mark.parametrize("name", [DECODER, f"{DECODER}.part"])
+def test_a_folder_in_the_way_is_named(synthetic_release, server, tmp_path, name):
+    (tmp_path / name).mkdir()
+    with pytest.raises(UserError, match=f"^{tmp_path / name}: a folder is where"):
+        download.download_file("decoder", f"{server.url}/{DECODER}", tmp_path)
+    assert server.requests == []

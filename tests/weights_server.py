@@ -4,7 +4,8 @@ Not a mock: `http.server.ThreadingHTTPServer` in a thread, spoken to by the real
 Knobs per test: `files` (name -> bytes; what it serves, corrupt or not), `cuts` (name -> byte
 counts: successive responses for that file stop after that many body bytes and drop the
 connection), `ignore_range` (answer Range requests with a full 200, as some servers do).
-`requests` logs (path, Range header) of every request. The fixtures at the end give the files
+`endless` (names served with no Content-Length and garbage after the body, never ending, as
+a broken mirror might), `requests` logs (path, Range header) of every request. The fixtures at the end give the files
 it serves (imported by the test modules that use them).
 """
 
@@ -26,6 +27,7 @@ class WeightsServer:
         self.files = dict(files)
         self.cuts: dict[str, list[int]] = {}
         self.ignore_range = False
+        self.endless: set[str] = set()
         self.requests: list[tuple[str, str | None]] = []
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._httpd.daemon_threads = True
@@ -73,6 +75,15 @@ def _handler_for(server: WeightsServer) -> type[BaseHTTPRequestHandler]:
                 self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
             else:
                 self.send_response(200)
+            if name in server.endless:
+                self.end_headers()
+                self.close_connection = True
+                try:
+                    self.wfile.write(body[start:])
+                    while True:
+                        self.wfile.write(b"\0" * 65536)
+                except OSError:  # the client hung up
+                    return
             self.send_header("Content-Length", str(len(body) - start))
             self.send_header("Accept-Ranges", "bytes")
             self.end_headers()
@@ -82,7 +93,10 @@ def _handler_for(server: WeightsServer) -> type[BaseHTTPRequestHandler]:
                 self.wfile.flush()
                 self.close_connection = True
                 return
-            self.wfile.write(body[start:])
+            try:
+                self.wfile.write(body[start:])
+            except (ConnectionResetError, BrokenPipeError):  # the client gave up (a test of that)
+                return
 
     return Handler
 

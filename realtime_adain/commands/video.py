@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from realtime_adain import interrupts
 from realtime_adain.adain import StyleStats
 from realtime_adain.commands import argtypes, common
 from realtime_adain.atomic import PendingOutput
@@ -124,9 +125,9 @@ def stylize_file(
         pending = PendingOutput(output)
         try:
             writer = VideoWriter(pending.path, settings, spec, reader.passthrough)
-        except BaseException:
+        except BaseException as exc:
             pending.discard()
-            raise
+            raise pending.failed(exc) from None
         progress = tqdm(total=reader.expected_frames or None, desc=source.name, unit="frame", disable=None)
 
         def write_frame(frame: Frame) -> None:
@@ -142,23 +143,26 @@ def stylize_file(
             finish=lambda image: resize(image, (width, height)),
             batch_size=batch_size,
         )
-        try:
-            pipeline.run()
-        except KeyboardInterrupt:
+        # The first Ctrl-C/SIGTERM stops stylizing; any later one waits for the file to be finished.
+        with interrupts.SignalGuard(str(output)) as guard:
+            try:
+                pipeline.run()
+            except KeyboardInterrupt:
+                progress.close()
+                keep_partial(writer, pending)
+                raise
+            except BaseException as exc:
+                progress.close()
+                discard(writer, pending)
+                raise pending.failed(exc) from None
+            guard.hold()
             progress.close()
-            keep_partial(writer, pending)
-            raise
-        except BaseException:
-            progress.close()
-            discard(writer, pending)
-            raise
-        progress.close()
-        try:
-            writer.close()
-        except BaseException:
-            pending.discard()
-            raise
-        pending.publish()
+            try:
+                writer.close()
+            except BaseException as exc:
+                pending.discard()
+                raise pending.failed(exc) from None
+            pending.publish()
 
 
 def keep_partial(writer: VideoWriter, pending: PendingOutput) -> None:

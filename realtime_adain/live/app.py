@@ -45,6 +45,7 @@ WORKER_JOIN_TIMEOUT = 40.0  # snapshots, finishing a recording (itself limited t
 FPS_WINDOW = 30  # frames the HUD's fps is averaged over
 LATENCY_WINDOW = 10  # frames the HUD's latency is the median of
 RECORDING_SUFFIXES = (".mp4", ".m4v", ".mov")
+MAX_RESOLUTION = (7680, 4320)  # 8K UHD: beyond it a frame is gigabytes, no camera delivers it
 
 
 class EventLog:
@@ -237,11 +238,14 @@ class LiveSession:
         self.rescanning = False
         self.exit_code = 0
         self.signal_name: str | None = None
+        self.failed_outputs: set[int] = set()  # ids of outputs whose failure was said
 
     # ---- setup -------------------------------------------------------------------------------
 
     def check_args(self) -> None:
         args = self.args
+        if args.resolution and (args.resolution[0] > MAX_RESOLUTION[0] or args.resolution[1] > MAX_RESOLUTION[1]):
+            raise UserError("--resolution %dx%d: at most %dx%d" % (*args.resolution, *MAX_RESOLUTION))
         if args.output:
             out = Path(args.output)
             if out.suffix.lower() not in RECORDING_SUFFIXES:
@@ -310,6 +314,8 @@ class LiveSession:
             got = self.capture.latest.newer(0, 0.1)
             if got is not None:
                 return got[1]
+            if self.capture.error:  # the real cause, not "no frames arrived"
+                raise UserError(f"{self.args.source}: capture failed ({self.capture.error})")
             if time.monotonic() > deadline:
                 raise UserError(f"{self.args.source}: no frames arrived within {FIRST_FRAME_TIMEOUT:.0f} s")
         return None
@@ -351,7 +357,32 @@ class LiveSession:
 
     # ---- loops -------------------------------------------------------------------------------
 
+    @staticmethod
+    def _where(output: Recorder | Streamer | VirtualCamera) -> dict[str, object]:
+        if isinstance(output, Recorder):
+            return {"path": output.path}
+        return {"target": getattr(output, "url", "virtual-camera")}
+
+    def _watch_outputs(self) -> None:
+        """An output that stopped working (a full disk, a peer gone) is said once, with its path,
+        and makes the exit status 1; with no window and no output left, the session ends rather
+        than stylizing for nobody."""
+        for output in [*self.outputs, self.recorder]:
+            error = getattr(output, "error", None)
+            if error is None or id(output) in self.failed_outputs:
+                continue
+            self.failed_outputs.add(id(output))
+            self.exit_code = 1
+            self.log("output-failed", **self._where(output), reason=error)
+            if output is self.recorder:
+                self._toggle_recording()  # finishes it: what was written stays if it plays
+        if not self.args.window and self.outputs and not self.stop_event.is_set() and all(
+                id(output) in self.failed_outputs for output in self.outputs):
+            self.log("error", reason="no working output left (see output-failed above)")
+            self.stop_event.set()
+
     def _deliver(self, result: Result) -> None:
+        self._watch_outputs()
         for output in self.outputs:
             output.submit(result.stylized, result.frame.captured)
         if self.recorder is not None:
@@ -544,9 +575,12 @@ class LiveSession:
         for output in self.outputs:
             path = output.close()
             if inference is not None:  # else the session never ran: the error is the one line said
-                where = {"path": path or ""} if isinstance(output, Recorder) else {
-                    "target": getattr(output, "url", "virtual-camera")}
+                where = {"path": path or ""} if isinstance(output, Recorder) else self._where(output)
                 self.log("output", **where, frames=output.written, dropped=output.dropped)
+        self._watch_outputs()  # failures while finishing (the last frames, the file's index)
+        if self.capture.error:
+            self.log("error", reason=f"capture failed: {self.capture.error}")
+            self.exit_code = 1
         deadline = time.monotonic() + WORKER_JOIN_TIMEOUT
         for worker in self.workers:
             worker.join(max(0.0, deadline - time.monotonic()))

@@ -48,15 +48,18 @@ class EncoderThread(threading.Thread):
         codec_options: dict[str, str],
         log: Callable[..., None],
         container_options: dict[str, str] | None = None,
+        label: str | None = None,
     ) -> None:
         super().__init__(name=f"encoder {target}", daemon=True)
         self.target = target
+        self.label = label or target  # what the user knows it as (not a hidden temporary name)
         self.size = even(size)
         self.rate = Fraction(round(fps * 1000), 1000).limit_denominator(1001)
         self.log = log
         self.written = 0
         self.dropped = 0
         self.error: str | None = None
+        self.finalised = False  # the container was closed properly: what was written plays
         self._queue: queue.Queue = queue.Queue(maxsize=QUEUE_FRAMES)
         self._first_time: float | None = None
         self._last_pts = -1
@@ -64,7 +67,7 @@ class EncoderThread(threading.Thread):
         try:
             self._container = av.open(target, mode="w", format=container_format, options=container_options or {})
         except (av.FFmpegError, OSError) as exc:
-            raise UserError(f"{target}: cannot open for writing ({getattr(exc, 'strerror', None) or exc})") from None
+            raise UserError(f"{self.label}: cannot open for writing ({getattr(exc, 'strerror', None) or exc})") from None
         self._stream = self._container.add_stream("libx264", rate=self.rate)
         self._stream.width, self._stream.height = self.size
         self._stream.pix_fmt = "yuv420p"
@@ -94,7 +97,7 @@ class EncoderThread(threading.Thread):
         self.join(max(0.0, deadline - time.monotonic()))
         if self.is_alive():
             self.error = self.error or f"still writing after {timeout:.0f} s, given up"
-            self.log("output-error", target=self.target, reason=self.error)
+            self.log("output-error", target=self.label, reason=self.error)
         return self.written
 
     def _discard_queued(self) -> None:
@@ -112,16 +115,17 @@ class EncoderThread(threading.Thread):
                 self._encode(*item)
             self._container.mux(self._stream.encode(None))
         except (av.FFmpegError, OSError) as exc:
-            self.error = str(exc)
-            self.log("output-error", target=self.target, reason=self.error)
+            self.error = str(getattr(exc, "strerror", None) or exc).replace(self.target, self.label)
+            self.log("output-error", target=self.label, reason=self.error)
             # Take frames until close()'s end marker, unless it was taken already (an error at the flush).
             while item is not None and (item := self._queue.get()) is not None:
                 pass
         finally:
             try:
                 self._container.close()
+                self.finalised = True
             except (av.FFmpegError, OSError) as exc:
-                self.error = self.error or str(exc)
+                self.error = self.error or str(getattr(exc, "strerror", None) or exc).replace(self.target, self.label)
 
     def _encode(self, image: np.ndarray, captured: float) -> None:
         if self._first_time is None:
@@ -148,19 +152,43 @@ class EncodedOutput:
     def dropped(self) -> int:
         return self._encoder.dropped
 
+    @property
+    def error(self) -> str | None:
+        """Why the output stopped working (it writes nothing more), or None while it works."""
+        return self._encoder.error
+
     def submit(self, image: np.ndarray, captured: float) -> None:
         self._encoder.submit(image, captured)
 
 
+def plays(path: Path) -> bool:
+    """Whether a file that had a write error still decodes (FFmpeg may close it without a complaint)."""
+    try:
+        with av.open(str(path)) as container:
+            next(container.decode(video=0))
+        return True
+    except (av.FFmpegError, OSError, StopIteration):
+        return False
+
+
+def partial_path(path: Path) -> Path:
+    """Where a recording that failed part-way keeps what it had: NAME.partial.EXT."""
+    return path.with_name(f"{path.stem}.partial{path.suffix}")
+
+
 class Recorder(EncodedOutput):
-    """An MP4 file that appears only when finalised: written as a hidden .part file, then renamed."""
+    """An MP4 file that appears only when finalised: written as a hidden .part file, then renamed.
+
+    A recording that failed (a full disk) keeps its frames as NAME.partial.mp4 if the file could
+    still be finalised, else nothing: never a file that does not play.
+    """
 
     def __init__(self, path: str | os.PathLike, size: tuple[int, int], fps: float, log: Callable[..., None]) -> None:
         self.path = Path(path)
         self._pending = PendingOutput(self.path)
         options = {"preset": "veryfast", "crf": "20"}
         try:
-            self._encoder = EncoderThread(str(self._pending.path), "mp4", size, fps, options, log)
+            self._encoder = EncoderThread(str(self._pending.path), "mp4", size, fps, options, log, label=str(self.path))
         except UserError:
             self._pending.discard()
             raise
@@ -168,8 +196,14 @@ class Recorder(EncodedOutput):
     def close(self) -> Path | None:
         """Finalise; the file exists (complete and playable) only if frames were written."""
         written = self._encoder.close(RECORDING_CLOSE_TIMEOUT)
-        if written and self._encoder.error is None:
-            return self._pending.publish()
+        try:
+            if written and self._encoder.error is None:
+                return self._pending.publish()
+            if written and self._encoder.finalised and plays(self._pending.path):
+                return self._pending.publish(partial_path(self.path))
+        except UserError as exc:  # renaming failed: the recording is lost, say why
+            self._encoder.error = self._encoder.error or str(exc)
+            return None
         self._pending.discard()
         return None
 

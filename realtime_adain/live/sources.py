@@ -227,6 +227,7 @@ class Capture(threading.Thread):
         self.latest: Latest[Frame] = Latest()
         self.status = "live"
         self.ended = False  # a finite source reached its end
+        self.error: str | None = None  # what ended capture unexpectedly (a bug, out of memory), for the one line
         self._stop_event = threading.Event()
 
     def stop(self) -> None:
@@ -259,6 +260,10 @@ class Capture(threading.Thread):
                     self.status = f"{exc}; reconnecting in {delay:.0f} s"
                     self.log("source-lost", reason=str(exc), attempt=attempt, retry_in=round(delay, 2))
                     self._stop_event.wait(delay)
+        except Exception as exc:  # reported by the session as the cause, not as a traceback
+            self.error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            self.status = f"capture failed ({self.error})"
+            self.log("source-error", source=self.source.description, reason=self.error)
         finally:
             self.source.close()
             self.latest.close()

@@ -1,0 +1,94 @@
+"""Ctrl-C and SIGTERM end a command the same way: as a KeyboardInterrupt in the main thread.
+
+So every cleanup path written for Ctrl-C (keep a partial video, remove temporary files) also
+runs when a service manager, `timeout` or `kill` stops the command. Exit status: 130 after
+SIGINT, 143 after SIGTERM (128 + the signal's number, as shells report it). Finishing a file
+(`SignalGuard`) holds further signals until it is done, so a second Ctrl-C cannot lose it.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from contextlib import contextmanager
+from typing import Iterator
+
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that whatever handles one handles both."""
+
+
+def _raise(signum: int, _frame: object) -> None:
+    raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+
+
+def _in_main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
+
+
+@contextmanager
+def sigterm_raises() -> Iterator[None]:
+    """SIGTERM raises `Terminated` inside the block (main thread only; an inherited SIG_IGN stays)."""
+    if not _in_main_thread() or signal.getsignal(signal.SIGTERM) != signal.SIG_DFL:
+        yield
+        return
+    signal.signal(signal.SIGTERM, _raise)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def exit_code(exc: KeyboardInterrupt) -> int:
+    return 128 + (signal.SIGTERM if isinstance(exc, Terminated) else signal.SIGINT)
+
+
+def message(exc: KeyboardInterrupt) -> str:
+    return "terminated" if isinstance(exc, Terminated) else "interrupted"
+
+
+class SignalGuard:
+    """While finishing `what`: the first SIGINT/SIGTERM interrupts (unless `hold`), later ones wait.
+
+    Use as a context manager around work that ends by finishing a file: after the first signal
+    (or once `hold()` is called) signals only say that the file is being finished, so a second
+    Ctrl-C cannot cut the finishing short. A signal held while nothing was interrupted is raised
+    when the block ends normally; an exception from the block wins. Ignored signals stay ignored.
+    Outside the main thread it does nothing (signals only reach the main thread).
+    """
+
+    def __init__(self, what: str, hold: bool = False) -> None:
+        self.what = what
+        self.holding = hold
+        self.raised = False
+        self.held: list[int] = []
+        self._previous: dict[int, object] = {}
+
+    def hold(self) -> None:
+        self.holding = True
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if self.holding or self.raised:
+            self.held.append(signum)
+            print(f"finishing {self.what}, please wait", file=sys.stderr, flush=True)
+            return
+        self.raised = True
+        _raise(signum, frame)
+
+    def __enter__(self) -> "SignalGuard":
+        if _in_main_thread():
+            self._previous = {sig: signal.getsignal(sig) for sig in SIGNALS}
+            for sig, handler in self._previous.items():
+                if handler != signal.SIG_IGN:
+                    signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        for sig, handler in self._previous.items():
+            if handler is not None:
+                signal.signal(sig, handler)
+        if exc_type is None and self.held and not self.raised:
+            _raise(self.held[0], None)

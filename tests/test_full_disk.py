@@ -1,0 +1,95 @@
+"""Writing onto a full disk: a real 2 MiB tmpfs, filled up (or nearly) before the command runs.
+
+Every case: exit status 2, one `error:` line naming the file being written (ENOSPC itself names
+none), no temporary file left and nothing under the final name. Needs root to mount the tmpfs.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from weights_server import WeightsServer, release_bytes, synthetic_release  # noqa: F401
+
+FILLER = "filler"
+
+
+@pytest.fixture
+def disk(tmp_path):
+    """An empty 2 MiB tmpfs, unmounted afterwards."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)],
+                            capture_output=True, text=True)
+    if result.returncode:
+        pytest.skip(f"cannot mount a tmpfs: {result.stderr.strip() or result.returncode}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def fill(disk: Path, leave: int = 0) -> None:
+    """Take all the disk's space but about `leave` bytes."""
+    with open(disk / FILLER, "wb", buffering=0) as out:
+        try:
+            while True:
+                out.write(b"\0" * 4096)
+        except OSError:
+            pass
+    if leave:
+        os.truncate(disk / FILLER, max(0, os.path.getsize(disk / FILLER) - leave))
+
+
+def assert_one_error_naming(code: int, err: str, path: Path) -> None:
+    assert code == 2, err
+    assert err.count("\n") == 1 and err.startswith(f"error: {path}: ") and "No space left" in err, err
+    assert "Traceback" not in err
+
+
+def left_on(disk: Path) -> list[str]:
+    return sorted(p.name for p in disk.rglob("*") if p.name != FILLER)
+
+
+def test_image_onto_a_full_disk(run_cli, weights_env, data_dir, disk):
+    fill(disk)
+    out = disk / "result.png"
+    code, _, err = run_cli("image", data_dir / "content" / "cornell.jpg", "-s", data_dir / "style" / "trial.jpg",
+                           "--size", "64", "--style-size", "64", "-o", out)
+    assert_one_error_naming(code, err, out)
+    assert left_on(disk) == []
+
+
+@pytest.mark.parametrize("leave", [0, 96_000])  # full from the start; full after some frames
+def test_video_onto_a_full_disk(run_cli, weights_env, data_dir, disk, leave, one_thread):
+    fill(disk, leave)
+    out = disk / "bunny.mp4"
+    code, _, err = run_cli("video", data_dir / "videos" / "cutBunny.mp4", "-s", data_dir / "style" / "trial.jpg",
+                           "--size", "32", "--style-size", "32", "--frames", "120", "-o", out)
+    err = "".join(line + "\n" for line in err.splitlines() if "frame/s" not in line and "\r" not in line)
+    assert_one_error_naming(code, err, out)
+    assert left_on(disk) == []
+
+
+def test_weights_download_onto_a_full_disk(run_cli, synthetic_release, disk, tmp_path, monkeypatch):
+    monkeypatch.setenv("REALTIME_ADAIN_HOME", str(tmp_path / "home"))
+    fill(disk, 500_000)  # room for a start: the error comes mid-way
+    target = disk / "weights"
+    with WeightsServer(synthetic_release) as server:
+        code, _, err = run_cli("weights", "download", "--base-url", server.url, "--dir", target)
+    assert_one_error_naming(code, err, target / "vgg_normalised.pth")
+    assert left_on(disk) == []  # not even the folder it created
+
+
+def test_onnx_export_onto_a_full_disk(run_cli, weights_env, disk):
+    pytest.importorskip("onnxruntime")
+    fill(disk, 200_000)
+    out = disk / "adain.onnx"
+    code, _, err = run_cli("export", "--format", "onnx", "-o", out)
+    assert_one_error_naming(code, err, out)
+    assert left_on(disk) == []

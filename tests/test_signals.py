@@ -1,0 +1,162 @@
+"""Ctrl-C and SIGTERM against real `realtime-adain` processes: at start-up, while encoding, while finishing.
+
+Every case: one line on stderr (no traceback), the documented exit status (130 SIGINT, 143 SIGTERM),
+a playable NAME.partial.mp4 where frames were finished, and no hidden temporary file left behind.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import av
+import pytest
+
+from live_support import cli_env
+from realtime_adain import atomic
+
+SIZE = ("--size", "64", "--style-size", "64", "--threads", "1")
+
+
+def spawn(args: list[str | os.PathLike], env: dict[str, str], cwd: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "realtime_adain", *map(str, args)], env=env, cwd=cwd,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for_frames_in_file(process: subprocess.Popen, folder: Path, stem: str) -> None:
+    """Until the hidden temporary file holds encoded frames (x264 holds ~40 back at first)."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:
+        temps = [p for p in folder.iterdir() if p.name.startswith(f".{stem}.")]
+        if temps and temps[0].exists() and temps[0].stat().st_size > 8_000:
+            return
+        time.sleep(0.05)
+    pytest.fail(f"no frames written before the process ended: {process.communicate()[1]}")
+
+
+def decoded_frames(path: Path) -> int:
+    with av.open(str(path)) as container:
+        return sum(1 for _ in container.decode(video=0))
+
+
+@pytest.fixture
+def env(published_weights, tmp_path):
+    return cli_env(published_weights, tmp_path / "home")
+
+
+@pytest.fixture
+def video_args(data_dir, tmp_path):
+    return ["video", data_dir / "videos" / "cutBunny.mp4", "-s", data_dir / "style" / "brushstrokes.jpg",
+            *SIZE, "-o", tmp_path / "out" / "bunny.mp4"]
+
+
+@pytest.mark.parametrize("signals, code, said", [
+    ((signal.SIGTERM,), 143, "terminated"),
+    ((signal.SIGINT, signal.SIGINT, signal.SIGINT), 130, "interrupted"),  # the later ones while finishing
+])
+def test_signals_while_encoding_keep_a_playable_partial(env, video_args, tmp_path, signals, code, said):
+    out = tmp_path / "out"
+    out.mkdir()
+    process = spawn(video_args, env, tmp_path)
+    wait_for_frames_in_file(process, out, "bunny")
+    for sig in signals:
+        if process.poll() is None:
+            process.send_signal(sig)
+            time.sleep(0.02)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == code, err
+    assert "Traceback" not in err and err.strip().splitlines()[-1] == said, err
+    assert sorted(p.name for p in out.iterdir()) == ["bunny.partial.mp4"], err
+    assert 0 < decoded_frames(out / "bunny.partial.mp4") < 240
+
+
+def wait_until_importing_torch(process: subprocess.Popen) -> None:
+    """Until torch's shared library is being loaded: the seconds-long import at every start."""
+    maps = Path(f"/proc/{process.pid}/maps")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            if "libtorch" in maps.read_text():
+                return
+        except OSError:
+            pass
+        time.sleep(0.005)
+    pytest.fail("torch was never loaded")
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="needs /proc to see torch being imported")
+@pytest.mark.parametrize("command", ["video", "export", "live"])
+@pytest.mark.parametrize("sig, code, said", [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")])
+def test_signal_at_start_up_is_one_line(env, video_args, tmp_path, command, sig, code, said):
+    args = {
+        "video": video_args,
+        "export": ["export", "--format", "onnx", "-o", tmp_path / "out" / "a.onnx"],
+        "live": ["live", "--source", video_args[1], "-s", video_args[3], "--no-window", "-o", tmp_path / "out" / "l.mp4"],
+    }[command]
+    process = spawn(args, env, tmp_path)
+    wait_until_importing_torch(process)
+    process.send_signal(sig)
+    _, err = process.communicate(timeout=60)
+    assert (process.returncode, err) == (code, f"{said}\n")
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
+
+
+def test_signal_while_loading_weights_is_one_line(env, video_args, tmp_path):
+    """A little later: the command runs (weights, styles, encoder checks); still one line, nothing written."""
+    process = spawn(video_args, env, tmp_path)
+    wait_until_importing_torch(process)
+    time.sleep(1.0)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 143 and "Traceback" not in err, err
+    assert err.strip().splitlines()[-1] == "terminated"
+    assert not list((tmp_path / "out").glob(".*"))  # no temporary file (the folder may not exist)
+
+
+def dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_stale_temporaries_are_removed_on_the_next_run(run_cli, weights_env, data_dir, tmp_path):
+    old = time.time() - 2 * atomic.STALE_UNKNOWN_AFTER_S
+    gone, alive = dead_pid(), os.getpid()
+    names = {
+        f".bunny.{gone}-abcd_123.part.mp4": True,  # its process is gone: stale
+        ".photo.k2j4h5g6.part.png": True,  # the older naming, untouched for long: stale
+        f".bunny.{alive}-zzzz9999.part.mp4": False,  # its process runs (a concurrent run): kept
+        ".notes.txt": False,  # not ours
+        f"bunny.{gone}-abcd_123.part.mp4": False,  # not hidden: not ours
+    }
+    for name in names:
+        (tmp_path / name).write_bytes(b"x")
+        os.utime(tmp_path / name, (old, old))
+    fresh = tmp_path / f".clip.{gone}-freshfre.part.mp4"  # gone but just written: maybe another host's
+    fresh.write_bytes(b"x")
+    code, _, err = run_cli("image", data_dir / "content" / "cornell.jpg", "-s", data_dir / "style" / "trial.jpg",
+                           "--size", "32", "--style-size", "32", "-o", tmp_path / "result.png")
+    assert code == 0, err
+    left = {p.name for p in tmp_path.iterdir()}
+    assert left == {"result.png", fresh.name} | {name for name, stale in names.items() if not stale}
+
+
+@pytest.mark.parametrize("name", [".x.part", "..abcdefgh.part.mp4", ".x.-1-abcdefgh.part.mp4",
+                                  ".x.abcdefg.part.mp4", ".x.ABCDEFGH.part.mp4",
+                                  ".x.99999999999999999999999-abcdefgh.part.mp4", ".x.0-abcdefgh.part.mp4"])
+def test_names_that_are_not_our_temporaries_are_left_alone(tmp_path, name):
+    """Near misses of `.NAME.PID-XXXXXXXX.partEXT` (hostile or unlucky names) are never removed."""
+    path = tmp_path / name
+    path.write_bytes(b"x")
+    (tmp_path / ".y.1-abcdefgh.part.mp4").mkdir()  # a folder, and a link, named as ours are not ours
+    (tmp_path / ".z.1-abcdefgh.part.mp4").symlink_to(path)
+    old = time.time() - 2 * atomic.STALE_UNKNOWN_AFTER_S
+    os.utime(path, (old, old))
+    for other in tmp_path.iterdir():
+        os.utime(other, (old, old), follow_symlinks=False)
+    removed = atomic.remove_stale_temporaries(tmp_path)
+    assert removed == [] and path.exists() and len(list(tmp_path.iterdir())) == 3
