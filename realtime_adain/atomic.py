@@ -139,6 +139,12 @@ class PendingOutput:
             raise reported from None
 
 
+def partial_path(output: str | os.PathLike) -> Path:
+    """Where an interrupted or failed run leaves what it finished of `output`: NAME.partial.EXT."""
+    output = Path(output)
+    return output.with_name(f"{output.stem}.partial{output.suffix}")
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Write `data` to `path` through a temporary file, so no half-written file remains."""
     with PendingOutput(path) as pending:

@@ -1,5 +1,30 @@
 """The one exception type the CLI turns into a single clear line and a non-zero exit."""
 
+from __future__ import annotations
+
+import contextlib
+from typing import Iterator
+
 
 class UserError(Exception):
     """A problem with what the user asked for (a path, a value, a weights file), not a bug."""
+
+
+@contextlib.contextmanager
+def out_of_memory_as_user_error(what: str) -> Iterator[None]:
+    """A size the machine cannot hold is bad input, not a bug: the allocator's error (torch, OpenCV
+    or numpy) becomes one line naming what was being processed."""
+    import cv2  # here, not at the top: this module is imported before anything heavy
+    import torch
+
+    try:
+        yield
+    except (MemoryError, torch.OutOfMemoryError):
+        raise UserError(f"{what}: out of memory; lower --size") from None
+    except (RuntimeError, cv2.error) as exc:
+        text = str(exc).lower()
+        if "memory" not in text and "alloc" not in text:
+            raise
+        raise UserError(f"{what}: out of memory; lower --size") from None
+
+

@@ -7,17 +7,25 @@ once (`style_stats`), frames are then stylized against those cached statistics (
 from __future__ import annotations
 
 import os
+import sys
 from functools import cached_property
-from typing import Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
 
 from realtime_adain import engines, weights
 from realtime_adain.adain import StyleStats
+from realtime_adain.color import match_color
 from realtime_adain.engines.frames import frames_to_images, images_to_frames
 from realtime_adain.errors import UserError
+from realtime_adain.imageio import fit_short_side
 from realtime_adain.model import StyleTransferNet
+from realtime_adain.settings import ModelSettings
+
+def _to_stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
 
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
@@ -78,6 +86,15 @@ class Stylizer:
         self.engine_name = engines.resolve(engine, self.device, self.dtype, self.weights_id if engine == "auto" else None)
 
     @classmethod
+    def from_settings(cls, model: ModelSettings, sizes_vary: bool = False) -> "Stylizer":
+        """The stylizer `model` asks for. With `sizes_vary` (images of any size, each seen once),
+        'auto' on a GPU is eager: compile and tensorrt build per frame size, minutes per new size."""
+        engine = model.engine
+        if engine == "auto" and sizes_vary and pick_device(model.device).type == "cuda":
+            engine = "eager"
+        return cls.load(model.vgg, model.decoder, device=model.device, dtype=model.dtype, engine=engine)
+
+    @classmethod
     def load(
         cls,
         vgg: str | os.PathLike | None = None,
@@ -120,9 +137,27 @@ class Stylizer:
     to_uint8 = staticmethod(images_to_frames)  # (N, 3, H, W) in [0, 1] -> (N, H, W, 3) uint8
 
     @torch.inference_mode()
-    def style_stats(self, image: np.ndarray) -> StyleStats:
-        """Encode a style image (H, W, 3) uint8 once; frames then reuse these statistics."""
+    def style_stats(
+        self, image: np.ndarray, size: int | None = None, color_reference: np.ndarray | None = None
+    ) -> StyleStats:
+        """Encode a style image (H, W, 3) uint8 once; frames then reuse these statistics.
+
+        `size` scales it first (shorter side; None/0: as it is); with `color_reference`, the style
+        is recoloured to that content first (the paper's colour preservation)."""
+        image = fit_short_side(image, size)
+        if color_reference is not None:
+            image = match_color(image, color_reference)
         return self.net.style_stats(self.to_tensor(image))
+
+    def prepare(self, batch: int, height: int, width: int, say: Callable[[str], None] | None = None) -> None:
+        """Compile or build the engine for this frame size before the first frame, saying so
+        through `say` (default: stderr): a first inductor compile or TensorRT build takes minutes,
+        which would look like a stalled run."""
+        engine = self.engine
+        if engine.builds_per_shape:
+            (say or _to_stderr)(f"preparing the {engine.name} engine for {width}x{height}, batch {batch} "
+                                "(the first time for a size takes minutes; later runs reuse it)")
+        engine.prepare(batch, height, width)
 
     def _alpha(self, alpha: float) -> torch.Tensor:
         if not 0.0 <= alpha <= 1.0:

@@ -130,13 +130,12 @@ def test_mix_mask_and_preserve_color(weights_env, run_cli, data_dir, tmp_path):
 
 def test_preserve_color_output_takes_the_contents_colours(stylizer, data_dir):
     """With colour preservation, the style's statistics come from its recoloured image."""
-    from realtime_adain.commands.common import style_stats
     from realtime_adain.imageio import fit_short_side
 
     content = fit_short_side(read_image(data_dir / "content" / "golden_gate.jpg"), 64)
     style = read_image(data_dir / "style" / "mondrian.jpg")
-    plain = style_stats(stylizer, style, 64)
-    preserved = style_stats(stylizer, style, 64, color_reference=content)
+    plain = stylizer.style_stats(style, 64)
+    preserved = stylizer.style_stats(style, 64, color_reference=content)
     assert not torch.allclose(plain.mean, preserved.mean)
 
 
@@ -227,10 +226,9 @@ def test_float_tiff_in_either_range(tmp_path, scale):
 def test_mix_of_huge_weights_is_an_even_mix(stylizer, data_dir):
     """1e308 + 1e308 overflows a plain sum (every weight became 0: a flat image); scaled first it is 0.5/0.5."""
     from realtime_adain.adain import StyleStats
-    from realtime_adain.commands.common import style_stats
 
-    a = style_stats(stylizer, read_image(data_dir / "style" / "trial.jpg"), 32)
-    b = style_stats(stylizer, read_image(data_dir / "style" / "mondrian.jpg"), 32)
+    a = stylizer.style_stats(read_image(data_dir / "style" / "trial.jpg"), 32)
+    b = stylizer.style_stats(read_image(data_dir / "style" / "mondrian.jpg"), 32)
     huge, even = StyleStats.mix([a, b], [1e308, 1e308]), StyleStats.mix([a, b], [1, 1])
     torch.testing.assert_close(huge.mean, even.mean)
     torch.testing.assert_close(huge.std, even.std)
@@ -252,7 +250,7 @@ def test_cli_mix_of_huge_weights(weights_env, run_cli, data_dir, tmp_path):
 @pytest.mark.parametrize("allocate", [lambda: torch.empty(1 << 62, dtype=torch.uint8), lambda: np.empty(1 << 62, np.uint8)])
 def test_out_of_memory_is_one_line(allocate):
     """What a huge --size ends in when the machine cannot hold it: the allocator's error, as a UserError."""
-    from realtime_adain.commands.common import out_of_memory_as_user_error
+    from realtime_adain.errors import out_of_memory_as_user_error
     from realtime_adain.errors import UserError
 
     with pytest.raises(UserError, match="photo.jpg: out of memory; lower --size"):

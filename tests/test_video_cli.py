@@ -14,7 +14,6 @@ import pytest
 import torch
 
 from realtime_adain.adain import StyleStats
-from realtime_adain.commands.common import style_stats
 from realtime_adain.imageio import read_image, write_image
 from realtime_adain.stylizer import Stylizer
 from video_samples import audio_packets, gradient_frames, probe, rgb_frames, write_video
@@ -87,7 +86,7 @@ def test_frames_equal_the_image_command_output_and_catch_channel_swaps(
 
     vgg, decoder = weights_env
     stylizer = Stylizer.load(vgg, decoder, device="cpu")
-    stats = style_stats(stylizer, read_image(style), 64)
+    stats = stylizer.style_stats(read_image(style), 64)
     for frame, result in zip(decoded, stylized):
         assert_same_picture(result, stylizer.stylize(frame, stats))
     # The check has teeth: a pipeline that fed BGR to the network would give a different picture.
@@ -139,7 +138,7 @@ def test_rotated_phone_video_comes_out_upright(run_cli, weights_env, data_dir, s
     assert [float(p * result.time_base) for p in result.pts] == pytest.approx(seconds, abs=1e-3)
     vgg, decoder = weights_env
     stylizer = Stylizer.load(vgg, decoder, device="cpu")
-    expected = stylizer.stylize(np.rot90(rgb_frames(source)[0], -1).copy(), style_stats(stylizer, read_image(style), 64))
+    expected = stylizer.stylize(np.rot90(rgb_frames(source)[0], -1).copy(), stylizer.style_stats(read_image(style), 64))
     assert_same_picture(rgb_frames(out)[0], expected)
 
 
@@ -163,7 +162,7 @@ def test_directory_of_videos_loads_model_and_style_once(run_cli, weights_env, st
     loads, encodes = [], []
     original_load, original_stats = Stylizer.load.__func__, Stylizer.style_stats
     monkeypatch.setattr(Stylizer, "load", classmethod(lambda cls, *a, **k: loads.append(1) or original_load(cls, *a, **k)))
-    monkeypatch.setattr(Stylizer, "style_stats", lambda self, image: encodes.append(1) or original_stats(self, image))
+    monkeypatch.setattr(Stylizer, "style_stats", lambda self, *a, **k: encodes.append(1) or original_stats(self, *a, **k))
     out = tmp_path / "out"
     code, _, err = run_cli("video", clips, "-s", style, "--size", "32", "--style-size", "64", "-o", out)
     assert code == 0, err
@@ -316,7 +315,7 @@ def test_mix_and_preserve_color_use_the_first_frame(run_cli, weights_env, data_d
     vgg, decoder = weights_env
     stylizer = Stylizer.load(vgg, decoder, device="cpu")
     first = rgb_frames(source)[0]
-    stats = StyleStats.mix([style_stats(stylizer, read_image(s), 64, first) for s in styles], [0.5, 0.5])
+    stats = StyleStats.mix([stylizer.style_stats(read_image(s), 64, first) for s in styles], [0.5, 0.5])
     assert_same_picture(results["kept"][1], stylizer.stylize(rgb_frames(source)[1], stats))
     assert np.abs(results["kept"][0].astype(int) - results["plain"][0]).mean() > 1
 

@@ -29,10 +29,10 @@ import numpy as np
 import torch
 
 from realtime_adain.adain import adain, calc_mean_std
-from realtime_adain.commands import common
 from realtime_adain.commands.argtypes import non_negative_int, positive_int
 from realtime_adain.atomic import atomic_write_bytes
-from realtime_adain.commands.video import stylize_file
+from realtime_adain.settings import VideoSettings
+from realtime_adain.video.job import stylize_file
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import read_image
 from realtime_adain.paths import ensure_writable_dir
@@ -124,9 +124,9 @@ def reference_loop(stylizer: Stylizer, video: Path, style_path: Path, output: Pa
 def our_pipeline(stylizer: Stylizer, video: Path, style_path: Path, output: Path, size: int, style_size: int,
                  frames: int, batch: int, codec: str) -> None:
     """`realtime-adain video` on one clip, style read and encoded inside the timing."""
-    args = argparse.Namespace(size=size, keep_size=True, alpha=1.0, batch=batch, frames=frames)
-    style = common.style_stats(stylizer, read_image(style_path), style_size)
-    stylize_file(video, output, stylizer, lambda first: style, args, EncodeSettings(codec))
+    settings = VideoSettings(size=size, batch=batch, frames=frames)
+    style = stylizer.style_stats(read_image(style_path), style_size)
+    stylize_file(video, output, stylizer, lambda first: style, settings, EncodeSettings(codec))
 
 
 def upscaled_copy(video: Path, resolution: str, frames: int, output: Path) -> Path:
@@ -174,7 +174,7 @@ def run(args: argparse.Namespace) -> int:
             shape = args.resolution
         stylizers = {name: Stylizer.load(vgg, decoder, device=args.device, dtype=args.dtype, engine=name)
                      for name in args.engine.split(",")}
-        reference = Stylizer.load(vgg, decoder, device=args.device)  # fp32, as the reference runs
+        reference = Stylizer.load(vgg, decoder, device=args.device, dtype="fp32", engine="eager")  # as the reference runs
         variants: list[tuple[str, callable]] = []
         if not args.no_baseline:
             variants.append(("reference loop (pytorch-AdaIN test_video.py)", lambda out, n, s=reference, t=default_threads: (

@@ -3,22 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
-import sys
 from pathlib import Path
-from typing import Iterator, Sequence
-
-import cv2
-import numpy as np
-import torch
+from typing import Sequence
 
 from realtime_adain import engines
-from realtime_adain.adain import StyleStats
-from realtime_adain.color import match_color
-from realtime_adain.errors import UserError
 from realtime_adain.commands import argtypes
-from realtime_adain.imageio import fit_short_side
-from realtime_adain.stylizer import DTYPES, Stylizer, pick_device
+from realtime_adain.errors import UserError
+from realtime_adain.settings import ModelSettings, StyleSettings
+from realtime_adain.stylizer import DTYPES, pick_device
 
 
 def add_model_options(parser: argparse.ArgumentParser, default_size: int | None, size_default_text: str | None = None) -> None:
@@ -49,71 +41,22 @@ def add_style_options(parser: argparse.ArgumentParser) -> None:
                        help=f"shorter side the style is encoded at, up to {argtypes.MAX_SIDE}, 0 = native (default 512)")
 
 
-def stylizer_from_args(args: argparse.Namespace, sizes_vary: bool = False) -> Stylizer:
-    """The stylizer the options ask for. With `sizes_vary` (images of any size, each seen once),
-    'auto' on a GPU is eager: compile and tensorrt build per frame size, minutes per new size."""
-    engine = getattr(args, "engine", "auto")
-    if engine == "auto" and sizes_vary and pick_device(args.device).type == "cuda":
-        engine = "eager"
-    return Stylizer.load(args.vgg, args.decoder, device=args.device, dtype=args.dtype, engine=engine)
+def model_settings(args: argparse.Namespace) -> ModelSettings:
+    """The model options as typed settings, checked."""
+    settings = ModelSettings(args.vgg, args.decoder, args.device, args.dtype, args.engine)
+    settings.check()
+    pick_device(settings.device)  # a bad --device is refused before any work
+    return settings
 
 
-def prepare_engine(stylizer: Stylizer, batch: int, height: int, width: int) -> None:
-    """Compile or build the engine for this frame size before the first frame, saying so: a first
-    inductor compile or TensorRT build takes minutes, which would look like a stalled run."""
-    engine = stylizer.engine
-    if engine.builds_per_shape:
-        print(f"preparing the {engine.name} engine for {width}x{height}, batch {batch} "
-              "(the first time for a size takes minutes; later runs reuse it)", file=sys.stderr, flush=True)
-    engine.prepare(batch, height, width)
-
-
-@contextlib.contextmanager
-def out_of_memory_as_user_error(what: str) -> Iterator[None]:
-    """A size the machine cannot hold is bad input, not a bug: the allocator's error (torch, OpenCV
-    or numpy) becomes one line naming what was being processed."""
-    try:
-        yield
-    except (MemoryError, torch.OutOfMemoryError):
-        raise UserError(f"{what}: out of memory; lower --size") from None
-    except (RuntimeError, cv2.error) as exc:
-        text = str(exc).lower()
-        if "memory" not in text and "alloc" not in text:
-            raise
-        raise UserError(f"{what}: out of memory; lower --size") from None
+def style_settings(args: argparse.Namespace, style_count: int | None = None) -> StyleSettings:
+    """The style options as typed settings, checked (`style_count`: the styles --mix must match)."""
+    mix = tuple(args.mix) if args.mix is not None else None
+    settings = StyleSettings(args.alpha, mix, args.preserve_color, args.style_size)
+    settings.check(style_count)
+    return settings
 
 
 def check_mix(args: argparse.Namespace, styles: Sequence[Path]) -> None:
     if args.mix is not None and len(args.mix) != len(styles):
         raise UserError(f"--mix has {len(args.mix)} weights for {len(styles)} styles")
-
-
-def style_stats(
-    stylizer: Stylizer, style: np.ndarray, size: int | None, color_reference: np.ndarray | None = None
-) -> StyleStats:
-    """Statistics of one style image; with `color_reference`, of its recoloured version."""
-    style = fit_short_side(style, size)
-    if color_reference is not None:
-        style = match_color(style, color_reference)
-    return stylizer.style_stats(style)
-
-
-class StyleSet:
-    """The styles of one run, each encoded once; with colour preservation, once per content
-    (the style is recoloured to it), which is the paper's method and cannot be cached."""
-
-    def __init__(self, stylizer: Stylizer, images: dict[Path, np.ndarray], size: int | None, preserve_color: bool) -> None:
-        self.stylizer, self.images, self.size, self.preserve_color = stylizer, images, size, preserve_color
-        self.cached: dict[Path, StyleStats] = {}
-
-    def stats(self, path: Path, content: np.ndarray) -> StyleStats:
-        if self.preserve_color:
-            return style_stats(self.stylizer, self.images[path], self.size, content)
-        if path not in self.cached:
-            self.cached[path] = style_stats(self.stylizer, self.images[path], self.size)
-        return self.cached[path]
-
-    def combined(self, paths: Sequence[Path], content: np.ndarray, mix: Sequence[float] | None) -> StyleStats:
-        """One style, or the paper's interpolation of several with the `mix` weights."""
-        stats = [self.stats(p, content) for p in paths]
-        return StyleStats.mix(stats, mix) if mix is not None else stats[0]

@@ -10,7 +10,7 @@ import numpy as np
 from tqdm import tqdm
 
 from realtime_adain.commands import argtypes, common
-from realtime_adain.errors import UserError
+from realtime_adain.errors import UserError, out_of_memory_as_user_error
 from realtime_adain.paths import (
     check_writable_dir, expand_images, output_extension, output_is_one_file, refuse_overwriting_inputs,
     refuse_shared_outputs,
@@ -18,7 +18,8 @@ from realtime_adain.paths import (
 from realtime_adain.imageio import (
     check_pixel_budget, fit_short_side, is_image_path, mask_labels, read_image, read_mask, resize, write_image,
 )
-from realtime_adain.stylizer import Stylizer, pick_device
+from realtime_adain.styles import StyleSet
+from realtime_adain.stylizer import Stylizer
 
 EPILOG = """examples:
   realtime-adain image photo.jpg --style starry.jpg -o out.jpg
@@ -126,7 +127,7 @@ def check_inputs(
 
 
 def run(args: argparse.Namespace) -> int:
-    pick_device(args.device)  # a bad --device is refused before any work
+    model = common.model_settings(args)  # a bad --device is refused before any work
     contents = expand_images(args.content, "content")
     styles = expand_images(args.style, "style")
     jobs = plan_jobs(args, contents, styles)
@@ -135,11 +136,11 @@ def run(args: argparse.Namespace) -> int:
     check_outputs(outputs, jobs, contents + styles + mask_paths)
     style_images, mask = check_inputs(args, contents, styles)
 
-    stylizer = common.stylizer_from_args(args, sizes_vary=True)
-    style_set = common.StyleSet(stylizer, style_images, args.style_size, args.preserve_color)
+    stylizer = Stylizer.from_settings(model, sizes_vary=True)
+    style_set = StyleSet(stylizer, style_images, args.style_size, args.preserve_color)
 
     for job, out in tqdm(list(zip(jobs, outputs)), desc="stylizing", unit="image", disable=None):
-        with common.out_of_memory_as_user_error(str(job.content)):
+        with out_of_memory_as_user_error(str(job.content)):
             result = stylize_one(args, job, stylizer, style_set, mask)
         write_image(out, result)
         tqdm.write(str(out))
@@ -147,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def stylize_one(
-    args: argparse.Namespace, job: Job, stylizer: Stylizer, style_set: common.StyleSet, mask: np.ndarray | None
+    args: argparse.Namespace, job: Job, stylizer: Stylizer, style_set: StyleSet, mask: np.ndarray | None
 ) -> np.ndarray:
     """One job's result, at the content's size unless --no-keep-size."""
     original = read_image(job.content)

@@ -4,28 +4,21 @@ from __future__ import annotations
 
 import argparse
 import re
-import sys
 from pathlib import Path
 
-import numpy as np
-import torch
 from tqdm import tqdm
 
-from realtime_adain import interrupts
-from realtime_adain.adain import StyleStats
 from realtime_adain.commands import argtypes, common
-from realtime_adain.atomic import PendingOutput
-from realtime_adain.imageio import fit_short_side, read_image, resize
+from realtime_adain.imageio import read_image
 from realtime_adain.paths import (
     check_writable_dir, expand_images, expand_inputs, output_extension, output_is_one_file,
     refuse_overwriting_inputs, refuse_shared_outputs,
 )
-from realtime_adain.stylizer import Stylizer, pick_device
-from realtime_adain.video.pipeline import Pipeline
-from realtime_adain.video.reader import Frame, VideoReader, is_video_path
-from realtime_adain.video.writer import (
-    CONTAINER_FORMATS, EncodeSettings, VideoFormatOut, VideoWriter, check_encoder,
-)
+from realtime_adain.settings import VideoSettings
+from realtime_adain.stylizer import Stylizer
+from realtime_adain.video.job import stylize_videos
+from realtime_adain.video.reader import is_video_path
+from realtime_adain.video.writer import CONTAINER_FORMATS, EncodeSettings, check_encoder
 
 EPILOG = """examples:
   realtime-adain video clip.mp4 --style starry.jpg -o clip_starry.mp4
@@ -101,121 +94,26 @@ def check_outputs(outputs: list[Path], inputs: list[Path]) -> None:
         check_writable_dir(parent)
 
 
-def partial_path(output: Path) -> Path:
-    """Where an interrupted run leaves the frames it finished: NAME.partial.EXT."""
-    return output.with_name(f"{output.stem}.partial{output.suffix}")
-
-
-def default_batch(stylizer: Stylizer) -> int:
-    """Batches keep a GPU busy; on a CPU a batch does the same work per frame, with more memory."""
-    return 4 if stylizer.device.type == "cuda" else 1
-
-
-def stylize_file(
-    source: Path, output: Path, stylizer: Stylizer, style_of, args: argparse.Namespace, settings: EncodeSettings
-) -> None:
-    """One input to one output, through a temporary file renamed on success."""
-    with VideoReader(source, max_frames=args.frames or 0) as reader:
-        first = fit_short_side(reader.first_frame.image, args.size)
-        style: StyleStats = style_of(first)
-        batch_size = args.batch or default_batch(stylizer)
-        common.prepare_engine(stylizer, batch_size, *first.shape[:2])  # before any output exists
-        height, width = (reader.height, reader.width) if args.keep_size else first.shape[:2]
-        spec = VideoFormatOut(width, height, reader.time_base, reader.frame_rate, reader.colour)
-        pending = PendingOutput(output)
-        try:
-            writer = VideoWriter(pending.path, settings, spec, reader.passthrough)
-        except BaseException as exc:
-            pending.discard()
-            raise pending.failed(exc) from None
-        progress = tqdm(total=reader.expected_frames or None, desc=source.name, unit="frame", disable=None)
-
-        def write_frame(frame: Frame) -> None:
-            writer.write_frame(frame.image, frame.pts, frame.duration)
-            progress.update(1)
-
-        pipeline = Pipeline(
-            reader.items(),
-            stylize_stream=lambda batches: stylizer.stylize_stream(batches, style, args.alpha),
-            write_frame=write_frame,
-            write_packet=writer.write_packet,
-            prepare=lambda image: fit_short_side(image, args.size),
-            finish=lambda image: resize(image, (width, height)),
-            batch_size=batch_size,
-        )
-        # The first Ctrl-C/SIGTERM stops stylizing; any later one waits for the file to be finished.
-        with interrupts.SignalGuard(str(output)) as guard:
-            try:
-                pipeline.run()
-            except KeyboardInterrupt:
-                progress.close()
-                keep_partial(writer, pending)
-                raise
-            except BaseException as exc:
-                progress.close()
-                discard(writer, pending)
-                raise pending.failed(exc) from None
-            guard.hold()
-            progress.close()
-            try:
-                writer.close()
-            except BaseException as exc:
-                pending.discard()
-                raise pending.failed(exc) from None
-            pending.publish()
-
-
-def keep_partial(writer: VideoWriter, pending: PendingOutput) -> None:
-    """Finish the file with the frames encoded so far and name it as partial (none: remove it)."""
-    try:
-        writer.close()
-    except BaseException:
-        pending.discard()
-        raise
-    if writer.frames_written:
-        kept = pending.publish(partial_path(pending.final))
-        tqdm.write(f"interrupted: {writer.frames_written} frames kept in {kept}", file=sys.stderr)
-    else:
-        pending.discard()
-
-
-def discard(writer: VideoWriter, pending: PendingOutput) -> None:
-    try:
-        writer.close()
-    except Exception:  # the original error is the one to report
-        pass
-    pending.discard()
+def video_settings(args: argparse.Namespace) -> VideoSettings:
+    """The options as typed settings, checked once here; library code sees nothing else."""
+    settings = VideoSettings(
+        model=common.model_settings(args), style=common.style_settings(args),
+        size=args.size, keep_size=args.keep_size, batch=args.batch, frames=args.frames or 0, threads=args.threads,
+    )
+    settings.check()
+    return settings
 
 
 def run(args: argparse.Namespace) -> int:
-    pick_device(args.device)  # a bad --device is refused before any work
+    settings = video_settings(args)  # a bad --device is refused before any work
     inputs = expand_inputs(args.input, "input", is_video_path, noun="video files")
     styles = expand_images(args.style, "style")
     jobs = plan(args, inputs, styles)
     check_outputs([out for _, _, out in jobs], inputs + styles)
-    settings = EncodeSettings(args.codec, args.crf, args.bitrate, args.pix_fmt)
+    encode = EncodeSettings(args.codec, args.crf, args.bitrate, args.pix_fmt)
     for suffix_example in {out.suffix.lower(): out for _, _, out in jobs}.values():
-        check_encoder(settings, suffix_example)
+        check_encoder(encode, suffix_example)
     style_images = {p: read_image(p) for p in dict.fromkeys(styles)}
-
-    stylizer = common.stylizer_from_args(args)
-    threads_before = torch.get_num_threads()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    try:
-        stylize_all(args, jobs, stylizer, style_images, settings)
-    finally:
-        torch.set_num_threads(threads_before)
+    stylizer = Stylizer.from_settings(settings.model)
+    stylize_videos(jobs, stylizer, style_images, settings, encode, report=lambda out: tqdm.write(str(out)))
     return 0
-
-
-def stylize_all(args, jobs, stylizer: Stylizer, style_images: dict[Path, np.ndarray], settings: EncodeSettings) -> None:
-    """Every job with one loaded network; style statistics are computed once per style (with
-    colour preservation, once per video: recoloured to its first frame, one palette per video)."""
-    style_set = common.StyleSet(stylizer, style_images, args.style_size, args.preserve_color)
-    for source, used, output in jobs:
-        def style_of(first_frame: np.ndarray, used=used) -> StyleStats:
-            return style_set.combined(used, first_frame, args.mix)
-
-        stylize_file(source, output, stylizer, style_of, args, settings)
-        tqdm.write(str(output))

@@ -268,7 +268,7 @@ class LiveSession:
             self.check_args()
         self.source = open_source(args.source, args.resolution, args.fps, loop=args.loop)  # fail fast
         try:
-            self.stylizer = common.stylizer_from_args(args)
+            self.stylizer = Stylizer.from_settings(common.model_settings(args))
             return self._run_opened()
         finally:
             if self.capture is None or not self.capture.is_alive():
@@ -288,7 +288,7 @@ class LiveSession:
                 self.capture_resolution = first.image.shape[1::-1]
                 self.work_size = fit_short_side(first.image, processing_size(args.size, self.stylizer)).shape[1::-1]
                 self.fps = float(getattr(self.source, "fps", 0) or args.fps or 30.0)
-                common.prepare_engine(self.stylizer, 1, *self.work_size[::-1])
+                self.stylizer.prepare(1, *self.work_size[::-1])
                 self._open_outputs()  # before the first log line: a missing virtual camera is the one line said
                 self.log("styles", count=len(self.library), computed=self.library.computed, cached=self.library.reused)
                 self.controller = Controller(self.library.names, alpha=args.alpha, preserve_color=args.preserve_color,

@@ -21,7 +21,7 @@ import av
 import numpy as np
 from av.video.reformatter import VideoReformatter
 
-from realtime_adain.atomic import PendingOutput
+from realtime_adain.atomic import PendingOutput, partial_path
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import resize
 
@@ -169,11 +169,6 @@ def plays(path: Path) -> bool:
         return True
     except (av.FFmpegError, OSError, StopIteration):
         return False
-
-
-def partial_path(path: Path) -> Path:
-    """Where a recording that failed part-way keeps what it had: NAME.partial.EXT."""
-    return path.with_name(f"{path.stem}.partial{path.suffix}")
 
 
 class Recorder(EncodedOutput):

@@ -1,0 +1,128 @@
+"""Typed settings at the library boundary: what the commands build from their options, once.
+
+`commands/*` turn argparse's namespace into these frozen dataclasses and check them there (as
+`TrainConfig` is for the trainer); library code (video, live, benchmarks, the Python API) takes
+them and never sees the CLI. `check()` raises `UserError` with the option's name, so a value
+that argparse let through (or a caller built by hand) is one clear line.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from realtime_adain.errors import UserError
+
+DTYPE_CHOICES = ("auto", "fp32", "fp16", "bf16")
+MAX_STYLE_SIZE = 8192  # shorter side a style is encoded at; 0 = native
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """Which weights, on which device, in which precision and engine ("auto": as the CLI)."""
+
+    vgg: str | None = None
+    decoder: str | None = None
+    device: str = "auto"
+    dtype: str = "auto"
+    engine: str = "auto"
+
+    def check(self) -> None:
+        from realtime_adain import engines
+
+        if self.dtype not in DTYPE_CHOICES:
+            raise UserError(f"--dtype {self.dtype}: use one of {', '.join(DTYPE_CHOICES)}")
+        if self.engine not in engines.CHOICES:
+            raise UserError(f"--engine {self.engine}: use one of {', '.join(engines.CHOICES)}")
+
+
+@dataclass(frozen=True)
+class StyleSettings:
+    """How styles are applied: alpha, a mix of several, colour preservation, encoding size."""
+
+    alpha: float = 1.0
+    mix: tuple[float, ...] | None = None
+    preserve_color: bool = False
+    style_size: int = 512
+
+    def check(self, style_count: int | None = None) -> None:
+        if not (math.isfinite(self.alpha) and 0.0 <= self.alpha <= 1.0):
+            raise UserError(f"--alpha {self.alpha} is outside [0, 1]")
+        if not 0 <= self.style_size <= MAX_STYLE_SIZE:
+            raise UserError(f"--style-size {self.style_size} is outside 0 (native) to {MAX_STYLE_SIZE}")
+        if self.mix is not None:
+            if not self.mix or not all(math.isfinite(w) and w >= 0 for w in self.mix) or not sum(self.mix) > 0:
+                raise UserError("--mix weights must be finite, non-negative numbers with a positive sum")
+            if not math.isfinite(sum(self.mix)):
+                raise UserError("--mix weights are too large to add up; scale them down")
+            if style_count is not None and len(self.mix) != style_count:
+                raise UserError(f"--mix has {len(self.mix)} weights for {style_count} styles")
+
+
+@dataclass(frozen=True)
+class VideoSettings:
+    """One `video` run's processing: everything but which files go where."""
+
+    model: ModelSettings = field(default_factory=ModelSettings)
+    style: StyleSettings = field(default_factory=StyleSettings)
+    size: int = 0  # processing size (shorter side), 0 = native
+    keep_size: bool = True  # scale back to the input's display size
+    batch: int | None = None  # frames per network call; None: 1 on a CPU, 4 on a GPU
+    frames: int = 0  # only the first N frames, 0 = all
+    threads: int | None = None  # CPU threads for the network; None: torch's default
+
+    def check(self) -> None:
+        self.model.check()
+        self.style.check()
+        if self.size < 0:
+            raise UserError(f"--size {self.size} is negative")
+        if self.batch is not None and self.batch < 1:
+            raise UserError(f"--batch {self.batch} must be at least 1")
+        if self.frames < 0:
+            raise UserError(f"--frames {self.frames} is negative")
+        if self.threads is not None and self.threads < 1:
+            raise UserError(f"--threads {self.threads} must be at least 1")
+
+
+@dataclass(frozen=True)
+class LiveSettings:
+    """One `live` session: source, styles, window and outputs, model."""
+
+    styles: tuple[str, ...]
+    model: ModelSettings = field(default_factory=ModelSettings)
+    source: str = "0"
+    resolution: tuple[int, int] | None = None  # asked of the camera; files are scaled to it
+    fps: float | None = None
+    loop: bool = True
+    alpha: float = 1.0
+    preserve_color: bool = False
+    style_size: int = 512
+    style_cache: Path | None = None  # None: the per-user cache
+    size: int | None = None  # processing size; None: the device's default
+    window: bool = True
+    fullscreen: bool = False
+    output: str | None = None  # a recording of the whole session (MP4)
+    stream: str | None = None
+    virtual_cam: bool = False
+    max_frames: int | None = None
+    snapshot_dir: Path = Path(".")
+    record_dir: Path = Path(".")
+    log: str | None = None
+
+    def check(self) -> None:
+        self.model.check()
+        StyleSettings(self.alpha, None, self.preserve_color, self.style_size).check()
+        if not self.styles:
+            raise UserError("--styles needs at least one style image or folder")
+        if self.size is not None and self.size < 0:
+            raise UserError(f"--size {self.size} is negative")
+        if self.max_frames is not None and self.max_frames < 1:
+            raise UserError(f"--max-frames {self.max_frames} must be at least 1")
+        if self.fps is not None and not (math.isfinite(self.fps) and self.fps > 0):
+            raise UserError(f"--fps {self.fps} must be a positive number")
+
+    @property
+    def has_output(self) -> bool:
+        """Whether frames go anywhere but the window."""
+        return bool(self.output or self.stream or self.virtual_cam)

@@ -1,0 +1,139 @@
+"""One video file stylized into another: reader -> pipeline -> writer, published only when whole.
+
+Library code for the `video` command, the benchmarks and the Python API: it takes typed settings
+(`VideoSettings`, `EncodeSettings`), never the CLI's namespace. Ctrl-C or SIGTERM keeps the frames
+finished so far as a playable NAME.partial.EXT; any other failure leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from realtime_adain import interrupts
+from realtime_adain.adain import StyleStats
+from realtime_adain.atomic import PendingOutput, partial_path
+from realtime_adain.errors import out_of_memory_as_user_error
+from realtime_adain.imageio import fit_short_side, resize
+from realtime_adain.settings import VideoSettings
+from realtime_adain.styles import StyleSet
+from realtime_adain.stylizer import Stylizer
+from realtime_adain.video.pipeline import Pipeline
+from realtime_adain.video.reader import Frame, VideoReader
+from realtime_adain.video.writer import EncodeSettings, VideoFormatOut, VideoWriter
+
+StyleOf = Callable[[np.ndarray], StyleStats]  # the first frame (at processing size) -> its style
+
+
+def default_batch(stylizer: Stylizer) -> int:
+    """Batches keep a GPU busy; on a CPU a batch does the same work per frame, with more memory."""
+    return 4 if stylizer.device.type == "cuda" else 1
+
+
+def stylize_file(
+    source: Path, output: Path, stylizer: Stylizer, style_of: StyleOf, settings: VideoSettings, encode: EncodeSettings
+) -> None:
+    """One input to one output, through a temporary file renamed on success."""
+    with VideoReader(source, max_frames=settings.frames) as reader, out_of_memory_as_user_error(str(source)):
+        first = fit_short_side(reader.first_frame.image, settings.size)
+        style = style_of(first)
+        batch_size = settings.batch or default_batch(stylizer)
+        if reader.expected_frames:  # a clip shorter than the batch is one batch of its own size
+            batch_size = min(batch_size, reader.expected_frames)
+        stylizer.prepare(batch_size, *first.shape[:2], say=lambda text: tqdm.write(text, file=sys.stderr))
+        height, width = (reader.height, reader.width) if settings.keep_size else first.shape[:2]
+        spec = VideoFormatOut(width, height, reader.time_base, reader.frame_rate, reader.colour)
+        pending = PendingOutput(output)
+        try:
+            writer = VideoWriter(pending.path, encode, spec, reader.passthrough)
+        except BaseException as exc:
+            pending.discard()
+            raise pending.failed(exc) from None
+        progress = tqdm(total=reader.expected_frames or None, desc=source.name, unit="frame", disable=None)
+
+        def write_frame(frame: Frame) -> None:
+            writer.write_frame(frame.image, frame.pts, frame.duration)
+            progress.update(1)
+
+        pipeline = Pipeline(
+            reader.items(),
+            stylize_stream=lambda batches: stylizer.stylize_stream(batches, style, settings.style.alpha),
+            write_frame=write_frame,
+            write_packet=writer.write_packet,
+            prepare=lambda image: fit_short_side(image, settings.size),
+            finish=lambda image: resize(image, (width, height)),
+            batch_size=batch_size,
+        )
+        # The first Ctrl-C/SIGTERM stops stylizing; any later one waits for the file to be finished.
+        with interrupts.SignalGuard(str(output)) as guard:
+            try:
+                pipeline.run()
+            except KeyboardInterrupt:
+                progress.close()
+                keep_partial(writer, pending)
+                raise
+            except BaseException as exc:
+                progress.close()
+                discard(writer, pending)
+                raise pending.failed(exc) from None
+            guard.hold()
+            progress.close()
+            try:
+                writer.close()
+            except BaseException as exc:
+                pending.discard()
+                raise pending.failed(exc) from None
+            pending.publish()
+
+
+def keep_partial(writer: VideoWriter, pending: PendingOutput) -> None:
+    """Finish the file with the frames encoded so far and name it as partial (none: remove it)."""
+    try:
+        writer.close()
+    except BaseException:
+        pending.discard()
+        raise
+    if writer.frames_written:
+        kept = pending.publish(partial_path(pending.final))
+        tqdm.write(f"interrupted: {writer.frames_written} frames kept in {kept}", file=sys.stderr)
+    else:
+        pending.discard()
+
+
+def discard(writer: VideoWriter, pending: PendingOutput) -> None:
+    try:
+        writer.close()
+    except Exception:  # the original error is the one to report
+        pass
+    pending.discard()
+
+
+VideoJob = tuple[Path, Sequence[Path], Path]  # (input, the styles it gets, output)
+
+
+def stylize_videos(
+    jobs: Sequence[VideoJob], stylizer: Stylizer, style_images: dict[Path, np.ndarray],
+    settings: VideoSettings, encode: EncodeSettings, report: Callable[[Path], None] = lambda _: None,
+) -> None:
+    """Every job with one loaded network; style statistics are computed once per style (with
+    colour preservation, once per video: recoloured to its first frame, one palette per video).
+    `report` gets each finished output."""
+    style = settings.style
+    style_set = StyleSet(stylizer, style_images, style.style_size, style.preserve_color)
+    threads_before = torch.get_num_threads()
+    if settings.threads:
+        torch.set_num_threads(settings.threads)
+    try:
+        for source, used, output in jobs:
+            def style_of(first_frame: np.ndarray, used=used) -> StyleStats:
+                return style_set.combined(used, first_frame, style.mix)
+
+            stylize_file(source, output, stylizer, style_of, settings, encode)
+            report(output)
+    finally:
+        torch.set_num_threads(threads_before)
