@@ -36,7 +36,7 @@ from realtime_adain.errors import UserError
 from realtime_adain.imageio import fit_short_side, read_image
 from realtime_adain.paths import ensure_writable_dir
 from realtime_adain.stylizer import Stylizer
-from realtime_adain.temporal import ContentStatsSmoother, FlowEstimator, Stabilizer, gray, occluded, warp
+from realtime_adain.temporal import DIS_PRESETS, ContentStatsSmoother, FlowEstimator, Stabilizer, gray, occluded, warp
 from realtime_adain.video.reader import Frame, VideoReader
 
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
@@ -57,6 +57,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--size", type=positive_int, default=256, metavar="PX", help="shorter side (default 256)")
     parser.add_argument("--strengths", type=strengths, default="0.5,0.7,0.85,0.95", metavar="LIST",
                         help="flow/both strengths (default 0.5,0.7,0.85,0.95)")
+    parser.add_argument("--preset", choices=tuple(DIS_PRESETS), default="fast", help="DIS preset (default fast)")
+    parser.add_argument("--flow-width", type=positive_int, default=320, metavar="PX", help="flow working width (default 320)")
     parser.add_argument("--momentum", type=unit_interval, default=0.8, help="stats mode EMA momentum (default 0.8)")
     parser.add_argument("--cost-frames", type=positive_int, default=12, metavar="N",
                         help="frames timed per cost resolution (default 12)")
@@ -151,14 +153,16 @@ def stabilize(clip: Clip, stylized: Clip, stabilizer: Stabilizer) -> Clip:
     return [stabilizer(content, frame) for content, frame in zip(clip, stylized)]
 
 
-def variants(clip: Clip, per_frame: Clip, stats: Clip, levels: Iterable[float]) -> dict[str, Callable[[], Clip]]:
+def variants(clip: Clip, per_frame: Clip, stats: Clip, levels: Iterable[float], preset: str,
+             flow_width: int) -> dict[str, Callable[[], Clip]]:
     table: dict[str, Callable[[], Clip]] = {"per-frame": lambda: per_frame}
     for w in (0.3, 0.6):
         table[f"moving average w={w}"] = lambda w=w: moving_average(per_frame, w)
     table["stats"] = lambda: stats
     for mode, source in (("flow", per_frame), ("both", stats)):
         for s in levels:
-            table[f"{mode} {s}"] = lambda s=s, mode=mode, source=source: stabilize(clip, source, Stabilizer(s, mode))
+            table[f"{mode} {s}"] = lambda s=s, mode=mode, source=source: stabilize(
+                clip, source, Stabilizer(s, mode, preset, flow_width))
     return table
 
 
@@ -169,7 +173,7 @@ def measure_clip(name: str, clip: Clip, stylizer: Stylizer, style, args: argpars
     floor = warp_error(clip, flows)
     rows = []
     base = None
-    for label, make in variants(clip, per_frame, stats, args.strengths).items():
+    for label, make in variants(clip, per_frame, stats, args.strengths, args.preset, args.flow_width).items():
         frames = make()
         error = warp_error(frames, flows)
         base = base if base is not None else error
@@ -178,7 +182,7 @@ def measure_clip(name: str, clip: Clip, stylizer: Stylizer, style, args: argpars
     return {"clip": name, "resolution": shape, "frames": len(clip), "input_e_warp": floor, "rows": rows}
 
 
-def measure_cost(photo: np.ndarray, frames: int) -> dict[str, float]:
+def measure_cost(photo: np.ndarray, frames: int, preset: str, flow_width: int) -> dict[str, float]:
     """Median CPU ms per frame of the default stabiliser on one OpenCV thread, per resolution.
 
     CPU time (process_time), not wall time: on a shared machine a descheduled thread would
@@ -190,7 +194,7 @@ def measure_cost(photo: np.ndarray, frames: int) -> dict[str, float]:
         for name, (width, height) in COST_SIZES.items():
             clip = pan_clip(photo, frames + 1, width, height)
             stylized = still_clip(photo, 1, width, height)[0]
-            stabilizer = Stabilizer()
+            stabilizer = Stabilizer(preset=preset, flow_width=flow_width)
             stabilizer(clip[0], stylized)
             times = []
             for frame in clip[1:]:
@@ -232,13 +236,14 @@ def run(args: argparse.Namespace) -> int:
     for name, clip in clips.items():
         results.append(measure_clip(name, clip, stylizer, style, args))
         print_table(results[-1])
-    costs = measure_cost(photo, args.cost_frames)
+    costs = measure_cost(photo, args.cost_frames, args.preset, args.flow_width)
     print("\nstabiliser cost, default settings, 1 OpenCV thread: "
           + ", ".join(f"{name} {ms:.2f} ms" for name, ms in costs.items()))
     result = {
         "benchmark": "temporal", "date": datetime.now(timezone.utc).date().isoformat(),
         "machine": machine(torch.device("cpu")), "torch": torch.__version__, "opencv": cv2.__version__,
         "weights": which, "style": args.style.name, "size": args.size, "momentum": args.momentum,
+        "preset": args.preset, "flow_width": args.flow_width,
         "clips": results, "cost_ms_per_frame_1_thread": costs,
     }
     print(json.dumps(result))
