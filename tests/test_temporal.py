@@ -154,10 +154,11 @@ def test_warp_error_of_a_still_clip_is_zero_and_psnr_of_itself_infinite():
 
 
 def test_bench_temporal_runs(run_cli, weights_env, tmp_path, data_dir):
-    out = tmp_path / "temporal.json"
+    out, figure = tmp_path / "temporal.json", tmp_path / "difference.png"
     code, _, err = run_cli("bench", "temporal", "--frames", "3", "--size", "48", "--strengths", "0.8",
-                           "--cost-frames", "1", "--json", str(out))
+                           "--cost-frames", "1", "--json", str(out), "--figure", str(figure))
     assert code == 0, err
+    assert cv2.imread(str(figure)).shape == (48, 3 * 86, 3)
     data = json.loads(out.read_text())
     assert [clip["clip"] for clip in data["clips"]] == ["cutBunny", "pan+zoom", "still+noise"]
     labels = [row["variant"] for row in data["clips"][0]["rows"]]

@@ -33,7 +33,7 @@ from realtime_adain.benchmarks.setup import benchmark_weights, machine
 from realtime_adain.commands import common
 from realtime_adain.commands.argtypes import positive_int, unit_interval
 from realtime_adain.errors import UserError
-from realtime_adain.imageio import fit_short_side, read_image
+from realtime_adain.imageio import fit_short_side, read_image, write_image
 from realtime_adain.paths import ensure_writable_dir
 from realtime_adain.stylizer import Stylizer
 from realtime_adain.temporal import DIS_PRESETS, ContentStatsSmoother, FlowEstimator, Stabilizer, gray, occluded, warp
@@ -55,8 +55,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--style", type=Path, default=SHARED_DATA / "style" / "brushstrokes.jpg", help="style image")
     parser.add_argument("--frames", type=positive_int, default=48, metavar="N", help="frames per clip (default 48)")
     parser.add_argument("--size", type=positive_int, default=256, metavar="PX", help="shorter side (default 256)")
-    parser.add_argument("--strengths", type=strengths, default="0.5,0.7,0.85,0.95", metavar="LIST",
-                        help="flow/both strengths (default 0.5,0.7,0.85,0.95)")
+    parser.add_argument("--strengths", type=strengths, default="0.3,0.5,0.6,0.7,0.8,0.9", metavar="LIST",
+                        help="flow/both strengths (default 0.3,0.5,0.6,0.7,0.8,0.9)")
     parser.add_argument("--preset", choices=tuple(DIS_PRESETS), default="fast", help="DIS preset (default fast)")
     parser.add_argument("--flow-width", type=positive_int, default=320, metavar="PX", help="flow working width (default 320)")
     parser.add_argument("--momentum", type=unit_interval, default=0.8, help="stats mode EMA momentum (default 0.8)")
@@ -64,6 +64,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="frames timed per cost resolution (default 12)")
     parser.add_argument("--vgg", metavar="PATH", help="encoder weights (default: installed, else generated)")
     parser.add_argument("--decoder", metavar="PATH", help="decoder weights (default: installed, else generated)")
+    parser.add_argument("--figure", type=Path, metavar="PATH",
+                        help="also write a PNG of |O_t - W(O_t+1)| on the pan clip, per-frame against the default setting")
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the results here")
 
 
@@ -207,6 +209,18 @@ def measure_cost(photo: np.ndarray, frames: int, preset: str, flow_width: int) -
         cv2.setNumThreads(threads)
 
 
+def difference_figure(clip: Clip, flows: list[tuple[np.ndarray, np.ndarray]], before: Clip, after: Clip) -> np.ndarray:
+    """One RGB still, side by side: the input frame, then |O_t - W(O_t+1)| (channels summed, x4,
+    masked as E_warp masks it) of the per-frame output and of the stabilized one, mid-clip."""
+    t = len(flows) // 2
+    flow, mask = flows[t]
+    panels = [clip[t]]
+    for frames in (before, after):
+        diff = np.abs(warp(frames[t + 1].astype(np.float32), flow) - frames[t]).sum(axis=2) * mask
+        panels.append(cv2.cvtColor(np.clip(4 * diff, 0, 255).astype(np.uint8), cv2.COLOR_GRAY2RGB))
+    return np.hstack(panels)
+
+
 def print_table(result: dict) -> None:
     print(f"\n{result['clip']} {result['resolution']}, {result['frames']} frames; input E_warp {result['input_e_warp']:.5f}")
     print(f"{'variant':<24} {'E_warp':>9} {'ratio':>7} {'PSNR dB':>8}")
@@ -218,8 +232,9 @@ def run(args: argparse.Namespace) -> int:
     for path, flag in ((args.video, "--video"), (args.photo, "--photo"), (args.style, "--style")):
         if not path.is_file():
             raise UserError(f"{path}: no such file (pass {flag})")
-    if args.json:
-        ensure_writable_dir(args.json.parent)
+    for path in (args.json, args.figure):
+        if path:
+            ensure_writable_dir(path.parent)
     photo = read_image(args.photo)
     width, height = 2 * round(args.size * 16 / 9 / 2), args.size
     with tempfile.TemporaryDirectory(prefix="bench-temporal-") as tmp:
@@ -236,6 +251,11 @@ def run(args: argparse.Namespace) -> int:
     for name, clip in clips.items():
         results.append(measure_clip(name, clip, stylizer, style, args))
         print_table(results[-1])
+    if args.figure:
+        clip = clips["pan+zoom"]
+        per_frame = stylize_clip(stylizer, clip, style)
+        stabilized = stabilize(clip, per_frame, Stabilizer(preset=args.preset, flow_width=args.flow_width))
+        write_image(args.figure, difference_figure(clip, input_flows(clip), per_frame, stabilized))
     costs = measure_cost(photo, args.cost_frames, args.preset, args.flow_width)
     print("\nstabiliser cost, default settings, 1 OpenCV thread: "
           + ", ".join(f"{name} {ms:.2f} ms" for name, ms in costs.items()))
