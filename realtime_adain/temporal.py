@@ -129,7 +129,7 @@ class Stabilizer:
     (stats acts inside the network, see `ContentStatsSmoother`).
     """
 
-    def __init__(self, strength: float = 0.8, mode: str = "flow", preset: str = "fast", flow_width: int | None = 320,
+    def __init__(self, strength: float = 0.7, mode: str = "flow", preset: str = "fast", flow_width: int | None = 320,
                  cut_fraction: float = 0.4, photometric: float = 24.0, edge: int = 2) -> None:
         self.strength = _check_unit("strength", strength)
         self.mode = check_mode(mode)
