@@ -33,7 +33,7 @@ from realtime_adain.benchmarks.setup import benchmark_weights, machine
 from realtime_adain.commands import common
 from realtime_adain.commands.argtypes import positive_int, unit_interval
 from realtime_adain.errors import UserError
-from realtime_adain.imageio import fit_short_side, read_image, write_image
+from realtime_adain.imageio import fit_short_side, read_image
 from realtime_adain.paths import ensure_writable_dir
 from realtime_adain.stylizer import Stylizer
 from realtime_adain.temporal import DIS_PRESETS, ContentStatsSmoother, FlowEstimator, Stabilizer, gray, occluded, warp
@@ -65,7 +65,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--vgg", metavar="PATH", help="encoder weights (default: installed, else generated)")
     parser.add_argument("--decoder", metavar="PATH", help="decoder weights (default: installed, else generated)")
     parser.add_argument("--figure", type=Path, metavar="PATH",
-                        help="also write a PNG of |O_t - W(O_t+1)| on the pan clip, per-frame against the default setting")
+                        help="also write a PNG (always PNG) of |O_t - W(O_t+1)| on the pan clip, per-frame against the default setting")
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the results here")
 
 
@@ -255,7 +255,8 @@ def run(args: argparse.Namespace) -> int:
         clip = clips["pan+zoom"]
         per_frame = stylize_clip(stylizer, clip, style)
         stabilized = stabilize(clip, per_frame, Stabilizer(preset=args.preset, flow_width=args.flow_width))
-        write_image(args.figure, difference_figure(clip, input_flows(clip), per_frame, stabilized))
+        figure = cv2.cvtColor(difference_figure(clip, input_flows(clip), per_frame, stabilized), cv2.COLOR_RGB2BGR)
+        atomic_write_bytes(args.figure, cv2.imencode(".png", figure, [cv2.IMWRITE_PNG_COMPRESSION, 9])[1].tobytes())
     costs = measure_cost(photo, args.cost_frames, args.preset, args.flow_width)
     print("\nstabiliser cost, default settings, 1 OpenCV thread: "
           + ", ".join(f"{name} {ms:.2f} ms" for name, ms in costs.items()))
