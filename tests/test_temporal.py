@@ -164,3 +164,16 @@ def test_bench_temporal_runs(run_cli, weights_env, tmp_path, data_dir):
     labels = [row["variant"] for row in data["clips"][0]["rows"]]
     assert labels[:4] == ["per-frame", "moving average w=0.3", "moving average w=0.6", "stats"]
     assert set(data["cost_ms_per_frame_1_thread"]) == {"360p", "720p", "1080p"}
+
+
+def test_the_one_cut_in_cutbunny_is_found(data_dir):
+    from realtime_adain.benchmarks.temporal import video_clip
+
+    clip = video_clip(data_dir / "videos" / "cutBunny.mp4", 0, 96)
+    stabilizer, cuts = Stabilizer(), []
+    for index, frame in enumerate(clip):
+        before = stabilizer.cuts
+        stabilizer(frame, frame)
+        if stabilizer.cuts > before:
+            cuts.append(index)
+    assert cuts == [235]  # the clip's only shot change (mean frame difference 77 grey levels there, < 5 elsewhere)
