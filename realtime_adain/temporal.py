@@ -207,7 +207,7 @@ class ContentStatsSmoother:
     change relative to the smoothed std) starts afresh: a scene cut.
     """
 
-    def __init__(self, momentum: float = 0.8, cut_distance: float = 0.5) -> None:
+    def __init__(self, momentum: float = 0.8, cut_distance: float = 0.3) -> None:
         self.momentum = _check_unit("momentum", momentum)
         if cut_distance <= 0:
             raise ValueError(f"cut_distance must be positive, got {cut_distance}")
