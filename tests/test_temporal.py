@@ -119,8 +119,8 @@ def test_modes_without_flow_pass_frames_through(mode):
 def test_stats_smoother_is_an_ema_and_resets_at_a_jump():
     smoother = ContentStatsSmoother(momentum=0.75)
     std = torch.ones(2, 4, 1, 1)
-    mean, _ = smoother(torch.tensor([0.0, 0.4]).reshape(2, 1, 1, 1).expand(2, 4, 1, 1), std)
-    assert torch.allclose(mean[:, 0, 0, 0], torch.tensor([0.0, 0.1]))
+    mean, _ = smoother(torch.tensor([0.0, 0.2]).reshape(2, 1, 1, 1).expand(2, 4, 1, 1), std)
+    assert torch.allclose(mean[:, 0, 0, 0], torch.tensor([0.0, 0.05]))
     mean, _ = smoother(torch.full((1, 4, 1, 1), 5.0), torch.ones(1, 4, 1, 1))  # a cut: starts afresh
     assert torch.allclose(mean, torch.full((1, 4, 1, 1), 5.0)) and smoother.cuts == 1
     with pytest.raises(ValueError, match="momentum"):
