@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -30,13 +30,21 @@ def calc_mean_std(feat: torch.Tensor, eps: float = EPS) -> tuple[torch.Tensor, t
     return mean.to(feat.dtype), std.to(feat.dtype)
 
 
-def adain(content: torch.Tensor, style_mean: torch.Tensor, style_std: torch.Tensor) -> torch.Tensor:
+ContentStats = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
+
+
+def adain(content: torch.Tensor, style_mean: torch.Tensor, style_std: torch.Tensor,
+          content_stats: ContentStats | None = None) -> torch.Tensor:
     """AdaIN(x, y) = sigma(y) * (x - mu(x)) / sigma(x) + mu(y), with y given by its statistics.
 
     `style_mean` and `style_std` broadcast against (N, C, 1, 1): shape (C,), (1, C) or (N, C).
+    `content_stats`, if given, maps the content's (mean, std) to the ones to normalise by
+    (temporal.ContentStatsSmoother smooths them across video frames).
     """
     n, c = content.shape[:2]
     mean, std = calc_mean_std(content)
+    if content_stats is not None:
+        mean, std = content_stats(mean, std)
     style_mean = style_mean.reshape(-1, c, 1, 1)
     style_std = style_std.reshape(-1, c, 1, 1)
     return (content - mean) / std * style_std + style_mean

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from realtime_adain.adain import StyleStats, adain, blend, masked_adain, resize_mask
+from realtime_adain.adain import ContentStats, StyleStats, adain, blend, masked_adain, resize_mask
 from realtime_adain.networks import DOWNSAMPLING, FEATURE_CHANNELS, Encoder
 
 # Below this, relu4_1 would be 1 pixel wide and its reflection padding undefined.
@@ -79,11 +79,12 @@ class StyleTransferNet(nn.Module):
         style_mean: torch.Tensor,
         style_std: torch.Tensor,
         alpha: torch.Tensor,
+        content_stats: ContentStats | None = None,
     ) -> torch.Tensor:
         h, w = images.shape[-2:]
         feats = self.encode(pad_to_multiple(images))
         content = feats[-1]
-        target = blend(content, adain(content, style_mean, style_std), alpha)
+        target = blend(content, adain(content, style_mean, style_std, content_stats), alpha)
         return self.decoder(target, feats[:-1])[..., :h, :w]
 
     def forward_masked(

@@ -47,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     objective.add_argument("--lr-decay", type=float, help=f"lr / (1 + decay * iteration) (default {DEFAULTS.lr_decay:g})")
     objective.add_argument("--style-weight", type=float, metavar="W", help=f"lambda in content + lambda * style (default {DEFAULTS.style_weight:g})")
     objective.add_argument("--content-weight", type=float, metavar="W", help=f"weight of the content loss (default {DEFAULTS.content_weight:g})")
+    objective.add_argument("--temporal-weight", type=float, metavar="W",
+                           help=f"weight of the temporal consistency term, warped input -> warped output (default {DEFAULTS.temporal_weight:g}: off)")
     objective.add_argument("--seed", type=int, help=f"decoder init and data order (default {DEFAULTS.seed})")
 
     run = parser.add_argument_group("run")

@@ -18,7 +18,7 @@ from realtime_adain.errors import UserError
 # What makes two runs the same run: fixed by the checkpoint when resuming.
 RESULT_KEYS = (
     "seed", "batch_size", "lr", "lr_decay", "style_weight", "content_weight",
-    "load_size", "crop_size", "encoder", "decoder",
+    "load_size", "crop_size", "encoder", "decoder", "temporal_weight",
 )
 AMP_MODES = ("auto", "off", "bf16", "fp16")
 
@@ -37,6 +37,7 @@ class TrainConfig:
     lr_decay: float = 5e-5
     style_weight: float = 10.0
     content_weight: float = 1.0
+    temporal_weight: float = 0.0  # ReReVST-style consistency term (losses.temporal_loss); 0 = off
     load_size: int = 512
     crop_size: int = 256
     seed: int = 0
@@ -65,7 +66,7 @@ class TrainConfig:
                 raise UserError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
         if self.workers < 0:
             raise UserError(f"--workers must be 0 or more, got {self.workers}")
-        numbers = (self.lr, self.lr_decay, self.style_weight, self.content_weight)
+        numbers = (self.lr, self.lr_decay, self.style_weight, self.content_weight, self.temporal_weight)
         if not all(map(math.isfinite, numbers)) or self.lr <= 0 or min(numbers) < 0:  # nan passes `<= 0`
             raise UserError("--lr must be positive; --lr-decay and the loss weights must not be negative (all finite)")
         for name, what in (("content_dir", "--content"), ("style_dir", "--style"), ("out", "--out")):

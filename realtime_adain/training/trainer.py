@@ -102,7 +102,8 @@ class TrainingStep:
         self.device = device
         self.amp_dtype = pick_amp(config.amp, device)
         self.decoder = decoder
-        self.net = AdaINLoss(encoder, decoder, config.style_weight, config.content_weight).to(device)
+        self.net = AdaINLoss(encoder, decoder, config.style_weight, config.content_weight, config.temporal_weight).to(device)
+        self.temporal = config.temporal_weight > 0
         if device.type == "cuda":
             torch.backends.cudnn.benchmark = True
             self.net = self.net.to(memory_format=torch.channels_last)
@@ -129,8 +130,11 @@ class TrainingStep:
             torch.autocast(self.device.type, dtype=self.amp_dtype) if self.amp_dtype is not None else nullcontext()
         )
         with autocast:
-            loss_c, loss_s, output = self.model(content, style)
-        total = loss_c + loss_s
+            if self.temporal:  # logged as part of the total
+                loss_c, loss_s, loss_t, output = self.model(content, style, temporal=True)
+            else:
+                loss_c, loss_s, output = self.model(content, style)
+        total = loss_c + loss_s + loss_t if self.temporal else loss_c + loss_s
         self.scaler.scale(total).backward()
         return Losses(loss_c.detach(), loss_s.detach(), total.detach()), output.detach()
 

@@ -1,0 +1,273 @@
+"""Temporal stability: warping error, fidelity and cost of the stabiliser's modes, side by side.
+
+Clips: cutBunny (it has scene cuts), a slow pan and zoom over a photo, and a still photo with
+sensor noise. Each is stylized per frame, then the variants run on the same frames: the output
+moving average out = w * prev + (1 - w) * cur (w 0.3, 0.6), `stats` (smoothed content
+statistics inside the network), `flow` and `both` at several strengths.
+
+E_warp as Lai et al. (ECCV 2018): flow between consecutive *input* frames (here DIS medium at
+full size, for FlowNet2), their non-occluded mask M, E_warp = mean_t sum(M (W(O_t+1) - O_t)^2) /
+sum(M) with O in [0, 1] and the channels summed; the input clip's own E_warp is the floor.
+Fidelity is the PSNR of each variant against the per-frame video. Cost is the stabiliser's
+median ms per frame at 360p, 720p and 1080p on one OpenCV thread (per CPU core). Weights: the
+installed ones if found, else generated stand-ins (their stylization means little; say which).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Iterable
+
+import cv2
+import numpy as np
+import torch
+
+from realtime_adain.atomic import atomic_write_bytes
+from realtime_adain.benchmarks.setup import benchmark_weights, machine
+from realtime_adain.commands import common
+from realtime_adain.commands.argtypes import positive_int, unit_interval
+from realtime_adain.errors import UserError
+from realtime_adain.imageio import fit_short_side, read_image
+from realtime_adain.paths import ensure_writable_dir
+from realtime_adain.stylizer import Stylizer
+from realtime_adain.temporal import DIS_PRESETS, ContentStatsSmoother, FlowEstimator, Stabilizer, gray, occluded, warp
+from realtime_adain.video.reader import Frame, VideoReader
+
+SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+COST_SIZES = {"360p": (640, 360), "720p": (1280, 720), "1080p": (1920, 1080)}
+Clip = list[np.ndarray]
+
+
+def strengths(text: str) -> list[float]:
+    return [unit_interval(part) for part in text.split(",")]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--video", type=Path, default=SHARED_DATA / "videos" / "cutBunny.mp4", help="real clip")
+    parser.add_argument("--photo", type=Path, default=SHARED_DATA / "content" / "golden_gate.jpg",
+                        help="photo for the generated pan/zoom and still clips")
+    parser.add_argument("--style", type=Path, default=SHARED_DATA / "style" / "brushstrokes.jpg", help="style image")
+    parser.add_argument("--frames", type=positive_int, default=48, metavar="N", help="frames per clip (default 48)")
+    parser.add_argument("--size", type=positive_int, default=256, metavar="PX", help="shorter side (default 256)")
+    parser.add_argument("--strengths", type=strengths, default="0.3,0.5,0.6,0.7,0.8,0.9", metavar="LIST",
+                        help="flow/both strengths (default 0.3,0.5,0.6,0.7,0.8,0.9)")
+    parser.add_argument("--preset", choices=tuple(DIS_PRESETS), default="fast", help="DIS preset (default fast)")
+    parser.add_argument("--flow-width", type=positive_int, default=320, metavar="PX", help="flow working width (default 320)")
+    parser.add_argument("--momentum", type=unit_interval, default=0.8, help="stats mode EMA momentum (default 0.8)")
+    parser.add_argument("--cost-frames", type=positive_int, default=12, metavar="N",
+                        help="frames timed per cost resolution (default 12)")
+    parser.add_argument("--vgg", metavar="PATH", help="encoder weights (default: installed, else generated)")
+    parser.add_argument("--decoder", metavar="PATH", help="decoder weights (default: installed, else generated)")
+    parser.add_argument("--figure", type=Path, metavar="PATH",
+                        help="also write a PNG (always PNG) of |O_t - W(O_t+1)| on the pan clip, per-frame against the default setting")
+    parser.add_argument("--json", type=Path, metavar="PATH", help="also write the results here")
+
+
+# --- clips ---------------------------------------------------------------------------------
+
+
+def video_clip(path: Path, frames: int, size: int) -> Clip:
+    with VideoReader(path, max_frames=frames) as reader:
+        return [fit_short_side(item.image, size) for item in reader.items() if isinstance(item, Frame)]
+
+
+def pan_clip(photo: np.ndarray, frames: int, width: int, height: int) -> Clip:
+    """A slow pan (15 % of the photo's width) with a zoom from 1.0 to 1.2, 16:9 crops."""
+    scale = 1.5 * width / photo.shape[1]  # work from a copy ~1.5x the output, no aliasing
+    photo = cv2.resize(photo, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    ph, pw = photo.shape[:2]
+    clip = []
+    for t in np.linspace(0.0, 1.0, frames):
+        zoom = 1.0 + 0.2 * t
+        crop_w = min(pw, ph * width / height) / 1.2 / zoom * 1.15
+        cx, cy = pw * (0.42 + 0.15 * t), ph / 2
+        s = width / crop_w
+        matrix = np.float32([[s, 0, width / 2 - s * cx], [0, s, height / 2 - s * cy]])
+        clip.append(cv2.warpAffine(photo, matrix, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT))
+    return clip
+
+
+def still_clip(photo: np.ndarray, frames: int, width: int, height: int, sigma: float = 6.0) -> Clip:
+    """The same still crop every frame plus Gaussian sensor noise (sigma in grey levels), seeded."""
+    still = pan_clip(photo, 1, width, height)[0].astype(np.float32)
+    rng = np.random.default_rng(0)
+    return [np.clip(still + rng.normal(0, sigma, still.shape), 0, 255).astype(np.uint8) for _ in range(frames)]
+
+
+# --- metrics -------------------------------------------------------------------------------
+
+
+def input_flows(clip: Clip) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(flow t -> t+1, non-occluded mask on t's grid) for each consecutive pair of input frames."""
+    flow = FlowEstimator("medium", width=None)
+    lumas = [gray(frame) for frame in clip]
+    pairs = []
+    for a, b in zip(lumas, lumas[1:]):
+        fore, back = flow(a, b), flow(b, a)
+        pairs.append((fore, ~occluded(fore, back)))
+    return pairs
+
+
+def warp_error(frames: Clip, flows: list[tuple[np.ndarray, np.ndarray]]) -> float:
+    """Lai et al.'s E_warp of `frames` (uint8) along the input's flows."""
+    errors = []
+    for (flow, mask), current, following in zip(flows, frames, frames[1:]):
+        diff = warp(following.astype(np.float32) / 255, flow) - current.astype(np.float32) / 255
+        weight = mask.astype(np.float32)
+        errors.append(float(((diff ** 2).sum(axis=2) * weight).sum() / max(weight.sum(), 1.0)))
+    return float(np.mean(errors))
+
+
+def psnr(frames: Clip, reference: Clip) -> float:
+    mse = np.mean([np.mean((a.astype(np.float32) - b.astype(np.float32)) ** 2) for a, b in zip(frames, reference)])
+    return float("inf") if mse == 0 else float(10 * np.log10(255.0 ** 2 / mse))
+
+
+# --- variants ------------------------------------------------------------------------------
+
+
+def stylize_clip(stylizer: Stylizer, clip: Clip, style, smoother: ContentStatsSmoother | None = None) -> Clip:
+    """Frame by frame in display order; with `smoother`, AdaIN normalises by smoothed statistics."""
+    alpha = torch.ones(1, dtype=stylizer.dtype, device=stylizer.device)
+    mean, std = style.to(stylizer.device, stylizer.dtype).mean, style.to(stylizer.device, stylizer.dtype).std
+    with torch.inference_mode():
+        return [stylizer.to_uint8(stylizer.net(stylizer.to_tensor(frame), mean, std, alpha, content_stats=smoother))[0]
+                for frame in clip]
+
+
+def moving_average(frames: Clip, weight: float) -> Clip:
+    out, previous = [], None
+    for frame in frames:
+        current = frame.astype(np.float32)
+        previous = current if previous is None else weight * previous + (1 - weight) * current
+        out.append(np.clip(np.rint(previous), 0, 255).astype(np.uint8))
+    return out
+
+
+def stabilize(clip: Clip, stylized: Clip, stabilizer: Stabilizer) -> Clip:
+    stabilizer.reset()
+    return [stabilizer(content, frame) for content, frame in zip(clip, stylized)]
+
+
+def variants(clip: Clip, per_frame: Clip, stats: Clip, levels: Iterable[float], preset: str,
+             flow_width: int) -> dict[str, Callable[[], Clip]]:
+    table: dict[str, Callable[[], Clip]] = {"per-frame": lambda: per_frame}
+    for w in (0.3, 0.6):
+        table[f"moving average w={w}"] = lambda w=w: moving_average(per_frame, w)
+    table["stats"] = lambda: stats
+    for mode, source in (("flow", per_frame), ("both", stats)):
+        for s in levels:
+            table[f"{mode} {s}"] = lambda s=s, mode=mode, source=source: stabilize(
+                clip, source, Stabilizer(s, mode, preset, flow_width))
+    return table
+
+
+def measure_clip(name: str, clip: Clip, stylizer: Stylizer, style, args: argparse.Namespace) -> dict:
+    flows = input_flows(clip)
+    per_frame = stylize_clip(stylizer, clip, style)
+    stats = stylize_clip(stylizer, clip, style, ContentStatsSmoother(args.momentum))
+    floor = warp_error(clip, flows)
+    rows = []
+    base = None
+    for label, make in variants(clip, per_frame, stats, args.strengths, args.preset, args.flow_width).items():
+        frames = make()
+        error = warp_error(frames, flows)
+        base = base if base is not None else error
+        rows.append({"variant": label, "e_warp": error, "ratio": error / base, "psnr": psnr(frames, per_frame)})
+    shape = f"{clip[0].shape[1]}x{clip[0].shape[0]}"
+    return {"clip": name, "resolution": shape, "frames": len(clip), "input_e_warp": floor, "rows": rows}
+
+
+def measure_cost(photo: np.ndarray, frames: int, preset: str, flow_width: int) -> dict[str, float]:
+    """Median CPU ms per frame of the default stabiliser on one OpenCV thread, per resolution.
+
+    CPU time (process_time), not wall time: on a shared machine a descheduled thread would
+    otherwise count other processes' work."""
+    threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        costs = {}
+        for name, (width, height) in COST_SIZES.items():
+            clip = pan_clip(photo, frames + 1, width, height)
+            stylized = still_clip(photo, 1, width, height)[0]
+            stabilizer = Stabilizer(preset=preset, flow_width=flow_width)
+            stabilizer(clip[0], stylized)
+            times = []
+            for frame in clip[1:]:
+                start = time.process_time()
+                stabilizer(frame, stylized)
+                times.append(1000 * (time.process_time() - start))
+            costs[name] = statistics.median(times)
+        return costs
+    finally:
+        cv2.setNumThreads(threads)
+
+
+def difference_figure(clip: Clip, flows: list[tuple[np.ndarray, np.ndarray]], before: Clip, after: Clip) -> np.ndarray:
+    """One RGB still, side by side: the input frame, then |O_t - W(O_t+1)| (channels summed, x4,
+    masked as E_warp masks it) of the per-frame output and of the stabilized one, mid-clip."""
+    t = len(flows) // 2
+    flow, mask = flows[t]
+    panels = [clip[t]]
+    for frames in (before, after):
+        diff = np.abs(warp(frames[t + 1].astype(np.float32), flow) - frames[t]).sum(axis=2) * mask
+        panels.append(cv2.cvtColor(np.clip(4 * diff, 0, 255).astype(np.uint8), cv2.COLOR_GRAY2RGB))
+    return np.hstack(panels)
+
+
+def print_table(result: dict) -> None:
+    print(f"\n{result['clip']} {result['resolution']}, {result['frames']} frames; input E_warp {result['input_e_warp']:.5f}")
+    print(f"{'variant':<24} {'E_warp':>9} {'ratio':>7} {'PSNR dB':>8}")
+    for row in result["rows"]:
+        print(f"{row['variant']:<24} {row['e_warp']:9.5f} {row['ratio']:7.2f} {row['psnr']:8.2f}")
+
+
+def run(args: argparse.Namespace) -> int:
+    for path, flag in ((args.video, "--video"), (args.photo, "--photo"), (args.style, "--style")):
+        if not path.is_file():
+            raise UserError(f"{path}: no such file (pass {flag})")
+    for path in (args.json, args.figure):
+        if path:
+            ensure_writable_dir(path.parent)
+    photo = read_image(args.photo)
+    width, height = 2 * round(args.size * 16 / 9 / 2), args.size
+    with tempfile.TemporaryDirectory(prefix="bench-temporal-") as tmp:
+        vgg, decoder, which = benchmark_weights(args, Path(tmp))
+        stylizer = Stylizer.load(vgg, decoder, device="cpu")
+    style = common.style_stats(stylizer, read_image(args.style), args.size)
+    clips = {
+        args.video.stem: video_clip(args.video, args.frames, args.size),
+        "pan+zoom": pan_clip(photo, args.frames, width, height),
+        "still+noise": still_clip(photo, args.frames, width, height),
+    }
+    print(f"weights: {which}; style {args.style.name}; photo {args.photo.name}", flush=True)
+    results = []
+    for name, clip in clips.items():
+        results.append(measure_clip(name, clip, stylizer, style, args))
+        print_table(results[-1])
+    if args.figure:
+        clip = clips["pan+zoom"]
+        per_frame = stylize_clip(stylizer, clip, style)
+        stabilized = stabilize(clip, per_frame, Stabilizer(preset=args.preset, flow_width=args.flow_width))
+        figure = cv2.cvtColor(difference_figure(clip, input_flows(clip), per_frame, stabilized), cv2.COLOR_RGB2BGR)
+        atomic_write_bytes(args.figure, cv2.imencode(".png", figure, [cv2.IMWRITE_PNG_COMPRESSION, 9])[1].tobytes())
+    costs = measure_cost(photo, args.cost_frames, args.preset, args.flow_width)
+    print("\nstabiliser cost, default settings, 1 OpenCV thread: "
+          + ", ".join(f"{name} {ms:.2f} ms" for name, ms in costs.items()))
+    result = {
+        "benchmark": "temporal", "date": datetime.now(timezone.utc).date().isoformat(),
+        "machine": machine(torch.device("cpu")), "torch": torch.__version__, "opencv": cv2.__version__,
+        "weights": which, "style": args.style.name, "size": args.size, "momentum": args.momentum,
+        "preset": args.preset, "flow_width": args.flow_width,
+        "clips": results, "cost_ms_per_frame_1_thread": costs,
+    }
+    print(json.dumps(result))
+    if args.json:
+        atomic_write_bytes(args.json, json.dumps(result, indent=2).encode())
+    return 0

@@ -1,0 +1,179 @@
+"""Temporal stabiliser: flow and masks on synthetic motion with known ground truth, the blend's
+edge cases (identity, still scene, scene cut), smoothed content statistics, argument checks."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from realtime_adain.benchmarks.temporal import psnr, warp_error, input_flows
+from realtime_adain.adain import calc_mean_std
+from realtime_adain.model import neutral_style
+from realtime_adain.temporal import ContentStatsSmoother, FlowEstimator, Stabilizer, gray, occluded, warp
+
+H, W = 120, 160
+
+
+def texture(height: int, width: int, seed: int) -> np.ndarray:
+    """Smooth random RGB texture: structure at several scales, as DIS needs."""
+    rng = np.random.default_rng(seed)
+    noise = rng.random((height // 4, width // 4, 3)).astype(np.float32)
+    big = cv2.resize(noise, (width, height), interpolation=cv2.INTER_CUBIC)
+    fine = cv2.GaussianBlur(rng.random((height, width, 3)).astype(np.float32), (0, 0), 1.0)
+    return np.clip(255 * (0.7 * big + 0.3 * fine), 0, 255).astype(np.uint8)
+
+
+def shifted_pair(dx: int = 3, dy: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """Two crops of one texture: in the second, content moved by (dx, dy) pixels."""
+    world = texture(H + 20, W + 20, 0)
+    return world[10:10 + H, 10:10 + W], world[10 - dy:10 - dy + H, 10 - dx:10 - dx + W]
+
+
+def moving_square(offset: int) -> np.ndarray:
+    """A textured square over a static textured background, its left edge at 40 + offset."""
+    frame = texture(H, W, 1).copy()
+    frame[36:84, 40 + offset:88 + offset] = texture(48, 48, 2)
+    return frame
+
+
+def test_warped_previous_frame_matches_a_shifted_texture():
+    first, second = shifted_pair()
+    flow = FlowEstimator("medium", width=None)
+    back = flow(gray(second), gray(first))
+    inner = (slice(8, -8), slice(8, -8))
+    assert np.allclose(back[inner].mean(axis=(0, 1)), (-3, -2), atol=0.25)
+    warped = warp(first, back)
+    error = np.abs(warped[inner].astype(float) - second[inner]).mean()
+    assert error < 2.0  # grey levels: interpolation error only
+    assert occluded(back, flow(gray(first), gray(second)))[inner].mean() < 0.05
+
+
+def test_revealed_background_is_masked():
+    first, second = moving_square(0), moving_square(8)
+    stabilizer = Stabilizer(flow_width=None, preset="medium")
+    _, soft, coverage = stabilizer.mask(gray(second), gray(first))
+    revealed = soft[40:80, 42:46]  # background in `second`, covered by the square in `first`
+    assert revealed.max() < 0.1
+    assert soft[8:28, 8:150].mean() > 0.9  # static background far from the square is blended
+    assert 0.5 < coverage < 1.0
+
+
+def test_strength_zero_is_the_identity():
+    stabilizer = Stabilizer(strength=0.0)
+    for seed in range(3):
+        stylized = texture(H, W, 10 + seed)
+        assert stabilizer(texture(H, W, seed), stylized) is stylized
+
+
+def test_still_scene_flicker_is_reduced():
+    scene = texture(H, W, 3).astype(np.float32)
+    rng = np.random.default_rng(0)
+    frames = [np.clip(scene + rng.normal(0, 6, scene.shape), 0, 255).astype(np.uint8) for _ in range(10)]
+    stabilizer = Stabilizer(strength=0.8)
+    out = [stabilizer(frame, frame) for frame in frames]  # any stylizer: here the identity
+
+    def flicker(clip):
+        return np.mean([np.abs(a.astype(float) - b).mean() for a, b in zip(clip[4:], clip[5:])])
+
+    assert flicker(out) < 0.5 * flicker(frames)
+    assert stabilizer.cuts == 0
+
+
+def test_scene_cut_resets():
+    stabilizer = Stabilizer(strength=0.9)
+    shot_a, shot_b = texture(H, W, 4), texture(H, W, 5)
+    for _ in range(3):
+        stabilizer(shot_a, shot_a)
+    stylized_b = 255 - shot_b
+    assert np.array_equal(stabilizer(shot_b, stylized_b), stylized_b)
+    assert stabilizer.cuts == 1
+    assert stabilizer.last_coverage < stabilizer.cut_fraction
+
+
+@pytest.mark.parametrize("kwargs, name", [
+    ({"strength": 1.5}, "strength"), ({"strength": -0.1}, "strength"), ({"mode": "smooth"}, "mode"),
+    ({"preset": "slow"}, "preset"), ({"cut_fraction": 2.0}, "cut_fraction"), ({"flow_width": 4}, "width"),
+])
+def test_bad_values_name_the_argument(kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        Stabilizer(**kwargs)
+
+
+def test_mismatched_frames_raise():
+    with pytest.raises(ValueError, match="stylized"):
+        Stabilizer()(texture(H, W, 0), texture(H, W // 2, 0))
+
+
+@pytest.mark.parametrize("mode", ["off", "stats"])
+def test_modes_without_flow_pass_frames_through(mode):
+    stylized = texture(H, W, 6)
+    stabilizer = Stabilizer(mode=mode)
+    stabilizer(texture(H, W, 7), texture(H, W, 8))
+    assert stabilizer(texture(H, W, 7), stylized) is stylized
+
+
+def test_stats_smoother_is_an_ema_and_resets_at_a_jump():
+    smoother = ContentStatsSmoother(momentum=0.75)
+    std = torch.ones(2, 4, 1, 1)
+    mean, _ = smoother(torch.tensor([0.0, 0.2]).reshape(2, 1, 1, 1).expand(2, 4, 1, 1), std)
+    assert torch.allclose(mean[:, 0, 0, 0], torch.tensor([0.0, 0.05]))
+    mean, _ = smoother(torch.full((1, 4, 1, 1), 5.0), torch.ones(1, 4, 1, 1))  # a cut: starts afresh
+    assert torch.allclose(mean, torch.full((1, 4, 1, 1), 5.0)) and smoother.cuts == 1
+    with pytest.raises(ValueError, match="momentum"):
+        ContentStatsSmoother(momentum=1.2)
+
+
+def test_model_normalises_by_the_given_content_stats(stylizer):
+    net = stylizer.net
+    images = torch.rand(2, 3, 32, 32) * torch.tensor([1.0, 0.5]).reshape(2, 1, 1, 1)
+    style_mean, style_std, alpha = neutral_style(torch.float32)
+    with torch.inference_mode():
+        plain = net(images, style_mean, style_std, alpha)
+        hooked = net(images, style_mean, style_std, alpha, content_stats=ContentStatsSmoother(momentum=0.0))
+        first_stats = net(images, style_mean, style_std, alpha, content_stats=lambda m, s: (m[:1].expand_as(m), s[:1].expand_as(s)))
+        content = net.encode(images)[-1]
+        mean, std = calc_mean_std(content[:1])
+        expected = net.decoder((content - mean) / std * style_std.reshape(1, -1, 1, 1) + style_mean.reshape(1, -1, 1, 1), [])
+    assert torch.allclose(plain, hooked, atol=1e-5)  # momentum 0: each frame's own statistics
+    assert torch.allclose(first_stats, expected, atol=1e-5)
+    assert not torch.allclose(first_stats[1], plain[1], atol=1e-3)
+
+
+def test_warp_error_of_a_still_clip_is_zero_and_psnr_of_itself_infinite():
+    clip = [texture(H, W, 9)] * 3
+    flows = input_flows(clip)
+    assert warp_error(clip, flows) == pytest.approx(0.0, abs=1e-9)
+    assert psnr(clip, clip) == float("inf")
+    first, second = shifted_pair()
+    unwarped = (((second.astype(float) - first) / 255) ** 2).sum(axis=2).mean()
+    assert warp_error([first, second], input_flows([first, second])) < 0.1 * unwarped
+
+
+def test_bench_temporal_runs(run_cli, weights_env, tmp_path, data_dir):
+    out, figure = tmp_path / "temporal.json", tmp_path / "difference.png"
+    code, _, err = run_cli("bench", "temporal", "--frames", "3", "--size", "48", "--strengths", "0.8",
+                           "--cost-frames", "1", "--json", str(out), "--figure", str(figure))
+    assert code == 0, err
+    assert cv2.imread(str(figure)).shape == (48, 3 * 86, 3)
+    data = json.loads(out.read_text())
+    assert [clip["clip"] for clip in data["clips"]] == ["cutBunny", "pan+zoom", "still+noise"]
+    labels = [row["variant"] for row in data["clips"][0]["rows"]]
+    assert labels[:4] == ["per-frame", "moving average w=0.3", "moving average w=0.6", "stats"]
+    assert set(data["cost_ms_per_frame_1_thread"]) == {"360p", "720p", "1080p"}
+
+
+def test_the_one_cut_in_cutbunny_is_found(data_dir):
+    from realtime_adain.benchmarks.temporal import video_clip
+
+    clip = video_clip(data_dir / "videos" / "cutBunny.mp4", 0, 96)
+    stabilizer, cuts = Stabilizer(), []
+    for index, frame in enumerate(clip):
+        before = stabilizer.cuts
+        stabilizer(frame, frame)
+        if stabilizer.cuts > before:
+            cuts.append(index)
+    assert cuts == [235]  # the clip's only shot change (mean frame difference 77 grey levels there, < 5 elsewhere)
