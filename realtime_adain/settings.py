@@ -71,10 +71,21 @@ class VideoSettings:
     batch: int | None = None  # frames per network call; None: 1 on a CPU, 4 on a GPU
     frames: int = 0  # only the first N frames, 0 = all
     threads: int | None = None  # CPU threads for the network; None: torch's default
+    stabilize: str = "flow"  # temporal stabilisation: off, flow, stats, both (docs/temporal.md)
+    stabilize_strength: float = 0.7
 
     def check(self) -> None:
+        from realtime_adain.temporal import MODES
+
         self.model.check()
         self.style.check()
+        if self.stabilize not in MODES:
+            raise UserError(f"--stabilize {self.stabilize}: use one of {', '.join(MODES)}")
+        if not (math.isfinite(self.stabilize_strength) and 0.0 <= self.stabilize_strength <= 1.0):
+            raise UserError(f"--stabilize-strength {self.stabilize_strength} is outside [0, 1]")
+        if self.stabilize in ("stats", "both") and self.model.engine not in ("auto", "eager"):
+            raise UserError(f"--stabilize {self.stabilize} smooths statistics inside the network, which only the "
+                            f"eager engine can do (use --engine eager or --stabilize flow)")
         if self.size < 0:
             raise UserError(f"--size {self.size} is negative")
         if self.batch is not None and self.batch < 1:

@@ -74,7 +74,7 @@ def test_frames_equal_the_image_command_output_and_catch_channel_swaps(
     source = write_video(tmp_path / "in.mkv", content_frames(data_dir, 4, 72, 56), codec="ffv1", pix_fmt="bgr0")
     out = tmp_path / "out.mkv"
     code, _, err = run_cli("video", source, "-s", style, "--style-size", "64", "--codec", "ffv1",
-                           "--pix-fmt", "bgr0", "-o", out)
+                           "--pix-fmt", "bgr0", "--stabilize", "off", "-o", out)
     assert code == 0, err
     decoded, stylized = rgb_frames(source), rgb_frames(out)
     assert len(stylized) == 4
@@ -129,7 +129,7 @@ def test_rotated_phone_video_comes_out_upright(run_cli, weights_env, data_dir, s
                          options={"crf": "0"})
     out = tmp_path / "phone_out.mkv"
     code, _, err = run_cli("video", source, "-s", style, "--style-size", "64", "--codec", "ffv1",
-                           "--pix-fmt", "bgr0", "-o", out)
+                           "--pix-fmt", "bgr0", "--stabilize", "off", "-o", out)
     assert code == 0, err
     result = probe(out)
     assert (result.width, result.height, result.rotation) == (40, 64, 0)  # displayed as the phone showed it
@@ -308,7 +308,7 @@ def test_mix_and_preserve_color_use_the_first_frame(run_cli, weights_env, data_d
     for name, extra in {"plain": [], "kept": ["--preserve-color"]}.items():
         out = tmp_path / f"{name}.mkv"
         code, _, err = run_cli("video", source, "-s", styles[0], "-s", styles[1], "--mix", "0.5,0.5",
-                               "--style-size", "64", "--codec", "ffv1", "--pix-fmt", "bgr0", *extra, "-o", out)
+                               "--style-size", "64", "--codec", "ffv1", "--pix-fmt", "bgr0", "--stabilize", "off", *extra, "-o", out)
         assert code == 0, err
         results[name] = rgb_frames(out)
     assert len(results["kept"]) == 3
@@ -328,7 +328,7 @@ def test_compile_engine_is_prepared_once_for_the_whole_clip(run_cli, weights_env
 
     source = write_video(tmp_path / "clip.mp4", gradient_frames(5, 60, 44))
     eager_out, compiled_out = tmp_path / "eager.mp4", tmp_path / "compiled.mp4"
-    common = ("-s", style, "--size", "33", "--style-size", "64", "--batch", "3", "--codec", "ffv1")
+    common = ("-s", style, "--size", "33", "--style-size", "64", "--batch", "3", "--codec", "ffv1", "--stabilize", "off")
     code, _, err = run_cli("video", source, *common, "--engine", "eager", "-o", eager_out)
     assert code == 0, err
     torch._dynamo.reset()

@@ -124,7 +124,7 @@ def reference_loop(stylizer: Stylizer, video: Path, style_path: Path, output: Pa
 def our_pipeline(stylizer: Stylizer, video: Path, style_path: Path, output: Path, size: int, style_size: int,
                  frames: int, batch: int, codec: str) -> None:
     """`realtime-adain video` on one clip, style read and encoded inside the timing."""
-    settings = VideoSettings(size=size, batch=batch, frames=frames)
+    settings = VideoSettings(size=size, batch=batch, frames=frames, stabilize="off")  # as the reference loop
     style = stylizer.style_stats(read_image(style_path), style_size)
     stylize_file(video, output, stylizer, lambda first: style, settings, EncodeSettings(codec))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import re
+from dataclasses import replace
 from pathlib import Path
 
 from tqdm import tqdm
@@ -16,6 +17,7 @@ from realtime_adain.paths import (
 )
 from realtime_adain.settings import VideoSettings
 from realtime_adain.stylizer import Stylizer
+from realtime_adain.temporal import MODES
 from realtime_adain.video.job import stylize_videos
 from realtime_adain.video.reader import is_video_path
 from realtime_adain.video.writer import CONTAINER_FORMATS, EncodeSettings, check_encoder
@@ -66,6 +68,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--threads", type=argtypes.positive_int, metavar="N",
                         help="CPU threads for the network (default: torch's, one per core); on a busy "
                              "machine 1 can be faster, leaving a core to decoding and encoding")
+    steady = parser.add_argument_group("temporal stability (docs/temporal.md)")
+    steady.add_argument("--stabilize", default="flow", choices=MODES,
+                        help="flow: blend the previous output along the content's optical flow (default); stats: "
+                             "smooth the content statistics inside the network (eager engine); both; off: every "
+                             "frame on its own, as `image` does")
+    steady.add_argument("--stabilize-strength", type=argtypes.unit_interval, default=0.7, metavar="S",
+                        help="how much of the previous output is kept where the flow is trusted, in [0, 1] (default 0.7)")
     common.add_model_options(parser, default_size=0)
     parser.set_defaults(func=run)
 
@@ -99,7 +108,11 @@ def video_settings(args: argparse.Namespace) -> VideoSettings:
     settings = VideoSettings(
         model=common.model_settings(args), style=common.style_settings(args),
         size=args.size, keep_size=args.keep_size, batch=args.batch, frames=args.frames or 0, threads=args.threads,
+        stabilize=args.stabilize, stabilize_strength=args.stabilize_strength,
     )
+    if settings.stabilize in ("stats", "both") and settings.model.engine == "auto":
+        # Statistics are smoothed inside the network, which only the eager engine can do.
+        settings = replace(settings, model=replace(settings.model, engine="eager"))
     settings.check()
     return settings
 

@@ -23,6 +23,10 @@ class Engine(abc.ABC):
     """A model step plus the shared frame handling; `stylize` is the call front ends use."""
 
     name = "engine"
+    # Maps each frame's relu4_1 (mean, std) to the ones AdaIN normalises by (temporal smoothing,
+    # `temporal.ContentStatsSmoother`). Only the eager engine runs Python inside the model; the
+    # compiled and exported graphs cannot call it, so they ignore it.
+    content_stats = None
     memory_format = torch.channels_last  # of the device image buffer (NHWC suits cuDNN and inductor)
 
     def __init__(self, net: StyleTransferNet, device: torch.device, dtype: torch.dtype,

@@ -17,4 +17,4 @@ class EagerEngine(Engine):
             self.net = net.to(memory_format=torch.channels_last)
 
     def step(self, images, mean, std, alpha):
-        return self.net(images, mean, std, alpha)
+        return self.net(images, mean, std, alpha, content_stats=self.content_stats)

@@ -23,6 +23,7 @@ from realtime_adain.imageio import fit_short_side, resize
 from realtime_adain.settings import VideoSettings
 from realtime_adain.styles import StyleSet
 from realtime_adain.stylizer import Stylizer
+from realtime_adain.temporal import ContentStatsSmoother, Stabilizer
 from realtime_adain.video.pipeline import Pipeline
 from realtime_adain.video.reader import Frame, VideoReader
 from realtime_adain.video.writer import EncodeSettings, VideoFormatOut, VideoWriter
@@ -55,6 +56,8 @@ def stylize_file(
             pending.discard()
             raise pending.failed(exc) from None
         progress = tqdm(total=reader.expected_frames or None, desc=source.name, unit="frame", disable=None)
+        stabilizer, smoother = temporal_stages(settings)  # fresh for every clip
+        stylizer.engine.content_stats = smoother
 
         def write_frame(frame: Frame) -> None:
             writer.write_frame(frame.image, frame.pts, frame.duration)
@@ -68,27 +71,40 @@ def stylize_file(
             prepare=lambda image: fit_short_side(image, settings.size),
             finish=lambda image: resize(image, (width, height)),
             batch_size=batch_size,
+            stabilize=stabilizer,
         )
-        # The first Ctrl-C/SIGTERM stops stylizing; any later one waits for the file to be finished.
-        with interrupts.SignalGuard(str(output)) as guard:
-            try:
-                pipeline.run()
-            except KeyboardInterrupt:
+        try:
+            # The first Ctrl-C/SIGTERM stops stylizing; any later one waits for the file to be finished.
+            with interrupts.SignalGuard(str(output)) as guard:
+                try:
+                    pipeline.run()
+                except KeyboardInterrupt:
+                    progress.close()
+                    keep_partial(writer, pending)
+                    raise
+                except BaseException as exc:
+                    progress.close()
+                    discard(writer, pending)
+                    raise pending.failed(exc) from None
+                guard.hold()
                 progress.close()
-                keep_partial(writer, pending)
-                raise
-            except BaseException as exc:
-                progress.close()
-                discard(writer, pending)
-                raise pending.failed(exc) from None
-            guard.hold()
-            progress.close()
-            try:
-                writer.close()
-            except BaseException as exc:
-                pending.discard()
-                raise pending.failed(exc) from None
-            pending.publish()
+                try:
+                    writer.close()
+                except BaseException as exc:
+                    pending.discard()
+                    raise pending.failed(exc) from None
+                pending.publish()
+        finally:
+            stylizer.engine.content_stats = None
+
+
+def temporal_stages(settings: VideoSettings) -> tuple[Stabilizer | None, ContentStatsSmoother | None]:
+    """The flow stabiliser (runs after the network) and the statistics smoother (inside it) that
+    `settings.stabilize` asks for; each None when off."""
+    mode = settings.stabilize
+    stabilizer = Stabilizer(settings.stabilize_strength, "flow") if mode in ("flow", "both") else None
+    smoother = ContentStatsSmoother() if mode in ("stats", "both") else None
+    return stabilizer, smoother
 
 
 def keep_partial(writer: VideoWriter, pending: PendingOutput) -> None:

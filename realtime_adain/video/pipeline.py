@@ -1,7 +1,8 @@
-"""Decode -> stylize -> encode, overlapped in three threads joined by bounded queues.
+"""Decode -> stylize -> stabilize -> encode, overlapped in three threads joined by bounded queues.
 
 The decoder thread demuxes and decodes (and resizes to the processing size); the calling thread
-runs the network on batches of frames; the encoder thread resizes back, encodes and muxes. Bounded
+runs the network on batches of frames; the encoder thread stabilizes (optical flow on the CPU,
+beside the GPU's work), resizes back, encodes and muxes. Bounded
 queues keep memory flat and let a long video run at the speed of its slowest stage. Items stay in
 file order, so pass-through packets (audio) stay interleaved with the frames around them.
 
@@ -49,9 +50,11 @@ class Pipeline:
         finish: Images = lambda image: image,
         batch_size: int = 1,
         queue_frames: int = 8,
+        stabilize: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
     ) -> None:
         self.items, self.stylize_stream, self.prepare, self.finish = items, stylize_stream, prepare, finish
         self.write_frame, self.write_packet = write_frame, write_packet
+        self.stabilize = stabilize  # (content, stylized) -> frame, in display order, on the encoder thread
         self.batch_size = max(1, batch_size)
         # Frames between decoder and encoder: a batch being filled, one held back by the stream's
         # double buffering, one on its way out. Packets of other streams travel in the same queues
@@ -132,7 +135,7 @@ class Pipeline:
         for results in self.stylize_stream(batches()):
             pending, frames = groups.popleft()
             for frame, result in zip(frames, results):  # a filled-up batch has extra results
-                frame.image = result
+                frame.content, frame.image = (frame.image if self.stabilize else None), result
             for item in pending:
                 self._put_for_encoder(item)
         for item in tail:
@@ -186,6 +189,8 @@ class Pipeline:
         try:
             while (item := self.stylized.get()) is not _END:
                 if isinstance(item, Frame):
+                    if item.content is not None:
+                        item.image, item.content = self.stabilize(item.content, item.image), None
                     item.image = self.finish(item.image)
                     self.write_frame(item)
                     self.frame_slots.release()

@@ -47,6 +47,7 @@ class Frame:
     pts: int | None
     duration: int
     index: int
+    content: np.ndarray | None = None  # the frame before stylizing, kept when a later stage needs it
 
 
 @dataclass(frozen=True)
