@@ -33,7 +33,8 @@ def clip(data_dir):
 def test_resolution_beyond_8k_is_one_line(run_cli, weights_env, clip, styles, tmp_path, resolution):
     code, _, err = run_cli("live", "--source", clip, "--styles", styles, "--no-window", "-o", tmp_path / "o.mp4",
                            "--resolution", resolution, *FAST)
-    assert code == 2 and err == f"error: --resolution {resolution}: at most 7680x4320\n"
+    assert code == 2 and len(err.splitlines()) == 1 and err.startswith("error:") and "--resolution" in err, err
+    assert "7680x4320" in err or "16384" in err  # beyond any side the option takes at all, argparse says so
     assert not (tmp_path / "o.mp4").exists()
 
 

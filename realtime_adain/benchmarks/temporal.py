@@ -30,7 +30,6 @@ import torch
 
 from realtime_adain.atomic import atomic_write_bytes
 from realtime_adain.benchmarks.setup import benchmark_weights, machine
-from realtime_adain.commands import common
 from realtime_adain.commands.argtypes import positive_int, unit_interval
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import fit_short_side, read_image
@@ -240,7 +239,7 @@ def run(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-temporal-") as tmp:
         vgg, decoder, which = benchmark_weights(args, Path(tmp))
         stylizer = Stylizer.load(vgg, decoder, device="cpu")
-    style = common.style_stats(stylizer, read_image(args.style), args.size)
+    style = stylizer.style_stats(read_image(args.style), args.size)
     clips = {
         args.video.stem: video_clip(args.video, args.frames, args.size),
         "pan+zoom": pan_clip(photo, args.frames, width, height),
