@@ -29,7 +29,6 @@ from realtime_adain import engines
 from realtime_adain.adain import StyleStats
 from realtime_adain.atomic import atomic_write_bytes
 from realtime_adain.commands.argtypes import RESOLUTION_PRESETS, positive_int, resolution
-from realtime_adain.errors import UserError
 from realtime_adain.paths import ensure_writable_dir
 from realtime_adain.stylizer import Stylizer, pick_device, pick_dtype
 from realtime_adain.benchmarks.setup import benchmark_weights, machine

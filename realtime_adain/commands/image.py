@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
 from realtime_adain.commands import argtypes, common
+from realtime_adain.commands.jobs import Job, output_paths, plan_jobs
 from realtime_adain.errors import UserError, out_of_memory_as_user_error
 from realtime_adain.paths import (
-    check_writable_dir, expand_images, output_extension, output_is_one_file, refuse_overwriting_inputs,
-    refuse_shared_outputs,
+    check_writable_dir, expand_images, refuse_overwriting_inputs,
 )
 from realtime_adain.imageio import (
     check_pixel_budget, fit_short_side, is_image_path, mask_labels, read_image, read_mask, resize, write_image,
@@ -50,40 +49,24 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-@dataclass
-class Job:
-    content: Path
-    styles: list[Path]
-    name: str  # what the output is called after the content's stem
-
-
-def plan_jobs(args: argparse.Namespace, contents: list[Path], styles: list[Path]) -> list[Job]:
+def plan(args: argparse.Namespace, contents: list[Path], styles: list[Path]) -> list[Job]:
     """Every content x style, or one job per content when the styles are mixed or masked."""
     if args.mask:
         if args.mix is not None:
             raise UserError("--mask and --mix cannot be combined: the mask already says where each style goes")
         if len(styles) != 2:
             raise UserError(f"--mask needs exactly two styles, got {len(styles)}")
-        return [Job(c, styles, "mask") for c in contents]
+        return plan_jobs(contents, styles, "mask")
     if args.mix is not None:
         common.check_mix(args, styles)
-        return [Job(c, styles, "mix") for c in contents]
-    return [Job(c, [s], s.stem) for c in contents for s in styles]
-
-
-def output_paths(args: argparse.Namespace, jobs: list[Job]) -> list[Path]:
-    out = Path(args.output)
-    if output_is_one_file(args.output, is_image_path, len(jobs), "image"):
-        return [out]
-    ext = output_extension(args.ext) if args.ext is not None else None
-    return [out / f"{j.content.stem}_stylized_{j.name}{ext or j.content.suffix}" for j in jobs]
+        return plan_jobs(contents, styles, "mix")
+    return plan_jobs(contents, styles)
 
 
 def check_outputs(outputs: list[Path], jobs: list[Job], inputs: list[Path]) -> None:
     """Refuse to overwrite an input or another job's result, and fail before any compute if the
     target is unwritable (without creating it: a refused run leaves no empty folder)."""
     refuse_overwriting_inputs(outputs, inputs)
-    refuse_shared_outputs(outputs, [(j.content, *j.styles) for j in jobs])
     for path in outputs:
         if not is_image_path(path):
             raise UserError(f"{path}: unknown image format '{path.suffix}'")
@@ -130,8 +113,8 @@ def run(args: argparse.Namespace) -> int:
     model = common.model_settings(args)  # a bad --device is refused before any work
     contents = expand_images(args.content, "content")
     styles = expand_images(args.style, "style")
-    jobs = plan_jobs(args, contents, styles)
-    outputs = output_paths(args, jobs)
+    jobs = plan(args, contents, styles)
+    outputs = output_paths(args.output, jobs, is_image_path, "image", args.ext)
     mask_paths = [Path(args.mask)] if args.mask else []
     check_outputs(outputs, jobs, contents + styles + mask_paths)
     style_images, mask = check_inputs(args, contents, styles)
@@ -140,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
     style_set = StyleSet(stylizer, style_images, args.style_size, args.preserve_color)
 
     for job, out in tqdm(list(zip(jobs, outputs)), desc="stylizing", unit="image", disable=None):
-        with out_of_memory_as_user_error(str(job.content)):
+        with out_of_memory_as_user_error(str(job.source)):
             result = stylize_one(args, job, stylizer, style_set, mask)
         write_image(out, result)
         tqdm.write(str(out))
@@ -151,7 +134,7 @@ def stylize_one(
     args: argparse.Namespace, job: Job, stylizer: Stylizer, style_set: StyleSet, mask: np.ndarray | None
 ) -> np.ndarray:
     """One job's result, at the content's size unless --no-keep-size."""
-    original = read_image(job.content)
+    original = read_image(job.source)
     content = fit_short_side(original, args.size)
     if mask is not None:
         stats = [style_set.stats(p, content) for p in job.styles]

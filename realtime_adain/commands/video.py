@@ -10,11 +10,9 @@ from pathlib import Path
 from tqdm import tqdm
 
 from realtime_adain.commands import argtypes, common
+from realtime_adain.commands.jobs import output_paths, plan_jobs
 from realtime_adain.imageio import read_image
-from realtime_adain.paths import (
-    check_writable_dir, expand_images, expand_inputs, output_extension, output_is_one_file,
-    refuse_overwriting_inputs, refuse_shared_outputs,
-)
+from realtime_adain.paths import check_writable_dir, expand_images, expand_inputs, refuse_overwriting_inputs
 from realtime_adain.settings import VideoSettings
 from realtime_adain.stylizer import Stylizer
 from realtime_adain.temporal import MODES
@@ -83,16 +81,9 @@ def plan(args: argparse.Namespace, inputs: list[Path], styles: list[Path]) -> li
     """(input, styles, output) per job: every input x style, or one job per input with --mix."""
     if args.mix is not None:
         common.check_mix(args, styles)
-        jobs = [(video, styles, "mix") for video in inputs]
-    else:
-        jobs = [(video, [style], style.stem) for video in inputs for style in styles]
-    out = Path(args.output)
-    if output_is_one_file(args.output, lambda p: p.suffix.lower() in CONTAINER_FORMATS, len(jobs), "video"):
-        return [(jobs[0][0], jobs[0][1], out)]
-    ext = output_extension(args.ext)
-    planned = [(video, used, out / f"{video.stem}_stylized_{name}{ext}") for video, used, name in jobs]
-    refuse_shared_outputs([output for _, _, output in planned], [(video, *used) for video, used, _ in planned])
-    return planned
+    jobs = plan_jobs(inputs, styles, "mix" if args.mix is not None else None)
+    outputs = output_paths(args.output, jobs, lambda p: p.suffix.lower() in CONTAINER_FORMATS, "video", args.ext)
+    return [(job.source, job.styles, output) for job, output in zip(jobs, outputs)]
 
 
 def check_outputs(outputs: list[Path], inputs: list[Path]) -> None:

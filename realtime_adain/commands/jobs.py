@@ -1,0 +1,37 @@
+"""Job planning and output naming shared by `image` and `video`: every input x every style (or one
+job per input when the styles are combined), and where each result goes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from realtime_adain.paths import output_extension, output_is_one_file, refuse_shared_outputs
+
+
+@dataclass(frozen=True)
+class Job:
+    source: Path
+    styles: list[Path]
+    name: str  # what the output is called after the source's stem: a style's stem, "mix" or "mask"
+
+
+def plan_jobs(sources: list[Path], styles: list[Path], combined: str | None = None) -> list[Job]:
+    """Every source x style; with `combined` ("mix", "mask"), one job per source using every style."""
+    if combined:
+        return [Job(source, styles, combined) for source in sources]
+    return [Job(source, [style], style.stem) for source in sources for style in styles]
+
+
+def output_paths(output: str, jobs: list[Job], known_format: Callable[[Path], bool], what: str,
+                 ext: str | None) -> list[Path]:
+    """One file when `output` names one (and there is one result); else `output` is a folder and
+    each result is SOURCE_stylized_NAME.EXT (`ext` None: the source's own). Two jobs that would
+    share a name are refused before any work, naming both."""
+    if output_is_one_file(output, known_format, len(jobs), what):
+        return [Path(output)]
+    suffix = output_extension(ext) if ext is not None else None
+    outputs = [Path(output) / f"{job.source.stem}_stylized_{job.name}{suffix or job.source.suffix}" for job in jobs]
+    refuse_shared_outputs(outputs, [(job.source, *job.styles) for job in jobs])
+    return outputs
