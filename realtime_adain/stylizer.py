@@ -149,6 +149,25 @@ class Stylizer:
             image = match_color(image, color_reference)
         return self.net.style_stats(self.to_tensor(image))
 
+    def style(self, image, size: int | None = 512) -> StyleStats:
+        """A style from a path, PIL image or (H, W, 3) uint8 array, encoded once at `size`."""
+        from realtime_adain import api
+
+        return api.style(self, image, size)
+
+    def stylize_image(self, image, style: StyleStats, alpha: float = 1.0, size: int | None = 512) -> np.ndarray:
+        """Any image (path, PIL image, array) -> (H, W, 3) uint8 RGB at its own size."""
+        from realtime_adain import api
+
+        return api.stylize_image(self, image, style, alpha, size)
+
+    def stylize_frames(self, frames: Iterable[np.ndarray], style: StyleStats, alpha: float = 1.0,
+                       batch: int = 1) -> Iterator[np.ndarray]:
+        """An iterable of (H, W, 3) uint8 frames, streamed through the engine in order."""
+        from realtime_adain import api
+
+        return api.stylize_frames(self, frames, style, alpha, batch)
+
     def prepare(self, batch: int, height: int, width: int, say: Callable[[str], None] | None = None) -> None:
         """Compile or build the engine for this frame size before the first frame, saying so
         through `say` (default: stderr): a first inductor compile or TensorRT build takes minutes,

@@ -1,0 +1,137 @@
+"""The Python API: load once, style once, stylize many.
+
+    import realtime_adain as ra
+    st = ra.Stylizer.load()                       # weights as the CLI finds them; device/dtype/engine "auto"
+    style = st.style("starry.jpg")                # path, PIL image or (H, W, 3) uint8 array -> StyleStats
+    out = st.stylize_image("photo.jpg", style, alpha=0.8)
+    ra.stylize_video("in.mp4", "out.mp4", style="starry.jpg")
+
+Everything here checks its arguments and raises TypeError/ValueError naming the one that is wrong;
+file problems (missing, unreadable, wrong weights) are `UserError`, as in the CLI.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Sequence
+
+import numpy as np
+
+from realtime_adain.adain import StyleStats
+from realtime_adain.imageio import fit_short_side, read_image, resize
+from realtime_adain.settings import ModelSettings, StyleSettings, VideoSettings
+from realtime_adain.stylizer import Stylizer
+from realtime_adain.video.writer import EncodeSettings
+
+ImageLike = Any  # a path (str or os.PathLike), a PIL image, or an (H, W, 3) / (H, W) uint8 array
+
+
+def as_rgb(image: ImageLike, name: str = "image") -> np.ndarray:
+    """Any supported image kind as a contiguous (H, W, 3) uint8 RGB array."""
+    if isinstance(image, (str, os.PathLike)):
+        return read_image(image)
+    if hasattr(image, "convert") and hasattr(image, "size"):  # a PIL image, without importing PIL
+        image = np.asarray(image.convert("RGB"))
+    if not isinstance(image, np.ndarray):
+        raise TypeError(f"{name} must be a path, a PIL image or a numpy array, got {type(image).__name__}")
+    if image.dtype != np.uint8:
+        raise TypeError(f"{name} must be uint8 (0..255), got {image.dtype}")
+    if image.ndim == 2:
+        image = np.repeat(image[..., None], 3, axis=2)
+    if image.ndim != 3 or image.shape[2] != 3 or 0 in image.shape:
+        raise ValueError(f"{name} must be (H, W, 3) RGB or (H, W) grey, got shape {image.shape}")
+    return np.ascontiguousarray(image)
+
+
+def check_alpha(alpha: float) -> float:
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)):
+        raise TypeError(f"alpha must be a number in [0, 1], got {type(alpha).__name__}")
+    if not 0.0 <= alpha <= 1.0:  # nan fails too
+        raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+    return float(alpha)
+
+
+def check_style(style: StyleStats) -> StyleStats:
+    if not isinstance(style, StyleStats):
+        raise TypeError(f"style must be StyleStats (from Stylizer.style), got {type(style).__name__}")
+    return style
+
+
+def style(stylizer: Stylizer, image: ImageLike, size: int | None = 512) -> StyleStats:
+    """A style's statistics, computed once: encode it at `size` (shorter side; None/0: as it is)."""
+    if size is not None and (not isinstance(size, int) or size < 0):
+        raise ValueError(f"size must be a non-negative whole number or None, got {size!r}")
+    return stylizer.style_stats(as_rgb(image, "image"), size)
+
+
+def stylize_image(stylizer: Stylizer, image: ImageLike, style: StyleStats, alpha: float = 1.0,
+                  size: int | None = 512) -> np.ndarray:
+    """One image of any size and kind -> (H, W, 3) uint8 RGB at its own size, processed at `size`."""
+    original = as_rgb(image, "image")
+    if size is not None and (not isinstance(size, int) or size < 0):
+        raise ValueError(f"size must be a non-negative whole number or None, got {size!r}")
+    result = stylizer.stylize(fit_short_side(original, size), check_style(style), check_alpha(alpha))
+    return resize(result, original.shape[1::-1])
+
+
+def stylize_frames(stylizer: Stylizer, frames: Iterable[np.ndarray], style: StyleStats, alpha: float = 1.0,
+                   batch: int = 1) -> Iterator[np.ndarray]:
+    """Frames streamed through the engine in order, `batch` at a time (one shape per stream)."""
+    check_style(style)
+    alpha = check_alpha(alpha)
+    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+        raise ValueError(f"batch must be a whole number >= 1, got {batch!r}")
+
+    def batches() -> Iterator[np.ndarray]:
+        pending: list[np.ndarray] = []
+        for index, frame in enumerate(frames):
+            pending.append(as_rgb(frame, f"frames[{index}]"))
+            if len(pending) == batch:
+                yield np.stack(pending)
+                pending = []
+        if pending:
+            yield np.stack(pending)
+
+    for results in stylizer.stylize_stream(batches(), style, alpha):
+        yield from results
+
+
+def stylize_video(
+    source: str | os.PathLike, output: str | os.PathLike, style: ImageLike | StyleStats | Sequence[ImageLike],
+    *, mix: Sequence[float] | None = None, alpha: float = 1.0, preserve_color: bool = False, style_size: int = 512,
+    size: int = 0, stabilize: str = "flow", stabilize_strength: float = 0.7, frames: int = 0,
+    codec: str = "libx264", crf: int | None = None, stylizer: Stylizer | None = None, model: ModelSettings | None = None,
+) -> Path:
+    """The `video` command as a function: one file to another, sound kept; returns the output path."""
+    from realtime_adain.paths import refuse_overwriting_inputs
+    from realtime_adain.video.job import stylize_videos
+    from realtime_adain.video.writer import check_encoder
+
+    source, output = Path(source), Path(output)
+    styles = list(style) if isinstance(style, (list, tuple)) else [style]
+    if not styles:
+        raise ValueError("style must name at least one style")
+    settings = VideoSettings(
+        model=model or ModelSettings(), style=StyleSettings(check_alpha(alpha), tuple(mix) if mix is not None else None,
+                                                            preserve_color, style_size),
+        size=size, frames=frames, stabilize=stabilize, stabilize_strength=stabilize_strength,
+    )
+    settings.check()
+    settings.style.check(len(styles) if mix is not None else None)
+    if len(styles) > 1 and mix is None:
+        raise ValueError("several styles need mix weights (mix=[...]), one per style")
+    refuse_overwriting_inputs([output], [source] + [Path(s) for s in styles if isinstance(s, (str, os.PathLike))])
+    encode = EncodeSettings(codec, crf)
+    check_encoder(encode, output)
+    stylizer = stylizer or Stylizer.from_settings(settings.model)
+    given = {Path(f"style-{i}"): s for i, s in enumerate(styles)}
+    if all(isinstance(s, StyleStats) for s in styles):
+        mixed = StyleStats.mix(styles, mix) if mix is not None else styles[0]
+        from realtime_adain.video.job import stylize_file
+
+        stylize_file(source, output, stylizer, lambda first: mixed, settings, encode)
+        return output
+    images = {key: as_rgb(value, "style") for key, value in given.items()}
+    stylize_videos([(source, list(images), output)], stylizer, images, settings, encode)
+    return output
