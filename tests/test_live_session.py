@@ -149,3 +149,26 @@ def test_motion_is_carried_onto_the_newer_camera_frame():
     error_frozen = np.abs(old[inner].astype(int) - new[inner]).mean()
     assert carried.frame.index == 2 and carried.stylized.shape == old.shape
     assert error_carried < 0.3 * error_frozen, (error_carried, error_frozen)
+
+
+def test_the_carried_feed_shows_every_camera_frame_and_stands_still_when_paused():
+    from realtime_adain.live.feed import CarriedFeed
+    from realtime_adain.live.sources import Latest
+
+    image = np.random.default_rng(1).integers(0, 256, (32, 48, 3), dtype=np.uint8)
+    results, frames, paused = Latest(), Latest(), threading.Event()
+    feed = CarriedFeed(results, frames, paused.is_set)
+    frames.put(Frame(image, 0.0, 1))
+    assert feed.next(timeout=0.01) is None  # nothing stylized yet: nothing to show
+    results.put(Result(Frame(image, 0.0, 1), image, image))
+    assert feed.next(timeout=0.01).frame.index == 1
+    shown = []
+    for index in (2, 3):
+        frames.put(Frame(np.roll(image, index, axis=1), index / 30, index))
+        shown.append(feed.next(timeout=0.01).frame.index)
+    assert shown == [2, 3]  # one picture per camera frame, while the stylizer has not moved on
+    paused.set()
+    frames.put(Frame(image, 0.2, 4))
+    assert feed.next(timeout=0.01) is None
+    results.close()
+    assert feed.closed

@@ -28,7 +28,6 @@ from realtime_adain.errors import UserError
 from realtime_adain.imageio import write_image
 from realtime_adain.live.app import LiveSession
 from realtime_adain.live.inference import DEFAULT_SIZE_TEXT
-from realtime_adain.live.stats import SessionStats
 from realtime_adain.commands.argtypes import resolution
 from realtime_adain.benchmarks.setup import benchmark_weights
 from realtime_adain.settings import STABILIZE_MODES, LiveSettings
@@ -84,31 +83,32 @@ def run(args: argparse.Namespace) -> int:
         settings.model.check()
         for carry in ((False, True) if args.carry_motion else (False,)):
             session = LiveSession(replace(settings, carry_motion=carry))
-            threading.Thread(target=stop_after, args=(session, args.warmup, args.seconds), daemon=True).start()
+            marks: dict[str, int] = {}
+            threading.Thread(target=stop_after, args=(session, args.warmup, args.seconds, marks), daemon=True).start()
             session.run()
-            results.append(summarise(session, which_weights))
+            results.append(summarise(session, which_weights, marks))
     for result in results:
         print_result(result)
     return 0
 
 
-def stop_after(session: LiveSession, warmup: float, seconds: float) -> None:
+def stop_after(session: LiveSession, warmup: float, seconds: float, marks: dict[str, int]) -> None:
     """Measure `seconds` of frames after a `warmup` from the first frame (loading is not timed).
 
-    The warm-up's frames are left out by starting the statistics afresh at its end (the dropped
-    count, like the inference thread's, stays the whole session's).
+    The warm-up's frames are left out by restarting the statistics at its end (the dropped
+    count, like the inference thread's, stays the whole session's); `marks` gets the frames
+    stylized by then.
     """
     while not session.stats.frames and not session.stop_event.is_set():
         time.sleep(0.05)
     if warmup > 0 and not session.stop_event.wait(warmup):
-        fresh = SessionStats()
-        fresh.skipped = session.stats.skipped
-        session.stats = fresh
+        session.stats.restart()
+    marks["stylized"] = session.inference.stylized if session.inference else 0
     session.stop_event.wait(seconds)
     session.stop_event.set()
 
 
-def summarise(session: LiveSession, which_weights: str) -> dict:
+def summarise(session: LiveSession, which_weights: str, marks: dict[str, int]) -> dict:
     stats = session.stats
     if stats.frames < 3:
         raise UserError("fewer than 3 frames came through after the warm-up; raise --seconds or lower --warmup")
@@ -131,6 +131,7 @@ def summarise(session: LiveSession, which_weights: str) -> dict:
         "frames": stats.frames,
         "seconds": round(span, 2),
         "fps": round((stats.frames - 1) / span, 2) if span > 0 else 0.0,
+        "stylized_fps": round((session.inference.stylized - marks.get("stylized", 0)) / span, 2) if span > 0 else 0.0,
         "latency_p50_ms": round(1000 * stats.latencies.percentile(50), 1),
         "latency_p95_ms": round(1000 * stats.latencies.percentile(95), 1),
         "dropped_total": session.inference.dropped + stats.skipped,
@@ -142,7 +143,7 @@ def print_result(r: dict) -> None:
     print(f"live pipeline on {r['device']}, {r['dtype']}, engine {r['engine']}, {r['weights']} weights, torch {r['torch']}")
     print(f"source {r['source']} {r['source_resolution']} @ {r['source_fps']} fps, processing {r['processing_size']}, "
           f"stabilize {r['stabilize']}" + (", motion carried" if r["carry_motion"] else ""))
-    print(f"{'fps':>7} {'p50 ms':>8} {'p95 ms':>8} {'frames':>7} {'seconds':>8} {'dropped':>8}")
-    print(f"{r['fps']:>7.2f} {r['latency_p50_ms']:>8.1f} {r['latency_p95_ms']:>8.1f} {r['frames']:>7} "
+    print(f"{'fps':>7} {'stylized':>8} {'p50 ms':>8} {'p95 ms':>8} {'frames':>7} {'seconds':>8} {'dropped':>8}")
+    print(f"{r['fps']:>7.2f} {r['stylized_fps']:>8.2f} {r['latency_p50_ms']:>8.1f} {r['latency_p95_ms']:>8.1f} {r['frames']:>7} "
           f"{r['seconds']:>8.1f} {r['dropped_total']:>8}")
     print(json.dumps(r))

@@ -162,7 +162,7 @@ class LiveSession:
 
     def _feed(self) -> StylizedFeed | CarriedFeed:
         if self.settings.carry_motion:
-            return CarriedFeed(self.inference.results, self.capture.latest)
+            return CarriedFeed(self.inference.results, self.capture.latest, lambda: self.controller.state.paused)
         return StylizedFeed(self.inference.results, self.stats)
 
     def _watch_outputs(self) -> None:

@@ -3,6 +3,8 @@ newest stylized frame carried onto every new camera frame."""
 
 from __future__ import annotations
 
+from typing import Callable
+
 from realtime_adain.live.carry import MotionCarrier
 from realtime_adain.live.inference import Result
 from realtime_adain.live.sources import Frame, Latest
@@ -32,10 +34,11 @@ class StylizedFeed:
 
 class CarriedFeed:
     """A picture per camera frame: the newest stylized frame carried onto the newest camera frame,
-    shown whenever either is new."""
+    shown whenever either is new; while `paused()` the picture stands still, as without carrying."""
 
-    def __init__(self, results: Latest[Result], frames: Latest[Frame], carrier: MotionCarrier | None = None) -> None:
-        self.results, self.frames = results, frames
+    def __init__(self, results: Latest[Result], frames: Latest[Frame], paused: Callable[[], bool] = lambda: False,
+                 carrier: MotionCarrier | None = None) -> None:
+        self.results, self.frames, self.paused = results, frames, paused
         self.carrier = carrier or MotionCarrier()
         self._seen_result = self._seen_frame = 0
         self._result: Result | None = None
@@ -48,7 +51,7 @@ class CarriedFeed:
     def next(self, timeout: float) -> Result | None:
         got = self.results.newer(self._seen_result, 0)
         if got is None:
-            if self._result is None or self.frames.closed:  # nothing to carry, or no more frames
+            if self._result is None or self.frames.closed or self.paused():  # nothing to carry onto
                 got = self.results.newer(self._seen_result, timeout)
                 if got is None:
                     return None
@@ -60,7 +63,7 @@ class CarriedFeed:
         if got is not None:
             self._seen_result, self._result = got
         latest = self.frames.newer(self._seen_frame, 0)
-        if latest is not None:
+        if latest is not None and not self.paused():
             self._seen_frame, self._frame = latest
         frame = self._frame
         if frame is None or frame.index <= self._result.frame.index:

@@ -52,6 +52,7 @@ class Inference(threading.Thread):
         self.stability = stability or Stability(stylizer)
         self.results: Latest[Result] = Latest()
         self.dropped = 0
+        self.stylized = 0  # frames through the network (fewer than shown when motion is carried)
         self.error: str | None = None
         self._stop_event = threading.Event()
 
@@ -78,6 +79,7 @@ class Inference(threading.Thread):
                 small = resize(frame.image, self.work_size)
                 stylized = self.stability.stylize(state, small, self.active.stats(state, small))
                 self.results.put(Result(frame, small, stylized))
+                self.stylized += 1
         except Exception as exc:  # reported by the main thread as one line, the session still ends cleanly
             self.error = f"{type(exc).__name__}: {exc}"
         finally:

@@ -57,6 +57,12 @@ class SessionStats:
         self.latencies = LatencyHistogram()
         self.skipped = 0
 
+    def restart(self) -> None:
+        """Measure afresh from here (a benchmark's warm-up is over); `skipped` stays the session's."""
+        skipped = self.skipped
+        self.__init__()
+        self.skipped = skipped
+
     def shown(self, captured: float, now: float | None = None) -> None:
         """A frame captured at `captured` is on screen at `now` (default: this instant, monotonic)."""
         now = time.monotonic() if now is None else now
