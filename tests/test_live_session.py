@@ -106,6 +106,14 @@ def test_bad_stabilize_options_are_one_line(run_cli, weights_env, settings, opti
     assert option[0] in err and not Path(settings.output).exists()
 
 
+def test_the_command_takes_the_stabiliser_and_carry_options(run_cli, settings):
+    code, _, err = run_cli("live", "--source", settings.source, "--styles", *settings.styles, "--no-window",
+                           "-o", settings.output, "--size", "32", "--style-size", "64", "--max-frames", "4",
+                           "--stabilize", "flow", "--stabilize-strength", "0.5", "--carry-motion")
+    assert code == 0, err
+    assert "stabilize=flow carry_motion=True" in err and read_video(Path(settings.output)) == (4, 48, 32)
+
+
 def test_key_t_cycles_the_stabiliser_modes():
     controller = Controller(["a"], stabilize="flow")
     seen = []
