@@ -115,6 +115,9 @@ def test_the_command_takes_the_stabiliser_and_carry_options(run_cli, settings):
 
 
 def test_key_t_cycles_the_stabiliser_modes():
+    from realtime_adain import settings, temporal
+
+    assert settings.STABILIZE_MODES == temporal.MODES  # the settings name them without loading OpenCV
     controller = Controller(["a"], stabilize="flow")
     seen = []
     for _ in range(4):
