@@ -9,6 +9,7 @@ that argparse let through (or a caller built by hand) is one clear line.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -96,9 +97,14 @@ class VideoSettings:
             raise UserError(f"--threads {self.threads} must be at least 1")
 
 
+MAX_RESOLUTION = (7680, 4320)  # 8K UHD: beyond it a frame is gigabytes, no camera delivers it
+RECORDING_SUFFIXES = (".mp4", ".m4v", ".mov")
+STABILIZE_MODES = ("off", "flow", "stats", "both")  # temporal.MODES (not imported: it loads torch and OpenCV)
+
+
 @dataclass(frozen=True)
 class LiveSettings:
-    """One `live` session: source, styles, window and outputs, model."""
+    """One `live` session: source, styles, window and outputs, temporal stage, model."""
 
     styles: tuple[str, ...]
     model: ModelSettings = field(default_factory=ModelSettings)
@@ -120,6 +126,9 @@ class LiveSettings:
     snapshot_dir: Path = Path(".")
     record_dir: Path = Path(".")
     log: str | None = None
+    stabilize: str = "flow"  # temporal stabiliser mode at the start (key t cycles it)
+    stabilize_strength: float = 0.7
+    carry_motion: bool = False  # show the last stylized frame carried onto each newer camera frame
 
     def check(self) -> None:
         self.model.check()
@@ -132,6 +141,27 @@ class LiveSettings:
             raise UserError(f"--max-frames {self.max_frames} must be at least 1")
         if self.fps is not None and not (math.isfinite(self.fps) and self.fps > 0):
             raise UserError(f"--fps {self.fps} must be a positive number")
+        if self.resolution and (self.resolution[0] > MAX_RESOLUTION[0] or self.resolution[1] > MAX_RESOLUTION[1]):
+            raise UserError("--resolution %dx%d: at most %dx%d" % (*self.resolution, *MAX_RESOLUTION))
+        if self.stabilize not in STABILIZE_MODES:
+            raise UserError(f"--stabilize {self.stabilize}: use one of {', '.join(STABILIZE_MODES)}")
+        if not (math.isfinite(self.stabilize_strength) and 0.0 <= self.stabilize_strength <= 1.0):
+            raise UserError(f"--stabilize-strength {self.stabilize_strength} is outside [0, 1]")
+        self._check_outputs()
+
+    def _check_outputs(self) -> None:
+        if self.output:
+            out = Path(self.output)
+            if out.suffix.lower() not in RECORDING_SUFFIXES:
+                raise UserError(f"{out}: -o writes MP4; use a .mp4, .m4v or .mov name")
+            if os.path.exists(self.source) and out.resolve() == Path(self.source).resolve():
+                raise UserError(f"{out}: output would overwrite the input")
+        if not self.window and not self.has_output:
+            raise UserError("--no-window needs somewhere to send frames: -o FILE, --stream URL or --virtual-cam")
+        if self.stream:
+            from realtime_adain.live.outputs import Streamer
+
+            Streamer.scheme(self.stream)
 
     @property
     def has_output(self) -> bool:

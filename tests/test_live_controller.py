@@ -139,7 +139,7 @@ def test_default_processing_size_follows_the_device(stylizer):
 
     import torch
 
-    from realtime_adain.live.app import DEFAULT_CPU_SIZE, processing_size
+    from realtime_adain.live.inference import DEFAULT_CPU_SIZE, processing_size
 
     assert processing_size(None, stylizer) == DEFAULT_CPU_SIZE == 160
     assert processing_size(None, SimpleNamespace(device=torch.device("cuda"))) == 0

@@ -6,7 +6,7 @@ import tracemalloc
 
 import numpy as np
 
-from realtime_adain.live.app import FPS_WINDOW, LATENCY_WINDOW, LatencyHistogram, SessionStats
+from realtime_adain.live.stats import FPS_WINDOW, LATENCY_WINDOW, LatencyHistogram, SessionStats
 
 FRAMES = 200_000  # about 1 h 50 min at 30 fps
 RATE = 30.0

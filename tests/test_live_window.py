@@ -73,7 +73,7 @@ def test_keys_in_a_real_window(display, published_weights, data_dir, tmp_path):
         wait_for(lambda: width() == 2 * single, "the side-by-side window", process, stderr, timeout=10)
         keys("o")
         wait_for(lambda: width() == single, "the single-view window", process, stderr, timeout=10)
-        keys("h", "h", "i", "i", "space", "space", "l", "s")
+        keys("h", "h", "i", "i", "t", "space", "space", "l", "s")
         wait_for(lambda: logged("live: snapshot "), "the snapshot", process, stderr)
         keys("r")
         wait_for(lambda: logged("live: record-start "), "the recording to start", process, stderr)
@@ -94,6 +94,7 @@ def test_keys_in_a_real_window(display, published_weights, data_dir, tmp_path):
     assert "live: mix weight=0.25 with=" in text and "live: view view=side-by-side" in text
     assert "live: help on=True" in text and "live: hud on=False" in text and "live: quit" in text
     assert "live: paused on=True" in text and "live: paused on=False" in text
+    assert "live: stabilize mode=stats" in text  # from the default flow
     assert "live: rescan styles=17 added=" in text.replace('added=""', "added=")
 
     stylized, = snaps.glob("*-stylized.png")

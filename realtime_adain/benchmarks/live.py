@@ -4,7 +4,8 @@ Runs the real `live` session (capture thread -> inference thread -> consumer) on
 paced at its own frame rate, as a camera would deliver it, with no window and no encoder, so the
 figures are the pipeline's. By default the file is a generated 640x360 clip at 30 fps (content
 does not change the speed); `--source` takes any file. The first `--warmup` seconds are left
-out. Weights: the installed ones if found, else generated stand-ins in the published formats
+out. `--carry-motion` runs the session twice, without and with motion carried onto every camera
+frame, and reports the shown fps of both. Weights: the installed ones if found, else generated stand-ins in the published formats
 (timings do not depend on the values); the report says which.
 """
 
@@ -15,6 +16,7 @@ import json
 import tempfile
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import av
@@ -24,9 +26,11 @@ import torch
 from realtime_adain.commands import common
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import write_image
-from realtime_adain.live.app import DEFAULT_SIZE_TEXT, LiveSession, SessionStats
+from realtime_adain.live.app import LiveSession
+from realtime_adain.live.inference import DEFAULT_SIZE_TEXT
 from realtime_adain.commands.argtypes import resolution
 from realtime_adain.benchmarks.setup import benchmark_weights
+from realtime_adain.settings import STABILIZE_MODES, LiveSettings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -36,6 +40,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--source-fps", type=int, default=30, help="frame rate of the generated clip (default 30)")
     parser.add_argument("--seconds", type=float, default=20.0, help="measured duration (default 20)")
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds left out at the start (default 3)")
+    parser.add_argument("--stabilize", default="flow", metavar="{%s}" % ",".join(STABILIZE_MODES),
+                        help="temporal stabiliser mode, as `live --stabilize` (default flow)")
+    parser.add_argument("--carry-motion", action="store_true",
+                        help="run twice, without and with `live --carry-motion`, and report the shown fps of both")
     common.add_model_options(parser, default_size=None, size_default_text=DEFAULT_SIZE_TEXT)
 
 
@@ -57,6 +65,7 @@ def generated_clip(path: Path, size: tuple[int, int], fps: int, seconds: int = 4
 def run(args: argparse.Namespace) -> int:
     if args.seconds <= 0 or args.warmup < 0:
         raise UserError("--seconds must be positive and --warmup not negative")
+    results = []
     with tempfile.TemporaryDirectory(prefix="bench-live-") as tmp:
         workdir = Path(tmp)
         vgg, decoder, which_weights = benchmark_weights(args, workdir / "weights")
@@ -64,38 +73,42 @@ def run(args: argparse.Namespace) -> int:
         source = args.source or str(generated_clip(workdir / "clip.mp4", args.resolution, args.source_fps))
         style = workdir / "style.png"
         write_image(style, np.random.default_rng(0).integers(0, 256, (256, 256, 3), dtype=np.uint8))
-        session_args = argparse.Namespace(
-            source=source, resolution=None, fps=None, loop=True, styles=[str(style)], alpha=1.0,
-            preserve_color=False, style_size=256, style_cache=str(workdir / "cache"), window=False,
-            fullscreen=False, output=None, stream=None, virtual_cam=False, max_frames=None,
-            snapshot_dir=tmp, record_dir=tmp, log=None, vgg=args.vgg, decoder=args.decoder,
-            device=args.device, dtype=args.dtype, engine=getattr(args, "engine", "auto"), size=args.size,
+        # Headless with no output at all: the pipeline's own figures (a `live` command would refuse
+        # this, so only the parts that apply are checked).
+        settings = LiveSettings(
+            styles=(str(style),), model=common.model_settings(args), source=source, style_size=256,
+            style_cache=workdir / "cache", size=args.size, window=False, snapshot_dir=workdir, record_dir=workdir,
+            stabilize=args.stabilize,
         )
-        session = LiveSession(session_args)
-        threading.Thread(target=stop_after, args=(session, args.warmup, args.seconds), daemon=True).start()
-        session.run(check=False)
-        result = summarise(session, which_weights)
-    print_result(result)
+        settings.model.check()
+        for carry in ((False, True) if args.carry_motion else (False,)):
+            session = LiveSession(replace(settings, carry_motion=carry))
+            marks: dict[str, int] = {}
+            threading.Thread(target=stop_after, args=(session, args.warmup, args.seconds, marks), daemon=True).start()
+            session.run()
+            results.append(summarise(session, which_weights, marks))
+    for result in results:
+        print_result(result)
     return 0
 
 
-def stop_after(session: LiveSession, warmup: float, seconds: float) -> None:
+def stop_after(session: LiveSession, warmup: float, seconds: float, marks: dict[str, int]) -> None:
     """Measure `seconds` of frames after a `warmup` from the first frame (loading is not timed).
 
-    The warm-up's frames are left out by starting the statistics afresh at its end (the dropped
-    count, like the inference thread's, stays the whole session's).
+    The warm-up's frames are left out by restarting the statistics at its end (the dropped
+    count, like the inference thread's, stays the whole session's); `marks` gets the frames
+    stylized by then.
     """
     while not session.stats.frames and not session.stop_event.is_set():
         time.sleep(0.05)
     if warmup > 0 and not session.stop_event.wait(warmup):
-        fresh = SessionStats()
-        fresh.skipped = session.stats.skipped
-        session.stats = fresh
+        session.stats.restart()
+    marks["stylized"] = session.inference.stylized if session.inference else 0
     session.stop_event.wait(seconds)
     session.stop_event.set()
 
 
-def summarise(session: LiveSession, which_weights: str) -> dict:
+def summarise(session: LiveSession, which_weights: str, marks: dict[str, int]) -> dict:
     stats = session.stats
     if stats.frames < 3:
         raise UserError("fewer than 3 frames came through after the warm-up; raise --seconds or lower --warmup")
@@ -107,15 +120,18 @@ def summarise(session: LiveSession, which_weights: str) -> dict:
         "benchmark": "live",
         "device": device,
         "dtype": str(stylizer.dtype).replace("torch.", ""),
-        "engine": session._engine(),
+        "engine": session.engine_label,
         "weights": which_weights,
-        "source": Path(session.args.source).name,
+        "source": Path(session.settings.source).name,
         "source_resolution": "%dx%d" % session.capture_resolution,
         "source_fps": round(session.fps, 2),
         "processing_size": "%dx%d" % session.work_size,
+        "stabilize": session.settings.stabilize,
+        "carry_motion": session.settings.carry_motion,
         "frames": stats.frames,
         "seconds": round(span, 2),
         "fps": round((stats.frames - 1) / span, 2) if span > 0 else 0.0,
+        "stylized_fps": round((session.inference.stylized - marks.get("stylized", 0)) / span, 2) if span > 0 else 0.0,
         "latency_p50_ms": round(1000 * stats.latencies.percentile(50), 1),
         "latency_p95_ms": round(1000 * stats.latencies.percentile(95), 1),
         "dropped_total": session.inference.dropped + stats.skipped,
@@ -125,8 +141,9 @@ def summarise(session: LiveSession, which_weights: str) -> dict:
 
 def print_result(r: dict) -> None:
     print(f"live pipeline on {r['device']}, {r['dtype']}, engine {r['engine']}, {r['weights']} weights, torch {r['torch']}")
-    print(f"source {r['source']} {r['source_resolution']} @ {r['source_fps']} fps, processing {r['processing_size']}")
-    print(f"{'fps':>7} {'p50 ms':>8} {'p95 ms':>8} {'frames':>7} {'seconds':>8} {'dropped':>8}")
-    print(f"{r['fps']:>7.2f} {r['latency_p50_ms']:>8.1f} {r['latency_p95_ms']:>8.1f} {r['frames']:>7} "
+    print(f"source {r['source']} {r['source_resolution']} @ {r['source_fps']} fps, processing {r['processing_size']}, "
+          f"stabilize {r['stabilize']}" + (", motion carried" if r["carry_motion"] else ""))
+    print(f"{'fps':>7} {'stylized':>8} {'p50 ms':>8} {'p95 ms':>8} {'frames':>7} {'seconds':>8} {'dropped':>8}")
+    print(f"{r['fps']:>7.2f} {r['stylized_fps']:>8.2f} {r['latency_p50_ms']:>8.1f} {r['latency_p95_ms']:>8.1f} {r['frames']:>7} "
           f"{r['seconds']:>8.1f} {r['dropped_total']:>8}")
     print(json.dumps(r))

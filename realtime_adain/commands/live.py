@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sys
+from pathlib import Path
 
 from realtime_adain.commands import argtypes, common
-from realtime_adain.live import app, keys
+from realtime_adain.errors import UserError
+from realtime_adain.live import app, inference, keys
+from realtime_adain.live.outputs import VirtualCamera
+from realtime_adain.settings import STABILIZE_MODES, LiveSettings
 
 
 EPILOG = """examples:
@@ -57,5 +63,44 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     out.add_argument("--record-dir", default=".", metavar="DIR", help="where `r` writes MP4s (default: .)")
     out.add_argument("--log", metavar="FILE", help="also append the event log (style switches, ...) to FILE")
 
-    common.add_model_options(parser, default_size=None, size_default_text=app.DEFAULT_SIZE_TEXT)
-    parser.set_defaults(func=app.run)
+    temporal = parser.add_argument_group("temporal stability (docs/temporal.md)")
+    temporal.add_argument("--stabilize", default="flow", metavar="{%s}" % ",".join(STABILIZE_MODES),
+                          help="stabiliser mode at the start, key t cycles it (default flow; stats needs the eager engine)")
+    temporal.add_argument("--stabilize-strength", type=float, default=0.7, metavar="S",
+                          help="how much of the previous frame is kept where the flow is trusted, in [0, 1] (default 0.7)")
+    temporal.add_argument("--carry-motion", action="store_true",
+                          help="when the stylizer is slower than the camera, show the last stylized frame carried "
+                               "along the optical flow onto each new camera frame")
+
+    common.add_model_options(parser, default_size=None, size_default_text=inference.DEFAULT_SIZE_TEXT)
+    parser.set_defaults(func=run)
+
+
+def live_settings(args: argparse.Namespace) -> LiveSettings:
+    """The session's settings from the options, checked once here."""
+    settings = LiveSettings(
+        styles=tuple(args.styles), model=common.model_settings(args), source=args.source,
+        resolution=args.resolution, fps=args.fps, loop=args.loop, alpha=args.alpha,
+        preserve_color=args.preserve_color, style_size=args.style_size,
+        style_cache=Path(args.style_cache) if args.style_cache else None, size=args.size, window=args.window,
+        fullscreen=args.fullscreen, output=args.output, stream=args.stream, virtual_cam=args.virtual_cam,
+        max_frames=args.max_frames, snapshot_dir=Path(args.snapshot_dir), record_dir=Path(args.record_dir),
+        log=args.log, stabilize=args.stabilize, stabilize_strength=args.stabilize_strength,
+        carry_motion=args.carry_motion,
+    )
+    settings.check()
+    return settings
+
+
+def check_environment(settings: LiveSettings) -> None:
+    """What the settings need of this machine: the virtual camera package, a display for the window."""
+    if settings.virtual_cam:
+        VirtualCamera.check_available()
+    if settings.window and sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        raise UserError("no display to open a window on: use --no-window with -o FILE or --stream URL")
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = live_settings(args)
+    check_environment(settings)
+    return app.run(settings)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from typing import Sequence
 
 from realtime_adain.live import keys
+from realtime_adain.temporal import MODES as STABILIZE_MODES
 
 ALPHA_STEP = 0.1
 MIX_STEPS = (0.0, 0.25, 0.5, 0.75)  # weight of the next style; repeated `m` walks through them
@@ -31,6 +32,7 @@ class LiveState:
     help: bool = False
     hud: bool = True
     fullscreen: bool = False
+    stabilize: str = "off"  # temporal stabiliser mode, one of temporal.MODES
 
     @property
     def style_name(self) -> str:
@@ -58,11 +60,15 @@ class Controller:
         alpha: float = 1.0,
         preserve_color: bool = False,
         fullscreen: bool = False,
+        stabilize: str = "off",
     ) -> None:
         if not style_names:
             raise ValueError("the controller needs at least one style")
+        if stabilize not in STABILIZE_MODES:
+            raise ValueError(f"stabilize must be one of {', '.join(STABILIZE_MODES)}, got {stabilize!r}")
         self._lock = threading.Lock()
-        self._state = LiveState(tuple(style_names), alpha=alpha, preserve_color=preserve_color, fullscreen=fullscreen)
+        self._state = LiveState(tuple(style_names), alpha=alpha, preserve_color=preserve_color, fullscreen=fullscreen,
+                                stabilize=stabilize)
 
     @property
     def state(self) -> LiveState:
@@ -141,6 +147,10 @@ class Controller:
     def _do_view(self, state: LiveState, _arg: int | None) -> tuple[LiveState, list[Effect]]:
         new = replace(state, view=VIEWS[(VIEWS.index(state.view) + 1) % len(VIEWS)])
         return new, [Effect("view", {"view": new.view})]
+
+    def _do_stabilize(self, state: LiveState, _arg: int | None) -> tuple[LiveState, list[Effect]]:
+        mode = STABILIZE_MODES[(STABILIZE_MODES.index(state.stabilize) + 1) % len(STABILIZE_MODES)]
+        return replace(state, stabilize=mode), [Effect("stabilize", {"mode": mode})]
 
     def _toggle(self, state: LiveState, name: str) -> tuple[LiveState, list[Effect]]:
         value = not getattr(state, name)

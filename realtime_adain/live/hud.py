@@ -30,6 +30,7 @@ class HudInfo:
     recording: bool
     paused: bool
     view: str
+    stabilize: str = "off"  # the stabiliser's mode as it applies, e.g. "flow" or "stats (eager only: off)"
 
 
 def compose(original: np.ndarray, stylized: np.ndarray, view: str, display: tuple[int, int]) -> np.ndarray:
@@ -69,6 +70,7 @@ def draw_hud(image: np.ndarray, info: HudInfo) -> None:
         f"alpha {info.alpha:.1f}" + ("  colour preserved" if info.preserve_color else "") + f"  view {info.view}",
         f"{info.fps:4.1f} fps  latency {info.latency_ms:4.0f} ms",
         f"size {info.size}  {info.device}  {info.engine}",
+        f"stabilize {info.stabilize}",
     ]
     if info.source != "live":
         lines.append(f"source: {info.source}")

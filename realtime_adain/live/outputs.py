@@ -15,7 +15,7 @@ import threading
 import time
 from fractions import Fraction
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Protocol
 
 import av
 import numpy as np
@@ -34,6 +34,36 @@ STREAM_CLOSE_TIMEOUT = 5.0
 def even(size: tuple[int, int]) -> tuple[int, int]:
     """H.264 in yuv420p needs even sides."""
     return max(2, size[0] // 2 * 2), max(2, size[1] // 2 * 2)
+
+
+class Output(Protocol):
+    """What the session needs of an output: it is fed frames, named by `label`, closed once.
+
+    `key` is how the event log names `label` ("path" for a file, "target" for the rest); a failed
+    output's `error` says why and it writes nothing more.
+    """
+
+    key: str
+
+    @property
+    def label(self) -> str: ...
+
+    @property
+    def outcome(self) -> str:
+        """What the closing log line says the output left (a file's path, "" if none; a target)."""
+
+    @property
+    def written(self) -> int: ...
+
+    @property
+    def dropped(self) -> int: ...
+
+    @property
+    def error(self) -> str | None: ...
+
+    def submit(self, image: np.ndarray, captured: float) -> None: ...
+
+    def close(self) -> Path | None: ...
 
 
 class EncoderThread(threading.Thread):
@@ -178,8 +208,11 @@ class Recorder(EncodedOutput):
     still be finalised, else nothing: never a file that does not play.
     """
 
+    key = "path"
+
     def __init__(self, path: str | os.PathLike, size: tuple[int, int], fps: float, log: Callable[..., None]) -> None:
         self.path = Path(path)
+        self.published: Path | None = None
         self._pending = PendingOutput(self.path)
         options = {"preset": "veryfast", "crf": "20"}
         try:
@@ -188,8 +221,21 @@ class Recorder(EncodedOutput):
             self._pending.discard()
             raise
 
+    @property
+    def label(self) -> str:
+        return str(self.path)
+
+    @property
+    def outcome(self) -> str:
+        """Once closed, the file that was kept: the path, its .partial twin, or "" (none)."""
+        return str(self.published or "")
+
     def close(self) -> Path | None:
         """Finalise; the file exists (complete and playable) only if frames were written."""
+        self.published = self._finalise()
+        return self.published
+
+    def _finalise(self) -> Path | None:
         written = self._encoder.close(RECORDING_CLOSE_TIMEOUT)
         try:
             if written and self._encoder.error is None:
@@ -206,6 +252,8 @@ class Recorder(EncodedOutput):
 class Streamer(EncodedOutput):
     """Low-latency H.264 to a URL: MPEG-TS over UDP/SRT/TCP, FLV over RTMP (OBS, ffplay, VLC)."""
 
+    key = "target"
+
     def __init__(self, url: str, size: tuple[int, int], fps: float, log: Callable[..., None]) -> None:
         self.url = url
         scheme = self.scheme(url)
@@ -221,6 +269,12 @@ class Streamer(EncodedOutput):
             raise UserError(f"{url}: --stream takes udp://, srt://, tcp://, rtp:// or rtmp:// URLs")
         return scheme
 
+    @property
+    def label(self) -> str:
+        return self.url
+
+    outcome = label
+
     def close(self) -> None:
         """Stale frames are worthless to a live viewer: what is still queued is dropped."""
         self._encoder.close(STREAM_CLOSE_TIMEOUT, keep_queued=False)
@@ -232,7 +286,10 @@ class VirtualCamera:
     No encoder and no thread: `send` copies one raw frame into the device's buffer.
     """
 
+    key = "target"
+    label = outcome = "virtual-camera"
     dropped = 0
+    error: str | None = None  # a send that fails raises: there is no thread to fail quietly
 
     @staticmethod
     def check_available() -> None:

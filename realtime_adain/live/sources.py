@@ -15,7 +15,7 @@ import time
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Generic, Iterator, TypeVar
+from typing import Callable, Generic, Iterator, Protocol, TypeVar
 
 import av
 from av.video.reformatter import VideoReformatter
@@ -72,6 +72,23 @@ class Latest(Generic[T]):
             return None
 
 
+class Source(Protocol):
+    """What a live source offers: `label` (as the log says it), its frame rate when known (else
+    None or 0), and frames once opened (`frames` raises `SourceLost` when it drops)."""
+
+    description: str
+    fps: float | None
+
+    @property
+    def label(self) -> str: ...
+
+    def open(self) -> None: ...
+
+    def frames(self) -> Iterator[np.ndarray]: ...
+
+    def close(self) -> None: ...
+
+
 class CameraSource:
     """A camera by index or device path through OpenCV, asking for a resolution and frame rate."""
 
@@ -88,6 +105,10 @@ class CameraSource:
         self.opener = opener  # tests swap in a fake camera: there is no camera hardware in CI
         self.description = f"camera {device}"
         self._cap: cv2.VideoCapture | None = None
+
+    @property
+    def label(self) -> str:
+        return self.description
 
     def open(self) -> None:
         cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)  # our one line says it
@@ -138,6 +159,10 @@ class PyAVSource:
         self.description = Path(target).name if is_file else target
         self.fps = 0.0
         self._container: av.container.InputContainer | None = None
+
+    @property
+    def label(self) -> str:
+        return self.description
 
     def open(self) -> None:
         try:
@@ -195,7 +220,7 @@ def open_source(
     resolution: tuple[int, int] | None = None,
     fps: float | None = None,
     loop: bool = True,
-) -> CameraSource | PyAVSource:
+) -> Source:
     """The source `spec` names (camera index, /dev path, URL or file), already opened."""
     if spec.isdigit():
         source: CameraSource | PyAVSource = CameraSource(int(spec), resolution, fps)
@@ -216,7 +241,7 @@ class Capture(threading.Thread):
 
     def __init__(
         self,
-        source: CameraSource | PyAVSource,
+        source: Source,
         log: Callable[..., None] = lambda *args, **kwargs: None,
         backoff: tuple[float, float] = (0.5, 8.0),
     ) -> None:

@@ -1,0 +1,143 @@
+"""What keys do beyond the controller's state, dispatched from a table by effect kind: window
+changes, snapshots and recordings (written on their own threads), rescans, quitting."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Callable
+
+from realtime_adain.errors import UserError
+from realtime_adain.imageio import write_image
+from realtime_adain.live.controller import Controller, Effect
+from realtime_adain.live.inference import Result
+from realtime_adain.live.outputs import Recorder
+from realtime_adain.live.styles import StyleLibrary
+from realtime_adain.live.window import Window
+
+LOGGED_BY_HANDLER = ("snapshot", "record", "rescan")  # they log their outcome, not the key
+
+
+def _stamp() -> str:
+    return datetime.now().strftime("%Y%m%d-%H%M%S-%f")[:-3]
+
+
+class KeyEffects:
+    """Carries out the controller's effects; `table` maps every kind the controller emits."""
+
+    def __init__(
+        self,
+        log: Callable[..., None],
+        stop_event: threading.Event,
+        controller: Controller,
+        library: StyleLibrary,
+        snapshot_dir: Path,
+        record_dir: Path,
+        work_size: tuple[int, int],
+        fps: float,
+    ) -> None:
+        self.log, self.stop_event, self.controller, self.library = log, stop_event, controller, library
+        self.snapshot_dir, self.record_dir = Path(snapshot_dir), Path(record_dir)
+        self.work_size, self.fps = work_size, fps
+        self.window: Window | None = None  # set once the window is open
+        self.recorder: Recorder | None = None  # the `r` recording in progress
+        self.workers: list[threading.Thread] = []  # writers the shutdown waits for
+        self.rescanning = False
+        logged: Callable[[Effect, Result | None], None] = lambda effect, last: None
+        self.table: dict[str, Callable[[Effect, Result | None], None]] = {
+            "style": logged, "alpha": logged, "mix": logged, "color": logged, "paused": logged, "help": logged,
+            "hud": logged, "stabilize": logged, "styles": logged,
+            "quit": lambda effect, last: self.stop_event.set(),
+            "fullscreen": self._fullscreen,
+            "view": self._view,
+            "snapshot": self._snapshot,
+            "record": lambda effect, last: self.toggle_recording(),
+            "rescan": lambda effect, last: self._rescan(),
+        }
+
+    def perform(self, effects: list[Effect], last: Result | None) -> None:
+        for effect in effects:
+            if effect.kind not in LOGGED_BY_HANDLER:
+                self.log(effect.kind, **effect.detail)
+            self.table[effect.kind](effect, last)
+
+    def _fullscreen(self, effect: Effect, _last: Result | None) -> None:
+        if self.window is not None:
+            self.window.set_fullscreen(effect.detail["on"])
+
+    def _view(self, effect: Effect, _last: Result | None) -> None:
+        if self.window is not None and not self.controller.state.fullscreen:
+            self.window.fit_to_view(effect.detail["view"])
+
+    def _background(self, work: Callable[[], None], name: str, wait_at_exit: bool = True) -> None:
+        thread = threading.Thread(target=work, name=name, daemon=True)
+        if wait_at_exit:
+            self.workers.append(thread)
+        thread.start()
+
+    def _snapshot(self, _effect: Effect, result: Result | None) -> None:
+        if result is None:
+            self.log("snapshot-skipped", reason="no frame shown yet")
+            return
+        base = self.snapshot_dir / f"live-{_stamp()}"
+        stylized, original = base.with_name(base.name + "-stylized.png"), base.with_name(base.name + "-original.png")
+
+        def write() -> None:
+            try:
+                write_image(stylized, result.stylized)
+                write_image(original, result.frame.image)
+                self.log("snapshot", stylized=stylized, original=original)
+            except UserError as exc:
+                self.log("snapshot-failed", reason=str(exc))
+
+        self._background(write, "snapshot")
+
+    def toggle_recording(self) -> None:
+        """Start a recording, or finish the one in progress (in the background)."""
+        if self.recorder is None:
+            path = self.record_dir / f"live-{_stamp()}.mp4"
+            try:
+                self.recorder = Recorder(path, self.work_size, self.fps, self.log)
+            except UserError as exc:
+                self.log("record-failed", reason=str(exc))
+                return
+            self.log("record-start", path=path)
+        else:
+            recorder, self.recorder = self.recorder, None
+            self._background(lambda: self._finish_recording(recorder), "record-finish")
+
+    def _finish_recording(self, recorder: Recorder) -> None:
+        path = recorder.close()
+        self.log("record-stop", path=path or "", frames=recorder.written, dropped=recorder.dropped)
+
+    def _rescan(self) -> None:
+        """In the background; not waited for at exit (it may be encoding many new styles)."""
+        if self.rescanning:
+            return
+        self.rescanning = True
+
+        def scan() -> None:
+            try:
+                added = self.library.rescan()
+                self.controller.set_styles(self.library.names)
+                self.log("rescan", styles=len(self.library), added=",".join(added))
+            except Exception as exc:  # a failed rescan keeps the styles there are
+                self.log("rescan-failed", reason=f"{type(exc).__name__}: {exc}")
+            finally:
+                self.rescanning = False
+
+        self._background(scan, "rescan", wait_at_exit=False)
+
+    def finish_recording(self) -> None:
+        """At exit: the recording in progress is finished here and now."""
+        if self.recorder is not None:
+            self._finish_recording(self.recorder)
+            self.recorder = None
+
+    def join(self, timeout: float) -> None:
+        """At exit: wait for the snapshot and recording writers, at most `timeout` s in all."""
+        deadline = time.monotonic() + timeout
+        for worker in self.workers:
+            worker.join(max(0.0, deadline - time.monotonic()))

@@ -1,0 +1,63 @@
+"""The temporal stage of a live session: `temporal.py`'s remedies, following the controller.
+
+Flow blending (`Stabilizer`) runs after any engine. Smoothed content statistics
+(`ContentStatsSmoother`) need the network's `content_stats` hook, which only the eager engine
+calls (the others run a traced or built graph without it): elsewhere mode `stats` passes frames
+through and `both` is flow only. A change of style, alpha, mix, colour or mode starts afresh, so
+a switch shows at once instead of fading in over the previous look.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from realtime_adain.adain import StyleStats
+from realtime_adain.stylizer import Stylizer
+from realtime_adain.temporal import ContentStatsSmoother, Stabilizer
+
+DEFAULT_STRENGTH = 0.7  # docs/temporal.md: E_warp 30 % (cutBunny) and 13 % (pan) of per-frame
+
+
+class Stability:
+    """Stylizes one frame with the state's look and steadies it against the previous ones."""
+
+    def __init__(self, stylizer: Stylizer, strength: float = DEFAULT_STRENGTH) -> None:
+        self.stylizer = stylizer
+        self.blend = Stabilizer(strength=strength, mode="off")
+        self.smoother = ContentStatsSmoother() if stylizer.engine_name == "eager" else None
+        self.resets = 0  # switches that started afresh (not counting the first frame)
+        self._look: tuple | None = None
+
+    @property
+    def smooths_stats(self) -> bool:
+        """Whether modes stats/both smooth the content statistics here (the eager engine)."""
+        return self.smoother is not None
+
+    def follow(self, state) -> None:
+        """Start afresh when the look or the mode of `state` (a `LiveState`) changed."""
+        look = (state.style_name, state.style_names[state.next_style] if state.mix else "", state.alpha,
+                state.mix, state.preserve_color, state.color_epoch, state.stabilize)
+        if look == self._look:
+            return
+        if self._look is not None:
+            self.resets += 1
+        self._look = look
+        self.blend.reset()
+        self.blend.mode = state.stabilize
+        if self.smoother is not None:
+            self.smoother.reset()
+
+    def stylize(self, state, content: np.ndarray, style: StyleStats) -> np.ndarray:
+        """`content` (H, W, 3) uint8 RGB stylized as `state` says, then steadied."""
+        self.follow(state)
+        if state.stabilize in ("stats", "both") and self.smoother is not None:
+            stylizer = self.stylizer
+            style = style.to(stylizer.device, stylizer.dtype)
+            alpha = torch.tensor(state.alpha, device=stylizer.device, dtype=stylizer.dtype)
+            with torch.inference_mode():
+                out = stylizer.net(stylizer.to_tensor(content), style.mean, style.std, alpha, content_stats=self.smoother)
+            stylized = stylizer.to_uint8(out)[0]
+        else:
+            stylized = self.stylizer.stylize(content, style, state.alpha)
+        return self.blend(content, stylized)

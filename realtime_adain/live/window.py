@@ -1,0 +1,126 @@
+"""The live window (OpenCV HighGUI, main thread only): its loop, its keys and its picture."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Protocol
+
+import cv2
+import numpy as np
+
+from realtime_adain.live import hud
+from realtime_adain.live.controller import Controller, Effect, LiveState
+from realtime_adain.live.inference import Result
+
+WINDOW = "realtime-adain live"
+MIN_SHORT_SIDE = 360  # a small camera (or processing) size is shown at least this big
+
+
+class Feed(Protocol):
+    closed: bool
+
+    def next(self, timeout: float) -> Result | None: ...
+
+
+def picture(result: Result, state: LiveState, display: tuple[int, int], info: hud.HudInfo | None) -> np.ndarray:
+    """The BGR picture for `result` in the state's view, with the HUD (`info`) and help as the state says."""
+    image = hud.compose(result.frame.image, result.stylized, state.view, display)
+    if state.hud and info is not None:
+        hud.draw_hud(image, info)
+    if state.help:
+        hud.draw_help(image)
+    return image
+
+
+class Window:
+    """The window, sized for the first frame; `view` and `fullscreen` keys reshape it."""
+
+    def __init__(self, first_shape: tuple[int, ...], fullscreen: bool) -> None:
+        h, w = first_shape[:2]
+        grow = max(1.0, MIN_SHORT_SIDE / min(h, w))
+        self.display = (round(w * grow), round(h * grow))
+        cv2.namedWindow(WINDOW, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL)
+        cv2.resizeWindow(WINDOW, *self.display)
+        if fullscreen:
+            self.set_fullscreen(True)
+
+    @staticmethod
+    def show(image: np.ndarray) -> None:
+        cv2.imshow(WINDOW, image)
+
+    @staticmethod
+    def key() -> int:
+        """Paint, then the key pressed meanwhile (-1: none); waits 1 ms."""
+        return cv2.waitKeyEx(1)
+
+    @property
+    def visible(self) -> bool:
+        return cv2.getWindowProperty(WINDOW, cv2.WND_PROP_VISIBLE) >= 1
+
+    @staticmethod
+    def set_fullscreen(on: bool) -> None:
+        cv2.setWindowProperty(WINDOW, cv2.WND_PROP_FULLSCREEN, cv2.WINDOW_FULLSCREEN if on else cv2.WINDOW_NORMAL)
+
+    def fit_to_view(self, view: str) -> None:
+        """Side by side is twice as wide: keep the window's height and the frames' aspect, not squeeze them."""
+        height = cv2.getWindowImageRect(WINDOW)[3]
+        height = height if height > 0 else self.display[1]
+        width = round(height * self.display[0] / self.display[1]) * (2 if view == "side-by-side" else 1)
+        cv2.resizeWindow(WINDOW, width, height)
+
+    @staticmethod
+    def close() -> None:
+        cv2.destroyAllWindows()
+        cv2.waitKey(1)
+
+
+@dataclass
+class WindowLoop:
+    """Wait briefly for a picture (woken at once when one comes), show it, poll the keys.
+
+    `waitKeyEx(1)` is where HighGUI paints, so the picture is on screen after it: that is the end
+    of the latency measurement (`shown`). A key waits at most the 10 ms picture wait plus 1 ms.
+    """
+
+    window: Window
+    feed: Feed
+    controller: Controller
+    done: Callable[[], bool]
+    deliver: Callable[[Result], None]  # to the outputs
+    shown: Callable[[float], None]  # the capture time of a frame now on screen
+    perform: Callable[[list[Effect], Result | None], None]  # the keys' effects
+    hud_info: Callable[[LiveState], hud.HudInfo]
+    log: Callable[..., None]
+
+    def _picture(self, result: Result) -> np.ndarray:
+        state = self.controller.state
+        return picture(result, state, self.window.display, self.hud_info(state) if state.hud else None)
+
+    def run(self) -> None:
+        last: Result | None = None
+        first = True
+        try:
+            while not self.done():
+                got = self.feed.next(timeout=0.01)
+                if got is not None:
+                    last = got
+                    self.deliver(last)
+                    self.window.show(self._picture(last))
+                    if first:
+                        self.log("window", title=WINDOW, size="%dx%d" % self.window.display)
+                        first = False
+                elif self.feed.closed:
+                    break
+                key = self.window.key()
+                if got is not None:
+                    self.shown(last.frame.captured)
+                if key != -1:
+                    effects = self.controller.press(key)
+                    self.perform(effects, last)
+                    if effects and last is not None:
+                        self.window.show(self._picture(last))
+                if not self.window.visible:
+                    self.log("window-closed")
+                    break
+        finally:
+            self.window.close()
