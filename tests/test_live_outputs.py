@@ -10,7 +10,7 @@ import pytest
 
 from realtime_adain.errors import UserError
 from realtime_adain.live import outputs
-from realtime_adain.live.outputs import Recorder
+from realtime_adain.live.outputs import Recorder, even
 
 
 def test_presentation_times_follow_capture_times(tmp_path):
@@ -30,13 +30,15 @@ def test_presentation_times_follow_capture_times(tmp_path):
     assert np.allclose(means, [20 * i for i in range(10)], atol=3)  # frames in order, none lost
 
 
-def test_odd_sizes_are_made_even_and_an_empty_recording_leaves_no_file(tmp_path):
+def test_odd_sizes_keep_their_size_in_a_file_and_an_empty_recording_leaves_no_file(tmp_path):
+    """A recording follows `video`'s rule (exact size, 4:4:4 when a side is odd); streams crop to even."""
     recorder = Recorder(tmp_path / "odd.mp4", (115, 65), fps=24, log=lambda *a, **k: None)
     recorder.submit(np.zeros((65, 115, 3), np.uint8), 0.0)
     recorder.close()
     with av.open(str(tmp_path / "odd.mp4")) as container:
         stream = container.streams.video[0]
-        assert (stream.width, stream.height) == (114, 64)
+        assert (stream.width, stream.height, stream.codec_context.pix_fmt) == (115, 65, "yuv444p")
+    assert even((115, 65)) == (114, 64)
     empty = Recorder(tmp_path / "empty.mp4", (64, 64), fps=24, log=lambda *a, **k: None)
     assert empty.close() is None
     assert sorted(p.name for p in tmp_path.iterdir()) == ["odd.mp4"]  # no temporary file left behind

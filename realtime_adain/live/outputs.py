@@ -24,6 +24,7 @@ from av.video.reformatter import VideoReformatter
 from realtime_adain.atomic import PendingOutput, partial_path
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import resize
+from realtime_adain.video.writer import EncodeSettings, choose_pix_fmt
 
 STREAM_FORMATS = {"udp": "mpegts", "rtp": "rtp_mpegts", "srt": "mpegts", "tcp": "mpegts", "rtmp": "flv", "rtmps": "flv"}
 QUEUE_FRAMES = 64
@@ -32,7 +33,8 @@ STREAM_CLOSE_TIMEOUT = 5.0
 
 
 def even(size: tuple[int, int]) -> tuple[int, int]:
-    """H.264 in yuv420p needs even sides."""
+    """H.264 in 4:2:0 needs even sides: a stream is cropped to them (network players decode 4:2:0
+    only), while a file keeps its exact size in 4:4:4, by the same rule as `video` (writer.choose_pix_fmt)."""
     return max(2, size[0] // 2 * 2), max(2, size[1] // 2 * 2)
 
 
@@ -79,11 +81,13 @@ class EncoderThread(threading.Thread):
         log: Callable[..., None],
         container_options: dict[str, str] | None = None,
         label: str | None = None,
+        exact_size: bool = False,
     ) -> None:
         super().__init__(name=f"encoder {target}", daemon=True)
         self.target = target
         self.label = label or target  # what the user knows it as (not a hidden temporary name)
-        self.size = even(size)
+        self.pix_fmt = choose_pix_fmt(EncodeSettings("libx264"), *size) if exact_size else "yuv420p"
+        self.size = size if exact_size else even(size)
         self.rate = Fraction(round(fps * 1000), 1000).limit_denominator(1001)
         self.log = log
         self.written = 0
@@ -100,7 +104,7 @@ class EncoderThread(threading.Thread):
             raise UserError(f"{self.label}: cannot open for writing ({getattr(exc, 'strerror', None) or exc})") from None
         self._stream = self._container.add_stream("libx264", rate=self.rate)
         self._stream.width, self._stream.height = self.size
-        self._stream.pix_fmt = "yuv420p"
+        self._stream.pix_fmt = self.pix_fmt
         self._stream.options = codec_options
         self.start()
 
@@ -162,7 +166,7 @@ class EncoderThread(threading.Thread):
             self._first_time = captured
         pts = max(self._last_pts + 1, round((captured - self._first_time) * self.rate))
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
-        frame = self._reformatter.reformat(frame, width=self.size[0], height=self.size[1], format="yuv420p")
+        frame = self._reformatter.reformat(frame, width=self.size[0], height=self.size[1], format=self.pix_fmt)
         frame.pts, frame.time_base = pts, 1 / self.rate
         self._container.mux(self._stream.encode(frame))
         self._last_pts = pts
@@ -216,7 +220,8 @@ class Recorder(EncodedOutput):
         self._pending = PendingOutput(self.path)
         options = {"preset": "veryfast", "crf": "20"}
         try:
-            self._encoder = EncoderThread(str(self._pending.path), "mp4", size, fps, options, log, label=str(self.path))
+            self._encoder = EncoderThread(str(self._pending.path), "mp4", size, fps, options, log, label=str(self.path),
+                                          exact_size=True)
         except UserError:
             self._pending.discard()
             raise

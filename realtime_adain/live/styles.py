@@ -21,7 +21,6 @@ from safetensors.torch import load_file, save
 from tqdm import tqdm
 
 from realtime_adain.adain import StyleStats
-from realtime_adain.color import match_color
 from realtime_adain.paths import expand_images
 from realtime_adain.errors import UserError
 from realtime_adain.atomic import atomic_write_bytes
@@ -147,7 +146,7 @@ class StyleLibrary:
         cached = self._cached(digest)
         if cached is None:  # only now is the image decoded: a warm start reads just the cache
             image = read_image(path)
-            stats, thumb = self.stylizer.style_stats(fit_short_side(image, self.style_size)), thumbnail(image)
+            stats, thumb = self.stylizer.style_stats(image, self.style_size), thumbnail(image)
             self.computed += 1
             self._store(digest, stats, thumb, path.name)
         else:
@@ -223,6 +222,6 @@ class ActiveStyle:
             stats = [self.library[i].stats for i in indices]
         else:
             started = time.monotonic()
-            stats = [self.library.stylizer.style_stats(match_color(self.library.image(i), reference)) for i in indices]
+            stats = [self.library.stylizer.style_stats(self.library.image(i), color_reference=reference) for i in indices]
             self.log("color-reference", styles=len(indices), ms=round(1000 * (time.monotonic() - started)))
         return stats[0] if len(stats) == 1 else StyleStats.mix(stats, [1.0 - mix, mix])
