@@ -4,6 +4,7 @@ the settings' checks; the temporal stage (a switch starts afresh) and motion car
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -48,7 +49,14 @@ def test_a_session_built_from_settings_runs_headless_in_process(settings, stabil
 
 def test_a_session_can_be_stopped_from_another_thread(settings):
     session = LiveSession(replace(settings, max_frames=None, loop=True))
-    threading.Timer(3.0, session.stop_event.set).start()
+
+    def stop_once_frames_flow() -> None:  # however slow start-up is on a loaded machine
+        deadline = time.monotonic() + 120
+        while session.stats.frames < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        session.stop_event.set()
+
+    threading.Thread(target=stop_once_frames_flow, daemon=True).start()
     assert session.run() == 0
     frames, _, _ = read_video(Path(settings.output))
     assert frames == session.stats.frames > 0

@@ -24,9 +24,9 @@ def counting(stylizer, monkeypatch):
     calls = []
     real = stylizer.style_stats
 
-    def style_stats(image):
+    def style_stats(image, size=None, color_reference=None):
         calls.append(image.shape)
-        return real(image)
+        return real(image, size, color_reference)
 
     monkeypatch.setattr(stylizer, "style_stats", style_stats)
     return calls
