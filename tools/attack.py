@@ -1,6 +1,6 @@
 """A hostile-user campaign against the real console command (issue #10), re-runnable.
 
-    PYTHONPATH=$PWD python3 tools/attack.py [-j 2] [-k NAME-SUBSTRING] [--keep]
+    PYTHONPATH=$PWD python3 tools/attack.py [--all] [-j 3] [-k NAME-SUBSTRING] [--keep]
 
 A table of cases, each run through `realtime-adain` (or tools/train.py) in a subprocess with a
 timeout, then judged: a traceback, an error that is not exactly one `error: ...` line, exit 0 on
@@ -519,7 +519,7 @@ def run_case(case: Case, m: Path, url: str, work: Path, index: int) -> Result:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("-j", "--jobs", type=int, default=2, help="cases run at once (default 2)")
+    parser.add_argument("-j", "--jobs", type=int, default=3, help="cases run at once (default 3: most of a case is waiting on imports)")
     parser.add_argument("-k", dest="only", default="", help="only cases whose name holds this text")
     parser.add_argument("--all", action="store_true", help="the whole campaign, repeats and slow runs included")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
