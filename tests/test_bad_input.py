@@ -106,6 +106,8 @@ CASES = {
                             "new\\nline.jpg: no such content file"),
     "video ext with a newline": (VIDEO + ["-o", "{tmp}/out/", "--ext", "m\nkv"], 2, "give a format's extension"),
     "ext with a space": (IMAGE + ["-o", "{tmp}/out/", "--ext", "p g"], 2, "give a format's extension"),
+    "vgg is a device": (IMAGE + ["-o", "{tmp}/o.png", "--vgg", "/dev/zero"], 2, "/dev/zero: a device, fifo or socket, not a weights file"),
+    "decoder is a folder": (IMAGE + ["-o", "{tmp}/o.png", "--decoder", "{tmp}/a"], 2, "a: a folder, not a weights file"),
     "resolution too large": (["live", "-s", "{style}", "--resolution", "99999999x720"], 2, "both sides must be 16 to 16384 pixels"),
 }
 
