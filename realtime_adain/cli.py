@@ -41,17 +41,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def one_line(message: str) -> str:
+    """A path or value holding a newline (a legal file name) must not split the error line."""
+    return message.replace("\r", "\\r").replace("\n", "\\n")
+
+
 def run_reporting_errors(action: Callable[[], int | None], interrupted: str | None = None) -> int:
     """Run a command's body: a UserError or OSError is one `error:` line and exit status 2, a
     signal one line (`interrupted` unless given) and 130 (SIGINT) or 143 (SIGTERM)."""
     try:
         return int(action() or 0)
     except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(one_line(f"error: {exc}"), file=sys.stderr)
         return 2
     except OSError as exc:
         where = f"{exc.filename}: " if exc.filename else ""
-        print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
+        print(one_line(f"error: {where}{exc.strerror or exc}"), file=sys.stderr)
         return 2
     except KeyboardInterrupt as exc:
         print(interrupted or interrupts.message(exc), file=sys.stderr)

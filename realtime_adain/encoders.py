@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torchvision.models.vgg import cfgs, make_layers
 
 from realtime_adain.networks import Encoder, sliced_features
 
@@ -21,8 +20,6 @@ ENCODER_KINDS = (NORMALISED_VGG, TORCHVISION_VGG19)
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-# torchvision's VGG-19 "E" configuration up to conv4_1: 21 modules, the last is relu4_1.
-TORCHVISION_CFG = cfgs["E"][:12]
 # Module index ranges of torchvision's `features` ending at relu1_1, relu2_1, relu3_1, relu4_1.
 TORCHVISION_SLICES = ((0, 2), (2, 7), (7, 12), (12, 21))
 TORCHVISION_DEPTH = TORCHVISION_SLICES[-1][1]
@@ -40,7 +37,11 @@ class TorchvisionVGGEncoder(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        self.layers = make_layers(TORCHVISION_CFG)
+        # Imported here: torchvision takes seconds to load, and every command imports this module.
+        from torchvision.models.vgg import cfgs, make_layers
+
+        # torchvision's VGG-19 "E" configuration up to conv4_1: 21 modules, the last is relu4_1.
+        self.layers = make_layers(cfgs["E"][:12])
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).reshape(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).reshape(1, 3, 1, 1), persistent=False)
 

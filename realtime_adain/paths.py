@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from pathlib import Path
@@ -26,8 +27,17 @@ def expand_inputs(
         elif path.is_file():
             found.append(path)
         else:
-            raise UserError(f"{path}: no such {what} file or directory")
+            raise UserError(f"{path}: {_not_usable(path)} {what} file or directory")
     return found
+
+
+def _not_usable(path: Path) -> str:
+    """Why a path that is neither a file nor a folder cannot be read: a device or a fifo exists."""
+    try:
+        path.stat()
+    except OSError as exc:
+        return "a symbolic link loop, not a" if exc.errno == errno.ELOOP else "no such"
+    return "a device, fifo or socket, not a"
 
 
 def expand_images(paths: Sequence[str | Path], what: str) -> list[Path]:
@@ -53,7 +63,7 @@ def output_is_one_file(output: str, known_format: Callable[[Path], bool], result
 def output_extension(text: str) -> str:
     """'--ext png' or '.png' -> '.png'; an empty name or one with a folder in it is refused."""
     name = text.strip().lstrip(".")
-    if not name or "/" in name or os.sep in name or "." in name:
+    if not name or not all(c.isalnum() or c in "_-+" for c in name):  # no folder, dot, space or newline
         raise UserError(f"--ext {text!r}: give a format's extension, such as png or jpg")
     return "." + name
 

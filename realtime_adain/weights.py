@@ -39,18 +39,25 @@ def weights_dir() -> Path:
     return user_dir("weights", "data")
 
 
+def _missing(path: Path) -> str:
+    """Why `path` is no weights file: a folder, device or fifo is named as such, not 'no such'."""
+    if path.is_dir():
+        return "a folder, not a weights file"
+    return "a device, fifo or socket, not a weights file" if path.exists() else "no such weights file"
+
+
 def resolve(kind: str, explicit: str | os.PathLike | None = None) -> Path:
     """The weights file of `kind` ('vgg' or 'decoder') by the resolution order above."""
     if explicit:
         path = Path(explicit).expanduser()
         if not path.is_file():
-            raise UserError(f"{path}: no such weights file")
+            raise UserError(f"{path}: {_missing(path)}")
         return path
     env = os.environ.get(ENV_VAR[kind])
     if env:
         path = Path(env).expanduser()
         if not path.is_file():
-            raise UserError(f"{path} (from ${ENV_VAR[kind]}): no such weights file")
+            raise UserError(f"{path} (from ${ENV_VAR[kind]}): {_missing(path)}")
         return path
     path = weights_dir() / DEFAULT_FILENAME[kind]
     if not path.is_file():

@@ -7,6 +7,7 @@ file or folder left behind (no output, no temporary, no empty output directory).
 
 from __future__ import annotations
 
+import os
 import pickle
 import struct
 import warnings
@@ -94,6 +95,19 @@ CASES = {
     "ext unknown": (IMAGE + ["-o", "{tmp}/out/", "--ext", "gif"], 2, "unknown image format '.gif'"),
     "video ext empty": (VIDEO + ["-o", "{tmp}/out/", "--ext", "."], 2, "--ext '.': give a format's extension"),
     "output under a file": (IMAGE + ["-o", "{tmp}/mixed/bad.jpg/deeper/o.png"], 2, "mixed/bad.jpg is a file, not a folder"),
+    # Paths that exist but are no file or folder, or that hold a newline (attack campaign, tools/attack.py).
+    "content is a device": (["image", "/dev/zero", "-s", "{style}", "-o", "{tmp}/o.png"], 2,
+                            "/dev/zero: a device, fifo or socket, not a content file or directory"),
+    "style is a fifo": (["image", "{content}", "-s", "{tmp}/fifo.jpg", "-o", "{tmp}/o.png"], 2,
+                        "fifo.jpg: a device, fifo or socket, not a style file"),
+    "content is a symlink loop": (["image", "{tmp}/loop.jpg", "-s", "{style}", "-o", "{tmp}/o.png"], 2,
+                                  "loop.jpg: a symbolic link loop, not a content file"),
+    "name with a newline": (["image", "{tmp}/new\nline.jpg", "-s", "{style}", "-o", "{tmp}/o.png"], 2,
+                            "new\\nline.jpg: no such content file"),
+    "video ext with a newline": (VIDEO + ["-o", "{tmp}/out/", "--ext", "m\nkv"], 2, "give a format's extension"),
+    "ext with a space": (IMAGE + ["-o", "{tmp}/out/", "--ext", "p g"], 2, "give a format's extension"),
+    "vgg is a device": (IMAGE + ["-o", "{tmp}/o.png", "--vgg", "/dev/zero"], 2, "/dev/zero: a device, fifo or socket, not a weights file"),
+    "decoder is a folder": (IMAGE + ["-o", "{tmp}/o.png", "--decoder", "{tmp}/a"], 2, "a: a folder, not a weights file"),
     "resolution too large": (["live", "-s", "{style}", "--resolution", "99999999x720"], 2, "both sides must be 16 to 16384 pixels"),
 }
 
@@ -113,6 +127,8 @@ def material(tmp_path, data_dir):
     (tmp_path / "mixed" / "bad.jpg").write_text("hello, I am not a JPEG")
     (tmp_path / "mixed" / "empty.png").write_bytes(b"")
     (tmp_path / "pickle.pth").write_bytes(pickle.dumps({"0.weight": [1, 2, 3]}, protocol=4))
+    os.mkfifo(tmp_path / "fifo.jpg")
+    (tmp_path / "loop.jpg").symlink_to("loop.jpg")
     for path in ("v1/clip.mp4", "v2/clip.mp4", "v1/clip.mkv"):
         (tmp_path / path).symlink_to(data_dir / "videos" / "cutBunny.mp4")
     return {"tmp": tmp_path, "content": content, "style": data_dir / "style" / "trial.jpg",

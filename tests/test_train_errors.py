@@ -71,6 +71,8 @@ def test_bad_settings(train_tool, dataset, published_weights, tmp_path):
         (["--batch-size", "0"], "--batch-size must be at least 1"),
         (["--lr", "nan"], "--lr must be positive"),
         (["--style-weight", "inf"], "loss weights must not be negative (all finite)"),
+        (["--temporal-weight", "nan"], "--temporal-weight nan: "),  # the culprit named (attack campaign)
+        (["--content-weight=-1"], "--content-weight -1.0: "),
         (["--encoder", "torchvision-vgg19", "--vgg", ""], "needs --vgg PATH"),
         (["--vgg", published_weights[1]], "not VGG encoder weights"),  # the decoder file as the encoder
     ):

@@ -66,9 +66,12 @@ class TrainConfig:
                 raise UserError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
         if self.workers < 0:
             raise UserError(f"--workers must be 0 or more, got {self.workers}")
-        numbers = (self.lr, self.lr_decay, self.style_weight, self.content_weight, self.temporal_weight)
-        if not all(map(math.isfinite, numbers)) or self.lr <= 0 or min(numbers) < 0:  # nan passes `<= 0`
-            raise UserError("--lr must be positive; --lr-decay and the loss weights must not be negative (all finite)")
+        numbers = {"--lr": self.lr, "--lr-decay": self.lr_decay, "--style-weight": self.style_weight,
+                   "--content-weight": self.content_weight, "--temporal-weight": self.temporal_weight}
+        for flag, value in numbers.items():
+            if not math.isfinite(value) or value < 0 or (flag == "--lr" and value == 0):  # nan passes `< 0`
+                raise UserError(f"{flag} {value}: --lr must be positive; --lr-decay and the loss weights must not be "
+                                "negative (all finite)")
         for name, what in (("content_dir", "--content"), ("style_dir", "--style"), ("out", "--out")):
             if not getattr(self, name):
                 raise UserError(f"{what} is required (unless --resume gives it)")
