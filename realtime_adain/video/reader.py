@@ -214,8 +214,11 @@ class Timeline:
         self.end: int | None = None  # where the latest frame stops showing
         self.reordered = 0  # frames whose timestamp came out of order
 
-    def order(self, items: Iterator[av.VideoFrame | av.Packet]) -> Iterator[tuple[av.VideoFrame, int | None] | av.Packet]:
-        """(frame, timestamp) pairs in decoding order; packets of other streams pass straight through."""
+    def order(
+        self, items: Iterator[av.VideoFrame | av.Packet]
+    ) -> Iterator[tuple[av.VideoFrame, int | None] | av.Packet]:
+        """(frame, timestamp) pairs in the decoder's (display) order, timestamps sorted within the
+        window; packets of other streams pass straight through."""
         for item in items:
             if isinstance(item, av.Packet):
                 yield item
