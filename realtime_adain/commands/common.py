@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 from typing import Sequence
+
+from tqdm import tqdm
 
 from realtime_adain import engines
 from realtime_adain.commands import argtypes
@@ -39,6 +42,23 @@ def add_style_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--preserve-color", action="store_true", help="keep the content's colours")
     group.add_argument("--style-size", type=argtypes.side_length, default=512, metavar="PX",
                        help=f"shorter side the style is encoded at, up to {argtypes.MAX_SIDE}, 0 = native (default 512)")
+
+
+def add_json_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true",
+                        help="print one JSON object per output on stdout (progress and notes stay on stderr)")
+
+
+def report_output(args: argparse.Namespace, stylizer, source: Path, styles: Sequence[Path], output: Path,
+                  size: tuple[int, int], seconds: float, frames: int | None = None) -> None:
+    """A finished output: its path on stdout, or with --json one object describing it."""
+    if not args.json:
+        tqdm.write(str(output))
+        return
+    record = {"input": str(source), "styles": [str(s) for s in styles], "output": str(output),
+              "width": size[0], "height": size[1], "frames": frames, "seconds": round(seconds, 3),
+              "device": str(stylizer.device), "engine": stylizer.engine_name}
+    tqdm.write(json.dumps(record))
 
 
 def model_settings(args: argparse.Namespace) -> ModelSettings:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import time
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +46,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--max-pixels", type=argtypes.max_pixels, default=argtypes.DEFAULT_MAX_PIXELS, metavar="N",
                         help="refuse to process an image (content at --size, style at --style-size) larger "
                              f"than N pixels (default {argtypes.DEFAULT_MAX_PIXELS}, 4096x4096)")
+    common.add_json_option(parser)
     common.add_model_options(parser, default_size=512)
     parser.set_defaults(func=run)
 
@@ -123,10 +125,11 @@ def run(args: argparse.Namespace) -> int:
     style_set = StyleSet(stylizer, style_images, args.style_size, args.preserve_color)
 
     for job, out in tqdm(list(zip(jobs, outputs)), desc="stylizing", unit="image", disable=None):
+        started = time.monotonic()
         with out_of_memory_as_user_error(str(job.source)):
             result = stylize_one(args, job, stylizer, style_set, mask)
         write_image(out, result)
-        tqdm.write(str(out))
+        common.report_output(args, stylizer, job.source, job.styles, out, result.shape[1::-1], time.monotonic() - started)
     return 0
 
 

@@ -7,7 +7,6 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
-from tqdm import tqdm
 
 from realtime_adain.commands import argtypes, common
 from realtime_adain.commands.jobs import output_paths, plan_jobs
@@ -73,6 +72,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                              "frame on its own, as `image` does")
     steady.add_argument("--stabilize-strength", type=argtypes.unit_interval, default=0.7, metavar="S",
                         help="how much of the previous output is kept where the flow is trusted, in [0, 1] (default 0.7)")
+    common.add_json_option(parser)
     common.add_model_options(parser, default_size=0)
     parser.set_defaults(func=run)
 
@@ -119,5 +119,6 @@ def run(args: argparse.Namespace) -> int:
         check_encoder(encode, suffix_example)
     style_images = {p: read_image(p) for p in dict.fromkeys(styles)}
     stylizer = Stylizer.from_settings(settings.model)
-    stylize_videos(jobs, stylizer, style_images, settings, encode, report=lambda out: tqdm.write(str(out)))
+    stylize_videos(jobs, stylizer, style_images, settings, encode, report=lambda done: common.report_output(
+        args, stylizer, done.source, done.styles, done.output, done.size, done.seconds, done.frames))
     return 0

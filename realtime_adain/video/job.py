@@ -8,6 +8,8 @@ finished so far as a playable NAME.partial.EXT; any other failure leaves nothing
 from __future__ import annotations
 
 import sys
+import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -38,8 +40,9 @@ def default_batch(stylizer: Stylizer) -> int:
 
 def stylize_file(
     source: Path, output: Path, stylizer: Stylizer, style_of: StyleOf, settings: VideoSettings, encode: EncodeSettings
-) -> None:
-    """One input to one output, through a temporary file renamed on success."""
+) -> tuple[int, tuple[int, int]]:
+    """One input to one output, through a temporary file renamed on success; returns the frames
+    written and the output's (width, height)."""
     with VideoReader(source, max_frames=settings.frames) as reader, out_of_memory_as_user_error(str(source)):
         first = fit_short_side(reader.first_frame.image, settings.size)
         style = style_of(first)
@@ -96,6 +99,7 @@ def stylize_file(
                 pending.publish()
         finally:
             stylizer.engine.content_stats = None
+        return writer.frames_written, (width, height)
 
 
 def temporal_stages(settings: VideoSettings) -> tuple[Stabilizer | None, ContentStatsSmoother | None]:
@@ -132,13 +136,25 @@ def discard(writer: VideoWriter, pending: PendingOutput) -> None:
 VideoJob = tuple[Path, Sequence[Path], Path]  # (input, the styles it gets, output)
 
 
+@dataclass(frozen=True)
+class VideoDone:
+    """A finished output, for reports (`video --json`)."""
+
+    source: Path
+    styles: list[Path]
+    output: Path
+    size: tuple[int, int]  # (width, height)
+    frames: int
+    seconds: float
+
+
 def stylize_videos(
     jobs: Sequence[VideoJob], stylizer: Stylizer, style_images: dict[Path, np.ndarray],
-    settings: VideoSettings, encode: EncodeSettings, report: Callable[[Path], None] = lambda _: None,
+    settings: VideoSettings, encode: EncodeSettings, report: Callable[[VideoDone], None] = lambda _: None,
 ) -> None:
     """Every job with one loaded network; style statistics are computed once per style (with
     colour preservation, once per video: recoloured to its first frame, one palette per video).
-    `report` gets each finished output."""
+    `report` gets each finished output with its figures."""
     style = settings.style
     style_set = StyleSet(stylizer, style_images, style.style_size, style.preserve_color)
     threads_before = torch.get_num_threads()
@@ -149,7 +165,8 @@ def stylize_videos(
             def style_of(first_frame: np.ndarray, used=used) -> StyleStats:
                 return style_set.combined(used, first_frame, style.mix)
 
-            stylize_file(source, output, stylizer, style_of, settings, encode)
-            report(output)
+            started = time.monotonic()
+            frames, size = stylize_file(source, output, stylizer, style_of, settings, encode)
+            report(VideoDone(source, list(used), output, size, frames, time.monotonic() - started))
     finally:
         torch.set_num_threads(threads_before)
