@@ -58,20 +58,22 @@ def check_style(style: StyleStats) -> StyleStats:
     return style
 
 
+def check_size(size: int | None) -> int | None:
+    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 0):
+        raise ValueError(f"size must be a non-negative whole number or None, got {size!r}")
+    return size
+
+
 def style(stylizer: Stylizer, image: ImageLike, size: int | None = 512) -> StyleStats:
     """A style's statistics, computed once: encode it at `size` (shorter side; None/0: as it is)."""
-    if size is not None and (not isinstance(size, int) or size < 0):
-        raise ValueError(f"size must be a non-negative whole number or None, got {size!r}")
-    return stylizer.style_stats(as_rgb(image, "image"), size)
+    return stylizer.style_stats(as_rgb(image, "image"), check_size(size))
 
 
 def stylize_image(stylizer: Stylizer, image: ImageLike, style: StyleStats, alpha: float = 1.0,
                   size: int | None = 512) -> np.ndarray:
     """One image of any size and kind -> (H, W, 3) uint8 RGB at its own size, processed at `size`."""
     original = as_rgb(image, "image")
-    if size is not None and (not isinstance(size, int) or size < 0):
-        raise ValueError(f"size must be a non-negative whole number or None, got {size!r}")
-    result = stylizer.stylize(fit_short_side(original, size), check_style(style), check_alpha(alpha))
+    result = stylizer.stylize(fit_short_side(original, check_size(size)), check_style(style), check_alpha(alpha))
     return resize(result, original.shape[1::-1])
 
 
@@ -105,7 +107,7 @@ def stylize_video(
 ) -> Path:
     """The `video` command as a function: one file to another, sound kept; returns the output path."""
     from realtime_adain.paths import refuse_overwriting_inputs
-    from realtime_adain.video.job import stylize_videos
+    from realtime_adain.video.job import stylize_file, stylize_videos
     from realtime_adain.video.writer import check_encoder
 
     source, output = Path(source), Path(output)
@@ -124,12 +126,10 @@ def stylize_video(
     refuse_overwriting_inputs([output], [source] + [Path(s) for s in styles if isinstance(s, (str, os.PathLike))])
     encode = EncodeSettings(codec, crf)
     check_encoder(encode, output)
-    stylizer = stylizer or Stylizer.from_settings(settings.model)
+    stylizer = stylizer or Stylizer.from_settings(settings.engine_model)
     given = {Path(f"style-{i}"): s for i, s in enumerate(styles)}
     if all(isinstance(s, StyleStats) for s in styles):
         mixed = StyleStats.mix(styles, mix) if mix is not None else styles[0]
-        from realtime_adain.video.job import stylize_file
-
         stylize_file(source, output, stylizer, lambda first: mixed, settings, encode)
         return output
     images = {key: as_rgb(value, "style") for key, value in given.items()}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from realtime_adain.errors import UserError
@@ -74,6 +74,14 @@ class VideoSettings:
     threads: int | None = None  # CPU threads for the network; None: torch's default
     stabilize: str = "flow"  # temporal stabilisation: off, flow, stats, both (docs/temporal.md)
     stabilize_strength: float = 0.7
+
+    @property
+    def engine_model(self) -> ModelSettings:
+        """The model to load: `stats`/`both` smooth statistics inside the network, which only the
+        eager engine can do, so there 'auto' means eager."""
+        if self.stabilize in ("stats", "both") and self.model.engine == "auto":
+            return replace(self.model, engine="eager")
+        return self.model
 
     def check(self) -> None:
         from realtime_adain.temporal import MODES

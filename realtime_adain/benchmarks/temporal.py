@@ -30,7 +30,7 @@ import torch
 
 from realtime_adain.atomic import atomic_write_bytes
 from realtime_adain.benchmarks.setup import benchmark_weights, machine
-from realtime_adain.commands.argtypes import positive_int, unit_interval
+from realtime_adain.commands.argtypes import flow_width, positive_int, unit_interval
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import fit_short_side, read_image
 from realtime_adain.paths import ensure_writable_dir
@@ -47,6 +47,7 @@ def strengths(text: str) -> list[float]:
     return [unit_interval(part) for part in text.split(",")]
 
 
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--video", type=Path, default=SHARED_DATA / "videos" / "cutBunny.mp4", help="real clip")
     parser.add_argument("--photo", type=Path, default=SHARED_DATA / "content" / "golden_gate.jpg",
@@ -57,7 +58,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--strengths", type=strengths, default="0.3,0.5,0.6,0.7,0.8,0.9", metavar="LIST",
                         help="flow/both strengths (default 0.3,0.5,0.6,0.7,0.8,0.9)")
     parser.add_argument("--preset", choices=tuple(DIS_PRESETS), default="fast", help="DIS preset (default fast)")
-    parser.add_argument("--flow-width", type=positive_int, default=320, metavar="PX", help="flow working width (default 320)")
+    parser.add_argument("--flow-width", type=flow_width, default=320, metavar="PX", help="flow working width (default 320)")
     parser.add_argument("--momentum", type=unit_interval, default=0.8, help="stats mode EMA momentum (default 0.8)")
     parser.add_argument("--cost-frames", type=positive_int, default=12, metavar="N",
                         help="frames timed per cost resolution (default 12)")
@@ -233,6 +234,8 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(f"{path}: no such file (pass {flag})")
     for path in (args.json, args.figure):
         if path:
+            if path.is_dir():  # before minutes of measuring, not after
+                raise UserError(f"{path}: is a folder; give a file name")
             ensure_writable_dir(path.parent)
     photo = read_image(args.photo)
     width, height = 2 * round(args.size * 16 / 9 / 2), args.size

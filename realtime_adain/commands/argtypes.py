@@ -43,6 +43,8 @@ non_negative_int = _checked(int, lambda v: v >= 0, "is negative", "non_negative_
 # Processing sizes (--size, --style-size): 0 means native.
 side_length = _checked(int, lambda v: 0 <= v <= MAX_SIDE, f"is outside 0..{MAX_SIDE}", "side_length")
 max_pixels = _checked(int, lambda v: 1 <= v <= MAX_SIDE * MAX_SIDE, f"is outside 1..{MAX_SIDE * MAX_SIDE}", "max_pixels")
+# Optical flow working width (temporal.FlowEstimator needs at least 16 pixels).
+flow_width = _checked(int, lambda v: 16 <= v <= MAX_SIDE, f"is outside 16..{MAX_SIDE}", "flow_width")
 
 
 def mix_weights(text: str) -> list[float]:

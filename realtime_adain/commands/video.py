@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import re
-from dataclasses import replace
 from pathlib import Path
 
 
@@ -101,9 +100,6 @@ def video_settings(args: argparse.Namespace) -> VideoSettings:
         size=args.size, keep_size=args.keep_size, batch=args.batch, frames=args.frames or 0, threads=args.threads,
         stabilize=args.stabilize, stabilize_strength=args.stabilize_strength,
     )
-    if settings.stabilize in ("stats", "both") and settings.model.engine == "auto":
-        # Statistics are smoothed inside the network, which only the eager engine can do.
-        settings = replace(settings, model=replace(settings.model, engine="eager"))
     settings.check()
     return settings
 
@@ -118,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
     for suffix_example in {out.suffix.lower(): out for _, _, out in jobs}.values():
         check_encoder(encode, suffix_example)
     style_images = {p: read_image(p) for p in dict.fromkeys(styles)}
-    stylizer = Stylizer.from_settings(settings.model)
+    stylizer = Stylizer.from_settings(settings.engine_model)
     stylize_videos(jobs, stylizer, style_images, settings, encode, report=lambda done: common.report_output(
         args, stylizer, done.source, done.styles, done.output, done.size, done.seconds, done.frames))
     return 0

@@ -20,7 +20,7 @@ from tqdm import tqdm
 from realtime_adain import interrupts
 from realtime_adain.adain import StyleStats
 from realtime_adain.atomic import PendingOutput, partial_path
-from realtime_adain.errors import out_of_memory_as_user_error
+from realtime_adain.errors import UserError, out_of_memory_as_user_error
 from realtime_adain.imageio import fit_short_side, resize
 from realtime_adain.settings import VideoSettings
 from realtime_adain.styles import StyleSet
@@ -60,6 +60,9 @@ def stylize_file(
             raise pending.failed(exc) from None
         progress = tqdm(total=reader.expected_frames or None, desc=source.name, unit="frame", disable=None)
         stabilizer, smoother = temporal_stages(settings)  # fresh for every clip
+        if smoother is not None and stylizer.engine.name != "eager":
+            raise UserError(f"--stabilize {settings.stabilize} smooths statistics inside the network, which only the "
+                            f"eager engine can do (this stylizer runs {stylizer.engine.name})")
         stylizer.engine.content_stats = smoother
 
         def write_frame(frame: Frame) -> None:
