@@ -69,13 +69,22 @@ LOADERS: dict[str, Callable[[Path], object]] = {
 }
 
 
+# Where weights may come from: the web, or a local mirror folder (no ftp://, data:, ...).
+URL_SCHEMES = ("https", "http", "file")
+
+
 def file_urls(
     base_url: str | None = None, vgg_url: str | None = None, decoder_url: str | None = None
 ) -> dict[str, str]:
     """Where each file comes from: per-file URL, else base URL (flag, then env var, then default)."""
     base = (base_url or os.environ.get(BASE_URL_ENV_VAR) or DEFAULT_BASE_URL).rstrip("/")
     explicit = {"vgg": vgg_url, "decoder": decoder_url}
-    return {kind: explicit[kind] or f"{base}/{PUBLISHED[kind].filename}" for kind in KINDS}
+    urls = {kind: explicit[kind] or f"{base}/{PUBLISHED[kind].filename}" for kind in KINDS}
+    for url in urls.values():
+        scheme = urlsplit(url).scheme.lower()
+        if scheme not in URL_SCHEMES:
+            raise UserError(f"{url}: not an {', '.join(URL_SCHEMES[:-1])} or {URL_SCHEMES[-1]} URL")
+    return urls
 
 
 def verify(path: Path, kind: str, check_checksum: bool = True, load: bool = True) -> None:
