@@ -53,14 +53,14 @@ def add_json_option(parser: argparse.ArgumentParser) -> None:
 
 
 def report_output(args: argparse.Namespace, stylizer, source: Path, styles: Sequence[Path], output: Path,
-                  size: tuple[int, int], seconds: float, frames: int | None = None) -> None:
-    """A finished output: its path on stdout, or with --json one object describing it."""
+                  size: tuple[int, int], seconds: float, frames: int | None = None, extra: dict | None = None) -> None:
+    """A finished output: its path on stdout, or with --json one object describing it (plus `extra`)."""
     if not args.json:
         tqdm.write(str(output))
         return
     record = {"input": str(source), "styles": [str(s) for s in styles], "output": str(output),
               "width": size[0], "height": size[1], "frames": frames, "seconds": round(seconds, 3),
-              "device": str(stylizer.device), "engine": stylizer.engine_name}
+              "device": str(stylizer.device), "engine": stylizer.engine_name, **(extra or {})}
     tqdm.write(json.dumps(record))
 
 
