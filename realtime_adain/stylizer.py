@@ -106,11 +106,18 @@ class Stylizer:
         cls,
         vgg: str | os.PathLike | None = None,
         decoder: str | os.PathLike | None = None,
-        device: str = "auto",
+        device: str | torch.device = "auto",
         dtype: str = "auto",
         engine: str = "auto",
     ) -> "Stylizer":
         """Resolve and load the weights (see `weights.resolve`), then bind to device and dtype."""
+        for value, name in ((vgg, "vgg"), (decoder, "decoder")):
+            if value is not None and not isinstance(value, (str, os.PathLike)):
+                raise TypeError(f"{name} must be a path (str or os.PathLike) or None, got {type(value).__name__}")
+        device = str(device) if isinstance(device, torch.device) else device
+        for value, name in ((device, "device"), (dtype, "dtype"), (engine, "engine")):
+            if not isinstance(value, str):
+                raise TypeError(f"{name} must be a str such as 'auto', got {type(value).__name__}")
         torch_device = pick_device(device)
         torch_dtype = pick_dtype(dtype, torch_device)
         engines.resolve(engine, torch_device, torch_dtype)  # a missing engine fails before loading
