@@ -44,12 +44,40 @@ def as_rgb(image: ImageLike, name: str = "image") -> np.ndarray:
     return np.ascontiguousarray(image)
 
 
+def check_number(value: float, name: str, low: float = 0.0, high: float = 1.0) -> float:
+    """A real number (not a bool) in [low, high]; nan fails."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a number in [{low:g}, {high:g}], got {type(value).__name__}")
+    if not low <= value <= high:  # nan fails too
+        raise ValueError(f"{name} must be in [{low:g}, {high:g}], got {value}")
+    return float(value)
+
+
 def check_alpha(alpha: float) -> float:
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)):
-        raise TypeError(f"alpha must be a number in [0, 1], got {type(alpha).__name__}")
-    if not 0.0 <= alpha <= 1.0:  # nan fails too
-        raise ValueError(f"alpha must be in [0, 1], got {alpha}")
-    return float(alpha)
+    return check_number(alpha, "alpha")
+
+
+def check_whole(value: int | None, name: str, minimum: int = 0, none_ok: bool = False) -> int | None:
+    """A whole number (not a bool) of at least `minimum` (or None where `none_ok`)."""
+    if value is None and none_ok:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be a whole number{' or None' if none_ok else ''}, got {type(value).__name__}")
+    if value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {value}")
+    return int(value)
+
+
+def check_path(value: str | os.PathLike, name: str) -> Path:
+    if not isinstance(value, (str, os.PathLike)):
+        raise TypeError(f"{name} must be a path (str or os.PathLike), got {type(value).__name__}")
+    return Path(value)
+
+
+def check_kind(value: Any, kind: type, name: str) -> Any:
+    if not isinstance(value, kind):
+        raise TypeError(f"{name} must be {kind.__name__}, got {type(value).__name__}")
+    return value
 
 
 def check_style(style: StyleStats) -> StyleStats:
@@ -59,9 +87,7 @@ def check_style(style: StyleStats) -> StyleStats:
 
 
 def check_size(size: int | None) -> int | None:
-    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 0):
-        raise ValueError(f"size must be a non-negative whole number or None, got {size!r}")
-    return size
+    return check_whole(size, "size", none_ok=True)
 
 
 def style(stylizer: Stylizer, image: ImageLike, size: int | None = 512) -> StyleStats:
@@ -79,24 +105,37 @@ def stylize_image(stylizer: Stylizer, image: ImageLike, style: StyleStats, alpha
 
 def stylize_frames(stylizer: Stylizer, frames: Iterable[np.ndarray], style: StyleStats, alpha: float = 1.0,
                    batch: int = 1) -> Iterator[np.ndarray]:
-    """Frames streamed through the engine in order, `batch` at a time (one shape per stream)."""
+    """Frames streamed through the engine in order, `batch` at a time (one shape per batch).
+
+    The arguments are checked at the call; each frame when it is reached (`frames` may be endless)."""
     check_style(style)
     alpha = check_alpha(alpha)
-    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
-        raise ValueError(f"batch must be a whole number >= 1, got {batch!r}")
+    batch = check_whole(batch, "batch", minimum=1)
+    if isinstance(frames, np.ndarray) and frames.ndim != 4:
+        raise ValueError(f"frames must be an (N, H, W, 3) array or an iterable of (H, W, 3) frames, "
+                         f"got an array of shape {frames.shape}")
+    if not isinstance(frames, Iterable) or isinstance(frames, (str, bytes, os.PathLike)):
+        raise TypeError(f"frames must be an iterable of (H, W, 3) uint8 frames, got {type(frames).__name__}")
 
     def batches() -> Iterator[np.ndarray]:
         pending: list[np.ndarray] = []
         for index, frame in enumerate(frames):
-            pending.append(as_rgb(frame, f"frames[{index}]"))
+            frame = as_rgb(frame, f"frames[{index}]")
+            if pending and frame.shape != pending[0].shape:
+                raise ValueError(f"frames[{index}] is {frame.shape}, but the frames batched with it are "
+                                 f"{pending[0].shape}: frames of one batch share a shape")
+            pending.append(frame)
             if len(pending) == batch:
                 yield np.stack(pending)
                 pending = []
         if pending:
             yield np.stack(pending)
 
-    for results in stylizer.stylize_stream(batches(), style, alpha):
-        yield from results
+    def results() -> Iterator[np.ndarray]:
+        for stylized in stylizer.stylize_stream(batches(), style, alpha):
+            yield from stylized
+
+    return results()
 
 
 def stylize_video(
@@ -110,21 +149,34 @@ def stylize_video(
     from realtime_adain.video.job import stylize_file, stylize_videos
     from realtime_adain.video.writer import check_encoder
 
-    source, output = Path(source), Path(output)
+    source, output = check_path(source, "source"), check_path(output, "output")
     styles = list(style) if isinstance(style, (list, tuple)) else [style]
     if not styles:
         raise ValueError("style must name at least one style")
+    if mix is not None:
+        if not isinstance(mix, (list, tuple)):
+            raise TypeError(f"mix must be a list of weights, one per style, got {type(mix).__name__}")
+        mix = tuple(check_number(w, f"mix[{i}]", 0.0, float("inf")) for i, w in enumerate(mix))
+    from realtime_adain.temporal import MODES
+
+    if stabilize not in MODES:
+        raise ValueError(f"stabilize must be one of {', '.join(MODES)}, got {stabilize!r}")
+    for value, name in ((stylizer, "stylizer"), (model, "model")):
+        if value is not None:
+            check_kind(value, Stylizer if name == "stylizer" else ModelSettings, name)
     settings = VideoSettings(
-        model=model or ModelSettings(), style=StyleSettings(check_alpha(alpha), tuple(mix) if mix is not None else None,
-                                                            preserve_color, style_size),
-        size=size, frames=frames, stabilize=stabilize, stabilize_strength=stabilize_strength,
+        model=model or ModelSettings(),
+        style=StyleSettings(check_alpha(alpha), mix, check_kind(preserve_color, bool, "preserve_color"),
+                            check_whole(style_size, "style_size")),
+        size=check_whole(size, "size"), frames=check_whole(frames, "frames"), stabilize=stabilize,
+        stabilize_strength=check_number(stabilize_strength, "stabilize_strength"),
     )
     settings.check()
     settings.style.check(len(styles) if mix is not None else None)
     if len(styles) > 1 and mix is None:
         raise ValueError("several styles need mix weights (mix=[...]), one per style")
     refuse_overwriting_inputs([output], [source] + [Path(s) for s in styles if isinstance(s, (str, os.PathLike))])
-    encode = EncodeSettings(codec, crf)
+    encode = EncodeSettings(check_kind(codec, str, "codec"), check_whole(crf, "crf", none_ok=True))
     check_encoder(encode, output)
     stylizer = stylizer or Stylizer.from_settings(settings.engine_model)
     given = {Path(f"style-{i}"): s for i, s in enumerate(styles)}

@@ -25,6 +25,7 @@ Level = Literal["ok", "note", "problem"]
 PROBE_TIMEOUT_S = 10.0
 CAMERA_INDICES = range(4)
 DOWNLOAD = "run `realtime-adain weights download`"
+MPS_NOTE = "Apple GPUs (MPS): supported in code, untested on real hardware"
 
 
 @dataclass(frozen=True)
@@ -168,14 +169,14 @@ def devices() -> list[Finding]:
         why = "torch was built without CUDA" if not torch.version.cuda else "no GPU or driver found"
         found.append(Finding("cuda", f"not available ({why}); models run on the CPU", "note"))
     mps = torch.backends.mps
-    found.append(Finding("mps", "available" if mps.is_available() else
-                         "not available" + ("" if mps.is_built() else " (not built into torch)")))
+    state = "available" if mps.is_available() else "not available" + ("" if mps.is_built() else " (not built into torch)")
+    found.append(Finding("mps", f"{state}; {MPS_NOTE}", "note"))
     found.append(Finding("cpu", f"{os.cpu_count()} cores, torch uses {torch.get_num_threads()} threads"))
     return found
 
 
 def engine_support() -> list[Finding]:
-    """Each registered engine on the CPU (fp32) and, where present, the GPU (fp16, the default)."""
+    """Each registered engine on the CPU (fp32) and, where present, the GPUs (fp16, the default)."""
     import torch
 
     from realtime_adain import engines
@@ -183,6 +184,8 @@ def engine_support() -> list[Finding]:
     places = [(torch.device("cpu"), torch.float32)]
     if torch.cuda.is_available():
         places.append((torch.device("cuda"), torch.float16))
+    if torch.backends.mps.is_available():
+        places.append((torch.device("mps"), torch.float16))
     found = []
     for device, dtype in places:
         for name in engines.ENGINES:

@@ -31,16 +31,19 @@ DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
 
 def pick_device(name: str = "auto") -> torch.device:
-    """'auto' is the first CUDA GPU when there is one, else the CPU. Every other name is checked
-    here, so a device torch knows but we cannot run on (meta, xpu, cuda:99) is one clear line."""
+    """'auto' is the first CUDA GPU when there is one, else an Apple GPU (MPS), else the CPU. Every
+    other name is checked here, so a device torch knows but we cannot run on (meta, xpu, cuda:99)
+    is one clear line. MPS is supported in code but untested on real hardware."""
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        return torch.device("mps" if torch.backends.mps.is_available() else "cpu")
     try:
         device = torch.device(name)
     except (RuntimeError, ValueError, TypeError):
         device = None
     if device is None or str(device) != name or device.type not in ("cpu", "cuda", "mps"):
-        raise UserError(f"unknown device '{name}' (use auto, cpu, cuda or cuda:N)")
+        raise UserError(f"unknown device '{name}' (use auto, cpu, cuda, cuda:N or mps)")
     if device.type == "cpu" and device.index not in (None, 0):
         raise UserError(f"unknown device '{name}' (the CPU is 'cpu')")
     if device.type == "mps" and not (torch.backends.mps.is_available() and device.index in (None, 0)):
@@ -57,12 +60,16 @@ def pick_device(name: str = "auto") -> torch.device:
 
 def pick_dtype(name: str, device: torch.device) -> torch.dtype:
     """'auto' is fp16 on a GPU (the fast path; accurate to > 40 dB PSNR against fp32) and fp32
-    on the CPU, which has no fast fp16 kernels."""
+    on the CPU, which has no fast fp16 kernels. Apple GPUs (MPS) run half precision at twice the
+    fp32 rate, so 'auto' is fp16 there too (untested on real hardware; the AdaIN statistics are
+    computed in fp32 on every device, see adain.calc_mean_std); bf16 stays CUDA-only."""
     if name == "auto":
-        return torch.float16 if device.type == "cuda" else torch.float32
+        return torch.float16 if device.type in ("cuda", "mps") else torch.float32
     if name not in DTYPES:
         raise UserError(f"unknown dtype '{name}' (use auto, {', '.join(DTYPES)})")
-    if name != "fp32" and device.type != "cuda":
+    if device.type == "mps" and name == "bf16":
+        raise UserError("--dtype bf16 needs a CUDA device; use fp16 or fp32 on an Apple GPU (mps)")
+    if name != "fp32" and device.type == "cpu":
         raise UserError(f"--dtype {name} needs a CUDA device; use fp32 on the CPU")
     return DTYPES[name]
 
@@ -99,11 +106,18 @@ class Stylizer:
         cls,
         vgg: str | os.PathLike | None = None,
         decoder: str | os.PathLike | None = None,
-        device: str = "auto",
+        device: str | torch.device = "auto",
         dtype: str = "auto",
         engine: str = "auto",
     ) -> "Stylizer":
         """Resolve and load the weights (see `weights.resolve`), then bind to device and dtype."""
+        for value, name in ((vgg, "vgg"), (decoder, "decoder")):
+            if value is not None and not isinstance(value, (str, os.PathLike)):
+                raise TypeError(f"{name} must be a path (str or os.PathLike) or None, got {type(value).__name__}")
+        device = str(device) if isinstance(device, torch.device) else device
+        for value, name in ((device, "device"), (dtype, "dtype"), (engine, "engine")):
+            if not isinstance(value, str):
+                raise TypeError(f"{name} must be a str such as 'auto', got {type(value).__name__}")
         torch_device = pick_device(device)
         torch_dtype = pick_dtype(dtype, torch_device)
         engines.resolve(engine, torch_device, torch_dtype)  # a missing engine fails before loading

@@ -37,6 +37,14 @@ def test_import_loads_no_model_and_no_torch():
     assert "Stylizer" in result.stdout and "stylize_video" in result.stdout
 
 
+def video(current, stats, /, **changes):
+    """`stylize_video` with one argument changed (every bad one is refused before a file is opened)."""
+    import realtime_adain as ra
+
+    arguments = {"source": "in.mp4", "output": "out.mp4", "style": stats, "stylizer": current, **changes}
+    return ra.stylize_video(**arguments)
+
+
 @pytest.mark.parametrize("call, error, word", [
     (lambda st, s: st.stylize_image(np.zeros((8, 8, 3), np.float32), s), TypeError, "uint8"),
     (lambda st, s: st.stylize_image(np.zeros((8, 8, 4), np.uint8), s), ValueError, "image"),
@@ -48,6 +56,32 @@ def test_import_loads_no_model_and_no_torch():
     (lambda st, s: list(st.stylize_frames([np.zeros((8, 8, 3), np.uint8)], s, batch=0)), ValueError, "batch"),
     (lambda st, s: list(st.stylize_frames([np.zeros((8, 8), np.float64)], s)), TypeError, "frames[0]"),
     (lambda st, s: st.style(np.zeros((0, 8, 3), np.uint8)), ValueError, "image"),
+    # Checked at the call, before the first frame is asked for (issue #13).
+    (lambda st, s: st.stylize_frames(5, s), TypeError, "frames must be an iterable"),
+    (lambda st, s: st.stylize_frames(np.zeros((8, 8, 3), np.uint8), s), ValueError, "frames must be an (N, H, W, 3) array"),
+    (lambda st, s: st.stylize_frames([np.zeros((8, 8, 3), np.uint8)], "starry"), TypeError, "style must be StyleStats"),
+    (lambda st, s: st.stylize_frames([np.zeros((8, 8, 3), np.uint8)], s, alpha="1"), TypeError, "alpha"),
+    (lambda st, s: st.stylize_frames([np.zeros((8, 8, 3), np.uint8)], s, batch="2"), TypeError, "batch"),
+    # Each frame when it is reached.
+    (lambda st, s: list(st.stylize_frames([np.zeros((8, 8, 3), np.float32)], s)), TypeError, "frames[0] must be uint8"),
+    (lambda st, s: list(st.stylize_frames([np.zeros((1, 8, 8, 3), np.uint8)], s)), ValueError, "frames[0] must be (H, W, 3)"),
+    (lambda st, s: list(st.stylize_frames([np.zeros((8, 8, 3), np.uint8), np.zeros((16, 8, 3), np.uint8)], s, batch=2)),
+     ValueError, "frames[1] is (16, 8, 3)"),
+    (lambda st, s: st.stylize_image(np.zeros((8, 8, 3), np.uint8), s, size="48"), TypeError, "size"),
+    (lambda st, s: st.style(np.zeros((8, 8, 3), np.uint8), -3), ValueError, "size must be at least 0"),
+    (lambda st, s: st.load(vgg=5), TypeError, "vgg must be a path"),
+    (lambda st, s: st.load(device=0), TypeError, "device must be a str"),
+    (lambda st, s: video(st, s, source=5), TypeError, "source must be a path"),
+    (lambda st, s: video(st, s, style=[]), ValueError, "style must name at least one style"),
+    (lambda st, s: video(st, s, style=7), TypeError, "style must be a path"),
+    (lambda st, s: video(st, s, size=-1), ValueError, "size must be at least 0"),
+    (lambda st, s: video(st, s, frames=2.5), TypeError, "frames must be a whole number"),
+    (lambda st, s: video(st, s, style=[s, s], mix="ab"), TypeError, "mix must be a list"),
+    (lambda st, s: video(st, s, style=[s, s], mix=[1, "a"]), TypeError, "mix[1]"),
+    (lambda st, s: video(st, s, stabilize="wobble"), ValueError, "stabilize must be one of"),
+    (lambda st, s: video(st, s, stabilize_strength=2), ValueError, "stabilize_strength must be in [0, 1]"),
+    (lambda st, s: video(st, s, stylizer="st"), TypeError, "stylizer must be Stylizer"),
+    (lambda st, s: video(st, s, crf="high"), TypeError, "crf"),
 ])
 def test_bad_arguments_name_themselves(stylizer, data_dir, call, error, word):
     from realtime_adain.imageio import read_image

@@ -20,9 +20,12 @@ def add_model_options(parser: argparse.ArgumentParser, default_size: int | None,
     group = parser.add_argument_group("model")
     group.add_argument("--vgg", metavar="PATH", help="encoder weights (default: $REALTIME_ADAIN_VGG or the downloaded file)")
     group.add_argument("--decoder", metavar="PATH", help="decoder weights: decoder.pth or a trainer checkpoint")
-    group.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda or cuda:N")
+    group.add_argument("--device", default="auto",
+                       help="auto (CUDA if present, else an Apple GPU, else the CPU), cpu, cuda, cuda:N or mps "
+                            "(Apple GPUs: supported in code, untested on real hardware)")
     group.add_argument("--dtype", default="auto", choices=["auto", *DTYPES],
-                       help="compute precision: auto (fp16 on a GPU, fp32 on the CPU), fp32, fp16, bf16 (fp16/bf16 need CUDA)")
+                       help="compute precision: auto (fp16 on a GPU, fp32 on the CPU), fp32, fp16, bf16 "
+                            "(fp16 needs a GPU, bf16 CUDA)")
     group.add_argument("--engine", default="auto", choices=list(engines.CHOICES),
                        help="model engine: auto (tensorrt > compile > eager on a GPU), eager, compile, tensorrt, onnx")
     group.add_argument(
@@ -50,14 +53,14 @@ def add_json_option(parser: argparse.ArgumentParser) -> None:
 
 
 def report_output(args: argparse.Namespace, stylizer, source: Path, styles: Sequence[Path], output: Path,
-                  size: tuple[int, int], seconds: float, frames: int | None = None) -> None:
-    """A finished output: its path on stdout, or with --json one object describing it."""
+                  size: tuple[int, int], seconds: float, frames: int | None = None, extra: dict | None = None) -> None:
+    """A finished output: its path on stdout, or with --json one object describing it (plus `extra`)."""
     if not args.json:
         tqdm.write(str(output))
         return
     record = {"input": str(source), "styles": [str(s) for s in styles], "output": str(output),
               "width": size[0], "height": size[1], "frames": frames, "seconds": round(seconds, 3),
-              "device": str(stylizer.device), "engine": stylizer.engine_name}
+              "device": str(stylizer.device), "engine": stylizer.engine_name, **(extra or {})}
     tqdm.write(json.dumps(record))
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from realtime_adain.commands import argtypes, common
+from realtime_adain.commands import argtypes, common, sheet
 from realtime_adain.commands.jobs import Job, output_paths, plan_jobs
 from realtime_adain.errors import UserError, out_of_memory_as_user_error
 from realtime_adain.paths import (
@@ -26,6 +26,7 @@ EPILOG = """examples:
   realtime-adain image photos/ --style styles/ -o results/            # every combination
   realtime-adain image photo.jpg -s a.jpg -s b.jpg --mix 0.7,0.3 -o mix.png
   realtime-adain image photo.jpg -s a.jpg -s b.jpg --mask mask.png -o split.png
+  realtime-adain image photo.jpg --style styles/ --sheet sheet.jpg    # every style on one contact sheet
 """
 
 
@@ -35,8 +36,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("content", nargs="+", metavar="CONTENT", help="content image(s) or directories")
-    parser.add_argument("-o", "--output", required=True, metavar="OUT",
-                        help="output image (one result) or directory (several)")
+    outputs = parser.add_mutually_exclusive_group(required=True)
+    outputs.add_argument("-o", "--output", metavar="OUT", help="output image (one result) or directory (several)")
+    outputs.add_argument("--sheet", metavar="FILE",
+                         help="instead, one contact sheet of one photo under every style, each tile captioned "
+                              "with the style's thumbnail and name")
     common.add_style_options(parser)
     parser.add_argument("--mask", metavar="PATH",
                         help="spatial control with two styles: white areas get the first style, black the second")
@@ -47,7 +51,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="refuse to process an image (content at --size, style at --style-size) larger "
                              f"than N pixels (default {argtypes.DEFAULT_MAX_PIXELS}, 4096x4096)")
     common.add_json_option(parser)
-    common.add_model_options(parser, default_size=512)
+    sheet.add_options(parser)
+    common.add_model_options(parser, default_size=None, size_default_text=f"512; {sheet.TILE_SIZE} for --sheet tiles")
     parser.set_defaults(func=run)
 
 
@@ -77,11 +82,12 @@ def check_outputs(outputs: list[Path], jobs: list[Job], inputs: list[Path]) -> N
 
 
 def check_inputs(
-    args: argparse.Namespace, contents: list[Path], styles: list[Path]
+    args: argparse.Namespace, contents: list[Path], styles: list[Path], keep_styles: bool = True
 ) -> tuple[dict[Path, np.ndarray], np.ndarray | None]:
     """Decode every input once before any work and refuse, naming each bad file, if one is
     unreadable or over the pixel budget: a folder run then never stops halfway. Returns the
-    styles' images and the mask (kept); contents are decoded again when processed."""
+    styles' images (unless not `keep_styles`: a large library need not stay in memory) and the
+    mask; contents are decoded again when processed."""
     problems: list[str] = []
     style_images: dict[Path, np.ndarray] = {}
 
@@ -95,7 +101,9 @@ def check_inputs(
             return None
 
     for path in dict.fromkeys(styles):
-        style_images[path] = check(path, args.style_size, "--style-size")
+        image = check(path, args.style_size, "--style-size")
+        if keep_styles:
+            style_images[path] = image
     for path in dict.fromkeys(contents):
         check(path, args.size, "--size")
     mask = None
@@ -113,6 +121,11 @@ def check_inputs(
 
 def run(args: argparse.Namespace) -> int:
     model = common.model_settings(args)  # a bad --device is refused before any work
+    if args.sheet:
+        args.size = sheet.TILE_SIZE if args.size is None else args.size
+        return sheet.run(args, model)
+    sheet.refuse_sheet_options(args)
+    args.size = 512 if args.size is None else args.size
     contents = expand_images(args.content, "content")
     styles = expand_images(args.style, "style")
     jobs = plan(args, contents, styles)

@@ -62,10 +62,12 @@ class EngineSpec:
 
 
 REGISTRY: dict[str, EngineSpec] = {spec.name: spec for spec in (
-    EngineSpec("eager", ("cpu", "cuda"), None, _nothing_missing,
+    EngineSpec("eager", ("cpu", "cuda", "mps"), None, _nothing_missing,
                "realtime_adain.engines.eager:EagerEngine", builds_per_shape=False, cache=None),
     EngineSpec("compile", ("cpu", "cuda"), None, _compile_missing,
-               "realtime_adain.engines.compiled:CompiledEngine", builds_per_shape=True, cache=None),
+               "realtime_adain.engines.compiled:CompiledEngine", builds_per_shape=True, cache=None,
+               placement_hint="the compile engine runs on the CPU or a CUDA GPU (torch.compile on Apple GPUs "
+                              "is experimental in PyTorch; use --engine eager on mps)"),
     EngineSpec("tensorrt", ("cuda",), None, _tensorrt_missing,
                "realtime_adain.engines.tensorrt:TensorRTEngine", builds_per_shape=True, cache="tensorrt",
                placement_hint="the tensorrt engine needs a CUDA GPU (use --engine auto, eager or onnx on the CPU)"),
@@ -103,10 +105,11 @@ def require(name: str, device: torch.device | str, dtype: torch.dtype) -> None:
 
 
 def resolve(name: str, device: torch.device, dtype: torch.dtype, weights_id: str | None = None) -> str:
-    """'auto' -> tensorrt > compile > eager on a GPU, `cpu_auto` on the CPU; else check `name`."""
+    """'auto' -> tensorrt > compile > eager on a GPU (eager on mps), `cpu_auto` on the CPU; else
+    check `name`."""
     device = torch.device(device)
     if name == "auto":
-        if device.type != "cuda":
+        if device.type == "cpu":
             return cpu_auto(weights_id, dtype)
         return next(n for n in GPU_PREFERENCE if unavailable(n, device, dtype) is None)
     require(name, device, dtype)

@@ -29,7 +29,10 @@ def frames_to_images(frames: np.ndarray, device: torch.device, dtype: torch.dtyp
     batch = torch.from_numpy(np.ascontiguousarray(frames))
     if batch.ndim == 3:
         batch = batch.reshape(1, *batch.shape)  # reshape (not [None]): a real stride for oneDNN
-    return batch.to(device, non_blocking=True).permute(0, 3, 1, 2).to(dtype).div_(255.0)
+    # Not non_blocking on Apple GPUs: a CPU->MPS copy from pageable memory released before the
+    # copy runs silently corrupts the data there (pytorch/pytorch#139550, #189690).
+    moved = batch.to(device, non_blocking=device.type == "cuda")
+    return moved.permute(0, 3, 1, 2).to(dtype).div_(255.0)
 
 
 def images_to_frames(images: torch.Tensor) -> np.ndarray:

@@ -1,0 +1,108 @@
+"""`realtime-adain image PHOTO --style styles/ --sheet sheet.jpg`: one photo under every style of a
+library on one contact sheet, to choose styles before a live session.
+
+Styles come from the same on-disk statistics cache as `live` (live.styles.StyleLibrary), so a
+library is encoded once across sheets and live sessions. Every tile is exactly what `image` gives
+for that style at the tile's size (`--size`, default TILE_SIZE; `--no-keep-size`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import cv2
+from tqdm import tqdm
+
+from realtime_adain import sheet
+from realtime_adain.commands import common
+from realtime_adain.errors import UserError, out_of_memory_as_user_error
+from realtime_adain.imageio import fit_short_side, is_image_path, read_image, write_image
+from realtime_adain.live.styles import StyleLibrary, default_cache_dir
+from realtime_adain.paths import check_writable_dir, expand_images, refuse_overwriting_inputs
+from realtime_adain.settings import ModelSettings
+from realtime_adain.stylizer import Stylizer
+
+TILE_SIZE = 384  # the tiles' shorter side unless --size says otherwise
+
+
+def add_options(parser: argparse.ArgumentParser) -> None:
+    """The sheet's options on the `image` parser (--sheet itself is beside -o)."""
+    group = parser.add_argument_group("contact sheet (--sheet FILE)")
+    group.add_argument("--sheet-columns", type=columns, metavar="N",
+                       help=f"columns of the sheet, 1 to {sheet.MAX_COLUMNS} (default: about a square)")
+    group.add_argument("--sheet-original", action=argparse.BooleanOptionalAction, default=True,
+                       help="show the photo itself as the first tile (default: on)")
+    group.add_argument("--style-cache", metavar="DIR",
+                       help="where style statistics are cached, shared with `live` (default: the per-user cache)")
+
+
+def columns(text: str) -> int:
+    from realtime_adain.commands.argtypes import positive_int
+
+    value = positive_int(text)
+    if value > sheet.MAX_COLUMNS:
+        raise argparse.ArgumentTypeError(f"{value} is over {sheet.MAX_COLUMNS} columns")
+    return value
+
+
+def refuse_sheet_options(args: argparse.Namespace) -> None:
+    """Without --sheet, its options mean nothing: say so rather than ignore them."""
+    for given, option in ((args.sheet_columns is not None, "--sheet-columns"),
+                          (not args.sheet_original, "--no-sheet-original"), (args.style_cache, "--style-cache")):
+        if given:
+            raise UserError(f"{option} applies to a contact sheet: give --sheet FILE")
+
+
+def check_request(args: argparse.Namespace, contents: list[Path], styles: list[Path]) -> Path:
+    """Refuse what a sheet cannot be made of, before any work; returns the sheet's path."""
+    if len(contents) != 1:
+        raise UserError(f"--sheet takes one content image, got {len(contents)}")
+    for given, option in ((args.mix is not None, "--mix"), (args.mask, "--mask"), (args.ext, "--ext")):
+        if given:
+            raise UserError(f"{option} cannot be combined with --sheet (one tile per style)")
+    out = Path(args.sheet)
+    if not is_image_path(out):
+        raise UserError(f"{out}: unknown image format '{out.suffix}'")
+    tiles = len(styles) + args.sheet_original
+    if tiles > sheet.MAX_TILES:
+        raise UserError(f"--sheet: {tiles} tiles, at most {sheet.MAX_TILES} fit one sheet (split the style folder)")
+    refuse_overwriting_inputs([out], contents + styles)
+    check_writable_dir(out.parent)
+    return out
+
+
+def run(args: argparse.Namespace, model: ModelSettings) -> int:
+    from realtime_adain.commands.image import check_inputs
+
+    contents = expand_images(args.content, "content")
+    styles = list(dict.fromkeys(expand_images(args.style, "style")))
+    out = check_request(args, contents, styles)
+    check_inputs(args, contents, styles, keep_styles=False)
+    photo = read_image(contents[0])
+    side = sheet.fit_tile_side(photo.shape[:2], args.size, len(styles) + args.sheet_original,
+                               args.sheet_columns, args.max_pixels)
+    if side != (args.size or min(photo.shape[:2])):
+        tqdm.write(f"note: tiles at --size {side} to keep the sheet within --max-pixels {args.max_pixels}", file=sys.stderr)
+    content = fit_short_side(photo, side)
+
+    started = time.monotonic()
+    stylizer = Stylizer.from_settings(model, sizes_vary=True)
+    library = StyleLibrary(styles, stylizer, args.style_size, Path(args.style_cache) if args.style_cache else default_cache_dir())
+    library.load()
+    tiles, captions, thumbnails = ([content], ["original"], [None]) if args.sheet_original else ([], [], [])
+    for index, style in enumerate(tqdm(library.styles, desc="contact sheet", unit="style", disable=None)):
+        stats = style.stats
+        if args.preserve_color:  # recoloured to this photo, as `image --preserve-color` does
+            stats = stylizer.style_stats(library.image(index), color_reference=content)
+        with out_of_memory_as_user_error(str(style.path)):
+            tiles.append(stylizer.stylize(content, stats, args.alpha))
+        captions.append(style.path.name)
+        thumbnails.append(cv2.cvtColor(style.thumbnail, cv2.COLOR_BGR2RGB))
+    picture = sheet.compose_sheet(tiles, captions, thumbnails, args.sheet_columns)
+    write_image(out, picture)
+    common.report_output(args, stylizer, contents[0], styles, out, picture.shape[1::-1], time.monotonic() - started,
+                         extra={"tiles": len(tiles)})
+    return 0

@@ -1,0 +1,126 @@
+"""Contact sheets: equal-sized tiles in a grid, each with a caption strip (a thumbnail and a name)
+under it, so a whole style library can be judged on one photo at a glance.
+
+Captions are drawn with OpenCV's Hershey font, which has ASCII glyphs only: names are folded to
+ASCII (accents dropped, other characters shown as '?') and shortened with '...' to fit the tile.
+The sheet's size is planned before any compute (`fit_tile_side`), so a library too large for the
+pixel budget is refused or given smaller tiles up front, not after minutes of work.
+"""
+
+from __future__ import annotations
+
+import math
+import unicodedata
+from typing import Sequence
+
+import cv2
+import numpy as np
+
+from realtime_adain.errors import UserError
+from realtime_adain.imageio import MAX_SIDE, short_side_size
+
+MAX_TILES = 400  # 20 x 20: beyond it a tile is too small to judge a style by
+MAX_COLUMNS = 64
+MIN_TILE_SIDE = 32  # a shorter side below this shows no style
+GAP = 8  # pixels around and between tiles
+CAPTION = 40  # height of the strip under each tile
+THUMB = 32  # side of the style thumbnail in the strip
+BACKGROUND = (24, 24, 24)
+TEXT_COLOR = (235, 235, 235)
+FONT = cv2.FONT_HERSHEY_SIMPLEX
+FONT_SCALE = 0.45
+
+
+def grid(count: int, columns: int | None = None) -> tuple[int, int]:
+    """(columns, rows) for `count` tiles: `columns` (at most `count`), else about a square."""
+    columns = min(columns or math.ceil(math.sqrt(count)), count)
+    return columns, math.ceil(count / columns)
+
+
+def sheet_size(tile: tuple[int, int], count: int, columns: int | None = None) -> tuple[int, int]:
+    """(width, height) of a sheet of `count` tiles of `tile` = (width, height)."""
+    cols, rows = grid(count, columns)
+    return GAP + cols * (tile[0] + GAP), GAP + rows * (tile[1] + CAPTION + GAP)
+
+
+def tile_origin(index: int, tile: tuple[int, int], columns: int) -> tuple[int, int]:
+    """(x, y) of tile `index`'s top-left corner in a sheet with `columns` columns."""
+    row, col = divmod(index, columns)
+    return GAP + col * (tile[0] + GAP), GAP + row * (tile[1] + CAPTION + GAP)
+
+
+def fit_tile_side(shape: tuple[int, int], size: int | None, count: int, columns: int | None, max_pixels: int) -> int:
+    """The largest shorter side, at most `size` (0/None: the photo's own), that keeps a sheet of
+    `count` tiles of a photo `shape` = (height, width) within `max_pixels` and MAX_SIDE a side."""
+    side = size or min(shape)
+    while True:
+        width, height = sheet_size(short_side_size(*shape, side), count, columns)
+        over = max(width * height / max_pixels, width / MAX_SIDE, height / MAX_SIDE)
+        if over <= 1:
+            return side
+        smaller = min(side - 1, int(side / math.sqrt(over)) if width * height > max_pixels else int(side / over))
+        if smaller < MIN_TILE_SIDE:
+            raise UserError(f"a sheet of {count} tiles does not fit in {max_pixels} pixels (--max-pixels) or "
+                            f"{MAX_SIDE} pixels a side even with {MIN_TILE_SIDE}-pixel tiles; use fewer styles "
+                            "or more --sheet-columns")
+        side = smaller
+
+
+def ascii_label(name: str) -> str:
+    """`name` in the characters the Hershey font has: accents dropped, anything else '?'."""
+    folded = unicodedata.normalize("NFKD", name)
+    kept = (c for c in folded if not unicodedata.combining(c))
+    return "".join(c if " " <= c <= "~" else "?" for c in kept)
+
+
+def fit_label(text: str, width: int) -> str:
+    """`text`, shortened with '...' until it is at most `width` pixels wide (possibly just '...')."""
+    if _text_width(text) <= width:
+        return text
+    for end in range(len(text) - 1, 0, -1):
+        shortened = text[:end].rstrip() + "..."
+        if _text_width(shortened) <= width:
+            return shortened
+    return "..."
+
+
+def _text_width(text: str) -> int:
+    return cv2.getTextSize(text, FONT, FONT_SCALE, 1)[0][0]
+
+
+def compose_sheet(tiles: Sequence[np.ndarray], captions: Sequence[str],
+                  thumbnails: Sequence[np.ndarray | None], columns: int | None = None) -> np.ndarray:
+    """The sheet as (H, W, 3) uint8 RGB: `tiles` (equal (h, w, 3) uint8 RGB) row by row, each with its
+    caption and its thumbnail (square RGB, or None for none) in a strip under it."""
+    if not tiles:
+        raise ValueError("tiles must hold at least one image")
+    if not len(tiles) == len(captions) == len(thumbnails):
+        raise ValueError(f"{len(tiles)} tiles, {len(captions)} captions and {len(thumbnails)} thumbnails: one each")
+    shape = tiles[0].shape
+    if any(t.shape != shape or t.dtype != np.uint8 for t in tiles) or len(shape) != 3 or shape[2] != 3:
+        raise ValueError("tiles must be (h, w, 3) uint8 images of one size")
+    if columns is not None and not 1 <= columns <= MAX_COLUMNS:
+        raise ValueError(f"columns must be 1 to {MAX_COLUMNS}, got {columns}")
+    tile = (shape[1], shape[0])
+    cols = grid(len(tiles), columns)[0]
+    width, height = sheet_size(tile, len(tiles), columns)
+    sheet = np.empty((height, width, 3), np.uint8)
+    sheet[:] = BACKGROUND
+    for index, (image, caption, thumbnail) in enumerate(zip(tiles, captions, thumbnails)):
+        x, y = tile_origin(index, tile, cols)
+        sheet[y:y + tile[1], x:x + tile[0]] = image
+        _caption(sheet, x, y + tile[1], tile[0], caption, thumbnail)
+    return sheet
+
+
+def _caption(sheet: np.ndarray, x: int, y: int, width: int, caption: str, thumbnail: np.ndarray | None) -> None:
+    """The strip under a tile at (x, y): the thumbnail (if it fits beside some text), then the name."""
+    text_x = x
+    side = min(THUMB, CAPTION - 8)
+    if thumbnail is not None and width >= 2 * side:
+        top = y + (CAPTION - side) // 2
+        sheet[top:top + side, x:x + side] = cv2.resize(thumbnail, (side, side), interpolation=cv2.INTER_AREA)
+        text_x = x + side + 6
+    label = fit_label(ascii_label(caption), x + width - text_x)
+    (_, text_height), _ = cv2.getTextSize(label, FONT, FONT_SCALE, 1)
+    cv2.putText(sheet, label, (text_x, y + (CAPTION + text_height) // 2), FONT, FONT_SCALE, TEXT_COLOR, 1, cv2.LINE_AA)
