@@ -22,7 +22,7 @@ from realtime_adain.adain import StyleStats
 from realtime_adain.live.styles import StyleLibrary
 from realtime_adain.serve import app as serve_app
 from realtime_adain.serve.batcher import stylize_batch, work_size
-from realtime_adain.serve.client import CLOCK, FrameSource, ServeClient
+from realtime_adain.serve.client import FrameSource, ServeClient
 from realtime_adain.serve.settings import ServeSettings
 from realtime_adain.serve.styles import StyleRegistry
 from realtime_adain.settings import ModelSettings
@@ -45,10 +45,6 @@ def moving(k: int, width: int = W, height: int = H) -> np.ndarray:
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
     mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
     return 99.0 if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)
-
-
-def index_of(pts: int) -> int:
-    return round(pts * FPS / CLOCK)
 
 
 @pytest.fixture(scope="module")
@@ -84,11 +80,11 @@ def check_frames(client: ServeClient, stylizer, right: tuple, wrong: list[tuple]
     frames = client.frames[since:until]
     assert frames
     for got in frames:
-        sent = moving(index_of(got.pts))
+        sent = moving(client.source.frame_of(got.pts))
         near = psnr(got.image, stylizer.stylize(sent, *right))
         other = max(psnr(got.image, stylizer.stylize(sent, *w)) for w in wrong)
-        print(f"frame {index_of(got.pts)}: {near:.1f} dB, other {other:.1f} dB")
-        assert near > MATCH_DB and near > other + MARGIN_DB, (index_of(got.pts), near, other)
+        print(f"frame {client.source.frame_of(got.pts)}: {near:.1f} dB, other {other:.1f} dB")
+        assert near > MATCH_DB and near > other + MARGIN_DB, (client.source.frame_of(got.pts), near, other)
 
 
 async def all_gone(server, timeout: float = 5.0) -> int:

@@ -4,7 +4,7 @@ stamped with their pts, and receives the stylized ones and the data-channel mess
 Frame k is sent with pts k * 90000 / fps (time base 1/90000). The server returns each frame
 with the pts it arrived with; a WebRTC receiver counts pts from the first frame it got, and the
 server never drops a client's first frame, so a returned pts names the frame it was made from
-(`sent_at` has that frame's send time).
+(`FrameSource.frame_of`; `sent_at` has that frame's send time).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ TIME_BASE = fractions.Fraction(1, CLOCK)
 
 
 class FrameSource(MediaStreamTrack):
-    """Frames `make(k)` ((H, W, 3) uint8 RGB) paced at `fps`; `sent_at[pts]` is when each left."""
+    """Frames `make(k)` ((H, W, 3) uint8 RGB) paced at `fps`; `sent_at[k]` is when frame k left."""
 
     kind = "video"
 
@@ -42,6 +42,10 @@ class FrameSource(MediaStreamTrack):
 
     def pts(self, index: int) -> int:
         return round(index * CLOCK / self.fps)
+
+    def frame_of(self, pts: int) -> int:
+        """The frame a returned pts names (RTP clock conversions may move it by a tick or two)."""
+        return round(pts * self.fps / CLOCK)
 
     async def recv(self) -> av.VideoFrame:
         if self.readyState != "live" or (self.frames is not None and self.index >= self.frames):
@@ -57,7 +61,7 @@ class FrameSource(MediaStreamTrack):
             await asyncio.sleep(due - now)
         frame = av.VideoFrame.from_ndarray(self.make(self.index), format="rgb24")
         frame.pts, frame.time_base = self.pts(self.index), TIME_BASE
-        self.sent_at[frame.pts] = time.monotonic()
+        self.sent_at[self.index] = time.monotonic()
         self.index += 1
         return frame
 
