@@ -70,7 +70,8 @@ class FrameSource(MediaStreamTrack):
 class Received:
     pts: int
     image: np.ndarray  # (H, W, 3) uint8 RGB
-    at: float  # time.monotonic() on arrival
+    at: float  # time.monotonic() when aiortc handed the decoded frame over
+    complete: float | None  # time.monotonic() when its last packet arrived (see `ServeClient._stamp_packets`)
 
 
 @dataclass
@@ -115,7 +116,33 @@ class ServeClient:
 
     def _on_track(self, track: MediaStreamTrack) -> None:
         if track.kind == "video":
+            receiver = next(t.receiver for t in self.pc.getTransceivers() if t.receiver.track is track)
+            self._stamp_packets(receiver)
             self._reader = asyncio.ensure_future(self._read(track))
+
+    def _stamp_packets(self, receiver) -> None:
+        """Note when each frame's last packet (RTP marker) arrives. aiortc's jitter buffer hands a
+        frame over only when the next frame's first packet arrives, a whole frame interval later
+        at a low frame rate; a browser decodes at the marker. Latency is measured to the marker.
+        (Wraps aiortc's private `_handle_rtp_packet`; without it, `complete` stays None.)"""
+        original = getattr(receiver, "_handle_rtp_packet", None)
+        if original is None:
+            return
+        self._complete: dict[int, float] = {}
+        self._first_rtp: int | None = None
+
+        async def handle(packet, *args, **kwargs):
+            if self._first_rtp is None:
+                self._first_rtp = packet.timestamp
+            if packet.marker:
+                self._complete.setdefault(packet.timestamp, time.monotonic())
+            return await original(packet, *args, **kwargs)
+
+        receiver._handle_rtp_packet = handle
+
+    def _completed(self, pts: int) -> float | None:
+        first = getattr(self, "_first_rtp", None)
+        return None if first is None else self._complete.pop((first + pts) % (1 << 32), None)
 
     async def _read(self, track: MediaStreamTrack) -> None:
         while True:
@@ -124,7 +151,7 @@ class ServeClient:
             except MediaStreamError:
                 return
             image = frame.to_ndarray(format="rgb24") if self.keep is None or self.keep > 0 else np.empty((0, 0, 3), np.uint8)
-            self.frames.append(Received(int(frame.pts), image, time.monotonic()))
+            self.frames.append(Received(int(frame.pts), image, time.monotonic(), self._completed(int(frame.pts))))
             if self.keep is not None and len(self.frames) > self.keep:
                 self.frames[-self.keep - 1].image = np.empty((0, 0, 3), np.uint8)
             self.arrived.set()
