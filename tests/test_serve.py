@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -173,6 +174,48 @@ def test_two_clients_each_get_their_own_style(stylizer, registry, one_thread):
     assert left == 0  # closed connections are removed
 
 
+def green(_k: int) -> np.ndarray:
+    """A still frame far from the styles' colours (colour preservation changes the output most)."""
+    x = np.linspace(0, 1, W, dtype=np.float32)[None, :]
+    y = np.linspace(0, 1, H, dtype=np.float32)[:, None]
+    return np.stack([20 + 0 * x * y, 100 + 128 * x + 0 * y, 10 + 76 * y + 0 * x], axis=2).astype(np.uint8)
+
+
+def test_colour_preservation_view_and_stabiliser_modes(stylizer, registry, one_thread):
+    s1 = registry.get("s1")
+
+    async def main():
+        async with served(stylizer, registry) as (server, url):
+            client = ServeClient(url, FrameSource(green, FPS))
+            await client.connect()
+            await client.wait_frames(1)
+            marks = {"color": await after_change(client, {"style": "s1", "preserve_color": True}, lambda s: s["preserve_color"])}
+            marks["side"] = await after_change(client, {"preserve_color": False, "view": "side"}, lambda s: s["view"] == "side")
+            marks["stats"] = await after_change(client, {"view": "stylized", "stabilize": "stats"},
+                                                lambda s: s["stabilize"] == "stats" and s["view"] == "stylized")
+            marks["both"] = await after_change(client, {"stabilize": "both"}, lambda s: s["stabilize"] == "both")
+            marks["end"] = len(client.frames)
+            await client.close()
+            return client, marks
+
+    client, marks = asyncio.run(main())
+    frames, content = client.frames, green(0)
+
+    def near(image: np.ndarray, style) -> float:
+        return psnr(image, stylizer.stylize(content, style))
+
+    # Colour preservation: the style recoloured once to the frame at hand (18 dB from the plain style here).
+    recoloured = stylizer.style_stats(registry.image(s1), color_reference=content)
+    for got in frames[marks["color"]:marks["side"] - 2]:
+        assert near(got.image, recoloured) > MATCH_DB and near(got.image, recoloured) > near(got.image, s1.stats) + MARGIN_DB
+    side = frames[marks["side"]]
+    assert side.image.shape == (H, 2 * W, 3)  # original | stylized
+    assert psnr(side.image[:, :W], content) > MATCH_DB and near(side.image[:, W:], s1.stats) > MATCH_DB
+    # stats (smoothed content statistics: the eager engine, a batch of its own) and both (+ flow):
+    # on a still frame, the plain style's output
+    assert all(got.image.shape == (H, W, 3) and near(got.image, s1.stats) > MATCH_DB for got in frames[marks["stats"]:])
+
+
 def test_per_sample_styles_in_one_batch_equal_single_frames(stylizer, registry, one_thread):
     """Frames of clients with different styles and alphas go through the eager engine together."""
     frames = np.stack([moving(0), moving(5), moving(9)])
@@ -250,6 +293,37 @@ def test_silent_client_is_closed_after_the_idle_timeout(stylizer, registry, one_
     assert left == 0 and waited < 5
 
 
+def test_client_that_vanishes_is_cleaned_up(stylizer, registry, tmp_path):
+    """A client process killed outright (no goodbye on any layer) is removed by the idle timeout."""
+    script = tmp_path / "client.py"
+    script.write_text(
+        "import asyncio, sys, numpy as np\n"
+        "from realtime_adain.serve.client import FrameSource, ServeClient\n"
+        "async def main():\n"
+        "    client = ServeClient(sys.argv[1], FrameSource(lambda k: np.full((48, 64, 3), k % 256, np.uint8)))\n"
+        "    await client.connect()\n"
+        "    await client.wait_frames(2)\n"
+        "    print('connected', flush=True)\n"
+        "    await asyncio.sleep(600)\n"
+        "asyncio.run(main())\n")
+
+    async def main():
+        async with served(stylizer, registry, idle_timeout=1.5) as (server, url):
+            process = await asyncio.create_subprocess_exec(sys.executable, str(script), url, stdout=asyncio.subprocess.PIPE,
+                                                           env=env_with(None))
+            try:
+                line = await asyncio.wait_for(process.stdout.readline(), 60)
+                count = len(server.clients)
+            finally:
+                process.kill()
+                await process.wait()
+            return line, count, await all_gone(server, timeout=10)
+
+    line, count, left = asyncio.run(main())
+    assert line.strip() == b"connected" and count == 1
+    assert left == 0
+
+
 def upload_form(data: bytes) -> aiohttp.FormData:
     form = aiohttp.FormData()
     form.add_field("image", data, filename="style.png", content_type="application/octet-stream")
@@ -291,6 +365,43 @@ def test_uploads_are_limited_and_decoded_safely(stylizer, registry, data_dir):
     check_frames(client, stylizer, (registry.get("s2").stats, 1.0), [(registry.get("s0").stats, 1.0)], since)
 
 
+def self_signed(directory: Path) -> tuple[Path, Path]:
+    """A throwaway certificate for 127.0.0.1 (cryptography comes with aiortc)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+def test_https_with_a_certificate(stylizer, registry, tmp_path):
+    cert, key = self_signed(tmp_path)
+
+    async def main():
+        async with served(stylizer, registry, tls_cert=cert, tls_key=key) as (_server, url):
+            async with aiohttp.ClientSession() as http:
+                async with http.get(f"{url}/api/config", ssl=False) as response:
+                    return url, response.status
+
+    url, status = asyncio.run(main())
+    assert url.startswith("https://127.0.0.1:") and status == 200
+
+
 # ---- the command -----------------------------------------------------------------------------
 
 def env_with(weights_env, **extra) -> dict:
@@ -313,6 +424,23 @@ def env_with(weights_env, **extra) -> dict:
 def test_bad_options_are_one_line(run_cli, weights_env, data_dir, args, says):
     code, out, err = run_cli("serve", "-s", data_dir / "style" / "mondrian.jpg", "--device", "cpu", *args)
     assert code == 2 and says in err and err.startswith("error:") and len(err.strip().splitlines()) == 1, err
+
+
+def test_unusable_certificate_or_port_is_one_line(run_cli, weights_env, data_dir, tmp_path):
+    style = data_dir / "style" / "mondrian.jpg"
+    (tmp_path / "bad.pem").write_text("not a certificate")
+    code, _out, err = run_cli("serve", "-s", style, "--device", "cpu", "--tls-cert", tmp_path / "bad.pem",
+                              "--tls-key", tmp_path / "bad.pem")
+    assert code == 2 and err.startswith(f"error: {tmp_path / 'bad.pem'}: cannot use this certificate") and err.count("\n") == 1, err
+    code, _out, err = run_cli("serve", "-s", style, "--device", "cpu", "--tls-cert", tmp_path / "bad.pem")
+    assert code == 2 and "--tls-cert and --tls-key go together" in err
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, out, err = run_cli("serve", "-s", style, "--device", "cpu", "--style-size", "64", "--port", port)
+    assert code == 2 and err.startswith("error:") and "address already in use" in err and err.count("\n") == 1, err
+    assert "serving on" not in out
 
 
 def test_missing_extra_is_one_line(weights_env, data_dir, tmp_path):

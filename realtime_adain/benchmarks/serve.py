@@ -122,7 +122,7 @@ async def measure(url: str, args: argparse.Namespace, pid: int) -> dict:
         per_client.append({"fps": round(len(window) / (end - start), 2), "frames": len(window),
                            "latency_p50_ms": round(1000 * float(np.percentile(mine, 50)), 1) if mine else None})
     reported = [next((m["stats"] for m in reversed(c.messages) if "stats" in m), None) for c in clients]
-    server_p50 = [r["latency_ms"]["p50"] for r in reported if r and r["fps"] > 0]
+    server_p50 = [r["latency_ms"]["p50"] for r in reported if r and r["frames_out"] > 0]
     await asyncio.gather(*(client.close() for client in clients))
     cpu = (cpu_end - cpu_start) / (end - start) if cpu_start is not None and cpu_end is not None else None
     return {"per_client": per_client, "latencies": latencies, "unmatched": unmatched, "seconds": round(end - start, 2),

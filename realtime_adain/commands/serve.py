@@ -20,7 +20,8 @@ EPILOG = """examples:
   realtime-adain serve --styles a.jpg b.jpg --port 0 --allow-uploads --max-clients 2
 
 Listening on anything but loopback needs an access token (--token, or one is generated); the
-printed URL carries it. Browsers give a page the camera only on https:// or on localhost.
+printed URL carries it. Browsers give a page the camera only on https:// or on localhost: for
+other machines, serve https (--tls-cert/--tls-key) or put a TLS proxy in front.
 """
 
 
@@ -40,6 +41,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                      help="most clients at once (default 4); more are refused with 429")
     net.add_argument("--idle-timeout", type=argtypes.positive_float, default=60.0, metavar="S",
                      help="close a client that sent no frame or message for S seconds (default 60)")
+    net.add_argument("--tls-cert", metavar="PEM", help="serve https with this certificate (browsers give a page the "
+                                                       "camera only on https or localhost); needs --tls-key")
+    net.add_argument("--tls-key", metavar="PEM", help="the certificate's private key")
     net.add_argument("--allow-uploads", action="store_true", help="let clients upload style images (off by default)")
     net.add_argument("--max-upload-mb", type=argtypes.positive_float, default=8.0, metavar="MB",
                      help="largest style upload in MiB (default 8)")
@@ -75,6 +79,7 @@ def serve_settings(args: argparse.Namespace):
         max_upload_mb=args.max_upload_mb, alpha=args.alpha, preserve_color=args.preserve_color,
         style_size=args.style_size, style_cache=Path(args.style_cache) if args.style_cache else None, size=args.size,
         max_resolution=args.max_resolution, stabilize=args.stabilize, stabilize_strength=args.stabilize_strength,
+        tls_cert=Path(args.tls_cert) if args.tls_cert else None, tls_key=Path(args.tls_key) if args.tls_key else None,
     )
     settings.check()
     if settings.needs_token and settings.token is None:

@@ -13,6 +13,7 @@ import contextlib
 import hmac
 import json
 import signal
+import ssl
 import tempfile
 import time
 from pathlib import Path
@@ -22,6 +23,7 @@ from aiohttp import web
 from aiortc import RTCSessionDescription
 
 from realtime_adain import __version__, interrupts
+from realtime_adain.errors import UserError
 from realtime_adain.live.keys import BINDINGS
 from realtime_adain.live.styles import StyleLibrary, default_cache_dir
 from realtime_adain.serve import uploads
@@ -212,7 +214,20 @@ class Server:
 def print_url(settings: ServeSettings, port: int) -> None:
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
     query = f"/?token={settings.token}" if settings.token else "/"
-    print(f"serving on http://{host}:{port}{query}", flush=True)
+    print(f"serving on {settings.scheme}://{host}:{port}{query}", flush=True)
+
+
+def tls_context(settings: ServeSettings) -> ssl.SSLContext | None:
+    """The server's TLS context from --tls-cert/--tls-key (checked before anything loads)."""
+    if settings.tls_cert is None:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(settings.tls_cert, settings.tls_key)
+    except (ssl.SSLError, OSError) as exc:
+        raise UserError(f"{settings.tls_cert}: cannot use this certificate with {settings.tls_key} "
+                        f"({getattr(exc, 'reason', None) or exc})") from None
+    return context
 
 
 async def serve_until_stopped(server: Server, settings: ServeSettings, stop: asyncio.Event,
@@ -221,7 +236,7 @@ async def serve_until_stopped(server: Server, settings: ServeSettings, stop: asy
     runner = web.AppRunner(server.app, handle_signals=False, access_log=None)
     await runner.setup()
     try:
-        site = web.TCPSite(runner, settings.host, settings.port)
+        site = web.TCPSite(runner, settings.host, settings.port, ssl_context=tls_context(settings))
         await site.start()
         port = site._server.sockets[0].getsockname()[1]  # the chosen one when --port 0
         started(port)
@@ -241,7 +256,7 @@ async def running(server: Server) -> AsyncIterator[str]:
             task.result()  # it failed to start: raise that
         await asyncio.sleep(0.02)
     try:
-        yield f"http://127.0.0.1:{ports[0]}"
+        yield f"{server.settings.scheme}://127.0.0.1:{ports[0]}"
     finally:
         stop.set()
         await task
@@ -261,6 +276,7 @@ def load(settings: ServeSettings, upload_dir: Path | None) -> tuple[Stylizer, St
 def run(settings: ServeSettings) -> int:
     """The `serve` command: load, listen, and on SIGINT/SIGTERM close everything and end as the
     other commands do (one line, 130/143)."""
+    tls_context(settings)  # a bad certificate is said before the model loads
     with tempfile.TemporaryDirectory(prefix="realtime-adain-uploads-") as tmp:
         stylizer, styles, side = load(settings, Path(tmp) if settings.allow_uploads else None)
         server = Server(settings, stylizer, styles, side)

@@ -166,8 +166,8 @@ class Client:
     def stats(self, clients: int) -> dict:
         recent = self.returned
         fps = (len(recent) - 1) / max(1e-6, recent[-1] - recent[0]) if len(recent) >= 2 else 0.0
-        if recent and time.monotonic() - recent[-1] > 2.0:
-            fps = 0.0  # nothing came back lately (a paused or silent camera)
+        if fps and time.monotonic() - recent[-1] > max(2.0, 3.0 / fps):
+            fps = 0.0  # nothing came back for three frame intervals (a paused or silent camera)
         p50, p95 = (np.percentile(self.latencies, (50, 95)) * 1000) if self.latencies else (0.0, 0.0)
         stylizer = self.pipeline.stylizer
         return {"fps": round(fps, 1), "latency_ms": {"p50": round(float(p50), 1), "p95": round(float(p95), 1)},

@@ -46,6 +46,12 @@ class ServeSettings:
     max_resolution: tuple[int, int] = MAX_RESOLUTION  # incoming frames beyond it are scaled down
     stabilize: str = "flow"
     stabilize_strength: float = 0.7
+    tls_cert: Path | None = None  # with tls_key: serve https (browsers give the camera only to https or localhost)
+    tls_key: Path | None = None
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls_cert else "http"
 
     @property
     def max_upload_bytes(self) -> int:
@@ -77,6 +83,11 @@ class ServeSettings:
         width, height = self.max_resolution
         if not (16 <= width <= MAX_RESOLUTION[0] and 16 <= height <= MAX_RESOLUTION[1]):
             raise UserError("--max-resolution %dx%d: between 16x16 and %dx%d" % (width, height, *MAX_RESOLUTION))
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise UserError("--tls-cert and --tls-key go together")
+        for path, option in ((self.tls_cert, "--tls-cert"), (self.tls_key, "--tls-key")):
+            if path is not None and not Path(path).is_file():
+                raise UserError(f"{path}: no such file ({option})")
         if self.stabilize not in STABILIZE_MODES:
             raise UserError(f"--stabilize {self.stabilize}: use one of {', '.join(STABILIZE_MODES)}")
         if not (math.isfinite(self.stabilize_strength) and 0.0 <= self.stabilize_strength <= 1.0):
