@@ -216,12 +216,13 @@ def test_colour_preservation_view_and_stabiliser_modes(stylizer, registry, one_t
     assert all(got.image.shape == (H, W, 3) and near(got.image, s1.stats) > MATCH_DB for got in frames[marks["stats"]:])
 
 
-def test_per_sample_styles_in_one_batch_equal_single_frames(stylizer, registry, one_thread):
-    """Frames of clients with different styles and alphas go through the eager engine together."""
-    frames = np.stack([moving(0), moving(5), moving(9)])
-    styles = [registry.get("s0").stats, registry.get("s1").stats, registry.get("s0").stats]
-    alphas = [1.0, 0.6, 0.3]
-    batch = stylize_batch(stylizer, frames, styles, alphas)
+@pytest.mark.parametrize("per_sample", [None, False])  # the eager engine's one call; the others' call per look
+def test_per_sample_styles_in_one_batch_equal_single_frames(stylizer, registry, one_thread, per_sample):
+    """Frames of clients with different styles and alphas go through the engine together."""
+    frames = np.stack([moving(0), moving(5), moving(9), moving(12)])
+    styles = [registry.get("s0").stats, registry.get("s1").stats, registry.get("s0").stats, registry.get("s1").stats]
+    alphas = [1.0, 0.6, 0.3, 0.6]
+    batch = stylize_batch(stylizer, frames, styles, alphas, per_sample)
     for frame, style, alpha, out in zip(frames, styles, alphas, batch):
         assert psnr(out, stylizer.stylize(frame, style, alpha)) > 45
 

@@ -14,6 +14,7 @@ import hmac
 import json
 import signal
 import ssl
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -40,6 +41,11 @@ TICK = 1.0  # seconds between the figures sent to each client (and idle checks)
 MAX_OFFER_BYTES = 256 * 1024  # an SDP offer is a few KiB
 
 
+def log(message: str) -> None:
+    """One line on stderr per client arriving or leaving (the URL is the only line on stdout)."""
+    print(f"serve: {message}", file=sys.stderr, flush=True)
+
+
 def error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
 
@@ -51,7 +57,6 @@ class Server:
         self.settings, self.stylizer, self.styles = settings, stylizer, styles
         self.batcher = Batcher(stylizer, side, settings.max_resolution)
         self.clients: dict[str, Client] = {}
-        self.closed_clients = 0  # removed so far (tests and logs)
         self._tick: asyncio.Task | None = None
         self.app = self._build_app()
 
@@ -101,7 +106,7 @@ class Server:
             self._tick.cancel()
         clients = list(self.clients.values())
         if clients:
-            await asyncio.wait([asyncio.ensure_future(c.close()) for c in clients], timeout=5.0)
+            await asyncio.wait([asyncio.ensure_future(c.close("the server stopped")) for c in clients], timeout=5.0)
         self.batcher.stop()
         await asyncio.get_running_loop().run_in_executor(None, self.batcher.join, 10.0)
 
@@ -145,16 +150,17 @@ class Server:
             return error(400, 'the body must be JSON {"sdp": ..., "type": "offer"}')
         look = Look(self.styles.first.id, alpha=self.settings.alpha, preserve_color=self.settings.preserve_color,
                     stabilize=self.settings.stabilize)
-        client = Client(self.styles, self.stylizer, self.batcher, look, self.settings.stabilize_strength, self._remove)
-        client.client_count = lambda: len(self.clients)
+        client = Client(self.styles, self.stylizer, self.batcher, look, self.settings.stabilize_strength, self._remove,
+                        lambda: len(self.clients))
         self.clients[client.id] = client
+        log(f"client {client.id} connecting from {request.remote} ({len(self.clients)} of {self.settings.max_clients})")
         try:
             await client.pc.setRemoteDescription(RTCSessionDescription(sdp=body["sdp"], type="offer"))
             if not client.has_video:
                 raise ValueError("the offer has no video track")
             await client.pc.setLocalDescription(await client.pc.createAnswer())
         except Exception as exc:  # a malformed SDP: the client's error, never the server's
-            await client.close()
+            await client.close("bad offer")
             return error(400, f"bad offer: {str(exc)[:200] or type(exc).__name__}")
         answer = client.pc.localDescription
         return web.json_response({"sdp": answer.sdp, "type": answer.type, "client": client.id})
@@ -198,7 +204,7 @@ class Server:
 
     def _remove(self, client: Client) -> None:
         if self.clients.pop(client.id, None) is not None:
-            self.closed_clients += 1
+            log(f"client {client.id} left: {client.reason} ({len(self.clients)} of {self.settings.max_clients})")
 
     async def _ticker(self) -> None:
         while True:
@@ -206,9 +212,9 @@ class Server:
             now = time.monotonic()
             for client in list(self.clients.values()):
                 if now - client.last_activity > self.settings.idle_timeout:
-                    asyncio.ensure_future(client.close())
+                    asyncio.ensure_future(client.close(f"idle for {self.settings.idle_timeout:g} s"))
                 else:
-                    client.send_status(len(self.clients))
+                    client.send_status()
 
 
 def print_url(settings: ServeSettings, port: int) -> None:

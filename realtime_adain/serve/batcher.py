@@ -32,12 +32,17 @@ MAX_BATCH = 8  # frames per network call; more clients wait for the next call
 
 
 @torch.inference_mode()
-def stylize_batch(stylizer: Stylizer, frames: np.ndarray, styles: Sequence[StyleStats], alphas: Sequence[float]) -> np.ndarray:
-    """(N, H, W, 3) uint8 frames, frame i with styles[i] and alphas[i], as few network calls as the engine allows."""
+def stylize_batch(stylizer: Stylizer, frames: np.ndarray, styles: Sequence[StyleStats], alphas: Sequence[float],
+                  per_sample: bool | None = None) -> np.ndarray:
+    """(N, H, W, 3) uint8 frames, frame i with styles[i] and alphas[i], as few network calls as the
+    engine allows. `per_sample`: whether the engine takes per-frame statistics (None: the eager
+    engine does; the compiled and exported graphs have one style input)."""
     if all(s is styles[0] for s in styles) and len(set(alphas)) == 1:
         return stylizer.stylize(frames, styles[0], alphas[0])
     engine = stylizer.engine
-    if engine.name == "eager":  # AdaIN and the alpha blend broadcast per-sample (N, C) statistics
+    if per_sample is None:
+        per_sample = engine.name == "eager"
+    if per_sample:  # AdaIN and the alpha blend broadcast per-sample (N, C) statistics
         device, dtype = stylizer.device, stylizer.dtype
         mean = torch.stack([s.mean.reshape(-1) for s in styles]).to(device, dtype)
         std = torch.stack([s.std.reshape(-1) for s in styles]).to(device, dtype)

@@ -72,12 +72,13 @@ class StylizedTrack(MediaStreamTrack):
 
 
 class Client:
-    """A connected client; `closed` is awaited by the server, which removes it."""
+    """A client from its offer to `close` (its own, the server's, or its connection failing), after
+    which `on_close` tells the server; `count` is the server's number of clients (for the figures)."""
 
     def __init__(self, styles: StyleRegistry, stylizer: Stylizer, batcher: Batcher, look: control.Look,
-                 strength: float, on_close: Callable[["Client"], None]) -> None:
+                 strength: float, on_close: Callable[["Client"], None], count: Callable[[], int]) -> None:
         self.id = uuid.uuid4().hex[:12]
-        self.styles, self.batcher, self.on_close = styles, batcher, on_close
+        self.styles, self.batcher, self.on_close, self.count = styles, batcher, on_close, count
         self.pc = peer_connection()
         self.loop = asyncio.get_running_loop()
         self.out = StylizedTrack(self._shown)
@@ -90,6 +91,7 @@ class Client:
         self.last_batch = 0
         self.has_video = False
         self.closing = False
+        self.reason = ""  # why it was closed
         self._tasks: set[asyncio.Task] = set()
         self.pc.on("track", self._on_track)
         self.pc.on("datachannel", self._on_datachannel)
@@ -117,7 +119,7 @@ class Client:
             self.last_activity = time.monotonic()
             self.frames_in += 1
             self.batcher.submit(self.pipeline, frame, self.last_activity)
-        await self.close()  # the camera ended: the peer is gone
+        await self.close("its video ended")  # the peer is gone
 
     def _on_datachannel(self, channel) -> None:
         if channel.label != "control" or self.channel is not None:
@@ -147,7 +149,7 @@ class Client:
 
     def _on_state(self) -> None:
         if self.pc.connectionState in ("failed", "closed"):
-            self._spawn(self.close())
+            self._spawn(self.close(f"connection {self.pc.connectionState}"))
 
     # ---- outgoing ----------------------------------------------------------------------------
 
@@ -182,10 +184,9 @@ class Client:
             except Exception:  # a channel closing under us: the connection's state change removes the client
                 pass
 
-    def send_status(self, clients: int | None = None) -> None:
-        self.send({"stats": self.stats(clients if clients is not None else self.client_count()), "state": self.look.state()})
-
-    client_count: Callable[[], int] = staticmethod(lambda: 1)  # set by the server
+    def send_status(self) -> None:
+        """The figures and the look: about once a second, and after every change."""
+        self.send({"stats": self.stats(self.count()), "state": self.look.state()})
 
     # ---- lifetime ----------------------------------------------------------------------------
 
@@ -194,11 +195,12 @@ class Client:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def close(self) -> None:
+    async def close(self, reason: str) -> None:
         """Idempotent: stop the tracks, drop any waiting frame, close the connection, tell the server."""
         if self.closing:
             return
         self.closing = True
+        self.reason = reason
         self.batcher.discard(self.pipeline)
         self.out.stop()
         try:
