@@ -24,11 +24,13 @@ from realtime_adain.live.styles import StyleLibrary
 from realtime_adain.serve import app as serve_app
 from realtime_adain.serve.batcher import stylize_batch, work_size
 from realtime_adain.serve.client import FrameSource, ServeClient
+from realtime_adain.serve.peers import has_ice_addresses
 from realtime_adain.serve.settings import ServeSettings
 from realtime_adain.serve.styles import StyleRegistry
 from realtime_adain.settings import ModelSettings
 
 REPO = Path(__file__).resolve().parents[1]
+WEBRTC = pytest.mark.skipif(not has_ice_addresses(), reason="only loopback here: aiortc's ICE offers no candidate")
 W, H, FPS = 64, 48, 30
 # Through VP8 (twice: to the server and back) a right match measures 27-41 dB here; the same frame
 # with another style 18-19 dB, another alpha 24-26 dB, the mix's main style alone 28-30 dB.
@@ -106,6 +108,7 @@ async def after_change(client: ServeClient, message: dict, test, frames: int = 4
     return since
 
 
+@WEBRTC
 def test_frames_come_back_stylized(stylizer, registry, one_thread):
     async def main():
         async with served(stylizer, registry) as (server, url):
@@ -121,6 +124,7 @@ def test_frames_come_back_stylized(stylizer, registry, one_thread):
     assert len({got.pts for got in client.frames}) == len(client.frames)  # each frame once, pts kept
 
 
+@WEBRTC
 def test_style_alpha_mix_and_bad_messages_over_the_data_channel(stylizer, registry, one_thread):
     s0, s1 = registry.get("s0").stats, registry.get("s1").stats
 
@@ -156,6 +160,7 @@ def test_style_alpha_mix_and_bad_messages_over_the_data_channel(stylizer, regist
     assert stats["state"]["style"] == "s1"
 
 
+@WEBRTC
 def test_two_clients_each_get_their_own_style(stylizer, registry, one_thread):
     async def main():
         async with served(stylizer, registry) as (server, url):
@@ -181,6 +186,7 @@ def green(_k: int) -> np.ndarray:
     return np.stack([20 + 0 * x * y, 100 + 128 * x + 0 * y, 10 + 76 * y + 0 * x], axis=2).astype(np.uint8)
 
 
+@WEBRTC
 def test_colour_preservation_view_and_stabiliser_modes(stylizer, registry, one_thread):
     s1 = registry.get("s1")
 
@@ -233,6 +239,7 @@ def test_work_size_bounds_and_even_sides():
     assert work_size(47, 63, 0, (7680, 4320)) == (62, 46)
 
 
+@WEBRTC
 def test_token_limits_and_config(stylizer, registry):
     token = "s3cret-token-123"
 
@@ -278,6 +285,7 @@ def test_token_limits_and_config(stylizer, registry):
     assert results["left"] == 0
 
 
+@WEBRTC
 def test_silent_client_is_closed_after_the_idle_timeout(stylizer, registry, one_thread):
     async def main():
         async with served(stylizer, registry, idle_timeout=1.0) as (server, url):
@@ -294,6 +302,7 @@ def test_silent_client_is_closed_after_the_idle_timeout(stylizer, registry, one_
     assert left == 0 and waited < 5
 
 
+@WEBRTC
 def test_client_that_vanishes_is_cleaned_up(stylizer, registry, tmp_path):
     """A client process killed outright (no goodbye on any layer) is removed by the idle timeout."""
     script = tmp_path / "client.py"
@@ -331,6 +340,7 @@ def upload_form(data: bytes) -> aiohttp.FormData:
     return form
 
 
+@WEBRTC
 def test_uploads_are_limited_and_decoded_safely(stylizer, registry, data_dir):
     png = cv2.imencode(".png", np.full((40, 60, 3), 90, np.uint8))[1].tobytes()
     wide = cv2.imencode(".png", np.zeros((8, 3000, 3), np.uint8))[1].tobytes()  # 24000 pixels, a few hundred bytes
@@ -456,6 +466,7 @@ def test_missing_extra_is_one_line(weights_env, data_dir, tmp_path):
     assert result.stderr.strip() == 'error: serve needs aiohttp and aiortc: pip install "realtime-adain[serve]"'
 
 
+@WEBRTC
 @pytest.mark.parametrize("sig, code, line", [
     (signal.SIGTERM, 143, "terminated"),
     pytest.param(signal.SIGINT, 130, "interrupted", marks=pytest.mark.slow),  # the same path, another signal

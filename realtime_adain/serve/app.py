@@ -30,7 +30,7 @@ from realtime_adain.live.styles import StyleLibrary, default_cache_dir
 from realtime_adain.serve import uploads
 from realtime_adain.serve.batcher import Batcher
 from realtime_adain.serve.control import Look
-from realtime_adain.serve.peers import Client
+from realtime_adain.serve.peers import Client, has_ice_addresses
 from realtime_adain.serve.settings import ServeSettings
 from realtime_adain.serve.styles import StyleRegistry
 from realtime_adain.settings import STABILIZE_MODES
@@ -293,6 +293,8 @@ def run(settings: ServeSettings) -> int:
             stop = asyncio.Event()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, lambda s=sig: (received.append(s), stop.set()))
+            if not has_ice_addresses():
+                log("warning: no network interface besides loopback; WebRTC peers (aiortc's ICE) cannot connect")
             try:
                 await serve_until_stopped(server, settings, stop, lambda port: print_url(settings, port))
             finally:

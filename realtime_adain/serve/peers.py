@@ -24,6 +24,14 @@ LATENCY_WINDOW = 60  # frames the reported p50/p95 are taken over (2 s at 30 fps
 FPS_WINDOW = 30
 
 
+def has_ice_addresses() -> bool:
+    """Whether aiortc can offer a host candidate: its ICE (aioice) never offers 127.0.0.1, so a
+    machine with nothing but loopback cannot connect a peer, even to itself."""
+    from aioice.ice import get_host_addresses
+
+    return bool(get_host_addresses(use_ipv4=True, use_ipv6=True))
+
+
 def peer_connection() -> RTCPeerConnection:
     """No STUN server: the default one is on the internet, and this may be an offline machine."""
     return RTCPeerConnection(RTCConfiguration(iceServers=[]))
