@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -18,10 +19,13 @@ import aiohttp
 import cv2
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from realtime_adain.adain import StyleStats
 from realtime_adain.live.styles import StyleLibrary
 from realtime_adain.serve import app as serve_app
+from realtime_adain.serve import control
 from realtime_adain.serve.batcher import stylize_batch, work_size
 from realtime_adain.serve.client import FrameSource, ServeClient
 from realtime_adain.serve.peers import has_ice_addresses
@@ -231,6 +235,32 @@ def test_per_sample_styles_in_one_batch_equal_single_frames(stylizer, registry, 
     batch = stylize_batch(stylizer, frames, styles, alphas, per_sample)
     for frame, style, alpha, out in zip(frames, styles, alphas, batch):
         assert psnr(out, stylizer.stylize(frame, style, alpha)) > 45
+
+
+JSON = st.recursive(st.none() | st.booleans() | st.floats(allow_nan=True) | st.integers() | st.text(max_size=20),
+                    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+                    max_leaves=6)
+KEYS = st.sampled_from(["style", "alpha", "mix", "preserve_color", "stabilize", "view", "ping"]) | st.text(max_size=8)
+GOOD_VALUES = st.sampled_from(["s0", "s1", 0.0, 0.5, 1, True, False, "flow", "stats", "side", {"style": "s1", "weight": 0.5}])
+
+
+@settings(max_examples=200, deadline=None)
+@given(message=st.dictionaries(KEYS, GOOD_VALUES | JSON | st.just(10 ** 400), max_size=4) | JSON)
+def test_any_message_is_refused_or_gives_a_valid_look(registry, message):
+    """Whatever a client sends, the look stays valid: a bad message is one BadMessage, never a crash."""
+    look = control.Look("s0")
+    try:
+        parsed = control.parse(json.dumps(message))
+        answer = control.pong(parsed)
+        new = control.apply(look, parsed, registry)
+    except control.BadMessage:
+        return
+    assert answer is None or json.loads(json.dumps(answer, allow_nan=False)) == answer
+    assert registry.get(new.style) is not None and 0.0 <= new.alpha <= 1.0
+    assert new.stabilize in ("off", "flow", "stats", "both") and new.view in control.VIEWS
+    assert (new.mix_style is None) == (new.mix_weight == 0.0) and 0.0 <= new.mix_weight <= 1.0
+    assert new.mix_style is None or registry.get(new.mix_style) is not None
+    new.live_state()  # and the temporal stage can follow it
 
 
 def test_work_size_bounds_and_even_sides():

@@ -84,8 +84,8 @@ class Server:
             return error(401, "access token required: open the URL printed by `realtime-adain serve` (…/?token=…)")
         try:
             return await handler(request)
-        except web.HTTPRequestEntityTooLarge:
-            return error(413, f"the request is larger than the {self.settings.max_upload_bytes} bytes allowed")
+        except web.HTTPRequestEntityTooLarge as exc:
+            return error(413, f"the request body is too large ({exc.text or 'over the limit'})")
 
     @staticmethod
     def _authorised(request: web.Request, token: str) -> bool:
@@ -244,7 +244,7 @@ async def serve_until_stopped(server: Server, settings: ServeSettings, stop: asy
     try:
         site = web.TCPSite(runner, settings.host, settings.port, ssl_context=tls_context(settings))
         await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # the chosen one when --port 0
+        port = runner.addresses[0][1]  # the chosen one when --port 0
         started(port)
         await stop.wait()
     finally:

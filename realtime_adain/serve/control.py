@@ -9,7 +9,6 @@ one), so the live temporal stage (`live.stability.Stability`) follows it unchang
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, replace
 
 from realtime_adain.live.controller import LiveState
@@ -53,9 +52,9 @@ class Look:
 
 
 def _number(value: object, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise BadMessage(f"{name} must be a number")
-    if not 0.0 <= value <= 1.0:
+    if not 0.0 <= value <= 1.0:  # also NaN, infinities and integers too large for a float
         raise BadMessage(f"{name} must be in [0, 1]")
     return float(value)
 
@@ -117,6 +116,16 @@ def parse(text: object) -> dict:
     if not isinstance(message, dict) or not message:
         raise BadMessage("a message is a non-empty JSON object")
     return message
+
+
+def pong(message: dict) -> dict | None:
+    """The answer to a `ping` (the client's own timestamp back), None without one."""
+    if "ping" not in message:
+        return None
+    ping = message["ping"]
+    if isinstance(ping, bool) or not isinstance(ping, (int, float)) or not -1e18 < ping < 1e18:
+        raise BadMessage("ping must be a number (the client's clock, e.g. in ms)")
+    return {"pong": ping}
 
 
 def apply(look: Look, message: dict, styles: StyleRegistry) -> Look:

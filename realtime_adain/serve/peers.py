@@ -142,11 +142,9 @@ class Client:
         self.last_activity = time.monotonic()
         try:
             message = control.parse(text)
-            if "ping" in message:
-                ping = message["ping"]
-                if isinstance(ping, bool) or not isinstance(ping, (int, float)):
-                    raise control.BadMessage("ping must be a number")
-                self.send({"pong": ping})
+            answer = control.pong(message)
+            if answer is not None:
+                self.send(answer)
             look = control.apply(self.look, message, self.styles)
         except control.BadMessage as exc:
             self.send({"error": str(exc)})
