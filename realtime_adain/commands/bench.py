@@ -6,7 +6,7 @@ import argparse
 import importlib
 
 # Each name is a module in realtime_adain.benchmarks with a docstring, add_arguments() and run().
-BENCHMARKS: tuple[str, ...] = ("train", "live", "model", "video", "temporal")
+BENCHMARKS: tuple[str, ...] = ("train", "live", "model", "video", "temporal", "serve")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:

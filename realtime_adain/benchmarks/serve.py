@@ -1,0 +1,185 @@
+"""Serve: N simulated WebRTC clients at 30 fps against `realtime-adain serve`, per-client fps and latency.
+
+Starts the real `serve` command as a subprocess (so its CPU time is its own) and N aiortc
+clients on loopback in this process, each sending a generated moving gradient at `--fps`,
+stamped with its pts. Reports per client the sustained rate of stylized frames coming back;
+for all clients together the p50/p95 latency from a frame's capture (when the client sent it)
+to the arrival of the stylized frame's last packet back at the client (matched by pts; aiortc's
+own receiver hands a frame over one frame interval later, reported as `aiortc_decoded_p50_ms`);
+the server's CPU use (process CPU time / wall time; 1.0 = one core busy) and its own latency
+figure (arrival at the server to hand-over to the outgoing track, from the data channel). The
+first `--warmup` seconds after every client has a frame back are left out. The clients' VP8
+encoding and decoding run in this process, on the same machine's cores. Weights: the installed
+ones if found, else generated stand-ins (timings do not depend on the values); the report says which.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from realtime_adain.atomic import atomic_write_bytes
+from realtime_adain.benchmarks.setup import benchmark_weights, machine
+from realtime_adain.commands import argtypes, common
+from realtime_adain.errors import UserError
+from realtime_adain.imageio import write_image
+from realtime_adain.paths import ensure_writable_dir
+from realtime_adain.settings import STABILIZE_MODES
+
+START_TIMEOUT = 180.0  # loading torch and the weights on a busy machine
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--clients", type=argtypes.positive_int, default=1, metavar="N", help="simulated clients (default 1)")
+    parser.add_argument("--seconds", type=argtypes.positive_float, default=20.0, help="measured duration (default 20)")
+    parser.add_argument("--warmup", type=argtypes.non_negative_float, default=3.0,
+                        help="seconds left out once every client has a frame back (default 3)")
+    parser.add_argument("--fps", type=argtypes.positive_float, default=30.0, help="frame rate each client sends (default 30)")
+    parser.add_argument("--stabilize", default="flow", choices=STABILIZE_MODES, help="the server's --stabilize (default flow)")
+    parser.add_argument("--json", type=Path, metavar="PATH", help="also write the results here")
+    common.add_model_options(parser, default_size=None, size_default_text="160 on a CPU, native on a GPU")
+    # --size here is the clients' frame size (WxH), replacing the model options' --size PX; the
+    # server's processing size is --process-size.
+    parser.conflict_handler = "resolve"  # inherited by the group below, which then replaces --size
+    frames = parser.add_argument_group("frames")
+    frames.add_argument("--size", type=argtypes.resolution, default=(320, 240), metavar="WxH",
+                        help="frame size the clients send (default 320x240)")
+    frames.add_argument("--process-size", type=argtypes.side_length, default=None, metavar="PX",
+                        help="the server's --size: processing size, shorter side (default: serve's, 160 on a CPU)")
+
+
+def moving_frames(size: tuple[int, int], count: int = 30) -> list[np.ndarray]:
+    """A moving gradient, `count` frames to cycle through (made once: the clients must not cost much)."""
+    width, height = size
+    x = np.linspace(0, 255, width, dtype=np.float32)[None, :]
+    y = np.linspace(0, 255, height, dtype=np.float32)[:, None]
+    return [np.stack([(x + 8 * k) % 256 + 0 * y, (y + 4 * k) % 256 + 0 * x, (x + y) / 2 + 0 * y], axis=2).astype(np.uint8)
+            for k in range(count)]
+
+
+def process_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a running process (Linux /proc), None elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def start_server(args: argparse.Namespace, vgg: Path, decoder: Path, style: Path, workdir: Path) -> tuple[subprocess.Popen, str]:
+    command = [sys.executable, "-m", "realtime_adain", "serve", "-s", str(style), "--port", "0", "--style-size", "256",
+               "--style-cache", str(workdir / "cache"), "--max-clients", str(args.clients), "--idle-timeout", "600",
+               "--stabilize", args.stabilize, "--vgg", str(vgg), "--decoder", str(decoder), "--device", args.device,
+               "--dtype", args.dtype, "--engine", args.engine]
+    if args.process_size is not None:
+        command += ["--size", str(args.process_size)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=open(workdir / "server.log", "w"), text=True)
+    line: list[str] = []
+    reader = threading.Thread(target=lambda: line.append(process.stdout.readline()), daemon=True)
+    reader.start()
+    reader.join(START_TIMEOUT)
+    if not line or not line[0].startswith("serving on "):
+        process.kill()
+        log = (workdir / "server.log").read_text().strip().splitlines()
+        raise UserError(f"the server did not start: {log[-1] if log else 'no output'}")
+    return process, line[0].removeprefix("serving on ").strip().rstrip("/")
+
+
+async def measure(url: str, args: argparse.Namespace, pid: int) -> dict:
+    from realtime_adain.serve.client import FrameSource, ServeClient
+
+    frames = moving_frames(args.size)
+    clients = [ServeClient(url, FrameSource(lambda k: frames[k % len(frames)], args.fps), keep=0) for _ in range(args.clients)]
+    for client in clients:
+        await client.connect()
+    for client in clients:
+        await client.wait_frames(1, timeout=START_TIMEOUT)
+    await asyncio.sleep(args.warmup)
+    start, cpu_start, counts = time.monotonic(), process_cpu_seconds(pid), [len(c.frames) for c in clients]
+    await asyncio.sleep(args.seconds)
+    end, cpu_end = time.monotonic(), process_cpu_seconds(pid)
+    per_client, latencies, decoded, unmatched = [], [], [], 0
+    for client, first in zip(clients, counts):
+        window = [got for got in client.frames[first:] if got.at <= end]
+        source = client.source
+        matched = [got for got in window if source.frame_of(got.pts) in source.sent_at and got.complete is not None]
+        mine = [got.complete - source.sent_at[source.frame_of(got.pts)] for got in matched]
+        decoded += [got.at - source.sent_at[source.frame_of(got.pts)] for got in matched]
+        unmatched += len(window) - len(mine)
+        latencies += mine
+        per_client.append({"fps": round(len(window) / (end - start), 2), "frames": len(window),
+                           "latency_p50_ms": round(1000 * float(np.percentile(mine, 50)), 1) if mine else None})
+    reported = [next((m["stats"] for m in reversed(c.messages) if "stats" in m), None) for c in clients]
+    server_p50 = [r["latency_ms"]["p50"] for r in reported if r and r["frames_out"] > 0]
+    await asyncio.gather(*(client.close() for client in clients))
+    cpu = (cpu_end - cpu_start) / (end - start) if cpu_start is not None and cpu_end is not None else None
+    return {"per_client": per_client, "latencies": latencies, "unmatched": unmatched, "seconds": round(end - start, 2),
+            "server_reported_p50_ms": round(float(np.median(server_p50)), 1) if server_p50 else None,
+            "aiortc_decoded_p50_ms": round(1000 * float(np.percentile(decoded, 50)), 1) if decoded else None,
+            "server_cpu": round(cpu, 2) if cpu is not None else None}
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.json:
+        if args.json.is_dir():
+            raise UserError(f"{args.json}: is a folder; give a file name")
+        ensure_writable_dir(args.json.parent)
+    from realtime_adain.commands.serve import check_extra
+
+    check_extra()
+    with tempfile.TemporaryDirectory(prefix="bench-serve-") as tmp:
+        workdir = Path(tmp)
+        vgg, decoder, which_weights = benchmark_weights(args, workdir / "weights")
+        style = workdir / "style.png"
+        write_image(style, np.random.default_rng(0).integers(0, 256, (256, 256, 3), dtype=np.uint8))
+        process, url = start_server(args, vgg, decoder, style, workdir)
+        try:
+            measured = asyncio.run(measure(url, args, process.pid))
+        finally:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+    latencies = measured.pop("latencies")
+    if not latencies:
+        raise UserError("no frame came back during the measurement; raise --seconds")
+    device = "cuda" if args.device.startswith("cuda") or (args.device == "auto" and torch.cuda.is_available()) else "cpu"
+    result = {
+        "benchmark": "serve", "device": machine(torch.device(device)), "cpus": os.cpu_count(), "weights": which_weights,
+        "clients": args.clients, "frame_size": "%dx%d" % args.size, "client_fps": args.fps,
+        "process_size": args.process_size, "stabilize": args.stabilize,
+        "fps_per_client": [c["fps"] for c in measured["per_client"]],
+        "fps_mean": round(float(np.mean([c["fps"] for c in measured["per_client"]])), 2),
+        "latency_p50_ms": round(1000 * float(np.percentile(latencies, 50)), 1),
+        "latency_p95_ms": round(1000 * float(np.percentile(latencies, 95)), 1),
+        **measured, "torch": torch.__version__,
+    }
+    print_result(result)
+    if args.json:
+        atomic_write_bytes(args.json, json.dumps(result, indent=2).encode())
+    return 0
+
+
+def print_result(r: dict) -> None:
+    cpu = f"{100 * r['server_cpu']:.0f} % of one core" if r["server_cpu"] is not None else "n/a"
+    print(f"serve on {r['device']}, {r['weights']} weights, torch {r['torch']}; {r['clients']} client(s) sending "
+          f"{r['frame_size']} at {r['client_fps']:g} fps, stabilize {r['stabilize']}")
+    print(f"{'fps/client':>10} {'p50 ms':>8} {'p95 ms':>8} {'server CPU':>18} {'seconds':>8}")
+    print(f"{r['fps_mean']:>10.2f} {r['latency_p50_ms']:>8.1f} {r['latency_p95_ms']:>8.1f} {cpu:>18} {r['seconds']:>8.1f}")
+    print("per client fps: " + ", ".join(f"{fps:.2f}" for fps in r["fps_per_client"]) +
+          f"; server-reported p50 (arrival to track) {r['server_reported_p50_ms']} ms; "
+          f"aiortc-decoded p50 {r['aiortc_decoded_p50_ms']} ms")
+    print(json.dumps(r))
