@@ -16,7 +16,7 @@ from typing import Callable, NoReturn
 from realtime_adain import __version__, interrupts
 from realtime_adain.errors import UserError
 
-COMMAND_MODULES = ("image", "weights", "video", "live", "bench", "export", "engines", "doctor")
+COMMAND_MODULES = ("image", "weights", "video", "live", "serve", "bench", "export", "engines", "doctor")
 
 
 class ArgumentParser(argparse.ArgumentParser):

@@ -1,0 +1,106 @@
+"""`realtime-adain serve`: a browser's camera stylized over WebRTC, with the live window's controls."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import secrets
+import sys
+from pathlib import Path
+
+from realtime_adain.commands import argtypes, common
+from realtime_adain.errors import UserError
+from realtime_adain.settings import MAX_RESOLUTION, STABILIZE_MODES
+
+MISSING_EXTRA = 'serve needs aiohttp and aiortc: pip install "realtime-adain[serve]"'
+
+EPILOG = """examples:
+  realtime-adain serve --styles styles/                       # http://127.0.0.1:8080/ on this machine only
+  realtime-adain serve --styles styles/ --host 0.0.0.0        # the LAN: an access token is generated and printed
+  realtime-adain serve --styles a.jpg b.jpg --port 0 --allow-uploads --max-clients 2
+
+Listening on anything but loopback needs an access token (--token, or one is generated); the
+printed URL carries it. Browsers give a page the camera only on https:// or on localhost.
+"""
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "serve", help="serve a web page that stylizes the browser's camera over WebRTC",
+        description="Stylize browsers' cameras in real time over WebRTC (aiohttp + aiortc); one shared model.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    net = parser.add_argument_group("network and access")
+    net.add_argument("--host", default="127.0.0.1",
+                     help="address to listen on (default 127.0.0.1; any other needs an access token)")
+    net.add_argument("--port", type=argtypes.non_negative_int, default=8080, help="port (default 8080; 0: a free one)")
+    net.add_argument("--token", help="access token every /api request must carry (default: generated when "
+                                     "--host is not loopback, else none)")
+    net.add_argument("--max-clients", type=argtypes.positive_int, default=4, metavar="N",
+                     help="most clients at once (default 4); more are refused with 429")
+    net.add_argument("--idle-timeout", type=argtypes.positive_float, default=60.0, metavar="S",
+                     help="close a client that sent no frame or message for S seconds (default 60)")
+    net.add_argument("--allow-uploads", action="store_true", help="let clients upload style images (off by default)")
+    net.add_argument("--max-upload-mb", type=argtypes.positive_float, default=8.0, metavar="MB",
+                     help="largest style upload in MiB (default 8)")
+
+    styles = parser.add_argument_group("styles")
+    styles.add_argument("--styles", "--style", "-s", nargs="+", action="extend", required=True, metavar="PATH",
+                        help="style images and/or directories of them (the page shows them as thumbnails)")
+    styles.add_argument("--alpha", type=argtypes.unit_interval, default=1.0, help="initial content/style trade-off (default 1)")
+    styles.add_argument("--preserve-color", action="store_true", help="start with colour preservation on")
+    styles.add_argument("--style-size", type=argtypes.non_negative_int, default=512, metavar="PX",
+                        help="shorter side styles are encoded at, 0 = native (default 512)")
+    styles.add_argument("--style-cache", metavar="DIR", help="where style statistics are cached (as `live`)")
+
+    frames = parser.add_argument_group("frames and temporal stability")
+    frames.add_argument("--max-resolution", type=argtypes.resolution, default=MAX_RESOLUTION, metavar="WxH",
+                        help="incoming frames larger than this are scaled down first (default %dx%d)" % MAX_RESOLUTION)
+    frames.add_argument("--stabilize", default="flow", metavar="{%s}" % ",".join(STABILIZE_MODES),
+                        help="each client's stabiliser mode at the start (default flow; stats needs the eager engine)")
+    frames.add_argument("--stabilize-strength", type=float, default=0.7, metavar="S",
+                        help="how much of the previous frame is kept where the flow is trusted, in [0, 1] (default 0.7)")
+
+    common.add_model_options(parser, default_size=None, size_default_text="160 on a CPU, native on a GPU")
+    parser.set_defaults(func=run)
+
+
+def serve_settings(args: argparse.Namespace):
+    """The options as checked `ServeSettings`; off loopback without --token, a generated token."""
+    from realtime_adain.serve.settings import ServeSettings
+
+    settings = ServeSettings(
+        styles=tuple(args.styles), model=common.model_settings(args), host=args.host, port=args.port, token=args.token,
+        max_clients=args.max_clients, idle_timeout=args.idle_timeout, allow_uploads=args.allow_uploads,
+        max_upload_mb=args.max_upload_mb, alpha=args.alpha, preserve_color=args.preserve_color,
+        style_size=args.style_size, style_cache=Path(args.style_cache) if args.style_cache else None, size=args.size,
+        max_resolution=args.max_resolution, stabilize=args.stabilize, stabilize_strength=args.stabilize_strength,
+    )
+    settings.check()
+    if settings.needs_token and settings.token is None:
+        from dataclasses import replace
+
+        settings = replace(settings, token=secrets.token_urlsafe(24))
+        print(f"access token (required off loopback): {settings.token}", file=sys.stderr)
+    return settings
+
+
+def check_extra() -> None:
+    """aiohttp and aiortc are the optional extra `serve`: without them, one line saying how to get them."""
+    try:
+        missing = [name for name in ("aiohttp", "aiortc") if importlib.util.find_spec(name) is None]
+        if not missing:
+            import aiohttp  # noqa: F401  (a broken install fails here, not mid-start)
+            import aiortc  # noqa: F401
+    except ImportError:
+        missing = ["aiohttp/aiortc"]
+    if missing:
+        raise UserError(MISSING_EXTRA)
+
+
+def run(args: argparse.Namespace) -> int:
+    check_extra()
+    settings = serve_settings(args)
+    from realtime_adain.serve import app
+
+    return app.run(settings)

@@ -1,0 +1,206 @@
+"""One Stylizer shared by every client, on one worker thread, newest frame per client.
+
+The asyncio loop only hands frames over (`submit`) and never waits for the network: the worker
+takes each client's newest frame (older ones are dropped, so nothing queues up), brings it to
+the processing size, and stylizes the frames that are ready together as one batch per frame
+size. Each frame keeps its own client's style and alpha: the eager engine takes per-sample
+statistics in one batch; the other engines take one style per call, so there a batch holds the
+clients that share style and alpha. A client whose stabiliser smooths content statistics
+(`stats`/`both`, eager only) runs alone: its smoothing state is its own.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+
+from realtime_adain.adain import StyleStats
+from realtime_adain.imageio import fit_short_side, resize
+from realtime_adain.live.stability import Stability
+from realtime_adain.serve.control import Look
+from realtime_adain.serve.styles import StyleRegistry
+from realtime_adain.stylizer import Stylizer
+
+MAX_BATCH = 8  # frames per network call; more clients wait for the next call
+
+
+@torch.inference_mode()
+def stylize_batch(stylizer: Stylizer, frames: np.ndarray, styles: Sequence[StyleStats], alphas: Sequence[float]) -> np.ndarray:
+    """(N, H, W, 3) uint8 frames, frame i with styles[i] and alphas[i], as few network calls as the engine allows."""
+    if all(s is styles[0] for s in styles) and len(set(alphas)) == 1:
+        return stylizer.stylize(frames, styles[0], alphas[0])
+    engine = stylizer.engine
+    if engine.name == "eager":  # AdaIN and the alpha blend broadcast per-sample (N, C) statistics
+        device, dtype = stylizer.device, stylizer.dtype
+        mean = torch.stack([s.mean.reshape(-1) for s in styles]).to(device, dtype)
+        std = torch.stack([s.std.reshape(-1) for s in styles]).to(device, dtype)
+        alpha = torch.tensor(list(alphas), device=device, dtype=dtype)
+        out = engine.step(engine.frames.upload(frames), mean, std, alpha)
+        return engine.frames.download(out, *frames.shape[1:3])
+    result = np.empty_like(frames)
+    groups: dict[tuple[int, float], list[int]] = defaultdict(list)
+    for i, (style, alpha) in enumerate(zip(styles, alphas)):
+        groups[id(style), alpha].append(i)
+    for indices in groups.values():
+        result[indices] = stylizer.stylize(frames[indices], styles[indices[0]], alphas[indices[0]])
+    return result
+
+
+def work_size(height: int, width: int, side: int, limit: tuple[int, int]) -> tuple[int, int]:
+    """(width, height) a frame is stylized at: shorter side `side` (0: as it comes), within
+    `limit`, even sides (the video codecs' 4:2:0 chroma)."""
+    scale = side / min(height, width) if side else 1.0
+    scale = min(scale, limit[0] / width, limit[1] / height)
+    return max(16, round(width * scale) // 2 * 2), max(16, round(height * scale) // 2 * 2)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A finished frame for a client's outgoing track."""
+
+    image: np.ndarray  # (H, W, 3) uint8 RGB, what the view shows
+    pts: int | None
+    time_base: object
+    arrived: float  # time.monotonic() when the frame reached the server
+    batch: int  # how many frames went through the network together with it
+
+
+class Pipeline:
+    """One client's share of the worker: its look, cached statistics and stabiliser (worker thread only,
+    except `look`, an immutable value the event loop replaces)."""
+
+    def __init__(self, styles: StyleRegistry, stylizer: Stylizer, look: Look, deliver: Callable[[Delivery], None],
+                 strength: float) -> None:
+        self.styles, self.stylizer, self.look, self.deliver = styles, stylizer, look, deliver
+        self.stability = Stability(stylizer, strength)
+        self._key: tuple | None = None
+        self._stats: StyleStats | None = None
+        self.dropped = 0
+
+    def style_stats(self, look: Look, content: np.ndarray) -> StyleStats:
+        """The look's statistics, computed again only when the choice changes (a switch is free;
+        colour preservation encodes the style once, recoloured to the frame at hand)."""
+        key = (look.style, look.mix_style if look.mixing else None, look.mix_weight if look.mixing else 0.0,
+               look.preserve_color, look.color_epoch if look.preserve_color else 0)
+        if key != self._key or self._stats is None:
+            served = [self.styles.get(look.style)] + ([self.styles.get(look.mix_style)] if look.mixing else [])
+            if look.preserve_color:
+                stats = [self.stylizer.style_stats(self.styles.image(s), color_reference=content) for s in served]
+            else:
+                stats = [s.stats for s in served]
+            weights = [1.0 - look.mix_weight, look.mix_weight]
+            self._stats = stats[0] if len(stats) == 1 else StyleStats.mix(stats, weights)
+            self._key = key
+        return self._stats
+
+    @property
+    def runs_alone(self) -> bool:
+        return self.look.stabilize in ("stats", "both") and self.stability.smooths_stats
+
+
+@dataclass
+class _Job:
+    pipeline: Pipeline
+    frame: object  # av.VideoFrame (decoded on the worker) or (H, W, 3) uint8 RGB
+    arrived: float
+
+
+def _rgb(frame: object) -> np.ndarray:
+    return frame if isinstance(frame, np.ndarray) else frame.to_ndarray(format="rgb24")
+
+
+class Batcher(threading.Thread):
+    """The worker: newest frame per client in, stylized frames out through each pipeline's `deliver`."""
+
+    def __init__(self, stylizer: Stylizer, side: int, max_resolution: tuple[int, int], max_batch: int = MAX_BATCH) -> None:
+        super().__init__(name="serve-batcher", daemon=True)
+        self.stylizer, self.side, self.max_resolution, self.max_batch = stylizer, side, max_resolution, max_batch
+        self._pending: dict[Pipeline, _Job] = {}
+        self._wake = threading.Condition()
+        self._stopped = False
+        self.batches = self.frames = 0
+        self.error: str | None = None  # the last failure, said once on stderr
+
+    def submit(self, pipeline: Pipeline, frame: object, arrived: float) -> None:
+        """The client's newest frame; one still waiting is dropped (never a backlog)."""
+        with self._wake:
+            if pipeline in self._pending:
+                pipeline.dropped += 1
+            self._pending[pipeline] = _Job(pipeline, frame, arrived)
+            self._wake.notify()
+
+    def discard(self, pipeline: Pipeline) -> None:
+        with self._wake:
+            self._pending.pop(pipeline, None)
+
+    def stop(self) -> None:
+        with self._wake:
+            self._stopped = True
+            self._wake.notify()
+
+    def run(self) -> None:
+        while True:
+            with self._wake:
+                while not self._pending and not self._stopped:
+                    self._wake.wait()
+                if self._stopped:
+                    return
+                jobs = list(self._pending.values())[:self.max_batch]
+                for job in jobs:
+                    del self._pending[job.pipeline]
+            try:
+                self._process(jobs)
+            except Exception as exc:  # a failed batch loses its frames, never the server
+                message = f"{type(exc).__name__}: {exc}"
+                if message != self.error:
+                    print(f"serve: stylizing failed: {message}", file=sys.stderr, flush=True)
+                self.error = message
+
+    def _content(self, job: _Job) -> np.ndarray:
+        image = _rgb(job.frame)
+        size = work_size(*image.shape[:2], self.side, self.max_resolution)
+        if image.shape[0] > 2 * size[1]:  # a huge frame: a cheap first step keeps INTER_AREA's cost down
+            image = fit_short_side(image, 2 * min(size))
+        return resize(image, size)
+
+    def _process(self, jobs: list[_Job]) -> None:
+        contents = [self._content(job) for job in jobs]
+        looks = [job.pipeline.look for job in jobs]  # each frame with the look at the moment it is taken
+        groups: dict[tuple, list[int]] = defaultdict(list)
+        for i, (job, content) in enumerate(zip(jobs, contents)):
+            groups[(content.shape, i) if job.pipeline.runs_alone else (content.shape,)].append(i)
+        for indices in groups.values():
+            styles = [jobs[i].pipeline.style_stats(looks[i], contents[i]) for i in indices]
+            if len(indices) == 1 and jobs[indices[0]].pipeline.runs_alone:
+                i = indices[0]
+                outs = [jobs[i].pipeline.stability.stylize(looks[i].live_state(), contents[i], styles[0])]
+            else:
+                batch = stylize_batch(self.stylizer, np.stack([contents[i] for i in indices]), styles,
+                                      [looks[i].alpha for i in indices])
+                outs = []
+                for i, out in zip(indices, batch):
+                    stability = jobs[i].pipeline.stability
+                    stability.follow(looks[i].live_state())
+                    outs.append(stability.blend(contents[i], out))
+            self.batches += 1
+            self.frames += len(indices)
+            for i, out in zip(indices, outs):
+                job = jobs[i]
+                view = _view(looks[i].view, contents[i], out)
+                job.pipeline.deliver(Delivery(view, getattr(job.frame, "pts", None), getattr(job.frame, "time_base", None),
+                                              job.arrived, len(indices)))
+
+
+def _view(view: str, content: np.ndarray, stylized: np.ndarray) -> np.ndarray:
+    if view == "original":
+        return content
+    if view == "side":
+        return np.hstack([content, stylized])
+    return stylized

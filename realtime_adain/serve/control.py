@@ -1,0 +1,131 @@
+"""What one client sees (`Look`) and the data-channel messages that change it.
+
+Messages are JSON objects from the page; anything malformed is answered with an error and
+changes nothing, so a bad or hostile client can never break its peer connection or the server.
+A `Look` converts to the live session's `LiveState` (style = the chosen style, "next" = the mixed
+one), so the live temporal stage (`live.stability.Stability`) follows it unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, replace
+
+from realtime_adain.live.controller import LiveState
+from realtime_adain.serve.styles import StyleRegistry
+from realtime_adain.settings import STABILIZE_MODES
+
+VIEWS = ("stylized", "original", "side")
+MAX_MESSAGE = 4096  # bytes: every valid message is a few dozen
+
+
+class BadMessage(ValueError):
+    """A message that is answered `{"error": ...}` and otherwise ignored."""
+
+
+@dataclass(frozen=True)
+class Look:
+    style: str  # style id
+    alpha: float = 1.0
+    mix_style: str | None = None
+    mix_weight: float = 0.0  # weight of `mix_style`; 0 = no mix
+    preserve_color: bool = False
+    color_epoch: int = 0  # bumped when colour preservation is switched on: a new reference frame
+    stabilize: str = "flow"
+    view: str = "stylized"
+
+    @property
+    def mixing(self) -> bool:
+        return self.mix_style is not None and self.mix_weight > 0
+
+    def state(self) -> dict:
+        """The look as the protocol's `state` object."""
+        mix = {"style": self.mix_style, "weight": self.mix_weight} if self.mixing else None
+        return {"style": self.style, "alpha": self.alpha, "mix": mix, "preserve_color": self.preserve_color,
+                "stabilize": self.stabilize, "view": self.view}
+
+    def live_state(self) -> LiveState:
+        """The equivalent live-session state (for `Stability.follow`)."""
+        names = (self.style, self.mix_style) if self.mixing else (self.style,)
+        return LiveState(names, alpha=self.alpha, mix=self.mix_weight if self.mixing else 0.0,
+                         preserve_color=self.preserve_color, color_epoch=self.color_epoch, stabilize=self.stabilize)
+
+
+def _number(value: object, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise BadMessage(f"{name} must be a number")
+    if not 0.0 <= value <= 1.0:
+        raise BadMessage(f"{name} must be in [0, 1]")
+    return float(value)
+
+
+def _style(value: object, styles: StyleRegistry) -> str:
+    if styles.get(value) is None:
+        raise BadMessage(f"unknown style id {str(value)[:40]!r}")
+    return value  # type: ignore[return-value]
+
+
+def _mix(look: Look, value: object, styles: StyleRegistry) -> Look:
+    if value is None:
+        return replace(look, mix_style=None, mix_weight=0.0)
+    if not isinstance(value, dict):
+        raise BadMessage("mix must be an object {style, weight} or null")
+    weight = _number(value.get("weight"), "mix weight")
+    if weight == 0:
+        return replace(look, mix_style=None, mix_weight=0.0)
+    return replace(look, mix_style=_style(value.get("style"), styles), mix_weight=weight)
+
+
+def _boolean(value: object, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise BadMessage(f"{name} must be true or false")
+    return value
+
+
+def _choice(value: object, name: str, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise BadMessage(f"{name} must be one of {', '.join(choices)}")
+    return value  # type: ignore[return-value]
+
+
+def _color(look: Look, value: object) -> Look:
+    on = _boolean(value, "preserve_color")
+    return replace(look, preserve_color=on, color_epoch=look.color_epoch + (on and not look.preserve_color))
+
+
+SETTERS = {
+    "style": lambda look, value, styles: replace(look, style=_style(value, styles)),
+    "alpha": lambda look, value, styles: replace(look, alpha=round(_number(value, "alpha"), 4)),
+    "mix": _mix,
+    "preserve_color": lambda look, value, styles: _color(look, value),
+    "stabilize": lambda look, value, styles: replace(look, stabilize=_choice(value, "stabilize", STABILIZE_MODES)),
+    "view": lambda look, value, styles: replace(look, view=_choice(value, "view", VIEWS)),
+}
+
+
+def parse(text: object) -> dict:
+    """A message's JSON object; BadMessage for anything else."""
+    if isinstance(text, bytes):
+        raise BadMessage("messages are JSON text")
+    if not isinstance(text, str) or len(text) > MAX_MESSAGE:
+        raise BadMessage(f"messages are JSON objects of at most {MAX_MESSAGE} bytes")
+    try:
+        message = json.loads(text)
+    except ValueError:
+        raise BadMessage("not JSON") from None
+    if not isinstance(message, dict) or not message:
+        raise BadMessage("a message is a non-empty JSON object")
+    return message
+
+
+def apply(look: Look, message: dict, styles: StyleRegistry) -> Look:
+    """The look after the message's settings (all of them, or none when one is bad); `ping` is
+    the caller's."""
+    unknown = [key for key in message if key not in SETTERS and key != "ping"]
+    if unknown:
+        raise BadMessage(f"unknown field {str(unknown[0])[:40]!r}")
+    for key, value in message.items():
+        if key in SETTERS:
+            look = SETTERS[key](look, value, styles)
+    return look

@@ -1,0 +1,211 @@
+"""One browser (or test client): its peer connection, incoming camera, outgoing stylized track
+and `control` data channel, and the figures it is sent about once a second."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections import deque
+from typing import Callable
+
+import av
+import numpy as np
+from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection
+from aiortc.mediastreams import MediaStreamError
+
+from realtime_adain.serve import control
+from realtime_adain.serve.batcher import Batcher, Delivery, Pipeline
+from realtime_adain.serve.styles import StyleRegistry
+from realtime_adain.stylizer import Stylizer
+
+LATENCY_WINDOW = 60  # frames the reported p50/p95 are taken over (2 s at 30 fps)
+FPS_WINDOW = 30
+
+
+def peer_connection() -> RTCPeerConnection:
+    """No STUN server: the default one is on the internet, and this may be an offline machine."""
+    return RTCPeerConnection(RTCConfiguration(iceServers=[]))
+
+
+class StylizedTrack(MediaStreamTrack):
+    """The outgoing video: each `recv` returns the newest stylized frame (older ones are skipped)."""
+
+    kind = "video"
+
+    def __init__(self, shown: Callable[[Delivery], None]) -> None:
+        super().__init__()
+        self._newest: Delivery | None = None
+        self._ready = asyncio.Event()
+        self._shown = shown
+        self._last_pts = -1
+
+    def put(self, delivery: Delivery) -> None:
+        """From the worker, through the event loop (`call_soon_threadsafe`)."""
+        self._newest = delivery
+        self._ready.set()
+
+    def stop(self) -> None:
+        super().stop()
+        self._ready.set()
+
+    async def recv(self) -> av.VideoFrame:
+        while True:
+            if self.readyState != "live":
+                raise MediaStreamError
+            await self._ready.wait()
+            self._ready.clear()
+            delivery, self._newest = self._newest, None
+            if delivery is None:
+                continue
+            # Timestamps as the frame came in; one that does not advance (a frame the client
+            # sent twice) would merge with the previous one in the receiver's jitter buffer.
+            if delivery.pts is not None and delivery.pts <= self._last_pts:
+                continue
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(delivery.image), format="rgb24")
+            if delivery.pts is not None:
+                frame.pts, frame.time_base = delivery.pts, delivery.time_base
+                self._last_pts = delivery.pts
+            self._shown(delivery)
+            return frame
+
+
+class Client:
+    """A connected client; `closed` is awaited by the server, which removes it."""
+
+    def __init__(self, styles: StyleRegistry, stylizer: Stylizer, batcher: Batcher, look: control.Look,
+                 strength: float, on_close: Callable[["Client"], None]) -> None:
+        self.id = uuid.uuid4().hex[:12]
+        self.styles, self.batcher, self.on_close = styles, batcher, on_close
+        self.pc = peer_connection()
+        self.loop = asyncio.get_running_loop()
+        self.out = StylizedTrack(self._shown)
+        self.pipeline = Pipeline(styles, stylizer, look, self._deliver, strength)
+        self.channel = None
+        self.last_activity = time.monotonic()
+        self.returned: deque[float] = deque(maxlen=FPS_WINDOW)
+        self.latencies: deque[float] = deque(maxlen=LATENCY_WINDOW)
+        self.frames_in = self.frames_out = 0
+        self.last_batch = 0
+        self.has_video = False
+        self.closing = False
+        self._tasks: set[asyncio.Task] = set()
+        self.pc.on("track", self._on_track)
+        self.pc.on("datachannel", self._on_datachannel)
+        self.pc.on("connectionstatechange", self._on_state)
+
+    @property
+    def look(self) -> control.Look:
+        return self.pipeline.look
+
+    # ---- incoming ----------------------------------------------------------------------------
+
+    def _on_track(self, track: MediaStreamTrack) -> None:
+        if track.kind != "video" or self.has_video:
+            return
+        self.has_video = True
+        self.pc.addTrack(self.out)  # on the offer's transceiver: sendrecv
+        self._spawn(self._read(track))
+
+    async def _read(self, track: MediaStreamTrack) -> None:
+        while True:
+            try:
+                frame = await track.recv()
+            except MediaStreamError:
+                break
+            self.last_activity = time.monotonic()
+            self.frames_in += 1
+            self.batcher.submit(self.pipeline, frame, self.last_activity)
+        await self.close()  # the camera ended: the peer is gone
+
+    def _on_datachannel(self, channel) -> None:
+        if channel.label != "control" or self.channel is not None:
+            return
+        self.channel = channel
+        channel.on("message", self._on_message)
+        channel.on("open", self.send_status)
+        if channel.readyState == "open":
+            self.send_status()
+
+    def _on_message(self, text: object) -> None:
+        self.last_activity = time.monotonic()
+        try:
+            message = control.parse(text)
+            if "ping" in message:
+                ping = message["ping"]
+                if isinstance(ping, bool) or not isinstance(ping, (int, float)):
+                    raise control.BadMessage("ping must be a number")
+                self.send({"pong": ping})
+            look = control.apply(self.look, message, self.styles)
+        except control.BadMessage as exc:
+            self.send({"error": str(exc)})
+            return
+        if look != self.look:
+            self.pipeline.look = look
+            self.send_status()
+
+    def _on_state(self) -> None:
+        if self.pc.connectionState in ("failed", "closed"):
+            self._spawn(self.close())
+
+    # ---- outgoing ----------------------------------------------------------------------------
+
+    def _deliver(self, delivery: Delivery) -> None:
+        """From the worker thread: into the track on the event loop (unless the server is gone)."""
+        if not self.closing and not self.loop.is_closed():
+            self.loop.call_soon_threadsafe(self.out.put, delivery)
+
+    def _shown(self, delivery: Delivery) -> None:
+        now = time.monotonic()
+        self.frames_out += 1
+        self.returned.append(now)
+        self.latencies.append(now - delivery.arrived)
+        self.last_batch = delivery.batch
+
+    def stats(self, clients: int) -> dict:
+        recent = self.returned
+        fps = (len(recent) - 1) / max(1e-6, recent[-1] - recent[0]) if len(recent) >= 2 else 0.0
+        if recent and time.monotonic() - recent[-1] > 2.0:
+            fps = 0.0  # nothing came back lately (a paused or silent camera)
+        p50, p95 = (np.percentile(self.latencies, (50, 95)) * 1000) if self.latencies else (0.0, 0.0)
+        stylizer = self.pipeline.stylizer
+        return {"fps": round(fps, 1), "latency_ms": {"p50": round(float(p50), 1), "p95": round(float(p95), 1)},
+                "batch": self.last_batch, "clients": clients, "device": str(stylizer.device), "engine": stylizer.engine_name,
+                "frames_in": self.frames_in, "frames_out": self.frames_out, "dropped": self.pipeline.dropped}
+
+    def send(self, message: dict) -> None:
+        channel = self.channel
+        if channel is not None and channel.readyState == "open":
+            try:
+                channel.send(json.dumps(message))
+            except Exception:  # a channel closing under us: the connection's state change removes the client
+                pass
+
+    def send_status(self, clients: int | None = None) -> None:
+        self.send({"stats": self.stats(clients if clients is not None else self.client_count()), "state": self.look.state()})
+
+    client_count: Callable[[], int] = staticmethod(lambda: 1)  # set by the server
+
+    # ---- lifetime ----------------------------------------------------------------------------
+
+    def _spawn(self, coro) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def close(self) -> None:
+        """Idempotent: stop the tracks, drop any waiting frame, close the connection, tell the server."""
+        if self.closing:
+            return
+        self.closing = True
+        self.batcher.discard(self.pipeline)
+        self.out.stop()
+        try:
+            await self.pc.close()
+        finally:
+            self.on_close(self)
+            current = asyncio.current_task()
+            for task in list(self._tasks):
+                if task is not current:
+                    task.cancel()

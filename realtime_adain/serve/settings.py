@@ -1,0 +1,83 @@
+"""`ServeSettings`: one `serve` run's options as a typed, checked value (see settings.py)."""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from realtime_adain.errors import UserError
+from realtime_adain.settings import MAX_RESOLUTION, STABILIZE_MODES, ModelSettings, StyleSettings
+
+MAX_UPLOAD_MB = 64  # the highest --max-upload-mb: a style image beyond it is a mistake or an attack
+MAX_CLIENTS = 64
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` only accepts connections from this machine (localhost, 127.0.0.0/8, ::1)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    """Where to listen, who may connect, and how frames are stylized (as `live`)."""
+
+    styles: tuple[str, ...]
+    model: ModelSettings = field(default_factory=ModelSettings)
+    host: str = "127.0.0.1"
+    port: int = 8080  # 0: a free port, printed
+    token: str | None = None  # required of every /api request when set (always off loopback)
+    max_clients: int = 4
+    idle_timeout: float = 60.0  # seconds without frames or messages before a client is closed
+    allow_uploads: bool = False
+    max_upload_mb: float = 8.0
+    max_upload_pixels: int = 4096 * 4096
+    alpha: float = 1.0
+    preserve_color: bool = False
+    style_size: int = 512
+    style_cache: Path | None = None
+    size: int | None = None  # processing size (shorter side); None: the device's default, as `live`
+    max_resolution: tuple[int, int] = MAX_RESOLUTION  # incoming frames beyond it are scaled down
+    stabilize: str = "flow"
+    stabilize_strength: float = 0.7
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1024 * 1024)
+
+    @property
+    def needs_token(self) -> bool:
+        return not is_loopback(self.host)
+
+    def check(self) -> None:
+        self.model.check()
+        StyleSettings(self.alpha, None, self.preserve_color, self.style_size).check()
+        if not self.styles:
+            raise UserError("--styles needs at least one style image or folder")
+        if not self.host or any(c.isspace() for c in self.host):
+            raise UserError(f"--host {self.host!r} is not a host name or address")
+        if not 0 <= self.port <= 65535:
+            raise UserError(f"--port {self.port} is outside 0..65535 (0: any free port)")
+        if self.token is not None and (len(self.token) < 8 or not self.token.isprintable() or " " in self.token):
+            raise UserError("--token must be at least 8 printable characters without spaces")
+        if not 1 <= self.max_clients <= MAX_CLIENTS:
+            raise UserError(f"--max-clients {self.max_clients} is outside 1..{MAX_CLIENTS}")
+        if not (math.isfinite(self.idle_timeout) and self.idle_timeout > 0):
+            raise UserError(f"--idle-timeout {self.idle_timeout} must be a positive number of seconds")
+        if not (math.isfinite(self.max_upload_mb) and 0 < self.max_upload_mb <= MAX_UPLOAD_MB):
+            raise UserError(f"--max-upload-mb {self.max_upload_mb} is outside (0, {MAX_UPLOAD_MB}]")
+        if self.size is not None and self.size < 0:
+            raise UserError(f"--size {self.size} is negative")
+        width, height = self.max_resolution
+        if not (16 <= width <= MAX_RESOLUTION[0] and 16 <= height <= MAX_RESOLUTION[1]):
+            raise UserError("--max-resolution %dx%d: between 16x16 and %dx%d" % (width, height, *MAX_RESOLUTION))
+        if self.stabilize not in STABILIZE_MODES:
+            raise UserError(f"--stabilize {self.stabilize}: use one of {', '.join(STABILIZE_MODES)}")
+        if not (math.isfinite(self.stabilize_strength) and 0.0 <= self.stabilize_strength <= 1.0):
+            raise UserError(f"--stabilize-strength {self.stabilize_strength} is outside [0, 1]")

@@ -1,0 +1,98 @@
+"""The styles a server offers, by id ("s0", "s1", ...): clients never name a path.
+
+The live style library (`live.styles.StyleLibrary`) scans the folders and caches each style's
+statistics on disk; here each style gets a stable id, a JPEG thumbnail for the page, and
+uploaded images (already decoded by `uploads.py`) join the library through its upload folder.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from realtime_adain.adain import StyleStats
+from realtime_adain.imageio import fit_short_side, read_image, write_image
+from realtime_adain.live.styles import Style, StyleLibrary, thumbnail
+
+THUMBNAIL_SIDE = 160  # protocol: thumbnails are at most 160 px
+
+
+@dataclass
+class ServedStyle:
+    id: str
+    name: str
+    style: Style
+    _thumbnail: bytes | None = None
+
+    @property
+    def stats(self) -> StyleStats:
+        return self.style.stats
+
+    def describe(self) -> dict:
+        return {"id": self.id, "name": self.name, "thumbnail": f"/api/styles/{self.id}/thumbnail.jpg"}
+
+
+class StyleRegistry:
+    """The library's styles under ids that never change while the server runs (thread-safe)."""
+
+    def __init__(self, library: StyleLibrary, upload_dir: Path | None = None) -> None:
+        self.library = library
+        self.upload_dir = upload_dir
+        self._lock = threading.Lock()
+        self._by_id: dict[str, ServedStyle] = {}
+        self._register_new()
+
+    def _register_new(self) -> list[ServedStyle]:
+        known = {(s.style.path, s.style.digest) for s in self._by_id.values()}
+        added = []
+        for style, name in zip(self.library.styles, self.library.names):
+            if (style.path, style.digest) not in known:
+                served = ServedStyle(f"s{len(self._by_id)}", name, style)
+                self._by_id[served.id] = served
+                added.append(served)
+        return added
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+    def get(self, style_id: object) -> ServedStyle | None:
+        return self._by_id.get(style_id) if isinstance(style_id, str) else None
+
+    @property
+    def first(self) -> ServedStyle:
+        return self._by_id["s0"]
+
+    def describe(self) -> list[dict]:
+        with self._lock:
+            return [s.describe() for s in self._by_id.values()]
+
+    def thumbnail(self, served: ServedStyle) -> bytes:
+        """A centred square JPEG of the style image (read again once, then kept in memory)."""
+        if served._thumbnail is None:
+            square = thumbnail(read_image(served.style.path), THUMBNAIL_SIDE)  # BGR, as imencode wants
+            ok, data = cv2.imencode(".jpg", square, [cv2.IMWRITE_JPEG_QUALITY, 85])
+            served._thumbnail = data.tobytes() if ok else b""
+        return served._thumbnail
+
+    def image(self, served: ServedStyle) -> np.ndarray:
+        """The style image at the library's style size: what colour preservation recolours."""
+        return fit_short_side(read_image(served.style.path), self.library.style_size)
+
+    def add_upload(self, image: np.ndarray, digest: str) -> ServedStyle:
+        """An uploaded (decoded, checked) RGB image as a new style; the same image twice is one style."""
+        if self.upload_dir is None:
+            raise RuntimeError("uploads are off")
+        with self._lock:
+            path = self.upload_dir / f"upload-{digest[:16]}.png"
+            for served in self._by_id.values():
+                if served.style.path == path:
+                    return served
+            write_image(path, image)
+            self.library.rescan()
+            added = self._register_new()
+            return next((s for s in added if s.style.path == path), None) or next(
+                s for s in self._by_id.values() if s.style.path == path)

@@ -1,0 +1,66 @@
+"""Style images uploaded by a client: limited in bytes and pixels, decoded by our own reader.
+
+The byte limit is enforced while reading the request (aiohttp's client_max_size), the pixel
+limit from the image header before any decoding (so a small file that claims a huge image is
+refused without allocating it), and the decoding itself is `imageio.read_image`'s, the same
+safe reader every command uses.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from realtime_adain.errors import UserError
+from realtime_adain.imageio import read_image
+
+
+class UploadRefused(ValueError):
+    """Answered with `status` and `{"error": message}`."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def header_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) from the image header when Pillow knows the format, without decoding."""
+    try:
+        from PIL import Image
+    except ImportError:  # pragma: no cover - Pillow comes with torchvision
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(io.BytesIO(data)) as image:
+                return image.size
+    except Image.DecompressionBombError:
+        return (1 << 20, 1 << 20)
+    except Exception:  # not a format Pillow knows: the reader decides
+        return None
+
+
+def decode(data: bytes, max_bytes: int, max_pixels: int) -> tuple[np.ndarray, str]:
+    """The upload as (H, W, 3) uint8 RGB and the SHA-256 of its bytes."""
+    if len(data) > max_bytes:
+        raise UploadRefused(413, f"the image is {len(data)} bytes, more than the {max_bytes} allowed")
+    if not data:
+        raise UploadRefused(400, "the upload is empty")
+    size = header_size(data)
+    if size is not None and size[0] * size[1] > max_pixels:
+        raise UploadRefused(413, f"the image is {size[0]}x{size[1]}, more than the {max_pixels} pixels allowed")
+    with tempfile.TemporaryDirectory(prefix="realtime-adain-upload-") as tmp:
+        path = Path(tmp) / "upload"
+        path.write_bytes(data)
+        try:
+            image = read_image(path)
+        except UserError as exc:
+            raise UploadRefused(400, str(exc).replace(f"{path}: ", "")) from None
+    if image.shape[0] * image.shape[1] > max_pixels:
+        raise UploadRefused(413, f"the image is {image.shape[1]}x{image.shape[0]}, more than the {max_pixels} pixels allowed")
+    return image, hashlib.sha256(data).hexdigest()
