@@ -325,11 +325,17 @@ function iceGathered(connection, timeoutMs = 5000) {  // the whole offer in one 
   });
 }
 
+function fail(text) {  // say why, and let go of the camera and the server's slot
+  setStatus('failed', text);
+  if (pc) pc.close();
+  if (cameraTrack) cameraTrack.stop();
+}
+
 function onConnectionState() {
   const state = pc.connectionState;
   if (state === 'connected' && statusState === 'connecting') setStatus('connected', 'connected: waiting for the first stylized frame…');
   else if (state === 'disconnected') notice('connection interrupted: waiting for it to come back…');
-  else if (state === 'failed') setStatus('failed', 'failed: the WebRTC connection broke (server stopped or network blocked); reload to retry');
+  else if (state === 'failed') fail('failed: no WebRTC connection to the server (stopped, or UDP blocked on the way); reload to retry');
 }
 
 async function connect() {
@@ -350,7 +356,7 @@ async function connect() {
   channel = pc.createDataChannel('control');
   channel.addEventListener('message', onMessage);
   channel.addEventListener('close', () => statusState !== 'failed'
-    && setStatus('failed', 'the server closed the connection; reload to reconnect'));
+    && fail('the server closed the connection; reload to reconnect'));
 
   await pc.setLocalDescription(await pc.createOffer());
   await iceGathered(pc);
@@ -371,7 +377,7 @@ async function main() {
     buildControls(adain.config);
     await connect();
   } catch (error) {
-    setStatus('failed', `failed: ${describe(error)}`);
+    fail(`failed: ${describe(error)}`);
   }
 }
 
