@@ -1,6 +1,7 @@
 """A real browser against `realtime-adain serve` (issue #14): headless Chromium with its fake camera opens the
 page, connects over WebRTC, and the stylized video it shows is a picture that differs from the camera preview,
-in its pixels and in a screenshot; a click on another style changes it.
+in its pixels and in a screenshot; a click on another style changes it, a key of the live window's table reaches
+the server, and the page throws no JavaScript error.
 
 Chromium is driven over the DevTools protocol (aiohttp's websocket client): `--screenshot` alone would not wait
 for WebRTC. REALTIME_ADAIN_SCREENSHOT=FILE.png keeps the page screenshot (docs/serve_page.png is made so)."""
@@ -33,7 +34,7 @@ CHROMIUM = next(filter(None, map(shutil.which, ("chromium", "chromium-browser", 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (`bash .ci/run` installs "
                                                           "Debian's package `chromium`)")
 
-STYLES = ("mondrian.jpg", "en_campo_gris.jpg", "brushstrokes.jpg")  # light, then dark: a switch is plain to see
+STYLES = ("mondrian.jpg", "en_campo_gris.jpg", "brushstrokes.jpg")  # a light style, then a dark one
 WINDOW = (1280, 720)
 
 
@@ -104,20 +105,28 @@ def chromium(profile: Path) -> Iterator[int]:
 
 
 class DevTools:
-    """One page target over the DevTools protocol: call a method, evaluate JavaScript."""
+    """One page target over the DevTools protocol: call a method, evaluate JavaScript; the page's uncaught
+    exceptions and console errors are kept in `errors` (after Runtime.enable)."""
 
     def __init__(self, ws: Any):
-        self.ws, self.last_id = ws, 0
+        self.ws, self.last_id, self.errors = ws, 0, []
 
     async def call(self, method: str, **params: Any) -> dict:
         self.last_id += 1
         await self.ws.send_json({"id": self.last_id, "method": method, "params": params})
         async for message in self.ws:
             reply = message.json()
-            if reply.get("id") == self.last_id:  # events are ignored
+            if reply.get("id") == self.last_id:
                 assert "error" not in reply, f"{method}: {reply['error']}"
                 return reply["result"]
+            self._event(reply.get("method"), reply.get("params", {}))
         raise AssertionError(f"the DevTools connection closed during {method}")
+
+    def _event(self, method: str | None, params: dict) -> None:
+        if method == "Runtime.exceptionThrown":
+            self.errors.append(params["exceptionDetails"].get("exception", {}).get("description", str(params)))
+        elif method == "Runtime.consoleAPICalled" and params.get("type") == "error":
+            self.errors.append(" ".join(str(arg.get("value", arg.get("description"))) for arg in params["args"]))
 
     async def js(self, expression: str) -> Any:
         result = await self.call("Runtime.evaluate", expression=expression, awaitPromise=True, returnByValue=True)
@@ -185,6 +194,7 @@ async def drive(url: str, port: int, shot: Path) -> dict:
     async with devtools(port) as page:
         await page.call("Emulation.setDeviceMetricsOverride", width=WINDOW[0], height=WINDOW[1], deviceScaleFactor=1,
                         mobile=False)
+        await page.call("Runtime.enable")
         await page.call("Page.navigate", url=url)
         await page.wait("document.body.dataset.state === 'streaming' && adain.frames.remote >= 2", 40,
                         "the stylized stream")
@@ -206,7 +216,7 @@ async def drive(url: str, port: int, shot: Path) -> dict:
         await page.wait("adain.state.alpha === 0.9", 10, "the server's alpha after the key `-`")
         stats = await page.js("({stats: adain.stats, rtt: adain.rtt, state: document.body.dataset.state, "
                               "keys: [...document.querySelectorAll('#keys tr')].map((tr) => tr.cells[0].textContent)})")
-    return {"first": first, "steady": steady, "switched": switched, "rects": rects, "stats": stats}
+    return {"first": first, "steady": steady, "switched": switched, "rects": rects, "stats": stats, "errors": page.errors}
 
 
 def test_a_real_browser_shows_a_stylized_stream_beside_its_camera(weights_env, data_dir, tmp_path):
@@ -227,6 +237,7 @@ def test_a_real_browser_shows_a_stylized_stream_beside_its_camera(weights_env, d
     assert switched["colourShift"] > max(4 * motion, 8), \
         f"another style moved the mean colour by {switched['colourShift']:.1f}, the camera's own motion by {motion:.1f}"
 
+    assert not result["errors"], f"JavaScript errors on the page: {result['errors']}"
     stats = result["stats"]["stats"]
     assert stats and stats["fps"] > 0 and stats["clients"] == 1, f"the server's stats: {result['stats']}"
     assert result["stats"]["rtt"] is not None, "no pong to the page's ping"
