@@ -138,6 +138,12 @@ def _tensorrt() -> str | None:
     return ", ".join(versions) or None
 
 
+def _serve() -> str | None:
+    # Versions only (the optional extra `serve`); importing aiortc would load its codecs.
+    found = {dist: _distribution(dist) for dist in ("aiortc", "aiohttp")}
+    return ", ".join(f"{d} {v}" for d, v in found.items() if v) if found["aiortc"] else None
+
+
 def versions() -> list[Finding]:
     package = Path(__file__).resolve().parent
     return [
@@ -150,6 +156,7 @@ def versions() -> list[Finding]:
         _guarded("opencv", _opencv),
         _guarded("onnxruntime", _onnxruntime),
         _guarded("torch-tensorrt", _tensorrt),
+        _guarded("aiortc", _serve, absent='not installed (`serve` needs it: pip install "realtime-adain[serve]")'),
     ]
 
 

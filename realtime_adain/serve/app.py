@@ -9,13 +9,14 @@ and closes clients silent for longer than the idle timeout.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import json
 import signal
 import tempfile
 import time
 from pathlib import Path
-from typing import Awaitable, Callable
+from typing import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 from aiortc import RTCSessionDescription
@@ -166,7 +167,10 @@ class Server:
                 None, uploads.decode, data, settings.max_upload_bytes, settings.max_upload_pixels)
         except uploads.UploadRefused as exc:
             return error(exc.status, str(exc))
-        served = await asyncio.get_running_loop().run_in_executor(None, self.styles.add_upload, image, digest)
+        try:
+            served = await asyncio.get_running_loop().run_in_executor(None, self.styles.add_upload, image, digest)
+        except Exception as exc:  # e.g. a full disk under the upload folder
+            return error(500, f"the style could not be added: {type(exc).__name__}: {str(exc)[:200]}")
         return web.json_response(served.describe())
 
     async def _upload_bytes(self, request: web.Request) -> bytes:
@@ -226,6 +230,23 @@ async def serve_until_stopped(server: Server, settings: ServeSettings, stop: asy
         await runner.cleanup()  # on_shutdown: Server.close
 
 
+@contextlib.asynccontextmanager
+async def running(server: Server) -> AsyncIterator[str]:
+    """The server listening (on its settings' host and port, 0: a free one) inside the block,
+    closed after it; yields its base URL (tests and in-process use)."""
+    stop, ports = asyncio.Event(), []
+    task = asyncio.ensure_future(serve_until_stopped(server, server.settings, stop, ports.append))
+    while not ports:
+        if task.done():
+            task.result()  # it failed to start: raise that
+        await asyncio.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{ports[0]}"
+    finally:
+        stop.set()
+        await task
+
+
 def load(settings: ServeSettings, upload_dir: Path | None) -> tuple[Stylizer, StyleRegistry, int]:
     """The shared stylizer, the style registry and the processing size (as `live`: 160 on a CPU)."""
     from realtime_adain.live.inference import processing_size
@@ -234,8 +255,6 @@ def load(settings: ServeSettings, upload_dir: Path | None) -> tuple[Stylizer, St
     stylizer = Stylizer.from_settings(settings.model, sizes_vary=True)
     library = StyleLibrary(list(settings.styles), stylizer, settings.style_size,
                            settings.style_cache or default_cache_dir()).load()
-    if upload_dir is not None:
-        library.sources.append(upload_dir)
     return stylizer, StyleRegistry(library, upload_dir), processing_size(settings.size, stylizer)
 
 

@@ -82,7 +82,8 @@ class Pipeline:
         self.stability = Stability(stylizer, strength)
         self._key: tuple | None = None
         self._stats: StyleStats | None = None
-        self.dropped = 0
+        self.dropped = 0  # frames replaced by a newer one before the worker took them
+        self.taken = 0  # frames the worker took
 
     def style_stats(self, look: Look, content: np.ndarray) -> StyleStats:
         """The look's statistics, computed again only when the choice changes (a switch is free;
@@ -132,6 +133,8 @@ class Batcher(threading.Thread):
         """The client's newest frame; one still waiting is dropped (never a backlog)."""
         with self._wake:
             if pipeline in self._pending:
+                if not pipeline.taken:  # the first frame is kept: receivers count pts from the first frame they get
+                    return
                 pipeline.dropped += 1
             self._pending[pipeline] = _Job(pipeline, frame, arrived)
             self._wake.notify()
@@ -155,6 +158,7 @@ class Batcher(threading.Thread):
                 jobs = list(self._pending.values())[:self.max_batch]
                 for job in jobs:
                     del self._pending[job.pipeline]
+                    job.pipeline.taken += 1
             try:
                 self._process(jobs)
             except Exception as exc:  # a failed batch loses its frames, never the server

@@ -3,8 +3,8 @@ stamped with their pts, and receives the stylized ones and the data-channel mess
 
 Frame k is sent with pts k * 90000 / fps (time base 1/90000). The server returns each frame
 with the pts it arrived with; a WebRTC receiver counts pts from the first frame it got, and the
-server's first returned frame is the client's first frame (the worker is idle then), so a
-returned pts names the frame it was made from (`sent_at` has that frame's send time).
+server never drops a client's first frame, so a returned pts names the frame it was made from
+(`sent_at` has that frame's send time).
 """
 
 from __future__ import annotations

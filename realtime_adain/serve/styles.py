@@ -45,6 +45,8 @@ class StyleRegistry:
         self._lock = threading.Lock()
         self._by_id: dict[str, ServedStyle] = {}
         self._register_new()
+        if upload_dir is not None:  # uploads join the library through its rescan
+            library.sources.append(upload_dir)
 
     def _register_new(self) -> list[ServedStyle]:
         known = {(s.style.path, s.style.digest) for s in self._by_id.values()}
@@ -93,6 +95,8 @@ class StyleRegistry:
                     return served
             write_image(path, image)
             self.library.rescan()
-            added = self._register_new()
-            return next((s for s in added if s.style.path == path), None) or next(
-                s for s in self._by_id.values() if s.style.path == path)
+            self._register_new()
+            for served in self._by_id.values():
+                if served.style.path == path:
+                    return served
+            raise RuntimeError("the uploaded style did not load")

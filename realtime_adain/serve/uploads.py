@@ -20,7 +20,7 @@ from realtime_adain.errors import UserError
 from realtime_adain.imageio import read_image
 
 
-class UploadRefused(ValueError):
+class UploadRefused(Exception):
     """Answered with `status` and `{"error": message}`."""
 
     def __init__(self, status: int, message: str) -> None:
