@@ -215,7 +215,8 @@ async def drive(url: str, port: int, shot: Path) -> dict:
             await page.call("Input.dispatchKeyEvent", type=kind, key="-", code="Minus", text="-" if kind == "keyDown" else "")
         await page.wait("adain.state.alpha === 0.9", 10, "the server's alpha after the key `-`")
         stats = await page.js("({stats: adain.stats, rtt: adain.rtt, state: document.body.dataset.state, "
-                              "keys: [...document.querySelectorAll('#keys tr')].map((tr) => tr.cells[0].textContent)})")
+                              "keys: [...document.querySelectorAll('#keys tr')].map((tr) => tr.cells[0].textContent), "
+                              "thumbnails: [...document.querySelectorAll('#strip img')].map((img) => img.naturalWidth)})")
     return {"first": first, "steady": steady, "switched": switched, "rects": rects, "stats": stats, "errors": page.errors}
 
 
@@ -223,7 +224,8 @@ def test_a_real_browser_shows_a_stylized_stream_beside_its_camera(weights_env, d
     styles = [str(data_dir / "style" / name) for name in STYLES]
     shot = Path(os.environ.get("REALTIME_ADAIN_SCREENSHOT") or tmp_path / "serve_page.png")
     started = time.monotonic()
-    with serve("--styles", *styles, "--style-size", "256") as url, chromium(tmp_path / "profile") as port:
+    # With a token, as off loopback: the page must carry it from its URL to every /api request, thumbnails included.
+    with serve("--styles", *styles, "--style-size", "256", "--token", "token-for-the-browser") as url, chromium(tmp_path / "profile") as port:
         print(f"serving after {time.monotonic() - started:.1f} s")
         result = asyncio.run(asyncio.wait_for(drive(url, port, shot), 50))
     first, steady, switched = result["first"], result["steady"], result["switched"]
@@ -241,6 +243,9 @@ def test_a_real_browser_shows_a_stylized_stream_beside_its_camera(weights_env, d
     stats = result["stats"]["stats"]
     assert stats and stats["fps"] > 0 and stats["clients"] == 1, f"the server's stats: {result['stats']}"
     assert result["stats"]["rtt"] is not None, "no pong to the page's ping"
+    assert "?token=token-for-the-browser" in url
+    thumbnails = result["stats"]["thumbnails"]
+    assert len(thumbnails) == len(STYLES) and all(0 < width <= 160 for width in thumbnails), f"thumbnails: {thumbnails}"
     assert result["stats"]["keys"] == [binding.keys for binding in BINDINGS], "the page's key table is not the live window's"
 
     # The screenshot itself: the stylized video is a picture, and not the preview's.
