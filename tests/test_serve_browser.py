@@ -31,8 +31,7 @@ import pytest
 from realtime_adain.live.keys import BINDINGS
 
 CHROMIUM = next(filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))), None)
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (`bash .ci/run` installs "
-                                                          "Debian's package `chromium`)")
+assert CHROMIUM, "the page's test needs Chromium: run the README's test command, bash .ci/run (Debian's package `chromium`)"
 
 STYLES = ("mondrian.jpg", "en_campo_gris.jpg", "brushstrokes.jpg")  # a light style, then a dark one
 WINDOW = (1280, 720)
