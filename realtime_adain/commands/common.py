@@ -12,7 +12,7 @@ from tqdm import tqdm
 from realtime_adain import engines
 from realtime_adain.commands import argtypes
 from realtime_adain.errors import UserError
-from realtime_adain.settings import ModelSettings, StyleSettings
+from realtime_adain.settings import STABILIZE_MODES, ModelSettings, StyleSettings
 from realtime_adain.stylizer import DTYPES, pick_device
 
 
@@ -45,6 +45,27 @@ def add_style_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--preserve-color", action="store_true", help="keep the content's colours")
     group.add_argument("--style-size", type=argtypes.side_length, default=512, metavar="PX",
                        help=f"shorter side the style is encoded at, up to {argtypes.MAX_SIDE}, 0 = native (default 512)")
+
+
+def add_library_options(parser: argparse.ArgumentParser, styles_help: str) -> None:
+    """The style library of the interactive commands (live, serve): styles switched while running."""
+    styles = parser.add_argument_group("styles")
+    styles.add_argument("--styles", "--style", "-s", nargs="+", action="extend", required=True, metavar="PATH",
+                        help=styles_help)
+    styles.add_argument("--alpha", type=argtypes.unit_interval, default=1.0, help="initial content/style trade-off (default 1)")
+    styles.add_argument("--preserve-color", action="store_true", help="start with colour preservation on")
+    styles.add_argument("--style-size", type=argtypes.non_negative_int, default=512, metavar="PX",
+                        help="shorter side styles are encoded at, 0 = native (default 512)")
+    styles.add_argument("--style-cache", metavar="DIR",
+                        help="where style statistics are cached (default: $REALTIME_ADAIN_HOME/cache/styles "
+                             "or the per-user cache directory)")
+
+
+def add_stabilize_options(group: argparse._ArgumentGroup, mode_help: str) -> None:
+    """--stabilize and --stabilize-strength of the interactive commands (checked by their settings)."""
+    group.add_argument("--stabilize", default="flow", metavar="{%s}" % ",".join(STABILIZE_MODES), help=mode_help)
+    group.add_argument("--stabilize-strength", type=float, default=0.7, metavar="S",
+                       help="how much of the previous frame is kept where the flow is trusted, in [0, 1] (default 0.7)")
 
 
 def add_json_option(parser: argparse.ArgumentParser) -> None:

@@ -11,7 +11,7 @@ from realtime_adain.commands import argtypes, common
 from realtime_adain.errors import UserError
 from realtime_adain.live import app, inference, keys
 from realtime_adain.live.outputs import VirtualCamera
-from realtime_adain.settings import STABILIZE_MODES, LiveSettings
+from realtime_adain.settings import LiveSettings
 
 
 EPILOG = """examples:
@@ -39,16 +39,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     source.add_argument("--loop", action=argparse.BooleanOptionalAction, default=True,
                         help="play a video file source in a loop (default: on); --no-loop ends at its end")
 
-    styles = parser.add_argument_group("styles")
-    styles.add_argument("--styles", "--style", "-s", nargs="+", action="extend", required=True, metavar="PATH",
-                        help="style images and/or directories of them (keys 1-9, n/p pick one)")
-    styles.add_argument("--alpha", type=argtypes.unit_interval, default=1.0, help="initial content/style trade-off (default 1)")
-    styles.add_argument("--preserve-color", action="store_true", help="start with colour preservation on")
-    styles.add_argument("--style-size", type=argtypes.non_negative_int, default=512, metavar="PX",
-                        help="shorter side styles are encoded at, 0 = native (default 512)")
-    styles.add_argument("--style-cache", metavar="DIR",
-                        help="where style statistics are cached (default: $REALTIME_ADAIN_HOME/cache/styles "
-                             "or the per-user cache directory)")
+    common.add_library_options(parser, "style images and/or directories of them (keys 1-9, n/p pick one)")
 
     out = parser.add_argument_group("window and outputs")
     out.add_argument("--no-window", dest="window", action="store_false",
@@ -64,10 +55,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     out.add_argument("--log", metavar="FILE", help="also append the event log (style switches, ...) to FILE")
 
     temporal = parser.add_argument_group("temporal stability (docs/temporal.md)")
-    temporal.add_argument("--stabilize", default="flow", metavar="{%s}" % ",".join(STABILIZE_MODES),
-                          help="stabiliser mode at the start, key t cycles it (default flow; stats needs the eager engine)")
-    temporal.add_argument("--stabilize-strength", type=float, default=0.7, metavar="S",
-                          help="how much of the previous frame is kept where the flow is trusted, in [0, 1] (default 0.7)")
+    common.add_stabilize_options(temporal, "stabiliser mode at the start, key t cycles it (default flow; stats needs the eager engine)")
     temporal.add_argument("--carry-motion", action="store_true",
                           help="when the stylizer is slower than the camera, show the last stylized frame carried "
                                "along the optical flow onto each new camera frame")

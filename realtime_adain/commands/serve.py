@@ -10,7 +10,7 @@ from pathlib import Path
 
 from realtime_adain.commands import argtypes, common
 from realtime_adain.errors import UserError
-from realtime_adain.settings import MAX_RESOLUTION, STABILIZE_MODES
+from realtime_adain.settings import MAX_RESOLUTION
 
 MISSING_EXTRA = 'serve needs aiohttp and aiortc: pip install "realtime-adain[serve]"'
 
@@ -48,22 +48,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     net.add_argument("--max-upload-mb", type=argtypes.positive_float, default=8.0, metavar="MB",
                      help="largest style upload in MiB (default 8)")
 
-    styles = parser.add_argument_group("styles")
-    styles.add_argument("--styles", "--style", "-s", nargs="+", action="extend", required=True, metavar="PATH",
-                        help="style images and/or directories of them (the page shows them as thumbnails)")
-    styles.add_argument("--alpha", type=argtypes.unit_interval, default=1.0, help="initial content/style trade-off (default 1)")
-    styles.add_argument("--preserve-color", action="store_true", help="start with colour preservation on")
-    styles.add_argument("--style-size", type=argtypes.non_negative_int, default=512, metavar="PX",
-                        help="shorter side styles are encoded at, 0 = native (default 512)")
-    styles.add_argument("--style-cache", metavar="DIR", help="where style statistics are cached (as `live`)")
+    common.add_library_options(parser, "style images and/or directories of them (the page shows them as thumbnails)")
 
     frames = parser.add_argument_group("frames and temporal stability")
     frames.add_argument("--max-resolution", type=argtypes.resolution, default=MAX_RESOLUTION, metavar="WxH",
                         help="incoming frames larger than this are scaled down first (default %dx%d)" % MAX_RESOLUTION)
-    frames.add_argument("--stabilize", default="flow", metavar="{%s}" % ",".join(STABILIZE_MODES),
-                        help="each client's stabiliser mode at the start (default flow; stats needs the eager engine)")
-    frames.add_argument("--stabilize-strength", type=float, default=0.7, metavar="S",
-                        help="how much of the previous frame is kept where the flow is trusted, in [0, 1] (default 0.7)")
+    common.add_stabilize_options(frames, "each client's stabiliser mode at the start (default flow; stats needs the eager engine)")
 
     common.add_model_options(parser, default_size=None, size_default_text="160 on a CPU, native on a GPU")
     parser.set_defaults(func=run)
