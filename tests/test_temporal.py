@@ -13,7 +13,8 @@ import torch
 from realtime_adain.benchmarks.temporal import psnr, warp_error, input_flows
 from realtime_adain.adain import calc_mean_std
 from realtime_adain.model import neutral_style
-from realtime_adain.temporal import ContentStatsSmoother, FlowEstimator, Stabilizer, gray, occluded, warp
+from realtime_adain.temporal import (ContentStatsSmoother, FlowEstimator, Stabilizer, gray, occluded, remap_rgb, sample_grid,
+                                     source_map, warp)
 
 H, W = 120, 160
 
@@ -60,6 +61,46 @@ def test_revealed_background_is_masked():
     assert revealed.max() < 0.1
     assert soft[8:28, 8:150].mean() > 0.9  # static background far from the square is blended
     assert 0.5 < coverage < 1.0
+
+
+def test_untrusted_pixels_keep_the_stylized_frame_exactly():
+    first, second = moving_square(0), moving_square(8)
+    stabilizer = Stabilizer(strength=0.9, flow_width=None, preset="medium")
+    _, trust, _ = stabilizer.mask(gray(second), gray(first))
+    stabilizer(first, texture(H, W, 20))
+    stylized = texture(H, W, 21)  # unrelated to the previous one: every blended pixel changes
+    out = stabilizer(second, stylized)
+    assert np.array_equal(out[trust == 0], stylized[trust == 0])
+    assert (out[trust == 1] != stylized[trust == 1]).any(axis=1).mean() > 0.9
+
+
+def test_rgba_remap_equals_opencvs_rgb_remap_and_keeps_the_base_outside():
+    image, base = texture(H, W, 11), texture(H, W, 12)
+    rng = np.random.default_rng(0)
+    xs, ys = sample_grid(H, W)
+    coords = cv2.merge([xs + rng.normal(0, 3, xs.shape).astype(np.float32), ys + 1.3])
+    assert np.array_equal(remap_rgb(image, coords), cv2.remap(image, coords, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE))
+    coords[:20] = -1e5
+    onto = remap_rgb(image, coords, onto=base)
+    assert np.array_equal(onto[:20], base[:20]) and np.array_equal(onto[30:-4, 12:-12], remap_rgb(image, coords)[30:-4, 12:-12])
+
+
+def test_source_map_at_working_size_matches_the_flow_scaled_up():
+    flow = np.dstack([np.full((45, 80), 2.0, np.float32), np.full((45, 80), -1.0, np.float32)])  # pixels of the 80x45 grid
+    trust = np.ones((45, 80), np.uint8)
+    trust[20:25, 40:45] = 0
+    coords = source_map(flow, (180, 320), trust)
+    xs, ys = sample_grid(180, 320)
+    inner = (slice(8, 72), slice(8, 150))
+    assert np.allclose(coords[inner][..., 0], xs[inner] + 8, atol=1e-3) and np.allclose(coords[inner][..., 1], ys[inner] - 4, atol=1e-3)
+    assert (coords[82:98, 162:178, 0] < -1000).all()  # untrusted: far outside, so a transparent remap skips them
+
+
+def test_luma_halved_first_matches_a_direct_area_downscale():
+    frame = cv2.GaussianBlur(texture(360, 640, 13), (0, 0), 1.0)
+    direct = cv2.resize(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), (160, 90), interpolation=cv2.INTER_AREA)
+    assert gray(frame, 160).shape == (90, 160)
+    assert np.abs(gray(frame, 160).astype(int) - direct).max() <= 1
 
 
 def test_strength_zero_is_the_identity():
@@ -163,7 +204,9 @@ def test_bench_temporal_runs(run_cli, weights_env, tmp_path, data_dir):
     assert [clip["clip"] for clip in data["clips"]] == ["cutBunny", "pan+zoom", "still+noise"]
     labels = [row["variant"] for row in data["clips"][0]["rows"]]
     assert labels[:4] == ["per-frame", "moving average w=0.3", "moving average w=0.6", "stats"]
-    assert set(data["cost_ms_per_frame_1_thread"]) == {"360p", "720p", "1080p"}
+    assert set(data["cost_ms_per_frame_1_thread"]) == set(data["cost_ms_per_frame_default_threads"]) == {"360p", "720p", "1080p"}
+    assert "DenseOpticalFlow.calc" in data["cost_720p_ms_by_call"] and "remap" in data["cost_720p_ms_by_call"]
+    assert set(data["clips"][0]["beats_moving_average"]) == {"moving average w=0.3", "moving average w=0.6"}
 
 
 def test_the_one_cut_in_cutbunny_is_found(data_dir):
