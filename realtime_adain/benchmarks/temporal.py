@@ -8,9 +8,11 @@ statistics inside the network), `flow` and `both` at several strengths.
 E_warp as Lai et al. (ECCV 2018): flow between consecutive *input* frames (here DIS medium at
 full size, for FlowNet2), their non-occluded mask M, E_warp = mean_t sum(M (W(O_t+1) - O_t)^2) /
 sum(M) with O in [0, 1] and the channels summed; the input clip's own E_warp is the floor.
-Fidelity is the PSNR of each variant against the per-frame video. Cost is the stabiliser's
-median ms per frame at 360p, 720p and 1080p on one OpenCV thread (per CPU core). Weights: the
-installed ones if found, else generated stand-ins (their stylization means little; say which).
+Fidelity is the PSNR of each variant against the per-frame video; for each moving average the
+variants better on both are listed. Cost is the default stabiliser's median ms per frame at 360p,
+720p and 1080p per CPU core (OpenCV and torch on one thread, CPU time) and with the default
+threads (wall time), plus cProfile's split by call at 720p. Weights: the installed ones if
+found, else generated stand-ins (their stylization means little; say which).
 """
 
 from __future__ import annotations
