@@ -72,46 +72,60 @@ def warp(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
     return cv2.remap(image, xs + flow[..., 0], ys + flow[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
-OUTSIDE = -1.0e5  # a remap coordinate far outside any frame: BORDER_TRANSPARENT leaves the pixel alone
-
-
-def source_map(flow: np.ndarray, size: tuple[int, int], trust: np.ndarray | None = None) -> np.ndarray:
+def source_map(flow: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """The remap coordinates (H, W, 2) at full `size` (h, w) for a `flow` at working size.
 
     Sample positions x + flow(x) are smooth, so they are computed at working size, in full-size
-    pixels, and resized linearly once (pixel centres aligned as cv2.resize aligns them). Where
-    `trust` (working size, 0/1) is 0 they point far outside the frame; resizing spreads that to
-    every full-size pixel with an untrusted neighbour, so a remap with BORDER_TRANSPARENT skips
-    them: the mask costs nothing at full size.
+    pixels, and resized linearly once (pixel centres aligned as cv2.resize aligns them).
     """
     h, w = flow.shape[:2]
     height, width = size
     xs, ys = sample_grid(h, w)
     if (h, w) == (height, width):
-        mx, my = xs + flow[..., 0], ys + flow[..., 1]
-    else:
-        sx, sy = width / w, height / h
-        mx, my = (xs + 0.5 + flow[..., 0]) * sx - 0.5, (ys + 0.5 + flow[..., 1]) * sy - 0.5
-    if trust is not None:
-        mx[trust == 0] = OUTSIDE
-    coords = cv2.merge([mx, my])
-    return coords if (h, w) == (height, width) else cv2.resize(coords, (width, height), interpolation=cv2.INTER_LINEAR)
+        return cv2.merge([xs + flow[..., 0], ys + flow[..., 1]])
+    sx, sy = width / w, height / h
+    coords = cv2.merge([(xs + 0.5 + flow[..., 0]) * sx - 0.5, (ys + 0.5 + flow[..., 1]) * sy - 0.5])
+    return cv2.resize(coords, (width, height), interpolation=cv2.INTER_LINEAR)
 
 
-def remap_rgb(image: np.ndarray, coords: np.ndarray, onto: np.ndarray | None = None) -> np.ndarray:
-    """`image` (H, W, 3) uint8 sampled bilinearly at `coords` (H', W', 2) float32.
+def remap_rgb(image: np.ndarray, coords: np.ndarray) -> np.ndarray:
+    """`image` (H, W, 3) uint8 sampled bilinearly at `coords` (H', W', 2) float32, edges replicated.
 
-    Where a coordinate falls outside `image` the pixel is `onto`'s (H', W', 3), or without it
-    the nearest edge pixel's. Done in RGBA: OpenCV vectorises the float-map remap for 4 channels,
-    not 3 (720p, one core: ~5 ms against ~10), which pays for the two conversions.
+    Done in RGBA: OpenCV vectorises the float-map remap for 4 channels, not 3 (720p, one core:
+    ~5 ms against ~10), which pays for the two conversions.
     """
-    source = cv2.cvtColor(image, cv2.COLOR_RGB2RGBA)
-    if onto is None:
-        warped = cv2.remap(source, coords, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    else:
-        warped = cv2.cvtColor(onto, cv2.COLOR_RGB2RGBA)
-        cv2.remap(source, coords, None, cv2.INTER_LINEAR, dst=warped, borderMode=cv2.BORDER_TRANSPARENT)
+    warped = cv2.remap(cv2.cvtColor(image, cv2.COLOR_RGB2RGBA), coords, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     return cv2.cvtColor(warped, cv2.COLOR_RGBA2RGB)
+
+
+@functools.lru_cache(maxsize=4)
+def _ones(height: int, width: int) -> np.ndarray:
+    """A (height, width) float32 plane of ones, cached per size (read-only): blendLinear's fixed weight."""
+    ones = np.ones((height, width), np.float32)
+    ones.flags.writeable = False
+    return ones
+
+
+@functools.lru_cache(maxsize=8)
+def _odds_table(strength: float, soft_edge: int) -> np.ndarray:
+    """Blend odds e / (1 - e) by distance 0-255 from the nearest untrusted pixel (read-only)."""
+    weight = strength * np.minimum(np.arange(256) / soft_edge, 1.0)
+    table = (weight / np.maximum(1.0 - weight, 1e-4)).astype(np.float32)  # capped: strength 1 keeps the past
+    table.flags.writeable = False
+    return table
+
+
+def blend_odds(trust: np.ndarray, strength: float, soft_edge: int) -> np.ndarray:
+    """The blend weight e as odds e / (1 - e) (float32, on the grid of `trust`, 0/1 uint8).
+
+    e = strength * ramp: the ramp is 0 on untrusted pixels and rises to 1 over `soft_edge`
+    trusted pixels from them (city-block distance), so untrusted pixels are not blended and
+    the mask's edge does not show as a step; resized bilinearly to full size it stays a ramp.
+    Odds, because `cv2.blendLinear` divides by the sum of its two weights: odds against a
+    fixed 1 need one full-size weight plane per frame instead of two.
+    """
+    distance = cv2.distanceTransform(trust, cv2.DIST_L1, 3, dstType=cv2.CV_8U)
+    return np.take(_odds_table(strength, soft_edge), distance)
 
 
 def _sumsq(flow: np.ndarray) -> np.ndarray:
@@ -151,28 +165,30 @@ class FlowEstimator:
 class Stabilizer:
     """Blends the previous stabilized frame, warped along the content's flow, into each new one.
 
-    stabilized = stylized + strength * mask * (warped_previous - stylized), where `mask` is 1 where
-    the flow is consistent (Lai et al.'s rule, plus a photometric check on the warped content) and
-    0 at occlusions, motion boundaries and outside the frame. When fewer than `cut_fraction` of the
+    stabilized = stylized + strength * mask * (warped_previous - stylized), where `mask` is 0 where
+    the flow is not consistent (Lai et al.'s rule, plus a photometric check on the warped content):
+    at occlusions, motion boundaries and outside the frame; elsewhere it rises to 1 over
+    `soft_edge` pixels of the flow's grid, a soft edge that does not show. When fewer than `cut_fraction` of the
     pixels are consistent the frames belong to different shots: the state is reset and the
     stylized frame passes unchanged. Modes stats/off pass frames through unchanged (stats acts
     inside the network, see `ContentStatsSmoother`).
 
     Everything but the warp and the blend runs at the flow's working size; at full size there
-    are one resize of the sample positions, one remap and one weighted sum (docs/temporal.md).
+    are one resize each of the sample positions and of the weight, one remap and one per-pixel
+    blend (docs/temporal.md).
     """
 
     def __init__(self, strength: float = 0.7, mode: str = "flow", preset: str = "fast", flow_width: int | None = 320,
-                 cut_fraction: float = 0.4, photometric: float = 24.0, edge: int = 0) -> None:
+                 cut_fraction: float = 0.4, photometric: float = 24.0, soft_edge: int = 2) -> None:
         self.strength = _check_unit("strength", strength)
         self.mode = check_mode(mode)
         self.cut_fraction = _check_unit("cut_fraction", cut_fraction)
         if photometric <= 0:
             raise ValueError(f"photometric must be positive (grey levels), got {photometric}")
-        if edge < 0:
-            raise ValueError(f"edge must be >= 0 pixels, got {edge}")
+        if soft_edge < 1:
+            raise ValueError(f"soft_edge must be >= 1 pixel (of the flow's grid), got {soft_edge}")
         self.flow = FlowEstimator(preset, flow_width)
-        self.photometric, self.edge = photometric, edge
+        self.photometric, self.soft_edge = photometric, soft_edge
         self.cuts = 0
         self.last_coverage = 1.0
         self.reset()
@@ -197,10 +213,7 @@ class Stabilizer:
         error = cv2.absdiff(cv2.remap(prev_luma, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE), luma)
         valid = inside & ~occluded(back, fore) & (error < self.photometric)
         coverage = float(valid.mean())
-        trust = valid.view(np.uint8)
-        if self.edge:
-            trust = cv2.erode(trust, np.ones((2 * self.edge + 1,) * 2, np.uint8))
-        return back, trust, coverage
+        return back, valid.view(np.uint8), coverage
 
     def __call__(self, content: np.ndarray, stylized: np.ndarray) -> np.ndarray:
         """The stabilized frame for this (content, stylized) pair, (H, W, 3) uint8 each."""
@@ -218,9 +231,12 @@ class Stabilizer:
             self.cuts += 1
             self._prev_out = stylized
             return stylized
-        # Untrusted pixels keep the stylized value in `warped`, so one uniform weight blends all.
-        warped = remap_rgb(self._prev_out, source_map(back, stylized.shape[:2], trust), onto=stylized)
-        out = cv2.addWeighted(warped, self.strength, stylized, 1.0 - self.strength, 0.0)
+        height, width = stylized.shape[:2]
+        warped = remap_rgb(self._prev_out, source_map(back, (height, width)))
+        odds = blend_odds(trust, self.strength, self.soft_edge)
+        if odds.shape != (height, width):
+            odds = cv2.resize(odds, (width, height), interpolation=cv2.INTER_LINEAR)
+        out = cv2.blendLinear(warped, stylized, odds, _ones(height, width))
         self._prev_out = out
         return out
 
