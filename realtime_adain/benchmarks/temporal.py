@@ -8,21 +8,27 @@ statistics inside the network), `flow` and `both` at several strengths.
 E_warp as Lai et al. (ECCV 2018): flow between consecutive *input* frames (here DIS medium at
 full size, for FlowNet2), their non-occluded mask M, E_warp = mean_t sum(M (W(O_t+1) - O_t)^2) /
 sum(M) with O in [0, 1] and the channels summed; the input clip's own E_warp is the floor.
-Fidelity is the PSNR of each variant against the per-frame video. Cost is the stabiliser's
-median ms per frame at 360p, 720p and 1080p on one OpenCV thread (per CPU core). Weights: the
-installed ones if found, else generated stand-ins (their stylization means little; say which).
+Fidelity is the PSNR of each variant against the per-frame video; for each moving average the
+variants better on both are listed. Cost is the default stabiliser's median ms per frame at 360p,
+720p and 1080p per CPU core (OpenCV and torch on one thread, CPU time) and with the default
+threads (wall time), plus cProfile's split by call at 720p. Weights: the installed ones if
+found, else generated stand-ins (their stylization means little; say which).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import cProfile
 import json
+import pstats
+import re
 import statistics
 import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 import cv2
 import numpy as np
@@ -39,6 +45,7 @@ from realtime_adain.temporal import DIS_PRESETS, ContentStatsSmoother, FlowEstim
 from realtime_adain.video.reader import Frame, VideoReader
 
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+STRENGTHS = (0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 COST_SIZES = {"360p": (640, 360), "720p": (1280, 720), "1080p": (1920, 1080)}
 Clip = list[np.ndarray]
 
@@ -55,8 +62,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--style", type=Path, default=SHARED_DATA / "style" / "brushstrokes.jpg", help="style image")
     parser.add_argument("--frames", type=positive_int, default=48, metavar="N", help="frames per clip (default 48)")
     parser.add_argument("--size", type=positive_int, default=256, metavar="PX", help="shorter side (default 256)")
-    parser.add_argument("--strengths", type=strengths, default="0.3,0.5,0.6,0.7,0.8,0.9", metavar="LIST",
-                        help="flow/both strengths (default 0.3,0.5,0.6,0.7,0.8,0.9)")
+    parser.add_argument("--strengths", type=strengths, default=",".join(map(str, STRENGTHS)), metavar="LIST",
+                        help=f"flow/both strengths (default {','.join(map(str, STRENGTHS))})")
     parser.add_argument("--preset", choices=tuple(DIS_PRESETS), default="fast", help="DIS preset (default fast)")
     parser.add_argument("--flow-width", type=flow_width, default=320, metavar="PX", help="flow working width (default 320)")
     parser.add_argument("--momentum", type=unit_interval, default=0.8, help="stats mode EMA momentum (default 0.8)")
@@ -181,32 +188,73 @@ def measure_clip(name: str, clip: Clip, stylizer: Stylizer, style, args: argpars
         base = base if base is not None else error
         rows.append({"variant": label, "e_warp": error, "ratio": error / base, "psnr": psnr(frames, per_frame)})
     shape = f"{clip[0].shape[1]}x{clip[0].shape[0]}"
-    return {"clip": name, "resolution": shape, "frames": len(clip), "input_e_warp": floor, "rows": rows}
+    return {"clip": name, "resolution": shape, "frames": len(clip), "input_e_warp": floor, "rows": rows,
+            "beats_moving_average": dominating(rows)}
 
 
-def measure_cost(photo: np.ndarray, frames: int, preset: str, flow_width: int) -> dict[str, float]:
-    """Median CPU ms per frame of the default stabiliser on one OpenCV thread, per resolution.
+def dominating(rows: list[dict]) -> dict[str, list[str]]:
+    """For each moving average, the flow/both variants with both lower E_warp and higher PSNR."""
+    ours = [row for row in rows if row["variant"].split()[0] in ("flow", "both")]
+    return {row["variant"]: [mine["variant"] for mine in ours if mine["e_warp"] < row["e_warp"] and mine["psnr"] > row["psnr"]]
+            for row in rows if row["variant"].startswith("moving average")}
 
-    CPU time (process_time), not wall time: on a shared machine a descheduled thread would
-    otherwise count other processes' work."""
-    threads = cv2.getNumThreads()
+
+@contextlib.contextmanager
+def one_core() -> Iterator[None]:
+    """OpenCV and torch on one thread, so CPU time is what one core spends."""
+    threads = cv2.getNumThreads(), torch.get_num_threads()
     cv2.setNumThreads(1)
+    torch.set_num_threads(1)
     try:
-        costs = {}
-        for name, (width, height) in COST_SIZES.items():
-            clip = pan_clip(photo, frames + 1, width, height)
-            stylized = still_clip(photo, 1, width, height)[0]
-            stabilizer = Stabilizer(preset=preset, flow_width=flow_width)
-            stabilizer(clip[0], stylized)
-            times = []
-            for frame in clip[1:]:
-                start = time.process_time()
-                stabilizer(frame, stylized)
-                times.append(1000 * (time.process_time() - start))
-            costs[name] = statistics.median(times)
-        return costs
+        yield
     finally:
-        cv2.setNumThreads(threads)
+        cv2.setNumThreads(threads[0])
+        torch.set_num_threads(threads[1])
+
+
+def frame_times(stabilizer: Stabilizer, clip: Clip, stylized: np.ndarray, clock: Callable[[], float]) -> list[float]:
+    """ms per frame by `clock`, after a first frame that only primes the stabiliser."""
+    stabilizer.reset()
+    stabilizer(clip[0], stylized)
+    times = []
+    for frame in clip[1:]:
+        start = clock()
+        stabilizer(frame, stylized)
+        times.append(1000 * (clock() - start))
+    return times
+
+
+def calls_profile(stabilizer: Stabilizer, clip: Clip, stylized: np.ndarray, top: int = 10) -> dict[str, float]:
+    """Where the CPU time goes: cProfile's own time per call site, ms per frame, largest first."""
+    profiler = cProfile.Profile(time.process_time)
+    profiler.runcall(frame_times, stabilizer, clip, stylized, time.process_time)
+    entries = pstats.Stats(profiler).stats  # (file, line, name) -> (calls, primitive, own time, cumulative, callers)
+    own: dict[str, float] = {}
+    for (file, _, name), (_, _, seconds, _, _) in entries.items():
+        label = re.sub(r"^<(?:method '(\w+)' of '(?:\w+\.)*(\w+)' objects|(?:built-in method )?(?:\w+\.)*(\w+))>$",
+                       lambda m: f"{m[2]}.{m[1]}" if m[1] else m[3], name) if file == "~" else f"{Path(file).name}:{name}"
+        own[label] = own.get(label, 0.0) + 1000 * seconds / (len(clip) - 1)
+    ranked = sorted(own.items(), key=lambda item: -item[1])
+    return dict(ranked[:top] + [("rest", sum(ms for _, ms in ranked[top:]))])
+
+
+def measure_cost(photo: np.ndarray, frames: int, preset: str, flow_width: int) -> dict:
+    """Median ms per frame of the default stabiliser on the pan clip at 360p, 720p and 1080p.
+
+    Per CPU core: OpenCV and torch on one thread, CPU time (process_time, so other processes'
+    work on a shared machine is not counted). Also wall time with the default threads, and at
+    720p on one core where the time goes (cProfile)."""
+    per_core, default_threads, by_call = {}, {}, {}
+    for name, (width, height) in COST_SIZES.items():
+        clip = pan_clip(photo, frames + 1, width, height)
+        stylized = still_clip(photo, 1, width, height)[0]
+        stabilizer = Stabilizer(preset=preset, flow_width=flow_width)
+        default_threads[name] = statistics.median(frame_times(stabilizer, clip, stylized, time.perf_counter))
+        with one_core():
+            per_core[name] = statistics.median(frame_times(stabilizer, clip, stylized, time.process_time))
+            if name == "720p":
+                by_call = calls_profile(stabilizer, clip, stylized)
+    return {"per_core": per_core, "default_threads": default_threads, "threads": cv2.getNumThreads(), "720p_by_call": by_call}
 
 
 def difference_figure(clip: Clip, flows: list[tuple[np.ndarray, np.ndarray]], before: Clip, after: Clip) -> np.ndarray:
@@ -226,6 +274,15 @@ def print_table(result: dict) -> None:
     print(f"{'variant':<24} {'E_warp':>9} {'ratio':>7} {'PSNR dB':>8}")
     for row in result["rows"]:
         print(f"{row['variant']:<24} {row['e_warp']:9.5f} {row['ratio']:7.2f} {row['psnr']:8.2f}")
+    for average, better in result["beats_moving_average"].items():
+        print(f"better than {average} (lower E_warp and higher PSNR): {', '.join(better) or 'none'}")
+
+
+def print_cost(costs: dict) -> None:
+    print("\nstabiliser cost, default settings, median ms per frame: per core (1 thread, CPU time) "
+          + ", ".join(f"{name} {ms:.2f}" for name, ms in costs["per_core"].items())
+          + f"; {costs['threads']} threads (wall) " + ", ".join(f"{name} {ms:.2f}" for name, ms in costs["default_threads"].items()))
+    print("720p, one core, by call (ms per frame): " + ", ".join(f"{name} {ms:.2f}" for name, ms in costs["720p_by_call"].items()))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -260,14 +317,15 @@ def run(args: argparse.Namespace) -> int:
         figure = cv2.cvtColor(difference_figure(clip, input_flows(clip), per_frame, stabilized), cv2.COLOR_RGB2BGR)
         atomic_write_bytes(args.figure, cv2.imencode(".png", figure, [cv2.IMWRITE_PNG_COMPRESSION, 9])[1].tobytes())
     costs = measure_cost(photo, args.cost_frames, args.preset, args.flow_width)
-    print("\nstabiliser cost, default settings, 1 OpenCV thread: "
-          + ", ".join(f"{name} {ms:.2f} ms" for name, ms in costs.items()))
+    print_cost(costs)
     result = {
         "benchmark": "temporal", "date": datetime.now(timezone.utc).date().isoformat(),
         "machine": machine(torch.device("cpu")), "torch": torch.__version__, "opencv": cv2.__version__,
         "weights": which, "style": args.style.name, "size": args.size, "momentum": args.momentum,
         "preset": args.preset, "flow_width": args.flow_width,
-        "clips": results, "cost_ms_per_frame_1_thread": costs,
+        "clips": results, "cost_ms_per_frame_1_thread": costs["per_core"],
+        "cost_ms_per_frame_default_threads": costs["default_threads"], "threads": costs["threads"],
+        "cost_720p_ms_by_call": costs["720p_by_call"],
     }
     print(json.dumps(result))
     if args.json:

@@ -9,13 +9,12 @@ with the next stylized frame. `temporal.py`'s flow and warp are reused as they a
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
 from realtime_adain.imageio import resize
 from realtime_adain.live.inference import Result
 from realtime_adain.live.sources import Frame
-from realtime_adain.temporal import FlowEstimator, full_size_map, gray
+from realtime_adain.temporal import FlowEstimator, gray, remap_rgb, source_map
 
 CARRY_FLOW_WIDTH = 160  # flow at this width: a few ms per frame on one core
 
@@ -36,6 +35,5 @@ class MotionCarrier:
         if self._content_of is not result:  # one luma per stylized frame, however many carries
             self._content_of, self._content_luma = result, gray(result.content, self.flow.width)
         flow = self.flow(gray(content, self.flow.width), self._content_luma)  # new grid -> stylized frame's
-        carried = cv2.remap(result.stylized, full_size_map(flow, (height, width)), None, cv2.INTER_LINEAR,
-                            borderMode=cv2.BORDER_REPLICATE)
+        carried = remap_rgb(result.stylized, source_map(flow, (height, width)))
         return Result(frame, content, carried)

@@ -16,7 +16,7 @@ from realtime_adain.adain import StyleStats
 from realtime_adain.stylizer import Stylizer
 from realtime_adain.temporal import ContentStatsSmoother, Stabilizer
 
-DEFAULT_STRENGTH = 0.7  # docs/temporal.md: E_warp 30 % (cutBunny) and 13 % (pan) of per-frame
+DEFAULT_STRENGTH = 0.7  # docs/BENCHMARKS.md: E_warp 25 % (cutBunny) and 11 % (pan) of per-frame
 
 
 class Stability:
