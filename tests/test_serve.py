@@ -26,6 +26,7 @@ from realtime_adain.adain import StyleStats
 from realtime_adain.live.styles import StyleLibrary
 from realtime_adain.serve import app as serve_app
 from realtime_adain.serve import control
+from realtime_adain.serve import styles as serve_styles
 from realtime_adain.serve.batcher import stylize_batch, work_size
 from realtime_adain.serve.client import FrameSource, ServeClient
 from realtime_adain.serve.peers import has_ice_addresses
@@ -263,6 +264,42 @@ def test_any_message_is_refused_or_gives_a_valid_look(registry, message):
     new.live_state()  # and the temporal stage can follow it
 
 
+def test_message_nested_past_the_parser_stack_is_refused():
+    with pytest.raises(control.BadMessage, match="not JSON"):
+        control.parse("[" * 2000 + "]" * 2000)  # within MAX_MESSAGE; json.loads raises RecursionError
+
+
+def test_offer_body_limits_and_upload_count(stylizer, data_dir, tmp_path, monkeypatch):
+    """The offer limit holds with uploads on (whose larger limit is the app's); a JSON nested past
+    the parser's stack is a 400, not a 500; uploads stop at MAX_UPLOADS with a 429."""
+    monkeypatch.setattr(serve_styles, "MAX_UPLOADS", 2)
+    library = StyleLibrary([data_dir / "style" / "mondrian.jpg"], stylizer, 64, tmp_path / "cache").load()
+    (tmp_path / "up").mkdir()
+    registry = StyleRegistry(library, tmp_path / "up")
+    pngs = [cv2.imencode(".png", np.full((20, 20, 3), i * 40, np.uint8))[1].tobytes() for i in range(4)]
+
+    async def main():
+        results = {}
+        async with served(stylizer, registry, allow_uploads=True, max_upload_mb=4) as (_server, url):
+            async with aiohttp.ClientSession() as http:
+                for name, kwargs in {"big": {"json": {"sdp": "x" * (serve_app.MAX_OFFER_BYTES + 1), "type": "offer"}},
+                                     "big-chunked": {"data": b"x" * 400_000, "chunked": True},
+                                     "deep": {"data": b"[" * 100_000 + b"]" * 100_000}}.items():
+                    async with http.post(f"{url}/api/offer", **kwargs) as response:
+                        results[name] = response.status, await response.json()
+                for i, data in enumerate(pngs + pngs[:1]):
+                    async with http.post(f"{url}/api/styles", data=upload_form(data)) as response:
+                        results[f"upload{i}"] = response.status, await response.json()
+        return results
+
+    results = asyncio.run(main())
+    assert results["big"][0] == results["big-chunked"][0] == 413 and "larger than" in results["big"][1]["error"]
+    assert results["deep"][0] == 400
+    assert [results[f"upload{i}"][0] for i in range(5)] == [200, 200, 429, 429, 429], results
+    assert "maximum of 2 uploaded styles" in results["upload2"][1]["error"]
+    assert len(registry) == 3
+
+
 def test_work_size_bounds_and_even_sides():
     assert work_size(480, 640, 160, (7680, 4320)) == (212, 160)
     assert work_size(4320, 7680, 0, (1280, 720)) == (1280, 720)
@@ -460,6 +497,9 @@ def env_with(weights_env, **extra) -> dict:
     (["--stabilize", "wobble"], "--stabilize wobble"),
     (["--max-resolution", "8x8"], "--max-resolution"),
     (["--host", "bad host"], "--host"),
+    (["--token", "x" * 300], "--token must be 8 to 256"),
+    (["--host", "no.such.host.invalid"], "cannot listen on no.such.host.invalid port 8080"),  # before the model
+    (["--host", "192.0.2.1", "--port", "0"], "cannot listen on 192.0.2.1"),  # not this machine's: no token said
     (["--alpha", "2"], "--alpha"),
 ])
 def test_bad_options_are_one_line(run_cli, weights_env, data_dir, args, says):
