@@ -118,6 +118,7 @@ CASES = {
                               "--sheet takes one content image, got 2"),
     "sheet over its content": (["image", "{tmp}/a/photo.jpg", "-s", "{style}", "--sheet", "{tmp}/a/photo.jpg"], 2,
                                "a/photo.jpg: output would overwrite an input"),
+    "sheet empty name": (IMAGE + ["--sheet", ""], 2, "--sheet needs a file name"),
     "sheet unknown format": (IMAGE + ["--sheet", "{tmp}/s.gif"], 2, "s.gif: unknown image format '.gif'"),
     "sheet without extension": (IMAGE + ["--sheet", "{tmp}/sheet"], 2, "sheet: unknown image format ''"),
     "sheet under a file": (IMAGE + ["--sheet", "{tmp}/mixed/bad.jpg/s.png"], 2, "mixed/bad.jpg: output directory is not writable (it is a file"),
