@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from realtime_adain.adain import StyleStats
 from realtime_adain.live.styles import StyleLibrary
 from realtime_adain.serve import app as serve_app
-from realtime_adain.serve import control
+from realtime_adain.serve import control, peers
 from realtime_adain.serve import styles as serve_styles
 from realtime_adain.serve.batcher import stylize_batch, work_size
 from realtime_adain.serve.client import FrameSource, ServeClient
@@ -262,6 +262,26 @@ def test_any_message_is_refused_or_gives_a_valid_look(registry, message):
     assert (new.mix_style is None) == (new.mix_weight == 0.0) and 0.0 <= new.mix_weight <= 1.0
     assert new.mix_style is None or registry.get(new.mix_style) is not None
     new.live_state()  # and the temporal stage can follow it
+
+
+@WEBRTC
+def test_a_message_flood_is_dropped_past_the_rate(stylizer, registry, one_thread):
+    async def main():
+        async with served(stylizer, registry) as (_server, url):
+            client = await connected(url)
+            for i in range(300):
+                client.send({"alpha": (i % 100) / 100})  # every one a change, answered with a status
+            said = await client.wait_message(lambda m: "more than" in m.get("error", ""))
+            await asyncio.sleep(1.0)
+            states = sum("state" in m for m in client.messages)
+            client.send({"alpha": 0.25})  # a later second: heard again
+            await client.wait_message(lambda m: m.get("state", {}).get("alpha") == 0.25)
+            await client.close()
+            return said, states
+
+    said, states = asyncio.run(main())
+    assert said["error"] == f"more than {peers.MAX_MESSAGES_PER_S} messages a second: the rest are dropped"
+    assert states < 300 - 50
 
 
 def test_message_nested_past_the_parser_stack_is_refused():
