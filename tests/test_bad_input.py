@@ -118,6 +118,8 @@ CASES = {
                               "--sheet takes one content image, got 2"),
     "sheet over its content": (["image", "{tmp}/a/photo.jpg", "-s", "{style}", "--sheet", "{tmp}/a/photo.jpg"], 2,
                                "a/photo.jpg: output would overwrite an input"),
+    "weights base-url bad IPv6": (["weights", "download", "--dir", "{tmp}/wd", "--base-url", "http://[::1/x"], 2,
+                                  "http://[::1/x/vgg_normalised.pth: Invalid IPv6 URL"),
     "sheet empty name": (IMAGE + ["--sheet", ""], 2, "--sheet needs a file name"),
     "sheet unknown format": (IMAGE + ["--sheet", "{tmp}/s.gif"], 2, "s.gif: unknown image format '.gif'"),
     "sheet without extension": (IMAGE + ["--sheet", "{tmp}/sheet"], 2, "sheet: unknown image format ''"),

@@ -429,6 +429,8 @@ def cases(m: Path, url: str) -> list[Case]:
         Case("weights download 404", dl + ["--base-url", url + "/nope"], contains="404"),
         Case("weights download refused port", dl + ["--base-url", "http://127.0.0.1:9"], contains="127.0.0.1"),
         Case("weights download bad scheme", dl + ["--base-url", "ftp://127.0.0.1/x"], contains="127.0.0.1"),
+        Case("weights download base-url bad IPv6", dl + ["--base-url", "http://[::1/x"], contains="Invalid IPv6 URL"),
+        Case("weights download base-url javascript:", dl + ["--base-url", "javascript:alert(1)"], contains="not an https"),
         Case("weights download garbage url", dl + ["--vgg-url", "::::", "--base-url", url + "/w"], contains="::::"),
         Case("weights download text as weights", dl + ["--vgg-url", url + "/w/text.pth", "--decoder-url", url + "/w/decoder.pth"],
              contains="text.pth"),
