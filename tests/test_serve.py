@@ -320,6 +320,34 @@ def test_offer_body_limits_and_upload_count(stylizer, data_dir, tmp_path, monkey
     assert len(registry) == 3
 
 
+def test_uploads_at_once_are_bounded_and_a_slow_one_times_out(stylizer, registry, monkeypatch):
+    """Two uploads still arriving hold the two slots: a third is a 429 at once; a sender slower than
+    UPLOAD_READ_S gets a 408 and frees its slot."""
+    monkeypatch.setattr(serve_app, "UPLOAD_READ_S", 1.5)
+
+    async def slow():
+        yield b"--B\r\nContent-Disposition: form-data; name=\"image\"; filename=\"s.png\"\r\n\r\n"
+        await asyncio.sleep(30)
+
+    async def main():
+        async with served(stylizer, registry, allow_uploads=True) as (server, url):
+            async with aiohttp.ClientSession() as http:
+                async def post(data, **kwargs):
+                    async with http.post(f"{url}/api/styles", data=data, **kwargs) as response:
+                        return response.status, await response.json()
+
+                headers = {"Content-Type": "multipart/form-data; boundary=B"}
+                slow_ones = [asyncio.ensure_future(post(slow(), headers=headers)) for _ in range(2)]
+                while server.uploading < 2:
+                    await asyncio.sleep(0.02)
+                third = await post(upload_form(b"x"))
+                return third, await asyncio.gather(*slow_ones), server.uploading
+
+    third, slow_ones, left = asyncio.run(main())
+    assert third[0] == 429 and "uploads are already in progress" in third[1]["error"]
+    assert [s for s, _ in slow_ones] == [408, 408] and left == 0
+
+
 def test_work_size_bounds_and_even_sides():
     assert work_size(480, 640, 160, (7680, 4320)) == (212, 160)
     assert work_size(4320, 7680, 0, (1280, 720)) == (1280, 720)

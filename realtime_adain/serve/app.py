@@ -40,6 +40,8 @@ from realtime_adain.stylizer import Stylizer
 STATIC = Path(__file__).resolve().parent / "static"
 TICK = 1.0  # seconds between the figures sent to each client (and idle checks)
 MAX_OFFER_BYTES = 256 * 1024  # an SDP offer is a few KiB
+MAX_UPLOADS_AT_ONCE = 2  # uploads read at the same time: each holds up to --max-upload-mb in memory
+UPLOAD_READ_S = 120.0  # an upload still arriving after this is refused (a slow sender cannot hold a slot)
 
 
 def log(message: str) -> None:
@@ -58,6 +60,7 @@ class Server:
         self.settings, self.stylizer, self.styles = settings, stylizer, styles
         self.batcher = Batcher(stylizer, side, settings.max_resolution)
         self.clients: dict[str, Client] = {}
+        self.uploading = 0  # uploads being read or decoded now
         self._tick: asyncio.Task | None = None
         self.app = self._build_app()
 
@@ -172,9 +175,15 @@ class Server:
         settings = self.settings
         if not settings.allow_uploads:
             return error(403, "uploads are off (start the server with --allow-uploads)")
+        if self.uploading >= MAX_UPLOADS_AT_ONCE:
+            return error(429, f"{MAX_UPLOADS_AT_ONCE} uploads are already in progress; try again when they are done")
+        self.uploading += 1
         try:
             self.styles.check_room()  # before reading a body that could not be kept
-            data = await self._upload_bytes(request)
+            try:
+                data = await asyncio.wait_for(self._upload_bytes(request), UPLOAD_READ_S)
+            except asyncio.TimeoutError:
+                raise uploads.UploadRefused(408, f"the upload took longer than {UPLOAD_READ_S:g} s") from None
             image, digest = await asyncio.get_running_loop().run_in_executor(
                 None, uploads.decode, data, settings.max_upload_bytes, settings.max_upload_pixels)
             served = await asyncio.get_running_loop().run_in_executor(None, self.styles.add_upload, image, digest)
@@ -182,6 +191,8 @@ class Server:
             return error(exc.status, str(exc))
         except Exception as exc:  # e.g. a full disk under the upload folder
             return error(500, f"the style could not be added: {type(exc).__name__}: {str(exc)[:200]}")
+        finally:
+            self.uploading -= 1
         return web.json_response(served.describe())
 
     async def _upload_bytes(self, request: web.Request) -> bytes:
