@@ -81,7 +81,10 @@ def file_urls(
     explicit = {"vgg": vgg_url, "decoder": decoder_url}
     urls = {kind: explicit[kind] or f"{base}/{PUBLISHED[kind].filename}" for kind in KINDS}
     for url in urls.values():
-        scheme = urlsplit(url).scheme.lower()
+        try:
+            scheme = urlsplit(url).scheme.lower()
+        except ValueError as exc:  # e.g. "http://[::1/x": Invalid IPv6 URL
+            raise UserError(f"{url}: {exc}") from None
         if scheme not in URL_SCHEMES:
             raise UserError(f"{url}: not an {', '.join(URL_SCHEMES[:-1])} or {URL_SCHEMES[-1]} URL")
     return urls

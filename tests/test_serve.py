@@ -25,7 +25,8 @@ from hypothesis import strategies as st
 from realtime_adain.adain import StyleStats
 from realtime_adain.live.styles import StyleLibrary
 from realtime_adain.serve import app as serve_app
-from realtime_adain.serve import control
+from realtime_adain.serve import control, peers
+from realtime_adain.serve import styles as serve_styles
 from realtime_adain.serve.batcher import stylize_batch, work_size
 from realtime_adain.serve.client import FrameSource, ServeClient
 from realtime_adain.serve.peers import has_ice_addresses
@@ -263,6 +264,90 @@ def test_any_message_is_refused_or_gives_a_valid_look(registry, message):
     new.live_state()  # and the temporal stage can follow it
 
 
+@WEBRTC
+def test_a_message_flood_is_dropped_past_the_rate(stylizer, registry, one_thread):
+    async def main():
+        async with served(stylizer, registry) as (_server, url):
+            client = await connected(url)
+            for i in range(300):
+                client.send({"alpha": (i % 100) / 100})  # every one a change, answered with a status
+            said = await client.wait_message(lambda m: "more than" in m.get("error", ""))
+            await asyncio.sleep(1.0)
+            states = sum("state" in m for m in client.messages)
+            client.send({"alpha": 0.25})  # a later second: heard again
+            await client.wait_message(lambda m: m.get("state", {}).get("alpha") == 0.25)
+            await client.close()
+            return said, states
+
+    said, states = asyncio.run(main())
+    assert said["error"] == f"more than {peers.MAX_MESSAGES_PER_S} messages a second: the rest are dropped"
+    assert states < 300 - 50
+
+
+def test_message_nested_past_the_parser_stack_is_refused():
+    with pytest.raises(control.BadMessage, match="not JSON"):
+        control.parse("[" * 2000 + "]" * 2000)  # within MAX_MESSAGE; json.loads raises RecursionError
+
+
+def test_offer_body_limits_and_upload_count(stylizer, data_dir, tmp_path, monkeypatch):
+    """The offer limit holds with uploads on (whose larger limit is the app's); a JSON nested past
+    the parser's stack is a 400, not a 500; uploads stop at MAX_UPLOADS with a 429."""
+    monkeypatch.setattr(serve_styles, "MAX_UPLOADS", 2)
+    library = StyleLibrary([data_dir / "style" / "mondrian.jpg"], stylizer, 64, tmp_path / "cache").load()
+    (tmp_path / "up").mkdir()
+    registry = StyleRegistry(library, tmp_path / "up")
+    pngs = [cv2.imencode(".png", np.full((20, 20, 3), i * 40, np.uint8))[1].tobytes() for i in range(4)]
+
+    async def main():
+        results = {}
+        async with served(stylizer, registry, allow_uploads=True, max_upload_mb=4) as (_server, url):
+            async with aiohttp.ClientSession() as http:
+                for name, kwargs in {"big": {"json": {"sdp": "x" * (serve_app.MAX_OFFER_BYTES + 1), "type": "offer"}},
+                                     "big-chunked": {"data": b"x" * 400_000, "chunked": True},
+                                     "deep": {"data": b"[" * 100_000 + b"]" * 100_000}}.items():
+                    async with http.post(f"{url}/api/offer", **kwargs) as response:
+                        results[name] = response.status, await response.json()
+                for i, data in enumerate(pngs + pngs[:1]):
+                    async with http.post(f"{url}/api/styles", data=upload_form(data)) as response:
+                        results[f"upload{i}"] = response.status, await response.json()
+        return results
+
+    results = asyncio.run(main())
+    assert results["big"][0] == results["big-chunked"][0] == 413 and "larger than" in results["big"][1]["error"]
+    assert results["deep"][0] == 400
+    assert [results[f"upload{i}"][0] for i in range(5)] == [200, 200, 429, 429, 429], results
+    assert "maximum of 2 uploaded styles" in results["upload2"][1]["error"]
+    assert len(registry) == 3
+
+
+def test_uploads_at_once_are_bounded_and_a_slow_one_times_out(stylizer, registry, monkeypatch):
+    """Two uploads still arriving hold the two slots: a third is a 429 at once; a sender slower than
+    UPLOAD_READ_S gets a 408 and frees its slot."""
+    monkeypatch.setattr(serve_app, "UPLOAD_READ_S", 1.5)
+
+    async def slow():
+        yield b"--B\r\nContent-Disposition: form-data; name=\"image\"; filename=\"s.png\"\r\n\r\n"
+        await asyncio.sleep(30)
+
+    async def main():
+        async with served(stylizer, registry, allow_uploads=True) as (server, url):
+            async with aiohttp.ClientSession() as http:
+                async def post(data, **kwargs):
+                    async with http.post(f"{url}/api/styles", data=data, **kwargs) as response:
+                        return response.status, await response.json()
+
+                headers = {"Content-Type": "multipart/form-data; boundary=B"}
+                slow_ones = [asyncio.ensure_future(post(slow(), headers=headers)) for _ in range(2)]
+                while server.uploading < 2:
+                    await asyncio.sleep(0.02)
+                third = await post(upload_form(b"x"))
+                return third, await asyncio.gather(*slow_ones), server.uploading
+
+    third, slow_ones, left = asyncio.run(main())
+    assert third[0] == 429 and "uploads are already in progress" in third[1]["error"]
+    assert [s for s, _ in slow_ones] == [408, 408] and left == 0
+
+
 def test_work_size_bounds_and_even_sides():
     assert work_size(480, 640, 160, (7680, 4320)) == (212, 160)
     assert work_size(4320, 7680, 0, (1280, 720)) == (1280, 720)
@@ -460,6 +545,9 @@ def env_with(weights_env, **extra) -> dict:
     (["--stabilize", "wobble"], "--stabilize wobble"),
     (["--max-resolution", "8x8"], "--max-resolution"),
     (["--host", "bad host"], "--host"),
+    (["--token", "x" * 300], "--token must be 8 to 256"),
+    (["--host", "no.such.host.invalid"], "cannot listen on no.such.host.invalid port 8080"),  # before the model
+    (["--host", "192.0.2.1", "--port", "0"], "cannot listen on 192.0.2.1"),  # not this machine's: no token said
     (["--alpha", "2"], "--alpha"),
 ])
 def test_bad_options_are_one_line(run_cli, weights_env, data_dir, args, says):

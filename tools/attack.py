@@ -51,6 +51,7 @@ class Case:
     rc_ok: tuple[int, ...] = ()  # other accepted exit codes
     cmd: list[str] = field(default_factory=lambda: CLI)
     stdin: bytes | None = None
+    prints: str = ""  # text stdout must hold (a case that runs: e.g. the URL serve prints)
 
 
 @dataclass
@@ -126,6 +127,10 @@ def make_material(m: Path) -> None:
     (m / "imgs").mkdir()
     for i in range(4):
         cv2.imwrite(str(m / "imgs" / f"i{i}.png"), img)
+    (m / "many").mkdir()  # a style folder past a contact sheet's 400 tiles
+    tiny = cv2.imencode(".png", np.full((8, 8, 3), 120, np.uint8))[1].tobytes()
+    for i in range(401):
+        (m / "many" / f"{i}.png").write_bytes(tiny)
     (m / "vids").mkdir()
     for i in range(2):
         shutil.copy(m / "long.mp4", m / "vids" / f"v{i}.mp4")
@@ -218,6 +223,10 @@ def cases(m: Path, url: str) -> list[Case]:
           "--iterations", "1", "--batch-size", "2", "--load-size", "64", "--crop-size", "32", "--workers", "0",
           "--device", "cpu"]
     dl = ["weights", "download", "--dir", "{o}/wd", "--no-checksum"]
+    S = ["serve", "-s", "{m}/s.jpg", "--device", "cpu", *SMALL]  # + "--port", "0" where it could listen
+    SP = S + ["--port", "0"]
+    SH = [*SMALL, "--port", "0", "--device", "cpu", "-s"]  # + the styles
+    SI = ["image", "{m}/c.jpg", "-s", "{m}/s.jpg", *SMALL]
     return [
         # --- image: inputs
         Case("image ok", I + ["-o", "{o}/r.png"], "ok", outputs=["r.png"]),
@@ -339,11 +348,89 @@ def cases(m: Path, url: str) -> list[Case]:
         Case("live max-frames -1", L + ["-o", "{o}/r.mp4", "--max-frames=-1"], contains="--max-frames"),
         Case("live fps nan", L + ["-o", "{o}/r.mp4", "--fps", "nan"], contains="--fps"),
         Case("live output under a file", L + ["-o", "{m}/file/r.mp4"], contains="file"),
+        # --- serve: options (refused before listening; most before the model loads)
+        Case("serve port -1", S + ["--port=-1"], contains="--port"),
+        Case("serve port 65536", S + ["--port", "65536"], contains="--port 65536"),
+        Case("serve port abc", S + ["--port", "abc"], contains="--port"),
+        Case("serve port 1e400", S + ["--port", "1e400"], contains="--port"),
+        Case("serve host with a space", SP + ["--host", "bad host"], contains="--host"),
+        Case("serve host empty", SP + ["--host", ""], contains="--host"),
+        Case("serve host unresolvable", SP + ["--host", "no.such.host.invalid"], contains="cannot listen on no.such.host.invalid"),
+        Case("serve host not this machine's", SP + ["--host", "192.0.2.1"], contains="cannot listen on 192.0.2.1"),
+        Case("serve token empty", SP + ["--token", ""], contains="--token"),
+        Case("serve token with spaces", SP + ["--token", "has some spaces"], contains="--token"),
+        Case("serve token with a newline", SP + ["--token", "line\nbreak1234"], contains="--token"),
+        Case("serve token 100000 chars", SP + ["--token", "t" * 100_000], contains="--token must be 8 to 256"),
+        Case("serve token not ascii", SP + ["--token", "tökentöken"], contains="--token"),
+        Case("serve max-clients 0", SP + ["--max-clients", "0"], contains="--max-clients"),
+        Case("serve max-clients huge", SP + ["--max-clients", "9" * 30], contains="--max-clients"),
+        Case("serve idle-timeout 0", SP + ["--idle-timeout", "0"], contains="--idle-timeout"),
+        Case("serve idle-timeout nan", SP + ["--idle-timeout", "nan"], contains="--idle-timeout"),
+        Case("serve idle-timeout inf", SP + ["--idle-timeout", "inf"], contains="--idle-timeout"),
+        Case("serve idle-timeout -1", SP + ["--idle-timeout=-1"], contains="--idle-timeout"),
+        Case("serve tls-cert missing", SP + ["--tls-cert", "{m}/none.pem", "--tls-key", "{m}/file"], contains="none.pem"),
+        Case("serve tls-cert a folder", SP + ["--tls-cert", "{m}/imgs", "--tls-key", "{m}/file"], contains="imgs"),
+        Case("serve tls-cert garbage", SP + ["--tls-cert", "{m}/file", "--tls-key", "{m}/file"], contains="cannot use this certificate"),
+        Case("serve tls-cert /dev/zero", SP + ["--tls-cert", "/dev/zero", "--tls-key", "/dev/zero"], contains="/dev/zero"),
+        Case("serve tls-key without cert", SP + ["--tls-key", "{m}/file"], contains="--tls-cert and --tls-key go together"),
+        Case("serve max-upload-mb 0", SP + ["--allow-uploads", "--max-upload-mb", "0"], contains="--max-upload-mb"),
+        Case("serve max-upload-mb nan", SP + ["--max-upload-mb", "nan"], contains="--max-upload-mb"),
+        Case("serve max-upload-mb 1e400", SP + ["--max-upload-mb", "1e400"], contains="--max-upload-mb"),
+        Case("serve max-upload-mb 100", SP + ["--max-upload-mb", "100"], contains="--max-upload-mb"),
+        Case("serve max-resolution 0x0", SP + ["--max-resolution", "0x0"], contains="--max-resolution"),
+        Case("serve max-resolution huge", SP + ["--max-resolution", "99999999x99999999"], contains="--max-resolution"),
+        Case("serve max-resolution axb", SP + ["--max-resolution", "axb"], contains="axb"),
+        Case("serve styles empty folder", ["serve", *SH, "{m}/nothing"], contains="nothing"),
+        Case("serve styles a non-image", ["serve", *SH, "{m}/text.jpg"], contains="text.jpg"),
+        Case("serve styles /dev/zero", ["serve", *SH, "/dev/zero"], contains="/dev/zero"),
+        Case("serve styles symlink loop", ["serve", *SH, "{m}/loop.jpg"], contains="loop.jpg"),
+        Case("serve styles missing", ["serve", *SH, "{m}/none.jpg"], contains="none.jpg"),
+        Case("serve stabilize bogus", SP + ["--stabilize", "bogus"], contains="--stabilize bogus"),
+        Case("serve stabilize-strength 2", SP + ["--stabilize-strength", "2"], contains="--stabilize-strength"),
+        Case("serve stabilize-strength nan", SP + ["--stabilize-strength", "nan"], contains="--stabilize-strength"),
+        Case("serve size bogus", SP + ["--size", "bogus"], contains="--size"),
+        Case("serve device bogus", SP + ["--device", "bogus"], contains="bogus"),
+        Case("serve device mps without one", SP + ["--device", "mps"], contains="mps"),
+        Case("serve engine bogus", SP + ["--engine", "bogus"], contains="bogus"),
+        Case("serve dtype fp16 on cpu", SP + ["--dtype", "fp16"], contains="fp16"),
+        # --- serve: running, and its signals
+        Case("serve SIGINT during import", SP, "signal", signal_after=2.5),
+        Case("serve 0.0.0.0 generates a token, SIGTERM", SP + ["--host", "0.0.0.0"], "signal", signal_after=30.0,
+             signum=signal.SIGTERM, prints="/?token="),
+        # --- image --sheet (contact sheet)
+        Case("sheet ok", SI + ["--sheet", "{o}/sheet.png"], "ok", outputs=["sheet.png"]),
+        Case("sheet weird style names", ["image", "{m}/c.jpg", "-s", "{m}/sp ace.jpg", "-s", "{m}/qu'o\"te.jpg", "-s",
+                                         "{m}/ünï cödé.jpg", "-s", "{m}/new\nline.jpg", *SMALL, "--sheet", "{o}/sheet.png"], "ok", outputs=["sheet.png"]),
+        Case("sheet into a new folder", SI + ["--sheet", "{o}/new/sub/sheet.png"], "ok", outputs=["new/sub/sheet.png"]),
+        Case("sheet empty name", SI + ["--sheet", ""], contains="--sheet needs a file name"),
+        Case("sheet == style", SI + ["--sheet", "{m}/s.jpg"], contains="overwrite"),
+        Case("sheet == content via ./", SI + ["--sheet", "{m}/./c.jpg"], contains="overwrite"),
+        Case("sheet == style via symlink", ["image", "{m}/s.jpg", "-s", "{m}/c.jpg", *SMALL, "--sheet", "{m}/link.jpg"],
+             contains="overwrite"),
+        Case("sheet /dev/null", SI + ["--sheet", "/dev/null"], contains="/dev/null"),
+        Case("sheet a folder", SI + ["--sheet", "{o}/"], contains="unknown image format"),
+        Case("sheet under a file", SI + ["--sheet", "{m}/file/sheet.png"], contains="file"),
+        Case("sheet name > 255 bytes", SI + ["--sheet", "{o}/" + long_name], contains="x" * 20),
+        Case("sheet read-only fs", SI + ["--sheet", "{o}/ro/sheet.png"], contains="ro", setup=lambda o: readonly(o / "ro"),
+             teardown=lambda o: unmount(o / "ro")),
+        Case("sheet full disk", SI + ["--sheet", "{o}/full/sheet.png"], contains="sheet.png", setup=lambda o: fill_then(o / "full"),
+             teardown=lambda o: unmount(o / "full")),
+        Case("sheet 401 styles", ["image", "{m}/c.jpg", "-s", "{m}/many", *SMALL, "--sheet", "{o}/sheet.png"],
+             contains="402 tiles, at most 400"),
+        Case("sheet of several contents", ["image", "{m}/imgs", "-s", "{m}/s.jpg", "--sheet", "{o}/sheet.png"],
+             contains="--sheet takes one content image, got 4"),
+        Case("sheet-columns 1e400", SI + ["--sheet", "{o}/sheet.png", "--sheet-columns", "1e400"], contains="--sheet-columns"),
+        Case("sheet-columns 0", SI + ["--sheet", "{o}/sheet.png", "--sheet-columns", "0"], contains="--sheet-columns"),
+        Case("sheet-columns 65", SI + ["--sheet", "{o}/sheet.png", "--sheet-columns", "65"], contains="--sheet-columns"),
+        Case("sheet with --mix", SI + ["-s", "{m}/c.png", "--sheet", "{o}/sheet.png", "--mix", "1,1"], contains="--mix"),
+        Case("sheet over the pixel budget", SI + ["--sheet", "{o}/sheet.png", "--max-pixels", "100"], contains="--max-pixels"),
         # --- weights
         Case("weights download from local mirror", dl + ["--base-url", url + "/w"], "ok", outputs=["wd/vgg_normalised.pth", "wd/decoder.pth"]),
         Case("weights download 404", dl + ["--base-url", url + "/nope"], contains="404"),
         Case("weights download refused port", dl + ["--base-url", "http://127.0.0.1:9"], contains="127.0.0.1"),
         Case("weights download bad scheme", dl + ["--base-url", "ftp://127.0.0.1/x"], contains="127.0.0.1"),
+        Case("weights download base-url bad IPv6", dl + ["--base-url", "http://[::1/x"], contains="Invalid IPv6 URL"),
+        Case("weights download base-url javascript:", dl + ["--base-url", "javascript:alert(1)"], contains="not an https"),
         Case("weights download garbage url", dl + ["--vgg-url", "::::", "--base-url", url + "/w"], contains="::::"),
         Case("weights download text as weights", dl + ["--vgg-url", url + "/w/text.pth", "--decoder-url", url + "/w/decoder.pth"],
              contains="text.pth"),
@@ -404,6 +491,13 @@ FULL_ONLY = {
     "image decoder npy", "image vgg empty file", "image alpha 2", "video crf -5", "video threads 0",
     "image output /dev/null.png", "weights download garbage url", "live output under a file", "video zero-byte",
     "image decoder is /dev/zero", "train crop not /8", "image mask missing", "live source /dev/zero",
+    "serve port abc", "serve port 1e400", "serve host empty", "serve token with spaces", "serve token not ascii",
+    "serve max-clients 0", "serve idle-timeout 0", "serve idle-timeout inf", "serve idle-timeout -1",
+    "serve tls-cert a folder", "serve tls-cert /dev/zero", "serve max-upload-mb 0", "serve max-upload-mb 1e400",
+    "serve max-resolution 0x0", "serve max-resolution axb", "serve styles missing", "serve styles symlink loop",
+    "serve stabilize-strength 2", "serve size bogus", "serve engine bogus", "serve dtype fp16 on cpu",
+    "sheet == content via ./", "sheet /dev/null", "sheet a folder", "sheet name > 255 bytes", "sheet-columns 0",
+    "sheet-columns 65", "sheet with --mix", "sheet weird style names", "sheet into a new folder",
 }
 
 
@@ -472,7 +566,8 @@ def run_case(case: Case, m: Path, url: str, work: Path, index: int) -> Result:
     text = err.decode(errors="replace")
     lines = [line for line in text.splitlines() if line.strip() and not line.startswith("\r")]
     lines = [line for line in lines if not line.lstrip().startswith(("stylizing", "0%", "100%")) and "it/s]" not in line
-             and "s/it]" not in line and "image/s]" not in line and not line.startswith("note:")]
+             and "s/it]" not in line and "image/s]" not in line and not line.startswith("note:")
+             and not line.startswith(("access token (", "serve: client ", "serve: warning"))]  # serve's notes
     tb = "Traceback" in text
     if tb:
         problems.append("traceback")
@@ -506,6 +601,8 @@ def run_case(case: Case, m: Path, url: str, work: Path, index: int) -> Result:
                 problems.append(f"exit {rc} after a signal")
             if rc in (130, 143) and len(lines) != 1:
                 problems.append(f"stderr is {len(lines)} lines after a signal")
+    if case.prints and case.prints not in out.decode(errors="replace"):
+        problems.append(f"stdout lacks {case.prints!r}")
     junk = junk_in(o)
     if case.expect == "error" and rc not in (0, None):
         new = sorted(set(snapshot(o)) - set(before))

@@ -121,7 +121,7 @@ def check_inputs(
 
 def run(args: argparse.Namespace) -> int:
     model = common.model_settings(args)  # a bad --device is refused before any work
-    if args.sheet:
+    if args.sheet is not None:  # '' too: refused by the sheet's checks
         args.size = sheet.TILE_SIZE if args.size is None else args.size
         return sheet.run(args, model)
     sheet.refuse_sheet_options(args)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import secrets
-import sys
 from pathlib import Path
 
 from realtime_adain.commands import argtypes, common
@@ -75,8 +74,7 @@ def serve_settings(args: argparse.Namespace):
     if settings.needs_token and settings.token is None:
         from dataclasses import replace
 
-        settings = replace(settings, token=secrets.token_urlsafe(24))
-        print(f"access token (required off loopback): {settings.token}", file=sys.stderr)
+        settings = replace(settings, token=secrets.token_urlsafe(24))  # printed once listening
     return settings
 
 

@@ -63,6 +63,8 @@ def check_request(args: argparse.Namespace, contents: list[Path], styles: list[P
     for given, option in ((args.mix is not None, "--mix"), (args.mask, "--mask"), (args.ext, "--ext")):
         if given:
             raise UserError(f"{option} cannot be combined with --sheet (one tile per style)")
+    if not args.sheet:
+        raise UserError("--sheet needs a file name (e.g. --sheet sheet.jpg)")
     out = Path(args.sheet)
     if not is_image_path(out):
         raise UserError(f"{out}: unknown image format '{out.suffix}'")

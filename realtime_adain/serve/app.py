@@ -13,6 +13,7 @@ import contextlib
 import hmac
 import json
 import signal
+import socket
 import ssl
 import sys
 import tempfile
@@ -39,6 +40,8 @@ from realtime_adain.stylizer import Stylizer
 STATIC = Path(__file__).resolve().parent / "static"
 TICK = 1.0  # seconds between the figures sent to each client (and idle checks)
 MAX_OFFER_BYTES = 256 * 1024  # an SDP offer is a few KiB
+MAX_UPLOADS_AT_ONCE = 2  # uploads read at the same time: each holds up to --max-upload-mb in memory
+UPLOAD_READ_S = 120.0  # an upload still arriving after this is refused (a slow sender cannot hold a slot)
 
 
 def log(message: str) -> None:
@@ -57,6 +60,7 @@ class Server:
         self.settings, self.stylizer, self.styles = settings, stylizer, styles
         self.batcher = Batcher(stylizer, side, settings.max_resolution)
         self.clients: dict[str, Client] = {}
+        self.uploading = 0  # uploads being read or decoded now
         self._tick: asyncio.Task | None = None
         self.app = self._build_app()
 
@@ -143,8 +147,10 @@ class Server:
         if len(self.clients) >= self.settings.max_clients:
             return error(429, f"the server already has its maximum of {self.settings.max_clients} clients")
         try:
-            body = await request.json()
-        except (ValueError, UnicodeDecodeError):
+            body = json.loads(await read_body(request, MAX_OFFER_BYTES))
+        except uploads.UploadRefused as exc:
+            return error(exc.status, str(exc))
+        except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested past the parser's stack
             return error(400, "the body must be JSON {sdp, type}")
         if not (isinstance(body, dict) and isinstance(body.get("sdp"), str) and body.get("type") == "offer"):
             return error(400, 'the body must be JSON {"sdp": ..., "type": "offer"}')
@@ -169,16 +175,24 @@ class Server:
         settings = self.settings
         if not settings.allow_uploads:
             return error(403, "uploads are off (start the server with --allow-uploads)")
+        if self.uploading >= MAX_UPLOADS_AT_ONCE:
+            return error(429, f"{MAX_UPLOADS_AT_ONCE} uploads are already in progress; try again when they are done")
+        self.uploading += 1
         try:
-            data = await self._upload_bytes(request)
+            self.styles.check_room()  # before reading a body that could not be kept
+            try:
+                data = await asyncio.wait_for(self._upload_bytes(request), UPLOAD_READ_S)
+            except asyncio.TimeoutError:
+                raise uploads.UploadRefused(408, f"the upload took longer than {UPLOAD_READ_S:g} s") from None
             image, digest = await asyncio.get_running_loop().run_in_executor(
                 None, uploads.decode, data, settings.max_upload_bytes, settings.max_upload_pixels)
+            served = await asyncio.get_running_loop().run_in_executor(None, self.styles.add_upload, image, digest)
         except uploads.UploadRefused as exc:
             return error(exc.status, str(exc))
-        try:
-            served = await asyncio.get_running_loop().run_in_executor(None, self.styles.add_upload, image, digest)
         except Exception as exc:  # e.g. a full disk under the upload folder
             return error(500, f"the style could not be added: {type(exc).__name__}: {str(exc)[:200]}")
+        finally:
+            self.uploading -= 1
         return web.json_response(served.describe())
 
     async def _upload_bytes(self, request: web.Request) -> bytes:
@@ -217,10 +231,44 @@ class Server:
                     client.send_status()
 
 
+async def read_body(request: web.Request, limit: int) -> bytes:
+    """The request body, refused (413) as soon as it passes `limit` bytes, never read whole first
+    (the app's client_max_size is the upload limit, far above what other routes take)."""
+    if request.content_length is not None and request.content_length > limit:
+        raise uploads.UploadRefused(413, f"the request body is larger than the {limit} bytes allowed")
+    data = bytearray()
+    while chunk := await request.content.read(64 * 1024):
+        data += chunk
+        if len(data) > limit:
+            raise uploads.UploadRefused(413, f"the request body is larger than the {limit} bytes allowed")
+    return bytes(data)
+
+
 def print_url(settings: ServeSettings, port: int) -> None:
+    """The URL on stdout once listening; off loopback the token also on stderr (said only now, so
+    a refused start stays one line)."""
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
     query = f"/?token={settings.token}" if settings.token else "/"
+    if settings.needs_token:
+        print(f"access token (required off loopback): {settings.token}", file=sys.stderr, flush=True)
     print(f"serving on {settings.scheme}://{host}:{port}{query}", flush=True)
+
+
+def listen_error(settings: ServeSettings, exc: OSError) -> UserError:
+    return UserError(f"cannot listen on {settings.host} port {settings.port}: {(exc.strerror or str(exc)).lower()}")
+
+
+def check_listen(settings: ServeSettings) -> None:
+    """Bind and release the address to listen on, so a host name that does not resolve, an address
+    not on this machine or a port in use is said before the model loads."""
+    try:
+        for family, kind, proto, _name, address in socket.getaddrinfo(
+                settings.host, settings.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE):
+            with socket.socket(family, kind, proto) as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as aiohttp listens
+                probe.bind(address)
+    except OSError as exc:
+        raise listen_error(settings, exc) from None
 
 
 def tls_context(settings: ServeSettings) -> ssl.SSLContext | None:
@@ -243,7 +291,10 @@ async def serve_until_stopped(server: Server, settings: ServeSettings, stop: asy
     await runner.setup()
     try:
         site = web.TCPSite(runner, settings.host, settings.port, ssl_context=tls_context(settings))
-        await site.start()
+        try:
+            await site.start()
+        except OSError as exc:
+            raise listen_error(settings, exc) from None
         port = runner.addresses[0][1]  # the chosen one when --port 0
         started(port)
         await stop.wait()
@@ -283,6 +334,7 @@ def run(settings: ServeSettings) -> int:
     """The `serve` command: load, listen, and on SIGINT/SIGTERM close everything and end as the
     other commands do (one line, 130/143)."""
     tls_context(settings)  # a bad certificate is said before the model loads
+    check_listen(settings)
     with tempfile.TemporaryDirectory(prefix="realtime-adain-uploads-") as tmp:
         stylizer, styles, side = load(settings, Path(tmp) if settings.allow_uploads else None)
         server = Server(settings, stylizer, styles, side)

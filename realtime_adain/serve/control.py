@@ -111,7 +111,7 @@ def parse(text: object) -> dict:
         raise BadMessage(f"messages are JSON objects of at most {MAX_MESSAGE} bytes")
     try:
         message = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser's stack
         raise BadMessage("not JSON") from None
     if not isinstance(message, dict) or not message:
         raise BadMessage("a message is a non-empty JSON object")

@@ -21,6 +21,7 @@ from realtime_adain.serve.styles import StyleRegistry
 from realtime_adain.stylizer import Stylizer
 
 LATENCY_WINDOW = 60  # frames the reported p50/p95 are taken over (2 s at 30 fps)
+MAX_MESSAGES_PER_S = 100  # a dragged slider sends about 60; a flood beyond this is dropped, not processed
 FPS_WINDOW = 30
 
 
@@ -99,6 +100,7 @@ class Client:
         self.last_batch = 0
         self.has_video = False
         self.closing = False
+        self._second, self._messages = 0.0, 0  # the current one-second window and its message count
         self.reason = ""  # why it was closed
         self._tasks: set[asyncio.Task] = set()
         self.pc.on("track", self._on_track)
@@ -139,7 +141,14 @@ class Client:
             self.send_status()
 
     def _on_message(self, text: object) -> None:
-        self.last_activity = time.monotonic()
+        now = self.last_activity = time.monotonic()
+        if now - self._second >= 1.0:
+            self._second, self._messages = now, 0
+        self._messages += 1
+        if self._messages > MAX_MESSAGES_PER_S:  # said once a second; the flood costs the other clients nothing more
+            if self._messages == MAX_MESSAGES_PER_S + 1:
+                self.send({"error": f"more than {MAX_MESSAGES_PER_S} messages a second: the rest are dropped"})
+            return
         try:
             message = control.parse(text)
             answer = control.pong(message)

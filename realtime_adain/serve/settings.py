@@ -12,6 +12,7 @@ from realtime_adain.settings import MAX_RESOLUTION, STABILIZE_MODES, ModelSettin
 
 MAX_UPLOAD_MB = 64  # the highest --max-upload-mb: a style image beyond it is a mistake or an attack
 MAX_CLIENTS = 64
+MAX_TOKEN = 256  # characters: it travels in every URL and header
 
 
 def is_loopback(host: str) -> bool:
@@ -70,8 +71,9 @@ class ServeSettings:
             raise UserError(f"--host {self.host!r} is not a host name or address")
         if not 0 <= self.port <= 65535:
             raise UserError(f"--port {self.port} is outside 0..65535 (0: any free port)")
-        if self.token is not None and (len(self.token) < 8 or not self.token.isprintable() or " " in self.token):
-            raise UserError("--token must be at least 8 printable characters without spaces")
+        if self.token is not None and not (8 <= len(self.token) <= MAX_TOKEN and self.token.isascii()
+                                           and self.token.isprintable() and " " not in self.token):
+            raise UserError(f"--token must be 8 to {MAX_TOKEN} printable ASCII characters without spaces")
         if not 1 <= self.max_clients <= MAX_CLIENTS:
             raise UserError(f"--max-clients {self.max_clients} is outside 1..{MAX_CLIENTS}")
         if not (math.isfinite(self.idle_timeout) and self.idle_timeout > 0):

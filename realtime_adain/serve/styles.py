@@ -17,8 +17,10 @@ import numpy as np
 from realtime_adain.adain import StyleStats
 from realtime_adain.imageio import fit_short_side, read_image, write_image
 from realtime_adain.live.styles import Style, StyleLibrary, thumbnail
+from realtime_adain.serve.uploads import UploadRefused
 
 THUMBNAIL_SIDE = 160  # protocol: thumbnails are at most 160 px
+MAX_UPLOADS = 64  # uploaded styles kept while the server runs: each costs disk, memory and a rescan
 
 
 @dataclass
@@ -84,6 +86,14 @@ class StyleRegistry:
         """The style image at the library's style size: what colour preservation recolours."""
         return fit_short_side(read_image(served.style.path), self.library.style_size)
 
+    def _uploads(self) -> int:
+        return sum(s.style.path.parent == self.upload_dir for s in self._by_id.values())
+
+    def check_room(self) -> None:
+        """UploadRefused (429) once MAX_UPLOADS styles were uploaded."""
+        if self.upload_dir is not None and self._uploads() >= MAX_UPLOADS:
+            raise UploadRefused(429, f"the server already holds its maximum of {MAX_UPLOADS} uploaded styles")
+
     def add_upload(self, image: np.ndarray, digest: str) -> ServedStyle:
         """An uploaded (decoded, checked) RGB image as a new style; the same image twice is one style."""
         if self.upload_dir is None:
@@ -93,6 +103,7 @@ class StyleRegistry:
             for served in self._by_id.values():
                 if served.style.path == path:
                     return served
+            self.check_room()
             write_image(path, image)
             self.library.rescan()
             self._register_new()
