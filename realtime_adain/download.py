@@ -77,6 +77,9 @@ def file_urls(
     base_url: str | None = None, vgg_url: str | None = None, decoder_url: str | None = None
 ) -> dict[str, str]:
     """Where each file comes from: per-file URL, else base URL (flag, then env var, then default)."""
+    for name, given in (("--base-url", base_url), ("--vgg-url", vgg_url), ("--decoder-url", decoder_url)):
+        if given is not None and not given.strip():
+            raise UserError(f"{name} is empty: give a URL")
     base = (base_url or os.environ.get(BASE_URL_ENV_VAR) or DEFAULT_BASE_URL).rstrip("/")
     explicit = {"vgg": vgg_url, "decoder": decoder_url}
     urls = {kind: explicit[kind] or f"{base}/{PUBLISHED[kind].filename}" for kind in KINDS}

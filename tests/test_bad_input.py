@@ -81,6 +81,8 @@ CASES = {
     "bad style in a new folder": (["image", "{content}", "-s", "{tmp}/mixed/bad.jpg", "-o", "{tmp}/new/deeper/"], 2, "bad.jpg: not a readable image"),
     "bad weights in a new folder": (IMAGE + ["-o", "{tmp}/new/deeper/", "--vgg", "{tmp}/mixed/bad.jpg"], 2, "not a readable weights file"),
     "plain pickle weights": (IMAGE + ["-o", "{tmp}/new/", "--vgg", "{tmp}/pickle.pth"], 2, "pickle.pth: not a readable weights file"),
+    "download from an empty url": (["weights", "download", "--dir", "{tmp}/w", "--base-url", ""], 2,
+                                   "--base-url is empty: give a URL"),
     "download from ftp": (["weights", "download", "--dir", "{tmp}/w", "--base-url", "ftp://example.org/w"], 2,
                           "ftp://example.org/w/vgg_normalised.pth: not an https, http or file URL"),
     # --mix.

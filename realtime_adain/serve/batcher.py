@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import sys
 import threading
-import time
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Callable, Sequence
