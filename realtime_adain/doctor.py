@@ -142,7 +142,9 @@ def _tensorrt() -> str | None:
 def _serve() -> str | None:
     # Versions only (the optional extra `serve`); importing aiortc would load its codecs.
     found = {dist: _distribution(dist) for dist in ("aiortc", "aiohttp")}
-    return ", ".join(f"{d} {v}" for d, v in found.items() if v) if found["aiortc"] else None
+    if not found["aiortc"]:
+        return None
+    return found["aiortc"] + (f" (aiohttp {found['aiohttp']})" if found["aiohttp"] else " (aiohttp missing)")
 
 
 def versions() -> list[Finding]:
