@@ -27,7 +27,7 @@ from realtime_adain.live.styles import StyleLibrary
 from realtime_adain.serve import app as serve_app
 from realtime_adain.serve import control, peers
 from realtime_adain.serve import styles as serve_styles
-from realtime_adain.serve.batcher import stylize_batch, work_size
+from realtime_adain.serve.batcher import work_size
 from realtime_adain.serve.client import FrameSource, ServeClient
 from realtime_adain.serve.peers import has_ice_addresses
 from realtime_adain.serve.settings import ServeSettings
@@ -233,7 +233,7 @@ def test_per_sample_styles_in_one_batch_equal_single_frames(stylizer, registry, 
     frames = np.stack([moving(0), moving(5), moving(9), moving(12)])
     styles = [registry.get("s0").stats, registry.get("s1").stats, registry.get("s0").stats, registry.get("s1").stats]
     alphas = [1.0, 0.6, 0.3, 0.6]
-    batch = stylize_batch(stylizer, frames, styles, alphas, per_sample)
+    batch = stylizer.engine.stylize_each(frames, styles, alphas, per_sample)
     for frame, style, alpha, out in zip(frames, styles, alphas, batch):
         assert psnr(out, stylizer.stylize(frame, style, alpha)) > 45
 

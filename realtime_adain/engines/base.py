@@ -8,7 +8,8 @@ device copies of the style) is shared here, so the engines differ in exactly one
 from __future__ import annotations
 
 import abc
-from typing import Iterable, Iterator
+from collections import defaultdict
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -28,6 +29,9 @@ class Engine(abc.ABC):
     # compiled and exported graphs cannot call it, so they ignore it.
     content_stats = None
     memory_format = torch.channels_last  # of the device image buffer (NHWC suits cuDNN and inductor)
+    # Whether `step` takes (N, C) statistics and (N,) alphas, one look per frame (the eager module
+    # broadcasts them; compiled and exported graphs have one style input).
+    per_sample_styles = False
 
     def __init__(self, net: StyleTransferNet, device: torch.device, dtype: torch.dtype,
                  weights_id: str | None = None, cache: EngineCache | None = None) -> None:
@@ -73,6 +77,32 @@ class Engine(abc.ABC):
         n, h, w, _ = batch.shape
         out = self.frames.download(self.step(self.frames.upload(batch), mean, std, alpha_t), h, w)
         return out if frames.ndim == 4 else out[0]
+
+    @torch.inference_mode()
+    def stylize_each(self, frames: np.ndarray, styles: Sequence[StyleStats], alphas: Sequence[float],
+                     per_sample: bool | None = None) -> np.ndarray:
+        """(N, H, W, 3) uint8 frames, frame i with styles[i] and alphas[i] (several clients' frames):
+        one step when the engine takes per-sample statistics (`per_sample`, default
+        `per_sample_styles`), else one `stylize` per distinct (style, alpha)."""
+        batch = check_frames(frames)
+        if len(styles) != len(batch) or len(alphas) != len(batch):
+            raise ValueError(f"{len(batch)} frames need as many styles and alphas, got {len(styles)} and {len(alphas)}")
+        if all(s is styles[0] for s in styles) and len(set(alphas)) == 1:
+            return self.stylize(batch, styles[0], alphas[0])
+        if per_sample if per_sample is not None else self.per_sample_styles:
+            if not all(0.0 <= a <= 1.0 for a in alphas):
+                raise ValueError(f"alphas must be in [0, 1], got {list(alphas)}")
+            mean = torch.stack([s.mean.reshape(-1) for s in styles]).to(self.device, self.dtype)
+            std = torch.stack([s.std.reshape(-1) for s in styles]).to(self.device, self.dtype)
+            alpha = torch.tensor(list(alphas), device=self.device, dtype=self.dtype)
+            return self.frames.download(self.step(self.frames.upload(batch), mean, std, alpha), *batch.shape[1:3])
+        result = np.empty_like(batch)
+        groups: dict[tuple[int, float], list[int]] = defaultdict(list)
+        for i, (style, alpha) in enumerate(zip(styles, alphas)):
+            groups[id(style), alpha].append(i)
+        for indices in groups.values():
+            result[indices] = self.stylize(batch[indices], styles[indices[0]], alphas[indices[0]])
+        return result
 
     @torch.inference_mode()
     def stylize_stream(self, batches: Iterable[np.ndarray], style: StyleStats, alpha: float = 1.0) -> Iterator[np.ndarray]:

@@ -10,6 +10,7 @@ from realtime_adain.model import StyleTransferNet
 
 class EagerEngine(Engine):
     name = "eager"
+    per_sample_styles = True  # AdaIN and the alpha blend broadcast per-sample (N, C) statistics
 
     def __init__(self, net: StyleTransferNet, device: torch.device, dtype: torch.dtype, *unused) -> None:
         super().__init__(net, device, dtype)

@@ -3,9 +3,9 @@
 The asyncio loop only hands frames over (`submit`) and never waits for the network: the worker
 takes each client's newest frame (older ones are dropped, so nothing queues up), brings it to
 the processing size, and stylizes the frames that are ready together as one batch per frame
-size. Each frame keeps its own client's style and alpha: the eager engine takes per-sample
-statistics in one batch; the other engines take one style per call, so there a batch holds the
-clients that share style and alpha. A client whose stabiliser smooths content statistics
+size. Each frame keeps its own client's style and alpha (`Engine.stylize_each`): the eager
+engine takes per-sample statistics in one batch; the other engines take one style per call, so
+there a batch holds the clients that share style and alpha. A client whose stabiliser smooths content statistics
 (`stats`/`both`, eager only) runs alone: its smoothing state is its own.
 """
 
@@ -15,11 +15,9 @@ import sys
 import threading
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Callable
 
 import numpy as np
-import torch
-
 from realtime_adain.adain import StyleStats
 from realtime_adain.imageio import fit_short_side, resize
 from realtime_adain.live.stability import Stability
@@ -28,33 +26,6 @@ from realtime_adain.serve.styles import StyleRegistry
 from realtime_adain.stylizer import Stylizer
 
 MAX_BATCH = 8  # frames per network call; more clients wait for the next call
-
-
-@torch.inference_mode()
-def stylize_batch(stylizer: Stylizer, frames: np.ndarray, styles: Sequence[StyleStats], alphas: Sequence[float],
-                  per_sample: bool | None = None) -> np.ndarray:
-    """(N, H, W, 3) uint8 frames, frame i with styles[i] and alphas[i], as few network calls as the
-    engine allows. `per_sample`: whether the engine takes per-frame statistics (None: the eager
-    engine does; the compiled and exported graphs have one style input)."""
-    if all(s is styles[0] for s in styles) and len(set(alphas)) == 1:
-        return stylizer.stylize(frames, styles[0], alphas[0])
-    engine = stylizer.engine
-    if per_sample is None:
-        per_sample = engine.name == "eager"
-    if per_sample:  # AdaIN and the alpha blend broadcast per-sample (N, C) statistics
-        device, dtype = stylizer.device, stylizer.dtype
-        mean = torch.stack([s.mean.reshape(-1) for s in styles]).to(device, dtype)
-        std = torch.stack([s.std.reshape(-1) for s in styles]).to(device, dtype)
-        alpha = torch.tensor(list(alphas), device=device, dtype=dtype)
-        out = engine.step(engine.frames.upload(frames), mean, std, alpha)
-        return engine.frames.download(out, *frames.shape[1:3])
-    result = np.empty_like(frames)
-    groups: dict[tuple[int, float], list[int]] = defaultdict(list)
-    for i, (style, alpha) in enumerate(zip(styles, alphas)):
-        groups[id(style), alpha].append(i)
-    for indices in groups.values():
-        result[indices] = stylizer.stylize(frames[indices], styles[indices[0]], alphas[indices[0]])
-    return result
 
 
 def work_size(height: int, width: int, side: int, limit: tuple[int, int]) -> tuple[int, int]:
@@ -190,8 +161,8 @@ class Batcher(threading.Thread):
                 i = indices[0]
                 outs = [jobs[i].pipeline.stability.stylize(looks[i].live_state(), contents[i], styles[0])]
             else:
-                batch = stylize_batch(self.stylizer, np.stack([contents[i] for i in indices]), styles,
-                                      [looks[i].alpha for i in indices])
+                batch = self.stylizer.engine.stylize_each(np.stack([contents[i] for i in indices]), styles,
+                                                          [looks[i].alpha for i in indices])
                 outs = []
                 for i, out in zip(indices, batch):
                     stability = jobs[i].pipeline.stability
