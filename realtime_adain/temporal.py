@@ -168,9 +168,9 @@ class Stabilizer:
     stabilized = stylized + strength * mask * (warped_previous - stylized), where `mask` is 0 where
     the flow is not consistent (Lai et al.'s rule, plus a photometric check on the warped content):
     at occlusions, motion boundaries and outside the frame; elsewhere it rises to 1 over
-    `soft_edge` pixels of the flow's grid, a soft edge that does not show. When fewer than `cut_fraction` of the
-    pixels are consistent the frames belong to different shots: the state is reset and the
-    stylized frame passes unchanged. Modes stats/off pass frames through unchanged (stats acts
+    `soft_edge` pixels of the flow's grid, a soft edge that does not show. When fewer than
+    `cut_fraction` of the pixels are consistent the frames belong to different shots: the state
+    is reset and the stylized frame passes unchanged. Modes stats/off pass frames through unchanged (stats acts
     inside the network, see `ContentStatsSmoother`).
 
     Everything but the warp and the blend runs at the flow's working size; at full size there
