@@ -42,6 +42,12 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     data = np.fromfile(path, dtype=np.uint8)
     if data.size == 0:
         raise UserError(f"{path}: the file is empty")
+    return decode_image(data, str(path))
+
+
+def decode_image(data: np.ndarray | bytes, name: str) -> np.ndarray:
+    """An encoded image's bytes (a file's, an upload's) as (H, W, 3) uint8 RGB; errors name `name`."""
+    data = np.frombuffer(data, np.uint8) if isinstance(data, (bytes, bytearray)) else data
     with _native_stderr_captured() as native:
         try:
             # ANYDEPTH|ANYCOLOR keeps 16-bit and float samples and, unlike IMREAD_UNCHANGED, applies
@@ -52,9 +58,9 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     if image is None:
         detail = next((line.strip() for line in native if line.strip()), "")
         shown = f" ({detail[:120]})" if detail and failure == "not a readable image" else ""
-        raise UserError(f"{path}: {failure}{shown}")
+        raise UserError(f"{name}: {failure}{shown}")
     if image.shape[0] * image.shape[1] > MAX_DECODE_PIXELS:  # when OpenCV was loaded before us
-        raise UserError(f"{path}: {image.shape[1]}x{image.shape[0]} is {_too_many_pixels()}")
+        raise UserError(f"{name}: {image.shape[1]}x{image.shape[0]} is {_too_many_pixels()}")
     return to_rgb8(image)
 
 

@@ -2,22 +2,20 @@
 
 The byte limit is enforced while reading the request (aiohttp's client_max_size), the pixel
 limit from the image header before any decoding (so a small file that claims a huge image is
-refused without allocating it), and the decoding itself is `imageio.read_image`'s, the same
-safe reader every command uses.
+refused without allocating it), and the decoding itself is `imageio.decode_image`, the same
+safe decoder every command reads files with (from memory: no temporary file).
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
-import tempfile
 import warnings
-from pathlib import Path
 
 import numpy as np
 
 from realtime_adain.errors import UserError
-from realtime_adain.imageio import read_image
+from realtime_adain.imageio import decode_image
 
 
 class UploadRefused(Exception):
@@ -54,13 +52,10 @@ def decode(data: bytes, max_bytes: int, max_pixels: int) -> tuple[np.ndarray, st
     size = header_size(data)
     if size is not None and size[0] * size[1] > max_pixels:
         raise UploadRefused(413, f"the image is {size[0]}x{size[1]}, more than the {max_pixels} pixels allowed")
-    with tempfile.TemporaryDirectory(prefix="realtime-adain-upload-") as tmp:
-        path = Path(tmp) / "upload"
-        path.write_bytes(data)
-        try:
-            image = read_image(path)
-        except UserError as exc:
-            raise UploadRefused(400, str(exc).replace(f"{path}: ", "")) from None
+    try:
+        image = decode_image(data, "the upload")
+    except UserError as exc:
+        raise UploadRefused(400, str(exc)) from None
     if image.shape[0] * image.shape[1] > max_pixels:
         raise UploadRefused(413, f"the image is {image.shape[1]}x{image.shape[0]}, more than the {max_pixels} pixels allowed")
     return image, hashlib.sha256(data).hexdigest()
