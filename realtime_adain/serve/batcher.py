@@ -20,7 +20,9 @@ from typing import Callable
 import numpy as np
 from realtime_adain.adain import StyleStats
 from realtime_adain.imageio import fit_short_side, resize
+from realtime_adain.live.controller import LiveState
 from realtime_adain.live.stability import Stability
+from realtime_adain.live.styles import ActiveStyle
 from realtime_adain.serve.control import Look
 from realtime_adain.serve.styles import StyleRegistry
 from realtime_adain.stylizer import Stylizer
@@ -55,26 +57,18 @@ class Pipeline:
                  strength: float) -> None:
         self.styles, self.stylizer, self.look, self.deliver = styles, stylizer, look, deliver
         self.stability = Stability(stylizer, strength)
-        self._key: tuple | None = None
-        self._stats: StyleStats | None = None
+        self.active = ActiveStyle(styles.library)
         self.dropped = 0  # frames replaced by a newer one before the worker took them
         self.taken = 0  # frames the worker took
 
+    def live_state(self, look: Look) -> LiveState:
+        """The look as the live session's state, styles by their library names."""
+        return look.live_state(lambda style_id: self.styles.get(style_id).name)
+
     def style_stats(self, look: Look, content: np.ndarray) -> StyleStats:
-        """The look's statistics, computed again only when the choice changes (a switch is free;
-        colour preservation encodes the style once, recoloured to the frame at hand)."""
-        key = (look.style, look.mix_style if look.mixing else None, look.mix_weight if look.mixing else 0.0,
-               look.preserve_color, look.color_epoch if look.preserve_color else 0)
-        if key != self._key or self._stats is None:
-            served = [self.styles.get(look.style)] + ([self.styles.get(look.mix_style)] if look.mixing else [])
-            if look.preserve_color:
-                stats = [self.stylizer.style_stats(self.styles.image(s), color_reference=content) for s in served]
-            else:
-                stats = [s.stats for s in served]
-            weights = [1.0 - look.mix_weight, look.mix_weight]
-            self._stats = stats[0] if len(stats) == 1 else StyleStats.mix(stats, weights)
-            self._key = key
-        return self._stats
+        """The look's statistics, as `live` picks them (a switch is free; colour preservation
+        encodes the style once, recoloured to the frame at hand)."""
+        return self.active.stats(self.live_state(look), content)
 
     @property
     def runs_alone(self) -> bool:
@@ -159,14 +153,15 @@ class Batcher(threading.Thread):
             styles = [jobs[i].pipeline.style_stats(looks[i], contents[i]) for i in indices]
             if len(indices) == 1 and jobs[indices[0]].pipeline.runs_alone:
                 i = indices[0]
-                outs = [jobs[i].pipeline.stability.stylize(looks[i].live_state(), contents[i], styles[0])]
+                pipeline = jobs[i].pipeline
+                outs = [pipeline.stability.stylize(pipeline.live_state(looks[i]), contents[i], styles[0])]
             else:
                 batch = self.stylizer.engine.stylize_each(np.stack([contents[i] for i in indices]), styles,
                                                           [looks[i].alpha for i in indices])
                 outs = []
                 for i, out in zip(indices, batch):
                     stability = jobs[i].pipeline.stability
-                    stability.follow(looks[i].live_state())
+                    stability.follow(jobs[i].pipeline.live_state(looks[i]))
                     outs.append(stability.blend(contents[i], out))
             self.batches += 1
             self.frames += len(indices)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, replace
+from typing import Callable
 
 from realtime_adain.live.controller import LiveState
 from realtime_adain.serve.styles import StyleRegistry
@@ -44,9 +45,10 @@ class Look:
         return {"style": self.style, "alpha": self.alpha, "mix": mix, "preserve_color": self.preserve_color,
                 "stabilize": self.stabilize, "view": self.view}
 
-    def live_state(self) -> LiveState:
-        """The equivalent live-session state (for `Stability.follow`)."""
-        names = (self.style, self.mix_style) if self.mixing else (self.style,)
+    def live_state(self, name: Callable[[str], str] = str) -> LiveState:
+        """The equivalent live-session state (for `Stability` and `ActiveStyle`); `name` maps a
+        style id to the library's name of it."""
+        names = tuple(map(name, (self.style, self.mix_style) if self.mixing else (self.style,)))
         return LiveState(names, alpha=self.alpha, mix=self.mix_weight if self.mixing else 0.0,
                          preserve_color=self.preserve_color, color_epoch=self.color_epoch, stabilize=self.stabilize)
 

@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from realtime_adain.adain import StyleStats
-from realtime_adain.imageio import fit_short_side, read_image, write_image
+from realtime_adain.imageio import read_image, write_image
 from realtime_adain.live.styles import Style, StyleLibrary, thumbnail
 from realtime_adain.serve.uploads import UploadRefused
 
@@ -84,7 +84,7 @@ class StyleRegistry:
 
     def image(self, served: ServedStyle) -> np.ndarray:
         """The style image at the library's style size: what colour preservation recolours."""
-        return fit_short_side(read_image(served.style.path), self.library.style_size)
+        return self.library.image(self.library.styles.index(served.style))
 
     def _uploads(self) -> int:
         return sum(s.style.path.parent == self.upload_dir for s in self._by_id.values())
