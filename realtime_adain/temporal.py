@@ -17,6 +17,9 @@ Both take frames in display order and are reset at scene cuts.
 from __future__ import annotations
 
 import functools
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -72,20 +75,30 @@ def warp(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
     return cv2.remap(image, xs + flow[..., 0], ys + flow[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
-def source_map(flow: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """The remap coordinates (H, W, 2) at full `size` (h, w) for a `flow` at working size.
-
-    Sample positions x + flow(x) are smooth, so they are computed at working size, in full-size
-    pixels, and resized linearly once (pixel centres aligned as cv2.resize aligns them).
-    """
+def source_positions(flow: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """The sample positions x + flow(x) (h, w, 2) on the grid of a working-size `flow`, in pixels
+    of the full `size` (height, width), pixel centres aligned as cv2.resize aligns them."""
     h, w = flow.shape[:2]
     height, width = size
     xs, ys = sample_grid(h, w)
     if (h, w) == (height, width):
         return cv2.merge([xs + flow[..., 0], ys + flow[..., 1]])
     sx, sy = width / w, height / h
-    coords = cv2.merge([(xs + 0.5 + flow[..., 0]) * sx - 0.5, (ys + 0.5 + flow[..., 1]) * sy - 0.5])
-    return cv2.resize(coords, (width, height), interpolation=cv2.INTER_LINEAR)
+    return cv2.merge([(xs + 0.5 + flow[..., 0]) * sx - 0.5, (ys + 0.5 + flow[..., 1]) * sy - 0.5])
+
+
+def resized(plane: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """A smooth `plane` (sample positions, blend weights) resized bilinearly to `size` (height, width)."""
+    height, width = size
+    return plane if plane.shape[:2] == size else cv2.resize(plane, (width, height), interpolation=cv2.INTER_LINEAR)
+
+
+def source_map(flow: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """The remap coordinates (H, W, 2) at full `size` (h, w) for a `flow` at working size.
+
+    Sample positions are smooth, so they are computed at working size and resized linearly once.
+    """
+    return resized(source_positions(flow, size), size)
 
 
 def remap_rgb(image: np.ndarray, coords: np.ndarray) -> np.ndarray:
@@ -147,7 +160,10 @@ def occluded(flow: np.ndarray, flow_back: np.ndarray) -> np.ndarray:
 
 
 class FlowEstimator:
-    """DIS optical flow (OpenCV) between two luma frames at a working width."""
+    """DIS optical flow (OpenCV) between two luma frames at a working width.
+
+    Safe to call from several threads at once: each thread gets its own DIS instance (one holds
+    its pyramids between calls), so motion can be estimated for several frames in parallel."""
 
     def __init__(self, preset: str = "ultrafast", width: int | None = 320) -> None:
         if preset not in DIS_PRESETS:
@@ -155,11 +171,35 @@ class FlowEstimator:
         if width is not None and width < 16:
             raise ValueError(f"width must be at least 16 pixels (or None for full size), got {width}")
         self.preset, self.width = preset, width
-        self.dis = cv2.DISOpticalFlow_create(DIS_PRESETS[preset])
+        self._local = threading.local()
 
     def __call__(self, source: np.ndarray, target: np.ndarray) -> np.ndarray:
         """Flow (h, w, 2) on `source`'s grid pointing into `target` (both (h, w) uint8)."""
-        return self.dis.calc(source, target, None)
+        local = self._local
+        if getattr(local, "shape", None) != source.shape:
+            local.dis = cv2.DISOpticalFlow_create(DIS_PRESETS[self.preset])
+            # An instance's first call at a size differs slightly (~1e-4 px) from every later one,
+            # whatever came before: one throwaway call makes each thread's flow the same.
+            local.dis.calc(source, target, None)
+            local.shape = source.shape
+        return local.dis.calc(source, target, None)
+
+
+@dataclass(frozen=True)
+class Motion:
+    """Where each pixel of a frame was in the previous one and how far to trust it, found from the
+    two *content* frames alone (so it can be computed ahead, beside the stylizer), at the flow's
+    working size: `positions` (h, w, 2) float32 in pixels of the full-size frame, `odds` (h, w)
+    float32 blend odds. Both None at a scene cut (too few pixels consistent)."""
+
+    size: tuple[int, int]  # (height, width) of the full-size frames
+    coverage: float  # fraction of the working grid whose flow is consistent
+    positions: np.ndarray | None = None
+    odds: np.ndarray | None = None
+
+    @property
+    def cut(self) -> bool:
+        return self.positions is None
 
 
 class Stabilizer:
@@ -173,9 +213,10 @@ class Stabilizer:
     is reset and the stylized frame passes unchanged. Modes stats/off pass frames through unchanged (stats acts
     inside the network, see `ContentStatsSmoother`).
 
-    Everything but the warp and the blend runs at the flow's working size; at full size there
-    are one resize each of the sample positions and of the weight, one remap and one per-pixel
-    blend (docs/temporal.md).
+    `stabilizer(content, stylized)` does it all in one call. It is two steps: `motion` needs only
+    the content frames (flow, mask and blend weight, at the flow's working size) and can run ahead
+    on other threads (`MotionAhead`); `apply` is the sequential part at full size: one resize each
+    of the sample positions and of the weight, one remap and one per-pixel blend (docs/temporal.md).
     """
 
     def __init__(self, strength: float = 0.7, mode: str = "flow", preset: str = "fast", flow_width: int | None = 320,
@@ -202,6 +243,10 @@ class Stabilizer:
     def active(self) -> bool:
         return self.mode in ("flow", "both") and self.strength > 0
 
+    def luma(self, content: np.ndarray) -> np.ndarray:
+        """The content frame's luma at the flow's working size (what `motion` compares)."""
+        return gray(content, self.flow.width)
+
     def mask(self, luma: np.ndarray, prev_luma: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
         """(flow to the previous frame, trust mask (h, w) uint8 0/1, fraction consistent), at working size."""
         back = self.flow(luma, prev_luma)
@@ -215,30 +260,71 @@ class Stabilizer:
         coverage = float(valid.mean())
         return back, valid.view(np.uint8), coverage
 
+    def motion(self, prev_luma: np.ndarray | None, luma: np.ndarray, size: tuple[int, int]) -> Motion | None:
+        """The `Motion` from the previous content frame to this one (lumas from `luma`), for frames
+        of `size` (height, width); None when there is no comparable previous frame. Keeps no
+        state, so frames may be estimated on several threads at once."""
+        if prev_luma is None or prev_luma.shape != luma.shape:
+            return None
+        back, trust, coverage = self.mask(luma, prev_luma)
+        if coverage < self.cut_fraction:
+            return Motion(size, coverage)
+        return Motion(size, coverage, source_positions(back, size), blend_odds(trust, self.strength, self.soft_edge))
+
+    def apply(self, motion: Motion | None, stylized: np.ndarray) -> np.ndarray:
+        """The stabilized frame: `stylized` (H, W, 3) uint8 blended with the previous output along
+        `motion` (None: start afresh). Frames must come in display order."""
+        if not self.active:
+            return stylized
+        height, width = stylized.shape[:2]
+        previous, self._prev_out = self._prev_out, stylized
+        if motion is None or previous is None or previous.shape != stylized.shape or motion.size != (height, width):
+            return stylized
+        self.last_coverage = motion.coverage
+        if motion.cut:
+            self.cuts += 1
+            return stylized
+        warped = remap_rgb(previous, resized(motion.positions, (height, width)))
+        self._prev_out = cv2.blendLinear(warped, stylized, resized(motion.odds, (height, width)), _ones(height, width))
+        return self._prev_out
+
     def __call__(self, content: np.ndarray, stylized: np.ndarray) -> np.ndarray:
         """The stabilized frame for this (content, stylized) pair, (H, W, 3) uint8 each."""
         if content.shape != stylized.shape or content.ndim != 3 or content.shape[2] != 3:
             raise ValueError(f"content {content.shape} and stylized {stylized.shape} must both be (H, W, 3)")
         if not self.active:
             return stylized
-        luma = gray(content, self.flow.width)
-        if self._prev_out is None or self._prev_out.shape != stylized.shape:
-            self._prev_luma, self._prev_out = luma, stylized
-            return stylized
-        back, trust, self.last_coverage = self.mask(luma, self._prev_luma)
+        luma = self.luma(content)
+        motion = self.motion(self._prev_luma, luma, stylized.shape[:2])
         self._prev_luma = luma
-        if self.last_coverage < self.cut_fraction:
-            self.cuts += 1
-            self._prev_out = stylized
-            return stylized
-        height, width = stylized.shape[:2]
-        warped = remap_rgb(self._prev_out, source_map(back, (height, width)))
-        odds = blend_odds(trust, self.strength, self.soft_edge)
-        if odds.shape != (height, width):
-            odds = cv2.resize(odds, (width, height), interpolation=cv2.INTER_LINEAR)
-        out = cv2.blendLinear(warped, stylized, odds, _ones(height, width))
-        self._prev_out = out
-        return out
+        return self.apply(motion, stylized)
+
+
+class MotionAhead:
+    """`Stabilizer.motion` for a stream of content frames, on worker threads, in display order.
+
+    `submit(content)` returns a future of that frame's `Motion` at once. OpenCV releases the GIL,
+    so flow and masks run beside the stylizer (and beside `Stabilizer.apply` of earlier frames)
+    on the CPU's cores; only the warp and blend stay on the sequential path. Each frame is two
+    jobs, its luma and then its motion, which waits for its own and the previous frame's luma:
+    the pool takes jobs in order, so a job only waits for jobs taken before it. A motion is small
+    (working size), so any number of frames may be in flight.
+    """
+
+    def __init__(self, stabilizer: Stabilizer, workers: int = 2) -> None:
+        self.stabilizer = stabilizer
+        self.pool = ThreadPoolExecutor(max(1, workers), thread_name_prefix="stabilize-motion")
+        self._prev_luma: Future | None = None
+
+    def submit(self, content: np.ndarray) -> Future:
+        """A future of the `Motion` (or None) from the previous submitted frame to `content`."""
+        luma = self.pool.submit(self.stabilizer.luma, content)
+        previous, self._prev_luma = self._prev_luma, luma
+        size = content.shape[:2]
+        return self.pool.submit(lambda: self.stabilizer.motion(previous.result() if previous else None, luma.result(), size))
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
 
 
 class ContentStatsSmoother:

@@ -13,8 +13,10 @@ import torch
 from realtime_adain.benchmarks.temporal import psnr, warp_error, input_flows
 from realtime_adain.adain import calc_mean_std
 from realtime_adain.model import neutral_style
-from realtime_adain.temporal import (ContentStatsSmoother, FlowEstimator, Stabilizer, blend_odds, gray, occluded, remap_rgb,
-                                     sample_grid, source_map, warp)
+from realtime_adain.temporal import (ContentStatsSmoother, FlowEstimator, MotionAhead, Stabilizer, blend_odds, gray, occluded,
+                                     remap_rgb, sample_grid, source_map, warp)
+from realtime_adain.video.pipeline import Pipeline
+from realtime_adain.video.reader import Frame
 
 H, W = 120, 160
 
@@ -161,6 +163,64 @@ def test_scene_cut_resets():
     assert np.array_equal(stabilizer(shot_b, stylized_b), stylized_b)
     assert stabilizer.cuts == 1
     assert stabilizer.last_coverage < stabilizer.cut_fraction
+
+
+def flickering(frames: list[np.ndarray], seed: int = 7) -> list[np.ndarray]:
+    """A stand-in stylizer's output: each frame inverted plus its own noise (+-12 grey levels)."""
+    rng = np.random.default_rng(seed)
+    return [np.clip(255 - frame.astype(np.int16) + rng.integers(-12, 13, frame.shape), 0, 255).astype(np.uint8)
+            for frame in frames]
+
+
+def camera_clip() -> list[np.ndarray]:
+    """A pan, then a moving square, then a cut to another shot: every branch of the stabiliser."""
+    world = texture(H + 40, W + 40, 0)
+    pan = [world[20:20 + H, 20 - 2 * i:20 - 2 * i + W] for i in range(6)]
+    return pan + [moving_square(2 * i) for i in range(5)] + [texture(H, W, 5 + (i > 2)) for i in range(5)]
+
+
+def test_motion_ahead_on_threads_gives_the_same_frames_as_one_call_per_frame():
+    """Motion estimated for many frames at once on worker threads (as `video` does beside the
+    network), then applied in order, is bit-identical to the stabiliser called frame by frame."""
+    clip = camera_clip()
+    stylized = flickering(clip)
+    serial = Stabilizer(0.7, flow_width=80)
+    expected = [serial(content, frame) for content, frame in zip(clip, stylized)]
+    assert serial.cuts == 3  # into the square's scene, into the first texture and into the second
+
+    parallel = Stabilizer(0.7, flow_width=80)
+    ahead = MotionAhead(parallel, workers=3)
+    try:
+        motions = [ahead.submit(content) for content in clip]  # all in flight before the first apply
+        got = [parallel.apply(motion.result(), frame) for motion, frame in zip(motions, stylized)]
+    finally:
+        ahead.close()
+    assert parallel.cuts == serial.cuts
+    for index, (a, b) in enumerate(zip(got, expected)):
+        assert np.array_equal(a, b), index
+    assert any(not np.array_equal(a, b) for a, b in zip(got, stylized))  # it did blend
+
+
+@pytest.mark.parametrize("batch_size, workers", [(1, 1), (4, 3)])
+def test_video_pipeline_stabilizes_as_one_call_per_frame(batch_size, workers):
+    """The video pipeline's stabilize stage (motion on workers, apply on the encoder thread)."""
+    clip = camera_clip()
+    stylized = dict(zip((frame.tobytes() for frame in clip), flickering(clip)))
+    serial = Stabilizer(0.7, flow_width=80)
+    expected = [serial(content, stylized[content.tobytes()]) for content in clip]
+
+    def stylize_stream(batches):
+        for batch in batches:
+            yield np.stack([stylized[frame.tobytes()] for frame in batch])
+
+    written: list[np.ndarray] = []
+    items = [Frame(frame.copy(), index, 1, index) for index, frame in enumerate(clip)]
+    Pipeline(iter(items), stylize_stream=stylize_stream, write_frame=lambda frame: written.append(frame.image),
+             write_packet=print, batch_size=batch_size, stabilizer=Stabilizer(0.7, flow_width=80),
+             motion_workers=workers).run()
+    assert len(written) == len(clip)
+    for index, (a, b) in enumerate(zip(written, expected)):
+        assert np.array_equal(a, b), index
 
 
 @pytest.mark.parametrize("kwargs, name", [

@@ -83,4 +83,5 @@ class Inference(threading.Thread):
         except Exception as exc:  # reported by the main thread as one line, the session still ends cleanly
             self.error = f"{type(exc).__name__}: {exc}"
         finally:
+            self.stability.close()
             self.results.close()

@@ -4,7 +4,8 @@ Flow blending (`Stabilizer`) runs after any engine. Smoothed content statistics
 (`ContentStatsSmoother`) need the network's `content_stats` hook, which only the eager engine
 calls (the others run a traced or built graph without it): elsewhere mode `stats` passes frames
 through and `both` is flow only. A change of style, alpha, mix, colour or mode starts afresh, so
-a switch shows at once instead of fading in over the previous look.
+a switch shows at once instead of fading in over the previous look. The flow between camera
+frames is estimated on a worker thread while the network stylizes (`temporal.MotionAhead`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import torch
 
 from realtime_adain.adain import StyleStats
 from realtime_adain.stylizer import Stylizer
-from realtime_adain.temporal import ContentStatsSmoother, Stabilizer
+from realtime_adain.temporal import ContentStatsSmoother, MotionAhead, Stabilizer
 
 DEFAULT_STRENGTH = 0.7  # docs/BENCHMARKS.md: E_warp 25 % (cutBunny) and 11 % (pan) of per-frame
 
@@ -25,6 +26,7 @@ class Stability:
     def __init__(self, stylizer: Stylizer, strength: float = DEFAULT_STRENGTH) -> None:
         self.stylizer = stylizer
         self.blend = Stabilizer(strength=strength, mode="off")
+        self._ahead: MotionAhead | None = None  # started with the first frame that needs it
         self.smoother = ContentStatsSmoother() if stylizer.engine_name == "eager" else None
         self.resets = 0  # switches that started afresh (not counting the first frame)
         self._look: tuple | None = None
@@ -51,6 +53,10 @@ class Stability:
     def stylize(self, state, content: np.ndarray, style: StyleStats) -> np.ndarray:
         """`content` (H, W, 3) uint8 RGB stylized as `state` says, then steadied."""
         self.follow(state)
+        motion = None
+        if self.blend.active:
+            self._ahead = self._ahead or MotionAhead(self.blend, workers=1)
+            motion = self._ahead.submit(content)
         if state.stabilize in ("stats", "both") and self.smoother is not None:
             stylizer = self.stylizer
             style = style.to(stylizer.device, stylizer.dtype)
@@ -60,4 +66,9 @@ class Stability:
             stylized = stylizer.to_uint8(out)[0]
         else:
             stylized = self.stylizer.stylize(content, style, state.alpha)
-        return self.blend(content, stylized)
+        return self.blend.apply(motion.result(), stylized) if motion is not None else stylized
+
+    def close(self) -> None:
+        """Stop the motion worker (if one was started)."""
+        if self._ahead is not None:
+            self._ahead.close()

@@ -77,7 +77,7 @@ def stylize_file(
             prepare=lambda image: fit_short_side(image, settings.size),
             finish=lambda image: resize(image, (width, height)),
             batch_size=batch_size,
-            stabilize=stabilizer,
+            stabilizer=stabilizer,
         )
         try:
             # The first Ctrl-C/SIGTERM stops stylizing; any later one waits for the file to be finished.

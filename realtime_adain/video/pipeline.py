@@ -1,8 +1,9 @@
 """Decode -> stylize -> stabilize -> encode, overlapped in three threads joined by bounded queues.
 
 The decoder thread demuxes and decodes (and resizes to the processing size); the calling thread
-runs the network on batches of frames; the encoder thread stabilizes (optical flow on the CPU,
-beside the GPU's work), resizes back, encodes and muxes. Bounded
+runs the network on batches of frames and hands each frame's content to the stabiliser's motion
+workers (optical flow on CPU threads, beside the network's work); the encoder thread applies the
+stabiliser (warp and blend, in display order), resizes back, encodes and muxes. Bounded
 queues keep memory flat and let a long video run at the speed of its slowest stage. Items stay in
 file order, so pass-through packets (audio) stay interleaved with the frames around them.
 
@@ -12,6 +13,7 @@ already stylized, and re-raises, so the caller can close a playable partial file
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 from collections import deque
@@ -20,6 +22,7 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
+from realtime_adain.temporal import MotionAhead, Stabilizer
 from realtime_adain.video.reader import Frame
 
 Images = Callable[[np.ndarray], np.ndarray]
@@ -50,11 +53,14 @@ class Pipeline:
         finish: Images = lambda image: image,
         batch_size: int = 1,
         queue_frames: int = 8,
-        stabilize: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+        stabilizer: Stabilizer | None = None,
+        motion_workers: int = max(1, min(4, (os.cpu_count() or 2) // 2)),
     ) -> None:
         self.items, self.stylize_stream, self.prepare, self.finish = items, stylize_stream, prepare, finish
         self.write_frame, self.write_packet = write_frame, write_packet
-        self.stabilize = stabilize  # (content, stylized) -> frame, in display order, on the encoder thread
+        self.stabilizer = stabilizer if stabilizer is not None and stabilizer.active else None
+        self.motion_workers = motion_workers
+        self.ahead: MotionAhead | None = None
         self.batch_size = max(1, batch_size)
         # Frames between decoder and encoder: a batch being filled, one held back by the stream's
         # double buffering, one on its way out. Packets of other streams travel in the same queues
@@ -71,6 +77,9 @@ class Pipeline:
     def run(self) -> None:
         decoder = threading.Thread(target=self._decode, name="video-decode", daemon=True)
         encoder = threading.Thread(target=self._encode, name="video-encode", daemon=True)
+        if self.stabilizer is not None:
+            self.stabilizer.reset()
+            self.ahead = MotionAhead(self.stabilizer, self.motion_workers)
         decoder.start()
         encoder.start()
         try:
@@ -80,6 +89,8 @@ class Pipeline:
             self._put_for_encoder(_END, wait_always=True)
             encoder.join()
             decoder.join()
+            if self.ahead is not None:
+                self.ahead.close()
         if self.encoder_error is not None:
             raise self.encoder_error
 
@@ -124,6 +135,9 @@ class Pipeline:
             largest = 0
             for pending, frames in self._groups(tail):
                 groups.append((pending, frames))
+                if self.ahead is not None:
+                    for frame in frames:
+                        frame.motion = self.ahead.submit(frame.image)
                 # A short last batch is filled up with its last frame (those results are dropped):
                 # every batch keeps one shape, so no graph is compiled or engine built for the tail.
                 # Only up to the batches already sent: a clip shorter than --batch is one batch of
@@ -135,7 +149,7 @@ class Pipeline:
         for results in self.stylize_stream(batches()):
             pending, frames = groups.popleft()
             for frame, result in zip(frames, results):  # a filled-up batch has extra results
-                frame.content, frame.image = (frame.image if self.stabilize else None), result
+                frame.image = result
             for item in pending:
                 self._put_for_encoder(item)
         for item in tail:
@@ -189,8 +203,9 @@ class Pipeline:
         try:
             while (item := self.stylized.get()) is not _END:
                 if isinstance(item, Frame):
-                    if item.content is not None:
-                        item.image, item.content = self.stabilize(item.content, item.image), None
+                    if item.motion is not None:
+                        item.image = self.stabilizer.apply(item.motion.result(), item.image)
+                        item.motion = None
                     item.image = self.finish(item.image)
                     self.write_frame(item)
                     self.frame_slots.release()

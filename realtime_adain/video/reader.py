@@ -11,6 +11,7 @@ from __future__ import annotations
 import heapq
 import os
 from collections import deque
+from concurrent.futures import Future
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -47,7 +48,7 @@ class Frame:
     pts: int | None
     duration: int
     index: int
-    content: np.ndarray | None = None  # the frame before stylizing, kept when a later stage needs it
+    motion: Future | None = None  # the stabiliser's Motion to the previous frame, estimated ahead
 
 
 @dataclass(frozen=True)
