@@ -4,6 +4,7 @@ edge cases (identity, still scene, scene cut), smoothed content statistics, argu
 from __future__ import annotations
 
 import json
+import threading
 
 import cv2
 import numpy as np
@@ -223,6 +224,39 @@ def test_video_pipeline_stabilizes_as_one_call_per_frame(batch_size, workers):
         assert np.array_equal(a, b), index
 
 
+class FailingStabilizer(Stabilizer):
+    def __init__(self, fail_at: int) -> None:
+        super().__init__(0.7, flow_width=80)
+        self.fail_at, self.applied = fail_at, 0
+
+    def apply(self, motion, stylized):
+        self.applied += 1
+        if self.applied == self.fail_at:
+            raise RuntimeError("stabilize failed")
+        return super().apply(motion, stylized)
+
+
+@pytest.mark.parametrize("where", ["stabilize", "encode"])
+def test_a_failure_after_the_network_stops_the_video_pipeline(where):
+    """The stabilize stage's own failure, or the encoder's while frames pass the stabilize
+    stage, reaches the caller as that error; no thread is left waiting."""
+    clip = camera_clip()
+    items = [Frame(frame.copy(), index, 1, index) for index, frame in enumerate(clip)]
+    written: list[int] = []
+
+    def write_frame(frame):
+        if where == "encode" and len(written) == 4:
+            raise RuntimeError("encode failed")
+        written.append(frame.pts)
+
+    pipeline = Pipeline(iter(items), stylize_stream=lambda batches: batches, write_frame=write_frame, write_packet=print,
+                        batch_size=2, queue_frames=2, stabilizer=FailingStabilizer(5 if where == "stabilize" else 0))
+    with pytest.raises(RuntimeError, match=f"{where} failed"):
+        pipeline.run()
+    assert written == [0, 1, 2, 3]
+    assert not [thread.name for thread in threading.enumerate() if thread.name.startswith(("video-", "stabilize-motion"))]
+
+
 @pytest.mark.parametrize("kwargs, name", [
     ({"strength": 1.5}, "strength"), ({"strength": -0.1}, "strength"), ({"mode": "smooth"}, "mode"),
     ({"preset": "slow"}, "preset"), ({"cut_fraction": 2.0}, "cut_fraction"), ({"flow_width": 4}, "width"),
@@ -294,6 +328,7 @@ def test_bench_temporal_runs(run_cli, weights_env, tmp_path, data_dir):
     labels = [row["variant"] for row in data["clips"][0]["rows"]]
     assert labels[:4] == ["per-frame", "moving average w=0.3", "moving average w=0.6", "stats"]
     assert set(data["cost_ms_per_frame_1_thread"]) == set(data["cost_ms_per_frame_default_threads"]) == {"360p", "720p", "1080p"}
+    assert set(data["cost_ms_per_frame_motion_1_thread"]) == set(data["cost_ms_per_frame_pipelined"]) == {"360p", "720p", "1080p"}
     assert "DenseOpticalFlow.calc" in data["cost_720p_ms_by_call"] and "remap" in data["cost_720p_ms_by_call"]
     assert set(data["clips"][0]["beats_moving_average"]) == {"moving average w=0.3", "moving average w=0.6"}
 

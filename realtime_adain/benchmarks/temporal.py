@@ -21,6 +21,7 @@ import argparse
 import contextlib
 import cProfile
 import json
+import os
 import pstats
 import re
 import statistics
@@ -41,7 +42,8 @@ from realtime_adain.errors import UserError
 from realtime_adain.imageio import fit_short_side, read_image
 from realtime_adain.paths import ensure_writable_dir
 from realtime_adain.stylizer import Stylizer
-from realtime_adain.temporal import DIS_PRESETS, ContentStatsSmoother, FlowEstimator, Stabilizer, gray, occluded, warp
+from realtime_adain.temporal import (DIS_PRESETS, ContentStatsSmoother, FlowEstimator, MotionAhead, Stabilizer, gray,
+                                     occluded, warp)
 from realtime_adain.video.reader import Frame, VideoReader
 
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
@@ -238,23 +240,62 @@ def calls_profile(stabilizer: Stabilizer, clip: Clip, stylized: np.ndarray, top:
     return dict(ranked[:top] + [("rest", sum(ms for _, ms in ranked[top:]))])
 
 
+def step_times(stabilizer: Stabilizer, clip: Clip, stylized: np.ndarray) -> tuple[list[float], list[float]]:
+    """CPU ms per frame of the two steps: `motion` (luma, flow, mask, weight: runs ahead on
+    worker threads in `video` and `live`) and `apply` (warp and blend: the sequential part)."""
+    stabilizer.reset()
+    previous = stabilizer.luma(clip[0])
+    stabilizer.apply(None, stylized)
+    motions, applies = [], []
+    for frame in clip[1:]:
+        start = time.process_time()
+        luma = stabilizer.luma(frame)
+        motion = stabilizer.motion(previous, luma, stylized.shape[:2])
+        middle = time.process_time()
+        stabilizer.apply(motion, stylized)
+        motions.append(1000 * (middle - start))
+        applies.append(1000 * (time.process_time() - middle))
+        previous = luma
+    return motions, applies
+
+
+def pipelined_ms(stabilizer: Stabilizer, clip: Clip, stylized: np.ndarray, workers: int) -> float:
+    """Wall ms per frame with motion on `workers` threads ahead and apply in order, as `video` runs it."""
+    stabilizer.reset()
+    ahead = MotionAhead(stabilizer, workers)
+    try:
+        start = time.perf_counter()
+        for motion in [ahead.submit(frame) for frame in clip]:
+            stabilizer.apply(motion.result(), stylized)
+        return 1000 * (time.perf_counter() - start) / len(clip)
+    finally:
+        ahead.close()
+
+
 def measure_cost(photo: np.ndarray, frames: int, preset: str, flow_width: int) -> dict:
     """Median ms per frame of the default stabiliser on the pan clip at 360p, 720p and 1080p.
 
     Per CPU core: OpenCV and torch on one thread, CPU time (process_time, so other processes'
-    work on a shared machine is not counted). Also wall time with the default threads, and at
-    720p on one core where the time goes (cProfile)."""
-    per_core, default_threads, by_call = {}, {}, {}
+    work on a shared machine is not counted), in one call and split into its two steps (motion,
+    which runs ahead on other threads, and the sequential apply). Also wall time with the default
+    threads, in one call per frame and pipelined as `video` runs it, and at 720p on one core where
+    the time goes (cProfile)."""
+    per_core, motion, apply, default_threads, pipelined, by_call = {}, {}, {}, {}, {}, {}
+    workers = max(1, min(4, (os.cpu_count() or 2) // 2))
     for name, (width, height) in COST_SIZES.items():
         clip = pan_clip(photo, frames + 1, width, height)
         stylized = still_clip(photo, 1, width, height)[0]
         stabilizer = Stabilizer(preset=preset, flow_width=flow_width)
         default_threads[name] = statistics.median(frame_times(stabilizer, clip, stylized, time.perf_counter))
+        pipelined[name] = pipelined_ms(stabilizer, clip, stylized, workers)
         with one_core():
             per_core[name] = statistics.median(frame_times(stabilizer, clip, stylized, time.process_time))
+            motions, applies = step_times(stabilizer, clip, stylized)
+            motion[name], apply[name] = statistics.median(motions), statistics.median(applies)
             if name == "720p":
                 by_call = calls_profile(stabilizer, clip, stylized)
-    return {"per_core": per_core, "default_threads": default_threads, "threads": cv2.getNumThreads(), "720p_by_call": by_call}
+    return {"per_core": per_core, "motion_per_core": motion, "apply_per_core": apply, "default_threads": default_threads,
+            "pipelined": pipelined, "motion_workers": workers, "threads": cv2.getNumThreads(), "720p_by_call": by_call}
 
 
 def difference_figure(clip: Clip, flows: list[tuple[np.ndarray, np.ndarray]], before: Clip, after: Clip) -> np.ndarray:
@@ -282,6 +323,11 @@ def print_cost(costs: dict) -> None:
     print("\nstabiliser cost, default settings, median ms per frame: per core (1 thread, CPU time) "
           + ", ".join(f"{name} {ms:.2f}" for name, ms in costs["per_core"].items())
           + f"; {costs['threads']} threads (wall) " + ", ".join(f"{name} {ms:.2f}" for name, ms in costs["default_threads"].items()))
+    print("split per core (CPU time): motion (runs ahead, beside the network) " + ", ".join(
+        f"{name} {ms:.2f}" for name, ms in costs["motion_per_core"].items()) + "; apply (sequential) " + ", ".join(
+        f"{name} {ms:.2f}" for name, ms in costs["apply_per_core"].items()))
+    print(f"pipelined as video runs it (motion on {costs['motion_workers']} workers, wall): "
+          + ", ".join(f"{name} {ms:.2f}" for name, ms in costs["pipelined"].items()))
     print("720p, one core, by call (ms per frame): " + ", ".join(f"{name} {ms:.2f}" for name, ms in costs["720p_by_call"].items()))
 
 
@@ -325,7 +371,9 @@ def run(args: argparse.Namespace) -> int:
         "preset": args.preset, "flow_width": args.flow_width,
         "clips": results, "cost_ms_per_frame_1_thread": costs["per_core"],
         "cost_ms_per_frame_default_threads": costs["default_threads"], "threads": costs["threads"],
-        "cost_720p_ms_by_call": costs["720p_by_call"],
+        "cost_720p_ms_by_call": costs["720p_by_call"], "cost_ms_per_frame_motion_1_thread": costs["motion_per_core"],
+        "cost_ms_per_frame_apply_1_thread": costs["apply_per_core"], "cost_ms_per_frame_pipelined": costs["pipelined"],
+        "motion_workers": costs["motion_workers"],
     }
     print(json.dumps(result))
     if args.json:

@@ -1,14 +1,15 @@
-"""Decode -> stylize -> stabilize -> encode, overlapped in three threads joined by bounded queues.
+"""Decode -> stylize -> stabilize -> encode, overlapped in threads joined by bounded queues.
 
 The decoder thread demuxes and decodes (and resizes to the processing size); the calling thread
 runs the network on batches of frames and hands each frame's content to the stabiliser's motion
-workers (optical flow on CPU threads, beside the network's work); the encoder thread applies the
-stabiliser (warp and blend, in display order), resizes back, encodes and muxes. Bounded
-queues keep memory flat and let a long video run at the speed of its slowest stage. Items stay in
-file order, so pass-through packets (audio) stay interleaved with the frames around them.
+workers (optical flow on CPU threads, beside the network's work); the stabilize thread (only when
+a stabiliser is on) warps and blends each frame in display order; the encoder thread resizes back,
+encodes and muxes. Bounded queues keep memory flat and let a long video run at the speed of its
+slowest stage. Items stay in file order, so pass-through packets (audio) stay interleaved with the
+frames around them.
 
-Ctrl-C reaches the calling thread only: it stops the decoder, lets the encoder write every frame
-already stylized, and re-raises, so the caller can close a playable partial file.
+Ctrl-C reaches the calling thread only: it stops the decoder, lets the later stages write every
+frame already stylized, and re-raises, so the caller can close a playable partial file.
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ class Pipeline:
     """One run over `items`; `stylize_stream` maps (N, H, W, 3) uint8 batches to results, in order.
 
     `prepare` (decoder thread) and `finish` (encoder thread) map single frames; `write_frame` and
-    `write_packet` are the sink, called from the encoder thread only.
+    `write_packet` are the sink, called from the encoder thread only. `stabilizer` (if active)
+    gets its motion estimated on `motion_workers` threads and applied on a thread of its own.
     """
 
     def __init__(
@@ -71,28 +73,31 @@ class Pipeline:
         self.frame_slots = threading.BoundedSemaphore(self.depth)
         self.decoded: queue.Queue = queue.Queue(maxsize=self.depth * 8)
         self.stylized: queue.Queue = queue.Queue(maxsize=self.depth * 8)
+        # What the encoder reads: the stabilize thread's output, or the stylized items directly.
+        self.to_encode: queue.Queue = queue.Queue(maxsize=self.depth * 8) if self.stabilizer else self.stylized
         self.stop = threading.Event()
-        self.encoder_error: BaseException | None = None
+        self.downstream_error: BaseException | None = None  # the first failure of the stabilize or encoder thread
 
     def run(self) -> None:
-        decoder = threading.Thread(target=self._decode, name="video-decode", daemon=True)
-        encoder = threading.Thread(target=self._encode, name="video-encode", daemon=True)
+        threads = [threading.Thread(target=self._decode, name="video-decode", daemon=True),
+                   threading.Thread(target=self._encode, name="video-encode", daemon=True)]
         if self.stabilizer is not None:
             self.stabilizer.reset()
             self.ahead = MotionAhead(self.stabilizer, self.motion_workers)
-        decoder.start()
-        encoder.start()
+            threads.append(threading.Thread(target=self._stabilize, name="video-stabilize", daemon=True))
+        for thread in threads:
+            thread.start()
         try:
             self._stylize_all()
         finally:
             self.stop.set()  # the decoder gives up its pending put within _POLL_S
-            self._put_for_encoder(_END, wait_always=True)
-            encoder.join()
-            decoder.join()
+            self._put_downstream(self.stylized, _END, wait_always=True)
+            for thread in threads:
+                thread.join()
             if self.ahead is not None:
                 self.ahead.close()
-        if self.encoder_error is not None:
-            raise self.encoder_error
+        if self.downstream_error is not None:
+            raise self.downstream_error
 
     # -- decoder thread ------------------------------------------------------------------------
     def _decode(self) -> None:
@@ -151,9 +156,9 @@ class Pipeline:
             for frame, result in zip(frames, results):  # a filled-up batch has extra results
                 frame.image = result
             for item in pending:
-                self._put_for_encoder(item)
+                self._put_downstream(self.stylized, item)
         for item in tail:
-            self._put_for_encoder(item)
+            self._put_downstream(self.stylized, item)
 
     def _groups(self, tail: list[object]) -> Iterator[tuple[list[object], list[Frame]]]:
         """Decoded items cut into batches of frames, each with the packets read before its last
@@ -179,38 +184,63 @@ class Pipeline:
 
     def _next_decoded(self) -> object:
         while True:
-            if self.encoder_error is not None:
-                raise self.encoder_error
+            if self.downstream_error is not None:
+                raise self.downstream_error
             try:
                 return self.decoded.get(timeout=_POLL_S)
             except queue.Empty:
                 continue
 
-    def _put_for_encoder(self, item: object, wait_always: bool = False) -> None:
+    def _put_downstream(self, target: queue.Queue, item: object, wait_always: bool = False) -> None:
+        """Put `item` on a queue read by the stabilize or encoder thread; if one of those failed,
+        raise its error (or, with `wait_always`, give up quietly)."""
         while True:
-            if self.encoder_error is not None:
+            if self.downstream_error is not None:
                 if wait_always:
                     return
-                raise self.encoder_error
+                raise self.downstream_error
             try:
-                self.stylized.put(item, timeout=_POLL_S)
+                target.put(item, timeout=_POLL_S)
                 return
             except queue.Full:
                 continue
 
+    def _get_downstream(self, source: queue.Queue) -> object:
+        """The next item for a later stage; _END once the run ends or a later stage failed."""
+        while True:
+            try:
+                return source.get(timeout=_POLL_S)
+            except queue.Empty:
+                if self.downstream_error is not None:
+                    return _END
+
+    def _fail(self, exc: BaseException) -> None:
+        if self.downstream_error is None:
+            self.downstream_error = exc
+        self.stop.set()
+
+    # -- stabilize thread ----------------------------------------------------------------------
+    def _stabilize(self) -> None:
+        try:
+            while (item := self._get_downstream(self.stylized)) is not _END:
+                if isinstance(item, Frame) and item.motion is not None:
+                    item.image = self.stabilizer.apply(item.motion.result(), item.image)
+                    item.motion = None
+                self._put_downstream(self.to_encode, item)
+        except BaseException as exc:
+            self._fail(exc)
+        finally:
+            self._put_downstream(self.to_encode, _END, wait_always=True)
+
     # -- encoder thread ------------------------------------------------------------------------
     def _encode(self) -> None:
         try:
-            while (item := self.stylized.get()) is not _END:
+            while (item := self._get_downstream(self.to_encode)) is not _END:
                 if isinstance(item, Frame):
-                    if item.motion is not None:
-                        item.image = self.stabilizer.apply(item.motion.result(), item.image)
-                        item.motion = None
                     item.image = self.finish(item.image)
                     self.write_frame(item)
                     self.frame_slots.release()
                 else:
                     self.write_packet(item)
         except BaseException as exc:
-            self.encoder_error = exc
-            self.stop.set()
+            self._fail(exc)
