@@ -271,6 +271,17 @@ class Stabilizer:
             return Motion(size, coverage)
         return Motion(size, coverage, source_positions(back, size), blend_odds(trust, self.strength, self.soft_edge))
 
+    def continues(self, motion: Motion | None, previous_size: tuple[int, int] | None, size: tuple[int, int]) -> bool:
+        """Whether a frame of `size` is blended with the previous output (of `previous_size`, None:
+        none) along `motion`; counts scene cuts. Shared by `apply` and the on-device blend."""
+        if motion is None or previous_size != size or motion.size != size:
+            return False
+        self.last_coverage = motion.coverage
+        if motion.cut:
+            self.cuts += 1
+            return False
+        return True
+
     def apply(self, motion: Motion | None, stylized: np.ndarray) -> np.ndarray:
         """The stabilized frame: `stylized` (H, W, 3) uint8 blended with the previous output along
         `motion` (None: start afresh). Frames must come in display order."""
@@ -278,11 +289,7 @@ class Stabilizer:
             return stylized
         height, width = stylized.shape[:2]
         previous, self._prev_out = self._prev_out, stylized
-        if motion is None or previous is None or previous.shape != stylized.shape or motion.size != (height, width):
-            return stylized
-        self.last_coverage = motion.coverage
-        if motion.cut:
-            self.cuts += 1
+        if not self.continues(motion, previous.shape[:2] if previous is not None else None, (height, width)):
             return stylized
         warped = remap_rgb(previous, resized(motion.positions, (height, width)))
         self._prev_out = cv2.blendLinear(warped, stylized, resized(motion.odds, (height, width)), _ones(height, width))

@@ -96,3 +96,27 @@ def test_tensorrt_fp16_matches_fp32_and_style_switch_does_not_rebuild(stylizers,
     again = engines.create("tensorrt", fp16.net, fp16.device, fp16.dtype, fp16.weights_id, cache)
     np.testing.assert_array_equal(again.stylize(frames[0], style), engine.stylize(frames[0], style))
     assert again.builds == 0
+
+
+def test_stabiliser_blends_on_the_gpu_as_on_the_cpu(stylizers, style, data_dir, tmp_path, monkeypatch):
+    """`video --stabilize flow` on CUDA warps and blends on the device (`DeviceBlend`); the same
+    clip with the CPU stage gives the same frames up to the float state and the encoder."""
+    import av
+
+    from realtime_adain.benchmarks.temporal import psnr
+    from realtime_adain.settings import VideoSettings
+    from realtime_adain.video import job
+    from realtime_adain.video.writer import EncodeSettings
+
+    assert job.blends_on_device(stylizers["fp16"])
+    decoded = {}
+    for on_device in (True, False):
+        monkeypatch.setattr(job, "blends_on_device", lambda _stylizer, value=on_device: value)
+        out = tmp_path / f"device_{on_device}.mp4"
+        frames, _ = job.stylize_file(data_dir / "videos" / "cutBunny.mp4", out, stylizers["fp16"], lambda first: style,
+                                     VideoSettings(size=360, frames=24, batch=4, stabilize="flow"), EncodeSettings())
+        assert frames == 24
+        with av.open(str(out)) as container:
+            decoded[on_device] = [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
+    assert len(decoded[True]) == len(decoded[False]) == 24
+    assert psnr(decoded[True], decoded[False]) > 40

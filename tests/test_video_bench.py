@@ -11,19 +11,22 @@ def test_bench_video_reports_fps_and_speedup(run_cli, weights_env, data_dir, tmp
     report = tmp_path / "bench.json"
     code, out, err = run_cli("bench", "video", "--video", data_dir / "videos" / "cutBunny.mp4",
                              "--style", data_dir / "style" / "brushstrokes.jpg", "--frames", "3", "--size", "32",
-                             "--style-size", "64", "--repeats", "1", "--threads", "1", "--json", report)
+                             "--style-size", "64", "--repeats", "1", "--threads", "1", "--stabilize", "off,flow",
+                             "--json", report)
     assert code == 0, err
     result = json.loads(report.read_text())
     assert result["frames"] == 3 and result["weights"] == "installed"
-    baseline, pipeline = result["rows"]
+    baseline, pipeline, stabilized = result["rows"]
     assert baseline["variant"].startswith("reference loop") and baseline["speedup"] == 1.0
-    assert pipeline["fps"] > 0 and pipeline["speedup"] > 0
+    assert pipeline["variant"].endswith("stabilize off") and stabilized["variant"].endswith("stabilize flow")
+    assert pipeline["fps"] > 0 and pipeline["speedup"] > 0 and stabilized["fps"] > 0
     assert "speed-up" in out and "reference loop" in out
 
 
 @pytest.mark.parametrize("case, expected", [
     ("not a video", "not a readable video"),
     ("threads not numbers", "argument --threads: 'a' is not a whole number"),
+    ("unknown stabilize mode", "argument --stabilize: 'smooth' is not one of off, flow, stats, both"),
     ("unwritable json", "output directory is not writable"),
 ])
 def test_bench_video_bad_input_is_one_line_before_any_timing(case, expected, run_cli, data_dir, tmp_path):
@@ -34,6 +37,8 @@ def test_bench_video_bad_input_is_one_line_before_any_timing(case, expected, run
         video = notes
     elif case == "threads not numbers":
         extra = ["--threads", "a,1"]
+    elif case == "unknown stabilize mode":
+        extra = ["--stabilize", "off,smooth"]
     else:
         extra = ["--json", notes / "bench.json"]
     code, out, err = run_cli("bench", "video", "--video", video, "--style", data_dir / "style" / "brushstrokes.jpg",

@@ -6,7 +6,8 @@
 # Then, in ONE device call (carry: .whl and .gpucheck; the whole run is bounded to 8 minutes):
 #     bash tools/gpu_check.sh
 # Results land in $OUT (the device tool's folder; a temporary folder elsewhere): summary.txt, one
-# log per step (bench live and bench train print their JSON in theirs), model.json, video.json. TensorRT itself cannot be checked
+# log per step (bench live and bench train print their JSON in theirs), model.json, video.json,
+# video_stabilize.json. TensorRT itself cannot be checked
 # there: its libraries come from NVIDIA's index (gigabytes), far over what a call can carry.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -67,6 +68,9 @@ step bench-model 150 realtime-adain bench model --engine eager --engine compile 
 step bench-video 70 realtime-adain bench video --video "$DATA/videos/cutBunny.mp4" \
   --style "$DATA/style/brushstrokes.jpg" --resolution 1280x720 --device cuda --dtype fp16 --engine eager \
   --threads 0 --repeats 1 --batch 4 --json "$OUT/video.json"
+step bench-video-stabilize 60 realtime-adain bench video --video "$DATA/videos/cutBunny.mp4" \
+  --style "$DATA/style/brushstrokes.jpg" --resolution 1280x720 --device cuda --dtype fp16 --engine eager \
+  --threads 0 --repeats 1 --batch 4 --frames 120 --no-baseline --stabilize off,flow --json "$OUT/video_stabilize.json"
 step bench-live 50 realtime-adain bench live --resolution 720p --seconds 15 --warmup 3 --device cuda
 step bench-train 50 realtime-adain bench train --iterations 20 --warmup 5 --device cuda
 summary "total: $((SECONDS - START)) s of a ${BUDGET_S} s budget"

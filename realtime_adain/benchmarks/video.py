@@ -37,6 +37,7 @@ from realtime_adain.errors import UserError
 from realtime_adain.imageio import read_image
 from realtime_adain.paths import ensure_writable_dir
 from realtime_adain.stylizer import Stylizer
+from realtime_adain.temporal import MODES
 from realtime_adain.benchmarks.setup import benchmark_weights, machine
 from realtime_adain.video.reader import VideoReader
 from realtime_adain.video.writer import DEFAULT_CRF, EncodeSettings
@@ -47,6 +48,15 @@ SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 def thread_counts(text: str) -> list[int]:
     """argparse type for --threads: comma-separated counts, 0 for torch's default."""
     return [non_negative_int(part) for part in text.split(",")]
+
+
+def stabilize_modes(text: str) -> list[str]:
+    """argparse type for --stabilize: comma-separated modes of `video --stabilize`."""
+    modes = text.split(",")
+    for mode in modes:
+        if mode not in MODES:
+            raise argparse.ArgumentTypeError(f"'{mode}' is not one of {', '.join(MODES)}")
+    return modes
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -61,6 +71,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--engine", default="eager", metavar="LIST",
                         help="engines for our pipeline, comma-separated, one variant each (default eager)")
     parser.add_argument("--batch", type=positive_int, default=1, help="frames per network call in our pipeline (default 1)")
+    parser.add_argument("--stabilize", type=stabilize_modes, default="off", metavar="LIST",
+                        help="our pipeline's --stabilize modes, one variant each, e.g. off,flow (default off, "
+                             "as the reference loop)")
     parser.add_argument("--no-baseline", action="store_true", help="skip the reference loop")
     parser.add_argument("--resolution", metavar="WxH", help="time an upscaled copy of the clip's frames, e.g. 1920x1080")
     parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
@@ -122,9 +135,10 @@ def reference_loop(stylizer: Stylizer, video: Path, style_path: Path, output: Pa
 
 
 def our_pipeline(stylizer: Stylizer, video: Path, style_path: Path, output: Path, size: int, style_size: int,
-                 frames: int, batch: int, codec: str) -> None:
-    """`realtime-adain video` on one clip, style read and encoded inside the timing."""
-    settings = VideoSettings(size=size, batch=batch, frames=frames, stabilize="off")  # as the reference loop
+                 frames: int, batch: int, codec: str, stabilize: str = "off") -> None:
+    """`realtime-adain video` on one clip, style read and encoded inside the timing (stabiliser
+    off by default: the reference loop has none)."""
+    settings = VideoSettings(size=size, batch=batch, frames=frames, stabilize=stabilize)
     style = stylizer.style_stats(read_image(style_path), style_size)
     stylize_file(video, output, stylizer, lambda first: style, settings, EncodeSettings(codec))
 
@@ -181,11 +195,13 @@ def run(args: argparse.Namespace) -> int:
                 torch.set_num_threads(t), reference_loop(s, args.video, args.style, out, args.size, args.style_size, n))))
         for name, stylizer in stylizers.items():
             for threads in args.threads:
-                label = f"pipeline, {name} {args.dtype}, {threads or default_threads} thread(s), batch {args.batch}"
-                variants.append((label, lambda out, n, s=stylizer, t=threads or default_threads: (
-                    torch.set_num_threads(t),
-                    our_pipeline(s, args.video, args.style, out, args.size, args.style_size, n, args.batch,
-                                 args.codec))))
+                for mode in args.stabilize:
+                    label = f"pipeline, {name} {args.dtype}, {threads or default_threads} thread(s), batch {args.batch}"
+                    label += f", stabilize {mode}" if args.stabilize != ["off"] else ""
+                    variants.append((label, lambda out, n, s=stylizer, t=threads or default_threads, m=mode: (
+                        torch.set_num_threads(t),
+                        our_pipeline(s, args.video, args.style, out, args.size, args.style_size, n, args.batch,
+                                     args.codec, m))))
         print(f"clip: {args.video.name} {shape}, {n_frames} of {total} frames; size {args.size or 'native'}; "
               f"style {args.style.name} at {args.style_size}; weights: {which}", flush=True)
         for label, fn in variants:  # warm-up: one-time costs (allocator, oneDNN kernels, engine builds)

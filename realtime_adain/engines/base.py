@@ -28,6 +28,10 @@ class Engine(abc.ABC):
     # `temporal.ContentStatsSmoother`). Only the eager engine runs Python inside the model; the
     # compiled and exported graphs cannot call it, so they ignore it.
     content_stats = None
+    # Called with each batch's (N, 3, H, W) output on the device before it is downloaded, returning
+    # the images to download: the video stabiliser's on-device blend (`device_blend.DeviceBlend`).
+    # `stylize` and `stylize_stream` call it; `stylize_each` (one look per client) does not.
+    after_step = None
     memory_format = torch.channels_last  # of the device image buffer (NHWC suits cuDNN and inductor)
     # Whether `step` takes (N, C) statistics and (N,) alphas, one look per frame (the eager module
     # broadcasts them; compiled and exported graphs have one style input).
@@ -50,6 +54,10 @@ class Engine(abc.ABC):
     @abc.abstractmethod
     def step(self, images: torch.Tensor, mean: torch.Tensor, std: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
         """(N, 3, H, W) in [0, 1] with H, W multiples of 8 -> stylized (N, 3, H, W), unclamped."""
+
+    def _step_and_after(self, images: torch.Tensor, mean: torch.Tensor, std: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+        out = self.step(images, mean, std, alpha)
+        return self.after_step(out) if self.after_step is not None else out
 
     def prepare(self, batch: int, height: int, width: int) -> None:
         """Build whatever this engine needs for batches of `batch` frames of height x width (the
@@ -75,7 +83,7 @@ class Engine(abc.ABC):
         batch = check_frames(frames)
         mean, std, alpha_t = self.style_inputs(style, alpha)
         n, h, w, _ = batch.shape
-        out = self.frames.download(self.step(self.frames.upload(batch), mean, std, alpha_t), h, w)
+        out = self.frames.download(self._step_and_after(self.frames.upload(batch), mean, std, alpha_t), h, w)
         return out if frames.ndim == 4 else out[0]
 
     @torch.inference_mode()
@@ -128,7 +136,7 @@ class Engine(abc.ABC):
             if pending is not None and batch.shape != self.frames.shape:
                 yield collect(*pending)  # the shape changes: finish before reallocating
                 pending = None
-            self.frames.submit_download(self.step(self.frames.upload(batch, slot), mean, std, alpha_t), slot)
+            self.frames.submit_download(self._step_and_after(self.frames.upload(batch, slot), mean, std, alpha_t), slot)
             if pending is not None:
                 yield collect(*pending)
             pending = slot, frames.ndim == 3

@@ -20,6 +20,7 @@ from tqdm import tqdm
 from realtime_adain import interrupts
 from realtime_adain.adain import StyleStats
 from realtime_adain.atomic import PendingOutput, partial_path
+from realtime_adain.device_blend import DeviceBlend
 from realtime_adain.errors import UserError, out_of_memory_as_user_error
 from realtime_adain.imageio import fit_short_side, resize
 from realtime_adain.settings import VideoSettings
@@ -64,6 +65,8 @@ def stylize_file(
             raise UserError(f"--stabilize {settings.stabilize} smooths statistics inside the network, which only the "
                             f"eager engine can do (this stylizer runs {stylizer.engine.name})")
         stylizer.engine.content_stats = smoother
+        device_blend = DeviceBlend(stabilizer) if stabilizer is not None and blends_on_device(stylizer) else None
+        stylizer.engine.after_step = device_blend
 
         def write_frame(frame: Frame) -> None:
             writer.write_frame(frame.image, frame.pts, frame.duration)
@@ -78,6 +81,7 @@ def stylize_file(
             finish=lambda image: resize(image, (width, height)),
             batch_size=batch_size,
             stabilizer=stabilizer,
+            device_blend=device_blend,
         )
         try:
             # The first Ctrl-C/SIGTERM stops stylizing; any later one waits for the file to be finished.
@@ -101,7 +105,7 @@ def stylize_file(
                     raise pending.failed(exc) from None
                 pending.publish()
         finally:
-            stylizer.engine.content_stats = None
+            stylizer.engine.content_stats = stylizer.engine.after_step = None
         return writer.frames_written, (width, height)
 
 
@@ -112,6 +116,12 @@ def temporal_stages(settings: VideoSettings) -> tuple[Stabilizer | None, Content
     stabilizer = Stabilizer(settings.stabilize_strength, "flow") if mode in ("flow", "both") else None
     smoother = ContentStatsSmoother() if mode in ("stats", "both") else None
     return stabilizer, smoother
+
+
+def blends_on_device(stylizer: Stylizer) -> bool:
+    """The stabiliser warps and blends on the GPU when the network runs on CUDA: one CPU thread
+    doing it at full size would cap the frame rate (docs/BENCHMARKS.md, temporal)."""
+    return stylizer.device.type == "cuda"
 
 
 def keep_partial(writer: VideoWriter, pending: PendingOutput) -> None:

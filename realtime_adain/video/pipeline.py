@@ -3,7 +3,8 @@
 The decoder thread demuxes and decodes (and resizes to the processing size); the calling thread
 runs the network on batches of frames and hands each frame's content to the stabiliser's motion
 workers (optical flow on CPU threads, beside the network's work); the stabilize thread (only when
-a stabiliser is on) warps and blends each frame in display order; the encoder thread resizes back,
+a stabiliser is on) warps and blends each frame in display order, unless that runs on the GPU
+inside the stylize stream (`device_blend`); the encoder thread resizes back,
 encodes and muxes. Bounded queues keep memory flat and let a long video run at the speed of its
 slowest stage. Items stay in file order, so pass-through packets (audio) stay interleaved with the
 frames around them.
@@ -23,6 +24,7 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
+from realtime_adain.device_blend import DeviceBlend
 from realtime_adain.temporal import MotionAhead, Stabilizer
 from realtime_adain.video.reader import Frame
 
@@ -57,12 +59,16 @@ class Pipeline:
         queue_frames: int = 8,
         stabilizer: Stabilizer | None = None,
         motion_workers: int = max(1, min(4, (os.cpu_count() or 2) // 2)),
+        device_blend: DeviceBlend | None = None,
     ) -> None:
         self.items, self.stylize_stream, self.prepare, self.finish = items, stylize_stream, prepare, finish
         self.write_frame, self.write_packet = write_frame, write_packet
         self.stabilizer = stabilizer if stabilizer is not None and stabilizer.active else None
         self.motion_workers = motion_workers
         self.ahead: MotionAhead | None = None
+        # With `device_blend` (the stylize stream's engine calls it after each step) the warp and
+        # blend run on the GPU before download and the stabilize thread is not needed.
+        self.device_blend = device_blend if self.stabilizer is not None else None
         self.batch_size = max(1, batch_size)
         # Frames between decoder and encoder: a batch being filled, one held back by the stream's
         # double buffering, one on its way out. Packets of other streams travel in the same queues
@@ -74,7 +80,8 @@ class Pipeline:
         self.decoded: queue.Queue = queue.Queue(maxsize=self.depth * 8)
         self.stylized: queue.Queue = queue.Queue(maxsize=self.depth * 8)
         # What the encoder reads: the stabilize thread's output, or the stylized items directly.
-        self.to_encode: queue.Queue = queue.Queue(maxsize=self.depth * 8) if self.stabilizer else self.stylized
+        self.to_encode: queue.Queue = (queue.Queue(maxsize=self.depth * 8) if self.stabilizer and not self.device_blend
+                                       else self.stylized)
         self.stop = threading.Event()
         self.downstream_error: BaseException | None = None  # the first failure of the stabilize or encoder thread
 
@@ -84,7 +91,10 @@ class Pipeline:
         if self.stabilizer is not None:
             self.stabilizer.reset()
             self.ahead = MotionAhead(self.stabilizer, self.motion_workers)
-            threads.append(threading.Thread(target=self._stabilize, name="video-stabilize", daemon=True))
+            if self.device_blend is not None:
+                self.device_blend.reset()
+            else:
+                threads.append(threading.Thread(target=self._stabilize, name="video-stabilize", daemon=True))
         for thread in threads:
             thread.start()
         try:
@@ -140,7 +150,9 @@ class Pipeline:
             largest = 0
             for pending, frames in self._groups(tail):
                 groups.append((pending, frames))
-                if self.ahead is not None:
+                if self.device_blend is not None:
+                    self.device_blend.expect([self.ahead.submit(frame.image) for frame in frames], frames[0].image.shape[:2])
+                elif self.ahead is not None:
                     for frame in frames:
                         frame.motion = self.ahead.submit(frame.image)
                 # A short last batch is filled up with its last frame (those results are dropped):

@@ -1,0 +1,81 @@
+"""The stabiliser's warp and blend on the stylizer's device (`DeviceBlend`, used on CUDA), run here
+on the CPU device: it must give the frames `Stabilizer.apply` gives, up to its float state."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from realtime_adain.benchmarks.temporal import psnr
+from realtime_adain.device_blend import DeviceBlend
+from realtime_adain.temporal import Stabilizer
+from realtime_adain.video.pipeline import Pipeline
+from realtime_adain.video.reader import Frame
+from test_temporal import camera_clip, flickering
+
+
+def as_images(frame: np.ndarray, pad: int = 0) -> torch.Tensor:
+    """(H, W, 3) uint8 -> (1, 3, H + pad, W + pad) in [0, 1], padded as engines pad (with junk)."""
+    images = torch.full((1, 3, frame.shape[0] + pad, frame.shape[1] + pad), 7.0)
+    images[0, :, :frame.shape[0], :frame.shape[1]] = torch.from_numpy(frame).permute(2, 0, 1) / 255.0
+    return images
+
+
+def as_frame(images: torch.Tensor, height: int, width: int) -> np.ndarray:
+    return (images[0, :, :height, :width].clamp(0, 1) * 255 + 0.5).to(torch.uint8).permute(1, 2, 0).numpy()
+
+
+@pytest.mark.parametrize("pad", [0, 5])
+def test_device_blend_gives_the_frames_of_the_cpu_blend(pad):
+    """Same motions, same rules: frame by frame within a grey level or two of `Stabilizer.apply`
+    (bilinear weights in float against OpenCV's 1/32 pixel steps; a float state against an 8-bit
+    one), cuts counted alike, and the padding the engine adds left as it was."""
+    clip = camera_clip()
+    stylized = flickering(clip)
+    host, device_side = Stabilizer(0.7, flow_width=80), Stabilizer(0.7, flow_width=80)
+    blend = DeviceBlend(device_side)
+    previous = None
+    expected, got = [], []
+    for content, frame in zip(clip, stylized):
+        luma = host.luma(content)
+        motion = host.motion(previous, luma, frame.shape[:2])
+        previous = luma
+        expected.append(host.apply(motion, frame))
+        images = as_images(frame, pad)
+        blend.blend(motion, images[0], frame.shape[:2])
+        got.append(as_frame(images, *frame.shape[:2]))
+        if pad:
+            assert torch.all(images[0, :, frame.shape[0]:, :] == 7.0) and torch.all(images[0, :, :, frame.shape[1]:] == 7.0)
+    assert device_side.cuts == host.cuts == 3
+    differences = [np.abs(a.astype(int) - b).max() for a, b in zip(got, expected)]
+    assert max(differences) <= 2, differences
+    assert psnr(got, expected) > 50
+    assert psnr(got, stylized) < psnr(expected, stylized) + 1  # it blends as much
+
+
+def test_device_blend_in_the_video_pipeline_with_a_real_engine(stylizer):
+    """The pipeline announces each batch's motions; the engine calls the blend after its step
+    (a short last batch is filled up: only real frames are blended). Against the CPU stage."""
+    clip = [frame[:116, :150] for frame in camera_clip()]  # not multiples of 8: the engine pads
+
+    def run(device_side: bool) -> list[np.ndarray]:
+        written: list[np.ndarray] = []
+        stabilizer = Stabilizer(0.7, flow_width=80)
+        blend = DeviceBlend(stabilizer) if device_side else None
+        stylizer.engine.after_step = blend
+        try:
+            Pipeline(iter([Frame(frame.copy(), i, 1, i) for i, frame in enumerate(clip)]),
+                     stylize_stream=lambda batches: stylizer.stylize_stream(batches, style),
+                     write_frame=lambda frame: written.append(frame.image), write_packet=print, batch_size=3,
+                     stabilizer=stabilizer, device_blend=blend).run()
+        finally:
+            stylizer.engine.after_step = None
+        return written
+
+    style = stylizer.style_stats(clip[0], 64)
+    per_frame = [stylizer.stylize(frame, style) for frame in clip]
+    cpu, device_side = run(False), run(True)
+    assert len(device_side) == len(cpu) == len(clip)
+    assert psnr(device_side, cpu) > 50  # 57 dB here
+    assert psnr(cpu, per_frame) < 45 and psnr(device_side, per_frame) < 45  # both did blend (40 dB here)
