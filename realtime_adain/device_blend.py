@@ -67,16 +67,17 @@ class DeviceBlend:
     @staticmethod
     def _grid(motion: Motion, size: tuple[int, int], device: torch.device) -> torch.Tensor:
         """grid_sample's (1, H, W, 2) grid in [-1, 1] for the sample positions (pixels)."""
-        positions = upsampled(torch.from_numpy(motion.positions).permute(2, 0, 1), size, device)
-        height, width = size
-        scale = torch.tensor([2.0 / width, 2.0 / height], device=device).reshape(2, 1, 1)
-        return ((positions + 0.5) * scale - 1.0).permute(1, 2, 0)[None]
+        x, y = upsampled(torch.from_numpy(motion.positions).permute(2, 0, 1), size, device)
+        height, width = size  # Python scalars: no host-to-device copy that would wait for the network
+        return torch.stack(((x + 0.5) * (2.0 / width) - 1.0, (y + 0.5) * (2.0 / height) - 1.0), dim=-1)[None]
 
 
 def upsampled(planes: torch.Tensor, size: tuple[int, int], device: torch.device) -> torch.Tensor:
     """(C, h, w) host planes -> (C, H, W) float32 on `device`, bilinear with pixel centres aligned
     as cv2.resize aligns them (what `Stabilizer.apply` does on the CPU)."""
-    planes = planes.to(device, torch.float32)[None]
+    if device.type == "cuda":  # a copy from pageable memory would first wait for the network's step
+        planes = planes.pin_memory()
+    planes = planes.to(device, torch.float32, non_blocking=True)[None]
     if tuple(planes.shape[-2:]) != size:
         planes = F.interpolate(planes, size=size, mode="bilinear", align_corners=False)
     return planes[0]
