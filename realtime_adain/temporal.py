@@ -330,6 +330,10 @@ class MotionAhead:
         size = content.shape[:2]
         return self.pool.submit(lambda: self.stabilizer.motion(previous.result() if previous else None, luma.result(), size))
 
+    def restart(self) -> None:
+        """Forget the previous frame: the next one starts afresh (as after `Stabilizer.reset`)."""
+        self._prev_luma = None
+
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
 

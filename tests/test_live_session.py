@@ -154,6 +154,29 @@ def test_a_switch_of_style_or_alpha_resets_the_stabiliser(stylizer):
     assert stability.resets == 2
 
 
+def test_live_steadies_as_the_stabiliser_called_frame_by_frame(stylizer):
+    """Live estimates each frame's motion on a worker while the network stylizes it: the frames
+    shown are exactly `Stabilizer`'s, called frame by frame, also across a switch (a fresh start)."""
+    from realtime_adain.temporal import Stabilizer
+    from test_temporal import camera_clip
+
+    clip = camera_clip()[:9]
+    style = stylizer.style_stats(clip[-1])
+    controller = Controller(["a", "b"], stabilize="flow")
+    stability, serial = Stability(stylizer), Stabilizer()
+    try:
+        for index, content in enumerate(clip):
+            if index == 4:
+                controller.press(ord("-"))  # less alpha: both start afresh
+                serial.reset()
+            shown = stability.stylize(controller.state, content, style)
+            expected = serial(content, stylizer.stylize(content, style, controller.state.alpha))
+            assert np.array_equal(shown, expected), index
+    finally:
+        stability.close()
+    assert stability.resets == 1 and serial.cuts == stability.blend.cuts == 1
+
+
 def test_motion_is_carried_onto_the_newer_camera_frame():
     """A frame 'stylized' as itself and a camera frame moved 3 px right: the carried frame is the
     stylized one moved with it, far closer to the new frame than the unmoved one."""

@@ -46,6 +46,8 @@ class Stability:
             self.resets += 1
         self._look = look
         self.blend.reset()
+        if self._ahead is not None:
+            self._ahead.restart()
         self.blend.mode = state.stabilize
         if self.smoother is not None:
             self.smoother.reset()
