@@ -14,6 +14,7 @@ cut off at that size, so a broken or hostile mirror cannot fill the disk; an err
 
 from __future__ import annotations
 
+import base64
 import http.client
 import os
 import re
@@ -23,7 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from tqdm import tqdm
 
@@ -87,9 +88,9 @@ def file_urls(
         try:
             scheme = urlsplit(url).scheme.lower()
         except ValueError as exc:  # e.g. "http://[::1/x": Invalid IPv6 URL
-            raise UserError(f"{url}: {exc}") from None
+            raise UserError(f"{shown(url)}: {exc}") from None
         if scheme not in URL_SCHEMES:
-            raise UserError(f"{url}: not an {', '.join(URL_SCHEMES[:-1])} or {URL_SCHEMES[-1]} URL")
+            raise UserError(f"{shown(url)}: not an {', '.join(URL_SCHEMES[:-1])} or {URL_SCHEMES[-1]} URL")
     return urls
 
 
@@ -122,33 +123,57 @@ def is_valid(path: Path, kind: str, check_checksum: bool = True) -> bool:
     return True
 
 
+def shown(url: str) -> str:
+    """`url` for messages: a user name or password in it is replaced by ***, so an error line
+    or a log does not print credentials."""
+    try:
+        parts = urlsplit(url)
+        if parts.username is None and parts.password is None:
+            return url
+        return parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]).geturl()
+    except ValueError:  # malformed (e.g. an unclosed IPv6 bracket): hide everything before the last @
+        return "***@" + url.rpartition("@")[2] if "@" in url else url
+
+
+def _request(url: str, headers: dict[str, str]) -> urllib.request.Request:
+    """A GET of `url`; a user:password in it (a private mirror) becomes an HTTP Basic login that
+    is not sent on to the target of a redirect (urllib itself would take it for the host name)."""
+    parts = urlsplit(url)
+    if parts.username is None:
+        return urllib.request.Request(url, headers=headers)
+    request = urllib.request.Request(parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl(), headers=headers)
+    login = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+    request.add_unredirected_header("Authorization", "Basic " + base64.b64encode(login.encode()).decode())
+    return request
+
+
 def _open(url: str, offset: int):
     """An open response for `url` from byte `offset`; network failures become one clear line."""
     headers = {"User-Agent": f"realtime-adain/{__version__}"}
     if offset:
         headers["Range"] = f"bytes={offset}-"
     try:
-        return urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=TIMEOUT_S)
+        return urllib.request.urlopen(_request(url, headers), timeout=TIMEOUT_S)
     except urllib.error.HTTPError as exc:
         if exc.code == 416 and offset:  # our partial file is not a prefix of theirs
             exc.close()
             return None
-        raise UserError(f"{url}: HTTP {exc.code} {exc.reason}") from None
+        raise UserError(f"{shown(url)}: HTTP {exc.code} {exc.reason}") from None
     except urllib.error.URLError as exc:
-        host = urlsplit(url).netloc
+        host = urlsplit(shown(url)).netloc
         reason = exc.reason.strerror if isinstance(exc.reason, OSError) and exc.reason.strerror else exc.reason
         if not host:  # file:// mirrors
-            raise UserError(f"{url}: {reason}") from None
+            raise UserError(f"{shown(url)}: {reason}") from None
         raise UserError(
             f"cannot reach {host} ({reason}); check the network, or use a mirror with --base-url "
             f"or ${BASE_URL_ENV_VAR}"
         ) from None
     except TimeoutError:
-        raise UserError(f"{url}: no answer within {TIMEOUT_S:.0f} s") from None
+        raise UserError(f"{shown(url)}: no answer within {TIMEOUT_S:.0f} s") from None
     except (OSError, http.client.HTTPException) as exc:  # e.g. closed before any response
-        raise UserError(f"{url}: connection failed ({exc or type(exc).__name__})") from None
+        raise UserError(f"{shown(url)}: connection failed ({exc or type(exc).__name__})") from None
     except ValueError as exc:  # a malformed URL ("unknown url type")
-        raise UserError(f"{url}: {exc}") from None
+        raise UserError(f"{shown(url)}: {exc}") from None
 
 
 def _resumed_offset(response, offset: int) -> int | None:
@@ -172,7 +197,7 @@ class SizeLimit:
     why: str
 
     def exceeded(self, url: str) -> UserError:
-        return UserError(f"{url}: the server sends more than {self.limit} bytes, {self.why}; "
+        return UserError(f"{shown(url)}: the server sends more than {self.limit} bytes, {self.why}; "
                         "stopped and deleted the download")
 
 
@@ -237,9 +262,9 @@ def fetch(url: str, part: Path, label: str, limit: SizeLimit, attempts: int = AT
     have = _size(part)
     if not have:  # nothing to resume from
         part.unlink(missing_ok=True)
-        raise UserError(f"{url}: download interrupted {attempts} times before any data arrived")
+        raise UserError(f"{shown(url)}: download interrupted {attempts} times before any data arrived")
     raise UserError(
-        f"{url}: download interrupted {attempts} times ({have} bytes kept in {part}); "
+        f"{shown(url)}: download interrupted {attempts} times ({have} bytes kept in {part}); "
         "run `realtime-adain weights download` again to resume"
     )
 
@@ -291,7 +316,7 @@ def download_file(
         except UserError as exc:
             part.unlink(missing_ok=True)
             reason = str(exc).removeprefix(f"{part}: ")
-            raise UserError(f"{url}: rejected the download (deleted it): {reason}") from None
+            raise UserError(f"{shown(url)}: rejected the download (deleted it): {reason}") from None
         try:
             os.replace(part, target)
         except OSError as exc:

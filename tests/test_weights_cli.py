@@ -125,6 +125,23 @@ def test_http_404_is_a_clear_error(home, run_cli, release_bytes):
     assert one_error_line(err) == f"error: {server.url}/vgg_normalised.pth: HTTP 404 Not Found"
 
 
+def test_a_private_mirror_takes_the_login_in_its_url_and_no_line_shows_it(synthetic_release, home, run_cli):
+    """user:password in --base-url is sent as an HTTP Basic login (as curl or pip do); without it,
+    or with a wrong one, the error line names the URL with the login replaced by ***."""
+    with WeightsServer(synthetic_release) as server:
+        server.login = "reader:s3 cret"
+        code, _, err = run_cli("weights", "download", "--base-url", server.url.replace("//", "//reader:wrong@"))
+        assert code == 2 and "wrong" not in err and "reader" not in err
+        assert one_error_line(err) == f"error: {server.url.replace('//', '//***@')}/vgg_normalised.pth: HTTP 401 Unauthorized"
+        code, _, err = run_cli("weights", "download", "--base-url", server.url)
+        assert code == 2 and one_error_line(err).endswith("HTTP 401 Unauthorized")
+        code, out, err = run_cli("weights", "download", "--base-url", server.url.replace("//", "//reader:s3%20cret@"))
+    assert code == 0, err
+    assert "s3" not in out + err
+    code, _, err = run_cli("weights", "download", "--force", "--base-url", "http://reader:s3cret@[::1/adain")
+    assert code == 2 and "s3cret" not in err and "error:" in one_error_line(err)
+
+
 def test_image_without_weights_names_the_download_command(home, run_cli, data_dir, tmp_path):
     code, _, err = run_cli(
         "image", data_dir / "content" / "cornell.jpg", "--style", data_dir / "style" / "asheville.jpg",

@@ -5,12 +5,14 @@ Knobs per test: `files` (name -> bytes; what it serves, corrupt or not), `cuts` 
 counts: successive responses for that file stop after that many body bytes and drop the
 connection), `ignore_range` (answer Range requests with a full 200, as some servers do).
 `endless` (names served with no Content-Length and garbage after the body, never ending, as
-a broken mirror might), `requests` logs (path, Range header) of every request. The fixtures at the end give the files
+a broken mirror might), `login` ("user:password": answer 401 without that HTTP Basic login, as a
+private mirror does), `requests` logs (path, Range header) of every request. The fixtures at the end give the files
 it serves (imported by the test modules that use them).
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import re
 import socket
@@ -28,6 +30,7 @@ class WeightsServer:
         self.cuts: dict[str, list[int]] = {}
         self.ignore_range = False
         self.endless: set[str] = set()
+        self.login: str | None = None
         self.requests: list[tuple[str, str | None]] = []
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._httpd.daemon_threads = True
@@ -57,6 +60,10 @@ def _handler_for(server: WeightsServer) -> type[BaseHTTPRequestHandler]:
             name = self.path.lstrip("/")
             requested_range = self.headers.get("Range")
             server.requests.append((self.path, requested_range))
+            expected = "Basic " + base64.b64encode(server.login.encode()).decode() if server.login else None
+            if expected and self.headers.get("Authorization") != expected:
+                self.send_error(401, "Unauthorized")
+                return
             if name not in server.files:
                 self.send_error(404, "Not Found")
                 return
