@@ -12,6 +12,7 @@ from tqdm import tqdm
 from realtime_adain import engines
 from realtime_adain.commands import argtypes
 from realtime_adain.errors import UserError
+from realtime_adain.paths import ensure_writable_dir
 from realtime_adain.settings import STABILIZE_MODES, ModelSettings, StyleSettings
 from realtime_adain.stylizer import DTYPES, pick_device
 
@@ -59,6 +60,20 @@ def add_library_options(parser: argparse.ArgumentParser, styles_help: str) -> No
     styles.add_argument("--style-cache", metavar="DIR",
                         help="where style statistics are cached (default: $REALTIME_ADAIN_HOME/cache/styles "
                              "or the per-user cache directory)")
+
+
+def style_cache_dir(value: str | None) -> Path | None:
+    """--style-cache as a folder that can hold cache files (created if missing), else one error
+    line at once: the user named it, so a file or a read-only folder there is a mistake. (The
+    default cache, when unwritable, only costs speed on the next start.)"""
+    if not value:
+        return None
+    directory = Path(value)
+    try:
+        ensure_writable_dir(directory)
+    except UserError as exc:
+        raise UserError(f"--style-cache {str(exc).replace('output directory', 'folder')}") from None
+    return directory
 
 
 def add_stabilize_options(group: argparse._ArgumentGroup, mode_help: str) -> None:

@@ -70,7 +70,7 @@ def live_settings(args: argparse.Namespace) -> LiveSettings:
         styles=tuple(args.styles), model=common.model_settings(args), source=args.source,
         resolution=args.resolution, fps=args.fps, loop=args.loop, alpha=args.alpha,
         preserve_color=args.preserve_color, style_size=args.style_size,
-        style_cache=Path(args.style_cache) if args.style_cache else None, size=args.size, window=args.window,
+        style_cache=common.style_cache_dir(args.style_cache), size=args.size, window=args.window,
         fullscreen=args.fullscreen, output=args.output, stream=args.stream, virtual_cam=args.virtual_cam,
         max_frames=args.max_frames, snapshot_dir=Path(args.snapshot_dir), record_dir=Path(args.record_dir),
         log=args.log, stabilize=args.stabilize, stabilize_strength=args.stabilize_strength,

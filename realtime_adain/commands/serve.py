@@ -66,7 +66,7 @@ def serve_settings(args: argparse.Namespace):
         styles=tuple(args.styles), model=common.model_settings(args), host=args.host, port=args.port, token=args.token,
         max_clients=args.max_clients, idle_timeout=args.idle_timeout, allow_uploads=args.allow_uploads,
         max_upload_mb=args.max_upload_mb, alpha=args.alpha, preserve_color=args.preserve_color,
-        style_size=args.style_size, style_cache=Path(args.style_cache) if args.style_cache else None, size=args.size,
+        style_size=args.style_size, style_cache=common.style_cache_dir(args.style_cache), size=args.size,
         max_resolution=args.max_resolution, stabilize=args.stabilize, stabilize_strength=args.stabilize_strength,
         tls_cert=Path(args.tls_cert) if args.tls_cert else None, tls_key=Path(args.tls_key) if args.tls_key else None,
     )

@@ -89,10 +89,11 @@ def run(args: argparse.Namespace, model: ModelSettings) -> int:
     if side != (args.size or min(photo.shape[:2])):
         tqdm.write(f"note: tiles at --size {side} to keep the sheet within --max-pixels {args.max_pixels}", file=sys.stderr)
     content = fit_short_side(photo, side)
+    cache_dir = common.style_cache_dir(args.style_cache) or default_cache_dir()  # refused before the model loads
 
     started = time.monotonic()
     stylizer = Stylizer.from_settings(model, sizes_vary=True)
-    library = StyleLibrary(styles, stylizer, args.style_size, Path(args.style_cache) if args.style_cache else default_cache_dir())
+    library = StyleLibrary(styles, stylizer, args.style_size, cache_dir)
     library.load()
     tiles, captions, thumbnails = ([content], ["original"], [None]) if args.sheet_original else ([], [], [])
     for index, style in enumerate(tqdm(library.styles, desc="contact sheet", unit="style", disable=None)):
