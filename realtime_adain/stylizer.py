@@ -46,8 +46,10 @@ def pick_device(name: str = "auto") -> torch.device:
         raise UserError(f"unknown device '{name}' (use auto, cpu, cuda, cuda:N or mps)")
     if device.type == "cpu" and device.index not in (None, 0):
         raise UserError(f"unknown device '{name}' (the CPU is 'cpu')")
-    if device.type == "mps" and not (torch.backends.mps.is_available() and device.index in (None, 0)):
+    if device.type == "mps" and not torch.backends.mps.is_available():
         raise UserError(f"device '{name}' asked for, but no Apple GPU (MPS) is available")
+    if device.type == "mps" and device.index not in (None, 0):
+        raise UserError(f"device '{name}' asked for, but a Mac has one Apple GPU: use 'mps'")
     if device.type == "cuda":
         if not torch.cuda.is_available():
             raise UserError(f"device '{name}' asked for, but no CUDA GPU is available")

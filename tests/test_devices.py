@@ -40,8 +40,9 @@ def test_auto_prefers_cuda_then_mps_then_cpu(hardware, cuda, mps, expected):
 def test_mps_named_when_present(hardware):
     hardware(mps=True)
     assert pick_device("mps") == MPS
-    with pytest.raises(UserError, match="no Apple GPU"):
+    with pytest.raises(UserError, match="a Mac has one Apple GPU: use 'mps'"):
         pick_device("mps:1")
+    assert pick_device("mps:0") == torch.device("mps:0")
 
 
 def test_mps_refused_without_an_apple_gpu(hardware):
