@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from typing import Callable, NoReturn
+from typing import Callable, NoReturn, Sequence
 
 from realtime_adain import __version__, interrupts
 from realtime_adain.errors import UserError
@@ -29,7 +29,11 @@ class ArgumentParser(argparse.ArgumentParser):
         self.exit(2, f"error: {self.prog}: {message} (see `{self.prog} --help`)\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The whole command line. Building it loads no torch: the commands import their heavy parts
+    when they run, so a mistyped option is refused in well under a second. `bench` registers
+    its targets (each benchmark module loads torch) only when `argv` asks for `bench`."""
+    command = next((arg for arg in (sys.argv[1:] if argv is None else argv) if not arg.startswith("-")), None)
     parser = ArgumentParser(
         prog="realtime-adain",
         description="Real-time arbitrary style transfer (AdaIN) for images, videos and webcams.",
@@ -37,7 +41,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMAND_MODULES:
-        importlib.import_module(f"realtime_adain.commands.{name}").add_parser(subparsers)
+        module = importlib.import_module(f"realtime_adain.commands.{name}")
+        if name == "bench":
+            module.add_parser(subparsers, with_targets=command == "bench")
+        else:
+            module.add_parser(subparsers)
     return parser
 
 
@@ -66,8 +74,7 @@ def run_reporting_errors(action: Callable[[], int | None], interrupted: str | No
 def main(argv: list[str] | None = None) -> int:
     with interrupts.sigterm_raises():
         parsed: list[argparse.Namespace] = []
-        # Parsing imports every command, torch among them: seconds in which Ctrl-C is likely.
-        code = run_reporting_errors(lambda: parsed.append(build_parser().parse_args(argv)))
+        code = run_reporting_errors(lambda: parsed.append(build_parser(argv).parse_args(argv)))
         if not parsed:
             return code
         return run_reporting_errors(lambda: parsed[0].func(parsed[0]))

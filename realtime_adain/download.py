@@ -31,38 +31,14 @@ from tqdm import tqdm
 from realtime_adain import __version__, weights
 from realtime_adain.atomic import naming
 from realtime_adain.errors import UserError
+from realtime_adain.release import BASE_URL_ENV_VAR, DEFAULT_BASE_URL, PUBLISHED, PublishedFile  # noqa: F401 (part of this module's interface)
 
-DEFAULT_BASE_URL = "https://github.com/naoto0804/pytorch-AdaIN/releases/download/v0.0.0"
-BASE_URL_ENV_VAR = "REALTIME_ADAIN_WEIGHTS_URL"
 KINDS = ("vgg", "decoder")
 CHUNK = 1 << 20
 TIMEOUT_S = 30.0
 ATTEMPTS = 4  # one transfer plus three resumes when the connection drops mid-way
 MAX_DOWNLOAD_BYTES = 1 << 30  # the bound where the size is not known (--no-checksum): 12x the VGG file
 
-
-@dataclass(frozen=True)
-class PublishedFile:
-    """What the v0.0.0 release holds; `size`/`sha256` None where not known."""
-
-    kind: str
-    filename: str
-    size: int | None
-    sha256: str | None
-
-
-# Sizes and SHA-256 of the v0.0.0 release assets, as pinned independently by several public
-# projects that download them (the same digests everywhere; see docs/weights.md).
-PUBLISHED = {
-    "vgg": PublishedFile(
-        "vgg", weights.VGG_FILENAME, 80_102_481,
-        "804ca2835ecf7539f0cd2a7ac3c18ce81e6f8468969ae7117ac0c148d286bb4a",
-    ),
-    "decoder": PublishedFile(
-        "decoder", weights.DECODER_FILENAME, 14_023_458,
-        "379ca41d59f3a37eed3599bbbc2560c19da5c458870a5ffd3a9dd41aa88f9472",
-    ),
-}
 
 LOADERS: dict[str, Callable[[Path], object]] = {
     "vgg": weights.load_encoder,

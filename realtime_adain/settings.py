@@ -108,6 +108,13 @@ class VideoSettings:
 MAX_RESOLUTION = (7680, 4320)  # 8K UHD: beyond it a frame is gigabytes, no camera delivers it
 RECORDING_SUFFIXES = (".mp4", ".m4v", ".mov")
 STABILIZE_MODES = ("off", "flow", "stats", "both")  # temporal.MODES (not imported: it loads torch and OpenCV)
+# engines.CHOICES and stylizer.DTYPES, named here without importing torch, so the command line is
+# parsed (and a mistyped option refused) in well under a second (tests/test_cli_startup.py).
+ENGINE_CHOICES = ("auto", "eager", "compile", "tensorrt", "onnx")
+DTYPE_NAMES = ("fp32", "fp16", "bf16")
+# A CPU runs the network at this shorter side at interactive rates; a GPU runs the camera's own size.
+LIVE_CPU_SIZE = 160
+LIVE_SIZE_TEXT = f"{LIVE_CPU_SIZE} on a CPU, native on a GPU"
 
 
 @dataclass(frozen=True)

@@ -24,3 +24,8 @@ def user_dir(name: str, kind: Literal["data", "cache"], home_name: str | None = 
 
     base = platformdirs.user_data_dir if kind == "data" else platformdirs.user_cache_dir
     return Path(base(APP_NAME, appauthor=False)) / name
+
+
+def weights_dir() -> Path:
+    """The per-user directory the downloader fills (REALTIME_ADAIN_HOME overrides it)."""
+    return user_dir("weights", "data")

@@ -26,17 +26,11 @@ from realtime_adain.encoders import (
 )
 from realtime_adain.errors import UserError
 from realtime_adain.networks import ENCODER_DEPTH, Decoder, Encoder
-from realtime_adain.userdirs import HOME_ENV_VAR, user_dir  # noqa: F401 (HOME_ENV_VAR: part of this module's interface)
+from realtime_adain.release import DECODER_FILENAME, VGG_FILENAME
+from realtime_adain.userdirs import HOME_ENV_VAR, weights_dir  # noqa: F401 (part of this module's interface)
 
-VGG_FILENAME = "vgg_normalised.pth"
-DECODER_FILENAME = "decoder.pth"
 ENV_VAR = {"vgg": "REALTIME_ADAIN_VGG", "decoder": "REALTIME_ADAIN_DECODER"}
 DEFAULT_FILENAME = {"vgg": VGG_FILENAME, "decoder": DECODER_FILENAME}
-
-
-def weights_dir() -> Path:
-    """The per-user directory the downloader fills (REALTIME_ADAIN_HOME overrides it)."""
-    return user_dir("weights", "data")
 
 
 def _missing(path: Path) -> str:

@@ -134,7 +134,7 @@ def test_parse_args_parses_or_refuses_in_one_line(pair, value, joined):
     err = io.StringIO()
     try:
         with contextlib.redirect_stderr(err):
-            build_parser().parse_args(argv)
+            build_parser(argv).parse_args(argv)
     except SystemExit as exc:
         assert exc.code == 2
         lines = err.getvalue().strip().splitlines()

@@ -139,8 +139,9 @@ def test_default_processing_size_follows_the_device(stylizer):
 
     import torch
 
-    from realtime_adain.live.inference import DEFAULT_CPU_SIZE, processing_size
+    from realtime_adain.live.inference import processing_size
+    from realtime_adain.settings import LIVE_CPU_SIZE
 
-    assert processing_size(None, stylizer) == DEFAULT_CPU_SIZE == 160
+    assert processing_size(None, stylizer) == LIVE_CPU_SIZE == 160
     assert processing_size(None, SimpleNamespace(device=torch.device("cuda"))) == 0
     assert processing_size(96, stylizer) == 96 and processing_size(0, stylizer) == 0

@@ -27,7 +27,7 @@ from realtime_adain.commands import common
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import write_image
 from realtime_adain.live.app import LiveSession
-from realtime_adain.live.inference import DEFAULT_SIZE_TEXT
+from realtime_adain.settings import LIVE_SIZE_TEXT
 from realtime_adain.commands.argtypes import resolution
 from realtime_adain.benchmarks.setup import benchmark_weights
 from realtime_adain.settings import STABILIZE_MODES, LiveSettings
@@ -44,7 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="temporal stabiliser mode, as `live --stabilize` (default flow)")
     parser.add_argument("--carry-motion", action="store_true",
                         help="run twice, without and with `live --carry-motion`, and report the shown fps of both")
-    common.add_model_options(parser, default_size=None, size_default_text=DEFAULT_SIZE_TEXT)
+    common.add_model_options(parser, default_size=None, size_default_text=LIVE_SIZE_TEXT)
 
 
 def generated_clip(path: Path, size: tuple[int, int], fps: int, seconds: int = 4) -> Path:

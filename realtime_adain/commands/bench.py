@@ -9,10 +9,12 @@ import importlib
 BENCHMARKS: tuple[str, ...] = ("train", "live", "model", "video", "temporal", "serve")
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
+def add_parser(subparsers: argparse._SubParsersAction, with_targets: bool = True) -> None:
+    """`with_targets`: register each benchmark's options (importing it loads torch); without,
+    `bench` is only listed, for a command line that asks for another command."""
     parser = subparsers.add_parser("bench", help="benchmarks", description="Measure speed; results print as a table and JSON.")
     targets = parser.add_subparsers(dest="target", metavar="TARGET", required=True)
-    for name in BENCHMARKS:
+    for name in BENCHMARKS if with_targets else ():
         module = importlib.import_module(f"realtime_adain.benchmarks.{name}")
         summary = (module.__doc__ or name).strip().splitlines()[0]
         target = targets.add_parser(name, help=summary, description=module.__doc__)

@@ -9,12 +9,10 @@ from typing import Sequence
 
 from tqdm import tqdm
 
-from realtime_adain import engines
 from realtime_adain.commands import argtypes
 from realtime_adain.errors import UserError
 from realtime_adain.paths import ensure_writable_dir
-from realtime_adain.settings import STABILIZE_MODES, ModelSettings, StyleSettings
-from realtime_adain.stylizer import DTYPES, pick_device
+from realtime_adain.settings import DTYPE_NAMES, ENGINE_CHOICES, STABILIZE_MODES, ModelSettings, StyleSettings
 
 
 def add_model_options(parser: argparse.ArgumentParser, default_size: int | None, size_default_text: str | None = None) -> None:
@@ -24,10 +22,10 @@ def add_model_options(parser: argparse.ArgumentParser, default_size: int | None,
     group.add_argument("--device", default="auto",
                        help="auto (CUDA if present, else an Apple GPU, else the CPU), cpu, cuda, cuda:N or mps "
                             "(Apple GPUs: supported in code, untested on real hardware)")
-    group.add_argument("--dtype", default="auto", choices=["auto", *DTYPES],
+    group.add_argument("--dtype", default="auto", choices=["auto", *DTYPE_NAMES],
                        help="compute precision: auto (fp16 on a GPU, fp32 on the CPU), fp32, fp16, bf16 "
                             "(fp16 needs a GPU, bf16 CUDA)")
-    group.add_argument("--engine", default="auto", choices=list(engines.CHOICES),
+    group.add_argument("--engine", default="auto", choices=list(ENGINE_CHOICES),
                        help="model engine: auto (tensorrt > compile > eager on a GPU), eager, compile, tensorrt, onnx")
     group.add_argument(
         "--size", type=argtypes.side_length, default=default_size, metavar="PX",
@@ -104,6 +102,8 @@ def model_settings(args: argparse.Namespace) -> ModelSettings:
     """The model options as typed settings, checked."""
     settings = ModelSettings(args.vgg, args.decoder, args.device, args.dtype, args.engine)
     settings.check()
+    from realtime_adain.stylizer import pick_device  # torch: only once the command runs
+
     pick_device(settings.device)  # a bad --device is refused before any work
     return settings
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 
-from realtime_adain.engines.cache import EngineCache
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -23,6 +22,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def list_engines(args: argparse.Namespace) -> int:
+    from realtime_adain.engines.cache import EngineCache  # the engines package loads torch
+
     cache = EngineCache()
     entries = cache.entries()
     if args.json:
@@ -45,6 +46,8 @@ def list_engines(args: argparse.Namespace) -> int:
 
 
 def clear_engines(args: argparse.Namespace) -> int:
+    from realtime_adain.engines.cache import EngineCache
+
     cache = EngineCache()
     count, size = cache.clear()
     print(f"removed {count} engine{'s' if count != 1 else ''} ({size / 1e6:.1f} MB) from {cache.directory}")

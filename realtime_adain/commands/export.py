@@ -10,17 +10,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import torch
 from tqdm import tqdm
 
-from realtime_adain import engines
 from realtime_adain.commands.argtypes import RESOLUTION_PRESETS, positive_int, resolution
-from realtime_adain.engines.cache import EngineCache
-from realtime_adain.model import padded_size
 from realtime_adain.errors import UserError
 from realtime_adain.paths import ensure_writable_dir, refuse_overwriting_inputs
 from realtime_adain.atomic import PendingOutput
-from realtime_adain.stylizer import Stylizer
 
 # The ONNX graph must reproduce PyTorch within this PSNR (uint8 output space) to be kept.
 
@@ -64,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
 
 def export_onnx_command(args: argparse.Namespace) -> int:
     from realtime_adain.engines.onnx import cached_onnx, export_checked, require_onnx
+    from realtime_adain.stylizer import Stylizer
 
     require_onnx()
     if args.precision not in (None, "fp32"):
@@ -95,7 +91,13 @@ def check_output(path: Path, inputs: tuple[str, ...]) -> None:
 
 
 def export_tensorrt_command(args: argparse.Namespace) -> int:
+    import torch
+
+    from realtime_adain import engines
+    from realtime_adain.engines.cache import EngineCache
     from realtime_adain.engines.tensorrt import cached_engine
+    from realtime_adain.model import padded_size
+    from realtime_adain.stylizer import Stylizer
 
     engines.require("tensorrt", "cuda", torch.float16)  # what is missing for it, before any device choice
     precision = args.precision or "fp16"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from tqdm import tqdm
@@ -18,8 +19,10 @@ from realtime_adain.paths import (
 from realtime_adain.imageio import (
     check_pixel_budget, fit_short_side, is_image_path, mask_labels, read_image, read_mask, resize, write_image,
 )
-from realtime_adain.styles import StyleSet
-from realtime_adain.stylizer import Stylizer
+
+if TYPE_CHECKING:  # loaded when the command runs: parsing (and refusing) the options needs no torch
+    from realtime_adain.styles import StyleSet
+    from realtime_adain.stylizer import Stylizer
 
 EPILOG = """examples:
   realtime-adain image photo.jpg --style starry.jpg -o out.jpg
@@ -133,6 +136,9 @@ def run(args: argparse.Namespace) -> int:
     mask_paths = [Path(args.mask)] if args.mask else []
     check_outputs(outputs, jobs, contents + styles + mask_paths)
     style_images, mask = check_inputs(args, contents, styles)
+
+    from realtime_adain.styles import StyleSet
+    from realtime_adain.stylizer import Stylizer
 
     stylizer = Stylizer.from_settings(model, sizes_vary=True)
     style_set = StyleSet(stylizer, style_images, args.style_size, args.preserve_color)

@@ -9,9 +9,8 @@ from pathlib import Path
 
 from realtime_adain.commands import argtypes, common
 from realtime_adain.errors import UserError
-from realtime_adain.live import app, inference, keys
-from realtime_adain.live.outputs import VirtualCamera
-from realtime_adain.settings import LiveSettings
+from realtime_adain.live import keys
+from realtime_adain.settings import LIVE_SIZE_TEXT, LiveSettings
 
 
 EPILOG = """examples:
@@ -60,7 +59,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                           help="when the stylizer is slower than the camera, show the last stylized frame carried "
                                "along the optical flow onto each new camera frame")
 
-    common.add_model_options(parser, default_size=None, size_default_text=inference.DEFAULT_SIZE_TEXT)
+    common.add_model_options(parser, default_size=None, size_default_text=LIVE_SIZE_TEXT)
     parser.set_defaults(func=run)
 
 
@@ -83,6 +82,8 @@ def live_settings(args: argparse.Namespace) -> LiveSettings:
 def check_environment(settings: LiveSettings) -> None:
     """What the settings need of this machine: the virtual camera package, a display for the window."""
     if settings.virtual_cam:
+        from realtime_adain.live.outputs import VirtualCamera
+
         VirtualCamera.check_available()
     if settings.window and sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         raise UserError("no display to open a window on: use --no-window with -o FILE or --stream URL")
@@ -91,4 +92,6 @@ def check_environment(settings: LiveSettings) -> None:
 def run(args: argparse.Namespace) -> int:
     settings = live_settings(args)
     check_environment(settings)
+    from realtime_adain.live import app  # torch and OpenCV: only once the options are sound
+
     return app.run(settings)

@@ -20,10 +20,8 @@ from realtime_adain import sheet
 from realtime_adain.commands import common
 from realtime_adain.errors import UserError, out_of_memory_as_user_error
 from realtime_adain.imageio import fit_short_side, is_image_path, read_image, write_image
-from realtime_adain.live.styles import StyleLibrary, default_cache_dir
 from realtime_adain.paths import check_writable_dir, expand_images, refuse_overwriting_inputs
 from realtime_adain.settings import ModelSettings
-from realtime_adain.stylizer import Stylizer
 
 TILE_SIZE = 384  # the tiles' shorter side unless --size says otherwise
 
@@ -89,6 +87,9 @@ def run(args: argparse.Namespace, model: ModelSettings) -> int:
     if side != (args.size or min(photo.shape[:2])):
         tqdm.write(f"note: tiles at --size {side} to keep the sheet within --max-pixels {args.max_pixels}", file=sys.stderr)
     content = fit_short_side(photo, side)
+    from realtime_adain.live.styles import StyleLibrary, default_cache_dir
+    from realtime_adain.stylizer import Stylizer
+
     cache_dir = common.style_cache_dir(args.style_cache) or default_cache_dir()  # refused before the model loads
 
     started = time.monotonic()

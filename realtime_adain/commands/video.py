@@ -11,10 +11,7 @@ from realtime_adain.commands import argtypes, common
 from realtime_adain.commands.jobs import output_paths, plan_jobs
 from realtime_adain.imageio import read_image
 from realtime_adain.paths import check_writable_dir, expand_images, expand_inputs, refuse_overwriting_inputs
-from realtime_adain.settings import VideoSettings
-from realtime_adain.stylizer import Stylizer
-from realtime_adain.temporal import MODES
-from realtime_adain.video.job import stylize_videos
+from realtime_adain.settings import STABILIZE_MODES, VideoSettings
 from realtime_adain.video.reader import is_video_path
 from realtime_adain.video.writer import CONTAINER_FORMATS, EncodeSettings, check_encoder
 
@@ -65,7 +62,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="CPU threads for the network (default: torch's, one per core); on a busy "
                              "machine 1 can be faster, leaving a core to decoding and encoding")
     steady = parser.add_argument_group("temporal stability (docs/temporal.md)")
-    steady.add_argument("--stabilize", default="flow", choices=MODES,
+    steady.add_argument("--stabilize", default="flow", choices=STABILIZE_MODES,
                         help="flow: blend the previous output along the content's optical flow (default); stats: "
                              "smooth the content statistics inside the network (eager engine); both; off: every "
                              "frame on its own, as `image` does")
@@ -114,6 +111,9 @@ def run(args: argparse.Namespace) -> int:
     for suffix_example in {out.suffix.lower(): out for _, _, out in jobs}.values():
         check_encoder(encode, suffix_example)
     style_images = {p: read_image(p) for p in dict.fromkeys(styles)}
+    from realtime_adain.stylizer import Stylizer  # torch: only once the options are sound
+    from realtime_adain.video.job import stylize_videos
+
     stylizer = Stylizer.from_settings(settings.engine_model)
     stylize_videos(jobs, stylizer, style_images, settings, encode, report=lambda done: common.report_output(
         args, stylizer, done.source, done.styles, done.output, done.size, done.seconds, done.frames))

@@ -6,7 +6,7 @@ import argparse
 import os
 from pathlib import Path
 
-from realtime_adain import download, weights
+from realtime_adain import release, userdirs
 from realtime_adain.errors import UserError
 
 EPILOG = """examples:
@@ -34,11 +34,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     fetch.add_argument("--force", action="store_true", help="download again even if valid files are present")
     fetch.add_argument("--base-url", metavar="URL",
-                       help=f"mirror holding both files (default: ${download.BASE_URL_ENV_VAR} or "
-                       f"{download.DEFAULT_BASE_URL})")
+                       help=f"mirror holding both files (default: ${release.BASE_URL_ENV_VAR} or "
+                       f"{release.DEFAULT_BASE_URL})")
     fetch.add_argument("--vgg-url", metavar="URL", help="full URL of vgg_normalised.pth (overrides --base-url)")
     fetch.add_argument("--decoder-url", metavar="URL", help="full URL of decoder.pth (overrides --base-url)")
-    fetch.add_argument("--dir", metavar="DIR", help=f"where to put them (default: {weights.weights_dir()})")
+    fetch.add_argument("--dir", metavar="DIR", help=f"where to put them (default: {userdirs.weights_dir()})")
     fetch.add_argument("--no-checksum", action="store_true",
                        help="accept files whose size/SHA-256 differ from the release (structure is still checked)")
     fetch.set_defaults(func=run_download)
@@ -50,6 +50,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_download(args: argparse.Namespace) -> int:
+    from realtime_adain import download, weights  # torch: only once the command runs
+
     directory = Path(args.dir).expanduser() if args.dir else weights.weights_dir()
     if directory.exists() and not directory.is_dir():
         raise UserError(f"{directory}: not a directory")
@@ -65,6 +67,8 @@ def run_download(args: argparse.Namespace) -> int:
 
 def source_of(kind: str, explicit: str | None) -> str:
     """Which rule of the resolution order (see `weights.resolve`) picks the file."""
+    from realtime_adain import weights
+
     if explicit:
         return FLAG[kind]
     if os.environ.get(weights.ENV_VAR[kind]):
@@ -74,6 +78,8 @@ def source_of(kind: str, explicit: str | None) -> str:
 
 def what_it_holds(kind: str, path: Path) -> list[tuple[str, str]]:
     """Rows describing the file's contents; raises UserError for an unusable file."""
+    from realtime_adain import download, weights
+
     loaded = weights.read_weights(path)
     module = download.LOADERS[kind](path)
     tensors = loaded.state_dict.values()
@@ -92,6 +98,8 @@ def what_it_holds(kind: str, path: Path) -> list[tuple[str, str]]:
 
 def describe(kind: str, explicit: str | None) -> tuple[bool, list[tuple[str, str]]]:
     """(usable, rows) for one weights file."""
+    from realtime_adain import weights
+
     source = source_of(kind, explicit)
     try:
         path = weights.resolve(kind, explicit)
@@ -102,7 +110,7 @@ def describe(kind: str, explicit: str | None) -> tuple[bool, list[tuple[str, str
         return False, rows
     size = path.stat().st_size
     digest = weights.file_sha256(path)
-    published = download.PUBLISHED[kind]
+    published = release.PUBLISHED[kind]
     rows = [
         ("path", str(path)),
         ("from", source),
@@ -119,7 +127,7 @@ def describe(kind: str, explicit: str | None) -> tuple[bool, list[tuple[str, str
 
 def run_info(args: argparse.Namespace) -> int:
     usable = True
-    for kind in download.KINDS:
+    for kind in release.PUBLISHED:
         ok, rows = describe(kind, getattr(args, kind))
         usable &= ok
         print(f"{kind}:")

@@ -13,18 +13,14 @@ from realtime_adain.live.controller import Controller
 from realtime_adain.live.sources import Frame, Latest
 from realtime_adain.live.stability import Stability
 from realtime_adain.live.styles import ActiveStyle
+from realtime_adain.settings import LIVE_CPU_SIZE
 from realtime_adain.stylizer import Stylizer
-
-# A CPU runs the network at this shorter side at interactive rates; a GPU runs the camera's own size.
-DEFAULT_CPU_SIZE = 160
-DEFAULT_SIZE_TEXT = f"{DEFAULT_CPU_SIZE} on a CPU, native on a GPU"
-
 
 def processing_size(asked: int | None, stylizer: Stylizer) -> int:
     """`--size` as given, else the device's default (0 = native)."""
     if asked is not None:
         return asked
-    return 0 if stylizer.device.type == "cuda" else DEFAULT_CPU_SIZE
+    return 0 if stylizer.device.type == "cuda" else LIVE_CPU_SIZE
 
 
 @dataclass(frozen=True)

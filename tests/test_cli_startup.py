@@ -1,0 +1,56 @@
+"""The command line is parsed without loading torch: a mistyped option or `--help` answers in
+well under a second instead of after torch's multi-second import. The constants the parser
+names without torch are the ones the heavy modules use."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from realtime_adain.cli import COMMAND_MODULES
+
+PROBE = """
+import sys
+from realtime_adain import cli
+try:
+    code = cli.main(sys.argv[1:])
+except SystemExit as exc:
+    code = exc.code
+print("exit", code, "torch loaded" if "torch" in sys.modules else "no torch")
+"""
+
+
+@pytest.mark.parametrize("command", [name for name in COMMAND_MODULES if name != "bench"])
+def test_a_mistyped_option_is_refused_before_torch_loads(command):
+    done = subprocess.run([sys.executable, "-c", PROBE, command, "--no-such-option"], capture_output=True, text=True,
+                          timeout=120)
+    assert done.stdout.strip().splitlines()[-1] == "exit 2 no torch", done.stdout + done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith("error: realtime-adain") and ("--no-such-option" in line or "required" in line), line
+
+
+def test_help_lists_every_command_without_torch():
+    done = subprocess.run([sys.executable, "-c", PROBE, "--help"], capture_output=True, text=True, timeout=120)
+    assert "exit 0 no torch" in done.stdout
+    for command in COMMAND_MODULES:
+        assert command in done.stdout
+
+
+def test_bench_registers_its_targets_when_asked_for():
+    done = subprocess.run([sys.executable, "-c", PROBE, "bench", "temporal", "--strengths", "2"], capture_output=True,
+                          text=True, timeout=120)
+    assert done.stdout.strip().endswith("exit 2 torch loaded")
+    assert "argument --strengths" in done.stderr
+
+
+def test_names_known_without_torch_match_the_modules_that_use_them():
+    from realtime_adain import download, engines, release, settings, stylizer, temporal, userdirs, weights
+    from realtime_adain.live import inference
+
+    assert settings.ENGINE_CHOICES == engines.CHOICES
+    assert settings.DTYPE_NAMES == tuple(stylizer.DTYPES)
+    assert settings.STABILIZE_MODES == temporal.MODES
+    assert download.PUBLISHED is release.PUBLISHED and weights.weights_dir is userdirs.weights_dir
+    assert inference.processing_size(None, type("S", (), {"device": type("D", (), {"type": "cpu"})()})()) == settings.LIVE_CPU_SIZE
