@@ -152,6 +152,7 @@ def test_a_switch_of_style_or_alpha_resets_the_stabiliser(stylizer):
         shown = stability.stylize(controller.state, content, style)
         assert np.array_equal(shown, stylizer.stylize(content, style, controller.state.alpha))
     assert stability.resets == 2
+    stability.close()
 
 
 def test_live_steadies_as_the_stabiliser_called_frame_by_frame(stylizer):
