@@ -136,7 +136,7 @@ def _open(url: str, offset: int):
             return None
         raise UserError(f"{shown(url)}: HTTP {exc.code} {exc.reason}") from None
     except urllib.error.URLError as exc:
-        host = urlsplit(shown(url)).netloc
+        host = urlsplit(url).netloc.rpartition("@")[2]  # the host alone, never a login
         reason = exc.reason.strerror if isinstance(exc.reason, OSError) and exc.reason.strerror else exc.reason
         if not host:  # file:// mirrors
             raise UserError(f"{shown(url)}: {reason}") from None
