@@ -79,3 +79,32 @@ def test_device_blend_in_the_video_pipeline_with_a_real_engine(stylizer):
     assert len(device_side) == len(cpu) == len(clip)
     assert psnr(device_side, cpu) > 50  # 57 dB here
     assert psnr(cpu, per_frame) < 45 and psnr(device_side, per_frame) < 45  # both did blend (40 dB here)
+
+
+def test_video_job_wires_the_device_blend_and_unhooks_it(stylizer, data_dir, tmp_path, monkeypatch):
+    """`video` with the blend on the stylizer's device (chosen on CUDA; forced here on the CPU):
+    the frames of the stabilize thread's up to the float state (lossless FFV1, so the encoder
+    hides nothing), far from the unstabilized ones, and the engine's hook removed afterwards."""
+    import av
+
+    from realtime_adain.imageio import read_image
+    from realtime_adain.settings import VideoSettings
+    from realtime_adain.video import job
+    from realtime_adain.video.writer import EncodeSettings
+
+    assert not job.blends_on_device(stylizer)  # the CPU: the stabilize thread
+    style = stylizer.style_stats(read_image(data_dir / "style" / "brushstrokes.jpg"), 64)
+    decoded = {}
+    for mode, on_device in (("flow", True), ("flow", False), ("off", False)):
+        monkeypatch.setattr(job, "blends_on_device", lambda _stylizer, value=on_device: value)
+        out = tmp_path / f"{mode}_{on_device}.mkv"
+        frames, _ = job.stylize_file(data_dir / "videos" / "cutBunny.mp4", out, stylizer, lambda first: style,
+                                     VideoSettings(size=64, frames=16, batch=3, stabilize=mode),
+                                     EncodeSettings("ffv1", pix_fmt="bgr0"))
+        assert frames == 16 and stylizer.engine.after_step is None
+        with av.open(str(out)) as container:
+            decoded[mode, on_device] = [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
+    device_side, cpu, off = decoded["flow", True], decoded["flow", False], decoded["off", False]
+    assert len(device_side) == len(cpu) == 16
+    assert psnr(device_side, cpu) > 50  # 53 dB here
+    assert psnr(device_side, off) < psnr(device_side, cpu) - 5  # it did blend (45 dB from off)
