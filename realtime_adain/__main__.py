@@ -1,3 +1,3 @@
-from realtime_adain.cli import main
+from realtime_adain.cli import entry
 
-raise SystemExit(main())
+entry()

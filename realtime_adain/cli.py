@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
 from typing import Callable, NoReturn, Sequence
 
@@ -78,3 +79,13 @@ def main(argv: list[str] | None = None) -> int:
         if not parsed:
             return code
         return run_reporting_errors(lambda: parsed[0].func(parsed[0]))
+
+
+def entry() -> NoReturn:
+    """The console command: `main`, then exit with its status. Once `main` has returned, the work
+    is done and reported, so a Ctrl-C or SIGTERM arriving while the interpreter shuts down (worker
+    threads being joined) is ignored instead of killing the process by that signal."""
+    code = main()
+    for signum in interrupts.SIGNALS:
+        signal.signal(signum, signal.SIG_IGN)
+    sys.exit(code)

@@ -160,3 +160,28 @@ def test_names_that_are_not_our_temporaries_are_left_alone(tmp_path, name):
         os.utime(other, (old, old), follow_symlinks=False)
     removed = atomic.remove_stale_temporaries(tmp_path)
     assert removed == [] and path.exists() and len(list(tmp_path.iterdir())) == 3
+
+
+LATE_SIGNAL = """
+import os, signal, sys, threading, time
+from realtime_adain import cli
+
+def late():  # a worker thread still running when the command returns, joined at shutdown
+    time.sleep(0.3)
+    os.kill(os.getpid(), signal.SIGINT)
+    time.sleep(0.3)
+
+def finished_command(argv=None):
+    threading.Thread(target=late).start()
+    return 0
+
+cli.main = finished_command
+cli.entry()
+"""
+
+
+def test_a_signal_while_the_interpreter_shuts_down_changes_nothing():
+    """Ctrl-C just as a finished command exits (threads being joined): exit 0, nothing printed,
+    instead of CPython's 'Exception ignored ... KeyboardInterrupt' traceback or death by SIGINT."""
+    done = subprocess.run([sys.executable, "-c", LATE_SIGNAL], capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stderr) == (0, ""), done.stderr
