@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         code = run_reporting_errors(lambda: parsed.append(build_parser(argv).parse_args(argv)))
         if not parsed:
             return code
-        return run_reporting_errors(lambda: parsed[0].func(parsed[0]))
+        return run_reporting_errors(lambda: (interrupts.load_torch(), parsed[0].func(parsed[0]))[1])
 
 
 def entry() -> NoReturn:

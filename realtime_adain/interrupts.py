@@ -42,6 +42,18 @@ def sigterm_raises() -> Iterator[None]:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
+def load_torch() -> None:
+    """Import torch with SIGINT/SIGTERM held until the import is done, then acted on as usual.
+
+    The import (seconds) runs C++ module initialisers (pybind11); an exception raised by a signal
+    handler inside one of them aborts the whole process ("terminate called after throwing an
+    instance of 'pybind11::error_already_set'") instead of reaching our one-line handling."""
+    if "torch" in sys.modules:
+        return
+    with SignalGuard(None, hold=True):
+        import torch  # noqa: F401
+
+
 def exit_code(exc: KeyboardInterrupt) -> int:
     return 128 + (signal.SIGTERM if isinstance(exc, Terminated) else signal.SIGINT)
 
@@ -57,10 +69,11 @@ class SignalGuard:
     (or once `hold()` is called) signals only say that the file is being finished, so a second
     Ctrl-C cannot cut the finishing short. A signal held while nothing was interrupted is raised
     when the block ends normally; an exception from the block wins. Ignored signals stay ignored.
-    Outside the main thread it does nothing (signals only reach the main thread).
+    Outside the main thread it does nothing (signals only reach the main thread). With `what`
+    None nothing is printed (`quiet_during_import`).
     """
 
-    def __init__(self, what: str, hold: bool = False) -> None:
+    def __init__(self, what: str | None, hold: bool = False) -> None:
         self.what = what
         self.holding = hold
         self.raised = False
@@ -73,7 +86,8 @@ class SignalGuard:
     def _handle(self, signum: int, frame: object) -> None:
         if self.holding or self.raised:
             self.held.append(signum)
-            print(f"finishing {self.what}, please wait", file=sys.stderr, flush=True)
+            if self.what is not None:
+                print(f"finishing {self.what}, please wait", file=sys.stderr, flush=True)
             return
         self.raised = True
         _raise(signum, frame)

@@ -185,3 +185,30 @@ def test_a_signal_while_the_interpreter_shuts_down_changes_nothing():
     instead of CPython's 'Exception ignored ... KeyboardInterrupt' traceback or death by SIGINT."""
     done = subprocess.run([sys.executable, "-c", LATE_SIGNAL], capture_output=True, text=True, timeout=60)
     assert (done.returncode, done.stderr) == (0, ""), done.stderr
+
+
+def test_torch_is_imported_with_signals_held(monkeypatch):
+    """A signal during torch's import (C++ initialisers that abort the process if a handler raises
+    inside them) is held and acted on once the import is done: here, an import that receives
+    SIGTERM ends in `Terminated` after it has finished, not inside it."""
+    from realtime_adain import interrupts
+
+    finished = []
+
+    def slow_import(name, *args, **kwargs):
+        if name == "torch":
+            os.kill(os.getpid(), signal.SIGTERM)  # delivered while "importing"
+            time.sleep(0.05)
+            finished.append(name)
+            return sys.modules.get("torch")
+        return real_import(name, *args, **kwargs)
+
+    import builtins
+
+    real_import = builtins.__import__
+    monkeypatch.delitem(sys.modules, "torch", raising=False)
+    monkeypatch.setattr(builtins, "__import__", slow_import)
+    with interrupts.sigterm_raises():
+        with pytest.raises(interrupts.Terminated):
+            interrupts.load_torch()
+    assert finished == ["torch"]
