@@ -57,7 +57,7 @@ def test_device_blend_gives_the_frames_of_the_cpu_blend(pad):
 def test_device_blend_in_the_video_pipeline_with_a_real_engine(stylizer):
     """The pipeline announces each batch's motions; the engine calls the blend after its step
     (a short last batch is filled up: only real frames are blended). Against the CPU stage."""
-    clip = [frame[:116, :150] for frame in camera_clip()]  # not multiples of 8: the engine pads
+    clip = [frame[30:90:2, 20:158:2] for frame in camera_clip()[:9]]  # 30x69, not multiples of 8: the engine pads
 
     def run(device_side: bool) -> list[np.ndarray]:
         written: list[np.ndarray] = []
@@ -77,8 +77,8 @@ def test_device_blend_in_the_video_pipeline_with_a_real_engine(stylizer):
     per_frame = [stylizer.stylize(frame, style) for frame in clip]
     cpu, device_side = run(False), run(True)
     assert len(device_side) == len(cpu) == len(clip)
-    assert psnr(device_side, cpu) > 50  # 57 dB here
-    assert psnr(cpu, per_frame) < 45 and psnr(device_side, per_frame) < 45  # both did blend (40 dB here)
+    assert psnr(device_side, cpu) > 50  # 56 dB here
+    assert psnr(cpu, per_frame) < 45 and psnr(device_side, per_frame) < 45  # both did blend (37 dB here)
 
 
 def test_video_job_wires_the_device_blend_and_unhooks_it(stylizer, data_dir, tmp_path, monkeypatch):
@@ -99,12 +99,12 @@ def test_video_job_wires_the_device_blend_and_unhooks_it(stylizer, data_dir, tmp
         monkeypatch.setattr(job, "blends_on_device", lambda _stylizer, value=on_device: value)
         out = tmp_path / f"{mode}_{on_device}.mkv"
         frames, _ = job.stylize_file(data_dir / "videos" / "cutBunny.mp4", out, stylizer, lambda first: style,
-                                     VideoSettings(size=64, frames=16, batch=3, stabilize=mode),
+                                     VideoSettings(size=48, frames=12, batch=3, stabilize=mode),
                                      EncodeSettings("ffv1", pix_fmt="bgr0"))
-        assert frames == 16 and stylizer.engine.after_step is None
+        assert frames == 12 and stylizer.engine.after_step is None
         with av.open(str(out)) as container:
             decoded[mode, on_device] = [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
     device_side, cpu, off = decoded["flow", True], decoded["flow", False], decoded["off", False]
-    assert len(device_side) == len(cpu) == 16
-    assert psnr(device_side, cpu) > 50  # 53 dB here
-    assert psnr(device_side, off) < psnr(device_side, cpu) - 5  # it did blend (45 dB from off)
+    assert len(device_side) == len(cpu) == 12
+    assert psnr(device_side, cpu) > 50  # 54 dB here
+    assert psnr(device_side, off) < psnr(device_side, cpu) - 4  # it did blend (47 dB from off)
