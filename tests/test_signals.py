@@ -19,7 +19,7 @@ import pytest
 from live_support import cli_env
 from realtime_adain import atomic
 
-SIZE = ("--size", "64", "--style-size", "64", "--threads", "1")
+SIZE = ("--size", "32", "--style-size", "64", "--threads", "1")
 
 
 def spawn(args: list[str | os.PathLike], env: dict[str, str], cwd: Path) -> subprocess.Popen:

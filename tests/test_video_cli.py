@@ -268,7 +268,7 @@ def test_refuses_to_overwrite_its_input(run_cli, weights_env, style, tmp_path):
 def test_ctrl_c_leaves_a_playable_partial_file(weights_env, bunny, style, tmp_path):
     out = tmp_path / "bunny.mp4"
     command = [sys.executable, "-m", "realtime_adain", "video", str(bunny), "-s", str(style),
-               "--size", "64", "--style-size", "64", "--threads", "1", "-o", str(out)]
+               "--size", "32", "--style-size", "64", "--threads", "1", "-o", str(out)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 90
     # Wait until frames reach the file (x264 holds ~40 back for look-ahead; FFmpeg writes 32 KiB blocks).
