@@ -33,7 +33,7 @@ from realtime_adain.atomic import naming
 from realtime_adain.errors import UserError
 from realtime_adain.release import BASE_URL_ENV_VAR, DEFAULT_BASE_URL, PUBLISHED, PublishedFile  # noqa: F401 (part of this module's interface)
 
-KINDS = ("vgg", "decoder")
+KINDS = tuple(PUBLISHED)  # ("vgg", "decoder")
 CHUNK = 1 << 20
 TIMEOUT_S = 30.0
 ATTEMPTS = 4  # one transfer plus three resumes when the connection drops mid-way
@@ -99,6 +99,11 @@ def is_valid(path: Path, kind: str, check_checksum: bool = True) -> bool:
     return True
 
 
+def _host(netloc: str) -> str:
+    """A URL's netloc without the user:password@ a private mirror's URL may carry."""
+    return netloc.rpartition("@")[2]
+
+
 def shown(url: str) -> str:
     """`url` for messages: a user name or password in it is replaced by ***, so an error line
     or a log does not print credentials."""
@@ -106,7 +111,7 @@ def shown(url: str) -> str:
         parts = urlsplit(url)
         if parts.username is None and parts.password is None:
             return url
-        return parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]).geturl()
+        return parts._replace(netloc="***@" + _host(parts.netloc)).geturl()
     except ValueError:  # malformed (e.g. an unclosed IPv6 bracket): hide everything before the last @
         return "***@" + url.rpartition("@")[2] if "@" in url else url
 
@@ -117,7 +122,7 @@ def _request(url: str, headers: dict[str, str]) -> urllib.request.Request:
     parts = urlsplit(url)
     if parts.username is None:
         return urllib.request.Request(url, headers=headers)
-    request = urllib.request.Request(parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl(), headers=headers)
+    request = urllib.request.Request(parts._replace(netloc=_host(parts.netloc)).geturl(), headers=headers)
     login = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
     request.add_unredirected_header("Authorization", "Basic " + base64.b64encode(login.encode()).decode())
     return request
@@ -136,7 +141,7 @@ def _open(url: str, offset: int):
             return None
         raise UserError(f"{shown(url)}: HTTP {exc.code} {exc.reason}") from None
     except urllib.error.URLError as exc:
-        host = urlsplit(url).netloc.rpartition("@")[2]  # the host alone, never a login
+        host = _host(urlsplit(url).netloc)
         reason = exc.reason.strerror if isinstance(exc.reason, OSError) and exc.reason.strerror else exc.reason
         if not host:  # file:// mirrors
             raise UserError(f"{shown(url)}: {reason}") from None

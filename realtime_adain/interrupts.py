@@ -70,7 +70,7 @@ class SignalGuard:
     Ctrl-C cannot cut the finishing short. A signal held while nothing was interrupted is raised
     when the block ends normally; an exception from the block wins. Ignored signals stay ignored.
     Outside the main thread it does nothing (signals only reach the main thread). With `what`
-    None nothing is printed (`quiet_during_import`).
+    None nothing is printed (`load_torch`).
     """
 
     def __init__(self, what: str | None, hold: bool = False) -> None:

@@ -17,7 +17,7 @@ from realtime_adain.adain import StyleStats
 from realtime_adain.stylizer import Stylizer
 from realtime_adain.temporal import ContentStatsSmoother, MotionAhead, Stabilizer
 
-DEFAULT_STRENGTH = 0.7  # docs/BENCHMARKS.md: E_warp 25 % (cutBunny) and 11 % (pan) of per-frame
+DEFAULT_STRENGTH = 0.7  # docs/BENCHMARKS.md: E_warp 23 % (cutBunny) and 11 % (pan) of per-frame
 
 
 class Stability:
