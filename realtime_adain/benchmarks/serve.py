@@ -36,7 +36,7 @@ from realtime_adain.commands import argtypes, common
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import write_image
 from realtime_adain.paths import ensure_writable_dir
-from realtime_adain.settings import STABILIZE_MODES
+from realtime_adain.settings import LIVE_SIZE_TEXT, STABILIZE_MODES
 
 START_TIMEOUT = 180.0  # loading torch and the weights on a busy machine
 
@@ -49,7 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fps", type=argtypes.positive_float, default=30.0, help="frame rate each client sends (default 30)")
     parser.add_argument("--stabilize", default="flow", choices=STABILIZE_MODES, help="the server's --stabilize (default flow)")
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the results here")
-    common.add_model_options(parser, default_size=None, size_default_text="160 on a CPU, native on a GPU")
+    common.add_model_options(parser, default_size=None, size_default_text=LIVE_SIZE_TEXT)
     # --size here is the clients' frame size (WxH), replacing the model options' --size PX; the
     # server's processing size is --process-size.
     parser.conflict_handler = "resolve"  # inherited by the group below, which then replaces --size

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from realtime_adain.commands import argtypes, common
 from realtime_adain.errors import UserError
-from realtime_adain.settings import MAX_RESOLUTION
+from realtime_adain.settings import LIVE_SIZE_TEXT, MAX_RESOLUTION
 
 MISSING_EXTRA = 'serve needs aiohttp and aiortc: pip install "realtime-adain[serve]"'
 
@@ -54,7 +54,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="incoming frames larger than this are scaled down first (default %dx%d)" % MAX_RESOLUTION)
     common.add_stabilize_options(frames, "each client's stabiliser mode at the start (default flow; stats needs the eager engine)")
 
-    common.add_model_options(parser, default_size=None, size_default_text="160 on a CPU, native on a GPU")
+    common.add_model_options(parser, default_size=None, size_default_text=LIVE_SIZE_TEXT)
     parser.set_defaults(func=run)
 
 
