@@ -27,6 +27,7 @@ def test_bench_video_reports_fps_and_speedup(run_cli, weights_env, data_dir, tmp
     ("not a video", "not a readable video"),
     ("threads not numbers", "argument --threads: 'a' is not a whole number"),
     ("unknown stabilize mode", "argument --stabilize: 'smooth' is not one of off, flow, stats, both"),
+    ("repeated stabilize mode", "argument --stabilize: 'flow,off,flow' names a mode twice"),
     ("unwritable json", "output directory is not writable"),
 ])
 def test_bench_video_bad_input_is_one_line_before_any_timing(case, expected, run_cli, data_dir, tmp_path):
@@ -39,6 +40,8 @@ def test_bench_video_bad_input_is_one_line_before_any_timing(case, expected, run
         extra = ["--threads", "a,1"]
     elif case == "unknown stabilize mode":
         extra = ["--stabilize", "off,smooth"]
+    elif case == "repeated stabilize mode":
+        extra = ["--stabilize", "flow,off,flow"]
     else:
         extra = ["--json", notes / "bench.json"]
     code, out, err = run_cli("bench", "video", "--video", video, "--style", data_dir / "style" / "brushstrokes.jpg",

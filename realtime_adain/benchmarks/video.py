@@ -56,6 +56,8 @@ def stabilize_modes(text: str) -> list[str]:
     for mode in modes:
         if mode not in MODES:
             raise argparse.ArgumentTypeError(f"'{mode}' is not one of {', '.join(MODES)}")
+    if len(set(modes)) < len(modes):  # each is one labelled row; a repeat would merge two rows' timings
+        raise argparse.ArgumentTypeError(f"'{text}' names a mode twice")
     return modes
 
 
