@@ -20,6 +20,12 @@ import torch.nn.functional as F
 from realtime_adain.temporal import Motion, Stabilizer
 
 
+def wanted(device: torch.device) -> bool:
+    """The stabiliser warps and blends on the GPU when the network runs on CUDA: one CPU thread
+    doing it at full size would cap the frame rate (docs/BENCHMARKS.md, temporal)."""
+    return torch.device(device).type == "cuda"
+
+
 class DeviceBlend:
     """`Stabilizer.apply` for device images, frames in display order.
 

@@ -124,3 +124,26 @@ def test_stabiliser_blends_on_the_gpu_as_on_the_cpu(stylizers, style, data_dir, 
     assert len(device_side) == len(cpu) == 24
     assert psnr(device_side, cpu) > 45
     assert psnr(device_side, off) < psnr(device_side, cpu)
+
+
+def test_live_blends_on_the_gpu_as_on_the_cpu(stylizers, style, data_dir):
+    """`live` on CUDA warps and blends on the device too (chosen by default there); against the
+    host blend on the same camera-like frames (57 dB on the CPU device, tests/test_live_session.py)."""
+    from realtime_adain.benchmarks.temporal import psnr
+    from realtime_adain.live.controller import Controller
+    from realtime_adain.live.stability import Stability
+    from realtime_adain.video.reader import Frame, VideoReader
+
+    with VideoReader(data_dir / "videos" / "cutBunny.mp4", max_frames=12) as reader:
+        clip = [resize(item.image, (640, 360)) for item in reader.items() if isinstance(item, Frame)]
+    shown = {}
+    for on_device in (None, False):
+        stability = Stability(stylizers["fp16"], on_device=on_device)
+        assert (stability.device_blend is not None) == (on_device is None)
+        controller = Controller(["a"], stabilize="flow")
+        try:
+            shown[on_device] = [stability.stylize(controller.state, content, style) for content in clip]
+        finally:
+            stability.close()
+        assert stylizers["fp16"].engine.after_step is None
+    assert psnr(shown[None], shown[False]) > 45

@@ -178,6 +178,57 @@ def test_live_steadies_as_the_stabiliser_called_frame_by_frame(stylizer):
     assert stability.resets == 1 and serial.cuts == stability.blend.cuts == 1
 
 
+@pytest.mark.parametrize("mode", ["flow", "both"])
+def test_live_blends_on_the_device_as_on_the_cpu(stylizer, mode):
+    """On CUDA live warps and blends on the GPU (`DeviceBlend`, through the engine's hook, or on
+    the network's output when statistics are smoothed); forced here on the CPU device: the frames
+    of the host blend up to its float state, across a switch, the hook removed after every frame,
+    and a failing step leaves no announced motion behind."""
+    from realtime_adain.benchmarks.temporal import psnr
+    from test_temporal import camera_clip
+
+    clip = camera_clip()[:9]
+    style = stylizer.style_stats(clip[-1])
+    shown: dict[bool, list[np.ndarray]] = {True: [], False: []}
+    for on_device in (True, False):
+        controller = Controller(["a", "b"], stabilize=mode)
+        stability = Stability(stylizer, on_device=on_device)
+        assert (stability.device_blend is not None) == on_device
+        try:
+            for index, content in enumerate(clip):
+                if index == 4:
+                    controller.press(ord("-"))  # less alpha: a fresh start
+                shown[on_device].append(stability.stylize(controller.state, content, style))
+                assert stylizer.engine.after_step is None
+        finally:
+            stability.close()
+        assert stability.resets == 1 and stability.blend.cuts == 1
+    device_side, host = shown[True], shown[False]
+    assert max(int(np.abs(a.astype(int) - b).max()) for a, b in zip(device_side, host)) <= 2
+    assert psnr(device_side, host) > 50  # 57 dB here
+    plain = [stylizer.stylize(content, style, 1.0) for content in clip[:4]]
+    assert psnr(device_side[:4], plain) < psnr(device_side[:4], host[:4]) - 4  # it did blend (36 dB from plain)
+    if mode == "flow":  # a step that fails: the next frame is blended with the right motion
+        stability = Stability(stylizer, on_device=True)
+        controller = Controller(["a"], stabilize=mode)
+        try:
+            stability.stylize(controller.state, clip[0], style)
+            stylizer.engine.after_step = None
+
+            def broken(*args):
+                raise RuntimeError("out of memory")
+
+            original, stylizer.engine.step = stylizer.engine.step, broken
+            with pytest.raises(RuntimeError):
+                stability.stylize(controller.state, clip[1], style)
+            del stylizer.engine.step
+            assert stylizer.engine.step == original and not stability.device_blend.expected
+            assert stylizer.engine.after_step is None
+            stability.stylize(controller.state, clip[2], style)
+        finally:
+            stability.close()
+
+
 def test_motion_is_carried_onto_the_newer_camera_frame():
     """A frame 'stylized' as itself and a camera frame moved 3 px right: the carried frame is the
     stylized one moved with it, far closer to the new frame than the unmoved one."""

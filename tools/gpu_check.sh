@@ -71,6 +71,7 @@ step bench-video 70 realtime-adain bench video --video "$DATA/videos/cutBunny.mp
 step bench-video-stabilize 60 realtime-adain bench video --video "$DATA/videos/cutBunny.mp4" \
   --style "$DATA/style/brushstrokes.jpg" --resolution 1280x720 --device cuda --dtype fp16 --engine eager \
   --threads 0 --repeats 1 --batch 4 --frames 120 --no-baseline --stabilize off,flow --json "$OUT/video_stabilize.json"
-step bench-live 50 realtime-adain bench live --resolution 720p --seconds 15 --warmup 3 --device cuda
+step bench-live 40 realtime-adain bench live --resolution 720p --seconds 10 --warmup 3 --device cuda
+step bench-live-off 40 realtime-adain bench live --resolution 720p --seconds 10 --warmup 3 --device cuda --stabilize off
 step bench-train 50 realtime-adain bench train --iterations 20 --warmup 5 --device cuda
 summary "total: $((SECONDS - START)) s of a ${BUDGET_S} s budget"

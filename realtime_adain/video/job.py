@@ -20,7 +20,7 @@ from tqdm import tqdm
 from realtime_adain import interrupts
 from realtime_adain.adain import StyleStats
 from realtime_adain.atomic import PendingOutput, partial_path
-from realtime_adain.device_blend import DeviceBlend
+from realtime_adain.device_blend import DeviceBlend, wanted as wants_device_blend
 from realtime_adain.errors import UserError, out_of_memory_as_user_error
 from realtime_adain.imageio import fit_short_side, resize
 from realtime_adain.settings import VideoSettings
@@ -119,9 +119,8 @@ def temporal_stages(settings: VideoSettings) -> tuple[Stabilizer | None, Content
 
 
 def blends_on_device(stylizer: Stylizer) -> bool:
-    """The stabiliser warps and blends on the GPU when the network runs on CUDA: one CPU thread
-    doing it at full size would cap the frame rate (docs/BENCHMARKS.md, temporal)."""
-    return stylizer.device.type == "cuda"
+    """Whether the stabiliser warps and blends on the stylizer's device (`device_blend.wanted`)."""
+    return wants_device_blend(stylizer.device)
 
 
 def keep_partial(writer: VideoWriter, pending: PendingOutput) -> None:
