@@ -45,8 +45,17 @@ def _check_unit(name: str, value: float) -> float:
     return float(value)
 
 
+# OpenCV's DIS refuses images under 12 pixels a side and, on images whose shorter side is under
+# 32, reads out of bounds for some widths (a segmentation fault: OpenCV 5.0, 12x40, 16x86, 31x80
+# with presets fast and ultrafast). Every shape with both sides >= 32 ran (each preset, the other
+# side 32 to 2100 and up to 16000). Lumas are stretched to at least this on each axis.
+FLOW_MIN_SIDE = 32
+
+
 def gray(frame: np.ndarray, width: int | None = None) -> np.ndarray:
-    """(H, W, 3) uint8 RGB -> (h, w) uint8 luma, area-downscaled to `width` if smaller.
+    """(H, W, 3) uint8 RGB -> (h, w) uint8 luma, area-downscaled to `width` if smaller, and
+    stretched to at least `FLOW_MIN_SIDE` on each axis (a tiny or very thin frame: the flow's
+    sample positions are scaled back per axis, `source_positions`).
 
     A frame at least twice as wide is first halved in RGB: a bilinear halving is an exact 2x2
     box filter and costs less than converting all the pixels to grey."""
@@ -54,8 +63,12 @@ def gray(frame: np.ndarray, width: int | None = None) -> np.ndarray:
     if width and w >= 2 * width:
         frame = cv2.resize(frame, (w // 2, h // 2), interpolation=cv2.INTER_LINEAR)
     luma = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
-    if width and width < luma.shape[1]:
-        luma = cv2.resize(luma, (width, max(8, round(h * width / w))), interpolation=cv2.INTER_AREA)
+    target_w = width if width and width < luma.shape[1] else luma.shape[1]
+    target_h = round(h * target_w / w) if target_w != luma.shape[1] else luma.shape[0]
+    target = (max(FLOW_MIN_SIDE, target_w), max(FLOW_MIN_SIDE, target_h))
+    if target != (luma.shape[1], luma.shape[0]):
+        shrinks = target[0] <= luma.shape[1] and target[1] <= luma.shape[0]
+        luma = cv2.resize(luma, target, interpolation=cv2.INTER_AREA if shrinks else cv2.INTER_LINEAR)
     return luma
 
 
@@ -174,7 +187,11 @@ class FlowEstimator:
         self._local = threading.local()
 
     def __call__(self, source: np.ndarray, target: np.ndarray) -> np.ndarray:
-        """Flow (h, w, 2) on `source`'s grid pointing into `target` (both (h, w) uint8)."""
+        """Flow (h, w, 2) on `source`'s grid pointing into `target` (both (h, w) uint8, each side
+        at least `FLOW_MIN_SIDE`, as `gray` gives them)."""
+        if min(source.shape) < FLOW_MIN_SIDE or source.shape != target.shape:
+            raise ValueError(f"flow needs two lumas of one shape, each side >= {FLOW_MIN_SIDE} pixels "
+                             f"(see gray()), got {source.shape} and {target.shape}")
         local = self._local
         if getattr(local, "shape", None) != source.shape:
             local.dis = cv2.DISOpticalFlow_create(DIS_PRESETS[self.preset])

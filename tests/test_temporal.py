@@ -14,7 +14,7 @@ import torch
 from realtime_adain.benchmarks.temporal import psnr, warp_error, input_flows
 from realtime_adain.adain import calc_mean_std
 from realtime_adain.model import neutral_style
-from realtime_adain.temporal import (ContentStatsSmoother, FlowEstimator, MotionAhead, Stabilizer, blend_odds, gray, occluded,
+from realtime_adain.temporal import (FLOW_MIN_SIDE, ContentStatsSmoother, FlowEstimator, MotionAhead, Stabilizer, blend_odds, gray, occluded,
                                      remap_rgb, sample_grid, source_map, warp)
 from realtime_adain.video.pipeline import Pipeline
 from realtime_adain.video.reader import Frame
@@ -132,6 +132,40 @@ def test_luma_halved_first_matches_a_direct_area_downscale():
     direct = cv2.resize(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), (160, 90), interpolation=cv2.INTER_AREA)
     assert gray(frame, 160).shape == (90, 160)
     assert np.abs(gray(frame, 160).astype(int) - direct).max() <= 1
+
+
+@pytest.mark.parametrize("height, width", [(2, 2), (8, 8), (10, 640), (24, 1920), (1920, 24), (24, 320), (320, 24)])
+def test_tiny_and_thin_frames_are_stabilized(height, width):
+    """OpenCV's DIS refuses lumas under 12 pixels a side and crashes the process on some under 32
+    (12x40, 31x80): lumas are stretched to 32 on each axis, and the flow scaled back per axis. A
+    fine texture moving 2 px right in a thin frame at the flow's width is still followed (frames
+    scaled down for the flow lose this texture's finest detail, thin or not: only no crash there)."""
+    assert min(gray(np.zeros((height, width, 3), np.uint8), 320).shape) >= FLOW_MIN_SIDE
+    world = texture(max(height, 32) + 8, max(width, 32) + 8, 21)
+    frames = [np.ascontiguousarray(world[4:4 + height, 4 - 2 * i:4 - 2 * i + width]) for i in range(3)]
+    stabilizer = Stabilizer(strength=0.9)
+    stylized = flickering(frames)
+    out = [stabilizer(frame, styled) for frame, styled in zip(frames, stylized)]
+    assert [o.shape for o in out] == [(height, width, 3)] * 3
+    if min(height, width) >= 24 and width <= 320:  # (a 2 px move is most of a tiny frame: maybe a cut)
+        assert stabilizer.cuts == 0 and not np.array_equal(out[2], stylized[2])
+        inner = (slice(4, -4), slice(8, -8))
+        clean = 255 - frames[2][inner].astype(float)  # the stand-in stylizer without its flicker
+
+        def error(image):
+            return np.abs(image[inner] - clean).mean()
+
+        unmoved = 0.1 * stylized[2].astype(float) + 0.9 * stylized[1]  # blended without following the move
+        assert error(out[2]) < 0.8 * error(stylized[2].astype(float)) and error(out[2]) < 0.5 * error(unmoved)
+
+
+def test_flow_refuses_lumas_that_would_crash_opencv():
+    flow = FlowEstimator("fast", width=None)
+    for shape in ((12, 40), (31, 80), (40, 31)):
+        with pytest.raises(ValueError, match="32"):
+            flow(np.zeros(shape, np.uint8), np.zeros(shape, np.uint8))
+    with pytest.raises(ValueError, match="one shape"):
+        flow(np.zeros((40, 40), np.uint8), np.zeros((40, 48), np.uint8))
 
 
 def test_strength_zero_is_the_identity():

@@ -109,6 +109,18 @@ def test_odd_size_without_audio_keeps_exact_size(run_cli, weights_env, style, tm
     assert not (tmp_path / "x.mp4").exists()
 
 
+def test_tiny_and_thin_videos_with_the_default_stabiliser(run_cli, weights_env, style, tmp_path):
+    """A file FFmpeg plays is a file we process: 8x8 and 640x10 clips, whose lumas OpenCV's optical
+    flow refused or crashed on, come out frame for frame at their size (stabiliser on by default)."""
+    sources = [write_video(tmp_path / f"{w}x{h}.mp4", gradient_frames(4, w, h), pix_fmt="yuv444p") for w, h in ((8, 8), (640, 10))]
+    code, _, err = run_cli("video", *sources, "-s", style, "--style-size", "64", "-o", tmp_path / "out")
+    assert code == 0, err
+    for source in sources:
+        result = probe(tmp_path / "out" / f"{source.stem}_stylized_brushstrokes.mp4")
+        assert (result.width, result.height) == (probe(source).width, probe(source).height)
+        assert result.pts == probe(source).pts
+
+
 def test_variable_frame_rate_timestamps_survive(run_cli, weights_env, style, tmp_path):
     stamps = [0, 1, 3, 4, 9, 10, 11, 20, 21, 35]
     source = write_video(tmp_path / "vfr.mp4", gradient_frames(len(stamps), 64, 48), pts=stamps,
