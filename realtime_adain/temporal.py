@@ -50,6 +50,9 @@ def _check_unit(name: str, value: float) -> float:
 # with presets fast and ultrafast). Every shape with both sides >= 32 ran (each preset, the other
 # side 32 to 2100 and up to 16000). Lumas are stretched to at least this on each axis.
 FLOW_MIN_SIDE = 32
+# cv2.remap takes images under SHRT_MAX pixels a side; a frame that long (a 2x40000 strip) is
+# passed through unstabilised.
+REMAP_MAX_SIDE = 32766
 
 
 def gray(frame: np.ndarray, width: int | None = None) -> np.ndarray:
@@ -60,7 +63,7 @@ def gray(frame: np.ndarray, width: int | None = None) -> np.ndarray:
     A frame at least twice as wide is first halved in RGB: a bilinear halving is an exact 2x2
     box filter and costs less than converting all the pixels to grey."""
     h, w = frame.shape[:2]
-    if width and w >= 2 * width:
+    if width and w >= 2 * width and h >= 2:
         frame = cv2.resize(frame, (w // 2, h // 2), interpolation=cv2.INTER_LINEAR)
     luma = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
     target_w = width if width and width < luma.shape[1] else luma.shape[1]
@@ -279,9 +282,10 @@ class Stabilizer:
 
     def motion(self, prev_luma: np.ndarray | None, luma: np.ndarray, size: tuple[int, int]) -> Motion | None:
         """The `Motion` from the previous content frame to this one (lumas from `luma`), for frames
-        of `size` (height, width); None when there is no comparable previous frame. Keeps no
-        state, so frames may be estimated on several threads at once."""
-        if prev_luma is None or prev_luma.shape != luma.shape:
+        of `size` (height, width); None when there is no comparable previous frame (or the frame
+        is too long a strip to remap, `REMAP_MAX_SIDE`). Keeps no state, so frames may be
+        estimated on several threads at once."""
+        if prev_luma is None or prev_luma.shape != luma.shape or max(size + luma.shape) > REMAP_MAX_SIDE:
             return None
         back, trust, coverage = self.mask(luma, prev_luma)
         if coverage < self.cut_fraction:

@@ -159,6 +159,24 @@ def test_pipeline_gives_the_stream_one_batch_shape():
     assert written == [100 + i for i in range(7)]
 
 
+def test_pipeline_cuts_a_batch_where_the_picture_size_changes():
+    """A stream that changes resolution mid-batch (5 frames of 4x4, then 4 of 6x8, batches of 3):
+    no batch mixes shapes, and every frame is written in order."""
+    shapes: list[tuple[int, ...]] = []
+
+    def recording_stream(batches):
+        for batch in batches:
+            shapes.append(batch.shape)
+            yield batch + 100
+
+    items = [Frame(np.full((4, 4, 3) if i < 5 else (6, 8, 3), i, np.uint8), i, 1, i) for i in range(9)]
+    written: list[int] = []
+    Pipeline(iter(items), stylize_stream=recording_stream, batch_size=3,
+             write_frame=lambda frame: written.append(int(frame.image[0, 0, 0])), write_packet=print).run()
+    assert shapes == [(3, 4, 4, 3), (3, 4, 4, 3), (3, 6, 8, 3), (3, 6, 8, 3)]
+    assert written == [100 + i for i in range(9)]
+
+
 def test_pipeline_keeps_frames_in_flight_bounded():
     """However fast decoding is, at most `depth` frames wait between decoder and encoder."""
     decoded, written, in_flight = [0], [0], []

@@ -173,8 +173,9 @@ class Pipeline:
             self._put_downstream(self.stylized, item)
 
     def _groups(self, tail: list[object]) -> Iterator[tuple[list[object], list[Frame]]]:
-        """Decoded items cut into batches of frames, each with the packets read before its last
-        frame; packets after the last frame are left in `tail`."""
+        """Decoded items cut into batches of frames of one shape, each with the packets read before
+        its last frame; packets after the last frame are left in `tail`. A stream whose picture
+        size changes (a new resolution mid-stream) ends a batch there."""
         pending: list[object] = []
         frames: list[Frame] = []
         while True:
@@ -183,6 +184,9 @@ class Pipeline:
                 raise item.error
             if item is _END:
                 break
+            if isinstance(item, Frame) and frames and item.image.shape != frames[0].image.shape:
+                yield pending, frames
+                pending, frames = [], []
             pending.append(item)
             if isinstance(item, Frame):
                 frames.append(item)
