@@ -20,6 +20,17 @@ DATA = Path(os.environ.get("REALTIME_ADAIN_TEST_DATA") or REPO.parent / "shared"
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_engine_cache(tmp_path_factory):
+    """The tests' own engine cache: on the CPU `--engine auto` takes an ONNX export once one of
+    the weights is cached, so an export left in the checkout's `engines/` by an earlier manual run
+    (the test weights are deterministic) would make the reference stylizer run onnx, not eager."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv("REALTIME_ADAIN_ENGINES", str(tmp_path_factory.mktemp("engines")))
+    yield
+    patch.undo()
+
+
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     if not DATA.is_dir():

@@ -121,6 +121,25 @@ def test_tiny_and_thin_videos_with_the_default_stabiliser(run_cli, weights_env, 
         assert result.pts == probe(source).pts
 
 
+def test_mpeg_ts_output_holds_h264_and_copies_the_aac(run_cli, weights_env, bunny, style, tmp_path):
+    """FFmpeg lists only MPEG-2 and MP2 for MPEG-TS (its muxer keeps no list), yet it holds H.264
+    and AAC: `.ts` was refused for every encoder. Now H.264, with the sound copied (the muxer only
+    adds each AAC packet's 7-byte ADTS header)."""
+    import av
+
+    out = tmp_path / "out.ts"
+    code, _, err = run_cli("video", bunny, "-s", style, "--size", "32", "--style-size", "64", "--frames", "12", "-o", out)
+    assert code == 0, err
+    assert "re-encoding" not in err
+    with av.open(str(out)) as container:
+        assert [s.codec_context.name for s in container.streams] == ["h264", "aac"]
+    assert len(probe(out).pts) == 12
+    copied, source = audio_packets(out), audio_packets(bunny)
+    assert 10 < len(copied) < len(source)
+    assert all(packet.endswith(original) and len(packet) == len(original) + 7
+               for (packet, _, _), (original, _, _) in zip(copied, source))
+
+
 def test_variable_frame_rate_timestamps_survive(run_cli, weights_env, style, tmp_path):
     stamps = [0, 1, 3, 4, 9, 10, 11, 20, 21, 35]
     source = write_video(tmp_path / "vfr.mp4", gradient_frames(len(stamps), 64, 48), pts=stamps,

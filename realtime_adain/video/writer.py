@@ -8,6 +8,7 @@ codec, and subtitles it does not accept are dropped with a note (see docs/video.
 
 from __future__ import annotations
 
+import contextlib
 import io
 from dataclasses import dataclass
 from fractions import Fraction
@@ -97,6 +98,22 @@ def choose_pix_fmt(settings: EncodeSettings, width: int, height: int) -> str:
     return supported[0] if supported else "yuv420p"
 
 
+def holds_copy(fmt: str, stream: av.stream.Stream) -> bool:
+    """Whether a `fmt` container writes its header with a copy of `stream` in it. FFmpeg's list of
+    the codecs a format holds is only the muxer's defaults where the muxer keeps no list (MPEG-TS:
+    MPEG-2 video and MP2 audio, yet it holds AAC, AC-3, H.264, ...): a trial header decides."""
+    container = av.open(io.BytesIO(), "w", format=fmt)
+    try:
+        container.add_stream_from_template(stream)
+        container.start_encoding()
+        return True
+    except (ValueError, av.error.FFmpegError):
+        return False
+    finally:
+        with contextlib.suppress(Exception):
+            container.close()
+
+
 def check_encoder(settings: EncodeSettings, output: Path, width: int = 64, height: int = 64) -> None:
     """Fail before any work if the encoder is unknown, can't open here, or the container refuses it."""
     fmt = container_format(output)
@@ -107,8 +124,10 @@ def check_encoder(settings: EncodeSettings, output: Path, width: int = 64, heigh
     if codec.type != "video":
         raise UserError(f"'{settings.codec}' is an {codec.type} encoder, not a video encoder")
     with av.open(io.BytesIO(), "w", format=fmt) as probe:
-        if codec.name not in probe.supported_codecs and codec.canonical_name not in probe.supported_codecs:
-            raise UserError(f"{output.suffix} files cannot hold {settings.codec} video (try .mkv)")
+        try:  # FFmpeg asks the muxer; one that keeps no list (MPEG-TS) takes any codec here
+            probe.add_stream(codec.name)
+        except ValueError:
+            raise UserError(f"{output.suffix} files cannot hold {settings.codec} video (try .mkv)") from None
     context = av.CodecContext.create(codec)
     context.width, context.height = width, height
     context.pix_fmt = choose_pix_fmt(settings, width, height)
@@ -184,9 +203,8 @@ class VideoWriter:
         return stream
 
     def _add_passthrough(self, stream: av.stream.Stream) -> None:
-        supported = self.container.supported_codecs
         name = stream.codec_context.name
-        if name in supported:
+        if name in self.container.supported_codecs or holds_copy(self.container.format.name, stream):
             self.streams[stream.index] = self.container.add_stream_from_template(stream)
         elif stream.type == "audio":
             codec = self.container.default_audio_codec
