@@ -17,6 +17,7 @@ from realtime_adain.errors import UserError
 
 DTYPE_CHOICES = ("auto", "fp32", "fp16", "bf16")
 MAX_STYLE_SIZE = 8192  # shorter side a style is encoded at; 0 = native
+DEFAULT_MAX_PIXELS = 4096 * 4096  # the processing budget (--max-pixels): a few GiB of features on a CPU
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,7 @@ class VideoSettings:
     threads: int | None = None  # CPU threads for the network; None: torch's default
     stabilize: str = "flow"  # temporal stabilisation: off, flow, stats, both (docs/temporal.md)
     stabilize_strength: float = 0.7
+    max_pixels: int = DEFAULT_MAX_PIXELS  # refuse frames larger than this at the processing size
 
     @property
     def engine_model(self) -> ModelSettings:
@@ -103,6 +105,8 @@ class VideoSettings:
             raise UserError(f"--frames {self.frames} is negative")
         if self.threads is not None and self.threads < 1:
             raise UserError(f"--threads {self.threads} must be at least 1")
+        if self.max_pixels < 1:
+            raise UserError(f"--max-pixels {self.max_pixels} must be at least 1")
 
 
 MAX_RESOLUTION = (7680, 4320)  # 8K UHD: beyond it a frame is gigabytes, no camera delivers it

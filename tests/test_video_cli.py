@@ -140,6 +140,27 @@ def test_mpeg_ts_output_holds_h264_and_copies_the_aac(run_cli, weights_env, bunn
                for (packet, _, _), (original, _, _) in zip(copied, source))
 
 
+def test_pixel_budget_refuses_before_and_during_the_run(run_cli, weights_env, style, tmp_path):
+    """--max-pixels bounds every frame at the processing size: a thin strip scaled by its short side
+    is refused before any work, and a stream that grows mid-way (MPEG-TS concatenation) when it
+    does; one line each, nothing left behind."""
+    strip = write_video(tmp_path / "strip.mp4", gradient_frames(3, 300, 2), pix_fmt="yuv444p")
+    code, _, err = run_cli("video", strip, "-s", style, "--size", "64", "--style-size", "64", "--max-pixels", "100000",
+                           "-o", tmp_path / "a.mp4")
+    assert code == 2 and err == (f"error: {strip}: 300x2 at --size 64 is 9600x64, over the budget of 100000 pixels "
+                                 "(raise it with --max-pixels, or lower --size)\n")
+    code, _, err = run_cli("video", strip, "-s", style, "--size", "4096", "-o", tmp_path / "a.mp4")
+    assert code == 2 and "is 614400x4096, longer than 16384 pixels on a side (lower --size)" in err
+    parts = [write_video(tmp_path / f"{w}x{h}.ts", gradient_frames(3, w, h), pix_fmt="yuv444p") for w, h in ((32, 32), (320, 32))]
+    grows = tmp_path / "grows.ts"
+    grows.write_bytes(b"".join(part.read_bytes() for part in parts))
+    code, _, err = run_cli("video", grows, "-s", style, "--size", "32", "--style-size", "64", "--max-pixels", "5000",
+                           "-o", tmp_path / "b.mp4")
+    assert code == 2 and "320x32 at --size 32 is 320x32, over the budget of 5000 pixels" in err, err
+    assert [line for line in err.splitlines() if not line.startswith("note:")] == [err.splitlines()[-1]]
+    assert not list(tmp_path.glob("a*.mp4")) and not list(tmp_path.glob("b*.mp4"))
+
+
 def test_variable_frame_rate_timestamps_survive(run_cli, weights_env, style, tmp_path):
     stamps = [0, 1, 3, 4, 9, 10, 11, 20, 21, 35]
     source = write_video(tmp_path / "vfr.mp4", gradient_frames(len(stamps), 64, 48), pts=stamps,

@@ -58,6 +58,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="frames per network call (default: 1 on CPU, 4 on GPU)")
     parser.add_argument("--frames", type=argtypes.positive_int, metavar="N",
                         help="only the first N frames (a quick preview; sound up to there)")
+    parser.add_argument("--max-pixels", type=argtypes.max_pixels, default=argtypes.DEFAULT_MAX_PIXELS, metavar="N",
+                        help="refuse a video whose frames at --size are larger than N pixels (default "
+                             f"{argtypes.DEFAULT_MAX_PIXELS}, 4096x4096): a thin strip scaled by its short side grows fast")
     parser.add_argument("--threads", type=argtypes.positive_int, metavar="N",
                         help="CPU threads for the network (default: torch's, one per core); on a busy "
                              "machine 1 can be faster, leaving a core to decoding and encoding")
@@ -95,7 +98,7 @@ def video_settings(args: argparse.Namespace) -> VideoSettings:
     settings = VideoSettings(
         model=common.model_settings(args), style=common.style_settings(args),
         size=args.size, keep_size=args.keep_size, batch=args.batch, frames=args.frames or 0, threads=args.threads,
-        stabilize=args.stabilize, stabilize_strength=args.stabilize_strength,
+        stabilize=args.stabilize, stabilize_strength=args.stabilize_strength, max_pixels=args.max_pixels,
     )
     settings.check()
     return settings

@@ -22,7 +22,7 @@ from realtime_adain.adain import StyleStats
 from realtime_adain.atomic import PendingOutput, partial_path
 from realtime_adain.device_blend import DeviceBlend, wanted as wants_device_blend
 from realtime_adain.errors import UserError, out_of_memory_as_user_error
-from realtime_adain.imageio import fit_short_side, resize
+from realtime_adain.imageio import check_pixel_budget, fit_short_side, resize
 from realtime_adain.settings import VideoSettings
 from realtime_adain.styles import StyleSet
 from realtime_adain.stylizer import Stylizer
@@ -45,7 +45,13 @@ def stylize_file(
     """One input to one output, through a temporary file renamed on success; returns the frames
     written and the output's (width, height)."""
     with VideoReader(source, max_frames=settings.frames) as reader, out_of_memory_as_user_error(str(source)):
-        first = fit_short_side(reader.first_frame.image, settings.size)
+        def prepare(image: np.ndarray) -> np.ndarray:
+            """A frame at the processing size, within the pixel budget (checked for every frame: a
+            stream may change resolution)."""
+            check_pixel_budget(source, *image.shape[:2], settings.size, settings.max_pixels, "--size")
+            return fit_short_side(image, settings.size)
+
+        first = prepare(reader.first_frame.image)
         style = style_of(first)
         batch_size = settings.batch or default_batch(stylizer)
         if reader.expected_frames:  # a clip shorter than the batch is one batch of its own size
@@ -77,7 +83,7 @@ def stylize_file(
             stylize_stream=lambda batches: stylizer.stylize_stream(batches, style, settings.style.alpha),
             write_frame=write_frame,
             write_packet=writer.write_packet,
-            prepare=lambda image: fit_short_side(image, settings.size),
+            prepare=prepare,
             finish=lambda image: resize(image, (width, height)),
             batch_size=batch_size,
             stabilizer=stabilizer,
