@@ -164,8 +164,9 @@ class VideoReader:
                 index += 1
                 if index == self.max_frames:
                     return
-        except av.error.FFmpegError as exc:
-            raise UserError(f"{self.path}: corrupt video data after {index} frames ({error_reason(exc)})") from None
+        except av.error.FFmpegError as exc:  # the frames still held for reordering did decode
+            decoded = index + len(timeline.frames)
+            raise UserError(f"{self.path}: corrupt video data after {decoded} frames ({error_reason(exc)})") from None
         if timeline.reordered:
             note(f"{self.path.name}: {timeline.reordered} frame timestamps were out of order; "
                  "they were put back in order (the timing is kept)")
