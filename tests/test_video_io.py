@@ -273,3 +273,36 @@ def test_copied_audio_with_repeated_timestamps_is_moved_on(tmp_path, capsys):
         dts = [p.dts for p in result.demux(audio=0) if p.dts is not None]
     assert len(dts) > 1 and all(b > a for a, b in zip(dts, dts[1:]))
     assert capsys.readouterr().err.count("note: stream #1") == 1
+
+
+@pytest.mark.parametrize("sar, where, display", [("3/2", "codec", (96, 48)), ("8/9", "codec", (64, 54)),
+                                                 ("4/3", "container", (85, 48)), ("100", "codec", (64, 48))])
+def test_anamorphic_frames_are_read_with_square_pixels(tmp_path, capsys, sar, where, display):
+    """Stored pixels that are not square (HDV 1440x1080 at 4:3, DVD 720x480 at 8:9) are resampled
+    to the display's shape, the growing side stretched (no pixel lost), as FFmpeg shows them; the
+    container's ratio wins over the codec's, as in FFmpeg; an implausible one (100:1) is ignored
+    with a note instead of inflating every frame."""
+    import subprocess
+
+    import av
+
+    made = tmp_path / "made.mp4"
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=64x48:rate=12:duration=0.25",
+                    "-vf", f"setsar={sar if where == 'codec' else 3}", "-c:v", "libx264", "-pix_fmt", "yuv444p",
+                    str(made)], check=True)
+    if where == "container":  # the codec says 3:1, the container (a copy with -aspect) `sar`
+        remuxed = tmp_path / "remuxed.mp4"
+        subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", str(made), "-c", "copy", "-aspect",
+                        str(Fraction(sar) * Fraction(64, 48)), str(remuxed)], check=True)
+        made = remuxed
+    with VideoReader(made) as reader:
+        frames = [item.image for item in reader.items() if isinstance(item, Frame)]
+        assert (reader.width, reader.height) == display and frames[0].shape == (display[1], display[0], 3)
+    if sar == "100":
+        assert "ignoring the sample aspect ratio 100" in capsys.readouterr().err
+        return
+    with av.open(str(made)) as container:  # FFmpeg's own square-pixel picture, bilinear as ours
+        reference = [f.reformat(width=display[0], height=display[1], format="rgb24").to_ndarray()
+                     for f in container.decode(video=0)]
+    assert len(frames) == len(reference) == 3
+    assert np.abs(frames[0].astype(int) - reference[0]).mean() < 1.0

@@ -24,7 +24,7 @@ import numpy as np
 
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import resize
-from realtime_adain.video.reader import error_reason, frame_to_rgb
+from realtime_adain.video.reader import error_reason, frame_to_rgb, pixel_aspect
 
 T = TypeVar("T")
 
@@ -180,8 +180,9 @@ class PyAVSource:
     def _decoded(self) -> Iterator[np.ndarray]:
         try:
             reformatter = VideoReformatter()
+            aspect = pixel_aspect(self._container.streams.video[0])
             for frame in self._container.decode(video=0):
-                image = frame_to_rgb(frame, reformatter)  # upright, right colour range, as `video` reads
+                image = frame_to_rgb(frame, reformatter, aspect)  # square pixels, upright, right colour range, as `video` reads
                 yield resize(image, self.resolution) if self.resolution else image
         except (av.FFmpegError, OSError) as exc:
             raise SourceLost(f"{self.description}: {error_reason(exc)}") from None

@@ -71,10 +71,39 @@ def upright(image: np.ndarray, rotation: int) -> np.ndarray:
     return np.ascontiguousarray(np.rot90(image, quarter_turns)) if quarter_turns else image
 
 
-def frame_to_rgb(frame: av.VideoFrame, reformatter: VideoReformatter) -> np.ndarray:
-    """A decoded frame as a viewer sees it: upright (display matrix) (H, W, 3) RGB, converted
-    with the input's colour range. `reformatter` is reused across a stream's frames."""
-    rgb = reformatter.reformat(frame, format="rgb24", src_color_range=frame.color_range).to_ndarray()
+# Sample aspect ratios seen in real files run from 8:9 (DVD) to 2:1 (anamorphic lenses); one
+# outside this range is taken for a broken header (it would inflate every frame), not obeyed.
+PLAUSIBLE_PIXEL_ASPECT = (Fraction(1, 4), Fraction(4))
+
+
+def pixel_aspect(stream: av.video.stream.VideoStream) -> Fraction:
+    """The width:height of one stored pixel (the container's sample aspect ratio, else the
+    codec's), 1 when unset or implausible (with a note)."""
+    for value in (stream.sample_aspect_ratio, stream.codec_context.sample_aspect_ratio):
+        if value:
+            aspect = Fraction(value)
+            if PLAUSIBLE_PIXEL_ASPECT[0] <= aspect <= PLAUSIBLE_PIXEL_ASPECT[1]:
+                return aspect
+            note(f"ignoring the sample aspect ratio {aspect} (outside 1:4..4:1): pixels taken as square")
+            return Fraction(1)
+    return Fraction(1)
+
+
+def square_pixel_size(width: int, height: int, aspect: Fraction) -> tuple[int, int]:
+    """(width, height) with square pixels for stored pixels of `aspect`: the side that grows is
+    stretched (1440x1080 at 4:3 -> 1920x1080, 720x480 at 8:9 -> 720x540), so no pixel is lost."""
+    if aspect > 1:
+        return max(1, round(width * aspect)), height
+    return width, max(1, round(height / aspect))
+
+
+def frame_to_rgb(frame: av.VideoFrame, reformatter: VideoReformatter, aspect: Fraction = Fraction(1)) -> np.ndarray:
+    """A decoded frame as a viewer sees it: square pixels (for stored pixels of `aspect`, see
+    `pixel_aspect`), upright (display matrix), (H, W, 3) RGB converted with the input's colour
+    range. `reformatter` is reused across a stream's frames."""
+    width, height = square_pixel_size(frame.width, frame.height, aspect) if aspect != 1 else (None, None)
+    rgb = reformatter.reformat(frame, format="rgb24", width=width, height=height,
+                               src_color_range=frame.color_range).to_ndarray()
     return upright(rgb, frame.rotation)
 
 
@@ -115,6 +144,7 @@ class VideoReader:
             self.stream.thread_type = "AUTO"  # frame + slice threads in the decoder
             self.passthrough = [s for s in self.container.streams if s.type in PASSTHROUGH_TYPES]
             self.rotation, self.colour = 0, None  # set from the first decoded frame
+            self.pixel_aspect = pixel_aspect(self.stream)  # frames are resampled to square pixels
             self._items = self._demux()
             self._lookahead: list[Frame | av.Packet] = []
             for item in self._items:
@@ -160,7 +190,7 @@ class VideoReader:
                 decoded, pts = item
                 if index == 0:
                     self.rotation, self.colour = decoded.rotation, Colour.of(decoded)
-                yield Frame(frame_to_rgb(decoded, self._reformatter), pts, decoded.duration, index)
+                yield Frame(frame_to_rgb(decoded, self._reformatter, self.pixel_aspect), pts, decoded.duration, index)
                 index += 1
                 if index == self.max_frames:
                     return
