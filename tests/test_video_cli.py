@@ -161,6 +161,20 @@ def test_pixel_budget_refuses_before_and_during_the_run(run_cli, weights_env, st
     assert not list(tmp_path.glob("a*.mp4")) and not list(tmp_path.glob("b*.mp4"))
 
 
+def test_bad_inputs_among_several_are_all_named_before_any_work(run_cli, weights_env, style, tmp_path):
+    """A folder run is not refused halfway: every input is opened to its first frame and checked
+    against the budget first; each bad one is named, and no output is made for the good one."""
+    good = write_video(tmp_path / "good.mp4", gradient_frames(3, 64, 48))
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(b"not a video")
+    strip = write_video(tmp_path / "strip.mp4", gradient_frames(3, 300, 2), pix_fmt="yuv444p")
+    code, _, err = run_cli("video", good, junk, strip, "-s", style, "--size", "64", "--max-pixels", "100000",
+                           "-o", tmp_path / "out")
+    assert code == 2 and err.startswith("error: 2 inputs cannot be used, nothing done: ")
+    assert f"{junk}: not a readable video" in err and f"{strip}: 300x2 at --size 64 is 9600x64" in err
+    assert err.count("\n") == 1 and not (tmp_path / "out").exists()
+
+
 def test_variable_frame_rate_timestamps_survive(run_cli, weights_env, style, tmp_path):
     stamps = [0, 1, 3, 4, 9, 10, 11, 20, 21, 35]
     source = write_video(tmp_path / "vfr.mp4", gradient_frames(len(stamps), 64, 48), pts=stamps,

@@ -299,7 +299,7 @@ def test_anamorphic_frames_are_read_with_square_pixels(tmp_path, capsys, sar, wh
         frames = [item.image for item in reader.items() if isinstance(item, Frame)]
         assert (reader.width, reader.height) == display and frames[0].shape == (display[1], display[0], 3)
     if sar == "100":
-        assert "ignoring the sample aspect ratio 100" in capsys.readouterr().err
+        assert "made.mp4: ignoring its sample aspect ratio 100" in capsys.readouterr().err
         return
     with av.open(str(made)) as container:  # FFmpeg's own square-pixel picture, bilinear as ours
         reference = [f.reformat(width=display[0], height=display[1], format="rgb24").to_ndarray()

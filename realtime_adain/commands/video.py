@@ -115,7 +115,9 @@ def run(args: argparse.Namespace) -> int:
         check_encoder(encode, suffix_example)
     style_images = {p: read_image(p) for p in dict.fromkeys(styles)}
     from realtime_adain.stylizer import Stylizer  # torch: only once the options are sound
-    from realtime_adain.video.job import stylize_videos
+    from realtime_adain.video.job import check_inputs, stylize_videos
+
+    check_inputs(inputs, settings)  # every input opens and fits, before the model loads
 
     stylizer = Stylizer.from_settings(settings.engine_model)
     stylize_videos(jobs, stylizer, style_images, settings, encode, report=lambda done: common.report_output(

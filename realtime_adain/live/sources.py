@@ -180,7 +180,7 @@ class PyAVSource:
     def _decoded(self) -> Iterator[np.ndarray]:
         try:
             reformatter = VideoReformatter()
-            aspect = pixel_aspect(self._container.streams.video[0])
+            aspect = pixel_aspect(self._container.streams.video[0], self.description)
             for frame in self._container.decode(video=0):
                 image = frame_to_rgb(frame, reformatter, aspect)  # square pixels, upright, right colour range, as `video` reads
                 yield resize(image, self.resolution) if self.resolution else image

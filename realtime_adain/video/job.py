@@ -166,6 +166,23 @@ class VideoDone:
     seconds: float
 
 
+def check_inputs(sources: Sequence[Path], settings: VideoSettings) -> None:
+    """Open every input to its first frame and check it against the pixel budget before any work,
+    so a folder run is not refused halfway by a file that could be told apart at once; raises
+    one `UserError` naming each bad file. (Damage further into a file shows only when it is read.)"""
+    problems = []
+    for source in dict.fromkeys(sources):
+        try:
+            with VideoReader(source, max_frames=1) as reader:
+                check_pixel_budget(source, *reader.first_frame.image.shape[:2], settings.size, settings.max_pixels, "--size")
+        except UserError as exc:
+            problems.append(str(exc))
+    if len(problems) == 1:
+        raise UserError(problems[0])
+    if problems:
+        raise UserError(f"{len(problems)} inputs cannot be used, nothing done: " + "; ".join(problems))
+
+
 def stylize_videos(
     jobs: Sequence[VideoJob], stylizer: Stylizer, style_images: dict[Path, np.ndarray],
     settings: VideoSettings, encode: EncodeSettings, report: Callable[[VideoDone], None] = lambda _: None,

@@ -76,15 +76,16 @@ def upright(image: np.ndarray, rotation: int) -> np.ndarray:
 PLAUSIBLE_PIXEL_ASPECT = (Fraction(1, 4), Fraction(4))
 
 
-def pixel_aspect(stream: av.video.stream.VideoStream) -> Fraction:
+def pixel_aspect(stream: av.video.stream.VideoStream, name: str = "the video") -> Fraction:
     """The width:height of one stored pixel (the container's sample aspect ratio, else the
-    codec's), 1 when unset or implausible (with a note)."""
+    codec's), 1 when unset or implausible (with a note naming `name`)."""
     for value in (stream.sample_aspect_ratio, stream.codec_context.sample_aspect_ratio):
         if value:
             aspect = Fraction(value)
             if PLAUSIBLE_PIXEL_ASPECT[0] <= aspect <= PLAUSIBLE_PIXEL_ASPECT[1]:
                 return aspect
-            note(f"ignoring the sample aspect ratio {aspect} (outside 1:4..4:1): pixels taken as square")
+            note(f"{name}: ignoring its sample aspect ratio {aspect} (outside 1:4..4:1): pixels taken as square",
+                 once=True)
             return Fraction(1)
     return Fraction(1)
 
@@ -144,7 +145,7 @@ class VideoReader:
             self.stream.thread_type = "AUTO"  # frame + slice threads in the decoder
             self.passthrough = [s for s in self.container.streams if s.type in PASSTHROUGH_TYPES]
             self.rotation, self.colour = 0, None  # set from the first decoded frame
-            self.pixel_aspect = pixel_aspect(self.stream)  # frames are resampled to square pixels
+            self.pixel_aspect = pixel_aspect(self.stream, self.path.name)  # frames are resampled to square pixels
             self._items = self._demux()
             self._lookahead: list[Frame | av.Packet] = []
             for item in self._items:
