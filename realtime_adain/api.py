@@ -20,7 +20,7 @@ import numpy as np
 
 from realtime_adain.adain import StyleStats
 from realtime_adain.imageio import fit_short_side, read_image, resize
-from realtime_adain.settings import ModelSettings, StyleSettings, VideoSettings
+from realtime_adain.settings import DEFAULT_MAX_PIXELS, ModelSettings, StyleSettings, VideoSettings
 from realtime_adain.stylizer import Stylizer
 from realtime_adain.video.writer import EncodeSettings
 
@@ -143,6 +143,7 @@ def stylize_video(
     *, mix: Sequence[float] | None = None, alpha: float = 1.0, preserve_color: bool = False, style_size: int = 512,
     size: int = 0, stabilize: str = "flow", stabilize_strength: float = 0.7, frames: int = 0,
     codec: str = "libx264", crf: int | None = None, stylizer: Stylizer | None = None, model: ModelSettings | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> Path:
     """The `video` command as a function: one file to another, sound kept; returns the output path."""
     from realtime_adain.paths import refuse_overwriting_inputs
@@ -170,6 +171,7 @@ def stylize_video(
                             check_whole(style_size, "style_size")),
         size=check_whole(size, "size"), frames=check_whole(frames, "frames"), stabilize=stabilize,
         stabilize_strength=check_number(stabilize_strength, "stabilize_strength"),
+        max_pixels=check_whole(max_pixels, "max_pixels"),
     )
     settings.check()
     settings.style.check(len(styles) if mix is not None else None)
