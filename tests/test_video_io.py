@@ -175,6 +175,10 @@ def test_pipeline_cuts_a_batch_where_the_picture_size_changes():
              write_frame=lambda frame: written.append(int(frame.image[0, 0, 0])), write_packet=print).run()
     assert shapes == [(3, 4, 4, 3), (3, 4, 4, 3), (3, 6, 8, 3), (3, 6, 8, 3)]
     assert written == [100 + i for i in range(9)]
+    shapes.clear()  # a network that keeps state across frames (smoothed statistics) gets no copies
+    Pipeline(iter(items), stylize_stream=recording_stream, batch_size=3, fill_short_batches=False,
+             write_frame=lambda frame: None, write_packet=print).run()
+    assert shapes == [(3, 4, 4, 3), (2, 4, 4, 3), (3, 6, 8, 3), (1, 6, 8, 3)]
 
 
 def test_pipeline_keeps_frames_in_flight_bounded():

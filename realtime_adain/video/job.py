@@ -88,6 +88,7 @@ def stylize_file(
             batch_size=batch_size,
             stabilizer=stabilizer,
             device_blend=device_blend,
+            fill_short_batches=smoother is None,  # copies would advance the smoothed statistics
         )
         try:
             # The first Ctrl-C/SIGTERM stops stylizing; any later one waits for the file to be finished.

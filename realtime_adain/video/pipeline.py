@@ -60,8 +60,12 @@ class Pipeline:
         stabilizer: Stabilizer | None = None,
         motion_workers: int = max(1, min(4, (os.cpu_count() or 2) // 2)),
         device_blend: DeviceBlend | None = None,
+        fill_short_batches: bool = True,
     ) -> None:
+        """`fill_short_batches`: give the stream every batch at one size (see `_stylize_all`); off
+        when the network keeps state across frames (smoothed statistics), which copies would skew."""
         self.items, self.stylize_stream, self.prepare, self.finish = items, stylize_stream, prepare, finish
+        self.fill_short_batches = fill_short_batches
         self.write_frame, self.write_packet = write_frame, write_packet
         self.stabilizer = stabilizer if stabilizer is not None and stabilizer.active else None
         self.motion_workers = motion_workers
@@ -160,7 +164,7 @@ class Pipeline:
                 # Only up to the batches already sent: a clip shorter than --batch is one batch of
                 # its own size (--batch 100000 on 12 frames must not stack 100000 copies).
                 largest = max(largest, len(frames))
-                filler = [frames[-1].image] * (largest - len(frames))
+                filler = [frames[-1].image] * (largest - len(frames)) if self.fill_short_batches else []
                 yield np.stack([f.image for f in frames] + filler)
 
         for results in self.stylize_stream(batches()):
