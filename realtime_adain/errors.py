@@ -10,6 +10,15 @@ class UserError(Exception):
     """A problem with what the user asked for (a path, a value, a weights file), not a bug."""
 
 
+def refuse_inputs(problems: list[str]) -> None:
+    """Refuse with every bad input found, in one line (one at a time would stop a folder run once
+    for each); nothing when there are none."""
+    if len(problems) == 1:
+        raise UserError(problems[0])
+    if problems:
+        raise UserError(f"{len(problems)} inputs cannot be used, nothing done: " + "; ".join(problems))
+
+
 @contextlib.contextmanager
 def out_of_memory_as_user_error(what: str) -> Iterator[None]:
     """A size the machine cannot hold is bad input, not a bug: the allocator's error (torch, OpenCV

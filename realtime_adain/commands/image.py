@@ -12,7 +12,7 @@ from tqdm import tqdm
 
 from realtime_adain.commands import argtypes, common, sheet
 from realtime_adain.commands.jobs import Job, output_paths, plan_jobs
-from realtime_adain.errors import UserError, out_of_memory_as_user_error
+from realtime_adain.errors import UserError, out_of_memory_as_user_error, refuse_inputs
 from realtime_adain.paths import (
     check_writable_dir, expand_images, refuse_overwriting_inputs,
 )
@@ -115,10 +115,7 @@ def check_inputs(
             mask = read_mask(args.mask)
         except UserError as exc:
             problems.append(str(exc))
-    if len(problems) == 1:
-        raise UserError(problems[0])
-    if problems:
-        raise UserError(f"{len(problems)} inputs cannot be used, nothing done: " + "; ".join(problems))
+    refuse_inputs(problems)
     return style_images, mask
 
 

@@ -21,7 +21,7 @@ from realtime_adain import interrupts
 from realtime_adain.adain import StyleStats
 from realtime_adain.atomic import PendingOutput, partial_path
 from realtime_adain.device_blend import DeviceBlend, wanted as wants_device_blend
-from realtime_adain.errors import UserError, out_of_memory_as_user_error
+from realtime_adain.errors import UserError, out_of_memory_as_user_error, refuse_inputs
 from realtime_adain.imageio import check_pixel_budget, fit_short_side, resize
 from realtime_adain.settings import VideoSettings
 from realtime_adain.styles import StyleSet
@@ -178,10 +178,7 @@ def check_inputs(sources: Sequence[Path], settings: VideoSettings) -> None:
                 check_pixel_budget(source, *reader.first_frame.image.shape[:2], settings.size, settings.max_pixels, "--size")
         except UserError as exc:
             problems.append(str(exc))
-    if len(problems) == 1:
-        raise UserError(problems[0])
-    if problems:
-        raise UserError(f"{len(problems)} inputs cannot be used, nothing done: " + "; ".join(problems))
+    refuse_inputs(problems)
 
 
 def stylize_videos(
