@@ -175,6 +175,22 @@ def test_bad_inputs_among_several_are_all_named_before_any_work(run_cli, weights
     assert err.count("\n") == 1 and not (tmp_path / "out").exists()
 
 
+def test_concatenated_ts_with_sound_into_mp4(run_cli, weights_env, style, tmp_path):
+    """Two MPEG-TS files joined byte for byte (their clocks restart): the copied sound's timestamps
+    go back, and are moved on in the MP4's own time base (two TS ticks can be one there, which the
+    muxer refused with EINVAL). Every frame and every audio packet arrives."""
+    parts = [write_video(tmp_path / f"part{i}.ts", gradient_frames(6, 64, 48), audio="aac") for i in range(2)]
+    joined = tmp_path / "joined.ts"
+    joined.write_bytes(b"".join(part.read_bytes() for part in parts))
+    out = tmp_path / "out.mp4"
+    code, _, err = run_cli("video", joined, "-s", style, "--size", "32", "--style-size", "64", "-o", out)
+    assert code == 0, err
+    assert "moving them on" in err
+    assert len(probe(out).pts) == len(probe(joined).pts) == 12
+    copied, source = audio_packets(out), audio_packets(joined)  # MP4 holds AAC without TS's ADTS headers
+    assert len(copied) == len(source) and all(s.endswith(c) and len(s) == len(c) + 7 for (c, _, _), (s, _, _) in zip(copied, source))
+
+
 def test_variable_frame_rate_timestamps_survive(run_cli, weights_env, style, tmp_path):
     stamps = [0, 1, 3, 4, 9, 10, 11, 20, 21, 35]
     source = write_video(tmp_path / "vfr.mp4", gradient_frames(len(stamps), 64, 48), pts=stamps,

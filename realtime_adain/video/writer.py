@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import math
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -96,6 +97,13 @@ def choose_pix_fmt(settings: EncodeSettings, width: int, height: int) -> str:
         if name in supported and not (odd and _subsampled(name, width, height)):
             return name
     return supported[0] if supported else "yuv420p"
+
+
+def _rescale(value: int, source: Fraction, target: Fraction) -> int:
+    """`value` ticks of `source` in ticks of `target`, rounded half away from zero as FFmpeg's
+    muxing rescale does (av_rescale_q_rnd with AV_ROUND_NEAR_INF)."""
+    exact = Fraction(value) * Fraction(source) / Fraction(target)
+    return math.floor(exact + Fraction(1, 2)) if exact >= 0 else -math.floor(-exact + Fraction(1, 2))
 
 
 def holds_copy(fmt: str, stream: av.stream.Stream) -> bool:
@@ -256,7 +264,7 @@ class VideoWriter:
             return
         source = self.transcoded.get(packet.stream.index)
         if source is None:
-            self._keep_increasing(packet)
+            self._keep_increasing(packet, out)
             packet.stream = out
             self.container.mux(packet)
             return
@@ -264,20 +272,33 @@ class VideoWriter:
             for encoded in out.encode(frame):
                 self.container.mux(encoded)
 
-    def _keep_increasing(self, packet: av.Packet) -> None:
+    def _keep_increasing(self, packet: av.Packet, out: av.stream.Stream) -> None:
         """Move a copied packet whose decode time does not increase one tick after the previous
-        one (as FFmpeg does: "Non-monotonic DTS ... changing to"); the muxer would refuse it."""
+        one (as FFmpeg does: "Non-monotonic DTS ... changing to"); the muxer would refuse it.
+
+        Compared in the output stream's time base, which the muxer rescales to: two input ticks
+        apart can be one output tick (MPEG-TS 1/90000 into an MP4's 1/48000 audio). A moved packet
+        is given in the output's time base."""
         index, dts = packet.stream.index, packet.dts
+        if dts is None:
+            return
+        tb_in, tb_out = packet.time_base, out.time_base
+        scaled = _rescale(dts, tb_in, tb_out) if tb_in and tb_out else dts
         last = self._last_dts.get(index)
-        if dts is not None and last is not None and dts <= last:
+        if last is not None and scaled <= last:
             if index not in self._moved:
                 note(f"stream #{index}: packet timestamps that do not increase (at {dts}); moving them on")
             self._moved.add(index)
-            packet.dts = dts = last + 1
-            if packet.pts is not None and packet.pts < dts:
-                packet.pts = dts
-        if dts is not None:
-            self._last_dts[index] = dts
+            scaled = last + 1
+            if tb_in and tb_out and tb_in != tb_out:
+                pts = _rescale(packet.pts, tb_in, tb_out) if packet.pts is not None else None
+                duration = _rescale(packet.duration, tb_in, tb_out) if packet.duration else packet.duration
+                packet.time_base = tb_out
+                packet.pts, packet.duration = pts, duration
+            packet.dts = scaled
+            if packet.pts is not None and packet.pts < scaled:
+                packet.pts = scaled
+        self._last_dts[index] = scaled
 
     def close(self) -> None:
         """Flush the encoders and finish the file (it is complete and playable afterwards)."""
