@@ -171,7 +171,7 @@ def stylize_video(
                             check_whole(style_size, "style_size")),
         size=check_whole(size, "size"), frames=check_whole(frames, "frames"), stabilize=stabilize,
         stabilize_strength=check_number(stabilize_strength, "stabilize_strength"),
-        max_pixels=check_whole(max_pixels, "max_pixels"),
+        max_pixels=check_whole(max_pixels, "max_pixels", minimum=1),
     )
     settings.check()
     settings.style.check(len(styles) if mix is not None else None)

@@ -138,6 +138,15 @@ def test_mpeg_ts_output_holds_h264_and_copies_the_aac(run_cli, weights_env, bunn
     assert 10 < len(copied) < len(source)
     assert all(packet.endswith(original) and len(packet) == len(original) + 7
                for (packet, _, _), (original, _, _) in zip(copied, source))
+    # The muxer takes any codec, as private data no player decodes: FLAC is re-encoded to MP2
+    # (said), a video encoder MPEG-TS has no stream type for is refused before any work.
+    flac = write_video(tmp_path / "flac.mkv", gradient_frames(4, 64, 48), audio="flac")
+    code, _, err = run_cli("video", flac, "-s", style, "--size", "32", "--style-size", "64", "-o", tmp_path / "flac.ts")
+    assert code == 0 and "note: .ts cannot hold flac audio; re-encoding it to mp2" in err, err
+    with av.open(str(tmp_path / "flac.ts")) as container:
+        assert sorted(s.codec_context.name for s in container.streams) == ["h264", "mp2"]
+    code, _, err = run_cli("video", flac, "-s", style, "--codec", "ffv1", "-o", tmp_path / "ffv1.ts")
+    assert code == 2 and err == "error: .ts files cannot hold ffv1 video (try .mkv)\n"
 
 
 def test_pixel_budget_refuses_before_and_during_the_run(run_cli, weights_env, style, tmp_path):
@@ -189,6 +198,22 @@ def test_concatenated_ts_with_sound_into_mp4(run_cli, weights_env, style, tmp_pa
     assert len(probe(out).pts) == len(probe(joined).pts) == 12
     copied, source = audio_packets(out), audio_packets(joined)  # MP4 holds AAC without TS's ADTS headers
     assert len(copied) == len(source) and all(s.endswith(c) and len(s) == len(c) + 7 for (c, _, _), (s, _, _) in zip(copied, source))
+
+
+def test_an_output_too_wide_to_encode_is_refused_up_front(run_cli, weights_env, style, tmp_path):
+    """4100x16 stored at 4:1 pixels shows as 16400x16: kept at that size no encoder takes it, so it
+    is refused before the model loads (it used to fail after it, as "Generic error in an external
+    library"); --no-keep-size runs."""
+    source = tmp_path / "wide.mp4"
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=4100x16:rate=10:duration=0.2",
+                    "-vf", "setsar=4", "-pix_fmt", "yuv444p", "-c:v", "libx264", str(source)], check=True)
+    code, _, err = run_cli("video", source, "-s", style, "--size", "8", "-o", tmp_path / "a.mp4")
+    assert code == 2 and err == (f"error: {source}: shown at 16400x16, longer than 16384 pixels on a side to encode "
+                                 "(use --no-keep-size)\n")
+    code, _, err = run_cli("video", source, "-s", style, "--size", "8", "--style-size", "64", "--no-keep-size",
+                           "-o", tmp_path / "b.mp4")
+    assert code == 0, err
+    assert (probe(tmp_path / "b.mp4").width, probe(tmp_path / "b.mp4").height) == (8200, 8)
 
 
 def test_variable_frame_rate_timestamps_survive(run_cli, weights_env, style, tmp_path):

@@ -22,7 +22,7 @@ from realtime_adain.adain import StyleStats
 from realtime_adain.atomic import PendingOutput, partial_path
 from realtime_adain.device_blend import DeviceBlend, wanted as wants_device_blend
 from realtime_adain.errors import UserError, out_of_memory_as_user_error, refuse_inputs
-from realtime_adain.imageio import check_pixel_budget, fit_short_side, resize
+from realtime_adain.imageio import MAX_SIDE, check_pixel_budget, fit_short_side, resize
 from realtime_adain.settings import VideoSettings
 from realtime_adain.styles import StyleSet
 from realtime_adain.stylizer import Stylizer
@@ -176,6 +176,9 @@ def check_inputs(sources: Sequence[Path], settings: VideoSettings) -> None:
         try:
             with VideoReader(source, max_frames=1) as reader:
                 check_pixel_budget(source, *reader.first_frame.image.shape[:2], settings.size, settings.max_pixels, "--size")
+                if settings.keep_size and max(reader.width, reader.height) > MAX_SIDE:  # encoders stop there
+                    raise UserError(f"{source}: shown at {reader.width}x{reader.height}, longer than {MAX_SIDE} "
+                                    "pixels on a side to encode (use --no-keep-size)")
         except UserError as exc:
             problems.append(str(exc))
     refuse_inputs(problems)

@@ -8,7 +8,6 @@ codec, and subtitles it does not accept are dropped with a note (see docs/video.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import math
 from dataclasses import dataclass
@@ -106,20 +105,32 @@ def _rescale(value: int, source: Fraction, target: Fraction) -> int:
     return math.floor(exact + Fraction(1, 2)) if exact >= 0 else -math.floor(-exact + Fraction(1, 2))
 
 
-def holds_copy(fmt: str, stream: av.stream.Stream) -> bool:
-    """Whether a `fmt` container writes its header with a copy of `stream` in it. FFmpeg's list of
-    the codecs a format holds is only the muxer's defaults where the muxer keeps no list (MPEG-TS:
-    MPEG-2 video and MP2 audio, yet it holds AAC, AC-3, H.264, ...): a trial header decides."""
-    container = av.open(io.BytesIO(), "w", format=fmt)
-    try:
-        container.add_stream_from_template(stream)
-        container.start_encoding()
-        return True
-    except (ValueError, av.error.FFmpegError):
-        return False
-    finally:
-        with contextlib.suppress(Exception):
-            container.close()
+# FFmpeg's MPEG-TS muxer keeps no list of the codecs it holds (FFmpeg's query lists only its
+# defaults, MPEG-2 video and MP2) and takes any codec, writing one it has no stream type for as
+# private data that no player decodes. These are the ones it gives a stream type
+# (libavformat/mpegtsenc.c); anything else is re-encoded (audio) or dropped (subtitles), and a
+# video encoder outside it is refused.
+MPEG_TS_CODECS = frozenset({
+    "mpeg1video", "mpeg2video", "mpeg4", "h264", "hevc", "vc1", "dirac", "cavs",
+    "mp2", "mp3", "aac", "aac_latm", "ac3", "eac3", "dts", "truehd", "opus", "s302m",
+    "dvb_subtitle", "dvb_teletext",
+})
+
+
+def container_holds(fmt: str, names: set[str], supported: set[str]) -> bool:
+    """Whether a `fmt` container holds a codec known by any of `names`; `supported` is FFmpeg's
+    list for it (exact for every other container written here)."""
+    return bool(names & (MPEG_TS_CODECS if fmt == "mpegts" else supported))
+
+
+def encodable_rate(codec: str, rate: int) -> int:
+    """`rate` if the audio encoder `codec` takes it, else the lowest rate it takes above it (the
+    highest below, if none is above): MP2 takes no 8 kHz, Opus no 44.1 kHz. PyAV resamples."""
+    rates = av.Codec(codec, "w").audio_rates
+    if not rates or rate in rates:
+        return rate
+    above = [r for r in rates if r > rate]
+    return min(above) if above else max(rates)
 
 
 def check_encoder(settings: EncodeSettings, output: Path, width: int = 64, height: int = 64) -> None:
@@ -132,10 +143,8 @@ def check_encoder(settings: EncodeSettings, output: Path, width: int = 64, heigh
     if codec.type != "video":
         raise UserError(f"'{settings.codec}' is an {codec.type} encoder, not a video encoder")
     with av.open(io.BytesIO(), "w", format=fmt) as probe:
-        try:  # FFmpeg asks the muxer; one that keeps no list (MPEG-TS) takes any codec here
-            probe.add_stream(codec.name)
-        except ValueError:
-            raise UserError(f"{output.suffix} files cannot hold {settings.codec} video (try .mkv)") from None
+        if not container_holds(fmt, {codec.name, codec.canonical_name}, probe.supported_codecs):
+            raise UserError(f"{output.suffix} files cannot hold {settings.codec} video (try .mkv)")
     context = av.CodecContext.create(codec)
     context.width, context.height = width, height
     context.pix_fmt = choose_pix_fmt(settings, width, height)
@@ -212,13 +221,15 @@ class VideoWriter:
 
     def _add_passthrough(self, stream: av.stream.Stream) -> None:
         name = stream.codec_context.name
-        if name in self.container.supported_codecs or holds_copy(self.container.format.name, stream):
+        names = {name, stream.codec_context.codec.canonical_name}  # a decoder's name: mp3float, dca
+        if container_holds(self.container.format.name, names, self.container.supported_codecs):
             self.streams[stream.index] = self.container.add_stream_from_template(stream)
         elif stream.type == "audio":
             codec = self.container.default_audio_codec
             # By channel count: a layout of unknown channel order (e.g. from PCM in Matroska) won't open.
             layout = av.AudioLayout(LAYOUTS.get(stream.codec_context.channels, "stereo"))
-            out = self.container.add_stream(codec, rate=stream.codec_context.sample_rate, layout=layout)
+            rate = encodable_rate(codec, stream.codec_context.sample_rate)
+            out = self.container.add_stream(codec, rate=rate, layout=layout)
             self.streams[stream.index] = out
             self.transcoded[stream.index] = stream
             note(f"{self.path.suffix} cannot hold {name} audio; re-encoding it to {codec}")
