@@ -216,6 +216,20 @@ def test_an_output_too_wide_to_encode_is_refused_up_front(run_cli, weights_env, 
     assert (probe(tmp_path / "b.mp4").width, probe(tmp_path / "b.mp4").height) == (8200, 8)
 
 
+@pytest.mark.parametrize("codec, ext", [("mpeg2video", "ts"), ("mpeg4", "mp4")])
+def test_encoders_that_refuse_the_inputs_time_base(run_cli, weights_env, style, tmp_path, codec, ext):
+    """MPEG-2 takes only its standard frame rates as time base, MPEG-4 Part 2 no denominator over
+    65535 (MPEG-TS's 1/90000): both used to fail with "cannot start encoding (Invalid argument)".
+    The encoder gets a time base it takes; every frame arrives, the clip as long as before."""
+    source = write_video(tmp_path / "in.ts", gradient_frames(12, 64, 48), time_base=Fraction(1, 24))
+    out = tmp_path / f"out.{ext}"
+    code, _, err = run_cli("video", source, "-s", style, "--size", "32", "--style-size", "64", "--codec", codec, "-o", out)
+    assert code == 0, err
+    result, original = probe(out), probe(source)
+    assert original.time_base == Fraction(1, 90000) and len(result.pts) == len(original.pts) == 12
+    assert result.end_s == pytest.approx(original.end_s, abs=1 / 24)
+
+
 def test_variable_frame_rate_timestamps_survive(run_cli, weights_env, style, tmp_path):
     stamps = [0, 1, 3, 4, 9, 10, 11, 20, 21, 35]
     source = write_video(tmp_path / "vfr.mp4", gradient_frames(len(stamps), 64, 48), pts=stamps,

@@ -123,6 +123,23 @@ def container_holds(fmt: str, names: set[str], supported: set[str]) -> bool:
     return bool(names & (MPEG_TS_CODECS if fmt == "mpegts" else supported))
 
 
+# MPEG-4 Part 2 and its H.263 kin store the time base in 16 bits (MPEG-TS's 1/90000 is refused).
+SIXTEEN_BIT_TIME_BASE = frozenset({"mpeg4", "h263", "h263p", "msmpeg4", "msmpeg4v2", "wmv1", "wmv2", "flv"})
+
+
+def encoder_time_base(codec: str, time_base: Fraction, frame_rate: Fraction | None) -> Fraction:
+    """The input's time base where the encoder takes it, which keeps every frame's timestamp; else
+    one frame at the encoder's nearest frame rate (MPEG-1/2 take only their standard rates) or,
+    for the 16-bit kind, at the input's rate. Timestamps are then rounded to it."""
+    encoder = av.Codec(codec, "w")
+    rate = Fraction(frame_rate) if frame_rate else Fraction(25)
+    if encoder.frame_rates:
+        return 1 / min((Fraction(r) for r in encoder.frame_rates), key=lambda r: abs(r - rate))
+    if encoder.name in SIXTEEN_BIT_TIME_BASE and Fraction(time_base).denominator > 65535:
+        return 1 / rate.limit_denominator(65535)
+    return Fraction(time_base)
+
+
 def encodable_rate(codec: str, rate: int) -> int:
     """`rate` if the audio encoder `codec` takes it, else the lowest rate it takes above it (the
     highest below, if none is above): MP2 takes no 8 kHz, Opus no 44.1 kHz. PyAV resamples."""
@@ -207,7 +224,8 @@ class VideoWriter:
         stream.width, stream.height = spec.width, spec.height
         stream.pix_fmt = choose_pix_fmt(settings, spec.width, spec.height)
         stream.time_base = spec.time_base
-        stream.codec_context.time_base = spec.time_base
+        self.input_time_base = spec.time_base
+        stream.codec_context.time_base = encoder_time_base(settings.codec, spec.time_base, spec.frame_rate)
         stream.options = settings.codec_options()
         if settings.bitrate:
             stream.bit_rate = settings.bitrate
@@ -245,6 +263,10 @@ class VideoWriter:
                                                dst_color_range=self.colour.color_range)
         elif self.video.pix_fmt != "rgb24":
             frame = self._reformatter.reformat(frame, format=self.video.pix_fmt)
+        encoder_tb = self.video.codec_context.time_base
+        if encoder_tb != self.input_time_base:  # an encoder that takes only some time bases (MPEG-2)
+            pts = _rescale(pts, self.input_time_base, encoder_tb) if pts is not None else None
+            duration = max(1, _rescale(duration, self.input_time_base, encoder_tb)) if duration else duration
         if pts is None:  # some AVI files carry no timestamps: continue from the previous frame
             pts = 0 if self._last_pts is None else self._last_pts + max(duration, 1)
         elif self._last_pts is not None and pts <= self._last_pts:  # the muxer refuses it (EINVAL)
@@ -252,8 +274,9 @@ class VideoWriter:
                 note(f"frame timestamps that do not increase (at {pts}); moving them one tick later")
             self._shifted = True
             pts = self._last_pts + 1
-        # In the input's time base, as the encoder is; the muxer may use another (Matroska: 1 ms).
-        frame.pts, frame.duration, frame.time_base = pts, duration, self.video.codec_context.time_base
+        # In the encoder's time base (the input's where it takes it); the muxer may use another
+        # (Matroska: 1 ms).
+        frame.pts, frame.duration, frame.time_base = pts, duration, encoder_tb
         self._last_pts = pts
         self._durations[pts] = duration
         self._mux_video(self.video.encode(frame))
