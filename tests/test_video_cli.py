@@ -147,6 +147,12 @@ def test_mpeg_ts_output_holds_h264_and_copies_the_aac(run_cli, weights_env, bunn
         assert sorted(s.codec_context.name for s in container.streams) == ["h264", "mp2"]
     code, _, err = run_cli("video", flac, "-s", style, "--codec", "ffv1", "-o", tmp_path / "ffv1.ts")
     assert code == 2 and err == "error: .ts files cannot hold ffv1 video (try .mkv)\n"
+    # Back out of MPEG-TS: its AAC carries ADTS headers, which AVI takes only under a tag nothing
+    # reads back as audio (it failed with "Invalid argument"): re-encoded, said.
+    code, _, err = run_cli("video", out, "-s", style, "--size", "32", "--style-size", "64", "-o", tmp_path / "back.avi")
+    assert code == 0 and "note: .avi cannot hold ADTS aac audio; re-encoding it to " in err, err
+    with av.open(str(tmp_path / "back.avi")) as container:
+        assert [s.type for s in container.streams] == ["video", "audio"] and len(list(container.decode(audio=0))) > 10
 
 
 def test_pixel_budget_refuses_before_and_during_the_run(run_cli, weights_env, style, tmp_path):

@@ -240,7 +240,12 @@ class VideoWriter:
     def _add_passthrough(self, stream: av.stream.Stream) -> None:
         name = stream.codec_context.name
         names = {name, stream.codec_context.codec.canonical_name}  # a decoder's name: mp3float, dca
-        if container_holds(self.container.format.name, names, self.container.supported_codecs):
+        fmt = self.container.format.name
+        if "aac" in names and not stream.codec_context.extradata and fmt == "avi":
+            # AAC with ADTS headers (from MPEG-TS): AVI's muxer takes it only under a tag that no
+            # demuxer reads back as audio; it would need a bitstream filter before the header.
+            name, names = "ADTS aac", set()
+        if container_holds(fmt, names, self.container.supported_codecs):
             self.streams[stream.index] = self.container.add_stream_from_template(stream)
         elif stream.type == "audio":
             codec = self.container.default_audio_codec
