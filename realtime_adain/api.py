@@ -22,7 +22,7 @@ from realtime_adain.adain import StyleStats
 from realtime_adain.imageio import fit_short_side, read_image, resize
 from realtime_adain.settings import DEFAULT_MAX_PIXELS, ModelSettings, StyleSettings, VideoSettings
 from realtime_adain.stylizer import Stylizer
-from realtime_adain.video.writer import EncodeSettings
+from realtime_adain.video.formats import EncodeSettings
 
 ImageLike = Any  # a path (str or os.PathLike), a PIL image, or an (H, W, 3) / (H, W) uint8 array
 
@@ -148,7 +148,7 @@ def stylize_video(
     """The `video` command as a function: one file to another, sound kept; returns the output path."""
     from realtime_adain.paths import refuse_overwriting_inputs
     from realtime_adain.video.job import stylize_file, stylize_videos
-    from realtime_adain.video.writer import check_encoder
+    from realtime_adain.video.formats import check_encoder
 
     source, output = check_path(source, "source"), check_path(output, "output")
     styles = list(style) if isinstance(style, (list, tuple)) else [style]

@@ -11,7 +11,8 @@ import pytest
 from realtime_adain.errors import UserError
 from realtime_adain.video.pipeline import Pipeline
 from realtime_adain.video.reader import Frame, VideoReader, upright
-from realtime_adain.video.writer import EncodeSettings, VideoFormatOut, VideoWriter, check_encoder, choose_pix_fmt
+from realtime_adain.video.formats import EncodeSettings, check_encoder, choose_pix_fmt
+from realtime_adain.video.writer import VideoFormatOut, VideoWriter
 from video_samples import gradient_frames, probe, rgb_frames, write_video
 
 RED, BLUE = (230, 20, 30), (25, 35, 220)

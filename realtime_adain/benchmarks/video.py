@@ -40,7 +40,7 @@ from realtime_adain.stylizer import Stylizer
 from realtime_adain.temporal import MODES
 from realtime_adain.benchmarks.setup import benchmark_weights, machine
 from realtime_adain.video.reader import VideoReader
-from realtime_adain.video.writer import DEFAULT_CRF, EncodeSettings
+from realtime_adain.video.formats import DEFAULT_CRF, EncodeSettings
 
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 

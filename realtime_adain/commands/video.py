@@ -13,7 +13,7 @@ from realtime_adain.imageio import read_image
 from realtime_adain.paths import check_writable_dir, expand_images, expand_inputs, refuse_overwriting_inputs
 from realtime_adain.settings import STABILIZE_MODES, VideoSettings
 from realtime_adain.video.reader import is_video_path
-from realtime_adain.video.writer import CONTAINER_FORMATS, EncodeSettings, check_encoder
+from realtime_adain.video.formats import CONTAINER_FORMATS, EncodeSettings, check_encoder
 
 EPILOG = """examples:
   realtime-adain video clip.mp4 --style starry.jpg -o clip_starry.mp4

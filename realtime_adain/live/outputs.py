@@ -24,7 +24,7 @@ from av.video.reformatter import VideoReformatter
 from realtime_adain.atomic import PendingOutput, partial_path
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import resize
-from realtime_adain.video.writer import EncodeSettings, choose_pix_fmt
+from realtime_adain.video.formats import EncodeSettings, choose_pix_fmt
 
 STREAM_FORMATS = {"udp": "mpegts", "rtp": "rtp_mpegts", "srt": "mpegts", "tcp": "mpegts", "rtmp": "flv", "rtmps": "flv"}
 QUEUE_FRAMES = 64
@@ -34,7 +34,7 @@ STREAM_CLOSE_TIMEOUT = 5.0
 
 def even(size: tuple[int, int]) -> tuple[int, int]:
     """H.264 in 4:2:0 needs even sides: a stream is cropped to them (network players decode 4:2:0
-    only), while a file keeps its exact size in 4:4:4, by the same rule as `video` (writer.choose_pix_fmt)."""
+    only), while a file keeps its exact size in 4:4:4, by the same rule as `video` (formats.choose_pix_fmt)."""
     return max(2, size[0] // 2 * 2), max(2, size[1] // 2 * 2)
 
 

@@ -29,7 +29,8 @@ from realtime_adain.stylizer import Stylizer
 from realtime_adain.temporal import ContentStatsSmoother, Stabilizer
 from realtime_adain.video.pipeline import Pipeline
 from realtime_adain.video.reader import Frame, VideoReader
-from realtime_adain.video.writer import EncodeSettings, VideoFormatOut, VideoWriter
+from realtime_adain.video.formats import EncodeSettings
+from realtime_adain.video.writer import VideoFormatOut, VideoWriter
 
 StyleOf = Callable[[np.ndarray], StyleStats]  # the first frame (at processing size) -> its style
 

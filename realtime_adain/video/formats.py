@@ -1,0 +1,157 @@
+"""What the output containers and encoders take: extensions, quality options, pixel formats,
+codecs per container, time bases and sample rates. `check_encoder` refuses what cannot work
+before any frame is processed; `VideoWriter` (writer.py) follows the same rules.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+
+from realtime_adain.errors import UserError
+
+# Output containers by file extension (explicit, so an unknown extension is a clear error).
+CONTAINER_FORMATS = {
+    ".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm",
+    ".avi": "avi", ".ts": "mpegts",
+}
+# The option that sets constant-quality mode, for the encoders that have one.
+QUALITY_OPTION = {
+    "libx264": "crf", "libx264rgb": "crf", "libx265": "crf", "libvpx-vp9": "crf", "libaom-av1": "crf",
+    "libsvtav1": "crf", "h264_nvenc": "cq", "hevc_nvenc": "cq", "av1_nvenc": "cq",
+}
+# The worst (highest) constant quality each accepts; 0 is the best. x264 would clamp silently.
+QUALITY_MAX = {"libvpx-vp9": 63, "libaom-av1": 63, "libsvtav1": 63}  # the others: 51
+# A quality that keeps painted textures crisp (x264's own default, 23, smears brush strokes).
+DEFAULT_CRF = 18
+PREFERRED_PIX_FMTS = ("yuv420p", "yuv444p")
+
+@dataclass
+class EncodeSettings:
+    codec: str = "libx264"
+    crf: int | None = None
+    bitrate: int | None = None  # bits per second; wins over the default CRF
+    pix_fmt: str | None = None  # None: yuv420p, or yuv444p when a dimension is odd
+
+    def codec_options(self) -> dict[str, str]:
+        option = QUALITY_OPTION.get(self.codec)
+        if self.crf is not None and option is None:
+            raise UserError(f"encoder {self.codec} has no constant-quality (CRF) mode; use --bitrate")
+        worst = QUALITY_MAX.get(self.codec, 51)
+        if self.crf is not None and not 0 <= self.crf <= worst:
+            raise UserError(f"--crf {self.crf} is outside {self.codec}'s range 0 (best) to {worst}")
+        if self.bitrate is not None and self.bitrate <= 0:
+            raise UserError("--bitrate must be positive, e.g. 800k or 4M")
+        if option is None or (self.crf is None and self.bitrate is not None):
+            return {}
+        return {option: str(DEFAULT_CRF if self.crf is None else self.crf)}
+
+
+def container_format(path: Path) -> str:
+    try:
+        return CONTAINER_FORMATS[path.suffix.lower()]
+    except KeyError:
+        known = ", ".join(sorted(CONTAINER_FORMATS))
+        raise UserError(f"{path}: unknown video output format '{path.suffix}' (use one of {known})") from None
+
+
+def _subsampled(pix_fmt: str, width: int, height: int) -> bool:
+    chroma = av.VideoFormat(pix_fmt, width, height).components[-1]
+    return (chroma.width, chroma.height) != (width, height)
+
+
+def choose_pix_fmt(settings: EncodeSettings, width: int, height: int) -> str:
+    """The requested pixel format, checked; or yuv420p, falling back to yuv444p for odd sizes.
+
+    4:2:0 and 4:2:2 cannot represent an odd width or height exactly (H.264 crops in steps of two
+    pixels), so odd sizes get full-resolution chroma and keep their exact size.
+    """
+    supported = [f.name for f in av.Codec(settings.codec, "w").video_formats or []]
+    odd = width % 2 or height % 2
+    if settings.pix_fmt:
+        if supported and settings.pix_fmt not in supported:
+            raise UserError(f"encoder {settings.codec} does not take pixel format {settings.pix_fmt} "
+                            f"(it takes {', '.join(supported[:12])})")
+        if odd and _subsampled(settings.pix_fmt, width, height):
+            raise UserError(f"pixel format {settings.pix_fmt} needs an even width and height, the output "
+                            f"is {width}x{height}: use --pix-fmt yuv444p (or leave --pix-fmt out)")
+        return settings.pix_fmt
+    for name in PREFERRED_PIX_FMTS:
+        if name in supported and not (odd and _subsampled(name, width, height)):
+            return name
+    return supported[0] if supported else "yuv420p"
+
+
+# FFmpeg's MPEG-TS muxer keeps no list of the codecs it holds (FFmpeg's query lists only its
+# defaults, MPEG-2 video and MP2) and takes any codec, writing one it has no stream type for as
+# private data that no player decodes. These are the ones it gives a stream type
+# (libavformat/mpegtsenc.c); anything else is re-encoded (audio) or dropped (subtitles), and a
+# video encoder outside it is refused.
+MPEG_TS_CODECS = frozenset({
+    "mpeg1video", "mpeg2video", "mpeg4", "h264", "hevc", "vc1", "dirac", "cavs",
+    "mp2", "mp3", "aac", "aac_latm", "ac3", "eac3", "dts", "truehd", "opus", "s302m",
+    "dvb_subtitle", "dvb_teletext",
+})
+
+
+def container_holds(fmt: str, names: set[str], supported: set[str]) -> bool:
+    """Whether a `fmt` container holds a codec known by any of `names`; `supported` is FFmpeg's
+    list for it (exact for every other container written here)."""
+    return bool(names & (MPEG_TS_CODECS if fmt == "mpegts" else supported))
+
+
+# MPEG-4 Part 2 and its H.263 kin store the time base in 16 bits (MPEG-TS's 1/90000 is refused).
+SIXTEEN_BIT_TIME_BASE = frozenset({"mpeg4", "h263", "h263p", "msmpeg4", "msmpeg4v2", "wmv1", "wmv2", "flv"})
+
+
+def encoder_time_base(codec: str, time_base: Fraction, frame_rate: Fraction | None) -> Fraction:
+    """The input's time base where the encoder takes it, which keeps every frame's timestamp; else
+    one frame at the encoder's nearest frame rate (MPEG-1/2 take only their standard rates) or,
+    for the 16-bit kind, at the input's rate. Timestamps are then rounded to it."""
+    encoder = av.Codec(codec, "w")
+    rate = Fraction(frame_rate) if frame_rate else Fraction(25)
+    if encoder.frame_rates:
+        return 1 / min((Fraction(r) for r in encoder.frame_rates), key=lambda r: abs(r - rate))
+    if encoder.name in SIXTEEN_BIT_TIME_BASE and Fraction(time_base).denominator > 65535:
+        return 1 / rate.limit_denominator(65535)
+    return Fraction(time_base)
+
+
+def encodable_rate(codec: str, rate: int) -> int:
+    """`rate` if the audio encoder `codec` takes it, else the lowest rate it takes above it (the
+    highest below, if none is above): MP2 takes no 8 kHz, Opus no 44.1 kHz. PyAV resamples."""
+    rates = av.Codec(codec, "w").audio_rates
+    if not rates or rate in rates:
+        return rate
+    above = [r for r in rates if r > rate]
+    return min(above) if above else max(rates)
+
+
+def check_encoder(settings: EncodeSettings, output: Path, width: int = 64, height: int = 64) -> None:
+    """Fail before any work if the encoder is unknown, can't open here, or the container refuses it."""
+    fmt = container_format(output)
+    try:
+        codec = av.Codec(settings.codec, "w")
+    except (av.codec.codec.UnknownCodecError, ValueError):
+        raise UserError(f"unknown video encoder '{settings.codec}' (e.g. libx264, libx265, h264_nvenc, ffv1)") from None
+    if codec.type != "video":
+        raise UserError(f"'{settings.codec}' is an {codec.type} encoder, not a video encoder")
+    with av.open(io.BytesIO(), "w", format=fmt) as probe:
+        if not container_holds(fmt, {codec.name, codec.canonical_name}, probe.supported_codecs):
+            raise UserError(f"{output.suffix} files cannot hold {settings.codec} video (try .mkv)")
+    context = av.CodecContext.create(codec)
+    context.width, context.height = width, height
+    context.pix_fmt = choose_pix_fmt(settings, width, height)
+    context.time_base = Fraction(1, 25)
+    context.options = settings.codec_options()
+    if settings.bitrate:
+        context.bit_rate = settings.bitrate
+    try:
+        context.open()
+    except av.error.FFmpegError as exc:
+        hint = " (NVENC needs an NVIDIA GPU and driver)" if "nvenc" in settings.codec else ""
+        raise UserError(f"cannot open encoder {settings.codec}{hint}: {exc.strerror or exc}") from None
