@@ -311,3 +311,36 @@ def test_anamorphic_frames_are_read_with_square_pixels(tmp_path, capsys, sar, wh
                      for f in container.decode(video=0)]
     assert len(frames) == len(reference) == 3
     assert np.abs(frames[0].astype(int) - reference[0]).mean() < 1.0
+
+
+def test_a_damaged_packet_is_skipped_as_ffmpeg_skips_it(tmp_path, capsys):
+    """A file FFmpeg plays is a file we process: a slice whose header is garbled makes the decoder
+    reject that packet (InvalidDataError); FFmpeg conceals it and plays on, and so does the reader,
+    with a note. Frames as many as ffprobe decodes (it used to stop: "corrupt video data")."""
+    import subprocess
+
+    import av
+
+    clean = write_video(tmp_path / "clean.ts", gradient_frames(24, 64, 48)).read_bytes()
+    slices = [i for i in range(len(clean) - 4) if clean[i:i + 3] == b"\x00\x00\x01" and clean[i + 3] & 0x1F == 1]
+    damaged = tmp_path / "damaged.ts"
+    for start in slices[2:12]:  # the first P-slice whose garbled header the decoder rejects
+        data = bytearray(clean)
+        data[start + 4:start + 10] = np.random.default_rng(0).integers(0, 256, 6, dtype=np.uint8).tobytes()
+        damaged.write_bytes(bytes(data))
+        with av.open(str(damaged)) as container:
+            try:
+                for packet in container.demux(video=0):
+                    packet.decode()
+            except av.error.InvalidDataError:
+                break
+    else:
+        pytest.fail("no garbled slice header made the decoder reject a packet")
+    expected = subprocess.run(["ffprobe", "-v", "quiet", "-count_frames", "-select_streams", "v:0", "-show_entries",
+                               "stream=nb_read_frames", "-of", "csv=p=0", str(damaged)],
+                              capture_output=True, text=True, check=True).stdout.split()[0]  # (TS: once per program too)
+    with VideoReader(damaged) as reader:
+        frames = [item for item in reader.items() if isinstance(item, Frame)]
+        assert reader.damaged >= 1
+    assert len(frames) == int(expected) >= 20
+    assert "damaged video packet" in capsys.readouterr().err

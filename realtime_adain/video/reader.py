@@ -146,6 +146,7 @@ class VideoReader:
             self.passthrough = [s for s in self.container.streams if s.type in PASSTHROUGH_TYPES]
             self.rotation, self.colour = 0, None  # set from the first decoded frame
             self.pixel_aspect = pixel_aspect(self.stream, self.path.name)  # frames are resampled to square pixels
+            self.damaged = 0  # video packets the decoder rejected (skipped)
             self._items = self._demux()
             self._lookahead: list[Frame | av.Packet] = []
             for item in self._items:
@@ -198,6 +199,9 @@ class VideoReader:
         except av.error.FFmpegError as exc:  # the frames still held for reordering did decode
             decoded = index + len(timeline.frames)
             raise UserError(f"{self.path}: corrupt video data after {decoded} frames ({error_reason(exc)})") from None
+        if self.damaged:
+            note(f"{self.path.name}: {self.damaged} damaged video packet{'s' if self.damaged > 1 else ''} "
+                 "skipped (FFmpeg conceals them the same way)")
         if timeline.reordered:
             note(f"{self.path.name}: {timeline.reordered} frame timestamps were out of order; "
                  "they were put back in order (the timing is kept)")
@@ -205,13 +209,20 @@ class VideoReader:
             raise UserError(f"{self.path}: truncated or corrupt: only {index} of {self.expected_frames} frames decode")
 
     def _decode(self) -> Iterator[av.VideoFrame | av.Packet]:
-        """Decoded video frames and the packets of the pass-through streams, in file order."""
+        """Decoded video frames and the packets of the pass-through streams, in file order. A
+        video packet the decoder rejects as damaged is skipped, as FFmpeg's tools conceal it and
+        play on (counted in `damaged`, noted at the end)."""
         for packet in self.container.demux([self.stream, *self.passthrough]):
             if packet.stream is not self.stream:
                 if packet.dts is not None:  # the flush packet at the end carries nothing
                     yield packet
                 continue
-            yield from packet.decode()
+            try:
+                frames = packet.decode()
+            except av.error.InvalidDataError:
+                self.damaged += 1
+                continue
+            yield from frames
 
     def _ends_early(self, end: int | None) -> bool:
         """Whether the frames that decoded stop before the stream's declared end. AVI files count
