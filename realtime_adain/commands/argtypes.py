@@ -7,7 +7,6 @@ import math
 from typing import Callable
 
 from realtime_adain.imageio import MAX_SIDE
-from realtime_adain.settings import DEFAULT_MAX_PIXELS  # noqa: F401 (the options' default, named here too)
 
 RESOLUTION_PRESETS = {"360p": (640, 360), "720p": (1280, 720), "1080p": (1920, 1080)}
 

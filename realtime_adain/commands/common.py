@@ -12,7 +12,8 @@ from tqdm import tqdm
 from realtime_adain.commands import argtypes
 from realtime_adain.errors import UserError
 from realtime_adain.paths import ensure_writable_dir
-from realtime_adain.settings import DTYPE_NAMES, ENGINE_CHOICES, STABILIZE_MODES, ModelSettings, StyleSettings
+from realtime_adain.settings import (DEFAULT_MAX_PIXELS, DTYPE_NAMES, ENGINE_CHOICES, STABILIZE_MODES, ModelSettings,
+                                     StyleSettings)
 
 
 def add_model_options(parser: argparse.ArgumentParser, default_size: int | None, size_default_text: str | None = None) -> None:
@@ -79,6 +80,12 @@ def add_stabilize_options(group: argparse._ArgumentGroup, mode_help: str) -> Non
     group.add_argument("--stabilize", default="flow", metavar="{%s}" % ",".join(STABILIZE_MODES), help=mode_help)
     group.add_argument("--stabilize-strength", type=float, default=0.7, metavar="S",
                        help="how much of the previous frame is kept where the flow is trusted, in [0, 1] (default 0.7)")
+
+
+def add_max_pixels_option(parser: argparse.ArgumentParser, what: str) -> None:
+    """--max-pixels: the processing budget that `what` (e.g. "an image") must fit."""
+    parser.add_argument("--max-pixels", type=argtypes.max_pixels, default=DEFAULT_MAX_PIXELS, metavar="N",
+                        help=f"refuse {what} larger than N pixels (default {DEFAULT_MAX_PIXELS}, 4096x4096)")
 
 
 def add_json_option(parser: argparse.ArgumentParser) -> None:

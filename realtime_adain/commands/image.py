@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from tqdm import tqdm
 
-from realtime_adain.commands import argtypes, common, sheet
+from realtime_adain.commands import common, sheet
 from realtime_adain.commands.jobs import Job, output_paths, plan_jobs
 from realtime_adain.errors import UserError, out_of_memory_as_user_error, refuse_inputs
 from realtime_adain.paths import (
@@ -50,9 +50,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--ext", metavar="EXT", help="output format in directory mode (default: the content's)")
     parser.add_argument("--keep-size", action=argparse.BooleanOptionalAction, default=True,
                         help="scale the result back to the content's size (default: on)")
-    parser.add_argument("--max-pixels", type=argtypes.max_pixels, default=argtypes.DEFAULT_MAX_PIXELS, metavar="N",
-                        help="refuse to process an image (content at --size, style at --style-size) larger "
-                             f"than N pixels (default {argtypes.DEFAULT_MAX_PIXELS}, 4096x4096)")
+    common.add_max_pixels_option(parser, "to process an image (content at --size, style at --style-size)")
     common.add_json_option(parser)
     sheet.add_options(parser)
     common.add_model_options(parser, default_size=None, size_default_text=f"512; {sheet.TILE_SIZE} for --sheet tiles")

@@ -58,9 +58,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="frames per network call (default: 1 on CPU, 4 on GPU)")
     parser.add_argument("--frames", type=argtypes.positive_int, metavar="N",
                         help="only the first N frames (a quick preview; sound up to there)")
-    parser.add_argument("--max-pixels", type=argtypes.max_pixels, default=argtypes.DEFAULT_MAX_PIXELS, metavar="N",
-                        help="refuse a video whose frames at --size are larger than N pixels (default "
-                             f"{argtypes.DEFAULT_MAX_PIXELS}, 4096x4096): a thin strip scaled by its short side grows fast")
+    common.add_max_pixels_option(parser, "a video whose frames at --size (a thin strip grows fast, scaled by its short side) are")
     parser.add_argument("--threads", type=argtypes.positive_int, metavar="N",
                         help="CPU threads for the network (default: torch's, one per core); on a busy "
                              "machine 1 can be faster, leaving a core to decoding and encoding")

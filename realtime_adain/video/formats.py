@@ -104,6 +104,21 @@ def container_holds(fmt: str, names: set[str], supported: set[str]) -> bool:
     return bool(names & (MPEG_TS_CODECS if fmt == "mpegts" else supported))
 
 
+def is_adts_aac(stream: av.stream.Stream) -> bool:
+    """AAC with ADTS headers on every packet and no extradata (as MPEG-TS carries it)."""
+    return stream.codec_context.codec.canonical_name == "aac" and not stream.codec_context.extradata
+
+
+def holds_copy(fmt: str, stream: av.stream.Stream, supported: set[str]) -> bool:
+    """Whether a `fmt` container holds `stream`'s packets copied as they are. By codec (a decoder
+    may be named otherwise: mp3float, dca), except ADTS AAC into AVI: its muxer takes that only
+    under a tag no demuxer reads back as audio (converting needs a bitstream filter's first
+    packet before the header is written)."""
+    if fmt == "avi" and is_adts_aac(stream):
+        return False
+    return container_holds(fmt, {stream.codec_context.name, stream.codec_context.codec.canonical_name}, supported)
+
+
 # MPEG-4 Part 2 and its H.263 kin store the time base in 16 bits (MPEG-TS's 1/90000 is refused).
 SIXTEEN_BIT_TIME_BASE = frozenset({"mpeg4", "h263", "h263p", "msmpeg4", "msmpeg4v2", "wmv1", "wmv2", "flv"})
 

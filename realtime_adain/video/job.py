@@ -46,6 +46,8 @@ def stylize_file(
     """One input to one output, through a temporary file renamed on success; returns the frames
     written and the output's (width, height)."""
     with VideoReader(source, max_frames=settings.frames) as reader, out_of_memory_as_user_error(str(source)):
+        check_opened(source, reader, settings)
+
         def prepare(image: np.ndarray) -> np.ndarray:
             """A frame at the processing size, within the pixel budget (checked for every frame: a
             stream may change resolution)."""
@@ -168,18 +170,24 @@ class VideoDone:
     seconds: float
 
 
+def check_opened(source: Path, reader: VideoReader, settings: VideoSettings) -> None:
+    """Refuse an opened input whose first frame is over the pixel budget at the processing size,
+    or whose output (at the display size, with --keep-size) is too long a side to encode."""
+    check_pixel_budget(source, *reader.first_frame.image.shape[:2], settings.size, settings.max_pixels, "--size")
+    if settings.keep_size and max(reader.width, reader.height) > MAX_SIDE:  # encoders stop there
+        raise UserError(f"{source}: shown at {reader.width}x{reader.height}, longer than {MAX_SIDE} "
+                        "pixels on a side to encode (use --no-keep-size)")
+
+
 def check_inputs(sources: Sequence[Path], settings: VideoSettings) -> None:
-    """Open every input to its first frame and check it against the pixel budget before any work,
-    so a folder run is not refused halfway by a file that could be told apart at once; raises
-    one `UserError` naming each bad file. (Damage further into a file shows only when it is read.)"""
+    """`check_opened` for every input before any work, so a folder run is not refused halfway by
+    a file that could be told apart at once; raises one `UserError` naming each bad file.
+    (Damage further into a file shows only when it is read.)"""
     problems = []
     for source in dict.fromkeys(sources):
         try:
             with VideoReader(source, max_frames=1) as reader:
-                check_pixel_budget(source, *reader.first_frame.image.shape[:2], settings.size, settings.max_pixels, "--size")
-                if settings.keep_size and max(reader.width, reader.height) > MAX_SIDE:  # encoders stop there
-                    raise UserError(f"{source}: shown at {reader.width}x{reader.height}, longer than {MAX_SIDE} "
-                                    "pixels on a side to encode (use --no-keep-size)")
+                check_opened(source, reader, settings)
         except UserError as exc:
             problems.append(str(exc))
     refuse_inputs(problems)

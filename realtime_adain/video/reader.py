@@ -197,8 +197,8 @@ class VideoReader:
                 if index == self.max_frames:
                     return
         except av.error.FFmpegError as exc:  # the frames still held for reordering did decode
-            decoded = index + len(timeline.frames)
-            raise UserError(f"{self.path}: corrupt video data after {decoded} frames ({error_reason(exc)})") from None
+            good = index + len(timeline.frames)
+            raise UserError(f"{self.path}: corrupt video data after {good} frames ({error_reason(exc)})") from None
         if self.damaged:
             note(f"{self.path.name}: {self.damaged} damaged video packet{'s' if self.damaged > 1 else ''} "
                  "skipped (FFmpeg conceals them the same way)")

@@ -19,8 +19,8 @@ from av.video.reformatter import VideoReformatter
 import numpy as np
 
 from realtime_adain.errors import UserError
-from realtime_adain.video.formats import (EncodeSettings, choose_pix_fmt, container_format, container_holds,
-                                          encodable_rate, encoder_time_base)
+from realtime_adain.video.formats import (EncodeSettings, choose_pix_fmt, container_format, encodable_rate,
+                                          encoder_time_base, holds_copy, is_adts_aac)
 from realtime_adain.video.notes import note
 from realtime_adain.video.reader import Colour
 
@@ -97,14 +97,8 @@ class VideoWriter:
         return stream
 
     def _add_passthrough(self, stream: av.stream.Stream) -> None:
-        name = stream.codec_context.name
-        names = {name, stream.codec_context.codec.canonical_name}  # a decoder's name: mp3float, dca
-        fmt = self.container.format.name
-        if "aac" in names and not stream.codec_context.extradata and fmt == "avi":
-            # AAC with ADTS headers (from MPEG-TS): AVI's muxer takes it only under a tag that no
-            # demuxer reads back as audio; it would need a bitstream filter before the header.
-            name, names = "ADTS aac", set()
-        if container_holds(fmt, names, self.container.supported_codecs):
+        name = "ADTS aac" if is_adts_aac(stream) else stream.codec_context.name
+        if holds_copy(self.container.format.name, stream, self.container.supported_codecs):
             self.streams[stream.index] = self.container.add_stream_from_template(stream)
         elif stream.type == "audio":
             codec = self.container.default_audio_codec
