@@ -16,6 +16,7 @@ Both take frames in display order and are reset at scene cuts.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -127,6 +128,17 @@ def remap_rgb(image: np.ndarray, coords: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(warped, cv2.COLOR_RGBA2RGB)
 
 
+def to_float_rgba(image: np.ndarray) -> np.ndarray:
+    """(H, W, 3) uint8 RGB -> (H, W, 4) float32 0-255: the precise state's form (OpenCV
+    vectorises the float remap for 4 channels, not 3)."""
+    return cv2.cvtColor(image, cv2.COLOR_RGB2RGBA).astype(np.float32)
+
+
+def to_rgb8(state: np.ndarray) -> np.ndarray:
+    """(H, W, 4) float32 0-255 -> (H, W, 3) uint8 RGB, rounded to nearest and clipped."""
+    return cv2.cvtColor(cv2.convertScaleAbs(state), cv2.COLOR_RGBA2RGB)
+
+
 @functools.lru_cache(maxsize=4)
 def _ones(height: int, width: int) -> np.ndarray:
     """A (height, width) float32 plane of ones, cached per size (read-only): blendLinear's fixed weight."""
@@ -210,12 +222,15 @@ class Motion:
     """Where each pixel of a frame was in the previous one and how far to trust it, found from the
     two *content* frames alone (so it can be computed ahead, beside the stylizer), at the flow's
     working size: `positions` (h, w, 2) float32 in pixels of the full-size frame, `odds` (h, w)
-    float32 blend odds. Both None at a scene cut (too few pixels consistent)."""
+    float32 blend odds. Both None at a scene cut (too few pixels consistent). `reverse`, when
+    asked for, is the same the other way: the previous frame's pixels in this one (a backward
+    pass, `two_pass.TwoPassStabilizer`, walks the frames from the newest)."""
 
     size: tuple[int, int]  # (height, width) of the full-size frames
     coverage: float  # fraction of the working grid whose flow is consistent
     positions: np.ndarray | None = None
     odds: np.ndarray | None = None
+    reverse: Motion | None = None
 
     @property
     def cut(self) -> bool:
@@ -237,10 +252,14 @@ class Stabilizer:
     the content frames (flow, mask and blend weight, at the flow's working size) and can run ahead
     on other threads (`MotionAhead`); `apply` is the sequential part at full size: one resize each
     of the sample positions and of the weight, one remap and one per-pixel blend (docs/temporal.md).
+
+    The previous output is kept in 8 bits, or with `precise` in float32 (about 1.5x the cost of
+    `apply`): with flicker of a grey level or two, 8 bits round a blend of weight under 0.5 back
+    to the new frame, so the average stalls (docs/BENCHMARKS.md, the still clip).
     """
 
     def __init__(self, strength: float = 0.7, mode: str = "flow", preset: str = "fast", flow_width: int | None = 320,
-                 cut_fraction: float = 0.4, photometric: float = 24.0, soft_edge: int = 2) -> None:
+                 cut_fraction: float = 0.4, photometric: float = 24.0, soft_edge: int = 2, precise: bool = False) -> None:
         self.strength = _check_unit("strength", strength)
         self.mode = check_mode(mode)
         self.cut_fraction = _check_unit("cut_fraction", cut_fraction)
@@ -249,7 +268,7 @@ class Stabilizer:
         if soft_edge < 1:
             raise ValueError(f"soft_edge must be >= 1 pixel (of the flow's grid), got {soft_edge}")
         self.flow = FlowEstimator(preset, flow_width)
-        self.photometric, self.soft_edge = photometric, soft_edge
+        self.photometric, self.soft_edge, self.precise = photometric, soft_edge, precise
         self.cuts = 0
         self.last_coverage = 1.0
         self.reset()
@@ -270,27 +289,42 @@ class Stabilizer:
     def mask(self, luma: np.ndarray, prev_luma: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
         """(flow to the previous frame, trust mask (h, w) uint8 0/1, fraction consistent), at working size."""
         back = self.flow(luma, prev_luma)
-        fore = self.flow(prev_luma, luma)
+        trust, coverage = self.trusted(back, self.flow(prev_luma, luma), luma, prev_luma)
+        return back, trust, coverage
+
+    def trusted(self, flow: np.ndarray, flow_back: np.ndarray, luma: np.ndarray, other: np.ndarray) -> tuple[np.ndarray, float]:
+        """(trust mask (h, w) uint8 0/1, fraction trusted) on `luma`'s grid for `flow` (luma -> other;
+        `flow_back` other -> luma): consistent both ways, inside the frame, and the warped `other`
+        within `photometric` grey levels of `luma`."""
         h, w = luma.shape
         xs, ys = sample_grid(h, w)
-        mx, my = xs + back[..., 0], ys + back[..., 1]
+        mx, my = xs + flow[..., 0], ys + flow[..., 1]
         inside = (mx >= 0) & (mx <= w - 1) & (my >= 0) & (my <= h - 1)
-        error = cv2.absdiff(cv2.remap(prev_luma, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE), luma)
-        valid = inside & ~occluded(back, fore) & (error < self.photometric)
-        coverage = float(valid.mean())
-        return back, valid.view(np.uint8), coverage
+        error = cv2.absdiff(cv2.remap(other, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE), luma)
+        valid = inside & ~occluded(flow, flow_back) & (error < self.photometric)
+        return valid.view(np.uint8), float(valid.mean())
 
-    def motion(self, prev_luma: np.ndarray | None, luma: np.ndarray, size: tuple[int, int]) -> Motion | None:
+    def motion(self, prev_luma: np.ndarray | None, luma: np.ndarray, size: tuple[int, int],
+               reverse: bool = False) -> Motion | None:
         """The `Motion` from the previous content frame to this one (lumas from `luma`), for frames
         of `size` (height, width); None when there is no comparable previous frame (or the frame
-        is too long a strip to remap, `REMAP_MAX_SIDE`). Keeps no state, so frames may be
-        estimated on several threads at once."""
+        is too long a strip to remap, `REMAP_MAX_SIDE`). With `reverse`, also the previous frame's
+        motion into this one (`Motion.reverse`), from the same two flows. Keeps no state, so
+        frames may be estimated on several threads at once."""
         if prev_luma is None or prev_luma.shape != luma.shape or max(size + luma.shape) > REMAP_MAX_SIDE:
             return None
-        back, trust, coverage = self.mask(luma, prev_luma)
+        back, fore = self.flow(luma, prev_luma), self.flow(prev_luma, luma)
+        motion = self._motion(back, fore, luma, prev_luma, size)
+        if reverse:
+            motion = dataclasses.replace(motion, reverse=self._motion(fore, back, prev_luma, luma, size))
+        return motion
+
+    def _motion(self, flow: np.ndarray, flow_back: np.ndarray, luma: np.ndarray, other: np.ndarray,
+                size: tuple[int, int]) -> Motion:
+        trust, coverage = self.trusted(flow, flow_back, luma, other)
         if coverage < self.cut_fraction:
             return Motion(size, coverage)
-        return Motion(size, coverage, source_positions(back, size), blend_odds(trust, self.strength, self.soft_edge))
+        return Motion(size, coverage, source_positions(flow, size), blend_odds(trust, self.strength, self.soft_edge))
 
     def continues(self, motion: Motion | None, previous_size: tuple[int, int] | None, size: tuple[int, int]) -> bool:
         """Whether a frame of `size` is blended with the previous output (of `previous_size`, None:
@@ -308,12 +342,26 @@ class Stabilizer:
         `motion` (None: start afresh). Frames must come in display order."""
         if not self.active:
             return stylized
+        if self.precise:
+            return to_rgb8(self.apply_float(motion, to_float_rgba(stylized)))
         height, width = stylized.shape[:2]
         previous, self._prev_out = self._prev_out, stylized
         if not self.continues(motion, previous.shape[:2] if previous is not None else None, (height, width)):
             return stylized
-        warped = remap_rgb(previous, resized(motion.positions, (height, width)))
-        self._prev_out = cv2.blendLinear(warped, stylized, resized(motion.odds, (height, width)), _ones(height, width))
+        positions, odds = resized(motion.positions, (height, width)), resized(motion.odds, (height, width))
+        self._prev_out = cv2.blendLinear(remap_rgb(previous, positions), stylized, odds, _ones(height, width))
+        return self._prev_out
+
+    def apply_float(self, motion: Motion | None, current: np.ndarray) -> np.ndarray:
+        """`apply` for a frame in float32 RGBA 0-255 (`to_float_rgba`), keeping the state so: the
+        stabilized frame, unrounded (the state itself: do not write to it)."""
+        height, width = current.shape[:2]
+        previous, self._prev_out = self._prev_out, current
+        if not self.continues(motion, previous.shape[:2] if previous is not None else None, (height, width)):
+            return current
+        positions, odds = resized(motion.positions, (height, width)), resized(motion.odds, (height, width))
+        warped = cv2.remap(previous, positions, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        self._prev_out = cv2.blendLinear(warped, current, odds, _ones(height, width))
         return self._prev_out
 
     def __call__(self, content: np.ndarray, stylized: np.ndarray) -> np.ndarray:
@@ -339,8 +387,9 @@ class MotionAhead:
     (working size), so any number of frames may be in flight.
     """
 
-    def __init__(self, stabilizer: Stabilizer, workers: int = 2) -> None:
-        self.stabilizer = stabilizer
+    def __init__(self, stabilizer: Stabilizer, workers: int = 2, reverse: bool = False) -> None:
+        """`reverse`: also each frame's `Motion.reverse` (for a backward pass)."""
+        self.stabilizer, self.reverse = stabilizer, reverse
         self.pool = ThreadPoolExecutor(max(1, workers), thread_name_prefix="stabilize-motion")
         self._prev_luma: Future | None = None
 
@@ -349,7 +398,8 @@ class MotionAhead:
         luma = self.pool.submit(self.stabilizer.luma, content)
         previous, self._prev_luma = self._prev_luma, luma
         size = content.shape[:2]
-        return self.pool.submit(lambda: self.stabilizer.motion(previous.result() if previous else None, luma.result(), size))
+        return self.pool.submit(lambda: self.stabilizer.motion(previous.result() if previous else None, luma.result(), size,
+                                                                self.reverse))
 
     def restart(self) -> None:
         """Forget the previous frame: the next one starts afresh (as after `Stabilizer.reset`)."""

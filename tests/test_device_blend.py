@@ -81,10 +81,12 @@ def test_device_blend_in_the_video_pipeline_with_a_real_engine(stylizer):
     assert psnr(cpu, per_frame) < 45 and psnr(device_side, per_frame) < 45  # both did blend (37 dB here)
 
 
-def test_video_job_wires_the_device_blend_and_unhooks_it(stylizer, data_dir, tmp_path, monkeypatch):
+@pytest.mark.parametrize("passes", [1, 2])
+def test_video_job_wires_the_device_blend_and_unhooks_it(stylizer, data_dir, tmp_path, monkeypatch, passes):
     """`video` with the blend on the stylizer's device (chosen on CUDA; forced here on the CPU):
-    the frames of the stabilize thread's up to the float state (lossless FFV1, so the encoder
-    hides nothing), far from the unstabilized ones, and the engine's hook removed afterwards."""
+    the frames of the stabilize thread's up to float arithmetic (lossless FFV1, so the encoder
+    hides nothing), far from the unstabilized ones, and the engine's hook removed afterwards.
+    With two passes the forward pass runs on the device and the backward one on the CPU."""
     import av
 
     from realtime_adain.imageio import read_image
@@ -99,7 +101,7 @@ def test_video_job_wires_the_device_blend_and_unhooks_it(stylizer, data_dir, tmp
         monkeypatch.setattr(job, "blends_on_device", lambda _stylizer, value=on_device: value)
         out = tmp_path / f"{mode}_{on_device}.mkv"
         frames, _ = job.stylize_file(data_dir / "videos" / "cutBunny.mp4", out, stylizer, lambda first: style,
-                                     VideoSettings(size=48, frames=12, batch=3, stabilize=mode),
+                                     VideoSettings(size=48, frames=12, batch=3, stabilize=mode, stabilize_passes=passes),
                                      EncodeSettings("ffv1", pix_fmt="bgr0"))
         assert frames == 12 and stylizer.engine.after_step is None
         with av.open(str(out)) as container:

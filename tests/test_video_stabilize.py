@@ -31,10 +31,11 @@ def flicker(frames: list[np.ndarray]) -> float:
 def test_every_mode_keeps_frames_timestamps_and_sound(run_cli, weights_env, data_dir, style, tmp_path):
     bunny = data_dir / "videos" / "cutBunny.mp4"
     outputs = {}
-    for mode in ("off", "flow", "stats", "both"):
-        out = outputs[mode] = tmp_path / f"{mode}.mp4"
+    for mode, passes in (("off", "1"), ("flow", "1"), ("stats", "1"), ("both", "1"), ("flow", "2"), ("both", "2")):
+        name = mode if passes == "1" else f"{mode} 2-pass"
+        out = outputs[name] = tmp_path / f"{name}.mp4"
         code, _, err = run_cli("video", bunny, "-s", style, "--size", "32", "--style-size", "64", "--frames", "12",
-                               "--threads", "1", "--stabilize", mode, "-o", out)
+                               "--threads", "1", "--stabilize", mode, "--stabilize-passes", passes, "-o", out)
         assert code == 0, err
     reference = probe(outputs["off"])
     assert len(reference.pts) == 12
@@ -44,18 +45,20 @@ def test_every_mode_keeps_frames_timestamps_and_sound(run_cli, weights_env, data
     frames = {mode: rgb_frames(out) for mode, out in outputs.items()}
     assert any(not np.array_equal(a, b) for a, b in zip(frames["off"], frames["flow"]))
     assert any(not np.array_equal(a, b) for a, b in zip(frames["off"], frames["stats"]))
+    assert any(not np.array_equal(a, b) for a, b in zip(frames["flow"], frames["flow 2-pass"]))
 
 
 def test_flow_steadies_a_still_scene(run_cli, weights_env, data_dir, style, tmp_path):
     source = noisy_still_clip(data_dir, tmp_path / "still.mkv")
     results = {}
-    for mode in ("off", "flow"):
-        out = tmp_path / f"{mode}.mkv"
-        code, _, err = run_cli("video", source, "-s", style, "--style-size", "64", "--codec", "ffv1",
-                               "--pix-fmt", "bgr0", "--threads", "1", "--stabilize", mode, "-o", out)
+    for mode, passes in (("off", "1"), ("flow", "1"), ("flow", "2")):
+        out = tmp_path / f"{mode}{passes}.mkv"
+        code, _, err = run_cli("video", source, "-s", style, "--style-size", "64", "--codec", "ffv1", "--pix-fmt",
+                               "bgr0", "--threads", "1", "--stabilize", mode, "--stabilize-passes", passes, "-o", out)
         assert code == 0, err
-        results[mode] = rgb_frames(out)
-    assert flicker(results["flow"]) < 0.6 * flicker(results["off"])
+        results[mode, passes] = rgb_frames(out)
+    assert flicker(results["flow", "1"]) < 0.6 * flicker(results["off", "1"])
+    assert flicker(results["flow", "2"]) < 0.6 * flicker(results["off", "1"])  # at its own default strength, 0.5
 
 
 @pytest.mark.parametrize("extra, expected", [
@@ -63,6 +66,10 @@ def test_flow_steadies_a_still_scene(run_cli, weights_env, data_dir, style, tmp_
     (("--stabilize-strength", "1.5"), "outside [0, 1]"),
     (("--stabilize-strength", "nan"), "not a finite number"),
     (("--stabilize", "stats", "--engine", "onnx"), "only the eager engine"),
+    (("--stabilize-passes", "3"), "invalid choice: 3 (choose from 1, 2)"),
+    (("--stabilize-passes", "0"), "invalid choice: 0"),
+    (("--stabilize-passes", "two"), "invalid int value: 'two'"),
+    (("--stabilize-passes", ""), "invalid int value: ''"),
 ])
 def test_bad_stabilize_values_are_one_line(run_cli, weights_env, data_dir, style, tmp_path, extra, expected):
     out = tmp_path / "out.mp4"

@@ -3,7 +3,9 @@
 Clips: cutBunny (it has scene cuts), a slow pan and zoom over a photo, and a still photo with
 sensor noise. Each is stylized per frame, then the variants run on the same frames: the output
 moving average out = w * prev + (1 - w) * cur (w 0.3, 0.6), `stats` (smoothed content
-statistics inside the network), `flow` and `both` at several strengths.
+statistics inside the network), `flow`, `both` and `flow 2-pass` (forward, then backward) at
+several strengths, with the state in float32 as `video` runs them, and `flow` at the default
+strength with an 8-bit state, as `live` runs it.
 
 E_warp as Lai et al. (ECCV 2018): flow between consecutive *input* frames (here DIS medium at
 full size, for FlowNet2), their non-occluded mask M, E_warp = mean_t sum(M (W(O_t+1) - O_t)^2) /
@@ -44,10 +46,11 @@ from realtime_adain.paths import ensure_writable_dir
 from realtime_adain.stylizer import Stylizer
 from realtime_adain.temporal import (DIS_PRESETS, ContentStatsSmoother, FlowEstimator, MotionAhead, Stabilizer, gray,
                                      occluded, warp)
+from realtime_adain.two_pass import TwoPassStabilizer
 from realtime_adain.video.reader import Frame, VideoReader
 
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
-STRENGTHS = (0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+STRENGTHS = (0.15, 0.18, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 COST_SIZES = {"360p": (640, 360), "720p": (1280, 720), "1080p": (1920, 1080)}
 Clip = list[np.ndarray]
 
@@ -159,8 +162,11 @@ def moving_average(frames: Clip, weight: float) -> Clip:
     return out
 
 
-def stabilize(clip: Clip, stylized: Clip, stabilizer: Stabilizer) -> Clip:
+def stabilize(clip: Clip, stylized: Clip, stabilizer: Stabilizer | TwoPassStabilizer) -> Clip:
     stabilizer.reset()
+    if isinstance(stabilizer, TwoPassStabilizer):
+        out = [final for content, frame in zip(clip, stylized) for final in stabilizer.push(content, frame)]
+        return out + stabilizer.flush()
     return [stabilizer(content, frame) for content, frame in zip(clip, stylized)]
 
 
@@ -170,10 +176,13 @@ def variants(clip: Clip, per_frame: Clip, stats: Clip, levels: Iterable[float], 
     for w in (0.3, 0.6):
         table[f"moving average w={w}"] = lambda w=w: moving_average(per_frame, w)
     table["stats"] = lambda: stats
+    table["flow 0.7 8-bit (live)"] = lambda: stabilize(clip, per_frame, Stabilizer(0.7, "flow", preset, flow_width))
     for mode, source in (("flow", per_frame), ("both", stats)):
         for s in levels:
             table[f"{mode} {s}"] = lambda s=s, mode=mode, source=source: stabilize(
-                clip, source, Stabilizer(s, mode, preset, flow_width))
+                clip, source, Stabilizer(s, mode, preset, flow_width, precise=True))
+    for s in levels:
+        table[f"flow 2-pass {s}"] = lambda s=s: stabilize(clip, per_frame, TwoPassStabilizer(s, preset, flow_width))
     return table
 
 
@@ -272,6 +281,18 @@ def pipelined_ms(stabilizer: Stabilizer, clip: Clip, stylized: np.ndarray, worke
         ahead.close()
 
 
+def two_pass_ms(stabilizer: TwoPassStabilizer, clip: Clip, stylized: np.ndarray) -> float:
+    """CPU ms per frame of the two-pass stabiliser over the whole clip (pushes and the final
+    flush: a mean, since frames come out in windows), after a first frame that only primes it."""
+    stabilizer.reset()
+    stabilizer.push(clip[0], stylized)
+    start = time.process_time()
+    for frame in clip[1:]:
+        stabilizer.push(frame, stylized)
+    stabilizer.flush()
+    return 1000 * (time.process_time() - start) / (len(clip) - 1)
+
+
 def measure_cost(photo: np.ndarray, frames: int, preset: str, flow_width: int) -> dict:
     """Median ms per frame of the default stabiliser on the pan clip at 360p, 720p and 1080p.
 
@@ -279,11 +300,14 @@ def measure_cost(photo: np.ndarray, frames: int, preset: str, flow_width: int) -
     work on a shared machine is not counted), in one call and split into its two steps (motion,
     which runs ahead on other threads, and the sequential apply). Also wall time with the default
     threads, in one call per frame and pipelined as `video` runs it, and at 720p on one core where
-    the time goes (cProfile)."""
-    per_core, motion, apply, default_threads, pipelined, by_call = {}, {}, {}, {}, {}, {}
+    the time goes (cProfile). Then the apply step with the state in float32 (`precise`, as `video`
+    runs it) and the two-pass stabiliser, per core, over twice its window (at least)."""
+    per_core, motion, apply, default_threads, pipelined, by_call, precise, two_pass = {}, {}, {}, {}, {}, {}, {}, {}
     workers = max(1, min(4, (os.cpu_count() or 2) // 2))
     for name, (width, height) in COST_SIZES.items():
-        clip = pan_clip(photo, frames + 1, width, height)
+        two = TwoPassStabilizer(preset=preset, flow_width=flow_width)
+        long_clip = pan_clip(photo, max(frames, 2 * two.most_held) + 1, width, height)
+        clip = long_clip[:frames + 1]
         stylized = still_clip(photo, 1, width, height)[0]
         stabilizer = Stabilizer(preset=preset, flow_width=flow_width)
         default_threads[name] = statistics.median(frame_times(stabilizer, clip, stylized, time.perf_counter))
@@ -294,8 +318,12 @@ def measure_cost(photo: np.ndarray, frames: int, preset: str, flow_width: int) -
             motion[name], apply[name] = statistics.median(motions), statistics.median(applies)
             if name == "720p":
                 by_call = calls_profile(stabilizer, clip, stylized)
+            precise[name] = statistics.median(step_times(Stabilizer(preset=preset, flow_width=flow_width, precise=True),
+                                                         clip, stylized)[1])
+            two_pass[name] = two_pass_ms(two, long_clip, stylized)
     return {"per_core": per_core, "motion_per_core": motion, "apply_per_core": apply, "default_threads": default_threads,
-            "pipelined": pipelined, "motion_workers": workers, "threads": cv2.getNumThreads(), "720p_by_call": by_call}
+            "pipelined": pipelined, "motion_workers": workers, "threads": cv2.getNumThreads(), "720p_by_call": by_call,
+            "precise_apply_per_core": precise, "two_pass_per_core": two_pass, "two_pass_strength": two.strength}
 
 
 def difference_figure(clip: Clip, flows: list[tuple[np.ndarray, np.ndarray]], before: Clip, after: Clip) -> np.ndarray:
@@ -329,6 +357,10 @@ def print_cost(costs: dict) -> None:
     print(f"pipelined as video runs it (motion on {costs['motion_workers']} workers, wall): "
           + ", ".join(f"{name} {ms:.2f}" for name, ms in costs["pipelined"].items()))
     print("720p, one core, by call (ms per frame): " + ", ".join(f"{name} {ms:.2f}" for name, ms in costs["720p_by_call"].items()))
+    print("apply with the state in float32 (video), per core: " + ", ".join(
+        f"{name} {ms:.2f}" for name, ms in costs["precise_apply_per_core"].items())
+        + f"; two passes (strength {costs['two_pass_strength']}), whole stabiliser per core, mean: "
+        + ", ".join(f"{name} {ms:.2f}" for name, ms in costs["two_pass_per_core"].items()))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -373,7 +405,8 @@ def run(args: argparse.Namespace) -> int:
         "cost_ms_per_frame_default_threads": costs["default_threads"], "threads": costs["threads"],
         "cost_720p_ms_by_call": costs["720p_by_call"], "cost_ms_per_frame_motion_1_thread": costs["motion_per_core"],
         "cost_ms_per_frame_apply_1_thread": costs["apply_per_core"], "cost_ms_per_frame_pipelined": costs["pipelined"],
-        "motion_workers": costs["motion_workers"],
+        "motion_workers": costs["motion_workers"], "cost_ms_per_frame_precise_apply_1_thread": costs["precise_apply_per_core"],
+        "cost_ms_per_frame_two_pass_1_thread": costs["two_pass_per_core"],
     }
     print(json.dumps(result))
     if args.json:

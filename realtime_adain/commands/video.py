@@ -11,7 +11,7 @@ from realtime_adain.commands import argtypes, common
 from realtime_adain.commands.jobs import output_paths, plan_jobs
 from realtime_adain.imageio import read_image
 from realtime_adain.paths import check_writable_dir, expand_images, expand_inputs, refuse_overwriting_inputs
-from realtime_adain.settings import STABILIZE_MODES, VideoSettings
+from realtime_adain.settings import STABILIZE_MODES, STABILIZE_STRENGTH, VideoSettings
 from realtime_adain.video.reader import is_video_path
 from realtime_adain.video.formats import CONTAINER_FORMATS, EncodeSettings, check_encoder
 
@@ -67,8 +67,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="flow: blend the previous output along the content's optical flow (default); stats: "
                              "smooth the content statistics inside the network (eager engine); both; off: every "
                              "frame on its own, as `image` does")
-    steady.add_argument("--stabilize-strength", type=argtypes.unit_interval, default=0.7, metavar="S",
-                        help="how much of the previous output is kept where the flow is trusted, in [0, 1] (default 0.7)")
+    steady.add_argument("--stabilize-strength", type=argtypes.unit_interval, metavar="S",
+                        help="how much of the previous output is kept where the flow is trusted, in [0, 1] "
+                             f"(default {STABILIZE_STRENGTH[1]}, with two passes {STABILIZE_STRENGTH[2]})")
+    steady.add_argument("--stabilize-passes", type=int, choices=(1, 2), default=1, metavar="{1,2}",
+                        help="2: smooth along the flow forward, then backward (sharper at the same steadiness; "
+                             "holds a few dozen frames; on a GPU the second pass runs on the CPU) (default 1)")
     common.add_json_option(parser)
     common.add_model_options(parser, default_size=0)
     parser.set_defaults(func=run)
@@ -96,7 +100,8 @@ def video_settings(args: argparse.Namespace) -> VideoSettings:
     settings = VideoSettings(
         model=common.model_settings(args), style=common.style_settings(args),
         size=args.size, keep_size=args.keep_size, batch=args.batch, frames=args.frames or 0, threads=args.threads,
-        stabilize=args.stabilize, stabilize_strength=args.stabilize_strength, max_pixels=args.max_pixels,
+        stabilize=args.stabilize, stabilize_strength=args.stabilize_strength, stabilize_passes=args.stabilize_passes,
+        max_pixels=args.max_pixels,
     )
     settings.check()
     return settings

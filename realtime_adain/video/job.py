@@ -27,6 +27,7 @@ from realtime_adain.settings import VideoSettings
 from realtime_adain.styles import StyleSet
 from realtime_adain.stylizer import Stylizer
 from realtime_adain.temporal import ContentStatsSmoother, Stabilizer
+from realtime_adain.two_pass import TwoPassStabilizer
 from realtime_adain.video.pipeline import Pipeline
 from realtime_adain.video.reader import Frame, VideoReader
 from realtime_adain.video.formats import EncodeSettings
@@ -74,7 +75,8 @@ def stylize_file(
             raise UserError(f"--stabilize {settings.stabilize} smooths statistics inside the network, which only the "
                             f"eager engine can do (this stylizer runs {stylizer.engine.name})")
         stylizer.engine.content_stats = smoother
-        device_blend = DeviceBlend(stabilizer) if stabilizer is not None and blends_on_device(stylizer) else None
+        forward = stabilizer.forward if isinstance(stabilizer, TwoPassStabilizer) else stabilizer
+        device_blend = DeviceBlend(forward) if forward is not None and blends_on_device(stylizer) else None
         stylizer.engine.after_step = device_blend
 
         def write_frame(frame: Frame) -> None:
@@ -119,11 +121,15 @@ def stylize_file(
         return writer.frames_written, (width, height)
 
 
-def temporal_stages(settings: VideoSettings) -> tuple[Stabilizer | None, ContentStatsSmoother | None]:
+def temporal_stages(settings: VideoSettings) -> tuple[Stabilizer | TwoPassStabilizer | None, ContentStatsSmoother | None]:
     """The flow stabiliser (runs after the network) and the statistics smoother (inside it) that
-    `settings.stabilize` asks for; each None when off."""
-    mode = settings.stabilize
-    stabilizer = Stabilizer(settings.stabilize_strength, "flow") if mode in ("flow", "both") else None
+    `settings.stabilize` asks for; each None when off. Offline, the stabiliser keeps its state in
+    float32 (`precise`): it costs little beside the network and avoids 8-bit rounding stalls."""
+    mode, strength = settings.stabilize, settings.strength
+    stabilizer: Stabilizer | TwoPassStabilizer | None = None
+    if mode in ("flow", "both"):
+        stabilizer = (TwoPassStabilizer(strength) if settings.stabilize_passes == 2
+                      else Stabilizer(strength, "flow", precise=True))
     smoother = ContentStatsSmoother() if mode in ("stats", "both") else None
     return stabilizer, smoother
 

@@ -26,6 +26,7 @@ import numpy as np
 
 from realtime_adain.device_blend import DeviceBlend
 from realtime_adain.temporal import MotionAhead, Stabilizer
+from realtime_adain.two_pass import TwoPassStabilizer
 from realtime_adain.video.reader import Frame
 
 Images = Callable[[np.ndarray], np.ndarray]
@@ -44,7 +45,8 @@ class Pipeline:
 
     `prepare` (decoder thread) and `finish` (encoder thread) map single frames; `write_frame` and
     `write_packet` are the sink, called from the encoder thread only. `stabilizer` (if active)
-    gets its motion estimated on `motion_workers` threads and applied on a thread of its own.
+    gets its motion estimated on `motion_workers` threads and applied on a thread of its own; a
+    `TwoPassStabilizer` holds frames there (and the items between them) until they are final.
     """
 
     def __init__(
@@ -57,7 +59,7 @@ class Pipeline:
         finish: Images = lambda image: image,
         batch_size: int = 1,
         queue_frames: int = 8,
-        stabilizer: Stabilizer | None = None,
+        stabilizer: Stabilizer | TwoPassStabilizer | None = None,
         motion_workers: int = max(1, min(4, (os.cpu_count() or 2) // 2)),
         device_blend: DeviceBlend | None = None,
         fill_short_batches: bool = True,
@@ -68,24 +70,26 @@ class Pipeline:
         self.fill_short_batches = fill_short_batches
         self.write_frame, self.write_packet = write_frame, write_packet
         self.stabilizer = stabilizer if stabilizer is not None and stabilizer.active else None
+        self.two_pass = self.stabilizer if isinstance(self.stabilizer, TwoPassStabilizer) else None
         self.motion_workers = motion_workers
         self.ahead: MotionAhead | None = None
         # With `device_blend` (the stylize stream's engine calls it after each step) the warp and
-        # blend run on the GPU before download and the stabilize thread is not needed.
+        # blend run on the GPU before download and the stabilize thread is not needed (with two
+        # passes it runs the backward one).
         self.device_blend = device_blend if self.stabilizer is not None else None
+        self.stabilize_thread = self.stabilizer is not None and (self.device_blend is None or self.two_pass is not None)
         self.batch_size = max(1, batch_size)
         # Frames between decoder and encoder: a batch being filled, one held back by the stream's
         # double buffering, one on its way out. Packets of other streams travel in the same queues
         # but are small, so the queues allow plenty of items while frames are counted apart.
         # Neither the semaphore nor the queues allocate up front: a huge --batch costs memory only
         # for the frames that really are in flight (a short clip's all, never more).
-        self.depth = max(queue_frames, 3 * self.batch_size)
+        self.depth = max(queue_frames, 3 * self.batch_size) + (self.two_pass.most_held if self.two_pass else 0)
         self.frame_slots = threading.BoundedSemaphore(self.depth)
         self.decoded: queue.Queue = queue.Queue(maxsize=self.depth * 8)
         self.stylized: queue.Queue = queue.Queue(maxsize=self.depth * 8)
         # What the encoder reads: the stabilize thread's output, or the stylized items directly.
-        self.to_encode: queue.Queue = (queue.Queue(maxsize=self.depth * 8) if self.stabilizer and not self.device_blend
-                                       else self.stylized)
+        self.to_encode: queue.Queue = queue.Queue(maxsize=self.depth * 8) if self.stabilize_thread else self.stylized
         self.stop = threading.Event()
         self.downstream_error: BaseException | None = None  # the first failure of the stabilize or encoder thread
 
@@ -94,10 +98,11 @@ class Pipeline:
                    threading.Thread(target=self._encode, name="video-encode", daemon=True)]
         if self.stabilizer is not None:
             self.stabilizer.reset()
-            self.ahead = MotionAhead(self.stabilizer, self.motion_workers)
+            forward = self.two_pass.forward if self.two_pass is not None else self.stabilizer
+            self.ahead = MotionAhead(forward, self.motion_workers, reverse=self.two_pass is not None)
             if self.device_blend is not None:
                 self.device_blend.reset()
-            else:
+            if self.stabilize_thread:
                 threads.append(threading.Thread(target=self._stabilize, name="video-stabilize", daemon=True))
         for thread in threads:
             thread.start()
@@ -154,11 +159,14 @@ class Pipeline:
             largest = 0
             for pending, frames in self._groups(tail):
                 groups.append((pending, frames))
-                if self.device_blend is not None:
-                    self.device_blend.expect([self.ahead.submit(frame.image) for frame in frames], frames[0].image.shape[:2])
-                elif self.ahead is not None:
+                if self.ahead is not None:
                     for frame in frames:
                         frame.motion = self.ahead.submit(frame.image)
+                    if self.device_blend is not None:
+                        self.device_blend.expect([frame.motion for frame in frames], frames[0].image.shape[:2])
+                        if self.two_pass is None:
+                            for frame in frames:
+                                frame.motion = None
                 # A short last batch is filled up with its last frame (those results are dropped):
                 # every batch keeps one shape, so no graph is compiled or engine built for the tail.
                 # Only up to the batches already sent: a clip shorter than --batch is one batch of
@@ -241,16 +249,38 @@ class Pipeline:
 
     # -- stabilize thread ----------------------------------------------------------------------
     def _stabilize(self) -> None:
+        held: deque[object] = deque()  # with two passes: items from the oldest frame not yet final on
+        waiting: deque[Frame] = deque()  # those frames, oldest first
         try:
             while (item := self._get_downstream(self.stylized)) is not _END:
                 if isinstance(item, Frame) and item.motion is not None:
-                    item.image = self.stabilizer.apply(item.motion.result(), item.image)
-                    item.motion = None
-                self._put_downstream(self.to_encode, item)
+                    motion, item.motion = item.motion.result(), None
+                    if self.two_pass is None:
+                        item.image = self.stabilizer.apply(motion, item.image)
+                    else:
+                        push = self.two_pass.push_forwarded if self.device_blend is not None else self.two_pass.push_motion
+                        held.append(item)
+                        waiting.append(item)
+                        self._pass_final(held, waiting, push(motion, item.image))
+                        continue
+                if held:
+                    held.append(item)
+                else:
+                    self._put_downstream(self.to_encode, item)
+            if self.two_pass is not None:
+                self._pass_final(held, waiting, self.two_pass.flush())
         except BaseException as exc:
             self._fail(exc)
         finally:
             self._put_downstream(self.to_encode, _END, wait_always=True)
+
+    def _pass_final(self, held: deque[object], waiting: deque[Frame], finals: list[np.ndarray]) -> None:
+        """Give the oldest waiting frames their final images and pass on every held item up to
+        the first frame still waiting (packets keep their place between frames)."""
+        for image in finals:
+            waiting.popleft().image = image
+        while held and not (waiting and held[0] is waiting[0]):
+            self._put_downstream(self.to_encode, held.popleft())
 
     # -- encoder thread ------------------------------------------------------------------------
     def _encode(self) -> None:

@@ -1,0 +1,143 @@
+"""The flow stabiliser run forward and then backward: zero-phase smoothing for offline video.
+
+`Stabilizer` is causal: each output is an exponential moving average of the frames before it,
+carried along the flow. Filtering that forward output once more from the newest frame back
+(along the reverse flow) gives the symmetric, zero-phase smoother (the forward-backward
+exponential filter, like `scipy.signal.filtfilt`). On flicker that is independent from frame to
+frame it is the best linear smoother for its fidelity: less flicker than a moving average for
+the same distance from the per-frame video (docs/temporal.md, figures in docs/BENCHMARKS.md).
+It needs later frames, so it suits `video`, not `live`.
+
+The backward pass cannot wait for the end of a long clip: frames are held in a window, and the
+backward pass over it starts `lookahead` frames past those it finalises, so what is cut off
+weighs at most strength^lookahead (under 1/512). A scene cut ends the window early: nothing
+reaches back across it, so the frames before it are final at once. Both passes keep their state
+in float32 (`Stabilizer(precise=True)`), and the held forward output is kept in float16 (RGBA,
+8 bytes a pixel): rounding it to 8 bits would add noise of a third of a grey level to every frame
+between the passes, as much as the flicker of a steady scene.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+import torch
+
+from realtime_adain.temporal import Motion, Stabilizer, to_float_rgba, to_rgb8
+
+# What the window's held frames may take (the forward outputs, float16 RGBA); a bigger frame
+# holds fewer, and at most `MAX_LOOKAHEAD` frames look ahead.
+WINDOW_BYTES = 512 * 2 ** 20
+MAX_LOOKAHEAD = 48
+MIN_FINAL = 16  # frames finalised per backward pass at least, where memory allows
+HELD_BYTES_PER_PIXEL = 8  # float16 RGBA
+
+
+def lookahead_frames(strength: float) -> int:
+    """Frames past the last final one that a backward pass starts from: what is cut off weighs
+    at most strength ** lookahead <= 1/512 (capped at `MAX_LOOKAHEAD`)."""
+    if strength <= 0:
+        return 0
+    if strength >= 1:
+        return MAX_LOOKAHEAD
+    return min(MAX_LOOKAHEAD, math.ceil(math.log(512) / -math.log(strength)))
+
+
+class TwoPassStabilizer:
+    """`Stabilizer` forward, then backward over a window: frames come out later than they go in.
+
+    `push(content, stylized)` returns the frames that became final (display order, possibly
+    none); `flush()` the rest at the end of a clip. `push_motion` takes a `Motion` computed ahead
+    with `reverse=True` (`MotionAhead(stabilizer.forward, reverse=True)`), and `push_forwarded`
+    a frame whose forward pass already ran elsewhere (on the GPU, `device_blend`).
+    """
+
+    def __init__(self, strength: float = 0.5, preset: str = "fast", flow_width: int | None = 320,
+                 window_bytes: int = WINDOW_BYTES, **options) -> None:
+        """`options`: the `Stabilizer`'s (cut_fraction, photometric, soft_edge)."""
+        self.forward = Stabilizer(strength, "flow", preset, flow_width, precise=True, **options)
+        self.backward = Stabilizer(strength, "flow", preset, flow_width, precise=True, **options)
+        self.lookahead = lookahead_frames(self.forward.strength)
+        self.window_bytes = window_bytes
+        self.reset()
+
+    @property
+    def active(self) -> bool:
+        return self.forward.active
+
+    @property
+    def strength(self) -> float:
+        return self.forward.strength
+
+    @property
+    def most_held(self) -> int:
+        """The most frames held at once, whatever their size (for a pipeline's frame budget)."""
+        return self.lookahead + max(self.lookahead, MIN_FINAL)
+
+    def reset(self) -> None:
+        """Forget everything held (a new clip): call `flush` first to keep the frames."""
+        self.forward.reset()
+        self._prev_luma: np.ndarray | None = None
+        self._held: list[np.ndarray] = []  # forward outputs (float16 RGBA), not yet final
+        self._reverse: list[Motion | None] = []  # _reverse[i]: held frame i's motion into frame i + 1
+
+    def push(self, content: np.ndarray, stylized: np.ndarray) -> list[np.ndarray]:
+        """Frames that became final, oldest first, after this (content, stylized) pair ((H, W, 3)
+        uint8 each, in display order)."""
+        if content.shape != stylized.shape or content.ndim != 3 or content.shape[2] != 3:
+            raise ValueError(f"content {content.shape} and stylized {stylized.shape} must both be (H, W, 3)")
+        if not self.active:
+            return [stylized]
+        luma = self.forward.luma(content)
+        motion = self.forward.motion(self._prev_luma, luma, stylized.shape[:2], reverse=True)
+        self._prev_luma = luma
+        return self.push_motion(motion, stylized)
+
+    def push_motion(self, motion: Motion | None, stylized: np.ndarray) -> list[np.ndarray]:
+        """As `push`, with the frame's motion from the previous one (`reverse` included) given."""
+        if not self.active:
+            return [stylized]
+        return self._hold(motion, self.forward.apply_float(motion, to_float_rgba(stylized)))
+
+    def push_forwarded(self, motion: Motion | None, forwarded: np.ndarray) -> list[np.ndarray]:
+        """As `push_motion`, for a frame (uint8 RGB) that has had its forward pass."""
+        if not self.active:
+            return [forwarded]
+        return self._hold(motion, to_float_rgba(forwarded))
+
+    def _hold(self, motion: Motion | None, forwarded: np.ndarray) -> list[np.ndarray]:
+        """Hold a forward output (float32 RGBA); the frames that became final."""
+        reverse = motion.reverse if motion is not None else None
+        final = []
+        if self._held:
+            if reverse is None or reverse.cut or motion.cut or self._held[-1].shape != forwarded.shape:
+                final = self.flush()  # nothing reaches back across a cut or a new picture size
+            else:
+                self._reverse.append(reverse)
+        self._held.append(torch.from_numpy(forwarded).to(torch.float16).numpy())  # torch: numpy's float16 is slow
+        lookahead, window = self._window(self._held[-1].nbytes)
+        if len(self._held) >= window:
+            final += self._backward(len(self._held) - lookahead)
+        return final
+
+    def flush(self) -> list[np.ndarray]:
+        """Every held frame, final (the end of a clip)."""
+        return self._backward(len(self._held))
+
+    def _window(self, frame_bytes: int) -> tuple[int, int]:
+        """(lookahead, frames held before a backward pass) for frames of `frame_bytes`."""
+        most = max(2, self.window_bytes // max(1, frame_bytes))
+        lookahead = min(self.lookahead, most // 2)
+        return lookahead, min(most, lookahead + max(lookahead, MIN_FINAL))
+
+    def _backward(self, count: int) -> list[np.ndarray]:
+        """The backward pass from the newest held frame; the oldest `count` frames become final."""
+        self.backward.reset()
+        out: list[np.ndarray] = [np.empty(0)] * len(self._held)
+        for index in reversed(range(len(self._held))):
+            motion = self._reverse[index] if index < len(self._reverse) else None
+            out[index] = to_rgb8(self.backward.apply_float(motion, torch.from_numpy(self._held[index]).float().numpy()))
+        del self._held[:count], self._reverse[:count]
+        return out[:count]

@@ -1,0 +1,183 @@
+"""The two-pass stabiliser (forward, then backward along the flow) and the float32 state: the
+reverse motion on synthetic motion with known ground truth, the backward pass against a direct
+computation, the window's cut-off, scene cuts, the video pipeline's held frames and packets."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from realtime_adain.temporal import MotionAhead, Stabilizer, gray, remap_rgb, to_float_rgba, to_rgb8
+from realtime_adain.two_pass import HELD_BYTES_PER_PIXEL, MAX_LOOKAHEAD, TwoPassStabilizer, lookahead_frames
+from realtime_adain.video.pipeline import Pipeline
+from realtime_adain.video.reader import Frame
+from test_temporal import H, W, camera_clip, flickering, shifted_pair, texture
+
+
+def held_bytes(frames: int) -> int:
+    """The window budget that holds `frames` frames of the test clips."""
+    return frames * H * W * HELD_BYTES_PER_PIXEL
+
+
+def two_pass(clip, stylized, stabilizer: TwoPassStabilizer) -> list[np.ndarray]:
+    out = [final for content, frame in zip(clip, stylized) for final in stabilizer.push(content, frame)]
+    return out + stabilizer.flush()
+
+
+def forward_then_backward(clip, stylized, strength: float) -> list[np.ndarray]:
+    """The definition: a float-state stabiliser over the frames, then another over its output
+    (kept in float16) from the last frame to the first, along the reversed clip's own flow."""
+    forward = Stabilizer(strength, flow_width=80, precise=True)
+    states, previous = [], None
+    for content, frame in zip(clip, stylized):
+        luma = forward.luma(content)
+        motion = forward.motion(previous, luma, frame.shape[:2])
+        states.append(forward.apply_float(motion, to_float_rgba(frame)).astype(np.float16))
+        previous = luma
+    backward = Stabilizer(strength, flow_width=80, precise=True)
+    out, following = [], None
+    for content, state in zip(clip[::-1], states[::-1]):
+        luma = backward.luma(content)
+        motion = backward.motion(following, luma, state.shape[:2])
+        out.append(to_rgb8(backward.apply_float(motion, state.astype(np.float32))))
+        following = luma
+    return out[::-1]
+
+
+def test_reverse_motion_carries_the_previous_frame_into_the_next():
+    """Content moved by (3, 2): the reverse motion, on the first frame's grid, samples the second
+    frame at x + (3, 2); pixels that left the frame are not trusted."""
+    first, second = shifted_pair(3, 2)
+    stabilizer = Stabilizer(0.7, preset="medium", flow_width=None)
+    motion = stabilizer.motion(gray(first), gray(second), (H, W), reverse=True)
+    reverse = motion.reverse
+    assert reverse is not None and not reverse.cut and reverse.size == (H, W)
+    ys, xs = np.mgrid[0:H, 0:W]
+    inner = (slice(8, H - 8), slice(8, W - 8))
+    shift = (reverse.positions - np.dstack([xs, ys]))[inner].mean(axis=(0, 1))
+    assert np.allclose(shift, (3, 2), atol=0.25), shift
+    back_in_first = remap_rgb(second, reverse.positions)
+    assert np.abs(back_in_first.astype(int) - first)[inner].mean() < 2.0
+    assert (reverse.odds[:, -2:] == 0).all() and (reverse.odds[-1:, :] == 0).all()  # left through the right and bottom edges
+    assert stabilizer.motion(gray(first), gray(second), (H, W)).reverse is None  # only when asked for
+
+
+def test_precise_state_is_the_moving_average_on_a_still_scene():
+    """A still scene flickering by a grey level: with nothing moving the stabiliser is an
+    exponential moving average. The float32 state follows the float average to within its final
+    rounding; the 8-bit state rounds every blend and drifts from it 50 times as much."""
+    from realtime_adain.benchmarks.temporal import moving_average
+
+    rng = np.random.default_rng(0)
+    still = texture(H, W, 3)
+    frames = [np.clip(still.astype(int) + rng.integers(-1, 2, still.shape), 0, 255).astype(np.uint8) for _ in range(12)]
+    average = moving_average(frames, 0.3)
+    drift = {}
+    for precise in (False, True):
+        stabilizer = Stabilizer(0.3, precise=precise)
+        out = [stabilizer(still, frame) for frame in frames]
+        drift[precise] = np.mean([np.abs(a.astype(int) - b).mean() for a, b in zip(out, average)])
+    assert drift[True] < 0.005 and drift[False] > 10 * drift[True], drift
+
+
+def test_two_pass_is_the_forward_pass_then_the_backward_pass():
+    """With a window longer than the clip, exactly the definition, cuts included."""
+    clip = camera_clip()
+    stylized = flickering(clip)
+    got = two_pass(clip, stylized, TwoPassStabilizer(0.5, flow_width=80))
+    expected = forward_then_backward(clip, stylized, 0.5)
+    assert len(got) == len(clip)
+    for index, (a, b) in enumerate(zip(got, expected)):
+        assert np.array_equal(a, b), index
+    forward = Stabilizer(0.5, flow_width=80, precise=True)
+    once = [forward(content, frame) for content, frame in zip(clip, stylized)]
+    assert sum(not np.array_equal(a, b) for a, b in zip(got, once)) >= len(clip) - 5  # the backward pass blended
+
+
+def test_the_window_cuts_off_less_than_a_grey_level():
+    """A long shot through a window of 2 x lookahead frames: within one grey level of the pass
+    over the whole shot (what is cut off weighs strength ** lookahead < 1/512)."""
+    world = texture(H + 80, W + 80, 0)
+    clip = [world[40 + (i % 7) - 3:40 + (i % 7) - 3 + H, 40 - i:40 - i + W] for i in range(30)]
+    stylized = flickering(clip)
+    lookahead = lookahead_frames(0.5)
+    assert 0.5 ** lookahead <= 1 / 512 < 0.5 ** (lookahead - 1)
+    small = TwoPassStabilizer(0.5, flow_width=80, window_bytes=held_bytes(2 * lookahead))
+    pieces = []
+    for content, frame in zip(clip, stylized):
+        pieces.append(len(small.push(content, frame)))
+    pieces.append(len(small.flush()))
+    assert [count for count in pieces[:-1] if count] == [lookahead, lookahead]  # a full window finalises all but the lookahead
+    assert sum(pieces) == len(clip)
+    windowed = two_pass(clip, stylized, TwoPassStabilizer(0.5, flow_width=80, window_bytes=held_bytes(2 * lookahead)))
+    whole = two_pass(clip, stylized, TwoPassStabilizer(0.5, flow_width=80))
+    assert max(np.abs(a.astype(int) - b).max() for a, b in zip(windowed, whole)) <= 1
+    assert any(not np.array_equal(a, b) for a, b in zip(windowed, whole))  # the cut-off is real
+
+
+def test_a_scene_cut_finalises_the_frames_before_it():
+    clip = camera_clip()
+    stylized = flickering(clip)
+    stabilizer = TwoPassStabilizer(0.5, flow_width=80)
+    returned = [len(stabilizer.push(content, frame)) for content, frame in zip(clip, stylized)]
+    # cuts before frames 6 (the square's scene), 11 and 14 (new textures): each releases the shot before it
+    assert returned == [0] * 6 + [6] + [0] * 4 + [5] + [0, 0] + [3] + [0]
+    assert len(stabilizer.flush()) == 2 and stabilizer.flush() == []
+
+
+@pytest.mark.parametrize("strength, expected", [(0.0, 0), (0.5, 9), (0.7, 18), (0.9, MAX_LOOKAHEAD), (1.0, MAX_LOOKAHEAD)])
+def test_lookahead_by_strength(strength, expected):
+    assert lookahead_frames(strength) == expected
+
+
+def test_strength_zero_and_bad_frames():
+    clip = camera_clip()[:3]
+    stylized = flickering(clip)
+    off = TwoPassStabilizer(0.0)
+    assert [off.push(c, s)[0] is s for c, s in zip(clip, stylized)] == [True] * 3 and off.flush() == []
+    with pytest.raises(ValueError, match="strength"):
+        TwoPassStabilizer(1.5)
+    with pytest.raises(ValueError, match="must both be"):
+        TwoPassStabilizer(0.5).push(clip[0], stylized[0][:, :-1])
+
+
+@pytest.mark.parametrize("batch_size", [1, 4])
+def test_video_pipeline_holds_frames_and_packets_in_order(batch_size):
+    """The pipeline's two-pass stage gives the frames of push/flush, and every packet stays
+    between the frames it came between, though frames wait for their window."""
+    clip = camera_clip()
+    stylized = dict(zip((frame.tobytes() for frame in clip), flickering(clip)))
+    expected = two_pass(clip, [stylized[c.tobytes()] for c in clip], TwoPassStabilizer(0.5, flow_width=80,
+                                                                                        window_bytes=held_bytes(12)))
+
+    def stylize_stream(batches):
+        for batch in batches:
+            yield np.stack([stylized[frame.tobytes()] for frame in batch])
+
+    items: list[object] = []
+    for index, frame in enumerate(clip):
+        items += [Frame(frame.copy(), index, 1, index), f"packet after {index}"]
+    written: list[object] = []
+    Pipeline(iter(items), stylize_stream=stylize_stream, write_frame=written.append, write_packet=written.append,
+             batch_size=batch_size, queue_frames=2,
+             stabilizer=TwoPassStabilizer(0.5, flow_width=80, window_bytes=held_bytes(12))).run()
+    assert [item.pts if isinstance(item, Frame) else item for item in written] == [
+        item.pts if isinstance(item, Frame) else item for item in items]
+    frames = [item.image for item in written if isinstance(item, Frame)]
+    for index, (a, b) in enumerate(zip(frames, expected)):
+        assert np.array_equal(a, b), index
+
+
+def test_motion_ahead_gives_the_reverse_motion_too():
+    clip = camera_clip()[:4]
+    stabilizer = Stabilizer(0.5, flow_width=80)
+    ahead = MotionAhead(stabilizer, workers=2, reverse=True)
+    try:
+        motions = [future.result() for future in [ahead.submit(frame) for frame in clip]]
+    finally:
+        ahead.close()
+    assert motions[0] is None
+    for previous, current, motion in zip(clip, clip[1:], motions[1:]):
+        direct = stabilizer.motion(gray(previous, 80), gray(current, 80), previous.shape[:2], reverse=True)
+        assert np.array_equal(motion.reverse.positions, direct.reverse.positions)
+        assert np.array_equal(motion.reverse.odds, direct.reverse.odds)
