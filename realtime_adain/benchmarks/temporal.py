@@ -77,7 +77,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--vgg", metavar="PATH", help="encoder weights (default: installed, else generated)")
     parser.add_argument("--decoder", metavar="PATH", help="decoder weights (default: installed, else generated)")
     parser.add_argument("--figure", type=Path, metavar="PATH",
-                        help="also write a PNG (always PNG) of |O_t - W(O_t+1)| on the pan clip, per-frame against the default setting")
+                        help="also write a PNG (always PNG) of |O_t - W(O_t+1)| on the pan clip: per-frame, one pass "
+                             "and two passes at their defaults")
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the results here")
 
 
@@ -326,13 +327,13 @@ def measure_cost(photo: np.ndarray, frames: int, preset: str, flow_width: int) -
             "precise_apply_per_core": precise, "two_pass_per_core": two_pass, "two_pass_strength": two.strength}
 
 
-def difference_figure(clip: Clip, flows: list[tuple[np.ndarray, np.ndarray]], before: Clip, after: Clip) -> np.ndarray:
+def difference_figure(clip: Clip, flows: list[tuple[np.ndarray, np.ndarray]], outputs: list[Clip]) -> np.ndarray:
     """One RGB still, side by side: the input frame, then |O_t - W(O_t+1)| (channels summed, x4,
-    masked as E_warp masks it) of the per-frame output and of the stabilized one, mid-clip."""
+    masked as E_warp masks it) of each of `outputs` (per-frame, then stabilized ones), mid-clip."""
     t = len(flows) // 2
     flow, mask = flows[t]
     panels = [clip[t]]
-    for frames in (before, after):
+    for frames in outputs:
         diff = np.abs(warp(frames[t + 1].astype(np.float32), flow) - frames[t]).sum(axis=2) * mask
         panels.append(cv2.cvtColor(np.clip(4 * diff, 0, 255).astype(np.uint8), cv2.COLOR_GRAY2RGB))
     return np.hstack(panels)
@@ -391,8 +392,9 @@ def run(args: argparse.Namespace) -> int:
     if args.figure:
         clip = clips["pan+zoom"]
         per_frame = stylize_clip(stylizer, clip, style)
-        stabilized = stabilize(clip, per_frame, Stabilizer(preset=args.preset, flow_width=args.flow_width))
-        figure = cv2.cvtColor(difference_figure(clip, input_flows(clip), per_frame, stabilized), cv2.COLOR_RGB2BGR)
+        one_pass = stabilize(clip, per_frame, Stabilizer(preset=args.preset, flow_width=args.flow_width, precise=True))
+        two_passes = stabilize(clip, per_frame, TwoPassStabilizer(preset=args.preset, flow_width=args.flow_width))
+        figure = cv2.cvtColor(difference_figure(clip, input_flows(clip), [per_frame, one_pass, two_passes]), cv2.COLOR_RGB2BGR)
         atomic_write_bytes(args.figure, cv2.imencode(".png", figure, [cv2.IMWRITE_PNG_COMPRESSION, 9])[1].tobytes())
     costs = measure_cost(photo, args.cost_frames, args.preset, args.flow_width)
     print_cost(costs)
