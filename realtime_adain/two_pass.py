@@ -8,6 +8,10 @@ frame it is the best linear smoother for its fidelity: less flicker than a movin
 the same distance from the per-frame video (docs/temporal.md, figures in docs/BENCHMARKS.md).
 It needs later frames, so it suits `video`, not `live`.
 
+With `device` (CUDA: the network's GPU, where `device_blend` already ran the forward pass) the
+backward pass runs there too, on a stream of its own, so it does not cap the frame rate at what
+one CPU thread warps (about 20 fps at 720p).
+
 The backward pass cannot wait for the end of a long clip: frames are held in a window, and the
 backward pass over it starts `lookahead` frames past those it finalises, so what is cut off
 weighs at most strength^lookahead (under 1/512). A scene cut ends the window early: nothing
@@ -20,11 +24,13 @@ between the passes, as much as the flicker of a steady scene.
 from __future__ import annotations
 
 import math
+from contextlib import nullcontext
 
 import numpy as np
 
 import torch
 
+from realtime_adain.device_blend import DeviceBlend
 from realtime_adain.temporal import Motion, Stabilizer, to_float_rgba, to_rgb8
 
 # What the window's held frames may take (the forward outputs, float16 RGBA); a bigger frame
@@ -32,7 +38,7 @@ from realtime_adain.temporal import Motion, Stabilizer, to_float_rgba, to_rgb8
 WINDOW_BYTES = 512 * 2 ** 20
 MAX_LOOKAHEAD = 48
 MIN_FINAL = 16  # frames finalised per backward pass at least, where memory allows
-HELD_BYTES_PER_PIXEL = 8  # float16 RGBA
+HELD_BYTES_PER_PIXEL = 8  # float16 RGBA (with `device`: 3, uint8 RGB, the forward pass's download)
 
 
 def lookahead_frames(strength: float) -> int:
@@ -55,12 +61,15 @@ class TwoPassStabilizer:
     """
 
     def __init__(self, strength: float = 0.5, preset: str = "fast", flow_width: int | None = 320,
-                 window_bytes: int = WINDOW_BYTES, **options) -> None:
-        """`options`: the `Stabilizer`'s (cut_fraction, photometric, soft_edge)."""
+                 window_bytes: int = WINDOW_BYTES, device: torch.device | str | None = None, **options) -> None:
+        """`options`: the `Stabilizer`'s (cut_fraction, photometric, soft_edge). `device`: run the
+        backward pass there with torch (`DeviceBlend`) instead of with OpenCV on the CPU."""
         self.forward = Stabilizer(strength, "flow", preset, flow_width, precise=True, **options)
         self.backward = Stabilizer(strength, "flow", preset, flow_width, precise=True, **options)
         self.lookahead = lookahead_frames(self.forward.strength)
         self.window_bytes = window_bytes
+        self.device = torch.device(device) if device is not None else None
+        self._stream = torch.cuda.Stream(self.device) if self.device is not None and self.device.type == "cuda" else None
         self.reset()
 
     @property
@@ -105,18 +114,18 @@ class TwoPassStabilizer:
         """As `push_motion`, for a frame (uint8 RGB) that has had its forward pass."""
         if not self.active:
             return [forwarded]
-        return self._hold(motion, to_float_rgba(forwarded))
+        return self._hold(motion, forwarded)
 
     def _hold(self, motion: Motion | None, forwarded: np.ndarray) -> list[np.ndarray]:
-        """Hold a forward output (float32 RGBA); the frames that became final."""
+        """Hold a forward output (float32 RGBA state or uint8 RGB); the frames that became final."""
         reverse = motion.reverse if motion is not None else None
         final = []
         if self._held:
-            if reverse is None or reverse.cut or motion.cut or self._held[-1].shape != forwarded.shape:
+            if reverse is None or reverse.cut or motion.cut or self._held[-1].shape[:2] != forwarded.shape[:2]:
                 final = self.flush()  # nothing reaches back across a cut or a new picture size
             else:
                 self._reverse.append(reverse)
-        self._held.append(torch.from_numpy(forwarded).to(torch.float16).numpy())  # torch: numpy's float16 is slow
+        self._held.append(self._held_form(forwarded))
         lookahead, window = self._window(self._held[-1].nbytes)
         if len(self._held) >= window:
             final += self._backward(len(self._held) - lookahead)
@@ -125,6 +134,14 @@ class TwoPassStabilizer:
     def flush(self) -> list[np.ndarray]:
         """Every held frame, final (the end of a clip)."""
         return self._backward(len(self._held))
+
+    def _held_form(self, forwarded: np.ndarray) -> np.ndarray:
+        """What the window keeps of a forward output: float16 RGBA for OpenCV's backward pass
+        (converted by torch: numpy's float16 is slow), uint8 RGB to upload to `device`."""
+        if self.device is not None:
+            return forwarded if forwarded.dtype == np.uint8 else to_rgb8(forwarded)
+        state = to_float_rgba(forwarded) if forwarded.dtype == np.uint8 else forwarded
+        return torch.from_numpy(state).to(torch.float16).numpy()
 
     def _window(self, frame_bytes: int) -> tuple[int, int]:
         """(lookahead, frames held before a backward pass) for frames of `frame_bytes`."""
@@ -136,8 +153,24 @@ class TwoPassStabilizer:
         """The backward pass from the newest held frame; the oldest `count` frames become final."""
         self.backward.reset()
         out: list[np.ndarray] = [np.empty(0)] * len(self._held)
+        on_device = DeviceBlend(self.backward) if self.device is not None else None
         for index in reversed(range(len(self._held))):
             motion = self._reverse[index] if index < len(self._reverse) else None
-            out[index] = to_rgb8(self.backward.apply_float(motion, torch.from_numpy(self._held[index]).float().numpy()))
+            if on_device is None:
+                out[index] = to_rgb8(self.backward.apply_float(motion, torch.from_numpy(self._held[index]).float().numpy()))
+            elif index < count:
+                out[index] = self._blend_on_device(on_device, motion, self._held[index])
+            else:  # only the state matters: nothing to download
+                self._blend_on_device(on_device, motion, self._held[index], download=False)
         del self._held[:count], self._reverse[:count]
         return out[:count]
+
+    def _blend_on_device(self, blend: DeviceBlend, motion: Motion | None, frame: np.ndarray,
+                         download: bool = True) -> np.ndarray | None:
+        """One backward step of an uint8 RGB frame on `device`; the result in uint8 RGB."""
+        with torch.cuda.stream(self._stream) if self._stream is not None else nullcontext():
+            image = torch.from_numpy(frame).to(self.device, non_blocking=False).permute(2, 0, 1).float().div_(255.0)
+            blend.blend(motion, image, frame.shape[:2])
+            if not download:
+                return None
+            return image.mul_(255.0).add_(0.5).clamp_(0, 255).to(torch.uint8).permute(1, 2, 0).cpu().numpy()

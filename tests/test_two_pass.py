@@ -181,3 +181,29 @@ def test_motion_ahead_gives_the_reverse_motion_too():
         direct = stabilizer.motion(gray(previous, 80), gray(current, 80), previous.shape[:2], reverse=True)
         assert np.array_equal(motion.reverse.positions, direct.reverse.positions)
         assert np.array_equal(motion.reverse.odds, direct.reverse.odds)
+
+
+def test_backward_pass_on_the_device_gives_the_frames_of_opencvs():
+    """The backward pass with torch on the stylizer's device (CUDA in `video`; the CPU device
+    here), from frames whose forward pass ran there too (uint8, as downloaded): the frames of the
+    OpenCV pass up to float arithmetic, cuts alike, and it did blend."""
+    from realtime_adain.benchmarks.temporal import psnr
+
+    clip = camera_clip()
+    stylized = flickering(clip)
+    host, device_side = TwoPassStabilizer(0.5, flow_width=80), TwoPassStabilizer(0.5, flow_width=80, device="cpu")
+    once = Stabilizer(0.5, flow_width=80, precise=True)
+    previous, got, expected = None, [], []
+    for content, frame in zip(clip, stylized):
+        luma = once.luma(content)
+        motion = once.motion(previous, luma, frame.shape[:2], reverse=True)
+        previous = luma
+        forwarded = once.apply(motion, frame)
+        expected += host.push_forwarded(motion, forwarded)
+        got += device_side.push_forwarded(motion, forwarded)
+    expected += host.flush()
+    got += device_side.flush()
+    assert len(got) == len(expected) == len(clip)
+    assert max(np.abs(a.astype(int) - b).max() for a, b in zip(got, expected)) <= 2
+    assert psnr(got, expected) > 50
+    assert psnr(got, stylized) < 45  # it blended

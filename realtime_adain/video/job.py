@@ -70,13 +70,14 @@ def stylize_file(
             pending.discard()
             raise pending.failed(exc) from None
         progress = tqdm(total=reader.expected_frames or None, desc=source.name, unit="frame", disable=None)
-        stabilizer, smoother = temporal_stages(settings)  # fresh for every clip
+        on_device = blends_on_device(stylizer)
+        stabilizer, smoother = temporal_stages(settings, stylizer.device if on_device else None)  # fresh for every clip
         if smoother is not None and stylizer.engine.name != "eager":
             raise UserError(f"--stabilize {settings.stabilize} smooths statistics inside the network, which only the "
                             f"eager engine can do (this stylizer runs {stylizer.engine.name})")
         stylizer.engine.content_stats = smoother
         forward = stabilizer.forward if isinstance(stabilizer, TwoPassStabilizer) else stabilizer
-        device_blend = DeviceBlend(forward) if forward is not None and blends_on_device(stylizer) else None
+        device_blend = DeviceBlend(forward) if forward is not None and on_device else None
         stylizer.engine.after_step = device_blend
 
         def write_frame(frame: Frame) -> None:
@@ -121,14 +122,16 @@ def stylize_file(
         return writer.frames_written, (width, height)
 
 
-def temporal_stages(settings: VideoSettings) -> tuple[Stabilizer | TwoPassStabilizer | None, ContentStatsSmoother | None]:
+def temporal_stages(settings: VideoSettings, device: torch.device | None = None
+                    ) -> tuple[Stabilizer | TwoPassStabilizer | None, ContentStatsSmoother | None]:
     """The flow stabiliser (runs after the network) and the statistics smoother (inside it) that
     `settings.stabilize` asks for; each None when off. Offline, the stabiliser keeps its state in
-    float32 (`precise`): it costs little beside the network and avoids 8-bit rounding stalls."""
+    float32 (`precise`): it costs little beside the network and avoids 8-bit rounding stalls.
+    `device`: where the blends run when not on the CPU (two passes: the backward one too)."""
     mode, strength = settings.stabilize, settings.strength
     stabilizer: Stabilizer | TwoPassStabilizer | None = None
     if mode in ("flow", "both"):
-        stabilizer = (TwoPassStabilizer(strength) if settings.stabilize_passes == 2
+        stabilizer = (TwoPassStabilizer(strength, device=device) if settings.stabilize_passes == 2
                       else Stabilizer(strength, "flow", precise=True))
     smoother = ContentStatsSmoother() if mode in ("stats", "both") else None
     return stabilizer, smoother
