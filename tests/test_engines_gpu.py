@@ -98,10 +98,12 @@ def test_tensorrt_fp16_matches_fp32_and_style_switch_does_not_rebuild(stylizers,
     assert again.builds == 0
 
 
-def test_stabiliser_blends_on_the_gpu_as_on_the_cpu(stylizers, style, data_dir, tmp_path, monkeypatch):
-    """`video --stabilize flow` on CUDA warps and blends on the device (`DeviceBlend`); the same
-    clip with the CPU stage gives the same frames up to the float state (lossless FFV1), and both
-    differ from the unstabilized frames (54 dB and 47 dB on the CPU device, tests/test_device_blend.py)."""
+@pytest.mark.parametrize("passes", [1, 2])
+def test_stabiliser_blends_on_the_gpu_as_on_the_cpu(stylizers, style, data_dir, tmp_path, monkeypatch, passes):
+    """`video --stabilize flow` on CUDA warps and blends on the device (`DeviceBlend`; with two
+    passes the backward pass too); the same clip with the CPU stage gives the same frames up to
+    float arithmetic (lossless FFV1), and both differ from the unstabilized frames (54 dB and
+    47 dB on the CPU device, tests/test_device_blend.py)."""
     import av
 
     from realtime_adain.benchmarks.temporal import psnr
@@ -115,7 +117,7 @@ def test_stabiliser_blends_on_the_gpu_as_on_the_cpu(stylizers, style, data_dir, 
         monkeypatch.setattr(job, "blends_on_device", lambda _stylizer, value=on_device: value)
         out = tmp_path / f"{mode}_{on_device}.mkv"
         frames, _ = job.stylize_file(data_dir / "videos" / "cutBunny.mp4", out, stylizers["fp16"], lambda first: style,
-                                     VideoSettings(size=360, frames=24, batch=4, stabilize=mode),
+                                     VideoSettings(size=360, frames=24, batch=4, stabilize=mode, stabilize_passes=passes),
                                      EncodeSettings("ffv1", pix_fmt="bgr0"))
         assert frames == 24 and stylizers["fp16"].engine.after_step is None
         with av.open(str(out)) as container:

@@ -11,15 +11,16 @@ def test_bench_video_reports_fps_and_speedup(run_cli, weights_env, data_dir, tmp
     report = tmp_path / "bench.json"
     code, out, err = run_cli("bench", "video", "--video", data_dir / "videos" / "cutBunny.mp4",
                              "--style", data_dir / "style" / "brushstrokes.jpg", "--frames", "3", "--size", "32",
-                             "--style-size", "64", "--repeats", "1", "--threads", "1", "--stabilize", "off,flow",
+                             "--style-size", "64", "--repeats", "1", "--threads", "1", "--stabilize", "off,flow,flow:2",
                              "--json", report)
     assert code == 0, err
     result = json.loads(report.read_text())
     assert result["frames"] == 3 and result["weights"] == "installed"
-    baseline, pipeline, stabilized = result["rows"]
+    baseline, pipeline, stabilized, two_passes = result["rows"]
     assert baseline["variant"].startswith("reference loop") and baseline["speedup"] == 1.0
     assert pipeline["variant"].endswith("stabilize off") and stabilized["variant"].endswith("stabilize flow")
-    assert pipeline["fps"] > 0 and pipeline["speedup"] > 0 and stabilized["fps"] > 0
+    assert two_passes["variant"].endswith("stabilize flow:2")
+    assert pipeline["fps"] > 0 and pipeline["speedup"] > 0 and stabilized["fps"] > 0 and two_passes["fps"] > 0
     assert "speed-up" in out and "reference loop" in out
 
 
@@ -28,6 +29,8 @@ def test_bench_video_reports_fps_and_speedup(run_cli, weights_env, data_dir, tmp
     ("threads not numbers", "argument --threads: 'a' is not a whole number"),
     ("unknown stabilize mode", "argument --stabilize: 'smooth' is not one of off, flow, stats, both"),
     ("repeated stabilize mode", "argument --stabilize: 'flow,off,flow' names a mode twice"),
+    ("two passes without flow", "argument --stabilize: 'stats:2': a mode takes :1 or :2 passes"),
+    ("three passes", "argument --stabilize: 'flow:3': a mode takes :1 or :2 passes"),
     ("unwritable json", "output directory is not writable"),
 ])
 def test_bench_video_bad_input_is_one_line_before_any_timing(case, expected, run_cli, data_dir, tmp_path):
@@ -42,6 +45,10 @@ def test_bench_video_bad_input_is_one_line_before_any_timing(case, expected, run
         extra = ["--stabilize", "off,smooth"]
     elif case == "repeated stabilize mode":
         extra = ["--stabilize", "flow,off,flow"]
+    elif case == "two passes without flow":
+        extra = ["--stabilize", "off,stats:2"]
+    elif case == "three passes":
+        extra = ["--stabilize", "flow:3"]
     else:
         extra = ["--json", notes / "bench.json"]
     code, out, err = run_cli("bench", "video", "--video", video, "--style", data_dir / "style" / "brushstrokes.jpg",

@@ -51,11 +51,15 @@ def thread_counts(text: str) -> list[int]:
 
 
 def stabilize_modes(text: str) -> list[str]:
-    """argparse type for --stabilize: comma-separated modes of `video --stabilize`."""
+    """argparse type for --stabilize: comma-separated modes of `video --stabilize`, each with
+    `:2` for `--stabilize-passes 2` where it has a flow stabiliser (flow:2, both:2)."""
     modes = text.split(",")
-    for mode in modes:
+    for token in modes:
+        mode, _, passes = token.partition(":")
         if mode not in MODES:
             raise argparse.ArgumentTypeError(f"'{mode}' is not one of {', '.join(MODES)}")
+        if passes and not (passes in ("1", "2") and (passes == "1" or mode in ("flow", "both"))):
+            raise argparse.ArgumentTypeError(f"'{token}': a mode takes :1 or :2 passes (two only with flow or both)")
     if len(set(modes)) < len(modes):  # each is one labelled row; a repeat would merge two rows' timings
         raise argparse.ArgumentTypeError(f"'{text}' names a mode twice")
     return modes
@@ -74,8 +78,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="engines for our pipeline, comma-separated, one variant each (default eager)")
     parser.add_argument("--batch", type=positive_int, default=1, help="frames per network call in our pipeline (default 1)")
     parser.add_argument("--stabilize", type=stabilize_modes, default="off", metavar="LIST",
-                        help="our pipeline's --stabilize modes, one variant each, e.g. off,flow (default off, "
-                             "as the reference loop)")
+                        help="our pipeline's --stabilize modes, one variant each, e.g. off,flow,flow:2 (:2 for two "
+                             "passes; default off, as the reference loop)")
     parser.add_argument("--no-baseline", action="store_true", help="skip the reference loop")
     parser.add_argument("--resolution", metavar="WxH", help="time an upscaled copy of the clip's frames, e.g. 1920x1080")
     parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
@@ -139,8 +143,9 @@ def reference_loop(stylizer: Stylizer, video: Path, style_path: Path, output: Pa
 def our_pipeline(stylizer: Stylizer, video: Path, style_path: Path, output: Path, size: int, style_size: int,
                  frames: int, batch: int, codec: str, stabilize: str = "off") -> None:
     """`realtime-adain video` on one clip, style read and encoded inside the timing (stabiliser
-    off by default: the reference loop has none)."""
-    settings = VideoSettings(size=size, batch=batch, frames=frames, stabilize=stabilize)
+    off by default: the reference loop has none). `stabilize`: a mode, `:2` for two passes."""
+    mode, _, passes = stabilize.partition(":")
+    settings = VideoSettings(size=size, batch=batch, frames=frames, stabilize=mode, stabilize_passes=int(passes or 1))
     style = stylizer.style_stats(read_image(style_path), style_size)
     stylize_file(video, output, stylizer, lambda first: style, settings, EncodeSettings(codec))
 
