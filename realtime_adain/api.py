@@ -165,6 +165,8 @@ def stylize_video(
         raise ValueError(f"stabilize must be one of {', '.join(MODES)}, got {stabilize!r}")
     if check_whole(stabilize_passes, "stabilize_passes", minimum=1) > 2:
         raise ValueError(f"stabilize_passes must be 1 or 2, got {stabilize_passes}")
+    if stabilize_passes == 2 and stabilize not in ("flow", "both"):
+        raise ValueError(f"stabilize_passes=2 needs stabilize='flow' or 'both', got {stabilize!r}")
     for value, name in ((stylizer, "stylizer"), (model, "model")):
         if value is not None:
             check_kind(value, Stylizer if name == "stylizer" else ModelSettings, name)

@@ -103,6 +103,9 @@ class VideoSettings:
             raise UserError(f"--stabilize {self.stabilize}: use one of {', '.join(MODES)}")
         if self.stabilize_passes not in STABILIZE_STRENGTH:
             raise UserError(f"--stabilize-passes {self.stabilize_passes}: use 1 or 2")
+        if self.stabilize_passes == 2 and self.stabilize not in ("flow", "both"):
+            raise UserError(f"--stabilize-passes 2 runs the flow stabiliser twice; --stabilize {self.stabilize} has none "
+                            f"(use --stabilize flow or both)")
         if not (math.isfinite(self.strength) and 0.0 <= self.strength <= 1.0):
             raise UserError(f"--stabilize-strength {self.strength} is outside [0, 1]")
         if self.stabilize in ("stats", "both") and self.model.engine not in ("auto", "eager"):

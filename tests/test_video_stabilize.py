@@ -70,6 +70,8 @@ def test_flow_steadies_a_still_scene(run_cli, weights_env, data_dir, style, tmp_
     (("--stabilize-passes", "0"), "invalid choice: 0"),
     (("--stabilize-passes", "two"), "invalid int value: 'two'"),
     (("--stabilize-passes", ""), "invalid int value: ''"),
+    (("--stabilize-passes", "2", "--stabilize", "stats"), "--stabilize stats has none"),
+    (("--stabilize-passes", "2", "--stabilize", "off"), "--stabilize off has none"),
 ])
 def test_bad_stabilize_values_are_one_line(run_cli, weights_env, data_dir, style, tmp_path, extra, expected):
     out = tmp_path / "out.mp4"
