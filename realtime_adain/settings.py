@@ -160,7 +160,7 @@ class LiveSettings:
     record_dir: Path = Path(".")
     log: str | None = None
     stabilize: str = "flow"  # temporal stabiliser mode at the start (key t cycles it)
-    stabilize_strength: float = 0.7
+    stabilize_strength: float = STABILIZE_STRENGTH[1]
     carry_motion: bool = False  # show the last stylized frame carried onto each newer camera frame
 
     def check(self) -> None:

@@ -17,10 +17,11 @@ import torch
 
 from realtime_adain.adain import StyleStats
 from realtime_adain.device_blend import DeviceBlend, wanted as wants_device_blend
+from realtime_adain.settings import STABILIZE_STRENGTH
 from realtime_adain.stylizer import Stylizer
 from realtime_adain.temporal import ContentStatsSmoother, MotionAhead, Stabilizer
 
-DEFAULT_STRENGTH = 0.7  # docs/BENCHMARKS.md: E_warp 23 % (cutBunny) and 11 % (pan) of per-frame
+DEFAULT_STRENGTH = STABILIZE_STRENGTH[1]  # docs/BENCHMARKS.md: E_warp 23 % (cutBunny) and 11 % (pan) of per-frame
 
 
 class Stability:
