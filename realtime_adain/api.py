@@ -141,12 +141,13 @@ def stylize_frames(stylizer: Stylizer, frames: Iterable[np.ndarray], style: Styl
 def stylize_video(
     source: str | os.PathLike, output: str | os.PathLike, style: ImageLike | StyleStats | Sequence[ImageLike],
     *, mix: Sequence[float] | None = None, alpha: float = 1.0, preserve_color: bool = False, style_size: int = 512,
-    size: int = 0, stabilize: str = "flow", stabilize_strength: float | None = None, stabilize_passes: int = 1, frames: int = 0,
+    size: int = 0, stabilize: str = "flow", stabilize_strength: float | None = None, stabilize_passes: int | None = None, frames: int = 0,
     codec: str = "libx264", crf: int | None = None, stylizer: Stylizer | None = None, model: ModelSettings | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> Path:
     """The `video` command as a function: one file to another, sound kept; returns the output path.
-    `stabilize_strength` None: 0.7 with one pass, 0.5 with two (`stabilize_passes`, docs/temporal.md)."""
+    `stabilize_passes` None: two with a flow stabiliser; `stabilize_strength` None: 0.5 with two
+    passes, 0.7 with one (docs/temporal.md)."""
     from realtime_adain.paths import refuse_overwriting_inputs
     from realtime_adain.video.job import stylize_file, stylize_videos
     from realtime_adain.video.formats import check_encoder
@@ -163,7 +164,7 @@ def stylize_video(
 
     if stabilize not in MODES:
         raise ValueError(f"stabilize must be one of {', '.join(MODES)}, got {stabilize!r}")
-    if check_whole(stabilize_passes, "stabilize_passes", minimum=1) > 2:
+    if stabilize_passes is not None and check_whole(stabilize_passes, "stabilize_passes", minimum=1) > 2:
         raise ValueError(f"stabilize_passes must be 1 or 2, got {stabilize_passes}")
     if stabilize_passes == 2 and stabilize not in ("flow", "both"):
         raise ValueError(f"stabilize_passes=2 needs stabilize='flow' or 'both', got {stabilize!r}")
@@ -176,7 +177,7 @@ def stylize_video(
                             check_whole(style_size, "style_size")),
         size=check_whole(size, "size"), frames=check_whole(frames, "frames"), stabilize=stabilize,
         stabilize_strength=None if stabilize_strength is None else check_number(stabilize_strength, "stabilize_strength"),
-        stabilize_passes=int(stabilize_passes),
+        stabilize_passes=None if stabilize_passes is None else int(stabilize_passes),
         max_pixels=check_whole(max_pixels, "max_pixels", minimum=1),
     )
     settings.check()

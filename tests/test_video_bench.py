@@ -11,14 +11,14 @@ def test_bench_video_reports_fps_and_speedup(run_cli, weights_env, data_dir, tmp
     report = tmp_path / "bench.json"
     code, out, err = run_cli("bench", "video", "--video", data_dir / "videos" / "cutBunny.mp4",
                              "--style", data_dir / "style" / "brushstrokes.jpg", "--frames", "3", "--size", "32",
-                             "--style-size", "64", "--repeats", "1", "--threads", "1", "--stabilize", "off,flow,flow:2",
+                             "--style-size", "64", "--repeats", "1", "--threads", "1", "--stabilize", "off,flow:1,flow:2",
                              "--json", report)
     assert code == 0, err
     result = json.loads(report.read_text())
     assert result["frames"] == 3 and result["weights"] == "installed"
     baseline, pipeline, stabilized, two_passes = result["rows"]
     assert baseline["variant"].startswith("reference loop") and baseline["speedup"] == 1.0
-    assert pipeline["variant"].endswith("stabilize off") and stabilized["variant"].endswith("stabilize flow")
+    assert pipeline["variant"].endswith("stabilize off") and stabilized["variant"].endswith("stabilize flow:1")
     assert two_passes["variant"].endswith("stabilize flow:2")
     assert pipeline["fps"] > 0 and pipeline["speedup"] > 0 and stabilized["fps"] > 0 and two_passes["fps"] > 0
     assert "speed-up" in out and "reference loop" in out

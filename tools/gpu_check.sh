@@ -70,7 +70,7 @@ step bench-video 70 realtime-adain bench video --video "$DATA/videos/cutBunny.mp
   --threads 0 --repeats 1 --batch 4 --json "$OUT/video.json"
 step bench-video-stabilize 75 realtime-adain bench video --video "$DATA/videos/cutBunny.mp4" \
   --style "$DATA/style/brushstrokes.jpg" --resolution 1280x720 --device cuda --dtype fp16 --engine eager \
-  --threads 0 --repeats 1 --batch 4 --frames 120 --no-baseline --stabilize off,flow,flow:2 --json "$OUT/video_stabilize.json"
+  --threads 0 --repeats 1 --batch 4 --frames 120 --no-baseline --stabilize off,flow:1,flow:2 --json "$OUT/video_stabilize.json"
 step bench-live 40 realtime-adain bench live --resolution 720p --seconds 10 --warmup 3 --device cuda
 step bench-live-off 40 realtime-adain bench live --resolution 720p --seconds 10 --warmup 3 --device cuda --stabilize off
 step bench-train 50 realtime-adain bench train --iterations 20 --warmup 5 --device cuda

@@ -349,7 +349,7 @@ def print_table(result: dict) -> None:
 
 
 def print_cost(costs: dict) -> None:
-    print("\nstabiliser cost, default settings, median ms per frame: per core (1 thread, CPU time) "
+    print("\nstabiliser cost, one pass with the 8-bit state (live's), median ms per frame: per core (1 thread, CPU time) "
           + ", ".join(f"{name} {ms:.2f}" for name, ms in costs["per_core"].items())
           + f"; {costs['threads']} threads (wall) " + ", ".join(f"{name} {ms:.2f}" for name, ms in costs["default_threads"].items()))
     print("split per core (CPU time): motion (runs ahead, beside the network) " + ", ".join(

@@ -52,7 +52,8 @@ def thread_counts(text: str) -> list[int]:
 
 def stabilize_modes(text: str) -> list[str]:
     """argparse type for --stabilize: comma-separated modes of `video --stabilize`, each with
-    `:2` for `--stabilize-passes 2` where it has a flow stabiliser (flow:2, both:2)."""
+    `:1` or `:2` for `--stabilize-passes` (2 only where there is a flow stabiliser: flow:2, both:2;
+    none: the command's default)."""
     modes = text.split(",")
     for token in modes:
         mode, _, passes = token.partition(":")
@@ -78,8 +79,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="engines for our pipeline, comma-separated, one variant each (default eager)")
     parser.add_argument("--batch", type=positive_int, default=1, help="frames per network call in our pipeline (default 1)")
     parser.add_argument("--stabilize", type=stabilize_modes, default="off", metavar="LIST",
-                        help="our pipeline's --stabilize modes, one variant each, e.g. off,flow,flow:2 (:2 for two "
-                             "passes; default off, as the reference loop)")
+                        help="our pipeline's --stabilize modes, one variant each, e.g. off,flow:1,flow:2 (passes; "
+                             "default off, as the reference loop)")
     parser.add_argument("--no-baseline", action="store_true", help="skip the reference loop")
     parser.add_argument("--resolution", metavar="WxH", help="time an upscaled copy of the clip's frames, e.g. 1920x1080")
     parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
@@ -145,7 +146,8 @@ def our_pipeline(stylizer: Stylizer, video: Path, style_path: Path, output: Path
     """`realtime-adain video` on one clip, style read and encoded inside the timing (stabiliser
     off by default: the reference loop has none). `stabilize`: a mode, `:2` for two passes."""
     mode, _, passes = stabilize.partition(":")
-    settings = VideoSettings(size=size, batch=batch, frames=frames, stabilize=mode, stabilize_passes=int(passes or 1))
+    settings = VideoSettings(size=size, batch=batch, frames=frames, stabilize=mode,
+                             stabilize_passes=int(passes) if passes else None)
     style = stylizer.style_stats(read_image(style_path), style_size)
     stylize_file(video, output, stylizer, lambda first: style, settings, EncodeSettings(codec))
 

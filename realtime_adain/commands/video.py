@@ -69,10 +69,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                              "frame on its own, as `image` does")
     steady.add_argument("--stabilize-strength", type=argtypes.unit_interval, metavar="S",
                         help="how much of the previous output is kept where the flow is trusted, in [0, 1] "
-                             f"(default {STABILIZE_STRENGTH[1]}, with two passes {STABILIZE_STRENGTH[2]})")
-    steady.add_argument("--stabilize-passes", type=int, choices=(1, 2), default=1, metavar="{1,2}",
-                        help="2: smooth along the flow forward, then backward (sharper at the same steadiness; "
-                             "holds a few dozen frames; on a GPU the second pass runs on the CPU) (default 1)")
+                             f"(default {STABILIZE_STRENGTH[2]} with two passes, {STABILIZE_STRENGTH[1]} with one)")
+    steady.add_argument("--stabilize-passes", type=int, choices=(1, 2), metavar="{1,2}",
+                        help="2: smooth along the flow forward, then backward, holding a window of frames "
+                             "(steadier and sharper); 1: forward only, each frame out as soon as it is made "
+                             "(default 2 with flow or both)")
     common.add_json_option(parser)
     common.add_model_options(parser, default_size=0)
     parser.set_defaults(func=run)

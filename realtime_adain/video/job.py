@@ -131,7 +131,7 @@ def temporal_stages(settings: VideoSettings, device: torch.device | None = None
     mode, strength = settings.stabilize, settings.strength
     stabilizer: Stabilizer | TwoPassStabilizer | None = None
     if mode in ("flow", "both"):
-        stabilizer = (TwoPassStabilizer(strength, device=device) if settings.stabilize_passes == 2
+        stabilizer = (TwoPassStabilizer(strength, device=device) if settings.passes == 2
                       else Stabilizer(strength, "flow", precise=True))
     smoother = ContentStatsSmoother() if mode in ("stats", "both") else None
     return stabilizer, smoother
