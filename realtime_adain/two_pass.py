@@ -27,7 +27,6 @@ import math
 from contextlib import nullcontext
 
 import numpy as np
-
 import torch
 
 from realtime_adain.device_blend import DeviceBlend
