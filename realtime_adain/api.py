@@ -168,6 +168,8 @@ def stylize_video(
         raise ValueError(f"stabilize_passes must be 1 or 2, got {stabilize_passes}")
     if stabilize_passes == 2 and stabilize not in ("flow", "both"):
         raise ValueError(f"stabilize_passes=2 needs stabilize='flow' or 'both', got {stabilize!r}")
+    if stabilize_strength is not None and stabilize not in ("flow", "both"):
+        raise ValueError(f"stabilize_strength needs stabilize='flow' or 'both', got {stabilize!r}")
     for value, name in ((stylizer, "stylizer"), (model, "model")):
         if value is not None:
             check_kind(value, Stylizer if name == "stylizer" else ModelSettings, name)

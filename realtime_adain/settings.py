@@ -82,13 +82,18 @@ class VideoSettings:
     max_pixels: int = DEFAULT_MAX_PIXELS  # refuse frames larger than this at the processing size
 
     @property
+    def has_flow(self) -> bool:
+        """Whether the mode runs the flow stabiliser (`passes` and `strength` apply)."""
+        return self.stabilize in ("flow", "both")
+
+    @property
     def passes(self) -> int:
         """The flow stabiliser's passes: as given, else two where there is one (flow, both): at its
         default strength it is steadier and sharper than one pass on every clip measured
         (docs/temporal.md)."""
         if self.stabilize_passes is not None:
             return self.stabilize_passes
-        return 2 if self.stabilize in ("flow", "both") else 1
+        return 2 if self.has_flow else 1
 
     @property
     def strength(self) -> float:
@@ -112,8 +117,11 @@ class VideoSettings:
             raise UserError(f"--stabilize {self.stabilize}: use one of {', '.join(MODES)}")
         if self.passes not in STABILIZE_STRENGTH:
             raise UserError(f"--stabilize-passes {self.passes}: use 1 or 2")
-        if self.stabilize_passes == 2 and self.stabilize not in ("flow", "both"):
+        if self.stabilize_passes == 2 and not self.has_flow:
             raise UserError(f"--stabilize-passes 2 runs the flow stabiliser twice; --stabilize {self.stabilize} has none "
+                            f"(use --stabilize flow or both)")
+        if self.stabilize_strength is not None and not self.has_flow:
+            raise UserError(f"--stabilize-strength is the flow stabiliser's; --stabilize {self.stabilize} has none "
                             f"(use --stabilize flow or both)")
         if not (math.isfinite(self.strength) and 0.0 <= self.strength <= 1.0):
             raise UserError(f"--stabilize-strength {self.strength} is outside [0, 1]")

@@ -84,6 +84,7 @@ def video(current, stats, /, **changes):
     (lambda st, s: video(st, s, stabilize_passes=0), ValueError, "stabilize_passes must be at least 1"),
     (lambda st, s: video(st, s, stabilize_passes=2.0), TypeError, "stabilize_passes must be a whole number"),
     (lambda st, s: video(st, s, stabilize="stats", stabilize_passes=2), ValueError, "stabilize_passes=2 needs"),
+    (lambda st, s: video(st, s, stabilize="off", stabilize_strength=0.5), ValueError, "stabilize_strength needs"),
     (lambda st, s: video(st, s, stylizer="st"), TypeError, "stylizer must be Stylizer"),
     (lambda st, s: video(st, s, crf="high"), TypeError, "crf"),
 ])

@@ -19,7 +19,7 @@ def test_bench_video_reports_fps_and_speedup(run_cli, weights_env, data_dir, tmp
     baseline, pipeline, stabilized, two_passes = result["rows"]
     assert baseline["variant"].startswith("reference loop") and baseline["speedup"] == 1.0
     assert pipeline["variant"].endswith("stabilize off") and stabilized["variant"].endswith("stabilize flow:1")
-    assert two_passes["variant"].endswith("stabilize flow:2")
+    assert two_passes["variant"].endswith("stabilize flow:2")  # passes always spelled out
     assert pipeline["fps"] > 0 and pipeline["speedup"] > 0 and stabilized["fps"] > 0 and two_passes["fps"] > 0
     assert "speed-up" in out and "reference loop" in out
 
@@ -31,6 +31,8 @@ def test_bench_video_reports_fps_and_speedup(run_cli, weights_env, data_dir, tmp
     ("repeated stabilize mode", "argument --stabilize: 'flow,off,flow' names a mode twice"),
     ("two passes without flow", "argument --stabilize: 'stats:2': a mode takes :1 or :2 passes"),
     ("three passes", "argument --stabilize: 'flow:3': a mode takes :1 or :2 passes"),
+    ("empty passes", "argument --stabilize: 'flow:': a mode takes :1 or :2 passes"),
+    ("default passes spelled out", "argument --stabilize: 'flow,flow:2' names a mode twice"),
     ("unwritable json", "output directory is not writable"),
 ])
 def test_bench_video_bad_input_is_one_line_before_any_timing(case, expected, run_cli, data_dir, tmp_path):
@@ -49,6 +51,10 @@ def test_bench_video_bad_input_is_one_line_before_any_timing(case, expected, run
         extra = ["--stabilize", "off,stats:2"]
     elif case == "three passes":
         extra = ["--stabilize", "flow:3"]
+    elif case == "empty passes":
+        extra = ["--stabilize", "flow:"]
+    elif case == "default passes spelled out":
+        extra = ["--stabilize", "flow,flow:2"]
     else:
         extra = ["--json", notes / "bench.json"]
     code, out, err = run_cli("bench", "video", "--video", video, "--style", data_dir / "style" / "brushstrokes.jpg",

@@ -53,14 +53,17 @@ def thread_counts(text: str) -> list[int]:
 def stabilize_modes(text: str) -> list[str]:
     """argparse type for --stabilize: comma-separated modes of `video --stabilize`, each with
     `:1` or `:2` for `--stabilize-passes` (2 only where there is a flow stabiliser: flow:2, both:2;
-    none: the command's default)."""
-    modes = text.split(",")
-    for token in modes:
-        mode, _, passes = token.partition(":")
+    none: the command's default). Returned with the passes spelled out (flow -> flow:2), so each
+    row says what ran and one setup cannot be timed twice under two names."""
+    modes = []
+    for token in text.split(","):
+        mode, colon, passes = token.partition(":")
         if mode not in MODES:
             raise argparse.ArgumentTypeError(f"'{mode}' is not one of {', '.join(MODES)}")
-        if passes and not (passes in ("1", "2") and (passes == "1" or mode in ("flow", "both"))):
+        if colon and not (passes in ("1", "2") and (passes == "1" or mode in ("flow", "both"))):
             raise argparse.ArgumentTypeError(f"'{token}': a mode takes :1 or :2 passes (two only with flow or both)")
+        default = VideoSettings(stabilize=mode).passes
+        modes.append(f"{mode}:{passes or default}" if mode in ("flow", "both") else mode)
     if len(set(modes)) < len(modes):  # each is one labelled row; a repeat would merge two rows' timings
         raise argparse.ArgumentTypeError(f"'{text}' names a mode twice")
     return modes

@@ -124,6 +124,8 @@ def run(args: argparse.Namespace) -> int:
     check_inputs(inputs, settings)  # every input opens and fits, before the model loads
 
     stylizer = Stylizer.from_settings(settings.engine_model)
+    steadiness = {"stabilize": settings.stabilize, "stabilize_passes": settings.passes if settings.has_flow else None,
+                  "stabilize_strength": settings.strength if settings.has_flow else None}
     stylize_videos(jobs, stylizer, style_images, settings, encode, report=lambda done: common.report_output(
-        args, stylizer, done.source, done.styles, done.output, done.size, done.seconds, done.frames))
+        args, stylizer, done.source, done.styles, done.output, done.size, done.seconds, done.frames, steadiness))
     return 0
