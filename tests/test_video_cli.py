@@ -467,3 +467,22 @@ def test_compile_engine_is_prepared_once_for_the_whole_clip(run_cli, weights_env
     assert probe(compiled_out).pts == probe(source).pts
     for expected, got in zip(rgb_frames(eager_out), rgb_frames(compiled_out), strict=True):
         assert np.abs(expected.astype(int) - got.astype(int)).max() <= 2
+
+
+def test_a_picture_that_changes_shape_mid_stream_is_noted(run_cli, weights_env, style, tmp_path):
+    """Joined MPEG-TS, landscape then portrait: one stream has one size, so the portrait frames are
+    scaled to it (as FFmpeg does), every frame kept, and the note says so once."""
+    parts = []
+    for index, size in enumerate(("64x36", "36x64", "64x36")):
+        part = tmp_path / f"part{index}.ts"
+        subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", f"testsrc=size={size}:rate=10", "-t", "0.5",
+                        "-c:v", "libx264", "-pix_fmt", "yuv420p", str(part)], check=True)
+        parts.append(part.read_bytes())
+    joined = tmp_path / "joined.ts"
+    joined.write_bytes(b"".join(parts))
+    out = tmp_path / "out.mp4"
+    code, _, err = run_cli("video", joined, "-s", style, "--size", "32", "--style-size", "64", "--threads", "1", "-o", out)
+    assert code == 0, err
+    notes = [line for line in err.splitlines() if "changes shape mid-stream" in line]
+    assert len(notes) == 1 and "a 32x57 frame in a 64x36 video" in notes[0], notes
+    assert len(probe(out).pts) == 15

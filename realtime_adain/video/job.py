@@ -31,6 +31,7 @@ from realtime_adain.two_pass import TwoPassStabilizer
 from realtime_adain.video.pipeline import Pipeline
 from realtime_adain.video.reader import Frame, VideoReader
 from realtime_adain.video.formats import EncodeSettings
+from realtime_adain.video.notes import note
 from realtime_adain.video.writer import VideoFormatOut, VideoWriter
 
 StyleOf = Callable[[np.ndarray], StyleStats]  # the first frame (at processing size) -> its style
@@ -84,13 +85,25 @@ def stylize_file(
             writer.write_frame(frame.image, frame.pts, frame.duration)
             progress.update(1)
 
+        reshaped: list[tuple[int, int]] = []
+
+        def finish(image: np.ndarray) -> np.ndarray:
+            """Back to the output's size; a picture whose shape changed mid-stream is scaled to it
+            too (as FFmpeg's tools do: one stream, one size), said once."""
+            h, w = image.shape[:2]
+            if not reshaped and abs(w * height - h * width) > 0.02 * h * width:
+                reshaped.append((w, h))
+                note(f"{source.name}: the picture changes shape mid-stream (a {w}x{h} frame in a {width}x{height} "
+                     f"video); such frames are scaled to {width}x{height}, as FFmpeg scales them")
+            return resize(image, (width, height))
+
         pipeline = Pipeline(
             reader.items(),
             stylize_stream=lambda batches: stylizer.stylize_stream(batches, style, settings.style.alpha),
             write_frame=write_frame,
             write_packet=writer.write_packet,
             prepare=prepare,
-            finish=lambda image: resize(image, (width, height)),
+            finish=finish,
             batch_size=batch_size,
             stabilizer=stabilizer,
             device_blend=device_blend,
