@@ -359,14 +359,17 @@ def test_bench_temporal_runs(run_cli, weights_env, tmp_path, data_dir):
     code, _, err = run_cli("bench", "temporal", "--frames", "3", "--size", "48", "--strengths", "0.8",
                            "--cost-frames", "1", "--json", str(out), "--figure", str(figure))
     assert code == 0, err
-    assert cv2.imread(str(figure)).shape == (48, 3 * 86, 3)
+    assert cv2.imread(str(figure)).shape == (48, 4 * 86, 3)  # the input, per-frame, one pass, two passes
     data = json.loads(out.read_text())
     assert [clip["clip"] for clip in data["clips"]] == ["cutBunny", "pan+zoom", "still+noise"]
     labels = [row["variant"] for row in data["clips"][0]["rows"]]
-    assert labels[:4] == ["per-frame", "moving average w=0.3", "moving average w=0.6", "stats"]
+    assert labels == ["per-frame", "moving average w=0.3", "moving average w=0.6", "stats", "flow 0.7 8-bit (live)",
+                      "flow 0.8", "both 0.8", "flow 2-pass 0.8"]
     assert set(data["cost_ms_per_frame_1_thread"]) == set(data["cost_ms_per_frame_default_threads"]) == {"360p", "720p", "1080p"}
     assert set(data["cost_ms_per_frame_motion_1_thread"]) == set(data["cost_ms_per_frame_pipelined"]) == {"360p", "720p", "1080p"}
     assert "DenseOpticalFlow.calc" in data["cost_720p_ms_by_call"] and "remap" in data["cost_720p_ms_by_call"]
+    assert set(data["cost_ms_per_frame_precise_apply_1_thread"]) == set(data["cost_ms_per_frame_two_pass_1_thread"]) == {
+        "360p", "720p", "1080p"}
     assert set(data["clips"][0]["beats_moving_average"]) == {"moving average w=0.3", "moving average w=0.6"}
 
 
