@@ -158,9 +158,11 @@ def test_video_pipeline_holds_frames_and_packets_in_order(batch_size):
     for index, frame in enumerate(clip):
         items += [Frame(frame.copy(), index, 1, index), f"packet after {index}"]
     written: list[object] = []
+    stylized_counts: list[int] = []  # the progress bar's: frames count when stylized, not when their window is done
     Pipeline(iter(items), stylize_stream=stylize_stream, write_frame=written.append, write_packet=written.append,
-             batch_size=batch_size, queue_frames=2,
+             batch_size=batch_size, queue_frames=2, on_stylized=stylized_counts.append,
              stabilizer=TwoPassStabilizer(0.5, flow_width=80, window_bytes=held_bytes(12))).run()
+    assert sum(stylized_counts) == len(clip) and max(stylized_counts) == batch_size
     assert [item.pts if isinstance(item, Frame) else item for item in written] == [
         item.pts if isinstance(item, Frame) else item for item in items]
     frames = [item.image for item in written if isinstance(item, Frame)]

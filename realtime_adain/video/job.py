@@ -83,7 +83,6 @@ def stylize_file(
 
         def write_frame(frame: Frame) -> None:
             writer.write_frame(frame.image, frame.pts, frame.duration)
-            progress.update(1)
 
         reshaped: list[tuple[int, int]] = []
 
@@ -108,6 +107,9 @@ def stylize_file(
             stabilizer=stabilizer,
             device_blend=device_blend,
             fill_short_batches=smoother is None,  # copies would advance the smoothed statistics
+            # Frames count as done when stylized, the slow part: with two passes they are written
+            # in windows, and the bar would stall and jump (each stylized frame is written, Ctrl-C too).
+            on_stylized=progress.update,
         )
         try:
             # The first Ctrl-C/SIGTERM stops stylizing; any later one waits for the file to be finished.

@@ -63,11 +63,13 @@ class Pipeline:
         motion_workers: int = max(1, min(4, (os.cpu_count() or 2) // 2)),
         device_blend: DeviceBlend | None = None,
         fill_short_batches: bool = True,
+        on_stylized: Callable[[int], None] = lambda count: None,
     ) -> None:
         """`fill_short_batches`: give the stream every batch at one size (see `_stylize_all`); off
-        when the network keeps state across frames (smoothed statistics), which copies would skew."""
+        when the network keeps state across frames (smoothed statistics), which copies would skew.
+        `on_stylized(count)`: called on the calling thread as each batch of frames leaves the network."""
         self.items, self.stylize_stream, self.prepare, self.finish = items, stylize_stream, prepare, finish
-        self.fill_short_batches = fill_short_batches
+        self.fill_short_batches, self.on_stylized = fill_short_batches, on_stylized
         self.write_frame, self.write_packet = write_frame, write_packet
         self.stabilizer = stabilizer if stabilizer is not None and stabilizer.active else None
         self.two_pass = self.stabilizer if isinstance(self.stabilizer, TwoPassStabilizer) else None
@@ -179,6 +181,7 @@ class Pipeline:
             pending, frames = groups.popleft()
             for frame, result in zip(frames, results):  # a filled-up batch has extra results
                 frame.image = result
+            self.on_stylized(len(frames))
             for item in pending:
                 self._put_downstream(self.stylized, item)
         for item in tail:
