@@ -24,39 +24,22 @@ def test_bench_video_reports_fps_and_speedup(run_cli, weights_env, data_dir, tmp
     assert "speed-up" in out and "reference loop" in out
 
 
-@pytest.mark.parametrize("case, expected", [
-    ("not a video", "not a readable video"),
-    ("threads not numbers", "argument --threads: 'a' is not a whole number"),
-    ("unknown stabilize mode", "argument --stabilize: 'smooth' is not one of off, flow, stats, both"),
-    ("repeated stabilize mode", "argument --stabilize: 'flow,off,flow' names a mode twice"),
-    ("two passes without flow", "argument --stabilize: 'stats:2': a mode takes :1 or :2 passes"),
-    ("three passes", "argument --stabilize: 'flow:3': a mode takes :1 or :2 passes"),
-    ("empty passes", "argument --stabilize: 'flow:': a mode takes :1 or :2 passes"),
-    ("default passes spelled out", "argument --stabilize: 'flow,flow:2' names a mode twice"),
-    ("unwritable json", "output directory is not writable"),
+@pytest.mark.parametrize("case, extra, expected", [
+    ("not a video", [], "not a readable video"),
+    ("threads not numbers", ["--threads", "a,1"], "argument --threads: 'a' is not a whole number"),
+    ("unknown stabilize mode", ["--stabilize", "off,smooth"], "argument --stabilize: 'smooth' is not one of off, flow, stats, both"),
+    ("repeated stabilize mode", ["--stabilize", "flow,off,flow"], "argument --stabilize: 'flow,off,flow' names a mode twice"),
+    ("two passes without flow", ["--stabilize", "off,stats:2"], "argument --stabilize: 'stats:2': a mode takes :1 or :2 passes"),
+    ("three passes", ["--stabilize", "flow:3"], "argument --stabilize: 'flow:3': a mode takes :1 or :2 passes"),
+    ("empty passes", ["--stabilize", "flow:"], "argument --stabilize: 'flow:': a mode takes :1 or :2 passes"),
+    ("default passes spelled out", ["--stabilize", "flow,flow:2"], "argument --stabilize: 'flow,flow:2' names a mode twice"),
+    ("unwritable json", None, "output directory is not writable"),
 ])
-def test_bench_video_bad_input_is_one_line_before_any_timing(case, expected, run_cli, data_dir, tmp_path):
+def test_bench_video_bad_input_is_one_line_before_any_timing(case, extra, expected, run_cli, data_dir, tmp_path):
     notes = tmp_path / "notes.mp4"
     notes.write_text("not a video\n" * 20)
-    video, extra = data_dir / "videos" / "cutBunny.mp4", []
-    if case == "not a video":
-        video = notes
-    elif case == "threads not numbers":
-        extra = ["--threads", "a,1"]
-    elif case == "unknown stabilize mode":
-        extra = ["--stabilize", "off,smooth"]
-    elif case == "repeated stabilize mode":
-        extra = ["--stabilize", "flow,off,flow"]
-    elif case == "two passes without flow":
-        extra = ["--stabilize", "off,stats:2"]
-    elif case == "three passes":
-        extra = ["--stabilize", "flow:3"]
-    elif case == "empty passes":
-        extra = ["--stabilize", "flow:"]
-    elif case == "default passes spelled out":
-        extra = ["--stabilize", "flow,flow:2"]
-    else:
-        extra = ["--json", notes / "bench.json"]
+    video = notes if case == "not a video" else data_dir / "videos" / "cutBunny.mp4"
+    extra = ["--json", notes / "bench.json"] if extra is None else extra  # a file where the folder should be
     code, out, err = run_cli("bench", "video", "--video", video, "--style", data_dir / "style" / "brushstrokes.jpg",
                              "--frames", "2", "--size", "32", "--repeats", "1", *extra)
     lines = err.strip().splitlines()
