@@ -84,14 +84,15 @@ def stylize_file(
         def write_frame(frame: Frame) -> None:
             writer.write_frame(frame.image, frame.pts, frame.duration)
 
-        reshaped: list[tuple[int, int]] = []
+        reshaped = False
 
         def finish(image: np.ndarray) -> np.ndarray:
             """Back to the output's size; a picture whose shape changed mid-stream is scaled to it
             too (as FFmpeg's tools do: one stream, one size), said once."""
+            nonlocal reshaped
             h, w = image.shape[:2]
             if not reshaped and abs(w * height - h * width) > 0.02 * h * width:
-                reshaped.append((w, h))
+                reshaped = True
                 note(f"{source.name}: the picture changes shape mid-stream (a {w}x{h} frame in a {width}x{height} "
                      f"video); such frames are scaled to {width}x{height}, as FFmpeg scales them")
             return resize(image, (width, height))

@@ -4,8 +4,8 @@ The decoder thread demuxes and decodes (and resizes to the processing size); the
 runs the network on batches of frames and hands each frame's content to the stabiliser's motion
 workers (optical flow on CPU threads, beside the network's work); the stabilize thread (only when
 a stabiliser is on) warps and blends each frame in display order, unless that runs on the GPU
-inside the stylize stream (`device_blend`); the encoder thread resizes back,
-encodes and muxes. Bounded queues keep memory flat and let a long video run at the speed of its
+inside the stylize stream (`device_blend`); with two passes it holds a window of frames, and the
+packets between them, for the backward pass; the encoder thread resizes back, encodes and muxes. Bounded queues keep memory flat and let a long video run at the speed of its
 slowest stage. Items stay in file order, so pass-through packets (audio) stay interleaved with the
 frames around them.
 
