@@ -209,3 +209,39 @@ def test_backward_pass_on_the_device_gives_the_frames_of_opencvs():
     assert max(np.abs(a.astype(int) - b).max() for a, b in zip(got, expected)) <= 2
     assert psnr(got, expected) > 50
     assert psnr(got, stylized) < 45  # it blended
+
+
+def test_a_ctrl_c_while_the_window_is_written_waits_for_every_thread():
+    """Ctrl-C after the last batch left the network, while the two-pass window still goes through
+    the backward pass and the encoder: `run` raises KeyboardInterrupt only once no thread writes
+    any more (the caller closes the file next), and every stylized frame was written."""
+    import signal
+    import threading
+    import time
+
+    clip = camera_clip()[:6] * 3
+    written: list[int] = []
+
+    def slow_write(frame):
+        time.sleep(0.05)
+        written.append(frame.pts)
+
+    def stream(batches):
+        for batch in batches:
+            yield batch.copy()
+        signal.setitimer(signal.ITIMER_REAL, 0.2)  # the "Ctrl-C" comes while the window is being written
+
+    def interrupt(*_):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    items = [Frame(frame.copy(), index, 1, index) for index, frame in enumerate(clip)]
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            Pipeline(iter(items), stylize_stream=stream, write_frame=slow_write, write_packet=print,
+                     stabilizer=TwoPassStabilizer(0.5, flow_width=80)).run()
+        alive = [thread.name for thread in threading.enumerate() if thread.name.startswith(("video-", "stabilize-"))]
+        assert not alive and written == list(range(len(clip)))
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)

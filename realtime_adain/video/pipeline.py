@@ -40,6 +40,20 @@ class _Failed:
     error: BaseException
 
 
+class _Stage(threading.Thread):
+    """A pipeline thread that says when its work is over (`done`), whatever ended it."""
+
+    def __init__(self, work: Callable[[], None], name: str) -> None:
+        super().__init__(name=name, daemon=True)
+        self.work, self.done = work, threading.Event()
+
+    def run(self) -> None:
+        try:
+            self.work()
+        finally:
+            self.done.set()
+
+
 class Pipeline:
     """One run over `items`; `stylize_stream` maps (N, H, W, 3) uint8 batches to results, in order.
 
@@ -96,8 +110,7 @@ class Pipeline:
         self.downstream_error: BaseException | None = None  # the first failure of the stabilize or encoder thread
 
     def run(self) -> None:
-        threads = [threading.Thread(target=self._decode, name="video-decode", daemon=True),
-                   threading.Thread(target=self._encode, name="video-encode", daemon=True)]
+        threads = [_Stage(self._decode, "video-decode"), _Stage(self._encode, "video-encode")]
         if self.stabilizer is not None:
             self.stabilizer.reset()
             forward = self.two_pass.forward if self.two_pass is not None else self.stabilizer
@@ -105,20 +118,38 @@ class Pipeline:
             if self.device_blend is not None:
                 self.device_blend.reset()
             if self.stabilize_thread:
-                threads.append(threading.Thread(target=self._stabilize, name="video-stabilize", daemon=True))
+                threads.append(_Stage(self._stabilize, "video-stabilize"))
         for thread in threads:
             thread.start()
         try:
             self._stylize_all()
         finally:
-            self.stop.set()  # the decoder gives up its pending put within _POLL_S
-            self._put_downstream(self.stylized, _END, wait_always=True)
-            for thread in threads:
-                thread.join()
-            if self.ahead is not None:
-                self.ahead.close()
+            interrupted = self._wind_down(threads)
+            if interrupted is not None:
+                raise interrupted
         if self.downstream_error is not None:
             raise self.downstream_error
+
+    def _wind_down(self, stages: list[_Stage]) -> KeyboardInterrupt | None:
+        """Stop the decoder, let the later stages write every frame already stylized, and wait for
+        all of them. A Ctrl-C meanwhile is held and returned: the caller closes the file next, so
+        no thread may still be writing to it (with two passes the held window is written only now).
+        Stages are waited for on events, not `Thread.join`: an interrupted join marks a running
+        thread as stopped in CPython 3.11 (bpo-45274's fix), and a second join returns at once."""
+        interrupted, ended = None, False
+        while True:
+            try:
+                self.stop.set()  # the decoder gives up its pending put within _POLL_S
+                if not ended:
+                    self._put_downstream(self.stylized, _END, wait_always=True)
+                    ended = True  # (interrupted just before this line, _END goes twice: the second is never read)
+                for stage in stages:
+                    stage.done.wait()
+                if self.ahead is not None:
+                    self.ahead.close()
+                return interrupted
+            except KeyboardInterrupt as exc:
+                interrupted = exc
 
     # -- decoder thread ------------------------------------------------------------------------
     def _decode(self) -> None:
