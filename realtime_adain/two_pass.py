@@ -14,11 +14,13 @@ one CPU thread warps (about 20 fps at 720p).
 
 The backward pass cannot wait for the end of a long clip: frames are held in a window, and the
 backward pass over it starts `lookahead` frames past those it finalises, so what is cut off
-weighs at most strength^lookahead (under 1/512). A scene cut ends the window early: nothing
-reaches back across it, so the frames before it are final at once. Both passes keep their state
+weighs at most strength^lookahead (under 1/512 up to strength 0.9, and for frames up to 4K
+within the default 512 MiB; `lookahead_at` says what a size gets). A scene cut ends the window
+early: nothing reaches back across it, so the frames before it are final at once. Both passes keep their state
 in float32 (`Stabilizer(precise=True)`), and the held forward output is kept in float16 (RGBA,
-8 bytes a pixel): rounding it to 8 bits would add noise of a third of a grey level to every frame
-between the passes, as much as the flicker of a steady scene.
+8 bytes a pixel) where the window fits so: rounding it to 8 bits adds noise of a third of a grey
+level to every frame between the passes, as much as the flicker of a steady scene (bigger frames
+are held in 8 bits, so that the window still looks far enough ahead).
 """
 
 from __future__ import annotations
@@ -32,12 +34,15 @@ import torch
 from realtime_adain.device_blend import DeviceBlend
 from realtime_adain.temporal import Motion, Stabilizer, to_float_rgba, to_rgb8
 
-# What the window's held frames may take (the forward outputs, float16 RGBA); a bigger frame
-# holds fewer, and at most `MAX_LOOKAHEAD` frames look ahead.
+# What the window's held frames may take (the forward outputs); at most `MAX_LOOKAHEAD` frames
+# look ahead (enough for the 1/512 cut-off up to strength 0.9).
 WINDOW_BYTES = 512 * 2 ** 20
-MAX_LOOKAHEAD = 48
+MAX_LOOKAHEAD = 64
 MIN_FINAL = 16  # frames finalised per backward pass at least, where memory allows
-HELD_BYTES_PER_PIXEL = 8  # float16 RGBA (with `device`: 3, uint8 RGB, the forward pass's download)
+# A held frame: float16 RGBA where the whole window fits so, else uint8 RGB (a frame of 4K and up;
+# always with `device`, which gets the forward pass's 8-bit download).
+HELD_BYTES_PER_PIXEL = 8
+HELD_BYTES_PER_PIXEL_8BIT = 3
 
 
 def lookahead_frames(strength: float) -> int:
@@ -67,6 +72,7 @@ class TwoPassStabilizer:
         self.backward = Stabilizer(strength, "flow", preset, flow_width, precise=True, **options)
         self.lookahead = lookahead_frames(self.forward.strength)
         self.window_bytes = window_bytes
+        self._cap = self.lookahead + max(self.lookahead, MIN_FINAL)  # frames held at most (`hold_at_most`)
         self.device = torch.device(device) if device is not None else None
         self._stream = torch.cuda.Stream(self.device) if self.device is not None and self.device.type == "cuda" else None
         self.reset()
@@ -82,13 +88,28 @@ class TwoPassStabilizer:
     @property
     def most_held(self) -> int:
         """The most frames held at once, whatever their size (for a pipeline's frame budget)."""
-        return self.lookahead + max(self.lookahead, MIN_FINAL)
+        return self._cap
+
+    def hold_at_most(self, frames: int) -> None:
+        """Never hold more than `frames` frames, whatever their size: a pipeline sizes its frame
+        budget for the first frame's window (`window_frames`), and smaller frames later on must
+        not outgrow it."""
+        self._cap = max(2, min(frames, self.lookahead + max(self.lookahead, MIN_FINAL)))
+
+    def window_frames(self, size: tuple[int, int]) -> int:
+        """Frames held before a backward pass, for frames of `size` (height, width)."""
+        return self._layout(size)[2]
+
+    def lookahead_at(self, size: tuple[int, int]) -> int:
+        """Frames a backward pass looks ahead for frames of `size`: `lookahead` unless the window
+        cannot hold it (huge frames); what it cuts off then weighs strength ** this."""
+        return self._layout(size)[1]
 
     def reset(self) -> None:
         """Forget everything held (a new clip): call `flush` first to keep the frames."""
         self.forward.reset()
         self._prev_luma: np.ndarray | None = None
-        self._held: list[np.ndarray] = []  # forward outputs (float16 RGBA), not yet final
+        self._held: list[np.ndarray] = []  # forward outputs (float16 RGBA or uint8 RGB), not yet final
         self._reverse: list[Motion | None] = []  # _reverse[i]: held frame i's motion into frame i + 1
 
     def push(self, content: np.ndarray, stylized: np.ndarray) -> list[np.ndarray]:
@@ -117,6 +138,8 @@ class TwoPassStabilizer:
 
     def _hold(self, motion: Motion | None, forwarded: np.ndarray) -> list[np.ndarray]:
         """Hold a forward output (float32 RGBA state or uint8 RGB); the frames that became final."""
+        if motion is not None and motion.reverse is None:
+            raise ValueError("the motion has no reverse: compute it with reverse=True (MotionAhead(..., reverse=True))")
         reverse = motion.reverse if motion is not None else None
         final = []
         if self._held:
@@ -124,8 +147,8 @@ class TwoPassStabilizer:
                 final = self.flush()  # nothing reaches back across a cut or a new picture size
             else:
                 self._reverse.append(reverse)
-        self._held.append(self._held_form(forwarded))
-        lookahead, window = self._window(self._held[-1].nbytes)
+        per_pixel, lookahead, window = self._layout(forwarded.shape[:2])
+        self._held.append(self._held_form(forwarded, per_pixel))
         if len(self._held) >= window:
             final += self._backward(len(self._held) - lookahead)
         return final
@@ -134,19 +157,28 @@ class TwoPassStabilizer:
         """Every held frame, final (the end of a clip)."""
         return self._backward(len(self._held))
 
-    def _held_form(self, forwarded: np.ndarray) -> np.ndarray:
-        """What the window keeps of a forward output: float16 RGBA for OpenCV's backward pass
-        (converted by torch: numpy's float16 is slow), uint8 RGB to upload to `device`."""
-        if self.device is not None:
+    @staticmethod
+    def _held_form(forwarded: np.ndarray, per_pixel: int) -> np.ndarray:
+        """What the window keeps of a forward output: float16 RGBA (converted by torch: numpy's
+        float16 is slow) or uint8 RGB, by `per_pixel` bytes."""
+        if per_pixel == HELD_BYTES_PER_PIXEL_8BIT:
             return forwarded if forwarded.dtype == np.uint8 else to_rgb8(forwarded)
         state = to_float_rgba(forwarded) if forwarded.dtype == np.uint8 else forwarded
         return torch.from_numpy(state).to(torch.float16).numpy()
 
-    def _window(self, frame_bytes: int) -> tuple[int, int]:
-        """(lookahead, frames held before a backward pass) for frames of `frame_bytes`."""
-        most = max(2, self.window_bytes // max(1, frame_bytes))
-        lookahead = min(self.lookahead, most // 2)
-        return lookahead, min(most, lookahead + max(lookahead, MIN_FINAL))
+    def _layout(self, size: tuple[int, int]) -> tuple[int, int, int]:
+        """(bytes a held pixel takes, lookahead, frames held before a backward pass) for frames
+        of `size` (height, width): float16 where the whole window fits in `window_bytes`, else
+        8 bits; a window that still does not fit looks fewer frames ahead."""
+        pixels = max(1, size[0] * size[1])
+        full = self.lookahead + max(self.lookahead, MIN_FINAL)
+        forms = (HELD_BYTES_PER_PIXEL_8BIT,) if self.device is not None else (HELD_BYTES_PER_PIXEL, HELD_BYTES_PER_PIXEL_8BIT)
+        for per_pixel in forms:
+            most = min(self._cap, max(2, self.window_bytes // (pixels * per_pixel)))
+            if most >= min(full, self._cap) or per_pixel == forms[-1]:
+                lookahead = min(self.lookahead, most // 2)
+                return per_pixel, lookahead, min(most, lookahead + max(lookahead, MIN_FINAL))
+        raise AssertionError("unreachable")
 
     def _backward(self, count: int) -> list[np.ndarray]:
         """The backward pass from the newest held frame; the oldest `count` frames become final."""
@@ -156,7 +188,9 @@ class TwoPassStabilizer:
         for index in reversed(range(len(self._held))):
             motion = self._reverse[index] if index < len(self._reverse) else None
             if on_device is None:
-                out[index] = to_rgb8(self.backward.apply_float(motion, torch.from_numpy(self._held[index]).float().numpy()))
+                held = self._held[index]
+                state = to_float_rgba(held) if held.dtype == np.uint8 else torch.from_numpy(held).float().numpy()
+                out[index] = to_rgb8(self.backward.apply_float(motion, state))
             elif index < count:
                 out[index] = self._blend_on_device(on_device, motion, self._held[index])
             else:  # only the state matters: nothing to download

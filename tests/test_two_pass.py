@@ -8,15 +8,17 @@ import numpy as np
 import pytest
 
 from realtime_adain.temporal import MotionAhead, Stabilizer, gray, remap_rgb, to_float_rgba, to_rgb8
-from realtime_adain.two_pass import HELD_BYTES_PER_PIXEL, MAX_LOOKAHEAD, TwoPassStabilizer, lookahead_frames
+from realtime_adain.two_pass import (HELD_BYTES_PER_PIXEL, HELD_BYTES_PER_PIXEL_8BIT, MAX_LOOKAHEAD, TwoPassStabilizer,
+                                     lookahead_frames)
 from realtime_adain.video.pipeline import Pipeline
 from realtime_adain.video.reader import Frame
 from test_temporal import H, W, camera_clip, flickering, shifted_pair, texture
 
 
-def held_bytes(frames: int) -> int:
-    """The window budget that holds `frames` frames of the test clips."""
-    return frames * H * W * HELD_BYTES_PER_PIXEL
+def held_at_most(frames: int, strength: float = 0.5) -> TwoPassStabilizer:
+    stabilizer = TwoPassStabilizer(strength, flow_width=80)
+    stabilizer.hold_at_most(frames)
+    return stabilizer
 
 
 def two_pass(clip, stylized, stabilizer: TwoPassStabilizer) -> list[np.ndarray]:
@@ -102,14 +104,14 @@ def test_the_window_cuts_off_less_than_a_grey_level():
     stylized = flickering(clip)
     lookahead = lookahead_frames(0.5)
     assert 0.5 ** lookahead <= 1 / 512 < 0.5 ** (lookahead - 1)
-    small = TwoPassStabilizer(0.5, flow_width=80, window_bytes=held_bytes(2 * lookahead))
+    small = held_at_most(2 * lookahead)
     pieces = []
     for content, frame in zip(clip, stylized):
         pieces.append(len(small.push(content, frame)))
     pieces.append(len(small.flush()))
     assert [count for count in pieces[:-1] if count] == [lookahead, lookahead]  # a full window finalises all but the lookahead
     assert sum(pieces) == len(clip)
-    windowed = two_pass(clip, stylized, TwoPassStabilizer(0.5, flow_width=80, window_bytes=held_bytes(2 * lookahead)))
+    windowed = two_pass(clip, stylized, held_at_most(2 * lookahead))
     whole = two_pass(clip, stylized, TwoPassStabilizer(0.5, flow_width=80))
     assert max(np.abs(a.astype(int) - b).max() for a, b in zip(windowed, whole)) <= 1
     assert any(not np.array_equal(a, b) for a, b in zip(windowed, whole))  # the cut-off is real
@@ -125,7 +127,8 @@ def test_a_scene_cut_finalises_the_frames_before_it():
     assert len(stabilizer.flush()) == 2 and stabilizer.flush() == []
 
 
-@pytest.mark.parametrize("strength, expected", [(0.0, 0), (0.5, 9), (0.7, 18), (0.9, MAX_LOOKAHEAD), (1.0, MAX_LOOKAHEAD)])
+@pytest.mark.parametrize("strength, expected", [(0.0, 0), (0.5, 9), (0.7, 18), (0.9, 60), (0.95, MAX_LOOKAHEAD),
+                                                (1.0, MAX_LOOKAHEAD)])
 def test_lookahead_by_strength(strength, expected):
     assert lookahead_frames(strength) == expected
 
@@ -139,6 +142,9 @@ def test_strength_zero_and_bad_frames():
         TwoPassStabilizer(1.5)
     with pytest.raises(ValueError, match="must both be"):
         TwoPassStabilizer(0.5).push(clip[0], stylized[0][:, :-1])
+    one_way = Stabilizer(0.5).motion(gray(clip[0]), gray(clip[1]), clip[0].shape[:2])
+    with pytest.raises(ValueError, match="reverse=True"):
+        TwoPassStabilizer(0.5).push_motion(one_way, stylized[1])
 
 
 @pytest.mark.parametrize("batch_size", [1, 4])
@@ -147,8 +153,7 @@ def test_video_pipeline_holds_frames_and_packets_in_order(batch_size):
     between the frames it came between, though frames wait for their window."""
     clip = camera_clip()
     stylized = dict(zip((frame.tobytes() for frame in clip), flickering(clip)))
-    expected = two_pass(clip, [stylized[c.tobytes()] for c in clip], TwoPassStabilizer(0.5, flow_width=80,
-                                                                                        window_bytes=held_bytes(12)))
+    expected = two_pass(clip, [stylized[c.tobytes()] for c in clip], held_at_most(12))
 
     def stylize_stream(batches):
         for batch in batches:
@@ -161,7 +166,7 @@ def test_video_pipeline_holds_frames_and_packets_in_order(batch_size):
     stylized_counts: list[int] = []  # the progress bar's: frames count when stylized, not when their window is done
     Pipeline(iter(items), stylize_stream=stylize_stream, write_frame=written.append, write_packet=written.append,
              batch_size=batch_size, queue_frames=2, on_stylized=stylized_counts.append,
-             stabilizer=TwoPassStabilizer(0.5, flow_width=80, window_bytes=held_bytes(12))).run()
+             stabilizer=held_at_most(12)).run()
     assert sum(stylized_counts) == len(clip) and max(stylized_counts) == batch_size
     assert [item.pts if isinstance(item, Frame) else item for item in written] == [
         item.pts if isinstance(item, Frame) else item for item in items]
@@ -245,3 +250,38 @@ def test_a_ctrl_c_while_the_window_is_written_waits_for_every_thread():
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+def test_the_window_fits_its_memory_and_its_frame_budget():
+    """Held frames are float16 RGBA where the whole window fits the byte budget, else 8-bit RGB,
+    so big frames still look far enough ahead; only frames too big even so look less far ahead.
+    A window capped for the first frame's size (a pipeline's budget) does not grow for smaller
+    frames later on (it would outrun the pipeline's frame slots)."""
+    full = 9 + 16  # strength 0.5: lookahead 9, and 16 frames final per pass
+    roomy = TwoPassStabilizer(0.5, window_bytes=full * H * W * HELD_BYTES_PER_PIXEL)
+    assert roomy._layout((H, W)) == (HELD_BYTES_PER_PIXEL, 9, full)
+    tight = TwoPassStabilizer(0.5, window_bytes=full * H * W * HELD_BYTES_PER_PIXEL_8BIT)
+    assert tight._layout((H, W)) == (HELD_BYTES_PER_PIXEL_8BIT, 9, full)
+    assert tight.lookahead_at((2 * H, 2 * W)) == 3 and tight.window_frames((2 * H, 2 * W)) == 6  # a quarter as many frames
+    clip = camera_clip()[:3]
+    stylized = flickering(clip)
+    tight.push(clip[0], stylized[0])
+    assert tight._held[0].dtype == np.uint8 and roomy.push(clip[0], stylized[0]) == [] and roomy._held[0].dtype == np.float16
+    capped = TwoPassStabilizer(0.5)
+    capped.hold_at_most(capped.window_frames((2 * H, 2 * W)))
+    assert capped.most_held == full and capped.window_frames((H // 2, W // 2)) == full
+    capped.hold_at_most(6)
+    assert capped.most_held == 6 and capped.window_frames((H // 2, W // 2)) == 6 and capped.lookahead_at((H // 2, W // 2)) == 3
+
+
+def test_video_sizes_the_window_for_its_frames_and_says_when_it_is_short(capsys):
+    from pathlib import Path
+
+    from realtime_adain.video.job import size_window
+
+    usual, strong = TwoPassStabilizer(0.5), TwoPassStabilizer(0.95)
+    size_window(usual, Path("clip.mp4"), (720, 1280))
+    assert usual.most_held == 25 and capsys.readouterr().err == ""  # all it needs, nothing to say
+    size_window(strong, Path("clip.mp4"), (720, 1280))
+    err = capsys.readouterr().err
+    assert strong.most_held == 128 and "look 64 frames ahead" in err and "weighs up to 3.8%" in err

@@ -77,6 +77,8 @@ def stylize_file(
             raise UserError(f"--stabilize {settings.stabilize} smooths statistics inside the network, which only the "
                             f"eager engine can do (this stylizer runs {stylizer.engine.name})")
         stylizer.engine.content_stats = smoother
+        if isinstance(stabilizer, TwoPassStabilizer):
+            size_window(stabilizer, source, first.shape[:2])
         forward = stabilizer.forward if isinstance(stabilizer, TwoPassStabilizer) else stabilizer
         device_blend = DeviceBlend(forward) if forward is not None and on_device else None
         stylizer.engine.after_step = device_blend
@@ -151,6 +153,18 @@ def temporal_stages(settings: VideoSettings, device: torch.device | None = None
                       else Stabilizer(strength, "flow", precise=True))
     smoother = ContentStatsSmoother() if mode in ("stats", "both") else None
     return stabilizer, smoother
+
+
+def size_window(stabilizer: TwoPassStabilizer, source: Path, size: tuple[int, int]) -> None:
+    """Hold the two-pass window to what frames of `size` (height, width) need, so the pipeline's
+    frame budget grows by that much only; say when such frames cannot look far enough ahead."""
+    stabilizer.hold_at_most(stabilizer.window_frames(size))
+    ahead = stabilizer.lookahead_at(size)
+    if stabilizer.strength ** ahead > 1 / 512:
+        note(f"{source.name}: two passes at {size[1]}x{size[0]} and strength {stabilizer.strength:g} look {ahead} "
+             f"frames ahead, so what the backward pass cuts off every {stabilizer.window_frames(size) - ahead} frames "
+             f"weighs up to {stabilizer.strength ** ahead:.1%} (a lower --stabilize-strength, a smaller --size or "
+             f"--stabilize-passes 1 avoids it)")
 
 
 def blends_on_device(stylizer: Stylizer) -> bool:
