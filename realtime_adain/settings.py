@@ -21,6 +21,7 @@ DEFAULT_MAX_PIXELS = 4096 * 4096  # the processing budget (--max-pixels): a few 
 # The flow stabiliser's default strength by passes: each the steadiness the issue asks for (E_warp
 # under 40 % of the per-frame video's) at the best fidelity measured (docs/temporal.md).
 STABILIZE_STRENGTH = {1: 0.7, 2: 0.5}
+FLOW_MODES = ("flow", "both")  # the --stabilize modes that run the flow stabiliser (passes and strength apply)
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,7 @@ class VideoSettings:
     @property
     def has_flow(self) -> bool:
         """Whether the mode runs the flow stabiliser (`passes` and `strength` apply)."""
-        return self.stabilize in ("flow", "both")
+        return self.stabilize in FLOW_MODES
 
     @property
     def passes(self) -> int:

@@ -21,6 +21,7 @@ import functools
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -124,8 +125,12 @@ def remap_rgb(image: np.ndarray, coords: np.ndarray) -> np.ndarray:
     Done in RGBA: OpenCV vectorises the float-map remap for 4 channels, not 3 (720p, one core:
     ~5 ms against ~10), which pays for the two conversions.
     """
-    warped = cv2.remap(cv2.cvtColor(image, cv2.COLOR_RGB2RGBA), coords, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    return cv2.cvtColor(warped, cv2.COLOR_RGBA2RGB)
+    return cv2.cvtColor(_remap(cv2.cvtColor(image, cv2.COLOR_RGB2RGBA), coords), cv2.COLOR_RGBA2RGB)
+
+
+def _remap(image: np.ndarray, coords: np.ndarray) -> np.ndarray:
+    """`image` sampled bilinearly at `coords` (H', W', 2) float32, edges replicated (as `remap_rgb`)."""
+    return cv2.remap(image, coords, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
 def to_float_rgba(image: np.ndarray) -> np.ndarray:
@@ -344,24 +349,22 @@ class Stabilizer:
             return stylized
         if self.precise:
             return to_rgb8(self.apply_float(motion, to_float_rgba(stylized)))
-        height, width = stylized.shape[:2]
-        previous, self._prev_out = self._prev_out, stylized
-        if not self.continues(motion, previous.shape[:2] if previous is not None else None, (height, width)):
-            return stylized
-        positions, odds = resized(motion.positions, (height, width)), resized(motion.odds, (height, width))
-        self._prev_out = cv2.blendLinear(remap_rgb(previous, positions), stylized, odds, _ones(height, width))
-        return self._prev_out
+        return self._blend(motion, stylized, remap_rgb)
 
     def apply_float(self, motion: Motion | None, current: np.ndarray) -> np.ndarray:
         """`apply` for a frame in float32 RGBA 0-255 (`to_float_rgba`), keeping the state so: the
         stabilized frame, unrounded (the state itself: do not write to it)."""
+        return self._blend(motion, current, _remap)
+
+    def _blend(self, motion: Motion | None, current: np.ndarray,
+               remap: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> np.ndarray:
+        """`current` blended with the previous state warped by `remap` along `motion`; the new state."""
         height, width = current.shape[:2]
         previous, self._prev_out = self._prev_out, current
         if not self.continues(motion, previous.shape[:2] if previous is not None else None, (height, width)):
             return current
         positions, odds = resized(motion.positions, (height, width)), resized(motion.odds, (height, width))
-        warped = cv2.remap(previous, positions, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        self._prev_out = cv2.blendLinear(warped, current, odds, _ones(height, width))
+        self._prev_out = cv2.blendLinear(remap(previous, positions), current, odds, _ones(height, width))
         return self._prev_out
 
     def __call__(self, content: np.ndarray, stylized: np.ndarray) -> np.ndarray:

@@ -45,6 +45,17 @@ HELD_BYTES_PER_PIXEL = 8
 HELD_BYTES_PER_PIXEL_8BIT = 3
 
 
+def full_window(lookahead: int) -> int:
+    """Frames held before a backward pass: `lookahead` past at least `MIN_FINAL` that it finalises."""
+    return lookahead + max(lookahead, MIN_FINAL)
+
+
+def forward_pass(stabilizer: Stabilizer | TwoPassStabilizer) -> Stabilizer:
+    """The stabiliser that runs forward, frame by frame (the one motion is estimated for and the
+    GPU's `DeviceBlend` applies): `stabilizer` itself, or a two-pass one's first pass."""
+    return stabilizer.forward if isinstance(stabilizer, TwoPassStabilizer) else stabilizer
+
+
 def lookahead_frames(strength: float) -> int:
     """Frames past the last final one that a backward pass starts from: what is cut off weighs
     at most strength ** lookahead <= 1/512 (capped at `MAX_LOOKAHEAD`)."""
@@ -72,7 +83,7 @@ class TwoPassStabilizer:
         self.backward = Stabilizer(strength, "flow", preset, flow_width, precise=True, **options)
         self.lookahead = lookahead_frames(self.forward.strength)
         self.window_bytes = window_bytes
-        self._cap = self.lookahead + max(self.lookahead, MIN_FINAL)  # frames held at most (`hold_at_most`)
+        self._cap = full_window(self.lookahead)  # frames held at most (`hold_at_most`)
         self.device = torch.device(device) if device is not None else None
         self._stream = torch.cuda.Stream(self.device) if self.device is not None and self.device.type == "cuda" else None
         self.reset()
@@ -94,7 +105,7 @@ class TwoPassStabilizer:
         """Never hold more than `frames` frames, whatever their size: a pipeline sizes its frame
         budget for the first frame's window (`window_frames`), and smaller frames later on must
         not outgrow it."""
-        self._cap = max(2, min(frames, self.lookahead + max(self.lookahead, MIN_FINAL)))
+        self._cap = max(2, min(frames, full_window(self.lookahead)))
 
     def window_frames(self, size: tuple[int, int]) -> int:
         """Frames held before a backward pass, for frames of `size` (height, width)."""
@@ -171,13 +182,13 @@ class TwoPassStabilizer:
         of `size` (height, width): float16 where the whole window fits in `window_bytes`, else
         8 bits; a window that still does not fit looks fewer frames ahead."""
         pixels = max(1, size[0] * size[1])
-        full = self.lookahead + max(self.lookahead, MIN_FINAL)
+        full = full_window(self.lookahead)
         forms = (HELD_BYTES_PER_PIXEL_8BIT,) if self.device is not None else (HELD_BYTES_PER_PIXEL, HELD_BYTES_PER_PIXEL_8BIT)
         for per_pixel in forms:
             most = min(self._cap, max(2, self.window_bytes // (pixels * per_pixel)))
             if most >= min(full, self._cap) or per_pixel == forms[-1]:
                 lookahead = min(self.lookahead, most // 2)
-                return per_pixel, lookahead, min(most, lookahead + max(lookahead, MIN_FINAL))
+                return per_pixel, lookahead, min(most, full_window(lookahead))
         raise AssertionError("unreachable")
 
     def _backward(self, count: int) -> list[np.ndarray]:
@@ -187,13 +198,16 @@ class TwoPassStabilizer:
         on_device = DeviceBlend(self.backward) if self.device is not None else None
         for index in reversed(range(len(self._held))):
             motion = self._reverse[index] if index < len(self._reverse) else None
+            final = index < count  # the later frames only carry the state back: no output to make
             if on_device is None:
                 held = self._held[index]
-                state = to_float_rgba(held) if held.dtype == np.uint8 else torch.from_numpy(held).float().numpy()
-                out[index] = to_rgb8(self.backward.apply_float(motion, state))
-            elif index < count:
+                state = self.backward.apply_float(
+                    motion, to_float_rgba(held) if held.dtype == np.uint8 else torch.from_numpy(held).float().numpy())
+                if final:
+                    out[index] = to_rgb8(state)
+            elif final:
                 out[index] = self._blend_on_device(on_device, motion, self._held[index])
-            else:  # only the state matters: nothing to download
+            else:
                 self._blend_on_device(on_device, motion, self._held[index], download=False)
         del self._held[:count], self._reverse[:count]
         return out[:count]

@@ -31,7 +31,7 @@ import torch
 from realtime_adain.adain import adain, calc_mean_std
 from realtime_adain.commands.argtypes import non_negative_int, positive_int
 from realtime_adain.atomic import atomic_write_bytes
-from realtime_adain.settings import VideoSettings
+from realtime_adain.settings import FLOW_MODES, VideoSettings
 from realtime_adain.video.job import stylize_file
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import read_image
@@ -60,10 +60,10 @@ def stabilize_modes(text: str) -> list[str]:
         mode, colon, passes = token.partition(":")
         if mode not in MODES:
             raise argparse.ArgumentTypeError(f"'{mode}' is not one of {', '.join(MODES)}")
-        if colon and not (passes in ("1", "2") and (passes == "1" or mode in ("flow", "both"))):
+        if colon and not (passes in ("1", "2") and (passes == "1" or mode in FLOW_MODES)):
             raise argparse.ArgumentTypeError(f"'{token}': a mode takes :1 or :2 passes (two only with flow or both)")
         default = VideoSettings(stabilize=mode).passes
-        modes.append(f"{mode}:{passes or default}" if mode in ("flow", "both") else mode)
+        modes.append(f"{mode}:{passes or default}" if mode in FLOW_MODES else mode)
     if len(set(modes)) < len(modes):  # each is one labelled row; a repeat would merge two rows' timings
         raise argparse.ArgumentTypeError(f"'{text}' names a mode twice")
     return modes

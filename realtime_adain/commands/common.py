@@ -12,8 +12,8 @@ from tqdm import tqdm
 from realtime_adain.commands import argtypes
 from realtime_adain.errors import UserError
 from realtime_adain.paths import ensure_writable_dir
-from realtime_adain.settings import (DEFAULT_MAX_PIXELS, DTYPE_NAMES, ENGINE_CHOICES, STABILIZE_MODES, ModelSettings,
-                                     StyleSettings)
+from realtime_adain.settings import (DEFAULT_MAX_PIXELS, DTYPE_NAMES, ENGINE_CHOICES, STABILIZE_MODES, STABILIZE_STRENGTH,
+                                     ModelSettings, StyleSettings)
 
 
 def add_model_options(parser: argparse.ArgumentParser, default_size: int | None, size_default_text: str | None = None) -> None:
@@ -78,8 +78,9 @@ def style_cache_dir(value: str | None) -> Path | None:
 def add_stabilize_options(group: argparse._ArgumentGroup, mode_help: str) -> None:
     """--stabilize and --stabilize-strength of the interactive commands (checked by their settings)."""
     group.add_argument("--stabilize", default="flow", metavar="{%s}" % ",".join(STABILIZE_MODES), help=mode_help)
-    group.add_argument("--stabilize-strength", type=float, default=0.7, metavar="S",
-                       help="how much of the previous frame is kept where the flow is trusted, in [0, 1] (default 0.7)")
+    group.add_argument("--stabilize-strength", type=float, default=STABILIZE_STRENGTH[1], metavar="S",
+                       help="how much of the previous frame is kept where the flow is trusted, in [0, 1] "
+                            f"(default {STABILIZE_STRENGTH[1]})")
 
 
 def add_max_pixels_option(parser: argparse.ArgumentParser, what: str) -> None:

@@ -27,7 +27,7 @@ from realtime_adain.settings import VideoSettings
 from realtime_adain.styles import StyleSet
 from realtime_adain.stylizer import Stylizer
 from realtime_adain.temporal import ContentStatsSmoother, Stabilizer
-from realtime_adain.two_pass import TwoPassStabilizer
+from realtime_adain.two_pass import TwoPassStabilizer, forward_pass
 from realtime_adain.video.pipeline import Pipeline
 from realtime_adain.video.reader import Frame, VideoReader
 from realtime_adain.video.formats import EncodeSettings
@@ -79,8 +79,7 @@ def stylize_file(
         stylizer.engine.content_stats = smoother
         if isinstance(stabilizer, TwoPassStabilizer):
             size_window(stabilizer, source, first.shape[:2])
-        forward = stabilizer.forward if isinstance(stabilizer, TwoPassStabilizer) else stabilizer
-        device_blend = DeviceBlend(forward) if forward is not None and on_device else None
+        device_blend = DeviceBlend(forward_pass(stabilizer)) if stabilizer is not None and on_device else None
         stylizer.engine.after_step = device_blend
 
         def write_frame(frame: Frame) -> None:
@@ -146,12 +145,11 @@ def temporal_stages(settings: VideoSettings, device: torch.device | None = None
     `settings.stabilize` asks for; each None when off. Offline, the stabiliser keeps its state in
     float32 (`precise`): it costs little beside the network and avoids 8-bit rounding stalls.
     `device`: where the blends run when not on the CPU (two passes: the backward one too)."""
-    mode, strength = settings.stabilize, settings.strength
     stabilizer: Stabilizer | TwoPassStabilizer | None = None
-    if mode in ("flow", "both"):
-        stabilizer = (TwoPassStabilizer(strength, device=device) if settings.passes == 2
-                      else Stabilizer(strength, "flow", precise=True))
-    smoother = ContentStatsSmoother() if mode in ("stats", "both") else None
+    if settings.has_flow:
+        stabilizer = (TwoPassStabilizer(settings.strength, device=device) if settings.passes == 2
+                      else Stabilizer(settings.strength, "flow", precise=True))
+    smoother = ContentStatsSmoother() if settings.stabilize in ("stats", "both") else None
     return stabilizer, smoother
 
 

@@ -26,7 +26,7 @@ import numpy as np
 
 from realtime_adain.device_blend import DeviceBlend
 from realtime_adain.temporal import MotionAhead, Stabilizer
-from realtime_adain.two_pass import TwoPassStabilizer
+from realtime_adain.two_pass import TwoPassStabilizer, forward_pass
 from realtime_adain.video.reader import Frame
 
 Images = Callable[[np.ndarray], np.ndarray]
@@ -113,8 +113,7 @@ class Pipeline:
         threads = [_Stage(self._decode, "video-decode"), _Stage(self._encode, "video-encode")]
         if self.stabilizer is not None:
             self.stabilizer.reset()
-            forward = self.two_pass.forward if self.two_pass is not None else self.stabilizer
-            self.ahead = MotionAhead(forward, self.motion_workers, reverse=self.two_pass is not None)
+            self.ahead = MotionAhead(forward_pass(self.stabilizer), self.motion_workers, reverse=self.two_pass is not None)
             if self.device_blend is not None:
                 self.device_blend.reset()
             if self.stabilize_thread:
@@ -193,13 +192,12 @@ class Pipeline:
             for pending, frames in self._groups(tail):
                 groups.append((pending, frames))
                 if self.ahead is not None:
-                    for frame in frames:
-                        frame.motion = self.ahead.submit(frame.image)
+                    motions = [self.ahead.submit(frame.image) for frame in frames]
                     if self.device_blend is not None:
-                        self.device_blend.expect([frame.motion for frame in frames], frames[0].image.shape[:2])
-                        if self.two_pass is None:
-                            for frame in frames:
-                                frame.motion = None
+                        self.device_blend.expect(motions, frames[0].image.shape[:2])
+                    if self.stabilize_thread:  # the CPU stage's apply, or the backward pass after the GPU's
+                        for frame, motion in zip(frames, motions):
+                            frame.motion = motion
                 # A short last batch is filled up with its last frame (those results are dropped):
                 # every batch keeps one shape, so no graph is compiled or engine built for the tail.
                 # Only up to the batches already sent: a clip shorter than --batch is one batch of
