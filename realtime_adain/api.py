@@ -166,8 +166,8 @@ def stylize_video(
         raise ValueError(f"stabilize must be one of {', '.join(MODES)}, got {stabilize!r}")
     if stabilize_passes is not None and check_whole(stabilize_passes, "stabilize_passes", minimum=1) > 2:
         raise ValueError(f"stabilize_passes must be 1 or 2, got {stabilize_passes}")
-    if stabilize_passes == 2 and stabilize not in FLOW_MODES:
-        raise ValueError(f"stabilize_passes=2 needs stabilize='flow' or 'both', got {stabilize!r}")
+    if stabilize_passes is not None and stabilize not in FLOW_MODES:
+        raise ValueError(f"stabilize_passes needs stabilize='flow' or 'both', got {stabilize!r}")
     if stabilize_strength is not None and stabilize not in FLOW_MODES:
         raise ValueError(f"stabilize_strength needs stabilize='flow' or 'both', got {stabilize!r}")
     for value, name in ((stylizer, "stylizer"), (model, "model")):

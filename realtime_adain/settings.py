@@ -118,8 +118,8 @@ class VideoSettings:
             raise UserError(f"--stabilize {self.stabilize}: use one of {', '.join(MODES)}")
         if self.passes not in STABILIZE_STRENGTH:
             raise UserError(f"--stabilize-passes {self.passes}: use 1 or 2")
-        if self.stabilize_passes == 2 and not self.has_flow:
-            raise UserError(f"--stabilize-passes 2 runs the flow stabiliser twice; --stabilize {self.stabilize} has none "
+        if self.stabilize_passes is not None and not self.has_flow:
+            raise UserError(f"--stabilize-passes is the flow stabiliser's; --stabilize {self.stabilize} has none "
                             f"(use --stabilize flow or both)")
         if self.stabilize_strength is not None and not self.has_flow:
             raise UserError(f"--stabilize-strength is the flow stabiliser's; --stabilize {self.stabilize} has none "

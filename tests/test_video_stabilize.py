@@ -72,6 +72,8 @@ def test_flow_steadies_a_still_scene(run_cli, weights_env, data_dir, style, tmp_
     (("--stabilize-passes", ""), "invalid int value: ''"),
     (("--stabilize-passes", "2", "--stabilize", "stats"), "--stabilize stats has none"),
     (("--stabilize-passes", "2", "--stabilize", "off"), "--stabilize off has none"),
+    (("--stabilize-passes", "1", "--stabilize", "off"), "--stabilize-passes is the flow stabiliser's; --stabilize off has none"),
+    (("--stabilize-passes", "1", "--stabilize", "stats"), "--stabilize stats has none"),
     (("--stabilize-strength", "0.5", "--stabilize", "off"), "--stabilize-strength is the flow stabiliser's"),
     (("--stabilize-strength", "0.5", "--stabilize", "stats"), "--stabilize stats has none"),
 ])
