@@ -184,18 +184,26 @@ class VideoReader:
     def _demux(self) -> Iterator[Frame | av.Packet]:
         index = 0
         timeline = Timeline(REORDER_WINDOW)
+        held = HeldPackets(self.stream.time_base) if self.max_frames else None
         try:
             for item in timeline.order(self._decode()):
                 if isinstance(item, av.Packet):
-                    yield item
+                    if held is None:
+                        yield item
+                    else:
+                        held.add(item)
                     continue
                 decoded, pts = item
                 if index == 0:
                     self.rotation, self.colour = decoded.rotation, Colour.of(decoded)
                 yield Frame(frame_to_rgb(decoded, self._reformatter, self.pixel_aspect), pts, decoded.duration, index)
                 index += 1
+                if held is not None:
+                    yield from held.before(pts, decoded.duration)
                 if index == self.max_frames:
                     return
+            if held is not None:  # the file ended before `max_frames`: its sound plays on, as in a whole run
+                yield from held.before(None, 0)
         except av.error.FFmpegError as exc:  # the frames still held for reordering did decode
             good = index + len(timeline.frames)
             raise UserError(f"{self.path}: corrupt video data after {good} frames ({error_reason(exc)})") from None
@@ -242,6 +250,34 @@ class VideoReader:
 
     def __exit__(self, *exc_info) -> None:
         self.close()
+
+
+class HeldPackets:
+    """Packets of the other streams held until the video reaches them, for a run that stops after
+    `max_frames`: what starts after the last frame's end is dropped, so a preview's sound ends
+    with its picture (the decoder's delay and the reorder window would otherwise let about half
+    a second more through)."""
+
+    def __init__(self, video_time_base: Fraction) -> None:
+        self.video_time_base = video_time_base
+        self.packets: deque[av.Packet] = deque()
+
+    def add(self, packet: av.Packet) -> None:
+        self.packets.append(packet)
+
+    def before(self, pts: int | None, duration: int) -> Iterator[av.Packet]:
+        """The held packets that start before the frame at `pts` (video time base) ends; all of
+        them where that cannot be told (`pts` None: no timestamps, or the end of the file)."""
+        end = None if pts is None else (pts + (duration or 0)) * self.video_time_base
+        later: deque[av.Packet] = deque()
+        while self.packets:
+            packet = self.packets.popleft()
+            start = packet.pts if packet.pts is not None else packet.dts
+            if end is not None and start is not None and packet.time_base and start * packet.time_base >= end:
+                later.append(packet)  # an audio packet may follow a later subtitle: each is judged alone
+            else:
+                yield packet
+        self.packets = later
 
 
 class Timeline:
