@@ -348,6 +348,24 @@ def test_uploads_at_once_are_bounded_and_a_slow_one_times_out(stylizer, registry
     assert [s for s, _ in slow_ones] == [408, 408] and left == 0
 
 
+def test_a_huge_decoded_frame_is_scaled_as_it_is_converted(stylizer):
+    """A client may send VP8 frames up to 16383 a side: the worker converts them straight to the
+    work size (FFmpeg scales while converting), equal to converting then resizing."""
+    import av
+
+    from realtime_adain.serve.batcher import Batcher, _Job
+
+    batcher = Batcher(stylizer, 160, (1280, 720))
+    big = cv2.resize(moving(5), (3840, 2160), interpolation=cv2.INTER_LINEAR)
+    frame = av.VideoFrame.from_ndarray(big, format="rgb24").reformat(format="yuv420p")
+    content = batcher._content(_Job(None, frame, 0.0))
+    assert content.shape == (160, 284, 3) and content.dtype == np.uint8
+    expected = cv2.resize(frame.to_ndarray(format="rgb24"), (284, 160), interpolation=cv2.INTER_AREA)
+    assert psnr(content, expected) > 35
+    small = av.VideoFrame.from_ndarray(moving(5), format="rgb24").reformat(format="yuv420p")
+    assert batcher._content(_Job(None, small, 0.0)).shape == (160, 212, 3)
+
+
 def test_work_size_bounds_and_even_sides():
     assert work_size(480, 640, 160, (7680, 4320)) == (212, 160)
     assert work_size(4320, 7680, 0, (1280, 720)) == (1280, 720)

@@ -82,10 +82,6 @@ class _Job:
     arrived: float
 
 
-def _rgb(frame: object) -> np.ndarray:
-    return frame if isinstance(frame, np.ndarray) else frame.to_ndarray(format="rgb24")
-
-
 class Batcher(threading.Thread):
     """The worker: newest frame per client in, stylized frames out through each pipeline's `deliver`."""
 
@@ -137,7 +133,15 @@ class Batcher(threading.Thread):
                 self.error = message
 
     def _content(self, job: _Job) -> np.ndarray:
-        image = _rgb(job.frame)
+        frame = job.frame
+        if not isinstance(frame, np.ndarray):
+            # A decoded frame is scaled by FFmpeg as it is converted to RGB: whatever size a client
+            # sends (VP8 goes to 16383 a side), no full-size RGB copy is made (4K: 2.6 ms, not 12 + resize).
+            width, height = work_size(frame.height, frame.width, self.side, self.max_resolution)
+            if (width, height) == (frame.width, frame.height):
+                return frame.to_ndarray(format="rgb24")
+            return frame.to_ndarray(width=width, height=height, format="rgb24", interpolation="AREA")
+        image = frame
         size = work_size(*image.shape[:2], self.side, self.max_resolution)
         if image.shape[0] > 2 * size[1]:  # a huge frame: a cheap first step keeps INTER_AREA's cost down
             image = fit_short_side(image, 2 * min(size))
