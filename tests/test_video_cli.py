@@ -281,6 +281,39 @@ def test_audio_the_container_cannot_hold_is_reencoded(run_cli, weights_env, styl
     assert "re-encoding it to aac" in err
 
 
+def test_audio_a_muxer_lists_but_refuses_is_reencoded(run_cli, weights_env, style, tmp_path):
+    """MOV's muxer lists Opus among the codecs it holds, then refuses it as the header is written
+    ("opus only supported in MP4"): that failed the run; now the sound is re-encoded, as `ffmpeg`
+    does."""
+    source = write_video(tmp_path / "opus.mp4", gradient_frames(6, 64, 48), audio="libopus")
+    out = tmp_path / "out.mov"
+    code, _, err = run_cli("video", source, "-s", style, "--size", "32", "--style-size", "64", "-o", out)
+    assert code == 0, err
+    assert "note: .mov cannot hold opus audio (its muxer refuses it); re-encoding it to aac" in err
+    result = probe(out)
+    assert result.audio_codecs == ["aac"] and len(result.pts) == 6
+
+
+def test_a_damaged_packet_of_reencoded_audio_is_skipped(run_cli, weights_env, style, tmp_path):
+    """A WMV cut off inside an audio packet: WMA audio is re-encoded for MP4, and its decoder's
+    refusal of the partial packet was a traceback. FFmpeg skips it and plays on; so do we."""
+    import av
+
+    whole = tmp_path / "whole.wmv"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=64x48:rate=12:duration=1",
+                    "-f", "lavfi", "-i", "sine=duration=1", "-c:v", "wmv2", "-c:a", "wmav2", str(whole)], check=True)
+    with av.open(str(whole)) as container:
+        starts = sorted({p.pos for p in container.demux(audio=0) if p.dts is not None})
+    cut = tmp_path / "cut.wmv"
+    cut.write_bytes(whole.read_bytes()[:starts[len(starts) // 2] + 200])
+    out = tmp_path / "out.mp4"
+    code, _, err = run_cli("video", cut, "-s", style, "--size", "32", "--style-size", "64", "-o", out)
+    assert code == 0, err
+    assert "note: stream #1: a damaged audio packet was skipped" in err
+    result = probe(out)
+    assert result.audio_codecs == ["aac"] and len(result.pts) > 0
+
+
 def test_directory_of_videos_loads_model_and_style_once(run_cli, weights_env, style, tmp_path, monkeypatch):
     clips = tmp_path / "clips"
     clips.mkdir()

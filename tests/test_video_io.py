@@ -47,6 +47,28 @@ def test_writer_takes_rgb_and_keeps_it_through_yuv420(tmp_path):
     assert np.abs(decoded[10, 60] - BLUE).max() <= 6
 
 
+def test_rgb_coded_input_gives_bt709_yuv_not_a_yuv_stream_tagged_rgb(tmp_path):
+    """PNG/APNG/libx264rgb frames carry the "RGB" matrix; copied onto YUV H.264 it made a stream
+    players misread and zscale refuses. The output is BT.709, limited range, and tagged so."""
+    import av
+
+    source = write_video(tmp_path / "png.mov", [two_colour_frame()] * 3, codec="png", pix_fmt="rgb24")
+    with VideoReader(source) as reader:
+        assert reader.colour.colorspace == 0  # FFmpeg's AVCOL_SPC_RGB
+        spec = VideoFormatOut(64, 48, reader.time_base, reader.frame_rate, reader.colour)
+        out = tmp_path / "out.mp4"
+        writer = VideoWriter(out, EncodeSettings("libx264", crf=0), spec, passthrough=[])
+        for frame in reader.items():
+            writer.write_frame(frame.image, frame.pts, frame.duration)
+        writer.close()
+    with av.open(str(out)) as container:
+        stream = container.streams.video[0]
+        frame = next(container.decode(stream))
+        assert (frame.colorspace, frame.color_range, stream.pix_fmt) == (1, 1, "yuv420p")
+    decoded = rgb_frames(out)[0].astype(int)
+    assert np.abs(decoded[10, 5] - RED).max() <= 6 and np.abs(decoded[10, 60] - BLUE).max() <= 6
+
+
 def test_rotation_metadata_gives_upright_frames(tmp_path):
     # A 64x32 frame shown rotated 90 degrees counter-clockwise: the display is 32 wide, 64 tall.
     image = two_colour_frame(64, 32)

@@ -227,7 +227,9 @@ class VideoReader:
                 continue
             try:
                 frames = packet.decode()
-            except av.error.InvalidDataError:
+            except av.error.FFmpegError as exc:  # InvalidData mostly; DV's partial last frame: EPERM
+                if isinstance(exc, MemoryError):
+                    raise
                 self.damaged += 1
                 continue
             yield from frames

@@ -8,6 +8,7 @@ codec, and subtitles it does not accept are dropped with a note (see docs/video.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from fractions import Fraction
@@ -24,6 +25,8 @@ from realtime_adain.video.formats import (EncodeSettings, choose_pix_fmt, contai
 from realtime_adain.video.notes import note
 from realtime_adain.video.reader import Colour
 
+# FFmpeg's AVColorSpace and AVColorRange values (frame.colorspace, frame.color_range).
+RGB_MATRIX, BT709_MATRIX, LIMITED_RANGE = 0, 1, 1
 # Channel layouts by channel count, for re-encoded audio (other counts are mixed down to stereo).
 LAYOUTS = {1: "mono", 2: "stereo", 3: "2.1", 4: "quad", 5: "5.0", 6: "5.1", 7: "6.1", 8: "7.1"}
 
@@ -33,6 +36,15 @@ def _rescale(value: int, source: Fraction, target: Fraction) -> int:
     muxing rescale does (av_rescale_q_rnd with AV_ROUND_NEAR_INF)."""
     exact = Fraction(value) * Fraction(source) / Fraction(target)
     return math.floor(exact + Fraction(1, 2)) if exact >= 0 else -math.floor(-exact + Fraction(1, 2))
+
+
+def yuv_colour(colour: Colour) -> Colour:
+    """How YUV output is converted and tagged for an input of `colour`: the input's own, except
+    that RGB-coded input (PNG, APNG, libx264rgb: the "RGB" matrix) gets BT.709 at limited range,
+    as a YUV stream cannot carry the RGB matrix (tagged so, players and zscale refuse or misread it)."""
+    if colour.colorspace != RGB_MATRIX:
+        return colour
+    return dataclasses.replace(colour, colorspace=BT709_MATRIX, color_range=LIMITED_RANGE)
 
 
 @dataclass
@@ -54,29 +66,48 @@ class VideoWriter:
     ) -> None:
         self.path = path
         self._reformatter = VideoReformatter()  # one RGB -> YUV converter for the stream, not one per frame
-        try:
-            self.container = av.open(str(path), "w", format=container_format(path))
-        except av.error.FFmpegError as exc:
-            raise UserError(f"{path}: cannot write here ({exc.strerror or exc})") from None
-        try:
-            self.video = self._add_video(settings, video)
-            self.streams: dict[int, av.stream.Stream] = {}  # input stream index -> output stream
-            self.transcoded: dict[int, av.stream.Stream] = {}  # input index -> input stream, re-encoded
-            for stream in passthrough:
-                self._add_passthrough(stream)
-            self.container.start_encoding()
-        except av.error.FFmpegError as exc:
-            self.container.close()
-            raise UserError(f"{path}: cannot start encoding ({exc.strerror or exc})") from None
-        except BaseException:
-            self.container.close()
-            raise
+        # The muxer's list of codecs it holds is not the last word: MOV lists Opus and FLAC, yet
+        # refuses them when the header is written (MP4 only), MP4 TrueHD as experimental. Then the
+        # audio is re-encoded, as `ffmpeg -i in out.mov` does.
+        for copy_audio in (True, False):
+            notes = self._open(settings, video, passthrough, copy_audio)
+            if notes is not None:
+                break
+        for line in notes:
+            note(line)
         self.frames_written = 0
         self._last_pts: int | None = None
         self._shifted = False  # a timestamp was moved to keep them increasing (noted once)
         self._last_dts: dict[int, int] = {}  # input stream index -> last copied packet's dts
         self._moved: set[int] = set()  # copied streams whose timestamps were moved (noted once each)
+        self._damaged: set[int] = set()  # re-encoded streams with a packet that did not decode (noted once each)
         self._durations: dict[int, int] = {}  # pts -> duration of the frames inside the encoder
+
+    def _open(self, settings: EncodeSettings, video: VideoFormatOut, passthrough: Sequence[av.stream.Stream],
+              copy_audio: bool) -> list[str] | None:
+        """Open the file with its streams and write the header: the notes to give, or None when the
+        muxer refused a copied audio stream (try again re-encoding it)."""
+        try:
+            self.container = av.open(str(self.path), "w", format=container_format(self.path))
+        except av.error.FFmpegError as exc:
+            raise UserError(f"{self.path}: cannot write here ({exc.strerror or exc})") from None
+        try:
+            self.video = self._add_video(settings, video)
+            self.streams: dict[int, av.stream.Stream] = {}  # input stream index -> output stream
+            self.transcoded: dict[int, av.stream.Stream] = {}  # input index -> input stream, re-encoded
+            notes = [line for stream in passthrough if (line := self._add_passthrough(stream, copy_audio))]
+            self.container.start_encoding()
+            return notes
+        except av.error.FFmpegError as exc:
+            self.container.close()
+            copied_audio = any(s.type == "audio" and s.index not in self.transcoded for s in passthrough
+                               if s.index in self.streams)
+            if copy_audio and copied_audio:
+                return None
+            raise UserError(f"{self.path}: cannot start encoding ({exc.strerror or exc})") from None
+        except BaseException:
+            self.container.close()
+            raise
 
     def _add_video(self, settings: EncodeSettings, spec: VideoFormatOut) -> av.video.stream.VideoStream:
         stream = self.container.add_stream(settings.codec, rate=spec.frame_rate)
@@ -89,16 +120,19 @@ class VideoWriter:
         if settings.bitrate:
             stream.bit_rate = settings.bitrate
         self.rgb_output = av.VideoFormat(stream.pix_fmt).is_rgb
-        self.colour = spec.colour if spec.colour and not self.rgb_output else None
+        self.colour = yuv_colour(spec.colour) if spec.colour and not self.rgb_output else None
         if self.colour:
             ctx = stream.codec_context
             ctx.colorspace, ctx.color_range = self.colour.colorspace, self.colour.color_range
             ctx.color_primaries, ctx.color_trc = self.colour.color_primaries, self.colour.color_trc
         return stream
 
-    def _add_passthrough(self, stream: av.stream.Stream) -> None:
+    def _add_passthrough(self, stream: av.stream.Stream, copy_audio: bool = True) -> str | None:
+        """Add the output stream for an input audio/subtitle stream: copied, re-encoded or dropped
+        (the note to give for the last two)."""
         name = "ADTS aac" if is_adts_aac(stream) else stream.codec_context.name
-        if holds_copy(self.container.format.name, stream, self.container.supported_codecs):
+        copies = holds_copy(self.container.format.name, stream, self.container.supported_codecs)
+        if copies and (copy_audio or stream.type != "audio"):
             self.streams[stream.index] = self.container.add_stream_from_template(stream)
         elif stream.type == "audio":
             codec = self.container.default_audio_codec
@@ -108,10 +142,12 @@ class VideoWriter:
             out = self.container.add_stream(codec, rate=rate, layout=layout)
             self.streams[stream.index] = out
             self.transcoded[stream.index] = stream
-            note(f"{self.path.suffix} cannot hold {name} audio; re-encoding it to {codec}")
+            refused = " (its muxer refuses it)" if copies else ""
+            return f"{self.path.suffix} cannot hold {name} audio{refused}; re-encoding it to {codec}"
         else:
-            note(f"dropping {stream.type} stream #{stream.index} ({name}): "
-                 f"{self.path.suffix} cannot hold it (use .mkv to keep it)")
+            hint = "" if self.container.format.name == "matroska" else " (use .mkv to keep it)"
+            return f"dropping {stream.type} stream #{stream.index} ({name}): {self.path.suffix} cannot hold it{hint}"
+        return None
 
     def write_frame(self, image: np.ndarray, pts: int | None, duration: int) -> None:
         """Encode one (H, W, 3) uint8 RGB frame at `pts` (input time base)."""
@@ -160,9 +196,21 @@ class VideoWriter:
             packet.stream = out
             self.container.mux(packet)
             return
-        for frame in source.codec_context.decode(packet):
+        try:
+            frames = source.codec_context.decode(packet)
+        except av.error.FFmpegError as exc:  # a damaged packet: FFmpeg's tools skip it and play on
+            if isinstance(exc, MemoryError):
+                raise
+            self._note_damaged(packet.stream.index)
+            return
+        for frame in frames:
             for encoded in out.encode(frame):
                 self.container.mux(encoded)
+
+    def _note_damaged(self, index: int) -> None:
+        if index not in self._damaged:
+            note(f"stream #{index}: a damaged audio packet was skipped (FFmpeg skips it the same way)")
+        self._damaged.add(index)
 
     def _keep_increasing(self, packet: av.Packet, out: av.stream.Stream) -> None:
         """Move a copied packet whose decode time does not increase one tick after the previous
@@ -198,7 +246,11 @@ class VideoWriter:
             self._mux_video(self.video.encode(None))
             for index, source in self.transcoded.items():
                 out = self.streams[index]
-                for frame in source.codec_context.decode(None):
+                try:
+                    frames = source.codec_context.decode(None)
+                except av.error.FFmpegError:  # what the decoder held was damaged: there is nothing more
+                    frames = []
+                for frame in frames:
                     for encoded in out.encode(frame):
                         self.container.mux(encoded)
                 for encoded in out.encode(None):
