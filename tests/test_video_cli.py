@@ -234,7 +234,7 @@ def test_encoders_that_refuse_the_inputs_time_base(run_cli, weights_env, style, 
     assert code == 0, err
     result, original = probe(out), probe(source)
     assert original.time_base == Fraction(1, 90000) and len(result.pts) == len(original.pts) == 12
-    assert result.end_s == pytest.approx(original.end_s, abs=1 / 24)
+    assert result.span_s == pytest.approx(original.span_s, abs=1 / 24)
 
 
 def test_variable_frame_rate_timestamps_survive(run_cli, weights_env, style, tmp_path):
@@ -279,6 +279,37 @@ def test_audio_the_container_cannot_hold_is_reencoded(run_cli, weights_env, styl
     result = probe(out)
     assert result.audio_codecs == ["aac"] and len(result.pts) == 6
     assert "re-encoding it to aac" in err
+
+
+def _ts_segment(path, offset: float):
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=64x48:rate=12:duration=1", "-f",
+                    "lavfi", "-i", "sine=duration=1", "-c:v", "libx264", "-c:a", "aac", "-output_ts_offset",
+                    str(offset), str(path)], check=True)
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize("order", ["late start", "jump forward", "jump back"])
+def test_timestamps_start_at_zero_and_continue_across_joined_segments(run_cli, weights_env, style, tmp_path, order):
+    """As `ffmpeg -i in out.mp4` does: a clip starting at 10 s made an MP4 with 11 s of nothing
+    first; segments joined from a playlist (each with its own clock) a 500 s frozen gap, or, for
+    a jump back (read as a 33-bit wrap), a traceback from the MP4 muxer and a 26-hour .mkv."""
+    early, late = _ts_segment(tmp_path / "a.ts", 10), _ts_segment(tmp_path / "b.ts", 500)
+    source = tmp_path / "in.ts"
+    source.write_bytes({"late start": early, "jump forward": early + late, "jump back": late + early}[order])
+    frames = 12 if order == "late start" else 24
+    for ext in ("mp4", "mkv"):
+        out = tmp_path / f"out.{ext}"
+        code, _, err = run_cli("video", source, "-s", style, "--size", "32", "--style-size", "64", "-o", out)
+        assert code == 0, err
+        assert ("the timestamps jump at one place" in err) == (order != "late start"), err
+        result = probe(out)
+        assert len(result.pts) == frames
+        assert float(result.pts[0] * result.time_base) < 0.05  # the sound's encoder delay at most
+        assert result.end_s == pytest.approx(frames / 12, abs=0.1)
+        steps = np.diff(result.pts) * float(result.time_base)
+        assert steps.max() < 0.1, steps  # no gap where the segments meet
+        with av.open(str(out)) as container:
+            assert container.duration / 1e6 == pytest.approx(frames / 12, abs=0.1)
 
 
 def test_audio_a_muxer_lists_but_refuses_is_reencoded(run_cli, weights_env, style, tmp_path):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from video_corpus import CASES, FAST, FFMPEG, FFPROBE, Case, facts, make, missing_encoders
+from video_corpus import CASES, FAST, FFMPEG, FFPROBE, Case, facts, ffmpeg_made, make, missing_encoders
 
 # The FFmpeg CLI is software the test command installs (bash .ci/run), not absent hardware: no skip.
 assert FFMPEG and FFPROBE, "the corpus needs the FFmpeg CLI (ffmpeg, ffprobe): run the README's test command, bash .ci/run"
@@ -21,7 +21,7 @@ def stylize_and_compare(case: Case, run_cli, style, tmp_path) -> None:
     missing = missing_encoders(case)
     assert not missing, f"this FFmpeg build has no encoder {', '.join(missing)} (Debian's ffmpeg, which the test command installs, has them all)"
     source = make(case, tmp_path)
-    expected = facts(source)
+    expected = facts(ffmpeg_made(source, tmp_path / "ffmpeg.mp4") if case.ffmpeg_reference else source)
     out = tmp_path / f"{case.name}.out.mp4"
     code, _, err = run_cli("video", source, "-s", style, "--style-size", "64", "--size", "32", "--threads", "1",
                            *case.cli, "-o", out)

@@ -87,6 +87,12 @@ class Probe:
         """When the last frame stops showing: the duration that does not depend on B-frames."""
         return float((self.pts[-1] + self.durations[-1]) * self.time_base)
 
+    @property
+    def span_s(self) -> float:
+        """From the first frame's start to the last one's end (input timestamps start anywhere;
+        the output's at zero)."""
+        return self.end_s - float(self.pts[0] * self.time_base)
+
 
 def probe(path: Path) -> Probe:
     with av.open(str(path)) as container:

@@ -23,6 +23,7 @@ import numpy as np
 
 from realtime_adain.errors import UserError
 from realtime_adain.video.notes import note
+from realtime_adain.video.timestamps import TimestampShift
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".mts",
                     ".wmv", ".flv", ".3gp", ".ogv")
@@ -147,6 +148,7 @@ class VideoReader:
             self.rotation, self.colour = 0, None  # set from the first decoded frame
             self.pixel_aspect = pixel_aspect(self.stream, self.path.name)  # frames are resampled to square pixels
             self.damaged = 0  # video packets the decoder rejected (skipped)
+            self.shift = TimestampShift(self.container, self.path.name)  # timestamps from zero, across splices
             self._items = self._demux()
             self._lookahead: list[Frame | av.Packet] = []
             for item in self._items:
@@ -210,6 +212,7 @@ class VideoReader:
         if self.damaged:
             note(f"{self.path.name}: {self.damaged} damaged video packet{'s' if self.damaged > 1 else ''} "
                  "skipped (FFmpeg conceals them the same way)")
+        self.shift.note_jumps()
         if timeline.reordered:
             note(f"{self.path.name}: {timeline.reordered} frame timestamps were out of order; "
                  "they were put back in order (the timing is kept)")
@@ -221,6 +224,7 @@ class VideoReader:
         video packet the decoder rejects as damaged is skipped, as FFmpeg's tools conceal it and
         play on (counted in `damaged`, noted at the end)."""
         for packet in self.container.demux([self.stream, *self.passthrough]):
+            self.shift.apply(packet)
             if packet.stream is not self.stream:
                 if packet.dts is not None:  # the flush packet at the end carries nothing
                     yield packet
@@ -242,7 +246,8 @@ class VideoReader:
         if end is None or not declared:
             return True  # nothing but the frame count to go by
         one_frame = 1 / (self.frame_rate * self.time_base) if self.frame_rate else 1
-        return end + one_frame < (self.stream.start_time or 0) + declared
+        start = (self.stream.start_time or 0) + self.shift.ticks(self.time_base)  # where the shift put it
+        return end + one_frame < start + declared
 
     def close(self) -> None:
         self.container.close()
