@@ -312,6 +312,24 @@ def test_timestamps_start_at_zero_and_continue_across_joined_segments(run_cli, w
             assert container.duration / 1e6 == pytest.approx(frames / 12, abs=0.1)
 
 
+def test_avi_output_counts_frames_not_ticks(run_cli, weights_env, style, tmp_path):
+    """AVI indexes one entry per tick of the stream's time base: an MP4's 1/15360 made a "15360 fps"
+    file of empty entries that FFmpeg reads with DTS errors. The stream runs at the frame rate."""
+    source = tmp_path / "in.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=64x48:rate=12:duration=1", "-f",
+                    "lavfi", "-i", "sine=duration=1", "-c:v", "libx264", "-c:a", "aac", str(source)], check=True)
+    out = tmp_path / "out.avi"
+    code, _, err = run_cli("video", source, "-s", style, "--size", "32", "--style-size", "64", "-o", out)
+    assert code == 0, err
+    with av.open(str(out)) as container:
+        stream = container.streams.video[0]
+        assert stream.time_base == Fraction(1, 12) and stream.frames == 12
+        assert len(container.streams.audio) == 1
+    assert len(probe(out).pts) == 12
+    decoded = subprocess.run(["ffmpeg", "-v", "error", "-i", str(out), "-f", "null", "-"], capture_output=True, text=True)
+    assert decoded.returncode == 0 and decoded.stderr == ""
+
+
 def test_audio_a_muxer_lists_but_refuses_is_reencoded(run_cli, weights_env, style, tmp_path):
     """MOV's muxer lists Opus among the codecs it holds, then refuses it as the header is written
     ("opus only supported in MP4"): that failed the run; now the sound is re-encoded, as `ffmpeg`

@@ -123,12 +123,16 @@ def holds_copy(fmt: str, stream: av.stream.Stream, supported: set[str]) -> bool:
 SIXTEEN_BIT_TIME_BASE = frozenset({"mpeg4", "h263", "h263p", "msmpeg4", "msmpeg4v2", "wmv1", "wmv2", "flv"})
 
 
-def encoder_time_base(codec: str, time_base: Fraction, frame_rate: Fraction | None) -> Fraction:
-    """The input's time base where the encoder takes it, which keeps every frame's timestamp; else
-    one frame at the encoder's nearest frame rate (MPEG-1/2 take only their standard rates) or,
-    for the 16-bit kind, at the input's rate. Timestamps are then rounded to it."""
+def encoder_time_base(codec: str, time_base: Fraction, frame_rate: Fraction | None, fmt: str = "") -> Fraction:
+    """The input's time base where the encoder and the `fmt` container take it, which keeps every
+    frame's timestamp; else one frame at the encoder's nearest frame rate (MPEG-1/2 take only
+    their standard rates) or at the input's rate: for the 16-bit kind, and for AVI, which counts
+    frames (at the input's 1/90000 its index held 90000 entries a second, nearly all empty).
+    Timestamps are then rounded to it."""
     encoder = av.Codec(codec, "w")
     rate = Fraction(frame_rate) if frame_rate else Fraction(25)
+    if fmt == "avi" and not encoder.frame_rates:
+        return 1 / rate.limit_denominator(65535)
     if encoder.frame_rates:
         return 1 / min((Fraction(r) for r in encoder.frame_rates), key=lambda r: abs(r - rate))
     if encoder.name in SIXTEEN_BIT_TIME_BASE and Fraction(time_base).denominator > 65535:

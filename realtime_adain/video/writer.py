@@ -113,9 +113,10 @@ class VideoWriter:
         stream = self.container.add_stream(settings.codec, rate=spec.frame_rate)
         stream.width, stream.height = spec.width, spec.height
         stream.pix_fmt = choose_pix_fmt(settings, spec.width, spec.height)
-        stream.time_base = spec.time_base
+        encoder_tb = encoder_time_base(settings.codec, spec.time_base, spec.frame_rate, self.container.format.name)
+        stream.time_base = encoder_tb if self.container.format.name == "avi" else spec.time_base
         self.input_time_base = spec.time_base
-        stream.codec_context.time_base = encoder_time_base(settings.codec, spec.time_base, spec.frame_rate)
+        stream.codec_context.time_base = encoder_tb
         stream.options = settings.codec_options()
         if settings.bitrate:
             stream.bit_rate = settings.bitrate
@@ -183,43 +184,60 @@ class VideoWriter:
             duration = self._durations.pop(packet.pts, None)
             if duration:
                 packet.duration = duration
+            self._mux(packet)
+
+    def _mux(self, packet: av.Packet) -> None:
+        """Hand a packet to the muxer; what it refuses is one line, not a traceback."""
+        try:
             self.container.mux(packet)
+        except av.error.FFmpegError as exc:
+            if isinstance(exc, (OSError, MemoryError)):  # a full disk: named by the caller
+                raise
+            raise UserError(f"{self.path}: the {self.path.suffix} muxer refused a packet "
+                            f"({exc.strerror or exc})") from None
 
     def write_packet(self, packet: av.Packet) -> None:
         """Copy (or re-encode) one packet of an audio/subtitle stream of the input."""
         out = self.streams.get(packet.stream.index)
         if out is None:
             return
-        source = self.transcoded.get(packet.stream.index)
+        index = packet.stream.index
+        source = self.transcoded.get(index)
         if source is None:
-            self._keep_increasing(packet, out)
+            self._keep_increasing(packet, out, index)
             packet.stream = out
-            self.container.mux(packet)
+            self._mux(packet)
             return
         try:
             frames = source.codec_context.decode(packet)
         except av.error.FFmpegError as exc:  # a damaged packet: FFmpeg's tools skip it and play on
             if isinstance(exc, MemoryError):
                 raise
-            self._note_damaged(packet.stream.index)
+            self._note_damaged(index)
             return
-        for frame in frames:
+        self._encode_audio(index, frames)
+
+    def _encode_audio(self, index: int, frames: Sequence[av.AudioFrame] | None) -> None:
+        """Re-encode decoded `frames` of input stream `index` (None: flush the encoder) and mux them."""
+        out = self.streams[index]
+        for frame in (frames if frames is not None else [None]):
             for encoded in out.encode(frame):
-                self.container.mux(encoded)
+                self._keep_increasing(encoded, out, index)  # joined segments' sound may overlap
+                self._mux(encoded)
 
     def _note_damaged(self, index: int) -> None:
         if index not in self._damaged:
             note(f"stream #{index}: a damaged audio packet was skipped (FFmpeg skips it the same way)")
         self._damaged.add(index)
 
-    def _keep_increasing(self, packet: av.Packet, out: av.stream.Stream) -> None:
+    def _keep_increasing(self, packet: av.Packet, out: av.stream.Stream, index: int) -> None:
         """Move a copied packet whose decode time does not increase one tick after the previous
         one (as FFmpeg does: "Non-monotonic DTS ... changing to"); the muxer would refuse it.
 
         Compared in the output stream's time base, which the muxer rescales to: two input ticks
         apart can be one output tick (MPEG-TS 1/90000 into an MP4's 1/48000 audio). A moved packet
         is given in the output's time base."""
-        index, dts = packet.stream.index, packet.dts
+        dts = packet.dts
         if dts is None:
             return
         tb_in, tb_out = packet.time_base, out.time_base
@@ -245,15 +263,11 @@ class VideoWriter:
         try:
             self._mux_video(self.video.encode(None))
             for index, source in self.transcoded.items():
-                out = self.streams[index]
                 try:
                     frames = source.codec_context.decode(None)
                 except av.error.FFmpegError:  # what the decoder held was damaged: there is nothing more
                     frames = []
-                for frame in frames:
-                    for encoded in out.encode(frame):
-                        self.container.mux(encoded)
-                for encoded in out.encode(None):
-                    self.container.mux(encoded)
+                self._encode_audio(index, frames)
+                self._encode_audio(index, None)
         finally:
             self.container.close()
