@@ -330,6 +330,36 @@ def test_avi_output_counts_frames_not_ticks(run_cli, weights_env, style, tmp_pat
     assert decoded.returncode == 0 and decoded.stderr == ""
 
 
+def test_titles_languages_default_track_and_chapters_are_kept(run_cli, weights_env, style, tmp_path):
+    """As `ffmpeg` keeps them: the output lost the file's title, which audio track is which
+    language (players listed two "unknown" tracks), the default track and the chapters."""
+    plain, source = tmp_path / "plain.mkv", tmp_path / "in.mkv"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=64x48:rate=12:duration=2", "-f",
+                    "lavfi", "-i", "sine=duration=2", "-f", "lavfi", "-i", "sine=frequency=600:duration=2", "-map", "0",
+                    "-map", "1", "-map", "2", "-c:v", "libx264", "-c:a", "aac", "-metadata", "title=My trip",
+                    "-metadata:s:a:0", "language=eng", "-metadata:s:a:1", "language=jpn", "-metadata:s:a:1",
+                    "title=Commentary", "-disposition:a:1", "0", str(plain)], check=True)
+    chapters = tmp_path / "chapters.txt"
+    chapters.write_text(";FFMETADATA1\n[CHAPTER]\nTIMEBASE=1/1000\nSTART=0\nEND=1000\ntitle=Intro\n"
+                        "[CHAPTER]\nTIMEBASE=1/1000\nSTART=1000\nEND=2000\ntitle=Main\n")
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(plain), "-i", str(chapters), "-map", "0", "-map_chapters", "1",
+                    "-c", "copy", str(source)], check=True)
+    for ext in ("mkv", "mp4"):
+        out = tmp_path / f"out.{ext}"
+        code, _, err = run_cli("video", source, "-s", style, "--size", "32", "--style-size", "64", "-o", out)
+        assert code == 0, err
+        with av.open(str(out)) as container:
+            assert container.metadata["title"] == "My trip"
+            audio = container.streams.audio
+            assert [s.language for s in audio] == ["eng", "jpn"]
+            assert [bool(s.disposition & av.stream.Disposition.default) for s in audio] == [True, False]
+            assert [(c["metadata"]["title"], float(c["start"] * c["time_base"])) for c in container.chapters()] == [
+                ("Intro", 0.0), ("Main", 1.0)]
+            if ext == "mkv":
+                assert audio[1].metadata["title"] == "Commentary"
+                assert "DURATION" not in audio[0].metadata or audio[0].metadata["DURATION"].startswith("00:00:02")
+
+
 def test_audio_a_muxer_lists_but_refuses_is_reencoded(run_cli, weights_env, style, tmp_path):
     """MOV's muxer lists Opus among the codecs it holds, then refuses it as the header is written
     ("opus only supported in MP4"): that failed the run; now the sound is re-encoded, as `ffmpeg`

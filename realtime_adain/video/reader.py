@@ -177,6 +177,14 @@ class VideoReader:
         declared = self.stream.frames or 0
         return min(declared, self.max_frames) if self.max_frames else declared
 
+    def chapters(self) -> list[dict]:
+        """The file's chapters, on the timeline from zero (`TimestampShift`), as PyAV gives them."""
+        shifted = []
+        for chapter in self.container.chapters():
+            shift = self.shift.ticks(Fraction(chapter["time_base"]))
+            shifted.append({**chapter, "start": max(0, chapter["start"] + shift), "end": max(0, chapter["end"] + shift)})
+        return shifted
+
     def items(self) -> Iterator[Frame | av.Packet]:
         """Every frame and pass-through packet, in file order; raises UserError on corrupt data."""
         yield from self._lookahead

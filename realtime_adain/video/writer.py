@@ -56,6 +56,20 @@ class VideoFormatOut:
     time_base: Fraction
     frame_rate: Fraction | None
     colour: Colour | None = None
+    tags: dict[str, str] = dataclasses.field(default_factory=dict)  # the file's (title, date...)
+    video_tags: dict[str, str] = dataclasses.field(default_factory=dict)  # the video stream's (language...)
+    chapters: list[dict] = dataclasses.field(default_factory=list)  # as `InputContainer.chapters()` gives them
+
+
+# Tags that describe how a file was written, not what it holds: the muxer writes its own.
+WRITER_TAGS = frozenset({"encoder", "duration", "number_of_frames", "number_of_bytes", "major_brand",
+                         "minor_version", "compatible_brands"})
+
+
+def content_tags(tags: dict[str, str]) -> dict[str, str]:
+    """`tags` without those that describe the input's encoding (FFmpeg drops them the same way)."""
+    return {key: value for key, value in tags.items()
+            if key.lower() not in WRITER_TAGS and not key.lower().startswith("_statistics")}
 
 
 class VideoWriter:
@@ -96,6 +110,7 @@ class VideoWriter:
             self.streams: dict[int, av.stream.Stream] = {}  # input stream index -> output stream
             self.transcoded: dict[int, av.stream.Stream] = {}  # input index -> input stream, re-encoded
             notes = [line for stream in passthrough if (line := self._add_passthrough(stream, copy_audio))]
+            self._label(video, passthrough)
             self.container.start_encoding()
             return notes
         except av.error.FFmpegError as exc:
@@ -108,6 +123,20 @@ class VideoWriter:
         except BaseException:
             self.container.close()
             raise
+
+    def _label(self, video: VideoFormatOut, passthrough: Sequence[av.stream.Stream]) -> None:
+        """Carry over what the input says about itself, as `ffmpeg` does: the file's tags (title,
+        date), each stream's (language, title) and dispositions (which audio track plays by
+        default), and the chapters."""
+        self.container.metadata.update(content_tags(video.tags))
+        self.video.metadata.update(content_tags(video.video_tags))
+        for stream in passthrough:
+            out = self.streams.get(stream.index)
+            if out is not None:
+                out.metadata.update(content_tags(stream.metadata))
+                out.disposition = stream.disposition
+        if video.chapters:
+            self.container.set_chapters(video.chapters)
 
     def _add_video(self, settings: EncodeSettings, spec: VideoFormatOut) -> av.video.stream.VideoStream:
         stream = self.container.add_stream(settings.codec, rate=spec.frame_rate)
