@@ -279,6 +279,15 @@ def test_audio_the_container_cannot_hold_is_reencoded(run_cli, weights_env, styl
     result = probe(out)
     assert result.audio_codecs == ["aac"] and len(result.pts) == 6
     assert "re-encoding it to aac" in err
+    # 16-bit PCM: FFmpeg 8's MP4 muxer takes it, as `ipcm`, which most players cannot play.
+    source = write_video(tmp_path / "pcm16.mkv", gradient_frames(6, 64, 48), audio="pcm_s16le", codec="ffv1",
+                         pix_fmt="yuv444p")
+    code, _, err = run_cli("video", source, "-s", style, "--size", "32", "--style-size", "64", "-o", out)
+    assert code == 0 and "cannot hold pcm_s16le audio; re-encoding it to aac" in err, err
+    assert probe(out).audio_codecs == ["aac"]
+    code, _, err = run_cli("video", source, "-s", style, "--size", "32", "--style-size", "64", "-o", tmp_path / "pcm.mov")
+    assert code == 0 and "re-encoding" not in err, err
+    assert probe(tmp_path / "pcm.mov").audio_codecs == ["pcm_s16le"]
 
 
 def _ts_segment(path, offset: float):

@@ -113,8 +113,12 @@ def holds_copy(fmt: str, stream: av.stream.Stream, supported: set[str]) -> bool:
     """Whether a `fmt` container holds `stream`'s packets copied as they are. By codec (a decoder
     may be named otherwise: mp3float, dca), except ADTS AAC into AVI: its muxer takes that only
     under a tag no demuxer reads back as audio (converting needs a bitstream filter's first
-    packet before the header is written)."""
+    packet before the header is written); and PCM into MP4: FFmpeg 8 writes it as ISO 23003-5
+    `ipcm`, which browsers, QuickTime and FFmpeg before 6 do not play (it is re-encoded to AAC, as
+    `ffmpeg -i in.mov out.mp4` does; .mov and .mkv keep it)."""
     if fmt == "avi" and is_adts_aac(stream):
+        return False
+    if fmt == "mp4" and stream.codec_context.codec.name.startswith("pcm_"):
         return False
     return container_holds(fmt, {stream.codec_context.name, stream.codec_context.codec.canonical_name}, supported)
 
