@@ -192,17 +192,20 @@ def test_bad_inputs_among_several_are_all_named_before_any_work(run_cli, weights
 
 
 def test_concatenated_ts_with_sound_into_mp4(run_cli, weights_env, style, tmp_path):
-    """Two MPEG-TS files joined byte for byte (their clocks restart): the copied sound's timestamps
-    go back, and are moved on in the MP4's own time base (two TS ticks can be one there, which the
-    muxer refused with EINVAL). Every frame and every audio packet arrives."""
+    """Two MPEG-TS files joined byte for byte (their clocks restart): the timeline continues across
+    the splice (it once went back: sound moved a tick at a time, which the muxer refused with
+    EINVAL where two TS ticks are one MP4 tick). Every frame and every audio packet arrives."""
     parts = [write_video(tmp_path / f"part{i}.ts", gradient_frames(6, 64, 48), audio="aac") for i in range(2)]
     joined = tmp_path / "joined.ts"
     joined.write_bytes(b"".join(part.read_bytes() for part in parts))
     out = tmp_path / "out.mp4"
     code, _, err = run_cli("video", joined, "-s", style, "--size", "32", "--style-size", "64", "-o", out)
     assert code == 0, err
-    assert "moving them on" in err
-    assert len(probe(out).pts) == len(probe(joined).pts) == 12
+    assert "the timestamps jump (segments joined together)" in err
+    result, part = probe(out), probe(parts[0])
+    assert len(result.pts) == len(probe(joined).pts) == 12
+    # No overlap; the second part starts where the first one's longer sound ends (as in FFmpeg).
+    assert 2 * part.span_s - 0.05 < result.span_s < 1.5
     copied, source = audio_packets(out), audio_packets(joined)  # MP4 holds AAC without TS's ADTS headers
     assert len(copied) == len(source) and all(s.endswith(c) and len(s) == len(c) + 7 for (c, _, _), (s, _, _) in zip(copied, source))
 
@@ -297,6 +300,33 @@ def _ts_segment(path, offset: float):
     return path.read_bytes()
 
 
+def test_segments_each_starting_near_zero_follow_one_another(run_cli, weights_env, style, tmp_path):
+    """`cat seg.ts seg.ts seg.ts` (HLS segments, each from about 1.4 s): steps back of a second
+    are splices too, as in FFmpeg; the three overlapped in one second, every timestamp moved on."""
+    segment = _ts_segment(tmp_path / "seg.ts", 0)
+    source = tmp_path / "three.ts"
+    source.write_bytes(segment * 3)
+    out = tmp_path / "out.mp4"
+    code, _, err = run_cli("video", source, "-s", style, "--size", "32", "--style-size", "64", "-o", out)
+    assert code == 0 and "the timestamps jump" in err and "frame timestamps" not in err, err
+    result = probe(out)
+    assert len(result.pts) == 36 and result.end_s == pytest.approx(3.0, abs=0.1)
+    assert (np.diff(result.pts) * float(result.time_base)).max() < 0.1
+
+
+def test_latin1_tags_do_not_make_a_file_unreadable(run_cli, weights_env, style, tmp_path):
+    source = tmp_path / "latin1.avi"
+    """An AVI's INFO title in Latin-1 ("\xe9"): PyAV refused the file ("utf-8 codec can't decode");
+    FFmpeg plays it."""
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=64x48:rate=12:duration=1", "-c:v",
+                    "mpeg4", "-metadata", "title=x", str(source)], check=True)
+    data = source.read_bytes().replace(b"INAM\x02\x00\x00\x00x\x00", b"INAM\x02\x00\x00\x00\xe9\x00")
+    assert data != source.read_bytes()
+    source.write_bytes(data)
+    code, _, err = run_cli("video", source, "-s", style, "--size", "32", "--style-size", "64", "-o", tmp_path / "o.mp4")
+    assert code == 0, err
+
+
 @pytest.mark.parametrize("order", ["late start", "jump forward", "jump back"])
 def test_timestamps_start_at_zero_and_continue_across_joined_segments(run_cli, weights_env, style, tmp_path, order):
     """As `ffmpeg -i in out.mp4` does: a clip starting at 10 s made an MP4 with 11 s of nothing
@@ -310,7 +340,7 @@ def test_timestamps_start_at_zero_and_continue_across_joined_segments(run_cli, w
         out = tmp_path / f"out.{ext}"
         code, _, err = run_cli("video", source, "-s", style, "--size", "32", "--style-size", "64", "-o", out)
         assert code == 0, err
-        assert ("the timestamps jump at one place" in err) == (order != "late start"), err
+        assert ("the timestamps jump (segments joined together)" in err) == (order != "late start"), err
         result = probe(out)
         assert len(result.pts) == frames
         assert float(result.pts[0] * result.time_base) < 0.05  # the sound's encoder delay at most
@@ -380,6 +410,15 @@ def test_audio_a_muxer_lists_but_refuses_is_reencoded(run_cli, weights_env, styl
     assert "note: .mov cannot hold opus audio (its muxer refuses it); re-encoding it to aac" in err
     result = probe(out)
     assert result.audio_codecs == ["aac"] and len(result.pts) == 6
+    # Only the refused track is re-encoded: an AAC track beside it is still copied.
+    both = tmp_path / "both.mkv"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=64x48:rate=12:duration=1", "-f",
+                    "lavfi", "-i", "sine=sample_rate=48000:duration=1", "-map", "0", "-map", "1", "-map", "1",
+                    "-c:v", "libx264", "-c:a:0", "aac", "-c:a:1", "libopus", str(both)], check=True)
+    code, _, err = run_cli("video", both, "-s", style, "--size", "32", "--style-size", "64", "-o", tmp_path / "both.mov")
+    assert code == 0 and "opus audio (its muxer refuses it)" in err and "aac audio" not in err, err
+    copied = [data for data, _, _ in audio_packets(tmp_path / "both.mov")]
+    assert copied == [data for data, _, _ in audio_packets(both)]  # the AAC track's bytes (track 0)
 
 
 def test_a_damaged_packet_of_reencoded_audio_is_skipped(run_cli, weights_env, style, tmp_path):

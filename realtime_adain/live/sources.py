@@ -166,7 +166,7 @@ class PyAVSource:
 
     def open(self) -> None:
         try:
-            container = av.open(self.target, timeout=self.timeout if not self.is_file else None)
+            container = av.open(self.target, timeout=self.timeout if not self.is_file else None, metadata_errors="replace")
         except (av.FFmpegError, OSError) as exc:
             raise SourceError(f"{self.target}: cannot open ({error_reason(exc)})") from None
         if not container.streams.video:

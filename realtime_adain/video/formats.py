@@ -123,19 +123,40 @@ def holds_copy(fmt: str, stream: av.stream.Stream, supported: set[str]) -> bool:
     return container_holds(fmt, {stream.codec_context.name, stream.codec_context.codec.canonical_name}, supported)
 
 
+def muxer_accepts(fmt: str, stream: av.stream.Stream) -> bool:
+    """Whether a `fmt` muxer writes a header holding `stream` copied: some refuse a codec they list
+    only then (MOV: Opus and FLAC are MP4's; MP4: TrueHD is experimental). Tried in memory."""
+    try:
+        with av.open(io.BytesIO(), "w", format=fmt) as probe:
+            probe.add_stream_from_template(stream)
+            probe.start_encoding()
+    except av.error.FFmpegError:
+        return False
+    return True
+
+
 # MPEG-4 Part 2 and its H.263 kin store the time base in 16 bits (MPEG-TS's 1/90000 is refused).
 SIXTEEN_BIT_TIME_BASE = frozenset({"mpeg4", "h263", "h263p", "msmpeg4", "msmpeg4v2", "wmv1", "wmv2", "flv"})
 
 
-def encoder_time_base(codec: str, time_base: Fraction, frame_rate: Fraction | None, fmt: str = "") -> Fraction:
+# The finest frame rate an AVI is written at (one index entry per frame slot).
+AVI_MAX_RATE = 240
+
+
+def encoder_time_base(codec: str, time_base: Fraction, frame_rate: Fraction | None, fmt: str = "",
+                      base_rate: Fraction | None = None) -> Fraction:
     """The input's time base where the encoder and the `fmt` container take it, which keeps every
     frame's timestamp; else one frame at the encoder's nearest frame rate (MPEG-1/2 take only
     their standard rates) or at the input's rate: for the 16-bit kind, and for AVI, which counts
     frames (at the input's 1/90000 its index held 90000 entries a second, nearly all empty).
-    Timestamps are then rounded to it."""
+    AVI takes the input's `base_rate` (FFmpeg's r_frame_rate: every timestamp lands on one of its
+    slots, so variable timing survives; 12, 30 and 2 fps mixed: 60) where it is no finer than
+    `AVI_MAX_RATE`, else the average `frame_rate`. Timestamps are then rounded to it."""
     encoder = av.Codec(codec, "w")
     rate = Fraction(frame_rate) if frame_rate else Fraction(25)
     if fmt == "avi" and not encoder.frame_rates:
+        if base_rate and rate <= Fraction(base_rate) <= AVI_MAX_RATE:
+            rate = Fraction(base_rate)
         return 1 / rate.limit_denominator(65535)
     if encoder.frame_rates:
         return 1 / min((Fraction(r) for r in encoder.frame_rates), key=lambda r: abs(r - rate))

@@ -64,7 +64,8 @@ def stylize_file(
         stylizer.prepare(batch_size, *first.shape[:2], say=lambda text: tqdm.write(text, file=sys.stderr))
         height, width = (reader.height, reader.width) if settings.keep_size else first.shape[:2]
         spec = VideoFormatOut(width, height, reader.time_base, reader.frame_rate, reader.colour,
-                              reader.container.metadata, reader.stream.metadata, reader.chapters())
+                              reader.container.metadata, reader.stream.metadata, reader.chapters(),
+                              reader.stream.base_rate)
         pending = PendingOutput(output)
         try:
             writer = VideoWriter(pending.path, encode, spec, reader.passthrough)

@@ -132,7 +132,7 @@ class VideoReader:
         if self.path.stat().st_size == 0:
             raise UserError(f"{self.path}: the file is empty")
         try:
-            self.container = av.open(str(self.path))
+            self.container = av.open(str(self.path), metadata_errors="replace")  # Latin-1 tags: FFmpeg plays them
         except (av.error.FFmpegError, UnicodeDecodeError) as exc:
             raise UserError(f"{self.path}: not a readable video ({error_reason(exc)})") from None
         try:

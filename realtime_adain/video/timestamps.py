@@ -3,13 +3,13 @@
 Files rarely start at zero: MPEG-TS and program streams start at about 1.4 s (the muxer's delay),
 broadcast and HLS captures at any hour, a cut Matroska file where it was cut. Copied as they are,
 the output began with that much nothing (an MP4 "empty edit": 11 s of black before a 1 s clip).
-And stream formats that allow it (MPEG-TS, MPEG-PS, FLV: FFmpeg's TS_DISCONT flag) jump: segments
+And stream formats that allow it (MPEG-TS, MPEG-PS: FFmpeg's TS_DISCONT flag) jump: segments
 concatenated from a playlist each carry their own clock, and a jump back reads as a 33-bit wrap,
 so the muxer was asked for a 26-hour gap, or refused the packets. `TimestampShift` does what
 `ffmpeg -i in out` does by default: subtract the file's start time from every stream, and in such
-formats treat a jump of more than `JUMP_SECONDS` from where a stream was heading as a splice,
-continuing from there. Streams keep their time bases; every stream moves by the same amount, so
-sound stays in sync.
+formats treat a jump of more than `JUMP_SECONDS` from where an audio or video stream was heading,
+or back by more than `STEP_BACK`, as a splice, continuing from there. Streams keep their time
+bases; every stream moves by the same amount, so sound stays in sync.
 """
 
 from __future__ import annotations
@@ -20,8 +20,12 @@ import av
 
 from realtime_adain.video.notes import note
 
-# FFmpeg's -dts_delta_threshold: a decode timestamp this far from the predicted one is a splice.
+# FFmpeg's -dts_delta_threshold: a decode timestamp this far from the predicted one is a splice;
+# so is one that goes back by more than STEP_BACK (joined segments that each start near 1.4 s).
 JUMP_SECONDS = 10
+STEP_BACK = Fraction(1, 10)
+# Streams whose timestamps tell a splice (as in FFmpeg): subtitles may be minutes apart.
+SPLICED_TYPES = ("audio", "video")
 MICROSECONDS = Fraction(1, 1_000_000)  # AV_TIME_BASE: container.start_time's unit
 
 
@@ -33,14 +37,14 @@ class TimestampShift:
         self.splices = bool(container.format.flags & av.format.Flags.ts_discont.value)
         self.offset = -Fraction(container.start_time or 0) * MICROSECONDS  # seconds added to every time
         self._next: dict[int, Fraction] = {}  # stream index -> where its next dts is expected (output seconds)
-        self.jumps: list[float] = []  # seconds each splice jumped by, as found
+        self._last: dict[int, Fraction] = {}  # stream index -> its latest dts (output seconds)
+        self.jumps = 0  # splices found (a stream each: audio and video may jump at different packets)
 
     def note_jumps(self) -> None:
         """Say that the timeline was joined across splices (once, when the whole file was read)."""
         if self.jumps:
-            places = "one place" if len(self.jumps) == 1 else f"{len(self.jumps)} places"
-            note(f"{self.name}: the timestamps jump at {places} (segments joined together); "
-                 "the timeline continues across, as FFmpeg does")
+            note(f"{self.name}: the timestamps jump (segments joined together); "
+                 "the timeline continues across them, as FFmpeg does")
 
     def ticks(self, time_base: Fraction) -> int:
         """The current offset in ticks of `time_base`."""
@@ -50,18 +54,26 @@ class TimestampShift:
         time_base = packet.time_base
         if not time_base:
             return
+        tb = Fraction(time_base)
+        if self.splices and packet.pts is not None and packet.dts is not None and abs(packet.pts - packet.dts) * tb > JUMP_SECONDS:
+            # MPEG-PS gives a segment's last packet the next segment's clock as its pts: keep its dts only.
+            packet.pts = None if packet.stream.type == "video" else packet.dts
         dts = packet.dts if packet.dts is not None else packet.pts
-        if dts is not None:
-            at = dts * Fraction(time_base) + self.offset
-            expected = self._next.get(packet.stream.index)
-            if self.splices and expected is not None and abs(at - expected) > JUMP_SECONDS:
+        if dts is not None and packet.stream.type in SPLICED_TYPES:
+            at = dts * tb + self.offset
+            index = packet.stream.index
+            expected, last = self._next.get(index), self._last.get(index)
+            # As FFmpeg: far from where the stream was heading, or back by more than a tenth of a second.
+            back = packet.dts is not None and last is not None and at + STEP_BACK < last  # (pts alone may reorder)
+            if self.splices and expected is not None and (abs(at - expected) > JUMP_SECONDS or back):
                 # Continue where the stream was heading; the other streams jump with it, and
                 # with the new offset their next packets land where they were heading too.
                 self.offset += expected - at
-                self.jumps.append(float(at - expected))
+                self.jumps += 1
                 at = expected
-            self._next[packet.stream.index] = at + (packet.duration or 0) * Fraction(time_base)
-        shift = self.ticks(Fraction(time_base))
+            self._last[index] = at
+            self._next[index] = at + (packet.duration or 0) * tb
+        shift = self.ticks(tb)
         if shift:
             if packet.dts is not None:
                 packet.dts += shift

@@ -21,7 +21,7 @@ import numpy as np
 
 from realtime_adain.errors import UserError
 from realtime_adain.video.formats import (EncodeSettings, choose_pix_fmt, container_format, encodable_rate,
-                                          encoder_time_base, holds_copy, is_adts_aac)
+                                          encoder_time_base, holds_copy, is_adts_aac, muxer_accepts)
 from realtime_adain.video.notes import note
 from realtime_adain.video.reader import Colour
 
@@ -59,6 +59,7 @@ class VideoFormatOut:
     tags: dict[str, str] = dataclasses.field(default_factory=dict)  # the file's (title, date...)
     video_tags: dict[str, str] = dataclasses.field(default_factory=dict)  # the video stream's (language...)
     chapters: list[dict] = dataclasses.field(default_factory=list)  # as `InputContainer.chapters()` gives them
+    base_rate: Fraction | None = None  # FFmpeg's r_frame_rate: a rate every timestamp fits (for AVI)
 
 
 # Tags that describe how a file was written, not what it holds: the muxer writes its own.
@@ -83,10 +84,11 @@ class VideoWriter:
         # The muxer's list of codecs it holds is not the last word: MOV lists Opus and FLAC, yet
         # refuses them when the header is written (MP4 only), MP4 TrueHD as experimental. Then the
         # audio is re-encoded, as `ffmpeg -i in out.mov` does.
-        for copy_audio in (True, False):
-            notes = self._open(settings, video, passthrough, copy_audio)
-            if notes is not None:
-                break
+        notes = self._open(settings, video, passthrough, set())
+        if notes is None:  # re-encode the audio the muxer refuses alone; if none does alone, all of it
+            audio = [s for s in passthrough if s.type == "audio"]
+            refused = {s.index for s in audio if not muxer_accepts(self.container_name, s)}
+            notes = self._open(settings, video, passthrough, refused or {s.index for s in audio}, last=True)
         for line in notes:
             note(line)
         self.frames_written = 0
@@ -98,18 +100,20 @@ class VideoWriter:
         self._durations: dict[int, int] = {}  # pts -> duration of the frames inside the encoder
 
     def _open(self, settings: EncodeSettings, video: VideoFormatOut, passthrough: Sequence[av.stream.Stream],
-              copy_audio: bool) -> list[str] | None:
-        """Open the file with its streams and write the header: the notes to give, or None when the
-        muxer refused a copied audio stream (try again re-encoding it)."""
+              reencode: set[int], last: bool = False) -> list[str] | None:
+        """Open the file with its streams and write the header, re-encoding the audio streams in
+        `reencode` (input indices) even where the container lists their codec: the notes to give,
+        or None when the muxer refused the header with audio copied (unless `last`)."""
+        self.container_name = container_format(self.path)
         try:
-            self.container = av.open(str(self.path), "w", format=container_format(self.path))
+            self.container = av.open(str(self.path), "w", format=self.container_name)
         except av.error.FFmpegError as exc:
             raise UserError(f"{self.path}: cannot write here ({exc.strerror or exc})") from None
         try:
             self.video = self._add_video(settings, video)
             self.streams: dict[int, av.stream.Stream] = {}  # input stream index -> output stream
             self.transcoded: dict[int, av.stream.Stream] = {}  # input index -> input stream, re-encoded
-            notes = [line for stream in passthrough if (line := self._add_passthrough(stream, copy_audio))]
+            notes = [line for stream in passthrough if (line := self._add_passthrough(stream, stream.index not in reencode))]
             self._label(video, passthrough)
             self.container.start_encoding()
             return notes
@@ -117,7 +121,7 @@ class VideoWriter:
             self.container.close()
             copied_audio = any(s.type == "audio" and s.index not in self.transcoded for s in passthrough
                                if s.index in self.streams)
-            if copy_audio and copied_audio:
+            if copied_audio and not last:
                 return None
             raise UserError(f"{self.path}: cannot start encoding ({exc.strerror or exc})") from None
         except BaseException:
@@ -142,7 +146,8 @@ class VideoWriter:
         stream = self.container.add_stream(settings.codec, rate=spec.frame_rate)
         stream.width, stream.height = spec.width, spec.height
         stream.pix_fmt = choose_pix_fmt(settings, spec.width, spec.height)
-        encoder_tb = encoder_time_base(settings.codec, spec.time_base, spec.frame_rate, self.container.format.name)
+        encoder_tb = encoder_time_base(settings.codec, spec.time_base, spec.frame_rate, self.container.format.name,
+                                       spec.base_rate)
         stream.time_base = encoder_tb if self.container.format.name == "avi" else spec.time_base
         self.input_time_base = spec.time_base
         stream.codec_context.time_base = encoder_tb
