@@ -181,7 +181,7 @@ class VideoReader:
         """The file's chapters, on the timeline from zero (`TimestampShift`), as PyAV gives them."""
         shifted = []
         for chapter in self.container.chapters():
-            shift = self.shift.ticks(Fraction(chapter["time_base"]))
+            shift = self.shift.start_ticks(Fraction(chapter["time_base"]))
             shifted.append({**chapter, "start": max(0, chapter["start"] + shift), "end": max(0, chapter["end"] + shift)})
         return shifted
 
@@ -239,9 +239,9 @@ class VideoReader:
                 continue
             try:
                 frames = packet.decode()
-            except av.error.FFmpegError as exc:  # InvalidData mostly; DV's partial last frame: EPERM
-                if isinstance(exc, MemoryError):
-                    raise
+            except MemoryError:
+                raise
+            except av.error.FFmpegError:  # InvalidData mostly; DV's partial last frame: EPERM
                 self.damaged += 1
                 continue
             yield from frames
@@ -254,7 +254,7 @@ class VideoReader:
         if end is None or not declared:
             return True  # nothing but the frame count to go by
         one_frame = 1 / (self.frame_rate * self.time_base) if self.frame_rate else 1
-        start = (self.stream.start_time or 0) + self.shift.ticks(self.time_base)  # where the shift put it
+        start = (self.stream.start_time or 0) + self.shift.start_ticks(self.time_base)  # where the shift put it
         return end + one_frame < start + declared
 
     def close(self) -> None:

@@ -36,6 +36,7 @@ class TimestampShift:
         self.name = name  # the file's, for the note
         self.splices = bool(container.format.flags & av.format.Flags.ts_discont.value)
         self.offset = -Fraction(container.start_time or 0) * MICROSECONDS  # seconds added to every time
+        self.start_offset = self.offset  # before any splice: what moves the file's own start (chapters, duration)
         self._next: dict[int, Fraction] = {}  # stream index -> where its next dts is expected (output seconds)
         self._last: dict[int, Fraction] = {}  # stream index -> its latest dts (output seconds)
         self.jumps = 0  # splices found (a stream each: audio and video may jump at different packets)
@@ -49,6 +50,10 @@ class TimestampShift:
     def ticks(self, time_base: Fraction) -> int:
         """The current offset in ticks of `time_base`."""
         return round(self.offset / time_base)
+
+    def start_ticks(self, time_base: Fraction) -> int:
+        """The offset before any splice in ticks of `time_base`: where the file's start went."""
+        return round(self.start_offset / time_base)
 
     def apply(self, packet: av.Packet) -> None:
         time_base = packet.time_base

@@ -87,7 +87,7 @@ class VideoWriter:
         notes = self._open(settings, video, passthrough, set())
         if notes is None:  # re-encode the audio the muxer refuses alone; if none does alone, all of it
             audio = [s for s in passthrough if s.type == "audio"]
-            refused = {s.index for s in audio if not muxer_accepts(self.container_name, s)}
+            refused = {s.index for s in audio if not muxer_accepts(container_format(path), s)}
             notes = self._open(settings, video, passthrough, refused or {s.index for s in audio}, last=True)
         for line in notes:
             note(line)
@@ -104,9 +104,8 @@ class VideoWriter:
         """Open the file with its streams and write the header, re-encoding the audio streams in
         `reencode` (input indices) even where the container lists their codec: the notes to give,
         or None when the muxer refused the header with audio copied (unless `last`)."""
-        self.container_name = container_format(self.path)
         try:
-            self.container = av.open(str(self.path), "w", format=self.container_name)
+            self.container = av.open(str(self.path), "w", format=container_format(self.path))
         except av.error.FFmpegError as exc:
             raise UserError(f"{self.path}: cannot write here ({exc.strerror or exc})") from None
         try:
@@ -244,9 +243,9 @@ class VideoWriter:
             return
         try:
             frames = source.codec_context.decode(packet)
-        except av.error.FFmpegError as exc:  # a damaged packet: FFmpeg's tools skip it and play on
-            if isinstance(exc, MemoryError):
-                raise
+        except MemoryError:
+            raise
+        except av.error.FFmpegError:  # a damaged packet: FFmpeg's tools skip it and play on
             self._note_damaged(index)
             return
         self._encode_audio(index, frames)
