@@ -66,8 +66,8 @@ class DeviceBlend:
             return
         warped = F.grid_sample(previous[None], self._grid(motion, size, image.device), mode="bilinear",
                                padding_mode="border", align_corners=False)[0]
-        odds = upsampled(torch.from_numpy(motion.odds)[None], size, image.device)
-        self._prev = torch.lerp(stylized, warped, odds / (1.0 + odds))
+        weight = upsampled(torch.from_numpy(motion.weight)[None], size, image.device)
+        self._prev = torch.lerp(stylized, warped, weight)
         current.copy_(self._prev)
 
     @staticmethod

@@ -14,7 +14,7 @@ import torch
 from realtime_adain.benchmarks.temporal import psnr, warp_error, input_flows
 from realtime_adain.adain import calc_mean_std
 from realtime_adain.model import neutral_style
-from realtime_adain.temporal import (FLOW_MIN_SIDE, ContentStatsSmoother, FlowEstimator, MotionAhead, Stabilizer, blend_odds, gray, occluded,
+from realtime_adain.temporal import (FLOW_MIN_SIDE, ContentStatsSmoother, FlowEstimator, MotionAhead, Stabilizer, blend_float, blend_rgb8, blend_weight, gray, occluded,
                                      remap_rgb, sample_grid, source_map, warp)
 from realtime_adain.video.pipeline import Pipeline
 from realtime_adain.video.reader import Frame
@@ -96,10 +96,25 @@ def test_source_map_at_working_size_matches_the_flow_scaled_up():
 def test_blend_weight_ramps_up_from_untrusted_pixels():
     trust = np.ones((9, 12), np.uint8)
     trust[:, :3] = 0
-    odds = blend_odds(trust, 0.6, 3)
-    assert np.allclose((odds / (1 + odds))[4], [0, 0, 0, 0.2, 0.4, 0.6, 0.6, 0.6, 0.6, 0.6, 0.6, 0.6], atol=1e-3)
-    odds = blend_odds(trust, 1.0, 1)  # strength 1: the past is kept where trusted (capped odds)
-    assert odds[0, 2] == 0 and odds[0, 3] >= 1e4
+    weight = blend_weight(trust, 0.6, 3)
+    assert np.allclose(weight[4], [0, 0, 0, 0.2, 0.4, 0.6, 0.6, 0.6, 0.6, 0.6, 0.6, 0.6], atol=1e-6)
+    weight = blend_weight(trust, 1.0, 1)  # strength 1: the past is kept where trusted
+    assert weight[0, 2] == 0 and weight[0, 3] == 1
+
+
+def test_the_8bit_blend_is_the_exact_blend_rounded():
+    rng = np.random.default_rng(3)
+    warped, current = (rng.integers(0, 256, (36, 64, 3), dtype=np.uint8) for _ in range(2))
+    weight = rng.random((9, 16), dtype=np.float32)  # working size: resized bilinearly, as positions are
+    full = cv2.resize(weight, (64, 36), interpolation=cv2.INTER_LINEAR)[..., None]
+    exact = current + full.astype(np.float64) * (warped.astype(np.float64) - current)
+    level = cv2.resize(np.rint(weight * 255).astype(np.uint8), (64, 36), interpolation=cv2.INTER_LINEAR)[..., None].astype(np.float64)
+    assert np.array_equal(blend_rgb8(warped, current, weight), np.rint(current + level / 255 * (warped.astype(np.float64) - current)))
+    assert np.abs(blend_rgb8(warped, current, weight) - exact).max() < 1.5  # rounding + the 8-bit weight's (twice rounded)
+    assert np.array_equal(blend_rgb8(current, current, weight), current)  # equal frames stay equal
+    assert np.array_equal(blend_rgb8(warped, current, np.zeros((9, 16), np.float32)), current)
+    assert np.array_equal(blend_rgb8(warped, current, np.ones((9, 16), np.float32)), warped)
+    assert np.allclose(blend_float(warped.astype(np.float32), current.astype(np.float32), weight), exact, atol=1e-3)
 
 
 def test_the_masks_edge_does_not_show():

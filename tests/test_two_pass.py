@@ -60,7 +60,7 @@ def test_reverse_motion_carries_the_previous_frame_into_the_next():
     assert np.allclose(shift, (3, 2), atol=0.25), shift
     back_in_first = remap_rgb(second, reverse.positions)
     assert np.abs(back_in_first.astype(int) - first)[inner].mean() < 2.0
-    assert (reverse.odds[:, -2:] == 0).all() and (reverse.odds[-1:, :] == 0).all()  # left through the right and bottom edges
+    assert (reverse.weight[:, -2:] == 0).all() and (reverse.weight[-1:, :] == 0).all()  # left through the right and bottom edges
     assert stabilizer.motion(gray(first), gray(second), (H, W)).reverse is None  # only when asked for
 
 
@@ -187,7 +187,7 @@ def test_motion_ahead_gives_the_reverse_motion_too():
     for previous, current, motion in zip(clip, clip[1:], motions[1:]):
         direct = stabilizer.motion(gray(previous, 80), gray(current, 80), previous.shape[:2], reverse=True)
         assert np.array_equal(motion.reverse.positions, direct.reverse.positions)
-        assert np.array_equal(motion.reverse.odds, direct.reverse.odds)
+        assert np.array_equal(motion.reverse.weight, direct.reverse.weight)
 
 
 def test_backward_pass_on_the_device_gives_the_frames_of_opencvs():
