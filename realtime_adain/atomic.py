@@ -77,6 +77,18 @@ def naming(path: Path, exc: OSError) -> UserError:
     return UserError(f"{path}: cannot write ({exc.strerror or exc})")
 
 
+def writable_target(path: Path) -> Path:
+    """The file an output named `path` replaces: a symbolic link's target (written through, as cp
+    and ffmpeg do; renaming over the link would replace the link itself). A folder, device, fifo
+    or socket is refused: renaming a finished file over /dev/null, say, would replace the device."""
+    target = Path(os.path.realpath(path)) if path.is_symlink() else path
+    if target.is_dir():
+        raise UserError(f"{path}: is a folder; give a file name")
+    if target.exists() and not target.is_file():
+        raise UserError(f"{path}: is a device, fifo or socket; give a regular file's name")
+    return target
+
+
 class PendingOutput:
     """A temporary file beside `final` (same extension, so format-by-extension writers work).
 
@@ -86,14 +98,15 @@ class PendingOutput:
 
     def __init__(self, final: str | os.PathLike) -> None:
         self.final = Path(final)
+        self.target = writable_target(self.final)
         try:
-            self.final.parent.mkdir(parents=True, exist_ok=True)
-            folder = self.final.parent.resolve()
+            self.target.parent.mkdir(parents=True, exist_ok=True)
+            folder = self.target.parent.resolve()
             if folder not in _swept:
                 _swept.add(folder)
                 remove_stale_temporaries(folder)
             fd, name = tempfile.mkstemp(
-                prefix=f".{self.final.stem}.{os.getpid()}-", suffix=f".part{self.final.suffix}", dir=self.final.parent
+                prefix=f".{self.target.stem}.{os.getpid()}-", suffix=f".part{self.target.suffix}", dir=self.target.parent
             )
         except FileExistsError:  # what mkdir says when the folder's name is taken by a file
             raise UserError(f"{self.final}: cannot write here ({self.final.parent} is a file, not a folder)") from None
@@ -104,7 +117,7 @@ class PendingOutput:
 
     def publish(self, destination: str | os.PathLike | None = None) -> Path:
         """Give the finished file its final name (or `destination`, e.g. a partial-result name)."""
-        target = Path(destination) if destination is not None else self.final
+        target = writable_target(Path(destination)) if destination is not None else self.target
         try:
             os.chmod(self.path, FILE_MODE)
             os.replace(self.path, target)

@@ -69,10 +69,15 @@ def output_extension(text: str) -> str:
 
 
 def refuse_overwriting_inputs(outputs: Iterable[Path], inputs: Iterable[Path]) -> None:
+    """Before any work: no output may replace an input, nor name a folder, device, fifo or socket
+    (which the finished file would replace, `atomic.writable_target`)."""
+    from realtime_adain.atomic import writable_target
+
     resolved_inputs = {Path(p).resolve() for p in inputs}
     for path in outputs:
         if Path(path).resolve() in resolved_inputs:
             raise UserError(f"{path}: output would overwrite an input")
+        writable_target(Path(path))
 
 
 def refuse_shared_outputs(outputs: Sequence[Path], sources: Sequence[tuple[Path, ...]]) -> None:
@@ -96,13 +101,25 @@ def check_writable_dir(directory: Path) -> None:
     leaves no empty folder behind (the outputs' temporary files create it when written)."""
     existing = next(p for p in (directory, *directory.parents) if p.exists() or p == Path(p.anchor or "."))
     if existing.exists() and not existing.is_dir():
-        where = "it is a file" if existing == directory else f"{existing} is a file"
+        kind = "a file" if existing.is_file() else "a device, fifo or socket"
+        where = f"it is {kind}" if existing == directory else f"{existing} is {kind}"
         raise UserError(f"{directory}: output directory is not writable ({where}, not a folder)")
     try:
         with tempfile.TemporaryFile(dir=existing):
             pass
     except OSError as exc:
         raise UserError(f"{directory}: output directory is not writable ({exc.strerror or exc})") from None
+
+
+def check_output_file(path: str | os.PathLike) -> Path:
+    """Fail before the work, not after it, when a file output (`--json`, `--figure`) cannot be
+    written: a folder, device, fifo or socket (see `atomic.writable_target`), or a folder that
+    cannot be made or written to."""
+    from realtime_adain.atomic import writable_target
+
+    target = writable_target(Path(path))
+    ensure_writable_dir(target.parent)
+    return Path(path)
 
 
 def ensure_writable_dir(directory: Path) -> None:

@@ -110,6 +110,10 @@ CASES = {
                             "new\\nline.jpg: no such content file"),
     "video ext with a newline": (VIDEO + ["-o", "{tmp}/out/", "--ext", "m\nkv"], 2, "give a format's extension"),
     "ext with a space": (IMAGE + ["-o", "{tmp}/out/", "--ext", "p g"], 2, "give a format's extension"),
+    "output is a fifo": (IMAGE + ["-o", "{tmp}/fifo.jpg"], 2, "fifo.jpg: is a device, fifo or socket; give a regular file's name"),
+    "bench json is a fifo": (["bench", "model", "--device", "cpu", "--iters", "1", "--json", "{tmp}/fifo.jpg"], 2,
+                             "fifo.jpg: is a device, fifo or socket"),
+    "bench json is a folder": (["bench", "video", "--json", "{tmp}/a"], 2, "a: is a folder; give a file name"),
     "vgg is a device": (IMAGE + ["-o", "{tmp}/o.png", "--vgg", "/dev/zero"], 2, "/dev/zero: a device, fifo or socket, not a weights file"),
     "decoder is a folder": (IMAGE + ["-o", "{tmp}/o.png", "--decoder", "{tmp}/a"], 2, "a: a folder, not a weights file"),
     "resolution too large": (["live", "-s", "{style}", "--resolution", "99999999x720"], 2, "both sides must be 16 to 16384 pixels"),
@@ -200,3 +204,15 @@ def test_device_names_against_the_gpus_present(monkeypatch):
     assert [str(pick_device(name)) for name in ("cuda", "cuda:1", "mps", "cpu")] == ["cuda", "cuda:1", "mps", "cpu"]
     with pytest.raises(UserError, match=r"only 2 CUDA GPUs \(cuda:0 to cuda:1\)"):
         pick_device("cuda:2")
+
+
+def test_outputs_write_through_symbolic_links(tmp_path):
+    """A finished output replaces a symbolic link's target, as cp and ffmpeg write through one;
+    renaming it over the link would have replaced the link (and, as root, a link to a device
+    would have replaced the device)."""
+    from realtime_adain.atomic import atomic_write_bytes
+
+    (tmp_path / "link.json").symlink_to(tmp_path / "target.json")
+    atomic_write_bytes(tmp_path / "link.json", b"{}")
+    assert (tmp_path / "link.json").is_symlink() and (tmp_path / "target.json").read_bytes() == b"{}"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link.json", "target.json"]  # no temporary left

@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 
 from realtime_adain.cli import ArgumentParser, run_reporting_errors  # noqa: E402
 from realtime_adain.commands.argtypes import non_negative_float, positive_int  # noqa: E402
-from realtime_adain.paths import ensure_writable_dir  # noqa: E402
+from realtime_adain.paths import check_output_file  # noqa: E402
 from realtime_adain.atomic import atomic_write_bytes  # noqa: E402
 
 
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         from realtime_adain.training.evaluate import as_dicts, evaluate, format_table
 
         if args.json:  # fail before the evaluation, not after it
-            ensure_writable_dir(Path(args.json).parent)
+            check_output_file(args.json)
         results = evaluate(args.decoder, args.vgg, args.content, args.style, args.load_size, args.crop_size,
                            args.style_weight, args.device, args.batch_size)
         print(format_table(results))

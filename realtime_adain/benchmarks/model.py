@@ -29,7 +29,7 @@ from realtime_adain import engines
 from realtime_adain.adain import StyleStats
 from realtime_adain.atomic import atomic_write_bytes
 from realtime_adain.commands.argtypes import RESOLUTION_PRESETS, positive_int, resolution
-from realtime_adain.paths import ensure_writable_dir
+from realtime_adain.paths import check_output_file
 from realtime_adain.stylizer import Stylizer, pick_device, pick_dtype
 from realtime_adain.benchmarks.setup import benchmark_weights, machine
 
@@ -56,7 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.json:
-        ensure_writable_dir(Path(args.json).parent)  # before the timing, not after
+        check_output_file(args.json)  # before the timing, not after
     if args.threads:
         torch.set_num_threads(args.threads)
     device = pick_device(args.device)

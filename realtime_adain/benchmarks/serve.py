@@ -35,7 +35,7 @@ from realtime_adain.benchmarks.setup import benchmark_weights, machine
 from realtime_adain.commands import argtypes, common
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import write_image
-from realtime_adain.paths import ensure_writable_dir
+from realtime_adain.paths import check_output_file
 from realtime_adain.settings import LIVE_SIZE_TEXT, STABILIZE_MODES
 
 START_TIMEOUT = 180.0  # loading torch and the weights on a busy machine
@@ -133,9 +133,7 @@ async def measure(url: str, args: argparse.Namespace, pid: int) -> dict:
 
 def run(args: argparse.Namespace) -> int:
     if args.json:
-        if args.json.is_dir():
-            raise UserError(f"{args.json}: is a folder; give a file name")
-        ensure_writable_dir(args.json.parent)
+        check_output_file(args.json)
     from realtime_adain.commands.serve import check_extra
 
     check_extra()

@@ -42,7 +42,7 @@ from realtime_adain.benchmarks.setup import benchmark_weights, machine
 from realtime_adain.commands.argtypes import flow_width, positive_int, unit_interval
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import fit_short_side, read_image
-from realtime_adain.paths import ensure_writable_dir
+from realtime_adain.paths import check_output_file
 from realtime_adain.stylizer import Stylizer
 from realtime_adain.temporal import (DIS_PRESETS, ContentStatsSmoother, FlowEstimator, MotionAhead, Stabilizer, gray,
                                      occluded, warp)
@@ -370,9 +370,7 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(f"{path}: no such file (pass {flag})")
     for path in (args.json, args.figure):
         if path:
-            if path.is_dir():  # before minutes of measuring, not after
-                raise UserError(f"{path}: is a folder; give a file name")
-            ensure_writable_dir(path.parent)
+            check_output_file(path)  # before minutes of measuring, not after
     photo = read_image(args.photo)
     width, height = 2 * round(args.size * 16 / 9 / 2), args.size
     with tempfile.TemporaryDirectory(prefix="bench-temporal-") as tmp:

@@ -35,7 +35,7 @@ from realtime_adain.settings import FLOW_MODES, VideoSettings
 from realtime_adain.video.job import stylize_file
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import read_image
-from realtime_adain.paths import ensure_writable_dir
+from realtime_adain.paths import check_output_file
 from realtime_adain.stylizer import Stylizer
 from realtime_adain.temporal import MODES
 from realtime_adain.benchmarks.setup import benchmark_weights, machine
@@ -184,7 +184,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.style.is_file():
         raise UserError(f"{args.style}: no such style image (pass --style)")
     if args.json:
-        ensure_writable_dir(args.json.parent)  # before minutes of timing, not after
+        check_output_file(args.json)  # before minutes of timing, not after
     with VideoReader(args.video) as probe:  # a clip that is no video is one error line
         total = probe.expected_frames
         shape = f"{probe.width}x{probe.height}"
