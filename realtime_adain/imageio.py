@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sys
 import tempfile
 import threading
@@ -27,18 +28,36 @@ MAX_SIDE = 16384  # the longest processing side: far beyond any use, and OpenCV'
 from realtime_adain.atomic import atomic_write_bytes
 from realtime_adain.errors import UserError
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
+# What OpenCV decodes (a folder of inputs takes these) and, of those, what it encodes from RGB:
+# PGM/PBM hold grey only, GIF/HDR/PFM/JPEG 2000/AVIF writers are missing or lossy in odd ways.
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".bmp", ".dib", ".tif", ".tiff", ".webp", ".ppm",
+                    ".pgm", ".pbm", ".pnm", ".pfm", ".hdr", ".pic", ".sr", ".ras", ".gif", ".jp2", ".avif")
+WRITABLE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm")
+# Radiance and OpenEXR hold linear light (their specifications); others are display-referred.
+_LINEAR_SIGNATURES = (b"#?RADIANCE", b"#?RGBE", b"\x76\x2f\x31\x01")
 
 
 def is_image_path(path: Path) -> bool:
+    """An input image's name (folders of inputs are expanded to these)."""
     return path.suffix.lower() in IMAGE_EXTENSIONS
+
+
+def is_writable_image_path(path: Path) -> bool:
+    """An output image's name: a format OpenCV writes in colour."""
+    return path.suffix.lower() in WRITABLE_EXTENSIONS
+
+
+def output_suffix(suffix: str) -> str:
+    """The extension of a result named after a source with `suffix`: its own where it can hold
+    colour, else .png (a .pgm content gives a .png result, not a refused write at the end)."""
+    return suffix if suffix.lower() in WRITABLE_EXTENSIONS else ".png"
 
 
 def read_image(path: str | os.PathLike) -> np.ndarray:
     """Any grayscale, RGB(A), 16-bit or CMYK image as (H, W, 3) uint8 RGB."""
     path = Path(path)
     if not path.is_file():
-        raise UserError(f"{path}: no such file")
+        raise UserError(f"{path}: {'a folder, not an image file' if path.is_dir() else 'no such file'}")
     data = np.fromfile(path, dtype=np.uint8)
     if data.size == 0:
         raise UserError(f"{path}: the file is empty")
@@ -56,12 +75,15 @@ def decode_image(data: np.ndarray | bytes, name: str) -> np.ndarray:
         except cv2.error as exc:  # the size check before decoding, or an allocation that failed
             image, failure = None, _decode_failure(exc)
     if image is None:
-        detail = next((line.strip() for line in native if line.strip()), "")
+        detail = next((_readable(line) for line in native if _readable(line)), "")
         shown = f" ({detail[:120]})" if detail and failure == "not a readable image" else ""
         raise UserError(f"{name}: {failure}{shown}")
     if image.shape[0] * image.shape[1] > MAX_DECODE_PIXELS:  # when OpenCV was loaded before us
         raise UserError(f"{name}: {image.shape[1]}x{image.shape[0]} is {_too_many_pixels()}")
-    return to_rgb8(image)
+    if image.dtype not in (np.uint8, np.uint16, np.float32, np.float64):
+        raise UserError(f"{name}: unsupported sample type {image.dtype} (8- or 16-bit unsigned, or float, are read)")
+    linear = bytes(data[:10]).startswith(_LINEAR_SIGNATURES)
+    return to_rgb8(image, linear=linear)
 
 
 @contextlib.contextmanager
@@ -88,6 +110,16 @@ def _native_stderr_captured() -> Iterator[list[str]]:
         os.close(saved)
 
 
+_LOG_PREFIX = re.compile(r"^\[\s*\w+:\d+@[\d.]+\]\s+global\s+\S+\s+\S+\s+")  # "[ERROR:0@1.3] global loadsave.cpp:1390 imdecode_ "
+_CV_ERROR = re.compile(r"OpenCV\([^)]*\) \S+: error: \([^)]*\) ")  # "OpenCV(5.0.0) /io/.../bitstrm.cpp:59: error: (-2:...) "
+
+
+def _readable(line: str) -> str:
+    """A native library's log line as the words that say what is wrong (no log prefix, no source path)."""
+    line = _CV_ERROR.sub("", _LOG_PREFIX.sub("", line.strip()))
+    return re.sub(r"^imdecode_\(''\): ", "", line).strip()
+
+
 def _too_many_pixels() -> str:
     return f"larger than the {MAX_DECODE_PIXELS} pixels an image may have (OPENCV_IO_MAX_IMAGE_PIXELS)"
 
@@ -101,24 +133,33 @@ def _decode_failure(exc: Exception) -> str:
     return "not a readable image"
 
 
-def to_rgb8(image: np.ndarray) -> np.ndarray:
-    """Normalise an OpenCV-decoded array (BGR order, any depth or channel count) to uint8 RGB."""
+def to_rgb8(image: np.ndarray, linear: bool = False) -> np.ndarray:
+    """Normalise an OpenCV-decoded array (BGR order, any depth or channel count) to uint8 RGB.
+
+    Float samples are 0..1 (values above 1 are highlights, clipped), or 0..255 as some TIFF
+    writers store them, told apart by the bright end (the 99th percentile above 16: hot pixels
+    or HDR highlights over 1 do not make a whole picture 255 times darker; only a nearly black
+    0..255 picture is taken for 0..1). `linear` (Radiance, OpenEXR): linear light, always
+    0..1-based, encoded with the sRGB curve.
+    """
     if image.dtype == np.uint16:
-        image = (image.astype(np.float32) / 257.0 + 0.5).astype(np.uint8)
+        image = image.astype(np.float32) / 65535.0
     elif image.dtype in (np.float32, np.float64):
-        # Float images come as 0..1 or as 0..255 (some TIFF writers): a maximum above 1 says which.
-        image = np.nan_to_num(image, nan=0.0, posinf=0.0, neginf=0.0)
-        scale = 1.0 if image.size and image.max() > 1.0 else 255.0
-        image = (np.clip(image * scale, 0.0, 255.0) + 0.5).astype(np.uint8)
+        image = np.nan_to_num(image.astype(np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+        sample = image[::max(1, image.shape[0] // 256), ::max(1, image.shape[1] // 256)]
+        if not linear and image.size and np.percentile(sample, 99) > 16.0:
+            image = image / 255.0
+        image = np.clip(image, 0.0, 1.0)
+        if linear:
+            image = np.where(image <= 0.0031308, 12.92 * image, 1.055 * np.power(image, 1 / 2.4) - 0.055)
     elif image.dtype != np.uint8:
         raise UserError(f"unsupported image sample type {image.dtype}")
-    if image.ndim == 2:
+    if image.ndim == 3 and image.shape[2] == 4:  # IMREAD_ANYCOLOR drops alpha; kept for callers decoding otherwise
+        image = image[..., :3]
+    if image.dtype != np.uint8:
+        image = (np.clip(image, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    if image.ndim == 2 or image.shape[2] == 1:
         return cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
-    channels = image.shape[2]
-    if channels == 1:
-        return cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
-    if channels == 4:
-        return cv2.cvtColor(image, cv2.COLOR_BGRA2RGB)
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 

@@ -18,9 +18,12 @@ def expand_inputs(
     """Files as given, directories expanded to the files `accept` takes (sorted); errors name the culprit."""
     found: list[Path] = []
     for raw in paths:
+        if not str(raw).strip():  # Path("") is the current folder: an unset shell variable, not a wish
+            raise UserError(f"an empty {what} path (an unset variable?); give a file or directory")
         path = Path(raw)
         if path.is_dir():
-            matches = sorted(p for p in path.iterdir() if p.is_file() and accept(p))
+            # Hidden files are skipped: macOS's ._NAME companions, and our own temporaries (atomic.py).
+            matches = sorted(p for p in path.iterdir() if not p.name.startswith(".") and p.is_file() and accept(p))
             if not matches:
                 raise UserError(f"{path}: no {noun} in this {what} directory")
             found += matches

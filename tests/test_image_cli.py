@@ -8,6 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
+from realtime_adain.errors import UserError
 from realtime_adain.imageio import read_image
 
 SMALL = ("--size", "48", "--style-size", "64")
@@ -221,6 +222,50 @@ def test_float_tiff_in_either_range(tmp_path, scale):
     image = read_image(tmp_path / "float.tiff")
     assert image.dtype == np.uint8
     np.testing.assert_allclose(image[0, :, 0], [0, 64, 128, 255], atol=1)
+
+
+def test_float_highlights_do_not_darken_the_picture(tmp_path):
+    """A 0..1 float image with a few values above 1 (a hot pixel, an HDR highlight) is a 0..1
+    image with highlights, clipped; it was read as 0..255 and came out almost black."""
+    values = np.tile(np.linspace(0.0, 1.0, 64, dtype=np.float32), (16, 1))
+    hot = np.dstack([values] * 3)
+    hot[0, 0] = 1.01
+    cv2.imwrite(str(tmp_path / "hot.pfm"), hot)
+    cv2.imwrite(str(tmp_path / "bright.tiff"), hot * 1.5)  # a third of the picture over 1
+    np.testing.assert_allclose(read_image(tmp_path / "hot.pfm")[1, :, 0], np.round(values[0] * 255), atol=1)
+    np.testing.assert_allclose(read_image(tmp_path / "bright.tiff")[1, :, 0], np.round(np.minimum(values[0] * 1.5, 1) * 255), atol=1)
+
+
+def test_radiance_hdr_is_linear_light(tmp_path):
+    """Radiance .hdr holds linear light: 0.214 is mid-grey once encoded with the sRGB curve (128),
+    not 55; values over 1 are highlights, clipped to white."""
+    linear = np.array([[0.0, 0.214, 1.0, 4.0]] * 4, np.float32)
+    cv2.imwrite(str(tmp_path / "scene.hdr"), np.dstack([linear] * 3))
+    image = read_image(tmp_path / "scene.hdr")
+    np.testing.assert_allclose(image[0, :, 1], [0, 128, 255, 255], atol=2)  # RGBE keeps about 1 % precision
+
+
+def test_folders_skip_hidden_files(weights_env, run_cli, data_dir, tmp_path):
+    """A folder's hidden files (macOS ._NAME companions, a killed run's temporaries) are not inputs;
+    a grey-only .pgm content gives a .png result instead of a refused write after the work."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    logo = np.zeros((24, 32, 4), np.uint8)
+    logo[:, 16:] = (0, 0, 255, 255)  # right half opaque red (BGRA), left half transparent black
+    cv2.imwrite(str(folder / "logo.png"), logo)
+    cv2.imwrite(str(folder / "grey.pgm"), np.full((24, 32), 90, np.uint8))
+    (folder / "._logo.png").write_bytes(b"\0\5\26\7 AppleDouble")
+    (folder / ".logo_stylized_trial.4242-abcdefgh.part.png").write_bytes(b"\x89PNG\r\n")  # a killed run's leftover
+    out = tmp_path / "out"
+    code, _, err = run_cli("image", folder, "-s", data_dir / "style" / "trial.jpg", "-o", out, "--size", "24", "--style-size", "32")
+    assert code == 0, err
+    assert sorted(p.name for p in out.iterdir()) == ["grey_stylized_trial.png", "logo_stylized_trial.png"]
+
+
+def test_integer_tiff_is_refused_naming_the_file(tmp_path):
+    cv2.imwrite(str(tmp_path / "signed.tif"), np.full((8, 8), -5, np.int16))
+    with pytest.raises(UserError, match="signed.tif: unsupported sample type int16"):
+        read_image(tmp_path / "signed.tif")
 
 
 def test_mix_of_huge_weights_is_an_even_mix(stylizer, data_dir):

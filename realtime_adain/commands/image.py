@@ -17,7 +17,8 @@ from realtime_adain.paths import (
     check_writable_dir, expand_images, refuse_overwriting_inputs,
 )
 from realtime_adain.imageio import (
-    check_pixel_budget, fit_short_side, is_image_path, mask_labels, read_image, read_mask, resize, write_image,
+    WRITABLE_EXTENSIONS, check_pixel_budget, fit_short_side, is_writable_image_path, mask_labels, output_suffix, read_image,
+    read_mask, resize, write_image,
 )
 
 if TYPE_CHECKING:  # loaded when the command runs: parsing (and refusing) the options needs no torch
@@ -76,8 +77,8 @@ def check_outputs(outputs: list[Path], jobs: list[Job], inputs: list[Path]) -> N
     target is unwritable (without creating it: a refused run leaves no empty folder)."""
     refuse_overwriting_inputs(outputs, inputs)
     for path in outputs:
-        if not is_image_path(path):
-            raise UserError(f"{path}: unknown image format '{path.suffix}'")
+        if not is_writable_image_path(path):
+            raise UserError(f"{path}: cannot write '{path.suffix}' images; use one of {', '.join(WRITABLE_EXTENSIONS)}")
     for parent in {p.parent for p in outputs}:
         check_writable_dir(parent)
 
@@ -96,7 +97,7 @@ def check_inputs(
         try:
             image = read_image(path)
             check_pixel_budget(path, *image.shape[:2], size, args.max_pixels, option)
-            return image
+            return fit_short_side(image, size) if option == "--style-size" else image  # kept: at the size used
         except UserError as exc:
             problems.append(str(exc))
             return None
@@ -123,11 +124,13 @@ def run(args: argparse.Namespace) -> int:
         args.size = sheet.TILE_SIZE if args.size is None else args.size
         return sheet.run(args, model)
     sheet.refuse_sheet_options(args)
+    if args.mask is not None and not args.mask.strip():
+        raise UserError("--mask needs an image file's name")
     args.size = 512 if args.size is None else args.size
     contents = expand_images(args.content, "content")
     styles = expand_images(args.style, "style")
     jobs = plan(args, contents, styles)
-    outputs = output_paths(args.output, jobs, is_image_path, "image", args.ext)
+    outputs = output_paths(args.output, jobs, is_writable_image_path, "image", args.ext, output_suffix)
     mask_paths = [Path(args.mask)] if args.mask else []
     check_outputs(outputs, jobs, contents + styles + mask_paths)
     style_images, mask = check_inputs(args, contents, styles)

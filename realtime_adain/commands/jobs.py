@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from realtime_adain.errors import UserError
 from realtime_adain.paths import output_extension, output_is_one_file, refuse_shared_outputs
 
 
@@ -25,13 +26,15 @@ def plan_jobs(sources: list[Path], styles: list[Path], combined: str | None = No
 
 
 def output_paths(output: str, jobs: list[Job], known_format: Callable[[Path], bool], what: str,
-                 ext: str | None) -> list[Path]:
+                 ext: str | None, own_suffix: Callable[[str], str] = str) -> list[Path]:
     """One file when `output` names one (and there is one result); else `output` is a folder and
-    each result is SOURCE_stylized_NAME.EXT (`ext` None: the source's own). Two jobs that would
-    share a name are refused before any work, naming both."""
+    each result is SOURCE_stylized_NAME.EXT (`ext` None: `own_suffix` of the source's). Two jobs
+    that would share a name are refused before any work, naming both."""
+    if not output.strip() or output == "-":  # "" would be the current folder; "-" is no stream here
+        raise UserError(f"-o {output!r}: give {'an' if what[0] in 'aeiou' else 'a'} {what} file or a folder for the results")
     if output_is_one_file(output, known_format, len(jobs), what):
         return [Path(output)]
     suffix = output_extension(ext) if ext is not None else None
-    outputs = [Path(output) / f"{job.source.stem}_stylized_{job.name}{suffix or job.source.suffix}" for job in jobs]
+    outputs = [Path(output) / f"{job.source.stem}_stylized_{job.name}{suffix or own_suffix(job.source.suffix)}" for job in jobs]
     refuse_shared_outputs(outputs, [(job.source, *job.styles) for job in jobs])
     return outputs

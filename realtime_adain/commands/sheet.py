@@ -19,7 +19,7 @@ from tqdm import tqdm
 from realtime_adain import sheet
 from realtime_adain.commands import common
 from realtime_adain.errors import UserError, out_of_memory_as_user_error
-from realtime_adain.imageio import fit_short_side, is_image_path, read_image, write_image
+from realtime_adain.imageio import fit_short_side, is_writable_image_path, read_image, write_image
 from realtime_adain.paths import check_writable_dir, expand_images, refuse_overwriting_inputs
 from realtime_adain.settings import ModelSettings
 
@@ -64,7 +64,7 @@ def check_request(args: argparse.Namespace, contents: list[Path], styles: list[P
     if not args.sheet:
         raise UserError("--sheet needs a file name (e.g. --sheet sheet.jpg)")
     out = Path(args.sheet)
-    if not is_image_path(out):
+    if not is_writable_image_path(out):
         raise UserError(f"{out}: unknown image format '{out.suffix}'")
     tiles = len(styles) + args.sheet_original
     if tiles > sheet.MAX_TILES:
