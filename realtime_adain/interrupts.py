@@ -1,8 +1,9 @@
-"""Ctrl-C and SIGTERM end a command the same way: as a KeyboardInterrupt in the main thread.
+"""Ctrl-C, SIGTERM and SIGHUP end a command the same way: as a KeyboardInterrupt in the main thread.
 
 So every cleanup path written for Ctrl-C (keep a partial video, remove temporary files) also
-runs when a service manager, `timeout` or `kill` stops the command. Exit status: 130 after
-SIGINT, 143 after SIGTERM (128 + the signal's number, as shells report it). Finishing a file
+runs when a service manager, `timeout` or `kill` stops the command, or its terminal closes (an
+SSH connection drops: SIGHUP). Exit status: 130 after SIGINT, 143 after SIGTERM, 129 after
+SIGHUP (128 + the signal's number, as shells report it). Finishing a file
 (`SignalGuard`) holds further signals until it is done, so a second Ctrl-C cannot lose it.
 """
 
@@ -14,15 +15,20 @@ import threading
 from contextlib import contextmanager
 from typing import Iterator
 
-SIGNALS = (signal.SIGINT, signal.SIGTERM)
+SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+_STOPS = (signal.SIGTERM, signal.SIGHUP)  # what `sigterm_raises` turns into `Terminated`
 
 
 class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised like Ctrl-C so that whatever handles one handles both."""
+    """SIGTERM or SIGHUP, raised like Ctrl-C so that whatever handles one handles all."""
+
+    def __init__(self, signum: int = signal.SIGTERM) -> None:
+        super().__init__()
+        self.signum = signum
 
 
 def _raise(signum: int, _frame: object) -> None:
-    raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+    raise KeyboardInterrupt() if signum == signal.SIGINT else Terminated(signum)
 
 
 def _in_main_thread() -> bool:
@@ -31,15 +37,16 @@ def _in_main_thread() -> bool:
 
 @contextmanager
 def sigterm_raises() -> Iterator[None]:
-    """SIGTERM raises `Terminated` inside the block (main thread only; an inherited SIG_IGN stays)."""
-    if not _in_main_thread() or signal.getsignal(signal.SIGTERM) != signal.SIG_DFL:
-        yield
-        return
-    signal.signal(signal.SIGTERM, _raise)
+    """SIGTERM and SIGHUP raise `Terminated` inside the block (main thread only; an inherited
+    SIG_IGN stays: `nohup` means the hangup is to be ignored)."""
+    stops = [sig for sig in _STOPS if signal.getsignal(sig) == signal.SIG_DFL] if _in_main_thread() else []
+    for sig in stops:
+        signal.signal(sig, _raise)
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        for sig in stops:
+            signal.signal(sig, signal.SIG_DFL)
 
 
 def load_torch() -> None:
@@ -55,7 +62,7 @@ def load_torch() -> None:
 
 
 def exit_code(exc: KeyboardInterrupt) -> int:
-    return 128 + (signal.SIGTERM if isinstance(exc, Terminated) else signal.SIGINT)
+    return 128 + (exc.signum if isinstance(exc, Terminated) else signal.SIGINT)
 
 
 def message(exc: KeyboardInterrupt) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import signal
 import socket
@@ -418,6 +419,85 @@ def test_token_limits_and_config(stylizer, registry):
     assert results["left"] == 0
 
 
+async def raw_request(url: str, request: bytes) -> tuple[int, bytes]:
+    """`request` written byte for byte (header values no client library would send); (status, body)."""
+    host, port = url.split("//")[1].rsplit(":", 1)
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(request)
+    await writer.drain()
+    answer = await reader.read()
+    writer.close()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return int(head.split()[1]), body
+
+
+def test_a_token_that_is_not_utf8_is_refused_like_a_wrong_one(stylizer, registry, caplog):
+    """Bytes no UTF-8 allows in the Authorization header (or the token query) are a 401 as any
+    wrong token: no 500, no traceback in the log."""
+    async def main():
+        async with served(stylizer, registry, token="s3cret-token-123") as (_server, url):
+            answers = [await raw_request(url, b"GET /api/config HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+                                              + header + b"\r\n\r\n")
+                       for header in (b"Authorization: Bearer nope-nope-nope", b"Authorization: Bearer \xff\xfe",
+                                      b"Authorization: Bearer s3cret-token-12\xed\xa0\x80", b"Authorization: \xff")]
+            answers.append(await raw_request(url, b"GET /api/config?token=%ff%fe HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                                                  b"Connection: close\r\n\r\n"))
+            return answers
+
+    with caplog.at_level(logging.INFO):
+        wrong, *others = asyncio.run(main())
+    assert wrong[0] == 401 and all(answer == wrong for answer in others), others
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
+
+
+def test_requests_other_sites_could_send_are_refused(stylizer, data_dir, tmp_path):
+    """DNS rebinding (a Host header naming another server) is a 403 on every route; a request that
+    changes something from another site's origin (a cross-site form or fetch) is a 403 before its
+    handler. Loopback names on any port (a forwarded one), the server's own origin, and requests
+    with no Origin (curl, these tests) are served; so is a read from another origin (the browser
+    keeps the answer from that page: no CORS headers)."""
+    library = StyleLibrary([data_dir / "style" / "mondrian.jpg"], stylizer, 64, tmp_path / "cache").load()
+    (tmp_path / "up").mkdir()
+    registry = StyleRegistry(library, tmp_path / "up")  # its own: uploads here must not renumber the module's
+    pngs = [cv2.imencode(".png", np.full((20, 20, 3), 40 * i, np.uint8))[1].tobytes() for i in range(6)]
+    hosts = {"foreign": "attacker.example", "foreign-port": "attacker.example:{port}",
+             "suffix": "127.0.0.1.attacker.example:{port}", "localhost": "localhost:{port}", "ipv6": "[::1]:{port}",
+             "own": "127.0.0.1:{port}", "forwarded": "LOCALHOST:9999"}
+    origins = {"evil": "http://evil.example", "null": "null", "suffix": "http://127.0.0.1:{port}.evil.example",
+               "other-port": "http://127.0.0.1:1", "own": "http://127.0.0.1:{port}", "own-https": "https://127.0.0.1:{port}"}
+
+    async def main():
+        results = {}
+        async with served(stylizer, registry, allow_uploads=True) as (server, url):
+            port = url.rsplit(":", 1)[1]
+            async with aiohttp.ClientSession() as http:
+                for name, host in hosts.items():
+                    for path in ("/api/config", "/"):
+                        async with http.get(f"{url}{path}", headers={"Host": host.format(port=port)}) as response:
+                            results[name, path] = response.status, await response.read()
+                for png, (name, origin) in zip(pngs, origins.items()):
+                    headers = {"Origin": origin.format(port=port)}
+                    async with http.post(f"{url}/api/styles", data=upload_form(png), headers=headers) as response:
+                        results["upload", name] = response.status, await response.json()
+                    async with http.post(f"{url}/api/offer", data='{"sdp": "x", "type": "offer"}',
+                                         headers={**headers, "Content-Type": "text/plain"}) as response:
+                        results["offer", name] = response.status, await response.json()
+                async with http.get(f"{url}/api/config", headers={"Origin": "http://evil.example"}) as response:
+                    results["read"] = response.status, None
+        return results
+
+    results = asyncio.run(main())
+    refused = {key for key, value in results.items() if value[0] == 403}
+    assert refused == {(host, path) for host in ("foreign", "foreign-port", "suffix") for path in ("/api/config", "/")} | {
+        (route, origin) for route in ("upload", "offer") for origin in ("evil", "null", "suffix", "other-port")}, results
+    assert "answers to" in json.loads(results["foreign", "/api/config"][1])["error"]
+    assert "another site" in results["offer", "evil"][1]["error"]
+    assert all(results[name, "/api/config"][0] == 200 for name in ("localhost", "ipv6", "own", "forwarded"))
+    assert results["upload", "own"][0] == results["upload", "own-https"][0] == results["read"][0] == 200
+    assert results["offer", "own"][0] == 400  # reached the handler: a bad SDP
+    assert len(registry) == 3  # the uploads from the server's own origin, no other
+
+
 @WEBRTC
 def test_silent_client_is_closed_after_the_idle_timeout(stylizer, registry, one_thread):
     async def main():
@@ -507,6 +587,21 @@ def test_uploads_are_limited_and_decoded_safely(stylizer, registry, data_dir):
     assert results["no-form"][0] == 400
     assert results["off"] == 403
     check_frames(client, stylizer, (registry.get("s2").stats, 1.0), [(registry.get("s0").stats, 1.0)], since)
+
+
+def test_a_decompression_bomb_upload_says_its_real_size(stylizer, registry):
+    """An image Pillow flags as a decompression bomb (16000x16000, a few hundred KB) is refused
+    with its real size."""
+    bomb = cv2.imencode(".png", np.zeros((16000, 16000), np.uint8))[1].tobytes()
+
+    async def main():
+        async with served(stylizer, registry, allow_uploads=True) as (_server, url):
+            async with aiohttp.ClientSession() as http:
+                async with http.post(f"{url}/api/styles", data=upload_form(bomb)) as response:
+                    return response.status, await response.json()
+
+    status, body = asyncio.run(main())
+    assert status == 413 and body["error"].startswith("the image is 16000x16000, more than"), body
 
 
 def self_signed(directory: Path) -> tuple[Path, Path]:
@@ -600,6 +695,35 @@ def test_missing_extra_is_one_line(weights_env, data_dir, tmp_path):
                             env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
     assert result.stderr.strip() == 'error: serve needs aiohttp and aiortc: pip install "realtime-adain[serve]"'
+
+
+def test_on_every_interface_the_url_names_this_machine(weights_env, data_dir):
+    """`--host 0.0.0.0` prints a URL a browser can open (this machine's name), says it listens on
+    every interface, and answers to any Host name (the token guards it there)."""
+    token = "token-for-the-test"
+    command = [sys.executable, "-m", "realtime_adain", "serve", "-s", str(data_dir / "style" / "mondrian.jpg"),
+               "--host", "0.0.0.0", "--port", "0", "--device", "cpu", "--size", "0", "--style-size", "64", "--token", token]
+    process = subprocess.Popen(command, env=env_with(weights_env), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = process.stdout.readline().strip()
+        netloc = line.split("://")[-1].split("/")[0]
+        port = int(netloc.rsplit(":", 1)[-1])
+
+        async def main():
+            statuses = []
+            async with aiohttp.ClientSession() as http:
+                for host, params in ((netloc, {"token": token}), ("attacker.example", {"token": token}), (netloc, {})):
+                    async with http.get(f"http://127.0.0.1:{port}/api/config", headers={"Host": host},
+                                        params=params) as response:
+                        statuses.append(response.status)
+            return statuses
+
+        statuses = asyncio.run(main())
+    finally:
+        process.terminate()
+        process.communicate(timeout=30)
+    assert line == f"serving on all interfaces (0.0.0.0) port {port}: http://{socket.gethostname()}:{port}/?token={token}"
+    assert statuses == [200, 200, 401]
 
 
 @WEBRTC

@@ -16,6 +16,7 @@ import time
 from contextlib import contextmanager
 from typing import Iterator
 
+from realtime_adain import interrupts
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import fit_short_side
 from realtime_adain.live import hud
@@ -142,7 +143,8 @@ class LiveSession:
 
     @contextmanager
     def _signals_stop(self) -> Iterator[None]:
-        """SIGINT/SIGTERM set the stop flag, so every loop ends the normal way (main thread only)."""
+        """SIGINT/SIGTERM/SIGHUP set the stop flag, so every loop ends the normal way (main thread
+        only; an ignored signal stays ignored)."""
         if threading.current_thread() is not threading.main_thread():
             yield
             return
@@ -151,7 +153,7 @@ class LiveSession:
             self.signal_name = signal.Signals(signum).name
             self.stop_event.set()
 
-        previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+        previous = {sig: signal.signal(sig, handle) for sig in interrupts.SIGNALS if signal.getsignal(sig) != signal.SIG_IGN}
         try:
             yield
         finally:

@@ -2,8 +2,10 @@
 
 Routes and messages follow docs/serve.md (the protocol shared with the page). Every `/api/`
 request needs the token when one is set; `/` and `/static/` hold no data and are open, so the
-page can load and say that a token is needed. A periodic tick sends each client its figures
-and closes clients silent for longer than the idle timeout.
+page can load and say that a token is needed. Before that, what other sites' pages could send is
+refused: a Host header naming another server, a request that changes something from another
+origin. A periodic tick sends each client its figures and closes clients silent for longer than
+the idle timeout.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from realtime_adain.serve import uploads
 from realtime_adain.serve.batcher import Batcher
 from realtime_adain.serve.control import Look
 from realtime_adain.serve.peers import Client, has_ice_addresses
-from realtime_adain.serve.settings import ServeSettings
+from realtime_adain.serve.settings import ServeSettings, is_every_interface
 from realtime_adain.serve.styles import StyleRegistry
 from realtime_adain.settings import STABILIZE_MODES
 from realtime_adain.stylizer import Stylizer
@@ -42,6 +44,7 @@ TICK = 1.0  # seconds between the figures sent to each client (and idle checks)
 MAX_OFFER_BYTES = 256 * 1024  # an SDP offer is a few KiB
 MAX_UPLOADS_AT_ONCE = 2  # uploads read at the same time: each holds up to --max-upload-mb in memory
 UPLOAD_READ_S = 120.0  # an upload still arriving after this is refused (a slow sender cannot hold a slot)
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")  # change nothing: any origin may send them (it cannot read the answer)
 
 
 def log(message: str) -> None:
@@ -82,7 +85,10 @@ class Server:
 
     @web.middleware
     async def _guard(self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]):
-        """The token on /api/*; request bodies over the limit as a JSON 413."""
+        """Other sites' requests refused; the token on /api/*; request bodies over the limit as a JSON 413."""
+        refused = self._foreign(request)
+        if refused:
+            return error(403, refused)
         token = self.settings.token
         if token and request.path.startswith("/api/") and not self._authorised(request, token):
             return error(401, "access token required: open the URL printed by `realtime-adain serve` (…/?token=…)")
@@ -91,11 +97,30 @@ class Server:
         except web.HTTPRequestEntityTooLarge as exc:
             return error(413, f"the request body is too large ({exc.text or 'over the limit'})")
 
+    def _foreign(self, request: web.Request) -> str | None:
+        """Why a request a page of another site could have sent is refused, or None. A Host header not
+        naming this server: DNS rebinding (that site's name resolved to this address; its pages could
+        read the answers). An Origin other than the Host on a request that changes something: a
+        cross-site form or fetch (the page's own requests carry its origin; curl sends none). The
+        scheme is not compared, so an https proxy that passes the Host header on still works."""
+        host = request.headers.get("Host", "")  # absent: not a browser (they always send it)
+        names = self.settings.host_names
+        if names is not None and host and host_name(host) not in names:
+            return (f"this server answers to {' or '.join(sorted(names))} only, not to the name in the Host header "
+                    "(open the URL `realtime-adain serve` printed)")
+        origin = request.headers.get("Origin")
+        if request.method not in SAFE_METHODS and origin is not None \
+                and origin.lower() not in (f"http://{host}".lower(), f"https://{host}".lower()):
+            return "a page of another site sent this request (its Origin header is not this server's)"
+        return None
+
     @staticmethod
     def _authorised(request: web.Request, token: str) -> bool:
+        """Header values and the query may hold any characters (bytes no UTF-8 allows arrive as
+        surrogates, which do not encode): only an ASCII one can be the token."""
         header = request.headers.get("Authorization", "")
         given = header[7:] if header.startswith("Bearer ") else request.query.get("token", "")
-        return hmac.compare_digest(given.encode(), token.encode())
+        return given.isascii() and hmac.compare_digest(given.encode(), token.encode())
 
     async def _start(self, _app: web.Application) -> None:
         self.batcher.start()
@@ -244,14 +269,33 @@ async def read_body(request: web.Request, limit: int) -> bytes:
     return bytes(data)
 
 
+def host_name(host: str) -> str:
+    """The name in a Host header, without its port or an IPv6 address's brackets, in lower case."""
+    if host.startswith("["):
+        return host[1:].partition("]")[0].lower()
+    return host.partition(":")[0].lower()
+
+
+def machine_name() -> str:
+    """This machine's name for a URL others can open; 127.0.0.1 when it has none."""
+    try:
+        return socket.gethostname() or "127.0.0.1"
+    except OSError:
+        return "127.0.0.1"
+
+
 def print_url(settings: ServeSettings, port: int) -> None:
     """The URL on stdout once listening; off loopback the token also on stderr (said only now, so
-    a refused start stays one line)."""
-    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    a refused start stays one line). On every interface the URL names this machine (a browser
+    cannot open 0.0.0.0)."""
+    host, where = settings.host, ""
+    if is_every_interface(host):
+        host, where = machine_name(), f"all interfaces ({settings.host}) port {port}: "
+    host = f"[{host}]" if ":" in host else host
     query = f"/?token={settings.token}" if settings.token else "/"
     if settings.needs_token:
         print(f"access token (required off loopback): {settings.token}", file=sys.stderr, flush=True)
-    print(f"serving on {settings.scheme}://{host}:{port}{query}", flush=True)
+    print(f"serving on {where}{settings.scheme}://{host}:{port}{query}", flush=True)
 
 
 def listen_error(settings: ServeSettings, exc: OSError) -> UserError:
@@ -343,17 +387,17 @@ def run(settings: ServeSettings) -> int:
         async def main() -> None:
             loop = asyncio.get_running_loop()
             stop = asyncio.Event()
-            for sig in (signal.SIGINT, signal.SIGTERM):
+            for sig in interrupts.SIGNALS:
                 loop.add_signal_handler(sig, lambda s=sig: (received.append(s), stop.set()))
             if not has_ice_addresses():
                 log("warning: no network interface besides loopback; WebRTC peers (aiortc's ICE) cannot connect")
             try:
                 await serve_until_stopped(server, settings, stop, lambda port: print_url(settings, port))
             finally:
-                for sig in (signal.SIGINT, signal.SIGTERM):
+                for sig in interrupts.SIGNALS:
                     loop.remove_signal_handler(sig)
 
         asyncio.run(main())
     if received:
-        raise interrupts.Terminated() if received[0] == signal.SIGTERM else KeyboardInterrupt()
+        raise KeyboardInterrupt() if received[0] == signal.SIGINT else interrupts.Terminated(received[0])
     return 0

@@ -13,6 +13,7 @@ from realtime_adain.settings import MAX_RESOLUTION, STABILIZE_MODES, ModelSettin
 MAX_UPLOAD_MB = 64  # the highest --max-upload-mb: a style image beyond it is a mistake or an attack
 MAX_CLIENTS = 64
 MAX_TOKEN = 256  # characters: it travels in every URL and header
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
 def is_loopback(host: str) -> bool:
@@ -21,6 +22,14 @@ def is_loopback(host: str) -> bool:
         return True
     try:
         return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def is_every_interface(host: str) -> bool:
+    """Whether `host` listens on every interface (0.0.0.0, ::)."""
+    try:
+        return ipaddress.ip_address(host).is_unspecified
     except ValueError:
         return False
 
@@ -61,6 +70,16 @@ class ServeSettings:
     @property
     def needs_token(self) -> bool:
         return not is_loopback(self.host)
+
+    @property
+    def host_names(self) -> frozenset[str] | None:
+        """The names a request's Host header may give: a browser sends the name it resolved, so a
+        site that resolves its own name to this address (DNS rebinding) is told apart. On every
+        interface any name (None): the token guards the server there."""
+        if is_every_interface(self.host):
+            return None
+        given = self.host.strip("[]").lower()
+        return LOOPBACK_NAMES | {given} if is_loopback(given) else frozenset({given})
 
     def check(self) -> None:
         self.model.check()
