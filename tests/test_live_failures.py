@@ -6,6 +6,7 @@ frame can have, a capture thread that dies: one clear report each, and a non-zer
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
@@ -122,3 +123,15 @@ def test_a_capture_thread_that_dies_says_why(capsys):
     assert capture.error == "MemoryError: Unable to allocate 27.9 TiB for an array"
     assert capture.latest.closed and events[-1][0] == "source-error"
     assert "Traceback" not in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_an_event_log_on_a_full_disk_says_its_path():
+    """ENOSPC names no file; the error names the log (`live --log /dev/full` said only 'No space left')."""
+    from realtime_adain.live.events import EventLog
+
+    log = EventLog("/dev/full")
+    with pytest.raises(OSError) as caught:
+        log("start", source="cam")
+    assert caught.value.filename == "/dev/full" and "No space" in caught.value.strerror
+    log._file = None  # the file holds unflushable bytes; closing it would raise again

@@ -28,7 +28,7 @@ import torch
 from realtime_adain import engines
 from realtime_adain.adain import StyleStats
 from realtime_adain.atomic import atomic_write_bytes
-from realtime_adain.commands.argtypes import RESOLUTION_PRESETS, positive_int, resolution
+from realtime_adain.commands.argtypes import RESOLUTION_PRESETS, positive_int, resolution, thread_count
 from realtime_adain.paths import check_output_file
 from realtime_adain.stylizer import Stylizer, pick_device, pick_dtype
 from realtime_adain.benchmarks.setup import benchmark_weights, machine
@@ -48,7 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="precision (default: fp16 on a GPU, fp32 on the CPU)")
     parser.add_argument("--warmup", type=positive_int, default=None, help="untimed steps first (default 10 GPU, 1 CPU)")
     parser.add_argument("--iters", type=positive_int, default=None, help="timed steps (default 100 GPU, 5 CPU)")
-    parser.add_argument("--threads", type=positive_int, default=None, help="CPU threads (default: torch's)")
+    parser.add_argument("--threads", type=thread_count, default=None, help="CPU threads (default: torch's)")
     parser.add_argument("--vgg", metavar="PATH", help="encoder weights (default: installed, else generated)")
     parser.add_argument("--decoder", metavar="PATH", help="decoder weights (default: installed, else generated)")
     parser.add_argument("--json", metavar="PATH", help="also write the results to this JSON file")

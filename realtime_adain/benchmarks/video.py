@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from realtime_adain.adain import adain, calc_mean_std
-from realtime_adain.commands.argtypes import non_negative_int, positive_int
+from realtime_adain.commands.argtypes import non_negative_int, positive_int, resolution, thread_count
 from realtime_adain.atomic import atomic_write_bytes
 from realtime_adain.settings import FLOW_MODES, VideoSettings
 from realtime_adain.video.job import stylize_file
@@ -40,14 +40,14 @@ from realtime_adain.stylizer import Stylizer
 from realtime_adain.temporal import MODES
 from realtime_adain.benchmarks.setup import benchmark_weights, machine
 from realtime_adain.video.reader import VideoReader
-from realtime_adain.video.formats import DEFAULT_CRF, EncodeSettings
+from realtime_adain.video.formats import DEFAULT_CRF, EncodeSettings, check_encoder
 
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
 
 def thread_counts(text: str) -> list[int]:
     """argparse type for --threads: comma-separated counts, 0 for torch's default."""
-    return [non_negative_int(part) for part in text.split(",")]
+    return [0 if part.strip() == "0" else thread_count(part) for part in text.split(",")]
 
 
 def stabilize_modes(text: str) -> list[str]:
@@ -85,7 +85,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="our pipeline's --stabilize modes, one variant each, e.g. off,flow:1,flow:2 (passes; "
                              "default off, as the reference loop)")
     parser.add_argument("--no-baseline", action="store_true", help="skip the reference loop")
-    parser.add_argument("--resolution", metavar="WxH", help="time an upscaled copy of the clip's frames, e.g. 1920x1080")
+    parser.add_argument("--resolution", type=resolution, metavar="WxH", help="time an upscaled copy of the clip's frames, e.g. 1920x1080")
     parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     parser.add_argument("--dtype", default="fp32", choices=("fp32", "fp16", "bf16"),
                         help="precision of our pipeline (the reference loop stays fp32)")
@@ -155,12 +155,9 @@ def our_pipeline(stylizer: Stylizer, video: Path, style_path: Path, output: Path
     stylize_file(video, output, stylizer, lambda first: style, settings, EncodeSettings(codec))
 
 
-def upscaled_copy(video: Path, resolution: str, frames: int, output: Path) -> Path:
-    """The clip's first `frames` frames at `resolution` (WxH), for GPU timings at 720p/1080p."""
-    try:
-        width, height = (int(v) for v in resolution.lower().split("x"))
-    except ValueError:
-        raise UserError(f"--resolution '{resolution}' is not WIDTHxHEIGHT") from None
+def upscaled_copy(video: Path, size: tuple[int, int], frames: int, output: Path) -> Path:
+    """The clip's first `frames` frames at `size` (width, height), for GPU timings at 720p/1080p."""
+    width, height = size
     with av.open(str(video)) as source, av.open(str(output), "w") as out:
         stream = source.streams.video[0]
         target = out.add_stream("libx264", rate=stream.average_rate)
@@ -185,6 +182,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"{args.style}: no such style image (pass --style)")
     if args.json:
         check_output_file(args.json)  # before minutes of timing, not after
+    check_encoder(EncodeSettings(args.codec), Path("bench.mp4"))
     with VideoReader(args.video) as probe:  # a clip that is no video is one error line
         total = probe.expected_frames
         shape = f"{probe.width}x{probe.height}"
@@ -196,8 +194,8 @@ def run(args: argparse.Namespace) -> int:
         workdir = Path(tmp)
         vgg, decoder, which = benchmark_weights(args, workdir)
         if args.resolution:
-            args.video = upscaled_copy(args.video, args.resolution, n_frames, workdir / f"clip_{args.resolution}.mp4")
-            shape = args.resolution
+            shape = "%dx%d" % args.resolution
+            args.video = upscaled_copy(args.video, args.resolution, n_frames, workdir / f"clip_{shape}.mp4")
         stylizers = {name: Stylizer.load(vgg, decoder, device=args.device, dtype=args.dtype, engine=name)
                      for name in args.engine.split(",")}
         reference = Stylizer.load(vgg, decoder, device=args.device, dtype="fp32", engine="eager")  # as the reference runs

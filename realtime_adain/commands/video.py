@@ -59,7 +59,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--frames", type=argtypes.positive_int, metavar="N",
                         help="only the first N frames (a quick preview; sound up to there)")
     common.add_max_pixels_option(parser, "a video whose frames at --size (a thin strip grows fast, scaled by its short side) are")
-    parser.add_argument("--threads", type=argtypes.positive_int, metavar="N",
+    parser.add_argument("--threads", type=argtypes.thread_count, metavar="N",
                         help="CPU threads for the network (default: torch's, one per core); on a busy "
                              "machine 1 can be faster, leaving a core to decoding and encoding")
     steady = parser.add_argument_group("temporal stability (docs/temporal.md)")

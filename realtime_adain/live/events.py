@@ -13,6 +13,7 @@ class EventLog:
 
     def __init__(self, path: str | os.PathLike | None = None) -> None:
         self._lock = threading.Lock()
+        self.path = path
         self._file = open(path, "a", encoding="utf-8") if path else None
 
     @staticmethod
@@ -26,8 +27,11 @@ class EventLog:
         with self._lock:
             print(line, file=sys.stderr, flush=True)
             if self._file:
-                self._file.write(line + "\n")
-                self._file.flush()
+                try:
+                    self._file.write(line + "\n")
+                    self._file.flush()
+                except OSError as exc:  # a full disk's ENOSPC names no file: name the log
+                    raise OSError(exc.errno, exc.strerror, os.fspath(self.path)) from None
 
     def close(self) -> None:
         if self._file:
