@@ -9,11 +9,14 @@ or with a side over MAX_SIDE.
 from __future__ import annotations
 
 import contextlib
+import functools
+import io
 import os
 import re
 import sys
 import tempfile
 import threading
+import warnings
 from pathlib import Path
 from typing import Iterator
 
@@ -83,7 +86,51 @@ def decode_image(data: np.ndarray | bytes, name: str) -> np.ndarray:
     if image.dtype not in (np.uint8, np.uint16, np.float32, np.float64):
         raise UserError(f"{name}: unsupported sample type {image.dtype} (8- or 16-bit unsigned, or float, are read)")
     linear = bytes(data[:10]).startswith(_LINEAR_SIGNATURES)
-    return to_rgb8(image, linear=linear)
+    return in_srgb(to_rgb8(image, linear=linear), data)
+
+
+def in_srgb(rgb: np.ndarray, data: np.ndarray) -> np.ndarray:
+    """`rgb` decoded from `data`, converted to sRGB when the file embeds an RGB colour profile
+    (Adobe RGB, Display P3 from phones, ProPhoto): OpenCV ignores profiles, so such pictures came
+    out dull. LittleCMS (Pillow's ImageCms) does the conversion, perceptual intent."""
+    profile = _embedded_profile(data)
+    if profile is None:
+        return rgb
+    transform = _transform_to_srgb(profile)
+    if transform is None:
+        return rgb
+    from PIL import Image, ImageCms
+
+    return np.asarray(ImageCms.applyTransform(Image.fromarray(rgb), transform))
+
+
+def _embedded_profile(data: np.ndarray) -> bytes | None:
+    """The ICC profile embedded in an encoded image, if Pillow can read the file's header."""
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Pillow's DecompressionBombWarning: only the header is read
+            with Image.open(io.BytesIO(data)) as header:
+                profile = header.info.get("icc_profile")
+    except Exception:  # noqa: BLE001 - a format or file Pillow cannot open: OpenCV's decode stands
+        return None
+    return bytes(profile) if profile else None
+
+
+@functools.lru_cache(maxsize=16)
+def _transform_to_srgb(profile: bytes):
+    """A cached LittleCMS transform from an RGB `profile` to sRGB (None: not an RGB profile, or
+    unreadable: the pixels are used as they are)."""
+    from PIL import ImageCms
+
+    try:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(profile))
+        if source.profile.xcolor_space.strip() != "RGB":
+            return None
+        return ImageCms.buildTransform(source, ImageCms.createProfile("sRGB"), "RGB", "RGB")
+    except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+        return None
 
 
 @contextlib.contextmanager

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import cv2
 import numpy as np
 import pytest
@@ -260,6 +262,50 @@ def test_folders_skip_hidden_files(weights_env, run_cli, data_dir, tmp_path):
     code, _, err = run_cli("image", folder, "-s", data_dir / "style" / "trial.jpg", "-o", out, "--size", "24", "--style-size", "32")
     assert code == 0, err
     assert sorted(p.name for p in out.iterdir()) == ["grey_stylized_trial.png", "logo_stylized_trial.png"]
+
+
+def matrix_profile(white, red, green, blue, gamma: float) -> bytes:
+    """A minimal ICC v2 RGB display profile (matrix + gamma curves), as cameras and editors embed:
+    colorants and white point in D50 XYZ."""
+    import struct
+
+    def fixed(v: float) -> bytes:
+        return struct.pack(">i", round(v * 65536))
+
+    def xyz(values) -> bytes:
+        return b"XYZ \0\0\0\0" + b"".join(fixed(v) for v in values)
+
+    curve = b"curv\0\0\0\0" + struct.pack(">IH", 1, round(gamma * 256)) + b"\0\0"
+    description = b"desc\0\0\0\0" + struct.pack(">I", 5) + b"test\0" + b"\0" * 79
+    tags = [(b"desc", description), (b"wtpt", xyz(white)), (b"rXYZ", xyz(red)), (b"gXYZ", xyz(green)),
+            (b"bXYZ", xyz(blue)), (b"rTRC", curve), (b"gTRC", curve), (b"bTRC", curve)]
+    offset, table, body = 128 + 4 + 12 * len(tags), b"", b""
+    for signature, data in tags:
+        data += b"\0" * (-len(data) % 4)
+        table += signature + struct.pack(">II", offset + len(body), len(data))
+        body += data
+    size = offset + len(body)
+    header = (struct.pack(">I", size) + b"none" + bytes([2, 0x10, 0, 0]) + b"mntrRGB XYZ " + bytes(12) + b"acsp"
+              + bytes(24) + struct.pack(">I", 0) + xyz(white)[8:] + bytes(48))
+    return header + struct.pack(">I", len(tags)) + table + body
+
+
+def test_an_embedded_colour_profile_is_honoured(tmp_path):
+    """A picture stored in Adobe RGB (its profile embedded, as editors and cameras do) reads as the
+    same sRGB picture; read without the profile it was duller (Adobe RGB's wider primaries)."""
+    from PIL import Image, ImageCms
+
+    adobe = matrix_profile((0.9642, 1.0, 0.8249), (0.6097, 0.3111, 0.0195), (0.2053, 0.6257, 0.0609),
+                           (0.1492, 0.0632, 0.7446), 563 / 256)
+    srgb = np.zeros((8, 24, 3), np.uint8)
+    srgb[:, :8], srgb[:, 8:16], srgb[:, 16:] = (200, 60, 40), (60, 170, 80), (50, 90, 190)
+    to_adobe = ImageCms.buildTransform(ImageCms.createProfile("sRGB"), ImageCms.ImageCmsProfile(io.BytesIO(adobe)), "RGB", "RGB")
+    stored = ImageCms.applyTransform(Image.fromarray(srgb), to_adobe)
+    stored.save(tmp_path / "adobe.png", icc_profile=adobe)
+    Image.fromarray(np.asarray(stored)).save(tmp_path / "untagged.png")  # no profile at all
+    saturation = lambda image: float((image.max(axis=2).astype(int) - image.min(axis=2)).mean())  # noqa: E731
+    assert np.abs(read_image(tmp_path / "adobe.png").astype(int) - srgb).max() <= 2
+    assert saturation(read_image(tmp_path / "untagged.png")) < saturation(srgb) - 15  # what ignoring it gave
 
 
 def test_integer_tiff_is_refused_naming_the_file(tmp_path):
