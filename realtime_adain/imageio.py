@@ -18,7 +18,7 @@ import tempfile
 import threading
 import warnings
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, NamedTuple
 
 import cv2
 import numpy as np
@@ -86,36 +86,71 @@ def decode_image(data: np.ndarray | bytes, name: str) -> np.ndarray:
     if image.dtype not in (np.uint8, np.uint16, np.float32, np.float64):
         raise UserError(f"{name}: unsupported sample type {image.dtype} (8- or 16-bit unsigned, or float, are read)")
     linear = bytes(data[:10]).startswith(_LINEAR_SIGNATURES)
-    return in_srgb(to_rgb8(image, linear=linear), data)
+    header = _header(data)
+    rgb = in_srgb(to_rgb8(image, linear=linear), header.profile)
+    return over_white(rgb, _alpha(data, header, image.shape[:2]) if header.has_alpha else None)
 
 
-def in_srgb(rgb: np.ndarray, data: np.ndarray) -> np.ndarray:
-    """`rgb` decoded from `data`, converted to sRGB when the file embeds an RGB colour profile
-    (Adobe RGB, Display P3 from phones, ProPhoto): OpenCV ignores profiles, so such pictures came
-    out dull. LittleCMS (Pillow's ImageCms) does the conversion, perceptual intent."""
-    profile = _embedded_profile(data)
-    if profile is None:
-        return rgb
-    transform = _transform_to_srgb(profile)
-    if transform is None:
-        return rgb
-    from PIL import Image, ImageCms
-
-    return np.asarray(ImageCms.applyTransform(Image.fromarray(rgb), transform))
+# EXIF orientation -> the same change of the stored pixels as OpenCV's decoder applies.
+_ORIENT = {2: lambda a: a[:, ::-1], 3: lambda a: a[::-1, ::-1], 4: lambda a: a[::-1], 5: lambda a: a.swapaxes(0, 1),
+           6: lambda a: np.rot90(a, -1), 7: lambda a: a[::-1, ::-1].swapaxes(0, 1), 8: lambda a: np.rot90(a)}
 
 
-def _embedded_profile(data: np.ndarray) -> bytes | None:
-    """The ICC profile embedded in an encoded image, if Pillow can read the file's header."""
+class _Header(NamedTuple):
+    """What OpenCV's decode leaves out, from the file's header (read by Pillow)."""
+
+    profile: bytes | None = None  # an embedded ICC profile
+    has_alpha: bool = False  # RGBA, grey+alpha, or a palette with a transparent entry
+    orientation: int = 1  # EXIF orientation, which OpenCV applies to the colour
+
+
+def _header(data: np.ndarray) -> _Header:
     from PIL import Image
 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Pillow's DecompressionBombWarning: only the header is read
             with Image.open(io.BytesIO(data)) as header:
+                has_alpha = "A" in header.mode or "transparency" in header.info
                 profile = header.info.get("icc_profile")
+                return _Header(bytes(profile) if profile else None, has_alpha,
+                               header.getexif().get(0x0112, 1) if has_alpha else 1)
     except Exception:  # noqa: BLE001 - a format or file Pillow cannot open: OpenCV's decode stands
+        return _Header()
+
+
+def _alpha(data: np.ndarray, header: _Header, shape: tuple[int, ...]) -> np.ndarray | None:
+    """The image's alpha (0..1 float32, (H, W) as decoded and oriented), None if it cannot be had."""
+    with _native_stderr_captured():
+        stored = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)  # keeps alpha, ignores the orientation
+    if stored is None or stored.ndim != 3 or stored.shape[2] not in (2, 4):
         return None
-    return bytes(profile) if profile else None
+    alpha = _ORIENT.get(header.orientation, lambda a: a)(stored[..., -1])
+    if alpha.shape != tuple(shape):
+        return None
+    full = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}.get(alpha.dtype, 1.0)
+    return np.clip(alpha.astype(np.float32) / full, 0.0, 1.0)
+
+
+def over_white(rgb: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
+    """(H, W, 3) uint8 composited over white by `alpha` (0..1): transparent areas read as viewers
+    show them, not as whatever colour (often black) they store."""
+    if alpha is None or alpha.min() >= 1.0:
+        return rgb
+    weight = alpha[..., None]
+    return (rgb.astype(np.float32) * weight + 255.0 * (1.0 - weight) + 0.5).astype(np.uint8)
+
+
+def in_srgb(rgb: np.ndarray, profile: bytes | None) -> np.ndarray:
+    """`rgb` converted to sRGB from the file's embedded RGB colour `profile` (Adobe RGB, Display P3
+    from phones, ProPhoto): OpenCV ignores profiles, so such pictures came out dull. LittleCMS
+    (Pillow's ImageCms) does the conversion, perceptual intent."""
+    transform = _transform_to_srgb(profile) if profile else None
+    if transform is None:
+        return rgb
+    from PIL import Image, ImageCms
+
+    return np.asarray(ImageCms.applyTransform(Image.fromarray(rgb), transform))
 
 
 @functools.lru_cache(maxsize=16)

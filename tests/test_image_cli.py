@@ -38,7 +38,7 @@ def formats(tmp_path_factory) -> dict[str, tuple]:
     files["gray"] = (folder / "gray.png", np.repeat(gray[..., None], 3, axis=2))
     rgba = np.dstack([rgb[..., ::-1], np.full((20, 30), 128, np.uint8)])
     cv2.imwrite(str(folder / "rgba.png"), rgba)
-    files["rgba"] = (folder / "rgba.png", rgb)
+    files["rgba"] = (folder / "rgba.png", np.round(rgb * (128 / 255) + 255 * (127 / 255)).astype(np.uint8))  # over white
     cv2.imwrite(str(folder / "deep.png"), rgb[..., ::-1].astype(np.uint16) * 257)
     files["png16"] = (folder / "deep.png", rgb)
     Image.fromarray(rgb).convert("CMYK").save(folder / "cmyk.jpg", quality=100)
@@ -245,6 +245,23 @@ def test_radiance_hdr_is_linear_light(tmp_path):
     cv2.imwrite(str(tmp_path / "scene.hdr"), np.dstack([linear] * 3))
     image = read_image(tmp_path / "scene.hdr")
     np.testing.assert_allclose(image[0, :, 1], [0, 128, 255, 255], atol=2)  # RGBE keeps about 1 % precision
+
+
+@pytest.mark.parametrize("orientation", [1, 6, 3])
+def test_transparent_pixels_read_as_white(tmp_path, orientation):
+    """A transparent area reads as white, as viewers show it, not as the black it stores; the
+    alpha follows the EXIF orientation the colour follows."""
+    logo = np.zeros((24, 32, 4), np.uint8)
+    logo[:, 16:] = (255, 0, 0, 255)  # right half opaque red, left half transparent black
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    Image.fromarray(logo, "RGBA").save(tmp_path / "logo.png", exif=exif.tobytes())
+    Image.fromarray(logo[..., :3]).convert("P").save(tmp_path / "palette.png", transparency=0)  # black is transparent
+    image = read_image(tmp_path / "logo.png")
+    expected = np.where(logo[..., 3:] == 255, logo[..., :3], 255).astype(np.uint8)
+    expected = {1: expected, 6: np.rot90(expected, -1), 3: expected[::-1, ::-1]}[orientation]
+    np.testing.assert_array_equal(image, expected)
+    np.testing.assert_array_equal(read_image(tmp_path / "palette.png")[:, :16], 255)
 
 
 def test_folders_skip_hidden_files(weights_env, run_cli, data_dir, tmp_path):
