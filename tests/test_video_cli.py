@@ -13,6 +13,7 @@ import av
 import numpy as np
 import pytest
 import torch
+from av.audio.plane import AudioPlane
 
 from realtime_adain.adain import StyleStats
 from realtime_adain.imageio import read_image, write_image
@@ -575,7 +576,15 @@ def test_ctrl_c_leaves_a_playable_partial_file(weights_env, bunny, style, tmp_pa
     result, source = probe(partial), probe(bunny)
     assert 0 < len(result.pts) < 240
     assert result.pts == source.pts[: len(result.pts)]
-    assert audio_packets(partial)  # the sound up to that point came along
+    sound = audio_packets(partial)
+    assert sound  # the sound up to that point came along
+    # ... and no further: no audio packet starts after the last picture ends (they ran about 0.4 s
+    # ahead, read while the decoder and the reorder window held frames: the sound went on over a
+    # frozen picture). The input's packets, as many as were kept.
+    with av.open(str(partial)) as container:
+        audio_tb = container.streams.audio[0].time_base
+    assert max(pts for _, pts, _ in sound) * audio_tb < result.end_s
+    assert sound == audio_packets(bunny)[: len(sound)]
 
 
 def test_frames_option_previews_the_start(run_cli, weights_env, bunny, style, tmp_path):
@@ -653,3 +662,121 @@ def test_a_picture_that_changes_shape_mid_stream_is_noted(run_cli, weights_env, 
     notes = [line for line in err.splitlines() if "changes shape mid-stream" in line]
     assert len(notes) == 1 and "a 32x57 frame in a 64x36 video" in notes[0], notes
     assert len(probe(out).pts) == 15
+
+
+def _sound(path) -> tuple[list[str], np.ndarray, float]:
+    """FFmpeg's names for the audio channels of `path`, each channel's RMS level, and the sound's
+    length in seconds (all decoded samples). Read without letting PyAV free the channel map of a
+    custom-order layout (see writer.decoder_layout): the layout object is dropped only once the
+    decoder has a layout by channel count."""
+    with av.open(str(path)) as container:
+        stream = container.streams.audio[0]
+        held = stream.codec_context.layout
+        names = [channel.name for channel in held.channels]
+        stream.codec_context.layout = f"{len(names)}c"
+        del held
+        chunks = []
+        for frame in container.decode(stream):  # (plane by plane: PyAV's to_ndarray overruns 8 planes)
+            dtype, full = {"s16": (np.int16, 32768), "s16p": (np.int16, 32768), "flt": (np.float32, 1),
+                           "fltp": (np.float32, 1)}[frame.format.name]
+            planes = len(names) if frame.format.is_planar else 1
+            samples = np.stack([np.frombuffer(AudioPlane(frame, i), dtype, count=frame.samples * len(names) // planes)
+                                for i in range(planes)]) / full
+            chunks.append(samples if frame.format.is_planar else samples.reshape(-1, len(names)).T)
+        rate = stream.codec_context.sample_rate
+    samples = np.concatenate(chunks, axis=1)
+    return names, np.sqrt((samples[:, rate // 10: -rate // 10] ** 2).mean(axis=1)), samples.shape[1] / rate
+
+
+@pytest.mark.parametrize("layout, pcm, ext", [("7.1", "pcm_s16le", "mp4"), ("6.1", "pcm_f32le", "mp4"),
+                                              ("5.1", "pcm_s16le", "ts")])
+def test_multichannel_pcm_from_mov_is_reencoded(weights_env, style, tmp_path, layout, pcm, ext):
+    """PCM 7.1 or 6.1 in .mov, as `ffmpeg` writes it, re-encoded to AAC for MP4: FFmpeg 8 reads its
+    channel order as a custom one, and PyAV's layout objects free such a layout's channel map; the
+    run ended in "UnicodeDecodeError", then a corrupt heap (exit 134, or a segfault), leaving a
+    .part file. Now each channel keeps its name and level (FFmpeg's resampler reorders them the
+    same way), 8 channels for 7.1 and 7 for 6.1 as in `ffmpeg -i in.mov out.mp4`; and 5.1 into
+    MPEG-TS, whose MP2 takes no more than stereo ("cannot start encoding (Invalid argument)"), is
+    mixed down to stereo, as `ffmpeg` does. Run in a process of its own: a crash fails the test."""
+    count = {"7.1": 8, "6.1": 7, "5.1": 6}[layout]
+    pan = "|".join(f"c{i}={(i + 1) / 10}*c0" for i in range(count))  # channel i at level (i + 1) / 10
+    source = tmp_path / "in.mov"
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=64x48:rate=12:duration=1",
+                    "-f", "lavfi", "-i", "sine=frequency=100:sample_rate=48000:duration=1", "-filter_complex",
+                    f"[1]pan={layout}|{pan}[a]", "-map", "0:v", "-map", "[a]", "-c:v", "libx264", "-c:a", pcm, str(source)],
+                   check=True)
+    out = tmp_path / f"out.{ext}"
+    run = subprocess.run([sys.executable, "-m", "realtime_adain", "video", str(source), "-s", str(style), "--size", "32",
+                          "--style-size", "64", "--threads", "1", "-o", str(out)], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mov", out.name]  # (no .part file left)
+    assert len(probe(out).pts) == 12
+    out_names, levels, seconds = _sound(out)
+    assert seconds == pytest.approx(1, abs=0.05)
+    names, source_levels, _ = _sound(source)
+    if ext == "ts":  # mixed down as `ffmpeg -i in.mov out.ts` mixes it
+        assert f"re-encoding it to mp2 ({layout} mixed down to stereo, the most mp2 takes)" in run.stderr
+        reference = tmp_path / "ffmpeg.ts"
+        subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", str(source), "-c:v", "copy", str(reference)], check=True)
+        np.testing.assert_allclose(levels, _sound(reference)[1], rtol=0.05)
+        return
+    assert len(levels) == count
+    if layout == "6.1":  # AAC has no 6.1 of its own: MP4 says "7 channels", no names
+        np.testing.assert_allclose(np.sort(levels), np.sort(source_levels), rtol=0.1)
+        return
+    assert out_names == ["FL", "FR", "FC", "LFE", "BL", "BR", "SL", "SR"]  # 7.1
+    np.testing.assert_allclose(levels, [source_levels[names.index(name)] for name in out_names], rtol=0.1)
+
+
+def test_webm_with_the_default_encoder(run_cli, weights_env, style, tmp_path):
+    """`-o out.webm` without --codec was always "error: .webm files cannot hold libx264 video (try
+    .mkv)": the default follows the container, VP9 (with Opus sound), as `ffmpeg` picks."""
+    source = write_video(tmp_path / "in.mp4", gradient_frames(6, 64, 48), audio="aac")
+    out = tmp_path / "out.webm"
+    code, _, err = run_cli("video", source, "-s", style, "--size", "32", "--style-size", "64", "-o", out)
+    assert code == 0, err
+    result = probe(out)
+    assert (result.codec, result.audio_codecs, len(result.pts)) == ("vp9", ["opus"], 6)
+
+
+def test_a_one_pixel_video(run_cli, weights_env, style, tmp_path):
+    """1x1 (a crop to one pixel, FFV1): 4:2:0 was chosen (its one-pixel chroma plane looked full
+    size) and x264 refused it: "Generic error in an external library". yuv444p, as FFmpeg picks."""
+    source = tmp_path / "one.mkv"
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i", "testsrc=size=2x2:rate=12:duration=1",
+                    "-vf", "crop=1:1", "-c:v", "ffv1", str(source)], check=True)
+    out = tmp_path / "out.mp4"
+    code, _, err = run_cli("video", source, "-s", style, "--size", "32", "--style-size", "64", "-o", out)
+    assert code == 0, err
+    result = probe(out)
+    assert (result.width, result.height, result.pix_fmt) == (1, 1, "yuv444p") and len(result.pts) == 12
+
+
+@pytest.mark.parametrize("codec", ["libx265", "libsvtav1"])
+def test_one_frame_with_encoders_that_talk_on_their_own(weights_env, style, tmp_path, codec):
+    """`--frames 1 --codec libx265`: "the .mp4 muxer refused a packet" (x265 made up the decode
+    time of a lone frame), after some 40 "x265 [info]" lines that x265 prints itself; SVT-AV1
+    prints "Svt[info]" lines the same way. One frame comes out, and stderr holds no encoder
+    chatter (a process of its own: the encoders write to file descriptor 2 directly)."""
+    source = write_video(tmp_path / "in.mp4", gradient_frames(4, 64, 64))
+    for ext in ("mp4", "mkv"):
+        out = tmp_path / f"out.{ext}"
+        run = subprocess.run([sys.executable, "-m", "realtime_adain", "video", str(source), "-s", str(style), "--size",
+                              "32", "--style-size", "64", "--threads", "1", "--frames", "1", "--codec", codec, "-o", str(out)],
+                             capture_output=True, text=True, timeout=300)
+        assert run.returncode == 0 and run.stderr == "", run.stderr
+        assert len(probe(out).pts) == 1
+
+
+def test_no_notes_about_changes_that_did_not_happen(run_cli, weights_env, style, tmp_path):
+    """--size 8 makes 320x240 frames 11x8 (a rounded pixel: 3% wider than 4:3): that was noted as
+    "the picture changes shape mid-stream (a 11x8 frame in a 320x240 video)". And at
+    --stabilize-strength 0 nothing is blended, yet a note said the backward pass's cut-off weighs
+    "up to 100.0%"."""
+    source = write_video(tmp_path / "in.mp4", gradient_frames(4, 320, 240))
+    code, _, err = run_cli("video", source, "-s", style, "--size", "8", "--style-size", "64", "-o", tmp_path / "a.mp4")
+    assert code == 0 and "note:" not in err, err
+    assert len(probe(tmp_path / "a.mp4").pts) == 4
+    code, _, err = run_cli("video", source, "-s", style, "--size", "32", "--style-size", "64",
+                           "--stabilize-strength", "0", "-o", tmp_path / "b.mp4")
+    assert code == 0 and "note:" not in err, err

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import time
 from fractions import Fraction
 
@@ -11,9 +12,10 @@ import pytest
 from realtime_adain.errors import UserError
 from realtime_adain.video.pipeline import Pipeline
 from realtime_adain.video.reader import Frame, VideoReader, upright
-from realtime_adain.video.formats import EncodeSettings, check_encoder, choose_pix_fmt
+from realtime_adain.video.formats import EncodeSettings, check_encoder, choose_pix_fmt, encodable_layout
 from realtime_adain.video.writer import VideoFormatOut, VideoWriter
-from video_samples import gradient_frames, probe, rgb_frames, write_video
+from realtime_adain.video.reader import Colour
+from video_samples import audio_packets, gradient_frames, probe, rgb_frames, write_video
 
 RED, BLUE = (230, 20, 30), (25, 35, 220)
 
@@ -93,6 +95,41 @@ def test_pixel_format_choice_for_odd_sizes():
         choose_pix_fmt(EncodeSettings(pix_fmt="yuv420p"), 641, 361)
     with pytest.raises(UserError, match="does not take pixel format"):
         choose_pix_fmt(EncodeSettings(pix_fmt="gbrp"), 64, 64)
+    # 1x1 is odd too: a 4:2:0 chroma plane of one pixel still halves it ("Generic error in an
+    # external library" from x264); FFmpeg takes yuv444p there.
+    assert choose_pix_fmt(EncodeSettings(), 1, 1) == "yuv444p"
+    assert choose_pix_fmt(EncodeSettings(), 1, 2) == "yuv444p"
+
+
+def test_an_encoder_that_takes_no_yuv420p_gets_the_closest_format(tmp_path):
+    """MJPEG lists yuv420p but opens only with yuvj420p at the usual (limited) range, which FFmpeg
+    picks: `--codec mjpeg` was "cannot open encoder mjpeg: Invalid argument". The frames are
+    converted at full range (JPEG's), so the colours come back."""
+    assert choose_pix_fmt(EncodeSettings("mjpeg"), 64, 48) == "yuvj420p"
+    assert choose_pix_fmt(EncodeSettings("mjpeg"), 63, 47) == "yuvj444p"
+    assert choose_pix_fmt(EncodeSettings("dnxhd"), 64, 48) == "yuv422p"  # (it takes no 4:2:0)
+    check_encoder(EncodeSettings("mjpeg"), tmp_path / "o.mkv")
+    out = tmp_path / "out.mkv"
+    writer = VideoWriter(out, EncodeSettings("mjpeg"), VideoFormatOut(64, 48, Fraction(1, 25), Fraction(25),
+                                                                        Colour(1, 1, 1, 1)), passthrough=[])
+    for pts in range(3):
+        writer.write_frame(two_colour_frame(), pts, 1)
+    writer.close()
+    result = probe(out)
+    assert (result.codec, result.pix_fmt, len(result.pts)) == ("mjpeg", "yuvj420p", 3)
+    decoded = rgb_frames(out)[1].astype(int)
+    assert np.abs(decoded[10, 5] - RED).max() <= 8 and np.abs(decoded[10, 60] - BLUE).max() <= 8
+
+
+def test_the_default_encoder_follows_the_container(tmp_path):
+    """No --codec: H.264, except in WebM, which holds no H.264 (`.webm files cannot hold libx264
+    video` for every default run): VP9, as `ffmpeg -i in out.webm` picks."""
+    assert EncodeSettings().for_container("webm").codec == "libvpx-vp9"
+    assert EncodeSettings().for_container("mp4").codec == "libx264"
+    assert EncodeSettings("libx265").for_container("webm").codec == "libx265"  # named: kept (and refused)
+    check_encoder(EncodeSettings(), tmp_path / "o.webm")
+    with pytest.raises(UserError, match=r"^\.webm files cannot hold libx264 video \(try \.mkv\)$"):
+        check_encoder(EncodeSettings("libx264"), tmp_path / "o.webm")
 
 
 @pytest.mark.parametrize(
@@ -106,6 +143,12 @@ def test_pixel_format_choice_for_odd_sizes():
         (EncodeSettings("libx264", crf=-1), "o.mp4", "--crf -1 is outside"),
         (EncodeSettings("libvpx-vp9", crf=64), "o.webm", "range 0 \\(best\\) to 63"),
         (EncodeSettings("libx264", bitrate=0), "o.mp4", "--bitrate must be positive"),
+        # x264 counts kbit/s: 1 bit/s was "Generic error in an external library".
+        (EncodeSettings("libx264", bitrate=1), "o.mp4", "^--bitrate 1 is below the least taken, 10k \\(bits per second"),
+        (EncodeSettings("libx264", bitrate=9_999), "o.mp4", "--bitrate 9999 is below"),
+        # Never the container asked for: ".mkv files cannot hold dnxhd video (try .mkv)".
+        (EncodeSettings("dnxhd"), "o.mkv", "^\\.mkv files cannot hold dnxhd video \\(try \\.mov\\)$"),
+        (EncodeSettings("libvpx-vp9"), "o.ts", "^\\.ts files cannot hold libvpx-vp9 video \\(try \\.mkv\\)$"),
     ],
 )
 def test_check_encoder_rejects_bad_requests(tmp_path, settings, output, message):
@@ -122,6 +165,26 @@ def test_reader_errors_are_user_errors(tmp_path, data_dir):
                           ("truncated.mp4", "not a readable video"), ("empty.mp4", "empty")]:
         with pytest.raises(UserError, match=message):
             VideoReader(tmp_path / name)
+
+
+def test_an_avi_written_to_a_pipe_is_read_whole(tmp_path):
+    """`ffmpeg ... -f avi - > piped.avi` cannot go back to fill in the header: it says 2**30 frames
+    (and a duration guessed from the bit rate). FFmpeg plays all 24; the count was believed and
+    the whole file refused at the end as "truncated or corrupt: only 24 of 1073741824 frames"."""
+    import av
+
+    piped = tmp_path / "piped.avi"
+    with piped.open("wb") as sink:
+        subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=64x48:rate=24:duration=1",
+                        "-f", "lavfi", "-i", "sine=duration=1", "-c:v", "mpeg4", "-c:a", "libmp3lame", "-f", "avi", "-"],
+                       stdout=sink, check=True)
+    with av.open(str(piped)) as container:
+        assert container.streams.video[0].frames == 2**30  # the placeholder
+    with VideoReader(piped) as reader:
+        assert reader.expected_frames == 0  # not believed
+        items = list(reader.items())
+    assert len([item for item in items if isinstance(item, Frame)]) == 24 == len(probe(piped).pts)
+    assert len([item for item in items if isinstance(item, av.Packet)]) == len(audio_packets(piped)) > 30
 
 
 def test_truncated_streamable_file_is_caught(tmp_path):
@@ -366,3 +429,53 @@ def test_a_damaged_packet_is_skipped_as_ffmpeg_skips_it(tmp_path, capsys):
         assert reader.damaged >= 1
     assert len(frames) == int(expected) >= 20
     assert "damaged video packet" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("default_first", [False, True])
+def test_the_video_stream_ffmpeg_takes_among_several(tmp_path, capsys, default_first):
+    """Of several video streams `ffmpeg` takes the one with the most pixels, one marked default
+    counting 5000000 more (cover art aside); the reader took the first. A note names the one taken."""
+    source = tmp_path / "two.mkv"
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=64x48:rate=12:duration=0.5",
+                    "-f", "lavfi", "-i", "testsrc2=size=160x120:rate=12:duration=0.25", "-map", "0", "-map", "1",
+                    "-c:v", "libx264", *([] if default_first else ["-disposition:v:0", "0"]), str(source)], check=True)
+    reference = tmp_path / "ffmpeg.mkv"
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", str(source), "-c:v", "ffv1", str(reference)], check=True)
+    taken = probe(reference)
+    with VideoReader(source) as reader:
+        frames = [item for item in reader.items() if isinstance(item, Frame)]
+        assert (reader.width, reader.height) == (taken.width, taken.height) == ((64, 48) if default_first else (160, 120))
+    assert len(frames) == len(taken.pts) == (6 if default_first else 3)
+    index = 0 if default_first else 1
+    assert f"note: two.mkv: 2 video streams; taking #{index} ({taken.width}x{taken.height})" in capsys.readouterr().err
+
+
+def test_a_lone_frame_gets_a_decode_time_the_muxer_takes(tmp_path, capsys):
+    """x265 given fewer frames than its B-frame delay derives the decode time from timestamps it
+    never received (uninitialised memory: -4378314912683108556 refused by the muxer, "Invalid
+    argument", or -1170 taken): `--frames 1 --codec libx265` failed. One frame decodes when it
+    shows. And x265 prints nothing (some 40 "x265 [info]" lines a run)."""
+    import av
+
+    for ext in ("mp4", "mkv"):
+        out = tmp_path / f"one.{ext}"
+        writer = VideoWriter(out, EncodeSettings("libx265"), VideoFormatOut(64, 48, Fraction(1, 12288), Fraction(24)),
+                             passthrough=[])
+        writer.write_frame(two_colour_frame(), 0, 512)
+        writer.close()
+        with av.open(str(out)) as container:
+            assert [(p.pts, p.dts or 0) for p in container.demux(video=0) if p.size] == [(0, 0)]  # (MKV: keyframes' None)
+        assert len(probe(out).pts) == 1
+    assert capsys.readouterr().err == ""
+
+
+def test_reencoded_audio_gets_a_layout_its_encoder_takes():
+    """MP2 takes mono and stereo only (5.1 into .ts was "cannot start encoding (Invalid
+    argument)"), AC-3 up to 5.1: mixed down as `ffmpeg` does; AAC keeps 7.1."""
+    import av
+
+    assert encodable_layout("mp2", av.AudioLayout("5.1"), 48000).name == "stereo"
+    assert encodable_layout("libmp3lame", av.AudioLayout("7.1"), 48000).name == "stereo"
+    assert encodable_layout("mp2", av.AudioLayout("mono"), 48000).name == "mono"
+    assert encodable_layout("ac3", av.AudioLayout("7.1"), 48000).nb_channels == 6
+    assert encodable_layout("aac", av.AudioLayout("7.1"), 48000).name == "7.1"

@@ -46,11 +46,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="output video (one result) or directory (several)")
     common.add_style_options(parser)
     encode = parser.add_argument_group("encoding")
-    encode.add_argument("--codec", default="libx264", help="video encoder (default libx264; h264_nvenc on NVIDIA GPUs)")
+    encode.add_argument("--codec", help="video encoder (default libx264, libvpx-vp9 for .webm; h264_nvenc on NVIDIA GPUs)")
     encode.add_argument("--crf", type=int, metavar="Q", help="constant quality, lower is better (default 18)")
-    encode.add_argument("--bitrate", type=bitrate, metavar="RATE", help="target bitrate instead of CRF, e.g. 4M")
+    encode.add_argument("--bitrate", type=bitrate, metavar="RATE",
+                        help="target bitrate in bits per second instead of CRF, e.g. 800k or 4M (at least 10k)")
     encode.add_argument("--pix-fmt", metavar="FMT",
-                        help="pixel format (default yuv420p; yuv444p when a dimension is odd)")
+                        help="pixel format (default yuv420p; yuv444p when a dimension is odd; else the closest "
+                             "the encoder takes, e.g. yuvj420p for mjpeg)")
     encode.add_argument("--ext", default="mp4", metavar="EXT", help="output container in directory mode (default mp4)")
     parser.add_argument("--keep-size", action=argparse.BooleanOptionalAction, default=True,
                         help="scale frames back to the input's display size (default: on)")

@@ -5,7 +5,10 @@ before any frame is processed; `VideoWriter` (writer.py) follows the same rules.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import io
+import os
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -29,26 +32,63 @@ QUALITY_MAX = {"libvpx-vp9": 63, "libaom-av1": 63, "libsvtav1": 63}  # the other
 # A quality that keeps painted textures crisp (x264's own default, 23, smears brush strokes).
 DEFAULT_CRF = 18
 PREFERRED_PIX_FMTS = ("yuv420p", "yuv444p")
+# The video encoder when none is named: H.264, except where the container holds no H.264 (WebM:
+# VP9, as `ffmpeg -i in out.webm` picks; the next ones if this FFmpeg lacks libvpx-vp9).
+DEFAULT_CODEC = "libx264"
+CONTAINER_CODECS = {"webm": ("libvpx-vp9", "libaom-av1", "libsvtav1", "libvpx")}
+# The lowest --bitrate taken, in bits per second: below it no encoder makes a picture (x264 counts
+# kbit/s and fails on 0), and "--bitrate 4" or "800" is a missing k or M.
+MIN_BITRATE = 10_000
+# Encoders that print to stderr themselves, not through FFmpeg's log (which PyAV keeps silent, as
+# this tool says what went wrong in one line of its own): silenced too. x265 by a parameter (its
+# "x265 [info]" lines, some 40 an encoder); SVT-AV1 reads SVT_LOG as it starts (0: fatal only).
+QUIET_OPTIONS = {"libx265": {"x265-params": "log-level=none"}}
+QUIET_ENVIRONMENT = {"libsvtav1": ("SVT_LOG", "0")}
+
+
+def default_codec(fmt: str) -> str:
+    """The video encoder for a `fmt` container when none is named (`DEFAULT_CODEC`, VP9 for WebM)."""
+    for name in CONTAINER_CODECS.get(fmt, ()):
+        if name in av.codecs_available:
+            return name
+    return DEFAULT_CODEC
+
 
 @dataclass
 class EncodeSettings:
-    codec: str = "libx264"
+    codec: str | None = None  # None: the container's default (`default_codec`), set by `for_container`
     crf: int | None = None
     bitrate: int | None = None  # bits per second; wins over the default CRF
     pix_fmt: str | None = None  # None: yuv420p, or yuv444p when a dimension is odd
 
+    @property
+    def encoder(self) -> str:
+        """The encoder's name (`DEFAULT_CODEC` where none was named and no container is known)."""
+        return self.codec or DEFAULT_CODEC
+
+    def for_container(self, fmt: str) -> "EncodeSettings":
+        """These settings for a `fmt` container: the encoder named, else the container's default."""
+        return self if self.codec else dataclasses.replace(self, codec=default_codec(fmt))
+
     def codec_options(self) -> dict[str, str]:
-        option = QUALITY_OPTION.get(self.codec)
+        codec = self.encoder
+        option = QUALITY_OPTION.get(codec)
         if self.crf is not None and option is None:
-            raise UserError(f"encoder {self.codec} has no constant-quality (CRF) mode; use --bitrate")
-        worst = QUALITY_MAX.get(self.codec, 51)
+            raise UserError(f"encoder {codec} has no constant-quality (CRF) mode; use --bitrate")
+        worst = QUALITY_MAX.get(codec, 51)
         if self.crf is not None and not 0 <= self.crf <= worst:
-            raise UserError(f"--crf {self.crf} is outside {self.codec}'s range 0 (best) to {worst}")
+            raise UserError(f"--crf {self.crf} is outside {codec}'s range 0 (best) to {worst}")
         if self.bitrate is not None and self.bitrate <= 0:
             raise UserError("--bitrate must be positive, e.g. 800k or 4M")
-        if option is None or (self.crf is None and self.bitrate is not None):
-            return {}
-        return {option: str(DEFAULT_CRF if self.crf is None else self.crf)}
+        if self.bitrate is not None and self.bitrate < MIN_BITRATE:
+            raise UserError(f"--bitrate {self.bitrate} is below the least taken, {MIN_BITRATE // 1000}k "
+                            "(bits per second: e.g. 800k or 4M)")
+        if codec in QUIET_ENVIRONMENT:
+            os.environ.setdefault(*QUIET_ENVIRONMENT[codec])  # (the user's own setting wins)
+        options = dict(QUIET_OPTIONS.get(codec, {}))
+        if option is not None and not (self.crf is None and self.bitrate is not None):
+            options[option] = str(DEFAULT_CRF if self.crf is None else self.crf)
+        return options
 
 
 def container_format(path: Path) -> str:
@@ -59,31 +99,78 @@ def container_format(path: Path) -> str:
         raise UserError(f"{path}: unknown video output format '{path.suffix}' (use one of {known})") from None
 
 
-def _subsampled(pix_fmt: str, width: int, height: int) -> bool:
-    chroma = av.VideoFormat(pix_fmt, width, height).components[-1]
-    return (chroma.width, chroma.height) != (width, height)
+def _subsampled(pix_fmt: str) -> bool:
+    """Whether `pix_fmt` stores some plane at less than full resolution (4:2:0, 4:2:2, NV12...).
+    Told at 16x16: at 1x1 even a 4:2:0 chroma plane rounds up to one pixel."""
+    return any((c.width, c.height) != (16, 16) for c in av.VideoFormat(pix_fmt, 16, 16).components)
+
+
+def _likeness(name: str, wanted: str) -> tuple:
+    """How far pixel format `name` is from `wanted` (smaller is closer): colour or grey first, then
+    a palette, RGB or YUV, chroma resolution, bit depth, alpha."""
+    a, b = av.VideoFormat(name, 16, 16), av.VideoFormat(wanted, 16, 16)
+
+    def grey(f: av.VideoFormat) -> bool:
+        return len([c for c in f.components if not c.is_alpha]) < 3 and not f.has_palette
+
+    def chroma(f: av.VideoFormat) -> tuple[int, int]:
+        planes = [c for c in f.components if c.is_chroma]
+        return (planes[0].width, planes[0].height) if planes else (16, 16)
+
+    return (grey(a) != grey(b), a.has_palette != b.has_palette, a.is_rgb != b.is_rgb, chroma(a) != chroma(b),
+            abs(a.components[0].bits - b.components[0].bits), any(c.is_alpha for c in a.components))
+
+
+@functools.lru_cache(maxsize=None)
+def _opens(codec: str, pix_fmt: str, width: int, height: int, options: tuple[tuple[str, str], ...],
+           bit_rate: int | None) -> bool:
+    """Whether encoder `codec` opens for `pix_fmt` at `width`x`height` (tried, nothing kept)."""
+    context = av.CodecContext.create(codec, "w")
+    context.width, context.height, context.pix_fmt = width, height, pix_fmt
+    context.time_base = Fraction(1, 25)
+    context.options = dict(options)
+    if bit_rate:
+        context.bit_rate = bit_rate
+    try:
+        context.open()
+    except av.error.FFmpegError:
+        return False
+    return True
 
 
 def choose_pix_fmt(settings: EncodeSettings, width: int, height: int) -> str:
     """The requested pixel format, checked; or yuv420p, falling back to yuv444p for odd sizes.
 
     4:2:0 and 4:2:2 cannot represent an odd width or height exactly (H.264 crops in steps of two
-    pixels), so odd sizes get full-resolution chroma and keep their exact size.
+    pixels), so odd sizes get full-resolution chroma and keep their exact size. Where the encoder
+    takes neither, or will not open with it (MJPEG lists yuv420p but takes only yuvj420p at the
+    usual range), the closest format with which it opens (`_likeness`), as FFmpeg picks one.
     """
-    supported = [f.name for f in av.Codec(settings.codec, "w").video_formats or []]
+    codec = settings.encoder
+    supported = [f.name for f in av.Codec(codec, "w").video_formats or []]
     odd = width % 2 or height % 2
     if settings.pix_fmt:
         if supported and settings.pix_fmt not in supported:
-            raise UserError(f"encoder {settings.codec} does not take pixel format {settings.pix_fmt} "
+            raise UserError(f"encoder {codec} does not take pixel format {settings.pix_fmt} "
                             f"(it takes {', '.join(supported[:12])})")
-        if odd and _subsampled(settings.pix_fmt, width, height):
+        if odd and _subsampled(settings.pix_fmt):
             raise UserError(f"pixel format {settings.pix_fmt} needs an even width and height, the output "
                             f"is {width}x{height}: use --pix-fmt yuv444p (or leave --pix-fmt out)")
         return settings.pix_fmt
-    for name in PREFERRED_PIX_FMTS:
-        if name in supported and not (odd and _subsampled(name, width, height)):
+    fitting = [name for name in PREFERRED_PIX_FMTS if not (odd and _subsampled(name))]
+    if not supported:
+        return fitting[0]
+    wanted = fitting[0]
+    exact = [name for name in fitting if name in supported]
+    software = [name for name in supported if av.VideoFormat(name).components]  # (not "cuda": frames on a GPU)
+    near = sorted((name for name in software if not (odd and _subsampled(name))), key=lambda n: _likeness(n, wanted))
+    candidates = list(dict.fromkeys(exact + near)) or sorted(software, key=lambda n: _likeness(n, wanted)) or supported
+    options = tuple(sorted(settings.codec_options().items()))
+    probe = (min(width, 64), min(height, 64))  # (small: SVT-AV1 allocates for the whole picture)
+    for name in candidates:
+        if _opens(codec, name, *probe, options, settings.bitrate):
             return name
-    return supported[0] if supported else "yuv420p"
+    return candidates[0]  # none opens: opening the encoder says why
 
 
 # FFmpeg's MPEG-TS muxer keeps no list of the codecs it holds (FFmpeg's query lists only its
@@ -165,6 +252,35 @@ def encoder_time_base(codec: str, time_base: Fraction, frame_rate: Fraction | No
     return Fraction(time_base)
 
 
+# Channel layouts by channel count, tried in turn for re-encoded audio the encoder takes not as it is.
+LAYOUTS = {1: "mono", 2: "stereo", 3: "2.1", 4: "quad", 5: "5.0", 6: "5.1", 7: "6.1", 8: "7.1"}
+
+
+@functools.lru_cache(maxsize=None)
+def _audio_opens(codec: str, layout: str, rate: int) -> bool:
+    """Whether audio encoder `codec` opens for `layout` (a name FFmpeg parses) at `rate` Hz."""
+    context = av.CodecContext.create(codec, "w")
+    try:
+        context.layout, context.sample_rate = layout, rate
+        context.format = av.Codec(codec, "w").audio_formats[0]
+        context.time_base = Fraction(1, rate)
+        context.open()
+    except (av.error.FFmpegError, ValueError):  # (ValueError: a layout name FFmpeg does not parse)
+        return False
+    return True
+
+
+def encodable_layout(codec: str, layout: av.AudioLayout, rate: int) -> av.AudioLayout:
+    """`layout` (native order) if the audio encoder `codec` takes it, else the layout it takes with
+    the most channels up to `layout`'s (PyAV's resampler mixes down): MP2 and MP3 take mono and
+    stereo only, AC-3 up to 5.1; as `ffmpeg` picks one (5.1 into MP2: stereo)."""
+    most = max(1, min(layout.nb_channels, max(LAYOUTS)))
+    for name in dict.fromkeys([layout.name] + [LAYOUTS[count] for count in range(most, 0, -1)]):
+        if _audio_opens(codec, name, rate):
+            return av.AudioLayout(name)
+    return layout  # none opens: starting the encoder says why
+
+
 def encodable_rate(codec: str, rate: int) -> int:
     """`rate` if the audio encoder `codec` takes it, else the lowest rate it takes above it (the
     highest below, if none is above): MP2 takes no 8 kHz, Opus no 44.1 kHz. PyAV resamples."""
@@ -175,18 +291,29 @@ def encodable_rate(codec: str, rate: int) -> int:
     return min(above) if above else max(rates)
 
 
+# The container suggested for an encoder the one asked for cannot hold: the first that can.
+HINT_ORDER = (".mkv", ".mov", ".mp4", ".m4v", ".avi", ".webm", ".ts")
+
+
+def _holds_video(fmt: str, codec: av.Codec) -> bool:
+    with av.open(io.BytesIO(), "w", format=fmt) as probe:
+        return container_holds(fmt, {codec.name, codec.canonical_name}, probe.supported_codecs)
+
+
 def check_encoder(settings: EncodeSettings, output: Path, width: int = 64, height: int = 64) -> None:
     """Fail before any work if the encoder is unknown, can't open here, or the container refuses it."""
     fmt = container_format(output)
+    settings = settings.for_container(fmt)
     try:
         codec = av.Codec(settings.codec, "w")
     except (av.codec.codec.UnknownCodecError, ValueError):
         raise UserError(f"unknown video encoder '{settings.codec}' (e.g. libx264, libx265, h264_nvenc, ffv1)") from None
     if codec.type != "video":
         raise UserError(f"'{settings.codec}' is an {codec.type} encoder, not a video encoder")
-    with av.open(io.BytesIO(), "w", format=fmt) as probe:
-        if not container_holds(fmt, {codec.name, codec.canonical_name}, probe.supported_codecs):
-            raise UserError(f"{output.suffix} files cannot hold {settings.codec} video (try .mkv)")
+    if not _holds_video(fmt, codec):
+        others = [ext for ext, other in CONTAINER_FORMATS.items() if other != fmt and _holds_video(other, codec)]
+        hint = f" (try {min(others, key=HINT_ORDER.index)})" if others else ""
+        raise UserError(f"{output.suffix} files cannot hold {settings.codec} video{hint}")
     context = av.CodecContext.create(codec)
     context.width, context.height = width, height
     context.pix_fmt = choose_pix_fmt(settings, width, height)

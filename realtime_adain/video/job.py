@@ -94,7 +94,7 @@ def stylize_file(
             too (as FFmpeg's tools do: one stream, one size), said once."""
             nonlocal reshaped
             h, w = image.shape[:2]
-            if not reshaped and abs(w * height - h * width) > 0.02 * h * width:
+            if not reshaped and changed_shape((h, w), first.shape[:2]):
                 reshaped = True
                 note(f"{source.name}: the picture changes shape mid-stream (a {w}x{h} frame in a {width}x{height} "
                      f"video); such frames are scaled to {width}x{height}, as FFmpeg scales them")
@@ -141,6 +141,18 @@ def stylize_file(
         return writer.frames_written, (width, height)
 
 
+def changed_shape(size: tuple[int, int], first: tuple[int, int]) -> bool:
+    """Whether a frame of `size` (height, width, at the processing size) shows another shape than
+    the first frame's, `first` (the same scaling rule, so a frame like it comes out the same):
+    more than 2% apart in aspect beyond what rounding each side to a pixel explains (at --size 8,
+    320x240 is 11x8, 3% wider than 4:3, and no change of shape)."""
+    if size == first:
+        return False
+    (h, w), (h0, w0) = size, first
+    rounding = 0.5 / h + 0.5 / w + 0.5 / h0 + 0.5 / w0
+    return abs((w / h) / (w0 / h0) - 1) > 0.02 + rounding
+
+
 def temporal_stages(settings: VideoSettings, device: torch.device | None = None
                     ) -> tuple[Stabilizer | TwoPassStabilizer | None, ContentStatsSmoother | None]:
     """The flow stabiliser (runs after the network) and the statistics smoother (inside it) that
@@ -160,7 +172,7 @@ def size_window(stabilizer: TwoPassStabilizer, source: Path, size: tuple[int, in
     frame budget grows by that much only; say when such frames cannot look far enough ahead."""
     stabilizer.hold_at_most(stabilizer.window_frames(size))
     ahead = stabilizer.lookahead_at(size)
-    if stabilizer.strength ** ahead > 1 / 512:
+    if stabilizer.strength > 0 and stabilizer.strength ** ahead > 1 / 512:  # (at 0 nothing is blended)
         note(f"{source.name}: two passes at {size[1]}x{size[0]} and strength {stabilizer.strength:g} look {ahead} "
              f"frames ahead, so what the backward pass cuts off every {stabilizer.window_frames(size) - ahead} frames "
              f"weighs up to {stabilizer.strength ** ahead:.1%} (a lower --stabilize-strength, a smaller --size or "

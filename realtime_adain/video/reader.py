@@ -35,6 +35,14 @@ PASSTHROUGH_TYPES = ("audio", "subtitle")
 # display order, but some files attach decode-order timestamps to them (packed B-frames in AVI,
 # some MP4s): 1, 2, 3, 5, 4, ... Real files are off by at most a few frames; 8 YUV frames is small.
 REORDER_WINDOW = 8
+# Packets of the other streams held until the video reaches them (`HeldPackets`), at most this
+# many bytes in a whole run: a file whose sound is stored far ahead of its pictures lets the
+# oldest go early (a --frames preview holds them all: what starts after its end is dropped).
+HELD_BYTES = 32 << 20
+# A declared frame count is believed only up to this many times what the declared duration holds
+# at the average rate: a header written before the frames were (an AVI written to a pipe) carries
+# a placeholder (2**30).
+PLAUSIBLE_FRAMES = 2
 
 
 def is_video_path(path: Path) -> bool:
@@ -138,11 +146,7 @@ class VideoReader:
         try:
             if self.container.format.name in IMAGE_FORMATS or self.container.format.name.endswith("_pipe"):
                 raise UserError(f"{self.path}: this is an image, not a video (use `realtime-adain image`)")
-            # Cover art is a video stream of one picture (attached_pic): it is not the video.
-            moving = [s for s in self.container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
-            if not moving:
-                raise UserError(f"{self.path}: no video stream")
-            self.stream = moving[0]
+            self.stream = main_video_stream(self.container, self.path.name)
             self.stream.thread_type = "AUTO"  # frame + slice threads in the decoder
             self.passthrough = [s for s in self.container.streams if s.type in PASSTHROUGH_TYPES]
             self.rotation, self.colour = 0, None  # set from the first decoded frame
@@ -173,9 +177,29 @@ class VideoReader:
 
     @property
     def expected_frames(self) -> int:
-        """Frames to come, from the container's index (0 when the format does not store it)."""
-        declared = self.stream.frames or 0
+        """Frames to come, from the container's index (0 when the format does not store it, or
+        states an implausible count: `declared_frames`)."""
+        declared = self.declared_frames
         return min(declared, self.max_frames) if self.max_frames else declared
+
+    @property
+    def declared_frames(self) -> int:
+        """The stream's frame count as the container states it, 0 when it does not or when the
+        count is implausible: more than `PLAUSIBLE_FRAMES` times what the stream's (else the
+        file's) duration holds at the average rate, or no duration at all to weigh it against. An
+        AVI written to a pipe states 2**30 frames (its header's placeholder), and a whole file
+        was refused as "truncated: only 24 of 1073741824 frames decode"."""
+        declared = self.stream.frames or 0
+        if self.stream.duration:
+            seconds = self.stream.duration * self.time_base
+        elif self.container.duration:
+            seconds = Fraction(self.container.duration, 1_000_000)
+        else:
+            return 0
+        rate = self.frame_rate
+        if not declared or not rate or declared > PLAUSIBLE_FRAMES * seconds * rate + 1:
+            return 0
+        return declared
 
     def chapters(self) -> list[dict]:
         """The file's chapters, on the timeline from zero (`TimestampShift`), as PyAV gives them."""
@@ -194,26 +218,25 @@ class VideoReader:
     def _demux(self) -> Iterator[Frame | av.Packet]:
         index = 0
         timeline = Timeline(REORDER_WINDOW)
-        held = HeldPackets(self.stream.time_base) if self.max_frames else None
+        # Sound travels with the picture it plays under: a packet leaves after the first frame that
+        # ends after it starts. Read as they come, the packets ran about half a second ahead (the
+        # decoder's delay and the reorder window), which a preview (--frames) or a Ctrl-C file
+        # kept as sound past the last picture.
+        held = HeldPackets(self.stream.time_base, limit=0 if self.max_frames else HELD_BYTES)
         try:
             for item in timeline.order(self._decode()):
                 if isinstance(item, av.Packet):
-                    if held is None:
-                        yield item
-                    else:
-                        held.add(item)
+                    yield from held.add(item)
                     continue
                 decoded, pts = item
                 if index == 0:
                     self.rotation, self.colour = decoded.rotation, Colour.of(decoded)
                 yield Frame(frame_to_rgb(decoded, self._reformatter, self.pixel_aspect), pts, decoded.duration, index)
                 index += 1
-                if held is not None:
-                    yield from held.before(pts, decoded.duration)
+                yield from held.before(pts, decoded.duration)
                 if index == self.max_frames:
                     return
-            if held is not None:  # the file ended before `max_frames`: its sound plays on, as in a whole run
-                yield from held.before(None, 0)
+            yield from held.before(None, 0)  # the sound after the last picture (a preview's too, if the file ended)
         except av.error.FFmpegError as exc:  # the frames still held for reordering did decode
             good = index + len(timeline.frames)
             raise UserError(f"{self.path}: corrupt video data after {good} frames ({error_reason(exc)})") from None
@@ -268,17 +291,27 @@ class VideoReader:
 
 
 class HeldPackets:
-    """Packets of the other streams held until the video reaches them, for a run that stops after
-    `max_frames`: what starts after the last frame's end is dropped, so a preview's sound ends
-    with its picture (the decoder's delay and the reorder window would otherwise let about half
-    a second more through)."""
+    """Packets of the other streams held until the video reaches them, so that sound leaves with
+    the pictures it plays under: a run that stops after `max_frames` drops what starts after the
+    last frame's end, and a run stopped by Ctrl-C writes no sound past its last picture (the
+    decoder's delay and the reorder window would otherwise let about half a second more through)."""
 
-    def __init__(self, video_time_base: Fraction) -> None:
+    def __init__(self, video_time_base: Fraction, limit: int = 0) -> None:
+        """`limit` > 0: hold at most that many bytes; the oldest packets go on beyond it."""
         self.video_time_base = video_time_base
+        self.limit = limit
         self.packets: deque[av.Packet] = deque()
+        self.size = 0
 
-    def add(self, packet: av.Packet) -> None:
+    def add(self, packet: av.Packet) -> list[av.Packet]:
+        """Hold `packet`; returns the oldest held packets, to go on now, while over `limit` bytes."""
         self.packets.append(packet)
+        self.size += packet.size
+        overflow = []
+        while self.limit and self.size > self.limit and self.packets:
+            overflow.append(self.packets.popleft())
+            self.size -= overflow[-1].size
+        return overflow
 
     def before(self, pts: int | None, duration: int) -> Iterator[av.Packet]:
         """The held packets that start before the frame at `pts` (video time base) ends; all of
@@ -291,8 +324,28 @@ class HeldPackets:
             if end is not None and start is not None and packet.time_base and start * packet.time_base >= end:
                 later.append(packet)  # an audio packet may follow a later subtitle: each is judged alone
             else:
+                self.size -= packet.size
                 yield packet
         self.packets = later
+
+
+def main_video_stream(container: av.container.InputContainer, name: str) -> av.video.stream.VideoStream:
+    """The video stream `ffmpeg` takes from a file: the one with the most pixels, a default one
+    (disposition) counting 5000000 more, the first of equals; cover art (a one-picture stream
+    marked attached_pic) is not the video. Where there are several, a note names the one taken."""
+    moving = [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
+    if not moving:
+        raise UserError(f"{container.name}: no video stream")
+
+    def score(stream: av.video.stream.VideoStream) -> int:
+        default = bool(stream.disposition & av.stream.Disposition.default)
+        return (stream.codec_context.width or 0) * (stream.codec_context.height or 0) + 5_000_000 * default
+
+    chosen = max(moving, key=score)  # (max keeps the first of equals)
+    if len(moving) > 1:
+        note(f"{name}: {len(moving)} video streams; taking #{chosen.index} ({chosen.codec_context.width}x"
+             f"{chosen.codec_context.height}), the one ffmpeg takes", once=True)
+    return chosen
 
 
 class Timeline:

@@ -9,6 +9,7 @@ codec, and subtitles it does not accept are dropped with a note (see docs/video.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from dataclasses import dataclass
 from fractions import Fraction
@@ -16,19 +17,21 @@ from pathlib import Path
 from typing import Sequence
 
 import av
+from av.audio.plane import AudioPlane
 from av.video.reformatter import VideoReformatter
 import numpy as np
 
 from realtime_adain.errors import UserError
-from realtime_adain.video.formats import (EncodeSettings, choose_pix_fmt, container_format, encodable_rate,
-                                          encoder_time_base, holds_copy, is_adts_aac, muxer_accepts)
+from realtime_adain.video.formats import (EncodeSettings, choose_pix_fmt, container_format, encodable_layout,
+                                          encodable_rate, encoder_time_base, holds_copy, is_adts_aac, muxer_accepts)
 from realtime_adain.video.notes import note
 from realtime_adain.video.reader import Colour
 
 # FFmpeg's AVColorSpace and AVColorRange values (frame.colorspace, frame.color_range).
-RGB_MATRIX, BT709_MATRIX, LIMITED_RANGE = 0, 1, 1
-# Channel layouts by channel count, for re-encoded audio (other counts are mixed down to stereo).
-LAYOUTS = {1: "mono", 2: "stereo", 3: "2.1", 4: "quad", 5: "5.0", 6: "5.1", 7: "6.1", 8: "7.1"}
+RGB_MATRIX, BT709_MATRIX, BT601_MATRIX, LIMITED_RANGE, FULL_RANGE = 0, 1, 5, 1, 2
+# Encoders of JPEG pictures: BT.601 at full range by definition (decoders read them so, whatever
+# the tags say).
+JPEG_CODECS = frozenset({"mjpeg", "ljpeg"})
 
 
 def _rescale(value: int, source: Fraction, target: Fraction) -> int:
@@ -38,13 +41,82 @@ def _rescale(value: int, source: Fraction, target: Fraction) -> int:
     return math.floor(exact + Fraction(1, 2)) if exact >= 0 else -math.floor(-exact + Fraction(1, 2))
 
 
-def yuv_colour(colour: Colour) -> Colour:
+def yuv_colour(colour: Colour, pix_fmt: str = "", codec: str = "") -> Colour:
     """How YUV output is converted and tagged for an input of `colour`: the input's own, except
     that RGB-coded input (PNG, APNG, libx264rgb: the "RGB" matrix) gets BT.709 at limited range,
-    as a YUV stream cannot carry the RGB matrix (tagged so, players and zscale refuse or misread it)."""
-    if colour.colorspace != RGB_MATRIX:
-        return colour
-    return dataclasses.replace(colour, colorspace=BT709_MATRIX, color_range=LIMITED_RANGE)
+    as a YUV stream cannot carry the RGB matrix (tagged so, players and zscale refuse or misread it);
+    a JPEG pixel format (`yuvj420p`) is full range by definition, and a JPEG picture (MJPEG) BT.601
+    (converted with BT.709, red came back as (210, 0, 29) for (230, 20, 30))."""
+    if colour.colorspace == RGB_MATRIX:
+        colour = dataclasses.replace(colour, colorspace=BT709_MATRIX, color_range=LIMITED_RANGE)
+    if pix_fmt.startswith("yuvj"):
+        colour = dataclasses.replace(colour, color_range=FULL_RANGE)
+    if codec in JPEG_CODECS:
+        colour = dataclasses.replace(colour, colorspace=BT601_MATRIX, color_range=FULL_RANGE)
+    return colour
+
+
+@functools.cache
+def _native_places() -> dict[str, int]:
+    """FFmpeg's channel names (FL, FR, FC, LFE, BL...) -> their place in its native order."""
+    places = {}
+    for place in range(64):
+        name = av.AudioLayout(hex(1 << place)).channels[0].name
+        if not name.startswith("USR"):  # (unassigned)
+            places[name] = place
+    return places
+
+
+def decoder_layout(stream: av.stream.Stream) -> tuple[av.AudioLayout, list[int] | None]:
+    """Give an input audio stream's decoder, before it opens, its channel layout in FFmpeg's native
+    order; returns that layout and, for a PCM stream whose samples come in another order, where
+    each of its channels is in them (None: as they come).
+
+    A MOV `chan` atom may list the channels in an order of its own (7.1 as FL FR FC LFE SL SR BL
+    BR, as `ffmpeg` writes it from PCM): FFmpeg 8 reads that as a custom-order layout, which PyAV
+    mishandles: each layout object it makes of one (a frame's, `codec_context.channels`) shares
+    the channel map and frees it when dropped, so reading its name raised UnicodeDecodeError and
+    the heap was corrupt ("corrupted size vs. prev_size", exit 134). Here the map is read once,
+    while the decoder still owns it; then the decoder gets the native layout of those channels,
+    and the one object made of the old layout, its only owner now, frees it once. A PCM decoder
+    hands out samples in the container's order, so the caller puts them in native order (as
+    FFmpeg's resampler does: `ffmpeg -i 7.1.mov out.mp4` writes 7.1 AAC)."""
+    context = stream.codec_context
+    held = context.layout  # shares the decoder's channel map: kept until the decoder has another layout
+    names = [channel.name for channel in held.channels]
+    count, places = len(names), _native_places()
+    if not count:
+        return av.AudioLayout("stereo"), None  # the decoder finds out (the encoder gets stereo)
+    order = None
+    if len(set(names)) == count and all(name in places for name in names):
+        layout = av.AudioLayout(hex(sum(1 << places[name] for name in names)))
+        native = [channel.name for channel in layout.channels]
+        if native != names and context.codec.name.startswith("pcm_"):  # other decoders order their own output
+            order = [names.index(name) for name in native]
+    else:  # channels FFmpeg does not name (an unspecified order): FFmpeg's default for the count
+        layout = av.AudioLayout(f"{count}c")
+    context.layout = layout
+    del held  # frees a custom layout's map (a native or unspecified one has none)
+    return layout, order
+
+
+def reorder_channels(frame: av.AudioFrame, order: list[int], layout: av.AudioLayout) -> av.AudioFrame:
+    """`frame`'s samples with channel i taken from channel `order[i]`, labelled `layout`. Copied
+    plane by plane as bytes: PyAV's `planes`, `to_ndarray` and `from_ndarray` count a frame's
+    planes up to a null pointer, which 8 planar channels do not have (a segfault)."""
+    channels, width = len(order), frame.format.bytes
+    if frame.format.is_planar and channels > 8:  # PyAV's own frames hold 8 planes at most: left as they are
+        return frame
+    out = av.AudioFrame(format=frame.format.name, layout=layout, samples=frame.samples)
+    if frame.format.is_planar:
+        for target, source in enumerate(order):
+            data = np.frombuffer(AudioPlane(frame, source), np.uint8, count=frame.samples * width)
+            AudioPlane(out, target).update(data.tobytes())
+    else:  # interleaved: samples x channels x bytes
+        data = np.frombuffer(AudioPlane(frame, 0), np.uint8, count=frame.samples * channels * width)
+        AudioPlane(out, 0).update(data.reshape(frame.samples, channels, width)[:, order].tobytes())
+    out.sample_rate, out.pts, out.time_base = frame.sample_rate, frame.pts, frame.time_base
+    return out
 
 
 @dataclass
@@ -80,7 +152,11 @@ class VideoWriter:
         self, path: Path, settings: EncodeSettings, video: VideoFormatOut, passthrough: Sequence[av.stream.Stream]
     ) -> None:
         self.path = path
+        settings = settings.for_container(container_format(path))  # no --codec: the container's default
         self._reformatter = VideoReformatter()  # one RGB -> YUV converter for the stream, not one per frame
+        # Input audio stream index -> its decoder's native layout and channel order (`decoder_layout`:
+        # set once, before the decoder opens; the header may be tried twice).
+        self._decoded_layouts: dict[int, tuple[av.AudioLayout, list[int] | None]] = {}
         # The muxer's list of codecs it holds is not the last word: MOV lists Opus and FLAC, yet
         # refuses them when the header is written (MP4 only), MP4 TrueHD as experimental. Then the
         # audio is re-encoded, as `ffmpeg -i in out.mov` does.
@@ -98,6 +174,8 @@ class VideoWriter:
         self._moved: set[int] = set()  # copied streams whose timestamps were moved (noted once each)
         self._damaged: set[int] = set()  # re-encoded streams with a packet that did not decode (noted once each)
         self._durations: dict[int, int] = {}  # pts -> duration of the frames inside the encoder
+        self._first_pts: int | None = None  # the first frame's timestamp (encoder time base)
+        self._last_video_dts: int | None = None  # the latest video packet's decode timestamp
 
     def _open(self, settings: EncodeSettings, video: VideoFormatOut, passthrough: Sequence[av.stream.Stream],
               reencode: set[int], last: bool = False) -> list[str] | None:
@@ -154,7 +232,8 @@ class VideoWriter:
         if settings.bitrate:
             stream.bit_rate = settings.bitrate
         self.rgb_output = av.VideoFormat(stream.pix_fmt).is_rgb
-        self.colour = yuv_colour(spec.colour) if spec.colour and not self.rgb_output else None
+        self.colour = (yuv_colour(spec.colour, stream.pix_fmt, settings.codec)
+                       if spec.colour and not self.rgb_output else None)
         if self.colour:
             ctx = stream.codec_context
             ctx.colorspace, ctx.color_range = self.colour.colorspace, self.colour.color_range
@@ -170,14 +249,18 @@ class VideoWriter:
             self.streams[stream.index] = self.container.add_stream_from_template(stream)
         elif stream.type == "audio":
             codec = self.container.default_audio_codec
-            # By channel count: a layout of unknown channel order (e.g. from PCM in Matroska) won't open.
-            layout = av.AudioLayout(LAYOUTS.get(stream.codec_context.channels, "stereo"))
+            if stream.index not in self._decoded_layouts:  # (never `codec_context.channels`: see decoder_layout)
+                self._decoded_layouts[stream.index] = decoder_layout(stream)
+            source_layout = self._decoded_layouts[stream.index][0]
             rate = encodable_rate(codec, stream.codec_context.sample_rate)
+            layout = encodable_layout(codec, source_layout, rate)  # MP2 takes no 5.1: mixed down, as FFmpeg does
             out = self.container.add_stream(codec, rate=rate, layout=layout)
             self.streams[stream.index] = out
             self.transcoded[stream.index] = stream
             refused = " (its muxer refuses it)" if copies else ""
-            return f"{self.path.suffix} cannot hold {name} audio{refused}; re-encoding it to {codec}"
+            mixed = (f" ({source_layout.name} mixed down to {layout.name}, the most {codec} takes)"
+                     if layout.nb_channels < source_layout.nb_channels else "")
+            return f"{self.path.suffix} cannot hold {name} audio{refused}; re-encoding it to {codec}{mixed}"
         else:
             hint = "" if self.container.format.name == "matroska" else " (use .mkv to keep it)"
             return f"dropping {stream.type} stream #{stream.index} ({name}): {self.path.suffix} cannot hold it{hint}"
@@ -206,6 +289,8 @@ class VideoWriter:
         # (Matroska: 1 ms).
         frame.pts, frame.duration, frame.time_base = pts, duration, encoder_tb
         self._last_pts = pts
+        if self._first_pts is None:
+            self._first_pts = pts
         self._durations[pts] = duration
         self._mux_video(self.video.encode(frame))
         self.frames_written += 1
@@ -217,7 +302,24 @@ class VideoWriter:
             duration = self._durations.pop(packet.pts, None)
             if duration:
                 packet.duration = duration
+            self._repair_dts(packet)
             self._mux(packet)
+
+    def _repair_dts(self, packet: av.Packet) -> None:
+        """Put a video packet's decode timestamp back in range where the encoder got it wrong: x265
+        given fewer frames than its B-frame delay (`--frames 1`) derives it from timestamps it
+        never received (uninitialised: -4378314912683108556, which the muxer refused). An encoder
+        delays decoding by at most the frames it was given, so a valid one lies between the first
+        frame's timestamp less the time they span and the packet's own (and after the previous)."""
+        pts, dts = packet.pts, packet.dts
+        if pts is not None and self._first_pts is not None and self._last_pts is not None:
+            earliest = 2 * self._first_pts - self._last_pts
+            if self._last_video_dts is not None:
+                earliest = max(earliest, self._last_video_dts + 1)
+            if dts is None or not earliest <= dts <= pts:
+                dts = packet.dts = min(earliest, pts)
+        if dts is not None:
+            self._last_video_dts = dts
 
     def _mux(self, packet: av.Packet) -> None:
         """Hand a packet to the muxer; what it refuses is one line, not a traceback."""
@@ -248,7 +350,14 @@ class VideoWriter:
         except av.error.FFmpegError:  # a damaged packet: FFmpeg's tools skip it and play on
             self._note_damaged(index)
             return
-        self._encode_audio(index, frames)
+        self._encode_audio(index, self._in_native_order(index, frames))
+
+    def _in_native_order(self, index: int, frames: list[av.AudioFrame]) -> list[av.AudioFrame]:
+        """Decoded `frames` of input stream `index` with their channels in native order."""
+        layout, order = self._decoded_layouts.get(index, (None, None))
+        if order is None:
+            return frames
+        return [reorder_channels(frame, order, layout) for frame in frames]
 
     def _encode_audio(self, index: int, frames: Sequence[av.AudioFrame] | None) -> None:
         """Re-encode decoded `frames` of input stream `index` (None: flush the encoder) and mux them."""
@@ -300,7 +409,7 @@ class VideoWriter:
                     frames = source.codec_context.decode(None)
                 except av.error.FFmpegError:  # what the decoder held was damaged: there is nothing more
                     frames = []
-                self._encode_audio(index, frames)
+                self._encode_audio(index, self._in_native_order(index, frames))
                 self._encode_audio(index, None)
         finally:
             self.container.close()
