@@ -8,8 +8,9 @@ holds a partial or wrong file; a failed run also removes the directories it crea
 empty (a `.part` worth resuming keeps its directory).
 
 A server that sends more than the file's known size (or, size unknown, `MAX_DOWNLOAD_BYTES`) is
-cut off at that size, so a broken or hostile mirror cannot fill the disk; an error writing the
-`.part` (a full disk) deletes it and names the weights file.
+cut off at that size, so a broken or hostile mirror cannot fill the disk; one that trickles (under
+`MinRate`, 4 KiB/s over a minute) is cut off too, so it cannot hold the command for ever. Either
+deletes the `.part`, as does an error writing it (a full disk), which names the weights file.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import base64
 import http.client
 import os
 import re
+import time
 import urllib.error
 import urllib.request
 from contextlib import contextmanager
@@ -57,17 +59,26 @@ def file_urls(
     for name, given in (("--base-url", base_url), ("--vgg-url", vgg_url), ("--decoder-url", decoder_url)):
         if given is not None and not given.strip():
             raise UserError(f"{name} is empty: give a URL")
-    base = (base_url or os.environ.get(BASE_URL_ENV_VAR) or DEFAULT_BASE_URL).rstrip("/")
+    base = base_url or os.environ.get(BASE_URL_ENV_VAR) or DEFAULT_BASE_URL
     explicit = {"vgg": vgg_url, "decoder": decoder_url}
-    urls = {kind: explicit[kind] or f"{base}/{PUBLISHED[kind].filename}" for kind in KINDS}
-    for url in urls.values():
+    urls = {}
+    for kind in KINDS:
         try:
+            url = explicit[kind] or joined(base, PUBLISHED[kind].filename)
             scheme = urlsplit(url).scheme.lower()
         except ValueError as exc:  # e.g. "http://[::1/x": Invalid IPv6 URL
-            raise UserError(f"{shown(url)}: {exc}") from None
+            raise UserError(f"{shown(explicit[kind] or base)}: {exc}") from None
         if scheme not in URL_SCHEMES:
             raise UserError(f"{shown(url)}: not an {', '.join(URL_SCHEMES[:-1])} or {URL_SCHEMES[-1]} URL")
+        urls[kind] = url
     return urls
+
+
+def joined(base: str, filename: str) -> str:
+    """`filename` appended to the base URL's path: a query (a signed or token URL of a private
+    mirror, `...?token=...`) stays the query of each file's URL."""
+    parts = urlsplit(base)
+    return parts._replace(path=parts.path.rstrip("/") + "/" + filename).geturl()
 
 
 def verify(path: Path, kind: str, check_checksum: bool = True, load: bool = True) -> None:
@@ -104,16 +115,32 @@ def _host(netloc: str) -> str:
     return netloc.rpartition("@")[2]
 
 
+def _masked_query(query: str) -> str:
+    """Each value of a query replaced by *** (the names stay, to tell which URL it is)."""
+    return "&".join(item.partition("=")[0] + "=***" if "=" in item else "***" if item else ""
+                    for item in query.split("&"))
+
+
 def shown(url: str) -> str:
-    """`url` for messages: a user name or password in it is replaced by ***, so an error line
-    or a log does not print credentials."""
+    """`url` for messages: a user name or password in it, and the values of its query (a mirror's
+    token), are replaced by ***, so an error line or a log does not print credentials."""
     try:
         parts = urlsplit(url)
-        if parts.username is None and parts.password is None:
+        if parts.username is None and parts.password is None and not parts.query:
             return url
-        return parts._replace(netloc="***@" + _host(parts.netloc)).geturl()
+        if parts.username is not None or parts.password is not None:
+            parts = parts._replace(netloc="***@" + _host(parts.netloc))
+        return parts._replace(query=_masked_query(parts.query)).geturl()
     except ValueError:  # malformed (e.g. an unclosed IPv6 bracket): hide everything before the last @
-        return "***@" + url.rpartition("@")[2] if "@" in url else url
+        head, mark, query = ("***@" + url.rpartition("@")[2] if "@" in url else url).partition("?")
+        return head + mark + _masked_query(query)
+
+
+def _scrubbed(message: str, url: str) -> str:
+    """`message` with the query of `url` masked wherever it appears: some errors of urllib and
+    http.client quote the URL or the request path (e.g. "URL can't contain control characters")."""
+    query = url.partition("?")[2].partition("#")[0]
+    return message.replace(query, _masked_query(query)) if query else message
 
 
 def _request(url: str, headers: dict[str, str]) -> urllib.request.Request:
@@ -129,7 +156,15 @@ def _request(url: str, headers: dict[str, str]) -> urllib.request.Request:
 
 
 def _open(url: str, offset: int):
-    """An open response for `url` from byte `offset`; network failures become one clear line."""
+    """An open response for `url` from byte `offset`; network failures become one clear line
+    (without the URL's secrets, even where the failure's own text quotes it)."""
+    try:
+        return _urlopen(url, offset)
+    except UserError as exc:
+        raise UserError(_scrubbed(str(exc), url)) from None
+
+
+def _urlopen(url: str, offset: int):
     headers = {"User-Agent": f"realtime-adain/{__version__}"}
     if offset:
         headers["Range"] = f"bytes={offset}-"
@@ -182,15 +217,31 @@ class SizeLimit:
                         "stopped and deleted the download")
 
 
+@dataclass(frozen=True)
+class MinRate:
+    """The slowest transfer accepted: fewer than `bytes_per_s` on average over `window_s` seconds
+    ends it. The read timeout alone does not bound a server that trickles a byte now and then
+    (80 MB at 1 byte/s is years); at the default a whole window of the slowest accepted pace is
+    still a working, if poor, connection (32 kbit/s)."""
+
+    bytes_per_s: float = 4096
+    window_s: float = 60.0
+
+    def too_slow(self, url: str, received: int, seconds: float) -> UserError:
+        return UserError(f"{shown(url)}: too slow, {received} bytes in the last {seconds:.0f} s (under "
+                         f"{self.bytes_per_s:g} bytes/s); stopped and deleted the download, try again later "
+                         "or use a mirror with --base-url")
+
+
 def size_limit(spec: PublishedFile, check_checksum: bool) -> SizeLimit:
     if check_checksum and spec.size is not None:
         return SizeLimit(spec.size, f"expected {spec.size} ({spec.filename} of the release)")
     return SizeLimit(MAX_DOWNLOAD_BYTES, f"the most for a file of unknown size is {MAX_DOWNLOAD_BYTES} bytes")
 
 
-def _transfer(url: str, part: Path, label: str, limit: SizeLimit) -> bool:
-    """Append what the server sends to `part` (resuming it), never beyond `limit` bytes in all;
-    True when the body arrived whole."""
+def _transfer(url: str, part: Path, label: str, limit: SizeLimit, min_rate: MinRate) -> bool:
+    """Append what the server sends to `part` (resuming it), never beyond `limit` bytes in all and
+    never slower than `min_rate`; True when the body arrived whole."""
     offset = _size(part)
     response = _open(url, offset)
     if response is None:  # 416: discard the stale partial file and fetch the whole file
@@ -208,13 +259,14 @@ def _transfer(url: str, part: Path, label: str, limit: SizeLimit) -> bool:
             part.unlink(missing_ok=True)
             raise limit.exceeded(url)
         received = start
+        window_start, window_bytes = time.monotonic(), received
         with open(part, "ab" if start else "wb") as out, tqdm(
             total=total, initial=start, unit="B", unit_scale=True, unit_divisor=1024,
             desc=label, disable=None, leave=False,
         ) as bar:
             while True:
                 try:
-                    block = response.read(CHUNK)
+                    block = response.read1(CHUNK)  # what has arrived: `read` would wait for a whole CHUNK
                 except (OSError, http.client.HTTPException) as exc:  # reset, timeout, IncompleteRead
                     tqdm.write(f"{label}: connection lost after {received} bytes ({type(exc).__name__})")
                     return False
@@ -227,16 +279,24 @@ def _transfer(url: str, part: Path, label: str, limit: SizeLimit) -> bool:
                 out.write(block)
                 received += len(block)
                 bar.update(len(block))
+                elapsed = time.monotonic() - window_start
+                if elapsed >= min_rate.window_s:
+                    if received - window_bytes < min_rate.bytes_per_s * elapsed:
+                        out.close()
+                        part.unlink(missing_ok=True)
+                        raise min_rate.too_slow(url, received - window_bytes, elapsed)
+                    window_start, window_bytes = time.monotonic(), received
             out.flush()
             os.fsync(out.fileno())
         return total is None or received >= total
 
 
-def fetch(url: str, part: Path, label: str, limit: SizeLimit, attempts: int = ATTEMPTS) -> None:
-    """Download `url` into `part` (at most `limit` bytes), resuming with Range requests while the
-    connection drops."""
+def fetch(url: str, part: Path, label: str, limit: SizeLimit, attempts: int = ATTEMPTS,
+          min_rate: MinRate = MinRate()) -> None:
+    """Download `url` into `part` (at most `limit` bytes, at least `min_rate`), resuming with Range
+    requests while the connection drops."""
     for attempt in range(attempts):
-        if _transfer(url, part, label, limit):
+        if _transfer(url, part, label, limit, min_rate):
             return
         if attempt + 1 < attempts:
             tqdm.write(f"{label}: resuming from byte {_size(part)}")
@@ -271,7 +331,8 @@ def _directory_for(directory: Path) -> Iterator[None]:
 
 
 def download_file(
-    kind: str, url: str, directory: Path, force: bool = False, check_checksum: bool = True
+    kind: str, url: str, directory: Path, force: bool = False, check_checksum: bool = True,
+    min_rate: MinRate = MinRate(),
 ) -> tuple[Path, str]:
     """Fetch one weights file into `directory`; returns its path and what happened."""
     spec = PUBLISHED[kind]
@@ -288,7 +349,7 @@ def download_file(
         part.unlink()
     with _directory_for(directory):
         try:
-            fetch(url, part, spec.filename, limit=size_limit(spec, check_checksum))
+            fetch(url, part, spec.filename, limit=size_limit(spec, check_checksum), min_rate=min_rate)
         except OSError as exc:  # writing the .part: a full disk, a read-only folder
             part.unlink(missing_ok=True)
             raise naming(target, exc) from None

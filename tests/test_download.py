@@ -6,6 +6,7 @@ checksum path runs for real; most tests fetch only decoder.pth (14 MB) to stay q
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -34,6 +35,42 @@ def test_urls_follow_flag_env_default_order(monkeypatch):
     assert download.file_urls()["decoder"] == "https://env.example/w/decoder.pth"
     urls = download.file_urls("https://flag.example/w", decoder_url="https://one.example/d.pth")
     assert urls == {"vgg": "https://flag.example/w/vgg_normalised.pth", "decoder": "https://one.example/d.pth"}
+
+
+def test_a_base_url_with_a_query_gets_the_file_name_on_its_path(synthetic_release, server, tmp_path):
+    """A signed or token mirror URL (`...?token=...`): the name goes before the query, not into it."""
+    urls = download.file_urls("https://mirror.example/adain/?token=s3cret&expires=9")
+    assert urls["vgg"] == "https://mirror.example/adain/vgg_normalised.pth?token=s3cret&expires=9"
+    server.files[f"adain/{DECODER}"] = synthetic_release[DECODER]
+    url = download.file_urls(f"{server.url}/adain?token=s3cret")["decoder"]
+    path, outcome = download.download_file("decoder", url, tmp_path)
+    assert outcome == "downloaded" and path.read_bytes() == synthetic_release[DECODER]
+    assert server.requests == [(f"/adain/{DECODER}?token=s3cret", None)]
+
+
+def test_query_values_are_masked_in_messages(server, run_cli, tmp_path):
+    """As a password in the URL is: the error line shows `token=***`, never the token."""
+    code, _, err = run_cli("weights", "download", "--dir", tmp_path / "w", "--base-url",
+                           f"{server.url}/missing?token=s3cret&user=me")
+    assert code == 2 and err.count("\n") == 1, err
+    assert err == f"error: {server.url}/missing/vgg_normalised.pth?token=***&user=***: HTTP 404 Not Found\n"
+    # an error of http.client that quotes the request path and its query (a space is not allowed)
+    with pytest.raises(UserError, match=r"connection failed .*token=\*\*\*") as raised:
+        download.download_file("decoder", f"{server.url}/{DECODER}?token=s3 cret", tmp_path)
+    assert "s3 cret" not in str(raised.value)
+    assert download.shown("https://u:pw@h.example/a?token=s3cret") == "https://***@h.example/a?token=***"
+
+
+def test_a_server_that_trickles_is_cut_off(synthetic_release, server, tmp_path):
+    """Each byte arrives within the read timeout, but the rate is hopeless: a clear line and no
+    .part (the window is seconds here, a minute by default)."""
+    server.trickle.add(DECODER)
+    started = time.monotonic()
+    with pytest.raises(UserError, match=r"too slow, \d+ bytes in the last 1 s \(under 1000 bytes/s\); stopped and deleted"):
+        download.download_file("decoder", f"{server.url}/{DECODER}", tmp_path / "new",
+                               min_rate=download.MinRate(bytes_per_s=1000, window_s=1.0))
+    assert time.monotonic() - started < 10
+    assert cache_listing(tmp_path) == []
 
 
 def test_download_lands_verified_and_is_then_skipped(synthetic_release, server, tmp_path):

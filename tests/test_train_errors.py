@@ -80,6 +80,21 @@ def test_bad_settings(train_tool, dataset, published_weights, tmp_path):
         assert message in one_error_line(code, err), extra
 
 
+@pytest.mark.parametrize("extra, message", [
+    (["--seed=-1"], "--seed must be between 0 and 4294967295, got -1"),
+    (["--seed", "99999999999999999999999"], "--seed must be between 0 and 4294967295, got 99999999999999999999999"),
+    (["--load-size", "99999999"], "--load-size must be at most 4096, got 99999999"),
+    (["--batch-size", "99999999999"], "--batch-size must be at most 1024, got 99999999999"),
+    (["--workers", "100000"], "--workers must be between 0 and 64, got 100000"),
+])
+def test_out_of_range_numbers_are_refused_before_the_run(train_tool, dataset, published_weights, tmp_path, extra, message):
+    """Numbers no real run needs (attack campaign: tracebacks from numpy, OpenCV's allocator and a
+    MemoryError after log.csv was written) are one line naming the option, and nothing is created."""
+    code, _, err = train_tool(*tiny_args(dataset, published_weights[0], tmp_path / "out", 2), *extra)
+    assert one_error_line(code, err) == f"error: {message}"
+    assert not (tmp_path / "out").exists()
+
+
 def test_resume_errors(train_tool, dataset, published_weights, tmp_path, one_thread):
     vgg, published_decoder = published_weights
     run = tmp_path / "run"

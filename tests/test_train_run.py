@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import signal
+import subprocess
+import sys
 
 import cv2
 import pytest
@@ -13,7 +17,7 @@ from safetensors import safe_open
 from realtime_adain import weights
 from realtime_adain.synthetic import write_torchvision_vgg
 from realtime_adain.training import checkpoint
-from train_support import load_tool, tiny_args, train_tool  # noqa: F401  (fixtures)
+from train_support import REPO, load_tool, tiny_args, train_tool  # noqa: F401  (fixtures)
 
 ITERATIONS = 30
 
@@ -197,3 +201,31 @@ def test_run_log_survives_an_empty_log_file(tmp_path):
     logger = RunLogger(tmp_path, start_iteration=0)
     logger.csv_file.close()
     assert (tmp_path / "log.csv").read_text().splitlines()[0].split(",") == list(CSV_FIELDS)
+
+
+@pytest.mark.parametrize("sig, code, said", [(signal.SIGTERM, 143, "terminated"), (signal.SIGINT, 130, "interrupted")])
+def test_a_signal_stops_training_with_one_line_and_the_checkpoint_resumes(
+    train_tool, published_weights, data_dir, tmp_path, one_thread, sig, code, said
+):
+    """SIGTERM (a service manager, `timeout`, a cluster's scheduler) ends a run as Ctrl-C does: one
+    line, 143, and the last checkpoint continues with --resume."""
+    run = tmp_path / "run"
+    args = tiny_args(data_dir, published_weights[0], run, 100_000, "--save-every", "1")
+    process = subprocess.Popen([sys.executable, str(REPO / "tools" / "train.py"), *args], stderr=subprocess.PIPE,
+                               text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    line = ""
+    try:
+        for line in process.stderr:  # until the run has started: its first checkpoint
+            if line.startswith("checkpoint: "):
+                break
+        os.kill(process.pid, sig)
+        err = line + process.communicate(timeout=60)[1]
+    finally:
+        process.kill()
+    assert process.returncode == code, err
+    assert "Traceback" not in err and err.strip().splitlines()[-1] == f"{said} (resume from the last checkpoint with --resume)"
+    last = checkpoint.latest_decoder_file(run / "checkpoints")
+    assert last is not None, err
+    done = int(last.name.split("_")[-1].split(".")[0])
+    code, out, err = train_tool("--resume", run, "--iterations", done + 1)
+    assert code == 0 and out.strip() == f"decoder: {checkpoint.decoder_file(run / 'checkpoints', done + 1)}", err

@@ -6,8 +6,10 @@ counts: successive responses for that file stop after that many body bytes and d
 connection), `ignore_range` (answer Range requests with a full 200, as some servers do).
 `endless` (names served with no Content-Length and garbage after the body, never ending, as
 a broken mirror might), `login` ("user:password": answer 401 without that HTTP Basic login, as a
-private mirror does), `requests` logs (path, Range header) of every request. The fixtures at the end give the files
-it serves (imported by the test modules that use them).
+private mirror does), `trickle` (names whose body is sent one byte every `TRICKLE_S` seconds, as
+a hostile or stalled server might), `requests` logs (path, Range header) of every request; a
+file is served under its name whatever the query (a token URL's). The fixtures at the end give the
+files it serves (imported by the test modules that use them).
 """
 
 from __future__ import annotations
@@ -17,11 +19,15 @@ import hashlib
 import re
 import socket
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
 
 import pytest
 
 from realtime_adain import download
+
+TRICKLE_S = 0.1
 
 
 class WeightsServer:
@@ -31,6 +37,7 @@ class WeightsServer:
         self.ignore_range = False
         self.endless: set[str] = set()
         self.login: str | None = None
+        self.trickle: set[str] = set()
         self.requests: list[tuple[str, str | None]] = []
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._httpd.daemon_threads = True
@@ -57,7 +64,7 @@ def _handler_for(server: WeightsServer) -> type[BaseHTTPRequestHandler]:
             pass
 
         def do_GET(self) -> None:
-            name = self.path.lstrip("/")
+            name = urlsplit(self.path).path.lstrip("/")
             requested_range = self.headers.get("Range")
             server.requests.append((self.path, requested_range))
             expected = "Basic " + base64.b64encode(server.login.encode()).decode() if server.login else None
@@ -94,6 +101,15 @@ def _handler_for(server: WeightsServer) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Length", str(len(body) - start))
             self.send_header("Accept-Ranges", "bytes")
             self.end_headers()
+            if name in server.trickle:
+                try:
+                    for i in range(start, len(body)):
+                        self.wfile.write(body[i:i + 1])
+                        self.wfile.flush()
+                        time.sleep(TRICKLE_S)
+                except OSError:  # the client gave up
+                    self.close_connection = True
+                return
             cut = server.cuts.get(name)
             if cut:
                 self.wfile.write(body[start:start + cut.pop(0)])

@@ -11,20 +11,23 @@ Speed: `realtime-adain bench train` (iterations/s at batch 8, 256 x 256, with an
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from realtime_adain.encoders import ENCODER_KINDS  # noqa: E402
+from realtime_adain import interrupts  # noqa: E402
 from realtime_adain.cli import ArgumentParser, run_reporting_errors  # noqa: E402
-from realtime_adain.training.config import AMP_MODES, TrainConfig  # noqa: E402
-from realtime_adain.weights import DECODER_BUILDERS  # noqa: E402
-
-DEFAULTS = TrainConfig()
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The options; their choices and defaults import torch (see `main`)."""
+    from realtime_adain.encoders import ENCODER_KINDS
+    from realtime_adain.training.config import AMP_MODES, TrainConfig
+    from realtime_adain.weights import DECODER_BUILDERS
+
+    DEFAULTS = TrainConfig()
     parser = ArgumentParser(
         prog="tools/train.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -64,21 +67,30 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """SIGINT and SIGTERM end the command as in `realtime-adain` (interrupts.py), from the first
+    moment: torch is imported in here, and a run keeps its last checkpoint for --resume."""
+    with interrupts.sigterm_raises():
+        return run_reporting_errors(lambda: parse_and_train(argv))
+
+
+def parse_and_train(argv: list[str] | None) -> int:
+    interrupts.load_torch()
     args = build_parser().parse_args(argv)
+    from realtime_adain.training.trainer import train
 
-    def train_and_report() -> int:
-        from realtime_adain.training.trainer import train
-
-        given = {k: v for k, v in vars(args).items() if k != "resume"}
+    given = {k: v for k, v in vars(args).items() if k != "resume"}
+    try:
         last = train(given, resume=args.resume)
-        if last is not None:
-            print(f"decoder: {last}")
-        return 0
-
-    return run_reporting_errors(
-        train_and_report, interrupted="interrupted (resume from the last checkpoint with --resume)"
-    )
+    except KeyboardInterrupt as exc:
+        print(f"{interrupts.message(exc)} (resume from the last checkpoint with --resume)", file=sys.stderr)
+        return interrupts.exit_code(exc)
+    if last is not None:
+        print(f"decoder: {last}")
+    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    for signum in interrupts.SIGNALS:  # the run is over and reported: a late signal changes nothing
+        signal.signal(signum, signal.SIG_IGN)
+    sys.exit(code)

@@ -21,6 +21,11 @@ RESULT_KEYS = (
     "load_size", "crop_size", "encoder", "decoder", "temporal_weight",
 )
 AMP_MODES = ("auto", "off", "bf16", "fp16")
+# Bounds far above any real run, so a mistyped number is one line, not a failed allocation (or a
+# process per worker) once the run has started; the image sizes are bounded in `data.check_sizes`.
+MAX_BATCH_SIZE = 1024
+MAX_WORKERS = 64
+MAX_SEED = 2**32 - 1  # numpy's seeds
 
 
 @dataclass
@@ -53,6 +58,7 @@ class TrainConfig:
         return asdict(self)
 
     def check(self) -> None:
+        from realtime_adain.training.data import check_sizes
         from realtime_adain.weights import DECODER_BUILDERS
 
         if self.decoder not in DECODER_BUILDERS:
@@ -64,8 +70,13 @@ class TrainConfig:
         for name in ("iterations", "batch_size", "save_every", "log_every", "sample_every"):
             if getattr(self, name) < 1:
                 raise UserError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
-        if self.workers < 0:
-            raise UserError(f"--workers must be 0 or more, got {self.workers}")
+        if self.batch_size > MAX_BATCH_SIZE:
+            raise UserError(f"--batch-size must be at most {MAX_BATCH_SIZE}, got {self.batch_size}")
+        if not 0 <= self.workers <= MAX_WORKERS:
+            raise UserError(f"--workers must be between 0 and {MAX_WORKERS}, got {self.workers}")
+        if not 0 <= self.seed <= MAX_SEED:
+            raise UserError(f"--seed must be between 0 and {MAX_SEED}, got {self.seed}")
+        check_sizes(self.load_size, self.crop_size)
         numbers = {"--lr": self.lr, "--lr-decay": self.lr_decay, "--style-weight": self.style_weight,
                    "--content-weight": self.content_weight, "--temporal-weight": self.temporal_weight}
         for flag, value in numbers.items():

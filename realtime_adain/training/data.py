@@ -30,6 +30,8 @@ from realtime_adain.imageio import is_image_path, read_image, resize
 
 # Shorter sides below this are thumbnails or broken files, not training material.
 MIN_IMAGE_SIDE = 64
+# Every image is resized to load_size x load_size: 4096 is 8x the paper's 512 and 48 MiB an image.
+MAX_LOAD_SIZE = 4096
 CONTENT, STYLE = 0, 1
 
 
@@ -160,6 +162,8 @@ def check_sizes(load_size: int, crop_size: int) -> None:
         raise UserError(f"--crop-size must be a multiple of 8 and at least 16, got {crop_size}")
     if load_size < crop_size:
         raise UserError(f"--load-size ({load_size}) must be at least --crop-size ({crop_size})")
+    if load_size > MAX_LOAD_SIZE:
+        raise UserError(f"--load-size must be at most {MAX_LOAD_SIZE}, got {load_size}")
 
 
 def pair_stream(content_dir: str, style_dir: str, load_size: int, crop_size: int, seed: int) -> PairStream:

@@ -159,11 +159,11 @@ class Trainer:
         pick_amp(config.amp, self.device)  # a wrong --amp fails before the data is scanned
         self.out = Path(config.out)
         self.checkpoint_dir = self.out / "checkpoints"
-        new_out = not self.out.exists()
+        self.new_out = not self.out.exists()
         try:
             self._set_up(config, resume)
         except BaseException:
-            if new_out and self.dist.is_main and not any(p.is_file() for p in self.out.rglob("*")):
+            if self.new_out and self.dist.is_main and not any(p.is_file() for p in self.out.rglob("*")):
                 shutil.rmtree(self.out, ignore_errors=True)  # a run that never started leaves no folders
             raise
 
@@ -368,7 +368,12 @@ def train(given: dict[str, Any], resume: str | None = None) -> Path | None:
             f"pass --iterations above it to train further"
         )
     trainer = Trainer(config, loaded)
+    start = trainer.iteration
     try:
         return trainer.run()
+    except BaseException:
+        if trainer.new_out and trainer.dist.is_main and trainer.iteration == start:
+            shutil.rmtree(trainer.out, ignore_errors=True)  # stopped before its first iteration: no run to keep
+        raise
     finally:
         trainer.close()
