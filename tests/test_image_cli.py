@@ -323,6 +323,9 @@ def test_an_embedded_colour_profile_is_honoured(tmp_path):
     saturation = lambda image: float((image.max(axis=2).astype(int) - image.min(axis=2)).mean())  # noqa: E731
     assert np.abs(read_image(tmp_path / "adobe.png").astype(int) - srgb).max() <= 2
     assert saturation(read_image(tmp_path / "untagged.png")) < saturation(srgb) - 15  # what ignoring it gave
+    from realtime_adain.imageio import _transform_to_srgb
+
+    assert _transform_to_srgb(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()) is None  # no work for sRGB
 
 
 def test_integer_tiff_is_refused_naming_the_file(tmp_path):
