@@ -163,9 +163,14 @@ class Trainer:
         try:
             self._set_up(config, resume)
         except BaseException:
-            if self.new_out and self.dist.is_main and not any(p.is_file() for p in self.out.rglob("*")):
-                shutil.rmtree(self.out, ignore_errors=True)  # a run that never started leaves no folders
+            if not any(p.is_file() for p in self.out.rglob("*")):
+                self.remove_new_out()
             raise
+
+    def remove_new_out(self) -> None:
+        """A run that never started leaves no folder: `out`, if this run made it (main process)."""
+        if self.new_out and self.dist.is_main:
+            shutil.rmtree(self.out, ignore_errors=True)
 
     # --- set-up -------------------------------------------------------------------------------
 
@@ -372,8 +377,8 @@ def train(given: dict[str, Any], resume: str | None = None) -> Path | None:
     try:
         return trainer.run()
     except BaseException:
-        if trainer.new_out and trainer.dist.is_main and trainer.iteration == start:
-            shutil.rmtree(trainer.out, ignore_errors=True)  # stopped before its first iteration: no run to keep
+        if trainer.iteration == start:  # stopped before its first iteration: no run to keep
+            trainer.remove_new_out()
         raise
     finally:
         trainer.close()
