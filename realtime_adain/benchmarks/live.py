@@ -28,7 +28,7 @@ from realtime_adain.errors import UserError
 from realtime_adain.imageio import write_image
 from realtime_adain.live.app import LiveSession
 from realtime_adain.settings import LIVE_SIZE_TEXT
-from realtime_adain.commands.argtypes import non_negative_float, positive_float, resolution
+from realtime_adain.commands.argtypes import resolution, seconds, seconds_or_none
 from realtime_adain.benchmarks.setup import benchmark_weights
 from realtime_adain.settings import STABILIZE_MODES, LiveSettings
 
@@ -38,8 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resolution", type=resolution, default=(640, 360), metavar="WxH",
                         help="size of the generated clip (default 640x360)")
     parser.add_argument("--source-fps", type=int, default=30, help="frame rate of the generated clip (default 30)")
-    parser.add_argument("--seconds", type=positive_float, default=20.0, help="measured duration (default 20)")
-    parser.add_argument("--warmup", type=non_negative_float, default=3.0, help="seconds left out at the start (default 3)")
+    parser.add_argument("--seconds", type=seconds, default=20.0, help="measured duration (default 20)")
+    parser.add_argument("--warmup", type=seconds_or_none, default=3.0, help="seconds left out at the start (default 3)")
     parser.add_argument("--stabilize", default="flow", metavar="{%s}" % ",".join(STABILIZE_MODES),
                         help="temporal stabiliser mode, as `live --stabilize` (default flow)")
     parser.add_argument("--carry-motion", action="store_true",

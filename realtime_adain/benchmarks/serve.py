@@ -43,8 +43,8 @@ START_TIMEOUT = 180.0  # loading torch and the weights on a busy machine
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--clients", type=argtypes.positive_int, default=1, metavar="N", help="simulated clients (default 1)")
-    parser.add_argument("--seconds", type=argtypes.positive_float, default=20.0, help="measured duration (default 20)")
-    parser.add_argument("--warmup", type=argtypes.non_negative_float, default=3.0,
+    parser.add_argument("--seconds", type=argtypes.seconds, default=20.0, help="measured duration (default 20)")
+    parser.add_argument("--warmup", type=argtypes.seconds_or_none, default=3.0,
                         help="seconds left out once every client has a frame back (default 3)")
     parser.add_argument("--fps", type=argtypes.positive_float, default=30.0, help="frame rate each client sends (default 30)")
     parser.add_argument("--stabilize", default="flow", choices=STABILIZE_MODES, help="the server's --stabilize (default flow)")

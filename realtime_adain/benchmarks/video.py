@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from realtime_adain.adain import adain, calc_mean_std
-from realtime_adain.commands.argtypes import non_negative_int, positive_int, resolution, thread_count
+from realtime_adain.commands.argtypes import name, non_negative_int, positive_int, resolution, thread_count
 from realtime_adain.atomic import atomic_write_bytes
 from realtime_adain.settings import FLOW_MODES, VideoSettings
 from realtime_adain.video.job import stylize_file
@@ -89,7 +89,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     parser.add_argument("--dtype", default="fp32", choices=("fp32", "fp16", "bf16"),
                         help="precision of our pipeline (the reference loop stays fp32)")
-    parser.add_argument("--codec", default="libx264", help="our pipeline's encoder, e.g. h264_nvenc (default libx264)")
+    parser.add_argument("--codec", type=name, default="libx264", help="our pipeline's encoder, e.g. h264_nvenc (default libx264)")
     parser.add_argument("--vgg", metavar="PATH", help="encoder weights (default: installed, else generated)")
     parser.add_argument("--decoder", metavar="PATH", help="decoder weights (default: installed, else generated)")
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the results here")

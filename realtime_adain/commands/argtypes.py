@@ -40,6 +40,10 @@ non_negative_float = _checked(float, lambda v: v >= 0, "is negative", "non_negat
 # CPU threads: torch.set_num_threads overflows on a 64-bit count; no machine has this many cores.
 MAX_THREADS = 1024
 thread_count = _checked(int, lambda v: 1 <= v <= MAX_THREADS, f"is outside 1..{MAX_THREADS}", "thread_count")
+# Durations a user gives in seconds: a day at most (a thread's wait overflows near 1e10 s).
+MAX_SECONDS = 86400.0
+seconds = _checked(float, lambda v: 0 < v <= MAX_SECONDS, f"is outside (0, {MAX_SECONDS:g}] seconds", "seconds")
+seconds_or_none = _checked(float, lambda v: 0 <= v <= MAX_SECONDS, f"is outside [0, {MAX_SECONDS:g}] seconds", "seconds_or_none")
 # Sizes where 0 means native, counts where 0 means all.
 non_negative_int = _checked(int, lambda v: v >= 0, "is negative", "non_negative_int")
 # Processing sizes (--size, --style-size): 0 means native.
@@ -47,6 +51,13 @@ side_length = _checked(int, lambda v: 0 <= v <= MAX_SIDE, f"is outside 0..{MAX_S
 max_pixels = _checked(int, lambda v: 1 <= v <= MAX_SIDE * MAX_SIDE, f"is outside 1..{MAX_SIDE * MAX_SIDE}", "max_pixels")
 # Optical flow working width (temporal.FlowEstimator needs at least 16 pixels).
 flow_width = _checked(int, lambda v: 16 <= v <= MAX_SIDE, f"is outside 16..{MAX_SIDE}", "flow_width")
+
+
+def name(text: str) -> str:
+    """A non-empty name (an encoder's): an empty one is a missing value, not the default."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty name")
+    return text
 
 
 def mix_weights(text: str) -> list[float]:

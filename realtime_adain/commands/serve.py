@@ -38,7 +38,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                                      "--host is not loopback, else none)")
     net.add_argument("--max-clients", type=argtypes.positive_int, default=4, metavar="N",
                      help="most clients at once (default 4); more are refused with 429")
-    net.add_argument("--idle-timeout", type=argtypes.positive_float, default=60.0, metavar="S",
+    net.add_argument("--idle-timeout", type=argtypes.seconds, default=60.0, metavar="S",
                      help="close a client that sent no frame or message for S seconds (default 60)")
     net.add_argument("--tls-cert", metavar="PEM", help="serve https with this certificate (browsers give a page the "
                                                        "camera only on https or localhost); needs --tls-key")
