@@ -24,6 +24,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from realtime_adain.adain import StyleStats
+from realtime_adain.errors import UserError
 from realtime_adain.live.styles import StyleLibrary
 from realtime_adain.serve import app as serve_app
 from realtime_adain.serve import control, peers
@@ -450,6 +451,21 @@ def test_a_token_that_is_not_utf8_is_refused_like_a_wrong_one(stylizer, registry
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
 
 
+def test_malformed_requests_are_a_400_without_a_traceback(stylizer, registry, caplog):
+    """Bytes HTTP does not allow in the request line or a header name are answered 400 by aiohttp,
+    which would also log a traceback for each: any client could fill the server's stderr."""
+    async def main():
+        async with served(stylizer, registry) as (_server, url):
+            return [await raw_request(url, request) for request in (
+                b"GET /\xff\xfe HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", b"G\xffT / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+                b"GET / HTTP/1.1\r\nX-\xff: a\r\nHost: 127.0.0.1\r\n\r\n")]
+
+    with caplog.at_level(logging.DEBUG, logger="aiohttp.server"):
+        answers = asyncio.run(main())
+    assert [status for status, _ in answers] == [400] * 3
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
+
+
 def test_requests_other_sites_could_send_are_refused(stylizer, data_dir, tmp_path):
     """DNS rebinding (a Host header naming another server) is a 403 on every route; a request that
     changes something from another site's origin (a cross-site form or fetch) is a 403 before its
@@ -724,6 +740,47 @@ def test_on_every_interface_the_url_names_this_machine(weights_env, data_dir):
         process.communicate(timeout=30)
     assert line == f"serving on all interfaces (0.0.0.0) port {port}: http://{socket.gethostname()}:{port}/?token={token}"
     assert statuses == [200, 200, 401]
+
+
+def test_allowed_hosts_answer_behind_a_proxy_with_a_token(weights_env, data_dir):
+    """`--allow-host NAME` on loopback (a reverse proxy on this machine passing its public Host on):
+    that name is served, others are still refused, and a token is generated and required, since
+    the proxy lets other machines in."""
+    command = [sys.executable, "-m", "realtime_adain", "serve", "-s", str(data_dir / "style" / "mondrian.jpg"),
+               "--allow-host", "Stylize.Example.com", "--port", "0", "--device", "cpu", "--size", "0", "--style-size", "64"]
+    process = subprocess.Popen(command, env=env_with(weights_env), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = process.stdout.readline().strip()
+        port = int(line.split("://")[-1].split("/")[0].rsplit(":", 1)[-1])
+        token = line.split("?token=")[1]
+
+        async def main():
+            statuses = []
+            async with aiohttp.ClientSession() as http:
+                for host, params in (("stylize.example.com", {"token": token}), ("stylize.example.com", {}),
+                                     ("attacker.example", {"token": token}), (f"127.0.0.1:{port}", {"token": token})):
+                    async with http.get(f"http://127.0.0.1:{port}/api/config", headers={"Host": host},
+                                        params=params) as response:
+                        statuses.append(response.status)
+            return statuses
+
+        statuses = asyncio.run(main())
+    finally:
+        process.terminate()
+        _, err = process.communicate(timeout=30)
+    assert line == f"serving on http://127.0.0.1:{port}/?token={token}" and len(token) >= 24
+    assert f"access token (required behind --allow-host): {token}" in err
+    assert statuses == [200, 401, 403, 200]
+
+
+@pytest.mark.parametrize("name", ["", "https://a.example", "a.example:8080", "*.example.com", "a b", "a/b", "-", "ä.example",
+                                  "a..b", "x" * 64 + ".example"])
+def test_bad_allowed_host_names_are_one_line(name):
+    from realtime_adain.serve.settings import ServeSettings
+
+    with pytest.raises(UserError, match="--allow-host .* is not a host name"):
+        ServeSettings(styles=("a.jpg",), allowed_hosts=(name,)).check()
+    ServeSettings(styles=("a.jpg",), allowed_hosts=("stylize.example.com", "gpu-box", "192.168.1.20", "[::1]", "fe80::1")).check()
 
 
 @WEBRTC

@@ -17,6 +17,7 @@ EPILOG = """examples:
   realtime-adain serve --styles styles/                       # http://127.0.0.1:8080/ on this machine only
   realtime-adain serve --styles styles/ --host 0.0.0.0        # the LAN: an access token is generated and printed
   realtime-adain serve --styles a.jpg b.jpg --port 0 --allow-uploads --max-clients 2
+  realtime-adain serve --styles styles/ --allow-host stylize.example.com   # behind an https proxy on this machine
 
 Listening on anything but loopback needs an access token (--token, or one is generated); the
 printed URL carries it. Browsers give a page the camera only on https:// or on localhost: for
@@ -36,6 +37,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     net.add_argument("--port", type=argtypes.non_negative_int, default=8080, help="port (default 8080; 0: a free one)")
     net.add_argument("--token", help="access token every /api request must carry (default: generated when "
                                      "--host is not loopback, else none)")
+    net.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                     help="also answer requests whose Host header names NAME (repeatable): the public name of a "
+                          "reverse proxy in front; needs a token, as off loopback")
     net.add_argument("--max-clients", type=argtypes.positive_int, default=4, metavar="N",
                      help="most clients at once (default 4); more are refused with 429")
     net.add_argument("--idle-timeout", type=argtypes.seconds, default=60.0, metavar="S",
@@ -69,6 +73,7 @@ def serve_settings(args: argparse.Namespace):
         style_size=args.style_size, style_cache=common.style_cache_dir(args.style_cache), size=args.size,
         max_resolution=args.max_resolution, stabilize=args.stabilize, stabilize_strength=args.stabilize_strength,
         tls_cert=Path(args.tls_cert) if args.tls_cert else None, tls_key=Path(args.tls_key) if args.tls_key else None,
+        allowed_hosts=tuple(args.allow_host),
     )
     settings.check()
     if settings.needs_token and settings.token is None:

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import hmac
 import json
+import logging
 import signal
 import socket
 import ssl
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from aiortc import RTCSessionDescription
 
 from realtime_adain import __version__, interrupts
@@ -34,7 +36,7 @@ from realtime_adain.serve import uploads
 from realtime_adain.serve.batcher import Batcher
 from realtime_adain.serve.control import Look
 from realtime_adain.serve.peers import Client, has_ice_addresses
-from realtime_adain.serve.settings import ServeSettings, is_every_interface
+from realtime_adain.serve.settings import ServeSettings, is_every_interface, is_loopback
 from realtime_adain.serve.styles import StyleRegistry
 from realtime_adain.settings import STABILIZE_MODES
 from realtime_adain.stylizer import Stylizer
@@ -50,6 +52,21 @@ SAFE_METHODS = ("GET", "HEAD", "OPTIONS")  # change nothing: any origin may send
 def log(message: str) -> None:
     """One line on stderr per client arriving or leaving (the URL is the only line on stdout)."""
     print(f"serve: {message}", file=sys.stderr, flush=True)
+
+
+class QuietMalformedRequests(logging.Filter):
+    """aiohttp answers a request it cannot parse (bytes HTTP does not allow) with a 400, then logs
+    a traceback for it, so any client could fill the server's stderr; such records are dropped,
+    as aiohttp itself drops them for an unknown method. Tracebacks of our own handlers stay."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], HttpProcessingError))
+
+
+def quiet_malformed_requests() -> None:
+    logger = logging.getLogger("aiohttp.server")
+    if not any(isinstance(f, QuietMalformedRequests) for f in logger.filters):
+        logger.addFilter(QuietMalformedRequests())
 
 
 def error(status: int, message: str) -> web.Response:
@@ -72,6 +89,7 @@ class Server:
     def _build_app(self) -> web.Application:
         limit = max(self.settings.max_upload_bytes + 64 * 1024, MAX_OFFER_BYTES) if self.settings.allow_uploads else MAX_OFFER_BYTES
         app = web.Application(middlewares=[self._guard], client_max_size=limit)
+        quiet_malformed_requests()
         app.router.add_get("/", self.index)
         app.router.add_get("/api/config", self.config)
         app.router.add_get("/api/styles/{id}/thumbnail.jpg", self.thumbnail)
@@ -294,7 +312,8 @@ def print_url(settings: ServeSettings, port: int) -> None:
     host = f"[{host}]" if ":" in host else host
     query = f"/?token={settings.token}" if settings.token else "/"
     if settings.needs_token:
-        print(f"access token (required off loopback): {settings.token}", file=sys.stderr, flush=True)
+        why = "off loopback" if not is_loopback(settings.host) else "behind --allow-host"
+        print(f"access token (required {why}): {settings.token}", file=sys.stderr, flush=True)
     print(f"serving on {where}{settings.scheme}://{host}:{port}{query}", flush=True)
 
 

@@ -34,6 +34,24 @@ def is_every_interface(host: str) -> bool:
         return False
 
 
+def check_host_name(name: str) -> str:
+    """An `--allow-host` value: a DNS name or an IP address as a browser's Host header gives it
+    (an IPv6 address in brackets or not), without a scheme, port, path or wildcard."""
+    bare = name[1:-1] if name.startswith("[") and name.endswith("]") else name
+    try:
+        ipaddress.ip_address(bare)
+        return name
+    except ValueError:
+        pass
+    labels = bare.rstrip(".").split(".")
+    if not (bare and len(bare) <= 253 and all(label and len(label) <= 63 and label.isascii()
+                                                and label.replace("-", "").replace("_", "").isalnum()
+                                                for label in labels)):
+        raise UserError(f"--allow-host {name!r} is not a host name (give the bare name a browser shows, "
+                        "e.g. stylize.example.com: no scheme, port, path or wildcard)")
+    return name
+
+
 @dataclass(frozen=True)
 class ServeSettings:
     """Where to listen, who may connect, and how frames are stylized (as `live`)."""
@@ -58,6 +76,7 @@ class ServeSettings:
     stabilize_strength: float = 0.7
     tls_cert: Path | None = None  # with tls_key: serve https (browsers give the camera only to https or localhost)
     tls_key: Path | None = None
+    allowed_hosts: tuple[str, ...] = ()  # more names the Host header may give (a reverse proxy's public name)
 
     @property
     def scheme(self) -> str:
@@ -69,7 +88,8 @@ class ServeSettings:
 
     @property
     def needs_token(self) -> bool:
-        return not is_loopback(self.host)
+        """Off loopback, or behind a proxy given a public name (`allowed_hosts`): others can connect."""
+        return not is_loopback(self.host) or bool(self.allowed_hosts)
 
     @property
     def host_names(self) -> frozenset[str] | None:
@@ -79,7 +99,8 @@ class ServeSettings:
         if is_every_interface(self.host):
             return None
         given = self.host.strip("[]").lower()
-        return LOOPBACK_NAMES | {given} if is_loopback(given) else frozenset({given})
+        names = LOOPBACK_NAMES | {given} if is_loopback(given) else frozenset({given})
+        return names | {name.strip("[]").lower() for name in self.allowed_hosts}
 
     def check(self) -> None:
         self.model.check()
@@ -88,6 +109,8 @@ class ServeSettings:
             raise UserError("--styles needs at least one style image or folder")
         if not self.host or any(c.isspace() for c in self.host):
             raise UserError(f"--host {self.host!r} is not a host name or address")
+        for name in self.allowed_hosts:
+            check_host_name(name)
         if not 0 <= self.port <= 65535:
             raise UserError(f"--port {self.port} is outside 0..65535 (0: any free port)")
         if self.token is not None and not (8 <= len(self.token) <= MAX_TOKEN and self.token.isascii()
