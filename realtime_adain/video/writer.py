@@ -3,7 +3,8 @@
 Video frames keep the input's time base and timestamps (so variable frame rate survives) and its
 colour tags. Audio and subtitle packets are copied byte for byte when the output container
 accepts their codec; audio it does not accept is re-encoded to the container's default audio
-codec, and subtitles it does not accept are dropped with a note (see docs/video.md).
+codec, text subtitles are converted to its default subtitle codec, and other subtitles it does
+not accept are dropped with a note (see docs/video.md).
 """
 
 from __future__ import annotations
@@ -261,10 +262,36 @@ class VideoWriter:
             mixed = (f" ({source_layout.name} mixed down to {layout.name}, the most {codec} takes)"
                      if layout.nb_channels < source_layout.nb_channels else "")
             return f"{self.path.suffix} cannot hold {name} audio{refused}; re-encoding it to {codec}{mixed}"
+        elif (codec := self._subtitle_conversion(stream)) is not None:
+            out = self.container.add_stream(codec)
+            out.codec_context.subtitle_header = stream.codec_context.subtitle_header  # styles (ASS), set on opening
+            self.streams[stream.index] = out
+            self.transcoded[stream.index] = stream
+            return f"{self.path.suffix} cannot hold {name} subtitles; converting them to {codec}"
         else:
             hint = "" if self.container.format.name == "matroska" else " (use .mkv to keep it)"
             return f"dropping {stream.type} stream #{stream.index} ({name}): {self.path.suffix} cannot hold it{hint}"
         return None
+
+    def _subtitle_conversion(self, stream: av.stream.Stream) -> str | None:
+        """The text subtitle codec a subtitle `stream` the container cannot hold is converted to, as
+        FFmpeg converts text subtitles to the container's default (MP4's mov_text into .mkv: ASS;
+        SubRip into .webm: WebVTT). MP4 and MOV have no default (FFmpeg drops SubRip there unless
+        told `-c:s mov_text`): their own text codec, mov_text. None where there is none (MPEG-TS,
+        AVI) or the subtitles are pictures (DVD, PGS)."""
+        codec = self.container.default_subtitle_codec
+        if codec in (None, "none") and "mov_text" in self.container.supported_codecs:
+            codec = "mov_text"
+        if stream.type != "subtitle" or codec in (None, "none") or not stream.codec_context.codec.text_sub:
+            return None
+        try:
+            if not av.Codec(codec, "w").text_sub:
+                return None
+            if not stream.codec_context.is_open:
+                stream.codec_context.open()  # a decoder makes its subtitle header (styles) when opened
+        except av.error.FFmpegError:
+            return None
+        return codec
 
     def write_frame(self, image: np.ndarray, pts: int | None, duration: int) -> None:
         """Encode one (H, W, 3) uint8 RGB frame at `pts` (input time base)."""
@@ -343,14 +370,42 @@ class VideoWriter:
             packet.stream = out
             self._mux(packet)
             return
+        if source.type == "subtitle":
+            self._convert_subtitle(packet, source, out)
+            return
         try:
             frames = source.codec_context.decode(packet)
         except MemoryError:
             raise
         except av.error.FFmpegError:  # a damaged packet: FFmpeg's tools skip it and play on
-            self._note_damaged(index)
+            self._note_damaged(index, "audio")
             return
         self._encode_audio(index, self._in_native_order(index, frames))
+
+    def _convert_subtitle(self, packet: av.Packet, source: av.stream.Stream, out: av.stream.Stream) -> None:
+        """Decode a text subtitle packet and encode it for the output's subtitle codec (at the time
+        and for as long as the input showed it, as FFmpeg times a converted subtitle)."""
+        try:
+            subtitles = source.codec_context.decode2(packet)
+        except MemoryError:
+            raise
+        except av.error.FFmpegError:
+            self._note_damaged(packet.stream.index, "subtitle")
+            return
+        if subtitles is None or not len(subtitles):  # an empty sample: the end of the previous one
+            return
+        encoded = out.codec_context.encode_subtitle(subtitles)
+        microsecond = Fraction(1, 1_000_000)
+        if subtitles.pts is not None:
+            encoded.time_base = microsecond
+            encoded.pts = encoded.dts = subtitles.pts + 1000 * subtitles.start_display_time
+        else:
+            encoded.time_base, encoded.pts, encoded.dts = packet.time_base, packet.pts, packet.pts
+        shown = subtitles.end_display_time - subtitles.start_display_time
+        encoded.duration = _rescale(shown, Fraction(1, 1000), encoded.time_base) if shown > 0 else packet.duration
+        encoded.stream = out
+        self._keep_increasing(encoded, out, packet.stream.index)
+        self._mux(encoded)
 
     def _in_native_order(self, index: int, frames: list[av.AudioFrame]) -> list[av.AudioFrame]:
         """Decoded `frames` of input stream `index` with their channels in native order."""
@@ -367,9 +422,9 @@ class VideoWriter:
                 self._keep_increasing(encoded, out, index)  # joined segments' sound may overlap
                 self._mux(encoded)
 
-    def _note_damaged(self, index: int) -> None:
+    def _note_damaged(self, index: int, kind: str) -> None:
         if index not in self._damaged:
-            note(f"stream #{index}: a damaged audio packet was skipped (FFmpeg skips it the same way)")
+            note(f"stream #{index}: a damaged {kind} packet was skipped (FFmpeg skips it the same way)")
         self._damaged.add(index)
 
     def _keep_increasing(self, packet: av.Packet, out: av.stream.Stream, index: int) -> None:
@@ -405,6 +460,8 @@ class VideoWriter:
         try:
             self._mux_video(self.video.encode(None))
             for index, source in self.transcoded.items():
+                if source.type != "audio":
+                    continue
                 try:
                     frames = source.codec_context.decode(None)
                 except av.error.FFmpegError:  # what the decoder held was damaged: there is nothing more
