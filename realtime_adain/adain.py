@@ -8,9 +8,11 @@ implementation: unbiased variance over the spatial positions, plus eps = 1e-5, t
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -78,19 +80,60 @@ class StyleStats:
 
         AdaIN is affine in (mean, std), so sum_i w_i AdaIN(x; s_i) with sum_i w_i = 1 equals AdaIN
         with the weighted mean and std: mixing costs nothing per frame. Weights are normalised to
-        sum to 1, as the reference's interpolation weights are.
+        sum to 1, as the reference's interpolation weights are. Styles from any device or dtype
+        mix on the CPU, in fp32 at least.
         """
+        if isinstance(styles, StyleStats) or not isinstance(styles, Sequence):
+            raise TypeError(f"styles must be a list of StyleStats, got {type(styles).__name__}")
+        if isinstance(weights, (str, bytes)) or not hasattr(weights, "__len__"):
+            raise TypeError(f"weights must be a list of numbers, one per style, got {type(weights).__name__}")
         if len(styles) != len(weights):
             raise ValueError(f"{len(weights)} mix weights for {len(styles)} styles")
+        for i, w in enumerate(weights):
+            if isinstance(w, (bool, np.bool_)) or not isinstance(w, numbers.Real):
+                raise TypeError(f"weights[{i}] must be a number, got {type(w).__name__}")
         weights = [float(w) for w in weights]
         if not all(math.isfinite(w) and w >= 0 for w in weights) or max(weights, default=0.0) <= 0:
             raise ValueError("mix weights must be finite and non-negative with a positive sum")
+        styles = [check_stats(s, f"styles[{i}]", channels=None) for i, s in enumerate(styles)]
+        if len({(s.mean.numel(), s.std.numel()) for s in styles}) > 1:
+            raise ValueError(f"styles hold different numbers of channels: {[s.mean.numel() for s in styles]}")
+        dtype = torch.float32
+        for s in styles:
+            dtype = torch.promote_types(dtype, torch.promote_types(s.mean.dtype, s.std.dtype))
+        styles = [s.to("cpu", dtype) for s in styles]
         largest = max(weights)  # scaled to at most 1 first, so the sum cannot overflow
         scaled = [w / largest for w in weights]
         total = sum(scaled)
-        mean = sum(w / total * s.mean for w, s in zip(scaled, styles))
-        std = sum(w / total * s.std for w, s in zip(scaled, styles))
+        mean = sum(w / total * s.mean.reshape(-1) for w, s in zip(scaled, styles))
+        std = sum(w / total * s.std.reshape(-1) for w, s in zip(scaled, styles))
         return StyleStats(mean, std)
+
+
+CHANNELS = 512  # relu4_1's channels: every encoder's statistics have this many
+
+
+def check_stats(style: "StyleStats", name: str = "style", channels: int | None = CHANNELS) -> "StyleStats":
+    """A StyleStats a caller built or kept is what `Stylizer.style` gives: `channels` finite means
+    and non-negative stds in real tensors; else a TypeError/ValueError naming it, not a torch
+    error mid-stream (None: any count)."""
+    if not isinstance(style, StyleStats):
+        raise TypeError(f"{name} must be StyleStats (from Stylizer.style), got {type(style).__name__}")
+    for part in ("mean", "std"):
+        value = getattr(style, part)
+        if not isinstance(value, torch.Tensor) or value.is_complex() or value.dtype == torch.bool:
+            raise TypeError(f"{name}.{part} must be a real torch tensor, got "
+                            f"{value.dtype if isinstance(value, torch.Tensor) else type(value).__name__}")
+        if value.device.type == "meta":
+            raise ValueError(f"{name}.{part} is on the meta device: it holds no values")
+        if channels is not None and value.numel() != channels:
+            raise ValueError(f"{name}.{part} has {value.numel()} values, a style has {channels} "
+                             f"(use Stylizer.style)")
+        if not torch.isfinite(value).all():
+            raise ValueError(f"{name}.{part} holds NaN or infinite values")
+    if (style.std < 0).any():
+        raise ValueError(f"{name}.std holds negative values")
+    return style
 
 
 def masked_adain(content: torch.Tensor, mask: torch.Tensor, styles: Sequence[StyleStats]) -> torch.Tensor:

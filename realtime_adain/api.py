@@ -12,14 +12,19 @@ file problems (missing, unreadable, wrong weights) are `UserError`, as in the CL
 
 from __future__ import annotations
 
+import numbers
 import os
+import re
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from realtime_adain.adain import StyleStats
-from realtime_adain.imageio import fit_short_side, read_image, resize
+from realtime_adain import imageio
+from realtime_adain.adain import StyleStats, check_stats
+from realtime_adain.errors import UserError
+from realtime_adain.imageio import (MAX_DECODE_PIXELS, MAX_SIDE, WRITABLE_EXTENSIONS, fit_short_side, resize,
+                                    short_side_size)
 from realtime_adain.settings import DEFAULT_MAX_PIXELS, FLOW_MODES, ModelSettings, StyleSettings, VideoSettings
 from realtime_adain.stylizer import Stylizer
 from realtime_adain.video.formats import EncodeSettings
@@ -27,26 +32,76 @@ from realtime_adain.video.formats import EncodeSettings
 ImageLike = Any  # a path (str or os.PathLike), a PIL image, or an (H, W, 3) / (H, W) uint8 array
 
 
+def read_image(path: str | os.PathLike, name: str = "path") -> np.ndarray:
+    """Any image file as (H, W, 3) uint8 RGB; a mistaken argument is a TypeError/ValueError naming
+    it, a file that cannot be read a UserError naming the file."""
+    path = check_path(path, name)
+    if not path.is_file() and path.exists() and not path.is_dir():  # reading a fifo would hang
+        raise UserError(f"{path}: a device, fifo or socket, not an image file")
+    return imageio.read_image(path)
+
+
+def write_image(path: str | os.PathLike, image: np.ndarray) -> None:
+    """Write (H, W, 3) RGB or (H, W) grey uint8 atomically, in the format the extension names
+    (one the CLI writes too, in colour)."""
+    path = check_path(path, "path")
+    if path.suffix.lower() not in WRITABLE_EXTENSIONS:
+        given = f"'{path.suffix}'" if path.suffix else "no extension"
+        raise ValueError(f"path must end in an image format's extension ({', '.join(WRITABLE_EXTENSIONS)}), "
+                         f"got {given}: {path}")
+    if not isinstance(image, np.ndarray):
+        raise TypeError(f"image must be a numpy array, got {type(image).__name__}")
+    imageio.write_image(path, as_rgb(image, "image"))
+
+
+def check_pixels(height: int, width: int, name: str) -> None:
+    """Refuse an image larger than any file we read (MAX_DECODE_PIXELS) before it is copied: a
+    broadcast view of 100000 x 100000 pixels takes no memory until then, and 28 GiB after."""
+    if height * width > MAX_DECODE_PIXELS:
+        raise ValueError(f"{name} is {width}x{height}, more than the {MAX_DECODE_PIXELS} pixels "
+                         f"(16384x16384) an image may have")
+
+
+def check_budget(image: np.ndarray, size: int | None, max_pixels: int, name: str) -> None:
+    """Refuse to process `image` at `size` beyond `max_pixels` or MAX_SIDE a side: a thin strip
+    scaled by its short side would otherwise become gigapixels that exhaust memory."""
+    height, width = image.shape[:2]
+    new_w, new_h = short_side_size(height, width, size)
+    at = f"{name} ({width}x{height}) at size {size} is {new_w}x{new_h}" if size else f"{name} is {width}x{height}"
+    smaller = "lower size" if size else "pass a smaller image"
+    if max(new_w, new_h) > MAX_SIDE:
+        raise ValueError(f"{at}, longer than {MAX_SIDE} pixels on a side ({smaller})")
+    if new_w * new_h > max_pixels:
+        raise ValueError(f"{at}, over max_pixels={max_pixels} ({smaller}, or raise max_pixels)")
+
+
 def as_rgb(image: ImageLike, name: str = "image") -> np.ndarray:
     """Any supported image kind as a contiguous (H, W, 3) uint8 RGB array."""
     if isinstance(image, (str, os.PathLike)):
-        return read_image(image)
+        return read_image(image, name)
     if hasattr(image, "convert") and hasattr(image, "size"):  # a PIL image, without importing PIL
-        image = np.asarray(image.convert("RGB"))
+        check_pixels(image.size[1], image.size[0], name)
+        try:
+            image = np.asarray(image.convert("RGB"))
+        except ValueError as exc:  # a mode Pillow cannot convert (La, ...)
+            raise ValueError(f"{name}: a PIL image in mode {image.mode} has no RGB conversion ({exc})") from None
+        except OSError as exc:  # a lazily read file that turns out damaged
+            raise UserError(f"{name}: the PIL image's pixels cannot be read ({exc})") from None
     if not isinstance(image, np.ndarray):
         raise TypeError(f"{name} must be a path, a PIL image or a numpy array, got {type(image).__name__}")
     if image.dtype != np.uint8:
         raise TypeError(f"{name} must be uint8 (0..255), got {image.dtype}")
+    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] != 3) or 0 in image.shape:
+        raise ValueError(f"{name} must be (H, W, 3) RGB or (H, W) grey, got shape {image.shape}")
+    check_pixels(*image.shape[:2], name)
     if image.ndim == 2:
         image = np.repeat(image[..., None], 3, axis=2)
-    if image.ndim != 3 or image.shape[2] != 3 or 0 in image.shape:
-        raise ValueError(f"{name} must be (H, W, 3) RGB or (H, W) grey, got shape {image.shape}")
     return np.ascontiguousarray(image)
 
 
 def check_number(value: float, name: str, low: float = 0.0, high: float = 1.0) -> float:
     """A real number (not a bool) in [low, high]; nan fails."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a number in [{low:g}, {high:g}], got {type(value).__name__}")
     if not low <= value <= high:  # nan fails too
         raise ValueError(f"{name} must be in [{low:g}, {high:g}], got {value}")
@@ -61,7 +116,7 @@ def check_whole(value: int | None, name: str, minimum: int = 0, none_ok: bool = 
     """A whole number (not a bool) of at least `minimum` (or None where `none_ok`)."""
     if value is None and none_ok:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"{name} must be a whole number{' or None' if none_ok else ''}, got {type(value).__name__}")
     if value < minimum:
         raise ValueError(f"{name} must be at least {minimum}, got {value}")
@@ -69,8 +124,11 @@ def check_whole(value: int | None, name: str, minimum: int = 0, none_ok: bool = 
 
 
 def check_path(value: str | os.PathLike, name: str) -> Path:
-    if not isinstance(value, (str, os.PathLike)):
+    """A path (str or os.PathLike), not empty: Path('') is the current folder, an unset variable."""
+    if not isinstance(value, (str, os.PathLike)) or isinstance(os.fspath(value), bytes):
         raise TypeError(f"{name} must be a path (str or os.PathLike), got {type(value).__name__}")
+    if not os.fspath(value).strip():
+        raise ValueError(f"{name} is an empty path")
     return Path(value)
 
 
@@ -83,6 +141,7 @@ def check_kind(value: Any, kind: type, name: str) -> Any:
 def check_style(style: StyleStats) -> StyleStats:
     if not isinstance(style, StyleStats):
         raise TypeError(f"style must be StyleStats (from Stylizer.style), got {type(style).__name__}")
+    check_stats(style, "style")
     return style
 
 
@@ -90,27 +149,57 @@ def check_size(size: int | None) -> int | None:
     return check_whole(size, "size", none_ok=True)
 
 
-def style(stylizer: Stylizer, image: ImageLike, size: int | None = 512) -> StyleStats:
+def check_mix(mix: Sequence[float] | None, count: int) -> tuple[float, ...] | None:
+    """One finite, non-negative weight per style with a positive sum (None: no mix)."""
+    if mix is None:
+        return None
+    if isinstance(mix, np.ndarray) and mix.ndim == 1:
+        mix = list(mix)
+    if not isinstance(mix, (list, tuple)):
+        raise TypeError(f"mix must be a list of weights, one per style, got {type(mix).__name__}")
+    weights = tuple(check_number(w, f"mix[{i}]", 0.0, float("inf")) for i, w in enumerate(mix))
+    if len(weights) != count:
+        raise ValueError(f"mix has {len(weights)} weights for {count} styles")
+    if not sum(weights) > 0 or not np.isfinite(sum(weights)):
+        raise ValueError(f"mix weights must have a positive, finite sum, got {list(weights)}")
+    return weights
+
+
+def _as_value_error(check) -> None:
+    """Run a settings check written for the CLI; its refusal is a ValueError naming the argument
+    (--style-size becomes style_size), as every other mistake in a call."""
+    try:
+        check()
+    except UserError as exc:
+        raise ValueError(re.sub(r"--([a-z][a-z-]*)", lambda m: m.group(1).replace("-", "_"), str(exc))) from None
+
+
+def style(stylizer: Stylizer, image: ImageLike, size: int | None = 512,
+          max_pixels: int = DEFAULT_MAX_PIXELS) -> StyleStats:
     """A style's statistics, computed once: encode it at `size` (shorter side; None/0: as it is)."""
-    return stylizer.style_stats(as_rgb(image, "image"), check_size(size))
+    rgb, size = as_rgb(image, "image"), check_size(size)
+    check_budget(rgb, size, check_whole(max_pixels, "max_pixels", minimum=1), "image")
+    return stylizer.style_stats(rgb, size)
 
 
 def stylize_image(stylizer: Stylizer, image: ImageLike, style: StyleStats, alpha: float = 1.0,
-                  size: int | None = 512) -> np.ndarray:
+                  size: int | None = 512, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
     """One image of any size and kind -> (H, W, 3) uint8 RGB at its own size, processed at `size`."""
-    original = as_rgb(image, "image")
-    result = stylizer.stylize(fit_short_side(original, check_size(size)), check_style(style), check_alpha(alpha))
+    original, size = as_rgb(image, "image"), check_size(size)
+    check_budget(original, size, check_whole(max_pixels, "max_pixels", minimum=1), "image")
+    result = stylizer.stylize(fit_short_side(original, size), check_style(style), check_alpha(alpha))
     return resize(result, original.shape[1::-1])
 
 
 def stylize_frames(stylizer: Stylizer, frames: Iterable[np.ndarray], style: StyleStats, alpha: float = 1.0,
-                   batch: int = 1) -> Iterator[np.ndarray]:
+                   batch: int = 1, max_pixels: int = DEFAULT_MAX_PIXELS) -> Iterator[np.ndarray]:
     """Frames streamed through the engine in order, `batch` at a time (one shape per batch).
 
     The arguments are checked at the call; each frame when it is reached (`frames` may be endless)."""
     check_style(style)
     alpha = check_alpha(alpha)
     batch = check_whole(batch, "batch", minimum=1)
+    max_pixels = check_whole(max_pixels, "max_pixels", minimum=1)
     if isinstance(frames, np.ndarray) and frames.ndim != 4:
         raise ValueError(f"frames must be an (N, H, W, 3) array or an iterable of (H, W, 3) frames, "
                          f"got an array of shape {frames.shape}")
@@ -121,6 +210,7 @@ def stylize_frames(stylizer: Stylizer, frames: Iterable[np.ndarray], style: Styl
         pending: list[np.ndarray] = []
         for index, frame in enumerate(frames):
             frame = as_rgb(frame, f"frames[{index}]")
+            check_budget(frame, None, max_pixels, f"frames[{index}]")
             if pending and frame.shape != pending[0].shape:
                 raise ValueError(f"frames[{index}] is {frame.shape}, but the frames batched with it are "
                                  f"{pending[0].shape}: frames of one batch share a shape")
@@ -154,13 +244,19 @@ def stylize_video(
     from realtime_adain.video.formats import check_encoder
 
     source, output = check_path(source, "source"), check_path(output, "output")
+    if source.is_dir():
+        raise UserError(f"{source}: a folder, not a video file")
     styles = list(style) if isinstance(style, (list, tuple)) else [style]
     if not styles:
         raise ValueError("style must name at least one style")
-    if mix is not None:
-        if not isinstance(mix, (list, tuple)):
-            raise TypeError(f"mix must be a list of weights, one per style, got {type(mix).__name__}")
-        mix = tuple(check_number(w, f"mix[{i}]", 0.0, float("inf")) for i, w in enumerate(mix))
+    if any(isinstance(s, StyleStats) for s in styles) and not all(isinstance(s, StyleStats) for s in styles):
+        raise TypeError("style must be all StyleStats or all images (paths, PIL images, arrays), not a mix of both")
+    for index, given in enumerate(styles):
+        if isinstance(given, StyleStats):
+            check_stats(given, f"style[{index}]" if len(styles) > 1 else "style")
+        elif isinstance(given, (str, os.PathLike)):
+            check_path(given, "style")
+    mix = check_mix(mix, len(styles))
     from realtime_adain.temporal import MODES
 
     if stabilize not in MODES:
@@ -183,8 +279,8 @@ def stylize_video(
         stabilize_passes=None if stabilize_passes is None else int(stabilize_passes),
         max_pixels=check_whole(max_pixels, "max_pixels", minimum=1),
     )
-    settings.check()
-    settings.style.check(len(styles) if mix is not None else None)
+    _as_value_error(settings.check)
+    _as_value_error(lambda: settings.style.check(len(styles) if mix is not None else None))
     if len(styles) > 1 and mix is None:
         raise ValueError("several styles need mix weights (mix=[...]), one per style")
     refuse_overwriting_inputs([output], [source] + [Path(s) for s in styles if isinstance(s, (str, os.PathLike))])

@@ -236,10 +236,28 @@ def _check_weights_file(kind: str) -> Finding:
     return Finding(kind, f"{where}: loads and checks out (not the published release file)")
 
 
+def _folder(name: str, directory: Path, value: str, use: str, variable: str = "REALTIME_ADAIN_HOME") -> Finding:
+    """A per-user folder (under $`variable`, else the platform's): a problem when a file stands
+    where it goes (a mistyped variable), a note when it cannot be written (read-only: `use` fails)."""
+    from realtime_adain.errors import UserError
+    from realtime_adain.paths import check_writable_dir
+
+    try:
+        check_writable_dir(directory, "the folder")
+    except UserError as exc:
+        why = str(exc).removeprefix(f"{directory}: ")
+        fix = f"point ${variable} at a writable folder"
+        return Finding(name, f"{value}; {why}", "problem" if "not a folder" in why else "note",
+                       fix if "not a folder" in why else f"{use}; {fix}")
+    return Finding(name, value)
+
+
 def weight_files() -> list[Finding]:
     from realtime_adain import download, weights
 
-    return [Finding("directory", str(weights.weights_dir())), *(_check_weights_file(k) for k in download.KINDS)]
+    directory = weights.weights_dir()
+    return [_folder("directory", directory, str(directory), "`weights download` cannot save there"),
+            *(_check_weights_file(k) for k in download.KINDS)]
 
 
 def _tree_size(directory: Path) -> tuple[int, int]:
@@ -249,7 +267,7 @@ def _tree_size(directory: Path) -> tuple[int, int]:
 
 
 def caches() -> list[Finding]:
-    from realtime_adain.engines.cache import EngineCache
+    from realtime_adain.engines.cache import ENGINES_ENV_VAR, EngineCache
     from realtime_adain.live.styles import default_cache_dir
 
     cache = EngineCache()
@@ -258,9 +276,12 @@ def caches() -> list[Finding]:
     styles = default_cache_dir()
     count, style_bytes = _tree_size(styles)
     return [
-        Finding("engines", f"{cache.directory}: {len(entries)} engines, {size / 1e6:.1f} MB"
-                + ("  (`realtime-adain engines list` shows them)" if entries else "")),
-        Finding("styles", f"{styles}: {count} files, {style_bytes / 1e6:.1f} MB"),
+        _folder("engines", cache.directory, f"{cache.directory}: {len(entries)} engines, {size / 1e6:.1f} MB"
+                + ("  (`realtime-adain engines list` shows them)" if entries else ""),
+                "ONNX exports and TensorRT builds cannot be kept",
+                ENGINES_ENV_VAR if os.environ.get(ENGINES_ENV_VAR) else "REALTIME_ADAIN_HOME"),
+        _folder("styles", styles, f"{styles}: {count} files, {style_bytes / 1e6:.1f} MB",
+                "`live` cannot keep style statistics"),
     ]
 
 

@@ -341,6 +341,10 @@ def download_file(
     for path in (target, part):
         if path.is_dir():
             raise UserError(f"{path}: a folder is where the weights file goes; move it away or use --dir")
+        if path.exists() and not path.is_file():  # reading or appending to a fifo would hang
+            raise UserError(f"{path}: a device, fifo or socket is where the weights file goes; move it away or use --dir")
+    if part.is_symlink():  # resuming would append to whatever file it points to
+        raise UserError(f"{part}: a symbolic link where the partial download goes; remove it")
     if target.exists() and not force:
         if is_valid(target, kind, check_checksum):
             return target, "already present"

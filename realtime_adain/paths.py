@@ -99,19 +99,19 @@ def refuse_shared_outputs(outputs: Sequence[Path], sources: Sequence[tuple[Path,
         seen[key] = index
 
 
-def check_writable_dir(directory: Path) -> None:
+def check_writable_dir(directory: Path, what: str = "output directory") -> None:
     """Prove `directory` can be made and written to without making it, so a run refused later
     leaves no empty folder behind (the outputs' temporary files create it when written)."""
     existing = next(p for p in (directory, *directory.parents) if p.exists() or p == Path(p.anchor or "."))
     if existing.exists() and not existing.is_dir():
         kind = "a file" if existing.is_file() else "a device, fifo or socket"
         where = f"it is {kind}" if existing == directory else f"{existing} is {kind}"
-        raise UserError(f"{directory}: output directory is not writable ({where}, not a folder)")
+        raise UserError(f"{directory}: {what} is not writable ({where}, not a folder)")
     try:
         with tempfile.TemporaryFile(dir=existing):
             pass
     except OSError as exc:
-        raise UserError(f"{directory}: output directory is not writable ({exc.strerror or exc})") from None
+        raise UserError(f"{directory}: {what} is not writable ({exc.strerror or exc})") from None
 
 
 def check_output_file(path: str | os.PathLike) -> Path:

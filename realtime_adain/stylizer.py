@@ -21,7 +21,7 @@ from realtime_adain.engines.frames import frames_to_images, images_to_frames
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import fit_short_side
 from realtime_adain.model import StyleTransferNet
-from realtime_adain.settings import ModelSettings
+from realtime_adain.settings import DEFAULT_MAX_PIXELS, ModelSettings
 
 def _to_stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
@@ -165,24 +165,28 @@ class Stylizer:
             image = match_color(image, color_reference)
         return self.net.style_stats(self.to_tensor(image))
 
-    def style(self, image, size: int | None = 512) -> StyleStats:
-        """A style from a path, PIL image or (H, W, 3) uint8 array, encoded once at `size`."""
+    def style(self, image, size: int | None = 512, max_pixels: int = DEFAULT_MAX_PIXELS) -> StyleStats:
+        """A style from a path, PIL image or (H, W, 3) uint8 array, encoded once at `size`
+        (refused above `max_pixels` there)."""
         from realtime_adain import api
 
-        return api.style(self, image, size)
+        return api.style(self, image, size, max_pixels)
 
-    def stylize_image(self, image, style: StyleStats, alpha: float = 1.0, size: int | None = 512) -> np.ndarray:
-        """Any image (path, PIL image, array) -> (H, W, 3) uint8 RGB at its own size."""
+    def stylize_image(self, image, style: StyleStats, alpha: float = 1.0, size: int | None = 512,
+                      max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+        """Any image (path, PIL image, array) -> (H, W, 3) uint8 RGB at its own size, processed at
+        `size` (refused above `max_pixels` there)."""
         from realtime_adain import api
 
-        return api.stylize_image(self, image, style, alpha, size)
+        return api.stylize_image(self, image, style, alpha, size, max_pixels)
 
     def stylize_frames(self, frames: Iterable[np.ndarray], style: StyleStats, alpha: float = 1.0,
-                       batch: int = 1) -> Iterator[np.ndarray]:
-        """An iterable of (H, W, 3) uint8 frames, streamed through the engine in order."""
+                       batch: int = 1, max_pixels: int = DEFAULT_MAX_PIXELS) -> Iterator[np.ndarray]:
+        """An iterable of (H, W, 3) uint8 frames, streamed through the engine in order (a frame
+        over `max_pixels` is refused)."""
         from realtime_adain import api
 
-        return api.stylize_frames(self, frames, style, alpha, batch)
+        return api.stylize_frames(self, frames, style, alpha, batch, max_pixels)
 
     def prepare(self, batch: int, height: int, width: int, say: Callable[[str], None] | None = None) -> None:
         """Compile or build the engine for this frame size before the first frame, saying so

@@ -42,6 +42,8 @@ def _missing(path: Path) -> str:
 
 def resolve(kind: str, explicit: str | os.PathLike | None = None) -> Path:
     """The weights file of `kind` ('vgg' or 'decoder') by the resolution order above."""
+    if explicit is not None and not str(explicit).strip():  # `--vgg "$UNSET"`: not a wish for the default
+        raise UserError(f"an empty --{kind} path (an unset variable?); give a weights file, or leave --{kind} out")
     if explicit:
         path = Path(explicit).expanduser()
         if not path.is_file():
@@ -63,10 +65,15 @@ def resolve(kind: str, explicit: str | os.PathLike | None = None) -> Path:
 
 
 def file_sha256(path: str | os.PathLike) -> str:
+    """The file's SHA-256; a file that cannot be read (permissions, an I/O error) is a UserError
+    naming it, not a bare OSError that says which file only sometimes."""
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
+    try:
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read it ({exc.strerror or exc})") from None
     return digest.hexdigest()
 
 

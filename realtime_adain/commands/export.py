@@ -52,6 +52,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.output is not None and not args.output.strip():  # '' is not "the default": an unset variable
+        raise UserError("-o '': an empty path (an unset variable?); give a file (onnx) or a folder (tensorrt), "
+                        "or leave -o out for the engine cache")
     if args.format == "onnx":
         return export_onnx_command(args)
     return export_tensorrt_command(args)

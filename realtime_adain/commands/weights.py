@@ -109,15 +109,11 @@ def describe(kind: str, explicit: str | None) -> tuple[bool, list[tuple[str, str
             rows.insert(0, ("expected", str(weights.weights_dir() / weights.DEFAULT_FILENAME[kind])))
         return False, rows
     size = path.stat().st_size
-    digest = weights.file_sha256(path)
-    published = release.PUBLISHED[kind]
-    rows = [
-        ("path", str(path)),
-        ("from", source),
-        ("size", f"{size:,} bytes ({size / 1e6:.1f} MB)"),
-        ("sha256", digest + ("  (the published v0.0.0 file)" if digest == published.sha256 else "")),
-    ]
+    rows = [("path", str(path)), ("from", source), ("size", f"{size:,} bytes ({size / 1e6:.1f} MB)")]
     try:
+        digest = weights.file_sha256(path)
+        published = release.PUBLISHED[kind]
+        rows.append(("sha256", digest + ("  (the published v0.0.0 file)" if digest == published.sha256 else "")))
         rows += what_it_holds(kind, path)
     except UserError as exc:
         rows.append(("status", f"not usable: {str(exc).removeprefix(f'{path}: ')}"))

@@ -26,6 +26,10 @@ ENGINES_ENV_VAR = "REALTIME_ADAIN_ENGINES"
 SIDECAR_SUFFIX = ".json"
 # Only files named like this are ours: `engines clear` never deletes anything else in the folder.
 ENGINE_FILE = re.compile(r"^(tensorrt|onnx)-[\w.x-]+-[0-9a-f]{20}\.(ep|onnx)$")
+# A build's temporary folder, exactly as `tempfile.mkdtemp(prefix=BUILD_PREFIX)` names it, so a
+# user's own `.build-cache` in a folder given as the cache is never taken for one.
+BUILD_PREFIX = ".build-"
+BUILD_DIR = re.compile(r"^\.build-[a-z0-9_]{8}$")
 
 
 # Run from a checkout (an editable install), engines are cached in its `engines/` folder.
@@ -111,11 +115,15 @@ class EngineCache:
 
     def store(self, entry: Entry, build: Callable[[Path], None]) -> Entry:
         """Run `build(tmp_path)` and move the result and its sidecar into place atomically."""
+        for path in (entry.path, entry.sidecar):  # refused before a build of minutes, not after it
+            if not _replaceable(path):
+                raise UserError(f"{path}: in the engine cache but not a file we wrote (a folder, fifo or "
+                                f"device); move it away")
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise UserError(f"{self.directory}: cannot create the engine cache ({exc.strerror or exc})") from None
-        tmp_dir = Path(tempfile.mkdtemp(prefix=".build-", dir=self.directory))
+        tmp_dir = Path(tempfile.mkdtemp(prefix=BUILD_PREFIX, dir=self.directory))
         try:
             tmp_path = tmp_dir / entry.path.name
             build(tmp_path)
@@ -136,12 +144,7 @@ class EngineCache:
         for path in sorted(self.directory.iterdir()):
             if not path.is_file() or not ENGINE_FILE.match(path.name):
                 continue
-            sidecar = path.with_name(path.name + SIDECAR_SUFFIX)
-            try:
-                components = json.loads(sidecar.read_text()) if sidecar.is_file() else {}
-            except (OSError, ValueError):
-                components = {}
-            found.append(Entry(path, components))
+            found.append(Entry(path, _components(path.with_name(path.name + SIDECAR_SUFFIX))))
         return found
 
     def clear(self) -> tuple[int, int]:
@@ -151,9 +154,27 @@ class EngineCache:
         count = size = 0
         for entry in self.entries():
             size += entry.size
-            entry.path.unlink(missing_ok=True)
-            entry.sidecar.unlink(missing_ok=True)
+            for path in (entry.path, entry.sidecar):
+                if _replaceable(path):  # a file or link (never followed); a folder of that name stays
+                    path.unlink(missing_ok=True)
             count += 1
-        for path in self.directory.glob(".build-*"):
-            shutil.rmtree(path, ignore_errors=True)
+        for path in self.directory.iterdir():
+            if BUILD_DIR.match(path.name) and path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
         return count, size
+
+
+def _replaceable(path: Path) -> bool:
+    """Whether `path` is absent, a regular file or a symbolic link: what the cache may replace or
+    delete (a link itself, never what it points to)."""
+    return path.is_symlink() or not path.exists() or path.is_file()
+
+
+def _components(sidecar: Path) -> dict[str, str]:
+    """What a sidecar says an engine was built for; {} when it is missing, unreadable or not a
+    JSON object (a damaged or foreign file must not break `engines list`)."""
+    try:
+        stored = json.loads(sidecar.read_text()) if sidecar.is_file() else {}
+    except (OSError, ValueError):
+        return {}
+    return {str(k): str(v) for k, v in stored.items()} if isinstance(stored, dict) else {}

@@ -26,7 +26,10 @@ def frames_to_images(frames: np.ndarray, device: torch.device, dtype: torch.dtyp
     The result is a permuted view of the NHWC data, which oneDNN's kernels run faster than a
     contiguous NCHW copy.
     """
-    batch = torch.from_numpy(np.ascontiguousarray(frames))
+    array = np.ascontiguousarray(frames)
+    if not array.flags.writeable:  # a read-only array (a broadcast, a buffer): torch warns on sharing it
+        array = array.copy()
+    batch = torch.from_numpy(array)
     if batch.ndim == 3:
         batch = batch.reshape(1, *batch.shape)  # reshape (not [None]): a real stride for oneDNN
     # Not non_blocking on Apple GPUs: a CPU->MPS copy from pageable memory released before the
