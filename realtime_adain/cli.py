@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
+import select
 import signal
 import sys
 from typing import Callable, NoReturn, Sequence
@@ -55,6 +57,17 @@ def one_line(message: str) -> str:
     return message.replace("\r", "\\r").replace("\n", "\\n")
 
 
+def stdout_is_gone() -> bool:
+    """Whether stdout is a pipe whose reader has gone (`realtime-adain ... | head`): then the
+    command stops quietly, as `git log | head` does, instead of saying "error: Broken pipe"."""
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & select.POLLERR for _, events in poller.poll(0))
+    except (AttributeError, OSError, ValueError):  # no poll (Windows), no real stdout
+        return False
+
+
 def run_reporting_errors(action: Callable[[], int | None], interrupted: str | None = None) -> int:
     """Run a command's body: a UserError or OSError is one `error:` line and exit status 2, a
     signal one line (`interrupted` unless given) and 130 (SIGINT) or 143 (SIGTERM)."""
@@ -63,6 +76,12 @@ def run_reporting_errors(action: Callable[[], int | None], interrupted: str | No
     except UserError as exc:
         print(one_line(f"error: {exc}"), file=sys.stderr)
         return 2
+    except BrokenPipeError as exc:
+        if not stdout_is_gone():  # a socket or another pipe: a real error
+            print(one_line(f"error: {exc.filename + ': ' if exc.filename else ''}{exc.strerror or exc}"), file=sys.stderr)
+            return 2
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing more to say, even at exit
+        return 128 + signal.SIGPIPE
     except OSError as exc:
         where = f"{exc.filename}: " if exc.filename else ""
         print(one_line(f"error: {where}{exc.strerror or exc}"), file=sys.stderr)

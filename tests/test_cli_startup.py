@@ -61,3 +61,17 @@ def test_names_known_without_torch_match_the_modules_that_use_them():
     assert settings.STABILIZE_MODES == temporal.MODES
     assert download.PUBLISHED is release.PUBLISHED and weights.weights_dir is userdirs.weights_dir
     assert inference.processing_size(None, type("S", (), {"device": type("D", (), {"type": "cpu"})()})()) == settings.LIVE_CPU_SIZE
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly(weights_env, tmp_path):
+    """`realtime-adain doctor | head -1`: once the pipe's reader has gone, the command stops as
+    `git log | head` does (exit status 141, SIGPIPE's), without "error: Broken pipe"."""
+    import os
+
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before the first line is written
+    env = {**os.environ, "REALTIME_ADAIN_HOME": str(tmp_path / "home")}
+    done = subprocess.run([sys.executable, "-m", "realtime_adain", "doctor"], stdout=write, stderr=subprocess.PIPE,
+                          text=True, timeout=120, env=env)
+    os.close(write)
+    assert (done.returncode, done.stderr) == (141, "")
