@@ -23,7 +23,10 @@ def user_dir(name: str, kind: Literal["data", "cache"], home_name: str | None = 
     import platformdirs
 
     base = platformdirs.user_data_dir if kind == "data" else platformdirs.user_cache_dir
-    return Path(base(APP_NAME, appauthor=False)) / name
+    path = Path(base(APP_NAME, appauthor=False))
+    if not path.is_absolute():  # a relative $XDG_DATA_HOME/$XDG_CACHE_HOME, which the XDG spec says to ignore
+        path = Path.home() / (".local/share" if kind == "data" else ".cache") / APP_NAME
+    return path / name
 
 
 def weights_dir() -> Path:

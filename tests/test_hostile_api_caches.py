@@ -162,3 +162,22 @@ def test_download_refuses_a_fifo_or_link_where_the_partial_file_goes(tmp_path, o
     with pytest.raises(UserError, match="fifo|symbolic link"):
         download.download_file("vgg", "file:///nonexistent/vgg_normalised.pth", weights)
     assert (folder / "a.txt").read_text() == "keep"
+
+
+def test_a_relative_xdg_folder_is_ignored_as_the_spec_says(monkeypatch, tmp_path):
+    """A relative $XDG_CACHE_HOME / $XDG_DATA_HOME would put caches under whatever folder the
+    command runs in; the XDG spec says to ignore such a value (Linux's platformdirs does not)."""
+    import sys
+
+    from realtime_adain.userdirs import user_dir
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("XDG folders are Linux's (platformdirs uses other ones elsewhere)")
+    monkeypatch.delenv("REALTIME_ADAIN_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/cache")
+    monkeypatch.setenv("XDG_DATA_HOME", "data")
+    assert user_dir("engines", "cache") == tmp_path / ".cache" / "realtime-adain" / "engines"
+    assert user_dir("weights", "data") == tmp_path / ".local" / "share" / "realtime-adain" / "weights"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert user_dir("engines", "cache") == tmp_path / "xdg" / "realtime-adain" / "engines"
