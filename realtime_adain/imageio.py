@@ -1,7 +1,8 @@
 """Reading any common image as 8-bit RGB, resizing for processing, and writing atomically.
 
 Two pixel budgets keep a hostile or mistaken input from exhausting memory: OpenCV refuses to
-decode an image whose header claims more than MAX_DECODE_PIXELS (checked before it allocates),
+decode an image whose header claims more than MAX_DECODE_PIXELS (checked before it allocates; for
+the formats only Pillow decodes, TGA, ICO, PSD..., `_pillow_rgb` checks the header the same way),
 and `check_pixel_budget` refuses a processing size above a caller-given budget (--max-pixels)
 or with a side over MAX_SIDE.
 """
@@ -13,6 +14,7 @@ import functools
 import io
 import os
 import re
+import struct
 import sys
 import tempfile
 import threading
@@ -34,7 +36,8 @@ from realtime_adain.errors import UserError
 # What OpenCV decodes (a folder of inputs takes these) and, of those, what it encodes from RGB:
 # PGM/PBM hold grey only, GIF/HDR/PFM/JPEG 2000/AVIF writers are missing or lossy in odd ways.
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".bmp", ".dib", ".tif", ".tiff", ".webp", ".ppm",
-                    ".pgm", ".pbm", ".pnm", ".pfm", ".hdr", ".pic", ".sr", ".ras", ".gif", ".jp2", ".avif")
+                    ".pgm", ".pbm", ".pnm", ".pfm", ".hdr", ".pic", ".sr", ".ras", ".gif", ".jp2", ".avif",
+                    ".tga", ".ico", ".psd", ".pcx", ".qoi")  # the last ones Pillow decodes (`_pillow_rgb`)
 WRITABLE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm")
 # Radiance and OpenEXR hold linear light (their specifications); others are display-referred.
 _LINEAR_SIGNATURES = (b"#?RADIANCE", b"#?RGBE", b"\x76\x2f\x31\x01")
@@ -70,6 +73,13 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
 def decode_image(data: np.ndarray | bytes, name: str) -> np.ndarray:
     """An encoded image's bytes (a file's, an upload's) as (H, W, 3) uint8 RGB; errors name `name`."""
     data = np.frombuffer(data, np.uint8) if isinstance(data, (bytes, bytearray)) else data
+    try:
+        return _decode(data, name)
+    except MemoryError:  # a 16-bit or float picture near the pixel limit needs several GiB to convert
+        raise UserError(f"{name}: not enough memory to decode this image") from None
+
+
+def _decode(data: np.ndarray, name: str) -> np.ndarray:
     with _native_stderr_captured() as native:
         try:
             # ANYDEPTH|ANYCOLOR keeps 16-bit and float samples and, unlike IMREAD_UNCHANGED, applies
@@ -77,6 +87,13 @@ def decode_image(data: np.ndarray | bytes, name: str) -> np.ndarray:
             image, failure = cv2.imdecode(data, cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR), "not a readable image"
         except cv2.error as exc:  # the size check before decoding, or an allocation that failed
             image, failure = None, _decode_failure(exc)
+    if image is None and failure == "not a readable image":
+        image = _pillow_rgb(data, name)  # TGA, ICO, PSD, 16-bit BMP, 16-bit CMYK TIFF: OpenCV has no decoder
+        if image is not None:
+            return image
+        unsupported = _unsupported_format(data)
+        if unsupported:
+            raise UserError(f"{name}: {unsupported}")
     if image is None:
         detail = next((_readable(line) for line in native if _readable(line)), "")
         shown = f" ({detail[:120]})" if detail and failure == "not a readable image" else ""
@@ -85,10 +102,102 @@ def decode_image(data: np.ndarray | bytes, name: str) -> np.ndarray:
         raise UserError(f"{name}: {image.shape[1]}x{image.shape[0]} is {_too_many_pixels()}")
     if image.dtype not in (np.uint8, np.uint16, np.float32, np.float64):
         raise UserError(f"{name}: unsupported sample type {image.dtype} (8- or 16-bit unsigned, or float, are read)")
+    header = _header(data)  # (after OpenCV's size check: Pillow may read more than the header)
+    alpha = _alpha(data, header, image.shape[:2]) if header.has_alpha and header.format != "TIFF" else None
+    if (header.mode == "LAB" or (header.mode == "CMYK" and _transform_to_srgb(header.profile, "CMYK"))
+            or (header.has_alpha and (header.format == "TIFF" or alpha is None))):
+        # OpenCV converts CMYK naively and Lab wrongly (LittleCMS does it), premultiplies a TIFF's
+        # colours by its alpha, and drops the alpha of grey TIFFs and of 1-bit/grey PNG transparency
+        managed = _pillow_rgb(data, name)
+        if managed is not None:
+            return managed
     linear = bytes(data[:10]).startswith(_LINEAR_SIGNATURES)
-    header = _header(data)
-    rgb = in_srgb(to_rgb8(image, linear=linear), header.profile)
-    return over_white(rgb, _alpha(data, header, image.shape[:2]) if header.has_alpha else None)
+    profile = header.profile if header.mode in _RGB_MODES else None  # on CMYK or grey: ignored, as browsers do
+    return over_white(in_srgb(to_rgb8(image, linear=linear), profile), alpha)
+
+
+def frame_count(path: str | os.PathLike) -> int:
+    """How many frames (animated GIF, PNG, WebP) or pages (TIFF) a file holds; only the first is
+    read. 1 for other formats, and for a camera's multi-picture JPEG (its first is the photo)."""
+    try:
+        with _pillow_open(Path(path).read_bytes()) as image:
+            if image.format not in ("GIF", "PNG", "WEBP", "TIFF") or image.width * image.height > MAX_DECODE_PIXELS:
+                return 1  # (counting a GIF's frames allocates one: a bomb's is not counted)
+            return image.n_frames
+    except Exception:  # noqa: BLE001 - a file Pillow cannot open or walk: read as one picture
+        return 1
+
+
+# Modes whose pixels an RGB colour profile describes (Pillow's names).
+_RGB_MODES = ("RGB", "RGBA", "RGBX", "RGBa", "P", "PA")
+# Pillow formats never decoded here: EPS runs Ghostscript on the file.
+_PILLOW_REFUSED = ("EPS",)
+# Signatures of formats neither OpenCV nor Pillow reads here: (prefix, offset, what the error says).
+_UNSUPPORTED = (
+    (b"ftypheic", 4, "HEIC"), (b"ftypheix", 4, "HEIC"), (b"ftyphevc", 4, "HEIC"), (b"ftypheim", 4, "HEIC"),
+    (b"ftypheis", 4, "HEIC"), (b"ftypmif1", 4, "HEIF"), (b"ftypmsf1", 4, "HEIF"),
+    (b"\xff\x0a", 0, "JPEG XL"), (b"\0\0\0\x0cJXL \r\n\x87\n", 0, "JPEG XL"),
+    (b"\x76\x2f\x31\x01", 0, "OpenEXR"),
+)
+
+
+def _unsupported_format(data: np.ndarray) -> str | None:
+    """What to say about a file in a format known but not decodable here (None: not recognised)."""
+    head = bytes(data[:1024])
+    for signature, offset, kind in _UNSUPPORTED:
+        if head[offset:offset + len(signature)] == signature:
+            return f"{kind} images cannot be read here; convert it to PNG or JPEG"
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if b"<svg" in text and text.startswith((b"<?xml", b"<!doctype", b"<!--", b"<svg")):
+        return "an SVG drawing, not a raster image; export it to PNG first"
+    if head.startswith(b"\x1f\x8b"):
+        return "a gzip-compressed file (an .svgz drawing?), not an image"
+    if head.startswith(b"%PDF"):
+        return "a PDF document, not an image; export the page to PNG first"
+    return None
+
+
+def _pillow_rgb(data: np.ndarray, name: str) -> np.ndarray | None:
+    """Pillow's decode of the first frame as (H, W, 3) uint8 RGB, colours managed by LittleCMS,
+    orientation applied, alpha over white; None where Pillow cannot read the file. The size is
+    checked from the header before any pixel is decoded (a bomb is refused, not decoded)."""
+    from PIL import ImageOps
+
+    try:
+        with _pillow_open(data) as image:
+            if image.format in _PILLOW_REFUSED:
+                return None
+            if image.width * image.height > MAX_DECODE_PIXELS:
+                raise UserError(f"{name}: {image.width}x{image.height} is {_too_many_pixels()}")
+            image.load()
+            return _pillow_to_rgb(ImageOps.exif_transpose(image))
+    except UserError:
+        raise
+    except Exception:  # noqa: BLE001 - not a format Pillow reads, or damaged: OpenCV's verdict stands
+        return None
+
+
+def _pillow_to_rgb(image) -> np.ndarray:
+    """A loaded Pillow image as uint8 RGB: CMYK and Lab through LittleCMS (the embedded CMYK
+    profile, else the naive inversion browsers use), 16-bit grey scaled, alpha over white."""
+    from PIL import ImageCms
+
+    profile = image.info.get("icc_profile")
+    if image.mode in ("CMYK", "LAB"):
+        transform = _transform_to_srgb(bytes(profile), "CMYK") if image.mode == "CMYK" and profile else None
+        transform = _lab_to_srgb() if image.mode == "LAB" else transform
+        rgb = ImageCms.applyTransform(image, transform) if transform else image.convert("RGB")
+        return np.array(rgb)  # writable: torch warns about read-only arrays
+    if image.mode in ("I", "I;16", "I;16L", "I;16B", "I;16N", "F"):
+        samples = np.asarray(image)
+        samples = samples if image.mode == "F" else np.clip(samples, 0, 65535).astype(np.uint16)
+        return to_rgb8(samples)
+    profile = bytes(profile) if profile and image.mode in _RGB_MODES else None
+    alpha = None
+    if "A" in image.mode or "transparency" in image.info:
+        image = image.convert("RGBA")
+        alpha = np.asarray(image)[..., 3].astype(np.float32) / 255.0
+    return over_white(in_srgb(np.array(image.convert("RGB")), profile), alpha)
 
 
 # EXIF orientation -> the same change of the stored pixels as OpenCV's decoder applies.
@@ -102,21 +211,55 @@ class _Header(NamedTuple):
     profile: bytes | None = None  # an embedded ICC profile
     has_alpha: bool = False  # RGBA, grey+alpha, or a palette with a transparent entry
     orientation: int = 1  # EXIF orientation, which OpenCV applies to the colour
+    mode: str = ""  # Pillow's name for the pixels' layout: "RGB", "CMYK", "LAB", "L", ...
+    format: str = ""  # Pillow's name for the file format: "PNG", "TIFF", ...
+
+
+def _pillow_open(data: np.ndarray | bytes):
+    """`PIL.Image.open` of the bytes without its pixel limit (179 MP, below MAX_DECODE_PIXELS: a
+    large panorama lost its profile and alpha), which callers check before decoding. Raises as
+    Image.open does (UnidentifiedImageError for an unknown format)."""
+    from PIL import Image, UnidentifiedImageError
+
+    Image.init()
+    stream = io.BytesIO(data)
+    prefix = stream.read(16)
+    for kind in Image.ID:  # as Image.open tries each format, less its _decompression_bomb_check
+        factory, accept = Image.OPEN[kind]
+        try:
+            accepted = accept is None or accept(prefix)
+            if accepted and not isinstance(accepted, str):  # a string: a warning, not this format
+                stream.seek(0)
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    return factory(stream, "")
+        except (SyntaxError, IndexError, TypeError, struct.error):  # not this format
+            continue
+    raise UnidentifiedImageError("cannot identify image file")
 
 
 def _header(data: np.ndarray) -> _Header:
-    from PIL import Image
-
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # Pillow's DecompressionBombWarning: only the header is read
-            with Image.open(io.BytesIO(data)) as header:
-                has_alpha = "A" in header.mode or "transparency" in header.info
-                profile = header.info.get("icc_profile")
-                return _Header(bytes(profile) if profile else None, has_alpha,
-                               header.getexif().get(0x0112, 1) if has_alpha else 1)
+        with _pillow_open(data) as header:
+            has_alpha = "A" in header.mode or "transparency" in header.info
+            profile = header.info.get("icc_profile")
+            return _Header(bytes(profile) if profile else None, has_alpha,
+                           _orientation(header) if has_alpha else 1, header.mode, header.format or "")
     except Exception:  # noqa: BLE001 - a format or file Pillow cannot open: OpenCV's decode stands
         return _Header()
+
+
+def _orientation(image) -> int:
+    """The EXIF orientation of an opened Pillow image, read from its header: Pillow's PNG getexif()
+    decodes the whole picture looking for an eXIf chunk after the pixels."""
+    from PIL import Image
+
+    if image.format != "PNG":
+        return image.getexif().get(0x0112, 1)
+    exif = Image.Exif()
+    if image.info.get("exif"):
+        exif.load(image.info["exif"])
+    return exif.get(0x0112, 1)
 
 
 def _alpha(data: np.ndarray, header: _Header, shape: tuple[int, ...]) -> np.ndarray | None:
@@ -137,8 +280,12 @@ def over_white(rgb: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
     show them, not as whatever colour (often black) they store."""
     if alpha is None or alpha.min() >= 1.0:
         return rgb
-    weight = alpha[..., None]
-    return (rgb.astype(np.float32) * weight + 255.0 * (1.0 - weight) + 0.5).astype(np.uint8)
+    out = np.empty_like(rgb)
+    for top in range(0, rgb.shape[0], 512):  # in bands: float copies of a whole large picture take GiBs
+        weight = alpha[top:top + 512, :, None]
+        band = rgb[top:top + 512].astype(np.float32) * weight + 255.0 * (1.0 - weight) + 0.5
+        out[top:top + 512] = band.astype(np.uint8)
+    return out
 
 
 def in_srgb(rgb: np.ndarray, profile: bytes | None) -> np.ndarray:
@@ -150,22 +297,34 @@ def in_srgb(rgb: np.ndarray, profile: bytes | None) -> np.ndarray:
         return rgb
     from PIL import Image, ImageCms
 
-    return np.asarray(ImageCms.applyTransform(Image.fromarray(rgb), transform))
+    return np.array(ImageCms.applyTransform(Image.fromarray(rgb), transform))
 
 
 @functools.lru_cache(maxsize=16)
-def _transform_to_srgb(profile: bytes):
-    """A cached LittleCMS transform from an RGB `profile` to sRGB (None: not an RGB profile, an
-    sRGB one, or unreadable: the pixels are used as they are)."""
+def _transform_to_srgb(profile: bytes | None, mode: str = "RGB"):
+    """A cached LittleCMS transform from a `mode` ("RGB" or "CMYK") `profile` to sRGB (None: a
+    profile of another colour space, an sRGB one, or unreadable: the pixels are used as they are)."""
     from PIL import ImageCms
 
+    if not profile:
+        return None
     try:
         source = ImageCms.ImageCmsProfile(io.BytesIO(profile))
-        if source.profile.xcolor_space.strip() != "RGB" or "srgb" in (source.profile.profile_description or "").lower():
-            return None  # not RGB; or sRGB already (most cameras' JPEGs): 0.25 s a 12 MP photo saved
-        return ImageCms.buildTransform(source, ImageCms.createProfile("sRGB"), "RGB", "RGB")
+        if source.profile.xcolor_space.strip() != mode:
+            return None
+        if mode == "RGB" and "srgb" in (source.profile.profile_description or "").lower():
+            return None  # sRGB already (most cameras' JPEGs): 0.25 s a 12 MP photo saved
+        return ImageCms.buildTransform(source, ImageCms.createProfile("sRGB"), mode, "RGB")
     except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
         return None
+
+
+@functools.lru_cache(maxsize=1)
+def _lab_to_srgb():
+    """CIE L*a*b* (D50, as ICC and Photoshop's Lab TIFFs define it) to sRGB."""
+    from PIL import ImageCms
+
+    return ImageCms.buildTransform(ImageCms.createProfile("LAB"), ImageCms.createProfile("sRGB"), "LAB", "RGB")
 
 
 @contextlib.contextmanager
@@ -225,7 +384,7 @@ def to_rgb8(image: np.ndarray, linear: bool = False) -> np.ndarray:
     0..1-based, encoded with the sRGB curve.
     """
     if image.dtype == np.uint16:
-        image = image.astype(np.float32) / 65535.0
+        image = cv2.convertScaleAbs(image, alpha=255.0 / 65535.0)  # rounded, with no float copy (GiBs near the limit)
     elif image.dtype in (np.float32, np.float64):
         image = np.nan_to_num(image.astype(np.float32), nan=0.0, posinf=0.0, neginf=0.0)
         sample = image[::max(1, image.shape[0] // 256), ::max(1, image.shape[1] // 256)]

@@ -59,11 +59,20 @@ def fit_tile_side(shape: tuple[int, int], size: int | None, count: int, columns:
         if over <= 1:
             return side
         smaller = min(side - 1, int(side / math.sqrt(over)) if width * height > max_pixels else int(side / over))
-        if smaller < MIN_TILE_SIDE:
+        if smaller < min(MIN_TILE_SIDE, side):  # (a --size under MIN_TILE_SIDE is the user's to choose)
             raise UserError(f"a sheet of {count} tiles does not fit in {max_pixels} pixels (--max-pixels) or "
-                            f"{MAX_SIDE} pixels a side even with {MIN_TILE_SIDE}-pixel tiles; use fewer styles "
-                            "or more --sheet-columns")
+                            f"{MAX_SIDE} pixels a side even with {side}-pixel tiles; {_fit_hint(width, height)}")
         side = smaller
+
+
+def _fit_hint(width: int, height: int) -> str:
+    """What makes a sheet of `width` x `height` (too large) fit: a long strip of a photo needs
+    fewer columns (wide) or more (tall), not fewer styles."""
+    if width > MAX_SIDE and width >= height:
+        return "use fewer --sheet-columns (the tiles are wide) or fewer styles"
+    if height > MAX_SIDE:
+        return "use more --sheet-columns (the tiles are tall) or fewer styles"
+    return "use fewer styles or raise --max-pixels"
 
 
 def ascii_label(name: str) -> str:
