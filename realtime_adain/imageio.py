@@ -120,7 +120,7 @@ def frame_count(path: str | os.PathLike) -> int:
     """How many frames (animated GIF, PNG, WebP) or pages (TIFF) a file holds; only the first is
     read. 1 for other formats, and for a camera's multi-picture JPEG (its first is the photo)."""
     try:
-        with _pillow_open(Path(path).read_bytes()) as image:
+        with open_with_pillow(Path(path).read_bytes()) as image:
             if image.format not in ("GIF", "PNG", "WEBP", "TIFF") or image.width * image.height > MAX_DECODE_PIXELS:
                 return 1  # (counting a GIF's frames allocates one: a bomb's is not counted)
             return image.n_frames
@@ -164,7 +164,7 @@ def _pillow_rgb(data: np.ndarray, name: str) -> np.ndarray | None:
     from PIL import ImageOps
 
     try:
-        with _pillow_open(data) as image:
+        with open_with_pillow(data) as image:
             if image.format in _PILLOW_REFUSED:
                 return None
             if image.width * image.height > MAX_DECODE_PIXELS:
@@ -215,7 +215,7 @@ class _Header(NamedTuple):
     format: str = ""  # Pillow's name for the file format: "PNG", "TIFF", ...
 
 
-def _pillow_open(data: np.ndarray | bytes):
+def open_with_pillow(data: np.ndarray | bytes):
     """`PIL.Image.open` of the bytes without its pixel limit (179 MP, below MAX_DECODE_PIXELS: a
     large panorama lost its profile and alpha), which callers check before decoding. Raises as
     Image.open does (UnidentifiedImageError for an unknown format)."""
@@ -240,7 +240,7 @@ def _pillow_open(data: np.ndarray | bytes):
 
 def _header(data: np.ndarray) -> _Header:
     try:
-        with _pillow_open(data) as header:
+        with open_with_pillow(data) as header:
             has_alpha = "A" in header.mode or "transparency" in header.info
             profile = header.info.get("icc_profile")
             return _Header(bytes(profile) if profile else None, has_alpha,

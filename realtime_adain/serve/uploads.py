@@ -9,14 +9,11 @@ safe decoder every command reads files with (from memory: no temporary file).
 from __future__ import annotations
 
 import hashlib
-import io
-import struct
-import warnings
 
 import numpy as np
 
 from realtime_adain.errors import UserError
-from realtime_adain.imageio import decode_image
+from realtime_adain.imageio import decode_image, open_with_pillow
 
 
 class UploadRefused(Exception):
@@ -28,29 +25,13 @@ class UploadRefused(Exception):
 
 
 def header_size(data: bytes) -> tuple[int, int] | None:
-    """(width, height) from the image header when Pillow knows the format, without decoding.
-
-    Each format's header parser is tried as `Image.open` tries them, but called directly:
-    `Image.open` refuses a decompression bomb without saying its size (the limit here is far lower)."""
+    """(width, height) from the image header when Pillow knows the format, without decoding
+    (`Image.open` refuses a decompression bomb without saying its size; the limit here is lower)."""
     try:
-        from PIL import Image
-    except ImportError:  # pragma: no cover - Pillow comes with torchvision
+        with open_with_pillow(data) as image:
+            return image.size
+    except Exception:  # noqa: BLE001 - not a format Pillow knows, or a damaged header: the reader decides
         return None
-    Image.init()
-    for name in Image.ID:
-        factory, accept = Image.OPEN[name]
-        try:
-            accepted = accept is None or accept(data[:16])  # a string: a warning, not this format
-            if accepted and not isinstance(accepted, str):
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    with factory(io.BytesIO(data), "") as image:
-                        return image.size
-        except (SyntaxError, IndexError, TypeError, struct.error):  # not this format (as Image.open takes it)
-            continue
-        except Exception:  # a damaged header: the reader decides
-            return None
-    return None  # not a format Pillow knows: the reader decides
 
 
 def decode(data: bytes, max_bytes: int, max_pixels: int) -> tuple[np.ndarray, str]:
