@@ -311,6 +311,20 @@ def test_animations_say_only_the_first_frame_is_used(weights_env, run_cli, tmp_p
                                                                     "still_stylized_pages.png"]
 
 
+def test_an_animated_style_for_a_video_says_only_its_first_frame_is_used(weights_env, run_cli, tmp_path):
+    """`video` reads its styles once too: an animated GIF style is its first frame, said once."""
+    import subprocess
+
+    paths = _animations(tmp_path)
+    clip = tmp_path / "clip.mp4"
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i", "testsrc=size=64x48:rate=10:duration=0.3",
+                    str(clip)], check=True)
+    code, _, err = run_cli("video", clip, "-s", paths["anim.gif"], "-o", tmp_path / "out.mp4", *SMALL)
+    assert code == 0, err
+    assert [line for line in err.splitlines() if line.startswith("note:")] == [
+        f"note: {paths['anim.gif']} has 3 frames; only the first is used"]
+
+
 def test_thin_strips_and_upper_case_names(weights_env, run_cli, tmp_path):
     """A 3-pixel-high strip as content and a 1-pixel one as style, at their own size, in files
     named in upper case (as cameras and Windows tools name them)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Sequence
 
@@ -127,3 +128,14 @@ def style_settings(args: argparse.Namespace, style_count: int | None = None) -> 
 def check_mix(args: argparse.Namespace, styles: Sequence[Path]) -> None:
     if args.mix is not None and len(args.mix) != len(styles):
         raise UserError(f"--mix has {len(args.mix)} weights for {len(styles)} styles")
+
+
+def note_first_frame_only(path: Path) -> None:
+    """Say so when an animated GIF/PNG/WebP or a multi-page TIFF gives only its first picture
+    (the rest were dropped silently)."""
+    from realtime_adain.imageio import frame_count
+
+    frames = frame_count(path)
+    if frames > 1:
+        unit = "pages" if path.suffix.lower() in (".tif", ".tiff") else "frames"
+        tqdm.write(f"note: {path} has {frames} {unit}; only the first is used", file=sys.stderr)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,7 +17,7 @@ from realtime_adain.paths import (
     check_writable_dir, expand_images, refuse_overwriting_inputs,
 )
 from realtime_adain.imageio import (
-    WRITABLE_EXTENSIONS, check_pixel_budget, fit_short_side, frame_count, is_writable_image_path, mask_labels, output_suffix,
+    WRITABLE_EXTENSIONS, check_pixel_budget, fit_short_side, is_writable_image_path, mask_labels, output_suffix,
     read_image, read_mask, resize, write_image,
 )
 
@@ -98,7 +97,7 @@ def check_inputs(
         try:
             image = read_image(path)
             check_pixel_budget(path, *image.shape[:2], size, args.max_pixels, option)
-            note_first_frame_only(path)
+            common.note_first_frame_only(path)
             return fit_short_side(image, size) if option == "--style-size" else image  # kept: at the size used
         except UserError as exc:
             problems.append(str(exc))
@@ -118,15 +117,6 @@ def check_inputs(
             problems.append(str(exc))
     refuse_inputs(problems)
     return style_images, mask
-
-
-def note_first_frame_only(path: Path) -> None:
-    """Say so when an animated GIF/PNG/WebP or a multi-page TIFF gives only its first picture
-    (the rest were dropped silently)."""
-    frames = frame_count(path)
-    if frames > 1:
-        unit = "pages" if path.suffix.lower() in (".tif", ".tiff") else "frames"
-        tqdm.write(f"note: {path} has {frames} {unit}; only the first is used", file=sys.stderr)
 
 
 def run(args: argparse.Namespace) -> int:

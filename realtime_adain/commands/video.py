@@ -120,6 +120,8 @@ def run(args: argparse.Namespace) -> int:
     for suffix_example in {out.suffix.lower(): out for _, _, out in jobs}.values():
         check_encoder(encode, suffix_example)
     style_images = {p: read_image(p) for p in dict.fromkeys(styles)}
+    for path in style_images:
+        common.note_first_frame_only(path)
     from realtime_adain.stylizer import Stylizer  # torch: only once the options are sound
     from realtime_adain.video.job import check_inputs, stylize_videos
 
