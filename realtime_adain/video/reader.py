@@ -39,6 +39,11 @@ REORDER_WINDOW = 8
 # many bytes in a whole run: a file whose sound is stored far ahead of its pictures lets the
 # oldest go early (a --frames preview holds them all: what starts after its end is dropped).
 HELD_BYTES = 32 << 20
+# Video packets held since the latest keyframe, at most this many bytes, to decode the last frames
+# again without frame threads where those threads lost them (`VideoReader._lost_at_end`).
+TAIL_BYTES = 64 << 20
+# FFmpeg's AV_CODEC_FLAG_OUTPUT_CORRUPT: the decoder gives the frames it concealed (see `Recovery`).
+OUTPUT_CORRUPT = int(av.codec.context.Flags.output_corrupt)
 # A declared frame count is believed only up to this many times what the declared duration holds
 # at the average rate: a header written before the frames were (an AVI written to a pipe) carries
 # a placeholder (2**30).
@@ -117,6 +122,21 @@ def frame_to_rgb(frame: av.VideoFrame, reformatter: VideoReformatter, aspect: Fr
     return upright(rgb, frame.rotation)
 
 
+def codec_aspect(stream: av.video.stream.VideoStream) -> Fraction:
+    """The sample aspect ratio the decoder last read from the stream (PyAV's frames do not carry
+    theirs), 1 when unset."""
+    return Fraction(stream.codec_context.sample_aspect_ratio or 1)
+
+
+def note_aspect_change(name: str, first: Fraction, now: Fraction) -> None:
+    """Say that the stored pixels change shape mid-stream (clips joined into one MPEG-TS): every
+    frame keeps the first frame's, as `ffmpeg` keeps it (later frames show stretched, in its output
+    as in ours); resampling each to its own shape would still end at the output's size."""
+    note(f"{name}: the pixel shape (sample aspect ratio) changes mid-stream, from {first.numerator}:"
+         f"{first.denominator} to {now.numerator}:{now.denominator}; every frame keeps the first frame's, "
+         "as FFmpeg keeps it", once=True)
+
+
 def error_reason(exc: BaseException) -> str:
     """FFmpeg's or the OS's reason for a failure, as one short line."""
     text = getattr(exc, "strerror", None) or str(exc)
@@ -148,6 +168,7 @@ class VideoReader:
                 raise UserError(f"{self.path}: this is an image, not a video (use `realtime-adain image`)")
             self.stream = main_video_stream(self.container, self.path.name)
             self.stream.thread_type = "AUTO"  # frame + slice threads in the decoder
+            self.stream.codec_context.flags |= OUTPUT_CORRUPT  # damaged frames are concealed, not dropped
             self.passthrough = [s for s in self.container.streams if s.type in PASSTHROUGH_TYPES]
             self.rotation, self.colour = 0, None  # set from the first decoded frame
             self.pixel_aspect = pixel_aspect(self.stream, self.path.name)  # frames are resampled to square pixels
@@ -223,17 +244,21 @@ class VideoReader:
         # decoder's delay and the reorder window), which a preview (--frames) or a Ctrl-C file
         # kept as sound past the last picture.
         held = HeldPackets(self.stream.time_base, limit=0 if self.max_frames else HELD_BYTES)
+        first_aspect = codec_aspect(self.stream)  # before decoding: the decoder runs ahead of the frames given
         try:
             for item in timeline.order(self._decode()):
                 if isinstance(item, av.Packet):
                     yield from held.add(item)
                     continue
-                decoded, pts = item
+                decoded, pts, duration = item
                 if index == 0:
                     self.rotation, self.colour = decoded.rotation, Colour.of(decoded)
-                yield Frame(frame_to_rgb(decoded, self._reformatter, self.pixel_aspect), pts, decoded.duration, index)
+                if first_aspect is not None and codec_aspect(self.stream) != first_aspect:
+                    note_aspect_change(self.path.name, first_aspect, codec_aspect(self.stream))
+                    first_aspect = None  # said once
+                yield Frame(frame_to_rgb(decoded, self._reformatter, self.pixel_aspect), pts, duration, index)
                 index += 1
-                yield from held.before(pts, decoded.duration)
+                yield from held.before(pts, duration)
                 if index == self.max_frames:
                     return
             yield from held.before(None, 0)  # the sound after the last picture (a preview's too, if the file ended)
@@ -254,20 +279,77 @@ class VideoReader:
         """Decoded video frames and the packets of the pass-through streams, in file order. A
         video packet the decoder rejects as damaged is skipped, as FFmpeg's tools conceal it and
         play on (counted in `damaged`, noted at the end)."""
-        for packet in self.container.demux([self.stream, *self.passthrough]):
+        recovery, tail = Recovery(), TailPackets(TAIL_BYTES)
+        last = None  # the highest timestamp of a frame given so far
+        for packet in self._packets():
             self.shift.apply(packet)
             if packet.stream is not self.stream:
                 if packet.dts is not None:  # the flush packet at the end carries nothing
                     yield packet
                 continue
+            tail.add(packet)
             try:
                 frames = packet.decode()
             except MemoryError:
                 raise
             except av.error.FFmpegError:  # InvalidData mostly; DV's partial last frame: EPERM
                 self.damaged += 1
+                tail.damaged += 1
                 continue
-            yield from frames
+            for frame in frames:
+                if recovery.keep(frame):
+                    if frame.pts is not None:
+                        last = frame.pts if last is None else max(last, frame.pts)
+                    yield frame
+        yield from self._lost_at_end(tail, last)
+
+    def _packets(self) -> Iterator[av.Packet]:
+        """The packets of the video and pass-through streams (PyAV's demux, with its empty packet
+        per stream at the end, which flushes the decoder). A stream that appears mid-file (MPEG-TS:
+        a new PID in a damaged program table) made PyAV's end-of-file loop fail with an IndexError
+        (a traceback, the output lost) after the flush packets of the streams asked for: that ends
+        the file as it would have ended."""
+        packets = self.container.demux([self.stream, *self.passthrough])
+        while True:
+            try:
+                packet = next(packets)
+            except (StopIteration, IndexError):  # (only PyAV's code runs inside `next`)
+                return
+            yield packet
+
+    def _lost_at_end(self, tail: "TailPackets", last: int | None) -> Iterator[av.VideoFrame]:
+        """The last frames, where frame threads lost them. At the end of the file the decoder
+        reports a damaged packet among the last ones (one per thread) as it drains, and PyAV stops
+        draining there: the frames the other threads held were lost (up to one per CPU core, and
+        the file was refused as truncated), where `ffmpeg` keeps them. When a packet since the
+        latest keyframe shows a later timestamp than the last frame, those packets are decoded
+        again without frame threads (which report damage at its packet) and the later frames
+        are given; a damaged last packet costs that one decode of a GOP."""
+        if last is None or tail.top is None or tail.top <= last or not tail.packets:
+            return
+        try:
+            with av.open(str(self.path), metadata_errors="replace") as again:
+                context = again.streams[self.stream.index].codec_context
+                context.thread_type = "SLICE"
+                context.flags |= OUTPUT_CORRUPT
+                recovery, flush, damaged = Recovery(), av.Packet(), 0
+                flush.time_base = self.stream.time_base
+                for packet in [*tail.packets, flush]:
+                    try:
+                        frames = context.decode(packet)
+                    except MemoryError:
+                        raise
+                    except av.error.FFmpegError:
+                        damaged += 1
+                        if damaged > tail.damaged:  # one the frame threads did not report before they stopped
+                            self.damaged += 1
+                        continue
+                    for frame in frames:
+                        if recovery.keep(frame) and frame.pts is not None and frame.pts > last:
+                            last = frame.pts
+                            yield frame
+        except (av.error.FFmpegError, IndexError):  # the file read again differs: nothing more to give
+            return
 
     def _ends_early(self, end: int | None) -> bool:
         """Whether the frames that decoded stop before the stream's declared end. AVI files count
@@ -288,6 +370,47 @@ class VideoReader:
 
     def __exit__(self, *exc_info) -> None:
         self.close()
+
+
+class Recovery:
+    """Which decoded frames are shown. The decoder runs with `OUTPUT_CORRUPT`: FFmpeg 8's HEVC
+    decoder otherwise drops every frame that refers to a damaged one, up to the next keyframe (a
+    few flipped bytes lost two seconds, and the file was refused as truncated), where the `ffmpeg`
+    5 CLI plays them concealed. Frames flagged corrupt before the first clean one are not shown:
+    the pictures before a cut stream's first keyframe, which FFmpeg does not show either."""
+
+    def __init__(self) -> None:
+        self.clean = False
+
+    def keep(self, frame: av.VideoFrame) -> bool:
+        self.clean = self.clean or not frame.is_corrupt
+        return self.clean
+
+
+class TailPackets:
+    """The video packets since the latest keyframe (while they fit in `limit` bytes), and the
+    highest timestamp among them: what `VideoReader._lost_at_end` decodes again."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.packets: list[av.Packet] = []
+        self.size = 0
+        self.whole = False  # whether `packets` starts at a keyframe
+        self.damaged = 0  # packets since that keyframe the decoder rejected
+        self.top: int | None = None
+
+    def add(self, packet: av.Packet) -> None:
+        if not packet.size or packet.is_discard:  # the flush packet; one decoded only to be dropped (edit list)
+            return
+        if packet.is_keyframe:
+            self.packets, self.size, self.whole, self.damaged = [], 0, True, 0
+        if self.whole:
+            self.packets.append(packet)
+            self.size += packet.size
+            if self.size > self.limit:
+                self.packets, self.size, self.whole = [], 0, False
+        if packet.pts is not None:
+            self.top = packet.pts if self.top is None else max(self.top, packet.pts)
 
 
 class HeldPackets:
@@ -352,7 +475,10 @@ class Timeline:
     """Decoded frames with timestamps that increase: each frame waits in a small window and takes
     the smallest timestamp there (the pictures' order is the decoder's, which is right).
 
-    Frames without a timestamp keep None (the writer continues from the previous frame)."""
+    Frames without a timestamp keep None (the writer continues from the previous frame). A
+    frame lasts until the next one shows: the decoder's durations follow decode order (an MP4's
+    are its decode-time steps), so after B-frames a frame could be given the length of a gap it
+    is not next to (a 10-minute pause made a 601 s clip a 1199 s MP4)."""
 
     def __init__(self, window: int) -> None:
         self.window = window
@@ -364,9 +490,9 @@ class Timeline:
 
     def order(
         self, items: Iterator[av.VideoFrame | av.Packet]
-    ) -> Iterator[tuple[av.VideoFrame, int | None] | av.Packet]:
-        """(frame, timestamp) pairs in the decoder's (display) order, timestamps sorted within the
-        window; packets of other streams pass straight through."""
+    ) -> Iterator[tuple[av.VideoFrame, int | None, int] | av.Packet]:
+        """(frame, timestamp, duration) in the decoder's (display) order, timestamps sorted within
+        the window; packets of other streams pass straight through."""
         for item in items:
             if isinstance(item, av.Packet):
                 yield item
@@ -384,9 +510,12 @@ class Timeline:
         while self.frames:
             yield self._pop()
 
-    def _pop(self) -> tuple[av.VideoFrame, int | None]:
+    def _pop(self) -> tuple[av.VideoFrame, int | None, int]:
         frame = self.frames.popleft()
         pts = heapq.heappop(self.stamps) if frame.pts is not None else None
+        duration = frame.duration
         if pts is not None:
-            self.end = pts + (frame.duration or 0)
-        return frame, pts
+            if self.stamps and self.stamps[0] > pts:  # the next frame shown (the last keeps its own)
+                duration = self.stamps[0] - pts
+            self.end = pts + (duration or 0)
+        return frame, pts, duration
