@@ -285,7 +285,7 @@ def stylize_video(
         raise ValueError("several styles need mix weights (mix=[...]), one per style")
     refuse_overwriting_inputs([output], [source] + [Path(s) for s in styles if isinstance(s, (str, os.PathLike))])
     encode = EncodeSettings(None if codec is None else check_kind(codec, str, "codec"), check_whole(crf, "crf", none_ok=True))
-    check_encoder(encode, output)
+    _as_value_error(lambda: check_encoder(encode, output))
     stylizer = stylizer or Stylizer.from_settings(settings.engine_model)
     given = {Path(f"style-{i}"): s for i, s in enumerate(styles)}
     if all(isinstance(s, StyleStats) for s in styles):

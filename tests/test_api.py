@@ -88,6 +88,8 @@ def video(current, stats, /, **changes):
     (lambda st, s: video(st, s, stabilize="off", stabilize_strength=0.5), ValueError, "stabilize_strength needs"),
     (lambda st, s: video(st, s, stylizer="st"), TypeError, "stylizer must be Stylizer"),
     (lambda st, s: video(st, s, crf="high"), TypeError, "crf"),
+    (lambda st, s: video(st, s, crf=1000), ValueError, "crf 1000 is outside"),
+    (lambda st, s: video(st, s, codec="nope"), ValueError, "unknown video encoder 'nope'"),
 ])
 def test_bad_arguments_name_themselves(stylizer, data_dir, call, error, word):
     from realtime_adain.imageio import read_image
