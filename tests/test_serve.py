@@ -713,6 +713,20 @@ def test_missing_extra_is_one_line(weights_env, data_dir, tmp_path):
     assert result.stderr.strip() == 'error: serve needs aiohttp and aiortc: pip install "realtime-adain[serve]"'
 
 
+def config_statuses(port: int, requests: list[tuple[str, dict]]) -> list[int]:
+    """The status of GET /api/config on 127.0.0.1:`port` for each (Host header, query) given."""
+    async def main():
+        statuses = []
+        async with aiohttp.ClientSession() as http:
+            for host, params in requests:
+                async with http.get(f"http://127.0.0.1:{port}/api/config", headers={"Host": host},
+                                    params=params) as response:
+                    statuses.append(response.status)
+        return statuses
+
+    return asyncio.run(main())
+
+
 def test_on_every_interface_the_url_names_this_machine(weights_env, data_dir):
     """`--host 0.0.0.0` prints a URL a browser can open (this machine's name), says it listens on
     every interface, and answers to any Host name (the token guards it there)."""
@@ -725,16 +739,7 @@ def test_on_every_interface_the_url_names_this_machine(weights_env, data_dir):
         netloc = line.split("://")[-1].split("/")[0]
         port = int(netloc.rsplit(":", 1)[-1])
 
-        async def main():
-            statuses = []
-            async with aiohttp.ClientSession() as http:
-                for host, params in ((netloc, {"token": token}), ("attacker.example", {"token": token}), (netloc, {})):
-                    async with http.get(f"http://127.0.0.1:{port}/api/config", headers={"Host": host},
-                                        params=params) as response:
-                        statuses.append(response.status)
-            return statuses
-
-        statuses = asyncio.run(main())
+        statuses = config_statuses(port, [(netloc, {"token": token}), ("attacker.example", {"token": token}), (netloc, {})])
     finally:
         process.terminate()
         process.communicate(timeout=30)
@@ -754,17 +759,8 @@ def test_allowed_hosts_answer_behind_a_proxy_with_a_token(weights_env, data_dir)
         port = int(line.split("://")[-1].split("/")[0].rsplit(":", 1)[-1])
         token = line.split("?token=")[1]
 
-        async def main():
-            statuses = []
-            async with aiohttp.ClientSession() as http:
-                for host, params in (("stylize.example.com", {"token": token}), ("stylize.example.com", {}),
-                                     ("attacker.example", {"token": token}), (f"127.0.0.1:{port}", {"token": token})):
-                    async with http.get(f"http://127.0.0.1:{port}/api/config", headers={"Host": host},
-                                        params=params) as response:
-                        statuses.append(response.status)
-            return statuses
-
-        statuses = asyncio.run(main())
+        statuses = config_statuses(port, [("stylize.example.com", {"token": token}), ("stylize.example.com", {}),
+                                          ("attacker.example", {"token": token}), (f"127.0.0.1:{port}", {"token": token})])
     finally:
         process.terminate()
         _, err = process.communicate(timeout=30)
