@@ -39,7 +39,7 @@ import torch
 
 from realtime_adain.atomic import atomic_write_bytes
 from realtime_adain.benchmarks.setup import benchmark_weights, machine
-from realtime_adain.commands.argtypes import flow_width, positive_int, unit_interval
+from realtime_adain.commands.argtypes import flow_width, int_between, unit_interval
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import fit_short_side, read_image
 from realtime_adain.paths import check_output_file
@@ -60,19 +60,28 @@ def strengths(text: str) -> list[float]:
 
 
 
+# Every variant of a clip is held in memory at once (about 40 of them): 1000 frames at 1080
+# pixels is already ~250 GB, so the clips are bounded; E_warp needs two frames.
+MAX_CLIP_FRAMES, MAX_CLIP_SIDE = 1000, 1080
+clip_frames = int_between(2, MAX_CLIP_FRAMES, "clip_frames")
+clip_side = int_between(16, MAX_CLIP_SIDE, "clip_side")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--video", type=Path, default=SHARED_DATA / "videos" / "cutBunny.mp4", help="real clip")
     parser.add_argument("--photo", type=Path, default=SHARED_DATA / "content" / "golden_gate.jpg",
                         help="photo for the generated pan/zoom and still clips")
     parser.add_argument("--style", type=Path, default=SHARED_DATA / "style" / "brushstrokes.jpg", help="style image")
-    parser.add_argument("--frames", type=positive_int, default=48, metavar="N", help="frames per clip (default 48)")
-    parser.add_argument("--size", type=positive_int, default=256, metavar="PX", help="shorter side (default 256)")
+    parser.add_argument("--frames", type=clip_frames, default=48, metavar="N",
+                        help=f"frames per clip, 2 to {MAX_CLIP_FRAMES} (default 48)")
+    parser.add_argument("--size", type=clip_side, default=256, metavar="PX",
+                        help=f"shorter side, 16 to {MAX_CLIP_SIDE} (default 256)")
     parser.add_argument("--strengths", type=strengths, default=",".join(map(str, STRENGTHS)), metavar="LIST",
                         help=f"flow/both strengths (default {','.join(map(str, STRENGTHS))})")
     parser.add_argument("--preset", choices=tuple(DIS_PRESETS), default="fast", help="DIS preset (default fast)")
     parser.add_argument("--flow-width", type=flow_width, default=320, metavar="PX", help="flow working width (default 320)")
     parser.add_argument("--momentum", type=unit_interval, default=0.8, help="stats mode EMA momentum (default 0.8)")
-    parser.add_argument("--cost-frames", type=positive_int, default=12, metavar="N",
+    parser.add_argument("--cost-frames", type=int_between(1, MAX_CLIP_FRAMES, "cost_frames"), default=12, metavar="N",
                         help="frames timed per cost resolution (default 12)")
     parser.add_argument("--vgg", metavar="PATH", help="encoder weights (default: installed, else generated)")
     parser.add_argument("--decoder", metavar="PATH", help="decoder weights (default: installed, else generated)")
@@ -198,7 +207,8 @@ def measure_clip(name: str, clip: Clip, stylizer: Stylizer, style, args: argpars
         frames = make()
         error = warp_error(frames, flows)
         base = base if base is not None else error
-        rows.append({"variant": label, "e_warp": error, "ratio": error / base, "psnr": psnr(frames, per_frame)})
+        ratio = error / base if base > 0 else float("nan")  # a flat style: the per-frame output does not change
+        rows.append({"variant": label, "e_warp": error, "ratio": ratio, "psnr": psnr(frames, per_frame)})
     shape = f"{clip[0].shape[1]}x{clip[0].shape[0]}"
     return {"clip": name, "resolution": shape, "frames": len(clip), "input_e_warp": floor, "rows": rows,
             "beats_moving_average": dominating(rows)}
@@ -367,7 +377,7 @@ def print_cost(costs: dict) -> None:
 def run(args: argparse.Namespace) -> int:
     for path, flag in ((args.video, "--video"), (args.photo, "--photo"), (args.style, "--style")):
         if not path.is_file():
-            raise UserError(f"{path}: no such file (pass {flag})")
+            raise UserError(f"{path}: {'not a regular file' if path.exists() else 'no such file'} (pass {flag})")
     for path in (args.json, args.figure):
         if path:
             check_output_file(path)  # before minutes of measuring, not after

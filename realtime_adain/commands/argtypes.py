@@ -33,6 +33,11 @@ def _checked(kind: type, ok: Callable[[float], bool], complaint: str, name: str)
     return parse
 
 
+def int_between(low: int, high: int, name: str) -> Callable[[str], float]:
+    """A whole number in low..high (a count or size a benchmark holds in memory)."""
+    return _checked(int, lambda v: low <= v <= high, f"is outside {low}..{high}", name)
+
+
 unit_interval = _checked(float, lambda v: 0.0 <= v <= 1.0, "is outside [0, 1]", "unit_interval")  # alpha
 positive_int = _checked(int, lambda v: v >= 1, "must be at least 1", "positive_int")
 positive_float = _checked(float, lambda v: v > 0, "must be positive", "positive_float")
