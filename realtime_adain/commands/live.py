@@ -76,7 +76,24 @@ def live_settings(args: argparse.Namespace) -> LiveSettings:
         carry_motion=args.carry_motion,
     )
     settings.check()
+    check_log(settings)
     return settings
+
+
+def check_log(settings: LiveSettings) -> None:
+    """--log appends text: never to the source video, a style image or the recording (a typo such
+    as `--log clip.mp4` appended event lines to the user's video)."""
+    if not settings.log:
+        return
+    from realtime_adain.paths import expand_images
+
+    log = Path(settings.log).resolve()
+    styles = expand_images(settings.styles, "style")  # the images in style folders too
+    inputs = [given for given in (settings.source, *styles) if os.path.isfile(given)]
+    for given in [*inputs, *([settings.output] if settings.output else [])]:
+        if Path(given).resolve() == log:
+            raise UserError(f"{settings.log}: --log would write into {given}, an input or the -o recording; "
+                            "give another file")
 
 
 def check_environment(settings: LiveSettings) -> None:

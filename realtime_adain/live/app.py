@@ -18,7 +18,7 @@ from typing import Iterator
 
 from realtime_adain import interrupts
 from realtime_adain.errors import UserError
-from realtime_adain.imageio import fit_short_side
+from realtime_adain.imageio import MAX_SIDE, short_side_size
 from realtime_adain.live import hud
 from realtime_adain.live.controller import Controller
 from realtime_adain.live.effects import KeyEffects
@@ -31,12 +31,13 @@ from realtime_adain.live.stability import Stability
 from realtime_adain.live.stats import SessionStats
 from realtime_adain.live.styles import ActiveStyle, StyleLibrary, default_cache_dir
 from realtime_adain.live.window import Window, WindowLoop
-from realtime_adain.settings import LiveSettings
+from realtime_adain.settings import MAX_RESOLUTION, LiveSettings
 from realtime_adain.stylizer import Stylizer
 
 FIRST_FRAME_TIMEOUT = 15.0
 INFERENCE_JOIN_TIMEOUT = 10.0  # one frame (or one colour-reference encoding) at worst
 WORKER_JOIN_TIMEOUT = 40.0  # snapshots, finishing a recording (itself limited to 30 s)
+MAX_WORK_PIXELS = MAX_RESOLUTION[0] * MAX_RESOLUTION[1]  # what --resolution allows: 8K at native size
 
 
 class LiveSession:
@@ -56,7 +57,8 @@ class LiveSession:
         self.inference: Inference | None = None
         self.effects: KeyEffects | None = None
         self.outputs: list[Output] = []
-        self.failed_outputs: set[int] = set()  # ids of outputs whose failure was said
+        self.failed_outputs: set[Output] = set()  # outputs whose failure was said
+        self._failed_lock = threading.Lock()
         self.capture_resolution = self.work_size = (0, 0)
         self.fps = 0.0
         self.device_label = self.engine_label = ""
@@ -82,9 +84,11 @@ class LiveSession:
         self.library = StyleLibrary(list(settings.styles), self.stylizer, settings.style_size,
                                     settings.style_cache or default_cache_dir(), self.log).load()
         self.capture = Capture(self.source, self.log)
-        self.capture.start()
-        try:
-            with self._signals_stop():  # from here on, a signal ends the session the normal way
+        # From here on a signal ends the session the normal way; one more during the (bounded)
+        # shutdown changes nothing: it must not cut short the finishing of a recording.
+        with self._signals_stop():
+            self.capture.start()
+            try:
                 first = self._first_frame()
                 if first is None:  # stopped by a signal during start-up
                     return self.exit_code
@@ -93,14 +97,14 @@ class LiveSession:
                     self._window_loop(first)
                 else:
                     self._headless_loop()
-        finally:
-            self._shutdown()
+            finally:
+                self._shutdown()
         return self.exit_code
 
     def _start(self, first: Frame) -> None:
         settings = self.settings
         self.capture_resolution = first.image.shape[1::-1]
-        self.work_size = fit_short_side(first.image, processing_size(settings.size, self.stylizer)).shape[1::-1]
+        self.work_size = self._work_size(first)
         self.fps = float(self.source.fps or settings.fps or 30.0)
         self.stylizer.prepare(1, *self.work_size[::-1])
         self._open_outputs()  # before the first log line: a missing virtual camera is the one line said
@@ -108,7 +112,7 @@ class LiveSession:
         self.controller = Controller(self.library.names, alpha=settings.alpha, preserve_color=settings.preserve_color,
                                      fullscreen=settings.fullscreen, stabilize=settings.stabilize)
         self.effects = KeyEffects(self.log, self.stop_event, self.controller, self.library, settings.snapshot_dir,
-                                  settings.record_dir, self.work_size, self.fps)
+                                  settings.record_dir, self.work_size, self.fps, failed=self._output_failed)
         dtype = str(self.stylizer.dtype).replace("torch.", "")
         self.device_label, self.engine_label = f"{self.stylizer.device} {dtype}", self.stylizer.engine_name
         self.log("start", source=self.source.label, resolution="%dx%d" % self.capture_resolution,
@@ -118,6 +122,18 @@ class LiveSession:
         self.inference = Inference(self.capture.latest, self.stylizer, self.controller,
                                    ActiveStyle(self.library, self.log), self.work_size, self.stability)
         self.inference.start()
+
+    def _work_size(self, first: Frame) -> tuple[int, int]:
+        """The processing size (width, height) for frames like `first`, refused when a thin strip
+        (a 4000x2 file) would become a huge picture: 64000x32 at --size 32 took 8 GB and a minute a frame."""
+        size = processing_size(self.settings.size, self.stylizer)
+        height, width = first.image.shape[:2]
+        work = short_side_size(height, width, size)
+        if max(work) > MAX_SIDE or work[0] * work[1] > MAX_WORK_PIXELS:
+            raise UserError(f"{self.source.label}: {width}x{height} frames at --size {size} are %dx%d, more than live "
+                            f"processes (at most {MAX_SIDE} pixels a side, %dx%d in all): lower --size"
+                            % (*work, *MAX_RESOLUTION))
+        return work
 
     def _first_frame(self) -> Frame | None:
         """The source's first frame, or None when a signal stops the wait."""
@@ -144,13 +160,13 @@ class LiveSession:
     @contextmanager
     def _signals_stop(self) -> Iterator[None]:
         """SIGINT/SIGTERM/SIGHUP set the stop flag, so every loop ends the normal way (main thread
-        only; an ignored signal stays ignored)."""
+        only; an ignored signal stays ignored). The first one is the one logged."""
         if threading.current_thread() is not threading.main_thread():
             yield
             return
 
-        def handle(signum: int, _frame: object) -> None:
-            self.signal_name = signal.Signals(signum).name
+        def handle(signum: int, _frame: object) -> None:  # no logging here: the log's lock may be held
+            self.signal_name = self.signal_name or signal.Signals(signum).name
             self.stop_event.set()
 
         previous = {sig: signal.signal(sig, handle) for sig in interrupts.SIGNALS if signal.getsignal(sig) != signal.SIG_IGN}
@@ -173,17 +189,25 @@ class LiveSession:
         than stylizing for nobody."""
         recorder = self.effects.recorder if self.effects else None
         for output in [*self.outputs, recorder]:
-            if output is None or output.error is None or id(output) in self.failed_outputs:
+            if output is None or output.error is None or not self._output_failed(output):
                 continue
-            self.failed_outputs.add(id(output))
-            self.exit_code = 1
-            self.log("output-failed", **{output.key: output.label}, reason=output.error)
             if output is recorder:
                 self.effects.toggle_recording()  # finishes it: what was written stays if it plays
         if not self.settings.window and self.outputs and not self.stop_event.is_set() and all(
-                id(output) in self.failed_outputs for output in self.outputs):
+                output in self.failed_outputs for output in self.outputs):
             self.log("error", reason="no working output left (see output-failed above)")
             self.stop_event.set()
+
+    def _output_failed(self, output: Output) -> bool:
+        """Say an output's failure once (also from a recording's finishing thread); the exit
+        status becomes 1. Whether it was new."""
+        with self._failed_lock:
+            if output in self.failed_outputs:
+                return False
+            self.failed_outputs.add(output)
+        self.exit_code = 1
+        self.log("output-failed", **{output.key: output.label}, reason=output.error)
+        return True
 
     def _deliver(self, result: Result) -> None:
         self._watch_outputs()
@@ -258,6 +282,8 @@ class LiveSession:
         self.capture.join(timeout=2.0)
         if inference is not None:
             self.log("session", **self.stats.summary(inference.dropped))
+        if self.log.error:  # said when it happened ("log-failed")
+            self.exit_code = 1
 
 
 def run(settings: LiveSettings) -> int:

@@ -3,6 +3,7 @@ changes, snapshots and recordings (written on their own threads), rescans, quitt
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from datetime import datetime
@@ -37,14 +38,17 @@ class KeyEffects:
         record_dir: Path,
         work_size: tuple[int, int],
         fps: float,
+        failed: Callable[[Recorder], None] = lambda recorder: None,
     ) -> None:
         self.log, self.stop_event, self.controller, self.library = log, stop_event, controller, library
+        self.failed = failed  # told of a recording that failed (the session says it once, exits 1)
         self.snapshot_dir, self.record_dir = Path(snapshot_dir), Path(record_dir)
         self.work_size, self.fps = work_size, fps
         self.window: Window | None = None  # set once the window is open
         self.recorder: Recorder | None = None  # the `r` recording in progress
         self.workers: list[threading.Thread] = []  # writers the shutdown waits for
         self.rescanning = False
+        self._named: set[Path] = set()  # names given out this session (their files may not exist yet)
         logged: Callable[[Effect, Result | None], None] = lambda effect, last: None
         self.table: dict[str, Callable[[Effect, Result | None], None]] = {
             "style": logged, "alpha": logged, "mix": logged, "color": logged, "paused": logged, "help": logged,
@@ -81,23 +85,39 @@ class KeyEffects:
         if result is None:
             self.log("snapshot-skipped", reason="no frame shown yet")
             return
-        base = self.snapshot_dir / f"live-{_stamp()}"
-        stylized, original = base.with_name(base.name + "-stylized.png"), base.with_name(base.name + "-original.png")
+        stylized, original = self._fresh(self.snapshot_dir, ("-stylized.png", "-original.png"))
 
         def write() -> None:
             try:
                 write_image(stylized, result.stylized)
-                write_image(original, result.frame.image)
+                try:
+                    write_image(original, result.frame.image)
+                except UserError:  # a snapshot is both pictures or neither (a full disk left half a pair)
+                    with contextlib.suppress(OSError):
+                        stylized.unlink()
+                    raise
                 self.log("snapshot", stylized=stylized, original=original)
             except UserError as exc:
                 self.log("snapshot-failed", reason=str(exc))
 
         self._background(write, "snapshot")
 
+    def _fresh(self, directory: Path, endings: tuple[str, ...]) -> list[Path]:
+        """live-DATE-TIME-MS + each ending, numbered (-2, -3, ...) when a name is taken: two keys
+        in one millisecond or a clock set back must not overwrite an earlier snapshot or recording."""
+        stamp, number = f"live-{_stamp()}", 1
+        while True:
+            base = stamp if number == 1 else f"{stamp}-{number}"
+            paths = [directory / (base + ending) for ending in endings]
+            if not any(path in self._named or path.exists() for path in paths):
+                self._named.update(paths)
+                return paths
+            number += 1
+
     def toggle_recording(self) -> None:
         """Start a recording, or finish the one in progress (in the background)."""
         if self.recorder is None:
-            path = self.record_dir / f"live-{_stamp()}.mp4"
+            path, = self._fresh(self.record_dir, (".mp4",))
             try:
                 self.recorder = Recorder(path, self.work_size, self.fps, self.log)
             except UserError as exc:
@@ -111,6 +131,8 @@ class KeyEffects:
     def _finish_recording(self, recorder: Recorder) -> None:
         path = recorder.close()
         self.log("record-stop", path=path or "", frames=recorder.written, dropped=recorder.dropped)
+        if recorder.error:  # e.g. the disk filled while the file was finalised: not a silent path=""
+            self.failed(recorder)
 
     def _rescan(self) -> None:
         """In the background; not waited for at exit (it may be encoding many new styles)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -14,6 +15,7 @@ class EventLog:
     def __init__(self, path: str | os.PathLike | None = None) -> None:
         self._lock = threading.Lock()
         self.path = path
+        self.error: str | None = None  # why the file stopped being written (the session then exits 1)
         self._file = open(path, "a", encoding="utf-8") if path else None
 
     @staticmethod
@@ -30,9 +32,20 @@ class EventLog:
                 try:
                     self._file.write(line + "\n")
                     self._file.flush()
-                except OSError as exc:  # a full disk's ENOSPC names no file: name the log
-                    raise OSError(exc.errno, exc.strerror, os.fspath(self.path)) from None
+                except OSError as exc:
+                    self._give_up(exc)
+
+    def _give_up(self, exc: OSError) -> None:
+        """A log file that cannot be written (a full disk) is said once, naming it, and no longer
+        written: raising from whichever thread logged would lose the session's recordings."""
+        self.error = exc.strerror or str(exc)
+        file, self._file = self._file, None
+        with contextlib.suppress(OSError):
+            file.close()  # its buffer cannot be written either
+        print(f"live: log-failed path={self._value(os.fspath(self.path))} reason={self._value(self.error)}",
+              file=sys.stderr, flush=True)
 
     def close(self) -> None:
         if self._file:
-            self._file.close()
+            with contextlib.suppress(OSError):
+                self._file.close()

@@ -28,6 +28,10 @@ from realtime_adain.video.formats import EncodeSettings, choose_pix_fmt
 
 STREAM_FORMATS = {"udp": "mpegts", "rtp": "rtp_mpegts", "srt": "mpegts", "tcp": "mpegts", "rtmp": "flv", "rtmps": "flv"}
 QUEUE_FRAMES = 64
+# The frame rate outputs are told: a source's own rate can be anything its file claims (one
+# frame in hours, 90000 fps), and camera drivers report nonsense; the presentation times come
+# from the capture times anyway, so this only sets their resolution and the stream's GOP.
+OUTPUT_FPS = (1.0, 240.0)
 RECORDING_CLOSE_TIMEOUT = 30.0  # encoding at most QUEUE_FRAMES frames and flushing to a local disk
 STREAM_CLOSE_TIMEOUT = 5.0
 
@@ -36,6 +40,12 @@ def even(size: tuple[int, int]) -> tuple[int, int]:
     """H.264 in 4:2:0 needs even sides: a stream is cropped to them (network players decode 4:2:0
     only), while a file keeps its exact size in 4:4:4, by the same rule as `video` (formats.choose_pix_fmt)."""
     return max(2, size[0] // 2 * 2), max(2, size[1] // 2 * 2)
+
+
+def output_rate(fps: float) -> Fraction:
+    """`fps` as the outputs' frame rate, within OUTPUT_FPS (a rate that rounds to 0 divided by zero)."""
+    fps = min(max(fps, OUTPUT_FPS[0]), OUTPUT_FPS[1]) if fps == fps else OUTPUT_FPS[0]
+    return Fraction(round(fps * 1000), 1000).limit_denominator(1001)
 
 
 class Output(Protocol):
@@ -88,7 +98,7 @@ class EncoderThread(threading.Thread):
         self.label = label or target  # what the user knows it as (not a hidden temporary name)
         self.pix_fmt = choose_pix_fmt(EncodeSettings("libx264"), *size) if exact_size else "yuv420p"
         self.size = size if exact_size else even(size)
-        self.rate = Fraction(round(fps * 1000), 1000).limit_denominator(1001)
+        self.rate = output_rate(fps)
         self.log = log
         self.written = 0
         self.dropped = 0
@@ -148,8 +158,9 @@ class EncoderThread(threading.Thread):
             while (item := self._queue.get()) is not None:
                 self._encode(*item)
             self._container.mux(self._stream.encode(None))
-        except (av.FFmpegError, OSError) as exc:
-            self.error = str(getattr(exc, "strerror", None) or exc).replace(self.target, self.label)
+        except Exception as exc:  # FFmpeg's and the disk's errors, or any other: said, never a thread's traceback
+            reason = getattr(exc, "strerror", None) if isinstance(exc, (av.FFmpegError, OSError)) else None
+            self.error = (str(reason or exc) or type(exc).__name__).replace(self.target, self.label)
             self.log("output-error", target=self.label, reason=self.error)
             # Take frames until close()'s end marker, unless it was taken already (an error at the flush).
             while item is not None and (item := self._queue.get()) is not None:
@@ -262,7 +273,7 @@ class Streamer(EncodedOutput):
     def __init__(self, url: str, size: tuple[int, int], fps: float, log: Callable[..., None]) -> None:
         self.url = url
         scheme = self.scheme(url)
-        options = {"preset": "ultrafast", "tune": "zerolatency", "g": str(max(1, round(fps)))}
+        options = {"preset": "ultrafast", "tune": "zerolatency", "g": str(max(1, round(output_rate(fps))))}
         container_options = {"pkt_size": "1316"} if scheme == "udp" else {}
         self._encoder = EncoderThread(url, STREAM_FORMATS[scheme], size, fps, options, log, container_options)
 
@@ -309,7 +320,7 @@ class VirtualCamera:
         import pyvirtualcam
 
         try:
-            self._camera = pyvirtualcam.Camera(width=size[0], height=size[1], fps=fps)
+            self._camera = pyvirtualcam.Camera(width=size[0], height=size[1], fps=float(output_rate(fps)))
         except RuntimeError as exc:
             raise UserError(f"no virtual camera device available ({exc}); on Linux load v4l2loopback, "
                             "elsewhere install OBS's virtual camera") from None

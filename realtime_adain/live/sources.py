@@ -24,7 +24,7 @@ import numpy as np
 
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import resize
-from realtime_adain.video.reader import error_reason, frame_to_rgb, pixel_aspect
+from realtime_adain.video.reader import IMAGE_FORMATS, error_reason, frame_to_rgb, pixel_aspect
 
 T = TypeVar("T")
 
@@ -158,50 +158,65 @@ class PyAVSource:
         self.timeout = timeout
         self.description = Path(target).name if is_file else target
         self.fps = 0.0
+        self.still = False  # one picture (a photo, not a pattern): decoded once, shown on and on
         self._container: av.container.InputContainer | None = None
 
     @property
     def label(self) -> str:
         return self.description
 
+    def _reason(self, exc: Exception) -> str:
+        """Why FFmpeg failed; its "Immediate exit requested" is our timeout on a silent URL."""
+        if isinstance(exc, av.error.ExitError) and not self.is_file:
+            return f"nothing received for {self.timeout:.0f} s"
+        return error_reason(exc)
+
     def open(self) -> None:
         try:
             container = av.open(self.target, timeout=self.timeout if not self.is_file else None, metadata_errors="replace")
         except (av.FFmpegError, OSError) as exc:
-            raise SourceError(f"{self.target}: cannot open ({error_reason(exc)})") from None
+            raise SourceError(f"{self.target}: cannot open ({self._reason(exc)})") from None
         if not container.streams.video:
             container.close()
             raise SourceError(f"{self.target}: has no video stream")
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         self.fps = float(stream.average_rate or stream.guessed_rate or 30)
+        name = container.format.name
+        self.still = self.is_file and os.path.isfile(self.target) and (name in IMAGE_FORMATS or name.endswith("_pipe"))
         self._container = container
 
-    def _decoded(self) -> Iterator[np.ndarray]:
+    def _decoded(self) -> Iterator[tuple[np.ndarray, float | None]]:
+        """(image, presentation time in seconds or None) per frame."""
         try:
             reformatter = VideoReformatter()
             aspect = pixel_aspect(self._container.streams.video[0], self.description)
             for frame in self._container.decode(video=0):
                 image = frame_to_rgb(frame, reformatter, aspect)  # square pixels, upright, right colour range, as `video` reads
-                yield resize(image, self.resolution) if self.resolution else image
+                yield (resize(image, self.resolution) if self.resolution else image), frame.time
         except (av.FFmpegError, OSError) as exc:
-            raise SourceLost(f"{self.description}: {error_reason(exc)}") from None
+            raise SourceLost(f"{self.description}: {self._reason(exc)}") from None
 
     def frames(self) -> Iterator[np.ndarray]:
-        """Files are paced at their frame rate (sleeping only when early); URLs pace themselves."""
+        """Files are paced by their frames' timestamps, as they play (a variable frame rate too;
+        by the frame rate where a frame has none), sleeping only when early; URLs pace themselves."""
         period = 1.0 / self.fps
-        start, shown = time.monotonic(), 0
+        if self.still:
+            yield from self._repeated(period)
+            return
+        start, shown, first = time.monotonic(), 0, None
         while True:
             got_any = False
-            for image in self._decoded():
+            for image, stamp in self._decoded():
                 got_any = True
                 if self.is_file:
-                    due = start + shown * period
-                    delay = due - time.monotonic()
+                    first = stamp if first is None else first
+                    offset = stamp - first if stamp is not None and first is not None else shown * period
+                    delay = start + offset - time.monotonic()
                     if delay > 0:
                         time.sleep(delay)
-                    elif delay < -1.0:  # far behind (a stall): restart the clock, don't burst
-                        start, shown = time.monotonic(), 0
+                    elif delay < -1.0:  # far behind (a stall, a timestamp gone back): restart the clock, no burst
+                        start, shown, first = time.monotonic(), 0, stamp
                 yield image
                 shown += 1
             if not self.is_file:
@@ -209,6 +224,22 @@ class PyAVSource:
             if not (self.loop and got_any):
                 return
             self._container.seek(0)
+            start, shown, first = time.monotonic() + period, 0, None  # the last frame is shown for its period
+
+    def _repeated(self, period: float) -> Iterator[np.ndarray]:
+        """A photo as a camera that sees it: decoded once (a JPEG could not be sought back to
+        its start, so the session ended after one frame; a 12 MP one cost a core to decode on and
+        on), then the same picture every period, until stopped or, without looping, once."""
+        image = next((image for image, _ in self._decoded()), None)
+        if image is None:
+            raise SourceLost(f"{self.description}: no picture in it")
+        due = time.monotonic()
+        while True:
+            yield image
+            if not self.loop:
+                return
+            due = max(due + period, time.monotonic() - 1.0)
+            time.sleep(max(0.0, due - time.monotonic()))
 
     def close(self) -> None:
         if self._container is not None:
@@ -229,12 +260,23 @@ def open_source(
         source = CameraSource(spec, resolution, fps)
     elif "://" in spec:
         source = PyAVSource(spec, is_file=False, resolution=resolution)
-    elif os.path.isfile(spec):
+    elif os.path.isfile(spec) or _is_image_sequence(spec):
         source = PyAVSource(spec, is_file=True, loop=loop, resolution=resolution)
+    elif os.path.isdir(spec):
+        raise SourceError(f"{spec}: a folder, not a video (for its images as a sequence give a pattern, "
+                          "e.g. frames/%04d.png)")
     else:
         raise SourceError(f"{spec}: no such file (and not a camera index, device or URL)")
     source.open()
     return source
+
+
+def _is_image_sequence(spec: str) -> bool:
+    """An FFmpeg image-sequence pattern (frames/%04d.png) with a first image where FFmpeg looks (0 to 4)."""
+    try:
+        return "%" in spec and any(os.path.isfile(spec % number) for number in range(5))
+    except (TypeError, ValueError):  # a "%" that is no number pattern
+        return False
 
 
 class Capture(threading.Thread):

@@ -58,6 +58,18 @@ def thumbnail(image: np.ndarray, side: int = THUMBNAIL_SIDE) -> np.ndarray:
     return cv2.cvtColor(square, cv2.COLOR_RGB2BGR)
 
 
+def display_names(styles: Sequence[Style]) -> list[str]:
+    """Unique display names: the file's stem, numbered when two folders share one."""
+    names: list[str] = []
+    for style in styles:
+        name, n = style.name, 1
+        while name in names:
+            n += 1
+            name = f"{style.name}~{n}"
+        names.append(name)
+    return names
+
+
 class StyleLibrary:
     """Styles in a stable order (as given, folders sorted), each with cached statistics."""
 
@@ -114,15 +126,7 @@ class StyleLibrary:
 
     @property
     def names(self) -> list[str]:
-        """Unique display names: the file's stem, numbered when two folders share one."""
-        names: list[str] = []
-        for style in self.styles:
-            name, n = style.name, 1
-            while name in names:
-                n += 1
-                name = f"{style.name}~{n}"
-            names.append(name)
-        return names
+        return display_names(self.styles)
 
     def by_name(self, name: str) -> int | None:
         names = self.names
@@ -135,8 +139,11 @@ class StyleLibrary:
         return self.styles[index]
 
     def image(self, index: int) -> np.ndarray:
+        return self.style_image(self.styles[index])
+
+    def style_image(self, style: Style) -> np.ndarray:
         """The style image as it is encoded (shorter side at the style size), for recolouring."""
-        return fit_short_side(read_image(self.styles[index].path), self.style_size)
+        return fit_short_side(read_image(style.path), self.style_size)
 
     def cache_path(self, digest: str) -> Path:
         return self.cache_dir / f"{digest}-{self.stylizer.encoder_id}-{self.style_size}.safetensors"
@@ -207,21 +214,33 @@ class ActiveStyle:
         if state is self._state and self._stats is not None:
             return self._stats
         self._state = state
-        names = [state.style_name] + ([state.style_names[state.next_style]] if state.mix else [])
-        indices = [self.library.by_name(n) for n in names]
-        indices = [i if i is not None else 0 for i in indices]
-        key = (tuple(self.library[i].digest for i in indices), state.mix, state.preserve_color,
+        styles = self.library.styles  # one list: a rescan replaces it whole, meanwhile too
+        names = display_names(styles)
+        wanted = [state.style_name] + ([state.style_names[state.next_style]] if state.mix else [])
+        chosen = [styles[names.index(name)] if name in names else styles[0] for name in wanted]
+        key = (tuple(style.digest for style in chosen), state.mix, state.preserve_color,
                state.color_epoch if state.preserve_color else 0)
         if key != self._key or self._stats is None:
-            self._stats = self._compute(indices, state.mix, frame if state.preserve_color else None)
+            self._stats = self._compute(chosen, state.mix, frame if state.preserve_color else None)
             self._key = key
         return self._stats
 
-    def _compute(self, indices: list[int], mix: float, reference: np.ndarray | None) -> StyleStats:
-        if reference is None:
-            stats = [self.library[i].stats for i in indices]
-        else:
-            started = time.monotonic()
-            stats = [self.library.stylizer.style_stats(self.library.image(i), color_reference=reference) for i in indices]
-            self.log("color-reference", styles=len(indices), ms=round(1000 * (time.monotonic() - started)))
+    def _compute(self, chosen: list[Style], mix: float, reference: np.ndarray | None) -> StyleStats:
+        stats = [style.stats for style in chosen]
+        if reference is not None:
+            stats = self._recoloured(chosen, reference) or stats
         return stats[0] if len(stats) == 1 else StyleStats.mix(stats, [1.0 - mix, mix])
+
+    def _recoloured(self, chosen: list[Style], reference: np.ndarray) -> list[StyleStats] | None:
+        """The styles encoded in the reference's colours; None (the cached statistics are used,
+        and the log says why) when an image is no longer readable: deleted or replaced on disk
+        while running, which must not end the session."""
+        started = time.monotonic()
+        try:
+            encode = self.library.stylizer.style_stats
+            stats = [encode(self.library.style_image(style), color_reference=reference) for style in chosen]
+        except (UserError, OSError) as exc:
+            self.log("color-reference-failed", reason=str(exc), using="the style's colours")
+            return None
+        self.log("color-reference", styles=len(chosen), ms=round(1000 * (time.monotonic() - started)))
+        return stats

@@ -14,6 +14,9 @@ from realtime_adain.live.inference import Result
 
 WINDOW = "realtime-adain live"
 MIN_SHORT_SIDE = 360  # a small camera (or processing) size is shown at least this big
+# ... and a huge or very thin one at most this big: the picture is composed at this size for
+# every frame (an 8000x8000 file made 192 MB pictures and 12 s of latency; the window scales).
+MAX_DISPLAY = (3840, 2160)
 
 
 class Feed(Protocol):
@@ -32,13 +35,20 @@ def picture(result: Result, state: LiveState, display: tuple[int, int], info: hu
     return image
 
 
+def display_size(shape: tuple[int, ...]) -> tuple[int, int]:
+    """(width, height) a frame of `shape` is shown at: its shorter side at least MIN_SHORT_SIDE,
+    the whole within MAX_DISPLAY, the aspect kept."""
+    h, w = shape[:2]
+    scale = max(1.0, MIN_SHORT_SIDE / min(h, w))
+    scale = min(scale, MAX_DISPLAY[0] / w, MAX_DISPLAY[1] / h)
+    return max(1, round(w * scale)), max(1, round(h * scale))
+
+
 class Window:
     """The window, sized for the first frame; `view` and `fullscreen` keys reshape it."""
 
     def __init__(self, first_shape: tuple[int, ...], fullscreen: bool) -> None:
-        h, w = first_shape[:2]
-        grow = max(1.0, MIN_SHORT_SIDE / min(h, w))
-        self.display = (round(w * grow), round(h * grow))
+        self.display = display_size(first_shape)
         cv2.namedWindow(WINDOW, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL)
         cv2.resizeWindow(WINDOW, *self.display)
         if fullscreen:
@@ -55,18 +65,29 @@ class Window:
 
     @property
     def visible(self) -> bool:
-        return cv2.getWindowProperty(WINDOW, cv2.WND_PROP_VISIBLE) >= 1
+        """False once the user closed the window (its close button: Qt then has no window left
+        to ask, and says so with an error rather than 0)."""
+        try:
+            return cv2.getWindowProperty(WINDOW, cv2.WND_PROP_VISIBLE) >= 1
+        except cv2.error:
+            return False
 
     @staticmethod
     def set_fullscreen(on: bool) -> None:
-        cv2.setWindowProperty(WINDOW, cv2.WND_PROP_FULLSCREEN, cv2.WINDOW_FULLSCREEN if on else cv2.WINDOW_NORMAL)
+        try:
+            cv2.setWindowProperty(WINDOW, cv2.WND_PROP_FULLSCREEN, cv2.WINDOW_FULLSCREEN if on else cv2.WINDOW_NORMAL)
+        except cv2.error:  # closed meanwhile: the loop's `visible` check ends the session
+            pass
 
     def fit_to_view(self, view: str) -> None:
         """Side by side is twice as wide: keep the window's height and the frames' aspect, not squeeze them."""
-        height = cv2.getWindowImageRect(WINDOW)[3]
-        height = height if height > 0 else self.display[1]
-        width = round(height * self.display[0] / self.display[1]) * (2 if view == "side-by-side" else 1)
-        cv2.resizeWindow(WINDOW, width, height)
+        try:
+            height = cv2.getWindowImageRect(WINDOW)[3]
+            height = height if height > 0 else self.display[1]
+            width = round(height * self.display[0] / self.display[1]) * (2 if view == "side-by-side" else 1)
+            cv2.resizeWindow(WINDOW, width, height)
+        except cv2.error:  # closed meanwhile, as above
+            pass
 
     @staticmethod
     def close() -> None:
