@@ -15,6 +15,7 @@ first, so a decoder file whose trainer state exists beside it marks a complete c
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -123,11 +124,18 @@ def _state_to_file(state: TrainerState) -> tuple[dict[str, torch.Tensor], dict[s
 
 
 def save_checkpoint(directory: Path, decoder: torch.nn.Module, state: TrainerState) -> Path:
-    """Write both files of iteration `state.iteration`; returns the decoder file's path."""
+    """Write both files of iteration `state.iteration`; returns the decoder file's path. If the
+    decoder cannot be written (a full disk, Ctrl-C), its trainer state goes too: no half checkpoint."""
     tensors, metadata = _state_to_file(state)
-    atomic_write_bytes(state_file(directory, state.iteration), safetensors_bytes(tensors, metadata))
+    state_path = state_file(directory, state.iteration)
+    atomic_write_bytes(state_path, safetensors_bytes(tensors, metadata))
     path = decoder_file(directory, state.iteration)
-    save_decoder(path, decoder, state.config["decoder"], state.config["encoder"], state.iteration, state.config)
+    try:
+        save_decoder(path, decoder, state.config["decoder"], state.config["encoder"], state.iteration, state.config)
+    except BaseException:
+        if not path.is_file():
+            state_path.unlink(missing_ok=True)
+        raise
     return path
 
 
@@ -149,8 +157,11 @@ def _read_state(path: Path) -> TrainerState:
         rng = dict(document["rng"])
         rng["torch"] = tensors["rng.torch"]
         rng["cuda"] = [tensors[f"rng.cuda.{i}"] for i in range(rng["cuda"])]
+        if not isinstance(document["iteration"], int) or document["iteration"] < 0:
+            raise ValueError(f"iteration {document['iteration']!r}")
+        check_config_types(document["config"])
         return TrainerState(
-            iteration=int(document["iteration"]),
+            iteration=document["iteration"],
             config=document["config"],
             optimizer={"state": optimizer_state, "param_groups": param_groups},
             scheduler=document["scheduler"],
@@ -158,8 +169,77 @@ def _read_state(path: Path) -> TrainerState:
             rng=rng,
             skipped=list(document.get("skipped", [])),
         )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise UserError(f"{path}: damaged trainer state ({type(exc).__name__}: {exc})") from None
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise UserError(f"{path}: damaged trainer state ({describe(exc)})") from None
+
+
+def describe(exc: Exception) -> str:
+    """An exception as a short phrase for a `damaged trainer state` line."""
+    text = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _kind(value: Any) -> str:
+    """A JSON value's kind, where ints and floats are both numbers (1e-4 may be saved as 0.0001 or 1)."""
+    if isinstance(value, bool) or value is None:
+        return type(value).__name__
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, (list, tuple)):
+        return "sequence"
+    return type(value).__name__
+
+
+def check_config_types(config: dict[str, Any]) -> None:
+    """The saved settings have the types of TrainConfig's (a wrong one would fail deep in the run)."""
+    from realtime_adain.training.config import TrainConfig
+
+    if not isinstance(config, dict):
+        raise TypeError("its config is not a mapping")
+    defaults = TrainConfig()
+    for name, value in config.items():
+        if not hasattr(defaults, name) or value is None:
+            continue  # settings of another version are ignored; a missing path is asked for
+        default = getattr(defaults, name)
+        expected = "str" if default is None else _kind(default)
+        if _kind(value) != expected or (isinstance(default, int) and not isinstance(default, bool)
+                                        and isinstance(value, float)):
+            raise TypeError(f"setting {name} is {value!r}")
+
+
+def check_like(fresh: Any, loaded: Any, what: str) -> None:
+    """`loaded` (a state dict from a file) has the structure and value kinds of `fresh` (the state
+    dict of a new optimizer or scheduler): same lengths, numbers where numbers are. Keys only one
+    of them has are let be: another PyTorch version adds or drops a few."""
+    if isinstance(fresh, dict):
+        if not isinstance(loaded, dict):
+            raise ValueError(f"the {what} state does not match ({loaded!r})")
+        for key in set(fresh) & set(loaded):
+            check_like(fresh[key], loaded[key], what)
+    elif isinstance(fresh, (list, tuple)):
+        if not isinstance(loaded, (list, tuple)) or len(loaded) != len(fresh):
+            raise ValueError(f"the {what} state does not match ({loaded!r})")
+        for a, b in zip(fresh, loaded):
+            check_like(a, b, what)
+    elif fresh is not None and _kind(fresh) != _kind(loaded):
+        raise ValueError(f"the {what} state does not match ({loaded!r} for a {_kind(fresh)})")
+    elif isinstance(loaded, float) and not math.isfinite(loaded):
+        raise ValueError(f"the {what} state holds {loaded}")
+
+
+def check_optimizer_state(parameters: list[torch.Tensor], state: dict[int, dict[str, torch.Tensor]],
+                          iteration: int) -> None:
+    """Adam's moments exist for every parameter (after the first iteration) with its shape."""
+    expected = set(range(len(parameters))) if iteration > 0 else set(state)
+    if set(state) != expected or not set(state) <= set(range(len(parameters))):
+        raise ValueError(f"Adam state for parameters {sorted(state)[:4]}..., the decoder has {len(parameters)}")
+    for index, moments in state.items():
+        shape = tuple(parameters[index].shape)
+        for name in ("exp_avg", "exp_avg_sq"):
+            if name not in moments or tuple(moments[name].shape) != shape or not moments[name].is_floating_point():
+                raise ValueError(f"Adam's {name} of parameter {index} does not fit its shape {shape}")
+        if "step" not in moments or moments["step"].numel() != 1:
+            raise ValueError(f"Adam's step of parameter {index} is missing")
 
 
 def latest_decoder_file(directory: Path) -> Path | None:
@@ -202,6 +282,7 @@ class Checkpoint:
     decoder_path: Path
     decoder_state: dict[str, torch.Tensor]
     trainer: TrainerState
+    state_path: Path
 
 
 def load_checkpoint(path: str | Path) -> Checkpoint:
@@ -210,4 +291,6 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     trainer = _read_state(state_path)
     if trainer.config.get("decoder") != decoder.kind:
         raise UserError(f"{state_path}: its trainer state does not belong to {decoder_path.name}")
-    return Checkpoint(decoder_path, decoder.state_dict(), trainer)
+    if trainer.iteration != int(DECODER_PATTERN.fullmatch(decoder_path.name).group(1)):
+        raise UserError(f"{state_path}: holds iteration {trainer.iteration}, not that of its name")
+    return Checkpoint(decoder_path, decoder.state_dict(), trainer, state_path)

@@ -16,7 +16,9 @@ never stops a run.
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -32,6 +34,8 @@ from realtime_adain.imageio import is_image_path, read_image, resize
 MIN_IMAGE_SIDE = 64
 # Every image is resized to load_size x load_size: 4096 is 8x the paper's 512 and 48 MiB an image.
 MAX_LOAD_SIZE = 4096
+# The largest image file read: an uncompressed 16-bit RGB TIFF at OpenCV's pixel limit is 1.5 GiB.
+MAX_FILE_BYTES = 2 << 30
 CONTENT, STYLE = 0, 1
 
 
@@ -40,14 +44,32 @@ def warn(message: str) -> None:
     tqdm.write(message, file=sys.stderr)
 
 
-def list_images(directory: str | os.PathLike, what: str) -> list[Path]:
-    """Image files under `directory` (recursively, sorted); a clear error if there are none."""
+def list_images(directory: str | os.PathLike, what: str, exclude: Sequence[str | os.PathLike] = ()) -> list[Path]:
+    """Image files under `directory` (recursively, sorted); a clear error if there are none.
+
+    Symbolic links to folders are followed (a dataset assembled from links), each real folder
+    once (a link loop ends). Hidden files and folders are left out: macOS's `._NAME.jpg` twins
+    and our own half-written `.NAME.part.jpg` files are not images. So are the folders in
+    `exclude` (the run's --out, whose samples must not become training images).
+    """
     root = Path(directory)
     if root.is_file():
         raise UserError(f"{root}: --{what} takes a directory of images, not a single file")
     if not root.is_dir():
         raise UserError(f"{root}: no such {what} directory")
-    files = sorted(p for p in root.rglob("*") if p.is_file())
+    skipped_dirs = {os.path.realpath(d) for d in exclude}
+    seen: set[str] = set()
+    files = []
+    for folder, subfolders, names in os.walk(root, followlinks=True):
+        real = os.path.realpath(folder)
+        if real in seen or real in skipped_dirs:
+            subfolders.clear()
+            continue
+        seen.add(real)
+        subfolders[:] = [d for d in subfolders if not d.startswith(".")]
+        files += [Path(folder, name) for name in names
+                  if not name.startswith(".") and os.path.isfile(os.path.join(folder, name))]
+    files.sort()
     if not files:
         raise UserError(f"{root}: the {what} directory is empty")
     images = [p for p in files if is_image_path(p)]
@@ -59,9 +81,17 @@ def list_images(directory: str | os.PathLike, what: str) -> list[Path]:
 def read_training_image(path: Path) -> tuple[np.ndarray | None, str]:
     """(image, "") or (None, why it cannot be used)."""
     try:
+        size = path.stat().st_size
+    except OSError as exc:  # removed or made unreadable since the scan
+        return None, f"cannot read it ({exc.strerror or exc})"
+    if size > MAX_FILE_BYTES:  # a huge or sparse file would be read whole into memory
+        return None, f"too large a file ({size >> 20} MiB, over {MAX_FILE_BYTES >> 20} MiB)"
+    try:
         image = read_image(path)
     except UserError as exc:
         return None, str(exc).removeprefix(f"{path}: ")
+    except OSError as exc:
+        return None, f"cannot read it ({exc.strerror or exc})"
     except Exception as exc:  # a decoder may fail in its own way on a damaged file
         return None, f"unreadable ({type(exc).__name__})"
     if min(image.shape[:2]) < MIN_IMAGE_SIDE:
@@ -103,8 +133,9 @@ class ImageStream:
             self._epoch_order = (epoch, order)
         return self._epoch_order[1]
 
-    def item(self, k: int) -> tuple[torch.Tensor, list[tuple[str, str]]]:
-        """(crop, [(path, reason) of each file skipped to get it])."""
+    def item(self, k: int) -> tuple[torch.Tensor | None, list[tuple[str, str]]]:
+        """(crop, [(path, reason) of each file skipped to get it]); crop None when no file is usable
+        any more (removed or damaged during the run): the main process says so (`batches`)."""
         n = len(self.paths)
         epoch, position = divmod(k, n)
         order = self._order(epoch)
@@ -116,11 +147,12 @@ class ImageStream:
                 rng = np.random.default_rng([self.seed, self.stream_id, k, 1 << 20])
                 return load_and_crop(image, self.load_size, self.crop_size, rng), skipped
             skipped.append((str(path), why))
-        raise RuntimeError(f"no usable image left among {n} files")  # they were checked at start
+        return None, skipped
 
 
 class PairStream(Dataset):
-    """Item k: (content crop k, style crop k, skipped files), from independent shuffles."""
+    """Item k: (content crop k, style crop k, skipped files), from independent shuffles; a crop is
+    None when its directory has no usable image left."""
 
     def __init__(self, content: ImageStream, style: ImageStream) -> None:
         self.content, self.style = content, style
@@ -128,7 +160,7 @@ class PairStream(Dataset):
     def __len__(self) -> int:
         return 1 << 62
 
-    def __getitem__(self, k: int) -> tuple[torch.Tensor, torch.Tensor, list[tuple[str, str]]]:
+    def __getitem__(self, k: int) -> tuple[torch.Tensor | None, torch.Tensor | None, list[tuple[str, str]]]:
         content, skipped_content = self.content.item(k)
         style, skipped_style = self.style.item(k)
         return content, style, skipped_content + skipped_style
@@ -152,9 +184,26 @@ class GlobalBatchSampler(Sampler[list[int]]):
             step += 1
 
 
-def collate(items: list) -> tuple[torch.Tensor, torch.Tensor, list[tuple[str, str]]]:
+class NoImagesLeft:
+    """What a worker returns instead of a batch when a directory has no usable image left: an
+    exception raised in a worker reaches the main process with the worker's traceback in it."""
+
+    def __init__(self, what: str, skipped: list[tuple[str, str]]) -> None:
+        self.what, self.skipped = what, skipped
+
+    def error(self, root: str) -> UserError:
+        last = self.skipped[-1] if self.skipped else ("", "removed")
+        return UserError(f"{root}: no usable {self.what} image is left (the files were removed or damaged during the "
+                         f"run; last: {last[0]}: {last[1]})")
+
+
+def collate(items: list) -> tuple[torch.Tensor, torch.Tensor, list[tuple[str, str]]] | NoImagesLeft:
     contents, styles, skipped = zip(*items)
-    return torch.stack(contents), torch.stack(styles), [entry for entries in skipped for entry in entries]
+    skipped = [entry for entries in skipped for entry in entries]
+    for crops, what in ((contents, "content"), (styles, "style")):
+        if any(crop is None for crop in crops):
+            return NoImagesLeft(what, skipped)
+    return torch.stack(contents), torch.stack(styles), skipped
 
 
 def check_sizes(load_size: int, crop_size: int) -> None:
@@ -166,12 +215,14 @@ def check_sizes(load_size: int, crop_size: int) -> None:
         raise UserError(f"--load-size must be at most {MAX_LOAD_SIZE}, got {load_size}")
 
 
-def pair_stream(content_dir: str, style_dir: str, load_size: int, crop_size: int, seed: int) -> PairStream:
-    """The stream after checking both directories (clear errors before any worker starts)."""
+def pair_stream(content_dir: str, style_dir: str, load_size: int, crop_size: int, seed: int,
+                exclude: Sequence[str | os.PathLike] = ()) -> PairStream:
+    """The stream after checking both directories (clear errors before any worker starts);
+    folders in `exclude` (the run's own) are not searched."""
     check_sizes(load_size, crop_size)
     streams = []
     for root, what, stream_id in ((content_dir, "content", CONTENT), (style_dir, "style", STYLE)):
-        paths = list_images(root, what)
+        paths = list_images(root, what, exclude)
         check_readable(paths, root, what)
         streams.append(ImageStream(paths, seed, stream_id, load_size, crop_size))
     return PairStream(*streams)
@@ -191,7 +242,13 @@ def batches(
         persistent_workers=workers > 0,
         prefetch_factor=4 if workers > 0 else None,
     )
-    return iter(loader)
+    iterator = iter(loader)
+    if workers > 0 and hasattr(signal, "SIGCHLD") and threading.current_thread() is threading.main_thread():
+        # PyTorch's SIGCHLD handler raises a dead worker's error wherever the main thread is (in
+        # a `finally`, or while another error is being reported). Without it the loader finds
+        # the dead worker itself, within 5 s, and `next` raises: one place to say it in one line.
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    return iterator
 
 
 class SkipReport:

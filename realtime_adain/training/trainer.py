@@ -10,11 +10,13 @@ CPU), so N processes compute what one process would on the whole batch.
 from __future__ import annotations
 
 import csv
+import io
 import math
 import os
 import random
 import shutil
 import sys
+import threading
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -27,6 +29,7 @@ import torch.distributed as dist
 from tqdm import tqdm
 
 from realtime_adain import weights
+from realtime_adain.atomic import atomic_write_bytes, naming
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import write_image
 from realtime_adain.paths import ensure_writable_dir
@@ -37,6 +40,7 @@ from realtime_adain.training.losses import AdaINLoss, Losses
 
 CSV_FIELDS = ("iteration", "content_loss", "style_loss", "total_loss", "lr", "iterations_per_s", "skipped_images")
 SAMPLE_ROWS = 4
+LOCK_NAME = ".lock"  # in --out, held (flock) by the run writing there
 
 
 @dataclass
@@ -160,11 +164,13 @@ class Trainer:
         self.out = Path(config.out)
         self.checkpoint_dir = self.out / "checkpoints"
         self.new_out = not self.out.exists()
+        self.lock: OutLock | None = None
         try:
             self._set_up(config, resume)
         except BaseException:
-            if not any(p.is_file() for p in self.out.rglob("*")):
+            if not any(p.is_file() and p.name != LOCK_NAME for p in self.out.rglob("*")):
                 self.remove_new_out()
+            self.release()
             raise
 
     def remove_new_out(self) -> None:
@@ -172,12 +178,18 @@ class Trainer:
         if self.new_out and self.dist.is_main:
             shutil.rmtree(self.out, ignore_errors=True)
 
+    def release(self) -> None:
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
+
     # --- set-up -------------------------------------------------------------------------------
 
     def _set_up(self, config: TrainConfig, resume: checkpoint.Checkpoint | None) -> None:
         if self.dist.is_main:
             self._prepare_out_dir(resume)
-        self.stream = data.pair_stream(config.content_dir, config.style_dir, config.load_size, config.crop_size, config.seed)
+        self.stream = data.pair_stream(config.content_dir, config.style_dir, config.load_size, config.crop_size,
+                                       config.seed, exclude=[self.out])
         data.GlobalBatchSampler(0, config.batch_size, 0, self.dist.world_size)  # checks the split early
 
         seed_everything(config.seed)
@@ -196,12 +208,17 @@ class Trainer:
         )
 
     def _prepare_out_dir(self, resume: checkpoint.Checkpoint | None) -> None:
+        if self.out.exists() and not self.out.is_dir():
+            raise UserError(f"{self.out}: --out names a file; give a directory for the run")
         ensure_writable_dir(self.checkpoint_dir)
-        if resume is None and checkpoint.latest_decoder_file(self.checkpoint_dir) is not None:
-            raise UserError(
-                f"{self.out}: already holds a run's checkpoints; continue it with --resume {self.out} "
-                "or choose another --out"
-            )
+        self.lock = OutLock(self.out)
+        holds_run = checkpoint.latest_decoder_file(self.checkpoint_dir) is not None
+        own_run = resume is not None and os.path.samefile(resume.decoder_path.parent, self.checkpoint_dir)
+        if holds_run and not own_run:
+            if resume is not None:
+                raise UserError(f"{self.out}: already holds another run's checkpoints; choose another --out")
+            raise UserError(f"{self.out}: already holds a run's checkpoints; continue it with --resume {self.out} "
+                            "or choose another --out")
 
     def _init_process_group(self) -> None:
         if self.dist.world_size > 1 and not dist.is_initialized():
@@ -211,13 +228,24 @@ class Trainer:
             dist.init_process_group(backend, rank=self.dist.rank, world_size=self.dist.world_size)
 
     def _restore(self, resume: checkpoint.Checkpoint) -> None:
+        """The checkpoint's weights and state; a state that does not fit this decoder and optimizer
+        (damaged, or edited) is one line now, not a traceback at the first iteration."""
         state = resume.trainer
         self.decoder.load_state_dict(resume.decoder_state)
-        self.training.optimizer.load_state_dict(state.optimizer)
-        self.training.scheduler.load_state_dict(state.scheduler)
-        if state.scaler:
-            self.training.scaler.load_state_dict(state.scaler)
-        checkpoint.restore_rng(state.rng)
+        training = self.training
+        try:
+            fresh_groups = training.optimizer.state_dict()["param_groups"]
+            checkpoint.check_like(fresh_groups, state.optimizer["param_groups"], "optimizer")
+            parameters = list(self.decoder.parameters())
+            checkpoint.check_optimizer_state(parameters, state.optimizer["state"], state.iteration)
+            checkpoint.check_like(training.scheduler.state_dict(), state.scheduler, "scheduler")
+            training.optimizer.load_state_dict(state.optimizer)
+            training.scheduler.load_state_dict(state.scheduler)
+            if state.scaler:
+                training.scaler.load_state_dict(state.scaler)
+            checkpoint.restore_rng(state.rng)
+        except (KeyError, TypeError, ValueError, IndexError, RuntimeError) as exc:
+            raise UserError(f"{resume.state_path}: damaged trainer state ({checkpoint.describe(exc)})") from None
         self.iteration = state.iteration
         self.skips = data.SkipReport(state.skipped)
 
@@ -236,7 +264,16 @@ class Trainer:
 
     def next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
         """This process's (content, style) of the next global batch, in [0, 1] on the device."""
-        content, style, skipped = next(self.batches)
+        try:
+            batch = next(self.batches)
+        except (RuntimeError, ConnectionError, EOFError) as exc:  # a worker died (`data.batches`)
+            worker_error = not isinstance(exc, RuntimeError) or str(exc).startswith("DataLoader worker")
+            if not (self.config.workers and worker_error):
+                raise
+            raise worker_ended(exc) from None
+        if isinstance(batch, data.NoImagesLeft):
+            raise batch.error(self.config.content_dir if batch.what == "content" else self.config.style_dir)
+        content, style, skipped = batch
         if skipped and self.dist.is_main:
             self.skips.add(skipped, data.warn)
         return self.training.to_device(content), self.training.to_device(style)
@@ -305,8 +342,46 @@ class Trainer:
         return last_saved
 
     def close(self) -> None:
+        self.batches = None  # the loading workers (persistent) end now, not whenever this is collected
         if self.dist.world_size > 1 and dist.is_initialized():
             dist.destroy_process_group()
+        self.release()
+
+
+def worker_ended(exc: BaseException) -> UserError:
+    """A loading worker killed (the kernel's OOM killer, a stray kill) as one line, not a traceback."""
+    said = str(exc).splitlines()[0].strip() if str(exc).strip() else type(exc).__name__
+    return UserError(f"an image-loading worker ended unexpectedly ({said.rstrip('.')}); out of memory? "
+                     "try fewer --workers or a smaller --load-size")
+
+
+class OutLock:
+    """An exclusive lock on the run directory for as long as a run writes there: two trainers
+    on one --out would interleave log.csv and pair one's decoder with the other's Adam state.
+    flock: released by the kernel however the process ends, so a killed run never blocks the next."""
+
+    def __init__(self, out: Path) -> None:
+        path = out / LOCK_NAME
+        try:
+            import fcntl
+        except ImportError:  # Windows: no flock; runs are not guarded
+            self.handle = None
+            return
+        try:
+            self.handle = open(path, "a+")
+        except OSError as exc:
+            raise naming(path, exc) from None
+        try:
+            fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self.handle.close()
+            raise UserError(f"{out}: another training run is writing to this directory; wait for it to end "
+                            "or choose another --out") from None
+
+    def release(self) -> None:
+        if self.handle is not None:
+            self.handle.close()  # closing drops the flock
+            self.handle = None
 
 
 class RunLogger:
@@ -314,13 +389,17 @@ class RunLogger:
 
     def __init__(self, out: Path, start_iteration: int) -> None:
         self.csv_path = out / "log.csv"
+        self.tensorboard_dir = out / "tensorboard"
         self._truncate(start_iteration)
         new = not self.csv_path.is_file()
-        self.csv_file = open(self.csv_path, "a", newline="")
-        self.csv = csv.writer(self.csv_file)
-        if new:
-            self.csv.writerow(CSV_FIELDS)
-            self.csv_file.flush()  # a run killed before its first row still leaves a valid log
+        try:
+            self.csv_file = open(self.csv_path, "a", newline="")
+            self.csv = csv.writer(self.csv_file)
+            if new:
+                self.csv.writerow(CSV_FIELDS)
+                self.csv_file.flush()  # a run killed before its first row still leaves a valid log
+        except OSError as exc:
+            raise naming(self.csv_path, exc) from None
         self.tensorboard = None
         try:
             from torch.utils.tensorboard import SummaryWriter
@@ -328,7 +407,8 @@ class RunLogger:
             print("warning: tensorboard is not installed (pip install 'realtime-adain[train]'); "
                   "logging to log.csv only", file=sys.stderr)
         else:
-            self.tensorboard = SummaryWriter(str(out / "tensorboard"), purge_step=start_iteration + 1)
+            quiet_tensorboard_thread()
+            self.tensorboard = SummaryWriter(str(self.tensorboard_dir), purge_step=start_iteration + 1)
 
     def _truncate(self, start_iteration: int) -> None:
         if not self.csv_path.is_file():
@@ -338,25 +418,55 @@ class RunLogger:
         if not rows:  # an empty log (killed before the header was written): start it afresh
             self.csv_path.unlink()
             return
-        kept = [rows[0]] + [row for row in rows[1:] if row and int(row[0]) <= start_iteration]
+        # Rows of iterations after the checkpoint go, and so does a row cut short (a full disk).
+        kept = [rows[0]] + [row for row in rows[1:] if len(row) == len(CSV_FIELDS) and row[0].isdigit()
+                            and int(row[0]) <= start_iteration]
         if len(kept) != len(rows):
-            with open(self.csv_path, "w", newline="") as handle:
-                csv.writer(handle).writerows(kept)
+            text = io.StringIO(newline="")
+            csv.writer(text).writerows(kept)
+            atomic_write_bytes(self.csv_path, text.getvalue().encode())
 
     def log(self, iteration: int, means: list[float], lr: float, speed: float, skipped: int) -> None:
         content, style, total = means
-        self.csv.writerow([iteration, f"{content:.6g}", f"{style:.6g}", f"{total:.6g}", f"{lr:.6g}",
-                           f"{speed:.4g}", skipped])
-        self.csv_file.flush()
+        try:
+            self.csv.writerow([iteration, f"{content:.6g}", f"{style:.6g}", f"{total:.6g}", f"{lr:.6g}",
+                               f"{speed:.4g}", skipped])
+            self.csv_file.flush()
+        except OSError as exc:  # a full disk: name the file
+            raise naming(self.csv_path, exc) from None
         if self.tensorboard is not None:
-            for name, value in (("loss/content", content), ("loss/style", style), ("loss/total", total),
-                                ("lr", lr), ("iterations_per_s", speed)):
-                self.tensorboard.add_scalar(name, value, iteration)
+            try:
+                for name, value in (("loss/content", content), ("loss/style", style), ("loss/total", total),
+                                    ("lr", lr), ("iterations_per_s", speed)):
+                    self.tensorboard.add_scalar(name, value, iteration)
+            except OSError as exc:
+                raise naming(self.tensorboard_dir, exc) from None
 
     def close(self) -> None:
-        self.csv_file.close()
+        try:
+            self.csv_file.close()
+        except OSError:  # the row that did not fit was reported already
+            pass
         if self.tensorboard is not None:
-            self.tensorboard.close()
+            try:
+                self.tensorboard.close()
+            except OSError:
+                pass
+
+
+def quiet_tensorboard_thread() -> None:
+    """TensorBoard's writer thread prints its failure (a full disk) as a traceback and hands it
+    to the next add_scalar, which reports it as one line (`RunLogger.log`): the thread's is muted."""
+    previous = threading.excepthook
+    if getattr(previous, "quiet_tensorboard", False):
+        return
+
+    def hook(args) -> None:  # noqa: ANN001
+        if not type(args.thread).__module__.startswith("tensorboard."):
+            previous(args)
+
+    hook.quiet_tensorboard = True
+    threading.excepthook = hook
 
 
 def train(given: dict[str, Any], resume: str | None = None) -> Path | None:
@@ -365,7 +475,11 @@ def train(given: dict[str, Any], resume: str | None = None) -> Path | None:
 
     loaded = checkpoint.load_checkpoint(resume) if resume else None
     if loaded is not None and not given.get("out"):
-        given = {**given, "out": str(loaded.decoder_path.parent.parent)}
+        folder = loaded.decoder_path.parent
+        if folder.name != "checkpoints":  # not in a run directory: its parent is no run to write into
+            raise UserError(f"{loaded.decoder_path}: not in a run's checkpoints/ folder; give --out DIR for the "
+                            "resumed run")
+        given = {**given, "out": str(folder.parent)}
     config = resolve_config(given, loaded.trainer.config if loaded else None)
     if loaded is not None and loaded.trainer.iteration >= config.iterations:
         raise UserError(

@@ -1,0 +1,215 @@
+"""Hostile checkpoints and run directories: damaged trainer states, loose checkpoint files, another
+run's directory, two trainers at once, a file system that refuses writes, a log cut short."""
+
+from __future__ import annotations
+
+import json
+import resource
+import shutil
+
+import pytest
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+
+from realtime_adain import weights
+from realtime_adain.training import checkpoint
+from realtime_adain.training.trainer import OutLock
+from train_support import load_tool, tiny_args, train_tool  # noqa: F401  (fixtures)
+
+
+def one_error_line(code: int, err: str) -> str:
+    assert code == 2, err
+    lines = [line for line in err.strip().splitlines() if not line.startswith(("checkpoint: ", "warning: tensorboard"))]
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory, data_dir):
+    root = tmp_path_factory.mktemp("data")
+    for kind, name in (("content", "sailboat.jpg"), ("style", "trial.jpg")):
+        (root / kind).mkdir()
+        shutil.copy(data_dir / kind / name, root / kind / name)
+    return root
+
+
+@pytest.fixture(scope="module")
+def finished_run(dataset, published_weights, tmp_path_factory):
+    """A run of one iteration with its checkpoint, to copy and spoil."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    run = tmp_path_factory.mktemp("runs") / "run"
+    try:
+        assert load_tool("train").main(tiny_args(dataset, published_weights[0], run, 1, "--save-every", "1")) == 0
+    finally:
+        torch.set_num_threads(before)
+    return run
+
+
+def copy_run(finished_run, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(finished_run, run, ignore=shutil.ignore_patterns(".lock"))
+    return run
+
+
+def edit_state(run, change) -> None:
+    """Rewrite the trainer state of iteration 1 with `change(tensors, document)` applied."""
+    path = checkpoint.state_file(run / "checkpoints", 1)
+    with safe_open(str(path), framework="pt") as handle:
+        tensors = {key: handle.get_tensor(key) for key in handle.keys()}
+        metadata = handle.metadata()
+    document = json.loads(metadata["state"])
+    change(tensors, document)
+    save_file(tensors, str(path), {**metadata, "state": json.dumps(document)})
+
+
+def wrong_moment_shape(tensors, document):
+    tensors["optimizer.0.exp_avg"] = torch.zeros(5)
+
+
+def missing_moments(tensors, document):
+    del document["optimizer"]["state"]["0"]
+
+
+def text_learning_rate(tensors, document):
+    document["optimizer"]["param_groups"][0]["lr"] = "fast"
+
+
+def scheduler_of_another_kind(tensors, document):
+    document["scheduler"] = {"last_epoch": "x"}
+
+
+def short_numpy_rng(tensors, document):
+    document["rng"]["numpy"][1] = [1, 2]
+
+
+def short_torch_rng(tensors, document):
+    tensors["rng.torch"] = torch.zeros(3, dtype=torch.uint8)
+
+
+def negative_iteration(tensors, document):
+    document["iteration"] = -5
+
+
+def text_setting(tensors, document):
+    document["config"]["style_weight"] = "ten"
+
+
+@pytest.mark.parametrize("change, message", [
+    (wrong_moment_shape, "Adam's exp_avg of parameter 0 does not fit its shape"),
+    (missing_moments, "Adam state for parameters [1, 2, 3, 4]"),
+    (text_learning_rate, "the optimizer state does not match ('fast' for a number)"),
+    (scheduler_of_another_kind, "the scheduler state does not match ('x' for a number)"),
+    (short_numpy_rng, "IndexError"),
+    (short_torch_rng, "RuntimeError: Expected a CPUGeneratorImplState"),
+    (negative_iteration, "ValueError: iteration -5"),
+    (text_setting, "TypeError: setting style_weight is 'ten'"),
+])
+def test_damaged_trainer_state_is_one_line(train_tool, finished_run, tmp_path, one_thread, change, message):
+    """A trainer state that does not fit the decoder and optimizer: tracebacks (some at the first
+    iteration, after the data and the encoder were loaded) or a silent reset of Adam before."""
+    run = copy_run(finished_run, tmp_path)
+    edit_state(run, change)
+    code, _, err = train_tool("--resume", run, "--iterations", "2")
+    line = one_error_line(code, err)
+    assert line.startswith(f"error: {checkpoint.state_file(run / 'checkpoints', 1)}: damaged trainer state ("), line
+    assert message in line, line
+    assert not checkpoint.decoder_file(run / "checkpoints", 2).exists()
+
+
+def test_loose_checkpoint_files_need_an_out(train_tool, finished_run, tmp_path, one_thread):
+    """`--resume ~/Downloads/decoder_iter_N.safetensors` wrote checkpoints/, log.csv and
+    tensorboard/ into ~ (the parent of the files' folder) before."""
+    loose = tmp_path / "downloads"
+    loose.mkdir()
+    for path in (finished_run / "checkpoints").iterdir():
+        shutil.copy(path, loose / path.name)
+    code, _, err = train_tool("--resume", loose / "decoder_iter_0000001.safetensors", "--iterations", "2")
+    assert "not in a run's checkpoints/ folder; give --out DIR" in one_error_line(code, err)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["downloads"]
+    code, _, err = train_tool("--resume", loose, "--iterations", "2", "--out", tmp_path / "continued")
+    assert code == 0, err
+    weights.load_decoder(checkpoint.decoder_file(tmp_path / "continued" / "checkpoints", 2))
+
+
+def test_resume_into_another_runs_directory_is_refused(train_tool, finished_run, tmp_path, one_thread):
+    """Resuming run A with --out B, where B holds run B: B's log was cut and mixed with A's."""
+    run_b = copy_run(finished_run, tmp_path)
+    log_before = (run_b / "log.csv").read_text()
+    code, _, err = train_tool("--resume", finished_run, "--iterations", "2", "--out", run_b)
+    assert "already holds another run's checkpoints; choose another --out" in one_error_line(code, err)
+    assert (run_b / "log.csv").read_text() == log_before
+
+
+def test_two_trainers_on_one_out(train_tool, dataset, published_weights, tmp_path, one_thread):
+    """A second trainer on a run directory in use interleaved log.csv and overwrote checkpoints."""
+    out = tmp_path / "run"
+    out.mkdir()
+    held = OutLock(out)  # as the first trainer holds it (flock conflicts between open files)
+    try:
+        code, _, err = train_tool(*tiny_args(dataset, published_weights[0], out, 1))
+        assert "another training run is writing to this directory" in one_error_line(code, err)
+    finally:
+        held.release()
+    code, _, err = train_tool(*tiny_args(dataset, published_weights[0], out, 1))
+    assert code == 0, err
+
+
+def test_out_naming_a_file(train_tool, dataset, published_weights, tmp_path):
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("mine")
+    code, _, err = train_tool(*tiny_args(dataset, published_weights[0], a_file, 1))
+    assert one_error_line(code, err) == f"error: {a_file}: --out names a file; give a directory for the run"
+    assert a_file.read_text() == "mine"
+
+
+def test_decoder_that_cannot_be_written_takes_its_trainer_state(train_tool, dataset, published_weights, tmp_path,
+                                                               one_thread):
+    """The decoder file failing after the trainer state was written (a full disk, here a folder in
+    its way) left an orphan trainer state of 27 MB."""
+    run = tmp_path / "run"
+    (run / "checkpoints" / "decoder_iter_0000001.safetensors").mkdir(parents=True)
+    code, _, err = train_tool(*tiny_args(dataset, published_weights[0], run, 1, "--save-every", "1"))
+    assert "decoder_iter_0000001.safetensors: is a folder" in one_error_line(code, err)
+    assert not checkpoint.state_file(run / "checkpoints", 1).exists()
+    assert not [p for p in (run / "checkpoints").iterdir() if p.name.startswith(".")]
+
+
+@pytest.fixture
+def file_size_limit():
+    """RLIMIT_FSIZE as a full disk: writes past the limit fail (EFBIG; Python ignores SIGXFSZ)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+
+    def limit(size: int) -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (size, hard))
+
+    yield limit
+    resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+
+
+def test_log_on_a_full_disk_names_the_file(train_tool, dataset, published_weights, tmp_path, one_thread,
+                                           file_size_limit):
+    """log.csv or TensorBoard's events file cannot grow: `error: File too large` naming no file,
+    and TensorBoard's writer thread printed a traceback, before."""
+    run = tmp_path / "run"
+    file_size_limit(400)
+    code, _, err = train_tool(*tiny_args(dataset, published_weights[0], run, 40, "--log-every", "1",
+                                         "--save-every", "1000", "--sample-every", "1000"))
+    file_size_limit(resource.RLIM_INFINITY)
+    line = one_error_line(code, err)
+    assert line.startswith((f"error: {run / 'log.csv'}: cannot write (File too large)",
+                            f"error: {run / 'tensorboard'}: cannot write (File too large)")), line
+    assert "Traceback" not in err
+
+
+def test_resume_after_a_log_row_cut_short(train_tool, finished_run, tmp_path, one_thread):
+    """A log.csv row cut short (a full disk, a hard kill) or edited: a ValueError traceback on
+    resume before; such rows are dropped now."""
+    run = copy_run(finished_run, tmp_path)
+    with open(run / "log.csv", "a") as handle:
+        handle.write("garbage,row\n2,0.5")
+    code, _, err = train_tool("--resume", run, "--iterations", "2")
+    assert code == 0, err
+    rows = (run / "log.csv").read_text().splitlines()
+    assert [row.split(",")[0] for row in rows] == ["iteration", "1", "2"]
