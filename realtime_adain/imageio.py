@@ -59,11 +59,19 @@ def output_suffix(suffix: str) -> str:
     return suffix if suffix.lower() in WRITABLE_EXTENSIONS else ".png"
 
 
+# The largest image file read: an uncompressed float RGBA TIFF at the pixel limit is 4 GiB.
+MAX_FILE_BYTES = 4 << 30
+
+
 def read_image(path: str | os.PathLike) -> np.ndarray:
     """Any grayscale, RGB(A), 16-bit or CMYK image as (H, W, 3) uint8 RGB."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path}: {'a folder, not an image file' if path.is_dir() else 'no such file'}")
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:  # read whole before any header is looked at: a 50 GB file would exhaust memory
+        raise UserError(f"{path}: {size / 2**30:.1f} GiB is larger than any image read here "
+                        f"({MAX_FILE_BYTES >> 30} GiB at most)")
     data = np.fromfile(path, dtype=np.uint8)
     if data.size == 0:
         raise UserError(f"{path}: the file is empty")

@@ -358,3 +358,16 @@ def test_svg_content_is_one_line_from_the_cli(weights_env, run_cli, data_dir, tm
     code, _, err = run_cli("image", tmp_path / "logo.svg", "-s", data_dir / "style" / "trial.jpg",
                            "-o", tmp_path / "o.png", *SMALL)
     assert_one_line_error(code, err, "logo.svg: an SVG drawing, not a raster image; export it to PNG first")
+
+
+def test_a_file_larger_than_any_image_is_refused_unread(tmp_path):
+    """`read_image` reads a file whole before its header is looked at: a 5 GiB file (a video
+    renamed .jpg) is refused by its size first (a sparse file here: nothing is written)."""
+    from realtime_adain.errors import UserError
+    from realtime_adain.imageio import read_image
+
+    big = tmp_path / "movie.jpg"
+    with open(big, "wb") as handle:
+        handle.truncate(5 << 30)
+    with pytest.raises(UserError, match=r"movie.jpg: 5.0 GiB is larger than any image read here \(4 GiB at most\)"):
+        read_image(big)
