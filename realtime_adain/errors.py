@@ -20,20 +20,21 @@ def refuse_inputs(problems: list[str]) -> None:
 
 
 @contextlib.contextmanager
-def out_of_memory_as_user_error(what: str) -> Iterator[None]:
+def out_of_memory_as_user_error(what: str, hint: str = "lower --size") -> Iterator[None]:
     """A size the machine cannot hold is bad input, not a bug: the allocator's error (torch, OpenCV
-    or numpy) becomes one line naming what was being processed."""
+    or numpy) becomes one line naming what was being processed, and `hint` (what to lower)."""
     import cv2  # here, not at the top: this module is imported before anything heavy
     import torch
 
     try:
         yield
     except (MemoryError, torch.OutOfMemoryError):
-        raise UserError(f"{what}: out of memory; lower --size") from None
-    except (RuntimeError, cv2.error) as exc:
+        raise UserError(f"{what}: out of memory; {hint}") from None
+    except Exception as exc:  # torch's CPU allocator (RuntimeError), OpenCV, onnxruntime's own classes
+        allocator = isinstance(exc, (RuntimeError, cv2.error)) or type(exc).__module__.startswith("onnxruntime")
         text = str(exc).lower()
-        if "memory" not in text and "alloc" not in text:
+        if not allocator or ("memory" not in text and "alloc" not in text):
             raise
-        raise UserError(f"{what}: out of memory; lower --size") from None
+        raise UserError(f"{what}: out of memory; {hint}") from None
 
 

@@ -28,19 +28,21 @@ from realtime_adain.errors import UserError
 from realtime_adain.imageio import write_image
 from realtime_adain.live.app import LiveSession
 from realtime_adain.settings import LIVE_SIZE_TEXT
-from realtime_adain.commands.argtypes import resolution, seconds, seconds_or_none
+from realtime_adain.commands.argtypes import MAX_FPS, frame_resolution, int_between, nonempty_path, seconds, seconds_or_none
 from realtime_adain.benchmarks.setup import benchmark_weights
 from realtime_adain.settings import STABILIZE_MODES, LiveSettings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--source", metavar="FILE", help="video file (default: a generated clip, see --resolution)")
-    parser.add_argument("--resolution", type=resolution, default=(640, 360), metavar="WxH",
-                        help="size of the generated clip (default 640x360)")
-    parser.add_argument("--source-fps", type=int, default=30, help="frame rate of the generated clip (default 30)")
+    parser.add_argument("--source", type=nonempty_path, metavar="FILE",
+                        help="video file (default: a generated clip, see --resolution)")
+    parser.add_argument("--resolution", type=frame_resolution, default=(640, 360), metavar="WxH",
+                        help="size of the generated clip, even sides up to 4096 (default 640x360)")
+    parser.add_argument("--source-fps", type=int_between(1, MAX_FPS, "source_fps"), default=30,
+                        help=f"frame rate of the generated clip, 1 to {MAX_FPS} (default 30)")
     parser.add_argument("--seconds", type=seconds, default=20.0, help="measured duration (default 20)")
     parser.add_argument("--warmup", type=seconds_or_none, default=3.0, help="seconds left out at the start (default 3)")
-    parser.add_argument("--stabilize", default="flow", metavar="{%s}" % ",".join(STABILIZE_MODES),
+    parser.add_argument("--stabilize", default="flow", choices=STABILIZE_MODES, metavar="{%s}" % ",".join(STABILIZE_MODES),
                         help="temporal stabiliser mode, as `live --stabilize` (default flow)")
     parser.add_argument("--carry-motion", action="store_true",
                         help="run twice, without and with `live --carry-motion`, and report the shown fps of both")
@@ -65,12 +67,15 @@ def generated_clip(path: Path, size: tuple[int, int], fps: int, seconds: int = 4
 def run(args: argparse.Namespace) -> int:
     if args.seconds <= 0 or args.warmup < 0:
         raise UserError("--seconds must be positive and --warmup not negative")
+    if args.source is None and any(side % 2 for side in args.resolution):  # the clip is H.264 in 4:2:0
+        raise UserError("--resolution %dx%d: the generated clip needs even sides, e.g. %dx%d"
+                        % (*args.resolution, *(side + side % 2 for side in args.resolution)))
     results = []
     with tempfile.TemporaryDirectory(prefix="bench-live-") as tmp:
         workdir = Path(tmp)
         vgg, decoder, which_weights = benchmark_weights(args, workdir / "weights")
         args.vgg, args.decoder = str(vgg), str(decoder)
-        source = args.source or str(generated_clip(workdir / "clip.mp4", args.resolution, args.source_fps))
+        source = str(args.source) if args.source else str(generated_clip(workdir / "clip.mp4", args.resolution, args.source_fps))
         style = workdir / "style.png"
         write_image(style, np.random.default_rng(0).integers(0, 256, (256, 256, 3), dtype=np.uint8))
         # Headless with no output at all: the pipeline's own figures (a `live` command would refuse

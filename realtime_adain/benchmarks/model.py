@@ -28,30 +28,36 @@ import torch
 from realtime_adain import engines
 from realtime_adain.adain import StyleStats
 from realtime_adain.atomic import atomic_write_bytes
-from realtime_adain.commands.argtypes import RESOLUTION_PRESETS, positive_int, resolution, thread_count
+from realtime_adain.commands.argtypes import (MAX_WARMUP_STEPS, RESOLUTION_PRESETS, frame_batch, frame_resolution,
+                                              int_between, nonempty_path, step_count, thread_count)
 from realtime_adain.paths import check_output_file
 from realtime_adain.stylizer import Stylizer, pick_device, pick_dtype
-from realtime_adain.benchmarks.setup import benchmark_weights, machine
+from realtime_adain.benchmarks.setup import benchmark_weights, check_results_file, machine
+from realtime_adain.errors import UserError, out_of_memory_as_user_error
 
 FLOP_PER_PIXEL = 0.97e6  # encoder and decoder ~241k multiply-adds per pixel each, 2 FLOP each
+# The widest tensors are 64 channels at full resolution (after the encoder's first layer, before the
+# decoder's last): a step holds at least three of them, so this many elements per pixel at least.
+ELEMENTS_PER_PIXEL = 3 * 64
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--engine", action="append", choices=engines.ENGINES,
                         help="engine to measure; repeatable (default: every one that runs here)")
-    parser.add_argument("-r", "--resolution", type=resolution, action="append", metavar="WxH",
-                        help="WIDTHxHEIGHT or 360p/720p/1080p; repeatable (default: all three)")
-    parser.add_argument("--batch", type=positive_int, default=None, metavar="N",
-                        help="throughput batch measured besides batch 1 (default: 8 on a GPU, none on the CPU)")
+    parser.add_argument("-r", "--resolution", type=frame_resolution, action="append", metavar="WxH",
+                        help="WIDTHxHEIGHT up to 4096x4096 or 360p/720p/1080p; repeatable (default: all three)")
+    parser.add_argument("--batch", type=frame_batch, default=None, metavar="N",
+                        help="throughput batch measured besides batch 1, up to 64 (default: 8 on a GPU, none on the CPU)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     parser.add_argument("--dtype", choices=("fp32", "fp16", "bf16"), default=None,
                         help="precision (default: fp16 on a GPU, fp32 on the CPU)")
-    parser.add_argument("--warmup", type=positive_int, default=None, help="untimed steps first (default 10 GPU, 1 CPU)")
-    parser.add_argument("--iters", type=positive_int, default=None, help="timed steps (default 100 GPU, 5 CPU)")
+    parser.add_argument("--warmup", type=int_between(1, MAX_WARMUP_STEPS, "warmup"), default=None,
+                        help="untimed steps first (default 10 GPU, 1 CPU)")
+    parser.add_argument("--iters", type=step_count, default=None, help="timed steps (default 100 GPU, 5 CPU)")
     parser.add_argument("--threads", type=thread_count, default=None, help="CPU threads (default: torch's)")
     parser.add_argument("--vgg", metavar="PATH", help="encoder weights (default: installed, else generated)")
     parser.add_argument("--decoder", metavar="PATH", help="decoder weights (default: installed, else generated)")
-    parser.add_argument("--json", metavar="PATH", help="also write the results to this JSON file")
+    parser.add_argument("--json", type=nonempty_path, metavar="PATH", help="also write the results to this JSON file")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -63,14 +69,17 @@ def run(args: argparse.Namespace) -> int:
     on_gpu = device.type == "cuda"
     dtype_name = args.dtype or ("fp16" if on_gpu else "fp32")
     dtype = pick_dtype(dtype_name, device)
-    names = args.engine or engines.available(device, dtype)
+    names = list(dict.fromkeys(args.engine or engines.available(device, dtype)))  # one row per engine
     for name in names:
         engines.require(name, device, dtype)
     warmup, iters = args.warmup or (10 if on_gpu else 1), args.iters or (100 if on_gpu else 5)
     batches = sorted({1, args.batch or (8 if on_gpu else 1)})
-    sizes = args.resolution or list(RESOLUTION_PRESETS.values())
-    with tempfile.TemporaryDirectory() as workdir:
+    sizes = list(dict.fromkeys(args.resolution or RESOLUTION_PRESETS.values()))
+    for width, height in sizes:  # at once, not after minutes of timing the smaller shapes
+        check_fits(device, dtype, max(batches), height, width)
+    with tempfile.TemporaryDirectory() as workdir, out_of_memory_as_user_error("bench model", "lower --resolution or --batch"):
         vgg, decoder, which = benchmark_weights(args, Path(workdir))
+        check_results_file(args.json, [vgg, decoder])
         stylizer = Stylizer.load(vgg, decoder, device=str(device), dtype=dtype_name)
         peak = matmul_peak(device, dtype)
         result = {
@@ -88,9 +97,30 @@ def run(args: argparse.Namespace) -> int:
     add_speedups(result["rows"])
     print_summary(result)
     if args.json:
-        atomic_write_bytes(Path(args.json), json.dumps(result, indent=2).encode())
+        atomic_write_bytes(args.json, json.dumps(result, indent=2).encode())
     print(json.dumps(result))
     return 0
+
+
+def check_fits(device: torch.device, dtype: torch.dtype, batch: int, height: int, width: int) -> None:
+    """Refuse a shape whose step cannot fit in the memory free now (a lower bound: engines such as
+    onnxruntime need more), rather than page the machine to a halt or meet the OOM killer."""
+    need = batch * height * width * ELEMENTS_PER_PIXEL * torch.finfo(dtype).bits // 8
+    free = free_memory(device)
+    if free is not None and need > free:
+        raise UserError(f"{width}x{height} at batch {batch} needs at least {need / 2**30:.1f} GiB, and {device} has "
+                        f"{free / 2**30:.1f} GiB free; lower --resolution or --batch")
+
+
+def free_memory(device: torch.device) -> int | None:
+    """Bytes free on the GPU, or available to a process on the CPU (Linux); None when unknown."""
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0]
+    try:
+        lines = Path("/proc/meminfo").read_text().splitlines()
+        return next(int(line.split()[1]) * 1024 for line in lines if line.startswith("MemAvailable:"))
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
 
 
 class Timer:

@@ -31,31 +31,34 @@ import numpy as np
 import torch
 
 from realtime_adain.atomic import atomic_write_bytes
-from realtime_adain.benchmarks.setup import benchmark_weights, machine
+from realtime_adain.benchmarks.setup import benchmark_weights, check_results_file, machine
 from realtime_adain.commands import argtypes, common
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import write_image
 from realtime_adain.paths import check_output_file
+from realtime_adain.serve.settings import MAX_CLIENTS
 from realtime_adain.settings import LIVE_SIZE_TEXT, STABILIZE_MODES
 
 START_TIMEOUT = 180.0  # loading torch and the weights on a busy machine
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--clients", type=argtypes.positive_int, default=1, metavar="N", help="simulated clients (default 1)")
+    parser.add_argument("--clients", type=argtypes.int_between(1, MAX_CLIENTS, "clients"), default=1, metavar="N",
+                        help=f"simulated clients, up to serve's --max-clients bound {MAX_CLIENTS} (default 1)")
     parser.add_argument("--seconds", type=argtypes.seconds, default=20.0, help="measured duration (default 20)")
     parser.add_argument("--warmup", type=argtypes.seconds_or_none, default=3.0,
                         help="seconds left out once every client has a frame back (default 3)")
-    parser.add_argument("--fps", type=argtypes.positive_float, default=30.0, help="frame rate each client sends (default 30)")
+    parser.add_argument("--fps", type=argtypes.frame_rate, default=30.0,
+                        help=f"frame rate each client sends, 1 to {argtypes.MAX_FPS} (default 30)")
     parser.add_argument("--stabilize", default="flow", choices=STABILIZE_MODES, help="the server's --stabilize (default flow)")
-    parser.add_argument("--json", type=Path, metavar="PATH", help="also write the results here")
+    parser.add_argument("--json", type=argtypes.nonempty_path, metavar="PATH", help="also write the results here")
     common.add_model_options(parser, default_size=None, size_default_text=LIVE_SIZE_TEXT)
     # --size here is the clients' frame size (WxH), replacing the model options' --size PX; the
     # server's processing size is --process-size.
     parser.conflict_handler = "resolve"  # inherited by the group below, which then replaces --size
     frames = parser.add_argument_group("frames")
-    frames.add_argument("--size", type=argtypes.resolution, default=(320, 240), metavar="WxH",
-                        help="frame size the clients send (default 320x240)")
+    frames.add_argument("--size", type=argtypes.frame_resolution, default=(320, 240), metavar="WxH",
+                        help="frame size the clients send, up to 4096x4096 (default 320x240)")
     frames.add_argument("--process-size", type=argtypes.side_length, default=None, metavar="PX",
                         help="the server's --size: processing size, shorter side (default: serve's, 160 on a CPU)")
 
@@ -85,15 +88,22 @@ def start_server(args: argparse.Namespace, vgg: Path, decoder: Path, style: Path
                "--dtype", args.dtype, "--engine", args.engine]
     if args.process_size is not None:
         command += ["--size", str(args.process_size)]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=open(workdir / "server.log", "w"), text=True)
-    line: list[str] = []
-    reader = threading.Thread(target=lambda: line.append(process.stdout.readline()), daemon=True)
-    reader.start()
-    reader.join(START_TIMEOUT)
-    if not line or not line[0].startswith("serving on "):
+    with open(workdir / "server.log", "w") as log_file:
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log_file, text=True)
+    try:  # a Ctrl-C while the server loads must not leave it running, orphaned
+        line: list[str] = []
+        reader = threading.Thread(target=lambda: line.append(process.stdout.readline()), daemon=True)
+        reader.start()
+        reader.join(START_TIMEOUT)
+        if not line or not line[0].startswith("serving on "):
+            process.kill()
+            process.wait()
+            log = (workdir / "server.log").read_text().strip().splitlines()
+            raise UserError(f"the server did not start: {log[-1] if log else 'no output'}")
+    except BaseException:
         process.kill()
-        log = (workdir / "server.log").read_text().strip().splitlines()
-        raise UserError(f"the server did not start: {log[-1] if log else 'no output'}")
+        process.wait()
+        raise
     return process, line[0].removeprefix("serving on ").strip().rstrip("/")
 
 
@@ -102,6 +112,14 @@ async def measure(url: str, args: argparse.Namespace, pid: int) -> dict:
 
     frames = moving_frames(args.size)
     clients = [ServeClient(url, FrameSource(lambda k: frames[k % len(frames)], args.fps), keep=0) for _ in range(args.clients)]
+    try:
+        return await timed(clients, args, pid)
+    finally:  # after an error or a Ctrl-C too: no connection is left pending when the event loop closes
+        await asyncio.gather(*(client.close() for client in clients), return_exceptions=True)
+
+
+async def timed(clients: list, args: argparse.Namespace, pid: int) -> dict:
+    """Connect the clients, wait for every one's first frame and the warm-up, then measure."""
     for client in clients:
         await client.connect()
     for client in clients:
@@ -123,7 +141,6 @@ async def measure(url: str, args: argparse.Namespace, pid: int) -> dict:
                            "latency_p50_ms": round(1000 * float(np.percentile(mine, 50)), 1) if mine else None})
     reported = [next((m["stats"] for m in reversed(c.messages) if "stats" in m), None) for c in clients]
     server_p50 = [r["latency_ms"]["p50"] for r in reported if r and r["frames_out"] > 0]
-    await asyncio.gather(*(client.close() for client in clients))
     cpu = (cpu_end - cpu_start) / (end - start) if cpu_start is not None and cpu_end is not None else None
     return {"per_client": per_client, "latencies": latencies, "unmatched": unmatched, "seconds": round(end - start, 2),
             "server_reported_p50_ms": round(float(np.median(server_p50)), 1) if server_p50 else None,
@@ -140,6 +157,7 @@ def run(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-serve-") as tmp:
         workdir = Path(tmp)
         vgg, decoder, which_weights = benchmark_weights(args, workdir / "weights")
+        check_results_file(args.json, [vgg, decoder])
         style = workdir / "style.png"
         write_image(style, np.random.default_rng(0).integers(0, 256, (256, 256, 3), dtype=np.uint8))
         process, url = start_server(args, vgg, decoder, style, workdir)

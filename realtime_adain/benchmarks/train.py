@@ -16,25 +16,48 @@ import time
 
 import torch
 
-from realtime_adain.commands.argtypes import non_negative_int, positive_int
+from realtime_adain.commands.argtypes import int_between, step_count, warmup_steps
 from realtime_adain.benchmarks.setup import machine
 from realtime_adain.encoders import ENCODER_KINDS, NORMALISED_VGG, build_encoder, torchvision_state_dict
-from realtime_adain.errors import UserError
+from realtime_adain.errors import out_of_memory_as_user_error
 from realtime_adain.stylizer import pick_device
 from realtime_adain.synthetic import published_vgg_state_dict, torchvision_vgg_state_dict
-from realtime_adain.training.config import TrainConfig
+from realtime_adain.training.config import AMP_MODES, MAX_BATCH_SIZE, TrainConfig
 from realtime_adain.training.trainer import TrainingStep, pick_amp
 from realtime_adain.weights import DECODER_BUILDERS
 
 PAPER_ITERATIONS = 160_000
+MAX_CROP = 4096  # the trainer's largest --load-size
+_crop_range = int_between(16, MAX_CROP, "crop_side")
+
+
+def crop_side(text: str) -> int:
+    """argparse type for --size: as the trainer's --crop-size, a multiple of 8 from 16 to MAX_CROP."""
+    value = _crop_range(text)
+    if value % 8:
+        raise argparse.ArgumentTypeError(f"{value} is not a multiple of 8")
+    return value
+
+
+def amp_modes(text: str) -> list[str]:
+    """argparse type for --amp: comma-separated modes, each once (each is one row of the table)."""
+    modes = [mode.strip() for mode in text.split(",")]
+    for mode in modes:
+        if mode not in AMP_MODES:
+            raise argparse.ArgumentTypeError(f"'{mode}' is not one of {', '.join(AMP_MODES)}")
+    if len(set(modes)) < len(modes):
+        raise argparse.ArgumentTypeError(f"'{text}' names a mode twice")
+    return modes
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--batch-size", type=positive_int, default=8, help="batch (default 8, the paper's)")
-    parser.add_argument("--size", type=positive_int, default=256, help="crop side in pixels (default 256, the paper's)")
-    parser.add_argument("--iterations", type=positive_int, default=30, help="timed iterations per mode (default 30)")
-    parser.add_argument("--warmup", type=non_negative_int, default=5, help="untimed iterations first (default 5)")
-    parser.add_argument("--amp", default=None,
+    parser.add_argument("--batch-size", type=int_between(1, MAX_BATCH_SIZE, "batch_size"), default=8,
+                        help=f"batch, up to {MAX_BATCH_SIZE} (default 8, the paper's)")
+    parser.add_argument("--size", type=crop_side, default=256,
+                        help=f"crop side in pixels, a multiple of 8 from 16 to {MAX_CROP} (default 256, the paper's)")
+    parser.add_argument("--iterations", type=step_count, default=30, help="timed iterations per mode (default 30)")
+    parser.add_argument("--warmup", type=warmup_steps, default=5, help="untimed iterations first (default 5)")
+    parser.add_argument("--amp", type=amp_modes, default=None,
                         help="comma-separated modes to compare (default: off,bf16,fp16 on CUDA, off on the CPU)")
     parser.add_argument("--decoder", default="plain", choices=list(DECODER_BUILDERS), help="decoder architecture")
     parser.add_argument("--encoder", default=NORMALISED_VGG, choices=ENCODER_KINDS, help="encoder")
@@ -79,9 +102,7 @@ def measure(args: argparse.Namespace, device: torch.device, amp: str) -> dict:
 
 def run(args: argparse.Namespace) -> int:
     device = pick_device(args.device)
-    if args.size < 16 or args.size % 8:
-        raise UserError(f"--size must be a multiple of 8, at least 16 (got {args.size})")
-    modes = args.amp.split(",") if args.amp else (["off", "bf16", "fp16"] if device.type == "cuda" else ["off"])
+    modes = args.amp or (["off", "bf16", "fp16"] if device.type == "cuda" else ["off"])
     for mode in modes:
         pick_amp(mode, device)  # unknown or impossible modes fail before any timing
     name = machine(device)
@@ -89,7 +110,8 @@ def run(args: argparse.Namespace) -> int:
     for mode in modes:
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(device)
-        results.append(measure(args, device, mode))
+        with out_of_memory_as_user_error(f"bench train (amp {mode})", "lower --batch-size or --size"):
+            results.append(measure(args, device, mode))
     print(f"training step on {name}, torch {torch.__version__}")
     print(f"{'amp':<6} {'batch':>5} {'size':>5} {'it/s':>8} {'ms/it':>9} {'h to 160k':>10}")
     for r in results:

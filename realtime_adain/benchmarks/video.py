@@ -29,20 +29,22 @@ import numpy as np
 import torch
 
 from realtime_adain.adain import adain, calc_mean_std
-from realtime_adain.commands.argtypes import name, non_negative_int, positive_int, resolution, thread_count
+from realtime_adain.commands.argtypes import (frame_batch, frame_resolution, frame_side, int_between, name, non_negative_int,
+                                              nonempty_path, thread_count)
 from realtime_adain.atomic import atomic_write_bytes
 from realtime_adain.settings import FLOW_MODES, VideoSettings
 from realtime_adain.video.job import stylize_file
-from realtime_adain.errors import UserError
+from realtime_adain.errors import UserError, out_of_memory_as_user_error
 from realtime_adain.imageio import read_image
 from realtime_adain.paths import check_output_file
 from realtime_adain.stylizer import Stylizer
 from realtime_adain.temporal import MODES
-from realtime_adain.benchmarks.setup import benchmark_weights, machine
+from realtime_adain.benchmarks.setup import benchmark_weights, check_results_file, machine
 from realtime_adain.video.reader import VideoReader
 from realtime_adain.video.formats import DEFAULT_CRF, EncodeSettings, check_encoder
 
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+MAX_REPEATS = 100  # each repeat runs every variant over the whole clip
 
 
 def thread_counts(text: str) -> list[int]:
@@ -70,29 +72,34 @@ def stabilize_modes(text: str) -> list[str]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--video", type=Path, default=SHARED_DATA / "videos" / "cutBunny.mp4", help="clip to time")
-    parser.add_argument("--style", type=Path, default=SHARED_DATA / "style" / "brushstrokes.jpg", help="style image")
+    parser.add_argument("--video", type=nonempty_path, default=SHARED_DATA / "videos" / "cutBunny.mp4", help="clip to time")
+    parser.add_argument("--style", type=nonempty_path, default=SHARED_DATA / "style" / "brushstrokes.jpg", help="style image")
     parser.add_argument("--frames", type=non_negative_int, default=0, metavar="N", help="time the first N frames (default: all)")
-    parser.add_argument("--size", type=non_negative_int, default=0, metavar="PX", help="processing size, 0 = native (default)")
-    parser.add_argument("--style-size", type=non_negative_int, default=512, metavar="PX", help="style size (default 512, as the reference)")
-    parser.add_argument("--repeats", type=positive_int, default=3, help="interleaved repeats of every variant (default 3)")
+    parser.add_argument("--size", type=frame_side, default=0, metavar="PX",
+                        help="processing size up to 4096, 0 = native (default)")
+    parser.add_argument("--style-size", type=frame_side, default=512, metavar="PX",
+                        help="style size up to 4096, 0 = native (default 512, as the reference)")
+    parser.add_argument("--repeats", type=int_between(1, MAX_REPEATS, "repeats"), default=3,
+                        help=f"interleaved repeats of every variant, up to {MAX_REPEATS} (default 3)")
     parser.add_argument("--threads", type=thread_counts, default="0,1", metavar="LIST",
                         help="network threads for our pipeline, one variant each; 0 = torch's default (default 0,1)")
     parser.add_argument("--engine", default="eager", metavar="LIST",
                         help="engines for our pipeline, comma-separated, one variant each (default eager)")
-    parser.add_argument("--batch", type=positive_int, default=1, help="frames per network call in our pipeline (default 1)")
+    parser.add_argument("--batch", type=frame_batch, default=1,
+                        help="frames per network call in our pipeline, up to 64 (default 1)")
     parser.add_argument("--stabilize", type=stabilize_modes, default="off", metavar="LIST",
                         help="our pipeline's --stabilize modes, one variant each, e.g. off,flow:1,flow:2 (passes; "
                              "default off, as the reference loop)")
     parser.add_argument("--no-baseline", action="store_true", help="skip the reference loop")
-    parser.add_argument("--resolution", type=resolution, metavar="WxH", help="time an upscaled copy of the clip's frames, e.g. 1920x1080")
+    parser.add_argument("--resolution", type=frame_resolution, metavar="WxH",
+                        help="time an upscaled copy of the clip's frames, e.g. 1920x1080 (up to 4096x4096)")
     parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     parser.add_argument("--dtype", default="fp32", choices=("fp32", "fp16", "bf16"),
                         help="precision of our pipeline (the reference loop stays fp32)")
     parser.add_argument("--codec", type=name, default="libx264", help="our pipeline's encoder, e.g. h264_nvenc (default libx264)")
     parser.add_argument("--vgg", metavar="PATH", help="encoder weights (default: installed, else generated)")
     parser.add_argument("--decoder", metavar="PATH", help="decoder weights (default: installed, else generated)")
-    parser.add_argument("--json", type=Path, metavar="PATH", help="also write the results here")
+    parser.add_argument("--json", type=nonempty_path, metavar="PATH", help="also write the results here")
 
 
 def reference_loop(stylizer: Stylizer, video: Path, style_path: Path, output: Path, size: int, style_size: int,
@@ -176,12 +183,14 @@ def upscaled_copy(video: Path, size: tuple[int, int], frames: int, output: Path)
 
 
 def run(args: argparse.Namespace) -> int:
-    if not args.video.is_file():
-        raise UserError(f"{args.video}: no such video (pass --video)")
-    if not args.style.is_file():
-        raise UserError(f"{args.style}: no such style image (pass --style)")
+    for path, flag in ((args.video, "--video"), (args.style, "--style")):
+        if not path.is_file():
+            raise UserError(f"{path}: {'not a regular file' if path.exists() else 'no such file'} (pass {flag})")
     if args.json:
         check_output_file(args.json)  # before minutes of timing, not after
+    if args.resolution and any(side % 2 for side in args.resolution):  # the copy is H.264 in 4:2:0
+        raise UserError("--resolution %dx%d: the upscaled copy needs even sides, e.g. %dx%d"
+                        % (*args.resolution, *(side + side % 2 for side in args.resolution)))
     check_encoder(EncodeSettings(args.codec), Path("bench.mp4"))
     with VideoReader(args.video) as probe:  # a clip that is no video is one error line
         total = probe.expected_frames
@@ -190,9 +199,11 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"{args.video}: the container does not say how many frames it holds; pass --frames N")
     n_frames = min(args.frames, total) if total else args.frames
     default_threads = torch.get_num_threads()
-    with tempfile.TemporaryDirectory(prefix="bench-video-") as tmp:
+    with (tempfile.TemporaryDirectory(prefix="bench-video-") as tmp,
+          out_of_memory_as_user_error(str(args.video), "lower --size, --resolution or --batch")):
         workdir = Path(tmp)
         vgg, decoder, which = benchmark_weights(args, workdir)
+        check_results_file(args.json, [args.video, args.style, vgg, decoder])
         if args.resolution:
             shape = "%dx%d" % args.resolution
             args.video = upscaled_copy(args.video, args.resolution, n_frames, workdir / f"clip_{shape}.mp4")
@@ -204,11 +215,11 @@ def run(args: argparse.Namespace) -> int:
             variants.append(("reference loop (pytorch-AdaIN test_video.py)", lambda out, n, s=reference, t=default_threads: (
                 torch.set_num_threads(t), reference_loop(s, args.video, args.style, out, args.size, args.style_size, n))))
         for name, stylizer in stylizers.items():
-            for threads in args.threads:
+            for threads in dict.fromkeys(t or default_threads for t in args.threads):  # 0 may be a count given too
                 for mode in args.stabilize:
-                    label = f"pipeline, {name} {args.dtype}, {threads or default_threads} thread(s), batch {args.batch}"
+                    label = f"pipeline, {name} {args.dtype}, {threads} thread(s), batch {args.batch}"
                     label += f", stabilize {mode}" if args.stabilize != ["off"] else ""
-                    variants.append((label, lambda out, n, s=stylizer, t=threads or default_threads, m=mode: (
+                    variants.append((label, lambda out, n, s=stylizer, t=threads, m=mode: (
                         torch.set_num_threads(t),
                         our_pipeline(s, args.video, args.style, out, args.size, args.style_size, n, args.batch,
                                      args.codec, m))))

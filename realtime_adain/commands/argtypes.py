@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+from pathlib import Path
 from typing import Callable
 
 from realtime_adain.imageio import MAX_SIDE
@@ -89,3 +90,34 @@ def resolution(text: str) -> tuple[int, int]:
     if not (16 <= width <= MAX_SIDE and 16 <= height <= MAX_SIDE):
         raise argparse.ArgumentTypeError(f"{text!r}: both sides must be 16 to {MAX_SIDE} pixels")
     return width, height
+
+
+# Benchmarks and ahead-of-time engine builds hold whole frames (and a batch of them) in memory:
+# up to 4K (DCI, 4096 wide) and a few dozen per call, beyond which one step needs tens of GiB.
+MAX_FRAME_SIDE = 4096
+MAX_FRAME_BATCH = 64
+frame_batch = int_between(1, MAX_FRAME_BATCH, "frame_batch")
+frame_side = int_between(0, MAX_FRAME_SIDE, "frame_side")  # a processing size, 0 = native
+# Timed steps and untimed warm-up steps: plenty for any statistic, not days of running.
+MAX_STEPS = 100_000
+MAX_WARMUP_STEPS = 10_000
+step_count = int_between(1, MAX_STEPS, "step_count")
+warmup_steps = int_between(0, MAX_WARMUP_STEPS, "warmup_steps")
+# Frame rates a benchmark sends or generates (a zero, tiny or huge rate stalls or floods it).
+MAX_FPS = 240
+frame_rate = _checked(float, lambda v: 1 <= v <= MAX_FPS, f"is outside 1..{MAX_FPS} fps", "frame_rate")
+
+
+def frame_resolution(text: str) -> tuple[int, int]:
+    """`resolution`, at most MAX_FRAME_SIDE on a side (frames a benchmark or an engine build holds)."""
+    width, height = resolution(text)
+    if width > MAX_FRAME_SIDE or height > MAX_FRAME_SIDE:
+        raise argparse.ArgumentTypeError(f"{text!r}: both sides must be 16 to {MAX_FRAME_SIDE} pixels")
+    return width, height
+
+
+def nonempty_path(text: str) -> Path:
+    """A non-empty path: '' (an unset variable) is no wish for the default, nor the current folder."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty path (an unset variable?)")
+    return Path(text)

@@ -8,11 +8,12 @@ engines are one per resolution and batch, stored in the engine cache the tensorr
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from tqdm import tqdm
 
-from realtime_adain.commands.argtypes import RESOLUTION_PRESETS, positive_int, resolution
+from realtime_adain.commands.argtypes import MAX_FRAME_BATCH, MAX_FRAME_SIDE, RESOLUTION_PRESETS, frame_batch, frame_resolution
 from realtime_adain.errors import UserError
 from realtime_adain.paths import ensure_writable_dir, refuse_overwriting_inputs
 from realtime_adain.atomic import PendingOutput
@@ -36,11 +37,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--format", required=True, choices=("tensorrt", "onnx"), help="what to build")
     parser.add_argument("--vgg", metavar="PATH", help="encoder weights (default: $REALTIME_ADAIN_VGG or the downloaded file)")
     parser.add_argument("--decoder", metavar="PATH", help="decoder weights: decoder.pth or a trainer checkpoint (.safetensors)")
-    parser.add_argument("-r", "--resolution", type=resolution, action="append", metavar="WxH",
-                        help="tensorrt: frame size to build for, WIDTHxHEIGHT or 360p/720p/1080p; repeatable "
-                             "(default: 360p, 720p and 1080p)")
-    parser.add_argument("--batch", type=positive_int, action="append", metavar="N",
-                        help="tensorrt: frames per call to build for; repeatable (default: 1)")
+    parser.add_argument("-r", "--resolution", type=frame_resolution, action="append", metavar="WxH",
+                        help=f"tensorrt: frame size to build for, WIDTHxHEIGHT up to {MAX_FRAME_SIDE} a side or "
+                             "360p/720p/1080p; repeatable (default: 360p, 720p and 1080p)")
+    parser.add_argument("--batch", type=frame_batch, action="append", metavar="N",
+                        help=f"tensorrt: frames per call to build for, up to {MAX_FRAME_BATCH}; repeatable (default: 1)")
     parser.add_argument("--precision", choices=("fp16", "fp32"), default=None,
                         help="engine precision (default: fp16 for tensorrt; onnx is fp32)")
     parser.add_argument("--device", default="cuda", help="tensorrt: the GPU to build on (default: cuda)")
@@ -78,7 +79,7 @@ def export_onnx_command(args: argparse.Namespace) -> int:
             print(report)
         return 0
     path = Path(args.output)
-    check_output(path, stylizer.weight_paths)
+    check_output(path, stylizer.weight_paths, args.output)
     with PendingOutput(path) as pending:  # kept only once it matches PyTorch
         report = export_checked(stylizer.net, pending.path)
     print(f"exported: {path}")
@@ -86,9 +87,12 @@ def export_onnx_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def check_output(path: Path, inputs: tuple[str, ...]) -> None:
+def check_output(path: Path, inputs: tuple[str, ...], text: str) -> None:
+    """`text`: -o as typed (Path drops a trailing slash, which says a folder was meant)."""
+    if text.endswith(("/", os.sep)):
+        raise UserError(f"{text}: names a folder; the output of --format onnx is a file, e.g. {text}adain.onnx")
     if path.suffix != ".onnx":
-        raise UserError(f"{path}: the output of --format onnx must end in .onnx")
+        raise UserError(f"{path}: the output of --format onnx must end in .onnx (a file name such as adain.onnx)")
     refuse_overwriting_inputs([path], [Path(p) for p in inputs])
     ensure_writable_dir(path.parent)
 
@@ -102,12 +106,16 @@ def export_tensorrt_command(args: argparse.Namespace) -> int:
     from realtime_adain.model import padded_size
     from realtime_adain.stylizer import Stylizer
 
+    if args.output and Path(args.output).exists() and not Path(args.output).is_dir():
+        raise UserError(f"{args.output}: the output of --format tensorrt is a folder (the engine directory), not a file")
     engines.require("tensorrt", "cuda", torch.float16)  # what is missing for it, before any device choice
+    if args.output:
+        ensure_writable_dir(Path(args.output))  # before minutes of building, not after
     precision = args.precision or "fp16"
     stylizer = Stylizer.load(args.vgg, args.decoder, device=args.device, dtype=precision, engine="tensorrt")
     cache = EngineCache(args.output) if args.output else EngineCache()
     sizes = args.resolution or list(RESOLUTION_PRESETS.values())
-    shapes = [(n, 3, *padded_size(h, w)) for n in (args.batch or [1]) for w, h in sizes]
+    shapes = list(dict.fromkeys((n, 3, *padded_size(h, w)) for n in (args.batch or [1]) for w, h in sizes))  # each built once
     for shape in tqdm(shapes, desc="building engines", unit="engine", disable=None):
         _, built = cached_engine(stylizer.net, stylizer.weights_id, shape, stylizer.dtype, stylizer.device,
                                  cache, rebuild=args.rebuild)
