@@ -35,10 +35,7 @@ ImageLike = Any  # a path (str or os.PathLike), a PIL image, or an (H, W, 3) / (
 def read_image(path: str | os.PathLike, name: str = "path") -> np.ndarray:
     """Any image file as (H, W, 3) uint8 RGB; a mistaken argument is a TypeError/ValueError naming
     it, a file that cannot be read a UserError naming the file."""
-    path = check_path(path, name)
-    if not path.is_file() and path.exists() and not path.is_dir():  # reading a fifo would hang
-        raise UserError(f"{path}: a device, fifo or socket, not an image file")
-    return imageio.read_image(path)
+    return imageio.read_image(check_path(path, name))
 
 
 def write_image(path: str | os.PathLike, image: np.ndarray) -> None:

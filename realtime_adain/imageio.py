@@ -66,8 +66,9 @@ MAX_FILE_BYTES = 4 << 30
 def read_image(path: str | os.PathLike) -> np.ndarray:
     """Any grayscale, RGB(A), 16-bit or CMYK image as (H, W, 3) uint8 RGB."""
     path = Path(path)
-    if not path.is_file():
-        raise UserError(f"{path}: {'a folder, not an image file' if path.is_dir() else 'no such file'}")
+    if not path.is_file():  # (a fifo is never opened: reading it would wait for a writer)
+        kind = ("a folder" if path.is_dir() else "a device, fifo or socket") if path.exists() else None
+        raise UserError(f"{path}: {kind + ', not an image file' if kind else 'no such file'}")
     size = path.stat().st_size
     if size > MAX_FILE_BYTES:  # read whole before any header is looked at: a 50 GB file would exhaust memory
         raise UserError(f"{path}: {size / 2**30:.1f} GiB is larger than any image read here "

@@ -155,7 +155,6 @@ def serve_children() -> list[int]:
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
 def test_a_ctrl_c_while_the_server_loads_leaves_no_server(weights_env, tmp_path):
     """It was left running, orphaned, with its working folder gone."""
-    pytest.importorskip("aiortc")
     from realtime_adain.benchmarks.serve import start_server
 
     vgg, decoder = weights_env
