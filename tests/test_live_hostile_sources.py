@@ -9,6 +9,7 @@ import time
 from fractions import Fraction
 
 import av
+import cv2
 import numpy as np
 import pytest
 
@@ -124,3 +125,17 @@ def test_a_photo_is_a_camera_that_keeps_seeing_it(tmp_path):
     assert all(image is images[0] for image in images) and images[0].shape == (48, 64, 3)
     assert 0.15 <= time.monotonic() - started < 1.0  # at 25 fps, as FFmpeg says an image plays
     assert len(list(open_source(str(photo), loop=False).frames())) == 1
+
+
+def test_pictures_one_after_another_play_as_a_clip(tmp_path):
+    """A raw MJPEG stream (.mjpeg: JPEGs back to back, as IP cameras record) is a clip FFmpeg plays
+    at 25 fps; it was taken for a photo and its first picture shown on and on."""
+    pictures = [np.full((16, 24, 3), 20 * i, np.uint8) for i in range(5)]
+    stream = tmp_path / "camera.mjpeg"
+    stream.write_bytes(b"".join(cv2.imencode(".jpg", picture)[1].tobytes() for picture in pictures))
+    images = list(open_source(str(stream), loop=False).frames())
+    assert [round(float(image.mean()) / 20) for image in images] == [0, 1, 2, 3, 4]
+    looped = open_source(str(stream))
+    frames = looped.frames()
+    assert [round(float(next(frames).mean()) / 20) for _ in range(7)] == [0, 1, 2, 3, 4, 0, 1]
+    looped.close()

@@ -327,6 +327,17 @@ def test_writer_keeps_timestamps_increasing(tmp_path, capsys):
     assert capsys.readouterr().err.count("note: ") == 1
 
 
+
+def test_a_muxer_that_cannot_finish_the_file_is_one_line(tmp_path):
+    """The MP4 muxer refuses, only when finishing the file, a timecode at 60000 fps (what FFmpeg 8
+    read as a DV file's rate): that was a traceback from PyAV's close."""
+    out = tmp_path / "out.mp4"
+    spec = VideoFormatOut(64, 48, Fraction(1, 60000), Fraction(60000), tags={"timecode": "00:00:00:00"})
+    writer = VideoWriter(out, EncodeSettings(), spec, passthrough=[])
+    writer.write_frame(two_colour_frame(), 0, 2400)
+    with pytest.raises(UserError, match=r"out.mp4: the .mp4 muxer could not finish the file \(Invalid argument\)"):
+        writer.close()
+
 def test_copied_audio_with_repeated_timestamps_is_moved_on(tmp_path, capsys):
     """AVI audio copied by PyAV without its bit rate reads back with every dts 0: the writer moves
     them one tick apart (as FFmpeg does) instead of handing the muxer timestamps it refuses."""
@@ -479,3 +490,24 @@ def test_reencoded_audio_gets_a_layout_its_encoder_takes():
     assert encodable_layout("mp2", av.AudioLayout("mono"), 48000).name == "mono"
     assert encodable_layout("ac3", av.AudioLayout("7.1"), 48000).nb_channels == 6
     assert encodable_layout("aac", av.AudioLayout("7.1"), 48000).name == "7.1"
+
+
+def test_pictures_one_after_another_are_a_clip_and_one_picture_an_image(tmp_path):
+    """A raw MJPEG stream (.mjpeg) is a clip FFmpeg plays (48 frames at 25 fps); it was refused as
+    "an image". One JPEG still is, also when only the start is read (`max_frames=1`)."""
+    import cv2
+
+    pictures = [np.full((16, 24, 3), 20 * i, np.uint8) for i in range(5)]
+    stream = tmp_path / "camera.mjpeg"
+    stream.write_bytes(b"".join(cv2.imencode(".jpg", picture)[1].tobytes() for picture in pictures))
+    with VideoReader(stream) as reader:
+        frames = [item for item in reader.items() if isinstance(item, Frame)]
+        assert reader.frame_rate == 25
+    assert [round(float(frame.image.mean()) / 20) for frame in frames] == [0, 1, 2, 3, 4]
+    with VideoReader(stream, max_frames=1) as reader:
+        assert len([item for item in reader.items() if isinstance(item, Frame)]) == 1
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(cv2.imencode(".jpg", pictures[0])[1].tobytes())
+    for max_frames in (0, 1):
+        with pytest.raises(UserError, match="this is an image, not a video"):
+            VideoReader(photo, max_frames=max_frames)

@@ -116,6 +116,11 @@ CASES = [
     _case("rawvideo-avi", "avi", ["rawvideo", "pcm_s16le"], "-c:v", "rawvideo", "-pix_fmt", "bgr24",
           "-c:a", "pcm_s16le"),
     _case("mpeg2-ts-ac3", "ts", ["mpeg2video", "ac3"], "-c:v", "mpeg2video", "-bf", "2", "-c:a", "ac3"),
+    # DV as camcorders write it (PAL only: 720x576 at 25 fps, stereo PCM), with its timecode: FFmpeg 8
+    # reads its average rate as 60000 fps, and the MP4 muxer refused to finish a timecode track at
+    # that rate (a traceback, the output lost).
+    _case("dv-pal-pcm-timecode", "dv", ["dvvideo", "pcm_s16le"], "-c:v", "dvvideo", "-pix_fmt", "yuv420p",
+          "-c:a", "pcm_s16le", "-ac", "2", video="testsrc2=size=720x576:rate=25:duration=1", fast=True),
 ]
 FAST = [case for case in CASES if case.fast]
 

@@ -24,7 +24,7 @@ import numpy as np
 
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import resize
-from realtime_adain.video.reader import IMAGE_FORMATS, error_reason, frame_to_rgb, pixel_aspect
+from realtime_adain.video.reader import error_reason, frame_to_rgb, is_picture_format, pixel_aspect, plausible_rate
 
 T = TypeVar("T")
 
@@ -181,9 +181,9 @@ class PyAVSource:
             raise SourceError(f"{self.target}: has no video stream")
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
-        self.fps = float(stream.average_rate or stream.guessed_rate or 30)
+        self.fps = float(plausible_rate(stream) or 30)
         name = container.format.name
-        self.still = self.is_file and os.path.isfile(self.target) and (name in IMAGE_FORMATS or name.endswith("_pipe"))
+        self.still = self.is_file and os.path.isfile(self.target) and is_picture_format(name)
         self._container = container
 
     def _decoded(self) -> Iterator[tuple[np.ndarray, float | None]]:
@@ -201,8 +201,8 @@ class PyAVSource:
         """Files are paced by their frames' timestamps, as they play (a variable frame rate too;
         by the frame rate where a frame has none), sleeping only when early; URLs pace themselves."""
         period = 1.0 / self.fps
-        if self.still:
-            yield from self._repeated(period)
+        if self.still and (photo := self._single_picture()) is not None:
+            yield from self._repeated(photo, period)
             return
         start, shown, first = time.monotonic(), 0, None
         while True:
@@ -226,13 +226,24 @@ class PyAVSource:
             self._container.seek(0)
             start, shown, first = time.monotonic() + period, 0, None  # the last frame is shown for its period
 
-    def _repeated(self, period: float) -> Iterator[np.ndarray]:
+    def _single_picture(self) -> np.ndarray | None:
+        """The picture of a one-picture file; None for pictures one after another (a raw MJPEG
+        stream, .mjpeg), which then plays as a clip from its start."""
+        pictures = self._decoded()
+        first = next(pictures, None)
+        if first is None:
+            raise SourceLost(f"{self.description}: no picture in it")
+        if next(pictures, None) is None:
+            return first[0]
+        pictures.close()
+        self.still = False
+        self._container.seek(0)
+        return None
+
+    def _repeated(self, image: np.ndarray, period: float) -> Iterator[np.ndarray]:
         """A photo as a camera that sees it: decoded once (a JPEG could not be sought back to
         its start, so the session ended after one frame; a 12 MP one cost a core to decode on and
         on), then the same picture every period, until stopped or, without looping, once."""
-        image = next((image for image, _ in self._decoded()), None)
-        if image is None:
-            raise SourceLost(f"{self.description}: no picture in it")
         due = time.monotonic()
         while True:
             yield image

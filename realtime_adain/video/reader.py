@@ -137,6 +137,22 @@ def note_aspect_change(name: str, first: Fraction, now: Fraction) -> None:
          "as FFmpeg keeps it", once=True)
 
 
+def is_picture_format(name: str) -> bool:
+    """Whether FFmpeg's demuxer `name` reads pictures (a JPEG, a PNG, or such pictures one after another)."""
+    return name in IMAGE_FORMATS or name.endswith("_pipe")
+
+
+def plausible_rate(stream: av.video.stream.VideoStream) -> Fraction | None:
+    """The stream's average frame rate, unless it is more than 4x the rate FFmpeg guesses from its
+    timestamps: FFmpeg 8 reads DV with an average of one frame per tick of its 1/60000 time base
+    (60000 fps, where ffprobe 5.1 says 25); an MP4 muxer then refuses to finish a file with a
+    timecode at that rate."""
+    average, guessed = stream.average_rate, stream.guessed_rate
+    if average and guessed and average > 4 * guessed:
+        return guessed
+    return average or guessed
+
+
 def error_reason(exc: BaseException) -> str:
     """FFmpeg's or the OS's reason for a failure, as one short line."""
     text = getattr(exc, "strerror", None) or str(exc)
@@ -164,8 +180,9 @@ class VideoReader:
         except (av.error.FFmpegError, UnicodeDecodeError) as exc:
             raise UserError(f"{self.path}: not a readable video ({error_reason(exc)})") from None
         try:
-            if self.container.format.name in IMAGE_FORMATS or self.container.format.name.endswith("_pipe"):
-                raise UserError(f"{self.path}: this is an image, not a video (use `realtime-adain image`)")
+            # One picture is an image; pictures one after another (a raw MJPEG stream, .mjpeg) are a
+            # clip, as FFmpeg plays them: told apart by a second frame.
+            picture = is_picture_format(self.container.format.name)
             self.stream = main_video_stream(self.container, self.path.name)
             self.stream.thread_type = "AUTO"  # frame + slice threads in the decoder
             self.stream.codec_context.flags |= OUTPUT_CORRUPT  # damaged frames are concealed, not dropped
@@ -174,18 +191,25 @@ class VideoReader:
             self.pixel_aspect = pixel_aspect(self.stream, self.path.name)  # frames are resampled to square pixels
             self.damaged = 0  # video packets the decoder rejected (skipped)
             self.shift = TimestampShift(self.container, self.path.name)  # timestamps from zero, across splices
+            self._frame_limit = max(max_frames, 2) if picture and max_frames else max_frames
             self._items = self._demux()
             self._lookahead: list[Frame | av.Packet] = []
+            wanted = 2 if picture else 1
             for item in self._items:
                 self._lookahead.append(item)
-                if isinstance(item, Frame):
+                if isinstance(item, Frame) and (wanted := wanted - 1) == 0:
                     break
-            else:
+            frames = [item for item in self._lookahead if isinstance(item, Frame)]
+            if not frames:
                 raise UserError(f"{self.path}: the video has no frames")
+            if picture and len(frames) == 1:
+                raise UserError(f"{self.path}: this is an image, not a video (use `realtime-adain image`)")
+            if picture and max_frames == 1:  # the second picture was only looked at (pipes hold no sound)
+                self._lookahead, self._items = [frames[0]], iter(())
         except BaseException:
             self.container.close()
             raise
-        self.first_frame: Frame = self._lookahead[-1]
+        self.first_frame: Frame = frames[0]
         self.height, self.width = self.first_frame.image.shape[:2]  # as displayed (after rotation)
 
     @property
@@ -194,7 +218,7 @@ class VideoReader:
 
     @property
     def frame_rate(self) -> Fraction | None:
-        return self.stream.average_rate or self.stream.guessed_rate
+        return plausible_rate(self.stream)
 
     @property
     def expected_frames(self) -> int:
@@ -259,7 +283,7 @@ class VideoReader:
                 yield Frame(frame_to_rgb(decoded, self._reformatter, self.pixel_aspect), pts, duration, index)
                 index += 1
                 yield from held.before(pts, duration)
-                if index == self.max_frames:
+                if index == self._frame_limit:
                     return
             yield from held.before(None, 0)  # the sound after the last picture (a preview's too, if the file ended)
         except av.error.FFmpegError as exc:  # the frames still held for reordering did decode

@@ -9,6 +9,8 @@ not accept are dropped with a note (see docs/video.md).
 
 from __future__ import annotations
 
+import contextlib
+
 import dataclasses
 import functools
 import math
@@ -468,5 +470,14 @@ class VideoWriter:
                     frames = []
                 self._encode_audio(index, self._in_native_order(index, frames))
                 self._encode_audio(index, None)
-        finally:
+        except BaseException:
+            with contextlib.suppress(av.error.FFmpegError):  # the first error is the one to report
+                self.container.close()
+            raise
+        try:
             self.container.close()
+        except av.error.FFmpegError as exc:
+            if isinstance(exc, (OSError, MemoryError)):  # a full disk: named by the caller
+                raise
+            raise UserError(f"{self.path}: the {self.path.suffix} muxer could not finish the file "
+                            f"({exc.strerror or exc})") from None
