@@ -125,6 +125,16 @@ def _decode(data: np.ndarray, name: str) -> np.ndarray:
     return over_white(in_srgb(to_rgb8(image, linear=linear), profile), alpha)
 
 
+def first_frame_only_note(path: Path) -> str | None:
+    """What to say when an animated GIF/PNG/WebP or a multi-page TIFF gives only its first
+    picture (the rest would be dropped silently); None for one picture."""
+    frames = frame_count(path)
+    if frames <= 1:
+        return None
+    unit = "pages" if path.suffix.lower() in (".tif", ".tiff") else "frames"
+    return f"{path} has {frames} {unit}; only the first is used"
+
+
 def frame_count(path: str | os.PathLike) -> int:
     """How many frames (animated GIF, PNG, WebP) or pages (TIFF) a file holds; only the first is
     read. 1 for other formats, and for a camera's multi-picture JPEG (its first is the photo)."""

@@ -157,3 +157,18 @@ def test_a_style_edited_on_disk_is_used_after_the_rescan(stylizer, data_dir, tmp
     controller.set_styles(lib.names)
     after = active.stats(controller.state, frame)
     assert after is lib[0].stats and not torch.allclose(after.mean, before.mean)
+
+
+def test_an_animated_style_is_said_to_give_its_first_frame(stylizer, tmp_path, one_thread, capsys):
+    """`image` and `video` said so; the style libraries of `live`, `serve` and `sheet` dropped the
+    other frames silently."""
+    from PIL import Image
+
+    folder = tmp_path / "styles"
+    folder.mkdir()
+    frames = [Image.new("RGB", (32, 32), colour) for colour in ("red", "green", "blue")]
+    frames[0].save(folder / "moving.gif", save_all=True, append_images=frames[1:], duration=100)
+    Image.new("RGB", (32, 32), "white").save(folder / "still.png")
+    library(stylizer, folder, tmp_path / "cache")
+    notes = [line for line in capsys.readouterr().err.splitlines() if line.startswith("note:")]
+    assert notes == [f"note: {folder / 'moving.gif'} has 3 frames; only the first is used"]

@@ -131,11 +131,8 @@ def check_mix(args: argparse.Namespace, styles: Sequence[Path]) -> None:
 
 
 def note_first_frame_only(path: Path) -> None:
-    """Say so when an animated GIF/PNG/WebP or a multi-page TIFF gives only its first picture
-    (the rest were dropped silently)."""
-    from realtime_adain.imageio import frame_count
+    """Say so when an animated GIF/PNG/WebP or a multi-page TIFF gives only its first picture."""
+    from realtime_adain.imageio import first_frame_only_note
 
-    frames = frame_count(path)
-    if frames > 1:
-        unit = "pages" if path.suffix.lower() in (".tif", ".tiff") else "frames"
-        tqdm.write(f"note: {path} has {frames} {unit}; only the first is used", file=sys.stderr)
+    if text := first_frame_only_note(path):
+        tqdm.write(f"note: {text}", file=sys.stderr)

@@ -24,7 +24,8 @@ from realtime_adain.adain import StyleStats
 from realtime_adain.paths import expand_images
 from realtime_adain.errors import UserError
 from realtime_adain.atomic import atomic_write_bytes
-from realtime_adain.imageio import fit_short_side, read_image
+from realtime_adain.imageio import first_frame_only_note, fit_short_side, read_image
+from realtime_adain.video.notes import note
 from realtime_adain.stylizer import Stylizer
 from realtime_adain.userdirs import user_dir
 from realtime_adain.weights import file_sha256
@@ -95,6 +96,9 @@ class StyleLibrary:
         """The first scan: a missing path or an unreadable image is the user's error."""
         paths = list(dict.fromkeys(expand_images(self.sources, "style")))
         self.styles = [self._style(p) for p in tqdm(paths, desc="style statistics", unit="style", disable=None)]
+        for path in paths:  # an animated style gives its first picture, as in `image` and `video`
+            if text := first_frame_only_note(path):
+                note(text)
         return self
 
     def rescan(self) -> list[str]:
