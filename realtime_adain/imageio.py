@@ -160,12 +160,22 @@ _UNSUPPORTED = (
 )
 
 
+def _is_video(head: bytes) -> bool:
+    """Whether a file that no image decoder read starts as a video container does (MP4/MOV, after
+    HEIC/HEIF and AVIF, which share MP4's box; Matroska/WebM, AVI, MPEG-TS and -PS, FLV, Ogg, ASF)."""
+    return (head[4:8] == b"ftyp" or head.startswith((b"\x1a\x45\xdf\xa3", b"FLV\x01", b"OggS", b"\x00\x00\x01\xba",
+                                                      b"\x30\x26\xb2\x75\x8e\x66\xcf\x11"))
+            or (head.startswith(b"RIFF") and head[8:12] == b"AVI ") or (head[:1] == b"\x47" and head[188:189] == b"\x47"))
+
+
 def _unsupported_format(data: np.ndarray) -> str | None:
     """What to say about a file in a format known but not decodable here (None: not recognised)."""
     head = bytes(data[:1024])
     for signature, offset, kind in _UNSUPPORTED:
         if head[offset:offset + len(signature)] == signature:
             return f"{kind} images cannot be read here; convert it to PNG or JPEG"
+    if _is_video(head):
+        return "a video or sound file, not an image (`realtime-adain video` stylizes videos)"
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
     if b"<svg" in text and text.startswith((b"<?xml", b"<!doctype", b"<!--", b"<svg")):
         return "an SVG drawing, not a raster image; export it to PNG first"

@@ -371,3 +371,15 @@ def test_a_file_larger_than_any_image_is_refused_unread(tmp_path):
         handle.truncate(5 << 30)
     with pytest.raises(UserError, match=r"movie.jpg: 5.0 GiB is larger than any image read here \(4 GiB at most\)"):
         read_image(big)
+
+
+def test_a_video_given_as_an_image_is_said_to_be_one(weights_env, run_cli, data_dir, tmp_path):
+    """A video as the content of `image` or as a style said only "not a readable image"; an AVIF
+    picture (the same box as MP4) is still read."""
+    video = data_dir / "videos" / "cutBunny.mp4"
+    for args in ((video, "-s", data_dir / "style" / "trial.jpg"), (data_dir / "content" / "cornell.jpg", "-s", video)):
+        code, _, err = run_cli("image", *args, "-o", tmp_path / "o.png", *SMALL)
+        assert_one_line_error(code, err, f"{video}: a video or sound file, not an image (`realtime-adain video` stylizes videos)")
+    avif = tmp_path / "still.avif"
+    Image.fromarray(np.full((24, 32, 3), 90, np.uint8)).save(avif)
+    assert read_image(avif).shape == (24, 32, 3)
