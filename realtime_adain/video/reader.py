@@ -9,15 +9,18 @@ keeps the output interleaved like the input.
 from __future__ import annotations
 
 import heapq
+import math
 import os
+import struct
 from collections import deque
 from concurrent.futures import Future
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 import av
+from av.sidedata.sidedata import Type as SideDataType
 from av.video.reformatter import VideoReformatter
 import numpy as np
 
@@ -25,8 +28,12 @@ from realtime_adain.errors import UserError
 from realtime_adain.video.notes import note
 from realtime_adain.video.timestamps import TimestampShift
 
+# What a folder given as input is searched for (a file named on its own is opened whatever its
+# name): Blu-ray and AVCHD (.m2ts, .mts), DVD (.vob), camcorders (.dv, .mod, .tod), broadcast
+# (.mxf, .m2t), old web and phone formats, lossless interchange (.y4m, .nut).
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".mts",
-                    ".wmv", ".flv", ".3gp", ".ogv")
+                    ".wmv", ".flv", ".3gp", ".ogv", ".m2ts", ".m2t", ".m2v", ".vob", ".dv", ".mod", ".tod",
+                    ".mxf", ".3g2", ".asf", ".f4v", ".divx", ".qt", ".y4m", ".nut")
 # Demuxers that read still images (plus every "*_pipe" one, e.g. png_pipe, jpeg_pipe).
 IMAGE_FORMATS = ("image2",)
 # Streams whose packets are carried over to the output (data streams such as timecodes are not).
@@ -48,6 +55,7 @@ OUTPUT_CORRUPT = int(av.codec.context.Flags.output_corrupt)
 # at the average rate: a header written before the frames were (an AVI written to a pipe) carries
 # a placeholder (2**30).
 PLAUSIBLE_FRAMES = 2
+DISPLAYMATRIX = SideDataType.DISPLAYMATRIX
 
 
 def is_video_path(path: Path) -> bool:
@@ -79,10 +87,33 @@ class Colour:
         return cls(frame.colorspace, frame.color_range, frame.color_primaries, frame.color_trc)
 
 
-def upright(image: np.ndarray, rotation: int) -> np.ndarray:
-    """Rotate by the display matrix: `rotation` is counter-clockwise degrees (PyAV's `frame.rotation`)."""
-    quarter_turns = round(rotation / 90) % 4
-    return np.ascontiguousarray(np.rot90(image, quarter_turns)) if quarter_turns else image
+def display_matrix(frame: av.VideoFrame) -> tuple[int, ...] | None:
+    """The frame's display matrix (FFmpeg's 9 int32s: 16.16 a, b, u, c, d, v, ...), None without one."""
+    data = frame.side_data.get(DISPLAYMATRIX)
+    return struct.unpack("=9i", bytes(data)[:36]) if data is not None else None
+
+
+def upright(image: np.ndarray, rotation: float, matrix: Sequence[int] | None = None) -> np.ndarray:
+    """The picture as the display matrix shows it: `rotation` is counter-clockwise degrees (PyAV's
+    `frame.rotation`), `matrix` the matrix itself, which also tells a mirror (a front camera's
+    recording): turned and flipped as FFmpeg's CLI (fftools/ffmpeg_filter.c) does. A mirror
+    read as its rotation alone came out upside down (an hflip is "180 degrees"), and a vflip not
+    at all. Other angles go to the nearest quarter turn."""
+    theta = -round(rotation)  # clockwise degrees, in [0, 360) as FFmpeg's get_rotation puts it
+    theta -= 360 * math.floor(theta / 360 + 0.9 / 360)
+    m = matrix or (0,) * 9
+    if abs(theta - 90) < 1:
+        shown = image.transpose(1, 0, 2) if m[3] > 0 else np.rot90(image, -1)  # transpose cclock_flip / clock
+    elif abs(theta - 180) < 1:
+        shown = image[:, ::-1] if matrix is None or m[0] < 0 else image  # hflip
+        shown = shown[::-1] if matrix is None or m[4] < 0 else shown  # vflip
+    elif abs(theta - 270) < 1:
+        shown = np.rot90(image, -1)[::-1] if m[3] < 0 else np.rot90(image, 1)  # transpose clock_flip / cclock
+    elif abs(theta) > 1:
+        shown = np.rot90(image, round(rotation / 90) % 4)
+    else:
+        shown = image[::-1] if m[4] < 0 else image  # vflip
+    return np.ascontiguousarray(shown) if shown is not image else image
 
 
 # Sample aspect ratios seen in real files run from 8:9 (DVD) to 2:1 (anamorphic lenses); one
@@ -119,7 +150,7 @@ def frame_to_rgb(frame: av.VideoFrame, reformatter: VideoReformatter, aspect: Fr
     width, height = square_pixel_size(frame.width, frame.height, aspect) if aspect != 1 else (None, None)
     rgb = reformatter.reformat(frame, format="rgb24", width=width, height=height,
                                src_color_range=frame.color_range).to_ndarray()
-    return upright(rgb, frame.rotation)
+    return upright(rgb, frame.rotation, display_matrix(frame))
 
 
 def codec_aspect(stream: av.video.stream.VideoStream) -> Fraction:
@@ -151,6 +182,11 @@ def plausible_rate(stream: av.video.stream.VideoStream) -> Fraction | None:
     if average and guessed and average > 4 * guessed:
         return guessed
     return average or guessed
+
+
+def is_cover_art(stream: av.video.stream.VideoStream) -> bool:
+    """Whether `stream` is one still picture attached to the sound (an MP3's or M4A's cover)."""
+    return bool(stream.disposition & av.stream.Disposition.attached_pic)
 
 
 def error_reason(exc: BaseException) -> str:
@@ -187,6 +223,7 @@ class VideoReader:
             self.stream.thread_type = "AUTO"  # frame + slice threads in the decoder
             self.stream.codec_context.flags |= OUTPUT_CORRUPT  # damaged frames are concealed, not dropped
             self.passthrough = [s for s in self.container.streams if s.type in PASSTHROUGH_TYPES]
+            self.cover_art = is_cover_art(self.stream)
             self.rotation, self.colour = 0, None  # set from the first decoded frame
             self.pixel_aspect = pixel_aspect(self.stream, self.path.name)  # frames are resampled to square pixels
             self.damaged = 0  # video packets the decoder rejected (skipped)
@@ -218,7 +255,8 @@ class VideoReader:
 
     @property
     def frame_rate(self) -> Fraction | None:
-        return plausible_rate(self.stream)
+        """None for cover art: its stream's only rate is its time base's (90000 fps)."""
+        return None if self.cover_art else plausible_rate(self.stream)
 
     @property
     def expected_frames(self) -> int:
@@ -245,6 +283,11 @@ class VideoReader:
         if not declared or not rate or declared > PLAUSIBLE_FRAMES * seconds * rate + 1:
             return 0
         return declared
+
+    def cover_duration(self) -> int:
+        """How long cover art shows, in the stream's time base: the file's duration (at least one tick)."""
+        seconds = Fraction(self.container.duration or 0, 1_000_000)
+        return max(1, round(seconds / self.time_base))
 
     def chapters(self) -> list[dict]:
         """The file's chapters, on the timeline from zero (`TimestampShift`), as PyAV gives them."""
@@ -275,6 +318,8 @@ class VideoReader:
                     yield from held.add(item)
                     continue
                 decoded, pts, duration = item
+                if self.cover_art:  # (no timestamp) shown from the start to the end of the sound
+                    pts, duration = 0, self.cover_duration()
                 if index == 0:
                     self.rotation, self.colour = decoded.rotation, Colour.of(decoded)
                 if first_aspect is not None and codec_aspect(self.stream) != first_aspect:
@@ -479,8 +524,14 @@ class HeldPackets:
 def main_video_stream(container: av.container.InputContainer, name: str) -> av.video.stream.VideoStream:
     """The video stream `ffmpeg` takes from a file: the one with the most pixels, a default one
     (disposition) counting 5000000 more, the first of equals; cover art (a one-picture stream
-    marked attached_pic) is not the video. Where there are several, a note names the one taken."""
+    marked attached_pic) is not the video, unless there is nothing else to show with the sound
+    (see `is_cover_art`). Where there are several, a note names the one taken."""
     moving = [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
+    if not moving and container.streams.video and container.streams.audio:
+        # A podcast or song with cover art: FFmpeg makes that picture a video shown for the whole sound.
+        note(f"{name}: no video but cover art; the picture is shown for the whole sound, as FFmpeg shows it",
+             once=True)
+        return container.streams.video[0]
     if not moving:
         raise UserError(f"{container.name}: no video stream")
 
