@@ -28,15 +28,25 @@ class ArgumentParser(argparse.ArgumentParser):
     Subcommand parsers inherit the class, so every command's bad option reads the same way.
     """
 
+    given: list[str] = []  # the command line being parsed (set by `build_parser`), for `dash_file_hint`
+
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"error: {self.prog}: {message} (see `{self.prog} --help`)\n")
+        self.exit(2, f"error: {self.prog}: {message}{dash_file_hint(self.given)} (see `{self.prog} --help`)\n")
+
+
+def dash_file_hint(args: Sequence[str]) -> str:
+    """A file whose name starts with a dash reads as an option (argparse then says an INPUT is
+    missing, or that `-x.mp4` is unrecognised): say how to name it."""
+    name = next((arg for arg in args if arg.startswith("-") and arg != "--" and os.path.isfile(arg)), None)
+    return f"; {name} is a file: write ./{name}, or put -- before it" if name else ""
 
 
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     """The whole command line. Building it loads no torch: the commands import their heavy parts
     when they run, so a mistyped option is refused in well under a second. `bench` registers
     its targets (each benchmark module loads torch) only when `argv` asks for `bench`."""
-    command = next((arg for arg in (sys.argv[1:] if argv is None else argv) if not arg.startswith("-")), None)
+    ArgumentParser.given = list(sys.argv[1:] if argv is None else argv)
+    command = next((arg for arg in ArgumentParser.given if not arg.startswith("-")), None)
     parser = ArgumentParser(
         prog="realtime-adain",
         description="Real-time arbitrary style transfer (AdaIN) for images, videos and webcams.",

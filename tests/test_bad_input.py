@@ -232,3 +232,14 @@ def test_outputs_write_through_symbolic_links(tmp_path):
     atomic_write_bytes(tmp_path / "link.json", b"{}")
     assert (tmp_path / "link.json").is_symlink() and (tmp_path / "target.json").read_bytes() == b"{}"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["link.json", "target.json"]  # no temporary left
+
+
+def test_a_file_named_like_an_option_gets_a_hint(run_cli, tmp_path, monkeypatch):
+    """`video -x.mp4 ...` said only that INPUT was missing: argparse takes the name for an option."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "-x.mp4").write_bytes(b"\0")
+    code, _, err = run_cli("video", "-x.mp4", "-s", "style.jpg", "-o", "o.mp4")
+    assert code == 2 and err.count("\n") == 1, err
+    assert "INPUT; -x.mp4 is a file: write ./-x.mp4, or put -- before it (see `realtime-adain video --help`)" in err
+    code, _, err = run_cli("video", "-s", "style.jpg", "-o", "o.mp4", "--bogus")  # no such file: no hint
+    assert code == 2 and "is a file" not in err, err
