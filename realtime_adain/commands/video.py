@@ -50,7 +50,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     encode.add_argument("--crf", type=int, metavar="Q", help="constant quality, lower is better (default 18)")
     encode.add_argument("--bitrate", type=bitrate, metavar="RATE",
                         help="target bitrate in bits per second instead of CRF, e.g. 800k or 4M (at least 10k)")
-    encode.add_argument("--pix-fmt", metavar="FMT",
+    encode.add_argument("--pix-fmt", type=argtypes.name, metavar="FMT",
                         help="pixel format (default yuv420p; yuv444p when a dimension is odd; else the closest "
                              "the encoder takes, e.g. yuvj420p for mjpeg)")
     encode.add_argument("--ext", default="mp4", metavar="EXT", help="output container in directory mode (default mp4)")

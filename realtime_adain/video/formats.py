@@ -20,7 +20,7 @@ from realtime_adain.errors import UserError
 # Output containers by file extension (explicit, so an unknown extension is a clear error).
 CONTAINER_FORMATS = {
     ".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm",
-    ".avi": "avi", ".ts": "mpegts",
+    ".avi": "avi", ".ts": "mpegts", ".m2ts": "mpegts", ".mts": "mpegts",  # (.m2ts: Blu-ray's 192-byte packets)
 }
 # The option that sets constant-quality mode, for the encoders that have one.
 QUALITY_OPTION = {
@@ -29,6 +29,9 @@ QUALITY_OPTION = {
 }
 # The worst (highest) constant quality each accepts; 0 is the best. x264 would clamp silently.
 QUALITY_MAX = {"libvpx-vp9": 63, "libaom-av1": 63, "libsvtav1": 63}  # the others: 51
+# Encoders that take --crf and --bitrate together (constrained quality: the quality, capped at the
+# bitrate). The others would ignore one (x264 and x265 drop the bitrate) or fail to open (SVT-AV1).
+CRF_WITH_BITRATE = frozenset({"libvpx-vp9", "libaom-av1", "h264_nvenc", "hevc_nvenc", "av1_nvenc"})
 # A quality that keeps painted textures crisp (x264's own default, 23, smears brush strokes).
 DEFAULT_CRF = 18
 PREFERRED_PIX_FMTS = ("yuv420p", "yuv444p")
@@ -78,6 +81,8 @@ class EncodeSettings:
         worst = QUALITY_MAX.get(codec, 51)
         if self.crf is not None and not 0 <= self.crf <= worst:
             raise UserError(f"--crf {self.crf} is outside {codec}'s range 0 (best) to {worst}")
+        if self.crf is not None and self.bitrate is not None and codec not in CRF_WITH_BITRATE:
+            raise UserError(f"encoder {codec} takes --crf or --bitrate, not both (it would ignore one)")
         if self.bitrate is not None and self.bitrate <= 0:
             raise UserError("--bitrate must be positive, e.g. 800k or 4M")
         if self.bitrate is not None and self.bitrate < MIN_BITRATE:
@@ -138,26 +143,75 @@ def _opens(codec: str, pix_fmt: str, width: int, height: int, options: tuple[tup
     return True
 
 
-def choose_pix_fmt(settings: EncodeSettings, width: int, height: int) -> str:
+# Raw video (no list of formats: it takes any) is tried in these common ones; a container stores
+# only some of them under a tag it reads back as the same format (`_raw_reads_back`).
+RAW_PIX_FMTS = ("yuv420p", "yuv444p", "yuv422p", "uyvy422", "yuyv422", "nv12", "rgb24", "bgr24", "rgba", "bgra",
+                "argb", "abgr", "gray")
+
+
+@functools.lru_cache(maxsize=None)
+def _raw_reads_back(fmt: str, pix_fmt: str) -> bool:
+    """Whether a `fmt` container reads raw `pix_fmt` video back as `pix_fmt`. Each keeps a table of
+    tags: MOV has none for yuv420p (unplayable), AVI files yuv444p under bgr24's (false colours),
+    Matroska refuses rgb24. Written and read in memory, one 16x16 frame."""
+    buffer = io.BytesIO()
+    try:
+        with av.open(buffer, "w", format=fmt) as out:
+            stream = out.add_stream("rawvideo", rate=25)
+            stream.width, stream.height, stream.pix_fmt = 16, 16, pix_fmt
+            for packet in stream.encode(av.VideoFrame(16, 16, pix_fmt)):
+                out.mux(packet)
+        buffer.seek(0)
+        with av.open(buffer) as back:
+            return back.streams.video[0].codec_context.pix_fmt == pix_fmt
+    except (av.error.FFmpegError, ValueError, IndexError):
+        return False
+
+
+def _known_pix_fmt(name: str) -> av.VideoFormat:
+    """The pixel format `name`, refused unless FFmpeg knows it and it holds pixels in memory (not
+    "cuda" or "vaapi": frames here are made on the CPU)."""
+    try:
+        found = av.VideoFormat(name)
+    except ValueError:
+        raise UserError(f"--pix-fmt {name}: not a pixel format FFmpeg knows (e.g. yuv420p, yuv444p, "
+                        "yuv420p10le, rgb24)") from None
+    if not found.components:
+        raise UserError(f"--pix-fmt {name}: a hardware surface format, not one frames are encoded from here")
+    return found
+
+
+def choose_pix_fmt(settings: EncodeSettings, width: int, height: int, container: str | None = None) -> str:
     """The requested pixel format, checked; or yuv420p, falling back to yuv444p for odd sizes.
 
     4:2:0 and 4:2:2 cannot represent an odd width or height exactly (H.264 crops in steps of two
     pixels), so odd sizes get full-resolution chroma and keep their exact size. Where the encoder
     takes neither, or will not open with it (MJPEG lists yuv420p but takes only yuvj420p at the
     usual range), the closest format with which it opens (`_likeness`), as FFmpeg picks one.
+    Raw video, which takes any, gets one the `container` (a muxer name) reads back as written.
     """
     codec = settings.encoder
     supported = [f.name for f in av.Codec(codec, "w").video_formats or []]
     odd = width % 2 or height % 2
     if settings.pix_fmt:
+        _known_pix_fmt(settings.pix_fmt)
         if supported and settings.pix_fmt not in supported:
             raise UserError(f"encoder {codec} does not take pixel format {settings.pix_fmt} "
                             f"(it takes {', '.join(supported[:12])})")
         if odd and _subsampled(settings.pix_fmt):
             raise UserError(f"pixel format {settings.pix_fmt} needs an even width and height, the output "
                             f"is {width}x{height}: use --pix-fmt yuv444p (or leave --pix-fmt out)")
+        if not supported and container and not _raw_reads_back(container, settings.pix_fmt):
+            kept = [name for name in RAW_PIX_FMTS if _raw_reads_back(container, name)]
+            raise UserError(f"--pix-fmt {settings.pix_fmt}: the {container} container does not store raw video "
+                            f"in that format (it stores {', '.join(kept) or 'none of the usual ones'})")
         return settings.pix_fmt
     fitting = [name for name in PREFERRED_PIX_FMTS if not (odd and _subsampled(name))]
+    if not supported and container:
+        wanted = fitting[0]
+        raw = sorted((name for name in RAW_PIX_FMTS if not (odd and _subsampled(name))),
+                     key=lambda n: (n != wanted, _likeness(n, wanted)))
+        return next((name for name in raw if _raw_reads_back(container, name)), wanted)
     if not supported:
         return fitting[0]
     wanted = fitting[0]
@@ -257,15 +311,15 @@ LAYOUTS = {1: "mono", 2: "stereo", 3: "2.1", 4: "quad", 5: "5.0", 6: "5.1", 7: "
 
 
 @functools.lru_cache(maxsize=None)
-def _audio_opens(codec: str, layout: str, rate: int) -> bool:
+def audio_opens(codec: str, layout: str, rate: int) -> bool:
     """Whether audio encoder `codec` opens for `layout` (a name FFmpeg parses) at `rate` Hz."""
-    context = av.CodecContext.create(codec, "w")
     try:
+        context = av.CodecContext.create(codec, "w")
         context.layout, context.sample_rate = layout, rate
         context.format = av.Codec(codec, "w").audio_formats[0]
         context.time_base = Fraction(1, rate)
         context.open()
-    except (av.error.FFmpegError, ValueError):  # (ValueError: a layout name FFmpeg does not parse)
+    except (av.error.FFmpegError, av.codec.codec.UnknownCodecError, ValueError):  # (ValueError: a layout name)
         return False
     return True
 
@@ -276,7 +330,7 @@ def encodable_layout(codec: str, layout: av.AudioLayout, rate: int) -> av.AudioL
     stereo only, AC-3 up to 5.1; as `ffmpeg` picks one (5.1 into MP2: stereo)."""
     most = max(1, min(layout.nb_channels, max(LAYOUTS)))
     for name in dict.fromkeys([layout.name] + [LAYOUTS[count] for count in range(most, 0, -1)]):
-        if _audio_opens(codec, name, rate):
+        if audio_opens(codec, name, rate):
             return av.AudioLayout(name)
     return layout  # none opens: starting the encoder says why
 
@@ -292,7 +346,7 @@ def encodable_rate(codec: str, rate: int) -> int:
 
 
 # The container suggested for an encoder the one asked for cannot hold: the first that can.
-HINT_ORDER = (".mkv", ".mov", ".mp4", ".m4v", ".avi", ".webm", ".ts")
+HINT_ORDER = (".mkv", ".mov", ".mp4", ".m4v", ".avi", ".webm", ".ts", ".m2ts", ".mts")
 
 
 def _holds_video(fmt: str, codec: av.Codec) -> bool:
@@ -300,23 +354,42 @@ def _holds_video(fmt: str, codec: av.Codec) -> bool:
         return container_holds(fmt, {codec.name, codec.canonical_name}, probe.supported_codecs)
 
 
+def check_picture_size(codec: str, width: int, height: int) -> None:
+    """Refuse a picture size an encoder is known to crash or hang on (found by trial; it would take
+    the process with it): x265 corrupts its heap on pictures 33 to 48 pixels wide and 16 to 31
+    high, whatever the pixel format ("corrupted size vs. prev_size", aborted; `ffmpeg` aborts the
+    same); SVT-AV1 never returns from its flush when one side is over 64 and the other 24 or less."""
+    name = av.Codec(codec, "w").name
+    if name == "libx265" and 33 <= width <= 48 and 16 <= height <= 31:
+        why = "x265 crashes on pictures 33 to 48 pixels wide and 16 to 31 high"
+    elif name == "libsvtav1" and max(width, height) > 64 and min(width, height) <= 24:
+        why = "SVT-AV1 hangs on a side of 24 pixels or less beside one over 64"
+    else:
+        return
+    raise UserError(f"{name} cannot encode {width}x{height} pictures ({why}): use another --codec, e.g. libx264")
+
+
 def check_encoder(settings: EncodeSettings, output: Path, width: int = 64, height: int = 64) -> None:
     """Fail before any work if the encoder is unknown, can't open here, or the container refuses it."""
     fmt = container_format(output)
+    if settings.codec is not None and not settings.codec.strip():
+        raise UserError("--codec: an empty encoder name (leave it out for the default)")
     settings = settings.for_container(fmt)
     try:
         codec = av.Codec(settings.codec, "w")
     except (av.codec.codec.UnknownCodecError, ValueError):
-        raise UserError(f"unknown video encoder '{settings.codec}' (e.g. libx264, libx265, h264_nvenc, ffv1)") from None
+        raise UserError(f"--codec: unknown video encoder '{settings.codec}' (e.g. libx264, libx265, h264_nvenc, "
+                        "ffv1)") from None
     if codec.type != "video":
-        raise UserError(f"'{settings.codec}' is an {codec.type} encoder, not a video encoder")
+        article = "an" if codec.type[0] in "aeiou" else "a"
+        raise UserError(f"--codec: '{settings.codec}' is {article} {codec.type} encoder, not a video encoder")
     if not _holds_video(fmt, codec):
         others = [ext for ext, other in CONTAINER_FORMATS.items() if other != fmt and _holds_video(other, codec)]
         hint = f" (try {min(others, key=HINT_ORDER.index)})" if others else ""
         raise UserError(f"{output.suffix} files cannot hold {settings.codec} video{hint}")
     context = av.CodecContext.create(codec)
     context.width, context.height = width, height
-    context.pix_fmt = choose_pix_fmt(settings, width, height)
+    context.pix_fmt = choose_pix_fmt(settings, width, height, fmt)
     context.time_base = Fraction(1, 25)
     context.options = settings.codec_options()
     if settings.bitrate:
@@ -325,4 +398,10 @@ def check_encoder(settings: EncodeSettings, output: Path, width: int = 64, heigh
         context.open()
     except av.error.FFmpegError as exc:
         hint = " (NVENC needs an NVIDIA GPU and driver)" if "nvenc" in settings.codec else ""
+        if settings.pix_fmt and not hint:  # (MJPEG takes yuv444p only as yuvj444p): the closest that opens
+            supported = [f.name for f in codec.video_formats or [] if f.name != settings.pix_fmt and f.components]
+            options = tuple(sorted(settings.codec_options().items()))
+            works = [name for name in sorted(supported, key=lambda n: _likeness(n, settings.pix_fmt))
+                     if _opens(settings.codec, name, width, height, options, settings.bitrate)]
+            hint = f" with --pix-fmt {settings.pix_fmt}" + (f" (try {works[0]})" if works else "")
         raise UserError(f"cannot open encoder {settings.codec}{hint}: {exc.strerror or exc}") from None

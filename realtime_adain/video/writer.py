@@ -25,8 +25,9 @@ from av.video.reformatter import VideoReformatter
 import numpy as np
 
 from realtime_adain.errors import UserError
-from realtime_adain.video.formats import (EncodeSettings, choose_pix_fmt, container_format, encodable_layout,
-                                          encodable_rate, encoder_time_base, holds_copy, is_adts_aac, muxer_accepts)
+from realtime_adain.video.formats import (EncodeSettings, audio_opens, check_picture_size, choose_pix_fmt,
+                                          container_format, encodable_layout, encodable_rate, encoder_time_base,
+                                          holds_copy, is_adts_aac, muxer_accepts)
 from realtime_adain.video.notes import note
 from realtime_adain.video.reader import Colour
 
@@ -189,8 +190,10 @@ class VideoWriter:
             self.container = av.open(str(self.path), "w", format=container_format(self.path))
         except av.error.FFmpegError as exc:
             raise UserError(f"{self.path}: cannot write here ({exc.strerror or exc})") from None
+        video_context = None
         try:
             self.video = self._add_video(settings, video)
+            video_context = self.video.codec_context
             self.streams: dict[int, av.stream.Stream] = {}  # input stream index -> output stream
             self.transcoded: dict[int, av.stream.Stream] = {}  # input index -> input stream, re-encoded
             notes = [line for stream in passthrough if (line := self._add_passthrough(stream, stream.index not in reencode))]
@@ -199,6 +202,10 @@ class VideoWriter:
             return notes
         except av.error.FFmpegError as exc:
             self.container.close()
+            if video_context is not None and not video_context.is_open:  # (an encoder's smallest picture: x265 16x16)
+                raise UserError(f"{self.path}: encoder {video_context.codec.name} does not open for "
+                                f"{video.width}x{video.height} {video_context.pix_fmt} pictures "
+                                f"({exc.strerror or exc})") from None
             copied_audio = any(s.type == "audio" and s.index not in self.transcoded for s in passthrough
                                if s.index in self.streams)
             if copied_audio and not last:
@@ -223,9 +230,10 @@ class VideoWriter:
             self.container.set_chapters(video.chapters)
 
     def _add_video(self, settings: EncodeSettings, spec: VideoFormatOut) -> av.video.stream.VideoStream:
+        check_picture_size(settings.codec, spec.width, spec.height)
         stream = self.container.add_stream(settings.codec, rate=spec.frame_rate)
         stream.width, stream.height = spec.width, spec.height
-        stream.pix_fmt = choose_pix_fmt(settings, spec.width, spec.height)
+        stream.pix_fmt = choose_pix_fmt(settings, spec.width, spec.height, self.container.format.name)
         encoder_tb = encoder_time_base(settings.codec, spec.time_base, spec.frame_rate, self.container.format.name,
                                        spec.base_rate)
         stream.time_base = encoder_tb if self.container.format.name == "avi" else spec.time_base
@@ -246,10 +254,13 @@ class VideoWriter:
     def _add_passthrough(self, stream: av.stream.Stream, copy_audio: bool = True) -> str | None:
         """Add the output stream for an input audio/subtitle stream: copied, re-encoded or dropped
         (the note to give for the last two)."""
-        name = "ADTS aac" if is_adts_aac(stream) else stream.codec_context.name
+        context = stream.codec_context  # audio by its codec, not its decoder (mp3, not mp3float)
+        name = context.codec.canonical_name if stream.type == "audio" else context.name
+        name = "ADTS aac" if is_adts_aac(stream) else name
         copies = holds_copy(self.container.format.name, stream, self.container.supported_codecs)
         if copies and (copy_audio or stream.type != "audio"):
-            self.streams[stream.index] = self.container.add_stream_from_template(stream)
+            out = self._avi_frame_stream(stream) or self.container.add_stream_from_template(stream)
+            self.streams[stream.index] = out
         elif stream.type == "audio":
             codec = self.container.default_audio_codec
             if stream.index not in self._decoded_layouts:  # (never `codec_context.channels`: see decoder_layout)
@@ -274,6 +285,29 @@ class VideoWriter:
             hint = "" if self.container.format.name == "matroska" else " (use .mkv to keep it)"
             return f"dropping {stream.type} stream #{stream.index} ({name}): {self.path.suffix} cannot hold it{hint}"
         return None
+
+    def _avi_frame_stream(self, stream: av.stream.Stream) -> av.stream.Stream | None:
+        """An AVI stream to copy an MP3 or AC-3 `stream` into, counted in frames; None: any other.
+
+        Copied from a template, such a stream keeps the input's block align (an AVI's MP3 has 576 or
+        1152, its frame), which the AVI muxer writes as a fixed sample size: every reader then timed
+        the packets by bytes (eight 72-byte MP3 packets to one frame's time: "non monotonically
+        increasing dts", sound out of place). FFmpeg clears it for these two when copying; PyAV
+        cannot, so the stream is made by their encoder (opened, never fed), whose parameters have
+        none. The packets are copied into it as they are."""
+        context = stream.codec_context
+        codec = context.codec.canonical_name
+        if self.container.format.name != "avi" or stream.type != "audio" or codec not in ("mp3", "ac3"):
+            return None
+        if stream.index not in self._decoded_layouts:
+            self._decoded_layouts[stream.index] = decoder_layout(stream)
+        layout, rate = self._decoded_layouts[stream.index][0], context.sample_rate
+        if not rate or not audio_opens(codec, layout.name, rate):  # (no such encoder here: as before)
+            return None
+        out = self.container.add_stream(codec, rate=rate, layout=layout)
+        if context.bit_rate:
+            out.bit_rate = context.bit_rate
+        return out
 
     def _subtitle_conversion(self, stream: av.stream.Stream) -> str | None:
         """The text subtitle codec a subtitle `stream` the container cannot hold is converted to, as
