@@ -229,11 +229,12 @@ def stylize_video(
     source: str | os.PathLike, output: str | os.PathLike, style: ImageLike | StyleStats | Sequence[ImageLike],
     *, mix: Sequence[float] | None = None, alpha: float = 1.0, preserve_color: bool = False, style_size: int = 512,
     size: int = 0, stabilize: str = "flow", stabilize_strength: float | None = None, stabilize_passes: int | None = None, frames: int = 0,
-    codec: str | None = None, crf: int | None = None, stylizer: Stylizer | None = None, model: ModelSettings | None = None,
-    max_pixels: int = DEFAULT_MAX_PIXELS,
+    codec: str | None = None, crf: int | None = None, bitrate: int | None = None, pix_fmt: str | None = None,
+    stylizer: Stylizer | None = None, model: ModelSettings | None = None, max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> Path:
     """The `video` command as a function: one file to another, sound kept; returns the output path.
-    `codec` None: the container's default encoder (libx264; libvpx-vp9 for .webm).
+    `codec` None: the container's default encoder (libx264; libvpx-vp9 for .webm); `bitrate` in
+    bits per second instead of `crf`; `pix_fmt` None: yuv420p (yuv444p for odd sizes).
     `stabilize_passes` None: two with a flow stabiliser; `stabilize_strength` None: 0.5 with two
     passes, 0.7 with one (docs/temporal.md)."""
     from realtime_adain.paths import refuse_overwriting_inputs
@@ -281,7 +282,9 @@ def stylize_video(
     if len(styles) > 1 and mix is None:
         raise ValueError("several styles need mix weights (mix=[...]), one per style")
     refuse_overwriting_inputs([output], [source] + [Path(s) for s in styles if isinstance(s, (str, os.PathLike))])
-    encode = EncodeSettings(None if codec is None else check_kind(codec, str, "codec"), check_whole(crf, "crf", none_ok=True))
+    encode = EncodeSettings(None if codec is None else check_kind(codec, str, "codec"), check_whole(crf, "crf", none_ok=True),
+                            check_whole(bitrate, "bitrate", none_ok=True, minimum=1),
+                            None if pix_fmt is None else check_kind(pix_fmt, str, "pix_fmt"))
     _as_value_error(lambda: check_encoder(encode, output))
     stylizer = stylizer or Stylizer.from_settings(settings.engine_model)
     given = {Path(f"style-{i}"): s for i, s in enumerate(styles)}

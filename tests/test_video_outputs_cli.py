@@ -149,3 +149,32 @@ def test_api_bad_codec_is_a_value_error_naming_codec(tmp_path, stylizer, data_di
         ra.stylize_video(data_dir / "videos" / "cutBunny.mp4", tmp_path / "o.mp4",
                          data_dir / "style" / "antimonocromatismo.jpg", codec=codec, stylizer=stylizer)
     assert leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("options, error, message", [
+    ({"pix_fmt": "nonsense"}, ValueError, "^pix_fmt nonsense: not a pixel format"),
+    ({"pix_fmt": 3}, TypeError, "pix_fmt must be str"),
+    ({"bitrate": "800k"}, TypeError, "bitrate must be a whole number"),
+    ({"bitrate": 5}, ValueError, "bitrate 5 is below the least taken"),
+    ({"bitrate": 10**30}, ValueError, "bitrate 10+ is above the most taken, 10000M"),  # an OverflowError inside PyAV
+    ({"bitrate": 200_000, "crf": 20}, ValueError, "takes crf or bitrate, not both"),
+], ids=["pix_fmt-unknown", "pix_fmt-int", "bitrate-text", "bitrate-tiny", "bitrate-huge", "crf-and-bitrate"])
+def test_api_takes_the_cli_encoding_options_checked(tmp_path, stylizer, data_dir, options, error, message):
+    """`stylize_video` had `codec` and `crf` only: the CLI's --bitrate and --pix-fmt were out of reach."""
+    import realtime_adain as ra
+
+    with pytest.raises(error, match=message):
+        ra.stylize_video(data_dir / "videos" / "cutBunny.mp4", tmp_path / "o.mp4",
+                         data_dir / "style" / "antimonocromatismo.jpg", stylizer=stylizer, **options)
+    assert leftovers(tmp_path) == []
+
+
+def test_api_writes_with_a_bitrate_and_a_pixel_format(tmp_path, stylizer, data_dir):
+    import realtime_adain as ra
+
+    out = ra.stylize_video(data_dir / "videos" / "cutBunny.mp4", tmp_path / "o.mkv",
+                           data_dir / "style" / "antimonocromatismo.jpg", size=32, style_size=64, frames=3,
+                           stabilize="off", bitrate=300_000, pix_fmt="yuv444p", stylizer=stylizer)
+    with av.open(str(out)) as container:
+        assert container.streams.video[0].codec_context.pix_fmt == "yuv444p"
+        assert container.streams.video[0].frames in (0, 3)

@@ -13,7 +13,7 @@ from realtime_adain.imageio import read_image
 from realtime_adain.paths import check_writable_dir, expand_images, expand_inputs, refuse_overwriting_inputs
 from realtime_adain.settings import STABILIZE_MODES, STABILIZE_STRENGTH, VideoSettings
 from realtime_adain.video.reader import is_video_path
-from realtime_adain.video.formats import CONTAINER_FORMATS, EncodeSettings, check_encoder
+from realtime_adain.video.formats import CONTAINER_FORMATS, MAX_BITRATE, EncodeSettings, check_encoder
 
 EPILOG = """examples:
   realtime-adain video clip.mp4 --style starry.jpg -o clip_starry.mp4
@@ -30,8 +30,8 @@ def bitrate(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a bitrate such as 800k or 4M")
     scale = {"": 1, "k": 1_000, "m": 1_000_000}[match.group(2).lower()]
     value = float(match.group(1)) * scale
-    if value > 10_000_000_000:  # 10 Gbit/s; also keeps an endless digit string from overflowing int()
-        raise argparse.ArgumentTypeError(f"{text!r} is above 10000M")
+    if value > MAX_BITRATE:  # also keeps an endless digit string from overflowing int()
+        raise argparse.ArgumentTypeError(f"{text!r} is above {MAX_BITRATE // 1_000_000}M")
     return int(value)
 
 

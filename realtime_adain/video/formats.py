@@ -42,6 +42,8 @@ CONTAINER_CODECS = {"webm": ("libvpx-vp9", "libaom-av1", "libsvtav1", "libvpx")}
 # The lowest --bitrate taken, in bits per second: below it no encoder makes a picture (x264 counts
 # kbit/s and fails on 0), and "--bitrate 4" or "800" is a missing k or M.
 MIN_BITRATE = 10_000
+# The highest: 10 Gbit/s, above any encoder's (FFmpeg's bit_rate is a C long: 10**30 overflowed).
+MAX_BITRATE = 10_000_000_000
 # Encoders that print to stderr themselves, not through FFmpeg's log (which PyAV keeps silent, as
 # this tool says what went wrong in one line of its own): silenced too. x265 by a parameter (its
 # "x265 [info]" lines, some 40 an encoder); SVT-AV1 reads SVT_LOG as it starts (0: fatal only).
@@ -88,6 +90,8 @@ class EncodeSettings:
         if self.bitrate is not None and self.bitrate < MIN_BITRATE:
             raise UserError(f"--bitrate {self.bitrate} is below the least taken, {MIN_BITRATE // 1000}k "
                             "(bits per second: e.g. 800k or 4M)")
+        if self.bitrate is not None and self.bitrate > MAX_BITRATE:
+            raise UserError(f"--bitrate {self.bitrate} is above the most taken, {MAX_BITRATE // 1_000_000}M")
         if codec in QUIET_ENVIRONMENT:
             os.environ.setdefault(*QUIET_ENVIRONMENT[codec])  # (the user's own setting wins)
         options = dict(QUIET_OPTIONS.get(codec, {}))
