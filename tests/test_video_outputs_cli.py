@@ -113,6 +113,18 @@ def test_picture_sizes_an_encoder_crashes_or_hangs_on_are_one_line(tmp_path, wei
     assert leftovers(folder) == []
 
 
+
+def test_a_size_the_encoder_crashes_on_is_refused_before_the_model_loads(tmp_path, monkeypatch, run_cli, style):
+    """The refusal came when the writer opened, after the model had loaded (seconds; minutes for an
+    engine build): the weights here do not exist, so only a check made before loading answers."""
+    monkeypatch.setenv("REALTIME_ADAIN_VGG", str(tmp_path / "missing-vgg.pth"))
+    monkeypatch.setenv("REALTIME_ADAIN_DECODER", str(tmp_path / "missing-decoder.pth"))
+    source = write_video(tmp_path / "in.mp4", gradient_frames(2, 40, 20))
+    code, _, err = run_cli("video", source, "-s", style, "-o", tmp_path / "o.mkv", "--codec", "libx265", "--size", "20")
+    assert code == 2 and err.count("\n") == 1, err
+    assert err.startswith(f"error: {source}: libx265 cannot encode 40x20 pictures"), err
+
+
 def test_an_encoder_that_does_not_open_at_the_size_says_so(tmp_path, weights_env, run_cli, style):
     """Was "cannot start encoding (Invalid argument)": x265 takes no picture 8 pixels high."""
     source = write_video(tmp_path / "in.mp4", gradient_frames(2, 100, 8))

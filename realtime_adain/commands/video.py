@@ -125,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
     from realtime_adain.stylizer import Stylizer  # torch: only once the options are sound
     from realtime_adain.video.job import check_inputs, stylize_videos
 
-    check_inputs(inputs, settings)  # every input opens and fits, before the model loads
+    check_inputs(inputs, settings, encode)  # every input opens and fits, before the model loads
 
     stylizer = Stylizer.from_settings(settings.engine_model)
     steadiness = {"stabilize": settings.stabilize, "stabilize_passes": settings.passes if settings.has_flow else None,

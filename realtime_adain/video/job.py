@@ -30,7 +30,7 @@ from realtime_adain.temporal import ContentStatsSmoother, Stabilizer
 from realtime_adain.two_pass import TwoPassStabilizer, forward_pass
 from realtime_adain.video.pipeline import Pipeline
 from realtime_adain.video.reader import Frame, VideoReader
-from realtime_adain.video.formats import EncodeSettings
+from realtime_adain.video.formats import EncodeSettings, check_picture_size
 from realtime_adain.video.notes import note
 from realtime_adain.video.writer import VideoFormatOut, VideoWriter
 
@@ -221,24 +221,33 @@ class VideoDone:
     seconds: float
 
 
-def check_opened(source: Path, reader: VideoReader, settings: VideoSettings) -> None:
+def check_opened(source: Path, reader: VideoReader, settings: VideoSettings,
+                 encode: EncodeSettings | None = None) -> None:
     """Refuse an opened input whose first frame is over the pixel budget at the processing size,
-    or whose output (at the display size, with --keep-size) is too long a side to encode."""
+    or whose output (at the display size, with --keep-size) is too long a side to encode, or is a
+    size the chosen encoder crashes on (`check_picture_size`)."""
     check_pixel_budget(source, *reader.first_frame.image.shape[:2], settings.size, settings.max_pixels, "--size")
     if settings.keep_size and max(reader.width, reader.height) > MAX_SIDE:  # encoders stop there
         raise UserError(f"{source}: shown at {reader.width}x{reader.height}, longer than {MAX_SIDE} "
                         "pixels on a side to encode (use --no-keep-size)")
+    if encode is not None and encode.codec:
+        height, width = ((reader.height, reader.width) if settings.keep_size
+                         else fit_short_side(reader.first_frame.image, settings.size).shape[:2])
+        try:
+            check_picture_size(encode.codec, width, height)
+        except UserError as exc:
+            raise UserError(f"{source}: {exc}") from None
 
 
-def check_inputs(sources: Sequence[Path], settings: VideoSettings) -> None:
-    """`check_opened` for every input before any work, so a folder run is not refused halfway by
-    a file that could be told apart at once; raises one `UserError` naming each bad file.
-    (Damage further into a file shows only when it is read.)"""
+def check_inputs(sources: Sequence[Path], settings: VideoSettings, encode: EncodeSettings | None = None) -> None:
+    """`check_opened` for every input before any work (the model loads), so a folder run is not
+    refused halfway by a file that could be told apart at once; raises one `UserError` naming
+    each bad file. (Damage further into a file shows only when it is read.)"""
     problems = []
     for source in dict.fromkeys(sources):
         try:
             with VideoReader(source, max_frames=1) as reader:
-                check_opened(source, reader, settings)
+                check_opened(source, reader, settings, encode)
         except UserError as exc:
             problems.append(str(exc))
     refuse_inputs(problems)
