@@ -47,11 +47,12 @@ def expand_images(paths: Sequence[str | Path], what: str) -> list[Path]:
     return expand_inputs(paths, what, is_image_path)
 
 
-def output_is_one_file(output: str, known_format: Callable[[Path], bool], results: int, what: str) -> bool:
+def output_is_one_file(output: str, known_format: Callable[[Path], bool], results: int, what: str,
+                       formats: Sequence[str] = ()) -> bool:
     """Whether `-o` names one file (a known format) rather than a directory of results.
 
     `-o out.gif` is a mistyped format far more often than a new folder with a dot in its name,
-    so an unknown extension is an error unless the path ends with a slash.
+    so an unknown extension is an error (listing the `formats` written) unless the path ends with a slash.
     """
     out = Path(output)
     if known_format(out) and not out.is_dir():
@@ -59,15 +60,19 @@ def output_is_one_file(output: str, known_format: Callable[[Path], bool], result
             raise UserError(f"{out}: {results} results to write; give a directory as -o")
         return True
     if out.suffix and not out.is_dir() and not output.endswith(("/", os.sep)):
-        raise UserError(f"{out}: unknown {what} format '{out.suffix}' (to make a folder of that name, end it with /)")
+        written = f"written: {' '.join(formats)}; " if formats else ""
+        raise UserError(f"{out}: unknown {what} format '{out.suffix}' ({written}to make a folder of that name, "
+                        "end it with /)")
     return False
 
 
-def output_extension(text: str) -> str:
-    """'--ext png' or '.png' -> '.png'; an empty name or one with a folder in it is refused."""
+def output_extension(text: str, formats: Sequence[str] = (".png", ".jpg")) -> str:
+    """'--ext png' or '.png' -> '.png'; an empty name or one with a folder in it is refused
+    (naming the first of `formats`, the extensions written, as examples)."""
     name = text.strip().lstrip(".")
     if not name or not all(c.isalnum() or c in "_-+" for c in name):  # no folder, dot, space or newline
-        raise UserError(f"--ext {text!r}: give a format's extension, such as png or jpg")
+        examples = " or ".join(ext.lstrip(".") for ext in formats[:2])
+        raise UserError(f"--ext {text!r}: give a format's extension, such as {examples}")
     return "." + name
 
 

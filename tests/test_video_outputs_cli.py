@@ -190,3 +190,12 @@ def test_api_writes_with_a_bitrate_and_a_pixel_format(tmp_path, stylizer, data_d
     with av.open(str(out)) as container:
         assert container.streams.video[0].codec_context.pix_fmt == "yuv444p"
         assert container.streams.video[0].frames in (0, 3)
+
+
+def test_an_unknown_output_format_lists_the_ones_written(tmp_path, run_cli, style):
+    """`-o x.flv` said only "unknown video format"; `--ext ''` gave an image's examples (png, jpg)."""
+    source = write_video(tmp_path / "in.mp4", gradient_frames(2, 32, 16))
+    code, _, err = run_cli("video", source, "-s", style, "-o", tmp_path / "x.flv")
+    assert code == 2 and "unknown video format '.flv' (written: .mp4 .m4v .mov .mkv .webm .avi .ts .m2ts .mts; " in err, err
+    code, _, err = run_cli("video", source, "-s", style, "-o", f"{tmp_path}/out/", "--ext", "")
+    assert code == 2 and "--ext '': give a format's extension, such as mp4 or m4v" in err, err

@@ -131,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
     contents = expand_images(args.content, "content")
     styles = expand_images(args.style, "style")
     jobs = plan(args, contents, styles)
-    outputs = output_paths(args.output, jobs, is_writable_image_path, "image", args.ext, output_suffix)
+    outputs = output_paths(args.output, jobs, WRITABLE_EXTENSIONS, "image", args.ext, output_suffix)
     mask_paths = [Path(args.mask)] if args.mask else []
     check_outputs(outputs, jobs, contents + styles + mask_paths)
     style_images, mask = check_inputs(args, contents, styles)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 from realtime_adain.errors import UserError
 from realtime_adain.paths import output_extension, output_is_one_file, refuse_shared_outputs
@@ -25,16 +25,17 @@ def plan_jobs(sources: list[Path], styles: list[Path], combined: str | None = No
     return [Job(source, [style], style.stem) for source in sources for style in styles]
 
 
-def output_paths(output: str, jobs: list[Job], known_format: Callable[[Path], bool], what: str,
+def output_paths(output: str, jobs: list[Job], formats: Sequence[str], what: str,
                  ext: str | None, own_suffix: Callable[[str], str] = str) -> list[Path]:
-    """One file when `output` names one (and there is one result); else `output` is a folder and
-    each result is SOURCE_stylized_NAME.EXT (`ext` None: `own_suffix` of the source's). Two jobs
-    that would share a name are refused before any work, naming both."""
+    """One file when `output` names one (ending in one of `formats`, and there is one result);
+    else `output` is a folder and each result is SOURCE_stylized_NAME.EXT (`ext` None:
+    `own_suffix` of the source's). Two jobs that would share a name are refused before any work,
+    naming both."""
     if not output.strip() or output == "-":  # "" would be the current folder; "-" is no stream here
         raise UserError(f"-o {output!r}: give {'an' if what[0] in 'aeiou' else 'a'} {what} file or a folder for the results")
-    if output_is_one_file(output, known_format, len(jobs), what):
+    if output_is_one_file(output, lambda path: path.suffix.lower() in formats, len(jobs), what, formats):
         return [Path(output)]
-    suffix = output_extension(ext) if ext is not None else None
+    suffix = output_extension(ext, formats) if ext is not None else None
     outputs = [Path(output) / f"{job.source.stem}_stylized_{job.name}{suffix or own_suffix(job.source.suffix)}" for job in jobs]
     refuse_shared_outputs(outputs, [(job.source, *job.styles) for job in jobs])
     return outputs

@@ -86,7 +86,7 @@ def plan(args: argparse.Namespace, inputs: list[Path], styles: list[Path]) -> li
     if args.mix is not None:
         common.check_mix(args, styles)
     jobs = plan_jobs(inputs, styles, "mix" if args.mix is not None else None)
-    outputs = output_paths(args.output, jobs, lambda p: p.suffix.lower() in CONTAINER_FORMATS, "video", args.ext)
+    outputs = output_paths(args.output, jobs, tuple(CONTAINER_FORMATS), "video", args.ext)
     return [(job.source, job.styles, output) for job, output in zip(jobs, outputs)]
 
 
