@@ -196,13 +196,26 @@ def engine_support() -> list[Finding]:
     if torch.backends.mps.is_available():
         places.append((torch.device("mps"), torch.float16))
     found = []
+    weights_id = _weights_id()
     for device, dtype in places:
         for name in engines.ENGINES:
             reason = engines.unavailable(name, device, dtype)
             found.append(Finding(f"{name} on {device.type}", "runs" if reason is None else f"no: {reason}",
                                  "ok" if reason is None else "note"))
-        found.append(Finding(f"auto on {device.type}", engines.resolve("auto", device, dtype)))
+        found.append(Finding(f"auto on {device.type}", engines.resolve("auto", device, dtype, weights_id)))
     return found
+
+
+def _weights_id() -> str | None:
+    """The engine-cache key of the weights a command would load (on the CPU 'auto' is onnx once
+    those weights have an export), None where they are not found or not readable."""
+    from realtime_adain import weights
+    from realtime_adain.errors import UserError
+
+    try:
+        return weights.files_id([weights.resolve("vgg"), weights.resolve("decoder")])
+    except (UserError, OSError):
+        return None
 
 
 def _weights_source(kind: str) -> str:

@@ -133,7 +133,7 @@ class Stylizer:
         """A short identity of the encoder and decoder files (of the parameters themselves for a
         network built in memory), for caches keyed by the network: engines, style statistics."""
         if self.weight_paths:
-            return "-".join(weights.file_sha256(p)[:16] for p in self.weight_paths)
+            return weights.files_id(self.weight_paths)
         return weights.parameters_sha256(self.net)[:16]
 
     @cached_property

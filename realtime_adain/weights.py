@@ -15,7 +15,7 @@ import pickle
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import torch
 from torch import nn
@@ -38,6 +38,11 @@ def _missing(path: Path) -> str:
     if path.is_dir():
         return "a folder, not a weights file"
     return "a device, fifo or socket, not a weights file" if path.exists() else "no such weights file"
+
+
+def files_id(paths: Sequence[str | os.PathLike]) -> str:
+    """A short identity of weights files (the encoder's, the decoder's), the key of engine caches."""
+    return "-".join(file_sha256(p)[:16] for p in paths)
 
 
 def resolve(kind: str, explicit: str | os.PathLike | None = None) -> Path:

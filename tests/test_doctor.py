@@ -159,3 +159,17 @@ def test_gpus_are_listed_with_compute_capability_and_memory(monkeypatch):
     found = {f.name: f for f in doctor.devices()}
     assert found["cuda:0"].value == "NVIDIA H100 80GB HBM3, compute capability 9.0, 80.0 GiB"
     assert "cuda" not in found
+
+
+def test_auto_on_the_cpu_is_said_as_the_commands_resolve_it(weights_env, monkeypatch):
+    """doctor said `auto on cpu  eager` while `image` ran onnx: it asked without the weights' id,
+    so the cached export of these weights was never looked for."""
+    import os
+
+    from realtime_adain import doctor, weights
+    from realtime_adain.engines import onnx
+
+    wanted = weights.files_id([os.environ["REALTIME_ADAIN_VGG"], os.environ["REALTIME_ADAIN_DECODER"]])
+    monkeypatch.setattr(onnx, "onnx_cached", lambda weights_id: weights_id == wanted)  # an export of exactly these
+    auto = next(f for f in doctor.engine_support() if f.name == "auto on cpu")
+    assert auto.value == "onnx"  # (onnxruntime comes with the dev extra)
