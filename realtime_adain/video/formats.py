@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Iterator, Sequence
 
 import av
 
@@ -223,12 +224,14 @@ def choose_pix_fmt(settings: EncodeSettings, width: int, height: int, container:
     software = [name for name in supported if av.VideoFormat(name).components]  # (not "cuda": frames on a GPU)
     near = sorted((name for name in software if not (odd and _subsampled(name))), key=lambda n: _likeness(n, wanted))
     candidates = list(dict.fromkeys(exact + near)) or sorted(software, key=lambda n: _likeness(n, wanted)) or supported
+    return next(_opening(settings, candidates, width, height), candidates[0])  # none opens: opening says why
+
+
+def _opening(settings: EncodeSettings, names: Sequence[str], width: int, height: int) -> Iterator[str]:
+    """The pixel formats among `names`, in order, with which the encoder opens at this size."""
     options = tuple(sorted(settings.codec_options().items()))
     probe = (min(width, 64), min(height, 64))  # (small: SVT-AV1 allocates for the whole picture)
-    for name in candidates:
-        if _opens(codec, name, *probe, options, settings.bitrate):
-            return name
-    return candidates[0]  # none opens: opening the encoder says why
+    return (name for name in names if _opens(settings.encoder, name, *probe, options, settings.bitrate))
 
 
 # FFmpeg's MPEG-TS muxer keeps no list of the codecs it holds (FFmpeg's query lists only its
@@ -404,8 +407,6 @@ def check_encoder(settings: EncodeSettings, output: Path, width: int = 64, heigh
         hint = " (NVENC needs an NVIDIA GPU and driver)" if "nvenc" in settings.codec else ""
         if settings.pix_fmt and not hint:  # (MJPEG takes yuv444p only as yuvj444p): the closest that opens
             supported = [f.name for f in codec.video_formats or [] if f.name != settings.pix_fmt and f.components]
-            options = tuple(sorted(settings.codec_options().items()))
-            works = [name for name in sorted(supported, key=lambda n: _likeness(n, settings.pix_fmt))
-                     if _opens(settings.codec, name, width, height, options, settings.bitrate)]
-            hint = f" with --pix-fmt {settings.pix_fmt}" + (f" (try {works[0]})" if works else "")
+            works = next(_opening(settings, sorted(supported, key=lambda n: _likeness(n, settings.pix_fmt)), width, height), None)
+            hint = f" with --pix-fmt {settings.pix_fmt}" + (f" (try {works})" if works else "")
         raise UserError(f"cannot open encoder {settings.codec}{hint}: {exc.strerror or exc}") from None
