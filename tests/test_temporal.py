@@ -102,6 +102,23 @@ def test_blend_weight_ramps_up_from_untrusted_pixels():
     assert weight[0, 2] == 0 and weight[0, 3] == 1
 
 
+
+@pytest.mark.parametrize("soft_edge", [1, 2, 3, 5, 8, 9, 40])
+def test_blend_weight_follows_the_city_block_distance(soft_edge):
+    """Short edges count the distance by erosion, long ones take the distance transform: both
+    are strength * min(d / soft_edge, 1), with the frame's edge not counted as untrusted."""
+    rng = np.random.default_rng(soft_edge)
+    for trust in (rng.random((40, 70)) > 0.15, np.ones((40, 70), bool), np.zeros((40, 70), bool), np.eye(40, 70, dtype=bool)):
+        trust = trust.astype(np.uint8)
+        untrusted = np.argwhere(trust == 0)
+        ys, xs = np.mgrid[:40, :70]
+        if len(untrusted):
+            distance = np.min(np.abs(ys[..., None] - untrusted[:, 0]) + np.abs(xs[..., None] - untrusted[:, 1]), axis=-1)
+        else:
+            distance = np.full((40, 70), 255)
+        expected = (0.7 * np.minimum(np.minimum(distance, 255) / soft_edge, 1.0)).astype(np.float32)
+        assert np.array_equal(blend_weight(trust, 0.7, soft_edge), expected)
+
 def test_the_8bit_blend_is_the_exact_blend_rounded():
     rng = np.random.default_rng(3)
     warped, current = (rng.integers(0, 256, (36, 64, 3), dtype=np.uint8) for _ in range(2))
