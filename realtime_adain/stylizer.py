@@ -72,7 +72,8 @@ def pick_dtype(name: str, device: torch.device) -> torch.dtype:
     if device.type == "mps" and name == "bf16":
         raise UserError("--dtype bf16 needs a CUDA device; use fp16 or fp32 on an Apple GPU (mps)")
     if name != "fp32" and device.type == "cpu":
-        raise UserError(f"--dtype {name} needs a CUDA device; use fp32 on the CPU")
+        raise UserError(f"--dtype {name} needs a GPU (CUDA{'' if name == 'bf16' else ' or an Apple GPU, mps'}); "
+                        "use fp32 on the CPU")
     return DTYPES[name]
 
 

@@ -158,7 +158,7 @@ BAD_INPUTS = {
     "unknown output format": (["image", "{content}", "-s", "{style}", "-o", "{tmp}/out.xyz", "--ext", "xyz"], "unknown image format"),
     "mask with one style": (["image", "{content}", "-s", "{style}", "-o", "{tmp}/o.png", "--mask", "{mask}"], "--mask needs exactly two styles"),
     "mask with mix": (["image", "{content}", "-s", "{style}", "-s", "{style2}", "-o", "{tmp}/o.png", "--mask", "{mask}", "--mix", "1,1"], "--mask and --mix cannot be combined"),
-    "fp16 on the cpu": (["image", "{content}", "-s", "{style}", "-o", "{tmp}/o.png", "--device", "cpu", "--dtype", "fp16"], "needs a CUDA device"),
+    "fp16 on the cpu": (["image", "{content}", "-s", "{style}", "-o", "{tmp}/o.png", "--device", "cpu", "--dtype", "fp16"], "needs a GPU (CUDA or an Apple GPU, mps)"),
     "missing weights": (["image", "{content}", "-s", "{style}", "-o", "{tmp}/o.png", "--decoder", "{tmp}/none.pth"], "no such weights file"),
 }
 

@@ -176,5 +176,7 @@ def test_auto_precision_is_fp16_on_a_gpu_and_fp32_on_the_cpu():
 
     assert pick_dtype("auto", torch.device("cpu")) == torch.float32
     assert pick_dtype("auto", torch.device("cuda")) == torch.float16  # a device name; nothing runs on it
-    with pytest.raises(UserError, match="needs a CUDA device"):
+    with pytest.raises(UserError, match=r"--dtype fp16 needs a GPU \(CUDA or an Apple GPU, mps\); use fp32 on the CPU"):
         pick_dtype("fp16", torch.device("cpu"))
+    with pytest.raises(UserError, match=r"--dtype bf16 needs a GPU \(CUDA\); use fp32 on the CPU"):
+        pick_dtype("bf16", torch.device("cpu"))
