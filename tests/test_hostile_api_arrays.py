@@ -30,6 +30,9 @@ def style(stylizer):
     (lambda st, s: st.style(HUGE), "image is 100000x100000"),
     (lambda st, s: list(st.stylize_frames([HUGE], s)), "frames[0] is 100000x100000"),
     (lambda st, s: ra.write_image("out.png", HUGE), "image is 100000x100000"),
+    (lambda st, s: st.stylize(HUGE, s), "frames are 1 x 100000x100000"),  # was a 28 GiB copy
+    (lambda st, s: st.stylize(np.broadcast_to(np.uint8(7), (9000, 200, 200, 3)), s), "frames are 9000 x 200x200"),
+    (lambda st, s: list(st.stylize_stream([HUGE], s)), "frames are 1 x 100000x100000"),
 ])
 def test_a_huge_array_is_refused_before_any_copy(stylizer, style, call, word, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)

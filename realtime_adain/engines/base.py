@@ -17,6 +17,7 @@ import torch
 from realtime_adain.adain import StyleStats
 from realtime_adain.engines.cache import EngineCache
 from realtime_adain.engines.frames import CudaFrames, frames_for
+from realtime_adain.imageio import MAX_DECODE_PIXELS
 from realtime_adain.model import StyleTransferNet, neutral_style
 
 
@@ -162,4 +163,10 @@ def check_frames(frames: np.ndarray) -> np.ndarray:
     batch = frames.reshape(1, *frames.shape) if frames.ndim == 3 else frames
     if batch.ndim != 4 or batch.shape[-1] != 3 or 0 in batch.shape:
         raise ValueError(f"frames must be (H, W, 3) or (N, H, W, 3) RGB, got shape {frames.shape}")
+    # A broadcast view of any size takes no memory until it is copied to the network's input (and
+    # the features take ~100x more): refuse more pixels in one call than any image file may have.
+    n, h, w, _ = batch.shape
+    if n * h * w > MAX_DECODE_PIXELS:
+        raise ValueError(f"frames are {n} x {w}x{h}, {n * h * w} pixels in one call, more than {MAX_DECODE_PIXELS} "
+                         "(16384x16384): pass smaller frames or fewer at a time")
     return batch
