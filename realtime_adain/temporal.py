@@ -128,12 +128,11 @@ def resized(plane: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return plane if plane.shape[:2] == size else cv2.resize(plane, (width, height), interpolation=cv2.INTER_LINEAR)
 
 
-def source_map(flow: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """The remap coordinates (H, W, 2) at full `size` (h, w) for a `flow` at working size.
-
-    Sample positions are smooth, so they are computed at working size and resized linearly once.
-    """
-    return resized(source_positions(flow, size), size)
+def source_map(flow: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """The remap coordinates at full `size` (h, w) for a `flow` at working size, as x and y planes
+    (`full_size_maps`). Sample positions are smooth, so they are computed at working size and
+    resized linearly once."""
+    return full_size_maps(source_positions(flow, size), size)
 
 
 def full_size_maps(positions: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:

@@ -87,10 +87,10 @@ def test_rgba_remap_equals_opencvs_rgb_remap():
 
 def test_source_map_at_working_size_matches_the_flow_scaled_up():
     flow = np.dstack([np.full((45, 80), 2.0, np.float32), np.full((45, 80), -1.0, np.float32)])  # pixels of the 80x45 grid
-    coords = source_map(flow, (180, 320))
+    map_x, map_y = source_map(flow, (180, 320))
     xs, ys = sample_grid(180, 320)
     inner = (slice(8, 172), slice(8, 312))
-    assert np.allclose(coords[inner][..., 0], xs[inner] + 8, atol=1e-3) and np.allclose(coords[inner][..., 1], ys[inner] - 4, atol=1e-3)
+    assert np.allclose(map_x[inner], xs[inner] + 8, atol=1e-3) and np.allclose(map_y[inner], ys[inner] - 4, atol=1e-3)
 
 
 def test_blend_weight_ramps_up_from_untrusted_pixels():
