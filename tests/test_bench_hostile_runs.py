@@ -15,6 +15,7 @@ import sys
 import threading
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -170,3 +171,36 @@ def test_a_ctrl_c_while_the_server_loads_leaves_no_server(weights_env, tmp_path)
         ctrl_c.cancel()
     assert raised.type is KeyboardInterrupt, "the server failed before the Ctrl-C; nothing tested"
     assert serve_children() == []
+
+
+class InterruptedAfter:
+    """A real stylizer that gets a real Ctrl-C (SIGINT to this process) after `batches` batches."""
+
+    def __init__(self, stylizer, batches: int) -> None:
+        self.stylizer, self.batches = stylizer, batches
+
+    def __getattr__(self, name):
+        return getattr(self.stylizer, name)
+
+    def stylize_stream(self, batches, style, alpha):
+        for index, result in enumerate(self.stylizer.stylize_stream(batches, style, alpha)):
+            if index == self.batches:
+                os.kill(os.getpid(), signal.SIGINT)
+            yield result
+
+
+@pytest.mark.parametrize("keep", [True, False])
+def test_an_interrupted_benchmark_run_keeps_no_partial_file(stylizer, data_dir, tmp_path, capsys, keep):
+    """`bench video` times scratch outputs in a folder it deletes: a Ctrl-C said 'frames kept in
+    .../out.partial.mp4', a file gone a moment later. `video` itself keeps it (keep=True)."""
+    from realtime_adain.settings import VideoSettings
+    from realtime_adain.video.job import stylize_file
+    from realtime_adain.video.writer import EncodeSettings
+
+    style = stylizer.style_stats(np.full((32, 32, 3), 128, np.uint8), 32)
+    with pytest.raises(KeyboardInterrupt):
+        stylize_file(data_dir / "videos" / "cutBunny.mp4", tmp_path / "out.mp4", InterruptedAfter(stylizer, 5), lambda first: style,
+                     VideoSettings(size=32, batch=1, frames=30), EncodeSettings("libx264"), keep_interrupted=keep)
+    err = capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == (["out.partial.mp4"] if keep else [])
+    assert ("frames kept in" in err) is keep

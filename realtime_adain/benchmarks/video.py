@@ -159,7 +159,7 @@ def our_pipeline(stylizer: Stylizer, video: Path, style_path: Path, output: Path
     settings = VideoSettings(size=size, batch=batch, frames=frames, stabilize=mode,
                              stabilize_passes=int(passes) if passes else None)
     style = stylizer.style_stats(read_image(style_path), style_size)
-    stylize_file(video, output, stylizer, lambda first: style, settings, EncodeSettings(codec))
+    stylize_file(video, output, stylizer, lambda first: style, settings, EncodeSettings(codec), keep_interrupted=False)
 
 
 def upscaled_copy(video: Path, size: tuple[int, int], frames: int, output: Path) -> Path:

@@ -43,10 +43,12 @@ def default_batch(stylizer: Stylizer) -> int:
 
 
 def stylize_file(
-    source: Path, output: Path, stylizer: Stylizer, style_of: StyleOf, settings: VideoSettings, encode: EncodeSettings
+    source: Path, output: Path, stylizer: Stylizer, style_of: StyleOf, settings: VideoSettings, encode: EncodeSettings,
+    keep_interrupted: bool = True,
 ) -> tuple[int, tuple[int, int]]:
     """One input to one output, through a temporary file renamed on success; returns the frames
-    written and the output's (width, height)."""
+    written and the output's (width, height). Interrupted, it keeps what was done as a partial
+    file, unless `keep_interrupted` is False (a benchmark's scratch output, deleted anyway)."""
     with VideoReader(source, max_frames=settings.frames) as reader, out_of_memory_as_user_error(str(source)):
         check_opened(source, reader, settings)
 
@@ -122,7 +124,10 @@ def stylize_file(
                     pipeline.run()
                 except KeyboardInterrupt:
                     progress.close()
-                    keep_partial(writer, pending)
+                    if keep_interrupted:
+                        keep_partial(writer, pending)
+                    else:
+                        discard(writer, pending)
                     raise
                 except BaseException as exc:
                     progress.close()
