@@ -139,6 +139,17 @@ def test_a_training_step_that_cannot_fit_is_one_line(weights_env, tmp_path):
     assert one_error_line(result.stderr) == "error: bench train (amp off): out of memory; lower --batch-size or --size"
 
 
+def test_onnxruntime_out_of_memory_is_one_line(weights_env, tmp_path):
+    """onnxruntime printed its own red log line of the failed allocation before ours."""
+    pytest.importorskip("onnxruntime")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "REALTIME_ADAIN_HOME": str(tmp_path)}
+    limit = lambda: resource.setrlimit(resource.RLIMIT_AS, (6 * 2**30, 6 * 2**30))  # noqa: E731
+    result = subprocess.run([sys.executable, "-m", "realtime_adain", "bench", "model", "--device", "cpu", "-r", "2048x2048",
+                             "--batch", "4", "--iters", "1", "--warmup", "1", "--engine", "onnx"],
+                            capture_output=True, text=True, env=env, preexec_fn=limit, timeout=300)
+    assert result.returncode == 2, result.stderr
+    assert one_error_line(result.stderr) == "error: bench model: out of memory; lower --resolution or --batch"
+
 def serve_children() -> list[int]:
     """This process's children running `realtime_adain serve`."""
     found = []

@@ -165,6 +165,9 @@ def session(path: str | os.PathLike, threads: int | None = None):
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     # Idle workers sleep instead of spinning: decoding, encoding and torch share these cores.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    # onnxruntime logs each failure in red on stderr, then raises it: the exception is reported in
+    # one line (an allocation failure as "out of memory; lower ..."), so only fatal lines are logged.
+    options.log_severity_level = 4
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
