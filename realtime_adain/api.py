@@ -12,7 +12,6 @@ file problems (missing, unreadable, wrong weights) are `UserError`, as in the CL
 
 from __future__ import annotations
 
-import numbers
 import os
 import re
 from pathlib import Path
@@ -22,6 +21,7 @@ import numpy as np
 
 from realtime_adain import imageio
 from realtime_adain.adain import StyleStats, check_stats
+from realtime_adain.checks import check_number, check_whole
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import (MAX_DECODE_PIXELS, MAX_SIDE, WRITABLE_EXTENSIONS, fit_short_side, resize,
                                     short_side_size)
@@ -96,28 +96,8 @@ def as_rgb(image: ImageLike, name: str = "image") -> np.ndarray:
     return np.ascontiguousarray(image)
 
 
-def check_number(value: float, name: str, low: float = 0.0, high: float = 1.0) -> float:
-    """A real number (not a bool) in [low, high]; nan fails."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a number in [{low:g}, {high:g}], got {type(value).__name__}")
-    if not low <= value <= high:  # nan fails too
-        raise ValueError(f"{name} must be in [{low:g}, {high:g}], got {value}")
-    return float(value)
-
-
 def check_alpha(alpha: float) -> float:
     return check_number(alpha, "alpha")
-
-
-def check_whole(value: int | None, name: str, minimum: int = 0, none_ok: bool = False) -> int | None:
-    """A whole number (not a bool) of at least `minimum` (or None where `none_ok`)."""
-    if value is None and none_ok:
-        return None
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be a whole number{' or None' if none_ok else ''}, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be at least {minimum}, got {value}")
-    return int(value)
 
 
 def check_path(value: str | os.PathLike, name: str) -> Path:
@@ -257,7 +237,7 @@ def stylize_video(
     mix = check_mix(mix, len(styles))
     from realtime_adain.temporal import MODES
 
-    if stabilize not in MODES:
+    if not isinstance(stabilize, str) or stabilize not in MODES:  # (an array's `in` is elementwise)
         raise ValueError(f"stabilize must be one of {', '.join(MODES)}, got {stabilize!r}")
     if stabilize_passes is not None and check_whole(stabilize_passes, "stabilize_passes", minimum=1) > 2:
         raise ValueError(f"stabilize_passes must be 1 or 2, got {stabilize_passes}")

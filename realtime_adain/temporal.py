@@ -27,6 +27,7 @@ import cv2
 import numpy as np
 import torch
 
+from realtime_adain.checks import check_number, check_whole
 MODES = ("off", "flow", "stats", "both")
 DIS_PRESETS = {
     "ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
@@ -36,15 +37,29 @@ DIS_PRESETS = {
 
 
 def check_mode(mode: str) -> str:
-    if mode not in MODES:
+    if not isinstance(mode, str) or mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
     return mode
 
 
-def _check_unit(name: str, value: float) -> float:
-    if not 0.0 <= value <= 1.0:
-        raise ValueError(f"{name} must be in [0, 1], got {value}")
-    return float(value)
+def check_frame(frame: np.ndarray, name: str) -> np.ndarray:
+    """`frame` if it is an (H, W, 3) uint8 RGB array, else a TypeError/ValueError naming it: a
+    float or 16-bit frame fails deep in OpenCV, or (float in [0, 1]) comes out black."""
+    if not isinstance(frame, np.ndarray):
+        raise TypeError(f"{name} must be an (H, W, 3) uint8 RGB array, got {type(frame).__name__}")
+    if frame.dtype != np.uint8:
+        raise TypeError(f"{name} must be uint8 (0..255), got {frame.dtype}")
+    if frame.ndim != 3 or frame.shape[2] != 3 or 0 in frame.shape:
+        raise ValueError(f"{name} must be (H, W, 3) RGB, got shape {frame.shape}")
+    return frame
+
+
+def check_frames(content: np.ndarray, stylized: np.ndarray) -> None:
+    """Refuse anything but two (H, W, 3) uint8 RGB frames of one size, before any state changes."""
+    check_frame(content, "content")
+    check_frame(stylized, "stylized")
+    if content.shape != stylized.shape:
+        raise ValueError(f"content {content.shape} and stylized {stylized.shape} must both be (H, W, 3), one size")
 
 
 # OpenCV's DIS refuses images under 12 pixels a side and, on images whose shorter side is under
@@ -258,11 +273,10 @@ class FlowEstimator:
     its pyramids between calls), so motion can be estimated for several frames in parallel."""
 
     def __init__(self, preset: str = "ultrafast", width: int | None = 320) -> None:
-        if preset not in DIS_PRESETS:
+        if not isinstance(preset, str) or preset not in DIS_PRESETS:
             raise ValueError(f"preset must be one of {', '.join(DIS_PRESETS)}, got {preset!r}")
-        if width is not None and width < 16:
-            raise ValueError(f"width must be at least 16 pixels (or None for full size), got {width}")
-        self.preset, self.width = preset, width
+        self.preset = preset
+        self.width = None if width is None else check_whole(width, "width (pixels, or None for full size)", 16)
         self._local = threading.local()
 
     def __call__(self, source: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -324,15 +338,16 @@ class Stabilizer:
 
     def __init__(self, strength: float = 0.7, mode: str = "flow", preset: str = "fast", flow_width: int | None = 320,
                  cut_fraction: float = 0.4, photometric: float = 24.0, soft_edge: int = 2, precise: bool = False) -> None:
-        self.strength = _check_unit("strength", strength)
+        self.strength = check_number(strength, "strength")
         self.mode = check_mode(mode)
-        self.cut_fraction = _check_unit("cut_fraction", cut_fraction)
-        if photometric <= 0:
-            raise ValueError(f"photometric must be positive (grey levels), got {photometric}")
-        if soft_edge < 1:
-            raise ValueError(f"soft_edge must be >= 1 pixel (of the flow's grid), got {soft_edge}")
+        self.cut_fraction = check_number(cut_fraction, "cut_fraction")
+        # nan would trust no pixel (every frame a cut); the distances are counted to 255 at most
+        photometric = check_number(photometric, "photometric (grey levels)", 0.0, float("inf"))
+        if photometric == 0:
+            raise ValueError("photometric (grey levels) must be positive, got 0")
+        soft_edge = check_whole(soft_edge, "soft_edge (pixels of the flow's grid)", 1, maximum=255)
         self.flow = FlowEstimator(preset, flow_width)
-        self.photometric, self.soft_edge, self.precise = photometric, soft_edge, precise
+        self.photometric, self.soft_edge, self.precise = photometric, soft_edge, bool(precise)
         self.cuts = 0
         self.last_coverage = 1.0
         self.reset()
@@ -348,7 +363,7 @@ class Stabilizer:
 
     def luma(self, content: np.ndarray) -> np.ndarray:
         """The content frame's luma at the flow's working size (what `motion` compares)."""
-        return gray(content, self.flow.width)
+        return gray(check_frame(content, "content"), self.flow.width)
 
     def mask(self, luma: np.ndarray, prev_luma: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
         """(flow to the previous frame, trust mask (h, w) uint8 0/1, fraction consistent), at working size."""
@@ -408,11 +423,16 @@ class Stabilizer:
     def apply(self, motion: Motion | None, stylized: np.ndarray) -> np.ndarray:
         """The stabilized frame: `stylized` (H, W, 3) uint8 blended with the previous output along
         `motion` (None: start afresh). Frames must come in display order."""
+        check_frame(stylized, "stylized")
         if not self.active:
             return stylized
         if self.precise:
             return to_rgb8(self.apply_float(motion, to_float_rgba(stylized)))
-        return self._blend(motion, stylized, remap_rgb, blend_rgb8)
+        out = self._blend(motion, stylized, remap_rgb, blend_rgb8)
+        # The state is a copy: the caller may reuse its array (a stylizer's output buffer) or draw
+        # on the frame returned, which would otherwise leak into the frames after it.
+        self._prev_out = out.copy()
+        return out
 
     def apply_float(self, motion: Motion | None, current: np.ndarray) -> np.ndarray:
         """`apply` for a frame in float32 RGBA 0-255 (`to_float_rgba`), keeping the state so: the
@@ -432,8 +452,7 @@ class Stabilizer:
 
     def __call__(self, content: np.ndarray, stylized: np.ndarray) -> np.ndarray:
         """The stabilized frame for this (content, stylized) pair, (H, W, 3) uint8 each."""
-        if content.shape != stylized.shape or content.ndim != 3 or content.shape[2] != 3:
-            raise ValueError(f"content {content.shape} and stylized {stylized.shape} must both be (H, W, 3)")
+        check_frames(content, stylized)
         if not self.active:
             return stylized
         luma = self.luma(content)
@@ -485,7 +504,7 @@ class ContentStatsSmoother:
     """
 
     def __init__(self, momentum: float = 0.8, cut_distance: float = 0.3) -> None:
-        self.momentum = _check_unit("momentum", momentum)
+        self.momentum = check_number(momentum, "momentum")
         if cut_distance <= 0:
             raise ValueError(f"cut_distance must be positive, got {cut_distance}")
         self.cut_distance = cut_distance

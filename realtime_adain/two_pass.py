@@ -31,8 +31,9 @@ from contextlib import nullcontext
 import numpy as np
 import torch
 
+from realtime_adain.checks import check_whole
 from realtime_adain.device_blend import DeviceBlend
-from realtime_adain.temporal import Motion, Stabilizer, to_float_rgba, to_rgb8
+from realtime_adain.temporal import Motion, Stabilizer, check_frame, check_frames, to_float_rgba, to_rgb8
 
 # What the window's held frames may take (the forward outputs); at most `MAX_LOOKAHEAD` frames
 # look ahead (enough for the 1/512 cut-off up to strength 0.9).
@@ -82,7 +83,7 @@ class TwoPassStabilizer:
         self.forward = Stabilizer(strength, "flow", preset, flow_width, precise=True, **options)
         self.backward = Stabilizer(strength, "flow", preset, flow_width, precise=True, **options)
         self.lookahead = lookahead_frames(self.forward.strength)
-        self.window_bytes = window_bytes
+        self.window_bytes = check_whole(window_bytes, "window_bytes", 1)
         self._cap = full_window(self.lookahead)  # frames held at most (`hold_at_most`)
         self.device = torch.device(device) if device is not None else None
         self._stream = torch.cuda.Stream(self.device) if self.device is not None and self.device.type == "cuda" else None
@@ -126,8 +127,7 @@ class TwoPassStabilizer:
     def push(self, content: np.ndarray, stylized: np.ndarray) -> list[np.ndarray]:
         """Frames that became final, oldest first, after this (content, stylized) pair ((H, W, 3)
         uint8 each, in display order)."""
-        if content.shape != stylized.shape or content.ndim != 3 or content.shape[2] != 3:
-            raise ValueError(f"content {content.shape} and stylized {stylized.shape} must both be (H, W, 3)")
+        check_frames(content, stylized)
         if not self.active:
             return [stylized]
         luma = self.forward.luma(content)
@@ -137,12 +137,14 @@ class TwoPassStabilizer:
 
     def push_motion(self, motion: Motion | None, stylized: np.ndarray) -> list[np.ndarray]:
         """As `push`, with the frame's motion from the previous one (`reverse` included) given."""
+        check_frame(stylized, "stylized")
         if not self.active:
             return [stylized]
         return self._hold(motion, self.forward.apply_float(motion, to_float_rgba(stylized)))
 
     def push_forwarded(self, motion: Motion | None, forwarded: np.ndarray) -> list[np.ndarray]:
         """As `push_motion`, for a frame (uint8 RGB) that has had its forward pass."""
+        check_frame(forwarded, "forwarded")
         if not self.active:
             return [forwarded]
         return self._hold(motion, forwarded)

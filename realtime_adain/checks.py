@@ -1,0 +1,32 @@
+"""Argument checks shared by the library's entry points (the API, the stabilisers): a wrong type is
+a TypeError and a value out of range a ValueError, each naming the argument, never a failure deep
+in OpenCV or torch. Free of torch, so the lightest modules can use them."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+
+def check_number(value: float, name: str, low: float = 0.0, high: float = 1.0) -> float:
+    """A real number (not a bool) in [low, high], as a float; nan fails."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number in [{low:g}, {high:g}], got {type(value).__name__}")
+    if not low <= value <= high:  # nan fails too
+        raise ValueError(f"{name} must be in [{low:g}, {high:g}], got {value}")
+    return float(value)
+
+
+def check_whole(value: int | None, name: str, minimum: int = 0, none_ok: bool = False,
+                maximum: int | None = None) -> int | None:
+    """A whole number (not a bool) in [minimum, maximum] (or None where `none_ok`), as an int."""
+    if value is None and none_ok:
+        return None
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be a whole number{' or None' if none_ok else ''}, got {type(value).__name__}")
+    if value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be at most {maximum}, got {value}")
+    return int(value)
