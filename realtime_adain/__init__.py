@@ -26,8 +26,8 @@ _EXPORTS = {
     "VideoSettings": "realtime_adain.settings",
     "Stabilizer": "realtime_adain.temporal",
     "UserError": "realtime_adain.errors",
-    "read_image": "realtime_adain.api",  # imageio's, with the API's argument checks
-    "write_image": "realtime_adain.api",
+    "read_image": "realtime_adain.api_images",  # imageio's, with the API's argument checks (no torch)
+    "write_image": "realtime_adain.api_images",
 }
 __all__ = ["__version__", *_EXPORTS]
 

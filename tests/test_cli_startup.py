@@ -75,3 +75,13 @@ def test_a_reader_that_goes_away_ends_the_command_quietly(weights_env, tmp_path)
                           text=True, timeout=120, env=env)
     os.close(write)
     assert (done.returncode, done.stderr) == (141, "")
+
+
+def test_reading_and_writing_an_image_through_the_api_loads_no_torch(data_dir, tmp_path):
+    """`ra.read_image`/`ra.write_image` went through the API module, which loads torch (about 2 s)."""
+    code = ("import sys, realtime_adain as ra; image = ra.read_image(sys.argv[1]); ra.write_image(sys.argv[2], image); "
+            "print('torch' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code, str(data_dir / "content" / "golden_gate.jpg"), str(tmp_path / "o.png")],
+                            capture_output=True, text=True, timeout=60)
+    assert result.stdout.strip() == "False", result.stderr
+    assert (tmp_path / "o.png").stat().st_size > 0

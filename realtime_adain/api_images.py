@@ -1,0 +1,77 @@
+"""The API's images: what a caller passes (a path, a PIL image, an array) checked and turned into
+an (H, W, 3) uint8 RGB array, and image files read and written with those checks. Free of torch,
+so `ra.read_image` and `ra.write_image` do not load it (about 2 s)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from realtime_adain import imageio
+from realtime_adain.errors import UserError
+from realtime_adain.imageio import MAX_DECODE_PIXELS, WRITABLE_EXTENSIONS
+
+ImageLike = Any  # a path (str or os.PathLike), a PIL image, or an (H, W, 3) / (H, W) uint8 array
+
+
+def read_image(path: str | os.PathLike, name: str = "path") -> np.ndarray:
+    """Any image file as (H, W, 3) uint8 RGB; a mistaken argument is a TypeError/ValueError naming
+    it, a file that cannot be read a UserError naming the file."""
+    return imageio.read_image(check_path(path, name))
+
+
+def write_image(path: str | os.PathLike, image: np.ndarray) -> None:
+    """Write (H, W, 3) RGB or (H, W) grey uint8 atomically, in the format the extension names
+    (one the CLI writes too, in colour)."""
+    path = check_path(path, "path")
+    if path.suffix.lower() not in WRITABLE_EXTENSIONS:
+        given = f"'{path.suffix}'" if path.suffix else "no extension"
+        raise ValueError(f"path must end in an image format's extension ({', '.join(WRITABLE_EXTENSIONS)}), "
+                         f"got {given}: {path}")
+    if not isinstance(image, np.ndarray):
+        raise TypeError(f"image must be a numpy array, got {type(image).__name__}")
+    imageio.write_image(path, as_rgb(image, "image"))
+
+
+def check_pixels(height: int, width: int, name: str) -> None:
+    """Refuse an image larger than any file we read (MAX_DECODE_PIXELS) before it is copied: a
+    broadcast view of 100000 x 100000 pixels takes no memory until then, and 28 GiB after."""
+    if height * width > MAX_DECODE_PIXELS:
+        raise ValueError(f"{name} is {width}x{height}, more than the {MAX_DECODE_PIXELS} pixels "
+                         f"(16384x16384) an image may have")
+
+
+def as_rgb(image: ImageLike, name: str = "image") -> np.ndarray:
+    """Any supported image kind as a contiguous (H, W, 3) uint8 RGB array."""
+    if isinstance(image, (str, os.PathLike)):
+        return read_image(image, name)
+    if hasattr(image, "convert") and hasattr(image, "size"):  # a PIL image, without importing PIL
+        check_pixels(image.size[1], image.size[0], name)
+        try:
+            image = np.asarray(image.convert("RGB"))
+        except ValueError as exc:  # a mode Pillow cannot convert (La, ...)
+            raise ValueError(f"{name}: a PIL image in mode {image.mode} has no RGB conversion ({exc})") from None
+        except OSError as exc:  # a lazily read file that turns out damaged
+            raise UserError(f"{name}: the PIL image's pixels cannot be read ({exc})") from None
+    if not isinstance(image, np.ndarray):
+        raise TypeError(f"{name} must be a path, a PIL image or a numpy array, got {type(image).__name__}")
+    if image.dtype != np.uint8:
+        raise TypeError(f"{name} must be uint8 (0..255), got {image.dtype}")
+    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] != 3) or 0 in image.shape:
+        raise ValueError(f"{name} must be (H, W, 3) RGB or (H, W) grey, got shape {image.shape}")
+    check_pixels(*image.shape[:2], name)
+    if image.ndim == 2:
+        image = np.repeat(image[..., None], 3, axis=2)
+    return np.ascontiguousarray(image)
+
+
+def check_path(value: str | os.PathLike, name: str) -> Path:
+    """A path (str or os.PathLike), not empty: Path('') is the current folder, an unset variable."""
+    if not isinstance(value, (str, os.PathLike)) or isinstance(os.fspath(value), bytes):
+        raise TypeError(f"{name} must be a path (str or os.PathLike), got {type(value).__name__}")
+    if not os.fspath(value).strip():
+        raise ValueError(f"{name} is an empty path")
+    return Path(value)
