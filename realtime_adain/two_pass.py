@@ -17,8 +17,8 @@ backward pass over it starts `lookahead` frames past those it finalises, so what
 weighs at most strength^lookahead (under 1/512 up to strength 0.9, and for frames up to 4K
 within the default 512 MiB; `lookahead_at` says what a size gets). A scene cut ends the window
 early: nothing reaches back across it, so the frames before it are final at once. Both passes keep their state
-in float32 (`Stabilizer(precise=True)`), and the held forward output is kept in float16 (RGBA,
-8 bytes a pixel) where the window fits so: rounding it to 8 bits adds noise of a third of a grey
+in float32 (`Stabilizer(precise=True)`), and the held forward output is kept in float32 or float16
+(RGBA, 16 or 8 bytes a pixel) where the window fits so: rounding it to 8 bits adds noise of a third of a grey
 level to every frame between the passes, as much as the flicker of a steady scene (bigger frames
 are held in 8 bits, so that the window still looks far enough ahead).
 """
@@ -40,8 +40,10 @@ from realtime_adain.temporal import Motion, Stabilizer, check_frame, check_frame
 WINDOW_BYTES = 512 * 2 ** 20
 MAX_LOOKAHEAD = 64
 MIN_FINAL = 16  # frames finalised per backward pass at least, where memory allows
-# A held frame: float16 RGBA where the whole window fits so, else uint8 RGB (a frame of 4K and up;
-# always with `device`, which gets the forward pass's 8-bit download).
+# A held frame: the forward pass's float32 RGBA state itself where the whole window fits so (up to
+# about 720p), else float16 RGBA (converted, about 2 ms a 720p frame each way), else uint8 RGB (a
+# frame of 4K and up; always with `device`, which gets the forward pass's 8-bit download).
+HELD_BYTES_PER_PIXEL_FLOAT32 = 16
 HELD_BYTES_PER_PIXEL = 8
 HELD_BYTES_PER_PIXEL_8BIT = 3
 
@@ -121,7 +123,7 @@ class TwoPassStabilizer:
         """Forget everything held (a new clip): call `flush` first to keep the frames."""
         self.forward.reset()
         self._prev_luma: np.ndarray | None = None
-        self._held: list[np.ndarray] = []  # forward outputs (float16 RGBA or uint8 RGB), not yet final
+        self._held: list[np.ndarray] = []  # forward outputs (float32 or float16 RGBA, or uint8 RGB), not yet final
         self._reverse: list[Motion | None] = []  # _reverse[i]: held frame i's motion into frame i + 1
 
     def push(self, content: np.ndarray, stylized: np.ndarray) -> list[np.ndarray]:
@@ -172,20 +174,22 @@ class TwoPassStabilizer:
 
     @staticmethod
     def _held_form(forwarded: np.ndarray, per_pixel: int) -> np.ndarray:
-        """What the window keeps of a forward output: float16 RGBA (converted by torch: numpy's
+        """What the window keeps of a forward output: the float32 RGBA state itself (the forward
+        pass never writes to a state it has handed out), float16 RGBA (converted by torch: numpy's
         float16 is slow) or uint8 RGB, by `per_pixel` bytes."""
         if per_pixel == HELD_BYTES_PER_PIXEL_8BIT:
             return forwarded if forwarded.dtype == np.uint8 else to_rgb8(forwarded)
         state = to_float_rgba(forwarded) if forwarded.dtype == np.uint8 else forwarded
-        return torch.from_numpy(state).to(torch.float16).numpy()
+        return state if per_pixel == HELD_BYTES_PER_PIXEL_FLOAT32 else torch.from_numpy(state).to(torch.float16).numpy()
 
     def _layout(self, size: tuple[int, int]) -> tuple[int, int, int]:
         """(bytes a held pixel takes, lookahead, frames held before a backward pass) for frames
-        of `size` (height, width): float16 where the whole window fits in `window_bytes`, else
-        8 bits; a window that still does not fit looks fewer frames ahead."""
+        of `size` (height, width): float32, else float16 where the whole window fits in
+        `window_bytes`, else 8 bits; a window that still does not fit looks fewer frames ahead."""
         pixels = max(1, size[0] * size[1])
         full = full_window(self.lookahead)
-        forms = (HELD_BYTES_PER_PIXEL_8BIT,) if self.device is not None else (HELD_BYTES_PER_PIXEL, HELD_BYTES_PER_PIXEL_8BIT)
+        forms = ((HELD_BYTES_PER_PIXEL_8BIT,) if self.device is not None
+                 else (HELD_BYTES_PER_PIXEL_FLOAT32, HELD_BYTES_PER_PIXEL, HELD_BYTES_PER_PIXEL_8BIT))
         for per_pixel in forms:
             most = min(self._cap, max(2, self.window_bytes // (pixels * per_pixel)))
             if most >= min(full, self._cap) or per_pixel == forms[-1]:
@@ -203,8 +207,8 @@ class TwoPassStabilizer:
             final = index < count  # the later frames only carry the state back: no output to make
             if on_device is None:
                 held = self._held[index]
-                state = self.backward.apply_float(
-                    motion, to_float_rgba(held) if held.dtype == np.uint8 else torch.from_numpy(held).float().numpy())
+                state = self.backward.apply_float(motion, to_float_rgba(held) if held.dtype == np.uint8
+                                                  else held if held.dtype == np.float32 else torch.from_numpy(held).float().numpy())
                 if final:
                     out[index] = to_rgb8(state)
             elif final:

@@ -26,15 +26,15 @@ def two_pass(clip, stylized, stabilizer: TwoPassStabilizer) -> list[np.ndarray]:
     return out + stabilizer.flush()
 
 
-def forward_then_backward(clip, stylized, strength: float) -> list[np.ndarray]:
+def forward_then_backward(clip, stylized, strength: float, held=np.float32) -> list[np.ndarray]:
     """The definition: a float-state stabiliser over the frames, then another over its output
-    (kept in float16) from the last frame to the first, along the reversed clip's own flow."""
+    (kept as `held`) from the last frame to the first, along the reversed clip's own flow."""
     forward = Stabilizer(strength, flow_width=80, precise=True)
     states, previous = [], None
     for content, frame in zip(clip, stylized):
         luma = forward.luma(content)
         motion = forward.motion(previous, luma, frame.shape[:2])
-        states.append(forward.apply_float(motion, to_float_rgba(frame)).astype(np.float16))
+        states.append(forward.apply_float(motion, to_float_rgba(frame)).astype(held))
         previous = luma
     backward = Stabilizer(strength, flow_width=80, precise=True)
     out, following = [], None
@@ -82,12 +82,16 @@ def test_precise_state_is_the_moving_average_on_a_still_scene():
     assert drift[True] < 0.005 and drift[False] > 10 * drift[True], drift
 
 
-def test_two_pass_is_the_forward_pass_then_the_backward_pass():
-    """With a window longer than the clip, exactly the definition, cuts included."""
+@pytest.mark.parametrize("window_bytes, held", [(None, np.float32), (5 * 2**20, np.float16)])
+def test_two_pass_is_the_forward_pass_then_the_backward_pass(window_bytes, held):
+    """With a window longer than the clip, exactly the definition, cuts included: the forward
+    output held in float32 where the window fits so (160x120: 7.7 MB), else in float16."""
     clip = camera_clip()
     stylized = flickering(clip)
-    got = two_pass(clip, stylized, TwoPassStabilizer(0.5, flow_width=80))
-    expected = forward_then_backward(clip, stylized, 0.5)
+    stabilizer = TwoPassStabilizer(0.5, flow_width=80, **({"window_bytes": window_bytes} if window_bytes else {}))
+    assert stabilizer._layout(clip[0].shape[:2])[0] == np.dtype(held).itemsize * 4
+    got = two_pass(clip, stylized, stabilizer)
+    expected = forward_then_backward(clip, stylized, 0.5, held)
     assert len(got) == len(clip)
     for index, (a, b) in enumerate(zip(got, expected)):
         assert np.array_equal(a, b), index
