@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import math
 import unicodedata
+from collections import Counter
+from pathlib import Path
 from typing import Sequence
 
 import cv2
@@ -73,6 +75,20 @@ def _fit_hint(width: int, height: int) -> str:
     if height > MAX_SIDE:
         return "use more --sheet-columns (the tiles are tall) or fewer styles"
     return "use fewer styles or raise --max-pixels"
+
+
+def style_captions(paths: Sequence[Path]) -> list[str]:
+    """Each style's file name; where several share one (a/x.jpg, b/x.jpg), as many of their
+    folders as tell them apart, so no two tiles of a sheet carry the same caption."""
+    depth = [1] * len(paths)
+    while True:
+        labels = [Path(*path.parts[-n:]).as_posix() for path, n in zip(paths, depth)]
+        counts = Counter(labels)
+        clashing = [i for i, label in enumerate(labels) if counts[label] > 1 and depth[i] < len(paths[i].parts)]
+        if not clashing:
+            return labels
+        for i in clashing:
+            depth[i] += 1
 
 
 def ascii_label(name: str) -> str:

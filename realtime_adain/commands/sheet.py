@@ -9,6 +9,7 @@ for that style at the tile's size (`--size`, default TILE_SIZE; `--no-keep-size`
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -19,7 +20,7 @@ from tqdm import tqdm
 from realtime_adain import sheet
 from realtime_adain.commands import common
 from realtime_adain.errors import UserError, out_of_memory_as_user_error
-from realtime_adain.imageio import fit_short_side, is_writable_image_path, read_image, write_image
+from realtime_adain.imageio import WRITABLE_EXTENSIONS, fit_short_side, is_writable_image_path, read_image, write_image
 from realtime_adain.paths import check_writable_dir, expand_images, refuse_overwriting_inputs
 from realtime_adain.settings import ModelSettings
 
@@ -64,8 +65,11 @@ def check_request(args: argparse.Namespace, contents: list[Path], styles: list[P
     if not args.sheet:
         raise UserError("--sheet needs a file name (e.g. --sheet sheet.jpg)")
     out = Path(args.sheet)
+    formats = " ".join(WRITABLE_EXTENSIONS)
+    if args.sheet.endswith(("/", os.sep)):  # a folder meant (x.png/ would write x.png)
+        raise UserError(f"--sheet {args.sheet}: give the sheet's file name, e.g. sheet.jpg (written: {formats})")
     if not is_writable_image_path(out):
-        raise UserError(f"{out}: unknown image format '{out.suffix}'")
+        raise UserError(f"{out}: unknown image format '{out.suffix}' (written: {formats})")
     tiles = len(styles) + args.sheet_original
     if tiles > sheet.MAX_TILES:
         raise UserError(f"--sheet: {tiles} tiles, at most {sheet.MAX_TILES} fit one sheet (split the style folder)")
@@ -97,13 +101,14 @@ def run(args: argparse.Namespace, model: ModelSettings) -> int:
     library = StyleLibrary(styles, stylizer, args.style_size, cache_dir)
     library.load()
     tiles, captions, thumbnails = ([content], ["original"], [None]) if args.sheet_original else ([], [], [])
+    names = sheet.style_captions([style.path for style in library.styles])
     for index, style in enumerate(tqdm(library.styles, desc="contact sheet", unit="style", disable=None)):
         stats = style.stats
         if args.preserve_color:  # recoloured to this photo, as `image --preserve-color` does
             stats = stylizer.style_stats(library.image(index), color_reference=content)
         with out_of_memory_as_user_error(str(style.path)):
             tiles.append(stylizer.stylize(content, stats, args.alpha))
-        captions.append(style.path.name)
+        captions.append(names[index])
         thumbnails.append(cv2.cvtColor(style.thumbnail, cv2.COLOR_BGR2RGB))
     picture = sheet.compose_sheet(tiles, captions, thumbnails, args.sheet_columns)
     write_image(out, picture)

@@ -34,6 +34,7 @@ from realtime_adain.live.keys import BINDINGS
 from realtime_adain.live.styles import StyleLibrary, default_cache_dir
 from realtime_adain.serve import uploads
 from realtime_adain.serve.batcher import Batcher
+from realtime_adain.serve.connections import REQUEST_HEAD_S, ConnectionLimits
 from realtime_adain.serve.control import Look
 from realtime_adain.serve.peers import Client, has_ice_addresses
 from realtime_adain.serve.settings import ServeSettings, is_every_interface, is_loopback
@@ -44,6 +45,8 @@ from realtime_adain.stylizer import Stylizer
 STATIC = Path(__file__).resolve().parent / "static"
 TICK = 1.0  # seconds between the figures sent to each client (and idle checks)
 MAX_OFFER_BYTES = 256 * 1024  # an SDP offer is a few KiB
+OFFER_READ_S = 30.0  # an offer body still arriving after this is refused (a slow sender holds a connection)
+SHUTDOWN_S = 3.0  # requests still running when it stops (aiohttp's 60 s let a slow upload hold the exit)
 MAX_UPLOADS_AT_ONCE = 2  # uploads read at the same time: each holds up to --max-upload-mb in memory
 UPLOAD_READ_S = 120.0  # an upload still arriving after this is refused (a slow sender cannot hold a slot)
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")  # change nothing: any origin may send them (it cannot read the answer)
@@ -81,6 +84,7 @@ class Server:
         self.batcher = Batcher(stylizer, side, settings.max_resolution)
         self.clients: dict[str, Client] = {}
         self.uploading = 0  # uploads being read or decoded now
+        self.connection_limits = ConnectionLimits()
         self._tick: asyncio.Task | None = None
         self.app = self._build_app()
 
@@ -103,7 +107,11 @@ class Server:
 
     @web.middleware
     async def _guard(self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]):
-        """Other sites' requests refused; the token on /api/*; request bodies over the limit as a JSON 413."""
+        """Connections over the limits refused; other sites' requests refused; the token on /api/*;
+        request bodies over the limit as a JSON 413."""
+        over = self.connection_limits.refusal(request)
+        if over is not None:
+            return over
         refused = self._foreign(request)
         if refused:
             return error(403, refused)
@@ -137,7 +145,8 @@ class Server:
         """Header values and the query may hold any characters (bytes no UTF-8 allows arrive as
         surrogates, which do not encode): only an ASCII one can be the token."""
         header = request.headers.get("Authorization", "")
-        given = header[7:] if header.startswith("Bearer ") else request.query.get("token", "")
+        scheme, _, credentials = header.partition(" ")  # the scheme in any case (RFC 7235)
+        given = credentials.strip() if scheme.lower() == "bearer" else request.query.get("token", "")
         return given.isascii() and hmac.compare_digest(given.encode(), token.encode())
 
     async def _start(self, _app: web.Application) -> None:
@@ -190,7 +199,9 @@ class Server:
         if len(self.clients) >= self.settings.max_clients:
             return error(429, f"the server already has its maximum of {self.settings.max_clients} clients")
         try:
-            body = json.loads(await read_body(request, MAX_OFFER_BYTES))
+            body = json.loads(await asyncio.wait_for(read_body(request, MAX_OFFER_BYTES), OFFER_READ_S))
+        except asyncio.TimeoutError:
+            return error(408, f"the offer took longer than {OFFER_READ_S:g} s to arrive")
         except uploads.UploadRefused as exc:
             return error(exc.status, str(exc))
         except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested past the parser's stack
@@ -255,6 +266,8 @@ class Server:
                     return bytes(data)
         except (ValueError, AssertionError, KeyError) as exc:
             raise uploads.UploadRefused(400, f"the body must be multipart/form-data with a field 'image' ({exc})") from None
+        except ConnectionResetError:
+            raise uploads.UploadRefused(400, "the connection closed before the upload arrived") from None
         raise uploads.UploadRefused(400, "the body must be multipart/form-data with a field 'image'")
 
     # ---- clients -----------------------------------------------------------------------------
@@ -280,10 +293,13 @@ async def read_body(request: web.Request, limit: int) -> bytes:
     if request.content_length is not None and request.content_length > limit:
         raise uploads.UploadRefused(413, f"the request body is larger than the {limit} bytes allowed")
     data = bytearray()
-    while chunk := await request.content.read(64 * 1024):
-        data += chunk
-        if len(data) > limit:
-            raise uploads.UploadRefused(413, f"the request body is larger than the {limit} bytes allowed")
+    try:
+        while chunk := await request.content.read(64 * 1024):
+            data += chunk
+            if len(data) > limit:
+                raise uploads.UploadRefused(413, f"the request body is larger than the {limit} bytes allowed")
+    except ConnectionResetError:  # the client went away mid-body: nobody to answer, nothing to log
+        raise uploads.UploadRefused(400, "the connection closed before the request body arrived") from None
     return bytes(data)
 
 
@@ -350,8 +366,11 @@ def tls_context(settings: ServeSettings) -> ssl.SSLContext | None:
 async def serve_until_stopped(server: Server, settings: ServeSettings, stop: asyncio.Event,
                               started: Callable[[int], None]) -> None:
     """Listen until `stop` is set, then close every peer connection and the worker."""
-    runner = web.AppRunner(server.app, handle_signals=False, access_log=None)
+    # keepalive_timeout runs from the connection until its request's head has arrived (then between requests)
+    runner = web.AppRunner(server.app, handle_signals=False, access_log=None, keepalive_timeout=REQUEST_HEAD_S,
+                           shutdown_timeout=SHUTDOWN_S)
     await runner.setup()
+    server.connection_limits.install(runner.server)
     try:
         site = web.TCPSite(runner, settings.host, settings.port, ssl_context=tls_context(settings))
         try:
