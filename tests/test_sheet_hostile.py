@@ -51,3 +51,16 @@ def test_a_sheet_name_that_is_no_image_file_says_what_is_written(weights_env, ru
     assert code == 2 and err.startswith("error:") and err.count("\n") == 1, err
     assert "(written: .jpg .jpeg .png" in err, err
     assert not list(tmp_path.iterdir())
+
+
+def test_an_animated_style_is_noted_once(weights_env, run_cli, data_dir, tmp_path, one_thread):
+    """The sheet's input checks and its style library each said "only the first is used"."""
+    from PIL import Image
+
+    style = tmp_path / "moving.gif"
+    frames = [Image.new("RGB", (24, 24), colour) for colour in ((200, 40, 40), (40, 40, 200))]
+    frames[0].save(style, save_all=True, append_images=frames[1:], duration=100)
+    code, _, err = run_cli("image", data_dir / "content" / "golden_gate.jpg", "-s", style, "--sheet", tmp_path / "s.png",
+                           "--size", "64", "--style-size", "32")
+    assert code == 0, err
+    assert err.count("only the first is used") == 1, err
