@@ -80,8 +80,13 @@ def naming(path: Path, exc: OSError) -> UserError:
 def writable_target(path: Path) -> Path:
     """The file an output named `path` replaces: a symbolic link's target (written through, as cp
     and ffmpeg do; renaming over the link would replace the link itself). A folder, device, fifo
-    or socket is refused: renaming a finished file over /dev/null, say, would replace the device."""
+    or socket is refused: renaming a finished file over /dev/null, say, would replace the device.
+    A link to a missing file is written through where the file's folder exists (as ffmpeg does);
+    a link into a missing folder is refused: the folders would be made wherever it points."""
     target = Path(os.path.realpath(path)) if path.is_symlink() else path
+    if path.is_symlink() and not target.parent.is_dir():
+        raise UserError(f"{path}: is a symbolic link to {os.readlink(path)}, in a folder that does not exist; "
+                        "remove the link or give another name")
     if target.is_dir():
         raise UserError(f"{path}: is a folder; give a file name")
     if target.exists() and not target.is_file():

@@ -234,6 +234,15 @@ def test_outputs_write_through_symbolic_links(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["link.json", "target.json"]  # no temporary left
 
 
+
+def test_a_link_into_a_missing_folder_is_refused_not_followed(run_cli, weights_env, data_dir, tmp_path):
+    """The folders a dangling link points into were made, wherever it pointed (/nonexistent/...)."""
+    (tmp_path / "out.png").symlink_to(tmp_path / "elsewhere" / "deep" / "x.png")
+    code, _, err = run_cli("image", data_dir / "content" / "golden_gate.jpg", "-s", data_dir / "style" / "trial.jpg",
+                           "--size", "32", "--style-size", "32", "-o", tmp_path / "out.png")
+    assert code == 2 and "a symbolic link to" in err and "in a folder that does not exist" in err, err
+    assert not (tmp_path / "elsewhere").exists()
+
 def test_a_file_named_like_an_option_gets_a_hint(run_cli, tmp_path, monkeypatch):
     """`video -x.mp4 ...` said only that INPUT was missing: argparse takes the name for an option."""
     monkeypatch.chdir(tmp_path)
