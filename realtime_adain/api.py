@@ -149,7 +149,7 @@ def stylize_video(
     stylizer: Stylizer | None = None, model: ModelSettings | None = None, max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> Path:
     """The `video` command as a function: one file to another, sound kept; returns the output path.
-    `codec` None: the container's default encoder (libx264; libvpx-vp9 for .webm); `bitrate` in
+    `codec` None: the container's default encoder (libx264; libvpx-vp9 for .webm, gif for .gif); `bitrate` in
     bits per second instead of `crf`; `pix_fmt` None: yuv420p (yuv444p for odd sizes).
     `stabilize_passes` None: two with a flow stabiliser; `stabilize_strength` None: 0.5 with two
     passes, 0.7 with one (docs/temporal.md)."""

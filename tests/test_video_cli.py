@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
-import time
 from fractions import Fraction
 
 import av
@@ -18,7 +16,7 @@ from av.audio.plane import AudioPlane
 from realtime_adain.adain import StyleStats
 from realtime_adain.imageio import read_image, write_image
 from realtime_adain.stylizer import Stylizer
-from video_samples import audio_packets, gradient_frames, probe, rgb_frames, write_video
+from video_samples import audio_packets, gradient_frames, interrupted_video_run, probe, rgb_frames, write_video
 
 
 @pytest.fixture
@@ -555,21 +553,8 @@ def test_refuses_to_overwrite_its_input(run_cli, weights_env, style, tmp_path):
 
 
 def test_ctrl_c_leaves_a_playable_partial_file(weights_env, bunny, style, tmp_path):
-    out = tmp_path / "bunny.mp4"
-    command = [sys.executable, "-m", "realtime_adain", "video", str(bunny), "-s", str(style),
-               "--size", "32", "--style-size", "64", "--threads", "1", "-o", str(out)]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 90
-    # Wait until frames reach the file (x264 holds ~40 back for look-ahead; FFmpeg writes 32 KiB blocks).
-    while time.monotonic() < deadline and process.poll() is None:
-        temps = [p for p in tmp_path.iterdir() if p.name.startswith(".bunny.")]
-        if temps and temps[0].stat().st_size > 8_000:
-            break
-        time.sleep(0.05)
-    assert process.poll() is None, "finished before it could be interrupted"
-    process.send_signal(signal.SIGINT)
-    _, err = process.communicate(timeout=60)
-    assert process.returncode == 130, err
+    code, err = interrupted_video_run(bunny, style, tmp_path / "bunny.mp4", 8_000)
+    assert code == 130, err
     partial = tmp_path / "bunny.partial.mp4"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bunny.partial.mp4"]
     assert "frames kept in" in err and "Traceback" not in err

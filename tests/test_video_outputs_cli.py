@@ -196,6 +196,6 @@ def test_an_unknown_output_format_lists_the_ones_written(tmp_path, run_cli, styl
     """`-o x.flv` said only "unknown video format"; `--ext ''` gave an image's examples (png, jpg)."""
     source = write_video(tmp_path / "in.mp4", gradient_frames(2, 32, 16))
     code, _, err = run_cli("video", source, "-s", style, "-o", tmp_path / "x.flv")
-    assert code == 2 and "unknown video format '.flv' (written: .mp4 .m4v .mov .mkv .webm .avi .ts .m2ts .mts; " in err, err
+    assert code == 2 and "unknown video format '.flv' (written: .mp4 .m4v .mov .mkv .webm .avi .ts .m2ts .mts .gif; " in err, err
     code, _, err = run_cli("video", source, "-s", style, "-o", f"{tmp_path}/out/", "--ext", "")
     assert code == 2 and "--ext '': give a format's extension, such as mp4 or m4v" in err, err

@@ -116,3 +116,28 @@ def audio_packets(path: Path) -> list[tuple[bytes, int | None, int | None]]:
     """(bytes, pts, duration) of every audio packet, in seconds-independent stream units."""
     with av.open(str(path)) as container:
         return [(bytes(p), p.pts, p.duration) for p in container.demux(audio=0) if p.dts is not None]
+
+
+def interrupted_video_run(source: Path, style: Path, out: Path, started_bytes: int) -> tuple[int, str]:
+    """`realtime-adain video` on `source` at 32 px, sent Ctrl-C (SIGINT) once its temporary output
+    holds `started_bytes`: (exit code, stderr). Encoders hold frames back (x264 ~40 for look-ahead)
+    and muxers write in blocks, so what reaches the file is watched, not guessed."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    command = [sys.executable, "-m", "realtime_adain", "video", str(source), "-s", str(style),
+               "--size", "32", "--style-size", "64", "--threads", "1", "-o", str(out)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and process.poll() is None:
+        temps = [p for p in out.parent.iterdir() if p.name.startswith(f".{out.stem}.")]
+        if temps and temps[0].stat().st_size > started_bytes:
+            break
+        time.sleep(0.05)
+    assert process.poll() is None, "finished before it could be interrupted"
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    return process.returncode, err
+

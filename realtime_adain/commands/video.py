@@ -20,6 +20,7 @@ EPILOG = """examples:
   realtime-adain video clips/ --style a.jpg --style b.jpg -o out/          # every clip x style
   realtime-adain video clip.mp4 -s starry.jpg --size 512 --codec h264_nvenc -o out.mp4
   realtime-adain video clip.mp4 -s starry.jpg --codec ffv1 -o lossless.mkv
+  realtime-adain video clip.mp4 -s starry.jpg --size 256 --no-keep-size -o share.gif  # looping, no sound
 """
 
 
@@ -46,7 +47,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="output video (one result) or directory (several)")
     common.add_style_options(parser)
     encode = parser.add_argument_group("encoding")
-    encode.add_argument("--codec", type=argtypes.name, help="video encoder (default libx264, libvpx-vp9 for .webm; h264_nvenc on NVIDIA GPUs)")
+    encode.add_argument("--codec", type=argtypes.name, help="video encoder (default libx264, libvpx-vp9 for .webm, gif for .gif; h264_nvenc on NVIDIA GPUs)")
     encode.add_argument("--crf", type=int, metavar="Q", help="constant quality, lower is better (default 18)")
     encode.add_argument("--bitrate", type=bitrate, metavar="RATE",
                         help="target bitrate in bits per second instead of CRF, e.g. 800k or 4M (at least 10k)")

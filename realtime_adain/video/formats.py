@@ -22,6 +22,7 @@ from realtime_adain.errors import UserError
 CONTAINER_FORMATS = {
     ".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm",
     ".avi": "avi", ".ts": "mpegts", ".m2ts": "mpegts", ".mts": "mpegts",  # (.m2ts: Blu-ray's 192-byte packets)
+    ".gif": "gif",
 }
 # The option that sets constant-quality mode, for the encoders that have one.
 QUALITY_OPTION = {
@@ -39,7 +40,21 @@ PREFERRED_PIX_FMTS = ("yuv420p", "yuv444p")
 # The video encoder when none is named: H.264, except where the container holds no H.264 (WebM:
 # VP9, as `ffmpeg -i in out.webm` picks; the next ones if this FFmpeg lacks libvpx-vp9).
 DEFAULT_CODEC = "libx264"
-CONTAINER_CODECS = {"webm": ("libvpx-vp9", "libaom-av1", "libsvtav1", "libvpx")}
+CONTAINER_CODECS = {"webm": ("libvpx-vp9", "libaom-av1", "libsvtav1", "libvpx"), "gif": ("gif",)}
+# Options of a container's muxer: a GIF loops forever, as people expect one shared to do (FFmpeg's
+# default too; said here, not left to it).
+MUXER_OPTIONS = {"gif": {"loop": "0"}}
+# GIF: 256 colours a frame. Each frame gets a palette of its own colours (FFmpeg's palettegen and
+# paletteuse, one frame at a time); swscale's one fixed palette (`rgb8`) lost 11 to 14 dB of PSNR.
+# Ordered (Bayer) dithering: no banding in skies, a pattern that stays still from frame to frame
+# (error diffusion crawls) and compresses better (docs/video.md has the figures).
+PALETTE_ENCODERS = frozenset({"gif"})
+PALETTE_FILTERS = (("palettegen", "stats_mode=single"), ("paletteuse", "new=1:dither=bayer:bayer_scale=4"))
+# Browsers show a GIF frame of a shorter delay (centiseconds) for 10 cs: a 60 fps clip, its delays
+# 2, 1, 2, 2, 1, 2 cs, plays 2.8 times slower there.
+GIF_SHORTEST_SHOWN = 2
+# A GIF's largest side: its sizes are 16-bit fields.
+GIF_MAX_SIDE = 65535
 # The lowest --bitrate taken, in bits per second: below it no encoder makes a picture (x264 counts
 # kbit/s and fails on 0), and "--bitrate 4" or "800" is a missing k or M.
 MIN_BITRATE = 10_000
@@ -78,6 +93,8 @@ class EncodeSettings:
 
     def codec_options(self) -> dict[str, str]:
         codec = self.encoder
+        if codec in PALETTE_ENCODERS:
+            check_palette_options(self)
         option = QUALITY_OPTION.get(codec)
         if self.crf is not None and option is None:
             raise UserError(f"encoder {codec} has no constant-quality (CRF) mode; use --bitrate")
@@ -99,6 +116,18 @@ class EncodeSettings:
         if option is not None and not (self.crf is None and self.bitrate is not None):
             options[option] = str(DEFAULT_CRF if self.crf is None else self.crf)
         return options
+
+
+def check_palette_options(settings: EncodeSettings) -> None:
+    """Refuse the options a palette encoder (GIF) has no use for: its quality is the palette's,
+    made for each frame, and its pixels are palette indices."""
+    why = "its 256 colours a frame come from a palette made for each frame"
+    if settings.crf is not None:
+        raise UserError(f"--crf: GIF has no quality setting ({why}); leave it out")
+    if settings.bitrate is not None:
+        raise UserError(f"--bitrate: GIF has no bitrate setting ({why}); leave it out")
+    if settings.pix_fmt not in (None, "pal8"):
+        raise UserError(f"--pix-fmt {settings.pix_fmt}: GIF is always pal8 ({why}); leave it out")
 
 
 def container_format(path: Path) -> str:
@@ -196,6 +225,9 @@ def choose_pix_fmt(settings: EncodeSettings, width: int, height: int, container:
     Raw video, which takes any, gets one the `container` (a muxer name) reads back as written.
     """
     codec = settings.encoder
+    if av.Codec(codec, "w").name in PALETTE_ENCODERS:
+        check_palette_options(settings)
+        return "pal8"
     supported = [f.name for f in av.Codec(codec, "w").video_formats or []]
     odd = width % 2 or height % 2
     if settings.pix_fmt:
@@ -301,6 +333,8 @@ def encoder_time_base(codec: str, time_base: Fraction, frame_rate: Fraction | No
     slots, so variable timing survives; 12, 30 and 2 fps mixed: 60) where it is no finer than
     `AVI_MAX_RATE`, else the average `frame_rate`. Timestamps are then rounded to it."""
     encoder = av.Codec(codec, "w")
+    if fmt == "gif":  # each frame's delay is stored in centiseconds
+        return Fraction(1, 100)
     rate = Fraction(frame_rate) if frame_rate else Fraction(25)
     if fmt == "avi" and not encoder.frame_rates:
         if base_rate and rate <= Fraction(base_rate) <= AVI_MAX_RATE:
@@ -353,7 +387,7 @@ def encodable_rate(codec: str, rate: int) -> int:
 
 
 # The container suggested for an encoder the one asked for cannot hold: the first that can.
-HINT_ORDER = (".mkv", ".mov", ".mp4", ".m4v", ".avi", ".webm", ".ts", ".m2ts", ".mts")
+HINT_ORDER = (".mkv", ".mov", ".mp4", ".m4v", ".avi", ".webm", ".ts", ".m2ts", ".mts", ".gif")
 
 
 def _holds_video(fmt: str, codec: av.Codec) -> bool:
@@ -365,12 +399,16 @@ def check_picture_size(codec: str, width: int, height: int) -> None:
     """Refuse a picture size an encoder is known to crash or hang on (found by trial; it would take
     the process with it): x265 corrupts its heap on pictures 33 to 48 pixels wide and 16 to 31
     high, whatever the pixel format ("corrupted size vs. prev_size", aborted; `ffmpeg` aborts the
-    same); SVT-AV1 never returns from its flush when one side is over 64 and the other 24 or less."""
+    same); SVT-AV1 never returns from its flush when one side is over 64 and the other 24 or less.
+    And a GIF's sides, 16-bit fields."""
     name = av.Codec(codec, "w").name
     if name == "libx265" and 33 <= width <= 48 and 16 <= height <= 31:
         why = "x265 crashes on pictures 33 to 48 pixels wide and 16 to 31 high"
     elif name == "libsvtav1" and max(width, height) > 64 and min(width, height) <= 24:
         why = "SVT-AV1 hangs on a side of 24 pixels or less beside one over 64"
+    elif name == "gif" and max(width, height) > GIF_MAX_SIDE:
+        raise UserError(f"gif cannot encode {width}x{height} pictures (a GIF's sides are at most {GIF_MAX_SIDE} "
+                        "pixels): use --size with --no-keep-size, or another format")
     else:
         return
     raise UserError(f"{name} cannot encode {width}x{height} pictures ({why}): use another --codec, e.g. libx264")

@@ -4,7 +4,7 @@ Video frames keep the input's time base and timestamps (so variable frame rate s
 colour tags. Audio and subtitle packets are copied byte for byte when the output container
 accepts their codec; audio it does not accept is re-encoded to the container's default audio
 codec, text subtitles are converted to its default subtitle codec, and other subtitles it does
-not accept are dropped with a note (see docs/video.md).
+not accept are dropped with a note, as is audio where it holds none (GIF; see docs/video.md).
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ from av.video.reformatter import VideoReformatter
 import numpy as np
 
 from realtime_adain.errors import UserError
-from realtime_adain.video.formats import (EncodeSettings, audio_opens, check_picture_size, choose_pix_fmt,
+from realtime_adain.video.formats import (GIF_SHORTEST_SHOWN, MUXER_OPTIONS, PALETTE_ENCODERS, PALETTE_FILTERS,
+                                          EncodeSettings, audio_opens, check_picture_size, choose_pix_fmt,
                                           container_format, encodable_layout, encodable_rate, encoder_time_base,
                                           holds_copy, is_adts_aac, muxer_accepts)
 from realtime_adain.video.notes import note
@@ -123,6 +124,35 @@ def reorder_channels(frame: av.AudioFrame, order: list[int], layout: av.AudioLay
     return out
 
 
+class PaletteFrames:
+    """RGB frames to 256-colour ones, each with a palette made of its own colours (FFmpeg's
+    palettegen and paletteuse filters, `PALETTE_FILTERS`), one frame in, one frame out."""
+
+    def __init__(self, width: int, height: int, time_base: Fraction) -> None:
+        self.graph = av.filter.Graph()
+        source = self.graph.add_buffer(width=width, height=height, format="rgb24", time_base=time_base)
+        split = self.graph.add("split")
+        (gen, gen_args), (use, use_args) = PALETTE_FILTERS
+        palette, mapped = self.graph.add(gen, gen_args), self.graph.add(use, use_args)
+        sink = self.graph.add("buffersink")
+        source.link_to(split)
+        split.link_to(mapped, 0, 0)  # the picture ...
+        split.link_to(palette, 1, 0)
+        palette.link_to(mapped, 0, 1)  # ... and its own palette
+        mapped.link_to(sink)
+        self.graph.configure()
+
+    def convert(self, frame: av.VideoFrame | None) -> list[av.VideoFrame]:
+        """`frame` in palette colours (None: what the filters still hold, at the end)."""
+        self.graph.push(frame)
+        done = []
+        while True:
+            try:
+                done.append(self.graph.vpull())
+            except (av.error.BlockingIOError, av.error.EOFError):
+                return done
+
+
 @dataclass
 class VideoFormatOut:
     """What the output video stream must match: display size, timing and colour of the input."""
@@ -174,6 +204,7 @@ class VideoWriter:
         self.frames_written = 0
         self._last_pts: int | None = None
         self._shifted = False  # a timestamp was moved to keep them increasing (noted once)
+        self._short = False  # a GIF frame shown for less than browsers show one (noted once)
         self._last_dts: dict[int, int] = {}  # input stream index -> last copied packet's dts
         self._moved: set[int] = set()  # copied streams whose timestamps were moved (noted once each)
         self._damaged: set[int] = set()  # re-encoded streams with a packet that did not decode (noted once each)
@@ -186,8 +217,9 @@ class VideoWriter:
         """Open the file with its streams and write the header, re-encoding the audio streams in
         `reencode` (input indices) even where the container lists their codec: the notes to give,
         or None when the muxer refused the header with audio copied (unless `last`)."""
+        fmt = container_format(self.path)
         try:
-            self.container = av.open(str(self.path), "w", format=container_format(self.path))
+            self.container = av.open(str(self.path), "w", format=fmt, options=MUXER_OPTIONS.get(fmt, {}))
         except av.error.FFmpegError as exc:
             raise UserError(f"{self.path}: cannot write here ({exc.strerror or exc})") from None
         video_context = None
@@ -236,13 +268,15 @@ class VideoWriter:
         stream.pix_fmt = choose_pix_fmt(settings, spec.width, spec.height, self.container.format.name)
         encoder_tb = encoder_time_base(settings.codec, spec.time_base, spec.frame_rate, self.container.format.name,
                                        spec.base_rate)
-        stream.time_base = encoder_tb if self.container.format.name == "avi" else spec.time_base
+        stream.time_base = encoder_tb if self.container.format.name in ("avi", "gif") else spec.time_base
         self.input_time_base = spec.time_base
         stream.codec_context.time_base = encoder_tb
         stream.options = settings.codec_options()
         if settings.bitrate:
             stream.bit_rate = settings.bitrate
-        self.rgb_output = av.VideoFormat(stream.pix_fmt).is_rgb
+        self.palette = (PaletteFrames(spec.width, spec.height, encoder_tb)
+                        if av.Codec(settings.codec, "w").name in PALETTE_ENCODERS else None)
+        self.rgb_output = av.VideoFormat(stream.pix_fmt).is_rgb or self.palette is not None
         self.colour = (yuv_colour(spec.colour, stream.pix_fmt, settings.codec)
                        if spec.colour and not self.rgb_output else None)
         if self.colour:
@@ -257,6 +291,8 @@ class VideoWriter:
         context = stream.codec_context  # audio by its codec, not its decoder (mp3, not mp3float)
         name = context.codec.canonical_name if stream.type == "audio" else context.name
         name = "ADTS aac" if is_adts_aac(stream) else name
+        if stream.type == "audio" and self.container.default_audio_codec in (None, "none"):  # (GIF)
+            return f"dropping audio stream #{stream.index} ({name}): {self.path.suffix} files hold no sound"
         copies = holds_copy(self.container.format.name, stream, self.container.supported_codecs)
         if copies and (copy_audio or stream.type != "audio"):
             out = self._avi_frame_stream(stream) or self.container.add_stream_from_template(stream)
@@ -335,7 +371,7 @@ class VideoWriter:
         if self.colour:
             frame = self._reformatter.reformat(frame, format=self.video.pix_fmt, dst_colorspace=self.colour.colorspace,
                                                dst_color_range=self.colour.color_range)
-        elif self.video.pix_fmt != "rgb24":
+        elif self.palette is None and self.video.pix_fmt != "rgb24":
             frame = self._reformatter.reformat(frame, format=self.video.pix_fmt)
         encoder_tb = self.video.codec_context.time_base
         if encoder_tb != self.input_time_base:  # an encoder that takes only some time bases (MPEG-2)
@@ -348,6 +384,11 @@ class VideoWriter:
                 note(f"frame timestamps that do not increase (at {pts}); moving them one tick later")
             self._shifted = True
             pts = self._last_pts + 1
+        gap = None if self._last_pts is None else pts - self._last_pts
+        if self.container.format.name == "gif" and gap is not None and gap < GIF_SHORTEST_SHOWN and not self._short:
+            self._short = True
+            note(f"GIF frames {gap} cs apart (the input runs faster than 50 fps): web browsers show such a frame "
+                 "for 10 cs, so the GIF plays slower there (convert the input to 25 fps first)")
         # In the encoder's time base (the input's where it takes it); the muxer may use another
         # (Matroska: 1 ms).
         frame.pts, frame.duration, frame.time_base = pts, duration, encoder_tb
@@ -355,7 +396,8 @@ class VideoWriter:
         if self._first_pts is None:
             self._first_pts = pts
         self._durations[pts] = duration
-        self._mux_video(self.video.encode(frame))
+        for out in self.palette.convert(frame) if self.palette else [frame]:
+            self._mux_video(self.video.encode(out))
         self.frames_written += 1
 
     def _mux_video(self, packets: list[av.Packet]) -> None:
@@ -494,6 +536,8 @@ class VideoWriter:
     def close(self) -> None:
         """Flush the encoders and finish the file (it is complete and playable afterwards)."""
         try:
+            for out in self.palette.convert(None) if self.palette else []:
+                self._mux_video(self.video.encode(out))
             self._mux_video(self.video.encode(None))
             for index, source in self.transcoded.items():
                 if source.type != "audio":
