@@ -220,6 +220,21 @@ class Stylizer:
         self, frame: np.ndarray, mask: np.ndarray, styles: Sequence[StyleStats], alpha: float = 1.0
     ) -> np.ndarray:
         """Spatial control: pixel (y, x) gets styles[mask[y, x]]; `mask` is (H, W) of indices."""
+        from realtime_adain.api import check_style
+        from realtime_adain.engines.base import check_frames
+
+        if not isinstance(frame, np.ndarray) or frame.ndim != 3:
+            raise ValueError(f"frame must be one (H, W, 3) uint8 RGB array, got {getattr(frame, 'shape', type(frame).__name__)}")
+        check_frames(frame)
+        if not isinstance(styles, Sequence) or not styles:
+            raise ValueError("styles must be a non-empty sequence of StyleStats, one per mask index")
+        styles = [check_style(style) for style in styles]
+        if not isinstance(mask, np.ndarray) or not (mask.dtype == bool or np.issubdtype(mask.dtype, np.integer)):
+            raise TypeError(f"mask must be an integer numpy array of style indices, got {getattr(mask, 'dtype', type(mask).__name__)}")
+        if mask.shape != frame.shape[:2]:
+            raise ValueError(f"mask must be (H, W) like the frame, {frame.shape[:2]}, got {mask.shape}")
+        if mask.size and (mask.min() < 0 or mask.max() >= len(styles)):
+            raise ValueError(f"mask indices must be in [0, {len(styles) - 1}] (one per style), got {mask.min()} to {mask.max()}")
         labels = torch.from_numpy(np.ascontiguousarray(mask, dtype=np.int64)).to(self.device)
         styles = [s.to(self.device, self.dtype) for s in styles]
         out = self.net.forward_masked(self.to_tensor(frame), labels, styles, self._alpha(alpha))

@@ -206,3 +206,28 @@ def test_stylize_video_mistakes_are_value_errors_naming_the_argument(stylizer, s
 def test_load_refuses_an_empty_weights_path(weights_env):
     with pytest.raises(ra.UserError, match="an empty --vgg path"):  # was: silently $REALTIME_ADAIN_VGG
         ra.Stylizer.load(vgg="", device="cpu")
+
+
+@pytest.mark.parametrize("frame, mask, styles, error, words", [
+    (np.zeros((8, 8, 3), np.uint8), np.full((8, 8), 2), 2, ValueError, r"mask indices must be in \[0, 1\]"),  # was styled
+    (np.zeros((8, 8, 3), np.uint8), np.full((8, 8), -1), 2, ValueError, "mask indices"),  # was the last style
+    (np.zeros((8, 8, 3), np.uint8), np.zeros((4, 4), np.int64), 2, ValueError, r"mask must be \(H, W\) like the frame"),
+    (np.zeros((8, 8, 3), np.uint8), np.zeros((8, 8, 3), np.int64), 2, ValueError, "mask must be"),  # was a torch error
+    (np.zeros((8, 8, 3), np.uint8), np.full((8, 8), 0.5), 2, TypeError, "mask must be an integer numpy array"),
+    (np.zeros((8, 8, 3), np.uint8), [[0]], 2, TypeError, "mask must be an integer numpy array"),
+    (np.zeros((8, 8, 3), np.uint8), np.zeros((8, 8), np.int64), 0, ValueError, "styles must be a non-empty sequence"),
+    (np.zeros((8, 8, 3), np.float32), np.zeros((8, 8), np.int64), 2, TypeError, "uint8 numpy array, got float32 values"),
+    (np.zeros((8, 8), np.uint8), np.zeros((8, 8), np.int64), 2, ValueError, r"frame must be one \(H, W, 3\)"),
+    (HUGE, np.broadcast_to(np.int64(0), HUGE.shape[:2]), 2, ValueError, "frames are 1 x 100000x100000"),  # was 74.5 GiB
+])
+def test_stylize_masked_checks_its_arguments(stylizer, style, frame, mask, styles, error, words):
+    with pytest.raises(error, match=words):
+        stylizer.stylize_masked(frame, mask, [style] * styles)
+
+
+def test_stylize_masked_takes_a_boolean_mask(stylizer, style):
+    other = stylizer.style(np.full((16, 16, 3), 10, np.uint8), size=16)
+    mask = np.zeros((16, 24), bool)
+    mask[:, 12:] = True
+    out = stylizer.stylize_masked(np.full((16, 24, 3), 128, np.uint8), mask, [style, other])
+    assert out.shape == (16, 24, 3) and out.dtype == np.uint8

@@ -158,7 +158,8 @@ class Engine(abc.ABC):
 def check_frames(frames: np.ndarray) -> np.ndarray:
     """(H, W, 3) or (N, H, W, 3) uint8 -> (N, H, W, 3); anything else is a clear error."""
     if not isinstance(frames, np.ndarray) or frames.dtype != np.uint8:
-        raise TypeError(f"frames must be a uint8 numpy array, got {type(frames).__name__}")
+        got = f"{frames.dtype} values" if isinstance(frames, np.ndarray) else type(frames).__name__
+        raise TypeError(f"frames must be a uint8 numpy array, got {got}")
     # reshape (not [None]) gives the batch axis a real stride, which oneDNN's kernels expect.
     batch = frames.reshape(1, *frames.shape) if frames.ndim == 3 else frames
     if batch.ndim != 4 or batch.shape[-1] != 3 or 0 in batch.shape:
