@@ -6,6 +6,7 @@ NAME.partial.gif. Each GIF is decoded back with PyAV."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from fractions import Fraction
@@ -16,7 +17,7 @@ import pytest
 
 import realtime_adain as ra
 from realtime_adain.errors import UserError
-from realtime_adain.video.formats import check_picture_size
+from realtime_adain.video.formats import GIF_LONGEST_DELAY, GIF_MOST_REPEATS, check_picture_size
 from video_samples import gradient_frames, interrupted_video_run, rgb_frames, write_video
 
 FFMPEG, FFPROBE = shutil.which("ffmpeg"), shutil.which("ffprobe")
@@ -189,3 +190,53 @@ def test_ctrl_c_leaves_a_playable_partial_gif(weights_env, data_dir, style, tmp_
     assert 0 < len(timeline) < 240
     assert [pts for pts, _ in timeline] == [centiseconds(Fraction(n, 24)) for n in range(len(timeline))]
     assert loop_count(partial) == 0
+
+
+def test_a_pause_longer_than_a_gif_delay_repeats_the_frame(tmp_path, weights_env, run_cli, style):
+    """A GIF delay is 16 bits of centiseconds (655.35 s at most). A 700 s pause in a VFR clip was
+    cut to 655.35 s (every later frame 44.65 s early), and a last frame held 800 s (a still
+    picture for a long sound) wrapped to 144.64 s. Now the frame is shown again every 655.35 s,
+    so every frame keeps its time and the last its duration."""
+    source = write_video(tmp_path / "pause.mp4", gradient_frames(4, 32, 24), pts=[0, 1, 21001, 21002])
+    code, _, err = run_cli("video", source, "-s", style, "-o", tmp_path / "pause.gif", *SMALL)
+    assert code == 0, err
+    timeline = gif_timeline(tmp_path / "pause.gif")
+    assert timeline == [(0, 3), (3, 65535), (65538, 4465), (70003, 4), (70007, 3)]
+    frames = rgb_frames(tmp_path / "pause.gif")
+    assert np.array_equal(frames[1], frames[2])  # (the repeat: the same picture)
+    # A clip's first frame, shown for 800 s, alone (`--frames 1`): its 800 s kept as 655.35 + 144.65.
+    still = write_video(tmp_path / "still.mkv", gradient_frames(2, 32, 24), pts=[0, 80000], time_base=Fraction(1, 100),
+                        codec="ffv1", pix_fmt="bgr0")
+    code, _, err = run_cli("video", still, "-s", style, "-o", tmp_path / "still.gif", "--frames", "1", *SMALL)
+    assert code == 0, err
+    assert gif_timeline(tmp_path / "still.gif") == [(0, 65535), (65535, 14465)]
+    assert loop_count(tmp_path / "still.gif") == 0
+
+
+def test_over_100_fps_frames_sharing_a_centisecond_are_dropped_not_delayed(tmp_path, weights_env, run_cli, style):
+    """A 240 fps clip: each frame landing in the centisecond of the one before was moved a tick
+    later, and every later one with it: 24 frames (0.1 s) played 0.24 s, a 10 s slow-motion clip 24 s.
+    Now such a frame is dropped (as FFmpeg drops it), said once: the GIF lasts as long as the clip."""
+    source = write_video(tmp_path / "fast.mkv", gradient_frames(24, 32, 24), time_base=Fraction(1, 240),
+                         codec="ffv1", pix_fmt="bgr0")
+    code, out, err = run_cli("video", source, "-s", style, "-o", tmp_path / "fast.gif", "--json", *SMALL)
+    assert code == 0, err
+    assert json.loads(out)["frames"] == 11  # (the frames in the GIF)
+    assert err.count("the input runs faster than 100 fps") == 1, err
+    assert "moving them one tick later" not in err
+    assert [pts for pts, _ in gif_timeline(tmp_path / "fast.gif")] == list(range(11))  # 0 to 23/240 s: 0 to 10 cs
+
+
+def test_a_timestamp_years_ahead_is_not_millions_of_repeats(tmp_path, weights_env, run_cli, style):
+    """The repeats over a long time are bounded: a damaged timestamp 100 million seconds on would
+    be 152,000 repeats of the frame (256 MB at 32x24). They stop after a day's worth in a file
+    (noted); the rest of that time is cut, and no delay wraps around."""
+    source = write_video(tmp_path / "jump.mkv", gradient_frames(3, 32, 24), pts=[0, 40, 10 ** 11],
+                         time_base=Fraction(1, 1000), codec="ffv1", pix_fmt="bgr0")
+    code, _, err = run_cli("video", source, "-s", style, "-o", tmp_path / "jump.gif", *SMALL)
+    assert code == 0, err
+    assert err.count("past a day of repeated frames the rest is cut") == 1, err
+    timeline = gif_timeline(tmp_path / "jump.gif")
+    assert len(timeline) == 3 + GIF_MOST_REPEATS == 134
+    assert [duration for _, duration in timeline] == [4] + [GIF_LONGEST_DELAY] * (1 + GIF_MOST_REPEATS) + [1]
+    assert (tmp_path / "jump.gif").stat().st_size < 500_000

@@ -53,6 +53,12 @@ PALETTE_FILTERS = (("palettegen", "stats_mode=single"), ("paletteuse", "new=1:di
 # Browsers show a GIF frame of a shorter delay (centiseconds) for 10 cs: a 60 fps clip, its delays
 # 2, 1, 2, 2, 1, 2 cs, plays 2.8 times slower there.
 GIF_SHORTEST_SHOWN = 2
+# A GIF frame's longest delay: 16 bits of centiseconds (655.35 s). FFmpeg's muxer cuts a longer gap
+# to it (every later frame early) and wraps a longer last frame (800 s played 144.64 s).
+GIF_LONGEST_DELAY = 65535
+# A longer time is the frame shown again every longest delay, up to a day of repeats in a file (131
+# frames): a damaged timestamp years ahead wrote 152,000 (256 MB at 32x24). Past that, cut as FFmpeg cuts it.
+GIF_MOST_REPEATS = 24 * 3600 * 100 // GIF_LONGEST_DELAY
 # A GIF's largest side: its sizes are 16-bit fields.
 GIF_MAX_SIDE = 65535
 # The lowest --bitrate taken, in bits per second: below it no encoder makes a picture (x264 counts

@@ -25,10 +25,10 @@ from av.video.reformatter import VideoReformatter
 import numpy as np
 
 from realtime_adain.errors import UserError
-from realtime_adain.video.formats import (GIF_SHORTEST_SHOWN, MUXER_OPTIONS, PALETTE_ENCODERS, PALETTE_FILTERS,
-                                          EncodeSettings, audio_opens, check_picture_size, choose_pix_fmt,
-                                          container_format, encodable_layout, encodable_rate, encoder_time_base,
-                                          holds_copy, is_adts_aac, muxer_accepts)
+from realtime_adain.video.formats import (GIF_LONGEST_DELAY, GIF_MOST_REPEATS, GIF_SHORTEST_SHOWN, MUXER_OPTIONS,
+                                          PALETTE_ENCODERS, PALETTE_FILTERS, EncodeSettings, audio_opens,
+                                          check_picture_size, choose_pix_fmt, container_format, encodable_layout,
+                                          encodable_rate, encoder_time_base, holds_copy, is_adts_aac, muxer_accepts)
 from realtime_adain.video.notes import note
 from realtime_adain.video.reader import Colour
 
@@ -205,6 +205,11 @@ class VideoWriter:
         self._last_pts: int | None = None
         self._shifted = False  # a timestamp was moved to keep them increasing (noted once)
         self._short = False  # a GIF frame shown for less than browsers show one (noted once)
+        self._dropped = False  # a GIF frame in the centisecond of the previous one was dropped (noted once)
+        self._held: av.VideoFrame | None = None  # the last GIF frame in palette colours (repeated over long gaps)
+        self._repeats = 0  # GIF frames written again to span a long time (at most GIF_MOST_REPEATS)
+        self._cut = False  # a GIF frame's time was cut, past the repeats (noted once)
+        self._last_duration = 0  # the last frame's duration (encoder time base)
         self._last_dts: dict[int, int] = {}  # input stream index -> last copied packet's dts
         self._moved: set[int] = set()  # copied streams whose timestamps were moved (noted once each)
         self._damaged: set[int] = set()  # re-encoded streams with a packet that did not decode (noted once each)
@@ -379,34 +384,76 @@ class VideoWriter:
             duration = max(1, _rescale(duration, self.input_time_base, encoder_tb)) if duration else duration
         if pts is None:  # some AVI files carry no timestamps: continue from the previous frame
             pts = 0 if self._last_pts is None else self._last_pts + max(duration, 1)
+        elif self._last_pts is not None and pts <= self._last_pts and self._gif:
+            self._drop_gif_frame()  # one frame a centisecond: moving it a tick on would delay all later ones
+            return
         elif self._last_pts is not None and pts <= self._last_pts:  # the muxer refuses it (EINVAL)
             if not self._shifted:
                 note(f"frame timestamps that do not increase (at {pts}); moving them one tick later")
             self._shifted = True
             pts = self._last_pts + 1
         gap = None if self._last_pts is None else pts - self._last_pts
-        if self.container.format.name == "gif" and gap is not None and gap < GIF_SHORTEST_SHOWN and not self._short:
+        if self._gif and gap is not None and gap < GIF_SHORTEST_SHOWN and not self._short:
             self._short = True
             note(f"GIF frames {gap} cs apart (the input runs faster than 50 fps): web browsers show such a frame "
                  "for 10 cs, so the GIF plays slower there (convert the input to 25 fps first)")
         # In the encoder's time base (the input's where it takes it); the muxer may use another
         # (Matroska: 1 ms).
         frame.pts, frame.duration, frame.time_base = pts, duration, encoder_tb
-        self._last_pts = pts
+        self._hold_gif_frame(pts)
+        self._last_pts, self._last_duration = pts, duration
         if self._first_pts is None:
             self._first_pts = pts
         self._durations[pts] = duration
-        for out in self.palette.convert(frame) if self.palette else [frame]:
-            self._mux_video(self.video.encode(out))
+        self._encode_video(frame)
         self.frames_written += 1
+
+    @property
+    def _gif(self) -> bool:
+        return self.container.format.name == "gif"
+
+    def _encode_video(self, frame: av.VideoFrame | None) -> None:
+        """Encode `frame` (in palette colours first, for GIF; None: what the palette filters hold)
+        and mux its packets."""
+        for out in self.palette.convert(frame) if self.palette else [frame]:
+            self._held = out if self.palette else None
+            self._mux_video(self.video.encode(out))
+
+    def _hold_gif_frame(self, until: int) -> None:
+        """Show the last GIF frame again every `GIF_LONGEST_DELAY` centiseconds until `until`: a
+        longer delay does not fit its 16 bits (the muxer cut a longer pause short, wrapped a last
+        frame's). Each repeat is one more frame in the file (a whole picture: its palette is its own),
+        so there are at most `GIF_MOST_REPEATS`; then the time is cut (noted), as the muxer cuts it."""
+        if not self._gif or self._held is None or self._last_pts is None:
+            return
+        while until - self._last_pts > GIF_LONGEST_DELAY:
+            if self._repeats >= GIF_MOST_REPEATS:
+                if not self._cut:
+                    note(f"a GIF frame is shown for {(until - self._last_pts) / 100:.0f} s: a delay holds 655.35 s, "
+                         "and past a day of repeated frames the rest is cut (later frames come that much sooner)")
+                self._cut = True
+                return
+            self._repeats += 1
+            pts = self._last_pts + GIF_LONGEST_DELAY
+            self._held.pts = pts
+            self._durations[pts] = min(until - pts, GIF_LONGEST_DELAY)
+            self._mux_video(self.video.encode(self._held))
+            self._last_pts = pts
+
+    def _drop_gif_frame(self) -> None:
+        """Leave out a frame GIF cannot time after the previous one (said once)."""
+        if not self._dropped:
+            note("GIF times frames in centiseconds: a frame in the same centisecond as the one before (the input "
+                 "runs faster than 100 fps) is dropped, as FFmpeg drops it, keeping the GIF's timing")
+        self._dropped = True
 
     def _mux_video(self, packets: list[av.Packet]) -> None:
         # Encoders with look-ahead drop frame durations; put them back, so the last frame of a
         # variable-frame-rate video lasts as long as it did in the input.
         for packet in packets:
             duration = self._durations.pop(packet.pts, None)
-            if duration:
-                packet.duration = duration
+            if duration:  # (GIF: no longer than a delay holds, which the muxer would wrap around)
+                packet.duration = min(duration, GIF_LONGEST_DELAY) if self._gif else duration
             self._repair_dts(packet)
             self._mux(packet)
 
@@ -536,8 +583,10 @@ class VideoWriter:
     def close(self) -> None:
         """Flush the encoders and finish the file (it is complete and playable afterwards)."""
         try:
-            for out in self.palette.convert(None) if self.palette else []:
-                self._mux_video(self.video.encode(out))
+            if self.palette:
+                self._encode_video(None)
+            if self._last_pts is not None:
+                self._hold_gif_frame(self._last_pts + self._last_duration)
             self._mux_video(self.video.encode(None))
             for index, source in self.transcoded.items():
                 if source.type != "audio":
