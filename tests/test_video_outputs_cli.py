@@ -199,3 +199,24 @@ def test_an_unknown_output_format_lists_the_ones_written(tmp_path, run_cli, styl
     assert code == 2 and "unknown video format '.flv' (written: .mp4 .m4v .mov .mkv .webm .avi .ts .m2ts .mts .gif; " in err, err
     code, _, err = run_cli("video", source, "-s", style, "-o", f"{tmp_path}/out/", "--ext", "")
     assert code == 2 and "--ext '': give a format's extension, such as mp4 or m4v" in err, err
+
+
+def test_a_timestamp_jump_mp4_cannot_store_is_named(tmp_path, weights_env, run_cli, style):
+    """A damaged clip whose timestamps jump 10^8 s: MP4 stores the time between frames in 32 bits
+    and FFmpeg's muxer said only "Not yet implemented in FFmpeg, patches welcome"."""
+    from fractions import Fraction
+
+    source = tmp_path / "jump.mkv"
+    with av.open(str(source), "w") as out:
+        stream = out.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = 32, 24, "yuv420p"
+        for index, pts in enumerate([0, 1, 2, 3 * 10**9, 3 * 10**9 + 1]):
+            frame = av.VideoFrame.from_ndarray(np.full((24, 32, 3), index * 40, np.uint8), format="rgb24")
+            frame.pts, frame.time_base = pts, Fraction(1, 30)
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    code, _, err = stylize(run_cli, source, style, tmp_path / "out.mp4")
+    assert code == 2 and "the timestamps jump by 100000000 s there, damaged: .mkv takes such a jump" in err, err
+    assert leftovers(tmp_path) == ["jump.mkv"]
+    code, _, err = stylize(run_cli, source, style, tmp_path / "out.mkv")
+    assert code == 0, err

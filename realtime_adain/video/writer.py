@@ -216,6 +216,7 @@ class VideoWriter:
         self._durations: dict[int, int] = {}  # pts -> duration of the frames inside the encoder
         self._first_pts: int | None = None  # the first frame's timestamp (encoder time base)
         self._last_video_dts: int | None = None  # the latest video packet's decode timestamp
+        self._muxed_time: dict[int, Fraction] = {}  # output stream index -> its latest muxed packet's time (s)
 
     def _open(self, settings: EncodeSettings, video: VideoFormatOut, passthrough: Sequence[av.stream.Stream],
               reencode: set[int], last: bool = False) -> list[str] | None:
@@ -475,13 +476,28 @@ class VideoWriter:
 
     def _mux(self, packet: av.Packet) -> None:
         """Hand a packet to the muxer; what it refuses is one line, not a traceback."""
+        stream = packet.stream
+        time = packet.pts * packet.time_base if packet.pts is not None and packet.time_base else None
         try:
             self.container.mux(packet)
         except av.error.FFmpegError as exc:
             if isinstance(exc, (OSError, MemoryError)):  # a full disk: named by the caller
                 raise
             raise UserError(f"{self.path}: the {self.path.suffix} muxer refused a packet "
-                            f"({exc.strerror or exc})") from None
+                            f"({exc.strerror or exc}){self._jump_hint(stream, time)}") from None
+        if time is not None:
+            self._muxed_time[stream.index] = time
+
+    def _jump_hint(self, stream: av.stream.Stream, time: Fraction | None) -> str:
+        """Why a muxer may have refused a packet at `time` (seconds): a timestamp jump longer than a
+        day (a damaged file: MP4 and MOV store the time between frames in 32 bits; Matroska takes it)."""
+        previous = self._muxed_time.get(stream.index)
+        if time is None or previous is None:
+            return ""
+        jump = float(time - previous)
+        if abs(jump) < 24 * 3600:
+            return ""
+        return f"; the timestamps jump by {jump:.0f} s there, damaged: .mkv takes such a jump"
 
     def write_packet(self, packet: av.Packet) -> None:
         """Copy (or re-encode) one packet of an audio/subtitle stream of the input."""
