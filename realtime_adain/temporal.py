@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from realtime_adain.checks import check_number, check_whole
+
 MODES = ("off", "flow", "stats", "both")
 DIS_PRESETS = {
     "ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
@@ -200,8 +201,8 @@ def blend_weight(trust: np.ndarray, strength: float, soft_edge: int) -> np.ndarr
     trusted pixels from them (city-block distance), so untrusted pixels are not blended and
     the mask's edge does not show as a step; resized bilinearly to full size it stays a ramp.
 
-    The distance capped at a short `soft_edge` k is counted by erosion: min(d, k) is the number of
-    the mask `trust`, eroded once, ..., eroded k - 1 times (a cross erodes by one city-block step;
+    The distance capped at a short `soft_edge` k is counted by erosion: min(d, k) is the sum of the
+    mask `trust` and its erosions once, ..., k - 1 times (a cross erodes by one city-block step;
     the frame's edge does not erode, as the distance transform does not count it), about a tenth
     of the distance transform's time.
     """
