@@ -30,10 +30,16 @@ from realtime_adain.video.timestamps import TimestampShift
 
 # What a folder given as input is searched for (a file named on its own is opened whatever its
 # name): Blu-ray and AVCHD (.m2ts, .mts), DVD (.vob), camcorders (.dv, .mod, .tod), broadcast
-# (.mxf, .m2t), old web and phone formats, lossless interchange (.y4m, .nut).
+# (.mxf, .m2t), old web and phone formats (RealVideo .rm/.rmvb, Ogg Media .ogm), lossless
+# interchange (.y4m, .nut), and bare elementary streams as security recorders and drones export
+# them (.h264, .264, .hevc, .h265, .m1v, .ivf).
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".mts",
                     ".wmv", ".flv", ".3gp", ".ogv", ".m2ts", ".m2t", ".m2v", ".vob", ".dv", ".mod", ".tod",
-                    ".mxf", ".3g2", ".asf", ".f4v", ".divx", ".qt", ".y4m", ".nut")
+                    ".mxf", ".3g2", ".asf", ".f4v", ".divx", ".qt", ".y4m", ".nut", ".rm", ".rmvb", ".ogm",
+                    ".h264", ".264", ".hevc", ".h265", ".265", ".m1v", ".ivf")
+# Extensions that name sound as often as video (Ogg: Vorbis songs, Theora clips): a folder's file
+# is taken when it holds a moving picture (not just cover art).
+MIXED_EXTENSIONS = (".ogg",)
 # Demuxers that read still images (plus every "*_pipe" one, e.g. png_pipe, jpeg_pipe).
 IMAGE_FORMATS = ("image2",)
 # Streams whose packets are carried over to the output (data streams such as timecodes are not).
@@ -59,7 +65,17 @@ DISPLAYMATRIX = SideDataType.DISPLAYMATRIX
 
 
 def is_video_path(path: Path) -> bool:
-    return path.suffix.lower() in VIDEO_EXTENSIONS
+    suffix = path.suffix.lower()
+    return suffix in VIDEO_EXTENSIONS or (suffix in MIXED_EXTENSIONS and has_moving_picture(path))
+
+
+def has_moving_picture(path: Path) -> bool:
+    """Whether FFmpeg finds a video stream other than cover art in `path` (False if unreadable)."""
+    try:
+        with av.open(str(path), metadata_errors="replace") as container:
+            return any(not is_cover_art(s) for s in container.streams.video)
+    except (av.error.FFmpegError, UnicodeDecodeError, OSError):
+        return False
 
 
 @dataclass
@@ -179,9 +195,18 @@ def plausible_rate(stream: av.video.stream.VideoStream) -> Fraction | None:
     (60000 fps, where ffprobe 5.1 says 25); an MP4 muxer then refuses to finish a file with a
     timecode at that rate."""
     average, guessed = stream.average_rate, stream.guessed_rate
+    if has_no_timestamps(stream.container) and stream.codec_context.framerate:
+        return Fraction(stream.codec_context.framerate)  # a bare stream: FFmpeg 8's average is its 25 default
     if average and guessed and average > 4 * guessed:
         return guessed
     return average or guessed
+
+
+def has_no_timestamps(container: av.container.InputContainer) -> bool:
+    """Whether the format stores no timestamps (a bare H.264, HEVC or MPEG-1/2 video stream): the
+    ones FFmpeg's parser makes up are guesses (MPEG-1 started 0, 0.08, 0.12, ...; MPEG-2 at one
+    frame, not zero), and FFmpeg 8 gives the stream its raw demuxer's default rate, 25."""
+    return bool(container.format.flags & av.format.Flags.no_timestamps.value)
 
 
 def is_cover_art(stream: av.video.stream.VideoStream) -> bool:
@@ -313,13 +338,15 @@ class VideoReader:
         held = HeldPackets(self.stream.time_base, limit=0 if self.max_frames else HELD_BYTES)
         first_aspect = codec_aspect(self.stream)  # before decoding: the decoder runs ahead of the frames given
         try:
-            for item in timeline.order(self._decode()):
+            for item in timeline.order(self._retimed(self._decode())):
                 if isinstance(item, av.Packet):
                     yield from held.add(item)
                     continue
                 decoded, pts, duration = item
                 if self.cover_art:  # (no timestamp) shown from the start to the end of the sound
                     pts, duration = 0, self.cover_duration()
+                elif pts is not None and pts < 0:
+                    pts, duration = self._from_zero(pts, duration)
                 if index == 0:
                     self.rotation, self.colour = decoded.rotation, Colour.of(decoded)
                 if first_aspect is not None and codec_aspect(self.stream) != first_aspect:
@@ -344,17 +371,43 @@ class VideoReader:
         if 0 < index < self.expected_frames and self._ends_early(timeline.end):
             raise UserError(f"{self.path}: truncated or corrupt: only {index} of {self.expected_frames} frames decode")
 
+    def _from_zero(self, pts: int, duration: int) -> tuple[int, int]:
+        """(pts, duration) of a frame that starts before the timeline's zero, shown from zero
+        instead, as `ffmpeg -i in out.mp4` shows it. The file's start time is where its first
+        packets start; FFmpeg reads some files' start from their sound alone (ASF with B-frames:
+        the pictures' own times are made up later), and the first picture came 40 ms before it:
+        an MP4 hid it behind its edit list (one frame lost)."""
+        note(f"{self.path.name}: a picture starts {float(-pts * self.time_base):.3f} s before the file's "
+             "start time; it is shown from the start, as FFmpeg shows it", once=True)
+        return 0, max(1, pts + (duration or 0))
+
+    def _retimed(self, items: Iterator[av.VideoFrame | av.Packet]) -> Iterator[av.VideoFrame | av.Packet]:
+        """`items`, with the frames of a stream that stores no timestamps (`has_no_timestamps`)
+        timed from zero by their durations (the codec's frame rate, pulldown included), as
+        `ffmpeg -i in.h264 out.mp4` times them."""
+        if not has_no_timestamps(self.container):
+            yield from items
+            return
+        rate = self.frame_rate or Fraction(25)
+        one_frame = max(1, round(1 / (rate * self.time_base)))
+        clock = 0
+        for item in items:
+            if isinstance(item, av.VideoFrame):
+                item.pts = clock
+                clock += item.duration or one_frame
+            yield item
+
     def _decode(self) -> Iterator[av.VideoFrame | av.Packet]:
         """Decoded video frames and the packets of the pass-through streams, in file order. A
         video packet the decoder rejects as damaged is skipped, as FFmpeg's tools conceal it and
         play on (counted in `damaged`, noted at the end)."""
-        recovery, tail = Recovery(), TailPackets(TAIL_BYTES)
+        recovery, tail, cut = Recovery(), TailPackets(TAIL_BYTES), CutSound()
         last = None  # the highest timestamp of a frame given so far
         for packet in self._packets():
             self.shift.apply(packet)
             if packet.stream is not self.stream:
-                if packet.dts is not None:  # the flush packet at the end carries nothing
-                    yield packet
+                if packet.dts is not None:  # (the flush packet at the end carries nothing)
+                    yield from cut.keep(packet)
                 continue
             tail.add(packet)
             try:
@@ -454,6 +507,27 @@ class Recovery:
     def keep(self, frame: av.VideoFrame) -> bool:
         self.clean = self.clean or not frame.is_corrupt
         return self.clean
+
+
+class CutSound:
+    """Audio packets an MP4 edit list cuts away (flagged discard): `ffmpeg -ss 1 -i in.mp4 -c copy`
+    keeps the GOP before the cut, and its sound. Players skip that sound; copied, it put a second
+    of it before the first picture of a .mkv (which has no edit list). The last one before the
+    sound that plays is kept: the decoder needs it (AAC's priming frame, MP3's bit reservoir),
+    and an MP4 hides it again."""
+
+    def __init__(self) -> None:
+        self.held: dict[int, av.Packet] = {}  # stream index -> its latest packet cut away
+
+    def keep(self, packet: av.Packet) -> list[av.Packet]:
+        """The packets to pass on now that `packet` was read."""
+        if packet.stream.type != "audio":
+            return [packet]
+        if packet.is_discard:
+            self.held[packet.stream.index] = packet
+            return []
+        before = self.held.pop(packet.stream.index, None)
+        return [packet] if before is None else [before, packet]
 
 
 class TailPackets:

@@ -392,7 +392,7 @@ class VideoWriter:
             if not self._shifted:
                 note(f"frame timestamps that do not increase (at {pts}); moving them one tick later")
             self._shifted = True
-            pts = self._last_pts + 1
+            pts = self._last_pts + self._muxer_tick(encoder_tb)
         gap = None if self._last_pts is None else pts - self._last_pts
         if self._gif and gap is not None and gap < GIF_SHORTEST_SHOWN and not self._short:
             self._short = True
@@ -408,6 +408,13 @@ class VideoWriter:
         self._durations[pts] = duration
         self._encode_video(frame)
         self.frames_written += 1
+
+    def _muxer_tick(self, encoder_tb: Fraction) -> int:
+        """One tick of the container's time base, in ticks of `encoder_tb`: a frame moved one
+        encoder tick (1/90000 s) later landed on the same millisecond as the one before in a
+        .mkv, which stores milliseconds (two frames at one time)."""
+        muxer_tb = Fraction(self.video.time_base) if self.video.time_base else Fraction(encoder_tb)
+        return max(1, math.ceil(muxer_tb / Fraction(encoder_tb)))
 
     @property
     def _gif(self) -> bool:
