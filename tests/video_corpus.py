@@ -243,3 +243,12 @@ def facts(path: Path) -> Facts:
         audio = len(container.streams.audio)
     return Facts(int(stream["nb_read_frames"]), end - min(times), frame_s, audio,
                  all(b > a for a, b in zip(pts, pts[1:])) and len(pts) == len(frames))
+
+
+def assert_kept(result, expected) -> None:
+    """`result` (facts of an output) has `expected`'s frames, in increasing time, lasting as long
+    (within a frame), and one audio track."""
+    assert result.frames == expected.frames and result.increasing
+    assert abs(result.seconds - expected.seconds) <= expected.frame_s + 1e-3
+    assert result.audio_tracks == 1
+
