@@ -7,7 +7,8 @@ must arrive within REQUEST_HEAD_S of the connection (aiohttp's keep-alive timer,
 closes a connection left idle after a response), one remote address holds at most
 MAX_PER_ADDRESS connections, and all together hold a share of the descriptor limit (the rest is
 for the peers' UDP sockets, the model and the style files). A connection beyond a limit has its
-request answered 503, or is closed after REFUSED_HEAD_S without one. Loopback addresses are
+request answered 503, or is closed after REFUSED_HEAD_S without one (at once when
+MOST_REFUSED_HELD such connections wait already: a flood would hold their descriptors). Loopback addresses are
 only held to the total: an SSH tunnel or a reverse proxy on this machine carries every client
 through one of them.
 """
@@ -23,6 +24,7 @@ from aiohttp import web
 REQUEST_HEAD_S = 15.0  # from the connection to its request's headers; also the idle keep-alive time
 MAX_PER_ADDRESS = 16  # a browser opens at most 6 per server; a few tabs or people behind one address
 REFUSED_HEAD_S = 1.0  # a refused connection's request must come at once to be told why (503)
+MOST_REFUSED_HELD = 32  # refused connections waiting for their request; beyond, closed at once (a flood)
 MIN_TOTAL, MAX_TOTAL = 32, 1024
 FD_SHARE = 4  # connections may take a quarter of the descriptor limit
 
@@ -70,8 +72,10 @@ class ConnectionLimits:
             address = str(peer[0]) if isinstance(peer, tuple) and peer else ""
             why = self._over(address)
             if why:
+                # Each refused connection waiting holds a descriptor: in a flood, close at once.
+                wait = REFUSED_HEAD_S if len(self.refused) < MOST_REFUSED_HELD else 0.0
                 self.refused[handler] = why
-                asyncio.get_running_loop().call_later(REFUSED_HEAD_S, self._drop, handler)
+                asyncio.get_running_loop().call_later(wait, self._drop, handler)
             else:
                 self.open[handler] = address
 
