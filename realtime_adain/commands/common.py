@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Sequence
 
@@ -131,8 +130,10 @@ def check_mix(args: argparse.Namespace, styles: Sequence[Path]) -> None:
 
 
 def note_first_frame_only(path: Path) -> None:
-    """Say so when an animated GIF/PNG/WebP or a multi-page TIFF gives only its first picture."""
+    """Say so when an animated GIF/PNG/WebP or a multi-page TIFF gives only its first picture
+    (once: a command may also load it into a style library, which says the same)."""
     from realtime_adain.imageio import first_frame_only_note
+    from realtime_adain.video.notes import note
 
     if text := first_frame_only_note(path):
-        tqdm.write(f"note: {text}", file=sys.stderr)
+        note(text, once=True)

@@ -99,7 +99,7 @@ def run(args: argparse.Namespace, model: ModelSettings) -> int:
     started = time.monotonic()
     stylizer = Stylizer.from_settings(model, sizes_vary=True)
     library = StyleLibrary(styles, stylizer, args.style_size, cache_dir)
-    library.load(notes=False)  # check_inputs said which styles are animated
+    library.load()
     tiles, captions, thumbnails = ([content], ["original"], [None]) if args.sheet_original else ([], [], [])
     names = sheet.style_captions([style.path for style in library.styles])
     for index, style in enumerate(tqdm(library.styles, desc="contact sheet", unit="style", disable=None)):

@@ -92,14 +92,13 @@ class StyleLibrary:
         self.reused = 0
         self._cache_failed = False  # said once: every style would fail the same way
 
-    def load(self, notes: bool = True) -> "StyleLibrary":
-        """The first scan: a missing path or an unreadable image is the user's error. `notes`:
-        say which styles are animated (False where the caller has said so already)."""
+    def load(self) -> "StyleLibrary":
+        """The first scan: a missing path or an unreadable image is the user's error."""
         paths = list(dict.fromkeys(expand_images(self.sources, "style")))
         self.styles = [self._style(p) for p in tqdm(paths, desc="style statistics", unit="style", disable=None)]
-        for path in paths if notes else ():  # an animated style gives its first picture, as in `image` and `video`
+        for path in paths:  # an animated style gives its first picture, as in `image` and `video` (said once)
             if text := first_frame_only_note(path):
-                note(text)
+                note(text, once=True)
         return self
 
     def rescan(self) -> list[str]:
