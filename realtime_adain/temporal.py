@@ -194,6 +194,10 @@ def _weight_table(strength: float, soft_edge: int) -> np.ndarray:
     return table
 
 
+MAX_ERODED_EDGE = 8  # soft edges up to this are counted by erosion, longer ones by the distance transform
+_CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
+
+
 def blend_weight(trust: np.ndarray, strength: float, soft_edge: int) -> np.ndarray:
     """The blend weight (float32 in [0, strength], on the grid of `trust`, 0/1 uint8).
 
@@ -214,10 +218,6 @@ def blend_weight(trust: np.ndarray, strength: float, soft_edge: int) -> np.ndarr
             eroded = cv2.erode(eroded, _CROSS)
             distance = cv2.add(distance, eroded)
     return cv2.LUT(distance, _weight_table(strength, soft_edge))
-
-
-MAX_ERODED_EDGE = 8
-_CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
 
 
 def blend_rgb8(warped: np.ndarray, current: np.ndarray, weight: np.ndarray) -> np.ndarray:

@@ -216,7 +216,7 @@ class VideoWriter:
         self._durations: dict[int, int] = {}  # pts -> duration of the frames inside the encoder
         self._first_pts: int | None = None  # the first frame's timestamp (encoder time base)
         self._last_video_dts: int | None = None  # the latest video packet's decode timestamp
-        self._muxed_time: dict[int, Fraction] = {}  # output stream index -> its latest muxed packet's time (s)
+        self._muxed_at: dict[int, tuple[int, Fraction]] = {}  # output stream index -> its latest muxed (pts, time base)
 
     def _open(self, settings: EncodeSettings, video: VideoFormatOut, passthrough: Sequence[av.stream.Stream],
               reencode: set[int], last: bool = False) -> list[str] | None:
@@ -483,25 +483,25 @@ class VideoWriter:
 
     def _mux(self, packet: av.Packet) -> None:
         """Hand a packet to the muxer; what it refuses is one line, not a traceback."""
-        stream = packet.stream
-        time = packet.pts * packet.time_base if packet.pts is not None and packet.time_base else None
+        stream, at = packet.stream, (packet.pts, packet.time_base)
         try:
             self.container.mux(packet)
         except av.error.FFmpegError as exc:
             if isinstance(exc, (OSError, MemoryError)):  # a full disk: named by the caller
                 raise
             raise UserError(f"{self.path}: the {self.path.suffix} muxer refused a packet "
-                            f"({exc.strerror or exc}){self._jump_hint(stream, time)}") from None
-        if time is not None:
-            self._muxed_time[stream.index] = time
+                            f"({exc.strerror or exc}){self._jump_hint(stream, at)}") from None
+        if at[0] is not None:
+            self._muxed_at[stream.index] = at
 
-    def _jump_hint(self, stream: av.stream.Stream, time: Fraction | None) -> str:
-        """Why a muxer may have refused a packet at `time` (seconds): a timestamp jump longer than a
-        day (a damaged file: MP4 and MOV store the time between frames in 32 bits; Matroska takes it)."""
-        previous = self._muxed_time.get(stream.index)
-        if time is None or previous is None:
+    def _jump_hint(self, stream: av.stream.Stream, at: tuple[int | None, Fraction | None]) -> str:
+        """Why a muxer may have refused a packet at `at` (pts, time base): a timestamp jump longer
+        than a day (a damaged file: MP4 and MOV store the time between frames in 32 bits; Matroska
+        takes it). Worked out only then: the packets muxed keep their raw timestamps."""
+        previous = self._muxed_at.get(stream.index)
+        if previous is None or None in at or None in previous:
             return ""
-        jump = float(time - previous)
+        jump = float(at[0] * at[1] - previous[0] * previous[1])
         if abs(jump) < 24 * 3600:
             return ""
         return f"; the timestamps jump by {jump:.0f} s there, damaged: .mkv takes such a jump"
