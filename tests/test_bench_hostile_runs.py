@@ -141,7 +141,6 @@ def test_a_training_step_that_cannot_fit_is_one_line(weights_env, tmp_path):
 
 def test_onnxruntime_out_of_memory_is_one_line(weights_env, tmp_path):
     """onnxruntime printed its own red log line of the failed allocation before ours."""
-    pytest.importorskip("onnxruntime")
     # Its own engine cache: an export left in the session's would make later tests' `auto` engine onnx.
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "REALTIME_ADAIN_HOME": str(tmp_path),
            "REALTIME_ADAIN_ENGINES": str(tmp_path / "engines")}
