@@ -14,8 +14,9 @@ one CPU thread warps (about 20 fps at 720p).
 
 The backward pass cannot wait for the end of a long clip: frames are held in a window, and the
 backward pass over it starts `lookahead` frames past those it finalises, so what is cut off
-weighs at most strength^lookahead (under 1/512 up to strength 0.9, and for frames up to 4K
-within the default 512 MiB; `lookahead_at` says what a size gets). A scene cut ends the window
+weighs at most strength^lookahead (under 1/512 up to strength 0.9; within the default 768 MiB
+for frames up to 1440p at 0.5 and 720p at 0.9: `lookahead_at` says what a size gets). The budget
+counts each held frame, its final 8-bit copy and its reverse motion. A scene cut ends the window
 early: nothing reaches back across it, so the frames before it are final at once. Both passes keep their state
 in float32 (`Stabilizer(precise=True)`), and the held forward output is kept in float32 or float16
 (RGBA, 16 or 8 bytes a pixel) where the window fits so: rounding it to 8 bits adds noise of a third of a grey
@@ -33,11 +34,11 @@ import torch
 
 from realtime_adain.checks import check_whole
 from realtime_adain.device_blend import DeviceBlend
-from realtime_adain.temporal import Motion, Stabilizer, check_frame, check_frames, to_float_rgba, to_rgb8
+from realtime_adain.temporal import FLOW_MIN_SIDE, Motion, Stabilizer, check_frame, check_frames, to_float_rgba, to_rgb8
 
 # What the window's held frames may take (the forward outputs); at most `MAX_LOOKAHEAD` frames
 # look ahead (enough for the 1/512 cut-off up to strength 0.9).
-WINDOW_BYTES = 512 * 2 ** 20
+WINDOW_BYTES = 768 * 2 ** 20
 MAX_LOOKAHEAD = 64
 MIN_FINAL = 16  # frames finalised per backward pass at least, where memory allows
 # A held frame: the forward pass's float32 RGBA state itself where the whole window fits so (up to
@@ -46,6 +47,10 @@ MIN_FINAL = 16  # frames finalised per backward pass at least, where memory allo
 HELD_BYTES_PER_PIXEL_FLOAT32 = 16
 HELD_BYTES_PER_PIXEL = 8
 HELD_BYTES_PER_PIXEL_8BIT = 3
+# Also held per frame: its final 8-bit copy (a backward pass hands its frames out together) and
+# its reverse motion at the flow's working size (float32 sample positions and blend weight).
+FINAL_BYTES_PER_PIXEL = 3
+MOTION_BYTES_PER_FLOW_PIXEL = 12
 
 
 def full_window(lookahead: int) -> int:
@@ -185,17 +190,28 @@ class TwoPassStabilizer:
     def _layout(self, size: tuple[int, int]) -> tuple[int, int, int]:
         """(bytes a held pixel takes, lookahead, frames held before a backward pass) for frames
         of `size` (height, width): float32, else float16 where the whole window fits in
-        `window_bytes`, else 8 bits; a window that still does not fit looks fewer frames ahead."""
+        `window_bytes` (with each frame's final copy and motion), else 8 bits; a window that
+        still does not fit looks fewer frames ahead."""
         pixels = max(1, size[0] * size[1])
         full = full_window(self.lookahead)
         forms = ((HELD_BYTES_PER_PIXEL_8BIT,) if self.device is not None
                  else (HELD_BYTES_PER_PIXEL_FLOAT32, HELD_BYTES_PER_PIXEL, HELD_BYTES_PER_PIXEL_8BIT))
+        besides = pixels * FINAL_BYTES_PER_PIXEL + self._motion_bytes(size)
         for per_pixel in forms:
-            most = min(self._cap, max(2, self.window_bytes // (pixels * per_pixel)))
+            most = min(self._cap, max(2, self.window_bytes // (pixels * per_pixel + besides)))
             if most >= min(full, self._cap) or per_pixel == forms[-1]:
                 lookahead = min(self.lookahead, most // 2)
                 return per_pixel, lookahead, min(most, full_window(lookahead))
         raise AssertionError("unreachable")
+
+    def _motion_bytes(self, size: tuple[int, int]) -> int:
+        """What a held frame's reverse motion takes: its working size is the flow's width (at
+        most the frame's) by as many rows as keep the frame's shape, each side at least
+        `FLOW_MIN_SIDE` (as `gray` makes it)."""
+        height, width = size
+        flow_width = min(self.forward.flow.width or width, width)
+        flow_height = round(height * flow_width / max(1, width))
+        return max(FLOW_MIN_SIDE, flow_width) * max(FLOW_MIN_SIDE, flow_height) * MOTION_BYTES_PER_FLOW_PIXEL
 
     def _backward(self, count: int) -> list[np.ndarray]:
         """The backward pass from the newest held frame; the oldest `count` frames become final."""
