@@ -116,7 +116,15 @@ def check_writable_dir(directory: Path, what: str = "output directory") -> None:
         with tempfile.TemporaryFile(dir=existing):
             pass
     except OSError as exc:
-        raise UserError(f"{directory}: {what} is not writable ({exc.strerror or exc})") from None
+        raise UserError(f"{directory}: {what} is not writable ({why_not_writable(exc)})") from None
+
+
+def why_not_writable(exc: OSError) -> str:
+    """The reason a file could not be made in an existing folder: "No such file or directory"
+    there means a virtual file system (/proc) that makes no files."""
+    if exc.errno == errno.ENOENT:
+        return "files cannot be created there"
+    return exc.strerror or str(exc)
 
 
 def check_output_file(path: str | os.PathLike) -> Path:
@@ -139,4 +147,4 @@ def ensure_writable_dir(directory: Path) -> None:
     except FileExistsError:  # what mkdir says when the folder's name is taken by a file
         raise UserError(f"{directory}: output directory is not writable (it is a file, not a folder)") from None
     except OSError as exc:
-        raise UserError(f"{directory}: output directory is not writable ({exc.strerror or exc})") from None
+        raise UserError(f"{directory}: output directory is not writable ({why_not_writable(exc)})") from None

@@ -146,6 +146,7 @@ CASES = {
     "sheet unknown format": (IMAGE + ["--sheet", "{tmp}/s.gif"], 2, "s.gif: unknown image format '.gif'"),
     "sheet without extension": (IMAGE + ["--sheet", "{tmp}/sheet"], 2, "sheet: unknown image format ''"),
     "sheet under a file": (IMAGE + ["--sheet", "{tmp}/mixed/bad.jpg/s.png"], 2, "mixed/bad.jpg: output directory is not writable (it is a file"),
+    "output into /proc": (IMAGE + ["-o", "/proc/x.png"], 2, "/proc: output directory is not writable (files cannot be created there)"),
     "sheet-columns 0": (IMAGE + ["--sheet", "{tmp}/s.png", "--sheet-columns", "0"], 2, "--sheet-columns: 0 must be at least 1"),
     "sheet-columns negative": (IMAGE + ["--sheet", "{tmp}/s.png", "--sheet-columns=-1"], 2, "-1 must be at least 1"),
     "sheet-columns huge": (IMAGE + ["--sheet", "{tmp}/s.png", "--sheet-columns", "9" * 30], 2, "is over 64 columns"),
