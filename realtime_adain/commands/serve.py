@@ -46,7 +46,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                      help="close a client that sent no frame or message for S seconds (default 60)")
     net.add_argument("--tls-cert", metavar="PEM", help="serve https with this certificate (browsers give a page the "
                                                        "camera only on https or localhost); needs --tls-key")
-    net.add_argument("--tls-key", metavar="PEM", help="the certificate's private key")
+    net.add_argument("--tls-key", metavar="PEM", help="the certificate's private key (PEM, not encrypted)")
     net.add_argument("--allow-uploads", action="store_true", help="let clients upload style images (off by default)")
     net.add_argument("--max-upload-mb", type=argtypes.positive_float, default=8.0, metavar="MB",
                      help="largest style upload in MiB (default 8)")
@@ -66,13 +66,17 @@ def serve_settings(args: argparse.Namespace):
     """The options as checked `ServeSettings`; off loopback without --token, a generated token."""
     from realtime_adain.serve.settings import ServeSettings
 
+    for option, value in (("--tls-cert", args.tls_cert), ("--tls-key", args.tls_key)):
+        if value == "":
+            raise UserError(f"{option} is empty: give the PEM file's path")
     settings = ServeSettings(
         styles=tuple(args.styles), model=common.model_settings(args), host=args.host, port=args.port, token=args.token,
         max_clients=args.max_clients, idle_timeout=args.idle_timeout, allow_uploads=args.allow_uploads,
         max_upload_mb=args.max_upload_mb, alpha=args.alpha, preserve_color=args.preserve_color,
         style_size=args.style_size, style_cache=common.style_cache_dir(args.style_cache), size=args.size,
         max_resolution=args.max_resolution, stabilize=args.stabilize, stabilize_strength=args.stabilize_strength,
-        tls_cert=Path(args.tls_cert) if args.tls_cert else None, tls_key=Path(args.tls_key) if args.tls_key else None,
+        tls_cert=None if args.tls_cert is None else Path(args.tls_cert),
+        tls_key=None if args.tls_key is None else Path(args.tls_key),
         allowed_hosts=tuple(args.allow_host),
     )
     settings.check()

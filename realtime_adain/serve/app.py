@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
 import hmac
 import json
 import logging
+import re
 import signal
 import socket
 import ssl
@@ -37,7 +39,8 @@ from realtime_adain.serve.batcher import Batcher
 from realtime_adain.serve.connections import REQUEST_HEAD_S, ConnectionLimits
 from realtime_adain.serve.control import Look
 from realtime_adain.serve.peers import Client, has_ice_addresses
-from realtime_adain.serve.settings import ServeSettings, is_every_interface, is_loopback
+from realtime_adain.serve.settings import (MAX_TLS_FILE_BYTES, ServeSettings, check_tls_file,
+                                           is_every_interface, is_loopback)
 from realtime_adain.serve.styles import StyleRegistry
 from realtime_adain.settings import STABILIZE_MODES
 from realtime_adain.stylizer import Stylizer
@@ -350,16 +353,73 @@ def check_listen(settings: ServeSettings) -> None:
         raise listen_error(settings, exc) from None
 
 
-def tls_context(settings: ServeSettings) -> ssl.SSLContext | None:
-    """The server's TLS context from --tls-cert/--tls-key (checked before anything loads)."""
-    if settings.tls_cert is None:
+class EncryptedKey(Exception):
+    """Raised for OpenSSL's passphrase request, which would otherwise prompt on the terminal and wait."""
+
+
+def refuse_passphrase() -> bytes:
+    raise EncryptedKey()
+
+
+PEM_CERTIFICATE = re.compile(rb"-----BEGIN (?:X509 |TRUSTED )?CERTIFICATE-----")
+PEM_PRIVATE_KEY = re.compile(rb"-----BEGIN (?:[A-Z]+ )*PRIVATE KEY-----")
+
+
+def pem_problem(path: Path, block: re.Pattern, what: str, der_tool: str) -> str | None:
+    """Why the file holds no PEM `what`, or None (OpenSSL would only say "PEM lib")."""
+    data = path.read_bytes()[:MAX_TLS_FILE_BYTES]
+    if not data.strip():
+        return f"{path} is empty"
+    if b"-----BEGIN " not in data:
+        return (f"{path} is not PEM (no -----BEGIN line; DER or PKCS#12?): convert it with `openssl {der_tool} -inform "
+                f"der -in {path} -out converted.pem` or `openssl pkcs12 -in {path} -nodes -out converted.pem`")
+    if not block.search(data):
+        return f"{path} holds no PEM {what}"
+    return None
+
+
+def date_problem(path: Path) -> str | None:
+    """Why browsers would refuse the certificate for its dates, or None: said at the start, not by each browser."""
+    from cryptography import x509
+
+    try:
+        cert = x509.load_pem_x509_certificate(path.read_bytes())  # the first: the server's own, before its chain
+    except ValueError:  # OpenSSL took it: leave the dates to the browsers
         return None
+    now = datetime.datetime.now(datetime.timezone.utc)
+    if now > cert.not_valid_after_utc:
+        return f"it expired on {cert.not_valid_after_utc:%Y-%m-%d %H:%M} UTC (browsers refuse it): renew it"
+    if now < cert.not_valid_before_utc:
+        return (f"it is valid only from {cert.not_valid_before_utc:%Y-%m-%d %H:%M} UTC (browsers refuse it until "
+                "then; is this machine's clock right?)")
+    return None
+
+
+def tls_context(settings: ServeSettings) -> ssl.SSLContext | None:
+    """The server's TLS context from --tls-cert/--tls-key (checked before anything loads). Files
+    are PEM; an encrypted key is refused, not prompted for."""
+    cert, key = settings.tls_cert, settings.tls_key
+    if cert is None or key is None:
+        return None
+    check_tls_file(cert, "--tls-cert")  # not a pipe, a device or a huge file, which would hang OpenSSL
+    check_tls_file(key, "--tls-key")
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     try:
-        context.load_cert_chain(settings.tls_cert, settings.tls_key)
+        problem = (pem_problem(cert, PEM_CERTIFICATE, "certificate (-----BEGIN CERTIFICATE-----)", "x509")
+                   or pem_problem(key, PEM_PRIVATE_KEY, "private key (-----BEGIN PRIVATE KEY-----)", "pkey"))
+        if problem is None:
+            context.load_cert_chain(cert, key, password=refuse_passphrase)
+            problem = date_problem(cert)
+    except EncryptedKey:
+        problem = (f"the private key is encrypted and serve cannot ask for its passphrase: decrypt it "
+                   f"(openssl pkey -in {key} -out plain-key.pem) and keep that file private")
     except (ssl.SSLError, OSError) as exc:
-        raise UserError(f"{settings.tls_cert}: cannot use this certificate with {settings.tls_key} "
-                        f"({getattr(exc, 'reason', None) or exc})") from None
+        reason = getattr(exc, "reason", None)
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        problem = ("the private key does not belong to this certificate" if reason == "KEY_VALUES_MISMATCH"
+                   else reason or where + (exc.strerror or str(exc)).lower())
+    if problem:
+        raise UserError(f"{cert}: cannot use this certificate with {key}: {problem}")
     return context
 
 
@@ -370,9 +430,8 @@ async def serve_until_stopped(server: Server, settings: ServeSettings, stop: asy
     runner = web.AppRunner(server.app, handle_signals=False, access_log=None, keepalive_timeout=REQUEST_HEAD_S,
                            shutdown_timeout=SHUTDOWN_S)
     await runner.setup()
-    server.connection_limits.install(runner.server)
     try:
-        site = web.TCPSite(runner, settings.host, settings.port, ssl_context=tls_context(settings))
+        site = server.connection_limits.site(runner, settings.host, settings.port, tls_context(settings), REQUEST_HEAD_S)
         try:
             await site.start()
         except OSError as exc:

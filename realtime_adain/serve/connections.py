@@ -11,21 +11,32 @@ request answered 503, or is closed after REFUSED_HEAD_S without one (at once whe
 MOST_REFUSED_HELD such connections wait already: a flood would hold their descriptors). Loopback addresses are
 only held to the total: an SSH tunnel or a reverse proxy on this machine carries every client
 through one of them.
+
+Over https (`site` with a TLS context) a connection is counted from its TCP accept, not from the
+end of its TLS handshake (when aiohttp first hears of it), and the handshake must end within
+REQUEST_HEAD_S (asyncio's default is 60 s): otherwise connections that never send a ClientHello
+would hold descriptors past every limit. A closing one waits TLS_CLOSE_S for the client's
+close_notify (asyncio's 30 s let a client that never reads hold each connection that long).
 """
 
 from __future__ import annotations
 
 import asyncio
 import ipaddress
+import ssl
+import sys
+from asyncio import sslproto
 from typing import Callable
 
 from aiohttp import web
+from yarl import URL
 
 REQUEST_HEAD_S = 15.0  # from the connection to its request's headers; also the idle keep-alive time
 MAX_PER_ADDRESS = 16  # a browser opens at most 6 per server; a few tabs or people behind one address
 REFUSED_HEAD_S = 1.0  # a refused connection's request must come at once to be told why (503)
 MOST_REFUSED_HELD = 32  # refused connections waiting for their request; beyond, closed at once (a flood)
 MIN_TOTAL, MAX_TOTAL = 32, 1024
+TLS_CLOSE_S = 2.0  # a closing https connection waits this long for the client's close_notify (asyncio: 30 s)
 FD_SHARE = 4  # connections may take a quarter of the descriptor limit
 
 
@@ -50,7 +61,7 @@ def is_loopback_address(address: str) -> bool:
 
 
 class ConnectionLimits:
-    """Counts the open connections of one aiohttp `web.Server` (`install`) and refuses those over a
+    """Counts the open connections of one aiohttp `web.Server` (through `site`) and refuses those over a
     limit: a request that arrives on one is answered 503 (`refusal`, from the app's middleware, so
     aiohttp sends it and closes the connection properly); one whose request has not arrived within
     REFUSED_HEAD_S is closed."""
@@ -62,29 +73,46 @@ class ConnectionLimits:
         self.open: dict[object, str] = {}  # handler -> remote address
         self.refused: dict[object, str] = {}  # handler -> why
 
+    def site(self, runner: web.AppRunner, host: str, port: int, context: ssl.SSLContext | None,
+             handshake_s: float = REQUEST_HEAD_S) -> web.BaseSite:
+        """A site listening on host:port whose connections these limits count (call once per runner)."""
+        if context is None:
+            self.install(runner.server)
+            return web.TCPSite(runner, host, port)
+        return TLSSite(runner, host, port, context, self, handshake_s)
+
     def install(self, server: web.Server) -> None:
-        """Wrap the server's connection hooks (each RequestHandler reports to them)."""
+        """Wrap the server's connection hooks (each RequestHandler reports to them): plain HTTP,
+        where a handler hears of its connection at the accept."""
         made, lost = server.connection_made, server.connection_lost
 
         def connection_made(handler, transport: asyncio.Transport) -> None:
             made(handler, transport)
-            peer = transport.get_extra_info("peername")
-            address = str(peer[0]) if isinstance(peer, tuple) and peer else ""
-            why = self._over(address)
-            if why:
-                # Each refused connection waiting holds a descriptor: in a flood, close at once.
-                wait = REFUSED_HEAD_S if len(self.refused) < MOST_REFUSED_HELD else 0.0
-                self.refused[handler] = why
-                asyncio.get_running_loop().call_later(wait, self._drop, handler)
-            else:
-                self.open[handler] = address
+            self.admit(handler, transport)
 
         def connection_lost(handler, exc: BaseException | None = None) -> None:
-            self.open.pop(handler, None)
-            self.refused.pop(handler, None)
+            self.release(handler)
             lost(handler, exc)
 
         server.connection_made, server.connection_lost = connection_made, connection_lost
+
+    def admit(self, handler, transport: asyncio.Transport) -> None:
+        """Count a new connection (`transport`: its TCP one); over a limit, refuse it: closed after
+        REFUSED_HEAD_S unless its request comes."""
+        peer = transport.get_extra_info("peername")
+        address = str(peer[0]) if isinstance(peer, tuple) and peer else ""
+        why = self._over(address)
+        if why:
+            # Each refused connection waiting holds a descriptor: in a flood, close at once.
+            wait = REFUSED_HEAD_S if len(self.refused) < MOST_REFUSED_HELD else 0.0
+            self.refused[handler] = why
+            asyncio.get_running_loop().call_later(wait, self._drop, handler, transport)
+        else:
+            self.open[handler] = address
+
+    def release(self, handler) -> None:
+        self.open.pop(handler, None)
+        self.refused.pop(handler, None)
 
     def refusal(self, request: web.BaseRequest) -> web.Response | None:
         """The 503 for a request on a refused connection (which then closes), None for others."""
@@ -95,9 +123,9 @@ class ConnectionLimits:
         response.force_close()
         return response
 
-    def _drop(self, handler) -> None:
+    def _drop(self, handler, transport: asyncio.Transport) -> None:
         if self.refused.pop(handler, None) is not None:  # no request came: nothing to answer
-            handler.force_close()
+            transport.close()
 
     def _over(self, address: str) -> str | None:
         if len(self.open) >= self.total:
@@ -105,3 +133,58 @@ class ConnectionLimits:
         if not self.exempt(address) and sum(a == address for a in self.open.values()) >= self.per_address:
             return f"{address} already has {self.per_address} connections open to this server"
         return None
+
+
+class TLSSite(web.BaseSite):
+    """aiohttp's TCPSite for https, but each connection is counted by `limits` from its accept and
+    its handshake must end within `handshake_s` (TCPSite takes neither)."""
+
+    def __init__(self, runner: web.AppRunner, host: str, port: int, context: ssl.SSLContext,
+                 limits: ConnectionLimits, handshake_s: float) -> None:
+        super().__init__(runner, ssl_context=context)
+        self._host, self._port, self._limits, self._handshake_s = host, port, limits, handshake_s
+        self._accepted: set[CountedTLS] = set()
+
+    @property
+    def name(self) -> str:
+        return str(URL.build(scheme="https", host=self._host, port=self._port))
+
+    async def start(self) -> None:
+        await super().start()
+        loop, handlers = asyncio.get_running_loop(), self._runner.server
+
+        def protocol() -> CountedTLS:
+            return CountedTLS(loop, handlers(), self._ssl_context, self._handshake_s, self._limits, self._accepted)
+
+        self._server = await loop.create_server(protocol, self._host, self._port, backlog=self._backlog)
+
+    async def stop(self) -> None:
+        """Stop listening and drop the handshakes under way: aiohttp, which closes the connections
+        it knows of, knows nothing of them yet."""
+        await super().stop()
+        for connection in list(self._accepted):
+            if connection.handler.transport is None:
+                connection.raw.close()
+
+
+class CountedTLS(sslproto.SSLProtocol):
+    """asyncio's own TLS layer (what `loop.create_server(ssl=...)` puts under an app's protocol),
+    telling `limits` of the TCP connection from its accept to its close."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, handler, context: ssl.SSLContext, handshake_s: float,
+                 limits: ConnectionLimits, accepted: set[CountedTLS]) -> None:
+        close = {"ssl_shutdown_timeout": TLS_CLOSE_S} if sys.version_info >= (3, 11) else {}  # 3.10 has none
+        super().__init__(loop, handler, context, None, server_side=True, ssl_handshake_timeout=handshake_s, **close)
+        self.handler, self.limits, self.accepted = handler, limits, accepted
+        self.raw: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:
+        self.raw = transport
+        self.accepted.add(self)
+        self.limits.admit(self.handler, transport)
+        super().connection_made(transport)
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        self.accepted.discard(self)
+        self.limits.release(self.handler)
+        super().connection_lost(exc)

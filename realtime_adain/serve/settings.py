@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ipaddress
 import math
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,6 +16,7 @@ MAX_UPLOAD_MB = 64  # the highest --max-upload-mb: a style image beyond it is a 
 MAX_CLIENTS = 64
 MAX_TOKEN = 256  # characters: it travels in every URL and header
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+MAX_TLS_FILE_BYTES = 1024 * 1024  # a PEM certificate chain or key is a few KiB
 
 
 def is_loopback(host: str) -> bool:
@@ -50,6 +53,24 @@ def check_host_name(name: str) -> str:
         raise UserError(f"--allow-host {name!r} is not a host name (give the bare name a browser shows, "
                         "e.g. stylize.example.com: no scheme, port, path or wildcard)")
     return name
+
+
+def check_tls_file(path: Path, option: str) -> None:
+    """A --tls-cert/--tls-key file must be a regular file of a PEM's size: OpenSSL would block on
+    a pipe (opening one waits for a writer), read /dev/zero or a huge file for ever."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such file ({option})") from None
+    except OSError as exc:
+        raise UserError(f"{path}: {(exc.strerror or str(exc)).lower()} ({option})") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise UserError(f"{path}: is a directory, not a PEM file ({option})")
+    if not stat.S_ISREG(info.st_mode):
+        raise UserError(f"{path}: not a regular file (a device or a pipe), so not a PEM file ({option})")
+    if info.st_size > MAX_TLS_FILE_BYTES:
+        raise UserError(f"{path}: {info.st_size} bytes, too large for a PEM certificate or key "
+                        f"(at most {MAX_TLS_FILE_BYTES // 1024} KiB; {option})")
 
 
 @dataclass(frozen=True)
@@ -130,8 +151,8 @@ class ServeSettings:
         if (self.tls_cert is None) != (self.tls_key is None):
             raise UserError("--tls-cert and --tls-key go together")
         for path, option in ((self.tls_cert, "--tls-cert"), (self.tls_key, "--tls-key")):
-            if path is not None and not Path(path).is_file():
-                raise UserError(f"{path}: no such file ({option})")
+            if path is not None:
+                check_tls_file(path, option)
         if self.stabilize not in STABILIZE_MODES:
             raise UserError(f"--stabilize {self.stabilize}: use one of {', '.join(STABILIZE_MODES)}")
         if not (math.isfinite(self.stabilize_strength) and 0.0 <= self.stabilize_strength <= 1.0):
