@@ -84,6 +84,8 @@ def writable_target(path: Path) -> Path:
     A link to a missing file is written through where the file's folder exists (as ffmpeg does);
     a link into a missing folder is refused: the folders would be made wherever it points."""
     target = Path(os.path.realpath(path)) if path.is_symlink() else path
+    if target.is_symlink():  # realpath stops in a loop of links
+        raise UserError(f"{path}: is a loop of symbolic links; remove it or give another name")
     if path.is_symlink() and not target.parent.is_dir():
         raise UserError(f"{path}: is a symbolic link to {os.readlink(path)}, in a folder that does not exist; "
                         "remove the link or give another name")

@@ -174,7 +174,8 @@ def _urlopen(url: str, offset: int):
         if exc.code == 416 and offset:  # our partial file is not a prefix of theirs
             exc.close()
             return None
-        raise UserError(f"{shown(url)}: HTTP {exc.code} {exc.reason}") from None
+        reason = next(iter(str(exc.reason).strip().splitlines()), "")  # a redirect loop's is 3 lines
+        raise UserError(f"{shown(url)}: HTTP {exc.code} {reason}".rstrip()) from None
     except urllib.error.URLError as exc:
         host = _host(urlsplit(url).netloc)
         reason = exc.reason.strerror if isinstance(exc.reason, OSError) and exc.reason.strerror else exc.reason
@@ -249,6 +250,9 @@ def _transfer(url: str, part: Path, label: str, limit: SizeLimit, min_rate: MinR
         offset = 0
         response = _open(url, 0)
     with response:
+        if response.headers.get("Content-Type", "").lower().startswith("text/html"):
+            raise UserError(f"{shown(url)}: the server answered with a web page (text/html), not the weights file: "
+                            "a login or error page, or a wrong URL?")
         start = _resumed_offset(response, offset)
         if start is None:  # a range we did not ask for: drop the partial file, start over
             part.unlink()

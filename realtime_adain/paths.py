@@ -76,14 +76,20 @@ def output_extension(text: str, formats: Sequence[str] = (".png", ".jpg")) -> st
     return "." + name
 
 
+def real_path(path: str | os.PathLike) -> Path:
+    """`path` with its links followed; a link loop stays as it is (Path.resolve raises RuntimeError
+    on one in Python 3.11, a traceback)."""
+    return Path(os.path.realpath(path))
+
+
 def refuse_overwriting_inputs(outputs: Iterable[Path], inputs: Iterable[Path]) -> None:
     """Before any work: no output may replace an input, nor name a folder, device, fifo or socket
     (which the finished file would replace, `atomic.writable_target`)."""
     from realtime_adain.atomic import writable_target
 
-    resolved_inputs = {Path(p).resolve() for p in inputs}
+    resolved_inputs = {real_path(p) for p in inputs}
     for path in outputs:
-        if Path(path).resolve() in resolved_inputs:
+        if real_path(path) in resolved_inputs:
             raise UserError(f"{path}: output would overwrite an input")
         writable_target(Path(path))
 
@@ -93,7 +99,7 @@ def refuse_shared_outputs(outputs: Sequence[Path], sources: Sequence[tuple[Path,
     photo.jpg and photo.png with --ext jpg): the second would silently replace the first."""
     seen: dict[str, int] = {}
     for index, path in enumerate(outputs):
-        key = os.path.normcase(str(Path(path).resolve()))
+        key = os.path.normcase(str(real_path(path)))
         if key in seen:
             first, second = sources[seen[key]], sources[index]
             if first[0] != second[0]:  # the contents differ: they say it all (else show the styles too)

@@ -13,6 +13,7 @@ import hashlib
 import os
 import pickle
 import warnings
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -25,7 +26,7 @@ from realtime_adain.encoders import (
     ENCODER_KINDS, NORMALISED_VGG, TORCHVISION_VGG19, TorchvisionVGGEncoder, torchvision_state_dict,
 )
 from realtime_adain.errors import UserError
-from realtime_adain.networks import ENCODER_DEPTH, Decoder, Encoder
+from realtime_adain.networks import ENCODER_DEPTH, FEATURE_CHANNELS, Decoder, Encoder
 from realtime_adain.release import DECODER_FILENAME, VGG_FILENAME
 from realtime_adain.userdirs import HOME_ENV_VAR, weights_dir  # noqa: F401 (part of this module's interface)
 
@@ -37,6 +38,8 @@ def _missing(path: Path) -> str:
     """Why `path` is no weights file: a folder, device or fifo is named as such, not 'no such'."""
     if path.is_dir():
         return "a folder, not a weights file"
+    if path.is_symlink() and not path.exists():
+        return "a symbolic link to nothing (a loop, or its target is gone), not a weights file"
     return "a device, fifo or socket, not a weights file" if path.exists() else "no such weights file"
 
 
@@ -108,9 +111,30 @@ def _load_failure(exc: Exception) -> str:
     return text.splitlines()[0][:160] if text else type(exc).__name__
 
 
+# torch.save stores its records uncompressed, so a .pth unpacks to about its own size; torch.load
+# would inflate a compressed one whatever it claims (a few MB becoming many GB of memory).
+MAX_UNPACK_RATIO = 4
+
+
+def _refuse_zip_bomb(path: Path) -> None:
+    """Refuse a .pth archive whose records unpack to far more than the file holds (a zip bomb)."""
+    try:
+        if not zipfile.is_zipfile(path):
+            return
+        with zipfile.ZipFile(path) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+        size = path.stat().st_size
+    except (OSError, ValueError, zipfile.BadZipFile):  # torch.load says what is wrong with it
+        return
+    if unpacked > MAX_UNPACK_RATIO * max(size, 1 << 20):
+        raise UserError(f"{path}: not a readable weights file (its archive unpacks to {unpacked:,} bytes from "
+                        f"{size:,}: not what torch.save writes)")
+
+
 def read_weights(path: str | os.PathLike) -> LoadedWeights:
     """A state dict and its metadata from a `.safetensors` or (weights-only) `.pth` file."""
     path = Path(path)
+    _refuse_zip_bomb(path)
     try:
         if path.suffix == ".safetensors":
             from safetensors import safe_open
@@ -153,8 +177,33 @@ def check_state_dict(path: Path, module: nn.Module, state: dict[str, torch.Tenso
                 f"{path}: not {what} weights: '{key}' has shape {tuple(state[key].shape)}, "
                 f"expected {tuple(tensor.shape)}; {describe_state_dict(state)}"
             )
+        kind = _not_plain_floats(state[key])
+        if kind:  # copying into float parameters would cast or fail: 8-bit ints give a white image
+            raise UserError(f"{path}: not {what} weights: '{key}' holds {kind}")
         if not torch.isfinite(state[key]).all():
             raise UserError(f"{path}: corrupt {what} weights: '{key}' holds NaN or Inf")
+
+
+def _not_plain_floats(tensor: torch.Tensor) -> str | None:
+    """What a loaded tensor holds when it is not a dense tensor of real floats with its data
+    (sparse, quantized or meta tensors, integers, booleans, complex numbers), else None."""
+    if tensor.layout != torch.strided:
+        return f"a {str(tensor.layout).removeprefix('torch.')} tensor, not a dense one"
+    if tensor.is_meta:
+        return "no data (a meta tensor)"
+    if tensor.is_quantized or not tensor.dtype.is_floating_point:
+        return f"{str(tensor.dtype).removeprefix('torch.')} values, not floating-point numbers"
+    return None
+
+
+def check_output_finite(path: Path, module: nn.Module, inputs: tuple, what: str) -> None:
+    """Raise unless `module(*inputs)` is finite: finite but huge weights (1e30) overflow to Inf
+    and NaN inside the network, which the frames show as black, silently."""
+    with torch.inference_mode():
+        out = module(*inputs)
+    if not torch.isfinite(out[-1] if isinstance(out, list) else out).all():
+        raise UserError(f"{path}: corrupt {what} weights: the network overflows (Inf or NaN) on a test input; "
+                        "its values are far too large")
 
 
 def load_encoder(path: str | os.PathLike, kind: str = NORMALISED_VGG) -> nn.Module:
@@ -176,7 +225,7 @@ def load_encoder(path: str | os.PathLike, kind: str = NORMALISED_VGG) -> nn.Modu
         state = torchvision_state_dict(loaded.state_dict)
         check_state_dict(path, encoder, state, "torchvision VGG-19")
         encoder.load_state_dict(state)
-        return encoder.eval().requires_grad_(False)
+        return _checked_encoder(path, encoder, "torchvision VGG-19")
     encoder = Encoder()
     state = {
         key: value
@@ -187,7 +236,13 @@ def load_encoder(path: str | os.PathLike, kind: str = NORMALISED_VGG) -> nn.Modu
         raise UserError(f"{path}: not VGG encoder weights; {describe_state_dict(loaded.state_dict)}")
     check_state_dict(path, encoder, state, "VGG encoder")
     encoder.load_state_dict(state)
-    return encoder.eval().requires_grad_(False)
+    return _checked_encoder(path, encoder, "VGG encoder")
+
+
+def _checked_encoder(path: Path, encoder: nn.Module, what: str) -> nn.Module:
+    encoder = encoder.eval().requires_grad_(False)
+    check_output_finite(path, encoder.features, (torch.full((1, 3, 16, 16), 0.5),), what)
+    return encoder
 
 
 # Decoder architectures by the name our checkpoints carry in their metadata ("architecture").
@@ -212,4 +267,8 @@ def load_decoder(path: str | os.PathLike) -> nn.Module:
     check_state_dict(path, decoder, loaded.state_dict, f"{architecture} decoder")
     decoder.load_state_dict({k: loaded.state_dict[k] for k in decoder.state_dict()})
     decoder.encoder_kind = encoder_kind
-    return decoder.eval().requires_grad_(False)
+    decoder = decoder.eval().requires_grad_(False)
+    features = torch.ones(1, 512, 2, 2)  # relu4_1 of a 16x16 image; the skips are relu1_1..relu3_1
+    skips = [torch.ones(1, c, 16 >> i, 16 >> i) for i, c in enumerate(FEATURE_CHANNELS[:3])]
+    check_output_finite(path, decoder, (features, skips), f"{architecture} decoder")
+    return decoder

@@ -244,6 +244,17 @@ def test_a_link_into_a_missing_folder_is_refused_not_followed(run_cli, weights_e
     assert code == 2 and "a symbolic link to" in err and "in a folder that does not exist" in err, err
     assert not (tmp_path / "elsewhere").exists()
 
+
+def test_a_loop_of_links_as_the_output_is_refused(run_cli, weights_env, data_dir, tmp_path):
+    """a.png -> b.png -> a.png: the finished image replaced the link (ffmpeg says "Too many levels
+    of symbolic links"); it is refused, the links left as they were."""
+    (tmp_path / "a.png").symlink_to(tmp_path / "b.png")
+    (tmp_path / "b.png").symlink_to(tmp_path / "a.png")
+    code, _, err = run_cli("image", data_dir / "content" / "golden_gate.jpg", "-s", data_dir / "style" / "trial.jpg",
+                           "--size", "32", "--style-size", "32", "-o", tmp_path / "a.png")
+    assert code == 2 and err == f"error: {tmp_path / 'a.png'}: is a loop of symbolic links; remove it or give another name\n"
+    assert (tmp_path / "a.png").is_symlink() and (tmp_path / "b.png").is_symlink()
+
 def test_a_file_named_like_an_option_gets_a_hint(run_cli, tmp_path, monkeypatch):
     """`video -x.mp4 ...` said only that INPUT was missing: argparse takes the name for an option."""
     monkeypatch.chdir(tmp_path)

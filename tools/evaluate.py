@@ -12,6 +12,7 @@ both losses; the total uses the training objective's style weight.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -20,7 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 
 from realtime_adain.cli import ArgumentParser, run_reporting_errors  # noqa: E402
 from realtime_adain.commands.argtypes import non_negative_float, positive_int  # noqa: E402
-from realtime_adain.paths import check_output_file  # noqa: E402
+from realtime_adain.errors import UserError  # noqa: E402
+from realtime_adain.paths import check_output_file, refuse_overwriting_inputs  # noqa: E402
 from realtime_adain.atomic import atomic_write_bytes  # noqa: E402
 
 
@@ -43,13 +45,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def inputs_of(args: argparse.Namespace) -> list[Path]:
+    """Every file the evaluation reads: --json must replace none of them (a decoder given twice
+    by mistake, `--json decoder.pth`). One that is not found is left to the evaluation to report."""
+    from realtime_adain import weights
+    from realtime_adain.training.data import list_images
+
+    paths = [Path(p) for p in args.decoder]
+    with contextlib.suppress(UserError):
+        paths.append(weights.resolve("vgg", args.vgg))
+    for folder, what in ((args.content, "content"), (args.style, "style")):
+        with contextlib.suppress(UserError):
+            paths += list_images(folder, what)
+    return paths
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
 
     def evaluate_and_report() -> int:
         from realtime_adain.training.evaluate import as_dicts, evaluate, format_table
 
-        if args.json:  # fail before the evaluation, not after it
+        if args.json is not None:  # fail before the evaluation, not after it
+            if not args.json.strip():
+                raise UserError("--json '': an empty path (an unset variable?); give a file name, or leave --json out")
+            refuse_overwriting_inputs([Path(args.json)], inputs_of(args))
             check_output_file(args.json)
         results = evaluate(args.decoder, args.vgg, args.content, args.style, args.load_size, args.crop_size,
                            args.style_weight, args.device, args.batch_size)

@@ -19,7 +19,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def render(report: doctor.Report) -> str:
-    """The report as aligned text: one block per section, then the problems with what to do."""
+    """The report as aligned text: one block per section, then the problems with what to do.
+    A newline in a value (a path may hold one) is shown as \\n, so a finding stays one line."""
+    from realtime_adain.cli import one_line
+
     lines = [f"realtime-adain {report.version} doctor"]
     for section in report.sections:
         lines.append(f"{section.title}:")
@@ -27,10 +30,10 @@ def render(report: doctor.Report) -> str:
         for finding in section.findings:
             mark = {"ok": " ", "note": "-", "problem": "!"}[finding.level]
             hint = f"; {finding.fix}" if finding.level == "note" and finding.fix else ""
-            lines.append(f" {mark} {finding.name.ljust(width)}  {finding.value}{hint}")
+            lines.append(one_line(f" {mark} {finding.name.ljust(width)}  {finding.value}{hint}"))
     problems = report.problems()
     lines.append(f"problems: {len(problems) or 'none'}")
-    lines += [f"  {title}/{f.name}: {f.value}\n    -> {f.fix}" for title, f in problems]
+    lines += [f"  {one_line(f'{title}/{f.name}: {f.value}')}\n    -> {one_line(str(f.fix))}" for title, f in problems]
     return "\n".join(lines)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from realtime_adain.errors import UserError
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -21,10 +22,19 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     clearing.set_defaults(func=clear_engines)
 
 
-def list_engines(args: argparse.Namespace) -> int:
+def existing_cache():
+    """The engine cache, refused when its path names a file (a mistyped variable): "no engines
+    cached" or "removed 0 engines" would hide the mistake."""
     from realtime_adain.engines.cache import EngineCache  # the engines package loads torch
 
     cache = EngineCache()
+    if cache.directory.exists() and not cache.directory.is_dir():
+        raise UserError(f"{cache.directory}: the engine cache is not a folder (a file or device is there)")
+    return cache
+
+
+def list_engines(args: argparse.Namespace) -> int:
+    cache = existing_cache()
     entries = cache.entries()
     if args.json:
         rows = [{"path": str(e.path), "bytes": e.size, **e.components} for e in entries]
@@ -46,9 +56,7 @@ def list_engines(args: argparse.Namespace) -> int:
 
 
 def clear_engines(args: argparse.Namespace) -> int:
-    from realtime_adain.engines.cache import EngineCache
-
-    cache = EngineCache()
+    cache = existing_cache()
     count, size = cache.clear()
     print(f"removed {count} engine{'s' if count != 1 else ''} ({size / 1e6:.1f} MB) from {cache.directory}")
     return 0

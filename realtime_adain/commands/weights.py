@@ -52,9 +52,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run_download(args: argparse.Namespace) -> int:
     from realtime_adain import download, weights  # torch: only once the command runs
 
+    if args.dir is not None and not args.dir.strip():  # `--dir "$UNSET"`: not a wish for the default
+        raise UserError("--dir '': an empty path (an unset variable?); give a folder, or leave --dir out")
     directory = Path(args.dir).expanduser() if args.dir else weights.weights_dir()
     if directory.exists() and not directory.is_dir():
         raise UserError(f"{directory}: not a directory")
+    if directory.is_symlink() and not directory.exists():
+        raise UserError(f"{directory}: a symbolic link to nothing (a loop, or its target is gone), not a directory")
     urls = download.file_urls(args.base_url, args.vgg_url, args.decoder_url)
     results = download.download_all(urls, directory, force=args.force, check_checksum=not args.no_checksum)
     for path, outcome in results:
@@ -122,6 +126,8 @@ def describe(kind: str, explicit: str | None) -> tuple[bool, list[tuple[str, str
 
 
 def run_info(args: argparse.Namespace) -> int:
+    from realtime_adain.cli import one_line  # a newline in a path or in a file's metadata must not start a row
+
     usable = True
     for kind in release.PUBLISHED:
         ok, rows = describe(kind, getattr(args, kind))
@@ -129,5 +135,5 @@ def run_info(args: argparse.Namespace) -> int:
         print(f"{kind}:")
         width = max(len(name) for name, _ in rows)
         for name, value in rows:
-            print(f"  {name.ljust(width)}  {value}")
+            print(one_line(f"  {name.ljust(width)}  {value}"))
     return 0 if usable else 1

@@ -4,7 +4,9 @@ An engine (a TensorRT program, an ONNX graph) is only valid for the exact weight
 precision, GPU and library versions it was built with. All of these go into the key; the file
 name carries the key's digest and a JSON sidecar carries the components, so `engines list` can
 say what each file is and a file whose sidecar does not match exactly (stale, copied from another
-machine, half-written) is rebuilt instead of loaded.
+machine, half-written) is rebuilt instead of loaded. A second sidecar holds the file's SHA-256: a
+file changed after it was built (a damaged disk, a tool writing into it) can still load, but with
+other weights it would stylize wrongly without a word, so it is rebuilt too.
 """
 
 from __future__ import annotations
@@ -20,16 +22,19 @@ from pathlib import Path
 from typing import Callable, Mapping
 
 from realtime_adain.errors import UserError
+from realtime_adain.paths import check_writable_dir, why_not_writable
 from realtime_adain.userdirs import HOME_ENV_VAR, user_dir
 
 ENGINES_ENV_VAR = "REALTIME_ADAIN_ENGINES"
 SIDECAR_SUFFIX = ".json"
+DIGEST_SUFFIX = ".sha256"
 # Only files named like this are ours: `engines clear` never deletes anything else in the folder.
 ENGINE_FILE = re.compile(r"^(tensorrt|onnx)-[\w.x-]+-[0-9a-f]{20}\.(ep|onnx)$")
-# A build's temporary folder, exactly as `tempfile.mkdtemp(prefix=BUILD_PREFIX)` names it, so a
-# user's own `.build-cache` in a folder given as the cache is never taken for one.
+# A build's temporary folder, exactly as `tempfile.mkdtemp(prefix=f"{BUILD_PREFIX}{pid}-")` names it
+# (older versions wrote no pid), so a user's own `.build-cache` in a folder given as the cache is
+# never taken for one, and `engines clear` leaves the builds of running processes alone.
 BUILD_PREFIX = ".build-"
-BUILD_DIR = re.compile(r"^\.build-[a-z0-9_]{8}$")
+BUILD_DIR = re.compile(r"^\.build-(?:(?P<pid>\d+)-)?[a-z0-9_]{8}$")
 
 
 # Run from a checkout (an editable install), engines are cached in its `engines/` folder.
@@ -65,6 +70,10 @@ class Entry:
         return self.path.with_name(self.path.name + SIDECAR_SUFFIX)
 
     @property
+    def digest_file(self) -> Path:
+        return self.path.with_name(self.path.name + DIGEST_SUFFIX)
+
+    @property
     def size(self) -> int:
         return self.path.stat().st_size if self.path.is_file() else 0
 
@@ -83,14 +92,16 @@ class EngineCache:
         return Entry(self.directory / name, components)
 
     def is_valid(self, entry: Entry) -> bool:
-        """True only when the file exists and its sidecar names exactly the same components."""
-        if not entry.path.is_file() or not entry.sidecar.is_file():
+        """True only when the file exists, its sidecar names exactly the same components and it
+        holds the bytes it was built with."""
+        if not entry.path.is_file() or not entry.sidecar.is_file() or not entry.digest_file.is_file():
             return False
         try:
             stored = json.loads(entry.sidecar.read_text())
+            digest = entry.digest_file.read_text().strip()
         except (OSError, ValueError):
             return False
-        return stored == entry.components
+        return stored == entry.components and digest == _file_digest(entry.path)
 
     def get_or_build(
         self,
@@ -115,23 +126,26 @@ class EngineCache:
 
     def store(self, entry: Entry, build: Callable[[Path], None]) -> Entry:
         """Run `build(tmp_path)` and move the result and its sidecar into place atomically."""
-        for path in (entry.path, entry.sidecar):  # refused before a build of minutes, not after it
+        for path in (entry.path, entry.sidecar, entry.digest_file):  # refused before a build of minutes, not after it
             if not _replaceable(path):
                 raise UserError(f"{path}: in the engine cache but not a file we wrote (a folder, fifo or "
                                 f"device); move it away")
+        check_writable_dir(self.directory, "the engine cache")  # a file, a read-only place, /proc
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
+            tmp_dir = Path(tempfile.mkdtemp(prefix=f"{BUILD_PREFIX}{os.getpid()}-", dir=self.directory))
         except OSError as exc:
-            raise UserError(f"{self.directory}: cannot create the engine cache ({exc.strerror or exc})") from None
-        tmp_dir = Path(tempfile.mkdtemp(prefix=BUILD_PREFIX, dir=self.directory))
+            raise UserError(f"{self.directory}: cannot create the engine cache ({why_not_writable(exc)})") from None
         try:
             tmp_path = tmp_dir / entry.path.name
             build(tmp_path)
             entry.sidecar.unlink(missing_ok=True)  # never leave a sidecar that vouches for an old file
             os.replace(tmp_path, entry.path)
-            sidecar_tmp = tmp_dir / entry.sidecar.name
-            sidecar_tmp.write_text(json.dumps(entry.components, indent=2, sort_keys=True))
-            os.replace(sidecar_tmp, entry.sidecar)
+            for final, text in ((entry.digest_file, f"{_file_digest(entry.path)}\n"),  # the sidecar last
+                                (entry.sidecar, json.dumps(entry.components, indent=2, sort_keys=True))):
+                pending = tmp_dir / final.name
+                pending.write_text(text)
+                os.replace(pending, final)
         finally:
             shutil.rmtree(tmp_dir, ignore_errors=True)
         return entry
@@ -154,14 +168,32 @@ class EngineCache:
         count = size = 0
         for entry in self.entries():
             size += entry.size
-            for path in (entry.path, entry.sidecar):
+            for path in (entry.path, entry.sidecar, entry.digest_file):
                 if _replaceable(path):  # a file or link (never followed); a folder of that name stays
                     path.unlink(missing_ok=True)
             count += 1
         for path in self.directory.iterdir():
-            if BUILD_DIR.match(path.name) and path.is_dir() and not path.is_symlink():
+            build = BUILD_DIR.match(path.name)
+            if build and path.is_dir() and not path.is_symlink() and not _still_building(build["pid"]):
                 shutil.rmtree(path, ignore_errors=True)
         return count, size
+
+
+def _still_building(pid: str | None) -> bool:
+    """Whether the build folder of process `pid` may still be in use (its process runs): deleting
+    it would fail that export at its very end."""
+    from realtime_adain.atomic import _process_gone
+
+    return pid is not None and not _process_gone(int(pid))
+
+
+def _file_digest(path: Path) -> str | None:
+    from realtime_adain.weights import file_sha256  # torch: engines are built and loaded with it anyway
+
+    try:
+        return file_sha256(path)
+    except UserError:  # unreadable: never a match
+        return None
 
 
 def _replaceable(path: Path) -> bool:
