@@ -295,14 +295,88 @@ def is_adts_aac(stream: av.stream.Stream) -> bool:
     return stream.codec_context.codec.canonical_name == "aac" and not stream.codec_context.extradata
 
 
+# Containers that hold attached files (fonts, pictures): Matroska only (WebM is its subset without).
+ATTACHING_FORMATS = frozenset({"matroska"})
+
+
+# AVI's quirks, all here (the writer asks the functions below):
+# - It counts frames: its streams are timed in the encoder's time base, one frame at a rate
+#   (`encoder_time_base`; GIF, in centiseconds, the same way: `FRAME_COUNTING_FORMATS`).
+# - Its muxer takes ADTS AAC only under a tag no demuxer reads back as audio, and refuses sound in
+#   frames of unknown size (`holds_copy`, `unframed_in_avi`).
+# - MP3 and AC-3 copied from a template keep the input's block align, which it writes as a fixed
+#   sample size (`copied_into_encoder_stream`).
+# - It times sound by counting samples or frames from the file's start (no edit list, unlike MOV):
+#   a gap in the sound, a late start too, is filled with silence (`fills_gaps`, `sound_from_zero`).
+FRAME_COUNTING_FORMATS = frozenset({"avi", "gif"})
+# The finest frame rate an AVI is written at (one index entry per frame slot).
+AVI_MAX_RATE = 240
+# Audio codecs whose AVI stream is made by their encoder (see `copied_into_encoder_stream`).
+AVI_FRAMED_AUDIO = frozenset({"mp3", "ac3"})
+
+
+# Containers that time PCM by counting its samples (one fixed duration per sample), so that a gap
+# in the timestamps closes up: MOV and AVI. (MP4 gets no PCM: see `holds_copy`.)
+SAMPLE_COUNTING_FORMATS = frozenset({"mov", "avi"})
+# A shorter gap is left, as FFmpeg's `aresample=async` leaves it (its min_hard_comp): timestamps
+# jitter by a packet or so (MPEG-PS stamps some DVD PCM packets 10 ms late; Matroska rounds to 1 ms).
+SHORTEST_GAP = Fraction(1, 10)
+
+
+def fills_gaps(fmt: str, codec: str) -> bool:
+    """Whether gaps in `codec` sound are filled with silence in a `fmt` container: PCM where the
+    container counts samples (`SAMPLE_COUNTING_FORMATS`). The sound after a second missing played a
+    second early, out of sync to the end (as `ffmpeg -c copy` leaves it)."""
+    return fmt in SAMPLE_COUNTING_FORMATS and codec.startswith("pcm_")
+
+
+def sound_from_zero(fmt: str) -> bool:
+    """Whether a `fmt` container plays every sound stream from the file's start, whatever its first
+    timestamp: AVI (counted, with no edit list; MOV's shifts the start). A sound that starts 5 s
+    after the picture played from the first picture, as in `ffmpeg -i in.mkv out.avi`; it is
+    preceded by silence (and any later gap filled), for re-encoded sound and copied PCM."""
+    return fmt == "avi"
+
+
+def muxer_time_base(fmt: str, encoder: Fraction, given: Fraction) -> Fraction:
+    """The time base a `fmt` container's video stream is given: the encoder's `encoder` where the
+    container counts frames (`FRAME_COUNTING_FORMATS`), else the input's `given`, which keeps every
+    timestamp (the muxer may still choose its own: Matroska's 1 ms)."""
+    return encoder if fmt in FRAME_COUNTING_FORMATS else given
+
+
+def copied_into_encoder_stream(fmt: str, stream: av.stream.Stream) -> bool:
+    """Whether `stream`'s packets are copied into a stream made by their own encoder (opened, never
+    fed), not one from the input's template: MP3 and AC-3 into AVI. From a template such a stream
+    keeps the input's block align (an AVI's MP3 has 576 or 1152, its frame), which the AVI muxer
+    writes as a fixed sample size: every reader then timed the packets by bytes (eight 72-byte MP3
+    packets to one frame's time: "non monotonically increasing dts", sound out of place). FFmpeg
+    clears it for these two when copying; PyAV cannot, and an encoder's parameters have none."""
+    return (fmt == "avi" and stream.type == "audio"
+            and stream.codec_context.codec.canonical_name in AVI_FRAMED_AUDIO)
+
+
+def unframed_in_avi(stream: av.stream.Stream) -> bool:
+    """Whether `stream` is sound in frames whose size FFmpeg has not found (it decodes the first
+    packets within the first 5 s of a file: a sound that starts later has none), other than PCM and
+    the MP3 and AC-3 an encoder's stream carries (`copied_into_encoder_stream`). The AVI muxer then
+    counts such a stream in samples as if they were frames, filling each packet's "skipped frames"
+    with empty chunks, and refuses the packet once 60000 are skipped ("Invalid argument": a video
+    whose AAC starts 5 s in failed). It is re-encoded."""
+    context = stream.codec_context
+    return (stream.type == "audio" and not context.frame_size and not context.codec.name.startswith("pcm_")
+            and context.codec.canonical_name not in AVI_FRAMED_AUDIO)
+
+
 def holds_copy(fmt: str, stream: av.stream.Stream, supported: set[str]) -> bool:
     """Whether a `fmt` container holds `stream`'s packets copied as they are. By codec (a decoder
     may be named otherwise: mp3float, dca), except ADTS AAC into AVI: its muxer takes that only
     under a tag no demuxer reads back as audio (converting needs a bitstream filter's first
-    packet before the header is written); and PCM into MP4: FFmpeg 8 writes it as ISO 23003-5
+    packet before the header is written), or audio of unknown frame size (`unframed_in_avi`); and
+    PCM into MP4: FFmpeg 8 writes it as ISO 23003-5
     `ipcm`, which browsers, QuickTime and FFmpeg before 6 do not play (it is re-encoded to AAC, as
     `ffmpeg -i in.mov out.mp4` does; .mov and .mkv keep it)."""
-    if fmt == "avi" and is_adts_aac(stream):
+    if fmt == "avi" and (is_adts_aac(stream) or unframed_in_avi(stream)):
         return False
     if fmt == "mp4" and stream.codec_context.codec.name.startswith("pcm_"):
         return False
@@ -323,10 +397,6 @@ def muxer_accepts(fmt: str, stream: av.stream.Stream) -> bool:
 
 # MPEG-4 Part 2 and its H.263 kin store the time base in 16 bits (MPEG-TS's 1/90000 is refused).
 SIXTEEN_BIT_TIME_BASE = frozenset({"mpeg4", "h263", "h263p", "msmpeg4", "msmpeg4v2", "wmv1", "wmv2", "flv"})
-
-
-# The finest frame rate an AVI is written at (one index entry per frame slot).
-AVI_MAX_RATE = 240
 
 
 def encoder_time_base(codec: str, time_base: Fraction, frame_rate: Fraction | None, fmt: str = "",
@@ -351,6 +421,48 @@ def encoder_time_base(codec: str, time_base: Fraction, frame_rate: Fraction | No
     if encoder.name in SIXTEEN_BIT_TIME_BASE and Fraction(time_base).denominator > 65535:
         return 1 / rate.limit_denominator(65535)
     return Fraction(time_base)
+
+
+# Where audio has to be re-encoded (the container cannot hold its codec, or its muxer refuses it),
+# a lossless codec where the container holds one, so the sound loses nothing more: PCM stays PCM
+# of its depth (DVD's and Blu-ray's big-endian kinds become little-endian: same samples) in these
+# containers, and other sound becomes FLAC in Matroska. Elsewhere the container's default (AAC in
+# MP4 and MOV, as `ffmpeg -i in out.mp4` makes it: PCM in an MP4 is `ipcm`, see `holds_copy`;
+# MOV's muxer refuses FLAC, and ALAC would make a lossy track of a few kbit/s ten times larger).
+PCM_CONTAINERS = frozenset({"matroska", "mov"})
+LOSSLESS_AUDIO = {"matroska": "flac"}
+# Decoded sample formats that hold no more than 16 bits (else FLAC gets 24).
+SIXTEEN_BIT_FORMATS = frozenset({"u8", "u8p", "s16", "s16p"})
+
+
+def reencoded_audio(fmt: str, stream: av.stream.Stream, channels: int, default: str,
+                    supported: set[str]) -> tuple[str, str | None]:
+    """(codec, sample format; None: the encoder's first) that an input audio `stream` of `channels`
+    channels is re-encoded to in a `fmt` container whose codecs are `supported` and whose default
+    is `default` (see `LOSSLESS_AUDIO`)."""
+    context = stream.codec_context
+    decoded = context.format.name if context.format else ""
+    if context.codec.name.startswith("pcm_") and fmt in PCM_CONTAINERS and decoded:
+        pcm = _pcm_codec(decoded, context.bit_rate, context.sample_rate, channels)
+        if pcm in supported:
+            return pcm, None
+    lossless = LOSSLESS_AUDIO.get(fmt)
+    if lossless and lossless in supported and lossless in av.codecs_available:
+        wide = context.codec.lossless and decoded not in SIXTEEN_BIT_FORMATS  # (a lossy source: 16 bits hold it)
+        return lossless, "s32" if wide else "s16"
+    return default, None
+
+
+def _pcm_codec(decoded: str, bit_rate: int, rate: int, channels: int) -> str:
+    """Little-endian PCM of the depth of PCM decoded as `decoded`: 32-bit samples carry 20 or 24
+    bits (DVD, Blu-ray) or 32; the stream's bit rate tells which (unknown: 32, losing nothing)."""
+    packed = decoded.rstrip("p")
+    if packed in ("flt", "dbl"):
+        return "pcm_f32le" if packed == "flt" else "pcm_f64le"
+    if packed != "s32":
+        return {"u8": "pcm_u8", "s64": "pcm_s64le"}.get(packed, "pcm_s16le")
+    bits = bit_rate / (rate * channels) if bit_rate and rate and channels else 32
+    return "pcm_s24le" if bits <= 24 else "pcm_s32le"
 
 
 # Channel layouts by channel count, tried in turn for re-encoded audio the encoder takes not as it is.

@@ -11,6 +11,7 @@ from __future__ import annotations
 import heapq
 import math
 import os
+import re
 import struct
 from collections import deque
 from concurrent.futures import Future
@@ -42,8 +43,9 @@ VIDEO_EXTENSIONS = (".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi", ".mpg", ".m
 MIXED_EXTENSIONS = (".ogg",)
 # Demuxers that read still images (plus every "*_pipe" one, e.g. png_pipe, jpeg_pipe).
 IMAGE_FORMATS = ("image2",)
-# Streams whose packets are carried over to the output (data streams such as timecodes are not).
-PASSTHROUGH_TYPES = ("audio", "subtitle")
+# Streams carried over to the output (data streams such as timecodes are not): packets of sound
+# and subtitles; attachments (a Matroska file's fonts for its ASS subtitles) have none, only data.
+PASSTHROUGH_TYPES = ("audio", "subtitle", "attachment")
 # Decoded frames held back to put their timestamps in order. The decoder returns pictures in
 # display order, but some files attach decode-order timestamps to them (packed B-frames in AVI,
 # some MP4s): 1, 2, 3, 5, 4, ... Real files are off by at most a few frames; 8 YUV frames is small.
@@ -62,6 +64,9 @@ OUTPUT_CORRUPT = int(av.codec.context.Flags.output_corrupt)
 # a placeholder (2**30).
 PLAUSIBLE_FRAMES = 2
 DISPLAYMATRIX = SideDataType.DISPLAYMATRIX
+# An average frame rate above the guessed one by more than this is a header's claim, not the
+# timestamps' (`plausible_rate`); below it, rounding (an MP4's 2997/100 for 30000/1001).
+DECLARED_RATE_SLACK = Fraction(101, 100)
 
 
 def is_video_path(path: Path) -> bool:
@@ -190,14 +195,18 @@ def is_picture_format(name: str) -> bool:
 
 
 def plausible_rate(stream: av.video.stream.VideoStream) -> Fraction | None:
-    """The stream's average frame rate, unless it is more than 4x the rate FFmpeg guesses from its
-    timestamps: FFmpeg 8 reads DV with an average of one frame per tick of its 1/60000 time base
-    (60000 fps, where ffprobe 5.1 says 25); an MP4 muxer then refuses to finish a file with a
-    timecode at that rate."""
+    """The stream's average frame rate, unless it is faster than the rate FFmpeg guesses from its
+    timestamps (its r_frame_rate: a grid every timestamp lands on, so no more frames a second fit
+    in): then a header's claim the timestamps contradict, and the guessed rate is the one, as
+    `ffmpeg -i` takes it. An FLV's metadata said 30 fps over frames 83 ms apart (a .mkv of it
+    declared 30); FFmpeg 8 reads DV with an average of one frame per tick of its 1/60000 time
+    base (60000 fps, where ffprobe 5.1 says 25: an MP4 muxer refused to finish a timecode track
+    at that rate). Slower than guessed is a variable rate (12, 30 and 20 fps mixed: the grid is
+    60), where the average is the better guess."""
     average, guessed = stream.average_rate, stream.guessed_rate
     if has_no_timestamps(stream.container) and stream.codec_context.framerate:
         return Fraction(stream.codec_context.framerate)  # a bare stream: FFmpeg 8's average is its 25 default
-    if average and guessed and average > 4 * guessed:
+    if average and guessed and average > guessed * DECLARED_RATE_SLACK:
         return guessed
     return average or guessed
 
@@ -247,7 +256,9 @@ class VideoReader:
             self.stream = main_video_stream(self.container, self.path.name)
             self.stream.thread_type = "AUTO"  # frame + slice threads in the decoder
             self.stream.codec_context.flags |= OUTPUT_CORRUPT  # damaged frames are concealed, not dropped
-            self.passthrough = [s for s in self.container.streams if s.type in PASSTHROUGH_TYPES]
+            self.passthrough = same_program(self.container, self.stream,
+                                            [s for s in self.container.streams if s.type in PASSTHROUGH_TYPES],
+                                            self.path.name)
             self.cover_art = is_cover_art(self.stream)
             self.rotation, self.colour = 0, None  # set from the first decoded frame
             self.pixel_aspect = pixel_aspect(self.stream, self.path.name)  # frames are resampled to square pixels
@@ -336,6 +347,7 @@ class VideoReader:
         # decoder's delay and the reorder window), which a preview (--frames) or a Ctrl-C file
         # kept as sound past the last picture.
         held = HeldPackets(self.stream.time_base, limit=0 if self.max_frames else HELD_BYTES)
+        shown = ShownUntil(self.stream.time_base) if self.max_frames else None  # a preview's subtitles
         first_aspect = codec_aspect(self.stream)  # before decoding: the decoder runs ahead of the frames given
         try:
             for item in timeline.order(self._retimed(self._decode())):
@@ -354,10 +366,15 @@ class VideoReader:
                     first_aspect = None  # said once
                 yield Frame(frame_to_rgb(decoded, self._reformatter, self.pixel_aspect), pts, duration, index)
                 index += 1
-                yield from held.before(pts, duration)
+                released = held.before(pts, duration)
+                yield from shown.after(released, pts, duration) if shown else released
                 if index == self._frame_limit:
+                    if shown:
+                        yield from shown.cut(pts, duration)
                     return
             yield from held.before(None, 0)  # the sound after the last picture (a preview's too, if the file ended)
+            if shown:
+                yield from shown.after([], None, 0)
         except av.error.FFmpegError as exc:  # the frames still held for reordering did decode
             good = index + len(timeline.frames)
             raise UserError(f"{self.path}: corrupt video data after {good} frames ({error_reason(exc)})") from None
@@ -595,6 +612,52 @@ class HeldPackets:
         self.packets = later
 
 
+class ShownUntil:
+    """A preview's (`max_frames`) subtitles that may show past its last picture. Each is held
+    until a picture ends after it; those still held at the preview's end are cut to end with it,
+    so the file lasts as long as its pictures (`ffmpeg -frames:v` keeps a subtitle whole: a 0.5 s
+    preview lasted 1.9 s, the rest of its first line). Held ones go after the pictures they
+    outlast: a line's few seconds at most, which muxers interleave."""
+
+    def __init__(self, video_time_base: Fraction) -> None:
+        self.video_time_base = video_time_base
+        self.held: list[av.Packet] = []
+
+    @staticmethod
+    def _end(packet: av.Packet) -> Fraction | None:
+        """When `packet` (a subtitle with a duration) stops showing, in seconds; None: not known."""
+        if packet.stream.type != "subtitle" or not packet.duration or packet.pts is None or not packet.time_base:
+            return None
+        return (packet.pts + packet.duration) * Fraction(packet.time_base)
+
+    def after(self, released: Iterator[av.Packet], pts: int | None, duration: int) -> Iterator[av.Packet]:
+        """`released` packets, less the subtitles that show past the frame at `pts` (video time
+        base), with the held ones that end within it; all of them where that cannot be told."""
+        end = None if pts is None else (pts + (duration or 0)) * self.video_time_base
+        for packet in released:
+            shows_until = self._end(packet)
+            if end is not None and shows_until is not None and shows_until > end:
+                self.held.append(packet)
+            else:
+                yield packet
+        still = []
+        for packet in self.held:
+            if end is None or self._end(packet) <= end:
+                yield packet
+            else:
+                still.append(packet)
+        self.held = still
+
+    def cut(self, pts: int | None, duration: int) -> Iterator[av.Packet]:
+        """The held subtitles, each cut to end with the last frame, at `pts` lasting `duration`."""
+        if pts is not None:
+            end = (pts + (duration or 0)) * self.video_time_base
+            for packet in self.held:
+                packet.duration = max(1, math.floor(end / Fraction(packet.time_base)) - packet.pts)
+        yield from self.held
+        self.held = []
+
+
 def main_video_stream(container: av.container.InputContainer, name: str) -> av.video.stream.VideoStream:
     """The video stream `ffmpeg` takes from a file: the one with the most pixels, a default one
     (disposition) counting 5000000 more, the first of equals; cover art (a one-picture stream
@@ -618,6 +681,52 @@ def main_video_stream(container: av.container.InputContainer, name: str) -> av.v
         note(f"{name}: {len(moving)} video streams; taking #{chosen.index} ({chosen.codec_context.width}x"
              f"{chosen.codec_context.height}), the one ffmpeg takes", once=True)
     return chosen
+
+
+def programs(container: av.container.InputContainer) -> list[set[int]]:
+    """The stream indices of each program the file declares (an MPEG-TS's services, an HLS
+    playlist's variants), empty where it declares none. PyAV does not expose FFmpeg's programs;
+    FFmpeg's own summary of the file (`av_dump_format`, ffprobe's "Program 1" lines) lists them,
+    and is logged at INFO only: PyAV's log level is raised while it is written, then put back."""
+    before = av.logging.get_level()
+    av.logging.set_level(av.logging.INFO)
+    try:
+        summary = container.dumps_format()
+    finally:
+        av.logging.set_level(before)
+    found: list[set[int]] = []
+    current: set[int] | None = None
+    for line in summary.splitlines():
+        if re.match(r"\s*Program \d+", line):
+            current = set()
+            found.append(current)
+        elif re.match(r"\s*No Program", line):
+            current = None
+        elif current is not None and (stream := re.match(r"\s*Stream #\d+:(\d+)", line)):
+            current.add(int(stream[1]))
+    return found
+
+
+def same_program(container: av.container.InputContainer, video: av.stream.Stream,
+                 streams: list[av.stream.Stream], name: str) -> list[av.stream.Stream]:
+    """`streams`, less those of other programs than `video`'s: a broadcast capture carries several
+    channels, each its own picture and sound, and the other channels' sound does not belong under
+    this picture (`ffmpeg -i` 5.1 even takes the first channel's sound under the largest picture);
+    an HLS master playlist's variants each carry a copy of the sound (two tracks of one sound).
+    Streams in no program, and every stream where `video` is in none, are kept."""
+    if len(streams) < 2 or not container.format.flags & av.format.Flags.show_ids.value:
+        return streams  # (only formats with stream ids, MPEG-TS and its kin, have programs)
+    listed = programs(container)
+    own = set().union(*(p for p in listed if video.index in p))
+    if not own:
+        return streams
+    others = set().union(*listed) - own
+    kept = [s for s in streams if s.index not in others]
+    if len(kept) < len(streams):
+        dropped = ", ".join(f"#{s.index}" for s in streams if s.index in others)
+        note(f"{name}: {len(listed)} programs (broadcast channels, or a playlist's variants); keeping the "
+             f"streams of the one holding video #{video.index}, leaving out {dropped}", once=True)
+    return kept
 
 
 class Timeline:

@@ -2,9 +2,11 @@
 
 Video frames keep the input's time base and timestamps (so variable frame rate survives) and its
 colour tags. Audio and subtitle packets are copied byte for byte when the output container
-accepts their codec; audio it does not accept is re-encoded to the container's default audio
-codec, text subtitles are converted to its default subtitle codec, and other subtitles it does
-not accept are dropped with a note, as is audio where it holds none (GIF; see docs/video.md).
+accepts their codec; audio it does not accept is re-encoded, losslessly where the container
+holds a lossless codec, else to its default audio codec (`reencoded_audio`); text subtitles are
+converted to its default subtitle codec, and other subtitles it does not accept are dropped with
+a note, as is audio where it holds none (GIF; see docs/video.md). Attached files (fonts for ASS
+subtitles) are copied into Matroska, the one container that holds them.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import contextlib
 import dataclasses
 import functools
 import math
+import re
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -25,10 +28,12 @@ from av.video.reformatter import VideoReformatter
 import numpy as np
 
 from realtime_adain.errors import UserError
-from realtime_adain.video.formats import (GIF_LONGEST_DELAY, GIF_MOST_REPEATS, GIF_SHORTEST_SHOWN, MUXER_OPTIONS,
-                                          PALETTE_ENCODERS, PALETTE_FILTERS, EncodeSettings, audio_opens,
-                                          check_picture_size, choose_pix_fmt, container_format, encodable_layout,
-                                          encodable_rate, encoder_time_base, holds_copy, is_adts_aac, muxer_accepts)
+from realtime_adain.video.formats import (ATTACHING_FORMATS, GIF_LONGEST_DELAY, GIF_MOST_REPEATS, GIF_SHORTEST_SHOWN,
+                                          MUXER_OPTIONS, PALETTE_ENCODERS, PALETTE_FILTERS, SHORTEST_GAP,
+                                          EncodeSettings, audio_opens, check_picture_size, choose_pix_fmt,
+                                          container_format, copied_into_encoder_stream, encodable_layout,
+                                          encodable_rate, encoder_time_base, fills_gaps, holds_copy, is_adts_aac,
+                                          muxer_accepts, muxer_time_base, reencoded_audio, sound_from_zero)
 from realtime_adain.video.notes import note
 from realtime_adain.video.reader import Colour
 
@@ -211,6 +216,10 @@ class VideoWriter:
         self._cut = False  # a GIF frame's time was cut, past the repeats (noted once)
         self._last_duration = 0  # the last frame's duration (encoder time base)
         self._last_dts: dict[int, int] = {}  # input stream index -> last copied packet's dts
+        self._pcm_end: dict[int, Fraction] = {}  # input stream index -> where its latest PCM packet ends (s)
+        self._sound_end: dict[int, Fraction] = {}  # input stream index -> where its re-encoded sound ends (s)
+        # Input stream index -> its latest re-encoded packet's (pts, end, time base).
+        self._encoded_end: dict[int, tuple[int, int, Fraction]] = {}
         self._moved: set[int] = set()  # copied streams whose timestamps were moved (noted once each)
         self._damaged: set[int] = set()  # re-encoded streams with a packet that did not decode (noted once each)
         self._durations: dict[int, int] = {}  # pts -> duration of the frames inside the encoder
@@ -274,7 +283,7 @@ class VideoWriter:
         stream.pix_fmt = choose_pix_fmt(settings, spec.width, spec.height, self.container.format.name)
         encoder_tb = encoder_time_base(settings.codec, spec.time_base, spec.frame_rate, self.container.format.name,
                                        spec.base_rate)
-        stream.time_base = encoder_tb if self.container.format.name in ("avi", "gif") else spec.time_base
+        stream.time_base = muxer_time_base(self.container.format.name, encoder_tb, spec.time_base)
         self.input_time_base = spec.time_base
         stream.codec_context.time_base = encoder_tb
         stream.options = settings.codec_options()
@@ -292,8 +301,10 @@ class VideoWriter:
         return stream
 
     def _add_passthrough(self, stream: av.stream.Stream, copy_audio: bool = True) -> str | None:
-        """Add the output stream for an input audio/subtitle stream: copied, re-encoded or dropped
-        (the note to give for the last two)."""
+        """Add the output stream for an input audio, subtitle or attachment stream: copied,
+        re-encoded or dropped (the note to give for the last two)."""
+        if stream.type == "attachment":  # (no codec context: data alone)
+            return self._add_attachment(stream)
         context = stream.codec_context  # audio by its codec, not its decoder (mp3, not mp3float)
         name = context.codec.canonical_name if stream.type == "audio" else context.name
         name = "ADTS aac" if is_adts_aac(stream) else name
@@ -301,22 +312,26 @@ class VideoWriter:
             return f"dropping audio stream #{stream.index} ({name}): {self.path.suffix} files hold no sound"
         copies = holds_copy(self.container.format.name, stream, self.container.supported_codecs)
         if copies and (copy_audio or stream.type != "audio"):
-            out = self._avi_frame_stream(stream) or self.container.add_stream_from_template(stream)
+            out = self._encoder_made_stream(stream) or self.container.add_stream_from_template(stream)
             self.streams[stream.index] = out
         elif stream.type == "audio":
-            codec = self.container.default_audio_codec
             if stream.index not in self._decoded_layouts:  # (never `codec_context.channels`: see decoder_layout)
                 self._decoded_layouts[stream.index] = decoder_layout(stream)
             source_layout = self._decoded_layouts[stream.index][0]
+            codec, sample_format = reencoded_audio(self.container.format.name, stream, source_layout.nb_channels,
+                                                   self.container.default_audio_codec, self.container.supported_codecs)
             rate = encodable_rate(codec, stream.codec_context.sample_rate)
             layout = encodable_layout(codec, source_layout, rate)  # MP2 takes no 5.1: mixed down, as FFmpeg does
             out = self.container.add_stream(codec, rate=rate, layout=layout)
+            if sample_format:
+                out.codec_context.format = sample_format
             self.streams[stream.index] = out
             self.transcoded[stream.index] = stream
             refused = " (its muxer refuses it)" if copies else ""
             mixed = (f" ({source_layout.name} mixed down to {layout.name}, the most {codec} takes)"
                      if layout.nb_channels < source_layout.nb_channels else "")
-            return f"{self.path.suffix} cannot hold {name} audio{refused}; re-encoding it to {codec}{mixed}"
+            lossless = ", losslessly" if av.Codec(codec, "w").lossless else ""
+            return f"{self.path.suffix} cannot hold {name} audio{refused}; re-encoding it to {codec}{lossless}{mixed}"
         elif (codec := self._subtitle_conversion(stream)) is not None:
             out = self.container.add_stream(codec)
             out.codec_context.subtitle_header = stream.codec_context.subtitle_header  # styles (ASS), set on opening
@@ -328,18 +343,24 @@ class VideoWriter:
             return f"dropping {stream.type} stream #{stream.index} ({name}): {self.path.suffix} cannot hold it{hint}"
         return None
 
-    def _avi_frame_stream(self, stream: av.stream.Stream) -> av.stream.Stream | None:
-        """An AVI stream to copy an MP3 or AC-3 `stream` into, counted in frames; None: any other.
+    def _add_attachment(self, stream: av.stream.Stream) -> str | None:
+        """Copy an attached file (a font the ASS subtitles are drawn in, a cover picture) where the
+        container holds one (Matroska; FFmpeg's muxers for the others refuse it): the note to give
+        where it does not."""
+        if self.container.format.name in ATTACHING_FORMATS:
+            self.streams[stream.index] = self.container.add_stream_from_template(stream)
+            return None
+        name = stream.metadata.get("filename") or stream.codec_context.name
+        return (f"dropping attachment stream #{stream.index} ({name}): {self.path.suffix} cannot hold it "
+                "(use .mkv to keep it)")
 
-        Copied from a template, such a stream keeps the input's block align (an AVI's MP3 has 576 or
-        1152, its frame), which the AVI muxer writes as a fixed sample size: every reader then timed
-        the packets by bytes (eight 72-byte MP3 packets to one frame's time: "non monotonically
-        increasing dts", sound out of place). FFmpeg clears it for these two when copying; PyAV
-        cannot, so the stream is made by their encoder (opened, never fed), whose parameters have
-        none. The packets are copied into it as they are."""
+    def _encoder_made_stream(self, stream: av.stream.Stream) -> av.stream.Stream | None:
+        """A stream made by the encoder of `stream`'s codec (opened, never fed) to copy its packets
+        into, where a copy from its template would be misread (`copied_into_encoder_stream`); None:
+        any other stream, or no such encoder here (copied from its template, as before)."""
         context = stream.codec_context
         codec = context.codec.canonical_name
-        if self.container.format.name != "avi" or stream.type != "audio" or codec not in ("mp3", "ac3"):
+        if not copied_into_encoder_stream(self.container.format.name, stream):
             return None
         if stream.index not in self._decoded_layouts:
             self._decoded_layouts[stream.index] = decoder_layout(stream)
@@ -514,6 +535,7 @@ class VideoWriter:
         index = packet.stream.index
         source = self.transcoded.get(index)
         if source is None:
+            self._fill_gap(packet, out, index)
             self._keep_increasing(packet, out, index)
             packet.stream = out
             self._mux(packet)
@@ -566,9 +588,78 @@ class VideoWriter:
         """Re-encode decoded `frames` of input stream `index` (None: flush the encoder) and mux them."""
         out = self.streams[index]
         for frame in (frames if frames is not None else [None]):
+            for encoded in [packet for silence in self._silence_before(index, frame) for packet in out.encode(silence)]:
+                self._keep_increasing(encoded, out, index)
+                self._mux(encoded)
             for encoded in out.encode(frame):
+                self._continue_timing(encoded, index)
+                self._fill_gap(encoded, out, index)
                 self._keep_increasing(encoded, out, index)  # joined segments' sound may overlap
                 self._mux(encoded)
+
+    def _fill_gap(self, packet: av.Packet, out: av.stream.Stream, index: int) -> None:
+        """Mux silence before a PCM `packet` that starts later than the previous one of input stream
+        `index` ended, where the container counts samples (`fills_gaps`). A sample frame is the
+        codec's bytes a sample (its name's bits: pcm_s16le) times the channels, which the packet's
+        size over its samples tells (a Matroska packet's duration is rounded to the millisecond);
+        zero is silence, 128 in unsigned 8 bits."""
+        codec = out.codec_context.name
+        bits = re.fullmatch(r"pcm_[suf](\d+)(le|be)?", codec)
+        if out.type != "audio" or not bits or not fills_gaps(self.container.format.name, codec):
+            return
+        pts, duration, time_base, rate = packet.pts, packet.duration, packet.time_base, out.codec_context.sample_rate
+        if pts is None or not duration or not time_base or not rate:
+            return
+        start = Fraction(0) if sound_from_zero(self.container.format.name) else None
+        end, self._pcm_end[index] = self._pcm_end.get(index, start), (pts + duration) * Fraction(time_base)
+        gap = pts * Fraction(time_base) - end if end is not None else 0
+        if gap < SHORTEST_GAP:
+            return
+        width = int(bits[1]) // 8
+        channels = max(1, round(packet.size / (width * duration * Fraction(time_base) * rate)))
+        missing = round(gap * rate)
+        silence = av.Packet(bytes([128 if codec == "pcm_u8" else 0]) * (missing * width * channels))
+        silence.time_base = Fraction(1, rate)
+        silence.pts = silence.dts = round(end * rate)
+        silence.duration = missing
+        silence.stream = out
+        self._keep_increasing(silence, out, index)
+        self._mux(silence)
+
+    def _silence_before(self, index: int, frame: av.AudioFrame | None) -> list[av.AudioFrame]:
+        """Silence to encode before decoded `frame` of input stream `index` where the container plays
+        sound from the file's start (`sound_from_zero`: AVI) and `frame` starts later than the sound
+        before it ended (or than zero): the gap, in `frame`'s format. Zero is silence, 128 in
+        unsigned 8 bits. (Not for more than 8 planar channels: PyAV's frames hold 8 planes.)"""
+        if frame is None or frame.pts is None or not frame.time_base or not frame.sample_rate \
+                or not sound_from_zero(self.container.format.name):
+            return []
+        start, rate = frame.pts * Fraction(frame.time_base), frame.sample_rate
+        expected = self._sound_end.get(index, Fraction(0))
+        self._sound_end[index] = max(expected, start + Fraction(frame.samples, rate))
+        channels = frame.layout.nb_channels
+        if start - expected < SHORTEST_GAP or (frame.format.is_planar and channels > 8):
+            return []
+        missing = round((start - expected) * rate)
+        dtype = frame.to_ndarray().dtype
+        shape = (channels, missing) if frame.format.is_planar else (1, missing * channels)
+        silence = av.AudioFrame.from_ndarray(np.full(shape, 128 if dtype == np.uint8 else 0, dtype),
+                                             format=frame.format.name, layout=frame.layout.name)
+        silence.sample_rate, silence.time_base = rate, frame.time_base
+        silence.pts = round(expected / Fraction(frame.time_base))
+        return [silence]
+
+    def _continue_timing(self, packet: av.Packet, index: int) -> None:
+        """Time an encoded audio packet that comes without a timestamp, or one before the previous
+        packet's, where the previous one ends. PyAV's resampler gives the samples it held at the end
+        without a timestamp; the FLAC encoder times its closing packet (the header's final
+        checksum) from that frame's, from nothing: at -2**63 + 1536, which Matroska refused."""
+        before = self._encoded_end.get(index)
+        if before is not None and (packet.pts is None or packet.pts < before[0]):
+            end = _rescale(before[1], before[2], packet.time_base) if packet.time_base else before[1]
+            packet.pts = packet.dts = end
+        if packet.pts is not None and packet.time_base:
+            self._encoded_end[index] = (packet.pts, packet.pts + (packet.duration or 0), packet.time_base)
 
     def _note_damaged(self, index: int, kind: str) -> None:
         if index not in self._damaged:
