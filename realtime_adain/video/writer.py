@@ -209,8 +209,7 @@ class VideoWriter:
         self.frames_written = 0
         self._last_pts: int | None = None
         self._shifted = False  # a timestamp was moved to keep them increasing (noted once)
-        self._short = False  # a GIF frame shown for less than browsers show one (noted once)
-        self._dropped = False  # a GIF frame in the centisecond of the previous one was dropped (noted once)
+        self._fast = False  # GIF frames closer than browsers show them, or dropped (`_note_fast_gif`, once)
         self._held: av.VideoFrame | None = None  # the last GIF frame in palette colours (repeated over long gaps)
         self._repeats = 0  # GIF frames written again to span a long time (at most GIF_MOST_REPEATS)
         self._cut = False  # a GIF frame's time was cut, past the repeats (noted once)
@@ -415,10 +414,8 @@ class VideoWriter:
             self._shifted = True
             pts = self._last_pts + self._muxer_tick(encoder_tb)
         gap = None if self._last_pts is None else pts - self._last_pts
-        if self._gif and gap is not None and gap < GIF_SHORTEST_SHOWN and not self._short:
-            self._short = True
-            note(f"GIF frames {gap} cs apart (the input runs faster than 50 fps): web browsers show such a frame "
-                 "for 10 cs, so the GIF plays slower there (convert the input to 25 fps first)")
+        if self._gif and gap is not None and gap < GIF_SHORTEST_SHOWN:
+            self._note_fast_gif()
         # In the encoder's time base (the input's where it takes it); the muxer may use another
         # (Matroska: 1 ms).
         frame.pts, frame.duration, frame.time_base = pts, duration, encoder_tb
@@ -470,11 +467,17 @@ class VideoWriter:
             self._last_pts = pts
 
     def _drop_gif_frame(self) -> None:
-        """Leave out a frame GIF cannot time after the previous one (said once)."""
-        if not self._dropped:
-            note("GIF times frames in centiseconds: a frame in the same centisecond as the one before (the input "
-                 "runs faster than 100 fps) is dropped, as FFmpeg drops it, keeping the GIF's timing")
-        self._dropped = True
+        """Leave out a frame GIF cannot time after the previous one."""
+        self._note_fast_gif()
+
+    def _note_fast_gif(self) -> None:
+        """Say once what an input faster than a GIF shows costs: both effects in one line (a 240 fps
+        clip has both, and got two notes)."""
+        if not self._fast:
+            note("the input runs faster than 50 fps and GIF times frames in centiseconds: web browsers show a frame "
+                 "of under 2 cs for 10 cs (the GIF plays slower there), and a frame in the same centisecond as the "
+                 "one before (over 100 fps) is dropped, as FFmpeg drops it; convert the input to 25 fps first")
+        self._fast = True
 
     def _mux_video(self, packets: list[av.Packet]) -> None:
         # Encoders with look-ahead drop frame durations; put them back, so the last frame of a
