@@ -18,7 +18,7 @@ import shutil
 import sys
 import threading
 import time
-from contextlib import nullcontext
+from contextlib import nullcontext, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -32,6 +32,7 @@ from realtime_adain import weights
 from realtime_adain.atomic import atomic_write_bytes, naming
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import write_image
+from realtime_adain.interrupts import SignalGuard
 from realtime_adain.paths import ensure_writable_dir
 from realtime_adain.stylizer import Stylizer, pick_device
 from realtime_adain.training import checkpoint, data
@@ -342,7 +343,12 @@ class Trainer:
         return last_saved
 
     def close(self) -> None:
-        self.batches = None  # the loading workers (persistent) end now, not whenever this is collected
+        # The loading workers (persistent) end now, not whenever this is collected. That waits for
+        # them, up to seconds: a second Ctrl-C meanwhile (a terminal's, or `timeout` passing one
+        # on) raised inside the loader's __del__, which Python printed as a traceback. The run has
+        # ended (interrupted or done) and says so itself: further signals are held and dropped.
+        with suppress(KeyboardInterrupt), SignalGuard(None, hold=True):
+            self.batches = None
         if self.dist.world_size > 1 and dist.is_initialized():
             dist.destroy_process_group()
         self.release()
