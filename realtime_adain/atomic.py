@@ -26,6 +26,7 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)
 FILE_MODE = 0o666 & ~_UMASK
 
+NAME_MAX = 255  # bytes in one file name (Linux, macOS)
 STALE_AFTER_S = 120.0
 STALE_UNKNOWN_AFTER_S = 3600.0
 _TEMP_NAME = re.compile(r"\..+\.(?:(?P<pid>\d+)-)?[a-z0-9_]{8}\.part(?:\.[^.]*)?")  # mkstemp: 8 of [a-z0-9_]
@@ -96,6 +97,15 @@ def writable_target(path: Path) -> Path:
     return target
 
 
+def temporary_prefix(target: Path) -> str:
+    """`.STEM.PID-`, the stem cut so that the whole temporary name (with mkstemp's 8 characters and
+    `.partEXT`) fits in NAME_MAX bytes wherever the final name does: a 249-byte name that ffmpeg
+    writes was refused ("File name too long")."""
+    pid = f".{os.getpid()}-"
+    room = NAME_MAX - len(os.fsencode(f".{pid}.part{target.suffix}")) - 8
+    return f".{os.fsdecode(os.fsencode(target.stem)[:max(1, room)])}{pid}"
+
+
 class PendingOutput:
     """A temporary file beside `final` (same extension, so format-by-extension writers work).
 
@@ -112,9 +122,8 @@ class PendingOutput:
             if folder not in _swept:
                 _swept.add(folder)
                 remove_stale_temporaries(folder)
-            fd, name = tempfile.mkstemp(
-                prefix=f".{self.target.stem}.{os.getpid()}-", suffix=f".part{self.target.suffix}", dir=self.target.parent
-            )
+            fd, name = tempfile.mkstemp(prefix=temporary_prefix(self.target), suffix=f".part{self.target.suffix}",
+                                        dir=self.target.parent)
         except FileExistsError:  # what mkdir says when the folder's name is taken by a file
             raise UserError(f"{self.final}: cannot write here ({self.final.parent} is a file, not a folder)") from None
         except OSError as exc:
@@ -130,6 +139,9 @@ class PendingOutput:
             os.replace(self.path, target)
         except OSError as exc:  # e.g. a folder of that name: name it, not the temporary file
             self.discard()
+            if isinstance(exc, FileNotFoundError) and not self.path.parent.is_dir():
+                raise UserError(f"{target}: cannot write (its folder {self.path.parent} was removed or renamed "
+                                "during the run)") from None
             raise naming(target, exc) from None
         return target
 

@@ -102,6 +102,7 @@ def run_reporting_errors(action: Callable[[], int | None], interrupted: str | No
 
 
 def main(argv: list[str] | None = None) -> int:
+    interrupts.safe_standard_streams()  # before any file takes a closed stream's number
     with interrupts.sigterm_raises():
         parsed: list[argparse.Namespace] = []
         code = run_reporting_errors(lambda: parsed.append(build_parser(argv).parse_args(argv)))

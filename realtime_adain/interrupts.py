@@ -1,26 +1,31 @@
-"""Ctrl-C, SIGTERM and SIGHUP end a command the same way: as a KeyboardInterrupt in the main thread.
+"""Ctrl-C, SIGTERM, SIGHUP and SIGQUIT end a command the same way: as a KeyboardInterrupt in the
+main thread.
 
 So every cleanup path written for Ctrl-C (keep a partial video, remove temporary files) also
-runs when a service manager, `timeout` or `kill` stops the command, or its terminal closes (an
-SSH connection drops: SIGHUP). Exit status: 130 after SIGINT, 143 after SIGTERM, 129 after
-SIGHUP (128 + the signal's number, as shells report it). Finishing a file
-(`SignalGuard`) holds further signals until it is done, so a second Ctrl-C cannot lose it.
+runs when a service manager, `timeout` or `kill` stops the command, its terminal closes (an
+SSH connection drops: SIGHUP) or Ctrl-\\ quits it (SIGQUIT: `ffmpeg` finishes its file on it too;
+by default the process died with a core dump, leaving its hidden temporary file). Exit status:
+130 after SIGINT, 143 after SIGTERM, 129 after SIGHUP, 131 after SIGQUIT (128 + the signal's
+number, as shells report it). Finishing a file (`SignalGuard`) holds further signals until it
+is done, so a second Ctrl-C cannot lose it. `safe_standard_streams` covers the other ways a
+terminal goes: closed, or failing every write.
 """
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
 from contextlib import contextmanager
 from typing import Iterator
 
-SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-_STOPS = (signal.SIGTERM, signal.SIGHUP)  # what `sigterm_raises` turns into `Terminated`
+SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
+_STOPS = (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)  # what `sigterm_raises` turns into `Terminated`
 
 
 class Terminated(KeyboardInterrupt):
-    """SIGTERM or SIGHUP, raised like Ctrl-C so that whatever handles one handles all."""
+    """SIGTERM, SIGHUP or SIGQUIT, raised like Ctrl-C so that whatever handles one handles all."""
 
     def __init__(self, signum: int = signal.SIGTERM) -> None:
         super().__init__()
@@ -37,7 +42,7 @@ def _in_main_thread() -> bool:
 
 @contextmanager
 def sigterm_raises() -> Iterator[None]:
-    """SIGTERM and SIGHUP raise `Terminated` inside the block (main thread only; an inherited
+    """SIGTERM, SIGHUP and SIGQUIT raise `Terminated` inside the block (main thread only; an inherited
     SIG_IGN stays: `nohup` means the hangup is to be ignored)."""
     stops = [sig for sig in _STOPS if signal.getsignal(sig) == signal.SIG_DFL] if _in_main_thread() else []
     for sig in stops:
@@ -113,3 +118,63 @@ class SignalGuard:
                 signal.signal(sig, handler)
         if exc_type is None and self.held and not self.raised:
             _raise(self.held[0], None)
+
+
+class ForgivingStream:
+    """stderr that drops what it cannot write instead of raising: a note, "finishing NAME", or
+    the last "interrupted" line meeting a closed terminal (EIO: the window closed, before its
+    SIGHUP arrives) or `2>/dev/full` became the run's error, raised in the decoder thread or in
+    a signal handler: the file being finished was lost, or the exit hung on threads never
+    stopped. (A message nobody can read is no reason to fail the work.)"""
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self.stream.write(text)
+        except (OSError, ValueError):  # (ValueError: closed)
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self.stream.flush()
+        except (OSError, ValueError):
+            pass
+
+    def __getattr__(self, name: str):
+        return getattr(self.stream, name)
+
+
+def safe_standard_streams() -> None:
+    """Make the standard streams safe for a command that writes files. A closed one
+    (`realtime-adain ... >&- 2>&-`) gets /dev/null: left closed, its number went to the next file
+    opened, and what writes there (a library's messages to fd 2) would land in that file; Python
+    sets sys.stdout or sys.stderr to None, where reading an image failed with a traceback (no
+    `flush` on None) that nobody saw, exit 1, and `print(..., file=sys.stderr)` wrote to stdout
+    instead. stderr becomes a `ForgivingStream`."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no descriptor flags to read
+        fcntl = None
+    for fd, mode in ((0, os.O_RDONLY), (1, os.O_WRONLY), (2, os.O_WRONLY)):
+        if fcntl is None:
+            break
+        try:
+            access = fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE
+        except OSError:  # closed
+            access = None
+        # (read-only stdout or stderr: pyenv's shim script, which bash opened on the freed number)
+        if access is None or (fd and access == os.O_RDONLY):
+            null = os.open(os.devnull, mode)  # (the lowest free number: `fd` itself, lower ones being open)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+    if sys.stdin is None:
+        sys.stdin = open(0, closefd=False)
+    if sys.stdout is None:
+        sys.stdout = open(1, "w", closefd=False)
+    if sys.stderr is None:
+        sys.stderr = open(2, "w", buffering=1, errors="backslashreplace", closefd=False)
+    if not isinstance(sys.stderr, ForgivingStream):
+        sys.stderr = ForgivingStream(sys.stderr)

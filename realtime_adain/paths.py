@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 import tempfile
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
@@ -30,17 +31,21 @@ def expand_inputs(
         elif path.is_file():
             found.append(path)
         else:
-            raise UserError(f"{path}: {_not_usable(path)} {what} file or directory")
+            raise UserError(f"{path}: {_not_usable(path, what)}")
     return found
 
 
-def _not_usable(path: Path) -> str:
-    """Why a path that is neither a file nor a folder cannot be read: a device or a fifo exists."""
+def _not_usable(path: Path, what: str) -> str:
+    """Why a path that is neither a file nor a folder cannot be read: a device or a pipe exists
+    (`video /dev/stdin < clip.mp4` works, that is the file; `cat clip.mp4 | video /dev/stdin`
+    cannot: every input is opened twice, checked first, and most formats seek)."""
+    a_what = f"{'an' if what[0] in 'aeiou' else 'a'} {what} file or directory"
     try:
-        path.stat()
+        mode = path.stat().st_mode
     except OSError as exc:
-        return "a symbolic link loop, not a" if exc.errno == errno.ELOOP else "no such"
-    return "a device, fifo or socket, not a"
+        return f"a symbolic link loop, not {a_what}" if exc.errno == errno.ELOOP else f"no such {what} file or directory"
+    pipe = " (a pipe is read more than once: save it to a file first)" if stat.S_ISFIFO(mode) else ""
+    return f"a device, fifo or socket, not {a_what}{pipe}"
 
 
 def expand_images(paths: Sequence[str | Path], what: str) -> list[Path]:

@@ -96,14 +96,20 @@ def add_json_option(parser: argparse.ArgumentParser) -> None:
 
 def report_output(args: argparse.Namespace, stylizer, source: Path, styles: Sequence[Path], output: Path,
                   size: tuple[int, int], seconds: float, frames: int | None = None, extra: dict | None = None) -> None:
-    """A finished output: its path on stdout, or with --json one object describing it (plus `extra`)."""
-    if not args.json:
-        tqdm.write(str(output))
-        return
-    record = {"input": str(source), "styles": [str(s) for s in styles], "output": str(output),
-              "width": size[0], "height": size[1], "frames": frames, "seconds": round(seconds, 3),
-              "device": str(stylizer.device), "engine": stylizer.engine_name, **(extra or {})}
-    tqdm.write(json.dumps(record))
+    """A finished output: its path on stdout, or with --json one object describing it (plus `extra`).
+    Stdout that cannot be written (`>/dev/full`) is named: "error: No space left on device" read
+    as the output's failure, where the output was written."""
+    line = str(output)
+    if args.json:
+        line = json.dumps({"input": str(source), "styles": [str(s) for s in styles], "output": str(output),
+                           "width": size[0], "height": size[1], "frames": frames, "seconds": round(seconds, 3),
+                           "device": str(stylizer.device), "engine": stylizer.engine_name, **(extra or {})})
+    try:
+        tqdm.write(line)
+    except BrokenPipeError:  # the reader is gone: the command stops quietly (cli.run_reporting_errors)
+        raise
+    except OSError as exc:
+        raise UserError(f"standard output: cannot write ({exc.strerror or exc}); {output} was written") from None
 
 
 def model_settings(args: argparse.Namespace) -> ModelSettings:

@@ -7,6 +7,7 @@ finished so far as a playable NAME.partial.EXT; any other failure leaves nothing
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from dataclasses import dataclass
@@ -49,6 +50,7 @@ def stylize_file(
     """One input to one output, through a temporary file renamed on success; returns the frames
     written and the output's (width, height). Interrupted, it keeps what was done as a partial
     file, unless `keep_interrupted` is False (a benchmark's scratch output, deleted anyway)."""
+    opened = stat_or_none(source)
     with VideoReader(source, max_frames=settings.frames) as reader, out_of_memory_as_user_error(str(source)):
         check_opened(source, reader, settings)
 
@@ -132,7 +134,7 @@ def stylize_file(
                 except BaseException as exc:
                     progress.close()
                     discard(writer, pending)
-                    raise pending.failed(exc) from None
+                    raise pending.failed(said_changed(exc, source, opened)) from None
                 guard.hold()
                 progress.close()
                 try:
@@ -143,7 +145,52 @@ def stylize_file(
                 pending.publish()
         finally:
             stylizer.engine.content_stats = stylizer.engine.after_step = None
+        if not settings.frames or writer.frames_written < settings.frames:  # read up to the file's end
+            note_changed(source, opened, writer.frames_written)
         return writer.frames_written, (width, height)
+
+
+def stat_or_none(path: Path) -> os.stat_result | None:
+    try:
+        return path.stat()
+    except OSError:
+        return None
+
+
+def size_change(path: Path, opened: os.stat_result | None) -> tuple[int, int] | None:
+    """(bytes when opened, bytes now) where `path` is still the file opened (`opened`, its stat
+    then) and another size: a recording still being written, or a file cut short under the run.
+    None where it is the same size, or was replaced or removed (the file opened stays readable
+    as it was: the run read all of it)."""
+    now = stat_or_none(path)
+    if opened is None or now is None or (now.st_dev, now.st_ino) != (opened.st_dev, opened.st_ino):
+        return None
+    return (opened.st_size, now.st_size) if now.st_size != opened.st_size else None
+
+
+def note_changed(source: Path, opened: os.stat_result | None, frames: int) -> None:
+    """Say that `source` changed size while it was read to its end: the reader, as FFmpeg, reads a
+    file still being written up to where it ends at that moment, and the output lacked the
+    recording's end without a word."""
+    change = size_change(source, opened)
+    if change is None:
+        return
+    before, now = change
+    if now > before:
+        note(f"{source.name}: the file grew while it was read ({before} to {now} bytes: a recording still being "
+             f"written?); the output holds the {frames} frames there were when the reading reached its end")
+    else:
+        note(f"{source.name}: the file shrank while it was read ({before} to {now} bytes); the output holds "
+             f"the {frames} frames read")
+
+
+def said_changed(exc: BaseException, source: Path, opened: os.stat_result | None) -> BaseException:
+    """`exc`, a failure reading `source`, saying so when the file changed size under the run: the
+    reader's "truncated or corrupt" blamed a file that was whole when the run began."""
+    change = size_change(source, opened)
+    if change is None or not isinstance(exc, UserError) or not str(exc).startswith(f"{source}:"):
+        return exc
+    return UserError(f"{exc} (the file changed while it was read: {change[0]} bytes when opened, {change[1]} now)")
 
 
 def changed_shape(size: tuple[int, int], first: tuple[int, int]) -> bool:
