@@ -38,7 +38,8 @@ CASES = {
     "mask with a huge header": (IMAGE + ["-s", "{style2}", "--mask", "{tmp}/bomb.png", "-o", "{tmp}/o.png"], 2, "bomb.png: the image is larger than"),
     # --size / --style-size / --max-pixels.
     "size 1e20": (IMAGE + ["-o", "{tmp}/o.png", "--size", "99999999999999999999"], 2, "is outside 0..16384"),
-    "style-size 1e20": (IMAGE + ["-o", "{tmp}/o.png", "--style-size", "99999999999999999999"], 2, "is outside 0..16384"),
+    "style-size 1e20": (IMAGE + ["-o", "{tmp}/o.png", "--style-size", "99999999999999999999"], 2, "is outside 0 (native) to 8192"),
+    "style-size over 8192": (IMAGE + ["-o", "{tmp}/o.png", "--style-size", "9000"], 2, "--style-size: 9000 is outside 0 (native) to 8192"),
     "size negative": (IMAGE + ["-o", "{tmp}/o.png", "--size=-1"], 2, "is outside 0..16384"),
     "size fractional": (IMAGE + ["-o", "{tmp}/o.png", "--size", "1.5"], 2, "is not a whole number"),
     "size nan": (IMAGE + ["-o", "{tmp}/o.png", "--size", "nan"], 2, "is not a whole number"),

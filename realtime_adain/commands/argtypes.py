@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Callable
 
 from realtime_adain.imageio import MAX_SIDE
+from realtime_adain.settings import MAX_STYLE_SIZE
 
 RESOLUTION_PRESETS = {"360p": (640, 360), "720p": (1280, 720), "1080p": (1920, 1080)}
 
@@ -54,6 +55,8 @@ seconds_or_none = _checked(float, lambda v: 0 <= v <= MAX_SECONDS, f"is outside 
 non_negative_int = _checked(int, lambda v: v >= 0, "is negative", "non_negative_int")
 # Processing sizes (--size, --style-size): 0 means native.
 side_length = _checked(int, lambda v: 0 <= v <= MAX_SIDE, f"is outside 0..{MAX_SIDE}", "side_length")
+# --style-size: the library's own limit (`StyleSettings.check`), so every command says the same
+style_side = _checked(int, lambda v: 0 <= v <= MAX_STYLE_SIZE, f"is outside 0 (native) to {MAX_STYLE_SIZE}", "style_side")
 max_pixels = _checked(int, lambda v: 1 <= v <= MAX_SIDE * MAX_SIDE, f"is outside 1..{MAX_SIDE * MAX_SIDE}", "max_pixels")
 # Optical flow working width (temporal.FlowEstimator needs at least 16 pixels).
 flow_width = _checked(int, lambda v: 16 <= v <= MAX_SIDE, f"is outside 16..{MAX_SIDE}", "flow_width")

@@ -43,8 +43,8 @@ def add_style_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--mix", type=argtypes.mix_weights, metavar="W1,W2,...",
                        help="blend all styles into one with these weights (one per style)")
     group.add_argument("--preserve-color", action="store_true", help="keep the content's colours")
-    group.add_argument("--style-size", type=argtypes.side_length, default=512, metavar="PX",
-                       help=f"shorter side the style is encoded at, up to {argtypes.MAX_SIDE}, 0 = native (default 512)")
+    group.add_argument("--style-size", type=argtypes.style_side, default=512, metavar="PX",
+                       help=f"shorter side the style is encoded at, up to {argtypes.MAX_STYLE_SIZE}, 0 = native (default 512)")
 
 
 def add_library_options(parser: argparse.ArgumentParser, styles_help: str) -> None:
@@ -54,8 +54,9 @@ def add_library_options(parser: argparse.ArgumentParser, styles_help: str) -> No
                         help=styles_help)
     styles.add_argument("--alpha", type=argtypes.unit_interval, default=1.0, help="initial content/style trade-off (default 1)")
     styles.add_argument("--preserve-color", action="store_true", help="start with colour preservation on")
-    styles.add_argument("--style-size", type=argtypes.non_negative_int, default=512, metavar="PX",
-                        help="shorter side styles are encoded at, 0 = native (default 512)")
+    styles.add_argument("--style-size", type=argtypes.style_side, default=512, metavar="PX",
+                        help=f"shorter side styles are encoded at, up to {argtypes.MAX_STYLE_SIZE}, 0 = native "
+                             "(default 512)")
     styles.add_argument("--style-cache", metavar="DIR",
                         help="where style statistics are cached (default: $REALTIME_ADAIN_HOME/cache/styles "
                              "or the per-user cache directory)")
