@@ -310,3 +310,21 @@ def test_a_full_stdout_is_named_not_blamed_on_the_output(published_weights, data
                               stdout=full, stderr=subprocess.PIPE, text=True, timeout=120)
     assert done.returncode == 2 and out.is_file()
     assert done.stderr == f"error: standard output: cannot write (No space left on device); {out} was written\n"
+
+
+def test_an_mp4_recording_that_was_not_finished_is_named(run_cli, weights_env, data_dir, tmp_path):
+    """An MP4 whose recorder was stopped before writing its index (moov box, written last) said
+    "not a readable video (Invalid data found when processing input)", FFmpeg's "moov atom not
+    found" lost; a finished one, or any other file, is not taken for one."""
+    from realtime_adain.video.reader import mp4_without_index
+
+    full = tmp_path / "full.mp4"
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=24:duration=4",
+                    "-c:v", "libx264", str(full)], check=True)
+    cut = tmp_path / "recording.mp4"
+    cut.write_bytes(full.read_bytes()[:full.stat().st_size // 2])
+    style = data_dir / "style" / "trial.jpg"
+    code, _, err = run_cli("video", cut, "-s", style, "--size", "32", "-o", tmp_path / "o.mp4")
+    assert code == 2 and err.startswith(f"error: {cut}: an MP4/MOV without its index (no moov box): a recording that "
+                                        "was not finished"), err
+    assert not mp4_without_index(full) and not mp4_without_index(style)

@@ -229,6 +229,34 @@ def error_reason(exc: BaseException) -> str:
     return text.strip().splitlines()[0][:160] if text.strip() else type(exc).__name__
 
 
+def mp4_without_index(path: Path) -> bool:
+    """Whether `path` is an ISO media file (MP4, MOV: a first box `ftyp`, or `mdat`/`wide`/`free`
+    as QuickTime writes them) whose top-level boxes hold no `moov`, the index that says where
+    each frame is. A recorder writes it last: FFmpeg says only "moov atom not found"."""
+    try:
+        with path.open("rb") as file:
+            size = path.stat().st_size
+            offset, first = 0, True
+            while offset + 8 <= size:
+                file.seek(offset)
+                header = file.read(16)
+                length, kind = struct.unpack(">I", header[:4])[0], header[4:8]
+                if first and kind not in (b"ftyp", b"mdat", b"wide", b"free"):
+                    return False
+                if kind == b"moov":
+                    return False
+                if length == 1 and len(header) == 16:  # a 64-bit size follows
+                    length = struct.unpack(">Q", header[8:16])[0]
+                if length == 0:  # to the end of the file
+                    break
+                if length < 8:
+                    return False  # not a box: some other format
+                offset, first = offset + length, False
+            return not first
+    except OSError:
+        return False
+
+
 class VideoReader:
     """An opened input: its video stream, the streams to pass through, and its first frame.
 
@@ -248,6 +276,10 @@ class VideoReader:
         try:
             self.container = av.open(str(self.path), metadata_errors="replace")  # Latin-1 tags: FFmpeg plays them
         except (av.error.FFmpegError, UnicodeDecodeError) as exc:
+            if mp4_without_index(self.path):
+                raise UserError(f"{self.path}: an MP4/MOV without its index (no moov box): a recording that was not "
+                                "finished, or a file cut short; nothing can read its frames (recorders that write "
+                                "fragmented MP4, .mkv or .ts leave a playable file when stopped abruptly)") from None
             raise UserError(f"{self.path}: not a readable video ({error_reason(exc)})") from None
         try:
             # One picture is an image; pictures one after another (a raw MJPEG stream, .mjpeg) are a
