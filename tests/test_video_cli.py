@@ -487,7 +487,7 @@ def _zero_frames(tmp_path):
     [
         ("missing", "no such input file"),
         ("text", "not a readable video"),
-        ("truncated", "not a readable video"),
+        ("truncated", "an MP4/MOV without its index (no moov box)"),
         ("zero", "has no frames"),
         ("codec", "unknown video encoder 'nosuchcodec'"),
         ("image-as-video", "this is an image, not a video"),

@@ -162,7 +162,7 @@ def test_reader_errors_are_user_errors(tmp_path, data_dir):
     truncated.write_bytes((data_dir / "videos" / "cutBunny.mp4").read_bytes()[:200_000])
     (tmp_path / "empty.mp4").write_bytes(b"")
     for name, message in [("missing.mp4", "no such file"), ("notes.mp4", "not a readable video"),
-                          ("truncated.mp4", "not a readable video"), ("empty.mp4", "empty")]:
+                          ("truncated.mp4", "without its index .no moov box.: a recording that was not finished, or a file cut short"), ("empty.mp4", "empty")]:
         with pytest.raises(UserError, match=message):
             VideoReader(tmp_path / name)
 
