@@ -2,6 +2,10 @@
 
 Every front end (image, video, live) goes through `Stylizer`: styles are reduced to `StyleStats`
 once (`style_stats`), frames are then stylized against those cached statistics (`stylize`).
+
+A `Stylizer` may be shared by threads (its engine locks what it keeps between calls, see
+`engines.base`), pickled (the engine is left behind and rebuilt on first use) and used in a
+forked child (which runs one intra-op thread: see `_one_thread_after_fork`).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import torch
 from realtime_adain import engines, weights
 from realtime_adain.adain import StyleStats
 from realtime_adain.color import match_color
+from realtime_adain.engines.base import CallLock
 from realtime_adain.engines.frames import frames_to_images, images_to_frames
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import fit_short_side
@@ -25,6 +30,24 @@ from realtime_adain.settings import DEFAULT_MAX_PIXELS, ModelSettings
 
 def _to_stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
+
+
+def _one_thread_after_fork() -> None:
+    """GNU OpenMP's thread pool does not survive `fork`: a child of a process that ran a parallel
+    torch op hangs in its first one (gunicorn's workers forked from an app that loaded and warmed
+    up a Stylizer), so the child runs one intra-op thread, as torch's DataLoader workers do."""
+    if torch.get_num_threads() > 1:
+        torch.set_num_threads(1)
+
+
+_fork_guarded = False
+
+
+def _guard_forks() -> None:
+    global _fork_guarded
+    if not _fork_guarded:
+        os.register_at_fork(after_in_child=_one_thread_after_fork)
+        _fork_guarded = True
 
 
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
@@ -94,6 +117,13 @@ class Stylizer:
         self.weight_paths = tuple(str(p) for p in weight_paths)
         # The engine that runs `stylize` (realtime_adain.engines): checked now, built on first use.
         self.engine_name = engines.resolve(engine, self.device, self.dtype, self.weights_id if engine == "auto" else None)
+        self._engine: engines.Engine | None = None
+        self._engine_lock = CallLock()
+        _guard_forks()
+
+    def __getstate__(self) -> dict:
+        """Pickled without the engine (device streams, compiled graphs): the copy builds its own."""
+        return {**self.__dict__, "_engine": None}
 
     @classmethod
     def from_settings(cls, model: ModelSettings, sizes_vary: bool = False) -> "Stylizer":
@@ -142,10 +172,15 @@ class Stylizer:
         """A short identity of the encoder file alone: style statistics depend on nothing else."""
         return weights.file_sha256(self.weight_paths[0])[:16] if self.weight_paths else weights.parameters_sha256(self.net.encoder)[:16]
 
-    @cached_property
+    @property
     def engine(self) -> engines.Engine:
-        """The engine that runs `stylize`, built on first use (compile/tensorrt/onnx build lazily)."""
-        return engines.create(self.engine_name, self.net, self.device, self.dtype, self.weights_id)
+        """The engine that runs `stylize`, built on first use (compile/tensorrt/onnx build lazily),
+        once however many threads ask at the same time."""
+        if self._engine is None:
+            with self._engine_lock:
+                if self._engine is None:
+                    self._engine = engines.create(self.engine_name, self.net, self.device, self.dtype, self.weights_id)
+        return self._engine
 
     def to_tensor(self, frames: np.ndarray) -> torch.Tensor:
         """(N, H, W, 3) or (H, W, 3) uint8 RGB -> (N, 3, H, W) in [0, 1] on the device."""
@@ -197,7 +232,8 @@ class Stylizer:
         if engine.builds_per_shape:
             (say or _to_stderr)(f"preparing the {engine.name} engine for {width}x{height}, batch {batch} "
                                 "(the first time for a size takes minutes; later runs reuse it)")
-        engine.prepare(batch, height, width)
+        with engine.lock:  # one build per shape, and none under another thread's step
+            engine.prepare(batch, height, width)
 
     def _alpha(self, alpha: float) -> torch.Tensor:
         if not 0.0 <= alpha <= 1.0:

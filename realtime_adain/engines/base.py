@@ -3,12 +3,20 @@
 An engine only supplies `step`: the model on device images whose sides are multiples of 8, with
 the style mean/std and alpha as tensors. Everything around it (uploads, padding, rounding, the
 device copies of the style) is shared here, so the engines differ in exactly one place.
+
+One engine serves any number of threads: the style inputs and frame buffers it keeps between calls
+are used under `lock`, one call (one batch of a stream) at a time, and the per-run hooks
+(`content_stats`, `after_step`) belong to the thread that sets them.
 """
 
 from __future__ import annotations
 
 import abc
+import os
+import threading
+import weakref
 from collections import defaultdict
+from contextlib import contextmanager
 from typing import Iterable, Iterator, Sequence
 
 import numpy as np
@@ -20,19 +28,61 @@ from realtime_adain.engines.frames import CudaFrames, frames_for
 from realtime_adain.imageio import MAX_DECODE_PIXELS
 from realtime_adain.model import StyleTransferNet, neutral_style
 
+_LOCKS: "weakref.WeakSet[CallLock]" = weakref.WeakSet()
+
+
+class CallLock:
+    """A re-entrant lock that a forked child (gunicorn's workers) and an unpickled copy get fresh:
+    the thread holding it at the fork does not exist there and would never release it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        _LOCKS.add(self)
+
+    def __enter__(self) -> "CallLock":
+        self._lock.acquire()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._lock.release()
+
+    def __reduce__(self):
+        return CallLock, ()
+
+
+def _renew_locks() -> None:
+    for lock in list(_LOCKS):  # the child has one thread: nothing else holds or takes them now
+        lock._lock = threading.RLock()
+
+
+os.register_at_fork(after_in_child=_renew_locks)
+
+
+def _thread_hook(name: str, doc: str) -> property:
+    """An engine attribute each thread sets for itself: two videos stylized at once by one
+    engine must not smooth or blend with each other's stages."""
+
+    def get(engine: "Engine"):
+        return getattr(engine._hooks, name, None)
+
+    def put(engine: "Engine", value) -> None:
+        setattr(engine._hooks, name, value)
+
+    return property(get, put, doc=doc)
+
 
 class Engine(abc.ABC):
     """A model step plus the shared frame handling; `stylize` is the call front ends use."""
 
     name = "engine"
-    # Maps each frame's relu4_1 (mean, std) to the ones AdaIN normalises by (temporal smoothing,
-    # `temporal.ContentStatsSmoother`). Only the eager engine runs Python inside the model; the
-    # compiled and exported graphs cannot call it, so they ignore it.
-    content_stats = None
-    # Called with each batch's (N, 3, H, W) output on the device before it is downloaded, returning
-    # the images to download: the video stabiliser's on-device blend (`device_blend.DeviceBlend`).
-    # `stylize` and `stylize_stream` call it; `stylize_each` (one look per client) does not.
-    after_step = None
+    content_stats = _thread_hook("content_stats", """Maps each frame's relu4_1 (mean, std) to the
+        ones AdaIN normalises by (temporal smoothing, `temporal.ContentStatsSmoother`), for the
+        calls of the thread that sets it. Only the eager engine runs Python inside the model; the
+        compiled and exported graphs cannot call it, so they ignore it.""")
+    after_step = _thread_hook("after_step", """Called with each batch's (N, 3, H, W) output on the
+        device before it is downloaded, returning the images to download: the video stabiliser's
+        on-device blend (`device_blend.DeviceBlend`), for the calls of the thread that sets it.
+        `stylize` and `stylize_stream` call it; `stylize_each` (one look per client) does not.""")
     memory_format = torch.channels_last  # of the device image buffer (NHWC suits cuDNN and inductor)
     # Whether `step` takes (N, C) statistics and (N,) alphas, one look per frame (the eager module
     # broadcasts them; compiled and exported graphs have one style input).
@@ -42,7 +92,11 @@ class Engine(abc.ABC):
                  weights_id: str | None = None, cache: EngineCache | None = None) -> None:
         """`weights_id` and `cache` are for engines that cache what they build (others ignore them)."""
         self.net, self.device, self.dtype = net, torch.device(device), dtype
+        self.lock = CallLock()  # held while the style inputs and a frame buffer are in use
+        self._hooks = threading.local()
         self.frames = frames_for(self.device, dtype, self.memory_format)
+        self._frames_busy = False  # `frames` lent to a stream; others use `_spare_frames`
+        self._spare_frames: list[CudaFrames] = []
         # The style and alpha inputs are device tensors made once: a switch copies new values into
         # them, so every step gets the same tensors (a compiled graph's guards and a CUDA graph's
         # static input addresses hold, whatever device, dtype or mode the new statistics come in).
@@ -51,6 +105,14 @@ class Engine(abc.ABC):
         self._style_tensors = mean, std
         self._style: StyleStats | None = None
         self._alpha_value: float | None = 1.0
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["_hooks"] = None  # per thread: a copy starts without any
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state, _hooks=threading.local())
 
     @abc.abstractmethod
     def step(self, images: torch.Tensor, mean: torch.Tensor, std: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
@@ -82,10 +144,32 @@ class Engine(abc.ABC):
     def stylize(self, frames: np.ndarray, style: StyleStats, alpha: float = 1.0) -> np.ndarray:
         """Stylize (N, H, W, 3) or (H, W, 3) uint8 RGB frames; the result has the same shape."""
         batch = check_frames(frames)
-        mean, std, alpha_t = self.style_inputs(style, alpha)
         n, h, w, _ = batch.shape
-        out = self.frames.download(self._step_and_after(self.frames.upload(batch), mean, std, alpha_t), h, w)
+        with self.lock, self._borrowed_frames() as buffers:
+            mean, std, alpha_t = self.style_inputs(style, alpha)
+            out = buffers.download(self._step_and_after(buffers.upload(batch), mean, std, alpha_t), h, w)
         return out if frames.ndim == 4 else out[0]
+
+    @contextmanager
+    def _borrowed_frames(self) -> Iterator:
+        """Frame buffers no other call is using: `frames` when free (a stream holds its buffers
+        between batches, while other threads' calls go on), else a spare made for the purpose."""
+        if not isinstance(self.frames, CudaFrames):  # host conversions keep nothing between calls
+            yield self.frames
+            return
+        with self.lock:
+            own = not self._frames_busy
+            buffers = self.frames if own else (self._spare_frames.pop() if self._spare_frames else
+                                               CudaFrames(self.frames.device, self.frames.dtype, self.frames.memory_format))
+            self._frames_busy |= own
+        try:
+            yield buffers
+        finally:
+            with self.lock:
+                if own:
+                    self._frames_busy = False
+                else:
+                    self._spare_frames.append(buffers)
 
     @torch.inference_mode()
     def stylize_each(self, frames: np.ndarray, styles: Sequence[StyleStats], alphas: Sequence[float],
@@ -104,7 +188,8 @@ class Engine(abc.ABC):
             mean = torch.stack([s.mean.reshape(-1) for s in styles]).to(self.device, self.dtype)
             std = torch.stack([s.std.reshape(-1) for s in styles]).to(self.device, self.dtype)
             alpha = torch.tensor(list(alphas), device=self.device, dtype=self.dtype)
-            return self.frames.download(self.step(self.frames.upload(batch), mean, std, alpha), *batch.shape[1:3])
+            with self.lock, self._borrowed_frames() as buffers:
+                return buffers.download(self.step(buffers.upload(batch), mean, std, alpha), *batch.shape[1:3])
         result = np.empty_like(batch)
         groups: dict[tuple[int, float], list[int]] = defaultdict(list)
         for i, (style, alpha) in enumerate(zip(styles, alphas)):
@@ -119,30 +204,33 @@ class Engine(abc.ABC):
         the same shapes in order.
 
         On a GPU, batch k+1 is copied in while batch k computes and downloads (double buffering);
-        elsewhere this is the plain loop.
+        elsewhere this is the plain loop. The engine is locked for one batch at a time, never
+        while a result waits for the consumer, so other threads' calls interleave.
         """
         if not isinstance(self.frames, CudaFrames):
             for batch in batches:
                 yield self.stylize(batch, style, alpha)
             return
-        mean, std, alpha_t = self.style_inputs(style, alpha)
-        pending: tuple[int, bool] | None = None  # (slot, whether the caller gave a single frame)
+        with self._borrowed_frames() as buffers:
+            pending: tuple[int, bool] | None = None  # (slot, whether the caller gave a single frame)
 
-        def collect(slot: int, single: bool) -> np.ndarray:
-            out = self.frames.collect(slot)
-            return out[0] if single else out
+            def collect(slot: int, single: bool) -> np.ndarray:
+                out = buffers.collect(slot)
+                return out[0] if single else out
 
-        for index, frames in enumerate(batches):
-            batch, slot = check_frames(frames), index % 2
-            if pending is not None and batch.shape != self.frames.shape:
-                yield collect(*pending)  # the shape changes: finish before reallocating
-                pending = None
-            self.frames.submit_download(self._step_and_after(self.frames.upload(batch, slot), mean, std, alpha_t), slot)
+            for index, frames in enumerate(batches):
+                batch, slot = check_frames(frames), index % 2
+                if pending is not None and batch.shape != buffers.shape:
+                    yield collect(*pending)  # the shape changes: finish before reallocating
+                    pending = None
+                with self.lock:
+                    mean, std, alpha_t = self.style_inputs(style, alpha)
+                    buffers.submit_download(self._step_and_after(buffers.upload(batch, slot), mean, std, alpha_t), slot)
+                if pending is not None:
+                    yield collect(*pending)
+                pending = slot, frames.ndim == 3
             if pending is not None:
                 yield collect(*pending)
-            pending = slot, frames.ndim == 3
-        if pending is not None:
-            yield collect(*pending)
 
     @property
     def builds_per_shape(self) -> bool:

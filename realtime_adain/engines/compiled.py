@@ -61,5 +61,5 @@ class CompiledEngine(Engine):
         """Compile for this shape now (a first call at a new shape otherwise pays for it)."""
         # The inputs real frames get: the same image buffer layout (another layout, or a tensor of
         # another kind, fails a guard and compiles again) and the engine's own style tensors.
-        images = self.frames.upload(np.zeros((batch, height, width, 3), np.uint8))
-        self.step(images, *self._style_tensors, self._alpha)
+        with self.lock, self._borrowed_frames() as buffers:  # not a stream's buffers, which it holds between batches
+            self.step(buffers.upload(np.zeros((batch, height, width, 3), np.uint8)), *self._style_tensors, self._alpha)
