@@ -45,7 +45,7 @@ _fork_guarded = False
 
 def _guard_forks() -> None:
     global _fork_guarded
-    if not _fork_guarded:
+    if not _fork_guarded and hasattr(os, "register_at_fork"):  # (Windows does not fork)
         os.register_at_fork(after_in_child=_one_thread_after_fork)
         _fork_guarded = True
 

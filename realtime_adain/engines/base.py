@@ -55,7 +55,8 @@ def _renew_locks() -> None:
         lock._lock = threading.RLock()
 
 
-os.register_at_fork(after_in_child=_renew_locks)
+if hasattr(os, "register_at_fork"):  # (Windows does not fork)
+    os.register_at_fork(after_in_child=_renew_locks)
 
 
 def _thread_hook(name: str, doc: str) -> property:
