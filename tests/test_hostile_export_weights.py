@@ -304,6 +304,15 @@ def test_evaluate_json_empty_is_refused(evaluation, capsys):
     assert one_error_line(capsys.readouterr().err).startswith("error: --json '': an empty path")
 
 
+def test_evaluate_refuses_a_style_weight_that_overflows_the_total(evaluation, tmp_path, capsys):
+    """--style-weight 1e308 overflowed each total to infinity, and the JSON said Infinity (no JSON)."""
+    tool, args, _, _ = evaluation
+    with pytest.raises(SystemExit) as exited:
+        tool.main([*args, "--style-weight", "1e308", "--json", str(tmp_path / "eval.json")])
+    assert exited.value.code == 2 and "--style-weight: 1e+308 is outside 0..1e+12" in capsys.readouterr().err
+    assert not (tmp_path / "eval.json").exists()
+
+
 def test_evaluate_writes_its_json(evaluation, tmp_path):
     tool, args, _, _ = evaluation
     assert tool.main([*args, "--json", str(tmp_path / "eval.json")]) == 0

@@ -20,7 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
 from realtime_adain.cli import ArgumentParser, run_reporting_errors  # noqa: E402
-from realtime_adain.commands.argtypes import non_negative_float, positive_int  # noqa: E402
+from realtime_adain.commands.argtypes import loss_weight, positive_int  # noqa: E402
 from realtime_adain.errors import UserError  # noqa: E402
 from realtime_adain.paths import check_output_file, refuse_overwriting_inputs  # noqa: E402
 from realtime_adain.atomic import atomic_write_bytes  # noqa: E402
@@ -38,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--style", required=True, metavar="DIR", help="held-out style images")
     parser.add_argument("--load-size", type=positive_int, default=512, metavar="PX", help="resize to PX x PX first (default 512)")
     parser.add_argument("--crop-size", type=positive_int, default=256, metavar="PX", help="centre crop evaluated (default 256)")
-    parser.add_argument("--style-weight", type=non_negative_float, default=10.0, metavar="W", help="lambda of the total (default 10)")
+    parser.add_argument("--style-weight", type=loss_weight, default=10.0, metavar="W", help="lambda of the total (default 10)")
     parser.add_argument("--batch-size", type=positive_int, default=8, metavar="N", help="pairs per forward pass (default 8)")
     parser.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda or cuda:N")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")

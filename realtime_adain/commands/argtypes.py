@@ -44,6 +44,10 @@ unit_interval = _checked(float, lambda v: 0.0 <= v <= 1.0, "is outside [0, 1]", 
 positive_int = _checked(int, lambda v: v >= 1, "must be at least 1", "positive_int")
 positive_float = _checked(float, lambda v: v > 0, "must be positive", "positive_float")
 non_negative_float = _checked(float, lambda v: v >= 0, "is negative", "non_negative_float")
+# A loss's weight: a larger one only overflows the weighted total to infinity (1e308 did; its JSON
+# then said Infinity, which JSON readers refuse).
+MAX_LOSS_WEIGHT = 1e12
+loss_weight = _checked(float, lambda v: 0 <= v <= MAX_LOSS_WEIGHT, f"is outside 0..{MAX_LOSS_WEIGHT:g}", "loss_weight")
 # CPU threads: torch.set_num_threads overflows on a 64-bit count; no machine has this many cores.
 MAX_THREADS = 1024
 thread_count = _checked(int, lambda v: 1 <= v <= MAX_THREADS, f"is outside 1..{MAX_THREADS}", "thread_count")
