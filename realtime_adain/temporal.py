@@ -73,20 +73,36 @@ FLOW_MIN_SIDE = 32
 REMAP_MAX_SIDE = 32766
 
 
+def _halves(size: tuple[int, int], width: int | None) -> bool:
+    """Whether `gray` first halves a frame of `size` (height, width) in RGB for the flow's `width`."""
+    return bool(width) and size[1] >= 2 * width and size[0] >= 2
+
+
+def working_size(size: tuple[int, int], width: int | None) -> tuple[int, int]:
+    """The (height, width) of `gray`'s luma for frames of `size` (height, width) and a flow
+    `width` (None: full size): that width where smaller, the frame's shape kept, each side at
+    least `FLOW_MIN_SIDE`."""
+    h, w = size
+    halved = _halves(size, width)
+    luma_h, luma_w = (h // 2, w // 2) if halved else (h, w)
+    target_w = width if width and width < luma_w else luma_w
+    target_h = round(h * target_w / w) if target_w != luma_w else luma_h
+    return max(FLOW_MIN_SIDE, target_h), max(FLOW_MIN_SIDE, target_w)
+
+
 def gray(frame: np.ndarray, width: int | None = None) -> np.ndarray:
     """(H, W, 3) uint8 RGB -> (h, w) uint8 luma, area-downscaled to `width` if smaller, and
     stretched to at least `FLOW_MIN_SIDE` on each axis (a tiny or very thin frame: the flow's
-    sample positions are scaled back per axis, `source_positions`).
+    sample positions are scaled back per axis, `source_positions`); `working_size` says its size.
 
     A frame at least twice as wide is first halved in RGB: a bilinear halving is an exact 2x2
     box filter and costs less than converting all the pixels to grey."""
     h, w = frame.shape[:2]
-    if width and w >= 2 * width and h >= 2:
+    if _halves((h, w), width):
         frame = cv2.resize(frame, (w // 2, h // 2), interpolation=cv2.INTER_LINEAR)
     luma = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
-    target_w = width if width and width < luma.shape[1] else luma.shape[1]
-    target_h = round(h * target_w / w) if target_w != luma.shape[1] else luma.shape[0]
-    target = (max(FLOW_MIN_SIDE, target_w), max(FLOW_MIN_SIDE, target_h))
+    target_h, target_w = working_size((h, w), width)
+    target = (target_w, target_h)
     if target != (luma.shape[1], luma.shape[0]):
         shrinks = target[0] <= luma.shape[1] and target[1] <= luma.shape[0]
         luma = cv2.resize(luma, target, interpolation=cv2.INTER_AREA if shrinks else cv2.INTER_LINEAR)

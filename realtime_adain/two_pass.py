@@ -34,7 +34,7 @@ import torch
 
 from realtime_adain.checks import check_whole
 from realtime_adain.device_blend import DeviceBlend
-from realtime_adain.temporal import FLOW_MIN_SIDE, Motion, Stabilizer, check_frame, check_frames, to_float_rgba, to_rgb8
+from realtime_adain.temporal import Motion, Stabilizer, check_frame, check_frames, to_float_rgba, to_rgb8, working_size
 
 # What the window's held frames may take (the forward outputs); at most `MAX_LOOKAHEAD` frames
 # look ahead (enough for the 1/512 cut-off up to strength 0.9).
@@ -205,13 +205,9 @@ class TwoPassStabilizer:
         raise AssertionError("unreachable")
 
     def _motion_bytes(self, size: tuple[int, int]) -> int:
-        """What a held frame's reverse motion takes: its working size is the flow's width (at
-        most the frame's) by as many rows as keep the frame's shape, each side at least
-        `FLOW_MIN_SIDE` (as `gray` makes it)."""
-        height, width = size
-        flow_width = min(self.forward.flow.width or width, width)
-        flow_height = round(height * flow_width / max(1, width))
-        return max(FLOW_MIN_SIDE, flow_width) * max(FLOW_MIN_SIDE, flow_height) * MOTION_BYTES_PER_FLOW_PIXEL
+        """What a held frame's reverse motion takes, at the flow's working size (`working_size`)."""
+        height, width = working_size(size, self.forward.flow.width)
+        return height * width * MOTION_BYTES_PER_FLOW_PIXEL
 
     def _backward(self, count: int) -> list[np.ndarray]:
         """The backward pass from the newest held frame; the oldest `count` frames become final."""

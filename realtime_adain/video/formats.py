@@ -9,6 +9,7 @@ import dataclasses
 import functools
 import io
 import os
+import re
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -321,6 +322,14 @@ SAMPLE_COUNTING_FORMATS = frozenset({"mov", "avi"})
 # A shorter gap is left, as FFmpeg's `aresample=async` leaves it (its min_hard_comp): timestamps
 # jitter by a packet or so (MPEG-PS stamps some DVD PCM packets 10 ms late; Matroska rounds to 1 ms).
 SHORTEST_GAP = Fraction(1, 10)
+
+
+@functools.lru_cache(maxsize=None)
+def pcm_sample_bytes(codec: str) -> int | None:
+    """Bytes a sample of a PCM encoder takes, from its name's bits (pcm_s16le: 2); None for any
+    other codec. Asked for each copied packet, so worked out once per name."""
+    bits = re.fullmatch(r"pcm_[suf](\d+)(le|be)?", codec)
+    return int(bits[1]) // 8 if bits else None
 
 
 def fills_gaps(fmt: str, codec: str) -> bool:

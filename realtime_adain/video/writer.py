@@ -16,7 +16,6 @@ import contextlib
 import dataclasses
 import functools
 import math
-import re
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -31,7 +30,7 @@ from realtime_adain.errors import UserError
 from realtime_adain.video.formats import (ATTACHING_FORMATS, GIF_LONGEST_DELAY, GIF_MOST_REPEATS, GIF_SHORTEST_SHOWN,
                                           MUXER_OPTIONS, PALETTE_ENCODERS, PALETTE_FILTERS, SHORTEST_GAP,
                                           EncodeSettings, audio_opens, check_picture_size, choose_pix_fmt,
-                                          container_format, copied_into_encoder_stream, encodable_layout,
+                                          container_format, copied_into_encoder_stream, encodable_layout, pcm_sample_bytes,
                                           encodable_rate, encoder_time_base, fills_gaps, holds_copy, is_adts_aac,
                                           muxer_accepts, muxer_time_base, reencoded_audio, sound_from_zero)
 from realtime_adain.video.notes import note
@@ -607,8 +606,8 @@ class VideoWriter:
         size over its samples tells (a Matroska packet's duration is rounded to the millisecond);
         zero is silence, 128 in unsigned 8 bits."""
         codec = out.codec_context.name
-        bits = re.fullmatch(r"pcm_[suf](\d+)(le|be)?", codec)
-        if out.type != "audio" or not bits or not fills_gaps(self.container.format.name, codec):
+        width = pcm_sample_bytes(codec)
+        if out.type != "audio" or not width or not fills_gaps(self.container.format.name, codec):
             return
         pts, duration, time_base, rate = packet.pts, packet.duration, packet.time_base, out.codec_context.sample_rate
         if pts is None or not duration or not time_base or not rate:
@@ -618,7 +617,6 @@ class VideoWriter:
         gap = pts * Fraction(time_base) - end if end is not None else 0
         if gap < SHORTEST_GAP:
             return
-        width = int(bits[1]) // 8
         channels = max(1, round(packet.size / (width * duration * Fraction(time_base) * rate)))
         missing = round(gap * rate)
         silence = av.Packet(bytes([128 if codec == "pcm_u8" else 0]) * (missing * width * channels))
