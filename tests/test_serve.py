@@ -420,10 +420,11 @@ def test_token_limits_and_config(stylizer, registry):
     assert results["left"] == 0
 
 
-async def raw_request(url: str, request: bytes) -> tuple[int, bytes]:
-    """`request` written byte for byte (header values no client library would send); (status, body)."""
+async def raw_request(url: str, request: bytes, source: str | None = None) -> tuple[int, bytes]:
+    """`request` written byte for byte (header values no client library would send), from the address
+    `source` if given; (status, body)."""
     host, port = url.split("//")[1].rsplit(":", 1)
-    reader, writer = await asyncio.open_connection(host, int(port))
+    reader, writer = await asyncio.open_connection(host, int(port), local_addr=source and (source, 0))
     writer.write(request)
     await writer.drain()
     answer = await reader.read()

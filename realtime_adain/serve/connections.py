@@ -53,11 +53,20 @@ def total_limit() -> int:
     return max(MIN_TOTAL, min(MAX_TOTAL, soft // FD_SHARE))
 
 
-def is_loopback_address(address: str) -> bool:
+SHARED_LOOPBACK = (ipaddress.ip_address("127.0.0.1"), ipaddress.ip_address("::1"))
+
+
+def is_shared_loopback(address: str) -> bool:
+    """Whether a peer is 127.0.0.1 or ::1 (also as ::ffff:127.0.0.1): where an ssh tunnel or a proxy
+    on this machine connects from, so many users share it. Other loopback addresses (127.0.0.2, ...)
+    are one program's choice and count as one host."""
     try:
-        return ipaddress.ip_address(address).is_loopback
+        ip = ipaddress.ip_address(address)
     except ValueError:  # a Unix socket's peer, or none
         return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip in SHARED_LOOPBACK
 
 
 class ConnectionLimits:
@@ -67,7 +76,7 @@ class ConnectionLimits:
     REFUSED_HEAD_S is closed."""
 
     def __init__(self, total: int | None = None, per_address: int = MAX_PER_ADDRESS,
-                 exempt: Callable[[str], bool] = is_loopback_address) -> None:
+                 exempt: Callable[[str], bool] = is_shared_loopback) -> None:
         self.total = total_limit() if total is None else total
         self.per_address, self.exempt = per_address, exempt
         self.open: dict[object, str] = {}  # handler -> remote address
