@@ -12,7 +12,6 @@ from torch import nn
 # Module index ranges of the full normalised VGG that end at relu1_1, relu2_1, relu3_1, relu4_1.
 ENCODER_SLICES = ((0, 4), (4, 11), (11, 18), (18, 31))
 ENCODER_DEPTH = ENCODER_SLICES[-1][1]
-FEATURE_NAMES = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
 FEATURE_CHANNELS = (64, 128, 256, 512)
 # Spatial downsampling from the image to relu4_1: inputs are padded to a multiple of this.
 DOWNSAMPLING = 8

@@ -88,7 +88,7 @@ def test_reader_on_random_bytes(data, ext, scratch):
     check_reader(scratch / f"random{ext}", data or b"\0")
 
 
-ARG_TYPES = [argtypes.unit_interval, argtypes.positive_int, argtypes.positive_float, argtypes.non_negative_float,
+ARG_TYPES = [argtypes.unit_interval, argtypes.positive_int, argtypes.positive_float,
              argtypes.non_negative_int, argtypes.side_length, argtypes.max_pixels, argtypes.mix_weights, argtypes.resolution]
 
 # Text a user might type for a number: digits, signs, exponents, separators, words, odd characters.

@@ -43,7 +43,6 @@ def int_between(low: int, high: int, name: str) -> Callable[[str], float]:
 unit_interval = _checked(float, lambda v: 0.0 <= v <= 1.0, "is outside [0, 1]", "unit_interval")  # alpha
 positive_int = _checked(int, lambda v: v >= 1, "must be at least 1", "positive_int")
 positive_float = _checked(float, lambda v: v > 0, "must be positive", "positive_float")
-non_negative_float = _checked(float, lambda v: v >= 0, "is negative", "non_negative_float")
 # A loss's weight: a larger one only overflows the weighted total to infinity (1e308 did; its JSON
 # then said Infinity, which JSON readers refuse).
 MAX_LOSS_WEIGHT = 1e12
