@@ -1,8 +1,8 @@
 """Contact sheets: equal-sized tiles in a grid, each with a caption strip (a thumbnail and a name)
 under it, so a whole style library can be judged on one photo at a glance.
 
-Captions are drawn with OpenCV's Hershey font, which has ASCII glyphs only: names are folded to
-ASCII (accents dropped, other characters shown as '?') and shortened with '...' to fit the tile.
+Captions are drawn with OpenCV's `putText` (names made drawable by `drawn_text.drawable`: OpenCV 4
+has ASCII only) and shortened with '...' to fit the tile.
 The sheet's size is planned before any compute (`fit_tile_side`), so a library too large for the
 pixel budget is refused or given smaller tiles up front, not after minutes of work.
 """
@@ -10,7 +10,6 @@ pixel budget is refused or given smaller tiles up front, not after minutes of wo
 from __future__ import annotations
 
 import math
-import unicodedata
 from collections import Counter
 from pathlib import Path
 from typing import Sequence
@@ -18,6 +17,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
+from realtime_adain.drawn_text import drawable
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import MAX_SIDE, short_side_size
 
@@ -91,13 +91,6 @@ def style_captions(paths: Sequence[Path]) -> list[str]:
             depth[i] += 1
 
 
-def ascii_label(name: str) -> str:
-    """`name` in the characters the Hershey font has: accents dropped, anything else '?'."""
-    folded = unicodedata.normalize("NFKD", name)
-    kept = (c for c in folded if not unicodedata.combining(c))
-    return "".join(c if " " <= c <= "~" else "?" for c in kept)
-
-
 def fit_label(text: str, width: int) -> str:
     """`text`, shortened with '...' until it is at most `width` pixels wide (possibly just '...')."""
     if _text_width(text) <= width:
@@ -146,6 +139,6 @@ def _caption(sheet: np.ndarray, x: int, y: int, width: int, caption: str, thumbn
         top = y + (CAPTION - side) // 2
         sheet[top:top + side, x:x + side] = cv2.resize(thumbnail, (side, side), interpolation=cv2.INTER_AREA)
         text_x = x + side + 6
-    label = fit_label(ascii_label(caption), x + width - text_x)
+    label = fit_label(drawable(caption), x + width - text_x)
     (_, text_height), _ = cv2.getTextSize(label, FONT, FONT_SCALE, 1)
     cv2.putText(sheet, label, (text_x, y + (CAPTION + text_height) // 2), FONT, FONT_SCALE, TEXT_COLOR, 1, cv2.LINE_AA)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from realtime_adain import drawn_text
 from realtime_adain.live import hud
 
 
@@ -37,3 +38,18 @@ def test_hud_and_help_draw_on_any_size(shape):
     hud.draw_help(picture)
     assert (picture != before).any()
     assert np.array_equal(picture[0, -1], np.round(before[0, -1] / 4))  # the help panel darkens it in place
+
+
+def drawn(**overrides) -> np.ndarray:
+    picture = np.full((360, 640, 3), 128, np.uint8)
+    hud.draw_hud(picture, info(thumbnail=None, **overrides))
+    return picture
+
+
+def test_style_names_are_drawn_as_opencv_can_draw_them():
+    """A style or source name from a file name: a tab or newline is drawn as '?' (OpenCV 5 starts a
+    new line at a newline, drawn over the HUD's next line); where OpenCV 5 has the glyphs, names in
+    other scripts are drawn, not '?'."""
+    assert np.array_equal(drawn(style="1/2 tab\there", source="a\nb.mp4"), drawn(style="1/2 tab?here", source="a?b.mp4"))
+    if drawn_text.UNICODE:
+        assert not np.array_equal(drawn(style="1/2 Мунк"), drawn(style="1/2 ????"))

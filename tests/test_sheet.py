@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from realtime_adain import sheet
+from realtime_adain.drawn_text import drawable
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import MAX_SIDE, fit_short_side, read_image, short_side_size, write_image
 
@@ -87,9 +88,12 @@ def test_too_many_tiles_refused_before_any_work(weights_env, run_cli, data_dir, 
     assert not (tmp_path / "s.png").exists()
 
 
-def test_captions_are_ascii_and_fit():
-    assert sheet.ascii_label("café_日本.jpg") == "cafe_??.jpg"
-    assert sheet.ascii_label("tab\there") == "tab?here"
+def test_captions_are_drawable_and_fit():
+    """OpenCV 5 draws accents and CJK (they used to be folded to ASCII and '?' there too); OpenCV 4 has
+    ASCII only. A control character is '?' on both."""
+    assert drawable("café_日本.jpg", unicode=True) == "café_日本.jpg"
+    assert drawable("café_日本.jpg", unicode=False) == "cafe_??.jpg"
+    assert drawable("tab\there\n", unicode=True) == drawable("tab\there\n", unicode=False) == "tab?here?"
     name = sheet.fit_label("a_very_long_style_name_that_does_not_fit.jpg", 80)
     assert name.endswith("...") and sheet._text_width(name) <= 80
     assert sheet.fit_label("short", 80) == "short"

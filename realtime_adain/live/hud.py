@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from realtime_adain.drawn_text import drawable
 from realtime_adain.imageio import resize
 from realtime_adain.live import keys
 
@@ -74,6 +75,7 @@ def draw_hud(image: np.ndarray, info: HudInfo) -> None:
     ]
     if info.source != "live":
         lines.append(f"source: {info.source}")
+    lines = [drawable(text) for text in lines]  # style names and the source come from file names
     width = max(cv2.getTextSize(t, FONT, scale, 1)[0][0] for t in lines) + 16
     _panel(image, (0, 0), (width, line * len(lines) + 10))
     for i, text in enumerate(lines):
