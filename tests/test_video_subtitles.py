@@ -69,3 +69,22 @@ def test_subtitles_a_container_cannot_hold_are_dropped_with_a_note(run_cli, weig
     assert code == 0, err
     assert subtitle_codecs(out) == []
     assert "dropping subtitle stream #1 (srt): .ts cannot hold it (use .mkv to keep it)" in err
+
+
+def test_many_subtitle_tracks_converted_get_one_note(run_cli, weights_env, data_dir, tmp_path):
+    """A .mkv with several SRT tracks into .mp4: each is converted, and the note says so once with
+    the count (a file with 300 tracks printed the same line 300 times)."""
+    (tmp_path / "lines.srt").write_text(SRT)
+    given = tmp_path / "many.mkv"
+    tracks = 3
+    inputs = [arg for _ in range(tracks) for arg in ("-i", str(tmp_path / "lines.srt"))]
+    maps = [arg for index in range(tracks + 1) for arg in ("-map", str(index))]
+    subprocess.run([FFMPEG, "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=64x48:rate=10:duration=1",
+                    *inputs, *maps, "-c:v", "libx264", "-c:s", "srt", str(given)], check=True)
+    out = tmp_path / "out.mp4"
+    code, _, err = run_cli("video", given, "-s", data_dir / "style" / "brushstrokes.jpg", "--size", "32",
+                           "--style-size", "64", "--stabilize", "off", "-o", out)
+    assert code == 0, err
+    assert subtitle_codecs(out) == ["mov_text"] * tracks
+    said = [line for line in err.splitlines() if "cannot hold srt subtitles" in line]
+    assert said == [f"note: .mp4 cannot hold srt subtitles; converting them to mov_text ({tracks} streams)"], err

@@ -424,12 +424,19 @@ def encoder_time_base(codec: str, time_base: Fraction, frame_rate: Fraction | No
     if fmt == "avi" and not encoder.frame_rates:
         if base_rate and rate <= Fraction(base_rate) <= AVI_MAX_RATE:
             rate = Fraction(base_rate)
-        return 1 / rate.limit_denominator(65535)
+        return one_frame_16_bit(rate)
     if encoder.frame_rates:
         return 1 / min((Fraction(r) for r in encoder.frame_rates), key=lambda r: abs(r - rate))
     if encoder.name in SIXTEEN_BIT_TIME_BASE and Fraction(time_base).denominator > 65535:
-        return 1 / rate.limit_denominator(65535)
+        return one_frame_16_bit(rate)
     return Fraction(time_base)
+
+
+def one_frame_16_bit(rate: Fraction) -> Fraction:
+    """One frame at `rate`, as a time base of 16-bit terms. A rate under one frame in 65535 s (a
+    damaged header's 1/1000000000 fps) rounded to 0, and the output failed with a ZeroDivisionError:
+    it is one frame in 65535 s (the timestamps, rounded to it, keep the frames that far apart)."""
+    return 1 / max(rate.limit_denominator(65535), Fraction(1, 65535))
 
 
 # Where audio has to be re-encoded (the container cannot hold its codec, or its muxer refuses it),

@@ -288,9 +288,8 @@ class VideoReader:
             self.stream = main_video_stream(self.container, self.path.name)
             self.stream.thread_type = "AUTO"  # frame + slice threads in the decoder
             self.stream.codec_context.flags |= OUTPUT_CORRUPT  # damaged frames are concealed, not dropped
-            self.passthrough = same_program(self.container, self.stream,
-                                            [s for s in self.container.streams if s.type in PASSTHROUGH_TYPES],
-                                            self.path.name)
+            carried = passthrough_streams(self.container, self.path.name)
+            self.passthrough = same_program(self.container, self.stream, carried, self.path.name)
             self.cover_art = is_cover_art(self.stream)
             self.rotation, self.colour = 0, None  # set from the first decoded frame
             self.pixel_aspect = pixel_aspect(self.stream, self.path.name)  # frames are resampled to square pixels
@@ -690,17 +689,43 @@ class ShownUntil:
         self.held = []
 
 
+def has_decoder(stream: av.stream.Stream) -> bool:
+    """Whether FFmpeg knows `stream`'s codec (PyAV gives no codec context otherwise: a damaged
+    header's codec id, or one this FFmpeg lacks); its packets can be neither decoded nor copied."""
+    return stream.codec_context is not None
+
+
+def passthrough_streams(container: av.container.InputContainer, name: str) -> list[av.stream.Stream]:
+    """The streams to carry over (`PASSTHROUGH_TYPES`); sound or subtitles of a codec FFmpeg does
+    not know are left out, with a note (reading one's codec failed with an AttributeError)."""
+    kept = []
+    for stream in container.streams:
+        if stream.type not in PASSTHROUGH_TYPES:
+            continue
+        if stream.type != "attachment" and not has_decoder(stream):  # (attachments are data: no codec context)
+            note(f"{name}: leaving out {stream.type} stream #{stream.index}: no codec FFmpeg knows (a damaged header?)",
+                 once=True)
+            continue
+        kept.append(stream)
+    return kept
+
+
 def main_video_stream(container: av.container.InputContainer, name: str) -> av.video.stream.VideoStream:
     """The video stream `ffmpeg` takes from a file: the one with the most pixels, a default one
     (disposition) counting 5000000 more, the first of equals; cover art (a one-picture stream
     marked attached_pic) is not the video, unless there is nothing else to show with the sound
-    (see `is_cover_art`). Where there are several, a note names the one taken."""
-    moving = [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
-    if not moving and container.streams.video and container.streams.audio:
+    (see `is_cover_art`). Where there are several, a note names the one taken. Streams of a codec
+    FFmpeg does not know (`has_decoder`) are not candidates."""
+    video = [s for s in container.streams.video if has_decoder(s)]
+    if container.streams.video and not video:
+        raise UserError(f"{container.name}: no video stream FFmpeg can decode (a codec it does not know, "
+                        "or a damaged header)")
+    moving = [s for s in video if not s.disposition & av.stream.Disposition.attached_pic]
+    if not moving and video and container.streams.audio:
         # A podcast or song with cover art: FFmpeg makes that picture a video shown for the whole sound.
         note(f"{name}: no video but cover art; the picture is shown for the whole sound, as FFmpeg shows it",
              once=True)
-        return container.streams.video[0]
+        return video[0]
     if not moving:
         raise UserError(f"{container.name}: no video stream")
 

@@ -12,10 +12,10 @@ subtitles) are copied into Matroska, the one container that holds them.
 from __future__ import annotations
 
 import contextlib
-
 import dataclasses
 import functools
 import math
+from collections import Counter
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -203,8 +203,8 @@ class VideoWriter:
             audio = [s for s in passthrough if s.type == "audio"]
             refused = {s.index for s in audio if not muxer_accepts(container_format(path), s)}
             notes = self._open(settings, video, passthrough, refused or {s.index for s in audio}, last=True)
-        for line in notes:
-            note(line)
+        for line, count in Counter(notes).items():  # a file with 300 subtitle tracks: one note, not 300
+            note(line if count == 1 else f"{line} ({count} streams)")
         self.frames_written = 0
         self._last_pts: int | None = None
         self._shifted = False  # a timestamp was moved to keep them increasing (noted once)
