@@ -21,10 +21,14 @@ from pathlib import Path
 
 from realtime_adain.errors import UserError
 
-# mkstemp creates 0600 files; finished outputs get the usual mode (0666 less the umask).
+# mkstemp creates 0600 files; finished outputs get the usual mode (0666 less the umask), but
+# always readable and writable by their owner: under `umask 0777` mkstemp's file was 0000, so a
+# writer opening it by name (OpenCV, PyAV) failed with "Permission denied" after all the work.
 _UMASK = os.umask(0)
 os.umask(_UMASK)
-FILE_MODE = 0o666 & ~_UMASK
+OWNER_RW = 0o600
+FILE_MODE = (0o666 & ~_UMASK) | OWNER_RW
+FOLDER_MODE = (0o777 & ~_UMASK) | 0o700
 
 NAME_MAX = 255  # bytes in one file name (Linux, macOS)
 STALE_AFTER_S = 120.0
@@ -73,6 +77,23 @@ def remove_stale_temporaries(folder: Path) -> list[Path]:
     return removed
 
 
+def make_folders(folder: Path) -> None:
+    """`folder` and its missing parents, like `mkdir -p`, each usable by its owner whatever the
+    umask (`mkdir -p` does the same for the parents): under `umask 0777` Path.mkdir made a folder
+    nobody could write into, so the output failed and the empty folder stayed."""
+    if folder.is_dir():
+        return
+    if folder.parent != folder:
+        make_folders(folder.parent)
+    try:
+        folder.mkdir()
+    except FileExistsError:
+        if folder.is_dir():  # made meanwhile
+            return
+        raise
+    os.chmod(folder, FOLDER_MODE)
+
+
 def naming(path: Path, exc: OSError) -> UserError:
     """An error while writing `path` as one line that names it (a full disk's ENOSPC names no file)."""
     return UserError(f"{path}: cannot write ({exc.strerror or exc})")
@@ -117,7 +138,7 @@ class PendingOutput:
         self.final = Path(final)
         self.target = writable_target(self.final)
         try:
-            self.target.parent.mkdir(parents=True, exist_ok=True)
+            make_folders(self.target.parent)
             folder = self.target.parent.resolve()
             if folder not in _swept:
                 _swept.add(folder)
@@ -128,6 +149,7 @@ class PendingOutput:
             raise UserError(f"{self.final}: cannot write here ({self.final.parent} is a file, not a folder)") from None
         except OSError as exc:
             raise UserError(f"{self.final}: cannot write here ({exc.strerror or exc})") from None
+        os.chmod(fd, OWNER_RW)  # writers reopen it by name
         os.close(fd)
         self.path = Path(name)
 

@@ -11,13 +11,14 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import re
 import select
 import signal
 import sys
 from typing import Callable, NoReturn, Sequence
 
 from realtime_adain import __version__, interrupts
-from realtime_adain.errors import UserError
+from realtime_adain.errors import UserError, is_out_of_memory
 
 COMMAND_MODULES = ("image", "weights", "video", "live", "serve", "bench", "export", "engines", "doctor")
 
@@ -62,6 +63,37 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+# OpenCV parses these when it first needs them and aborts the process on a value it cannot read
+# ("terminate called after throwing an instance of 'std::invalid_argument'"): sizes, with an
+# optional KB or MB, and booleans.
+OPENCV_SIZE_SETTING = re.compile(r"OPENCV_(?:IO_MAX_IMAGE_(?:PIXELS|WIDTH|HEIGHT)|IMGCODECS_\w+_MAX_FILE_SIZE|FOR_THREADS_NUM)")
+OPENCV_SIZE_VALUE = re.compile(r"\d+(?:[KM][Bb])?")
+OPENCV_BOOLEAN_SETTINGS = ("OPENCV_TRACE", "OPENCV_DUMP_ERRORS", "OPENCV_BUFFER_AREA_ALWAYS_SAFE",
+                           "OPENCV_IO_ENABLE_OPENEXR", "OPENCV_IO_ENABLE_JASPER")
+OPENCV_BOOLEAN_VALUES = ("1", "0", "true", "false", "True", "False", "TRUE", "FALSE")
+
+
+def check_library_settings() -> None:
+    """Refuse, before any library reads them, environment settings that would kill the process
+    (OpenCV's); progress-bar settings tqdm cannot read (`TQDM_MININTERVAL=fast` raised a ValueError
+    while importing it) are ignored with a note: they change nothing but the bar's look."""
+    for name, value in os.environ.items():
+        if OPENCV_SIZE_SETTING.fullmatch(name) and not OPENCV_SIZE_VALUE.fullmatch(value):
+            raise UserError(f"${name}={value!r} is not a whole number (OpenCV would abort on it); set a number or unset it")
+        if name in OPENCV_BOOLEAN_SETTINGS and value not in OPENCV_BOOLEAN_VALUES:
+            raise UserError(f"${name}={value!r} is not 1 or 0 (OpenCV would abort on it); set 1, 0 or unset it")
+    try:
+        import tqdm  # noqa: F401
+    except (ValueError, TypeError) as exc:
+        ignored = sorted(name for name in os.environ if name.startswith("TQDM_"))
+        for name in ignored:
+            del os.environ[name]
+        for module in [m for m in sys.modules if m == "tqdm" or m.startswith("tqdm.")]:
+            del sys.modules[module]
+        print(one_line(f"note: progress bars ignore {', '.join('$' + n for n in ignored)} ({exc})"), file=sys.stderr)
+        import tqdm  # noqa: F401, F811
+
+
 def one_line(message: str) -> str:
     """A path or value holding a newline (a legal file name) must not split the error line."""
     return message.replace("\r", "\\r").replace("\n", "\\n")
@@ -78,6 +110,39 @@ def stdout_is_gone() -> bool:
         return False
 
 
+def environment_failure(exc: BaseException) -> str | None:
+    """What a limit of the machine or the environment that stopped the run is, in words, or None
+    for another error: memory (`ulimit -v`: torch's or OpenCV's shared objects cannot be mapped
+    and import fails, or an allocation does), threads (`ulimit -u`) or a library that cannot load."""
+    if is_out_of_memory(exc):
+        return "out of memory; free some memory or raise the limit (`ulimit -v`)"
+    if isinstance(exc, ImportError):
+        library = imported_library(exc)
+        text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if "failed to map segment" in text or "cannot allocate memory" in text.lower():
+            return f"cannot load {library} ({text}): out of memory; free some memory or raise the limit (`ulimit -v`)"
+        return f"cannot load {library} ({text}); reinstall it"
+    if isinstance(exc, RuntimeError) and "can't start new thread" in str(exc):
+        return "cannot start a thread: the limit on processes and threads is reached (`ulimit -u`), or memory is short"
+    return None
+
+
+def imported_library(exc: ImportError) -> str:
+    """The package that failed to import: torch's extension says only "_C" (its path says more)."""
+    name = exc.name or ""
+    if "." not in name and exc.path and os.path.isfile(os.path.join(os.path.dirname(exc.path), "__init__.py")):
+        return os.path.basename(os.path.dirname(exc.path))
+    return name.split(".")[0] or "a library"
+
+
+def current_folder_deleted() -> bool:
+    try:
+        os.getcwd()
+    except FileNotFoundError:
+        return True
+    return False
+
+
 def run_reporting_errors(action: Callable[[], int | None], interrupted: str | None = None) -> int:
     """Run a command's body: a UserError or OSError is one `error:` line and exit status 2, a
     signal one line (`interrupted` unless given) and 130 (SIGINT) or 143 (SIGTERM)."""
@@ -86,6 +151,11 @@ def run_reporting_errors(action: Callable[[], int | None], interrupted: str | No
     except UserError as exc:
         print(one_line(f"error: {exc}"), file=sys.stderr)
         return 2
+    except (MemoryError, ImportError, RuntimeError) as exc:
+        if (reason := environment_failure(exc)) is None:
+            raise
+        print(one_line(f"error: {reason}"), file=sys.stderr)
+        return 2
     except BrokenPipeError as exc:
         if not stdout_is_gone():  # a socket or another pipe: a real error
             print(one_line(f"error: {exc.filename + ': ' if exc.filename else ''}{exc.strerror or exc}"), file=sys.stderr)
@@ -93,6 +163,11 @@ def run_reporting_errors(action: Callable[[], int | None], interrupted: str | No
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing more to say, even at exit
         return 128 + signal.SIGPIPE
     except OSError as exc:
+        if exc.filename is None and isinstance(exc, FileNotFoundError) and current_folder_deleted():
+            # (getcwd, for a relative path: "error: No such file or directory" named nothing)
+            print("error: the current folder was deleted; give absolute paths or cd to a folder that exists",
+                  file=sys.stderr)
+            return 2
         where = f"{exc.filename}: " if exc.filename else ""
         print(one_line(f"error: {where}{exc.strerror or exc}"), file=sys.stderr)
         return 2
@@ -103,9 +178,13 @@ def run_reporting_errors(action: Callable[[], int | None], interrupted: str | No
 
 def main(argv: list[str] | None = None) -> int:
     interrupts.safe_standard_streams()  # before any file takes a closed stream's number
+    # onnxruntime otherwise stores a device id under $XDG_DATA_HOME, and where it cannot (HOME
+    # read-only, missing or a file) logs a coloured warning on every run (the user's setting wins).
+    os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
     with interrupts.sigterm_raises():
         parsed: list[argparse.Namespace] = []
-        code = run_reporting_errors(lambda: parsed.append(build_parser(argv).parse_args(argv)))
+        code = run_reporting_errors(lambda: (check_library_settings(),
+                                             parsed.append(build_parser(argv).parse_args(argv)))[1])
         if not parsed:
             return code
         return run_reporting_errors(lambda: (interrupts.load_torch(), parsed[0].func(parsed[0]))[1])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import sys
 from typing import Iterator
 
 
@@ -19,22 +20,25 @@ def refuse_inputs(problems: list[str]) -> None:
         raise UserError(f"{len(problems)} inputs cannot be used, nothing done: " + "; ".join(problems))
 
 
+def is_out_of_memory(exc: BaseException) -> bool:
+    """Whether `exc` is an allocator's failure: MemoryError, or torch's CPU allocator (a
+    RuntimeError), OpenCV or onnxruntime (their own classes) saying memory or alloc."""
+    if isinstance(exc, MemoryError):
+        return True
+    cv2 = sys.modules.get("cv2")
+    allocator = (isinstance(exc, RuntimeError) or (cv2 is not None and isinstance(exc, cv2.error))
+                 or type(exc).__module__.startswith("onnxruntime"))
+    text = str(exc).lower()
+    return allocator and ("memory" in text or "alloc" in text)
+
+
 @contextlib.contextmanager
 def out_of_memory_as_user_error(what: str, hint: str = "lower --size") -> Iterator[None]:
     """A size the machine cannot hold is bad input, not a bug: the allocator's error (torch, OpenCV
     or numpy) becomes one line naming what was being processed, and `hint` (what to lower)."""
-    import cv2  # here, not at the top: this module is imported before anything heavy
-    import torch
-
     try:
         yield
-    except (MemoryError, torch.OutOfMemoryError):
-        raise UserError(f"{what}: out of memory; {hint}") from None
-    except Exception as exc:  # torch's CPU allocator (RuntimeError), OpenCV, onnxruntime's own classes
-        allocator = isinstance(exc, (RuntimeError, cv2.error)) or type(exc).__module__.startswith("onnxruntime")
-        text = str(exc).lower()
-        if not allocator or ("memory" not in text and "alloc" not in text):
+    except Exception as exc:  # torch.OutOfMemoryError is a RuntimeError saying "out of memory"
+        if not is_out_of_memory(exc):
             raise
         raise UserError(f"{what}: out of memory; {hint}") from None
-
-

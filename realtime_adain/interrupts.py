@@ -13,6 +13,7 @@ terminal goes: closed, or failing every write.
 
 from __future__ import annotations
 
+import codecs
 import os
 import signal
 import sys
@@ -62,8 +63,28 @@ def load_torch() -> None:
     instance of 'pybind11::error_already_set'") instead of reaching our one-line handling."""
     if "torch" in sys.modules:
         return
-    with SignalGuard(None, hold=True):
+    with SignalGuard(None, hold=True), _current_folder_that_exists():
         import torch  # noqa: F401
+
+
+@contextmanager
+def _current_folder_that_exists() -> Iterator[None]:
+    """Inside the block the current folder is `/` when the real one was deleted (`cd dir; rm -rf
+    dir`), and it is again the deleted one after: MKL, linked into torch, kills the process
+    ("Intel oneMKL FATAL ERROR: Cannot load libtorch_cpu.so") when getcwd fails. Absolute paths
+    then work; relative ones meet the deleted folder, as they would have, and say so."""
+    try:
+        os.getcwd()
+        deleted = None
+    except FileNotFoundError:
+        deleted = os.open(".", os.O_RDONLY)
+        os.chdir("/")
+    try:
+        yield
+    finally:
+        if deleted is not None:
+            os.fchdir(deleted)
+            os.close(deleted)
 
 
 def exit_code(exc: KeyboardInterrupt) -> int:
@@ -146,6 +167,24 @@ class ForgivingStream:
         return getattr(self.stream, name)
 
 
+def _file_name_errors(exc: UnicodeError) -> tuple[str | bytes, int]:
+    """How the standard streams write what their encoding cannot: a file name's bytes that are
+    not valid UTF-8 (held as surrogates, PEP 383) as those bytes, as `ls` does, and other text
+    as \\x.. escapes. With PYTHONIOENCODING=ascii, or a real UTF-8 locale (strict errors), printing
+    the name of an output just written raised UnicodeEncodeError: a traceback, exit status 1."""
+    if not isinstance(exc, UnicodeEncodeError):
+        raise exc
+    char = exc.object[exc.start]
+    if 0xDC80 <= ord(char) <= 0xDCFF:
+        return bytes([ord(char) - 0xDC00]), exc.start + 1
+    return codecs.backslashreplace_errors(UnicodeEncodeError(exc.encoding, exc.object, exc.start, exc.start + 1,
+                                                             exc.reason))
+
+
+FILE_NAME_ERRORS = "realtime_adain.file_names"
+codecs.register_error(FILE_NAME_ERRORS, _file_name_errors)
+
+
 def safe_standard_streams() -> None:
     """Make the standard streams safe for a command that writes files. A closed one
     (`realtime-adain ... >&- 2>&-`) gets /dev/null: left closed, its number went to the next file
@@ -176,5 +215,8 @@ def safe_standard_streams() -> None:
         sys.stdout = open(1, "w", closefd=False)
     if sys.stderr is None:
         sys.stderr = open(2, "w", buffering=1, errors="backslashreplace", closefd=False)
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):  # (not under pytest's capture, nor a ForgivingStream)
+            stream.reconfigure(errors=FILE_NAME_ERRORS)
     if not isinstance(sys.stderr, ForgivingStream):
         sys.stderr = ForgivingStream(sys.stderr)

@@ -151,8 +151,10 @@ def check_output_file(path: str | os.PathLike) -> Path:
 
 def ensure_writable_dir(directory: Path) -> None:
     """Create `directory` if needed and prove a file can be written there (root ignores modes)."""
+    from realtime_adain.atomic import make_folders
+
     try:
-        directory.mkdir(parents=True, exist_ok=True)
+        make_folders(directory)
         with tempfile.TemporaryFile(dir=directory):
             pass
     except FileExistsError:  # what mkdir says when the folder's name is taken by a file

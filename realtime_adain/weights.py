@@ -25,7 +25,7 @@ from realtime_adain.decoders import SkipConcatDecoder
 from realtime_adain.encoders import (
     ENCODER_KINDS, NORMALISED_VGG, TORCHVISION_VGG19, TorchvisionVGGEncoder, torchvision_state_dict,
 )
-from realtime_adain.errors import UserError
+from realtime_adain.errors import UserError, is_out_of_memory
 from realtime_adain.networks import ENCODER_DEPTH, FEATURE_CHANNELS, Decoder, Encoder
 from realtime_adain.release import DECODER_FILENAME, VGG_FILENAME
 from realtime_adain.userdirs import HOME_ENV_VAR, weights_dir  # noqa: F401 (part of this module's interface)
@@ -149,6 +149,8 @@ def read_weights(path: str | os.PathLike) -> LoadedWeights:
     except FileNotFoundError:
         raise UserError(f"{path}: no such weights file") from None
     except Exception as exc:  # torch/safetensors raise many types for damaged files
+        if is_out_of_memory(exc):  # (`ulimit -v`, a full machine): not the file's fault
+            raise UserError(f"{path}: out of memory while loading the weights") from None
         raise UserError(f"{path}: not a readable weights file ({_load_failure(exc)})") from None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise UserError(f"{path}: not a state dict of tensors")
