@@ -115,6 +115,15 @@ def refuse_shared_outputs(outputs: Sequence[Path], sources: Sequence[tuple[Path,
         seen[key] = index
 
 
+def file_in_the_way(folder: Path) -> Path | None:
+    """The nearest existing part of `folder`'s path that is not a folder (a file or device where a
+    folder must go: a mistyped $REALTIME_ADAIN_HOME), or None where the folder is or can be made."""
+    for part in (folder, *folder.parents):
+        if part.exists():
+            return None if part.is_dir() else part
+    return None
+
+
 def check_writable_dir(directory: Path, what: str = "output directory") -> None:
     """Prove `directory` can be made and written to without making it, so a run refused later
     leaves no empty folder behind (the outputs' temporary files create it when written)."""

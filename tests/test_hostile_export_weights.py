@@ -199,6 +199,24 @@ def test_an_engine_cache_that_is_a_file_is_named_as_one(tmp_path, run_cli, monke
     assert cache.read_text() == "not a folder"
 
 
+def test_a_home_that_is_a_file_is_named_for_the_engines_and_the_weights(tmp_path, run_cli, monkeypatch):
+    """$REALTIME_ADAIN_HOME naming a file: `engines list` said "no engines cached" (exit 0) and a
+    missing default weights file sent the user to `weights download`, which cannot write there either."""
+    home = tmp_path / "home"
+    home.write_text("not a folder")
+    monkeypatch.setenv("REALTIME_ADAIN_HOME", str(home))
+    monkeypatch.delenv("REALTIME_ADAIN_ENGINES", raising=False)
+    for action in ("list", "clear"):
+        code, _, err = run_cli("engines", action)
+        assert code == 2 and one_error_line(err) == (f"error: {home / 'engines'}: the engine cache cannot be there "
+                                                     f"({home} is a file, not a folder)")
+    monkeypatch.delenv("REALTIME_ADAIN_VGG", raising=False)
+    with pytest.raises(UserError, match=f"the weights folder {re.escape(str(home / 'weights'))} cannot exist "
+                                        f"\\({re.escape(str(home))} is a file, not a folder; check \\$REALTIME_ADAIN_HOME\\)"):
+        weights.resolve("vgg")
+    assert home.read_text() == "not a folder"
+
+
 # --- the downloader -------------------------------------------------------------------------------
 
 class HostileServer:

@@ -6,6 +6,7 @@ import argparse
 import json
 
 from realtime_adain.errors import UserError
+from realtime_adain.paths import file_in_the_way
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -28,8 +29,11 @@ def existing_cache():
     from realtime_adain.engines.cache import EngineCache  # the engines package loads torch
 
     cache = EngineCache()
-    if cache.directory.exists() and not cache.directory.is_dir():
+    blocking = file_in_the_way(cache.directory)
+    if blocking == cache.directory:
         raise UserError(f"{cache.directory}: the engine cache is not a folder (a file or device is there)")
+    if blocking is not None:
+        raise UserError(f"{cache.directory}: the engine cache cannot be there ({blocking} is a file, not a folder)")
     return cache
 
 
