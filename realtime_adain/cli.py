@@ -64,10 +64,12 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
 
 
 # OpenCV parses these when it first needs them and aborts the process on a value it cannot read
-# ("terminate called after throwing an instance of 'std::invalid_argument'"): sizes, with an
-# optional KB or MB, and booleans.
-OPENCV_SIZE_SETTING = re.compile(r"OPENCV_(?:IO_MAX_IMAGE_(?:PIXELS|WIDTH|HEIGHT)|IMGCODECS_\w+_MAX_FILE_SIZE|FOR_THREADS_NUM)")
-OPENCV_SIZE_VALUE = re.compile(r"\d+(?:[KM][Bb])?")
+# ("terminate called after throwing an instance of 'std::invalid_argument'", or 'out_of_range' for
+# 23 digits): sizes, with an optional KB or MB, a thread count (99999999999 threads: a flood of
+# "Can't spawn new thread" lines, then bad_alloc), and booleans.
+OPENCV_SIZE_SETTING = re.compile(r"OPENCV_(?:IO_MAX_IMAGE_(?:PIXELS|WIDTH|HEIGHT)|IMGCODECS_\w+_MAX_FILE_SIZE)")
+OPENCV_SIZE_VALUE = re.compile(r"(\d{1,18})(?:[KM][Bb])?")  # up to 10^18 (x 2^20 for MB) fits OpenCV's 64 bits
+OPENCV_THREADS_SETTING, MOST_OPENCV_THREADS = "OPENCV_FOR_THREADS_NUM", 1024
 OPENCV_BOOLEAN_SETTINGS = ("OPENCV_TRACE", "OPENCV_DUMP_ERRORS", "OPENCV_BUFFER_AREA_ALWAYS_SAFE",
                            "OPENCV_IO_ENABLE_OPENEXR", "OPENCV_IO_ENABLE_JASPER")
 OPENCV_BOOLEAN_VALUES = ("1", "0", "true", "false", "True", "False", "TRUE", "FALSE")
@@ -79,7 +81,11 @@ def check_library_settings() -> None:
     while importing it) are ignored with a note: they change nothing but the bar's look."""
     for name, value in os.environ.items():
         if OPENCV_SIZE_SETTING.fullmatch(name) and not OPENCV_SIZE_VALUE.fullmatch(value):
-            raise UserError(f"${name}={value!r} is not a whole number (OpenCV would abort on it); set a number or unset it")
+            raise UserError(f"${name}={value!r} is not a whole number up to 10^18 (OpenCV would abort on it); "
+                            "set one or unset it")
+        if name == OPENCV_THREADS_SETTING and not (value.isascii() and value.isdigit() and int(value) <= MOST_OPENCV_THREADS):
+            raise UserError(f"${name}={value!r} is not a thread count from 0 to {MOST_OPENCV_THREADS} (OpenCV would "
+                            "abort on it); set one or unset it")
         if name in OPENCV_BOOLEAN_SETTINGS and value not in OPENCV_BOOLEAN_VALUES:
             raise UserError(f"${name}={value!r} is not 1 or 0 (OpenCV would abort on it); set 1, 0 or unset it")
     try:

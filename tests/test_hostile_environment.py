@@ -115,7 +115,9 @@ def test_names_the_output_encoding_cannot_write_and_junk_progress_settings(env, 
 
 
 @pytest.mark.parametrize("setting", ["OPENCV_IO_MAX_IMAGE_PIXELS=junk", "OPENCV_IO_MAX_IMAGE_WIDTH=",
-                                     "OPENCV_FOR_THREADS_NUM=many", "OPENCV_TRACE=yes"])
+                                     "OPENCV_FOR_THREADS_NUM=many", "OPENCV_TRACE=yes",
+                                     "OPENCV_IO_MAX_IMAGE_PIXELS=99999999999999999999999",  # out_of_range
+                                     "OPENCV_FOR_THREADS_NUM=99999999999"])  # a flood of failed threads, bad_alloc
 def test_opencv_settings_that_would_abort_the_process_are_refused(run_cli, weights_env, inputs, tmp_path,
                                                                     monkeypatch, setting):
     """OpenCV parses these lazily and aborts ("terminate called after throwing an instance of
