@@ -70,6 +70,11 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
 OPENCV_SIZE_SETTING = re.compile(r"OPENCV_(?:IO_MAX_IMAGE_(?:PIXELS|WIDTH|HEIGHT)|IMGCODECS_\w+_MAX_FILE_SIZE)")
 OPENCV_SIZE_VALUE = re.compile(r"(\d{1,18})(?:[KM][Bb])?")  # up to 10^18 (x 2^20 for MB) fits OpenCV's 64 bits
 OPENCV_THREADS_SETTING, MOST_OPENCV_THREADS = "OPENCV_FOR_THREADS_NUM", 1024
+# torch parses its allocator settings while importing, even without a GPU, and aborts the process
+# (an INTERNAL ASSERT, exit 134) on a list that is not `key:value,...` ("junk", "a:", ":").
+TORCH_ALLOCATOR_SETTINGS = ("PYTORCH_CUDA_ALLOC_CONF", "PYTORCH_ALLOC_CONF", "PYTORCH_HIP_ALLOC_CONF")
+_ALLOCATOR_PAIR = r"\s*(?:\w+\s*:\s*(?:\[[^\[\]]*\]|[^,:\[\s][^,:\[]*))?\s*"  # (empty between commas: skipped)
+TORCH_ALLOCATOR_VALUE = re.compile(rf"{_ALLOCATOR_PAIR}(?:,{_ALLOCATOR_PAIR})*")
 OPENCV_BOOLEAN_SETTINGS = ("OPENCV_TRACE", "OPENCV_DUMP_ERRORS", "OPENCV_BUFFER_AREA_ALWAYS_SAFE",
                            "OPENCV_IO_ENABLE_OPENEXR", "OPENCV_IO_ENABLE_JASPER")
 OPENCV_BOOLEAN_VALUES = ("1", "0", "true", "false", "True", "False", "TRUE", "FALSE")
@@ -77,7 +82,7 @@ OPENCV_BOOLEAN_VALUES = ("1", "0", "true", "false", "True", "False", "TRUE", "FA
 
 def check_library_settings() -> None:
     """Refuse, before any library reads them, environment settings that would kill the process
-    (OpenCV's); progress-bar settings tqdm cannot read (`TQDM_MININTERVAL=fast` raised a ValueError
+    (OpenCV's, torch's allocator's); progress-bar settings tqdm cannot read (`TQDM_MININTERVAL=fast` raised a ValueError
     while importing it) are ignored with a note: they change nothing but the bar's look."""
     for name, value in os.environ.items():
         if OPENCV_SIZE_SETTING.fullmatch(name) and not OPENCV_SIZE_VALUE.fullmatch(value):
@@ -86,6 +91,9 @@ def check_library_settings() -> None:
         if name == OPENCV_THREADS_SETTING and not (value.isascii() and value.isdigit() and int(value) <= MOST_OPENCV_THREADS):
             raise UserError(f"${name}={value!r} is not a thread count from 0 to {MOST_OPENCV_THREADS} (OpenCV would "
                             "abort on it); set one or unset it")
+        if name in TORCH_ALLOCATOR_SETTINGS and not TORCH_ALLOCATOR_VALUE.fullmatch(value):
+            raise UserError(f"${name}={value!r} is not a list of key:value settings (torch would abort on it); "
+                            "fix it or unset it")
         if name in OPENCV_BOOLEAN_SETTINGS and value not in OPENCV_BOOLEAN_VALUES:
             raise UserError(f"${name}={value!r} is not 1 or 0 (OpenCV would abort on it); set 1, 0 or unset it")
     try:

@@ -21,6 +21,8 @@ import threading
 from contextlib import contextmanager
 from typing import Iterator
 
+from realtime_adain.errors import UserError
+
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
 _STOPS = (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)  # what `sigterm_raises` turns into `Terminated`
 
@@ -60,11 +62,15 @@ def load_torch() -> None:
 
     The import (seconds) runs C++ module initialisers (pybind11); an exception raised by a signal
     handler inside one of them aborts the whole process ("terminate called after throwing an
-    instance of 'pybind11::error_already_set'") instead of reaching our one-line handling."""
+    instance of 'pybind11::error_already_set'") instead of reaching our one-line handling.
+    A setting torch refuses while importing (`PYTORCH_JIT=yes please`: ValueError) is one line too."""
     if "torch" in sys.modules:
         return
     with SignalGuard(None, hold=True), _current_folder_that_exists():
-        import torch  # noqa: F401
+        try:
+            import torch  # noqa: F401
+        except (ValueError, TypeError) as exc:
+            raise UserError(f"cannot load torch ({exc}); check the PYTORCH_* and TORCH_* settings in the environment") from None
 
 
 @contextmanager

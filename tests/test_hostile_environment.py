@@ -117,11 +117,13 @@ def test_names_the_output_encoding_cannot_write_and_junk_progress_settings(env, 
 @pytest.mark.parametrize("setting", ["OPENCV_IO_MAX_IMAGE_PIXELS=junk", "OPENCV_IO_MAX_IMAGE_WIDTH=",
                                      "OPENCV_FOR_THREADS_NUM=many", "OPENCV_TRACE=yes",
                                      "OPENCV_IO_MAX_IMAGE_PIXELS=99999999999999999999999",  # out_of_range
-                                     "OPENCV_FOR_THREADS_NUM=99999999999"])  # a flood of failed threads, bad_alloc
-def test_opencv_settings_that_would_abort_the_process_are_refused(run_cli, weights_env, inputs, tmp_path,
+                                     "OPENCV_FOR_THREADS_NUM=99999999999",  # a flood of failed threads, bad_alloc
+                                     "PYTORCH_CUDA_ALLOC_CONF=junk", "PYTORCH_ALLOC_CONF=max_split_size_mb:"])
+def test_library_settings_that_would_abort_the_process_are_refused(run_cli, weights_env, inputs, tmp_path,
                                                                     monkeypatch, setting):
     """OpenCV parses these lazily and aborts ("terminate called after throwing an instance of
-    'std::invalid_argument'", exit 134) or raises cv2.error mid-run."""
+    'std::invalid_argument'", exit 134) or raises cv2.error mid-run; torch aborts on its allocator's
+    settings while importing, even without a GPU."""
     name, value = setting.split("=")
     monkeypatch.setenv(name, value)
     code, out, err = run_cli("image", inputs[0], "-s", inputs[1], "--size", "64", "-o", tmp_path / "out.png")
@@ -159,3 +161,11 @@ def test_the_thread_limit_is_one_line(env):
                           preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NPROC, (8, 8)))
     assert_one_error_line(done, "cannot start a thread")
     assert b"ulimit -u" in done.stderr
+
+
+def test_a_setting_torch_refuses_while_importing_is_one_line(env, inputs, tmp_path):
+    """`PYTORCH_JIT=junk`: torch raised ValueError from its import, a traceback."""
+    done = run(["image", inputs[0], "-s", inputs[1], "--size", "64", "-o", tmp_path / "out.png"],
+               {**env, "PYTORCH_JIT": "junk"}, timeout=60)
+    assert_one_error_line(done, "cannot load torch (Unknown setting of PYTORCH_JIT")
+    assert not (tmp_path / "out.png").exists()
