@@ -298,9 +298,10 @@ def caches() -> list[Finding]:
     ]
 
 
-def _probe(code: str, *args: str) -> tuple[str, str | None]:
-    """Run `code` in a fresh Python with a timeout: (stdout so far, why it failed or None)."""
-    env = {**os.environ, "OPENCV_LOG_LEVEL": "SILENT", "QT_LOGGING_RULES": "*=false"}
+def _probe(code: str, *args: str, env: dict[str, str] | None = None) -> tuple[str, str | None]:
+    """Run `code` in a fresh Python with a timeout (and `env` over this environment): (stdout so
+    far, why it failed or None)."""
+    env = {**os.environ, "OPENCV_LOG_LEVEL": "SILENT", "QT_LOGGING_RULES": "*=false", **(env or {})}
     try:
         done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
                               timeout=PROBE_TIMEOUT_S, env=env, stdin=subprocess.DEVNULL)
@@ -354,6 +355,27 @@ cv2.destroyAllWindows()
 """
 
 HEADLESS = "`live` then needs --no-window with -o FILE, --stream URL or --virtual-cam"
+QT_FALLBACK = "xcb"  # the one platform plugin opencv-python's Qt has (X11; XWayland on a Wayland desktop)
+
+
+def window_failure(qt_platform: str | None = None) -> str | None:
+    """Why an OpenCV window cannot open here, or None: probed in a child process, since Qt aborts
+    the whole process when it cannot reach the display (a stale DISPLAY, Wayland without XWayland,
+    QT_QPA_PLATFORM naming a plugin OpenCV's Qt lacks). `qt_platform` overrides QT_QPA_PLATFORM."""
+    _, failure = _probe(WINDOW_PROBE, env={"QT_QPA_PLATFORM": qt_platform} if qt_platform else None)
+    if failure and "platform plugin" in failure:  # Qt's last words: "Available platform plugins are: xcb."
+        platform = qt_platform or os.environ.get("QT_QPA_PLATFORM") or QT_FALLBACK
+        return f"OpenCV's Qt cannot reach a display through its {platform!r} platform plugin"
+    return failure
+
+
+def qt_platform_that_works() -> str | None:
+    """Where the window does not open as set up but opens with QT_QPA_PLATFORM=xcb (a Wayland
+    desktop's QT_QPA_PLATFORM=wayland, XWayland running): xcb; None otherwise."""
+    given = os.environ.get("QT_QPA_PLATFORM")
+    if given and given != QT_FALLBACK and os.environ.get("DISPLAY") and window_failure(QT_FALLBACK) is None:
+        return QT_FALLBACK
+    return None
 
 
 def display() -> list[Finding]:
@@ -368,8 +390,11 @@ def display() -> list[Finding]:
     if sys.platform.startswith("linux") and not any(os.environ.get(n) for n in names):
         return [Finding("window", f"no display (DISPLAY and WAYLAND_DISPLAY unset; OpenCV GUI: {gui})", "note",
                         HEADLESS)]
-    shown = ", ".join(f"{n}={os.environ[n]}" for n in names if os.environ.get(n))
-    _, failure = _probe(WINDOW_PROBE)
+    shown = ", ".join(f"{n}={os.environ[n]}" for n in (*names, "QT_QPA_PLATFORM") if os.environ.get(n))
+    failure = window_failure()
+    if failure and qt_platform_that_works():
+        return [Finding("window", f"opens with QT_QPA_PLATFORM={QT_FALLBACK}, not as set ({shown}; OpenCV GUI: {gui})",
+                        "note", f"`live` switches to {QT_FALLBACK} itself")]
     if failure:
         return [Finding("window", f"does not open ({failure}; {shown or 'no DISPLAY needed'}, OpenCV GUI: {gui})",
                         "problem", f"check the display and OpenCV install; {HEADLESS}")]

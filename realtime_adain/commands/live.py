@@ -102,8 +102,29 @@ def check_environment(settings: LiveSettings) -> None:
         from realtime_adain.live.outputs import VirtualCamera
 
         VirtualCamera.check_available()
-    if settings.window and sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
-        raise UserError("no display to open a window on: use --no-window with -o FILE or --stream URL")
+    if settings.window and sys.platform.startswith("linux"):
+        if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+            raise UserError("no display to open a window on: use --no-window with -o FILE or --stream URL")
+        check_window_opens()
+
+
+def check_window_opens() -> None:
+    """Qt, inside OpenCV, aborts the whole process when it cannot reach the display (exit 134, a
+    recording under way lost): probed first in a child process, before the model loads. A Wayland
+    desktop's QT_QPA_PLATFORM=wayland (opencv-python's Qt has xcb only) falls back to xcb."""
+    from realtime_adain.doctor import window_failure, qt_platform_that_works
+
+    failure = window_failure()
+    if failure is None:
+        return
+    if (platform := qt_platform_that_works()) is not None:
+        print(f"note: QT_QPA_PLATFORM={os.environ['QT_QPA_PLATFORM']} is not a platform OpenCV's Qt has; "
+              f"the window opens through {platform} instead", file=sys.stderr)
+        os.environ["QT_QPA_PLATFORM"] = platform
+        return
+    shown = ", ".join(f"{n}={os.environ[n]}" for n in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM") if os.environ.get(n))
+    raise UserError(f"the window cannot open ({failure}; {shown}): check the display, or use --no-window with "
+                    "-o FILE or --stream URL")
 
 
 def run(args: argparse.Namespace) -> int:

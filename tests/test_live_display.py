@@ -1,0 +1,51 @@
+"""`live` where its window cannot open as set up: Qt, inside OpenCV, aborted the whole process
+(exit 134, after the model had loaded, a recording lost) on a stale DISPLAY, a Wayland session
+without XWayland, or a QT_QPA_PLATFORM naming a plugin opencv-python's Qt lacks (it has xcb only).
+The window is probed in a child process first; real Xvfb servers."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from live_support import FAST, cli_env, live_command
+from realtime_adain import doctor
+from test_live_window import display  # noqa: F401  (fixture)
+
+
+@pytest.fixture
+def bunny(data_dir):
+    return data_dir / "videos" / "cutBunny.mp4"
+
+
+@pytest.mark.parametrize("env", [{"DISPLAY": ":97"}, {"WAYLAND_DISPLAY": "wayland-9"}],
+                         ids=["stale-display", "wayland-without-xwayland"])
+def test_a_display_qt_cannot_reach_is_one_line_before_the_model_loads(env, run_cli, monkeypatch, bunny, data_dir):
+    for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("REALTIME_ADAIN_VGG", "/nonexistent/vgg.pth")  # the window is checked before any weights
+    code, _, err = run_cli("live", "--source", bunny, "-s", data_dir / "style" / "mondrian.jpg", *FAST)
+    assert code == 2 and err.count("\n") == 1, err
+    assert err.startswith("error: the window cannot open (OpenCV's Qt cannot reach a display") and "--no-window" in err
+
+
+def test_a_wayland_platform_falls_back_to_x11(display, published_weights, bunny, data_dir, tmp_path):  # noqa: F811
+    """A GNOME/KDE Wayland session exporting QT_QPA_PLATFORM=wayland, with XWayland (DISPLAY) running."""
+    env = cli_env(published_weights, tmp_path / "home") | {"DISPLAY": display, "QT_QPA_PLATFORM": "wayland"}
+    cmd = live_command("--source", bunny, "-s", data_dir / "style" / "mondrian.jpg", "--max-frames", "3", *FAST)
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "note: QT_QPA_PLATFORM=wayland is not a platform OpenCV's Qt has; the window opens through xcb" in done.stderr
+
+
+def test_doctor_says_the_window_opens_only_through_x11(display, monkeypatch):  # noqa: F811
+    monkeypatch.setenv("DISPLAY", display)
+    monkeypatch.setenv("QT_QPA_PLATFORM", "wayland")
+    finding, = doctor.display()
+    assert finding.level == "note" and finding.value.startswith("opens with QT_QPA_PLATFORM=xcb, not as set")
+    monkeypatch.delenv("QT_QPA_PLATFORM")
+    finding, = doctor.display()
+    assert finding.level == "ok" and finding.value.startswith("opens (DISPLAY=")
