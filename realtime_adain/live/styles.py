@@ -3,11 +3,17 @@
 A style's statistics depend only on the image's bytes, the encoder weights and the size it is
 encoded at, so the cache file is named by SHA-256 of the bytes + `stylizer.encoder_id` + that
 size: a second start reads 2 x 512 floats per style instead of running VGG, and an edited image
-gets a new name (recomputed). Files are safetensors; one that does not read back is recomputed.
+gets a new name (recomputed). Files are safetensors; one that does not read back exactly as
+written (float32 statistics, a uint8 thumbnail, nothing else) is recomputed, never trusted.
+
+A style image that cannot be used (empty, damaged, too large, a video under an image's name) is
+left out with a note, at start-up and on a rescan (said once per file and content); only a
+library with no usable style at all is the user's error.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 import time
 from dataclasses import dataclass
@@ -22,7 +28,7 @@ from tqdm import tqdm
 
 from realtime_adain.adain import StyleStats, check_stats
 from realtime_adain.paths import expand_images
-from realtime_adain.errors import UserError
+from realtime_adain.errors import UserError, out_of_memory_as_user_error
 from realtime_adain.atomic import atomic_write_bytes
 from realtime_adain.imageio import first_frame_only_note, fit_short_side, read_image
 from realtime_adain.video.notes import note
@@ -31,6 +37,11 @@ from realtime_adain.userdirs import user_dir
 from realtime_adain.weights import file_sha256
 
 THUMBNAIL_SIDE = 64
+CHANNELS = 512  # relu4_1's, the statistics' length
+# A cold start encodes every style (tens of ms each at --style-size 64, seconds at 512 on a CPU):
+# 3000 images took 84 s. More than this are cut, with a note, so start-up stays bounded.
+MAX_STYLES = 1000
+MAX_CACHE_BYTES = 1 << 20  # a cache file is about 17 KB: a larger one is not ours and is not read
 
 
 def default_cache_dir() -> Path:
@@ -47,7 +58,45 @@ class Style:
 
     @property
     def name(self) -> str:
-        return self.path.stem
+        return printable_name(self.path.stem)
+
+
+def release_freed_memory() -> None:
+    """Give the C heap's freed pages back after encoding a style (glibc only; elsewhere nothing).
+
+    Each encoding frees megabytes of feature maps, and the few bytes kept of it (statistics, a
+    thumbnail) land among them: the heap could not shrink, and 3000 tiny styles held 11 GB at
+    start-up. malloc_trim returns those pages (about 1 ms a style)."""
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
+
+
+def _glibc() -> ctypes.CDLL | None:
+    try:
+        libc = ctypes.CDLL(None)
+        return libc if hasattr(libc, "malloc_trim") else None
+    except (OSError, TypeError):  # (Windows: no C library to open by None)
+        return None
+
+
+_LIBC = _glibc()
+
+
+def printable_name(name: str) -> str:
+    """A file name's undecodable bytes as \\xNN: a name that is not UTF-8 could not be written to
+    the cache's metadata (a UnicodeEncodeError ended `live` at start-up) nor to a UTF-8 log."""
+    try:
+        return os.fsencode(name).decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a surrogate no file system gives (only \\udc80-\\udcff escape bytes)
+        return name.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def printable_log(log: Callable[..., None]) -> Callable[..., None]:
+    """`log` given the text fields as `printable_name` writes them: a reason naming a file that
+    is not UTF-8, written to the session's --log file, raised in the inference thread and ended
+    the session."""
+    return lambda event, **fields: log(event, **{key: printable_name(value) if isinstance(value, str) else value
+                                                 for key, value in fields.items()})
 
 
 def thumbnail(image: np.ndarray, side: int = THUMBNAIL_SIDE) -> np.ndarray:
@@ -86,25 +135,61 @@ class StyleLibrary:
         self.stylizer = stylizer
         self.style_size = style_size or 0
         self.cache_dir = Path(cache_dir)
-        self.log = log
+        self.log = printable_log(log)
         self.styles: list[Style] = []
         self.computed = 0  # encoder runs, for the session log and the tests
         self.reused = 0
         self._cache_failed = False  # said once: every style would fail the same way
+        self._rejected: set[tuple[Path, str]] = set()  # (path, digest) of images said to be unusable
 
     def load(self) -> "StyleLibrary":
-        """The first scan: a missing path or an unreadable image is the user's error."""
-        paths = list(dict.fromkeys(expand_images(self.sources, "style")))
-        self.styles = [self._style(p) for p in tqdm(paths, desc="style statistics", unit="style", disable=None)]
-        for path in paths:  # an animated style gives its first picture, as in `image` and `video` (said once)
-            if text := first_frame_only_note(path):
+        """The first scan: a missing path is the user's error, an unusable image is left out with
+        a note, and a library with no usable image at all is the user's error."""
+        paths = self._bounded(expand_images(self.sources, "style"))
+        reasons: list[str] = []
+        self._rejected.clear()  # each is said again: this is a new start
+
+        def skip(reason: str) -> None:
+            reasons.append(reason)
+            note(f"{reason}; style left out")
+
+        found = (self._usable(p, skip) for p in tqdm(paths, desc="style statistics", unit="style", disable=None))
+        self.styles = [style for style in found if style is not None]
+        if not self.styles:
+            raise UserError(f"no usable style image ({reasons[0]})" if len(reasons) == 1 else
+                            f"none of the {len(reasons)} style images is usable (the first: {reasons[0]})")
+        for style in self.styles:  # an animated style gives its first picture, as in `image` and `video` (said once)
+            if text := first_frame_only_note(style.path):
                 note(text, once=True)
         return self
+
+    @staticmethod
+    def _bounded(paths: Sequence[Path]) -> list[Path]:
+        """The files found, each once, at most MAX_STYLES of them (the rest said in a note)."""
+        paths = list(dict.fromkeys(paths))
+        if len(paths) > MAX_STYLES:
+            note(f"{len(paths)} style images found; the first {MAX_STYLES} are used", once=True)
+        return paths[:MAX_STYLES]
+
+    def _usable(self, path: Path, skip: Callable[[str], None], digest: str | None = None) -> Style | None:
+        """The style of `path`, or None when it cannot be used: `skip` is told why, once per
+        file and content (a rescan does not decode a known bad file again)."""
+        try:
+            digest = digest or file_sha256(path)
+            if (path, digest) in self._rejected:
+                return None
+            return self._style(path, digest)
+        except (UserError, OSError) as exc:  # OSError: replaced or removed since it was listed
+            if digest:
+                self._rejected.add((path, digest))
+            skip(str(exc) if isinstance(exc, UserError) else f"{path}: {exc.strerror or exc}")
+            return None
 
     def rescan(self) -> list[str]:
         """Pick up images added or changed since the last scan; returns the names of new ones.
 
-        A folder that became empty or a file that vanished is reported and skipped, not fatal.
+        A folder that became empty or a file that vanished is reported and skipped, not fatal; when
+        nothing usable is left, the styles there were are kept (and the log says so).
         """
         known = {(s.path, s.digest): s for s in self.styles}
         found: list[Path] = []
@@ -114,18 +199,23 @@ class StyleLibrary:
             except UserError as exc:
                 self.log("rescan-skip", reason=str(exc))
         styles, added = [], []
-        for path in dict.fromkeys(found):
+        skip: Callable[[str], None] = lambda reason: self.log("rescan-skip", reason=reason)
+        for path in self._bounded(found):
             try:
                 digest = file_sha256(path)
-                style = known.get((path, digest)) or self._style(path, digest)
             except (UserError, OSError) as exc:
-                self.log("rescan-skip", reason=str(exc))
+                skip(str(exc))
+                continue
+            style = known.get((path, digest)) or self._usable(path, skip, digest)
+            if style is None:
                 continue
             if (path, digest) not in known:
                 added.append(style.name)
             styles.append(style)
         if styles:
             self.styles = styles
+        else:
+            self.log("rescan-kept", styles=len(self.styles), reason="no usable style image found")
         return added
 
     @property
@@ -157,9 +247,13 @@ class StyleLibrary:
         cached = self._cached(digest)
         if cached is None:  # only now is the image decoded: a warm start reads just the cache
             image = read_image(path)
-            stats, thumb = self.stylizer.style_stats(image, self.style_size), thumbnail(image)
+            with out_of_memory_as_user_error(str(path), "lower --style-size"):
+                stats = self.stylizer.style_stats(image, self.style_size)
+            thumb = thumbnail(image)
+            del image
+            release_freed_memory()
             self.computed += 1
-            self._store(digest, stats, thumb, path.name)
+            self._store(digest, stats, thumb, printable_name(path.name))
         else:
             stats, thumb = cached
             self.reused += 1
@@ -167,29 +261,36 @@ class StyleLibrary:
 
     def _cached(self, digest: str) -> tuple[StyleStats, np.ndarray] | None:
         path = self.cache_path(digest)
-        if not path.is_file():
+        if not path.is_file():  # (a link to a device or fifo is never opened)
             return None
         try:
+            if path.stat().st_size > MAX_CACHE_BYTES:
+                raise ValueError("too large")
             tensors = load_file(path)
-            mean, std, thumb = tensors["mean"], tensors["std"], tensors["thumbnail"]
-            if mean.ndim != 1 or std.ndim != 1:
+            if set(tensors) != {"mean", "std", "thumbnail"}:
                 raise ValueError("unexpected tensors")
-            check_stats(StyleStats(mean, std), "cached style")  # 512 finite means, stds >= 0
+            mean, std, thumb = tensors["mean"], tensors["std"], tensors["thumbnail"]
+            if any(t.dtype != torch.float32 or tuple(t.shape) != (CHANNELS,) for t in (mean, std)):
+                raise ValueError("unexpected statistics")  # written as float32: another type is not ours
+            check_stats(StyleStats(mean, std), "cached style")  # finite means, stds >= 0
             if thumb.dtype != torch.uint8 or tuple(thumb.shape) != (THUMBNAIL_SIDE, THUMBNAIL_SIDE, 3):
                 raise ValueError("unexpected thumbnail")
         except Exception as exc:  # any unreadable cache file is rebuilt, never trusted
             self.log("style-cache-rebuild", file=path.name, reason=type(exc).__name__)
             return None
-        return StyleStats(mean.float(), std.float()), thumb.numpy()
+        return StyleStats(mean, std), thumb.numpy()
 
     def _store(self, digest: str, stats: StyleStats, thumb: np.ndarray, source_name: str) -> None:
         tensors = {"mean": stats.mean.contiguous(), "std": stats.std.contiguous(), "thumbnail": torch.from_numpy(thumb)}
         data = save(tensors,
                     metadata={"source": source_name, "encoder": self.stylizer.encoder_id,
                               "style_size": str(self.style_size)})
+        path = self.cache_path(digest)
         try:
-            atomic_write_bytes(self.cache_path(digest), data)
-        except UserError as exc:  # an unwritable cache costs speed on the next start, nothing else
+            if path.is_symlink():  # our entry's name linked elsewhere (to /dev/zero): the link goes, not its target
+                path.unlink()
+            atomic_write_bytes(path, data)
+        except (UserError, OSError) as exc:  # an unwritable cache costs speed on the next start, nothing else
             if not self._cache_failed:
                 self.log("style-cache-unwritable", reason=str(exc))
             self._cache_failed = True
@@ -209,7 +310,7 @@ class ActiveStyle:
 
     def __init__(self, library: StyleLibrary, log: Callable[..., None] = lambda *args, **kwargs: None) -> None:
         self.library = library
-        self.log = log
+        self.log = printable_log(log)
         self._state = None
         self._key: tuple | None = None
         self._stats: StyleStats | None = None
