@@ -6,12 +6,13 @@ The window is probed in a child process first; real Xvfb servers."""
 from __future__ import annotations
 
 import subprocess
+import time
 
 import pytest
 
-from live_support import FAST, cli_env, live_command
+from live_support import FAST, cli_env, live_command, read_video, start
 from realtime_adain import doctor
-from test_live_window import display  # noqa: F401  (fixture)
+from test_live_window import display, wait_for  # noqa: F401  (fixture)
 
 
 @pytest.fixture
@@ -49,3 +50,33 @@ def test_doctor_says_the_window_opens_only_through_x11(display, monkeypatch):  #
     monkeypatch.delenv("QT_QPA_PLATFORM")
     finding, = doctor.display()
     assert finding.level == "ok" and finding.value.startswith("opens (DISPLAY=")
+
+
+def test_the_display_going_away_keeps_the_recording(published_weights, bunny, data_dir, tmp_path):
+    """The X server dying (an `ssh -X` session dropping) mid-session: Qt ended the process with
+    exit(1) from inside cv2.waitKey, and the recording was lost (a 48-byte hidden temporary file).
+    Now the session's shutdown runs first: the recording is finished and playable."""
+    server = subprocess.Popen(["Xvfb", "-displayfd", "1", "-screen", "0", "1280x720x24", "-nolisten", "tcp"],
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    number = server.stdout.readline().strip()
+    log, stderr, recording = tmp_path / "live.log", tmp_path / "stderr.txt", tmp_path / "rec.mp4"
+    env = cli_env(published_weights, tmp_path / "home") | {"DISPLAY": f":{number}"}
+    cmd = live_command("--source", bunny, "--loop", "-s", data_dir / "style" / "mondrian.jpg", "-o", recording,
+                       "--log", log, *FAST)
+    process = start(cmd, env, tmp_path, stderr)
+    try:
+        wait_for(lambda: log.exists() and "live: window " in log.read_text(), "the window", process, stderr)
+        time.sleep(3.0)  # past the first refresh of the exit handlers (display_loss.REFRESH_S)
+        server.terminate()
+        server.wait(timeout=10)
+        code = process.wait(timeout=60)
+    finally:
+        for running in (process, server):
+            if running.poll() is None:
+                running.kill()
+    err = stderr.read_text()
+    assert code == 1 and "Traceback" not in err, err
+    assert "error: the window's display went away (its X11 connection broke)" in err
+    frames, _, _ = read_video(recording)
+    assert frames > 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["home", "live.log", "rec.mp4", "stderr.txt"]

@@ -11,6 +11,7 @@ print the session summary. The settings come checked (`LiveSettings.check`, done
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 import time
 from contextlib import contextmanager
@@ -64,6 +65,7 @@ class LiveSession:
         self.device_label = self.engine_label = ""
         self.exit_code = 0
         self.signal_name: str | None = None
+        self.display_lost = False
 
     # ---- setup -------------------------------------------------------------------------------
 
@@ -231,7 +233,7 @@ class LiveSession:
             self.stats.shown(result.frame.captured)
 
     def _window_loop(self, first: Frame) -> None:
-        window = Window(first.image.shape, self.controller.state.fullscreen)
+        window = Window(first.image.shape, self.controller.state.fullscreen, on_display_lost=self._display_lost)
         self.effects.window = window
         WindowLoop(window, self._feed(), self.controller, done=self._done, deliver=self._deliver,
                    shown=self.stats.shown, perform=self.effects.perform, hud_info=self._hud_info, log=self.log).run()
@@ -252,6 +254,18 @@ class LiveSession:
 
     # ---- shutdown ----------------------------------------------------------------------------
 
+    def _display_lost(self) -> int:
+        """The window's display went away (Qt is ending the process from the main thread): the
+        usual shutdown, run from the watcher thread, so the recording and outputs are finished."""
+        self.display_lost = True
+        self.stop_event.set()
+        self.log("error", reason="the window's display went away (its X11 connection broke)")
+        self._shutdown()
+        self.log.close()
+        print("error: the window's display went away (its X11 connection broke); the session ended, "
+              "its recording and outputs finished", file=sys.stderr)
+        return 1
+
     def _shutdown(self) -> None:
         """Every wait is bounded: a stalled camera, model or network peer cannot hang the exit."""
         if self.signal_name:
@@ -264,7 +278,7 @@ class LiveSession:
             if inference.is_alive():
                 self.log("error", reason=f"inference did not finish its frame within {INFERENCE_JOIN_TIMEOUT:.0f} s")
                 self.exit_code = 1
-            elif inference.error:
+            elif inference.error and not self.display_lost:  # (else torn down under it by the exit Qt began)
                 self.log("error", reason=inference.error)
                 self.exit_code = 1
         if self.effects is not None:

@@ -10,6 +10,7 @@ import numpy as np
 
 from realtime_adain.live import hud
 from realtime_adain.live.controller import Controller, Effect, LiveState
+from realtime_adain.live.display_loss import DisplayLossWatch
 from realtime_adain.live.inference import Result
 
 WINDOW = "realtime-adain live"
@@ -47,9 +48,15 @@ def display_size(shape: tuple[int, ...]) -> tuple[int, int]:
 class Window:
     """The window, sized for the first frame; `view` and `fullscreen` keys reshape it."""
 
-    def __init__(self, first_shape: tuple[int, ...], fullscreen: bool) -> None:
+    def __init__(self, first_shape: tuple[int, ...], fullscreen: bool,
+                 on_display_lost: Callable[[], int] | None = None) -> None:
+        """`on_display_lost`: the session's shutdown (returning the exit status), run if the
+        display goes away while the window is open (`DisplayLossWatch`)."""
         self.display = display_size(first_shape)
         cv2.namedWindow(WINDOW, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL)
+        self.display_watch = DisplayLossWatch(on_display_lost) if on_display_lost is not None else None
+        if self.display_watch is not None:
+            self.display_watch.arm()
         cv2.resizeWindow(WINDOW, *self.display)
         if fullscreen:
             self.set_fullscreen(True)
@@ -58,9 +65,10 @@ class Window:
     def show(image: np.ndarray) -> None:
         cv2.imshow(WINDOW, image)
 
-    @staticmethod
-    def key() -> int:
+    def key(self) -> int:
         """Paint, then the key pressed meanwhile (-1: none); waits 1 ms."""
+        if self.display_watch is not None:
+            self.display_watch.refresh()
         return cv2.waitKeyEx(1)
 
     @property
@@ -89,10 +97,11 @@ class Window:
         except cv2.error:  # closed meanwhile, as above
             pass
 
-    @staticmethod
-    def close() -> None:
+    def close(self) -> None:
         cv2.destroyAllWindows()
         cv2.waitKey(1)
+        if self.display_watch is not None:  # after the last Qt call: it too may meet a lost display
+            self.display_watch.disarm()
 
 
 @dataclass
