@@ -8,6 +8,7 @@ keeps the output interleaved like the input.
 
 from __future__ import annotations
 
+import errno
 import heapq
 import math
 import os
@@ -229,6 +230,21 @@ def error_reason(exc: BaseException) -> str:
     return text.strip().splitlines()[0][:160] if text.strip() else type(exc).__name__
 
 
+def threads_refused(exc: BaseException) -> bool:
+    """Whether FFmpeg failed with EAGAIN: a decoder or scaler could not start its threads
+    (pthread_create), not damage. Under `ulimit -u`, or a memory limit the threads' stacks do not
+    fit in, every packet failed to open the decoder: "241 damaged video packets skipped", then "the
+    video has no frames"; or the scaler failed as "corrupt video data after 8 frames"."""
+    return isinstance(exc, av.error.FFmpegError) and exc.errno == errno.EAGAIN
+
+
+def threads_refused_error(path: Path, exc: BaseException, doing: str = "decoding") -> UserError:
+    """The one line for `threads_refused` while `doing` (decoding, converting pictures): the limit to raise."""
+    return UserError(f"{path}: FFmpeg cannot start its threads for {doing} ({error_reason(exc)}): the limit on "
+                     "processes and threads is reached (raise `ulimit -u`), or memory for their stacks is short "
+                     "(raise `ulimit -v`, or lower `ulimit -s`)")
+
+
 def mp4_without_index(path: Path) -> bool:
     """Whether `path` is an ISO media file (MP4, MOV: a first box `ftyp`, or `mdat`/`wide`/`free`
     as QuickTime writes them) whose top-level boxes hold no `moov`, the index that says where
@@ -407,6 +423,8 @@ class VideoReader:
             if shown:
                 yield from shown.after([], None, 0)
         except av.error.FFmpegError as exc:  # the frames still held for reordering did decode
+            if threads_refused(exc):
+                raise threads_refused_error(self.path, exc) from None
             good = index + len(timeline.frames)
             raise UserError(f"{self.path}: corrupt video data after {good} frames ({error_reason(exc)})") from None
         if self.damaged:
@@ -462,7 +480,9 @@ class VideoReader:
                 frames = packet.decode()
             except MemoryError:
                 raise
-            except av.error.FFmpegError:  # InvalidData mostly; DV's partial last frame: EPERM
+            except av.error.FFmpegError as exc:  # InvalidData mostly; DV's partial last frame: EPERM
+                if threads_refused(exc):
+                    raise threads_refused_error(self.path, exc) from None
                 self.damaged += 1
                 tail.damaged += 1
                 continue

@@ -34,7 +34,7 @@ from realtime_adain.video.formats import (ATTACHING_FORMATS, GIF_LONGEST_DELAY, 
                                           encodable_rate, encoder_time_base, fills_gaps, holds_copy, is_adts_aac,
                                           muxer_accepts, muxer_time_base, reencoded_audio, sound_from_zero)
 from realtime_adain.video.notes import note
-from realtime_adain.video.reader import Colour
+from realtime_adain.video.reader import Colour, threads_refused, threads_refused_error
 
 # FFmpeg's AVColorSpace and AVColorRange values (frame.colorspace, frame.color_range).
 RGB_MATRIX, BT709_MATRIX, BT601_MATRIX, LIMITED_RANGE, FULL_RANGE = 0, 1, 5, 1, 2
@@ -76,6 +76,12 @@ def _native_places() -> dict[str, int]:
     return places
 
 
+# Layouts for channels of an unspecified order where FFmpeg's default for the count is a poor
+# guess: for 3 it is 2.1, making the third channel (a centre: L R C) a subwoofer, which a downmix
+# drops (3-channel PCM in .mkv into .webm: silence) and AAC cuts to its lowest tones.
+UNNAMED_LAYOUTS = {3: "3.0"}
+
+
 def decoder_layout(stream: av.stream.Stream) -> tuple[av.AudioLayout, list[int] | None]:
     """Give an input audio stream's decoder, before it opens, its channel layout in FFmpeg's native
     order; returns that layout and, for a PCM stream whose samples come in another order, where
@@ -103,7 +109,7 @@ def decoder_layout(stream: av.stream.Stream) -> tuple[av.AudioLayout, list[int] 
         if native != names and context.codec.name.startswith("pcm_"):  # other decoders order their own output
             order = [names.index(name) for name in native]
     else:  # channels FFmpeg does not name (an unspecified order): FFmpeg's default for the count
-        layout = av.AudioLayout(f"{count}c")
+        layout = av.AudioLayout(UNNAMED_LAYOUTS.get(count, f"{count}c"))
     context.layout = layout
     del held  # frees a custom layout's map (a native or unspecified one has none)
     return layout, order
@@ -126,6 +132,50 @@ def reorder_channels(frame: av.AudioFrame, order: list[int], layout: av.AudioLay
         AudioPlane(out, 0).update(data.reshape(frame.samples, channels, width)[:, order].tobytes())
     out.sample_rate, out.pts, out.time_base = frame.sample_rate, frame.pts, frame.time_base
     return out
+
+
+def _sound_format(frame: av.AudioFrame) -> tuple[str, str, int]:
+    return frame.format.name, frame.layout.name, frame.sample_rate
+
+
+class SoundConverter:
+    """Decoded frames of one input audio stream in its encoder's sample format, layout and rate.
+
+    Broadcast captures and joined files change these mid-stream (48 kHz to 44.1 kHz, 2.0 to 5.1 for
+    an ad break, 16 to 24 bits). The encoder's own resampler (PyAV's) is set up by the first frame:
+    a later frame of another kind raised "Frame does not match AudioResampler setup" (a traceback),
+    or, where it passes frames through (PCM, FLAC), was written as if of the first kind (half speed,
+    noise). Here a resampler is made for each run of frames alike, the one before emptied first;
+    the encoder keeps the first kind, as `ffmpeg` keeps its output's (noted once)."""
+
+    def __init__(self, context: av.audio.codeccontext.AudioCodecContext, index: int) -> None:
+        self.target = (context.format.name, context.layout.name, context.sample_rate)
+        self.index = index
+        self.source: tuple[str, str, int] | None = None  # the kind of frames the resampler takes
+        self.resampler: av.AudioResampler | None = None
+        self.noted = False
+
+    def convert(self, frame: av.AudioFrame | None) -> list[av.AudioFrame]:
+        """`frame` in the encoder's kind (None: what the resampler still holds, at the end)."""
+        if frame is None:
+            return self.resampler.resample(None) if self.resampler else []
+        kind, done = _sound_format(frame), []
+        if self.resampler is not None and kind != self.source:
+            done = self.resampler.resample(None)
+            self._note_change(kind)
+            self.resampler = None
+        if self.resampler is None:
+            fmt, layout, rate = self.target
+            self.resampler, self.source = av.AudioResampler(format=fmt, layout=layout, rate=rate), kind
+        return done + self.resampler.resample(frame)
+
+    def _note_change(self, kind: tuple[str, str, int]) -> None:
+        if not self.noted:
+            was, target = self.source, self.target
+            note(f"stream #{self.index}: the sound changes mid-stream ({was[2]} Hz {was[1]} {was[0]} to "
+                 f"{kind[2]} Hz {kind[1]} {kind[0]}); all of it is encoded as {target[2]} Hz {target[1]}, "
+                 "as FFmpeg converts it")
+        self.noted = True
 
 
 class PaletteFrames:
@@ -195,6 +245,7 @@ class VideoWriter:
         # Input audio stream index -> its decoder's native layout and channel order (`decoder_layout`:
         # set once, before the decoder opens; the header may be tried twice).
         self._decoded_layouts: dict[int, tuple[av.AudioLayout, list[int] | None]] = {}
+        self._converters: dict[int, SoundConverter] = {}  # input stream index -> its re-encoded sound's converter
         # The muxer's list of codecs it holds is not the last word: MOV lists Opus and FLAC, yet
         # refuses them when the header is written (MP4 only), MP4 TrueHD as experimental. Then the
         # audio is re-encoded, as `ffmpeg -i in out.mov` does.
@@ -215,6 +266,7 @@ class VideoWriter:
         self._last_duration = 0  # the last frame's duration (encoder time base)
         self._last_dts: dict[int, int] = {}  # input stream index -> last copied packet's dts
         self._pcm_end: dict[int, Fraction] = {}  # input stream index -> where its latest PCM packet ends (s)
+        self._coded_end: dict[int, Fraction] = {}  # input stream index -> where its copied compressed sound ends (s)
         self._sound_end: dict[int, Fraction] = {}  # input stream index -> where its re-encoded sound ends (s)
         # Input stream index -> its latest re-encoded packet's (pts, end, time base).
         self._encoded_end: dict[int, tuple[int, int, Fraction]] = {}
@@ -392,12 +444,7 @@ class VideoWriter:
 
     def write_frame(self, image: np.ndarray, pts: int | None, duration: int) -> None:
         """Encode one (H, W, 3) uint8 RGB frame at `pts` (input time base)."""
-        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
-        if self.colour:
-            frame = self._reformatter.reformat(frame, format=self.video.pix_fmt, dst_colorspace=self.colour.colorspace,
-                                               dst_color_range=self.colour.color_range)
-        elif self.palette is None and self.video.pix_fmt != "rgb24":
-            frame = self._reformatter.reformat(frame, format=self.video.pix_fmt)
+        frame = self._in_pix_fmt(av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24"))
         encoder_tb = self.video.codec_context.time_base
         if encoder_tb != self.input_time_base:  # an encoder that takes only some time bases (MPEG-2)
             pts = _rescale(pts, self.input_time_base, encoder_tb) if pts is not None else None
@@ -425,6 +472,22 @@ class VideoWriter:
         self._durations[pts] = duration
         self._encode_video(frame)
         self.frames_written += 1
+
+    def _in_pix_fmt(self, frame: av.VideoFrame) -> av.VideoFrame:
+        """An RGB `frame` in the encoder's pixel format and colours. FFmpeg's scaler runs threads:
+        where none can start (EAGAIN) that is said, not taken for a failure to write."""
+        try:
+            if self.colour:
+                return self._reformatter.reformat(frame, format=self.video.pix_fmt,
+                                                  dst_colorspace=self.colour.colorspace,
+                                                  dst_color_range=self.colour.color_range)
+            if self.palette is None and self.video.pix_fmt != "rgb24":
+                return self._reformatter.reformat(frame, format=self.video.pix_fmt)
+        except av.error.FFmpegError as exc:
+            if threads_refused(exc):
+                raise threads_refused_error(self.path, exc, "converting pictures") from None
+            raise
+        return frame
 
     def _muxer_tick(self, encoder_tb: Fraction) -> int:
         """One tick of the container's time base, in ticks of `encoder_tb`: a frame moved one
@@ -538,6 +601,7 @@ class VideoWriter:
         source = self.transcoded.get(index)
         if source is None:
             self._fill_gap(packet, out, index)
+            self._fill_coded_gap(packet, out, index)
             self._keep_increasing(packet, out, index)
             packet.stream = out
             self._mux(packet)
@@ -589,7 +653,14 @@ class VideoWriter:
     def _encode_audio(self, index: int, frames: Sequence[av.AudioFrame] | None) -> None:
         """Re-encode decoded `frames` of input stream `index` (None: flush the encoder) and mux them."""
         out = self.streams[index]
-        for frame in (frames if frames is not None else [None]):
+        converter = self._converters.get(index)
+        if converter is None:
+            converter = self._converters[index] = SoundConverter(out.codec_context, index)
+        if frames is None:
+            ready: list[av.AudioFrame | None] = [*converter.convert(None), None]
+        else:
+            ready = [converted for frame in frames for converted in converter.convert(frame)]
+        for frame in ready:
             for encoded in [packet for silence in self._silence_before(index, frame) for packet in out.encode(silence)]:
                 self._keep_increasing(encoded, out, index)
                 self._mux(encoded)
@@ -626,6 +697,60 @@ class VideoWriter:
         silence.stream = out
         self._keep_increasing(silence, out, index)
         self._mux(silence)
+
+    def _fill_coded_gap(self, packet: av.Packet, out: av.stream.Stream, index: int) -> None:
+        """Mux silent frames of its own codec before a copied compressed audio `packet` (MP3, AC-3,
+        MP2) that starts later than the previous one of input stream `index` ended (or than zero),
+        where the container plays sound from the file's start (`sound_from_zero`: AVI counts the
+        frames, whatever their timestamps). A broadcast capture's AC-3 with 0.45 s missing played
+        the rest of the file 0.45 s early (as `ffmpeg -c copy` leaves it). Whole frames, encoded
+        by a fresh encoder of the codec at the stream's rate, layout and bit rate."""
+        context = out.codec_context
+        if out.type != "audio" or pcm_sample_bytes(context.name) or not sound_from_zero(self.container.format.name):
+            return
+        pts, time_base, rate, size = packet.pts, packet.time_base, context.sample_rate, context.frame_size
+        if pts is None or not time_base or not rate:
+            return
+        duration = packet.duration * Fraction(time_base) if packet.duration else Fraction(size or 0, rate)
+        start = pts * Fraction(time_base)
+        end = self._coded_end.get(index, Fraction(0))
+        self._coded_end[index] = max(end, start + duration)
+        if start - end < SHORTEST_GAP or not size:
+            return
+        missing = round((start - end) * rate / size)
+        for number, silent in enumerate(self._silent_packets(out, missing)):
+            silent.time_base = Fraction(1, rate)
+            silent.pts = silent.dts = round(end * rate) + number * size
+            silent.duration, silent.stream = size, out
+            self._keep_increasing(silent, out, index)
+            self._mux(silent)
+
+    @staticmethod
+    def _silent_packets(out: av.stream.Stream, count: int) -> list[av.Packet]:
+        """`count` packets of silence in `out`'s codec, rate, layout and bit rate (fewer where its
+        encoder does not open here: the gap then stays)."""
+        context = out.codec_context
+        try:
+            encoder = av.CodecContext.create(context.name, "w")
+            encoder.sample_rate, encoder.layout = context.sample_rate, context.layout
+            encoder.format = encoder.codec.audio_formats[0]
+            encoder.time_base = Fraction(1, context.sample_rate)
+            if context.bit_rate:
+                encoder.bit_rate = context.bit_rate
+            encoder.open()
+            size, packets = encoder.frame_size or context.frame_size, []
+            for number in range(count + 2):  # (+ what the encoder's delay holds back)
+                frame = av.AudioFrame(format=encoder.format.name, layout=context.layout.name, samples=size)
+                for plane in frame.planes:
+                    plane.update(bytes(plane.buffer_size))  # zero: silence (no such encoder takes unsigned samples)
+                frame.sample_rate, frame.pts = context.sample_rate, number * size
+                packets += encoder.encode(frame)
+                if len(packets) >= count:
+                    break
+            packets += encoder.encode(None) if len(packets) < count else []
+        except (av.error.FFmpegError, av.codec.codec.UnknownCodecError, ValueError):
+            return []
+        return packets[:count]
 
     def _silence_before(self, index: int, frame: av.AudioFrame | None) -> list[av.AudioFrame]:
         """Silence to encode before decoded `frame` of input stream `index` where the container plays
