@@ -6,9 +6,11 @@ checked with PyAV (samples, channels, pitch) and played through `ffmpeg -f null`
 from __future__ import annotations
 
 import os
+import re
 import resource
 import subprocess
 import sys
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -173,3 +175,54 @@ def test_missing_sound_copied_into_avi_stays_in_its_place(name, run_cli, weights
     assert peaks[6:9].max() < 0.01 * peaks.max(), peaks  # the gap: silence
     assert peaks[12:19].min() > 0.5 * peaks.max(), peaks  # the sound after it, in place
     assert plays(out) == ""
+
+
+def with_a_jump(path: Path, codec: str, jump_s: float) -> Path:
+    """2 s of pictures and sound whose second half-second of packets is stamped `jump_s` later (a
+    damaged timestamp), in .mkv."""
+    out = av.open(str(path), "w")
+    video = out.add_stream("mpeg4", rate=12)
+    video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+    audio = out.add_stream(codec, rate=48000, layout="stereo")
+    for index in range(24):
+        frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), index * 10, np.uint8), format="rgb24")
+        frame.pts = index
+        for packet in video.encode(frame):
+            out.mux(packet)
+    starts = [*range(0, 24000, 1024), *(round(jump_s * 48000) + s for s in range(0, 24000, 1024))]
+    for start in starts:
+        tone = (np.sin(2 * np.pi * TONE * (np.arange(1024) + start) / 48000) * 8000).astype(np.int16)
+        frame = av.AudioFrame.from_ndarray(np.repeat(tone[None], 2, axis=0).T.reshape(1, -1), format="s16",
+                                           layout="stereo")
+        frame.sample_rate, frame.pts, frame.time_base = 48000, start, Fraction(1, 48000)
+        for packet in audio.encode(frame):
+            out.mux(packet)
+    for stream in (video, audio):
+        for packet in stream.encode(None):
+            out.mux(packet)
+    out.close()
+    return path
+
+
+def test_a_gap_of_hours_in_the_sound_is_not_filled(run_cli, weights_env, style, tmp_path):
+    """A damaged timestamp three hours on: the .avi of a 400 KB file became 2 GB of silence, held in
+    memory at once (2.8 GB); copied AC-3 took 1.3 GB. Gaps longer than LONGEST_FILLED_GAP are left
+    (a note); where AVI then cannot be finished, the error says so and names .mkv."""
+    pcm = with_a_jump(tmp_path / "pcm.mkv", "pcm_s16le", 3 * 3600)
+    code, _, err = run_cli("video", pcm, "-s", style, "--size", "32", "--style-size", "64", "--stabilize", "off",
+                           "-o", tmp_path / "pcm.avi")
+    assert code == 0, err
+    assert re.search(r"note: stream #1: a gap of 1079\d s in its sound is left as it is", err), err
+    assert (tmp_path / "pcm.avi").stat().st_size < 2_000_000
+    ac3 = with_a_jump(tmp_path / "ac3.mkv", "ac3", 3 * 3600)
+    code, _, err = run_cli("video", ac3, "-s", style, "--size", "32", "--style-size", "64", "--stabilize", "off",
+                           "-o", tmp_path / "ac3.avi")
+    assert code == 2 and re.search(r"its sound jumps by 1079\d s, damaged: .mkv takes such a jump$", err.strip()), err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ac3.mkv", "pcm.avi", "pcm.mkv"]
+
+
+def test_a_gap_of_seconds_is_still_filled_a_second_at_a_time(run_cli, weights_env, style, tmp_path):
+    source = with_a_jump(tmp_path / "pcm.mkv", "pcm_s16le", 30)
+    stylize(run_cli, source, style, tmp_path / "out.avi")
+    rate, samples = sound(tmp_path / "out.avi")
+    assert samples.shape[1] / rate == pytest.approx(30.5, abs=0.05)

@@ -322,6 +322,10 @@ SAMPLE_COUNTING_FORMATS = frozenset({"mov", "avi"})
 # A shorter gap is left, as FFmpeg's `aresample=async` leaves it (its min_hard_comp): timestamps
 # jitter by a packet or so (MPEG-PS stamps some DVD PCM packets 10 ms late; Matroska rounds to 1 ms).
 SHORTEST_GAP = Fraction(1, 10)
+# ... and the longest: a damaged timestamp three hours on made a 388 KB file's .avi 2 GB of silence
+# (held in memory at once); a dropout is seconds, a late start tens of seconds.
+LONGEST_FILLED_GAP = Fraction(60)
+SILENCE_CHUNK_S = 1  # silence is written a second at a time
 
 
 @functools.lru_cache(maxsize=None)

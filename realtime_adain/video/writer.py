@@ -19,7 +19,7 @@ from collections import Counter
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import av
 from av.audio.plane import AudioPlane
@@ -28,7 +28,8 @@ import numpy as np
 
 from realtime_adain.errors import UserError
 from realtime_adain.video.formats import (ATTACHING_FORMATS, GIF_LONGEST_DELAY, GIF_MOST_REPEATS, GIF_SHORTEST_SHOWN,
-                                          MUXER_OPTIONS, PALETTE_ENCODERS, PALETTE_FILTERS, SHORTEST_GAP,
+                                          LONGEST_FILLED_GAP, MUXER_OPTIONS, PALETTE_ENCODERS, PALETTE_FILTERS,
+                                          SHORTEST_GAP, SILENCE_CHUNK_S,
                                           EncodeSettings, audio_opens, check_picture_size, choose_pix_fmt,
                                           container_format, copied_into_encoder_stream, encodable_layout, pcm_sample_bytes,
                                           encodable_rate, encoder_time_base, fills_gaps, holds_copy, is_adts_aac,
@@ -266,6 +267,7 @@ class VideoWriter:
         self._last_duration = 0  # the last frame's duration (encoder time base)
         self._last_dts: dict[int, int] = {}  # input stream index -> last copied packet's dts
         self._pcm_end: dict[int, Fraction] = {}  # input stream index -> where its latest PCM packet ends (s)
+        self._longest_gap: Fraction | None = None  # the longest gap in the sound left unfilled (`_fills`)
         self._coded_end: dict[int, Fraction] = {}  # input stream index -> where its copied compressed sound ends (s)
         self._sound_end: dict[int, Fraction] = {}  # input stream index -> where its re-encoded sound ends (s)
         # Input stream index -> its latest re-encoded packet's (pts, end, time base).
@@ -686,17 +688,30 @@ class VideoWriter:
         start = Fraction(0) if sound_from_zero(self.container.format.name) else None
         end, self._pcm_end[index] = self._pcm_end.get(index, start), (pts + duration) * Fraction(time_base)
         gap = pts * Fraction(time_base) - end if end is not None else 0
-        if gap < SHORTEST_GAP:
+        if not self._fills(index, gap):
             return
         channels = max(1, round(packet.size / (width * duration * Fraction(time_base) * rate)))
-        missing = round(gap * rate)
-        silence = av.Packet(bytes([128 if codec == "pcm_u8" else 0]) * (missing * width * channels))
-        silence.time_base = Fraction(1, rate)
-        silence.pts = silence.dts = round(end * rate)
-        silence.duration = missing
-        silence.stream = out
-        self._keep_increasing(silence, out, index)
-        self._mux(silence)
+        first, missing = round(end * rate), round(gap * rate)
+        for offset in range(0, missing, SILENCE_CHUNK_S * rate):
+            samples = min(SILENCE_CHUNK_S * rate, missing - offset)
+            silence = av.Packet(bytes([128 if codec == "pcm_u8" else 0]) * (samples * width * channels))
+            silence.time_base = Fraction(1, rate)
+            silence.pts = silence.dts = first + offset
+            silence.duration = samples
+            silence.stream = out
+            self._keep_increasing(silence, out, index)
+            self._mux(silence)
+
+    def _fills(self, index: int, gap: Fraction) -> bool:
+        """Whether a `gap` (s) in input stream `index`'s sound is filled with silence: from
+        SHORTEST_GAP to LONGEST_FILLED_GAP; a longer one is said (once a stream) and left."""
+        if gap > LONGEST_FILLED_GAP:
+            if self._longest_gap is None:
+                note(f"stream #{index}: a gap of {float(gap):.0f} s in its sound is left as it is, not filled with "
+                     f"silence (longer than {float(LONGEST_FILLED_GAP):.0f} s: damaged timestamps?)")
+            self._longest_gap = max(gap, self._longest_gap or gap)
+            return False
+        return gap >= SHORTEST_GAP
 
     def _fill_coded_gap(self, packet: av.Packet, out: av.stream.Stream, index: int) -> None:
         """Mux silent frames of its own codec before a copied compressed audio `packet` (MP3, AC-3,
@@ -715,7 +730,7 @@ class VideoWriter:
         start = pts * Fraction(time_base)
         end = self._coded_end.get(index, Fraction(0))
         self._coded_end[index] = max(end, start + duration)
-        if start - end < SHORTEST_GAP or not size:
+        if not size or not self._fills(index, start - end):
             return
         missing = round((start - end) * rate / size)
         for number, silent in enumerate(self._silent_packets(out, missing)):
@@ -752,27 +767,30 @@ class VideoWriter:
             return []
         return packets[:count]
 
-    def _silence_before(self, index: int, frame: av.AudioFrame | None) -> list[av.AudioFrame]:
+    def _silence_before(self, index: int, frame: av.AudioFrame | None) -> Iterator[av.AudioFrame]:
         """Silence to encode before decoded `frame` of input stream `index` where the container plays
         sound from the file's start (`sound_from_zero`: AVI) and `frame` starts later than the sound
         before it ended (or than zero): the gap, in `frame`'s format. Zero is silence, 128 in
         unsigned 8 bits. (Not for more than 8 planar channels: PyAV's frames hold 8 planes.)"""
         if frame is None or frame.pts is None or not frame.time_base or not frame.sample_rate \
                 or not sound_from_zero(self.container.format.name):
-            return []
+            return
         start, rate = frame.pts * Fraction(frame.time_base), frame.sample_rate
         expected = self._sound_end.get(index, Fraction(0))
         self._sound_end[index] = max(expected, start + Fraction(frame.samples, rate))
         channels = frame.layout.nb_channels
-        if start - expected < SHORTEST_GAP or (frame.format.is_planar and channels > 8):
-            return []
+        if (frame.format.is_planar and channels > 8) or not self._fills(index, start - expected):
+            return
         missing = round((start - expected) * rate)
         dtype = frame.to_ndarray().dtype
-        shape = (channels, missing) if frame.format.is_planar else (1, missing * channels)
-        silence = av.AudioFrame.from_ndarray(np.full(shape, 128 if dtype == np.uint8 else 0, dtype),
-                                             format=frame.format.name, layout=frame.layout.name)
-        silence.sample_rate, silence.time_base = rate, frame.time_base
-        silence.pts = round(expected / Fraction(frame.time_base))
+        for offset in range(0, missing, SILENCE_CHUNK_S * rate):  # a second at a time
+            samples = min(SILENCE_CHUNK_S * rate, missing - offset)
+            shape = (channels, samples) if frame.format.is_planar else (1, samples * channels)
+            silence = av.AudioFrame.from_ndarray(np.full(shape, 128 if dtype == np.uint8 else 0, dtype),
+                                                 format=frame.format.name, layout=frame.layout.name)
+            silence.sample_rate, silence.time_base = rate, frame.time_base
+            silence.pts = round((expected + Fraction(offset, rate)) / Fraction(frame.time_base))
+            yield silence
         return [silence]
 
     def _continue_timing(self, packet: av.Packet, index: int) -> None:
@@ -846,5 +864,7 @@ class VideoWriter:
         except av.error.FFmpegError as exc:
             if isinstance(exc, (OSError, MemoryError)):  # a full disk: named by the caller
                 raise
+            jump = (f"; its sound jumps by {float(self._longest_gap):.0f} s, damaged: .mkv takes such a jump"
+                    if self._longest_gap else "")
             raise UserError(f"{self.path}: the {self.path.suffix} muxer could not finish the file "
-                            f"({exc.strerror or exc})") from None
+                            f"({exc.strerror or exc}){jump}") from None
