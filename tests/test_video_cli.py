@@ -14,6 +14,7 @@ import torch
 from av.audio.plane import AudioPlane
 
 from realtime_adain.adain import StyleStats
+from realtime_adain.commands import video as video_command
 from realtime_adain.imageio import read_image, write_image
 from realtime_adain.stylizer import Stylizer
 from video_samples import audio_packets, gradient_frames, interrupted_video_run, probe, rgb_frames, write_video
@@ -174,6 +175,18 @@ def test_pixel_budget_refuses_before_and_during_the_run(run_cli, weights_env, st
     assert code == 2 and "320x32 at --size 32 is 320x32, over the budget of 5000 pixels" in err, err
     assert [line for line in err.splitlines() if not line.startswith("note:")] == [err.splitlines()[-1]]
     assert not list(tmp_path.glob("a*.mp4")) and not list(tmp_path.glob("b*.mp4"))
+
+
+def test_styles_are_kept_at_the_size_they_are_encoded_at(tmp_path):
+    """The styles were decoded and kept whole until the run ended: a folder of 200 photos of 24 MP
+    held 14 GB. Each is kept at --style-size (the network sees the same pixels: it scales them
+    there anyway)."""
+    big, small = tmp_path / "big.png", tmp_path / "small.png"
+    write_image(big, np.zeros((1000, 1500, 3), np.uint8))
+    write_image(small, np.zeros((40, 60, 3), np.uint8))
+    kept = video_command.read_styles([big, small, big], 256)
+    assert [image.shape for image in kept.values()] == [(256, 384, 3), (256, 384, 3)]
+    assert video_command.read_styles([big], 0)[big].shape == (1000, 1500, 3)
 
 
 def test_bad_inputs_among_several_are_all_named_before_any_work(run_cli, weights_env, style, tmp_path):

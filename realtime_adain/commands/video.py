@@ -6,10 +6,11 @@ import argparse
 import re
 from pathlib import Path
 
+import numpy as np
 
 from realtime_adain.commands import argtypes, common
 from realtime_adain.commands.jobs import output_paths, plan_jobs
-from realtime_adain.imageio import read_image
+from realtime_adain.imageio import fit_short_side, read_image
 from realtime_adain.paths import check_writable_dir, expand_images, expand_inputs, refuse_overwriting_inputs
 from realtime_adain.settings import STABILIZE_MODES, STABILIZE_STRENGTH, VideoSettings
 from realtime_adain.video.reader import is_video_path
@@ -111,6 +112,16 @@ def video_settings(args: argparse.Namespace) -> VideoSettings:
     return settings
 
 
+def read_styles(styles: list[Path], style_size: int | None) -> dict[Path, np.ndarray]:
+    """Each style image decoded once and kept at the size it is encoded at (`style_size`, its
+    shorter side): a folder of 200 photos of 24 MP was held whole, 14 GB."""
+    images = {}
+    for path in dict.fromkeys(styles):
+        images[path] = fit_short_side(read_image(path), style_size)
+        common.note_first_frame_only(path)
+    return images
+
+
 def run(args: argparse.Namespace) -> int:
     settings = video_settings(args)  # a bad --device is refused before any work
     inputs = expand_inputs(args.input, "input", is_video_path, noun="video files")
@@ -120,9 +131,7 @@ def run(args: argparse.Namespace) -> int:
     encode = EncodeSettings(args.codec, args.crf, args.bitrate, args.pix_fmt)
     for suffix_example in {out.suffix.lower(): out for _, _, out in jobs}.values():
         check_encoder(encode, suffix_example)
-    style_images = {p: read_image(p) for p in dict.fromkeys(styles)}
-    for path in style_images:
-        common.note_first_frame_only(path)
+    style_images = read_styles(styles, settings.style.style_size)
     from realtime_adain.stylizer import Stylizer  # torch: only once the options are sound
     from realtime_adain.video.job import check_inputs, stylize_videos
 
