@@ -12,6 +12,7 @@ import errno
 import hashlib
 import os
 import pickle
+import stat
 import warnings
 import zipfile
 from dataclasses import dataclass
@@ -81,7 +82,12 @@ def file_sha256(path: str | os.PathLike) -> str:
     naming it, not a bare OSError that says which file only sometimes."""
     digest = hashlib.sha256()
     try:
-        with open(path, "rb") as handle:
+        # Not blocking on the open, and only a regular file read: a FIFO swapped in for a listed
+        # file (a style folder rescanned) would block the open, or the read, for good.
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with open(descriptor, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+                raise UserError(f"{path}: not a regular file (a pipe, device or socket)")
             for block in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(block)
     except OSError as exc:

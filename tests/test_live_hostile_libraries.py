@@ -277,3 +277,34 @@ def test_a_running_session_survives_its_style_folder_being_wrecked_and_rescanned
     assert "rescan-failed" not in log and "live: error" not in log, log
     assert "caf\\xe9" in log and "rescan-kept styles=" in log, log
     assert session.stats.frames > 6
+
+
+def test_a_fifo_swapped_in_for_a_style_is_refused_not_waited_on(tmp_path):
+    """A style listed, then replaced by a FIFO before its digest is read: the open blocked the
+    rescan thread for good. Now a file that is not regular is a UserError at once."""
+    from realtime_adain.errors import UserError
+    from realtime_adain.weights import file_sha256
+
+    fifo = tmp_path / "style.png"
+    os.mkfifo(fifo)
+    outcome = []
+
+    def digest() -> None:
+        try:
+            file_sha256(fifo)
+        except UserError as exc:
+            outcome.append(str(exc))
+
+    worker = threading.Thread(target=digest, daemon=True)
+    worker.start()
+    worker.join(5)
+    assert outcome == [f"{fifo}: not a regular file (a pipe, device or socket)"]
+
+
+def test_the_session_log_takes_a_name_that_is_not_utf8(tmp_path):
+    from realtime_adain.live.events import EventLog
+
+    log = EventLog(tmp_path / "live.log")
+    log("error", reason=os.fsdecode(b"styles/bad\xff.png") + ": cannot read it")
+    log.close()
+    assert "styles/bad\\udcff.png" in (tmp_path / "live.log").read_text()

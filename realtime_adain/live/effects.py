@@ -136,7 +136,8 @@ class KeyEffects:
 
     def _rescan(self) -> None:
         """In the background; not waited for at exit (it may be encoding many new styles)."""
-        if self.rescanning:
+        if self.rescanning:  # pressed again meanwhile: said, so the key does not look dead
+            self.log("rescan-busy")
             return
         self.rescanning = True
 

@@ -16,7 +16,8 @@ class EventLog:
         self._lock = threading.Lock()
         self.path = path
         self.error: str | None = None  # why the file stopped being written (the session then exits 1)
-        self._file = open(path, "a", encoding="utf-8") if path else None
+        # (backslashreplace: a reason naming a file whose name is not UTF-8 raised in the thread logging it)
+        self._file = open(path, "a", encoding="utf-8", errors="backslashreplace") if path else None
 
     @staticmethod
     def _value(value: object) -> str:
