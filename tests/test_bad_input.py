@@ -265,3 +265,12 @@ def test_a_file_named_like_an_option_gets_a_hint(run_cli, tmp_path, monkeypatch)
     assert "INPUT; -x.mp4 is a file: write ./-x.mp4, or put -- before it (see `realtime-adain video --help`)" in err
     code, _, err = run_cli("video", "-s", "style.jpg", "-o", "o.mp4", "--bogus")  # no such file: no hint
     assert code == 2 and "is a file" not in err, err
+
+
+def test_an_output_named_with_a_newline_is_one_line_on_stdout(run_cli, weights_env, data_dir, tmp_path):
+    """stdout lists one finished output a line; a name holding a newline made two lines of one."""
+    out = tmp_path / "new\nline.png"
+    code, stdout, err = run_cli("image", data_dir / "content" / "lenna.jpg", "-s", data_dir / "style" / "mondrian.jpg",
+                                "--size", "64", "-o", out)
+    assert code == 0, err
+    assert stdout == str(out).replace("\n", "\\n") + "\n" and out.exists()

@@ -100,7 +100,9 @@ def report_output(args: argparse.Namespace, stylizer, source: Path, styles: Sequ
     """A finished output: its path on stdout, or with --json one object describing it (plus `extra`).
     Stdout that cannot be written (`>/dev/full`) is named: "error: No space left on device" read
     as the output's failure, where the output was written."""
-    line = str(output)
+    from realtime_adain.cli import one_line  # a newline in a file's name must not make two lines of one
+
+    line = one_line(str(output))
     if args.json:
         line = json.dumps({"input": str(source), "styles": [str(s) for s in styles], "output": str(output),
                            "width": size[0], "height": size[1], "frames": frames, "seconds": round(seconds, 3),
