@@ -315,6 +315,29 @@ def fetch(url: str, part: Path, label: str, limit: SizeLimit, attempts: int = AT
 
 
 @contextmanager
+def _only_download_into(directory: Path) -> Iterator[None]:
+    """Hold `directory` for this download (an advisory lock on the folder itself: no lock file is
+    left). A second `weights download` into the same folder at once appended to the same `.part`:
+    the bytes interleaved, and the first to finish renamed the other's half-written file. Where
+    the system has no `flock` (Windows), nothing is held."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    handle = os.open(directory, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise UserError(f"{directory}: another download into this folder is running; wait for it to end, "
+                            "or give another folder with --dir") from None
+        yield
+    finally:
+        os.close(handle)  # (releases the lock)
+
+
+@contextmanager
 def _directory_for(directory: Path) -> Iterator[None]:
     """Create `directory` (and missing parents); on failure remove those it created, if still empty.
 
@@ -353,9 +376,9 @@ def download_file(
         if is_valid(target, kind, check_checksum):
             return target, "already present"
         tqdm.write(f"{target}: present but not valid; downloading it again")
-    if force and part.exists():
-        part.unlink()
-    with _directory_for(directory):
+    with _directory_for(directory), _only_download_into(directory):
+        if force and part.exists():
+            part.unlink()
         try:
             fetch(url, part, spec.filename, limit=size_limit(spec, check_checksum), min_rate=min_rate)
         except OSError as exc:  # writing the .part: a full disk, a read-only folder

@@ -6,6 +6,7 @@ checksum path runs for real; most tests fetch only decoder.pth (14 MB) to stay q
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
@@ -239,3 +240,28 @@ def test_a_folder_in_the_way_is_named(synthetic_release, server, tmp_path, name)
     with pytest.raises(UserError, match=f"^{tmp_path / name}: a folder is where"):
         download.download_file("decoder", f"{server.url}/{DECODER}", tmp_path)
     assert server.requests == []
+
+
+def test_two_downloads_into_one_folder_do_not_share_a_part_file(synthetic_release, server, tmp_path):
+    """A second `weights download` into the folder while the first runs appended to the same .part
+    (the bytes interleaved). It is now refused in one line; once the first ends, the folder is free."""
+    server.trickle.add(DECODER)
+    first: list[BaseException] = []
+
+    def slow() -> None:
+        try:
+            download.download_file("decoder", f"{server.url}/{DECODER}", tmp_path,
+                                   min_rate=download.MinRate(bytes_per_s=1000, window_s=1.0))
+        except UserError as exc:
+            first.append(exc)
+
+    running = threading.Thread(target=slow)
+    running.start()
+    time.sleep(0.5)
+    with pytest.raises(UserError, match="another download into this folder is running; wait for it to end, or give "
+                                        "another folder with --dir"):
+        download.download_file("decoder", f"{server.url}/{DECODER}", tmp_path)
+    running.join(20)
+    assert first and "too slow" in str(first[0])
+    server.trickle.clear()
+    assert download.download_file("decoder", f"{server.url}/{DECODER}", tmp_path)[1] == "downloaded"
