@@ -6,6 +6,7 @@ The window is probed in a child process first; real Xvfb servers."""
 from __future__ import annotations
 
 import subprocess
+import sys
 import time
 
 import pytest
@@ -80,3 +81,23 @@ def test_the_display_going_away_keeps_the_recording(published_weights, bunny, da
     frames, _, _ = read_video(recording)
     assert frames > 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["home", "live.log", "rec.mp4", "stderr.txt"]
+
+
+FORKED_CHILD_EXITS = """
+import ctypes, os
+from realtime_adain.live import display_loss
+watch = display_loss.DisplayLossWatch(lambda: 7)
+watch.arm()
+pid = os.fork()
+if pid == 0:
+    ctypes.CDLL(None).exit(0)  # the C library's exit, as a C library in a child calls it (no Python atexit)
+_, status = os.waitpid(pid, 0)
+print(os.waitstatus_to_exitcode(status))
+"""
+
+
+def test_a_forked_child_of_a_session_with_a_window_exits_normally():
+    """The exit handlers are inherited by a forked child, which has no watcher thread: an exit there
+    while the window was open would wait for good."""
+    done = subprocess.run([sys.executable, "-c", FORKED_CHILD_EXITS], capture_output=True, text=True, timeout=30)
+    assert (done.returncode, done.stdout.strip()) == (0, "0"), done.stderr

@@ -93,12 +93,22 @@ def _exit_handlers() -> _ExitHandlers | None:
             return None
         threading.Thread(target=_watch, args=(_handlers,), name="display-loss-watch", daemon=True).start()
         atexit.register(_disarm_any)  # a normal exit never waits, whatever path it took
+        if hasattr(os, "register_at_fork"):  # a forked child has no watcher: its exit must not wait
+            os.register_at_fork(after_in_child=_disarm_in_child)
     return _handlers
 
 
 def _disarm_any() -> None:
     if _armed is not None:
         _armed.disarm()
+
+
+def _disarm_in_child() -> None:
+    global _armed, _lock
+    _lock = threading.Lock()  # (held by another thread at the fork, it would never be released here)
+    if _armed is not None:
+        _armed = None
+        _handlers.open_hold()
 
 
 def _watch(handlers: _ExitHandlers) -> None:
