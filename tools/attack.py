@@ -35,6 +35,13 @@ CLI = [sys.executable, "-m", "realtime_adain"]
 TRAIN = [sys.executable, str(REPO / "tools" / "train.py")]
 TIMEOUT_S = 90.0
 SMALL = ["--size", "32", "--style-size", "64"]
+# The command started from a current folder deleted under it; under `umask 0777`; on a virtual X display.
+GONE_CWD = ["sh", "-c", 'mkdir gone && cd gone && rmdir ../gone && exec "$@"', "sh", *CLI]
+UMASK_ALL = ["sh", "-c", 'umask 0777 && exec "$@"', "sh", *CLI]
+XVFB = ["xvfb-run", "-a", *CLI]
+NO_WEIGHTS_ENV = {"REALTIME_ADAIN_VGG": None, "REALTIME_ADAIN_DECODER": None}
+NO_DISPLAY = {"DISPLAY": None, "WAYLAND_DISPLAY": None}
+BAD_NAME = os.fsdecode(b"bad\xff\xfename.jpg")  # not UTF-8
 
 
 @dataclass
@@ -52,6 +59,9 @@ class Case:
     cmd: list[str] = field(default_factory=lambda: CLI)
     stdin: bytes | None = None
     prints: str = ""  # text stdout must hold (a case that runs: e.g. the URL serve prints)
+    env: dict[str, str | None] = field(default_factory=dict)  # over the sweep's environment; None unsets
+    note: str = ""  # text a `note:` line on stderr must hold
+    check: Callable[[Path], str] | None = None  # a further look at the output folder: a problem, or ""
 
 
 @dataclass
@@ -139,9 +149,65 @@ def make_material(m: Path) -> None:
         (m / "train" / sub).mkdir(parents=True)
         for i in range(2):
             cv2.imwrite(str(m / "train" / sub / f"{i}.jpg"), cv2.resize(img, (64, 64)))
+    make_bad_style_folders(m)
+    make_sound_jumps(m)
     (m / "w" / "text.pth").write_text("not weights")
     (m / "w" / "empty.pth").write_bytes(b"")
     np.save(m / "w" / "arr.npy", np.zeros(3))
+
+
+def make_bad_style_folders(m: Path) -> None:
+    """A good style and one hostile file per folder: live leaves an unreadable one out (a note), image and
+    video refuse it; a fifo is passed over unread, a usable image with a non-UTF-8 name is used."""
+    bad: dict[str, Callable[[Path], None]] = {
+        "zero": lambda d: (d / "zero.jpg").write_bytes(b""),
+        "trunc": lambda d: shutil.copy(m / "trunc.png", d / "trunc.png"),
+        "fifo": lambda d: os.mkfifo(d / "fifo.jpg"),
+        "badname": lambda d: shutil.copy(m / "s.jpg", d / BAD_NAME),
+        "badzero": lambda d: (d / BAD_NAME).write_bytes(b""),
+    }
+    for kind, make in bad.items():
+        (m / f"styles_{kind}").mkdir()
+        shutil.copy(m / "s.jpg", m / f"styles_{kind}" / "good.jpg")
+        make(m / f"styles_{kind}")
+
+
+def with_a_sound_jump(path: Path, codec: str, jump_s: float) -> None:
+    """2 s of pictures; sound packets at 0..0.5 s, then at `jump_s` on (a damaged timestamp)."""
+    from fractions import Fraction
+
+    import av
+    import numpy as np
+
+    with av.open(str(path), "w") as out:
+        video = out.add_stream("mpeg4", rate=12)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        audio = out.add_stream(codec, rate=48000, layout="stereo")
+        for index in range(24):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), index * 10, np.uint8), format="rgb24")
+            frame.pts = index
+            out.mux(video.encode(frame))
+        for start in [*range(0, 24000, 1024), *(round(jump_s * 48000) + s for s in range(0, 24000, 1024))]:
+            tone = (np.sin(2 * np.pi * 440 * (np.arange(1024) + start) / 48000) * 8000).astype(np.int16)
+            frame = av.AudioFrame.from_ndarray(np.repeat(tone[None], 2, axis=0).T.reshape(1, -1), format="s16",
+                                               layout="stereo")
+            frame.sample_rate, frame.pts, frame.time_base = 48000, start, Fraction(1, 48000)
+            out.mux(audio.encode(frame))
+        out.mux(video.encode(None))
+        out.mux(audio.encode(None))
+
+
+def make_sound_jumps(m: Path) -> None:
+    """Sound that jumps by three hours (.mkv, PCM and AC-3), and a .ts of two joined broadcast
+    segments whose AC-3 sound changes rate (48 then 44.1 kHz: AC-3 has no 96 kHz, FFmpeg would
+    resample it to 48 and the rate would not change)."""
+    with_a_sound_jump(m / "jump_pcm.mkv", "pcm_s16le", 3 * 3600)
+    with_a_sound_jump(m / "jump_ac3.mkv", "ac3", 3 * 3600)
+    for rate in (48000, 44100):
+        ffmpeg("-f", "lavfi", "-i", "testsrc2=size=64x48:rate=12:duration=1", "-f", "lavfi", "-i",
+               f"sine=f=440:sample_rate={rate}:duration=1", "-map", "0:v", "-map", "1:a", "-c:v", "libx264",
+               "-c:a", "ac3", "-f", "mpegts", str(m / f"seg{rate}.ts"))
+    (m / "rates.ts").write_bytes((m / "seg48000.ts").read_bytes() + (m / "seg44100.ts").read_bytes())
 
 
 def snapshot(root: Path) -> dict[str, tuple[int, int]]:
@@ -158,6 +224,14 @@ def snapshot(root: Path) -> dict[str, tuple[int, int]]:
 
 
 # ---------------------------------------------------------------- hostile setups
+
+
+def owner_can_use(*names: str) -> Callable[[Path], str]:
+    """Root reads a mode-000 file anyway: look at the modes themselves (`umask 0777`)."""
+    def check(o: Path) -> str:
+        bad = [n for n in names if (o / n).exists() and (o / n).stat().st_mode & 0o600 != 0o600]
+        return f"owner cannot read/write {', '.join(bad)}" if bad else ""
+    return check
 
 
 def stale_part(o: Path) -> None:
@@ -227,6 +301,12 @@ def cases(m: Path, url: str) -> list[Case]:
     SP = S + ["--port", "0"]
     SH = [*SMALL, "--port", "0", "--device", "cpu", "-s"]  # + the styles
     SI = ["image", "{m}/c.jpg", "-s", "{m}/s.jpg", *SMALL]
+    LW = ["live", "--source", str(DATA / "videos" / "cutBunny.mp4"), "--max-frames", "3", "--size", "64",
+          "--style-size", "64", "-s", "{m}/s.jpg"]  # with its window
+    LS = ["live", "--no-window", "--source", "{m}/v.mp4", "--max-frames", "5", *SMALL, "-o", "{o}/r.mp4", "-s"]  # + styles
+    VS = ["video", "{m}/v.mp4", *SMALL, "--frames", "6", "-o", "{o}/", "-s"]  # + styles
+    IS = ["image", "{m}/c.jpg", *SMALL, "-o", "{o}/", "-s"]  # + styles
+    snd = ["-s", "{m}/s.jpg", *SMALL, "--stabilize", "off"]
     return [
         # --- image: inputs
         Case("image ok", I + ["-o", "{o}/r.png"], "ok", outputs=["r.png"]),
@@ -338,6 +418,13 @@ def cases(m: Path, url: str) -> list[Case]:
         Case("video ext newline", ["video", "{m}/vids", "-s", "{m}/s.jpg", "-o", "{o}/", "--ext", "m\nkv"], contains="--ext"),
         Case("video output full disk", V + ["-o", "{o}/full/r.mp4"], "clean", setup=lambda o: fill_then(o / "full"),
              teardown=lambda o: unmount(o / "full")),
+        Case("video sound jumps hours, PCM into .avi", ["video", "{m}/jump_pcm.mkv", *snd, "-o", "{o}/r.avi"], "ok",
+             outputs=["r.avi"], note="a gap of 1079"),
+        Case("video sound jumps hours, AC-3 into .avi", ["video", "{m}/jump_ac3.mkv", *snd, "-o", "{o}/r.avi"],
+             contains=".mkv takes such a jump"),
+        # AC-3 is copied into .mp4 (its frames carry their rate): the note is the joined timeline's.
+        Case("video .ts sound changes rate, into .mp4", ["video", "{m}/rates.ts", *snd, "-o", "{o}/r.mp4"], "ok",
+             outputs=["r.mp4"], note="rates.ts: the timestamps jump"),
         Case("video SIGINT mid-run", ["video", "{m}/long.mp4", "-s", "{m}/s.jpg", *SMALL, "-o", "{o}/r.mp4"], "signal",
              signal_after=6.0),
         Case("video folder SIGTERM", ["video", "{m}/vids", "-s", "{m}/s.jpg", *SMALL, "-o", "{o}/"], "signal",
@@ -354,6 +441,31 @@ def cases(m: Path, url: str) -> list[Case]:
         Case("live max-frames -1", L + ["-o", "{o}/r.mp4", "--max-frames=-1"], contains="--max-frames"),
         Case("live fps nan", L + ["-o", "{o}/r.mp4", "--fps", "nan"], contains="--fps"),
         Case("live output under a file", L + ["-o", "{m}/file/r.mp4"], contains="file"),
+        # --- live: the display (headless here: a virtual one from xvfb-run where one must exist)
+        Case("live DISPLAY with no server", LW, contains="DISPLAY=:97", env={**NO_DISPLAY, "DISPLAY": ":97"}),
+        Case("live WAYLAND_DISPLAY with no compositor", LW, contains="WAYLAND_DISPLAY=wayland-9",
+             env={**NO_DISPLAY, "WAYLAND_DISPLAY": "wayland-9"}),
+        Case("live QT_QPA_PLATFORM=wayland on X", LW, "ok", cmd=XVFB, note="QT_QPA_PLATFORM=wayland",
+             env={**NO_DISPLAY, "QT_QPA_PLATFORM": "wayland"}),
+        # --- style folders with one unusable file: live leaves it out (a note), image/video refuse it
+        Case("live styles: a 0-byte .jpg", LS + ["{m}/styles_zero"], "ok", outputs=["r.mp4"], note="zero.jpg: the file is empty"),
+        Case("live styles: a truncated .png", LS + ["{m}/styles_trunc"], "ok", outputs=["r.mp4"], note="trunc.png"),
+        Case("live styles: a fifo", LS + ["{m}/styles_fifo"], "ok", outputs=["r.mp4"]),  # (skipped unread, no note)
+        Case("live styles: a non-UTF-8 name", LS + ["{m}/styles_badname"], "ok", outputs=["r.mp4"]),
+        Case("live styles: an empty non-UTF-8 name", LS + ["{m}/styles_badzero"], "ok", outputs=["r.mp4"],
+             note="the file is empty"),
+        Case("image styles: a 0-byte .jpg", IS + ["{m}/styles_zero"], contains="zero.jpg: the file is empty"),
+        Case("image styles: a truncated .png", IS + ["{m}/styles_trunc"], contains="trunc.png"),
+        Case("image styles: a fifo", IS + ["{m}/styles_fifo"], "ok", outputs=["c_stylized_good.jpg"]),
+        Case("image styles: a non-UTF-8 name", IS + ["{m}/styles_badname"], "ok",
+             outputs=["c_stylized_good.jpg", "c_stylized_" + BAD_NAME]),
+        Case("image styles: an empty non-UTF-8 name", IS + ["{m}/styles_badzero"], contains="the file is empty"),
+        Case("video styles: a 0-byte .jpg", VS + ["{m}/styles_zero"], contains="zero.jpg: the file is empty"),
+        Case("video styles: a truncated .png", VS + ["{m}/styles_trunc"], contains="trunc.png"),
+        Case("video styles: a fifo", VS + ["{m}/styles_fifo"], "ok", outputs=["v_stylized_good.mp4"]),
+        Case("video styles: a non-UTF-8 name", VS + ["{m}/styles_badname"], "ok",
+             outputs=["v_stylized_good.mp4", "v_stylized_" + BAD_NAME.removesuffix(".jpg") + ".mp4"]),
+        Case("video styles: an empty non-UTF-8 name", VS + ["{m}/styles_badzero"], contains="the file is empty"),
         # --- serve: options (refused before listening; most before the model loads)
         Case("serve port -1", S + ["--port=-1"], contains="--port"),
         Case("serve port 65536", S + ["--port", "65536"], contains="--port 65536"),
@@ -474,6 +586,45 @@ def cases(m: Path, url: str) -> list[Case]:
         Case("doctor --json", ["doctor", "--json"], "clean", rc_ok=(1,)),
         Case("doctor bogus option", ["doctor", "--yaml"], contains="--yaml"),
         Case("no command", [], contains="realtime-adain"),
+        # --- the environment: settings libraries abort on, a home that is a file, ASCII stdio, cwd, umask
+        Case("env OPENCV_IO_MAX_IMAGE_PIXELS junk", I + ["-o", "{o}/r.png"], contains="$OPENCV_IO_MAX_IMAGE_PIXELS",
+             env={"OPENCV_IO_MAX_IMAGE_PIXELS": "junk"}),
+        Case("env OPENCV_IO_MAX_IMAGE_PIXELS 10^23", I + ["-o", "{o}/r.png"], contains="$OPENCV_IO_MAX_IMAGE_PIXELS",
+             env={"OPENCV_IO_MAX_IMAGE_PIXELS": "9" * 23}),
+        Case("env OPENCV_IO_MAX_IMAGE_PIXELS huge MB", I + ["-o", "{o}/r.png"], "ok", outputs=["r.png"],
+             env={"OPENCV_IO_MAX_IMAGE_PIXELS": "9" * 18 + "MB"}),
+        Case("env OPENCV_FOR_THREADS_NUM junk", I + ["-o", "{o}/r.png"], contains="$OPENCV_FOR_THREADS_NUM",
+             env={"OPENCV_FOR_THREADS_NUM": "junk"}),
+        Case("env OPENCV_FOR_THREADS_NUM 99999999999", I + ["-o", "{o}/r.png"], contains="$OPENCV_FOR_THREADS_NUM",
+             env={"OPENCV_FOR_THREADS_NUM": "99999999999"}),
+        Case("env OPENCV_TRACE junk", I + ["-o", "{o}/r.png"], contains="$OPENCV_TRACE", env={"OPENCV_TRACE": "junk"}),
+        Case("env OPENCV_TRACE huge", I + ["-o", "{o}/r.png"], contains="$OPENCV_TRACE", env={"OPENCV_TRACE": "9" * 23}),
+        Case("env PYTORCH_CUDA_ALLOC_CONF junk", I + ["-o", "{o}/r.png"], contains="$PYTORCH_CUDA_ALLOC_CONF",
+             env={"PYTORCH_CUDA_ALLOC_CONF": "junk"}),
+        Case("env PYTORCH_JIT junk", I + ["-o", "{o}/r.png"], contains="PYTORCH_JIT", env={"PYTORCH_JIT": "junk"}),
+        Case("env TQDM_MININTERVAL junk", I + ["-o", "{o}/r.png"], "ok", outputs=["r.png"], note="$TQDM_MININTERVAL",
+             env={"TQDM_MININTERVAL": "junk"}),
+        Case("env home a file: engines list", ["engines", "list"], contains="is a file, not a folder",
+             env={"REALTIME_ADAIN_HOME": "{m}/file"}),
+        Case("env home a file: weights info", ["weights", "info"], "clean", rc_ok=(1,), prints="is a file, not a folder",
+             env={**NO_WEIGHTS_ENV, "REALTIME_ADAIN_HOME": "{m}/file"}),
+        Case("env home a file: image without --vgg", I + ["-o", "{o}/r.png"], contains="is a file, not a folder",
+             env={**NO_WEIGHTS_ENV, "REALTIME_ADAIN_HOME": "{m}/file"}),
+        Case("env ascii stdio, non-ASCII names", ["image", "{m}/ünï cödé.jpg", "-s", "{m}/ünï cödé.jpg", *SMALL,
+                                                  "-o", "{o}/ö.png", "--json"], "ok", outputs=["ö.png"],
+             env={"PYTHONIOENCODING": "ascii"}),
+        Case("env ascii stdio, non-ASCII name missing", ["image", "{m}/nöne.jpg", "-s", "{m}/s.jpg", "-o", "{o}/"], contains="no such",
+             env={"PYTHONIOENCODING": "ascii"}),
+        Case("env ascii stdio, live non-ASCII style", ["live", "--no-window", "--source", "{m}/v.mp4", "--max-frames", "5", *SMALL,
+                                                      "-s", "{m}/ünï cödé.jpg", "-o", "{o}/ö.mp4"], "ok",
+             outputs=["ö.mp4"], env={"PYTHONIOENCODING": "ascii"}),
+        Case("cwd deleted, absolute paths", I + ["-o", "{o}/r.png"], "ok", outputs=["r.png"], cmd=GONE_CWD),
+        Case("cwd deleted, relative output", I + ["-o", "r.png"], contains="the current folder was deleted", cmd=GONE_CWD),
+        Case("cwd deleted, video absolute paths", V + ["-o", "{o}/r.mp4"], "ok", outputs=["r.mp4"], cmd=GONE_CWD),
+        Case("umask 0777 image", I + ["-o", "{o}/new/r.png"], "ok", outputs=["new/r.png"], cmd=UMASK_ALL,
+             check=owner_can_use("new", "new/r.png")),
+        Case("umask 0777 video", V + ["-o", "{o}/r.mp4"], "ok", outputs=["r.mp4"], cmd=UMASK_ALL,
+             check=owner_can_use("r.mp4")),
         # --- training tool
         Case("train ok", tr + ["--out", "{o}/run"], "clean", cmd=TRAIN),
         Case("train temporal-weight nan", tr + ["--out", "{o}/run", "--temporal-weight", "nan"], contains="--temporal-weight", cmd=TRAIN),
@@ -487,7 +638,7 @@ def cases(m: Path, url: str) -> list[Case]:
 
 
 # Repeats of a kind already covered, and the slowest runs: only with --all (the default run stays
-# near 5 minutes on 2 busy cores; --all takes about three times that).
+# near 6 minutes on 2 busy cores; --all takes about three times that).
 FULL_ONLY = {
     "image truncated jpeg", "image weird names", "image leading-dash name", "image output a hardlink of the input",
     "image output is a dir named .png", "image folder to full disk", "image style-size unicode digits",
@@ -507,6 +658,9 @@ FULL_ONLY = {
     "serve stabilize-strength 2", "serve size bogus", "serve engine bogus", "serve dtype fp16 on cpu",
     "sheet == content via ./", "sheet /dev/null", "sheet a folder", "sheet name > 255 bytes", "sheet-columns 0",
     "sheet-columns 65", "sheet with --mix", "sheet weird style names", "sheet into a new folder",
+    "video styles: a fifo", "video styles: a non-UTF-8 name", "cwd deleted, video absolute paths",
+    "env OPENCV_IO_MAX_IMAGE_PIXELS huge MB", "env OPENCV_TRACE huge", "env OPENCV_IO_MAX_IMAGE_PIXELS 10^23",
+    "umask 0777 video", "env ascii stdio, live non-ASCII style", "live styles: a fifo", "video styles: a truncated .png",
 }
 
 
@@ -556,8 +710,9 @@ def run_case(case: Case, m: Path, url: str, work: Path, index: int) -> Result:
         case.setup(o)
     before = snapshot(o)
     start = time.monotonic()
+    env = {k: v.replace("{m}", fill["m"]) for k, v in {**os.environ, **case.env}.items() if v is not None}
     proc = subprocess.Popen([*case.cmd, *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
-                            cwd=o, start_new_session=True)
+                            cwd=o, start_new_session=True, env=env)
     if case.signal_after is not None:
         try:
             proc.wait(case.signal_after)
@@ -613,6 +768,10 @@ def run_case(case: Case, m: Path, url: str, work: Path, index: int) -> Result:
                 problems.append(f"stderr is {len(lines)} lines after a signal")
     if case.prints and case.prints not in out.decode(errors="replace"):
         problems.append(f"stdout lacks {case.prints!r}")
+    if case.note and not any(line.startswith("note:") and case.note in line for line in text.splitlines()):
+        problems.append(f"no note holding {case.note!r}")
+    if case.check and rc is not None and (problem := case.check(o)):
+        problems.append(problem)
     junk = junk_in(o)
     if case.expect == "error" and rc not in (0, None):
         new = sorted(set(snapshot(o)) - set(before))
