@@ -8,6 +8,7 @@ keeps the output interleaved like the input.
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import heapq
 import math
@@ -65,6 +66,10 @@ OUTPUT_CORRUPT = int(av.codec.context.Flags.output_corrupt)
 # a placeholder (2**30).
 PLAUSIBLE_FRAMES = 2
 DISPLAYMATRIX = SideDataType.DISPLAYMATRIX
+# Seconds of video packets after the last picture that decodes, said apart from damage
+# (`VideoReader._note_damage`): another codec's pictures joined on, not a few flipped bytes.
+UNDECODED_END_SECONDS = Fraction(1, 4)
+HDR_TRANSFERS = (16, 18)  # FFmpeg's AVCOL_TRC_SMPTE2084 (PQ) and AVCOL_TRC_ARIB_STD_B67 (HLG)
 # An average frame rate above the guessed one by more than this is a header's claim, not the
 # timestamps' (`plausible_rate`); below it, rounding (an MP4's 2997/100 for 30000/1001).
 DECLARED_RATE_SLACK = Fraction(101, 100)
@@ -165,14 +170,50 @@ def square_pixel_size(width: int, height: int, aspect: Fraction) -> tuple[int, i
     return width, max(1, round(height / aspect))
 
 
-def frame_to_rgb(frame: av.VideoFrame, reformatter: VideoReformatter, aspect: Fraction = Fraction(1)) -> np.ndarray:
+Orientation = tuple[float, "tuple[int, ...] | None"]  # (frame.rotation, display_matrix(frame))
+
+
+def orientation(frame: av.VideoFrame) -> Orientation:
+    """How `frame` is turned for display (see `upright`)."""
+    return frame.rotation, display_matrix(frame)
+
+
+def frame_to_rgb(frame: av.VideoFrame, reformatter: VideoReformatter, aspect: Fraction = Fraction(1),
+                 turned: Orientation | None = None) -> np.ndarray:
     """A decoded frame as a viewer sees it: square pixels (for stored pixels of `aspect`, see
-    `pixel_aspect`), upright (display matrix), (H, W, 3) RGB converted with the input's colour
-    range. `reformatter` is reused across a stream's frames."""
+    `pixel_aspect`), upright (display matrix; `turned`: the stream's, else the frame's own), (H,
+    W, 3) RGB converted with the input's colour range. `reformatter` is reused across a stream's
+    frames."""
     width, height = square_pixel_size(frame.width, frame.height, aspect) if aspect != 1 else (None, None)
     rgb = reformatter.reformat(frame, format="rgb24", width=width, height=height,
                                src_color_range=frame.color_range).to_ndarray()
-    return upright(rgb, frame.rotation, display_matrix(frame))
+    return upright(rgb, *(turned or orientation(frame)))
+
+
+def note_colour_change(name: str, first: Colour, now: Colour) -> None:
+    """Say that the colour description changes mid-stream (broadcast SDR joined to HDR, BT.601 to
+    BT.709): each picture is read to RGB with its own matrix and range, and the output, tagged as
+    the first picture is, holds them right; a change of transfer or primaries (SDR to HDR PQ) is
+    not converted: such pictures keep their values, shown as the first's kind (FFmpeg too)."""
+    names = ("matrix", "range", "primaries", "transfer")
+    changed = [f"{label} {a} to {b}" for label, a, b in zip(names, dataclasses.astuple(first), dataclasses.astuple(now))
+               if a != b]
+    if {first.color_trc, now.color_trc} & set(HDR_TRANSFERS):
+        kept = "HDR pictures are not tone-mapped to the other kind (they show washed out or dark)"
+    elif now.color_primaries != first.color_primaries or now.color_trc != first.color_trc:
+        kept = "each picture's matrix and range are converted, its primaries and transfer are not (a slight shift)"
+    else:
+        kept = "every picture is converted with its own, so colours stay right"
+    note(f"{name}: the colour description changes mid-stream ({', '.join(changed)}, FFmpeg's numbers); the output "
+         f"is tagged as the first picture; {kept}", once=True)
+
+
+def note_turn_change(name: str, first: Orientation, now: Orientation) -> None:
+    """Say that the display matrix changes mid-stream (a phone turned while recording, clips joined):
+    every frame is turned as the first is, as FFmpeg turns them; turning each its own way made
+    frames of another shape, squeezed into the first one's."""
+    note(f"{name}: the display rotation changes mid-stream, from {round(first[0]) % 360} to {round(now[0]) % 360} "
+         "degrees; every frame is turned as the first one is (one stream keeps one shape)", once=True)
 
 
 def codec_aspect(stream: av.video.stream.VideoStream) -> Fraction:
@@ -310,6 +351,7 @@ class VideoReader:
             self.rotation, self.colour = 0, None  # set from the first decoded frame
             self.pixel_aspect = pixel_aspect(self.stream, self.path.name)  # frames are resampled to square pixels
             self.damaged = 0  # video packets the decoder rejected (skipped)
+            self.undecoded: tuple[Fraction, Fraction] | None = None  # (last picture, last packet) where they differ (s)
             self.shift = TimestampShift(self.container, self.path.name)  # timestamps from zero, across splices
             self._frame_limit = max(max_frames, 2) if picture and max_frames else max_frames
             self._items = self._demux()
@@ -396,6 +438,8 @@ class VideoReader:
         held = HeldPackets(self.stream.time_base, limit=0 if self.max_frames else HELD_BYTES)
         shown = ShownUntil(self.stream.time_base) if self.max_frames else None  # a preview's subtitles
         first_aspect = codec_aspect(self.stream)  # before decoding: the decoder runs ahead of the frames given
+        turned: Orientation | None = None  # the first frame's, for every frame
+        turn_noted = colour_noted = False
         try:
             for item in timeline.order(self._retimed(self._decode())):
                 if isinstance(item, av.Packet):
@@ -407,11 +451,17 @@ class VideoReader:
                 elif pts is not None and pts < 0:
                     pts, duration = self._from_zero(pts, duration)
                 if index == 0:
-                    self.rotation, self.colour = decoded.rotation, Colour.of(decoded)
+                    self.rotation, self.colour, turned = decoded.rotation, Colour.of(decoded), orientation(decoded)
+                elif not colour_noted and Colour.of(decoded) != self.colour:
+                    note_colour_change(self.path.name, self.colour, Colour.of(decoded))
+                    colour_noted = True
+                if index and not turn_noted and orientation(decoded) != turned:
+                    note_turn_change(self.path.name, turned, orientation(decoded))
+                    turn_noted = True
                 if first_aspect is not None and codec_aspect(self.stream) != first_aspect:
                     note_aspect_change(self.path.name, first_aspect, codec_aspect(self.stream))
                     first_aspect = None  # said once
-                yield Frame(frame_to_rgb(decoded, self._reformatter, self.pixel_aspect), pts, duration, index)
+                yield Frame(frame_to_rgb(decoded, self._reformatter, self.pixel_aspect, turned), pts, duration, index)
                 index += 1
                 released = held.before(pts, duration)
                 yield from shown.after(released, pts, duration) if shown else released
@@ -427,15 +477,28 @@ class VideoReader:
                 raise threads_refused_error(self.path, exc) from None
             good = index + len(timeline.frames)
             raise UserError(f"{self.path}: corrupt video data after {good} frames ({error_reason(exc)})") from None
-        if self.damaged:
-            note(f"{self.path.name}: {self.damaged} damaged video packet{'s' if self.damaged > 1 else ''} "
-                 "skipped (FFmpeg conceals them the same way)")
+        self._note_damage()
         self.shift.note_jumps()
         if timeline.reordered:
             note(f"{self.path.name}: {timeline.reordered} frame timestamps were out of order; "
                  "they were put back in order (the timing is kept)")
         if 0 < index < self.expected_frames and self._ends_early(timeline.end):
             raise UserError(f"{self.path}: truncated or corrupt: only {index} of {self.expected_frames} frames decode")
+
+    def _note_damage(self) -> None:
+        """Say how many video packets were skipped; packets timed well past the last picture are
+        said apart: not damage FFmpeg conceals, but pictures it cannot decode at all (MPEG-TS
+        segments joined with another codec on the same stream: H.264, then MPEG-2, whose keyframe
+        the H.264 decoder made a green last frame of)."""
+        if self.undecoded is not None and self.undecoded[1] - self.undecoded[0] > UNDECODED_END_SECONDS:
+            shown, packets = self.undecoded
+            rejected = f", {self.damaged} rejected" if self.damaged else ""
+            note(f"{self.path.name}: the pictures stop at {float(shown):.2f} s but the video's packets go on to "
+                 f"{float(packets):.2f} s{rejected}: they do not decode as {self.stream.codec_context.name} (another "
+                 "codec joined on, or damage); the output ends there, as FFmpeg's does")
+        elif self.damaged:
+            note(f"{self.path.name}: {self.damaged} damaged video packet{'s' if self.damaged > 1 else ''} "
+                 "skipped (FFmpeg conceals them the same way)")
 
     def _from_zero(self, pts: int, duration: int) -> tuple[int, int]:
         """(pts, duration) of a frame that starts before the timeline's zero, shown from zero
@@ -491,7 +554,11 @@ class VideoReader:
                     if frame.pts is not None:
                         last = frame.pts if last is None else max(last, frame.pts)
                     yield frame
-        yield from self._lost_at_end(tail, last)
+        for frame in self._lost_at_end(tail, last):
+            last = frame.pts
+            yield frame
+        if last is not None and tail.top is not None and tail.top > last:
+            self.undecoded = last * self.time_base, tail.top * self.time_base
 
     def _packets(self) -> Iterator[av.Packet]:
         """The packets of the video and pass-through streams (PyAV's demux, with its empty packet
@@ -516,6 +583,8 @@ class VideoReader:
         again without frame threads (which report damage at its packet) and the later frames
         are given; a damaged last packet costs that one decode of a GOP."""
         if last is None or tail.top is None or tail.top <= last or not tail.packets:
+            return
+        if tail.damaged >= len(tail.packets):  # none decoded (another codec joined on): their "frames" are noise
             return
         try:
             with av.open(str(self.path), metadata_errors="replace") as again:

@@ -39,6 +39,7 @@ class TimestampShift:
         self.start_offset = self.offset  # before any splice: what moves the file's own start (chapters, duration)
         self._next: dict[int, Fraction] = {}  # stream index -> where its next dts is expected (output seconds)
         self._last: dict[int, Fraction] = {}  # stream index -> its latest dts (output seconds)
+        self._shown: dict[int, Fraction] = {}  # stream index -> where its latest picture stops showing (output seconds)
         self.jumps = 0  # splices found (a stream each: audio and video may jump at different packets)
 
     def note_jumps(self) -> None:
@@ -54,6 +55,16 @@ class TimestampShift:
     def start_ticks(self, time_base: Fraction) -> int:
         """The offset before any splice in ticks of `time_base`: where the file's start went."""
         return round(self.start_offset / time_base)
+
+    def _after_shown(self, packet: av.Packet, tb: Fraction) -> None:
+        """Move the timeline on, after a splice, so that `packet` (the new segment's first) is shown
+        no earlier than the segment before it stops showing. Continuing decode times alone gives
+        the new segment the old one's reorder delay: 25 fps joined to 50 fps with B-frames put the
+        first 50 fps picture at the last 25 fps one's time (two frames at one time: the muxer
+        moved one a tick, and `ffmpeg -i out.mp4` then said "non monotonically increasing dts")."""
+        shown = self._shown.get(packet.stream.index)
+        if packet.pts is not None and shown is not None and packet.pts * tb + self.offset < shown:
+            self.offset += shown - (packet.pts * tb + self.offset)
 
     def apply(self, packet: av.Packet) -> None:
         time_base = packet.time_base
@@ -76,8 +87,12 @@ class TimestampShift:
                 self.offset += expected - at
                 self.jumps += 1
                 at = expected
+                self._after_shown(packet, tb)
             self._last[index] = at
             self._next[index] = at + (packet.duration or 0) * tb
+            if packet.pts is not None:
+                shown = (packet.pts + (packet.duration or 0)) * tb + self.offset
+                self._shown[index] = max(shown, self._shown.get(index, shown))
         shift = self.ticks(tb)
         if shift:
             if packet.dts is not None:

@@ -260,6 +260,8 @@ class VideoWriter:
         self.frames_written = 0
         self._last_pts: int | None = None
         self._shifted = False  # a timestamp was moved to keep them increasing (noted once)
+        self._moved_on = False  # the latest frame was moved a slot on (`_drop_crowded_frame`)
+        self._crowded = False  # frames were dropped from a fixed rate's slots (noted once)
         self._fast = False  # GIF frames closer than browsers show them, or dropped (`_note_fast_gif`, once)
         self._held: av.VideoFrame | None = None  # the last GIF frame in palette colours (repeated over long gaps)
         self._repeats = 0  # GIF frames written again to span a long time (at most GIF_MOST_REPEATS)
@@ -456,11 +458,16 @@ class VideoWriter:
         elif self._last_pts is not None and pts <= self._last_pts and self._gif:
             self._drop_gif_frame()  # one frame a centisecond: moving it a tick on would delay all later ones
             return
+        elif self._last_pts is not None and pts <= self._last_pts and encoder_tb != self.input_time_base and self._moved_on:
+            self._drop_crowded_frame(encoder_tb)  # moved on again, it would be two slots late, and all after it
+            return
         elif self._last_pts is not None and pts <= self._last_pts:  # the muxer refuses it (EINVAL)
-            if not self._shifted:
+            if not self._shifted and encoder_tb == self.input_time_base:  # (else rounded onto one slot: a slot on is right)
                 note(f"frame timestamps that do not increase (at {pts}); moving them one tick later")
-            self._shifted = True
+            self._shifted = self._moved_on = True
             pts = self._last_pts + self._muxer_tick(encoder_tb)
+        else:
+            self._moved_on = False
         gap = None if self._last_pts is None else pts - self._last_pts
         if self._gif and gap is not None and gap < GIF_SHORTEST_SHOWN:
             self._note_fast_gif()
@@ -529,6 +536,16 @@ class VideoWriter:
             self._durations[pts] = min(until - pts, GIF_LONGEST_DELAY)
             self._mux_video(self.video.encode(self._held))
             self._last_pts = pts
+
+    def _drop_crowded_frame(self, encoder_tb: Fraction) -> None:
+        """Leave out a frame that lands in a slot already taken, twice running, of an output timed
+        in whole frames (AVI; MPEG-2's standard rates): the input runs faster there than the rate
+        read from its start (MPEG-TS segments of 25 and 50 fps joined). Moving each a slot on, a
+        second of 50 fps became two in a 25 fps AVI (the sound out of sync); FFmpeg drops them."""
+        if not self._crowded:
+            note(f"the video runs faster than the output's {float(1 / encoder_tb):g} fps in places (its frame rate "
+                 "changes mid-stream?); frames there are dropped to keep the timing, as FFmpeg drops them")
+        self._crowded = True
 
     def _drop_gif_frame(self) -> None:
         """Leave out a frame GIF cannot time after the previous one."""
