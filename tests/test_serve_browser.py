@@ -209,6 +209,15 @@ async def drive(url: str, port: int, shot: Path) -> dict:
                         "the server's state after a style click")
         await page.wait(f"adain.frames.remote >= {frames} + 3", 15, "frames after the style click")
         switched = await page.js(PIXELS)
+        # On a loaded machine frames stylized before the click are still arriving: look at up to 20
+        # more before deciding the style did not change the picture.
+        for _ in range(20):
+            shift = sum(abs(a - b) for a, b in zip(switched["colour"], steady["colour"])) / 3
+            if shift > max(4 * steady["colourShift"], 8):
+                break
+            await page.wait(f"adain.frames.remote > {switched['frames']}", 15, "another frame after the style click")
+            switched = await page.js(PIXELS)
+        switched["colourShift"] = sum(abs(a - b) for a, b in zip(switched["colour"], steady["colour"])) / 3
 
         for kind in ("keyDown", "keyUp"):  # a key of the live window's table: `-` lowers alpha by 0.1
             await page.call("Input.dispatchKeyEvent", type=kind, key="-", code="Minus", text="-" if kind == "keyDown" else "")
@@ -236,7 +245,8 @@ def test_a_real_browser_shows_a_stylized_stream_beside_its_camera(weights_env, d
     assert first["vsPreview"] > 20, f"the stylized video looks like the camera: {first}"
     motion = steady["colourShift"]
     assert switched["colourShift"] > max(4 * motion, 8), \
-        f"another style moved the mean colour by {switched['colourShift']:.1f}, the camera's own motion by {motion:.1f}"
+        f"another style moved the mean colour by {switched['colourShift']:.1f} (against the frame before the click), " \
+        f"the camera's own motion by {motion:.1f}"
 
     assert not result["errors"], f"JavaScript errors on the page: {result['errors']}"
     stats = result["stats"]["stats"]
