@@ -38,7 +38,7 @@ from realtime_adain.serve import uploads
 from realtime_adain.serve.batcher import Batcher
 from realtime_adain.serve.connections import REQUEST_HEAD_S, ConnectionLimits
 from realtime_adain.serve.control import Look
-from realtime_adain.serve.peers import Client, has_ice_addresses
+from realtime_adain.serve.peers import Client, has_ice_addresses, offer_problem
 from realtime_adain.serve.settings import (MAX_TLS_FILE_BYTES, ServeSettings, check_tls_file,
                                            is_every_interface, is_loopback)
 from realtime_adain.serve.styles import StyleRegistry
@@ -211,6 +211,9 @@ class Server:
             return error(400, "the body must be JSON {sdp, type}")
         if not (isinstance(body, dict) and isinstance(body.get("sdp"), str) and body.get("type") == "offer"):
             return error(400, 'the body must be JSON {"sdp": ..., "type": "offer"}')
+        problem = offer_problem(body["sdp"])
+        if problem is not None:
+            return error(400, f"bad offer: {problem}")
         look = Look(self.styles.first.id, alpha=self.settings.alpha, preserve_color=self.settings.preserve_color,
                     stabilize=self.settings.stabilize)
         client = Client(self.styles, self.stylizer, self.batcher, look, self.settings.stabilize_strength, self._remove,
@@ -221,6 +224,7 @@ class Server:
             await client.pc.setRemoteDescription(RTCSessionDescription(sdp=body["sdp"], type="offer"))
             if not client.has_video:
                 raise ValueError("the offer has no video track")
+            client.refuse_the_rest()
             await client.pc.setLocalDescription(await client.pc.createAnswer())
         except Exception as exc:  # a malformed SDP: the client's error, never the server's
             await client.close("bad offer")

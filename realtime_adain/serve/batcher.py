@@ -28,13 +28,18 @@ from realtime_adain.serve.styles import StyleRegistry
 from realtime_adain.stylizer import Stylizer
 
 MAX_BATCH = 8  # frames per network call; more clients wait for the next call
+MAX_ASPECT = 3.0  # work pixels are at most side² times this: wider frames are taken with a shorter short side
 
 
 def work_size(height: int, width: int, side: int, limit: tuple[int, int]) -> tuple[int, int]:
     """(width, height) a frame is stylized at: shorter side `side` (0: as it comes), within
-    `limit`, even sides (the video codecs' 4:2:0 chroma)."""
+    `limit`, even sides (the video codecs' 4:2:0 chroma). With a side, at most side² × MAX_ASPECT
+    pixels: a client's cheap 4800x100 frame would otherwise be stylized at 7680x160 (27 times a
+    camera frame's work), every frame."""
     scale = side / min(height, width) if side else 1.0
     scale = min(scale, limit[0] / width, limit[1] / height)
+    if side:
+        scale = min(scale, (side * side * MAX_ASPECT / (width * height)) ** 0.5)
     return max(16, round(width * scale) // 2 * 2), max(16, round(height * scale) // 2 * 2)
 
 

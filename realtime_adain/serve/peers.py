@@ -12,8 +12,9 @@ from typing import Callable
 
 import av
 import numpy as np
-from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection
+from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCRtpReceiver
 from aiortc.mediastreams import MediaStreamError
+from aiortc.rtcsctptransport import WEBRTC_BINARY, WEBRTC_STRING
 
 from realtime_adain.serve import control
 from realtime_adain.serve.batcher import Batcher, Delivery, Pipeline
@@ -23,6 +24,8 @@ from realtime_adain.stylizer import Stylizer
 LATENCY_WINDOW = 60  # frames the reported p50/p95 are taken over (2 s at 30 fps)
 MAX_MESSAGES_PER_S = 100  # a dragged slider sends about 60; a flood beyond this is dropped, not processed
 FPS_WINDOW = 30
+MAX_MEDIA = 4  # m= sections in an offer: the page sends a video and a data channel
+MAX_CANDIDATES = 64  # ICE candidates in an offer: each is a pair the server would send checks to
 
 
 def has_ice_addresses() -> bool:
@@ -31,6 +34,30 @@ def has_ice_addresses() -> bool:
     from aioice.ice import get_host_addresses
 
     return bool(get_host_addresses(use_ipv4=True, use_ipv6=True))
+
+
+def offer_problem(sdp: str) -> str | None:
+    """Why an offer is refused before any peer connection is made, or None: aiortc says little
+    (or an internal error) about a malformed one, and takes any number of tracks and candidates."""
+    lines = sdp.splitlines()
+    if not lines or lines[0].strip() != "v=0":
+        return "the offer is not an SDP session description (its first line must be v=0)"
+    media = [line[2:].split(" ", 1)[0] for line in lines if line.startswith("m=")]
+    if "video" not in media:
+        return "the offer has no video track"
+    if len(media) > MAX_MEDIA:
+        return f"the offer has {len(media)} media sections; at most {MAX_MEDIA} (a video and the data channel)"
+    candidates = sum(line.startswith("a=candidate:") for line in lines)
+    if candidates > MAX_CANDIDATES:
+        return f"the offer has {candidates} ICE candidates; at most {MAX_CANDIDATES}"
+    for attribute, what in (("a=ice-ufrag:", "ICE credentials"), ("a=fingerprint:", "DTLS fingerprint")):
+        if not any(line.startswith(attribute) for line in lines):
+            return f"the offer has no {what} ({attribute[:-1]})"
+    taken = {codec.mimeType.split("/")[1].lower() for codec in RTCRtpReceiver.getCapabilities("video").codecs}
+    offered = {line.split(" ", 1)[1].split("/")[0].lower() for line in lines if line.startswith("a=rtpmap:") and " " in line}
+    if not offered & (taken - {"rtx"}):
+        return f"the offer's video has no codec this server takes ({', '.join(sorted(taken - {'rtx'})).upper()})"
+    return None
 
 
 def peer_connection() -> RTCPeerConnection:
@@ -99,6 +126,7 @@ class Client:
         self.frames_in = self.frames_out = 0
         self.last_batch = 0
         self.has_video = False
+        self._video: MediaStreamTrack | None = None
         self.closing = False
         self._second, self._messages = 0.0, 0  # the current one-second window and its message count
         self.reason = ""  # why it was closed
@@ -117,6 +145,7 @@ class Client:
         if track.kind != "video" or self.has_video:
             return
         self.has_video = True
+        self._video = track
         self.pc.addTrack(self.out)  # on the offer's transceiver: sendrecv
         self._spawn(self._read(track))
 
@@ -130,6 +159,29 @@ class Client:
             self.frames_in += 1
             self.batcher.submit(self.pipeline, frame, self.last_activity)
         await self.close("its video ended")  # the peer is gone
+
+    def refuse_the_rest(self) -> None:
+        """Before the answer: every track but the one video read is answered inactive, so nothing
+        decodes frames into a queue no one reads (an audio track: 50 frames a second, for ever);
+        a text message that is not UTF-8 arrives as bytes (refused as a message) instead of
+        raising inside aiortc's DTLS loop (a traceback, and the connection lost)."""
+        for transceiver in self.pc.getTransceivers():
+            if transceiver.receiver.track is not self._video:
+                transceiver.direction = "inactive"
+        sctp = self.pc.sctp
+        if sctp is None:
+            return
+        original = sctp._data_channel_receive  # private: aiortc decodes text with no error handling
+
+        async def receive(stream_id: int, pp_id: int, data: bytes) -> None:
+            if pp_id == WEBRTC_STRING:
+                try:
+                    data.decode("utf8")
+                except UnicodeDecodeError:
+                    pp_id = WEBRTC_BINARY
+            await original(stream_id, pp_id, data)
+
+        sctp._data_channel_receive = receive
 
     def _on_datachannel(self, channel) -> None:
         if channel.label != "control" or self.channel is not None:
