@@ -18,7 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
 from realtime_adain import interrupts  # noqa: E402
-from realtime_adain.cli import ArgumentParser, run_reporting_errors  # noqa: E402
+from realtime_adain.cli import ArgumentParser, check_library_settings, run_reporting_errors  # noqa: E402
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -68,12 +68,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """SIGINT and SIGTERM end the command as in `realtime-adain` (interrupts.py), from the first
-    moment: torch is imported in here, and a run keeps its last checkpoint for --resume."""
+    moment: torch is imported in here, and a run keeps its last checkpoint for --resume. The
+    standard streams are made safe first, as the CLI's are (`>&-`, `2>/dev/full`)."""
+    interrupts.safe_standard_streams()
     with interrupts.sigterm_raises():
         return run_reporting_errors(lambda: parse_and_train(argv))
 
 
 def parse_and_train(argv: list[str] | None) -> int:
+    check_library_settings()  # junk the libraries would abort on ($PYTORCH_CUDA_ALLOC_CONF): one line, as in the CLI
     interrupts.load_torch()
     args = build_parser().parse_args(argv)
     from realtime_adain.training.trainer import train

@@ -235,11 +235,43 @@ def ignore_interrupts(_worker_id: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
+# Open files a loading worker holds in the training process: its queue's pipe, and one file per
+# tensor of each batch in flight (torch passes them as file descriptors), prefetch_factor 4 x 2.
+FILES_PER_WORKER = 12
+SPARE_FILES = 16  # checkpoints, log, TensorBoard, samples
+
+
+def check_open_file_limit(workers: int) -> None:
+    """Workers need open files (EMFILE in a worker lost its batch and the run waited forever):
+    raise the soft limit (`ulimit -Sn`) as far as the hard one allows, or say what to change."""
+    try:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        open_now = len(os.listdir("/proc/self/fd" if os.path.isdir("/proc/self/fd") else "/dev/fd"))
+    except (ImportError, OSError, ValueError):  # Windows, or no fd listing: nothing to check
+        return
+    needed = open_now + workers * FILES_PER_WORKER + SPARE_FILES
+    if soft == resource.RLIM_INFINITY or soft >= needed:
+        return
+    if hard == resource.RLIM_INFINITY or hard >= needed:
+        with_limit = needed if hard == resource.RLIM_INFINITY else hard
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (with_limit, hard))
+            return
+        except (OSError, ValueError):
+            pass
+    raise UserError(f"--workers {workers} needs about {needed} open files, and the limit is {soft} (`ulimit -n`); "
+                    "raise it or use fewer --workers (0 loads in the training process)")
+
+
 def batches(
     stream: PairStream, start_step: int, global_batch: int, rank: int = 0, world_size: int = 1,
     workers: int = 0, pin_memory: bool = False,
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor, list[tuple[str, str]]]]:
     """(content uint8 (b, 3, crop, crop), style, skipped files) for global steps start_step, ..."""
+    if workers > 0:
+        check_open_file_limit(workers)
     loader = DataLoader(
         stream,
         batch_sampler=GlobalBatchSampler(start_step, global_batch, rank, world_size),

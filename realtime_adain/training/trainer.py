@@ -30,7 +30,7 @@ from tqdm import tqdm
 
 from realtime_adain import weights
 from realtime_adain.atomic import atomic_write_bytes, naming
-from realtime_adain.errors import UserError
+from realtime_adain.errors import UserError, out_of_memory_as_user_error
 from realtime_adain.imageio import write_image
 from realtime_adain.interrupts import SignalGuard
 from realtime_adain.paths import ensure_writable_dir
@@ -280,9 +280,16 @@ class Trainer:
         return self.training.to_device(content), self.training.to_device(style)
 
     def step(self) -> tuple[Losses, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """One iteration: (losses, content, style, output)."""
-        content, style = self.next_batch()
-        losses, output = self.training.step(content, style)
+        """One iteration: (losses, content, style, output). A batch the machine cannot hold
+        (`ulimit -v`, a small GPU) is one line naming the sizes to lower, not an allocator's
+        traceback (OpenCV's resize in the loader raised cv2.error, which no handler knew)."""
+        config = self.config
+        with out_of_memory_as_user_error(
+            f"--batch-size {config.batch_size} at --load-size {config.load_size}, --crop-size {config.crop_size}",
+            "lower --batch-size, --crop-size or --load-size, or raise the limit (`ulimit -v`)",
+        ):
+            content, style = self.next_batch()
+            losses, output = self.training.step(content, style)
         self.iteration += 1
         return losses, content, style, output
 
@@ -308,6 +315,7 @@ class Trainer:
         """Train to `config.iterations`; returns the last decoder checkpoint (main process)."""
         config = self.config
         logger = RunLogger(self.out, self.iteration) if self.dist.is_main else None
+        tqdm.monitor_interval = 0  # its monitor thread, not needed here, warned where none can start (`ulimit -v`)
         progress = tqdm(total=config.iterations, initial=self.iteration, desc="training", unit="it",
                         disable=None if self.dist.is_main else True, dynamic_ncols=True)
         window = torch.zeros(3, device=self.device)
@@ -414,7 +422,11 @@ class RunLogger:
                   "logging to log.csv only", file=sys.stderr)
         else:
             quiet_tensorboard_thread()
-            self.tensorboard = SummaryWriter(str(self.tensorboard_dir), purge_step=start_iteration + 1)
+            try:
+                self.tensorboard = SummaryWriter(str(self.tensorboard_dir), purge_step=start_iteration + 1)
+            except OSError as exc:  # optional, as when not installed: a file named tensorboard, a read-only folder
+                print(f"warning: {self.tensorboard_dir}: cannot write TensorBoard logs ({exc.strerror or exc}); "
+                      "logging to log.csv only", file=sys.stderr)
 
     def _truncate(self, start_iteration: int) -> None:
         if not self.csv_path.is_file():
