@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import os
 import resource
-import shutil
 import subprocess
 import sys
 
 import pytest
 
+from test_train_hostile_data import dataset, one_error_line  # noqa: F401  (a fixture)
 from train_support import REPO, tiny_args, train_tool  # noqa: F401  (fixtures)
 
 
@@ -26,21 +26,6 @@ def tool_process(args: list, limits: dict | None = None, env: dict | None = None
     return subprocess.run([sys.executable, str(REPO / "tools" / "train.py"), *map(str, args)],
                           capture_output=True, text=True, timeout=timeout, preexec_fn=limit,
                           env={**os.environ, "OMP_NUM_THREADS": "1", **(env or {})})
-
-
-def one_error_line(code: int, err: str) -> str:
-    assert code == 2, err
-    lines = [line for line in err.strip().splitlines() if not line.startswith("checkpoint: ")]
-    assert len(lines) == 1 and lines[0].startswith("error: "), err
-    return lines[0]
-
-
-@pytest.fixture
-def dataset(tmp_path, data_dir):
-    for kind, name in (("content", "sailboat.jpg"), ("style", "trial.jpg")):
-        (tmp_path / kind).mkdir()
-        shutil.copy(data_dir / kind / name, tmp_path / kind / name)
-    return tmp_path
 
 
 def test_junk_allocator_setting_is_one_line(dataset, published_weights):
