@@ -11,6 +11,7 @@ from typing import Callable, Iterable, Sequence
 
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import is_image_path
+from realtime_adain.video.notes import note
 
 
 def expand_inputs(
@@ -24,7 +25,10 @@ def expand_inputs(
         path = Path(raw)
         if path.is_dir():
             # Hidden files are skipped: macOS's ._NAME companions, and our own temporaries (atomic.py).
-            matches = sorted(p for p in path.iterdir() if not p.name.startswith(".") and p.is_file() and accept(p))
+            entries = [p for p in path.iterdir() if not p.name.startswith(".") and accept(p)]
+            matches = sorted(p for p in entries if p.is_file())
+            for odd in sorted(p for p in entries if not p.is_file() and not p.is_dir()):  # never opened: a FIFO blocks
+                note(f"{odd}: left out, {_not_usable(odd, what)}", once=True)
             if not matches:
                 raise UserError(f"{path}: no {noun} in this {what} directory")
             found += matches

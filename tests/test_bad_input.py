@@ -17,6 +17,8 @@ import cv2
 import numpy as np
 import pytest
 
+from realtime_adain.imageio import write_image
+
 IMAGE = ["image", "{content}", "-s", "{style}"]
 VIDEO = ["video", "{video}", "-s", "{style}"]
 
@@ -274,3 +276,19 @@ def test_an_output_named_with_a_newline_is_one_line_on_stdout(run_cli, weights_e
                                 "--size", "64", "-o", out)
     assert code == 0, err
     assert stdout == str(out).replace("\n", "\\n") + "\n" and out.exists()
+
+
+def test_a_folder_names_what_it_leaves_out(tmp_path, capsys):
+    """A FIFO or a dangling link named like an image in an input folder was skipped without a word
+    (a FIFO is never opened: it would block)."""
+    from realtime_adain.paths import expand_images
+
+    folder = tmp_path / "styles"
+    folder.mkdir()
+    write_image(folder / "good.png", np.zeros((8, 8, 3), np.uint8))
+    os.mkfifo(folder / "pipe.png")
+    (folder / "gone.jpg").symlink_to(tmp_path / "missing.jpg")
+    assert expand_images([folder], "style") == [folder / "good.png"]
+    err = capsys.readouterr().err
+    assert f"note: {folder / 'gone.jpg'}: left out, no such style file or directory" in err
+    assert f"note: {folder / 'pipe.png'}: left out, a device, fifo or socket" in err
