@@ -855,6 +855,14 @@ class VideoWriter:
                 packet.pts = scaled
         self._last_dts[index] = scaled
 
+    def _note_silent_streams(self) -> None:
+        """Say which audio streams held no sound at all: a muxer writes such a track empty, or
+        leaves it out (MP4), and the output had one track fewer without a word."""
+        for index, out in self.streams.items():
+            if out.type == "audio" and out.index not in self._muxed_at:
+                note(f"audio stream #{index} holds no sound (no packets); {self.path.suffix} gets an empty track "
+                     "or none")
+
     def close(self) -> None:
         """Flush the encoders and finish the file (it is complete and playable afterwards)."""
         try:
@@ -872,6 +880,7 @@ class VideoWriter:
                     frames = []
                 self._encode_audio(index, self._in_native_order(index, frames))
                 self._encode_audio(index, None)
+            self._note_silent_streams()
         except BaseException:
             with contextlib.suppress(av.error.FFmpegError):  # the first error is the one to report
                 self.container.close()
