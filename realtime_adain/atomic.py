@@ -17,6 +17,7 @@ import os
 import re
 import tempfile
 import time
+import weakref
 from pathlib import Path
 
 from realtime_adain.errors import UserError
@@ -127,6 +128,16 @@ def temporary_prefix(target: Path) -> str:
     return f".{os.fsdecode(os.fsencode(target.stem)[:max(1, room)])}{pid}"
 
 
+def folder_handle(folder: Path) -> int | None:
+    """An open handle on `folder` (None where it cannot be had): a file in it can still be removed
+    by name after the folder is renamed or moved mid-run, when its path no longer leads there."""
+    flags = getattr(os, "O_PATH", os.O_RDONLY) | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0)
+    try:
+        return os.open(folder, flags)
+    except OSError:
+        return None
+
+
 class PendingOutput:
     """A temporary file beside `final` (same extension, so format-by-extension writers work).
 
@@ -152,6 +163,9 @@ class PendingOutput:
         os.chmod(fd, OWNER_RW)  # writers reopen it by name
         os.close(fd)
         self.path = Path(name)
+        self._folder = folder_handle(self.path.parent)
+        if self._folder is not None:
+            weakref.finalize(self, os.close, self._folder)
 
     def publish(self, destination: str | os.PathLike | None = None) -> Path:
         """Give the finished file its final name (or `destination`, e.g. a partial-result name)."""
@@ -178,7 +192,15 @@ class PendingOutput:
         return exc
 
     def discard(self) -> None:
-        self.path.unlink(missing_ok=True)
+        """Remove the temporary file, found through the folder's handle: a folder renamed mid-run
+        kept it (hidden) until a later run there swept it."""
+        try:
+            if self._folder is None:
+                self.path.unlink()
+            else:
+                os.unlink(self.path.name, dir_fd=self._folder)
+        except FileNotFoundError:
+            pass
 
     def __enter__(self) -> "PendingOutput":
         return self

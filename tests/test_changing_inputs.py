@@ -280,7 +280,7 @@ def test_a_long_legal_output_name_is_written(run_cli, weights_env, data_dir, tmp
 
 def test_the_output_folder_renamed_during_a_run_is_said(published_weights, data_dir, tmp_path):
     """The output's folder renamed mid-run: the error said "No such file or directory" as if the
-    input were missing."""
+    input were missing, and the hidden temporary file stayed in the renamed folder."""
     out = tmp_path / "out"
     out.mkdir()
     process = spawn(["video", data_dir / "videos" / "cutBunny.mp4", "-s", data_dir / "style" / "trial.jpg",
@@ -292,6 +292,8 @@ def test_the_output_folder_renamed_during_a_run_is_said(published_weights, data_
     _, err = process.communicate(timeout=60)
     assert process.returncode == 2 and err.strip().splitlines()[-1] == (
         f"error: {out / 'bunny.mp4'}: cannot write (its folder {out} was removed or renamed during the run)"), err
+    # the hidden temporary file is not left in the renamed folder (it stayed until a later run there)
+    assert sorted(p.name for p in (tmp_path / "moved").iterdir()) == []
 
 
 def test_a_pipe_as_input_is_refused_with_the_reason(run_cli, weights_env, data_dir, tmp_path):
