@@ -23,6 +23,7 @@ from safetensors.torch import save
 
 import realtime_adain.live.styles as styles_module
 from live_support import copy_styles, write_video
+from realtime_adain.clib import c_library
 from realtime_adain.imageio import write_image
 from realtime_adain.live.app import LiveSession
 from realtime_adain.live.styles import StyleLibrary
@@ -151,7 +152,7 @@ def test_encoding_many_styles_gives_the_freed_memory_back(weights_env, tmp_path)
     """3000 tiny styles held 11 GB at start-up (glibc kept each encoding's freed feature maps
     pinned behind the few bytes kept of it); 100 held 250 to 400 MB. Measured in a new process,
     the heap as a start-up has it."""
-    assert styles_module._LIBC is not None and Path("/proc/self/statm").exists(), \
+    assert hasattr(c_library(), "malloc_trim") and Path("/proc/self/statm").exists(), \
         "this test needs glibc's malloc_trim and /proc (Linux, as CI runs it)"
     folder = tmp_path / "styles"
     folder.mkdir()

@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import atexit
 import ctypes
-import ctypes.util
 import os
 import sys
 import threading
 import time
 from typing import Callable
+
+from realtime_adain.clib import c_library
 
 SEMAPHORE_BYTES = 64  # sizeof(sem_t) is 32 on 64-bit glibc; room to spare
 REFRESH_S = 2.0  # a new pair of exit handlers this often while a window is open ...
@@ -87,8 +88,11 @@ def _exit_handlers() -> _ExitHandlers | None:
     library lacks what they need."""
     global _handlers
     if _handlers is None and sys.platform != "win32":
+        libc = c_library()
         try:
-            _handlers = _ExitHandlers(ctypes.CDLL(ctypes.util.find_library("c") or None))
+            if libc is None:
+                return None
+            _handlers = _ExitHandlers(libc)
         except (OSError, AttributeError):  # no __cxa_atexit or POSIX semaphores here
             return None
         threading.Thread(target=_watch, args=(_handlers,), name="display-loss-watch", daemon=True).start()

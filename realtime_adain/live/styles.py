@@ -13,7 +13,6 @@ library with no usable style at all is the user's error.
 
 from __future__ import annotations
 
-import ctypes
 import os
 import time
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ import torch
 from safetensors.torch import load_file, save
 from tqdm import tqdm
 
+from realtime_adain.clib import c_library
 from realtime_adain.adain import StyleStats, check_stats
 from realtime_adain.paths import expand_images
 from realtime_adain.errors import UserError, out_of_memory_as_user_error
@@ -67,19 +67,9 @@ def release_freed_memory() -> None:
     Each encoding frees megabytes of feature maps, and the few bytes kept of it (statistics, a
     thumbnail) land among them: the heap could not shrink, and 3000 tiny styles held 11 GB at
     start-up. malloc_trim returns those pages (about 1 ms a style)."""
-    if _LIBC is not None:
-        _LIBC.malloc_trim(0)
-
-
-def _glibc() -> ctypes.CDLL | None:
-    try:
-        libc = ctypes.CDLL(None)
-        return libc if hasattr(libc, "malloc_trim") else None
-    except (OSError, TypeError):  # (Windows: no C library to open by None)
-        return None
-
-
-_LIBC = _glibc()
+    libc = c_library()
+    if libc is not None and hasattr(libc, "malloc_trim"):
+        libc.malloc_trim(0)
 
 
 def printable_name(name: str) -> str:
