@@ -5,7 +5,7 @@ request needs the token when one is set; `/` and `/static/` hold no data and are
 page can load and say that a token is needed. Before that, what other sites' pages could send is
 refused: a Host header naming another server, a request that changes something from another
 origin. A periodic tick sends each client its figures and closes clients silent for longer than
-the idle timeout.
+the idle timeout, or not connected within the connect timeout.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from realtime_adain.serve import uploads
 from realtime_adain.serve.batcher import Batcher
 from realtime_adain.serve.connections import REQUEST_HEAD_S, ConnectionLimits
 from realtime_adain.serve.control import Look
-from realtime_adain.serve.peers import Client, has_ice_addresses, offer_problem
+from realtime_adain.serve.peers import Client, has_ice_addresses, offer_problem, slots_per_address
 from realtime_adain.serve.settings import (MAX_TLS_FILE_BYTES, ServeSettings, check_tls_file,
                                            is_every_interface, is_loopback)
 from realtime_adain.serve.styles import StyleRegistry
@@ -199,8 +199,9 @@ class Server:
         return web.Response(body=data, content_type="image/jpeg", headers={"Cache-Control": "max-age=3600"})
 
     async def offer(self, request: web.Request) -> web.Response:
-        if len(self.clients) >= self.settings.max_clients:
-            return error(429, f"the server already has its maximum of {self.settings.max_clients} clients")
+        refused = self._no_slot(request.remote or "")
+        if refused:
+            return error(429, refused)
         try:
             body = json.loads(await asyncio.wait_for(read_body(request, MAX_OFFER_BYTES), OFFER_READ_S))
         except asyncio.TimeoutError:
@@ -214,10 +215,13 @@ class Server:
         problem = offer_problem(body["sdp"])
         if problem is not None:
             return error(400, f"bad offer: {problem}")
+        refused = self._no_slot(request.remote or "")  # again: other offers were read meanwhile
+        if refused:
+            return error(429, refused)
         look = Look(self.styles.first.id, alpha=self.settings.alpha, preserve_color=self.settings.preserve_color,
                     stabilize=self.settings.stabilize)
         client = Client(self.styles, self.stylizer, self.batcher, look, self.settings.stabilize_strength, self._remove,
-                        lambda: len(self.clients))
+                        lambda: len(self.clients), request.remote or "")
         self.clients[client.id] = client
         log(f"client {client.id} connecting from {request.remote} ({len(self.clients)} of {self.settings.max_clients})")
         try:
@@ -279,6 +283,18 @@ class Server:
 
     # ---- clients -----------------------------------------------------------------------------
 
+    def _no_slot(self, address: str) -> str | None:
+        """Why an offer from `address` gets no client slot, or None. One address holds at most
+        `slots_per_address` (peers that never connect hold theirs for the connect timeout); a shared
+        loopback one (a tunnel's, a proxy's) only counts toward the total."""
+        most = self.settings.max_clients
+        share = slots_per_address(most)
+        if not self.connection_limits.exempt(address) and sum(c.address == address for c in self.clients.values()) >= share:
+            return f"{address} already holds {share} of the {most} client slots (at most {share} per address)"
+        if len(self.clients) >= most:
+            return f"the server already has its maximum of {most} clients"
+        return None
+
     def _remove(self, client: Client) -> None:
         if self.clients.pop(client.id, None) is not None:
             log(f"client {client.id} left: {client.reason} ({len(self.clients)} of {self.settings.max_clients})")
@@ -288,8 +304,9 @@ class Server:
             await asyncio.sleep(TICK)
             now = time.monotonic()
             for client in list(self.clients.values()):
-                if now - client.last_activity > self.settings.idle_timeout:
-                    asyncio.ensure_future(client.close(f"idle for {self.settings.idle_timeout:g} s"))
+                why = client.overdue(now, self.settings.connect_timeout, self.settings.idle_timeout)
+                if why:
+                    asyncio.ensure_future(client.close(why))
                 else:
                     client.send_status()
 

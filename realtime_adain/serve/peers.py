@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import queue
+import re
 import time
 import uuid
 from collections import deque
@@ -26,6 +28,31 @@ MAX_MESSAGES_PER_S = 100  # a dragged slider sends about 60; a flood beyond this
 FPS_WINDOW = 30
 MAX_MEDIA = 4  # m= sections in an offer: the page sends a video and a data channel
 MAX_CANDIDATES = 64  # ICE candidates in an offer: each is a pair the server would send checks to
+MAX_DECODE_BACKLOG = 8  # received frames waiting for the decoder (a quarter second at 30 fps); beyond, dropped
+MAX_DECODE_BACKLOG_BYTES = 16 * 1024 * 1024  # and their bytes (aiortc takes frames of up to 512 packets)
+H264_NAL_START = re.compile(rb"\x00\x00\x01(.)", re.DOTALL)
+
+
+def slots_per_address(max_clients: int) -> int:
+    """Client slots one address may hold at once (shared loopback: any): half, so one host cannot
+    lock the others out, but a lone server's one user still gets its one slot."""
+    return max(1, max_clients // 2)
+
+
+def is_keyframe(codec: str, data: bytes) -> bool:
+    """Whether an encoded frame, as aiortc reassembles it, decodes without the frames before it:
+    VP8's frame tag says so in its lowest bit (0); in H.264's Annex B stream the first slice is an
+    IDR one (type 5; found after the few parameter sets before it). Frames of another codec count
+    as keyframes (none is waited for)."""
+    if codec == "VP8":
+        return bool(data) and not data[0] & 1
+    if codec == "H264":
+        for start in H264_NAL_START.finditer(data):
+            kind = start[1][0] & 0x1F
+            if 1 <= kind <= 5:  # a slice: all of a picture's are IDR or none
+                return kind == 5
+        return False
+    return True
 
 
 def has_ice_addresses() -> bool:
@@ -58,6 +85,64 @@ def offer_problem(sdp: str) -> str | None:
     if not offered & (taken - {"rtx"}):
         return f"the offer's video has no codec this server takes ({', '.join(sorted(taken - {'rtx'})).upper()})"
     return None
+
+
+class DecodeBacklog(queue.Queue):
+    """aiortc's queue of received frames waiting for a receiver's decoder thread, which it leaves
+    unbounded: a client sending faster than its frames decode (7 KB 2048x2048 keyframes that take
+    6 ms each) grew it by over a hundred frames a second, and at the end of the track the decoder
+    went on through the whole backlog into frames nobody read (10 GB in 20 s with 4096x4096 ones).
+    Here at most `frames` frames (`max_bytes`) wait: a keyframe replaces those before it (live
+    video: the newest is what counts); a frame past the bound is dropped, and so is each after it
+    until a keyframe, which is asked for (`request_keyframe`: aiortc sends a PLI); the end of the
+    track (None) drops what waits."""
+
+    def __init__(self, request_keyframe: Callable[[], None], frames: int = MAX_DECODE_BACKLOG,
+                 max_bytes: int = MAX_DECODE_BACKLOG_BYTES) -> None:
+        super().__init__()
+        self.request_keyframe, self.frames, self.max_bytes = request_keyframe, frames, max_bytes
+        self.bytes = self.dropped = 0
+        self.waiting_for_key = False
+
+    def _clear(self) -> None:
+        self.dropped += sum(item is not None for item in self.queue)
+        self.queue.clear()
+        self.bytes = 0
+
+    def _put(self, item) -> None:
+        """(codec, JitterFrame) from aiortc's event loop, or None at the end (the queue's lock held)."""
+        if self.queue and self.queue[-1] is None:  # ended: the decoder stops at the None
+            return
+        if item is None:
+            self._clear()
+            self.queue.append(None)
+            return
+        codec, frame = item
+        size = len(frame.data)
+        if is_keyframe(codec.name, frame.data):
+            self._clear()
+            self.waiting_for_key = False
+        elif self.waiting_for_key or len(self.queue) >= self.frames or (self.queue and self.bytes + size > self.max_bytes):
+            self.dropped += 1  # the frames after it refer to it: none decodes until a keyframe
+            self.waiting_for_key = True
+            self.request_keyframe()
+            return
+        self.queue.append(item)
+        self.bytes += size
+
+    def _get(self):
+        item = self.queue.popleft()
+        if item is not None:
+            self.bytes -= len(item[1].data)
+        return item
+
+
+def bound_decoding(receiver: RTCRtpReceiver) -> None:
+    """Put a DecodeBacklog in place of the receiver's own queue: before the connection, when its
+    decoder thread starts with it (private: aiortc has no bound; left as it is if it changed)."""
+    error = getattr(receiver, "_RTCRtpReceiver__decoder_error", None)
+    if isinstance(getattr(receiver, "_RTCRtpReceiver__decoder_queue", None), queue.Queue) and error is not None:
+        receiver._RTCRtpReceiver__decoder_queue = DecodeBacklog(error.set)  # a decode error: PLI on the next packet
 
 
 def peer_connection() -> RTCPeerConnection:
@@ -109,18 +194,22 @@ class StylizedTrack(MediaStreamTrack):
 
 class Client:
     """A client from its offer to `close` (its own, the server's, or its connection failing), after
-    which `on_close` tells the server; `count` is the server's number of clients (for the figures)."""
+    which `on_close` tells the server; `count` is the server's number of clients (for the figures);
+    `address` is where its offer came from."""
 
     def __init__(self, styles: StyleRegistry, stylizer: Stylizer, batcher: Batcher, look: control.Look,
-                 strength: float, on_close: Callable[["Client"], None], count: Callable[[], int]) -> None:
+                 strength: float, on_close: Callable[["Client"], None], count: Callable[[], int],
+                 address: str = "") -> None:
         self.id = uuid.uuid4().hex[:12]
         self.styles, self.batcher, self.on_close, self.count = styles, batcher, on_close, count
+        self.address = address
         self.pc = peer_connection()
         self.loop = asyncio.get_running_loop()
         self.out = StylizedTrack(self._shown)
         self.pipeline = Pipeline(styles, stylizer, look, self._deliver, strength)
         self.channel = None
-        self.last_activity = time.monotonic()
+        self.created = self.last_activity = time.monotonic()
+        self.connected = False  # its peer reached the connected state (at any time)
         self.returned: deque[float] = deque(maxlen=FPS_WINDOW)
         self.latencies: deque[float] = deque(maxlen=LATENCY_WINDOW)
         self.frames_in = self.frames_out = 0
@@ -146,6 +235,9 @@ class Client:
             return
         self.has_video = True
         self._video = track
+        receiver = next((t.receiver for t in self.pc.getTransceivers() if t.receiver.track is track), None)
+        if receiver is not None:
+            bound_decoding(receiver)
         self.pc.addTrack(self.out)  # on the offer's transceiver: sendrecv
         self._spawn(self._read(track))
 
@@ -215,6 +307,8 @@ class Client:
             self.send_status()
 
     def _on_state(self) -> None:
+        if self.pc.connectionState == "connected":
+            self.connected = True
         if self.pc.connectionState in ("failed", "closed"):
             self._spawn(self.close(f"connection {self.pc.connectionState}"))
 
@@ -256,6 +350,15 @@ class Client:
         self.send({"stats": self.stats(self.count()), "state": self.look.state()})
 
     # ---- lifetime ----------------------------------------------------------------------------
+
+    def overdue(self, now: float, connect_s: float, idle_s: float) -> str | None:
+        """Why the server should close it now, or None. A peer that never connects (an offer's
+        answer never used, ICE never completing) is not idle by its figures but holds a slot."""
+        if not self.connected and now - self.created > connect_s:
+            return f"not connected within {connect_s:g} s"
+        if now - self.last_activity > idle_s:
+            return f"idle for {idle_s:g} s"
+        return None
 
     def _spawn(self, coro) -> None:
         task = asyncio.ensure_future(coro)

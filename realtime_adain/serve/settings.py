@@ -17,6 +17,7 @@ MAX_CLIENTS = 64
 MAX_TOKEN = 256  # characters: it travels in every URL and header
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 MAX_TLS_FILE_BYTES = 1024 * 1024  # a PEM certificate chain or key is a few KiB
+CONNECT_TIMEOUT = 15.0  # seconds from an answered offer to a connected peer (a browser takes 1-5); then its slot is freed
 
 
 def is_loopback(host: str) -> bool:
@@ -84,6 +85,7 @@ class ServeSettings:
     token: str | None = None  # required of every /api request when set (always off loopback)
     max_clients: int = 4
     idle_timeout: float = 60.0  # seconds without frames or messages before a client is closed
+    connect_timeout: float = CONNECT_TIMEOUT  # seconds for a client's peer to connect (offers that never do held slots)
     allow_uploads: bool = False
     max_upload_mb: float = 8.0
     max_upload_pixels: int = 4096 * 4096
@@ -141,6 +143,8 @@ class ServeSettings:
             raise UserError(f"--max-clients {self.max_clients} is outside 1..{MAX_CLIENTS}")
         if not (math.isfinite(self.idle_timeout) and self.idle_timeout > 0):
             raise UserError(f"--idle-timeout {self.idle_timeout} must be a positive number of seconds")
+        if not (math.isfinite(self.connect_timeout) and self.connect_timeout > 0):
+            raise UserError(f"connect timeout {self.connect_timeout} must be a positive number of seconds")
         if not (math.isfinite(self.max_upload_mb) and 0 < self.max_upload_mb <= MAX_UPLOAD_MB):
             raise UserError(f"--max-upload-mb {self.max_upload_mb} is outside (0, {MAX_UPLOAD_MB}]")
         if self.size is not None and self.size < 0:
