@@ -18,7 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
 from realtime_adain import interrupts  # noqa: E402
-from realtime_adain.cli import ArgumentParser, check_library_settings, run_reporting_errors  # noqa: E402
+from realtime_adain.cli import ArgumentParser, check_library_settings, one_line, run_reporting_errors  # noqa: E402
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -88,7 +88,7 @@ def parse_and_train(argv: list[str] | None) -> int:
         print(f"{interrupts.message(exc)} (resume from the last checkpoint with --resume)", file=sys.stderr)
         return interrupts.exit_code(exc)
     if last is not None:
-        print(f"decoder: {last}")
+        print(one_line(f"decoder: {last}"))  # a newline in --out must not make two lines of one
     return 0
 
 

@@ -40,8 +40,11 @@ CONTENT, STYLE = 0, 1
 
 
 def warn(message: str) -> None:
-    """A warning on stderr that does not break a progress bar."""
-    tqdm.write(message, file=sys.stderr)
+    """A line on stderr (a warning, a checkpoint's path) that does not break a progress bar, and is
+    one line where a file's name holds a newline."""
+    from realtime_adain.cli import one_line
+
+    tqdm.write(one_line(message), file=sys.stderr)
 
 
 def list_images(directory: str | os.PathLike, what: str, exclude: Sequence[str | os.PathLike] = ()) -> list[Path]:
@@ -58,6 +61,8 @@ def list_images(directory: str | os.PathLike, what: str, exclude: Sequence[str |
     if not root.is_dir():
         raise UserError(f"{root}: no such {what} directory")
     skipped_dirs = {os.path.realpath(d) for d in exclude}
+    if os.path.realpath(root) in skipped_dirs:  # all of it left out: "empty" said nothing useful
+        raise UserError(f"{root}: the {what} directory is the run's --out; give the run a folder of its own")
     seen: set[str] = set()
     files = []
     for folder, subfolders, names in os.walk(root, followlinks=True):
@@ -239,6 +244,25 @@ def ignore_interrupts(_worker_id: int) -> None:
 # tensor of each batch in flight (torch passes them as file descriptors), prefetch_factor 4 x 2.
 FILES_PER_WORKER = 12
 SPARE_FILES = 16  # checkpoints, log, TensorBoard, samples
+# Tasks (`ulimit -u` counts threads too) a loading worker adds: its process, the threads there that
+# feed its result queue and hand tensors' file descriptors over, its index queue's feeder here.
+TASKS_PER_WORKER = 4
+SPARE_TASKS = 4  # the pin-memory and TensorBoard threads, a thread pool's late start
+# Capabilities that exempt a process from `ulimit -u`: CAP_SYS_ADMIN, CAP_SYS_RESOURCE.
+NPROC_EXEMPT_CAPABILITIES = (1 << 21) | (1 << 24)
+
+
+def raise_soft_limit(which: int, needed: int, hard: int) -> bool:
+    """Raise a soft resource limit to `needed`, if the hard limit allows it: True if done."""
+    import resource
+
+    if hard != resource.RLIM_INFINITY and hard < needed:
+        return False
+    try:
+        resource.setrlimit(which, (needed, hard))
+    except (OSError, ValueError):
+        return False
+    return True
 
 
 def check_open_file_limit(workers: int) -> None:
@@ -252,17 +276,62 @@ def check_open_file_limit(workers: int) -> None:
     except (ImportError, OSError, ValueError):  # Windows, or no fd listing: nothing to check
         return
     needed = open_now + workers * FILES_PER_WORKER + SPARE_FILES
-    if soft == resource.RLIM_INFINITY or soft >= needed:
+    if soft == resource.RLIM_INFINITY or soft >= needed or raise_soft_limit(resource.RLIMIT_NOFILE, needed, hard):
         return
-    if hard == resource.RLIM_INFINITY or hard >= needed:
-        with_limit = needed if hard == resource.RLIM_INFINITY else hard
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (with_limit, hard))
-            return
-        except (OSError, ValueError):
-            pass
     raise UserError(f"--workers {workers} needs about {needed} open files, and the limit is {soft} (`ulimit -n`); "
                     "raise it or use fewer --workers (0 loads in the training process)")
+
+
+def count_tasks(uid: int) -> int:
+    """Processes and threads whose real user is `uid`, as `ulimit -u` counts them (Linux's /proc)."""
+    count = 0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/status") as handle:
+                fields = dict(line.split(":", 1) for line in handle if ":" in line)
+            if int(fields["Uid"].split()[0]) == uid:
+                count += int(fields["Threads"])
+        except (OSError, KeyError, ValueError, IndexError):  # ended meanwhile, or hidden
+            continue
+    return count
+
+
+def user_tasks() -> int | None:
+    """This user's processes and threads, or None where `ulimit -u` does not apply (root,
+    CAP_SYS_RESOURCE) or they cannot be counted (no /proc)."""
+    try:
+        with open("/proc/self/status") as handle:
+            own = dict(line.split(":", 1) for line in handle if ":" in line)
+        if os.getuid() == 0 or int(own["CapEff"], 16) & NPROC_EXEMPT_CAPABILITIES:
+            return None
+        return max(count_tasks(os.getuid()), int(own["Threads"]))  # this process at least (hidepid)
+    except (OSError, KeyError, ValueError):
+        return None
+
+
+def check_process_limit(workers: int) -> None:
+    """Workers need processes and threads: at `ulimit -u` a worker's thread failed with its own
+    traceback above the run's one line, and a failed fork left one of PyTorch's. Raise the soft
+    limit as far as the hard one allows, or say what to change, before any worker starts."""
+    try:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_NPROC)
+    except (ImportError, AttributeError, OSError, ValueError):  # Windows, or no such limit
+        return
+    if soft == resource.RLIM_INFINITY:
+        return
+    used = user_tasks()
+    if used is None:
+        return
+    needed = used + workers * TASKS_PER_WORKER + SPARE_TASKS
+    if soft >= needed or raise_soft_limit(resource.RLIMIT_NPROC, needed, hard):
+        return
+    raise UserError(f"--workers {workers} needs about {needed} processes and threads, {used} of them running now, "
+                    f"and the limit is {soft} (`ulimit -u`); raise it or use fewer --workers (0 loads in the "
+                    "training process)")
 
 
 def batches(
@@ -272,6 +341,7 @@ def batches(
     """(content uint8 (b, 3, crop, crop), style, skipped files) for global steps start_step, ..."""
     if workers > 0:
         check_open_file_limit(workers)
+        check_process_limit(workers)
     loader = DataLoader(
         stream,
         batch_sampler=GlobalBatchSampler(start_step, global_batch, rank, world_size),
@@ -291,17 +361,27 @@ def batches(
     return iterator
 
 
+# Skipped files named one by one; past that (a folder removed mid-run) they are only counted.
+WARNED_SKIPS = 20
+
+
 class SkipReport:
-    """Warn once per unusable file and count them; the run goes on."""
+    """Warn once per unusable file, for the first WARNED_SKIPS of them, and count them all; the run
+    goes on. (A subfolder removed mid-run warned once per file: thousands of lines.)"""
 
     def __init__(self, already: Sequence[str] = ()) -> None:
         self.paths: set[str] = set(already)
+        self.warned = 0
 
     def add(self, skipped: list[tuple[str, str]], warn) -> None:  # noqa: ANN001
         for path, why in skipped:
-            if path not in self.paths:
-                self.paths.add(path)
-                warn(f"warning: skipped {path}: {why} ({len(self.paths)} skipped so far)")
+            if path in self.paths:
+                continue
+            self.paths.add(path)
+            if self.warned < WARNED_SKIPS:
+                self.warned += 1
+                more = "; more are counted in log.csv, not named" if self.warned == WARNED_SKIPS else ""
+                warn(f"warning: skipped {path}: {why} ({len(self.paths)} skipped so far{more})")
 
     @property
     def count(self) -> int:

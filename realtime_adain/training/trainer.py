@@ -15,13 +15,12 @@ import math
 import os
 import random
 import shutil
-import sys
 import threading
 import time
-from contextlib import nullcontext, suppress
+from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
@@ -96,6 +95,23 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+@contextmanager
+def compile_failure_as_user_error(compiled: bool) -> Iterator[None]:
+    """torch.compile compiles at the first step: without a C++ compiler (or Triton on a GPU) that
+    was a 100-line traceback; one line naming what is missing now."""
+    try:
+        yield
+    except Exception as exc:
+        if not compiled:
+            raise
+        from torch._dynamo.exc import TorchDynamoException
+
+        if not isinstance(exc, TorchDynamoException):
+            raise
+        said = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserError(f"--compile failed ({said}); install what it names, or train without --compile") from None
+
+
 class TrainingStep:
     """Model, optimizer, schedule and precision of one process; `step(content, style)` = one iteration.
 
@@ -120,6 +136,7 @@ class TrainingStep:
             self.model = torch.nn.parallel.DistributedDataParallel(
                 self.net, device_ids=[device.index] if device.type == "cuda" else None, broadcast_buffers=False,
             )
+        self.compiled = config.compile
         if config.compile:
             self.model = torch.compile(self.model)
 
@@ -134,13 +151,14 @@ class TrainingStep:
         autocast = (
             torch.autocast(self.device.type, dtype=self.amp_dtype) if self.amp_dtype is not None else nullcontext()
         )
-        with autocast:
-            if self.temporal:  # logged as part of the total
-                loss_c, loss_s, loss_t, output = self.model(content, style, temporal=True)
-            else:
-                loss_c, loss_s, output = self.model(content, style)
-        total = loss_c + loss_s + loss_t if self.temporal else loss_c + loss_s
-        self.scaler.scale(total).backward()
+        with compile_failure_as_user_error(self.compiled):
+            with autocast:
+                if self.temporal:  # logged as part of the total
+                    loss_c, loss_s, loss_t, output = self.model(content, style, temporal=True)
+                else:
+                    loss_c, loss_s, output = self.model(content, style)
+            total = loss_c + loss_s + loss_t if self.temporal else loss_c + loss_s
+            self.scaler.scale(total).backward()
         return Losses(loss_c.detach(), loss_s.detach(), total.detach()), output.detach()
 
     def step(self, content: torch.Tensor, style: torch.Tensor) -> tuple[Losses, torch.Tensor]:
@@ -165,6 +183,7 @@ class Trainer:
         self.out = Path(config.out)
         self.checkpoint_dir = self.out / "checkpoints"
         self.new_out = not self.out.exists()
+        made = [p for p in (self.checkpoint_dir, self.out / LOCK_NAME) if not p.exists()]
         self.lock: OutLock | None = None
         try:
             self._set_up(config, resume)
@@ -172,6 +191,8 @@ class Trainer:
             if not any(p.is_file() and p.name != LOCK_NAME for p in self.out.rglob("*")):
                 self.remove_new_out()
             self.release()
+            if self.dist.is_main and not self.new_out:
+                remove_if_empty(made)
             raise
 
     def remove_new_out(self) -> None:
@@ -296,6 +317,10 @@ class Trainer:
     # --- the loop -----------------------------------------------------------------------------
 
     def save(self) -> Path:
+        """A checkpoint, unless training diverged since the last loss check (--log-every): weights
+        of NaN were saved, and --resume went on from them."""
+        if not all(bool(torch.isfinite(p).all()) for p in self.decoder.parameters()):
+            raise diverged(f"the decoder's weights are no longer finite at iteration {self.iteration}")
         return checkpoint.save_checkpoint(self.checkpoint_dir, self.decoder, self.trainer_state())
 
     def save_samples(self, content: torch.Tensor, style: torch.Tensor, output: torch.Tensor) -> None:
@@ -332,7 +357,7 @@ class Trainer:
                     means = self._mean_over_processes(window / window_iterations).tolist()
                     speed = window_iterations / (time.perf_counter() - window_start)
                     if not all(math.isfinite(v) for v in means):
-                        raise UserError(f"the loss became {means[2]} at iteration {self.iteration}; lower --lr")
+                        raise diverged(f"the loss became {means[2]} at iteration {self.iteration}")
                     if logger is not None:
                         logger.log(self.iteration, means, lr, speed, self.skips.count)
                         progress.set_postfix(content=f"{means[0]:.3g}", style=f"{means[1]:.3g}",
@@ -343,7 +368,7 @@ class Trainer:
                     self.save_samples(content, style, output)
                 if self.dist.is_main and (self.iteration % config.save_every == 0 or self.iteration == config.iterations):
                     last_saved = self.save()
-                    tqdm.write(f"checkpoint: {last_saved}", file=sys.stderr)
+                    data.warn(f"checkpoint: {last_saved}")
         finally:
             progress.close()
             if logger is not None:
@@ -360,6 +385,22 @@ class Trainer:
         if self.dist.world_size > 1 and dist.is_initialized():
             dist.destroy_process_group()
         self.release()
+
+
+def diverged(what: str) -> UserError:
+    """Training that diverged, with what to lower (a weight past float32's range is one cause)."""
+    return UserError(f"{what}; lower --lr, or the loss weights (--style-weight, --content-weight, --temporal-weight)")
+
+
+def remove_if_empty(paths: list[Path]) -> None:
+    """What a run that never started made in an existing --out (the user's folder, or a dataset's):
+    an empty checkpoints/ and the lock file were left behind."""
+    for path in paths:
+        with suppress(OSError):  # not empty, or gone
+            if path.is_dir():
+                path.rmdir()
+            else:
+                path.unlink()
 
 
 def worker_ended(exc: BaseException) -> UserError:
@@ -418,15 +459,15 @@ class RunLogger:
         try:
             from torch.utils.tensorboard import SummaryWriter
         except ImportError:
-            print("warning: tensorboard is not installed (pip install 'realtime-adain[train]'); "
-                  "logging to log.csv only", file=sys.stderr)
+            data.warn("warning: tensorboard is not installed (pip install 'realtime-adain[train]'); "
+                      "logging to log.csv only")
         else:
             quiet_tensorboard_thread()
             try:
                 self.tensorboard = SummaryWriter(str(self.tensorboard_dir), purge_step=start_iteration + 1)
             except OSError as exc:  # optional, as when not installed: a file named tensorboard, a read-only folder
-                print(f"warning: {self.tensorboard_dir}: cannot write TensorBoard logs ({exc.strerror or exc}); "
-                      "logging to log.csv only", file=sys.stderr)
+                data.warn(f"warning: {self.tensorboard_dir}: cannot write TensorBoard logs ({exc.strerror or exc}); "
+                          "logging to log.csv only")
 
     def _truncate(self, start_iteration: int) -> None:
         if not self.csv_path.is_file():
