@@ -32,6 +32,7 @@ MAX_SIDE = 16384  # the longest processing side: far beyond any use, and OpenCV'
 
 from realtime_adain.atomic import atomic_write_bytes
 from realtime_adain.errors import UserError
+from realtime_adain.regular_files import open_regular
 
 # What OpenCV decodes (a folder of inputs takes these) and, of those, what it encodes from RGB:
 # PGM/PBM hold grey only, GIF/HDR/PFM/JPEG 2000/AVIF writers are missing or lossy in odd ways.
@@ -69,11 +70,13 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     if not path.is_file():  # (a fifo is never opened: reading it would wait for a writer)
         kind = ("a folder" if path.is_dir() else "a device, fifo or socket") if path.exists() else None
         raise UserError(f"{path}: {kind + ', not an image file' if kind else 'no such file'}")
-    size = path.stat().st_size
-    if size > MAX_FILE_BYTES:  # read whole before any header is looked at: a 50 GB file would exhaust memory
-        raise UserError(f"{path}: {size / 2**30:.1f} GiB is larger than any image read here "
-                        f"({MAX_FILE_BYTES >> 30} GiB at most)")
-    data = np.fromfile(path, dtype=np.uint8)
+    # checked again on the open file: one swapped for a FIFO after the check would block for good
+    with open_regular(path, "a device, fifo or socket, not an image file") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        if size > MAX_FILE_BYTES:  # read whole before any header is looked at: a 50 GB file would exhaust memory
+            raise UserError(f"{path}: {size / 2**30:.1f} GiB is larger than any image read here "
+                            f"({MAX_FILE_BYTES >> 30} GiB at most)")
+        data = np.fromfile(handle, dtype=np.uint8)
     if data.size == 0:
         raise UserError(f"{path}: the file is empty")
     return decode_image(data, str(path))

@@ -12,7 +12,6 @@ import errno
 import hashlib
 import os
 import pickle
-import stat
 import warnings
 import zipfile
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from realtime_adain.encoders import (
 from realtime_adain.errors import UserError, is_out_of_memory
 from realtime_adain.networks import ENCODER_DEPTH, FEATURE_CHANNELS, Decoder, Encoder
 from realtime_adain.paths import file_in_the_way
+from realtime_adain.regular_files import open_regular
 from realtime_adain.release import DECODER_FILENAME, VGG_FILENAME
 from realtime_adain.userdirs import HOME_ENV_VAR, weights_dir  # noqa: F401 (part of this module's interface)
 
@@ -82,12 +82,7 @@ def file_sha256(path: str | os.PathLike) -> str:
     naming it, not a bare OSError that says which file only sometimes."""
     digest = hashlib.sha256()
     try:
-        # Not blocking on the open, and only a regular file read: a FIFO swapped in for a listed
-        # file (a style folder rescanned) would block the open, or the read, for good.
-        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-        with open(descriptor, "rb") as handle:
-            if not stat.S_ISREG(os.fstat(descriptor).st_mode):
-                raise UserError(f"{path}: not a regular file (a pipe, device or socket)")
+        with open_regular(path) as handle:
             for block in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(block)
     except OSError as exc:

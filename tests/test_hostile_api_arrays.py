@@ -180,6 +180,27 @@ def test_read_image_of_a_fifo_is_refused_not_a_hang(tmp_path):
         ra.read_image(b"photo.png")
 
 
+def test_a_fifo_swapped_in_after_the_check_is_refused_not_waited_on(tmp_path, monkeypatch):
+    """A file turned into a FIFO between `read_image`'s check by name and its read (a dataset
+    changing mid-run) blocked the read for good. The check's answer is held at "a file" here to
+    stand for that moment; the open file itself is checked now."""
+    import concurrent.futures
+
+    from realtime_adain import imageio
+
+    os.mkfifo(tmp_path / "pipe.png")
+    monkeypatch.setattr(imageio.Path, "is_file", lambda self: True)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        reading = pool.submit(imageio.read_image, tmp_path / "pipe.png")
+        try:
+            with pytest.raises(ra.UserError, match="pipe.png: a device, fifo or socket, not an image file"):
+                reading.result(timeout=10)
+        finally:
+            if not reading.done():  # let the blocked open go, so the test ends
+                with open(os.open(tmp_path / "pipe.png", os.O_WRONLY | os.O_NONBLOCK), "wb"):
+                    pass
+
+
 def test_stylize_video_mistakes_are_value_errors_naming_the_argument(stylizer, style, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "in.mp4").write_bytes(b"")  # every refusal below comes before the file is opened
