@@ -43,8 +43,10 @@ PREFERRED_PIX_FMTS = ("yuv420p", "yuv444p")
 DEFAULT_CODEC = "libx264"
 CONTAINER_CODECS = {"webm": ("libvpx-vp9", "libaom-av1", "libsvtav1", "libvpx"), "gif": ("gif",)}
 # Options of a container's muxer: a GIF loops forever, as people expect one shared to do (FFmpeg's
-# default too; said here, not left to it).
-MUXER_OPTIONS = {"gif": {"loop": "0"}}
+# default too; said here, not left to it). An AVI's timestamps are not moved by FFmpeg: the video's
+# are moved here (`slotted_by_decode_time`), and a shift taken from the sound would move the
+# pictures a slot on after the first one (copied AAC's priming before zero).
+MUXER_OPTIONS = {"gif": {"loop": "0"}, "avi": {"avoid_negative_ts": "disabled"}}
 # GIF: 256 colours a frame. Each frame gets a palette of its own colours (FFmpeg's palettegen and
 # paletteuse, one frame at a time); swscale's one fixed palette (`rgb8`) lost 11 to 14 dB of PSNR.
 # Ordered (Bayer) dithering: no banding in skies, a pattern that stays still from frame to frame
@@ -348,6 +350,13 @@ def sound_from_zero(fmt: str) -> bool:
     timestamp: AVI (counted, with no edit list; MOV's shifts the start). A sound that starts 5 s
     after the picture played from the first picture, as in `ffmpeg -i in.mkv out.avi`; it is
     preceded by silence (and any later gap filled), for re-encoded sound and copied PCM."""
+    return fmt == "avi"
+
+
+def slotted_by_decode_time(fmt: str) -> bool:
+    """Whether a `fmt` muxer puts each video packet in the frame slot its decode time names, writing
+    empty chunks for the slots skipped: AVI. It skips none before its first packet nor for a
+    negative time, so a B-frame encoder's first decode times (before zero) must be moved on."""
     return fmt == "avi"
 
 

@@ -33,7 +33,8 @@ from realtime_adain.video.formats import (ATTACHING_FORMATS, GIF_LONGEST_DELAY, 
                                           EncodeSettings, audio_opens, check_picture_size, choose_pix_fmt,
                                           container_format, copied_into_encoder_stream, encodable_layout, pcm_sample_bytes,
                                           encodable_rate, encoder_time_base, fills_gaps, holds_copy, is_adts_aac,
-                                          muxer_accepts, muxer_time_base, reencoded_audio, sound_from_zero)
+                                          muxer_accepts, muxer_time_base, reencoded_audio, slotted_by_decode_time,
+                                          sound_from_zero)
 from realtime_adain.video.notes import note
 from realtime_adain.video.reader import Colour, threads_refused, threads_refused_error
 
@@ -155,11 +156,13 @@ class SoundConverter:
         self.source: tuple[str, str, int] | None = None  # the kind of frames the resampler takes
         self.resampler: av.AudioResampler | None = None
         self.noted = False
+        self.next_pts: tuple[int, int] | None = None  # (sample rate, where the latest frame ends in its samples)
 
     def convert(self, frame: av.AudioFrame | None) -> list[av.AudioFrame]:
         """`frame` in the encoder's kind (None: what the resampler still holds, at the end)."""
         if frame is None:
             return self.resampler.resample(None) if self.resampler else []
+        self._time_in_samples(frame)
         kind, done = _sound_format(frame), []
         if self.resampler is not None and kind != self.source:
             done = self.resampler.resample(None)
@@ -169,6 +172,22 @@ class SoundConverter:
             fmt, layout, rate = self.target
             self.resampler, self.source = av.AudioResampler(format=fmt, layout=layout, rate=rate), kind
         return done + self.resampler.resample(frame)
+
+    def _time_in_samples(self, frame: av.AudioFrame) -> None:
+        """Time `frame` in its samples (1/rate), where the last one ended if that is within one
+        tick of its own time, as `ffmpeg` times decoded sound. An AVI times ADPCM by its blocks, MP3
+        by its frames, a .mkv in milliseconds: the encoder's frames (1152 samples of MP2, 1024 of
+        AAC) were each given the time of the input frame they began in, rounded to its ticks: two
+        MP2 frames at one time, AAC frames 1152 and 576 or 1008 and 1056 samples apart."""
+        rate, time_base = frame.sample_rate, frame.time_base
+        if frame.pts is None or not rate or not time_base:
+            return
+        tick = Fraction(time_base) * rate  # one tick of the input's time base, in samples
+        pts = math.floor(frame.pts * tick + Fraction(1, 2))
+        if self.next_pts is not None and self.next_pts[0] == rate and abs(pts - self.next_pts[1]) <= max(1, tick):
+            pts = self.next_pts[1]
+        frame.pts, frame.time_base = pts, Fraction(1, rate)
+        self.next_pts = (rate, pts + frame.samples)
 
     def _note_change(self, kind: tuple[str, str, int]) -> None:
         if not self.noted:
@@ -278,7 +297,9 @@ class VideoWriter:
         self._damaged: set[int] = set()  # re-encoded streams with a packet that did not decode (noted once each)
         self._durations: dict[int, int] = {}  # pts -> duration of the frames inside the encoder
         self._first_pts: int | None = None  # the first frame's timestamp (encoder time base)
+        self._first_input_pts: int | None = None  # ... in the input's time base (`_in_slots`)
         self._last_video_dts: int | None = None  # the latest video packet's decode timestamp
+        self._slot_shift: int | None = None  # ticks every video packet is moved on (`_decode_times_from_zero`)
         self._muxed_at: dict[int, tuple[int, Fraction]] = {}  # output stream index -> its latest muxed (pts, time base)
 
     def _open(self, settings: EncodeSettings, video: VideoFormatOut, passthrough: Sequence[av.stream.Stream],
@@ -451,7 +472,7 @@ class VideoWriter:
         frame = self._in_pix_fmt(av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24"))
         encoder_tb = self.video.codec_context.time_base
         if encoder_tb != self.input_time_base:  # an encoder that takes only some time bases (MPEG-2)
-            pts = _rescale(pts, self.input_time_base, encoder_tb) if pts is not None else None
+            pts = self._in_slots(pts, encoder_tb) if pts is not None else None
             duration = max(1, _rescale(duration, self.input_time_base, encoder_tb)) if duration else duration
         if pts is None:  # some AVI files carry no timestamps: continue from the previous frame
             pts = 0 if self._last_pts is None else self._last_pts + max(duration, 1)
@@ -481,6 +502,18 @@ class VideoWriter:
         self._durations[pts] = duration
         self._encode_video(frame)
         self.frames_written += 1
+
+    def _in_slots(self, pts: int, encoder_tb: Fraction) -> int:
+        """`pts` (input time base) in frame slots of a coarser `encoder_tb` (AVI, MPEG-2's standard
+        rates), counted from the first frame's: the same rounding for every frame. Each rounded on
+        its own, a 23.976 fps .mkv (milliseconds) starting half a frame in (21 ms, after 48 kHz
+        AAC's priming) had times either side of a slot's middle (2.49, 3.50 frames), two frames in
+        one slot now and then, and a frame in 24 dropped as if the rate rose."""
+        if self._first_input_pts is None:
+            self._first_input_pts = pts
+        first = self._first_input_pts
+        return _rescale(first, self.input_time_base, encoder_tb) + _rescale(pts - first, self.input_time_base,
+                                                                            encoder_tb)
 
     def _in_pix_fmt(self, frame: av.VideoFrame) -> av.VideoFrame:
         """An RGB `frame` in the encoder's pixel format and colours. FFmpeg's scaler runs threads:
@@ -568,6 +601,7 @@ class VideoWriter:
             if duration:  # (GIF: no longer than a delay holds, which the muxer would wrap around)
                 packet.duration = min(duration, GIF_LONGEST_DELAY) if self._gif else duration
             self._repair_dts(packet)
+            self._decode_times_from_zero(packet)
             self._mux(packet)
 
     def _repair_dts(self, packet: av.Packet) -> None:
@@ -585,6 +619,21 @@ class VideoWriter:
                 dts = packet.dts = min(earliest, pts)
         if dts is not None:
             self._last_video_dts = dts
+
+    def _decode_times_from_zero(self, packet: av.Packet) -> None:
+        """Move every video packet on by what the first one's decode time lies before zero, where
+        each picture goes in the frame slot its decode time names (AVI: `slotted_by_decode_time`).
+        FFmpeg's muxer made that shift only where the first packet it wrote was the video's: after
+        over 10 s of sound (a slideshow: the encoder holds its few pictures back) it was the sound's,
+        and pictures at 0, 10 and 11 s (decode times -11, -1 and 0 s) went into three slots in a
+        row, 3 s of video under 12 s of sound."""
+        if packet.dts is None or not slotted_by_decode_time(self.container.format.name):
+            return
+        if self._slot_shift is None:
+            self._slot_shift = max(0, -packet.dts)
+        packet.dts += self._slot_shift
+        if packet.pts is not None:
+            packet.pts += self._slot_shift
 
     def _mux(self, packet: av.Packet) -> None:
         """Hand a packet to the muxer; what it refuses is one line, not a traceback."""
