@@ -43,9 +43,10 @@ PREFERRED_PIX_FMTS = ("yuv420p", "yuv444p")
 DEFAULT_CODEC = "libx264"
 CONTAINER_CODECS = {"webm": ("libvpx-vp9", "libaom-av1", "libsvtav1", "libvpx"), "gif": ("gif",)}
 # Options of a container's muxer: a GIF loops forever, as people expect one shared to do (FFmpeg's
-# default too; said here, not left to it). An AVI's timestamps are not moved by FFmpeg: the video's
-# are moved here (`slotted_by_decode_time`), and a shift taken from the sound would move the
-# pictures a slot on after the first one (copied AAC's priming before zero).
+# default too; said here, not left to it). An AVI's timestamps are not moved by FFmpeg: its video's
+# decode times are its display times, none before zero (no B-frames: `IN_DISPLAY_ORDER`), and a
+# shift taken from the sound would move the pictures a slot on after the first one (copied AAC's
+# priming before zero).
 MUXER_OPTIONS = {"gif": {"loop": "0"}, "avi": {"avoid_negative_ts": "disabled"}}
 # GIF: 256 colours a frame. Each frame gets a palette of its own colours (FFmpeg's palettegen and
 # paletteuse, one frame at a time); swscale's one fixed palette (`rgb8`) lost 11 to 14 dB of PSNR.
@@ -74,6 +75,14 @@ MAX_BITRATE = 10_000_000_000
 # "x265 [info]" lines, some 40 an encoder); SVT-AV1 reads SVT_LOG as it starts (0: fatal only).
 QUIET_OPTIONS = {"libx265": {"x265-params": "log-level=none"}}
 QUIET_ENVIRONMENT = {"libsvtav1": ("SVT_LOG", "0")}
+# Options for a container that stores no display times, only a picture a frame slot in decode order
+# (AVI: `slotted_by_decode_time`): no B-frames, so decode order is display order and each picture's
+# slot is its time. With x264's B-frames every picture was shown two frames late (as `ffmpeg -i
+# in.mp4 out.avi` shows it). FFmpeg's generic `bf` reaches every encoder that has B-frames (x264,
+# x265, MPEG-4 Part 2, MPEG-2, NVENC, QSV, VAAPI); MPEG-2's low-delay flag says so in the stream,
+# without which its decoder held each picture a frame.
+IN_DISPLAY_ORDER = {"bf": "0"}
+LOW_DELAY_OPTIONS = {"mpeg2video": {"flags": "+low_delay"}}
 
 
 def default_codec(fmt: str) -> str:
@@ -90,6 +99,7 @@ class EncodeSettings:
     crf: int | None = None
     bitrate: int | None = None  # bits per second; wins over the default CRF
     pix_fmt: str | None = None  # None: yuv420p, or yuv444p when a dimension is odd
+    container: str | None = None  # the output's muxer name, set by `for_container` (AVI: no B-frames)
 
     @property
     def encoder(self) -> str:
@@ -98,7 +108,7 @@ class EncodeSettings:
 
     def for_container(self, fmt: str) -> "EncodeSettings":
         """These settings for a `fmt` container: the encoder named, else the container's default."""
-        return self if self.codec else dataclasses.replace(self, codec=default_codec(fmt))
+        return dataclasses.replace(self, codec=self.codec or default_codec(fmt), container=fmt)
 
     def codec_options(self) -> dict[str, str]:
         codec = self.encoder
@@ -122,6 +132,8 @@ class EncodeSettings:
         if codec in QUIET_ENVIRONMENT:
             os.environ.setdefault(*QUIET_ENVIRONMENT[codec])  # (the user's own setting wins)
         options = dict(QUIET_OPTIONS.get(codec, {}))
+        if self.container and slotted_by_decode_time(self.container):
+            options.update(IN_DISPLAY_ORDER, **LOW_DELAY_OPTIONS.get(codec, {}))
         if option is not None and not (self.crf is None and self.bitrate is not None):
             options[option] = str(DEFAULT_CRF if self.crf is None else self.crf)
         return options
@@ -355,8 +367,8 @@ def sound_from_zero(fmt: str) -> bool:
 
 def slotted_by_decode_time(fmt: str) -> bool:
     """Whether a `fmt` muxer puts each video packet in the frame slot its decode time names, writing
-    empty chunks for the slots skipped: AVI. It skips none before its first packet nor for a
-    negative time, so a B-frame encoder's first decode times (before zero) must be moved on."""
+    empty chunks for the slots skipped: AVI. A picture is shown in its slot, whatever its display
+    time (the file stores none), so it is encoded without B-frames (`IN_DISPLAY_ORDER`)."""
     return fmt == "avi"
 
 

@@ -33,8 +33,7 @@ from realtime_adain.video.formats import (ATTACHING_FORMATS, GIF_LONGEST_DELAY, 
                                           EncodeSettings, audio_opens, check_picture_size, choose_pix_fmt,
                                           container_format, copied_into_encoder_stream, encodable_layout, pcm_sample_bytes,
                                           encodable_rate, encoder_time_base, fills_gaps, holds_copy, is_adts_aac,
-                                          muxer_accepts, muxer_time_base, reencoded_audio, slotted_by_decode_time,
-                                          sound_from_zero)
+                                          muxer_accepts, muxer_time_base, reencoded_audio, sound_from_zero)
 from realtime_adain.video.notes import note
 from realtime_adain.video.reader import Colour, threads_refused, threads_refused_error
 
@@ -299,7 +298,6 @@ class VideoWriter:
         self._first_pts: int | None = None  # the first frame's timestamp (encoder time base)
         self._first_input_pts: int | None = None  # ... in the input's time base (`_in_slots`)
         self._last_video_dts: int | None = None  # the latest video packet's decode timestamp
-        self._slot_shift: int | None = None  # ticks every video packet is moved on (`_decode_times_from_zero`)
         self._muxed_at: dict[int, tuple[int, Fraction]] = {}  # output stream index -> its latest muxed (pts, time base)
 
     def _open(self, settings: EncodeSettings, video: VideoFormatOut, passthrough: Sequence[av.stream.Stream],
@@ -601,7 +599,6 @@ class VideoWriter:
             if duration:  # (GIF: no longer than a delay holds, which the muxer would wrap around)
                 packet.duration = min(duration, GIF_LONGEST_DELAY) if self._gif else duration
             self._repair_dts(packet)
-            self._decode_times_from_zero(packet)
             self._mux(packet)
 
     def _repair_dts(self, packet: av.Packet) -> None:
@@ -619,21 +616,6 @@ class VideoWriter:
                 dts = packet.dts = min(earliest, pts)
         if dts is not None:
             self._last_video_dts = dts
-
-    def _decode_times_from_zero(self, packet: av.Packet) -> None:
-        """Move every video packet on by what the first one's decode time lies before zero, where
-        each picture goes in the frame slot its decode time names (AVI: `slotted_by_decode_time`).
-        FFmpeg's muxer made that shift only where the first packet it wrote was the video's: after
-        over 10 s of sound (a slideshow: the encoder holds its few pictures back) it was the sound's,
-        and pictures at 0, 10 and 11 s (decode times -11, -1 and 0 s) went into three slots in a
-        row, 3 s of video under 12 s of sound."""
-        if packet.dts is None or not slotted_by_decode_time(self.container.format.name):
-            return
-        if self._slot_shift is None:
-            self._slot_shift = max(0, -packet.dts)
-        packet.dts += self._slot_shift
-        if packet.pts is not None:
-            packet.pts += self._slot_shift
 
     def _mux(self, packet: av.Packet) -> None:
         """Hand a packet to the muxer; what it refuses is one line, not a traceback."""
