@@ -17,8 +17,8 @@ import signal
 import sys
 from typing import Callable, NoReturn, Sequence
 
-from realtime_adain import __version__, interrupts
-from realtime_adain.errors import UserError, is_out_of_memory
+from realtime_adain import __version__, interrupts, limits
+from realtime_adain.errors import UserError, is_out_of_memory, one_line
 
 COMMAND_MODULES = ("image", "weights", "video", "live", "serve", "bench", "export", "engines", "doctor")
 
@@ -108,9 +108,18 @@ def check_library_settings() -> None:
         import tqdm  # noqa: F401, F811
 
 
-def one_line(message: str) -> str:
-    """A path or value holding a newline (a legal file name) must not split the error line."""
-    return message.replace("\r", "\\r").replace("\n", "\\n")
+def fit_thread_pools_to_limit() -> None:
+    """Under a low `ulimit -u` the thread pools of OpenMP, OpenBLAS and OpenCV killed the run while
+    loading (libgomp's "Thread creation failed", exit 1; OpenBLAS's SIGINT, "interrupted"): run
+    them with one thread each, with a note, and without the progress bar's monitor thread (its
+    warning where none can start was four lines). Before the parser: it loads numpy and OpenCV."""
+    note = limits.fit_thread_pools()
+    if note is None:
+        return
+    import tqdm
+
+    tqdm.tqdm.monitor_interval = 0
+    print(one_line(note), file=sys.stderr)
 
 
 def stdout_is_gone() -> bool:
@@ -197,8 +206,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
     with interrupts.sigterm_raises():
         parsed: list[argparse.Namespace] = []
-        code = run_reporting_errors(lambda: (check_library_settings(),
-                                             parsed.append(build_parser(argv).parse_args(argv)))[1])
+        code = run_reporting_errors(lambda: (check_library_settings(), fit_thread_pools_to_limit(),
+                                             parsed.append(build_parser(argv).parse_args(argv)))[2])
         if not parsed:
             return code
         return run_reporting_errors(lambda: (interrupts.load_torch(), parsed[0].func(parsed[0]))[1])

@@ -42,3 +42,8 @@ def out_of_memory_as_user_error(what: str, hint: str = "lower --size") -> Iterat
         if not is_out_of_memory(exc):
             raise
         raise UserError(f"{what}: out of memory; {hint}") from None
+
+
+def one_line(message: str) -> str:
+    """A path or value holding a newline (a legal file name) must not split the error line."""
+    return message.replace("\r", "\\r").replace("\n", "\\n")

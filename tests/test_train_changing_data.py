@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 import pytest
 
+from realtime_adain.limits import count_tasks
 from realtime_adain.training import data
 from realtime_adain.training.trainer import Trainer
 from test_train_hostile_data import one_error_line
@@ -271,7 +272,7 @@ def under_process_limit(soft: int, hard: int) -> Callable[[], None]:
 
 def tasks_now() -> int:
     """Processes and threads of the user the limited run counts against (nobody's, for root)."""
-    return data.count_tasks(NOBODY if os.getuid() == 0 else os.getuid())
+    return count_tasks(NOBODY if os.getuid() == 0 else os.getuid())
 
 
 def test_process_limit_too_low_for_the_workers_is_one_line(small_dataset, published_weights):

@@ -10,7 +10,7 @@ from typing import Sequence
 from tqdm import tqdm
 
 from realtime_adain.commands import argtypes
-from realtime_adain.errors import UserError
+from realtime_adain.errors import UserError, one_line
 from realtime_adain.paths import ensure_writable_dir
 from realtime_adain.settings import (DEFAULT_MAX_PIXELS, DTYPE_NAMES, ENGINE_CHOICES, STABILIZE_MODES, STABILIZE_STRENGTH,
                                      ModelSettings, StyleSettings)
@@ -100,8 +100,6 @@ def report_output(args: argparse.Namespace, stylizer, source: Path, styles: Sequ
     """A finished output: its path on stdout, or with --json one object describing it (plus `extra`).
     Stdout that cannot be written (`>/dev/full`) is named: "error: No space left on device" read
     as the output's failure, where the output was written."""
-    from realtime_adain.cli import one_line  # a newline in a file's name must not make two lines of one
-
     line = one_line(str(output))
     if args.json:
         line = json.dumps({"input": str(source), "styles": [str(s) for s in styles], "output": str(output),

@@ -6,6 +6,7 @@ import argparse
 import json
 
 from realtime_adain import doctor
+from realtime_adain.errors import one_line
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -21,8 +22,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def render(report: doctor.Report) -> str:
     """The report as aligned text: one block per section, then the problems with what to do.
     A newline in a value (a path may hold one) is shown as \\n, so a finding stays one line."""
-    from realtime_adain.cli import one_line
-
     lines = [f"realtime-adain {report.version} doctor"]
     for section in report.sections:
         lines.append(f"{section.title}:")

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from realtime_adain import release, userdirs
-from realtime_adain.errors import UserError
+from realtime_adain.errors import UserError, one_line
 
 EPILOG = """examples:
   realtime-adain weights download
@@ -126,8 +126,6 @@ def describe(kind: str, explicit: str | None) -> tuple[bool, list[tuple[str, str
 
 
 def run_info(args: argparse.Namespace) -> int:
-    from realtime_adain.cli import one_line  # a newline in a path or in a file's metadata must not start a row
-
     usable = True
     for kind in release.PUBLISHED:
         ok, rows = describe(kind, getattr(args, kind))

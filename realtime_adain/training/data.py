@@ -27,8 +27,9 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm import tqdm
 
-from realtime_adain.errors import UserError
+from realtime_adain.errors import UserError, one_line
 from realtime_adain.imageio import is_image_path, read_image, resize
+from realtime_adain.limits import raise_soft_limit, user_tasks
 
 # Shorter sides below this are thumbnails or broken files, not training material.
 MIN_IMAGE_SIDE = 64
@@ -42,8 +43,6 @@ CONTENT, STYLE = 0, 1
 def warn(message: str) -> None:
     """A line on stderr (a warning, a checkpoint's path) that does not break a progress bar, and is
     one line where a file's name holds a newline."""
-    from realtime_adain.cli import one_line
-
     tqdm.write(one_line(message), file=sys.stderr)
 
 
@@ -248,21 +247,6 @@ SPARE_FILES = 16  # checkpoints, log, TensorBoard, samples
 # feed its result queue and hand tensors' file descriptors over, its index queue's feeder here.
 TASKS_PER_WORKER = 4
 SPARE_TASKS = 4  # the pin-memory and TensorBoard threads, a thread pool's late start
-# Capabilities that exempt a process from `ulimit -u`: CAP_SYS_ADMIN, CAP_SYS_RESOURCE.
-NPROC_EXEMPT_CAPABILITIES = (1 << 21) | (1 << 24)
-
-
-def raise_soft_limit(which: int, needed: int, hard: int) -> bool:
-    """Raise a soft resource limit to `needed`, if the hard limit allows it: True if done."""
-    import resource
-
-    if hard != resource.RLIM_INFINITY and hard < needed:
-        return False
-    try:
-        resource.setrlimit(which, (needed, hard))
-    except (OSError, ValueError):
-        return False
-    return True
 
 
 def check_open_file_limit(workers: int) -> None:
@@ -280,35 +264,6 @@ def check_open_file_limit(workers: int) -> None:
         return
     raise UserError(f"--workers {workers} needs about {needed} open files, and the limit is {soft} (`ulimit -n`); "
                     "raise it or use fewer --workers (0 loads in the training process)")
-
-
-def count_tasks(uid: int) -> int:
-    """Processes and threads whose real user is `uid`, as `ulimit -u` counts them (Linux's /proc)."""
-    count = 0
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open(f"/proc/{pid}/status") as handle:
-                fields = dict(line.split(":", 1) for line in handle if ":" in line)
-            if int(fields["Uid"].split()[0]) == uid:
-                count += int(fields["Threads"])
-        except (OSError, KeyError, ValueError, IndexError):  # ended meanwhile, or hidden
-            continue
-    return count
-
-
-def user_tasks() -> int | None:
-    """This user's processes and threads, or None where `ulimit -u` does not apply (root,
-    CAP_SYS_RESOURCE) or they cannot be counted (no /proc)."""
-    try:
-        with open("/proc/self/status") as handle:
-            own = dict(line.split(":", 1) for line in handle if ":" in line)
-        if os.getuid() == 0 or int(own["CapEff"], 16) & NPROC_EXEMPT_CAPABILITIES:
-            return None
-        return max(count_tasks(os.getuid()), int(own["Threads"]))  # this process at least (hidepid)
-    except (OSError, KeyError, ValueError):
-        return None
 
 
 def check_process_limit(workers: int) -> None:

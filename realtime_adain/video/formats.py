@@ -17,6 +17,7 @@ from typing import Iterator, Sequence
 
 import av
 
+from realtime_adain import limits
 from realtime_adain.errors import UserError
 
 # Output containers by file extension (explicit, so an unknown extension is a clear error).
@@ -132,6 +133,8 @@ class EncodeSettings:
         if codec in QUIET_ENVIRONMENT:
             os.environ.setdefault(*QUIET_ENVIRONMENT[codec])  # (the user's own setting wins)
         options = dict(QUIET_OPTIONS.get(codec, {}))
+        if limits.pools_reduced:  # `ulimit -u` leaves no room for an encoder's threads (x264 failed to open)
+            options["threads"] = "1"
         if self.container and slotted_by_decode_time(self.container):
             options.update(IN_DISPLAY_ORDER, **LOW_DELAY_OPTIONS.get(codec, {}))
         if option is not None and not (self.crf is None and self.bitrate is not None):

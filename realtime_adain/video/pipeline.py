@@ -118,12 +118,18 @@ class Pipeline:
                 self.device_blend.reset()
             if self.stabilize_thread:
                 threads.append(_Stage(self._stabilize, "video-stabilize"))
-        for thread in threads:
-            thread.start()
+        started: list[_Stage] = []
         try:
+            for thread in threads:
+                thread.start()
+                started.append(thread)
             self._stylize_all()
+        except BaseException as exc:
+            if len(started) < len(threads):  # one could not start (`ulimit -u`): the started ones must stop,
+                self._fail(exc)  # or the process ended with the decoder inside FFmpeg (a segfault at exit)
+            raise
         finally:
-            interrupted = self._wind_down(threads)
+            interrupted = self._wind_down(started)
             if interrupted is not None:
                 raise interrupted
         if self.downstream_error is not None:

@@ -27,6 +27,7 @@ from av.sidedata.sidedata import Type as SideDataType
 from av.video.reformatter import VideoReformatter
 import numpy as np
 
+from realtime_adain import limits
 from realtime_adain.errors import UserError
 from realtime_adain.video.notes import note
 from realtime_adain.video.timestamps import TimestampShift
@@ -344,6 +345,8 @@ class VideoReader:
             picture = is_picture_format(self.container.format.name)
             self.stream = main_video_stream(self.container, self.path.name)
             self.stream.thread_type = "AUTO"  # frame + slice threads in the decoder
+            if limits.pools_reduced:  # `ulimit -u` leaves no room for them
+                self.stream.codec_context.thread_count = 1
             self.stream.codec_context.flags |= OUTPUT_CORRUPT  # damaged frames are concealed, not dropped
             carried = passthrough_streams(self.container, self.path.name)
             self.passthrough = same_program(self.container, self.stream, carried, self.path.name)
