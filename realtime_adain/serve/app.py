@@ -36,7 +36,7 @@ from realtime_adain.live.keys import BINDINGS
 from realtime_adain.live.styles import StyleLibrary, default_cache_dir
 from realtime_adain.serve import uploads
 from realtime_adain.serve.batcher import Batcher
-from realtime_adain.serve.connections import REQUEST_HEAD_S, ConnectionLimits
+from realtime_adain.serve.connections import REQUEST_HEAD_S, ConnectionLimits, address_group, group_name
 from realtime_adain.serve.control import Look
 from realtime_adain.serve.peers import Client, has_ice_addresses, offer_problem, slots_per_address
 from realtime_adain.serve.settings import (MAX_TLS_FILE_BYTES, ServeSettings, check_tls_file,
@@ -284,13 +284,16 @@ class Server:
     # ---- clients -----------------------------------------------------------------------------
 
     def _no_slot(self, address: str) -> str | None:
-        """Why an offer from `address` gets no client slot, or None. One address holds at most
-        `slots_per_address` (peers that never connect hold theirs for the connect timeout); a shared
-        loopback one (a tunnel's, a proxy's) only counts toward the total."""
+        """Why an offer from `address` gets no client slot, or None. One address (an IPv6 one's /64,
+        `address_group`) holds at most `slots_per_address` (peers that never connect hold theirs for
+        the connect timeout); a shared loopback one (a tunnel's, a proxy's) only counts toward the total."""
         most = self.settings.max_clients
         share = slots_per_address(most)
-        if not self.connection_limits.exempt(address) and sum(c.address == address for c in self.clients.values()) >= share:
-            return f"{address} already holds {share} of the {most} client slots (at most {share} per address)"
+        group = address_group(address)
+        if (not self.connection_limits.exempt(address)
+                and sum(address_group(c.address) == group for c in self.clients.values()) >= share):
+            return (f"{group_name(address)} already holds {share} of the {most} client slots "
+                    f"(at most {share} per address)")
         if len(self.clients) >= most:
             return f"the server already has its maximum of {most} clients"
         return None

@@ -10,7 +10,8 @@ for the peers' UDP sockets, the model and the style files). A connection beyond 
 request answered 503, or is closed after REFUSED_HEAD_S without one (at once when
 MOST_REFUSED_HELD such connections wait already: a flood would hold their descriptors). Loopback addresses are
 only held to the total: an SSH tunnel or a reverse proxy on this machine carries every client
-through one of them.
+through one of them. An IPv6 address counts as its /64 network (`address_group`, shared with the
+client slots): every IPv6 host is given one and may pick any address in it.
 
 Over https (`site` with a TLS context) a connection is counted from its TCP accept, not from the
 end of its TLS handshake (when aiohttp first hears of it), and the handshake must end within
@@ -69,6 +70,32 @@ def is_shared_loopback(address: str) -> bool:
     return ip in SHARED_LOOPBACK
 
 
+IPV6_HOST_PREFIX = 64  # what an IPv6 host is given (SLAAC, a delegated prefix), every address in it its own
+
+
+def address_group(address: str) -> str:
+    """What a peer's address counts as for the per-address limits: an IPv6 address as its /64
+    network (counted one by one, one host with its 2^64 addresses went around every such limit),
+    an IPv4-mapped one (::ffff:a.b.c.d) as the IPv4 address, another as itself."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:  # a Unix socket's peer, or none
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        if ip.is_loopback:  # ::1, the only one
+            return str(ip)
+        return str(ipaddress.IPv6Network((ip, IPV6_HOST_PREFIX), strict=False))  # (without a scope: fe80::/64)
+    return str(ip)
+
+
+def group_name(address: str) -> str:
+    """The group of `address` in a refusal: the address, or `NETWORK (of ADDRESS)` for IPv6."""
+    group = address_group(address)
+    return f"{group} (of {address})" if "/" in group else group
+
+
 class ConnectionLimits:
     """Counts the open connections of one aiohttp `web.Server` (through `site`) and refuses those over a
     limit: a request that arrives on one is answered 503 (`refusal`, from the app's middleware, so
@@ -79,7 +106,7 @@ class ConnectionLimits:
                  exempt: Callable[[str], bool] = is_shared_loopback) -> None:
         self.total = total_limit() if total is None else total
         self.per_address, self.exempt = per_address, exempt
-        self.open: dict[object, str] = {}  # handler -> remote address
+        self.open: dict[object, str] = {}  # handler -> its remote address's group (`address_group`)
         self.refused: dict[object, str] = {}  # handler -> why
 
     def site(self, runner: web.AppRunner, host: str, port: int, context: ssl.SSLContext | None,
@@ -117,7 +144,7 @@ class ConnectionLimits:
             self.refused[handler] = why
             asyncio.get_running_loop().call_later(wait, self._drop, handler, transport)
         else:
-            self.open[handler] = address
+            self.open[handler] = address_group(address)
 
     def release(self, handler) -> None:
         self.open.pop(handler, None)
@@ -139,8 +166,9 @@ class ConnectionLimits:
     def _over(self, address: str) -> str | None:
         if len(self.open) >= self.total:
             return f"the server already has its maximum of {self.total} connections open; try again shortly"
-        if not self.exempt(address) and sum(a == address for a in self.open.values()) >= self.per_address:
-            return f"{address} already has {self.per_address} connections open to this server"
+        group = address_group(address)
+        if not self.exempt(address) and sum(g == group for g in self.open.values()) >= self.per_address:
+            return f"{group_name(address)} already has {self.per_address} connections open to this server"
         return None
 
 
