@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from realtime_adain.video.formats import EncodeSettings
-from test_video_leftovers import ffmpeg
+from test_video_leftovers import ffmpeg, ffprobe_streams
 from test_video_realworld_inputs import stylize, style  # noqa: F401  (a fixture)
 from video_corpus import FFMPEG, FFPROBE
 
@@ -34,9 +34,7 @@ def first_audio_time(path: Path) -> float:
 
 
 def b_frame_delay(path: Path) -> int:
-    out = subprocess.run([FFPROBE, "-v", "error", "-select_streams", "v:0", "-show_entries", "stream=has_b_frames",
-                          "-of", "json", str(path)], capture_output=True, text=True, check=True).stdout
-    return int(json.loads(out)["streams"][0]["has_b_frames"])
+    return int(next(s for s in ffprobe_streams(path, "codec_type,has_b_frames") if s["codec_type"] == "video")["has_b_frames"])
 
 
 @pytest.fixture
