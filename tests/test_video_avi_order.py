@@ -69,6 +69,19 @@ def test_avi_keeps_a_gap_in_the_pictures_in_place(run_cli, weights_env, style, t
     assert display_slots(out) == [0, 1, 2, 3, 8, 9, 10, 11]
 
 
+def test_mpeg1_in_avi_says_its_pictures_show_late(clip, run_cli, weights_env, style, tmp_path):
+    """An MPEG-1 stream cannot say it has no B-frames, so its decoder holds each picture a frame and
+    an AVI shows them late (as FFmpeg's own): nothing said so. Now a note does; .mkv keeps the times."""
+    out = tmp_path / "out.avi"
+    err = stylize(run_cli, clip, style, out, "--codec", "mpeg1video")
+    assert "note: mpeg1video in .avi: players show each picture after the first a frame late" in err, err
+    assert display_slots(out)[:3] == [0, 2, 3]  # what the note says
+    err = stylize(run_cli, clip, style, tmp_path / "out.mkv", "--codec", "mpeg1video")
+    assert "a frame late" not in err, err
+    slots = display_slots(tmp_path / "out.mkv")  # (in .mkv the sound's priming starts the pictures 23 ms in)
+    assert [slot - slots[0] for slot in slots] == list(range(12))
+
+
 @pytest.mark.parametrize("codec", ["libx264", "mpeg4", "mpeg2video"])
 def test_b_frames_are_turned_off_only_for_avi(codec):
     assert EncodeSettings(codec).for_container("avi").codec_options()["bf"] == "0"

@@ -19,6 +19,7 @@ import av
 
 from realtime_adain import limits
 from realtime_adain.errors import UserError
+from realtime_adain.video.notes import note
 
 # Output containers by file extension (explicit, so an unknown extension is a clear error).
 CONTAINER_FORMATS = {
@@ -84,6 +85,9 @@ QUIET_ENVIRONMENT = {"libsvtav1": ("SVT_LOG", "0")}
 # without which its decoder held each picture a frame.
 IN_DISPLAY_ORDER = {"bf": "0"}
 LOW_DELAY_OPTIONS = {"mpeg2video": {"flags": "+low_delay"}}
+# Encoders whose streams cannot say they hold no B-frames: FFmpeg's decoder holds each picture a
+# frame, so in an AVI (no display times) every picture after the first shows a frame late.
+ALWAYS_REORDERED = frozenset({"mpeg1video"})
 
 
 def default_codec(fmt: str) -> str:
@@ -610,3 +614,7 @@ def check_encoder(settings: EncodeSettings, output: Path, width: int = 64, heigh
             works = next(_opening(settings, sorted(supported, key=lambda n: _likeness(n, settings.pix_fmt)), width, height), None)
             hint = f" with --pix-fmt {settings.pix_fmt}" + (f" (try {works})" if works else "")
         raise UserError(f"cannot open encoder {settings.codec}{hint}: {exc.strerror or exc}") from None
+    if slotted_by_decode_time(fmt) and settings.codec in ALWAYS_REORDERED:
+        note(f"{settings.codec} in {output.suffix}: players show each picture after the first a frame late (the stream "
+             f"cannot say it has no B-frames, and {output.suffix} stores no display times); .mkv, .ts or another "
+             "--codec, keeps the times", once=True)
