@@ -143,6 +143,19 @@ def test_content_gone_mid_run_is_one_line(train_tool, small_dataset, published_w
     assert (run / "checkpoints" / "decoder_iter_0000002.safetensors").is_file()
 
 
+def test_run_folder_removed_mid_run_stops_in_one_line(train_tool, small_dataset, published_weights, one_thread,
+                                                     change_at_first_checkpoint):
+    """The run's own folder removed mid-run: the run went on, made checkpoints/ anew without its
+    lock (another run could start there) and wrote log.csv into the deleted file."""
+    run = small_dataset / "run"
+    change_at_first_checkpoint(lambda: shutil.rmtree(run))
+    code, _, err = train_tool(*tiny_args(small_dataset, published_weights[0], run, 6, "--save-every", "2",
+                                         "--log-every", "2"))
+    line = one_error_line(code, err)
+    assert line == (f"error: {run}: the run's folder was removed, moved or replaced during the run (its log.csv and "
+                    "lock with it); stopped at iteration 4"), line
+
+
 def test_many_files_gone_are_counted_not_each_named(train_tool, tmp_path, published_weights, one_thread,
                                                      change_at_first_checkpoint):
     """A subfolder removed mid-run (COCO's train2014 of 80000) warned once per file, thousands of

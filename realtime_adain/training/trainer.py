@@ -321,6 +321,9 @@ class Trainer:
         of NaN were saved, and --resume went on from them."""
         if not all(bool(torch.isfinite(p).all()) for p in self.decoder.parameters()):
             raise diverged(f"the decoder's weights are no longer finite at iteration {self.iteration}")
+        if self.lock is not None and not self.lock.in_place():  # the run went on into a new, unlocked folder
+            raise UserError(f"{self.out}: the run's folder was removed, moved or replaced during the run (its log.csv "
+                            f"and lock with it); stopped at iteration {self.iteration}")
         return checkpoint.save_checkpoint(self.checkpoint_dir, self.decoder, self.trainer_state())
 
     def save_samples(self, content: torch.Tensor, style: torch.Tensor, output: torch.Tensor) -> None:
@@ -416,7 +419,7 @@ class OutLock:
     flock: released by the kernel however the process ends, so a killed run never blocks the next."""
 
     def __init__(self, out: Path) -> None:
-        path = out / LOCK_NAME
+        path = self.path = out / LOCK_NAME
         try:
             import fcntl
         except ImportError:  # Windows: no flock; runs are not guarded
@@ -432,6 +435,17 @@ class OutLock:
             self.handle.close()
             raise UserError(f"{out}: another training run is writing to this directory; wait for it to end "
                             "or choose another --out") from None
+
+    def in_place(self) -> bool:
+        """Whether the locked file is still the one at its path: a run folder removed, moved or
+        replaced mid-run took the lock and log.csv with it, and a run started there would not see one."""
+        if self.handle is None:
+            return True
+        try:
+            here, held = os.stat(self.path), os.fstat(self.handle.fileno())
+        except OSError:
+            return False
+        return (here.st_dev, here.st_ino) == (held.st_dev, held.st_ino)
 
     def release(self) -> None:
         if self.handle is not None:
