@@ -18,7 +18,7 @@ import sys
 from typing import Callable, NoReturn, Sequence
 
 from realtime_adain import __version__, interrupts, limits
-from realtime_adain.errors import UserError, is_out_of_memory, one_line
+from realtime_adain.errors import UserError, environment_failure, one_line
 
 COMMAND_MODULES = ("image", "weights", "video", "live", "serve", "bench", "export", "engines", "doctor")
 
@@ -131,31 +131,6 @@ def stdout_is_gone() -> bool:
         return any(events & select.POLLERR for _, events in poller.poll(0))
     except (AttributeError, OSError, ValueError):  # no poll (Windows), no real stdout
         return False
-
-
-def environment_failure(exc: BaseException) -> str | None:
-    """What a limit of the machine or the environment that stopped the run is, in words, or None
-    for another error: memory (`ulimit -v`: torch's or OpenCV's shared objects cannot be mapped
-    and import fails, or an allocation does), threads (`ulimit -u`) or a library that cannot load."""
-    if is_out_of_memory(exc):
-        return "out of memory; free some memory or raise the limit (`ulimit -v`)"
-    if isinstance(exc, ImportError):
-        library = imported_library(exc)
-        text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        if "failed to map segment" in text or "cannot allocate memory" in text.lower():
-            return f"cannot load {library} ({text}): out of memory; free some memory or raise the limit (`ulimit -v`)"
-        return f"cannot load {library} ({text}); reinstall it"
-    if isinstance(exc, RuntimeError) and "can't start new thread" in str(exc):
-        return "cannot start a thread: the limit on processes and threads is reached (`ulimit -u`), or memory is short"
-    return None
-
-
-def imported_library(exc: ImportError) -> str:
-    """The package that failed to import: torch's extension says only "_C" (its path says more)."""
-    name = exc.name or ""
-    if "." not in name and exc.path and os.path.isfile(os.path.join(os.path.dirname(exc.path), "__init__.py")):
-        return os.path.basename(os.path.dirname(exc.path))
-    return name.split(".")[0] or "a library"
 
 
 def current_folder_deleted() -> bool:

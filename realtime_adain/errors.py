@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from typing import Iterator
 
@@ -47,3 +48,28 @@ def out_of_memory_as_user_error(what: str, hint: str = "lower --size") -> Iterat
 def one_line(message: str) -> str:
     """A path or value holding a newline (a legal file name) must not split the error line."""
     return message.replace("\r", "\\r").replace("\n", "\\n")
+
+
+def environment_failure(exc: BaseException) -> str | None:
+    """What a limit of the machine or the environment that stopped the run is, in words, or None
+    for another error: memory (`ulimit -v`: torch's or OpenCV's shared objects cannot be mapped
+    and import fails, or an allocation does), threads (`ulimit -u`) or a library that cannot load."""
+    if is_out_of_memory(exc):
+        return "out of memory; free some memory or raise the limit (`ulimit -v`)"
+    if isinstance(exc, ImportError):
+        library = imported_library(exc)
+        text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if "failed to map segment" in text or "cannot allocate memory" in text.lower():
+            return f"cannot load {library} ({text}): out of memory; free some memory or raise the limit (`ulimit -v`)"
+        return f"cannot load {library} ({text}); reinstall it"
+    if isinstance(exc, RuntimeError) and "can't start new thread" in str(exc):
+        return "cannot start a thread: the limit on processes and threads is reached (`ulimit -u`), or memory is short"
+    return None
+
+
+def imported_library(exc: ImportError) -> str:
+    """The package that failed to import: torch's extension says only "_C" (its path says more)."""
+    name = exc.name or ""
+    if "." not in name and exc.path and os.path.isfile(os.path.join(os.path.dirname(exc.path), "__init__.py")):
+        return os.path.basename(os.path.dirname(exc.path))
+    return name.split(".")[0] or "a library"

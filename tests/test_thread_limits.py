@@ -95,3 +95,16 @@ def test_video_at_limits_too_low_to_run_is_one_line_never_a_crash(data_dir, publ
         if done.returncode == 2:
             assert lines[-1].startswith("error: ") and "ulimit -u" in lines[-1], (extra, lines)
             assert not out.exists()
+
+
+def test_live_whose_inference_thread_cannot_start_names_the_limit(data_dir, published_weights, tmp_path):
+    """`live` with room for its start but not for its stylizing thread's: the session ended with
+    `reason="RuntimeError: can't start new thread"`, which named no limit."""
+    limit = tasks_now() + 9
+    out = tmp_path / "live.mp4"
+    done = run_under(under_process_limit(limit, limit), published_weights, out,
+                     ["live", "--source", data_dir / "videos" / "cutBunny.mp4", "-s", data_dir / "style" / "trial.jpg",
+                      "--size", "32", "--style-size", "32", "--no-window", "-o", out])
+    assert done.returncode in (1, 2), done.stderr
+    assert "Traceback" not in done.stderr and "RuntimeError" not in done.stderr, done.stderr
+    assert "cannot start a thread: the limit on processes and threads is reached (`ulimit -u`)" in done.stderr, done.stderr

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from realtime_adain.errors import environment_failure
 from realtime_adain.imageio import resize
 from realtime_adain.live.controller import Controller
 from realtime_adain.live.sources import Frame, Latest
@@ -77,7 +78,7 @@ class Inference(threading.Thread):
                 self.results.put(Result(frame, small, stylized))
                 self.stylized += 1
         except Exception as exc:  # reported by the main thread as one line, the session still ends cleanly
-            self.error = f"{type(exc).__name__}: {exc}"
+            self.error = environment_failure(exc) or f"{type(exc).__name__}: {exc}"  # (`ulimit -u`: named)
         finally:
             self.stability.close()
             self.results.close()
