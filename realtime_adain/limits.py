@@ -79,25 +79,35 @@ def usable_cpus() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def fit_thread_pools() -> str | None:
-    """Make the thread pools fit `ulimit -u`, before the libraries load: raise the soft limit as
-    far as they want if the hard one allows, else give each pool one thread (the settings in
-    THREAD_POOL_SETTINGS). Returns a note saying so, or None where nothing was reduced."""
+def process_room(extra: int) -> tuple[int, int, int] | None:
+    """None where `extra` more processes and threads fit under `ulimit -u` (the soft limit raised
+    as far as the hard one allows, if need be), or the limit does not apply here; else (the soft
+    limit, this user's tasks now, the tasks needed)."""
     try:
         import resource
 
         soft, hard = resource.getrlimit(resource.RLIMIT_NPROC)
     except (ImportError, AttributeError, OSError, ValueError):  # Windows, or no such limit
         return None
-    wanted = THREAD_POOLS * usable_cpus() + SPARE_THREADS
     everyone = machine_tasks()
-    if soft == resource.RLIM_INFINITY or (everyone is not None and soft >= everyone + wanted):
+    if soft == resource.RLIM_INFINITY or (everyone is not None and soft >= everyone + extra):
         return None  # room even if every task on the machine were this user's: no scan of /proc
     if (used := user_tasks()) is None:
         return None
-    needed = used + wanted
+    needed = used + extra
     if soft >= needed or raise_soft_limit(resource.RLIMIT_NPROC, needed, hard):
         return None
+    return soft, used, needed
+
+
+def fit_thread_pools() -> str | None:
+    """Make the thread pools fit `ulimit -u`, before the libraries load: raise the soft limit as
+    far as they want if the hard one allows, else give each pool one thread (the settings in
+    THREAD_POOL_SETTINGS). Returns a note saying so, or None where nothing was reduced."""
+    short = process_room(THREAD_POOLS * usable_cpus() + SPARE_THREADS)
+    if short is None:
+        return None
+    soft, used, needed = short
     global pools_reduced
     pools_reduced = True
     for name in THREAD_POOL_SETTINGS:

@@ -29,7 +29,7 @@ from tqdm import tqdm
 
 from realtime_adain.errors import UserError, one_line
 from realtime_adain.imageio import is_image_path, read_image, resize
-from realtime_adain.limits import raise_soft_limit, user_tasks
+from realtime_adain.limits import process_room, raise_soft_limit
 
 # Shorter sides below this are thumbnails or broken files, not training material.
 MIN_IMAGE_SIDE = 64
@@ -270,23 +270,12 @@ def check_process_limit(workers: int) -> None:
     """Workers need processes and threads: at `ulimit -u` a worker's thread failed with its own
     traceback above the run's one line, and a failed fork left one of PyTorch's. Raise the soft
     limit as far as the hard one allows, or say what to change, before any worker starts."""
-    try:
-        import resource
-
-        soft, hard = resource.getrlimit(resource.RLIMIT_NPROC)
-    except (ImportError, AttributeError, OSError, ValueError):  # Windows, or no such limit
-        return
-    if soft == resource.RLIM_INFINITY:
-        return
-    used = user_tasks()
-    if used is None:
-        return
-    needed = used + workers * TASKS_PER_WORKER + SPARE_TASKS
-    if soft >= needed or raise_soft_limit(resource.RLIMIT_NPROC, needed, hard):
-        return
-    raise UserError(f"--workers {workers} needs about {needed} processes and threads, {used} of them running now, "
-                    f"and the limit is {soft} (`ulimit -u`); raise it or use fewer --workers (0 loads in the "
-                    "training process)")
+    short = process_room(workers * TASKS_PER_WORKER + SPARE_TASKS)
+    if short is not None:
+        soft, used, needed = short
+        raise UserError(f"--workers {workers} needs about {needed} processes and threads, {used} of them running "
+                        f"now, and the limit is {soft} (`ulimit -u`); raise it or use fewer --workers (0 loads in "
+                        "the training process)")
 
 
 def batches(
