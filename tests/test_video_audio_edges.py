@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import re
 import resource
+import signal
 import subprocess
 import sys
 from fractions import Fraction
@@ -17,6 +18,8 @@ import av
 import numpy as np
 import pytest
 
+from live_support import cli_env
+from test_signals import spawn, wait_for_frames_in_file
 from test_video_leftovers import ffmpeg
 from test_video_realworld_inputs import stylize, style  # noqa: F401  (a fixture)
 from video_corpus import FFMPEG
@@ -249,3 +252,22 @@ def test_an_audio_stream_without_sound_is_said(ext, run_cli, weights_env, style,
                            "-o", tmp_path / f"out.{ext}")
     assert code == 0, err
     assert f"note: audio stream #1 holds no sound (no packets); .{ext} gets an empty track or none" in err
+
+
+@pytest.mark.slow  # about 30 s: frames enough to reach the file before the interrupt
+def test_an_interrupted_run_does_not_say_its_sound_is_missing(published_weights, style, tmp_path):
+    """Ctrl-C before the sound starts (it begins 50 s in): the partial file has no sound packets
+    yet, and the run said "audio stream #1 holds no sound", which is false of the input."""
+    source = tmp_path / "late_sound.mkv"
+    subprocess.run([FFMPEG, "-nostdin", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=12:duration=60",
+                    "-itsoffset", "50", "-f", "lavfi", "-i", "sine=duration=1", "-c:v", "mpeg4", "-c:a", "aac",
+                    str(source)], check=True)
+    out = tmp_path / "out"
+    out.mkdir()
+    process = spawn(["video", source, "-s", style, "--size", "128", "--style-size", "64", "--stabilize", "off",
+                     "--threads", "1", "-o", out / "clip.mp4"], cli_env(published_weights, tmp_path / "home"), tmp_path)
+    wait_for_frames_in_file(process, out, "clip")
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert "interrupted" in err and (out / "clip.partial.mp4").is_file(), err
+    assert "holds no sound" not in err, err

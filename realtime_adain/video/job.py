@@ -239,7 +239,7 @@ def blends_on_device(stylizer: Stylizer) -> bool:
 def keep_partial(writer: VideoWriter, pending: PendingOutput) -> None:
     """Finish the file with the frames encoded so far and name it as partial (none: remove it)."""
     try:
-        writer.close()
+        writer.close(whole=False)
     except BaseException:
         pending.discard()
         raise
@@ -252,7 +252,7 @@ def keep_partial(writer: VideoWriter, pending: PendingOutput) -> None:
 
 def discard(writer: VideoWriter, pending: PendingOutput) -> None:
     try:
-        writer.close()
+        writer.close(whole=False)
     except Exception:  # the original error is the one to report
         pass
     pending.discard()

@@ -894,8 +894,9 @@ class VideoWriter:
                 note(f"audio stream #{index} holds no sound (no packets); {self.path.suffix} gets an empty track "
                      "or none")
 
-    def close(self) -> None:
-        """Flush the encoders and finish the file (it is complete and playable afterwards)."""
+    def close(self, whole: bool = True) -> None:
+        """Flush the encoders and finish the file (it is complete and playable afterwards);
+        `whole`: the input was read to its end (else a partial file: what it lacks is not noted)."""
         try:
             if self.palette:
                 self._encode_video(None)
@@ -911,7 +912,8 @@ class VideoWriter:
                     frames = []
                 self._encode_audio(index, self._in_native_order(index, frames))
                 self._encode_audio(index, None)
-            self._note_silent_streams()
+            if whole:
+                self._note_silent_streams()
         except BaseException:
             with contextlib.suppress(av.error.FFmpegError):  # the first error is the one to report
                 self.container.close()
