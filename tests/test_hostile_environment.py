@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from live_support import cli_env
+from test_train_changing_data import PROCESS_LIMIT_GROUP
 
 ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 
@@ -148,6 +149,7 @@ sys.exit(run_reporting_errors(lambda: [threading.Thread(target=time.sleep, args=
 """
 
 
+@PROCESS_LIMIT_GROUP
 def test_the_thread_limit_is_one_line(env):
     """RLIMIT_NPROC reached (`ulimit -u`): "RuntimeError: can't start new thread" was a traceback.
     (Root ignores the limit: as root the check runs as nobody, keeping the right to read this

@@ -17,7 +17,9 @@ import av
 import pytest
 
 from realtime_adain.limits import THREAD_POOL_SETTINGS
-from test_train_changing_data import tasks_now, under_process_limit
+from test_train_changing_data import PROCESS_LIMIT_GROUP, tasks_now, under_process_limit
+
+pytestmark = PROCESS_LIMIT_GROUP
 
 
 def run_under(limit, weights, out, args):  # noqa: ANN001

@@ -271,6 +271,11 @@ def test_permissions_removed_mid_run(small_dataset, published_weights):
     assert (run / "checkpoints" / "decoder_iter_0000002.safetensors").is_file()
 
 
+# `ulimit -u` counts every task of the user: tests that set it (running as nobody) would count
+# one another's children under pytest-xdist, so they run in one worker, one after another.
+PROCESS_LIMIT_GROUP = pytest.mark.xdist_group("ulimit_u")
+
+
 def under_process_limit(soft: int, hard: int) -> Callable[[], None]:
     """A preexec function: `ulimit -u` (soft, hard) that applies to the process. Root is exempt, so
     there it runs as user nobody (real uid; file access stays root's) without the exempting capabilities."""
@@ -288,6 +293,7 @@ def tasks_now() -> int:
     return count_tasks(NOBODY if os.getuid() == 0 else os.getuid())
 
 
+@PROCESS_LIMIT_GROUP
 def test_process_limit_too_low_for_the_workers_is_one_line(small_dataset, published_weights):
     """`ulimit -u 8` with --workers 2: a worker's "can't start new thread" traceback (or PyTorch's
     from a failed fork) above the run's line before; one line before any worker starts now."""
@@ -302,6 +308,7 @@ def test_process_limit_too_low_for_the_workers_is_one_line(small_dataset, publis
     assert not run.exists()
 
 
+@PROCESS_LIMIT_GROUP
 def test_soft_process_limit_is_raised_for_the_workers(small_dataset, published_weights):
     """A low soft `ulimit -u` under a high hard one is raised, as far as the workers need."""
     soft = tasks_now() + 8
