@@ -20,14 +20,9 @@ import pytest
 import torch
 
 from realtime_adain.errors import UserError, out_of_memory_as_user_error
+from cli_support import one_error_line
 
 TINY_MODEL = ("bench", "model", "--device", "cpu", "-r", "32x32", "--iters", "1", "--warmup", "1", "--engine", "eager")
-
-
-def one_error_line(err: str) -> str:
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), err
-    return lines[0]
 
 
 @pytest.mark.parametrize("flag", ["--vgg", "--decoder"])

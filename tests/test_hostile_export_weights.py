@@ -25,16 +25,11 @@ from realtime_adain import doctor, download, weights
 from realtime_adain.commands.doctor import render
 from realtime_adain.engines.cache import EngineCache
 from realtime_adain.errors import UserError
+from cli_support import one_error_line
 from train_support import load_tool
 from weights_server import closed_port_url
 
 COMPONENTS = {"kind": "onnx", "weights": "abc", "precision": "fp32", "shape": "dynamic"}
-
-
-def one_error_line(err: str) -> str:
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in err, err
-    return lines[0]
 
 
 @pytest.fixture(scope="module")

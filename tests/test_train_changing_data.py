@@ -25,7 +25,7 @@ import pytest
 from realtime_adain.limits import count_tasks
 from realtime_adain.training import data
 from realtime_adain.training.trainer import Trainer
-from test_train_hostile_data import one_error_line
+from cli_support import training_error_line
 from train_support import REPO, load_tool, tiny_args, train_tool  # noqa: F401  (fixtures)
 
 NOBODY = 65534
@@ -135,7 +135,7 @@ def test_content_gone_mid_run_is_one_line(train_tool, small_dataset, published_w
     run = small_dataset / "run"
     code, _, err = train_tool(*tiny_args(small_dataset, published_weights[0], run, 40, "--save-every", "2",
                                          "--log-every", "1"), "--workers", workers)
-    line = one_error_line(code, err)
+    line = training_error_line(code, err)
     assert line.startswith(f"error: {content}: no usable content image is left ("), line
     reason = ("cannot read it (No such file or directory)" if change == "renamed"
               else "a device, fifo or socket, not an image file")
@@ -151,7 +151,7 @@ def test_run_folder_removed_mid_run_stops_in_one_line(train_tool, small_dataset,
     change_at_first_checkpoint(lambda: shutil.rmtree(run))
     code, _, err = train_tool(*tiny_args(small_dataset, published_weights[0], run, 6, "--save-every", "2",
                                          "--log-every", "2"))
-    line = one_error_line(code, err)
+    line = training_error_line(code, err)
     assert line == (f"error: {run}: the run's folder was removed, moved or replaced during the run (its log.csv and "
                     "lock with it); stopped at iteration 4"), line
 
@@ -197,7 +197,7 @@ def test_out_that_is_the_content_folder_is_one_line(train_tool, small_dataset, p
     content = small_dataset / "content"
     before = sorted(os.listdir(content))
     code, _, err = train_tool(*tiny_args(small_dataset, published_weights[0], content, 2))
-    line = one_error_line(code, err)
+    line = training_error_line(code, err)
     assert line == f"error: {content}: the content directory is the run's --out; give the run a folder of its own"
     assert sorted(os.listdir(content)) == before
 
@@ -209,7 +209,7 @@ def test_failed_start_leaves_an_existing_out_as_it_was(train_tool, small_dataset
     run.mkdir()
     code, _, err = train_tool(*tiny_args(small_dataset, published_weights[0], run, 2),
                               "--style", small_dataset / "none")
-    assert one_error_line(code, err) == f"error: {small_dataset / 'none'}: no such style directory"
+    assert training_error_line(code, err) == f"error: {small_dataset / 'none'}: no such style directory"
     assert os.listdir(run) == []
 
 
@@ -219,7 +219,7 @@ def test_diverged_decoder_is_not_saved(train_tool, small_dataset, published_weig
     run = small_dataset / "run"
     code, _, err = train_tool(*tiny_args(small_dataset, published_weights[0], run, 3, "--save-every", "1",
                                          "--log-every", "100"), "--style-weight", "1e39")
-    assert one_error_line(code, err) == (
+    assert training_error_line(code, err) == (
         "error: the decoder's weights are no longer finite at iteration 1; lower --lr, or the loss weights "
         "(--style-weight, --content-weight, --temporal-weight)")
     assert not list(run.glob("checkpoints/*.safetensors"))
@@ -234,7 +234,7 @@ def test_compile_without_a_compiler_is_one_line(small_dataset, published_weights
                            *map(str, tiny_args(small_dataset, published_weights[0], run, 2)), "--compile"],
                           capture_output=True, text=True, timeout=300,
                           env={**os.environ, "OMP_NUM_THREADS": "1", "CXX": str(small_dataset / "no-such-g++")})
-    line = one_error_line(done.returncode, done.stderr)
+    line = training_error_line(done.returncode, done.stderr)
     assert line.startswith("error: --compile failed (InvalidCxxCompiler: No working C++ compiler found"), line
     assert line.endswith("); install what it names, or train without --compile"), line
     assert not run.exists()
@@ -265,7 +265,7 @@ def test_permissions_removed_mid_run(small_dataset, published_weights):
     run = small_dataset / "run"
     args = tiny_args(small_dataset, published_weights[0], run, 20, "--save-every", "2")
     done = changing_run([*args, "--workers", "1"], "chmod", no_file_reading_capabilities)
-    line = one_error_line(done.returncode, done.stderr)
+    line = training_error_line(done.returncode, done.stderr)
     assert line.startswith(f"error: {small_dataset / 'content'}: no usable content image is left ("), line
     assert line.endswith(": cannot read it (Permission denied))"), line
     assert (run / "checkpoints" / "decoder_iter_0000002.safetensors").is_file()
@@ -301,7 +301,7 @@ def test_process_limit_too_low_for_the_workers_is_one_line(small_dataset, publis
     run = small_dataset / "run"
     done = changing_run([*tiny_args(small_dataset, published_weights[0], run, 3), "--workers", "2"], "nothing",
                         under_process_limit(limit, limit))
-    line = one_error_line(done.returncode, done.stderr)
+    line = training_error_line(done.returncode, done.stderr)
     assert line.startswith("error: --workers 2 needs about "), line
     assert line.endswith(f"and the limit is {limit} (`ulimit -u`); raise it or use fewer --workers "
                          "(0 loads in the training process)"), line

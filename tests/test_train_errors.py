@@ -10,14 +10,8 @@ import numpy as np
 import pytest
 
 from realtime_adain.training import checkpoint
+from cli_support import training_error_line
 from train_support import tiny_args, train_tool  # noqa: F401  (fixtures)
-
-
-def one_error_line(code: int, err: str) -> str:
-    assert code == 2, err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), err
-    return lines[0]
 
 
 @pytest.fixture
@@ -34,10 +28,10 @@ def test_empty_directory(train_tool, dataset, published_weights, tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
     code, _, err = train_tool(*tiny_args(dataset, published_weights[0], tmp_path / "out", 2), "--content", empty)
-    assert "the content directory is empty" in one_error_line(code, err)
+    assert "the content directory is empty" in training_error_line(code, err)
     one_image = dataset / "content" / "sailboat.jpg"
     code, _, err = train_tool(*tiny_args(dataset, published_weights[0], tmp_path / "out", 2), "--content", one_image)
-    assert "--content takes a directory of images, not a single file" in one_error_line(code, err)
+    assert "--content takes a directory of images, not a single file" in training_error_line(code, err)
 
 
 def test_directory_of_non_images(train_tool, dataset, published_weights, tmp_path):
@@ -45,21 +39,21 @@ def test_directory_of_non_images(train_tool, dataset, published_weights, tmp_pat
     notes.mkdir()
     (notes / "readme.txt").write_text("not a painting")
     code, _, err = train_tool(*tiny_args(dataset, published_weights[0], tmp_path / "out", 2), "--style", notes)
-    assert "no images in the style directory" in one_error_line(code, err)
+    assert "no images in the style directory" in training_error_line(code, err)
     assert not (tmp_path / "out").exists()  # the run directory made for it is gone again
 
     fakes = tmp_path / "fakes"
     fakes.mkdir()
     (fakes / "a.jpg").write_bytes(b"GIF89a, not really")
     code, _, err = train_tool(*tiny_args(dataset, published_weights[0], tmp_path / "out", 2), "--style", fakes)
-    assert "none of the 1 style images is usable" in one_error_line(code, err)
+    assert "none of the 1 style images is usable" in training_error_line(code, err)
 
 
 def test_unwritable_checkpoint_directory(train_tool, dataset, published_weights, tmp_path):
     blocker = tmp_path / "a_file"
     blocker.write_text("")
     code, _, err = train_tool(*tiny_args(dataset, published_weights[0], blocker / "run", 2))
-    assert "not writable" in one_error_line(code, err)
+    assert "not writable" in training_error_line(code, err)
 
 
 def test_bad_settings(train_tool, dataset, published_weights, tmp_path):
@@ -77,7 +71,7 @@ def test_bad_settings(train_tool, dataset, published_weights, tmp_path):
         (["--vgg", published_weights[1]], "not VGG encoder weights"),  # the decoder file as the encoder
     ):
         code, _, err = train_tool(*args, *extra)
-        assert message in one_error_line(code, err), extra
+        assert message in training_error_line(code, err), extra
 
 
 @pytest.mark.parametrize("extra, message", [
@@ -91,7 +85,7 @@ def test_out_of_range_numbers_are_refused_before_the_run(train_tool, dataset, pu
     """Numbers no real run needs (attack campaign: tracebacks from numpy, OpenCV's allocator and a
     MemoryError after log.csv was written) are one line naming the option, and nothing is created."""
     code, _, err = train_tool(*tiny_args(dataset, published_weights[0], tmp_path / "out", 2), *extra)
-    assert one_error_line(code, err) == f"error: {message}"
+    assert training_error_line(code, err) == f"error: {message}"
     assert not (tmp_path / "out").exists()
 
 
@@ -102,21 +96,21 @@ def test_resume_errors(train_tool, dataset, published_weights, tmp_path, one_thr
     assert code == 0, err
 
     code, _, err = train_tool("--resume", run, "--iterations", "2", "--decoder", "skip-concat")
-    line = one_error_line(code, err)
+    line = training_error_line(code, err)
     assert "--decoder skip-concat differs from the checkpoint's plain" in line
 
     code, _, err = train_tool("--resume", published_decoder)
-    assert "not a trainer checkpoint" in one_error_line(code, err)
+    assert "not a trainer checkpoint" in training_error_line(code, err)
 
     code, _, err = train_tool("--resume", run)  # already at --iterations
-    assert "already at iteration 1" in one_error_line(code, err)
+    assert "already at iteration 1" in training_error_line(code, err)
 
     code, _, err = train_tool(*tiny_args(dataset, vgg, run, 2))  # a fresh run over a run's checkpoints
-    assert "already holds a run's checkpoints" in one_error_line(code, err)
+    assert "already holds a run's checkpoints" in training_error_line(code, err)
 
     checkpoint.state_file(run / "checkpoints", 1).unlink()
     code, _, err = train_tool("--resume", checkpoint.decoder_file(run / "checkpoints", 1), "--iterations", "2")
-    assert "incomplete checkpoint" in one_error_line(code, err)
+    assert "incomplete checkpoint" in training_error_line(code, err)
 
 
 def test_unreadable_and_tiny_images_are_skipped_with_a_warning(train_tool, dataset, published_weights, one_thread):

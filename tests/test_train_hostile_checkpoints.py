@@ -15,14 +15,8 @@ from safetensors.torch import save_file
 from realtime_adain import weights
 from realtime_adain.training import checkpoint
 from realtime_adain.training.trainer import OutLock
+from cli_support import training_error_line
 from train_support import load_tool, tiny_args, train_tool  # noqa: F401  (fixtures)
-
-
-def one_error_line(code: int, err: str) -> str:
-    assert code == 2, err
-    lines = [line for line in err.strip().splitlines() if not line.startswith(("checkpoint: ", "warning: tensorboard"))]
-    assert len(lines) == 1 and lines[0].startswith("error: "), err
-    return lines[0]
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +106,7 @@ def test_damaged_trainer_state_is_one_line(train_tool, finished_run, tmp_path, o
     run = copy_run(finished_run, tmp_path)
     edit_state(run, change)
     code, _, err = train_tool("--resume", run, "--iterations", "2")
-    line = one_error_line(code, err)
+    line = training_error_line(code, err)
     assert line.startswith(f"error: {checkpoint.state_file(run / 'checkpoints', 1)}: damaged trainer state ("), line
     assert message in line, line
     assert not checkpoint.decoder_file(run / "checkpoints", 2).exists()
@@ -126,7 +120,7 @@ def test_loose_checkpoint_files_need_an_out(train_tool, finished_run, tmp_path, 
     for path in (finished_run / "checkpoints").iterdir():
         shutil.copy(path, loose / path.name)
     code, _, err = train_tool("--resume", loose / "decoder_iter_0000001.safetensors", "--iterations", "2")
-    assert "not in a run's checkpoints/ folder; give --out DIR" in one_error_line(code, err)
+    assert "not in a run's checkpoints/ folder; give --out DIR" in training_error_line(code, err)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["downloads"]
     code, _, err = train_tool("--resume", loose, "--iterations", "2", "--out", tmp_path / "continued")
     assert code == 0, err
@@ -138,7 +132,7 @@ def test_resume_into_another_runs_directory_is_refused(train_tool, finished_run,
     run_b = copy_run(finished_run, tmp_path)
     log_before = (run_b / "log.csv").read_text()
     code, _, err = train_tool("--resume", finished_run, "--iterations", "2", "--out", run_b)
-    assert "already holds another run's checkpoints; choose another --out" in one_error_line(code, err)
+    assert "already holds another run's checkpoints; choose another --out" in training_error_line(code, err)
     assert (run_b / "log.csv").read_text() == log_before
 
 
@@ -149,7 +143,7 @@ def test_two_trainers_on_one_out(train_tool, dataset, published_weights, tmp_pat
     held = OutLock(out)  # as the first trainer holds it (flock conflicts between open files)
     try:
         code, _, err = train_tool(*tiny_args(dataset, published_weights[0], out, 1))
-        assert "another training run is writing to this directory" in one_error_line(code, err)
+        assert "another training run is writing to this directory" in training_error_line(code, err)
     finally:
         held.release()
     code, _, err = train_tool(*tiny_args(dataset, published_weights[0], out, 1))
@@ -160,7 +154,7 @@ def test_out_naming_a_file(train_tool, dataset, published_weights, tmp_path):
     a_file = tmp_path / "notes.txt"
     a_file.write_text("mine")
     code, _, err = train_tool(*tiny_args(dataset, published_weights[0], a_file, 1))
-    assert one_error_line(code, err) == f"error: {a_file}: --out names a file; give a directory for the run"
+    assert training_error_line(code, err) == f"error: {a_file}: --out names a file; give a directory for the run"
     assert a_file.read_text() == "mine"
 
 
@@ -171,7 +165,7 @@ def test_decoder_that_cannot_be_written_takes_its_trainer_state(train_tool, data
     run = tmp_path / "run"
     (run / "checkpoints" / "decoder_iter_0000001.safetensors").mkdir(parents=True)
     code, _, err = train_tool(*tiny_args(dataset, published_weights[0], run, 1, "--save-every", "1"))
-    assert "decoder_iter_0000001.safetensors: is a folder" in one_error_line(code, err)
+    assert "decoder_iter_0000001.safetensors: is a folder" in training_error_line(code, err)
     assert not checkpoint.state_file(run / "checkpoints", 1).exists()
     assert not [p for p in (run / "checkpoints").iterdir() if p.name.startswith(".")]
 
@@ -197,7 +191,7 @@ def test_log_on_a_full_disk_names_the_file(train_tool, dataset, published_weight
     code, _, err = train_tool(*tiny_args(dataset, published_weights[0], run, 40, "--log-every", "1",
                                          "--save-every", "1000", "--sample-every", "1000"))
     file_size_limit(resource.RLIM_INFINITY)
-    line = one_error_line(code, err)
+    line = training_error_line(code, err)
     assert line.startswith((f"error: {run / 'log.csv'}: cannot write (File too large)",
                             f"error: {run / 'tensorboard'}: cannot write (File too large)")), line
     assert "Traceback" not in err

@@ -22,14 +22,8 @@ from PIL import Image
 from realtime_adain.training import checkpoint, data
 from realtime_adain.training.config import resolve_config
 from realtime_adain.training.trainer import Trainer
+from cli_support import training_error_line
 from train_support import tiny_args, train_tool  # noqa: F401  (fixtures)
-
-
-def one_error_line(code: int, err: str) -> str:
-    assert code == 2, err
-    lines = [line for line in err.strip().splitlines() if not line.startswith(("warning: skipped", "checkpoint: "))]
-    assert len(lines) == 1 and lines[0].startswith("error: "), err
-    return lines[0]
 
 
 @pytest.fixture
@@ -159,7 +153,7 @@ def test_dataset_vanishing_mid_run_is_one_line(train_tool, dataset, published_we
     code, _, err = train_tool(*tiny_args(dataset, published_weights[0], run, 3000, "--log-every", "1",
                                          "--save-every", "100000"))
     remover.join()
-    line = one_error_line(code, err)
+    line = training_error_line(code, err)
     assert line.startswith(f"error: {dataset / 'content'}: no usable content image is left"), line
     assert "No such file or directory" in line
 
@@ -194,6 +188,6 @@ def test_killed_worker_is_one_line(train_tool, dataset, published_weights, one_t
     code, _, err = train_tool(*tiny_args(dataset, published_weights[0], run, 3000, "--log-every", "1",
                                          "--save-every", "100000"), "--workers", "1")
     killer.join()
-    line = one_error_line(code, err)
+    line = training_error_line(code, err)
     assert line.startswith("error: an image-loading worker ended unexpectedly ("), line
     assert line.endswith("); out of memory? try fewer --workers or a smaller --load-size"), line

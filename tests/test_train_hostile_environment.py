@@ -12,7 +12,8 @@ import sys
 
 import pytest
 
-from test_train_hostile_data import dataset, one_error_line  # noqa: F401  (a fixture)
+from cli_support import training_error_line
+from test_train_hostile_data import dataset  # noqa: F401  (a fixture)
 from train_support import REPO, tiny_args, train_tool  # noqa: F401  (fixtures)
 
 
@@ -32,7 +33,7 @@ def test_junk_allocator_setting_is_one_line(dataset, published_weights):
     """$PYTORCH_CUDA_ALLOC_CONF=junk: torch aborted with a C++ stack (exit 134) before."""
     done = tool_process(tiny_args(dataset, published_weights[0], dataset / "run", 1),
                         env={"PYTORCH_CUDA_ALLOC_CONF": "junk"})
-    line = one_error_line(done.returncode, done.stderr)
+    line = training_error_line(done.returncode, done.stderr)
     assert "$PYTORCH_CUDA_ALLOC_CONF='junk'" in line
     assert not (dataset / "run").exists()
 
@@ -53,7 +54,7 @@ def test_open_file_limit_too_low_for_the_workers_is_one_line(dataset, published_
     """`ulimit -n 20` with --workers 2: a worker's EMFILE lost its batch and the run waited forever."""
     done = tool_process([*tiny_args(dataset, published_weights[0], dataset / "run", 3), "--workers", "2"],
                         limits={resource.RLIMIT_NOFILE: 20}, timeout=60)
-    line = one_error_line(done.returncode, done.stderr)
+    line = training_error_line(done.returncode, done.stderr)
     assert line.startswith("error: --workers 2 needs about "), line
     assert line.endswith("open files, and the limit is 20 (`ulimit -n`); raise it or use fewer --workers "
                          "(0 loads in the training process)"), line
@@ -86,5 +87,5 @@ def test_batch_that_does_not_fit_in_memory_is_one_line(dataset, published_weight
     args[args.index("--load-size") + 1] = "1024"
     args[args.index("--crop-size") + 1] = "512"
     done = tool_process(args, limits={resource.RLIMIT_AS: 5 << 30})
-    line = one_error_line(done.returncode, done.stderr)
+    line = training_error_line(done.returncode, done.stderr)
     assert line.startswith("error: --batch-size 64 at --load-size 1024, --crop-size 512: out of memory; lower "), line

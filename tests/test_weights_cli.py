@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from cli_support import one_error_line
 from realtime_adain import download, weights
 from weights_server import WeightsServer, closed_port_url, release_bytes, synthetic_release  # noqa: F401
 
@@ -18,12 +19,6 @@ def home(tmp_path, monkeypatch) -> Path:
     for name in (*weights.ENV_VAR.values(), download.BASE_URL_ENV_VAR):
         monkeypatch.delenv(name, raising=False)
     return tmp_path / "home"
-
-
-def one_error_line(err: str) -> str:
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in err, err
-    return lines[0]
 
 
 def test_download_info_then_image_through_the_cache(synthetic_release, home, run_cli, data_dir, tmp_path):
