@@ -350,6 +350,9 @@ class VideoReader:
             self.stream.codec_context.flags |= OUTPUT_CORRUPT  # damaged frames are concealed, not dropped
             carried = passthrough_streams(self.container, self.path.name)
             self.passthrough = same_program(self.container, self.stream, carried, self.path.name)
+            note_left_out(self.container, self.stream, self.path.name)
+            if self.stream.metadata.get("alpha_mode") == "1":  # WebM's VP8/VP9 alpha, beside the picture
+                note_transparency_left_out(self.path.name)
             self.cover_art = is_cover_art(self.stream)
             self.rotation, self.colour = 0, None  # set from the first decoded frame
             self.pixel_aspect = pixel_aspect(self.stream, self.path.name)  # frames are resampled to square pixels
@@ -455,6 +458,8 @@ class VideoReader:
                     pts, duration = self._from_zero(pts, duration)
                 if index == 0:
                     self.rotation, self.colour, turned = decoded.rotation, Colour.of(decoded), orientation(decoded)
+                    if see_through(decoded):
+                        note_transparency_left_out(self.path.name)
                 elif not colour_noted and Colour.of(decoded) != self.colour:
                     note_colour_change(self.path.name, self.colour, Colour.of(decoded))
                     colour_noted = True
@@ -800,6 +805,45 @@ def passthrough_streams(container: av.container.InputContainer, name: str) -> li
             continue
         kept.append(stream)
     return kept
+
+
+def note_left_out(container: av.container.InputContainer, video: av.stream.Stream, name: str) -> None:
+    """Name the streams no output carries, which went without a word: data (an action camera's
+    telemetry, a phone's metadata track, broadcast data) and cover art beside the video. Other
+    moving video streams are named by `main_video_stream`; a timecode track is not named, as its
+    timecode travels as the video's tag (MP4 and MOV outputs write a new track from it)."""
+    timecode = video.metadata.get("timecode")
+    left = []
+    for stream in container.streams:
+        if stream.index == video.index or stream.type in PASSTHROUGH_TYPES:
+            continue
+        if stream.type == "video":
+            if stream.disposition & av.stream.Disposition.attached_pic:
+                codec = f" ({stream.codec_context.name})" if has_decoder(stream) else ""
+                left.append(f"cover art #{stream.index}{codec}")
+            continue
+        if timecode and stream.metadata.get("timecode") == timecode:
+            continue
+        handler = stream.metadata.get("handler_name")
+        left.append(f"{stream.type} stream #{stream.index}" + (f" ({handler})" if handler else ""))
+    if left:
+        note(f"{name}: leaving out {', '.join(left)}: the output carries the picture, sound, subtitles and fonts "
+             "only", once=True)
+
+
+def see_through(frame: av.VideoFrame) -> bool:
+    """Whether a picture has pixels that are not opaque. Only the first picture is looked at: a
+    pixel format with alpha does not mean transparency (FFmpeg's GIF decoder gives every GIF as
+    bgra; screen recorders write opaque PNG and ProRes 4444)."""
+    if not any(part.is_alpha for part in frame.format.components):
+        return False
+    return bool(frame.reformat(format="rgba").to_ndarray()[..., 3].min() < 255)
+
+
+def note_transparency_left_out(name: str) -> None:
+    """The network sees RGB (`ffmpeg -i in.webm out.mp4` drops the alpha channel as well)."""
+    note(f"{name}: its transparency (alpha channel) is left out: the pictures are stylized and written opaque",
+         once=True)
 
 
 def main_video_stream(container: av.container.InputContainer, name: str) -> av.video.stream.VideoStream:
