@@ -254,10 +254,11 @@ def blend_rgb8(warped: np.ndarray, current: np.ndarray, weight: np.ndarray) -> n
 
 def blend_float(warped: np.ndarray, current: np.ndarray, weight: np.ndarray) -> np.ndarray:
     """current + weight * (warped - current) for float32 frames (the precise state), the weight in
-    full precision."""
+    full precision. Written over `warped` (a fresh remap's output): one float frame fewer in memory
+    at once (133 MB at 4K)."""
     height, width = current.shape[:2]
     weight = resized(weight, (height, width))
-    return cv2.blendLinear(warped, current, weight, 1.0 - weight)
+    return cv2.blendLinear(warped, current, weight, 1.0 - weight, dst=warped)
 
 
 def _sumsq(flow: np.ndarray) -> np.ndarray:
@@ -299,6 +300,7 @@ class FlowEstimator:
     def __call__(self, source: np.ndarray, target: np.ndarray) -> np.ndarray:
         """Flow (h, w, 2) on `source`'s grid pointing into `target` (both (h, w) uint8, each side
         at least `FLOW_MIN_SIDE`, as `gray` gives them)."""
+        check_luma(source, "source"), check_luma(target, "target")
         if min(source.shape) < FLOW_MIN_SIDE or source.shape != target.shape:
             raise ValueError(f"flow needs two lumas of one shape, each side >= {FLOW_MIN_SIDE} pixels "
                              f"(see gray()), got {source.shape} and {target.shape}")
@@ -310,6 +312,21 @@ class FlowEstimator:
             local.dis.calc(source, target, None)
             local.shape = source.shape
         return local.dis.calc(source, target, None)
+
+
+def _kind(value: object) -> str:
+    """What `value` is, for an error message: an array's dtype and shape, else its type."""
+    return f"{value.dtype} {value.shape}" if isinstance(value, np.ndarray) else type(value).__name__
+
+
+def check_luma(luma: np.ndarray, name: str) -> np.ndarray:
+    """`luma` if it is an (h, w) uint8 array (as `gray` gives), else a TypeError/ValueError naming
+    it: anything else failed inside OpenCV's DIS (a cv2.error naming no argument)."""
+    if not isinstance(luma, np.ndarray) or luma.dtype != np.uint8:
+        raise TypeError(f"{name} must be an (h, w) uint8 luma (see gray()), got {_kind(luma)}")
+    if luma.ndim != 2:
+        raise ValueError(f"{name} must be an (h, w) uint8 luma (see gray()), got shape {luma.shape}")
+    return luma
 
 
 @dataclass(frozen=True)
@@ -330,6 +347,14 @@ class Motion:
     @property
     def cut(self) -> bool:
         return self.positions is None
+
+
+def check_motion(motion: Motion | None) -> Motion | None:
+    """`motion` if it is a `Motion` or None, else a TypeError before any state changes (anything
+    else failed deep in a blend, an AttributeError naming no argument)."""
+    if motion is not None and not isinstance(motion, Motion):
+        raise TypeError(f"motion must be a Motion (Stabilizer.motion, MotionAhead) or None, got {type(motion).__name__}")
+    return motion
 
 
 class Stabilizer:
@@ -410,6 +435,9 @@ class Stabilizer:
         is too long a strip to remap, `REMAP_MAX_SIDE`). With `reverse`, also the previous frame's
         motion into this one (`Motion.reverse`), from the same two flows. Keeps no state, so
         frames may be estimated on several threads at once."""
+        check_luma(luma, "luma")
+        if prev_luma is not None:
+            check_luma(prev_luma, "prev_luma")
         if prev_luma is None or prev_luma.shape != luma.shape or max(size + luma.shape) > REMAP_MAX_SIDE:
             return None
         back, fore = self.flow(luma, prev_luma), self.flow(prev_luma, luma)
@@ -454,17 +482,24 @@ class Stabilizer:
     def apply_float(self, motion: Motion | None, current: np.ndarray) -> np.ndarray:
         """`apply` for a frame in float32 RGBA 0-255 (`to_float_rgba`), keeping the state so: the
         stabilized frame, unrounded (the state itself: do not write to it)."""
+        if not (isinstance(current, np.ndarray) and current.dtype == np.float32):
+            raise TypeError(f"current must be an (H, W, 4) float32 RGBA state (to_float_rgba), got {_kind(current)}")
+        if current.ndim != 3 or current.shape[2] != 4 or 0 in current.shape:
+            raise ValueError(f"current must be an (H, W, 4) RGBA state (to_float_rgba), got shape {current.shape}")
         return self._blend(motion, current, _remap, blend_float)
 
     def _blend(self, motion: Motion | None, current: np.ndarray,
                remap: Callable[[np.ndarray, np.ndarray], np.ndarray],
                blend: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]) -> np.ndarray:
         """`current` blended by `blend` with the previous state warped by `remap` along `motion`; the new state."""
+        check_motion(motion)
         height, width = current.shape[:2]
         previous, self._prev_out = self._prev_out, current
         if not self.continues(motion, previous.shape[:2] if previous is not None else None, (height, width)):
             return current
-        self._prev_out = blend(remap(previous, full_size_maps(motion.positions, (height, width))), current, motion.weight)
+        warped = remap(previous, full_size_maps(motion.positions, (height, width)))
+        del previous  # the old state may go before the blend: one frame fewer at once (float, 4K: 133 MB)
+        self._prev_out = blend(warped, current, motion.weight)
         return self._prev_out
 
     def __call__(self, content: np.ndarray, stylized: np.ndarray) -> np.ndarray:
@@ -496,7 +531,10 @@ class MotionAhead:
         self._prev_luma: Future | None = None
 
     def submit(self, content: np.ndarray) -> Future:
-        """A future of the `Motion` (or None) from the previous submitted frame to `content`."""
+        """A future of the `Motion` (or None) from the previous submitted frame to `content`. A frame
+        that is not (H, W, 3) uint8 RGB is refused here, before it becomes the previous frame (its
+        future would fail, and so would the next frame's)."""
+        check_frame(content, "content")
         luma = self.pool.submit(self.stabilizer.luma, content)
         previous, self._prev_luma = self._prev_luma, luma
         size = content.shape[:2]

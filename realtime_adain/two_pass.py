@@ -34,7 +34,8 @@ import torch
 
 from realtime_adain.checks import check_whole
 from realtime_adain.device_blend import DeviceBlend
-from realtime_adain.temporal import Motion, Stabilizer, check_frame, check_frames, to_float_rgba, to_rgb8, working_size
+from realtime_adain.temporal import (Motion, Stabilizer, check_frame, check_frames, check_motion, to_float_rgba, to_rgb8,
+                                     working_size)
 
 # What the window's held frames may take (the forward outputs); at most `MAX_LOOKAHEAD` frames
 # look ahead (enough for the 1/512 cut-off up to strength 0.9).
@@ -62,6 +63,14 @@ def forward_pass(stabilizer: Stabilizer | TwoPassStabilizer) -> Stabilizer:
     """The stabiliser that runs forward, frame by frame (the one motion is estimated for and the
     GPU's `DeviceBlend` applies): `stabilizer` itself, or a two-pass one's first pass."""
     return stabilizer.forward if isinstance(stabilizer, TwoPassStabilizer) else stabilizer
+
+
+def check_reverse(motion: Motion | None) -> Motion | None:
+    """`motion` if it is None or a `Motion` with its reverse (a backward pass needs it), else a
+    TypeError/ValueError."""
+    if check_motion(motion) is not None and motion.reverse is None:
+        raise ValueError("the motion has no reverse: compute it with reverse=True (MotionAhead(..., reverse=True))")
+    return motion
 
 
 def lookahead_frames(strength: float) -> int:
@@ -113,6 +122,7 @@ class TwoPassStabilizer:
         """Never hold more than `frames` frames, whatever their size: a pipeline sizes its frame
         budget for the first frame's window (`window_frames`), and smaller frames later on must
         not outgrow it."""
+        frames = check_whole(frames, "frames", 0)
         self._cap = max(2, min(frames, full_window(self.lookahead)))
 
     def window_frames(self, size: tuple[int, int]) -> int:
@@ -147,6 +157,7 @@ class TwoPassStabilizer:
         check_frame(stylized, "stylized")
         if not self.active:
             return [stylized]
+        check_reverse(motion)  # before the forward pass changes its state
         return self._hold(motion, self.forward.apply_float(motion, to_float_rgba(stylized)))
 
     def push_forwarded(self, motion: Motion | None, forwarded: np.ndarray) -> list[np.ndarray]:
@@ -154,12 +165,10 @@ class TwoPassStabilizer:
         check_frame(forwarded, "forwarded")
         if not self.active:
             return [forwarded]
-        return self._hold(motion, forwarded)
+        return self._hold(check_reverse(motion), forwarded)
 
     def _hold(self, motion: Motion | None, forwarded: np.ndarray) -> list[np.ndarray]:
         """Hold a forward output (float32 RGBA state or uint8 RGB); the frames that became final."""
-        if motion is not None and motion.reverse is None:
-            raise ValueError("the motion has no reverse: compute it with reverse=True (MotionAhead(..., reverse=True))")
         reverse = motion.reverse if motion is not None else None
         final = []
         if self._held:
