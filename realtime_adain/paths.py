@@ -128,9 +128,32 @@ def file_in_the_way(folder: Path) -> Path | None:
     return None
 
 
+def dead_link(folder: Path) -> Path | None:
+    """The part of `folder`'s path that is a symbolic link leading nowhere (a loop, or to something
+    missing), past which no folder can be made ("File exists", naming nothing); else None."""
+    for part in (folder, *folder.parents):
+        if part.exists():
+            return None
+        if part.is_symlink():
+            return part
+    return None
+
+
+def why_dead(link: Path) -> str:
+    """What is wrong with a link `dead_link` found, in words."""
+    try:
+        os.stat(link)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return f"{link} is a loop of symbolic links"
+    return f"{link} is a symbolic link to {os.readlink(link)}, which does not exist"
+
+
 def check_writable_dir(directory: Path, what: str = "output directory") -> None:
     """Prove `directory` can be made and written to without making it, so a run refused later
     leaves no empty folder behind (the outputs' temporary files create it when written)."""
+    if (link := dead_link(directory)) is not None:
+        raise UserError(f"{directory}: {what} cannot be made ({why_dead(link)})")
     existing = next(p for p in (directory, *directory.parents) if p.exists() or p == Path(p.anchor or "."))
     if existing.exists() and not existing.is_dir():
         kind = "a file" if existing.is_file() else "a device, fifo or socket"

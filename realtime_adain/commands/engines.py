@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from realtime_adain.errors import UserError
-from realtime_adain.paths import file_in_the_way
+from realtime_adain.errors import UserError, one_line
+from realtime_adain.paths import dead_link, file_in_the_way, why_dead
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -34,6 +34,8 @@ def existing_cache():
         raise UserError(f"{cache.directory}: the engine cache is not a folder (a file or device is there)")
     if blocking is not None:
         raise UserError(f"{cache.directory}: the engine cache cannot be there ({blocking} is a file, not a folder)")
+    if (link := dead_link(cache.directory)) is not None:  # a loop, or a drive no longer mounted
+        raise UserError(f"{cache.directory}: the engine cache cannot be there ({why_dead(link)})")
     return cache
 
 
@@ -50,13 +52,20 @@ def list_engines(args: argparse.Namespace) -> int:
         return 0
     print(f"{'kind':<9} {'precision':<9} {'shape':<16} {'MB':>7}  built for")
     for entry in entries:
-        c = entry.components
+        c = {key: shown(value) for key, value in entry.components.items()}
         where = c.get("gpu") or "cpu"
         versions = ", ".join(f"{k} {c[k]}" for k in ("tensorrt", "torch_tensorrt", "onnx", "torch") if k in c)
         built_for = f"weights {c.get('weights', '?')}, {where}, {versions}" if c else "(no metadata: will be rebuilt)"
         print(f"{c.get('kind', '?'):<9} {c.get('precision', '?'):<9} {c.get('shape', '?'):<16} "
               f"{entry.size / 1e6:>7.1f}  {built_for}")
     return 0
+
+
+def shown(value: str, limit: int = 80) -> str:
+    """A sidecar's value as one table cell: a damaged or foreign sidecar's 10 MB string, or one with
+    newlines, must not bury or break the table (--json gives the values as they are)."""
+    value = one_line(value)
+    return value if len(value) <= limit else value[:limit - 3] + "..."
 
 
 def clear_engines(args: argparse.Namespace) -> int:

@@ -44,7 +44,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help=f"tensorrt: frames per call to build for, up to {MAX_FRAME_BATCH}; repeatable (default: 1)")
     parser.add_argument("--precision", choices=("fp16", "fp32"), default=None,
                         help="engine precision (default: fp16 for tensorrt; onnx is fp32)")
-    parser.add_argument("--device", default="cuda", help="tensorrt: the GPU to build on (default: cuda)")
+    parser.add_argument("--device", help="tensorrt: the GPU to build on (default: cuda)")
     parser.add_argument("-o", "--output", metavar="PATH",
                         help="onnx: the .onnx file to write; tensorrt: the engine directory "
                              "(default: the engine cache, $REALTIME_ADAIN_ENGINES)")
@@ -70,6 +70,8 @@ def export_onnx_command(args: argparse.Namespace) -> int:
         raise UserError("onnx export is fp32 (TensorRT builds its own fp16 engine: --format tensorrt)")
     if args.resolution or args.batch:
         raise UserError("--resolution and --batch are for tensorrt; the onnx graph takes any size and batch")
+    if args.device not in (None, "cpu"):  # `--device cuda:7` was ignored without a word
+        raise UserError(f"--device {args.device}: the onnx export is made and checked on the CPU (--device is for tensorrt)")
     stylizer = Stylizer.load(args.vgg, args.decoder, device="cpu", dtype="fp32")
     if args.output is None:
         reports: list[str] = []
@@ -112,7 +114,7 @@ def export_tensorrt_command(args: argparse.Namespace) -> int:
     if args.output:
         ensure_writable_dir(Path(args.output))  # before minutes of building, not after
     precision = args.precision or "fp16"
-    stylizer = Stylizer.load(args.vgg, args.decoder, device=args.device, dtype=precision, engine="tensorrt")
+    stylizer = Stylizer.load(args.vgg, args.decoder, device=args.device or "cuda", dtype=precision, engine="tensorrt")
     cache = EngineCache(args.output) if args.output else EngineCache()
     sizes = args.resolution or list(RESOLUTION_PRESETS.values())
     shapes = list(dict.fromkeys((n, 3, *padded_size(h, w)) for n in (args.batch or [1]) for w, h in sizes))  # each built once

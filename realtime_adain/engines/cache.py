@@ -4,9 +4,10 @@ An engine (a TensorRT program, an ONNX graph) is only valid for the exact weight
 precision, GPU and library versions it was built with. All of these go into the key; the file
 name carries the key's digest and a JSON sidecar carries the components, so `engines list` can
 say what each file is and a file whose sidecar does not match exactly (stale, copied from another
-machine, half-written) is rebuilt instead of loaded. A second sidecar holds the file's SHA-256: a
-file changed after it was built (a damaged disk, a tool writing into it) can still load, but with
-other weights it would stylize wrongly without a word, so it is rebuilt too.
+machine, half-written) is rebuilt instead of loaded. A second sidecar holds the file's SHA-256 and
+size: a file changed after it was built (a damaged disk, a tool writing into it) can still load, but
+with other weights it would stylize wrongly without a word, so it is rebuilt too (one of another
+size without reading it: a 50 GB file took a minute to hash).
 """
 
 from __future__ import annotations
@@ -17,12 +18,15 @@ import os
 import re
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping
 
+from realtime_adain.atomic import STALE_UNKNOWN_AFTER_S, naming
 from realtime_adain.errors import UserError
 from realtime_adain.paths import check_writable_dir, why_not_writable
+from realtime_adain.regular_files import open_regular
 from realtime_adain.userdirs import HOME_ENV_VAR, user_dir
 
 ENGINES_ENV_VAR = "REALTIME_ADAIN_ENGINES"
@@ -35,6 +39,9 @@ ENGINE_FILE = re.compile(r"^(tensorrt|onnx)-[\w.x-]+-[0-9a-f]{20}\.(ep|onnx)$")
 # never taken for one, and `engines clear` leaves the builds of running processes alone.
 BUILD_PREFIX = ".build-"
 BUILD_DIR = re.compile(r"^\.build-(?:(?P<pid>\d+)-)?[a-z0-9_]{8}$")
+# Sidecars are a few hundred bytes: a larger one is not ours, and is not read into memory whole
+# (a 50 GB sparse sidecar ended every run with "out of memory; lower --size").
+MAX_SIDECAR_BYTES = 1 << 16
 
 
 # Run from a checkout (an editable install), engines are cached in its `engines/` folder.
@@ -94,14 +101,16 @@ class EngineCache:
     def is_valid(self, entry: Entry) -> bool:
         """True only when the file exists, its sidecar names exactly the same components and it
         holds the bytes it was built with."""
-        if not entry.path.is_file() or not entry.sidecar.is_file() or not entry.digest_file.is_file():
+        if not entry.path.is_file():
             return False
         try:
-            stored = json.loads(entry.sidecar.read_text())
-            digest = entry.digest_file.read_text().strip()
-        except (OSError, ValueError):
+            stored = json.loads(_small_text(entry.sidecar))
+            digest, *size = _small_text(entry.digest_file).split()
+        except (OSError, ValueError, UserError):
             return False
-        return stored == entry.components and digest == _file_digest(entry.path)
+        if stored != entry.components or size not in ([], [str(entry.size)]):  # (older versions: no size)
+            return False
+        return digest == _file_digest(entry.path)
 
     def get_or_build(
         self,
@@ -133,6 +142,7 @@ class EngineCache:
         check_writable_dir(self.directory, "the engine cache")  # a file, a read-only place, /proc
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
+            self._remove_builds(older_than=STALE_UNKNOWN_AFTER_S)  # of killed runs, which only `engines clear` removed
             tmp_dir = Path(tempfile.mkdtemp(prefix=f"{BUILD_PREFIX}{os.getpid()}-", dir=self.directory))
         except OSError as exc:
             raise UserError(f"{self.directory}: cannot create the engine cache ({why_not_writable(exc)})") from None
@@ -141,11 +151,15 @@ class EngineCache:
             build(tmp_path)
             entry.sidecar.unlink(missing_ok=True)  # never leave a sidecar that vouches for an old file
             os.replace(tmp_path, entry.path)
-            for final, text in ((entry.digest_file, f"{_file_digest(entry.path)}\n"),  # the sidecar last
+            for final, text in ((entry.digest_file, f"{_file_digest(entry.path)} {entry.size}\n"),  # the sidecar last
                                 (entry.sidecar, json.dumps(entry.components, indent=2, sort_keys=True))):
                 pending = tmp_dir / final.name
                 pending.write_text(text)
                 os.replace(pending, final)
+        except OSError as exc:  # a full disk's ENOSPC names no file, the build's names a hidden one
+            if exc.filename is not None and not os.fsdecode(exc.filename).startswith(str(tmp_dir)):
+                raise
+            raise naming(entry.path, exc) from None
         finally:
             shutil.rmtree(tmp_dir, ignore_errors=True)
         return entry
@@ -172,11 +186,23 @@ class EngineCache:
                 if _replaceable(path):  # a file or link (never followed); a folder of that name stays
                     path.unlink(missing_ok=True)
             count += 1
+        self._remove_builds()
+        return count, size
+
+    def _remove_builds(self, older_than: float | None = None) -> None:
+        """Remove the build folders no running process will finish (a build killed mid-way: never
+        trusted, but as large as an engine). `older_than`: only those of a known process untouched
+        for that many seconds (a process id of another machine sharing the folder means nothing)."""
         for path in self.directory.iterdir():
             build = BUILD_DIR.match(path.name)
-            if build and path.is_dir() and not path.is_symlink() and not _still_building(build["pid"]):
-                shutil.rmtree(path, ignore_errors=True)
-        return count, size
+            if not build or not path.is_dir() or path.is_symlink() or _still_building(build["pid"]):
+                continue
+            try:
+                if older_than is not None and (build["pid"] is None or time.time() - path.stat().st_mtime < older_than):
+                    continue
+            except OSError:  # removed meanwhile
+                continue
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def _still_building(pid: str | None) -> bool:
@@ -202,11 +228,21 @@ def _replaceable(path: Path) -> bool:
     return path.is_symlink() or not path.exists() or path.is_file()
 
 
+def _small_text(path: Path) -> str:
+    """A sidecar's text, read without blocking (a fifo put there) and never more than
+    MAX_SIDECAR_BYTES (a huge file is refused with a ValueError, as damaged JSON is)."""
+    with open_regular(path) as handle:
+        data = handle.read(MAX_SIDECAR_BYTES + 1)
+    if len(data) > MAX_SIDECAR_BYTES:
+        raise ValueError(f"{path}: larger than any sidecar we write")
+    return data.decode()
+
+
 def _components(sidecar: Path) -> dict[str, str]:
     """What a sidecar says an engine was built for; {} when it is missing, unreadable or not a
     JSON object (a damaged or foreign file must not break `engines list`)."""
     try:
-        stored = json.loads(sidecar.read_text()) if sidecar.is_file() else {}
-    except (OSError, ValueError):
+        stored = json.loads(_small_text(sidecar)) if sidecar.is_file() else {}
+    except (OSError, ValueError, UserError):
         return {}
     return {str(k): str(v) for k, v in stored.items()} if isinstance(stored, dict) else {}

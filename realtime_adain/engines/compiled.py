@@ -6,12 +6,16 @@ each new frame shape compiles once (shapes are static: video and camera sizes do
 
 from __future__ import annotations
 
+import functools
 import logging
+import os
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from realtime_adain.engines.base import Engine
+from realtime_adain.errors import UserError
 from realtime_adain.model import StyleTransferNet
 
 # Inductor options per device type. Freezing folds the weights into the graph as constants, which
@@ -23,8 +27,33 @@ OPTIONS = {
 }
 
 
+CACHE_HINT = "set TORCHINDUCTOR_CACHE_DIR to a writable folder"
+
+
+def import_dynamo() -> None:
+    """Import torch._dynamo (torch.compile and the ONNX exporter run on it), which makes inductor's
+    cache folder: a $TORCHINDUCTOR_CACHE_DIR naming a file was "error: PATH: File exists", or, in
+    the exporter, a traceback. Raises a UserError saying so."""
+    if (failure := _dynamo_failure()) is not None:
+        raise UserError(failure)
+
+
+@functools.cache
+def _dynamo_failure() -> str | None:
+    """Once per process: a second import after a failed one fails otherwise ("already registered")."""
+    try:
+        import torch._dynamo  # noqa: F401
+    except OSError as exc:
+        return f"{exc.filename}: torch.compile's cache cannot be made there ({exc.strerror}); {CACHE_HINT}"
+    return None
+
+
 def compile_missing(device: torch.device) -> str | None:
     """None when torch.compile can run on `device`, else the reason it cannot."""
+    return _dynamo_failure() or _toolchain_missing(device) or _cache_missing()
+
+
+def _toolchain_missing(device: torch.device) -> str | None:
     if device.type == "cuda":
         from torch.utils._triton import has_triton
 
@@ -35,6 +64,21 @@ def compile_missing(device: torch.device) -> str | None:
         cpp_builder.get_cpp_compiler()
     except Exception:
         return "torch.compile on the CPU needs a C++ compiler (g++ or clang++)"
+    return None
+
+
+def _cache_missing() -> str | None:
+    """Why inductor could not write the kernels it compiles (a read-only $TORCHINDUCTOR_CACHE_DIR,
+    another user's folder in /tmp), else None: it failed with a traceback at the first frame."""
+    from torch._inductor.runtime.cache_dir_utils import default_cache_dir
+
+    from realtime_adain.paths import check_writable_dir
+
+    try:
+        check_writable_dir(Path(os.environ.get("TORCHINDUCTOR_CACHE_DIR") or default_cache_dir()),
+                           "torch.compile's cache ($TORCHINDUCTOR_CACHE_DIR)")
+    except UserError as exc:
+        return f"{exc}; {CACHE_HINT} or use --engine eager"
     return None
 
 

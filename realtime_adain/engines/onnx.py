@@ -2,7 +2,9 @@
 
 One file serves every frame size: the image height and width are exported as dynamic multiples
 of 8 (frames are padded before the graph), and the batch is dynamic too. Exports are cached in
-the engine cache under the weights, opset and library versions.
+the engine cache under the weights, opset and library versions, which the file itself carries too
+(`METADATA_KEY`): a valid export of other weights put in its place, with a digest made to match,
+stylized wrongly without a word; it is rebuilt instead.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import io
+import json
 import math
 import os
 from pathlib import Path
@@ -31,6 +34,7 @@ OPSET = 18
 # Export-time bounds of the dynamic axes (frames are padded to multiples of 8 before the graph).
 MAX_SIDE = 8192
 MAX_BATCH = 256
+METADATA_KEY = "realtime_adain.engine"  # the cache components an export was made for (JSON)
 
 
 def onnxruntime_missing() -> str | None:
@@ -46,9 +50,14 @@ def require_onnx() -> None:
     engines.require("onnx", torch.device("cpu"), torch.float32)
 
 
-def export_onnx(net: StyleTransferNet, path: str | os.PathLike, precision: torch.dtype = torch.float32) -> None:
-    """Write the graph to `path` (dynamic batch, height and width; inputs as INPUT_NAMES)."""
+def export_onnx(net: StyleTransferNet, path: str | os.PathLike, precision: torch.dtype = torch.float32,
+                components: dict[str, str] | None = None) -> None:
+    """Write the graph to `path` (dynamic batch, height and width; inputs as INPUT_NAMES), with the
+    cache `components` it is made for in its metadata."""
     require_onnx()
+    from realtime_adain.engines.compiled import import_dynamo
+
+    import_dynamo()
     from torch.export import Dim
 
     model = _copy_for_export(net, precision)
@@ -62,6 +71,12 @@ def export_onnx(net: StyleTransferNet, path: str | os.PathLike, precision: torch
             model, example, str(path), input_names=list(INPUT_NAMES), output_names=[OUTPUT_NAME],
             dynamo=True, dynamic_shapes=dynamic, opset_version=OPSET, optimize=True, external_data=False,
         )
+    if components is not None:
+        import onnx
+
+        model = onnx.load(str(path))
+        model.metadata_props.add(key=METADATA_KEY, value=json.dumps(components, sort_keys=True))
+        onnx.save(model, str(path))
 
 
 def _copy_for_export(net: StyleTransferNet, precision: torch.dtype) -> StyleTransferNet:
@@ -90,18 +105,19 @@ def cached_onnx(
     """
     require_onnx()
     cache = cache or EngineCache()
+    components = onnx_components(weights_id)
     return cache.get_or_build(
-        onnx_components(weights_id), ".onnx", lambda tmp: report(export_checked(net, tmp)), _check_onnx,
-        rebuild=rebuild,
+        components, ".onnx", lambda tmp: report(export_checked(net, tmp, components)),
+        lambda path: _check_onnx(path, components), rebuild=rebuild,
     )
 
 
 MIN_PSNR = 40.0  # dB in uint8 output space, as the engine accuracy tests demand
 
 
-def export_checked(net: StyleTransferNet, path: str | os.PathLike) -> str:
+def export_checked(net: StyleTransferNet, path: str | os.PathLike, components: dict[str, str] | None = None) -> str:
     """Export to `path`, then run it in onnxruntime against PyTorch; refuse it below MIN_PSNR."""
-    export_onnx(net, path)
+    export_onnx(net, path, components=components)
     host = HostFrames(torch.device("cpu"), torch.float32)
     frames = parity_frames()
     net = _copy_for_export(net, torch.float32)
@@ -148,11 +164,22 @@ def onnx_cached(weights_id: str, cache: EngineCache | None = None) -> bool:
     return cache.is_valid(cache.entry(onnx_components(weights_id), ".onnx"))
 
 
-def _check_onnx(path: Path) -> Path:
-    """A cheap validity check before a cached file is trusted (raises if damaged)."""
+def _check_onnx(path: Path, components: dict[str, str]) -> Path:
+    """A cheap check before a cached file is trusted: a valid graph, made for `components` (the
+    digest sidecar can be made to match anything) and taking any frame size (raises otherwise)."""
     import onnx
 
-    onnx.checker.check_model(str(path))
+    model = onnx.load(str(path))
+    onnx.checker.check_model(model)
+    made_for = {prop.key: prop.value for prop in model.metadata_props}.get(METADATA_KEY)
+    if made_for is None or json.loads(made_for) != components:
+        raise ValueError(f"{path}: exported for other weights or versions")
+    inputs = model.graph.input
+    if [i.name for i in inputs] != list(INPUT_NAMES) or [o.name for o in model.graph.output] != [OUTPUT_NAME]:
+        raise ValueError(f"{path}: not this model's inputs and outputs")
+    dims = inputs[0].type.tensor_type.shape.dim
+    if len(dims) != 4 or dims[1].dim_value != 3 or not all(dims[i].dim_param for i in (0, 2, 3)):
+        raise ValueError(f"{path}: not exported for any batch and frame size")
     return path
 
 
