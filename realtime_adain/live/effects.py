@@ -76,9 +76,10 @@ class KeyEffects:
             self.window.fit_to_view(effect.detail["view"])
 
     def _background(self, work: Callable[[], None], name: str, wait_at_exit: bool = True) -> None:
+        """Finished writers are let go here: a session pressing `s` and `r` for hours kept them all."""
         thread = threading.Thread(target=work, name=name, daemon=True)
         if wait_at_exit:
-            self.workers.append(thread)
+            self.workers = [worker for worker in self.workers if worker.is_alive()] + [thread]
         thread.start()
 
     def _snapshot(self, _effect: Effect, result: Result | None) -> None:
@@ -105,6 +106,8 @@ class KeyEffects:
     def _fresh(self, directory: Path, endings: tuple[str, ...]) -> list[Path]:
         """live-DATE-TIME-MS + each ending, numbered (-2, -3, ...) when a name is taken: two keys
         in one millisecond or a clock set back must not overwrite an earlier snapshot or recording."""
+        # A name is kept only until its file is there (then `exists` guards it): all of them piled up.
+        self._named = {path for path in self._named if not path.exists()}
         stamp, number = f"live-{_stamp()}", 1
         while True:
             base = stamp if number == 1 else f"{stamp}-{number}"
