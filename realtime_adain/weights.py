@@ -27,7 +27,7 @@ from realtime_adain.encoders import (
 )
 from realtime_adain.errors import UserError, is_out_of_memory
 from realtime_adain.networks import ENCODER_DEPTH, FEATURE_CHANNELS, Decoder, Encoder
-from realtime_adain.paths import file_in_the_way
+from realtime_adain.paths import dead_link, file_in_the_way, why_dead
 from realtime_adain.regular_files import open_regular
 from realtime_adain.release import DECODER_FILENAME, VGG_FILENAME
 from realtime_adain.userdirs import HOME_ENV_VAR, weights_dir  # noqa: F401 (part of this module's interface)
@@ -71,6 +71,9 @@ def resolve(kind: str, explicit: str | os.PathLike | None = None) -> Path:
         if (blocking := file_in_the_way(weights_dir())) is not None:  # a download could not go there either
             raise UserError(f"no {kind} weights found: the weights folder {weights_dir()} cannot exist ({blocking} is "
                             f"a file, not a folder; check ${HOME_ENV_VAR}), so pass {flag} PATH or fix that")
+        if (link := dead_link(weights_dir())) is not None:  # a loop, or a drive no longer mounted
+            raise UserError(f"no {kind} weights found: the weights folder {weights_dir()} cannot exist ({why_dead(link)}; "
+                            f"check ${HOME_ENV_VAR}), so pass {flag} PATH or fix that")
         raise UserError(
             f"no {kind} weights found: run `realtime-adain weights download` (or pass {flag} PATH)"
         )

@@ -212,6 +212,23 @@ def test_a_home_that_is_a_file_is_named_for_the_engines_and_the_weights(tmp_path
     assert home.read_text() == "not a folder"
 
 
+@pytest.mark.parametrize("target", ["loop", "gone"])
+def test_a_home_behind_a_dead_link_is_named_for_the_weights(target, tmp_path, monkeypatch, run_cli):
+    """$REALTIME_ADAIN_HOME a link into a loop or to a drive no longer mounted: the user was sent to
+    `weights download`, which cannot write there either."""
+    home = tmp_path / "home"
+    home.symlink_to(home if target == "loop" else tmp_path / "unmounted")
+    monkeypatch.setenv("REALTIME_ADAIN_HOME", str(home))
+    monkeypatch.delenv("REALTIME_ADAIN_VGG", raising=False)
+    why = (f"{home} is a loop of symbolic links" if target == "loop"
+           else f"{home} is a symbolic link to {tmp_path / 'unmounted'}, which does not exist")
+    with pytest.raises(UserError, match=f"the weights folder {re.escape(str(home / 'weights'))} cannot exist "
+                                        f"\\({re.escape(why)}; check \\$REALTIME_ADAIN_HOME\\)"):
+        weights.resolve("vgg")
+    code, _, err = run_cli("weights", "download", "--base-url", "http://127.0.0.1:9/")  # refused before connecting
+    assert code == 2 and one_error_line(err) == f"error: {home / 'weights'}: the download folder cannot be made ({why})"
+
+
 # --- the downloader -------------------------------------------------------------------------------
 
 class HostileServer:
