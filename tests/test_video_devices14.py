@@ -117,6 +117,22 @@ def test_transparency_is_said_where_a_picture_has_it_not_where_its_format_could(
     assert ("its transparency (alpha channel) is left out" in err) == see_through, err
 
 
+@pytest.mark.parametrize("ext", ["mp4", "mov"])
+def test_chapters_are_kept_and_their_track_not_named_as_left_out(ext, run_cli, weights_env, style, tmp_path):
+    """FFmpeg writes an MP4's or MOV's chapters as a text track too, which PyAV lists as a data
+    stream: every file with chapters was said to lose one."""
+    chapters = tmp_path / "chapters.txt"
+    chapters.write_text(";FFMETADATA1\n[CHAPTER]\nTIMEBASE=1/1000\nSTART=0\nEND=500\ntitle=One\n"
+                        "[CHAPTER]\nTIMEBASE=1/1000\nSTART=500\nEND=1000\ntitle=Two\n")
+    source = tmp_path / f"chaptered.{ext}"
+    ffmpeg(*clip(), "-i", chapters, "-map_metadata", "1", "-map_chapters", "1", source)
+    out = tmp_path / f"out.{ext}"
+    err = stylize(run_cli, source, style, out)
+    assert "leaving out" not in err, err
+    with av.open(str(out)) as container:
+        assert [chapter["metadata"]["title"] for chapter in container.chapters()] == ["One", "Two"]
+
+
 def test_an_iphone_hdr_clip_turned_with_a_timecode_keeps_all(run_cli, weights_env, style, tmp_path):
     """HEVC 10-bit ('hvc1'), HLG over BT.2020, shot in portrait (a 90 degree display matrix), with a
     timecode track: every frame upright, the HDR tags and the timecode kept, and no note about

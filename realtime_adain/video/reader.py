@@ -824,6 +824,8 @@ def note_left_out(container: av.container.InputContainer, video: av.stream.Strea
             continue
         if timecode and stream.metadata.get("timecode") == timecode:
             continue
+        if stream.discard == av.stream.Discard.all:  # MOV's chapter track: FFmpeg reads it as the chapters, kept
+            continue
         handler = stream.metadata.get("handler_name")
         left.append(f"{stream.type} stream #{stream.index}" + (f" ({handler})" if handler else ""))
     if left:
