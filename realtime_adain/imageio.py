@@ -2,7 +2,7 @@
 
 Two pixel budgets keep a hostile or mistaken input from exhausting memory: OpenCV refuses to
 decode an image whose header claims more than MAX_DECODE_PIXELS (checked before it allocates; for
-the formats only Pillow decodes, TGA, ICO, PSD..., `_pillow_rgb` checks the header the same way),
+the formats only Pillow decodes, TGA, ICO, PSD, HEIC..., `_pillow_rgb` checks the header the same way),
 and `check_pixel_budget` refuses a processing size above a caller-given budget (--max-pixels)
 or with a side over MAX_SIDE.
 """
@@ -38,7 +38,8 @@ from realtime_adain.regular_files import open_regular
 # PGM/PBM hold grey only, GIF/HDR/PFM/JPEG 2000/AVIF writers are missing or lossy in odd ways.
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".bmp", ".dib", ".tif", ".tiff", ".webp", ".ppm",
                     ".pgm", ".pbm", ".pnm", ".pfm", ".hdr", ".pic", ".sr", ".ras", ".gif", ".jp2", ".avif",
-                    ".tga", ".ico", ".psd", ".pcx", ".qoi")  # the last ones Pillow decodes (`_pillow_rgb`)
+                    ".tga", ".ico", ".psd", ".pcx", ".qoi",  # the last ones Pillow decodes (`_pillow_rgb`),
+                    ".heic", ".heif", ".hif")  # these with pillow-heif, the `heif` extra
 WRITABLE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm")
 # Radiance and OpenEXR hold linear light (their specifications); others are display-referred.
 _LINEAR_SIGNATURES = (b"#?RADIANCE", b"#?RGBE", b"\x76\x2f\x31\x01")
@@ -156,11 +157,32 @@ _RGB_MODES = ("RGB", "RGBA", "RGBX", "RGBa", "P", "PA")
 _PILLOW_REFUSED = ("EPS",)
 # Signatures of formats neither OpenCV nor Pillow reads here: (prefix, offset, what the error says).
 _UNSUPPORTED = (
-    (b"ftypheic", 4, "HEIC"), (b"ftypheix", 4, "HEIC"), (b"ftyphevc", 4, "HEIC"), (b"ftypheim", 4, "HEIC"),
-    (b"ftypheis", 4, "HEIC"), (b"ftypmif1", 4, "HEIF"), (b"ftypmsf1", 4, "HEIF"),
     (b"\xff\x0a", 0, "JPEG XL"), (b"\0\0\0\x0cJXL \r\n\x87\n", 0, "JPEG XL"),
     (b"\x76\x2f\x31\x01", 0, "OpenEXR"),
 )
+
+
+# The major brands (in the MP4-style "ftyp" box) of HEIC/HEIF, iPhones' photo format: pillow-heif decodes them.
+_HEIF_BRANDS = {b"heic": "HEIC", b"heix": "HEIC", b"hevc": "HEIC", b"heim": "HEIC", b"heis": "HEIC",
+                b"hevx": "HEIC", b"mif1": "HEIF", b"msf1": "HEIF"}
+_HEIF_INSTALL = 'pip install "realtime-adain[heif]"'
+
+
+def _heif_kind(head: bytes) -> str | None:
+    """"HEIC" or "HEIF" when the file starts as one (None otherwise)."""
+    return _HEIF_BRANDS.get(head[8:12]) if head[4:8] == b"ftyp" else None
+
+
+@functools.lru_cache(maxsize=1)
+def _heif_registered() -> bool:
+    """Register pillow-heif's opener with Pillow, once, when the first HEIC/HEIF file is met (so a
+    run without one never imports it); False when it is not installed."""
+    try:
+        from pillow_heif import register_heif_opener
+    except ImportError:
+        return False
+    register_heif_opener()  # 10-bit pictures then decode to 8-bit RGB (its default), orientation applied
+    return True
 
 
 def _is_video(head: bytes) -> bool:
@@ -174,6 +196,9 @@ def _is_video(head: bytes) -> bool:
 def _unsupported_format(data: np.ndarray) -> str | None:
     """What to say about a file in a format known but not decodable here (None: not recognised)."""
     head = bytes(data[:1024])
+    kind = _heif_kind(head)
+    if kind:  # (with pillow-heif, `_pillow_rgb` has said what is wrong)
+        return f"{kind} images need pillow-heif: {_HEIF_INSTALL}"
     for signature, offset, kind in _UNSUPPORTED:
         if head[offset:offset + len(signature)] == signature:
             return f"{kind} images cannot be read here; convert it to PNG or JPEG"
@@ -205,7 +230,11 @@ def _pillow_rgb(data: np.ndarray, name: str) -> np.ndarray | None:
             return _pillow_to_rgb(ImageOps.exif_transpose(image))
     except UserError:
         raise
-    except Exception:  # noqa: BLE001 - not a format Pillow reads, or damaged: OpenCV's verdict stands
+    except Exception as exc:  # noqa: BLE001 - not a format Pillow reads, or damaged: OpenCV's verdict stands
+        kind = _heif_kind(bytes(data[:16]))
+        if kind and _heif_registered():  # only pillow-heif reads it: its reason, not "not a readable image"
+            reason = next(iter(str(exc).strip().splitlines()), "") or type(exc).__name__
+            raise UserError(f"{name}: a damaged or unsupported {kind} image ({reason[:200]})") from None
         return None
 
 
@@ -256,6 +285,8 @@ def open_with_pillow(data: np.ndarray | bytes):
     Image.init()
     stream = io.BytesIO(data)
     prefix = stream.read(16)
+    if _heif_kind(prefix):
+        _heif_registered()
     for kind in Image.ID:  # as Image.open tries each format, less its _decompression_bomb_check
         factory, accept = Image.OPEN[kind]
         try:
