@@ -184,6 +184,10 @@ def stylize_video(
     for value, name in ((stylizer, "stylizer"), (model, "model")):
         if value is not None:
             check_kind(value, Stylizer if name == "stylizer" else ModelSettings, name)
+    if stylizer is not None and stabilize in ("stats", "both") and stylizer.engine.name != "eager":
+        # (found only once the output was open, and said in the CLI's words, --stabilize)
+        raise ValueError(f"stabilize={stabilize!r} smooths statistics inside the network, which only the eager engine "
+                         f"can do; this stylizer runs {stylizer.engine.name} (load it with engine='eager')")
     settings = VideoSettings(
         model=model or ModelSettings(),
         style=StyleSettings(check_alpha(alpha), mix, check_kind(preserve_color, bool, "preserve_color"),

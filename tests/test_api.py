@@ -99,6 +99,21 @@ def test_bad_arguments_name_themselves(stylizer, data_dir, call, error, word):
         call(stylizer, style)
 
 
+@pytest.mark.parametrize("mode", ["stats", "both"])
+def test_statistics_smoothing_with_another_engine_is_refused_before_any_file(mode, published_weights, data_dir):
+    """A stylizer whose `auto` engine became onnx (an export was cached) was refused only once the
+    output was open, in the CLI's words (--stabilize)."""
+    from realtime_adain.imageio import read_image
+    from realtime_adain.stylizer import Stylizer
+
+    compiled = Stylizer.load(*published_weights, device="cpu", engine="compile")  # (compiles at the first frame only)
+    style = compiled.style(read_image(data_dir / "style" / "mondrian.jpg"), 32)
+    with pytest.raises(ValueError, match=re.escape(f"stabilize='{mode}' smooths statistics inside the network, which "
+                                                   "only the eager engine can do; this stylizer runs compile (load it "
+                                                   "with engine='eager')")):
+        video(compiled, style, stabilize=mode)
+
+
 def test_api_matches_the_stylizer(stylizer, data_dir):
     """The API's image call is the CLI's computation: same frames, same statistics."""
     from realtime_adain.imageio import fit_short_side, read_image, resize
