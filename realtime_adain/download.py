@@ -33,7 +33,7 @@ from tqdm import tqdm
 from realtime_adain import __version__, weights
 from realtime_adain.atomic import naming
 from realtime_adain.errors import UserError
-from realtime_adain.paths import dead_link, why_dead
+from realtime_adain.paths import check_writable_dir
 from realtime_adain.release import BASE_URL_ENV_VAR, DEFAULT_BASE_URL, PUBLISHED, PublishedFile  # noqa: F401 (part of this module's interface)
 
 KINDS = tuple(PUBLISHED)  # ("vgg", "decoder")
@@ -345,8 +345,7 @@ def _directory_for(directory: Path) -> Iterator[None]:
     So a run without network leaves the filesystem as it found it, but a `.part` kept for
     resuming keeps the directory it is in.
     """
-    if (link := dead_link(directory)) is not None:  # mkdir said only "Too many levels of symbolic links"
-        raise UserError(f"{directory}: the download folder cannot be made ({why_dead(link)})")
+    check_writable_dir(directory, "the download folder")  # (mkdir behind a dead link: "Too many levels of symbolic links")
     created = [path for path in (directory, *directory.parents) if not path.exists()]  # deepest first
     directory.mkdir(parents=True, exist_ok=True)
     try:

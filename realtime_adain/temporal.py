@@ -319,14 +319,21 @@ def _kind(value: object) -> str:
     return f"{value.dtype} {value.shape}" if isinstance(value, np.ndarray) else type(value).__name__
 
 
+def check_array(value: np.ndarray, name: str, dtype: type, channels: int | None, what: str) -> np.ndarray:
+    """`value` if it is a non-empty `dtype` array of `channels` channels (None: one (h, w) plane),
+    else a TypeError (not such an array) or ValueError (its shape) saying it must be `what`:
+    anything else failed inside OpenCV (a cv2.error naming no argument)."""
+    if not isinstance(value, np.ndarray) or value.dtype != dtype:
+        raise TypeError(f"{name} must be {what}, got {_kind(value)}")
+    fits = value.ndim == 2 if channels is None else value.ndim == 3 and value.shape[2] == channels
+    if not fits or 0 in value.shape:
+        raise ValueError(f"{name} must be {what}, got shape {value.shape}")
+    return value
+
+
 def check_luma(luma: np.ndarray, name: str) -> np.ndarray:
-    """`luma` if it is an (h, w) uint8 array (as `gray` gives), else a TypeError/ValueError naming
-    it: anything else failed inside OpenCV's DIS (a cv2.error naming no argument)."""
-    if not isinstance(luma, np.ndarray) or luma.dtype != np.uint8:
-        raise TypeError(f"{name} must be an (h, w) uint8 luma (see gray()), got {_kind(luma)}")
-    if luma.ndim != 2:
-        raise ValueError(f"{name} must be an (h, w) uint8 luma (see gray()), got shape {luma.shape}")
-    return luma
+    """`luma` if it is an (h, w) uint8 array, as `gray` gives."""
+    return check_array(luma, name, np.uint8, None, "an (h, w) uint8 luma (see gray())")
 
 
 @dataclass(frozen=True)
@@ -482,10 +489,7 @@ class Stabilizer:
     def apply_float(self, motion: Motion | None, current: np.ndarray) -> np.ndarray:
         """`apply` for a frame in float32 RGBA 0-255 (`to_float_rgba`), keeping the state so: the
         stabilized frame, unrounded (the state itself: do not write to it)."""
-        if not (isinstance(current, np.ndarray) and current.dtype == np.float32):
-            raise TypeError(f"current must be an (H, W, 4) float32 RGBA state (to_float_rgba), got {_kind(current)}")
-        if current.ndim != 3 or current.shape[2] != 4 or 0 in current.shape:
-            raise ValueError(f"current must be an (H, W, 4) RGBA state (to_float_rgba), got shape {current.shape}")
+        check_array(current, "current", np.float32, 4, "an (H, W, 4) float32 RGBA state (to_float_rgba)")
         return self._blend(motion, current, _remap, blend_float)
 
     def _blend(self, motion: Motion | None, current: np.ndarray,

@@ -13,14 +13,14 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pillow_heif  # the heif extra, in dev: never skipped
 import pytest
 from PIL import Image, ImageCms
 
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import is_image_path, read_image
 
-pillow_heif = pytest.importorskip("pillow_heif")
-from test_image_cli import SMALL, assert_one_line_error, matrix_profile  # noqa: E402
+from test_image_cli import SMALL, assert_one_line_error, matrix_profile
 
 ADOBE = matrix_profile((0.9642, 1.0, 0.8249), (0.6097, 0.3111, 0.0195), (0.2053, 0.6257, 0.0609),
                        (0.1492, 0.0632, 0.7446), 563 / 256)

@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from realtime_adain.serve.peers import has_ice_addresses
+from test_serve import WEBRTC
 
 
-@pytest.mark.skipif(not has_ice_addresses(), reason="only loopback here: aiortc's ICE offers no candidate")
+@WEBRTC
 def test_bench_serve_reports_fps_latency_and_cpu(run_cli, weights_env, tmp_path):
     out = tmp_path / "serve.json"
     code, stdout, err = run_cli("bench", "serve", "--clients", "1", "--seconds", "2", "--warmup", "0", "--size", "64x48",

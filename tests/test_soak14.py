@@ -20,10 +20,11 @@ from realtime_adain.live.sources import Frame
 from realtime_adain.live.styles import StyleLibrary
 from realtime_adain.serve import app as serve_app
 from realtime_adain.serve.client import FrameSource, ServeClient
-from realtime_adain.serve.peers import Client, has_ice_addresses
+from realtime_adain.serve.peers import Client
 from realtime_adain.serve.settings import ServeSettings
 from realtime_adain.serve.styles import StyleRegistry
 from realtime_adain.settings import ModelSettings
+from test_serve import WEBRTC
 
 PRESSES = 20
 CLIENTS = 30
@@ -66,7 +67,7 @@ def test_snapshots_and_recordings_keep_no_finished_writers_nor_names(tmp_path):
 
 
 @pytest.mark.slow  # about a minute: 30 WebRTC clients one after another
-@pytest.mark.skipif(not has_ice_addresses(), reason="only loopback here: aiortc's ICE offers no candidate")
+@WEBRTC  # (a network condition: a machine with only loopback)
 def test_clients_coming_and_going_leave_no_fds_threads_or_clients(stylizer, data_dir, tmp_path, one_thread):
     """Measured with 400 clients (serve, the CLI): fds 9, threads 15-18 and RSS flat after each 50;
     this guards it in 30, every stabiliser mode (`both` starts a motion thread per client)."""
