@@ -81,6 +81,7 @@ class VideoSettings:
     stabilize_strength: float | None = None  # None: STABILIZE_STRENGTH for the number of passes
     stabilize_passes: int | None = None  # 2: forward and backward along the flow (holds frames); None: `passes`
     max_pixels: int = DEFAULT_MAX_PIXELS  # refuse frames larger than this at the processing size
+    deinterlace: str = "auto"  # auto: frames flagged interlaced; on: every frame; off (video/deinterlace.py)
 
     @property
     def has_flow(self) -> bool:
@@ -139,11 +140,14 @@ class VideoSettings:
             raise UserError(f"--threads {self.threads} must be at least 1")
         if self.max_pixels < 1:
             raise UserError(f"--max-pixels {self.max_pixels} must be at least 1")
+        if self.deinterlace not in DEINTERLACE_MODES:
+            raise UserError(f"--deinterlace {self.deinterlace}: use one of {', '.join(DEINTERLACE_MODES)}")
 
 
 MAX_RESOLUTION = (7680, 4320)  # 8K UHD: beyond it a frame is gigabytes, no camera delivers it
 RECORDING_SUFFIXES = (".mp4", ".m4v", ".mov")
 STABILIZE_MODES = ("off", "flow", "stats", "both")  # temporal.MODES (not imported: it loads torch and OpenCV)
+DEINTERLACE_MODES = ("auto", "on", "off")  # video.deinterlace.MODES (not imported: it loads PyAV)
 # engines.CHOICES and stylizer.DTYPES, named here without importing torch, so the command line is
 # parsed (and a mistyped option refused) in well under a second (tests/test_cli_startup.py).
 ENGINE_CHOICES = ("auto", "eager", "compile", "tensorrt", "onnx")

@@ -12,7 +12,7 @@ from realtime_adain.commands import argtypes, common
 from realtime_adain.commands.jobs import output_paths, plan_jobs
 from realtime_adain.imageio import fit_short_side, read_image
 from realtime_adain.paths import check_writable_dir, expand_images, expand_inputs, refuse_overwriting_inputs
-from realtime_adain.settings import STABILIZE_MODES, STABILIZE_STRENGTH, VideoSettings
+from realtime_adain.settings import DEINTERLACE_MODES, STABILIZE_MODES, STABILIZE_STRENGTH, VideoSettings
 from realtime_adain.video.reader import is_video_path
 from realtime_adain.video.formats import CONTAINER_FORMATS, MAX_BITRATE, EncodeSettings, check_encoder
 
@@ -62,6 +62,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="frames per network call (default: 1 on CPU, 4 on GPU)")
     parser.add_argument("--frames", type=argtypes.positive_int, metavar="N",
                         help="only the first N frames (a quick preview; sound up to there)")
+    parser.add_argument("--deinterlace", default="auto", choices=DEINTERLACE_MODES,
+                        help="auto: rebuild frames the file flags interlaced (camcorders, DV, DVD, broadcast) "
+                             "with FFmpeg's bwdif, one picture per frame, before stylizing (default); on: every "
+                             "frame (interlaced but not flagged); off: the fields as they are")
     common.add_max_pixels_option(parser, "a video whose frames at --size (a thin strip grows fast, scaled by its short side) are")
     parser.add_argument("--threads", type=argtypes.thread_count, metavar="N",
                         help="CPU threads for the network (default: torch's, one per core); on a busy "
@@ -106,7 +110,7 @@ def video_settings(args: argparse.Namespace) -> VideoSettings:
         model=common.model_settings(args), style=common.style_settings(args),
         size=args.size, keep_size=args.keep_size, batch=args.batch, frames=args.frames or 0, threads=args.threads,
         stabilize=args.stabilize, stabilize_strength=args.stabilize_strength, stabilize_passes=args.stabilize_passes,
-        max_pixels=args.max_pixels,
+        max_pixels=args.max_pixels, deinterlace=args.deinterlace,
     )
     settings.check()
     return settings

@@ -29,6 +29,7 @@ import numpy as np
 
 from realtime_adain import limits
 from realtime_adain.errors import UserError
+from realtime_adain.video.deinterlace import check_mode as check_deinterlace, deinterlaced
 from realtime_adain.video.notes import note
 from realtime_adain.video.timestamps import TimestampShift
 
@@ -322,10 +323,12 @@ class VideoReader:
     decodable frame, fails here with a `UserError` before anything is written.
     """
 
-    def __init__(self, path: str | os.PathLike, max_frames: int = 0) -> None:
-        """`max_frames` > 0 stops after that many frames (a preview of the start)."""
+    def __init__(self, path: str | os.PathLike, max_frames: int = 0, deinterlace: str = "auto") -> None:
+        """`max_frames` > 0 stops after that many frames (a preview of the start); `deinterlace`:
+        which frames are deinterlaced (video/deinterlace.py: auto, on, off)."""
         self.path = Path(path)
         self.max_frames = max_frames
+        self.deinterlace = check_deinterlace(deinterlace)
         self._reformatter = VideoReformatter()  # one YUV -> RGB converter for the stream, not one per frame
         if not self.path.is_file():
             raise UserError(f"{self.path}: no such file")
@@ -447,7 +450,7 @@ class VideoReader:
         turned: Orientation | None = None  # the first frame's, for every frame
         turn_noted = colour_noted = False
         try:
-            for item in timeline.order(self._retimed(self._decode())):
+            for item in timeline.order(self._retimed(deinterlaced(self._decode(), self.deinterlace, self.path.name))):
                 if isinstance(item, av.Packet):
                     yield from held.add(item)
                     continue
