@@ -157,3 +157,16 @@ def test_a_progressive_file_gets_no_note(run_cli, weights_env, style, tmp_path):
     source = tmp_path / "progressive.mp4"
     ffmpeg("-f", "lavfi", "-i", MOVING, *LOSSLESS_X264, source)
     assert "interlaced" not in stylize(run_cli, source, style, tmp_path / "out.mp4")
+
+
+def test_a_turned_interlaced_clip_stays_turned(run_cli, weights_env, style, tmp_path):
+    """The display matrix travels on each frame's side data, through the filter: a camcorder
+    clip turned 90 degrees comes out upright, as FFmpeg shows it."""
+    from test_video_realworld_inputs import set_display_matrix
+
+    source = interlaced_clip(tmp_path / "turned.mp4")
+    set_display_matrix(source, 0, 1, -1, 0)
+    out = tmp_path / "out.mkv"
+    stylize(run_cli, source, style, out, "--deinterlace", "on")
+    with av.open(str(out)) as container:
+        assert (container.streams.video[0].width, container.streams.video[0].height) == (120, 160)

@@ -110,7 +110,7 @@ class Deinterlacer:
             yield picture
 
     def _give_up(self, exc: av.error.FFmpegError) -> Iterator[av.VideoFrame]:
-        note(f"{self.name}: the interlaced pictures could not be deinterlaced from here on "
+        note(f"{self.name}: the frames could not be deinterlaced from here on "
              f"({exc.strerror or type(exc).__name__}); they are stylized as they are", once=True)
         self._failed = True
         yield from self._release()
