@@ -170,3 +170,19 @@ def test_a_turned_interlaced_clip_stays_turned(run_cli, weights_env, style, tmp_
     stylize(run_cli, source, style, out, "--deinterlace", "on")
     with av.open(str(out)) as container:
         assert (container.streams.video[0].width, container.streams.video[0].height) == (120, 160)
+
+
+def test_live_plays_an_interlaced_file_or_stream_as_whole_pictures(tmp_path):
+    """`live` from a capture card's or broadcast stream's interlaced video (here a file, paced as
+    a camera): the same whole pictures `video` gets."""
+    from realtime_adain.live.sources import PyAVSource
+
+    source = PyAVSource(str(interlaced_clip(tmp_path / "capture.ts")), is_file=True, loop=False)
+    source.open()
+    try:
+        shown = [np.round(image @ np.array([0.299, 0.587, 0.114])).astype(np.uint8) for image in source.frames()]
+    finally:
+        source.close()
+    scene = scene_at_top_fields(tmp_path)
+    assert len(shown) == len(scene)
+    assert mean_psnr(shown, scene) > mean_psnr(reader_frames(tmp_path / "capture.ts", "off"), scene) + 3

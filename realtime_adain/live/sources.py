@@ -24,6 +24,7 @@ import numpy as np
 
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import resize
+from realtime_adain.video.deinterlace import deinterlaced
 from realtime_adain.video.reader import error_reason, frame_to_rgb, is_picture_format, pixel_aspect, plausible_rate
 
 T = TypeVar("T")
@@ -191,7 +192,8 @@ class PyAVSource:
         try:
             reformatter = VideoReformatter()
             aspect = pixel_aspect(self._container.streams.video[0], self.description)
-            for frame in self._container.decode(video=0):
+            # interlaced (a broadcast or capture-card stream, a camcorder file): whole pictures, as `video` reads them
+            for frame in deinterlaced(self._container.decode(video=0), "auto", self.description):
                 image = frame_to_rgb(frame, reformatter, aspect)  # square pixels, upright, right colour range, as `video` reads
                 yield (resize(image, self.resolution) if self.resolution else image), frame.time
         except (av.FFmpegError, OSError) as exc:
