@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import os
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -525,31 +526,65 @@ class MotionAhead:
     on the CPU's cores; only the warp and blend stay on the sequential path. Each frame is two
     jobs, its luma and then its motion, which waits for its own and the previous frame's luma:
     the pool takes jobs in order, so a job only waits for jobs taken before it. A motion is small
-    (working size), so any number of frames may be in flight.
+    (working size), so any number of frames may be in flight. `close` (or `with`) stops the
+    threads; in a forked child (which has none of its parent's threads) it starts its own.
     """
 
     def __init__(self, stabilizer: Stabilizer, workers: int = 2, reverse: bool = False) -> None:
         """`reverse`: also each frame's `Motion.reverse` (for a backward pass)."""
-        self.stabilizer, self.reverse = stabilizer, reverse
-        self.pool = ThreadPoolExecutor(max(1, workers), thread_name_prefix="stabilize-motion")
+        self.stabilizer, self.reverse, self.workers = stabilizer, reverse, max(1, workers)
+        self.closed = False
+        self._start()
+
+    def _start(self) -> None:
+        self.pool = ThreadPoolExecutor(self.workers, thread_name_prefix="stabilize-motion")
+        self._pid = os.getpid()
         self._prev_luma: Future | None = None
+
+    def __enter__(self) -> "MotionAhead":
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.close()
 
     def submit(self, content: np.ndarray) -> Future:
         """A future of the `Motion` (or None) from the previous submitted frame to `content`. A frame
         that is not (H, W, 3) uint8 RGB is refused here, before it becomes the previous frame (its
         future would fail, and so would the next frame's)."""
         check_frame(content, "content")
-        luma = self.pool.submit(self.stabilizer.luma, content)
+        if self.closed:
+            raise RuntimeError("this MotionAhead is closed")
+        if self._pid != os.getpid():  # a forked child: its futures would wait for ever for the parent's threads
+            self._start()
+        luma = self._submit(self.stabilizer.luma, content)
         previous, self._prev_luma = self._prev_luma, luma
         size = content.shape[:2]
-        return self.pool.submit(lambda: self.stabilizer.motion(previous.result() if previous else None, luma.result(), size,
-                                                                self.reverse))
+        return self._submit(lambda: self.stabilizer.motion(previous.result() if previous else None, luma.result(), size,
+                                                           self.reverse))
+
+    def _submit(self, job: Callable, *args) -> Future:
+        """`job` on the pool; on this thread once the interpreter is exiting. Python shuts every
+        thread pool down before it waits for the threads still running: a video stylized on a
+        thread of a program whose main thread had ended failed there."""
+        try:
+            return self.pool.submit(job, *args)
+        except RuntimeError:
+            if self.closed:
+                raise
+        done: Future = Future()
+        try:
+            done.set_result(job(*args))
+        except BaseException as exc:
+            done.set_exception(exc)
+        return done
 
     def restart(self) -> None:
         """Forget the previous frame: the next one starts afresh (as after `Stabilizer.reset`)."""
         self._prev_luma = None
 
     def close(self) -> None:
+        """Stop the threads (idempotent); a later `submit` is a RuntimeError."""
+        self.closed = True
         self.pool.shutdown(wait=True, cancel_futures=True)
 
 

@@ -153,6 +153,8 @@ class Server:
         return given.isascii() and hmac.compare_digest(given.encode(), token.encode())
 
     async def _start(self, _app: web.Application) -> None:
+        if self.batcher.ident is not None:  # its worker ran, and stopped with `close`
+            raise RuntimeError("this Server has run and was closed: make a new Server to serve again")
         self.batcher.start()
         self._tick = asyncio.ensure_future(self._ticker())
 

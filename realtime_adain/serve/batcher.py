@@ -65,6 +65,7 @@ class Pipeline:
         self.active = ActiveStyle(styles.library)
         self.dropped = 0  # frames replaced by a newer one before the worker took them
         self.taken = 0  # frames the worker took
+        self.closed = False  # its client is gone (`Batcher.discard`): no frame is taken any more
 
     def live_state(self, look: Look) -> LiveState:
         """The look as the live session's state, styles by their library names."""
@@ -96,12 +97,16 @@ class Batcher(threading.Thread):
         self._pending: dict[Pipeline, _Job] = {}
         self._wake = threading.Condition()
         self._stopped = False
+        self._running = False  # the worker is in `run`: it closes discarded pipelines (`_retired`)
+        self._retired: list[Pipeline] = []
         self.batches = self.frames = 0
         self.error: str | None = None  # the last failure, said once on stderr
 
     def submit(self, pipeline: Pipeline, frame: object, arrived: float) -> None:
         """The client's newest frame; one still waiting is dropped (never a backlog)."""
         with self._wake:
+            if pipeline.closed:  # a frame its track handed over while the client was closing
+                return
             if pipeline in self._pending:
                 if not pipeline.taken:  # the first frame is kept: receivers count pts from the first frame they get
                     return
@@ -110,8 +115,19 @@ class Batcher(threading.Thread):
             self._wake.notify()
 
     def discard(self, pipeline: Pipeline) -> None:
+        """A closed client's pipeline: its waiting frame dropped, no frame taken after, and its
+        stabiliser's motion thread stopped, by the worker between batches (the only thread that
+        uses it) or here when no worker runs. Idempotent."""
         with self._wake:
             self._pending.pop(pipeline, None)
+            if pipeline.closed:
+                return
+            pipeline.closed = True
+            if self._running:
+                self._retired.append(pipeline)
+                self._wake.notify()
+                return
+        pipeline.stability.close()
 
     def stop(self) -> None:
         with self._wake:
@@ -119,16 +135,24 @@ class Batcher(threading.Thread):
             self._wake.notify()
 
     def run(self) -> None:
+        with self._wake:
+            self._running = not self._stopped
         while True:
             with self._wake:
-                while not self._pending and not self._stopped:
+                while not self._pending and not self._stopped and not self._retired:
                     self._wake.wait()
-                if self._stopped:
-                    return
-                jobs = list(self._pending.values())[:self.max_batch]
+                retired, self._retired = self._retired, []
+                self._running = not self._stopped
+                jobs = [] if self._stopped else list(self._pending.values())[:self.max_batch]
                 for job in jobs:
                     del self._pending[job.pipeline]
                     job.pipeline.taken += 1
+            for pipeline in retired:  # between batches: no frame of theirs is being stylized
+                pipeline.stability.close()
+            if not self._running:
+                return
+            if not jobs:  # woken for the retired pipelines only
+                continue
             try:
                 self._process(jobs)
             except Exception as exc:  # a failed batch loses its frames, never the server

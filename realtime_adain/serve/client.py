@@ -77,7 +77,10 @@ class Received:
 @dataclass
 class ServeClient:
     """One connection: `connect`, then `frames` fills with what comes back and `messages` with the
-    server's data-channel messages (JSON objects)."""
+    server's data-channel messages (JSON objects); `close` (idempotent) when done, or
+    `async with ServeClient(...) as client:`, which connects and closes. A failed `connect` closes
+    it (its ICE sockets are open from the offer on); once closed, or once the connection ended
+    (the server stopped or vanished), every call raises at once instead of waiting its timeout."""
 
     base_url: str
     source: FrameSource
@@ -97,12 +100,37 @@ class ServeClient:
         self.pc.on("track", self._on_track)
         self._reader: asyncio.Task | None = None
         self.arrived = asyncio.Event()
+        self.closed = False
+        self.pc.on("connectionstatechange", self.arrived.set)  # wakes `wait_frames` to see it ended
+
+    async def __aenter__(self) -> "ServeClient":
+        await self.connect()
+        return self
+
+    async def __aexit__(self, *_exc) -> None:
+        await self.close()
+
+    def _check_open(self) -> None:
+        """RuntimeError once closed; ConnectionError once the connection ended by itself."""
+        if self.closed:
+            raise RuntimeError("the client is closed")
+        if self.pc.connectionState in ("failed", "closed"):
+            raise ConnectionError(f"the connection to {self.base_url} {self.pc.connectionState} "
+                                  f"({len(self.frames)} frames came back)")
 
     def headers(self) -> dict:
         return {"Authorization": f"Bearer {self.token}"} if self.token else {}
 
     async def connect(self) -> None:
-        """Offer, answer, and wait for the data channel to open."""
+        """Offer, answer, and wait for the data channel to open; on any failure, closed."""
+        self._check_open()
+        try:
+            await self._connect()
+        except BaseException:
+            await self.close()
+            raise
+
+    async def _connect(self) -> None:
         await self.pc.setLocalDescription(await self.pc.createOffer())
         offer = {"sdp": self.pc.localDescription.sdp, "type": self.pc.localDescription.type}
         async with aiohttp.ClientSession() as session:
@@ -157,12 +185,16 @@ class ServeClient:
             self.arrived.set()
 
     def send(self, message: dict) -> None:
+        self._check_open()
+        if self.channel.readyState != "open":
+            raise RuntimeError(f"the data channel is {self.channel.readyState}, not open (connect first)")
         self.channel.send(json.dumps(message))
 
     async def wait_frames(self, count: int, timeout: float = 20.0) -> None:
         """Until `count` frames came back in all."""
         deadline = time.monotonic() + timeout
         while len(self.frames) < count:
+            self._check_open()
             self.arrived.clear()
             left = deadline - time.monotonic()
             if left <= 0:
@@ -181,11 +213,15 @@ class ServeClient:
                 if test(message):
                     return message
             seen = len(self.messages)
+            self._check_open()
             if time.monotonic() > deadline:
                 raise TimeoutError("no such message from the server")
             await asyncio.sleep(0.02)
 
     async def close(self) -> None:
+        """Idempotent: stop sending and reading, close the peer connection (its sockets)."""
+        self.closed = True
+        self.arrived.set()
         self.source.stop()
         if self._reader is not None:
             self._reader.cancel()
