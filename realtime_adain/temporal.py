@@ -518,6 +518,10 @@ class Stabilizer:
         return self.apply(motion, stylized)
 
 
+# concurrent.futures' refusal of a pool shut down (not by `close`: by the exiting interpreter)
+POOL_SHUT_DOWN = "new futures after"
+
+
 class MotionAhead:
     """`Stabilizer.motion` for a stream of content frames, on worker threads, in display order.
 
@@ -565,11 +569,12 @@ class MotionAhead:
     def _submit(self, job: Callable, *args) -> Future:
         """`job` on the pool; on this thread once the interpreter is exiting. Python shuts every
         thread pool down before it waits for the threads still running: a video stylized on a
-        thread of a program whose main thread had ended failed there."""
+        thread of a program whose main thread had ended failed there. Any other refusal (a thread
+        that cannot start: `ulimit -u`) is raised, for the caller to name."""
         try:
             return self.pool.submit(job, *args)
-        except RuntimeError:
-            if self.closed:
+        except RuntimeError as exc:
+            if self.closed or POOL_SHUT_DOWN not in str(exc):
                 raise
         done: Future = Future()
         try:
