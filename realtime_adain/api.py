@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import os
 import re
+from fractions import Fraction
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -27,6 +28,7 @@ from realtime_adain.imageio import MAX_SIDE, fit_short_side, resize, short_side_
 from realtime_adain.settings import DEFAULT_MAX_PIXELS, FLOW_MODES, ModelSettings, StyleSettings, VideoSettings
 from realtime_adain.stylizer import Stylizer
 from realtime_adain.video.formats import EncodeSettings
+from realtime_adain.video.sequence import check_framerate
 
 def check_budget(image: np.ndarray, size: int | None, max_pixels: int, name: str) -> None:
     """Refuse to process `image` at `size` beyond `max_pixels` or MAX_SIDE a side: a thin strip
@@ -78,11 +80,11 @@ def check_mix(mix: Sequence[float] | None, count: int) -> tuple[float, ...] | No
     return weights
 
 
-def _as_value_error(check) -> None:
-    """Run a settings check written for the CLI; its refusal is a ValueError naming the argument
-    (--style-size becomes style_size), as every other mistake in a call."""
+def _as_value_error(check: Callable[[], Any]) -> Any:
+    """Run a settings check written for the CLI (its value returned); its refusal is a ValueError
+    naming the argument (--style-size becomes style_size), as every other mistake in a call."""
     try:
-        check()
+        return check()
     except UserError as exc:
         raise ValueError(re.sub(r"--([a-z][a-z-]*)", lambda m: m.group(1).replace("-", "_"), str(exc))) from None
 
@@ -147,12 +149,14 @@ def stylize_video(
     size: int = 0, stabilize: str = "flow", stabilize_strength: float | None = None, stabilize_passes: int | None = None, frames: int = 0,
     codec: str | None = None, crf: int | None = None, bitrate: int | None = None, pix_fmt: str | None = None,
     stylizer: Stylizer | None = None, model: ModelSettings | None = None, max_pixels: int = DEFAULT_MAX_PIXELS,
+    deinterlace: str = "auto", framerate: float | Fraction | None = None,
 ) -> Path:
     """The `video` command as a function: one file to another, sound kept; returns the output path.
     `codec` None: the container's default encoder (libx264; libvpx-vp9 for .webm, gif for .gif); `bitrate` in
     bits per second instead of `crf`; `pix_fmt` None: yuv420p (yuv444p for odd sizes).
     `stabilize_passes` None: two with a flow stabiliser; `stabilize_strength` None: 0.5 with two
-    passes, 0.7 with one (docs/temporal.md)."""
+    passes, 0.7 with one (docs/temporal.md). `source` may be an image sequence ("render/%04d.png",
+    at `framerate`, default 25); `deinterlace`: "auto" (frames flagged interlaced), "on", "off"."""
     from realtime_adain.paths import refuse_overwriting_inputs
     from realtime_adain.video.job import stylize_file, stylize_videos
     from realtime_adain.video.formats import check_encoder
@@ -195,7 +199,8 @@ def stylize_video(
         size=check_whole(size, "size"), frames=check_whole(frames, "frames"), stabilize=stabilize,
         stabilize_strength=None if stabilize_strength is None else check_number(stabilize_strength, "stabilize_strength"),
         stabilize_passes=None if stabilize_passes is None else int(stabilize_passes),
-        max_pixels=check_whole(max_pixels, "max_pixels", minimum=1),
+        max_pixels=check_whole(max_pixels, "max_pixels", minimum=1), deinterlace=check_kind(deinterlace, str, "deinterlace"),
+        framerate=None if framerate is None else _as_value_error(lambda: check_framerate(framerate)),
     )
     _as_value_error(settings.check)
     _as_value_error(lambda: settings.style.check(len(styles) if mix is not None else None))

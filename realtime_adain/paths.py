@@ -12,12 +12,15 @@ from typing import Callable, Iterable, Sequence
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import is_image_path
 from realtime_adain.video.notes import note
+from realtime_adain.video.sequence import find_sequence, names_a_picture
 
 
 def expand_inputs(
-    paths: Sequence[str | Path], what: str, accept: Callable[[Path], bool], noun: str = "images"
+    paths: Sequence[str | Path], what: str, accept: Callable[[Path], bool], noun: str = "images",
+    sequences: bool = False,
 ) -> list[Path]:
-    """Files as given, directories expanded to the files `accept` takes (sorted); errors name the culprit."""
+    """Files as given, directories expanded to the files `accept` takes (sorted); with `sequences`,
+    image-sequence patterns (`render/%04d.png`, video/sequence.py) as given. Errors name the culprit."""
     found: list[Path] = []
     for raw in paths:
         if not str(raw).strip():  # Path("") is the current folder: an unset shell variable, not a wish
@@ -32,7 +35,7 @@ def expand_inputs(
             if not matches:
                 raise UserError(f"{path}: no {noun} in this {what} directory")
             found += matches
-        elif path.is_file():
+        elif path.is_file() or (sequences and find_sequence(path)):
             found.append(path)
         else:
             raise UserError(f"{path}: {_not_usable(path, what)}")
@@ -96,10 +99,13 @@ def refuse_overwriting_inputs(outputs: Iterable[Path], inputs: Iterable[Path]) -
     (which the finished file would replace, `atomic.writable_target`)."""
     from realtime_adain.atomic import writable_target
 
+    inputs = list(inputs)
     resolved_inputs = {real_path(p) for p in inputs}
     for path in outputs:
         if real_path(path) in resolved_inputs:
             raise UserError(f"{path}: output would overwrite an input")
+        if any(names_a_picture(Path(source), Path(path)) for source in inputs):
+            raise UserError(f"{path}: output would overwrite a picture of an image-sequence input")
         writable_target(Path(path))
 
 

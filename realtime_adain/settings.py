@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass, field, replace
+from fractions import Fraction
 from pathlib import Path
 
 from realtime_adain.errors import UserError
@@ -82,6 +83,7 @@ class VideoSettings:
     stabilize_passes: int | None = None  # 2: forward and backward along the flow (holds frames); None: `passes`
     max_pixels: int = DEFAULT_MAX_PIXELS  # refuse frames larger than this at the processing size
     deinterlace: str = "auto"  # auto: frames flagged interlaced; on: every frame; off (video/deinterlace.py)
+    framerate: Fraction | None = None  # an image sequence's frames per second; None: 25, as FFmpeg
 
     @property
     def has_flow(self) -> bool:
@@ -140,6 +142,10 @@ class VideoSettings:
             raise UserError(f"--threads {self.threads} must be at least 1")
         if self.max_pixels < 1:
             raise UserError(f"--max-pixels {self.max_pixels} must be at least 1")
+        if self.framerate is not None:
+            from realtime_adain.video.sequence import check_framerate
+
+            check_framerate(self.framerate)
         if self.deinterlace not in DEINTERLACE_MODES:
             raise UserError(f"--deinterlace {self.deinterlace}: use one of {', '.join(DEINTERLACE_MODES)}")
 

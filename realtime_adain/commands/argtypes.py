@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import math
+from fractions import Fraction
 from pathlib import Path
 from typing import Callable
 
 from realtime_adain.imageio import MAX_SIDE
 from realtime_adain.settings import MAX_STYLE_SIZE
+from realtime_adain.video.sequence import MAX_FRAMERATE, exact_rate
 
 RESOLUTION_PRESETS = {"360p": (640, 360), "720p": (1280, 720), "1080p": (1920, 1080)}
 
@@ -63,6 +65,19 @@ style_side = _checked(int, lambda v: 0 <= v <= MAX_STYLE_SIZE, f"is outside 0 (n
 max_pixels = _checked(int, lambda v: 1 <= v <= MAX_SIDE * MAX_SIDE, f"is outside 1..{MAX_SIDE * MAX_SIDE}", "max_pixels")
 # Optical flow working width (temporal.FlowEstimator needs at least 16 pixels).
 flow_width = _checked(int, lambda v: 16 <= v <= MAX_SIDE, f"is outside 16..{MAX_SIDE}", "flow_width")
+
+
+def framerate(text: str) -> Fraction:
+    """Frames per second as a number or a ratio (24, 29.97, 30000/1001), above 0 and at most
+    `MAX_FRAMERATE`."""
+    try:
+        value = Fraction(text.strip())
+    except (ValueError, ZeroDivisionError):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a frame rate such as 24, 29.97 or 30000/1001") from None
+    value = exact_rate(value)  # 29.97 -> 30000/1001; under 1/2002 fps 0
+    if not 0 < value <= MAX_FRAMERATE:
+        raise argparse.ArgumentTypeError(f"{text!r} is outside (0, {MAX_FRAMERATE}] frames per second")
+    return value
 
 
 def name(text: str) -> str:

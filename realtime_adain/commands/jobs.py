@@ -9,6 +9,7 @@ from typing import Callable, Sequence
 
 from realtime_adain.errors import UserError
 from realtime_adain.paths import output_extension, output_is_one_file, refuse_shared_outputs
+from realtime_adain.video.sequence import stem as source_stem
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ def output_paths(output: str, jobs: list[Job], formats: Sequence[str], what: str
     if output_is_one_file(output, lambda path: path.suffix.lower() in formats, len(jobs), what, formats):
         return [Path(output)]
     suffix = output_extension(ext, formats) if ext is not None else None
-    outputs = [Path(output) / f"{job.source.stem}_stylized_{job.name}{suffix or own_suffix(job.source.suffix)}" for job in jobs]
+    outputs = [Path(output) / f"{source_stem(job.source)}_stylized_{job.name}{suffix or own_suffix(job.source.suffix)}"
+               for job in jobs]
     refuse_shared_outputs(outputs, [(job.source, *job.styles) for job in jobs])
     return outputs

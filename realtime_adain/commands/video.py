@@ -13,7 +13,9 @@ from realtime_adain.commands.jobs import output_paths, plan_jobs
 from realtime_adain.imageio import fit_short_side, read_image
 from realtime_adain.paths import check_writable_dir, expand_images, expand_inputs, refuse_overwriting_inputs
 from realtime_adain.settings import DEINTERLACE_MODES, STABILIZE_MODES, STABILIZE_STRENGTH, VideoSettings
+from realtime_adain.errors import UserError
 from realtime_adain.video.reader import is_video_path
+from realtime_adain.video.sequence import find_sequence
 from realtime_adain.video.formats import CONTAINER_FORMATS, MAX_BITRATE, EncodeSettings, check_encoder
 
 EPILOG = """examples:
@@ -43,7 +45,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Stylize video files: every frame with its timestamp, audio and subtitles copied.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("input", nargs="+", metavar="INPUT", help="video file(s) or directories of them")
+    parser.add_argument("input", nargs="+", metavar="INPUT",
+                        help="video file(s), directories of them, or numbered pictures as one clip: "
+                             "'render/frame_%%04d.png' (quoted; FFmpeg's pattern)")
     parser.add_argument("-o", "--output", required=True, metavar="OUT",
                         help="output video (one result) or directory (several)")
     common.add_style_options(parser)
@@ -62,6 +66,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="frames per network call (default: 1 on CPU, 4 on GPU)")
     parser.add_argument("--frames", type=argtypes.positive_int, metavar="N",
                         help="only the first N frames (a quick preview; sound up to there)")
+    parser.add_argument("--framerate", type=argtypes.framerate, metavar="FPS",
+                        help="frames per second of an image-sequence input: 24, 29.97, 30000/1001 (default 25, "
+                             "as FFmpeg)")
     parser.add_argument("--deinterlace", default="auto", choices=DEINTERLACE_MODES,
                         help="auto: rebuild frames the file flags interlaced (camcorders, DV, DVD, broadcast) "
                              "with FFmpeg's bwdif, one picture per frame, before stylizing (default); on: every "
@@ -110,7 +117,7 @@ def video_settings(args: argparse.Namespace) -> VideoSettings:
         model=common.model_settings(args), style=common.style_settings(args),
         size=args.size, keep_size=args.keep_size, batch=args.batch, frames=args.frames or 0, threads=args.threads,
         stabilize=args.stabilize, stabilize_strength=args.stabilize_strength, stabilize_passes=args.stabilize_passes,
-        max_pixels=args.max_pixels, deinterlace=args.deinterlace,
+        max_pixels=args.max_pixels, deinterlace=args.deinterlace, framerate=args.framerate,
     )
     settings.check()
     return settings
@@ -128,7 +135,10 @@ def read_styles(styles: list[Path], style_size: int | None) -> dict[Path, np.nda
 
 def run(args: argparse.Namespace) -> int:
     settings = video_settings(args)  # a bad --device is refused before any work
-    inputs = expand_inputs(args.input, "input", is_video_path, noun="video files")
+    inputs = expand_inputs(args.input, "input", is_video_path, noun="video files", sequences=True)
+    if settings.framerate is not None and not any(find_sequence(path) for path in inputs):
+        raise UserError("--framerate is the frame rate of an image-sequence input ('frames/%04d.png'); "
+                        "a video file keeps its own timestamps")
     styles = expand_images(args.style, "style")
     jobs = plan(args, inputs, styles)
     check_outputs([out for _, _, out in jobs], inputs + styles)

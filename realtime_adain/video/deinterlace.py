@@ -24,6 +24,8 @@ MODES = ("auto", "on", "off")
 FILTER = "bwdif"
 # send_frame: one picture per frame, not per field; parity from the frame's own flag.
 OPTIONS = {"auto": "mode=send_frame:parity=auto:deint=interlaced", "on": "mode=send_frame:parity=auto:deint=all"}
+# bwdif refuses a plane narrower than 3 columns or shorter than 4 lines: 3x4 pictures, 6x8 in 4:2:0.
+MIN_PLANE = (3, 4)
 
 
 def check_mode(mode: str) -> str:
@@ -37,6 +39,13 @@ def _shape(frame: av.VideoFrame) -> tuple[int, int, str]:
     return frame.width, frame.height, frame.format.name
 
 
+def too_small(frame: av.VideoFrame) -> bool:
+    """Whether bwdif refuses `frame` for its size (`MIN_PLANE`, its chroma planes too)."""
+    fmt = frame.format
+    return (min(frame.width, fmt.chroma_width(frame.width)) < MIN_PLANE[0]
+            or min(frame.height, fmt.chroma_height(frame.height)) < MIN_PLANE[1])
+
+
 class Deinterlacer:
     """Video frames in display order in, the same frames deinterlaced out, in order, each with its
     own timestamp, duration and time base (bwdif halves the time base: the times are put back).
@@ -44,7 +53,9 @@ class Deinterlacer:
     The filter holds one frame (it looks at the next), so a frame comes out one `push` late and
     `flush` gives the last. A new picture size or pixel format starts a new filter after the old
     one is drained. Should FFmpeg refuse a frame, the frames still inside come out as they were and
-    the rest of the clip is not deinterlaced (said once): no frame is ever lost to this stage."""
+    the rest of the clip is not deinterlaced (said once): no frame is ever lost to this stage.
+    Pictures too small for bwdif (`too_small`) pass as they are, said once, without that refusal
+    ending the deinterlacing of larger pictures after them."""
 
     def __init__(self, mode: str, name: str) -> None:
         self.mode = check_mode(mode)
@@ -62,6 +73,12 @@ class Deinterlacer:
             return
         if self._graph is not None and _shape(frame) != self._shape:
             yield from self.flush()
+        if too_small(frame):  # passed as it is; a larger picture later is deinterlaced again
+            note(f"{self.name}: {frame.width}x{frame.height} pictures ({frame.format.name}) are too small for "
+                 f"FFmpeg's bwdif ({MIN_PLANE[0]} columns and {MIN_PLANE[1]} lines in every plane); they are "
+                 "stylized as they are", once=True)
+            yield frame
+            return
         if self.mode == "auto" and frame.interlaced_frame:
             note(f"{self.name}: the video is interlaced; its frames are deinterlaced (bwdif, one picture per "
                  "frame); --deinterlace off stylizes the fields as they are", once=True)

@@ -51,7 +51,7 @@ def stylize_file(
     written and the output's (width, height). Interrupted, it keeps what was done as a partial
     file, unless `keep_interrupted` is False (a benchmark's scratch output, deleted anyway)."""
     opened = stat_or_none(source)
-    with (VideoReader(source, max_frames=settings.frames, deinterlace=settings.deinterlace) as reader,
+    with (VideoReader(source, settings.frames, settings.deinterlace, settings.framerate) as reader,
           out_of_memory_as_user_error(str(source))):
         check_opened(source, reader, settings)
 
@@ -299,7 +299,7 @@ def check_inputs(sources: Sequence[Path], settings: VideoSettings, encode: Encod
     problems = []
     for source in dict.fromkeys(sources):
         try:
-            with VideoReader(source, max_frames=1, deinterlace=settings.deinterlace) as reader:
+            with VideoReader(source, 1, settings.deinterlace, settings.framerate) as reader:
                 check_opened(source, reader, settings, encode)
         except UserError as exc:
             problems.append(str(exc))

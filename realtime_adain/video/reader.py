@@ -31,6 +31,7 @@ from realtime_adain import limits
 from realtime_adain.errors import UserError
 from realtime_adain.video.deinterlace import check_mode as check_deinterlace, deinterlaced
 from realtime_adain.video.notes import note
+from realtime_adain.video.sequence import DEFAULT_FRAMERATE, check_framerate, find_sequence
 from realtime_adain.video.timestamps import TimestampShift
 
 # What a folder given as input is searched for (a file named on its own is opened whatever its
@@ -117,8 +118,14 @@ class Colour:
 
 
 def display_matrix(frame: av.VideoFrame) -> tuple[int, ...] | None:
-    """The frame's display matrix (FFmpeg's 9 int32s: 16.16 a, b, u, c, d, v, ...), None without one."""
-    data = frame.side_data.get(DISPLAYMATRIX)
+    """The frame's display matrix (FFmpeg's 9 int32s: 16.16 a, b, u, c, d, v, ...), None without one.
+    PyAV reads all of a frame's side data at once and fails on a kind newer than it knows (FFmpeg
+    8's TIFF decoder attaches kind 31): such a frame's matrix is taken as none (its `rotation`,
+    read apart, still turns it)."""
+    try:
+        data = frame.side_data.get(DISPLAYMATRIX)
+    except ValueError:
+        return None
     return struct.unpack("=9i", bytes(data)[:36]) if data is not None else None
 
 
@@ -323,19 +330,23 @@ class VideoReader:
     decodable frame, fails here with a `UserError` before anything is written.
     """
 
-    def __init__(self, path: str | os.PathLike, max_frames: int = 0, deinterlace: str = "auto") -> None:
+    def __init__(self, path: str | os.PathLike, max_frames: int = 0, deinterlace: str = "auto",
+                 framerate: Fraction | None = None) -> None:
         """`max_frames` > 0 stops after that many frames (a preview of the start); `deinterlace`:
-        which frames are deinterlaced (video/deinterlace.py: auto, on, off)."""
+        which frames are deinterlaced (video/deinterlace.py: auto, on, off); `framerate`: an image
+        sequence's (`render/%04d.png`, video/sequence.py; None: 25, as FFmpeg)."""
         self.path = Path(path)
         self.max_frames = max_frames
         self.deinterlace = check_deinterlace(deinterlace)
         self._reformatter = VideoReformatter()  # one YUV -> RGB converter for the stream, not one per frame
-        if not self.path.is_file():
+        self.sequence = find_sequence(self.path)
+        if self.sequence is None and not self.path.is_file():
             raise UserError(f"{self.path}: no such file")
-        if self.path.stat().st_size == 0:
+        if self.sequence is None and self.path.stat().st_size == 0:
             raise UserError(f"{self.path}: the file is empty")
         try:
-            self.container = av.open(str(self.path), metadata_errors="replace")  # Latin-1 tags: FFmpeg plays them
+            # Latin-1 tags: FFmpeg plays them
+            self.container = av.open(str(self.path), metadata_errors="replace", **self._sequence_options(framerate))
         except (av.error.FFmpegError, UnicodeDecodeError) as exc:
             if mp4_without_index(self.path):
                 raise UserError(f"{self.path}: an MP4/MOV without its index (no moov box): a recording that was not "
@@ -382,6 +393,17 @@ class VideoReader:
             raise
         self.first_frame: Frame = frames[0]
         self.height, self.width = self.first_frame.image.shape[:2]  # as displayed (after rotation)
+
+    def _sequence_options(self, framerate: Fraction | None) -> dict:
+        """How FFmpeg opens an image sequence (nothing for a file): from its first number, at `framerate`."""
+        if self.sequence is None:
+            return {}
+        if self.path.suffix.lower() in VIDEO_EXTENSIONS:
+            raise UserError(f"{self.path}: a numbered pattern reads pictures (PNG, JPEG, TIFF, ...) as one clip, "
+                            "not video files: give the videos themselves, or their folder")
+        self.sequence.note_gap()
+        rate = DEFAULT_FRAMERATE if framerate is None else check_framerate(framerate)
+        return {"format": "image2", "options": self.sequence.options(rate)}
 
     @property
     def time_base(self) -> Fraction:
@@ -576,14 +598,40 @@ class VideoReader:
         per stream at the end, which flushes the decoder). A stream that appears mid-file (MPEG-TS:
         a new PID in a damaged program table) made PyAV's end-of-file loop fail with an IndexError
         (a traceback, the output lost) after the flush packets of the streams asked for: that ends
-        the file as it would have ended."""
+        the file as it would have ended. An image sequence ends at the first missing number: its
+        demuxer, which found the last file by bisection, would fail on the gap (ENOENT). Data the
+        demuxer cannot read (InvalidDataError) ends the file too, as FFmpeg's tools end it there
+        and keep what came before, with a note: an SMJPEG's end tag, a recording's garbled
+        tail (a file cut short of its declared frames is still refused, see `items`)."""
         packets = self.container.demux([self.stream, *self.passthrough])
+        pictures_left = self.sequence.run if self.sequence else None
+        last: av.Packet | None = None
         while True:
             try:
                 packet = next(packets)
             except (StopIteration, IndexError):  # (only PyAV's code runs inside `next`)
                 return
+            except av.error.InvalidDataError as exc:
+                at = (f" at {float(last.pts * last.time_base):.2f} s" if last is not None and last.pts is not None
+                      and last.time_base else "")
+                note(f"{self.path.name}: data it cannot read ends the file{at} ({error_reason(exc)}); the pictures "
+                     "and sound before it are kept, as FFmpeg keeps them", once=True)
+                yield self._flush_packet()
+                return
+            last = packet if packet.size else last
             yield packet
+            if pictures_left is not None and packet.stream is self.stream and packet.size:
+                pictures_left -= 1
+                if not pictures_left:
+                    yield self._flush_packet()
+                    return
+
+    def _flush_packet(self) -> av.Packet:
+        """An empty packet of the video stream: decoded, it gives the frames the decoder (its
+        threads) still holds, where the file is ended before PyAV's own end."""
+        flush = av.Packet()
+        flush.stream = self.stream
+        return flush
 
     def _lost_at_end(self, tail: "TailPackets", last: int | None) -> Iterator[av.VideoFrame]:
         """The last frames, where frame threads lost them. At the end of the file the decoder
@@ -829,8 +877,10 @@ def note_left_out(container: av.container.InputContainer, video: av.stream.Strea
             continue
         if stream.discard == av.stream.Discard.all:  # MOV's chapter track: FFmpeg reads it as the chapters, kept
             continue
-        handler = stream.metadata.get("handler_name")
-        left.append(f"{stream.type} stream #{stream.index}" + (f" ({handler})" if handler else ""))
+        # What it is: its track's name, else its codec's (a DVD's navigation packets, dvd_nav_packet)
+        codec = stream.name if stream.type == "data" else None
+        label = stream.metadata.get("handler_name") or (codec if codec not in (None, "none") else None)
+        left.append(f"{stream.type} stream #{stream.index}" + (f" ({label})" if label else ""))
     if left:
         note(f"{name}: leaving out {', '.join(left)}: the output carries the picture, sound, subtitles and fonts "
              "only", once=True)

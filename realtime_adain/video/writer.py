@@ -42,6 +42,9 @@ RGB_MATRIX, BT709_MATRIX, BT601_MATRIX, LIMITED_RANGE, FULL_RANGE = 0, 1, 5, 1, 
 # Encoders of JPEG pictures: BT.601 at full range by definition (decoders read them so, whatever
 # the tags say).
 JPEG_CODECS = frozenset({"mjpeg", "ljpeg"})
+# The rate sound of no known format is encoded at (`Writer._add_passthrough`): a broadcast
+# recording's track whose sound starts late or never; what it decodes to is resampled to it.
+UNKNOWN_SOUND_RATE = 48000
 
 
 def _rescale(value: int, source: Fraction, target: Fraction) -> int:
@@ -383,7 +386,11 @@ class VideoWriter:
         name = "ADTS aac" if is_adts_aac(stream) else name
         if stream.type == "audio" and self.container.default_audio_codec in (None, "none"):  # (GIF)
             return f"dropping audio stream #{stream.index} ({name}): {self.path.suffix} files hold no sound"
-        copies = holds_copy(self.container.format.name, stream, self.container.supported_codecs)
+        # An MPEG-TS or -PS audio track none of whose sound FFmpeg met while opening the file (it
+        # starts late, or never: a broadcast's empty audio PID) has no format (rate 0): no muxer
+        # takes a copy of it, and FLAC or PCM had no rate to open at (a ZeroDivisionError).
+        unknown = stream.type == "audio" and not stream.codec_context.sample_rate
+        copies = not unknown and holds_copy(self.container.format.name, stream, self.container.supported_codecs)
         if copies and (copy_audio or stream.type != "audio"):
             out = self._encoder_made_stream(stream) or self.container.add_stream_from_template(stream)
             self.streams[stream.index] = out
@@ -393,7 +400,7 @@ class VideoWriter:
             source_layout = self._decoded_layouts[stream.index][0]
             codec, sample_format = reencoded_audio(self.container.format.name, stream, source_layout.nb_channels,
                                                    self.container.default_audio_codec, self.container.supported_codecs)
-            rate = encodable_rate(codec, stream.codec_context.sample_rate)
+            rate = encodable_rate(codec, stream.codec_context.sample_rate or UNKNOWN_SOUND_RATE)
             layout = encodable_layout(codec, source_layout, rate)  # MP2 takes no 5.1: mixed down, as FFmpeg does
             out = self.container.add_stream(codec, rate=rate, layout=layout)
             if sample_format:
@@ -404,6 +411,10 @@ class VideoWriter:
             mixed = (f" ({source_layout.name} mixed down to {layout.name}, the most {codec} takes)"
                      if layout.nb_channels < source_layout.nb_channels else "")
             lossless = ", losslessly" if av.Codec(codec, "w").lossless else ""
+            if unknown:
+                return (f"audio stream #{stream.index} ({name}): none of its sound is near the start of the file, so "
+                        f"its format is not known (it starts late, or is empty); re-encoding it to {codec} at {rate} "
+                        f"Hz {layout.name}")
             return f"{self.path.suffix} cannot hold {name} audio{refused}; re-encoding it to {codec}{lossless}{mixed}"
         elif (codec := self._subtitle_conversion(stream)) is not None:
             out = self.container.add_stream(codec)
@@ -653,6 +664,7 @@ class VideoWriter:
             self._fill_gap(packet, out, index)
             self._fill_coded_gap(packet, out, index)
             self._keep_increasing(packet, out, index)
+            self._time_picture_subtitle(packet)
             packet.stream = out
             self._mux(packet)
             return
@@ -667,6 +679,24 @@ class VideoWriter:
             self._note_damaged(index, "audio")
             return
         self._encode_audio(index, self._in_native_order(index, frames))
+
+    @staticmethod
+    def _time_picture_subtitle(packet: av.Packet) -> None:
+        """Give a DVD subtitle packet (a picture, with no duration in a VOB or a .mkv) the time it
+        shows, which it holds itself (its stop command). An MP4's or MOV's last subtitle without
+        one was lost: the muxer gives it no time and the demuxer skips it (`ffmpeg -c copy` too)."""
+        if packet.stream.type != "subtitle" or packet.duration or not packet.time_base:
+            return
+        context = packet.stream.codec_context
+        if context.codec.text_sub:
+            return
+        try:
+            shown = context.decode2(packet)
+        except av.error.FFmpegError:  # a damaged one: copied as it is
+            return
+        if shown is not None and 0 <= shown.start_display_time < shown.end_display_time < 2**31:
+            seconds = Fraction(shown.end_display_time - shown.start_display_time, 1000)
+            packet.duration = max(1, round(seconds / Fraction(packet.time_base)))
 
     def _convert_subtitle(self, packet: av.Packet, source: av.stream.Stream, out: av.stream.Stream) -> None:
         """Decode a text subtitle packet and encode it for the output's subtitle codec (at the time
@@ -861,6 +891,9 @@ class VideoWriter:
     def _keep_increasing(self, packet: av.Packet, out: av.stream.Stream, index: int) -> None:
         """Move a copied packet whose decode time does not increase one tick after the previous
         one (as FFmpeg does: "Non-monotonic DTS ... changing to"); the muxer would refuse it.
+        Muxers that take a repeated decode time (Matroska, FLV: FFmpeg's AVFMT_TS_NONSTRICT) get
+        it, as `ffmpeg` gives it: a Blu-ray's TrueHD comes 1200 packets a second, and each moved
+        one millisecond on put a .mkv's sound 20% late by its end.
 
         Compared in the output stream's time base, which the muxer rescales to: two input ticks
         apart can be one output tick (MPEG-TS 1/90000 into an MP4's 1/48000 audio). A moved packet
@@ -871,11 +904,12 @@ class VideoWriter:
         tb_in, tb_out = packet.time_base, out.time_base
         scaled = _rescale(dts, tb_in, tb_out) if tb_in and tb_out else dts
         last = self._last_dts.get(index)
-        if last is not None and scaled <= last:
+        step = 0 if self.container.format.flags & av.format.Flags.ts_nonstrict.value else 1
+        if last is not None and scaled < last + step:
             if index not in self._moved:
                 note(f"stream #{index}: packet timestamps that do not increase (at {dts}); moving them on")
             self._moved.add(index)
-            scaled = last + 1
+            scaled = last + step
             if tb_in and tb_out and tb_in != tb_out:
                 pts = _rescale(packet.pts, tb_in, tb_out) if packet.pts is not None else None
                 duration = _rescale(packet.duration, tb_in, tb_out) if packet.duration else packet.duration
