@@ -145,3 +145,33 @@ def test_a_pattern_of_video_files_says_to_name_them(run_cli, weights_env, style,
         (tmp_path / f"clip{number:02d}.mp4").write_bytes((data_dir / "videos" / "cutBunny.mp4").read_bytes())
     code, _, err = run_cli("video", tmp_path / "clip%02d.mp4", "-s", style, "-o", tmp_path / "out.mp4")
     assert "not video files: give the videos themselves, or their folder" in one_error_line(err, code)
+
+
+def test_live_plays_a_sequence_as_video_reads_it_and_loops_it(tmp_path, capsys):
+    """`live --source 'shot/f_%d.png'`: a render from frame 1001 was "no such file" (FFmpeg looks
+    at 0-4), and a gap ended the session as a lost source; now the run before the gap plays, at
+    --fps, and loops."""
+    import itertools
+    import time
+
+    from realtime_adain.live.sources import open_source
+
+    pattern = pictures(tmp_path / "shot", "f_%d.png", 6, start=1001)
+    (tmp_path / "shot" / "f_1005.png").unlink()
+    once = open_source(str(pattern), fps=50, loop=False)
+    started = time.monotonic()
+    assert len(list(once.frames())) == 4
+    assert 0.05 <= time.monotonic() - started < 1.0  # paced at 50 fps, not 25
+    once.close()
+    assert "f_1005.png is missing" in capsys.readouterr().err
+    looping = open_source(str(pattern), fps=200, loop=True)
+    assert len(list(itertools.islice(looping.frames(), 10))) == 10
+    looping.close()
+
+
+@pytest.mark.parametrize("fps", ["5000", "1e-9"])
+def test_live_refuses_a_sequence_rate_out_of_range_in_its_own_words(run_cli, weights_env, style, tmp_path, fps):
+    pattern = pictures(tmp_path, "f_%d.png", 3)
+    code, _, err = run_cli("live", "--source", pattern, "-s", style, "--no-window", "-o", tmp_path / "o.mp4",
+                           "--max-frames", "2", "--fps", fps)
+    assert "--fps" in one_error_line(err, code) and "give frames per second above 0, at most 1000" in err

@@ -14,6 +14,7 @@ import threading
 import time
 from contextlib import closing
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Callable, Generic, Iterator, Protocol, TypeVar
 
@@ -25,7 +26,9 @@ import numpy as np
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import resize
 from realtime_adain.video.deinterlace import deinterlaced
-from realtime_adain.video.reader import error_reason, frame_to_rgb, is_picture_format, pixel_aspect, plausible_rate
+from realtime_adain.video.reader import (error_reason, flush_packet, frame_to_rgb, is_picture_format, pixel_aspect,
+                                         plausible_rate)
+from realtime_adain.video.sequence import DEFAULT_FRAMERATE, Sequence, check_framerate, find_sequence
 
 T = TypeVar("T")
 
@@ -151,9 +154,13 @@ class PyAVSource:
         loop: bool = True,
         resolution: tuple[int, int] | None = None,
         timeout: float = 5.0,
+        sequence: Sequence | None = None,
+        rate: Fraction = DEFAULT_FRAMERATE,
     ) -> None:
+        """`sequence`: numbered pictures (video/sequence.py) `target` names, played at `rate`."""
         self.target = target
         self.is_file = is_file
+        self.sequence, self.rate = sequence, rate
         self.loop = loop
         self.resolution = resolution
         self.timeout = timeout
@@ -174,7 +181,9 @@ class PyAVSource:
 
     def open(self) -> None:
         try:
-            container = av.open(self.target, timeout=self.timeout if not self.is_file else None, metadata_errors="replace")
+            sequence = {"format": "image2", "options": self.sequence.options(self.rate)} if self.sequence else {}
+            container = av.open(self.target, timeout=self.timeout if not self.is_file else None, metadata_errors="replace",
+                                **sequence)
         except (av.FFmpegError, OSError) as exc:
             raise SourceError(f"{self.target}: cannot open ({self._reason(exc)})") from None
         if not container.streams.video:
@@ -193,11 +202,26 @@ class PyAVSource:
             reformatter = VideoReformatter()
             aspect = pixel_aspect(self._container.streams.video[0], self.description)
             # interlaced (a broadcast or capture-card stream, a camcorder file): whole pictures, as `video` reads them
-            for frame in deinterlaced(self._container.decode(video=0), "auto", self.description):
+            for frame in deinterlaced(self._pictures(), "auto", self.description):
                 image = frame_to_rgb(frame, reformatter, aspect)  # square pixels, upright, right colour range, as `video` reads
                 yield (resize(image, self.resolution) if self.resolution else image), frame.time
         except (av.FFmpegError, OSError) as exc:
             raise SourceLost(f"{self.description}: {self._reason(exc)}") from None
+
+    def _pictures(self) -> Iterator[av.VideoFrame]:
+        """The decoded frames; an image sequence's up to its first gap (FFmpeg fails on the gap,
+        which ended the session as a lost source), as `video` plays it."""
+        if self.sequence is None:
+            yield from self._container.decode(video=0)
+            return
+        stream = self._container.streams.video[0]
+        left = self.sequence.run
+        for packet in self._container.demux(stream):
+            yield from packet.decode()
+            left -= bool(packet.size)
+            if not left:
+                yield from flush_packet(stream).decode()
+                return
 
     def frames(self) -> Iterator[np.ndarray]:
         """Files are paced by their frames' timestamps, as they play (a variable frame rate too;
@@ -273,8 +297,12 @@ def open_source(
         source = CameraSource(spec, resolution, fps)
     elif "://" in spec:
         source = PyAVSource(spec, is_file=False, resolution=resolution)
-    elif os.path.isfile(spec) or _is_image_sequence(spec):
+    elif os.path.isfile(spec):
         source = PyAVSource(spec, is_file=True, loop=loop, resolution=resolution)
+    elif sequence := find_sequence(Path(spec)):  # numbered pictures, as `video` reads them; --fps their rate
+        sequence.note_gap()
+        rate = DEFAULT_FRAMERATE if fps is None else check_framerate(fps, "--fps")
+        source = PyAVSource(spec, is_file=True, loop=loop, resolution=resolution, sequence=sequence, rate=rate)
     elif os.path.isdir(spec):
         raise SourceError(f"{spec}: a folder, not a video (for its images as a sequence give a pattern, "
                           "e.g. frames/%04d.png)")
@@ -282,14 +310,6 @@ def open_source(
         raise SourceError(f"{spec}: no such file (and not a camera index, device or URL)")
     source.open()
     return source
-
-
-def _is_image_sequence(spec: str) -> bool:
-    """An FFmpeg image-sequence pattern (frames/%04d.png) with a first image where FFmpeg looks (0 to 4)."""
-    try:
-        return "%" in spec and any(os.path.isfile(spec % number) for number in range(5))
-    except (TypeError, ValueError):  # a "%" that is no number pattern
-        return False
 
 
 class Capture(threading.Thread):

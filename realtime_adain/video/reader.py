@@ -616,22 +616,15 @@ class VideoReader:
                       and last.time_base else "")
                 note(f"{self.path.name}: data it cannot read ends the file{at} ({error_reason(exc)}); the pictures "
                      "and sound before it are kept, as FFmpeg keeps them", once=True)
-                yield self._flush_packet()
+                yield flush_packet(self.stream)
                 return
             last = packet if packet.size else last
             yield packet
             if pictures_left is not None and packet.stream is self.stream and packet.size:
                 pictures_left -= 1
                 if not pictures_left:
-                    yield self._flush_packet()
+                    yield flush_packet(self.stream)
                     return
-
-    def _flush_packet(self) -> av.Packet:
-        """An empty packet of the video stream: decoded, it gives the frames the decoder (its
-        threads) still holds, where the file is ended before PyAV's own end."""
-        flush = av.Packet()
-        flush.stream = self.stream
-        return flush
 
     def _lost_at_end(self, tail: "TailPackets", last: int | None) -> Iterator[av.VideoFrame]:
         """The last frames, where frame threads lost them. At the end of the file the decoder
@@ -835,6 +828,15 @@ class ShownUntil:
                 packet.duration = max(1, math.floor(end / Fraction(packet.time_base)) - packet.pts)
         yield from self.held
         self.held = []
+
+
+def flush_packet(stream: av.stream.Stream) -> av.Packet:
+    """An empty packet of `stream`: decoded, it gives the frames the decoder (its threads) still
+    holds, where a file is ended before PyAV's own end (an image sequence's gap, an unreadable end)."""
+    flush = av.Packet()
+    flush.stream = stream
+    flush.time_base = stream.time_base  # the frames it gives take their time base from it
+    return flush
 
 
 def has_decoder(stream: av.stream.Stream) -> bool:

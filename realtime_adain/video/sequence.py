@@ -179,13 +179,13 @@ def exact_rate(rate: Fraction) -> Fraction:
     return rate.limit_denominator(1001)
 
 
-def check_framerate(rate: float | Fraction) -> Fraction:
-    """A sequence's frame rate as an exact fraction (`exact_rate`), or a UserError."""
+def check_framerate(rate: float | Fraction, option: str = "--framerate") -> Fraction:
+    """A sequence's frame rate as an exact fraction (`exact_rate`), or a UserError naming `option`."""
     if isinstance(rate, (int, float, Fraction)) and not isinstance(rate, bool) and math.isfinite(rate):
         exact = exact_rate(Fraction(rate))
         if 0 < exact <= MAX_FRAMERATE:
             return exact
-    raise UserError(f"--framerate {rate}: give frames per second above 0, at most {MAX_FRAMERATE}")
+    raise UserError(f"{option} {rate}: give frames per second above 0, at most {MAX_FRAMERATE}")
 
 
 def stem(path: Path) -> str:
