@@ -186,3 +186,11 @@ def test_live_plays_an_interlaced_file_or_stream_as_whole_pictures(tmp_path):
     scene = scene_at_top_fields(tmp_path)
     assert len(shown) == len(scene)
     assert mean_psnr(shown, scene) > mean_psnr(reader_frames(tmp_path / "capture.ts", "off"), scene) + 3
+
+
+def test_frames_made_from_arrays_without_a_time_base_pass_through_the_filter():
+    """A frame from `VideoFrame.from_ndarray` has no time base: putting it back was an AttributeError."""
+    frames = [av.VideoFrame.from_ndarray(np.zeros((48, 64, 3), np.uint8), format="rgb24") for _ in range(3)]
+    deinterlacer = Deinterlacer("on", "arrays")
+    out = [picture for f in frames for picture in deinterlacer.push(f)] + list(deinterlacer.flush())
+    assert [picture.pts for picture in out] == [None] * 3

@@ -13,6 +13,7 @@ never enters the filter at all.
 from __future__ import annotations
 
 from collections import deque
+from fractions import Fraction
 from typing import Iterator
 
 import av
@@ -21,6 +22,7 @@ from realtime_adain import limits
 from realtime_adain.video.notes import note
 
 MODES = ("auto", "on", "off")
+UNTIMED = Fraction(1, 1000)  # the filter's time base for frames that have none (made from arrays)
 FILTER = "bwdif"
 # send_frame: one picture per frame, not per field; parity from the frame's own flag.
 OPTIONS = {"auto": "mode=send_frame:parity=auto:deint=interlaced", "on": "mode=send_frame:parity=auto:deint=all"}
@@ -108,7 +110,7 @@ class Deinterlacer:
         if limits.pools_reduced:  # `ulimit -u` leaves no room for slice threads
             graph.threads = 1
         source = graph.add_buffer(width=frame.width, height=frame.height, format=frame.format.name,
-                                  time_base=frame.time_base)
+                                  time_base=frame.time_base or UNTIMED)
         deinterlace = graph.add(FILTER, OPTIONS[self.mode])
         sink = graph.add("buffersink")
         source.link_to(deinterlace)
@@ -123,7 +125,9 @@ class Deinterlacer:
             except (av.error.BlockingIOError, av.error.EOFError):
                 return
             original = self._inside.popleft()
-            picture.pts, picture.time_base, picture.duration = original.pts, original.time_base, original.duration
+            picture.pts, picture.duration = original.pts, original.duration
+            if original.time_base is not None:  # (a frame made from an array has none)
+                picture.time_base = original.time_base
             yield picture
 
     def _give_up(self, exc: av.error.FFmpegError) -> Iterator[av.VideoFrame]:
