@@ -90,7 +90,7 @@ class Sequence:
             dropped = f"{left} later file(s)" if why == "is missing" else f"it and {left - 1} later file(s)"
             note(f"{self.pattern}: the sequence stops at {self.file(last).name} ({self.run} pictures): "
                  f"{after.name} {why}, so {dropped} are left out, as FFmpeg leaves them (number them without "
-                 "a gap to include them)")
+                 "a gap to include them)", once=True)
 
 
 def _not_a_picture(path: Path) -> str:
