@@ -28,6 +28,7 @@ from realtime_adain.imageio import MAX_SIDE, fit_short_side, resize, short_side_
 from realtime_adain.settings import DEFAULT_MAX_PIXELS, FLOW_MODES, ModelSettings, StyleSettings, VideoSettings
 from realtime_adain.stylizer import Stylizer
 from realtime_adain.video.formats import EncodeSettings
+from realtime_adain.video.picture_output import is_picture_pattern
 from realtime_adain.video.sequence import check_framerate
 
 def check_budget(image: np.ndarray, size: int | None, max_pixels: int, name: str) -> None:
@@ -156,7 +157,8 @@ def stylize_video(
     bits per second instead of `crf`; `pix_fmt` None: yuv420p (yuv444p for odd sizes).
     `stabilize_passes` None: two with a flow stabiliser; `stabilize_strength` None: 0.5 with two
     passes, 0.7 with one (docs/temporal.md). `source` may be an image sequence ("render/%04d.png",
-    at `framerate`, default 25); `deinterlace`: "auto" (frames flagged interlaced), "on", "off"."""
+    at `framerate`, default 25), and `output` numbered pictures ("out/%04d.png"); `deinterlace`:
+    "auto" (frames flagged interlaced), "on", "off"."""
     from realtime_adain.paths import refuse_overwriting_inputs
     from realtime_adain.video.job import stylize_file, stylize_videos
     from realtime_adain.video.formats import check_encoder
@@ -210,7 +212,10 @@ def stylize_video(
     encode = EncodeSettings(None if codec is None else check_kind(codec, str, "codec"), check_whole(crf, "crf", none_ok=True),
                             check_whole(bitrate, "bitrate", none_ok=True, minimum=1),
                             None if pix_fmt is None else check_kind(pix_fmt, str, "pix_fmt"))
-    _as_value_error(lambda: check_encoder(encode, output))
+    if not is_picture_pattern(output):
+        _as_value_error(lambda: check_encoder(encode, output))
+    elif encode != EncodeSettings():
+        raise ValueError(f"codec, crf, bitrate and pix_fmt encode video files; {output.name} names pictures")
     stylizer = stylizer or Stylizer.from_settings(settings.engine_model)
     given = {Path(f"style-{i}"): s for i, s in enumerate(styles)}
     if all(isinstance(s, StyleStats) for s in styles):

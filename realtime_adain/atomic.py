@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import tempfile
 import time
 import weakref
@@ -65,17 +66,27 @@ def remove_stale_temporaries(folder: Path) -> list[Path]:
         if not match:
             continue
         try:
-            if not entry.is_file(follow_symlinks=False):
+            # files, and the hidden folders numbered pictures are made in (video/picture_output.py)
+            folder_of_ours = entry.is_dir(follow_symlinks=False) and entry.name.endswith(".part")
+            if not (entry.is_file(follow_symlinks=False) or folder_of_ours):
                 continue
             age = now - entry.stat(follow_symlinks=False).st_mtime
             pid = match.group("pid")
             stale = (age > STALE_AFTER_S and _process_gone(int(pid))) if pid else age > STALE_UNKNOWN_AFTER_S
             if stale:
-                os.unlink(entry.path)
+                shutil.rmtree(entry.path) if folder_of_ours else os.unlink(entry.path)
                 removed.append(Path(entry.path))
         except OSError:  # gone meanwhile, or not ours to remove
             continue
     return removed
+
+
+def sweep_once(folder: Path) -> None:
+    """`remove_stale_temporaries` in `folder`, once a process."""
+    folder = folder.resolve()
+    if folder not in _swept:
+        _swept.add(folder)
+        remove_stale_temporaries(folder)
 
 
 def make_folders(folder: Path) -> None:
@@ -150,10 +161,7 @@ class PendingOutput:
         self.target = writable_target(self.final)
         try:
             make_folders(self.target.parent)
-            folder = self.target.parent.resolve()
-            if folder not in _swept:
-                _swept.add(folder)
-                remove_stale_temporaries(folder)
+            sweep_once(self.target.parent)
             fd, name = tempfile.mkstemp(prefix=temporary_prefix(self.target), suffix=f".part{self.target.suffix}",
                                         dir=self.target.parent)
         except FileExistsError:  # what mkdir says when the folder's name is taken by a file

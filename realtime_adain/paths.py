@@ -12,7 +12,7 @@ from typing import Callable, Iterable, Sequence
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import is_image_path
 from realtime_adain.video.notes import note
-from realtime_adain.video.sequence import find_sequence, names_a_picture
+from realtime_adain.video.sequence import files_of, find_sequence, names_a_picture, pattern_directive
 
 
 def expand_inputs(
@@ -106,6 +106,10 @@ def refuse_overwriting_inputs(outputs: Iterable[Path], inputs: Iterable[Path]) -
             raise UserError(f"{path}: output would overwrite an input")
         if any(names_a_picture(Path(source), Path(path)) for source in inputs):
             raise UserError(f"{path}: output would overwrite a picture of an image-sequence input")
+        if pattern_directive(Path(path).name):  # numbered pictures: none may be an input's file
+            if any(names_a_picture(Path(path), file) for file in files_of(inputs)):
+                raise UserError(f"{path}: its numbered pictures would overwrite an input")
+            continue
         writable_target(Path(path))
 
 

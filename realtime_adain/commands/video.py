@@ -15,6 +15,7 @@ from realtime_adain.paths import check_writable_dir, expand_images, expand_input
 from realtime_adain.settings import DEINTERLACE_MODES, STABILIZE_MODES, STABILIZE_STRENGTH, VideoSettings
 from realtime_adain.errors import UserError
 from realtime_adain.video.reader import is_video_path
+from realtime_adain.video.picture_output import is_picture_pattern
 from realtime_adain.video.sequence import find_sequence
 from realtime_adain.video.formats import CONTAINER_FORMATS, MAX_BITRATE, EncodeSettings, check_encoder
 
@@ -49,7 +50,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="video file(s), directories of them, or numbered pictures as one clip: "
                              "'render/frame_%%04d.png' (quoted; FFmpeg's pattern)")
     parser.add_argument("-o", "--output", required=True, metavar="OUT",
-                        help="output video (one result) or directory (several)")
+                        help="output video (one result), directory (several), or numbered pictures: "
+                             "'out/frame_%%04d.png' (also .jpg, .tif, .bmp, .webp)")
     common.add_style_options(parser)
     encode = parser.add_argument_group("encoding")
     encode.add_argument("--codec", type=argtypes.name, help="video encoder (default libx264, libvpx-vp9 for .webm, gif for .gif; h264_nvenc on NVIDIA GPUs)")
@@ -99,8 +101,23 @@ def plan(args: argparse.Namespace, inputs: list[Path], styles: list[Path]) -> li
     if args.mix is not None:
         common.check_mix(args, styles)
     jobs = plan_jobs(inputs, styles, "mix" if args.mix is not None else None)
+    if is_picture_pattern(Path(args.output)):
+        check_picture_output(args, len(jobs))
+        return [(jobs[0].source, jobs[0].styles, Path(args.output))]
     outputs = output_paths(args.output, jobs, tuple(CONTAINER_FORMATS), "video", args.ext)
     return [(job.source, job.styles, output) for job, output in zip(jobs, outputs)]
+
+
+def check_picture_output(args: argparse.Namespace, jobs: int) -> None:
+    """Numbered pictures (`-o 'out/%04d.png'`) are one clip's frames, encoded by their extension."""
+    if jobs != 1:
+        raise UserError(f"-o {args.output}: numbered pictures hold one result; this run makes {jobs} (one input and "
+                        "one style, or --mix; for several, give a folder)")
+    given = [name for name, value in (("--codec", args.codec), ("--crf", args.crf), ("--bitrate", args.bitrate),
+                                      ("--pix-fmt", args.pix_fmt)) if value is not None]
+    if given:
+        raise UserError(f"{', '.join(given)}: video encoding options; numbered pictures are written as "
+                        f"{Path(args.output).suffix} files")
 
 
 def check_outputs(outputs: list[Path], inputs: list[Path]) -> None:
@@ -144,7 +161,8 @@ def run(args: argparse.Namespace) -> int:
     check_outputs([out for _, _, out in jobs], inputs + styles)
     encode = EncodeSettings(args.codec, args.crf, args.bitrate, args.pix_fmt)
     for suffix_example in {out.suffix.lower(): out for _, _, out in jobs}.values():
-        check_encoder(encode, suffix_example)
+        if not is_picture_pattern(suffix_example):
+            check_encoder(encode, suffix_example)
     style_images = read_styles(styles, settings.style.style_size)
     from realtime_adain.stylizer import Stylizer  # torch: only once the options are sound
     from realtime_adain.video.job import check_inputs, stylize_videos

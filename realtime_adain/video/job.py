@@ -33,6 +33,7 @@ from realtime_adain.video.pipeline import Pipeline
 from realtime_adain.video.reader import Frame, VideoReader
 from realtime_adain.video.formats import EncodeSettings, check_picture_size
 from realtime_adain.video.notes import note
+from realtime_adain.video.picture_output import PictureOutput, is_picture_pattern
 from realtime_adain.video.writer import VideoFormatOut, VideoWriter
 
 StyleOf = Callable[[np.ndarray], StyleStats]  # the first frame (at processing size) -> its style
@@ -71,12 +72,15 @@ def stylize_file(
         spec = VideoFormatOut(width, height, reader.time_base, reader.frame_rate, reader.colour,
                               reader.container.metadata, reader.stream.metadata, reader.chapters(),
                               reader.stream.base_rate)
-        pending = PendingOutput(output)
-        try:
-            writer = VideoWriter(pending.path, encode, spec, reader.passthrough)
-        except BaseException as exc:
-            pending.discard()
-            raise pending.failed(exc) from None
+        if is_picture_pattern(output):  # both ends in one (video/picture_output.py)
+            writer = pending = PictureOutput(output, reader.sequence.start if reader.sequence else 1, reader.frame_rate)
+        else:
+            pending = PendingOutput(output)
+            try:
+                writer = VideoWriter(pending.path, encode, spec, reader.passthrough)
+            except BaseException as exc:
+                pending.discard()
+                raise pending.failed(exc) from None
         progress = tqdm(total=reader.expected_frames or None, desc=source.name, unit="frame", disable=None)
         on_device = blends_on_device(stylizer)
         stabilizer, smoother = temporal_stages(settings, stylizer.device if on_device else None)  # fresh for every clip
@@ -237,7 +241,7 @@ def blends_on_device(stylizer: Stylizer) -> bool:
     return wants_device_blend(stylizer.device)
 
 
-def keep_partial(writer: VideoWriter, pending: PendingOutput) -> None:
+def keep_partial(writer: VideoWriter | PictureOutput, pending: PendingOutput | PictureOutput) -> None:
     """Finish the file with the frames encoded so far and name it as partial (none: remove it)."""
     try:
         writer.close(whole=False)
@@ -251,7 +255,7 @@ def keep_partial(writer: VideoWriter, pending: PendingOutput) -> None:
         pending.discard()
 
 
-def discard(writer: VideoWriter, pending: PendingOutput) -> None:
+def discard(writer: VideoWriter | PictureOutput, pending: PendingOutput | PictureOutput) -> None:
     try:
         writer.close(whole=False)
     except Exception:  # the original error is the one to report

@@ -47,6 +47,13 @@ def _formatted(number: int, directive: re.Match) -> str:
     return f"{number:0{int(directive.group(1) or 0)}d}"
 
 
+def numbered(name: str, number: int) -> str:
+    """Pattern `name` (`frame_%04d.png`) with `number` in it, as FFmpeg names the file."""
+    directive = pattern_directive(name)
+    return (name[:directive.start()].replace("%%", "%") + _formatted(number, directive)
+            + name[directive.end():].replace("%%", "%"))
+
+
 def _numbers(name: str, directive: re.Match) -> re.Pattern:
     """The file names `name`'s directive may match (checked exactly by `_formatted` after)."""
     return re.compile(re.escape(name[:directive.start()].replace("%%", "%")) + r"(\d+)"
@@ -68,10 +75,7 @@ class Sequence:
 
     def file(self, number: int) -> Path:
         """The file of frame `number`, as the pattern formats it."""
-        name = self.pattern.name
-        directive = pattern_directive(name)
-        return self.pattern.with_name(name[:directive.start()].replace("%%", "%") + _formatted(number, directive)
-                                      + name[directive.end():].replace("%%", "%"))
+        return self.pattern.with_name(numbered(self.pattern.name, number))
 
     def options(self, rate: Fraction) -> dict[str, str]:
         """FFmpeg's image2 options: from the first number, at `rate`. `probesize` 32 makes opening
@@ -156,6 +160,15 @@ def find_sequence(path: Path) -> Sequence | None:
         raise UserError(f"{path}: no files match this image-sequence pattern in {folder}")
     numbers = tuple(sorted(set(numbers)))
     return Sequence(path, numbers, _run(path, numbers))
+
+
+def files_of(paths: list[Path]) -> list[Path]:
+    """`paths` with each image-sequence pattern among them replaced by its pictures' files."""
+    files = []
+    for path in map(Path, paths):
+        sequence = find_sequence(path) if pattern_directive(path.name) else None
+        files += [sequence.file(number) for number in sequence.numbers] if sequence else [path]
+    return files
 
 
 def names_a_picture(pattern: Path, path: Path) -> bool:
