@@ -36,7 +36,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="camera resolution to ask for; files and URLs are scaled to it")
     source.add_argument("--fps", type=argtypes.positive_float, help="camera frame rate to ask for; an image sequence's frame rate (default 25)")
     source.add_argument("--loop", action=argparse.BooleanOptionalAction, default=True,
-                        help="play a video file source in a loop (default: on); --no-loop ends at its end")
+                        help="play a video file, or a recording behind a URL, in a loop (default: on); --no-loop "
+                             "ends at its end")
 
     common.add_library_options(parser, "style images and/or directories of them (keys 1-9, n/p pick one)")
 

@@ -31,6 +31,11 @@ from realtime_adain.video.reader import (error_reason, flush_packet, frame_to_rg
 from realtime_adain.video.sequence import DEFAULT_FRAMERATE, Sequence, check_framerate, find_sequence
 
 T = TypeVar("T")
+# The interlace note's last words here: `live` has no --deinterlace option to point at.
+LIVE_HINT = "that adds one frame of latency"
+# How far ahead of the clock a URL's frames may arrive before it is taken for a recording: more
+# than the backlog FFmpeg's probing at open leaves (under a second for a usual keyframe interval).
+AHEAD_S = 3.0
 
 
 class SourceError(UserError):
@@ -167,6 +172,7 @@ class PyAVSource:
         self.description = Path(target).name if is_file else target
         self.fps = 0.0
         self.still = False  # one picture (a photo, not a pattern): decoded once, shown on and on
+        self.paced = is_file  # played at its timestamps and looped: a file, or a recording behind a URL
         self._container: av.container.InputContainer | None = None
 
     @property
@@ -180,21 +186,32 @@ class PyAVSource:
         return error_reason(exc)
 
     def open(self) -> None:
-        try:
-            sequence = {"format": "image2", "options": self.sequence.options(self.rate)} if self.sequence else {}
-            container = av.open(self.target, timeout=self.timeout if not self.is_file else None, metadata_errors="replace",
-                                **sequence)
-        except (av.FFmpegError, OSError) as exc:
-            raise SourceError(f"{self.target}: cannot open ({self._reason(exc)})") from None
-        if not container.streams.video:
+        """Opens the target; a URL whose video has not begun yet (a broadcast multiplex that
+        carries only audio or tables for its first seconds) is asked again until `timeout`."""
+        deadline = time.monotonic() + self.timeout
+        while not (container := self._open_container()).streams.video:
             container.close()
-            raise SourceError(f"{self.target}: has no video stream")
+            if self.is_file or time.monotonic() >= deadline:
+                within = "" if self.is_file else f" (none within {self.timeout:.0f} s)"
+                raise SourceError(f"{self.target}: has no video stream{within}")
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         self.fps = float(plausible_rate(stream) or 30)
         name = container.format.name
         self.still = self.is_file and os.path.isfile(self.target) and is_picture_format(name)
+        # a URL with a duration is a recording (a file over HTTP, a finished HLS playlist): nothing
+        # paces it but us, so it plays as a file does; a live stream (none) comes at its own pace.
+        # Once known (here or by `frames`), that holds when the URL is opened again.
+        self.paced = self.paced or (container.duration or 0) > 0
         self._container = container
+
+    def _open_container(self) -> av.container.InputContainer:
+        try:
+            sequence = {"format": "image2", "options": self.sequence.options(self.rate)} if self.sequence else {}
+            return av.open(self.target, timeout=self.timeout if not self.is_file else None, metadata_errors="replace",
+                           **sequence)
+        except (av.FFmpegError, OSError) as exc:
+            raise SourceError(f"{self.target}: cannot open ({self._reason(exc)})") from None
 
     def _decoded(self) -> Iterator[tuple[np.ndarray, float | None]]:
         """(image, presentation time in seconds or None) per frame."""
@@ -202,7 +219,7 @@ class PyAVSource:
             reformatter = VideoReformatter()
             aspect = pixel_aspect(self._container.streams.video[0], self.description)
             # interlaced (a broadcast or capture-card stream, a camcorder file): whole pictures, as `video` reads them
-            for frame in deinterlaced(self._pictures(), "auto", self.description):
+            for frame in deinterlaced(self._pictures(), "auto", self.description, LIVE_HINT):
                 image = frame_to_rgb(frame, reformatter, aspect)  # square pixels, upright, right colour range, as `video` reads
                 yield (resize(image, self.resolution) if self.resolution else image), frame.time
         except (av.FFmpegError, OSError) as exc:
@@ -224,8 +241,9 @@ class PyAVSource:
                 return
 
     def frames(self) -> Iterator[np.ndarray]:
-        """Files are paced by their frames' timestamps, as they play (a variable frame rate too;
-        by the frame rate where a frame has none), sleeping only when early; URLs pace themselves."""
+        """Files and recordings behind a URL are paced by their frames' timestamps, as they play
+        (a variable frame rate too; by the frame rate where a frame has none), sleeping only when
+        early; live streams pace themselves."""
         period = 1.0 / self.fps
         if self.still and (photo := self._single_picture()) is not None:
             yield from self._repeated(photo, period)
@@ -235,7 +253,11 @@ class PyAVSource:
             got_any = False
             for image, stamp in self._decoded():
                 got_any = True
-                if self.is_file:
+                if not self.paced and shown > self.fps * (time.monotonic() - start + AHEAD_S):
+                    # a live stream cannot run ahead of the clock: a recording with no duration (a .ts over HTTP)
+                    self.paced = True
+                    start, shown, first = time.monotonic(), 0, None
+                if self.paced:
                     first = stamp if first is None else first
                     offset = stamp - first if stamp is not None and first is not None else shown * period
                     delay = start + offset - time.monotonic()
@@ -245,12 +267,21 @@ class PyAVSource:
                         start, shown, first = time.monotonic(), 0, stamp
                 yield image
                 shown += 1
-            if not self.is_file:
+            if not self.paced:
                 raise SourceLost(f"{self.description}: the stream ended")
             if not (self.loop and got_any):
                 return
-            self._container.seek(0)
+            self._rewind()
             start, shown, first = time.monotonic() + period, 0, None  # the last frame is shown for its period
+
+    def _rewind(self) -> None:
+        """Back to the start: a file seeks; a URL is opened again (a server that does not take
+        range requests, Python's http.server among them, cannot seek)."""
+        if self.is_file:
+            self._container.seek(0)
+        else:
+            self.close()
+            self.open()
 
     def _single_picture(self) -> np.ndarray | None:
         """The picture of a one-picture file; None for pictures one after another (a raw MJPEG
@@ -296,7 +327,7 @@ def open_source(
     elif spec.startswith("/dev/"):
         source = CameraSource(spec, resolution, fps)
     elif "://" in spec:
-        source = PyAVSource(spec, is_file=False, resolution=resolution)
+        source = PyAVSource(spec, is_file=False, loop=loop, resolution=resolution)
     elif os.path.isfile(spec):
         source = PyAVSource(spec, is_file=True, loop=loop, resolution=resolution)
     elif sequence := find_sequence(Path(spec)):  # numbered pictures, as `video` reads them; --fps their rate

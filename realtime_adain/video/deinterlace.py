@@ -28,6 +28,8 @@ FILTER = "bwdif"
 OPTIONS = {"auto": "mode=send_frame:parity=auto:deint=interlaced", "on": "mode=send_frame:parity=auto:deint=all"}
 # bwdif refuses a plane narrower than 3 columns or shorter than 4 lines: 3x4 pictures, 6x8 in 4:2:0.
 MIN_PLANE = (3, 4)
+# What the interlace note offers instead, by default (`video`'s option).
+OFF_HINT = "--deinterlace off stylizes the fields as they are"
 
 
 def check_mode(mode: str) -> str:
@@ -59,9 +61,12 @@ class Deinterlacer:
     Pictures too small for bwdif (`too_small`) pass as they are, said once, without that refusal
     ending the deinterlacing of larger pictures after them."""
 
-    def __init__(self, mode: str, name: str) -> None:
+    def __init__(self, mode: str, name: str, hint: str = OFF_HINT) -> None:
+        """`hint`: the interlace note's last words, what the caller offers instead (`live` has no
+        --deinterlace option, so it must not point at one)."""
         self.mode = check_mode(mode)
         self.name = name  # the file's, for the notes
+        self.hint = hint
         # (graph, source, sink): the graph must be held; its filters are freed with it
         self._graph: tuple[av.filter.Graph, av.filter.context.FilterContext, av.filter.context.FilterContext] | None = None
         self._shape: tuple[int, int, str] | None = None
@@ -83,7 +88,7 @@ class Deinterlacer:
             return
         if self.mode == "auto" and frame.interlaced_frame:
             note(f"{self.name}: the video is interlaced; its frames are deinterlaced (bwdif, one picture per "
-                 "frame); --deinterlace off stylizes the fields as they are", once=True)
+                 f"frame){'; ' + self.hint if self.hint else ''}", once=True)
         self._inside.append(frame)  # before anything can fail: given back as it is if it does
         try:
             if self._graph is None:
@@ -143,10 +148,11 @@ class Deinterlacer:
             yield self._inside.popleft()
 
 
-def deinterlaced(items: Iterator[av.VideoFrame | av.Packet], mode: str, name: str) -> Iterator[av.VideoFrame | av.Packet]:
+def deinterlaced(items: Iterator[av.VideoFrame | av.Packet], mode: str, name: str,
+                 hint: str = OFF_HINT) -> Iterator[av.VideoFrame | av.Packet]:
     """`items` (decoded frames in display order and pass-through packets), with the frames
-    deinterlaced as `mode` says (`Deinterlacer`); packets pass at once."""
-    deinterlacer = Deinterlacer(mode, name)
+    deinterlaced as `mode` says (`Deinterlacer`, `hint` for its note); packets pass at once."""
+    deinterlacer = Deinterlacer(mode, name, hint)
     for item in items:
         if isinstance(item, av.VideoFrame):
             yield from deinterlacer.push(item)
