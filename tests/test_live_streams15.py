@@ -84,9 +84,8 @@ def take(source, count: int) -> tuple[int, float]:
     return got, time.monotonic() - start
 
 
-def test_interlaced_udp_broadcast_is_deinterlaced_with_a_note_live_can_follow(tmp_path, capsys):
-    """The note must not offer `--deinterlace off`: `live` has no such option (it used to)."""
-    clip = make(tmp_path / "dvb.ts", *TESTSRC, "-t", "4", *INTERLACED_MPEG2)
+def ten_frames_over_udp(clip: Path) -> tuple[int, int, PyAVSource]:
+    """(port, frames taken, the closed source) for `live`'s source reading `clip` sent over UDP."""
     port = free_udp_port()
     with sending(udp_send(clip, port)):
         source = open_source(f"udp://127.0.0.1:{port}")
@@ -94,6 +93,12 @@ def test_interlaced_udp_broadcast_is_deinterlaced_with_a_note_live_can_follow(tm
             got, _ = take(source, 10)
         finally:
             source.close()
+    return port, got, source
+
+
+def test_interlaced_udp_broadcast_is_deinterlaced_with_a_note_live_can_follow(tmp_path, capsys):
+    """The note must not offer `--deinterlace off`: `live` has no such option (it used to)."""
+    port, got, _ = ten_frames_over_udp(make(tmp_path / "dvb.ts", *TESTSRC, "-t", "4", *INTERLACED_MPEG2))
     assert got == 10
     notes = [line for line in capsys.readouterr().err.splitlines() if f"udp://127.0.0.1:{port}" in line]
     assert len(notes) == 1 and "interlaced" in notes[0], notes
@@ -101,14 +106,7 @@ def test_interlaced_udp_broadcast_is_deinterlaced_with_a_note_live_can_follow(tm
 
 
 def test_progressive_udp_stream_has_no_interlace_note(tmp_path, capsys):
-    clip = make(tmp_path / "prog.ts", *TESTSRC, "-t", "4", *H264)
-    port = free_udp_port()
-    with sending(udp_send(clip, port)):
-        source = open_source(f"udp://127.0.0.1:{port}")
-        try:
-            got, _ = take(source, 10)
-        finally:
-            source.close()
+    _, got, source = ten_frames_over_udp(make(tmp_path / "prog.ts", *TESTSRC, "-t", "4", *H264))
     assert got == 10
     assert "interlaced" not in capsys.readouterr().err
     assert not source.paced, "a live stream is shown as it comes, never held back to a clock"
