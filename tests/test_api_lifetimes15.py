@@ -232,7 +232,6 @@ def test_motion_ahead_closed_from_another_thread_mid_stream_never_hangs():
     assert not isinstance(ended[0], TimeoutError), ended  # RuntimeError (closed) or CancelledError
 
 
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork here")
 def test_motion_ahead_works_in_a_forked_child():
     """The parent's worker threads do not exist in a child: its futures never ran (a hang)."""
     ahead = MotionAhead(Stabilizer(), workers=2)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import functools
 import http.server
-import shutil
 import socket
 import subprocess
 import threading
@@ -18,8 +17,6 @@ import pytest
 
 from live_support import cli_env, live_command, read_video
 from realtime_adain.live.sources import Capture, PyAVSource, SourceError, SourceLost, open_source
-
-pytestmark = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs the ffmpeg program as the sender")
 
 FFMPEG = ("ffmpeg", "-v", "error", "-nostdin", "-y")
 TESTSRC = ("-f", "lavfi", "-i", "testsrc2=size=96x64:rate=25")

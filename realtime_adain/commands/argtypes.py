@@ -8,9 +8,10 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Callable
 
+from realtime_adain.errors import UserError
 from realtime_adain.imageio import MAX_SIDE
 from realtime_adain.settings import MAX_STYLE_SIZE
-from realtime_adain.video.sequence import MAX_FRAMERATE, exact_rate
+from realtime_adain.video.sequence import MAX_FRAMERATE, check_framerate
 
 RESOLUTION_PRESETS = {"360p": (640, 360), "720p": (1280, 720), "1080p": (1920, 1080)}
 
@@ -74,10 +75,10 @@ def framerate(text: str) -> Fraction:
         value = Fraction(text.strip())
     except (ValueError, ZeroDivisionError):
         raise argparse.ArgumentTypeError(f"{text!r} is not a frame rate such as 24, 29.97 or 30000/1001") from None
-    value = exact_rate(value)  # 29.97 -> 30000/1001; under 1/2002 fps 0
-    if not 0 < value <= MAX_FRAMERATE:
-        raise argparse.ArgumentTypeError(f"{text!r} is outside (0, {MAX_FRAMERATE}] frames per second")
-    return value
+    try:
+        return check_framerate(value)  # 29.97 -> 30000/1001
+    except UserError:
+        raise argparse.ArgumentTypeError(f"{text!r} is outside (0, {MAX_FRAMERATE}] frames per second") from None
 
 
 def name(text: str) -> str:

@@ -26,8 +26,8 @@ import numpy as np
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import resize
 from realtime_adain.video.deinterlace import deinterlaced
-from realtime_adain.video.reader import (error_reason, flush_packet, frame_to_rgb, is_picture_format, pixel_aspect,
-                                         plausible_rate)
+from realtime_adain.video.reader import (error_reason, frame_to_rgb, is_picture_format, pixel_aspect,
+                                         plausible_rate, within_run)
 from realtime_adain.video.sequence import DEFAULT_FRAMERATE, Sequence, check_framerate, find_sequence
 
 T = TypeVar("T")
@@ -207,7 +207,7 @@ class PyAVSource:
 
     def _open_container(self) -> av.container.InputContainer:
         try:
-            sequence = {"format": "image2", "options": self.sequence.options(self.rate)} if self.sequence else {}
+            sequence = self.sequence.open_arguments(self.rate) if self.sequence else {}
             return av.open(self.target, timeout=self.timeout if not self.is_file else None, metadata_errors="replace",
                            **sequence)
         except (av.FFmpegError, OSError) as exc:
@@ -232,13 +232,8 @@ class PyAVSource:
             yield from self._container.decode(video=0)
             return
         stream = self._container.streams.video[0]
-        left = self.sequence.run
-        for packet in self._container.demux(stream):
+        for packet in within_run(self._container.demux(stream), stream, self.sequence.run):
             yield from packet.decode()
-            left -= bool(packet.size)
-            if not left:
-                yield from flush_packet(stream).decode()
-                return
 
     def frames(self) -> Iterator[np.ndarray]:
         """Files and recordings behind a URL are paced by their frames' timestamps, as they play

@@ -80,18 +80,18 @@ class Deinterlacer:
             return
         if self._graph is not None and _shape(frame) != self._shape:
             yield from self.flush()
-        if too_small(frame):  # passed as it is; a larger picture later is deinterlaced again
+        if self._graph is None and too_small(frame):  # passed as it is; a larger picture later is deinterlaced again
             note(f"{self.name}: {frame.width}x{frame.height} pictures ({frame.format.name}) are too small for "
                  f"FFmpeg's bwdif ({MIN_PLANE[0]} columns and {MIN_PLANE[1]} lines in every plane); they are "
                  "stylized as they are", once=True)
             yield frame
             return
-        if self.mode == "auto" and frame.interlaced_frame:
-            note(f"{self.name}: the video is interlaced; its frames are deinterlaced (bwdif, one picture per "
-                 f"frame){'; ' + self.hint if self.hint else ''}", once=True)
         self._inside.append(frame)  # before anything can fail: given back as it is if it does
         try:
-            if self._graph is None:
+            if self._graph is None:  # (once a picture size: not per frame)
+                if self.mode == "auto":
+                    note(f"{self.name}: the video is interlaced; its frames are deinterlaced (bwdif, one picture "
+                         f"per frame){'; ' + self.hint if self.hint else ''}", once=True)
                 self._graph, self._shape = self._build(frame), _shape(frame)
             self._graph[1].push(frame)
             yield from self._pull()

@@ -82,8 +82,9 @@ class PictureOutput:
         pattern = Path(destination) if destination is not None else self.final
         try:
             for number in range(self.start, self.start + self.frames_written):
-                os.chmod(self.path / numbered(self.final.name, number), FILE_MODE)
-                os.replace(self.path / numbered(self.final.name, number), pattern.with_name(numbered(pattern.name, number)))
+                made = self.path / numbered(self.final.name, number)
+                os.chmod(made, FILE_MODE)
+                os.replace(made, pattern.with_name(numbered(pattern.name, number)))
             os.rmdir(self.path)
         except OSError as exc:
             self.discard()

@@ -340,6 +340,8 @@ class VideoReader:
         self.deinterlace = check_deinterlace(deinterlace)
         self._reformatter = VideoReformatter()  # one YUV -> RGB converter for the stream, not one per frame
         self.sequence = find_sequence(self.path)
+        if self.sequence is not None:
+            self.sequence.note_gap()
         if self.sequence is None and not self.path.is_file():
             raise UserError(f"{self.path}: no such file")
         if self.sequence is None and self.path.stat().st_size == 0:
@@ -401,9 +403,7 @@ class VideoReader:
         if self.path.suffix.lower() in VIDEO_EXTENSIONS:
             raise UserError(f"{self.path}: a numbered pattern reads pictures (PNG, JPEG, TIFF, ...) as one clip, "
                             "not video files: give the videos themselves, or their folder")
-        self.sequence.note_gap()
-        rate = DEFAULT_FRAMERATE if framerate is None else check_framerate(framerate)
-        return {"format": "image2", "options": self.sequence.options(rate)}
+        return self.sequence.open_arguments(DEFAULT_FRAMERATE if framerate is None else check_framerate(framerate))
 
     @property
     def time_base(self) -> Fraction:
@@ -599,12 +599,13 @@ class VideoReader:
         a new PID in a damaged program table) made PyAV's end-of-file loop fail with an IndexError
         (a traceback, the output lost) after the flush packets of the streams asked for: that ends
         the file as it would have ended. An image sequence ends at the first missing number: its
-        demuxer, which found the last file by bisection, would fail on the gap (ENOENT). Data the
+        demuxer would fail on the gap (`within_run`). Data the
         demuxer cannot read (InvalidDataError) ends the file too, as FFmpeg's tools end it there
         and keep what came before, with a note: an SMJPEG's end tag, a recording's garbled
         tail (a file cut short of its declared frames is still refused, see `items`)."""
         packets = self.container.demux([self.stream, *self.passthrough])
-        pictures_left = self.sequence.run if self.sequence else None
+        if self.sequence:
+            packets = within_run(packets, self.stream, self.sequence.run)
         last: av.Packet | None = None
         while True:
             try:
@@ -620,11 +621,6 @@ class VideoReader:
                 return
             last = packet if packet.size else last
             yield packet
-            if pictures_left is not None and packet.stream is self.stream and packet.size:
-                pictures_left -= 1
-                if not pictures_left:
-                    yield flush_packet(self.stream)
-                    return
 
     def _lost_at_end(self, tail: "TailPackets", last: int | None) -> Iterator[av.VideoFrame]:
         """The last frames, where frame threads lost them. At the end of the file the decoder
@@ -837,6 +833,19 @@ def flush_packet(stream: av.stream.Stream) -> av.Packet:
     flush.stream = stream
     flush.time_base = stream.time_base  # the frames it gives take their time base from it
     return flush
+
+
+def within_run(packets: Iterator[av.Packet], stream: av.stream.Stream, run: int) -> Iterator[av.Packet]:
+    """`packets` up to `stream`'s `run`-th picture, then its flush: an image sequence ends at its
+    first gap, where image2 (which found the last file by bisection) would fail (ENOENT) or open
+    whatever is named like the next frame."""
+    for packet in packets:
+        yield packet
+        if packet.stream is stream and packet.size:
+            run -= 1
+            if not run:
+                yield flush_packet(stream)
+                return
 
 
 def has_decoder(stream: av.stream.Stream) -> bool:

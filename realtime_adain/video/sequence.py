@@ -77,11 +77,13 @@ class Sequence:
         """The file of frame `number`, as the pattern formats it."""
         return self.pattern.with_name(numbered(self.pattern.name, number))
 
-    def options(self, rate: Fraction) -> dict[str, str]:
-        """FFmpeg's image2 options: from the first number, at `rate`. `probesize` 32 makes opening
-        read one picture: it read ahead past the run (`avformat_find_stream_info`), into a FIFO
-        named like a frame, and waited on it forever; the reader stops after `run` pictures."""
-        return {"framerate": str(rate), "start_number": str(self.start), "probesize": "32"}
+    def open_arguments(self, rate: Fraction) -> dict:
+        """`av.open`'s arguments for FFmpeg's image2: from the first number, at `rate`. `probesize`
+        32 makes opening read one picture: it read ahead past the run (`avformat_find_stream_info`),
+        into a FIFO named like a frame, and waited on it forever; readers stop after `run` pictures
+        (`within_run`)."""
+        return {"format": "image2",
+                "options": {"framerate": str(rate), "start_number": str(self.start), "probesize": "32"}}
 
     def note_gap(self) -> None:
         """Say where the clip stops when what follows the last picture played is not one (missing,
@@ -119,19 +121,16 @@ def _run(pattern: Path, numbers: tuple[int, ...]) -> int:
     """How many pictures from the first number play without a gap; a UserError where the first
     is no picture, or one of them cannot be read (FFmpeg skipped an unreadable first file and
     ended the clip at a later one without a word)."""
-    directive = pattern_directive(pattern.name)
-    before = os.path.join(pattern.parent, pattern.name[:directive.start()].replace("%%", "%"))
-    after = pattern.name[directive.end():].replace("%%", "%")
     count = 0
     while count < len(numbers) and numbers[count] == numbers[0] + count:
-        file = before + _formatted(numbers[count], directive) + after
+        file = os.path.join(pattern.parent, numbered(pattern.name, numbers[count]))
         if not _is_picture(file):
             break
         if not os.access(file, os.R_OK):
             raise UserError(f"{file}: cannot read this picture of the sequence (permission denied)")
         count += 1
     if not count:
-        first = Sequence(pattern, numbers, 0).file(numbers[0])
+        first = pattern.with_name(numbered(pattern.name, numbers[0]))
         raise UserError(f"{pattern}: its first file, {first.name}, {_not_a_picture(first)}")
     return count
 
@@ -182,7 +181,7 @@ def names_a_picture(pattern: Path, path: Path) -> bool:
             and os.path.realpath(path.parent) == os.path.realpath(pattern.parent))
 
 
-def exact_rate(rate: Fraction) -> Fraction:
+def _exact_rate(rate: Fraction) -> Fraction:
     """`rate` as the frame rate it stands for: 29.97 is NTSC's 30000/1001 (as 23.976, 59.94 are
     24000/1001, 60000/1001), else the nearest fraction over at most 1001 (0 under 1/2002 fps)."""
     for whole in NTSC_WHOLE_RATES:
@@ -193,9 +192,9 @@ def exact_rate(rate: Fraction) -> Fraction:
 
 
 def check_framerate(rate: float | Fraction, option: str = "--framerate") -> Fraction:
-    """A sequence's frame rate as an exact fraction (`exact_rate`), or a UserError naming `option`."""
+    """A sequence's frame rate as an exact fraction (`_exact_rate`), or a UserError naming `option`."""
     if isinstance(rate, (int, float, Fraction)) and not isinstance(rate, bool) and math.isfinite(rate):
-        exact = exact_rate(Fraction(rate))
+        exact = _exact_rate(Fraction(rate))
         if 0 < exact <= MAX_FRAMERATE:
             return exact
     raise UserError(f"{option} {rate}: give frames per second above 0, at most {MAX_FRAMERATE}")
