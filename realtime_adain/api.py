@@ -25,7 +25,8 @@ from realtime_adain.api_images import ImageLike, as_rgb, check_path
 from realtime_adain.checks import check_number, check_whole
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import MAX_SIDE, fit_short_side, resize, short_side_size
-from realtime_adain.settings import DEFAULT_MAX_PIXELS, FLOW_MODES, ModelSettings, StyleSettings, VideoSettings
+from realtime_adain.settings import (DEFAULT_MAX_PIXELS, FLOW_MODES, ModelSettings, StyleSettings, VideoSettings,
+                                     check_time)
 from realtime_adain.stylizer import Stylizer
 from realtime_adain.video.formats import EncodeSettings
 from realtime_adain.video.picture_output import is_picture_pattern
@@ -151,6 +152,7 @@ def stylize_video(
     codec: str | None = None, crf: int | None = None, bitrate: int | None = None, pix_fmt: str | None = None,
     stylizer: Stylizer | None = None, model: ModelSettings | None = None, max_pixels: int = DEFAULT_MAX_PIXELS,
     deinterlace: str = "auto", framerate: float | Fraction | None = None,
+    start: float | Fraction | str = 0, duration: float | Fraction | str | None = None,
 ) -> Path:
     """The `video` command as a function: one file to another, sound kept; returns the output path.
     `codec` None: the container's default encoder (libx264; libvpx-vp9 for .webm, gif for .gif); `bitrate` in
@@ -158,7 +160,9 @@ def stylize_video(
     `stabilize_passes` None: two with a flow stabiliser; `stabilize_strength` None: 0.5 with two
     passes, 0.7 with one (docs/temporal.md). `source` may be an image sequence ("render/%04d.png",
     at `framerate`, default 25), and `output` numbered pictures ("out/%04d.png"); `deinterlace`:
-    "auto" (frames flagged interlaced), "on", "off"."""
+    "auto" (frames flagged interlaced), "on", "off", "film" (inverse telecine). `start` and `duration`: only that segment, in
+    seconds or as FFmpeg writes times ("1:30", "0:01:30.5"), as `ffmpeg -ss START -i in -t DUR`;
+    the output starts at zero (`frames` counts from `start`)."""
     from realtime_adain.paths import refuse_overwriting_inputs
     from realtime_adain.video.job import stylize_file, stylize_videos
     from realtime_adain.video.formats import check_encoder
@@ -203,6 +207,9 @@ def stylize_video(
         stabilize_passes=None if stabilize_passes is None else int(stabilize_passes),
         max_pixels=check_whole(max_pixels, "max_pixels", minimum=1), deinterlace=check_kind(deinterlace, str, "deinterlace"),
         framerate=None if framerate is None else _as_value_error(lambda: check_framerate(framerate)),
+        start=_as_value_error(lambda: check_time(start, "--start")),
+        duration=(None if duration is None
+                  else _as_value_error(lambda: check_time(duration, "--duration", positive=True))),
     )
     _as_value_error(settings.check)
     _as_value_error(lambda: settings.style.check(len(styles) if mix is not None else None))

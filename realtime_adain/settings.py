@@ -9,7 +9,9 @@ that argparse let through (or a caller built by hand) is one clear line.
 from __future__ import annotations
 
 import math
+import numbers
 import os
+import re
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
@@ -23,6 +25,12 @@ DEFAULT_MAX_PIXELS = 4096 * 4096  # the processing budget (--max-pixels): a few 
 # under 40 % of the per-frame video's) at the best fidelity measured (docs/temporal.md).
 STABILIZE_STRENGTH = {1: 0.7, 2: 0.5}
 FLOW_MODES = ("flow", "both")  # the --stabilize modes that run the flow stabiliser (passes and strength apply)
+# Times as FFmpeg's options take them (av_parse_time's durations): [[HH:]MM:]SS[.frac] (minutes and
+# seconds below 60 once a colon is there), or seconds with a unit (90, 90.5s, 1500ms, 2000000us).
+CLOCK_TIME = re.compile(r"(?:(\d+):)?([0-5]?\d):([0-5]?\d(?:\.\d*)?)")
+SECONDS_TIME = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(s|ms|us)?")
+TIME_UNITS = {None: 1, "s": 1, "ms": Fraction(1, 1000), "us": Fraction(1, 1_000_000)}
+MAX_TIME = 10**9  # seconds (31 years): longer than any file, and inside FFmpeg's 64-bit microseconds
 
 
 @dataclass(frozen=True)
@@ -67,6 +75,39 @@ class StyleSettings:
                 raise UserError(f"--mix has {len(self.mix)} weights for {style_count} styles")
 
 
+def check_time(value: str | float | Fraction, option: str, positive: bool = False) -> Fraction:
+    """A time in seconds, exactly: a number, or text as FFmpeg takes it (`90`, `90.5`, `1:30`,
+    `01:30.5`, `0:01:30`); at least 0 (above 0 if `positive`). The one parser of --start and
+    --duration, and of the API's start= and duration=; raises `UserError` naming `option`."""
+    if isinstance(value, str):
+        text = value.strip()
+        if clock := CLOCK_TIME.fullmatch(text):
+            hours, minutes, secs = clock.groups()
+            seconds = int(hours or 0) * 3600 + int(minutes) * 60 + Fraction(secs)
+        elif plain := SECONDS_TIME.fullmatch(text):
+            seconds = Fraction(plain[1]) * TIME_UNITS[plain[2]]
+        elif text.startswith("-") and (CLOCK_TIME.fullmatch(text[1:]) or SECONDS_TIME.fullmatch(text[1:])):
+            raise UserError(f"{option} {value!r} is negative")
+        else:
+            raise UserError(f"{option} {value!r} is not a time such as 90, 90.5, 1:30 or 0:01:30.5")
+    elif isinstance(value, numbers.Real) and not isinstance(value, bool):
+        if not math.isfinite(value):
+            raise UserError(f"{option} {value!r} is not a finite time")
+        seconds = Fraction(value)
+    else:
+        raise UserError(f"{option} must be seconds or text such as '1:30', not {type(value).__name__}")
+    if seconds < 0 or (positive and seconds == 0):
+        raise UserError(f"{option} {value!r} must be {'above' if positive else 'at least'} 0 seconds")
+    if seconds > MAX_TIME:
+        raise UserError(f"{option} {value!r} is longer than any video ({MAX_TIME} s at most)")
+    return seconds
+
+
+def format_time(seconds: Fraction) -> str:
+    """Seconds as a message shows them: 90.5 -> '90.5 s' (milliseconds at most)."""
+    return f"{float(seconds):.3f}".rstrip("0").rstrip(".") + " s"
+
+
 @dataclass(frozen=True)
 class VideoSettings:
     """One `video` run's processing: everything but which files go where."""
@@ -82,8 +123,10 @@ class VideoSettings:
     stabilize_strength: float | None = None  # None: STABILIZE_STRENGTH for the number of passes
     stabilize_passes: int | None = None  # 2: forward and backward along the flow (holds frames); None: `passes`
     max_pixels: int = DEFAULT_MAX_PIXELS  # refuse frames larger than this at the processing size
-    deinterlace: str = "auto"  # auto: frames flagged interlaced; on: every frame; off (video/deinterlace.py)
+    deinterlace: str = "auto"  # auto: frames flagged interlaced; on: every frame; off; film: inverse telecine (video/deinterlace.py)
     framerate: Fraction | None = None  # an image sequence's frames per second; None: 25, as FFmpeg
+    start: Fraction = Fraction(0)  # the segment's start in the file (s): its first frame is the one shown then
+    duration: Fraction | None = None  # the segment's length (s); None: to the end (`frames` may end it first)
 
     @property
     def has_flow(self) -> bool:
@@ -148,12 +191,15 @@ class VideoSettings:
             check_framerate(self.framerate)
         if self.deinterlace not in DEINTERLACE_MODES:
             raise UserError(f"--deinterlace {self.deinterlace}: use one of {', '.join(DEINTERLACE_MODES)}")
+        check_time(self.start, "--start")
+        if self.duration is not None:
+            check_time(self.duration, "--duration", positive=True)
 
 
 MAX_RESOLUTION = (7680, 4320)  # 8K UHD: beyond it a frame is gigabytes, no camera delivers it
 RECORDING_SUFFIXES = (".mp4", ".m4v", ".mov")
 STABILIZE_MODES = ("off", "flow", "stats", "both")  # temporal.MODES (not imported: it loads torch and OpenCV)
-DEINTERLACE_MODES = ("auto", "on", "off")  # video.deinterlace.MODES (not imported: it loads PyAV)
+DEINTERLACE_MODES = ("auto", "on", "off", "film")  # video.deinterlace.MODES (not imported: it loads PyAV)
 # engines.CHOICES and stylizer.DTYPES, named here without importing torch, so the command line is
 # parsed (and a mistyped option refused) in well under a second (tests/test_cli_startup.py).
 ENGINE_CHOICES = ("auto", "eager", "compile", "tensorrt", "onnx")

@@ -10,7 +10,7 @@ from typing import Callable
 
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import MAX_SIDE
-from realtime_adain.settings import MAX_STYLE_SIZE
+from realtime_adain.settings import MAX_STYLE_SIZE, check_time
 from realtime_adain.video.sequence import MAX_FRAMERATE, check_framerate
 
 RESOLUTION_PRESETS = {"360p": (640, 360), "720p": (1280, 720), "1080p": (1920, 1080)}
@@ -79,6 +79,22 @@ def framerate(text: str) -> Fraction:
         return check_framerate(value)  # 29.97 -> 30000/1001
     except UserError:
         raise argparse.ArgumentTypeError(f"{text!r} is outside (0, {MAX_FRAMERATE}] frames per second") from None
+
+
+def _time(option: str, positive: bool) -> Callable[[str], Fraction]:
+    """A time as FFmpeg takes it (`settings.check_time`, which the API uses too), in seconds."""
+    def parse(text: str) -> Fraction:
+        try:
+            return check_time(text, option, positive)
+        except UserError as exc:
+            raise argparse.ArgumentTypeError(str(exc).removeprefix(f"{option} ")) from None
+
+    parse.__name__ = "time"
+    return parse
+
+
+start_time = _time("--start", positive=False)
+duration = _time("--duration", positive=True)
 
 
 def name(text: str) -> str:

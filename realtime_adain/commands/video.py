@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import re
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +25,7 @@ EPILOG = """examples:
   realtime-adain video clips/ --style a.jpg --style b.jpg -o out/          # every clip x style
   realtime-adain video clip.mp4 -s starry.jpg --size 512 --codec h264_nvenc -o out.mp4
   realtime-adain video clip.mp4 -s starry.jpg --codec ffv1 -o lossless.mkv
+  realtime-adain video film.mkv -s starry.jpg --start 1:02:30 --duration 45 -o scene.mp4  # one scene
   realtime-adain video clip.mp4 -s starry.jpg --size 256 --no-keep-size -o share.gif  # looping, no sound
 """
 
@@ -67,14 +69,22 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--batch", type=argtypes.positive_int, metavar="N",
                         help="frames per network call (default: 1 on CPU, 4 on GPU)")
     parser.add_argument("--frames", type=argtypes.positive_int, metavar="N",
-                        help="only the first N frames (a quick preview; sound up to there)")
+                        help="only the first N frames (a quick preview; sound up to there); with --start, N "
+                             "frames from there")
+    parser.add_argument("--start", type=argtypes.start_time, metavar="T",
+                        help="begin at this time in the input, as FFmpeg's -ss: seconds or [HH:]MM:SS[.frac] "
+                             "(90, 1:30, 0:01:30.5); the output starts at zero with the frame shown then")
+    parser.add_argument("--duration", type=argtypes.duration, metavar="D",
+                        help="only this long a segment (from --start), as FFmpeg's -t: seconds or [HH:]MM:SS[.frac]; "
+                             "with --frames, whichever ends first")
     parser.add_argument("--framerate", type=argtypes.framerate, metavar="FPS",
                         help="frames per second of an image-sequence input: 24, 29.97, 30000/1001 (default 25, "
                              "as FFmpeg)")
     parser.add_argument("--deinterlace", default="auto", choices=DEINTERLACE_MODES,
                         help="auto: rebuild frames the file flags interlaced (camcorders, DV, DVD, broadcast) "
                              "with FFmpeg's bwdif, one picture per frame, before stylizing (default); on: every "
-                             "frame (interlaced but not flagged); off: the fields as they are")
+                             "frame (interlaced but not flagged); off: the fields as they are; film: inverse telecine for NTSC "
+                             "film on DVD or broadcast (3:2 pulldown): the film's own frames, fewer, same timeline")
     common.add_max_pixels_option(parser, "a video whose frames at --size (a thin strip grows fast, scaled by its short side) are")
     parser.add_argument("--threads", type=argtypes.thread_count, metavar="N",
                         help="CPU threads for the network (default: torch's, one per core); on a busy "
@@ -135,6 +145,7 @@ def video_settings(args: argparse.Namespace) -> VideoSettings:
         size=args.size, keep_size=args.keep_size, batch=args.batch, frames=args.frames or 0, threads=args.threads,
         stabilize=args.stabilize, stabilize_strength=args.stabilize_strength, stabilize_passes=args.stabilize_passes,
         max_pixels=args.max_pixels, deinterlace=args.deinterlace, framerate=args.framerate,
+        start=args.start or Fraction(0), duration=args.duration,
     )
     settings.check()
     return settings
@@ -171,7 +182,9 @@ def run(args: argparse.Namespace) -> int:
 
     stylizer = Stylizer.from_settings(settings.engine_model)
     steadiness = {"stabilize": settings.stabilize, "stabilize_passes": settings.passes if settings.has_flow else None,
-                  "stabilize_strength": settings.strength if settings.has_flow else None}
+                  "stabilize_strength": settings.strength if settings.has_flow else None,
+                  "start": float(settings.start),
+                  "duration": None if settings.duration is None else float(settings.duration)}
     stylize_videos(jobs, stylizer, style_images, settings, encode, report=lambda done: common.report_output(
         args, stylizer, done.source, done.styles, done.output, done.size, done.seconds, done.frames, steadiness))
     return 0

@@ -52,7 +52,8 @@ def stylize_file(
     written and the output's (width, height). Interrupted, it keeps what was done as a partial
     file, unless `keep_interrupted` is False (a benchmark's scratch output, deleted anyway)."""
     opened = stat_or_none(source)
-    with (VideoReader(source, settings.frames, settings.deinterlace, settings.framerate) as reader,
+    with (VideoReader(source, settings.frames, settings.deinterlace, settings.framerate, settings.start,
+                      settings.duration) as reader,
           out_of_memory_as_user_error(str(source))):
         check_opened(source, reader, settings)
 
@@ -73,7 +74,9 @@ def stylize_file(
                               reader.container.metadata, reader.stream.metadata, reader.chapters(),
                               reader.stream.base_rate)
         if is_picture_pattern(output):  # both ends in one (video/picture_output.py)
-            writer = pending = PictureOutput(output, reader.sequence.start if reader.sequence else 1, reader.frame_rate)
+            # Numbered as the input's pictures (a segment's first is the number it had there)
+            number = (reader.sequence.start + reader.skipped) if reader.sequence else 1
+            writer = pending = PictureOutput(output, number, reader.frame_rate)
         else:
             pending = PendingOutput(output)
             try:
@@ -150,7 +153,7 @@ def stylize_file(
                 pending.publish()
         finally:
             stylizer.engine.content_stats = stylizer.engine.after_step = None
-        if not settings.frames or writer.frames_written < settings.frames:  # read up to the file's end
+        if reader.finished:  # read up to the file's end
             note_changed(source, opened, writer.frames_written)
         return writer.frames_written, (width, height)
 
@@ -303,7 +306,8 @@ def check_inputs(sources: Sequence[Path], settings: VideoSettings, encode: Encod
     problems = []
     for source in dict.fromkeys(sources):
         try:
-            with VideoReader(source, 1, settings.deinterlace, settings.framerate) as reader:
+            with VideoReader(source, 1, settings.deinterlace, settings.framerate, settings.start,
+                             settings.duration) as reader:
                 check_opened(source, reader, settings, encode)
         except UserError as exc:
             problems.append(str(exc))

@@ -9,12 +9,15 @@ so the muxer was asked for a 26-hour gap, or refused the packets. `TimestampShif
 `ffmpeg -i in out` does by default: subtract the file's start time from every stream, and in such
 formats treat a jump of more than `JUMP_SECONDS` from where an audio or video stream was heading,
 or back by more than `STEP_BACK`, as a splice, continuing from there. Streams keep their time
-bases; every stream moves by the same amount, so sound stays in sync.
+bases; every stream moves by the same amount, so sound stays in sync. A `Segment` (--start,
+--duration) then keeps a part of that timeline and moves it to zero, every stream alike.
 """
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
+from typing import Iterable, Iterator
 
 import av
 
@@ -99,3 +102,97 @@ class TimestampShift:
                 packet.dts += shift
             if packet.pts is not None:
                 packet.pts += shift
+
+
+class Segment:
+    """The part of the timeline a run keeps, [start, start + duration) in seconds on the timeline
+    from zero (`TimestampShift`), moved to start at zero itself, as `ffmpeg -ss START -i in -t DUR`
+    moves it. Its first frame is the one shown at `start` (shown from zero, for what is left of
+    it); sound and subtitles keep the packets that overlap the window, moved by the same amount as
+    the pictures, so they stay in sync. The move is a whole number of video ticks (`shift`):
+    pictures keep their exact times, and no stream moves by another amount than the video."""
+
+    def __init__(self, video_time_base: Fraction, start: Fraction = Fraction(0),
+                 duration: Fraction | None = None) -> None:
+        self.time_base = Fraction(video_time_base)
+        self.start = Fraction(start)
+        self.end = None if duration is None else self.start + Fraction(duration)
+        self.shift_ticks = math.floor(self.start / self.time_base)  # video ticks taken off every time
+        self.shift = self.shift_ticks * self.time_base  # ... in seconds: at most one tick before `start`
+
+    @property
+    def whole(self) -> bool:
+        """Whether the segment is the whole file (nothing moves, nothing is dropped)."""
+        return not self.start and self.end is None
+
+    def ends_before(self, pts: int | None, duration: int) -> bool:
+        """Whether the frame at `pts` (video ticks) stops showing by `start`: one to skip."""
+        if pts is None or not self.start:
+            return False
+        return pts * self.time_base < self.start and (pts + (duration or 0)) * self.time_base <= self.start
+
+    def is_after(self, pts: int | None) -> bool:
+        """Whether the frame at `pts` (video ticks) starts at or after the segment's end."""
+        return self.end is not None and pts is not None and pts * self.time_base >= self.end
+
+    def moved(self, pts: int | None, duration: int) -> tuple[int | None, int]:
+        """A kept frame's (pts, duration) on the segment's timeline: the first shown from zero, the
+        last cut at the segment's end."""
+        if pts is None or self.whole:
+            return pts, duration
+        moved = pts - self.shift_ticks
+        if moved < 0:  # shown at `start`: from zero, for what is left of it
+            moved, duration = 0, max(1, moved + (duration or 0))
+        if self.end is not None and duration:
+            duration = max(1, min(duration, math.ceil(self.end / self.time_base) - self.shift_ticks - moved))
+        return moved, duration
+
+    def packets(self, packets: Iterable[av.Packet]) -> Iterator[av.Packet]:
+        """`packets` (sound, subtitles) that overlap the segment, moved onto its timeline. A
+        subtitle shown before `start` is shown from zero, for what is left of it; sound keeps its
+        times (the first packet may start just before zero: the muxer's edit list hides that part,
+        as in `ffmpeg -ss`'s output). Packets without a timestamp cannot be placed: kept."""
+        for packet in packets:
+            at = packet.pts if packet.pts is not None else packet.dts
+            if self.whole or at is None or not packet.time_base:
+                yield packet
+                continue
+            tb = Fraction(packet.time_base)
+            begins, ends = at * tb, (at + (packet.duration or 0)) * tb
+            if (begins < self.start and ends <= self.start) or (self.end is not None and begins >= self.end):
+                continue
+            shift = round(self.shift / tb)
+            if packet.pts is not None:
+                packet.pts -= shift
+            if packet.dts is not None:
+                packet.dts -= shift
+            if packet.stream.type == "subtitle" and packet.pts is not None and packet.pts < 0:
+                packet.duration = max(1, packet.pts + (packet.duration or 0))
+                packet.pts = packet.dts = 0
+            yield packet
+
+    def chapters(self, chapters: list[dict]) -> list[dict]:
+        """Chapters (as `InputContainer.chapters()` gives them, on the timeline from zero) that
+        overlap the segment, moved onto its timeline and cut to it."""
+        if self.whole:
+            return chapters
+        kept = []
+        for chapter in chapters:
+            tb = Fraction(chapter["time_base"])
+            shift = round(self.shift / tb)
+            end = chapter["end"] - shift
+            if self.end is not None:
+                end = min(end, math.ceil((self.end - self.shift) / tb))
+            start = max(0, chapter["start"] - shift)
+            if end > start:
+                kept.append({**chapter, "start": start, "end": end})
+        return kept
+
+    def frames(self, declared: int, rate: Fraction | None) -> int:
+        """About how many of `declared` frames at `rate` the segment holds (0: not known)."""
+        if self.whole or not declared:
+            return declared
+        if not rate:
+            return 0
+        left = max(0, declared - math.floor(self.start * rate))
+        return left if self.end is None else min(left, math.ceil((self.end - self.start) * rate))
