@@ -185,6 +185,13 @@ def _heif_registered() -> bool:
     return True
 
 
+def is_animated_webp(head: bytes) -> bool:
+    """Whether a file starting with `head` (30 bytes or more) is an animated WebP: an extended
+    header (VP8X) whose flags say animation. Pillow reads only its first frame here (`frame_count`
+    says so), and FFmpeg 8.1 decodes none of its frames."""
+    return head[:4] == b"RIFF" and head[8:16] == b"WEBPVP8X" and len(head) > 20 and bool(head[20] & 0x02)
+
+
 def _is_video(head: bytes) -> bool:
     """Whether a file that no image decoder read starts as a video container does (MP4/MOV, after
     HEIC/HEIF and AVIF, which share MP4's box; Matroska/WebM, AVI, MPEG-TS and -PS, FLV, Ogg, ASF)."""
@@ -339,13 +346,15 @@ def _alpha(data: np.ndarray, header: _Header, shape: tuple[int, ...]) -> np.ndar
 
 
 def over_white(rgb: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
-    """(H, W, 3) uint8 composited over white by `alpha` (0..1): transparent areas read as viewers
-    show them, not as whatever colour (often black) they store."""
-    if alpha is None or alpha.min() >= 1.0:
+    """(H, W, 3) uint8 composited over white by `alpha` (0..1 float, or uint8 0..255 as a video
+    frame's): transparent areas read as viewers show them, not as whatever colour (often black)
+    they store."""
+    full = 255 if alpha is not None and alpha.dtype == np.uint8 else 1.0
+    if alpha is None or alpha.min() >= full:
         return rgb
     out = np.empty_like(rgb)
     for top in range(0, rgb.shape[0], 512):  # in bands: float copies of a whole large picture take GiBs
-        weight = alpha[top:top + 512, :, None]
+        weight = alpha[top:top + 512, :, None] / np.float32(full)
         band = rgb[top:top + 512].astype(np.float32) * weight + 255.0 * (1.0 - weight) + 0.5
         out[top:top + 512] = band.astype(np.uint8)
     return out

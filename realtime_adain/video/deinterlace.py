@@ -8,6 +8,13 @@ and the flow stabiliser's motion is wrong across it. FFmpeg's `bwdif` deinterlac
 neighbours, one picture per frame (`send_frame`): the frame count and every timestamp stay as
 they are. In `auto`, only frames the decoder flags interlaced are touched, and a progressive file
 never enters the filter at all.
+
+NTSC film on DVD or broadcast is telecined: 24000/1001 film frames spread over 30000/1001
+interlaced frames by 3:2 pulldown, 2 frames in 5 woven from two film frames. bwdif makes those
+two of one field each (a judder the stabiliser reads as motion); `film` inverse-telecines instead
+(`fieldmatch` pairs the fields back, `yadif` mends what no field matches, `decimate` drops the
+repeated frame of each cycle of 5), giving the film's own frames, fewer than came in, timed on
+the same timeline. `auto` says when its first frames look telecined (`idet` finds repeated fields).
 """
 
 from __future__ import annotations
@@ -21,11 +28,23 @@ import av
 from realtime_adain import limits
 from realtime_adain.video.notes import note
 
-MODES = ("auto", "on", "off")
+MODES = ("auto", "on", "off", "film")
 UNTIMED = Fraction(1, 1000)  # the filter's time base for frames that have none (made from arrays)
-FILTER = "bwdif"
-# send_frame: one picture per frame, not per field; parity from the frame's own flag.
-OPTIONS = {"auto": "mode=send_frame:parity=auto:deint=interlaced", "on": "mode=send_frame:parity=auto:deint=all"}
+# Each mode's filters, in order. bwdif's send_frame: one picture per frame, not per field; parity
+# from the frame's own flag. `film`: FFmpeg's inverse telecine (`pullup` is GPL, not in PyAV's
+# FFmpeg); decimate's `mixed` keeps the parts of the clip that are not film (video shot at
+# 30000/1001, titles) at their own rate: without it 1 frame in 5 of them was dropped too.
+CHAINS = {"auto": (("bwdif", "mode=send_frame:parity=auto:deint=interlaced"),),
+          "on": (("bwdif", "mode=send_frame:parity=auto:deint=all"),),
+          "film": (("fieldmatch", ""), ("yadif", "deint=interlaced"), ("decimate", "mixed=1"))}
+# `film` runs on frame numbers (pts n, one frame a tick: decimate needs a constant rate), and each
+# frame out is put back on the input's own timeline between the frames it falls between.
+FRAME_CLOCK = Fraction(1)
+# The frames `auto` looks at for telecine (`TelecineCheck`), and the share of them that must repeat
+# a field: 3:2 pulldown repeats one in 2 of every 5 frames (idet counts 11 in 29), a camcorder's
+# interlaced video none.
+TELECINE_SAMPLE = 30
+TELECINE_SHARE = Fraction(1, 4)
 # bwdif refuses a plane narrower than 3 columns or shorter than 4 lines: 3x4 pictures, 6x8 in 4:2:0.
 MIN_PLANE = (3, 4)
 # What the interlace note offers instead, by default (`video`'s option).
@@ -37,6 +56,71 @@ def check_mode(mode: str) -> str:
     if mode not in MODES:
         raise ValueError(f"deinterlace must be one of {', '.join(MODES)}, got {mode!r}")
     return mode
+
+
+# (graph, source, sink): the graph must be held; its filters are freed with it
+Chain = tuple[av.filter.Graph, av.filter.context.FilterContext, av.filter.context.FilterContext]
+
+
+def graph_threads(graph: av.filter.Graph) -> None:
+    """One thread where `ulimit -u` leaves no room for slice threads."""
+    if limits.pools_reduced:
+        graph.threads = 1
+
+
+class TelecineCheck:
+    """Whether a clip's first interlaced frames are telecined film, told once (`auto` only: its
+    pictures are not changed). FFmpeg's `idet` counts the frames that repeat a field; it rewrites
+    the frames' interlace flags, so it runs on a graph of its own, never before bwdif."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._graph: Chain | None = None
+        self._seen = 0
+        self._last: av.VideoFrame | None = None  # idet's latest frame: its metadata holds the running counts
+
+    def push(self, frame: av.VideoFrame) -> None:
+        if self._seen >= TELECINE_SAMPLE:
+            return
+        try:
+            if self._graph is None:
+                graph = av.filter.Graph()
+                graph_threads(graph)
+                source = graph.add_buffer(width=frame.width, height=frame.height, format=frame.format.name,
+                                          time_base=frame.time_base or UNTIMED)
+                idet, sink = graph.add("idet"), graph.add("buffersink")
+                source.link_to(idet)
+                idet.link_to(sink)
+                graph.configure()
+                self._graph = graph, source, sink
+            self._graph[1].push(frame)
+            while True:
+                try:
+                    self._last = self._graph[2].pull()
+                except (av.error.BlockingIOError, av.error.EOFError):
+                    break
+        except av.error.FFmpegError:  # (a new picture size mid-sample) nothing to say, nothing changed
+            self._seen = TELECINE_SAMPLE
+        else:
+            self._seen += 1
+        if self._seen >= TELECINE_SAMPLE:
+            self._tell()
+
+    def _tell(self) -> None:
+        """The note, if the frames looked at repeat fields as pulldown does; the graph let go."""
+        self._graph, last, self._last = None, self._last, None
+        if last is None:
+            return
+        try:
+            counts = {kind: float(last.metadata.get(f"lavfi.idet.repeated.{kind}", 0))
+                      for kind in ("neither", "top", "bottom")}
+        except ValueError:
+            return
+        repeated, looked = counts["top"] + counts["bottom"], sum(counts.values())
+        if looked and repeated >= TELECINE_SHARE * looked:
+            note(f"{self.name}: the video looks like telecined film ({round(repeated)} of its first {round(looked)} "
+                 "frames repeat a field, as 3:2 pulldown does); `realtime-adain video --deinterlace film` gives back "
+                 "the film's own frames instead of deinterlacing the woven ones", once=True)
 
 
 def _shape(frame: av.VideoFrame) -> tuple[int, int, str]:
@@ -59,7 +143,12 @@ class Deinterlacer:
     one is drained. Should FFmpeg refuse a frame, the frames still inside come out as they were and
     the rest of the clip is not deinterlaced (said once): no frame is ever lost to this stage.
     Pictures too small for bwdif (`too_small`) pass as they are, said once, without that refusal
-    ending the deinterlacing of larger pictures after them."""
+    ending the deinterlacing of larger pictures after them.
+
+    `film` gives fewer frames than it takes, each timed between the input frames it falls between
+    (`_film_times`); every frame goes in, whatever its flag: hard-telecined pictures are often
+    stored progressive, and frames that already are film (soft telecine: MPEG-2's repeat-field
+    flags, decoded as film frames) come out as they went in."""
 
     def __init__(self, mode: str, name: str, hint: str = OFF_HINT) -> None:
         """`hint`: the interlace note's last words, what the caller offers instead (`live` has no
@@ -67,11 +156,16 @@ class Deinterlacer:
         self.mode = check_mode(mode)
         self.name = name  # the file's, for the notes
         self.hint = hint
-        # (graph, source, sink): the graph must be held; its filters are freed with it
-        self._graph: tuple[av.filter.Graph, av.filter.context.FilterContext, av.filter.context.FilterContext] | None = None
+        self._graph: Chain | None = None
         self._shape: tuple[int, int, str] | None = None
         self._inside: deque[av.VideoFrame] = deque()  # frames pushed and not yet out, as they came in
         self._failed = mode == "off"
+        self._telecine = TelecineCheck(name) if mode == "auto" else None
+        # `film`: frames pushed into this filter; (pts, duration, time base) by frame number, from
+        # the latest frame out's on (`_film_times`); frames in and out of the whole clip (for its note).
+        self._clock = 0
+        self._times: dict[int, tuple[int | None, int, Fraction | None]] = {}
+        self._counts = [0, 0]  # (in, out)
 
     def push(self, frame: av.VideoFrame) -> Iterator[av.VideoFrame]:
         """The frames ready after `frame` (none, one, or after a size change several)."""
@@ -82,8 +176,8 @@ class Deinterlacer:
             yield from self.flush()
         if self._graph is None and too_small(frame):  # passed as it is; a larger picture later is deinterlaced again
             note(f"{self.name}: {frame.width}x{frame.height} pictures ({frame.format.name}) are too small for "
-                 f"FFmpeg's bwdif ({MIN_PLANE[0]} columns and {MIN_PLANE[1]} lines in every plane); they are "
-                 "stylized as they are", once=True)
+                 f"FFmpeg's {CHAINS[self.mode][0][0]} ({MIN_PLANE[0]} columns and {MIN_PLANE[1]} lines in every "
+                 "plane); they are stylized as they are", once=True)
             yield frame
             return
         self._inside.append(frame)  # before anything can fail: given back as it is if it does
@@ -93,7 +187,12 @@ class Deinterlacer:
                     note(f"{self.name}: the video is interlaced; its frames are deinterlaced (bwdif, one picture "
                          f"per frame){'; ' + self.hint if self.hint else ''}", once=True)
                 self._graph, self._shape = self._build(frame), _shape(frame)
-            self._graph[1].push(frame)
+            if self._telecine is not None:
+                self._telecine.push(frame)
+            if self.mode == "film":
+                self._push_numbered(frame)
+            else:
+                self._graph[1].push(frame)
             yield from self._pull()
         except av.error.FFmpegError as exc:
             yield from self._give_up(exc)
@@ -105,34 +204,85 @@ class Deinterlacer:
         try:
             self._graph[1].push(None)
             yield from self._pull()
+            if self.mode == "film":  # every frame is in the pictures that came out, fewer than went in
+                self._inside.clear()
+                note(f"{self.name}: inverse telecine (fieldmatch, decimate): {self._counts[0]} frames in, "
+                     f"{self._counts[1]} film frames out, on the same timeline", once=True)
         except av.error.FFmpegError as exc:
             yield from self._give_up(exc)
         yield from self._release()
 
-    def _build(self, frame: av.VideoFrame) -> tuple[av.filter.Graph, av.filter.context.FilterContext,
-                                                     av.filter.context.FilterContext]:
+    def _build(self, frame: av.VideoFrame) -> Chain:
         graph = av.filter.Graph()
-        if limits.pools_reduced:  # `ulimit -u` leaves no room for slice threads
-            graph.threads = 1
-        source = graph.add_buffer(width=frame.width, height=frame.height, format=frame.format.name,
-                                  time_base=frame.time_base or UNTIMED)
-        deinterlace = graph.add(FILTER, OPTIONS[self.mode])
+        graph_threads(graph)
+        if self.mode == "film":  # (decimate needs the source's frame rate, which add_buffer does not set)
+            source = graph.add("buffer", f"video_size={frame.width}x{frame.height}:pix_fmt={frame.format.name}:"
+                                         f"time_base={FRAME_CLOCK}:frame_rate={1 / FRAME_CLOCK}:pixel_aspect=1/1")
+            self._clock = 0
+            self._times.clear()
+        else:
+            source = graph.add_buffer(width=frame.width, height=frame.height, format=frame.format.name,
+                                      time_base=frame.time_base or UNTIMED)
+        last = source
+        for name, options in CHAINS[self.mode]:
+            link = graph.add(name, options)
+            last.link_to(link)
+            last = link
         sink = graph.add("buffersink")
-        source.link_to(deinterlace)
-        deinterlace.link_to(sink)
-        graph.configure()  # converts pixel formats bwdif does not take (scale is inserted)
+        last.link_to(sink)
+        graph.configure()  # converts pixel formats the filters do not take (scale is inserted)
         return graph, source, sink
 
+    def _push_numbered(self, frame: av.VideoFrame) -> None:
+        """`frame` into the `film` filter as frame number `_clock` (its own times kept aside and
+        put back on it: the filter keeps a copy of them, the caller's frame stays as it was)."""
+        pts, time_base = frame.pts, frame.time_base
+        self._times[self._clock] = pts, frame.duration, time_base
+        frame.pts, frame.time_base = self._clock, FRAME_CLOCK
+        try:
+            self._graph[1].push(frame)
+        finally:
+            frame.pts = pts
+            if time_base is not None:
+                frame.time_base = time_base
+        self._clock += 1
+        self._counts[0] += 1
+
+    def _film_times(self, picture: av.VideoFrame) -> tuple[int | None, int, Fraction | None, Fraction]:
+        """(pts, duration, time base) on the input's timeline for a picture out of the `film`
+        filter, and where it falls in frame numbers: decimate times 4 frames out over the 5 in
+        (1.25 apart), so a picture at 2.5 starts halfway between frames 2 and 3. One input frame
+        lasts until the next starts (its own duration for the last, or across a jump in time)."""
+        at = Fraction(picture.pts or 0) * picture.time_base / FRAME_CLOCK
+        number = min(max(int(at), 0), max(self._times))  # (a number whose times were kept)
+        pts, duration, time_base = self._times[number]
+        following = self._times.get(number + 1, (None,))[0]
+        step = following - pts if pts is not None and following is not None and following > pts else duration
+        for old in [n for n in self._times if n < number]:  # (the next picture falls later)
+            del self._times[old]
+        if not step:  # (no time to share out: a frame made from an array)
+            return pts, duration, time_base, at
+        length = Fraction(picture.duration or 0) * picture.time_base / FRAME_CLOCK or Fraction(1)
+        start = None if pts is None else pts + round((at - number) * step)
+        return start, max(1, round(length * step)), time_base, at
+
     def _pull(self) -> Iterator[av.VideoFrame]:
-        while self._inside:
+        while self._inside or self.mode == "film":  # (film: a picture out stands for several in)
             try:
                 picture = self._graph[2].pull()
             except (av.error.BlockingIOError, av.error.EOFError):
                 return
-            original = self._inside.popleft()
-            picture.pts, picture.duration = original.pts, original.duration
-            if original.time_base is not None:  # (a frame made from an array has none)
-                picture.time_base = original.time_base
+            if self.mode == "film":
+                pts, duration, time_base, at = self._film_times(picture)
+                self._counts[1] += 1
+                while self._inside and self._clock - len(self._inside) <= at:  # (what is given back on failure)
+                    self._inside.popleft()
+            else:
+                original = self._inside.popleft()
+                pts, duration, time_base = original.pts, original.duration, original.time_base
+            picture.pts, picture.duration = pts, duration
+            if time_base is not None:  # (a frame made from an array has none)
+                picture.time_base = time_base
             yield picture
 
     def _give_up(self, exc: av.error.FFmpegError) -> Iterator[av.VideoFrame]:

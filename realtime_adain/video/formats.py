@@ -56,9 +56,11 @@ MUXER_OPTIONS = {"gif": {"loop": "0"}, "avi": {"avoid_negative_ts": "disabled"}}
 # (error diffusion crawls) and compresses better (docs/video.md has the figures).
 PALETTE_ENCODERS = frozenset({"gif"})
 PALETTE_FILTERS = (("palettegen", "stats_mode=single"), ("paletteuse", "new=1:dither=bayer:bayer_scale=4"))
-# Browsers show a GIF frame of a shorter delay (centiseconds) for 10 cs: a 60 fps clip, its delays
-# 2, 1, 2, 2, 1, 2 cs, plays 2.8 times slower there.
+# Browsers show a GIF frame of a shorter delay (centiseconds) for `GIF_DELAY_SHOWN` cs: a 60 fps
+# clip, its delays 2, 1, 2, 2, 1, 2 cs, plays 2.8 times slower there. An input GIF's such frames
+# are read so (video/reader.py `gif_delays_as_shown`).
 GIF_SHORTEST_SHOWN = 2
+GIF_DELAY_SHOWN = 10
 # A GIF frame's longest delay: 16 bits of centiseconds (655.35 s). FFmpeg's muxer cuts a longer gap
 # to it (every later frame early) and wraps a longer last frame (800 s played 144.64 s).
 GIF_LONGEST_DELAY = 65535

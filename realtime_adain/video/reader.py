@@ -29,10 +29,13 @@ import numpy as np
 
 from realtime_adain import limits
 from realtime_adain.errors import UserError
+from realtime_adain.imageio import is_animated_webp, over_white
+from realtime_adain.settings import format_time
 from realtime_adain.video.deinterlace import check_mode as check_deinterlace, deinterlaced
+from realtime_adain.video.formats import GIF_DELAY_SHOWN, GIF_SHORTEST_SHOWN
 from realtime_adain.video.notes import note
 from realtime_adain.video.sequence import DEFAULT_FRAMERATE, check_framerate, find_sequence
-from realtime_adain.video.timestamps import TimestampShift
+from realtime_adain.video.timestamps import Segment, TimestampShift
 
 # What a folder given as input is searched for (a file named on its own is opened whatever its
 # name): Blu-ray and AVCHD (.m2ts, .mts), DVD (.vob), camcorders (.dv, .mod, .tod), broadcast
@@ -76,6 +79,14 @@ HDR_TRANSFERS = (16, 18)  # FFmpeg's AVCOL_TRC_SMPTE2084 (PQ) and AVCOL_TRC_ARIB
 # An average frame rate above the guessed one by more than this is a header's claim, not the
 # timestamps' (`plausible_rate`); below it, rounding (an MP4's 2997/100 for 30000/1001).
 DECLARED_RATE_SLACK = Fraction(101, 100)
+# A segment (--start) is read from the keyframe before this much ahead of its start: sound a
+# muxer stored before the pictures it plays under is read too.
+SEEK_MARGIN = Fraction(1)
+
+
+class SeekMissed(Exception):
+    """The first picture after a seek comes after the segment's start: the file's index cannot be
+    trusted (an AVI without one, damage); the file is read again from its beginning."""
 
 
 def is_video_path(path: Path) -> bool:
@@ -194,9 +205,18 @@ def frame_to_rgb(frame: av.VideoFrame, reformatter: VideoReformatter, aspect: Fr
     W, 3) RGB converted with the input's colour range. `reformatter` is reused across a stream's
     frames."""
     width, height = square_pixel_size(frame.width, frame.height, aspect) if aspect != 1 else (None, None)
-    rgb = reformatter.reformat(frame, format="rgb24", width=width, height=height,
+    alpha = has_alpha(frame)
+    rgb = reformatter.reformat(frame, format="rgba" if alpha else "rgb24", width=width, height=height,
                                src_color_range=frame.color_range).to_ndarray()
+    if alpha:  # transparent areas over white, as `realtime-adain image` reads them (not their hidden colour)
+        rgb = over_white(np.ascontiguousarray(rgb[..., :3]), rgb[..., 3])
     return upright(rgb, *(turned or orientation(frame)))
+
+
+def has_alpha(frame: av.VideoFrame) -> bool:
+    """Whether `frame`'s pixel format has an alpha channel (GIF, APNG, PNG/ProRes 4444/QuickTime
+    Animation in MOV: their transparent pixels store any colour, FFmpeg's GIF decoder black)."""
+    return any(part.is_alpha for part in frame.format.components)
 
 
 def note_colour_change(name: str, first: Colour, now: Colour) -> None:
@@ -295,6 +315,38 @@ def threads_refused_error(path: Path, exc: BaseException, doing: str = "decoding
                      "(raise `ulimit -v`, or lower `ulimit -s`)")
 
 
+def refuse_animated_webp(path: Path) -> None:
+    """Refuse an animated WebP in one line that says how to convert it: FFmpeg 8.1 decodes none of
+    its frames ("1 damaged video packet skipped", then "the video has no frames"; `live` retried
+    it for 15 s). An unreadable file is left to the opening to report."""
+    try:
+        with open(path, "rb") as handle:
+            animated = is_animated_webp(handle.read(32))
+    except OSError:
+        return
+    if animated:
+        raise UserError(f"{path}: an animated WebP, which FFmpeg cannot decode: convert it first, e.g. to a GIF "
+                        f"(every frame and delay) with Pillow: python3 -c \"from PIL import Image; "
+                        f"Image.open('{path.name}').save('{path.stem}.gif', save_all=True)\"")
+
+
+def gif_delays_as_shown(items: Iterator[av.VideoFrame | av.Packet], name: str) -> Iterator[av.VideoFrame | av.Packet]:
+    """A GIF's frames (time base 1/100 s) with a delay under `GIF_SHORTEST_SHOWN` centiseconds
+    timed `GIF_DELAY_SHOWN`, as browsers show them (and FFmpeg 5's demuxer timed them); the later
+    frames move on by the difference. FFmpeg 8 makes a delay of 0 the default 10 cs but keeps 1 cs:
+    a GIF of 1 cs frames, which plays at 10 fps, came out at 100 fps."""
+    shift = 0
+    for item in items:
+        if isinstance(item, av.VideoFrame) and item.pts is not None:
+            item.pts += shift
+            if item.duration is not None and 0 < item.duration < GIF_SHORTEST_SHOWN:
+                note(f"{name}: frames with delays under {GIF_SHORTEST_SHOWN} centiseconds are shown for "
+                     f"{GIF_DELAY_SHOWN}, as browsers show them", once=True)
+                shift += GIF_DELAY_SHOWN - item.duration
+                item.duration = GIF_DELAY_SHOWN
+        yield item
+
+
 def mp4_without_index(path: Path) -> bool:
     """Whether `path` is an ISO media file (MP4, MOV: a first box `ftyp`, or `mdat`/`wide`/`free`
     as QuickTime writes them) whose top-level boxes hold no `moov`, the index that says where
@@ -331,14 +383,16 @@ class VideoReader:
     """
 
     def __init__(self, path: str | os.PathLike, max_frames: int = 0, deinterlace: str = "auto",
-                 framerate: Fraction | None = None) -> None:
+                 framerate: Fraction | None = None, start: Fraction = Fraction(0),
+                 duration: Fraction | None = None) -> None:
         """`max_frames` > 0 stops after that many frames (a preview of the start); `deinterlace`:
-        which frames are deinterlaced (video/deinterlace.py: auto, on, off); `framerate`: an image
-        sequence's (`render/%04d.png`, video/sequence.py; None: 25, as FFmpeg)."""
+        which frames are deinterlaced (video/deinterlace.py: auto, on, off, film); `framerate`: an image
+        sequence's (`render/%04d.png`, video/sequence.py; None: 25, as FFmpeg); `start` and
+        `duration` (seconds): only that segment, moved to start at zero (`Segment`; `max_frames`
+        counts from its start)."""
         self.path = Path(path)
         self.max_frames = max_frames
         self.deinterlace = check_deinterlace(deinterlace)
-        self._reformatter = VideoReformatter()  # one YUV -> RGB converter for the stream, not one per frame
         self.sequence = find_sequence(self.path)
         if self.sequence is not None:
             self.sequence.note_gap()
@@ -346,6 +400,19 @@ class VideoReader:
             raise UserError(f"{self.path}: no such file")
         if self.sequence is None and self.path.stat().st_size == 0:
             raise UserError(f"{self.path}: the file is empty")
+        if self.sequence is None:
+            refuse_animated_webp(self.path)
+        try:
+            self._open(framerate, start, duration, seek=True)
+        except SeekMissed:  # (the container is closed)
+            self._open(framerate, start, duration, seek=False)
+        self.first_frame: Frame = self._first
+        self.height, self.width = self.first_frame.image.shape[:2]  # as displayed (after rotation)
+
+    def _open(self, framerate: Fraction | None, start: Fraction, duration: Fraction | None, seek: bool) -> None:
+        """Open the file and decode up to its (segment's) first frame; `seek`: to the keyframe
+        before the segment's start where the file can be trusted to seek (`_seek`)."""
+        self._reformatter = VideoReformatter()  # one YUV -> RGB converter for the stream, not one per frame
         try:
             # Latin-1 tags: FFmpeg plays them
             self.container = av.open(str(self.path), metadata_errors="replace", **self._sequence_options(framerate))
@@ -355,6 +422,7 @@ class VideoReader:
                                 "finished, or a file cut short; nothing can read its frames (recorders that write "
                                 "fragmented MP4, .mkv or .ts leave a playable file when stopped abruptly)") from None
             raise UserError(f"{self.path}: not a readable video ({error_reason(exc)})") from None
+        max_frames = self.max_frames
         try:
             # One picture is an image; pictures one after another (a raw MJPEG stream, .mjpeg) are a
             # clip, as FFmpeg plays them: told apart by a second frame.
@@ -375,6 +443,11 @@ class VideoReader:
             self.damaged = 0  # video packets the decoder rejected (skipped)
             self.undecoded: tuple[Fraction, Fraction] | None = None  # (last picture, last packet) where they differ (s)
             self.shift = TimestampShift(self.container, self.path.name)  # timestamps from zero, across splices
+            self.segment = Segment(self.stream.time_base, start, duration)
+            self.skipped = 0  # frames decoded before the segment's start (after the seek, if any)
+            self.seen_end: Fraction | None = None  # where the latest decoded picture stops showing (s)
+            self.finished = False  # whether the file was read to its end (not stopped at a preview's or segment's)
+            self.seeked = seek and self._seek()
             self._frame_limit = max(max_frames, 2) if picture and max_frames else max_frames
             self._items = self._demux()
             self._lookahead: list[Frame | av.Packet] = []
@@ -384,17 +457,39 @@ class VideoReader:
                 if isinstance(item, Frame) and (wanted := wanted - 1) == 0:
                     break
             frames = [item for item in self._lookahead if isinstance(item, Frame)]
+            if not frames and self.seeked and self.seen_end is None:  # nothing at all after the seek
+                raise SeekMissed
+            if not frames and self.segment.start and self.seen_end is not None:
+                raise UserError(f"{self.path}: --start {format_time(self.segment.start)} is at or past the end of "
+                                f"the video, which lasts {format_time(self.seen_end)}")
             if not frames:
-                raise UserError(f"{self.path}: the video has no frames")
-            if picture and len(frames) == 1:
+                raise UserError(f"{self.path}: the video has no frames" + self._none_decoded())
+            if picture and len(frames) == 1 and not self.skipped:
                 raise UserError(f"{self.path}: this is an image, not a video (use `realtime-adain image`)")
             if picture and max_frames == 1:  # the second picture was only looked at (pipes hold no sound)
                 self._lookahead, self._items = [frames[0]], iter(())
         except BaseException:
             self.container.close()
             raise
-        self.first_frame: Frame = frames[0]
-        self.height, self.width = self.first_frame.image.shape[:2]  # as displayed (after rotation)
+        self._first = frames[0]
+
+    def _seek(self) -> bool:
+        """Jump to the keyframe `SEEK_MARGIN` before the segment's start (as `ffmpeg -ss` before
+        `-i` does), where seeking can be trusted: a file (not a pipe) with timestamps (not a bare
+        H.264 or MPEG-2 stream), not pictures, not a format whose timestamps jump (MPEG-TS, MPEG-PS:
+        `TimestampShift` follows them from the start). Whether it landed before the start is
+        checked on the first picture (`SeekMissed`). Returns whether it seeked."""
+        target = self.segment.start - SEEK_MARGIN
+        if (target <= 0 or self.sequence is not None or is_picture_format(self.container.format.name)
+                or has_no_timestamps(self.container) or self.shift.splices or self.cover_art
+                or not self.path.is_file()):
+            return False
+        try:
+            self.container.seek(math.floor((target - self.shift.offset) / self.time_base), backward=True,
+                                stream=self.stream)
+        except av.error.FFmpegError:
+            raise SeekMissed from None
+        return True
 
     def _sequence_options(self, framerate: Fraction | None) -> dict:
         """How FFmpeg opens an image sequence (nothing for a file): from its first number, at `framerate`."""
@@ -417,8 +512,10 @@ class VideoReader:
     @property
     def expected_frames(self) -> int:
         """Frames to come, from the container's index (0 when the format does not store it, or
-        states an implausible count: `declared_frames`)."""
-        declared = self.declared_frames
+        states an implausible count: `declared_frames`), within the segment at the frame rate."""
+        declared = self.segment.frames(self.declared_frames, self.frame_rate)
+        if self.deinterlace == "film" and not self.max_frames:
+            return 0  # inverse telecine gives fewer than the index counts: as many as decimate finds
         return min(declared, self.max_frames) if self.max_frames else declared
 
     @property
@@ -446,12 +543,13 @@ class VideoReader:
         return max(1, round(seconds / self.time_base))
 
     def chapters(self) -> list[dict]:
-        """The file's chapters, on the timeline from zero (`TimestampShift`), as PyAV gives them."""
+        """The file's chapters, on the timeline from zero (`TimestampShift`), within the segment
+        and moved with it, as PyAV gives them."""
         shifted = []
         for chapter in self.container.chapters():
             shift = self.shift.start_ticks(Fraction(chapter["time_base"]))
             shifted.append({**chapter, "start": max(0, chapter["start"] + shift), "end": max(0, chapter["end"] + shift)})
-        return shifted
+        return self.segment.chapters(shifted)
 
     def items(self) -> Iterator[Frame | av.Packet]:
         """Every frame and pass-through packet, in file order; raises UserError on corrupt data."""
@@ -467,24 +565,42 @@ class VideoReader:
         # decoder's delay and the reorder window), which a preview (--frames) or a Ctrl-C file
         # kept as sound past the last picture.
         held = HeldPackets(self.stream.time_base, limit=0 if self.max_frames else HELD_BYTES)
-        shown = ShownUntil(self.stream.time_base) if self.max_frames else None  # a preview's subtitles
+        segment = self.segment
+        ends = self.max_frames or segment.end is not None  # a preview or a segment: subtitles cut at its end
+        shown = ShownUntil(self.stream.time_base) if ends else None
+        last: tuple[int | None, int] = (None, 0)  # the latest frame given, on the segment's timeline
         first_aspect = codec_aspect(self.stream)  # before decoding: the decoder runs ahead of the frames given
         turned: Orientation | None = None  # the first frame's, for every frame
         turn_noted = colour_noted = False
         try:
             for item in timeline.order(self._retimed(deinterlaced(self._decode(), self.deinterlace, self.path.name))):
                 if isinstance(item, av.Packet):
-                    yield from held.add(item)
+                    yield from segment.packets(held.add(item))
                     continue
                 decoded, pts, duration = item
                 if self.cover_art:  # (no timestamp) shown from the start to the end of the sound
-                    pts, duration = 0, self.cover_duration()
+                    pts, duration = segment.shift_ticks, max(1, self.cover_duration() - segment.shift_ticks)
                 elif pts is not None and pts < 0:
                     pts, duration = self._from_zero(pts, duration)
+                if self.seeked and self.seen_end is None and (pts is None or pts * self.time_base > segment.start):
+                    raise SeekMissed  # the seek went past the start: frames would be missing
+                if pts is not None:
+                    self.seen_end = (pts + (duration or 0)) * self.time_base
+                if segment.ends_before(pts, duration):  # (not converted to RGB: most of a late start's frames)
+                    self.skipped += 1
+                    yield from segment.packets(held.before(pts, duration))
+                    continue
+                if segment.is_after(pts):
+                    released = segment.packets(held.before(math.ceil(segment.end / self.time_base), 0))
+                    yield from shown.after(released, *last)
+                    yield from shown.cut(*last)
+                    return
+                released = segment.packets(held.before(pts, duration))
+                pts, duration = segment.moved(pts, duration)
                 if index == 0:
                     self.rotation, self.colour, turned = decoded.rotation, Colour.of(decoded), orientation(decoded)
                     if see_through(decoded):
-                        note_transparency_left_out(self.path.name)
+                        note_transparency_left_out(self.path.name, shown_over_white=True)
                 elif not colour_noted and Colour.of(decoded) != self.colour:
                     note_colour_change(self.path.name, self.colour, Colour.of(decoded))
                     colour_noted = True
@@ -496,13 +612,14 @@ class VideoReader:
                     first_aspect = None  # said once
                 yield Frame(frame_to_rgb(decoded, self._reformatter, self.pixel_aspect, turned), pts, duration, index)
                 index += 1
-                released = held.before(pts, duration)
+                last = (pts, duration)
                 yield from shown.after(released, pts, duration) if shown else released
                 if index == self._frame_limit:
                     if shown:
                         yield from shown.cut(pts, duration)
                     return
-            yield from held.before(None, 0)  # the sound after the last picture (a preview's too, if the file ended)
+            # The sound after the last picture (a preview's or a segment's too, if the file ended)
+            yield from segment.packets(held.before(None, 0))
             if shown:
                 yield from shown.after([], None, 0)
         except av.error.FFmpegError as exc:  # the frames still held for reordering did decode
@@ -510,13 +627,27 @@ class VideoReader:
                 raise threads_refused_error(self.path, exc) from None
             good = index + len(timeline.frames)
             raise UserError(f"{self.path}: corrupt video data after {good} frames ({error_reason(exc)})") from None
-        self._note_damage()
+        self.finished = True
+        if index or self.skipped:  # (none decoded: the error says why, in one line)
+            self._note_damage()
         self.shift.note_jumps()
         if timeline.reordered:
             note(f"{self.path.name}: {timeline.reordered} frame timestamps were out of order; "
                  "they were put back in order (the timing is kept)")
-        if 0 < index < self.expected_frames and self._ends_early(timeline.end):
-            raise UserError(f"{self.path}: truncated or corrupt: only {index} of {self.expected_frames} frames decode")
+        declared = self.declared_frames
+        if 0 < index + self.skipped < declared and self._ends_early(timeline.end, self.seeked):
+            raise UserError(f"{self.path}: truncated or corrupt: only {index + self.skipped} of {declared} frames "
+                            "decode")
+
+    def _none_decoded(self) -> str:
+        """Why a video gave no frames where its packets were all rejected: a picture size FFmpeg
+        refuses (a GIF's logical screen of 20000x20000), or a codec's variant it cannot decode.
+        Said as a note before ("8 damaged video packets skipped"), then "no frames"."""
+        if not self.damaged:
+            return ""
+        plural = "s" if self.damaged > 1 else ""
+        return (f": its {self.damaged} video packet{plural} do{'' if plural else 'es'} not decode as "
+                f"{self.stream.codec_context.name} (a picture size or variant FFmpeg refuses, or damage)")
 
     def _note_damage(self) -> None:
         """Say how many video packets were skipped; packets timed well past the last picture are
@@ -546,7 +677,11 @@ class VideoReader:
     def _retimed(self, items: Iterator[av.VideoFrame | av.Packet]) -> Iterator[av.VideoFrame | av.Packet]:
         """`items`, with the frames of a stream that stores no timestamps (`has_no_timestamps`)
         timed from zero by their durations (the codec's frame rate, pulldown included), as
-        `ffmpeg -i in.h264 out.mp4` times them."""
+        `ffmpeg -i in.h264 out.mp4` times them; and a GIF's frames as browsers time them
+        (`gif_delays_as_shown`)."""
+        if self.container.format.name == "gif":
+            yield from gif_delays_as_shown(items, self.path.name)
+            return
         if not has_no_timestamps(self.container):
             yield from items
             return
@@ -658,13 +793,14 @@ class VideoReader:
         except (av.error.FFmpegError, IndexError):  # the file read again differs: nothing more to give
             return
 
-    def _ends_early(self, end: int | None) -> bool:
+    def _ends_early(self, end: int | None, seeked: bool = False) -> bool:
         """Whether the frames that decoded stop before the stream's declared end. AVI files count
         dropped frames (empty chunks: the previous picture stays) in their index, so fewer frames
-        than declared is not enough: a file is truncated only when its pictures end early."""
+        than declared is not enough: a file is truncated only when its pictures end early. After a
+        seek (`seeked`) the frames before it were not counted: only their times tell."""
         declared = self.stream.duration
         if end is None or not declared:
-            return True  # nothing but the frame count to go by
+            return not seeked  # nothing but the frame count to go by
         one_frame = 1 / (self.frame_rate * self.time_base) if self.frame_rate else 1
         start = (self.stream.start_time or 0) + self.shift.start_ticks(self.time_base)  # where the shift put it
         return end + one_frame < start + declared
@@ -901,15 +1037,17 @@ def see_through(frame: av.VideoFrame) -> bool:
     """Whether a picture has pixels that are not opaque. Only the first picture is looked at: a
     pixel format with alpha does not mean transparency (FFmpeg's GIF decoder gives every GIF as
     bgra; screen recorders write opaque PNG and ProRes 4444)."""
-    if not any(part.is_alpha for part in frame.format.components):
+    if not has_alpha(frame):
         return False
     return bool(frame.reformat(format="rgba").to_ndarray()[..., 3].min() < 255)
 
 
-def note_transparency_left_out(name: str) -> None:
-    """The network sees RGB (`ffmpeg -i in.webm out.mp4` drops the alpha channel as well)."""
-    note(f"{name}: its transparency (alpha channel) is left out: the pictures are stylized and written opaque",
-         once=True)
+def note_transparency_left_out(name: str, shown_over_white: bool = False) -> None:
+    """The network sees RGB (`ffmpeg -i in.webm out.mp4` drops the alpha channel as well);
+    `shown_over_white`: the alpha was decoded, and composited (`frame_to_rgb`)."""
+    how = ("transparent areas are shown over white, as `realtime-adain image` shows them, and the pictures "
+           "stylized" if shown_over_white else "the pictures are stylized")
+    note(f"{name}: its transparency (alpha channel) is left out: {how} and written opaque", once=True)
 
 
 def main_video_stream(container: av.container.InputContainer, name: str) -> av.video.stream.VideoStream:
@@ -935,11 +1073,20 @@ def main_video_stream(container: av.container.InputContainer, name: str) -> av.v
         default = bool(stream.disposition & av.stream.Disposition.default)
         return (stream.codec_context.width or 0) * (stream.codec_context.height or 0) + 5_000_000 * default
 
-    chosen = max(moving, key=score)  # (max keeps the first of equals)
+    animated = [s for s in moving if not is_still_item(s)]
+    chosen = max(animated or moving, key=score)  # (max keeps the first of equals)
     if len(moving) > 1:
+        which = "the animation, not its still picture" if len(animated) < len(moving) else "the one ffmpeg takes"
         note(f"{name}: {len(moving)} video streams; taking #{chosen.index} ({chosen.codec_context.width}x"
-             f"{chosen.codec_context.height}), the one ffmpeg takes", once=True)
+             f"{chosen.codec_context.height}), {which}", once=True)
     return chosen
+
+
+def is_still_item(stream: av.video.stream.VideoStream) -> bool:
+    """Whether `stream` is one still picture with no duration: FFmpeg 8 reads an animated AVIF's or
+    HEIF sequence's primary image as a stream of its own, first and default, beside the
+    animation's track; taken, a 10-frame AVIF came out as 1 frame."""
+    return stream.frames == 1 and not stream.duration
 
 
 def programs(container: av.container.InputContainer) -> list[set[int]]:
