@@ -29,7 +29,7 @@ from realtime_adain.settings import (DEFAULT_MAX_PIXELS, FLOW_MODES, ModelSettin
                                      check_time)
 from realtime_adain.stylizer import Stylizer
 from realtime_adain.video.formats import EncodeSettings
-from realtime_adain.video.picture_output import is_picture_pattern
+from realtime_adain.video.picture_output import is_picture_pattern, picture_pattern_mistake
 from realtime_adain.video.sequence import check_framerate
 
 def check_budget(image: np.ndarray, size: int | None, max_pixels: int, name: str) -> None:
@@ -219,6 +219,8 @@ def stylize_video(
     encode = EncodeSettings(None if codec is None else check_kind(codec, str, "codec"), check_whole(crf, "crf", none_ok=True),
                             check_whole(bitrate, "bitrate", none_ok=True, minimum=1),
                             None if pix_fmt is None else check_kind(pix_fmt, str, "pix_fmt"))
+    if mistake := picture_pattern_mistake(output):
+        raise ValueError(mistake)
     if not is_picture_pattern(output):
         _as_value_error(lambda: check_encoder(encode, output))
     elif encode != EncodeSettings():

@@ -16,7 +16,7 @@ from realtime_adain.paths import check_writable_dir, expand_images, expand_input
 from realtime_adain.settings import DEINTERLACE_MODES, STABILIZE_MODES, STABILIZE_STRENGTH, VideoSettings
 from realtime_adain.errors import UserError
 from realtime_adain.video.reader import is_video_path
-from realtime_adain.video.picture_output import is_picture_pattern
+from realtime_adain.video.picture_output import is_picture_pattern, picture_pattern_mistake
 from realtime_adain.video.sequence import find_sequence
 from realtime_adain.video.formats import CONTAINER_FORMATS, MAX_BITRATE, EncodeSettings, check_encoder
 
@@ -111,6 +111,8 @@ def plan(args: argparse.Namespace, inputs: list[Path], styles: list[Path]) -> li
     if args.mix is not None:
         common.check_mix(args, styles)
     jobs = plan_jobs(inputs, styles, "mix" if args.mix is not None else None)
+    if mistake := picture_pattern_mistake(Path(args.output)):
+        raise UserError(mistake)
     if is_picture_pattern(Path(args.output)):
         check_picture_output(args, len(jobs))
         return [(jobs[0].source, jobs[0].styles, Path(args.output))]

@@ -26,8 +26,8 @@ import numpy as np
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import resize
 from realtime_adain.video.deinterlace import deinterlaced
-from realtime_adain.video.reader import (error_reason, frame_to_rgb, is_picture_format, pixel_aspect,
-                                         plausible_rate, within_run)
+from realtime_adain.video.reader import (error_reason, frame_to_rgb, is_picture_format, is_still_item, pixel_aspect,
+                                         plausible_rate, refuse_animated_webp, within_run)
 from realtime_adain.video.sequence import DEFAULT_FRAMERATE, Sequence, check_framerate, find_sequence
 
 T = TypeVar("T")
@@ -174,6 +174,8 @@ class PyAVSource:
         self.still = False  # one picture (a photo, not a pattern): decoded once, shown on and on
         self.paced = is_file  # played at its timestamps and looped: a file, or a recording behind a URL
         self._container: av.container.InputContainer | None = None
+        self._stream: av.video.stream.VideoStream | None = None  # the one played (set by `open`)
+        self._opened = False
 
     @property
     def label(self) -> str:
@@ -189,12 +191,18 @@ class PyAVSource:
         """Opens the target; a URL whose video has not begun yet (a broadcast multiplex that
         carries only audio or tables for its first seconds) is asked again until `timeout`."""
         deadline = time.monotonic() + self.timeout
+        if self.sequence is not None and self._opened:
+            self._rescan()
+        self._opened = True
+        if self.is_file and self.sequence is None:
+            refuse_animated_webp(Path(self.target))
         while not (container := self._open_container()).streams.video:
             container.close()
             if self.is_file or time.monotonic() >= deadline:
                 within = "" if self.is_file else f" (none within {self.timeout:.0f} s)"
                 raise SourceError(f"{self.target}: has no video stream{within}")
-        stream = container.streams.video[0]
+        # an animated AVIF's or HEIF's animation, not its still picture (FFmpeg 8 reads that as stream #0)
+        stream = next((s for s in container.streams.video if not is_still_item(s)), container.streams.video[0])
         stream.thread_type = "AUTO"
         self.fps = float(plausible_rate(stream) or 30)
         name = container.format.name
@@ -203,7 +211,19 @@ class PyAVSource:
         # paces it but us, so it plays as a file does; a live stream (none) comes at its own pace.
         # Once known (here or by `frames`), that holds when the URL is opened again.
         self.paced = self.paced or (container.duration or 0) > 0
-        self._container = container
+        self._container, self._stream = container, stream
+
+    def _rescan(self) -> None:
+        """The sequence's pictures as they are now, each time it is opened again (a loop, a
+        reconnection): beside a render still writing, the pictures found when the session began
+        were played for ever. A sequence gone is a source that cannot be opened (retried). Where
+        it stops is said once, when the session begins: a render moves it on every loop."""
+        try:
+            self.sequence = find_sequence(Path(self.target))
+        except UserError as exc:
+            raise SourceError(str(exc)) from None
+        if self.sequence is None:  # a file named like the pattern took its place
+            raise SourceError(f"{self.target}: no longer an image sequence")
 
     def _open_container(self) -> av.container.InputContainer:
         try:
@@ -217,7 +237,7 @@ class PyAVSource:
         """(image, presentation time in seconds or None) per frame."""
         try:
             reformatter = VideoReformatter()
-            aspect = pixel_aspect(self._container.streams.video[0], self.description)
+            aspect = pixel_aspect(self._stream, self.description)
             # interlaced (a broadcast or capture-card stream, a camcorder file): whole pictures, as `video` reads them
             for frame in deinterlaced(self._pictures(), "auto", self.description, LIVE_HINT):
                 image = frame_to_rgb(frame, reformatter, aspect)  # square pixels, upright, right colour range, as `video` reads
@@ -229,7 +249,7 @@ class PyAVSource:
         """The decoded frames; an image sequence's up to its first gap (FFmpeg fails on the gap,
         which ended the session as a lost source), as `video` plays it."""
         if self.sequence is None:
-            yield from self._container.decode(video=0)
+            yield from self._container.decode(self._stream)
             return
         stream = self._container.streams.video[0]
         for packet in within_run(self._container.demux(stream), stream, self.sequence.run):
@@ -271,8 +291,9 @@ class PyAVSource:
 
     def _rewind(self) -> None:
         """Back to the start: a file seeks; a URL is opened again (a server that does not take
-        range requests, Python's http.server among them, cannot seek)."""
-        if self.is_file:
+        range requests, Python's http.server among them, cannot seek), and so is an image sequence,
+        looked for again (`_rescan`)."""
+        if self.is_file and self.sequence is None:
             self._container.seek(0)
         else:
             self.close()

@@ -15,6 +15,7 @@ import shutil
 import tempfile
 from fractions import Fraction
 from pathlib import Path
+from typing import Iterable
 
 import av
 import cv2
@@ -24,13 +25,23 @@ from realtime_adain.atomic import FILE_MODE, FOLDER_MODE, make_folders, naming, 
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import is_writable_image_path
 from realtime_adain.video.notes import note
-from realtime_adain.video.sequence import numbered, pattern_directive
+from realtime_adain.video.sequence import numbered, pattern_directive, pattern_mistake, pattern_names
 
 
 def is_picture_pattern(path: Path) -> bool:
     """Whether output `path` names numbered pictures (`frame_%04d.png`: one printf number, an
     image extension OpenCV writes), not a video file."""
     return pattern_directive(path.name) is not None and is_writable_image_path(path) and not path.exists()
+
+
+def picture_pattern_mistake(path: Path) -> str | None:
+    """Why output `path`, an image's name with a printf number that FFmpeg does not take (`%010d`,
+    `%x`, two numbers), names no pictures, as one line; None otherwise. Such a name was refused as
+    an "unknown video format '.png'"."""
+    if not is_writable_image_path(path) or path.exists():
+        return None
+    mistake = pattern_mistake(path.name)
+    return f"{path}: {mistake}" if mistake else None
 
 
 class PictureOutput:
@@ -43,6 +54,7 @@ class PictureOutput:
         self.frames_written = 0
         folder = self.final.parent
         plain = self.final.with_name(numbered(self.final.name, start))  # a real name, for the prefix
+        _refuse_folders_in_the_way(self.final, start, _folder_numbers(self.final))  # before any work
         try:
             make_folders(folder)
             sweep_once(folder)
@@ -78,10 +90,13 @@ class PictureOutput:
 
     def publish(self, destination: str | os.PathLike | None = None) -> Path:
         """Give the pictures their names (`destination`'s pattern, e.g. a partial one) and remove the
-        hidden folder; returns the pattern."""
+        hidden folder; returns the pattern. A folder named like one of them fails it before any is
+        renamed: the first pictures had replaced an earlier run's when the run failed."""
         pattern = Path(destination) if destination is not None else self.final
+        numbers = range(self.start, self.start + self.frames_written)
         try:
-            for number in range(self.start, self.start + self.frames_written):
+            _refuse_folders_in_the_way(pattern, self.start, numbers)
+            for number in numbers:
                 made = self.path / numbered(self.final.name, number)
                 os.chmod(made, FILE_MODE)
                 os.replace(made, pattern.with_name(numbered(pattern.name, number)))
@@ -89,6 +104,10 @@ class PictureOutput:
         except OSError as exc:
             self.discard()
             raise naming(pattern, exc) from None
+        except BaseException:
+            self.discard()
+            raise
+        _note_earlier_pictures(pattern, self.start + self.frames_written)
         return pattern
 
     def discard(self) -> None:
@@ -101,3 +120,37 @@ class PictureOutput:
         if isinstance(exc, OSError):
             return naming(self.final, exc)
         return exc
+
+
+def _folder_numbers(pattern: Path) -> list[int]:
+    """The numbers of the entries in `pattern`'s folder that it names (pictures or not; none where
+    the folder cannot be listed)."""
+    names = pattern_names(pattern.name)
+    try:
+        listed = os.listdir(pattern.parent)
+    except OSError:
+        return []
+    return [number for number in map(names.number, listed) if number is not None]
+
+
+def _refuse_folders_in_the_way(pattern: Path, start: int, numbers: Iterable[int]) -> None:
+    """A UserError where a folder has the name of one of `numbers`' pictures (from `start`): renaming
+    a picture onto it fails, and `os.replace` had renamed the pictures before it already."""
+    for number in sorted(n for n in numbers if n >= start):
+        place = pattern.with_name(numbered(pattern.name, number))
+        if place.is_dir() and not place.is_symlink():  # a link is replaced, not written through
+            raise UserError(f"{place}: a folder where picture {number} of {pattern} goes; move it away "
+                            "(no picture was written)")
+
+
+def _note_earlier_pictures(pattern: Path, after: int) -> None:
+    """Say so where pictures of an earlier, longer run follow the last one written: a player reads
+    them on as part of this sequence. They are left (a run of `--frames 10` may be a preview of a
+    render already made), and named."""
+    names, last = pattern_names(pattern.name), after
+    while os.path.lexists(pattern.with_name(names.name(last))):
+        last += 1
+    if last > after:
+        note(f"{pattern}: {last - after} picture(s) of an earlier run follow the last one written "
+             f"({names.name(after)} to {names.name(last - 1)}), and are read as part of this sequence; "
+             "remove them if they do not belong to it")

@@ -415,7 +415,8 @@ class VideoReader:
         self._reformatter = VideoReformatter()  # one YUV -> RGB converter for the stream, not one per frame
         try:
             # Latin-1 tags: FFmpeg plays them
-            self.container = av.open(str(self.path), metadata_errors="replace", **self._sequence_options(framerate))
+            self._options = self._sequence_options(framerate)  # (again for `_lost_at_end`)
+            self.container = av.open(str(self.path), metadata_errors="replace", **self._options)
         except (av.error.FFmpegError, UnicodeDecodeError) as exc:
             if mp4_without_index(self.path):
                 raise UserError(f"{self.path}: an MP4/MOV without its index (no moov box): a recording that was not "
@@ -767,10 +768,12 @@ class VideoReader:
         are given; a damaged last packet costs that one decode of a GOP."""
         if last is None or tail.top is None or tail.top <= last or not tail.packets:
             return
-        if tail.damaged >= len(tail.packets):  # none decoded (another codec joined on): their "frames" are noise
+        # none decoded (another codec joined on): their "frames" are noise; in an image sequence every
+        # picture is a keyframe, and the damage counted may be an earlier picture's, reported as it drained
+        if tail.damaged >= len(tail.packets) and self.sequence is None:
             return
         try:
-            with av.open(str(self.path), metadata_errors="replace") as again:
+            with av.open(str(self.path), metadata_errors="replace", **self._options) as again:
                 context = again.streams[self.stream.index].codec_context
                 context.thread_type = "SLICE"
                 context.flags |= OUTPUT_CORRUPT

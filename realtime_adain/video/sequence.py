@@ -13,6 +13,7 @@ forever, so it is never let past the last picture played (`Sequence.options`).
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import re
@@ -30,6 +31,7 @@ MAX_DIGITS = 9  # a frame number fits in FFmpeg's int
 NTSC_WHOLE_RATES = (24, 30, 48, 60, 120, 240)  # rates x 1000/1001 that are written rounded: 23.976, 29.97, ...
 _DIRECTIVE = re.compile(r"%(\d*)d")  # FFmpeg's av_get_frame_filename: %d, or %Nd / %0Nd zero-padded to N
 _ANY_PERCENT = re.compile(r"%(%|\d*d|.?)")
+_PRINTF_NUMBER = re.compile(r"%%|%[-+0-9]*(?:hh|h|ll|l|j|z|t)?[diuxX]")  # what C's printf would number
 
 
 def pattern_directive(name: str) -> re.Match | None:
@@ -42,22 +44,66 @@ def pattern_directive(name: str) -> re.Match | None:
     return directive if directive and len(directive.group(1)) <= 2 and int(directive.group(1) or 0) <= MAX_DIGITS else None
 
 
-def _formatted(number: int, directive: re.Match) -> str:
-    """`number` as FFmpeg writes it in a file name: zero-padded to the directive's width."""
-    return f"{number:0{int(directive.group(1) or 0)}d}"
+def pattern_mistake(name: str) -> str | None:
+    """Why file `name`, written as a printf number pattern (`%010d`, `%x`, `%-4d`, two numbers),
+    is not one FFmpeg reads or writes, as words after the path; None where it is one, or has no
+    such number. Such a name was "no such input file" or, as an output, an "unknown video
+    format '.png'"."""
+    if pattern_directive(name) is not None:
+        return None
+    numbers = [m.group(0) for m in _PRINTF_NUMBER.finditer(name) if m.group(0) != "%%"]
+    if not numbers:
+        return None
+    said = numbers[0] if len(numbers) == 1 else f"{len(numbers)} numbers ({', '.join(numbers)})"
+    return f"an image-sequence pattern holds one %d or %0Nd (N at most {MAX_DIGITS}), as FFmpeg's; this name has {said}"
+
+
+@dataclass(frozen=True)
+class PatternNames:
+    """A pattern's file names, FFmpeg's way: `head`, the number zero-padded to `width`, `tail`."""
+
+    head: str
+    width: int
+    tail: str
+
+    def name(self, number: int) -> str:
+        return f"{self.head}{number:0{self.width}d}{self.tail}"
+
+    def digits(self, name: str) -> str | None:
+        """The digits in file `name` where the pattern's number goes, however many."""
+        if len(name) <= len(self.head) + len(self.tail) or not (name.startswith(self.head) and name.endswith(self.tail)):
+            return None
+        digits = name[len(self.head):len(name) - len(self.tail)]
+        return digits if digits.isascii() and digits.isdigit() else None
+
+    def number(self, name: str) -> int | None:
+        """The frame number file `name` holds, None where the pattern does not write that name."""
+        digits = self.digits(name)
+        if digits is None or len(digits) > MAX_DIGITS:
+            return None
+        number = int(digits)
+        return number if f"{number:0{self.width}d}" == digits else None
+
+    def pattern_of(self, digits: str) -> str:
+        """The pattern that names a file numbered with `digits` (`0042` -> `%04d`)."""
+        number = f"%0{len(digits)}d" if digits.startswith("0") and len(digits) > 1 else "%d"
+        return self.head.replace("%", "%%") + number + self.tail.replace("%", "%%")
+
+
+@functools.lru_cache(maxsize=64)
+def pattern_names(name: str) -> PatternNames | None:
+    """Pattern `name` parsed once, not once a picture (a pass over 100 000 of them parsed it
+    100 000 times: seconds); None where it is no pattern."""
+    directive = pattern_directive(name)
+    if directive is None:
+        return None
+    return PatternNames(name[:directive.start()].replace("%%", "%"), int(directive.group(1) or 0),
+                        name[directive.end():].replace("%%", "%"))
 
 
 def numbered(name: str, number: int) -> str:
     """Pattern `name` (`frame_%04d.png`) with `number` in it, as FFmpeg names the file."""
-    directive = pattern_directive(name)
-    return (name[:directive.start()].replace("%%", "%") + _formatted(number, directive)
-            + name[directive.end():].replace("%%", "%"))
-
-
-def _numbers(name: str, directive: re.Match) -> re.Pattern:
-    """The file names `name`'s directive may match (checked exactly by `_formatted` after)."""
-    return re.compile(re.escape(name[:directive.start()].replace("%%", "%")) + r"(\d+)"
-                      + re.escape(name[directive.end():].replace("%%", "%")))
+    return pattern_names(name).name(number)
 
 
 @dataclass(frozen=True)
@@ -121,16 +167,17 @@ def _run(pattern: Path, numbers: tuple[int, ...]) -> int:
     """How many pictures from the first number play without a gap; a UserError where the first
     is no picture, or one of them cannot be read (FFmpeg skipped an unreadable first file and
     ended the clip at a later one without a word)."""
+    names, folder = pattern_names(pattern.name), os.path.join(pattern.parent, "")
     count = 0
     while count < len(numbers) and numbers[count] == numbers[0] + count:
-        file = os.path.join(pattern.parent, numbered(pattern.name, numbers[count]))
+        file = folder + names.name(numbers[count])
         if not _is_picture(file):
             break
         if not os.access(file, os.R_OK):
             raise UserError(f"{file}: cannot read this picture of the sequence (permission denied)")
         count += 1
     if not count:
-        first = pattern.with_name(numbered(pattern.name, numbers[0]))
+        first = pattern.with_name(names.name(numbers[0]))
         raise UserError(f"{pattern}: its first file, {first.name}, {_not_a_picture(first)}")
     return count
 
@@ -138,26 +185,23 @@ def _run(pattern: Path, numbers: tuple[int, ...]) -> int:
 def find_sequence(path: Path) -> Sequence | None:
     """`path` as an image sequence (its matching files), or None where it is no pattern or an
     existing file (a name with a real `%` in it). A pattern that matches nothing is an error."""
-    directive = pattern_directive(path.name)
-    if directive is None or path.exists() or "%" in str(path.parent):
+    names = pattern_names(path.name)
+    if names is None or path.exists() or "%" in str(path.parent):
+        if names is None and not os.path.lexists(path) and (mistake := pattern_mistake(path.name)):
+            raise UserError(f"{path}: {mistake}")
         return None
     folder = path.parent
     if not folder.is_dir():
         raise UserError(f"{path}: no such folder for the image sequence: {folder}")
-    matcher = _numbers(path.name, directive)
-    numbers = []
     try:
-        names = [entry.name for entry in folder.iterdir()]
+        listed = os.listdir(folder)  # names, not Path objects: a third of a second a pass for 100 000
     except OSError as exc:  # a folder that may be entered but not listed (mode 711)
         raise UserError(f"{path}: cannot list its folder {folder} ({exc.strerror or exc})") from None
-    for name in names:
-        match = matcher.fullmatch(name)
-        digits = match.group(1) if match else ""
-        if 0 < len(digits) <= MAX_DIGITS and _formatted(int(digits), directive) == digits:
-            numbers.append(int(digits))
+    numbers = tuple(sorted({number for number in map(names.number, listed) if number is not None}))
     if not numbers:
-        raise UserError(f"{path}: no files match this image-sequence pattern in {folder}")
-    numbers = tuple(sorted(set(numbers)))
+        near = min((name for name in listed if names.digits(name)), default=None)
+        hint = f" ({near} is there: {names.pattern_of(names.digits(near))} names it)" if near else ""
+        raise UserError(f"{path}: no files match this image-sequence pattern in {folder}{hint}")
     return Sequence(path, numbers, _run(path, numbers))
 
 
@@ -172,13 +216,23 @@ def files_of(paths: list[Path]) -> list[Path]:
 
 def names_a_picture(pattern: Path, path: Path) -> bool:
     """Whether `path` is named as one of image-sequence `pattern`'s pictures, there or not (an
-    output `f_0003.gif` beside `f_%04d.gif` would replace frame 3); False for any other input."""
-    directive = pattern_directive(pattern.name)
-    if directive is None or pattern.exists():
-        return False
-    match = _numbers(pattern.name, directive).fullmatch(path.name)
-    return (match is not None and _formatted(int(match.group(1)), directive) == match.group(1)
-            and os.path.realpath(path.parent) == os.path.realpath(pattern.parent))
+    output `f_0003.gif` beside `f_%04d.gif` would replace frame 3); False for any other input.
+    The name is compared first: it is asked of every picture of a long input sequence."""
+    names = pattern_names(pattern.name)
+    return (names is not None and names.number(path.name) is not None
+            and _same_folder(path.parent, pattern.parent) and not pattern.exists())
+
+
+def _same_folder(one: Path, other: Path) -> bool:
+    """Whether two paths lead to one folder (through links, `..`): by its identity, two stats, not
+    `realpath`'s one a part of each path (seconds for the pictures of a long sequence)."""
+    if one == other:
+        return True
+    try:
+        first, second = os.stat(one), os.stat(other)
+    except (OSError, ValueError):  # a folder not made yet holds no input, unless `..` leads out of it
+        return (".." in one.parts or ".." in other.parts) and os.path.realpath(one) == os.path.realpath(other)
+    return (first.st_dev, first.st_ino) == (second.st_dev, second.st_ino)
 
 
 def _exact_rate(rate: Fraction) -> Fraction:
