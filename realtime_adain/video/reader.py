@@ -20,7 +20,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import av
 from av.sidedata.sidedata import Type as SideDataType
@@ -82,6 +82,10 @@ DECLARED_RATE_SLACK = Fraction(101, 100)
 # A segment (--start) is read from the keyframe before this much ahead of its start: sound a
 # muxer stored before the pictures it plays under is read too.
 SEEK_MARGIN = Fraction(1)
+# How far past a preview's or segment's end (in video packets' decode time, seconds; and at most
+# `HELD_BYTES` read) the file is read on for the sound of its last pictures, which a muxer may
+# store after later pictures (MPEG-PS: 0.7 s later; `VideoReader._stored_later`).
+LATE_SOUND_SECONDS = 10
 
 
 class SeekMissed(Exception):
@@ -443,6 +447,7 @@ class VideoReader:
             self.pixel_aspect = pixel_aspect(self.stream, self.path.name)  # frames are resampled to square pixels
             self.damaged = 0  # video packets the decoder rejected (skipped)
             self.undecoded: tuple[Fraction, Fraction] | None = None  # (last picture, last packet) where they differ (s)
+            self._tail_end: int | None = None  # where the video's packets stop showing (`TailPackets.end`)
             self.shift = TimestampShift(self.container, self.path.name)  # timestamps from zero, across splices
             self.segment = Segment(self.stream.time_base, start, duration)
             self.skipped = 0  # frames decoded before the segment's start (after the seek, if any)
@@ -560,12 +565,13 @@ class VideoReader:
 
     def _demux(self) -> Iterator[Frame | av.Packet]:
         index = 0
-        timeline = Timeline(REORDER_WINDOW)
+        timeline = Timeline(REORDER_WINDOW, self._samples_end)
         # Sound travels with the picture it plays under: a packet leaves after the first frame that
         # ends after it starts. Read as they come, the packets ran about half a second ahead (the
         # decoder's delay and the reorder window), which a preview (--frames) or a Ctrl-C file
         # kept as sound past the last picture.
         held = HeldPackets(self.stream.time_base, limit=0 if self.max_frames else HELD_BYTES)
+        self._source = self._packets()  # (`_decode` reads it; at a preview's or segment's end, `_stored_later`)
         segment = self.segment
         ends = self.max_frames or segment.end is not None  # a preview or a segment: subtitles cut at its end
         shown = ShownUntil(self.stream.time_base) if ends else None
@@ -592,7 +598,9 @@ class VideoReader:
                     yield from segment.packets(held.before(pts, duration))
                     continue
                 if segment.is_after(pts):
-                    released = segment.packets(held.before(math.ceil(segment.end / self.time_base), 0))
+                    end = math.ceil(segment.end / self.time_base)
+                    yield from shown.after(self._stored_later(held, segment, end), *last)
+                    released = segment.packets(held.before(end, 0))
                     yield from shown.after(released, *last)
                     yield from shown.cut(*last)
                     return
@@ -617,6 +625,9 @@ class VideoReader:
                 yield from shown.after(released, pts, duration) if shown else released
                 if index == self._frame_limit:
                     if shown:
+                        end = pts + (duration or 0) + segment.shift_ticks  # (on the file's timeline, as held)
+                        yield from shown.after(self._stored_later(held, segment, end), pts, duration)
+                        yield from shown.after(segment.packets(held.before(end, 0)), pts, duration)
                         yield from shown.cut(pts, duration)
                     return
             # The sound after the last picture (a preview's or a segment's too, if the file ended)
@@ -639,6 +650,51 @@ class VideoReader:
         if 0 < index + self.skipped < declared and self._ends_early(timeline.end, self.seeked):
             raise UserError(f"{self.path}: truncated or corrupt: only {index + self.skipped} of {declared} frames "
                             "decode")
+
+    def _stored_later(self, held: "HeldPackets", segment: Segment, end: int) -> Iterator[av.Packet]:
+        """Read on past the last picture kept (which stops showing at `end`, video ticks on the
+        file's timeline) for the sound that plays under it but is stored after later pictures, into
+        `held`; gives what `held` lets go early (over its limit), moved onto the segment's timeline.
+        An MPEG-PS stores its MP2 sound 0.7 s after the pictures: `--frames 13` (0.44 s) kept 0.12 s
+        of it. Stops once every sound stream has a packet from `end` on, or the video's packets
+        are `LATE_SOUND_SECONDS` past it (the sound ended early), or `HELD_BYTES` were read; video
+        packets are not decoded."""
+        end_seconds = end * self.time_base
+        waiting = {s.index for s in self.passthrough if s.type == "audio"}
+        if not waiting:
+            return
+        read = 0
+        for packet in self._source:
+            read += packet.size
+            if read > HELD_BYTES:
+                return
+            self.shift.apply(packet)
+            at = packet.pts if packet.pts is not None else packet.dts
+            if at is None or not packet.time_base or not packet.size:
+                continue
+            if packet.stream is self.stream:
+                if (packet.dts if packet.dts is not None else at) * packet.time_base > end_seconds + LATE_SOUND_SECONDS:
+                    return
+                continue
+            if at * packet.time_base >= end_seconds:
+                waiting.discard(packet.stream.index)
+                if not waiting:
+                    return
+                continue
+            if not packet.is_discard:
+                yield from segment.packets(held.add(packet))
+
+    def _samples_end(self) -> int | None:
+        """Where an MP4's or MOV's last video sample (in decode order) stops showing, its pts plus
+        its duration (stream time base, on the timeline from zero), once every packet decoded;
+        None elsewhere. That duration is all that holds a variable-rate clip's closing still, and
+        with B-frames that sample is not the last picture shown, which the decoder gives its own
+        sample's duration (a GIF's 2 s hold made into an MP4 read back as 0.04 s). FFmpeg's MP4
+        muxer ends the edit list there too. The other samples' durations are the steps between
+        decode times (one before a pause spans it); a file cut short ends where its pictures do."""
+        if not self.container.format.name.startswith("mov,") or self.undecoded is not None:
+            return None
+        return self._tail_end
 
     def _none_decoded(self) -> str:
         """Why a video gave no frames where its packets were all rejected: a picture size FFmpeg
@@ -701,7 +757,7 @@ class VideoReader:
         play on (counted in `damaged`, noted at the end)."""
         recovery, tail, cut = Recovery(), TailPackets(TAIL_BYTES), CutSound()
         last = None  # the highest timestamp of a frame given so far
-        for packet in self._packets():
+        for packet in self._source:
             self.shift.apply(packet)
             if packet.stream is not self.stream:
                 if packet.dts is not None:  # (the flush packet at the end carries nothing)
@@ -728,6 +784,7 @@ class VideoReader:
             yield frame
         if last is not None and tail.top is not None and tail.top > last:
             self.undecoded = last * self.time_base, tail.top * self.time_base
+        self._tail_end = tail.end
 
     def _packets(self) -> Iterator[av.Packet]:
         """The packets of the video and pass-through streams (PyAV's demux, with its empty packet
@@ -865,6 +922,7 @@ class TailPackets:
         self.whole = False  # whether `packets` starts at a keyframe
         self.damaged = 0  # packets since that keyframe the decoder rejected
         self.top: int | None = None
+        self.end: int | None = None  # the latest packet's pts + duration (decode order)
 
     def add(self, packet: av.Packet) -> None:
         if not packet.size or packet.is_discard:  # the flush packet; one decoded only to be dropped (edit list)
@@ -878,6 +936,7 @@ class TailPackets:
                 self.packets, self.size, self.whole = [], 0, False
         if packet.pts is not None:
             self.top = packet.pts if self.top is None else max(self.top, packet.pts)
+            self.end = packet.pts + (packet.duration or 0)
 
 
 class HeldPackets:
@@ -1147,8 +1206,11 @@ class Timeline:
     are its decode-time steps), so after B-frames a frame could be given the length of a gap it
     is not next to (a 10-minute pause made a 601 s clip a 1199 s MP4)."""
 
-    def __init__(self, window: int) -> None:
+    def __init__(self, window: int, samples_end: Callable[[], int | None] | None = None) -> None:
+        """`samples_end`: asked once the frames are all in, where the stream's samples end, if the
+        file says (`VideoReader._samples_end`): the last frame lasts at least until then."""
         self.window = window
+        self.samples_end = samples_end
         self.frames: deque[av.VideoFrame] = deque()
         self.stamps: list[int] = []  # a heap: the timestamps of the frames held
         self.highest: int | None = None  # the highest timestamp seen
@@ -1174,8 +1236,12 @@ class Timeline:
                 heapq.heappush(self.stamps, item.pts)
             if len(self.frames) > self.window:
                 yield self._pop()
+        samples_end = self.samples_end() if self.samples_end else None
         while self.frames:
-            yield self._pop()
+            frame, pts, duration = self._pop()
+            if not self.frames and pts is not None and samples_end is not None and samples_end > self.end:
+                duration, self.end = samples_end - pts, samples_end
+            yield frame, pts, duration
 
     def _pop(self) -> tuple[av.VideoFrame, int | None, int]:
         frame = self.frames.popleft()

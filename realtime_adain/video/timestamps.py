@@ -30,6 +30,9 @@ STEP_BACK = Fraction(1, 10)
 # Streams whose timestamps tell a splice (as in FFmpeg): subtitles may be minutes apart.
 SPLICED_TYPES = ("audio", "video")
 MICROSECONDS = Fraction(1, 1_000_000)  # AV_TIME_BASE: container.start_time's unit
+# A frame shown for less than this of a segment (from its start) is not its first: Matroska's
+# millisecond put the next frame at the same time (`Segment.ends_before`).
+SLIVER = Fraction(1, 1000)
 
 
 class TimestampShift:
@@ -119,6 +122,7 @@ class Segment:
         self.end = None if duration is None else self.start + Fraction(duration)
         self.shift_ticks = math.floor(self.start / self.time_base)  # video ticks taken off every time
         self.shift = self.shift_ticks * self.time_base  # ... in seconds: at most one tick before `start`
+        self._begun = False  # whether a frame was kept (`moved`)
 
     @property
     def whole(self) -> bool:
@@ -126,10 +130,13 @@ class Segment:
         return not self.start and self.end is None
 
     def ends_before(self, pts: int | None, duration: int) -> bool:
-        """Whether the frame at `pts` (video ticks) stops showing by `start`: one to skip."""
+        """Whether the frame at `pts` (video ticks) stops showing by `start`, or less than `SLIVER`
+        after it: one to skip. A start a nanosecond before a frame kept the frame before it for one
+        tick of the input (1/15360 s), and a .mkv had two frames at 0 ms; `ffmpeg -ss` starts
+        with the next frame."""
         if pts is None or not self.start:
             return False
-        return pts * self.time_base < self.start and (pts + (duration or 0)) * self.time_base <= self.start
+        return pts * self.time_base < self.start and (pts + (duration or 0)) * self.time_base < self.start + SLIVER
 
     def is_after(self, pts: int | None) -> bool:
         """Whether the frame at `pts` (video ticks) starts at or after the segment's end."""
@@ -141,8 +148,10 @@ class Segment:
         if pts is None or self.whole:
             return pts, duration
         moved = pts - self.shift_ticks
-        if moved < 0:  # shown at `start`: from zero, for what is left of it
+        if moved < 0 or (not self._begun and moved * self.time_base <= SLIVER):
+            # shown at `start` (or a sliver after it, `ends_before`): from zero, for what is left of it
             moved, duration = 0, max(1, moved + (duration or 0))
+        self._begun = True
         if self.end is not None and duration:
             duration = max(1, min(duration, math.ceil(self.end / self.time_base) - self.shift_ticks - moved))
         return moved, duration

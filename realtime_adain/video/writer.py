@@ -45,6 +45,10 @@ JPEG_CODECS = frozenset({"mjpeg", "ljpeg"})
 # The rate sound of no known format is encoded at (`Writer._add_passthrough`): a broadcast
 # recording's track whose sound starts late or never; what it decodes to is resampled to it.
 UNKNOWN_SOUND_RATE = 48000
+# Muxers that time each sample until the next one's decode time, the last by its packet's duration
+# (MP4, MOV): with B-frames the last packet in decode order is not the last picture shown, and
+# its duration ended the track early (`VideoWriter._mux_video`).
+DECODE_TIMED_FORMATS = frozenset({"mp4", "mov"})
 
 
 def _rescale(value: int, source: Fraction, target: Fraction) -> int:
@@ -301,6 +305,9 @@ class VideoWriter:
         self._first_pts: int | None = None  # the first frame's timestamp (encoder time base)
         self._first_input_pts: int | None = None  # ... in the input's time base (`_in_slots`)
         self._last_video_dts: int | None = None  # the latest video packet's decode timestamp
+        self._last_video: av.Packet | None = None  # the latest video packet, muxed after the next (`_mux_video`)
+        self._video_end: int | None = None  # where the latest picture shown stops showing (packet time base)
+        self._read_end: int | None = None  # ... as a reader times the packets muxed (`_mux_video`)
         self._muxed_at: dict[int, tuple[int, Fraction]] = {}  # output stream index -> its latest muxed (pts, time base)
 
     def _open(self, settings: EncodeSettings, video: VideoFormatOut, passthrough: Sequence[av.stream.Stream],
@@ -602,14 +609,39 @@ class VideoWriter:
                  "one before (over 100 fps) is dropped, as FFmpeg drops it; convert the input to 25 fps first")
         self._fast = True
 
-    def _mux_video(self, packets: list[av.Packet]) -> None:
-        # Encoders with look-ahead drop frame durations; put them back, so the last frame of a
-        # variable-frame-rate video lasts as long as it did in the input.
+    def _mux_video(self, packets: list[av.Packet], last: bool = False) -> None:
+        """Mux the encoder's `packets` (`last`: its final ones). Encoders with look-ahead drop
+        frame durations; they are put back, so the last frame of a variable-frame-rate video lasts
+        as long as it did in the input. Where the muxer times samples by decode order
+        (`DECODE_TIMED_FORMATS`: each lasts until the next one's decode time, the final one its
+        packet's duration; a reader's file ends where the latest of them, from its pts, ends) each
+        packet waits for the next, and the final one is made to last to where the last picture
+        stops showing, where the others end before that: with B-frames that picture is not the
+        final packet, and a GIF's closing 2 s hold ended the MP4 at 1.2 s (its edit list said
+        3.16 s; FFmpeg 8 read the file as 1.2 s long)."""
         for packet in packets:
             duration = self._durations.pop(packet.pts, None)
             if duration:  # (GIF: no longer than a delay holds, which the muxer would wrap around)
                 packet.duration = min(duration, GIF_LONGEST_DELAY) if self._gif else duration
             self._repair_dts(packet)
+            if self.container.format.name not in DECODE_TIMED_FORMATS:
+                self._mux(packet)
+                continue
+            if packet.pts is not None:
+                end = packet.pts + (packet.duration or 0)
+                self._video_end = end if self._video_end is None else max(self._video_end, end)
+            previous, self._last_video = self._last_video, packet
+            if previous is not None:
+                if None not in (previous.pts, previous.dts, packet.dts):
+                    end = previous.pts + packet.dts - previous.dts  # (as the sample table will time it)
+                    self._read_end = end if self._read_end is None else max(self._read_end, end)
+                self._mux(previous)
+        if last and self._last_video is not None:
+            packet, self._last_video = self._last_video, None
+            if packet.pts is not None and self._video_end is not None:
+                read_end = max(self._read_end or 0, packet.pts + (packet.duration or 0))
+                if read_end < self._video_end:
+                    packet.duration = self._video_end - packet.pts
             self._mux(packet)
 
     def _repair_dts(self, packet: av.Packet) -> None:
@@ -936,7 +968,7 @@ class VideoWriter:
                 self._encode_video(None)
             if self._last_pts is not None:
                 self._hold_gif_frame(self._last_pts + self._last_duration)
-            self._mux_video(self.video.encode(None))
+            self._mux_video(self.video.encode(None), last=True)
             for index, source in self.transcoded.items():
                 if source.type != "audio":
                     continue
