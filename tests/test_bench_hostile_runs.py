@@ -134,6 +134,7 @@ def test_a_training_step_that_cannot_fit_is_one_line(weights_env, tmp_path):
     assert one_error_line(result.stderr) == "error: bench train (amp off): out of memory; lower --batch-size or --size"
 
 
+@pytest.mark.slow  # an export at 2048x2048 (18 s); other out-of-memory paths run by default
 def test_onnxruntime_out_of_memory_is_one_line(weights_env, tmp_path):
     """onnxruntime printed its own red log line of the failed allocation before ours."""
     # Its own engine cache: an export left in the session's would make later tests' `auto` engine onnx.

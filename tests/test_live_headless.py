@@ -70,7 +70,7 @@ def test_stream_over_udp_is_received_by_a_pyav_reader(run_cli, weights_env, data
     assert len(received) >= 5 and set(received) == {(114, 64)}
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize("sig", [signal.SIGTERM, pytest.param(signal.SIGINT, marks=pytest.mark.slow)])  # the same path
 def test_signal_ends_cleanly_with_recording_finalised(published_weights, data_dir, styles, tmp_path, sig):
     out, log = tmp_path / "out.mp4", tmp_path / "live.log"
     cmd = live_command("--source", data_dir / "videos" / "cutBunny.mp4", "--styles", styles, "--no-window",

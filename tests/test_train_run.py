@@ -205,7 +205,9 @@ def test_run_log_survives_an_empty_log_file(tmp_path):
     assert (tmp_path / "log.csv").read_text().splitlines()[0].split(",") == list(CSV_FIELDS)
 
 
-@pytest.mark.parametrize("sig, code, said", [(signal.SIGTERM, 143, "terminated"), (signal.SIGINT, 130, "interrupted")])
+# SIGINT is slow-only: it takes the same path as SIGTERM, and the default run must stay short
+@pytest.mark.parametrize("sig, code, said", [(signal.SIGTERM, 143, "terminated"),
+                                             pytest.param(signal.SIGINT, 130, "interrupted", marks=pytest.mark.slow)])
 def test_a_signal_stops_training_with_one_line_and_the_checkpoint_resumes(
     train_tool, published_weights, data_dir, tmp_path, one_thread, sig, code, said
 ):
