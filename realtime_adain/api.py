@@ -164,7 +164,7 @@ def stylize_video(
     seconds or as FFmpeg writes times ("1:30", "0:01:30.5"), as `ffmpeg -ss START -i in -t DUR`;
     the output starts at zero (`frames` counts from `start`)."""
     from realtime_adain.paths import refuse_overwriting_inputs
-    from realtime_adain.video.job import stylize_file, stylize_videos
+    from realtime_adain.video.job import refuse_partial_over_inputs, stylize_file, stylize_videos
     from realtime_adain.video.formats import check_encoder
 
     source, output = check_path(source, "source"), check_path(output, "output")
@@ -215,7 +215,9 @@ def stylize_video(
     _as_value_error(lambda: settings.style.check(len(styles) if mix is not None else None))
     if len(styles) > 1 and mix is None:
         raise ValueError("several styles need mix weights (mix=[...]), one per style")
-    refuse_overwriting_inputs([output], [source] + [Path(s) for s in styles if isinstance(s, (str, os.PathLike))])
+    style_paths = [Path(s) for s in styles if isinstance(s, (str, os.PathLike))]
+    refuse_overwriting_inputs([output], [source] + style_paths)
+    refuse_partial_over_inputs([output], [source] + style_paths)  # what an interrupted run keeps
     encode = EncodeSettings(None if codec is None else check_kind(codec, str, "codec"), check_whole(crf, "crf", none_ok=True),
                             check_whole(bitrate, "bitrate", none_ok=True, minimum=1),
                             None if pix_fmt is None else check_kind(pix_fmt, str, "pix_fmt"))

@@ -35,6 +35,8 @@ def output_paths(output: str, jobs: list[Job], formats: Sequence[str], what: str
     if not output.strip() or output == "-":  # "" would be the current folder; "-" is no stream here
         raise UserError(f"-o {output!r}: give {'an' if what[0] in 'aeiou' else 'a'} {what} file or a folder for the results")
     if output_is_one_file(output, lambda path: path.suffix.lower() in formats, len(jobs), what, formats):
+        if ext is not None:  # (an option that does nothing is refused, not ignored)
+            raise UserError(f"--ext {ext}: --ext applies to a folder -o; {output} names one file, in its own format")
         return [Path(output)]
     suffix = output_extension(ext, formats) if ext is not None else None
     outputs = [Path(output) / f"{source_stem(job.source)}_stylized_{job.name}{suffix or own_suffix(job.source.suffix)}"

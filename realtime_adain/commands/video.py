@@ -63,7 +63,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     encode.add_argument("--pix-fmt", type=argtypes.name, metavar="FMT",
                         help="pixel format (default yuv420p; yuv444p when a dimension is odd; else the closest "
                              "the encoder takes, e.g. yuvj420p for mjpeg)")
-    encode.add_argument("--ext", default="mp4", metavar="EXT", help="output container in directory mode (default mp4)")
+    encode.add_argument("--ext", metavar="EXT", help="output container in directory mode (default mp4)")
     parser.add_argument("--keep-size", action=argparse.BooleanOptionalAction, default=True,
                         help="scale frames back to the input's display size (default: on)")
     parser.add_argument("--batch", type=argtypes.positive_int, metavar="N",
@@ -116,7 +116,8 @@ def plan(args: argparse.Namespace, inputs: list[Path], styles: list[Path]) -> li
     if is_picture_pattern(Path(args.output)):
         check_picture_output(args, len(jobs))
         return [(jobs[0].source, jobs[0].styles, Path(args.output))]
-    outputs = output_paths(args.output, jobs, tuple(CONTAINER_FORMATS), "video", args.ext)
+    outputs = output_paths(args.output, jobs, tuple(CONTAINER_FORMATS), "video", args.ext,
+                           own_suffix=lambda _: ".mp4")
     return [(job.source, job.styles, output) for job, output in zip(jobs, outputs)]
 
 
@@ -125,6 +126,9 @@ def check_picture_output(args: argparse.Namespace, jobs: int) -> None:
     if jobs != 1:
         raise UserError(f"-o {args.output}: numbered pictures hold one result; this run makes {jobs} (one input and "
                         "one style, or --mix; for several, give a folder)")
+    if args.ext is not None:
+        raise UserError(f"--ext {args.ext}: --ext applies to a folder -o; {args.output} names numbered pictures, "
+                        f"written as {Path(args.output).suffix} files")
     given = [name for name, value in (("--codec", args.codec), ("--crf", args.crf), ("--bitrate", args.bitrate),
                                       ("--pix-fmt", args.pix_fmt)) if value is not None]
     if given:
@@ -178,8 +182,9 @@ def run(args: argparse.Namespace) -> int:
             check_encoder(encode, suffix_example)
     style_images = read_styles(styles, settings.style.style_size)
     from realtime_adain.stylizer import Stylizer  # torch: only once the options are sound
-    from realtime_adain.video.job import check_inputs, stylize_videos
+    from realtime_adain.video.job import check_inputs, refuse_partial_over_inputs, stylize_videos
 
+    refuse_partial_over_inputs([out for _, _, out in jobs], inputs + styles)  # what Ctrl-C keeps
     check_inputs(inputs, settings, encode)  # every input opens and fits, before the model loads
 
     stylizer = Stylizer.from_settings(settings.engine_model)

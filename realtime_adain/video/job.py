@@ -24,6 +24,7 @@ from realtime_adain.atomic import PendingOutput, partial_path
 from realtime_adain.device_blend import DeviceBlend, wanted as wants_device_blend
 from realtime_adain.errors import UserError, out_of_memory_as_user_error, refuse_inputs
 from realtime_adain.imageio import MAX_SIDE, check_pixel_budget, fit_short_side, resize
+from realtime_adain.paths import refuse_overwriting_inputs
 from realtime_adain.settings import VideoSettings
 from realtime_adain.styles import StyleSet
 from realtime_adain.stylizer import Stylizer
@@ -51,6 +52,8 @@ def stylize_file(
     """One input to one output, through a temporary file renamed on success; returns the frames
     written and the output's (width, height). Interrupted, it keeps what was done as a partial
     file, unless `keep_interrupted` is False (a benchmark's scratch output, deleted anyway)."""
+    if keep_interrupted:
+        refuse_partial_over_inputs([output], [source])
     opened = stat_or_none(source)
     with (VideoReader(source, settings.frames, settings.deinterlace, settings.framerate, settings.start,
                       settings.duration) as reader,
@@ -74,9 +77,7 @@ def stylize_file(
                               reader.container.metadata, reader.stream.metadata, reader.chapters(),
                               reader.stream.base_rate)
         if is_picture_pattern(output):  # both ends in one (video/picture_output.py)
-            # Numbered as the input's pictures (a segment's first is the number it had there)
-            number = (reader.sequence.start + reader.skipped) if reader.sequence else 1
-            writer = pending = PictureOutput(output, number, reader.frame_rate)
+            writer = pending = picture_output(output, reader, settings)
         else:
             pending = PendingOutput(output)
             try:
@@ -156,6 +157,32 @@ def stylize_file(
         if reader.finished:  # read up to the file's end
             note_changed(source, opened, writer.frames_written)
         return writer.frames_written, (width, height)
+
+
+def refuse_partial_over_inputs(outputs: Sequence[Path], inputs: Sequence[Path]) -> None:
+    """Before any work: what an interrupted run keeps, NAME.partial.EXT (numbered pictures: their
+    pattern's), is an output too, and may replace no input: `-o out.mp4` over an input named
+    out.partial.mp4, or `-o 'g_%04d.png'` over g_0001.partial.png, had replaced it on Ctrl-C."""
+    for output in outputs:
+        partial = partial_path(output)
+        try:
+            refuse_overwriting_inputs([partial], inputs)
+        except UserError as exc:
+            reason = str(exc).removeprefix(f"{partial}: ")
+            raise UserError(f"{output}: an interrupted run keeps its frames as {partial} ({reason}); give another "
+                            "output name") from None
+
+
+def picture_output(output: Path, reader: VideoReader, settings: VideoSettings) -> PictureOutput:
+    """Numbered pictures numbered as the input's: an image sequence's by their timestamps (a
+    segment's first is the number it had there; a damaged picture's number is kept), except where
+    inverse telecine drops frames on purpose (numbered one after another); a video file's from 1."""
+    if reader.sequence is None:
+        return PictureOutput(output, 1, reader.frame_rate)
+    if settings.deinterlace == "film":
+        return PictureOutput(output, reader.sequence.start + reader.skipped, reader.frame_rate)
+    first = reader.sequence.start + round(reader.segment.shift * reader.frame_rate)
+    return PictureOutput(output, first, reader.frame_rate, reader.time_base)
 
 
 def stat_or_none(path: Path) -> os.stat_result | None:

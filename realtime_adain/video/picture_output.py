@@ -4,8 +4,12 @@ Compositing and editing tools take frames as lossless numbered pictures. The fra
 into a hidden folder beside where they go and given their names only when the run finishes (as
 NAME.partial pictures when it is interrupted), so a failed run leaves nothing and replaces no
 picture of an earlier run. Numbering starts at an image-sequence input's first number (a render
-from frame 1001 stays 1001), else at 1, as FFmpeg numbers. Pictures hold no timing and no sound:
-a note gives the rate to play them at.
+from frame 1001 stays 1001), else at 1, as FFmpeg numbers. An image sequence's pictures are
+numbered by their timestamps, so each keeps its input picture's number: one that did not decode
+leaves a gap, filled with the picture before (as FFmpeg's `-fps_mode cfr` repeats it); a
+compositor lining the output up with the render was one frame off after it. A video file's
+frames, timed at any rate, are numbered one after another. Pictures hold no timing and no
+sound: a note gives the rate to play them at.
 """
 
 from __future__ import annotations
@@ -49,9 +53,14 @@ class PictureOutput:
     video file: `write_frame`/`write_packet`/`close` as the writer, `publish`/`discard`/`failed` as
     the pending output (the job uses one object for both)."""
 
-    def __init__(self, final: Path, start: int, rate: Fraction | None) -> None:
+    def __init__(self, final: Path, start: int, rate: Fraction | None, time_base: Fraction | None = None) -> None:
+        """`start`: the first picture's number; with `time_base` (an image sequence's frames' and
+        a `rate`), the number of timestamp 0, each frame numbered by its timestamp."""
         self.final, self.start, self.rate = Path(final), start, rate
-        self.frames_written = 0
+        self.per_tick = time_base * rate if time_base is not None and rate else None  # pictures per tick
+        self.frames_written = 0  # pictures, copies filling a gap included
+        self._gaps: list[tuple[int, int]] = []  # (first, last) numbers filled with a copy
+        self._last: bytes | None = None  # the latest picture, encoded
         folder = self.final.parent
         plain = self.final.with_name(numbered(self.final.name, start))  # a real name, for the prefix
         _refuse_folders_in_the_way(self.final, start, _folder_numbers(self.final))  # before any work
@@ -71,12 +80,25 @@ class PictureOutput:
         if not self.frames_written:
             at = f" the video ran at {float(self.rate):.6g} fps" if self.rate else " play them at the input's rate"
             note(f"{self.final}: numbered pictures keep no timing:{at}", once=True)
-        name = numbered(self.final.name, self.start + self.frames_written)
+        following = self.start + self.frames_written
+        number = max(following, self._number(pts))  # (never one number twice)
         ok, encoded = cv2.imencode(self.final.suffix, cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
         if not ok:
             raise UserError(f"{self.final}: cannot encode a picture as '{self.final.suffix}'")
-        (self.path / name).write_bytes(encoded.tobytes())
-        self.frames_written += 1
+        if number > following:  # the picture before (before the first: this one) in the gap
+            for missing in range(following, number):
+                (self.path / numbered(self.final.name, missing)).write_bytes(self._last or encoded.tobytes())
+            self._gaps.append((following, number - 1))
+        self._last = encoded.tobytes()
+        (self.path / numbered(self.final.name, number)).write_bytes(self._last)
+        self.frames_written = number - self.start + 1
+
+    def _number(self, pts: int | None) -> int:
+        """The number of the picture at `pts`: by its time where frames are timed on the input's
+        numbering, else the next one."""
+        if self.per_tick is None or pts is None:
+            return self.start + self.frames_written
+        return self.start + round(pts * self.per_tick)
 
     def write_packet(self, packet: av.Packet) -> None:
         """Sound and subtitles: pictures hold none (said once a kind)."""
@@ -107,8 +129,21 @@ class PictureOutput:
         except BaseException:
             self.discard()
             raise
+        self._note_gaps(pattern)
         _note_earlier_pictures(pattern, self.start + self.frames_written)
         return pattern
+
+    def _note_gaps(self, pattern: Path) -> None:
+        """Name the pictures that are copies, in one note: the input's pictures of those numbers
+        did not decode (damaged, skipped as FFmpeg skips them)."""
+        if not self._gaps:
+            return
+        names = pattern_names(pattern.name)
+        spans = [names.name(first) if first == last else f"{names.name(first)} to {names.name(last)}"
+                 for first, last in self._gaps]
+        shown = ", ".join(spans[:3]) + (f" and {len(spans) - 3} more" if len(spans) > 3 else "")
+        note(f"{pattern}: the input's pictures for {shown} did not decode (damaged); the picture before is repeated "
+             "there (at the start: the first one made), so every picture keeps its input picture's number")
 
     def discard(self) -> None:
         shutil.rmtree(self.path, ignore_errors=True)
