@@ -9,6 +9,7 @@ line and exit status 130/143 (see `realtime_adain.interrupts`).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import re
@@ -158,7 +159,7 @@ def run_reporting_errors(action: Callable[[], int | None], interrupted: str | No
         if not stdout_is_gone():  # a socket or another pipe: a real error
             print(one_line(f"error: {exc.filename + ': ' if exc.filename else ''}{exc.strerror or exc}"), file=sys.stderr)
             return 2
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing more to say, even at exit
+        silence_stdout()  # nothing more to say, even at exit
         return 128 + signal.SIGPIPE
     except OSError as exc:
         if exc.filename is None and isinstance(exc, FileNotFoundError) and current_folder_deleted():
@@ -185,7 +186,32 @@ def main(argv: list[str] | None = None) -> int:
                                              parsed.append(build_parser(argv).parse_args(argv)))[2])
         if not parsed:
             return code
-        return run_reporting_errors(lambda: (interrupts.load_torch(), parsed[0].func(parsed[0]))[1])
+        return flush_standard_output(run_reporting_errors(lambda: (interrupts.load_torch(), parsed[0].func(parsed[0]))[1]))
+
+
+def silence_stdout() -> None:
+    """Point stdout's descriptor at /dev/null, where what it still holds can be flushed at exit."""
+    with contextlib.suppress(OSError, ValueError):  # (no descriptor: a test's captured stdout)
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)
+
+
+def flush_standard_output(code: int) -> int:
+    """Write out what stdout holds before the exit status is known: to a file or pipe it is
+    buffered, and `>/dev/full`, a full disk or a reader gone (`| head -0`) failed only while the
+    interpreter exited ("Exception ignored ... OSError", exit status 120, after the outputs were
+    written). Now one `error:` line (none after another error, none for a reader gone)."""
+    try:
+        sys.stdout.flush()
+        return code
+    except OSError as exc:
+        silence_stdout()  # (the exit's own flush would fail again)
+        if isinstance(exc, BrokenPipeError):
+            return code or 128 + signal.SIGPIPE
+        if not code:
+            print(one_line(f"error: standard output: cannot write ({exc.strerror or exc})"), file=sys.stderr)
+        return code or 2
 
 
 def entry() -> NoReturn:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Callable, Literal
 
 from realtime_adain import __version__
+from realtime_adain.errors import UserError
 
 Level = Literal["ok", "note", "problem"]
 PROBE_TIMEOUT_S = 10.0
@@ -418,6 +419,8 @@ def run_checks(checks: dict[str, Callable[[], list[Finding]]] | None = None) -> 
     for title, check in (CHECKS if checks is None else checks).items():
         try:
             findings = list(check())
+        except UserError as exc:  # the setup, not a bug: no home folder (`docker run --user 1234`)
+            findings = [Finding("check failed", str(exc), "problem", "fix the setting it names")]
         except Exception as exc:
             findings = [Finding("check failed", _first_line(exc), "problem",
                                 "this is a bug or a broken install: include this report in an issue")]

@@ -10,6 +10,8 @@ import os
 from pathlib import Path
 from typing import Literal
 
+from realtime_adain.errors import UserError
+
 HOME_ENV_VAR = "REALTIME_ADAIN_HOME"
 APP_NAME = "realtime-adain"
 
@@ -18,17 +20,43 @@ def user_dir(name: str, kind: Literal["data", "cache"], home_name: str | None = 
     """`name` under $REALTIME_ADAIN_HOME (as `home_name` there, when it differs), else under the
     per-user data directory (kept: weights) or cache directory (rebuilt on demand)."""
     home = os.environ.get(HOME_ENV_VAR)
-    if home:
-        return Path(home).expanduser() / (home_name or name)
-    import platformdirs
+    try:
+        if home:
+            return Path(home).expanduser() / (home_name or name)
+        import platformdirs
 
-    base = platformdirs.user_data_dir if kind == "data" else platformdirs.user_cache_dir
-    path = Path(base(APP_NAME, appauthor=False))
-    if not path.is_absolute():  # a relative $XDG_DATA_HOME/$XDG_CACHE_HOME, which the XDG spec says to ignore
-        path = Path.home() / (".local/share" if kind == "data" else ".cache") / APP_NAME
+        base = platformdirs.user_data_dir if kind == "data" else platformdirs.user_cache_dir
+        path = Path(base(APP_NAME, appauthor=False))
+        if not path.is_absolute():  # a relative $XDG_DATA_HOME/$XDG_CACHE_HOME, which the XDG spec says to ignore
+            path = Path.home() / (".local/share" if kind == "data" else ".cache") / APP_NAME
+    except (RuntimeError, KeyError):  # no $HOME and no home in the password database (`docker run --user 1234`)
+        path = Path("~")
+    if not path.is_absolute():  # (a relative $HOME: a folder named by where the command ran)
+        raise UserError(f"no home folder to keep the {name} in: $HOME is unset or relative and this user has no "
+                        f"home in the password database; set $HOME, or ${HOME_ENV_VAR} to a folder")
     return path / name
+
+
+def deciding_setting(kind: Literal["data", "cache"]) -> str:
+    """The variable that placed the `kind` folders, for a message saying what to fix: a file at
+    $XDG_DATA_HOME was blamed on $REALTIME_ADAIN_HOME, which was not set."""
+    if os.environ.get(HOME_ENV_VAR):
+        return f"${HOME_ENV_VAR}"
+    xdg = "XDG_DATA_HOME" if kind == "data" else "XDG_CACHE_HOME"
+    return f"${xdg}" if os.path.isabs(os.environ.get(xdg, "")) else "$HOME"
 
 
 def weights_dir() -> Path:
     """The per-user directory the downloader fills (REALTIME_ADAIN_HOME overrides it)."""
     return user_dir("weights", "data")
+
+
+def weights_dir_for_help() -> str:
+    """The weights folder as argparse help text: `%` doubled (a $HOME holding "100%d" made
+    `--help` a TypeError), and where no folder can be named, why (building the parser must not
+    stop every command)."""
+    try:
+        text = str(weights_dir())
+    except UserError as exc:
+        text = f"none: {exc}"
+    return text.replace("%", "%%")

@@ -30,7 +30,7 @@ from realtime_adain.networks import ENCODER_DEPTH, FEATURE_CHANNELS, Decoder, En
 from realtime_adain.paths import dead_link, file_in_the_way, why_dead
 from realtime_adain.regular_files import open_regular
 from realtime_adain.release import DECODER_FILENAME, VGG_FILENAME
-from realtime_adain.userdirs import HOME_ENV_VAR, weights_dir  # noqa: F401 (part of this module's interface)
+from realtime_adain.userdirs import HOME_ENV_VAR, deciding_setting, weights_dir  # noqa: F401 (part of this module's interface)
 
 ENV_VAR = {"vgg": "REALTIME_ADAIN_VGG", "decoder": "REALTIME_ADAIN_DECODER"}
 DEFAULT_FILENAME = {"vgg": VGG_FILENAME, "decoder": DECODER_FILENAME}
@@ -70,10 +70,10 @@ def resolve(kind: str, explicit: str | os.PathLike | None = None) -> Path:
         flag = "--vgg" if kind == "vgg" else "--decoder"
         if (blocking := file_in_the_way(weights_dir())) is not None:  # a download could not go there either
             raise UserError(f"no {kind} weights found: the weights folder {weights_dir()} cannot exist ({blocking} is "
-                            f"a file, not a folder; check ${HOME_ENV_VAR}), so pass {flag} PATH or fix that")
+                            f"a file, not a folder; check {deciding_setting('data')}), so pass {flag} PATH or fix that")
         if (link := dead_link(weights_dir())) is not None:  # a loop, or a drive no longer mounted
             raise UserError(f"no {kind} weights found: the weights folder {weights_dir()} cannot exist ({why_dead(link)}; "
-                            f"check ${HOME_ENV_VAR}), so pass {flag} PATH or fix that")
+                            f"check {deciding_setting('data')}), so pass {flag} PATH or fix that")
         raise UserError(
             f"no {kind} weights found: run `realtime-adain weights download` (or pass {flag} PATH)"
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Sequence
 
@@ -11,7 +12,7 @@ from tqdm import tqdm
 
 from realtime_adain.commands import argtypes
 from realtime_adain.errors import UserError, one_line
-from realtime_adain.paths import ensure_writable_dir
+from realtime_adain.paths import ensure_writable_dir, name_text
 from realtime_adain.settings import (DEFAULT_MAX_PIXELS, DTYPE_NAMES, ENGINE_CHOICES, STABILIZE_MODES, STABILIZE_STRENGTH,
                                      ModelSettings, StyleSettings)
 
@@ -99,14 +100,17 @@ def report_output(args: argparse.Namespace, stylizer, source: Path, styles: Sequ
                   size: tuple[int, int], seconds: float, frames: int | None = None, extra: dict | None = None) -> None:
     """A finished output: its path on stdout, or with --json one object describing it (plus `extra`).
     Stdout that cannot be written (`>/dev/full`) is named: "error: No space left on device" read
-    as the output's failure, where the output was written."""
+    as the output's failure, where the output was written. Flushed at once: to a file or pipe
+    stdout is buffered, so a reader of --json got nothing until the last output, and a full disk
+    was found only at exit, naming no output."""
     line = one_line(str(output))
     if args.json:
-        line = json.dumps({"input": str(source), "styles": [str(s) for s in styles], "output": str(output),
+        line = json.dumps({"input": name_text(source), "styles": [name_text(s) for s in styles], "output": name_text(output),
                            "width": size[0], "height": size[1], "frames": frames, "seconds": round(seconds, 3),
                            "device": str(stylizer.device), "engine": stylizer.engine_name, **(extra or {})})
     try:
         tqdm.write(line)
+        sys.stdout.flush()
     except BrokenPipeError:  # the reader is gone: the command stops quietly (cli.run_reporting_errors)
         raise
     except OSError as exc:

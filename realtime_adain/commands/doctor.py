@@ -37,6 +37,8 @@ def render(report: doctor.Report) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from realtime_adain.paths import names_as_utf8
+
     report = doctor.run_checks()
-    print(json.dumps(report.to_json(), indent=2) if args.json else render(report))
+    print(json.dumps(names_as_utf8(report.to_json()), indent=2) if args.json else render(report))
     return 0

@@ -6,7 +6,7 @@ import argparse
 import json
 
 from realtime_adain.errors import UserError, one_line
-from realtime_adain.paths import dead_link, file_in_the_way, why_dead
+from realtime_adain.paths import dead_link, file_in_the_way, names_as_utf8, why_dead
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -44,7 +44,7 @@ def list_engines(args: argparse.Namespace) -> int:
     entries = cache.entries()
     if args.json:
         rows = [{"path": str(e.path), "bytes": e.size, **e.components} for e in entries]
-        print(json.dumps({"directory": str(cache.directory), "engines": rows}, indent=2))
+        print(json.dumps(names_as_utf8({"directory": str(cache.directory), "engines": rows}), indent=2))
         return 0
     print(f"engine cache: {cache.directory}")
     if not entries:

@@ -38,7 +38,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                        f"{release.DEFAULT_BASE_URL})")
     fetch.add_argument("--vgg-url", metavar="URL", help="full URL of vgg_normalised.pth (overrides --base-url)")
     fetch.add_argument("--decoder-url", metavar="URL", help="full URL of decoder.pth (overrides --base-url)")
-    fetch.add_argument("--dir", metavar="DIR", help=f"where to put them (default: {userdirs.weights_dir()})")
+    fetch.add_argument("--dir", metavar="DIR", help=f"where to put them (default: {userdirs.weights_dir_for_help()})")
     fetch.add_argument("--no-checksum", action="store_true",
                        help="accept files whose size/SHA-256 differ from the release (structure is still checked)")
     fetch.set_defaults(func=run_download)

@@ -195,7 +195,12 @@ def session(path: str | os.PathLike, threads: int | None = None):
     # onnxruntime logs each failure in red on stderr, then raises it: the exception is reported in
     # one line (an allocation failure as "out of memory; lower ..."), so only fatal lines are logged.
     options.log_severity_level = 4
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    model: str | bytes = str(path)
+    try:
+        model.encode("utf-8")
+    except UnicodeEncodeError:  # onnxruntime takes only UTF-8 names (b"\xff.onnx" was a TypeError): the file's bytes
+        model = Path(path).read_bytes()
+    return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
 
 
 class OnnxEngine(Engine):
