@@ -450,7 +450,8 @@ class VideoReader:
             self._tail_end: int | None = None  # where the video's packets stop showing (`TailPackets.end`)
             self.shift = TimestampShift(self.container, self.path.name)  # timestamps from zero, across splices
             self.segment = Segment(self.stream.time_base, start, duration)
-            self.skipped = 0  # frames decoded before the segment's start (after the seek, if any)
+            self._dropped = 0  # frames decoded before the segment's start (after the seek, if any)
+            self._before = BeforeStart(self._decode_from(), TAIL_BYTES)  # packets before it, not decoded
             self.seen_end: Fraction | None = None  # where the latest decoded picture stops showing (s)
             self.finished = False  # whether the file was read to its end (not stopped at a preview's or segment's)
             self.seeked = seek and self._seek()
@@ -582,7 +583,8 @@ class VideoReader:
         try:
             for item in timeline.order(self._retimed(deinterlaced(self._decode(), self.deinterlace, self.path.name))):
                 if isinstance(item, av.Packet):
-                    yield from segment.packets(held.add(item))
+                    if not segment.ended(item):
+                        yield from segment.packets(held.add(item))
                     continue
                 decoded, pts, duration = item
                 if self.cover_art:  # (no timestamp) shown from the start to the end of the sound
@@ -594,7 +596,7 @@ class VideoReader:
                 if pts is not None:
                     self.seen_end = (pts + (duration or 0)) * self.time_base
                 if segment.ends_before(pts, duration):  # (not converted to RGB: most of a late start's frames)
-                    self.skipped += 1
+                    self._dropped += 1
                     yield from segment.packets(held.before(pts, duration))
                     continue
                 if segment.is_after(pts):
@@ -647,7 +649,7 @@ class VideoReader:
             note(f"{self.path.name}: {timeline.reordered} frame timestamps were out of order; "
                  "they were put back in order (the timing is kept)")
         declared = self.declared_frames
-        if 0 < index + self.skipped < declared and self._ends_early(timeline.end, self.seeked):
+        if 0 < index + self.skipped < declared and self._ends_early(timeline.end, self.seeked or self.passed_over > 0):
             raise UserError(f"{self.path}: truncated or corrupt: only {index + self.skipped} of {declared} frames "
                             "decode")
 
@@ -735,16 +737,19 @@ class VideoReader:
         """`items`, with the frames of a stream that stores no timestamps (`has_no_timestamps`)
         timed from zero by their durations (the codec's frame rate, pulldown included), as
         `ffmpeg -i in.h264 out.mp4` times them; and a GIF's frames as browsers time them
-        (`gif_delays_as_shown`)."""
+        (`gif_delays_as_shown`). An image sequence's pictures keep their times: image2 flags no
+        timestamps, but times each picture by its number, so one that does not decode leaves its
+        place empty (numbered pictures out keep the input's numbers; a video holds the picture
+        before longer, as `ffmpeg -i 'f_%04d.png' out.mp4` does)."""
         if self.container.format.name == "gif":
             yield from gif_delays_as_shown(items, self.path.name)
             return
-        if not has_no_timestamps(self.container):
+        if not has_no_timestamps(self.container) or self.sequence is not None:
             yield from items
             return
         rate = self.frame_rate or Fraction(25)
         one_frame = max(1, round(1 / (rate * self.time_base)))
-        clock = 0
+        clock = 0  # (a bare stream is decoded from its start: `_decode_from`)
         for item in items:
             if isinstance(item, av.VideoFrame):
                 item.pts = clock
@@ -764,6 +769,24 @@ class VideoReader:
                     yield from cut.keep(packet)
                 continue
             tail.add(packet)
+            for frame in self._decoded(self._before.ready(packet), recovery, tail):
+                if frame.pts is not None:
+                    last = frame.pts if last is None else max(last, frame.pts)
+                yield frame
+        for frame in self._decoded(self._before.rest(), recovery, tail):  # (a file ended without its flush)
+            if frame.pts is not None:
+                last = frame.pts if last is None else max(last, frame.pts)
+            yield frame
+        for frame in self._lost_at_end(tail, last):
+            last = frame.pts
+            yield frame
+        if last is not None and tail.top is not None and tail.top > last:
+            self.undecoded = last * self.time_base, tail.top * self.time_base
+        self._tail_end = tail.end
+
+    def _decoded(self, packets: list[av.Packet], recovery: "Recovery", tail: "TailPackets") -> Iterator[av.VideoFrame]:
+        """The frames `packets` (video) decode to, those `recovery` shows; a damaged packet is counted."""
+        for packet in packets:
             try:
                 frames = packet.decode()
             except MemoryError:
@@ -774,17 +797,29 @@ class VideoReader:
                 self.damaged += 1
                 tail.damaged += 1
                 continue
-            for frame in frames:
-                if recovery.keep(frame):
-                    if frame.pts is not None:
-                        last = frame.pts if last is None else max(last, frame.pts)
-                    yield frame
-        for frame in self._lost_at_end(tail, last):
-            last = frame.pts
-            yield frame
-        if last is not None and tail.top is not None and tail.top > last:
-            self.undecoded = last * self.time_base, tail.top * self.time_base
-        self._tail_end = tail.end
+            yield from (frame for frame in frames if recovery.keep(frame))
+
+    @property
+    def passed_over(self) -> int:
+        """The video packets before the segment's start never decoded (`BeforeStart`)."""
+        return self._before.passed
+
+    @property
+    def skipped(self) -> int:
+        """The pictures before the segment's start: decoded and dropped, or never decoded (a
+        packet each)."""
+        return self._dropped + self.passed_over
+
+    def _decode_from(self) -> Fraction | None:
+        """From when (seconds on the timeline, a video packet's decode time) the video is decoded:
+        `SEEK_MARGIN` before the segment's start, where the frames' times come from their
+        timestamps (an image sequence's: its picture numbers, `_retimed`); None (from the beginning) for
+        a bare stream (timed by its decoded frames' durations: pulldown, fields), a GIF (by its
+        delays), cover art, and inverse telecine (its cadence is read from every frame)."""
+        if (not self.segment.start or (has_no_timestamps(self.container) and self.sequence is None)
+                or self.container.format.name == "gif" or self.cover_art or self.deinterlace == "film"):
+            return None
+        return self.segment.start - SEEK_MARGIN
 
     def _packets(self) -> Iterator[av.Packet]:
         """The packets of the video and pass-through streams (PyAV's demux, with its empty packet
@@ -873,6 +908,48 @@ class VideoReader:
 
     def __exit__(self, *exc_info) -> None:
         self.close()
+
+
+class BeforeStart:
+    """Video packets before a segment's start (`until`, seconds on the timeline), held instead of
+    decoded: the pictures they make are dropped, and decoding them (the hour before a late
+    --start in a broadcast recording that cannot be seeked) was most of the run. The packets since
+    the keyframe before the latest one are held (an open GOP's first pictures refer to the GOP
+    before), and decoded once a packet reaches `until`, or the file ends (its last pictures tell
+    its length: "--start is past the end"), or they pass `limit` bytes (a stream whose keyframes
+    are far apart is decoded from there on, as before). Packets before the first keyframe count
+    as a GOP (a file whose demuxer flags no keyframes is held until the limit, then decoded)."""
+
+    def __init__(self, until: Fraction | None, limit: int) -> None:
+        self.until = until  # None: decoding has begun
+        self.limit = limit
+        self.gops: deque[list[av.Packet]] = deque()
+        self.size = 0
+        self.passed = 0  # packets never decoded
+
+    def ready(self, packet: av.Packet) -> list[av.Packet]:
+        """The video packets to decode now that `packet` was read (after `TimestampShift.apply`)."""
+        if self.until is None:
+            return [packet]
+        at = packet.dts if packet.dts is not None else packet.pts
+        reached = at is not None and packet.time_base and at * packet.time_base >= self.until
+        if not packet.size or reached or self.size + packet.size > self.limit:
+            return [*self.rest(), packet]
+        if packet.is_keyframe or not self.gops:
+            self.gops.append([])
+            if len(self.gops) > 2:
+                dropped = self.gops.popleft()
+                self.passed += len(dropped)
+                self.size -= sum(p.size for p in dropped)
+        self.gops[-1].append(packet)
+        self.size += packet.size
+        return []
+
+    def rest(self) -> list[av.Packet]:
+        """The packets still held, to decode at the end of the file (and nothing held from then on)."""
+        held = [p for gop in self.gops for p in gop]
+        self.until, self.gops, self.size = None, deque(), 0
+        return held
 
 
 class Recovery:

@@ -35,6 +35,20 @@ MICROSECONDS = Fraction(1, 1_000_000)  # AV_TIME_BASE: container.start_time's un
 SLIVER = Fraction(1, 1000)
 
 
+class Heading:
+    """Where a stream was heading, in ticks of its time base on the timeline of `offset` (one
+    version of `TimestampShift.offset`): kept in ticks so that packets between splices are
+    checked in integers (Fractions per packet were most of a read that decodes nothing)."""
+
+    __slots__ = ("next", "last", "offset", "version")
+
+    def __init__(self, next_: int, last: int, offset: Fraction, version: int) -> None:
+        self.next, self.last, self.offset, self.version = next_, last, offset, version
+
+    def seconds(self, ticks: int, tb: Fraction) -> Fraction:
+        return ticks * tb + self.offset
+
+
 class TimestampShift:
     """Shifts every packet's timestamps in place (`apply`), before decoding or copying."""
 
@@ -43,9 +57,12 @@ class TimestampShift:
         self.splices = bool(container.format.flags & av.format.Flags.ts_discont.value)
         self.offset = -Fraction(container.start_time or 0) * MICROSECONDS  # seconds added to every time
         self.start_offset = self.offset  # before any splice: what moves the file's own start (chapters, duration)
-        self._next: dict[int, Fraction] = {}  # stream index -> where its next dts is expected (output seconds)
-        self._last: dict[int, Fraction] = {}  # stream index -> its latest dts (output seconds)
-        self._shown: dict[int, Fraction] = {}  # stream index -> where its latest picture stops showing (output seconds)
+        self.version = 0  # counts the changes of `offset`
+        self._heading: dict[int, Heading] = {}  # stream index -> where its next dts is expected, its latest dts
+        # stream index -> where its latest picture stops showing: (ticks, on the timeline of this offset, its version)
+        self._shown: dict[int, tuple[int, Fraction, int]] = {}
+        self._limits: dict[int, tuple[int, int]] = {}  # stream index -> (`_within` JUMP_SECONDS, STEP_BACK)
+        self._shifts: dict[int, int] = {}  # stream index -> `offset` in its time base's ticks (this version)
         self.jumps = 0  # splices found (a stream each: audio and video may jump at different packets)
 
     def note_jumps(self) -> None:
@@ -62,6 +79,20 @@ class TimestampShift:
         """The offset before any splice in ticks of `time_base`: where the file's start went."""
         return round(self.start_offset / time_base)
 
+    def _within(self, index: int, tb: Fraction) -> tuple[int, int]:
+        """The most whole ticks of stream `index`'s time base `tb` that `JUMP_SECONDS` and
+        `STEP_BACK` hold: a difference of d ticks exceeds one exactly when d exceeds its count.
+        (Kept per stream: hashing a Fraction costs more than the check.)"""
+        limits = self._limits.get(index)
+        if limits is None:
+            limits = self._limits[index] = (math.floor(JUMP_SECONDS / tb), math.floor(STEP_BACK / tb))
+        return limits
+
+    def _move(self, by: Fraction) -> None:
+        self.offset += by
+        self.version += 1
+        self._shifts = {}
+
     def _after_shown(self, packet: av.Packet, tb: Fraction) -> None:
         """Move the timeline on, after a splice, so that `packet` (the new segment's first) is shown
         no earlier than the segment before it stops showing. Continuing decode times alone gives
@@ -69,37 +100,54 @@ class TimestampShift:
         first 50 fps picture at the last 25 fps one's time (two frames at one time: the muxer
         moved one a tick, and `ffmpeg -i out.mp4` then said "non monotonically increasing dts")."""
         shown = self._shown.get(packet.stream.index)
-        if packet.pts is not None and shown is not None and packet.pts * tb + self.offset < shown:
-            self.offset += shown - (packet.pts * tb + self.offset)
+        if packet.pts is not None and shown is not None:
+            until = shown[0] * tb + shown[1]
+            if packet.pts * tb + self.offset < until:
+                self._move(until - (packet.pts * tb + self.offset))
+
+    def _jumped(self, heading: Heading, at: int, has_dts: bool, tb: Fraction, limits: tuple[int, int]) -> bool:
+        """As FFmpeg: far from where the stream was heading, or back by more than a tenth of a
+        second (a decode time: pts alone may reorder)."""
+        if heading.version == self.version:  # (the same timeline: in ticks)
+            jump, back = limits
+            return abs(at - heading.next) > jump or (has_dts and heading.last - at > back)
+        now = at * tb + self.offset
+        return (abs(now - heading.seconds(heading.next, tb)) > JUMP_SECONDS
+                or (has_dts and now + STEP_BACK < heading.seconds(heading.last, tb)))
 
     def apply(self, packet: av.Packet) -> None:
         time_base = packet.time_base
         if not time_base:
             return
-        tb = Fraction(time_base)
-        if self.splices and packet.pts is not None and packet.dts is not None and abs(packet.pts - packet.dts) * tb > JUMP_SECONDS:
+        tb = time_base if isinstance(time_base, Fraction) else Fraction(time_base)
+        index = packet.stream.index
+        limits = self._within(index, tb)
+        if (self.splices and packet.pts is not None and packet.dts is not None
+                and abs(packet.pts - packet.dts) > limits[0]):
             # MPEG-PS gives a segment's last packet the next segment's clock as its pts: keep its dts only.
             packet.pts = None if packet.stream.type == "video" else packet.dts
         dts = packet.dts if packet.dts is not None else packet.pts
         if dts is not None and packet.stream.type in SPLICED_TYPES:
-            at = dts * tb + self.offset
-            index = packet.stream.index
-            expected, last = self._next.get(index), self._last.get(index)
-            # As FFmpeg: far from where the stream was heading, or back by more than a tenth of a second.
-            back = packet.dts is not None and last is not None and at + STEP_BACK < last  # (pts alone may reorder)
-            if self.splices and expected is not None and (abs(at - expected) > JUMP_SECONDS or back):
+            heading = self._heading.get(index)
+            jumped = self.splices and heading is not None and self._jumped(heading, dts, packet.dts is not None, tb,
+                                                                           limits)
+            if jumped:
                 # Continue where the stream was heading; the other streams jump with it, and
                 # with the new offset their next packets land where they were heading too.
-                self.offset += expected - at
+                self._move(heading.seconds(heading.next, tb) - (dts * tb + self.offset))
                 self.jumps += 1
-                at = expected
+            self._heading[index] = Heading(dts + (packet.duration or 0), dts, self.offset, self.version)
+            if jumped:
                 self._after_shown(packet, tb)
-            self._last[index] = at
-            self._next[index] = at + (packet.duration or 0) * tb
             if packet.pts is not None:
-                shown = (packet.pts + (packet.duration or 0)) * tb + self.offset
-                self._shown[index] = max(shown, self._shown.get(index, shown))
-        shift = self.ticks(tb)
+                shown = packet.pts + (packet.duration or 0)
+                before = self._shown.get(index)
+                if before is None or (before[0] < shown if before[2] == self.version
+                                      else before[0] * tb + before[1] < shown * tb + self.offset):
+                    self._shown[index] = (shown, self.offset, self.version)
+        shift = self._shifts.get(index)
+        if shift is None:
+            shift = self._shifts[index] = self.ticks(tb)
         if shift:
             if packet.dts is not None:
                 packet.dts += shift
@@ -123,6 +171,7 @@ class Segment:
         self.shift_ticks = math.floor(self.start / self.time_base)  # video ticks taken off every time
         self.shift = self.shift_ticks * self.time_base  # ... in seconds: at most one tick before `start`
         self._begun = False  # whether a frame was kept (`moved`)
+        self._start_ticks: dict[tuple[int, int], tuple[int, int]] = {}  # a time base -> `start` in its ticks (`ended`)
 
     @property
     def whole(self) -> bool:
@@ -156,6 +205,20 @@ class Segment:
             duration = max(1, min(duration, math.ceil(self.end / self.time_base) - self.shift_ticks - moved))
         return moved, duration
 
+    def ended(self, packet: av.Packet) -> bool:
+        """Whether `packet` (sound, subtitles) stops before the segment's start: one to drop (as
+        soon as it is read: held for pictures that are not decoded, a preview's held everything
+        before a late start)."""
+        at = packet.pts if packet.pts is not None else packet.dts
+        tb = packet.time_base
+        if self.whole or at is None or not tb:
+            return False
+        key = (tb.numerator, tb.denominator)  # (in whole ticks: Fractions per packet were most of a late start's read)
+        ticks = self._start_ticks.get(key)
+        if ticks is None:  # for whole numbers of ticks, x * tb < start is x < ceil(start / tb)
+            ticks = self._start_ticks[key] = (math.ceil(self.start / tb), math.floor(self.start / tb))
+        return at < ticks[0] and at + (packet.duration or 0) <= ticks[1]
+
     def packets(self, packets: Iterable[av.Packet]) -> Iterator[av.Packet]:
         """`packets` (sound, subtitles) that overlap the segment, moved onto its timeline. A
         subtitle shown before `start` is shown from zero, for what is left of it; sound keeps its
@@ -167,8 +230,7 @@ class Segment:
                 yield packet
                 continue
             tb = Fraction(packet.time_base)
-            begins, ends = at * tb, (at + (packet.duration or 0)) * tb
-            if (begins < self.start and ends <= self.start) or (self.end is not None and begins >= self.end):
+            if self.ended(packet) or (self.end is not None and at * tb >= self.end):
                 continue
             shift = round(self.shift / tb)
             if packet.pts is not None:
