@@ -196,3 +196,11 @@ def test_the_progress_bar_expects_no_more_frames_than_come(film, tmp_path):
     assert len(frames) == 48 and expected in (0, 48), expected
     with VideoReader(path, deinterlace="auto") as reader:
         assert reader.expected_frames == 60
+
+
+def test_film_on_a_progressive_24_fps_clip_drops_no_frame(data_dir, capsys):
+    """`--deinterlace film` on cutBunny (progressive, 24 fps): decimate took 13 of its 240 frames,
+    near-still ones it took for pulldown's repeats. Off the rates pulldown makes, nothing is dropped."""
+    frames, _, _ = read(data_dir / "videos" / "cutBunny.mp4", "film")
+    assert len(frames) == 240
+    assert "so no frame is dropped here" in capsys.readouterr().err

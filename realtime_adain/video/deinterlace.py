@@ -44,6 +44,10 @@ FRAME_CLOCK = Fraction(1)
 # a field: 3:2 pulldown repeats one in 2 of every 5 frames (idet counts 11 in 29), a camcorder's
 # interlaced video none.
 TELECINE_SAMPLE = 30
+# The frame rates 3:2 pulldown makes from film (NTSC; fields counted as frames by some muxers).
+# At any other rate `film` pairs fields but drops nothing: decimate took 13 frames of 240 from a
+# progressive 24 fps clip (its near-still frames looked like pulldown's repeated ones).
+TELECINE_RATES = (Fraction(30000, 1001), Fraction(30), Fraction(60000, 1001), Fraction(60))
 TELECINE_SHARE = Fraction(1, 4)
 # bwdif refuses a plane narrower than 3 columns or shorter than 4 lines: 3x4 pictures, 6x8 in 4:2:0.
 MIN_PLANE = (3, 4)
@@ -150,10 +154,16 @@ class Deinterlacer:
     stored progressive, and frames that already are film (soft telecine: MPEG-2's repeat-field
     flags, decoded as film frames) come out as they went in."""
 
-    def __init__(self, mode: str, name: str, hint: str = OFF_HINT) -> None:
+    def __init__(self, mode: str, name: str, hint: str = OFF_HINT, rate: Fraction | None = None) -> None:
         """`hint`: the interlace note's last words, what the caller offers instead (`live` has no
-        --deinterlace option, so it must not point at one)."""
+        --deinterlace option, so it must not point at one); `rate`: the stream's frame rate (None:
+        unknown), which tells `film` whether to drop pulldown's repeated frames (`TELECINE_RATES`)."""
         self.mode = check_mode(mode)
+        self._chain = CHAINS.get(self.mode, ())  # (off: none)
+        if self.mode == "film" and rate is not None and not any(abs(rate - r) < Fraction(1, 100) for r in TELECINE_RATES):
+            self._chain = tuple(link for link in self._chain if link[0] != "decimate")
+            note(f"{name}: --deinterlace film at {float(rate):.4g} fps: 3:2 pulldown makes 29.97 fps from film, so "
+                 "no frame is dropped here; only the fields are paired back up (fieldmatch)", once=True)
         self.name = name  # the file's, for the notes
         self.hint = hint
         self._graph: Chain | None = None
@@ -176,7 +186,7 @@ class Deinterlacer:
             yield from self.flush()
         if self._graph is None and too_small(frame):  # passed as it is; a larger picture later is deinterlaced again
             note(f"{self.name}: {frame.width}x{frame.height} pictures ({frame.format.name}) are too small for "
-                 f"FFmpeg's {CHAINS[self.mode][0][0]} ({MIN_PLANE[0]} columns and {MIN_PLANE[1]} lines in every "
+                 f"FFmpeg's {self._chain[0][0]} ({MIN_PLANE[0]} columns and {MIN_PLANE[1]} lines in every "
                  "plane); they are stylized as they are", once=True)
             yield frame
             return
@@ -206,6 +216,7 @@ class Deinterlacer:
             yield from self._pull()
             if self.mode == "film":  # every frame is in the pictures that came out, fewer than went in
                 self._inside.clear()
+            if self.mode == "film" and self._chain == CHAINS["film"]:
                 note(f"{self.name}: inverse telecine (fieldmatch, decimate): {self._counts[0]} frames in, "
                      f"{self._counts[1]} film frames out, on the same timeline", once=True)
         except av.error.FFmpegError as exc:
@@ -224,7 +235,7 @@ class Deinterlacer:
             source = graph.add_buffer(width=frame.width, height=frame.height, format=frame.format.name,
                                       time_base=frame.time_base or UNTIMED)
         last = source
-        for name, options in CHAINS[self.mode]:
+        for name, options in self._chain:
             link = graph.add(name, options)
             last.link_to(link)
             last = link
@@ -299,10 +310,11 @@ class Deinterlacer:
 
 
 def deinterlaced(items: Iterator[av.VideoFrame | av.Packet], mode: str, name: str,
-                 hint: str = OFF_HINT) -> Iterator[av.VideoFrame | av.Packet]:
+                 hint: str = OFF_HINT, rate: Fraction | None = None) -> Iterator[av.VideoFrame | av.Packet]:
     """`items` (decoded frames in display order and pass-through packets), with the frames
-    deinterlaced as `mode` says (`Deinterlacer`, `hint` for its note); packets pass at once."""
-    deinterlacer = Deinterlacer(mode, name, hint)
+    deinterlaced as `mode` says (`Deinterlacer`, `hint` for its note, `rate` the stream's frame
+    rate); packets pass at once."""
+    deinterlacer = Deinterlacer(mode, name, hint, rate)
     for item in items:
         if isinstance(item, av.VideoFrame):
             yield from deinterlacer.push(item)

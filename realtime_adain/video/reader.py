@@ -581,7 +581,8 @@ class VideoReader:
         turned: Orientation | None = None  # the first frame's, for every frame
         turn_noted = colour_noted = False
         try:
-            for item in timeline.order(self._retimed(deinterlaced(self._decode(), self.deinterlace, self.path.name))):
+            pictures = deinterlaced(self._decode(), self.deinterlace, self.path.name, rate=self.frame_rate)
+            for item in timeline.order(self._retimed(pictures)):
                 if isinstance(item, av.Packet):
                     if not segment.ended(item):
                         yield from segment.packets(held.add(item))
