@@ -123,7 +123,8 @@ class VideoSettings:
     stabilize_strength: float | None = None  # None: STABILIZE_STRENGTH for the number of passes
     stabilize_passes: int | None = None  # 2: forward and backward along the flow (holds frames); None: `passes`
     max_pixels: int = DEFAULT_MAX_PIXELS  # refuse frames larger than this at the processing size
-    deinterlace: str = "auto"  # auto: frames flagged interlaced; on: every frame; off; film: inverse telecine (video/deinterlace.py)
+    # auto: frames flagged interlaced; on: every frame; off; film: inverse telecine (video/deinterlace.py)
+    deinterlace: str = "auto"
     framerate: Fraction | None = None  # an image sequence's frames per second; None: 25, as FFmpeg
     start: Fraction = Fraction(0)  # the segment's start in the file (s): its first frame is the one shown then
     duration: Fraction | None = None  # the segment's length (s); None: to the end (`frames` may end it first)
