@@ -6,7 +6,11 @@ installs), else the platform's per-user data or cache directory (platformdirs).
 
 from __future__ import annotations
 
+import atexit
+import functools
 import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Literal
 
@@ -35,6 +39,26 @@ def user_dir(name: str, kind: Literal["data", "cache"], home_name: str | None = 
         raise UserError(f"no home folder to keep the {name} in: $HOME is unset or relative and this user has no "
                         f"home in the password database; set $HOME, or ${HOME_ENV_VAR} to a folder")
     return path / name
+
+
+def cache_dir_for_run(name: str, what: str, without: str, home_name: str | None = None) -> Path:
+    """The `name` cache folder, or for a user with no home (`docker run --user 1234`) a temporary
+    one removed at exit, said in one note: a cache is a speed-up, and `live`, `serve` and an
+    engine stopped for want of one. `without` says what the run costs then."""
+    try:
+        return user_dir(name, "cache", home_name)
+    except UserError:
+        return _temporary_cache(name, f"no home folder for the {what} cache ($HOME unset): {without}")
+
+
+@functools.cache  # one folder (and one note) a process
+def _temporary_cache(name: str, why: str) -> Path:
+    from realtime_adain.video.notes import note
+
+    note(why)
+    path = Path(tempfile.mkdtemp(prefix=f"realtime-adain-{name}-"))
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
 
 
 def deciding_setting(kind: Literal["data", "cache"]) -> str:

@@ -27,7 +27,7 @@ from realtime_adain.atomic import STALE_UNKNOWN_AFTER_S, naming
 from realtime_adain.errors import UserError
 from realtime_adain.paths import check_writable_dir, why_not_writable
 from realtime_adain.regular_files import open_regular
-from realtime_adain.userdirs import HOME_ENV_VAR, user_dir
+from realtime_adain.userdirs import HOME_ENV_VAR, cache_dir_for_run, user_dir
 
 ENGINES_ENV_VAR = "REALTIME_ADAIN_ENGINES"
 SIDECAR_SUFFIX = ".json"
@@ -48,13 +48,16 @@ MAX_SIDECAR_BYTES = 1 << 16
 CHECKOUT_ENGINES = Path(__file__).resolve().parents[2] / "engines"
 
 
-def engines_dir() -> Path:
+def engines_dir(for_run: bool = False) -> Path:
     """$REALTIME_ADAIN_ENGINES, else $REALTIME_ADAIN_HOME/engines, else the checkout's `engines/`
-    (git-ignored), else the per-user cache dir (an installed package)."""
+    (git-ignored), else the per-user cache dir (an installed package); `for_run`: for a user with
+    no home a temporary folder there (an engine built each run), where listing them refuses."""
     explicit = os.environ.get(ENGINES_ENV_VAR)
     if explicit:
         return Path(explicit).expanduser()
     if os.environ.get(HOME_ENV_VAR) or not (CHECKOUT_ENGINES / "README.md").is_file():
+        if for_run:
+            return cache_dir_for_run("engines", "engine", "engines are built each run")
         return user_dir("engines", "cache")
     return CHECKOUT_ENGINES
 
@@ -90,6 +93,11 @@ class EngineCache:
 
     def __init__(self, directory: str | os.PathLike | None = None) -> None:
         self.directory = Path(directory) if directory else engines_dir()
+
+    @classmethod
+    def for_run(cls) -> "EngineCache":
+        """The default cache of an engine that builds and loads (see `engines_dir`)."""
+        return cls(engines_dir(for_run=True))
 
     def entry(self, components: Mapping[str, str], suffix: str) -> Entry:
         """Where the engine for these components lives (whether or not it exists yet)."""

@@ -104,7 +104,7 @@ def cached_onnx(
     A fresh export enters the cache only after it matched PyTorch (`report` gets the figures).
     """
     require_onnx()
-    cache = cache or EngineCache()
+    cache = cache or EngineCache.for_run()
     components = onnx_components(weights_id)
     return cache.get_or_build(
         components, ".onnx", lambda tmp: report(export_checked(net, tmp, components)),
@@ -160,7 +160,7 @@ def run_session(ort_session, images: torch.Tensor, mean: torch.Tensor, std: torc
 
 def onnx_cached(weights_id: str, cache: EngineCache | None = None) -> bool:
     """Whether a valid export of these weights is in the cache (no export, no loading)."""
-    cache = cache or EngineCache()
+    cache = cache or EngineCache.for_run()
     return cache.is_valid(cache.entry(onnx_components(weights_id), ".onnx"))
 
 

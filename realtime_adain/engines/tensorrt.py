@@ -128,7 +128,7 @@ def cached_engine(
     from realtime_adain import engines
 
     engines.require("tensorrt", device, dtype)
-    cache = cache or EngineCache()
+    cache = cache or EngineCache.for_run()
     components = tensorrt_components(weights_id, shape, dtype, device)
     return cache.get_or_build(
         components, ".ep", lambda tmp: build_engine(net, shape, dtype, device, tmp), load_engine, rebuild=rebuild
@@ -143,7 +143,7 @@ class TensorRTEngine(Engine):
                  cache: EngineCache | None = None) -> None:
         super().__init__(net, device, dtype)
         self.weights_id = weights_id
-        self.cache = cache or EngineCache()
+        self.cache = cache or EngineCache.for_run()
         self.engines: dict[tuple[int, ...], torch.nn.Module] = {}
         self.builds = 0  # engines built (not loaded) by this engine: style switches add none
 

@@ -30,7 +30,7 @@ from realtime_adain.live.outputs import Output, Recorder, Streamer, VirtualCamer
 from realtime_adain.live.sources import Capture, Frame, Source, open_source
 from realtime_adain.live.stability import Stability
 from realtime_adain.live.stats import SessionStats
-from realtime_adain.live.styles import ActiveStyle, StyleLibrary, default_cache_dir
+from realtime_adain.live.styles import ActiveStyle, StyleLibrary, run_cache_dir
 from realtime_adain.live.window import Window, WindowLoop
 from realtime_adain.settings import MAX_RESOLUTION, LiveSettings
 from realtime_adain.stylizer import Stylizer
@@ -84,7 +84,7 @@ class LiveSession:
     def _run_opened(self) -> int:
         settings = self.settings
         self.library = StyleLibrary(list(settings.styles), self.stylizer, settings.style_size,
-                                    settings.style_cache or default_cache_dir(), self.log).load()
+                                    settings.style_cache or run_cache_dir(), self.log).load()
         self.capture = Capture(self.source, self.log)
         # From here on a signal ends the session the normal way; one more during the (bounded)
         # shutdown changes nothing: it must not cut short the finishing of a recording.

@@ -33,7 +33,7 @@ from realtime_adain.atomic import atomic_write_bytes
 from realtime_adain.imageio import first_frame_only_note, fit_short_side, read_image
 from realtime_adain.video.notes import note
 from realtime_adain.stylizer import Stylizer
-from realtime_adain.userdirs import user_dir
+from realtime_adain.userdirs import cache_dir_for_run, user_dir
 from realtime_adain.weights import file_sha256
 
 THUMBNAIL_SIDE = 64
@@ -47,6 +47,12 @@ MAX_CACHE_BYTES = 1 << 20  # a cache file is about 17 KB: a larger one is not ou
 def default_cache_dir() -> Path:
     """Beside the weights: REALTIME_ADAIN_HOME/cache/styles, else the per-user cache directory."""
     return user_dir("styles", "cache", home_name="cache/styles")
+
+
+def run_cache_dir() -> Path:
+    """The style cache `live` and `serve` use: `default_cache_dir`, or for a user with no home a
+    temporary folder (the cache saves start-up time, nothing else)."""
+    return cache_dir_for_run("styles", "style", "styles are encoded each run", home_name="cache/styles")
 
 
 @dataclass

@@ -33,7 +33,7 @@ from aiortc import RTCSessionDescription
 from realtime_adain import __version__, interrupts
 from realtime_adain.errors import UserError
 from realtime_adain.live.keys import BINDINGS
-from realtime_adain.live.styles import StyleLibrary, default_cache_dir
+from realtime_adain.live.styles import StyleLibrary, run_cache_dir
 from realtime_adain.serve import uploads
 from realtime_adain.serve.batcher import Batcher
 from realtime_adain.serve.connections import REQUEST_HEAD_S, ConnectionLimits, address_group, group_name
@@ -493,7 +493,7 @@ def load(settings: ServeSettings, upload_dir: Path | None) -> tuple[Stylizer, St
     # Clients' cameras differ in size: on a GPU, 'auto' is the eager engine (no build per size).
     stylizer = Stylizer.from_settings(settings.model, sizes_vary=True)
     library = StyleLibrary(list(settings.styles), stylizer, settings.style_size,
-                           settings.style_cache or default_cache_dir()).load()
+                           settings.style_cache or run_cache_dir()).load()
     return stylizer, StyleRegistry(library, upload_dir), processing_size(settings.size, stylizer)
 
 
