@@ -26,8 +26,8 @@ import numpy as np
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import resize
 from realtime_adain.video.deinterlace import deinterlaced
-from realtime_adain.video.reader import (error_reason, frame_to_rgb, is_picture_format, is_still_item, pixel_aspect,
-                                         plausible_rate, refuse_animated_webp, within_run)
+from realtime_adain.video.reader import (alpha_decoder, error_reason, frame_to_rgb, is_picture_format, is_still_item,
+                                         pixel_aspect, plausible_rate, refuse_animated_webp, within_run)
 from realtime_adain.video.sequence import DEFAULT_FRAMERATE, Sequence, check_framerate, find_sequence
 
 T = TypeVar("T")
@@ -249,7 +249,13 @@ class PyAVSource:
         """The decoded frames; an image sequence's up to its first gap (FFmpeg fails on the gap,
         which ended the session as a lost source), as `video` plays it."""
         if self.sequence is None:
-            yield from self._container.decode(self._stream)
+            decoder = alpha_decoder(self._stream)  # WebM's VP8/VP9 alpha, as `video` reads it; new each pass
+            if decoder is None:
+                yield from self._container.decode(self._stream)
+                return
+            decoder.thread_type = "AUTO"
+            for packet in self._container.demux(self._stream):
+                yield from decoder.decode(packet)
             return
         stream = self._container.streams.video[0]
         for packet in within_run(self._container.demux(stream), stream, self.sequence.run):

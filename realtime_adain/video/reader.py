@@ -86,6 +86,9 @@ SEEK_MARGIN = Fraction(1)
 # `HELD_BYTES` read) the file is read on for the sound of its last pictures, which a muxer may
 # store after later pictures (MPEG-PS: 0.7 s later; `VideoReader._stored_later`).
 LATE_SOUND_SECONDS = 10
+# WebM's VP8/VP9 alpha travels beside the picture (a BlockAdditional; the stream's alpha_mode tag
+# says so), which FFmpeg's own vp8/vp9 decoders ignore: libvpx's decoders read it (yuva420p).
+ALPHA_DECODERS = {"vp8": "libvpx", "vp9": "libvpx-vp9"}
 
 
 class SeekMissed(Exception):
@@ -221,6 +224,21 @@ def has_alpha(frame: av.VideoFrame) -> bool:
     """Whether `frame`'s pixel format has an alpha channel (GIF, APNG, PNG/ProRes 4444/QuickTime
     Animation in MOV: their transparent pixels store any colour, FFmpeg's GIF decoder black)."""
     return any(part.is_alpha for part in frame.format.components)
+
+
+def alpha_decoder(stream: av.video.stream.VideoStream) -> av.codec.context.CodecContext | None:
+    """A decoder that reads the alpha `stream` carries beside its pictures (`ALPHA_DECODERS`), so
+    `frame_to_rgb` shows transparent areas over white (FFmpeg's vp8/vp9 gave the colour stored
+    under them); None: the stream's own decoder is used (no such alpha, or no libvpx here)."""
+    if stream.metadata.get("alpha_mode") != "1" or not has_decoder(stream):
+        return None
+    name = ALPHA_DECODERS.get(stream.codec_context.name)
+    if name is None or name not in av.codecs_available:
+        return None
+    try:
+        return av.CodecContext.create(name, "r")
+    except (ValueError, av.error.FFmpegError):  # (UnknownCodecError is a ValueError)
+        return None
 
 
 def note_colour_change(name: str, first: Colour, now: Colour) -> None:
@@ -433,15 +451,16 @@ class VideoReader:
             # clip, as FFmpeg plays them: told apart by a second frame.
             picture = is_picture_format(self.container.format.name)
             self.stream = main_video_stream(self.container, self.path.name)
-            self.stream.thread_type = "AUTO"  # frame + slice threads in the decoder
+            self.decoder = alpha_decoder(self.stream) or self.stream.codec_context  # (`_decoded` uses it)
+            self.decoder.thread_type = "AUTO"  # frame + slice threads in the decoder
             if limits.pools_reduced:  # `ulimit -u` leaves no room for them
-                self.stream.codec_context.thread_count = 1
-            self.stream.codec_context.flags |= OUTPUT_CORRUPT  # damaged frames are concealed, not dropped
+                self.decoder.thread_count = 1
+            self.decoder.flags |= OUTPUT_CORRUPT  # damaged frames are concealed, not dropped
             carried = passthrough_streams(self.container, self.path.name)
             self.passthrough = same_program(self.container, self.stream, carried, self.path.name)
             note_left_out(self.container, self.stream, self.path.name)
-            if self.stream.metadata.get("alpha_mode") == "1":  # WebM's VP8/VP9 alpha, beside the picture
-                note_transparency_left_out(self.path.name)
+            if self.stream.metadata.get("alpha_mode") == "1" and self.decoder is self.stream.codec_context:
+                note_transparency_left_out(self.path.name)  # WebM's alpha, which this FFmpeg (no libvpx) cannot read
             self.cover_art = is_cover_art(self.stream)
             self.rotation, self.colour = 0, None  # set from the first decoded frame
             self.pixel_aspect = pixel_aspect(self.stream, self.path.name)  # frames are resampled to square pixels
@@ -789,7 +808,7 @@ class VideoReader:
         """The frames `packets` (video) decode to, those `recovery` shows; a damaged packet is counted."""
         for packet in packets:
             try:
-                frames = packet.decode()
+                frames = self.decoder.decode(packet)
             except MemoryError:
                 raise
             except av.error.FFmpegError as exc:  # InvalidData mostly; DV's partial last frame: EPERM
@@ -867,7 +886,8 @@ class VideoReader:
             return
         try:
             with av.open(str(self.path), metadata_errors="replace", **self._options) as again:
-                context = again.streams[self.stream.index].codec_context
+                stream = again.streams[self.stream.index]
+                context = alpha_decoder(stream) or stream.codec_context  # (the decoder `_decoded` used)
                 context.thread_type = "SLICE"
                 context.flags |= OUTPUT_CORRUPT
                 recovery, flush, damaged = Recovery(), av.Packet(), 0
