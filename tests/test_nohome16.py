@@ -101,3 +101,19 @@ def test_an_onnx_run_of_an_installed_package_without_a_home(env, data_dir, tmp_p
     assert done.returncode == 0, done.stderr
     assert (out / "r.png").is_file() and "engines are built each run" in done.stderr
     assert not [name for name in os.listdir(env["TMPDIR"]) if name.startswith("realtime-adain-")]
+
+
+def test_a_contact_sheet_without_a_home_encodes_styles_each_run(env, data_dir, tmp_path):
+    """`image --sheet` stopped with "no home folder to keep the styles in", as `live` did."""
+    prefix = as_user_without_home()
+    out = tmp_path / "out"
+    out.mkdir()
+    os.chown(out, NOBODY_UID, NOBODY_UID)
+    done = run(["image", data_dir / "content" / "cornell.jpg", "-s", data_dir / "style" / "mondrian.jpg",
+                "-s", data_dir / "style" / "trial.jpg", "--sheet", out / "sheet.jpg", "--size", "32",
+                "--style-size", "32", "--device", "cpu"], env, prefix=prefix)
+    err = done.stderr.decode(errors="replace")
+    assert done.returncode == 0, err
+    assert (out / "sheet.jpg").is_file()
+    assert err.count("note: no home folder for the style cache ($HOME unset): styles are encoded each run") == 1, err
+    assert os.listdir(env["TMPDIR"]) == []

@@ -91,10 +91,10 @@ def run(args: argparse.Namespace, model: ModelSettings) -> int:
     if side != (args.size or min(photo.shape[:2])):
         tqdm.write(f"note: tiles at --size {side} to keep the sheet within --max-pixels {args.max_pixels}", file=sys.stderr)
     content = fit_short_side(photo, side)
-    from realtime_adain.live.styles import StyleLibrary, default_cache_dir
+    from realtime_adain.live.styles import StyleLibrary, run_cache_dir
     from realtime_adain.stylizer import Stylizer
 
-    cache_dir = common.style_cache_dir(args.style_cache) or default_cache_dir()  # refused before the model loads
+    cache_dir = common.style_cache_dir(args.style_cache) or run_cache_dir()  # (no home: a temporary one, noted)
 
     started = time.monotonic()
     stylizer = Stylizer.from_settings(model, sizes_vary=True)
