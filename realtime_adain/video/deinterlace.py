@@ -72,6 +72,29 @@ def graph_threads(graph: av.filter.Graph) -> None:
         graph.threads = 1
 
 
+def build_chain(frame: av.VideoFrame, links: tuple[tuple[str, str], ...], numbered: bool = False) -> Chain:
+    """A filter graph for pictures shaped like `frame` through `links` ((filter, options), in
+    order); `numbered`: frames are pushed as numbers 0, 1, 2 at one a tick (`film`: decimate needs
+    the source's frame rate, which `add_buffer` does not set)."""
+    graph = av.filter.Graph()
+    graph_threads(graph)
+    if numbered:
+        source = graph.add("buffer", f"video_size={frame.width}x{frame.height}:pix_fmt={frame.format.name}:"
+                                     f"time_base={FRAME_CLOCK}:frame_rate={1 / FRAME_CLOCK}:pixel_aspect=1/1")
+    else:
+        source = graph.add_buffer(width=frame.width, height=frame.height, format=frame.format.name,
+                                  time_base=frame.time_base or UNTIMED)
+    last = source
+    for name, options in links:
+        link = graph.add(name, options)
+        last.link_to(link)
+        last = link
+    sink = graph.add("buffersink")
+    last.link_to(sink)
+    graph.configure()  # converts pixel formats the filters do not take (scale is inserted)
+    return graph, source, sink
+
+
 class TelecineCheck:
     """Whether a clip's first interlaced frames are telecined film, told once (`auto` only: its
     pictures are not changed). FFmpeg's `idet` counts the frames that repeat a field; it rewrites
@@ -88,15 +111,7 @@ class TelecineCheck:
             return
         try:
             if self._graph is None:
-                graph = av.filter.Graph()
-                graph_threads(graph)
-                source = graph.add_buffer(width=frame.width, height=frame.height, format=frame.format.name,
-                                          time_base=frame.time_base or UNTIMED)
-                idet, sink = graph.add("idet"), graph.add("buffersink")
-                source.link_to(idet)
-                idet.link_to(sink)
-                graph.configure()
-                self._graph = graph, source, sink
+                self._graph = build_chain(frame, (("idet", ""),))
             self._graph[1].push(frame)
             while True:
                 try:
@@ -224,25 +239,10 @@ class Deinterlacer:
         yield from self._release()
 
     def _build(self, frame: av.VideoFrame) -> Chain:
-        graph = av.filter.Graph()
-        graph_threads(graph)
-        if self.mode == "film":  # (decimate needs the source's frame rate, which add_buffer does not set)
-            source = graph.add("buffer", f"video_size={frame.width}x{frame.height}:pix_fmt={frame.format.name}:"
-                                         f"time_base={FRAME_CLOCK}:frame_rate={1 / FRAME_CLOCK}:pixel_aspect=1/1")
+        if self.mode == "film":
             self._clock = 0
             self._times.clear()
-        else:
-            source = graph.add_buffer(width=frame.width, height=frame.height, format=frame.format.name,
-                                      time_base=frame.time_base or UNTIMED)
-        last = source
-        for name, options in self._chain:
-            link = graph.add(name, options)
-            last.link_to(link)
-            last = link
-        sink = graph.add("buffersink")
-        last.link_to(sink)
-        graph.configure()  # converts pixel formats the filters do not take (scale is inserted)
-        return graph, source, sink
+        return build_chain(frame, self._chain, numbered=self.mode == "film")
 
     def _push_numbered(self, frame: av.VideoFrame) -> None:
         """`frame` into the `film` filter as frame number `_clock` (its own times kept aside and
