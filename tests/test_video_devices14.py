@@ -135,8 +135,8 @@ def test_chapters_are_kept_and_their_track_not_named_as_left_out(ext, run_cli, w
 
 def test_an_iphone_hdr_clip_turned_with_a_timecode_keeps_all(run_cli, weights_env, style, tmp_path):
     """HEVC 10-bit ('hvc1'), HLG over BT.2020, shot in portrait (a 90 degree display matrix), with a
-    timecode track: every frame upright, the HDR tags and the timecode kept, and no note about
-    streams left out (the timecode is kept)."""
+    timecode track: every frame upright, tone-mapped to SDR and tagged BT.709 (test_video_hdr17),
+    the timecode kept, and no note about streams left out (the timecode is kept)."""
     source = tmp_path / "IMG_0001.MOV"
     ffmpeg(*clip(), *SOUND, *X265_10BIT, "-color_primaries", "bt2020", "-color_trc", "arib-std-b67", "-colorspace",
            "bt2020nc", "-c:a", "aac", "-timecode", "01:02:03:04", source)
@@ -146,7 +146,7 @@ def test_an_iphone_hdr_clip_turned_with_a_timecode_keeps_all(run_cli, weights_en
     assert_same_timing(out, source)
     assert "leaving out" not in err, err
     video = stream_list(out)[0]
-    assert video["color_transfer"] == "arib-std-b67" and video["tags"]["timecode"] == "01:02:03:04"
+    assert video["color_transfer"] == "bt709" and video["tags"]["timecode"] == "01:02:03:04"
     with av.open(str(out)) as container:
         assert (container.streams.video[0].width, container.streams.video[0].height) == (64, 96)
 

@@ -73,7 +73,7 @@ def stylize_file(
             batch_size = min(batch_size, reader.expected_frames)
         stylizer.prepare(batch_size, *first.shape[:2], say=lambda text: tqdm.write(text, file=sys.stderr))
         height, width = (reader.height, reader.width) if settings.keep_size else first.shape[:2]
-        spec = VideoFormatOut(width, height, reader.time_base, reader.frame_rate, reader.colour,
+        spec = VideoFormatOut(width, height, reader.time_base, reader.frame_rate, reader.output_colour,
                               reader.container.metadata, reader.stream.metadata, reader.chapters(),
                               reader.stream.base_rate)
         if is_picture_pattern(output):  # both ends in one (video/picture_output.py)

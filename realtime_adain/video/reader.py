@@ -33,6 +33,7 @@ from realtime_adain.imageio import is_animated_webp, over_white
 from realtime_adain.settings import format_time
 from realtime_adain.video.deinterlace import check_mode as check_deinterlace, deinterlaced
 from realtime_adain.video.formats import GIF_DELAY_SHOWN, GIF_SHORTEST_SHOWN
+from realtime_adain.video.hdr import HDR_TRANSFERS, ToneMap, is_hdr, sdr_colour
 from realtime_adain.video.notes import note
 from realtime_adain.video.sequence import DEFAULT_FRAMERATE, check_framerate, find_sequence
 from realtime_adain.video.timestamps import Segment, TimestampShift
@@ -75,7 +76,6 @@ DISPLAYMATRIX = SideDataType.DISPLAYMATRIX
 # Seconds of video packets after the last picture that decodes, said apart from damage
 # (`VideoReader._note_damage`): another codec's pictures joined on, not a few flipped bytes.
 UNDECODED_END_SECONDS = Fraction(1, 4)
-HDR_TRANSFERS = (16, 18)  # FFmpeg's AVCOL_TRC_SMPTE2084 (PQ) and AVCOL_TRC_ARIB_STD_B67 (HLG)
 # An average frame rate above the guessed one by more than this is a header's claim, not the
 # timestamps' (`plausible_rate`); below it, rounding (an MP4's 2997/100 for 30000/1001).
 DECLARED_RATE_SLACK = Fraction(101, 100)
@@ -205,16 +205,36 @@ def orientation(frame: av.VideoFrame) -> Orientation:
     return frame.rotation, display_matrix(frame)
 
 
-def frame_to_rgb(frame: av.VideoFrame, reformatter: VideoReformatter, aspect: Fraction = Fraction(1),
+class PictureConverter:
+    """One stream's pictures to RGB: one YUV -> RGB converter reused across frames (not one per
+    frame), and for HDR pictures one tone map (`hdr.ToneMap`), fixed at the first such picture."""
+
+    def __init__(self) -> None:
+        self.reformatter = VideoReformatter()
+        self.tone_map: ToneMap | None = None
+
+    def rgb(self, frame: av.VideoFrame, width: int | None, height: int | None, alpha: bool) -> np.ndarray:
+        """(H, W, 3 or 4) uint8 RGB(A); HDR pictures tone-mapped to SDR BT.709."""
+        if not is_hdr(frame):
+            return self.reformatter.reformat(frame, format="rgba" if alpha else "rgb24", width=width, height=height,
+                                             src_color_range=frame.color_range).to_ndarray()
+        if self.tone_map is None:
+            self.tone_map = ToneMap(frame)
+        deep = self.reformatter.reformat(frame, format="rgba64le" if alpha else "rgb48le", width=width,
+                                         height=height, src_color_range=frame.color_range).to_ndarray()
+        rgb = self.tone_map(np.ascontiguousarray(deep[..., :3]))
+        return np.dstack([rgb, (deep[..., 3] >> 8).astype(np.uint8)]) if alpha else rgb
+
+
+def frame_to_rgb(frame: av.VideoFrame, converter: PictureConverter, aspect: Fraction = Fraction(1),
                  turned: Orientation | None = None) -> np.ndarray:
     """A decoded frame as a viewer sees it: square pixels (for stored pixels of `aspect`, see
     `pixel_aspect`), upright (display matrix; `turned`: the stream's, else the frame's own), (H,
-    W, 3) RGB converted with the input's colour range. `reformatter` is reused across a stream's
-    frames."""
+    W, 3) RGB converted with the input's colour range, HDR pictures as SDR (`hdr`). `converter`
+    is the stream's, reused across its frames."""
     width, height = square_pixel_size(frame.width, frame.height, aspect) if aspect != 1 else (None, None)
     alpha = has_alpha(frame)
-    rgb = reformatter.reformat(frame, format="rgba" if alpha else "rgb24", width=width, height=height,
-                               src_color_range=frame.color_range).to_ndarray()
+    rgb = converter.rgb(frame, width, height, alpha)
     if alpha:  # transparent areas over white, as `realtime-adain image` reads them (not their hidden colour)
         rgb = over_white(np.ascontiguousarray(rgb[..., :3]), rgb[..., 3])
     return upright(rgb, *(turned or orientation(frame)))
@@ -250,13 +270,18 @@ def note_colour_change(name: str, first: Colour, now: Colour) -> None:
     changed = [f"{label} {a} to {b}" for label, a, b in zip(names, dataclasses.astuple(first), dataclasses.astuple(now))
                if a != b]
     if {first.color_trc, now.color_trc} & set(HDR_TRANSFERS):
-        kept = "HDR pictures are not tone-mapped to the other kind (they show washed out or dark)"
+        kept = "HDR pictures are tone-mapped to SDR BT.709 as read, so both kinds show right"
     elif now.color_primaries != first.color_primaries or now.color_trc != first.color_trc:
         kept = "each picture's matrix and range are converted, its primaries and transfer are not (a slight shift)"
     else:
         kept = "every picture is converted with its own, so colours stay right"
     note(f"{name}: the colour description changes mid-stream ({', '.join(changed)}, FFmpeg's numbers); the output "
          f"is tagged as the first picture; {kept}", once=True)
+
+
+def note_tone_mapped(name: str, tone_map: ToneMap) -> None:
+    note(f"{name}: HDR video ({tone_map.description}): each picture is tone-mapped to SDR BT.709 as read (the "
+         f"network and the style are SDR), and the output is SDR BT.709", once=True)
 
 
 def note_turn_change(name: str, first: Orientation, now: Orientation) -> None:
@@ -434,7 +459,7 @@ class VideoReader:
     def _open(self, framerate: Fraction | None, start: Fraction, duration: Fraction | None, seek: bool) -> None:
         """Open the file and decode up to its (segment's) first frame; `seek`: to the keyframe
         before the segment's start where the file can be trusted to seek (`_seek`)."""
-        self._reformatter = VideoReformatter()  # one YUV -> RGB converter for the stream, not one per frame
+        self._converter = PictureConverter()
         try:
             # Latin-1 tags: FFmpeg plays them
             self._options = self._sequence_options(framerate)  # (again for `_lost_at_end`)
@@ -525,6 +550,12 @@ class VideoReader:
             raise UserError(f"{self.path}: a numbered pattern reads pictures (PNG, JPEG, TIFF, ...) as one clip, "
                             "not video files: give the videos themselves, or their folder")
         return self.sequence.open_arguments(DEFAULT_FRAMERATE if framerate is None else check_framerate(framerate))
+
+    @property
+    def output_colour(self) -> Colour | None:
+        """How the output's pictures are converted and tagged: as the first picture is, or SDR
+        BT.709 where it is HDR (tone-mapped as read)."""
+        return sdr_colour(self.colour)
 
     @property
     def time_base(self) -> Fraction:
@@ -641,7 +672,9 @@ class VideoReader:
                 if first_aspect is not None and codec_aspect(self.stream) != first_aspect:
                     note_aspect_change(self.path.name, first_aspect, codec_aspect(self.stream))
                     first_aspect = None  # said once
-                yield Frame(frame_to_rgb(decoded, self._reformatter, self.pixel_aspect, turned), pts, duration, index)
+                yield Frame(frame_to_rgb(decoded, self._converter, self.pixel_aspect, turned), pts, duration, index)
+                if index == 0 and self._converter.tone_map is not None:
+                    note_tone_mapped(self.path.name, self._converter.tone_map)
                 index += 1
                 last = (pts, duration)
                 yield from shown.after(released, pts, duration) if shown else released
