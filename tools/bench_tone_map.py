@@ -1,0 +1,74 @@
+"""What reading an HDR picture costs: the tone map to SDR (`realtime_adain.video.hdr`) side by
+side with the plain 8-bit RGB conversion every other picture gets (docs/BENCHMARKS.md, "HDR
+video").
+
+    python3 tools/bench_tone_map.py --sizes 1280x720 1920x1080 --repeats 15
+
+Each size is made once (FFmpeg's zscale: a photo from ../shared/data as PQ and as HLG, 10-bit
+HEVC) and its first picture decoded; then, in one process and one thread, alternately: the
+plain conversion (`rgb24`), and `PictureConverter.rgb` (16-bit conversion plus tone map). The
+medians are printed as a table, with their ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import av
+import cv2
+
+from realtime_adain.video.reader import PictureConverter
+
+PHOTO = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "content" / "golden_gate.jpg"
+TRANSFERS = {"PQ": "smpte2084", "HLG": "arib-std-b67"}
+
+
+def hdr_picture(folder: Path, size: str, transfer: str) -> av.VideoFrame:
+    width, height = size.split("x")
+    path = folder / f"{transfer}_{size}.mp4"
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", str(PHOTO), "-frames:v", "1", "-vf",
+                    f"scale={width}:{height},setsar=1,format=gbrpf32le,zscale=tin=709:t=linear,"
+                    f"zscale=pin=709:p=2020:t={transfer}:m=2020_ncl:r=tv:npl=203,format=yuv420p10le",
+                    "-c:v", "libx265", "-x265-params", "log-level=error", "-color_primaries", "bt2020",
+                    "-color_trc", transfer, "-colorspace", "bt2020nc", str(path)], check=True)
+    with av.open(str(path)) as container:
+        return next(container.decode(video=0))
+
+
+def timed(work, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        work()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", nargs="+", default=["1280x720", "1920x1080"])
+    parser.add_argument("--repeats", type=int, default=15)
+    args = parser.parse_args()
+    cv2.setNumThreads(1)
+    print("| size | transfer | plain rgb24 | tone-mapped | ratio |")
+    print("|---|---|---|---|---|")
+    with tempfile.TemporaryDirectory() as folder:
+        for size in args.sizes:
+            for name, transfer in TRANSFERS.items():
+                frame = hdr_picture(Path(folder), size, transfer)
+                plain, converter = av.video.reformatter.VideoReformatter(), PictureConverter()
+                converter.rgb(frame, None, None, False)  # (the tables are built once per stream)
+                plain_ms = tone_ms = 0.0
+                for _ in range(2):  # alternated, so neither gets a quieter moment of the machine
+                    plain_ms = timed(lambda: plain.reformat(frame, format="rgb24").to_ndarray(), args.repeats)
+                    tone_ms = timed(lambda: converter.rgb(frame, None, None, False), args.repeats)
+                print(f"| {size} | {name} | {plain_ms:.1f} ms | {tone_ms:.1f} ms | {tone_ms / plain_ms:.1f}x |")
+
+
+if __name__ == "__main__":
+    main()
