@@ -35,6 +35,20 @@ class ArgumentParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"error: {self.prog}: {message}{dash_file_hint(self.given)} (see `{self.prog} --help`)\n")
 
+    def _print_message(self, message: str, file=None) -> None:
+        """argparse's, without its `except OSError: pass`: `--help >/dev/full` lost the text and
+        exited 0; the failure now reaches `flush_standard_output`, one `error:` line."""
+        if not message:
+            return
+        file = file or sys.stderr
+        try:
+            file.write(message)
+        except OSError as exc:
+            if file is not sys.stdout or isinstance(exc, BrokenPipeError):  # (a reader gone: quiet, 141)
+                raise
+            silence_stdout()  # (the exit's own flush would fail again)
+            raise UserError(f"standard output: cannot write ({exc.strerror or exc})") from None
+
 
 def dash_file_hint(args: Sequence[str]) -> str:
     """A file whose name starts with a dash reads as an option (argparse then says an INPUT is
@@ -182,8 +196,11 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
     with interrupts.sigterm_raises():
         parsed: list[argparse.Namespace] = []
-        code = run_reporting_errors(lambda: (check_library_settings(), fit_thread_pools_to_limit(),
-                                             parsed.append(build_parser(argv).parse_args(argv)))[2])
+        try:
+            code = run_reporting_errors(lambda: (check_library_settings(), fit_thread_pools_to_limit(),
+                                                 parsed.append(build_parser(argv).parse_args(argv)))[2])
+        except SystemExit as exc:  # --help, --version, a usage error: what they wrote must reach stdout
+            return flush_standard_output(exc.code if isinstance(exc.code, int) else int(exc.code is not None))
         if not parsed:
             return code
         return flush_standard_output(run_reporting_errors(lambda: (interrupts.load_torch(), parsed[0].func(parsed[0]))[1]))
