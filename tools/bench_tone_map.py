@@ -6,8 +6,10 @@ video").
 
 Each size is made once (FFmpeg's zscale: a photo from ../shared/data as PQ and as HLG, 10-bit
 HEVC) and its first picture decoded; then, in one process and one thread, alternately: the
-plain conversion (`rgb24`), and `PictureConverter.rgb` (16-bit conversion plus tone map). The
-medians are printed as a table, with their ratio.
+plain conversion (`rgb24`), `PictureConverter.rgb` (16-bit conversion plus tone map) as it runs
+(`hdr.STRIP_PIXELS` at a time), and the same with the whole picture as one strip (as it ran
+before: the same output, checked). The medians are printed as a table, with the ratio of the
+tone-mapped to the plain conversion.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pathlib import Path
 import av
 import cv2
 
+from realtime_adain.video import hdr
 from realtime_adain.video.reader import PictureConverter
 
 PHOTO = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "content" / "golden_gate.jpg"
@@ -55,19 +58,26 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=15)
     args = parser.parse_args()
     cv2.setNumThreads(1)
-    print("| size | transfer | plain rgb24 | tone-mapped | ratio |")
-    print("|---|---|---|---|---|")
+    print("| size | transfer | plain rgb24 | tone-mapped | ratio | tone-mapped whole (before) |")
+    print("|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as folder:
         for size in args.sizes:
             for name, transfer in TRANSFERS.items():
                 frame = hdr_picture(Path(folder), size, transfer)
                 plain, converter = av.video.reformatter.VideoReformatter(), PictureConverter()
                 converter.rgb(frame, None, None, False)  # (the tables are built once per stream)
-                plain_ms = tone_ms = 0.0
-                for _ in range(2):  # alternated, so neither gets a quieter moment of the machine
+                strips = hdr.STRIP_PIXELS
+                plain_ms = tone_ms = whole_ms = 0.0
+                for _ in range(2):  # alternated, so none gets a quieter moment of the machine
                     plain_ms = timed(lambda: plain.reformat(frame, format="rgb24").to_ndarray(), args.repeats)
                     tone_ms = timed(lambda: converter.rgb(frame, None, None, False), args.repeats)
-                print(f"| {size} | {name} | {plain_ms:.1f} ms | {tone_ms:.1f} ms | {tone_ms / plain_ms:.1f}x |")
+                    hdr.STRIP_PIXELS = frame.width * frame.height
+                    whole_ms = timed(lambda: converter.rgb(frame, None, None, False), args.repeats)
+                    whole = converter.rgb(frame, None, None, False)
+                    hdr.STRIP_PIXELS = strips
+                assert (whole == converter.rgb(frame, None, None, False)).all(), "strips changed the output"
+                print(f"| {size} | {name} | {plain_ms:.1f} ms | {tone_ms:.1f} ms | {tone_ms / plain_ms:.1f}x | "
+                      f"{whole_ms:.1f} ms |")
 
 
 if __name__ == "__main__":

@@ -80,7 +80,8 @@ def build_chain(frame: av.VideoFrame, links: tuple[tuple[str, str], ...], number
     graph_threads(graph)
     if numbered:
         source = graph.add("buffer", f"video_size={frame.width}x{frame.height}:pix_fmt={frame.format.name}:"
-                                     f"time_base={FRAME_CLOCK}:frame_rate={1 / FRAME_CLOCK}:pixel_aspect=1/1")
+                                     f"time_base={FRAME_CLOCK}:frame_rate={1 / FRAME_CLOCK}:pixel_aspect=1/1:"
+                                     f"colorspace={frame.colorspace}:range={frame.color_range}")
     else:
         source = graph.add_buffer(width=frame.width, height=frame.height, format=frame.format.name,
                                   time_base=frame.time_base or UNTIMED)

@@ -17,6 +17,7 @@ import struct
 import av
 import cv2
 import numpy as np
+from av.video.reformatter import ColorPrimaries
 
 PQ, HLG = 16, 18  # FFmpeg's AVCOL_TRC_SMPTE2084 and AVCOL_TRC_ARIB_STD_B67
 HDR_TRANSFERS = (PQ, HLG)
@@ -26,6 +27,8 @@ HLG_PEAK = 1000.0  # cd/m2: the nominal display HLG is rendered for (BT.2100's r
 DEFAULT_PQ_PEAK = 1000.0  # cd/m2 for a PQ stream that states no content or mastering peak
 MAX_PQ_PEAK = 10000.0
 BT2020, P3_D65 = 9, 12  # FFmpeg's AVCOL_PRI_BT2020 and AVCOL_PRI_SMPTE432 (Display P3)
+UNSPECIFIED = 2  # FFmpeg's AVCOL_PRI_UNSPECIFIED
+RGB_MATRIX = 0  # FFmpeg's AVCOL_SPC_RGB: pictures stored as RGB (PNG, gbrp10, FFV1 RGB)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,6 +51,12 @@ PRIMARIES = {
 GAIN_STEPS = 4096  # the tone curve's table, over the fourth root of light (fine in the shadows)
 CODE_BITS = 12  # HDR code values are looked up at 12 bits (PQ's own step below visibility; 10-bit video)
 CODE_STEPS = 1 << CODE_BITS
+# A picture is converted this many pixels at a time: its float32 work (58 bytes a pixel) stays
+# in the processor's cache and no longer grows with the picture, which --max-pixels does not
+# bound (it counts the processing size). Whole, one 8K picture's RSS grew 3.1 GiB (now 0.36), a
+# 4K one's 777 MiB (now 96); 1080p and 4K pictures convert 15-45 % faster, the same output
+# (tools/bench_tone_map.py, a loaded 2-core machine).
+STRIP_PIXELS = 1 << 16
 
 # SMPTE ST 2084 constants.
 _M1, _M2 = 2610 / 16384, 2523 / 4096 * 128
@@ -57,16 +66,33 @@ _A = 0.17883277
 _B, _C = 1 - 4 * _A, 0.5 - _A * np.log(4 * _A)
 
 
+def primaries_assumed(tag: int) -> str:
+    """What the description adds for primaries taken as BT.2020 (untagged, or tagged with ones no
+    HDR standard uses, such as BT.470M or film): the tag, so a user sees what was assumed."""
+    if tag in PRIMARIES:
+        return ""
+    if tag == UNSPECIFIED:
+        return "; its primaries are not tagged, so taken as BT.2020"
+    try:
+        name = ColorPrimaries(tag).name
+    except ValueError:  # (a reserved number)
+        name = f"number {tag}"
+    return f"; its primaries are tagged {name}, which HDR does not use, so taken as BT.2020"
+
+
 def is_hdr(frame: av.VideoFrame) -> bool:
     return frame.color_trc in HDR_TRANSFERS
 
 
 def sdr_colour(colour):
     """The colour description an HDR input's output is converted to and tagged with (a `Colour`
-    with BT.709 matrix, primaries and transfer, its range kept); other inputs' own."""
+    with BT.709 primaries and transfer, and matrix where it is YUV; its range kept); other
+    inputs' own. RGB-coded input keeps its RGB matrix, for the writer to write as it writes SDR
+    RGB (BT.709 at limited range: it was full-range yuvj420p)."""
     if colour is None or colour.color_trc not in HDR_TRANSFERS:
         return colour
-    return dataclasses.replace(colour, colorspace=BT709, color_primaries=BT709, color_trc=BT709)
+    matrix = colour.colorspace if colour.colorspace == RGB_MATRIX else BT709
+    return dataclasses.replace(colour, colorspace=matrix, color_primaries=BT709, color_trc=BT709)
 
 
 def pq_to_nits(signal: np.ndarray) -> np.ndarray:
@@ -102,9 +128,15 @@ def bt2390_eetf(nits: np.ndarray, source_peak: float, target_peak: float) -> np.
 
 def stated_peak(frame: av.VideoFrame) -> float | None:
     """The brightest light a PQ stream says it holds (cd/m2): its content light level (MaxCLL),
-    else its mastering display's peak; None when it states neither."""
+    else its mastering display's peak; None when it states neither, or when PyAV cannot read the
+    frame's side data (it reads all at once and fails on a kind newer than it knows: a PNG's
+    EXIF beside its cICP chunk in FFmpeg 8 was a traceback)."""
+    try:
+        entries = list(frame.side_data)
+    except ValueError:
+        return None
     mastering = None
-    for side_data in frame.side_data:
+    for side_data in entries:
         kind = getattr(side_data.type, "name", "")
         data = bytes(side_data)
         if kind == "CONTENT_LIGHT_LEVEL" and len(data) >= 8:
@@ -128,8 +160,8 @@ def power(values: np.ndarray, exponent: float, out: np.ndarray | None = None) ->
 
 @dataclasses.dataclass
 class _Work:
-    """Arrays reused from picture to picture: freshly allocated ones this size are mapped and
-    zero-filled by the C library on each call, 40 % of the time (measured)."""
+    """Arrays reused from strip to strip and picture to picture: freshly allocated ones are
+    mapped and zero-filled by the C library on each call, 40 % of the time (measured)."""
 
     codes: np.ndarray
     light: np.ndarray
@@ -148,6 +180,14 @@ class _Work:
                    np.empty((height, width, 3), np.float32), (plane(), plane(), plane()), plane(), plane(),
                    plane(np.int32), plane())
 
+    def rows(self, count: int) -> "_Work":
+        """The first `count` rows of each array (a picture's last, shorter strip)."""
+        if count == self.plane.shape[0]:
+            return self
+        values = (getattr(self, field.name) for field in dataclasses.fields(self))
+        return _Work(*(tuple(a[:count] for a in value) if isinstance(value, tuple) else value[:count]
+                       for value in values))
+
 
 class ToneMap:
     """One stream's HDR pictures to SDR BT.709 RGB (uint8), on the peak stated with its first
@@ -156,6 +196,7 @@ class ToneMap:
     def __init__(self, frame: av.VideoFrame) -> None:
         self.transfer = frame.color_trc
         self.primaries = PRIMARIES.get(frame.color_primaries, PRIMARIES[BT2020])
+        self._assumed = primaries_assumed(frame.color_primaries)
         self._luma = np.array([self.primaries.luma], np.float32)
         if self.transfer == HLG:
             peak = HLG_PEAK
@@ -180,13 +221,24 @@ class ToneMap:
     @property
     def description(self) -> str:
         if self.transfer == HLG:
-            return f"HLG over {self.primaries.name}"
-        return f"PQ over {self.primaries.name}, peak {self.peak:.0f} cd/m2"
+            return f"HLG over {self.primaries.name}{self._assumed}"
+        return f"PQ over {self.primaries.name}, peak {self.peak:.0f} cd/m2{self._assumed}"
 
     def __call__(self, rgb48: np.ndarray) -> np.ndarray:
-        """(H, W, 3) uint16 HDR code values -> (H, W, 3) uint8 SDR BT.709 RGB. (OpenCV
-        calls on whole planes where numpy's would broadcast or stride: a third of the time.)"""
-        work = self._work_for(*rgb48.shape[:2])
+        """(H, W, 3) uint16 HDR code values -> (H, W, 3) uint8 SDR BT.709 RGB, `STRIP_PIXELS`
+        at a time (see there)."""
+        height, width = rgb48.shape[:2]
+        shown = np.empty((height, width, 3), np.uint8)
+        rows = max(1, STRIP_PIXELS // width)
+        work = self._work_for(min(rows, height), width)
+        for top in range(0, height, rows):
+            strip = rgb48[top:top + rows]
+            self._strip(strip, work.rows(strip.shape[0]), shown[top:top + rows])
+        return shown
+
+    def _strip(self, rgb48: np.ndarray, work: _Work, shown: np.ndarray) -> None:
+        """Rows of HDR code values into `shown`'s rows. (OpenCV calls on whole planes where
+        numpy's would broadcast or stride: a third of the time.)"""
         np.right_shift(rgb48, 16 - CODE_BITS, out=work.codes)
         np.take(self._linear, work.codes, out=work.light)
         scale = None
@@ -209,7 +261,7 @@ class ToneMap:
             cv2.multiply(gain, scale, dst=gain)
         cv2.multiply(moved, cv2.merge([gain, gain, gain], work.light), dst=moved)
         cv2.min(moved, (1.0, 1.0, 1.0, 1.0), dst=moved)  # (a bare 1.0: red only)
-        return cv2.convertScaleAbs(power(moved, 1 / 2.4, out=moved), alpha=255)  # BT.1886's inverse, 8 bits
+        cv2.convertScaleAbs(power(moved, 1 / 2.4, out=moved), dst=shown, alpha=255)  # BT.1886's inverse, 8 bits
 
     def _work_for(self, height: int, width: int) -> _Work:
         if self._work is None or self._work.plane.shape != (height, width):

@@ -629,7 +629,7 @@ class VideoReader:
         last: tuple[int | None, int] = (None, 0)  # the latest frame given, on the segment's timeline
         first_aspect = codec_aspect(self.stream)  # before decoding: the decoder runs ahead of the frames given
         turned: Orientation | None = None  # the first frame's, for every frame
-        turn_noted = colour_noted = False
+        turn_noted = colour_noted = tone_noted = False
         try:
             pictures = deinterlaced(self._decode(), self.deinterlace, self.path.name, rate=self.frame_rate)
             for item in timeline.order(self._retimed(pictures)):
@@ -673,8 +673,9 @@ class VideoReader:
                     note_aspect_change(self.path.name, first_aspect, codec_aspect(self.stream))
                     first_aspect = None  # said once
                 yield Frame(frame_to_rgb(decoded, self._converter, self.pixel_aspect, turned), pts, duration, index)
-                if index == 0 and self._converter.tone_map is not None:
+                if not tone_noted and self._converter.tone_map is not None:  # (HDR after SDR: at its first picture)
                     note_tone_mapped(self.path.name, self._converter.tone_map)
+                    tone_noted = True
                 index += 1
                 last = (pts, duration)
                 yield from shown.after(released, pts, duration) if shown else released

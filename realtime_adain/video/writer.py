@@ -536,9 +536,12 @@ class VideoWriter:
         where none can start (EAGAIN) that is said, not taken for a failure to write."""
         try:
             if self.colour:
-                return self._reformatter.reformat(frame, format=self.video.pix_fmt,
-                                                  dst_colorspace=self.colour.colorspace,
-                                                  dst_color_range=self.colour.color_range)
+                converted = self._reformatter.reformat(frame, format=self.video.pix_fmt,
+                                                       dst_colorspace=self.colour.colorspace,
+                                                       dst_color_range=self.colour.color_range)
+                # (encoders that tag from the frame, not the codec context: prores_ks wrote "unknown")
+                converted.color_primaries, converted.color_trc = self.colour.color_primaries, self.colour.color_trc
+                return converted
             if self.palette is None and self.video.pix_fmt != "rgb24":
                 return self._reformatter.reformat(frame, format=self.video.pix_fmt)
         except av.error.FFmpegError as exc:
