@@ -32,7 +32,9 @@ MAX_SIDE = 16384  # the longest processing side: far beyond any use, and OpenCV'
 
 from realtime_adain.atomic import atomic_write_bytes
 from realtime_adain.errors import UserError
+from realtime_adain.hdr_stills import HdrTags, full_scale, hdr_tags, tone_mapped
 from realtime_adain.regular_files import open_regular
+from realtime_adain.video.notes import note
 
 # What OpenCV decodes (a folder of inputs takes these) and, of those, what it encodes from RGB:
 # PGM/PBM hold grey only, GIF/HDR/PFM/JPEG 2000/AVIF writers are missing or lossy in odd ways.
@@ -93,6 +95,11 @@ def decode_image(data: np.ndarray | bytes, name: str) -> np.ndarray:
 
 
 def _decode(data: np.ndarray, name: str) -> np.ndarray:
+    tags = hdr_tags(data)
+    if tags is not None:
+        hdr = _hdr_still(data, name, tags)
+        if hdr is not None:
+            return hdr
     with _native_stderr_captured() as native:
         try:
             # ANYDEPTH|ANYCOLOR keeps 16-bit and float samples and, unlike IMREAD_UNCHANGED, applies
@@ -127,6 +134,56 @@ def _decode(data: np.ndarray, name: str) -> np.ndarray:
     linear = bytes(data[:10]).startswith(_LINEAR_SIGNATURES)
     profile = header.profile if header.mode in _RGB_MODES else None  # on CMYK or grey: ignored, as browsers do
     return over_white(in_srgb(to_rgb8(image, linear=linear), profile), alpha)
+
+
+def _hdr_still(data: np.ndarray, name: str, tags: HdrTags) -> np.ndarray | None:
+    """An HDR AVIF or HEIF picture (`hdr_stills`) decoded at full depth and tone-mapped as HDR
+    video is, alpha over white, with a note; None where it does not decode so (the 8-bit path
+    then reads it, or says why it cannot)."""
+    if _heif_kind(bytes(data[:16])):
+        samples = _heif_samples(data, name)
+    else:
+        try:
+            samples = cv2.imdecode(data, cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR)
+        except cv2.error:
+            return None
+        if samples is None or samples.ndim != 3:
+            return None
+        samples = cv2.cvtColor(samples, cv2.COLOR_BGRA2RGBA if samples.shape[2] == 4 else cv2.COLOR_BGR2RGB)
+        if samples.dtype == np.uint16:
+            full_scale(samples, tags.depth or 10)
+    if samples is None:
+        return None
+    if samples.shape[0] * samples.shape[1] > MAX_DECODE_PIXELS:
+        raise UserError(f"{name}: {samples.shape[1]}x{samples.shape[0]} is {_too_many_pixels()}")
+    if samples.dtype == np.uint8:  # (8-bit HDR: widened, each byte repeated)
+        samples = samples.astype(np.uint16) * 257
+    rgb, description = tone_mapped(samples[..., :3], tags)
+    note(f"{name}: an HDR picture ({description}): tone-mapped to SDR BT.709 as read (the network and the "
+         f"style are SDR)", once=True)
+    alpha = samples[..., 3].astype(np.float32) / 65535 if samples.shape[2] == 4 else None
+    return over_white(rgb, alpha)
+
+
+def _heif_samples(data: np.ndarray, name: str) -> np.ndarray | None:
+    """A HEIF picture's RGB(A) at its full depth (pillow-heif scales 10 and 12 bits to 16), its
+    size checked before the pixels are decoded; None without pillow-heif."""
+    try:
+        from pillow_heif import open_heif
+    except ImportError:
+        return None
+    try:
+        heif = open_heif(io.BytesIO(bytes(data)), convert_hdr_to_8bit=False)
+        width, height = heif.size
+        if width * height > MAX_DECODE_PIXELS:
+            raise UserError(f"{name}: {width}x{height} is {_too_many_pixels()}")
+        return np.asarray(heif)
+    except UserError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - libheif's errors: a damaged or unsupported file
+        reason = next(iter(str(exc).strip().splitlines()), "") or type(exc).__name__
+        raise UserError(f"{name}: a damaged or unsupported {_heif_kind(bytes(data[:16]))} image "
+                        f"({reason[:200]})") from None
 
 
 def first_frame_only_note(path: Path) -> str | None:

@@ -193,15 +193,21 @@ class ToneMap:
     """One stream's HDR pictures to SDR BT.709 RGB (uint8), on the peak stated with its first
     HDR picture (kept for the whole stream, so brightness does not pump with per-picture data)."""
 
-    def __init__(self, frame: av.VideoFrame) -> None:
-        self.transfer = frame.color_trc
-        self.primaries = PRIMARIES.get(frame.color_primaries, PRIMARIES[BT2020])
-        self._assumed = primaries_assumed(frame.color_primaries)
+    def __init__(self, frame: av.VideoFrame | None = None, *, transfer: int = PQ, primaries: int = BT2020,
+                 peak: float | None = None) -> None:
+        """From `frame`'s tags and side data, or (a still picture's, `hdr_stills`) from the
+        `transfer`, `primaries` and PQ `peak` its container states."""
+        if frame is not None:
+            transfer, primaries = frame.color_trc, frame.color_primaries
+            peak = stated_peak(frame) if transfer == PQ else None
+        self.transfer = transfer
+        self.primaries = PRIMARIES.get(primaries, PRIMARIES[BT2020])
+        self._assumed = primaries_assumed(primaries)
         self._luma = np.array([self.primaries.luma], np.float32)
         if self.transfer == HLG:
             peak = HLG_PEAK
         else:
-            peak = stated_peak(frame) or DEFAULT_PQ_PEAK
+            peak = peak or DEFAULT_PQ_PEAK
         self.peak = float(np.clip(peak, REFERENCE_WHITE, MAX_PQ_PEAK))
         codes = np.arange(CODE_STEPS, dtype=np.float64) / (CODE_STEPS - 1)
         if self.transfer == HLG:  # scene light; the OOTF (which needs luminance) follows in __call__
