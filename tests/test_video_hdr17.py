@@ -196,3 +196,30 @@ def test_live_shows_an_hdr_file_as_video_reads_it(data_dir, tmp_path):
     finally:
         live.close()
     np.testing.assert_array_equal(shown, first_picture(clip))
+
+
+@pytest.mark.parametrize("primaries, tag, name", [("2020", "bt2020", "BT.2020"), ("smpte432", "smpte432", "Display P3")])
+def test_wide_gamut_sdr_is_read_in_bt709_and_written_so(primaries, tag, name, run_cli, weights_env, data_dir,
+                                                        tmp_path):
+    """SDR over BT.2020 or Display P3 primaries (10-bit cameras, a P3 timeline's export) read as
+    plain RGB was washed out too (saturation 20 against the photo's 30): now converted to BT.709
+    primaries as read, the whole picture within 2 levels (nothing to roll off), the output tagged
+    BT.709, one note."""
+    source, original = photo(data_dir, tmp_path)
+    clip = tmp_path / f"sdr_{primaries}.mp4"
+    subprocess.run([FFMPEG, "-nostdin", "-v", "error", "-y", *source, "-vf",
+                    f"format=gbrpf32le,zscale=tin=709:t=linear,zscale=pin=709:p={primaries}:t=2020_10:m=2020_ncl:r=tv,"
+                    "format=yuv444p10le", "-c:v", "libx265", "-x265-params", "log-level=error:crf=4",
+                    "-color_primaries", tag, "-color_trc", "bt2020-10", "-colorspace", "bt2020nc", str(clip)],
+                   check=True, capture_output=True)
+    read = first_picture(clip)
+    assert np.abs(read.astype(float) - original).mean() < 2
+    out = tmp_path / "out.mp4"
+    code, _, err = run_cli("video", clip, "-s", data_dir / "style" / "mondrian.jpg", "--size", "32", "--style-size",
+                           "64", "--stabilize", "off", "--engine", "eager", "--threads", "1", "-o", out)
+    assert code == 0, err
+    assert err.count(f"wide-gamut video (SDR over {name}): each picture is converted to BT.709") == 1, err
+    probe = json.loads(subprocess.run([FFPROBE, "-v", "error", "-select_streams", "v", "-show_entries",
+                                       "stream=color_transfer,color_primaries,color_space", "-of", "json", str(out)],
+                                      capture_output=True, text=True, check=True).stdout)["streams"][0]
+    assert (probe["color_transfer"], probe["color_primaries"], probe["color_space"]) == ("bt709",) * 3

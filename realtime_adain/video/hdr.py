@@ -27,6 +27,7 @@ HLG_PEAK = 1000.0  # cd/m2: the nominal display HLG is rendered for (BT.2100's r
 DEFAULT_PQ_PEAK = 1000.0  # cd/m2 for a PQ stream that states no content or mastering peak
 MAX_PQ_PEAK = 10000.0
 BT2020, P3_D65 = 9, 12  # FFmpeg's AVCOL_PRI_BT2020 and AVCOL_PRI_SMPTE432 (Display P3)
+WIDE_GAMUT = (BT2020, P3_D65)
 UNSPECIFIED = 2  # FFmpeg's AVCOL_PRI_UNSPECIFIED
 RGB_MATRIX = 0  # FFmpeg's AVCOL_SPC_RGB: pictures stored as RGB (PNG, gbrp10, FFV1 RGB)
 
@@ -84,12 +85,18 @@ def is_hdr(frame: av.VideoFrame) -> bool:
     return frame.color_trc in HDR_TRANSFERS
 
 
+def needs_mapping(frame: av.VideoFrame) -> bool:
+    """HDR, or SDR over wider primaries than BT.709's (BT.2020, Display P3: read as plain RGB,
+    washed out too, a third less saturated): converted by `ToneMap`."""
+    return is_hdr(frame) or frame.color_primaries in WIDE_GAMUT
+
+
 def sdr_colour(colour):
-    """The colour description an HDR input's output is converted to and tagged with (a `Colour`
+    """The colour description an HDR or wide-gamut input's output is converted to and tagged with (a `Colour`
     with BT.709 primaries and transfer, and matrix where it is YUV; its range kept); other
     inputs' own. RGB-coded input keeps its RGB matrix, for the writer to write as it writes SDR
     RGB (BT.709 at limited range: it was full-range yuvj420p)."""
-    if colour is None or colour.color_trc not in HDR_TRANSFERS:
+    if colour is None or (colour.color_trc not in HDR_TRANSFERS and colour.color_primaries not in WIDE_GAMUT):
         return colour
     matrix = colour.colorspace if colour.colorspace == RGB_MATRIX else BT709
     return dataclasses.replace(colour, colorspace=matrix, color_primaries=BT709, color_trc=BT709)
@@ -201,10 +208,13 @@ class ToneMap:
             transfer, primaries = frame.color_trc, frame.color_primaries
             peak = stated_peak(frame) if transfer == PQ else None
         self.transfer = transfer
+        self.hdr = transfer in HDR_TRANSFERS  # else SDR over wide primaries: only the gamut is converted
         self.primaries = PRIMARIES.get(primaries, PRIMARIES[BT2020])
-        self._assumed = primaries_assumed(primaries)
+        self._assumed = primaries_assumed(primaries) if self.hdr else ""
         self._luma = np.array([self.primaries.luma], np.float32)
-        if self.transfer == HLG:
+        if not self.hdr:
+            peak = REFERENCE_WHITE
+        elif self.transfer == HLG:
             peak = HLG_PEAK
         else:
             peak = peak or DEFAULT_PQ_PEAK
@@ -212,8 +222,10 @@ class ToneMap:
         codes = np.arange(CODE_STEPS, dtype=np.float64) / (CODE_STEPS - 1)
         if self.transfer == HLG:  # scene light; the OOTF (which needs luminance) follows in __call__
             self._linear = hlg_to_scene(codes).astype(np.float32)
-        else:
+        elif self.hdr:
             self._linear = pq_to_nits(codes).astype(np.float32)
+        else:  # SDR display light (BT.1886's 2.4 power) with white at reference white: only clipped
+            self._linear = (codes ** 2.4 * REFERENCE_WHITE).astype(np.float32)
         # Gain for the brightest channel m, tabled over (m / (2 peak)) ** 0.25: after the move to
         # BT.709 primaries saturated colours exceed the peak; the EETF holds them at the target.
         self._gain_scale = 1 / (2 * self.peak)
@@ -226,6 +238,8 @@ class ToneMap:
 
     @property
     def description(self) -> str:
+        if not self.hdr:
+            return f"SDR over {self.primaries.name}"
         if self.transfer == HLG:
             return f"HLG over {self.primaries.name}{self._assumed}"
         return f"PQ over {self.primaries.name}, peak {self.peak:.0f} cd/m2{self._assumed}"

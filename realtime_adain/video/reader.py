@@ -33,7 +33,7 @@ from realtime_adain.imageio import is_animated_webp, over_white
 from realtime_adain.settings import format_time
 from realtime_adain.video.deinterlace import check_mode as check_deinterlace, deinterlaced
 from realtime_adain.video.formats import GIF_DELAY_SHOWN, GIF_SHORTEST_SHOWN
-from realtime_adain.video.hdr import HDR_TRANSFERS, ToneMap, is_hdr, sdr_colour
+from realtime_adain.video.hdr import HDR_TRANSFERS, ToneMap, needs_mapping, sdr_colour
 from realtime_adain.video.notes import note
 from realtime_adain.video.sequence import DEFAULT_FRAMERATE, check_framerate, find_sequence
 from realtime_adain.video.timestamps import Segment, TimestampShift
@@ -207,19 +207,21 @@ def orientation(frame: av.VideoFrame) -> Orientation:
 
 class PictureConverter:
     """One stream's pictures to RGB: one YUV -> RGB converter reused across frames (not one per
-    frame), and for HDR pictures one tone map (`hdr.ToneMap`), fixed at the first such picture."""
+    frame), and for HDR or wide-gamut pictures one tone map (`hdr.ToneMap`), fixed at the first
+    such picture (its peak kept; made again only where the transfer or primaries change)."""
 
     def __init__(self) -> None:
         self.reformatter = VideoReformatter()
         self.tone_map: ToneMap | None = None
+        self._tone_mapped: tuple[int, int] | None = None  # the transfer and primaries it was made for
 
     def rgb(self, frame: av.VideoFrame, width: int | None, height: int | None, alpha: bool) -> np.ndarray:
-        """(H, W, 3 or 4) uint8 RGB(A); HDR pictures tone-mapped to SDR BT.709."""
-        if not is_hdr(frame):
+        """(H, W, 3 or 4) uint8 RGB(A); HDR and wide-gamut pictures as SDR BT.709."""
+        if not needs_mapping(frame):
             return self.reformatter.reformat(frame, format="rgba" if alpha else "rgb24", width=width, height=height,
                                              src_color_range=frame.color_range).to_ndarray()
-        if self.tone_map is None:
-            self.tone_map = ToneMap(frame)
+        if self._tone_mapped != (frame.color_trc, frame.color_primaries):
+            self.tone_map, self._tone_mapped = ToneMap(frame), (frame.color_trc, frame.color_primaries)
         deep = self.reformatter.reformat(frame, format="rgba64le" if alpha else "rgb48le", width=width,
                                          height=height, src_color_range=frame.color_range).to_ndarray()
         rgb = self.tone_map(np.ascontiguousarray(deep[..., :3]))
@@ -280,6 +282,10 @@ def note_colour_change(name: str, first: Colour, now: Colour) -> None:
 
 
 def note_tone_mapped(name: str, tone_map: ToneMap) -> None:
+    if not tone_map.hdr:
+        note(f"{name}: wide-gamut video ({tone_map.description}): each picture is converted to BT.709 as read (the "
+             f"network and the style are BT.709), and the output is BT.709", once=True)
+        return
     note(f"{name}: HDR video ({tone_map.description}): each picture is tone-mapped to SDR BT.709 as read (the "
          f"network and the style are SDR), and the output is SDR BT.709", once=True)
 
