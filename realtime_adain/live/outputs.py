@@ -25,6 +25,7 @@ from realtime_adain.atomic import PendingOutput, partial_path
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import resize
 from realtime_adain.video.formats import EncodeSettings, choose_pix_fmt
+from realtime_adain.video.writer import BT709_MATRIX as BT709, LIMITED_RANGE
 
 STREAM_FORMATS = {"udp": "mpegts", "rtp": "rtp_mpegts", "srt": "mpegts", "tcp": "mpegts", "rtmp": "flv", "rtmps": "flv"}
 QUEUE_FRAMES = 64
@@ -116,6 +117,9 @@ class EncoderThread(threading.Thread):
         self._stream.width, self._stream.height = self.size
         self._stream.pix_fmt = self.pix_fmt
         self._stream.options = codec_options
+        context = self._stream.codec_context  # tagged as converted (untagged, players took HD for BT.709)
+        context.colorspace, context.color_range = BT709, LIMITED_RANGE
+        context.color_primaries, context.color_trc = BT709, BT709
         self.start()
 
     def submit(self, image: np.ndarray, captured: float) -> None:
@@ -177,7 +181,9 @@ class EncoderThread(threading.Thread):
             self._first_time = captured
         pts = max(self._last_pts + 1, round((captured - self._first_time) * self.rate))
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
-        frame = self._reformatter.reformat(frame, width=self.size[0], height=self.size[1], format=self.pix_fmt)
+        frame = self._reformatter.reformat(frame, width=self.size[0], height=self.size[1], format=self.pix_fmt,
+                                           dst_colorspace=BT709, dst_color_range=LIMITED_RANGE)
+        frame.color_primaries, frame.color_trc = BT709, BT709
         frame.pts, frame.time_base = pts, 1 / self.rate
         self._container.mux(self._stream.encode(frame))
         self._last_pts = pts
