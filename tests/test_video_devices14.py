@@ -64,22 +64,24 @@ def gopro(path: Path) -> Path:
     return path
 
 
-def test_a_gopro_files_telemetry_is_named_as_left_out_and_its_timecode_kept(run_cli, weights_env, style,
-                                                                           tmp_path):
-    """The telemetry track (GPS, gyro) was left out without a word; the timecode track's time
-    travels as the video's timecode (the MP4 muxer writes a new track from it), so it is not named."""
+def test_a_gopro_files_telemetry_and_timecode_are_kept(run_cli, weights_env, style, tmp_path):
+    """The telemetry track (GPS, gyro) was left out; it is copied as its `gpmd` track (see
+    tests/test_video_tracks17.py). The timecode track's time travels as the video's timecode (the
+    MP4 muxer writes a new track from it), so it is not named."""
     source = gopro(tmp_path / "GX010001.MP4")
     out = tmp_path / "out.mp4"
     err = stylize(run_cli, source, style, out)
     assert_same_timing(out, source)
-    assert "note: GX010001.MP4: leaving out data stream #2 (GoPro MET)" in err, err
-    assert "#3" not in err
-    assert [s.get("tags", {}).get("timecode") for s in stream_list(out)] == ["00:00:10:00", None, "00:00:10:00"]
+    assert "leaving out" not in err and "#3" not in err, err
+    assert [s["codec_tag_string"] for s in stream_list(out)] == ["avc1", "mp4a", "gpmd", "tmcd"]
+    assert [s.get("tags", {}).get("timecode") for s in stream_list(out)] == ["00:00:10:00", None, None,
+                                                                             "00:00:10:00"]
 
 
-def test_cover_art_beside_the_video_is_named_as_left_out(run_cli, weights_env, style, tmp_path):
+def test_cover_art_beside_the_video_is_kept(run_cli, weights_env, style, tmp_path):
     """An MP4 from a web app or a music-video download with a thumbnail (an attached picture)
-    beside its video: the picture was left out without a word (`ffmpeg -i` leaves it out too)."""
+    beside its video: the picture was left out without a word; it is the output's cover, as
+    `ffmpeg -map 0 -c copy` keeps it (see tests/test_video_tracks17.py)."""
     source = tmp_path / "download.mp4"
     ffmpeg(*clip(), *SOUND, "-f", "lavfi", "-i", "color=red:size=100x100:duration=1", "-map", "0:v", "-map", "1:a",
            "-map", "2:v", "-frames:v:1", "1", "-c:v:0", "libx264", "-c:v:1", "mjpeg", "-c:a", "aac",
@@ -87,7 +89,8 @@ def test_cover_art_beside_the_video_is_named_as_left_out(run_cli, weights_env, s
     out = tmp_path / "out.mp4"
     err = stylize(run_cli, source, style, out)
     assert_same_timing(out, source)
-    assert "note: download.mp4: leaving out cover art #2 (mjpeg)" in err, err
+    assert "leaving out" not in err and "dropping" not in err, err
+    assert [s["codec_name"] for s in stream_list(out)] == ["h264", "aac", "mjpeg"]
     assert "video streams" not in err  # (the thumbnail is not a second video to choose from)
 
 

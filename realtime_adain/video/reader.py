@@ -52,9 +52,14 @@ VIDEO_EXTENSIONS = (".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi", ".mpg", ".m
 MIXED_EXTENSIONS = (".ogg",)
 # Demuxers that read still images (plus every "*_pipe" one, e.g. png_pipe, jpeg_pipe).
 IMAGE_FORMATS = ("image2",)
-# Streams carried over to the output (data streams such as timecodes are not): packets of sound
-# and subtitles; attachments (a Matroska file's fonts for its ASS subtitles) have none, only data.
-PASSTHROUGH_TYPES = ("audio", "subtitle", "attachment")
+# Streams carried over to the output: packets of sound, subtitles and data tracks (those some
+# output holds: `carried_data`); attachments (a Matroska file's fonts for its ASS subtitles) have
+# none, only data. Cover art beside the video (a video stream marked attached_pic) is carried too.
+PASSTHROUGH_TYPES = ("audio", "subtitle", "attachment", "data")
+# Data tracks MPEG-TS keeps as what they are (a stream type of their own): a broadcast's or a
+# drone's KLV metadata, HLS's timed ID3, SMPTE 2038 ancillary data. It writes any other as
+# private data, which reads back as bytes of no kind (`bin_data`).
+TS_DATA_CODECS = frozenset({"klv", "timed_id3", "smpte_2038"})
 # Decoded frames held back to put their timestamps in order. The decoder returns pictures in
 # display order, but some files attach decode-order timestamps to them (packed B-frames in AVI,
 # some MP4s): 1, 2, 3, 5, 4, ... Real files are off by at most a few frames; 8 YUV frames is small.
@@ -487,7 +492,7 @@ class VideoReader:
             if limits.pools_reduced:  # `ulimit -u` leaves no room for them
                 self.decoder.thread_count = 1
             self.decoder.flags |= OUTPUT_CORRUPT  # damaged frames are concealed, not dropped
-            carried = passthrough_streams(self.container, self.path.name)
+            carried = passthrough_streams(self.container, self.stream, self.path.name)
             self.passthrough = same_program(self.container, self.stream, carried, self.path.name)
             note_left_out(self.container, self.stream, self.path.name)
             if self.stream.metadata.get("alpha_mode") == "1" and self.decoder is self.stream.codec_context:
@@ -825,7 +830,8 @@ class VideoReader:
         for packet in self._source:
             self.shift.apply(packet)
             if packet.stream is not self.stream:
-                if packet.dts is not None:  # (the flush packet at the end carries nothing)
+                # (the flush packet at the end carries nothing; cover art has no timestamps, only its picture)
+                if packet.dts is not None or (packet.size and is_cover_art(packet.stream)):
                     yield from cut.keep(packet)
                 continue
             tail.add(packet)
@@ -1116,12 +1122,18 @@ class HeldPackets:
         self.packets = later
 
 
+# Packets that last a while and are cut at a preview's or segment's end (`ShownUntil`); sound is
+# not cut (its packets are a few milliseconds).
+CUT_TYPES = frozenset({"subtitle", "data"})
+
+
 class ShownUntil:
     """A preview's (`max_frames`) subtitles that may show past its last picture. Each is held
     until a picture ends after it; those still held at the preview's end are cut to end with it,
     so the file lasts as long as its pictures (`ffmpeg -frames:v` keeps a subtitle whole: a 0.5 s
     preview lasted 1.9 s, the rest of its first line). Held ones go after the pictures they
-    outlast: a line's few seconds at most, which muxers interleave."""
+    outlast: a line's few seconds at most, which muxers interleave. Data packets that last (a
+    GoPro's telemetry, a second each) are cut the same way: an MP4 lasts as long as its longest track."""
 
     def __init__(self, video_time_base: Fraction) -> None:
         self.video_time_base = video_time_base
@@ -1130,7 +1142,7 @@ class ShownUntil:
     @staticmethod
     def _end(packet: av.Packet) -> Fraction | None:
         """When `packet` (a subtitle with a duration) stops showing, in seconds; None: not known."""
-        if packet.stream.type != "subtitle" or not packet.duration or packet.pts is None or not packet.time_base:
+        if packet.stream.type not in CUT_TYPES or not packet.duration or packet.pts is None or not packet.time_base:
             return None
         return (packet.pts + packet.duration) * Fraction(packet.time_base)
 
@@ -1190,14 +1202,23 @@ def has_decoder(stream: av.stream.Stream) -> bool:
     return stream.codec_context is not None
 
 
-def passthrough_streams(container: av.container.InputContainer, name: str) -> list[av.stream.Stream]:
-    """The streams to carry over (`PASSTHROUGH_TYPES`); sound or subtitles of a codec FFmpeg does
-    not know are left out, with a note (reading one's codec failed with an AttributeError)."""
+def passthrough_streams(container: av.container.InputContainer, video: av.stream.Stream,
+                        name: str) -> list[av.stream.Stream]:
+    """The streams to carry over (`PASSTHROUGH_TYPES`, those data tracks some output holds, and
+    cover art beside `video`); sound or subtitles of a codec FFmpeg does not know are left out,
+    with a note (reading one's codec failed with an AttributeError). Which output holds which is
+    the writer's to say (`VideoWriter._add_passthrough`)."""
     kept = []
     for stream in container.streams:
-        if stream.type not in PASSTHROUGH_TYPES:
+        if stream.index == video.index:
             continue
-        if stream.type != "attachment" and not has_decoder(stream):  # (attachments are data: no codec context)
+        if stream.type == "video":
+            if is_cover_art(stream) and has_decoder(stream):
+                kept.append(stream)
+            continue
+        if stream.type not in PASSTHROUGH_TYPES or (stream.type == "data" and not carried_data(stream, video)):
+            continue
+        if stream.type not in ("attachment", "data") and not has_decoder(stream):  # (those are bytes: no codec context)
             note(f"{name}: leaving out {stream.type} stream #{stream.index}: no codec FFmpeg knows (a damaged header?)",
                  once=True)
             continue
@@ -1205,32 +1226,74 @@ def passthrough_streams(container: av.container.InputContainer, name: str) -> li
     return kept
 
 
-def note_left_out(container: av.container.InputContainer, video: av.stream.Stream, name: str) -> None:
-    """Name the streams no output carries, which went without a word: data (an action camera's
-    telemetry, a phone's metadata track, broadcast data) and cover art beside the video. Other
-    moving video streams are named by `main_video_stream`; a timecode track is not named, as its
-    timecode travels as the video's tag (MP4 and MOV outputs write a new track from it)."""
+def is_gopro_telemetry(stream: av.stream.Stream) -> bool:
+    """Whether `stream` is an MP4's or MOV's `gpmd` track (an action camera's GPS, gyro and
+    accelerometer samples): FFmpeg reads that tag, its one data tag there, as `bin_data`, and its
+    MP4 and MOV muxers write `bin_data` back as `gpmd` (from another container, such as MPEG-TS's
+    private data, it would be mislabelled)."""
+    return stream.type == "data" and stream.name == "bin_data" and stream.container.format.name.startswith("mov,")
+
+
+def carried_data(stream: av.stream.Stream, video: av.stream.Stream) -> bool:
+    """Whether some output holds data track `stream` as what it is (`is_gopro_telemetry`,
+    `TS_DATA_CODECS`)."""
+    return not told_otherwise(stream, video) and (is_gopro_telemetry(stream) or stream.name in TS_DATA_CODECS)
+
+
+def told_otherwise(stream: av.stream.Stream, video: av.stream.Stream) -> bool:
+    """Whether what `stream` holds reaches the output another way: a timecode track's time travels
+    as the video's tag (MP4 and MOV outputs write a new track from it); MOV's chapter track is read
+    as the chapters (FFmpeg discards its stream)."""
     timecode = video.metadata.get("timecode")
+    return bool(timecode and stream.metadata.get("timecode") == timecode) or stream.discard == av.stream.Discard.all
+
+
+def attached_picture(stream: av.stream.Stream) -> bytes | None:
+    """The picture of cover art `stream`, read from its file again, where it decodes: a Matroska
+    output stores it in its header, before the reader's packets reach the writer, and a damaged
+    one copied made `ffmpeg -i out -f null -` say "No JPEG data found in image" (where the cover is
+    larger than the video, it is what FFmpeg decodes). FFmpeg gives cover art first, before any
+    packet of the file (queued as it opens): reading stops at the first other. None: no picture,
+    one that does not decode, or a file that no longer reads."""
+    try:
+        with av.open(stream.container.name, metadata_errors="replace") as again:
+            for packet in again.demux():
+                if not is_cover_art(packet.stream):
+                    return None
+                if packet.stream.index == stream.index and packet.size:
+                    picture = bytes(packet)
+                    decoder = av.CodecContext.create(stream.codec_context.name, "r")
+                    return picture if [*decoder.decode(av.Packet(picture)), *decoder.decode(None)] else None
+    except (av.error.FFmpegError, IndexError):
+        return None
+    return None
+
+
+def data_label(stream: av.stream.Stream) -> str:
+    """What a data track is, for a note: its track's name, else its codec's (a DVD's navigation
+    packets, dvd_nav_packet); empty where neither is known."""
+    codec = stream.name if stream.type == "data" else None
+    label = stream.metadata.get("handler_name") or (codec if codec not in (None, "none") else None)
+    return f" ({label})" if label else ""
+
+
+def note_left_out(container: av.container.InputContainer, video: av.stream.Stream, name: str) -> None:
+    """Name the streams no output carries, which went without a word: data no container written
+    here holds (a phone's metadata track `mebx`, a drone's, a DVD's navigation packets), cover
+    art of a codec FFmpeg does not know. Other moving video streams are named by
+    `main_video_stream`; what one output cannot hold (cover art in a GIF, telemetry in a .mkv) by
+    the writer."""
     left = []
     for stream in container.streams:
-        if stream.index == video.index or stream.type in PASSTHROUGH_TYPES:
+        if stream.index != video.index and is_cover_art(stream) and not has_decoder(stream):
+            left.append(f"cover art #{stream.index}")  # (of no codec FFmpeg knows: not carried)
+        if stream.type in ("video", "audio", "subtitle", "attachment") or told_otherwise(stream, video):
             continue
-        if stream.type == "video":
-            if stream.disposition & av.stream.Disposition.attached_pic:
-                codec = f" ({stream.codec_context.name})" if has_decoder(stream) else ""
-                left.append(f"cover art #{stream.index}{codec}")
-            continue
-        if timecode and stream.metadata.get("timecode") == timecode:
-            continue
-        if stream.discard == av.stream.Discard.all:  # MOV's chapter track: FFmpeg reads it as the chapters, kept
-            continue
-        # What it is: its track's name, else its codec's (a DVD's navigation packets, dvd_nav_packet)
-        codec = stream.name if stream.type == "data" else None
-        label = stream.metadata.get("handler_name") or (codec if codec not in (None, "none") else None)
-        left.append(f"{stream.type} stream #{stream.index}" + (f" ({label})" if label else ""))
+        if not (stream.type == "data" and carried_data(stream, video)):
+            left.append(f"{stream.type} stream #{stream.index}{data_label(stream)}")
     if left:
-        note(f"{name}: leaving out {', '.join(left)}: the output carries the picture, sound, subtitles and fonts "
-             "only", once=True)
+        note(f"{name}: leaving out {', '.join(left)}: no output format here holds it (the output carries the "
+             "picture, sound, subtitles, fonts, cover art, GoPro telemetry and MPEG-TS's KLV and ID3 data)", once=True)
 
 
 def see_through(frame: av.VideoFrame) -> bool:

@@ -6,7 +6,9 @@ accepts their codec; audio it does not accept is re-encoded, losslessly where th
 holds a lossless codec, else to its default audio codec (`reencoded_audio`); text subtitles are
 converted to its default subtitle codec, and other subtitles it does not accept are dropped with
 a note, as is audio where it holds none (GIF; see docs/video.md). Attached files (fonts for ASS
-subtitles) are copied into Matroska, the one container that holds them.
+subtitles) are copied into Matroska, the one container that holds them. Cover art beside the video
+goes into MP4 as its cover and into Matroska as an attached picture; data tracks where the
+container holds them as what they are (`_add_data`); elsewhere both are dropped with a note.
 """
 
 from __future__ import annotations
@@ -35,7 +37,8 @@ from realtime_adain.video.formats import (ATTACHING_FORMATS, GIF_LONGEST_DELAY, 
                                           encodable_rate, encoder_time_base, fills_gaps, holds_copy, is_adts_aac,
                                           muxer_accepts, muxer_time_base, reencoded_audio, sound_from_zero)
 from realtime_adain.video.notes import note
-from realtime_adain.video.reader import Colour, threads_refused, threads_refused_error
+from realtime_adain.video.reader import (TS_DATA_CODECS, Colour, attached_picture, data_label, is_gopro_telemetry,
+                                         threads_refused, threads_refused_error)
 
 # FFmpeg's AVColorSpace and AVColorRange values (frame.colorspace, frame.color_range).
 RGB_MATRIX, BT709_MATRIX, BT601_MATRIX, LIMITED_RANGE, FULL_RANGE = 0, 1, 5, 1, 2
@@ -49,6 +52,15 @@ UNKNOWN_SOUND_RATE = 48000
 # (MP4, MOV): with B-frames the last packet in decode order is not the last picture shown, and
 # its duration ended the track early (`VideoWriter._mux_video`).
 DECODE_TIMED_FORMATS = frozenset({"mp4", "mov"})
+# Cover art's picture codecs, with the MIME type and file extension a Matroska attachment is named
+# by (FFmpeg's Matroska demuxer reads JPEG and PNG ones back as cover art). MP4 holds JPEG and PNG
+# (its muxer lists BMP, then refuses it); FFmpeg's MOV muxer writes no cover (`ffmpeg -c copy` to
+# .mov drops it), nor does any other container written here.
+COVER_PICTURES = {"mjpeg": ("image/jpeg", "jpg"), "png": ("image/png", "png"), "bmp": ("image/bmp", "bmp"),
+                  "webp": ("image/webp", "webp"), "gif": ("image/gif", "gif"), "tiff": ("image/tiff", "tif")}
+MP4_COVER_PICTURES = frozenset({"mjpeg", "png"})
+# The containers that hold GoPro telemetry (`is_gopro_telemetry`) as its `gpmd` track.
+TELEMETRY_FORMATS = frozenset({"mp4", "mov"})
 
 
 def _rescale(value: int, source: Fraction, target: Fraction) -> int:
@@ -309,6 +321,7 @@ class VideoWriter:
         self._video_end: int | None = None  # where the latest picture shown stops showing (packet time base)
         self._read_end: int | None = None  # ... as a reader times the packets muxed (`_mux_video`)
         self._muxed_at: dict[int, tuple[int, Fraction]] = {}  # output stream index -> its latest muxed (pts, time base)
+        self._covers_muxed: set[int] = set()  # input indices of cover art whose picture went to the muxer
 
     def _open(self, settings: EncodeSettings, video: VideoFormatOut, passthrough: Sequence[av.stream.Stream],
               reencode: set[int], last: bool = False) -> list[str] | None:
@@ -325,6 +338,7 @@ class VideoWriter:
             self.video = self._add_video(settings, video)
             video_context = self.video.codec_context
             self.streams: dict[int, av.stream.Stream] = {}  # input stream index -> output stream
+            self.in_header: set[int] = set()  # input indices of cover art stored with the header (Matroska)
             self.transcoded: dict[int, av.stream.Stream] = {}  # input index -> input stream, re-encoded
             notes = [line for stream in passthrough if (line := self._add_passthrough(stream, stream.index not in reencode))]
             self._label(video, passthrough)
@@ -355,7 +369,8 @@ class VideoWriter:
             out = self.streams.get(stream.index)
             if out is not None:
                 out.metadata.update(content_tags(stream.metadata))
-                out.disposition = stream.disposition
+                if out.type == stream.type:  # (cover art as a Matroska attachment: a file, with no disposition)
+                    out.disposition = stream.disposition
         if video.chapters:
             self.container.set_chapters(video.chapters)
 
@@ -388,6 +403,10 @@ class VideoWriter:
         re-encoded or dropped (the note to give for the last two)."""
         if stream.type == "attachment":  # (no codec context: data alone)
             return self._add_attachment(stream)
+        if stream.type == "data":
+            return self._add_data(stream)
+        if stream.type == "video":  # (cover art: `reader.passthrough_streams`)
+            return self._add_cover(stream)
         context = stream.codec_context  # audio by its codec, not its decoder (mp3, not mp3float)
         name = context.codec.canonical_name if stream.type == "audio" else context.name
         name = "ADTS aac" if is_adts_aac(stream) else name
@@ -444,6 +463,57 @@ class VideoWriter:
         name = stream.metadata.get("filename") or stream.codec_context.name
         return (f"dropping attachment stream #{stream.index} ({name}): {self.path.suffix} cannot hold it "
                 "(use .mkv to keep it)")
+
+    def _add_data(self, stream: av.stream.Stream) -> str | None:
+        """Copy a data track where the container holds it as what it is, as `ffmpeg -map 0 -c copy`
+        copies it: GoPro telemetry into MP4 and MOV (a `gpmd` track; FFmpeg's Matroska muxer refuses
+        data, AVI's writes a track of no kind), KLV and timed ID3 into MPEG-TS (`TS_DATA_CODECS`;
+        the rest would become private data of no kind). The note to give where it does not."""
+        fmt = self.container.format.name
+        telemetry = is_gopro_telemetry(stream)
+        holds = fmt in TELEMETRY_FORMATS if telemetry else fmt == "mpegts" and stream.name in TS_DATA_CODECS
+        if holds and self._accepts(stream):
+            self.streams[stream.index] = self.container.add_stream_from_template(stream)
+            return None
+        keep = ".mp4 or .mov" if telemetry else ".ts"
+        return (f"dropping data stream #{stream.index}{data_label(stream)}: {self.path.suffix} cannot hold it "
+                f"(use {keep} to keep it)")
+
+    def _add_cover(self, stream: av.stream.Stream) -> str | None:
+        """Copy cover art (a picture beside the video: a music video's, a podcast's) byte for byte,
+        as `ffmpeg -map 0 -c copy` does: MP4 stores it as its cover, Matroska as an attached file
+        (`COVER_PICTURES`; FFmpeg reads it back as cover art). One whose picture is missing or does
+        not decode is left out (`attached_picture`). The note to give where it is not kept."""
+        codec, fmt = stream.codec_context.name, self.container.format.name
+        as_cover = fmt == "mp4" and codec in MP4_COVER_PICTURES
+        as_file = fmt in ATTACHING_FORMATS and codec in COVER_PICTURES
+        keep = (" (use .mp4 or .mkv to keep it)" if codec in MP4_COVER_PICTURES
+                else " (use .mkv to keep it)" if codec in COVER_PICTURES else "")
+        dropped = f"dropping cover art #{stream.index} ({codec}): {self.path.suffix} cannot hold it{keep}"
+        if not (as_cover or as_file):
+            return dropped
+        picture = attached_picture(stream)  # (before the muxer's check: a damaged JPEG has no size it takes)
+        if picture is None:
+            return f"cover art #{stream.index} ({codec}): its picture does not decode (damaged); leaving it out"
+        if as_cover and not self._accepts(stream):
+            return dropped
+        if as_cover:
+            self.streams[stream.index] = self.container.add_stream_from_template(stream)
+            return None
+        mimetype, extension = COVER_PICTURES[codec]
+        # ("cover.jpg" is the name Matroska's players show; a second one gets a name of its own)
+        name = stream.metadata.get("filename") or f"cover{f'_{stream.index}' if self.in_header else ''}.{extension}"
+        self.streams[stream.index] = self.container.add_attachment(name, mimetype, picture)
+        self.in_header.add(stream.index)
+        return None
+
+    def _accepts(self, stream: av.stream.Stream) -> bool:
+        """Whether the muxer writes a header holding `stream` copied (`muxer_accepts`; PyAV refuses
+        a codec the muxer does not list with a ValueError)."""
+        try:
+            return muxer_accepts(self.container.format.name, stream)
+        except ValueError:
+            return False
 
     def _encoder_made_stream(self, stream: av.stream.Stream) -> av.stream.Stream | None:
         """A stream made by the encoder of `stream`'s codec (opened, never fed) to copy its packets
@@ -695,9 +765,12 @@ class VideoWriter:
             return
         index = packet.stream.index
         source = self.transcoded.get(index)
+        if packet.stream.type in ("video", "data") and not self._copies_picture_or_data(packet):
+            return
         if source is None:
-            self._fill_gap(packet, out, index)
-            self._fill_coded_gap(packet, out, index)
+            if out.type == "audio":
+                self._fill_gap(packet, out, index)
+                self._fill_coded_gap(packet, out, index)
             self._keep_increasing(packet, out, index)
             self._time_picture_subtitle(packet)
             packet.stream = out
@@ -714,6 +787,22 @@ class VideoWriter:
             self._note_damaged(index, "audio")
             return
         self._encode_audio(index, self._in_native_order(index, frames))
+
+    def _copies_picture_or_data(self, packet: av.Packet) -> bool:
+        """Whether a packet of cover art or of a data track is muxed: cover art's one picture
+        (not one stored with the header, an empty one, or a second); a data packet that starts
+        before the output does (a segment's: `Segment.packets` moves it before zero) is shown from
+        zero, for what is left of it, as a subtitle is."""
+        index = packet.stream.index
+        if packet.stream.type == "video":
+            if index in self.in_header or index in self._covers_muxed or not packet.size:
+                return False
+            self._covers_muxed.add(index)
+            return True
+        if packet.pts is not None and packet.pts < 0:
+            packet.duration = max(1, packet.pts + (packet.duration or 0))
+            packet.pts = packet.dts = 0
+        return True
 
     @staticmethod
     def _time_picture_subtitle(packet: av.Packet) -> None:
@@ -956,12 +1045,20 @@ class VideoWriter:
         self._last_dts[index] = scaled
 
     def _note_silent_streams(self) -> None:
-        """Say which audio streams held no sound at all: a muxer writes such a track empty, or
-        leaves it out (MP4), and the output had one track fewer without a word."""
+        """Say which audio streams held no sound at all, data tracks no packet, cover art no picture:
+        a muxer writes such a track empty, or leaves it out (MP4), and the output had one track
+        fewer without a word."""
         for index, out in self.streams.items():
-            if out.type == "audio" and out.index not in self._muxed_at:
+            if out.index in self._muxed_at or index in self._covers_muxed or index in self.in_header:
+                continue
+            if out.type == "audio":
                 note(f"audio stream #{index} holds no sound (no packets); {self.path.suffix} gets an empty track "
                      "or none")
+            elif out.type == "data":
+                note(f"data stream #{index}: none of its packets fall within the output; {self.path.suffix} gets no "
+                     "track for it")
+            elif out.type == "video":
+                note(f"cover art #{index} holds no picture (damaged?); {self.path.suffix} gets none")
 
     def close(self, whole: bool = True) -> None:
         """Flush the encoders and finish the file (it is complete and playable afterwards);
