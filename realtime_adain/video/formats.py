@@ -90,6 +90,13 @@ LOW_DELAY_OPTIONS = {"mpeg2video": {"flags": "+low_delay"}}
 # Encoders whose streams cannot say they hold no B-frames: FFmpeg's decoder holds each picture a
 # frame, so in an AVI (no display times) every picture after the first shows a frame late.
 ALWAYS_REORDERED = frozenset({"mpeg1video"})
+# DNxHD's encoder opens only at the sizes and bitrates of DNxHD's table (1920x1080 at 36M, ...):
+# `--codec dnxhd` failed for every clip ("Invalid argument"). Without --bitrate it is DNxHR, any
+# size from 256x120, as editors export it: HQ, HQX for 10-bit 4:2:2, 444 for 4:4:4 (the --pix-fmt).
+DNXHR_PROFILES = {"yuv422p10le": "dnxhr_hqx", "yuv444p10le": "dnxhr_444", "gbrp10le": "dnxhr_444"}
+DNXHR_DEFAULT = "dnxhr_hq"
+# The least picture size an encoder takes (the encoder is tried at no less; a smaller one is refused).
+LEAST_PICTURE = {"dnxhd": (256, 120)}
 
 
 def default_codec(fmt: str) -> str:
@@ -139,6 +146,8 @@ class EncodeSettings:
         if codec in QUIET_ENVIRONMENT:
             os.environ.setdefault(*QUIET_ENVIRONMENT[codec])  # (the user's own setting wins)
         options = dict(QUIET_OPTIONS.get(codec, {}))
+        if codec == "dnxhd" and self.bitrate is None:
+            options["profile"] = DNXHR_PROFILES.get(self.pix_fmt or "", DNXHR_DEFAULT)
         if limits.pools_reduced:  # `ulimit -u` leaves no room for an encoder's threads (x264 failed to open)
             options["threads"] = "1"
         if self.container and slotted_by_decode_time(self.container):
@@ -289,10 +298,17 @@ def choose_pix_fmt(settings: EncodeSettings, width: int, height: int, container:
     return next(_opening(settings, candidates, width, height), candidates[0])  # none opens: opening says why
 
 
+def least_picture(codec: str, width: int, height: int) -> tuple[int, int]:
+    """`width`x`height`, grown to the least picture encoder `codec` takes (`LEAST_PICTURE`): the
+    size an encoder is tried at."""
+    least = LEAST_PICTURE.get(av.Codec(codec, "w").name, (1, 1))
+    return max(width, least[0]), max(height, least[1])
+
+
 def _opening(settings: EncodeSettings, names: Sequence[str], width: int, height: int) -> Iterator[str]:
     """The pixel formats among `names`, in order, with which the encoder opens at this size."""
     options = tuple(sorted(settings.codec_options().items()))
-    probe = (min(width, 64), min(height, 64))  # (small: SVT-AV1 allocates for the whole picture)
+    probe = least_picture(settings.encoder, min(width, 64), min(height, 64))  # (small: SVT-AV1 allocates it all)
     return (name for name in names if _opens(settings.encoder, name, *probe, options, settings.bitrate))
 
 
@@ -411,6 +427,12 @@ def unframed_in_avi(stream: av.stream.Stream) -> bool:
             and context.codec.canonical_name not in AVI_FRAMED_AUDIO)
 
 
+# Audio FFmpeg's MP4 muxer writes but browsers and QuickTime do not play from an MP4: Vorbis (object
+# type 0xDD, an Ogg codec; Theora and Vorbis .ogv files gave a silent .mp4). PCM is kept out too
+# (`holds_copy`).
+MP4_UNPLAYED_AUDIO = frozenset({"vorbis"})
+
+
 def holds_copy(fmt: str, stream: av.stream.Stream, supported: set[str]) -> bool:
     """Whether a `fmt` container holds `stream`'s packets copied as they are. By codec (a decoder
     may be named otherwise: mp3float, dca), except ADTS AAC into AVI: its muxer takes that only
@@ -418,10 +440,11 @@ def holds_copy(fmt: str, stream: av.stream.Stream, supported: set[str]) -> bool:
     packet before the header is written), or audio of unknown frame size (`unframed_in_avi`); and
     PCM into MP4: FFmpeg 8 writes it as ISO 23003-5
     `ipcm`, which browsers, QuickTime and FFmpeg before 6 do not play (it is re-encoded to AAC, as
-    `ffmpeg -i in.mov out.mp4` does; .mov and .mkv keep it)."""
+    `ffmpeg -i in.mov out.mp4` does; .mov and .mkv keep it), and `MP4_UNPLAYED_AUDIO` the same way."""
     if fmt == "avi" and (is_adts_aac(stream) or unframed_in_avi(stream)):
         return False
-    if fmt == "mp4" and stream.codec_context.codec.name.startswith("pcm_"):
+    codec = stream.codec_context.codec
+    if fmt == "mp4" and (codec.name.startswith("pcm_") or codec.canonical_name in MP4_UNPLAYED_AUDIO):
         return False
     return container_holds(fmt, {stream.codec_context.name, stream.codec_context.codec.canonical_name}, supported)
 
@@ -568,9 +591,12 @@ def check_picture_size(codec: str, width: int, height: int) -> None:
     the process with it): x265 corrupts its heap on pictures 33 to 48 pixels wide and 16 to 31
     high, whatever the pixel format ("corrupted size vs. prev_size", aborted; `ffmpeg` aborts the
     same); SVT-AV1 never returns from its flush when one side is over 64 and the other 24 or less.
-    And a GIF's sides, 16-bit fields."""
+    And a GIF's sides, 16-bit fields, and pictures under an encoder's least (`LEAST_PICTURE`)."""
     name = av.Codec(codec, "w").name
-    if name == "libx265" and 33 <= width <= 48 and 16 <= height <= 31:
+    least = LEAST_PICTURE.get(name)
+    if least and (width < least[0] or height < least[1]):
+        why = f"it takes pictures of {least[0]}x{least[1]} and larger"
+    elif name == "libx265" and 33 <= width <= 48 and 16 <= height <= 31:
         why = "x265 crashes on pictures 33 to 48 pixels wide and 16 to 31 high"
     elif name == "libsvtav1" and max(width, height) > 64 and min(width, height) <= 24:
         why = "SVT-AV1 hangs on a side of 24 pixels or less beside one over 64"
@@ -601,7 +627,7 @@ def check_encoder(settings: EncodeSettings, output: Path, width: int = 64, heigh
         hint = f" (try {min(others, key=HINT_ORDER.index)})" if others else ""
         raise UserError(f"{output.suffix} files cannot hold {settings.codec} video{hint}")
     context = av.CodecContext.create(codec)
-    context.width, context.height = width, height
+    context.width, context.height = width, height = least_picture(codec.name, width, height)
     context.pix_fmt = choose_pix_fmt(settings, width, height, fmt)
     context.time_base = Fraction(1, 25)
     context.options = settings.codec_options()
