@@ -6,7 +6,7 @@
 # Then, in ONE device call (carry: .whl and .gpucheck; the whole run is bounded to 8 minutes):
 #     bash tools/gpu_check.sh
 # Results land in $OUT (the device tool's folder; a temporary folder elsewhere): summary.txt, one
-# log per step (bench live and bench train print their JSON in theirs), model.json, video.json,
+# log per step, model.json, video.json, live.json, live_off.json, train.json,
 # video_stabilize.json. TensorRT itself cannot be checked
 # there: its libraries come from NVIDIA's index (gigabytes), far over what a call can carry.
 set -uo pipefail
@@ -71,7 +71,7 @@ step bench-video 70 realtime-adain bench video --video "$DATA/videos/cutBunny.mp
 step bench-video-stabilize 75 realtime-adain bench video --video "$DATA/videos/cutBunny.mp4" \
   --style "$DATA/style/brushstrokes.jpg" --resolution 1280x720 --device cuda --dtype fp16 --engine eager \
   --threads 0 --repeats 1 --batch 4 --frames 120 --no-baseline --stabilize off,flow:1,flow:2 --json "$OUT/video_stabilize.json"
-step bench-live 40 realtime-adain bench live --resolution 720p --seconds 10 --warmup 3 --device cuda
-step bench-live-off 40 realtime-adain bench live --resolution 720p --seconds 10 --warmup 3 --device cuda --stabilize off
-step bench-train 50 realtime-adain bench train --iterations 20 --warmup 5 --device cuda
+step bench-live 40 realtime-adain bench live --resolution 720p --seconds 10 --warmup 3 --device cuda --json "$OUT/live.json"
+step bench-live-off 40 realtime-adain bench live --resolution 720p --seconds 10 --warmup 3 --device cuda --stabilize off --json "$OUT/live_off.json"
+step bench-train 50 realtime-adain bench train --iterations 20 --warmup 5 --device cuda --json "$OUT/train.json"
 summary "total: $((SECONDS - START)) s of a ${BUDGET_S} s budget"

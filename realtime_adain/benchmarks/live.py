@@ -12,7 +12,7 @@ frame, and reports the shown fps of both. Weights: the installed ones if found, 
 from __future__ import annotations
 
 import argparse
-import json
+import signal
 import tempfile
 import threading
 import time
@@ -23,13 +23,16 @@ import av
 import numpy as np
 import torch
 
+from realtime_adain import interrupts
 from realtime_adain.commands import common
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import write_image
 from realtime_adain.live.app import LiveSession
+from realtime_adain.stylizer import DTYPES
 from realtime_adain.settings import LIVE_SIZE_TEXT
 from realtime_adain.commands.argtypes import MAX_FPS, frame_resolution, int_between, nonempty_path, seconds, seconds_or_none
-from realtime_adain.benchmarks.setup import benchmark_weights
+from realtime_adain.benchmarks.setup import benchmark_weights, check_results_file, report_json, stamp
+from realtime_adain.paths import check_output_file
 from realtime_adain.settings import STABILIZE_MODES, LiveSettings
 
 
@@ -38,14 +41,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="video file (default: a generated clip, see --resolution)")
     parser.add_argument("--resolution", type=frame_resolution, default=(640, 360), metavar="WxH",
                         help="size of the generated clip, even sides up to 4096 (default 640x360)")
-    parser.add_argument("--source-fps", type=int_between(1, MAX_FPS, "source_fps"), default=30,
+    parser.add_argument("--source-fps", type=int_between(1, MAX_FPS, "source_fps"), default=30, metavar="FPS",
                         help=f"frame rate of the generated clip, 1 to {MAX_FPS} (default 30)")
-    parser.add_argument("--seconds", type=seconds, default=20.0, help="measured duration (default 20)")
-    parser.add_argument("--warmup", type=seconds_or_none, default=3.0, help="seconds left out at the start (default 3)")
+    parser.add_argument("--seconds", type=seconds, default=20.0, metavar="S",
+                        help="measured duration in seconds (default 20)")
+    parser.add_argument("--warmup", type=seconds_or_none, default=3.0, metavar="S",
+                        help="seconds left out at the start (default 3)")
     parser.add_argument("--stabilize", default="flow", choices=STABILIZE_MODES, metavar="{%s}" % ",".join(STABILIZE_MODES),
                         help="temporal stabiliser mode, as `live --stabilize` (default flow)")
     parser.add_argument("--carry-motion", action="store_true",
                         help="run twice, without and with `live --carry-motion`, and report the shown fps of both")
+    parser.add_argument("--json", type=nonempty_path, metavar="PATH", help="also write the results to this JSON file")
     common.add_model_options(parser, default_size=None, size_default_text=LIVE_SIZE_TEXT)
 
 
@@ -70,10 +76,13 @@ def run(args: argparse.Namespace) -> int:
     if args.source is None and any(side % 2 for side in args.resolution):  # the clip is H.264 in 4:2:0
         raise UserError("--resolution %dx%d: the generated clip needs even sides, e.g. %dx%d"
                         % (*args.resolution, *(side + side % 2 for side in args.resolution)))
+    if args.json:
+        check_output_file(args.json)  # before the measurement, not after
     results = []
     with tempfile.TemporaryDirectory(prefix="bench-live-") as tmp:
         workdir = Path(tmp)
         vgg, decoder, which_weights = benchmark_weights(args, workdir / "weights")
+        check_results_file(args.json, [vgg, decoder] + ([args.source] if args.source else []))
         args.vgg, args.decoder = str(vgg), str(decoder)
         source = str(args.source) if args.source else str(generated_clip(workdir / "clip.mp4", args.resolution, args.source_fps))
         style = workdir / "style.png"
@@ -91,10 +100,21 @@ def run(args: argparse.Namespace) -> int:
             marks: dict[str, int] = {}
             threading.Thread(target=stop_after, args=(session, args.warmup, args.seconds, marks), daemon=True).start()
             session.run()
+            stopped_by(session)
             results.append(summarise(session, which_weights, marks))
     for result in results:
         print_result(result)
+    common_keys = ("benchmark", "date", "machine", "torch")  # --carry-motion: both runs in one object
+    report_json(results[0] if len(results) == 1 else {**{k: results[0][k] for k in common_keys}, "runs": results}, args.json)
     return 0
+
+
+def stopped_by(session: LiveSession) -> None:
+    """A signal ends a `live` session the normal way; a benchmark it cuts short is interrupted,
+    as every other one (130 or 143, no figures of a shorter run, no second run started)."""
+    if session.signal_name is not None:
+        signum = signal.Signals[session.signal_name]
+        raise KeyboardInterrupt() if signum == signal.SIGINT else interrupts.Terminated(signum)
 
 
 def stop_after(session: LiveSession, warmup: float, seconds: float, marks: dict[str, int]) -> None:
@@ -122,9 +142,9 @@ def summarise(session: LiveSession, which_weights: str, marks: dict[str, int]) -
     device = (torch.cuda.get_device_name(stylizer.device) if stylizer.device.type == "cuda"
               else f"CPU ({torch.get_num_threads()} threads)")
     return {
-        "benchmark": "live",
+        **stamp("live", stylizer.device),
         "device": device,
-        "dtype": str(stylizer.dtype).replace("torch.", ""),
+        "dtype": next(name for name, dtype in DTYPES.items() if dtype == stylizer.dtype),  # as --dtype names it
         "engine": session.engine_label,
         "weights": which_weights,
         "source": Path(session.settings.source).name,
@@ -140,7 +160,6 @@ def summarise(session: LiveSession, which_weights: str, marks: dict[str, int]) -
         "latency_p50_ms": round(1000 * stats.latencies.percentile(50), 1),
         "latency_p95_ms": round(1000 * stats.latencies.percentile(95), 1),
         "dropped_total": session.inference.dropped + stats.skipped,
-        "torch": torch.__version__,
     }
 
 
@@ -151,4 +170,3 @@ def print_result(r: dict) -> None:
     print(f"{'fps':>7} {'stylized':>8} {'p50 ms':>8} {'p95 ms':>8} {'frames':>7} {'seconds':>8} {'dropped':>8}")
     print(f"{r['fps']:>7.2f} {r['stylized_fps']:>8.2f} {r['latency_p50_ms']:>8.1f} {r['latency_p95_ms']:>8.1f} {r['frames']:>7} "
           f"{r['seconds']:>8.1f} {r['dropped_total']:>8}")
-    print(json.dumps(r))

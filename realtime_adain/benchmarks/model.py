@@ -14,12 +14,10 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import resource
 import statistics
 import tempfile
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -27,12 +25,11 @@ import torch
 
 from realtime_adain import engines
 from realtime_adain.adain import StyleStats
-from realtime_adain.atomic import atomic_write_bytes
 from realtime_adain.commands.argtypes import (MAX_WARMUP_STEPS, RESOLUTION_PRESETS, frame_batch, frame_resolution,
                                               int_between, nonempty_path, step_count, thread_count)
 from realtime_adain.paths import check_output_file
 from realtime_adain.stylizer import Stylizer, pick_device, pick_dtype
-from realtime_adain.benchmarks.setup import benchmark_weights, check_results_file, machine
+from realtime_adain.benchmarks.setup import benchmark_weights, check_results_file, engine_list, report_json, stamp
 from realtime_adain.errors import UserError, out_of_memory_as_user_error
 
 FLOP_PER_PIXEL = 0.97e6  # encoder and decoder ~241k multiply-adds per pixel each, 2 FLOP each
@@ -42,8 +39,9 @@ ELEMENTS_PER_PIXEL = 3 * 64
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--engine", action="append", choices=engines.ENGINES,
-                        help="engine to measure; repeatable (default: every one that runs here)")
+    parser.add_argument("--engine", type=engine_list(engines.ENGINES), action="extend", metavar="LIST",
+                        help=f"engines to measure ({', '.join(engines.ENGINES)}), comma-separated or repeated "
+                             "(default: every one that runs here)")
     parser.add_argument("-r", "--resolution", type=frame_resolution, action="append", metavar="WxH",
                         help="WIDTHxHEIGHT up to 4096x4096 or 360p/720p/1080p; repeatable (default: all three)")
     parser.add_argument("--batch", type=frame_batch, default=None, metavar="N",
@@ -51,10 +49,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     parser.add_argument("--dtype", choices=("fp32", "fp16", "bf16"), default=None,
                         help="precision (default: fp16 on a GPU, fp32 on the CPU)")
-    parser.add_argument("--warmup", type=int_between(1, MAX_WARMUP_STEPS, "warmup"), default=None,
+    parser.add_argument("--warmup", type=int_between(1, MAX_WARMUP_STEPS, "warmup"), default=None, metavar="N",
                         help="untimed steps first (default 10 GPU, 1 CPU)")
-    parser.add_argument("--iters", type=step_count, default=None, help="timed steps (default 100 GPU, 5 CPU)")
-    parser.add_argument("--threads", type=thread_count, default=None, help="CPU threads (default: torch's)")
+    parser.add_argument("--iters", type=step_count, default=None, metavar="N", help="timed steps (default 100 GPU, 5 CPU)")
+    parser.add_argument("--threads", type=thread_count, default=None, metavar="N", help="CPU threads (default: torch's)")
     parser.add_argument("--vgg", metavar="PATH", help="encoder weights (default: installed, else generated)")
     parser.add_argument("--decoder", metavar="PATH", help="decoder weights (default: installed, else generated)")
     parser.add_argument("--json", type=nonempty_path, metavar="PATH", help="also write the results to this JSON file")
@@ -83,8 +81,7 @@ def run(args: argparse.Namespace) -> int:
         stylizer = Stylizer.load(vgg, decoder, device=str(device), dtype=dtype_name)
         peak = matmul_peak(device, dtype)
         result = {
-            "benchmark": "model", "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "machine": machine(device), "torch": torch.__version__, "device": str(device), "dtype": dtype_name,
+            **stamp("model", device), "device": str(device), "dtype": dtype_name,
             "threads": torch.get_num_threads(), "weights": which, "warmup": warmup, "iters": iters,
             "matmul_tflops": peak, "rows": [],
         }
@@ -96,9 +93,7 @@ def run(args: argparse.Namespace) -> int:
                     print_row(row, len(result["rows"]) == 1)
     add_speedups(result["rows"])
     print_summary(result)
-    if args.json:
-        atomic_write_bytes(args.json, json.dumps(result, indent=2).encode())
-    print(json.dumps(result))
+    report_json(result, args.json)
     return 0
 
 

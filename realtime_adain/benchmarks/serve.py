@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import signal
 import subprocess
@@ -30,8 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from realtime_adain.atomic import atomic_write_bytes
-from realtime_adain.benchmarks.setup import benchmark_weights, check_results_file, machine
+from realtime_adain.benchmarks.setup import benchmark_weights, check_results_file, machine, report_json, stamp
 from realtime_adain.commands import argtypes, common
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import write_image
@@ -45,13 +43,14 @@ START_TIMEOUT = 180.0  # loading torch and the weights on a busy machine
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--clients", type=argtypes.int_between(1, MAX_CLIENTS, "clients"), default=1, metavar="N",
                         help=f"simulated clients, up to serve's --max-clients bound {MAX_CLIENTS} (default 1)")
-    parser.add_argument("--seconds", type=argtypes.seconds, default=20.0, help="measured duration (default 20)")
-    parser.add_argument("--warmup", type=argtypes.seconds_or_none, default=3.0,
+    parser.add_argument("--seconds", type=argtypes.seconds, default=20.0, metavar="S",
+                        help="measured duration in seconds (default 20)")
+    parser.add_argument("--warmup", type=argtypes.seconds_or_none, default=3.0, metavar="S",
                         help="seconds left out once every client has a frame back (default 3)")
-    parser.add_argument("--fps", type=argtypes.frame_rate, default=30.0,
+    parser.add_argument("--fps", type=argtypes.frame_rate, default=30.0, metavar="FPS",
                         help=f"frame rate each client sends, 1 to {argtypes.MAX_FPS} (default 30)")
     parser.add_argument("--stabilize", default="flow", choices=STABILIZE_MODES, help="the server's --stabilize (default flow)")
-    parser.add_argument("--json", type=argtypes.nonempty_path, metavar="PATH", help="also write the results here")
+    parser.add_argument("--json", type=argtypes.nonempty_path, metavar="PATH", help="also write the results to this JSON file")
     common.add_model_options(parser, default_size=None, size_default_text=LIVE_SIZE_TEXT)
     # --size here is the clients' frame size (WxH), replacing the model options' --size PX; the
     # server's processing size is --process-size.
@@ -174,18 +173,18 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("no frame came back during the measurement; raise --seconds")
     device = "cuda" if args.device.startswith("cuda") or (args.device == "auto" and torch.cuda.is_available()) else "cpu"
     result = {
-        "benchmark": "serve", "device": machine(torch.device(device)), "cpus": os.cpu_count(), "weights": which_weights,
+        **stamp("serve", torch.device(device)), "device": machine(torch.device(device)), "cpus": os.cpu_count(),
+        "weights": which_weights,
         "clients": args.clients, "frame_size": "%dx%d" % args.size, "client_fps": args.fps,
         "process_size": args.process_size, "stabilize": args.stabilize,
         "fps_per_client": [c["fps"] for c in measured["per_client"]],
         "fps_mean": round(float(np.mean([c["fps"] for c in measured["per_client"]])), 2),
         "latency_p50_ms": round(1000 * float(np.percentile(latencies, 50)), 1),
         "latency_p95_ms": round(1000 * float(np.percentile(latencies, 95)), 1),
-        **measured, "torch": torch.__version__,
+        **measured,
     }
     print_result(result)
-    if args.json:
-        atomic_write_bytes(args.json, json.dumps(result, indent=2).encode())
+    report_json(result, args.json)
     return 0
 
 
@@ -198,4 +197,3 @@ def print_result(r: dict) -> None:
     print("per client fps: " + ", ".join(f"{fps:.2f}" for fps in r["fps_per_client"]) +
           f"; server-reported p50 (arrival to track) {r['server_reported_p50_ms']} ms; "
           f"aiortc-decoded p50 {r['aiortc_decoded_p50_ms']} ms")
-    print(json.dumps(r))

@@ -1,19 +1,57 @@
-"""What every benchmark needs before timing: weights to run, and a name for the machine."""
+"""What every benchmark needs around its timing: weights to run, a name for the machine, and its
+results file checked before and written after."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import math
+import os
 import platform
+from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
 
 from realtime_adain import weights
+from realtime_adain.atomic import atomic_write_bytes
 from realtime_adain.errors import UserError
-from realtime_adain.paths import refuse_overwriting_inputs
+from realtime_adain.paths import names_as_utf8, refuse_overwriting_inputs
 from realtime_adain.synthetic import write_published_weights
 
 GENERATED = "generated stand-ins (synthetic.py)"
+TEST_DATA_VARIABLE = "REALTIME_ADAIN_TEST_DATA"
+
+
+def test_material() -> Path:
+    """The test material the clip benchmarks default to, found as the tests find it:
+    $REALTIME_ADAIN_TEST_DATA, else ../shared/data beside the checkout."""
+    return Path(os.environ.get(TEST_DATA_VARIABLE) or Path(__file__).resolve().parents[2].parent / "shared" / "data")
+
+
+def check_input_files(*inputs: tuple[Path, str]) -> None:
+    """Each (path, flag) a regular file, before any work; a default missing from the test material
+    says where that material is looked for."""
+    for path, flag in inputs:
+        if not path.is_file():
+            hint = f"pass {flag}"
+            if not path.exists() and path.is_relative_to(test_material()):
+                hint += f", or point ${TEST_DATA_VARIABLE} at the test material"
+            raise UserError(f"{path}: {'not a regular file' if path.exists() else 'no such file'} ({hint})")
+
+
+def engine_list(choices: tuple[str, ...]):
+    """argparse type for --engine: comma-separated engines, with action="extend" repeatable too, so
+    `bench model` and `bench video` take `--engine eager,onnx` and `--engine eager --engine onnx` alike."""
+    def parse(text: str) -> list[str]:
+        names = [part.strip() for part in text.split(",")]
+        for name in names:
+            if name not in choices:
+                raise argparse.ArgumentTypeError(f"'{name}' is not one of {', '.join(choices)}")
+        return names
+
+    parse.__name__ = "engine_list"
+    return parse
 
 
 def benchmark_weights(args: argparse.Namespace, workdir: Path) -> tuple[Path, Path, str]:
@@ -39,8 +77,36 @@ def machine(device: torch.device) -> str:
     return f"{cpu}, {torch.get_num_threads()} threads"
 
 
+def stamp(benchmark: str, device: torch.device) -> dict:
+    """The keys every benchmark's JSON starts with, so results from any of them read alike."""
+    return {"benchmark": benchmark, "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "machine": machine(device), "torch": torch.__version__}
+
+
 def check_results_file(json_path: Path | None, inputs: list[Path]) -> None:
     """Before the timing: `--json` must not replace an input the benchmark reads (a weights file,
     the clip); folders, devices and unwritable places are refused by `check_output_file`."""
     if json_path is not None:
         refuse_overwriting_inputs([Path(json_path)], inputs)
+
+
+def json_safe(value: object) -> object:
+    """`value` with NaN and infinities as None: json.dumps writes them as NaN and Infinity, which
+    JSON readers refuse (a per-frame row's PSNR against itself is infinite)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: json_safe(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(item) for item in value]
+    return value
+
+
+def report_json(result: dict, json_path: Path | None) -> None:
+    """The results file first (atomically), then the same as one line on stdout: a stdout that
+    fails (full, closed) must not lose the measurements asked to be kept. Names (a clip's, a
+    style's) in UTF-8 whatever the locale, as `image --json` writes them."""
+    safe = names_as_utf8(json_safe(result))
+    if json_path is not None:
+        atomic_write_bytes(json_path, json.dumps(safe, indent=2, allow_nan=False).encode())
+    print(json.dumps(safe, allow_nan=False), flush=True)

@@ -22,14 +22,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import cProfile
-import json
 import os
 import pstats
 import re
 import statistics
 import tempfile
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
@@ -38,18 +36,18 @@ import numpy as np
 import torch
 
 from realtime_adain.atomic import atomic_write_bytes
-from realtime_adain.benchmarks.setup import benchmark_weights, machine
-from realtime_adain.commands.argtypes import flow_width, int_between, unit_interval
+from realtime_adain.benchmarks.setup import (benchmark_weights, check_input_files, check_results_file, report_json, stamp,
+                                            test_material)
+from realtime_adain.commands.argtypes import flow_width, int_between, nonempty_path, unit_interval
 from realtime_adain.errors import UserError
-from realtime_adain.imageio import fit_short_side, read_image
-from realtime_adain.paths import check_output_file
+from realtime_adain.imageio import MAX_SIDE, fit_short_side, read_image
+from realtime_adain.paths import check_output_file, real_path
 from realtime_adain.stylizer import Stylizer
-from realtime_adain.temporal import (DIS_PRESETS, ContentStatsSmoother, FlowEstimator, MotionAhead, Stabilizer, gray,
-                                     occluded, warp)
+from realtime_adain.temporal import (DIS_PRESETS, FLOW_MIN_SIDE, ContentStatsSmoother, FlowEstimator, MotionAhead,
+                                     Stabilizer, gray, occluded, warp)
 from realtime_adain.two_pass import TwoPassStabilizer
 from realtime_adain.video.reader import Frame, VideoReader
 
-SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 STRENGTHS = (0.15, 0.18, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 COST_SIZES = {"360p": (640, 360), "720p": (1280, 720), "1080p": (1920, 1080)}
 Clip = list[np.ndarray]
@@ -61,34 +59,39 @@ def strengths(text: str) -> list[float]:
 
 
 # Every variant of a clip is held in memory at once (about 40 of them): 1000 frames at 1080
-# pixels is already ~250 GB, so the clips are bounded; E_warp needs two frames.
+# pixels is already ~250 GB, so the clips are bounded; E_warp needs two frames, and frames whose
+# flow is computed at their own size (below FLOW_MIN_SIDE it is stretched: a traceback at 16).
 MAX_CLIP_FRAMES, MAX_CLIP_SIDE = 1000, 1080
 clip_frames = int_between(2, MAX_CLIP_FRAMES, "clip_frames")
-clip_side = int_between(16, MAX_CLIP_SIDE, "clip_side")
+clip_side = int_between(FLOW_MIN_SIDE, MAX_CLIP_SIDE, "clip_side")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--video", type=Path, default=SHARED_DATA / "videos" / "cutBunny.mp4", help="real clip")
-    parser.add_argument("--photo", type=Path, default=SHARED_DATA / "content" / "golden_gate.jpg",
-                        help="photo for the generated pan/zoom and still clips")
-    parser.add_argument("--style", type=Path, default=SHARED_DATA / "style" / "brushstrokes.jpg", help="style image")
+    parser.add_argument("--video", type=nonempty_path, default=test_material() / "videos" / "cutBunny.mp4", metavar="FILE",
+                        help="real clip (default: the test material's cutBunny.mp4)")
+    parser.add_argument("--photo", type=nonempty_path, default=test_material() / "content" / "golden_gate.jpg", metavar="FILE",
+                        help="photo for the generated pan/zoom and still clips (default: golden_gate.jpg)")
+    parser.add_argument("--style", type=nonempty_path, default=test_material() / "style" / "brushstrokes.jpg", metavar="FILE",
+                        help="style image (default: brushstrokes.jpg)")
     parser.add_argument("--frames", type=clip_frames, default=48, metavar="N",
                         help=f"frames per clip, 2 to {MAX_CLIP_FRAMES} (default 48)")
     parser.add_argument("--size", type=clip_side, default=256, metavar="PX",
-                        help=f"shorter side, 16 to {MAX_CLIP_SIDE} (default 256)")
+                        help=f"shorter side, {FLOW_MIN_SIDE} to {MAX_CLIP_SIDE} (default 256)")
     parser.add_argument("--strengths", type=strengths, default=",".join(map(str, STRENGTHS)), metavar="LIST",
                         help=f"flow/both strengths (default {','.join(map(str, STRENGTHS))})")
     parser.add_argument("--preset", choices=tuple(DIS_PRESETS), default="fast", help="DIS preset (default fast)")
-    parser.add_argument("--flow-width", type=flow_width, default=320, metavar="PX", help="flow working width (default 320)")
-    parser.add_argument("--momentum", type=unit_interval, default=0.8, help="stats mode EMA momentum (default 0.8)")
+    parser.add_argument("--flow-width", type=flow_width, default=320, metavar="PX",
+                        help=f"flow working width, 16 to {MAX_SIDE} (default 320)")
+    parser.add_argument("--momentum", type=unit_interval, default=0.8, metavar="M",
+                        help="stats mode EMA momentum, 0 to 1 (default 0.8)")
     parser.add_argument("--cost-frames", type=int_between(1, MAX_CLIP_FRAMES, "cost_frames"), default=12, metavar="N",
                         help="frames timed per cost resolution (default 12)")
     parser.add_argument("--vgg", metavar="PATH", help="encoder weights (default: installed, else generated)")
     parser.add_argument("--decoder", metavar="PATH", help="decoder weights (default: installed, else generated)")
-    parser.add_argument("--figure", type=Path, metavar="PATH",
+    parser.add_argument("--figure", type=nonempty_path, metavar="PATH",
                         help="also write a PNG (always PNG) of |O_t - W(O_t+1)| on the pan clip: per-frame, one pass "
                              "and two passes at their defaults")
-    parser.add_argument("--json", type=Path, metavar="PATH", help="also write the results here")
+    parser.add_argument("--json", type=nonempty_path, metavar="PATH", help="also write the results to this JSON file")
 
 
 # --- clips ---------------------------------------------------------------------------------
@@ -375,16 +378,19 @@ def print_cost(costs: dict) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    for path, flag in ((args.video, "--video"), (args.photo, "--photo"), (args.style, "--style")):
-        if not path.is_file():
-            raise UserError(f"{path}: {'not a regular file' if path.exists() else 'no such file'} (pass {flag})")
+    check_input_files((args.video, "--video"), (args.photo, "--photo"), (args.style, "--style"))
     for path in (args.json, args.figure):
         if path:
             check_output_file(path)  # before minutes of measuring, not after
+            check_results_file(path, [args.video, args.photo, args.style])
+    if args.json and args.figure and real_path(args.json) == real_path(args.figure):
+        raise UserError(f"{args.figure}: --json and --figure name one file")
     photo = read_image(args.photo)
     width, height = 2 * round(args.size * 16 / 9 / 2), args.size
     with tempfile.TemporaryDirectory(prefix="bench-temporal-") as tmp:
         vgg, decoder, which = benchmark_weights(args, Path(tmp))
+        for path in (args.json, args.figure):
+            check_results_file(path, [vgg, decoder])
         stylizer = Stylizer.load(vgg, decoder, device="cpu")
     style = stylizer.style_stats(read_image(args.style), args.size)
     clips = {
@@ -407,8 +413,7 @@ def run(args: argparse.Namespace) -> int:
     costs = measure_cost(photo, args.cost_frames, args.preset, args.flow_width)
     print_cost(costs)
     result = {
-        "benchmark": "temporal", "date": datetime.now(timezone.utc).date().isoformat(),
-        "machine": machine(torch.device("cpu")), "torch": torch.__version__, "opencv": cv2.__version__,
+        **stamp("temporal", torch.device("cpu")), "opencv": cv2.__version__,
         "weights": which, "style": args.style.name, "size": args.size, "momentum": args.momentum,
         "preset": args.preset, "flow_width": args.flow_width,
         "clips": results, "cost_ms_per_frame_1_thread": costs["per_core"],
@@ -418,7 +423,5 @@ def run(args: argparse.Namespace) -> int:
         "motion_workers": costs["motion_workers"], "cost_ms_per_frame_precise_apply_1_thread": costs["precise_apply_per_core"],
         "cost_ms_per_frame_two_pass_1_thread": costs["two_pass_per_core"],
     }
-    print(json.dumps(result))
-    if args.json:
-        atomic_write_bytes(args.json, json.dumps(result, indent=2).encode())
+    report_json(result, args.json)
     return 0

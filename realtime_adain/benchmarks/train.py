@@ -10,16 +10,16 @@ the per-iteration times, and the modes side by side in one run.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
 
 import torch
 
-from realtime_adain.commands.argtypes import int_between, step_count, warmup_steps
-from realtime_adain.benchmarks.setup import machine
+from realtime_adain.commands.argtypes import int_between, nonempty_path, step_count, warmup_steps
+from realtime_adain.benchmarks.setup import machine, report_json, stamp
 from realtime_adain.encoders import ENCODER_KINDS, NORMALISED_VGG, build_encoder, torchvision_state_dict
 from realtime_adain.errors import out_of_memory_as_user_error
+from realtime_adain.paths import check_output_file
 from realtime_adain.stylizer import pick_device
 from realtime_adain.synthetic import published_vgg_state_dict, torchvision_vgg_state_dict
 from realtime_adain.training.config import AMP_MODES, MAX_BATCH_SIZE, TrainConfig
@@ -51,18 +51,19 @@ def amp_modes(text: str) -> list[str]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--batch-size", type=int_between(1, MAX_BATCH_SIZE, "batch_size"), default=8,
+    parser.add_argument("--batch-size", type=int_between(1, MAX_BATCH_SIZE, "batch_size"), default=8, metavar="N",
                         help=f"batch, up to {MAX_BATCH_SIZE} (default 8, the paper's)")
-    parser.add_argument("--size", type=crop_side, default=256,
+    parser.add_argument("--size", type=crop_side, default=256, metavar="PX",
                         help=f"crop side in pixels, a multiple of 8 from 16 to {MAX_CROP} (default 256, the paper's)")
-    parser.add_argument("--iterations", type=step_count, default=30, help="timed iterations per mode (default 30)")
-    parser.add_argument("--warmup", type=warmup_steps, default=5, help="untimed iterations first (default 5)")
-    parser.add_argument("--amp", type=amp_modes, default=None,
+    parser.add_argument("--iterations", type=step_count, default=30, metavar="N", help="timed iterations per mode (default 30)")
+    parser.add_argument("--warmup", type=warmup_steps, default=5, metavar="N", help="untimed iterations first (default 5)")
+    parser.add_argument("--amp", type=amp_modes, default=None, metavar="LIST",
                         help="comma-separated modes to compare (default: off,bf16,fp16 on CUDA, off on the CPU)")
     parser.add_argument("--decoder", default="plain", choices=list(DECODER_BUILDERS), help="decoder architecture")
     parser.add_argument("--encoder", default=NORMALISED_VGG, choices=ENCODER_KINDS, help="encoder")
     parser.add_argument("--compile", action="store_true", help="torch.compile the step (compile time is in the warm-up)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    parser.add_argument("--json", type=nonempty_path, metavar="PATH", help="also write the results to this JSON file")
 
 
 def _encoder(kind: str) -> torch.nn.Module:
@@ -101,6 +102,8 @@ def measure(args: argparse.Namespace, device: torch.device, amp: str) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.json:
+        check_output_file(args.json)  # before the timing, not after
     device = pick_device(args.device)
     modes = args.amp or (["off", "bf16", "fp16"] if device.type == "cuda" else ["off"])
     for mode in modes:
@@ -120,5 +123,5 @@ def run(args: argparse.Namespace) -> int:
     base = results[0]["median_s"]
     for r in results[1:]:
         print(f"speed-up of {r['amp']} over {results[0]['amp']}: {base / r['median_s']:.2f}x")
-    print(json.dumps({"benchmark": "train", "device": name, "results": results}))
+    report_json({**stamp("train", device), "device": name, "results": results}, args.json)
     return 0

@@ -1,6 +1,7 @@
 """Video files end to end: our pipeline against the reference repository's per-frame loop.
 
-Times a clip (default ../shared/data/videos/cutBunny.mp4) from the first decoded packet to the
+Times a clip (default: cutBunny.mp4 of the test material, $REALTIME_ADAIN_TEST_DATA or
+../shared/data beside the checkout) from the first decoded packet to the
 closed output file, for `realtime-adain video`'s pipeline (style encoded once, decode / network /
 encode overlapped in threads, audio copied) and for the loop of naoto0804/pytorch-AdaIN
 `test_video.py`, reproduced step for step on the same network modules and weights: OpenCV
@@ -16,11 +17,9 @@ generated stand-ins (speed does not depend on the values).
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import tempfile
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 import av
@@ -31,19 +30,18 @@ import torch
 from realtime_adain.adain import adain, calc_mean_std
 from realtime_adain.commands.argtypes import (frame_batch, frame_resolution, frame_side, int_between, name, non_negative_int,
                                               nonempty_path, thread_count)
-from realtime_adain.atomic import atomic_write_bytes
-from realtime_adain.settings import FLOW_MODES, VideoSettings
+from realtime_adain.settings import ENGINE_CHOICES, FLOW_MODES, VideoSettings
 from realtime_adain.video.job import stylize_file
 from realtime_adain.errors import UserError, out_of_memory_as_user_error
 from realtime_adain.imageio import read_image
 from realtime_adain.paths import check_output_file
 from realtime_adain.stylizer import Stylizer
 from realtime_adain.temporal import MODES
-from realtime_adain.benchmarks.setup import benchmark_weights, check_results_file, machine
+from realtime_adain.benchmarks.setup import (benchmark_weights, check_input_files, check_results_file, engine_list,
+                                            report_json, stamp, test_material)
 from realtime_adain.video.reader import VideoReader
 from realtime_adain.video.formats import DEFAULT_CRF, EncodeSettings, check_encoder
 
-SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 MAX_REPEATS = 100  # each repeat runs every variant over the whole clip
 
 
@@ -72,20 +70,23 @@ def stabilize_modes(text: str) -> list[str]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--video", type=nonempty_path, default=SHARED_DATA / "videos" / "cutBunny.mp4", help="clip to time")
-    parser.add_argument("--style", type=nonempty_path, default=SHARED_DATA / "style" / "brushstrokes.jpg", help="style image")
+    parser.add_argument("--video", type=nonempty_path, default=test_material() / "videos" / "cutBunny.mp4", metavar="FILE",
+                        help="clip to time (default: the test material's cutBunny.mp4)")
+    parser.add_argument("--style", type=nonempty_path, default=test_material() / "style" / "brushstrokes.jpg", metavar="FILE",
+                        help="style image (default: the test material's brushstrokes.jpg)")
     parser.add_argument("--frames", type=non_negative_int, default=0, metavar="N", help="time the first N frames (default: all)")
     parser.add_argument("--size", type=frame_side, default=0, metavar="PX",
                         help="processing size up to 4096, 0 = native (default)")
     parser.add_argument("--style-size", type=frame_side, default=512, metavar="PX",
                         help="style size up to 4096, 0 = native (default 512, as the reference)")
-    parser.add_argument("--repeats", type=int_between(1, MAX_REPEATS, "repeats"), default=3,
+    parser.add_argument("--repeats", type=int_between(1, MAX_REPEATS, "repeats"), default=3, metavar="N",
                         help=f"interleaved repeats of every variant, up to {MAX_REPEATS} (default 3)")
     parser.add_argument("--threads", type=thread_counts, default="0,1", metavar="LIST",
                         help="network threads for our pipeline, one variant each; 0 = torch's default (default 0,1)")
-    parser.add_argument("--engine", default="eager", metavar="LIST",
-                        help="engines for our pipeline, comma-separated, one variant each (default eager)")
-    parser.add_argument("--batch", type=frame_batch, default=1,
+    parser.add_argument("--engine", type=engine_list(ENGINE_CHOICES), action="extend", metavar="LIST",
+                        help=f"engines for our pipeline ({', '.join(ENGINE_CHOICES)}), comma-separated or repeated, one "
+                             "variant each (default eager)")
+    parser.add_argument("--batch", type=frame_batch, default=1, metavar="N",
                         help="frames per network call in our pipeline, up to 64 (default 1)")
     parser.add_argument("--stabilize", type=stabilize_modes, default="off", metavar="LIST",
                         help="our pipeline's --stabilize modes, one variant each, e.g. off,flow:1,flow:2 (passes; "
@@ -93,13 +94,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-baseline", action="store_true", help="skip the reference loop")
     parser.add_argument("--resolution", type=frame_resolution, metavar="WxH",
                         help="time an upscaled copy of the clip's frames, e.g. 1920x1080 (up to 4096x4096)")
-    parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    parser.add_argument("--device", default="cpu", help="cpu (default, as the reference loop ran), cuda or cuda:N")
     parser.add_argument("--dtype", default="fp32", choices=("fp32", "fp16", "bf16"),
                         help="precision of our pipeline (the reference loop stays fp32)")
     parser.add_argument("--codec", type=name, default="libx264", help="our pipeline's encoder, e.g. h264_nvenc (default libx264)")
     parser.add_argument("--vgg", metavar="PATH", help="encoder weights (default: installed, else generated)")
     parser.add_argument("--decoder", metavar="PATH", help="decoder weights (default: installed, else generated)")
-    parser.add_argument("--json", type=nonempty_path, metavar="PATH", help="also write the results here")
+    parser.add_argument("--json", type=nonempty_path, metavar="PATH", help="also write the results to this JSON file")
 
 
 def reference_loop(stylizer: Stylizer, video: Path, style_path: Path, output: Path, size: int, style_size: int,
@@ -183,9 +184,7 @@ def upscaled_copy(video: Path, size: tuple[int, int], frames: int, output: Path)
 
 
 def run(args: argparse.Namespace) -> int:
-    for path, flag in ((args.video, "--video"), (args.style, "--style")):
-        if not path.is_file():
-            raise UserError(f"{path}: {'not a regular file' if path.exists() else 'no such file'} (pass {flag})")
+    check_input_files((args.video, "--video"), (args.style, "--style"))
     if args.json:
         check_output_file(args.json)  # before minutes of timing, not after
     if args.resolution and any(side % 2 for side in args.resolution):  # the copy is H.264 in 4:2:0
@@ -208,23 +207,23 @@ def run(args: argparse.Namespace) -> int:
             shape = "%dx%d" % args.resolution
             args.video = upscaled_copy(args.video, args.resolution, n_frames, workdir / f"clip_{shape}.mp4")
         stylizers = {name: Stylizer.load(vgg, decoder, device=args.device, dtype=args.dtype, engine=name)
-                     for name in args.engine.split(",")}
+                     for name in args.engine or ["eager"]}
         reference = Stylizer.load(vgg, decoder, device=args.device, dtype="fp32", engine="eager")  # as the reference runs
         variants: list[tuple[str, callable]] = []
         if not args.no_baseline:
             variants.append(("reference loop (pytorch-AdaIN test_video.py)", lambda out, n, s=reference, t=default_threads: (
                 torch.set_num_threads(t), reference_loop(s, args.video, args.style, out, args.size, args.style_size, n))))
-        for name, stylizer in stylizers.items():
+        for engine, stylizer in stylizers.items():
             for threads in dict.fromkeys(t or default_threads for t in args.threads):  # 0 may be a count given too
                 for mode in args.stabilize:
-                    label = f"pipeline, {name} {args.dtype}, {threads} thread(s), batch {args.batch}"
+                    label = f"pipeline, {engine} {args.dtype}, {threads} thread(s), batch {args.batch}"
                     label += f", stabilize {mode}" if args.stabilize != ["off"] else ""
                     variants.append((label, lambda out, n, s=stylizer, t=threads, m=mode: (
                         torch.set_num_threads(t),
                         our_pipeline(s, args.video, args.style, out, args.size, args.style_size, n, args.batch,
                                      args.codec, m))))
         print(f"clip: {args.video.name} {shape}, {n_frames} of {total} frames; size {args.size or 'native'}; "
-              f"style {args.style.name} at {args.style_size}; weights: {which}", flush=True)
+              f"style {args.style.name} at {args.style_size}; weights: {which}; on {args.device}, {args.dtype}", flush=True)
         for label, fn in variants:  # warm-up: one-time costs (allocator, oneDNN kernels, engine builds)
             fn(workdir / "warmup.mp4", 2)
         times: dict[str, list[float]] = {label: [] for label, _ in variants}
@@ -245,12 +244,9 @@ def run(args: argparse.Namespace) -> int:
                      "times_s": times[label]})
         print(f"{label:<66} {median:9.1f} {n_frames / median:7.3f} {f'{speedup:.2f}x' if speedup else '':>9}")
     result = {
-        "benchmark": "video", "date": datetime.now(timezone.utc).date().isoformat(),
-        "machine": machine(torch.device(args.device)), "torch": torch.__version__, "clip": args.video.name,
+        **stamp("video", torch.device(args.device)), "device": args.device, "dtype": args.dtype, "clip": args.video.name,
         "resolution": shape, "frames": n_frames, "size": args.size, "style": args.style.name,
         "style_size": args.style_size, "weights": which, "repeats": args.repeats, "rows": rows,
     }
-    print(json.dumps(result))
-    if args.json:
-        atomic_write_bytes(args.json, json.dumps(result, indent=2).encode())
+    report_json(result, args.json)
     return 0

@@ -85,7 +85,9 @@ def stylize_file(
             except BaseException as exc:
                 pending.discard()
                 raise pending.failed(exc) from None
-        progress = tqdm(total=reader.expected_frames or None, desc=source.name, unit="frame", disable=None)
+        # A benchmark's scratch run (keep_interrupted False) prints its own timings: no bar per repeat.
+        progress = tqdm(total=reader.expected_frames or None, desc=source.name, unit="frame",
+                        disable=None if keep_interrupted else True)
         on_device = blends_on_device(stylizer)
         stabilizer, smoother = temporal_stages(settings, stylizer.device if on_device else None)  # fresh for every clip
         if smoother is not None and stylizer.engine.name != "eager":
