@@ -1,4 +1,4 @@
-"""HDR still pictures (AVIF, HEIF: a camera's PQ or HLG `.HIF`, an HDR export) read as SDR.
+"""HDR still pictures (AVIF, HEIF: a camera's PQ or HLG `.HIF`, an HDR export; PNG) read as SDR.
 
 Decoded to 8 bits as SDR pictures are, they kept their HDR code values and looked washed out, as
 HDR video did before `video/hdr.py`. Their container states the colour in an ISOBMFF `colr` box
@@ -17,6 +17,7 @@ import numpy as np
 # a picture is HDR, so reading an image does not load it)
 PQ, HLG = 16, 18
 
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # How far into the file the boxes that describe the picture are looked for (they sit in its
 # `meta` box, before the coded data; a 4-letter code found inside coded data would mislead).
 HEADER_BYTES = 1 << 16
@@ -42,9 +43,11 @@ def _box(header: bytes, kind: bytes, size: int) -> bytes | None:
 
 
 def hdr_tags(data: np.ndarray | bytes) -> HdrTags | None:
-    """The colour an AVIF/HEIF picture states, when its transfer is PQ or HLG; None otherwise
-    (SDR, no `nclx` box, or not an ISOBMFF picture)."""
+    """The colour an AVIF/HEIF picture (`nclx` box) or a PNG (`cICP` chunk) states, when its
+    transfer is PQ or HLG; None otherwise (SDR, no such box, or another format)."""
     header = bytes(data[:HEADER_BYTES])
+    if header.startswith(PNG_SIGNATURE):
+        return _png_tags(header)
     if header[4:8] != b"ftyp":
         return None
     header = header[:header.find(b"mdat")] if b"mdat" in header else header
@@ -55,6 +58,21 @@ def hdr_tags(data: np.ndarray | bytes) -> HdrTags | None:
     if transfer not in (PQ, HLG):
         return None
     return HdrTags(transfer, primaries, _stated_peak(header) if transfer == PQ else None, _depth(header))
+
+
+def _png_tags(header: bytes) -> HdrTags | None:
+    """A PNG's `cICP` chunk (PNG's third edition: H.273's primaries, transfer, matrix, range),
+    looked for among the chunks before its image data; its samples are stored at full depth."""
+    at = len(PNG_SIGNATURE)
+    while at + 8 <= len(header):
+        length, kind = struct.unpack(">I4s", header[at:at + 8])
+        if kind == b"IDAT":
+            return None
+        if kind == b"cICP" and length >= 4 and at + 12 <= len(header):
+            primaries, transfer = header[at + 8], header[at + 9]
+            return HdrTags(transfer, primaries, None, 16) if transfer in (PQ, HLG) else None
+        at += 12 + length  # (length, type, data, CRC)
+    return None
 
 
 def _stated_peak(header: bytes) -> float | None:
