@@ -6,7 +6,9 @@ its output (the style picture's SDR colours) was then tagged HDR and shown too b
 saturated. Each HDR picture is instead decoded at 16 bits, linearised, moved to BT.709
 primaries, tone-mapped with the ITU-R BT.2390 EETF (HDR reference white, 203 cd/m2 per BT.2408,
 becomes SDR white; highlights up to the stream's peak roll off below it) and encoded for an SDR
-display (BT.1886's 2.4 power, display-referred, as FFmpeg's zscale converts). The output is tagged SDR BT.709 (`sdr_colour`).
+display (BT.1886's 2.4 power, display-referred, as FFmpeg's zscale converts). The output is
+tagged SDR BT.709 (`sdr_colour`). SDR over wide primaries (BT.2020, Display P3) looked washed
+out too: its pictures take the same path without the tone curve.
 """
 
 from __future__ import annotations
@@ -55,8 +57,8 @@ CODE_STEPS = 1 << CODE_BITS
 # A picture is converted this many pixels at a time: its float32 work (58 bytes a pixel) stays
 # in the processor's cache and no longer grows with the picture, which --max-pixels does not
 # bound (it counts the processing size). Whole, one 8K picture's RSS grew 3.1 GiB (now 0.36), a
-# 4K one's 777 MiB (now 96); 1080p and 4K pictures convert 15-45 % faster, the same output
-# (tools/bench_tone_map.py, a loaded 2-core machine).
+# 4K one's 777 MiB (now 96); a 1080p picture converts in 25-27 ms against 45-49 whole, the same
+# output (tools/bench_tone_map.py, docs/BENCHMARKS.md).
 STRIP_PIXELS = 1 << 16
 
 # SMPTE ST 2084 constants.
