@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from typing import Iterator
 
 import numpy as np
 
@@ -17,10 +18,13 @@ import numpy as np
 # a picture is HDR, so reading an image does not load it)
 PQ, HLG = 16, 18
 
+# `full_scale` works this many samples at a time (a 100 MP picture's copy would be 600 MB).
+STRIP_SAMPLES = 1 << 18
+# The most boxes (or PNG chunks) walked at one level: real files have a few (a tiled HEIF's
+# properties some hundreds); a hostile file of millions of empty ones would take minutes.
+MAX_BOXES = 4096
+
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-# How far into the file the boxes that describe the picture are looked for (they sit in its
-# `meta` box, before the coded data; a 4-letter code found inside coded data would mislead).
-HEADER_BYTES = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -33,66 +37,154 @@ class HdrTags:
     depth: int | None  # bits per sample of the coded picture (AVIF's `pixi`/`av1C`), when stated
 
 
-def _box(header: bytes, kind: bytes, size: int) -> bytes | None:
-    """The first `size` bytes after `kind` (a box's 4-letter type, and maybe more) in `header`
-    (None where absent or cut short)."""
-    at = header.find(kind)
-    start = at + len(kind)
-    content = header[start:start + size] if at >= 0 else b""
-    return content if len(content) == size else None
-
-
 def hdr_tags(data: np.ndarray | bytes) -> HdrTags | None:
-    """The colour an AVIF/HEIF picture (`nclx` box) or a PNG (`cICP` chunk) states, when its
-    transfer is PQ or HLG; None otherwise (SDR, no such box, or another format)."""
-    header = bytes(data[:HEADER_BYTES])
-    if header.startswith(PNG_SIGNATURE):
-        return _png_tags(header)
-    if header[4:8] != b"ftyp":
+    """The colour an AVIF/HEIF picture (its primary item's `nclx` box) or a PNG (`cICP` chunk)
+    states, when its transfer is PQ or HLG; None otherwise (SDR, no such box, or another format)."""
+    view = _view(data)
+    if bytes(view[:8]) == PNG_SIGNATURE:
+        return _png_tags(view)
+    if bytes(view[4:8]) != b"ftyp":
         return None
-    header = header[:header.find(b"mdat")] if b"mdat" in header else header
-    nclx = _box(header, b"colrnclx", 7)
+    own, others = _item_properties(view)
+    colours = [content for kind, content in own if kind == b"colr"] or [
+        content for kind, content in others if kind == b"colr"]  # (a grid's tiles may hold its colour)
+    nclx = next((content for content in colours if content[:4] == b"nclx" and len(content) >= 11), None)
     if nclx is None:
         return None
-    primaries, transfer, _matrix = struct.unpack(">3H", nclx[:6])
+    properties = own + others
+    primaries, transfer, _matrix = struct.unpack(">3H", nclx[4:10])
     if transfer not in (PQ, HLG):
         return None
-    return HdrTags(transfer, primaries, _stated_peak(header) if transfer == PQ else None, _depth(header))
+    return HdrTags(transfer, primaries, _stated_peak(properties) if transfer == PQ else None, _depth(properties))
 
 
-def _png_tags(header: bytes) -> HdrTags | None:
+def coded_depth(data: np.ndarray | bytes) -> int | None:
+    """The bits per sample an AVIF/HEIF picture's primary item states (`pixi`, `av1C`), None
+    where unstated or not such a file: OpenCV decodes a 10- or 12-bit AVIF, SDR or HDR, to
+    uint16 holding that many bits (`full_scale` makes them 16)."""
+    view = _view(data)
+    if bytes(view[4:8]) != b"ftyp":
+        return None
+    own, others = _item_properties(view)
+    return _depth(own + others)
+
+
+def _view(data: np.ndarray | bytes) -> memoryview:
+    return memoryview(np.ascontiguousarray(np.frombuffer(data, np.uint8) if isinstance(data, bytes) else data))
+
+
+def _boxes(view: memoryview, start: int, end: int) -> Iterator[tuple[bytes, int, int]]:
+    """(type, where its content starts, where it ends) of each ISOBMFF box in view[start:end],
+    walked by their sizes (so coded data never passes for a box); stops at one cut short."""
+    for _ in range(MAX_BOXES):
+        if start + 8 > end:
+            return
+        size, kind = struct.unpack_from(">I4s", view, start)
+        header = 8
+        if size == 1 and start + 16 <= end:  # a 64-bit size follows the type
+            size, header = struct.unpack_from(">Q", view, start + 8)[0], 16
+        elif size == 0:  # to the end
+            size = end - start
+        if size < header or start + size > end:
+            return
+        yield kind, start + header, start + size
+        start += size
+
+
+def _child(view: memoryview, start: int, end: int, kind: bytes) -> tuple[int, int] | None:
+    return next(((first, last) for found, first, last in _boxes(view, start, end) if found == kind), None)
+
+
+def _item_properties(view: memoryview) -> tuple[list[tuple[bytes, bytes]], list[tuple[bytes, bytes]]]:
+    """(type, content) of the item properties (`meta`/`iprp`/`ipco`) the primary item (`pitm`)
+    has (`ipma`), then of the others; all are the primary's where those boxes are missing or
+    unreadable. (Another item, a thumbnail or a gain map, may state another colour; `mdat` may
+    come before `meta`.)"""
+    meta = _child(view, 0, len(view), b"meta")
+    iprp = meta and _child(view, meta[0] + 4, meta[1], b"iprp")  # (`meta` is a full box)
+    ipco = iprp and _child(view, iprp[0], iprp[1], b"ipco")
+    if not ipco:
+        return [], []
+    properties = [(kind, bytes(view[first:last][:64])) for kind, first, last in _boxes(view, *ipco)]
+    try:
+        indices = _associations(view, _child(view, iprp[0], iprp[1], b"ipma"), _primary_item(view, meta))
+    except struct.error:  # cut short
+        indices = None
+    if indices is None:
+        return properties, []
+    own = [index - 1 for index in indices if 0 < index <= len(properties)]
+    mine = set(own)
+    return [properties[index] for index in own], [item for n, item in enumerate(properties) if n not in mine]
+
+
+def _primary_item(view: memoryview, meta: tuple[int, int]) -> int | None:
+    pitm = _child(view, meta[0] + 4, meta[1], b"pitm")
+    if not pitm:
+        return None
+    content = view[pitm[0]:pitm[1]]  # (read past: struct.error)
+    return struct.unpack_from(">H" if content[0:1] == b"\0" else ">I", content, 4)[0]
+
+
+def _associations(view: memoryview, ipma: tuple[int, int] | None, item: int | None) -> list[int] | None:
+    """The 1-based property indices `ipma` associates with `item` (None: no such box or item);
+    struct.error where the box is cut short."""
+    if ipma is None or item is None:
+        return None
+    content = view[ipma[0]:ipma[1]]
+    version, flags, count = struct.unpack_from(">B3sI", content)
+    wide, at = flags[2] & 1, 8  # (flags & 1: 15-bit indices)
+    for _ in range(min(count, MAX_BOXES)):
+        item_id = struct.unpack_from(">H" if version < 1 else ">I", content, at)[0]
+        at += 2 if version < 1 else 4
+        associations, at = struct.unpack_from(">B", content, at)[0], at + 1
+        indices = [struct.unpack_from(">H" if wide else ">B", content, at + n * (1 + wide))[0]
+                   & (0x7FFF if wide else 0x7F) for n in range(associations)]  # (less the essential bit)
+        at += associations * (1 + wide)
+        if item_id == item:
+            return indices
+    return None
+
+
+def _png_tags(view: memoryview) -> HdrTags | None:
     """A PNG's `cICP` chunk (PNG's third edition: H.273's primaries, transfer, matrix, range),
     looked for among the chunks before its image data; its samples are stored at full depth."""
     at = len(PNG_SIGNATURE)
-    while at + 8 <= len(header):
-        length, kind = struct.unpack(">I4s", header[at:at + 8])
+    for _ in range(MAX_BOXES):
+        if at + 8 > len(view):
+            return None
+        length, kind = struct.unpack_from(">I4s", view, at)
         if kind == b"IDAT":
             return None
-        if kind == b"cICP" and length >= 4 and at + 12 <= len(header):
-            primaries, transfer = header[at + 8], header[at + 9]
+        if kind == b"cICP" and length >= 4 and at + 12 <= len(view):
+            primaries, transfer = view[at + 8], view[at + 9]
             return HdrTags(transfer, primaries, None, 16) if transfer in (PQ, HLG) else None
         at += 12 + length  # (length, type, data, CRC)
     return None
 
 
-def _stated_peak(header: bytes) -> float | None:
+def _first(properties: list[tuple[bytes, bytes]], kind: bytes, size: int) -> bytes | None:
+    """The content of the first property of type `kind` at least `size` bytes long."""
+    return next((content for found, content in properties if found == kind and len(content) >= size), None)
+
+
+def _stated_peak(properties: list[tuple[bytes, bytes]]) -> float | None:
     """MaxCLL (`clli`), else the mastering display's peak (`mdcv`, in 0.0001 cd/m2); zero: unstated."""
-    light_level = _box(header, b"clli", 4)
+    light_level = _first(properties, b"clli", 4)
     if light_level and struct.unpack(">H", light_level[:2])[0]:
         return float(struct.unpack(">H", light_level[:2])[0])
-    mastering = _box(header, b"mdcv", 24)
+    mastering = _first(properties, b"mdcv", 24)
     if mastering and struct.unpack(">I", mastering[16:20])[0]:
         return struct.unpack(">I", mastering[16:20])[0] / 10000
     return None
 
 
-def _depth(header: bytes) -> int | None:
+def _depth(properties: list[tuple[bytes, bytes]]) -> int | None:
     """Bits per sample: `pixi` (version and flags, a channel count, then each channel's bits),
     else AV1's `av1C` (high_bitdepth and twelve_bit flags)."""
-    pixi = _box(header, b"pixi", 6)
-    if pixi and pixi[4]:
+    pixi = _first(properties, b"pixi", 6)
+    if pixi and pixi[4] and 8 <= pixi[5] <= 16:
         return pixi[5]
-    av1c = _box(header, b"av1C", 3)
+    av1c = _first(properties, b"av1C", 3)
     if av1c:
         return 12 if av1c[2] & 0x20 else 10 if av1c[2] & 0x40 else 8
     return None
@@ -101,10 +193,12 @@ def _depth(header: bytes) -> int | None:
 def full_scale(samples: np.ndarray, depth: int) -> np.ndarray:
     """`depth`-bit samples (uint16, as OpenCV decodes a 10- or 12-bit AVIF) scaled to 16 bits in
     place, the top bits repeated into the bottom ones (0 stays 0, the top code becomes 65535)."""
-    if depth < 16:
-        top = samples >> (2 * depth - 16) if depth > 8 else samples.copy()
-        np.left_shift(samples, 16 - depth, out=samples)
-        np.bitwise_or(samples, top, out=samples)
+    rows = max(1, STRIP_SAMPLES // max(1, samples[:1].size))
+    for top in range(0, samples.shape[0] if depth < 16 else 0, rows):  # (in strips: no 16-bit copy of it all)
+        strip = samples[top:top + rows]
+        high = strip >> (2 * depth - 16) if depth > 8 else strip.copy()
+        np.left_shift(strip, 16 - depth, out=strip)
+        np.bitwise_or(strip, high, out=strip)
     return samples
 
 

@@ -32,7 +32,7 @@ MAX_SIDE = 16384  # the longest processing side: far beyond any use, and OpenCV'
 
 from realtime_adain.atomic import atomic_write_bytes
 from realtime_adain.errors import UserError
-from realtime_adain.hdr_stills import HdrTags, full_scale, hdr_tags, tone_mapped
+from realtime_adain.hdr_stills import HdrTags, coded_depth, full_scale, hdr_tags, tone_mapped
 from realtime_adain.regular_files import open_regular
 from realtime_adain.video.notes import note
 
@@ -122,8 +122,10 @@ def _decode(data: np.ndarray, name: str) -> np.ndarray:
         raise UserError(f"{name}: {image.shape[1]}x{image.shape[0]} is {_too_many_pixels()}")
     if image.dtype not in (np.uint8, np.uint16, np.float32, np.float64):
         raise UserError(f"{name}: unsupported sample type {image.dtype} (8- or 16-bit unsigned, or float, are read)")
+    depth = (coded_depth(data) or 10) if image.dtype == np.uint16 and bytes(data[4:8]) == b"ftyp" else 16
+    full_scale(image, depth)  # (a 10- or 12-bit AVIF: its samples were read as 16-bit ones, nearly black)
     header = _header(data)  # (after OpenCV's size check: Pillow may read more than the header)
-    alpha = _alpha(data, header, image.shape[:2]) if header.has_alpha and header.format != "TIFF" else None
+    alpha = _alpha(data, header, image.shape[:2], depth) if header.has_alpha and header.format != "TIFF" else None
     if (header.mode == "LAB" or (header.mode == "CMYK" and _transform_to_srgb(header.profile, "CMYK"))
             or (header.has_alpha and (header.format == "TIFF" or alpha is None))):
         # OpenCV converts CMYK naively and Lab wrongly (LittleCMS does it), premultiplies a TIFF's
@@ -137,32 +139,59 @@ def _decode(data: np.ndarray, name: str) -> np.ndarray:
 
 
 def _hdr_still(data: np.ndarray, name: str, tags: HdrTags) -> np.ndarray | None:
-    """An HDR AVIF or HEIF picture (`hdr_stills`) decoded at full depth and tone-mapped as HDR
-    video is, alpha over white, with a note; None where it does not decode so (the 8-bit path
-    then reads it, or says why it cannot)."""
+    """An HDR AVIF, HEIF or PNG picture (`hdr_stills`) decoded at full depth and tone-mapped as
+    HDR video is, grey or colour, alpha over white, with a note; None where it does not decode so
+    (the 8-bit path then reads it, or says why it cannot)."""
+    alpha = None
     if _heif_kind(bytes(data[:16])):
-        samples = _heif_samples(data, name)
+        samples = _heif_samples(data, name)  # (its alpha, if any, is its last channel)
     else:
-        try:
-            samples = cv2.imdecode(data, cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR)
-        except cv2.error:
-            return None
-        if samples is None or samples.ndim != 3:
-            return None
-        samples = cv2.cvtColor(samples, cv2.COLOR_BGRA2RGBA if samples.shape[2] == 4 else cv2.COLOR_BGR2RGB)
-        if samples.dtype == np.uint16:
+        with _native_stderr_captured():  # (OpenCV's log of a damaged file: the 8-bit path says why)
+            try:
+                samples = cv2.imdecode(data, cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR)  # EXIF orientation applied
+            except cv2.error:
+                samples = None
+        if samples is None:  # (an AVIF OpenCV cannot read: its coded data before its `meta`, or no libavif)
+            samples = _pillow_samples(data, name)
+        else:
+            if samples.ndim == 3:
+                samples = cv2.cvtColor(samples, cv2.COLOR_BGR2RGB)
+            header = _header(data)  # ANYCOLOR drops alpha: read as the 8-bit path reads it, oriented
+            alpha = _alpha(data, header, samples.shape[:2], tags.depth or 10) if header.has_alpha else None
+        if samples is not None and samples.dtype == np.uint16:
             full_scale(samples, tags.depth or 10)
     if samples is None:
         return None
     if samples.shape[0] * samples.shape[1] > MAX_DECODE_PIXELS:
         raise UserError(f"{name}: {samples.shape[1]}x{samples.shape[0]} is {_too_many_pixels()}")
+    samples = samples if samples.ndim == 3 else samples[..., None]  # grey (a monochrome AVIF or HEIF, a grey PNG)
     if samples.dtype == np.uint8:  # (8-bit HDR: widened, each byte repeated)
         samples = samples.astype(np.uint16) * 257
-    rgb, description = tone_mapped(samples[..., :3], tags)
+    if samples.shape[2] in (2, 4):
+        alpha = samples[..., -1].astype(np.float32) / 65535
+    colour = samples[..., :3] if samples.shape[2] >= 3 else np.repeat(samples[..., :1], 3, axis=2)
+    rgb, description = tone_mapped(colour, tags)
     note(f"{name}: an HDR picture ({description}): tone-mapped to SDR BT.709 as read (the network and the "
          f"style are SDR)", once=True)
-    alpha = samples[..., 3].astype(np.float32) / 65535 if samples.shape[2] == 4 else None
     return over_white(rgb, alpha)
+
+
+def _pillow_samples(data: np.ndarray, name: str) -> np.ndarray | None:
+    """Pillow's decode (8 bits: its AVIF plugin's) as RGB(A), oriented, its size checked first;
+    None where Pillow cannot read the file."""
+    from PIL import ImageOps
+
+    try:
+        with open_with_pillow(data) as image:
+            if image.width * image.height > MAX_DECODE_PIXELS:
+                raise UserError(f"{name}: {image.width}x{image.height} is {_too_many_pixels()}")
+            image.load()
+            image = ImageOps.exif_transpose(image)
+            return np.array(image.convert("RGBA" if "A" in image.mode or "transparency" in image.info else "RGB"))
+    except UserError:
+        raise
+    except Exception:  # noqa: BLE001 - not a format Pillow reads, or damaged: the 8-bit path says why
+        return None
 
 
 def _heif_samples(data: np.ndarray, name: str) -> np.ndarray | None:
@@ -251,9 +280,11 @@ def is_animated_webp(head: bytes) -> bool:
 
 def _is_video(head: bytes) -> bool:
     """Whether a file that no image decoder read starts as a video container does (MP4/MOV, after
-    HEIC/HEIF and AVIF, which share MP4's box; Matroska/WebM, AVI, MPEG-TS and -PS, FLV, Ogg, ASF)."""
-    return (head[4:8] == b"ftyp" or head.startswith((b"\x1a\x45\xdf\xa3", b"FLV\x01", b"OggS", b"\x00\x00\x01\xba",
-                                                      b"\x30\x26\xb2\x75\x8e\x66\xcf\x11"))
+    HEIC/HEIF and AVIF, which share MP4's box: a damaged AVIF is not called a video; Matroska/WebM,
+    AVI, MPEG-TS and -PS, FLV, Ogg, ASF)."""
+    return ((head[4:8] == b"ftyp" and head[8:12] != b"avif")
+            or head.startswith((b"\x1a\x45\xdf\xa3", b"FLV\x01", b"OggS", b"\x00\x00\x01\xba",
+                                b"\x30\x26\xb2\x75\x8e\x66\xcf\x11"))
             or (head.startswith(b"RIFF") and head[8:12] == b"AVI ") or (head[:1] == b"\x47" and head[188:189] == b"\x47"))
 
 
@@ -389,8 +420,9 @@ def _orientation(image) -> int:
     return exif.get(0x0112, 1)
 
 
-def _alpha(data: np.ndarray, header: _Header, shape: tuple[int, ...]) -> np.ndarray | None:
-    """The image's alpha (0..1 float32, (H, W) as decoded and oriented), None if it cannot be had."""
+def _alpha(data: np.ndarray, header: _Header, shape: tuple[int, ...], depth: int = 16) -> np.ndarray | None:
+    """The image's alpha (0..1 float32, (H, W) as decoded and oriented), None if it cannot be had;
+    16-bit samples hold `depth` bits (an AVIF's 10 or 12)."""
     with _native_stderr_captured():
         stored = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)  # keeps alpha, ignores the orientation
     if stored is None or stored.ndim != 3 or stored.shape[2] not in (2, 4):
@@ -398,7 +430,7 @@ def _alpha(data: np.ndarray, header: _Header, shape: tuple[int, ...]) -> np.ndar
     alpha = _ORIENT.get(header.orientation, lambda a: a)(stored[..., -1])
     if alpha.shape != tuple(shape):
         return None
-    full = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}.get(alpha.dtype, 1.0)
+    full = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): float((1 << depth) - 1)}.get(alpha.dtype, 1.0)
     return np.clip(alpha.astype(np.float32) / full, 0.0, 1.0)
 
 

@@ -104,8 +104,10 @@ def box(kind: bytes, content: bytes) -> bytes:
     return struct.pack(">I", 8 + len(content)) + kind + content
 
 
-def ftyp(*boxes: bytes, brand: bytes = b"avif") -> bytes:
-    return box(b"ftyp", brand + b"\0\0\0\0" + brand) + b"".join(boxes)
+def ftyp(*properties: bytes, brand: bytes = b"avif") -> bytes:
+    """A file whose item properties (`meta`, a full box; `iprp`; `ipco`) are `properties`."""
+    meta = box(b"meta", bytes(4) + box(b"iprp", box(b"ipco", b"".join(properties))))
+    return box(b"ftyp", brand + b"\0\0\0\0" + brand) + meta
 
 
 def nclx(primaries: int, transfer: int) -> bytes:
@@ -114,8 +116,8 @@ def nclx(primaries: int, transfer: int) -> bytes:
 
 def test_the_tags_are_read_from_the_container():
     """PQ's peak from `clli` (MaxCLL), else `mdcv` (0.0001 cd/m2 units), zero meaning unstated;
-    the depth from `pixi`, else `av1C`; SDR, no `nclx`, tags after the coded data, or not an
-    ISOBMFF file: None."""
+    the depth from `pixi`, else `av1C`; SDR, no `nclx`, tag-like bytes inside coded data, or not
+    an ISOBMFF file: None (more in tests/test_images_hdr_hostile17.py)."""
     clli = box(b"clli", struct.pack(">2H", 1500, 400))
     mdcv = box(b"mdcv", bytes(16) + struct.pack(">2I", 40_000_000, 50))
     pixi = box(b"pixi", b"\0\0\0\0" + bytes([3, 12, 12, 12]))
@@ -124,7 +126,7 @@ def test_the_tags_are_read_from_the_container():
     assert hdr_stills.hdr_tags(ftyp(nclx(12, 16), box(b"clli", bytes(4)), mdcv, av1c)) == hdr_stills.HdrTags(
         16, 12, 4000.0, 10)
     assert hdr_stills.hdr_tags(ftyp(nclx(9, 18))) == hdr_stills.HdrTags(18, 9, None, None)
-    for sdr in (ftyp(nclx(1, 1)), ftyp(nclx(9, 14)), ftyp(), ftyp(box(b"mdat", b"x"), nclx(9, 16)),
+    for sdr in (ftyp(nclx(1, 1)), ftyp(nclx(9, 14)), ftyp(), ftyp() + box(b"mdat", nclx(9, 16)),
                 b"\x89PNG\r\n\x1a\n" + bytes(64), b""):
         assert hdr_stills.hdr_tags(sdr) is None
 
