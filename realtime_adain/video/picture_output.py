@@ -101,8 +101,8 @@ class PictureOutput:
         return self.start + round(pts * self.per_tick)
 
     def write_packet(self, packet: av.Packet) -> None:
-        """Sound and subtitles: pictures hold none (said once a kind)."""
-        kind = packet.stream.type
+        """Sound, subtitles, data and cover art: pictures hold none (said once a kind)."""
+        kind = "cover art" if packet.stream.type == "video" else packet.stream.type  # (the only other pictures)
         if kind not in self._left_out:
             self._left_out.add(kind)
             note(f"{self.final}: numbered pictures hold no {kind}; leaving out stream #{packet.stream.index}")

@@ -659,7 +659,9 @@ class VideoReader:
                     self.seen_end = (pts + (duration or 0)) * self.time_base
                 if segment.ends_before(pts, duration):  # (not converted to RGB: most of a late start's frames)
                     self._dropped += 1
-                    yield from segment.packets(held.before(pts, duration))
+                    released = segment.packets(held.before(pts, duration))
+                    # (one that shows past the segment's start is held, as if before its first picture)
+                    yield from shown.after(released, 0, 0) if shown else released
                     continue
                 if segment.is_after(pts):
                     end = math.ceil(segment.end / self.time_base)
@@ -1248,25 +1250,52 @@ def told_otherwise(stream: av.stream.Stream, video: av.stream.Stream) -> bool:
     return bool(timecode and stream.metadata.get("timecode") == timecode) or stream.discard == av.stream.Discard.all
 
 
-def attached_picture(stream: av.stream.Stream) -> bytes | None:
-    """The picture of cover art `stream`, read from its file again, where it decodes: a Matroska
-    output stores it in its header, before the reader's packets reach the writer, and a damaged
-    one copied made `ffmpeg -i out -f null -` say "No JPEG data found in image" (where the cover is
-    larger than the video, it is what FFmpeg decodes). FFmpeg gives cover art first, before any
-    packet of the file (queued as it opens): reading stops at the first other. None: no picture,
-    one that does not decode, or a file that no longer reads."""
+# The most pixels cover art is decoded at to check it, and carried (8192 x 8192, a print scan's):
+# FFmpeg decoded a 2 MB PNG whose header claims 16000x16000 16-bit RGBA into 2 GB, for 11 s.
+COVER_MAX_PIXELS = 1 << 26
+COVER_LIMIT = {"max_pixels": str(COVER_MAX_PIXELS)}  # (FFmpeg refuses a larger picture before it allocates)
+
+
+def oversized_cover(stream: av.stream.Stream) -> bool:
+    """Whether cover art `stream`'s header claims more than `COVER_MAX_PIXELS` (a decode bomb)."""
+    return stream.codec_context.width * stream.codec_context.height > COVER_MAX_PIXELS
+
+
+def attached_pictures(covers: Sequence[av.stream.Stream]) -> dict[int, bytes]:
+    """The pictures of cover art streams `covers` (of one file) that decode, by stream index, read
+    from the file again: a Matroska output stores them in its header, before the reader's packets
+    reach the writer, and a damaged one copied made `ffmpeg -i out -f null -` say "No JPEG data
+    found in image" (where the cover is larger than the video, it is what FFmpeg decodes). FFmpeg
+    gives cover art first, before any packet of the file (queued as it opens): reading stops at the
+    first other, one pass for them all (a file of 990 covers, opened again for each, took a minute).
+    Left out: no picture, one that does not decode, a file that no longer reads; one over
+    `COVER_MAX_PIXELS` is not decoded (nor while the file is opened again: FFmpeg decodes pictures
+    to learn their format)."""
+    wanted, pictures = {stream.index: stream for stream in covers}, {}
+    if not wanted:
+        return pictures
     try:
-        with av.open(stream.container.name, metadata_errors="replace") as again:
+        with av.open(next(iter(wanted.values())).container.name, metadata_errors="replace",
+                     options=COVER_LIMIT) as again:
             for packet in again.demux():
                 if not is_cover_art(packet.stream):
-                    return None
-                if packet.stream.index == stream.index and packet.size:
-                    picture = bytes(packet)
-                    decoder = av.CodecContext.create(stream.codec_context.name, "r")
-                    return picture if [*decoder.decode(av.Packet(picture)), *decoder.decode(None)] else None
+                    break
+                stream = wanted.get(packet.stream.index)
+                if stream is not None and packet.size and packet.stream.index not in pictures:
+                    pictures[packet.stream.index] = bytes(packet)
     except (av.error.FFmpegError, IndexError):
-        return None
-    return None
+        pass  # (a file that no longer reads, or no further: the pictures read so far)
+    return {index: picture for index, picture in pictures.items() if decodes(wanted[index], picture)}
+
+
+def decodes(stream: av.stream.Stream, picture: bytes) -> bool:
+    """Whether `picture`, cover art `stream`'s, decodes (at most `COVER_MAX_PIXELS`)."""
+    try:
+        decoder = av.CodecContext.create(stream.codec_context.name, "r")
+        decoder.options = COVER_LIMIT
+        return bool([*decoder.decode(av.Packet(picture)), *decoder.decode(None)])
+    except av.error.FFmpegError:
+        return False
 
 
 def data_label(stream: av.stream.Stream) -> str:

@@ -17,7 +17,7 @@ import contextlib
 import dataclasses
 import functools
 import math
-from collections import Counter
+import re
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -37,8 +37,8 @@ from realtime_adain.video.formats import (ATTACHING_FORMATS, GIF_LONGEST_DELAY, 
                                           encodable_rate, encoder_time_base, fills_gaps, holds_copy, is_adts_aac,
                                           muxer_accepts, muxer_time_base, reencoded_audio, sound_from_zero)
 from realtime_adain.video.notes import note
-from realtime_adain.video.reader import (TS_DATA_CODECS, Colour, attached_picture, data_label, is_gopro_telemetry,
-                                         threads_refused, threads_refused_error)
+from realtime_adain.video.reader import (COVER_MAX_PIXELS, TS_DATA_CODECS, Colour, attached_pictures, data_label,
+                                         is_gopro_telemetry, oversized_cover, threads_refused, threads_refused_error)
 
 # FFmpeg's AVColorSpace and AVColorRange values (frame.colorspace, frame.color_range).
 RGB_MATRIX, BT709_MATRIX, BT601_MATRIX, LIMITED_RANGE, FULL_RANGE = 0, 1, 5, 1, 2
@@ -271,6 +271,30 @@ def content_tags(tags: dict[str, str]) -> dict[str, str]:
             if key.lower() not in WRITER_TAGS and not key.lower().startswith("_statistics")}
 
 
+# A stream's number in a note (`#2`): notes alike but for it are given as one (`merged_notes`).
+STREAM_NUMBER = re.compile(r"#\d+")
+
+
+def merged_notes(notes: Sequence[str]) -> list[str]:
+    """One note a kind: lines alike but for their stream's number are one, which names the others
+    (a file of 300 telemetry tracks or 990 covers gave a line each); identical lines, counted (a
+    file with 300 subtitle tracks)."""
+    alike: dict[str, list[str]] = {}
+    for line in notes:
+        alike.setdefault(STREAM_NUMBER.sub("#", line), []).append(line)
+    merged = []
+    for lines in alike.values():
+        others = [found[0] for line in lines[1:] if (found := STREAM_NUMBER.findall(line))]
+        if len(lines) == 1:
+            merged.append(lines[0])
+        elif not others:
+            merged.append(f"{lines[0]} ({len(lines)} streams)")
+        else:
+            named = ", ".join(others[:5]) + (", ..." if len(others) > 5 else "")
+            merged.append(f"{lines[0]} (also {named}: {len(lines)} streams)")
+    return merged
+
+
 class VideoWriter:
     """An output file being written: one encoded video stream plus the copied streams."""
 
@@ -284,6 +308,7 @@ class VideoWriter:
         # set once, before the decoder opens; the header may be tried twice).
         self._decoded_layouts: dict[int, tuple[av.AudioLayout, list[int] | None]] = {}
         self._converters: dict[int, SoundConverter] = {}  # input stream index -> its re-encoded sound's converter
+        self._pictures: dict[int, bytes] | None = None  # input index -> cover art's picture that decodes (read once)
         # The muxer's list of codecs it holds is not the last word: MOV lists Opus and FLAC, yet
         # refuses them when the header is written (MP4 only), MP4 TrueHD as experimental. Then the
         # audio is re-encoded, as `ffmpeg -i in out.mov` does.
@@ -292,8 +317,8 @@ class VideoWriter:
             audio = [s for s in passthrough if s.type == "audio"]
             refused = {s.index for s in audio if not muxer_accepts(container_format(path), s)}
             notes = self._open(settings, video, passthrough, refused or {s.index for s in audio}, last=True)
-        for line, count in Counter(notes).items():  # a file with 300 subtitle tracks: one note, not 300
-            note(line if count == 1 else f"{line} ({count} streams)")
+        for line in merged_notes(notes):
+            note(line)
         self.frames_written = 0
         self._last_pts: int | None = None
         self._shifted = False  # a timestamp was moved to keep them increasing (noted once)
@@ -319,6 +344,8 @@ class VideoWriter:
         self._last_video_dts: int | None = None  # the latest video packet's decode timestamp
         self._last_video: av.Packet | None = None  # the latest video packet, muxed after the next (`_mux_video`)
         self._video_end: int | None = None  # where the latest picture shown stops showing (packet time base)
+        self._video_end_time_base = Fraction(1)  # ... that time base
+        self._last_data: dict[int, av.Packet] = {}  # input stream index -> its latest data packet (`_mux_last_data`)
         self._read_end: int | None = None  # ... as a reader times the packets muxed (`_mux_video`)
         self._muxed_at: dict[int, tuple[int, Fraction]] = {}  # output stream index -> its latest muxed (pts, time base)
         self._covers_muxed: set[int] = set()  # input indices of cover art whose picture went to the muxer
@@ -340,6 +367,7 @@ class VideoWriter:
             self.streams: dict[int, av.stream.Stream] = {}  # input stream index -> output stream
             self.in_header: set[int] = set()  # input indices of cover art stored with the header (Matroska)
             self.transcoded: dict[int, av.stream.Stream] = {}  # input index -> input stream, re-encoded
+            self._covers = [stream for stream in passthrough if stream.type == "video"]  # (`_add_cover`)
             notes = [line for stream in passthrough if (line := self._add_passthrough(stream, stream.index not in reencode))]
             self._label(video, passthrough)
             self.container.start_encoding()
@@ -483,7 +511,7 @@ class VideoWriter:
         """Copy cover art (a picture beside the video: a music video's, a podcast's) byte for byte,
         as `ffmpeg -map 0 -c copy` does: MP4 stores it as its cover, Matroska as an attached file
         (`COVER_PICTURES`; FFmpeg reads it back as cover art). One whose picture is missing or does
-        not decode is left out (`attached_picture`). The note to give where it is not kept."""
+        not decode is left out (`attached_pictures`). The note to give where it is not kept."""
         codec, fmt = stream.codec_context.name, self.container.format.name
         as_cover = fmt == "mp4" and codec in MP4_COVER_PICTURES
         as_file = fmt in ATTACHING_FORMATS and codec in COVER_PICTURES
@@ -492,7 +520,13 @@ class VideoWriter:
         dropped = f"dropping cover art #{stream.index} ({codec}): {self.path.suffix} cannot hold it{keep}"
         if not (as_cover or as_file):
             return dropped
-        picture = attached_picture(stream)  # (before the muxer's check: a damaged JPEG has no size it takes)
+        if oversized_cover(stream):  # (a decode bomb: not decoded, not carried)
+            context = stream.codec_context
+            return (f"cover art #{stream.index} ({codec}): {context.width}x{context.height}, more than the "
+                    f"{COVER_MAX_PIXELS} pixels a cover is checked at; leaving it out")
+        if self._pictures is None:  # (the file read again once, for all its covers)
+            self._pictures = attached_pictures([s for s in self._covers if not oversized_cover(s)])
+        picture = self._pictures.get(stream.index)  # (before the muxer's check: a damaged JPEG has no size it takes)
         if picture is None:
             return f"cover art #{stream.index} ({codec}): its picture does not decode (damaged); leaving it out"
         if as_cover and not self._accepts(stream):
@@ -703,6 +737,7 @@ class VideoWriter:
             if packet.pts is not None:
                 end = packet.pts + (packet.duration or 0)
                 self._video_end = end if self._video_end is None else max(self._video_end, end)
+                self._video_end_time_base = Fraction(packet.time_base)
             previous, self._last_video = self._last_video, packet
             if previous is not None:
                 if None not in (previous.pts, previous.dts, packet.dts):
@@ -774,6 +809,10 @@ class VideoWriter:
             self._keep_increasing(packet, out, index)
             self._time_picture_subtitle(packet)
             packet.stream = out
+            if out.type == "data" and self.container.format.name in DECODE_TIMED_FORMATS:
+                packet, self._last_data[index] = self._last_data.get(index), packet  # (`_mux_last_data`)
+                if packet is None:
+                    return
             self._mux(packet)
             return
         if source.type == "subtitle":
@@ -792,7 +831,9 @@ class VideoWriter:
         """Whether a packet of cover art or of a data track is muxed: cover art's one picture
         (not one stored with the header, an empty one, or a second); a data packet that starts
         before the output does (a segment's: `Segment.packets` moves it before zero) is shown from
-        zero, for what is left of it, as a subtitle is."""
+        zero, for what is left of it, as a subtitle is; one over by then (telemetry recorded before
+        the first picture; KLV in MPEG-TS, of no duration, as `Segment.ended` drops it) is not
+        (squeezed in at zero a tick apart, the track's times were moved on)."""
         index = packet.stream.index
         if packet.stream.type == "video":
             if index in self.in_header or index in self._covers_muxed or not packet.size:
@@ -800,6 +841,8 @@ class VideoWriter:
             self._covers_muxed.add(index)
             return True
         if packet.pts is not None and packet.pts < 0:
+            if packet.pts + (packet.duration or 0) <= 0:  # (over before the first picture, or an instant's)
+                return False
             packet.duration = max(1, packet.pts + (packet.duration or 0))
             packet.pts = packet.dts = 0
         return True
@@ -1054,11 +1097,24 @@ class VideoWriter:
             if out.type == "audio":
                 note(f"audio stream #{index} holds no sound (no packets); {self.path.suffix} gets an empty track "
                      "or none")
-            elif out.type == "data":
-                note(f"data stream #{index}: none of its packets fall within the output; {self.path.suffix} gets no "
-                     "track for it")
+            elif out.type == "data":  # (MPEG-TS lists each stream in its program table, packets or none)
+                gets = "an empty stream" if self.container.format.name == "mpegts" else "no track for it"
+                note(f"data stream #{index}: none of its packets fall within the output; {self.path.suffix} gets "
+                     f"{gets}")
             elif out.type == "video":
                 note(f"cover art #{index} holds no picture (damaged?); {self.path.suffix} gets none")
+
+    def _mux_last_data(self, cut: bool) -> None:
+        """Mux each data track's latest packet, held back (`write_packet`) to be cut, where `cut`
+        (an interrupted run's file), to end with the last picture: a GoPro's second of telemetry
+        ran past the pictures of a partial MP4, a packet of hours made it last hours."""
+        end = self._video_end
+        for packet in self._last_data.values():
+            if cut and end is not None and packet.pts is not None and packet.duration and packet.time_base:
+                ends = math.floor(end * self._video_end_time_base / Fraction(packet.time_base))
+                packet.duration = max(1, min(packet.duration, ends - packet.pts))
+            self._mux(packet)
+        self._last_data = {}
 
     def close(self, whole: bool = True) -> None:
         """Flush the encoders and finish the file (it is complete and playable afterwards);
@@ -1078,6 +1134,7 @@ class VideoWriter:
                     frames = []
                 self._encode_audio(index, self._in_native_order(index, frames))
                 self._encode_audio(index, None)
+            self._mux_last_data(cut=not whole)
             if whole:
                 self._note_silent_streams()
         except BaseException:
