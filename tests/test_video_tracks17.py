@@ -147,7 +147,8 @@ def test_gopro_telemetry_is_kept_byte_for_byte_in_mp4_and_mov(run_cli, weights_e
     assert_reads_cleanly(out)
 
 
-@pytest.mark.parametrize("suffix", [".mkv", ".avi", ".webm"])
+@pytest.mark.parametrize("suffix", [".mkv", pytest.param(".avi", marks=pytest.mark.slow),
+                                    pytest.param(".webm", marks=pytest.mark.slow)])  # (the default run: one)
 def test_gopro_telemetry_is_named_where_the_container_cannot_hold_it(run_cli, weights_env, style, tmp_path, gopro,
                                                                      suffix):
     """FFmpeg's Matroska muxer refuses data tracks and its AVI muxer writes one of no kind: the
@@ -243,7 +244,7 @@ def test_several_cover_arts_are_all_kept(run_cli, weights_env, style, tmp_path, 
 @pytest.mark.parametrize("kind, suffix, keep", [
     ("bmp", ".mp4", "(use .mkv to keep it)"),  # (FFmpeg's MP4 muxer lists BMP covers, then refuses them)
     ("jpg", ".mov", "(use .mp4 or .mkv to keep it)"),  # (its MOV muxer writes no cover)
-    ("jpg", ".avi", "(use .mp4 or .mkv to keep it)"),  # (its AVI muxer writes a one-frame video track)
+    pytest.param("jpg", ".avi", "(use .mp4 or .mkv to keep it)", marks=pytest.mark.slow),  # (a one-frame video track)
     ("jpg", ".gif", "(use .mp4 or .mkv to keep it)"),
 ])
 def test_cover_art_a_container_cannot_hold_is_named(run_cli, weights_env, style, tmp_path, covers, kind, suffix,
