@@ -14,15 +14,14 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pillow_heif  # the heif extra, in dev: never skipped
 import pytest
 
 from realtime_adain import hdr_stills
 from realtime_adain.imageio import read_image
 from realtime_adain.video import hdr
+from test_video_hdr17 import display_light, hlg_rgb16
 from video_corpus import FFMPEG
-
-TO_BT2020 = np.array([[0.6274, 0.3293, 0.0433], [0.0691, 0.9195, 0.0114], [0.0164, 0.0880, 0.8956]])
-
 
 def photo(data_dir: Path, tmp_path: Path) -> tuple[Path, np.ndarray]:
     small = tmp_path / "photo.png"
@@ -33,13 +32,11 @@ def photo(data_dir: Path, tmp_path: Path) -> tuple[Path, np.ndarray]:
 
 def pq_rgb16(original: np.ndarray) -> np.ndarray:
     """`original` (SDR BT.709) as 16-bit PQ BT.2020 RGB: display light with white at 203 cd/m2."""
-    display = 203 * (original / 255.0) ** 2.4 @ TO_BT2020.T
-    return np.round(hdr.nits_to_pq(display) * 65535).astype(np.uint16)
+    return np.round(hdr.nits_to_pq(display_light(original)) * 65535).astype(np.uint16)
 
 
 def heif(path: Path, rgb16: np.ndarray, transfer: int) -> Path:
     """A 10-bit 4:4:4 HEIF (pillow-heif's x265) of 16-bit RGB, tagged BT.2020 and `transfer`."""
-    pillow_heif = pytest.importorskip("pillow_heif")
     height, width = rgb16.shape[:2]
     picture = pillow_heif.from_bytes(mode="RGB;16", size=(width, height), data=rgb16.tobytes())
     picture.info["nclx_profile"] = {"color_primaries": 9, "transfer_characteristics": transfer,
@@ -79,13 +76,8 @@ def test_an_hdr_heif_is_read_as_its_photo(transfer, data_dir, tmp_path):
     _, original = photo(data_dir, tmp_path)
     if transfer == hdr.PQ:
         rgb16 = pq_rgb16(original)
-    else:  # BT.2100's HLG: the inverse OOTF at 1000 cd/m2, then the OETF
-        display = 203 * (original / 255.0) ** 2.4 @ TO_BT2020.T
-        luma = (display @ np.array(hdr.BT2020_LUMA) / 1000) ** (1 / 1.2)
-        scene = display / (1000 * np.maximum(luma, 1e-12) ** 0.2)[..., None]
-        a, b, c = 0.17883277, 1 - 4 * 0.17883277, 0.5 - 0.17883277 * np.log(4 * 0.17883277)
-        signal = np.where(scene <= 1 / 12, np.sqrt(3 * scene), a * np.log(np.maximum(12 * scene - b, 1e-12)) + c)
-        rgb16 = np.round(np.clip(signal, 0, 1) * 65535).astype(np.uint16)
+    else:  # BT.2100's HLG
+        rgb16 = hlg_rgb16(original)
     read = read_image(heif(tmp_path / "IMG_0001.HIF", rgb16, transfer))
     error, saturation, expected = below_knee_error(read, original)
     assert error < 2.5 and saturation == pytest.approx(expected, rel=0.08), (error, saturation, expected)

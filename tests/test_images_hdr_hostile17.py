@@ -17,6 +17,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pillow_heif  # the heif extra, in dev: never skipped
 import pytest
 
 from realtime_adain import hdr_stills
@@ -185,7 +186,6 @@ def test_a_monochrome_hdr_heif_is_read(run_cli, weights_env, data_dir, tmp_path)
     """A monochrome PQ HEIF: a ValueError traceback from the tone map before."""
     _, original = photo(data_dir, tmp_path)
     grey = pq_rgb16(original)[..., 1].copy()
-    pillow_heif = pytest.importorskip("pillow_heif")
     picture = pillow_heif.from_bytes(mode="L;16", size=grey.shape[::-1], data=grey.tobytes())
     picture.info["nclx_profile"] = {"color_primaries": 9, "transfer_characteristics": hdr.PQ,
                                     "matrix_coefficients": 9, "full_range_flag": 1}

@@ -39,18 +39,29 @@ def to_hdr(source: list[str], path: Path, transfer: str, *extra: str, primaries:
     return path
 
 
-def hlg_by_the_standard(original: np.ndarray, path: Path) -> Path:
-    """`original` (SDR BT.709 RGB) made HLG by BT.2100's formulas, written here in their forward
-    direction (FFmpeg's zscale applies HLG's OOTF per channel, not on luminance as BT.2100 says):
-    display light with white at 203 cd/m2, BT.2020 primaries, the inverse OOTF at 1000 cd/m2,
-    the OETF; 3 frames of 10-bit 4:4:4 HEVC."""
-    to_bt2020 = np.array([[0.6274, 0.3293, 0.0433], [0.0691, 0.9195, 0.0114], [0.0164, 0.0880, 0.8956]])
-    display = 203 * (original / 255.0) ** 2.4 @ to_bt2020.T
+TO_BT2020 = np.array([[0.6274, 0.3293, 0.0433], [0.0691, 0.9195, 0.0114], [0.0164, 0.0880, 0.8956]])
+
+
+def display_light(original: np.ndarray) -> np.ndarray:
+    """`original` (SDR BT.709 RGB) as display light over BT.2020, white at 203 cd/m2 (BT.2408)."""
+    return 203 * (original / 255.0) ** 2.4 @ TO_BT2020.T
+
+
+def hlg_rgb16(original: np.ndarray) -> np.ndarray:
+    """`original` made HLG by BT.2100's formulas, written here in their forward direction
+    (FFmpeg's zscale applies HLG's OOTF per channel, not on luminance as BT.2100 says): display
+    light, the inverse OOTF at 1000 cd/m2, the OETF; 16-bit RGB."""
+    display = display_light(original)
     scene_luma = (display @ np.array(hdr.BT2020_LUMA) / 1000) ** (1 / 1.2)
     scene = display / (1000 * np.maximum(scene_luma, 1e-12) ** 0.2)[..., None]
     a, b, c = 0.17883277, 1 - 4 * 0.17883277, 0.5 - 0.17883277 * np.log(4 * 0.17883277)
     signal = np.where(scene <= 1 / 12, np.sqrt(3 * scene), a * np.log(np.maximum(12 * scene - b, 1e-12)) + c)
-    raw = np.round(np.clip(signal, 0, 1) * 65535).astype("<u2").tobytes()
+    return np.round(np.clip(signal, 0, 1) * 65535).astype(np.uint16)
+
+
+def hlg_by_the_standard(original: np.ndarray, path: Path) -> Path:
+    """`original` made HLG (`hlg_rgb16`): 3 frames of 10-bit 4:4:4 HEVC."""
+    raw = hlg_rgb16(original).astype("<u2").tobytes()
     height, width = original.shape[:2]
     subprocess.run([FFMPEG, "-nostdin", "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb48le", "-s",
                     f"{width}x{height}", "-framerate", "24", "-i", "-", "-vf",

@@ -161,7 +161,7 @@ def test_strips_give_the_whole_pictures_output(height, width, monkeypatch):
         rgba = np.dstack([codes, codes[..., :1]])
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgba), format="rgba64le")
         frame.color_trc = hdr.PQ
-        shown = PictureConverter().rgb(frame, None, None, True)
+        shown = PictureConverter("alpha").rgb(frame, None, None, True)
         np.testing.assert_array_equal(shown[..., :3], hdr.ToneMap(frame)(codes))
         np.testing.assert_array_equal(shown[..., 3], codes[..., 0] >> 8)
 

@@ -64,7 +64,7 @@ def main() -> None:
         for size in args.sizes:
             for name, transfer in TRANSFERS.items():
                 frame = hdr_picture(Path(folder), size, transfer)
-                plain, converter = av.video.reformatter.VideoReformatter(), PictureConverter()
+                plain, converter = av.video.reformatter.VideoReformatter(), PictureConverter(f"{size} {name}")
                 converter.rgb(frame, None, None, False)  # (the tables are built once per stream)
                 strips = hdr.STRIP_PIXELS
                 plain_ms = tone_ms = whole_ms = 0.0

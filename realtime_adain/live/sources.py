@@ -26,8 +26,8 @@ from realtime_adain.errors import UserError
 from realtime_adain.imageio import resize
 from realtime_adain.video.deinterlace import deinterlaced
 from realtime_adain.video.reader import (PictureConverter, alpha_decoder, error_reason, frame_to_rgb, is_picture_format,
-                                         is_still_item, note_tone_mapped, pixel_aspect, plausible_rate,
-                                         refuse_animated_webp, within_run)
+                                         is_still_item, pixel_aspect, plausible_rate, refuse_animated_webp,
+                                         within_run)
 from realtime_adain.video.sequence import DEFAULT_FRAMERATE, Sequence, check_framerate, find_sequence
 
 T = TypeVar("T")
@@ -236,13 +236,11 @@ class PyAVSource:
     def _decoded(self) -> Iterator[tuple[np.ndarray, float | None]]:
         """(image, presentation time in seconds or None) per frame."""
         try:
-            converter = PictureConverter()
+            converter = PictureConverter(self.description)
             aspect = pixel_aspect(self._stream, self.description)
             # interlaced (a broadcast or capture-card stream, a camcorder file): whole pictures, as `video` reads them
             for frame in deinterlaced(self._pictures(), "auto", self.description, LIVE_HINT):
                 image = frame_to_rgb(frame, converter, aspect)  # square pixels, upright, right colour range, as `video` reads
-                if converter.tone_map is not None:  # (said once, not again each time a file loops)
-                    note_tone_mapped(self.description, converter.tone_map)
                 yield (resize(image, self.resolution) if self.resolution else image), frame.time
         except (av.FFmpegError, OSError) as exc:
             raise SourceLost(f"{self.description}: {self._reason(exc)}") from None

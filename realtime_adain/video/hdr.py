@@ -83,22 +83,19 @@ def primaries_assumed(tag: int) -> str:
     return f"; its primaries are tagged {name}, which HDR does not use, so taken as BT.2020"
 
 
-def is_hdr(frame: av.VideoFrame) -> bool:
-    return frame.color_trc in HDR_TRANSFERS
-
-
-def needs_mapping(frame: av.VideoFrame) -> bool:
-    """HDR, or SDR over wider primaries than BT.709's (BT.2020, Display P3: read as plain RGB,
-    washed out too, a third less saturated): converted by `ToneMap`."""
-    return is_hdr(frame) or frame.color_primaries in WIDE_GAMUT
+def needs_mapping(transfer: int, primaries: int) -> bool:
+    """Whether pictures of this transfer and primaries are converted by `ToneMap` (and the output
+    tagged BT.709, `sdr_colour`): HDR, or SDR over wider primaries than BT.709's (BT.2020,
+    Display P3: read as plain RGB, washed out too, a third less saturated)."""
+    return transfer in HDR_TRANSFERS or primaries in WIDE_GAMUT
 
 
 def sdr_colour(colour):
-    """The colour description an HDR or wide-gamut input's output is converted to and tagged with (a `Colour`
-    with BT.709 primaries and transfer, and matrix where it is YUV; its range kept); other
-    inputs' own. RGB-coded input keeps its RGB matrix, for the writer to write as it writes SDR
+    """The colour description an HDR or wide-gamut input's output is converted to and tagged
+    with (a `Colour` with BT.709 primaries and transfer, and matrix where it is YUV; its range
+    kept); other inputs' own. RGB-coded input keeps its RGB matrix, for the writer to write as it writes SDR
     RGB (BT.709 at limited range: it was full-range yuvj420p)."""
-    if colour is None or (colour.color_trc not in HDR_TRANSFERS and colour.color_primaries not in WIDE_GAMUT):
+    if colour is None or not needs_mapping(colour.color_trc, colour.color_primaries):
         return colour
     matrix = colour.colorspace if colour.colorspace == RGB_MATRIX else BT709
     return dataclasses.replace(colour, colorspace=matrix, color_primaries=BT709, color_trc=BT709)

@@ -213,20 +213,23 @@ def orientation(frame: av.VideoFrame) -> Orientation:
 class PictureConverter:
     """One stream's pictures to RGB: one YUV -> RGB converter reused across frames (not one per
     frame), and for HDR or wide-gamut pictures one tone map (`hdr.ToneMap`), fixed at the first
-    such picture (its peak kept; made again only where the transfer or primaries change)."""
+    such picture (its peak kept; made again only where the transfer or primaries change), said
+    in a note naming `name` as each is made (once: a looping `live` file makes its own again)."""
 
-    def __init__(self) -> None:
+    def __init__(self, name: str) -> None:
+        self.name = name
         self.reformatter = VideoReformatter()
         self.tone_map: ToneMap | None = None
         self._tone_mapped: tuple[int, int] | None = None  # the transfer and primaries it was made for
 
     def rgb(self, frame: av.VideoFrame, width: int | None, height: int | None, alpha: bool) -> np.ndarray:
         """(H, W, 3 or 4) uint8 RGB(A); HDR and wide-gamut pictures as SDR BT.709."""
-        if not needs_mapping(frame):
+        if not needs_mapping(frame.color_trc, frame.color_primaries):
             return self.reformatter.reformat(frame, format="rgba" if alpha else "rgb24", width=width, height=height,
                                              src_color_range=frame.color_range).to_ndarray()
         if self._tone_mapped != (frame.color_trc, frame.color_primaries):
             self.tone_map, self._tone_mapped = ToneMap(frame), (frame.color_trc, frame.color_primaries)
+            note_tone_mapped(self.name, self.tone_map)
         deep = self.reformatter.reformat(frame, format="rgba64le" if alpha else "rgb48le", width=width,
                                          height=height, src_color_range=frame.color_range).to_ndarray()
         rgb = self.tone_map(np.ascontiguousarray(deep[..., :3]))
@@ -470,7 +473,7 @@ class VideoReader:
     def _open(self, framerate: Fraction | None, start: Fraction, duration: Fraction | None, seek: bool) -> None:
         """Open the file and decode up to its (segment's) first frame; `seek`: to the keyframe
         before the segment's start where the file can be trusted to seek (`_seek`)."""
-        self._converter = PictureConverter()
+        self._converter = PictureConverter(self.path.name)
         try:
             # Latin-1 tags: FFmpeg plays them
             self._options = self._sequence_options(framerate)  # (again for `_lost_at_end`)
@@ -640,7 +643,7 @@ class VideoReader:
         last: tuple[int | None, int] = (None, 0)  # the latest frame given, on the segment's timeline
         first_aspect = codec_aspect(self.stream)  # before decoding: the decoder runs ahead of the frames given
         turned: Orientation | None = None  # the first frame's, for every frame
-        turn_noted = colour_noted = tone_noted = False
+        turn_noted = colour_noted = False
         try:
             pictures = deinterlaced(self._decode(), self.deinterlace, self.path.name, rate=self.frame_rate)
             for item in timeline.order(self._retimed(pictures)):
@@ -686,9 +689,6 @@ class VideoReader:
                     note_aspect_change(self.path.name, first_aspect, codec_aspect(self.stream))
                     first_aspect = None  # said once
                 yield Frame(frame_to_rgb(decoded, self._converter, self.pixel_aspect, turned), pts, duration, index)
-                if not tone_noted and self._converter.tone_map is not None:  # (HDR after SDR: at its first picture)
-                    note_tone_mapped(self.path.name, self._converter.tone_map)
-                    tone_noted = True
                 index += 1
                 last = (pts, duration)
                 yield from shown.after(released, pts, duration) if shown else released
