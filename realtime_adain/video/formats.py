@@ -451,12 +451,13 @@ def holds_copy(fmt: str, stream: av.stream.Stream, supported: set[str]) -> bool:
 
 def muxer_accepts(fmt: str, stream: av.stream.Stream) -> bool:
     """Whether a `fmt` muxer writes a header holding `stream` copied: some refuse a codec they list
-    only then (MOV: Opus and FLAC are MP4's; MP4: TrueHD is experimental). Tried in memory."""
+    only then (MOV: Opus and FLAC are MP4's; MP4: TrueHD is experimental), and PyAV refuses one
+    the muxer does not list with a ValueError (BMP cover art into MP4). Tried in memory."""
     try:
         with av.open(io.BytesIO(), "w", format=fmt) as probe:
             probe.add_stream_from_template(stream)
             probe.start_encoding()
-    except av.error.FFmpegError:
+    except (av.error.FFmpegError, ValueError):
         return False
     return True
 

@@ -500,7 +500,7 @@ class VideoWriter:
         fmt = self.container.format.name
         telemetry = is_gopro_telemetry(stream)
         holds = fmt in TELEMETRY_FORMATS if telemetry else fmt == "mpegts" and stream.name in TS_DATA_CODECS
-        if holds and self._accepts(stream):
+        if holds and muxer_accepts(self.container.format.name, stream):
             self.streams[stream.index] = self.container.add_stream_from_template(stream)
             return None
         keep = ".mp4 or .mov" if telemetry else ".ts"
@@ -529,7 +529,7 @@ class VideoWriter:
         picture = self._pictures.get(stream.index)  # (before the muxer's check: a damaged JPEG has no size it takes)
         if picture is None:
             return f"cover art #{stream.index} ({codec}): its picture does not decode (damaged); leaving it out"
-        if as_cover and not self._accepts(stream):
+        if as_cover and not muxer_accepts(self.container.format.name, stream):
             return dropped
         if as_cover:
             self.streams[stream.index] = self.container.add_stream_from_template(stream)
@@ -540,14 +540,6 @@ class VideoWriter:
         self.streams[stream.index] = self.container.add_attachment(name, mimetype, picture)
         self.in_header.add(stream.index)
         return None
-
-    def _accepts(self, stream: av.stream.Stream) -> bool:
-        """Whether the muxer writes a header holding `stream` copied (`muxer_accepts`; PyAV refuses
-        a codec the muxer does not list with a ValueError)."""
-        try:
-            return muxer_accepts(self.container.format.name, stream)
-        except ValueError:
-            return False
 
     def _encoder_made_stream(self, stream: av.stream.Stream) -> av.stream.Stream | None:
         """A stream made by the encoder of `stream`'s codec (opened, never fed) to copy its packets
