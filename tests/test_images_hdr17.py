@@ -106,6 +106,11 @@ def nclx(primaries: int, transfer: int) -> bytes:
     return box(b"colr", b"nclx" + struct.pack(">3HB", primaries, transfer, 9, 0))
 
 
+def test_the_stills_transfer_numbers_are_videos():
+    """`hdr_stills` keeps its own PQ/HLG numbers (reading an image does not load PyAV): the same."""
+    assert (hdr_stills.PQ, hdr_stills.HLG) == (hdr.PQ, hdr.HLG)
+
+
 def test_the_tags_are_read_from_the_container():
     """PQ's peak from `clli` (MaxCLL), else `mdcv` (0.0001 cd/m2 units), zero meaning unstated;
     the depth from `pixi`, else `av1C`; SDR, no `nclx`, tag-like bytes inside coded data, or not
