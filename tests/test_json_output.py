@@ -27,7 +27,8 @@ def test_video_json_counts_frames(weights_env, run_cli, data_dir, tmp_path):
                              "--size", "32", "--style-size", "32", "--frames", "6", "-o", output, "--json")
     assert code == 0, err
     (record,) = [json.loads(line) for line in out.splitlines()]
-    assert set(record) == KEYS | {"stabilize", "stabilize_passes", "stabilize_strength", "start", "duration"}
+    assert set(record) == KEYS | {"stabilize", "stabilize_passes", "stabilize_strength", "start", "duration", "streams"}
+    assert [(s["kind"], s["action"]) for s in record["streams"]] == [("audio", "copied")]
     assert (record["start"], record["duration"]) == (0.0, None)
     assert record["output"] == str(output) and record["frames"] == 6 and (record["width"], record["height"]) == (640, 360)
     assert (record["stabilize"], record["stabilize_passes"], record["stabilize_strength"]) == ("flow", 2, 0.5)  # the defaults

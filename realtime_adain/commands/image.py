@@ -16,6 +16,8 @@ from realtime_adain.errors import UserError, out_of_memory_as_user_error, refuse
 from realtime_adain.paths import (
     check_writable_dir, expand_images, refuse_overwriting_inputs,
 )
+from realtime_adain.settings import ModelSettings
+from realtime_adain.video.notes import repeats_counted
 from realtime_adain.imageio import (
     WRITABLE_EXTENSIONS, check_pixel_budget, fit_short_side, is_writable_image_path, mask_labels, output_suffix,
     read_image, read_mask, resize, write_image,
@@ -134,6 +136,14 @@ def run(args: argparse.Namespace) -> int:
     outputs = output_paths(args.output, jobs, WRITABLE_EXTENSIONS, "image", args.ext, output_suffix)
     mask_paths = [Path(args.mask)] if args.mask else []
     check_outputs(outputs, jobs, contents + styles + mask_paths)
+    with repeats_counted(contents + styles + mask_paths):  # a folder's pictures: one line per kind of note
+        stylize_all(args, model, jobs, outputs, contents, styles)
+    return 0
+
+
+def stylize_all(args: argparse.Namespace, model: ModelSettings, jobs: list[Job], outputs: list[Path],
+                contents: list[Path], styles: list[Path]) -> None:
+    """Every job, after every input is checked; each output reported as it is written."""
     style_images, mask = check_inputs(args, contents, styles)
 
     from realtime_adain.styles import StyleSet
@@ -148,7 +158,6 @@ def run(args: argparse.Namespace) -> int:
             result = stylize_one(args, job, stylizer, style_set, mask)
         write_image(out, result)
         common.report_output(args, stylizer, job.source, job.styles, out, result.shape[1::-1], time.monotonic() - started)
-    return 0
 
 
 def stylize_one(

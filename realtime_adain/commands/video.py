@@ -193,5 +193,6 @@ def run(args: argparse.Namespace) -> int:
                   "start": float(settings.start),
                   "duration": None if settings.duration is None else float(settings.duration)}
     stylize_videos(jobs, stylizer, style_images, settings, encode, report=lambda done: common.report_output(
-        args, stylizer, done.source, done.styles, done.output, done.size, done.seconds, done.frames, steadiness))
+        args, stylizer, done.source, done.styles, done.output, done.size, done.seconds, done.frames,
+        {**steadiness, "streams": [stream.as_json() for stream in done.streams]}))
     return 0

@@ -12,8 +12,9 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Literal, Sequence
 
+import av
 import numpy as np
 import torch
 from tqdm import tqdm
@@ -31,7 +32,7 @@ from realtime_adain.stylizer import Stylizer
 from realtime_adain.temporal import ContentStatsSmoother, Stabilizer
 from realtime_adain.two_pass import TwoPassStabilizer, forward_pass
 from realtime_adain.video.pipeline import Pipeline
-from realtime_adain.video.reader import Frame, VideoReader
+from realtime_adain.video.reader import Frame, VideoReader, is_cover_art
 from realtime_adain.video.formats import EncodeSettings, check_picture_size
 from realtime_adain.video.notes import note
 from realtime_adain.video.picture_output import PictureOutput, is_picture_pattern
@@ -47,11 +48,12 @@ def default_batch(stylizer: Stylizer) -> int:
 
 def stylize_file(
     source: Path, output: Path, stylizer: Stylizer, style_of: StyleOf, settings: VideoSettings, encode: EncodeSettings,
-    keep_interrupted: bool = True,
+    keep_interrupted: bool = True, on_streams: Callable[[list[StreamReport]], None] | None = None,
 ) -> tuple[int, tuple[int, int]]:
     """One input to one output, through a temporary file renamed on success; returns the frames
     written and the output's (width, height). Interrupted, it keeps what was done as a partial
-    file, unless `keep_interrupted` is False (a benchmark's scratch output, deleted anyway)."""
+    file, unless `keep_interrupted` is False (a benchmark's scratch output, deleted anyway).
+    `on_streams` gets what became of the input's other streams once the output is set up."""
     if keep_interrupted:
         refuse_partial_over_inputs([output], [source])
     opened = stat_or_none(source)
@@ -85,6 +87,8 @@ def stylize_file(
             except BaseException as exc:
                 pending.discard()
                 raise pending.failed(exc) from None
+        if on_streams is not None:
+            on_streams(stream_reports(reader, writer))
         # A benchmark's scratch run (keep_interrupted False) prints its own timings: no bar per repeat.
         progress = tqdm(total=reader.expected_frames or None, desc=source.name, unit="frame",
                         disable=None if keep_interrupted else True)
@@ -297,6 +301,57 @@ def discard(writer: VideoWriter | PictureOutput, pending: PendingOutput | Pictur
 
 VideoJob = tuple[Path, Sequence[Path], Path]  # (input, the styles it gets, output)
 
+StreamAction = Literal["copied", "re-encoded", "converted", "left out"]
+
+
+@dataclass(frozen=True)
+class StreamReport:
+    """What became of one input stream besides the video stylized, for a script batching runs
+    (`video --json`'s "streams"): the notes say it once per run, in words, merged."""
+
+    index: int  # the input's stream number (ffprobe's #0:N)
+    kind: str  # audio, subtitle, cover art, attachment, data, video (another moving one)
+    codec: str | None  # the input's codec (FFmpeg's name), None where FFmpeg knows none
+    action: StreamAction
+    output_codec: str | None = None  # what the output holds it as (copied: the same)
+    reason: str | None = None  # why it was re-encoded, converted or left out, as the notes say
+
+    def as_json(self) -> dict:
+        return {"index": self.index, "kind": self.kind, "codec": self.codec, "action": self.action,
+                "output_codec": self.output_codec, "reason": self.reason}
+
+
+def stream_reports(reader: VideoReader, writer: VideoWriter | PictureOutput) -> list[StreamReport]:
+    """Every input stream but the video stylized, in the input's order, with what the reader
+    (`VideoReader.left_out`) and the writer (`VideoWriter.streams`, `.transcoded`, `.said`)
+    decided for it; numbered pictures hold none of them."""
+    carried, said = ({}, {}) if isinstance(writer, PictureOutput) else (writer.streams, writer.said)
+    reports = []
+    for stream in reader.container.streams:
+        if stream.index == reader.stream.index:
+            continue
+        kind = "cover art" if stream.type == "video" and is_cover_art(stream) else stream.type
+        codec = codec_name(stream)
+        out = carried.get(stream.index)
+        if out is None:
+            reason = (reader.left_out.get(stream.index) or said.get(stream.index)
+                      or "numbered pictures hold the pictures alone")
+            reports.append(StreamReport(stream.index, kind, codec, "left out", None, reason))
+        elif stream.index in writer.transcoded:
+            action: StreamAction = "converted" if stream.type == "subtitle" else "re-encoded"
+            reports.append(StreamReport(stream.index, kind, codec, action, codec_name(out), said.get(stream.index)))
+        else:
+            reports.append(StreamReport(stream.index, kind, codec, "copied", codec))
+    return reports
+
+
+def codec_name(stream: av.stream.Stream) -> str | None:
+    """A stream's codec as FFmpeg names it (sound by its codec, not its decoder: mp3, not
+    mp3float); None where FFmpeg knows none."""
+    context = stream.codec_context
+    name = context.codec.canonical_name if stream.type == "audio" and context is not None else stream.name
+    return None if name in (None, "none") else name
+
 
 @dataclass(frozen=True)
 class VideoDone:
@@ -308,6 +363,7 @@ class VideoDone:
     size: tuple[int, int]  # (width, height)
     frames: int
     seconds: float
+    streams: list[StreamReport]  # the input's other streams: kept, converted or left out
 
 
 def check_opened(source: Path, reader: VideoReader, settings: VideoSettings,
@@ -360,8 +416,8 @@ def stylize_videos(
             def style_of(first_frame: np.ndarray, used=used) -> StyleStats:
                 return style_set.combined(used, first_frame, style.mix)
 
-            started = time.monotonic()
-            frames, size = stylize_file(source, output, stylizer, style_of, settings, encode)
-            report(VideoDone(source, list(used), output, size, frames, time.monotonic() - started))
+            started, streams = time.monotonic(), []
+            frames, size = stylize_file(source, output, stylizer, style_of, settings, encode, on_streams=streams.extend)
+            report(VideoDone(source, list(used), output, size, frames, time.monotonic() - started, streams))
     finally:
         torch.set_num_threads(threads_before)

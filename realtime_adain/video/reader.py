@@ -495,9 +495,17 @@ class VideoReader:
             if limits.pools_reduced:  # `ulimit -u` leaves no room for them
                 self.decoder.thread_count = 1
             self.decoder.flags |= OUTPUT_CORRUPT  # damaged frames are concealed, not dropped
-            carried = passthrough_streams(self.container, self.stream, self.path.name)
+            carried, unknown = passthrough_streams(self.container, self.stream, self.path.name)
             self.passthrough = same_program(self.container, self.stream, carried, self.path.name)
-            note_left_out(self.container, self.stream, self.path.name)
+            # Input index -> why no output carries it (`job.stream_reports`), as the notes say.
+            kept = {s.index for s in self.passthrough}
+            self.left_out: dict[int, str] = {
+                **unknown, **note_left_out(self.container, self.stream, self.path.name),
+                **{s.index: "another program's (a broadcast channel's, or a playlist variant's)"
+                   for s in carried if s.index not in kept},
+                **{s.index: f"another video stream (#{self.stream.index} is the one stylized)"
+                   for s in self.container.streams.video
+                   if s.index != self.stream.index and s.index not in kept and not is_cover_art(s)}}
             if self.stream.metadata.get("alpha_mode") == "1" and self.decoder is self.stream.codec_context:
                 note_transparency_left_out(self.path.name)  # WebM's alpha, which this FFmpeg (no libvpx) cannot read
             self.cover_art = is_cover_art(self.stream)
@@ -1205,12 +1213,12 @@ def has_decoder(stream: av.stream.Stream) -> bool:
 
 
 def passthrough_streams(container: av.container.InputContainer, video: av.stream.Stream,
-                        name: str) -> list[av.stream.Stream]:
+                        name: str) -> tuple[list[av.stream.Stream], dict[int, str]]:
     """The streams to carry over (`PASSTHROUGH_TYPES`, those data tracks some output holds, and
     cover art beside `video`); sound or subtitles of a codec FFmpeg does not know are left out,
-    with a note (reading one's codec failed with an AttributeError). Which output holds which is
-    the writer's to say (`VideoWriter._add_passthrough`)."""
-    kept = []
+    with a note (reading one's codec failed with an AttributeError), and returned by index with
+    why. Which output holds which is the writer's to say (`VideoWriter._add_passthrough`)."""
+    kept, unknown = [], {}
     for stream in container.streams:
         if stream.index == video.index:
             continue
@@ -1221,11 +1229,11 @@ def passthrough_streams(container: av.container.InputContainer, video: av.stream
         if stream.type not in PASSTHROUGH_TYPES or (stream.type == "data" and not carried_data(stream, video)):
             continue
         if stream.type not in ("attachment", "data") and not has_decoder(stream):  # (those are bytes: no codec context)
-            note(f"{name}: leaving out {stream.type} stream #{stream.index}: no codec FFmpeg knows (a damaged header?)",
-                 once=True)
+            unknown[stream.index] = "no codec FFmpeg knows (a damaged header?)"
+            note(f"{name}: leaving out {stream.type} stream #{stream.index}: {unknown[stream.index]}", once=True)
             continue
         kept.append(stream)
-    return kept
+    return kept, unknown
 
 
 def is_gopro_telemetry(stream: av.stream.Stream) -> bool:
@@ -1306,23 +1314,28 @@ def data_label(stream: av.stream.Stream) -> str:
     return f" ({label})" if label else ""
 
 
-def note_left_out(container: av.container.InputContainer, video: av.stream.Stream, name: str) -> None:
+def note_left_out(container: av.container.InputContainer, video: av.stream.Stream, name: str) -> dict[int, str]:
     """Name the streams no output carries, which went without a word: data no container written
     here holds (a phone's metadata track `mebx`, a drone's, a DVD's navigation packets), cover
     art of a codec FFmpeg does not know. Other moving video streams are named by
     `main_video_stream`; what one output cannot hold (cover art in a GIF, telemetry in a .mkv) by
-    the writer."""
-    left = []
+    the writer. Returns why each is left out by index, with the tracks carried another way."""
+    left, why = [], {}
     for stream in container.streams:
         if stream.index != video.index and is_cover_art(stream) and not has_decoder(stream):
             left.append(f"cover art #{stream.index}")  # (of no codec FFmpeg knows: not carried)
-        if stream.type in ("video", "audio", "subtitle", "attachment") or told_otherwise(stream, video):
+            why[stream.index] = "no codec FFmpeg knows"
+        if stream.type in ("video", "audio", "subtitle", "attachment"):
             continue
-        if not (stream.type == "data" and carried_data(stream, video)):
+        if told_otherwise(stream, video):
+            why[stream.index] = "what it holds is carried another way (the video's timecode tag, or the chapters)"
+        elif not (stream.type == "data" and carried_data(stream, video)):
             left.append(f"{stream.type} stream #{stream.index}{data_label(stream)}")
+            why[stream.index] = "no output format here holds it"
     if left:
         note(f"{name}: leaving out {', '.join(left)}: no output format here holds it (the output carries the "
              "picture, sound, subtitles, fonts, cover art, GoPro telemetry and MPEG-TS's KLV and ID3 data)", once=True)
+    return why
 
 
 def see_through(frame: av.VideoFrame) -> bool:

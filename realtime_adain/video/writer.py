@@ -368,10 +368,12 @@ class VideoWriter:
             self.in_header: set[int] = set()  # input indices of cover art stored with the header (Matroska)
             self.transcoded: dict[int, av.stream.Stream] = {}  # input index -> input stream, re-encoded
             self._covers = [stream for stream in passthrough if stream.type == "video"]  # (`_add_cover`)
-            notes = [line for stream in passthrough if (line := self._add_passthrough(stream, stream.index not in reencode))]
+            # Input index -> what is said of it (re-encoded, converted, left out and why): `job.stream_reports`.
+            self.said = {stream.index: line for stream in passthrough
+                         if (line := self._add_passthrough(stream, stream.index not in reencode))}
             self._label(video, passthrough)
             self.container.start_encoding()
-            return notes
+            return list(self.said.values())
         except av.error.FFmpegError as exc:
             self.container.close()
             if video_context is not None and not video_context.is_open:  # (an encoder's smallest picture: x265 16x16)
