@@ -1,22 +1,27 @@
-"""HDR still pictures (AVIF, HEIF: a camera's PQ or HLG `.HIF`, an HDR export; PNG) read as SDR.
+"""HDR and wide-gamut still pictures (AVIF, HEIF: a camera's PQ or HLG `.HIF`, an HDR export; PNG) read as SDR.
 
 Decoded to 8 bits as SDR pictures are, they kept their HDR code values and looked washed out, as
-HDR video did before `video/hdr.py`. Their container states the colour in an ISOBMFF `colr` box
-of type `nclx` (and the PQ peak in `clli`/`mdcv`); when it says PQ or HLG, `imageio` decodes the
-picture at full depth and `tone_mapped` gives it the same tone map as an HDR video's pictures.
+HDR video did before `video/hdr.py`; so did SDR pictures over BT.2020 or Display P3 primaries
+stated only by code points (no ICC profile). Their container states the colour in an ISOBMFF
+`colr` box of type `nclx` (and the PQ peak in `clli`/`mdcv`), or a PNG `cICP` chunk; when it says
+PQ or HLG, or wide primaries, `imageio` decodes the picture at full depth and `tone_mapped` gives
+it the same conversion as a video's pictures (`video.hdr.needs_mapping`).
 """
 
 from __future__ import annotations
 
+import functools
 import struct
 from dataclasses import dataclass
 from typing import Iterator
 
 import numpy as np
 
-# FFmpeg's / ITU-T H.273's transfer numbers (as `video.hdr`, which loads PyAV: imported when
-# a picture is HDR, so reading an image does not load it)
+# FFmpeg's / ITU-T H.273's transfer and primaries numbers (as `video.hdr`, which loads PyAV:
+# imported when a picture is converted, so reading an image does not load it)
 PQ, HLG = 16, 18
+SRGB = 13  # IEC 61966-2-1's curve (Display P3's)
+WIDE_GAMUT = (9, 12)  # BT.2020, Display P3 (`video.hdr.WIDE_GAMUT`)
 
 # `full_scale` works this many samples at a time (a 100 MP picture's copy would be 600 MB).
 STRIP_SAMPLES = 1 << 18
@@ -29,20 +34,29 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 @dataclass(frozen=True)
 class HdrTags:
-    """What an HDR still picture's container states about its colour."""
+    """What an HDR or wide-gamut still picture's container states about its colour."""
 
-    transfer: int  # FFmpeg's / ITU-T H.273's numbers: 16 PQ, 18 HLG
+    transfer: int  # FFmpeg's / ITU-T H.273's numbers: 16 PQ, 18 HLG (else SDR)
     primaries: int
     peak: float | None  # PQ: the content's (MaxCLL) or mastering display's peak, cd/m2
     depth: int | None  # bits per sample of the coded picture (AVIF's `pixi`/`av1C`), when stated
+    full_range: bool = True  # False: a PNG's RGB samples in narrow range (16..235 at 8 bits)
+
+    @property
+    def converted(self) -> bool:
+        """Whether the picture is tone-mapped or moved to BT.709 primaries (`video.hdr.needs_mapping`);
+        else (a narrow-range SDR PNG) only its range is expanded."""
+        return self.transfer in (PQ, HLG) or self.primaries in WIDE_GAMUT
 
 
-def hdr_tags(data: np.ndarray | bytes) -> HdrTags | None:
+def colour_tags(data: np.ndarray | bytes, name: str = "") -> HdrTags | None:
     """The colour an AVIF/HEIF picture (its primary item's `nclx` box) or a PNG (`cICP` chunk)
-    states, when its transfer is PQ or HLG; None otherwise (SDR, no such box, or another format)."""
+    states, when it is HDR (PQ, HLG), SDR over wide primaries without an ICC profile (which then
+    states the colour, `imageio.in_srgb`), or a narrow-range PNG; None otherwise (BT.709 SDR, no
+    such box, or another format). `name`: the file's, for a note on an invalid cICP chunk."""
     view = _view(data)
     if bytes(view[:8]) == PNG_SIGNATURE:
-        return _png_tags(view)
+        return _png_tags(view, name)
     if bytes(view[4:8]) != b"ftyp":
         return None
     own, others = _item_properties(view)
@@ -53,9 +67,9 @@ def hdr_tags(data: np.ndarray | bytes) -> HdrTags | None:
         return None
     properties = own + others
     primaries, transfer, _matrix = struct.unpack(">3H", nclx[4:10])
-    if transfer not in (PQ, HLG):
-        return None
-    return HdrTags(transfer, primaries, _stated_peak(properties) if transfer == PQ else None, _depth(properties))
+    tags = HdrTags(transfer, primaries, _stated_peak(properties) if transfer == PQ else None, _depth(properties))
+    profiled = any(content[:4] in (b"prof", b"rICC") for content in colours)  # (its ICC profile wins: MIAF)
+    return tags if transfer in (PQ, HLG) or (tags.converted and not profiled) else None
 
 
 def coded_depth(data: np.ndarray | bytes) -> int | None:
@@ -73,9 +87,10 @@ def _view(data: np.ndarray | bytes) -> memoryview:
     return memoryview(np.ascontiguousarray(np.frombuffer(data, np.uint8) if isinstance(data, bytes) else data))
 
 
-def _boxes(view: memoryview, start: int, end: int) -> Iterator[tuple[bytes, int, int]]:
-    """(type, where its content starts, where it ends) of each ISOBMFF box in view[start:end],
-    walked by their sizes (so coded data never passes for a box); stops at one cut short."""
+def boxes(view: memoryview, start: int, end: int, cut_short: bool = False) -> Iterator[tuple[bytes, int, int]]:
+    """(type, where its content starts, where it ends) of each ISOBMFF (or JP2) box in view[start:end],
+    walked by their sizes (so coded data never passes for a box); stops at one cut short, or with
+    `cut_short` yields it, ending at `end` (a truncated file's coded data)."""
     for _ in range(MAX_BOXES):
         if start + 8 > end:
             return
@@ -85,14 +100,14 @@ def _boxes(view: memoryview, start: int, end: int) -> Iterator[tuple[bytes, int,
             size, header = struct.unpack_from(">Q", view, start + 8)[0], 16
         elif size == 0:  # to the end
             size = end - start
-        if size < header or start + size > end:
+        if size < header or (start + size > end and not (cut_short and start + header <= end)):
             return
-        yield kind, start + header, start + size
+        yield kind, start + header, min(start + size, end)
         start += size
 
 
 def _child(view: memoryview, start: int, end: int, kind: bytes) -> tuple[int, int] | None:
-    return next(((first, last) for found, first, last in _boxes(view, start, end) if found == kind), None)
+    return next(((first, last) for found, first, last in boxes(view, start, end) if found == kind), None)
 
 
 def _item_properties(view: memoryview) -> tuple[list[tuple[bytes, bytes]], list[tuple[bytes, bytes]]]:
@@ -105,7 +120,7 @@ def _item_properties(view: memoryview) -> tuple[list[tuple[bytes, bytes]], list[
     ipco = iprp and _child(view, iprp[0], iprp[1], b"ipco")
     if not ipco:
         return [], []
-    properties = [(kind, bytes(view[first:last][:64])) for kind, first, last in _boxes(view, *ipco)]
+    properties = [(kind, bytes(view[first:last][:64])) for kind, first, last in boxes(view, *ipco)]
     try:
         indices = _associations(view, _child(view, iprp[0], iprp[1], b"ipma"), _primary_item(view, meta))
     except struct.error:  # cut short
@@ -145,9 +160,12 @@ def _associations(view: memoryview, ipma: tuple[int, int] | None, item: int | No
     return None
 
 
-def _png_tags(view: memoryview) -> HdrTags | None:
+def _png_tags(view: memoryview, name: str) -> HdrTags | None:
     """A PNG's `cICP` chunk (PNG's third edition: H.273's primaries, transfer, matrix, range),
-    looked for among the chunks before its image data; its samples are stored at full depth."""
+    looked for among the chunks before its image data; its samples are stored at full depth. It
+    outranks an `iCCP` profile (the third edition's colour chunk priority). Its matrix must be 0
+    (RGB, PNG's only colour model) and its range flag 0 (narrow, legal if rare) or 1: another is
+    an invalid chunk, ignored (as libpng and image-rs do) with a note."""
     at = len(PNG_SIGNATURE)
     for _ in range(MAX_BOXES):
         if at + 8 > len(view):
@@ -156,8 +174,15 @@ def _png_tags(view: memoryview) -> HdrTags | None:
         if kind == b"IDAT":
             return None
         if kind == b"cICP" and length >= 4 and at + 12 <= len(view):
-            primaries, transfer = view[at + 8], view[at + 9]
-            return HdrTags(transfer, primaries, None, 16) if transfer in (PQ, HLG) else None
+            primaries, transfer, matrix, full_range = view[at + 8:at + 12]
+            if matrix != 0 or full_range > 1:
+                from realtime_adain.video.notes import note
+
+                note(f"{name}: its cICP chunk is invalid (matrix {matrix}, range flag {full_range}: PNG allows "
+                     f"matrix 0 and flag 0 or 1); ignored", once=True)
+                return None
+            tags = HdrTags(transfer, primaries, None, 16, bool(full_range))
+            return tags if tags.converted or not tags.full_range else None
         at += 12 + length  # (length, type, data, CRC)
     return None
 
@@ -202,9 +227,39 @@ def full_scale(samples: np.ndarray, depth: int) -> np.ndarray:
     return samples
 
 
+def narrow_to_full(samples: np.ndarray) -> np.ndarray:
+    """Narrow-range RGB samples (uint8 16..235, uint16 4096..60160: H.273's scaling, which with
+    matrix 0 applies to each of R, G and B) expanded to full range in place, in strips."""
+    black, white = (16.0, 235.0) if samples.dtype == np.uint8 else (4096.0, 60160.0)
+    top = float(np.iinfo(samples.dtype).max)
+    rows = max(1, STRIP_SAMPLES // max(1, samples[:1].size))
+    for first in range(0, samples.shape[0], rows):
+        strip = samples[first:first + rows]
+        expanded = (strip.astype(np.float32) - black) * np.float32(top / (white - black)) + np.float32(0.5)
+        strip[...] = np.clip(expanded, 0, top)
+    return samples
+
+
 def tone_mapped(rgb16: np.ndarray, tags: HdrTags) -> tuple[np.ndarray, str]:
-    """(H, W, 3) 16-bit HDR RGB -> (H, W, 3) uint8 SDR BT.709 RGB, and what it was (for a note)."""
+    """(H, W, 3) 16-bit HDR or wide-gamut RGB -> (H, W, 3) uint8 SDR BT.709 RGB, and what it was
+    (for a note). SDR is converted over BT.1886's 2.4 power, as video is; a picture on the sRGB
+    curve (Display P3's) is re-coded to that power and back around it, or its dark saturated
+    colours came out up to 24 levels off."""
     from realtime_adain.video.hdr import ToneMap
 
     tone_map = ToneMap(transfer=tags.transfer, primaries=tags.primaries, peak=tags.peak)
-    return tone_map(np.ascontiguousarray(rgb16)), tone_map.description
+    if tags.transfer != SRGB or tags.primaries not in WIDE_GAMUT:
+        return tone_map(np.ascontiguousarray(rgb16)), tone_map.description
+    srgb_to_power, power_to_srgb = _srgb_tables()
+    return power_to_srgb[tone_map(srgb_to_power[rgb16])], tone_map.description
+
+
+@functools.lru_cache(maxsize=1)
+def _srgb_tables() -> tuple[np.ndarray, np.ndarray]:
+    """16-bit codes on the sRGB curve -> on a 2.4 power (same light); 8-bit codes back."""
+    codes = np.arange(65536) / 65535
+    linear = np.where(codes <= 0.04045, codes / 12.92, ((codes + 0.055) / 1.055) ** 2.4)
+    light = (np.arange(256) / 255) ** 2.4
+    encoded = np.where(light <= 0.0031308, 12.92 * light, 1.055 * light ** (1 / 2.4) - 0.055)
+    return (np.round(linear ** (1 / 2.4) * 65535).astype(np.uint16),
+            np.round(encoded * 255).astype(np.uint8))

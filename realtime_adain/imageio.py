@@ -32,7 +32,8 @@ MAX_SIDE = 16384  # the longest processing side: far beyond any use, and OpenCV'
 
 from realtime_adain.atomic import atomic_write_bytes
 from realtime_adain.errors import UserError
-from realtime_adain.hdr_stills import HdrTags, coded_depth, full_scale, hdr_tags, tone_mapped
+from realtime_adain.hdr_stills import (HLG, MAX_BOXES, PQ, HdrTags, boxes, coded_depth, colour_tags, full_scale,
+                                       narrow_to_full, tone_mapped)
 from realtime_adain.regular_files import open_regular
 from realtime_adain.video.notes import note
 
@@ -41,10 +42,11 @@ from realtime_adain.video.notes import note
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".bmp", ".dib", ".tif", ".tiff", ".webp", ".ppm",
                     ".pgm", ".pbm", ".pnm", ".pfm", ".hdr", ".pic", ".sr", ".ras", ".gif", ".jp2", ".avif",
                     ".tga", ".ico", ".psd", ".pcx", ".qoi",  # the last ones Pillow decodes (`_pillow_rgb`),
-                    ".heic", ".heif", ".hif")  # these with pillow-heif, the `heif` extra
+                    ".heic", ".heif", ".hif",  # these with pillow-heif, the `heif` extra
+                    ".exr", ".j2k", ".j2c", ".jpc", ".jpf")  # these FFmpeg decodes (`_ffmpeg_still`)
 WRITABLE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm")
-# Radiance and OpenEXR hold linear light (their specifications); others are display-referred.
-_LINEAR_SIGNATURES = (b"#?RADIANCE", b"#?RGBE", b"\x76\x2f\x31\x01")
+# Radiance holds linear light (its specification; as OpenEXR, `_ffmpeg_still`); others are display-referred.
+_LINEAR_SIGNATURES = (b"#?RADIANCE", b"#?RGBE")
 
 
 def is_image_path(path: Path) -> bool:
@@ -95,11 +97,19 @@ def decode_image(data: np.ndarray | bytes, name: str) -> np.ndarray:
 
 
 def _decode(data: np.ndarray, name: str) -> np.ndarray:
-    tags = hdr_tags(data)
+    tags = colour_tags(data, name)
     if tags is not None:
         hdr = _hdr_still(data, name, tags)
         if hdr is not None:
             return hdr
+    decoded = _ffmpeg_still(data, name)
+    if decoded is not None:
+        return decoded
+    maxval = _PNM_HEADER.match(bytes(data[:1024]))
+    if maxval and int(maxval[1]) not in (255, 65535):  # OpenCV scales only an ASCII 8-bit one by its maxval:
+        decoded = _pillow_rgb(data, name)  # a 10-bit PPM read nearly black, a binary one of maxval 100 dark
+        if decoded is not None:
+            return decoded
     with _native_stderr_captured() as native:
         try:
             # ANYDEPTH|ANYCOLOR keeps 16-bit and float samples and, unlike IMREAD_UNCHANGED, applies
@@ -139,9 +149,10 @@ def _decode(data: np.ndarray, name: str) -> np.ndarray:
 
 
 def _hdr_still(data: np.ndarray, name: str, tags: HdrTags) -> np.ndarray | None:
-    """An HDR AVIF, HEIF or PNG picture (`hdr_stills`) decoded at full depth and tone-mapped as
-    HDR video is, grey or colour, alpha over white, with a note; None where it does not decode so
-    (the 8-bit path then reads it, or says why it cannot)."""
+    """An HDR or wide-gamut AVIF, HEIF or PNG picture (`hdr_stills`) decoded at full depth and
+    converted as such video is (tone-mapped, moved to BT.709 primaries), grey or colour, alpha
+    over white, with a note; a narrow-range PNG expanded; None where it does not decode so (the
+    8-bit path then reads it, or says why it cannot)."""
     alpha = None
     if _heif_kind(bytes(data[:16])):
         samples = _heif_samples(data, name)  # (its alpha, if any, is its last channel)
@@ -165,15 +176,108 @@ def _hdr_still(data: np.ndarray, name: str, tags: HdrTags) -> np.ndarray | None:
     if samples.shape[0] * samples.shape[1] > MAX_DECODE_PIXELS:
         raise UserError(f"{name}: {samples.shape[1]}x{samples.shape[0]} is {_too_many_pixels()}")
     samples = samples if samples.ndim == 3 else samples[..., None]  # grey (a monochrome AVIF or HEIF, a grey PNG)
-    if samples.dtype == np.uint8:  # (8-bit HDR: widened, each byte repeated)
-        samples = samples.astype(np.uint16) * 257
     if samples.shape[2] in (2, 4):
-        alpha = samples[..., -1].astype(np.float32) / 65535
+        alpha = samples[..., -1].astype(np.float32) / np.iinfo(samples.dtype).max
     colour = samples[..., :3] if samples.shape[2] >= 3 else np.repeat(samples[..., :1], 3, axis=2)
+    if not tags.full_range:  # (a PNG's RGB: its alpha is full range)
+        colour = narrow_to_full(np.ascontiguousarray(colour))
+    if not tags.converted:  # (narrow-range BT.709 SDR)
+        return over_white(to_rgb8(cv2.cvtColor(colour, cv2.COLOR_RGB2BGR)), alpha)
+    if colour.dtype == np.uint8:  # (8-bit HDR or wide gamut: widened, each byte repeated)
+        colour = colour.astype(np.uint16) * 257
     rgb, description = tone_mapped(colour, tags)
-    note(f"{name}: an HDR picture ({description}): tone-mapped to SDR BT.709 as read (the network and the "
-         f"style are SDR)", once=True)
+    if tags.transfer in (PQ, HLG):
+        note(f"{name}: an HDR picture ({description}): tone-mapped to SDR BT.709 as read (the network and "
+             f"the style are SDR)", once=True)
+    else:
+        note(f"{name}: a wide-gamut picture ({description}): converted to BT.709 primaries as read",
+             once=True)
     return over_white(rgb, alpha)
+
+
+def _ffmpeg_still(data: np.ndarray, name: str) -> np.ndarray | None:
+    """A JPEG 2000 or OpenEXR picture decoded by FFmpeg (PyAV, loaded for these only) as uint8
+    RGB, its size checked from its header first; None for other formats. OpenCV took a JPEG
+    2000's YCbCr components (FFmpeg's libopenjpeg writes them) as RGB and its 10- or 12-bit
+    samples as 16-bit ones, and refused subsampled ones; it has no OpenEXR decoder here. An
+    EXR's linear light is encoded with the sRGB curve, clipped above 1 (as ImageMagick shows it,
+    and Radiance pictures here), its premultiplied colour over white."""
+    head = bytes(data[:16])
+    kind = "JPEG 2000" if head.startswith(_JPEG2000_SIGNATURES) else "OpenEXR" if head.startswith(_EXR) else None
+    if kind is None:
+        return None
+    size = _jpeg2000_size(data) if kind == "JPEG 2000" else _exr_size(data)
+    if size is None:
+        raise UserError(f"{name}: a damaged {kind} image (its header states no size)")
+    if size[0] * size[1] > MAX_DECODE_PIXELS:
+        raise UserError(f"{name}: {size[0]}x{size[1]} is {_too_many_pixels()}")
+    import av
+
+    try:
+        with av.open(io.BytesIO(bytes(data)), format="j2k_pipe" if kind == "JPEG 2000" else "exr_pipe") as container:
+            frame = next(container.decode(video=0))
+            if frame.width * frame.height > MAX_DECODE_PIXELS:  # (an EXR's display window: checked too)
+                raise UserError(f"{name}: {frame.width}x{frame.height} is {_too_many_pixels()}")
+            alpha = any(component.is_alpha for component in frame.format.components)
+            if kind == "JPEG 2000":  # (any depth, grey, YCbCr or palette, to 8 or 16 bits by FFmpeg)
+                wide = any(component.bits > 8 for component in frame.format.components)
+                samples = frame.to_ndarray(format=("bgra64le" if alpha else "bgr48le") if wide else
+                                           "bgra" if alpha else "bgr24")
+            else:
+                planes = frame.to_ndarray(format="gbrapf32le" if alpha else "gbrpf32le")
+    except UserError:
+        raise
+    except (av.FFmpegError, StopIteration, ValueError) as exc:
+        if kind == "JPEG 2000":  # (OpenCV's OpenJPEG, then Pillow's, may read what FFmpeg does not)
+            return None
+        reason = (getattr(exc, "strerror", None) or str(exc)).strip() or "no picture in it"
+        raise UserError(f"{name}: a damaged or unsupported {kind} image ({reason[:200]})") from None
+    if kind == "JPEG 2000":
+        opacity = samples[..., 3].astype(np.float32) / np.iinfo(samples.dtype).max if alpha else None
+        profile = _header(data).profile
+        return over_white(in_srgb(to_rgb8(samples), profile), opacity)
+    if alpha:  # (colour premultiplied by alpha, as OpenEXR stores it: over white in linear light)
+        planes[..., :3] += 1.0 - np.clip(planes[..., 3:], 0.0, 1.0)
+    return to_rgb8(np.ascontiguousarray(planes[..., 2::-1]), linear=True)
+
+
+def _jpeg2000_size(data: np.ndarray) -> tuple[int, int] | None:
+    """(width, height) from a JPEG 2000 codestream's SIZ marker segment (a .jp2's in its `jp2c`
+    box): its reference grid less its offset; None where unreadable."""
+    view = memoryview(np.ascontiguousarray(data))
+    start = 0
+    if bytes(view[:12]) == _JPEG2000_SIGNATURES[0]:
+        start = next((first for kind, first, _ in boxes(view, 0, len(view), cut_short=True) if kind == b"jp2c"), None)
+        if start is None:
+            return None
+    if bytes(view[start:start + 4]) != _JPEG2000_SIGNATURES[1] or start + 24 > len(view):
+        return None
+    width, height, left, top = struct.unpack_from(">4I", view, start + 8)
+    return (width - left, height - top) if width > left and height > top else None
+
+
+def _exr_size(data: np.ndarray) -> tuple[int, int] | None:
+    """(width, height) of an OpenEXR picture: the larger of its header's data and display windows
+    (FFmpeg allocates the display window, fills it from the data window); None where unreadable."""
+    view = bytes(data[:1 << 20])  # (a header is a few hundred bytes, more with a preview picture)
+    at, windows = 8, []
+    for _ in range(MAX_BOXES):
+        end = view.find(b"\0", at)
+        if end <= at:  # (an empty name: the header's end; or none: cut short)
+            break
+        kind_end = view.find(b"\0", end + 1)
+        if kind_end < 0 or kind_end + 5 > len(view):
+            return None
+        size = struct.unpack_from("<i", view, kind_end + 1)[0]
+        value = view[kind_end + 5:kind_end + 5 + max(size, 0)]
+        window = view[at:end] in (b"dataWindow", b"displayWindow") and view[end + 1:kind_end] == b"box2i"
+        if window and len(value) == 16:
+            left, top, right, bottom = struct.unpack("<4i", value)
+            windows.append((right - left + 1, bottom - top + 1))
+        at = kind_end + 5 + max(size, 0)
+    if not windows or any(width <= 0 or height <= 0 for width, height in windows):
+        return None
+    return max(windows, key=lambda window: window[0] * window[1])
 
 
 def _pillow_samples(data: np.ndarray, name: str) -> np.ndarray | None:
@@ -226,11 +330,12 @@ def first_frame_only_note(path: Path) -> str | None:
 
 
 def frame_count(path: str | os.PathLike) -> int:
-    """How many frames (animated GIF, PNG, WebP) or pages (TIFF) a file holds; only the first is
-    read. 1 for other formats, and for a camera's multi-picture JPEG (its first is the photo)."""
+    """How many frames (animated GIF, PNG, WebP, AVIF) or pages (TIFF) a file holds; only the first
+    is read. 1 for other formats, and for a camera's multi-picture JPEG (its first is the photo)."""
     try:
         with open_with_pillow(Path(path).read_bytes()) as image:
-            if image.format not in ("GIF", "PNG", "WEBP", "TIFF") or image.width * image.height > MAX_DECODE_PIXELS:
+            if (image.format not in ("GIF", "PNG", "WEBP", "AVIF", "TIFF")
+                    or image.width * image.height > MAX_DECODE_PIXELS):
                 return 1  # (counting a GIF's frames allocates one: a bomb's is not counted)
             return image.n_frames
     except Exception:  # noqa: BLE001 - a file Pillow cannot open or walk: read as one picture
@@ -242,10 +347,12 @@ _RGB_MODES = ("RGB", "RGBA", "RGBX", "RGBa", "P", "PA")
 # Pillow formats never decoded here: EPS runs Ghostscript on the file.
 _PILLOW_REFUSED = ("EPS",)
 # Signatures of formats neither OpenCV nor Pillow reads here: (prefix, offset, what the error says).
-_UNSUPPORTED = (
-    (b"\xff\x0a", 0, "JPEG XL"), (b"\0\0\0\x0cJXL \r\n\x87\n", 0, "JPEG XL"),
-    (b"\x76\x2f\x31\x01", 0, "OpenEXR"),
-)
+_UNSUPPORTED = ((b"\xff\x0a", 0, "JPEG XL"), (b"\0\0\0\x0cJXL \r\n\x87\n", 0, "JPEG XL"))
+# A grey or colour PNM's header (P2, P3, P5, P6): its last number is its maxval, the sample that is white.
+_PNM_HEADER = re.compile(rb"P[2356](?:(?:\s|#[^\r\n]*[\r\n])+(\d+)){3}\s")
+# What FFmpeg decodes here (`_ffmpeg_still`): a .jp2 file, a bare JPEG 2000 codestream; OpenEXR.
+_JPEG2000_SIGNATURES = (b"\0\0\0\x0cjP  \r\n\x87\n", b"\xff\x4f\xff\x51")
+_EXR = b"\x76\x2f\x31\x01"
 
 
 # The major brands (in the MP4-style "ftyp" box) of HEIC/HEIF, iPhones' photo format: pillow-heif decodes them.

@@ -119,13 +119,14 @@ def test_the_tags_are_read_from_the_container():
     mdcv = box(b"mdcv", bytes(16) + struct.pack(">2I", 40_000_000, 50))
     pixi = box(b"pixi", b"\0\0\0\0" + bytes([3, 12, 12, 12]))
     av1c = box(b"av1C", bytes([0x81, 0x08, 0x40, 0]))
-    assert hdr_stills.hdr_tags(ftyp(nclx(9, 16), clli, mdcv, pixi)) == hdr_stills.HdrTags(16, 9, 1500.0, 12)
-    assert hdr_stills.hdr_tags(ftyp(nclx(12, 16), box(b"clli", bytes(4)), mdcv, av1c)) == hdr_stills.HdrTags(
+    assert hdr_stills.colour_tags(ftyp(nclx(9, 16), clli, mdcv, pixi)) == hdr_stills.HdrTags(16, 9, 1500.0, 12)
+    assert hdr_stills.colour_tags(ftyp(nclx(12, 16), box(b"clli", bytes(4)), mdcv, av1c)) == hdr_stills.HdrTags(
         16, 12, 4000.0, 10)
-    assert hdr_stills.hdr_tags(ftyp(nclx(9, 18))) == hdr_stills.HdrTags(18, 9, None, None)
-    for sdr in (ftyp(nclx(1, 1)), ftyp(nclx(9, 14)), ftyp(), ftyp() + box(b"mdat", nclx(9, 16)),
+    assert hdr_stills.colour_tags(ftyp(nclx(9, 18))) == hdr_stills.HdrTags(18, 9, None, None)
+    assert hdr_stills.colour_tags(ftyp(nclx(9, 14))) == hdr_stills.HdrTags(14, 9, None, None)  # (wide-gamut SDR)
+    for sdr in (ftyp(nclx(1, 1)), ftyp(), ftyp() + box(b"mdat", nclx(9, 16)),
                 b"\x89PNG\r\n\x1a\n" + bytes(64), b""):
-        assert hdr_stills.hdr_tags(sdr) is None
+        assert hdr_stills.colour_tags(sdr) is None
 
 
 @pytest.mark.parametrize("depth", [8, 10, 12])
@@ -169,4 +170,4 @@ def test_a_pq_png_with_cicp_is_read_as_its_photo(data_dir, tmp_path, capsys):
     error = np.abs(read.astype(float) - original)[original.max(axis=2) < 170]
     assert error.max() <= 2 and error.mean() < 0.1
     assert capsys.readouterr().err.count("an HDR picture (PQ over BT.2020") == 1
-    assert hdr_stills.hdr_tags(png_with_cicp(tmp_path / "sdr.png", pq_rgb16(original), 13).read_bytes()) is None
+    assert hdr_stills.colour_tags(png_with_cicp(tmp_path / "sdr.png", pq_rgb16(original), 13).read_bytes()).transfer == 13

@@ -48,47 +48,47 @@ def test_the_boxes_are_walked_not_searched():
     """Coded data first (allowed: `mdat` before `meta`), then the tags: found. Bytes that spell a
     box inside coded data, or an `nclx` of fewer than 7 bytes (its last bytes would be read from
     the next box's size): not tags."""
-    assert hdr_stills.hdr_tags(ftyp() + box(b"mdat", bytes(100)) + meta(nclx(9, 16))).transfer == hdr.PQ
-    assert hdr_stills.hdr_tags(ftyp() + meta(nclx(1, 1)) + box(b"mdat", nclx(9, 16))) is None
-    assert hdr_stills.hdr_tags(ftyp() + box(b"free", nclx(9, 16)) + meta()) is None
+    assert hdr_stills.colour_tags(ftyp() + box(b"mdat", bytes(100)) + meta(nclx(9, 16))).transfer == hdr.PQ
+    assert hdr_stills.colour_tags(ftyp() + meta(nclx(1, 1)) + box(b"mdat", nclx(9, 16))) is None
+    assert hdr_stills.colour_tags(ftyp() + box(b"free", nclx(9, 16)) + meta()) is None
     short = box(b"colr", b"nclx" + struct.pack(">H", 9))
-    assert hdr_stills.hdr_tags(ftyp() + meta(short, box(b"free", bytes(0x10_0000)))) is None
+    assert hdr_stills.colour_tags(ftyp() + meta(short, box(b"free", bytes(0x10_0000)))) is None
     for cut in (10, 30, 60):  # cut short anywhere: no tags, no exception
-        assert hdr_stills.hdr_tags((ftyp() + meta(nclx(9, 16), primary=1, associations={1: [1]}))[:cut]) is None
+        assert hdr_stills.colour_tags((ftyp() + meta(nclx(9, 16), primary=1, associations={1: [1]}))[:cut]) is None
     for ipma in (b"", bytes(3), bytes(7), bytes(4) + bytes([0, 0, 0, 1, 0, 1, 1])):  # cut short in `ipma`
         for pitm in (bytes(4) + b"\0\1", b"", bytes(5), b"\1" + bytes(6)):  # or `pitm` (version 1: a 32-bit ID)
             iprp = box(b"iprp", box(b"ipco", nclx(9, 16)) + box(b"ipma", ipma))  # (the file's last box)
-            assert hdr_stills.hdr_tags(ftyp() + box(b"meta", bytes(4) + box(b"pitm", pitm) + iprp)).transfer == hdr.PQ
+            assert hdr_stills.colour_tags(ftyp() + box(b"meta", bytes(4) + box(b"pitm", pitm) + iprp)).transfer == hdr.PQ
 
 
 def test_the_primary_items_colour_counts():
     """A thumbnail or gain map (another item) tagged PQ beside an SDR photo: not HDR; the primary
     item's PQ tags and its depth: read whatever order the properties come in."""
     sdr_thumbnail_pq = meta(nclx(9, 16), nclx(1, 1), primary=1, associations={2: [1], 1: [2]})
-    assert hdr_stills.hdr_tags(ftyp() + sdr_thumbnail_pq) is None
+    assert hdr_stills.colour_tags(ftyp() + sdr_thumbnail_pq) is None
     pixi8, pixi10 = (box(b"pixi", bytes(4) + bytes([3, bits] * 3)[:4]) for bits in (8, 10))
     hdr_primary = meta(nclx(1, 1), pixi8, nclx(9, 18), pixi10, primary=7, associations={3: [1, 2], 7: [0x83, 4]})
-    assert hdr_stills.hdr_tags(ftyp() + hdr_primary) == hdr_stills.HdrTags(hdr.HLG, 9, None, 10)
+    assert hdr_stills.colour_tags(ftyp() + hdr_primary) == hdr_stills.HdrTags(hdr.HLG, 9, None, 10)
 
 
 def test_a_grids_colour_on_its_tiles_counts():
     """A grid (the primary item) with no `colr` of its own, its tiles tagged PQ: HDR, as libheif
     reads it; a primary with a colour of its own is not overridden by another item's."""
     tiles_pq = meta(box(b"ispe", bytes(12)), nclx(9, 16), primary=1, associations={1: [1], 2: [2], 3: [2]})
-    assert hdr_stills.hdr_tags(ftyp() + tiles_pq).transfer == hdr.PQ
+    assert hdr_stills.colour_tags(ftyp() + tiles_pq).transfer == hdr.PQ
     icc_primary = meta(box(b"colr", b"prof" + bytes(40)), nclx(9, 16), primary=1, associations={1: [1], 2: [2]})
-    assert hdr_stills.hdr_tags(ftyp() + icc_primary) is None
+    assert hdr_stills.colour_tags(ftyp() + icc_primary) is None
 
 
 def test_a_flood_of_empty_boxes_is_not_walked_for_minutes():
     """Millions of empty boxes before `meta`, or empty chunks before a PNG's `cICP`: the walk
     stops after MAX_BOXES (each level), so reading the tags stays instant."""
     flood = box(b"free", b"") * (hdr_stills.MAX_BOXES + 1)
-    assert hdr_stills.hdr_tags(ftyp() + flood + meta(nclx(9, 16))) is None
+    assert hdr_stills.colour_tags(ftyp() + flood + meta(nclx(9, 16))) is None
     chunk = struct.pack(">I", 0) + b"tEXt" + bytes(4)
     cicp = struct.pack(">I", 4) + b"cICP" + bytes([9, 16, 0, 1]) + bytes(4)
-    assert hdr_stills.hdr_tags(hdr_stills.PNG_SIGNATURE + chunk * 10 + cicp).transfer == hdr.PQ
-    assert hdr_stills.hdr_tags(hdr_stills.PNG_SIGNATURE + chunk * hdr_stills.MAX_BOXES + cicp) is None
+    assert hdr_stills.colour_tags(hdr_stills.PNG_SIGNATURE + chunk * 10 + cicp).transfer == hdr.PQ
+    assert hdr_stills.colour_tags(hdr_stills.PNG_SIGNATURE + chunk * hdr_stills.MAX_BOXES + cicp) is None
 
 
 def pq_avif(source: Path, target: Path) -> Path:
