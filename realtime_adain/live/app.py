@@ -146,6 +146,11 @@ class LiveSession:
                 return got[1]
             if self.capture.error:  # the real cause, not "no frames arrived"
                 raise UserError(f"{self.settings.source}: capture failed ({self.capture.error})")
+            if self.capture.ended:  # a finite source (a URL: not checked at open) played out without a picture
+                got = self.capture.latest.newer(0, 0)  # (one put just before it ended)
+                if got is not None:
+                    return got[1]
+                raise UserError(f"{self.settings.source}: the source ended before its first picture")
             if time.monotonic() > deadline:
                 raise UserError(f"{self.settings.source}: no frames arrived within {FIRST_FRAME_TIMEOUT:.0f} s")
         return None

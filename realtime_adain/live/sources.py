@@ -26,8 +26,8 @@ from realtime_adain.errors import UserError
 from realtime_adain.imageio import resize
 from realtime_adain.video.deinterlace import deinterlaced
 from realtime_adain.video.reader import (PictureConverter, alpha_decoder, error_reason, frame_to_rgb, is_picture_format,
-                                         is_still_item, pixel_aspect, plausible_rate, refuse_animated_webp,
-                                         within_run)
+                                         is_still_item, no_pictures, pixel_aspect, plausible_rate,
+                                         refuse_animated_webp, within_run)
 from realtime_adain.video.sequence import DEFAULT_FRAMERATE, Sequence, check_framerate, find_sequence
 
 T = TypeVar("T")
@@ -212,6 +212,34 @@ class PyAVSource:
         # Once known (here or by `frames`), that holds when the URL is opened again.
         self.paced = self.paced or (container.duration or 0) > 0
         self._container, self._stream = container, stream
+        if self.is_file and self.sequence is None and not self.still:
+            self._refuse_pictureless()
+
+    def _refuse_pictureless(self) -> None:
+        """Refuse a file whose video decodes to no picture at all, saying why (`no_pictures`):
+        FFmpeg 8's ProRes RAW decoder takes every packet and gives nothing, and the session
+        played the file to its end, then waited out the first frame's 15 s for "no frames
+        arrived". Decodes up to the first picture, then seeks back to the start (which flushes
+        the decoder), as `video` decodes a file's first picture when it opens it."""
+        packets = damaged = 0
+        try:
+            for packet in self._container.demux(self._stream):
+                packets += 1 if packet.size else 0
+                try:
+                    if packet.decode():
+                        break
+                except MemoryError:
+                    raise
+                except av.FFmpegError:
+                    damaged += 1
+            else:
+                self.close()
+                raise SourceError(f"{self.target}: the video has no frames: "
+                                  f"{no_pictures(self._stream, packets, damaged)}")
+            self._container.seek(0)
+        except (av.FFmpegError, OSError) as exc:
+            self.close()
+            raise SourceError(f"{self.target}: cannot read ({self._reason(exc)})") from None
 
     def _rescan(self) -> None:
         """The sequence's pictures as they are now, each time it is opened again (a loop, a

@@ -36,6 +36,7 @@ from realtime_adain.video.formats import GIF_DELAY_SHOWN, GIF_SHORTEST_SHOWN
 from realtime_adain.video.hdr import HDR_TRANSFERS, ToneMap, needs_mapping, sdr_colour
 from realtime_adain.video.notes import note
 from realtime_adain.video.sequence import DEFAULT_FRAMERATE, check_framerate, find_sequence
+from realtime_adain.video.landing import READ_THROUGH_BYTES, StreamLanding
 from realtime_adain.video.timestamps import Segment, TimestampShift
 
 # What a folder given as input is searched for (a file named on its own is opened whatever its
@@ -87,6 +88,18 @@ DECLARED_RATE_SLACK = Fraction(101, 100)
 # A segment (--start) is read from the keyframe before this much ahead of its start: sound a
 # muxer stored before the pictures it plays under is read too.
 SEEK_MARGIN = Fraction(1)
+# Codecs FFmpeg names and opens but decodes no picture of here, with what to do instead (`no_pictures`).
+NO_PICTURES = {
+    "prores_raw": "FFmpeg decodes no pictures from ProRes RAW (prores_raw) here; convert it with the camera "
+                  "maker's software first (to ProRes 422/4444 or another codec FFmpeg decodes)",
+}
+# Formats whose timestamps may jump (`TimestampShift`) that a late --start still seeks, by byte
+# position where the timeline is found to run on without a jump up to there (`StreamLanding`):
+# MPEG-TS (.ts, .m2ts, .mts) and MPEG-PS (.mpg, .vob).
+BYTE_SEEKED_FORMATS = frozenset({"mpegts", "mpeg"})
+# How much further before the start a TS or PS with subtitles or data is read from, when seeked
+# (`VideoReader._seek_by_position`): a DVB subtitle shown at the start is stored when it begins.
+LASTING_LEAD = Fraction(30)
 # How far past a preview's or segment's end (in video packets' decode time, seconds; and at most
 # `HELD_BYTES` read) the file is read on for the sound of its last pictures, which a muxer may
 # store after later pictures (MPEG-PS: 0.7 s later; `VideoReader._stored_later`).
@@ -408,6 +421,24 @@ def gif_delays_as_shown(items: Iterator[av.VideoFrame | av.Packet], name: str) -
         yield item
 
 
+def no_pictures(stream: av.video.stream.VideoStream, packets: int, damaged: int) -> str:
+    """Why a video stream whose `packets` (read; `damaged` of them rejected) decoded to no
+    picture gave none, as a clause: a codec FFmpeg knows but decodes nothing of here (ProRes
+    RAW: FFmpeg 8's decoder takes its packets and gives nothing, no error), a stream without
+    packets, packets all rejected (a picture size FFmpeg refuses, a GIF's logical screen of
+    20000x20000, a codec's variant it cannot decode), or a decoder that gave nothing from them."""
+    name = stream.codec_context.name
+    if name in NO_PICTURES:
+        return NO_PICTURES[name]
+    if not packets:
+        return "its video stream holds no packets (no picture data at all)"
+    plural = "s" if packets > 1 else ""
+    if damaged >= packets:
+        return (f"its {packets} video packet{plural} do{'' if plural else 'es'} not decode as {name} "
+                "(a picture size or variant FFmpeg refuses, or damage)")
+    return f"the decoder gave no pictures from {name} ({packets} video packet{plural} read)"
+
+
 def mp4_without_index(path: Path) -> bool:
     """Whether `path` is an ISO media file (MP4, MOV: a first box `ftyp`, or `mdat`/`wide`/`free`
     as QuickTime writes them) whose top-level boxes hold no `moov`, the index that says where
@@ -512,6 +543,7 @@ class VideoReader:
             self.rotation, self.colour = 0, None  # set from the first decoded frame
             self.pixel_aspect = pixel_aspect(self.stream, self.path.name)  # frames are resampled to square pixels
             self.damaged = 0  # video packets the decoder rejected (skipped)
+            self.video_packets = 0  # video packets read (with data): none decoding to a picture is said apart
             self.undecoded: tuple[Fraction, Fraction] | None = None  # (last picture, last packet) where they differ (s)
             self._tail_end: int | None = None  # where the video's packets stop showing (`TailPackets.end`)
             self.shift = TimestampShift(self.container, self.path.name)  # timestamps from zero, across splices
@@ -549,17 +581,45 @@ class VideoReader:
     def _seek(self) -> bool:
         """Jump to the keyframe `SEEK_MARGIN` before the segment's start (as `ffmpeg -ss` before
         `-i` does), where seeking can be trusted: a file (not a pipe) with timestamps (not a bare
-        H.264 or MPEG-2 stream), not pictures, not a format whose timestamps jump (MPEG-TS, MPEG-PS:
-        `TimestampShift` follows them from the start). Whether it landed before the start is
-        checked on the first picture (`SeekMissed`). Returns whether it seeked."""
+        H.264 or MPEG-2 stream), not pictures; a format whose timestamps may jump (MPEG-TS,
+        MPEG-PS: `TimestampShift` follows them from the start) only by byte position where they
+        do not (`_seek_by_position`). Whether it landed before the start is checked on the first
+        picture (`SeekMissed`). Returns whether it seeked."""
         target = self.segment.start - SEEK_MARGIN
         if (target <= 0 or self.sequence is not None or is_picture_format(self.container.format.name)
-                or has_no_timestamps(self.container) or self.shift.splices or self.cover_art
-                or not self.path.is_file()):
+                or has_no_timestamps(self.container) or self.cover_art or not self.path.is_file()):
             return False
+        if self.shift.splices:
+            return self._seek_by_position(target)
         try:
             self.container.seek(math.floor((target - self.shift.offset) / self.time_base), backward=True,
                                 stream=self.stream)
+        except av.error.FFmpegError:
+            raise SeekMissed from None
+        return True
+
+    def _seek_by_position(self, target: Fraction) -> bool:
+        """Seek an MPEG-TS or MPEG-PS (a broadcast's or camcorder's, hours long) to a keyframe
+        before `target` by its byte position, where `StreamLanding` finds the timeline running on
+        without a jump from the file's start to there: the timestamps there are then the ones a
+        read from the start gives them. Elsewhere (another format whose timestamps jump, a
+        splice before the start, a start near the beginning) the file is read through."""
+        if self.container.format.name not in BYTE_SEEKED_FORMATS or self.deinterlace == "film":
+            return False  # (inverse telecine reads its cadence from every frame: `_decode_from`)
+        rate = self.container.bit_rate  # (bits a second, on average; 0: not known)
+        if rate and rate * target < 8 * READ_THROUGH_BYTES:  # (`target`: seconds from the file's start)
+            return False  # (near the start at that rate: not opened again to look)
+        if any(s.type in CUT_TYPES for s in self.passthrough):
+            target -= LASTING_LEAD  # (a subtitle shown from before the start is stored before it)
+        try:
+            with av.open(str(self.path), metadata_errors="replace") as probed:
+                position = StreamLanding(probed, probed.streams[self.stream.index], self.shift.offset).find(target)
+        except (av.error.FFmpegError, IndexError):
+            return False
+        if position is None:
+            return False
+        try:
+            self.container.seek(position, unsupported_byte_offset=True)
         except av.error.FFmpegError:
             raise SeekMissed from None
         return True
@@ -774,14 +834,9 @@ class VideoReader:
         return self._tail_end
 
     def _none_decoded(self) -> str:
-        """Why a video gave no frames where its packets were all rejected: a picture size FFmpeg
-        refuses (a GIF's logical screen of 20000x20000), or a codec's variant it cannot decode.
-        Said as a note before ("8 damaged video packets skipped"), then "no frames"."""
-        if not self.damaged:
-            return ""
-        plural = "s" if self.damaged > 1 else ""
-        return (f": its {self.damaged} video packet{plural} do{'' if plural else 'es'} not decode as "
-                f"{self.stream.codec_context.name} (a picture size or variant FFmpeg refuses, or damage)")
+        """Why a video gave no frames (`no_pictures`), after "no frames"; nothing where the file
+        was not read to its end (a segment's start past it says so itself)."""
+        return f": {no_pictures(self.stream, self.video_packets, self.damaged)}" if self.finished else ""
 
     def _note_damage(self) -> None:
         """Say how many video packets were skipped; packets timed well past the last picture are
@@ -845,6 +900,7 @@ class VideoReader:
                     yield from cut.keep(packet)
                 continue
             tail.add(packet)
+            self.video_packets += 1 if packet.size else 0
             for frame in self._decoded(self._before.ready(packet), recovery, tail):
                 if frame.pts is not None:
                     last = frame.pts if last is None else max(last, frame.pts)
