@@ -46,8 +46,15 @@ def out_of_memory_as_user_error(what: str, hint: str = "lower --size") -> Iterat
 
 
 def one_line(message: str) -> str:
-    """A path or value holding a newline (a legal file name) must not split the error line."""
-    return message.replace("\r", "\\r").replace("\n", "\\n")
+    """A path or value holding a newline (a legal file name), another control character (an
+    escape sequence in a stream's title or a file's name) or a Unicode line break must not split
+    the line or drive the terminal: shown escaped."""
+    return message.translate(_ESCAPED)
+
+
+# Control characters (C0 but tab, DEL, C1) and Unicode's line and paragraph separators, as escapes.
+_ESCAPED = {code: f"\\x{code:02x}" for code in (*range(0x20), *range(0x7f, 0xa0)) if code != 0x09} | {
+    ord("\n"): "\\n", ord("\r"): "\\r", 0x2028: "\\u2028", 0x2029: "\\u2029"}
 
 
 def environment_failure(exc: BaseException) -> str | None:

@@ -32,9 +32,10 @@ MAX_SIDE = 16384  # the longest processing side: far beyond any use, and OpenCV'
 
 from realtime_adain.atomic import atomic_write_bytes
 from realtime_adain.errors import UserError
-from realtime_adain.hdr_stills import (HLG, MAX_BOXES, PQ, HdrTags, boxes, coded_depth, colour_tags, full_scale,
-                                       narrow_to_full, tone_mapped)
+from realtime_adain.hdr_stills import (HLG, PQ, STRIP_SAMPLES, HdrTags, coded_depth, colour_tags,
+                                       full_scale, narrow_to_full, tone_mapped)
 from realtime_adain.regular_files import open_regular
+from realtime_adain.still_headers import FFMPEG_STILLS, exr_chunks_missing, exr_size, jpeg2000_size, pam_size
 from realtime_adain.video.notes import note
 
 # What OpenCV decodes (a folder of inputs takes these) and, of those, what it encodes from RGB:
@@ -43,7 +44,7 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".bmp", ".dib", ".
                     ".pgm", ".pbm", ".pnm", ".pfm", ".hdr", ".pic", ".sr", ".ras", ".gif", ".jp2", ".avif",
                     ".tga", ".ico", ".psd", ".pcx", ".qoi",  # the last ones Pillow decodes (`_pillow_rgb`),
                     ".heic", ".heif", ".hif",  # these with pillow-heif, the `heif` extra
-                    ".exr", ".j2k", ".j2c", ".jpc", ".jpf")  # these FFmpeg decodes (`_ffmpeg_still`)
+                    ".exr", ".j2k", ".j2c", ".jpc", ".jpf", ".pam")  # these FFmpeg decodes (`_ffmpeg_still`)
 WRITABLE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm")
 # Radiance holds linear light (its specification; as OpenEXR, `_ffmpeg_still`); others are display-referred.
 _LINEAR_SIGNATURES = (b"#?RADIANCE", b"#?RGBE")
@@ -105,10 +106,10 @@ def _decode(data: np.ndarray, name: str) -> np.ndarray:
     decoded = _ffmpeg_still(data, name)
     if decoded is not None:
         return decoded
-    maxval = _PNM_HEADER.match(bytes(data[:1024]))
-    if maxval and int(maxval[1]) not in (255, 65535):  # OpenCV scales only an ASCII 8-bit one by its maxval:
-        decoded = _pillow_rgb(data, name)  # a 10-bit PPM read nearly black, a binary one of maxval 100 dark
-        if decoded is not None:
+    maxval = _PNM_HEADER.match(bytes(data[:1024]))  # (a header longer than that, of comments: Pillow reads it)
+    if bytes(data[:2]) in _PNM_MAGICS and not (maxval and int(maxval[1]) in (255, 65535)):
+        decoded = _pillow_rgb(data, name)  # OpenCV scales only an ASCII 8-bit one by its maxval: a 10-bit
+        if decoded is not None:  # PPM read nearly black, a binary one of maxval 100 dark
             return decoded
     with _native_stderr_captured() as native:
         try:
@@ -196,17 +197,21 @@ def _hdr_still(data: np.ndarray, name: str, tags: HdrTags) -> np.ndarray | None:
 
 
 def _ffmpeg_still(data: np.ndarray, name: str) -> np.ndarray | None:
-    """A JPEG 2000 or OpenEXR picture decoded by FFmpeg (PyAV, loaded for these only) as uint8
+    """A JPEG 2000, OpenEXR or PAM picture decoded by FFmpeg (PyAV, loaded for these only) as uint8
     RGB, its size checked from its header first; None for other formats. OpenCV took a JPEG
     2000's YCbCr components (FFmpeg's libopenjpeg writes them) as RGB and its 10- or 12-bit
-    samples as 16-bit ones, and refused subsampled ones; it has no OpenEXR decoder here. An
-    EXR's linear light is encoded with the sRGB curve, clipped above 1 (as ImageMagick shows it,
-    and Radiance pictures here), its premultiplied colour over white."""
+    samples as 16-bit ones, and refused subsampled ones; it has no OpenEXR decoder here; it read a
+    PAM's red as blue, its alpha as colour, unscaled by its maxval. An EXR's linear light is
+    encoded with the sRGB curve, clipped above 1 (as ImageMagick shows it, and Radiance pictures
+    here), its premultiplied colour over white. The whole file is one packet to the decoder (no
+    demuxer's parser, which cut a .jp2 at a codestream inside a metadata box: the codestream
+    decoded was not the one whose size was checked)."""
     head = bytes(data[:16])
-    kind = "JPEG 2000" if head.startswith(_JPEG2000_SIGNATURES) else "OpenEXR" if head.startswith(_EXR) else None
+    kind = next((kind for kind, signatures in FFMPEG_STILLS.items() if head.startswith(signatures)), None)
     if kind is None:
         return None
-    size = _jpeg2000_size(data) if kind == "JPEG 2000" else _exr_size(data)
+    size = (jpeg2000_size(data) if kind == "JPEG 2000" else exr_size(data, name) if kind == "OpenEXR"
+            else pam_size(data))
     if size is None:
         raise UserError(f"{name}: a damaged {kind} image (its header states no size)")
     if size[0] * size[1] > MAX_DECODE_PIXELS:
@@ -214,17 +219,22 @@ def _ffmpeg_still(data: np.ndarray, name: str) -> np.ndarray | None:
     import av
 
     try:
-        with av.open(io.BytesIO(bytes(data)), format="j2k_pipe" if kind == "JPEG 2000" else "exr_pipe") as container:
-            frame = next(container.decode(video=0))
-            if frame.width * frame.height > MAX_DECODE_PIXELS:  # (an EXR's display window: checked too)
-                raise UserError(f"{name}: {frame.width}x{frame.height} is {_too_many_pixels()}")
-            alpha = any(component.is_alpha for component in frame.format.components)
-            if kind == "JPEG 2000":  # (any depth, grey, YCbCr or palette, to 8 or 16 bits by FFmpeg)
-                wide = any(component.bits > 8 for component in frame.format.components)
-                samples = frame.to_ndarray(format=("bgra64le" if alpha else "bgr48le") if wide else
-                                           "bgra" if alpha else "bgr24")
-            else:
-                planes = frame.to_ndarray(format="gbrapf32le" if alpha else "gbrpf32le")
+        decoder = av.CodecContext.create(_FFMPEG_DECODERS[kind], "r")
+        frame = next(iter([*decoder.decode(av.Packet(bytes(data))), *decoder.decode(None)]))
+        if frame.width * frame.height > MAX_DECODE_PIXELS:  # (an EXR's display window: checked too)
+            raise UserError(f"{name}: {frame.width}x{frame.height} is {_too_many_pixels()}")
+        alpha = any(component.is_alpha for component in frame.format.components)
+        if kind == "OpenEXR":
+            missing, count = exr_chunks_missing(data, name)
+            if missing:
+                note(f"{name}: {missing} of its {count} blocks of pixels are not in the file (cut short?); "
+                     f"their rows read black", once=True)
+            return _exr_rgb(frame.reformat(format="gbrapf32le" if alpha else "gbrpf32le")
+                            if frame.format.name not in _EXR_FORMATS else frame)
+        # (any depth, grey, YCbCr or palette, to 8 or 16 bits by FFmpeg)
+        wide = any(component.bits > 8 for component in frame.format.components)
+        samples = frame.to_ndarray(format=("bgra64le" if alpha else "bgr48le") if wide else
+                                   "bgra" if alpha else "bgr24")
     except UserError:
         raise
     except (av.FFmpegError, StopIteration, ValueError) as exc:
@@ -232,52 +242,19 @@ def _ffmpeg_still(data: np.ndarray, name: str) -> np.ndarray | None:
             return None
         reason = (getattr(exc, "strerror", None) or str(exc)).strip() or "no picture in it"
         raise UserError(f"{name}: a damaged or unsupported {kind} image ({reason[:200]})") from None
-    if kind == "JPEG 2000":
-        opacity = samples[..., 3].astype(np.float32) / np.iinfo(samples.dtype).max if alpha else None
-        profile = _header(data).profile
-        return over_white(in_srgb(to_rgb8(samples), profile), opacity)
-    if alpha:  # (colour premultiplied by alpha, as OpenEXR stores it: over white in linear light)
-        planes[..., :3] += 1.0 - np.clip(planes[..., 3:], 0.0, 1.0)
-    return to_rgb8(np.ascontiguousarray(planes[..., 2::-1]), linear=True)
+    opacity = samples[..., 3].astype(np.float32) / np.iinfo(samples.dtype).max if alpha else None
+    profile = _header(data).profile if kind == "JPEG 2000" else None
+    return over_white(in_srgb(to_rgb8(samples), profile), opacity)
 
 
-def _jpeg2000_size(data: np.ndarray) -> tuple[int, int] | None:
-    """(width, height) from a JPEG 2000 codestream's SIZ marker segment (a .jp2's in its `jp2c`
-    box): its reference grid less its offset; None where unreadable."""
-    view = memoryview(np.ascontiguousarray(data))
-    start = 0
-    if bytes(view[:12]) == _JPEG2000_SIGNATURES[0]:
-        start = next((first for kind, first, _ in boxes(view, 0, len(view), cut_short=True) if kind == b"jp2c"), None)
-        if start is None:
-            return None
-    if bytes(view[start:start + 4]) != _JPEG2000_SIGNATURES[1] or start + 24 > len(view):
-        return None
-    width, height, left, top = struct.unpack_from(">4I", view, start + 8)
-    return (width - left, height - top) if width > left and height > top else None
-
-
-def _exr_size(data: np.ndarray) -> tuple[int, int] | None:
-    """(width, height) of an OpenEXR picture: the larger of its header's data and display windows
-    (FFmpeg allocates the display window, fills it from the data window); None where unreadable."""
-    view = bytes(data[:1 << 20])  # (a header is a few hundred bytes, more with a preview picture)
-    at, windows = 8, []
-    for _ in range(MAX_BOXES):
-        end = view.find(b"\0", at)
-        if end <= at:  # (an empty name: the header's end; or none: cut short)
-            break
-        kind_end = view.find(b"\0", end + 1)
-        if kind_end < 0 or kind_end + 5 > len(view):
-            return None
-        size = struct.unpack_from("<i", view, kind_end + 1)[0]
-        value = view[kind_end + 5:kind_end + 5 + max(size, 0)]
-        window = view[at:end] in (b"dataWindow", b"displayWindow") and view[end + 1:kind_end] == b"box2i"
-        if window and len(value) == 16:
-            left, top, right, bottom = struct.unpack("<4i", value)
-            windows.append((right - left + 1, bottom - top + 1))
-        at = kind_end + 5 + max(size, 0)
-    if not windows or any(width <= 0 or height <= 0 for width, height in windows):
-        return None
-    return max(windows, key=lambda window: window[0] * window[1])
+def _exr_rgb(frame) -> np.ndarray:
+    """An EXR's float frame (planes G, B, R, A, or Y) as uint8 RGB, read from FFmpeg's planes in
+    place (`_floats_to_8bit`): copied whole, a 38 KB EXR stating a 8000x8000 display window took
+    5.5 GiB."""
+    planes = [np.frombuffer(plane, np.float32, count=frame.height * (plane.line_size // 4))
+              .reshape(frame.height, plane.line_size // 4)[:, :frame.width] for plane in frame.planes]
+    colour = [planes[2], planes[0], planes[1]] if len(planes) >= 3 else planes[:1] * 3
+    return _floats_to_8bit(colour, linear=True, alpha=planes[3] if len(planes) == 4 else None)
 
 
 def _pillow_samples(data: np.ndarray, name: str) -> np.ndarray | None:
@@ -349,10 +326,10 @@ _PILLOW_REFUSED = ("EPS",)
 # Signatures of formats neither OpenCV nor Pillow reads here: (prefix, offset, what the error says).
 _UNSUPPORTED = ((b"\xff\x0a", 0, "JPEG XL"), (b"\0\0\0\x0cJXL \r\n\x87\n", 0, "JPEG XL"))
 # A grey or colour PNM's header (P2, P3, P5, P6): its last number is its maxval, the sample that is white.
+_PNM_MAGICS = (b"P2", b"P3", b"P5", b"P6")
 _PNM_HEADER = re.compile(rb"P[2356](?:(?:\s|#[^\r\n]*[\r\n])+(\d+)){3}\s")
-# What FFmpeg decodes here (`_ffmpeg_still`): a .jp2 file, a bare JPEG 2000 codestream; OpenEXR.
-_JPEG2000_SIGNATURES = (b"\0\0\0\x0cjP  \r\n\x87\n", b"\xff\x4f\xff\x51")
-_EXR = b"\x76\x2f\x31\x01"
+_FFMPEG_DECODERS = {"JPEG 2000": "jpeg2000", "OpenEXR": "exr", "PAM": "pam"}  # (`_ffmpeg_still`)
+_EXR_FORMATS = ("gbrpf32le", "gbrapf32le", "grayf32le")  # what FFmpeg's EXR decoder gives
 
 
 # The major brands (in the MP4-style "ftyp" box) of HEIC/HEIF, iPhones' photo format: pillow-heif decodes them.
@@ -654,13 +631,11 @@ def to_rgb8(image: np.ndarray, linear: bool = False) -> np.ndarray:
     if image.dtype == np.uint16:
         image = cv2.convertScaleAbs(image, alpha=255.0 / 65535.0)  # rounded, with no float copy (GiBs near the limit)
     elif image.dtype in (np.float32, np.float64):
-        image = np.nan_to_num(image.astype(np.float32), nan=0.0, posinf=0.0, neginf=0.0)
-        sample = image[::max(1, image.shape[0] // 256), ::max(1, image.shape[1] // 256)]
-        if not linear and image.size and np.percentile(sample, 99) > 16.0:
-            image = image / 255.0
-        image = np.clip(image, 0.0, 1.0)
-        if linear:
-            image = np.where(image <= 0.0031308, 12.92 * image, 1.055 * np.power(image, 1 / 2.4) - 0.055)
+        sample = image[::max(1, image.shape[0] // 256), ::max(1, image.shape[1] // 256)].astype(np.float32)
+        sample = np.nan_to_num(sample, nan=0.0, posinf=0.0, neginf=0.0)
+        scale = 1 / 255 if not linear and image.size and np.percentile(sample, 99) > 16.0 else 1.0
+        channels = [image] if image.ndim == 2 else [image[..., channel] for channel in range(min(3, image.shape[2]))]
+        image = _floats_to_8bit(channels, linear, scale=scale)
     elif image.dtype != np.uint8:
         raise UserError(f"unsupported image sample type {image.dtype}")
     if image.ndim == 3 and image.shape[2] == 4:  # IMREAD_ANYCOLOR drops alpha; kept for callers decoding otherwise
@@ -670,6 +645,28 @@ def to_rgb8(image: np.ndarray, linear: bool = False) -> np.ndarray:
     if image.ndim == 2 or image.shape[2] == 1:
         return cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def _floats_to_8bit(channels: list[np.ndarray], linear: bool, scale: float = 1.0,
+                    alpha: np.ndarray | None = None) -> np.ndarray:
+    """(H, W) float channels -> (H, W, C) uint8, as `to_rgb8` says (times `scale`; premultiplied
+    colour over white by `alpha`), `STRIP_SAMPLES` at a time: a copy of the whole picture at each
+    step took 5.5 GiB for 64 MP. NaN is 0, +inf 1 (a half float's overflow: a highlight, white)."""
+    height, width = channels[0].shape
+    out = np.empty((height, width, len(channels)), np.uint8)
+    rows = max(1, STRIP_SAMPLES // max(1, width * len(channels)))
+    for top in range(0, height, rows):
+        strip = np.stack([channel[top:top + rows] for channel in channels], axis=-1).astype(np.float32, copy=False)
+        np.nan_to_num(strip, copy=False, nan=0.0)  # (infinities: the largest floats, clipped below)
+        if scale != 1.0:
+            strip *= np.float32(scale)
+        if alpha is not None:
+            strip += 1.0 - np.clip(np.nan_to_num(alpha[top:top + rows], nan=0.0), 0.0, 1.0)[..., None]
+        np.clip(strip, 0.0, 1.0, out=strip)
+        if linear:
+            strip = np.where(strip <= 0.0031308, 12.92 * strip, 1.055 * np.power(strip, 1 / 2.4) - 0.055)
+        out[top:top + rows] = strip * 255.0 + 0.5
+    return out
 
 
 def read_mask(path: str | os.PathLike) -> np.ndarray:

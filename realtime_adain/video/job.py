@@ -345,11 +345,22 @@ def stream_reports(reader: VideoReader, writer: VideoWriter | PictureOutput) -> 
     return reports
 
 
+# The attachment MIME types FFmpeg's Matroska reader gives a codec (`ff_mkv_mime_tags`; ffprobe
+# says "unknown" for others, font/ttf among them): PyAV names an attachment stream by its file
+# name, which "codec" said.
+ATTACHMENT_CODECS = {"application/x-truetype-font": "ttf", "application/x-font": "ttf",
+                     "application/vnd.ms-opentype": "otf", "binary": "bin_data"}
+
+
 def codec_name(stream: av.stream.Stream) -> str | None:
     """A stream's codec as FFmpeg names it (sound by its codec, not its decoder: mp3, not
     mp3float); None where FFmpeg knows none."""
-    context = stream.codec_context
-    name = context.codec.canonical_name if stream.type == "audio" and context is not None else stream.name
+    if stream.type == "attachment":
+        return ATTACHMENT_CODECS.get(stream.mimetype or "")
+    try:
+        name = stream.codec_context.codec.canonical_name if stream.type == "audio" else stream.name
+    except AttributeError:  # (a codec FFmpeg does not know: no context, and PyAV's stream no name)
+        return None
     return None if name in (None, "none") else name
 
 

@@ -1,0 +1,113 @@
+"""Picture sizes read from the headers of the still formats FFmpeg decodes here (JPEG 2000,
+OpenEXR, PAM: `imageio._ffmpeg_still`), before anything is decoded: a few bytes may claim
+billions of pixels, and FFmpeg allocates what they claim. Also what an EXR's header says of its
+blocks of pixels (a file cut short reads black rows, and FFmpeg says nothing)."""
+
+from __future__ import annotations
+
+import re
+import struct
+
+import numpy as np
+
+from realtime_adain.errors import UserError
+from realtime_adain.hdr_stills import MAX_BOXES, boxes
+
+# What FFmpeg decodes here, by signature: a .jp2 file, a bare JPEG 2000 codestream; OpenEXR; PAM.
+JPEG2000_SIGNATURES = (b"\0\0\0\x0cjP  \r\n\x87\n", b"\xff\x4f\xff\x51")
+FFMPEG_STILLS = {"JPEG 2000": JPEG2000_SIGNATURES, "OpenEXR": (b"\x76\x2f\x31\x01",), "PAM": (b"P7\n",)}
+_EXR_ATTRIBUTES = {b"dataWindow": b"box2i", b"displayWindow": b"box2i", b"compression": b"compression"}
+# Scan lines in a chunk of an EXR by its compression: none, RLE, ZIPS, ZIP, PIZ, PXR24, B44, B44A, DWAA, DWAB.
+_EXR_CHUNK_LINES = (1, 1, 1, 16, 32, 16, 32, 32, 32, 256)
+
+
+def jpeg2000_size(data: np.ndarray) -> tuple[int, int] | None:
+    """(width, height) from a JPEG 2000 codestream's SIZ marker segment (a .jp2's in its `jp2c`
+    box): its reference grid less its offset; None where unreadable."""
+    view = memoryview(np.ascontiguousarray(data))
+    start = 0
+    if bytes(view[:12]) == JPEG2000_SIGNATURES[0]:
+        start = next((first for kind, first, _ in boxes(view, 0, len(view), cut_short=True) if kind == b"jp2c"), None)
+        if start is None:
+            return None
+    if bytes(view[start:start + 4]) != JPEG2000_SIGNATURES[1] or start + 24 > len(view):
+        return None
+    width, height, left, top = struct.unpack_from(">4I", view, start + 8)
+    return (width - left, height - top) if width > left and height > top else None
+
+
+def exr_size(data: np.ndarray, name: str) -> tuple[int, int] | None:
+    """(width, height) of an OpenEXR picture: the larger of its header's data and display windows
+    (FFmpeg allocates the display window, fills it from the data window); None where unreadable."""
+    attributes = (_exr_header(data, name) or ({}, 0))[0]
+    windows = [struct.unpack("<4i", value) for field in (b"dataWindow", b"displayWindow")
+               for value in attributes.get(field, []) if len(value) == 16]
+    sizes = [(right - left + 1, bottom - top + 1) for left, top, right, bottom in windows]
+    if not sizes or any(width <= 0 or height <= 0 for width, height in sizes):
+        return None
+    return max(sizes, key=lambda size: size[0] * size[1])
+
+
+def _exr_header(data: np.ndarray, name: str) -> tuple[dict[bytes, list[bytes]], int] | None:
+    """An OpenEXR header's attributes read here (`_EXR_ATTRIBUTES`: each value stated, its first
+    16 bytes) and where the header ends; None where it is cut short or an attribute's size is
+    wrong. A header of more than MAX_BOXES attributes is refused: FFmpeg's decoder searches the
+    ones it keeps for each next one (40 000, a 2.4 MB header, took it 8 s)."""
+    at, found = 8, {}
+    for _ in range(MAX_BOXES):
+        field, at = _exr_string(data, at)
+        if field == b"":
+            return found, at
+        kind, at = _exr_string(data, at)
+        if field is None or kind is None or at + 4 > len(data):
+            return None
+        size = int.from_bytes(bytes(data[at:at + 4]), "little", signed=True)
+        at += 4
+        if size < 0 or at + size > len(data):
+            return None
+        if _EXR_ATTRIBUTES.get(field) == kind:
+            found.setdefault(field, []).append(bytes(data[at:at + min(size, 16)]))
+        at += size
+    raise UserError(f"{name}: an OpenEXR header of more than {MAX_BOXES} attributes (not a picture's; refused)")
+
+
+def exr_chunks_missing(data: np.ndarray, name: str) -> tuple[int, int]:
+    """(how many, of how many) of a single-part scan-line EXR's chunks its offset table places
+    outside the file, or whose data runs past its end: FFmpeg leaves their rows black, without a
+    word (a file cut short). (0, 0) for the others, tiled and multi-part, not checked."""
+    header = _exr_header(data, name)
+    if header is None or data[5] & 0x12:  # (version bits 9 and 12: tiled, multi-part)
+        return 0, 0
+    attributes, table = header
+    compression = attributes.get(b"compression", [b""])[-1][:1]
+    window = attributes.get(b"dataWindow", [b""])[-1]
+    if len(compression) != 1 or compression[0] >= len(_EXR_CHUNK_LINES) or len(window) != 16:
+        return 0, 0
+    _, top, _, bottom = struct.unpack("<4i", window)
+    count = -(-(bottom - top + 1) // _EXR_CHUNK_LINES[compression[0]])
+    if count <= 0 or table + 8 * count > len(data):
+        return max(count, 0), max(count, 0)
+    offsets = data[table:table + 8 * count].view("<u8")
+    inside = offsets[(offsets >= table + 8 * count) & (offsets <= len(data) - 8)]
+    if not inside.size:
+        return count, count
+    last = int(inside.max())  # (its data: the last in the file)
+    cut = int(data[last + 4:last + 8].view("<u4")[0]) > len(data) - last - 8
+    return count - inside.size + cut, count
+
+
+def _exr_string(data: np.ndarray, at: int) -> tuple[bytes | None, int]:
+    """An EXR header's name or type at `at` (255 bytes at most, NUL-ended) and where the next
+    field starts; None where it does not end."""
+    field = bytes(data[at:at + 256])
+    end = field.find(b"\0")
+    return (None, at) if end < 0 else (field[:end], at + end + 1)
+
+
+def pam_size(data: np.ndarray) -> tuple[int, int] | None:
+    """(width, height) from a PAM (P7) header's WIDTH and HEIGHT lines; None where unreadable."""
+    header = bytes(data[:4096])
+    if b"ENDHDR" not in header:
+        return None
+    fields = dict(re.findall(rb"^\s*(WIDTH|HEIGHT)\s+(\d{1,12})\s*$", header[:header.index(b"ENDHDR")], re.M))
+    return (int(fields[b"WIDTH"]), int(fields[b"HEIGHT"])) if len(fields) == 2 else None
