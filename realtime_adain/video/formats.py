@@ -5,6 +5,7 @@ before any frame is processed; `VideoWriter` (writer.py) follows the same rules.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import io
@@ -96,7 +97,38 @@ ALWAYS_REORDERED = frozenset({"mpeg1video"})
 DNXHR_PROFILES = {"yuv422p10le": "dnxhr_hqx", "yuv444p10le": "dnxhr_444", "gbrp10le": "dnxhr_444"}
 DNXHR_DEFAULT = "dnxhr_hq"
 # The least picture size an encoder takes (the encoder is tried at no less; a smaller one is refused).
-LEAST_PICTURE = {"dnxhd": (256, 120)}
+# CineForm: 32 lines, and 48 columns, the least FFmpeg's decoder reads back (narrower 4:2:2 was
+# "Invalid lowpass width": its wavelet's third level under 3 pixels); widths in 16s (`encoder_framing`).
+# Snow: 4x4 (smaller failed on the first frame, "Invalid argument": a traceback).
+LEAST_PICTURE = {"dnxhd": (256, 120), "cfhd": (48, 32), "snow": (4, 4)}
+# Encoders whose bitrate is their profile's, not one given (DNxHR's HQ, DV's 25 Mbit/s): --bitrate
+# made classic DNxHD, which opens only at its table's sizes and rates ("Invalid argument").
+PROFILE_BITRATE = {"dnxhd": "DNxHR's profile sets it: HQ, or HQX for --pix-fmt yuv422p10le, 444 for yuv444p10le",
+                   "dvvideo": "DV's format sets it: 25 Mbit/s, 50 for --pix-fmt yuv422p, 100 in HD"}
+# Encoders that take only widths and heights in steps of so many pixels (CineForm's wavelet: widths
+# in 16s; AMV: rows of 16; AccuPak: groups of 4 across); any other refused to open or failed on the
+# first frame ("Experimental feature": a traceback). Pictures are padded to them (`encoder_framing`).
+# LCL's zlib: rows of 4-byte steps, else FFmpeg before 6 (Debian 12's) read none ("Decoded size differs").
+SIZE_STEPS = {"cfhd": (16, 1), "amv": (1, 16), "cljr": (4, 1), "zlib": (4, 1)}
+# DV holds only its broadcast formats (libavcodec/dv_profile.c): FFmpeg's encoder refused every
+# other size ("Invalid argument"). By rate: width, height, pixel formats (the first by default:
+# DV25; yuv422p is DV50 or DVCPRO HD), pixel aspect at 4:3 (None: 16:9 only) and at 16:9.
+NTSC_RATE = Fraction(30000, 1001)
+DV_FORMATS = (
+    (Fraction(25), 720, 576, ("yuv420p", "yuv411p", "yuv422p"), Fraction(16, 15), Fraction(64, 45)),
+    (Fraction(25), 1440, 1080, ("yuv422p",), None, Fraction(4, 3)),
+    (NTSC_RATE, 720, 480, ("yuv411p", "yuv422p"), Fraction(8, 9), Fraction(32, 27)),
+    (NTSC_RATE, 1280, 1080, ("yuv422p",), None, Fraction(3, 2)),
+    (Fraction(50), 960, 720, ("yuv422p",), None, Fraction(4, 3)),
+    (Fraction(60000, 1001), 960, 720, ("yuv422p",), None, Fraction(4, 3)),
+)
+# Pictures at least this wide for their height go into 16:9 DV (between 4:3 and 16:9).
+DV_WIDE_FROM = Fraction(14, 9)
+# Encoders of a few picture sizes only, their pixels 12:11 (CIF's): H.261 QCIF and CIF, H.263 from
+# sub-QCIF to 16CIF. Every other size was "cannot open encoder h263: Invalid argument".
+FIXED_SIZES = {"h261": ((176, 144), (352, 288)),
+               "h263": ((128, 96), (176, 144), (352, 288), (704, 576), (1408, 1152))}
+CIF_PIXEL = Fraction(12, 11)
 
 
 def default_codec(fmt: str) -> str:
@@ -129,8 +161,10 @@ class EncodeSettings:
         if codec in PALETTE_ENCODERS:
             check_palette_options(self)
         option = QUALITY_OPTION.get(codec)
+        fixed = PROFILE_BITRATE.get(av.Codec(codec, "w").name)
         if self.crf is not None and option is None:
-            raise UserError(f"encoder {codec} has no constant-quality (CRF) mode; use --bitrate")
+            raise UserError(f"encoder {codec} has no constant-quality (CRF) mode; "
+                            + (f"leave --crf out ({fixed})" if fixed else "use --bitrate"))
         worst = QUALITY_MAX.get(codec, 51)
         if self.crf is not None and not 0 <= self.crf <= worst:
             raise UserError(f"--crf {self.crf} is outside {codec}'s range 0 (best) to {worst}")
@@ -145,8 +179,10 @@ class EncodeSettings:
             raise UserError(f"--bitrate {self.bitrate} is above the most taken, {MAX_BITRATE // 1_000_000}M")
         if codec in QUIET_ENVIRONMENT:
             os.environ.setdefault(*QUIET_ENVIRONMENT[codec])  # (the user's own setting wins)
+        if self.bitrate is not None and fixed:
+            raise UserError(f"--bitrate: {codec} has no bitrate setting ({fixed}); leave --bitrate out")
         options = dict(QUIET_OPTIONS.get(codec, {}))
-        if codec == "dnxhd" and self.bitrate is None:
+        if codec == "dnxhd":  # (DNxHD proper opens only at its table's sizes, rates and bitrates)
             options["profile"] = DNXHR_PROFILES.get(self.pix_fmt or "", DNXHR_DEFAULT)
         if limits.pools_reduced:  # `ulimit -u` leaves no room for an encoder's threads (x264 failed to open)
             options["threads"] = "1"
@@ -201,11 +237,11 @@ def _likeness(name: str, wanted: str) -> tuple:
 
 @functools.lru_cache(maxsize=None)
 def _opens(codec: str, pix_fmt: str, width: int, height: int, options: tuple[tuple[str, str], ...],
-           bit_rate: int | None) -> bool:
-    """Whether encoder `codec` opens for `pix_fmt` at `width`x`height` (tried, nothing kept)."""
+           bit_rate: int | None, rate: Fraction = Fraction(25)) -> bool:
+    """Whether encoder `codec` opens for `pix_fmt` at `width`x`height` and `rate` fps (tried, nothing kept)."""
     context = av.CodecContext.create(codec, "w")
     context.width, context.height, context.pix_fmt = width, height, pix_fmt
-    context.time_base = Fraction(1, 25)
+    context.time_base = 1 / rate
     context.options = dict(options)
     if bit_rate:
         context.bit_rate = bit_rate
@@ -296,6 +332,86 @@ def choose_pix_fmt(settings: EncodeSettings, width: int, height: int, container:
     near = sorted((name for name in software if not (odd and _subsampled(name))), key=lambda n: _likeness(n, wanted))
     candidates = list(dict.fromkeys(exact + near)) or sorted(software, key=lambda n: _likeness(n, wanted)) or supported
     return next(_opening(settings, candidates, width, height), candidates[0])  # none opens: opening says why
+
+
+@dataclass(frozen=True)
+class Framing:
+    """Pictures put into the frames of an encoder that takes only some sizes: each scaled to `inner`
+    (width, height), centred on black in a frame of `size`, its pixels shown `sar` wide (the
+    picture keeps its shape), at the encoder's `rate` (None: the input's timing) in `pix_fmt`
+    (None: `choose_pix_fmt`'s); `said` tells the user how."""
+
+    size: tuple[int, int]
+    inner: tuple[int, int]
+    sar: Fraction
+    said: str
+    rate: Fraction | None = None
+    pix_fmt: str | None = None
+
+
+def encoder_framing(settings: EncodeSettings, width: int, height: int, rate: Fraction | None) -> Framing | None:
+    """How `width`x`height` pictures at `rate` fps go into the encoder's frames where it does not
+    take them as they are (DV, CineForm); None where it does. A UserError where none fits."""
+    name = av.Codec(settings.encoder, "w").name
+    if name == "dvvideo":
+        return _dv_framing(settings.pix_fmt, width, height, rate)
+    if name in FIXED_SIZES:  # (always: a picture of one of the sizes is still shown 12:11 wide)
+        sizes = FIXED_SIZES[name]
+        frame = next((size for size in sizes if size[0] >= width and size[1] >= height), sizes[-1])
+        inner = _fitted(width, height, frame, CIF_PIXEL)
+        listed = ", ".join(f"{w}x{h}" for w, h in sizes)
+        return Framing(frame, inner, CIF_PIXEL,
+                       f"{name} encodes only {listed} (pixels 12:11 wide): the {width}x{height} pictures are scaled "
+                       f"into {frame[0]}x{frame[1]}" + (", black bars filling the rest" if inner != frame else ""))
+    steps = SIZE_STEPS.get(name, (1, 1))
+    if width % steps[0] or height % steps[1]:  # (padded, not stretched: AVI keeps no pixel aspect)
+        stored = (-(-width // steps[0]) * steps[0], -(-height // steps[1]) * steps[1])
+        sides = " and ".join(f"{side}s in multiples of {step}" for side, step in zip(("width", "height"), steps)
+                             if step > 1)
+        return Framing(stored, (width, height), Fraction(1),
+                       f"{name} encodes {sides}: the {width}x{height} pictures are stored {stored[0]}x{stored[1]}, "
+                       "black bars filling the rest")
+    return None
+
+
+def _dv_framing(pix_fmt: str | None, width: int, height: int, rate: Fraction | None) -> Framing:
+    """The DV format at `rate` whose height is nearest `height`, with the picture scaled into it
+    at its shape, black beside or above and below (as `ffmpeg -target pal-dv` pads), its pixel
+    aspect 4:3 or 16:9, whichever is nearer the picture's."""
+    at_rate = [dv for dv in DV_FORMATS if rate and abs(Fraction(rate) / dv[0] - 1) < Fraction(1, 1000)]
+    if not at_rate:
+        rates = {}
+        for dv in DV_FORMATS:
+            rates.setdefault(f"{float(dv[0]):.4g}", []).append(f"{dv[1]}x{dv[2]}")
+        held = "; ".join(f"{r} fps ({', '.join(sizes)})" for r, sizes in rates.items())
+        shown = f"{float(rate):.4g} fps" if rate else "of no known rate"
+        raise UserError(f"dvvideo: DV holds {held}; this video is {shown}: use another --codec "
+                        "(e.g. prores_ks, dnxhd)")
+    dv_rate, dv_width, dv_height, pix_fmts, narrow, wide = min(at_rate, key=lambda dv: (abs(dv[2] - height), -dv[2]))
+    if pix_fmt and pix_fmt not in pix_fmts:
+        raise UserError(f"--pix-fmt {pix_fmt}: DV at {dv_width}x{dv_height} takes {', '.join(pix_fmts)}; "
+                        "leave --pix-fmt out for DV25")
+    is_wide = narrow is None or Fraction(width, height) >= DV_WIDE_FROM
+    sar = wide if is_wide else narrow
+    inner = _fitted(width, height, (dv_width, dv_height), sar)
+    said = (f"dvvideo: DV holds only its broadcast sizes: the {width}x{height} pictures are scaled into "
+            f"{dv_width}x{dv_height} at {float(dv_rate):.4g} fps, shown {'16:9' if is_wide else '4:3'}"
+            + (", black bars filling the rest" if inner != (dv_width, dv_height) else ""))
+    return Framing((dv_width, dv_height), inner, sar, said, dv_rate, pix_fmt or pix_fmts[0])
+
+
+def _fitted(width: int, height: int, frame: tuple[int, int], sar: Fraction) -> tuple[int, int]:
+    """The size a `width`x`height` picture (square pixels) is scaled to, to fill as much of a
+    `frame` of pixels `sar` wide as it can at its shape (the rest is black)."""
+    aspect, shown = Fraction(width, height), sar * frame[0] / frame[1]
+    if aspect >= shown:
+        return frame[0], min(frame[1], _even(frame[1] * shown / aspect))
+    return min(frame[0], _even(frame[0] * aspect / shown)), frame[1]
+
+
+def _even(value: Fraction) -> int:
+    """`value` rounded to an even number of pixels, at least 2 (4:2:0 halves each side)."""
+    return max(2, 2 * round(value / 2))
 
 
 def least_picture(codec: str, width: int, height: int) -> tuple[int, int]:
@@ -462,6 +578,8 @@ def muxer_accepts(fmt: str, stream: av.stream.Stream) -> bool:
     return True
 
 
+# The highest frame rate an encoder is told: SVT-AV1 refuses to open above 240 fps.
+MOST_FRAME_RATE = {"libsvtav1": Fraction(240)}
 # MPEG-4 Part 2 and its H.263 kin store the time base in 16 bits (MPEG-TS's 1/90000 is refused).
 SIXTEEN_BIT_TIME_BASE = frozenset({"mpeg4", "h263", "h263p", "msmpeg4", "msmpeg4v2", "wmv1", "wmv2", "flv"})
 
@@ -484,10 +602,26 @@ def encoder_time_base(codec: str, time_base: Fraction, frame_rate: Fraction | No
             rate = Fraction(base_rate)
         return one_frame_16_bit(rate)
     if encoder.frame_rates:
-        return 1 / min((Fraction(r) for r in encoder.frame_rates), key=lambda r: abs(r - rate))
+        return 1 / min(_standard_rates(encoder.name), key=lambda r: abs(r - rate))
     if encoder.name in SIXTEEN_BIT_TIME_BASE and Fraction(time_base).denominator > 65535:
         return one_frame_16_bit(rate)
     return Fraction(time_base)
+
+
+@functools.lru_cache(maxsize=None)
+def _standard_rates(codec: str) -> tuple[Fraction, ...]:
+    """The frame rates encoder `codec` lists and opens at: MPEG-1 lists Xing's 5, 10, 12 and 15 fps
+    and refuses them unless told to break the standard (a 0.5 fps clip was "does not open")."""
+    listed = [Fraction(r) for r in av.Codec(codec, "w").frame_rates]
+    formats = [f.name for f in av.Codec(codec, "w").video_formats or []] or ["yuv420p"]
+    return tuple(r for r in listed if _opens(codec, formats[0], 64, 64, (), None, r)) or tuple(listed)
+
+
+def encoder_rate(codec: str, rate: Fraction | None) -> Fraction | None:
+    """The frame rate encoder `codec` is told (its rate control's; timestamps keep the time base):
+    `rate`, or its most (`MOST_FRAME_RATE`): SVT-AV1 did not open for a 1000 fps clip."""
+    most = MOST_FRAME_RATE.get(av.Codec(codec, "w").name)
+    return min(Fraction(rate), most) if most and rate else rate
 
 
 def one_frame_16_bit(rate: Fraction) -> Fraction:
@@ -584,7 +718,36 @@ HINT_ORDER = (".mkv", ".mov", ".mp4", ".m4v", ".avi", ".webm", ".ts", ".m2ts", "
 
 def _holds_video(fmt: str, codec: av.Codec) -> bool:
     with av.open(io.BytesIO(), "w", format=fmt) as probe:
-        return container_holds(fmt, {codec.name, codec.canonical_name}, probe.supported_codecs)
+        listed = container_holds(fmt, {codec.name, codec.canonical_name}, probe.supported_codecs)
+    return listed and _header_takes(fmt, codec.name)
+
+
+@functools.lru_cache(maxsize=None)
+def _header_takes(fmt: str, codec: str) -> bool:
+    """Whether a `fmt` muxer writes its header with a stream of encoder `codec`: MOV lists VP8, VP9
+    and AV1, then refuses them ("cannot start encoding (Invalid argument)", once the model had
+    loaded; VP9 and AV1 are MP4's). Tried in memory at 64x64; an encoder that does not open there
+    (DV, H.263) is taken at the muxer's word."""
+    if codec in QUIET_ENVIRONMENT:
+        os.environ.setdefault(*QUIET_ENVIRONMENT[codec])
+    formats = [f.name for f in av.Codec(codec, "w").video_formats or [] if f.components] or ["yuv420p"]
+    probe = av.open(io.BytesIO(), "w", format=fmt)
+    try:
+        stream = probe.add_stream(codec, rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 64, formats[0]
+        stream.options = dict(QUIET_OPTIONS.get(codec, {}))
+        try:
+            stream.codec_context.open()
+        except av.error.FFmpegError:
+            return True
+        try:
+            probe.start_encoding()
+        except av.error.FFmpegError:
+            return False
+        return True
+    finally:
+        with contextlib.suppress(av.error.FFmpegError):
+            probe.close()
 
 
 def check_picture_size(codec: str, width: int, height: int) -> None:
@@ -609,8 +772,10 @@ def check_picture_size(codec: str, width: int, height: int) -> None:
     raise UserError(f"{name} cannot encode {width}x{height} pictures ({why}): use another --codec, e.g. libx264")
 
 
-def check_encoder(settings: EncodeSettings, output: Path, width: int = 64, height: int = 64) -> None:
-    """Fail before any work if the encoder is unknown, can't open here, or the container refuses it."""
+def check_encoder(settings: EncodeSettings, output: Path, width: int = 64, height: int = 64,
+                  rate: Fraction | None = None) -> None:
+    """Fail before any work if the encoder is unknown, can't open here, or the container refuses it.
+    Tried at `width`x`height` and `rate` (None: 25 fps), as framed for it (`encoder_framing`)."""
     fmt = container_format(output)
     if settings.codec is not None and not settings.codec.strip():
         raise UserError("--codec: an empty encoder name (leave it out for the default)")
@@ -627,10 +792,15 @@ def check_encoder(settings: EncodeSettings, output: Path, width: int = 64, heigh
         others = [ext for ext, other in CONTAINER_FORMATS.items() if other != fmt and _holds_video(other, codec)]
         hint = f" (try {min(others, key=HINT_ORDER.index)})" if others else ""
         raise UserError(f"{output.suffix} files cannot hold {settings.codec} video{hint}")
+    rate = Fraction(rate or 25)
+    framing = encoder_framing(settings, width, height, rate)
+    if framing is not None:
+        (width, height), rate = framing.size, framing.rate or rate
+        settings = dataclasses.replace(settings, pix_fmt=framing.pix_fmt or settings.pix_fmt)
     context = av.CodecContext.create(codec)
     context.width, context.height = width, height = least_picture(codec.name, width, height)
     context.pix_fmt = choose_pix_fmt(settings, width, height, fmt)
-    context.time_base = Fraction(1, 25)
+    context.time_base = 1 / rate
     context.options = settings.codec_options()
     if settings.bitrate:
         context.bit_rate = settings.bitrate

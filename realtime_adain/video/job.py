@@ -33,7 +33,7 @@ from realtime_adain.temporal import ContentStatsSmoother, Stabilizer
 from realtime_adain.two_pass import TwoPassStabilizer, forward_pass
 from realtime_adain.video.pipeline import Pipeline
 from realtime_adain.video.reader import Frame, VideoReader, is_cover_art
-from realtime_adain.video.formats import EncodeSettings, check_picture_size
+from realtime_adain.video.formats import EncodeSettings, check_picture_size, encoder_framing
 from realtime_adain.video.notes import note
 from realtime_adain.video.picture_output import PictureOutput, is_picture_pattern
 from realtime_adain.video.writer import VideoFormatOut, VideoWriter
@@ -381,7 +381,7 @@ def check_opened(source: Path, reader: VideoReader, settings: VideoSettings,
                  encode: EncodeSettings | None = None) -> None:
     """Refuse an opened input whose first frame is over the pixel budget at the processing size,
     or whose output (at the display size, with --keep-size) is too long a side to encode, or is a
-    size the chosen encoder crashes on (`check_picture_size`)."""
+    size the chosen encoder crashes on (`check_picture_size`), or a rate it holds none of (DV)."""
     check_pixel_budget(source, *reader.first_frame.image.shape[:2], settings.size, settings.max_pixels, "--size")
     if settings.keep_size and max(reader.width, reader.height) > MAX_SIDE:  # encoders stop there
         raise UserError(f"{source}: shown at {reader.width}x{reader.height}, longer than {MAX_SIDE} "
@@ -391,6 +391,7 @@ def check_opened(source: Path, reader: VideoReader, settings: VideoSettings,
                          else fit_short_side(reader.first_frame.image, settings.size).shape[:2])
         try:
             check_picture_size(encode.codec, width, height)
+            encoder_framing(encode, width, height, reader.frame_rate)  # (DV: a rate it holds, a --pix-fmt it takes)
         except UserError as exc:
             raise UserError(f"{source}: {exc}") from None
 

@@ -7,7 +7,12 @@ a stabiliser is on) warps and blends each frame in display order, unless that ru
 inside the stylize stream (`device_blend`); with two passes it holds a window of frames, and the
 packets between them, for the backward pass; the encoder thread resizes back, encodes and muxes. Bounded queues keep memory flat and let a long video run at the speed of its
 slowest stage. Items stay in file order, so pass-through packets (audio) stay interleaved with the
-frames around them.
+frames around them. Packets travel in runs (`Packets`): a GoPro's telemetry comes in hundreds of
+thousands of packets of a few bytes, and a queue hop each (three threads taking turns) was most
+of the run; and no stage holds more than `HELD_PACKETS` of them waiting for frames (a file can
+claim any number between two pictures): then every packet it holds goes on, in the order read,
+ahead of the frames still being worked on, which the muxer puts back in place (it interleaves
+by time).
 
 Ctrl-C reaches the calling thread only: it stops the decoder, lets the later stages write every
 frame already stylized, and re-raises, so the caller can close a playable partial file.
@@ -33,6 +38,12 @@ Images = Callable[[np.ndarray], np.ndarray]
 Stream = Callable[[Iterable[np.ndarray]], Iterable[np.ndarray]]
 _END = object()
 _POLL_S = 0.1
+RUN_PACKETS = 256  # packets in one queue item at most
+HELD_PACKETS = 1 << 16  # packets a stage holds waiting for frames, at most
+
+
+class Packets(list):
+    """Packets of the other streams that came one after another (between two frames), as one item."""
 
 
 @dataclass
@@ -108,6 +119,7 @@ class Pipeline:
         self.to_encode: queue.Queue = queue.Queue(maxsize=self.depth * 8) if self.stabilize_thread else self.stylized
         self.stop = threading.Event()
         self.downstream_error: BaseException | None = None  # the first failure of the stabilize or encoder thread
+        self._packets_waiting = 0  # in the calling thread: packets held for batches not yet written (`_groups`)
 
     def run(self) -> None:
         threads = [_Stage(self._decode, "video-decode"), _Stage(self._encode, "video-encode")]
@@ -159,13 +171,25 @@ class Pipeline:
     # -- decoder thread ------------------------------------------------------------------------
     def _decode(self) -> None:
         try:
+            run = Packets()
             for item in self.items:
+                if not isinstance(item, Frame):
+                    run.append(item)
+                    if len(run) < RUN_PACKETS:
+                        continue
+                    item, run = run, Packets()
+                elif run:
+                    if not self._put(self.decoded, run):
+                        return
+                    run = Packets()
                 if isinstance(item, Frame):
                     item.image = self.prepare(item.image)
                     if not self._take_frame_slot():
                         return
                 if not self._put(self.decoded, item):
                     return
+            if run and not self._put(self.decoded, run):
+                return
             self._put(self.decoded, _END)
         except BaseException as exc:  # handed to the calling thread, which raises it
             self._put(self.decoded, _Failed(exc))
@@ -195,7 +219,7 @@ class Pipeline:
 
         def batches() -> Iterator[np.ndarray]:
             largest = 0
-            for pending, frames in self._groups(tail):
+            for pending, frames in self._groups(tail, groups):
                 groups.append((pending, frames))
                 if self.ahead is not None:
                     motions = [self.ahead.submit(frame.image) for frame in frames]
@@ -218,14 +242,17 @@ class Pipeline:
                 frame.image = result
             self.on_stylized(len(frames))
             for item in pending:
+                self._packets_waiting -= len(item) if isinstance(item, Packets) else 0
                 self._put_downstream(self.stylized, item)
         for item in tail:
             self._put_downstream(self.stylized, item)
 
-    def _groups(self, tail: list[object]) -> Iterator[tuple[list[object], list[Frame]]]:
+    def _groups(self, tail: list[object], groups: deque[tuple[list[object], list[Frame]]]
+                ) -> Iterator[tuple[list[object], list[Frame]]]:
         """Decoded items cut into batches of frames of one shape, each with the packets read before
         its last frame; packets after the last frame are left in `tail`. A stream whose picture
-        size changes (a new resolution mid-stream) ends a batch there."""
+        size changes (a new resolution mid-stream) ends a batch there. Past `HELD_PACKETS`
+        waiting, the packets of the batches still in the stream (`groups`) and of this one go on."""
         pending: list[object] = []
         frames: list[Frame] = []
         while True:
@@ -238,6 +265,11 @@ class Pipeline:
                 yield pending, frames
                 pending, frames = [], []
             pending.append(item)
+            if isinstance(item, Packets):
+                self._packets_waiting += len(item)
+                if self._packets_waiting > HELD_PACKETS:
+                    self._send_ahead(self.stylized, [*(group[0] for group in groups), pending])
+                    self._packets_waiting = 0
             if isinstance(item, Frame):
                 frames.append(item)
                 if len(frames) == self.batch_size:
@@ -247,6 +279,17 @@ class Pipeline:
             yield pending, frames
         else:
             tail.extend(pending)
+
+    def _send_ahead(self, target: queue.Queue, held: list[list[object] | deque[object]]) -> None:
+        """Put every packet in `held` (lists of items, oldest first) on `target`, in order, and take
+        them out of those lists: the frames stay."""
+        for items in held:
+            frames = [item for item in items if not isinstance(item, Packets)]
+            for item in items:
+                if isinstance(item, Packets):
+                    self._put_downstream(target, item)
+            items.clear()
+            items.extend(frames)
 
     def _next_decoded(self) -> object:
         while True:
@@ -289,8 +332,15 @@ class Pipeline:
     def _stabilize(self) -> None:
         held: deque[object] = deque()  # with two passes: items from the oldest frame not yet final on
         waiting: deque[Frame] = deque()  # those frames, oldest first
+        packets = 0  # in `held` (more go ahead, as in `_groups`)
         try:
             while (item := self._get_downstream(self.stylized)) is not _END:
+                if isinstance(item, Packets) and held:
+                    packets += len(item)
+                    if packets > HELD_PACKETS:
+                        self._send_ahead(self.to_encode, [held, [item]])
+                        packets = 0
+                        continue
                 if isinstance(item, Frame) and item.motion is not None:
                     motion, item.motion = item.motion.result(), None
                     if self.two_pass is None:
@@ -299,7 +349,7 @@ class Pipeline:
                         push = self.two_pass.push_forwarded if self.device_blend is not None else self.two_pass.push_motion
                         held.append(item)
                         waiting.append(item)
-                        self._pass_final(held, waiting, push(motion, item.image))
+                        packets -= self._pass_final(held, waiting, push(motion, item.image))
                         continue
                 if held:
                     held.append(item)
@@ -312,13 +362,18 @@ class Pipeline:
         finally:
             self._put_downstream(self.to_encode, _END, wait_always=True)
 
-    def _pass_final(self, held: deque[object], waiting: deque[Frame], finals: list[np.ndarray]) -> None:
+    def _pass_final(self, held: deque[object], waiting: deque[Frame], finals: list[np.ndarray]) -> int:
         """Give the oldest waiting frames their final images and pass on every held item up to
-        the first frame still waiting (packets keep their place between frames)."""
+        the first frame still waiting (packets keep their place between frames); returns how
+        many packets went."""
         for image in finals:
             waiting.popleft().image = image
+        passed = 0
         while held and not (waiting and held[0] is waiting[0]):
-            self._put_downstream(self.to_encode, held.popleft())
+            item = held.popleft()
+            passed += len(item) if isinstance(item, Packets) else 0
+            self._put_downstream(self.to_encode, item)
+        return passed
 
     # -- encoder thread ------------------------------------------------------------------------
     def _encode(self) -> None:
@@ -328,6 +383,9 @@ class Pipeline:
                     item.image = self.finish(item.image)
                     self.write_frame(item)
                     self.frame_slots.release()
+                elif isinstance(item, Packets):
+                    for packet in item:
+                        self.write_packet(packet)
                 else:
                     self.write_packet(item)
         except BaseException as exc:

@@ -69,6 +69,9 @@ REORDER_WINDOW = 8
 # many bytes in a whole run: a file whose sound is stored far ahead of its pictures lets the
 # oldest go early (a --frames preview holds them all: what starts after its end is dropped).
 HELD_BYTES = 32 << 20
+# An av.Packet costs about this much memory however few bytes it carries: each held counts as at
+# least this many bytes against `HELD_BYTES` (a GoPro's telemetry: a million packets of 5 bytes).
+PACKET_BYTES = 512
 # Video packets held since the latest keyframe, at most this many bytes, to decode the last frames
 # again without frame threads where those threads lost them (`VideoReader._lost_at_end`).
 TAIL_BYTES = 64 << 20
@@ -508,7 +511,7 @@ class VideoReader:
         try:
             # Latin-1 tags: FFmpeg plays them
             self._options = self._sequence_options(framerate)  # (again for `_lost_at_end`)
-            self.container = av.open(str(self.path), metadata_errors="replace", **self._options)
+            self.container = av.open(self._opened_name, metadata_errors="replace", **self._options)
         except (av.error.FFmpegError, UnicodeDecodeError) as exc:
             if mp4_without_index(self.path):
                 raise UserError(f"{self.path}: an MP4/MOV without its index (no moov box): a recording that was not "
@@ -623,6 +626,11 @@ class VideoReader:
         except av.error.FFmpegError:
             raise SeekMissed from None
         return True
+
+    @property
+    def _opened_name(self) -> str:
+        """What FFmpeg opens: the file, or an image sequence's pattern as image2 reads it."""
+        return self.sequence.ffmpeg_pattern if self.sequence is not None else str(self.path)
 
     def _sequence_options(self, framerate: Fraction | None) -> dict:
         """How FFmpeg opens an image sequence (nothing for a file): from its first number, at `framerate`."""
@@ -997,7 +1005,7 @@ class VideoReader:
         if tail.damaged >= len(tail.packets) and self.sequence is None:
             return
         try:
-            with av.open(str(self.path), metadata_errors="replace", **self._options) as again:
+            with av.open(self._opened_name, metadata_errors="replace", **self._options) as again:
                 stream = again.streams[self.stream.index]
                 context = alpha_decoder(stream) or stream.codec_context  # (the decoder `_decoded` used)
                 context.thread_type = "SLICE"
@@ -1153,39 +1161,54 @@ class HeldPackets:
     """Packets of the other streams held until the video reaches them, so that sound leaves with
     the pictures it plays under: a run that stops after `max_frames` drops what starts after the
     last frame's end, and a run stopped by Ctrl-C writes no sound past its last picture (the
-    decoder's delay and the reorder window would otherwise let about half a second more through)."""
+    decoder's delay and the reorder window would otherwise let about half a second more through).
+    Held per stream, in the order read, with their starts: a frame lets go of the first of each
+    stream up to the first that starts after it, compared in whole ticks. (Every packet was looked
+    at again at every frame, in Fractions, while held: ten times each, a minute for a million
+    packets of telemetry.)"""
 
     def __init__(self, video_time_base: Fraction, limit: int = 0) -> None:
-        """`limit` > 0: hold at most that many bytes; the oldest packets go on beyond it."""
+        """`limit` > 0: hold at most that many bytes (`PACKET_BYTES` a packet at least); the
+        oldest packets go on beyond it."""
         self.video_time_base = video_time_base
         self.limit = limit
-        self.packets: deque[av.Packet] = deque()
+        self.streams: dict[int, deque[tuple[int, int | None, av.Packet]]] = {}  # index -> (number read, start, packet)
+        self._time_bases: dict[int, Fraction] = {}  # stream index -> its packets' time base
+        self.read = 0  # packets held so far (their order)
         self.size = 0
 
     def add(self, packet: av.Packet) -> list[av.Packet]:
         """Hold `packet`; returns the oldest held packets, to go on now, while over `limit` bytes."""
-        self.packets.append(packet)
-        self.size += packet.size
+        index = packet.stream.index
+        start = packet.pts if packet.pts is not None else packet.dts
+        if start is not None and index not in self._time_bases:
+            self._time_bases[index] = packet.time_base
+        if not self._time_bases.get(index):
+            start = None  # (no time base: cannot be placed, goes with the next frame)
+        self.streams.setdefault(index, deque()).append((self.read, start, packet))
+        self.read += 1
+        self.size += max(packet.size, PACKET_BYTES)
         overflow = []
-        while self.limit and self.size > self.limit and self.packets:
-            overflow.append(self.packets.popleft())
-            self.size -= overflow[-1].size
+        while self.limit and self.size > self.limit:
+            oldest = min((held for held in self.streams.values() if held), key=lambda held: held[0][0])
+            overflow.append(oldest.popleft()[2])
+            self.size -= max(overflow[-1].size, PACKET_BYTES)
         return overflow
 
     def before(self, pts: int | None, duration: int) -> Iterator[av.Packet]:
-        """The held packets that start before the frame at `pts` (video time base) ends; all of
-        them where that cannot be told (`pts` None: no timestamps, or the end of the file)."""
+        """The held packets that start before the frame at `pts` (video time base) ends, in the
+        order read; all of them where that cannot be told (`pts` None: no timestamps, or the end
+        of the file). A packet that starts later holds back those after it in its own stream."""
         end = None if pts is None else (pts + (duration or 0)) * self.video_time_base
-        later: deque[av.Packet] = deque()
-        while self.packets:
-            packet = self.packets.popleft()
-            start = packet.pts if packet.pts is not None else packet.dts
-            if end is not None and start is not None and packet.time_base and start * packet.time_base >= end:
-                later.append(packet)  # an audio packet may follow a later subtitle: each is judged alone
-            else:
-                self.size -= packet.size
-                yield packet
-        self.packets = later
+        released = []
+        for index, held in self.streams.items():
+            first = None if end is None or index not in self._time_bases else math.ceil(end / self._time_bases[index])
+            while held and (first is None or held[0][1] is None or held[0][1] < first):
+                released.append(held.popleft())
+        released.sort(key=lambda held: held[0])
+        for _, _, packet in released:
+            self.size -= max(packet.size, PACKET_BYTES)
+            yield packet
 
 
 # Packets that last a while and are cut at a preview's or segment's end (`ShownUntil`); sound is

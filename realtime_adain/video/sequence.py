@@ -123,6 +123,12 @@ class Sequence:
         """The file of frame `number`, as the pattern formats it."""
         return self.pattern.with_name(numbered(self.pattern.name, number))
 
+    @property
+    def ffmpeg_pattern(self) -> str:
+        """The pattern as FFmpeg's image2 reads it: it formats the whole path, so a `%` in a folder's
+        name (`my 100% take/`, `shots%04d/`) is doubled, or it was taken for a number."""
+        return os.path.join(str(self.pattern.parent).replace("%", "%%"), self.pattern.name)
+
     def open_arguments(self, rate: Fraction) -> dict:
         """`av.open`'s arguments for FFmpeg's image2: from the first number, at `rate`. `probesize`
         32 makes opening read one picture: it read ahead past the run (`avformat_find_stream_info`),
@@ -184,9 +190,10 @@ def _run(pattern: Path, numbers: tuple[int, ...]) -> int:
 
 def find_sequence(path: Path) -> Sequence | None:
     """`path` as an image sequence (its matching files), or None where it is no pattern or an
-    existing file (a name with a real `%` in it). A pattern that matches nothing is an error."""
+    existing file (a name with a real `%` in it). A pattern that matches nothing is an error. A
+    `%` in a folder's name is that character (`Sequence.ffmpeg_pattern`)."""
     names = pattern_names(path.name)
-    if names is None or path.exists() or "%" in str(path.parent):
+    if names is None or path.exists():
         if names is None and not os.path.lexists(path) and (mistake := pattern_mistake(path.name)):
             raise UserError(f"{path}: {mistake}")
         return None

@@ -36,21 +36,31 @@ SLIVER = Fraction(1, 1000)
 
 
 class Heading:
-    """Where a stream was heading, in ticks of its time base on the timeline of `offset` (one
-    version of `TimestampShift.offset`): kept in ticks so that packets between splices are
-    checked in integers (Fractions per packet were most of a read that decodes nothing)."""
+    """Where a stream was heading, in ticks of its time base `time_base` on the timeline of
+    `offset` (one version of `TimestampShift.offset`, of splice `segment`): kept in ticks so that
+    packets between splices are checked in integers (Fractions per packet were most of a read that
+    decodes nothing)."""
 
-    __slots__ = ("next", "last", "offset", "version")
+    __slots__ = ("next", "last", "offset", "version", "segment", "time_base")
 
-    def __init__(self, next_: int, last: int, offset: Fraction, version: int) -> None:
+    def __init__(self, next_: int, last: int, offset: Fraction, version: int, segment: int,
+                 time_base: Fraction) -> None:
         self.next, self.last, self.offset, self.version = next_, last, offset, version
+        self.segment, self.time_base = segment, time_base
 
-    def seconds(self, ticks: int, tb: Fraction) -> Fraction:
-        return ticks * tb + self.offset
+    def seconds(self, ticks: int) -> Fraction:
+        return ticks * self.time_base + self.offset
 
 
 class TimestampShift:
-    """Shifts every packet's timestamps in place (`apply`), before decoding or copying."""
+    """Shifts every packet's timestamps in place (`apply`), before decoding or copying.
+
+    Splices are found on one stream at a time, and a muxer interleaves by its own clock: in `cat
+    a.ts a.ts` the second file's sound came before the first file's last pictures (and its KLV
+    among them). So each stream keeps the offset of the segment it is reading until its own
+    packets leave it (`_still_before`); moved by the newest offset, the first file's last pictures
+    went 3 s ahead, and the second file's first ones then read as another splice (video 9 s
+    long instead of 6, with a 3 s hole, as the FFmpeg 5 CLI also gives)."""
 
     def __init__(self, container: av.container.InputContainer, name: str) -> None:
         self.name = name  # the file's, for the note
@@ -58,12 +68,17 @@ class TimestampShift:
         self.offset = -Fraction(container.start_time or 0) * MICROSECONDS  # seconds added to every time
         self.start_offset = self.offset  # before any splice: what moves the file's own start (chapters, duration)
         self.version = 0  # counts the changes of `offset`
-        self._heading: dict[int, Heading] = {}  # stream index -> where its next dts is expected, its latest dts
+        self.segment = 0  # counts the splices: `offset` belongs to this one
+        self._offsets: dict[int, Fraction] = {0: self.offset}  # segment -> its offset (the latest, once it ended)
+        self._heading: dict[int, Heading] = {}  # audio or video stream index -> where its next dts is expected
+        # another stream's index -> (the segment its latest packet was in, that packet's decode time)
+        self._sparse: dict[int, tuple[int, int]] = {}
         # stream index -> where its latest picture stops showing: (ticks, on the timeline of this offset, its version)
         self._shown: dict[int, tuple[int, Fraction, int]] = {}
         self._limits: dict[int, tuple[int, int]] = {}  # stream index -> (`_within` JUMP_SECONDS, STEP_BACK)
         self._shifts: dict[int, int] = {}  # stream index -> `offset` in its time base's ticks (this version)
         self.jumps = 0  # splices found (a stream each: audio and video may jump at different packets)
+        self._guessed = False  # whether the current segment was begun by a data stream, no sound or picture in it yet
 
     def note_jumps(self) -> None:
         """Say that the timeline was joined across splices (once, when the whole file was read)."""
@@ -88,8 +103,16 @@ class TimestampShift:
             limits = self._limits[index] = (math.floor(JUMP_SECONDS / tb), math.floor(STEP_BACK / tb))
         return limits
 
-    def _move(self, by: Fraction) -> None:
+    def _move(self, by: Fraction, splice: bool = False) -> None:
+        """Move the current segment's offset by `by` seconds, or (`splice`) begin a new segment there."""
+        if splice:
+            self.segment += 1
+            self.jumps += 1
+            # (only the segments a stream is still reading are kept: a file can splice at every packet)
+            reading = {h.segment for h in self._heading.values()} | {s for s, _ in self._sparse.values()}
+            self._offsets = {n: o for n, o in self._offsets.items() if n in reading}
         self.offset += by
+        self._offsets[self.segment] = self.offset
         self.version += 1
         self._shifts = {}
 
@@ -105,54 +128,128 @@ class TimestampShift:
             if packet.pts * tb + self.offset < until:
                 self._move(until - (packet.pts * tb + self.offset))
 
-    def _jumped(self, heading: Heading, at: int, has_dts: bool, tb: Fraction, limits: tuple[int, int]) -> bool:
+    def _jumped(self, heading: Heading, at: int, has_dts: bool, tb: Fraction, limits: tuple[int, int],
+                offset: Fraction | None = None) -> bool:
         """As FFmpeg: far from where the stream was heading, or back by more than a tenth of a
-        second (a decode time: pts alone may reorder)."""
-        if heading.version == self.version:  # (the same timeline: in ticks)
+        second (a decode time: pts alone may reorder); moved by `offset` (None: the current one)."""
+        if offset is None and heading.version == self.version:  # (the same timeline: in ticks)
             jump, back = limits
             return abs(at - heading.next) > jump or (has_dts and heading.last - at > back)
-        now = at * tb + self.offset
-        return (abs(now - heading.seconds(heading.next, tb)) > JUMP_SECONDS
-                or (has_dts and now + STEP_BACK < heading.seconds(heading.last, tb)))
+        now = at * tb + (self.offset if offset is None else offset)
+        return (abs(now - heading.seconds(heading.next)) > JUMP_SECONDS
+                or (has_dts and now + STEP_BACK < heading.seconds(heading.last)))
+
+    def _still_before(self, packet: av.Packet, at: int, tb: Fraction, segment: int,
+                      heading: Heading | None, limits: tuple[int, int]) -> bool:
+        """Whether `packet` (decode time `at`) belongs to `segment`, one its stream was reading
+        before the latest splice (found on another stream, or this one a packet ago): sound and
+        pictures go on from where their stream was heading there; other packets (subtitles, data:
+        seconds or minutes apart) are placed where they land nearer the sound and pictures read
+        last, as muxers interleave them."""
+        before = self._offsets[segment]
+        if heading is not None:
+            return not self._jumped(heading, at, packet.dts is not None, tb, limits, before)
+        if not self._heading:
+            return False
+        now, there = at * tb, max(h.seconds(h.last) for h in self._heading.values())
+        return abs(now + before - there) < abs(now + self.offset - there)
+
+    def _reached(self, at: Fraction | None = None) -> Fraction:
+        """The furthest the timeline was read to: `at` (seconds), or where a sound or picture
+        stream was heading."""
+        return max([*([] if at is None else [at]), *(h.seconds(h.next) for h in self._heading.values())])
+
+    def _sparse_jumped(self, sparse: tuple[int, int] | None, at: int, tb: Fraction, limits: tuple[int, int]) -> bool:
+        """Whether a packet of a stream that is not sound or pictures (KLV, ID3, subtitles: they
+        may be minutes apart, but go forward), read while sound and pictures are, at decode time
+        `at`, begins a new segment: back by more than STEP_BACK from its stream's latest packet
+        (`sparse`: its segment and decode time), or more than JUMP_SECONDS ahead of where sound
+        and pictures are heading (a file joined to one that starts 26 hours later, at a 33-bit
+        wrap's end, put its first KLV packet 26 hours on)."""
+        if not self._heading:
+            return False
+        if sparse is not None and sparse[1] - at > limits[1]:
+            return True
+        return at * tb + self.offset - self._reached() > JUMP_SECONDS
 
     def apply(self, packet: av.Packet) -> None:
-        time_base = packet.time_base
-        if not time_base:
-            return
-        tb = time_base if isinstance(time_base, Fraction) else Fraction(time_base)
         index = packet.stream.index
-        limits = self._within(index, tb)
-        if (self.splices and packet.pts is not None and packet.dts is not None
-                and abs(packet.pts - packet.dts) > limits[0]):
-            # MPEG-PS gives a segment's last packet the next segment's clock as its pts: keep its dts only.
-            packet.pts = None if packet.stream.type == "video" else packet.dts
-        dts = packet.dts if packet.dts is not None else packet.pts
-        if dts is not None and packet.stream.type in SPLICED_TYPES:
-            heading = self._heading.get(index)
-            jumped = self.splices and heading is not None and self._jumped(heading, dts, packet.dts is not None, tb,
-                                                                           limits)
-            if jumped:
-                # Continue where the stream was heading; the other streams jump with it, and
-                # with the new offset their next packets land where they were heading too.
-                self._move(heading.seconds(heading.next, tb) - (dts * tb + self.offset))
-                self.jumps += 1
-            self._heading[index] = Heading(dts + (packet.duration or 0), dts, self.offset, self.version)
-            if jumped:
-                self._after_shown(packet, tb)
-            if packet.pts is not None:
-                shown = packet.pts + (packet.duration or 0)
-                before = self._shown.get(index)
-                if before is None or (before[0] < shown if before[2] == self.version
-                                      else before[0] * tb + before[1] < shown * tb + self.offset):
-                    self._shown[index] = (shown, self.offset, self.version)
         shift = self._shifts.get(index)
-        if shift is None:
-            shift = self._shifts[index] = self.ticks(tb)
+        if shift is None or self.splices:  # (a file that cannot splice: one look-up a packet, no Fraction)
+            time_base = packet.time_base
+            if not time_base:
+                return
+            tb = time_base if isinstance(time_base, Fraction) else Fraction(time_base)
+            older = self._follow(packet, index, tb) if self.splices else None
+            if older is not None:
+                shift = round(older / tb)
+            else:
+                shift = self._shifts.get(index)
+                if shift is None:
+                    shift = self._shifts[index] = self.ticks(tb)
         if shift:
             if packet.dts is not None:
                 packet.dts += shift
             if packet.pts is not None:
                 packet.pts += shift
+
+    def _follow(self, packet: av.Packet, index: int, tb: Fraction) -> Fraction | None:
+        """Find splices at `packet` (a stream whose format allows them); returns the offset of the
+        segment before the latest splice where `packet` is still in it (None: the current one)."""
+        limits = self._within(index, tb)
+        if packet.pts is not None and packet.dts is not None and abs(packet.pts - packet.dts) > limits[0]:
+            # MPEG-PS gives a segment's last packet the next segment's clock as its pts: keep its dts only.
+            packet.pts = None if packet.stream.type == "video" else packet.dts
+        dts = packet.dts if packet.dts is not None else packet.pts
+        if dts is None:
+            return None
+        spliced = packet.stream.type in SPLICED_TYPES
+        heading = self._heading.get(index) if spliced else None
+        sparse = None if spliced else self._sparse.get(index)
+        segment = heading.segment if heading is not None else sparse[0] if sparse is not None else self.segment
+        older = None
+        if segment != self.segment and self._still_before(packet, dts, tb, segment, heading, limits):
+            older = self._offsets[segment]
+        elif not spliced and segment == self.segment and self._sparse_jumped(sparse, dts, tb, limits):
+            # The next segment's first packet, before its sound and pictures (a second file without
+            # sound, whose KLV comes first): it goes on from the furthest point read; so do they,
+            # as each of them reaches the new segment.
+            self._move(self._reached(sparse[1] * tb + self.offset if sparse else None) - (dts * tb + self.offset),
+                       splice=True)
+            self._guessed = True
+        entering = older is None and heading is not None and heading.segment != self.segment
+        segment = segment if older is not None else self.segment
+        if not spliced:
+            self._sparse[index] = (segment, dts)
+            return older
+        jumped = older is None and heading is not None and self._jumped(heading, dts, packet.dts is not None, tb,
+                                                                        limits)
+        if jumped and entering and self._guessed:
+            # The first sound or picture of a segment a data stream began, and far from where it
+            # was heading: the segment goes on from there (the data's packets placed so far were
+            # ahead of it), rather than a splice of its own a packet later.
+            self._move(heading.seconds(heading.next) - (dts * tb + self.offset))
+        elif jumped:
+            # Continue where the stream was heading; the other streams jump with it as they reach
+            # the new segment, and with the new offset their packets land where they were heading too.
+            self._move(heading.seconds(heading.next) - (dts * tb + self.offset), splice=True)
+        if older is None:
+            self._guessed = False
+            segment = self.segment
+        offset = self.offset if older is None else older
+        version = self.version if older is None else -1  # (-1: compared in seconds)
+        self._heading[index] = Heading(dts + (packet.duration or 0), dts, offset, version, segment, tb)
+        if jumped:
+            self._after_shown(packet, tb)
+            offset, version = self.offset, self.version
+            self._heading[index].offset, self._heading[index].version = offset, version
+        if packet.pts is not None:
+            shown = packet.pts + (packet.duration or 0)
+            before = self._shown.get(index)
+            if before is None or (before[0] < shown if before[2] == version >= 0
+                                  else before[0] * tb + before[1] < shown * tb + offset):
+                self._shown[index] = (shown, offset, version)
+        return older
 
 
 class Segment:
@@ -171,12 +268,10 @@ class Segment:
         self.shift_ticks = math.floor(self.start / self.time_base)  # video ticks taken off every time
         self.shift = self.shift_ticks * self.time_base  # ... in seconds: at most one tick before `start`
         self._begun = False  # whether a frame was kept (`moved`)
+        # Whether the segment is the whole file (nothing moves, nothing is dropped): an attribute,
+        # asked twice for every packet (a property's Fraction test was seconds of a million packets).
+        self.whole = not self.start and self.end is None
         self._start_ticks: dict[tuple[int, int], tuple[int, int]] = {}  # a time base -> `start` in its ticks (`ended`)
-
-    @property
-    def whole(self) -> bool:
-        """Whether the segment is the whole file (nothing moves, nothing is dropped)."""
-        return not self.start and self.end is None
 
     def ends_before(self, pts: int | None, duration: int) -> bool:
         """Whether the frame at `pts` (video ticks) stops showing by `start`, or less than `SLIVER`
@@ -209,9 +304,11 @@ class Segment:
         """Whether `packet` (sound, subtitles) stops before the segment's start: one to drop (as
         soon as it is read: held for pictures that are not decoded, a preview's held everything
         before a late start)."""
+        if self.whole:
+            return False
         at = packet.pts if packet.pts is not None else packet.dts
         tb = packet.time_base
-        if self.whole or at is None or not tb:
+        if at is None or not tb:
             return False
         key = (tb.numerator, tb.denominator)  # (in whole ticks: Fractions per packet were most of a late start's read)
         ticks = self._start_ticks.get(key)
@@ -224,9 +321,12 @@ class Segment:
         subtitle shown before `start` is shown from zero, for what is left of it; sound keeps its
         times (the first packet may start just before zero: the muxer's edit list hides that part,
         as in `ffmpeg -ss`'s output). Packets without a timestamp cannot be placed: kept."""
+        if self.whole:
+            yield from packets
+            return
         for packet in packets:
             at = packet.pts if packet.pts is not None else packet.dts
-            if self.whole or at is None or not packet.time_base:
+            if at is None or not packet.time_base:
                 yield packet
                 continue
             tb = Fraction(packet.time_base)

@@ -29,10 +29,12 @@ from av.video.reformatter import VideoReformatter
 import numpy as np
 
 from realtime_adain.errors import UserError
+from realtime_adain.imageio import resize
 from realtime_adain.video.formats import (ATTACHING_FORMATS, GIF_LONGEST_DELAY, GIF_MOST_REPEATS, GIF_SHORTEST_SHOWN,
                                           LONGEST_FILLED_GAP, MUXER_OPTIONS, PALETTE_ENCODERS, PALETTE_FILTERS,
                                           SHORTEST_GAP, SILENCE_CHUNK_S,
                                           EncodeSettings, audio_opens, check_picture_size, choose_pix_fmt,
+                                          encoder_framing, encoder_rate,
                                           container_format, copied_into_encoder_stream, encodable_layout, pcm_sample_bytes,
                                           encodable_rate, encoder_time_base, fills_gaps, holds_copy, is_adts_aac,
                                           muxer_accepts, muxer_time_base, reencoded_audio, sound_from_zero)
@@ -65,9 +67,13 @@ TELEMETRY_FORMATS = frozenset({"mp4", "mov"})
 
 def _rescale(value: int, source: Fraction, target: Fraction) -> int:
     """`value` ticks of `source` in ticks of `target`, rounded half away from zero as FFmpeg's
-    muxing rescale does (av_rescale_q_rnd with AV_ROUND_NEAR_INF)."""
-    exact = Fraction(value) * Fraction(source) / Fraction(target)
-    return math.floor(exact + Fraction(1, 2)) if exact >= 0 else -math.floor(-exact + Fraction(1, 2))
+    muxing rescale does (av_rescale_q_rnd with AV_ROUND_NEAR_INF); in whole numbers (three
+    Fractions a packet were seconds of copying a million packets of telemetry)."""
+    num = value * source.numerator * target.denominator
+    den = source.denominator * target.numerator
+    whole, left = divmod(abs(num), den)
+    whole += 2 * left >= den
+    return whole if num >= 0 else -whole
 
 
 def yuv_colour(colour: Colour, pix_fmt: str = "", codec: str = "") -> Colour:
@@ -265,6 +271,11 @@ WRITER_TAGS = frozenset({"encoder", "duration", "number_of_frames", "number_of_b
                          "minor_version", "compatible_brands"})
 
 
+def another_codec(name: str) -> str:
+    """What to change where encoder `name` refuses the pictures, as words after an error."""
+    return ": use another --codec" + (", e.g. libx264" if name != "libx264" else " (or --size)")
+
+
 def content_tags(tags: dict[str, str]) -> dict[str, str]:
     """`tags` without those that describe the input's encoding (FFmpeg drops them the same way)."""
     return {key: value for key, value in tags.items()
@@ -378,8 +389,8 @@ class VideoWriter:
             self.container.close()
             if video_context is not None and not video_context.is_open:  # (an encoder's smallest picture: x265 16x16)
                 raise UserError(f"{self.path}: encoder {video_context.codec.name} does not open for "
-                                f"{video.width}x{video.height} {video_context.pix_fmt} pictures "
-                                f"({exc.strerror or exc})") from None
+                                f"{video_context.width}x{video_context.height} {video_context.pix_fmt} pictures "
+                                f"({exc.strerror or exc}){another_codec(video_context.codec.name)}") from None
             copied_audio = any(s.type == "audio" and s.index not in self.transcoded for s in passthrough
                                if s.index in self.streams)
             if copied_audio and not last:
@@ -406,11 +417,19 @@ class VideoWriter:
 
     def _add_video(self, settings: EncodeSettings, spec: VideoFormatOut) -> av.video.stream.VideoStream:
         check_picture_size(settings.codec, spec.width, spec.height)
-        stream = self.container.add_stream(settings.codec, rate=spec.frame_rate)
-        stream.width, stream.height = spec.width, spec.height
-        stream.pix_fmt = choose_pix_fmt(settings, spec.width, spec.height, self.container.format.name)
-        encoder_tb = encoder_time_base(settings.codec, spec.time_base, spec.frame_rate, self.container.format.name,
-                                       spec.base_rate)
+        self.framing = encoder_framing(settings, spec.width, spec.height, spec.frame_rate)
+        width, height = self.framing.size if self.framing else (spec.width, spec.height)
+        if self.framing:
+            settings = dataclasses.replace(settings, pix_fmt=self.framing.pix_fmt or settings.pix_fmt)
+            note(self.framing.said, once=True)
+        stream = self.container.add_stream(settings.codec, rate=encoder_rate(settings.codec, spec.frame_rate))
+        stream.width, stream.height = width, height
+        stream.pix_fmt = choose_pix_fmt(settings, width, height, self.container.format.name)
+        encoder_tb = (1 / self.framing.rate if self.framing and self.framing.rate else
+                      encoder_time_base(settings.codec, spec.time_base, spec.frame_rate, self.container.format.name,
+                                        spec.base_rate))
+        if self.framing:  # (DV's stream says it too: AVI, whose stream's aspect PyAV cannot set, keeps it)
+            stream.codec_context.sample_aspect_ratio = self.framing.sar
         stream.time_base = muxer_time_base(self.container.format.name, encoder_tb, spec.time_base)
         self.input_time_base = spec.time_base
         stream.codec_context.time_base = encoder_tb
@@ -583,7 +602,8 @@ class VideoWriter:
 
     def write_frame(self, image: np.ndarray, pts: int | None, duration: int) -> None:
         """Encode one (H, W, 3) uint8 RGB frame at `pts` (input time base)."""
-        frame = self._in_pix_fmt(av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24"))
+        image = np.ascontiguousarray(self._framed(image))
+        frame = self._in_pix_fmt(av.VideoFrame.from_ndarray(image, format="rgb24"))
         encoder_tb = self.video.codec_context.time_base
         if encoder_tb != self.input_time_base:  # an encoder that takes only some time bases (MPEG-2)
             pts = self._in_slots(pts, encoder_tb) if pts is not None else None
@@ -617,6 +637,20 @@ class VideoWriter:
         self._encode_video(frame)
         self.frames_written += 1
 
+    def _framed(self, image: np.ndarray) -> np.ndarray:
+        """`image` as the encoder's frames hold it (`encoder_framing`: DV's sizes, CineForm's widths):
+        scaled, centred on black."""
+        if self.framing is None:
+            return image
+        inner = resize(image, self.framing.inner)
+        (width, height), (inner_width, inner_height) = self.framing.size, self.framing.inner
+        if (inner_width, inner_height) == (width, height):
+            return inner
+        framed = np.zeros((height, width, 3), np.uint8)
+        top, left = (height - inner_height) // 2, (width - inner_width) // 2
+        framed[top:top + inner_height, left:left + inner_width] = inner
+        return framed
+
     def _in_slots(self, pts: int, encoder_tb: Fraction) -> int:
         """`pts` (input time base) in frame slots of a coarser `encoder_tb` (AVI, MPEG-2's standard
         rates), counted from the first frame's: the same rounding for every frame. Each rounded on
@@ -643,9 +677,7 @@ class VideoWriter:
             if self.palette is None and self.video.pix_fmt != "rgb24":
                 return self._reformatter.reformat(frame, format=self.video.pix_fmt)
         except av.error.FFmpegError as exc:
-            if threads_refused(exc):
-                raise threads_refused_error(self.path, exc, "converting pictures") from None
-            raise
+            raise self._refused(exc, "converting pictures") from None
         return frame
 
     def _muxer_tick(self, encoder_tb: Fraction) -> int:
@@ -664,7 +696,26 @@ class VideoWriter:
         and mux its packets."""
         for out in self.palette.convert(frame) if self.palette else [frame]:
             self._held = out if self.palette else None
-            self._mux_video(self.video.encode(out))
+            self._mux_video(self._encoded(out))
+
+    def _encoded(self, frame: av.VideoFrame | None) -> list[av.Packet]:
+        """The encoder's packets for `frame` (None: the last ones), its refusal said in one line."""
+        try:
+            return self.video.encode(frame)
+        except av.error.FFmpegError as exc:
+            if isinstance(exc, MemoryError):  # (said by the job, as any shortage of memory)
+                raise
+            raise self._refused(exc, "encoding pictures") from None
+
+    def _refused(self, exc: av.error.FFmpegError, doing: str) -> UserError:
+        """`exc`, raised while `doing` (converting or encoding pictures), as one line naming the
+        encoder: a rule of one found only then (a size or format it opened for, then refused;
+        rgb24 to pal8, for which swscale makes no palette) was a traceback."""
+        if threads_refused(exc):
+            return threads_refused_error(self.path, exc, doing)
+        context = self.video.codec_context
+        return UserError(f"{self.path}: encoder {context.codec.name} refused a {context.width}x{context.height} "
+                         f"{context.pix_fmt} picture ({exc.strerror or exc}){another_codec(context.codec.name)}")
 
     def _hold_gif_frame(self, until: int) -> None:
         """Show the last GIF frame again every `GIF_LONGEST_DELAY` centiseconds until `until`: a
@@ -684,7 +735,7 @@ class VideoWriter:
             pts = self._last_pts + GIF_LONGEST_DELAY
             self._held.pts = pts
             self._durations[pts] = min(until - pts, GIF_LONGEST_DELAY)
-            self._mux_video(self.video.encode(self._held))
+            self._mux_video(self._encoded(self._held))
             self._last_pts = pts
 
     def _drop_crowded_frame(self, encoder_tb: Fraction) -> None:
@@ -1118,7 +1169,7 @@ class VideoWriter:
                 self._encode_video(None)
             if self._last_pts is not None:
                 self._hold_gif_frame(self._last_pts + self._last_duration)
-            self._mux_video(self.video.encode(None), last=True)
+            self._mux_video(self._encoded(None), last=True)
             for index, source in self.transcoded.items():
                 if source.type != "audio":
                     continue
