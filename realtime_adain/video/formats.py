@@ -99,17 +99,29 @@ DNXHR_DEFAULT = "dnxhr_hq"
 # The least picture size an encoder takes (the encoder is tried at no less; a smaller one is refused).
 # CineForm: 32 lines, and 48 columns, the least FFmpeg's decoder reads back (narrower 4:2:2 was
 # "Invalid lowpass width": its wavelet's third level under 3 pixels); widths in 16s (`encoder_framing`).
-# Snow: 4x4 (smaller failed on the first frame, "Invalid argument": a traceback).
-LEAST_PICTURE = {"dnxhd": (256, 120), "cfhd": (48, 32), "snow": (4, 4)}
+# Snow: 4x4 (smaller failed on the first frame, "Invalid argument": a traceback). Resolume DXV: 5
+# lines (at 4 or fewer FFmpeg 8's decoder, PyAV's, refused every frame: "Invalid data found").
+LEAST_PICTURE = {"dnxhd": (256, 120), "cfhd": (48, 32), "snow": (4, 4), "dxv": (1, 5)}
 # Encoders whose bitrate is their profile's, not one given (DNxHR's HQ, DV's 25 Mbit/s): --bitrate
 # made classic DNxHD, which opens only at its table's sizes and rates ("Invalid argument").
 PROFILE_BITRATE = {"dnxhd": "DNxHR's profile sets it: HQ, or HQX for --pix-fmt yuv422p10le, 444 for yuv444p10le",
-                   "dvvideo": "DV's format sets it: 25 Mbit/s, 50 for --pix-fmt yuv422p, 100 in HD"}
+                   "dvvideo": "DV's format sets it: 25 Mbit/s, 50 for --pix-fmt yuv422p, 100 in HD",
+                   # Lossy encoders of a fixed quality: the same bytes at --bitrate 100k and 50M (ignored).
+                   **dict.fromkeys(("prores_ks", "prores", "prores_aw"), "ProRes's profile sets it"),
+                   **dict.fromkeys(("cfhd", "amv", "cljr", "asv1", "asv2", "jpeg2000", "libwebp"),
+                                   "its quality is fixed")}
+LOSSLESS_BITRATE = "it is lossless: the pictures set it"  # (FFV1, PNG, raw...: a --bitrate was ignored)
+# Pixel formats an encoder writes and FFmpeg's decoder reads none of (every frame "Not yet implemented").
+UNREAD_PIX_FMTS = {"jpeg2000": frozenset({"yuv440p10le", "yuv440p12le"})}
 # Encoders that take only widths and heights in steps of so many pixels (CineForm's wavelet: widths
 # in 16s; AMV: rows of 16; AccuPak: groups of 4 across); any other refused to open or failed on the
 # first frame ("Experimental feature": a traceback). Pictures are padded to them (`encoder_framing`).
 # LCL's zlib: rows of 4-byte steps, else FFmpeg before 6 (Debian 12's) read none ("Decoded size differs").
 SIZE_STEPS = {"cfhd": (16, 1), "amv": (1, 16), "cljr": (4, 1), "zlib": (4, 1)}
+# CineForm 4:2:2 (its default) at an odd number of 16s across and 1 to 8 lines past a multiple of 16
+# (1008x50, 134x100 at --size 100, 1008x1080) was written, then every frame refused by FFmpeg's
+# decoder ("Invalid data found"): at such heights its widths go in 32s (`_size_steps`).
+CINEFORM_WIDE_STEP = 32
 # DV holds only its broadcast formats (libavcodec/dv_profile.c): FFmpeg's encoder refused every
 # other size ("Invalid argument"). By rate: width, height, pixel formats (the first by default:
 # DV25; yuv422p is DV50 or DVCPRO HD), pixel aspect at 4:3 (None: 16:9 only) and at 16:9.
@@ -124,11 +136,31 @@ DV_FORMATS = (
 )
 # Pictures at least this wide for their height go into 16:9 DV (between 4:3 and 16:9).
 DV_WIDE_FROM = Fraction(14, 9)
-# Encoders of a few picture sizes only, their pixels 12:11 (CIF's): H.261 QCIF and CIF, H.263 from
-# sub-QCIF to 16CIF. Every other size was "cannot open encoder h263: Invalid argument".
+# Encoders of a few picture sizes only (CIF's; pixels as `FIXED_SIZE_PIXEL`): H.261 QCIF and CIF,
+# H.263 from sub-QCIF to 16CIF. Every other size was "cannot open encoder h263: Invalid argument".
 FIXED_SIZES = {"h261": ((176, 144), (352, 288)),
                "h263": ((128, 96), (176, 144), (352, 288), (704, 576), (1408, 1152))}
 CIF_PIXEL = Fraction(12, 11)
+# How wide their pixels are shown: H.263's header says 12:11; H.261's says nothing, and AVI (the one
+# container here that holds it) keeps no aspect, so players show its pixels square (a 4:3 picture
+# scaled for 12:11 pixels was shown 11:9, 8% too narrow).
+FIXED_SIZE_PIXEL = {"h261": Fraction(1), "h263": CIF_PIXEL}
+
+
+@functools.lru_cache(maxsize=None)
+def _encoder_name(codec: str) -> str:
+    """FFmpeg's name of the encoder `codec` names (a format's, `h264`: its default encoder);
+    `codec` itself where there is none (`check_encoder` says so)."""
+    try:
+        return av.Codec(codec, "w").name
+    except (av.codec.codec.UnknownCodecError, ValueError):
+        return codec
+
+
+def _fixed_bitrate(codec: str) -> str | None:
+    """Why encoder `codec` takes no bitrate (`PROFILE_BITRATE`, or lossless only), or None where it takes one."""
+    found = av.Codec(codec, "w")
+    return PROFILE_BITRATE.get(found.name) or (LOSSLESS_BITRATE if found.lossless and not found.lossy else None)
 
 
 def default_codec(fmt: str) -> str:
@@ -149,8 +181,10 @@ class EncodeSettings:
 
     @property
     def encoder(self) -> str:
-        """The encoder's name (`DEFAULT_CODEC` where none was named and no container is known)."""
-        return self.codec or DEFAULT_CODEC
+        """The encoder's own name (`DEFAULT_CODEC` where none was named and no container is known):
+        `--codec h264` is libx264, and `hevc` libx265. Named so, they took none of the settings kept
+        per encoder (x264's CRF 23, not 18; --crf refused; x265's log on stderr)."""
+        return _encoder_name(self.codec or DEFAULT_CODEC)
 
     def for_container(self, fmt: str) -> "EncodeSettings":
         """These settings for a `fmt` container: the encoder named, else the container's default."""
@@ -161,7 +195,7 @@ class EncodeSettings:
         if codec in PALETTE_ENCODERS:
             check_palette_options(self)
         option = QUALITY_OPTION.get(codec)
-        fixed = PROFILE_BITRATE.get(av.Codec(codec, "w").name)
+        fixed = _fixed_bitrate(codec)
         if self.crf is not None and option is None:
             raise UserError(f"encoder {codec} has no constant-quality (CRF) mode; "
                             + (f"leave --crf out ({fixed})" if fixed else "use --bitrate"))
@@ -213,10 +247,21 @@ def container_format(path: Path) -> str:
         raise UserError(f"{path}: unknown video output format '{path.suffix}' (use one of {known})") from None
 
 
-def _subsampled(pix_fmt: str) -> bool:
-    """Whether `pix_fmt` stores some plane at less than full resolution (4:2:0, 4:2:2, NV12...).
-    Told at 16x16: at 1x1 even a 4:2:0 chroma plane rounds up to one pixel."""
-    return any((c.width, c.height) != (16, 16) for c in av.VideoFormat(pix_fmt, 16, 16).components)
+@functools.lru_cache(maxsize=None)
+def _halved_sides(pix_fmt: str) -> tuple[str, ...]:
+    """The sides ("width", "height") that `pix_fmt` stores some plane of at less than full
+    resolution: both for 4:2:0 and NV12, the width for 4:2:2. Told at 16x16: at 1x1 even a 4:2:0
+    chroma plane rounds up to one pixel."""
+    components = av.VideoFormat(pix_fmt, 16, 16).components
+    return tuple(side for side, halved in (("width", any(c.width != 16 for c in components)),
+                                           ("height", any(c.height != 16 for c in components))) if halved)
+
+
+def _fits(pix_fmt: str, width: int, height: int) -> bool:
+    """Whether `pix_fmt` holds `width`x`height` pictures exactly: even along each side it halves
+    (4:2:2 holds an odd height; --pix-fmt yuv422p10le was refused for it, naming yuv444p, which
+    CineForm does not take)."""
+    return not any(size % 2 for side, size in (("width", width), ("height", height)) if side in _halved_sides(pix_fmt))
 
 
 def _likeness(name: str, wanted: str) -> tuple:
@@ -293,35 +338,43 @@ def _known_pix_fmt(name: str) -> av.VideoFormat:
 def choose_pix_fmt(settings: EncodeSettings, width: int, height: int, container: str | None = None) -> str:
     """The requested pixel format, checked; or yuv420p, falling back to yuv444p for odd sizes.
 
-    4:2:0 and 4:2:2 cannot represent an odd width or height exactly (H.264 crops in steps of two
-    pixels), so odd sizes get full-resolution chroma and keep their exact size. Where the encoder
-    takes neither, or will not open with it (MJPEG lists yuv420p but takes only yuvj420p at the
-    usual range), the closest format with which it opens (`_likeness`), as FFmpeg picks one.
+    4:2:0 cannot represent an odd width or height exactly, nor 4:2:2 an odd width (H.264 crops in
+    steps of two pixels), so odd sizes get full-resolution chroma and keep their exact size. Where
+    the encoder takes neither, or will not open with it (MJPEG lists yuv420p but takes only
+    yuvj420p at the usual range), the closest format with which it opens (`_likeness`), as FFmpeg
+    picks one.
     Raw video, which takes any, gets one the `container` (a muxer name) reads back as written.
     """
     codec = settings.encoder
     if av.Codec(codec, "w").name in PALETTE_ENCODERS:
         check_palette_options(settings)
         return "pal8"
-    supported = [f.name for f in av.Codec(codec, "w").video_formats or []]
-    odd = width % 2 or height % 2
+    unread = UNREAD_PIX_FMTS.get(av.Codec(codec, "w").name, frozenset())
+    supported = [f.name for f in av.Codec(codec, "w").video_formats or [] if f.name not in unread]
     if settings.pix_fmt:
         _known_pix_fmt(settings.pix_fmt)
+        if settings.pix_fmt in unread:
+            raise UserError(f"--pix-fmt {settings.pix_fmt}: FFmpeg's {codec} decoder reads no {settings.pix_fmt} "
+                            "(\"Not yet implemented\"): use another --pix-fmt, or leave it out")
         if supported and settings.pix_fmt not in supported:
             raise UserError(f"encoder {codec} does not take pixel format {settings.pix_fmt} "
                             f"(it takes {', '.join(supported[:12])})")
-        if odd and _subsampled(settings.pix_fmt):
-            raise UserError(f"pixel format {settings.pix_fmt} needs an even width and height, the output "
-                            f"is {width}x{height}: use --pix-fmt yuv444p (or leave --pix-fmt out)")
+        if not _fits(settings.pix_fmt, width, height):
+            held = sorted((name for name in supported or ["yuv444p"]
+                           if av.VideoFormat(name).components and _fits(name, width, height)),
+                          key=lambda n: _likeness(n, settings.pix_fmt))
+            sides = " and ".join(_halved_sides(settings.pix_fmt))
+            raise UserError(f"pixel format {settings.pix_fmt} needs an even {sides}, the output is {width}x{height}: "
+                            + (f"use --pix-fmt {held[0]} (or leave --pix-fmt out)" if held else "leave --pix-fmt out"))
         if not supported and container and not _raw_reads_back(container, settings.pix_fmt):
             kept = [name for name in RAW_PIX_FMTS if _raw_reads_back(container, name)]
             raise UserError(f"--pix-fmt {settings.pix_fmt}: the {container} container does not store raw video "
                             f"in that format (it stores {', '.join(kept) or 'none of the usual ones'})")
         return settings.pix_fmt
-    fitting = [name for name in PREFERRED_PIX_FMTS if not (odd and _subsampled(name))]
+    fitting = [name for name in PREFERRED_PIX_FMTS if _fits(name, width, height)]
     if not supported and container:
         wanted = fitting[0]
-        raw = sorted((name for name in RAW_PIX_FMTS if not (odd and _subsampled(name))),
+        raw = sorted((name for name in RAW_PIX_FMTS if _fits(name, width, height)),
                      key=lambda n: (n != wanted, _likeness(n, wanted)))
         return next((name for name in raw if _raw_reads_back(container, name)), wanted)
     if not supported:
@@ -329,7 +382,7 @@ def choose_pix_fmt(settings: EncodeSettings, width: int, height: int, container:
     wanted = fitting[0]
     exact = [name for name in fitting if name in supported]
     software = [name for name in supported if av.VideoFormat(name).components]  # (not "cuda": frames on a GPU)
-    near = sorted((name for name in software if not (odd and _subsampled(name))), key=lambda n: _likeness(n, wanted))
+    near = sorted((name for name in software if _fits(name, width, height)), key=lambda n: _likeness(n, wanted))
     candidates = list(dict.fromkeys(exact + near)) or sorted(software, key=lambda n: _likeness(n, wanted)) or supported
     return next(_opening(settings, candidates, width, height), candidates[0])  # none opens: opening says why
 
@@ -355,17 +408,18 @@ def encoder_framing(settings: EncodeSettings, width: int, height: int, rate: Fra
     name = av.Codec(settings.encoder, "w").name
     if name == "dvvideo":
         return _dv_framing(settings.pix_fmt, width, height, rate)
-    if name in FIXED_SIZES:  # (always: a picture of one of the sizes is still shown 12:11 wide)
-        sizes = FIXED_SIZES[name]
+    if name in FIXED_SIZES:  # (always: H.263 shows even a picture of one of its sizes 12:11 wide)
+        sizes, pixel = FIXED_SIZES[name], FIXED_SIZE_PIXEL[name]
         frame = next((size for size in sizes if size[0] >= width and size[1] >= height), sizes[-1])
-        inner = _fitted(width, height, frame, CIF_PIXEL)
+        inner = _fitted(width, height, frame, pixel)
         listed = ", ".join(f"{w}x{h}" for w, h in sizes)
-        return Framing(frame, inner, CIF_PIXEL,
-                       f"{name} encodes only {listed} (pixels 12:11 wide): the {width}x{height} pictures are scaled "
-                       f"into {frame[0]}x{frame[1]}" + (", black bars filling the rest" if inner != frame else ""))
-    steps = SIZE_STEPS.get(name, (1, 1))
-    if width % steps[0] or height % steps[1]:  # (padded, not stretched: AVI keeps no pixel aspect)
-        stored = (-(-width // steps[0]) * steps[0], -(-height // steps[1]) * steps[1])
+        return Framing(frame, inner, pixel,
+                       f"{name} encodes only {listed}" + (" (pixels 12:11 wide)" if pixel != 1 else "")
+                       + f": the {width}x{height} pictures are scaled into {frame[0]}x{frame[1]}"
+                       + (", black bars filling the rest" if inner != frame else ""))
+    steps = _size_steps(name, height)
+    stored = (-(-width // steps[0]) * steps[0], -(-height // steps[1]) * steps[1])
+    if stored != (width, height):  # (padded, not stretched: AVI keeps no pixel aspect)
         sides = " and ".join(f"{side}s in multiples of {step}" for side, step in zip(("width", "height"), steps)
                              if step > 1)
         return Framing(stored, (width, height), Fraction(1),
@@ -374,10 +428,19 @@ def encoder_framing(settings: EncodeSettings, width: int, height: int, rate: Fra
     return None
 
 
+def _size_steps(name: str, height: int) -> tuple[int, int]:
+    """The steps of widths and heights encoder `name` stores pictures `height` high in
+    (`SIZE_STEPS`; CineForm's widths in 32s at the heights its decoder needs them, `CINEFORM_WIDE_STEP`)."""
+    if name == "cfhd" and 1 <= height % 16 <= 8:
+        return CINEFORM_WIDE_STEP, 1
+    return SIZE_STEPS.get(name, (1, 1))
+
+
 def _dv_framing(pix_fmt: str | None, width: int, height: int, rate: Fraction | None) -> Framing:
-    """The DV format at `rate` whose height is nearest `height`, with the picture scaled into it
-    at its shape, black beside or above and below (as `ffmpeg -target pal-dv` pads), its pixel
-    aspect 4:3 or 16:9, whichever is nearer the picture's."""
+    """The DV format at `rate` (and taking `pix_fmt`, where given) whose height is nearest `height`,
+    with the picture scaled into it at its shape, black beside or above and below (as `ffmpeg
+    -target pal-dv` pads), its pixel aspect 4:3 or 16:9, whichever is nearer the picture's. (An HD
+    clip with --pix-fmt yuv420p was refused, "leave --pix-fmt out for DV25", which gave DVCPRO HD.)"""
     at_rate = [dv for dv in DV_FORMATS if rate and abs(Fraction(rate) / dv[0] - 1) < Fraction(1, 1000)]
     if not at_rate:
         rates = {}
@@ -387,10 +450,11 @@ def _dv_framing(pix_fmt: str | None, width: int, height: int, rate: Fraction | N
         shown = f"{float(rate):.4g} fps" if rate else "of no known rate"
         raise UserError(f"dvvideo: DV holds {held}; this video is {shown}: use another --codec "
                         "(e.g. prores_ks, dnxhd)")
-    dv_rate, dv_width, dv_height, pix_fmts, narrow, wide = min(at_rate, key=lambda dv: (abs(dv[2] - height), -dv[2]))
-    if pix_fmt and pix_fmt not in pix_fmts:
-        raise UserError(f"--pix-fmt {pix_fmt}: DV at {dv_width}x{dv_height} takes {', '.join(pix_fmts)}; "
-                        "leave --pix-fmt out for DV25")
+    taking = [dv for dv in at_rate if not pix_fmt or pix_fmt in dv[3]]
+    if not taking:
+        takes = "; ".join(f"DV at {dv[1]}x{dv[2]} takes {', '.join(dv[3])}" for dv in at_rate)
+        raise UserError(f"--pix-fmt {pix_fmt}: {takes}; leave --pix-fmt out")
+    dv_rate, dv_width, dv_height, pix_fmts, narrow, wide = min(taking, key=lambda dv: (abs(dv[2] - height), -dv[2]))
     is_wide = narrow is None or Fraction(width, height) >= DV_WIDE_FROM
     sar = wide if is_wide else narrow
     inner = _fitted(width, height, (dv_width, dv_height), sar)

@@ -53,7 +53,7 @@ def stylize_file(
     """One input to one output, through a temporary file renamed on success; returns the frames
     written and the output's (width, height). Interrupted, it keeps what was done as a partial
     file, unless `keep_interrupted` is False (a benchmark's scratch output, deleted anyway).
-    `on_streams` gets what became of the input's other streams once the output is set up."""
+    `on_streams` gets what became of the input's other streams once the output is finished."""
     if keep_interrupted:
         refuse_partial_over_inputs([output], [source])
     opened = stat_or_none(source)
@@ -87,8 +87,7 @@ def stylize_file(
             except BaseException as exc:
                 pending.discard()
                 raise pending.failed(exc) from None
-        if on_streams is not None:
-            on_streams(stream_reports(reader, writer))
+        reports = stream_reports(reader, writer)
         # A benchmark's scratch run (keep_interrupted False) prints its own timings: no bar per repeat.
         progress = tqdm(total=reader.expected_frames or None, desc=source.name, unit="frame",
                         disable=None if keep_interrupted else True)
@@ -120,7 +119,7 @@ def stylize_file(
             return resize(image, (width, height))
 
         pipeline = Pipeline(
-            reader.items(),
+            reader.runs(),
             stylize_stream=lambda batches: stylizer.stylize_stream(batches, style, settings.style.alpha),
             write_frame=write_frame,
             write_packet=writer.write_packet,
@@ -162,6 +161,8 @@ def stylize_file(
             stylizer.engine.content_stats = stylizer.engine.after_step = None
         if reader.finished:  # read up to the file's end
             note_changed(source, opened, writer.frames_written)
+        if on_streams is not None:
+            on_streams(without_packets(reports, reader.packets_given, settings))
         return writer.frames_written, (width, height)
 
 
@@ -343,6 +344,26 @@ def stream_reports(reader: VideoReader, writer: VideoWriter | PictureOutput) -> 
         else:
             reports.append(StreamReport(stream.index, kind, codec, "copied", codec))
     return reports
+
+
+# The kinds of stream whose packets are copied as the file is read (an attachment is in the header,
+# cover art's one picture may be too): one of them that got none holds nothing in the output.
+PACKET_KINDS = frozenset({"audio", "subtitle", "data"})
+
+
+def without_packets(reports: list[StreamReport], given: dict[int, int], settings: VideoSettings) -> list[StreamReport]:
+    """`reports` (made as the output opened) once the run ended: a stream kept that got no
+    packet (`given`: each stream's packets the reader passed on) is `left out`. A subtitle shown
+    only before --start was listed as copied, its track empty (or none)."""
+    if settings.start or settings.duration is not None:
+        why = "none of its packets fall within --start/--duration"
+    elif settings.frames:
+        why = f"none of its packets fall within the first {settings.frames} frames (--frames)"
+    else:
+        why = "it holds no packets"
+    return [StreamReport(report.index, report.kind, report.codec, "left out", None, why)
+            if report.kind in PACKET_KINDS and report.action != "left out" and not given.get(report.index)
+            else report for report in reports]
 
 
 # The attachment MIME types FFmpeg's Matroska reader gives a codec (`ff_mkv_mime_tags`; ffprobe

@@ -5,6 +5,7 @@ before it, and only where its timestamps run on without a jump up to there (`Str
 from __future__ import annotations
 
 from fractions import Fraction
+from typing import Iterator
 
 import av
 
@@ -32,6 +33,10 @@ class StreamLanding:
     SPLIT_BYTES = 64 << 10
     SPANS = 512  # 1/SPANS of the file: the most bytes two neighbouring probes are apart
     PROBE_PACKETS = 64  # video packets read after a byte seek for one with a timestamp
+    # The most bytes read after a byte seek for them: a probe read on to the end of the file
+    # where no video followed (4 GB of sound after a video that stopped: 11 s a probe, 162 s
+    # for `find`); a broadcast's multiplex stores a picture every 40 ms, at most 200 KB of it.
+    PROBE_BYTES = 8 << 20
     MOST_PROBES = 20_000  # (10 s apart: 55 hours)
     LOOKBACK = (Fraction(3), Fraction(15), Fraction(60))  # seconds before the start a keyframe is looked for
 
@@ -66,17 +71,29 @@ class StreamLanding:
         """The decode time (seconds on the timeline) of the first video packet after byte `position`."""
         if position in self._probes:
             return self._probes[position]
-        found = None
-        self.container.seek(position, unsupported_byte_offset=True)
-        for count, packet in enumerate(self.container.demux(self.stream)):
+        found, count = None, 0
+        for packet in self._read(position, position + self.PROBE_BYTES):
             at = packet.dts if packet.dts is not None else packet.pts
             if at is not None and packet.size:
                 found = at * self.time_base + self.offset
                 break
+            count += 1
             if count >= self.PROBE_PACKETS:
                 break
         self._probes[position] = found
         return found
+
+    def _read(self, position: int, end: int) -> Iterator[av.Packet]:
+        """The video packets from byte `position`, until a packet of any stream starts past byte
+        `end` (every stream is read: the others' positions bound what is read where the video
+        stops; only FFmpeg's padding and unknown PIDs go by unseen, at memory's speed)."""
+        self.container.seek(position, unsupported_byte_offset=True)
+        index = self.stream.index
+        for packet in self.container.demux():
+            if packet.pos is not None and packet.pos > end:
+                return
+            if packet.stream.index == index:
+                yield packet
 
     def _before(self, when: Fraction) -> int:
         """The latest byte position found whose next video packet is at or before `when`
@@ -92,9 +109,11 @@ class StreamLanding:
         return low
 
     def _keyframe_after(self, position: int, target: Fraction) -> int | None:
-        """The byte position of the first video keyframe after `position`, if it is at or before `target`."""
-        self.container.seek(position, unsupported_byte_offset=True)
-        for packet in self.container.demux(self.stream):
+        """The byte position of the first video keyframe after `position`, if it is at or before
+        `target`; looked for no further than where the video's times pass `target` (found by
+        bisection: a stream without keyframes, or one that stops, was read to the end of the file)."""
+        end = self._before(target) + self.SPLIT_BYTES + self.PROBE_BYTES
+        for packet in self._read(position, end):
             at = packet.dts if packet.dts is not None else packet.pts
             if at is None or not packet.size:
                 continue

@@ -32,13 +32,12 @@ import numpy as np
 from realtime_adain.device_blend import DeviceBlend
 from realtime_adain.temporal import MotionAhead, Stabilizer
 from realtime_adain.two_pass import TwoPassStabilizer, forward_pass
-from realtime_adain.video.reader import Frame
+from realtime_adain.video.reader import RUN_PACKETS, Frame
 
 Images = Callable[[np.ndarray], np.ndarray]
 Stream = Callable[[Iterable[np.ndarray]], Iterable[np.ndarray]]
 _END = object()
 _POLL_S = 0.1
-RUN_PACKETS = 256  # packets in one queue item at most
 HELD_PACKETS = 1 << 16  # packets a stage holds waiting for frames, at most
 
 
@@ -66,7 +65,8 @@ class _Stage(threading.Thread):
 
 
 class Pipeline:
-    """One run over `items`; `stylize_stream` maps (N, H, W, 3) uint8 batches to results, in order.
+    """One run over `items` (frames, packets, and lists of packets that came one after another:
+    `VideoReader.runs`); `stylize_stream` maps (N, H, W, 3) uint8 batches to results, in order.
 
     `prepare` (decoder thread) and `finish` (encoder thread) map single frames; `write_frame` and
     `write_packet` are the sink, called from the encoder thread only. `stabilizer` (if active)
@@ -174,7 +174,10 @@ class Pipeline:
             run = Packets()
             for item in self.items:
                 if not isinstance(item, Frame):
-                    run.append(item)
+                    if isinstance(item, list):  # a run of them (`VideoReader.runs`)
+                        run.extend(item)
+                    else:
+                        run.append(item)
                     if len(run) < RUN_PACKETS:
                         continue
                     item, run = run, Packets()

@@ -11,7 +11,9 @@ from __future__ import annotations
 import dataclasses
 import errno
 import heapq
+import itertools
 import math
+import operator
 import os
 import re
 import struct
@@ -20,7 +22,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 import av
 from av.sidedata.sidedata import Type as SideDataType
@@ -69,6 +71,10 @@ REORDER_WINDOW = 8
 # many bytes in a whole run: a file whose sound is stored far ahead of its pictures lets the
 # oldest go early (a --frames preview holds them all: what starts after its end is dropped).
 HELD_BYTES = 32 << 20
+# Packets of the other streams read one after another go on together, as a list (a run) of at
+# most this many as read (those a frame lets go of, as one): a GoPro's telemetry is a million
+# packets of a few bytes, and a step through each generator for each was most of a read over it.
+RUN_PACKETS = 256
 # An av.Packet costs about this much memory however few bytes it carries: each held counts as at
 # least this many bytes against `HELD_BYTES` (a GoPro's telemetry: a million packets of 5 bytes).
 PACKET_BYTES = 512
@@ -555,6 +561,7 @@ class VideoReader:
             self._before = BeforeStart(self._decode_from(), TAIL_BYTES)  # packets before it, not decoded
             self.seen_end: Fraction | None = None  # where the latest decoded picture stops showing (s)
             self.finished = False  # whether the file was read to its end (not stopped at a preview's or segment's)
+            self.packets_given: dict[int, int] = {}  # stream index -> pass-through packets given (`runs`)
             self.seeked = seek and self._seek()
             self._frame_limit = max(max_frames, 2) if picture and max_frames else max_frames
             self._items = self._demux()
@@ -700,11 +707,26 @@ class VideoReader:
 
     def items(self) -> Iterator[Frame | av.Packet]:
         """Every frame and pass-through packet, in file order; raises UserError on corrupt data."""
-        yield from self._lookahead
-        self._lookahead = []
-        yield from self._items
+        for item in self.runs():
+            if isinstance(item, list):
+                yield from item
+            else:
+                yield item
 
-    def _demux(self) -> Iterator[Frame | av.Packet]:
+    def runs(self) -> Iterator[Frame | list[av.Packet]]:
+        """`items`, with packets that come one after another as lists (`RUN_PACKETS`), and
+        counted by stream in `packets_given`."""
+        given = self.packets_given
+        lookahead, self._lookahead = self._lookahead, []
+        for item in itertools.chain(lookahead, self._items):
+            if isinstance(item, list):
+                for packet in item:
+                    index = packet.stream.index
+                    given[index] = given.get(index, 0) + 1
+            yield item
+
+    def _demux(self) -> Iterator[Frame | list[av.Packet]]:
+        """Frames and runs of packets (`runs`)."""
         index = 0
         timeline = Timeline(REORDER_WINDOW, self._samples_end)
         # Sound travels with the picture it plays under: a packet leaves after the first frame that
@@ -723,9 +745,10 @@ class VideoReader:
         try:
             pictures = deinterlaced(self._decode(), self.deinterlace, self.path.name, rate=self.frame_rate)
             for item in timeline.order(self._retimed(pictures)):
-                if isinstance(item, av.Packet):
-                    if not segment.ended(item):
-                        yield from segment.packets(held.add(item))
+                if isinstance(item, list):
+                    if not segment.whole:
+                        item = [packet for packet in item if not segment.ended(packet)]
+                    yield from as_run(segment.packets(held.extend(item)))
                     continue
                 decoded, pts, duration = item
                 if self.cover_art:  # (no timestamp) shown from the start to the end of the sound
@@ -740,14 +763,14 @@ class VideoReader:
                     self._dropped += 1
                     released = segment.packets(held.before(pts, duration))
                     # (one that shows past the segment's start is held, as if before its first picture)
-                    yield from shown.after(released, 0, 0) if shown else released
+                    yield from as_run(shown.after(released, 0, 0) if shown else released)
                     continue
                 if segment.is_after(pts):
                     end = math.ceil(segment.end / self.time_base)
-                    yield from shown.after(self._stored_later(held, segment, end), *last)
+                    yield from as_run(shown.after(self._stored_later(held, segment, end), *last))
                     released = segment.packets(held.before(end, 0))
-                    yield from shown.after(released, *last)
-                    yield from shown.cut(*last)
+                    yield from as_run(shown.after(released, *last))
+                    yield from as_run(shown.cut(*last))
                     return
                 released = segment.packets(held.before(pts, duration))
                 pts, duration = segment.moved(pts, duration)
@@ -767,18 +790,18 @@ class VideoReader:
                 yield Frame(frame_to_rgb(decoded, self._converter, self.pixel_aspect, turned), pts, duration, index)
                 index += 1
                 last = (pts, duration)
-                yield from shown.after(released, pts, duration) if shown else released
+                yield from as_run(shown.after(released, pts, duration) if shown else released)
                 if index == self._frame_limit:
                     if shown:
                         end = pts + (duration or 0) + segment.shift_ticks  # (on the file's timeline, as held)
-                        yield from shown.after(self._stored_later(held, segment, end), pts, duration)
-                        yield from shown.after(segment.packets(held.before(end, 0)), pts, duration)
-                        yield from shown.cut(pts, duration)
+                        yield from as_run(shown.after(self._stored_later(held, segment, end), pts, duration))
+                        yield from as_run(shown.after(segment.packets(held.before(end, 0)), pts, duration))
+                        yield from as_run(shown.cut(pts, duration))
                     return
             # The sound after the last picture (a preview's or a segment's too, if the file ended)
-            yield from segment.packets(held.before(None, 0))
+            yield from as_run(segment.packets(held.before(None, 0)))
             if shown:
-                yield from shown.after([], None, 0)
+                yield from as_run(shown.after([], None, 0))
         except av.error.FFmpegError as exc:  # the frames still held for reordering did decode
             if threads_refused(exc):
                 raise threads_refused_error(self.path, exc) from None
@@ -894,25 +917,37 @@ class VideoReader:
                 clock += item.duration or one_frame
             yield item
 
-    def _decode(self) -> Iterator[av.VideoFrame | av.Packet]:
-        """Decoded video frames and the packets of the pass-through streams, in file order. A
-        video packet the decoder rejects as damaged is skipped, as FFmpeg's tools conceal it and
-        play on (counted in `damaged`, noted at the end)."""
+    def _decode(self) -> Iterator[av.VideoFrame | list[av.Packet]]:
+        """Decoded video frames and runs of the pass-through streams' packets (lists of up to
+        `RUN_PACKETS`, read one after another), in file order: a run goes on before the next
+        video packet is decoded, so none is left inside when a frame is given. A video packet the
+        decoder rejects as damaged is skipped, as FFmpeg's tools conceal it and play on (counted
+        in `damaged`, noted at the end)."""
         recovery, tail, cut = Recovery(), TailPackets(TAIL_BYTES), CutSound()
         last = None  # the highest timestamp of a frame given so far
+        run: list[av.Packet] = []
+        apply, video = self.shift.apply, self.stream
         for packet in self._source:
-            self.shift.apply(packet)
-            if packet.stream is not self.stream:
+            apply(packet)
+            if packet.stream is not video:
                 # (the flush packet at the end carries nothing; cover art has no timestamps, only its picture)
                 if packet.dts is not None or (packet.size and is_cover_art(packet.stream)):
-                    yield from cut.keep(packet)
+                    cut.keep(packet, run)
+                    if len(run) >= RUN_PACKETS:
+                        yield run
+                        run = []
                 continue
+            if run:
+                yield run
+                run = []
             tail.add(packet)
             self.video_packets += 1 if packet.size else 0
             for frame in self._decoded(self._before.ready(packet), recovery, tail):
                 if frame.pts is not None:
                     last = frame.pts if last is None else max(last, frame.pts)
                 yield frame
+        if run:
+            yield run
         for frame in self._decoded(self._before.rest(), recovery, tail):  # (a file ended without its flush)
             if frame.pts is not None:
                 last = frame.pts if last is None else max(last, frame.pts)
@@ -980,6 +1015,15 @@ class VideoReader:
                 packet = next(packets)
             except (StopIteration, IndexError):  # (only PyAV's code runs inside `next`)
                 return
+            except av.error.BlockingIOError:
+                if self.sequence:
+                    raise
+                # MPEG-TS: 64 KB without a sync byte (a stretch of zeros: a disk's hole, a capture's
+                # lost signal) is EAGAIN, said as threads FFmpeg could not start; FFmpeg's tools read
+                # on from there. Each costs 64 KB of the file: bounded by its size.
+                note(f"{self.path.name}: bytes that hold no packets were skipped, as FFmpeg skips them", once=True)
+                packets = self.container.demux([self.stream, *self.passthrough])
+                continue
             except av.error.InvalidDataError as exc:
                 at = (f" at {float(last.pts * last.time_base):.2f} s" if last is not None and last.pts is not None
                       and last.time_base else "")
@@ -1051,6 +1095,13 @@ class VideoReader:
         self.close()
 
 
+def as_run(packets: Iterable[av.Packet]) -> Iterator[list[av.Packet]]:
+    """`packets` as one run (a list; none where there are none)."""
+    run = packets if isinstance(packets, list) else list(packets)
+    if run:
+        yield run
+
+
 class BeforeStart:
     """Video packets before a segment's start (`until`, seconds on the timeline), held instead of
     decoded: the pictures they make are dropped, and decoding them (the hour before a late
@@ -1118,15 +1169,18 @@ class CutSound:
     def __init__(self) -> None:
         self.held: dict[int, av.Packet] = {}  # stream index -> its latest packet cut away
 
-    def keep(self, packet: av.Packet) -> list[av.Packet]:
-        """The packets to pass on now that `packet` was read."""
+    def keep(self, packet: av.Packet, run: list[av.Packet]) -> None:
+        """Put the packets to pass on now that `packet` was read at the end of `run`."""
         if packet.stream.type != "audio":
-            return [packet]
+            run.append(packet)
+            return
         if packet.is_discard:
             self.held[packet.stream.index] = packet
-            return []
+            return
         before = self.held.pop(packet.stream.index, None)
-        return [packet] if before is None else [before, packet]
+        if before is not None:
+            run.append(before)
+        run.append(packet)
 
 
 class TailPackets:
@@ -1174,20 +1228,39 @@ class HeldPackets:
         self.limit = limit
         self.streams: dict[int, deque[tuple[int, int | None, av.Packet]]] = {}  # index -> (number read, start, packet)
         self._time_bases: dict[int, Fraction] = {}  # stream index -> its packets' time base
+        self._placed: set[int] = set()  # the streams whose packets have one (start times compared)
         self.read = 0  # packets held so far (their order)
         self.size = 0
 
     def add(self, packet: av.Packet) -> list[av.Packet]:
         """Hold `packet`; returns the oldest held packets, to go on now, while over `limit` bytes."""
-        index = packet.stream.index
-        start = packet.pts if packet.pts is not None else packet.dts
-        if start is not None and index not in self._time_bases:
-            self._time_bases[index] = packet.time_base
-        if not self._time_bases.get(index):
-            start = None  # (no time base: cannot be placed, goes with the next frame)
-        self.streams.setdefault(index, deque()).append((self.read, start, packet))
-        self.read += 1
-        self.size += max(packet.size, PACKET_BYTES)
+        return self.extend((packet,))
+
+    def extend(self, packets: Iterable[av.Packet]) -> list[av.Packet]:
+        """Hold `packets` (a run, in the order read); returns the oldest held packets, to go on
+        now, while over `limit` bytes. (A million packets pass here: kept to plain look-ups.)"""
+        streams, time_bases, placed = self.streams, self._time_bases, self._placed
+        read, size = self.read, self.size
+        for packet in packets:
+            index = packet.stream.index
+            start = packet.pts
+            if start is None:
+                start = packet.dts
+            if index not in placed:
+                if start is not None and index not in time_bases:
+                    time_bases[index] = packet.time_base
+                    if time_bases[index]:
+                        placed.add(index)
+                if index not in placed:
+                    start = None  # (no time base: cannot be placed, goes with the next frame)
+            held = streams.get(index)
+            if held is None:
+                held = streams[index] = deque()
+            held.append((read, start, packet))
+            read += 1
+            bytes_ = packet.size
+            size += bytes_ if bytes_ > PACKET_BYTES else PACKET_BYTES
+        self.read, self.size = read, size
         overflow = []
         while self.limit and self.size > self.limit:
             oldest = min((held for held in self.streams.values() if held), key=lambda held: held[0][0])
@@ -1195,20 +1268,24 @@ class HeldPackets:
             self.size -= max(overflow[-1].size, PACKET_BYTES)
         return overflow
 
-    def before(self, pts: int | None, duration: int) -> Iterator[av.Packet]:
+    def before(self, pts: int | None, duration: int) -> list[av.Packet]:
         """The held packets that start before the frame at `pts` (video time base) ends, in the
         order read; all of them where that cannot be told (`pts` None: no timestamps, or the end
         of the file). A packet that starts later holds back those after it in its own stream."""
         end = None if pts is None else (pts + (duration or 0)) * self.video_time_base
         released = []
         for index, held in self.streams.items():
-            first = None if end is None or index not in self._time_bases else math.ceil(end / self._time_bases[index])
+            first = None if end is None or index not in self._placed else math.ceil(end / self._time_bases[index])
             while held and (first is None or held[0][1] is None or held[0][1] < first):
                 released.append(held.popleft())
-        released.sort(key=lambda held: held[0])
+        if len(self.streams) > 1:
+            released.sort(key=operator.itemgetter(0))
+        size = self.size
         for _, _, packet in released:
-            self.size -= max(packet.size, PACKET_BYTES)
-            yield packet
+            bytes_ = packet.size
+            size -= bytes_ if bytes_ > PACKET_BYTES else PACKET_BYTES
+        self.size = size
+        return [packet for _, _, packet in released]
 
 
 # Packets that last a while and are cut at a preview's or segment's end (`ShownUntil`); sound is
@@ -1540,12 +1617,12 @@ class Timeline:
         self.reordered = 0  # frames whose timestamp came out of order
 
     def order(
-        self, items: Iterator[av.VideoFrame | av.Packet]
-    ) -> Iterator[tuple[av.VideoFrame, int | None, int] | av.Packet]:
+        self, items: Iterator[av.VideoFrame | list[av.Packet]]
+    ) -> Iterator[tuple[av.VideoFrame, int | None, int] | list[av.Packet]]:
         """(frame, timestamp, duration) in the decoder's (display) order, timestamps sorted within
-        the window; packets of other streams pass straight through."""
+        the window; runs of other streams' packets pass straight through."""
         for item in items:
-            if isinstance(item, av.Packet):
+            if isinstance(item, list):
                 yield item
                 continue
             self.frames.append(item)

@@ -54,6 +54,11 @@ def pattern_mistake(name: str) -> str | None:
     numbers = [m.group(0) for m in _PRINTF_NUMBER.finditer(name) if m.group(0) != "%%"]
     if not numbers:
         return None
+    numbered_at = {m.start() for m in _PRINTF_NUMBER.finditer(name)}
+    lone = [m.group(0) for m in _ANY_PERCENT.finditer(name) if m.start() not in numbered_at]
+    if len(numbers) == 1 and lone and pattern_directive(name.replace(lone[0], "", 1)) is not None:
+        # (`shot%_%04d.png` was said to have "%04d", the one part FFmpeg reads)
+        return f"a percent sign in an image-sequence pattern is written %% (as FFmpeg's); this name has {lone[0]!r}"
     said = numbers[0] if len(numbers) == 1 else f"{len(numbers)} numbers ({', '.join(numbers)})"
     return f"an image-sequence pattern holds one %d or %0Nd (N at most {MAX_DIGITS}), as FFmpeg's; this name has {said}"
 

@@ -71,8 +71,9 @@ class TimestampShift:
         self.segment = 0  # counts the splices: `offset` belongs to this one
         self._offsets: dict[int, Fraction] = {0: self.offset}  # segment -> its offset (the latest, once it ended)
         self._heading: dict[int, Heading] = {}  # audio or video stream index -> where its next dts is expected
-        # another stream's index -> (the segment its latest packet was in, that packet's decode time)
-        self._sparse: dict[int, tuple[int, int]] = {}
+        # another stream's index -> (the segment its latest packet was in, that packet's decode time,
+        # the offset that placed it: its segment's may move since, `_move`)
+        self._sparse: dict[int, tuple[int, int, Fraction]] = {}
         # stream index -> where its latest picture stops showing: (ticks, on the timeline of this offset, its version)
         self._shown: dict[int, tuple[int, Fraction, int]] = {}
         self._limits: dict[int, tuple[int, int]] = {}  # stream index -> (`_within` JUMP_SECONDS, STEP_BACK)
@@ -109,7 +110,7 @@ class TimestampShift:
             self.segment += 1
             self.jumps += 1
             # (only the segments a stream is still reading are kept: a file can splice at every packet)
-            reading = {h.segment for h in self._heading.values()} | {s for s, _ in self._sparse.values()}
+            reading = {h.segment for h in self._heading.values()} | {s[0] for s in self._sparse.values()}
             self._offsets = {n: o for n, o in self._offsets.items() if n in reading}
         self.offset += by
         self._offsets[self.segment] = self.offset
@@ -145,29 +146,51 @@ class TimestampShift:
         before the latest splice (found on another stream, or this one a packet ago): sound and
         pictures go on from where their stream was heading there; other packets (subtitles, data:
         seconds or minutes apart) are placed where they land nearer the sound and pictures read
-        last, as muxers interleave them."""
+        last, as muxers interleave them, and no further from them than `JUMP_SECONDS` (a KLV
+        packet at a random time, nearer there than on the newest offset, went 22 hours on)."""
         before = self._offsets[segment]
         if heading is not None:
             return not self._jumped(heading, at, packet.dts is not None, tb, limits, before)
         if not self._heading:
             return False
-        now, there = at * tb, max(h.seconds(h.last) for h in self._heading.values())
-        return abs(now + before - there) < abs(now + self.offset - there)
+        now, there = at * tb, self._there()
+        return abs(now + before - there) < min(abs(now + self.offset - there), JUMP_SECONDS)
+
+    def _there(self) -> Fraction:
+        """Where the sound and pictures read last are (seconds: the latest of their decode times)."""
+        return max(h.seconds(h.last) for h in self._heading.values())
+
+    def _joined(self, heading: Heading, at: int, packet: av.Packet, tb: Fraction, limits: tuple[int, int]) -> int | None:
+        """The segment, begun since this sound or picture stream's own (`heading`'s) and before the
+        newest, that another sound or picture stream is reading and that its packet at `at` goes
+        on in without a jump (None: none): the second file's sound began it, then a KLV packet at
+        a random time began the newest; the pictures went on that one's offset, 27 ms off the
+        sound at every join."""
+        reading = {h.segment for h in self._heading.values()} - {heading.segment, self.segment}
+        for segment in sorted(reading, reverse=True):
+            if not self._jumped(heading, at, packet.dts is not None, tb, limits, self._offsets[segment]):
+                return segment
+        return None
 
     def _reached(self, at: Fraction | None = None) -> Fraction:
         """The furthest the timeline was read to: `at` (seconds), or where a sound or picture
         stream was heading."""
         return max([*([] if at is None else [at]), *(h.seconds(h.next) for h in self._heading.values())])
 
-    def _sparse_jumped(self, sparse: tuple[int, int] | None, at: int, tb: Fraction, limits: tuple[int, int]) -> bool:
+    def _sparse_jumped(self, sparse: tuple[int, int, Fraction] | None, at: int, tb: Fraction, limits: tuple[int, int],
+                       leaving: bool = False) -> bool:
         """Whether a packet of a stream that is not sound or pictures (KLV, ID3, subtitles: they
         may be minutes apart, but go forward), read while sound and pictures are, at decode time
         `at`, begins a new segment: back by more than STEP_BACK from its stream's latest packet
         (`sparse`: its segment and decode time), or more than JUMP_SECONDS ahead of where sound
         and pictures are heading (a file joined to one that starts 26 hours later, at a 33-bit
-        wrap's end, put its first KLV packet 26 hours on)."""
+        wrap's end, put its first KLV packet 26 hours on). One `leaving` an older segment (that it
+        does not fit, `_still_before`) begins one where the newest offset puts it more than
+        JUMP_SECONDS from the sound and pictures, either way (random times put KLV hours away)."""
         if not self._heading:
             return False
+        if leaving:
+            return abs(at * tb + self.offset - self._there()) > JUMP_SECONDS
         if sparse is not None and sparse[1] - at > limits[1]:
             return True
         return at * tb + self.offset - self._reached() > JUMP_SECONDS
@@ -207,20 +230,29 @@ class TimestampShift:
         heading = self._heading.get(index) if spliced else None
         sparse = None if spliced else self._sparse.get(index)
         segment = heading.segment if heading is not None else sparse[0] if sparse is not None else self.segment
+        if spliced and heading is None:
+            # A sound or picture stream's first packet, read after a data stream began a segment
+            # (KLV at random times): placed as data is, nearer the others' segment or the newest
+            # one; it went on the KLV's offset, 7 hours from the sound.
+            reading = {h.segment for h in self._heading.values()} - {self.segment}
+            segment = max(reading, default=self.segment)
         older = None
         if segment != self.segment and self._still_before(packet, dts, tb, segment, heading, limits):
             older = self._offsets[segment]
-        elif not spliced and segment == self.segment and self._sparse_jumped(sparse, dts, tb, limits):
+        elif heading is not None and segment != self.segment and (between := self._joined(heading, dts, packet, tb,
+                                                                                            limits)) is not None:
+            segment, older = between, self._offsets[between]
+        elif not spliced and self._sparse_jumped(sparse, dts, tb, limits, leaving=segment != self.segment):
             # The next segment's first packet, before its sound and pictures (a second file without
             # sound, whose KLV comes first): it goes on from the furthest point read; so do they,
             # as each of them reaches the new segment.
-            self._move(self._reached(sparse[1] * tb + self.offset if sparse else None) - (dts * tb + self.offset),
+            self._move(self._reached(sparse[1] * tb + sparse[2] if sparse else None) - (dts * tb + self.offset),
                        splice=True)
             self._guessed = True
         entering = older is None and heading is not None and heading.segment != self.segment
         segment = segment if older is not None else self.segment
         if not spliced:
-            self._sparse[index] = (segment, dts)
+            self._sparse[index] = (segment, dts, self.offset if older is None else older)
             return older
         jumped = older is None and heading is not None and self._jumped(heading, dts, packet.dts is not None, tb,
                                                                         limits)

@@ -439,7 +439,7 @@ class VideoWriter:
         self.palette = (PaletteFrames(spec.width, spec.height, encoder_tb)
                         if av.Codec(settings.codec, "w").name in PALETTE_ENCODERS else None)
         self.rgb_output = av.VideoFormat(stream.pix_fmt).is_rgb or self.palette is not None
-        self.colour = (yuv_colour(spec.colour, stream.pix_fmt, settings.codec)
+        self.colour = (yuv_colour(spec.colour, stream.pix_fmt, settings.encoder)
                        if spec.colour and not self.rgb_output else None)
         if self.colour:
             ctx = stream.codec_context
