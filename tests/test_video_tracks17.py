@@ -18,7 +18,7 @@ import pytest
 
 from test_video_devices14 import SOUND, clip, ffmpeg
 from test_video_realworld_inputs import stylize, style  # noqa: F401  (a fixture)
-from video_corpus import FFMPEG, FFPROBE
+from video_corpus import FFMPEG, FFPROBE, flush, mux_silence
 
 MS = Fraction(1, 1000)
 
@@ -52,12 +52,8 @@ def telemetry_clip(path: Path, seconds: int = 3, data_seconds: int | None = None
                 out.mux(packet)
                 sent.append((Fraction(i, 30), Fraction(1), payload))
         for i in range(48 * seconds):
-            samples = av.AudioFrame.from_ndarray(np.zeros((2, 1000), np.float32), format="fltp", layout="stereo")
-            samples.sample_rate, samples.pts = 48000, i * 1000
-            for packet in sound.encode(samples):
-                out.mux(packet)
-        for packet in [*sound.encode(None), *video.encode(None)]:
-            out.mux(packet)
+            mux_silence(out, sound, i, 1000, "stereo")
+        flush(out, sound, video)
     return sent
 
 

@@ -23,7 +23,7 @@ from realtime_adain.video.pipeline import HELD_PACKETS, RUN_PACKETS, Pipeline
 from realtime_adain.video.reader import PACKET_BYTES, Frame, HeldPackets
 from test_video_realworld_inputs import stylize, style  # noqa: F401  (a fixture)
 from test_video_tracks17 import assert_reads_cleanly, streams
-from video_corpus import FFMPEG
+from video_corpus import flush, mux_silence, FFMPEG
 
 MS = Fraction(1, 1000)
 RATE = 12  # pictures a second
@@ -58,12 +58,8 @@ def ts_with_data(path: Path, codec: str = "klv", seconds: int = SECONDS) -> None
             packet.time_base, packet.stream = MS, data
             out.mux(packet)
         for i in range(48 * seconds):
-            samples = av.AudioFrame.from_ndarray(np.zeros((1, 1000), np.float32), format="fltp", layout="mono")
-            samples.sample_rate, samples.pts = 48000, i * 1000
-            for packet in sound.encode(samples):
-                out.mux(packet)
-        for packet in [*sound.encode(None), *video.encode(None)]:
-            out.mux(packet)
+            mux_silence(out, sound, i, 1000)
+        flush(out, sound, video)
 
 
 def joined(folder: Path, codec: str = "klv", copies: int = 2) -> Path:
@@ -329,12 +325,8 @@ def gopro_clip(path: Path, packets_per_frame: int, frames: int = 30) -> None:
             frame.pts, frame.time_base = i, Fraction(1, 30)
             for packet in video.encode(frame):
                 out.mux(packet)
-            samples = av.AudioFrame.from_ndarray(np.zeros((1, 1600), np.float32), format="fltp", layout="mono")
-            samples.sample_rate, samples.pts = 48000, i * 1600
-            for packet in sound.encode(samples):
-                out.mux(packet)
-        for packet in [*sound.encode(None), *video.encode(None)]:
-            out.mux(packet)
+            mux_silence(out, sound, i, 1600)
+        flush(out, sound, video)
 
 
 def test_many_tiny_telemetry_packets_are_copied_whole(run_cli, weights_env, style, tmp_path):

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Callable
 
 import av
+import numpy as np
 
 FFMPEG, FFPROBE = shutil.which("ffmpeg"), shutil.which("ffprobe")
 SIZE, RATE, SECONDS = "64x48", 12, 1
@@ -252,3 +253,19 @@ def assert_kept(result, expected) -> None:
     assert abs(result.seconds - expected.seconds) <= expected.frame_s + 1e-3
     assert result.audio_tracks == 1
 
+
+def mux_silence(out: av.container.OutputContainer, sound: av.audio.stream.AudioStream, index: int, samples: int,
+                layout: str = "mono") -> None:
+    """Encode and mux the `index`-th block of `samples` silent 48 kHz samples (blocks numbered from 0)."""
+    channels = 2 if layout == "stereo" else 1
+    frame = av.AudioFrame.from_ndarray(np.zeros((channels, samples), np.float32), format="fltp", layout=layout)
+    frame.sample_rate, frame.pts = 48000, index * samples
+    for packet in sound.encode(frame):
+        out.mux(packet)
+
+
+def flush(out: av.container.OutputContainer, *streams: av.stream.Stream) -> None:
+    """Mux what each encoder still holds."""
+    for stream in streams:
+        for packet in stream.encode(None):
+            out.mux(packet)
