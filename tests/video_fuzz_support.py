@@ -204,7 +204,11 @@ def serve(vgg: str, decoder: str, style: str) -> None:
                 log = os.open(request.get("log", os.devnull), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
                 os.dup2(log, 2)
                 os.dup2(log, 1)
-                result = run_case(request, stylizer, style_image)
+                try:
+                    result = run_case(request, stylizer, style_image)
+                except BaseException as exc:  # (the harness's own failure, said rather than lost)
+                    traceback.print_exc()
+                    result = {"kind": "crash", "detail": f"the case raised {type(exc).__name__}: {exc}"}
                 os.write(write_fd, json.dumps(result).encode())
             finally:
                 os._exit(0)

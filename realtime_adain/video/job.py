@@ -33,7 +33,8 @@ from realtime_adain.temporal import ContentStatsSmoother, Stabilizer
 from realtime_adain.two_pass import TwoPassStabilizer, forward_pass
 from realtime_adain.video.pipeline import Pipeline
 from realtime_adain.video.reader import Frame, VideoReader, is_cover_art
-from realtime_adain.video.formats import EncodeSettings, check_picture_size, encoder_framing
+from realtime_adain.video.formats import EncodeSettings
+from realtime_adain.video.framing import check_picture_size, encoder_framing
 from realtime_adain.video.notes import note
 from realtime_adain.video.picture_output import PictureOutput, is_picture_pattern
 from realtime_adain.video.writer import VideoFormatOut, VideoWriter
@@ -162,7 +163,7 @@ def stylize_file(
         if reader.finished:  # read up to the file's end
             note_changed(source, opened, writer.frames_written)
         if on_streams is not None:
-            on_streams(without_packets(reports, reader.packets_given, settings))
+            on_streams(without_packets(reports, reader.streams_given, settings))
         return writer.frames_written, (width, height)
 
 
@@ -351,9 +352,9 @@ def stream_reports(reader: VideoReader, writer: VideoWriter | PictureOutput) -> 
 PACKET_KINDS = frozenset({"audio", "subtitle", "data"})
 
 
-def without_packets(reports: list[StreamReport], given: dict[int, int], settings: VideoSettings) -> list[StreamReport]:
+def without_packets(reports: list[StreamReport], given: set[int], settings: VideoSettings) -> list[StreamReport]:
     """`reports` (made as the output opened) once the run ended: a stream kept that got no
-    packet (`given`: each stream's packets the reader passed on) is `left out`. A subtitle shown
+    packet (`given`: the streams the reader passed a packet on of) is `left out`. A subtitle shown
     only before --start was listed as copied, its track empty (or none)."""
     if settings.start or settings.duration is not None:
         why = "none of its packets fall within --start/--duration"
@@ -362,7 +363,7 @@ def without_packets(reports: list[StreamReport], given: dict[int, int], settings
     else:
         why = "it holds no packets"
     return [StreamReport(report.index, report.kind, report.codec, "left out", None, why)
-            if report.kind in PACKET_KINDS and report.action != "left out" and not given.get(report.index)
+            if report.kind in PACKET_KINDS and report.action != "left out" and report.index not in given
             else report for report in reports]
 
 

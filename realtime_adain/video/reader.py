@@ -561,7 +561,7 @@ class VideoReader:
             self._before = BeforeStart(self._decode_from(), TAIL_BYTES)  # packets before it, not decoded
             self.seen_end: Fraction | None = None  # where the latest decoded picture stops showing (s)
             self.finished = False  # whether the file was read to its end (not stopped at a preview's or segment's)
-            self.packets_given: dict[int, int] = {}  # stream index -> pass-through packets given (`runs`)
+            self.streams_given: set[int] = set()  # the pass-through streams a packet was given of (`runs`)
             self.seeked = seek and self._seek()
             self._frame_limit = max(max_frames, 2) if picture and max_frames else max_frames
             self._items = self._demux()
@@ -715,14 +715,12 @@ class VideoReader:
 
     def runs(self) -> Iterator[Frame | list[av.Packet]]:
         """`items`, with packets that come one after another as lists (`RUN_PACKETS`), and
-        counted by stream in `packets_given`."""
-        given = self.packets_given
+        their streams noted in `streams_given`."""
+        given = self.streams_given
         lookahead, self._lookahead = self._lookahead, []
         for item in itertools.chain(lookahead, self._items):
             if isinstance(item, list):
-                for packet in item:
-                    index = packet.stream.index
-                    given[index] = given.get(index, 0) + 1
+                given.update(packet.stream.index for packet in item)
             yield item
 
     def _demux(self) -> Iterator[Frame | list[av.Packet]]:
@@ -757,8 +755,9 @@ class VideoReader:
                     pts, duration = self._from_zero(pts, duration)
                 if self.seeked and self.seen_end is None and (pts is None or pts * self.time_base > segment.start):
                     raise SeekMissed  # the seek went past the start: frames would be missing
-                if pts is not None:
-                    self.seen_end = (pts + (duration or 0)) * self.time_base
+                if pts is None:  # (PES headers without timestamps in an MPEG-TS): after the one before
+                    pts, duration = self._after_last(duration)
+                self.seen_end = (pts + (duration or 0)) * self.time_base
                 if segment.ends_before(pts, duration):  # (not converted to RGB: most of a late start's frames)
                     self._dropped += 1
                     released = segment.packets(held.before(pts, duration))
@@ -908,14 +907,25 @@ class VideoReader:
         if not has_no_timestamps(self.container) or self.sequence is not None:
             yield from items
             return
-        rate = self.frame_rate or Fraction(25)
-        one_frame = max(1, round(1 / (rate * self.time_base)))
         clock = 0  # (a bare stream is decoded from its start: `_decode_from`)
         for item in items:
             if isinstance(item, av.VideoFrame):
                 item.pts = clock
-                clock += item.duration or one_frame
+                clock += item.duration or self._one_frame
             yield item
+
+    @property
+    def _one_frame(self) -> int:
+        """One frame's duration at the stream's rate (25 fps if it has none), in video ticks."""
+        return max(1, round(1 / ((self.frame_rate or Fraction(25)) * self.time_base)))
+
+    def _after_last(self, duration: int | None) -> tuple[int, int]:
+        """(pts, duration) for a frame without a timestamp, in a format that stores them: shown
+        when the frame before stops (from zero if it is the first), for its own duration or one
+        frame at the stream's rate, as FFmpeg's tools time it. A video whose packets carry none
+        (an MPEG-TS's PES headers without them) made --frames fail with a traceback."""
+        at = 0 if self.seen_end is None else round(self.seen_end / self.time_base)
+        return at, duration or self._one_frame
 
     def _decode(self) -> Iterator[av.VideoFrame | list[av.Packet]]:
         """Decoded video frames and runs of the pass-through streams' packets (lists of up to
@@ -1110,7 +1120,8 @@ class BeforeStart:
     before), and decoded once a packet reaches `until`, or the file ends (its last pictures tell
     its length: "--start is past the end"), or they pass `limit` bytes (a stream whose keyframes
     are far apart is decoded from there on, as before). Packets before the first keyframe count
-    as a GOP (a file whose demuxer flags no keyframes is held until the limit, then decoded)."""
+    as a GOP (a file whose demuxer flags no keyframes is held until the limit, then decoded); a
+    packet without a timestamp is decoded with those held (its frame is timed by theirs)."""
 
     def __init__(self, until: Fraction | None, limit: int) -> None:
         self.until = until  # None: decoding has begun
@@ -1124,7 +1135,8 @@ class BeforeStart:
         if self.until is None:
             return [packet]
         at = packet.dts if packet.dts is not None else packet.pts
-        reached = at is not None and packet.time_base and at * packet.time_base >= self.until
+        # (a packet without a timestamp is timed by the frames before it: those are decoded)
+        reached = at is None or (packet.time_base and at * packet.time_base >= self.until)
         if not packet.size or reached or self.size + packet.size > self.limit:
             return [*self.rest(), packet]
         if packet.is_keyframe or not self.gops:
@@ -1291,6 +1303,8 @@ class HeldPackets:
 # Packets that last a while and are cut at a preview's or segment's end (`ShownUntil`); sound is
 # not cut (its packets are a few milliseconds).
 CUT_TYPES = frozenset({"subtitle", "data"})
+# The most subtitle and data packets a preview holds that show past its pictures (`ShownUntil`).
+HELD_SHOWING = 4096
 
 
 class ShownUntil:
@@ -1299,11 +1313,18 @@ class ShownUntil:
     so the file lasts as long as its pictures (`ffmpeg -frames:v` keeps a subtitle whole: a 0.5 s
     preview lasted 1.9 s, the rest of its first line). Held ones go after the pictures they
     outlast: a line's few seconds at most, which muxers interleave. Data packets that last (a
-    GoPro's telemetry, a second each) are cut the same way: an MP4 lasts as long as its longest track."""
+    GoPro's telemetry, a second each) are cut the same way: an MP4 lasts as long as its longest track.
 
-    def __init__(self, video_time_base: Fraction) -> None:
+    A stream's packets go on in the order read: those after a held one wait behind it (a short
+    line released before a long one that began earlier went out first, and the muxer moved the
+    long one to start after it). At most `limit` packets are held: beyond, the oldest of the
+    stream holding the most go on whole (a hostile file's thousands of lines that last hours)."""
+
+    def __init__(self, video_time_base: Fraction, limit: int = HELD_SHOWING) -> None:
         self.video_time_base = video_time_base
-        self.held: list[av.Packet] = []
+        self.limit = limit
+        self.held: dict[int, deque[tuple[Fraction | None, av.Packet]]] = {}  # stream index -> (end, packet)
+        self.count = 0  # packets held
 
     @staticmethod
     def _end(packet: av.Packet) -> Fraction | None:
@@ -1314,30 +1335,35 @@ class ShownUntil:
 
     def after(self, released: Iterator[av.Packet], pts: int | None, duration: int) -> Iterator[av.Packet]:
         """`released` packets, less the subtitles that show past the frame at `pts` (video time
-        base), with the held ones that end within it; all of them where that cannot be told."""
+        base) and those behind them in their stream, with the held ones that end within it; all
+        of them where that cannot be told."""
         end = None if pts is None else (pts + (duration or 0)) * self.video_time_base
         for packet in released:
             shows_until = self._end(packet)
-            if end is not None and shows_until is not None and shows_until > end:
-                self.held.append(packet)
+            queue = self.held.get(packet.stream.index)
+            if queue or (end is not None and shows_until is not None and shows_until > end):
+                self.held.setdefault(packet.stream.index, deque()).append((shows_until, packet))
+                self.count += 1
             else:
                 yield packet
-        still = []
-        for packet in self.held:
-            if end is None or self._end(packet) <= end:
-                yield packet
-            else:
-                still.append(packet)
-        self.held = still
+        for queue in self.held.values():
+            while queue and (end is None or queue[0][0] is None or queue[0][0] <= end):
+                yield queue.popleft()[1]
+                self.count -= 1
+        while self.count > self.limit:
+            yield max(self.held.values(), key=len).popleft()[1]
+            self.count -= 1
 
     def cut(self, pts: int | None, duration: int) -> Iterator[av.Packet]:
-        """The held subtitles, each cut to end with the last frame, at `pts` lasting `duration`."""
-        if pts is not None:
-            end = (pts + (duration or 0)) * self.video_time_base
-            for packet in self.held:
-                packet.duration = max(1, math.floor(end / Fraction(packet.time_base)) - packet.pts)
-        yield from self.held
-        self.held = []
+        """The held subtitles, each cut to end with the last frame, at `pts` lasting `duration`
+        (one that ends before it, held behind another, keeps its own end)."""
+        for queue in self.held.values():
+            for shows_until, packet in queue:
+                if pts is not None and shows_until is not None:
+                    end = (pts + (duration or 0)) * self.video_time_base
+                    packet.duration = max(1, min(packet.duration, math.floor(end / Fraction(packet.time_base)) - packet.pts))
+                yield packet
+        self.held, self.count = {}, 0
 
 
 def flush_packet(stream: av.stream.Stream) -> av.Packet:
@@ -1600,7 +1626,7 @@ class Timeline:
     """Decoded frames with timestamps that increase: each frame waits in a small window and takes
     the smallest timestamp there (the pictures' order is the decoder's, which is right).
 
-    Frames without a timestamp keep None (the writer continues from the previous frame). A
+    Frames without a timestamp keep None (`VideoReader._after_last` times them). A
     frame lasts until the next one shows: the decoder's durations follow decode order (an MP4's
     are its decode-time steps), so after B-frames a frame could be given the length of a gap it
     is not next to (a 10-minute pause made a 601 s clip a 1199 s MP4)."""
