@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from realtime_adain.errors import UserError
-from realtime_adain.video.formats import (EncodeSettings, check_encoder, check_picture_size, choose_pix_fmt,
-                                          encoder_framing)
+from realtime_adain.video.formats import EncodeSettings, check_encoder, choose_pix_fmt
+from realtime_adain.video.framing import check_picture_size, encoder_framing
 from realtime_adain.video.sequence import pattern_mistake
 from realtime_adain.video.writer import VideoFormatOut, VideoWriter
 from test_video_outputs18 import first_frame, plays, written

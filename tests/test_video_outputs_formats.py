@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 
 from realtime_adain.errors import UserError
-from realtime_adain.video.formats import (EncodeSettings, _raw_reads_back, check_encoder, check_picture_size,
-                                          choose_pix_fmt)
+from realtime_adain.video.formats import EncodeSettings, _raw_reads_back, check_encoder, choose_pix_fmt
+from realtime_adain.video.framing import check_picture_size
 
 
 @pytest.mark.parametrize("container, width, height", [

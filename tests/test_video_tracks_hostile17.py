@@ -19,7 +19,7 @@ from video_samples import interrupted_video_run
 from test_video_realworld_inputs import stylize, style  # noqa: F401  (a fixture)
 from test_video_tracks17 import MS, assert_reads_cleanly, data_packets, pictures, streams, telemetry_clip
 
-from realtime_adain.video.reader import COVER_MAX_PIXELS
+from realtime_adain.video.streams import COVER_MAX_PIXELS
 
 
 def png_chunk(kind: bytes, body: bytes) -> bytes:

@@ -26,8 +26,8 @@ from realtime_adain.errors import UserError
 from realtime_adain.imageio import resize
 from realtime_adain.video.deinterlace import deinterlaced
 from realtime_adain.video.reader import (PictureConverter, alpha_decoder, error_reason, frame_to_rgb, is_picture_format,
-                                         is_still_item, no_pictures, pixel_aspect, plausible_rate,
-                                         refuse_animated_webp, within_run)
+                                         no_pictures, pixel_aspect, plausible_rate, refuse_animated_webp, within_run)
+from realtime_adain.video.streams import is_still_item
 from realtime_adain.video.sequence import DEFAULT_FRAMERATE, Sequence, check_framerate, find_sequence
 
 T = TypeVar("T")

@@ -32,7 +32,8 @@ from realtime_adain.stylizer import Stylizer
 from realtime_adain.temporal import ContentStatsSmoother, Stabilizer
 from realtime_adain.two_pass import TwoPassStabilizer, forward_pass
 from realtime_adain.video.pipeline import Pipeline
-from realtime_adain.video.reader import Frame, VideoReader, is_cover_art
+from realtime_adain.video.reader import Frame, VideoReader
+from realtime_adain.video.streams import is_cover_art
 from realtime_adain.video.formats import EncodeSettings
 from realtime_adain.video.framing import check_picture_size, encoder_framing
 from realtime_adain.video.notes import note

@@ -33,14 +33,15 @@ from realtime_adain.imageio import resize
 from realtime_adain.video.formats import (ATTACHING_FORMATS, GIF_LONGEST_DELAY, GIF_MOST_REPEATS, GIF_SHORTEST_SHOWN,
                                           LONGEST_FILLED_GAP, MUXER_OPTIONS, PALETTE_ENCODERS, PALETTE_FILTERS,
                                           SHORTEST_GAP, SILENCE_CHUNK_S,
-                                          EncodeSettings, audio_opens, check_picture_size, choose_pix_fmt,
-                                          encoder_framing, encoder_rate,
+                                          EncodeSettings, audio_opens, choose_pix_fmt, encoder_rate,
                                           container_format, copied_into_encoder_stream, encodable_layout, pcm_sample_bytes,
                                           encodable_rate, encoder_time_base, fills_gaps, holds_copy, is_adts_aac,
                                           muxer_accepts, muxer_time_base, reencoded_audio, sound_from_zero)
+from realtime_adain.video.framing import check_picture_size, encoder_framing
 from realtime_adain.video.notes import note
-from realtime_adain.video.reader import (COVER_MAX_PIXELS, TS_DATA_CODECS, Colour, attached_pictures, data_label,
-                                         is_gopro_telemetry, oversized_cover, threads_refused, threads_refused_error)
+from realtime_adain.video.reader import Colour, threads_refused, threads_refused_error
+from realtime_adain.video.streams import (COVER_MAX_PIXELS, TS_DATA_CODECS, attached_pictures, data_label,
+                                          is_gopro_telemetry, oversized_cover)
 
 # FFmpeg's AVColorSpace and AVColorRange values (frame.colorspace, frame.color_range).
 RGB_MATRIX, BT709_MATRIX, BT601_MATRIX, LIMITED_RANGE, FULL_RANGE = 0, 1, 5, 1, 2
@@ -454,7 +455,7 @@ class VideoWriter:
             return self._add_attachment(stream)
         if stream.type == "data":
             return self._add_data(stream)
-        if stream.type == "video":  # (cover art: `reader.passthrough_streams`)
+        if stream.type == "video":  # (cover art: `streams.passthrough_streams`)
             return self._add_cover(stream)
         context = stream.codec_context  # audio by its codec, not its decoder (mp3, not mp3float)
         name = context.codec.canonical_name if stream.type == "audio" else context.name
