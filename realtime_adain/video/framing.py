@@ -13,8 +13,10 @@ from fractions import Fraction
 from typing import TYPE_CHECKING
 
 import av
+import numpy as np
 
 from realtime_adain.errors import UserError
+from realtime_adain.imageio import resize
 
 if TYPE_CHECKING:
     from realtime_adain.video.formats import EncodeSettings
@@ -103,6 +105,17 @@ class Framing:
     said: str
     rate: Fraction | None = None
     pix_fmt: str | None = None
+
+    def fit(self, image: np.ndarray) -> np.ndarray:
+        """`image` (RGB) as the encoder's frames hold it: scaled to `inner`, centred on black."""
+        inner = resize(image, self.inner)
+        (width, height), (inner_width, inner_height) = self.size, self.inner
+        if (inner_width, inner_height) == (width, height):
+            return inner
+        framed = np.zeros((height, width, 3), np.uint8)
+        top, left = (height - inner_height) // 2, (width - inner_width) // 2
+        framed[top:top + inner_height, left:left + inner_width] = inner
+        return framed
 
 
 def encoder_framing(settings: EncodeSettings, width: int, height: int, rate: Fraction | None) -> Framing | None:

@@ -29,7 +29,6 @@ from av.video.reformatter import VideoReformatter
 import numpy as np
 
 from realtime_adain.errors import UserError
-from realtime_adain.imageio import resize
 from realtime_adain.video.formats import (ATTACHING_FORMATS, GIF_LONGEST_DELAY, GIF_MOST_REPEATS, GIF_SHORTEST_SHOWN,
                                           LONGEST_FILLED_GAP, MUXER_OPTIONS, PALETTE_ENCODERS, PALETTE_FILTERS,
                                           SHORTEST_GAP, SILENCE_CHUNK_S,
@@ -603,7 +602,7 @@ class VideoWriter:
 
     def write_frame(self, image: np.ndarray, pts: int | None, duration: int) -> None:
         """Encode one (H, W, 3) uint8 RGB frame at `pts` (input time base)."""
-        image = np.ascontiguousarray(self._framed(image))
+        image = np.ascontiguousarray(self.framing.fit(image) if self.framing else image)
         frame = self._in_pix_fmt(av.VideoFrame.from_ndarray(image, format="rgb24"))
         encoder_tb = self.video.codec_context.time_base
         if encoder_tb != self.input_time_base:  # an encoder that takes only some time bases (MPEG-2)
@@ -637,20 +636,6 @@ class VideoWriter:
         self._durations[pts] = duration
         self._encode_video(frame)
         self.frames_written += 1
-
-    def _framed(self, image: np.ndarray) -> np.ndarray:
-        """`image` as the encoder's frames hold it (`encoder_framing`: DV's sizes, CineForm's widths):
-        scaled, centred on black."""
-        if self.framing is None:
-            return image
-        inner = resize(image, self.framing.inner)
-        (width, height), (inner_width, inner_height) = self.framing.size, self.framing.inner
-        if (inner_width, inner_height) == (width, height):
-            return inner
-        framed = np.zeros((height, width, 3), np.uint8)
-        top, left = (height - inner_height) // 2, (width - inner_width) // 2
-        framed[top:top + inner_height, left:left + inner_width] = inner
-        return framed
 
     def _in_slots(self, pts: int, encoder_tb: Fraction) -> int:
         """`pts` (input time base) in frame slots of a coarser `encoder_tb` (AVI, MPEG-2's standard
