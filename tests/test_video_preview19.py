@@ -15,27 +15,19 @@ from realtime_adain.video.reader import ShownUntil
 from test_video_realworld_inputs import stylize, style  # noqa: F401  (a fixture)
 from video_corpus import FFMPEG
 
-OVERLAPPING_SRT = """1
-00:00:00,000 --> 00:00:01,500
-Long
 
-2
-00:00:00,100 --> 00:00:00,200
-Short
-
-3
-00:00:00,300 --> 00:00:00,400
-Third
-
-4
-00:00:01,000 --> 00:00:01,200
-Later
-"""
+def srt(*cues: tuple[str, str, str]) -> str:
+    """SubRip text of (start, end, line) cues."""
+    return "".join(f"{n}\n{start} --> {end}\n{line}\n\n" for n, (start, end, line) in enumerate(cues, 1))
 
 
-def subtitled(folder: Path, srt: str) -> Path:
-    """2 s of 10 fps video with `srt`'s lines, in a .mkv."""
-    (folder / "lines.srt").write_text(srt)
+OVERLAPPING_SRT = srt(("00:00:00,000", "00:00:01,500", "Long"), ("00:00:00,100", "00:00:00,200", "Short"),
+                      ("00:00:00,300", "00:00:00,400", "Third"), ("00:00:01,000", "00:00:01,200", "Later"))
+
+
+def subtitled(folder: Path, lines: str) -> Path:
+    """2 s of 10 fps video with SubRip `lines`, in a .mkv."""
+    (folder / "lines.srt").write_text(lines)
     source = folder / "subtitled.mkv"
     subprocess.run([FFMPEG, "-nostdin", "-v", "error", "-f", "lavfi", "-i", "testsrc=size=64x48:rate=10:duration=2",
                     "-i", str(folder / "lines.srt"), "-c:v", "libx264", "-c:s", "srt", str(source)], check=True)
@@ -44,9 +36,9 @@ def subtitled(folder: Path, srt: str) -> Path:
 
 def test_overlapping_lines_keep_their_times_in_a_preview(run_cli, weights_env, style, tmp_path):
     err = stylize(run_cli, subtitled(tmp_path, OVERLAPPING_SRT), style, tmp_path / "p.mkv", "--frames", "5")
-    srt = subprocess.run([FFMPEG, "-nostdin", "-v", "error", "-i", str(tmp_path / "p.mkv"), "-map", "0:s", "-f", "srt",
-                          "-"], capture_output=True, text=True, check=True).stdout
-    cues = [block.split("\n")[1:3] for block in srt.strip().split("\n\n")]
+    kept = subprocess.run([FFMPEG, "-nostdin", "-v", "error", "-i", str(tmp_path / "p.mkv"), "-map", "0:s", "-f", "srt",
+                           "-"], capture_output=True, text=True, check=True).stdout
+    cues = [block.split("\n")[1:3] for block in kept.strip().split("\n\n")]
     assert cues == [["00:00:00,000 --> 00:00:00,500", "Long"], ["00:00:00,100 --> 00:00:00,200", "Short"],
                     ["00:00:00,300 --> 00:00:00,400", "Third"]]
     assert "do not increase" not in err
@@ -55,8 +47,8 @@ def test_overlapping_lines_keep_their_times_in_a_preview(run_cli, weights_env, s
 def test_lines_held_past_the_pictures_are_bounded(tmp_path):
     """40 lines that each last an hour, every 10 ms: at most `limit` are held; the oldest go on
     whole, in the order read, and what is left is cut to end with the last picture."""
-    srt = "".join(f"{n + 1}\n00:00:00,{n * 10:03d} --> 01:00:00,000\nline {n}\n\n" for n in range(40))
-    with av.open(str(subtitled(tmp_path, srt))) as container:  # (open while its packets are used)
+    lines = srt(*((f"00:00:00,{n * 10:03d}", "01:00:00,000", f"line {n}") for n in range(40)))
+    with av.open(str(subtitled(tmp_path, lines))) as container:  # (open while its packets are used)
         packets = [p for p in container.demux(subtitles=0) if p.size]
         shown = ShownUntil(Fraction(1, 1000), limit=8)
         out = list(shown.after(iter(packets), 400, 100))  # (a picture at 0.4 s, lasting 0.1 s)
