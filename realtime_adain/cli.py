@@ -22,6 +22,15 @@ from realtime_adain import __version__, interrupts, limits
 from realtime_adain.errors import UserError, environment_failure, one_line
 
 COMMAND_MODULES = ("image", "weights", "video", "live", "serve", "bench", "export", "engines", "doctor")
+EPILOG = """first steps:
+  realtime-adain weights download                              # the published weights (about 94 MB)
+  realtime-adain image photo.jpg -s starry.jpg -o out.jpg
+  realtime-adain video clip.mp4 -s starry.jpg -o clip_starry.mp4
+  realtime-adain live --styles styles/                         # webcam 0 in a window; h lists the keys
+  realtime-adain doctor                                        # what runs here and what is missing
+
+`realtime-adain COMMAND --help` gives each command's options and examples.
+"""
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -66,6 +75,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     parser = ArgumentParser(
         prog="realtime-adain",
         description="Real-time arbitrary style transfer (AdaIN) for images, videos and webcams.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)

@@ -20,7 +20,8 @@ from realtime_adain.settings import (DEFAULT_MAX_PIXELS, DTYPE_NAMES, ENGINE_CHO
 def add_model_options(parser: argparse.ArgumentParser, default_size: int | None, size_default_text: str | None = None) -> None:
     group = parser.add_argument_group("model")
     group.add_argument("--vgg", metavar="PATH", help="encoder weights (default: $REALTIME_ADAIN_VGG or the downloaded file)")
-    group.add_argument("--decoder", metavar="PATH", help="decoder weights: decoder.pth or a trainer checkpoint")
+    group.add_argument("--decoder", metavar="PATH", help="decoder weights: decoder.pth or a trainer checkpoint "
+                                                         "(default: $REALTIME_ADAIN_DECODER or the downloaded file)")
     group.add_argument("--device", default="auto",
                        help="auto (CUDA if present, else an Apple GPU, else the CPU), cpu, cuda, cuda:N or mps "
                             "(Apple GPUs: supported in code, untested on real hardware)")
@@ -28,7 +29,8 @@ def add_model_options(parser: argparse.ArgumentParser, default_size: int | None,
                        help="compute precision: auto (fp16 on a GPU, fp32 on the CPU), fp32, fp16, bf16 "
                             "(fp16 needs a GPU, bf16 CUDA)")
     group.add_argument("--engine", default="auto", choices=list(ENGINE_CHOICES),
-                       help="model engine: auto (tensorrt > compile > eager on a GPU), eager, compile, tensorrt, onnx")
+                       help="model engine: auto (tensorrt > compile > eager on a GPU; on the CPU onnx once "
+                            "`realtime-adain export --format onnx` made it, else eager), eager, compile, tensorrt, onnx")
     group.add_argument(
         "--size", type=argtypes.side_length, default=default_size, metavar="PX",
         help=f"processing size: shorter side in pixels up to {argtypes.MAX_SIDE}, 0 = native "

@@ -13,7 +13,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "engines", help="list or clear cached engines",
         description="Engines (TensorRT builds, ONNX exports) are cached in $REALTIME_ADAIN_ENGINES, else "
-                    "$REALTIME_ADAIN_HOME/engines, else the per-user cache directory.",
+                    "$REALTIME_ADAIN_HOME/engines, else the checkout's engines/ (run from a source checkout, "
+                    "pip install -e), else the per-user cache directory; `engines list` names the one in use.",
     )
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     listing = actions.add_parser("list", help="show cached engines and what they were built for")

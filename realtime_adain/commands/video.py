@@ -53,10 +53,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                              "'render/frame_%%04d.png' (quoted; FFmpeg's pattern)")
     parser.add_argument("-o", "--output", required=True, metavar="OUT",
                         help="output video (one result), directory (several), or numbered pictures: "
-                             "'out/frame_%%04d.png' (also .jpg, .tif, .bmp, .webp)")
+                             "'out/frame_%%04d.png' (also .jpg, .tif, .bmp, .ppm, .webp)")
     common.add_style_options(parser)
     encode = parser.add_argument_group("encoding")
-    encode.add_argument("--codec", type=argtypes.name, help="video encoder (default libx264, libvpx-vp9 for .webm, gif for .gif; h264_nvenc on NVIDIA GPUs)")
+    encode.add_argument("--codec", type=argtypes.name, help="video encoder (default libx264, libvpx-vp9 for .webm, gif for .gif); e.g. libx265, "
+                                                               "ffv1 (lossless, .mkv), h264_nvenc (NVIDIA GPUs with an encoder)")
     encode.add_argument("--crf", type=int, metavar="Q", help="constant quality, lower is better (default 18)")
     encode.add_argument("--bitrate", type=bitrate, metavar="RATE",
                         help="target bitrate in bits per second instead of CRF, e.g. 800k or 4M (at least 10k)")

@@ -43,7 +43,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                        help="accept files whose size/SHA-256 differ from the release (structure is still checked)")
     fetch.set_defaults(func=run_download)
 
-    info = actions.add_parser("info", help="show where the weights are and what they hold")
+    info = actions.add_parser(
+        "info", help="show where the weights are and what they hold",
+        description="Show the weights files every command would use (--vgg/--decoder, then $REALTIME_ADAIN_VGG/"
+        "$REALTIME_ADAIN_DECODER, then the weights directory), which rule picked each, and what it holds. "
+        "Exit status 0 when both are usable, 1 otherwise.",
+    )
     info.add_argument("--vgg", metavar="PATH", help="encoder weights to describe instead of the resolved ones")
     info.add_argument("--decoder", metavar="PATH", help="decoder weights to describe instead of the resolved ones")
     info.set_defaults(func=run_info)
