@@ -39,7 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--workers", type=int, metavar="N", help=f"image-loading processes per training process (default {DEFAULTS.workers})")
 
     model = parser.add_argument_group("model")
-    model.add_argument("--vgg", metavar="PATH", help="encoder weights: vgg_normalised.pth, or torchvision's vgg19-dcbb9e9d.pth with --encoder torchvision-vgg19")
+    model.add_argument("--vgg", metavar="PATH", help="encoder weights: vgg_normalised.pth (default: $REALTIME_ADAIN_VGG or the "
+                       "downloaded file), or torchvision's vgg19-dcbb9e9d.pth with --encoder torchvision-vgg19")
     model.add_argument("--encoder", choices=ENCODER_KINDS, help=f"frozen encoder (default {DEFAULTS.encoder})")
     model.add_argument("--decoder", choices=list(DECODER_BUILDERS), help="decoder architecture (default plain, the paper's)")
 
