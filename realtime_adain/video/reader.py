@@ -40,7 +40,7 @@ from realtime_adain.video.sequence import DEFAULT_FRAMERATE, check_framerate, fi
 from realtime_adain.video.streams import (has_decoder, is_cover_art, main_video_stream, note_left_out,
                                           passthrough_streams, same_program)
 from realtime_adain.video.landing import READ_THROUGH_BYTES, StreamLanding
-from realtime_adain.video.timestamps import Segment, TimestampShift
+from realtime_adain.video.timestamps import Segment, SoundClock, TimestampShift
 
 # What a folder given as input is searched for (a file named on its own is opened whatever its
 # name): Blu-ray and AVCHD (.m2ts, .mts), DVD (.vob), camcorders (.dv, .mod, .tod), broadcast
@@ -544,6 +544,7 @@ class VideoReader:
             self.undecoded: tuple[Fraction, Fraction] | None = None  # (last picture, last packet) where they differ (s)
             self._tail_end: int | None = None  # where the video's packets stop showing (`TailPackets.end`)
             self.shift = TimestampShift(self.container, self.path.name)  # timestamps from zero, across splices
+            self.sound_clock = SoundClock(self.container, self.passthrough)  # (before the shift)
             self.segment = Segment(self.stream.time_base, start, duration)
             self._dropped = 0  # frames decoded before the segment's start (after the seek, if any)
             self._before = BeforeStart(self._decode_from(), TAIL_BYTES)  # packets before it, not decoded
@@ -611,6 +612,8 @@ class VideoReader:
             target -= LASTING_LEAD  # (a subtitle shown from before the start is stored before it)
         try:
             with av.open(str(self.path), metadata_errors="replace") as probed:
+                if SoundClock.untimed_in(probed, self.passthrough):
+                    return False  # (its sound is timed from the file's start: read through)
                 position = StreamLanding(probed, probed.streams[self.stream.index], self.shift.offset).find(target)
         except (av.error.FFmpegError, IndexError):
             return False
@@ -823,6 +826,7 @@ class VideoReader:
             read += packet.size
             if read > HELD_BYTES:
                 return
+            self.sound_clock.apply(packet)
             self.shift.apply(packet)
             at = packet.pts if packet.pts is not None else packet.dts
             if at is None or not packet.time_base or not packet.size:
@@ -924,8 +928,9 @@ class VideoReader:
         recovery, tail, cut = Recovery(), TailPackets(TAIL_BYTES), CutSound()
         last = None  # the highest timestamp of a frame given so far
         run: list[av.Packet] = []
-        apply, video = self.shift.apply, self.stream
+        apply, time_sound, video = self.shift.apply, self.sound_clock.apply, self.stream
         for packet in self._source:
+            time_sound(packet)
             apply(packet)
             if packet.stream is not video:
                 # (the flush packet at the end carries nothing; cover art has no timestamps, only its picture)
@@ -1444,7 +1449,9 @@ class Timeline:
         pts = heapq.heappop(self.stamps) if frame.pts is not None else None
         duration = frame.duration
         if pts is not None:
-            if self.stamps and self.stamps[0] > pts:  # the next frame shown (the last keeps its own)
+            # the next frame shown (the last keeps its own; so does one before a frame without a
+            # timestamp, which is shown after it: `VideoReader._after_last`)
+            if self.stamps and self.stamps[0] > pts and self.frames and self.frames[0].pts is not None:
                 duration = self.stamps[0] - pts
             self.end = pts + (duration or 0)
         return frame, pts, duration

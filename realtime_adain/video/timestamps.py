@@ -64,7 +64,10 @@ class TimestampShift:
 
     def __init__(self, container: av.container.InputContainer, name: str) -> None:
         self.name = name  # the file's, for the note
-        self.splices = bool(container.format.flags & av.format.Flags.ts_discont.value)
+        # (and FLV, whose demuxer does not say so: a live stream recorded across a reconnect starts
+        # its clock again, and the pictures after it were shown among those before, 50 in 1.2 s)
+        self.splices = (bool(container.format.flags & av.format.Flags.ts_discont.value)
+                        or container.format.name == "flv")
         self.offset = -Fraction(container.start_time or 0) * MICROSECONDS  # seconds added to every time
         self.start_offset = self.offset  # before any splice: what moves the file's own start (chapters, duration)
         self.version = 0  # counts the changes of `offset`
@@ -80,12 +83,15 @@ class TimestampShift:
         self._shifts: dict[int, int] = {}  # stream index -> `offset` in its time base's ticks (this version)
         self.jumps = 0  # splices found (a stream each: audio and video may jump at different packets)
         self._guessed = False  # whether the current segment was begun by a data stream, no sound or picture in it yet
+        # (stream index, its heading, the offset and segment) before the latest splice, while that
+        # splice is one packet old (`_lone_jump`)
+        self._before_splice: tuple[int, Heading, Fraction, int] | None = None
 
     def note_jumps(self) -> None:
         """Say that the timeline was joined across splices (once, when the whole file was read)."""
         if self.jumps:
             note(f"{self.name}: the timestamps jump (segments joined together); "
-                 "the timeline continues across them, as FFmpeg does")
+                 "the timeline continues across them, as FFmpeg does in MPEG-TS and MPEG-PS")
 
     def ticks(self, time_base: Fraction) -> int:
         """The current offset in ticks of `time_base`."""
@@ -155,6 +161,23 @@ class TimestampShift:
             return False
         now, there = at * tb, self._there()
         return abs(now + before - there) < min(abs(now + self.offset - there), JUMP_SECONDS)
+
+    def _lone_jump(self, packet: av.Packet, dts: int, tb: Fraction, limits: tuple[int, int]) -> None:
+        """Undo the splice the packet before `packet` (of its stream) began, where `packet` goes on
+        from before it and no other stream has reached the new segment: that one timestamp was
+        damaged (it was placed where its stream was heading, which is right). One PTS 0.8 s back
+        in a TS moved every picture after it 0.88 s past its sound, for good (FFmpeg moves all
+        streams: a gap in each)."""
+        index, heading, offset, segment = self._before_splice
+        self._before_splice = None
+        if (self._jumped(heading, dts, packet.dts is not None, tb, limits, offset)
+                or any(h.segment == self.segment for i, h in self._heading.items() if i != index)
+                or any(s[0] == self.segment for s in self._sparse.values())):
+            return
+        self._offsets.pop(self.segment, None)
+        self.segment, self.jumps = segment, self.jumps - 1
+        self._move(offset - self.offset)
+        self._heading[index] = heading
 
     def _there(self) -> Fraction:
         """Where the sound and pictures read last are (seconds: the latest of their decode times)."""
@@ -227,6 +250,8 @@ class TimestampShift:
         if dts is None:
             return None
         spliced = packet.stream.type in SPLICED_TYPES
+        if spliced and self._before_splice is not None and self._before_splice[0] == index:
+            self._lone_jump(packet, dts, tb, limits)
         heading = self._heading.get(index) if spliced else None
         sparse = None if spliced else self._sparse.get(index)
         segment = heading.segment if heading is not None else sparse[0] if sparse is not None else self.segment
@@ -264,6 +289,7 @@ class TimestampShift:
         elif jumped:
             # Continue where the stream was heading; the other streams jump with it as they reach
             # the new segment, and with the new offset their packets land where they were heading too.
+            self._before_splice = (index, heading, self.offset, self.segment)
             self._move(heading.seconds(heading.next) - (dts * tb + self.offset), splice=True)
         if older is None:
             self._guessed = False
@@ -282,6 +308,62 @@ class TimestampShift:
                                   else before[0] * tb + before[1] < shown * tb + offset):
                 self._shown[index] = (shown, offset, version)
         return older
+
+
+class SoundClock:
+    """Times the sound packets that come without a timestamp (an MPEG-TS or MPEG-PS whose audio
+    PES headers carry none): each where the stream's packet before it ends, the first at the
+    file's start, as FFmpeg's tools time them (by their durations). They were dropped as the
+    empty packet that ends a stream: the output had no sound at all. Applied before
+    `TimestampShift`, on the file's own timeline, to a file read from its start (`untimed_in`:
+    such a file is not seeked)."""
+
+    def __init__(self, container: av.container.InputContainer, streams: Iterable[av.stream.Stream]) -> None:
+        self.start = Fraction(container.start_time or 0) * MICROSECONDS
+        self.sound = {s.index for s in streams if s.type == "audio"}
+        self._ends: dict[int, int] = {}  # stream index -> where its latest packet ends (ticks)
+
+    def apply(self, packet: av.Packet) -> None:
+        index = packet.stream.index
+        if index not in self.sound or not packet.time_base:
+            return
+        at = packet.dts if packet.dts is not None else packet.pts
+        if at is None:
+            if not packet.size:  # (the empty packet that ends the stream)
+                return
+            at = self._ends.get(index)
+            if at is None:
+                at = round(self.start / Fraction(packet.time_base))
+            packet.pts = packet.dts = at
+        duration = packet.duration or self._frame_ticks(packet)
+        if duration:
+            self._ends[index] = at + duration
+
+    @staticmethod
+    def untimed_in(container: av.container.InputContainer, streams: Iterable[av.stream.Stream],
+                   limit: int = 8 << 20) -> bool:
+        """Whether a sound stream among `streams` stores its first packet without a timestamp (in
+        `container`, read from its start, at most `limit` bytes). After a byte seek the demuxer
+        makes up times from zero for such packets: a late --start in a long TS lost its sound."""
+        waiting = {s.index for s in streams if s.type == "audio"}
+        read = 0
+        for packet in container.demux() if waiting else ():
+            read += packet.size
+            if packet.size and packet.stream.index in waiting:
+                if packet.pts is None and packet.dts is None:
+                    return True
+                waiting.discard(packet.stream.index)
+            if not waiting or read > limit:
+                break
+        return False
+
+    @staticmethod
+    def _frame_ticks(packet: av.Packet) -> int:
+        """One packet's length from its codec's frame size (0 where that is not fixed)."""
+        context = packet.stream.codec_context
+        if not context.frame_size or not context.sample_rate:
+            return 0
+        return round(Fraction(context.frame_size, context.sample_rate) / Fraction(packet.time_base))
 
 
 class Segment:
