@@ -30,7 +30,7 @@ from realtime_adain.settings import (DEFAULT_MAX_PIXELS, FLOW_MODES, ModelSettin
 from realtime_adain.stylizer import Stylizer
 from realtime_adain.video.formats import EncodeSettings
 from realtime_adain.video.picture_output import is_picture_pattern, picture_pattern_mistake
-from realtime_adain.video.sequence import check_framerate
+from realtime_adain.video.sequence import check_framerate, find_sequence
 
 def check_budget(image: np.ndarray, size: int | None, max_pixels: int, name: str) -> None:
     """Refuse to process `image` at `size` beyond `max_pixels` or MAX_SIDE a side: a thin strip
@@ -194,6 +194,9 @@ def stylize_video(
     for value, name in ((stylizer, "stylizer"), (model, "model")):
         if value is not None:
             check_kind(value, Stylizer if name == "stylizer" else ModelSettings, name)
+    if stylizer is not None and model is not None:  # (the model was ignored: another device or weights, silently)
+        raise ValueError("give stylizer or model, not both: a Stylizer is loaded already, with its own weights, "
+                         "device, dtype and engine")
     if stylizer is not None and stabilize in ("stats", "both") and stylizer.engine.name != "eager":
         # (found only once the output was open, and said in the CLI's words, --stabilize)
         raise ValueError(f"stabilize={stabilize!r} smooths statistics inside the network, which only the eager engine "
@@ -212,9 +215,15 @@ def stylize_video(
                   else _as_value_error(lambda: check_time(duration, "--duration", positive=True))),
     )
     _as_value_error(settings.check)
+    if framerate is not None and not find_sequence(source):  # (was ignored: the file's own rate, silently)
+        raise ValueError(f"framerate is the frame rate of an image-sequence source ('frames/%04d.png'); "
+                         f"{source.name} is a video file, which keeps its own timestamps")
     _as_value_error(lambda: settings.style.check(len(styles) if mix is not None else None))
     if len(styles) > 1 and mix is None:
         raise ValueError("several styles need mix weights (mix=[...]), one per style")
+    if settings.style.preserve_color and isinstance(styles[0], StyleStats):  # (was ignored: the style's colours)
+        raise ValueError("preserve_color recolours the style image to the video's first frame, and StyleStats hold "
+                         "no image: pass the style as a path, PIL image or array")
     style_paths = [Path(s) for s in styles if isinstance(s, (str, os.PathLike))]
     refuse_overwriting_inputs([output], [source] + style_paths)
     refuse_partial_over_inputs([output], [source] + style_paths)  # what an interrupted run keeps

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from realtime_adain import imageio
+from realtime_adain.atomic import NAME_MAX
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import MAX_DECODE_PIXELS, WRITABLE_EXTENSIONS
 
@@ -51,13 +52,19 @@ def as_rgb(image: ImageLike, name: str = "image") -> np.ndarray:
     if hasattr(image, "convert") and hasattr(image, "size"):  # a PIL image, without importing PIL
         check_pixels(image.size[1], image.size[0], name)
         try:
-            image = np.asarray(image.convert("RGB"))
-        except ValueError as exc:  # a mode Pillow cannot convert (La, ...)
+            image = imageio.pillow_image_rgb(image)  # as its file reads: 16-bit grey came out white
+        except AssertionError:  # Pillow's load() of a file closed before it was read: no message at all
+            raise ValueError(f"{name}: the PIL image was closed before its pixels were read (pass it inside "
+                             "Image.open's `with` block, or call its .load() there)") from None
+        except ValueError as exc:  # a mode Pillow cannot convert (La, ...), or an image closed
+            if "closed image" in str(exc):
+                raise ValueError(f"{name}: the PIL image is closed (pass it before calling .close())") from None
             raise ValueError(f"{name}: a PIL image in mode {image.mode} has no RGB conversion ({exc})") from None
         except OSError as exc:  # a lazily read file that turns out damaged
             raise UserError(f"{name}: the PIL image's pixels cannot be read ({exc})") from None
     if not isinstance(image, np.ndarray):
         raise TypeError(f"{name} must be a path, a PIL image or a numpy array, got {type(image).__name__}")
+    image = np.asarray(image)  # a subclass as a plain array: np.matrix cannot become (H, W, 3)
     if image.dtype != np.uint8:
         raise TypeError(f"{name} must be uint8 (0..255), got {image.dtype}")
     if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] != 3) or 0 in image.shape:
@@ -69,9 +76,31 @@ def as_rgb(image: ImageLike, name: str = "image") -> np.ndarray:
 
 
 def check_path(value: str | os.PathLike, name: str) -> Path:
-    """A path (str or os.PathLike), not empty: Path('') is the current folder, an unset variable."""
+    """A path (str or os.PathLike), not empty: Path('') is the current folder, an unset variable.
+    A name no file can have is refused here: with a NUL character (os's "embedded null byte"
+    named no argument) or too long (pathlib's OSError, where a UserError is promised)."""
     if not isinstance(value, (str, os.PathLike)) or isinstance(os.fspath(value), bytes):
         raise TypeError(f"{name} must be a path (str or os.PathLike), got {type(value).__name__}")
-    if not os.fspath(value).strip():
+    text = os.fspath(value)
+    if not text.strip():
         raise ValueError(f"{name} is an empty path")
-    return Path(value)
+    if "\0" in text:
+        raise ValueError(f"{name} holds a NUL character, which no file name can: {text!r}")
+    path = Path(value)
+    if reason := name_too_long(path):
+        raise UserError(f"{path}: {reason}")
+    return path
+
+
+PATH_MAX = 4096  # bytes in a whole path (Linux)
+
+
+def name_too_long(path: Path) -> str | None:
+    """Why no file can be named `path` (None: one can): a part over NAME_MAX bytes, or the whole
+    over PATH_MAX; pathlib's `exists()` and `is_file()` raise ENAMETOOLONG rather than say False."""
+    longest = max((len(os.fsencode(part)) for part in path.parts), default=0)
+    if longest > NAME_MAX:
+        return f"file name too long ({longest} bytes in one name; a name holds at most {NAME_MAX})"
+    if len(os.fsencode(str(path))) >= PATH_MAX:
+        return f"path too long ({len(os.fsencode(str(path)))} bytes; a path holds at most {PATH_MAX - 1})"
+    return None

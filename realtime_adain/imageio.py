@@ -417,6 +417,14 @@ def _pillow_rgb(data: np.ndarray, name: str) -> np.ndarray | None:
         return None
 
 
+def pillow_image_rgb(image) -> np.ndarray:
+    """A caller's Pillow image as uint8 RGB, its pixels as `read_image` reads a file of them: 16-bit
+    and float grey scaled, alpha over white, an embedded profile applied. Pillow's `convert("RGB")`
+    made 16-bit grey white (clipped), float grey black and transparent pixels their hidden colour.
+    EXIF orientation stays the caller's (Pillow leaves it; `ImageOps.exif_transpose` applies it)."""
+    return _pillow_to_rgb(image)
+
+
 def _pillow_to_rgb(image) -> np.ndarray:
     """A loaded Pillow image as uint8 RGB: CMYK and Lab through LittleCMS (the embedded CMYK
     profile, else the naive inversion browsers use), 16-bit grey scaled, alpha over white."""
@@ -716,9 +724,18 @@ def resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return cv2.resize(image, size, interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC)
 
 
+# The most pixels a side these formats hold (WebP's 14-bit sizes; libjpeg's limit): OpenCV's encoders
+# refuse more with native error lines on stderr and a failure that gives no reason.
+ENCODE_MAX_SIDE = {".webp": 16383, ".jpg": 65500, ".jpeg": 65500}
+
+
 def write_image(path: str | os.PathLike, rgb: np.ndarray) -> None:
     """Encode by the extension and write via a temporary file, so no half-written image remains."""
     path = Path(path)
+    limit = ENCODE_MAX_SIDE.get(path.suffix.lower())
+    if limit and max(rgb.shape[:2]) > limit:
+        raise UserError(f"{path}: a {path.suffix.lstrip('.').upper()} image holds at most {limit} pixels a side, "
+                        f"this one is {rgb.shape[1]}x{rgb.shape[0]} (write .png or .tif)")
     ok, encoded = cv2.imencode(path.suffix or ".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
     if not ok:
         raise UserError(f"{path}: cannot encode an image with extension '{path.suffix}'")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import sys
 from functools import cached_property
+from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
@@ -144,9 +145,13 @@ class Stylizer:
         engine: str = "auto",
     ) -> "Stylizer":
         """Resolve and load the weights (see `weights.resolve`), then bind to device and dtype."""
+        from realtime_adain.api_images import name_too_long
+
         for value, name in ((vgg, "vgg"), (decoder, "decoder")):
             if value is not None and not isinstance(value, (str, os.PathLike)):
                 raise TypeError(f"{name} must be a path (str or os.PathLike) or None, got {type(value).__name__}")
+            if value is not None and (reason := name_too_long(Path(value))):
+                raise UserError(f"{value}: {reason}")
         device = str(device) if isinstance(device, torch.device) else device
         for value, name in ((device, "device"), (dtype, "dtype"), (engine, "engine")):
             if not isinstance(value, str):
@@ -256,7 +261,7 @@ class Stylizer:
         self, frame: np.ndarray, mask: np.ndarray, styles: Sequence[StyleStats], alpha: float = 1.0
     ) -> np.ndarray:
         """Spatial control: pixel (y, x) gets styles[mask[y, x]]; `mask` is (H, W) of indices."""
-        from realtime_adain.api import check_style
+        from realtime_adain.api import check_alpha, check_style
         from realtime_adain.engines.base import check_frames
 
         if not isinstance(frame, np.ndarray) or frame.ndim != 3:
@@ -273,5 +278,5 @@ class Stylizer:
             raise ValueError(f"mask indices must be in [0, {len(styles) - 1}] (one per style), got {mask.min()} to {mask.max()}")
         labels = torch.from_numpy(np.ascontiguousarray(mask, dtype=np.int64)).to(self.device)
         styles = [s.to(self.device, self.dtype) for s in styles]
-        out = self.net.forward_masked(self.to_tensor(frame), labels, styles, self._alpha(alpha))
+        out = self.net.forward_masked(self.to_tensor(frame), labels, styles, self._alpha(check_alpha(alpha)))
         return self.to_uint8(out)[0]

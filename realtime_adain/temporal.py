@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from realtime_adain.checks import check_number, check_whole
+from realtime_adain.imageio import MAX_DECODE_PIXELS
 
 MODES = ("off", "flow", "stats", "both")
 DIS_PRESETS = {
@@ -53,6 +54,17 @@ def check_frame(frame: np.ndarray, name: str) -> np.ndarray:
         raise TypeError(f"{name} must be uint8 (0..255), got {frame.dtype}")
     if frame.ndim != 3 or frame.shape[2] != 3 or 0 in frame.shape:
         raise ValueError(f"{name} must be (H, W, 3) RGB, got shape {frame.shape}")
+    return check_pixels(frame, name)
+
+
+def check_pixels(frame: np.ndarray, name: str) -> np.ndarray:
+    """Refuse a frame larger than any image read (MAX_DECODE_PIXELS) before OpenCV copies it: a
+    broadcast view of 100000 x 100000 pixels takes no memory until then, 28 GiB after (a
+    segmentation fault inside OpenCV where that much cannot be had)."""
+    height, width = frame.shape[:2]
+    if height * width > MAX_DECODE_PIXELS:
+        raise ValueError(f"{name} is {width}x{height}, more than the {MAX_DECODE_PIXELS} pixels "
+                         "(16384x16384) a frame may have")
     return frame
 
 
@@ -329,7 +341,7 @@ def check_array(value: np.ndarray, name: str, dtype: type, channels: int | None,
     fits = value.ndim == 2 if channels is None else value.ndim == 3 and value.shape[2] == channels
     if not fits or 0 in value.shape:
         raise ValueError(f"{name} must be {what}, got shape {value.shape}")
-    return value
+    return check_pixels(value, name)
 
 
 def check_luma(luma: np.ndarray, name: str) -> np.ndarray:
