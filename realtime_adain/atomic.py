@@ -168,8 +168,19 @@ class PendingOutput:
             raise UserError(f"{self.final}: cannot write here ({self.final.parent} is a file, not a folder)") from None
         except OSError as exc:
             raise UserError(f"{self.final}: cannot write here ({exc.strerror or exc})") from None
-        os.chmod(fd, OWNER_RW)  # writers reopen it by name
-        os.close(fd)
+        # Removed should this object go unused, neither published nor discarded: a Ctrl-C between
+        # here and the caller's `with` or `try` (the start of `__enter__` is one such moment) left
+        # the hidden file behind until a later run into the folder swept it.
+        try:
+            self._abandoned = weakref.finalize(self, _remove_abandoned, name)
+        except BaseException:  # (a Ctrl-C as it is registered)
+            os.close(fd)
+            _remove_abandoned(name)
+            raise
+        try:
+            os.chmod(fd, OWNER_RW)  # writers reopen it by name
+        finally:
+            os.close(fd)
         self.path = Path(name)
         self._folder = folder_handle(self.path.parent)
         if self._folder is not None:
@@ -181,6 +192,7 @@ class PendingOutput:
         try:
             os.chmod(self.path, FILE_MODE)
             os.replace(self.path, target)
+            self._abandoned.detach()
         except OSError as exc:  # e.g. a folder of that name: name it, not the temporary file
             self.discard()
             if isinstance(exc, FileNotFoundError) and not self.path.parent.is_dir():
@@ -202,6 +214,7 @@ class PendingOutput:
     def discard(self) -> None:
         """Remove the temporary file, found through the folder's handle: a folder renamed mid-run
         kept it (hidden) until a later run there swept it."""
+        self._abandoned.detach()
         try:
             if self._folder is None:
                 self.path.unlink()
@@ -221,6 +234,14 @@ class PendingOutput:
         reported = self.failed(exc)
         if reported is not exc:
             raise reported from None
+
+
+def _remove_abandoned(name: str) -> None:
+    """The temporary file of a `PendingOutput` dropped unused (garbage, or the interpreter exiting)."""
+    try:
+        os.unlink(name)
+    except OSError:  # (its folder renamed meanwhile: swept by a later run)
+        pass
 
 
 def partial_path(output: str | os.PathLike) -> Path:

@@ -80,61 +80,65 @@ def stylize_file(
         spec = VideoFormatOut(width, height, reader.time_base, reader.frame_rate, reader.output_colour,
                               reader.container.metadata, reader.stream.metadata, reader.chapters(),
                               reader.stream.base_rate)
-        if is_picture_pattern(output):  # both ends in one (video/picture_output.py)
-            writer = pending = picture_output(output, reader, settings)
-        else:
-            pending = PendingOutput(output)
-            try:
-                writer = VideoWriter(pending.path, encode, spec, reader.passthrough)
-            except BaseException as exc:
-                pending.discard()
-                raise pending.failed(exc) from None
-        reports = stream_reports(reader, writer)
-        # A benchmark's scratch run (keep_interrupted False) prints its own timings: no bar per repeat.
-        progress = tqdm(total=reader.expected_frames or None, desc=source.name, unit="frame",
-                        disable=None if keep_interrupted else True)
-        on_device = blends_on_device(stylizer)
-        stabilizer, smoother = temporal_stages(settings, stylizer.device if on_device else None)  # fresh for every clip
-        if smoother is not None and stylizer.engine.name != "eager":
-            raise UserError(f"--stabilize {settings.stabilize} smooths statistics inside the network, which only the "
-                            f"eager engine can do (this stylizer runs {stylizer.engine.name})")
-        stylizer.engine.content_stats = smoother
-        if isinstance(stabilizer, TwoPassStabilizer):
-            size_window(stabilizer, source, first.shape[:2])
-        device_blend = DeviceBlend(forward_pass(stabilizer)) if stabilizer is not None and on_device else None
-        stylizer.engine.after_step = device_blend
+        # Until the run below is under way, a failure or a signal (a Ctrl-C as the output opened)
+        # removes what was opened: the hidden temporary file was left behind.
+        writer = pending = progress = None
+        try:
+            with interrupts.SignalGuard(None, hold=True):  # (a signal while it opens acts once it is bound)
+                writer, pending = open_output(output, reader, settings, encode, spec)
+            reports = stream_reports(reader, writer)
+            # A benchmark's scratch run (keep_interrupted False) prints its own timings: no bar per repeat.
+            progress = tqdm(total=reader.expected_frames or None, desc=source.name, unit="frame",
+                            disable=None if keep_interrupted else True)
+            on_device = blends_on_device(stylizer)
+            stabilizer, smoother = temporal_stages(settings, stylizer.device if on_device else None)  # fresh for every clip
+            if smoother is not None and stylizer.engine.name != "eager":
+                raise UserError(f"--stabilize {settings.stabilize} smooths statistics inside the network, which only the "
+                                f"eager engine can do (this stylizer runs {stylizer.engine.name})")
+            stylizer.engine.content_stats = smoother
+            if isinstance(stabilizer, TwoPassStabilizer):
+                size_window(stabilizer, source, first.shape[:2])
+            device_blend = DeviceBlend(forward_pass(stabilizer)) if stabilizer is not None and on_device else None
+            stylizer.engine.after_step = device_blend
 
-        def write_frame(frame: Frame) -> None:
-            writer.write_frame(frame.image, frame.pts, frame.duration)
+            def write_frame(frame: Frame) -> None:
+                writer.write_frame(frame.image, frame.pts, frame.duration)
 
-        reshaped = False
+            reshaped = False
 
-        def finish(image: np.ndarray) -> np.ndarray:
-            """Back to the output's size; a picture whose shape changed mid-stream is scaled to it
-            too (as FFmpeg's tools do: one stream, one size), said once."""
-            nonlocal reshaped
-            h, w = image.shape[:2]
-            if not reshaped and changed_shape((h, w), first.shape[:2]):
-                reshaped = True
-                note(f"{source.name}: the picture changes shape mid-stream (a {w}x{h} frame in a {width}x{height} "
-                     f"video); such frames are scaled to {width}x{height}, as FFmpeg scales them")
-            return resize(image, (width, height))
+            def finish(image: np.ndarray) -> np.ndarray:
+                """Back to the output's size; a picture whose shape changed mid-stream is scaled to it
+                too (as FFmpeg's tools do: one stream, one size), said once."""
+                nonlocal reshaped
+                h, w = image.shape[:2]
+                if not reshaped and changed_shape((h, w), first.shape[:2]):
+                    reshaped = True
+                    note(f"{source.name}: the picture changes shape mid-stream (a {w}x{h} frame in a {width}x{height} "
+                         f"video); such frames are scaled to {width}x{height}, as FFmpeg scales them")
+                return resize(image, (width, height))
 
-        pipeline = Pipeline(
-            reader.runs(),
-            stylize_stream=lambda batches: stylizer.stylize_stream(batches, style, settings.style.alpha),
-            write_frame=write_frame,
-            write_packet=writer.write_packet,
-            prepare=prepare,
-            finish=finish,
-            batch_size=batch_size,
-            stabilizer=stabilizer,
-            device_blend=device_blend,
-            fill_short_batches=smoother is None,  # copies would advance the smoothed statistics
-            # Frames count as done when stylized, the slow part: with two passes they are written
-            # in windows, and the bar would stall and jump (each stylized frame is written, Ctrl-C too).
-            on_stylized=progress.update,
-        )
+            pipeline = Pipeline(
+                reader.runs(),
+                stylize_stream=lambda batches: stylizer.stylize_stream(batches, style, settings.style.alpha),
+                write_frame=write_frame,
+                write_packet=writer.write_packet,
+                prepare=prepare,
+                finish=finish,
+                batch_size=batch_size,
+                stabilizer=stabilizer,
+                device_blend=device_blend,
+                fill_short_batches=smoother is None,  # copies would advance the smoothed statistics
+                # Frames count as done when stylized, the slow part: with two passes they are written
+                # in windows, and the bar would stall and jump (each stylized frame is written, Ctrl-C too).
+                on_stylized=progress.update,
+            )
+        except BaseException as exc:
+            if progress is not None:
+                progress.close()
+            if writer is None or pending is None:
+                raise
+            discard(writer, pending)
+            raise pending.failed(exc) from None
         try:
             # The first Ctrl-C/SIGTERM stops stylizing; any later one waits for the file to be finished.
             with interrupts.SignalGuard(str(output)) as guard:
@@ -166,6 +170,21 @@ def stylize_file(
         if on_streams is not None:
             on_streams(without_packets(reports, reader.streams_given, settings))
         return writer.frames_written, (width, height)
+
+
+def open_output(output: Path, reader: VideoReader, settings: VideoSettings, encode: EncodeSettings,
+                spec: VideoFormatOut) -> tuple[VideoWriter | PictureOutput, PendingOutput | PictureOutput]:
+    """The writer of `output` and its pending file (numbered pictures: one object for both); a
+    failure to open it leaves nothing behind."""
+    if is_picture_pattern(output):  # both ends in one (video/picture_output.py)
+        pictures = picture_output(output, reader, settings)
+        return pictures, pictures
+    pending = PendingOutput(output)
+    try:
+        return VideoWriter(pending.path, encode, spec, reader.passthrough), pending
+    except BaseException as exc:
+        pending.discard()
+        raise pending.failed(exc) from None
 
 
 def refuse_partial_over_inputs(outputs: Sequence[Path], inputs: Sequence[Path]) -> None:
