@@ -379,6 +379,46 @@ def is_adts_aac(stream: av.stream.Stream) -> bool:
     return stream.codec_context.codec.canonical_name == "aac" and not stream.codec_context.extradata
 
 
+# The output containers that keep ADTS AAC's headers on every packet (MPEG-TS): the others strip
+# them (FFmpeg's aac_adtstoasc) and keep the first one's configuration, once, in the track's header.
+ADTS_KEEPING_FORMATS = frozenset({"mpegts"})
+# ADTS's sampling frequency index -> Hz (ISO 14496-3).
+ADTS_RATES = (96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350)
+
+
+def adts_kind(data: bytes) -> tuple[int, int, int] | None:
+    """(profile, sample rate, channel configuration) an ADTS header gives; None where `data` does
+    not start with one."""
+    if len(data) < 7 or data[0] != 0xFF or data[1] & 0xF6 != 0xF0 or (data[2] >> 2) & 0xF >= len(ADTS_RATES):
+        return None
+    return data[2] >> 6, ADTS_RATES[(data[2] >> 2) & 0xF], (data[2] & 1) << 2 | data[3] >> 6
+
+
+def adts_header(kind: tuple[int, int, int], payload: int) -> bytes:
+    """The 7-byte ADTS header (no CRC) of a raw AAC frame of `payload` bytes of `kind` (`adts_kind`)."""
+    profile, rate, channels = kind
+    length = 7 + payload
+    return bytes((0xFF, 0xF1, profile << 6 | ADTS_RATES.index(rate) << 2 | channels >> 2,
+                  (channels & 3) << 6 | length >> 11, length >> 3 & 0xFF, (length & 7) << 5 | 0x1F, 0xFC))
+
+
+# FFmpeg's MOV muxer writes a track's language only as one of QuickTime's old Macintosh codes (its
+# table names them in ISO 639-2, mixing the B and T forms) and drops any other: `ffmpeg -c copy`
+# into .mov lost German as "deu", Dutch as "nld", Chinese as "zho". The same language under the
+# name the table gives it (MP4 and Matroska keep either).
+MOV_LANGUAGE_NAMES = {"deu": "ger", "nld": "dut", "ell": "gre", "isl": "ice", "zho": "chi", "fre": "fra",
+                      "swe": "sve", "nob": "nor", "cym": "wel", "eus": "baq", "msa": "may", "cze": "ces",
+                      "slo": "slk", "rum": "ron"}
+
+
+def language_for(fmt: str, tags: dict[str, str]) -> dict[str, str]:
+    """`tags` with the language named as the `fmt` muxer keeps it (`MOV_LANGUAGE_NAMES`)."""
+    language = tags.get("language")
+    if fmt != "mov" or language not in MOV_LANGUAGE_NAMES:
+        return tags
+    return {**tags, "language": MOV_LANGUAGE_NAMES[language]}
+
+
 # Containers that hold attached files (fonts, pictures): Matroska only (WebM is its subset without).
 ATTACHING_FORMATS = frozenset({"matroska"})
 

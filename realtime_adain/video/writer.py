@@ -29,12 +29,14 @@ from av.video.reformatter import VideoReformatter
 import numpy as np
 
 from realtime_adain.errors import UserError
-from realtime_adain.video.formats import (ATTACHING_FORMATS, GIF_LONGEST_DELAY, GIF_MOST_REPEATS, GIF_SHORTEST_SHOWN,
-                                          LONGEST_FILLED_GAP, MUXER_OPTIONS, PALETTE_ENCODERS, PALETTE_FILTERS,
-                                          SHORTEST_GAP, SILENCE_CHUNK_S,
-                                          EncodeSettings, audio_opens, choose_pix_fmt, encoder_rate,
+from realtime_adain.video.formats import (ADTS_KEEPING_FORMATS, ATTACHING_FORMATS, GIF_LONGEST_DELAY, GIF_MOST_REPEATS,
+                                          GIF_SHORTEST_SHOWN, LONGEST_FILLED_GAP, MUXER_OPTIONS, PALETTE_ENCODERS,
+                                          PALETTE_FILTERS, SHORTEST_GAP, SILENCE_CHUNK_S,
+                                          EncodeSettings, adts_header, adts_kind, audio_opens, choose_pix_fmt,
+                                          encoder_rate,
                                           container_format, copied_into_encoder_stream, encodable_layout, pcm_sample_bytes,
                                           encodable_rate, encoder_time_base, fills_gaps, holds_copy, is_adts_aac,
+                                          language_for,
                                           muxer_accepts, muxer_time_base, reencoded_audio, sound_from_zero)
 from realtime_adain.video.framing import check_picture_size, encoder_framing
 from realtime_adain.video.notes import note
@@ -222,6 +224,98 @@ class SoundConverter:
         self.noted = True
 
 
+# ADTS's channel configurations (ISO 14496-3) in words; 0: the stream's own (a PCE).
+ADTS_LAYOUTS = {0: "channels set in the stream", 1: "mono", 2: "stereo", 3: "3.0", 4: "4.0", 5: "5.0", 6: "5.1",
+                7: "7.1"}
+
+
+def _adts_said(kind: tuple[int, int, int]) -> str:
+    """An ADTS kind (`adts_kind`) in words: 48000 Hz stereo."""
+    return f"{kind[1]} Hz {ADTS_LAYOUTS[kind[2]]}"
+
+
+class AdtsChange:
+    """Copied ADTS AAC (MPEG-TS's) whose kind changes mid-stream, into a container that states
+    the kind once, in the track's header (MP4, MOV and Matroska strip the ADTS headers): files
+    joined at another rate or channel count (a 44.1 kHz clip after a 48 kHz one, a broadcast's
+    2.0 then 5.1) played the later part as the first kind (44.1 kHz at 48: 9% fast and high, the
+    sound ahead of the pictures), as `ffmpeg -c copy` leaves it. From the first packet of another
+    kind on, the sound is decoded and encoded again as the track's first kind (AAC-LC, its rate
+    and channels), as `ffmpeg` converts it; the packets before stay copied."""
+
+    def __init__(self, source: av.stream.Stream, out: av.stream.Stream) -> None:
+        self.source, self.out = source, out
+        self.first: tuple[int, int, int] | None = None  # (profile, rate, channels) of the first packet
+        self.encoder: av.audio.codeccontext.AudioCodecContext | None = None
+        self.converter: SoundConverter | None = None
+        self.start: int | None = None  # where the re-encoded sound starts (encoder time base; the priming before
+        self.next = 0  # it is dropped) and where its next frame starts
+
+    def packets(self, packet: av.Packet) -> list[av.Packet] | None:
+        """None: copy `packet` as it is; else what to mux in its place (re-encoded)."""
+        if self.encoder is None:
+            kind = adts_kind(bytes(packet))
+            if self.first is None:
+                self.first = kind
+                return None
+            # (LC only, at the rate the stream says: HE-AAC's header gives its core's half rate)
+            first = self.first
+            if kind is None or kind == first or first[0] != 1 or first[1] != self.out.codec_context.sample_rate:
+                return None
+            self._open(kind)
+        try:
+            frames = self.source.codec_context.decode(packet)
+        except av.error.FFmpegError:  # a damaged packet: skipped, as FFmpeg skips it
+            return []
+        return self._encoded(frames)
+
+    def flush(self) -> list[av.Packet]:
+        """What the decoder and encoder still hold, at the end."""
+        if self.encoder is None:
+            return []
+        try:
+            frames = self.source.codec_context.decode(None)
+        except av.error.FFmpegError:
+            frames = []
+        return self._encoded([*frames, None])
+
+    def _open(self, kind: tuple[int, int, int]) -> None:
+        context = self.out.codec_context
+        encoder = av.CodecContext.create("aac", "w")
+        encoder.sample_rate, encoder.layout, encoder.format = context.sample_rate, context.layout, "fltp"
+        encoder.time_base = Fraction(1, context.sample_rate)
+        encoder.bit_rate = context.bit_rate or 128_000
+        encoder.open()
+        self.encoder, self.converter = encoder, SoundConverter(encoder, self.source.index)
+        self.converter.noted = True  # (said here, once)
+        note(f"stream #{self.source.index}: the sound changes mid-stream ({_adts_said(self.first)} to "
+             f"{_adts_said(kind)}); the output's track holds one kind: the AAC from there is re-encoded as the "
+             "first, as FFmpeg converts it")
+
+    def _encoded(self, frames: Sequence[av.AudioFrame | None]) -> list[av.Packet]:
+        ready: list[av.AudioFrame | None] = []
+        for frame in frames:
+            if frame is None:
+                ready += [*self.converter.convert(None), None]
+            else:
+                ready += self.converter.convert(frame)
+        packets = []
+        for frame in ready:
+            if frame is not None:  # timed by its samples from where it starts: a joined MPEG-TS's parser
+                if self.start is None:  # times the later packets at the first part's rate
+                    self.start = self.next = frame.pts or 0
+                frame.pts, self.next = self.next, self.next + frame.samples
+            for encoded in self.encoder.encode(frame):
+                if encoded.pts is not None and encoded.pts < self.start:  # (the encoder's priming)
+                    continue
+                # (with the ADTS header the copied packets have: the muxer's aac_adtstoasc takes it off)
+                framed = av.Packet(adts_header(self.first, encoded.size) + bytes(encoded))
+                framed.pts, framed.dts, framed.duration = encoded.pts, encoded.dts, encoded.duration
+                framed.time_base, framed.stream = self.encoder.time_base, self.out
+                packets.append(framed)
+        return packets
+
+
 class PaletteFrames:
     """RGB frames to 256-colour ones, each with a palette made of its own colours (FFmpeg's
     palettegen and paletteuse filters, `PALETTE_FILTERS`), one frame in, one frame out."""
@@ -378,6 +472,7 @@ class VideoWriter:
             self.streams: dict[int, av.stream.Stream] = {}  # input stream index -> output stream
             self.in_header: set[int] = set()  # input indices of cover art stored with the header (Matroska)
             self.transcoded: dict[int, av.stream.Stream] = {}  # input index -> input stream, re-encoded
+            self._adts_changes: dict[int, AdtsChange] = {}  # input index -> copied ADTS AAC that may change kind
             self._covers = [stream for stream in passthrough if stream.type == "video"]  # (`_add_cover`)
             # Input index -> what is said of it (re-encoded, converted, left out and why): `job.stream_reports`.
             self.said = {stream.index: line for stream in passthrough
@@ -402,14 +497,15 @@ class VideoWriter:
 
     def _label(self, video: VideoFormatOut, passthrough: Sequence[av.stream.Stream]) -> None:
         """Carry over what the input says about itself, as `ffmpeg` does: the file's tags (title,
-        date), each stream's (language, title) and dispositions (which audio track plays by
-        default), and the chapters."""
+        date), each stream's (language, title: `language_for`) and dispositions (which audio track
+        plays by default), and the chapters."""
+        fmt = self.container.format.name
         self.container.metadata.update(content_tags(video.tags))
-        self.video.metadata.update(content_tags(video.video_tags))
+        self.video.metadata.update(language_for(fmt, content_tags(video.video_tags)))
         for stream in passthrough:
             out = self.streams.get(stream.index)
             if out is not None:
-                out.metadata.update(content_tags(stream.metadata))
+                out.metadata.update(language_for(fmt, content_tags(stream.metadata)))
                 if out.type == stream.type:  # (cover art as a Matroska attachment: a file, with no disposition)
                     out.disposition = stream.disposition
         if video.chapters:
@@ -469,6 +565,8 @@ class VideoWriter:
         if copies and (copy_audio or stream.type != "audio"):
             out = self._encoder_made_stream(stream) or self.container.add_stream_from_template(stream)
             self.streams[stream.index] = out
+            if is_adts_aac(stream) and self.container.format.name not in ADTS_KEEPING_FORMATS:
+                self._adts_changes[stream.index] = AdtsChange(stream, out)
         elif stream.type == "audio":
             if stream.index not in self._decoded_layouts:  # (never `codec_context.channels`: see decoder_layout)
                 self._decoded_layouts[stream.index] = decoder_layout(stream)
@@ -834,6 +932,12 @@ class VideoWriter:
         if packet.stream.type in ("video", "data") and not self._copies_picture_or_data(packet):
             return
         if source is None:
+            change = self._adts_changes.get(index)
+            if change is not None and (encoded := change.packets(packet)) is not None:
+                for each in encoded:
+                    self._keep_increasing(each, out, index)
+                    self._mux(each)
+                return
             if out.type == "audio":
                 self._fill_gap(packet, out, index)
                 self._fill_coded_gap(packet, out, index)
@@ -1165,6 +1269,10 @@ class VideoWriter:
                     frames = []
                 self._encode_audio(index, self._in_native_order(index, frames))
                 self._encode_audio(index, None)
+            for index, change in self._adts_changes.items():
+                for each in change.flush():
+                    self._keep_increasing(each, self.streams[index], index)
+                    self._mux(each)
             self._mux_last_data(cut=not whole)
             if whole:
                 self._note_silent_streams()
