@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import importlib.util
 import os
 import signal
 import subprocess
@@ -227,12 +228,26 @@ def test_a_signal_stops_training_with_one_line_and_the_checkpoint_resumes(
     finally:
         process.kill()
     assert process.returncode == code, err
-    assert "Traceback" not in err and err.strip().splitlines()[-1] == f"{said} (resume from the last checkpoint with --resume)"
+    assert "Traceback" not in err and err.strip().splitlines()[-1] == f"{said} (resume from the last checkpoint with --resume {run})"
     last = checkpoint.latest_decoder_file(run / "checkpoints")
     assert last is not None, err
     done = int(last.name.split("_")[-1].split(".")[0])
     code, out, err = train_tool("--resume", run, "--iterations", done + 1)
     assert code == 0 and out.strip() == f"decoder: {checkpoint.decoder_file(run / 'checkpoints', done + 1)}", err
+
+
+def test_an_interrupted_run_names_what_it_resumes_from(tmp_path):
+    """Stopped before its first checkpoint, a run said "resume from the last checkpoint with
+    --resume", and --resume then found none."""
+    spec = importlib.util.spec_from_file_location("train_tool_module", REPO / "tools" / "train.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    run = tmp_path / "my run"
+    (run / "checkpoints").mkdir(parents=True)
+    assert tool.resume_hint(str(run)) == tool.resume_hint(None) == "no checkpoint was saved yet"
+    for name in (checkpoint.decoder_file(run / "checkpoints", 4), checkpoint.state_file(run / "checkpoints", 4)):
+        name.write_bytes(b"")  # (only named here: the run that resumes reads them)
+    assert tool.resume_hint(str(run)) == f"resume from the last checkpoint with --resume '{run}'"
 
 
 def test_the_loading_workers_ignore_ctrl_c(data_dir):
@@ -275,4 +290,5 @@ def test_ctrl_c_in_a_terminal_stops_the_loading_workers_quietly(published_weight
         finally:
             process.kill()
         assert process.returncode == 130, err
-        assert "Traceback" not in err and err.strip().splitlines()[-1] == "interrupted (resume from the last checkpoint with --resume)"
+        assert "Traceback" not in err
+        assert err.strip().splitlines()[-1] == f"interrupted (resume from the last checkpoint with --resume {tmp_path / f'run{attempt}'})"

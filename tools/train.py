@@ -11,6 +11,7 @@ Speed: `realtime-adain bench train` (iterations/s at batch 8, 256 x 256, with an
 from __future__ import annotations
 
 import argparse
+import shlex
 import signal
 import sys
 from pathlib import Path
@@ -19,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 
 from realtime_adain import interrupts  # noqa: E402
 from realtime_adain.cli import ArgumentParser, check_library_settings, one_line, run_reporting_errors  # noqa: E402
+from realtime_adain.errors import UserError  # noqa: E402
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -76,6 +78,20 @@ def main(argv: list[str] | None = None) -> int:
         return run_reporting_errors(lambda: parse_and_train(argv))
 
 
+def resume_hint(run: str | None) -> str:
+    """What an interrupted run can be continued from: its last checkpoint, or none saved yet
+    (the hint named --resume before the first checkpoint, which then failed)."""
+    from realtime_adain.training.checkpoint import find_checkpoint
+
+    try:
+        decoder, _ = find_checkpoint(run) if run else (None, None)
+    except UserError:
+        decoder = None
+    if decoder is None:
+        return "no checkpoint was saved yet"
+    return f"resume from the last checkpoint with --resume {shlex.quote(str(Path(run)))}"
+
+
 def parse_and_train(argv: list[str] | None) -> int:
     check_library_settings()  # junk the libraries would abort on ($PYTORCH_CUDA_ALLOC_CONF): one line, as in the CLI
     interrupts.load_torch()
@@ -86,7 +102,7 @@ def parse_and_train(argv: list[str] | None) -> int:
     try:
         last = train(given, resume=args.resume)
     except KeyboardInterrupt as exc:
-        print(f"{interrupts.message(exc)} (resume from the last checkpoint with --resume)", file=sys.stderr)
+        print(f"{interrupts.message(exc)} ({resume_hint(args.out or args.resume)})", file=sys.stderr)
         return interrupts.exit_code(exc)
     if last is not None:
         print(one_line(f"decoder: {last}"))  # a newline in --out must not make two lines of one
