@@ -6,6 +6,7 @@ output is decoded with PyAV (rate, pitch, length, languages) and played through 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import av
@@ -51,8 +52,13 @@ def test_joined_aac_that_changes_kind_keeps_its_pitch_and_decodes(change, ext, r
     source = joined(tmp_path / "joined.ts",
                     *(aac_segment(tmp_path / f"{i}.ts", *part) for i, part in enumerate(parts)))
     out = tmp_path / f"out.{ext}"
-    err = stylize(run_cli, source, style, out)
+    code, printed, err = run_cli("video", source, "-s", style, "--size", "32", "--style-size", "64", "--threads", "1",
+                                 "--stabilize", "off", "--json", "-o", out)
+    assert code == 0 and "Traceback" not in err, err
     assert f"the sound changes mid-stream ({said}); the output's track holds one kind" in err
+    (report,) = json.loads(printed)["streams"]  # (--json: was "copied", with no reason)
+    assert report["action"] == "re-encoded" and report["output_codec"] == "aac"
+    assert report["reason"].startswith(f"copied until the sound changes mid-stream ({said})")
     assert decoding_errors(out) == []
     rate, samples = sound(out)
     assert rate == parts[0][0] and samples.shape[0] == len(av.AudioLayout(parts[0][1]).channels)

@@ -7,6 +7,7 @@ finished so far as a playable NAME.partial.EXT; any other failure leaves nothing
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import time
@@ -168,6 +169,8 @@ def stylize_file(
         if reader.finished:  # read up to the file's end
             note_changed(source, opened, writer.frames_written)
         if on_streams is not None:
+            if isinstance(writer, VideoWriter):
+                reports = partly_reencoded(reports, writer.partly_reencoded())
             on_streams(without_packets(reports, reader.streams_given, settings))
         return writer.frames_written, (width, height)
 
@@ -365,6 +368,13 @@ def stream_reports(reader: VideoReader, writer: VideoWriter | PictureOutput) -> 
         else:
             reports.append(StreamReport(stream.index, kind, codec, "copied", codec))
     return reports
+
+
+def partly_reencoded(reports: list[StreamReport], reasons: dict[int, str]) -> list[StreamReport]:
+    """`reports` once the run ended, with a stream copied at first and re-encoded from where its
+    kind changed (`reasons`, by index) said so: it was listed as copied, the note alone said more."""
+    return [dataclasses.replace(report, action="re-encoded", reason=f"copied until {reasons[report.index]}")
+            if report.index in reasons and report.action == "copied" else report for report in reports]
 
 
 # The kinds of stream whose packets are copied as the file is read (an attachment is in the header,

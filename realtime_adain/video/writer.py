@@ -250,6 +250,7 @@ class AdtsChange:
         self.converter: SoundConverter | None = None
         self.start: int | None = None  # where the re-encoded sound starts (encoder time base; the priming before
         self.next = 0  # it is dropped) and where its next frame starts
+        self.reason: str | None = None  # what the note said, once re-encoding began (`--json`)
 
     def packets(self, packet: av.Packet) -> list[av.Packet] | None:
         """None: copy `packet` as it is; else what to mux in its place (re-encoded)."""
@@ -288,9 +289,9 @@ class AdtsChange:
         encoder.open()
         self.encoder, self.converter = encoder, SoundConverter(encoder, self.source.index)
         self.converter.noted = True  # (said here, once)
-        note(f"stream #{self.source.index}: the sound changes mid-stream ({_adts_said(self.first)} to "
-             f"{_adts_said(kind)}); the output's track holds one kind: the AAC from there is re-encoded as the "
-             "first, as FFmpeg converts it")
+        self.reason = (f"the sound changes mid-stream ({_adts_said(self.first)} to {_adts_said(kind)}); the output's "
+                       "track holds one kind: the AAC from there is re-encoded as the first, as FFmpeg converts it")
+        note(f"stream #{self.source.index}: {self.reason}")
 
     def _encoded(self, frames: Sequence[av.AudioFrame | None]) -> list[av.Packet]:
         ready: list[av.AudioFrame | None] = []
@@ -494,6 +495,11 @@ class VideoWriter:
         except BaseException:
             self.container.close()
             raise
+
+    def partly_reencoded(self) -> dict[int, str]:
+        """Input index -> why a stream copied at first was re-encoded from some point on
+        (`AdtsChange`), for `--json`."""
+        return {index: change.reason for index, change in self._adts_changes.items() if change.reason}
 
     def _label(self, video: VideoFormatOut, passthrough: Sequence[av.stream.Stream]) -> None:
         """Carry over what the input says about itself, as `ffmpeg` does: the file's tags (title,
