@@ -98,3 +98,14 @@ def test_languages_a_mov_names_otherwise_are_kept(run_cli, weights_env, style, t
     stylize(run_cli, source, style, out)
     with av.open(str(out)) as container:
         assert [s.metadata.get("language") for s in container.streams.audio] == ["ger", "dut", "chi"]
+
+
+def test_sound_outside_the_part_kept_is_not_said_to_be_missing(run_cli, weights_env, style, tmp_path):
+    """Sound from 1.5 s on, and `--duration 1`: the note said "audio stream #1 holds no sound (no
+    packets)", which reads as if the input's track were empty."""
+    source = tmp_path / "late_sound.mkv"
+    ffmpeg("-f", "lavfi", "-i", "testsrc=size=64x48:rate=12:duration=2", "-itsoffset", "1.5", "-f", "lavfi", "-i",
+           "sine=duration=0.5", "-c:v", "libx264", "-c:a", "aac", source)
+    err = stylize(run_cli, source, style, tmp_path / "out.mkv", "--duration", "1")
+    assert "audio stream #1: none of its sound falls within --start/--duration; .mkv gets an empty track" in err
+    assert "holds no sound" not in err

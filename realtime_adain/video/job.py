@@ -159,7 +159,7 @@ def stylize_file(
                 guard.hold()
                 progress.close()
                 try:
-                    writer.close()
+                    writer.close(within=part_kept(settings))
                 except BaseException as exc:
                     pending.discard()
                     raise pending.failed(exc) from None
@@ -382,16 +382,21 @@ def partly_reencoded(reports: list[StreamReport], reasons: dict[int, str]) -> li
 PACKET_KINDS = frozenset({"audio", "subtitle", "data"})
 
 
+def part_kept(settings: VideoSettings) -> str | None:
+    """The part of the input an output holds, in the options' words; None: all of it."""
+    if settings.start or settings.duration is not None:
+        return "--start/--duration"
+    if settings.frames:
+        return f"the first {settings.frames} frames (--frames)"
+    return None
+
+
 def without_packets(reports: list[StreamReport], given: set[int], settings: VideoSettings) -> list[StreamReport]:
     """`reports` (made as the output opened) once the run ended: a stream kept that got no
     packet (`given`: the streams the reader passed a packet on of) is `left out`. A subtitle shown
     only before --start was listed as copied, its track empty (or none)."""
-    if settings.start or settings.duration is not None:
-        why = "none of its packets fall within --start/--duration"
-    elif settings.frames:
-        why = f"none of its packets fall within the first {settings.frames} frames (--frames)"
-    else:
-        why = "it holds no packets"
+    part = part_kept(settings)
+    why = f"none of its packets fall within {part}" if part else "it holds no packets"
     return [StreamReport(report.index, report.kind, report.codec, "left out", None, why)
             if report.kind in PACKET_KINDS and report.action != "left out" and report.index not in given
             else report for report in reports]

@@ -107,7 +107,7 @@ class PictureOutput:
             self._left_out.add(kind)
             note(f"{self.final}: numbered pictures hold no {kind}; leaving out stream #{packet.stream.index}")
 
-    def close(self, whole: bool = True) -> None:
+    def close(self, whole: bool = True, within: str | None = None) -> None:
         """Nothing is held back: each picture is whole once written."""
 
     def publish(self, destination: str | os.PathLike | None = None) -> Path:

@@ -1228,16 +1228,17 @@ class VideoWriter:
                 packet.pts = scaled
         self._last_dts[index] = scaled
 
-    def _note_silent_streams(self) -> None:
-        """Say which audio streams held no sound at all, data tracks no packet, cover art no picture:
-        a muxer writes such a track empty, or leaves it out (MP4), and the output had one track
-        fewer without a word."""
+    def _note_silent_streams(self, within: str | None) -> None:
+        """Say which audio streams held no sound at all (`within` the part of the input kept: none
+        of it there; "holds no sound" read as if the input's track were empty), data tracks no
+        packet, cover art no picture: a muxer writes such a track empty, or leaves it out (MP4),
+        and the output had one track fewer without a word."""
         for index, out in self.streams.items():
             if out.index in self._muxed_at or index in self._covers_muxed or index in self.in_header:
                 continue
             if out.type == "audio":
-                note(f"audio stream #{index} holds no sound (no packets); {self.path.suffix} gets an empty track "
-                     "or none")
+                said = f": none of its sound falls within {within}" if within else " holds no sound (no packets)"
+                note(f"audio stream #{index}{said}; {self.path.suffix} gets an empty track or none")
             elif out.type == "data":  # (MPEG-TS lists each stream in its program table, packets or none)
                 gets = "an empty stream" if self.container.format.name == "mpegts" else "no track for it"
                 note(f"data stream #{index}: none of its packets fall within the output; {self.path.suffix} gets "
@@ -1257,9 +1258,10 @@ class VideoWriter:
             self._mux(packet)
         self._last_data = {}
 
-    def close(self, whole: bool = True) -> None:
+    def close(self, whole: bool = True, within: str | None = None) -> None:
         """Flush the encoders and finish the file (it is complete and playable afterwards);
-        `whole`: the input was read to its end (else a partial file: what it lacks is not noted)."""
+        `whole`: the input was read to its end (else a partial file: what it lacks is not noted);
+        `within`: the part of the input the output holds, where not all of it (`--start`, ...)."""
         try:
             if self.palette:
                 self._encode_video(None)
@@ -1281,7 +1283,7 @@ class VideoWriter:
                     self._mux(each)
             self._mux_last_data(cut=not whole)
             if whole:
-                self._note_silent_streams()
+                self._note_silent_streams(within)
         except BaseException:
             with contextlib.suppress(av.error.FFmpegError):  # the first error is the one to report
                 self.container.close()
