@@ -13,6 +13,7 @@ without an id that were untouched for `STALE_UNKNOWN_AFTER_S`.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -103,7 +104,20 @@ def make_folders(folder: Path) -> None:
         if folder.is_dir():  # made meanwhile
             return
         raise
+    _made_folders.append(folder)
     os.chmod(folder, FOLDER_MODE)
+
+
+_made_folders: list[Path] = []  # the folders `make_folders` made in this process, in the order made
+
+
+def remove_made_folders_left_empty() -> None:
+    """After a failed command: remove the folders it made that hold nothing, deepest first (a
+    run that filled the disk left `-o new/out.mp4`'s `new/` behind, empty); one that holds a file
+    (an earlier output, a partial video, a download's .part to resume) stays."""
+    while _made_folders:
+        with contextlib.suppress(OSError):
+            _made_folders.pop().rmdir()
 
 
 def naming(path: Path, exc: OSError) -> UserError:

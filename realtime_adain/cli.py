@@ -168,7 +168,17 @@ def current_folder_deleted() -> bool:
 
 def run_reporting_errors(action: Callable[[], int | None], interrupted: str | None = None) -> int:
     """Run a command's body: a UserError or OSError is one `error:` line and exit status 2, a
-    signal one line (`interrupted` unless given) and 130 (SIGINT) or 143 (SIGTERM)."""
+    signal one line (`interrupted` unless given) and 130 (SIGINT) or 143 (SIGTERM). A command
+    that fails leaves none of the folders it made empty behind."""
+    code = _reporting_errors(action, interrupted)
+    if code:
+        from realtime_adain.atomic import remove_made_folders_left_empty
+
+        remove_made_folders_left_empty()
+    return code
+
+
+def _reporting_errors(action: Callable[[], int | None], interrupted: str | None) -> int:
     try:
         return int(action() or 0)
     except UserError as exc:
