@@ -24,9 +24,9 @@ def user_dir(name: str, kind: Literal["data", "cache"], home_name: str | None = 
     """`name` under $REALTIME_ADAIN_HOME (as `home_name` there, when it differs), else under the
     per-user data directory (kept: weights) or cache directory (rebuilt on demand)."""
     home = os.environ.get(HOME_ENV_VAR)
+    if home:
+        return expand_home(home, f" (from ${HOME_ENV_VAR})") / (home_name or name)
     try:
-        if home:
-            return Path(home).expanduser() / (home_name or name)
         import platformdirs
 
         base = platformdirs.user_data_dir if kind == "data" else platformdirs.user_cache_dir
@@ -44,7 +44,10 @@ def user_dir(name: str, kind: Literal["data", "cache"], home_name: str | None = 
 def cache_dir_for_run(name: str, what: str, without: str, home_name: str | None = None) -> Path:
     """The `name` cache folder, or for a user with no home (`docker run --user 1234`) a temporary
     one removed at exit, said in one note: a cache is a speed-up, and `live`, `serve` and an
-    engine stopped for want of one. `without` says what the run costs then."""
+    engine stopped for want of one. `without` says what the run costs then. A folder given by
+    $REALTIME_ADAIN_HOME is used or refused, never replaced by a temporary one."""
+    if os.environ.get(HOME_ENV_VAR):
+        return user_dir(name, "cache", home_name)
     try:
         return user_dir(name, "cache", home_name)
     except UserError:
@@ -59,6 +62,20 @@ def _temporary_cache(name: str, why: str) -> Path:
     path = Path(tempfile.mkdtemp(prefix=f"realtime-adain-{name}-"))
     atexit.register(shutil.rmtree, path, ignore_errors=True)
     return path
+
+
+def expand_home(text: str | os.PathLike, source: str = "") -> Path:
+    """`text` as a path, a leading `~` or `~USER` made that home folder; `source` says where the
+    path came from (" (from $REALTIME_ADAIN_ENGINES)"). A `~` that names no folder is one line:
+    Path.expanduser raised RuntimeError for `~nosuchuser/x`, a traceback."""
+    path = Path(text)
+    try:
+        return path.expanduser()
+    except RuntimeError:
+        head = path.parts[0]
+        why = (f"there is no user {head[1:]!r}" if head != "~" else
+               "$HOME is unset and this user has no home in the password database")
+        raise UserError(f"{path}{source}: {head} names no home folder ({why}); write the path out in full") from None
 
 
 def deciding_setting(kind: Literal["data", "cache"]) -> str:

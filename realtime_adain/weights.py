@@ -30,7 +30,7 @@ from realtime_adain.networks import ENCODER_DEPTH, FEATURE_CHANNELS, Decoder, En
 from realtime_adain.paths import dead_link, file_in_the_way, why_dead
 from realtime_adain.regular_files import open_regular
 from realtime_adain.release import DECODER_FILENAME, VGG_FILENAME
-from realtime_adain.userdirs import HOME_ENV_VAR, deciding_setting, weights_dir  # noqa: F401 (part of this module's interface)
+from realtime_adain.userdirs import HOME_ENV_VAR, deciding_setting, expand_home, weights_dir  # noqa: F401 (part of this module's interface)
 
 ENV_VAR = {"vgg": "REALTIME_ADAIN_VGG", "decoder": "REALTIME_ADAIN_DECODER"}
 DEFAULT_FILENAME = {"vgg": VGG_FILENAME, "decoder": DECODER_FILENAME}
@@ -55,13 +55,13 @@ def resolve(kind: str, explicit: str | os.PathLike | None = None) -> Path:
     if explicit is not None and not str(explicit).strip():  # `--vgg "$UNSET"`: not a wish for the default
         raise UserError(f"an empty --{kind} path (an unset variable?); give a weights file, or leave --{kind} out")
     if explicit:
-        path = Path(explicit).expanduser()
+        path = expand_home(explicit)
         if not path.is_file():
             raise UserError(f"{path}: {_missing(path)}")
         return path
     env = os.environ.get(ENV_VAR[kind])
     if env:
-        path = Path(env).expanduser()
+        path = expand_home(env, f" (from ${ENV_VAR[kind]})")
         if not path.is_file():
             raise UserError(f"{path} (from ${ENV_VAR[kind]}): {_missing(path)}")
         return path

@@ -153,14 +153,16 @@ def reference_loop(stylizer: Stylizer, video: Path, style_path: Path, output: Pa
 
 
 def our_pipeline(stylizer: Stylizer, video: Path, style_path: Path, output: Path, size: int, style_size: int,
-                 frames: int, batch: int, codec: str, stabilize: str = "off") -> None:
+                 frames: int, batch: int, codec: str, stabilize: str = "off") -> int:
     """`realtime-adain video` on one clip, style read and encoded inside the timing (stabiliser
-    off by default: the reference loop has none). `stabilize`: a mode, `:2` for two passes."""
+    off by default: the reference loop has none). `stabilize`: a mode, `:2` for two passes.
+    Returns the frames written."""
     mode, _, passes = stabilize.partition(":")
     settings = VideoSettings(size=size, batch=batch, frames=frames, stabilize=mode,
                              stabilize_passes=int(passes) if passes else None)
     style = stylizer.style_stats(read_image(style_path), style_size)
-    stylize_file(video, output, stylizer, lambda first: style, settings, EncodeSettings(codec), keep_interrupted=False)
+    return stylize_file(video, output, stylizer, lambda first: style, settings, EncodeSettings(codec),
+                        keep_interrupted=False)[0]
 
 
 def upscaled_copy(video: Path, size: tuple[int, int], frames: int, output: Path) -> Path:
@@ -196,7 +198,7 @@ def run(args: argparse.Namespace) -> int:
         shape = f"{probe.width}x{probe.height}"
     if not total and not args.frames:  # fps would be computed from a frame count nobody knows
         raise UserError(f"{args.video}: the container does not say how many frames it holds; pass --frames N")
-    n_frames = min(args.frames, total) if total else args.frames
+    n_frames = min(args.frames or total, total) if total else args.frames  # (--frames 0, the default: all)
     default_threads = torch.get_num_threads()
     with (tempfile.TemporaryDirectory(prefix="bench-video-") as tmp,
           out_of_memory_as_user_error(str(args.video), "lower --size, --resolution or --batch")):
@@ -227,22 +229,24 @@ def run(args: argparse.Namespace) -> int:
         for label, fn in variants:  # warm-up: one-time costs (allocator, oneDNN kernels, engine builds)
             fn(workdir / "warmup.mp4", 2)
         times: dict[str, list[float]] = {label: [] for label, _ in variants}
+        done: dict[str, int] = {}  # frames each variant went through: fewer where the clip is shorter than said
         for repeat in range(args.repeats):
             for label, fn in variants:
                 start = time.perf_counter()
-                fn(workdir / "out.mp4", n_frames)
+                done[label] = fn(workdir / "out.mp4", n_frames)[1]
                 times[label].append(time.perf_counter() - start)
                 print(f"  repeat {repeat + 1}: {label}: {times[label][-1]:.1f} s", flush=True)
         torch.set_num_threads(default_threads)
+    n_frames = min(done.values())
     medians = {label: statistics.median(t) for label, t in times.items()}
     baseline = medians.get(variants[0][0]) if not args.no_baseline else None
     print(f"\n{'variant':<66} {'median s':>9} {'fps':>7} {'speed-up':>9}")
     rows = []
     for label, median in medians.items():
         speedup = baseline / median if baseline else None
-        rows.append({"variant": label, "median_s": median, "fps": n_frames / median, "speedup": speedup,
+        rows.append({"variant": label, "median_s": median, "fps": done[label] / median, "speedup": speedup,
                      "times_s": times[label]})
-        print(f"{label:<66} {median:9.1f} {n_frames / median:7.3f} {f'{speedup:.2f}x' if speedup else '':>9}")
+        print(f"{label:<66} {median:9.1f} {done[label] / median:7.3f} {f'{speedup:.2f}x' if speedup else '':>9}")
     result = {
         **stamp("video", torch.device(args.device)), "device": args.device, "dtype": args.dtype, "clip": args.video.name,
         "resolution": shape, "frames": n_frames, "size": args.size, "style": args.style.name,

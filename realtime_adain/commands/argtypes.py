@@ -116,8 +116,8 @@ def mix_weights(text: str) -> list[float]:
     return values
 
 
-def resolution(text: str) -> tuple[int, int]:
-    """'1280x720' or a preset (360p, 720p, 1080p) -> (width, height)."""
+def resolution(text: str, most: int = MAX_SIDE) -> tuple[int, int]:
+    """'1280x720' or a preset (360p, 720p, 1080p) -> (width, height), each side 16 to `most`."""
     if text in RESOLUTION_PRESETS:
         return RESOLUTION_PRESETS[text]
     try:
@@ -125,8 +125,8 @@ def resolution(text: str) -> tuple[int, int]:
     except ValueError:
         presets = ", ".join(RESOLUTION_PRESETS)
         raise argparse.ArgumentTypeError(f"{text!r} is not WIDTHxHEIGHT (e.g. 1280x720) or one of {presets}") from None
-    if not (16 <= width <= MAX_SIDE and 16 <= height <= MAX_SIDE):
-        raise argparse.ArgumentTypeError(f"{text!r}: both sides must be 16 to {MAX_SIDE} pixels")
+    if not (16 <= width <= most and 16 <= height <= most):
+        raise argparse.ArgumentTypeError(f"{text!r}: both sides must be 16 to {most} pixels")
     return width, height
 
 
@@ -147,11 +147,9 @@ frame_rate = _checked(float, lambda v: 1 <= v <= MAX_FPS, f"is outside 1..{MAX_F
 
 
 def frame_resolution(text: str) -> tuple[int, int]:
-    """`resolution`, at most MAX_FRAME_SIDE on a side (frames a benchmark or an engine build holds)."""
-    width, height = resolution(text)
-    if width > MAX_FRAME_SIDE or height > MAX_FRAME_SIDE:
-        raise argparse.ArgumentTypeError(f"{text!r}: both sides must be 16 to {MAX_FRAME_SIDE} pixels")
-    return width, height
+    """`resolution`, at most MAX_FRAME_SIDE on a side (frames a benchmark or an engine build hold;
+    `-r 0x0` said "16 to 16384", a limit these never take)."""
+    return resolution(text, MAX_FRAME_SIDE)
 
 
 def nonempty_path(text: str) -> Path:

@@ -68,9 +68,12 @@ def add_library_options(parser: argparse.ArgumentParser, styles_help: str) -> No
 def style_cache_dir(value: str | None) -> Path | None:
     """--style-cache as a folder that can hold cache files (created if missing), else one error
     line at once: the user named it, so a file or a read-only folder there is a mistake. (The
-    default cache, when unwritable, only costs speed on the next start.)"""
-    if not value:
+    default cache, when unwritable, only costs speed on the next start.) `--style-cache ''` (an
+    unset variable) is refused: it used the default cache without a word."""
+    if value is None:
         return None
+    if not value.strip():
+        raise UserError("--style-cache '': an empty path (an unset variable?); give a folder, or leave --style-cache out")
     directory = Path(value)
     try:
         ensure_writable_dir(directory)

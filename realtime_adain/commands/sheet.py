@@ -50,7 +50,7 @@ def columns(text: str) -> int:
 def refuse_sheet_options(args: argparse.Namespace) -> None:
     """Without --sheet, its options mean nothing: say so rather than ignore them."""
     for given, option in ((args.sheet_columns is not None, "--sheet-columns"),
-                          (not args.sheet_original, "--no-sheet-original"), (args.style_cache, "--style-cache")):
+                          (not args.sheet_original, "--no-sheet-original"), (args.style_cache is not None, "--style-cache")):
         if given:
             raise UserError(f"{option} applies to a contact sheet: give --sheet FILE")
 

@@ -59,7 +59,7 @@ def run_download(args: argparse.Namespace) -> int:
 
     if args.dir is not None and not args.dir.strip():  # `--dir "$UNSET"`: not a wish for the default
         raise UserError("--dir '': an empty path (an unset variable?); give a folder, or leave --dir out")
-    directory = Path(args.dir).expanduser() if args.dir else weights.weights_dir()
+    directory = userdirs.expand_home(args.dir, " (--dir)") if args.dir else weights.weights_dir()
     if directory.exists() and not directory.is_dir():
         raise UserError(f"{directory}: not a directory")
     if directory.is_symlink() and not directory.exists():

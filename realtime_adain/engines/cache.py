@@ -27,7 +27,7 @@ from realtime_adain.atomic import STALE_UNKNOWN_AFTER_S, naming
 from realtime_adain.errors import UserError
 from realtime_adain.paths import check_writable_dir, why_not_writable
 from realtime_adain.regular_files import open_regular
-from realtime_adain.userdirs import HOME_ENV_VAR, cache_dir_for_run, user_dir
+from realtime_adain.userdirs import HOME_ENV_VAR, cache_dir_for_run, expand_home, user_dir
 
 ENGINES_ENV_VAR = "REALTIME_ADAIN_ENGINES"
 SIDECAR_SUFFIX = ".json"
@@ -54,7 +54,7 @@ def engines_dir(for_run: bool = False) -> Path:
     no home a temporary folder there (an engine built each run), where listing them refuses."""
     explicit = os.environ.get(ENGINES_ENV_VAR)
     if explicit:
-        return Path(explicit).expanduser()
+        return expand_home(explicit, f" (from ${ENGINES_ENV_VAR})")
     if os.environ.get(HOME_ENV_VAR) or not (CHECKOUT_ENGINES / "README.md").is_file():
         if for_run:
             return cache_dir_for_run("engines", "engine", "engines are built each run")
@@ -114,7 +114,7 @@ class EngineCache:
         try:
             stored = json.loads(_small_text(entry.sidecar))
             digest, *size = _small_text(entry.digest_file).split()
-        except (OSError, ValueError, UserError):
+        except (OSError, ValueError, RecursionError, UserError):  # (JSON nested past the parser's stack)
             return False
         if stored != entry.components or size not in ([], [str(entry.size)]):  # (older versions: no size)
             return False
@@ -251,6 +251,6 @@ def _components(sidecar: Path) -> dict[str, str]:
     JSON object (a damaged or foreign file must not break `engines list`)."""
     try:
         stored = json.loads(_small_text(sidecar)) if sidecar.is_file() else {}
-    except (OSError, ValueError, UserError):
+    except (OSError, ValueError, RecursionError, UserError):  # RecursionError: nested past the parser's stack
         return {}
     return {str(k): str(v) for k, v in stored.items()} if isinstance(stored, dict) else {}

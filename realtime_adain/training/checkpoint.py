@@ -169,7 +169,7 @@ def _read_state(path: Path) -> TrainerState:
             rng=rng,
             skipped=list(document.get("skipped", [])),
         )
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as exc:  # (JSON nested past the parser's stack)
         raise UserError(f"{path}: damaged trainer state ({describe(exc)})") from None
 
 

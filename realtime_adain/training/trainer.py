@@ -55,11 +55,27 @@ class Distributed:
 
     @classmethod
     def from_env(cls) -> "Distributed":
-        """torchrun's RANK / WORLD_SIZE / LOCAL_RANK, or a single process."""
-        world_size = int(os.environ.get("WORLD_SIZE", "1"))
+        """torchrun's RANK / WORLD_SIZE / LOCAL_RANK, or a single process. Values torchrun never
+        sets (a stray `WORLD_SIZE=abc` or `WORLD_SIZE=2` in the shell, without RANK or the
+        rendezvous address) are one line: they were ValueError and KeyError tracebacks."""
+        world_size = _launch_number("WORLD_SIZE", "1", 1)
         if world_size == 1:
             return cls()
-        return cls(int(os.environ["RANK"]), world_size, int(os.environ.get("LOCAL_RANK", "0")))
+        needed = ("RANK",) if dist.is_initialized() else ("RANK", "MASTER_ADDR", "MASTER_PORT")
+        if missing := [name for name in needed if not os.environ.get(name)]:
+            raise UserError(f"$WORLD_SIZE={world_size} without ${missing[0]}: start data-parallel runs with torchrun "
+                            "(docs/training.md), or unset WORLD_SIZE for one process")
+        rank = _launch_number("RANK", "", 0, world_size - 1)
+        return cls(rank, world_size, _launch_number("LOCAL_RANK", "0", 0))
+
+
+def _launch_number(name: str, default: str, low: int, high: int | None = None) -> int:
+    """A whole number from the launcher's variable `name` ($name unset or empty: `default`)."""
+    text = os.environ.get(name) or default
+    allowed = f"a whole number from {low}" + (f" to {high}" if high is not None else "")
+    if not (text.isascii() and text.isdigit() and len(text) < 10) or int(text) < low or (high is not None and int(text) > high):
+        raise UserError(f"${name}={text!r} is not {allowed} (as torchrun sets it); fix it or unset it")
+    return int(text)
 
 
 def pick_training_device(name: str, dist_info: Distributed) -> torch.device:
