@@ -601,6 +601,14 @@ def cases(m: Path, url: str) -> list[Case]:
         Case("env ascii stdio, live non-ASCII style", ["live", "--no-window", "--source", "{m}/v.mp4", "--max-frames", "5", *SMALL,
                                                       "-s", "{m}/ünï cödé.jpg", "-o", "{o}/ö.mp4"], "ok",
              outputs=["ö.mp4"], env={"PYTHONIOENCODING": "ascii"}),
+        Case("env engines under an unknown user's ~", ["engines", "list"], contains="names no home folder",
+             env={"REALTIME_ADAIN_ENGINES": "~nosuchuser19/e"}),
+        Case("env vgg under an unknown user's ~", I + ["-o", "{o}/r.png"], contains="names no home folder",
+             env={"REALTIME_ADAIN_VGG": "~nosuchuser19/v.pth"}),
+        Case("weights download into an unknown user's ~", ["weights", "download", "--dir", "~nosuchuser19/w"],
+             contains="names no home folder"),
+        Case("export tensorrt -r 15x15", ["export", "--format", "tensorrt", "-r", "15x15"], contains="4096"),
+        Case("image sheet, empty style cache", I + ["--sheet", "{o}/s.png", "--style-cache", ""], contains="--style-cache"),
         Case("cwd deleted, absolute paths", I + ["-o", "{o}/r.png"], "ok", outputs=["r.png"], cmd=GONE_CWD),
         Case("cwd deleted, relative output", I + ["-o", "r.png"], contains="the current folder was deleted", cmd=GONE_CWD),
         Case("cwd deleted, video absolute paths", V + ["-o", "{o}/r.mp4"], "ok", outputs=["r.mp4"], cmd=GONE_CWD),
@@ -617,6 +625,10 @@ def cases(m: Path, url: str) -> list[Case]:
         Case("train out is a file", tr + ["--out", "{m}/file"], contains="file", cmd=TRAIN),
         Case("train resume garbage", tr + ["--out", "{o}/run", "--resume", "{m}/text.jpg"], contains="text.jpg", cmd=TRAIN),
         Case("train vgg /dev/zero", tr + ["--out", "{o}/run", "--vgg", "/dev/zero"], contains="/dev/zero", cmd=TRAIN),
+        Case("train WORLD_SIZE junk", tr + ["--out", "{o}/run"], contains="$WORLD_SIZE", cmd=TRAIN,
+             env={"WORLD_SIZE": "abc"}),
+        Case("train WORLD_SIZE 2 alone", tr + ["--out", "{o}/run"], contains="torchrun", cmd=TRAIN,
+             env={"WORLD_SIZE": "2", "RANK": None, "MASTER_ADDR": None, "MASTER_PORT": None}),
     ]
 
 
