@@ -22,6 +22,7 @@ from realtime_adain.video.deinterlace import Deinterlacer
 from realtime_adain.video.reader import Frame, VideoReader
 from test_video_deinterlace import ffmpeg
 from test_video_realworld_inputs import stylize, style  # noqa: F401  (a fixture)
+from test_train_changing_data import PROCESS_LIMIT_GROUP
 from test_video_sequences import pictures
 
 ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
@@ -91,6 +92,7 @@ def test_a_sequence_whose_first_file_is_empty_is_one_line(run_cli, weights_env, 
     assert "its first file, f_00001.png, is empty" in one_error_line(err, code)
 
 
+@PROCESS_LIMIT_GROUP  # (runs as nobody: it counts against the `ulimit -u` tests' limit, run in turn)
 def test_an_unreadable_picture_is_one_line(weights_env, style):
     """FFmpeg ended the clip at an unreadable picture without a word: 2 of 6 frames (an
     unreadable first one it skipped, starting at the next). (As root the command runs as nobody,
