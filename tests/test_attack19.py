@@ -45,6 +45,18 @@ def test_no_such_user_exists():
 
 # --- the engine cache ---------------------------------------------------------------------------
 
+def test_an_engine_built_for_no_versions_lists_without_a_dangling_comma(tmp_path, run_cli, monkeypatch):
+    """A sidecar without library versions listed as "weights abc, cpu, " (a trailing comma)."""
+    cache = EngineCache(tmp_path / "engines")
+    cache.directory.mkdir()
+    entry = cache.entry(COMPONENTS, ".onnx")
+    entry.path.write_text("an engine")
+    entry.sidecar.write_text(json.dumps(COMPONENTS))
+    monkeypatch.setenv("REALTIME_ADAIN_ENGINES", str(cache.directory))
+    code, out, err = run_cli("engines", "list")
+    assert code == 0 and out.splitlines()[-1].endswith("  weights abc, cpu"), (out, err)
+
+
 def test_a_sidecar_nested_past_the_json_parsers_stack_is_no_metadata(tmp_path, run_cli, monkeypatch):
     """A sidecar of 60,000 `[` (under the 64 KiB a sidecar may have) raised RecursionError out of
     json.loads: `engines list` and `engines clear` were a traceback, and so was every run that

@@ -56,7 +56,8 @@ def list_engines(args: argparse.Namespace) -> int:
         c = {key: shown(value) for key, value in entry.components.items()}
         where = c.get("gpu") or "cpu"
         versions = ", ".join(f"{k} {c[k]}" for k in ("tensorrt", "torch_tensorrt", "onnx", "torch") if k in c)
-        built_for = f"weights {c.get('weights', '?')}, {where}, {versions}" if c else "(no metadata: will be rebuilt)"
+        said = ", ".join(part for part in (f"weights {c.get('weights', '?')}", where, versions) if part)
+        built_for = said if c else "(no metadata: will be rebuilt)"
         print(f"{c.get('kind', '?'):<9} {c.get('precision', '?'):<9} {c.get('shape', '?'):<16} "
               f"{entry.size / 1e6:>7.1f}  {built_for}")
     return 0
