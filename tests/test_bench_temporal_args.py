@@ -11,6 +11,7 @@ from realtime_adain.benchmarks.temporal import measure_clip
 @pytest.mark.parametrize("option, value, words", [
     ("--frames", "1", "1 is outside 2..1000"), ("--frames", "1001", "1001 is outside 2..1000"),
     ("--size", "100000", "100000 is outside 32..1080"), ("--cost-frames", "0", "0 is outside 1..1000"),
+    ("--strengths", "0.2,0.20", "'0.2,0.20' names a strength twice"),  # (was merged without a word)
 ])
 def test_clip_options_are_bounded(run_cli, option, value, words):
     code, _, err = run_cli("bench", "temporal", option, value)

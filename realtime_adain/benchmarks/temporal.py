@@ -54,7 +54,12 @@ Clip = list[np.ndarray]
 
 
 def strengths(text: str) -> list[float]:
-    return [unit_interval(part) for part in text.split(",")]
+    """Comma-separated strengths in [0, 1], each once (a repeat was merged without a word, where
+    `bench video` and `bench train` refuse theirs)."""
+    values = [unit_interval(part) for part in text.split(",")]
+    if len(set(values)) < len(values):
+        raise argparse.ArgumentTypeError(f"'{text}' names a strength twice")
+    return values
 
 
 
