@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from realtime_adain import imageio
-from realtime_adain.atomic import NAME_MAX
+from realtime_adain.atomic import name_too_long
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import MAX_DECODE_PIXELS, WRITABLE_EXTENSIONS
 
@@ -90,17 +90,3 @@ def check_path(value: str | os.PathLike, name: str) -> Path:
     if reason := name_too_long(path):
         raise UserError(f"{path}: {reason}")
     return path
-
-
-PATH_MAX = 4096  # bytes in a whole path (Linux)
-
-
-def name_too_long(path: Path) -> str | None:
-    """Why no file can be named `path` (None: one can): a part over NAME_MAX bytes, or the whole
-    over PATH_MAX; pathlib's `exists()` and `is_file()` raise ENAMETOOLONG rather than say False."""
-    longest = max((len(os.fsencode(part)) for part in path.parts), default=0)
-    if longest > NAME_MAX:
-        return f"file name too long ({longest} bytes in one name; a name holds at most {NAME_MAX})"
-    if len(os.fsencode(str(path))) >= PATH_MAX:
-        return f"path too long ({len(os.fsencode(str(path)))} bytes; a path holds at most {PATH_MAX - 1})"
-    return None

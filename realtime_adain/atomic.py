@@ -34,6 +34,7 @@ FILE_MODE = (0o666 & ~_UMASK) | OWNER_RW
 FOLDER_MODE = (0o777 & ~_UMASK) | 0o700
 
 NAME_MAX = 255  # bytes in one file name (Linux, macOS)
+PATH_MAX = 4096  # bytes in a whole path (Linux)
 STALE_AFTER_S = 120.0
 STALE_UNKNOWN_AFTER_S = 3600.0
 _TEMP_NAME = re.compile(r"\..+\.(?:(?P<pid>\d+)-)?[a-z0-9_]{8}\.part(?:\.[^.]*)?")  # mkstemp: 8 of [a-z0-9_]
@@ -88,6 +89,17 @@ def sweep_once(folder: Path) -> None:
     if folder not in _swept:
         _swept.add(folder)
         remove_stale_temporaries(folder)
+
+
+def name_too_long(path: Path) -> str | None:
+    """Why no file can be named `path` (None: one can): a part over NAME_MAX bytes, or the whole
+    over PATH_MAX; pathlib's `exists()` and `is_file()` raise ENAMETOOLONG rather than say False."""
+    longest = max((len(os.fsencode(part)) for part in path.parts), default=0)
+    if longest > NAME_MAX:
+        return f"file name too long ({longest} bytes in one name; a name holds at most {NAME_MAX})"
+    if len(os.fsencode(str(path))) >= PATH_MAX:
+        return f"path too long ({len(os.fsencode(str(path)))} bytes; a path holds at most {PATH_MAX - 1})"
+    return None
 
 
 def make_folders(folder: Path) -> None:

@@ -145,7 +145,7 @@ class Stylizer:
         engine: str = "auto",
     ) -> "Stylizer":
         """Resolve and load the weights (see `weights.resolve`), then bind to device and dtype."""
-        from realtime_adain.api_images import name_too_long
+        from realtime_adain.atomic import name_too_long
 
         for value, name in ((vgg, "vgg"), (decoder, "decoder")):
             if value is not None and not isinstance(value, (str, os.PathLike)):

@@ -46,11 +46,11 @@ def cache_dir_for_run(name: str, what: str, without: str, home_name: str | None 
     one removed at exit, said in one note: a cache is a speed-up, and `live`, `serve` and an
     engine stopped for want of one. `without` says what the run costs then. A folder given by
     $REALTIME_ADAIN_HOME is used or refused, never replaced by a temporary one."""
-    if os.environ.get(HOME_ENV_VAR):
-        return user_dir(name, "cache", home_name)
     try:
         return user_dir(name, "cache", home_name)
     except UserError:
+        if os.environ.get(HOME_ENV_VAR):
+            raise
         return _temporary_cache(name, f"no home folder for the {what} cache ($HOME unset): {without}")
 
 

@@ -136,7 +136,7 @@ def stylize_file(
         except BaseException as exc:
             if progress is not None:
                 progress.close()
-            if writer is None or pending is None:
+            if pending is None:  # (nothing was opened)
                 raise
             discard(writer, pending)
             raise pending.failed(exc) from None

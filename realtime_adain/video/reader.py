@@ -899,11 +899,11 @@ class VideoReader:
         if not has_no_timestamps(self.container) or self.sequence is not None:
             yield from items
             return
-        clock = 0  # (a bare stream is decoded from its start: `_decode_from`)
+        clock, one_frame = 0, self._one_frame  # (a bare stream is decoded from its start: `_decode_from`)
         for item in items:
             if isinstance(item, av.VideoFrame):
                 item.pts = clock
-                clock += item.duration or self._one_frame
+                clock += item.duration or one_frame
             yield item
 
     @property

@@ -255,7 +255,7 @@ class AdtsChange:
     def packets(self, packet: av.Packet) -> list[av.Packet] | None:
         """None: copy `packet` as it is; else what to mux in its place (re-encoded)."""
         if self.encoder is None:
-            kind = adts_kind(bytes(packet))
+            kind = adts_kind(bytes(memoryview(packet)[:7]))  # (the header: the packet is not copied)
             if self.first is None:
                 self.first = kind
                 return None
