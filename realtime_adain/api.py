@@ -30,7 +30,9 @@ from realtime_adain.settings import (DEFAULT_MAX_PIXELS, FLOW_MODES, ModelSettin
 from realtime_adain.stylizer import Stylizer
 from realtime_adain.video.formats import EncodeSettings
 from realtime_adain.video.picture_output import is_picture_pattern, picture_pattern_mistake
+from realtime_adain.video.pipeline import frames_within
 from realtime_adain.video.sequence import check_framerate, find_sequence
+
 
 def check_budget(image: np.ndarray, size: int | None, max_pixels: int, name: str) -> None:
     """Refuse to process `image` at `size` beyond `max_pixels` or MAX_SIDE a side: a thin strip
@@ -110,7 +112,8 @@ def stylize_image(stylizer: Stylizer, image: ImageLike, style: StyleStats, alpha
 
 def stylize_frames(stylizer: Stylizer, frames: Iterable[np.ndarray], style: StyleStats, alpha: float = 1.0,
                    batch: int = 1, max_pixels: int = DEFAULT_MAX_PIXELS) -> Iterator[np.ndarray]:
-    """Frames streamed through the engine in order, `batch` at a time (one shape per batch).
+    """Frames streamed through the engine in order, `batch` at a time (one shape per batch; fewer
+    where `batch` frames would hold more than `max_pixels` pixels in all).
 
     The arguments are checked at the call; each frame when it is reached (`frames` may be endless)."""
     check_style(style)
@@ -132,7 +135,7 @@ def stylize_frames(stylizer: Stylizer, frames: Iterable[np.ndarray], style: Styl
                 raise ValueError(f"frames[{index}] is {frame.shape}, but the frames batched with it are "
                                  f"{pending[0].shape}: frames of one batch share a shape")
             pending.append(frame)
-            if len(pending) == batch:
+            if len(pending) == frames_within(batch, frame.shape, max_pixels):  # (memory grows with a batch's pixels)
                 yield np.stack(pending)
                 pending = []
         if pending:

@@ -68,7 +68,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--keep-size", action=argparse.BooleanOptionalAction, default=True,
                         help="scale frames back to the input's display size (default: on)")
     parser.add_argument("--batch", type=argtypes.positive_int, metavar="N",
-                        help="frames per network call (default: 1 on CPU, 4 on GPU)")
+                        help="frames per network call (default: 1 on CPU, 4 on GPU; fewer where they would hold more than "
+                             "--max-pixels in all)")
     parser.add_argument("--frames", type=argtypes.positive_int, metavar="N",
                         help="only the first N frames (a quick preview; sound up to there); with --start, N "
                              "frames from there")

@@ -32,7 +32,7 @@ from realtime_adain.styles import StyleSet
 from realtime_adain.stylizer import Stylizer
 from realtime_adain.temporal import ContentStatsSmoother, Stabilizer
 from realtime_adain.two_pass import TwoPassStabilizer, forward_pass
-from realtime_adain.video.pipeline import Pipeline
+from realtime_adain.video.pipeline import Pipeline, frames_within
 from realtime_adain.video.reader import Frame, VideoReader
 from realtime_adain.video.streams import is_cover_art
 from realtime_adain.video.formats import EncodeSettings
@@ -76,6 +76,11 @@ def stylize_file(
         batch_size = settings.batch or default_batch(stylizer)
         if reader.expected_frames:  # a clip shorter than the batch is one batch of its own size
             batch_size = min(batch_size, reader.expected_frames)
+        fitting = frames_within(batch_size, first.shape, settings.max_pixels)
+        if settings.batch and fitting < batch_size:  # (the network's memory grows with a batch's pixels)
+            note(f"--batch {settings.batch} lowered to {fitting}: a batch holds at most --max-pixels "
+                 f"({settings.max_pixels}) pixels, and a frame is {first.shape[1]}x{first.shape[0]}")
+        batch_size = fitting
         stylizer.prepare(batch_size, *first.shape[:2], say=lambda text: tqdm.write(text, file=sys.stderr))
         height, width = (reader.height, reader.width) if settings.keep_size else first.shape[:2]
         spec = VideoFormatOut(width, height, reader.time_base, reader.frame_rate, reader.output_colour,
@@ -126,6 +131,7 @@ def stylize_file(
                 prepare=prepare,
                 finish=finish,
                 batch_size=batch_size,
+                batch_pixels=settings.max_pixels,
                 stabilizer=stabilizer,
                 device_blend=device_blend,
                 fill_short_batches=smoother is None,  # copies would advance the smoothed statistics

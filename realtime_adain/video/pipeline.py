@@ -64,6 +64,11 @@ class _Stage(threading.Thread):
             self.done.set()
 
 
+def frames_within(batch: int, shape: tuple[int, ...], pixels: int | None) -> int:
+    """Up to `batch` frames of `shape` (H, W, ...) holding at most `pixels` pixels in all (at least one)."""
+    return batch if pixels is None else max(1, min(batch, pixels // max(1, shape[0] * shape[1])))
+
+
 class Pipeline:
     """One run over `items` (frames, packets, and lists of packets that came one after another:
     `VideoReader.runs`); `stylize_stream` maps (N, H, W, 3) uint8 batches to results, in order.
@@ -83,6 +88,7 @@ class Pipeline:
         prepare: Images = lambda image: image,
         finish: Images = lambda image: image,
         batch_size: int = 1,
+        batch_pixels: int | None = None,
         queue_frames: int = 8,
         stabilizer: Stabilizer | TwoPassStabilizer | None = None,
         motion_workers: int = max(1, min(4, (os.cpu_count() or 2) // 2)),
@@ -92,7 +98,9 @@ class Pipeline:
     ) -> None:
         """`fill_short_batches`: give the stream every batch at one size (see `_stylize_all`); off
         when the network keeps state across frames (smoothed statistics), which copies would skew.
-        `on_stylized(count)`: called on the calling thread as each batch of frames leaves the network."""
+        `on_stylized(count)`: called on the calling thread as each batch of frames leaves the network.
+        `batch_pixels`: the most pixels one batch holds; a batch of larger frames is cut short (a
+        stream that grows mid-way must not stack `batch_size` of its largest frames)."""
         self.items, self.stylize_stream, self.prepare, self.finish = items, stylize_stream, prepare, finish
         self.fill_short_batches, self.on_stylized = fill_short_batches, on_stylized
         self.write_frame, self.write_packet = write_frame, write_packet
@@ -106,6 +114,7 @@ class Pipeline:
         self.device_blend = device_blend if self.stabilizer is not None else None
         self.stabilize_thread = self.stabilizer is not None and (self.device_blend is None or self.two_pass is not None)
         self.batch_size = max(1, batch_size)
+        self.batch_pixels = batch_pixels
         # Frames between decoder and encoder: a batch being filled, one held back by the stream's
         # double buffering, one on its way out. Packets of other streams travel in the same queues
         # but are small, so the queues allow plenty of items while frames are counted apart.
@@ -221,7 +230,7 @@ class Pipeline:
         tail: list[object] = []
 
         def batches() -> Iterator[np.ndarray]:
-            largest = 0
+            largest: dict[tuple[int, ...], int] = {}  # the most frames a batch of each shape held
             for pending, frames in self._groups(tail, groups):
                 groups.append((pending, frames))
                 if self.ahead is not None:
@@ -235,8 +244,9 @@ class Pipeline:
                 # every batch keeps one shape, so no graph is compiled or engine built for the tail.
                 # Only up to the batches already sent: a clip shorter than --batch is one batch of
                 # its own size (--batch 100000 on 12 frames must not stack 100000 copies).
-                largest = max(largest, len(frames))
-                filler = [frames[-1].image] * (largest - len(frames)) if self.fill_short_batches else []
+                shape = frames[0].image.shape
+                largest[shape] = max(largest.get(shape, 0), len(frames))
+                filler = [frames[-1].image] * (largest[shape] - len(frames)) if self.fill_short_batches else []
                 yield np.stack([f.image for f in frames] + filler)
 
         for results in self.stylize_stream(batches()):
@@ -275,13 +285,17 @@ class Pipeline:
                     self._packets_waiting = 0
             if isinstance(item, Frame):
                 frames.append(item)
-                if len(frames) == self.batch_size:
+                if len(frames) == self.frames_per_batch(frames[0].image.shape):
                     yield pending, frames
                     pending, frames = [], []
         if frames:
             yield pending, frames
         else:
             tail.extend(pending)
+
+    def frames_per_batch(self, shape: tuple[int, ...]) -> int:
+        """`batch_size`, or fewer where that many frames of `shape` exceed `batch_pixels` (at least one)."""
+        return frames_within(self.batch_size, shape, self.batch_pixels)
 
     def _send_ahead(self, target: queue.Queue, held: list[list[object] | deque[object]]) -> None:
         """Put every packet in `held` (lists of items, oldest first) on `target`, in order, and take

@@ -1,0 +1,82 @@
+"""`--batch` within the pixel budget: the network's memory grows with the pixels of a batch, and
+`--batch` had no bound but the clip's length (`video --batch 240` on cutBunny at its 640x360
+stacked the whole clip into one network call: tens of GiB of features on a CPU, the machine out
+of memory instead of one line)."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from realtime_adain import api
+from realtime_adain.video.pipeline import Pipeline
+from realtime_adain.video.reader import Frame
+from video_samples import probe, write_video
+
+
+def test_a_batch_is_cut_where_its_frames_would_exceed_the_pixel_budget():
+    """A stream that grows mid-way (4x4 frames, then 8x8) with batches of 4 and a budget of 128
+    pixels: 4 small frames fit (64 pixels), big ones go 2 at a time (128); before, the big frames
+    were stacked 4 at a time whatever their size. Every frame is still written, in order."""
+    shapes: list[tuple[int, ...]] = []
+
+    def recording_stream(batches):
+        for batch in batches:
+            shapes.append(batch.shape)
+            yield batch + 100
+
+    items = [Frame(np.full((4, 4, 3) if i < 4 else (8, 8, 3), i, np.uint8), i, 1, i) for i in range(9)]
+    written: list[int] = []
+    Pipeline(iter(items), stylize_stream=recording_stream, batch_size=4, batch_pixels=128,
+             write_frame=lambda frame: written.append(int(frame.image[0, 0, 0])), write_packet=print).run()
+    assert shapes == [(4, 4, 4, 3), (2, 8, 8, 3), (2, 8, 8, 3), (2, 8, 8, 3)]  # (the last one filled up)
+    assert written == [100 + i for i in range(9)]
+
+
+def test_video_lowers_a_batch_over_the_pixel_budget_and_says_so(weights_env, run_cli, tmp_path, data_dir):
+    """`--batch 8` of 48x32 frames (1536 pixels each) with `--max-pixels 4000`: two frames a call,
+    said in one line; the output has every frame."""
+    clip = tmp_path / "clip.mp4"
+    write_video(clip, [np.full((32, 48, 3), 10 * i, np.uint8) for i in range(6)], time_base=Fraction(1, 12))
+    out = tmp_path / "out.mp4"
+    code, _, err = run_cli("video", clip, "-s", data_dir / "style/trial.jpg", "-o", out, "--device", "cpu",
+                           "--size", "0", "--batch", "8", "--max-pixels", "4000", "--stabilize", "off")
+    assert code == 0, err
+    assert "--batch 8 lowered to 2: a batch holds at most --max-pixels (4000) pixels, and a frame is 48x32" in err
+    assert len(probe(out).pts) == 6
+
+
+def test_stylize_frames_cuts_batches_at_max_pixels(stylizer, one_thread):
+    """The Python API: `batch=64` of 32x32 frames with `max_pixels=2048` gives the network two
+    frames at a time (it took 64); the results are those of one frame at a time."""
+    style = stylizer.style(np.random.default_rng(0).integers(0, 256, (32, 32, 3), np.uint8))
+    frames = [np.random.default_rng(i).integers(0, 256, (32, 32, 3), np.uint8) for i in range(5)]
+    seen: list[int] = []
+    stream = stylizer.stylize_stream
+
+    def recording(batches, style, alpha):
+        def counted():
+            for batch in batches:
+                seen.append(len(batch))
+                yield batch
+        return stream(counted(), style, alpha)
+
+    stylizer.stylize_stream = recording
+    try:
+        together = list(api.stylize_frames(stylizer, frames, style, batch=64, max_pixels=2048))
+    finally:
+        del stylizer.stylize_stream
+    assert seen == [2, 2, 1]
+    alone = list(api.stylize_frames(stylizer, frames, style, batch=1))
+    assert len(together) == 5
+    for a, b in zip(together, alone):
+        assert np.abs(a.astype(int) - b).max() <= 1
+
+
+@pytest.mark.parametrize("bad", ["0", "-1", "x", "1e3", ""])
+def test_video_refuses_a_bad_batch_in_one_line(weights_env, run_cli, tmp_path, data_dir, bad):
+    code, _, err = run_cli("video", data_dir / "videos/cutBunny.mp4", "-s", data_dir / "style/trial.jpg",
+                           "-o", tmp_path / "o.mp4", "--batch", bad)
+    assert code != 0 and "Traceback" not in err and not (tmp_path / "o.mp4").exists()
