@@ -11,28 +11,7 @@ import numpy as np
 import pytest
 
 from realtime_adain import api
-from realtime_adain.video.pipeline import Pipeline
-from realtime_adain.video.reader import Frame
 from video_samples import probe, write_video
-
-
-def test_a_batch_is_cut_where_its_frames_would_exceed_the_pixel_budget():
-    """A stream that grows mid-way (4x4 frames, then 8x8) with batches of 4 and a budget of 128
-    pixels: 4 small frames fit (64 pixels), big ones go 2 at a time (128); before, the big frames
-    were stacked 4 at a time whatever their size. Every frame is still written, in order."""
-    shapes: list[tuple[int, ...]] = []
-
-    def recording_stream(batches):
-        for batch in batches:
-            shapes.append(batch.shape)
-            yield batch + 100
-
-    items = [Frame(np.full((4, 4, 3) if i < 4 else (8, 8, 3), i, np.uint8), i, 1, i) for i in range(9)]
-    written: list[int] = []
-    Pipeline(iter(items), stylize_stream=recording_stream, batch_size=4, batch_pixels=128,
-             write_frame=lambda frame: written.append(int(frame.image[0, 0, 0])), write_packet=print).run()
-    assert shapes == [(4, 4, 4, 3), (2, 8, 8, 3), (2, 8, 8, 3), (2, 8, 8, 3)]  # (the last one filled up)
-    assert written == [100 + i for i in range(9)]
 
 
 def test_video_lowers_a_batch_over_the_pixel_budget_and_says_so(weights_env, run_cli, tmp_path, data_dir):

@@ -247,7 +247,8 @@ def test_pipeline_gives_the_stream_one_batch_shape():
 
 def test_pipeline_cuts_a_batch_where_the_picture_size_changes():
     """A stream that changes resolution mid-batch (5 frames of 4x4, then 4 of 6x8, batches of 3):
-    no batch mixes shapes, and every frame is written in order."""
+    no batch mixes shapes, and every frame is written in order. With a pixel budget the larger
+    frames go fewer at a time (`video --batch` stacked them whatever their size)."""
     shapes: list[tuple[int, ...]] = []
 
     def recording_stream(batches):
@@ -265,6 +266,13 @@ def test_pipeline_cuts_a_batch_where_the_picture_size_changes():
     Pipeline(iter(items), stylize_stream=recording_stream, batch_size=3, fill_short_batches=False,
              write_frame=lambda frame: None, write_packet=print).run()
     assert shapes == [(3, 4, 4, 3), (2, 4, 4, 3), (3, 6, 8, 3), (1, 6, 8, 3)]
+    shapes.clear()  # at most 100 pixels a batch: 3 of 4x4 (48), 2 of 6x8 (96); the last one filled up
+    written.clear()
+    items = [Frame(np.full((4, 4, 3) if i < 5 else (6, 8, 3), i, np.uint8), i, 1, i) for i in range(9)]
+    Pipeline(iter(items), stylize_stream=recording_stream, batch_size=3, batch_pixels=100,
+             write_frame=lambda frame: written.append(int(frame.image[0, 0, 0])), write_packet=print).run()
+    assert shapes == [(3, 4, 4, 3), (3, 4, 4, 3), (2, 6, 8, 3), (2, 6, 8, 3)]
+    assert written == [100 + i for i in range(9)]
 
 
 def test_pipeline_keeps_frames_in_flight_bounded():
