@@ -419,6 +419,33 @@ def language_for(fmt: str, tags: dict[str, str]) -> dict[str, str]:
     return {**tags, "language": MOV_LANGUAGE_NAMES[language]}
 
 
+# Dispositions that say whom a track is for or what it is (FFmpeg's names), in words.
+TRACK_ROLES = {"comment": "commentary", "hearing_impaired": "hearing impaired", "visual_impaired": "visual impaired",
+               "original": "original language", "dub": "dubbed", "descriptions": "descriptions",
+               "captions": "captions", "lyrics": "lyrics", "karaoke": "karaoke", "clean_effects": "clean effects"}
+# The roles a container's muxer writes, by stream kind, where it drops some (a track so flagged,
+# written with the FFmpeg PyAV carries and read back): WebM's writes default and forced alone, and
+# a WebVTT track's captions or descriptions in its codec ID; a commentary track came out plain.
+WRITTEN_ROLES = {"webm": {"subtitle": frozenset({"captions", "descriptions"})}}
+# ... and those Matroska writes for every kind of track (the hint to keep the rest).
+MATROSKA_ROLES = frozenset({"comment", "hearing_impaired", "visual_impaired", "original", "dub"})
+
+
+def dropped_roles(fmt: str, stream: av.stream.Stream) -> tuple[str, str] | None:
+    """(the roles, in words; where they are kept) a `fmt` output cannot mark `stream` as; None:
+    it marks every role `stream` has."""
+    written = WRITTEN_ROLES.get(fmt)
+    if written is None:
+        return None
+    kept = written.get(stream.type, frozenset())
+    dropped = [name for name in TRACK_ROLES
+               if name not in kept and stream.disposition & av.stream.Disposition[name]]
+    if not dropped:
+        return None
+    hint = " (use .mkv to keep it)" if MATROSKA_ROLES.issuperset(dropped) else ""
+    return " or ".join(TRACK_ROLES[name] for name in dropped), hint
+
+
 # Containers that hold attached files (fonts, pictures): Matroska only (WebM is its subset without).
 ATTACHING_FORMATS = frozenset({"matroska"})
 
@@ -607,6 +634,10 @@ def one_frame_16_bit(rate: Fraction) -> Fraction:
 # MOV's muxer refuses FLAC, and ALAC would make a lossy track of a few kbit/s ten times larger).
 PCM_CONTAINERS = frozenset({"matroska", "mov"})
 LOSSLESS_AUDIO = {"matroska": "flac"}
+# Where the default codec takes two channels at most (AVI's MP3), sound of more is re-encoded to
+# AC-3, which the container holds and which keeps up to 5.1: DTS or E-AC-3 5.1 into .avi was mixed
+# down to stereo MP3 (as `ffmpeg -i in.mkv out.avi` does).
+SURROUND_AUDIO = {"avi": "ac3"}
 # Decoded sample formats that hold no more than 16 bits (else FLAC gets 24).
 SIXTEEN_BIT_FORMATS = frozenset({"u8", "u8p", "s16", "s16p"})
 
@@ -615,7 +646,7 @@ def reencoded_audio(fmt: str, stream: av.stream.Stream, channels: int, default: 
                     supported: set[str]) -> tuple[str, str | None]:
     """(codec, sample format; None: the encoder's first) that an input audio `stream` of `channels`
     channels is re-encoded to in a `fmt` container whose codecs are `supported` and whose default
-    is `default` (see `LOSSLESS_AUDIO`)."""
+    is `default` (see `LOSSLESS_AUDIO`, `SURROUND_AUDIO`)."""
     context = stream.codec_context
     decoded = context.format.name if context.format else ""
     if context.codec.name.startswith("pcm_") and fmt in PCM_CONTAINERS and decoded:
@@ -626,6 +657,9 @@ def reencoded_audio(fmt: str, stream: av.stream.Stream, channels: int, default: 
     if lossless and lossless in supported and lossless in av.codecs_available:
         wide = context.codec.lossless and decoded not in SIXTEEN_BIT_FORMATS  # (a lossy source: 16 bits hold it)
         return lossless, "s32" if wide else "s16"
+    surround = SURROUND_AUDIO.get(fmt)
+    if channels > 2 and surround and container_holds(fmt, {surround}, supported) and surround in av.codecs_available:
+        return surround, None
     return default, None
 
 

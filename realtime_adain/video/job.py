@@ -345,7 +345,7 @@ class StreamReport:
     codec: str | None  # the input's codec (FFmpeg's name), None where FFmpeg knows none
     action: StreamAction
     output_codec: str | None = None  # what the output holds it as (copied: the same)
-    reason: str | None = None  # why it was re-encoded, converted or left out, as the notes say
+    reason: str | None = None  # why it was re-encoded, converted or left out (copied: what it lost), as the notes say
 
     def as_json(self) -> dict:
         return {"index": self.index, "kind": self.kind, "codec": self.codec, "action": self.action,
@@ -372,7 +372,7 @@ def stream_reports(reader: VideoReader, writer: VideoWriter | PictureOutput) -> 
             action: StreamAction = "converted" if stream.type == "subtitle" else "re-encoded"
             reports.append(StreamReport(stream.index, kind, codec, action, codec_name(out), said.get(stream.index)))
         else:
-            reports.append(StreamReport(stream.index, kind, codec, "copied", codec))
+            reports.append(StreamReport(stream.index, kind, codec, "copied", codec, said.get(stream.index)))
     return reports
 
 

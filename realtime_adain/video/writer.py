@@ -3,19 +3,19 @@
 Video frames keep the input's time base and timestamps (so variable frame rate survives) and its
 colour tags. Audio and subtitle packets are copied byte for byte when the output container
 accepts their codec; audio it does not accept is re-encoded, losslessly where the container
-holds a lossless codec, else to its default audio codec (`reencoded_audio`); text subtitles are
-converted to its default subtitle codec, and other subtitles it does not accept are dropped with
-a note, as is audio where it holds none (GIF; see docs/video.md). Attached files (fonts for ASS
-subtitles) are copied into Matroska, the one container that holds them. Cover art beside the video
-goes into MP4 as its cover and into Matroska as an attached picture; data tracks where the
-container holds them as what they are (`_add_data`); elsewhere both are dropped with a note.
+holds a lossless codec, else to its default audio codec (`reencoded_audio`; decoding and
+converting the sound for it: `sound.py`); text subtitles are converted to its default subtitle
+codec, and other subtitles it does not accept are dropped with a note, as is audio where it holds
+none (GIF; see docs/video.md). Attached files (fonts for ASS subtitles) are copied into Matroska,
+the one container that holds them. Cover art beside the video goes into MP4 as its cover and into
+Matroska as an attached picture; data tracks where the container holds them as what they are
+(`_add_data`); elsewhere both are dropped with a note.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import functools
 import math
 import re
 from dataclasses import dataclass
@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 import av
-from av.audio.plane import AudioPlane
 from av.video.reformatter import VideoReformatter
 import numpy as np
 
@@ -32,15 +31,17 @@ from realtime_adain.errors import UserError
 from realtime_adain.video.formats import (ADTS_KEEPING_FORMATS, ATTACHING_FORMATS, GIF_LONGEST_DELAY, GIF_MOST_REPEATS,
                                           GIF_SHORTEST_SHOWN, LONGEST_FILLED_GAP, MUXER_OPTIONS, PALETTE_ENCODERS,
                                           PALETTE_FILTERS, SHORTEST_GAP, SILENCE_CHUNK_S,
-                                          EncodeSettings, adts_header, adts_kind, audio_opens, choose_pix_fmt,
+                                          EncodeSettings, audio_opens, choose_pix_fmt,
                                           encoder_rate,
-                                          container_format, copied_into_encoder_stream, encodable_layout, pcm_sample_bytes,
+                                          container_format, copied_into_encoder_stream, dropped_roles, encodable_layout,
+                                          pcm_sample_bytes,
                                           encodable_rate, encoder_time_base, fills_gaps, holds_copy, is_adts_aac,
                                           language_for,
                                           muxer_accepts, muxer_time_base, reencoded_audio, sound_from_zero)
 from realtime_adain.video.framing import check_picture_size, encoder_framing
 from realtime_adain.video.notes import note
 from realtime_adain.video.reader import Colour, threads_refused, threads_refused_error
+from realtime_adain.video.sound import AdtsChange, SoundConverter, decoder_layout, reorder_channels
 from realtime_adain.video.streams import (COVER_MAX_PIXELS, TS_DATA_CODECS, attached_pictures, data_label,
                                           is_gopro_telemetry, oversized_cover)
 
@@ -91,230 +92,6 @@ def yuv_colour(colour: Colour, pix_fmt: str = "", codec: str = "") -> Colour:
     if codec in JPEG_CODECS:
         colour = dataclasses.replace(colour, colorspace=BT601_MATRIX, color_range=FULL_RANGE)
     return colour
-
-
-@functools.cache
-def _native_places() -> dict[str, int]:
-    """FFmpeg's channel names (FL, FR, FC, LFE, BL...) -> their place in its native order."""
-    places = {}
-    for place in range(64):
-        name = av.AudioLayout(hex(1 << place)).channels[0].name
-        if not name.startswith("USR"):  # (unassigned)
-            places[name] = place
-    return places
-
-
-# Layouts for channels of an unspecified order where FFmpeg's default for the count is a poor
-# guess: for 3 it is 2.1, making the third channel (a centre: L R C) a subwoofer, which a downmix
-# drops (3-channel PCM in .mkv into .webm: silence) and AAC cuts to its lowest tones.
-UNNAMED_LAYOUTS = {3: "3.0"}
-
-
-def decoder_layout(stream: av.stream.Stream) -> tuple[av.AudioLayout, list[int] | None]:
-    """Give an input audio stream's decoder, before it opens, its channel layout in FFmpeg's native
-    order; returns that layout and, for a PCM stream whose samples come in another order, where
-    each of its channels is in them (None: as they come).
-
-    A MOV `chan` atom may list the channels in an order of its own (7.1 as FL FR FC LFE SL SR BL
-    BR, as `ffmpeg` writes it from PCM): FFmpeg 8 reads that as a custom-order layout, which PyAV
-    mishandles: each layout object it makes of one (a frame's, `codec_context.channels`) shares
-    the channel map and frees it when dropped, so reading its name raised UnicodeDecodeError and
-    the heap was corrupt ("corrupted size vs. prev_size", exit 134). Here the map is read once,
-    while the decoder still owns it; then the decoder gets the native layout of those channels,
-    and the one object made of the old layout, its only owner now, frees it once. A PCM decoder
-    hands out samples in the container's order, so the caller puts them in native order (as
-    FFmpeg's resampler does: `ffmpeg -i 7.1.mov out.mp4` writes 7.1 AAC)."""
-    context = stream.codec_context
-    held = context.layout  # shares the decoder's channel map: kept until the decoder has another layout
-    names = [channel.name for channel in held.channels]
-    count, places = len(names), _native_places()
-    if not count:
-        return av.AudioLayout("stereo"), None  # the decoder finds out (the encoder gets stereo)
-    order = None
-    if len(set(names)) == count and all(name in places for name in names):
-        layout = av.AudioLayout(hex(sum(1 << places[name] for name in names)))
-        native = [channel.name for channel in layout.channels]
-        if native != names and context.codec.name.startswith("pcm_"):  # other decoders order their own output
-            order = [names.index(name) for name in native]
-    else:  # channels FFmpeg does not name (an unspecified order): FFmpeg's default for the count
-        layout = av.AudioLayout(UNNAMED_LAYOUTS.get(count, f"{count}c"))
-    context.layout = layout
-    del held  # frees a custom layout's map (a native or unspecified one has none)
-    return layout, order
-
-
-def reorder_channels(frame: av.AudioFrame, order: list[int], layout: av.AudioLayout) -> av.AudioFrame:
-    """`frame`'s samples with channel i taken from channel `order[i]`, labelled `layout`. Copied
-    plane by plane as bytes: PyAV's `planes`, `to_ndarray` and `from_ndarray` count a frame's
-    planes up to a null pointer, which 8 planar channels do not have (a segfault)."""
-    channels, width = len(order), frame.format.bytes
-    if frame.format.is_planar and channels > 8:  # PyAV's own frames hold 8 planes at most: left as they are
-        return frame
-    out = av.AudioFrame(format=frame.format.name, layout=layout, samples=frame.samples)
-    if frame.format.is_planar:
-        for target, source in enumerate(order):
-            data = np.frombuffer(AudioPlane(frame, source), np.uint8, count=frame.samples * width)
-            AudioPlane(out, target).update(data.tobytes())
-    else:  # interleaved: samples x channels x bytes
-        data = np.frombuffer(AudioPlane(frame, 0), np.uint8, count=frame.samples * channels * width)
-        AudioPlane(out, 0).update(data.reshape(frame.samples, channels, width)[:, order].tobytes())
-    out.sample_rate, out.pts, out.time_base = frame.sample_rate, frame.pts, frame.time_base
-    return out
-
-
-def _sound_format(frame: av.AudioFrame) -> tuple[str, str, int]:
-    return frame.format.name, frame.layout.name, frame.sample_rate
-
-
-class SoundConverter:
-    """Decoded frames of one input audio stream in its encoder's sample format, layout and rate.
-
-    Broadcast captures and joined files change these mid-stream (48 kHz to 44.1 kHz, 2.0 to 5.1 for
-    an ad break, 16 to 24 bits). The encoder's own resampler (PyAV's) is set up by the first frame:
-    a later frame of another kind raised "Frame does not match AudioResampler setup" (a traceback),
-    or, where it passes frames through (PCM, FLAC), was written as if of the first kind (half speed,
-    noise). Here a resampler is made for each run of frames alike, the one before emptied first;
-    the encoder keeps the first kind, as `ffmpeg` keeps its output's (noted once)."""
-
-    def __init__(self, context: av.audio.codeccontext.AudioCodecContext, index: int) -> None:
-        self.target = (context.format.name, context.layout.name, context.sample_rate)
-        self.index = index
-        self.source: tuple[str, str, int] | None = None  # the kind of frames the resampler takes
-        self.resampler: av.AudioResampler | None = None
-        self.noted = False
-        self.next_pts: tuple[int, int] | None = None  # (sample rate, where the latest frame ends in its samples)
-
-    def convert(self, frame: av.AudioFrame | None) -> list[av.AudioFrame]:
-        """`frame` in the encoder's kind (None: what the resampler still holds, at the end)."""
-        if frame is None:
-            return self.resampler.resample(None) if self.resampler else []
-        self._time_in_samples(frame)
-        kind, done = _sound_format(frame), []
-        if self.resampler is not None and kind != self.source:
-            done = self.resampler.resample(None)
-            self._note_change(kind)
-            self.resampler = None
-        if self.resampler is None:
-            fmt, layout, rate = self.target
-            self.resampler, self.source = av.AudioResampler(format=fmt, layout=layout, rate=rate), kind
-        return done + self.resampler.resample(frame)
-
-    def _time_in_samples(self, frame: av.AudioFrame) -> None:
-        """Time `frame` in its samples (1/rate), where the last one ended if that is within one
-        tick of its own time, as `ffmpeg` times decoded sound. An AVI times ADPCM by its blocks, MP3
-        by its frames, a .mkv in milliseconds: the encoder's frames (1152 samples of MP2, 1024 of
-        AAC) were each given the time of the input frame they began in, rounded to its ticks: two
-        MP2 frames at one time, AAC frames 1152 and 576 or 1008 and 1056 samples apart."""
-        rate, time_base = frame.sample_rate, frame.time_base
-        if frame.pts is None or not rate or not time_base:
-            return
-        tick = Fraction(time_base) * rate  # one tick of the input's time base, in samples
-        pts = math.floor(frame.pts * tick + Fraction(1, 2))
-        if self.next_pts is not None and self.next_pts[0] == rate and abs(pts - self.next_pts[1]) <= max(1, tick):
-            pts = self.next_pts[1]
-        frame.pts, frame.time_base = pts, Fraction(1, rate)
-        self.next_pts = (rate, pts + frame.samples)
-
-    def _note_change(self, kind: tuple[str, str, int]) -> None:
-        if not self.noted:
-            was, target = self.source, self.target
-            note(f"stream #{self.index}: the sound changes mid-stream ({was[2]} Hz {was[1]} {was[0]} to "
-                 f"{kind[2]} Hz {kind[1]} {kind[0]}); all of it is encoded as {target[2]} Hz {target[1]}, "
-                 "as FFmpeg converts it")
-        self.noted = True
-
-
-# ADTS's channel configurations (ISO 14496-3) in words; 0: the stream's own (a PCE).
-ADTS_LAYOUTS = {0: "channels set in the stream", 1: "mono", 2: "stereo", 3: "3.0", 4: "4.0", 5: "5.0", 6: "5.1",
-                7: "7.1"}
-
-
-def _adts_said(kind: tuple[int, int, int]) -> str:
-    """An ADTS kind (`adts_kind`) in words: 48000 Hz stereo."""
-    return f"{kind[1]} Hz {ADTS_LAYOUTS[kind[2]]}"
-
-
-class AdtsChange:
-    """Copied ADTS AAC (MPEG-TS's) whose kind changes mid-stream, into a container that states
-    the kind once, in the track's header (MP4, MOV and Matroska strip the ADTS headers): files
-    joined at another rate or channel count (a 44.1 kHz clip after a 48 kHz one, a broadcast's
-    2.0 then 5.1) played the later part as the first kind (44.1 kHz at 48: 9% fast and high, the
-    sound ahead of the pictures), as `ffmpeg -c copy` leaves it. From the first packet of another
-    kind on, the sound is decoded and encoded again as the track's first kind (AAC-LC, its rate
-    and channels), as `ffmpeg` converts it; the packets before stay copied."""
-
-    def __init__(self, source: av.stream.Stream, out: av.stream.Stream) -> None:
-        self.source, self.out = source, out
-        self.first: tuple[int, int, int] | None = None  # (profile, rate, channels) of the first packet
-        self.encoder: av.audio.codeccontext.AudioCodecContext | None = None
-        self.converter: SoundConverter | None = None
-        self.start: int | None = None  # where the re-encoded sound starts (encoder time base; the priming before
-        self.next = 0  # it is dropped) and where its next frame starts
-        self.reason: str | None = None  # what the note said, once re-encoding began (`--json`)
-
-    def packets(self, packet: av.Packet) -> list[av.Packet] | None:
-        """None: copy `packet` as it is; else what to mux in its place (re-encoded)."""
-        if self.encoder is None:
-            kind = adts_kind(bytes(memoryview(packet)[:7]))  # (the header: the packet is not copied)
-            if self.first is None:
-                self.first = kind
-                return None
-            # (LC only, at the rate the stream says: HE-AAC's header gives its core's half rate)
-            first = self.first
-            if kind is None or kind == first or first[0] != 1 or first[1] != self.out.codec_context.sample_rate:
-                return None
-            self._open(kind)
-        try:
-            frames = self.source.codec_context.decode(packet)
-        except av.error.FFmpegError:  # a damaged packet: skipped, as FFmpeg skips it
-            return []
-        return self._encoded(frames)
-
-    def flush(self) -> list[av.Packet]:
-        """What the decoder and encoder still hold, at the end."""
-        if self.encoder is None:
-            return []
-        try:
-            frames = self.source.codec_context.decode(None)
-        except av.error.FFmpegError:
-            frames = []
-        return self._encoded([*frames, None])
-
-    def _open(self, kind: tuple[int, int, int]) -> None:
-        context = self.out.codec_context
-        encoder = av.CodecContext.create("aac", "w")
-        encoder.sample_rate, encoder.layout, encoder.format = context.sample_rate, context.layout, "fltp"
-        encoder.time_base = Fraction(1, context.sample_rate)
-        encoder.bit_rate = context.bit_rate or 128_000
-        encoder.open()
-        self.encoder, self.converter = encoder, SoundConverter(encoder, self.source.index)
-        self.converter.noted = True  # (said here, once)
-        self.reason = (f"the sound changes mid-stream ({_adts_said(self.first)} to {_adts_said(kind)}); the output's "
-                       "track holds one kind: the AAC from there is re-encoded as the first, as FFmpeg converts it")
-        note(f"stream #{self.source.index}: {self.reason}")
-
-    def _encoded(self, frames: Sequence[av.AudioFrame | None]) -> list[av.Packet]:
-        ready: list[av.AudioFrame | None] = []
-        for frame in frames:
-            if frame is None:
-                ready += [*self.converter.convert(None), None]
-            else:
-                ready += self.converter.convert(frame)
-        packets = []
-        for frame in ready:
-            if frame is not None:  # timed by its samples from where it starts: a joined MPEG-TS's parser
-                if self.start is None:  # times the later packets at the first part's rate
-                    self.start = self.next = frame.pts or 0
-                frame.pts, self.next = self.next, self.next + frame.samples
-            for encoded in self.encoder.encode(frame):
-                if encoded.pts is not None and encoded.pts < self.start:  # (the encoder's priming)
-                    continue
-                # (with the ADTS header the copied packets have: the muxer's aac_adtstoasc takes it off)
-                framed = av.Packet(adts_header(self.first, encoded.size) + bytes(encoded))
-                framed.pts, framed.dts, framed.duration = encoded.pts, encoded.dts, encoded.duration
-                framed.time_base, framed.stream = self.encoder.time_base, self.out
-                packets.append(framed)
-        return packets
 
 
 class PaletteFrames:
@@ -379,6 +156,15 @@ def content_tags(tags: dict[str, str]) -> dict[str, str]:
 
 # A stream's number in a note (`#2`): notes alike but for it are given as one (`merged_notes`).
 STREAM_NUMBER = re.compile(r"#\d+")
+
+
+def codec_said(stream: av.stream.Stream) -> str:
+    """The codec of an input audio or subtitle `stream` as the notes name it: audio by its codec,
+    not its decoder (mp3, not mp3float)."""
+    if is_adts_aac(stream):
+        return "ADTS aac"
+    context = stream.codec_context
+    return context.codec.canonical_name if stream.type == "audio" else context.name
 
 
 def merged_notes(notes: Sequence[str]) -> list[str]:
@@ -514,8 +300,21 @@ class VideoWriter:
                 out.metadata.update(language_for(fmt, content_tags(stream.metadata)))
                 if out.type == stream.type:  # (cover art as a Matroska attachment: a file, with no disposition)
                     out.disposition = stream.disposition
+                    self._note_dropped_roles(stream)
         if video.chapters:
             self.container.set_chapters(video.chapters)
+
+    def _note_dropped_roles(self, stream: av.stream.Stream) -> None:
+        """Say (`said`: the notes, `--json`) where the output cannot mark a carried `stream` as
+        what its dispositions say it is (`dropped_roles`): WebM's muxer drops a commentary or
+        audio-description flag without a word, and the track plays as a plain one."""
+        dropped = dropped_roles(self.container.format.name, stream)
+        if dropped is None:
+            return
+        roles, hint = dropped
+        line = (f"{self.path.suffix} cannot mark {stream.type} stream #{stream.index} ({codec_said(stream)}) as "
+                f"{roles}: it is written unmarked{hint}")
+        self.said[stream.index] = f"{self.said[stream.index]}; {line}" if stream.index in self.said else line
 
     def _add_video(self, settings: EncodeSettings, spec: VideoFormatOut) -> av.video.stream.VideoStream:
         check_picture_size(settings.codec, spec.width, spec.height)
@@ -558,9 +357,7 @@ class VideoWriter:
             return self._add_data(stream)
         if stream.type == "video":  # (cover art: `streams.passthrough_streams`)
             return self._add_cover(stream)
-        context = stream.codec_context  # audio by its codec, not its decoder (mp3, not mp3float)
-        name = context.codec.canonical_name if stream.type == "audio" else context.name
-        name = "ADTS aac" if is_adts_aac(stream) else name
+        name = codec_said(stream)
         if stream.type == "audio" and self.container.default_audio_codec in (None, "none"):  # (GIF)
             return f"dropping audio stream #{stream.index} ({name}): {self.path.suffix} files hold no sound"
         # An MPEG-TS or -PS audio track none of whose sound FFmpeg met while opening the file (it
