@@ -40,7 +40,7 @@ from realtime_adain.video.sequence import DEFAULT_FRAMERATE, check_framerate, fi
 from realtime_adain.video.streams import (has_decoder, is_cover_art, main_video_stream, note_left_out,
                                           passthrough_streams, same_program)
 from realtime_adain.video.landing import READ_THROUGH_BYTES, StreamLanding
-from realtime_adain.video.timestamps import Segment, SoundClock, TimestampShift
+from realtime_adain.video.timestamps import ClusterTimes, Segment, SoundClock, StuckClock, TimestampShift
 
 # What a folder given as input is searched for (a file named on its own is opened whatever its
 # name): Blu-ray and AVCHD (.m2ts, .mts), DVD (.vob), camcorders (.dv, .mod, .tod), broadcast
@@ -545,6 +545,10 @@ class VideoReader:
             self._tail_end: int | None = None  # where the video's packets stop showing (`TailPackets.end`)
             self.shift = TimestampShift(self.container, self.path.name)  # timestamps from zero, across splices
             self.sound_clock = SoundClock(self.container, self.passthrough)  # (before the shift)
+            # (before it too, on the file's own times: pictures all at one time, a Matroska cluster's damaged time)
+            self.stuck_clock = StuckClock(self.stream, self.path) if self._stores_times else None
+            matroska = self.container.format.name.startswith("matroska")
+            self.cluster_times = ClusterTimes(self.path.name) if matroska else None
             self.segment = Segment(self.stream.time_base, start, duration)
             self._dropped = 0  # frames decoded before the segment's start (after the seek, if any)
             self._before = BeforeStart(self._decode_from(), TAIL_BYTES)  # packets before it, not decoded
@@ -590,6 +594,8 @@ class VideoReader:
             return False
         if self.shift.splices:
             return self._seek_by_position(target)
+        if self.stuck_clock is not None and StuckClock.stands_still(self.container, self.stream):
+            raise SeekMissed  # (its index puts every picture at one time: read from the start)
         try:
             self.container.seek(math.floor((target - self.shift.offset) / self.time_base), backward=True,
                                 stream=self.stream)
@@ -723,7 +729,8 @@ class VideoReader:
         # decoder's delay and the reorder window), which a preview (--frames) or a Ctrl-C file
         # kept as sound past the last picture.
         held = HeldPackets(self.stream.time_base, limit=0 if self.max_frames else HELD_BYTES)
-        self._source = self._packets()  # (`_decode` reads it; at a preview's or segment's end, `_stored_later`)
+        # (`_decode` reads it; at a preview's or segment's end, `_stored_later`)
+        self._source = self._timed(self._packets())
         segment = self.segment
         ends = self.max_frames or segment.end is not None  # a preview or a segment: subtitles cut at its end
         shown = ShownUntil(self.stream.time_base) if ends else None
@@ -801,6 +808,8 @@ class VideoReader:
         if index or self.skipped:  # (none decoded: the error says why, in one line)
             self._note_damage()
         self.shift.note_jumps()
+        if self.cluster_times is not None:
+            self.cluster_times.note_repairs()
         if timeline.reordered:
             note(f"{self.path.name}: {timeline.reordered} frame timestamps were out of order; "
                  "they were put back in order (the timing is kept)")
@@ -1036,6 +1045,21 @@ class VideoReader:
                 return
             last = packet if packet.size else last
             yield packet
+
+    @property
+    def _stores_times(self) -> bool:
+        """Whether the pictures' times are the file's own (not made up: a bare stream's, an image
+        sequence's numbers, cover art's none)."""
+        return not (has_no_timestamps(self.container) or self.sequence is not None or self.cover_art)
+
+    def _timed(self, packets: Iterator[av.Packet]) -> Iterator[av.Packet]:
+        """`packets` with the times repaired that the file stores wrong, before `TimestampShift`:
+        pictures all at one time (`StuckClock`), a Matroska cluster's time gone back (`ClusterTimes`)."""
+        if self.stuck_clock is not None:
+            packets = self.stuck_clock.packets(packets)
+        if self.cluster_times is not None:
+            packets = self.cluster_times.packets(packets)
+        return packets
 
     def _lost_at_end(self, tail: "TailPackets", last: int | None) -> Iterator[av.VideoFrame]:
         """The last frames, where frame threads lost them. At the end of the file the decoder

@@ -15,12 +15,15 @@ bases; every stream moves by the same amount, so sound stays in sync. A `Segment
 
 from __future__ import annotations
 
+import itertools
 import math
 from fractions import Fraction
+from pathlib import Path
 from typing import Iterable, Iterator
 
 import av
 
+from realtime_adain.errors import UserError
 from realtime_adain.video.notes import note
 
 # FFmpeg's -dts_delta_threshold: a decode timestamp this far from the predicted one is a splice;
@@ -33,6 +36,13 @@ MICROSECONDS = Fraction(1, 1_000_000)  # AV_TIME_BASE: container.start_time's un
 # A frame shown for less than this of a segment (from its start) is not its first: Matroska's
 # millisecond put the next frame at the same time (`Segment.ends_before`).
 SLIVER = Fraction(1, 1000)
+# Pictures at one decode time at the start of a file that tell a clock standing still (`StuckClock`),
+# and the most packets held at its start to tell it.
+STILL_PICTURES = 3
+STILL_HELD = 1024
+# How many frames a picture may come before the furthest shown, by B-frames' reordering (H.264's
+# most: 16), in Matroska's display order (`ClusterTimes`).
+REORDERED = 16
 
 
 class Heading:
@@ -364,6 +374,204 @@ class SoundClock:
         if not context.frame_size or not context.sample_rate:
             return 0
         return round(Fraction(context.frame_size, context.sample_rate) / Fraction(packet.time_base))
+
+
+class StuckClock:
+    """Times the pictures of a file whose video clock stands still: every picture at one time (an
+    FLV whose video tags all say 0, an MP4 whose `stts` deltas are all zero: a broken muxer or
+    stream recorder). FFmpeg takes them as they are: 50 pictures within 50 ms (its CLI kept 3 of
+    them; an MP4's edit list discarded 30 of 50 as before its start, and the file was refused as
+    truncated). Each picture goes one frame after the one before at the stream's nominal rate
+    (its average: FLV's onMetaData framerate, an MP4's frames over its duration; else the
+    codec's, H.264's timing info; not FFmpeg's guess, the time base's 1000 fps for an FLV),
+    keeping its composition offset (B-frames); sound and other streams keep their own times (with
+    no rate stated, the file is refused, with what is wrong and how FFmpeg retimes it). Told from the
+    file's first pictures (`STILL_PICTURES` at one decode time: a file's first two may share one);
+    should the clock run again, its pictures go on from there, none before the last one placed.
+    Applied before `TimestampShift`, on the file's own timeline, to a file read from its start
+    (`stands_still`: such a file is not seeked)."""
+
+    def __init__(self, stream: av.stream.Stream, path: Path) -> None:
+        self.stream, self.path, self.name = stream, path, path.name  # (the error names the path, a note the name)
+        self.rate = stream.average_rate or stream.codec_context.framerate
+        self.frame = 0  # one frame at `rate`, in ticks of the stream's time base (0: the clock runs)
+        self._stored: int | None = None  # the latest picture's decode time as stored
+        self._placed: int | None = None  # ... as placed
+        self._still = False  # whether the latest picture stood still (at the one before's time)
+        self._shift = 0  # ticks added to the latest picture's times
+
+    def packets(self, packets: Iterator[av.Packet]) -> Iterator[av.Packet]:
+        """`packets`, those of the video retimed where its clock stands still. The first packets
+        are held until that is told (a few pictures, `STILL_HELD` packets at most)."""
+        held: list[av.Packet] = []
+        times: set[int | None] = set()
+        pictures = 0
+        for packet in packets:
+            held.append(packet)
+            if packet.stream is self.stream and packet.size:
+                times.add(packet.dts if packet.dts is not None else packet.pts)
+                pictures += 1
+                if None in times or len(times) > 1:
+                    break
+                if pictures >= STILL_PICTURES:
+                    self._begin()
+                    break
+            if len(held) >= STILL_HELD:
+                break
+        if not self.frame:
+            yield from held
+            yield from packets
+            return
+        for packet in itertools.chain(held, packets):
+            yield self._place(packet) if packet.stream is self.stream and packet.size else packet
+
+    @staticmethod
+    def stands_still(container: av.container.InputContainer, stream: av.stream.Stream, limit: int = 8 << 20) -> bool:
+        """Whether `stream`'s first `STILL_PICTURES` pictures share one decode time (`container`
+        read from its start, at most `limit` bytes): an index of such times seeks anywhere."""
+        times, count, read = set(), 0, 0
+        for packet in container.demux(stream):
+            read += packet.size
+            if packet.size:
+                times.add(packet.dts if packet.dts is not None else packet.pts)
+                count += 1
+            if None in times or len(times) > 1 or read > limit:
+                return False
+            if count >= STILL_PICTURES:
+                return True
+        return False
+
+    def _begin(self) -> None:
+        time_base = Fraction(self.stream.time_base)
+        if not self.rate:
+            raise UserError(f"{self.path}: every picture has the same timestamp, and the file states no frame rate "
+                            f"to show them at: give FFmpeg one to time them by (e.g. `ffmpeg -r 25 -i {self.name} "
+                            "fixed.mp4`)")
+        self.frame = max(1, round(1 / (self.rate * time_base)))
+        rate = f"{float(self.rate):.3f}".rstrip("0").rstrip(".")
+        note(f"{self.name}: every picture has the same timestamp: they are shown one after another "
+             f"at the video's nominal rate, {rate} fps (the rate the file states), from there; the sound keeps its own "
+             "times", once=True)
+
+    def _place(self, packet: av.Packet) -> av.Packet:
+        at = packet.dts if packet.dts is not None else packet.pts
+        if at is None:
+            return packet
+        still = at == self._stored
+        if still:  # one frame after the one before
+            self._shift = self._placed + self.frame - at
+        elif self._still:  # the clock runs again: from its own time, but not before the pictures placed
+            self._shift = max(0, self._placed + self.frame - at)
+        self._stored, self._still, self._placed = at, still, at + self._shift
+        if still:
+            packet.duration = self.frame  # (as made up as its time)
+        if packet.dts is not None:
+            packet.dts += self._shift
+        if packet.pts is not None:
+            packet.pts += self._shift
+        if packet.is_discard and (packet.pts is None or packet.pts >= 0):
+            # An MP4's edit list discarded the pictures its times put before its start: now shown
+            # (PyAV cannot clear the flag: a copy without it).
+            return undiscarded(packet)
+        return packet
+
+
+def undiscarded(packet: av.Packet) -> av.Packet:
+    """A copy of `packet` without its discard flag (its data, times and keyframe flag)."""
+    copy = av.Packet(bytes(packet))
+    copy.stream, copy.time_base = packet.stream, packet.time_base
+    copy.pts, copy.dts, copy.duration = packet.pts, packet.dts, packet.duration
+    copy.is_keyframe = packet.is_keyframe
+    return copy
+
+
+class ClusterTimes:
+    """Matroska (WebM) whose cluster has a damaged Timestamp element: every packet of that cluster,
+    sound and pictures alike, is 0.8 s back, shown among those before it (interleaved: 7 pictures
+    out of order, the sound "not increasing"), and the next cluster carries on from before it.
+    Matroska stores display times, so a jump is no splice as in MPEG-TS (and a gap forward is a
+    pause); but times that go back are damage. A sound or picture packet back by more than it may
+    be from the furthest its stream was shown (`STEP_BACK`; pictures also by B-frames' reordering,
+    `REORDERED` frames) begins a stretch, moved on from there; a packet that goes on from the
+    times before the stretch (and on the stretch's lands ahead) ends it: a damaged cluster, put
+    back where it belongs. A stretch that does not end (the times went back for good) goes on
+    from where it began, as joined FLV does. Applied before `TimestampShift`."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.offset = Fraction(0)  # seconds added to every packet's times (non-zero within a stretch)
+        self.version = 0  # counts the changes of `offset`
+        self.stretches = 0  # stretches begun
+        self.repaired = 0  # ... and ended (damaged clusters)
+        # stream index -> [its time base, `offset` in its ticks, of this version, the furthest it was
+        # shown (ticks, moved; None: nothing yet), how far back its packets may come (ticks), whether
+        # it is sound or pictures]: in whole ticks, as `TimestampShift` keeps them (Fractions per
+        # packet were most of a read)
+        self._streams: dict[int, list] = {}
+
+    def packets(self, packets: Iterable[av.Packet]) -> Iterator[av.Packet]:
+        for packet in packets:
+            self.apply(packet)
+            yield packet
+
+    def apply(self, packet: av.Packet) -> None:
+        state = self._streams.get(packet.stream_index)
+        if state is None:
+            if not packet.time_base:
+                return
+            tb = Fraction(packet.time_base)
+            allowed = math.floor(self._allowance(packet.stream) / tb)
+            state = self._streams[packet.stream_index] = [tb, 0, 0, None, allowed,
+                                                          packet.stream.type in SPLICED_TYPES]
+        at = packet.pts
+        if at is None:
+            at = packet.dts
+            if at is None:
+                return
+        tb, shift, version, top, allowed, spliced = state
+        if version != self.version:
+            shift = state[1] = round(self.offset / tb)
+            state[2] = self.version
+        if spliced and packet.size:
+            if top is not None:
+                if self.offset and abs(at - top) <= allowed < at + shift - top:
+                    self._move(Fraction(0))  # the times before the stretch go on: it was damaged
+                    self.repaired += 1
+                    shift = state[1] = 0
+                elif at + shift < top - allowed:
+                    self._move((top - at) * tb)  # on from the furthest shown
+                    self.stretches += 1
+                    shift = state[1] = top - at
+                state[2] = self.version
+            end = at + (packet.duration or 0) + shift
+            if top is None or end > top:
+                state[3] = end
+        if shift:
+            packet.pts = None if packet.pts is None else packet.pts + shift
+            packet.dts = None if packet.dts is None else packet.dts + shift
+
+    def _move(self, offset: Fraction) -> None:
+        self.offset, self.version = offset, self.version + 1
+
+    @staticmethod
+    def _allowance(stream: av.stream.Stream) -> Fraction:
+        """How far back from the furthest shown a packet of `stream` may come: pictures by their
+        reordering, at the slower of the rates FFmpeg gives (a variable rate's guess may be
+        Matroska's 1000 fps)."""
+        if stream.type != "video":
+            return STEP_BACK
+        rate = min((Fraction(r) for r in (stream.average_rate, stream.guessed_rate) if r), default=Fraction(25))
+        return STEP_BACK + REORDERED / rate
+
+    def note_repairs(self) -> None:
+        """Say what was put back (once, when the whole file was read)."""
+        if self.repaired:
+            clusters = "a cluster" if self.repaired == 1 else f"{self.repaired} clusters"
+            note(f"{self.name}: the times of {clusters} go back (a damaged cluster timestamp); its packets "
+                 "are put back between the clusters before and after it", once=True)
+        if self.stretches > self.repaired:
+            note(f"{self.name}: the timestamps go back mid-file and stay back; the timeline continues from where it "
+                 "was, as FFmpeg continues joined MPEG-TS", once=True)
 
 
 class Segment:
