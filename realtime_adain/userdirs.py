@@ -51,11 +51,13 @@ def cache_dir_for_run(name: str, what: str, without: str, home_name: str | None 
     except UserError:
         if os.environ.get(HOME_ENV_VAR):
             raise
-        return _temporary_cache(name, f"no home folder for the {what} cache ($HOME unset): {without}")
+        return temporary_cache(name, f"no home folder for the {what} cache ($HOME unset): {without}")
 
 
 @functools.cache  # one folder (and one note) a process
-def _temporary_cache(name: str, why: str) -> Path:
+def temporary_cache(name: str, why: str) -> Path:
+    """A `name` cache folder for this run only, removed at exit, and `why` said in one note: for
+    a cache that cannot be where it belongs (no home; a home that is read-only or full)."""
     from realtime_adain.video.notes import note
 
     note(why)

@@ -53,3 +53,10 @@ def test_style_names_are_drawn_as_opencv_can_draw_them():
     assert np.array_equal(drawn(style="1/2 tab\there", source="a\nb.mp4"), drawn(style="1/2 tab?here", source="a?b.mp4"))
     if drawn_text.UNICODE:
         assert not np.array_equal(drawn(style="1/2 Мунк"), drawn(style="1/2 ????"))
+
+
+def test_an_output_failure_is_drawn_on_the_hud():
+    """A recording stopped by a full disk was said only on stderr: the user watching the window saw
+    nothing (the `-o` recording has no REC badge to lose)."""
+    notice = "recording stopped: No space left on device; kept rec.partial.mp4"
+    assert not np.array_equal(drawn(notice=notice), drawn())

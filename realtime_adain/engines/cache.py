@@ -12,6 +12,7 @@ size without reading it: a 50 GB file took a minute to hash).
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -27,7 +28,7 @@ from realtime_adain.atomic import STALE_UNKNOWN_AFTER_S, naming
 from realtime_adain.errors import UserError
 from realtime_adain.paths import check_writable_dir, why_not_writable
 from realtime_adain.regular_files import open_regular
-from realtime_adain.userdirs import HOME_ENV_VAR, cache_dir_for_run, expand_home, user_dir
+from realtime_adain.userdirs import HOME_ENV_VAR, cache_dir_for_run, expand_home, temporary_cache, user_dir
 
 ENGINES_ENV_VAR = "REALTIME_ADAIN_ENGINES"
 SIDECAR_SUFFIX = ".json"
@@ -42,6 +43,8 @@ BUILD_DIR = re.compile(r"^\.build-(?:(?P<pid>\d+)-)?[a-z0-9_]{8}$")
 # Sidecars are a few hundred bytes: a larger one is not ours, and is not read into memory whole
 # (a 50 GB sparse sidecar ended every run with "out of memory; lower --size").
 MAX_SIDECAR_BYTES = 1 << 16
+# Why a build cannot go into a folder, beyond the folder's own checks: no room, no right to write.
+NO_ROOM = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM)
 
 
 # Run from a checkout (an editable install), engines are cached in its `engines/` folder.
@@ -88,16 +91,28 @@ class Entry:
         return self.path.stat().st_size if self.path.is_file() else 0
 
 
-class EngineCache:
-    """Find, build and store engines in one directory."""
+class CacheUnwritable(UserError):
+    """The cache folder cannot take a build: not writable, not creatable, or full."""
 
-    def __init__(self, directory: str | os.PathLike | None = None) -> None:
+
+class EngineCache:
+    """Find, build and store engines in one directory.
+
+    `fallback`: a build that the folder cannot take (a read-only or full home) goes into a
+    temporary folder for this run instead, said in one note: the engine is a speed-up of this run.
+    """
+
+    def __init__(self, directory: str | os.PathLike | None = None, fallback: bool = False) -> None:
         self.directory = Path(directory) if directory else engines_dir()
+        self.fallback = fallback
 
     @classmethod
-    def for_run(cls) -> "EngineCache":
-        """The default cache of an engine that builds and loads (see `engines_dir`)."""
-        return cls(engines_dir(for_run=True))
+    def for_run(cls, fallback: bool = False) -> "EngineCache":
+        """The default cache of an engine that builds and loads (see `engines_dir`); `fallback` as
+        above, never for a folder $REALTIME_ADAIN_ENGINES or $REALTIME_ADAIN_HOME names (it is
+        used or refused, never swapped)."""
+        explicit = bool(os.environ.get(ENGINES_ENV_VAR) or os.environ.get(HOME_ENV_VAR))
+        return cls(engines_dir(for_run=True), fallback=fallback and not explicit)
 
     def entry(self, components: Mapping[str, str], suffix: str) -> Entry:
         """Where the engine for these components lives (whether or not it exists yet)."""
@@ -138,22 +153,39 @@ class EngineCache:
                 return load(entry.path), False
             except Exception:  # a damaged or incompatible file: rebuild it below
                 pass
-        self.store(entry, build)
+        entry = self.store(entry, build)
         return load(entry.path), True
 
     def store(self, entry: Entry, build: Callable[[Path], None]) -> Entry:
-        """Run `build(tmp_path)` and move the result and its sidecar into place atomically."""
+        """Run `build(tmp_path)` and move the result and its sidecar into place atomically; the
+        entry where it went (with `fallback`, perhaps a temporary folder's)."""
+        try:
+            return self._store(entry, build)
+        except CacheUnwritable as exc:
+            if not self.fallback:
+                raise
+            reason = str(exc)
+        folder = temporary_cache("engines", f"{reason}; this run builds its engine in a temporary folder")
+        try:
+            return EngineCache(folder)._store(Entry(folder / entry.path.name, entry.components), build)
+        except CacheUnwritable as exc:
+            raise UserError(f"{reason}; nor could a temporary folder take it ({exc})") from None
+
+    def _store(self, entry: Entry, build: Callable[[Path], None]) -> Entry:
         for path in (entry.path, entry.sidecar, entry.digest_file):  # refused before a build of minutes, not after it
             if not _replaceable(path):
                 raise UserError(f"{path}: in the engine cache but not a file we wrote (a folder, fifo or "
                                 f"device); move it away")
-        check_writable_dir(self.directory, "the engine cache")  # a file, a read-only place, /proc
+        try:
+            check_writable_dir(self.directory, "the engine cache")  # a file, a read-only place, /proc
+        except UserError as exc:
+            raise CacheUnwritable(str(exc)) from None
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
             self._remove_builds(older_than=STALE_UNKNOWN_AFTER_S)  # of killed runs, which only `engines clear` removed
             tmp_dir = Path(tempfile.mkdtemp(prefix=f"{BUILD_PREFIX}{os.getpid()}-", dir=self.directory))
         except OSError as exc:
-            raise UserError(f"{self.directory}: cannot create the engine cache ({why_not_writable(exc)})") from None
+            raise CacheUnwritable(f"{self.directory}: cannot create the engine cache ({why_not_writable(exc)})") from None
         try:
             tmp_path = tmp_dir / entry.path.name
             build(tmp_path)
@@ -167,7 +199,8 @@ class EngineCache:
         except OSError as exc:  # a full disk's ENOSPC names no file, the build's names a hidden one
             if exc.filename is not None and not os.fsdecode(exc.filename).startswith(str(tmp_dir)):
                 raise
-            raise naming(entry.path, exc) from None
+            error = naming(entry.path, exc)
+            raise (CacheUnwritable(str(error)) if exc.errno in NO_ROOM else error) from None
         finally:
             shutil.rmtree(tmp_dir, ignore_errors=True)
         return entry

@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Iterator
 
 from realtime_adain import interrupts
@@ -59,6 +60,7 @@ class LiveSession:
         self.effects: KeyEffects | None = None
         self.outputs: list[Output] = []
         self.failed_outputs: set[Output] = set()  # outputs whose failure was said
+        self.notice = ""  # the latest of those failures, in words, for the HUD
         self._failed_lock = threading.Lock()
         self.capture_resolution = self.work_size = (0, 0)
         self.fps = 0.0
@@ -213,7 +215,13 @@ class LiveSession:
                 return False
             self.failed_outputs.add(output)
         self.exit_code = 1
-        self.log("output-failed", **{output.key: output.label}, reason=output.error)
+        kept = {"kept": output.outcome} if isinstance(output, Recorder) else {}  # (settled before its error shows)
+        self.log("output-failed", **{output.key: output.label}, reason=output.error, **kept)
+        if kept:
+            what = f"kept {Path(kept['kept']).name}" if kept["kept"] else "nothing could be kept"
+            self.notice = f"recording stopped: {output.error}; {what}"
+        else:
+            self.notice = f"{output.label}: {output.error}"
         return True
 
     def _deliver(self, result: Result) -> None:
@@ -254,7 +262,7 @@ class LiveSession:
             alpha=state.alpha, mix=mix, preserve_color=state.preserve_color, fps=self.stats.fps,
             latency_ms=self.stats.latency_ms, size="%dx%d" % self.work_size, device=self.device_label,
             engine=self.engine_label, source=self.capture.status, recording=self.effects.recorder is not None,
-            paused=state.paused, view=state.view, stabilize=stabilize,
+            paused=state.paused, view=state.view, stabilize=stabilize, notice=self.notice,
         )
 
     # ---- shutdown ----------------------------------------------------------------------------

@@ -32,6 +32,7 @@ class HudInfo:
     paused: bool
     view: str
     stabilize: str = "off"  # the stabiliser's mode as it applies, e.g. "flow" or "stats (eager only: off)"
+    notice: str = ""  # the latest output failure, e.g. "recording stopped: No space left on device; kept ..."
 
 
 def compose(original: np.ndarray, stylized: np.ndarray, view: str, display: tuple[int, int]) -> np.ndarray:
@@ -73,13 +74,16 @@ def draw_hud(image: np.ndarray, info: HudInfo) -> None:
         f"size {info.size}  {info.device}  {info.engine}",
         f"stabilize {info.stabilize}",
     ]
+    warnings = len(lines)  # the lines from here on are drawn in yellow
     if info.source != "live":
         lines.append(f"source: {info.source}")
+    if info.notice:
+        lines.append(info.notice)
     lines = [drawable(text) for text in lines]  # style names and the source come from file names
     width = max(cv2.getTextSize(t, FONT, scale, 1)[0][0] for t in lines) + 16
     _panel(image, (0, 0), (width, line * len(lines) + 10))
     for i, text in enumerate(lines):
-        color = YELLOW if text.startswith("source:") else WHITE
+        color = YELLOW if i >= warnings else WHITE
         _text(image, text, (8, line * (i + 1)), scale, color)
     if info.thumbnail is not None:
         side = info.thumbnail.shape[0]

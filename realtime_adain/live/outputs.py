@@ -4,13 +4,18 @@ The file and the stream encode on their own thread behind a bounded queue, so a 
 network never stalls the display; a full queue drops the frame and counts it, and closing gives
 up after a time limit, so a peer that stopped reading cannot hang the shutdown. Frames carry
 their capture time, which becomes the presentation time: a recording plays at the speed it was
-seen, even when the stylizer kept up with only some of the camera's frames.
+seen, even when the stylizer kept up with only some of the camera's frames. A recording holds
+room on its disk ahead of what it writes (`DiskRoom`), so a disk that fills up stops it at once,
+playable, rather than losing it.
 """
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import os
 import queue
+import shutil
 import threading
 import time
 from fractions import Fraction
@@ -35,6 +40,13 @@ QUEUE_FRAMES = 64
 OUTPUT_FPS = (1.0, 240.0)
 RECORDING_CLOSE_TIMEOUT = 30.0  # encoding at most QUEUE_FRAMES frames and flushing to a local disk
 STREAM_CLOSE_TIMEOUT = 5.0
+# What an MP4 needs beyond its packets to be finished: its index grows by about 19 bytes a frame
+# (uneven capture times, measured), its header and the index's fixed part take a few KiB.
+INDEX_BYTES_PER_FRAME = 32
+ROOM_SLACK = 64 * 1024
+ROOM_AHEAD = 1 << 20  # reserved beyond the need at a time: most frames make no system call
+FALLOC_FL_KEEP_SIZE = 1
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
 
 def even(size: tuple[int, int]) -> tuple[int, int]:
@@ -79,6 +91,88 @@ class Output(Protocol):
     def close(self) -> Path | None: ...
 
 
+def _fallocate() -> Callable[[int, int, int, int], int] | None:
+    """Linux's fallocate(2) returning 0 or the errno (Python wraps only posix_fallocate, which
+    grows the file); None where the C library has none (macOS, Windows)."""
+    try:
+        library = ctypes.CDLL(None, use_errno=True)  # (clib's handle saves no errno)
+    except (OSError, TypeError):
+        return None
+    function = getattr(library, "fallocate64", None) or getattr(library, "fallocate", None)
+    if function is None:
+        return None
+    function.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64]
+    function.restype = ctypes.c_int
+
+    def call(fd: int, mode: int, offset: int, length: int) -> int:
+        return 0 if function(fd, mode, offset, length) == 0 else ctypes.get_errno()
+
+    return call
+
+
+class DiskRoom:
+    """Room held on the disk for the rest of a recording, so that a full disk never costs the file.
+
+    An MP4 plays only once its index, written last, is there, and FFmpeg's output stays failed after
+    one refused write: a disk that filled up lost the whole recording. So each frame's packets go
+    through only when the file can grow by them and still take its index. Where the file system
+    allows, that room is reserved in the file itself (fallocate, its size unchanged: no other
+    writer can take it, and FFmpeg's writes land in it); elsewhere the free space is checked.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._data = self._frames = 0  # the packets let through: bytes, count
+        self._reserved = 0  # the file's first bytes held for it
+        self._fallocate = _fallocate()
+        try:
+            self._fd: int | None = os.open(path, os.O_WRONLY | getattr(os, "O_CLOEXEC", 0))
+        except OSError:  # (gone already: FFmpeg's own open says why)
+            self._fd, self._fallocate = None, None
+
+    def take(self, size: int, count: int, opened: bool) -> None:
+        """Room for `count` packets of `size` bytes in all, or OSError (ENOSPC, EDQUOT). `opened`:
+        FFmpeg has opened the file, which truncates it (freeing what was reserved before)."""
+        end = self._data + size + (self._frames + count) * INDEX_BYTES_PER_FRAME + ROOM_SLACK
+        if end > self._reserved:
+            self._hold(end, opened)
+        self._data += size
+        self._frames += count
+
+    def _hold(self, end: int, opened: bool) -> None:
+        if opened and self._fallocate is not None:
+            for want in (end + ROOM_AHEAD, end):
+                refused = self._fallocate(self._fd, FALLOC_FL_KEEP_SIZE, self._reserved, want - self._reserved)
+                if not refused:
+                    self._reserved = want
+                    return
+                if refused not in DISK_FULL:  # not supported here (NFS, FAT, ...): free space from now on
+                    self._fallocate = None
+                    break
+            else:
+                raise OSError(refused, os.strerror(refused))
+        try:
+            written = os.fstat(self._fd).st_size if self._fd is not None else 0
+            free = shutil.disk_usage(self.path.parent).free
+        except OSError:
+            return  # (the folder is gone: FFmpeg's write says so)
+        if free < end - written:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    def release(self) -> None:
+        """Give back what was reserved beyond the finished file's end (a truncation to its own size)."""
+        if self._fd is None:
+            return
+        fd, self._fd = self._fd, None
+        try:
+            if self._reserved:
+                os.ftruncate(fd, os.fstat(fd).st_size)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+
+
 class EncoderThread(threading.Thread):
     """H.264 from RGB frames to a container (a file or a URL), encoded off the caller's thread."""
 
@@ -93,6 +187,8 @@ class EncoderThread(threading.Thread):
         container_options: dict[str, str] | None = None,
         label: str | None = None,
         exact_size: bool = False,
+        room: DiskRoom | None = None,
+        stopped: Callable[[], None] = lambda: None,
     ) -> None:
         super().__init__(name=f"encoder {target}", daemon=True)
         self.target = target
@@ -105,6 +201,9 @@ class EncoderThread(threading.Thread):
         self.dropped = 0
         self.error: str | None = None
         self.finalised = False  # the container was closed properly: what was written plays
+        self._room = room
+        self._stopped = stopped  # told at once when a failure closed the container (before output-error)
+        self._opened = False  # a packet went to the container, which opened the target then
         self._queue: queue.Queue = queue.Queue(maxsize=QUEUE_FRAMES)
         self._first_time: float | None = None
         self._last_pts = -1
@@ -161,20 +260,44 @@ class EncoderThread(threading.Thread):
         try:
             while (item := self._queue.get()) is not None:
                 self._encode(*item)
-            self._container.mux(self._stream.encode(None))
+            self._mux(self._stream.encode(None))
         except Exception as exc:  # FFmpeg's and the disk's errors, or any other: said, never a thread's traceback
             reason = getattr(exc, "strerror", None) if isinstance(exc, (av.FFmpegError, OSError)) else None
             self.error = (str(reason or exc) or type(exc).__name__).replace(self.target, self.label)
-            self.log("output-error", target=self.label, reason=self.error)
-            # Take frames until close()'s end marker, unless it was taken already (an error at the flush).
-            while item is not None and (item := self._queue.get()) is not None:
-                pass
         finally:
-            try:
-                self._container.close()
-                self.finalised = True
-            except (av.FFmpegError, OSError) as exc:
-                self.error = self.error or str(getattr(exc, "strerror", None) or exc).replace(self.target, self.label)
+            self._close_container()
+        if self.error is None:
+            return
+        # Closed at once, not when the session ends: what was written is kept now (a recording on a
+        # disk that filled up plays up to there), then the failure is said.
+        try:
+            self._stopped()
+        except Exception:  # (a file that could not be removed, say: close() decides again, on its thread)
+            pass
+        self.log("output-error", target=self.label, reason=self.error)
+        # Take frames until close()'s end marker, unless it was taken already (an error at the flush).
+        while item is not None and (item := self._queue.get()) is not None:
+            pass
+
+    def _close_container(self) -> None:
+        try:
+            self._container.close()
+            self.finalised = True
+        except (av.FFmpegError, OSError) as exc:
+            self.error = self.error or str(getattr(exc, "strerror", None) or exc).replace(self.target, self.label)
+        finally:
+            if self._room is not None:
+                self._room.release()
+
+    def _mux(self, packets: list[av.Packet]) -> None:
+        """Into the container; with a `DiskRoom`, only while the finished file still fits (else
+        OSError, before FFmpeg's write could fail)."""
+        if not packets:
+            return
+        if self._room is not None:
+            self._room.take(sum(packet.size for packet in packets), len(packets), self._opened)
+        self._opened = True
+        self._container.mux(packets)
 
     def _encode(self, image: np.ndarray, captured: float) -> None:
         if self._first_time is None:
@@ -185,7 +308,7 @@ class EncoderThread(threading.Thread):
                                            dst_colorspace=BT709, dst_color_range=LIMITED_RANGE)
         frame.color_primaries, frame.color_trc = BT709, BT709
         frame.pts, frame.time_base = pts, 1 / self.rate
-        self._container.mux(self._stream.encode(frame))
+        self._mux(self._stream.encode(frame))
         self._last_pts = pts
         self.written += 1
 
@@ -226,7 +349,8 @@ class Recorder(EncodedOutput):
     """An MP4 file that appears only when finalised: written as a hidden .part file, then renamed.
 
     A recording that failed (a full disk) keeps its frames as NAME.partial.mp4 if the file could
-    still be finalised, else nothing: never a file that does not play.
+    still be finalised, else nothing: never a file that does not play. That is settled the moment
+    it fails, while the session goes on; `error` is None until then.
     """
 
     key = "path"
@@ -234,14 +358,23 @@ class Recorder(EncodedOutput):
     def __init__(self, path: str | os.PathLike, size: tuple[int, int], fps: float, log: Callable[..., None]) -> None:
         self.path = Path(path)
         self.published: Path | None = None
+        self._settled = False  # what is kept (if anything) is decided and in place
+        self._settle_lock = threading.Lock()
         self._pending = PendingOutput(self.path)
+        room = DiskRoom(self._pending.path)
         options = {"preset": "veryfast", "crf": "20"}
         try:
             self._encoder = EncoderThread(str(self._pending.path), "mp4", size, fps, options, log, label=str(self.path),
-                                          exact_size=True)
+                                          exact_size=True, room=room, stopped=self._settle)
         except UserError:
+            room.release()
             self._pending.discard()
             raise
+
+    @property
+    def error(self) -> str | None:
+        """Why the recording stopped, once what it keeps is in place (so a report can name it)."""
+        return self._encoder.error if self._settled else None
 
     @property
     def label(self) -> str:
@@ -254,11 +387,19 @@ class Recorder(EncodedOutput):
 
     def close(self) -> Path | None:
         """Finalise; the file exists (complete and playable) only if frames were written."""
-        self.published = self._finalise()
+        self._encoder.close(RECORDING_CLOSE_TIMEOUT)
+        self._settle()
         return self.published
 
+    def _settle(self) -> None:
+        """Decide what is kept, once: at close, or from the encoder's thread the moment it failed."""
+        with self._settle_lock:
+            if not self._settled:
+                self.published = self._finalise()
+                self._settled = True
+
     def _finalise(self) -> Path | None:
-        written = self._encoder.close(RECORDING_CLOSE_TIMEOUT)
+        written = self._encoder.written
         try:
             if written and self._encoder.error is None:
                 return self._pending.publish()
