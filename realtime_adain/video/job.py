@@ -12,6 +12,7 @@ import os
 import sys
 import time
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Callable, Literal, Sequence
 
@@ -39,6 +40,7 @@ from realtime_adain.video.formats import EncodeSettings
 from realtime_adain.video.framing import check_picture_size, encoder_framing
 from realtime_adain.video.notes import note
 from realtime_adain.video.picture_output import PictureOutput, is_picture_pattern
+from realtime_adain.video.timecode import cut_tags
 from realtime_adain.video.writer import VideoFormatOut, VideoWriter
 
 StyleOf = Callable[[np.ndarray], StyleStats]  # the first frame (at processing size) -> its style
@@ -83,8 +85,12 @@ def stylize_file(
         batch_size = fitting
         stylizer.prepare(batch_size, *first.shape[:2], say=lambda text: tqdm.write(text, file=sys.stderr))
         height, width = (reader.height, reader.width) if settings.keep_size else first.shape[:2]
+        # A timecode names the video's first picture; the output's is the one shown at the cut's start.
+        video_start = Fraction(reader.stream.start_time or 0) * reader.time_base + reader.shift.start_offset
+        cut = max(Fraction(0), reader.segment.shift - video_start) if not reader.segment.whole else Fraction(0)
         spec = VideoFormatOut(width, height, reader.time_base, reader.frame_rate, reader.output_colour,
-                              reader.container.metadata, reader.stream.metadata, reader.chapters(),
+                              cut_tags(reader.container.metadata, cut, reader.frame_rate),
+                              cut_tags(reader.stream.metadata, cut, reader.frame_rate), reader.chapters(),
                               reader.stream.base_rate)
         # Until the run below is under way, a failure or a signal (a Ctrl-C as the output opened)
         # removes what was opened: the hidden temporary file was left behind.

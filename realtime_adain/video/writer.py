@@ -148,6 +148,22 @@ def another_codec(name: str) -> str:
     return ": use another --codec" + (", e.g. libx264" if name != "libx264" else " (or --size)")
 
 
+# MP4 and MOV muxers: what writes tags named as QuickTime metadata keys (reverse DNS).
+KEYED_TAGS_OPTIONS = {"movflags": "use_metadata_tags"}
+
+
+def muxer_options(fmt: str, tags: dict[str, str]) -> dict[str, str]:
+    """The options `fmt`'s muxer opens with. A phone's location, make, model, capture date and
+    slow-motion rate are QuickTime metadata keys (`com.apple.quicktime.location.ISO6709`,
+    `com.android.capture.fps`), which FFmpeg's MP4/MOV muxer writes only with `use_metadata_tags`:
+    without it they were dropped from .mp4 and .mov (and kept in .mkv). With it every tag, the
+    title too, is written as such a key instead of a classic atom, so only where there are some."""
+    options = dict(MUXER_OPTIONS.get(fmt, {}))
+    if fmt in ("mp4", "mov") and any("." in key for key in content_tags(tags)):
+        options.update(KEYED_TAGS_OPTIONS)
+    return options
+
+
 def content_tags(tags: dict[str, str]) -> dict[str, str]:
     """`tags` without those that describe the input's encoding (FFmpeg drops them the same way)."""
     return {key: value for key, value in tags.items()
@@ -249,7 +265,7 @@ class VideoWriter:
         or None when the muxer refused the header with audio copied (unless `last`)."""
         fmt = container_format(self.path)
         try:
-            self.container = av.open(str(self.path), "w", format=fmt, options=MUXER_OPTIONS.get(fmt, {}))
+            self.container = av.open(str(self.path), "w", format=fmt, options=muxer_options(fmt, video.tags))
         except av.error.FFmpegError as exc:
             raise UserError(f"{self.path}: cannot write here ({exc.strerror or exc})") from None
         video_context = None
