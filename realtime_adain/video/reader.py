@@ -40,7 +40,8 @@ from realtime_adain.video.sequence import DEFAULT_FRAMERATE, check_framerate, fi
 from realtime_adain.video.streams import (has_decoder, is_cover_art, main_video_stream, note_left_out,
                                           passthrough_streams, same_program)
 from realtime_adain.video.landing import READ_THROUGH_BYTES, StreamLanding
-from realtime_adain.video.timestamps import ClusterTimes, Segment, SoundClock, StuckClock, TimestampShift
+from realtime_adain.video.timestamps import (ClusterTimes, SeekedIntoStill, Segment, SoundClock, StuckClock,
+                                             TimestampShift, clock_stands_still)
 
 # What a folder given as input is searched for (a file named on its own is opened whatever its
 # name): Blu-ray and AVCHD (.m2ts, .mts), DVD (.vob), camcorders (.dv, .mod, .tod), broadcast
@@ -493,7 +494,7 @@ class VideoReader:
             refuse_animated_webp(self.path)
         try:
             self._open(framerate, start, duration, seek=True)
-        except SeekMissed:  # (the container is closed)
+        except (SeekMissed, SeekedIntoStill):  # (the container is closed)
             self._open(framerate, start, duration, seek=False)
         self.first_frame: Frame = self._first
         self.height, self.width = self.first_frame.image.shape[:2]  # as displayed (after rotation)
@@ -544,7 +545,7 @@ class VideoReader:
             self.undecoded: tuple[Fraction, Fraction] | None = None  # (last picture, last packet) where they differ (s)
             self._tail_end: int | None = None  # where the video's packets stop showing (`TailPackets.end`)
             self.shift = TimestampShift(self.container, self.path.name)  # timestamps from zero, across splices
-            self.sound_clock = SoundClock(self.container, self.passthrough)  # (before the shift)
+            self.sound_clock = SoundClock(self.container, self.passthrough, self.path.name)  # (before the shift)
             # (before it too, on the file's own times: pictures all at one time, a Matroska cluster's damaged time)
             self.stuck_clock = StuckClock(self.stream, self.path) if self._stores_times else None
             matroska = self.container.format.name.startswith("matroska")
@@ -594,8 +595,9 @@ class VideoReader:
             return False
         if self.shift.splices:
             return self._seek_by_position(target)
-        if self.stuck_clock is not None and StuckClock.stands_still(self.container, self.stream):
-            raise SeekMissed  # (its index puts every picture at one time: read from the start)
+        sound = [s for s in self.passthrough if s.type == "audio"]
+        if self.stuck_clock is not None and clock_stands_still(self.container, [self.stream, *sound]):
+            raise SeekMissed  # (its index puts every picture, or every sound packet, at one time: read from the start)
         try:
             self.container.seek(math.floor((target - self.shift.offset) / self.time_base), backward=True,
                                 stream=self.stream)
@@ -835,7 +837,6 @@ class VideoReader:
             read += packet.size
             if read > HELD_BYTES:
                 return
-            self.sound_clock.apply(packet)
             self.shift.apply(packet)
             at = packet.pts if packet.pts is not None else packet.dts
             if at is None or not packet.time_base or not packet.size:
@@ -937,9 +938,8 @@ class VideoReader:
         recovery, tail, cut = Recovery(), TailPackets(TAIL_BYTES), CutSound()
         last = None  # the highest timestamp of a frame given so far
         run: list[av.Packet] = []
-        apply, time_sound, video = self.shift.apply, self.sound_clock.apply, self.stream
+        apply, video = self.shift.apply, self.stream
         for packet in self._source:
-            time_sound(packet)
             apply(packet)
             if packet.stream is not video:
                 # (the flush packet at the end carries nothing; cover art has no timestamps, only its picture)
@@ -1054,12 +1054,13 @@ class VideoReader:
 
     def _timed(self, packets: Iterator[av.Packet]) -> Iterator[av.Packet]:
         """`packets` with the times repaired that the file stores wrong, before `TimestampShift`:
-        pictures all at one time (`StuckClock`), a Matroska cluster's time gone back (`ClusterTimes`)."""
+        pictures at one time (`StuckClock`), a Matroska cluster's time gone back (`ClusterTimes`),
+        sound without times or at one time (`SoundClock`)."""
         if self.stuck_clock is not None:
-            packets = self.stuck_clock.packets(packets)
+            packets = self.stuck_clock.packets(packets, seeked=self.seeked)
         if self.cluster_times is not None:
             packets = self.cluster_times.packets(packets)
-        return packets
+        return self.sound_clock.packets(packets, seeked=self.seeked)
 
     def _lost_at_end(self, tail: "TailPackets", last: int | None) -> Iterator[av.VideoFrame]:
         """The last frames, where frame threads lost them. At the end of the file the decoder
