@@ -41,7 +41,7 @@ _TEMP_NAME = re.compile(r"\..+\.(?:(?P<pid>\d+)-)?[a-z0-9_]{8}\.part(?:\.[^.]*)?
 _swept: set[Path] = set()
 
 
-def _process_gone(pid: int) -> bool:
+def process_gone(pid: int) -> bool:
     if pid <= 0 or pid == os.getpid():
         return False
     try:
@@ -74,7 +74,7 @@ def remove_stale_temporaries(folder: Path) -> list[Path]:
                 continue
             age = now - entry.stat(follow_symlinks=False).st_mtime
             pid = match.group("pid")
-            stale = (age > STALE_AFTER_S and _process_gone(int(pid))) if pid else age > STALE_UNKNOWN_AFTER_S
+            stale = (age > STALE_AFTER_S and process_gone(int(pid))) if pid else age > STALE_UNKNOWN_AFTER_S
             if stale:
                 shutil.rmtree(entry.path) if folder_of_ours else os.unlink(entry.path)
                 removed.append(Path(entry.path))

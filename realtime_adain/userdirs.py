@@ -9,8 +9,10 @@ from __future__ import annotations
 import atexit
 import functools
 import os
+import re
 import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import Literal
 
@@ -61,9 +63,34 @@ def temporary_cache(name: str, why: str) -> Path:
     from realtime_adain.video.notes import note
 
     note(why)
-    path = Path(tempfile.mkdtemp(prefix=f"realtime-adain-{name}-"))
+    remove_stale_temporary_caches(name)
+    path = Path(tempfile.mkdtemp(prefix=f"realtime-adain-{name}-{os.getpid()}-"))
     atexit.register(shutil.rmtree, path, ignore_errors=True)
     return path
+
+
+def remove_stale_temporary_caches(name: str) -> None:
+    """Remove the `name` temporary caches of runs killed too hard to remove their own (SIGKILL, the
+    OOM killer): their process gone and the folder untouched for `STALE_AFTER_S` (an ONNX export
+    is tens of MB, often on a /tmp in memory)."""
+    from realtime_adain.atomic import STALE_AFTER_S, process_gone
+
+    folder = Path(tempfile.gettempdir())
+    pattern = re.compile(rf"realtime-adain-{re.escape(name)}-(?P<pid>\d+)-[a-z0-9_]{{8}}")
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    now = time.time()
+    for entry in entries:
+        match = pattern.fullmatch(entry.name)
+        try:
+            if (match and entry.is_dir(follow_symlinks=False) and entry.stat(follow_symlinks=False).st_uid == os.getuid()
+                    and now - entry.stat(follow_symlinks=False).st_mtime > STALE_AFTER_S
+                    and process_gone(int(match.group("pid")))):
+                shutil.rmtree(entry.path, ignore_errors=True)
+        except OSError:  # gone meanwhile
+            continue
 
 
 def expand_home(text: str | os.PathLike, source: str = "") -> Path:

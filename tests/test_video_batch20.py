@@ -59,3 +59,14 @@ def test_video_refuses_a_bad_batch_in_one_line(weights_env, run_cli, tmp_path, d
     code, _, err = run_cli("video", data_dir / "videos/cutBunny.mp4", "-s", data_dir / "style/trial.jpg",
                            "-o", tmp_path / "o.mp4", "--batch", bad)
     assert code != 0 and "Traceback" not in err and not (tmp_path / "o.mp4").exists()
+
+
+def test_bench_video_refuses_a_batch_that_video_would_lower(weights_env, run_cli, tmp_path, data_dir):
+    """`bench video --batch 64 --resolution 1280x720` ran `video` at 18 frames a call (its pixel
+    budget) while the table said "batch 64": refused up front, before any timing."""
+    code, out, err = run_cli("bench", "video", "--video", data_dir / "videos/cutBunny.mp4", "--style",
+                             data_dir / "style/trial.jpg", "--batch", "64", "--resolution", "1280x720",
+                             "--frames", "2", "--device", "cpu")
+    assert (code, out) == (2, "")
+    assert err == ("error: --batch 64 of 1280x720 frames is over the 16777216 pixels a call that `video` holds "
+                   "(at most 18 such frames); lower --batch or --size\n")

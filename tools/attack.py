@@ -61,6 +61,7 @@ class Case:
     prints: str = ""  # text stdout must hold (a case that runs: e.g. the URL serve prints)
     env: dict[str, str | None] = field(default_factory=dict)  # over the sweep's environment; None unsets
     note: str = ""  # text a `note:` line on stderr must hold
+    no_note: str = ""  # text no `note:` line may hold (a repair the input does not need)
     check: Callable[[Path], str] | None = None  # a further look at the output folder: a problem, or ""
 
 
@@ -151,6 +152,7 @@ def make_material(m: Path) -> None:
             cv2.imwrite(str(m / "train" / sub / f"{i}.jpg"), cv2.resize(img, (64, 64)))
     make_bad_style_folders(m)
     make_sound_jumps(m)
+    make_clusters_at_zero(m)
     (m / "w" / "text.pth").write_text("not weights")
     (m / "w" / "empty.pth").write_bytes(b"")
     np.save(m / "w" / "arr.npy", np.zeros(3))
@@ -191,6 +193,24 @@ def make_sound_jumps(m: Path) -> None:
                f"sine=f=440:sample_rate={rate}:duration=1", "-map", "0:v", "-map", "1:a", "-c:v", "libx264",
                "-c:a", "ac3", "-f", "mpegts", str(m / f"seg{rate}.ts"))
     (m / "rates.ts").write_bytes((m / "seg48000.ts").read_bytes() + (m / "seg44100.ts").read_bytes())
+
+
+def make_clusters_at_zero(m: Path) -> None:
+    """4 s of Matroska (a cluster and a cue each second) whose clusters' Timestamp elements all say 0:
+    read through, they go on one after another; its index holds the true times."""
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=64x48:rate=25:duration=4", "-f", "lavfi", "-i",
+           "sine=f=440:sample_rate=48000:duration=4", "-c:v", "libx264", "-g", "25", "-c:a", "aac",
+           str(m / "clusters.mkv"))
+    data = bytearray((m / "clusters.mkv").read_bytes())
+    at = data.find(b"\x1f\x43\xb6\x75")  # a Cluster; its Timestamp (0xE7) follows, after FFmpeg's CRC-32 element
+    while at >= 0:
+        body = at + 4 + (8 - data[at + 4].bit_length() + 1)  # (an EBML size: its leading zeros say its length)
+        body += 6 if data[body] == 0xBF else 0
+        if data[body] == 0xE7:
+            length = data[body + 1] & 0x7F
+            data[body + 2:body + 2 + length] = bytes(length)
+        at = data.find(b"\x1f\x43\xb6\x75", at + 4)
+    (m / "clusters_zero.mkv").write_bytes(data)
 
 
 def snapshot(root: Path) -> dict[str, tuple[int, int]]:
@@ -405,6 +425,9 @@ def cases(m: Path, url: str) -> list[Case]:
              outputs=["r.avi"], note="in its sound is left as it is"),
         Case("video sound jumps hours, AC-3 into .avi", ["video", "{m}/jump_ac3.mkv", *snd, "-o", "{o}/r.avi"],
              contains=".mkv takes such a jump"),
+        # Its index holds the true times, its clusters 0: a late start read from the beginning (it was refused).
+        Case("video Matroska clusters all at 0, --start 2.5", ["video", "{m}/clusters_zero.mkv", *snd, "--start", "2.5",
+                                                               "-o", "{o}/r.mp4"], "ok", outputs=["r.mp4"]),
         # AC-3 is copied into .mp4 (its frames carry their rate): the note is the joined timeline's.
         Case("video .ts sound changes rate, into .mp4", ["video", "{m}/rates.ts", *snd, "-o", "{o}/r.mp4"], "ok",
              outputs=["r.mp4"], note="rates.ts: the timestamps jump"),
@@ -559,6 +582,11 @@ def cases(m: Path, url: str) -> list[Case]:
         Case("export resolution bogus", ["export", "--format", "onnx", "-r", "axb", "-o", "{o}/m.onnx"], contains="axb"),
         Case("engines list", ["engines", "list"], "clean", rc_ok=(1,)),
         Case("engines bogus action", ["engines", "explode"], contains="explode"),
+        # The resized copy it times had every picture at 0 (numbered in the source's time base).
+        Case("bench video --resolution --batch 64", ["bench", "video", "--video", "{m}/v.mp4", "--style", "{m}/s.jpg",
+                                                     "--resolution", "64x48", "--batch", "64", "--repeats", "1",
+                                                     "--threads", "0", "--no-baseline", "--device", "cpu", *SMALL],
+             "ok", no_note="every picture has the same timestamp"),
         Case("bench bogus target", ["bench", "nothing"], contains="nothing"),
         Case("bench temporal frames 0", ["bench", "temporal", "--frames", "0"], contains="--frames"),
         Case("bench temporal strengths bogus", ["bench", "temporal", "--strengths", "a,b"], contains="--strengths"),
@@ -765,6 +793,8 @@ def run_case(case: Case, m: Path, url: str, work: Path, index: int) -> Result:
         problems.append(f"stdout lacks {case.prints!r}")
     if case.note and not any(line.startswith("note:") and case.note in line for line in text.splitlines()):
         problems.append(f"no note holding {case.note!r}")
+    if case.no_note and any(line.startswith("note:") and case.no_note in line for line in text.splitlines()):
+        problems.append(f"a note holds {case.no_note!r}")
     if case.check and rc is not None and (problem := case.check(o)):
         problems.append(problem)
     junk = junk_in(o)

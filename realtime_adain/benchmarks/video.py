@@ -20,6 +20,7 @@ import argparse
 import statistics
 import tempfile
 import time
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -30,10 +31,10 @@ import torch
 from realtime_adain.adain import adain, calc_mean_std
 from realtime_adain.commands.argtypes import (frame_batch, frame_resolution, frame_side, int_between, name, non_negative_int,
                                               nonempty_path, thread_count)
-from realtime_adain.settings import ENGINE_CHOICES, FLOW_MODES, VideoSettings
+from realtime_adain.settings import DEFAULT_MAX_PIXELS, ENGINE_CHOICES, FLOW_MODES, VideoSettings
 from realtime_adain.video.job import stylize_file
 from realtime_adain.errors import UserError, out_of_memory_as_user_error
-from realtime_adain.imageio import read_image
+from realtime_adain.imageio import read_image, short_side_size
 from realtime_adain.paths import check_output_file
 from realtime_adain.stylizer import Stylizer
 from realtime_adain.temporal import MODES
@@ -165,19 +166,31 @@ def our_pipeline(stylizer: Stylizer, video: Path, style_path: Path, output: Path
                         keep_interrupted=False)[0]
 
 
+def check_batch_fits(batch: int, width: int, height: int) -> None:
+    """Refuse a batch that `video` would lower (it holds at most its pixel budget a call): the
+    table would name a batch that was not run."""
+    fitting = max(1, DEFAULT_MAX_PIXELS // (width * height))
+    if batch > fitting:
+        raise UserError(f"--batch {batch} of {width}x{height} frames is over the {DEFAULT_MAX_PIXELS} pixels a call "
+                        f"that `video` holds (at most {fitting} such frames); lower --batch or --size")
+
+
 def upscaled_copy(video: Path, size: tuple[int, int], frames: int, output: Path) -> Path:
     """The clip's first `frames` frames at `size` (width, height), for GPU timings at 720p/1080p."""
     width, height = size
     with av.open(str(video)) as source, av.open(str(output), "w") as out:
         stream = source.streams.video[0]
-        target = out.add_stream("libx264", rate=stream.average_rate)
+        rate = stream.average_rate or Fraction(25)  # (none stated: FFmpeg's default)
+        target = out.add_stream("libx264", rate=rate)
         target.width, target.height, target.pix_fmt = width, height, "yuv420p"
         target.options = {"crf": str(DEFAULT_CRF)}
         for index, frame in enumerate(source.decode(stream)):
             if frames and index == frames:
                 break
             scaled = frame.reformat(width=width, height=height, format="yuv420p")
-            scaled.pts = index
+            # One frame apart at the encoder's rate (a pts of `index` in the source's time base, 1/12288
+            # for cutBunny, put every picture at one time: the copy played as a still)
+            scaled.pts, scaled.time_base = index, 1 / rate
             for packet in target.encode(scaled):
                 out.mux(packet)
         for packet in target.encode(None):
@@ -196,6 +209,8 @@ def run(args: argparse.Namespace) -> int:
     with VideoReader(args.video) as probe:  # a clip that is no video is one error line
         total = probe.expected_frames
         shape = f"{probe.width}x{probe.height}"
+        width, height = args.resolution or (probe.width, probe.height)
+    check_batch_fits(args.batch, *short_side_size(height, width, args.size))
     if not total and not args.frames:  # fps would be computed from a frame count nobody knows
         raise UserError(f"{args.video}: the container does not say how many frames it holds; pass --frames N")
     n_frames = min(args.frames or total, total) if total else args.frames  # (--frames 0, the default: all)

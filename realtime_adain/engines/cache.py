@@ -249,9 +249,9 @@ class EngineCache:
 def _still_building(pid: str | None) -> bool:
     """Whether the build folder of process `pid` may still be in use (its process runs): deleting
     it would fail that export at its very end."""
-    from realtime_adain.atomic import _process_gone
+    from realtime_adain.atomic import process_gone
 
-    return pid is not None and not _process_gone(int(pid))
+    return pid is not None and not process_gone(int(pid))
 
 
 def _file_digest(path: Path) -> str | None:

@@ -197,6 +197,8 @@ class EncoderThread(threading.Thread):
         self.size = size if exact_size else even(size)
         self.rate = output_rate(fps)
         self.log = log
+        # Frames in the output: counted as the container takes their packets (the encoder holds a
+        # few back until flushed; a recording stopped by a full disk has only those it took).
         self.written = 0
         self.dropped = 0
         self.error: str | None = None
@@ -298,6 +300,7 @@ class EncoderThread(threading.Thread):
             self._room.take(sum(packet.size for packet in packets), len(packets), self._opened)
         self._opened = True
         self._container.mux(packets)
+        self.written += len(packets)
 
     def _encode(self, image: np.ndarray, captured: float) -> None:
         if self._first_time is None:
@@ -310,7 +313,6 @@ class EncoderThread(threading.Thread):
         frame.pts, frame.time_base = pts, 1 / self.rate
         self._mux(self._stream.encode(frame))
         self._last_pts = pts
-        self.written += 1
 
 
 class EncodedOutput:

@@ -568,6 +568,9 @@ class VideoReader:
             frames = [item for item in self._lookahead if isinstance(item, Frame)]
             if not frames and self.seeked and self.seen_end is None:  # nothing at all after the seek
                 raise SeekMissed
+            if not frames and self.seeked and self.cluster_times is not None and \
+                    self.container.duration and Fraction(self.container.duration, 1_000_000) > self.segment.start:
+                raise SeekMissed  # (a Matroska that lasts past the start, whose index led to damaged cluster times)
             if not frames and self.segment.start and self.seen_end is not None:
                 raise UserError(f"{self.path}: --start {format_time(self.segment.start)} is at or past the end of "
                                 f"the video, which lasts {format_time(self.seen_end)}")
@@ -755,6 +758,8 @@ class VideoReader:
                     pts, duration = self._from_zero(pts, duration)
                 if self.seeked and self.seen_end is None and (pts is None or pts * self.time_base > segment.start):
                     raise SeekMissed  # the seek went past the start: frames would be missing
+                if self.seeked and index == 0 and self.cluster_times is not None and self.cluster_times.stretches:
+                    raise SeekMissed  # a Matroska cluster's time went back after the seek: its index misplaced it
                 if pts is None:  # (PES headers without timestamps in an MPEG-TS): after the one before
                     pts, duration = self._after_last(duration)
                 self.seen_end = (pts + (duration or 0)) * self.time_base

@@ -502,7 +502,11 @@ class StuckClock:
 
     def __init__(self, stream: av.stream.Stream, path: Path) -> None:
         self.stream, self.path, self.name = stream, path, path.name  # (the error names the path, a note the name)
-        self.rate = stream.average_rate or stream.codec_context.framerate
+        # The first stated rate that can time pictures: an FLV's onMetaData may say -25 or 1000 fps
+        # (FFmpeg's most), one frame a tick of 1 ms or less: 50 pictures within 50 ms again.
+        tick = Fraction(stream.time_base) if stream.time_base else None
+        self.rate = next((rate for rate in (stream.average_rate, stream.codec_context.framerate)
+                          if rate and rate > 0 and (tick is None or rate * tick < 1)), None)
         self.frame = 0  # one frame at `rate`, in ticks of the stream's time base (0: the clock runs)
         self._stored: int | None = None  # the latest picture's decode time as stored
         self._placed: int | None = None  # ... as placed
