@@ -122,10 +122,10 @@ def test_a_late_start_in_a_matroska_whose_clusters_go_back_gives_the_frames_from
 def test_pictures_at_one_time_are_not_timed_by_a_rate_that_cannot_time_them(tmp_path):
     """Every video tag at 0 and an onMetaData framerate of -25 or a million (FFmpeg makes the
     latter 1000 fps, one tick of the FLV's millisecond): the pictures were placed 1 ms apart, 50
-    within 0.2 s under 2 s of sound, what the retiming was made to end. Such a rate is passed
-    over for the codec's own (H.264's timing, 25 fps): 40 ms apart."""
+    within 0.2 s under 2 s of sound, what the retiming was made to end; or 0.001 fps: 13.6 hours
+    of pictures. Such a rate is passed over for the codec's own (H.264's timing, 25 fps): 40 ms apart."""
     source = clip(tmp_path / "clip.flv", "libx264", "aac", "-preset", "ultrafast", "-bf", "2")
-    for rate in (-25.0, 1e6):
+    for rate in (-25.0, 1e6, 0.001):
         data = bytearray(pictures_all_at_zero(source.read_bytes()))
         at = data.find(b"framerate") + len(b"framerate") + 1  # (an AMF number: a type byte, then a double)
         data[at:at + 8] = struct.pack(">d", rate)

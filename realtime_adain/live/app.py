@@ -40,6 +40,7 @@ FIRST_FRAME_TIMEOUT = 15.0
 INFERENCE_JOIN_TIMEOUT = 10.0  # one frame (or one colour-reference encoding) at worst
 WORKER_JOIN_TIMEOUT = 40.0  # snapshots, finishing a recording (itself limited to 30 s)
 MAX_WORK_PIXELS = MAX_RESOLUTION[0] * MAX_RESOLUTION[1]  # what --resolution allows: 8K at native size
+RECORDING_STOPPED = "recording stopped: "  # the HUD notice of a recording a failure stopped
 
 
 class LiveSession:
@@ -219,7 +220,7 @@ class LiveSession:
         self.log("output-failed", **{output.key: output.label}, reason=output.error, **kept)
         if kept:
             what = f"kept {Path(kept['kept']).name}" if kept["kept"] else "nothing could be kept"
-            self.notice = f"recording stopped: {output.error}; {what}"
+            self.notice = f"{RECORDING_STOPPED}{output.error}; {what}"
         else:
             self.notice = f"{output.label}: {output.error}"
         return True
@@ -262,7 +263,9 @@ class LiveSession:
             alpha=state.alpha, mix=mix, preserve_color=state.preserve_color, fps=self.stats.fps,
             latency_ms=self.stats.latency_ms, size="%dx%d" % self.work_size, device=self.device_label,
             engine=self.engine_label, source=self.capture.status, recording=self.effects.recorder is not None,
-            paused=state.paused, view=state.view, stabilize=stabilize, notice=self.notice,
+            paused=state.paused, view=state.view, stabilize=stabilize,
+            # (a stopped recording's notice gives way once a new recording is on)
+            notice="" if self.effects.recorder is not None and self.notice.startswith(RECORDING_STOPPED) else self.notice,
         )
 
     # ---- shutdown ----------------------------------------------------------------------------

@@ -45,6 +45,8 @@ RATE_STEPS = 8
 # How many frames a picture may come before the furthest shown, by B-frames' reordering (H.264's
 # most: 16), in Matroska's display order (`ClusterTimes`).
 REORDERED = 16
+# The slowest stated frame rate taken to time pictures whose clock stands still (a slide a second).
+SLOWEST_STATED = 1
 
 
 class Heading:
@@ -503,10 +505,11 @@ class StuckClock:
     def __init__(self, stream: av.stream.Stream, path: Path) -> None:
         self.stream, self.path, self.name = stream, path, path.name  # (the error names the path, a note the name)
         # The first stated rate that can time pictures: an FLV's onMetaData may say -25 or 1000 fps
-        # (FFmpeg's most), one frame a tick of 1 ms or less: 50 pictures within 50 ms again.
+        # (FFmpeg's most), one frame a tick of 1 ms or less: 50 pictures within 50 ms again; or
+        # 0.001 fps, 2 s of sound under 13.6 hours of pictures (under `SLOWEST_STATED` is no rate).
         tick = Fraction(stream.time_base) if stream.time_base else None
         self.rate = next((rate for rate in (stream.average_rate, stream.codec_context.framerate)
-                          if rate and rate > 0 and (tick is None or rate * tick < 1)), None)
+                          if rate and rate >= SLOWEST_STATED and (tick is None or rate * tick < 1)), None)
         self.frame = 0  # one frame at `rate`, in ticks of the stream's time base (0: the clock runs)
         self._stored: int | None = None  # the latest picture's decode time as stored
         self._placed: int | None = None  # ... as placed
