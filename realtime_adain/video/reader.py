@@ -40,8 +40,8 @@ from realtime_adain.video.sequence import DEFAULT_FRAMERATE, check_framerate, fi
 from realtime_adain.video.streams import (has_decoder, is_cover_art, main_video_stream, note_left_out,
                                           passthrough_streams, same_program)
 from realtime_adain.video.landing import READ_THROUGH_BYTES, StreamLanding
-from realtime_adain.video.timestamps import (ClusterTimes, SeekedIntoStill, Segment, SoundClock, StuckClock,
-                                             TimestampShift, clock_stands_still)
+from realtime_adain.video.clocks import ClusterTimes, SeekedIntoStill, SoundClock, StuckClock, clock_stands_still
+from realtime_adain.video.timestamps import Segment, TimestampShift
 
 # What a folder given as input is searched for (a file named on its own is opened whatever its
 # name): Blu-ray and AVCHD (.m2ts, .mts), DVD (.vob), camcorders (.dv, .mod, .tod), broadcast

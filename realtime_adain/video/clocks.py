@@ -1,0 +1,446 @@
+"""Times a file stores wrong or not at all, repaired before `TimestampShift` moves them onto one
+timeline (the file's own timeline, in each stream's ticks).
+
+`SoundClock` times sound whose packets carry no times, or whose clock stands still, by their
+lengths; `StuckClock` places pictures whose clock stands still (an FLV's tags all at 0, an MP4's
+`stts` all zero, a recorder frozen mid-file) at the stated rate; `ClusterTimes` puts back a
+Matroska cluster whose damaged timestamp sent it back among earlier ones. FFmpeg takes all of
+these as they are (its CLI keeps 3 of 50 pictures at one time).
+"""
+
+from __future__ import annotations
+
+import collections
+import math
+from fractions import Fraction
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import av
+
+from realtime_adain.errors import UserError
+from realtime_adain.video.notes import note
+from realtime_adain.video.timestamps import MICROSECONDS, SPLICED_TYPES, STEP_BACK
+
+# Pictures at one decode time at the start of a file that tell a clock standing still (`StuckClock`),
+# and the most packets held at its start to tell it.
+STILL_PICTURES = 3
+STILL_HELD = 1024
+# The steps between pictures a clock that stands still mid-file takes its rate from (`StuckClock`).
+RATE_STEPS = 8
+# How many frames a picture may come before the furthest shown, by B-frames' reordering (H.264's
+# most: 16), in Matroska's display order (`ClusterTimes`).
+REORDERED = 16
+# The slowest stated frame rate taken to time pictures whose clock stands still (a slide a second).
+SLOWEST_STATED = 1
+
+
+class SoundClock:
+    """Times the sound packets whose stored times cannot be played: those without a timestamp (an
+    MPEG-TS or MPEG-PS whose audio PES headers carry none: dropped as the empty packet that ends a
+    stream, the output had no sound at all), and those at the time of the packet before them (a
+    clock that stands still: an FLV whose audio tags all say 0, a recorder's that froze mid-file:
+    the output's sound lasted 23 ms, and a --start past it had none). Each goes where its stream's
+    packet before it ends, the first at the file's start, as FFmpeg's tools time untimed sound (by
+    the packets' lengths, kept exact: an FLV's rounded milliseconds ran 31 ms behind in 2 s).
+    A clock stands still from `STILL_PICTURES` packets in a row at one time, as pictures' do
+    (`StuckClock`), the second and later held until that is told: two may share one where sound
+    was joined (our own Matroska output of joined MPEG-TS overlaps 16 ms there), and a repeat
+    taken for a standstill moved the rest of that sound 27 ms late. Should a still clock run
+    again, its packets go on from there, none before the sound placed. Applied (`packets`) before
+    `TimestampShift`, on the file's own timeline, to a file read from its start (`untimed_in`,
+    `clock_stands_still`: such a file is not seeked)."""
+
+    def __init__(self, container: av.container.InputContainer, streams: Iterable[av.stream.Stream],
+                 name: str = "") -> None:
+        self.start = Fraction(container.start_time or 0) * MICROSECONDS
+        self.name = name  # the file's, for the note
+        self.sound = {s.index for s in streams if s.type == "audio"}
+        self._ends: dict[int, int | Fraction] = {}  # stream index -> where its latest packet ends (ticks)
+        # stream index -> [its latest packet's decode time as stored, ticks added to its times since its
+        # clock stood still (0: never), whether that packet stood still, where it was placed (ticks)]
+        self._clocks: dict[int, list] = {}
+        self._stood: set[int] = set()  # the streams whose clock stood still (their repeats are placed)
+        self._first: dict[int, int] = {}  # stream index -> its first packet's decode time as stored
+
+    def packets(self, packets: Iterable[av.Packet], seeked: bool = False) -> Iterator[av.Packet]:
+        """`packets`, the sound's timed (`apply`); from a sound packet at the time of the one before,
+        every packet is held until its stream's next packet tells whether its clock stands still
+        (`STILL_HELD` packets at most). `seeked`: read from where a seek landed (sound standing
+        still there raises `SeekedIntoStill`: its place is told only by the sound before it)."""
+        held: list[av.Packet] = []
+        index, run = -1, 0  # the stream held for, and its packets in a row at one time
+        for packet in packets:
+            if not held:
+                if self._repeats(packet) and packet.stream.index not in self._stood:
+                    held, index, run = [packet], packet.stream.index, 2
+                    continue
+                yield self.apply(packet)
+                continue
+            held.append(packet)
+            if packet.stream.index == index and packet.size:
+                run = run + 1 if self._repeats(packet) else 0
+                if run >= STILL_PICTURES:
+                    if seeked and self._first.get(index) == self._clocks[index][0]:
+                        raise SeekedIntoStill
+                    self._stood.add(index)
+                    note(f"{self.name}: the sound's timestamps stand still (packets at the time of the one before): "
+                         "they are played one after another, by their lengths", once=True)
+            if run >= STILL_PICTURES or not run or len(held) >= STILL_HELD:
+                yield from map(self.apply, held)
+                held = []
+        yield from map(self.apply, held)
+
+    def _repeats(self, packet: av.Packet) -> bool:
+        """Whether `packet` (with data) is at the decode time of its sound stream's packet before it,
+        one whose length is known."""
+        index = packet.stream.index
+        if index not in self.sound or not packet.size or index not in self._ends:
+            return False
+        clock = self._clocks.get(index)
+        at = packet.dts if packet.dts is not None else packet.pts
+        return clock is not None and at is not None and at == clock[0]
+
+    def apply(self, packet: av.Packet) -> av.Packet:
+        """`packet`, timed (in place, or a copy: one an MP4's edit list discarded at its stored time)."""
+        index = packet.stream.index
+        if index not in self.sound or not packet.time_base:
+            return packet
+        at = packet.dts if packet.dts is not None else packet.pts
+        if at is None:
+            if packet.size:  # (not the empty packet that ends the stream)
+                self._after_last(packet, index)
+            return packet
+        clock = self._clocks.get(index)
+        if clock is None:
+            clock = self._clocks[index] = [None, 0, False, 0]
+            self._first[index] = at
+        if packet.size and at == clock[0] and index in self._stood and index in self._ends:
+            if not clock[2]:
+                length = self._length(packet)  # (the one before's, exact: its duration was rounded)
+                if length and abs(clock[3] + length - self._ends[index]) < 1:
+                    self._ends[index] = clock[3] + length
+            clock[2] = True
+            clock[1] = self._after_last(packet, index, still=True) - at
+            # (an MP4's edit list discarded every packet at a time before its start: now played)
+            return undiscarded(packet) if packet.is_discard and packet.pts >= 0 else packet
+        if packet.size:
+            if clock[2]:  # the clock runs again: from its own time, but not before the sound placed
+                clock[1] = max(0, math.ceil(self._ends[index]) - at)
+            clock[0], clock[2], clock[3] = at, False, at + clock[1]
+        if clock[1]:
+            packet.dts = None if packet.dts is None else packet.dts + clock[1]
+            packet.pts = None if packet.pts is None else packet.pts + clock[1]
+        duration = packet.duration or self._frame_ticks(packet)
+        if duration:
+            self._ends[index] = at + clock[1] + duration
+        return packet
+
+    def _after_last(self, packet: av.Packet, index: int, still: bool = False) -> int:
+        """Time `packet` where its stream's packet before it ends (the first at the file's start);
+        returns its time (ticks). One whose clock stands still (`still`) lasts its codec's frame
+        where it has one: its duration is as made up as its time (an MP4 gave its last packet the
+        track's whole 4 s, and the output's sound lasted 5.5 s under 1.5 s of pictures)."""
+        placed = self._ends.get(index)
+        if placed is None:
+            placed = self.start / Fraction(packet.time_base)
+        at = round(placed)
+        packet.pts = packet.dts = at
+        length = (self._frame_length(packet) or packet.duration) if still else self._length(packet)
+        if length:
+            self._ends[index] = placed + length
+            if still:
+                packet.duration = round(placed + length) - at
+        return at
+
+    def _length(self, packet: av.Packet) -> int | Fraction:
+        """`packet`'s length in ticks: its codec's frame size, exact (a duration in milliseconds is
+        rounded: placed by them, FLV's sound ran 31 ms behind in 2 s), or its own duration (a codec
+        whose frames vary; 0: not known)."""
+        length = self._frame_length(packet)
+        if not length or (packet.duration and abs(packet.duration - length) >= 1):
+            return packet.duration or 0
+        return length
+
+    @staticmethod
+    def untimed_in(container: av.container.InputContainer, streams: Iterable[av.stream.Stream],
+                   limit: int = 8 << 20) -> bool:
+        """Whether a sound stream among `streams` stores its first packet without a timestamp (in
+        `container`, read from its start, at most `limit` bytes). After a byte seek the demuxer
+        makes up times from zero for such packets: a late --start in a long TS lost its sound."""
+        waiting = {s.index for s in streams if s.type == "audio"}
+        read = 0
+        for packet in container.demux() if waiting else ():
+            read += packet.size
+            if packet.size and packet.stream.index in waiting:
+                if packet.pts is None and packet.dts is None:
+                    return True
+                waiting.discard(packet.stream.index)
+            if not waiting or read > limit:
+                break
+        return False
+
+    @staticmethod
+    def _frame_length(packet: av.Packet) -> Fraction:
+        """One packet's length from its codec's frame size, in ticks, exact (0 where that is not fixed)."""
+        context = packet.stream.codec_context
+        if not context.frame_size or not context.sample_rate:
+            return Fraction(0)
+        return Fraction(context.frame_size, context.sample_rate) / Fraction(packet.time_base)
+
+    @staticmethod
+    def _frame_ticks(packet: av.Packet) -> int:
+        """One packet's length from its codec's frame size, in whole ticks (0 where that is not fixed)."""
+        return round(SoundClock._frame_length(packet))
+
+
+class StuckClock:
+    """Times the pictures of a file whose video clock stands still: pictures at one time (an FLV
+    whose video tags all say 0, an MP4 whose `stts` deltas are all zero, or that stop advancing
+    mid-file: a broken muxer or stream recorder). FFmpeg takes them as they are: 50 pictures
+    within 50 ms (its CLI kept 3 of them; an MP4's edit list discarded 30 of 50 as before its
+    start, and the file was refused as truncated; frozen after 1 s, its CLI kept 30 of 50). Each
+    picture goes one frame after the one before at the stream's nominal rate (its average: FLV's
+    onMetaData framerate, an MP4's frames over its duration; else the codec's, H.264's timing
+    info; not FFmpeg's guess, the time base's 1000 fps for an FLV; mid-file without one, the step
+    between the pictures before), keeping its composition offset (B-frames); other streams keep
+    their own times (`SoundClock` times sound that stands still too; with no rate stated, the file
+    is refused, with what is wrong and how FFmpeg retimes it). Told from `STILL_PICTURES` pictures
+    in a row at one decode time, anywhere (a file's first two may share one; no file FFmpeg or a
+    camera writes has three), the second and later held until that is told (`STILL_HELD` packets
+    at most); should the clock run again, its pictures go on from there, none before the last one
+    placed. Applied before `TimestampShift`, on the file's own timeline; a file whose clock stands
+    still from its start is read from there (`clock_stands_still`), and one seeked into a frozen
+    stretch is read again from its start (`SeekedIntoStill`)."""
+
+    def __init__(self, stream: av.stream.Stream, path: Path) -> None:
+        self.stream, self.path, self.name = stream, path, path.name  # (the error names the path, a note the name)
+        # The first stated rate that can time pictures: an FLV's onMetaData may say -25 or 1000 fps
+        # (FFmpeg's most), one frame a tick of 1 ms or less: 50 pictures within 50 ms again; or
+        # 0.001 fps, 2 s of sound under 13.6 hours of pictures (under `SLOWEST_STATED` is no rate).
+        tick = Fraction(stream.time_base) if stream.time_base else None
+        self.rate = next((rate for rate in (stream.average_rate, stream.codec_context.framerate)
+                          if rate and rate >= SLOWEST_STATED and (tick is None or rate * tick < 1)), None)
+        self.frame = 0  # one frame at `rate`, in ticks of the stream's time base (0: the clock runs)
+        self._stored: int | None = None  # the latest picture's decode time as stored
+        self._placed: int | None = None  # ... as placed
+        self._still = False  # whether the latest picture stood still (at the one before's time)
+        self._shift = 0  # ticks added to the latest picture's times
+        # the latest steps between pictures' decode times (ticks), while the clock runs: mid-file, its rate
+        self._steps: collections.deque[int] = collections.deque(maxlen=RATE_STEPS)
+        self._first: int | None = None  # the first picture's decode time as stored
+        self._shown: int | None = None  # the latest picture's pts while the clock runs (the note's time)
+
+    def packets(self, packets: Iterator[av.Packet], seeked: bool = False) -> Iterator[av.Packet]:
+        """`packets`, those of the video retimed where its clock stands still; `seeked`: read from
+        where a seek landed (a frozen stretch found there raises `SeekedIntoStill`)."""
+        held: list[av.Packet] = []  # from the second picture at one time, while it is not told
+        run = 0  # pictures in a row at the latest picture's decode time
+        for packet in packets:
+            if packet.stream is not self.stream or not packet.size:
+                if held:
+                    held.append(packet)
+                else:
+                    yield packet
+                continue
+            if self.frame:  # (the clock stood still: every picture placed from here on)
+                yield self._place(packet)
+                continue
+            at = packet.dts if packet.dts is not None else packet.pts
+            if at is not None and at == self._stored:
+                run += 1
+                held.append(packet)
+                if run >= STILL_PICTURES:
+                    self._begin(mid_file=self._first != at, seeked=seeked)
+                    self._placed = at  # (the picture before the held ones: placed as stored)
+                    for waiting in held:
+                        yield self._place(waiting) if waiting.stream is self.stream and waiting.size else waiting
+                    held = []
+                elif len(held) >= STILL_HELD:  # (not told within that many packets: left as stored)
+                    yield from held
+                    held, run = [], 1
+                continue
+            yield from held
+            held, run = [], 1
+            if at is not None and self._stored is not None and at > self._stored:
+                self._steps.append(at - self._stored)
+            if self._first is None:
+                self._first = at
+            self._stored, self._shown = at, packet.pts
+            yield packet
+        yield from held
+
+    def _begin(self, mid_file: bool, seeked: bool) -> None:
+        """Begin placing pictures: at the stated rate from the start; mid-file at the rate the clock
+        ran at before it stood still (the median of its latest steps: an MP4's stated average is its
+        frames over a duration the freeze cut short, 50 fps for a 25 fps clip frozen half-way)."""
+        time_base = Fraction(self.stream.time_base)
+        if seeked and not mid_file:
+            raise SeekedIntoStill
+        if mid_file and self._steps:
+            self.frame = sorted(self._steps)[len(self._steps) // 2]
+        elif self.rate:
+            self.frame = max(1, round(1 / (self.rate * time_base)))
+        else:
+            raise UserError(f"{self.path}: every picture has the same timestamp, and the file states no frame rate "
+                            f"to show them at: give FFmpeg one to time them by (e.g. `ffmpeg -r 25 -i {self.name} "
+                            "fixed.mp4`)")
+        rate = f"{float(1 / (self.frame * time_base)):.3f}".rstrip("0").rstrip(".")
+        if not mid_file:
+            note(f"{self.name}: every picture has the same timestamp: they are shown one after another "
+                 f"at the video's nominal rate, {rate} fps (the rate the file states), from there", once=True)
+            return
+        since = float(((self._stored if self._shown is None else self._shown) - (self.stream.start_time or 0))
+                      * time_base)
+        note(f"{self.name}: the pictures' timestamps stop advancing at {since:.2f} s (each at the time of the one "
+             f"before): they are shown one after another at the rate before, {rate} fps, from there", once=True)
+
+    def _place(self, packet: av.Packet) -> av.Packet:
+        at = packet.dts if packet.dts is not None else packet.pts
+        if at is None:
+            return packet
+        still = at == self._stored
+        if still:  # one frame after the one before
+            self._shift = self._placed + self.frame - at
+        elif self._still:  # the clock runs again: from its own time, but not before the pictures placed
+            self._shift = max(0, self._placed + self.frame - at)
+        self._stored, self._still, self._placed = at, still, at + self._shift
+        if still:
+            packet.duration = self.frame  # (as made up as its time)
+        if packet.dts is not None:
+            packet.dts += self._shift
+        if packet.pts is not None:
+            packet.pts += self._shift
+        if packet.is_discard and (packet.pts is None or packet.pts >= 0):
+            # An MP4's edit list discarded the pictures its times put before its start: now shown
+            # (PyAV cannot clear the flag: a copy without it).
+            return undiscarded(packet)
+        return packet
+
+
+def undiscarded(packet: av.Packet) -> av.Packet:
+    """A copy of `packet` without its discard flag (its data, times and keyframe flag)."""
+    copy = av.Packet(bytes(packet))
+    copy.stream, copy.time_base = packet.stream, packet.time_base
+    copy.pts, copy.dts, copy.duration = packet.pts, packet.dts, packet.duration
+    copy.is_keyframe = packet.is_keyframe
+    return copy
+
+
+class SeekedIntoStill(Exception):
+    """The pictures or the sound stand still where a seek landed: where they belong is told only
+    by those before them (the file is read again from its start)."""
+
+
+def clock_stands_still(container: av.container.InputContainer, streams: Iterable[av.stream.Stream],
+                       limit: int = 8 << 20) -> bool:
+    """Whether one of `streams` (pictures or sound) has its first `STILL_PICTURES` packets at one
+    decode time (`container` read from its start, at most `limit` bytes): an index of such times
+    seeks anywhere (an MP4's pictures all at one time; its sound all at one time: a seek left one
+    packet of it)."""
+    waiting = {s.index for s in streams}
+    times: dict[int, set] = {index: set() for index in waiting}
+    counts = dict.fromkeys(waiting, 0)
+    read = 0
+    for packet in container.demux(*streams) if waiting else ():
+        read += packet.size
+        index = packet.stream.index
+        if packet.size and index in waiting:
+            times[index].add(packet.dts if packet.dts is not None else packet.pts)
+            counts[index] += 1
+            if None in times[index] or len(times[index]) > 1:
+                waiting.discard(index)
+            elif counts[index] >= STILL_PICTURES:
+                return True
+        if not waiting or read > limit:
+            break
+    return False
+
+
+class ClusterTimes:
+    """Matroska (WebM) whose cluster has a damaged Timestamp element: every packet of that cluster,
+    sound and pictures alike, is 0.8 s back, shown among those before it (interleaved: 7 pictures
+    out of order, the sound "not increasing"), and the next cluster carries on from before it.
+    Matroska stores display times, so a jump is no splice as in MPEG-TS (and a gap forward is a
+    pause); but times that go back are damage. A sound or picture packet back by more than it may
+    be from the furthest its stream was shown (`STEP_BACK`; pictures also by B-frames' reordering,
+    `REORDERED` frames) begins a stretch, moved on from there; a packet that goes on from the
+    times before the stretch (and on the stretch's lands ahead) ends it: a damaged cluster, put
+    back where it belongs. A stretch that does not end (the times went back for good) goes on
+    from where it began, as joined FLV does. Applied before `TimestampShift`."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.offset = Fraction(0)  # seconds added to every packet's times (non-zero within a stretch)
+        self.version = 0  # counts the changes of `offset`
+        self.stretches = 0  # stretches begun
+        self.repaired = 0  # ... and ended (damaged clusters)
+        # stream index -> [its time base, `offset` in its ticks, of this version, the furthest it was
+        # shown (ticks, moved; None: nothing yet), how far back its packets may come (ticks), whether
+        # it is sound or pictures]: in whole ticks, as `TimestampShift` keeps them (Fractions per
+        # packet were most of a read)
+        self._streams: dict[int, list] = {}
+
+    def packets(self, packets: Iterable[av.Packet]) -> Iterator[av.Packet]:
+        for packet in packets:
+            self.apply(packet)
+            yield packet
+
+    def apply(self, packet: av.Packet) -> None:
+        state = self._streams.get(packet.stream_index)
+        if state is None:
+            if not packet.time_base:
+                return
+            tb = Fraction(packet.time_base)
+            allowed = math.floor(self._allowance(packet.stream) / tb)
+            state = self._streams[packet.stream_index] = [tb, 0, 0, None, allowed,
+                                                          packet.stream.type in SPLICED_TYPES]
+        at = packet.pts
+        if at is None:
+            at = packet.dts
+            if at is None:
+                return
+        tb, shift, version, top, allowed, spliced = state
+        if version != self.version:
+            shift = state[1] = round(self.offset / tb)
+            state[2] = self.version
+        if spliced and packet.size:
+            if top is not None:
+                if self.offset and abs(at - top) <= allowed < at + shift - top:
+                    self._move(Fraction(0))  # the times before the stretch go on: it was damaged
+                    self.repaired += 1
+                    shift = state[1] = 0
+                elif at + shift < top - allowed:
+                    self._move((top - at) * tb)  # on from the furthest shown
+                    self.stretches += 1
+                    shift = state[1] = top - at
+                state[2] = self.version
+            end = at + (packet.duration or 0) + shift
+            if top is None or end > top:
+                state[3] = end
+        if shift:
+            packet.pts = None if packet.pts is None else packet.pts + shift
+            packet.dts = None if packet.dts is None else packet.dts + shift
+
+    def _move(self, offset: Fraction) -> None:
+        self.offset, self.version = offset, self.version + 1
+
+    @staticmethod
+    def _allowance(stream: av.stream.Stream) -> Fraction:
+        """How far back from the furthest shown a packet of `stream` may come: pictures by their
+        reordering, at the slower of the rates FFmpeg gives (a variable rate's guess may be
+        Matroska's 1000 fps)."""
+        if stream.type != "video":
+            return STEP_BACK
+        rate = min((Fraction(r) for r in (stream.average_rate, stream.guessed_rate) if r), default=Fraction(25))
+        return STEP_BACK + REORDERED / rate
+
+    def note_repairs(self) -> None:
+        """Say what was put back (once, when the whole file was read)."""
+        if self.repaired:
+            clusters = "a cluster" if self.repaired == 1 else f"{self.repaired} clusters"
+            note(f"{self.name}: the times of {clusters} go back (a damaged cluster timestamp); its packets "
+                 "are put back between the clusters before and after it", once=True)
+        if self.stretches > self.repaired:
+            note(f"{self.name}: the timestamps go back mid-file and stay back; the timeline continues from where it "
+                 "was, as FFmpeg continues joined MPEG-TS", once=True)
