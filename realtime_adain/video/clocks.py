@@ -163,22 +163,12 @@ class SoundClock:
         return length
 
     @staticmethod
-    def untimed_in(container: av.container.InputContainer, streams: Iterable[av.stream.Stream],
-                   limit: int = 8 << 20) -> bool:
+    def untimed_in(container: av.container.InputContainer, streams: Iterable[av.stream.Stream]) -> bool:
         """Whether a sound stream among `streams` stores its first packet without a timestamp (in
-        `container`, read from its start, at most `limit` bytes). After a byte seek the demuxer
-        makes up times from zero for such packets: a late --start in a long TS lost its sound."""
-        waiting = {s.index for s in streams if s.type == "audio"}
-        read = 0
-        for packet in container.demux() if waiting else ():
-            read += packet.size
-            if packet.size and packet.stream.index in waiting:
-                if packet.pts is None and packet.dts is None:
-                    return True
-                waiting.discard(packet.stream.index)
-            if not waiting or read > limit:
-                break
-        return False
+        `container`, read from its start). After a byte seek the demuxer makes up times from zero
+        for such packets: a late --start in a long TS lost its sound."""
+        sound = [s for s in streams if s.type == "audio"]
+        return any(times[:1] == [None] for times in first_times(container, sound, 1).values())
 
     @staticmethod
     def _frame_length(packet: av.Packet) -> Fraction:
@@ -332,29 +322,31 @@ class SeekedIntoStill(Exception):
     by those before them (the file is read again from its start)."""
 
 
-def clock_stands_still(container: av.container.InputContainer, streams: Iterable[av.stream.Stream],
-                       limit: int = 8 << 20) -> bool:
+def clock_stands_still(container: av.container.InputContainer, streams: Iterable[av.stream.Stream]) -> bool:
     """Whether one of `streams` (pictures or sound) has its first `STILL_PICTURES` packets at one
-    decode time (`container` read from its start, at most `limit` bytes): an index of such times
-    seeks anywhere (an MP4's pictures all at one time; its sound all at one time: a seek left one
-    packet of it)."""
-    waiting = {s.index for s in streams}
-    times: dict[int, set] = {index: set() for index in waiting}
-    counts = dict.fromkeys(waiting, 0)
-    read = 0
+    decode time (`container` read from its start): an index of such times seeks anywhere (an MP4's
+    pictures all at one time; its sound all at one time: a seek left one packet of it)."""
+    return any(len(times) == STILL_PICTURES and None not in times and len(set(times)) == 1
+               for times in first_times(container, streams, STILL_PICTURES).values())
+
+
+def first_times(container: av.container.InputContainer, streams: Iterable[av.stream.Stream], count: int,
+                limit: int = 8 << 20) -> dict[int, list[int | None]]:
+    """Stream index -> the decode times (else presentation; None: none stored) of the first `count`
+    packets with data of each of `streams`, `container` read from its start, at most `limit` bytes."""
+    streams = list(streams)
+    times: dict[int, list[int | None]] = {s.index: [] for s in streams}
+    waiting, read = set(times), 0
     for packet in container.demux(*streams) if waiting else ():
         read += packet.size
-        index = packet.stream.index
-        if packet.size and index in waiting:
-            times[index].add(packet.dts if packet.dts is not None else packet.pts)
-            counts[index] += 1
-            if None in times[index] or len(times[index]) > 1:
-                waiting.discard(index)
-            elif counts[index] >= STILL_PICTURES:
-                return True
+        got = times.get(packet.stream.index)
+        if packet.size and got is not None and len(got) < count:
+            got.append(packet.dts if packet.dts is not None else packet.pts)
+            if len(got) == count:
+                waiting.discard(packet.stream.index)
         if not waiting or read > limit:
             break
-    return False
+    return times
 
 
 class ClusterTimes:

@@ -285,17 +285,13 @@ class Pipeline:
                     self._packets_waiting = 0
             if isinstance(item, Frame):
                 frames.append(item)
-                if len(frames) == self.frames_per_batch(frames[0].image.shape):
+                if len(frames) == frames_within(self.batch_size, frames[0].image.shape, self.batch_pixels):
                     yield pending, frames
                     pending, frames = [], []
         if frames:
             yield pending, frames
         else:
             tail.extend(pending)
-
-    def frames_per_batch(self, shape: tuple[int, ...]) -> int:
-        """`batch_size`, or fewer where that many frames of `shape` exceed `batch_pixels` (at least one)."""
-        return frames_within(self.batch_size, shape, self.batch_pixels)
 
     def _send_ahead(self, target: queue.Queue, held: list[list[object] | deque[object]]) -> None:
         """Put every packet in `held` (lists of items, oldest first) on `target`, in order, and take

@@ -754,8 +754,7 @@ class VideoWriter:
             change = self._adts_changes.get(index)
             if change is not None and (encoded := change.packets(packet)) is not None:
                 for each in encoded:
-                    self._keep_increasing(each, out, index)
-                    self._mux(each)
+                    self._mux_increasing(each, out, index)
                 return
             if out.type == "audio":
                 self._fill_gap(packet, out, index)
@@ -841,8 +840,7 @@ class VideoWriter:
         shown = subtitles.end_display_time - subtitles.start_display_time
         encoded.duration = _rescale(shown, Fraction(1, 1000), encoded.time_base) if shown > 0 else packet.duration
         encoded.stream = out
-        self._keep_increasing(encoded, out, packet.stream.index)
-        self._mux(encoded)
+        self._mux_increasing(encoded, out, packet.stream.index)
 
     def _in_native_order(self, index: int, frames: list[av.AudioFrame]) -> list[av.AudioFrame]:
         """Decoded `frames` of input stream `index` with their channels in native order."""
@@ -863,13 +861,11 @@ class VideoWriter:
             ready = [converted for frame in frames for converted in converter.convert(frame)]
         for frame in ready:
             for encoded in [packet for silence in self._silence_before(index, frame) for packet in out.encode(silence)]:
-                self._keep_increasing(encoded, out, index)
-                self._mux(encoded)
+                self._mux_increasing(encoded, out, index)
             for encoded in out.encode(frame):
                 self._continue_timing(encoded, index)
                 self._fill_gap(encoded, out, index)
-                self._keep_increasing(encoded, out, index)  # joined segments' sound may overlap
-                self._mux(encoded)
+                self._mux_increasing(encoded, out, index)  # joined segments' sound may overlap
 
     def _fill_gap(self, packet: av.Packet, out: av.stream.Stream, index: int) -> None:
         """Mux silence before a PCM `packet` that starts later than the previous one of input stream
@@ -898,8 +894,7 @@ class VideoWriter:
             silence.pts = silence.dts = first + offset
             silence.duration = samples
             silence.stream = out
-            self._keep_increasing(silence, out, index)
-            self._mux(silence)
+            self._mux_increasing(silence, out, index)
 
     def _fills(self, index: int, gap: Fraction) -> bool:
         """Whether a `gap` (s) in input stream `index`'s sound is filled with silence: from
@@ -936,8 +931,7 @@ class VideoWriter:
             silent.time_base = Fraction(1, rate)
             silent.pts = silent.dts = round(end * rate) + number * size
             silent.duration, silent.stream = size, out
-            self._keep_increasing(silent, out, index)
-            self._mux(silent)
+            self._mux_increasing(silent, out, index)
 
     @staticmethod
     def _silent_packets(out: av.stream.Stream, count: int) -> list[av.Packet]:
@@ -1008,6 +1002,11 @@ class VideoWriter:
         if index not in self._damaged:
             note(f"stream #{index}: a damaged {kind} packet was skipped (FFmpeg skips it the same way)")
         self._damaged.add(index)
+
+    def _mux_increasing(self, packet: av.Packet, out: av.stream.Stream, index: int) -> None:
+        """Mux a copied or re-encoded packet of input stream `index`, its decode time kept increasing."""
+        self._keep_increasing(packet, out, index)
+        self._mux(packet)
 
     def _keep_increasing(self, packet: av.Packet, out: av.stream.Stream, index: int) -> None:
         """Move a copied packet whose decode time does not increase one tick after the previous
@@ -1092,8 +1091,7 @@ class VideoWriter:
                 self._encode_audio(index, None)
             for index, change in self._adts_changes.items():
                 for each in change.flush():
-                    self._keep_increasing(each, self.streams[index], index)
-                    self._mux(each)
+                    self._mux_increasing(each, self.streams[index], index)
             self._mux_last_data(cut=not whole)
             if whole:
                 self._note_silent_streams(within)
