@@ -14,9 +14,7 @@ afterwards no hidden temporary is left and nothing is under the final name.
 from __future__ import annotations
 
 import gc
-import os
 import signal
-import subprocess
 import sys
 import threading
 
@@ -26,6 +24,7 @@ import pytest
 import realtime_adain as ra
 from realtime_adain.atomic import PendingOutput
 from realtime_adain.video import job
+from test_full_disk import disk, fill  # noqa: F401  (disk: a fixture)
 
 
 def entries(folder) -> list[str]:
@@ -82,23 +81,12 @@ def test_a_ctrl_c_as_an_output_file_is_entered_leaves_no_temporary(tmp_path, def
     assert entries(tmp_path) == []
 
 
-def test_a_run_that_fills_the_disk_leaves_no_folder_it_made(run_cli, weights_env, data_dir, tmp_path):
+def test_a_run_that_fills_the_disk_leaves_no_folder_it_made(run_cli, weights_env, data_dir, disk):
     """`-o new/deeper/out.jpg` onto a full disk: one error line, and `new/` (made by the run,
     empty) was left behind."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
-    from test_full_disk import fill
-
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(disk)], capture_output=True).returncode:
-        pytest.skip("cannot mount a tmpfs")
-    try:
-        (disk / "kept").mkdir()  # (there before the run: stays)
-        fill(disk)
-        code, _, err = run_cli("image", data_dir / "content" / "lenna.jpg", "-s", data_dir / "style" / "trial.jpg",
-                               "--size", "64", "--style-size", "64", "-o", disk / "new" / "deeper" / "out.jpg")
-        assert code == 2 and "No space left" in err, err
-        assert sorted(p.name for p in disk.iterdir()) == ["filler", "kept"]
-    finally:
-        subprocess.run(["umount", "-l", str(disk)], check=False)
+    (disk / "kept").mkdir()  # (there before the run: stays)
+    fill(disk)
+    code, _, err = run_cli("image", data_dir / "content" / "lenna.jpg", "-s", data_dir / "style" / "trial.jpg",
+                           "--size", "64", "--style-size", "64", "-o", disk / "new" / "deeper" / "out.jpg")
+    assert code == 2 and "No space left" in err, err
+    assert sorted(p.name for p in disk.iterdir()) == ["filler", "kept"]
