@@ -28,7 +28,10 @@ from realtime_adain.training.trainer import Trainer
 from cli_support import training_error_line
 from train_support import REPO, load_tool, tiny_args, train_tool  # noqa: F401  (fixtures)
 
-NOBODY = 65534
+# As root, `ulimit -u` tests run as this user id, which nothing else on the machine uses: the
+# limit counts every task of the user, and as nobody a limit of "nobody's tasks now + 10" failed
+# when anything else ran as nobody meanwhile (another test run on the machine: `video` needs 7).
+LIMITED_UID = 54399
 CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_SYS_ADMIN, CAP_SYS_RESOURCE = 1, 2, 21, 24
 PR_CAPBSET_DROP = 24
 
@@ -271,26 +274,26 @@ def test_permissions_removed_mid_run(small_dataset, published_weights):
     assert (run / "checkpoints" / "decoder_iter_0000002.safetensors").is_file()
 
 
-# `ulimit -u` counts every task of the user: tests that set it (running as nobody) would count
+# `ulimit -u` counts every task of the user: tests that set it (running as LIMITED_UID) would count
 # one another's children under pytest-xdist, so they run in one worker, one after another.
 PROCESS_LIMIT_GROUP = pytest.mark.xdist_group("ulimit_u")
 
 
 def under_process_limit(soft: int, hard: int) -> Callable[[], None]:
     """A preexec function: `ulimit -u` (soft, hard) that applies to the process. Root is exempt, so
-    there it runs as user nobody (real uid; file access stays root's) without the exempting capabilities."""
+    there it runs as LIMITED_UID (real uid; file access stays root's) without the exempting capabilities."""
     def limit() -> None:
         if os.getuid() == 0:
             drop_capabilities(CAP_SYS_ADMIN, CAP_SYS_RESOURCE)
-            os.setresuid(NOBODY, 0, 0)
+            os.setresuid(LIMITED_UID, 0, 0)
         resource.setrlimit(resource.RLIMIT_NPROC, (soft, hard))
 
     return limit
 
 
 def tasks_now() -> int:
-    """Processes and threads of the user the limited run counts against (nobody's, for root)."""
-    return count_tasks(NOBODY if os.getuid() == 0 else os.getuid())
+    """Processes and threads of the user the limited run counts against (LIMITED_UID's, for root)."""
+    return count_tasks(LIMITED_UID if os.getuid() == 0 else os.getuid())
 
 
 @PROCESS_LIMIT_GROUP
