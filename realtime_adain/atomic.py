@@ -14,6 +14,7 @@ without an id that were untouched for `STALE_UNKNOWN_AFTER_S`.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import re
 import shutil
@@ -37,7 +38,8 @@ NAME_MAX = 255  # bytes in one file name (Linux, macOS)
 PATH_MAX = 4096  # bytes in a whole path (Linux)
 STALE_AFTER_S = 120.0
 STALE_UNKNOWN_AFTER_S = 3600.0
-_TEMP_NAME = re.compile(r"\..+\.(?:(?P<pid>\d+)-)?[a-z0-9_]{8}\.part(?:\.[^.]*)?")  # mkstemp: 8 of [a-z0-9_]
+_TEMP_FOLDER = re.compile(r"\..+\.(?:(?P<pid>\d+)-)?[a-z0-9_]{8}\.part")  # mkstemp: 8 of [a-z0-9_]
+_TEMP_NAME = re.compile(rf"{_TEMP_FOLDER.pattern}(?:\.[^.]*)?")  # a file: its output's extension after .part
 _swept: set[Path] = set()
 
 
@@ -55,8 +57,21 @@ def process_gone(pid: int) -> bool:
     return False
 
 
-def remove_stale_temporaries(folder: Path) -> list[Path]:
-    """Remove temporary files of ours that no run will finish (see the module's docstring)."""
+ANY_AGE = -math.inf  # for `remove_stale`: removed however recently touched
+NEVER = math.inf  # for `remove_stale`: never removed
+
+
+def remove_stale(folder: Path, *, files: re.Pattern[str] | None = None, folders: re.Pattern[str] | None = None,
+                 after_s: float = STALE_AFTER_S, unknown_after_s: float = NEVER, mine_only: bool = False) -> list[Path]:
+    """Remove what killed runs left in `folder`, which no run will finish; what was removed.
+
+    The one rule of the temporaries we write (outputs, engine builds, per-run caches): an entry is
+    ours when its whole name matches `files` (a regular file) or `folders` (a folder, removed with
+    what it holds; a link is never followed), and, with `mine_only`, this user owns it. The name's
+    `pid` group is its writer's process id: it is stale once that process is gone and it was left
+    untouched for `after_s` (a folder shared with another machine or container, where the id means
+    nothing); one named without an id, once untouched for `unknown_after_s`.
+    """
     removed = []
     now = time.time()
     try:
@@ -64,23 +79,33 @@ def remove_stale_temporaries(folder: Path) -> list[Path]:
     except OSError:
         return removed
     for entry in entries:
-        match = _TEMP_NAME.fullmatch(entry.name)
-        if not match:
-            continue
         try:
-            # files, and the hidden folders numbered pictures are made in (video/picture_output.py)
-            folder_of_ours = entry.is_dir(follow_symlinks=False) and entry.name.endswith(".part")
-            if not (entry.is_file(follow_symlinks=False) or folder_of_ours):
+            is_folder = entry.is_dir(follow_symlinks=False)
+            pattern = folders if is_folder else files if entry.is_file(follow_symlinks=False) else None
+            match = pattern.fullmatch(entry.name) if pattern else None
+            if not match:
                 continue
-            age = now - entry.stat(follow_symlinks=False).st_mtime
-            pid = match.group("pid")
-            stale = (age > STALE_AFTER_S and process_gone(int(pid))) if pid else age > STALE_UNKNOWN_AFTER_S
-            if stale:
-                shutil.rmtree(entry.path) if folder_of_ours else os.unlink(entry.path)
-                removed.append(Path(entry.path))
+            status = entry.stat(follow_symlinks=False)
+            if mine_only and status.st_uid != os.getuid():
+                continue
+            age, pid = now - status.st_mtime, match.group("pid")
+            if not ((age > after_s and process_gone(int(pid))) if pid else age > unknown_after_s):
+                continue
+            if is_folder:
+                shutil.rmtree(entry.path, ignore_errors=True)  # as much of it as can go
+            else:
+                os.unlink(entry.path)
         except OSError:  # gone meanwhile, or not ours to remove
             continue
+        if not os.path.lexists(entry.path):
+            removed.append(Path(entry.path))
     return removed
+
+
+def remove_stale_temporaries(folder: Path) -> list[Path]:
+    """Remove temporary files of ours that no run will finish (see the module's docstring), and the
+    hidden folders numbered pictures are made in (video/picture_output.py)."""
+    return remove_stale(folder, files=_TEMP_NAME, folders=_TEMP_FOLDER, unknown_after_s=STALE_UNKNOWN_AFTER_S)
 
 
 def sweep_once(folder: Path) -> None:

@@ -12,7 +12,6 @@ import os
 import re
 import shutil
 import tempfile
-import time
 from pathlib import Path
 from typing import Literal
 
@@ -71,26 +70,12 @@ def temporary_cache(name: str, why: str) -> Path:
 
 def remove_stale_temporary_caches(name: str) -> None:
     """Remove the `name` temporary caches of runs killed too hard to remove their own (SIGKILL, the
-    OOM killer): their process gone and the folder untouched for `STALE_AFTER_S` (an ONNX export
-    is tens of MB, often on a /tmp in memory)."""
-    from realtime_adain.atomic import STALE_AFTER_S, process_gone
+    OOM killer): this user's, their process gone and the folder untouched for `STALE_AFTER_S` (an
+    ONNX export is tens of MB, often on a /tmp in memory)."""
+    from realtime_adain.atomic import remove_stale
 
-    folder = Path(tempfile.gettempdir())
     pattern = re.compile(rf"realtime-adain-{re.escape(name)}-(?P<pid>\d+)-[a-z0-9_]{{8}}")
-    try:
-        entries = list(os.scandir(folder))
-    except OSError:
-        return
-    now = time.time()
-    for entry in entries:
-        match = pattern.fullmatch(entry.name)
-        try:
-            if (match and entry.is_dir(follow_symlinks=False) and entry.stat(follow_symlinks=False).st_uid == os.getuid()
-                    and now - entry.stat(follow_symlinks=False).st_mtime > STALE_AFTER_S
-                    and process_gone(int(match.group("pid")))):
-                shutil.rmtree(entry.path, ignore_errors=True)
-        except OSError:  # gone meanwhile
-            continue
+    remove_stale(Path(tempfile.gettempdir()), folders=pattern, mine_only=True)
 
 
 def expand_home(text: str | os.PathLike, source: str = "") -> Path:

@@ -19,12 +19,11 @@ import os
 import re
 import shutil
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping
 
-from realtime_adain.atomic import STALE_UNKNOWN_AFTER_S, naming
+from realtime_adain.atomic import ANY_AGE, STALE_UNKNOWN_AFTER_S, naming, remove_stale
 from realtime_adain.errors import UserError
 from realtime_adain.paths import check_writable_dir, why_not_writable
 from realtime_adain.regular_files import open_regular
@@ -114,6 +113,13 @@ class EngineCache:
         explicit = bool(os.environ.get(ENGINES_ENV_VAR) or os.environ.get(HOME_ENV_VAR))
         return cls(engines_dir(for_run=True), fallback=fallback and not explicit)
 
+    @classmethod
+    def of_engine(cls, cache: "EngineCache | None" = None) -> "EngineCache":
+        """The cache an engine of a run builds into: `cache`, else the default one with `fallback`.
+        Its build is a speed-up: a read-only or full home costs this run the build's time (a
+        temporary folder), not the run (`export` itself fills the cache: no fallback)."""
+        return cache or cls.for_run(fallback=True)
+
     def entry(self, components: Mapping[str, str], suffix: str) -> Entry:
         """Where the engine for these components lives (whether or not it exists yet)."""
         components = {k: str(v) for k, v in components.items()}
@@ -182,7 +188,9 @@ class EngineCache:
             raise CacheUnwritable(str(exc)) from None
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
-            self._remove_builds(older_than=STALE_UNKNOWN_AFTER_S)  # of killed runs, which only `engines clear` removed
+            # builds of killed runs (never trusted, but as large as an engine), which only `engines clear`
+            # removed; an id of another machine sharing the folder means nothing: untouched for long
+            remove_stale(self.directory, folders=BUILD_DIR, after_s=STALE_UNKNOWN_AFTER_S)
             tmp_dir = Path(tempfile.mkdtemp(prefix=f"{BUILD_PREFIX}{os.getpid()}-", dir=self.directory))
         except OSError as exc:
             raise CacheUnwritable(f"{self.directory}: cannot create the engine cache ({why_not_writable(exc)})") from None
@@ -227,31 +235,8 @@ class EngineCache:
                 if _replaceable(path):  # a file or link (never followed); a folder of that name stays
                     path.unlink(missing_ok=True)
             count += 1
-        self._remove_builds()
+        remove_stale(self.directory, folders=BUILD_DIR, after_s=ANY_AGE, unknown_after_s=ANY_AGE)  # also unnamed ones
         return count, size
-
-    def _remove_builds(self, older_than: float | None = None) -> None:
-        """Remove the build folders no running process will finish (a build killed mid-way: never
-        trusted, but as large as an engine). `older_than`: only those of a known process untouched
-        for that many seconds (a process id of another machine sharing the folder means nothing)."""
-        for path in self.directory.iterdir():
-            build = BUILD_DIR.match(path.name)
-            if not build or not path.is_dir() or path.is_symlink() or _still_building(build["pid"]):
-                continue
-            try:
-                if older_than is not None and (build["pid"] is None or time.time() - path.stat().st_mtime < older_than):
-                    continue
-            except OSError:  # removed meanwhile
-                continue
-            shutil.rmtree(path, ignore_errors=True)
-
-
-def _still_building(pid: str | None) -> bool:
-    """Whether the build folder of process `pid` may still be in use (its process runs): deleting
-    it would fail that export at its very end."""
-    from realtime_adain.atomic import process_gone
-
-    return pid is not None and not process_gone(int(pid))
 
 
 def _file_digest(path: Path) -> str | None:

@@ -209,9 +209,7 @@ class OnnxEngine(Engine):
     def __init__(self, net: StyleTransferNet, device: torch.device, dtype: torch.dtype, weights_id: str,
                  cache: EngineCache | None = None) -> None:
         super().__init__(net, device, dtype)
-        # A run's export is a speed-up: a default cache in a read-only or full home costs this run
-        # the export's time (a temporary folder), not the run (`export` itself fills the cache: no fallback).
-        self.path, self.built = cached_onnx(net, weights_id, cache or EngineCache.for_run(fallback=True))
+        self.path, self.built = cached_onnx(net, weights_id, EngineCache.of_engine(cache))
         self.session = session(self.path)
 
     def step(self, images, mean, std, alpha):

@@ -143,7 +143,7 @@ class TensorRTEngine(Engine):
                  cache: EngineCache | None = None) -> None:
         super().__init__(net, device, dtype)
         self.weights_id = weights_id
-        self.cache = cache or EngineCache.for_run()
+        self.cache = EngineCache.of_engine(cache)
         self.engines: dict[tuple[int, ...], torch.nn.Module] = {}
         self.builds = 0  # engines built (not loaded) by this engine: style switches add none
 

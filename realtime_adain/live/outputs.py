@@ -27,6 +27,7 @@ import numpy as np
 from av.video.reformatter import VideoReformatter
 
 from realtime_adain.atomic import PendingOutput, partial_path
+from realtime_adain.clib import c_library
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import resize
 from realtime_adain.video.formats import EncodeSettings, choose_pix_fmt
@@ -94,12 +95,16 @@ class Output(Protocol):
 def _fallocate() -> Callable[[int, int, int, int], int] | None:
     """Linux's fallocate(2) returning 0 or the errno (Python wraps only posix_fallocate, which
     grows the file); None where the C library has none (macOS, Windows)."""
-    try:
-        library = ctypes.CDLL(None, use_errno=True)  # (clib's handle saves no errno)
-    except (OSError, TypeError):
+    library = c_library()  # (its calls save errno)
+    if library is None:
         return None
-    function = getattr(library, "fallocate64", None) or getattr(library, "fallocate", None)
-    if function is None:
+    for name in ("fallocate64", "fallocate"):
+        try:  # by index: an object of its own, whose argument types below are for this use only
+            function = library[name]
+            break
+        except AttributeError:  # not in this C library
+            continue
+    else:
         return None
     function.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64]
     function.restype = ctypes.c_int
