@@ -375,7 +375,8 @@ def container_holds(fmt: str, names: set[str], supported: set[str]) -> bool:
 
 
 def is_adts_aac(stream: av.stream.Stream) -> bool:
-    """AAC with ADTS headers on every packet and no extradata (as MPEG-TS carries it)."""
+    """AAC with no extradata: ADTS headers on every packet (as MPEG-TS carries it), or, rarely, no
+    decoder configuration at all (`sound.RawAacFraming` gives its packets ADTS headers)."""
     return stream.codec_context.codec.canonical_name == "aac" and not stream.codec_context.extradata
 
 
@@ -634,10 +635,11 @@ def one_frame_16_bit(rate: Fraction) -> Fraction:
 # MOV's muxer refuses FLAC, and ALAC would make a lossy track of a few kbit/s ten times larger).
 PCM_CONTAINERS = frozenset({"matroska", "mov"})
 LOSSLESS_AUDIO = {"matroska": "flac"}
-# Where the default codec takes two channels at most (AVI's MP3), sound of more is re-encoded to
-# AC-3, which the container holds and which keeps up to 5.1: DTS or E-AC-3 5.1 into .avi was mixed
-# down to stereo MP3 (as `ffmpeg -i in.mkv out.avi` does).
-SURROUND_AUDIO = {"avi": "ac3"}
+# Where the default codec takes two channels at most (AVI's MP3, MPEG-TS's MP2), sound of more is
+# re-encoded to AC-3, which the container holds and which keeps up to 5.1: DTS or E-AC-3 5.1 into
+# .avi, and 5.1 PCM into .ts, were mixed down to stereo (as `ffmpeg -i in.mkv out.avi` and `out.ts`
+# do). Broadcast MPEG-TS carries its 5.1 as AC-3.
+SURROUND_AUDIO = {"avi": "ac3", "mpegts": "ac3"}
 # Decoded sample formats that hold no more than 16 bits (else FLAC gets 24).
 SIXTEEN_BIT_FORMATS = frozenset({"u8", "u8p", "s16", "s16p"})
 

@@ -1,7 +1,8 @@
 """Sound the output cannot carry as it is, made into sound it can: decoded in FFmpeg's native
 channel order (`decoder_layout`, `reorder_channels`), converted to the encoder's sample format,
-layout and rate even where the input's changes mid-stream (`SoundConverter`), and copied ADTS AAC
-that changes kind mid-stream re-encoded from there as its first kind (`AdtsChange`).
+layout and rate even where the input's changes mid-stream (`SoundConverter`), copied ADTS AAC
+that changes kind mid-stream re-encoded from there as its first kind (`AdtsChange`), and copied
+AAC that states its kind nowhere given ADTS headers that state it (`RawAacFraming`).
 
 Kept apart from `writer.py`, which decides what is copied, re-encoded or dropped and muxes it:
 this is the audio-only part of re-encoding, stream by stream, with no muxing of its own.
@@ -18,7 +19,7 @@ import av
 from av.audio.plane import AudioPlane
 import numpy as np
 
-from realtime_adain.video.formats import adts_header, adts_kind
+from realtime_adain.video.formats import ADTS_RATES, adts_header, adts_kind
 from realtime_adain.video.notes import note
 
 
@@ -244,3 +245,46 @@ class AdtsChange:
                 framed.time_base, framed.stream = self.encoder.time_base, self.out
                 packets.append(framed)
         return packets
+
+
+# Channel counts -> the ADTS channel configuration FFmpeg's AAC decoder assumes for them where a
+# stream states none (7 channels is configuration 11, which ADTS's 3 bits cannot hold).
+ADTS_CHANNEL_CONFIGS = {1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 6: 6, 8: 7}
+ADTS_LC = 1  # an ADTS header's profile field for AAC-LC (its audio object type less one)
+
+
+def assumed_adts_kind(stream: av.stream.Stream) -> tuple[int, int, int] | None:
+    """The kind (`adts_kind`) FFmpeg's AAC decoder plays a stream with no decoder configuration as:
+    AAC-LC at the rate and channel count the container states (SBR, if any, found as it plays);
+    None where ADTS cannot state it (a rate outside its table, 7 or over 8 channels) or the
+    decoder found HE-AAC (whose stated rate may be the doubled one)."""
+    context = stream.codec_context
+    config = ADTS_CHANNEL_CONFIGS.get(context.channels)
+    if context.sample_rate not in ADTS_RATES or config is None or (context.profile or "LC") != "LC":
+        return None
+    return ADTS_LC, context.sample_rate, config
+
+
+class RawAacFraming:
+    """Copied AAC with no decoder configuration (AudioSpecificConfig) anywhere: no extradata, and
+    no ADTS header on its packets (MOV, MP4 or NUT written without the esds's config). FFmpeg plays
+    it (`assumed_adts_kind`), but muxers cannot carry it: Matroska refused its first packet (the
+    run failed, as `ffmpeg -c copy` does), MPEG-TS wrote sound no player decodes. Each packet is
+    given the ADTS header of that kind, as MPEG-TS carries AAC: MPEG-TS keeps it, and the other
+    muxers build the track's configuration from it (FFmpeg's aac_adtstoasc) and take it off.
+    Copied as it is: no sound is lost. A stream whose packets have ADTS headers is left alone."""
+
+    def __init__(self, stream: av.stream.Stream) -> None:
+        self.kind = assumed_adts_kind(stream)
+        self.frames: bool | None = None  # whether packets are framed (None: decided by the first)
+
+    def framed(self, packet: av.Packet) -> av.Packet:
+        """`packet`, with the ADTS header where the stream's packets have none."""
+        if self.frames is None:
+            self.frames = self.kind is not None and adts_kind(bytes(memoryview(packet)[:7])) is None
+        if not self.frames or not packet.size:
+            return packet
+        framed = av.Packet(adts_header(self.kind, packet.size) + bytes(packet))
+        framed.pts, framed.dts, framed.duration = packet.pts, packet.dts, packet.duration
+        framed.time_base, framed.stream, framed.is_keyframe = packet.time_base, packet.stream, packet.is_keyframe
+        return framed

@@ -50,11 +50,25 @@ def passthrough_streams(container: av.container.InputContainer, video: av.stream
         if stream.type not in PASSTHROUGH_TYPES or (stream.type == "data" and not carried_data(stream, video)):
             continue
         if stream.type not in ("attachment", "data") and not has_decoder(stream):  # (those are bytes: no codec context)
-            unknown[stream.index] = "no codec FFmpeg knows (a damaged header?)"
+            unknown[stream.index] = unknown_codec_said(container, stream)
             note(f"{name}: leaving out {stream.type} stream #{stream.index}: {unknown[stream.index]}", once=True)
             continue
         kept.append(stream)
     return kept, unknown
+
+
+# An iPhone's video (15 Pro on) holds its sound twice: AAC stereo, and Apple Positional Audio
+# (`apac`, spatial audio), a codec this FFmpeg does not know; PyAV cannot copy such a track (it adds
+# no stream without a codec) and `ffmpeg -c copy` into .mp4 refuses it. FFmpeg keeps the track's
+# tag to itself, so the note names the likely case rather than blaming the file alone.
+APPLE_SPATIAL_AUDIO = "no codec FFmpeg knows (an iPhone's spatial audio, Apple Positional Audio, is one; else a damaged header)"
+
+
+def unknown_codec_said(container: av.container.InputContainer, stream: av.stream.Stream) -> str:
+    """Why a stream of a codec FFmpeg does not know (`has_decoder`) is left out."""
+    if stream.type == "audio" and container.format.name.startswith("mov,"):
+        return APPLE_SPATIAL_AUDIO
+    return "no codec FFmpeg knows (a damaged header?)"
 
 
 def is_gopro_telemetry(stream: av.stream.Stream) -> bool:

@@ -41,7 +41,7 @@ from realtime_adain.video.formats import (ADTS_KEEPING_FORMATS, ATTACHING_FORMAT
 from realtime_adain.video.framing import check_picture_size, encoder_framing
 from realtime_adain.video.notes import note
 from realtime_adain.video.reader import Colour, threads_refused, threads_refused_error
-from realtime_adain.video.sound import AdtsChange, SoundConverter, decoder_layout, reorder_channels
+from realtime_adain.video.sound import AdtsChange, RawAacFraming, SoundConverter, decoder_layout, reorder_channels
 from realtime_adain.video.streams import (COVER_MAX_PIXELS, TS_DATA_CODECS, attached_pictures, data_label,
                                           is_gopro_telemetry, oversized_cover)
 
@@ -276,6 +276,7 @@ class VideoWriter:
             self.in_header: set[int] = set()  # input indices of cover art stored with the header (Matroska)
             self.transcoded: dict[int, av.stream.Stream] = {}  # input index -> input stream, re-encoded
             self._adts_changes: dict[int, AdtsChange] = {}  # input index -> copied ADTS AAC that may change kind
+            self._raw_aac: dict[int, RawAacFraming] = {}  # input index -> copied AAC that may need ADTS headers
             self._covers = [stream for stream in passthrough if stream.type == "video"]  # (`_add_cover`)
             # Input index -> what is said of it (re-encoded, converted, left out and why): `job.stream_reports`.
             self.said = {stream.index: line for stream in passthrough
@@ -384,8 +385,10 @@ class VideoWriter:
         if copies and (copy_audio or stream.type != "audio"):
             out = self._encoder_made_stream(stream) or self.container.add_stream_from_template(stream)
             self.streams[stream.index] = out
-            if is_adts_aac(stream) and self.container.format.name not in ADTS_KEEPING_FORMATS:
-                self._adts_changes[stream.index] = AdtsChange(stream, out)
+            if is_adts_aac(stream):  # (or AAC with no configuration at all: framed as ADTS first)
+                self._raw_aac[stream.index] = RawAacFraming(stream)
+                if self.container.format.name not in ADTS_KEEPING_FORMATS:
+                    self._adts_changes[stream.index] = AdtsChange(stream, out)
         elif stream.type == "audio":
             if stream.index not in self._decoded_layouts:  # (never `codec_context.channels`: see decoder_layout)
                 self._decoded_layouts[stream.index] = decoder_layout(stream)
@@ -751,6 +754,8 @@ class VideoWriter:
         if packet.stream.type in ("video", "data") and not self._copies_picture_or_data(packet):
             return
         if source is None:
+            if (framing := self._raw_aac.get(index)) is not None:
+                packet = framing.framed(packet)
             change = self._adts_changes.get(index)
             if change is not None and (encoded := change.packets(packet)) is not None:
                 for each in encoded:
