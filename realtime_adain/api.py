@@ -12,8 +12,10 @@ file problems (missing, unreadable, wrong weights) are `UserError`, as in the CL
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import stat
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
@@ -34,13 +36,13 @@ from realtime_adain.video.pipeline import frames_within
 from realtime_adain.video.sequence import check_framerate, find_sequence
 
 
-def check_budget(image: np.ndarray, size: int | None, max_pixels: int, name: str) -> None:
-    """Refuse to process `image` at `size` beyond `max_pixels` or MAX_SIDE a side: a thin strip
-    scaled by its short side would otherwise become gigapixels that exhaust memory."""
+def check_budget(image: np.ndarray, size: int | None, max_pixels: int, name: str, size_name: str = "size") -> None:
+    """Refuse to process `image` at `size` (the argument `size_name`) beyond `max_pixels` or MAX_SIDE
+    a side: a thin strip scaled by its short side would otherwise become gigapixels that exhaust memory."""
     height, width = image.shape[:2]
     new_w, new_h = short_side_size(height, width, size)
-    at = f"{name} ({width}x{height}) at size {size} is {new_w}x{new_h}" if size else f"{name} is {width}x{height}"
-    smaller = "lower size" if size else "pass a smaller image"
+    at = f"{name} ({width}x{height}) at {size_name} {size} is {new_w}x{new_h}" if size else f"{name} is {width}x{height}"
+    smaller = f"lower {size_name}" if size else "pass a smaller image"
     if max(new_w, new_h) > MAX_SIDE:
         raise ValueError(f"{at}, longer than {MAX_SIDE} pixels on a side ({smaller})")
     if new_w * new_h > max_pixels:
@@ -84,13 +86,43 @@ def check_mix(mix: Sequence[float] | None, count: int) -> tuple[float, ...] | No
     return weights
 
 
+# The CLI options whose messages reach a caller of `stylize_video`, each said as the argument that
+# sets it (stylize_video's, or ModelSettings'/Stylizer.load's): --max-pixels becomes max_pixels.
+API_ARGUMENTS = ("size", "max-pixels", "style-size", "alpha", "mix", "preserve-color", "stabilize",
+                 "stabilize-strength", "stabilize-passes", "frames", "codec", "crf", "bitrate", "pix-fmt",
+                 "deinterlace", "framerate", "start", "duration", "device", "dtype", "engine", "vgg", "decoder")
+_OPTION = re.compile(r"(?<![\w-])--(" + "|".join(sorted(API_ARGUMENTS, key=len, reverse=True)) + r")(?![\w-])")
+
+
+def in_api_words(message: str, paths: Sequence[Path] = ()) -> str:
+    """`message`, written for the CLI, with the options a call sets by argument named as those
+    arguments; the names of `paths` in it are left as they are (a file may be called --size.mp4)."""
+    names = sorted({str(p) for p in paths if str(p)}, key=len, reverse=True)
+    parts = re.split("(" + "|".join(map(re.escape, names)) + ")", message) if names else [message]
+    return "".join(part if index % 2 else _OPTION.sub(lambda m: m.group(1).replace("-", "_"), part)
+                   for index, part in enumerate(parts))
+
+
 def _as_value_error(check: Callable[[], Any]) -> Any:
     """Run a settings check written for the CLI (its value returned); its refusal is a ValueError
     naming the argument (--style-size becomes style_size), as every other mistake in a call."""
     try:
         return check()
     except UserError as exc:
-        raise ValueError(re.sub(r"--([a-z][a-z-]*)", lambda m: m.group(1).replace("-", "_"), str(exc))) from None
+        raise ValueError(in_api_words(str(exc))) from None
+
+
+@contextlib.contextmanager
+def _api_words(paths: Sequence[Path]) -> Iterator[None]:
+    """A UserError from the video code (written for the CLI: a video over the pixel budget is
+    '... raise it with --max-pixels, or lower --size') naming the caller's arguments instead; its
+    type and traceback kept."""
+    try:
+        yield
+    except UserError as exc:
+        if len(exc.args) == 1 and isinstance(exc.args[0], str):
+            exc.args = (in_api_words(exc.args[0], paths),)
+        raise
 
 
 def style(stylizer: Stylizer, image: ImageLike, size: int | None = 512,
@@ -173,6 +205,9 @@ def stylize_video(
     source, output = check_path(source, "source"), check_path(output, "output")
     if source.is_dir():
         raise UserError(f"{source}: a folder, not a video file")
+    if source.exists() and not source.is_file():  # (was "no such file": the reader opens regular files only)
+        pipe = " (a pipe is read more than once: save it to a file first)" if stat.S_ISFIFO(source.stat().st_mode) else ""
+        raise UserError(f"{source}: a device, fifo or socket, not a video file{pipe}")
     styles = list(style) if isinstance(style, (list, tuple)) else [style]
     if not styles:
         raise ValueError("style must name at least one style")
@@ -230,21 +265,30 @@ def stylize_video(
     style_paths = [Path(s) for s in styles if isinstance(s, (str, os.PathLike))]
     refuse_overwriting_inputs([output], [source] + style_paths)
     refuse_partial_over_inputs([output], [source] + style_paths)  # what an interrupted run keeps
+    if pix_fmt is not None and not check_kind(pix_fmt, str, "pix_fmt").strip():  # (was taken as None, silently)
+        raise ValueError("pix_fmt is an empty name (leave it None for the default)")
     encode = EncodeSettings(None if codec is None else check_kind(codec, str, "codec"), check_whole(crf, "crf", none_ok=True),
-                            check_whole(bitrate, "bitrate", none_ok=True, minimum=1),
-                            None if pix_fmt is None else check_kind(pix_fmt, str, "pix_fmt"))
+                            check_whole(bitrate, "bitrate", none_ok=True, minimum=1), pix_fmt)
     if mistake := picture_pattern_mistake(output):
         raise ValueError(mistake)
     if not is_picture_pattern(output):
         _as_value_error(lambda: check_encoder(encode, output))
     elif encode != EncodeSettings():
         raise ValueError(f"codec, crf, bitrate and pix_fmt encode video files; {output.name} names pictures")
-    stylizer = stylizer or Stylizer.from_settings(settings.engine_model)
-    given = {Path(f"style-{i}"): s for i, s in enumerate(styles)}
-    if all(isinstance(s, StyleStats) for s in styles):
-        mixed = StyleStats.mix(styles, mix) if mix is not None else styles[0]
-        stylize_file(source, output, stylizer, lambda first: mixed, settings, encode)
-        return output
-    images = {key: as_rgb(value, "style") for key, value in given.items()}
-    stylize_videos([(source, list(images), output)], stylizer, images, settings, encode)
+    images = {}  # each style image read and checked before the model loads, kept at the size it is encoded at
+    if not isinstance(styles[0], StyleStats):
+        for index, given in enumerate(styles):
+            name = f"style[{index}]" if len(styles) > 1 else "style"
+            image = as_rgb(given, name)  # (its processing size was not bounded: a thin strip became gigapixels)
+            # (max_pixels bounds the frames, often far below a style; a style gets at least st.style's default)
+            check_budget(image, settings.style.style_size, max(settings.max_pixels, DEFAULT_MAX_PIXELS), name, "style_size")
+            images[Path(f"style-{index}")] = fit_short_side(image, settings.style.style_size)
+    weights = [Path(p) for p in (settings.model.vgg, settings.model.decoder) if isinstance(p, (str, os.PathLike))]
+    with _api_words([source, output, *style_paths, *weights]):
+        stylizer = stylizer or Stylizer.from_settings(settings.engine_model)
+        if not images:
+            mixed = StyleStats.mix(styles, mix) if mix is not None else styles[0]
+            stylize_file(source, output, stylizer, lambda first: mixed, settings, encode)
+        else:
+            stylize_videos([(source, list(images), output)], stylizer, images, settings, encode)
     return output

@@ -15,6 +15,7 @@ from av.audio.plane import AudioPlane
 
 from realtime_adain.adain import StyleStats
 from realtime_adain.commands import video as video_command
+from realtime_adain.errors import UserError
 from realtime_adain.imageio import read_image, write_image
 from realtime_adain.stylizer import Stylizer
 from video_samples import audio_packets, gradient_frames, interrupted_video_run, probe, rgb_frames, write_video
@@ -187,6 +188,23 @@ def test_styles_are_kept_at_the_size_they_are_encoded_at(tmp_path):
     kept = video_command.read_styles([big, small, big], 256)
     assert [image.shape for image in kept.values()] == [(256, 384, 3), (256, 384, 3)]
     assert video_command.read_styles([big], 0)[big].shape == (1000, 1500, 3)
+
+
+def test_styles_over_the_budget_at_their_size_are_refused_naming_each(tmp_path):
+    """A style was encoded at --style-size at any size: a strip 1 pixel high became 512x102400
+    pixels and the run ended out of memory, saying 'lower --size'. A style is bounded as `image`
+    bounds it, by the default budget (4096x4096) or a higher --max-pixels (a lower one is the
+    frames', far below many styles)."""
+    thin, square, small = tmp_path / "thin.png", tmp_path / "square.png", tmp_path / "small.png"
+    write_image(thin, np.zeros((1, 200, 3), np.uint8))
+    write_image(square, np.zeros((100, 200, 3), np.uint8))
+    write_image(small, np.zeros((8, 8, 3), np.uint8))
+    with pytest.raises(UserError) as refused:
+        video_command.read_styles([thin, square, small], 4096, 1000)
+    assert str(refused.value).startswith("2 inputs cannot be used")
+    assert "thin.png: 200x1 at --style-size 4096 is 819200x4096, longer than 16384 pixels" in str(refused.value)
+    assert "square.png: 200x100 at --style-size 4096 is 8192x4096, over the budget of 16777216 pixels" in str(refused.value)
+    assert video_command.read_styles([square], 4096, 8192 * 4096)[square].shape == (4096, 8192, 3)
 
 
 def test_bad_inputs_among_several_are_all_named_before_any_work(run_cli, weights_env, style, tmp_path):

@@ -11,10 +11,10 @@ import numpy as np
 
 from realtime_adain.commands import argtypes, common
 from realtime_adain.commands.jobs import output_paths, plan_jobs
-from realtime_adain.imageio import fit_short_side, read_image
+from realtime_adain.imageio import check_pixel_budget, fit_short_side, read_image
 from realtime_adain.paths import check_writable_dir, expand_images, expand_inputs, refuse_overwriting_inputs
-from realtime_adain.settings import DEINTERLACE_MODES, STABILIZE_MODES, STABILIZE_STRENGTH, VideoSettings
-from realtime_adain.errors import UserError
+from realtime_adain.settings import DEFAULT_MAX_PIXELS, DEINTERLACE_MODES, STABILIZE_MODES, STABILIZE_STRENGTH, VideoSettings
+from realtime_adain.errors import UserError, refuse_inputs
 from realtime_adain.video.reader import is_video_path
 from realtime_adain.video.picture_output import is_picture_pattern, picture_pattern_mistake
 from realtime_adain.video.sequence import find_sequence
@@ -159,13 +159,23 @@ def video_settings(args: argparse.Namespace) -> VideoSettings:
     return settings
 
 
-def read_styles(styles: list[Path], style_size: int | None) -> dict[Path, np.ndarray]:
+def read_styles(styles: list[Path], style_size: int | None, max_pixels: int = DEFAULT_MAX_PIXELS) -> dict[Path, np.ndarray]:
     """Each style image decoded once and kept at the size it is encoded at (`style_size`, its
-    shorter side): a folder of 200 photos of 24 MP was held whole, 14 GB."""
-    images = {}
+    shorter side): a folder of 200 photos of 24 MP was held whole, 14 GB. One larger at that size
+    than 16384 pixels a side or than the default budget (or --max-pixels where higher: it bounds
+    the frames, often far below a style) is refused, naming each: a 1x200 strip became 512x102400
+    pixels, and the run ended out of memory, saying 'lower --size'."""
+    images, problems = {}, []
     for path in dict.fromkeys(styles):
-        images[path] = fit_short_side(read_image(path), style_size)
+        image = read_image(path)
+        try:
+            check_pixel_budget(path, *image.shape[:2], style_size, max(max_pixels, DEFAULT_MAX_PIXELS), "--style-size")
+        except UserError as exc:
+            problems.append(str(exc))
+            continue
+        images[path] = fit_short_side(image, style_size)
         common.note_first_frame_only(path)
+    refuse_inputs(problems)
     return images
 
 
@@ -182,7 +192,7 @@ def run(args: argparse.Namespace) -> int:
     for suffix_example in {out.suffix.lower(): out for _, _, out in jobs}.values():
         if not is_picture_pattern(suffix_example):
             check_encoder(encode, suffix_example)
-    style_images = read_styles(styles, settings.style.style_size)
+    style_images = read_styles(styles, settings.style.style_size, settings.max_pixels)
     from realtime_adain.stylizer import Stylizer  # torch: only once the options are sound
     from realtime_adain.video.job import check_inputs, refuse_partial_over_inputs, stylize_videos
 
