@@ -702,18 +702,19 @@ def fit_short_side(image: np.ndarray, size: int | None) -> np.ndarray:
     return image if new_size == (image.shape[1], image.shape[0]) else resize(image, new_size)
 
 
-def check_pixel_budget(path: Path, height: int, width: int, size: int | None, max_pixels: int, option: str) -> None:
+def check_pixel_budget(path: Path, height: int, width: int, size: int | None, max_pixels: int, option: str,
+                       budget_option: str | None = "--max-pixels") -> None:
     """Refuse to process `path` at a size over `max_pixels`: a thin strip scaled by its short side
-    would otherwise become a gigapixel image that runs for minutes or exhausts memory."""
+    would otherwise become a gigapixel image that runs for minutes or exhausts memory.
+    `budget_option`: the option that raises the budget (None where the command has none)."""
     new_w, new_h = short_side_size(height, width, size)
     if max(new_w, new_h) > MAX_SIDE:
         raise UserError(f"{path}: {width}x{height} at {option} {size or 0} is {new_w}x{new_h}, "
                         f"longer than {MAX_SIDE} pixels on a side (lower {option})")
     if new_w * new_h > max_pixels:
-        raise UserError(
-            f"{path}: {width}x{height} at {option} {size or 0} is {new_w}x{new_h}, "
-            f"over the budget of {max_pixels} pixels (raise it with --max-pixels, or lower {option})"
-        )
+        remedy = f"raise it with {budget_option}, or lower {option}" if budget_option else f"lower {option}"
+        raise UserError(f"{path}: {width}x{height} at {option} {size or 0} is {new_w}x{new_h}, "
+                        f"over the budget of {max_pixels} pixels ({remedy})")
 
 
 def resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:

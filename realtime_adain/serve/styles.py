@@ -15,9 +15,10 @@ import cv2
 import numpy as np
 
 from realtime_adain.adain import StyleStats
-from realtime_adain.imageio import read_image, write_image
+from realtime_adain.imageio import MAX_SIDE, read_image, short_side_size, write_image
 from realtime_adain.live.styles import Style, StyleLibrary, thumbnail
 from realtime_adain.serve.uploads import UploadRefused
+from realtime_adain.settings import DEFAULT_MAX_PIXELS
 
 THUMBNAIL_SIDE = 160  # protocol: thumbnails are at most 160 px
 MAX_UPLOADS = 64  # uploaded styles kept while the server runs: each costs disk, memory and a rescan
@@ -94,10 +95,21 @@ class StyleRegistry:
         if self.upload_dir is not None and self._uploads() >= MAX_UPLOADS:
             raise UploadRefused(429, f"the server already holds its maximum of {MAX_UPLOADS} uploaded styles")
 
+    def check_encodable(self, image: np.ndarray) -> None:
+        """Refuse an upload too large at the server's style size: one 2000x1 (within the upload's
+        pixels) would be encoded at 1024000x512 (tens of GB: the OOM killer ended the server)."""
+        height, width = image.shape[:2]
+        size = self.library.style_size
+        new_w, new_h = short_side_size(height, width, size)
+        if max(new_w, new_h) > MAX_SIDE or new_w * new_h > DEFAULT_MAX_PIXELS:
+            raise UploadRefused(413, f"the image is {width}x{height}: at this server's style size ({size}) it would be "
+                                     f"{new_w}x{new_h}, more than {MAX_SIDE} pixels a side or {DEFAULT_MAX_PIXELS} in all")
+
     def add_upload(self, image: np.ndarray, digest: str) -> ServedStyle:
         """An uploaded (decoded, checked) RGB image as a new style; the same image twice is one style."""
         if self.upload_dir is None:
             raise RuntimeError("uploads are off")
+        self.check_encodable(image)
         with self._lock:
             path = self.upload_dir / f"upload-{digest[:16]}.png"
             for served in self._by_id.values():

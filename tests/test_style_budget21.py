@@ -1,0 +1,53 @@
+"""Style images too large at the style size, in `live` and `serve`.
+
+A style is encoded at `--style-size` (its shorter side): a strip 1 pixel high became 512x102400
+pixels. `live` with such a style used 23 GB in 46 s and was ended by the OOM killer (no line, no
+output); a `serve` upload of 2000x1 (within the upload's pixel limit) did the same to the server.
+`video` and the Python API refuse such styles too (tests/test_video_cli.py, tests/test_api21.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+import cv2
+import numpy as np
+
+from realtime_adain.imageio import write_image
+from test_serve import registry, served, upload_form  # noqa: F401  (fixtures)
+
+
+def test_live_refuses_a_style_too_large_at_its_size_and_goes_on_with_the_others(run_cli, weights_env, data_dir,
+                                                                               tmp_path):
+    thin = tmp_path / "thin.png"
+    write_image(thin, np.zeros((1, 200, 3), np.uint8))
+    clip, out = data_dir / "videos" / "cutBunny.mp4", tmp_path / "out.mp4"
+    common = ["live", "--source", clip, "--size", "32", "--no-window", "--max-frames", "2", "-o", out]
+    code, _, err = run_cli(*common, "-s", thin)
+    assert code == 2 and err.strip().splitlines()[-1] == (
+        f"error: no usable style image ({thin}: 200x1 at --style-size 512 is 102400x512, longer than 16384 pixels "
+        "on a side (lower --style-size))"), err
+    assert not out.exists()
+    code, _, err = run_cli(*common, "-s", thin, "-s", data_dir / "style" / "trial.jpg", "--style-size", "64")
+    assert code == 0, err
+    assert f"note: {thin}: 200x1 at --style-size 64 is 12800x64" not in err  # (within 16384 a side at 64: used)
+    code, _, err = run_cli(*common, "-s", thin, "-s", data_dir / "style" / "trial.jpg")
+    assert code == 0 and f"note: {thin}: 200x1 at --style-size 512 is 102400x512" in err and "style left out" in err, err
+    assert out.stat().st_size > 0
+
+
+def test_serve_refuses_an_upload_too_large_at_its_style_size(stylizer, registry):  # noqa: F811
+    strip = cv2.imencode(".png", np.zeros((1, 2000, 3), np.uint8))[1].tobytes()  # 2000 pixels: within the upload limit
+
+    async def main():
+        async with served(stylizer, registry, allow_uploads=True) as (_server, url):
+            async with aiohttp.ClientSession() as http:
+                async with http.post(f"{url}/api/styles", data=upload_form(strip)) as response:
+                    return response.status, await response.json()
+
+    status, body = asyncio.run(main())
+    assert status == 413, body
+    assert body["error"] == ("the image is 2000x1: at this server's style size (64) it would be 128000x64, more "
+                             "than 16384 pixels a side or 16777216 in all"), body
+    assert not any(path.name.startswith("upload-") for path in registry.upload_dir.iterdir())
