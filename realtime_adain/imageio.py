@@ -717,6 +717,17 @@ def check_pixel_budget(path: Path, height: int, width: int, size: int | None, ma
                         f"over the budget of {max_pixels} pixels ({remedy})")
 
 
+def read_style(path: Path, style_size: int | None, option: str = "--style-size") -> np.ndarray:
+    """A style image as it is stored, refused (one line naming it) where encoding it at
+    `style_size` would be over the default budget or MAX_SIDE a side: a strip 1 pixel high at 512
+    is 512x102400, tens of GB of features (`bench video` ran 9 minutes to the OOM killer)."""
+    from realtime_adain.settings import DEFAULT_MAX_PIXELS
+
+    image = read_image(path)
+    check_pixel_budget(path, *image.shape[:2], style_size, DEFAULT_MAX_PIXELS, option, None)
+    return image
+
+
 def resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Resize (H, W, C) uint8 to `size` = (width, height): area filter down, bicubic up."""
     if (image.shape[1], image.shape[0]) == tuple(size):

@@ -1,4 +1,4 @@
-"""Style images too large at the style size, in `live` and `serve`.
+"""Style images too large at the style size, in `live`, `serve` and `bench video`.
 
 A style is encoded at `--style-size` (its shorter side): a strip 1 pixel high became 512x102400
 pixels. `live` with such a style used 23 GB in 46 s and was ended by the OOM killer (no line, no
@@ -51,3 +51,15 @@ def test_serve_refuses_an_upload_too_large_at_its_style_size(stylizer, registry)
     assert body["error"] == ("the image is 2000x1: at this server's style size (64) it would be 128000x64, more "
                              "than 16384 pixels a side or 16777216 in all"), body
     assert not any(path.name.startswith("upload-") for path in registry.upload_dir.iterdir())
+
+
+def test_bench_video_refuses_a_style_too_large_at_its_size_before_timing(run_cli, data_dir, tmp_path):
+    """`bench video --style` a 1x200 strip ran 9 minutes to the OOM killer (23 GB), the reference
+    loop encoding it at 512x102400 for every frame."""
+    thin = tmp_path / "thin.png"
+    write_image(thin, np.zeros((1, 200, 3), np.uint8))
+    code, out, err = run_cli("bench", "video", "--video", data_dir / "videos" / "cutBunny.mp4", "--style", thin,
+                             "--size", "32", "--frames", "2")
+    assert code == 2 and not out, out
+    assert err.strip() == (f"error: {thin}: 200x1 at --style-size 512 is 102400x512, longer than 16384 pixels on a "
+                           "side (lower --style-size)"), err

@@ -40,7 +40,7 @@ from realtime_adain.benchmarks.setup import (benchmark_weights, check_input_file
                                             test_material)
 from realtime_adain.commands.argtypes import flow_width, int_between, nonempty_path, unit_interval
 from realtime_adain.errors import UserError
-from realtime_adain.imageio import MAX_SIDE, fit_short_side, read_image
+from realtime_adain.imageio import MAX_SIDE, fit_short_side, read_image, read_style
 from realtime_adain.paths import check_output_file, real_path
 from realtime_adain.stylizer import Stylizer
 from realtime_adain.temporal import (DIS_PRESETS, FLOW_MIN_SIDE, ContentStatsSmoother, FlowEstimator, MotionAhead,
@@ -390,14 +390,14 @@ def run(args: argparse.Namespace) -> int:
             check_results_file(path, [args.video, args.photo, args.style])
     if args.json and args.figure and real_path(args.json) == real_path(args.figure):
         raise UserError(f"{args.figure}: --json and --figure name one file")
-    photo = read_image(args.photo)
+    photo, style_image = read_image(args.photo), read_style(args.style, args.size, "--size")
     width, height = 2 * round(args.size * 16 / 9 / 2), args.size
     with tempfile.TemporaryDirectory(prefix="bench-temporal-") as tmp:
         vgg, decoder, which = benchmark_weights(args, Path(tmp))
         for path in (args.json, args.figure):
             check_results_file(path, [vgg, decoder])
         stylizer = Stylizer.load(vgg, decoder, device="cpu")
-    style = stylizer.style_stats(read_image(args.style), args.size)
+    style = stylizer.style_stats(style_image, args.size)
     clips = {
         args.video.stem: video_clip(args.video, args.frames, args.size),
         "pan+zoom": pan_clip(photo, args.frames, width, height),

@@ -34,7 +34,7 @@ from realtime_adain.commands.argtypes import (frame_batch, frame_resolution, fra
 from realtime_adain.settings import DEFAULT_MAX_PIXELS, ENGINE_CHOICES, FLOW_MODES, VideoSettings
 from realtime_adain.video.job import stylize_file
 from realtime_adain.errors import UserError, out_of_memory_as_user_error
-from realtime_adain.imageio import read_image, short_side_size
+from realtime_adain.imageio import read_image, read_style, short_side_size
 from realtime_adain.paths import check_output_file
 from realtime_adain.stylizer import Stylizer
 from realtime_adain.temporal import MODES
@@ -200,6 +200,7 @@ def upscaled_copy(video: Path, size: tuple[int, int], frames: int, output: Path)
 
 def run(args: argparse.Namespace) -> int:
     check_input_files((args.video, "--video"), (args.style, "--style"))
+    read_style(args.style, args.style_size)  # (read again inside the timing, as the reference reads it)
     if args.json:
         check_output_file(args.json)  # before minutes of timing, not after
     if args.resolution and any(side % 2 for side in args.resolution):  # the copy is H.264 in 4:2:0

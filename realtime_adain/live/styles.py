@@ -28,10 +28,9 @@ from tqdm import tqdm
 from realtime_adain.clib import c_library
 from realtime_adain.adain import StyleStats, check_stats
 from realtime_adain.paths import expand_images
-from realtime_adain.settings import DEFAULT_MAX_PIXELS
 from realtime_adain.errors import UserError, out_of_memory_as_user_error
 from realtime_adain.atomic import atomic_write_bytes
-from realtime_adain.imageio import check_pixel_budget, first_frame_only_note, fit_short_side, read_image
+from realtime_adain.imageio import first_frame_only_note, fit_short_side, read_image, read_style
 from realtime_adain.video.notes import note
 from realtime_adain.stylizer import Stylizer
 from realtime_adain.userdirs import cache_dir_for_run, user_dir
@@ -243,9 +242,7 @@ class StyleLibrary:
         digest = digest or file_sha256(path)
         cached = self._cached(digest)
         if cached is None:  # only now is the image decoded: a warm start reads just the cache
-            image = read_image(path)
-            # (a strip 1 pixel high at --style-size 512 was 512x102400: 23 GB, then the OOM killer)
-            check_pixel_budget(path, *image.shape[:2], self.style_size, DEFAULT_MAX_PIXELS, "--style-size", None)
+            image = read_style(path, self.style_size)  # (a 1x200 strip: 23 GB, then the OOM killer)
             with out_of_memory_as_user_error(str(path), "lower --style-size"):
                 stats = self.stylizer.style_stats(image, self.style_size)
             thumb = thumbnail(image)
