@@ -4,12 +4,14 @@ timeline (the file's own timeline, in each stream's ticks).
 `SoundClock` times sound whose packets carry no times, or whose clock stands still, by their
 lengths; `StuckClock` places pictures whose clock stands still (an FLV's tags all at 0, an MP4's
 `stts` all zero, a recorder frozen mid-file) at the stated rate; `ClusterTimes` puts back a
-Matroska cluster whose damaged timestamp sent it back among earlier ones. FFmpeg takes all of
-these as they are (its CLI keeps 3 of 50 pictures at one time).
+Matroska cluster whose damaged timestamp sent it back among earlier ones, `ClustersAtOneTime`
+places one after another the clusters of a Matroska whose clusters all carry one timestamp.
+FFmpeg takes all of these as they are (its CLI keeps 3 of 50 pictures at one time).
 """
 
 from __future__ import annotations
 
+import bisect
 import collections
 import math
 from fractions import Fraction
@@ -19,6 +21,7 @@ from typing import Iterable, Iterator
 import av
 
 from realtime_adain.errors import UserError
+from realtime_adain.video.matroska import matroska_clusters
 from realtime_adain.video.notes import note
 from realtime_adain.video.timestamps import MICROSECONDS, SPLICED_TYPES, STEP_BACK
 
@@ -33,6 +36,8 @@ RATE_STEPS = 8
 REORDERED = 16
 # The slowest stated frame rate taken to time pictures whose clock stands still (a slide a second).
 SLOWEST_STATED = 1
+# The most bytes of one cluster's packets held to place it (`ClustersAtOneTime`): past it, placed by those held.
+CLUSTER_HELD = 32 << 20
 
 
 class SoundClock:
@@ -49,7 +54,7 @@ class SoundClock:
     taken for a standstill moved the rest of that sound 27 ms late. Should a still clock run
     again, its packets go on from there, none before the sound placed. Applied (`packets`) before
     `TimestampShift`, on the file's own timeline, to a file read from its start (`untimed_in`,
-    `clock_stands_still`: such a file is not seeked)."""
+    `clock_stands_still`, `lands_in_still_sound`: such a file is not seeked)."""
 
     def __init__(self, container: av.container.InputContainer, streams: Iterable[av.stream.Stream],
                  name: str = "") -> None:
@@ -205,12 +210,7 @@ class StuckClock:
 
     def __init__(self, stream: av.stream.Stream, path: Path) -> None:
         self.stream, self.path, self.name = stream, path, path.name  # (the error names the path, a note the name)
-        # The first stated rate that can time pictures: an FLV's onMetaData may say -25 or 1000 fps
-        # (FFmpeg's most), one frame a tick of 1 ms or less: 50 pictures within 50 ms again; or
-        # 0.001 fps, 2 s of sound under 13.6 hours of pictures (under `SLOWEST_STATED` is no rate).
-        tick = Fraction(stream.time_base) if stream.time_base else None
-        self.rate = next((rate for rate in (stream.average_rate, stream.codec_context.framerate)
-                          if rate and rate >= SLOWEST_STATED and (tick is None or rate * tick < 1)), None)
+        self.rate = stated_rate(stream)
         self.frame = 0  # one frame at `rate`, in ticks of the stream's time base (0: the clock runs)
         self._stored: int | None = None  # the latest picture's decode time as stored
         self._placed: int | None = None  # ... as placed
@@ -347,6 +347,192 @@ def first_times(container: av.container.InputContainer, streams: Iterable[av.str
         if not waiting or read > limit:
             break
     return times
+
+
+def lands_in_still_sound(path: Path, video: int, sound: Iterable[int], timestamp: int, limit: int = 8 << 20) -> bool:
+    """Whether a seek of `path`'s video stream (index `video`) to `timestamp` (its ticks, backward,
+    as `VideoReader._seek` seeks) lands one of the `sound` streams in a stretch whose clock stands
+    still: an MP4's index puts every sound sample after the freeze at the time it froze, so the
+    seek gave the sound only the last of them, ended long before the pictures it landed at (the
+    rest was dropped as before --start: the output had no sound). Told where a sound stream's
+    first packet there ends more than `STEP_BACK` before the first picture, and `STILL_PICTURES`
+    packets in a row stand at its time (sound that ended early does not). Such a file is read
+    from its start, where `SoundClock` places those packets."""
+    try:
+        with av.open(str(path), metadata_errors="replace") as probe:
+            picture = probe.streams[video]
+            probe.seek(timestamp, backward=True, stream=picture)
+            landed = _first_packets(probe, [picture, *(probe.streams[i] for i in sound)], limit)
+            first = landed.pop(video, None)
+            if first is None:
+                return False
+            pictures_at = _time(first) * Fraction(first.time_base)
+            behind = [(index, _time(packet)) for index, packet in landed.items()
+                      if _ends(packet) < pictures_at - STEP_BACK]
+            return any(_stands_still_at(probe, probe.streams[index], at) for index, at in behind)
+    except (av.error.FFmpegError, IndexError):
+        return False
+
+
+def _first_packets(container: av.container.InputContainer, streams: list[av.stream.Stream],
+                  limit: int) -> dict[int, av.Packet]:
+    """Stream index -> the first timed packet with data of each of `streams`, read from where
+    `container` is, at most `limit` bytes."""
+    found: dict[int, av.Packet] = {}
+    read = 0
+    for packet in container.demux(*streams):
+        read += packet.size
+        if packet.size and packet.stream.index not in found and _time(packet) is not None and packet.time_base:
+            found[packet.stream.index] = packet
+            if len(found) == len(streams):
+                break
+        if read > limit:
+            break
+    return found
+
+
+def _stands_still_at(container: av.container.InputContainer, stream: av.stream.Stream, at: int) -> bool:
+    """Whether `STILL_PICTURES` packets of `stream` in a row stand at decode time `at` (its ticks),
+    read from the packet before them (`STILL_HELD` packets at most)."""
+    container.seek(at - 1, backward=True, stream=stream)
+    run = 0
+    for count, packet in enumerate(container.demux(stream)):
+        time = _time(packet)
+        if count > STILL_HELD or (time is not None and time > at):
+            return False
+        if packet.size:
+            run = run + 1 if time == at else 0
+            if run >= STILL_PICTURES:
+                return True
+    return False
+
+
+def _ends(packet: av.Packet) -> Fraction:
+    """Where a (timed) packet stops playing (s)."""
+    return (_time(packet) + (packet.duration or 0)) * Fraction(packet.time_base)
+
+
+def _time(packet: av.Packet) -> int | None:
+    """A packet's decode time, else its presentation time (None: neither stored)."""
+    return packet.dts if packet.dts is not None else packet.pts
+
+
+def stated_rate(stream: av.stream.Stream) -> Fraction | None:
+    """The first rate `stream` states that can time pictures (its average: an FLV's onMetaData,
+    an MP4's frames over its duration, a Matroska track's default duration; else its codec's):
+    at least `SLOWEST_STATED`, and under one frame a tick (an FLV's onMetaData may say -25 or
+    1000 fps, FFmpeg's most, one frame a tick of 1 ms or less: 50 pictures within 50 ms; or
+    0.001 fps, 2 s of sound under 13.6 hours of pictures)."""
+    tick = Fraction(stream.time_base) if stream.time_base else None
+    return next((Fraction(rate) for rate in (stream.average_rate, stream.codec_context.framerate)
+                 if rate and rate >= SLOWEST_STATED and (tick is None or rate * tick < 1)), None)
+
+
+class ClustersAtOneTime:
+    """Matroska (WebM) whose clusters all carry one Timestamp (0: a broken muxer's or recorder's),
+    their blocks' times relative to it: every cluster's packets, sound and pictures alike, were
+    shown from that time again, each cluster a tenth of a second over the ones before (50 pictures
+    within 0.71 s, unevenly; FFmpeg's CLI keeps 4 of them). Each cluster is placed after the one
+    before, every packet of it moved by one amount (the times within it are right): its earliest
+    picture one frame after the pictures before it at the rate the file states (counted from the
+    first, so that 29.97 fps does not drift by milliseconds), else (no rate stated, no picture in
+    it) where the sound before it ends. Told from the Segment's clusters (`matroska_clusters`);
+    each cluster's packets held until its last is read (`CLUSTER_HELD` bytes at most). Applied
+    before `TimestampShift`, to a file read from its start (its index puts every picture at that
+    time: it is not seeked)."""
+
+    def __init__(self, name: str, places: list[int], stream: av.stream.Stream) -> None:
+        self.name = name
+        self.places = places  # where each cluster begins (bytes), in file order
+        self.video = stream
+        self.rate = stated_rate(stream)
+        self.stretches = 0  # (as `ClusterTimes`: none of its stretches)
+        self._offset: Fraction | None = None  # seconds added to the times of the cluster being placed
+        self._first: Fraction | None = None  # the first cluster's earliest picture (s)
+        self._pictures = 0  # pictures placed
+        self._shown = Fraction(0)  # where the pictures placed stop showing (s)
+        self._heard: Fraction | None = None  # where the sound placed stops (s)
+        self._placed = 0  # clusters placed
+
+    @classmethod
+    def of(cls, path: Path, stream: av.stream.Stream) -> "ClustersAtOneTime | None":
+        """The repair where `path`'s clusters (`STILL_PICTURES` or more) all carry one Timestamp; else None."""
+        found = matroska_clusters(path)
+        if found is None or len(found[1]) < STILL_PICTURES or len(set(found[1])) > 1:
+            return None
+        return cls(path.name, found[0], stream)
+
+    def packets(self, packets: Iterable[av.Packet]) -> Iterator[av.Packet]:
+        held: list[av.Packet] = []
+        cluster, size = -1, 0
+        for packet in packets:
+            known = packet.pos is not None and packet.pos >= 0  # (not the empty packets that end the file)
+            at = bisect.bisect_right(self.places, packet.pos) - 1 if known else None
+            if at is not None and at != cluster:
+                yield from self._place(held)
+                held, cluster, size, self._offset = [], at, 0, None
+            held.append(packet)
+            size += packet.size
+            if size > CLUSTER_HELD:
+                yield from self._place(held)
+                held, size = [], 0
+        yield from self._place(held)
+
+    def _place(self, held: list[av.Packet]) -> list[av.Packet]:
+        """`held` (one cluster's packets, or its first `CLUSTER_HELD` bytes), moved after the clusters before."""
+        timed = [p for p in held if p.size and p.time_base and p.pts is not None]
+        pictures = [p.pts * Fraction(p.time_base) for p in timed if p.stream is self.video]
+        sound = [p.pts * Fraction(p.time_base) for p in timed if p.stream.type == "audio"]
+        if self._offset is None and timed:
+            # (the first cluster as stored)
+            self._offset = self._after_before(pictures, sound) if self._placed else Fraction(0)
+            self._placed += 1
+            if self._placed == 2:
+                rate = "" if self.rate is None else f", its pictures at the rate it states, {float(self.rate):.6g} fps"
+                note(f"{self.name}: every cluster has the same timestamp: each is placed after the one before{rate}",
+                     once=True)
+        offset = self._offset or Fraction(0)
+        if self._first is None and pictures:
+            self._first = min(pictures) + offset
+        for packet in held:
+            if not packet.time_base:
+                continue
+            tb = Fraction(packet.time_base)
+            shift = round(offset / tb)
+            if packet.pts is not None:
+                packet.pts += shift
+            if packet.dts is not None:
+                packet.dts += shift
+            if packet.stream is self.video and packet.size:
+                self._pictures += 1
+            if packet.size and packet.pts is not None:
+                if packet.stream is self.video:
+                    self._shown = max(self._shown, (packet.pts + (packet.duration or 0)) * tb)
+                elif packet.stream.type == "audio":  # (by its exact length: 21.33 ms stored as 21 lost 7 ms in 2 s)
+                    end = (packet.pts + (SoundClock._frame_length(packet) or packet.duration or 0)) * tb
+                    self._heard = end if self._heard is None else max(self._heard, end)
+        return held
+
+    def _after_before(self, pictures: list[Fraction], sound: list[Fraction]) -> Fraction:
+        """The seconds that place a cluster (its pictures' and sound's stored times) after the
+        ones before: its first sound where the sound before ends (sound runs on: B-frames in
+        clusters of a packet or two put pictures out of the order they are shown, which counting
+        them cannot tell), else its earliest picture one frame after the pictures before; then,
+        at a stated rate, its pictures on that rate's grid from the first (their exact steps:
+        the sound's milliseconds would wander)."""
+        if sound and self._heard is not None:
+            offset = self._heard - min(sound)
+        elif pictures and self.rate and self._first is not None:
+            offset = self._first + self._pictures / self.rate - min(pictures)
+        else:
+            offset = max(self._shown, self._heard or 0) - min(pictures or sound)
+        if pictures and self.rate and self._first is not None:
+            slot = round((min(pictures) + offset - self._first) * self.rate)
+            offset = self._first + slot / self.rate - min(pictures)
+        return offset
+
+    def note_repairs(self) -> None:
+        """(Said as the clusters are placed.)"""
 
 
 class ClusterTimes:

@@ -40,7 +40,8 @@ from realtime_adain.video.sequence import DEFAULT_FRAMERATE, check_framerate, fi
 from realtime_adain.video.streams import (has_decoder, is_cover_art, main_video_stream, note_left_out,
                                           passthrough_streams, same_program)
 from realtime_adain.video.landing import READ_THROUGH_BYTES, StreamLanding
-from realtime_adain.video.clocks import ClusterTimes, SeekedIntoStill, SoundClock, StuckClock, clock_stands_still
+from realtime_adain.video.clocks import (ClusterTimes, ClustersAtOneTime, SeekedIntoStill, SoundClock, StuckClock,
+                                         clock_stands_still, lands_in_still_sound)
 from realtime_adain.video.timestamps import Segment, TimestampShift
 
 # What a folder given as input is searched for (a file named on its own is opened whatever its
@@ -549,7 +550,8 @@ class VideoReader:
             # (before it too, on the file's own times: pictures all at one time, a Matroska cluster's damaged time)
             self.stuck_clock = StuckClock(self.stream, self.path) if self._stores_times else None
             matroska = self.container.format.name.startswith("matroska")
-            self.cluster_times = ClusterTimes(self.path.name) if matroska else None
+            self.cluster_times = ((ClustersAtOneTime.of(self.path, self.stream) or ClusterTimes(self.path.name))
+                                  if matroska else None)
             self.segment = Segment(self.stream.time_base, start, duration)
             self._dropped = 0  # frames decoded before the segment's start (after the seek, if any)
             self._before = BeforeStart(self._decode_from(), TAIL_BYTES)  # packets before it, not decoded
@@ -566,11 +568,8 @@ class VideoReader:
                 if isinstance(item, Frame) and (wanted := wanted - 1) == 0:
                     break
             frames = [item for item in self._lookahead if isinstance(item, Frame)]
-            if not frames and self.seeked and self.seen_end is None:  # nothing at all after the seek
+            if not frames and self._landed_wrong():
                 raise SeekMissed
-            if not frames and self.seeked and self.cluster_times is not None and \
-                    self.container.duration and Fraction(self.container.duration, 1_000_000) > self.segment.start:
-                raise SeekMissed  # (a Matroska that lasts past the start, whose index led to damaged cluster times)
             if not frames and self.segment.start and self.seen_end is not None:
                 raise UserError(f"{self.path}: --start {format_time(self.segment.start)} is at or past the end of "
                                 f"the video, which lasts {format_time(self.seen_end)}")
@@ -598,12 +597,16 @@ class VideoReader:
             return False
         if self.shift.splices:
             return self._seek_by_position(target)
+        if isinstance(self.cluster_times, ClustersAtOneTime):
+            return False  # (its index puts every cluster at one time: read from the start)
         sound = [s for s in self.passthrough if s.type == "audio"]
         if self.stuck_clock is not None and clock_stands_still(self.container, [self.stream, *sound]):
             raise SeekMissed  # (its index puts every picture, or every sound packet, at one time: read from the start)
+        timestamp = math.floor((target - self.shift.offset) / self.time_base)
+        if sound and lands_in_still_sound(self.path, self.stream.index, [s.index for s in sound], timestamp):
+            raise SeekMissed  # (its sound's clock stands still there: placed only by the sound before it)
         try:
-            self.container.seek(math.floor((target - self.shift.offset) / self.time_base), backward=True,
-                                stream=self.stream)
+            self.container.seek(timestamp, backward=True, stream=self.stream)
         except av.error.FFmpegError:
             raise SeekMissed from None
         return True
@@ -811,6 +814,10 @@ class VideoReader:
                 raise threads_refused_error(self.path, exc) from None
             good = index + len(timeline.frames)
             raise UserError(f"{self.path}: corrupt video data after {good} frames ({error_reason(exc)})") from None
+        if not index and self._landed_wrong():
+            # (before the notes on what was read: the file is read again from its start, which says
+            # its own; a Matroska whose later clusters all say 0 said its reordering twice)
+            raise SeekMissed
         self.finished = True
         if index or self.skipped:  # (none decoded: the error says why, in one line)
             self._note_damage()
@@ -824,6 +831,15 @@ class VideoReader:
         if 0 < index + self.skipped < declared and self._ends_early(timeline.end, self.seeked or self.passed_over > 0):
             raise UserError(f"{self.path}: truncated or corrupt: only {index + self.skipped} of {declared} frames "
                             "decode")
+
+    def _landed_wrong(self) -> bool:
+        """Whether a seek that gave no frame landed where the file cannot be read from: nothing
+        at all after it, or a Matroska that lasts past the start, whose index led to damaged
+        cluster times."""
+        if not self.seeked:
+            return False
+        return self.seen_end is None or (self.cluster_times is not None and bool(self.container.duration)
+                                         and Fraction(self.container.duration, 1_000_000) > self.segment.start)
 
     def _stored_later(self, held: "HeldPackets", segment: Segment, end: int) -> Iterator[av.Packet]:
         """Read on past the last picture kept (which stops showing at `end`, video ticks on the
