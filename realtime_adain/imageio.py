@@ -718,14 +718,19 @@ def check_pixel_budget(path: Path, height: int, width: int, size: int | None, ma
 
 
 def read_style(path: Path, style_size: int | None, option: str = "--style-size") -> np.ndarray:
-    """A style image as it is stored, refused (one line naming it) where encoding it at
-    `style_size` would be over the default budget or MAX_SIDE a side: a strip 1 pixel high at 512
-    is 512x102400, tens of GB of features (`bench video` ran 9 minutes to the OOM killer)."""
+    """A style image as it is stored, refused where it is too large at `style_size` (`check_style`)."""
+    image = read_image(path)
+    check_style(path, image, style_size, option)
+    return image
+
+
+def check_style(path: Path, image: np.ndarray, style_size: int | None, option: str = "--style-size") -> None:
+    """Refuse (one line naming it) a style image that encoded at `style_size` would be over the
+    default budget or MAX_SIDE a side: a strip 1 pixel high at 512 is 512x102400, tens of GB of
+    features (`live` was OOM-killed, `bench video` ran 9 minutes to the OOM killer)."""
     from realtime_adain.settings import DEFAULT_MAX_PIXELS
 
-    image = read_image(path)
     check_pixel_budget(path, *image.shape[:2], style_size, DEFAULT_MAX_PIXELS, option, None)
-    return image
 
 
 def resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:

@@ -30,7 +30,7 @@ from realtime_adain.adain import StyleStats, check_stats
 from realtime_adain.paths import expand_images
 from realtime_adain.errors import UserError, out_of_memory_as_user_error
 from realtime_adain.atomic import atomic_write_bytes
-from realtime_adain.imageio import first_frame_only_note, fit_short_side, read_image, read_style
+from realtime_adain.imageio import check_style, first_frame_only_note, fit_short_side, read_image
 from realtime_adain.video.notes import note
 from realtime_adain.stylizer import Stylizer
 from realtime_adain.userdirs import cache_dir_for_run, user_dir
@@ -145,15 +145,13 @@ class StyleLibrary:
         reasons: list[str] = []
         self._rejected.clear()  # each is said again: this is a new start
 
-        def skip(reason: str) -> None:
-            reasons.append(reason)
-            note(f"{reason}; style left out")
-
-        found = (self._usable(p, skip) for p in tqdm(paths, desc="style statistics", unit="style", disable=None))
+        found = (self._usable(p, reasons.append) for p in tqdm(paths, desc="style statistics", unit="style", disable=None))
         self.styles = [style for style in found if style is not None]
-        if not self.styles:
+        if not self.styles:  # (one line: each reason said as a note too read as two errors)
             raise UserError(f"no usable style image ({reasons[0]})" if len(reasons) == 1 else
                             f"none of the {len(reasons)} style images is usable (the first: {reasons[0]})")
+        for reason in reasons:
+            note(f"{reason}; style left out")
         for style in self.styles:  # an animated style gives its first picture, as in `image` and `video` (said once)
             if text := first_frame_only_note(style.path):
                 note(text, once=True)
@@ -242,7 +240,8 @@ class StyleLibrary:
         digest = digest or file_sha256(path)
         cached = self._cached(digest)
         if cached is None:  # only now is the image decoded: a warm start reads just the cache
-            image = read_style(path, self.style_size)  # (a 1x200 strip: 23 GB, then the OOM killer)
+            image = read_image(path)
+            check_style(path, image, self.style_size)  # (a 1x200 strip: 23 GB, then the OOM killer)
             with out_of_memory_as_user_error(str(path), "lower --style-size"):
                 stats = self.stylizer.style_stats(image, self.style_size)
             thumb = thumbnail(image)
