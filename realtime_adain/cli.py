@@ -258,4 +258,5 @@ def entry() -> NoReturn:
     code = main()
     for signum in interrupts.SIGNALS:
         signal.signal(signum, signal.SIG_IGN)
+    interrupts.forget_caught_ctrl_c()  # (else a Ctrl-C caught while modules imported exits by SIGINT)
     sys.exit(code)

@@ -57,6 +57,42 @@ def sigterm_raises() -> Iterator[None]:
             signal.signal(sig, signal.SIG_DFL)
 
 
+def _stop_while_starting(signum: int, _frame: object) -> None:
+    """A signal while the command's modules import, before `cli.main` handles signals: nothing
+    is written yet, so the one line and the exit status, at once."""
+    try:
+        os.write(2, b"interrupted\n" if signum == signal.SIGINT else b"terminated\n")
+    except OSError:  # (a closed or failing stderr: the status still says it)
+        pass
+    os._exit(128 + signum)
+
+
+@contextmanager
+def stop_while_starting() -> Iterator[None]:
+    """Inside the block (the command's own modules importing, `__main__.py`) a signal ends the
+    process at once with its one line; the handlers before it are back after it, an ignored one
+    stays ignored (`nohup`). There a Ctrl-C printed a KeyboardInterrupt traceback, and SIGTERM
+    ended the process without a word."""
+    previous = {sig: signal.getsignal(sig) for sig in SIGNALS} if _in_main_thread() else {}
+    for sig, handler in previous.items():
+        if handler is not None and handler != signal.SIG_IGN:
+            signal.signal(sig, _stop_while_starting)
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            if handler is not None:
+                signal.signal(sig, handler)
+
+
+def forget_caught_ctrl_c() -> None:
+    """Clear CPython's note of a Ctrl-C that escaped an `exec` of a string: dataclasses and
+    namedtuple define their methods so while modules import. Though caught and answered with
+    `interrupted` and status 130, the interpreter then ended the process by SIGINT as it exited (a
+    parent saw -2, not 130). A string run that succeeds clears it (Python/pythonrun.c)."""
+    exec("None")
+
+
 def load_torch() -> None:
     """Import torch with SIGINT/SIGTERM held until the import is done, then acted on as usual.
 
