@@ -610,15 +610,20 @@ def test_a_decompression_bomb_upload_says_its_real_size(stylizer, registry):
     """An image Pillow flags as a decompression bomb (16000x16000, a few hundred KB) is refused
     with its real size."""
     bomb = cv2.imencode(".png", np.zeros((16000, 16000), np.uint8))[1].tobytes()
+    status, body = uploaded(stylizer, registry, bomb)
+    assert status == 413 and body["error"].startswith("the image is 16000x16000, more than"), body
+
+
+def uploaded(stylizer, registry, data: bytes) -> tuple[int, dict]:  # noqa: ANN001
+    """(status, JSON body) of uploading `data` as a style to a server with uploads on."""
 
     async def main():
         async with served(stylizer, registry, allow_uploads=True) as (_server, url):
             async with aiohttp.ClientSession() as http:
-                async with http.post(f"{url}/api/styles", data=upload_form(bomb)) as response:
+                async with http.post(f"{url}/api/styles", data=upload_form(data)) as response:
                     return response.status, await response.json()
 
-    status, body = asyncio.run(main())
-    assert status == 413 and body["error"].startswith("the image is 16000x16000, more than"), body
+    return asyncio.run(main())
 
 
 def test_https_with_a_certificate(stylizer, registry, tmp_path):

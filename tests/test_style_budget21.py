@@ -8,14 +8,11 @@ output); a `serve` upload of 2000x1 (within the upload's pixel limit) did the sa
 
 from __future__ import annotations
 
-import asyncio
-
-import aiohttp
 import cv2
 import numpy as np
 
 from realtime_adain.imageio import write_image
-from test_serve import registry, served, upload_form  # noqa: F401  (fixtures)
+from test_serve import registry, uploaded  # noqa: F401  (a fixture)
 
 
 def test_live_refuses_a_style_too_large_at_its_size_and_goes_on_with_the_others(run_cli, weights_env, data_dir,
@@ -37,14 +34,7 @@ def test_live_refuses_a_style_too_large_at_its_size_and_goes_on_with_the_others(
 
 def test_serve_refuses_an_upload_too_large_at_its_style_size(stylizer, registry):  # noqa: F811
     strip = cv2.imencode(".png", np.zeros((1, 2000, 3), np.uint8))[1].tobytes()  # 2000 pixels: within the upload limit
-
-    async def main():
-        async with served(stylizer, registry, allow_uploads=True) as (_server, url):
-            async with aiohttp.ClientSession() as http:
-                async with http.post(f"{url}/api/styles", data=upload_form(strip)) as response:
-                    return response.status, await response.json()
-
-    status, body = asyncio.run(main())
+    status, body = uploaded(stylizer, registry, strip)
     assert status == 413, body
     assert body["error"] == ("the image is 2000x1: at this server's style size (64) it would be 128000x64, more "
                              "than 16384 pixels a side or 16777216 in all"), body

@@ -18,16 +18,18 @@ from test_video_realworld_inputs import stylize, style  # noqa: F401  (a fixture
 ALL_SIX = "pan=5.1|c0=c0|c1=c0|c2=c0|c3=c0|c4=c0|c5=c0"
 
 
-@pytest.mark.parametrize("codec", ["dca", "eac3"])
-def test_surround_sound_into_avi_keeps_its_channels_as_ac3(codec, run_cli, weights_env, style, tmp_path):
+@pytest.mark.parametrize("codec, ext", [("dca", "avi"), ("eac3", "avi"), ("flac", "ts")])
+def test_surround_sound_into_avi_or_ts_keeps_its_channels_as_ac3(codec, ext, run_cli, weights_env, style, tmp_path):
     """DTS or E-AC-3 5.1 (a Blu-ray rip's, a streaming download's) cannot be copied into .avi, and
-    was re-encoded to AVI's default, MP3, which takes two channels: the 5.1 became stereo. AVI
-    holds AC-3, which keeps 5.1: the sound is re-encoded to it, with its six channels sounding."""
+    was re-encoded to AVI's default, MP3, which takes two channels: the 5.1 became stereo; 5.1
+    FLAC into .ts the same, to MPEG-TS's MP2 (as `ffmpeg -i in.mkv out.ts` does). Both hold AC-3
+    (broadcast's 5.1 is carried so), which keeps 5.1: the sound is re-encoded to it, with its six
+    channels sounding."""
     source = tmp_path / f"{codec}.mkv"
     ffmpeg("-f", "lavfi", "-i", "testsrc2=size=64x48:rate=12:duration=1", "-f", "lavfi", "-i",
            f"sine=f={TONE}:sample_rate=48000:duration=1", "-af", ALL_SIX, "-c:v", "mpeg4", "-c:a", codec,
            "-strict", "-2", source)
-    out = tmp_path / "out.avi"
+    out = tmp_path / f"out.{ext}"
     err = stylize(run_cli, source, style, out)
     assert "re-encoding it to ac3" in err and "mixed down" not in err, err
     (audio,) = ffprobe_streams(out, "codec_type,codec_name,channels")[1:]

@@ -1,6 +1,6 @@
-"""`realtime-adain video` on three sound leftovers of h20: AAC that states its kind nowhere (no
-decoder configuration, no ADTS headers), 5.1 sound into MPEG-TS, and an iPhone's Apple Positional
-Audio track. Inputs are made with the FFmpeg CLI (and remuxed with PyAV where the CLI writes no
+"""`realtime-adain video` on sound leftovers of h20: AAC that states its kind nowhere (no decoder
+configuration, no ADTS headers) and an iPhone's Apple Positional Audio track (5.1 into MPEG-TS:
+tests/test_video_sound20.py). Inputs are made with the FFmpeg CLI (and remuxed with PyAV where the CLI writes no
 such file); each output is read back with ffprobe and decoded with PyAV."""
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import pytest
 from test_video_audio_edges import TONE, sound
 from test_video_leftovers import ffmpeg, ffprobe_streams
 from test_video_realworld_inputs import stylize, style  # noqa: F401  (a fixture)
-from test_video_sound20 import ALL_SIX
 
 CLIP = ("-f", "lavfi", "-i", "testsrc2=size=64x48:rate=12:duration=1")
 TONE_INPUT = ("-f", "lavfi", "-i", f"sine=f={TONE}:sample_rate=48000:duration=1")
@@ -58,23 +57,6 @@ def test_aac_with_no_decoder_config_is_copied_with_one(ext, run_cli, weights_env
     assert samples.shape[1] / rate == pytest.approx(1, abs=0.05)
     # (the .mov's edit list trims the encoder's priming, which .mkv and .ts keep before it)
     np.testing.assert_array_equal(samples[:, -expected.shape[1]:], expected)
-
-
-def test_surround_sound_into_ts_keeps_its_channels_as_ac3(run_cli, weights_env, style, tmp_path):
-    """5.1 FLAC into .ts was re-encoded to MPEG-TS's default, MP2, which takes two channels: the
-    5.1 became stereo (as `ffmpeg -i in.mkv out.ts` does). MPEG-TS carries AC-3, as broadcast's
-    5.1 is carried: the sound is re-encoded to it, with its six channels sounding."""
-    source = tmp_path / "surround.mkv"
-    ffmpeg(*CLIP, *TONE_INPUT, "-af", ALL_SIX, "-c:v", "mpeg4", "-c:a", "flac", source)
-    out = tmp_path / "out.ts"
-    err = stylize(run_cli, source, style, out)
-    assert "re-encoding it to ac3" in err and "mixed down" not in err, err
-    (audio,) = ffprobe_streams(out, "codec_type,codec_name,channels")[1:]
-    assert audio["codec_name"] == "ac3" and audio["channels"] == 6, audio
-    rate, samples = sound(out)
-    loudness = np.sqrt((samples[:, rate // 4:] ** 2).mean(axis=1))  # (past the encoder's priming)
-    lfe = 3  # (the subwoofer's channel carries only what is under 120 Hz: not the tone)
-    assert samples.shape[0] == 6 and (np.delete(loudness, lfe) > 0.05).all(), loudness
 
 
 def test_apple_positional_audio_is_named_and_left_out(run_cli, weights_env, style, tmp_path):
