@@ -64,8 +64,8 @@ def test_a_signal_while_the_command_modules_import_is_one_line(env, tmp_path, si
     """Before `cli.main` took signals over, a Ctrl-C while `realtime_adain.cli` (argparse and the
     rest) was importing printed a KeyboardInterrupt traceback, and SIGTERM ended the process
     without a word (status -15): some 10-40 ms at every start, where `test_signals.py`'s start-up
-    cases, sent once torch loads, come later. Fixed by patch 01 (interrupts.stop_while_starting
-    around that import in __main__.py, the console script's entry too)."""
+    cases, sent once torch loads, come later. Now `interrupts.stop_while_starting` holds that
+    import in __main__.py (the console script's entry too): one line, 130 or 143."""
     process = start_held(env, tmp_path, SLOW_CLI_IMPORT)
     assert process.stdout.readline() == "importing cli\n"
     process.send_signal(sig)
@@ -95,8 +95,8 @@ def test_a_ctrl_c_caught_in_a_string_run_exits_130(env, tmp_path):
     modules import) was caught and said `interrupted`, but CPython noted it as unhandled and
     `python -m realtime_adain` ended by SIGINT as it exited: status -2 to a parent, not 130 (a
     shell shows 130 either way; `test_signals.py`'s start-up cases, run with -m, could flake). 5 of
-    80 Ctrl-Cs in the first 0.3 s did so. Fixed by patch 02 (interrupts.forget_caught_ctrl_c in
-    cli.entry)."""
+    80 Ctrl-Cs in the first 0.3 s did so. Now `cli.entry` clears that note
+    (`interrupts.forget_caught_ctrl_c`) before it exits with 130."""
     process = start_held(env, tmp_path, SLOW_SETTINGS_IMPORT)
     assert process.stdout.readline() == "importing settings\n"
     process.send_signal(signal.SIGINT)
