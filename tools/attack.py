@@ -109,6 +109,7 @@ def make_material(m: Path) -> None:
     (m / "zero.jpg").write_bytes(b"")
     (m / "text.jpg").write_text("just some text\n")
     (m / "bomb.png").write_bytes(png_header(100_000, 100_000))
+    cv2.imwrite(str(m / "thin.png"), np.zeros((1, 2000, 3), np.uint8))  # (at --style-size 64: 128000x64)
     (m / "random.mp4").write_bytes(os.urandom(4096))
     (m / "zero.mp4").write_bytes(b"")
     (m / "text.mp4").write_text("not a video\n")
@@ -588,6 +589,14 @@ def cases(m: Path, url: str) -> list[Case]:
                                                      "--threads", "0", "--no-baseline", "--device", "cpu", *SMALL],
              "ok", no_note="every picture has the same timestamp"),
         Case("bench bogus target", ["bench", "nothing"], contains="nothing"),
+        # A style 1 pixel high at the style size: 23 GB and the OOM killer (live, bench video) before.
+        Case("image style 1 px high", IS + ["{m}/thin.png"], contains="longer than 16384 pixels"),
+        Case("video style 1 px high", VS + ["{m}/thin.png"], contains="longer than 16384 pixels"),
+        Case("live style 1 px high", LS + ["{m}/thin.png"], contains="longer than 16384 pixels"),
+        Case("live style 1 px high among others", LS + ["{m}/thin.png", "{m}/s.jpg"], "ok", outputs=["r.mp4"],
+             note="thin.png"),
+        Case("bench video style 1 px high", ["bench", "video", "--video", "{m}/v.mp4", "--style", "{m}/thin.png",
+                                             "--repeats", "1", *SMALL], contains="longer than 16384 pixels"),
         Case("bench temporal frames 0", ["bench", "temporal", "--frames", "0"], contains="--frames"),
         Case("bench temporal strengths bogus", ["bench", "temporal", "--strengths", "a,b"], contains="--strengths"),
         Case("bench temporal video missing", ["bench", "temporal", "--video", "{m}/none.mp4", "--frames", "3"], contains="none.mp4"),
