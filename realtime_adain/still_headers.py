@@ -111,3 +111,35 @@ def pam_size(data: np.ndarray) -> tuple[int, int] | None:
         return None
     fields = dict(re.findall(rb"^\s*(WIDTH|HEIGHT)\s+(\d{1,12})\s*$", header[:header.index(b"ENDHDR")], re.M))
     return (int(fields[b"WIDTH"]), int(fields[b"HEIGHT"])) if len(fields) == 2 else None
+
+
+def tiff_sample_bytes(data: np.ndarray) -> tuple[int, int, int] | None:
+    """(width, height, bytes a pixel) of a classic TIFF's first picture, from its first IFD (OpenCV
+    decodes it at its own depth: a 14 KB float TIFF of 16000x16000 became 3 GiB of samples before
+    any size check); None where it is not one or the fields are not there."""
+    head = bytes(data[:8])
+    if head[:4] not in (b"II*\0", b"MM\0*"):
+        return None
+    order = "<" if head[:2] == b"II" else ">"
+    ifd = struct.unpack(order + "I", head[4:8])[0]
+    raw = bytes(data[ifd:ifd + 2])
+    if len(raw) < 2:
+        return None
+    entries = bytes(data[ifd + 2:ifd + 2 + 12 * min(struct.unpack(order + "H", raw)[0], 4096)])
+    fields: dict[int, int] = {}
+    for at in range(0, len(entries) - 11, 12):
+        tag, kind, count = struct.unpack_from(order + "HHI", entries, at)
+        if tag not in (256, 257, 258, 277) or kind not in (3, 4) or count == 0:
+            continue
+        unit, shown = ("H" if kind == 3 else "I"), min(count, 16)
+        length = shown * struct.calcsize(unit)
+        if count * struct.calcsize(unit) <= 4:
+            values = entries[at + 8:at + 8 + length]
+        else:  # (an RGB's three sample sizes, elsewhere in the file)
+            where = struct.unpack_from(order + "I", entries, at + 8)[0]
+            values = bytes(data[where:where + length])
+        if len(values) == length:
+            fields[tag] = max(struct.unpack(order + unit * shown, values))
+    if 256 not in fields or 257 not in fields:
+        return None
+    return fields[256], fields[257], fields.get(277, 1) * -(-fields.get(258, 1) // 8)
