@@ -39,7 +39,7 @@ from realtime_adain.hdr_stills import (HLG, PQ, STRIP_SAMPLES, HdrTags, coded_de
                                        full_scale, narrow_to_full, tone_mapped)
 from realtime_adain.regular_files import open_regular
 from realtime_adain.still_headers import (FFMPEG_STILLS, exr_chunks_missing, exr_size, jpeg2000_size, pam_size,
-                                          tiff_sample_bytes)
+                                          png_sample_bytes, tiff_sample_bytes)
 from realtime_adain.video.notes import note
 
 # What OpenCV decodes (a folder of inputs takes these) and, of those, what it encodes from RGB:
@@ -115,11 +115,11 @@ def _decode(data: np.ndarray, name: str) -> np.ndarray:
         decoded = _pillow_rgb(data, name)  # OpenCV scales only an ASCII 8-bit one by its maxval: a 10-bit
         if decoded is not None:  # PPM read nearly black, a binary one of maxval 100 dark
             return decoded
-    tiff = tiff_sample_bytes(data)
-    if tiff and tiff[0] * tiff[1] > MAX_DECODE_PIXELS:
-        raise UserError(f"{name}: {tiff[0]}x{tiff[1]} is {_too_many_pixels()}")
-    if tiff and tiff[0] * tiff[1] * tiff[2] > MAX_DECODE_BYTES:
-        raise UserError(f"{name}: {tiff[0]}x{tiff[1]} at {tiff[2]} bytes a pixel is more than the "
+    stated = tiff_sample_bytes(data) or png_sample_bytes(data)  # (OpenCV decodes at the file's own depth)
+    if stated and stated[0] * stated[1] > MAX_DECODE_PIXELS:
+        raise UserError(f"{name}: {stated[0]}x{stated[1]} is {_too_many_pixels()}")
+    if stated and stated[0] * stated[1] * stated[2] > MAX_DECODE_BYTES:
+        raise UserError(f"{name}: {stated[0]}x{stated[1]} at {stated[2]} bytes a pixel is more than the "
                         f"{MAX_DECODE_BYTES >> 30} GiB of samples an image may decode to")
     with _native_stderr_captured() as native:
         try:

@@ -127,3 +127,25 @@ def test_an_exr_decoding_to_gigabytes_is_refused_from_its_header(exr_bomb):
     planes, `image` took 4.4 GB and 26 s for a 64-pixel result. Refused from its header."""
     message = read_within_2_gib(exr_bomb)
     assert "16000x16000 at 12 bytes a pixel is more than the 1 GiB" in message, message
+
+
+def png_header_only(path, width: int, height: int, depth: int, colour: int) -> None:
+    """A PNG of a signature, an IHDR stating this size, depth and colour type, and an IEND."""
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, depth, colour, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b""))
+
+
+def test_a_16_bit_png_decoding_to_gigabytes_is_refused_from_its_header(tmp_path):
+    """A 16-bit RGB PNG of 16000x16000 (1.5 MB compressed: within the pixel limit) was decoded
+    whole, 6 bytes a pixel: 3.65 GB and 16 s for a 64-pixel result. Refused from its IHDR; an
+    8-bit RGBA one of that size (1 GiB) is not refused for its bytes."""
+    big = tmp_path / "big16.png"
+    png_header_only(big, 16000, 16000, 16, 2)
+    message = read_within_2_gib(big)
+    assert "16000x16000 at 6 bytes a pixel is more than the 1 GiB" in message, message
+    rgba = tmp_path / "rgba8.png"
+    png_header_only(rgba, 16000, 16000, 8, 6)
+    assert "bytes a pixel" not in read_within_2_gib(rgba)
