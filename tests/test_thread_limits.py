@@ -72,8 +72,9 @@ def test_video_at_a_limit_without_room_for_its_threads_runs_with_one_thread_each
                                                                                 tmp_path):
     """`video` under `ulimit -u` with room for its stages but not for the pools: x264 did not open
     ("Generic error in an external library"), FFmpeg's threads taking what was left. Now FFmpeg's
-    codecs run one thread each too, and the clip is written."""
-    limit = tasks_now() + 10
+    codecs run one thread each too, and the clip is written. (It needs 7 here, more under load:
+    a thread pool starts its workers as work queues up; the pools want about 25 on 2 CPUs.)"""
+    limit = tasks_now() + 16
     out = tmp_path / "out.mp4"
     done = stylize_video_under(under_process_limit(limit, limit), data_dir, published_weights, out)
     assert done.returncode == 0, done.stderr
@@ -101,12 +102,20 @@ def test_video_at_limits_too_low_to_run_is_one_line_never_a_crash(data_dir, publ
 
 def test_live_whose_inference_thread_cannot_start_names_the_limit(data_dir, published_weights, tmp_path):
     """`live` with room for its start but not for its stylizing thread's: the session ended with
-    `reason="RuntimeError: can't start new thread"`, which named no limit."""
-    limit = tasks_now() + 9
-    out = tmp_path / "live.mp4"
-    done = run_under(under_process_limit(limit, limit), published_weights, out,
-                     ["live", "--source", data_dir / "videos" / "cutBunny.mp4", "-s", data_dir / "style" / "trial.jpg",
-                      "--size", "32", "--style-size", "32", "--no-window", "-o", out])
-    assert done.returncode in (1, 2), done.stderr
-    assert "Traceback" not in done.stderr and "RuntimeError" not in done.stderr, done.stderr
-    assert "cannot start a thread: the limit on processes and threads is reached (`ulimit -u`)" in done.stderr, done.stderr
+    `reason="RuntimeError: can't start new thread"`, which named no limit; a little less room
+    and the shutdown joined the thread that never started ("cannot join thread before it is
+    started", a traceback). How many threads a run starts depends on timing (a thread pool
+    starts its workers as work queues up), so the limits around that room are tried in turn:
+    each run ends in one line naming the limit, and with no traceback."""
+    named = 0
+    for extra in (7, 8, 9):
+        limit = tasks_now() + extra
+        out = tmp_path / f"live{extra}.mp4"
+        done = run_under(under_process_limit(limit, limit), published_weights, out,
+                         ["live", "--source", data_dir / "videos" / "cutBunny.mp4", "-s", data_dir / "style" / "trial.jpg",
+                          "--size", "32", "--style-size", "32", "--no-window", "--max-frames", "3", "-o", out])
+        assert "Traceback" not in done.stderr and "RuntimeError" not in done.stderr, (extra, done.stderr)
+        if done.returncode:
+            assert done.returncode in (1, 2), (extra, done.stderr)
+            named += "cannot start a thread: the limit on processes and threads is reached (`ulimit -u`)" in done.stderr
+    assert named, "no run met the limit"

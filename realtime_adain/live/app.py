@@ -124,9 +124,10 @@ class LiveSession:
                  size="%dx%d" % self.work_size, device=self.device_label, engine=self.engine_label,
                  stabilize=settings.stabilize, carry_motion=settings.carry_motion)
         self.stability = Stability(self.stylizer, settings.stabilize_strength)
-        self.inference = Inference(self.capture.latest, self.stylizer, self.controller,
-                                   ActiveStyle(self.library, self.log), self.work_size, self.stability)
-        self.inference.start()
+        inference = Inference(self.capture.latest, self.stylizer, self.controller,
+                              ActiveStyle(self.library, self.log), self.work_size, self.stability)
+        inference.start()  # (kept only once started: the shutdown joined one `ulimit -u` left unstarted, a traceback)
+        self.inference = inference
 
     def _work_size(self, first: Frame) -> tuple[int, int]:
         """The processing size (width, height) for frames like `first`, refused when a thin strip
