@@ -26,7 +26,7 @@ from realtime_adain.adain import StyleStats, check_stats
 from realtime_adain.api_images import ImageLike, as_rgb, check_path
 from realtime_adain.checks import check_number, check_whole
 from realtime_adain.errors import UserError
-from realtime_adain.imageio import MAX_SIDE, fit_short_side, resize, short_side_size
+from realtime_adain.imageio import MAX_SIDE, fit_short_side, over_budget, resize, style_budget
 from realtime_adain.settings import (DEFAULT_MAX_PIXELS, FLOW_MODES, ModelSettings, StyleSettings, VideoSettings,
                                      check_time)
 from realtime_adain.stylizer import Stylizer
@@ -40,13 +40,14 @@ def check_budget(image: np.ndarray, size: int | None, max_pixels: int, name: str
     """Refuse to process `image` at `size` (the argument `size_name`) beyond `max_pixels` or MAX_SIDE
     a side: a thin strip scaled by its short side would otherwise become gigapixels that exhaust memory."""
     height, width = image.shape[:2]
-    new_w, new_h = short_side_size(height, width, size)
+    if (found := over_budget(height, width, size, max_pixels)) is None:
+        return
+    new_w, new_h, over = found
     at = f"{name} ({width}x{height}) at {size_name} {size} is {new_w}x{new_h}" if size else f"{name} is {width}x{height}"
     smaller = f"lower {size_name}" if size else "pass a smaller image"
-    if max(new_w, new_h) > MAX_SIDE:
+    if over == "side":
         raise ValueError(f"{at}, longer than {MAX_SIDE} pixels on a side ({smaller})")
-    if new_w * new_h > max_pixels:
-        raise ValueError(f"{at}, over max_pixels={max_pixels} ({smaller}, or raise max_pixels)")
+    raise ValueError(f"{at}, over max_pixels={max_pixels} ({smaller}, or raise max_pixels)")
 
 
 def check_alpha(alpha: float) -> float:
@@ -281,7 +282,7 @@ def stylize_video(
             name = f"style[{index}]" if len(styles) > 1 else "style"
             image = as_rgb(given, name)  # (its processing size was not bounded: a thin strip became gigapixels)
             # (max_pixels bounds the frames, often far below a style; a style gets at least st.style's default)
-            check_budget(image, settings.style.style_size, max(settings.max_pixels, DEFAULT_MAX_PIXELS), name, "style_size")
+            check_budget(image, settings.style.style_size, style_budget(settings.max_pixels), name, "style_size")
             images[Path(f"style-{index}")] = fit_short_side(image, settings.style.style_size)
     weights = [Path(p) for p in (settings.model.vgg, settings.model.decoder) if isinstance(p, (str, os.PathLike))]
     with _api_words([source, output, *style_paths, *weights]):

@@ -727,35 +727,52 @@ def fit_short_side(image: np.ndarray, size: int | None) -> np.ndarray:
     return image if new_size == (image.shape[1], image.shape[0]) else resize(image, new_size)
 
 
+def over_budget(height: int, width: int, size: int | None, max_pixels: int) -> tuple[int, int, str] | None:
+    """None where a picture of height x width at `size` (its shorter side) fits; else its size
+    there (width, height) and what it is over: "side" (MAX_SIDE) or "pixels" (`max_pixels`). The
+    one rule behind each command's and the API's refusal, each in its own words."""
+    new_w, new_h = short_side_size(height, width, size)
+    if max(new_w, new_h) > MAX_SIDE:
+        return new_w, new_h, "side"
+    return (new_w, new_h, "pixels") if new_w * new_h > max_pixels else None
+
+
 def check_pixel_budget(path: Path, height: int, width: int, size: int | None, max_pixels: int, option: str,
                        budget_option: str | None = "--max-pixels") -> None:
     """Refuse to process `path` at a size over `max_pixels`: a thin strip scaled by its short side
     would otherwise become a gigapixel image that runs for minutes or exhausts memory.
     `budget_option`: the option that raises the budget (None where the command has none)."""
-    new_w, new_h = short_side_size(height, width, size)
-    if max(new_w, new_h) > MAX_SIDE:
-        raise UserError(f"{path}: {width}x{height} at {option} {size or 0} is {new_w}x{new_h}, "
-                        f"longer than {MAX_SIDE} pixels on a side (lower {option})")
-    if new_w * new_h > max_pixels:
-        remedy = f"raise it with {budget_option}, or lower {option}" if budget_option else f"lower {option}"
-        raise UserError(f"{path}: {width}x{height} at {option} {size or 0} is {new_w}x{new_h}, "
-                        f"over the budget of {max_pixels} pixels ({remedy})")
+    if (found := over_budget(height, width, size, max_pixels)) is None:
+        return
+    new_w, new_h, over = found
+    at = f"{path}: {width}x{height} at {option} {size or 0} is {new_w}x{new_h}"
+    if over == "side":
+        raise UserError(f"{at}, longer than {MAX_SIDE} pixels on a side (lower {option})")
+    remedy = f"raise it with {budget_option}, or lower {option}" if budget_option else f"lower {option}"
+    raise UserError(f"{at}, over the budget of {max_pixels} pixels ({remedy})")
+
+
+def style_budget(max_pixels: int | None = None) -> int:
+    """The most pixels a style is encoded at: the default budget, or a higher `max_pixels` (which
+    bounds the frames, often far below a style's size)."""
+    from realtime_adain.settings import DEFAULT_MAX_PIXELS
+
+    return max(max_pixels or 0, DEFAULT_MAX_PIXELS)
 
 
 def read_style(path: Path, style_size: int | None, option: str = "--style-size") -> np.ndarray:
     """A style image as it is stored, refused where it is too large at `style_size` (`check_style`)."""
     image = read_image(path)
-    check_style(path, image, style_size, option)
+    check_style(path, image, style_size, option=option)
     return image
 
 
-def check_style(path: Path, image: np.ndarray, style_size: int | None, option: str = "--style-size") -> None:
-    """Refuse (one line naming it) a style image that encoded at `style_size` would be over the
-    default budget or MAX_SIDE a side: a strip 1 pixel high at 512 is 512x102400, tens of GB of
+def check_style(path: Path, image: np.ndarray, style_size: int | None, max_pixels: int | None = None,
+                option: str = "--style-size", budget_option: str | None = None) -> None:
+    """Refuse (one line naming it) a style image that encoded at `style_size` would be over
+    `style_budget` or MAX_SIDE a side: a strip 1 pixel high at 512 is 512x102400, tens of GB of
     features (`live` was OOM-killed, `bench video` ran 9 minutes to the OOM killer)."""
-    from realtime_adain.settings import DEFAULT_MAX_PIXELS
-
-    check_pixel_budget(path, *image.shape[:2], style_size, DEFAULT_MAX_PIXELS, option, None)
+    check_pixel_budget(path, *image.shape[:2], style_size, style_budget(max_pixels), option, budget_option)
 
 
 def resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:

@@ -11,7 +11,7 @@ import numpy as np
 
 from realtime_adain.commands import argtypes, common
 from realtime_adain.commands.jobs import output_paths, plan_jobs
-from realtime_adain.imageio import check_pixel_budget, fit_short_side, read_image
+from realtime_adain.imageio import check_style, fit_short_side, read_image
 from realtime_adain.paths import check_writable_dir, expand_images, expand_inputs, refuse_overwriting_inputs
 from realtime_adain.settings import DEFAULT_MAX_PIXELS, DEINTERLACE_MODES, STABILIZE_MODES, STABILIZE_STRENGTH, VideoSettings
 from realtime_adain.errors import UserError, refuse_inputs
@@ -169,7 +169,7 @@ def read_styles(styles: list[Path], style_size: int | None, max_pixels: int = DE
     for path in dict.fromkeys(styles):
         image = read_image(path)
         try:
-            check_pixel_budget(path, *image.shape[:2], style_size, max(max_pixels, DEFAULT_MAX_PIXELS), "--style-size")
+            check_style(path, image, style_size, max_pixels, budget_option="--max-pixels")
         except UserError as exc:
             problems.append(str(exc))
             continue

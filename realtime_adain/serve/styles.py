@@ -15,10 +15,9 @@ import cv2
 import numpy as np
 
 from realtime_adain.adain import StyleStats
-from realtime_adain.imageio import MAX_SIDE, read_image, short_side_size, write_image
+from realtime_adain.imageio import MAX_SIDE, over_budget, read_image, style_budget, write_image
 from realtime_adain.live.styles import Style, StyleLibrary, thumbnail
 from realtime_adain.serve.uploads import UploadRefused
-from realtime_adain.settings import DEFAULT_MAX_PIXELS
 
 THUMBNAIL_SIDE = 160  # protocol: thumbnails are at most 160 px
 MAX_UPLOADS = 64  # uploaded styles kept while the server runs: each costs disk, memory and a rescan
@@ -99,11 +98,10 @@ class StyleRegistry:
         """Refuse an upload too large at the server's style size: one 2000x1 (within the upload's
         pixels) would be encoded at 1024000x512 (tens of GB: the OOM killer ended the server)."""
         height, width = image.shape[:2]
-        size = self.library.style_size
-        new_w, new_h = short_side_size(height, width, size)
-        if max(new_w, new_h) > MAX_SIDE or new_w * new_h > DEFAULT_MAX_PIXELS:
+        size, most = self.library.style_size, style_budget()
+        if (found := over_budget(height, width, size, most)) is not None:
             raise UploadRefused(413, f"the image is {width}x{height}: at this server's style size ({size}) it would be "
-                                     f"{new_w}x{new_h}, more than {MAX_SIDE} pixels a side or {DEFAULT_MAX_PIXELS} in all")
+                                     f"{found[0]}x{found[1]}, more than {MAX_SIDE} pixels a side or {most} in all")
 
     def add_upload(self, image: np.ndarray, digest: str) -> ServedStyle:
         """An uploaded (decoded, checked) RGB image as a new style; the same image twice is one style."""

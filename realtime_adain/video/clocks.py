@@ -103,7 +103,7 @@ class SoundClock:
         if index not in self.sound or not packet.size or index not in self._ends:
             return False
         clock = self._clocks.get(index)
-        at = packet.dts if packet.dts is not None else packet.pts
+        at = _time(packet)
         return clock is not None and at is not None and at == clock[0]
 
     def apply(self, packet: av.Packet) -> av.Packet:
@@ -111,7 +111,7 @@ class SoundClock:
         index = packet.stream.index
         if index not in self.sound or not packet.time_base:
             return packet
-        at = packet.dts if packet.dts is not None else packet.pts
+        at = _time(packet)
         if at is None:
             if packet.size:  # (not the empty packet that ends the stream)
                 self._after_last(packet, index)
@@ -236,7 +236,7 @@ class StuckClock:
             if self.frame:  # (the clock stood still: every picture placed from here on)
                 yield self._place(packet)
                 continue
-            at = packet.dts if packet.dts is not None else packet.pts
+            at = _time(packet)
             if at is not None and at == self._stored:
                 run += 1
                 held.append(packet)
@@ -286,7 +286,7 @@ class StuckClock:
              f"before): they are shown one after another at the rate before, {rate} fps, from there", once=True)
 
     def _place(self, packet: av.Packet) -> av.Packet:
-        at = packet.dts if packet.dts is not None else packet.pts
+        at = _time(packet)
         if at is None:
             return packet
         still = at == self._stored
@@ -341,7 +341,7 @@ def first_times(container: av.container.InputContainer, streams: Iterable[av.str
         read += packet.size
         got = times.get(packet.stream.index)
         if packet.size and got is not None and len(got) < count:
-            got.append(packet.dts if packet.dts is not None else packet.pts)
+            got.append(_time(packet))
             if len(got) == count:
                 waiting.discard(packet.stream.index)
         if not waiting or read > limit:
