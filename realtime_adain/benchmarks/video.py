@@ -33,6 +33,7 @@ from realtime_adain.commands.argtypes import (frame_batch, frame_resolution, fra
                                               nonempty_path, thread_count)
 from realtime_adain.settings import DEFAULT_MAX_PIXELS, ENGINE_CHOICES, FLOW_MODES, VideoSettings
 from realtime_adain.video.job import stylize_file
+from realtime_adain.video.pipeline import frames_within
 from realtime_adain.errors import UserError, out_of_memory_as_user_error
 from realtime_adain.imageio import read_image, read_style, short_side_size
 from realtime_adain.paths import check_output_file
@@ -169,7 +170,7 @@ def our_pipeline(stylizer: Stylizer, video: Path, style_path: Path, output: Path
 def check_batch_fits(batch: int, width: int, height: int) -> None:
     """Refuse a batch that `video` would lower (it holds at most its pixel budget a call): the
     table would name a batch that was not run."""
-    fitting = max(1, DEFAULT_MAX_PIXELS // (width * height))
+    fitting = frames_within(batch, (height, width), DEFAULT_MAX_PIXELS)  # (as `video` cuts its batches)
     if batch > fitting:
         raise UserError(f"--batch {batch} of {width}x{height} frames is over the {DEFAULT_MAX_PIXELS} pixels a call "
                         f"that `video` holds (at most {fitting} such frames); lower --batch or --size")
