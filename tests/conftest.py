@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,13 @@ DATA = Path(os.environ.get("REALTIME_ADAIN_TEST_DATA") or REPO.parent / "shared"
 # per worker on a shared machine spin waiting for each other, and the default run took twice as
 # long (tests/test_video_cli.py and two others side by side: 182 s with 2 threads, 85 s with 1).
 torch.set_num_threads(1 if os.environ.get("PYTEST_XDIST_WORKER") else max(1, min(2, os.cpu_count() or 1)))
+
+# A shell without job control starts a background command (`(bash .ci/run &)`, some CI runners)
+# with SIGINT ignored, and an ignored signal stays ignored across exec: every command the Ctrl-C
+# tests start would shrug off their SIGINT, as it should for a background job (11 tests failed so,
+# 2026-12-03). Handled, it is reset to the default in each child, as a terminal starts them.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session", autouse=True)
