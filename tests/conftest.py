@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 from pathlib import Path
@@ -40,6 +41,40 @@ def private_engine_cache(tmp_path_factory):
     patch.setenv("REALTIME_ADAIN_ENGINES", str(tmp_path_factory.mktemp("engines")))
     yield
     patch.undo()
+
+
+def _children() -> set[int]:
+    """Process ids whose parent is this process (Linux /proc), but not multiprocessing's own
+    helpers (its resource tracker lives from the first test that starts it to the end)."""
+    me, found = os.getpid(), set()
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            parent = int(Path(entry.path, "stat").read_text().rsplit(")", 1)[1].split()[1])
+            if parent == me and b"multiprocessing" not in Path(entry.path, "cmdline").read_bytes():
+                found.add(int(entry.name))
+        except (OSError, IndexError, ValueError):
+            continue
+    return found
+
+
+@pytest.fixture(autouse=True)
+def no_process_left_running():
+    """Kills what a test started and left running: a test that failed while waiting on a command
+    (a `live` on a looping file, a server) would otherwise leave it taking a core for the rest of
+    the run (one did, for 44 minutes, 2026-12-03). Fixtures of wider scope start theirs before."""
+    if not Path("/proc/self/stat").exists():
+        yield
+        return
+    before = _children()
+    yield
+    for pid in _children() - before:
+        with contextlib.suppress(OSError):
+            if os.getpgid(pid) == pid:  # the leader of its own group (start_new_session): its helpers too
+                os.killpg(pid, signal.SIGKILL)
+            else:
+                os.kill(pid, signal.SIGKILL)
 
 
 @pytest.fixture(scope="session")
