@@ -17,6 +17,7 @@ import av
 import pytest
 
 from live_support import cli_env
+from video_samples import wait_until_encoding
 from realtime_adain import atomic
 
 SIZE = ("--size", "32", "--style-size", "64", "--threads", "1")
@@ -28,14 +29,9 @@ def spawn(args: list[str | os.PathLike], env: dict[str, str], cwd: Path) -> subp
 
 
 def wait_for_frames_in_file(process: subprocess.Popen, folder: Path, stem: str) -> None:
-    """Until the hidden temporary file holds encoded frames (x264 holds ~40 back at first)."""
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and process.poll() is None:
-        temps = [p for p in folder.iterdir() if p.name.startswith(f".{stem}.")]
-        if temps and temps[0].exists() and temps[0].stat().st_size > 8_000:
-            return
-        time.sleep(0.05)
-    pytest.fail(f"no frames written before the process ended: {process.communicate()[1]}")
+    """Until the run is encoding into its hidden temporary file (`video_samples.wait_until_encoding`)."""
+    if not wait_until_encoding(process, folder, stem):
+        pytest.fail(f"the run ended, or never started encoding: {process.communicate()[1]}")
 
 
 def decoded_frames(path: Path) -> int:
@@ -59,7 +55,9 @@ def video_args(data_dir, tmp_path):
     # the terminal closed, an SSH connection dropped (slow: test_changing_inputs.py's closed
     # terminal sends SIGHUP in the default run)
     pytest.param((signal.SIGHUP,), 129, "terminated", marks=pytest.mark.slow),
-    ((signal.SIGINT, signal.SIGINT, signal.SIGINT), 130, "interrupted"),  # the later ones while finishing
+    # the later ones while finishing (slow: test_video_cli.py's Ctrl-C test presses it three times
+    # in the default run)
+    pytest.param((signal.SIGINT, signal.SIGINT, signal.SIGINT), 130, "interrupted", marks=pytest.mark.slow),
 ])
 def test_signals_while_encoding_keep_a_playable_partial(env, video_args, tmp_path, signals, code, said):
     if signal.getsignal(signal.SIGHUP) == signal.SIG_IGN and signal.SIGHUP in signals:

@@ -195,7 +195,7 @@ def test_an_interrupted_runs_telemetry_ends_with_its_last_picture(weights_env, s
     end: one run in 30 would pass.)"""
     source = tmp_path / "GX010004.MP4"
     data_clip(source, [(n * 1000, 1000, b"DEVC%d" % n) for n in range(30)], seconds=30, noise=True)
-    code, err = interrupted_video_run(source, style, tmp_path / "out.mp4", 8000)
+    code, err = interrupted_video_run(source, style, tmp_path / "out.mp4")
     partial = tmp_path / "out.partial.mp4"
     assert code == 130 and partial.is_file(), err
     with av.open(str(partial)) as container:

@@ -118,10 +118,39 @@ def audio_packets(path: Path) -> list[tuple[bytes, int | None, int | None]]:
         return [(bytes(p), p.pts, p.duration) for p in container.demux(audio=0) if p.dts is not None]
 
 
-def interrupted_video_run(source: Path, style: Path, out: Path, started_bytes: int) -> tuple[int, str]:
-    """`realtime-adain video` on `source` at 32 px, sent Ctrl-C (SIGINT) once its temporary output
-    holds `started_bytes`: (exit code, stderr). Encoders hold frames back (x264 ~40 for look-ahead)
-    and muxers write in blocks, so what reaches the file is watched, not guessed."""
+def cpu_seconds(pid: int) -> float:
+    """The CPU time a process has spent so far, all its threads (Linux /proc)."""
+    import os
+
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wait_until_encoding(process, folder: Path, stem: str, cpu_s: float = 1.0, timeout_s: float = 120) -> bool:
+    """Until a run's hidden temporary output (`.STEM.*` in `folder`) exists and the process has since
+    spent `cpu_s` of CPU: frames stylized and handed to the encoder, measured by the run's own
+    progress whatever else loads the machine. False if it ended first. (Waiting for bytes in the
+    file waited for the muxer's first 256 KiB block: about 140 frames at 32 px, 5 s a test.) An
+    interrupt finishes what the encoder holds, so the frames need not be in the file yet."""
+    import time
+
+    deadline, started = time.monotonic() + timeout_s, None
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            if started is None and any(p.name.startswith(f".{stem}.") for p in folder.iterdir()):
+                started = cpu_seconds(process.pid)
+            if started is not None and cpu_seconds(process.pid) - started >= cpu_s:
+                return True
+        except OSError:  # the process ended between the checks
+            pass
+        time.sleep(0.02)
+    return False
+
+
+def interrupted_video_run(source: Path, style: Path, out: Path, presses: int = 1) -> tuple[int, str]:
+    """`realtime-adain video` on `source` at 32 px, sent Ctrl-C (SIGINT) once it is encoding
+    (`wait_until_encoding`), `presses` times 20 ms apart (the later ones while it finishes):
+    (exit code, stderr)."""
     import signal
     import subprocess
     import sys
@@ -130,14 +159,12 @@ def interrupted_video_run(source: Path, style: Path, out: Path, started_bytes: i
     command = [sys.executable, "-m", "realtime_adain", "video", str(source), "-s", str(style),
                "--size", "32", "--style-size", "64", "--threads", "1", "-o", str(out)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline and process.poll() is None:
-        temps = [p for p in out.parent.iterdir() if p.name.startswith(f".{out.stem}.")]
-        if temps and temps[0].stat().st_size > started_bytes:
-            break
-        time.sleep(0.05)
+    wait_until_encoding(process, out.parent, out.stem)
     assert process.poll() is None, "finished before it could be interrupted"
-    process.send_signal(signal.SIGINT)
+    for _ in range(presses):
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            time.sleep(0.02)
     _, err = process.communicate(timeout=60)
     return process.returncode, err
 
