@@ -13,6 +13,7 @@ import torch
 from realtime_adain.cli import main as cli_main
 from realtime_adain.stylizer import Stylizer
 from realtime_adain.synthetic import write_published_weights
+from video_samples import process_stat
 
 REPO = Path(__file__).resolve().parents[1]
 # The shared test material beside the repository (REALTIME_ADAIN_TEST_DATA: a copy elsewhere, e.g.
@@ -51,7 +52,7 @@ def _children() -> set[int]:
         if not entry.name.isdigit():
             continue
         try:
-            parent = int(Path(entry.path, "stat").read_text().rsplit(")", 1)[1].split()[1])
+            parent = int(process_stat(int(entry.name))[1])
             if parent == me and b"multiprocessing" not in Path(entry.path, "cmdline").read_bytes():
                 found.add(int(entry.name))
         except (OSError, IndexError, ValueError):

@@ -118,11 +118,17 @@ def audio_packets(path: Path) -> list[tuple[bytes, int | None, int | None]]:
         return [(bytes(p), p.pts, p.duration) for p in container.demux(audio=0) if p.dts is not None]
 
 
+def process_stat(pid: int) -> list[str]:
+    """The fields of /proc/PID/stat after the command's name (state, parent, ...; Linux): the name
+    is in parentheses and may hold spaces and parentheses itself."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
 def cpu_seconds(pid: int) -> float:
     """The CPU time a process has spent so far, all its threads (Linux /proc)."""
     import os
 
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    fields = process_stat(pid)
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
@@ -159,8 +165,7 @@ def interrupted_video_run(source: Path, style: Path, out: Path, presses: int = 1
     command = [sys.executable, "-m", "realtime_adain", "video", str(source), "-s", str(style),
                "--size", "32", "--style-size", "64", "--threads", "1", "-o", str(out)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    wait_until_encoding(process, out.parent, out.stem)
-    assert process.poll() is None, "finished before it could be interrupted"
+    assert wait_until_encoding(process, out.parent, out.stem), "finished (or never encoded) before it could be interrupted"
     for _ in range(presses):
         if process.poll() is None:
             process.send_signal(signal.SIGINT)
