@@ -175,7 +175,7 @@ class Stylizer:
     @cached_property
     def encoder_id(self) -> str:
         """A short identity of the encoder file alone: style statistics depend on nothing else."""
-        return weights.file_sha256(self.weight_paths[0])[:16] if self.weight_paths else weights.parameters_sha256(self.net.encoder)[:16]
+        return weights.weights_sha256(self.weight_paths[0])[:16] if self.weight_paths else weights.parameters_sha256(self.net.encoder)[:16]
 
     @property
     def engine(self) -> engines.Engine:

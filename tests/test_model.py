@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -11,6 +14,7 @@ from realtime_adain import weights
 from realtime_adain.adain import StyleStats
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import fit_short_side, read_image
+from realtime_adain.networks import ENCODER_DEPTH, full_vgg_layers
 
 # The reference (naoto0804/pytorch-AdaIN net.py), written out as operations on the raw state dicts.
 VGG_OPS = ["conv0"] + ["c", "c", "p"] + ["c", "c", "p"] + ["c"] * 4 + ["p"] + ["c"]  # up to relu4_1
@@ -92,6 +96,8 @@ def test_published_files_load_with_trailing_layers_ignored(published_weights, ra
     encoder = weights.load_encoder(vgg_path)
     assert len(encoder) == 31
     torch.testing.assert_close(encoder[29].weight, raw_states[0]["29.weight"])
+    # the encoder builds only the layers it loads: the same modules as the whole VGG's first 31
+    assert [repr(m) for m in full_vgg_layers(ENCODER_DEPTH)] == [repr(m) for m in full_vgg_layers()[:ENCODER_DEPTH]]
 
 
 @pytest.mark.parametrize("alpha", [1.0, 0.6, 0.0])
@@ -149,6 +155,25 @@ def test_batch_equals_single_frames(stylizer, images):
     batch = np.stack([content, content[:, ::-1]])
     out = stylizer.stylize(batch, stats)
     np.testing.assert_array_equal(out[1], stylizer.stylize(np.ascontiguousarray(content[:, ::-1]), stats))
+
+
+def test_a_weights_digest_is_remembered_until_the_file_changes(tmp_path, monkeypatch):
+    path, other = tmp_path / "decoder.pth", tmp_path / "new.pth"
+    path.write_bytes(b"a" * 1000)
+    assert weights.weights_sha256(path) == hashlib.sha256(b"a" * 1000).hexdigest()
+    with monkeypatch.context() as patched:
+        patched.setattr(weights, "file_sha256", lambda _: pytest.fail("an unchanged file was read again"))
+        assert weights.weights_sha256(path) == hashlib.sha256(b"a" * 1000).hexdigest()
+    other.write_bytes(b"b" * 1000)
+    os.replace(other, path)  # as checkpoints are written: the same name and size, another file
+    assert weights.weights_sha256(path) == hashlib.sha256(b"b" * 1000).hexdigest()
+    before = os.stat(path)
+    with path.open("r+b") as handle:  # rewritten in place, the same inode and size
+        handle.write(b"c" * 1000)
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns - 10**9))  # (within one clock tick)
+    assert weights.weights_sha256(path) == hashlib.sha256(b"c" * 1000).hexdigest()
+    with pytest.raises(UserError, match="cannot read it"):
+        weights.weights_sha256(tmp_path / "missing.pth")
 
 
 def test_wrong_files_are_named_clearly(published_weights, tmp_path):
