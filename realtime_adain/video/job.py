@@ -62,9 +62,10 @@ def stylize_file(
     if keep_interrupted:
         refuse_partial_over_inputs([output], [source])
     opened = stat_or_none(source)
+    batched = (settings.batch or default_batch(stylizer)) > 1  # (a batch of 16 at 360p ran out, saying 'lower --size')
     with (VideoReader(source, settings.frames, settings.deinterlace, settings.framerate, settings.start,
                       settings.duration) as reader,
-          out_of_memory_as_user_error(str(source))):
+          out_of_memory_as_user_error(str(source), "lower --batch or --size" if batched else "lower --size")):
         check_opened(source, reader, settings)
 
         def prepare(image: np.ndarray) -> np.ndarray:
