@@ -62,7 +62,8 @@ def stylize_file(
     if keep_interrupted:
         refuse_partial_over_inputs([output], [source])
     opened = stat_or_none(source)
-    batched = (settings.batch or default_batch(stylizer)) > 1  # (a batch of 16 at 360p ran out, saying 'lower --size')
+    # --batch above 1 (the default is no argument of the API's): 16 at 360p ran out, saying 'lower --size'
+    batched = (settings.batch or 1) > 1
     with (VideoReader(source, settings.frames, settings.deinterlace, settings.framerate, settings.start,
                       settings.duration) as reader,
           out_of_memory_as_user_error(str(source), "lower --batch or --size" if batched else "lower --size")):
