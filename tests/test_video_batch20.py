@@ -5,17 +5,16 @@ of memory instead of one line)."""
 
 from __future__ import annotations
 
-import os
-import resource
 import subprocess
 import sys
 from fractions import Fraction
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from live_support import cli_env
 from realtime_adain import api
+from test_hostile_environment import limit_address_space
 from video_samples import probe, write_video
 
 
@@ -32,21 +31,22 @@ def test_video_lowers_a_batch_over_the_pixel_budget_and_says_so(weights_env, run
     assert len(probe(out).pts) == 6
 
 
-def test_a_batch_the_machine_cannot_hold_names_the_batch(weights_env, tmp_path, data_dir):
+def test_a_batch_the_machine_cannot_hold_names_the_batch(published_weights, tmp_path, data_dir):
     """A batch of 16 of cutBunny's 640x360 frames within the pixel budget but not within 5 GiB of
     address space: the one line said 'lower --size' when a batch of one fits (checked beside it)."""
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    limit = lambda: resource.setrlimit(resource.RLIMIT_AS, (5 * 2**30, 5 * 2**30))  # noqa: E731
+    env, outputs = cli_env(published_weights, tmp_path / "home"), tmp_path / "outputs"
+    outputs.mkdir()
     for batch in (16, 1):
-        out = tmp_path / f"batch{batch}.mp4"
+        out = outputs / f"batch{batch}.mp4"
         done = subprocess.run([sys.executable, "-m", "realtime_adain", "video", data_dir / "videos/cutBunny.mp4",
                                "-s", data_dir / "style/trial.jpg", "--style-size", "64", "--frames", str(batch),
                                "--batch", str(batch), "--threads", "1", "--stabilize", "off", "-o", out],
-                              capture_output=True, text=True, env=env, preexec_fn=limit, timeout=240)
+                              capture_output=True, text=True, env=env, preexec_fn=limit_address_space(5 << 20),
+                              timeout=240)
         if batch == 16:
             assert done.returncode == 2 and done.stderr.strip().splitlines()[-1] == (
                 f"error: {data_dir / 'videos/cutBunny.mp4'}: out of memory; lower --batch or --size"), done.stderr
-            assert not list(tmp_path.iterdir())  # no output, no partial
+            assert not list(outputs.iterdir())  # no output, no partial
         else:
             assert done.returncode == 0 and len(probe(out).pts) == 1, done.stderr
 
