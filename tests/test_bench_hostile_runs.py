@@ -7,7 +7,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import signal
 import subprocess
@@ -21,6 +20,7 @@ import torch
 
 from realtime_adain.errors import UserError, out_of_memory_as_user_error
 from cli_support import one_error_line
+from test_hostile_environment import limit_address_space
 
 TINY_MODEL = ("bench", "model", "--device", "cpu", "-r", "32x32", "--iters", "1", "--warmup", "1", "--engine", "eager")
 
@@ -126,10 +126,9 @@ def test_onnxruntime_running_out_of_memory_is_one_line():
 def test_a_training_step_that_cannot_fit_is_one_line(weights_env, tmp_path):
     """Run with an address-space limit, so the allocation fails at once instead of paging."""
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    limit = lambda: resource.setrlimit(resource.RLIMIT_AS, (5 * 2**30, 5 * 2**30))  # noqa: E731
     result = subprocess.run([sys.executable, "-m", "realtime_adain", "bench", "train", "--device", "cpu",
                              "--batch-size", "64", "--size", "1024", "--iterations", "1", "--warmup", "0"],
-                            capture_output=True, text=True, env=env, preexec_fn=limit, timeout=120)
+                            capture_output=True, text=True, env=env, preexec_fn=limit_address_space(5 << 20), timeout=120)
     assert result.returncode == 2, result.stderr
     assert one_error_line(result.stderr) == "error: bench train (amp off): out of memory; lower --batch-size or --size"
 
@@ -140,10 +139,9 @@ def test_onnxruntime_out_of_memory_is_one_line(weights_env, tmp_path):
     # Its own engine cache: an export left in the session's would make later tests' `auto` engine onnx.
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "REALTIME_ADAIN_HOME": str(tmp_path),
            "REALTIME_ADAIN_ENGINES": str(tmp_path / "engines")}
-    limit = lambda: resource.setrlimit(resource.RLIMIT_AS, (6 * 2**30, 6 * 2**30))  # noqa: E731
     result = subprocess.run([sys.executable, "-m", "realtime_adain", "bench", "model", "--device", "cpu", "-r", "2048x2048",
                              "--batch", "4", "--iters", "1", "--warmup", "1", "--engine", "onnx"],
-                            capture_output=True, text=True, env=env, preexec_fn=limit, timeout=300)
+                            capture_output=True, text=True, env=env, preexec_fn=limit_address_space(6 << 20), timeout=300)
     assert result.returncode == 2, result.stderr
     assert one_error_line(result.stderr) == "error: bench model: out of memory; lower --resolution or --batch"
 
