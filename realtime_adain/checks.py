@@ -18,6 +18,13 @@ def check_number(value: float, name: str, low: float = 0.0, high: float = 1.0) -
     return float(value)
 
 
+def ascii_whole(text: str) -> int | None:
+    """`text` as a whole number where it is written in ASCII digits, else None. `str.isdigit` also
+    takes "²", which `int` refuses (a ValueError traceback from a weights key, a header or an
+    option), and other scripts' digits."""
+    return int(text) if text.isascii() and text.isdigit() else None
+
+
 def check_whole(value: int | None, name: str, minimum: int = 0, none_ok: bool = False,
                 maximum: int | None = None) -> int | None:
     """A whole number (not a bool) in [minimum, maximum] (or None where `none_ok`), as an int."""

@@ -32,6 +32,7 @@ from tqdm import tqdm
 
 from realtime_adain import __version__, weights
 from realtime_adain.atomic import naming
+from realtime_adain.checks import ascii_whole
 from realtime_adain.errors import UserError
 from realtime_adain.paths import check_writable_dir
 from realtime_adain.release import BASE_URL_ENV_VAR, DEFAULT_BASE_URL, PUBLISHED, PublishedFile  # noqa: F401 (part of this module's interface)
@@ -258,8 +259,8 @@ def _transfer(url: str, part: Path, label: str, limit: SizeLimit, min_rate: MinR
         if start is None:  # a range we did not ask for: drop the partial file, start over
             part.unlink()
             return False
-        length = response.headers.get("Content-Length")
-        total = start + int(length) if length and length.isdigit() else None
+        length = ascii_whole(response.headers.get("Content-Length", ""))
+        total = start + length if length is not None else None
         if total is not None and total > limit.limit:
             part.unlink(missing_ok=True)
             raise limit.exceeded(url)

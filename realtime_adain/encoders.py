@@ -12,6 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from realtime_adain.checks import ascii_whole
 from realtime_adain.networks import Encoder, sliced_features
 
 NORMALISED_VGG = "vgg-normalised"
@@ -64,8 +65,8 @@ def torchvision_state_dict(state: dict[str, torch.Tensor]) -> dict[str, torch.Te
     renamed = {}
     for key, value in state.items():
         bare = key[len("features."):] if key.startswith("features.") else key
-        index = bare.split(".")[0]
-        if index.isdigit() and int(index) < TORCHVISION_DEPTH:
+        index = ascii_whole(bare.split(".")[0])
+        if index is not None and index < TORCHVISION_DEPTH:
             renamed[f"layers.{bare}"] = value
     return renamed
 

@@ -22,6 +22,7 @@ from typing import Callable, Sequence
 import torch
 from torch import nn
 
+from realtime_adain.checks import ascii_whole
 from realtime_adain.decoders import SkipConcatDecoder
 from realtime_adain.encoders import (
     ENCODER_KINDS, NORMALISED_VGG, TORCHVISION_VGG19, TorchvisionVGGEncoder, torchvision_state_dict,
@@ -258,7 +259,7 @@ def load_encoder(path: str | os.PathLike, kind: str = NORMALISED_VGG) -> nn.Modu
     state = {
         key: value
         for key, value in loaded.state_dict.items()
-        if key.split(".")[0].isdigit() and int(key.split(".")[0]) < ENCODER_DEPTH
+        if (index := ascii_whole(key.split(".")[0])) is not None and index < ENCODER_DEPTH
     }
     if not state:
         raise UserError(f"{path}: not VGG encoder weights; {describe_state_dict(loaded.state_dict)}")

@@ -226,6 +226,13 @@ def test_a_server_that_keeps_sending_is_cut_off(synthetic_release, server, tmp_p
     assert cache_listing(tmp_path) == []
 
 
+def test_a_length_header_that_is_no_number_is_ignored(synthetic_release, server, tmp_path):
+    """"²" is a digit to str.isdigit but not to int: the announced length was a ValueError traceback."""
+    server.lengths[DECODER] = "\u00b2"
+    path, _ = download.download_file("decoder", f"{server.url}/{DECODER}", tmp_path)
+    assert path.read_bytes() == synthetic_release[DECODER]
+
+
 def test_an_announced_size_over_the_known_one_is_refused_before_writing(synthetic_release, server, tmp_path):
     server.files[DECODER] = synthetic_release[DECODER] + b"\0" * 10
     size = len(synthetic_release[DECODER])

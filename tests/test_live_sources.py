@@ -122,6 +122,8 @@ def closed_port() -> int:
 
 @pytest.mark.parametrize("source, message", [
     ("7", "camera 7: cannot open it"),
+    ("2147483648", "camera 2147483648: no such camera (an index is 0 to 2147483647)"),
+    ("\u00b2", "\u00b2: no such file"),
     ("/dev/video97", "/dev/video97: no such camera device"),
     ("missing.mp4", "missing.mp4: no such file"),
     ("http://127.0.0.1:{port}/live.mp4", "http://127.0.0.1:{port}/live.mp4: cannot open"),

@@ -190,6 +190,10 @@ def test_wrong_files_are_named_clearly(published_weights, tmp_path):
     text.write_text("hi\n")  # torch.load's own complaint would be "KeyError: '105'"
     with pytest.raises(UserError, match=r"not a readable weights file \(not a PyTorch or safetensors file"):
         weights.load_encoder(text)
+    superscript = tmp_path / "superscript.pth"  # "²" is a digit to str.isdigit, not to int: was a ValueError
+    torch.save({"\u00b2.weight": torch.zeros(1)}, superscript)
+    with pytest.raises(UserError, match="not VGG encoder weights"):
+        weights.load_encoder(superscript)
     truncated = tmp_path / "truncated.pth"
     truncated.write_bytes(vgg_path.read_bytes()[: 1 << 16])
     with pytest.raises(UserError, match=r"not a readable weights file \(a damaged or incomplete PyTorch archive\)$"):

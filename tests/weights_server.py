@@ -6,7 +6,7 @@ counts: successive responses for that file stop after that many body bytes and d
 connection), `ignore_range` (answer Range requests with a full 200, as some servers do).
 `endless` (names served with no Content-Length and garbage after the body, never ending, as
 a broken mirror might), `login` ("user:password": answer 401 without that HTTP Basic login, as a
-private mirror does), `trickle` (names whose body is sent one byte every `TRICKLE_S` seconds, as
+private mirror does), `lengths` (name -> a Content-Length header sent instead of the true one), `trickle` (names whose body is sent one byte every `TRICKLE_S` seconds, as
 a hostile or stalled server might), `requests` logs (path, Range header) of every request; a
 file is served under its name whatever the query (a token URL's). The fixtures at the end give the
 files it serves (imported by the test modules that use them).
@@ -37,6 +37,7 @@ class WeightsServer:
         self.ignore_range = False
         self.endless: set[str] = set()
         self.login: str | None = None
+        self.lengths: dict[str, str] = {}
         self.trickle: set[str] = set()
         self.requests: list[tuple[str, str | None]] = []
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
@@ -98,7 +99,7 @@ def _handler_for(server: WeightsServer) -> type[BaseHTTPRequestHandler]:
                         self.wfile.write(b"\0" * 65536)
                 except OSError:  # the client hung up
                     return
-            self.send_header("Content-Length", str(len(body) - start))
+            self.send_header("Content-Length", server.lengths.get(name, str(len(body) - start)))
             self.send_header("Accept-Ranges", "bytes")
             self.end_headers()
             if name in server.trickle:

@@ -22,6 +22,7 @@ import av
 import cv2
 import numpy as np
 
+from realtime_adain.checks import ascii_whole
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import resize
 from realtime_adain.video.deinterlace import deinterlaced
@@ -365,6 +366,10 @@ class PyAVSource:
             self._container = None
 
 
+# OpenCV takes a camera index as a C int: a larger one was a cv2.error traceback.
+MAX_CAMERA_INDEX = 2**31 - 1
+
+
 def open_source(
     spec: str,
     resolution: tuple[int, int] | None = None,
@@ -372,8 +377,10 @@ def open_source(
     loop: bool = True,
 ) -> Source:
     """The source `spec` names (camera index, /dev path, URL or file), already opened."""
-    if spec.isdigit():
-        source: CameraSource | PyAVSource = CameraSource(int(spec), resolution, fps)
+    if (index := ascii_whole(spec)) is not None:
+        if index > MAX_CAMERA_INDEX:
+            raise SourceError(f"camera {spec}: no such camera (an index is 0 to {MAX_CAMERA_INDEX})")
+        source: CameraSource | PyAVSource = CameraSource(index, resolution, fps)
     elif spec.startswith("/dev/"):
         source = CameraSource(spec, resolution, fps)
     elif "://" in spec:
