@@ -41,6 +41,7 @@ STALE_UNKNOWN_AFTER_S = 3600.0
 _TEMP_FOLDER = re.compile(r"\..+\.(?:(?P<pid>\d+)-)?[a-z0-9_]{8}\.part")  # mkstemp: 8 of [a-z0-9_]
 _TEMP_NAME = re.compile(rf"{_TEMP_FOLDER.pattern}(?:\.[^.]*)?")  # a file: its output's extension after .part
 _swept: set[Path] = set()
+MOST_PARTIAL_NUMBERS = 1000  # NAME.partial-999.EXT at most
 
 
 def process_gone(pid: int) -> bool:
@@ -181,13 +182,26 @@ def writable_target(path: Path) -> Path:
     return target
 
 
+def cut_to_fit(stem: str, room: int) -> str:
+    """`stem` cut to at most `room` bytes (at least one), at a character's end where it is UTF-8."""
+    encoded = os.fsencode(stem)
+    cut = encoded[:max(1, room)]
+    if len(cut) < len(encoded):
+        try:
+            cut.decode()
+        except UnicodeDecodeError as exc:
+            if exc.reason == "unexpected end of data":  # a multi-byte character cut in two: drop its start
+                cut = cut[:max(1, exc.start)]
+    return os.fsdecode(cut)
+
+
 def temporary_prefix(target: Path) -> str:
     """`.STEM.PID-`, the stem cut so that the whole temporary name (with mkstemp's 8 characters and
     `.partEXT`) fits in NAME_MAX bytes wherever the final name does: a 249-byte name that ffmpeg
     writes was refused ("File name too long")."""
     pid = f".{os.getpid()}-"
     room = NAME_MAX - len(os.fsencode(f".{pid}.part{target.suffix}")) - 8
-    return f".{os.fsdecode(os.fsencode(target.stem)[:max(1, room)])}{pid}"
+    return f".{cut_to_fit(target.stem, room)}{pid}"
 
 
 def folder_handle(folder: Path) -> int | None:
@@ -252,6 +266,29 @@ class PendingOutput:
             raise naming(target, exc) from None
         return target
 
+    def publish_partial(self) -> Path:
+        """Name the file as the final name's partial result (`partial_path`), or where that name is
+        taken NAME.partial-1.EXT, -2, ...: never over an existing file. The user named the output,
+        not the partial name: a Ctrl-C replaced an unrelated file that happened to be called so. A
+        hard link claims the name (it fails where the name exists, even one made meanwhile); where
+        the file system has none (FAT), a name found free is renamed onto."""
+        os.chmod(self.path, FILE_MODE)
+        for number in range(MOST_PARTIAL_NUMBERS):
+            candidate = partial_path(self.final, number)
+            try:
+                os.link(self.path, candidate, follow_symlinks=False)
+            except FileExistsError:
+                continue
+            except OSError:
+                if os.path.lexists(candidate):
+                    continue
+                return self.publish(candidate)
+            self.discard()  # the hidden name; the file stays under the new one
+            return candidate
+        self.discard()
+        raise UserError(f"{partial_path(self.final)}: cannot keep the partial result (it and "
+                        f"{MOST_PARTIAL_NUMBERS - 1} numbered names beside it are taken)")
+
     def failed(self, exc: BaseException) -> BaseException:
         """The error to report for `exc` raised while writing: an OS error without a file name, or
         naming the temporary file (a full disk), names the output instead; so does a UserError
@@ -295,10 +332,18 @@ def _remove_abandoned(name: str) -> None:
         pass
 
 
-def partial_path(output: str | os.PathLike) -> Path:
-    """Where an interrupted or failed run leaves what it finished of `output`: NAME.partial.EXT."""
+def partial_path(output: str | os.PathLike, number: int = 0) -> Path:
+    """Where an interrupted or failed run leaves what it finished of `output`: NAME.partial.EXT
+    (with a `number`, NAME.partial-NUMBER.EXT). Where that is too long a name, NAME loses bytes
+    before its last 16 characters (which hold a picture pattern's %04d, as a rule): a 250-byte `-o`
+    was refused for the partial name's sake."""
     output = Path(output)
-    return output.with_name(f"{output.stem}.partial{output.suffix}")
+    tail = f".partial{f'-{number}' if number else ''}{output.suffix}"
+    stem, room = output.stem, NAME_MAX - len(os.fsencode(tail))
+    if len(os.fsencode(stem)) > room:
+        end = stem[-16:]
+        stem = cut_to_fit(stem[:-16], room - len(os.fsencode(end))) + end
+    return output.with_name(stem + tail)
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:

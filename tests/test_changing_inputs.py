@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from live_support import cli_env
+from realtime_adain.atomic import PendingOutput, partial_path
 from realtime_adain.errors import UserError
 from realtime_adain.settings import VideoSettings
 from realtime_adain.video import job
@@ -277,6 +278,36 @@ def test_a_long_legal_output_name_is_written(run_cli, weights_env, data_dir, tmp
                            "--size", "32", "--style-size", "32", "-o", out)
     assert code == 0 and out.is_file(), err
     assert [p.name for p in tmp_path.iterdir()] == [out.name]
+
+
+def test_a_long_legal_video_output_name_is_written(run_cli, weights_env, data_dir, tmp_path):
+    """A 250-byte `-o` was refused "...partial.mp4: File name too long": the name an interrupted
+    run would keep (NAME.partial.EXT) was checked against the inputs and is 8 bytes longer. It is
+    now cut to fit, keeping the name's end (a picture pattern's number)."""
+    source = write_video(tmp_path / "clip.mp4", gradient_frames(2, 32, 32))
+    out = tmp_path / ("v" * 246 + ".mp4")
+    code, _, err = run_cli("video", source, "-s", data_dir / "style" / "trial.jpg", "--size", "32",
+                           "--style-size", "32", "-o", out)
+    assert code == 0 and out.is_file(), err
+    assert len(os.fsencode(partial_path(out).name)) == 255 and partial_path(out).name.endswith("v.partial.mp4")
+    assert partial_path(tmp_path / ("é" * 120 + "_%04d.png"), 3).name.endswith("é_%04d.partial-3.png")
+
+
+def test_a_partial_result_never_replaces_a_file(tmp_path):
+    """What an interrupted run keeps goes to NAME.partial.EXT, a name the user never gave: a Ctrl-C
+    replaced an unrelated file of that name. A taken name (a file, a dangling link) is passed over."""
+    (tmp_path / "out.partial.mp4").write_bytes(b"my notes")
+    (tmp_path / "out.partial-1.mp4").symlink_to(tmp_path / "nowhere")
+    kept = []
+    for _ in range(2):
+        pending = PendingOutput(tmp_path / "out.mp4")
+        pending.path.write_bytes(b"frames")
+        kept.append(pending.publish_partial())
+    assert [path.name for path in kept] == ["out.partial-2.mp4", "out.partial-3.mp4"]
+    assert all(path.read_bytes() == b"frames" for path in kept)
+    assert (tmp_path / "out.partial.mp4").read_bytes() == b"my notes"
+    assert (tmp_path / "out.partial-1.mp4").is_symlink() and not (tmp_path / "nowhere").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"out.partial{n}.mp4" for n in ("-1", "-2", "-3", "")]
 
 
 def test_the_output_folder_renamed_during_a_run_is_said(published_weights, data_dir, tmp_path):

@@ -584,11 +584,14 @@ def test_refuses_to_overwrite_its_input(run_cli, weights_env, style, tmp_path):
 
 
 def test_ctrl_c_leaves_a_playable_partial_file(weights_env, bunny, style, tmp_path):
+    """... beside, never over, a file already called NAME.partial.EXT (it was replaced)."""
+    (tmp_path / "bunny.partial.mp4").write_bytes(b"my notes")
     code, err = interrupted_video_run(bunny, style, tmp_path / "bunny.mp4", presses=3)  # impatient: 3 Ctrl-C
     assert code == 130 and err.strip().splitlines()[-1] == "interrupted", err
-    partial = tmp_path / "bunny.partial.mp4"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["bunny.partial.mp4"]
-    assert "frames kept in" in err and "Traceback" not in err
+    partial = tmp_path / "bunny.partial-1.mp4"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bunny.partial-1.mp4", "bunny.partial.mp4"]
+    assert (tmp_path / "bunny.partial.mp4").read_bytes() == b"my notes"
+    assert f"frames kept in {partial}" in err and "Traceback" not in err
     result, source = probe(partial), probe(bunny)
     assert 0 < len(result.pts) < 240
     assert result.pts == source.pts[: len(result.pts)]

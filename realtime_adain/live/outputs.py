@@ -26,7 +26,7 @@ import av
 import numpy as np
 from av.video.reformatter import VideoReformatter
 
-from realtime_adain.atomic import PendingOutput, partial_path
+from realtime_adain.atomic import PendingOutput
 from realtime_adain.clib import c_library
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import resize
@@ -411,7 +411,7 @@ class Recorder(EncodedOutput):
             if written and self._encoder.error is None:
                 return self._pending.publish()
             if written and self._encoder.finalised and plays(self._pending.path):
-                return self._pending.publish(partial_path(self.path))
+                return self._pending.publish_partial()
         except UserError as exc:  # renaming failed: the recording is lost, say why
             self._encoder.error = self._encoder.error or str(exc)
             return None

@@ -324,7 +324,7 @@ def keep_partial(writer: VideoWriter | PictureOutput, pending: PendingOutput | P
         pending.discard()
         raise
     if writer.frames_written:
-        kept = pending.publish(partial_path(pending.final))
+        kept = pending.publish_partial()
         tqdm.write(f"interrupted: {writer.frames_written} frames kept in {kept}", file=sys.stderr)
     else:
         pending.discard()

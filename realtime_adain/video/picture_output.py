@@ -25,7 +25,7 @@ import av
 import cv2
 import numpy as np
 
-from realtime_adain.atomic import FILE_MODE, FOLDER_MODE, make_folders, naming, sweep_once, temporary_prefix
+from realtime_adain.atomic import FILE_MODE, FOLDER_MODE, make_folders, naming, partial_path, sweep_once, temporary_prefix
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import is_writable_image_path
 from realtime_adain.video.notes import note
@@ -132,6 +132,11 @@ class PictureOutput:
         self._note_gaps(pattern)
         _note_earlier_pictures(pattern, self.start + self.frames_written)
         return pattern
+
+    def publish_partial(self) -> Path:
+        """Give the pictures the pattern's partial names (`partial_path`: g_0001.partial.png, ...), which
+        replace an earlier interrupted run's pictures of the same pattern; returns that pattern."""
+        return self.publish(partial_path(self.final))
 
     def _note_gaps(self, pattern: Path) -> None:
         """Name the pictures that are copies, in one note: the input's pictures of those numbers
