@@ -37,7 +37,7 @@ from realtime_adain.video.formats import (ADTS_KEEPING_FORMATS, ATTACHING_FORMAT
                                           pcm_sample_bytes,
                                           encodable_rate, encoder_time_base, fills_gaps, holds_copy, is_adts_aac,
                                           language_for,
-                                          muxer_accepts, muxer_time_base, reencoded_audio, sound_from_zero)
+                                          muxer_accepts, muxer_time_base, reencoded_audio, sound_from_zero, unframed_in_avi)
 from realtime_adain.video.framing import check_picture_size, encoder_framing
 from realtime_adain.video.notes import note
 from realtime_adain.video.reader import Colour, threads_refused, threads_refused_error
@@ -402,7 +402,9 @@ class VideoWriter:
                 out.codec_context.format = sample_format
             self.streams[stream.index] = out
             self.transcoded[stream.index] = stream
-            refused = " (its muxer refuses it)" if copies else ""
+            refused = (" (its muxer refuses it)" if copies else
+                       " with no known frame size (AVI would time it byte by byte: a chunk for each)"
+                       if self.container.format.name == "avi" and unframed_in_avi(stream) else "")
             mixed = (f" ({source_layout.name} mixed down to {layout.name}, the most {codec} takes)"
                      if layout.nb_channels < source_layout.nb_channels else "")
             lossless = ", losslessly" if av.Codec(codec, "w").lossless else ""
