@@ -679,7 +679,8 @@ def test_a_picture_that_changes_shape_mid_stream_is_noted(run_cli, weights_env, 
     code, _, err = run_cli("video", joined, "-s", style, "--size", "32", "--style-size", "64", "--threads", "1", "-o", out)
     assert code == 0, err
     notes = [line for line in err.splitlines() if "changes shape mid-stream" in line]
-    assert len(notes) == 1 and "a 32x57 frame in a 64x36 video" in notes[0], notes
+    # (both sizes as decoded: it said "a 32x57 frame", the portrait frame at --size 32)
+    assert len(notes) == 1 and "a 36x64 frame in a 64x36 video" in notes[0], notes
     assert len(probe(out).pts) == 15
 
 

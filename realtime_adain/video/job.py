@@ -69,11 +69,15 @@ def stylize_file(
           out_of_memory_as_user_error(str(source), "lower --batch or --size" if batched else "lower --size")):
         check_opened(source, reader, settings)
 
+        decoded_size: dict[tuple[int, int], tuple[int, int]] = {}  # processing size -> a decoded frame's size
+
         def prepare(image: np.ndarray) -> np.ndarray:
             """A frame at the processing size, within the pixel budget (checked for every frame: a
             stream may change resolution)."""
             check_pixel_budget(source, *image.shape[:2], settings.size, settings.max_pixels, "--size")
-            return fit_short_side(image, settings.size)
+            prepared = fit_short_side(image, settings.size)
+            decoded_size.setdefault(prepared.shape[:2], image.shape[:2])
+            return prepared
 
         first = prepare(reader.first_frame.image)
         style = style_of(first)
@@ -124,10 +128,11 @@ def stylize_file(
                 """Back to the output's size; a picture whose shape changed mid-stream is scaled to it
                 too (as FFmpeg's tools do: one stream, one size), said once."""
                 nonlocal reshaped
-                h, w = image.shape[:2]
-                if not reshaped and changed_shape((h, w), first.shape[:2]):
+                if not reshaped and changed_shape(image.shape[:2], first.shape[:2]):
                     reshaped = True
-                    note(f"{source.name}: the picture changes shape mid-stream (a {w}x{h} frame in a {width}x{height} "
+                    h, w = decoded_size.get(image.shape[:2], image.shape[:2])  # (named as decoded, as the video is)
+                    h0, w0 = reader.first_frame.image.shape[:2]
+                    note(f"{source.name}: the picture changes shape mid-stream (a {w}x{h} frame in a {w0}x{h0} "
                          f"video); such frames are scaled to {width}x{height}, as FFmpeg scales them")
                 return resize(image, (width, height))
 
