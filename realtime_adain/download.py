@@ -19,6 +19,7 @@ import base64
 import http.client
 import os
 import re
+import stat
 import time
 import urllib.error
 import urllib.request
@@ -166,7 +167,23 @@ def _open(url: str, offset: int):
         raise UserError(_scrubbed(str(exc), url)) from None
 
 
+def _refuse_special_file(url: str) -> None:
+    """A file:// URL must name a regular file: urllib opens it by name, and a FIFO blocked the open
+    for good (a device, /dev/zero, streamed until the size limit). A file that is not there, or
+    unreadable, is left to urllib to name."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() != "file":
+        return
+    try:
+        mode = os.stat(urllib.request.url2pathname(parts.path)).st_mode
+    except (OSError, ValueError):
+        return
+    if not stat.S_ISREG(mode):
+        raise UserError(f"{shown(url)}: not a regular file (a folder, pipe, device or socket)")
+
+
 def _urlopen(url: str, offset: int):
+    _refuse_special_file(url)
     headers = {"User-Agent": f"realtime-adain/{__version__}"}
     if offset:
         headers["Range"] = f"bytes={offset}-"

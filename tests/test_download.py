@@ -6,6 +6,7 @@ checksum path runs for real; most tests fetch only decoder.pth (14 MB) to stay q
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from pathlib import Path
@@ -224,6 +225,21 @@ def test_a_server_that_keeps_sending_is_cut_off(synthetic_release, server, tmp_p
     with pytest.raises(UserError, match="sends more than .* bytes, .*stopped and deleted the download"):
         download.download_file("decoder", f"{server.url}/{DECODER}", tmp_path, check_checksum=check_checksum)
     assert cache_listing(tmp_path) == []
+
+
+def test_a_file_url_naming_a_fifo_or_device_is_one_line(synthetic_release, tmp_path):
+    """urllib opens a file:// URL by name: a FIFO blocked `weights download` for good."""
+    fifo = tmp_path / "vgg.pth"
+    os.mkfifo(fifo)
+    for url in (fifo.as_uri(), "file:///dev/zero", tmp_path.as_uri()):
+        with pytest.raises(UserError, match=r"not a regular file \(a folder, pipe, device or socket\)$"):
+            download.download_file("decoder", url, tmp_path / "out")
+    assert not (tmp_path / "out").exists() or cache_listing(tmp_path / "out") == []
+    good = tmp_path / "mirror" / DECODER
+    good.parent.mkdir()
+    good.write_bytes(synthetic_release[DECODER])
+    path, _ = download.download_file("decoder", good.as_uri(), tmp_path / "out")
+    assert path.read_bytes() == synthetic_release[DECODER]
 
 
 def test_a_length_header_that_is_no_number_is_ignored(synthetic_release, server, tmp_path):

@@ -3,6 +3,7 @@ while a recording or a snapshot is being finished, a log file that cannot be wri
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -88,6 +89,26 @@ def test_a_log_file_that_cannot_be_written_loses_no_recording(run_cli, weights_e
     assert code == 1 and err.count('live: log-failed path=/dev/full reason="No space left on device"') == 1, err
     assert "error:" not in err and "live: session frames_shown=3" in err
     assert read_video(out)[0] == 3
+
+
+def test_a_log_fifo_is_written_while_read_and_refused_unread(run_cli, weights_env, data_dir, tmp_path, one_thread):
+    """`--log FIFO` with nothing reading it: the open blocked for good, before the session began."""
+    styles = copy_styles(data_dir, tmp_path / "styles", names=("trial.jpg",))
+    fifo = tmp_path / "events"
+    os.mkfifo(fifo)
+    args = ("live", "--source", data_dir / "videos" / "cutBunny.mp4", "--styles", styles, "--no-window",
+            "--max-frames", "2", "--log", fifo, *FAST)
+    code, _, err = run_cli(*args, "-o", tmp_path / "a.mp4")
+    assert code == 2 and err == f"error: {fifo}: a FIFO that nothing reads; start its reader first, or give --log a file\n"
+    assert not (tmp_path / "a.mp4").exists()
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # a reader (the lines wait in the pipe's buffer)
+    try:
+        code, _, err = run_cli(*args, "-o", tmp_path / "b.mp4")
+        lines = os.read(reader, 1 << 16).splitlines()
+    finally:
+        os.close(reader)
+    assert code == 0, err
+    assert any(line.startswith(b"live: session frames_shown=2") for line in lines), lines
 
 
 @pytest.mark.parametrize("target", ["source", "style", "output"])

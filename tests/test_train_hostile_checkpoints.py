@@ -4,6 +4,7 @@ run's directory, two trainers at once, a file system that refuses writes, a log 
 from __future__ import annotations
 
 import json
+import os
 import resource
 import shutil
 
@@ -197,12 +198,23 @@ def test_log_on_a_full_disk_names_the_file(train_tool, dataset, published_weight
     assert "Traceback" not in err
 
 
+def test_a_fifo_named_log_csv_is_one_line(train_tool, dataset, published_weights, tmp_path, one_thread):
+    """A FIFO in the run's folder named log.csv: opening it to append blocked the trainer for good."""
+    run = tmp_path / "run"
+    run.mkdir()
+    os.mkfifo(run / "log.csv")
+    code, _, err = train_tool(*tiny_args(dataset, published_weights[0], run, 1))
+    assert training_error_line(code, err) == (f"error: {run / 'log.csv'}: not a regular file (a folder, pipe, device, "
+                                              "socket or broken link); remove it or give another --out")
+
+
 def test_resume_after_a_log_row_cut_short(train_tool, finished_run, tmp_path, one_thread):
     """A log.csv row cut short (a full disk, a hard kill) or edited: a ValueError traceback on
     resume before; such rows are dropped now."""
     run = copy_run(finished_run, tmp_path)
-    with open(run / "log.csv", "a") as handle:
-        handle.write("garbage,row\n2,0.5")
+    fields = len((run / "log.csv").read_text().splitlines()[0].split(","))
+    with open(run / "log.csv", "a") as handle:  # ("²" is a digit to str.isdigit, and int() refuses it)
+        handle.write("garbage,row\n" + ",".join(["\u00b2"] + ["1"] * (fields - 1)) + "\n2,0.5")
     code, _, err = train_tool("--resume", run, "--iterations", "2")
     assert code == 0, err
     rows = (run / "log.csv").read_text().splitlines()

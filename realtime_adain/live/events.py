@@ -3,10 +3,27 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import sys
 import threading
+
+from realtime_adain.errors import UserError
+
+
+def _append_descriptor(path: str | os.PathLike) -> int:
+    """`path` opened to append, made if missing. A FIFO is opened only where something reads it:
+    with no reader the open blocked for good, before the session started, without a word."""
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
+    try:
+        descriptor = os.open(path, flags | getattr(os, "O_NONBLOCK", 0), 0o666)
+    except OSError as exc:
+        if exc.errno == errno.ENXIO:
+            raise UserError(f"{path}: a FIFO that nothing reads; start its reader first, or give --log a file") from None
+        raise
+    os.set_blocking(descriptor, True)  # (lines wait for a slow reader, as they would for a disk)
+    return descriptor
 
 
 class EventLog:
@@ -17,7 +34,7 @@ class EventLog:
         self.path = path
         self.error: str | None = None  # why the file stopped being written (the session then exits 1)
         # (backslashreplace: a reason naming a file whose name is not UTF-8 raised in the thread logging it)
-        self._file = open(path, "a", encoding="utf-8", errors="backslashreplace") if path else None
+        self._file = open(_append_descriptor(path), "a", encoding="utf-8", errors="backslashreplace") if path else None
 
     @staticmethod
     def _value(value: object) -> str:

@@ -29,6 +29,7 @@ from tqdm import tqdm
 
 from realtime_adain import weights
 from realtime_adain.atomic import atomic_write_bytes, naming
+from realtime_adain.checks import ascii_whole
 from realtime_adain.errors import UserError, out_of_memory_as_user_error
 from realtime_adain.imageio import write_image
 from realtime_adain.interrupts import SignalGuard
@@ -475,6 +476,9 @@ class RunLogger:
     def __init__(self, out: Path, start_iteration: int) -> None:
         self.csv_path = out / "log.csv"
         self.tensorboard_dir = out / "tensorboard"
+        if os.path.lexists(self.csv_path) and not self.csv_path.is_file():  # a FIFO blocked the open for good
+            raise UserError(f"{self.csv_path}: not a regular file (a folder, pipe, device, socket or broken link); "
+                            "remove it or give another --out")
         self._truncate(start_iteration)
         new = not self.csv_path.is_file()
         try:
@@ -508,8 +512,8 @@ class RunLogger:
             self.csv_path.unlink()
             return
         # Rows of iterations after the checkpoint go, and so does a row cut short (a full disk).
-        kept = [rows[0]] + [row for row in rows[1:] if len(row) == len(CSV_FIELDS) and row[0].isdigit()
-                            and int(row[0]) <= start_iteration]
+        kept = [rows[0]] + [row for row in rows[1:] if len(row) == len(CSV_FIELDS)
+                            and (iteration := ascii_whole(row[0])) is not None and iteration <= start_iteration]
         if len(kept) != len(rows):
             text = io.StringIO(newline="")
             csv.writer(text).writerows(kept)
