@@ -18,6 +18,7 @@ import math
 import os
 import re
 import shutil
+import stat
 import tempfile
 import time
 import weakref
@@ -195,6 +196,22 @@ def cut_to_fit(stem: str, room: int) -> str:
     return os.fsdecode(cut)
 
 
+def refuse_write_protected(path: Path, target: Path) -> None:
+    """An existing output this user may not write is refused, as `cp` and `ffmpeg -y` refuse it:
+    a rename replaces a read-only file as readily as any other (only the folder's permission counts)."""
+    if target.is_file() and not os.access(target, os.W_OK):
+        raise UserError(f"{path}: is write-protected; make it writable (chmod u+w) or give another name")
+
+
+def replaced_mode(target: Path) -> int:
+    """The permissions of the file `target` replaces (a private 0600 output became 0644, readable by
+    everyone, when a run renamed a new file over it), or the usual FILE_MODE for a new one."""
+    try:
+        return stat.S_IMODE(os.stat(target).st_mode) & 0o777
+    except OSError:
+        return FILE_MODE
+
+
 def temporary_prefix(target: Path) -> str:
     """`.STEM.PID-`, the stem cut so that the whole temporary name (with mkstemp's 8 characters and
     `.partEXT`) fits in NAME_MAX bytes wherever the final name does: a 249-byte name that ffmpeg
@@ -224,6 +241,7 @@ class PendingOutput:
     def __init__(self, final: str | os.PathLike) -> None:
         self.final = Path(final)
         self.target = writable_target(self.final)
+        refuse_write_protected(self.final, self.target)
         try:
             make_folders(self.target.parent)
             sweep_once(self.target.parent)
@@ -255,7 +273,7 @@ class PendingOutput:
         """Give the finished file its final name (or `destination`, e.g. a partial-result name)."""
         target = writable_target(Path(destination)) if destination is not None else self.target
         try:
-            os.chmod(self.path, FILE_MODE)
+            os.chmod(self.path, replaced_mode(target))
             os.replace(self.path, target)
             self._abandoned.detach()
         except OSError as exc:  # e.g. a folder of that name: name it, not the temporary file

@@ -13,6 +13,7 @@ import os
 import pty
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import threading
@@ -291,6 +292,37 @@ def test_a_long_legal_video_output_name_is_written(run_cli, weights_env, data_di
     assert code == 0 and out.is_file(), err
     assert len(os.fsencode(partial_path(out).name)) == 255 and partial_path(out).name.endswith("v.partial.mp4")
     assert partial_path(tmp_path / ("é" * 120 + "_%04d.png"), 3).name.endswith("é_%04d.partial-3.png")
+
+
+def test_an_output_written_again_keeps_its_permissions(run_cli, weights_env, data_dir, tmp_path):
+    """The new file is renamed over the old: a private 0600 output became 0644, readable by all."""
+    out = tmp_path / "private.png"
+    out.write_bytes(b"an earlier result")
+    out.chmod(0o600)
+    code, _, err = run_cli("image", data_dir / "content" / "cornell.jpg", "-s", data_dir / "style" / "trial.jpg",
+                           "--size", "32", "--style-size", "32", "-o", out)
+    assert code == 0 and out.read_bytes() != b"an earlier result", err
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+
+
+def test_a_write_protected_output_is_refused(tmp_path):
+    """A rename replaces a read-only file as readily as any other (the folder's permission is what
+    counts): a 0444 output was replaced without a word, where `cp` and `ffmpeg -y` refuse. (As root,
+    which may write anything, the check runs with that capability dropped, as an ordinary user.)"""
+    out = tmp_path / "kept.png"
+    out.write_bytes(b"protected")
+    out.chmod(0o444)
+    code = ("from realtime_adain.atomic import PendingOutput\n"
+            "from realtime_adain.errors import UserError\n"
+            "try:\n    PendingOutput(__import__('sys').argv[1])\nexcept UserError as exc:\n    print(exc)\n")
+    as_user = (["setpriv", "--inh-caps=-dac_override,-dac_read_search",
+                "--bounding-set=-dac_override,-dac_read_search"] if os.geteuid() == 0 else [])
+    if as_user and not shutil.which("setpriv"):
+        pytest.skip("running as root without setpriv (util-linux) to drop the override")
+    done = subprocess.run([*as_user, sys.executable, "-c", code, str(out)], capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parents[1], timeout=60)
+    assert done.stdout == f"{out}: is write-protected; make it writable (chmod u+w) or give another name\n", done.stderr
+    assert out.read_bytes() == b"protected" and sorted(p.name for p in tmp_path.iterdir()) == ["kept.png"]
 
 
 def test_a_partial_result_never_replaces_a_file(tmp_path):

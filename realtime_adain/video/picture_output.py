@@ -25,7 +25,8 @@ import av
 import cv2
 import numpy as np
 
-from realtime_adain.atomic import FILE_MODE, FOLDER_MODE, make_folders, naming, partial_path, sweep_once, temporary_prefix
+from realtime_adain.atomic import (FOLDER_MODE, make_folders, naming, partial_path, replaced_mode, sweep_once,
+                                   temporary_prefix)
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import is_writable_image_path
 from realtime_adain.video.notes import note
@@ -120,8 +121,9 @@ class PictureOutput:
             _refuse_folders_in_the_way(pattern, self.start, numbers)
             for number in numbers:
                 made = self.path / numbered(self.final.name, number)
-                os.chmod(made, FILE_MODE)
-                os.replace(made, pattern.with_name(numbered(pattern.name, number)))
+                picture = pattern.with_name(numbered(pattern.name, number))
+                os.chmod(made, replaced_mode(picture))
+                os.replace(made, picture)
             os.rmdir(self.path)
         except OSError as exc:
             self.discard()
