@@ -41,6 +41,8 @@ HUGE = str(2**63)
     ("bench serve", "--fps", "1e-300", "1e-300 is outside 1..240 fps"),
     ("bench serve", "--size", "16384x16384", "both sides must be 16 to 4096 pixels"),
     ("bench serve", "--json", "", "an empty path"),
+    *[(command, "--json", "-", "'-' is no file name: the results table is printed on stdout")  # (it made a file "-")
+      for command in ("bench model", "bench video", "bench live", "bench train", "bench serve", "bench temporal")],
     ("export --format tensorrt", "-r", "16384x16384", "both sides must be 16 to 4096 pixels"),
     ("export --format tensorrt", "--batch", HUGE, f"{HUGE} is outside 1..64"),
 ])

@@ -30,7 +30,8 @@ from realtime_adain.imageio import write_image
 from realtime_adain.live.app import LiveSession
 from realtime_adain.stylizer import DTYPES
 from realtime_adain.settings import LIVE_SIZE_TEXT
-from realtime_adain.commands.argtypes import MAX_FPS, frame_resolution, int_between, nonempty_path, seconds, seconds_or_none
+from realtime_adain.commands.argtypes import (MAX_FPS, frame_resolution, int_between, nonempty_path, results_file, seconds,
+                                              seconds_or_none)
 from realtime_adain.benchmarks.setup import benchmark_weights, check_results_file, report_json, stamp
 from realtime_adain.paths import check_output_file
 from realtime_adain.settings import STABILIZE_MODES, LiveSettings
@@ -51,7 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="temporal stabiliser mode, as `live --stabilize` (default flow)")
     parser.add_argument("--carry-motion", action="store_true",
                         help="run twice, without and with `live --carry-motion`, and report the shown fps of both")
-    parser.add_argument("--json", type=nonempty_path, metavar="PATH", help="also write the results to this JSON file")
+    parser.add_argument("--json", type=results_file, metavar="PATH", help="also write the results to this JSON file")
     common.add_model_options(parser, default_size=None, size_default_text=LIVE_SIZE_TEXT)
 
 

@@ -26,7 +26,7 @@ import torch
 from realtime_adain import engines
 from realtime_adain.adain import StyleStats
 from realtime_adain.commands.argtypes import (MAX_WARMUP_STEPS, RESOLUTION_PRESETS, frame_batch, frame_resolution,
-                                              int_between, nonempty_path, step_count, thread_count)
+                                              int_between, results_file, step_count, thread_count)
 from realtime_adain.paths import check_output_file
 from realtime_adain.stylizer import Stylizer, pick_device, pick_dtype
 from realtime_adain.benchmarks.setup import benchmark_weights, check_results_file, engine_list, report_json, stamp
@@ -55,7 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=thread_count, default=None, metavar="N", help="CPU threads (default: torch's)")
     parser.add_argument("--vgg", metavar="PATH", help="encoder weights (default: installed, else generated)")
     parser.add_argument("--decoder", metavar="PATH", help="decoder weights (default: installed, else generated)")
-    parser.add_argument("--json", type=nonempty_path, metavar="PATH", help="also write the results to this JSON file")
+    parser.add_argument("--json", type=results_file, metavar="PATH", help="also write the results to this JSON file")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -50,7 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fps", type=argtypes.frame_rate, default=30.0, metavar="FPS",
                         help=f"frame rate each client sends, 1 to {argtypes.MAX_FPS} (default 30)")
     parser.add_argument("--stabilize", default="flow", choices=STABILIZE_MODES, help="the server's --stabilize (default flow)")
-    parser.add_argument("--json", type=argtypes.nonempty_path, metavar="PATH", help="also write the results to this JSON file")
+    parser.add_argument("--json", type=argtypes.results_file, metavar="PATH", help="also write the results to this JSON file")
     common.add_model_options(parser, default_size=None, size_default_text=LIVE_SIZE_TEXT)
     # --size here is the clients' frame size (WxH), replacing the model options' --size PX; the
     # server's processing size is --process-size.

@@ -38,7 +38,7 @@ import torch
 from realtime_adain.atomic import atomic_write_bytes
 from realtime_adain.benchmarks.setup import (benchmark_weights, check_input_files, check_results_file, report_json, stamp,
                                             test_material)
-from realtime_adain.commands.argtypes import flow_width, int_between, nonempty_path, unit_interval
+from realtime_adain.commands.argtypes import flow_width, int_between, nonempty_path, results_file, unit_interval
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import MAX_SIDE, fit_short_side, read_image, read_style
 from realtime_adain.paths import check_output_file, real_path
@@ -96,7 +96,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--figure", type=nonempty_path, metavar="PATH",
                         help="also write a PNG (always PNG) of |O_t - W(O_t+1)| on the pan clip: per-frame, one pass "
                              "and two passes at their defaults")
-    parser.add_argument("--json", type=nonempty_path, metavar="PATH", help="also write the results to this JSON file")
+    parser.add_argument("--json", type=results_file, metavar="PATH", help="also write the results to this JSON file")
 
 
 # --- clips ---------------------------------------------------------------------------------

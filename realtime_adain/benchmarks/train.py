@@ -15,7 +15,7 @@ import time
 
 import torch
 
-from realtime_adain.commands.argtypes import int_between, nonempty_path, step_count, warmup_steps
+from realtime_adain.commands.argtypes import int_between, results_file, step_count, warmup_steps
 from realtime_adain.benchmarks.setup import machine, report_json, stamp
 from realtime_adain.encoders import ENCODER_KINDS, NORMALISED_VGG, build_encoder, torchvision_state_dict
 from realtime_adain.errors import out_of_memory_as_user_error
@@ -63,7 +63,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--encoder", default=NORMALISED_VGG, choices=ENCODER_KINDS, help="encoder")
     parser.add_argument("--compile", action="store_true", help="torch.compile the step (compile time is in the warm-up)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    parser.add_argument("--json", type=nonempty_path, metavar="PATH", help="also write the results to this JSON file")
+    parser.add_argument("--json", type=results_file, metavar="PATH", help="also write the results to this JSON file")
 
 
 def _encoder(kind: str) -> torch.nn.Module:

@@ -30,7 +30,7 @@ import torch
 
 from realtime_adain.adain import adain, calc_mean_std
 from realtime_adain.commands.argtypes import (frame_batch, frame_resolution, frame_side, int_between, name, non_negative_int,
-                                              nonempty_path, thread_count)
+                                              nonempty_path, results_file, thread_count)
 from realtime_adain.settings import DEFAULT_MAX_PIXELS, ENGINE_CHOICES, FLOW_MODES, VideoSettings
 from realtime_adain.video.job import stylize_file
 from realtime_adain.video.pipeline import frames_within
@@ -102,7 +102,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--codec", type=name, default="libx264", help="our pipeline's encoder, e.g. h264_nvenc (default libx264)")
     parser.add_argument("--vgg", metavar="PATH", help="encoder weights (default: installed, else generated)")
     parser.add_argument("--decoder", metavar="PATH", help="decoder weights (default: installed, else generated)")
-    parser.add_argument("--json", type=nonempty_path, metavar="PATH", help="also write the results to this JSON file")
+    parser.add_argument("--json", type=results_file, metavar="PATH", help="also write the results to this JSON file")
 
 
 def reference_loop(stylizer: Stylizer, video: Path, style_path: Path, output: Path, size: int, style_size: int,

@@ -157,3 +157,11 @@ def nonempty_path(text: str) -> Path:
     if not text.strip():
         raise argparse.ArgumentTypeError("an empty path (an unset variable?)")
     return Path(text)
+
+
+def results_file(text: str) -> Path:
+    """`--json PATH` of the benchmarks: a file's name; '-' (stdout, to other tools) made a file named '-'."""
+    if text == "-":
+        raise argparse.ArgumentTypeError("'-' is no file name: the results table is printed on stdout; give a file "
+                                         "for the JSON")
+    return nonempty_path(text)
