@@ -330,7 +330,8 @@ def keep_partial(writer: VideoWriter | PictureOutput, pending: PendingOutput | P
         raise
     if writer.frames_written:
         kept = pending.publish_partial()
-        tqdm.write(f"interrupted: {writer.frames_written} frames kept in {kept}", file=sys.stderr)
+        count = writer.frames_written
+        tqdm.write(f"interrupted: {count} frame{'s' if count != 1 else ''} kept in {kept}", file=sys.stderr)
     else:
         pending.discard()
 
