@@ -18,6 +18,7 @@ import queue
 import shutil
 import threading
 import time
+import urllib.parse
 from fractions import Fraction
 from pathlib import Path
 from typing import Callable, Protocol
@@ -437,6 +438,17 @@ class Streamer(EncodedOutput):
         scheme = url.split("://", 1)[0].lower() if "://" in url else ""
         if scheme not in STREAM_FORMATS:
             raise UserError(f"{url}: --stream takes udp://, srt://, tcp://, rtp:// or rtmp:// URLs")
+        # Checked before the session starts: `udp://:99999` loaded the model and ran, then ended
+        # with "output-failed ... Invalid argument". (No host is right for a listener: tcp://:PORT?listen.)
+        parts = urllib.parse.urlsplit(url)
+        try:
+            port = parts.port
+        except ValueError:
+            port = -1
+        if port is not None and not 1 <= port <= 65535:
+            raise UserError(f"{url}: the port must be a number from 1 to 65535")
+        if scheme in ("udp", "rtp") and not (parts.hostname and port):
+            raise UserError(f"{url}: --stream {scheme}:// needs HOST:PORT, e.g. {scheme}://127.0.0.1:5000")
         return scheme
 
     @property
