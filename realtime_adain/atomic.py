@@ -294,7 +294,7 @@ class PendingOutput:
         for number in range(MOST_PARTIAL_NUMBERS):
             candidate = partial_path(self.final, number)
             try:
-                os.link(self.path, candidate, follow_symlinks=False)
+                os.link(self.path, candidate)
             except FileExistsError:
                 continue
             except OSError:

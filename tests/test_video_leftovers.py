@@ -264,7 +264,7 @@ def test_sound_that_starts_late_keeps_its_place_in_an_avi(run_cli, weights_env, 
     err = stylize(run_cli, source, style, out)
     # (not "cannot hold aac audio" alone: AVI holds AAC, the copy's timing is what fails; so for DTS
     # and E-AC-3, whose frame size FFmpeg never finds: `ffmpeg -c copy` made a 1 s clip 5 MB of chunks)
-    assert ".avi cannot hold aac audio with no known frame size (AVI would time it byte by byte" in err
+    assert ".avi cannot hold aac audio whose frame size FFmpeg does not know (AVI would time it by the byte" in err
     assert "re-encoding it to mp3" in err
     sound, rate = samples(out), 44100
     assert np.abs(sound[:int(4.9 * rate)]).max() == 0

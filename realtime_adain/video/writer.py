@@ -402,9 +402,9 @@ class VideoWriter:
                 out.codec_context.format = sample_format
             self.streams[stream.index] = out
             self.transcoded[stream.index] = stream
-            refused = (" (its muxer refuses it)" if copies else
-                       " with no known frame size (AVI would time it byte by byte: a chunk for each)"
-                       if self.container.format.name == "avi" and unframed_in_avi(stream) else "")
+            why = (" (its muxer refuses it)" if copies else
+                   " whose frame size FFmpeg does not know (AVI would time it by the byte: an empty chunk for each)"
+                   if self.container.format.name == "avi" and unframed_in_avi(stream) else "")
             mixed = (f" ({source_layout.name} mixed down to {layout.name}, the most {codec} takes)"
                      if layout.nb_channels < source_layout.nb_channels else "")
             lossless = ", losslessly" if av.Codec(codec, "w").lossless else ""
@@ -412,7 +412,7 @@ class VideoWriter:
                 return (f"audio stream #{stream.index} ({name}): none of its sound is near the start of the file, so "
                         f"its format is not known (it starts late, or is empty); re-encoding it to {codec} at {rate} "
                         f"Hz {layout.name}")
-            return f"{self.path.suffix} cannot hold {name} audio{refused}; re-encoding it to {codec}{lossless}{mixed}"
+            return f"{self.path.suffix} cannot hold {name} audio{why}; re-encoding it to {codec}{lossless}{mixed}"
         elif (codec := self._subtitle_conversion(stream)) is not None:
             out = self.container.add_stream(codec)
             out.codec_context.subtitle_header = stream.codec_context.subtitle_header  # styles (ASS), set on opening
