@@ -184,23 +184,35 @@ def writable_target(path: Path) -> Path:
 
 
 def cut_to_fit(stem: str, room: int) -> str:
-    """`stem` cut to at most `room` bytes (at least one), at a character's end where it is UTF-8."""
+    """`stem` cut to at most `room` bytes (at least one), not inside a UTF-8 character: a lead byte
+    whose character the cut left incomplete goes, with its continuation bytes."""
     encoded = os.fsencode(stem)
+    if len(encoded) <= room:
+        return stem
     cut = encoded[:max(1, room)]
-    if len(cut) < len(encoded):
-        try:
-            cut.decode()
-        except UnicodeDecodeError as exc:
-            if exc.reason == "unexpected end of data":  # a multi-byte character cut in two: drop its start
-                cut = cut[:max(1, exc.start)]
+    tail = 0  # continuation bytes (10xxxxxx) at the end
+    while tail < min(3, len(cut) - 1) and 0x80 <= cut[-1 - tail] <= 0xBF:
+        tail += 1
+    lead = cut[-1 - tail]
+    needs = 2 if 0xC0 <= lead < 0xE0 else 3 if 0xE0 <= lead < 0xF0 else 4 if 0xF0 <= lead < 0xF8 else 1
+    if tail + 1 < needs and len(cut) > tail + 1:
+        cut = cut[:-(tail + 1)]
     return os.fsdecode(cut)
 
 
 def refuse_write_protected(path: Path, target: Path) -> None:
     """An existing output this user may not write is refused, as `cp` and `ffmpeg -y` refuse it:
     a rename replaces a read-only file as readily as any other (only the folder's permission counts)."""
-    if target.is_file() and not os.access(target, os.W_OK):
+    if target.is_file() and not os.access(target, os.W_OK) and not _read_only_file_system(target):
         raise UserError(f"{path}: is write-protected; make it writable (chmod u+w) or give another name")
+
+
+def _read_only_file_system(path: Path) -> bool:
+    """Whether `path` is on a file system mounted read-only (where writing the temporary file says so)."""
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
 
 
 def replaced_mode(target: Path) -> int:
@@ -289,10 +301,15 @@ class PendingOutput:
         taken NAME.partial-1.EXT, -2, ...: never over an existing file. The user named the output,
         not the partial name: a Ctrl-C replaced an unrelated file that happened to be called so. A
         hard link claims the name (it fails where the name exists, even one made meanwhile); where
-        the file system has none (FAT), a name found free is renamed onto."""
-        os.chmod(self.path, FILE_MODE)
+        the file system has none (FAT), a name found free is renamed onto. Named as the output was,
+        in the folder of the file it would have replaced (an output that is a link into another
+        file system: no rename reaches the link's folder)."""
+        try:
+            os.chmod(self.path, FILE_MODE)
+        except OSError:  # (its folder renamed or removed mid-run: `publish` says so and cleans up)
+            return self.publish(self.target.parent / partial_path(self.final).name)
         for number in range(MOST_PARTIAL_NUMBERS):
-            candidate = partial_path(self.final, number)
+            candidate = self.target.parent / partial_path(self.final, number).name
             try:
                 os.link(self.path, candidate)
             except FileExistsError:

@@ -21,8 +21,12 @@ def check_number(value: float, name: str, low: float = 0.0, high: float = 1.0) -
 def ascii_whole(text: str) -> int | None:
     """`text` as a whole number where it is written in ASCII digits, else None. `str.isdigit` also
     takes "²", which `int` refuses (a ValueError traceback from a weights key, a header or an
-    option), and other scripts' digits."""
-    return int(text) if text.isascii() and text.isdigit() else None
+    option), and other scripts' digits. Past `MOST_DIGITS` it is None too: `int` refuses a string
+    of more than 4300 digits (Python's limit against slow conversions)."""
+    return int(text) if len(text) <= MOST_DIGITS and text.isascii() and text.isdigit() else None
+
+
+MOST_DIGITS = 4000
 
 
 def check_whole(value: int | None, name: str, minimum: int = 0, none_ok: bool = False,

@@ -113,8 +113,10 @@ def check_library_settings() -> None:
         if OPENCV_SIZE_SETTING.fullmatch(name) and not OPENCV_SIZE_VALUE.fullmatch(value):
             raise UserError(f"${name}={value!r} is not a whole number up to 10^18 (OpenCV would abort on it); "
                             "set one or unset it")
-        if name == OPENCV_THREADS_SETTING and not (value.isascii() and value.isdigit() and int(value) <= MOST_OPENCV_THREADS):
-            raise UserError(f"${name}={value!r} is not a thread count from 0 to {MOST_OPENCV_THREADS} (OpenCV would "
+        # (not checks.ascii_whole: that imports numpy, before its thread pools are fitted to the limits)
+        if name == OPENCV_THREADS_SETTING and not (value.isascii() and value.isdigit() and len(value) < 10
+                                                   and int(value) <= MOST_OPENCV_THREADS):
+            raise UserError(f"${name}={one_line(repr(value[:80]))} is not a thread count from 0 to {MOST_OPENCV_THREADS} (OpenCV would "
                             "abort on it); set one or unset it")
         if name in TORCH_ALLOCATOR_SETTINGS and not TORCH_ALLOCATOR_VALUE.fullmatch(value):
             raise UserError(f"${name}={value!r} is not a list of key:value settings (torch would abort on it); "

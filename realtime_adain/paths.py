@@ -211,9 +211,10 @@ def check_output_file(path: str | os.PathLike) -> Path:
     """Fail before the work, not after it, when a file output (`--json`, `--figure`) cannot be
     written: a folder, device, fifo or socket (see `atomic.writable_target`), or a folder that
     cannot be made or written to."""
-    from realtime_adain.atomic import writable_target
+    from realtime_adain.atomic import refuse_write_protected, writable_target
 
     target = writable_target(Path(path))
+    refuse_write_protected(Path(path), target)
     ensure_writable_dir(target.parent)
     return Path(path)
 

@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from live_support import cli_env
+from realtime_adain import atomic
 from realtime_adain.atomic import PendingOutput, partial_path
 from realtime_adain.errors import UserError
 from realtime_adain.settings import VideoSettings
@@ -312,16 +313,17 @@ def test_a_write_protected_output_is_refused(tmp_path):
     out = tmp_path / "kept.png"
     out.write_bytes(b"protected")
     out.chmod(0o444)
-    code = ("from realtime_adain.atomic import PendingOutput\n"
-            "from realtime_adain.errors import UserError\n"
-            "try:\n    PendingOutput(__import__('sys').argv[1])\nexcept UserError as exc:\n    print(exc)\n")
+    code = ("import sys\nfrom realtime_adain.atomic import PendingOutput\nfrom realtime_adain.errors import UserError\n"
+            "from realtime_adain.paths import check_output_file\n"  # (the benchmarks' --json, before their work)
+            "for check in (PendingOutput, check_output_file):\n"
+            "    try:\n        check(sys.argv[1])\n    except UserError as exc:\n        print(exc)\n")
     as_user = (["setpriv", "--inh-caps=-dac_override,-dac_read_search",
                 "--bounding-set=-dac_override,-dac_read_search"] if os.geteuid() == 0 else [])
     if as_user and not shutil.which("setpriv"):
         pytest.skip("running as root without setpriv (util-linux) to drop the override")
     done = subprocess.run([*as_user, sys.executable, "-c", code, str(out)], capture_output=True, text=True,
                           cwd=Path(__file__).resolve().parents[1], timeout=60)
-    assert done.stdout == f"{out}: is write-protected; make it writable (chmod u+w) or give another name\n", done.stderr
+    assert done.stdout == f"{out}: is write-protected; make it writable (chmod u+w) or give another name\n" * 2, done.stderr
     assert out.read_bytes() == b"protected" and sorted(p.name for p in tmp_path.iterdir()) == ["kept.png"]
 
 
@@ -340,6 +342,35 @@ def test_a_partial_result_never_replaces_a_file(tmp_path):
     assert (tmp_path / "out.partial.mp4").read_bytes() == b"my notes"
     assert (tmp_path / "out.partial-1.mp4").is_symlink() and not (tmp_path / "nowhere").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == [f"out.partial{n}.mp4" for n in ("-1", "-2", "-3", "")]
+
+
+def test_a_partial_result_where_hard_links_fail_or_names_run_out(tmp_path, monkeypatch):
+    """A file system without hard links (FAT: EPERM) gets the free name by rename; with every
+    numbered name taken, one line and no hidden file left."""
+    def no_links(*_args):
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_links)
+    (tmp_path / "out.partial.mp4").write_bytes(b"my notes")
+    pending = PendingOutput(tmp_path / "out.mp4")
+    pending.path.write_bytes(b"frames")
+    assert pending.publish_partial() == tmp_path / "out.partial-1.mp4"
+    assert (tmp_path / "out.partial-1.mp4").read_bytes() == b"frames"
+    monkeypatch.setattr(atomic, "MOST_PARTIAL_NUMBERS", 2)
+    pending = PendingOutput(tmp_path / "out.mp4")
+    with pytest.raises(UserError, match=r"out.partial.mp4: cannot keep the partial result \(it and 1 numbered"):
+        pending.publish_partial()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.partial-1.mp4", "out.partial.mp4"]
+
+
+def test_a_partial_result_whose_folder_was_renamed_is_said(tmp_path):
+    """Ctrl-C after the output's folder was renamed: a FileNotFoundError naming the hidden file."""
+    pending = PendingOutput(tmp_path / "out" / "clip.mp4")
+    pending.path.write_bytes(b"frames")
+    (tmp_path / "out").rename(tmp_path / "moved")
+    with pytest.raises(UserError, match=r"clip.partial.mp4: cannot write \(its folder .*out was removed or renamed"):
+        pending.publish_partial()
+    assert list((tmp_path / "moved").iterdir()) == []
 
 
 def test_the_output_folder_renamed_during_a_run_is_said(published_weights, data_dir, tmp_path):

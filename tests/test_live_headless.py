@@ -100,6 +100,7 @@ def test_signal_ends_cleanly_with_recording_finalised(published_weights, data_di
     (("--stream", "http://127.0.0.1:1/x"), "--stream takes udp://"),
     (("--stream", "udp://:99999"), "udp://:99999: the port must be a number from 1 to 65535"),  # (failed once running)
     (("--stream", "udp://"), "udp://: --stream udp:// needs HOST:PORT"),
+    (("--stream", "udp://[::1:5000"), "udp://[::1:5000: not a URL (Invalid IPv6 URL)"),
     (("-o", "{clip}"), "output would overwrite the input"),
 ])
 def test_bad_output_options(run_cli, weights_env, data_dir, styles, tmp_path, extra, message):

@@ -6,6 +6,7 @@ import contextlib
 import errno
 import json
 import os
+import stat
 import sys
 import threading
 
@@ -19,7 +20,7 @@ def _append_descriptor(path: str | os.PathLike) -> int:
     try:
         descriptor = os.open(path, flags | getattr(os, "O_NONBLOCK", 0), 0o666)
     except OSError as exc:
-        if exc.errno == errno.ENXIO:
+        if exc.errno == errno.ENXIO and stat.S_ISFIFO(os.stat(path).st_mode):  # (a socket says ENXIO too)
             raise UserError(f"{path}: a FIFO that nothing reads; start its reader first, or give --log a file") from None
         raise
     os.set_blocking(descriptor, True)  # (lines wait for a slow reader, as they would for a disk)

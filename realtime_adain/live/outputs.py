@@ -440,10 +440,12 @@ class Streamer(EncodedOutput):
             raise UserError(f"{url}: --stream takes udp://, srt://, tcp://, rtp:// or rtmp:// URLs")
         # Checked before the session starts: `udp://:99999` loaded the model and ran, then ended
         # with "output-failed ... Invalid argument". (No host is right for a listener: tcp://:PORT?listen.)
-        parts = urllib.parse.urlsplit(url)
         try:
+            parts = urllib.parse.urlsplit(url)
             port = parts.port
-        except ValueError:
+        except ValueError as exc:  # an unclosed [IPv6 address, a port that is no number
+            if "port" not in str(exc).lower():
+                raise UserError(f"{url}: not a URL ({exc})") from None
             port = -1
         if port is not None and not 1 <= port <= 65535:
             raise UserError(f"{url}: the port must be a number from 1 to 65535")

@@ -25,8 +25,8 @@ import av
 import cv2
 import numpy as np
 
-from realtime_adain.atomic import (FOLDER_MODE, make_folders, naming, partial_path, replaced_mode, sweep_once,
-                                   temporary_prefix)
+from realtime_adain.atomic import (FOLDER_MODE, make_folders, naming, partial_path, refuse_write_protected, replaced_mode,
+                                   sweep_once, temporary_prefix)
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import is_writable_image_path
 from realtime_adain.video.notes import note
@@ -183,6 +183,8 @@ def _refuse_folders_in_the_way(pattern: Path, start: int, numbers: Iterable[int]
         if place.is_dir() and not place.is_symlink():  # a link is replaced, not written through
             raise UserError(f"{place}: a folder where picture {number} of {pattern} goes; move it away "
                             "(no picture was written)")
+        if not place.is_symlink():
+            refuse_write_protected(place, place)
 
 
 def _note_earlier_pictures(pattern: Path, after: int) -> None:
