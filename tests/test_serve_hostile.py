@@ -271,3 +271,27 @@ def test_only_the_addresses_tunnels_and_proxies_share_are_exempt(address, shared
     """127.0.0.1 and ::1 are where an ssh tunnel or a local proxy connects from, for many users at
     once; another loopback address is one program's own choice and is held to the per-address limit."""
     assert connections.is_shared_loopback(address) is shared
+
+
+def test_a_body_that_does_not_decode_or_a_static_name_too_long_is_a_4xx(stylizer, registry, caplog):
+    """`Content-Encoding: gzip` over garbage was a 500 with a traceback in the log (an upload's
+    answer named aiohttp's RequestPayloadError); a /static/ name over NAME_MAX was a 500 whose
+    traceback named the install folder."""
+    head = b"HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Encoding: gzip\r\nContent-Length: 7\r\n"
+
+    async def main():
+        async with served(stylizer, registry, allow_uploads=True) as (_server, url):
+            offer = await raw_request(url, b"POST /api/offer " + head + b"Content-Type: application/json\r\n\r\ngarbage")
+            upload = await raw_request(url, b"POST /api/styles " + head
+                                       + b"Content-Type: multipart/form-data; boundary=zz\r\n\r\ngarbage")
+            static = await raw_request(url, b"GET /static/" + b"a" * 300 + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                                       b"Connection: close\r\n\r\n")
+            return offer, upload, static
+
+    with caplog.at_level(logging.DEBUG):
+        offer, upload, static = asyncio.run(main())
+    for status, body in (offer, upload):
+        assert status == 400 and json.loads(body)["error"].startswith("the request body could not be read ("), body
+        assert b"RequestPayloadError" not in body
+    assert static[0] == 404
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text

@@ -28,6 +28,7 @@ from typing import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestPayloadError
 from aiortc import RTCSessionDescription
 
 from realtime_adain import __version__, interrupts
@@ -63,10 +64,12 @@ def log(message: str) -> None:
 class QuietMalformedRequests(logging.Filter):
     """aiohttp answers a request it cannot parse (bytes HTTP does not allow) with a 400, then logs
     a traceback for it, so any client could fill the server's stderr; such records are dropped,
-    as aiohttp itself drops them for an unknown method. Tracebacks of our own handlers stay."""
+    as aiohttp itself drops them for an unknown method. So are its records of a body it could not
+    read (a Content-Encoding that does not decode), logged again as it drains the body after our
+    400 (`unreadable_body`). Tracebacks of our own handlers stay."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.exc_info and isinstance(record.exc_info[1], HttpProcessingError))
+        return not (record.exc_info and isinstance(record.exc_info[1], (HttpProcessingError, RequestPayloadError)))
 
 
 def quiet_malformed_requests() -> None:
@@ -125,6 +128,12 @@ class Server:
             return await handler(request)
         except web.HTTPRequestEntityTooLarge as exc:
             return error(413, f"the request body is too large ({exc.text or 'over the limit'})")
+        except OSError:
+            if not request.path.startswith("/static/"):
+                raise
+            # aiohttp's static files let the file system's refusal through: a 300-byte name was a 500,
+            # its traceback naming the install folder in the log
+            raise web.HTTPNotFound() from None
 
     def _foreign(self, request: web.Request) -> str | None:
         """Why a request a page of another site could have sent is refused, or None. A Host header not
@@ -281,6 +290,8 @@ class Server:
             raise uploads.UploadRefused(400, f"the body must be multipart/form-data with a field 'image' ({exc})") from None
         except ConnectionResetError:
             raise uploads.UploadRefused(400, "the connection closed before the upload arrived") from None
+        except RequestPayloadError as exc:
+            raise unreadable_body(exc) from None
         raise uploads.UploadRefused(400, "the body must be multipart/form-data with a field 'image'")
 
     # ---- clients -----------------------------------------------------------------------------
@@ -329,7 +340,16 @@ async def read_body(request: web.Request, limit: int) -> bytes:
                 raise uploads.UploadRefused(413, f"the request body is larger than the {limit} bytes allowed")
     except ConnectionResetError:  # the client went away mid-body: nobody to answer, nothing to log
         raise uploads.UploadRefused(400, "the connection closed before the request body arrived") from None
+    except RequestPayloadError as exc:
+        raise unreadable_body(exc) from None
     return bytes(data)
+
+
+def unreadable_body(exc: RequestPayloadError) -> uploads.UploadRefused:
+    """A body aiohttp could not read (a Content-Encoding that does not decode: gzip over garbage)
+    as a 400; it was a 500 with a traceback in the log (an upload's said the exception's name)."""
+    reason = " ".join(str(exc).split()).removeprefix("400, message: ")
+    return uploads.UploadRefused(400, f"the request body could not be read ({reason[:200]})")
 
 
 def host_name(host: str) -> str:
