@@ -344,6 +344,15 @@ def check_array(value: np.ndarray, name: str, dtype: type, channels: int | None,
     return check_pixels(value, name)
 
 
+def check_size(size: tuple[int, int], name: str = "size") -> tuple[int, int]:
+    """`size` as (height, width) of whole numbers from 1 to `MAX_DECODE_PIXELS`' side: a list failed
+    as "can only concatenate list (not tuple)", and (0, 0) or (-40, 48) were taken."""
+    if not isinstance(size, tuple) or len(size) != 2:
+        raise TypeError(f"{name} must be a (height, width) tuple, got {size!r:.80}")
+    return (check_whole(size[0], f"{name}[0] (height)", 1, maximum=MAX_DECODE_PIXELS),
+            check_whole(size[1], f"{name}[1] (width)", 1, maximum=MAX_DECODE_PIXELS))
+
+
 def check_luma(luma: np.ndarray, name: str) -> np.ndarray:
     """`luma` if it is an (h, w) uint8 array, as `gray` gives."""
     return check_array(luma, name, np.uint8, None, "an (h, w) uint8 luma (see gray())")
@@ -409,6 +418,8 @@ class Stabilizer:
             raise ValueError("photometric (grey levels) must be positive, got 0")
         soft_edge = check_whole(soft_edge, "soft_edge (pixels of the flow's grid)", 1, maximum=255)
         self.flow = FlowEstimator(preset, flow_width)
+        if not isinstance(precise, (bool, np.bool_)):  # ("no" was read as True)
+            raise TypeError(f"precise must be True or False, got {type(precise).__name__}")
         self.photometric, self.soft_edge, self.precise = photometric, soft_edge, bool(precise)
         self.cuts = 0
         self.last_coverage = 1.0
@@ -456,6 +467,7 @@ class Stabilizer:
         motion into this one (`Motion.reverse`), from the same two flows. Keeps no state, so
         frames may be estimated on several threads at once."""
         check_luma(luma, "luma")
+        size = check_size(size)
         if prev_luma is not None:
             check_luma(prev_luma, "prev_luma")
         if prev_luma is None or prev_luma.shape != luma.shape or max(size + luma.shape) > REMAP_MAX_SIDE:

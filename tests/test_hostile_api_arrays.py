@@ -107,6 +107,7 @@ def odd_styles(style):
         (StyleStats(style.mean, -style.std), ValueError, "negative"),
         (StyleStats([0.0] * 512, [1.0] * 512), TypeError, "torch tensor"),  # was AttributeError
         (StyleStats(style.mean.numpy(), style.std.numpy()), TypeError, "torch tensor"),
+        (StyleStats(style.mean.to_sparse(), style.std), TypeError, "style.mean must be a dense tensor"),  # was NotImplementedError
     ]
 
 

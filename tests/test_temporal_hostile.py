@@ -130,6 +130,23 @@ def test_bad_options_name_the_argument(kwargs, error, name):
             TwoPassStabilizer(**kwargs)
 
 
+def test_precise_and_the_motion_size_are_checked():
+    """`precise="no"` turned the float state on (`bool("no")`); a list as `motion`'s size failed as
+    "can only concatenate list (not tuple) to list", and (0, 0) or (-40, -48) were taken."""
+    with pytest.raises(TypeError, match="precise must be True or False, got str"):
+        Stabilizer(precise="no")
+    assert Stabilizer(precise=np.bool_(True)).precise is True
+    stabilizer = Stabilizer()
+    luma = stabilizer.luma(texture(H, W, 0))
+    for size, error, words in (([H, W], TypeError, r"size must be a \(height, width\) tuple"),
+                               ("40x48", TypeError, "size must be"), ((0, 0), ValueError, r"size\[0\] \(height\)"),
+                               ((H, -W), ValueError, r"size\[1\] \(width\) must be at least 1"),
+                               ((H, 40.5), TypeError, "whole number")):
+        with pytest.raises(error, match=words):
+            stabilizer.motion(luma, luma, size)
+    assert stabilizer.motion(luma, luma, (H, W)) is not None
+
+
 def test_odd_but_valid_options_and_frames_still_work():
     """What is refused above has valid neighbours that keep working: numpy numbers, strength 0 and
     1 exactly, infinite photometric (no photometric check), non-contiguous and read-only frames."""
