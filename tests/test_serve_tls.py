@@ -349,3 +349,18 @@ def test_every_interface_over_https_prints_an_https_url_with_a_token(run_cli, we
     token = seen[0].token
     assert code == 0 and token and len(token) >= 32
     assert out.startswith("serving on all interfaces (0.0.0.0) port 8443: https://") and f"?token={token}" in out
+
+
+@pytest.mark.skipif(not socket.has_ipv6, reason="no IPv6 on this machine")
+@pytest.mark.parametrize("tls", [False, True])
+def test_every_interface_on_ipv6_takes_ipv4_clients_too(stylizer, registry, pair, tls):
+    """`--host ::` is documented as every interface, but asyncio sets IPV6_V6ONLY: IPv4 clients,
+    and the URL printed with this machine's IPv4 name, were refused. One socket now takes both."""
+    cert, key = pair if tls else (None, None)
+
+    async def main():
+        async with served(stylizer, registry, tls_cert=cert, tls_key=key, host="::", token=TOKEN) as (_server, url):
+            scheme, port = url.split("://")[0], port_of(url)
+            return [(await https_get(f"{scheme}://{host}:{port}"))[0] for host in ("127.0.0.1", "[::1]")]
+
+    assert asyncio.run(main()) == [200, 200]

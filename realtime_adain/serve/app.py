@@ -477,8 +477,8 @@ async def serve_until_stopped(server: Server, settings: ServeSettings, stop: asy
                            shutdown_timeout=SHUTDOWN_S)
     await runner.setup()
     try:
-        site = server.connection_limits.site(runner, settings.host, settings.port, tls_context(settings), REQUEST_HEAD_S)
         try:
+            site = server.connection_limits.site(runner, settings.host, settings.port, tls_context(settings), REQUEST_HEAD_S)
             await site.start()
         except OSError as exc:
             raise listen_error(settings, exc) from None

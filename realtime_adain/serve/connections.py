@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import socket
 import ssl
 import sys
 from asyncio import sslproto
@@ -111,11 +112,13 @@ class ConnectionLimits:
 
     def site(self, runner: web.AppRunner, host: str, port: int, context: ssl.SSLContext | None,
              handshake_s: float = REQUEST_HEAD_S) -> web.BaseSite:
-        """A site listening on host:port whose connections these limits count (call once per runner)."""
+        """A site listening on host:port whose connections these limits count (call once per runner).
+        `::` listens on every interface, IPv4 too (`dual_stack_socket`)."""
+        sock = dual_stack_socket(port) if host == "::" else None
         if context is None:
             self.install(runner.server)
-            return web.TCPSite(runner, host, port)
-        return TLSSite(runner, host, port, context, self, handshake_s)
+            return web.SockSite(runner, sock) if sock is not None else web.TCPSite(runner, host, port)
+        return TLSSite(runner, host, port, context, self, handshake_s, sock)
 
     def install(self, server: web.Server) -> None:
         """Wrap the server's connection hooks (each RequestHandler reports to them): plain HTTP,
@@ -172,14 +175,31 @@ class ConnectionLimits:
         return None
 
 
+def dual_stack_socket(port: int) -> socket.socket:
+    """A listening socket on `::` that takes IPv4 connections too (as ::ffff:a.b.c.d). asyncio sets
+    IPV6_V6ONLY on the sockets it makes, so `--host ::` ("every interface") refused every IPv4
+    client, the printed URL's included."""
+    sock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        sock.bind(("::", port))
+        sock.setblocking(False)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
 class TLSSite(web.BaseSite):
     """aiohttp's TCPSite for https, but each connection is counted by `limits` from its accept and
     its handshake must end within `handshake_s` (TCPSite takes neither)."""
 
     def __init__(self, runner: web.AppRunner, host: str, port: int, context: ssl.SSLContext,
-                 limits: ConnectionLimits, handshake_s: float) -> None:
+                 limits: ConnectionLimits, handshake_s: float, sock: socket.socket | None = None) -> None:
         super().__init__(runner, ssl_context=context)
         self._host, self._port, self._limits, self._handshake_s = host, port, limits, handshake_s
+        self._sock = sock
         self._accepted: set[CountedTLS] = set()
 
     @property
@@ -193,7 +213,10 @@ class TLSSite(web.BaseSite):
         def protocol() -> CountedTLS:
             return CountedTLS(loop, handlers(), self._ssl_context, self._handshake_s, self._limits, self._accepted)
 
-        self._server = await loop.create_server(protocol, self._host, self._port, backlog=self._backlog)
+        if self._sock is not None:
+            self._server = await loop.create_server(protocol, sock=self._sock, backlog=self._backlog)
+        else:
+            self._server = await loop.create_server(protocol, self._host, self._port, backlog=self._backlog)
 
     async def stop(self) -> None:
         """Stop listening and drop the handshakes under way: aiohttp, which closes the connections
