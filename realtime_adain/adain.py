@@ -124,7 +124,7 @@ def check_stats(style: "StyleStats", name: str = "style", channels: int | None =
         if not isinstance(value, torch.Tensor) or value.is_complex() or value.dtype == torch.bool:
             raise TypeError(f"{name}.{part} must be a real torch tensor, got "
                             f"{value.dtype if isinstance(value, torch.Tensor) else type(value).__name__}")
-        if value.layout != torch.strided:  # (a sparse one failed inside torch's checks, NotImplementedError)
+        if value.layout != torch.strided:  # (a sparse one failed deep inside torch)
             raise TypeError(f"{name}.{part} must be a dense tensor, got layout {value.layout}")
         if value.device.type == "meta":
             raise ValueError(f"{name}.{part} is on the meta device: it holds no values")
