@@ -269,7 +269,7 @@ class LiveSettings:
         if self.stream:
             from realtime_adain.live.outputs import Streamer
 
-            Streamer.scheme(self.stream)
+            Streamer.checked_scheme(self.stream)
 
     @property
     def has_output(self) -> bool:

@@ -427,14 +427,14 @@ class Streamer(EncodedOutput):
 
     def __init__(self, url: str, size: tuple[int, int], fps: float, log: Callable[..., None]) -> None:
         self.url = url
-        scheme = self.scheme(url)
+        scheme = self.checked_scheme(url)
         options = {"preset": "ultrafast", "tune": "zerolatency", "g": str(max(1, round(output_rate(fps))))}
         container_options = {"pkt_size": "1316"} if scheme == "udp" else {}
         self._encoder = EncoderThread(url, STREAM_FORMATS[scheme], size, fps, options, log, container_options)
 
     @staticmethod
-    def scheme(url: str) -> str:
-        """The URL's scheme, checked to be one we can stream to."""
+    def checked_scheme(url: str) -> str:
+        """The URL's scheme, after checking the URL is one we can stream to (scheme, host, port)."""
         scheme = url.split("://", 1)[0].lower() if "://" in url else ""
         if scheme not in STREAM_FORMATS:
             raise UserError(f"{url}: --stream takes udp://, srt://, tcp://, rtp:// or rtmp:// URLs")
