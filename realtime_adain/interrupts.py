@@ -143,7 +143,8 @@ class SignalGuard:
     Use as a context manager around work that ends by finishing a file: after the first signal
     (or once `hold()` is called) signals only say that the file is being finished, so a second
     Ctrl-C cannot cut the finishing short. A signal held while nothing was interrupted is raised
-    when the block ends normally; an exception from the block wins. Ignored signals stay ignored.
+    when the block ends normally, after a line saying `what` was finished; an exception from the
+    block wins. Ignored signals stay ignored.
     Outside the main thread it does nothing (signals only reach the main thread). With `what`
     None nothing is printed (`load_torch`).
     """
@@ -180,6 +181,8 @@ class SignalGuard:
             if handler is not None:
                 signal.signal(sig, handler)
         if exc_type is None and self.held and not self.raised:
+            if self.what is not None:  # the file is whole: "terminated" alone read as if it were lost
+                print(f"finished {self.what}; stopping there", file=sys.stderr, flush=True)
             _raise(self.held[0], None)
 
 

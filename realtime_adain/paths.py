@@ -89,6 +89,26 @@ def output_extension(text: str, formats: Sequence[str] = (".png", ".jpg")) -> st
     return "." + name
 
 
+def entry_key(path: str | os.PathLike) -> tuple[int, int, str] | None:
+    """The directory entry `path` names, its links followed, as (device, inode of its folder, name);
+    None where the folder does not exist. Two paths with one key are one file to replace: a bind
+    mount (or a second mount of one file system) gives a folder two real paths, and `-o
+    bind/in.mp4` replaced `same/in.mp4`. (A hard link's other name is another entry: renaming over
+    it leaves the file behind it alone.)"""
+    real = real_path(path)
+    try:
+        folder = os.stat(real.parent)
+    except OSError:
+        return None
+    return folder.st_dev, folder.st_ino, real.name
+
+
+def same_entry(first: str | os.PathLike, second: str | os.PathLike) -> bool:
+    """Whether writing `first` would replace `second`: one real path, or one `entry_key`."""
+    key = entry_key(first)
+    return real_path(first) == real_path(second) or (key is not None and key == entry_key(second))
+
+
 def real_path(path: str | os.PathLike) -> Path:
     """`path` with its links followed; a link loop stays as it is (Path.resolve raises RuntimeError
     on one in Python 3.11, a traceback)."""
@@ -124,8 +144,9 @@ def refuse_overwriting_inputs(outputs: Iterable[Path], inputs: Iterable[Path]) -
 
     inputs = list(inputs)
     resolved_inputs = {real_path(p) for p in inputs}
+    input_entries = {entry_key(p) for p in inputs} - {None}
     for path in outputs:
-        if real_path(path) in resolved_inputs:
+        if real_path(path) in resolved_inputs or entry_key(path) in input_entries:
             raise UserError(f"{path}: output would overwrite an input")
         if any(names_a_picture(Path(source), Path(path)) for source in inputs):
             raise UserError(f"{path}: output would overwrite a picture of an image-sequence input")
@@ -139,9 +160,9 @@ def refuse_overwriting_inputs(outputs: Iterable[Path], inputs: Iterable[Path]) -
 def refuse_shared_outputs(outputs: Sequence[Path], sources: Sequence[tuple[Path, ...]]) -> None:
     """Refuse before any work when two jobs would write one file (a/photo.jpg and b/photo.jpg, or
     photo.jpg and photo.png with --ext jpg): the second would silently replace the first."""
-    seen: dict[str, int] = {}
+    seen: dict[object, int] = {}  # entry keys, or real paths where the folder does not exist yet
     for index, path in enumerate(outputs):
-        key = os.path.normcase(str(real_path(path)))
+        key = entry_key(path) or os.path.normcase(str(real_path(path)))
         if key in seen:
             first, second = sources[seen[key]], sources[index]
             if first[0] != second[0]:  # the contents differ: they say it all (else show the styles too)

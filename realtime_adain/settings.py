@@ -262,7 +262,9 @@ class LiveSettings:
             out = Path(self.output)
             if out.suffix.lower() not in RECORDING_SUFFIXES:
                 raise UserError(f"{out}: -o writes MP4; use a .mp4, .m4v or .mov name")
-            if os.path.exists(self.source) and out.resolve() == Path(self.source).resolve():
+            from realtime_adain.paths import same_entry  # (imports OpenCV: not at settings' import)
+
+            if os.path.exists(self.source) and same_entry(out, Path(self.source)):
                 raise UserError(f"{out}: output would overwrite the input")
         if not self.window and not self.has_output:
             raise UserError("--no-window needs somewhere to send frames: -o FILE, --stream URL or --virtual-cam")

@@ -215,3 +215,18 @@ def test_torch_is_imported_with_signals_held(monkeypatch):
         with pytest.raises(interrupts.Terminated):
             interrupts.load_torch()
     assert finished == ["torch"]
+
+
+def test_a_signal_while_a_file_is_finished_says_the_file_was_finished(capsys):
+    """SIGTERM after the work, while the output was being finished: the file is whole and kept
+    under its name, and the run stops there; "terminated" alone read as if the output were lost."""
+    from realtime_adain import interrupts
+
+    with interrupts.sigterm_raises():
+        with pytest.raises(interrupts.Terminated):
+            with interrupts.SignalGuard("clip_styled.mp4") as guard:
+                guard.hold()
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(0.05)  # (delivered here: only said, held)
+    assert capsys.readouterr().err.splitlines() == ["finishing clip_styled.mp4, please wait",
+                                                    "finished clip_styled.mp4; stopping there"]
