@@ -16,6 +16,7 @@ import re
 import select
 import signal
 import sys
+import warnings
 from typing import Callable, NoReturn, Sequence
 
 from realtime_adain import __version__, interrupts, limits
@@ -216,6 +217,9 @@ def main(argv: list[str] | None = None) -> int:
     # onnxruntime otherwise stores a device id under $XDG_DATA_HOME, and where it cannot (HOME
     # read-only, missing or a file) logs a coloured warning on every run (the user's setting wins).
     os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+    # Pillow warns of what it reads past (corrupt EXIF, truncated metadata) with its own source
+    # path and line: twice per picture, on stderr, in no words of ours. The picture is read anyway.
+    warnings.filterwarnings("ignore", module=r"PIL\.")
     with interrupts.sigterm_raises():
         parsed: list[argparse.Namespace] = []
         try:

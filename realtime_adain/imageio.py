@@ -10,6 +10,7 @@ or with a side over MAX_SIDE.
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import io
 import os
@@ -38,8 +39,8 @@ from realtime_adain.errors import UserError
 from realtime_adain.hdr_stills import (HLG, PQ, STRIP_SAMPLES, HdrTags, coded_depth, colour_tags,
                                        full_scale, narrow_to_full, tone_mapped)
 from realtime_adain.regular_files import open_regular
-from realtime_adain.still_headers import (FFMPEG_STILLS, exr_chunks_missing, exr_size, jpeg2000_size, pam_size,
-                                          png_sample_bytes, tiff_sample_bytes)
+from realtime_adain.still_headers import (FFMPEG_STILLS, exr_chunks_missing, exr_size, jpeg2000_size, looks_cut_short,
+                                          pam_size, png_sample_bytes, tiff_sample_bytes)
 from realtime_adain.video.notes import note
 
 # What OpenCV decodes (a folder of inputs takes these) and, of those, what it encodes from RGB:
@@ -79,6 +80,8 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     path = Path(path)
     if not path.is_file():  # (a fifo is never opened: reading it would wait for a writer)
         kind = ("a folder" if path.is_dir() else "a device, fifo or socket") if path.exists() else None
+        if kind is None and path.is_symlink():  # (not "no such file": the link is there)
+            raise UserError(f"{path}: {_dangling_link(path)}")
         raise UserError(f"{path}: {kind + ', not an image file' if kind else 'no such file'}")
     # checked again on the open file: one swapped for a FIFO after the check would block for good
     with open_regular(path, "a device, fifo or socket, not an image file") as handle:
@@ -90,6 +93,16 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     if data.size == 0:
         raise UserError(f"{path}: the file is empty")
     return decode_image(data, str(path))
+
+
+def _dangling_link(path: Path) -> str:
+    """What a symbolic link that leads to no file is: a loop, or a link to a missing file."""
+    try:
+        os.stat(path)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "a symbolic link loop, not an image file"
+    return f"a symbolic link to {os.readlink(path)}, which does not exist"
 
 
 def decode_image(data: np.ndarray | bytes, name: str) -> np.ndarray:
@@ -121,13 +134,17 @@ def _decode(data: np.ndarray, name: str) -> np.ndarray:
     if stated and stated[0] * stated[1] * stated[2] > MAX_DECODE_BYTES:
         raise UserError(f"{name}: {stated[0]}x{stated[1]} at {stated[2]} bytes a pixel is more than the "
                         f"{MAX_DECODE_BYTES >> 30} GiB of samples an image may decode to")
+    # ANYDEPTH|ANYCOLOR keeps 16-bit and float samples and, unlike IMREAD_UNCHANGED, applies the
+    # EXIF orientation (JPEG, TIFF, PNG, WebP), as the video reader applies rotation. An AVIF's
+    # orientation is its irot/imir boxes' instead (MIAF: EXIF's is ignored), applied below.
+    avif_orientation = _avif_orientation(data)
+    flags = cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR | (cv2.IMREAD_IGNORE_ORIENTATION if avif_orientation else 0)
     with _native_stderr_captured() as native:
-        try:
-            # ANYDEPTH|ANYCOLOR keeps 16-bit and float samples and, unlike IMREAD_UNCHANGED, applies
-            # the EXIF orientation (JPEG, TIFF, PNG, WebP), as the video reader applies rotation.
-            image, failure = cv2.imdecode(data, cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR), "not a readable image"
-        except cv2.error as exc:  # the size check before decoding, or an allocation that failed
-            image, failure = None, _decode_failure(exc)
+        image, failure = _opencv_decode(data, flags)
+        if image is None and failure == "not a readable image" and looks_cut_short(data) == "JPEG":
+            # OpenCV refuses a JPEG without its end marker, which browsers and FFmpeg show (a
+            # download cut short, or a camera's file missing only its last two bytes)
+            image, failure = _opencv_decode(np.concatenate([data, _JPEG_END]), flags)
     if image is None and failure == "not a readable image":
         image = _pillow_rgb(data, name)  # TGA, ICO, PSD, 16-bit BMP, 16-bit CMYK TIFF: OpenCV has no decoder
         if image is not None:
@@ -136,9 +153,16 @@ def _decode(data: np.ndarray, name: str) -> np.ndarray:
         if unsupported:
             raise UserError(f"{name}: {unsupported}")
     if image is None:
-        detail = next((_readable(line) for line in native if _readable(line)), "")
+        cut = looks_cut_short(data) if failure == "not a readable image" else None
+        detail = (_CUT_SHORT[cut] if cut else
+                  next((_readable(line) for line in native if _readable(line)), ""))
         shown = f" ({detail[:120]})" if detail and failure == "not a readable image" else ""
         raise UserError(f"{name}: {failure}{shown}")
+    if any("premature end" in line.lower() for line in native):  # libjpeg's words: the rest is missing
+        note(f"{name}: the file ends before its picture does (cut short?); the rest of the picture is missing",
+             once=True)
+    if avif_orientation:
+        image = np.ascontiguousarray(_ORIENT.get(avif_orientation, lambda a: a)(image))
     if image.shape[0] * image.shape[1] > MAX_DECODE_PIXELS:  # when OpenCV was loaded before us
         raise UserError(f"{name}: {image.shape[1]}x{image.shape[0]} is {_too_many_pixels()}")
     if image.dtype not in (np.uint8, np.uint16, np.float32, np.float64):
@@ -156,7 +180,7 @@ def _decode(data: np.ndarray, name: str) -> np.ndarray:
             return managed
     linear = bytes(data[:10]).startswith(_LINEAR_SIGNATURES)
     profile = header.profile if header.mode in _RGB_MODES else None  # on CMYK or grey: ignored, as browsers do
-    return over_white(in_srgb(to_rgb8(image, linear=linear), profile), alpha)
+    return over_white(in_srgb(to_rgb8(image, linear=linear), profile), alpha, name)
 
 
 def _hdr_still(data: np.ndarray, name: str, tags: HdrTags) -> np.ndarray | None:
@@ -193,7 +217,7 @@ def _hdr_still(data: np.ndarray, name: str, tags: HdrTags) -> np.ndarray | None:
     if not tags.full_range:  # (a PNG's RGB: its alpha is full range)
         colour = narrow_to_full(np.ascontiguousarray(colour))
     if not tags.converted:  # (narrow-range BT.709 SDR)
-        return over_white(to_rgb8(cv2.cvtColor(colour, cv2.COLOR_RGB2BGR)), alpha)
+        return over_white(to_rgb8(cv2.cvtColor(colour, cv2.COLOR_RGB2BGR)), alpha, name)
     if colour.dtype == np.uint8:  # (8-bit HDR or wide gamut: widened, each byte repeated)
         colour = colour.astype(np.uint16) * 257
     rgb, description = tone_mapped(colour, tags)
@@ -203,7 +227,7 @@ def _hdr_still(data: np.ndarray, name: str, tags: HdrTags) -> np.ndarray | None:
     else:
         note(f"{name}: a wide-gamut picture ({description}): converted to BT.709 primaries as read",
              once=True)
-    return over_white(rgb, alpha)
+    return over_white(rgb, alpha, name)
 
 
 def _ffmpeg_still(data: np.ndarray, name: str) -> np.ndarray | None:
@@ -258,7 +282,7 @@ def _ffmpeg_still(data: np.ndarray, name: str) -> np.ndarray | None:
         raise UserError(f"{name}: a damaged or unsupported {kind} image ({reason[:200]})") from None
     opacity = samples[..., 3].astype(np.float32) / np.iinfo(samples.dtype).max if alpha else None
     profile = _header(data).profile if kind == "JPEG 2000" else None
-    return over_white(in_srgb(to_rgb8(samples), profile), opacity)
+    return over_white(in_srgb(to_rgb8(samples), profile), opacity, name)
 
 
 def _exr_rgb(frame) -> np.ndarray:
@@ -269,6 +293,29 @@ def _exr_rgb(frame) -> np.ndarray:
               .reshape(frame.height, plane.line_size // 4)[:, :frame.width] for plane in frame.planes]
     colour = [planes[2], planes[0], planes[1]] if len(planes) >= 3 else planes[:1] * 3
     return _floats_to_8bit(colour, linear=True, alpha=planes[3] if len(planes) == 4 else None)
+
+
+def _opencv_decode(data: np.ndarray, flags: int) -> tuple[np.ndarray | None, str]:
+    """OpenCV's decode, and what to say if it fails."""
+    try:
+        return cv2.imdecode(data, flags), "not a readable image"
+    except cv2.error as exc:  # the size check before decoding, or an allocation that failed
+        return None, _decode_failure(exc)
+
+
+def _avif_orientation(data: np.ndarray) -> int | None:
+    """An AVIF's orientation as EXIF numbers it, from its irot/imir boxes (Pillow's AVIF plugin reads
+    them; no pixel is decoded); None for other files, or where Pillow cannot open it (OpenCV's
+    reading stands). OpenCV applied the EXIF orientation, which MIAF says to ignore, and not the
+    boxes: a phone's portrait AVIF was read sideways, a mirrored one unmirrored."""
+    head = bytes(data[:12])
+    if head[4:8] != b"ftyp" or head[8:12] not in (b"avif", b"avis"):
+        return None
+    try:
+        with open_with_pillow(data) as header:
+            return header.getexif().get(0x0112, 1) if header.format == "AVIF" else None
+    except Exception:  # noqa: BLE001 - no AVIF plugin in this Pillow, or a damaged file: OpenCV says
+        return None
 
 
 def _pillow_samples(data: np.ndarray, name: str) -> np.ndarray | None:
@@ -342,6 +389,9 @@ _UNSUPPORTED = ((b"\xff\x0a", 0, "JPEG XL"), (b"\0\0\0\x0cJXL \r\n\x87\n", 0, "J
 # A grey or colour PNM's header (P2, P3, P5, P6): its last number is its maxval, the sample that is white.
 _PNM_MAGICS = (b"P2", b"P3", b"P5", b"P6")
 _PNM_HEADER = re.compile(rb"P[2356](?:(?:\s|#[^\r\n]*[\r\n])+(\d+)){3}\s")
+_JPEG_END = np.array([0xFF, 0xD9], np.uint8)  # a JPEG's end-of-image marker
+_CUT_SHORT = {"JPEG": "the JPEG has no end marker: cut short?", "PNG": "the PNG does not end with its IEND chunk: "
+              "cut short?", "WebP": "the WebP is shorter than its header says: cut short?"}  # (`looks_cut_short`)
 _FFMPEG_DECODERS = {"JPEG 2000": "jpeg2000", "OpenEXR": "exr", "PAM": "pam"}  # (`_ffmpeg_still`)
 _EXR_FORMATS = ("gbrpf32le", "gbrapf32le", "grayf32le")  # what FFmpeg's EXR decoder gives
 
@@ -420,7 +470,7 @@ def _pillow_rgb(data: np.ndarray, name: str) -> np.ndarray | None:
             if image.width * image.height > MAX_DECODE_PIXELS:
                 raise UserError(f"{name}: {image.width}x{image.height} is {_too_many_pixels()}")
             image.load()
-            return _pillow_to_rgb(ImageOps.exif_transpose(image))
+            return _pillow_to_rgb(ImageOps.exif_transpose(image), name)
     except UserError:
         raise
     except Exception as exc:  # noqa: BLE001 - not a format Pillow reads, or damaged: OpenCV's verdict stands
@@ -439,7 +489,7 @@ def pillow_image_rgb(image) -> np.ndarray:
     return _pillow_to_rgb(image)
 
 
-def _pillow_to_rgb(image) -> np.ndarray:
+def _pillow_to_rgb(image, name: str | None = None) -> np.ndarray:
     """A loaded Pillow image as uint8 RGB: CMYK and Lab through LittleCMS (the embedded CMYK
     profile, else the naive inversion browsers use), 16-bit grey scaled, alpha over white."""
     from PIL import ImageCms
@@ -459,7 +509,7 @@ def _pillow_to_rgb(image) -> np.ndarray:
     if "A" in image.mode or "transparency" in image.info:
         image = image.convert("RGBA")
         alpha = np.asarray(image)[..., 3].astype(np.float32) / 255.0
-    return over_white(in_srgb(np.array(image.convert("RGB")), profile), alpha)
+    return over_white(in_srgb(np.array(image.convert("RGB")), profile), alpha, name)
 
 
 # EXIF orientation -> the same change of the stored pixels as OpenCV's decoder applies.
@@ -540,13 +590,15 @@ def _alpha(data: np.ndarray, header: _Header, shape: tuple[int, ...], depth: int
     return np.clip(alpha.astype(np.float32) / full, 0.0, 1.0)
 
 
-def over_white(rgb: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
+def over_white(rgb: np.ndarray, alpha: np.ndarray | None, name: str | None = None) -> np.ndarray:
     """(H, W, 3) uint8 composited over white by `alpha` (0..1 float, or uint8 0..255 as a video
     frame's): transparent areas read as viewers show them, not as whatever colour (often black)
-    they store."""
+    they store. With the picture's `name`, a note says so (results have no alpha)."""
     full = 255 if alpha is not None and alpha.dtype == np.uint8 else 1.0
     if alpha is None or alpha.min() >= full:
         return rgb
+    if name is not None:
+        note(f"{name}: its transparent areas are read as over white (results have no transparency)", once=True)
     out = np.empty_like(rgb)
     for top in range(0, rgb.shape[0], 512):  # in bands: float copies of a whole large picture take GiBs
         weight = alpha[top:top + 512, :, None] / np.float32(full)
@@ -579,11 +631,24 @@ def _transform_to_srgb(profile: bytes | None, mode: str = "RGB"):
         source = ImageCms.ImageCmsProfile(io.BytesIO(profile))
         if source.profile.xcolor_space.strip() != mode:
             return None
-        if mode == "RGB" and "srgb" in (source.profile.profile_description or "").lower():
+        transform = ImageCms.buildTransform(source, ImageCms.createProfile("sRGB"), mode, "RGB")
+        if mode == "RGB" and _changes_nothing(transform):
             return None  # sRGB already (most cameras' JPEGs): 0.25 s a 12 MP photo saved
-        return ImageCms.buildTransform(source, ImageCms.createProfile("sRGB"), mode, "RGB")
+        return transform
     except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
         return None
+
+
+def _changes_nothing(transform) -> bool:
+    """Whether an RGB transform leaves every colour of a 17-level cube within two levels: by what
+    it does, not by its profile's name ("GIMP built-in Linear sRGB" said sRGB and was not
+    converted: its pictures came out far too dark)."""
+    from PIL import Image, ImageCms
+
+    levels = np.minimum(np.arange(17) * 16, 255).astype(np.uint8)
+    cube = np.stack(np.meshgrid(levels, levels, levels, indexing="ij"), axis=-1).reshape(17, 289, 3)
+    out = np.asarray(ImageCms.applyTransform(Image.fromarray(np.ascontiguousarray(cube)), transform))
+    return int(np.abs(out.astype(np.int16) - cube).max()) <= 2
 
 
 @functools.lru_cache(maxsize=1)
@@ -747,7 +812,10 @@ def check_pixel_budget(path: Path, height: int, width: int, size: int | None, ma
     new_w, new_h, over = found
     at = f"{path}: {width}x{height} at {option} {size or 0} is {new_w}x{new_h}"
     if over == "side":
-        raise UserError(f"{at}, longer than {MAX_SIDE} pixels on a side (lower {option})")
+        fits = MAX_SIDE * min(height, width) // max(height, width)  # the largest short side that fits
+        remedy = (f"{option} {fits} or less fits" if fits >= 1 else
+                  f"a picture {max(height, width) // min(height, width)} times longer than wide is too thin at any size")
+        raise UserError(f"{at}, longer than {MAX_SIDE} pixels on a side ({remedy})")
     remedy = f"raise it with {budget_option}, or lower {option}" if budget_option else f"lower {option}"
     raise UserError(f"{at}, over the budget of {max_pixels} pixels ({remedy})")
 

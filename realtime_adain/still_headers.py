@@ -157,3 +157,18 @@ def png_sample_bytes(data: np.ndarray) -> tuple[int, int, int] | None:
     width, height = struct.unpack(">II", head[16:24])
     depth, colour = head[24], head[25]
     return width, height, PNG_CHANNELS.get(colour, 4) * (2 if depth == 16 else 1)
+
+
+def looks_cut_short(data: np.ndarray) -> str | None:
+    """The format's name ("JPEG", "PNG", "WebP") when a file of it ends before its own structure
+    says it does (a download or copy cut short), else None. A JPEG ends with its end marker
+    (trailing bytes after it are another matter: such files decode), a PNG with its IEND chunk; a
+    WebP states its length."""
+    head, tail = bytes(data[:12]), bytes(data[-12:])
+    if head.startswith(b"\xff\xd8\xff"):
+        return None if tail.endswith(b"\xff\xd9") else "JPEG"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return None if b"IEND" in tail else "PNG"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WebP" if int.from_bytes(head[4:8], "little") + 8 > data.size else None
+    return None

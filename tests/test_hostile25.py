@@ -62,3 +62,138 @@ def test_a_live_recording_through_a_bind_mount_may_not_replace_its_source(bind_m
     (same / "clip.mp4").write_bytes(b"not read")
     with pytest.raises(UserError, match="output would overwrite the input"):
         LiveSettings(styles=("s.jpg",), source=str(same / "clip.mp4"), output=str(bind / "clip.mp4"), window=False).check()
+
+
+def quadrants(height: int = 64, width: int = 96):
+    """Four flat colours, one per quadrant: any turn or mirror moves them."""
+    import numpy as np
+
+    image = np.zeros((height, width, 3), np.uint8)
+    image[:height // 2, :width // 2], image[:height // 2, width // 2:] = (255, 0, 0), (0, 255, 0)
+    image[height // 2:, :width // 2], image[height // 2:, width // 2:] = (0, 0, 255), (255, 255, 0)
+    return image
+
+
+def corners(image):
+    height, width = image.shape[:2]
+    return [tuple(int(v) // 64 for v in image[y, x]) for y, x in
+            ((height // 4, width // 4), (height // 4, 3 * width // 4), (3 * height // 4, width // 4),
+             (3 * height // 4, 3 * width // 4))]
+
+
+@pytest.mark.parametrize("orientation", [2, 3, 6, 8])
+def test_an_avif_is_turned_by_its_irot_and_imir_boxes(tmp_path, orientation):
+    """Pillow stores an EXIF orientation as AVIF's irot/imir boxes (as phones do); OpenCV applied
+    only EXIF orientations, so a portrait AVIF was read sideways and a mirrored one unmirrored."""
+    import numpy as np
+    from PIL import Image, features
+
+    from realtime_adain.imageio import _ORIENT, read_image
+
+    if not features.check("avif"):
+        pytest.skip("this Pillow has no AVIF plugin")
+    upright = quadrants()
+    undo = {6: 8, 8: 6}.get(orientation, orientation)  # (2, 3: their own inverses)
+    stored = Image.fromarray(np.ascontiguousarray(_ORIENT[undo](upright)))
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    stored.save(tmp_path / "photo.avif", exif=exif, quality=95)
+    read = read_image(tmp_path / "photo.avif")
+    assert read.shape == upright.shape and corners(read) == corners(upright)
+
+
+def jpeg_bytes() -> bytes:
+    import cv2
+
+    return cv2.imencode(".jpg", cv2.cvtColor(quadrants(256, 256), cv2.COLOR_RGB2BGR))[1].tobytes()
+
+
+def test_a_jpeg_without_its_end_marker_is_read_whole(tmp_path, capsys):
+    """OpenCV refused a JPEG missing only its last two bytes, which browsers and FFmpeg show."""
+    import numpy as np
+
+    from realtime_adain.imageio import read_image
+
+    data = jpeg_bytes()
+    (tmp_path / "whole.jpg").write_bytes(data)
+    (tmp_path / "no_end.jpg").write_bytes(data[:-2])
+    assert np.array_equal(read_image(tmp_path / "no_end.jpg"), read_image(tmp_path / "whole.jpg"))
+    assert capsys.readouterr().err == ""
+
+
+def test_a_jpeg_cut_short_is_read_with_a_note(tmp_path, capsys):
+    from realtime_adain.imageio import read_image
+
+    data = jpeg_bytes()
+    (tmp_path / "cut.jpg").write_bytes(data[:len(data) * 2 // 3])
+    assert read_image(tmp_path / "cut.jpg").shape == (256, 256, 3)
+    assert "cut.jpg: the file ends before its picture does (cut short?)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("suffix, said", [(".png", "the PNG does not end with its IEND chunk: cut short?"),
+                                          (".webp", "the WebP is shorter than its header says: cut short?")])
+def test_a_file_cut_short_says_so_when_refused(tmp_path, suffix, said):
+    import cv2
+    import numpy as np
+
+    noise = np.random.default_rng(0).integers(0, 256, (64, 64, 3), np.uint8)  # (no run is compressed away)
+    data = cv2.imencode(suffix, noise, [cv2.IMWRITE_WEBP_QUALITY, 101] if suffix == ".webp" else [])[1].tobytes()
+    (tmp_path / f"cut{suffix}").write_bytes(data[:len(data) // 3])
+    from realtime_adain.imageio import read_image
+
+    with pytest.raises(UserError) as refused:
+        read_image(tmp_path / f"cut{suffix}")
+    assert str(refused.value) == f"{tmp_path / f'cut{suffix}'}: not a readable image ({said})"
+
+
+def test_a_profile_named_srgb_that_is_not_srgb_is_converted(tmp_path):
+    """A linear-light profile with sRGB's primaries ("GIMP built-in Linear sRGB") was taken for sRGB
+    by its name and not converted: mid grey read 128 where a colour-managed viewer shows ~188."""
+    import numpy as np
+    from PIL import Image
+    from test_image_cli import matrix_profile
+
+    from realtime_adain.imageio import read_image
+
+    linear = matrix_profile((0.9642, 1.0, 0.8249), (0.4361, 0.2225, 0.0139), (0.3851, 0.7169, 0.0971),
+                            (0.1431, 0.0606, 0.7141), 1.0, name="GIMP built-in Linear sRGB")
+    Image.fromarray(np.full((8, 8, 3), 128, np.uint8)).save(tmp_path / "linear.png", icc_profile=linear)
+    assert abs(int(read_image(tmp_path / "linear.png")[0, 0, 0]) - 188) <= 2
+
+
+def test_pillow_warnings_stay_off_the_command_line(run_cli, weights_env, data_dir, tmp_path):
+    """A corrupt EXIF block in an RGBA PNG printed Pillow's UserWarning, its source path and line, twice."""
+    from PIL import Image
+
+    Image.fromarray(quadrants()).convert("RGBA").save(
+        tmp_path / "odd.png", exif=b"Exif\0\0MM\0\x2a\xff\xff\xff\xf0" + b"\0" * 20)
+    code, _, err = run_cli("image", tmp_path / "odd.png", "-s", data_dir / "style" / "trial.jpg", "--size", "32",
+                           "--style-size", "32", "-o", tmp_path / "out.png")
+    assert code == 0 and "Warning" not in err and "PIL" not in err, err
+
+
+def test_transparency_masks_and_links_are_said(run_cli, weights_env, data_dir, tmp_path):
+    """Transparent areas read over white, a mask of one colour, a mask stretched to another shape
+    and a link loop given as the mask: each was silent or misnamed."""
+    import numpy as np
+
+    from realtime_adain.imageio import write_image
+
+    from PIL import Image
+
+    rgba = np.zeros((64, 96, 4), np.uint8)
+    rgba[:, :48, 3] = 255
+    Image.fromarray(rgba).save(tmp_path / "half.png")
+    write_image(tmp_path / "white.png", np.full((30, 90, 3), 255, np.uint8))
+    styles = ["-s", data_dir / "style" / "trial.jpg", "-s", data_dir / "style" / "mondrian.jpg"]
+    code, _, err = run_cli("image", tmp_path / "half.png", *styles, "--mask", tmp_path / "white.png", "--size", "32",
+                           "--style-size", "32", "-o", tmp_path / "out.png")
+    assert code == 0, err
+    assert f"note: {tmp_path / 'half.png'}: its transparent areas are read as over white" in err
+    assert f"note: {tmp_path / 'white.png'}: the mask is all white: only the first style is used" in err
+    assert f"note: {tmp_path / 'white.png'}: a 90x30 mask is stretched to {tmp_path / 'half.png'}'s shape (48x32" in err
+    (tmp_path / "a.png").symlink_to(tmp_path / "b.png")
+    (tmp_path / "b.png").symlink_to(tmp_path / "a.png")
+    code, _, err = run_cli("image", tmp_path / "half.png", *styles, "--mask", tmp_path / "a.png", "--size", "32",
+                           "--style-size", "32", "-o", tmp_path / "out2.png")
+    assert code == 2 and f"{tmp_path / 'a.png'}: a symbolic link loop, not an image file" in err, err

@@ -281,9 +281,9 @@ def test_folders_skip_hidden_files(weights_env, run_cli, data_dir, tmp_path):
     assert sorted(p.name for p in out.iterdir()) == ["grey_stylized_trial.png", "logo_stylized_trial.png"]
 
 
-def matrix_profile(white, red, green, blue, gamma: float) -> bytes:
+def matrix_profile(white, red, green, blue, gamma: float, name: str = "test") -> bytes:
     """A minimal ICC v2 RGB display profile (matrix + gamma curves), as cameras and editors embed:
-    colorants and white point in D50 XYZ."""
+    colorants and white point in D50 XYZ; `name` its description."""
     import struct
 
     def fixed(v: float) -> bytes:
@@ -293,7 +293,7 @@ def matrix_profile(white, red, green, blue, gamma: float) -> bytes:
         return b"XYZ \0\0\0\0" + b"".join(fixed(v) for v in values)
 
     curve = b"curv\0\0\0\0" + struct.pack(">IH", 1, round(gamma * 256)) + b"\0\0"
-    description = b"desc\0\0\0\0" + struct.pack(">I", 5) + b"test\0" + b"\0" * 79
+    description = b"desc\0\0\0\0" + struct.pack(">I", len(name) + 1) + name.encode() + b"\0" * 80
     tags = [(b"desc", description), (b"wtpt", xyz(white)), (b"rXYZ", xyz(red)), (b"gXYZ", xyz(green)),
             (b"bXYZ", xyz(blue)), (b"rTRC", curve), (b"gTRC", curve), (b"bTRC", curve)]
     offset, table, body = 128 + 4 + 12 * len(tags), b"", b""

@@ -25,7 +25,7 @@ def test_live_refuses_a_style_too_large_at_its_size_and_goes_on_with_the_others(
     code, _, err = run_cli(*common, "-s", thin)
     assert code == 2 and err.strip() == (  # (one line: it was said as a note first, then as the error)
         f"error: no usable style image ({thin}: 2000x1 at --style-size 64 is 128000x64, longer than 16384 pixels "
-        "on a side (lower --style-size))"), err
+        "on a side (--style-size 8 or less fits))"), err
     assert not out.exists()
     code, _, err = run_cli(*common, "-s", thin, "-s", data_dir / "style" / "trial.jpg")
     assert code == 0 and f"note: {thin}: 2000x1 at --style-size 64 is 128000x64" in err and "style left out" in err, err
@@ -50,4 +50,4 @@ def test_bench_video_refuses_a_style_too_large_at_its_size_before_timing(run_cli
                              "--size", "32", "--frames", "2")
     assert code == 2 and not out, out
     assert err.strip() == (f"error: {thin}: 200x1 at --style-size 512 is 102400x512, longer than 16384 pixels on a "
-                           "side (lower --style-size)"), err
+                           "side (--style-size 81 or less fits)"), err

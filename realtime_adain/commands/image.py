@@ -17,7 +17,7 @@ from realtime_adain.paths import (
     check_writable_dir, expand_images, refuse_overwriting_inputs,
 )
 from realtime_adain.settings import ModelSettings
-from realtime_adain.video.notes import repeats_counted
+from realtime_adain.video.notes import note, repeats_counted
 from realtime_adain.imageio import (
     WRITABLE_EXTENSIONS, check_pixel_budget, fit_short_side, is_writable_image_path, mask_labels, output_suffix,
     read_image, read_mask, resize, write_image,
@@ -115,6 +115,10 @@ def check_inputs(
     if args.mask:
         try:
             mask = read_mask(args.mask)
+            common.note_first_frame_only(Path(args.mask))
+            if mask.all() or not mask.any():
+                which = ("white: only the first style", "black: only the second style")[not mask.any()]
+                note(f"{args.mask}: the mask is all {which} is used")
         except UserError as exc:
             problems.append(str(exc))
     refuse_inputs(problems)
@@ -167,8 +171,18 @@ def stylize_one(
     original = read_image(job.source)
     content = fit_short_side(original, args.size)
     if mask is not None:
+        note_mask_stretched(args.mask, mask.shape, job.source, content.shape)
         stats = [style_set.stats(p, content) for p in job.styles]
         result = stylizer.stylize_masked(content, mask_labels(mask, content.shape[:2]), stats, args.alpha)
     else:
         result = stylizer.stylize(content, style_set.combined(job.styles, content, args.mix), args.alpha)
     return resize(result, original.shape[1::-1]) if args.keep_size else result
+
+
+def note_mask_stretched(mask_path: str, mask_shape: tuple[int, ...], content: Path, shape: tuple[int, ...]) -> None:
+    """Say so where the mask's shape is not the photo's: it is stretched to fit, which may move
+    the boundary between the styles from where it was drawn."""
+    (mask_h, mask_w), (height, width) = mask_shape[:2], shape[:2]
+    if abs((mask_w / mask_h) / (width / height) - 1) > 0.02:
+        note(f"{mask_path}: a {mask_w}x{mask_h} mask is stretched to {content}'s shape "
+             f"({width}x{height} as processed)", once=True)
