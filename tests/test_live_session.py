@@ -266,3 +266,19 @@ def test_the_carried_feed_shows_every_camera_frame_and_stands_still_when_paused(
     assert feed.next(timeout=0.01) is None
     results.close()
     assert feed.closed
+
+
+def test_carried_motion_records_each_camera_frame_once(settings, tmp_path):
+    """With --carry-motion a stylized frame arriving after its camera frame's carried picture was
+    sent is carried onto a camera frame already recorded: each repeat took the next time slot, and
+    a 12 s session recorded 23 s of slow motion (mean_fps twice the camera's)."""
+    import av
+
+    clip = write_video(tmp_path / "long.mp4", frames=48, size=(96, 64))  # 2 s at 24 fps, played in real time
+    settings = replace(settings, source=str(clip), loop=False, max_frames=None, carry_motion=True)
+    session = LiveSession(settings)
+    assert session.run() == 0
+    with av.open(settings.output) as container:
+        times = [frame.time for frame in container.decode(video=0)]
+    assert times == sorted(set(times)) and len(times) == session.stats.frames <= 48
+    assert times[-1] - times[0] <= 2.0 + 0.1, times

@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Iterator
 
@@ -61,6 +62,7 @@ class LiveSession:
         self.effects: KeyEffects | None = None
         self.outputs: list[Output] = []
         self.failed_outputs: set[Output] = set()  # outputs whose failure was said
+        self.last_delivered = float("-inf")  # the capture time of the last frame sent to the outputs
         self.notice = ""  # the latest of those failures, in words, for the HUD
         self._failed_lock = threading.Lock()
         self.capture_resolution = self.work_size = (0, 0)
@@ -89,6 +91,7 @@ class LiveSession:
         self.library = StyleLibrary(list(settings.styles), self.stylizer, settings.style_size,
                                     settings.style_cache or run_cache_dir(), self.log).load()
         self.capture = Capture(self.source, self.log)
+        gate = self.source.start_gate = threading.Event() if getattr(self.source, "paced", False) else None
         # From here on a signal ends the session the normal way; one more during the (bounded)
         # shutdown changes nothing: it must not cut short the finishing of a recording.
         with self._signals_stop():
@@ -98,6 +101,11 @@ class LiveSession:
                 if first is None:  # stopped by a signal during start-up
                     return self.exit_code
                 self._start(first)
+                if gate is not None:  # a file plays from its first frame on, now that frames are taken:
+                    # that frame again, timed from now (the outputs skip its warm-up copy: a gap of a second)
+                    self.last_delivered = first.captured
+                    self.capture.latest.put(replace(first, captured=time.monotonic()))
+                    gate.set()
                 if settings.window:
                     self._window_loop(first)
                 else:
@@ -226,11 +234,20 @@ class LiveSession:
             self.notice = f"{output.label}: {output.error}"
         return True
 
-    def _deliver(self, result: Result) -> None:
+    def _deliver(self, result: Result) -> bool:
+        """Send a shown picture to the outputs; whether it was a new camera frame (what is counted).
+        A camera frame already sent (a newer stylized frame carried onto it by --carry-motion, or a
+        file's first frame stylized during the warm-up) is shown but neither sent nor counted:
+        outputs are timed by capture, each repeat took the next slot, and a 12 s session recorded
+        23 s of slow motion at twice the camera's fps."""
         self._watch_outputs()
+        if result.frame.captured <= self.last_delivered:
+            return False
+        self.last_delivered = result.frame.captured
         recorder = self.effects.recorder
         for output in [*self.outputs, *([recorder] if recorder is not None else [])]:
             output.submit(result.stylized, result.frame.captured)
+        return True
 
     def _done(self) -> bool:
         limit = self.settings.max_frames
@@ -244,8 +261,8 @@ class LiveSession:
                 if feed.closed:
                     break
                 continue
-            self._deliver(result)
-            self.stats.shown(result.frame.captured)
+            if self._deliver(result):
+                self.stats.shown(result.frame.captured)
 
     def _window_loop(self, first: Frame) -> None:
         window = Window(first.image.shape, self.controller.state.fullscreen, on_display_lost=self._display_lost)

@@ -174,6 +174,9 @@ class PyAVSource:
         self.fps = 0.0
         self.still = False  # one picture (a photo, not a pattern): decoded once, shown on and on
         self.paced = is_file  # played at its timestamps and looped: a file, or a recording behind a URL
+        # Set by the session: a paced file holds after its first picture until the session takes
+        # frames (the model's warm-up had played the first second unseen, and uncounted).
+        self.start_gate: threading.Event | None = None
         self._container: av.container.InputContainer | None = None
         self._stream: av.video.stream.VideoStream | None = None  # the one played (set by `open`)
         self._opened = False
@@ -317,6 +320,9 @@ class PyAVSource:
                         start, shown, first = time.monotonic(), 0, stamp
                 yield image
                 shown += 1
+                if shown == 1 and self.paced and self.start_gate is not None and not self.start_gate.is_set():
+                    self.start_gate.wait()
+                    start, shown, first = time.monotonic(), 0, None  # the clock starts with the session
             if not self.paced:
                 raise SourceLost(f"{self.description}: the stream ended")
             if not (self.loop and got_any):
@@ -421,6 +427,9 @@ class Capture(threading.Thread):
 
     def stop(self) -> None:
         self._stop_event.set()
+        gate = getattr(self.source, "start_gate", None)
+        if gate is not None:  # (a source held after its first picture)
+            gate.set()
 
     def run(self) -> None:
         attempt, index, opened = 0, 0, True

@@ -116,7 +116,7 @@ class WindowLoop:
     feed: Feed
     controller: Controller
     done: Callable[[], bool]
-    deliver: Callable[[Result], None]  # to the outputs
+    deliver: Callable[[Result], bool]  # to the outputs; whether it was a new camera frame (counted)
     shown: Callable[[float], None]  # the capture time of a frame now on screen
     perform: Callable[[list[Effect], Result | None], None]  # the keys' effects
     hud_info: Callable[[LiveState], hud.HudInfo]
@@ -132,9 +132,10 @@ class WindowLoop:
         try:
             while not self.done():
                 got = self.feed.next(timeout=0.01)
+                fresh = False
                 if got is not None:
                     last = got
-                    self.deliver(last)
+                    fresh = self.deliver(last)
                     self.window.show(self._picture(last))
                     if first:
                         self.log("window", title=WINDOW, size="%dx%d" % self.window.display)
@@ -142,7 +143,7 @@ class WindowLoop:
                 elif self.feed.closed:
                     break
                 key = self.window.key()
-                if got is not None:
+                if fresh:
                     self.shown(last.frame.captured)
                 if key != -1:
                     effects = self.controller.press(key)
