@@ -312,3 +312,32 @@ def test_the_session_log_takes_a_name_that_is_not_utf8(tmp_path):
     log("error", reason=os.fsdecode(b"styles/bad\xff.png") + ": cannot read it")
     log.close()
     assert "styles/bad\\udcff.png" in (tmp_path / "live.log").read_text()
+
+
+def test_quitting_stops_a_rescan_between_styles_and_the_exit_waits_for_it(stylizer, data_dir, tmp_path, one_thread,
+                                                                          monkeypatch):
+    """`l` on a folder of 30 new pictures, then `q`: the rescan went on in torch as the interpreter
+    ended, which aborted the process ("terminate called without an active exception", status 134)."""
+    from realtime_adain.live.controller import Controller, Effect
+    from realtime_adain.live.effects import KeyEffects
+
+    folder = copy_styles(data_dir, tmp_path / "styles", names=("trial.jpg",))
+    events = []
+    log = lambda event, **f: events.append(event)  # noqa: E731
+    library = StyleLibrary([folder], stylizer, SIZE, tmp_path / "cache", log).load()
+    for seed in range(5):
+        tiny_png(folder / f"new{seed}.png", seed)
+    stop, encoded, usable = threading.Event(), [], library._usable
+
+    def quit_while_encoding(path, skip, digest=None):
+        encoded.append(path)
+        stop.set()  # `q` pressed while the first new style is being encoded
+        time.sleep(0.2)
+        return usable(path, skip, digest)
+
+    monkeypatch.setattr(library, "_usable", quit_while_encoding)
+    effects = KeyEffects(log, stop, Controller(library.names), library, tmp_path, tmp_path, (48, 32), 24.0)
+    effects.perform([Effect("rescan")], None)
+    effects.join(30)
+    assert not any(worker.is_alive() for worker in effects.workers)
+    assert len(encoded) == 1 and library.names == ["trial"] and "rescan-stopped" in events

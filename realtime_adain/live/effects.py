@@ -75,11 +75,11 @@ class KeyEffects:
         if self.window is not None and not self.controller.state.fullscreen:
             self.window.fit_to_view(effect.detail["view"])
 
-    def _background(self, work: Callable[[], None], name: str, wait_at_exit: bool = True) -> None:
-        """Finished writers are let go here: a session pressing `s` and `r` for hours kept them all."""
+    def _background(self, work: Callable[[], None], name: str) -> None:
+        """Work the exit waits for (`join`). Finished workers are let go here: a session pressing
+        `s` and `r` for hours kept them all."""
         thread = threading.Thread(target=work, name=name, daemon=True)
-        if wait_at_exit:
-            self.workers = [worker for worker in self.workers if worker.is_alive()] + [thread]
+        self.workers = [worker for worker in self.workers if worker.is_alive()] + [thread]
         thread.start()
 
     def _snapshot(self, _effect: Effect, result: Result | None) -> None:
@@ -138,7 +138,9 @@ class KeyEffects:
             self.failed(recorder)
 
     def _rescan(self) -> None:
-        """In the background; not waited for at exit (it may be encoding many new styles)."""
+        """In the background. Quitting stops it between styles, and the exit waits for the style
+        being encoded: a rescan left running in torch as the interpreter ended aborted the process
+        ("terminate called without an active exception", exit status 134)."""
         if self.rescanning:  # pressed again meanwhile: said, so the key does not look dead
             self.log("rescan-busy")
             return
@@ -146,7 +148,10 @@ class KeyEffects:
 
         def scan() -> None:
             try:
-                added = self.library.rescan()
+                added = self.library.rescan(stopped=self.stop_event.is_set)
+                if self.stop_event.is_set():
+                    self.log("rescan-stopped", reason="the session is ending")
+                    return
                 self.controller.set_styles(self.library.names)
                 self.log("rescan", styles=len(self.library), added=",".join(added))
             except Exception as exc:  # a failed rescan keeps the styles there are
@@ -154,7 +159,7 @@ class KeyEffects:
             finally:
                 self.rescanning = False
 
-        self._background(scan, "rescan", wait_at_exit=False)
+        self._background(scan, "rescan")
 
     def finish_recording(self) -> None:
         """At exit: the recording in progress is finished here and now."""
@@ -163,7 +168,7 @@ class KeyEffects:
             self.recorder = None
 
     def join(self, timeout: float) -> None:
-        """At exit: wait for the snapshot and recording writers, at most `timeout` s in all."""
+        """At exit: wait for the snapshot and recording writers and a rescan, at most `timeout` s in all."""
         deadline = time.monotonic() + timeout
         for worker in self.workers:
             worker.join(max(0.0, deadline - time.monotonic()))

@@ -179,8 +179,9 @@ class StyleLibrary:
             skip(str(exc) if isinstance(exc, UserError) else f"{path}: {exc.strerror or exc}")
             return None
 
-    def rescan(self) -> list[str]:
+    def rescan(self, stopped: Callable[[], bool] = lambda: False) -> list[str]:
         """Pick up images added or changed since the last scan; returns the names of new ones.
+        Once `stopped()`, no further style is encoded and the styles there were are kept.
 
         A folder that became empty or a file that vanished is reported and skipped, not fatal; when
         nothing usable is left, the styles there were are kept (and the log says so).
@@ -195,6 +196,8 @@ class StyleLibrary:
         styles, added = [], []
         skip: Callable[[str], None] = lambda reason: self.log("rescan-skip", reason=reason)
         for path in self._bounded(found):
+            if stopped():
+                return []
             try:
                 digest = file_sha256(path)
             except (UserError, OSError) as exc:
