@@ -304,12 +304,26 @@ class PendingOutput:
         the file system has none (FAT), a name found free is renamed onto. Named as the output was,
         in the folder of the file it would have replaced (an output that is a link into another
         file system: no rename reaches the link's folder)."""
+        return self._claim([self.target.parent / partial_path(self.final, number).name
+                            for number in range(MOST_PARTIAL_NUMBERS)], "the partial result")
+
+    def publish_unclaimed(self) -> Path:
+        """Give the finished file its final name if no file has it, else STEM-2.EXT, -3, ...: for a
+        name chosen free when the work began (`live`'s `r` recordings), which a file made there
+        meanwhile must not lose to a rename."""
+        stem, suffix = self.target.stem, self.target.suffix
+        return self._claim([self.target, *(self.target.with_name(f"{stem}-{number}{suffix}")
+                                           for number in range(2, MOST_PARTIAL_NUMBERS + 1))], "the file")
+
+    def _claim(self, names: list[Path], what: str) -> Path:
+        """Name the file as the first of `names` that no file has. A hard link claims the name (it
+        fails where the name exists, even one made meanwhile); where the file system has none
+        (FAT), a name found free is renamed onto."""
         try:
             os.chmod(self.path, FILE_MODE)
         except OSError:  # (its folder renamed or removed mid-run: `publish` says so and cleans up)
-            return self.publish(self.target.parent / partial_path(self.final).name)
-        for number in range(MOST_PARTIAL_NUMBERS):
-            candidate = self.target.parent / partial_path(self.final, number).name
+            return self.publish(names[0])
+        for candidate in names:
             try:
                 os.link(self.path, candidate)
             except FileExistsError:
@@ -321,8 +335,7 @@ class PendingOutput:
             self.discard()  # the hidden name; the file stays under the new one
             return candidate
         self.discard()
-        raise UserError(f"{partial_path(self.final)}: cannot keep the partial result (it and "
-                        f"{MOST_PARTIAL_NUMBERS - 1} numbered names beside it are taken)")
+        raise UserError(f"{names[0]}: cannot keep {what} (it and {len(names) - 1} numbered names beside it are taken)")
 
     def failed(self, exc: BaseException) -> BaseException:
         """The error to report for `exc` raised while writing: an OS error without a file name, or

@@ -197,3 +197,21 @@ def test_transparency_masks_and_links_are_said(run_cli, weights_env, data_dir, t
     code, _, err = run_cli("image", tmp_path / "half.png", *styles, "--mask", tmp_path / "a.png", "--size", "32",
                            "--style-size", "32", "-o", tmp_path / "out2.png")
     assert code == 2 and f"{tmp_path / 'a.png'}: a symbolic link loop, not an image file" in err, err
+
+
+def test_an_r_recording_never_replaces_a_file_made_at_its_name_meanwhile(tmp_path):
+    """`r` picks a free name when it starts; a file put there during the recording was replaced
+    by the finished MP4 when it was renamed into place."""
+    import numpy as np
+
+    from realtime_adain.live.outputs import Recorder
+
+    path = tmp_path / "live-20261203-120000-000.mp4"
+    recorder = Recorder(path, (64, 48), 24, log=lambda *a, **f: None, replaces=False)
+    for i in range(6):
+        recorder.submit(np.full((48, 64, 3), 20 * i, np.uint8), i / 24)
+    path.write_text("the user's notes")
+    assert recorder.close() == tmp_path / "live-20261203-120000-000-2.mp4"
+    assert path.read_text() == "the user's notes"
+    assert (tmp_path / "live-20261203-120000-000-2.mp4").stat().st_size > 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([path.name, "live-20261203-120000-000-2.mp4"])

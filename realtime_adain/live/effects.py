@@ -122,7 +122,7 @@ class KeyEffects:
         if self.recorder is None:
             path, = self._fresh(self.record_dir, (".mp4",))
             try:
-                self.recorder = Recorder(path, self.work_size, self.fps, self.log)
+                self.recorder = Recorder(path, self.work_size, self.fps, self.log, replaces=False)
             except UserError as exc:
                 self.log("record-failed", reason=str(exc))
                 return

@@ -363,8 +363,12 @@ class Recorder(EncodedOutput):
 
     key = "path"
 
-    def __init__(self, path: str | os.PathLike, size: tuple[int, int], fps: float, log: Callable[..., None]) -> None:
+    def __init__(self, path: str | os.PathLike, size: tuple[int, int], fps: float, log: Callable[..., None],
+                 replaces: bool = True) -> None:
+        """`replaces`: whether the finished file may replace one at `path` (`-o`, a name the user
+        gave), or takes the next free number (`r`, a name chosen free when it began)."""
         self.path = Path(path)
+        self.replaces = replaces
         self.published: Path | None = None
         self._settled = False  # what is kept (if anything) is decided and in place
         self._settle_lock = threading.Lock()
@@ -410,7 +414,7 @@ class Recorder(EncodedOutput):
         written = self._encoder.written
         try:
             if written and self._encoder.error is None:
-                return self._pending.publish()
+                return self._pending.publish() if self.replaces else self._pending.publish_unclaimed()
             if written and self._encoder.finalised and plays(self._pending.path):
                 return self._pending.publish_partial()
         except UserError as exc:  # renaming failed: the recording is lost, say why
