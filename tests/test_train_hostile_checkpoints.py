@@ -91,6 +91,10 @@ def text_setting(tensors, document):
     document["config"]["style_weight"] = "ten"
 
 
+def numpy_rng_past_c(tensors, document):
+    document["rng"]["numpy"][2] = 2 ** 70
+
+
 @pytest.mark.parametrize("change, message", [
     (wrong_moment_shape, "Adam's exp_avg of parameter 0 does not fit its shape"),
     (missing_moments, "Adam state for parameters [1, 2, 3, 4]"),
@@ -100,6 +104,7 @@ def text_setting(tensors, document):
     (short_torch_rng, "RuntimeError: Expected a CPUGeneratorImplState"),
     (negative_iteration, "ValueError: iteration -5"),
     (text_setting, "TypeError: setting style_weight is 'ten'"),
+    (numpy_rng_past_c, "OverflowError"),
 ])
 def test_damaged_trainer_state_is_one_line(train_tool, finished_run, tmp_path, one_thread, change, message):
     """A trainer state that does not fit the decoder and optimizer: tracebacks (some at the first
@@ -219,3 +224,74 @@ def test_resume_after_a_log_row_cut_short(train_tool, finished_run, tmp_path, on
     assert code == 0, err
     rows = (run / "log.csv").read_text().splitlines()
     assert [row.split(",")[0] for row in rows] == ["iteration", "1", "2"]
+
+
+def test_resume_after_a_damaged_log(train_tool, finished_run, tmp_path, one_thread):
+    """Bytes that are not UTF-8 and a field past the csv module's limit in log.csv: tracebacks on
+    resume (UnicodeDecodeError, _csv.Error), and the whole file was read into memory. Dropped now."""
+    run = copy_run(finished_run, tmp_path)
+    with open(run / "log.csv", "ab") as handle:
+        handle.write(b"\xff\xfe\x00garbage\n" + b"x" * 200_000 + b"\n")
+    code, _, err = train_tool("--resume", run, "--iterations", "2")
+    assert code == 0, err
+    rows = (run / "log.csv").read_text().splitlines()
+    assert [row.split(",")[0] for row in rows] == ["iteration", "1", "2"]
+
+
+def test_someone_elses_log_csv_is_left_alone(train_tool, dataset, published_weights, tmp_path, one_thread):
+    """A fresh run into a folder holding a log.csv that is not ours kept its first line as the header."""
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "log.csv").write_text("my precious notes\n")
+    code, _, err = train_tool(*tiny_args(dataset, published_weights[0], run, 1))
+    assert training_error_line(code, err).startswith(f"error: {run / 'log.csv'}: not this trainer's log")
+    assert (run / "log.csv").read_text() == "my precious notes\n"
+
+
+def test_resuming_an_earlier_checkpoint_of_a_run_with_later_ones_is_refused(train_tool, finished_run, tmp_path,
+                                                                           one_thread):
+    """Resumed from iteration 1 of a run that went on to 2, the next resume of the folder took the
+    abandoned history's newest checkpoint, and the log had a gap."""
+    run = copy_run(finished_run, tmp_path)
+    assert train_tool("--resume", run, "--iterations", "2", "--save-every", "1")[0] == 0
+    code, _, err = train_tool("--resume", checkpoint.decoder_file(run / "checkpoints", 1), "--iterations", "3")
+    assert training_error_line(code, err) == (
+        f"error: {run}: holds checkpoints past iteration 1 (up to decoder_iter_0000002.safetensors), which a run "
+        "resumed from an earlier one would mix with its own; move the later ones away, or resume the newest")
+
+
+def test_an_out_folder_whose_name_is_not_utf8_trains_without_tensorboard(dataset, published_weights, tmp_path):
+    """TensorBoard's file layer raised UnicodeEncodeError (a 46-line traceback) for such a name.
+    (A process of its own: the name's bytes on stderr are not text to capsys.)"""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    run = tmp_path / os.fsdecode(b"run\xffname")
+    tool = Path(__file__).resolve().parents[1] / "tools" / "train.py"
+    done = subprocess.run([sys.executable, tool, *tiny_args(dataset, published_weights[0], run, 1)],
+                          capture_output=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    err = done.stderr.decode(errors="replace")
+    assert done.returncode == 0, err
+    assert "TensorBoard cannot write under a name that is not UTF-8" in err and "Traceback" not in err
+    assert (run / "log.csv").is_file()
+
+
+def test_a_picture_too_large_to_train_on_is_skipped_unread(tmp_path):
+    """A 1 MB PNG of 16384x16384 took 4.5 GB to read, every epoch, in each loader process."""
+    import struct
+    import zlib
+
+    from realtime_adain.training.data import read_training_image
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    side = 16384
+    picture = tmp_path / "huge.png"
+    picture.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 8, 6, 0, 0, 0))
+                        + chunk(b"IDAT", zlib.compress(bytes(4 * side + 1))) + chunk(b"IEND", b""))
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    image, why = read_training_image(picture)
+    assert image is None and why == "too large a picture (16384x16384, over the 64 megapixels an image is trained on)"
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200_000  # KiB: nothing decoded

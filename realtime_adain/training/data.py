@@ -28,8 +28,9 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm import tqdm
 
 from realtime_adain.errors import UserError, one_line
-from realtime_adain.imageio import is_image_path, read_image, resize
+from realtime_adain.imageio import is_image_path, open_with_pillow, read_image, resize
 from realtime_adain.limits import process_room, raise_soft_limit
+from realtime_adain.regular_files import open_regular
 
 # Shorter sides below this are thumbnails or broken files, not training material.
 MIN_IMAGE_SIDE = 64
@@ -37,6 +38,11 @@ MIN_IMAGE_SIDE = 64
 MAX_LOAD_SIZE = 4096
 # The largest image file read: an uncompressed 16-bit RGB TIFF at OpenCV's pixel limit is 1.5 GiB.
 MAX_FILE_BYTES = 2 << 30
+# The most pixels an image may have to be trained on: 8192x8192, far past any photo or scan the
+# 512-pixel load size needs. A 1 MB PNG of 16384x16384 took 4.5 GB to read, each epoch, in each
+# loader process at once (the default 4): enough to have the run killed.
+MAX_TRAINING_PIXELS = 1 << 26
+HEADER_BYTES = 4 << 20  # what is read to find a picture's stated size (a JPEG's metadata comes first)
 CONTENT, STYLE = 0, 1
 
 
@@ -90,6 +96,10 @@ def read_training_image(path: Path) -> tuple[np.ndarray | None, str]:
         return None, f"cannot read it ({exc.strerror or exc})"
     if size > MAX_FILE_BYTES:  # a huge or sparse file would be read whole into memory
         return None, f"too large a file ({size >> 20} MiB, over {MAX_FILE_BYTES >> 20} MiB)"
+    stated = stated_size(path)
+    if stated and stated[0] * stated[1] > MAX_TRAINING_PIXELS:
+        return None, (f"too large a picture ({stated[0]}x{stated[1]}, over the {MAX_TRAINING_PIXELS >> 20} "
+                      "megapixels an image is trained on)")
     try:
         image = read_image(path)
     except UserError as exc:
@@ -101,6 +111,18 @@ def read_training_image(path: Path) -> tuple[np.ndarray | None, str]:
     if min(image.shape[:2]) < MIN_IMAGE_SIDE:
         return None, f"too small ({image.shape[1]}x{image.shape[0]}, under {MIN_IMAGE_SIDE} px)"
     return image, ""
+
+
+def stated_size(path: Path) -> tuple[int, int] | None:
+    """(width, height) as the file's header (in its first HEADER_BYTES) states it, read by Pillow
+    without decoding a pixel; None where Pillow cannot tell (the decoder's own checks then stand)."""
+    try:
+        with open_regular(path) as handle:  # (a FIFO is not waited on: read_image says what it is)
+            head = handle.read(HEADER_BYTES)
+        with open_with_pillow(head) as image:
+            return image.size
+    except Exception:  # noqa: BLE001 - not a regular file, not a format Pillow reads, a header further in, damaged
+        return None
 
 
 def check_readable(paths: Sequence[Path], root: str | os.PathLike, what: str) -> None:

@@ -39,6 +39,7 @@ from realtime_adain.training import checkpoint, data
 from realtime_adain.training.config import AMP_MODES, TrainConfig
 from realtime_adain.training.losses import AdaINLoss, Losses
 
+LOG_LINE_CHARS = 4096  # the longest log.csv line read back on a resume (a row takes under 100)
 CSV_FIELDS = ("iteration", "content_loss", "style_loss", "total_loss", "lr", "iterations_per_s", "skipped_images")
 SAMPLE_ROWS = 4
 LOCK_NAME = ".lock"  # in --out, held (flock) by the run writing there
@@ -251,8 +252,14 @@ class Trainer:
             raise UserError(f"{self.out}: --out names a file; give a directory for the run")
         ensure_writable_dir(self.checkpoint_dir)
         self.lock = OutLock(self.out)
-        holds_run = checkpoint.latest_decoder_file(self.checkpoint_dir) is not None
+        latest = checkpoint.latest_decoder_file(self.checkpoint_dir)
+        holds_run = latest is not None
         own_run = resume is not None and os.path.samefile(resume.decoder_path.parent, self.checkpoint_dir)
+        if own_run and latest is not None and latest.name != resume.decoder_path.name:
+            # (the next resume of the folder took the abandoned history's newest; the log had a gap)
+            raise UserError(f"{self.out}: holds checkpoints past iteration {resume.trainer.iteration} (up to "
+                            f"{latest.name}), which a run resumed from an earlier one would mix with its own; "
+                            "move the later ones away, or resume the newest")
         if holds_run and not own_run:
             if resume is not None:
                 raise UserError(f"{self.out}: already holds another run's checkpoints; choose another --out")
@@ -283,7 +290,7 @@ class Trainer:
             if state.scaler:
                 training.scaler.load_state_dict(state.scaler)
             checkpoint.restore_rng(state.rng)
-        except (KeyError, TypeError, ValueError, IndexError, RuntimeError) as exc:
+        except (KeyError, TypeError, ValueError, IndexError, RuntimeError, OverflowError) as exc:  # (RNG numbers past C's)
             raise UserError(f"{resume.state_path}: damaged trainer state ({checkpoint.describe(exc)})") from None
         self.iteration = state.iteration
         self.skips = data.SkipReport(state.skipped)
@@ -498,23 +505,39 @@ class RunLogger:
         else:
             quiet_tensorboard_thread()
             try:
+                os.fsencode(self.tensorboard_dir).decode("utf-8")  # TensorBoard's file layer takes UTF-8 names only
                 self.tensorboard = SummaryWriter(str(self.tensorboard_dir), purge_step=start_iteration + 1)
+            except UnicodeError:
+                data.warn(f"warning: {self.tensorboard_dir}: TensorBoard cannot write under a name that is not "
+                          "UTF-8; logging to log.csv only")
             except OSError as exc:  # optional, as when not installed: a file named tensorboard, a read-only folder
                 data.warn(f"warning: {self.tensorboard_dir}: cannot write TensorBoard logs ({exc.strerror or exc}); "
                           "logging to log.csv only")
 
     def _truncate(self, start_iteration: int) -> None:
+        """Keep the log's rows up to the iteration resumed from. Read line by line, each line at
+        most LOG_LINE_CHARS: a damaged line (bytes that are not UTF-8, a field past the csv
+        module's limit, one endless line) is dropped, not a traceback, and memory stays bounded."""
         if not self.csv_path.is_file():
             return
-        with open(self.csv_path, newline="") as handle:
-            rows = list(csv.reader(handle))
-        if not rows:  # an empty log (killed before the header was written): start it afresh
+        rows, lines = [], 0
+        with open(self.csv_path, newline="", encoding="utf-8", errors="replace") as handle:
+            while line := handle.readline(LOG_LINE_CHARS):
+                lines += 1
+                try:
+                    rows += list(csv.reader([line]))
+                except csv.Error:
+                    continue
+        if not lines:  # an empty log (killed before the header was written): start it afresh
             self.csv_path.unlink()
             return
+        if not rows or rows[0][:1] != [CSV_FIELDS[0]]:  # (someone's notes: not rows to cut or append to)
+            raise UserError(f"{self.csv_path}: not this trainer's log (its first line is not the header "
+                            f"{','.join(CSV_FIELDS)}); move it away or give another --out")
         # Rows of iterations after the checkpoint go, and so does a row cut short (a full disk).
         kept = [rows[0]] + [row for row in rows[1:] if len(row) == len(CSV_FIELDS)
                             and (iteration := ascii_whole(row[0])) is not None and iteration <= start_iteration]
-        if len(kept) != len(rows):
+        if len(kept) != lines:
             text = io.StringIO(newline="")
             csv.writer(text).writerows(kept)
             atomic_write_bytes(self.csv_path, text.getvalue().encode())
