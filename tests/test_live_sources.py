@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
@@ -126,6 +127,7 @@ def closed_port() -> int:
     ("9" * 5000, f"{'9' * 5000}: no such file"),  # (int() refuses over 4300 digits)
     ("\u00b2", "\u00b2: no such file"),
     ("/dev/video97", "/dev/video97: no such camera device"),
+    ("/dev/null", "/dev/null: not a camera (cameras are video4linux devices, /dev/video*)"),
     ("missing.mp4", "missing.mp4: no such file"),
     ("http://127.0.0.1:{port}/live.mp4", "http://127.0.0.1:{port}/live.mp4: cannot open"),
 ])
@@ -177,3 +179,12 @@ def test_file_source_frames_are_upright_as_the_video_command_reads_them(tmp_path
         expected = reader.first_frame.image
     assert first.shape == (64, 32, 3)
     np.testing.assert_array_equal(first, expected)
+
+
+def test_a_fifo_as_the_source_says_what_it_is(run_cli, weights_env, data_dir, tmp_path):
+    """A FIFO (or a device outside /dev) was "no such file", though it is there."""
+    os.mkfifo(tmp_path / "pipe")
+    code, _, err = run_cli("live", "--source", tmp_path / "pipe", "--styles", data_dir / "style", "--no-window",
+                           "-o", tmp_path / "out.mp4", *FAST)
+    assert (code, err) == (2, f"error: {tmp_path / 'pipe'}: a fifo, device or socket, not a video file (a camera "
+                              "is a /dev/video* path; save a pipe to a file first)\n")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+import stat
 import threading
 import time
 from contextlib import closing
@@ -125,6 +126,8 @@ class CameraSource:
         backend = cv2.CAP_V4L2 if sys.platform.startswith("linux") else cv2.CAP_ANY
         if isinstance(self.device, str) and not Path(self.device).exists():
             raise SourceError(f"{self.device}: no such camera device")
+        if isinstance(self.device, str) and sys.platform.startswith("linux") and not _is_video4linux(self.device):
+            raise SourceError(f"{self.device}: not a camera (cameras are video4linux devices, /dev/video*)")
         cap = self.opener(self.device, backend)
         if not cap.isOpened():
             cap.release()
@@ -148,6 +151,16 @@ class CameraSource:
         if self._cap is not None:
             self._cap.release()
             self._cap = None
+
+
+def _is_video4linux(path: str) -> bool:
+    """Whether `path` (links followed) is a video4linux character device (major number 81):
+    /dev/null, /dev/zero or a tty was "no such camera, or in use by another program"."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return False
+    return stat.S_ISCHR(info.st_mode) and os.major(info.st_rdev) == 81
 
 
 class PyAVSource:
@@ -400,6 +413,9 @@ def open_source(
     elif os.path.isdir(spec):
         raise SourceError(f"{spec}: a folder, not a video (for its images as a sequence give a pattern, "
                           "e.g. frames/%04d.png)")
+    elif os.path.exists(spec):  # (a FIFO or a device outside /dev: it is there, but no file to play)
+        raise SourceError(f"{spec}: a fifo, device or socket, not a video file (a camera is a /dev/video* path; "
+                          "save a pipe to a file first)")
     else:
         raise SourceError(f"{spec}: no such file (and not a camera index, device or URL)")
     source.open()
