@@ -60,3 +60,14 @@ def test_an_output_failure_is_drawn_on_the_hud():
     nothing (the `-o` recording has no REC badge to lose)."""
     notice = "recording stopped: No space left on device; kept rec.partial.mp4"
     assert not np.array_equal(drawn(notice=notice), drawn())
+
+
+@pytest.mark.parametrize("height, width", [(360, 640), (360, 360)])
+def test_the_help_fits_the_window(height, width):
+    """At 640x360 (any 16:9 source up to 360 high) the last line, "q, Esc quit", was cut off; at
+    360x360 the ends of the lines were."""
+    picture = np.zeros((height, width, 3), np.uint8)
+    hud.draw_help(picture)
+    text = picture.max(axis=2) > 150  # the lettering, not the dark panel
+    rows, columns = np.nonzero(text.any(axis=1))[0], np.nonzero(text.any(axis=0))[0]
+    assert rows.max() < height - 4 and columns.max() < width - 4  # (cut off, the text ran to the edge)

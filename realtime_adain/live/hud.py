@@ -99,9 +99,15 @@ def draw_hud(image: np.ndarray, info: HudInfo) -> None:
 
 
 def draw_help(image: np.ndarray) -> None:
-    scale = _scale(image)
-    line = int(24 * scale / 0.55)
+    """The key table over the picture, its text shrunk to fit: at the window's usual scale a
+    640x360 window lost its last line ("q, Esc quit") and a 360x360 one the ends of the lines."""
     rows = keys.help_lines()
+    scale = _scale(image)
+    widest = max(cv2.getTextSize(k, FONT, scale, 1)[0][0] for k, _ in rows) + 20 + max(
+        cv2.getTextSize(d, FONT, scale, 1)[0][0] for _, d in rows)
+    scale *= max(0.5, min(1.0, (image.shape[0] - 8) / (len(rows) + 0.5) / (24 * scale / 0.55),
+                          (image.shape[1] - 48) / widest))
+    line = int(24 * scale / 0.55)
     key_width = max(cv2.getTextSize(k, FONT, scale, 1)[0][0] for k, _ in rows) + 20
     _panel(image, (0, 0), image.shape[1::-1], opacity=0.75)
     top = max(line, (image.shape[0] - line * len(rows)) // 2)
