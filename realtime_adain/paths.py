@@ -248,7 +248,12 @@ def ensure_writable_dir(directory: Path) -> None:
         make_folders(directory)
         with tempfile.TemporaryFile(dir=directory):
             pass
-    except FileExistsError:  # what mkdir says when the folder's name is taken by a file
-        raise UserError(f"{directory}: output directory is not writable (it is a file, not a folder)") from None
+    except FileExistsError:  # what mkdir says when the folder's name is taken: by what, in words
+        if (link := dead_link(directory)) is not None:
+            raise UserError(f"{directory}: output directory cannot be made ({why_dead(link)})") from None
+        blocker = file_in_the_way(directory) or directory
+        kind = "a file" if blocker.is_file() else "a device, fifo or socket"
+        where = "it is" if blocker == directory else f"{blocker} is"
+        raise UserError(f"{directory}: output directory is not writable ({where} {kind}, not a folder)") from None
     except OSError as exc:
         raise UserError(f"{directory}: output directory is not writable ({why_not_writable(exc)})") from None

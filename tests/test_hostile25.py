@@ -215,3 +215,19 @@ def test_an_r_recording_never_replaces_a_file_made_at_its_name_meanwhile(tmp_pat
     assert path.read_text() == "the user's notes"
     assert (tmp_path / "live-20261203-120000-000-2.mp4").stat().st_size > 0
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([path.name, "live-20261203-120000-000-2.mp4"])
+
+
+def test_a_folder_that_cannot_be_made_says_what_is_in_the_way(tmp_path):
+    """A dangling link or a FIFO where the folder should be was "it is a file"."""
+    import os
+
+    from realtime_adain.paths import ensure_writable_dir
+
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere" / "deep")
+    os.mkfifo(tmp_path / "pipe")
+    with pytest.raises(UserError, match=r"dangling: output directory cannot be made \(.*dangling is a symbolic link "
+                                        r"to .*nowhere/deep, which does not exist\)$"):
+        ensure_writable_dir(tmp_path / "dangling")
+    with pytest.raises(UserError, match=r"pipe: output directory is not writable \(it is a device, fifo or socket, "
+                                        r"not a folder\)$"):
+        ensure_writable_dir(tmp_path / "pipe")
