@@ -231,3 +231,15 @@ def test_a_folder_that_cannot_be_made_says_what_is_in_the_way(tmp_path):
     with pytest.raises(UserError, match=r"pipe: output directory is not writable \(it is a device, fifo or socket, "
                                         r"not a folder\)$"):
         ensure_writable_dir(tmp_path / "pipe")
+
+
+def test_a_snapshot_folder_that_cannot_be_written_is_said_at_the_start(tmp_path, capsys):
+    """A file as --snapshot-dir was found only when `s` was pressed, mid-session."""
+    from realtime_adain.live.app import LiveSession
+    from realtime_adain.settings import LiveSettings
+
+    (tmp_path / "shots").write_text("a file")
+    session = LiveSession(LiveSettings(styles=("s.jpg",), snapshot_dir=tmp_path / "shots", record_dir=tmp_path))
+    session._note_unwritable_key_folders()
+    assert capsys.readouterr().err == (f"note: --snapshot-dir {tmp_path / 'shots'}: folder is not writable (it is a "
+                                       "file, not a folder); the s key will fail\n")

@@ -121,6 +121,8 @@ class LiveSession:
         self.fps = float(self.source.fps or settings.fps or 30.0)
         self.stylizer.prepare(1, *self.work_size[::-1])
         self._open_outputs()  # before the first log line: a missing virtual camera is the one line said
+        if settings.window:
+            self._note_unwritable_key_folders()
         self.log("styles", count=len(self.library), computed=self.library.computed, cached=self.library.reused)
         self.controller = Controller(self.library.names, alpha=settings.alpha, preserve_color=settings.preserve_color,
                                      fullscreen=settings.fullscreen, stabilize=settings.stabilize)
@@ -136,6 +138,19 @@ class LiveSession:
                               ActiveStyle(self.library, self.log), self.work_size, self.stability)
         inference.start()  # (kept only once started: the shutdown joined one `ulimit -u` left unstarted, a traceback)
         self.inference = inference
+
+    def _note_unwritable_key_folders(self) -> None:
+        """Say at the start where `s` and `r` will fail (a file, a read-only folder): not an error,
+        they may never be pressed, but found only on the key press it was a surprise mid-session."""
+        from realtime_adain.paths import check_writable_dir
+        from realtime_adain.video.notes import note
+
+        for key, option, folder in (("s", "--snapshot-dir", self.settings.snapshot_dir),
+                                    ("r", "--record-dir", self.settings.record_dir)):
+            try:
+                check_writable_dir(Path(folder), "folder")
+            except UserError as exc:
+                note(f"{option} {exc}; the {key} key will fail", once=True)
 
     def _work_size(self, first: Frame) -> tuple[int, int]:
         """The processing size (width, height) for frames like `first`, refused when a thin strip
