@@ -193,6 +193,8 @@ def describe_state_dict(state: dict[str, torch.Tensor]) -> str:
         return "it looks like torchvision VGG-19 weights (only decoders trained against it use them)"
     if "1.weight" in state and state["1.weight"].ndim == 4 and state["1.weight"].shape[1] == 512:
         return "it looks like decoder weights"
+    if any(key.startswith(("optimizer.", "rng.")) for key in state):
+        return "it looks like a trainer state (trainer_iter_N); give the decoder_iter_N file beside it"
     return f"it holds {len(state)} tensors"
 
 

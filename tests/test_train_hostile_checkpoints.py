@@ -295,3 +295,12 @@ def test_a_picture_too_large_to_train_on_is_skipped_unread(tmp_path):
     image, why = read_training_image(picture)
     assert image is None and why == "too large a picture (16384x16384, over the 64 megapixels an image is trained on)"
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200_000  # KiB: nothing decoded
+
+
+def test_a_trainer_state_given_as_the_decoder_points_at_the_decoder_file(finished_run):
+    """`--decoder trainer_iter_N.safetensors` said only "it holds 55 tensors"."""
+    from realtime_adain.errors import UserError
+
+    with pytest.raises(UserError, match=r"it looks like a trainer state \(trainer_iter_N\); give the decoder_iter_N "
+                                        r"file beside it$"):
+        weights.load_decoder(checkpoint.state_file(finished_run / "checkpoints", 1))
