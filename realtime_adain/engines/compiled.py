@@ -82,6 +82,12 @@ def _cache_missing() -> str | None:
     return None
 
 
+def quiet_cpu_build_warning() -> None:
+    """Inductor's C++ build warns that a CPU-only machine has no CUDA runtime ("No CUDA runtime is
+    found, using CUDA_HOME=..."): not news to whoever compiles for the CPU."""
+    logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
+
+
 class CompiledEngine(Engine):
     name = "compile"
 
@@ -89,8 +95,8 @@ class CompiledEngine(Engine):
         super().__init__(net, device, dtype)
         if self.device.type == "cuda":
             self.net = net.to(memory_format=torch.channels_last)
-        else:  # inductor's C++ build warns that a CPU-only machine has no CUDA runtime: not news
-            logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
+        else:
+            quiet_cpu_build_warning()
         self.compiled = torch.compile(
             self.net, dynamic=False, fullgraph=True, options=dict(OPTIONS[self.device.type])
         )

@@ -156,6 +156,10 @@ class TrainingStep:
             )
         self.compiled = config.compile
         if config.compile:
+            if device.type == "cpu":
+                from realtime_adain.engines.compiled import quiet_cpu_build_warning
+
+                quiet_cpu_build_warning()
             self.model = torch.compile(self.model)
 
     def to_device(self, batch: torch.Tensor) -> torch.Tensor:
