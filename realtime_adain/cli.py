@@ -217,9 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     # onnxruntime otherwise stores a device id under $XDG_DATA_HOME, and where it cannot (HOME
     # read-only, missing or a file) logs a coloured warning on every run (the user's setting wins).
     os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
-    # Pillow warns of what it reads past (corrupt EXIF, truncated metadata) with its own source
-    # path and line: twice per picture, on stderr, in no words of ours. The picture is read anyway.
-    warnings.filterwarnings("ignore", module=r"PIL\.")
+    quiet_library_warnings()
     with interrupts.sigterm_raises():
         parsed: list[argparse.Namespace] = []
         try:
@@ -230,6 +228,12 @@ def main(argv: list[str] | None = None) -> int:
         if not parsed:
             return code
         return flush_standard_output(run_reporting_errors(lambda: (interrupts.load_torch(), parsed[0].func(parsed[0]))[1]))
+
+
+def quiet_library_warnings() -> None:
+    """Pillow warns of what it reads past (corrupt EXIF, truncated metadata) with its own source
+    path and line: twice per picture, on stderr, in no words of ours. The picture is read anyway."""
+    warnings.filterwarnings("ignore", module=r"PIL\.")
 
 
 def silence_stdout() -> None:

@@ -10,7 +10,6 @@ or with a side over MAX_SIDE.
 from __future__ import annotations
 
 import contextlib
-import errno
 import functools
 import io
 import os
@@ -81,7 +80,9 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     if not path.is_file():  # (a fifo is never opened: reading it would wait for a writer)
         kind = ("a folder" if path.is_dir() else "a device, fifo or socket") if path.exists() else None
         if kind is None and path.is_symlink():  # (not "no such file": the link is there)
-            raise UserError(f"{path}: {_dangling_link(path)}")
+            from realtime_adain.paths import why_dead  # (paths imports this module)
+
+            raise UserError(f"{path}: {why_dead(path).removeprefix(f'{path} is ')}")
         raise UserError(f"{path}: {kind + ', not an image file' if kind else 'no such file'}")
     # checked again on the open file: one swapped for a FIFO after the check would block for good
     with open_regular(path, "a device, fifo or socket, not an image file") as handle:
@@ -93,16 +94,6 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     if data.size == 0:
         raise UserError(f"{path}: the file is empty")
     return decode_image(data, str(path))
-
-
-def _dangling_link(path: Path) -> str:
-    """What a symbolic link that leads to no file is: a loop, or a link to a missing file."""
-    try:
-        os.stat(path)
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            return "a symbolic link loop, not an image file"
-    return f"a symbolic link to {os.readlink(path)}, which does not exist"
 
 
 def decode_image(data: np.ndarray | bytes, name: str) -> np.ndarray:
@@ -138,7 +129,7 @@ def _decode(data: np.ndarray, name: str) -> np.ndarray:
     # EXIF orientation (JPEG, TIFF, PNG, WebP), as the video reader applies rotation. An AVIF's
     # orientation is its irot/imir boxes' instead (MIAF: EXIF's is ignored), applied below.
     avif_orientation = _avif_orientation(data)
-    flags = cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR | (cv2.IMREAD_IGNORE_ORIENTATION if avif_orientation else 0)
+    flags = _decode_flags(avif_orientation)
     with _native_stderr_captured() as native:
         image, failure = _opencv_decode(data, flags)
         if image is None and failure == "not a readable image" and looks_cut_short(data) == "JPEG":
@@ -161,8 +152,7 @@ def _decode(data: np.ndarray, name: str) -> np.ndarray:
     if any("premature end" in line.lower() for line in native):  # libjpeg's words: the rest is missing
         note(f"{name}: the file ends before its picture does (cut short?); the rest of the picture is missing",
              once=True)
-    if avif_orientation:
-        image = np.ascontiguousarray(_ORIENT.get(avif_orientation, lambda a: a)(image))
+    image = _oriented(image, avif_orientation)
     if image.shape[0] * image.shape[1] > MAX_DECODE_PIXELS:  # when OpenCV was loaded before us
         raise UserError(f"{name}: {image.shape[1]}x{image.shape[0]} is {_too_many_pixels()}")
     if image.dtype not in (np.uint8, np.uint16, np.float32, np.float64):
@@ -192,14 +182,13 @@ def _hdr_still(data: np.ndarray, name: str, tags: HdrTags) -> np.ndarray | None:
     if _heif_kind(bytes(data[:16])):
         samples = _heif_samples(data, name)  # (its alpha, if any, is its last channel)
     else:
+        avif_orientation = _avif_orientation(data)  # (as in `_decode`: irot/imir, not EXIF)
         with _native_stderr_captured():  # (OpenCV's log of a damaged file: the 8-bit path says why)
-            try:
-                samples = cv2.imdecode(data, cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR)  # EXIF orientation applied
-            except cv2.error:
-                samples = None
+            samples, _ = _opencv_decode(data, _decode_flags(avif_orientation))
         if samples is None:  # (an AVIF OpenCV cannot read: its coded data before its `meta`, or no libavif)
             samples = _pillow_samples(data, name)
         else:
+            samples = _oriented(samples, avif_orientation)
             if samples.ndim == 3:
                 samples = cv2.cvtColor(samples, cv2.COLOR_BGR2RGB)
             header = _header(data)  # ANYCOLOR drops alpha: read as the 8-bit path reads it, oriented
@@ -301,6 +290,20 @@ def _opencv_decode(data: np.ndarray, flags: int) -> tuple[np.ndarray | None, str
         return cv2.imdecode(data, flags), "not a readable image"
     except cv2.error as exc:  # the size check before decoding, or an allocation that failed
         return None, _decode_failure(exc)
+
+
+def _decode_flags(avif_orientation: int | None) -> int:
+    """OpenCV's flags: samples at their depth, colour or grey, the EXIF orientation applied
+    except in an AVIF (whose irot/imir `_oriented` applies)."""
+    ignore = cv2.IMREAD_IGNORE_ORIENTATION if avif_orientation else 0
+    return cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR | ignore
+
+
+def _oriented(image: np.ndarray, avif_orientation: int | None) -> np.ndarray:
+    """An AVIF's stored pixels turned and mirrored as its irot/imir say (`_avif_orientation`)."""
+    if not avif_orientation or avif_orientation not in _ORIENT:
+        return image
+    return np.ascontiguousarray(_ORIENT[avif_orientation](image))
 
 
 def _avif_orientation(data: np.ndarray) -> int | None:
@@ -814,7 +817,7 @@ def check_pixel_budget(path: Path, height: int, width: int, size: int | None, ma
     if over == "side":
         fits = MAX_SIDE * min(height, width) // max(height, width)  # the largest short side that fits
         remedy = (f"{option} {fits} or less fits" if fits >= 1 else
-                  f"a picture {max(height, width) // min(height, width)} times longer than wide is too thin at any size")
+                  f"a strip {max(height, width) // min(height, width)} times as long as it is wide is too thin at any size")
         raise UserError(f"{at}, longer than {MAX_SIDE} pixels on a side ({remedy})")
     remedy = f"raise it with {budget_option}, or lower {option}" if budget_option else f"lower {option}"
     raise UserError(f"{at}, over the budget of {max_pixels} pixels ({remedy})")

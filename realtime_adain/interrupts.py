@@ -217,6 +217,8 @@ def _file_name_errors(exc: UnicodeError) -> tuple[str | bytes, int]:
     not valid UTF-8 (held as surrogates, PEP 383) as those bytes, as `ls` does, and other text
     as \\x.. escapes. With PYTHONIOENCODING=ascii, or a real UTF-8 locale (strict errors), printing
     the name of an output just written raised UnicodeEncodeError: a traceback, exit status 1."""
+    if isinstance(exc, UnicodeDecodeError):  # (a stream read back with these errors: pytest's capture)
+        return codecs.backslashreplace_errors(exc)
     if not isinstance(exc, UnicodeEncodeError):
         raise exc
     char = exc.object[exc.start]

@@ -100,7 +100,7 @@ def entry_key(path: str | os.PathLike) -> tuple[int, int, str] | None:
         folder = os.stat(real.parent)
     except OSError:
         return None
-    return folder.st_dev, folder.st_ino, real.name
+    return folder.st_dev, folder.st_ino, os.path.normcase(real.name)  # (Windows: any case is one name)
 
 
 def same_entry(first: str | os.PathLike, second: str | os.PathLike) -> bool:

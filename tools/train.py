@@ -19,7 +19,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
 from realtime_adain import interrupts  # noqa: E402
-from realtime_adain.cli import ArgumentParser, check_library_settings, one_line, run_reporting_errors  # noqa: E402
+from realtime_adain.cli import (ArgumentParser, check_library_settings, one_line, quiet_library_warnings,  # noqa: E402
+                                run_reporting_errors)
 from realtime_adain.errors import UserError  # noqa: E402
 
 
@@ -74,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     moment: torch is imported in here, and a run keeps its last checkpoint for --resume. The
     standard streams are made safe first, as the CLI's are (`>&-`, `2>/dev/full`)."""
     interrupts.safe_standard_streams()
+    quiet_library_warnings()  # (forked loader processes inherit it)
     with interrupts.sigterm_raises():
         return run_reporting_errors(lambda: parse_and_train(argv))
 

@@ -171,7 +171,7 @@ def stylize_one(
     original = read_image(job.source)
     content = fit_short_side(original, args.size)
     if mask is not None:
-        note_mask_stretched(args.mask, mask.shape, job.source, content.shape)
+        note_mask_stretched(args.mask, mask.shape, content.shape)
         stats = [style_set.stats(p, content) for p in job.styles]
         result = stylizer.stylize_masked(content, mask_labels(mask, content.shape[:2]), stats, args.alpha)
     else:
@@ -179,10 +179,10 @@ def stylize_one(
     return resize(result, original.shape[1::-1]) if args.keep_size else result
 
 
-def note_mask_stretched(mask_path: str, mask_shape: tuple[int, ...], content: Path, shape: tuple[int, ...]) -> None:
+def note_mask_stretched(mask_path: str, mask_shape: tuple[int, ...], shape: tuple[int, ...]) -> None:
     """Say so where the mask's shape is not the photo's: it is stretched to fit, which may move
     the boundary between the styles from where it was drawn."""
     (mask_h, mask_w), (height, width) = mask_shape[:2], shape[:2]
     if abs((mask_w / mask_h) / (width / height) - 1) > 0.02:
-        note(f"{mask_path}: a {mask_w}x{mask_h} mask is stretched to {content}'s shape "
-             f"({width}x{height} as processed)", once=True)
+        note(f"{mask_path}: a {mask_w}x{mask_h} mask is stretched to fit photos of another shape",
+             once=True)  # (the same words for every photo: one line for a folder of them)

@@ -317,6 +317,7 @@ class LiveSession:
 
     def _shutdown(self) -> None:
         """Every wait is bounded: a stalled camera, model or network peer cannot hang the exit."""
+        self.stop_event.set()  # (however the session ended: a window closed, --max-frames: a rescan stops too)
         if self.signal_name:
             self.log("signal", name=self.signal_name)
         self.capture.stop()

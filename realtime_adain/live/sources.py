@@ -335,7 +335,7 @@ class PyAVSource:
                 shown += 1
                 if shown == 1 and self.paced and self.start_gate is not None and not self.start_gate.is_set():
                     self.start_gate.wait()
-                    start, shown, first = time.monotonic(), 0, None  # the clock starts with the session
+                    start = time.monotonic()  # the clock starts with the session (frame 2 a period on)
             if not self.paced:
                 raise SourceLost(f"{self.description}: the stream ended")
             if not (self.loop and got_any):

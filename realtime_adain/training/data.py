@@ -38,9 +38,10 @@ MIN_IMAGE_SIDE = 64
 MAX_LOAD_SIZE = 4096
 # The largest image file read: an uncompressed 16-bit RGB TIFF at OpenCV's pixel limit is 1.5 GiB.
 MAX_FILE_BYTES = 2 << 30
-# The most pixels an image may have to be trained on: 8192x8192, far past any photo or scan the
-# 512-pixel load size needs. A 1 MB PNG of 16384x16384 took 4.5 GB to read, each epoch, in each
-# loader process at once (the default 4): enough to have the run killed.
+# The most pixels an image may have to be trained on: 8192x8192, far more than the 512-pixel load
+# size needs (a 100-megapixel camera's photos are over it: skipped, said, to be scaled down first).
+# A 1 MB PNG of 16384x16384 took 4.5 GB to read, each epoch, in each loader process at once (the
+# default 4): enough to have the run killed.
 MAX_TRAINING_PIXELS = 1 << 26
 HEADER_BYTES = 4 << 20  # what is read to find a picture's stated size (a JPEG's metadata comes first)
 CONTENT, STYLE = 0, 1

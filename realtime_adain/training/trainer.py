@@ -39,7 +39,7 @@ from realtime_adain.training import checkpoint, data
 from realtime_adain.training.config import AMP_MODES, TrainConfig
 from realtime_adain.training.losses import AdaINLoss, Losses
 
-LOG_LINE_CHARS = 4096  # the longest log.csv line read back on a resume (a row takes under 100)
+LOG_LINE_BYTES = 4096  # the longest log.csv line read back on a resume (a row takes under 100)
 CSV_FIELDS = ("iteration", "content_loss", "style_loss", "total_loss", "lr", "iterations_per_s", "skipped_images")
 SAMPLE_ROWS = 4
 LOCK_NAME = ".lock"  # in --out, held (flock) by the run writing there
@@ -519,18 +519,22 @@ class RunLogger:
                           "logging to log.csv only")
 
     def _truncate(self, start_iteration: int) -> None:
-        """Keep the log's rows up to the iteration resumed from. Read line by line, each line at
-        most LOG_LINE_CHARS: a damaged line (bytes that are not UTF-8, a field past the csv
-        module's limit, one endless line) is dropped, not a traceback, and memory stays bounded."""
+        """Keep the log's rows up to the iteration resumed from. Read line by line, LOG_LINE_BYTES
+        at a time: a damaged line (bytes that are not UTF-8, a field past the csv module's limit,
+        one endless line) is dropped, not a traceback, and memory stays bounded."""
         if not self.csv_path.is_file():
             return
         rows, lines = [], 0
-        with open(self.csv_path, newline="", encoding="utf-8", errors="replace") as handle:
-            while line := handle.readline(LOG_LINE_CHARS):
+        with open(self.csv_path, "rb") as handle:
+            while line := handle.readline(LOG_LINE_BYTES):
                 lines += 1
+                if len(line) == LOG_LINE_BYTES and not line.endswith(b"\n"):  # a line longer than any row
+                    while (rest := handle.readline(LOG_LINE_BYTES)) and not rest.endswith(b"\n"):
+                        pass
+                    continue
                 try:
-                    rows += list(csv.reader([line]))
-                except csv.Error:
+                    rows += list(csv.reader([line.decode("utf-8")]))
+                except (UnicodeDecodeError, csv.Error):
                     continue
         if not lines:  # an empty log (killed before the header was written): start it afresh
             self.csv_path.unlink()
