@@ -66,18 +66,25 @@ def test_a_stalled_stream_peer_cannot_hang_the_shutdown(monkeypatch):
         streamer = outputs.Streamer(f"tcp://127.0.0.1:{server.getsockname()[1]}", (320, 240), 30,
                                     log=lambda event, **f: events.append(event))
         noise = np.random.default_rng(0)  # incompressible frames fill the socket buffers quickly
-        deadline = time.monotonic() + 30  # until frames are dropped (the peer has stalled), however loaded the machine
-        i = 0
-        while (i < 400 or not streamer.dropped) and time.monotonic() < deadline:
+        # Until the encoder is blocked on the stalled peer: nothing written for a second while
+        # frames come. (Frames dropped alone meant nothing on a loaded machine: a slow encoder
+        # drops them too, its few packets still fit the buffers, and it closed without a stall.)
+        deadline = time.monotonic() + 60
+        i, last_written, since = 0, -1, time.monotonic()
+        while time.monotonic() < deadline:
             streamer.submit(noise.integers(0, 256, (240, 320, 3), dtype=np.uint8), i / 30)
             time.sleep(0.002)
             i += 1
+            if streamer.written != last_written:
+                last_written, since = streamer.written, time.monotonic()
+            elif time.monotonic() - since > 1.0 and streamer.dropped:
+                break
         started = time.monotonic()
         streamer.close()
         assert time.monotonic() - started < 3.0
     finally:
         server.close()
-    assert streamer.written < i and streamer.dropped > 0 and "output-error" in events
+    assert streamer.written < i and streamer.dropped > 0 and "output-error" in events, streamer.error
 
 
 def test_an_error_at_the_final_flush_ends_the_recording_at_once(tmp_path, monkeypatch):
