@@ -36,9 +36,11 @@ from realtime_adain.video.pipeline import frames_within
 from realtime_adain.video.sequence import check_framerate, find_sequence
 
 
-def check_budget(image: np.ndarray, size: int | None, max_pixels: int, name: str, size_name: str = "size") -> None:
+def check_budget(image: np.ndarray, size: int | None, max_pixels: int, name: str, size_name: str = "size",
+                 budget: str | None = None) -> None:
     """Refuse to process `image` at `size` (the argument `size_name`) beyond `max_pixels` or MAX_SIDE
-    a side: a thin strip scaled by its short side would otherwise become gigapixels that exhaust memory."""
+    a side: a thin strip scaled by its short side would otherwise become gigapixels that exhaust memory.
+    `budget` says what `max_pixels` is where it is not the caller's max_pixels."""
     height, width = image.shape[:2]
     if (found := over_budget(height, width, size, max_pixels)) is None:
         return
@@ -47,7 +49,7 @@ def check_budget(image: np.ndarray, size: int | None, max_pixels: int, name: str
     smaller = f"lower {size_name}" if size else "pass a smaller image"
     if over == "side":
         raise ValueError(f"{at}, longer than {MAX_SIDE} pixels on a side ({smaller})")
-    raise ValueError(f"{at}, over max_pixels={max_pixels} ({smaller}, or raise max_pixels)")
+    raise ValueError(f"{at}, over {budget or f'max_pixels={max_pixels} ({smaller}, or raise max_pixels)'}")
 
 
 def check_alpha(alpha: float) -> float:
@@ -139,7 +141,8 @@ def stylize_image(stylizer: Stylizer, image: ImageLike, style: StyleStats, alpha
     """One image of any size and kind -> (H, W, 3) uint8 RGB at its own size, processed at `size`."""
     original, size = as_rgb(image, "image"), check_size(size)
     check_budget(original, size, check_whole(max_pixels, "max_pixels", minimum=1), "image")
-    result = stylizer.stylize(fit_short_side(original, size), check_style(style), check_alpha(alpha))
+    style, alpha = check_style(style), check_alpha(alpha)  # (before the resize: a mistake is said at once)
+    result = stylizer.stylize(fit_short_side(original, size), style, alpha)
     return resize(result, original.shape[1::-1])
 
 
@@ -160,19 +163,25 @@ def stylize_frames(stylizer: Stylizer, frames: Iterable[np.ndarray], style: Styl
         raise TypeError(f"frames must be an iterable of (H, W, 3) uint8 frames, got {type(frames).__name__}")
 
     def batches() -> Iterator[np.ndarray]:
-        pending: list[np.ndarray] = []
+        """Each frame copied into its batch as it comes (a producer may reuse its buffer, as
+        `cv2.VideoCapture.read(buf)` does: every frame of a batch was the last one); a frame of
+        another size first sends the frames before it."""
+        pending, count = np.empty((0,), np.uint8), 0
         for index, frame in enumerate(frames):
             frame = as_rgb(frame, f"frames[{index}]")
             check_budget(frame, None, max_pixels, f"frames[{index}]")
-            if pending and frame.shape != pending[0].shape:
-                raise ValueError(f"frames[{index}] is {frame.shape}, but the frames batched with it are "
-                                 f"{pending[0].shape}: frames of one batch share a shape")
-            pending.append(frame)
-            if len(pending) == frames_within(batch, frame.shape, max_pixels):  # (memory grows with a batch's pixels)
-                yield np.stack(pending)
-                pending = []
-        if pending:
-            yield np.stack(pending)
+            if count and frame.shape != pending.shape[1:]:
+                yield pending[:count]
+                count = 0
+            if not count:  # a new array each batch: the engine may still be reading the last one
+                pending = np.empty((frames_within(batch, frame.shape, max_pixels), *frame.shape), np.uint8)
+            pending[count] = frame
+            count += 1
+            if count == len(pending):  # (memory grows with a batch's pixels)
+                yield pending
+                count = 0
+        if count:
+            yield pending[:count]
 
     def results() -> Iterator[np.ndarray]:
         for stylized in stylizer.stylize_stream(batches(), style, alpha):
@@ -282,7 +291,9 @@ def stylize_video(
             name = f"style[{index}]" if len(styles) > 1 else "style"
             image = as_rgb(given, name)  # (its processing size was not bounded: a thin strip became gigapixels)
             # (max_pixels bounds the frames, often far below a style; a style gets at least st.style's default)
-            check_budget(image, settings.style.style_size, style_budget(settings.max_pixels), name, "style_size")
+            limit = style_budget(settings.max_pixels)
+            check_budget(image, settings.style.style_size, limit, name, "style_size",
+                         f"the {limit} pixels a style may have (4096 x 4096, or max_pixels where higher; lower style_size)")
             images[Path(f"style-{index}")] = fit_short_side(image, settings.style.style_size)
     weights = [Path(p) for p in (settings.model.vgg, settings.model.decoder) if isinstance(p, (str, os.PathLike))]
     with _api_words([source, output, *style_paths, *weights]):

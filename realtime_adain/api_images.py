@@ -53,10 +53,11 @@ def as_rgb(image: ImageLike, name: str = "image") -> np.ndarray:
         check_pixels(image.size[1], image.size[0], name)
         try:
             image = imageio.pillow_image_rgb(image)  # as its file reads: 16-bit grey came out white
-        except AssertionError:  # Pillow's load() of a file closed before it was read: no message at all
-            raise ValueError(f"{name}: the PIL image was closed before its pixels were read (pass it inside "
-                             "Image.open's `with` block, or call its .load() there)") from None
-        except ValueError as exc:  # a mode Pillow cannot convert (La, ...), or an image closed
+        except (AssertionError, ValueError) as exc:  # a mode Pillow cannot convert (La, ...), or an image closed
+            if isinstance(exc, AssertionError) or "closed file" in str(exc):  # (its file closed before a
+                # lazy read: an AssertionError without a message, or "seek of closed file")
+                raise ValueError(f"{name}: the PIL image was closed before its pixels were read (pass it inside "
+                                 "Image.open's `with` block, or call its .load() there)") from None
             if "closed image" in str(exc):
                 raise ValueError(f"{name}: the PIL image is closed (pass it before calling .close())") from None
             raise ValueError(f"{name}: a PIL image in mode {image.mode} has no RGB conversion ({exc})") from None

@@ -137,6 +137,14 @@ def message(exc: KeyboardInterrupt) -> str:
     return "terminated" if isinstance(exc, Terminated) else "interrupted"
 
 
+def _ours(handler: object) -> bool:
+    """Whether a signal's handler is Python's default or one of ours, which a guard may take over
+    while it finishes a file. A handler the program installed stays (`ra.stylize_video` inside an
+    application that reloads on SIGHUP, or stops its own way on SIGTERM); an ignored one too."""
+    return (handler in (signal.SIG_DFL, signal.default_int_handler, _raise)
+            or isinstance(getattr(handler, "__self__", None), SignalGuard))
+
+
 class SignalGuard:
     """While finishing `what`: the first SIGINT/SIGTERM interrupts (unless `hold`), later ones wait.
 
@@ -144,7 +152,7 @@ class SignalGuard:
     (or once `hold()` is called) signals only say that the file is being finished, so a second
     Ctrl-C cannot cut the finishing short. A signal held while nothing was interrupted is raised
     when the block ends normally, after a line saying `what` was finished; an exception from the
-    block wins. Ignored signals stay ignored.
+    block wins. Ignored signals stay ignored, and a handler the program installed stays (`_ours`).
     Outside the main thread it does nothing (signals only reach the main thread). With `what`
     None nothing is printed (`load_torch`).
     """
@@ -170,10 +178,10 @@ class SignalGuard:
 
     def __enter__(self) -> "SignalGuard":
         if _in_main_thread():
-            self._previous = {sig: signal.getsignal(sig) for sig in SIGNALS}
-            for sig, handler in self._previous.items():
-                if handler != signal.SIG_IGN:
-                    signal.signal(sig, self._handle)
+            handlers = {sig: signal.getsignal(sig) for sig in SIGNALS}
+            self._previous = {sig: handler for sig, handler in handlers.items() if _ours(handler)}
+            for sig in self._previous:
+                signal.signal(sig, self._handle)
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:

@@ -75,6 +75,12 @@ class StyleSettings:
                 raise UserError(f"--mix has {len(self.mix)} weights for {style_count} styles")
 
 
+def as_fraction(value: numbers.Real) -> Fraction:
+    """A real number exactly: `Fraction` takes floats and rationals only, and numpy's float32 is
+    neither (a TypeError from inside fractions.py, for `start=np.float32(0.5)`)."""
+    return Fraction(value) if isinstance(value, (float, numbers.Rational)) else Fraction(float(value))
+
+
 def check_time(value: str | float | Fraction, option: str, positive: bool = False) -> Fraction:
     """A time in seconds, exactly: a number, or text as FFmpeg takes it (`90`, `90.5`, `1:30`,
     `01:30.5`, `0:01:30`); at least 0 (above 0 if `positive`). The one parser of --start and
@@ -93,7 +99,7 @@ def check_time(value: str | float | Fraction, option: str, positive: bool = Fals
     elif isinstance(value, numbers.Real) and not isinstance(value, bool):
         if not math.isfinite(value):
             raise UserError(f"{option} {value!r} is not a finite time")
-        seconds = Fraction(value)
+        seconds = as_fraction(value)
     else:
         raise UserError(f"{option} must be seconds or text such as '1:30', not {type(value).__name__}")
     if seconds < 0 or (positive and seconds == 0):

@@ -25,7 +25,7 @@ from realtime_adain.color import match_color
 from realtime_adain.engines.base import CallLock
 from realtime_adain.engines.frames import frames_to_images, images_to_frames
 from realtime_adain.errors import UserError
-from realtime_adain.imageio import fit_short_side
+from realtime_adain.imageio import MAX_SIDE, fit_short_side
 from realtime_adain.model import StyleTransferNet
 from realtime_adain.settings import DEFAULT_MAX_PIXELS, ModelSettings
 
@@ -200,10 +200,17 @@ class Stylizer:
         """Encode a style image (H, W, 3) uint8 once; frames then reuse these statistics.
 
         `size` scales it first (shorter side; None/0: as it is); with `color_reference`, the style
-        is recoloured to that content first (the paper's colour preservation)."""
+        is recoloured to that content first (the paper's colour preservation). Checked as `style`
+        checks, bounded as `stylize` is (16384 pixels a side): a float image read as near-black,
+        a 16-bit one as another style, without a word."""
+        from realtime_adain.api import check_budget, check_size
+        from realtime_adain.api_images import as_rgb
+
+        image, size = as_rgb(image, "image"), check_size(size)
+        check_budget(image, size, MAX_SIDE * MAX_SIDE, "image")
         image = fit_short_side(image, size)
         if color_reference is not None:
-            image = match_color(image, color_reference)
+            image = match_color(image, as_rgb(color_reference, "color_reference"))
         return self.net.style_stats(self.to_tensor(image))
 
     def style(self, image, size: int | None = 512, max_pixels: int = DEFAULT_MAX_PIXELS) -> StyleStats:
@@ -247,14 +254,18 @@ class Stylizer:
 
     def stylize(self, frames: np.ndarray, style: StyleStats, alpha: float = 1.0) -> np.ndarray:
         """Stylize (N, H, W, 3) or (H, W, 3) uint8 frames; the result has the same shape."""
-        return self.engine.stylize(frames, style, alpha)
+        from realtime_adain.api import check_alpha, check_style
+
+        return self.engine.stylize(frames, check_style(style), check_alpha(alpha))
 
     def stylize_stream(
         self, batches: Iterable[np.ndarray], style: StyleStats, alpha: float = 1.0
     ) -> Iterator[np.ndarray]:
         """Stylize a sequence of (N, H, W, 3) batches (or single frames) in order, each result shaped
         as its input; on a GPU the copies of one batch overlap the compute of the next."""
-        return self.engine.stylize_stream(batches, style, alpha)
+        from realtime_adain.api import check_alpha, check_style
+
+        return self.engine.stylize_stream(batches, check_style(style), check_alpha(alpha))
 
     @torch.inference_mode()
     def stylize_masked(

@@ -409,8 +409,7 @@ class Stabilizer:
 
     def __init__(self, strength: float = 0.7, mode: str = "flow", preset: str = "fast", flow_width: int | None = 320,
                  cut_fraction: float = 0.4, photometric: float = 24.0, soft_edge: int = 2, precise: bool = False) -> None:
-        self.strength = check_number(strength, "strength")
-        self.mode = check_mode(mode)
+        self.strength, self.mode = strength, mode
         self.cut_fraction = check_number(cut_fraction, "cut_fraction")
         # nan would trust no pixel (every frame a cut); the distances are counted to 255 at most
         photometric = check_number(photometric, "photometric (grey levels)", 0.0, float("inf"))
@@ -429,6 +428,24 @@ class Stabilizer:
         """Forget the previous frame (a new clip or shot starts)."""
         self._prev_luma: np.ndarray | None = None
         self._prev_out: np.ndarray | None = None
+
+    # Checked when changed too (live's `t` key changes the mode): `s.strength = 5` blended past the
+    # warped frame, nan blacked the output out, without a word.
+    @property
+    def strength(self) -> float:
+        return self._strength
+
+    @strength.setter
+    def strength(self, value: float) -> None:
+        self._strength = check_number(value, "strength")
+
+    @property
+    def mode(self) -> str:
+        return self._mode
+
+    @mode.setter
+    def mode(self, value: str) -> None:
+        self._mode = check_mode(value)
 
     @property
     def active(self) -> bool:

@@ -69,7 +69,8 @@ def test_a_file_named_like_an_option_keeps_its_name():
     (np.zeros((1, 16000, 3), np.uint8), {}, r"style \(16000x1\) at style_size 512 is 8192000x512, longer than 16384"),
     # Over st.style's default budget (4096 x 4096); max_pixels, which bounds the frames, raises it.
     (np.zeros((100, 200, 3), np.uint8), {"style_size": 4096},
-     r"style \(200x100\) at style_size 4096 is 8192x4096, over max_pixels=16777216 \(lower style_size, or raise"),
+     r"style \(200x100\) at style_size 4096 is 8192x4096, over the 16777216 pixels a style may have \(4096 x 4096, "
+     r"or max_pixels where higher; lower style_size\)"),
 ])
 def test_style_images_are_bounded_like_every_image(stylizer, clip, tmp_path, style_image, changes, words):
     """Were encoded at any size: the pixel budget and the 16384-pixel side bounded the video's

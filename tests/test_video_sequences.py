@@ -130,8 +130,11 @@ def test_the_python_api_reads_a_sequence_at_its_frame_rate(weights_env, data_dir
                            stabilize="off", framerate=24000 / 1001)
     with av.open(str(out)) as container:
         assert container.streams.video[0].average_rate == Fraction(24000, 1001)
-    for bad in (0, -1, float("nan"), "24", True, 5000):
+    for bad in (0, -1, float("nan"), 5000):
         with pytest.raises(ValueError, match="framerate .*: give frames per second above 0, at most 1000"):
+            ra.stylize_video(pattern, tmp_path / "bad.mp4", style=style_path, framerate=bad)
+    for bad in ("24", True):
+        with pytest.raises(ValueError, match="framerate must be a number of frames per second, not"):
             ra.stylize_video(pattern, tmp_path / "bad.mp4", style=style_path, framerate=bad)
     with pytest.raises(ValueError, match="deinterlace yes: use one of auto, on, off"):
         ra.stylize_video(pattern, tmp_path / "bad.mp4", style=style_path, deinterlace="yes")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import math
+import numbers
 import os
 import re
 import stat
@@ -23,6 +24,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from realtime_adain.errors import UserError
+from realtime_adain.settings import as_fraction
 from realtime_adain.video.notes import note
 
 DEFAULT_FRAMERATE = Fraction(25)  # FFmpeg's image2 default
@@ -259,8 +261,10 @@ def _exact_rate(rate: Fraction) -> Fraction:
 
 def check_framerate(rate: float | Fraction, option: str = "--framerate") -> Fraction:
     """A sequence's frame rate as an exact fraction (`_exact_rate`), or a UserError naming `option`."""
-    if isinstance(rate, (int, float, Fraction)) and not isinstance(rate, bool) and math.isfinite(rate):
-        exact = _exact_rate(Fraction(rate))
+    if not isinstance(rate, numbers.Real) or isinstance(rate, bool):
+        raise UserError(f"{option} must be a number of frames per second, not {type(rate).__name__}")
+    if math.isfinite(rate):
+        exact = _exact_rate(as_fraction(rate))
         if 0 < exact <= MAX_FRAMERATE:
             return exact
     raise UserError(f"{option} {rate}: give frames per second above 0, at most {MAX_FRAMERATE}")

@@ -1,0 +1,151 @@
+"""Session 26's hostile library user: a program's own signal handlers, a producer that reuses its
+frame buffer, the lower-level calls given what the high-level ones refuse, numpy scalars for
+times and rates, and messages that stay one line."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from fractions import Fraction
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import realtime_adain as ra
+from realtime_adain.adain import StyleStats
+from realtime_adain.interrupts import SignalGuard, Terminated
+
+
+@pytest.fixture(scope="module")
+def style(stylizer):
+    return stylizer.style(np.full((16, 16, 3), 90, np.uint8), size=16)
+
+
+def _deliver(signum: int) -> None:
+    os.kill(os.getpid(), signum)
+    time.sleep(0.05)  # (Python runs the handler between bytecodes)
+
+
+def test_a_guard_leaves_a_handler_the_program_installed_alone():
+    """`ra.stylize_video` inside an application that reloads on SIGHUP: the application's handler
+    never ran, and the call ended with `Terminated`. A default handler is still taken over (the
+    partial file is kept), and every handler is back after."""
+    got = []
+    own = lambda signum, frame: got.append(signum)  # noqa: E731
+    before = {sig: signal.getsignal(sig) for sig in (signal.SIGHUP, signal.SIGTERM)}
+    signal.signal(signal.SIGHUP, own)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    try:
+        with SignalGuard("out.mp4"):
+            _deliver(signal.SIGHUP)
+        assert got == [signal.SIGHUP]
+        with pytest.raises(Terminated), SignalGuard("out.mp4"):
+            _deliver(signal.SIGTERM)
+        assert signal.getsignal(signal.SIGHUP) is own and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
+
+
+def test_frames_from_a_reused_buffer_are_each_stylized(stylizer, style):
+    """A producer filling one buffer (cv2's `read(buf)`, a ring buffer): with batch > 1 every frame
+    of a batch came out as its last one."""
+    rng = np.random.default_rng(3)
+    frames = [rng.integers(0, 256, (24, 32, 3), dtype=np.uint8) for _ in range(5)]
+    alone = [stylizer.stylize(frame, style) for frame in frames]
+
+    def reused():
+        buffer = np.empty_like(frames[0])
+        for frame in frames:
+            buffer[...] = frame
+            yield buffer
+
+    for out, expected in zip(stylizer.stylize_frames(reused(), style, batch=3), alone, strict=True):
+        assert np.array_equal(out, expected)
+
+
+def test_a_size_change_inside_a_batch_sends_the_frames_before_it(stylizer, style):
+    """Batching is a speed setting: it refused a stream whose size changes (batch 1 took it)."""
+    frames = [np.full((24, 32, 3), 40, np.uint8), np.full((24, 32, 3), 80, np.uint8), np.full((16, 40, 3), 120, np.uint8)]
+    outs = list(stylizer.stylize_frames(iter(frames), style, batch=4))
+    assert [o.shape for o in outs] == [f.shape for f in frames]
+    assert all(np.array_equal(o, stylizer.stylize(f, style)) for o, f in zip(outs, frames))
+
+
+@pytest.mark.parametrize("call, error, words", ids=["float image", "16-bit image", "two channels", "a batch",
+                                                     "negative size", "no style", "NaN style", "alpha text",
+                                                     "stream without style", "stream alpha"], argvalues=[
+    (lambda st, s: st.style_stats(np.full((8, 8, 3), 0.5, np.float32)), TypeError, "image must be uint8"),
+    (lambda st, s: st.style_stats(np.full((8, 8, 3), 30000, np.uint16)), TypeError, "image must be uint8"),
+    (lambda st, s: st.style_stats(np.zeros((8, 8, 2), np.uint8)), ValueError, r"image must be \(H, W, 3\)"),
+    (lambda st, s: st.style_stats(np.zeros((1, 8, 8, 3), np.uint8)), ValueError, r"image must be \(H, W, 3\)"),
+    (lambda st, s: st.style_stats(np.zeros((8, 8, 3), np.uint8), size=-1), ValueError, "size"),
+    (lambda st, s: st.stylize(np.zeros((8, 8, 3), np.uint8), None), TypeError, "style must be StyleStats"),
+    (lambda st, s: st.stylize(np.zeros((8, 8, 3), np.uint8), StyleStats(s.mean * float("nan"), s.std)), ValueError,
+     "NaN"),
+    (lambda st, s: st.stylize(np.zeros((8, 8, 3), np.uint8), s, "x"), TypeError, "alpha"),
+    (lambda st, s: st.stylize_stream([np.zeros((8, 8, 3), np.uint8)], None), TypeError, "style must be StyleStats"),
+    (lambda st, s: st.stylize_stream([np.zeros((8, 8, 3), np.uint8)], s, None), TypeError, "alpha"),
+])
+def test_the_lower_level_calls_check_what_the_high_level_ones_check(stylizer, style, call, error, words):
+    """`style_stats`, `stylize` and `stylize_stream` are documented (docs/engines.md): a float image
+    made a near-black style, a NaN style a black picture, without a word; the rest failed deep in
+    torch or OpenCV."""
+    with pytest.raises(error, match=words):
+        call(stylizer, style)
+
+
+def test_the_lower_level_style_stats_matches_style(stylizer):
+    image = np.random.default_rng(5).integers(0, 256, (20, 30, 3), dtype=np.uint8)
+    low, high = stylizer.style_stats(image, 16), stylizer.style(image, size=16)
+    assert torch.equal(low.mean, high.mean) and torch.equal(low.std, high.std)
+    grey = stylizer.style_stats(image[..., 0])  # (H, W) grey, as `style` takes it
+    assert grey.mean.shape == low.mean.shape
+
+
+def test_numpy_numbers_are_times_and_rates():
+    """`start=np.float32(0.25)` was a TypeError from inside fractions.py; `framerate=np.int64(24)`
+    said 24 was out of range."""
+    from realtime_adain.errors import UserError
+    from realtime_adain.settings import check_time
+    from realtime_adain.video.sequence import check_framerate
+
+    assert check_time(np.float32(0.25), "--start") == Fraction(1, 4)
+    assert check_time(np.int64(3), "--duration", positive=True) == 3
+    assert check_framerate(np.int64(24)) == 24 and check_framerate(np.float32(25)) == 25
+    assert check_framerate(np.float64(29.97)) == Fraction(30000, 1001)
+    with pytest.raises(UserError, match="--framerate must be a number of frames per second, not str"):
+        check_framerate("24")
+    with pytest.raises(UserError, match="--framerate must be a number of frames per second, not bool"):
+        check_framerate(np.bool_(True))
+
+
+def test_a_pil_image_whose_file_was_closed_is_said_so(stylizer, data_dir):
+    """Its lazy read said "a PIL image in mode RGB has no RGB conversion (seek of closed file)"."""
+    with open(data_dir / "content" / "cornell.jpg", "rb") as handle:
+        image = Image.open(handle)
+    with pytest.raises(ValueError, match="the PIL image was closed before its pixels were read"):
+        stylizer.style(image)
+
+
+def test_a_user_error_is_one_line_for_every_reader(tmp_path):
+    """An application logging `str(exc)` got the file name's newline and escape sequence raw."""
+    with pytest.raises(ra.UserError) as caught:
+        ra.read_image(tmp_path / "no\nsuch\x1b[31m.png")
+    assert "\n" not in str(caught.value) and "\x1b" not in str(caught.value)
+    assert "no\\nsuch\\x1b[31m.png" in str(caught.value)
+
+
+def test_a_stabilizer_checks_a_strength_or_mode_set_later():
+    stabilizer = ra.Stabilizer(strength=0.5)
+    stabilizer.strength, stabilizer.mode = 0.9, "both"
+    assert (stabilizer.strength, stabilizer.mode) == (0.9, "both")
+    for bad in (5, float("nan"), "0.5"):
+        with pytest.raises((TypeError, ValueError), match="strength"):
+            stabilizer.strength = bad
+    with pytest.raises(ValueError, match="bogus"):
+        stabilizer.mode = "bogus"
+    assert (stabilizer.strength, stabilizer.mode) == (0.9, "both")
