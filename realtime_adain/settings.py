@@ -75,6 +75,22 @@ class StyleSettings:
                 raise UserError(f"--mix has {len(self.mix)} weights for {style_count} styles")
 
 
+STATS_MODES = ("stats", "both")  # the stabiliser modes that smooth statistics inside the network (eager only)
+
+
+def model_for_stabilizer(model: "ModelSettings", stabilize: str) -> "ModelSettings":
+    """The model to load: `stats`/`both` smooth statistics inside the network, which only the
+    eager engine can do, so there 'auto' means eager."""
+    return replace(model, engine="eager") if stabilize in STATS_MODES and model.engine == "auto" else model
+
+
+def check_stats_engine(model: "ModelSettings", stabilize: str) -> None:
+    """`stats`/`both` with another engine asked for is one line, not a stabiliser that does nothing."""
+    if stabilize in STATS_MODES and model.engine not in ("auto", "eager"):
+        raise UserError(f"--stabilize {stabilize} smooths statistics inside the network, which only the "
+                        f"eager engine can do (use --engine eager or --stabilize flow)")
+
+
 def as_fraction(value: numbers.Real) -> Fraction:
     """A real number exactly: `Fraction` takes floats and rationals only, and numpy's float32 is
     neither (a TypeError from inside fractions.py, for `start=np.float32(0.5)`)."""
@@ -156,11 +172,7 @@ class VideoSettings:
 
     @property
     def engine_model(self) -> ModelSettings:
-        """The model to load: `stats`/`both` smooth statistics inside the network, which only the
-        eager engine can do, so there 'auto' means eager."""
-        if self.stabilize in ("stats", "both") and self.model.engine == "auto":
-            return replace(self.model, engine="eager")
-        return self.model
+        return model_for_stabilizer(self.model, self.stabilize)
 
     def check(self) -> None:
         from realtime_adain.temporal import MODES
@@ -179,9 +191,7 @@ class VideoSettings:
                             f"(use --stabilize flow or both)")
         if not (math.isfinite(self.strength) and 0.0 <= self.strength <= 1.0):
             raise UserError(f"--stabilize-strength {self.strength} is outside [0, 1]")
-        if self.stabilize in ("stats", "both") and self.model.engine not in ("auto", "eager"):
-            raise UserError(f"--stabilize {self.stabilize} smooths statistics inside the network, which only the "
-                            f"eager engine can do (use --engine eager or --stabilize flow)")
+        check_stats_engine(self.model, self.stabilize)
         if self.size < 0:
             raise UserError(f"--size {self.size} is negative")
         if self.batch is not None and self.batch < 1:

@@ -5,6 +5,7 @@ times and rates, and messages that stay one line."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import time
 from fractions import Fraction
@@ -149,3 +150,79 @@ def test_a_stabilizer_checks_a_strength_or_mode_set_later():
     with pytest.raises(ValueError, match="bogus"):
         stabilizer.mode = "bogus"
     assert (stabilizer.strength, stabilizer.mode) == (0.9, "both")
+
+
+# ---- serve ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("changes, words", ids=["brackets", "a port", "an IPv6 address and a port",
+                                                "uploads under a KiB", "stats on another engine"], argvalues=[
+    ({"host": "[::1]"}, "--host [::1]: give the address without brackets (--host ::1)"),
+    ({"host": "127.0.0.1:8080"}, "--host 127.0.0.1:8080: give the port with --port (--host 127.0.0.1 --port 8080)"),
+    ({"host": "[::1]:8080"}, "give the port with --port (--host ::1 --port 8080)"),
+    ({"max_upload_mb": 1e-7, "allow_uploads": True}, "is under a KiB: no style image fits"),
+    ({"stabilize": "stats", "model": ra.ModelSettings(engine="onnx")}, "only the eager engine can do"),
+])
+def test_serve_settings_a_user_gets_wrong_are_one_line(changes, words):
+    """Each was a start that went wrong later: "name or service not known", uploads off in effect
+    (every upload a 413 "larger than the 0 bytes allowed"), a stabiliser shown as on doing nothing."""
+    from realtime_adain.errors import UserError
+    from realtime_adain.serve.settings import ServeSettings
+
+    with pytest.raises(UserError, match=re.escape(words)):
+        ServeSettings(styles=("unused",), **changes).check()
+    ServeSettings(styles=("unused",), host="::1").check()  # (a bare IPv6 address is no port)
+    assert ServeSettings(styles=("unused",), stabilize="both").engine_model.engine == "eager"
+    assert ServeSettings(styles=("unused",), stabilize="flow").engine_model.engine == "auto"
+
+
+def test_a_server_without_the_eager_engine_offers_no_stats_mode():
+    """A client choosing stats on the onnx engine saw "stats" in its state and got nothing."""
+    from realtime_adain.serve import control
+
+    assert control.stabilize_modes("eager") == ("off", "flow", "stats", "both")
+    assert control.stabilize_modes("onnx") == ("off", "flow")
+    look = control.Look("s0")
+    assert control.apply(look, {"stabilize": "off"}, None, ("off", "flow")).stabilize == "off"
+    with pytest.raises(control.BadMessage, match="stabilize both smooths statistics inside the network, which only "
+                                                 "the eager engine can do; this server offers off, flow"):
+        control.apply(look, {"stabilize": "both", "alpha": 0.5}, None, ("off", "flow"))
+
+
+def test_a_host_name_with_the_roots_dot_is_the_same_name():
+    """`--allow-host example.com.` never matched a browser's `Host: example.com` (nor the reverse)."""
+    from realtime_adain.serve.app import host_name
+    from realtime_adain.serve.settings import ServeSettings
+
+    for allowed, header in (("stylize.example.com.", "stylize.example.com"), ("stylize.example.com", "Stylize.Example.com.:8443")):
+        names = ServeSettings(styles=("unused",), allowed_hosts=(allowed,), token="t" * 16).host_names
+        assert host_name(header) in names
+
+
+# ---- video ---------------------------------------------------------------------------------------
+
+def _ffmpeg(*args: str | os.PathLike) -> None:
+    import subprocess
+
+    subprocess.run(["ffmpeg", "-v", "error", "-y", *map(str, args)], check=True)
+
+
+def test_a_matroska_cut_short_is_said_from_its_duration_tag(run_cli, weights_env, data_dir, tmp_path):
+    """Matroska states no frame count or track duration: a download stopped at 60 % gave a shorter
+    output without a word (an MP4 so cut is refused: its index counts the frames). FFmpeg's muxer
+    writes each track's end as a DURATION tag; pictures ending before it are a note (a tag is no
+    index). A whole file, and one starting at 10 hours (the tag is its end, not its length), say nothing."""
+    import av
+
+    whole, late = tmp_path / "whole.mkv", tmp_path / "late.mkv"
+    _ffmpeg("-f", "lavfi", "-i", "testsrc2=s=160x90:r=24:d=1", "-c:v", "libx264", whole)
+    _ffmpeg("-f", "lavfi", "-i", "testsrc2=s=160x90:r=24:d=1", "-c:v", "libx264", "-output_ts_offset", "36000", late)
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(whole.read_bytes()[:whole.stat().st_size * 6 // 10])
+    style = data_dir / "style" / "trial.jpg"
+    for source in (cut, whole, late):
+        code, _, err = run_cli("video", source, "-s", style, "--size", "16", "--style-size", "32", "--device", "cpu",
+                               "--stabilize", "off", "-o", tmp_path / f"out_{source.stem}.mp4")
+        assert code == 0, err
+        assert ("looks cut short" in err) == (source is cut), err
+    with av.open(str(tmp_path / "out_cut.mp4")) as container:
+        assert 5 < container.streams.video[0].frames < 24

@@ -406,7 +406,8 @@ def test_token_limits_and_config(stylizer, registry):
 
     results = asyncio.run(main())
     assert results["none"][0] == results["wrong"][0] == results["offer-no-token"][0] == 401
-    assert "token" in results["none"][1]["error"]
+    assert results["none"][1]["error"].startswith("access token required")
+    assert results["wrong"][1]["error"].startswith("the access token is wrong")
     assert results["query"][0] == results["header"][0] == 200
     config = results["header"][1]
     assert [s["id"] for s in config["styles"]] == ["s0", "s1"] and config["style"] == "s0"

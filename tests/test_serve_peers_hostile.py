@@ -53,6 +53,14 @@ HOSTILE = {
     "500 candidates": (lambda good: good.replace("a=end-of-candidates", candidates(500) + "a=end-of-candidates", 1),
                        "ICE candidates; at most 64"),
     "cut in half": (lambda good: good[:len(good) // 2], "no DTLS fingerprint"),
+    # Past those checks, aiortc's own: a BUNDLE naming no section made its close fail inside the
+    # refusal (a 500 and two tracebacks for every such offer); its internals are said as such.
+    "BUNDLE of nothing": (lambda good: good.replace("a=group:BUNDLE", "a=group:BUNDLE x y z", 1),
+                          "its SDP is malformed (aiortc: AttributeError"),
+    "no a=setup": (lambda good: "".join(line for line in good.splitlines(True) if not line.startswith("a=setup:")),
+                   "its SDP is malformed (aiortc: AttributeError"),
+    "clock rate not a number": (lambda good: good.replace("VP8/90000", "VP8/abc"),
+                                "its SDP is malformed (aiortc: ValueError: invalid literal"),
 }
 
 

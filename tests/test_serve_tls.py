@@ -23,7 +23,7 @@ import aiohttp
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
@@ -253,6 +253,13 @@ def bad_files(case: str, directory: Path) -> tuple[str, str]:
     if case == "a key that is not the certificate's":
         other.write_bytes(certificate()[0].private_bytes(PEM, PKCS8, NO_PASSWORD))
         return cert, other
+    if case == "an RSA key for an EC certificate":  # (OpenSSL: NO_CERTIFICATE_ASSIGNED)
+        other.write_bytes(rsa.generate_private_key(65537, 2048).private_bytes(PEM, PKCS8, NO_PASSWORD))
+        return cert, other
+    if case in ("a certificate's armour around nothing", "a key's armour around nothing"):  # (OpenSSL: "PEM lib")
+        what = "CERTIFICATE" if "certificate" in case else "PRIVATE KEY"
+        other.write_text(f"-----BEGIN {what}-----\nAAAA\n-----END {what}-----\n")
+        return (other, key) if what == "CERTIFICATE" else (cert, other)
     if case in ("expired", "not yet valid"):
         return write_pair(directory, (-10, -5) if case == "expired" else (5, 10))
     if case == "a directory":
@@ -294,6 +301,9 @@ def bad_files(case: str, directory: Path) -> tuple[str, str]:
 
 @pytest.mark.parametrize("case, says", [
     ("a key that is not the certificate's", "the private key does not belong to this certificate"),
+    ("an RSA key for an EC certificate", "the private key does not belong to this certificate"),
+    ("a certificate's armour around nothing", "other.pem's -----BEGIN CERTIFICATE----- block holds no certificate"),
+    ("a key's armour around nothing", "other.pem's -----BEGIN PRIVATE KEY----- block holds no private key"),
     ("expired", ": it expired on "),
     ("not yet valid", ": it is valid only from "),
     ("a directory", ": is a directory, not a PEM file (--tls-cert)"),

@@ -116,8 +116,9 @@ def mix_weights(text: str) -> list[float]:
     return values
 
 
-def resolution(text: str, most: int = MAX_SIDE) -> tuple[int, int]:
-    """'1280x720' or a preset (360p, 720p, 1080p) -> (width, height), each side 16 to `most`."""
+def resolution(text: str, most: int | tuple[int, int] = MAX_SIDE) -> tuple[int, int]:
+    """'1280x720' or a preset (360p, 720p, 1080p) -> (width, height), each side 16 to `most`
+    (a (width, height) pair: each its own limit, said as the largest resolution)."""
     if text in RESOLUTION_PRESETS:
         return RESOLUTION_PRESETS[text]
     try:
@@ -125,7 +126,10 @@ def resolution(text: str, most: int = MAX_SIDE) -> tuple[int, int]:
     except ValueError:
         presets = ", ".join(RESOLUTION_PRESETS)
         raise argparse.ArgumentTypeError(f"{text!r} is not WIDTHxHEIGHT (e.g. 1280x720) or one of {presets}") from None
-    if not (16 <= width <= most and 16 <= height <= most):
+    most_width, most_height = most if isinstance(most, tuple) else (most, most)
+    if not (16 <= width <= most_width and 16 <= height <= most_height):
+        if isinstance(most, tuple):
+            raise argparse.ArgumentTypeError(f"{text!r}: between 16x16 and {most_width}x{most_height}")
         raise argparse.ArgumentTypeError(f"{text!r}: both sides must be 16 to {most} pixels")
     return width, height
 

@@ -43,7 +43,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     net.add_argument("--max-clients", type=argtypes.positive_int, default=4, metavar="N",
                      help="most clients at once (default 4); more are refused with 429")
     net.add_argument("--idle-timeout", type=argtypes.seconds, default=60.0, metavar="S",
-                     help="close a client that sent no frame or message for S seconds (default 60)")
+                     help="close a client that sent no frame or message for S seconds (default 60; at most a day, 86400)")
     net.add_argument("--tls-cert", metavar="PEM", help="serve https with this certificate (browsers give a page the "
                                                        "camera only on https or localhost); needs --tls-key")
     net.add_argument("--tls-key", metavar="PEM", help="the certificate's private key (PEM, not encrypted)")
@@ -54,7 +54,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     common.add_library_options(parser, "style images and/or directories of them (the page shows them as thumbnails)")
 
     frames = parser.add_argument_group("frames and temporal stability")
-    frames.add_argument("--max-resolution", type=argtypes.resolution, default=MAX_RESOLUTION, metavar="WxH",
+    frames.add_argument("--max-resolution", type=lambda text: argtypes.resolution(text, MAX_RESOLUTION),
+                        default=MAX_RESOLUTION, metavar="WxH",
                         help="incoming frames larger than this are scaled down first (default %dx%d)" % MAX_RESOLUTION)
     common.add_stabilize_options(frames, "each client's stabiliser mode at the start (default flow; stats needs the eager engine)")
 

@@ -32,18 +32,17 @@ from aiohttp.web_protocol import RequestPayloadError
 from aiortc import RTCSessionDescription
 
 from realtime_adain import __version__, interrupts
-from realtime_adain.errors import UserError
+from realtime_adain.errors import UserError, one_line
 from realtime_adain.live.keys import BINDINGS
 from realtime_adain.live.styles import StyleLibrary, run_cache_dir
 from realtime_adain.serve import uploads
 from realtime_adain.serve.batcher import Batcher
 from realtime_adain.serve.connections import REQUEST_HEAD_S, ConnectionLimits, address_group, group_name
-from realtime_adain.serve.control import Look
+from realtime_adain.serve.control import Look, stabilize_modes
 from realtime_adain.serve.peers import Client, has_ice_addresses, offer_problem, slots_per_address
 from realtime_adain.serve.settings import (MAX_TLS_FILE_BYTES, ServeSettings, check_tls_file,
                                            is_every_interface, is_loopback)
 from realtime_adain.serve.styles import StyleRegistry
-from realtime_adain.settings import STABILIZE_MODES
 from realtime_adain.stylizer import Stylizer
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -123,7 +122,9 @@ class Server:
             return error(403, refused)
         token = self.settings.token
         if token and request.path.startswith("/api/") and not self._authorised(request, token):
-            return error(401, "access token required: open the URL printed by `realtime-adain serve` (…/?token=…)")
+            given = "Authorization" in request.headers or "token" in request.query
+            return error(401, f"{'the access token is wrong' if given else 'access token required'}: open the URL "
+                              "printed by `realtime-adain serve` (…/?token=…)")
         try:
             return await handler(request)
         except web.HTTPRequestEntityTooLarge as exc:
@@ -194,7 +195,7 @@ class Server:
             "styles": self.styles.describe(),
             "keys": [{"keys": b.keys, "action": b.action, "description": b.description} for b in BINDINGS],
             "alpha": settings.alpha, "style": self.styles.first.id, "preserve_color": settings.preserve_color,
-            "stabilize_modes": list(STABILIZE_MODES), "stabilize": settings.stabilize,
+            "stabilize_modes": list(stabilize_modes(self.stylizer.engine_name)), "stabilize": settings.stabilize,
             "max_upload_bytes": settings.max_upload_bytes if settings.allow_uploads else 0,
             "uploads": settings.allow_uploads, "version": __version__,
         })
@@ -205,8 +206,9 @@ class Server:
             return error(404, "no such style")
         try:
             data = await asyncio.get_running_loop().run_in_executor(None, self.styles.thumbnail, served)
-        except Exception as exc:  # the file vanished or changed since the start
-            return error(404, f"the style image cannot be read: {type(exc).__name__}")
+        except Exception as exc:  # the file vanished or changed since the start (its path is for the log only)
+            log(one_line(f"style {served.name}: its thumbnail cannot be made: {exc or type(exc).__name__}"))
+            return error(404, "the style image cannot be read: it changed or went away since the server started")
         return web.Response(body=data, content_type="image/jpeg", headers={"Cache-Control": "max-age=3600"})
 
     async def offer(self, request: web.Request) -> web.Response:
@@ -243,7 +245,7 @@ class Server:
             await client.pc.setLocalDescription(await client.pc.createAnswer())
         except Exception as exc:  # a malformed SDP: the client's error, never the server's
             await client.close("bad offer")
-            return error(400, f"bad offer: {str(exc)[:200] or type(exc).__name__}")
+            return error(400, f"bad offer: {offer_error(exc)}")
         answer = client.pc.localDescription
         return web.json_response({"sdp": answer.sdp, "type": answer.type, "client": client.id})
 
@@ -353,10 +355,11 @@ def unreadable_body(exc: RequestPayloadError) -> uploads.UploadRefused:
 
 
 def host_name(host: str) -> str:
-    """The name in a Host header, without its port or an IPv6 address's brackets, in lower case."""
+    """The name in a Host header, without its port or an IPv6 address's brackets, in lower case,
+    without a root's trailing dot (`example.com.` is `example.com`)."""
     if host.startswith("["):
         return host[1:].partition("]")[0].lower()
-    return host.partition(":")[0].lower()
+    return host.partition(":")[0].lower().rstrip(".")
 
 
 def machine_name() -> str:
@@ -424,6 +427,26 @@ def pem_problem(path: Path, block: re.Pattern, what: str, der_tool: str) -> str 
     return None
 
 
+def damaged_pem(cert: Path, key: Path) -> str:
+    """Which file's PEM block holds no certificate or key (damaged, cut short, or only the
+    armour): OpenSSL says "PEM lib" for either."""
+    from cryptography import x509
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives import serialization
+
+    try:
+        x509.load_pem_x509_certificate(cert.read_bytes()[:MAX_TLS_FILE_BYTES])
+    except ValueError:
+        return f"{cert}'s -----BEGIN CERTIFICATE----- block holds no certificate (damaged or cut short?)"
+    try:
+        serialization.load_pem_private_key(key.read_bytes()[:MAX_TLS_FILE_BYTES], password=None)
+    except ValueError:
+        return f"{key}'s -----BEGIN PRIVATE KEY----- block holds no private key (damaged or cut short?)"
+    except (TypeError, UnsupportedAlgorithm):  # (encrypted, or a type cryptography lacks)
+        pass
+    return "OpenSSL cannot read them (PEM lib): check that both are whole PEM files"
+
+
 def date_problem(path: Path) -> str | None:
     """Why browsers would refuse the certificate for its dates, or None: said at the start, not by each browser."""
     from cryptography import x509
@@ -462,8 +485,12 @@ def tls_context(settings: ServeSettings) -> ssl.SSLContext | None:
     except (ssl.SSLError, OSError) as exc:
         reason = getattr(exc, "reason", None)
         where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
-        problem = ("the private key does not belong to this certificate" if reason == "KEY_VALUES_MISMATCH"
-                   else reason or where + (exc.strerror or str(exc)).lower())
+        if reason in ("KEY_VALUES_MISMATCH", "NO_CERTIFICATE_ASSIGNED"):  # (the latter: a key of another type)
+            problem = "the private key does not belong to this certificate"
+        elif isinstance(exc, ssl.SSLError) and "PEM lib" in str(exc):  # a PEM block whose contents OpenSSL refused
+            problem = damaged_pem(cert, key)
+        else:
+            problem = reason or where + (exc.strerror or str(exc)).lower()
     if problem:
         raise UserError(f"{cert}: cannot use this certificate with {key}: {problem}")
     return context
@@ -506,12 +533,22 @@ async def running(server: Server) -> AsyncIterator[str]:
         await task
 
 
+def offer_error(exc: Exception) -> str:
+    """What aiortc found wrong with an offer: its own message where it wrote one (a ValueError);
+    else its internals ("'NoneType' object has no attribute 'role'", for a missing a=setup) said
+    as what they are."""
+    text = str(exc)[:200]
+    if isinstance(exc, ValueError) and text and not text.startswith("invalid literal"):
+        return text
+    return f"its SDP is malformed (aiortc: {type(exc).__name__}{': ' + text if text else ''})"
+
+
 def load(settings: ServeSettings, upload_dir: Path | None) -> tuple[Stylizer, StyleRegistry, int]:
     """The shared stylizer, the style registry and the processing size (as `live`: 160 on a CPU)."""
     from realtime_adain.live.inference import processing_size
 
     # Clients' cameras differ in size: on a GPU, 'auto' is the eager engine (no build per size).
-    stylizer = Stylizer.from_settings(settings.model, sizes_vary=True)
+    stylizer = Stylizer.from_settings(settings.engine_model, sizes_vary=True)
     library = StyleLibrary(list(settings.styles), stylizer, settings.style_size,
                            settings.style_cache or run_cache_dir()).load()
     return stylizer, StyleRegistry(library, upload_dir), processing_size(settings.size, stylizer)

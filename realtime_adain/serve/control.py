@@ -14,7 +14,7 @@ from typing import Callable
 
 from realtime_adain.live.controller import LiveState
 from realtime_adain.serve.styles import StyleRegistry
-from realtime_adain.settings import STABILIZE_MODES
+from realtime_adain.settings import STABILIZE_MODES, STATS_MODES
 
 VIEWS = ("stylized", "original", "side")
 MAX_MESSAGE = 4096  # bytes: every valid message is a few dozen
@@ -100,9 +100,21 @@ SETTERS = {
     "alpha": lambda look, value, styles: replace(look, alpha=round(_number(value, "alpha"), 4)),
     "mix": _mix,
     "preserve_color": lambda look, value, styles: _color(look, value),
-    "stabilize": lambda look, value, styles: replace(look, stabilize=_choice(value, "stabilize", STABILIZE_MODES)),
     "view": lambda look, value, styles: replace(look, view=_choice(value, "view", VIEWS)),
 }
+
+
+def stabilize_modes(engine_name: str) -> tuple[str, ...]:
+    """The stabiliser modes a server offers: stats/both smooth statistics inside the network, which
+    only the eager engine does (elsewhere a client choosing them saw "stats" and got nothing)."""
+    return STABILIZE_MODES if engine_name == "eager" else tuple(m for m in STABILIZE_MODES if m not in STATS_MODES)
+
+
+def _stabilize(look: Look, value: object, modes: tuple[str, ...]) -> Look:
+    if value in STATS_MODES and value not in modes:
+        raise BadMessage(f"stabilize {value} smooths statistics inside the network, which only the eager engine "
+                         f"can do; this server offers {', '.join(modes)}")
+    return replace(look, stabilize=_choice(value, "stabilize", modes))
 
 
 def parse(text: object) -> dict:
@@ -130,13 +142,15 @@ def pong(message: dict) -> dict | None:
     return {"pong": ping}
 
 
-def apply(look: Look, message: dict, styles: StyleRegistry) -> Look:
+def apply(look: Look, message: dict, styles: StyleRegistry, modes: tuple[str, ...] = STABILIZE_MODES) -> Look:
     """The look after the message's settings (all of them, or none when one is bad); `ping` is
-    the caller's."""
-    unknown = [key for key in message if key not in SETTERS and key != "ping"]
+    the caller's; `modes` are the stabiliser modes this server offers (`stabilize_modes`)."""
+    unknown = [key for key in message if key not in SETTERS and key not in ("ping", "stabilize")]
     if unknown:
         raise BadMessage(f"unknown field {str(unknown[0])[:40]!r}")
     for key, value in message.items():
-        if key in SETTERS:
+        if key == "stabilize":
+            look = _stabilize(look, value, modes)
+        elif key in SETTERS:
             look = SETTERS[key](look, value, styles)
     return look

@@ -298,7 +298,7 @@ class Client:
             answer = control.pong(message)
             if answer is not None:
                 self.send(answer)
-            look = control.apply(self.look, message, self.styles)
+            look = control.apply(self.look, message, self.styles, control.stabilize_modes(self.pipeline.stylizer.engine_name))
         except control.BadMessage as exc:
             self.send({"error": str(exc)})
             return
@@ -375,6 +375,8 @@ class Client:
         self.out.stop()
         try:
             await self.pc.close()
+        except Exception:  # noqa: BLE001 - a connection half made from a malformed offer (a BUNDLE naming
+            pass  # no section): aiortc's own close fails inside (AttributeError); what it opened is closed
         finally:
             self.on_close(self)
             current = asyncio.current_task()

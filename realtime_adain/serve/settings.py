@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from realtime_adain.errors import UserError
-from realtime_adain.settings import MAX_RESOLUTION, STABILIZE_MODES, ModelSettings, StyleSettings
+from realtime_adain.settings import (MAX_RESOLUTION, STABILIZE_MODES, ModelSettings, StyleSettings, check_stats_engine,
+                                     model_for_stabilizer)
 
 MAX_UPLOAD_MB = 64  # the highest --max-upload-mb: a style image beyond it is a mistake or an attack
 MAX_CLIENTS = 64
@@ -106,6 +107,11 @@ class ServeSettings:
         return "https" if self.tls_cert else "http"
 
     @property
+    def engine_model(self) -> ModelSettings:
+        """The model to load: the eager engine for 'auto' where the server starts with stats."""
+        return model_for_stabilizer(self.model, self.stabilize)
+
+    @property
     def max_upload_bytes(self) -> int:
         return int(self.max_upload_mb * 1024 * 1024)
 
@@ -121,9 +127,9 @@ class ServeSettings:
         interface any name (None): the token guards the server there."""
         if is_every_interface(self.host):
             return None
-        given = self.host.strip("[]").lower()
+        given = self.host.strip("[]").lower().rstrip(".")
         names = LOOPBACK_NAMES | {given} if is_loopback(given) else frozenset({given})
-        return names | {name.strip("[]").lower() for name in self.allowed_hosts}
+        return names | {name.strip("[]").lower().rstrip(".") for name in self.allowed_hosts}
 
     def check(self) -> None:
         self.model.check()
@@ -132,6 +138,14 @@ class ServeSettings:
             raise UserError("--styles needs at least one style image or folder")
         if not self.host or any(c.isspace() for c in self.host):
             raise UserError(f"--host {self.host!r} is not a host name or address")
+        if self.host.startswith("[") and self.host.endswith("]"):  # (as in a URL: getaddrinfo knows no brackets)
+            raise UserError(f"--host {self.host}: give the address without brackets (--host {self.host[1:-1]})")
+        name, colon, port = self.host.rpartition(":")
+        if colon and port.isdigit() and (":" not in name or (name.startswith("[") and name.endswith("]"))):
+            raise UserError(f"--host {self.host}: give the port with --port (--host {name.strip('[]')} --port {port})")
+        if self.max_upload_bytes < 1024:
+            raise UserError(f"--max-upload-mb {self.max_upload_mb:g} is under a KiB: no style image fits "
+                            "(leave --allow-uploads off instead)")
         for name in self.allowed_hosts:
             check_host_name(name)
         if not 0 <= self.port <= 65535:
@@ -161,3 +175,4 @@ class ServeSettings:
             raise UserError(f"--stabilize {self.stabilize}: use one of {', '.join(STABILIZE_MODES)}")
         if not (math.isfinite(self.stabilize_strength) and 0.0 <= self.stabilize_strength <= 1.0):
             raise UserError(f"--stabilize-strength {self.stabilize_strength} is outside [0, 1]")
+        check_stats_engine(self.model, self.stabilize)

@@ -536,7 +536,8 @@ class VideoReader:
                 **{s.index: f"another video stream (#{self.stream.index} is the one stylized)"
                    for s in self.container.streams.video
                    if s.index != self.stream.index and s.index not in kept and not is_cover_art(s)}}
-            if self.stream.metadata.get("alpha_mode") == "1" and self.decoder is self.stream.codec_context:
+            if (self.stream.metadata.get("alpha_mode") == "1" and self.decoder is self.stream.codec_context
+                    and self.stream.codec_context.name in ("vp8", "vp9")):  # (Matroska tags any codec's alpha so)
                 note_transparency_left_out(self.path.name)  # WebM's alpha, which this FFmpeg (no libvpx) cannot read
             self.cover_art = is_cover_art(self.stream)
             self.rotation, self.colour = 0, None  # set from the first decoded frame
@@ -831,6 +832,11 @@ class VideoReader:
         if 0 < index + self.skipped < declared and self._ends_early(timeline.end, self.seeked or self.passed_over > 0):
             raise UserError(f"{self.path}: truncated or corrupt: only {index + self.skipped} of {declared} frames "
                             "decode")
+        tagged = self._tagged_end() if not declared and timeline.end is not None else None
+        if tagged is not None and timeline.end + self._one_frame < tagged:  # (a tag, not an index: said, not refused)
+            note(f"{self.path.name}: its pictures end at {format_time(timeline.end * self.time_base)} of the "
+                 f"{format_time(tagged * self.time_base)} its video track states: the file looks cut short "
+                 "(what decodes is stylized)")
 
     def _landed_wrong(self) -> bool:
         """Whether a seek that gave no frame landed where the file cannot be read from: nothing
@@ -1133,6 +1139,25 @@ class VideoReader:
         one_frame = 1 / (self.frame_rate * self.time_base) if self.frame_rate else 1
         start = (self.stream.start_time or 0) + self.shift.start_ticks(self.time_base)  # where the shift put it
         return end + one_frame < start + declared
+
+    def _tagged_end(self) -> int | None:
+        """Where a Matroska's video track ends (ticks, on the shifted timeline), from the DURATION
+        tag FFmpeg's and mkvmerge's muxers write per track: Matroska states no track duration or
+        frame count, and a file cut short (a download stopped) gave a shorter output without a
+        word. FFmpeg writes the track's end (10:00:01 for a second starting at 10 h); a muxer that
+        wrote the length instead only under-states it. None elsewhere, or for a tag unread or 0
+        (a recording never finished holds its placeholder). Only a note comes of it: a tag is no
+        index, and another tool may have left a stale one."""
+        from realtime_adain.settings import check_time
+
+        if ("matroska" not in self.container.format.name or self.shift.jumps
+                or not isinstance(self.cluster_times, ClusterTimes) or self.cluster_times.stretches):
+            return None  # (times repaired or joined: the pictures' end is no longer the file's)
+        try:
+            seconds = check_time(str(self.stream.metadata.get("DURATION", "")), "DURATION", positive=True)
+        except UserError:
+            return None
+        return round(seconds / self.time_base) + self.shift.start_ticks(self.time_base)
 
     def close(self) -> None:
         self.container.close()

@@ -55,7 +55,6 @@ async function api(path, options = {}) {
   const headers = new Headers(options.headers || {});
   if (token) headers.set('Authorization', `Bearer ${token}`);
   const response = await fetch(path, {...options, headers});
-  if (response.status === 401) throw new HttpError('access token required: open the URL printed by realtime-adain serve');
   if (!response.ok) {
     let message = `${response.status} ${response.statusText}`;
     try { message = (await response.json()).error || message; } catch (e) { /* not JSON: keep the status */ }
