@@ -19,11 +19,13 @@ import base64
 import http.client
 import os
 import re
+import socket
 import stat
+import threading
 import time
 import urllib.error
 import urllib.request
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
@@ -40,7 +42,8 @@ from realtime_adain.release import BASE_URL_ENV_VAR, DEFAULT_BASE_URL, PUBLISHED
 
 KINDS = tuple(PUBLISHED)  # ("vgg", "decoder")
 CHUNK = 1 << 20
-TIMEOUT_S = 30.0
+TIMEOUT_S = 30.0  # the most one read waits
+ANSWER_S = 60.0  # the most a server's answer takes to its last header (redirects included)
 ATTEMPTS = 4  # one transfer plus three resumes when the connection drops mid-way
 MAX_DOWNLOAD_BYTES = 1 << 30  # the bound where the size is not known (--no-checksum): 12x the VGG file
 
@@ -174,6 +177,9 @@ def _refuse_special_file(url: str) -> None:
     parts = urlsplit(url)
     if parts.scheme.lower() != "file":
         return
+    if parts.netloc.lower() not in ("", "localhost"):  # (was "cannot reach HOST ...; check the network")
+        raise UserError(f"{shown(url)}: a file:// URL names a file on this machine, not on {parts.netloc}: "
+                        "file:///folder/name (three slashes)")
     try:
         mode = os.stat(urllib.request.url2pathname(parts.path)).st_mode
     except (OSError, ValueError):
@@ -182,13 +188,84 @@ def _refuse_special_file(url: str) -> None:
         raise UserError(f"{shown(url)}: not a regular file (a folder, pipe, device or socket)")
 
 
+class _AnswerTooSlow(Exception):
+    """The server's answer (status line and headers, redirects included) took over `ANSWER_S`."""
+
+
+class _Watched:
+    """The connections urllib opens for one answer (a redirect opens another), so that a timer can
+    end the wait: the read timeout restarts with every byte, and a server trickling its headers (a
+    byte every few seconds) held `weights download` for good, without a word."""
+
+    def __init__(self) -> None:
+        self.connections: list[http.client.HTTPConnection] = []
+        self.expired = False
+
+    def connection(self, kind: type[http.client.HTTPConnection]) -> Callable[..., http.client.HTTPConnection]:
+        def make(*args, **kwargs) -> http.client.HTTPConnection:
+            self.connections.append(connection := kind(*args, **kwargs))
+            return connection
+
+        return make
+
+    def expire(self) -> None:
+        self.expired = True
+        for connection in self.connections:
+            if connection.sock is not None:
+                with suppress(OSError):
+                    connection.sock.shutdown(socket.SHUT_RDWR)  # the blocked read returns
+
+
+class _HttpRedirectsOnly(urllib.request.HTTPRedirectHandler):
+    """Redirects to http(s) only: urllib follows ftp:// too, whose failure then said the mirror
+    itself could not be reached (file:// it refuses already, in these words)."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        if urlsplit(newurl).scheme.lower() not in ("http", "https"):
+            raise urllib.error.HTTPError(newurl, code, f"{msg} - Redirection to url '{shown(newurl)}' is not allowed",
+                                         headers, fp)
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+def _answer(request: urllib.request.Request):
+    """urlopen with the whole answer's head bounded by `ANSWER_S` (`_Watched`)."""
+    watched = _Watched()
+
+    class Http(urllib.request.HTTPHandler):
+        def http_open(self, req):
+            return self.do_open(watched.connection(http.client.HTTPConnection), req)
+
+    class Https(urllib.request.HTTPSHandler):
+        def https_open(self, req):
+            return self.do_open(watched.connection(http.client.HTTPSConnection), req, context=self._context)
+
+    timer = threading.Timer(ANSWER_S, watched.expire)
+    timer.daemon = True
+    timer.start()
+    try:
+        response = urllib.request.build_opener(Http, Https, _HttpRedirectsOnly).open(request, timeout=TIMEOUT_S)
+    except (OSError, http.client.HTTPException):  # (URLError is an OSError)
+        if watched.expired:
+            raise _AnswerTooSlow() from None
+        raise
+    finally:
+        timer.cancel()
+    if watched.expired:  # (cut off mid-header, http.client took what came as the whole head, and no body)
+        response.close()
+        raise _AnswerTooSlow()
+    return response
+
+
 def _urlopen(url: str, offset: int):
     _refuse_special_file(url)
     headers = {"User-Agent": f"realtime-adain/{__version__}"}
     if offset:
         headers["Range"] = f"bytes={offset}-"
     try:
-        return urllib.request.urlopen(_request(url, headers), timeout=TIMEOUT_S)
+        return _answer(_request(url, headers))
+    except _AnswerTooSlow:
+        raise UserError(f"{shown(url)}: no whole answer within {ANSWER_S:.0f} s (the server sends its headers too "
+                        "slowly); try again later, or use a mirror with --base-url") from None
     except urllib.error.HTTPError as exc:
         if exc.code == 416 and offset:  # our partial file is not a prefix of theirs
             exc.close()
@@ -265,7 +342,7 @@ def _transfer(url: str, part: Path, label: str, limit: SizeLimit, min_rate: MinR
     offset = _size(part)
     response = _open(url, offset)
     if response is None:  # 416: discard the stale partial file and fetch the whole file
-        part.unlink()
+        part.unlink(missing_ok=True)
         offset = 0
         response = _open(url, 0)
     with response:
@@ -273,8 +350,11 @@ def _transfer(url: str, part: Path, label: str, limit: SizeLimit, min_rate: MinR
             raise UserError(f"{shown(url)}: the server answered with a web page (text/html), not the weights file: "
                             "a login or error page, or a wrong URL?")
         start = _resumed_offset(response, offset)
+        if start is None and not offset:  # part of a file it was asked for whole
+            raise UserError(f"{shown(url)}: the server answered with part of the file (HTTP 206) to a request for "
+                            "all of it; try again later, or use a mirror with --base-url")
         if start is None:  # a range we did not ask for: drop the partial file, start over
-            part.unlink()
+            part.unlink(missing_ok=True)
             return False
         length = ascii_whole(response.headers.get("Content-Length", ""))
         total = start + length if length is not None else None

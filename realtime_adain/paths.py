@@ -51,7 +51,11 @@ def _not_usable(path: Path, what: str) -> str:
     try:
         mode = path.stat().st_mode
     except OSError as exc:
-        return f"a symbolic link loop, not {a_what}" if exc.errno == errno.ELOOP else f"no such {what} file or directory"
+        if exc.errno == errno.ELOOP:
+            return f"a symbolic link loop, not {a_what}"
+        if str(path) == "-":  # (as FFmpeg writes standard input)
+            return "standard input cannot be read: every input is read more than once; save it to a file first"
+        return f"no such {what} file or directory"
     pipe = " (a pipe is read more than once: save it to a file first)" if stat.S_ISFIFO(mode) else ""
     return f"a device, fifo or socket, not {a_what}{pipe}"
 

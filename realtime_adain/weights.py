@@ -93,6 +93,10 @@ def resolve(kind: str, explicit: str | os.PathLike | None = None) -> Path:
         if (link := dead_link(weights_dir())) is not None:  # a loop, or a drive no longer mounted
             raise UserError(f"no {kind} weights found: the weights folder {weights_dir()} cannot exist ({why_dead(link)}; "
                             f"check {deciding_setting('data')}), so pass {flag} PATH or fix that")
+        if path.exists():  # (where a download would refuse to go: "a device, fifo or socket is where ...")
+            what = "a folder" if path.is_dir() else "a device, fifo or socket"
+            raise UserError(f"no {kind} weights found: {path} is {what}, not a weights file; move it away and run "
+                            f"`realtime-adain weights download` (or pass {flag} PATH)")
         raise UserError(
             f"no {kind} weights found: run `realtime-adain weights download` (or pass {flag} PATH)"
         )
@@ -129,9 +133,10 @@ class LoadedWeights:
 
 def _load_failure(exc: Exception) -> str:
     """Why loading failed, in words: a foreign file makes torch.load fail in pickle (KeyError: '105')."""
-    if isinstance(exc, (KeyError, EOFError, pickle.UnpicklingError)):
-        return "not a PyTorch or safetensors file, or cut short"
     text = str(exc).strip()
+    # (torch takes a file starting with zero bytes for its legacy tar format, which weights_only refuses)
+    if isinstance(exc, (KeyError, EOFError, pickle.UnpicklingError)) or "legacy .tar format" in text:
+        return "not a PyTorch or safetensors file, or cut short"
     # A zip archive cut short or altered: miniz jargon, or EINVAL from seeking past its end.
     if "PytorchStreamReader" in text or (isinstance(exc, OSError) and exc.errno == errno.EINVAL):
         return "a damaged or incomplete PyTorch archive"

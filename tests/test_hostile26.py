@@ -226,3 +226,101 @@ def test_a_matroska_cut_short_is_said_from_its_duration_tag(run_cli, weights_env
         assert ("looks cut short" in err) == (source is cut), err
     with av.open(str(tmp_path / "out_cut.mp4")) as container:
         assert 5 < container.streams.video[0].frames < 24
+
+
+# ---- weights download ----------------------------------------------------------------------------
+
+@pytest.fixture
+def hostile_server():
+    """An HTTP server on 127.0.0.1 whose first path part picks its misbehaviour."""
+    import socketserver
+    import threading
+
+    class Handler(socketserver.StreamRequestHandler):
+        def handle(self):
+            line = self.rfile.readline().decode()
+            while self.rfile.readline() not in (b"\r\n", b""):
+                pass
+            mode = line.split()[1].split("/")[1]
+            try:
+                if mode == "trickle":  # the status line, then a header byte every 0.2 s, for ever
+                    self.wfile.write(b"HTTP/1.1 200 OK\r\n")
+                    for _ in range(200):
+                        self.wfile.write(b"X")
+                        self.wfile.flush()
+                        time.sleep(0.2)
+                elif mode == "partial":  # part of a file asked for whole
+                    self.wfile.write(b"HTTP/1.1 206 Partial Content\r\nContent-Length: 4\r\n\r\nabcd")
+                elif mode == "ftp":
+                    self.wfile.write(b"HTTP/1.1 302 Found\r\nLocation: ftp://127.0.0.1/x.pth\r\nContent-Length: 0\r\n\r\n")
+            except OSError:
+                pass
+
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize("mode, words", [
+    ("trickle", "no whole answer within 1 s (the server sends its headers too slowly)"),
+    ("partial", "the server answered with part of the file (HTTP 206) to a request for all of it"),
+    ("ftp", "Redirection to url 'ftp://127.0.0.1/x.pth' is not allowed"),
+])
+def test_a_hostile_mirror_is_one_line_and_leaves_nothing(hostile_server, tmp_path, monkeypatch, mode, words):
+    """A server trickling its headers held the download for good (the read timeout restarts with
+    every byte; after the fix's first cut, http.client took the cut head as a whole answer with no
+    body: an empty file). A 206 to a request for the whole file was "cannot write (No such file)";
+    a redirect to ftp:// was followed, and "cannot reach" named the mirror."""
+    from realtime_adain import download
+    from realtime_adain.errors import UserError
+
+    monkeypatch.setattr(download, "ANSWER_S", 1.0)
+    part = tmp_path / "vgg.part"
+    started = time.monotonic()
+    with pytest.raises(UserError, match=re.escape(words)):
+        download.fetch(f"{hostile_server}/{mode}/vgg_normalised.pth", part, "vgg", download.SizeLimit(1 << 20, "test"))
+    assert time.monotonic() - started < 10 and not part.exists()
+
+
+def test_a_file_url_naming_another_machine_says_so():
+    from realtime_adain import download
+    from realtime_adain.errors import UserError
+
+    with pytest.raises(UserError, match="a file:// URL names a file on this machine, not on example.com"):
+        download._open("file://example.com/tmp/x.pth", 0)
+
+
+def test_standard_input_as_an_input_says_why_not(run_cli, data_dir, tmp_path):
+    """`cat clip.mp4 | realtime-adain video -` said "-: no such input file or directory"."""
+    code, _, err = run_cli("video", "-", "-s", data_dir / "style" / "trial.jpg", "-o", tmp_path / "o.mp4")
+    assert code == 2 and "-: standard input cannot be read: every input is read more than once" in err, err
+
+
+def test_a_fifo_where_the_weights_go_is_named_not_called_missing(tmp_path, monkeypatch):
+    """`doctor` and `weights info` said "no vgg weights" and suggested `weights download`, which then
+    refused: a FIFO is where the weights file goes."""
+    from realtime_adain import doctor, weights
+    from realtime_adain.errors import UserError
+
+    monkeypatch.setenv("REALTIME_ADAIN_HOME", str(tmp_path))
+    monkeypatch.delenv("REALTIME_ADAIN_VGG", raising=False)
+    (tmp_path / "weights").mkdir()
+    os.mkfifo(tmp_path / "weights" / "vgg_normalised.pth")
+    with pytest.raises(UserError, match="vgg_normalised.pth is a device, fifo or socket, not a weights file; move it"):
+        weights.resolve("vgg")
+    finding = doctor._check_weights_file("vgg")
+    assert finding.level == "problem" and finding.fix.startswith("move ") and "fifo" in finding.value
+
+
+def test_a_weights_file_of_zero_bytes_is_said_in_our_words(tmp_path):
+    """torch took it for its legacy tar format: a cut-off sentence about weights_only in PyTorch 2.6."""
+    from realtime_adain import weights
+    from realtime_adain.errors import UserError
+
+    zeros = tmp_path / "zeros.pth"
+    zeros.write_bytes(bytes(100_000))
+    with pytest.raises(UserError, match=r"not a readable weights file \(not a PyTorch or safetensors file, or cut short\)$"):
+        weights.read_weights(zeros)

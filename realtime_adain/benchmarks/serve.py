@@ -98,7 +98,7 @@ def start_server(args: argparse.Namespace, vgg: Path, decoder: Path, style: Path
             process.kill()
             process.wait()
             log = (workdir / "server.log").read_text().strip().splitlines()
-            raise UserError(f"the server did not start: {log[-1] if log else 'no output'}")
+            raise UserError(f"the server did not start: {log[-1].removeprefix('error: ') if log else 'no output'}")
     except BaseException:
         process.kill()
         process.wait()

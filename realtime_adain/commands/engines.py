@@ -47,7 +47,7 @@ def list_engines(args: argparse.Namespace) -> int:
         rows = [{"path": str(e.path), "bytes": e.size, **e.components} for e in entries]
         print(json.dumps(names_as_utf8({"directory": str(cache.directory), "engines": rows}), indent=2))
         return 0
-    print(f"engine cache: {cache.directory}")
+    print(one_line(f"engine cache: {cache.directory}"))
     if not entries:
         print("no engines cached")
         return 0
@@ -73,5 +73,5 @@ def shown(value: str, limit: int = 80) -> str:
 def clear_engines(args: argparse.Namespace) -> int:
     cache = existing_cache()
     count, size = cache.clear()
-    print(f"removed {count} engine{'s' if count != 1 else ''} ({size / 1e6:.1f} MB) from {cache.directory}")
+    print(one_line(f"removed {count} engine{'s' if count != 1 else ''} ({size / 1e6:.1f} MB) from {cache.directory}"))
     return 0
