@@ -24,11 +24,13 @@ import sys
 import tempfile
 import threading
 import time
+from contextlib import suppress
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from realtime_adain import interrupts
 from realtime_adain.benchmarks.setup import benchmark_weights, check_results_file, machine, report_json, stamp
 from realtime_adain.commands import argtypes, common
 from realtime_adain.errors import UserError
@@ -38,6 +40,7 @@ from realtime_adain.serve.settings import MAX_CLIENTS
 from realtime_adain.settings import LIVE_SIZE_TEXT, STABILIZE_MODES
 
 START_TIMEOUT = 180.0  # loading torch and the weights on a busy machine
+CLOSE_TIMEOUT = 10.0  # closing the clients' peer connections at the end
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -113,8 +116,41 @@ async def measure(url: str, args: argparse.Namespace, pid: int) -> dict:
     clients = [ServeClient(url, FrameSource(lambda k: frames[k % len(frames)], args.fps), keep=0) for _ in range(args.clients)]
     try:
         return await timed(clients, args, pid)
-    finally:  # after an error or a Ctrl-C too: no connection is left pending when the event loop closes
-        await asyncio.gather(*(client.close() for client in clients), return_exceptions=True)
+    finally:  # after an error or a signal too: no connection is left pending when the event loop closes
+        with suppress(asyncio.TimeoutError):  # (bounded: a peer connection's close may wait on its transports)
+            await asyncio.wait_for(asyncio.gather(*(client.close() for client in clients), return_exceptions=True),
+                                   CLOSE_TIMEOUT)
+
+
+def measure_until_stopped(url: str, args: argparse.Namespace, pid: int) -> dict:
+    """`measure` in an event loop where SIGINT, SIGTERM, SIGHUP and SIGQUIT cancel it, so that its
+    clean-up runs in the loop; then raised as the CLI's other commands raise them (130/143). A
+    SIGTERM raised from the CLI's handler inside the loop left the clients' tasks pending ("Task was
+    destroyed but it is pending!" lines after "terminated"), or the exit hung on them."""
+    received: list[int] = []
+
+    async def main() -> dict:
+        loop, task = asyncio.get_running_loop(), asyncio.current_task()
+        taken = [sig for sig in interrupts.SIGNALS if signal.getsignal(sig) != signal.SIG_IGN]  # (nohup stays)
+        for sig in taken:
+            loop.add_signal_handler(sig, lambda s=sig: (received.append(s), task.cancel()))
+        try:
+            return await measure(url, args, pid)
+        finally:
+            for sig in taken:
+                loop.remove_signal_handler(sig)
+
+    previous = {sig: signal.getsignal(sig) for sig in interrupts.SIGNALS}
+    try:
+        return asyncio.run(main())
+    except asyncio.CancelledError:
+        if received:
+            raise KeyboardInterrupt() if received[0] == signal.SIGINT else interrupts.Terminated(received[0]) from None
+        raise
+    finally:
+        for sig, handler in previous.items():  # (asyncio leaves the defaults: SIGTERM would kill without a word)
+            if handler is not None:
+                signal.signal(sig, handler)
 
 
 async def timed(clients: list, args: argparse.Namespace, pid: int) -> dict:
@@ -161,7 +197,7 @@ def run(args: argparse.Namespace) -> int:
         write_image(style, np.random.default_rng(0).integers(0, 256, (256, 256, 3), dtype=np.uint8))
         process, url = start_server(args, vgg, decoder, style, workdir)
         try:
-            measured = asyncio.run(measure(url, args, process.pid))
+            measured = measure_until_stopped(url, args, process.pid)
         finally:
             process.send_signal(signal.SIGTERM)
             try:
