@@ -324,3 +324,16 @@ def test_a_weights_file_of_zero_bytes_is_said_in_our_words(tmp_path):
     zeros.write_bytes(bytes(100_000))
     with pytest.raises(UserError, match=r"not a readable weights file \(not a PyTorch or safetensors file, or cut short\)$"):
         weights.read_weights(zeros)
+
+
+def test_a_benchmarks_results_file_may_not_go_into_the_engine_cache(tmp_path, monkeypatch):
+    """`bench model --engine onnx --json ENGINES/onnx-....onnx.json` replaced the engine's sidecar,
+    which the run had read: the engine was taken for another build and made again."""
+    from realtime_adain.benchmarks.setup import check_results_file
+    from realtime_adain.errors import UserError
+
+    monkeypatch.setenv("REALTIME_ADAIN_ENGINES", str(tmp_path / "engines"))
+    (tmp_path / "engines").mkdir()
+    with pytest.raises(UserError, match="inside the engine cache"):
+        check_results_file(tmp_path / "engines" / "onnx-fp32.onnx.json", [])
+    check_results_file(tmp_path / "results.json", [])

@@ -37,8 +37,17 @@ from realtime_adain.paths import check_output_file
 from realtime_adain.settings import STABILIZE_MODES, LiveSettings
 
 
+def source_file(text: str) -> Path:
+    """A video file: a URL became a path ("http:/host/x.mp4: no such file"), and a stream's or a
+    camera's rate is theirs, not the session's (`live --source` takes those)."""
+    if "://" in text:
+        raise argparse.ArgumentTypeError(f"{text!r} is a URL: bench live measures a video file (a stream's "
+                                         "rate is the network's); give a file, or run `live --source URL`")
+    return nonempty_path(text)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--source", type=nonempty_path, metavar="FILE",
+    parser.add_argument("--source", type=source_file, metavar="FILE",
                         help="video file (default: a generated clip, see --resolution)")
     parser.add_argument("--resolution", type=frame_resolution, default=(640, 360), metavar="WxH",
                         help="size of the generated clip, even sides up to 4096 (default 640x360)")

@@ -49,8 +49,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     parser.add_argument("--dtype", choices=("fp32", "fp16", "bf16"), default=None,
                         help="precision (default: fp16 on a GPU, fp32 on the CPU)")
-    parser.add_argument("--warmup", type=int_between(1, MAX_WARMUP_STEPS, "warmup"), default=None, metavar="N",
-                        help="untimed steps first (default 10 GPU, 1 CPU)")
+    parser.add_argument("--warmup", type=int_between(0, MAX_WARMUP_STEPS, "warmup"), default=None, metavar="N",
+                        help=f"untimed steps first, 0 to {MAX_WARMUP_STEPS} (default 10 GPU, 1 CPU; 0 times the "
+                             "first step, a compile's or build's included)")
     parser.add_argument("--iters", type=step_count, default=None, metavar="N", help="timed steps (default 100 GPU, 5 CPU)")
     parser.add_argument("--threads", type=thread_count, default=None, metavar="N", help="CPU threads (default: torch's)")
     parser.add_argument("--vgg", metavar="PATH", help="encoder weights (default: installed, else generated)")
@@ -70,7 +71,8 @@ def run(args: argparse.Namespace) -> int:
     names = list(dict.fromkeys(args.engine or engines.available(device, dtype)))  # one row per engine
     for name in names:
         engines.require(name, device, dtype)
-    warmup, iters = args.warmup or (10 if on_gpu else 1), args.iters or (100 if on_gpu else 5)
+    warmup = args.warmup if args.warmup is not None else (10 if on_gpu else 1)  # (0 asked for is 0)
+    iters = args.iters or (100 if on_gpu else 5)
     batches = sorted({1, args.batch or (8 if on_gpu else 1)})
     sizes = list(dict.fromkeys(args.resolution or RESOLUTION_PRESETS.values()))
     for width, height in sizes:  # at once, not after minutes of timing the smaller shapes

@@ -76,7 +76,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="clip to time (default: the test material's cutBunny.mp4)")
     parser.add_argument("--style", type=nonempty_path, default=test_material() / "style" / "brushstrokes.jpg", metavar="FILE",
                         help="style image (default: the test material's brushstrokes.jpg)")
-    parser.add_argument("--frames", type=non_negative_int, default=0, metavar="N", help="time the first N frames (default: all)")
+    parser.add_argument("--frames", type=non_negative_int, default=0, metavar="N", help="time the first N frames (default 0: all)")
     parser.add_argument("--size", type=frame_side, default=0, metavar="PX",
                         help="processing size up to 4096, 0 = native (default)")
     parser.add_argument("--style-size", type=frame_side, default=512, metavar="PX",
