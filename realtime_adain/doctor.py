@@ -291,8 +291,9 @@ def caches() -> list[Finding]:
     size = sum(e.size for e in entries)
     styles = default_cache_dir()
     count, style_bytes = _tree_size(styles)
+    engines = f"{len(entries)} engine{'s' if len(entries) != 1 else ''}"
     return [
-        _folder("engines", cache.directory, f"{cache.directory}: {len(entries)} engines, {size / 1e6:.1f} MB"
+        _folder("engines", cache.directory, f"{cache.directory}: {engines}, {size / 1e6:.1f} MB"
                 + ("  (`realtime-adain engines list` shows them)" if entries else ""),
                 "ONNX exports and TensorRT builds cannot be kept",
                 ENGINES_ENV_VAR if os.environ.get(ENGINES_ENV_VAR) else "REALTIME_ADAIN_HOME"),
