@@ -141,6 +141,18 @@ def names_as_utf8(document):
     return document
 
 
+def refuse_earlier_results(made_from: Iterable[tuple[Path, Path]], inputs: Iterable[Path]) -> None:
+    """An output (source, output pairs) that is another input of the run: an earlier result found
+    in a folder that holds both the inputs and the outputs (`video clips/ -o clips/` run twice),
+    said as that; "output would overwrite an input" left the user wondering which input."""
+    found = {real_path(p): p for p in inputs}
+    for source, output in made_from:
+        earlier = found.get(real_path(output))
+        if earlier is not None and real_path(earlier) != real_path(source):
+            raise UserError(f"{output}: an earlier result, found among the inputs ({output.parent} holds both); give "
+                            "-o another folder, or move the earlier results away")
+
+
 def refuse_overwriting_inputs(outputs: Iterable[Path], inputs: Iterable[Path]) -> None:
     """Before any work: no output may replace an input, nor name a folder, device, fifo or socket
     (which the finished file would replace, `atomic.writable_target`)."""

@@ -337,3 +337,18 @@ def test_a_benchmarks_results_file_may_not_go_into_the_engine_cache(tmp_path, mo
     with pytest.raises(UserError, match="inside the engine cache"):
         check_results_file(tmp_path / "engines" / "onnx-fp32.onnx.json", [])
     check_results_file(tmp_path / "results.json", [])
+
+
+def test_a_run_repeated_into_its_input_folder_names_the_earlier_result(run_cli, weights_env, data_dir, tmp_path):
+    """`image photos/ -o photos/` twice: the second run found the first one's result among its
+    inputs and said only "output would overwrite an input"."""
+    import shutil
+
+    shutil.copy(data_dir / "content" / "cornell.jpg", tmp_path / "a.jpg")
+    args = ("image", tmp_path, "-s", data_dir / "style" / "trial.jpg", "--size", "32", "--style-size", "32",
+            "--device", "cpu", "-o", f"{tmp_path}/")
+    assert run_cli(*args)[0] == 0
+    code, _, err = run_cli(*args)
+    assert code == 2 and "a_stylized_trial.jpg: an earlier result, found among the inputs" in err, err
+    code, _, err = run_cli("image", tmp_path / "a.jpg", "-s", data_dir / "style" / "trial.jpg", "-o", tmp_path / "a.jpg")
+    assert code == 2 and "a.jpg: output would overwrite an input" in err, err  # (its own source: said as before)

@@ -14,7 +14,7 @@ from realtime_adain.commands import common, sheet
 from realtime_adain.commands.jobs import Job, output_paths, plan_jobs
 from realtime_adain.errors import UserError, out_of_memory_as_user_error, refuse_inputs
 from realtime_adain.paths import (
-    check_writable_dir, expand_images, refuse_overwriting_inputs,
+    check_writable_dir, expand_images, refuse_earlier_results, refuse_overwriting_inputs,
 )
 from realtime_adain.settings import ModelSettings
 from realtime_adain.video.notes import note, repeats_counted
@@ -77,6 +77,7 @@ def plan(args: argparse.Namespace, contents: list[Path], styles: list[Path]) -> 
 def check_outputs(outputs: list[Path], jobs: list[Job], inputs: list[Path]) -> None:
     """Refuse to overwrite an input or another job's result, and fail before any compute if the
     target is unwritable (without creating it: a refused run leaves no empty folder)."""
+    refuse_earlier_results([(job.source, output) for job, output in zip(jobs, outputs)], [job.source for job in jobs])
     refuse_overwriting_inputs(outputs, inputs)
     for path in outputs:
         if not is_writable_image_path(path):

@@ -12,7 +12,8 @@ import numpy as np
 from realtime_adain.commands import argtypes, common
 from realtime_adain.commands.jobs import output_paths, plan_jobs
 from realtime_adain.imageio import check_style, fit_short_side, read_image
-from realtime_adain.paths import check_writable_dir, expand_images, expand_inputs, refuse_overwriting_inputs
+from realtime_adain.paths import (check_writable_dir, expand_images, expand_inputs, refuse_earlier_results,
+                                  refuse_overwriting_inputs)
 from realtime_adain.settings import DEFAULT_MAX_PIXELS, DEINTERLACE_MODES, STABILIZE_MODES, STABILIZE_STRENGTH, VideoSettings
 from realtime_adain.errors import UserError, refuse_inputs
 from realtime_adain.video.reader import is_video_path
@@ -187,6 +188,7 @@ def run(args: argparse.Namespace) -> int:
                         "a video file keeps its own timestamps")
     styles = expand_images(args.style, "style")
     jobs = plan(args, inputs, styles)
+    refuse_earlier_results([(source, out) for source, _, out in jobs], inputs)
     check_outputs([out for _, _, out in jobs], inputs + styles)
     encode = EncodeSettings(args.codec, args.crf, args.bitrate, args.pix_fmt)
     for suffix_example in {out.suffix.lower(): out for _, _, out in jobs}.values():
