@@ -12,7 +12,7 @@ import math
 import numbers
 import os
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -62,6 +62,7 @@ class StyleSettings:
     style_size: int = 512
 
     def check(self, style_count: int | None = None) -> None:
+        check_field_kinds(self)
         if not (math.isfinite(self.alpha) and 0.0 <= self.alpha <= 1.0):
             raise UserError(f"--alpha {self.alpha} is outside [0, 1]")
         if not 0 <= self.style_size <= MAX_STYLE_SIZE:
@@ -73,6 +74,25 @@ class StyleSettings:
                 raise UserError("--mix weights are too large to add up; scale them down")
             if style_count is not None and len(self.mix) != style_count:
                 raise UserError(f"--mix has {len(self.mix)} weights for {style_count} styles")
+
+
+_KINDS = {"int": (numbers.Integral, "a whole number"), "float": (numbers.Real, "a number"), "bool": (bool, "True or False")}
+
+
+def check_field_kinds(settings: object) -> None:
+    """A settings dataclass's numbers and switches of the right kind, else a TypeError naming the
+    field: the CLI's parser gives them so, but a library caller's `style_size=1.5` or `batch=1.5`
+    passed `check` (to fail deep inside later), and `keep_size="no"` read as True."""
+    for item in fields(settings):  # (annotations are text here: "int", "float | None", ...)
+        kind, _, rest = str(item.type).partition(" | ")
+        if kind not in _KINDS or rest not in ("", "None"):
+            continue
+        value = getattr(settings, item.name)
+        wanted, words = _KINDS[kind]
+        switch = isinstance(value, bool) or getattr(getattr(value, "dtype", None), "kind", "") == "b"  # (numpy's too)
+        if (value is None and rest) or (switch if kind == "bool" else not switch and isinstance(value, wanted)):
+            continue
+        raise TypeError(f"{item.name} must be {words}{' or None' if rest else ''}, got {type(value).__name__}")
 
 
 STATS_MODES = ("stats", "both")  # the stabiliser modes that smooth statistics inside the network (eager only)
@@ -179,6 +199,7 @@ class VideoSettings:
 
         self.model.check()
         self.style.check()
+        check_field_kinds(self)
         if self.stabilize not in MODES:
             raise UserError(f"--stabilize {self.stabilize}: use one of {', '.join(MODES)}")
         if self.passes not in STABILIZE_STRENGTH:
@@ -256,6 +277,7 @@ class LiveSettings:
 
     def check(self) -> None:
         self.model.check()
+        check_field_kinds(self)
         StyleSettings(self.alpha, None, self.preserve_color, self.style_size).check()
         if not self.styles:
             raise UserError("--styles needs at least one style image or folder")
