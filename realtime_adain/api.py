@@ -27,8 +27,8 @@ from realtime_adain.api_images import ImageLike, as_rgb, check_path
 from realtime_adain.checks import check_number, check_whole
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import MAX_SIDE, fit_short_side, over_budget, resize, style_budget
-from realtime_adain.settings import (DEFAULT_MAX_PIXELS, FLOW_MODES, ModelSettings, StyleSettings, VideoSettings,
-                                     check_time)
+from realtime_adain.settings import (DEFAULT_MAX_PIXELS, FLOW_MODES, STATS_MODES, STATS_NEED_EAGER, ModelSettings,
+                                     StyleSettings, VideoSettings, check_time)
 from realtime_adain.stylizer import Stylizer
 from realtime_adain.video.formats import EncodeSettings
 from realtime_adain.video.picture_output import is_picture_pattern, picture_pattern_mistake
@@ -245,10 +245,10 @@ def stylize_video(
     if stylizer is not None and model is not None:  # (the model was ignored: another device or weights, silently)
         raise ValueError("give stylizer or model, not both: a Stylizer is loaded already, with its own weights, "
                          "device, dtype and engine")
-    if stylizer is not None and stabilize in ("stats", "both") and stylizer.engine.name != "eager":
+    if stylizer is not None and stabilize in STATS_MODES and stylizer.engine.name != "eager":
         # (found only once the output was open, and said in the CLI's words, --stabilize)
-        raise ValueError(f"stabilize={stabilize!r} smooths statistics inside the network, which only the eager engine "
-                         f"can do; this stylizer runs {stylizer.engine.name} (load it with engine='eager')")
+        raise ValueError(f"stabilize={stabilize!r} {STATS_NEED_EAGER}; this stylizer runs {stylizer.engine.name} "
+                         "(load it with engine='eager')")
     settings = VideoSettings(
         model=model or ModelSettings(),
         style=StyleSettings(check_alpha(alpha), mix, check_kind(preserve_color, bool, "preserve_color"),

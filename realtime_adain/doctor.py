@@ -237,7 +237,7 @@ def _check_weights_file(kind: str) -> Finding:
         if source == "the weights directory":
             expected = weights.weights_dir() / weights.DEFAULT_FILENAME[kind]
             if expected.exists():  # a folder, FIFO or device where the file goes: a download would refuse it
-                return Finding(kind, str(exc), "problem", f"move {expected} away, then {DOWNLOAD}")
+                return Finding(kind, str(exc).partition("; move it away")[0], "problem", f"move {expected} away, then {DOWNLOAD}")
             return Finding(kind, f"no {kind} weights (looked for {expected})", "problem", DOWNLOAD)
         return Finding(kind, f"missing: {exc}", "problem", f"point {source} at an existing file, or unset it")
     published = download.PUBLISHED[kind]

@@ -177,9 +177,6 @@ def _refuse_special_file(url: str) -> None:
     parts = urlsplit(url)
     if parts.scheme.lower() != "file":
         return
-    if parts.netloc.lower() not in ("", "localhost"):  # (was "cannot reach HOST ...; check the network")
-        raise UserError(f"{shown(url)}: a file:// URL names a file on this machine, not on {parts.netloc}: "
-                        "file:///folder/name (three slashes)")
     try:
         mode = os.stat(urllib.request.url2pathname(parts.path)).st_mode
     except (OSError, ValueError):
@@ -202,8 +199,21 @@ class _Watched:
         self.expired = False
 
     def connection(self, kind: type[http.client.HTTPConnection]) -> Callable[..., http.client.HTTPConnection]:
+        watched = self
+
+        class Watched(kind):  # type: ignore[valid-type,misc]
+            def connect(self) -> None:
+                """One still connecting when the time ran out (a redirect's new host being looked
+                up) had no socket to shut: it is ended once connected."""
+                if watched.expired:
+                    raise TimeoutError("the answer took too long")
+                super().connect()
+                if watched.expired:
+                    self.sock.close()
+                    raise TimeoutError("the answer took too long")
+
         def make(*args, **kwargs) -> http.client.HTTPConnection:
-            self.connections.append(connection := kind(*args, **kwargs))
+            self.connections.append(connection := Watched(*args, **kwargs))
             return connection
 
         return make
@@ -250,6 +260,7 @@ def _answer(request: urllib.request.Request):
         raise
     finally:
         timer.cancel()
+        timer.join()  # (one firing just now would shut the answer's socket after the check below)
     if watched.expired:  # (cut off mid-header, http.client took what came as the whole head, and no body)
         response.close()
         raise _AnswerTooSlow()
@@ -275,7 +286,9 @@ def _urlopen(url: str, offset: int):
     except urllib.error.URLError as exc:
         host = _host(urlsplit(url).netloc)
         reason = exc.reason.strerror if isinstance(exc.reason, OSError) and exc.reason.strerror else exc.reason
-        if not host:  # file:// mirrors
+        if urlsplit(url).scheme.lower() == "file":  # file:// mirrors (was "cannot reach HOST ...; check the network")
+            if "local host" in str(reason) or "only on localhost" in str(reason):
+                reason = f"a file:// URL names a file on this machine, not on {host}: file:///folder/name (three slashes)"
             raise UserError(f"{shown(url)}: {reason}") from None
         raise UserError(
             f"cannot reach {host} ({reason}); check the network, or use a mirror with --base-url "

@@ -11,11 +11,8 @@ from typing import Iterator
 class UserError(Exception):
     """A problem with what the user asked for (a path, a value, a weights file), not a bug.
 
-    Its text is one line (`one_line`) for every reader, not only the CLI's: an application that
-    logs `str(exc)` got a file name's newline or escape sequence raw (`args` keep the text)."""
-
-    def __str__(self) -> str:
-        return one_line(super().__str__())
+    Its text names paths as they are (code matches them in it); whoever shows it to a person
+    escapes it onto one line (`one_line`), as the CLI does."""
 
 
 def refuse_inputs(problems: list[str]) -> None:

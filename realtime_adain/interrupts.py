@@ -142,7 +142,10 @@ def _ours(handler: object) -> bool:
     while it finishes a file. A handler the program installed stays (`ra.stylize_video` inside an
     application that reloads on SIGHUP, or stops its own way on SIGTERM); an ignored one too."""
     return (handler in (signal.SIG_DFL, signal.default_int_handler, _raise)
-            or isinstance(getattr(handler, "__self__", None), SignalGuard))
+            or isinstance(getattr(handler, "__self__", None), SignalGuard)
+            # asyncio.run's own Ctrl-C (it cancels the main task, which a call blocking the loop never
+            # sees): taken over like Python's default, else the partial file was lost to the second one
+            or getattr(getattr(handler, "func", None), "__qualname__", "") == "Runner._on_sigint")
 
 
 class SignalGuard:

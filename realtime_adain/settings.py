@@ -96,6 +96,7 @@ def check_field_kinds(settings: object) -> None:
 
 
 STATS_MODES = ("stats", "both")  # the stabiliser modes that smooth statistics inside the network (eager only)
+STATS_NEED_EAGER = "smooths statistics inside the network, which only the eager engine can do"
 
 
 def model_for_stabilizer(model: "ModelSettings", stabilize: str) -> "ModelSettings":
@@ -107,8 +108,7 @@ def model_for_stabilizer(model: "ModelSettings", stabilize: str) -> "ModelSettin
 def check_stats_engine(model: "ModelSettings", stabilize: str) -> None:
     """`stats`/`both` with another engine asked for is one line, not a stabiliser that does nothing."""
     if stabilize in STATS_MODES and model.engine not in ("auto", "eager"):
-        raise UserError(f"--stabilize {stabilize} smooths statistics inside the network, which only the "
-                        f"eager engine can do (use --engine eager or --stabilize flow)")
+        raise UserError(f"--stabilize {stabilize} {STATS_NEED_EAGER} (use --engine eager or --stabilize flow)")
 
 
 def as_fraction(value: numbers.Real) -> Fraction:
@@ -123,6 +123,8 @@ def check_time(value: str | float | Fraction, option: str, positive: bool = Fals
     --duration, and of the API's start= and duration=; raises `UserError` naming `option`."""
     if isinstance(value, str):
         text = value.strip()
+        if len(text) > 64:  # (int() refuses over 4300 digits: a ValueError; no video lasts that long anyway)
+            raise UserError(f"{option} {text[:24]!r}...: {len(text)} characters, not a time such as 90 or 1:30")
         if clock := CLOCK_TIME.fullmatch(text):
             hours, minutes, secs = clock.groups()
             seconds = int(hours or 0) * 3600 + int(minutes) * 60 + Fraction(secs)

@@ -20,10 +20,11 @@ import numpy as np
 import torch
 
 from realtime_adain import engines, weights
-from realtime_adain.adain import StyleStats
+from realtime_adain.adain import StyleStats, check_stats
 from realtime_adain.color import match_color
 from realtime_adain.engines.base import CallLock
 from realtime_adain.engines.frames import frames_to_images, images_to_frames
+from realtime_adain.checks import check_number
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import MAX_SIDE, fit_short_side
 from realtime_adain.model import StyleTransferNet
@@ -120,11 +121,12 @@ class Stylizer:
         self.engine_name = engines.resolve(engine, self.device, self.dtype, self.weights_id if engine == "auto" else None)
         self._engine: engines.Engine | None = None
         self._engine_lock = CallLock()
+        self._checked_style: StyleStats | None = None  # the style `_checked` last checked
         _guard_forks()
 
     def __getstate__(self) -> dict:
         """Pickled without the engine (device streams, compiled graphs): the copy builds its own."""
-        return {**self.__dict__, "_engine": None}
+        return {**self.__dict__, "_engine": None, "_checked_style": None}
 
     @classmethod
     def from_settings(cls, model: ModelSettings, sizes_vary: bool = False) -> "Stylizer":
@@ -201,8 +203,8 @@ class Stylizer:
 
         `size` scales it first (shorter side; None/0: as it is); with `color_reference`, the style
         is recoloured to that content first (the paper's colour preservation). Checked as `style`
-        checks, bounded as `stylize` is (16384 pixels a side): a float image read as near-black,
-        a 16-bit one as another style, without a word."""
+        checks, bounded as `stylize` is (16384 pixels a side): unchecked, a float image was read as
+        near-black and a 16-bit one as another style, without a word."""
         from realtime_adain.api import check_budget, check_size
         from realtime_adain.api_images import as_rgb
 
@@ -254,18 +256,22 @@ class Stylizer:
 
     def stylize(self, frames: np.ndarray, style: StyleStats, alpha: float = 1.0) -> np.ndarray:
         """Stylize (N, H, W, 3) or (H, W, 3) uint8 frames; the result has the same shape."""
-        from realtime_adain.api import check_alpha, check_style
-
-        return self.engine.stylize(frames, check_style(style), check_alpha(alpha))
+        return self.engine.stylize(frames, *self._checked(style, alpha))
 
     def stylize_stream(
         self, batches: Iterable[np.ndarray], style: StyleStats, alpha: float = 1.0
     ) -> Iterator[np.ndarray]:
         """Stylize a sequence of (N, H, W, 3) batches (or single frames) in order, each result shaped
         as its input; on a GPU the copies of one batch overlap the compute of the next."""
-        from realtime_adain.api import check_alpha, check_style
+        return self.engine.stylize_stream(batches, *self._checked(style, alpha))
 
-        return self.engine.stylize_stream(batches, check_style(style), check_alpha(alpha))
+    def _checked(self, style: StyleStats, alpha: float) -> tuple[StyleStats, float]:
+        """A call's style and alpha checked as the API's functions check them (a NaN style made a
+        black picture, `None` an AttributeError); a style once per object, not once per frame
+        (`live` calls per frame, and on a GPU each check of a tensor waits for the device)."""
+        if style is not self._checked_style:
+            self._checked_style = check_stats(style)
+        return style, check_number(alpha, "alpha")
 
     @torch.inference_mode()
     def stylize_masked(

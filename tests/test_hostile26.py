@@ -132,12 +132,16 @@ def test_a_pil_image_whose_file_was_closed_is_said_so(stylizer, data_dir):
         stylizer.style(image)
 
 
-def test_a_user_error_is_one_line_for_every_reader(tmp_path):
-    """An application logging `str(exc)` got the file name's newline and escape sequence raw."""
+def test_a_user_error_keeps_the_name_as_it_is_and_one_line_escapes_it(tmp_path):
+    """Code matches paths in a UserError's text (`removeprefix(f"{path}: ")`): it keeps them as they
+    are; `one_line` is how a person is shown one."""
+    from realtime_adain.errors import one_line
+
+    name = tmp_path / "no\nsuch\x1b[31m.png"
     with pytest.raises(ra.UserError) as caught:
-        ra.read_image(tmp_path / "no\nsuch\x1b[31m.png")
-    assert "\n" not in str(caught.value) and "\x1b" not in str(caught.value)
-    assert "no\\nsuch\\x1b[31m.png" in str(caught.value)
+        ra.read_image(name)
+    assert str(caught.value).startswith(f"{name}: ")
+    assert "\n" not in one_line(str(caught.value)) and "no\\nsuch\\x1b[31m.png" in one_line(str(caught.value))
 
 
 def test_a_stabilizer_checks_a_strength_or_mode_set_later():
@@ -285,12 +289,38 @@ def test_a_hostile_mirror_is_one_line_and_leaves_nothing(hostile_server, tmp_pat
     assert time.monotonic() - started < 10 and not part.exists()
 
 
-def test_a_file_url_naming_another_machine_says_so():
+def test_a_file_url_naming_another_machine_says_so(tmp_path):
+    """Was "cannot reach example.com (...); check the network"; this machine's own names still work."""
     from realtime_adain import download
     from realtime_adain.errors import UserError
 
-    with pytest.raises(UserError, match="a file:// URL names a file on this machine, not on example.com"):
-        download._open("file://example.com/tmp/x.pth", 0)
+    weights = tmp_path / "x.pth"
+    weights.write_bytes(b"x")
+    with pytest.raises(UserError, match="a file:// URL names a file on this machine, not on 10.1.2.3"):
+        download._open(f"file://10.1.2.3{weights}", 0)
+    with download._open(f"file://127.0.0.1{weights}", 0) as answer:
+        assert answer.read() == b"x"
+
+
+def test_a_connection_made_after_the_time_ran_out_is_ended():
+    """The watchdog shut the sockets there were: one still connecting when it fired (a redirect's
+    new host being looked up) went on without a bound."""
+    import http.client
+    import socketserver
+    import threading
+
+    from realtime_adain import download
+
+    server = socketserver.TCPServer(("127.0.0.1", 0), socketserver.BaseRequestHandler)
+    threading.Thread(target=server.handle_request, daemon=True).start()
+    try:
+        watched = download._Watched()
+        connection = watched.connection(http.client.HTTPConnection)("127.0.0.1", server.server_address[1], timeout=5)
+        watched.expire()  # (before it connected)
+        with pytest.raises(TimeoutError):
+            connection.connect()
+    finally:
+        server.server_close()
 
 
 def test_standard_input_as_an_input_says_why_not(run_cli, data_dir, tmp_path):
@@ -352,3 +382,32 @@ def test_a_run_repeated_into_its_input_folder_names_the_earlier_result(run_cli, 
     assert code == 2 and "a_stylized_trial.jpg: an earlier result, found among the inputs" in err, err
     code, _, err = run_cli("image", tmp_path / "a.jpg", "-s", data_dir / "style" / "trial.jpg", "-o", tmp_path / "a.jpg")
     assert code == 2 and "a.jpg: output would overwrite an input" in err, err  # (its own source: said as before)
+
+
+def test_serve_upload_sizes_are_checked_in_order():
+    """The KiB check ran before the range check: nan was a bare ValueError, inf an OverflowError,
+    -1 "under a KiB"; and it refused a small size with uploads off."""
+    from realtime_adain.errors import UserError
+    from realtime_adain.serve.settings import ServeSettings
+
+    for bad in (float("nan"), float("inf"), -1.0):
+        with pytest.raises(UserError, match="--max-upload-mb .* is outside"):
+            ServeSettings(styles=("unused",), max_upload_mb=bad, allow_uploads=True).check()
+    ServeSettings(styles=("unused",), max_upload_mb=1e-7).check()  # (uploads off: the size is not used)
+
+
+def test_a_guard_takes_over_asyncios_own_ctrl_c():
+    """Inside `asyncio.run`, SIGINT's handler is asyncio's (it cancels the main task, which a call
+    blocking the loop never sees): the guard takes it over as Python's default, and gives it back."""
+    import asyncio
+
+    async def main():
+        handler = signal.getsignal(signal.SIGINT)
+        with pytest.raises(KeyboardInterrupt), SignalGuard("out.mp4"):
+            _deliver(signal.SIGINT)
+        return handler, signal.getsignal(signal.SIGINT)
+
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        pytest.skip("asyncio installs its handler only over Python's default")
+    before, after = asyncio.run(main())
+    assert after is before and "Runner._on_sigint" in repr(before)

@@ -34,7 +34,7 @@ from realtime_adain.live.stability import Stability
 from realtime_adain.live.stats import SessionStats
 from realtime_adain.live.styles import ActiveStyle, StyleLibrary, run_cache_dir
 from realtime_adain.live.window import Window, WindowLoop
-from realtime_adain.settings import MAX_RESOLUTION, LiveSettings
+from realtime_adain.settings import MAX_RESOLUTION, STATS_MODES, LiveSettings
 from realtime_adain.stylizer import Stylizer
 
 FIRST_FRAME_TIMEOUT = 15.0
@@ -289,7 +289,7 @@ class LiveSession:
         style = self.library[min(state.style, len(self.library) - 1)]
         mix = f"+ {round(state.mix * 100)} % {state.style_names[state.next_style]}" if state.mix else ""
         stabilize = state.stabilize
-        if stabilize in ("stats", "both") and not self.stability.smooths_stats:
+        if stabilize in STATS_MODES and not self.stability.smooths_stats:
             stabilize += " (stats: eager engine only)"
         return hud.HudInfo(
             style=f"{state.style + 1}/{len(state.style_names)} {state.style_name}", thumbnail=style.thumbnail,

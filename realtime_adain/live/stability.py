@@ -17,7 +17,7 @@ import torch
 
 from realtime_adain.adain import StyleStats
 from realtime_adain.device_blend import DeviceBlend, wanted as wants_device_blend
-from realtime_adain.settings import STABILIZE_STRENGTH
+from realtime_adain.settings import STABILIZE_STRENGTH, STATS_MODES
 from realtime_adain.stylizer import Stylizer
 from realtime_adain.temporal import ContentStatsSmoother, MotionAhead, Stabilizer
 
@@ -82,7 +82,7 @@ class Stability:
     def _stylize(self, state, content: np.ndarray, style: StyleStats, on_device: DeviceBlend | None) -> np.ndarray:
         """The network's frame, blended on the device by `on_device` (when given) before its download."""
         stylizer = self.stylizer
-        if state.stabilize in ("stats", "both") and self.smoother is not None:
+        if state.stabilize in STATS_MODES and self.smoother is not None:
             style = style.to(stylizer.device, stylizer.dtype)
             alpha = torch.tensor(state.alpha, device=stylizer.device, dtype=stylizer.dtype)
             with torch.inference_mode():

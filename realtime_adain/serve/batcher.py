@@ -25,6 +25,7 @@ from realtime_adain.live.stability import Stability
 from realtime_adain.live.styles import ActiveStyle
 from realtime_adain.serve.control import Look
 from realtime_adain.serve.styles import StyleRegistry
+from realtime_adain.settings import STATS_MODES
 from realtime_adain.stylizer import Stylizer
 
 MAX_BATCH = 8  # frames per network call; more clients wait for the next call
@@ -78,7 +79,7 @@ class Pipeline:
 
     @property
     def runs_alone(self) -> bool:
-        return self.look.stabilize in ("stats", "both") and self.stability.smooths_stats
+        return self.look.stabilize in STATS_MODES and self.stability.smooths_stats
 
 
 @dataclass

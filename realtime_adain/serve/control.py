@@ -14,7 +14,7 @@ from typing import Callable
 
 from realtime_adain.live.controller import LiveState
 from realtime_adain.serve.styles import StyleRegistry
-from realtime_adain.settings import STABILIZE_MODES, STATS_MODES
+from realtime_adain.settings import STABILIZE_MODES, STATS_MODES, STATS_NEED_EAGER
 
 VIEWS = ("stylized", "original", "side")
 MAX_MESSAGE = 4096  # bytes: every valid message is a few dozen
@@ -112,8 +112,7 @@ def stabilize_modes(engine_name: str) -> tuple[str, ...]:
 
 def _stabilize(look: Look, value: object, modes: tuple[str, ...]) -> Look:
     if value in STATS_MODES and value not in modes:
-        raise BadMessage(f"stabilize {value} smooths statistics inside the network, which only the eager engine "
-                         f"can do; this server offers {', '.join(modes)}")
+        raise BadMessage(f"stabilize {value} {STATS_NEED_EAGER}; this server offers {', '.join(modes)}")
     return replace(look, stabilize=_choice(value, "stabilize", modes))
 
 

@@ -375,8 +375,9 @@ class Client:
         self.out.stop()
         try:
             await self.pc.close()
-        except Exception:  # noqa: BLE001 - a connection half made from a malformed offer (a BUNDLE naming
-            pass  # no section): aiortc's own close fails inside (AttributeError); what it opened is closed
+        except Exception as exc:  # noqa: BLE001 - a connection half made from a malformed offer (a BUNDLE
+            # naming no section): aiortc's own close fails inside (AttributeError); said in the "left" line
+            self.reason = f"{reason}; closing its connection failed ({type(exc).__name__}: {str(exc)[:80]})"
         finally:
             self.on_close(self)
             current = asyncio.current_task()

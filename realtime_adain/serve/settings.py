@@ -143,9 +143,6 @@ class ServeSettings:
         name, colon, port = self.host.rpartition(":")
         if colon and port.isdigit() and (":" not in name or (name.startswith("[") and name.endswith("]"))):
             raise UserError(f"--host {self.host}: give the port with --port (--host {name.strip('[]')} --port {port})")
-        if self.max_upload_bytes < 1024:
-            raise UserError(f"--max-upload-mb {self.max_upload_mb:g} is under a KiB: no style image fits "
-                            "(leave --allow-uploads off instead)")
         for name in self.allowed_hosts:
             check_host_name(name)
         if not 0 <= self.port <= 65535:
@@ -161,6 +158,9 @@ class ServeSettings:
             raise UserError(f"connect timeout {self.connect_timeout} must be a positive number of seconds")
         if not (math.isfinite(self.max_upload_mb) and 0 < self.max_upload_mb <= MAX_UPLOAD_MB):
             raise UserError(f"--max-upload-mb {self.max_upload_mb} is outside (0, {MAX_UPLOAD_MB}]")
+        if self.allow_uploads and self.max_upload_bytes < 1024:  # (uploads on in name: every one a 413)
+            raise UserError(f"--max-upload-mb {self.max_upload_mb:g} is under a KiB: no style image fits "
+                            "(leave --allow-uploads off instead)")
         if self.size is not None and self.size < 0:
             raise UserError(f"--size {self.size} is negative")
         width, height = self.max_resolution

@@ -28,7 +28,7 @@ from realtime_adain.device_blend import DeviceBlend, wanted as wants_device_blen
 from realtime_adain.errors import UserError, out_of_memory_as_user_error, refuse_inputs
 from realtime_adain.imageio import MAX_SIDE, check_pixel_budget, fit_short_side, resize
 from realtime_adain.paths import refuse_overwriting_inputs
-from realtime_adain.settings import VideoSettings
+from realtime_adain.settings import STATS_MODES, STATS_NEED_EAGER, VideoSettings
 from realtime_adain.styles import StyleSet
 from realtime_adain.stylizer import Stylizer
 from realtime_adain.temporal import ContentStatsSmoother, Stabilizer
@@ -111,8 +111,8 @@ def stylize_file(
             on_device = blends_on_device(stylizer)
             stabilizer, smoother = temporal_stages(settings, stylizer.device if on_device else None)  # fresh for every clip
             if smoother is not None and stylizer.engine.name != "eager":
-                raise UserError(f"--stabilize {settings.stabilize} smooths statistics inside the network, which only the "
-                                f"eager engine can do (this stylizer runs {stylizer.engine.name})")
+                raise UserError(f"--stabilize {settings.stabilize} {STATS_NEED_EAGER} (this stylizer runs "
+                                f"{stylizer.engine.name})")
             stylizer.engine.content_stats = smoother
             if isinstance(stabilizer, TwoPassStabilizer):
                 size_window(stabilizer, source, first.shape[:2])
@@ -300,7 +300,7 @@ def temporal_stages(settings: VideoSettings, device: torch.device | None = None
     if settings.has_flow:
         stabilizer = (TwoPassStabilizer(settings.strength, device=device) if settings.passes == 2
                       else Stabilizer(settings.strength, "flow", precise=True))
-    smoother = ContentStatsSmoother() if settings.stabilize in ("stats", "both") else None
+    smoother = ContentStatsSmoother() if settings.stabilize in STATS_MODES else None
     return stabilizer, smoother
 
 

@@ -1155,7 +1155,7 @@ class VideoReader:
             return None  # (times repaired or joined: the pictures' end is no longer the file's)
         try:
             seconds = check_time(str(self.stream.metadata.get("DURATION", "")), "DURATION", positive=True)
-        except UserError:
+        except (UserError, ValueError):  # (a tag is the file's text: anything)
             return None
         return round(seconds / self.time_base) + self.shift.start_ticks(self.time_base)
 
