@@ -7,8 +7,8 @@ interrupted or failed run never leaves a half-written file that looks finished.
 The temporary name holds the writer's process id (`.NAME.PID-XXXXXXXX.partEXT`): a run killed
 too hard to clean up (SIGKILL, power loss) leaves one behind, and the next output into that folder
 removes those whose process is gone (and untouched for `STALE_AFTER_S`, in case the folder is shared
-with another machine or container, where the id means nothing), and those of the older naming
-without an id that were untouched for `STALE_UNKNOWN_AFTER_S`.
+with another machine or container, where the id means nothing). A name without an id (the older
+naming) is left: a user's own hidden file may look just like one.
 """
 
 from __future__ import annotations
@@ -107,7 +107,9 @@ def remove_stale(folder: Path, *, files: re.Pattern[str] | None = None, folders:
 def remove_stale_temporaries(folder: Path) -> list[Path]:
     """Remove temporary files of ours that no run will finish (see the module's docstring), and the
     hidden folders numbered pictures are made in (video/picture_output.py)."""
-    return remove_stale(folder, files=_TEMP_NAME, folders=_TEMP_FOLDER, unknown_after_s=STALE_UNKNOWN_AFTER_S)
+    # (names without a process id are never removed: the older naming cannot be told apart from a
+    # user's own `.holiday.20231231.part.jpg`, which an hour-old sweep deleted without a word)
+    return remove_stale(folder, files=_TEMP_NAME, folders=_TEMP_FOLDER)
 
 
 def sweep_once(folder: Path) -> None:
@@ -169,7 +171,11 @@ def writable_target(path: Path) -> Path:
     and ffmpeg do; renaming over the link would replace the link itself). A folder, device, fifo
     or socket is refused: renaming a finished file over /dev/null, say, would replace the device.
     A link to a missing file is written through where the file's folder exists (as ffmpeg does);
-    a link into a missing folder is refused: the folders would be made wherever it points."""
+    a link into a missing folder is refused: the folders would be made wherever it points. A name
+    no file can have is refused here, before any work (it failed when its turn came, after the
+    other results of the run were written)."""
+    if reason := name_too_long(path):
+        raise UserError(f"{path}: {reason}")
     target = Path(os.path.realpath(path)) if path.is_symlink() else path
     if target.is_symlink():  # realpath stops in a loop of links
         raise UserError(f"{path}: is a loop of symbolic links; remove it or give another name")

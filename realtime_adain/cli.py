@@ -182,6 +182,15 @@ def run_reporting_errors(action: Callable[[], int | None], interrupted: str | No
 
 
 def _reporting_errors(action: Callable[[], int | None], interrupted: str | None) -> int:
+    with interrupts.signals_in_callbacks_kept() as swallowed:
+        code = _reporting_exceptions(action, interrupted)
+    if swallowed and not code:  # (a signal while objects were freed: said and exited by, as any other)
+        print(interrupted or interrupts.message(swallowed[0]), file=sys.stderr)
+        return interrupts.exit_code(swallowed[0])
+    return code
+
+
+def _reporting_exceptions(action: Callable[[], int | None], interrupted: str | None) -> int:
     try:
         return int(action() or 0)
     except UserError as exc:

@@ -57,6 +57,28 @@ def sigterm_raises() -> Iterator[None]:
             signal.signal(sig, signal.SIG_DFL)
 
 
+@contextmanager
+def signals_in_callbacks_kept() -> Iterator[list[KeyboardInterrupt]]:
+    """Inside the block, a signal's KeyboardInterrupt raised while Python ran a weakref callback or
+    a `__del__` (objects freed as a command ends) is kept in the list yielded, instead of printed as
+    "Exception ignored in: <WeakSet...> Traceback ... KeyboardInterrupt" and lost (the command
+    then exited 0, or with SIGTERM "Terminated:" and 0). Other unraisable errors go on as before."""
+    kept: list[KeyboardInterrupt] = []
+    previous = sys.unraisablehook
+
+    def hook(unraisable) -> None:
+        if isinstance(unraisable.exc_value, KeyboardInterrupt):
+            kept.append(unraisable.exc_value)
+        else:
+            previous(unraisable)
+
+    sys.unraisablehook = hook
+    try:
+        yield kept
+    finally:
+        sys.unraisablehook = previous
+
+
 def _stop_while_starting(signum: int, _frame: object) -> None:
     """A signal while the command's modules import, before `cli.main` handles signals: nothing
     is written yet, so the one line and the exit status, at once."""

@@ -72,11 +72,14 @@ def output_is_one_file(output: str, known_format: Callable[[Path], bool], result
     so an unknown extension is an error (listing the `formats` written) unless the path ends with a slash.
     """
     out = Path(output)
-    if known_format(out) and not out.is_dir():
+    folder = output.endswith(("/", os.sep))  # (a slash always means a folder: `-o out.png/` wrote a file out.png)
+    if folder and out.exists() and not out.is_dir():
+        raise UserError(f"{output}: ends with / (a folder), but {out} is a file")
+    if known_format(out) and not out.is_dir() and not folder:
         if results > 1:
             raise UserError(f"{out}: {results} results to write; give a directory as -o")
         return True
-    if out.suffix and not out.is_dir() and not output.endswith(("/", os.sep)):
+    if out.suffix and not out.is_dir() and not folder:
         written = f"written: {' '.join(formats)}; " if formats else ""
         raise UserError(f"{out}: unknown {what} format '{out.suffix}' ({written}to make a folder of that name, "
                         "end it with /)")
@@ -184,6 +187,9 @@ def refuse_shared_outputs(outputs: Sequence[Path], sources: Sequence[tuple[Path,
             if first[0] != second[0]:  # the contents differ: they say it all (else show the styles too)
                 first, second = first[:1], second[:1]
             names = [" + ".join(map(str, inputs)) for inputs in (first, second)]
+            if all(same_entry(a, b) for a, b in zip(first, second, strict=True)):  # (renaming one made no sense)
+                also = "" if names[0] == names[1] else f" (also as {names[1]})"
+                raise UserError(f"{names[0]} is given twice{also}: give each once")
             raise UserError(f"{names[0]} and {names[1]} would both be written to {path}; "
                             "rename one or stylize them in separate runs")
         seen[key] = index

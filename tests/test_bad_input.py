@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import shutil
 import struct
 import warnings
 import zlib
@@ -71,7 +72,8 @@ CASES = {
     "same name in two folders": (["image", "{tmp}/a/photo.jpg", "{tmp}/b/photo.jpg", "-s", "{style}", "-o", "{tmp}/out/"], 2,
                                  "a/photo.jpg and {tmp}/b/photo.jpg would both be written to"),
     "same stem, --ext": (["image", "{tmp}/same", "-s", "{style}", "-o", "{tmp}/out/", "--ext", "jpg"], 2, "would both be written to"),
-    "same file twice": (["image", "{content}", "{content}", "-s", "{style}", "-o", "{tmp}/out/"], 2, "would both be written to"),
+    "same file twice": (["image", "{content}", "{content}", "-s", "{style}", "-o", "{tmp}/out/"], 2,
+                        "trial.jpg is given twice: give each once"),
     "styles named alike": (["image", "{content}", "-s", "{tmp}/a/photo.jpg", "-s", "{tmp}/b/photo.jpg", "-o", "{tmp}/out/"], 2,
                            "would both be written to"),
     "video same name in two folders": (["video", "{tmp}/v1/clip.mp4", "{tmp}/v2/clip.mp4", "-s", "{style}", "-o", "{tmp}/out/"], 2,
@@ -188,8 +190,9 @@ def material(tmp_path, data_dir):
     (tmp_path / "pickle.pth").write_bytes(pickle.dumps({"0.weight": [1, 2, 3]}, protocol=4))
     os.mkfifo(tmp_path / "fifo.jpg")
     (tmp_path / "loop.jpg").symlink_to("loop.jpg")
-    for path in ("v1/clip.mp4", "v2/clip.mp4", "v1/clip.mkv"):
-        (tmp_path / path).symlink_to(data_dir / "videos" / "cutBunny.mp4")
+    (tmp_path / "v1/clip.mp4").symlink_to(data_dir / "videos" / "cutBunny.mp4")
+    for path in ("v2/clip.mp4", "v1/clip.mkv"):  # other files of the same names (links to one file: "given twice")
+        shutil.copy(data_dir / "videos" / "cutBunny.mp4", tmp_path / path)
     return {"tmp": tmp_path, "content": content, "style": data_dir / "style" / "trial.jpg",
             "style2": data_dir / "style" / "mondrian.jpg", "video": data_dir / "videos" / "cutBunny.mp4"}
 

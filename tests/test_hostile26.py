@@ -411,3 +411,48 @@ def test_a_guard_takes_over_asyncios_own_ctrl_c():
         pytest.skip("asyncio installs its handler only over Python's default")
     before, after = asyncio.run(main())
     assert after is before and "Runner._on_sigint" in repr(before)
+
+
+def test_a_signal_raised_inside_a_weakref_callback_is_not_lost():
+    """Ctrl-C as a command's objects are freed: Python printed "Exception ignored in: <WeakSet...>
+    ... KeyboardInterrupt" and the command exited 0 (SIGTERM: "Terminated:" and 0)."""
+    import weakref
+
+    from realtime_adain import cli
+    from realtime_adain.interrupts import Terminated
+
+    class Thing:
+        pass
+
+    def freed_under(exc):
+        def action():
+            thing = Thing()
+            ref = weakref.ref(thing, lambda _: (_ for _ in ()).throw(exc))  # noqa: F841 (kept alive until del)
+            del thing
+            return 0
+        return action
+
+    assert cli.run_reporting_errors(freed_under(KeyboardInterrupt())) == 130
+    assert cli.run_reporting_errors(freed_under(Terminated(signal.SIGTERM))) == 143
+
+
+def test_image_outputs_are_checked_before_any_work(run_cli, weights_env, data_dir, tmp_path):
+    """`-o out.png/` wrote a file out.png (a trailing slash means a folder); a result name longer
+    than a file system takes failed at its turn, after the others were written; one file given
+    twice was "... would both be written to ...; rename one"."""
+    content, style = data_dir / "content" / "cornell.jpg", data_dir / "style" / "trial.jpg"
+    small = ("--size", "16", "--style-size", "32", "--device", "cpu")
+    code, out, err = run_cli("image", content, "-s", style, *small, "-o", f"{tmp_path}/fresh.png/")
+    assert code == 0 and (tmp_path / "fresh.png").is_dir() and out.strip().endswith("cornell_stylized_trial.jpg"), err
+    (tmp_path / "taken.png").write_bytes(b"x")
+    code, _, err = run_cli("image", content, "-s", style, *small, "-o", f"{tmp_path}/taken.png/")
+    assert code == 2 and "ends with / (a folder), but" in err and (tmp_path / "taken.png").read_bytes() == b"x"
+    long_style = tmp_path / ("b" * 250 + ".jpg")
+    long_style.write_bytes(style.read_bytes())
+    code, _, err = run_cli("image", content, "-s", style, "-s", long_style, *small, "-o", tmp_path / "long")
+    assert code == 2 and "file name too long" in err and not (tmp_path / "long").exists(), err
+    code, _, err = run_cli("image", content, content, "-s", style, *small, "-o", tmp_path / "d")
+    assert code == 2 and "trial.jpg is given twice: give each once" in err, err
+    alias = tmp_path / "alias.jpg"
+    alias.symlink_to(content)  # (another name: its result is named after it, so no clash)
+    assert run_cli("image", content, alias, "-s", style, *small, "-o", tmp_path / "e")[0] == 0

@@ -131,7 +131,8 @@ def test_stale_temporaries_are_removed_on_the_next_run(run_cli, weights_env, dat
     gone, alive = dead_pid(), os.getpid()
     names = {
         f".bunny.{gone}-abcd_123.part.mp4": True,  # its process is gone: stale
-        ".photo.k2j4h5g6.part.png": True,  # the older naming, untouched for long: stale
+        ".photo.k2j4h5g6.part.png": False,  # the older naming (no id): a user's own file may look so
+        ".holiday.20231231.part.jpg": False,  # ... as this one did, deleted by an hour-old sweep
         f".bunny.{alive}-zzzz9999.part.mp4": False,  # its process runs (a concurrent run): kept
         ".notes.txt": False,  # not ours
         f"bunny.{gone}-abcd_123.part.mp4": False,  # not hidden: not ours

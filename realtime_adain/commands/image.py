@@ -156,13 +156,19 @@ def stylize_all(args: argparse.Namespace, model: ModelSettings, jobs: list[Job],
 
     stylizer = Stylizer.from_settings(model, sizes_vary=True)
     style_set = StyleSet(stylizer, style_images, args.style_size, args.preserve_color)
+    # A mask's spatial control runs the eager network (`stylize_masked`): no engine holds it. Said,
+    # and reported so (--json said the engine asked for).
+    ran = {"engine": "eager"} if mask is not None else None
+    if mask is not None and stylizer.engine_name != "eager":
+        note(f"--mask runs the eager network (spatial control is in no {stylizer.engine_name} engine)")
 
     for job, out in tqdm(list(zip(jobs, outputs)), desc="stylizing", unit="image", disable=None):
         started = time.monotonic()
         with out_of_memory_as_user_error(str(job.source)):
             result = stylize_one(args, job, stylizer, style_set, mask)
         write_image(out, result)
-        common.report_output(args, stylizer, job.source, job.styles, out, result.shape[1::-1], time.monotonic() - started)
+        common.report_output(args, stylizer, job.source, job.styles, out, result.shape[1::-1], time.monotonic() - started,
+                             extra=ran)
 
 
 def stylize_one(
