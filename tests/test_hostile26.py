@@ -427,9 +427,9 @@ def test_a_signal_raised_inside_a_weakref_callback_is_not_lost():
     def freed_under(exc):
         def action():
             thing = Thing()
-            ref = weakref.ref(thing, lambda _: (_ for _ in ()).throw(exc))  # noqa: F841 (kept alive until del)
-            del thing
-            return 0
+            ref = weakref.ref(thing, lambda _: (_ for _ in ()).throw(exc))  # (the reference outlives the thing)
+            del thing  # (its callback raises: Python prints and drops such an exception)
+            return 0 if ref() is None else 1
         return action
 
     assert cli.run_reporting_errors(freed_under(KeyboardInterrupt())) == 130
