@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import io
+import math
 import os
 import re
 import struct
@@ -805,6 +806,17 @@ def over_budget(height: int, width: int, size: int | None, max_pixels: int) -> t
     return (new_w, new_h, "pixels") if new_w * new_h > max_pixels else None
 
 
+def largest_size_within(height: int, width: int, max_pixels: int) -> int:
+    """The largest short side a picture of height x width can be processed at within MAX_SIDE a
+    side and `max_pixels` in all (0: none): the size a refusal suggests (it suggested one within
+    the side only, which the pixel budget then refused)."""
+    short, long = min(height, width), max(height, width)
+    size = min(MAX_SIDE * short // long, math.isqrt(max_pixels * short // long))
+    while size >= 1 and over_budget(height, width, size, max_pixels) is not None:  # (rounding)
+        size -= 1
+    return size
+
+
 def check_pixel_budget(path: Path, height: int, width: int, size: int | None, max_pixels: int, option: str,
                        budget_option: str | None = "--max-pixels") -> None:
     """Refuse to process `path` at a size over `max_pixels`: a thin strip scaled by its short side
@@ -815,9 +827,10 @@ def check_pixel_budget(path: Path, height: int, width: int, size: int | None, ma
     new_w, new_h, over = found
     at = f"{path}: {width}x{height} at {option} {size or 0} is {new_w}x{new_h}"
     if over == "side":
-        fits = MAX_SIDE * min(height, width) // max(height, width)  # the largest short side that fits
+        fits = largest_size_within(height, width, max_pixels)
         remedy = (f"{option} {fits} or less fits" if fits >= 1 else
-                  f"a strip {max(height, width) // min(height, width)} times as long as it is wide is too thin at any size")
+                  f"a strip {max(height, width) // min(height, width)} times as long as it is wide is too thin at any size"
+                  if MAX_SIDE * min(height, width) < max(height, width) else f"raise {budget_option or 'the pixel budget'}")
         raise UserError(f"{at}, longer than {MAX_SIDE} pixels on a side ({remedy})")
     remedy = f"raise it with {budget_option}, or lower {option}" if budget_option else f"lower {option}"
     raise UserError(f"{at}, over the budget of {max_pixels} pixels ({remedy})")

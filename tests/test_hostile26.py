@@ -456,3 +456,14 @@ def test_image_outputs_are_checked_before_any_work(run_cli, weights_env, data_di
     alias = tmp_path / "alias.jpg"
     alias.symlink_to(content)  # (another name: its result is named after it, so no clash)
     assert run_cli("image", content, alias, "-s", style, *small, "-o", tmp_path / "e")[0] == 0
+
+
+def test_a_suggested_size_fits_the_pixel_budget_too():
+    """`--size 16384` on a photo suggested 11468, which the pixel budget then refused."""
+    from realtime_adain.imageio import largest_size_within, over_budget
+
+    for height, width, budget in ((512, 729, 1 << 24), (480, 640, 1000), (10, 10000, 1 << 24)):
+        size = largest_size_within(height, width, budget)
+        assert size >= 1 and over_budget(height, width, size, budget) is None
+        assert over_budget(height, width, size + 1, budget) is not None
+    assert largest_size_within(1, 20000, 1 << 24) == 0  # (too thin at any size)
