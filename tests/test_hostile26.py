@@ -467,3 +467,15 @@ def test_a_suggested_size_fits_the_pixel_budget_too():
         assert size >= 1 and over_budget(height, width, size, budget) is None
         assert over_budget(height, width, size + 1, budget) is not None
     assert largest_size_within(1, 20000, 1 << 24) == 0  # (too thin at any size)
+
+
+def test_a_contact_sheet_collapses_repeated_notes(run_cli, weights_env, data_dir, tmp_path):
+    """20 semi-transparent styles gave 20 identical notes in `--sheet` runs (`image` said 2 lines)."""
+    styles = tmp_path / "styles"
+    styles.mkdir()
+    for index in range(4):
+        Image.fromarray(np.full((24, 24, 4), (index * 50, 90, 200, 128), np.uint8)).save(styles / f"s{index}.png")
+    code, _, err = run_cli("image", data_dir / "content" / "cornell.jpg", "-s", styles, "--sheet", tmp_path / "sheet.png",
+                           "--size", "16", "--style-size", "16", "--device", "cpu")
+    assert code == 0, err
+    assert err.count("transparent areas are read as over white") == 2 and "likewise 3 more pictures" in err, err

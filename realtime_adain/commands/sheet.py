@@ -23,6 +23,7 @@ from realtime_adain.errors import UserError, out_of_memory_as_user_error
 from realtime_adain.imageio import WRITABLE_EXTENSIONS, fit_short_side, is_writable_image_path, read_image, write_image
 from realtime_adain.paths import check_writable_dir, expand_images, refuse_overwriting_inputs
 from realtime_adain.settings import ModelSettings
+from realtime_adain.video.notes import repeats_counted
 
 TILE_SIZE = 384  # the tiles' shorter side unless --size says otherwise
 
@@ -79,10 +80,15 @@ def check_request(args: argparse.Namespace, contents: list[Path], styles: list[P
 
 
 def run(args: argparse.Namespace, model: ModelSettings) -> int:
-    from realtime_adain.commands.image import check_inputs
-
     contents = expand_images(args.content, "content")
     styles = list(dict.fromkeys(expand_images(args.style, "style")))
+    with repeats_counted(contents + styles):  # a folder's pictures: one line per kind of note, as `image`
+        return _make_sheet(args, model, contents, styles)
+
+
+def _make_sheet(args: argparse.Namespace, model: ModelSettings, contents: list[Path], styles: list[Path]) -> int:
+    from realtime_adain.commands.image import check_inputs
+
     out = check_request(args, contents, styles)
     check_inputs(args, contents, styles, keep_styles=False)
     photo = read_image(contents[0])
