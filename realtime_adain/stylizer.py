@@ -21,10 +21,10 @@ import torch
 
 from realtime_adain import engines, weights
 from realtime_adain.adain import StyleStats, check_stats
+from realtime_adain.checks import check_number
 from realtime_adain.color import match_color
 from realtime_adain.engines.base import CallLock
 from realtime_adain.engines.frames import frames_to_images, images_to_frames
-from realtime_adain.checks import check_number
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import MAX_SIDE, fit_short_side
 from realtime_adain.model import StyleTransferNet
