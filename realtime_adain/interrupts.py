@@ -19,7 +19,7 @@ import signal
 import sys
 import threading
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Callable, Iterator, NoReturn
 
 from realtime_adain.errors import UserError
 
@@ -35,7 +35,7 @@ class Terminated(KeyboardInterrupt):
         self.signum = signum
 
 
-def _raise(signum: int, _frame: object) -> None:
+def _raise(signum: int, _frame: object) -> NoReturn:
     raise KeyboardInterrupt() if signum == signal.SIGINT else Terminated(signum)
 
 
@@ -55,6 +55,32 @@ def sigterm_raises() -> Iterator[None]:
     finally:
         for sig in stops:
             signal.signal(sig, signal.SIG_DFL)
+
+
+@contextmanager
+def loop_signals(loop, received: list[int], then: Callable[[], object]) -> Iterator[None]:
+    """Inside the block SIGINT, SIGTERM, SIGHUP and SIGQUIT are taken by the event loop `loop`:
+    each appended to `received`, then `then()` (stop the server, cancel the task), not raised
+    inside the loop (`serve`'s and `bench serve`'s: raised there, it left tasks pending or hung the
+    exit); `raise_received` raises the first once the loop is done. An ignored one stays ignored
+    (`nohup`), and the handlers from before are back after (asyncio's removal leaves the defaults:
+    a later SIGTERM killed without a word)."""
+    previous = {sig: signal.getsignal(sig) for sig in SIGNALS}
+    taken = [sig for sig, handler in previous.items() if handler != signal.SIG_IGN]
+    for sig in taken:
+        loop.add_signal_handler(sig, lambda s=sig: (received.append(s), then()))
+    try:
+        yield
+    finally:
+        for sig in taken:
+            loop.remove_signal_handler(sig)
+            if previous[sig] is not None:
+                signal.signal(sig, previous[sig])
+
+
+def raise_received(signum: int) -> NoReturn:
+    """A signal an event loop took (`loop_signals`), raised as every command raises one."""
+    _raise(signum, None)
 
 
 @contextmanager

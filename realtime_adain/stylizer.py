@@ -269,7 +269,7 @@ class Stylizer:
         """A call's style and alpha checked as the API's functions check them (a NaN style made a
         black picture, `None` an AttributeError); a style once per object, not once per frame
         (`live` calls per frame, and on a GPU each check of a tensor waits for the device)."""
-        if style is not self._checked_style:
+        if style is None or style is not self._checked_style:  # (None: none checked yet, or none given)
             self._checked_style = check_stats(style)
         return style, check_number(alpha, "alpha")
 

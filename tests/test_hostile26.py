@@ -407,9 +407,11 @@ def test_a_guard_takes_over_asyncios_own_ctrl_c():
             _deliver(signal.SIGINT)
         return handler, signal.getsignal(signal.SIGINT)
 
-    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
-        pytest.skip("asyncio installs its handler only over Python's default")
-    before, after = asyncio.run(main())
+    outside = signal.signal(signal.SIGINT, signal.default_int_handler)  # (asyncio installs its own only over it)
+    try:
+        before, after = asyncio.run(main())
+    finally:
+        signal.signal(signal.SIGINT, outside)
     assert after is before and "Runner._on_sigint" in repr(before)
 
 
@@ -479,3 +481,13 @@ def test_a_contact_sheet_collapses_repeated_notes(run_cli, weights_env, data_dir
                            "--size", "16", "--style-size", "16", "--device", "cpu")
     assert code == 0, err
     assert err.count("transparent areas are read as over white") == 2 and "likewise 3 more pictures" in err, err
+
+
+def test_a_fresh_stylizer_refuses_no_style(stylizer):
+    """The once-per-style check remembered None as 'checked' before any style came: a fresh
+    Stylizer took `stylize(frame, None)` (seen when that case ran first in its worker)."""
+    import pickle
+
+    fresh = pickle.loads(pickle.dumps(stylizer))  # (its remembered style is not carried over)
+    with pytest.raises(TypeError, match="style must be StyleStats"):
+        fresh.stylize(np.zeros((8, 8, 3), np.uint8), None)

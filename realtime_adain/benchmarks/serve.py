@@ -130,27 +130,15 @@ def measure_until_stopped(url: str, args: argparse.Namespace, pid: int) -> dict:
     received: list[int] = []
 
     async def main() -> dict:
-        loop, task = asyncio.get_running_loop(), asyncio.current_task()
-        taken = [sig for sig in interrupts.SIGNALS if signal.getsignal(sig) != signal.SIG_IGN]  # (nohup stays)
-        for sig in taken:
-            loop.add_signal_handler(sig, lambda s=sig: (received.append(s), task.cancel()))
-        try:
+        with interrupts.loop_signals(asyncio.get_running_loop(), received, asyncio.current_task().cancel):
             return await measure(url, args, pid)
-        finally:
-            for sig in taken:
-                loop.remove_signal_handler(sig)
 
-    previous = {sig: signal.getsignal(sig) for sig in interrupts.SIGNALS}
     try:
         return asyncio.run(main())
     except asyncio.CancelledError:
         if received:
-            raise KeyboardInterrupt() if received[0] == signal.SIGINT else interrupts.Terminated(received[0]) from None
+            interrupts.raise_received(received[0])
         raise
-    finally:
-        for sig, handler in previous.items():  # (asyncio leaves the defaults: SIGTERM would kill without a word)
-            if handler is not None:
-                signal.signal(sig, handler)
 
 
 async def timed(clients: list, args: argparse.Namespace, pid: int) -> dict:

@@ -9,8 +9,8 @@ finite source (a file played once) ends the stream.
 from __future__ import annotations
 
 import os
-import sys
 import stat
+import sys
 import threading
 import time
 from contextlib import closing

@@ -17,7 +17,6 @@ import hmac
 import json
 import logging
 import re
-import signal
 import socket
 import ssl
 import sys
@@ -565,19 +564,13 @@ def run(settings: ServeSettings) -> int:
         received: list[int] = []
 
         async def main() -> None:
-            loop = asyncio.get_running_loop()
             stop = asyncio.Event()
-            for sig in interrupts.SIGNALS:
-                loop.add_signal_handler(sig, lambda s=sig: (received.append(s), stop.set()))
             if not has_ice_addresses():
                 log("warning: no network interface besides loopback; WebRTC peers (aiortc's ICE) cannot connect")
-            try:
+            with interrupts.loop_signals(asyncio.get_running_loop(), received, stop.set):
                 await serve_until_stopped(server, settings, stop, lambda port: print_url(settings, port))
-            finally:
-                for sig in interrupts.SIGNALS:
-                    loop.remove_signal_handler(sig)
 
         asyncio.run(main())
     if received:
-        raise KeyboardInterrupt() if received[0] == signal.SIGINT else interrupts.Terminated(received[0])
+        interrupts.raise_received(received[0])
     return 0
