@@ -43,7 +43,8 @@ class ArgumentParser(argparse.ArgumentParser):
     given: list[str] = []  # the command line being parsed (set by `build_parser`), for `dash_file_hint`
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"error: {self.prog}: {message}{dash_file_hint(self.given)} (see `{self.prog} --help`)\n")
+        hint = dash_value_hint(message, self.given) or dash_file_hint(self.given)
+        self.exit(2, f"error: {self.prog}: {message}{hint} (see `{self.prog} --help`)\n")
 
     def _print_message(self, message: str, file=None) -> None:
         """argparse's, without its `except OSError: pass`: `--help >/dev/full` lost the text and
@@ -65,6 +66,19 @@ def dash_file_hint(args: Sequence[str]) -> str:
     missing, or that `-x.mp4` is unrecognised): say how to name it."""
     name = next((arg for arg in args if arg.startswith("-") and arg != "--" and os.path.isfile(arg)), None)
     return f"; {name} is a file: write ./{name}, or put -- before it" if name else ""
+
+
+def dash_value_hint(message: str, args: Sequence[str]) -> str:
+    """A number list that starts with a dash (`--mix -1,2`) reads as an option, and argparse says
+    only that the option expected an argument: say how to give it."""
+    found = re.fullmatch(r"argument (\S+?)(?:/\S+)?: expected one argument", message)
+    if not found:
+        return ""
+    options = set(found.group(0).split(":")[0].removeprefix("argument ").split("/"))
+    for option, value in zip(args, args[1:]):
+        if option in options and re.match(r"-[\d.]", value):  # (not `-s -o`: a value forgotten)
+            return f"; a value starting with '-' is written {option}={value}"
+    return ""
 
 
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:

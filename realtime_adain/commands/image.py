@@ -51,7 +51,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--mask", metavar="PATH",
                         help="spatial control with two styles: white areas get the first style, black the second")
     parser.add_argument("--ext", metavar="EXT", help="output format in directory mode (default: the content's)")
-    parser.add_argument("--keep-size", action=argparse.BooleanOptionalAction, default=True,
+    parser.add_argument("--keep-size", action=argparse.BooleanOptionalAction, default=None,
                         help="scale the result back to the content's size (default: on)")
     common.add_max_pixels_option(parser, "to process an image (content at --size, style at --style-size)")
     common.add_json_option(parser)
@@ -135,6 +135,7 @@ def run(args: argparse.Namespace) -> int:
     if args.mask is not None and not args.mask.strip():
         raise UserError("--mask needs an image file's name")
     args.size = 512 if args.size is None else args.size
+    args.keep_size = True if args.keep_size is None else args.keep_size  # (None: not given; --sheet refuses it)
     contents = expand_images(args.content, "content")
     styles = expand_images(args.style, "style")
     jobs = plan(args, contents, styles)

@@ -60,15 +60,19 @@ def check_request(args: argparse.Namespace, contents: list[Path], styles: list[P
     """Refuse what a sheet cannot be made of, before any work; returns the sheet's path."""
     if len(contents) != 1:
         raise UserError(f"--sheet takes one content image, got {len(contents)}")
-    for given, option in ((args.mix is not None, "--mix"), (args.mask, "--mask"), (args.ext, "--ext")):
+    for given, option in ((args.mix is not None, "--mix"), (args.mask, "--mask"), (args.ext, "--ext"),
+                          (args.keep_size is not None, "--keep-size/--no-keep-size")):
         if given:
-            raise UserError(f"{option} cannot be combined with --sheet (one tile per style)")
+            raise UserError(f"{option} cannot be combined with --sheet (one tile per style, at --size)")
     if not args.sheet:
         raise UserError("--sheet needs a file name (e.g. --sheet sheet.jpg)")
     out = Path(args.sheet)
     formats = " ".join(WRITABLE_EXTENSIONS)
     if args.sheet.endswith(("/", os.sep)):  # a folder meant (x.png/ would write x.png)
         raise UserError(f"--sheet {args.sheet}: give the sheet's file name, e.g. sheet.jpg (written: {formats})")
+    if not out.suffix:
+        raise UserError(f"--sheet {args.sheet}: the name says no image format; add one, e.g. {out.name}.jpg "
+                        f"(written: {formats})")
     if not is_writable_image_path(out):
         raise UserError(f"{out}: unknown image format '{out.suffix}' (written: {formats})")
     tiles = len(styles) + args.sheet_original
