@@ -27,6 +27,7 @@ from realtime_adain.api_images import ImageLike, as_rgb, check_path
 from realtime_adain.checks import check_number, check_whole
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import MAX_SIDE, fit_short_side, over_budget, resize, style_budget
+from realtime_adain.interrupts import finished_before_exit
 from realtime_adain.settings import (DEFAULT_MAX_PIXELS, FLOW_MODES, STATS_MODES, STATS_NEED_EAGER, ModelSettings,
                                      StyleSettings, VideoSettings, check_time)
 from realtime_adain.stylizer import Stylizer
@@ -296,7 +297,7 @@ def stylize_video(
                          f"the {limit} pixels a style may have (4096 x 4096, or max_pixels where higher; lower style_size)")
             images[Path(f"style-{index}")] = fit_short_side(image, settings.style.style_size)
     weights = [Path(p) for p in (settings.model.vgg, settings.model.decoder) if isinstance(p, (str, os.PathLike))]
-    with _api_words([source, output, *style_paths, *weights]):
+    with _api_words([source, output, *style_paths, *weights]), finished_before_exit():
         stylizer = stylizer or Stylizer.from_settings(settings.engine_model)
         if not images:
             mixed = StyleStats.mix(styles, mix) if mix is not None else styles[0]

@@ -13,6 +13,7 @@ terminal goes: closed, or failing every write.
 
 from __future__ import annotations
 
+import atexit
 import codecs
 import os
 import signal
@@ -194,6 +195,24 @@ def _ours(handler: object) -> bool:
             # asyncio.run's own Ctrl-C (it cancels the main task, which a call blocking the loop never
             # sees): taken over like Python's default, else the partial file was lost to the second one
             or getattr(getattr(handler, "func", None), "__qualname__", "") == "Runner._on_sigint")
+
+
+@contextmanager
+def finished_before_exit() -> Iterator[None]:
+    """Off the main thread, the interpreter's exit waits until the block is done (`atexit` runs
+    before teardown). On Python < 3.13 a Ctrl-C in the main thread's `join()` of a thread marks
+    that thread finished (CPython gh-90882): the exit no longer waited for `ra.stylize_video`
+    running on it, and aborted inside torch (134) with the video lost."""
+    if _in_main_thread():
+        yield
+        return
+    done = threading.Event()
+    atexit.register(done.wait)
+    try:
+        yield
+    finally:
+        done.set()
+        atexit.unregister(done.wait)
 
 
 class SignalGuard:

@@ -52,10 +52,19 @@ def udp_send(path: Path, port: int) -> str:
     return f"ffmpeg -v error -nostdin -re -i {path} -c copy -f mpegts 'udp://127.0.0.1:{port}?pkt_size=1316'"
 
 
+class LengthlessHandler(http.server.SimpleHTTPRequestHandler):
+    """Files sent without a Content-Length (ended by closing the connection), as a live stream is."""
+
+    def send_header(self, keyword: str, value: str) -> None:
+        if keyword.lower() != "content-length":
+            super().send_header(keyword, value)
+
+
 @contextmanager
-def serving(folder: Path):
+def serving(folder: Path, lengthless: bool = False):
     """http://127.0.0.1:PORT/ serving `folder` (Python's http.server: no range requests)."""
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+    kind = LengthlessHandler if lengthless else http.server.SimpleHTTPRequestHandler
+    handler = functools.partial(kind, directory=str(folder))
     handler.log_message = lambda *args: None
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -181,20 +190,39 @@ def test_udp_sender_that_stops_and_restarts_is_reconnected(tmp_path):
 
 
 @pytest.mark.slow
-def test_mpegts_over_http_without_a_duration_is_paced_once_it_runs_ahead(tmp_path):
-    """MPEG-TS over HTTP reports no duration; running ahead of the clock tells it is a recording."""
+def test_mpegts_over_http_with_a_length_is_paced_from_its_first_frame(tmp_path):
+    """MPEG-TS over HTTP reports no duration; its Content-Length says it is a recording, paced from
+    its first frame (it was told only by running 3 s ahead of the clock: 4 s went by unseen)."""
     www = tmp_path / "www"
     www.mkdir()
     make(www / "clip.ts", *TESTSRC, "-t", "5", *H264)
     with serving(www) as base:
         source = open_source(f"{base}/clip.ts")
+        paced_at_open = source.paced
         try:
             got, seconds = take(source, 250)  # 125 a loop
         finally:
             source.close()
     assert got == 250, "the end of the recording was a lost source instead of a loop"
-    assert source.paced
-    assert seconds > (250 - 25 * 4) / 25 * 0.8, seconds  # at most the first ~3 s went by at decoding speed
+    assert paced_at_open
+    assert seconds > 250 / 25 * 0.8, seconds
+
+
+@pytest.mark.slow
+def test_mpegts_over_http_without_a_length_is_paced_once_it_runs_ahead(tmp_path):
+    """Without a Content-Length (as a live stream is sent), running ahead of the clock tells."""
+    www = tmp_path / "www"
+    www.mkdir()
+    make(www / "clip.ts", *TESTSRC, "-t", "5", *H264)
+    with serving(www, lengthless=True) as base:
+        source = open_source(f"{base}/clip.ts")
+        paced_at_open = source.paced
+        try:
+            got, seconds = take(source, 110)
+        finally:
+            source.close()
+    assert got == 110 and not paced_at_open and source.paced
+    assert seconds > (110 - 25 * 4) / 25 * 0.8, seconds  # at most the first ~3 s went by at decoding speed
 
 
 @pytest.mark.slow

@@ -190,7 +190,6 @@ class EncoderThread(threading.Thread):
         fps: float,
         codec_options: dict[str, str],
         log: Callable[..., None],
-        container_options: dict[str, str] | None = None,
         label: str | None = None,
         exact_size: bool = False,
         room: DiskRoom | None = None,
@@ -217,7 +216,7 @@ class EncoderThread(threading.Thread):
         self._last_pts = -1
         self._reformatter = VideoReformatter()  # one scaler for the stream, not one per frame
         try:
-            self._container = av.open(target, mode="w", format=container_format, options=container_options or {})
+            self._container = av.open(target, mode="w", format=container_format)
         except (av.FFmpegError, OSError) as exc:
             raise UserError(f"{self.label}: cannot open for writing ({getattr(exc, 'strerror', None) or exc})") from None
         self._stream = self._container.add_stream("libx264", rate=self.rate)
@@ -424,6 +423,15 @@ class Recorder(EncodedOutput):
         return None
 
 
+def udp_packets(url: str) -> str:
+    """The URL asking for datagrams of 7 MPEG-TS packets (1316 bytes), unless it says its own: a
+    lost datagram then loses whole TS packets. Given to the muxer, the option was unused (FFmpeg
+    said so on stderr) and datagrams ran from 32 to 1472 bytes; it is the UDP protocol's."""
+    if "pkt_size=" in url.partition("?")[2]:
+        return url
+    return f"{url}{'&' if '?' in url else '?'}pkt_size=1316"
+
+
 class Streamer(EncodedOutput):
     """Low-latency H.264 to a URL: MPEG-TS over UDP/SRT/TCP, FLV over RTMP (OBS, ffplay, VLC)."""
 
@@ -433,8 +441,8 @@ class Streamer(EncodedOutput):
         self.url = url
         scheme = self.checked_scheme(url)
         options = {"preset": "ultrafast", "tune": "zerolatency", "g": str(max(1, round(output_rate(fps))))}
-        container_options = {"pkt_size": "1316"} if scheme == "udp" else {}
-        self._encoder = EncoderThread(url, STREAM_FORMATS[scheme], size, fps, options, log, container_options)
+        self._encoder = EncoderThread(udp_packets(url) if scheme == "udp" else url, STREAM_FORMATS[scheme], size, fps,
+                                      options, log, label=url)
 
     @staticmethod
     def checked_scheme(url: str) -> str:

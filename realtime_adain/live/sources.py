@@ -47,6 +47,10 @@ class SourceError(UserError):
 class SourceLost(Exception):
     """A source that was delivering frames stopped doing so."""
 
+    def __init__(self, message: str, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason or message  # why, without the source's name
+
 
 @dataclass(frozen=True)
 class Frame:
@@ -192,6 +196,7 @@ class PyAVSource:
         self.start_gate: threading.Event | None = None
         self._container: av.container.InputContainer | None = None
         self._stream: av.video.stream.VideoStream | None = None  # the one played (set by `open`)
+        self._photo: np.ndarray | None = None  # a photo's one picture (set by `open`)
         self._opened = False
 
     @property
@@ -227,10 +232,21 @@ class PyAVSource:
         # a URL with a duration is a recording (a file over HTTP, a finished HLS playlist): nothing
         # paces it but us, so it plays as a file does; a live stream (none) comes at its own pace.
         # Once known (here or by `frames`), that holds when the URL is opened again.
-        self.paced = self.paced or (container.duration or 0) > 0
+        self.paced = self.paced or (container.duration or 0) > 0 or _sized_download(self.target, container)
         self._container, self._stream = container, stream
+        self._photo = self._picture_at_open() if self.still else None
         if self.is_file and self.sequence is None and not self.still:
             self._refuse_pictureless()
+
+    def _picture_at_open(self) -> np.ndarray | None:
+        """A photo's picture, decoded as it opens: one FFmpeg cannot decode (a 20000x20000 PNG)
+        was a source lost and opened again every half second until the first frame's 15 s ran
+        out; now one line at the start. None: pictures one after another (see `_single_picture`)."""
+        try:
+            return self._single_picture()
+        except SourceLost as exc:
+            self.close()
+            raise SourceError(f"{self.target}: cannot read ({exc.reason})") from None
 
     def _refuse_pictureless(self) -> None:
         """Refuse a file whose video decodes to no picture at all, saying why (`no_pictures`):
@@ -288,7 +304,8 @@ class PyAVSource:
                 image = frame_to_rgb(frame, converter, aspect)  # square pixels, upright, right colour range, as `video` reads
                 yield (resize(image, self.resolution) if self.resolution else image), frame.time
         except (av.FFmpegError, OSError) as exc:
-            raise SourceLost(f"{self.description}: {self._reason(exc)}") from None
+            reason = self._reason(exc)
+            raise SourceLost(f"{self.description}: {reason}", reason) from None
 
     def _pictures(self) -> Iterator[av.VideoFrame]:
         """The decoded frames; an image sequence's up to its first gap (FFmpeg fails on the gap,
@@ -311,8 +328,8 @@ class PyAVSource:
         (a variable frame rate too; by the frame rate where a frame has none), sleeping only when
         early; live streams pace themselves."""
         period = 1.0 / self.fps
-        if self.still and (photo := self._single_picture()) is not None:
-            yield from self._repeated(photo, period)
+        if self._photo is not None:
+            yield from self._repeated(self._photo, period)
             return
         start, shown, first = time.monotonic(), 0, None
         while True:
@@ -359,7 +376,7 @@ class PyAVSource:
         pictures = self._decoded()
         first = next(pictures, None)
         if first is None:
-            raise SourceLost(f"{self.description}: no picture in it")
+            raise SourceLost(f"{self.description}: no picture in it", "no picture in it")
         if next(pictures, None) is None:
             return first[0]
         pictures.close()
@@ -383,6 +400,15 @@ class PyAVSource:
         if self._container is not None:
             self._container.close()
             self._container = None
+
+
+def _sized_download(target: str, container: av.container.InputContainer) -> bool:
+    """Whether an HTTP URL is a file of known length (a Content-Length): a recording, though its
+    format states no duration (MPEG-TS). It was told apart only by running 3 s ahead of the clock,
+    and those first seconds (4 s of a 25 fps clip) went by unseen. A playlist's own length says
+    nothing of the stream behind it; a live stream has none."""
+    return (target.lower().startswith(("http://", "https://")) and (container.size or 0) > 0
+            and container.format.name not in ("hls", "dash"))
 
 
 # OpenCV takes a camera index as a C int: a larger one was a cv2.error traceback.
@@ -456,11 +482,14 @@ class Capture(threading.Thread):
                         self.source.open()
                         opened = True
                         self.log("source-reconnected", source=self.source.description, attempt=attempt)
-                        attempt, self.status = 0, "live"
+                        self.status = "live"
                     with closing(self.source.frames()) as frames:
                         for image in frames:
                             if self._stop_event.is_set():
                                 return
+                            # the back-off starts again once frames come (not on opening: a server that
+                            # takes connections and stalls was retried every half second for ever)
+                            attempt = 0
                             index += 1
                             self.latest.put(Frame(image, time.monotonic(), index))
                     self.ended, self.status = True, "ended"
