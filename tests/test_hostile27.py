@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 
 import pytest
 from live_support import cli_env, read_video, write_video
@@ -78,3 +79,96 @@ def test_a_video_on_a_worker_thread_is_finished_after_a_ctrl_c_in_the_main_threa
     assert process.returncode == 0, stderr
     assert "interrupted while working" in stdout
     assert read_video(out)[0] == 96
+
+
+def test_udp_streams_are_sent_in_whole_mpegts_packets(capfd):
+    """`pkt_size` was given to the muxer, which ignored it (FFmpeg said "Some options were not
+    used" on every run) and datagrams ran from 32 to 1472 bytes: a lost one split TS packets."""
+    import socket
+
+    import numpy as np
+
+    from realtime_adain.live import outputs
+
+    receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    receiver.bind(("127.0.0.1", 0))
+    receiver.settimeout(5)
+    try:
+        streamer = outputs.Streamer(f"udp://127.0.0.1:{receiver.getsockname()[1]}", (64, 48), 25, log=lambda *a, **k: None)
+        noise = np.random.default_rng(0)
+        for i in range(25):
+            streamer.submit(noise.integers(0, 256, (48, 64, 3), dtype=np.uint8), i / 25)
+        streamer.close()
+        sizes = []
+        while True:
+            try:
+                sizes.append(len(receiver.recv(65536)))
+            except socket.timeout:
+                break
+    finally:
+        receiver.close()
+    assert sizes and all(size % 188 == 0 and size <= 1316 for size in sizes), sizes
+    assert 1316 in sizes
+    assert "not used" not in capfd.readouterr().err
+
+
+@pytest.mark.parametrize("url, expected", [
+    ("udp://127.0.0.1:5000", "udp://127.0.0.1:5000?pkt_size=1316"),
+    ("udp://127.0.0.1:5000?ttl=4", "udp://127.0.0.1:5000?ttl=4&pkt_size=1316"),
+    ("udp://127.0.0.1:5000?pkt_size=188", "udp://127.0.0.1:5000?pkt_size=188"),
+])
+def test_a_udp_urls_own_packet_size_is_kept(url, expected):
+    from realtime_adain.live.outputs import udp_packets
+
+    assert udp_packets(url) == expected
+
+
+def test_a_photo_ffmpeg_cannot_decode_is_refused_when_it_opens(tmp_path):
+    """A 20000x20000 PNG (FFmpeg: "Picture size is invalid") was a source lost and opened again
+    every half second until the first frame's 15 s ran out."""
+    from PIL import Image
+
+    from realtime_adain.live.sources import SourceError, open_source
+
+    path = tmp_path / "huge.png"
+    Image.new("1", (20000, 20000)).save(path)
+    with pytest.raises(SourceError) as raised:
+        open_source(str(path))
+    assert str(raised.value).startswith(f"{path}: cannot read (")
+
+
+class _OpensThenStalls:
+    """A source that opens and then gives nothing (a server that takes the connection and stalls)."""
+
+    description = label = "stalling"
+
+    def __init__(self) -> None:
+        self.opened = 0
+
+    def open(self) -> None:
+        self.opened += 1
+
+    def frames(self):
+        from realtime_adain.live.sources import SourceLost
+
+        raise SourceLost("stalling: nothing came")
+        yield  # (a generator)
+
+    def close(self) -> None:
+        pass
+
+
+def test_the_back_off_grows_while_a_reopened_source_gives_no_frames():
+    """Each reopening counted as reconnected and reset the back-off: attempt=1, 0.5 s, for ever."""
+    from realtime_adain.live.sources import Capture
+
+    lost = []
+    capture = Capture(_OpensThenStalls(), backoff=(0.01, 0.08),
+                      log=lambda event, **fields: lost.append(fields["attempt"]) if event == "source-lost" else None)
+    capture.start()
+    deadline = time.monotonic() + 10
+    while len(lost) < 5 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    capture.stop()
+    capture.join(timeout=5)
+    assert lost[:5] == [1, 2, 3, 4, 5]
