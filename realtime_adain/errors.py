@@ -51,8 +51,20 @@ def out_of_memory_as_user_error(what: str, hint: str = "lower --size") -> Iterat
 def one_line(message: str) -> str:
     """A path or value holding a newline (a legal file name), another control character (an
     escape sequence in a stream's title or a file's name) or a Unicode line break must not split
-    the line or drive the terminal: shown escaped."""
+    the line or drive the terminal: shown escaped. A line is bounded (`MAX_LINE` characters): a
+    value a file holds (a decoder's 100,000-character "encoder" name) made a 100 KB error line."""
+    if len(message) > MAX_LINE:
+        message = f"{message[:MAX_LINE]}... ({len(message) - MAX_LINE} more characters)"
     return message.translate(_ESCAPED)
+
+
+MAX_LINE = 16384  # characters: room for a few paths of PATH_MAX (4096 bytes)
+
+
+def quoted(value: object, limit: int = 80) -> str:
+    """A value read from a file, quoted for a message and cut to `limit` characters."""
+    text = str(value)
+    return f"'{text}'" if len(text) <= limit else f"'{text[:limit]}...' ({len(text)} characters)"
 
 
 # Control characters (C0 but tab, DEL, C1) and Unicode's line and paragraph separators, as escapes.

@@ -27,7 +27,7 @@ from realtime_adain.decoders import SkipConcatDecoder
 from realtime_adain.encoders import (
     ENCODER_KINDS, NORMALISED_VGG, TORCHVISION_VGG19, TorchvisionVGGEncoder, torchvision_state_dict,
 )
-from realtime_adain.errors import UserError, is_out_of_memory
+from realtime_adain.errors import UserError, is_out_of_memory, quoted
 from realtime_adain.networks import ENCODER_DEPTH, FEATURE_CHANNELS, Decoder, Encoder
 from realtime_adain.paths import dead_link, file_in_the_way, why_dead
 from realtime_adain.regular_files import open_regular
@@ -295,10 +295,10 @@ def load_decoder(path: str | os.PathLike) -> nn.Module:
     loaded = read_weights(path)
     architecture = loaded.metadata.get("architecture", "plain")
     if architecture not in DECODER_BUILDERS:
-        raise UserError(f"{path}: unknown decoder architecture '{architecture}'")
+        raise UserError(f"{path}: unknown decoder architecture {quoted(architecture)}")
     encoder_kind = loaded.metadata.get("encoder", NORMALISED_VGG)
     if encoder_kind not in ENCODER_KINDS:
-        raise UserError(f"{path}: the decoder was trained against an unknown encoder '{encoder_kind}'")
+        raise UserError(f"{path}: the decoder was trained against an unknown encoder {quoted(encoder_kind)}")
     decoder = DECODER_BUILDERS[architecture]()
     check_state_dict(path, decoder, loaded.state_dict, f"{architecture} decoder")
     decoder.load_state_dict({k: loaded.state_dict[k] for k in decoder.state_dict()})

@@ -172,3 +172,11 @@ def test_the_back_off_grows_while_a_reopened_source_gives_no_frames():
     capture.stop()
     capture.join(timeout=5)
     assert lost[:5] == [1, 2, 3, 4, 5]
+
+
+def test_a_line_is_bounded():
+    from realtime_adain.errors import MAX_LINE, one_line
+
+    line = one_line("error: " + "x" * 100_000)
+    assert len(line) < MAX_LINE + 100 and line.endswith(f"({100_007 - MAX_LINE} more characters)")
+    assert one_line("short\nline") == "short\\nline"

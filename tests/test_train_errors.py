@@ -80,6 +80,8 @@ def test_bad_settings(train_tool, dataset, published_weights, tmp_path):
     (["--load-size", "99999999"], "--load-size must be at most 4096, got 99999999"),
     (["--batch-size", "99999999999"], "--batch-size must be at most 1024, got 99999999999"),
     (["--workers", "100000"], "--workers must be between 0 and 64, got 100000"),
+    # (past ~3e37 Adam's step overflowed at the first iteration: a traceback, and the run's folder)
+    (["--lr", "1e38"], "--lr 1e+38: at most 1 (Adam moves each weight by about lr a step; the paper's is 0.0001)"),
 ])
 def test_out_of_range_numbers_are_refused_before_the_run(train_tool, dataset, published_weights, tmp_path, extra, message):
     """Numbers no real run needs (attack campaign: tracebacks from numpy, OpenCV's allocator and a

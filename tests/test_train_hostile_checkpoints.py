@@ -95,7 +95,22 @@ def numpy_rng_past_c(tensors, document):
     document["rng"]["numpy"][2] = 2 ** 70
 
 
+def scheduler_moved_on(tensors, document):  # (it trained on at a learning rate of 2e-12)
+    document["scheduler"]["last_epoch"] = 10 ** 12
+
+
+def huge_base_learning_rate(tensors, document):  # (Adam's step overflowed: a traceback)
+    document["scheduler"]["base_lrs"] = [1e300]
+
+
+def huge_learning_rate(tensors, document):
+    document["optimizer"]["param_groups"][0]["lr"] = 1e300
+
+
 @pytest.mark.parametrize("change, message", [
+    (scheduler_moved_on, "the scheduler is at iteration 1000000000000, the run at 1"),
+    (huge_base_learning_rate, "do not follow the run's --lr 0.0001 at iteration 1"),
+    (huge_learning_rate, "do not follow the run's --lr 0.0001 at iteration 1"),
     (wrong_moment_shape, "Adam's exp_avg of parameter 0 does not fit its shape"),
     (missing_moments, "Adam state for parameters [1, 2, 3, 4]"),
     (text_learning_rate, "the optimizer state does not match ('fast' for a number)"),
@@ -304,3 +319,38 @@ def test_a_trainer_state_given_as_the_decoder_points_at_the_decoder_file(finishe
     with pytest.raises(UserError, match=r"it looks like a trainer state \(trainer_iter_N\); give the decoder_iter_N "
                                         r"file beside it$"):
         weights.load_decoder(checkpoint.state_file(finished_run / "checkpoints", 1))
+
+
+def test_a_ctrl_c_just_after_the_trainer_state_is_written_takes_it_away(finished_run, tmp_path, monkeypatch):
+    """The interrupt landed after the state's rename and before the cleanup's `try`: a trainer
+    state with no decoder beside it (the docs: never a checkpoint that looks complete)."""
+    loaded = checkpoint.load_checkpoint(finished_run)
+    decoder = weights.load_decoder(loaded.decoder_path)
+    written = checkpoint.atomic_write_bytes
+
+    def then_ctrl_c(path, data):
+        written(path, data)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(checkpoint, "atomic_write_bytes", then_ctrl_c)
+    folder = tmp_path / "checkpoints"
+    folder.mkdir()
+    with pytest.raises(KeyboardInterrupt):
+        checkpoint.save_checkpoint(folder, decoder, loaded.trainer)
+    assert list(folder.iterdir()) == []
+
+
+def test_a_decoders_long_encoder_name_is_cut_in_its_error(published_weights, tmp_path):
+    """A file's metadata made a 100 KB error line."""
+    from safetensors.torch import load_file
+
+    from realtime_adain.errors import UserError
+
+    decoder = weights.load_decoder(published_weights[1])
+    path = tmp_path / "bogus.safetensors"
+    save_file({k: v.contiguous() for k, v in decoder.state_dict().items()}, str(path),
+              {"architecture": "plain", "encoder": "x" * 100_000})
+    assert load_file(str(path))  # (a well-formed file)
+    with pytest.raises(UserError) as raised:
+        weights.load_decoder(path)
+    assert len(str(raised.value)) < 300 and "(100000 characters)" in str(raised.value)

@@ -128,9 +128,9 @@ def save_checkpoint(directory: Path, decoder: torch.nn.Module, state: TrainerSta
     decoder cannot be written (a full disk, Ctrl-C), its trainer state goes too: no half checkpoint."""
     tensors, metadata = _state_to_file(state)
     state_path = state_file(directory, state.iteration)
-    atomic_write_bytes(state_path, safetensors_bytes(tensors, metadata))
     path = decoder_file(directory, state.iteration)
-    try:
+    try:  # (from the state's write on: a Ctrl-C just after its rename left it without a decoder)
+        atomic_write_bytes(state_path, safetensors_bytes(tensors, metadata))
         save_decoder(path, decoder, state.config["decoder"], state.config["encoder"], state.iteration, state.config)
     except BaseException:
         if not path.is_file():
@@ -225,6 +225,19 @@ def check_like(fresh: Any, loaded: Any, what: str) -> None:
         raise ValueError(f"the {what} state does not match ({loaded!r} for a {_kind(fresh)})")
     elif isinstance(loaded, float) and not math.isfinite(loaded):
         raise ValueError(f"the {what} state holds {loaded}")
+
+
+def check_schedule(scheduler: dict[str, Any], groups: list[dict[str, Any]], iteration: int, lr: float,
+                   factor: float) -> None:
+    """The learning-rate schedule is where the run is: at `iteration`, from the run's `lr`, now
+    `lr * factor`. An edited position trained on at 2e-12 without a word, and an edited rate of
+    1e300 overflowed inside Adam (a traceback)."""
+    if scheduler.get("last_epoch") != iteration:
+        raise ValueError(f"the scheduler is at iteration {scheduler.get('last_epoch')!r}, the run at {iteration}")
+    for group in groups:
+        rates = (scheduler.get("base_lrs"), group.get("initial_lr"), group.get("lr"))
+        if rates[0] != [lr] or rates[1] != lr or not math.isclose(rates[2], lr * factor, rel_tol=1e-6):
+            raise ValueError(f"learning rates {rates} do not follow the run's --lr {lr:g} at iteration {iteration}")
 
 
 def check_optimizer_state(parameters: list[torch.Tensor], state: dict[int, dict[str, torch.Tensor]],

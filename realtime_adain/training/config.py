@@ -26,6 +26,8 @@ AMP_MODES = ("auto", "off", "bf16", "fp16")
 MAX_BATCH_SIZE = 1024
 MAX_WORKERS = 64
 MAX_SEED = 2**32 - 1  # numpy's seeds
+DEFAULT_LR = 1e-4  # the reference's Adam learning rate
+MAX_LR = 1.0
 
 
 @dataclass
@@ -38,7 +40,7 @@ class TrainConfig:
     decoder: str = "plain"
     iterations: int = 160_000
     batch_size: int = 8  # global: split across data-parallel processes
-    lr: float = 1e-4
+    lr: float = DEFAULT_LR
     lr_decay: float = 5e-5
     style_weight: float = 10.0
     content_weight: float = 1.0
@@ -83,6 +85,9 @@ class TrainConfig:
             if not math.isfinite(value) or value < 0 or (flag == "--lr" and value == 0):  # nan passes `< 0`
                 raise UserError(f"{flag} {value}: --lr must be positive; --lr-decay and the loss weights must not be "
                                 "negative (all finite)")
+        if self.lr > MAX_LR:  # (past ~3e37 Adam's step overflowed: a traceback, not the divergence line)
+            raise UserError(f"--lr {self.lr:g}: at most {MAX_LR:g} (Adam moves each weight by about lr a step; "
+                            f"the paper's is {DEFAULT_LR:g})")
         for name, what in (("content_dir", "--content"), ("style_dir", "--style"), ("out", "--out")):
             if not getattr(self, name):
                 raise UserError(f"{what} is required (unless --resume gives it)")

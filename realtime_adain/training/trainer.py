@@ -289,6 +289,8 @@ class Trainer:
             parameters = list(self.decoder.parameters())
             checkpoint.check_optimizer_state(parameters, state.optimizer["state"], state.iteration)
             checkpoint.check_like(training.scheduler.state_dict(), state.scheduler, "scheduler")
+            checkpoint.check_schedule(state.scheduler, state.optimizer["param_groups"], state.iteration, self.config.lr,
+                                      learning_rate_factor(self.config.lr_decay)(state.iteration))
             training.optimizer.load_state_dict(state.optimizer)
             training.scheduler.load_state_dict(state.scheduler)
             if state.scaler:
