@@ -519,14 +519,16 @@ class Stabilizer:
         `motion` (None: start afresh). Frames must come in display order."""
         check_frame(stylized, "stylized")
         if not self.active:
-            return stylized
+            return stylized.copy()  # (a frame of its own, as when blended: see below)
         if self.precise:
             return to_rgb8(self.apply_float(motion, to_float_rgba(stylized)))
         out = self._blend(motion, stylized, remap_rgb, blend_rgb8)
         # The state is a copy: the caller may reuse its array (a stylizer's output buffer) or draw
-        # on the frame returned, which would otherwise leak into the frames after it.
+        # on the frame returned, which would otherwise leak into the frames after it. And the frame
+        # returned is never `stylized` itself: where nothing was blended (the first frame, a cut)
+        # a reused buffer changed a frame already returned.
         self._prev_out = out.copy()
-        return out
+        return stylized.copy() if out is stylized else out
 
     def apply_float(self, motion: Motion | None, current: np.ndarray) -> np.ndarray:
         """`apply` for a frame in float32 RGBA 0-255 (`to_float_rgba`), keeping the state so: the
@@ -552,7 +554,7 @@ class Stabilizer:
         """The stabilized frame for this (content, stylized) pair, (H, W, 3) uint8 each."""
         check_frames(content, stylized)
         if not self.active:
-            return stylized
+            return stylized.copy()
         luma = self.luma(content)
         motion = self.motion(self._prev_luma, luma, stylized.shape[:2])
         self._prev_luma = luma
