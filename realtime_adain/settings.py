@@ -46,6 +46,9 @@ class ModelSettings:
     def check(self) -> None:
         from realtime_adain import engines
 
+        for value, name in ((self.dtype, "dtype"), (self.engine, "engine")):  # (a TypeError, as `Stylizer.load` says it)
+            if not isinstance(value, str):
+                raise TypeError(f"{name} must be a str such as 'auto', got {type(value).__name__}")
         if self.dtype not in DTYPE_CHOICES:
             raise UserError(f"--dtype {self.dtype}: use one of {', '.join(DTYPE_CHOICES)}")
         if self.engine not in engines.CHOICES:

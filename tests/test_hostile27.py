@@ -96,9 +96,11 @@ def test_udp_streams_are_sent_in_whole_mpegts_packets(capfd):
     receiver.settimeout(5)
     try:
         streamer = outputs.Streamer(f"udp://127.0.0.1:{receiver.getsockname()[1]}", (64, 48), 25, log=lambda *a, **k: None)
-        noise = np.random.default_rng(0)
-        for i in range(25):
+        noise, i, deadline = np.random.default_rng(0), 0, time.monotonic() + 60
+        while streamer.written < 25 and time.monotonic() < deadline:  # (at a camera's pace: close drops what is queued)
             streamer.submit(noise.integers(0, 256, (48, 64, 3), dtype=np.uint8), i / 25)
+            i += 1
+            time.sleep(0.04)
         streamer.close()
         sizes = []
         while True:
@@ -198,3 +200,17 @@ def test_a_stabilizer_never_returns_the_callers_own_array(mode, strength, precis
         outputs.append(stabilizer(content, buffer))
     assert all(out is not buffer and not np.shares_memory(out, buffer) for out in outputs)
     assert int(outputs[0][0, 0, 0]) == 100
+
+
+@pytest.mark.parametrize("field, value", [("dtype", None), ("engine", 1)])
+def test_model_settings_of_the_wrong_kind_are_a_type_error_in_every_call(field, value, tmp_path, data_dir):
+    """`stylize_video(model=ModelSettings(dtype=None))` said ValueError where `Stylizer.from_settings`
+    said TypeError (the docs: a wrong type is a TypeError)."""
+    import realtime_adain as ra
+
+    model = ra.ModelSettings(**{field: value})
+    with pytest.raises(TypeError, match=f"{field} must be a str"):
+        ra.stylize_video(data_dir / "videos" / "cutBunny.mp4", tmp_path / "out.mp4", style=data_dir / "style" / "trial.jpg",
+                         model=model)
+    with pytest.raises(TypeError, match=f"{field} must be a str"):
+        ra.Stylizer.from_settings(model)
