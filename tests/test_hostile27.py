@@ -214,3 +214,27 @@ def test_model_settings_of_the_wrong_kind_are_a_type_error_in_every_call(field, 
                          model=model)
     with pytest.raises(TypeError, match=f"{field} must be a str"):
         ra.Stylizer.from_settings(model)
+
+
+def test_a_damaged_kernel_in_inductors_cache_is_named(tmp_path, monkeypatch):
+    """A run killed while inductor wrote a kernel left a 0-byte .so: every later `--engine compile`
+    run at that size was a 160-line traceback (inductor wraps the loader's ImportError)."""
+    import importlib.util
+
+    from realtime_adain.engines.compiled import damaged_cache
+
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path / "cache"))
+    kernel = tmp_path / "cache" / "ab" / "cabcdef.main.so"
+    kernel.parent.mkdir(parents=True)
+    kernel.write_bytes(b"")
+    try:
+        try:
+            spec = importlib.util.spec_from_file_location("cabcdef", kernel)
+            importlib.util.module_from_spec(spec)
+        except ImportError as loading:
+            raise RuntimeError("backend='inductor' raised") from loading
+    except RuntimeError as wrapped:
+        reason = damaged_cache(wrapped)
+    assert reason is not None and str(kernel) in reason and f"delete the cache folder {tmp_path / 'cache'}" in reason
+    assert damaged_cache(RuntimeError("something else")) is None
+    assert damaged_cache(ImportError(f"{tmp_path}/elsewhere.so: file too short")) is None

@@ -82,6 +82,24 @@ def _cache_missing() -> str | None:
     return None
 
 
+def damaged_cache(exc: BaseException) -> str | None:
+    """What to do about a compiled kernel in inductor's cache that cannot be loaded (a run killed
+    while writing it left a 0-byte .so: every later run at that size was a 160-line traceback),
+    else None. Inductor wraps the loader's ImportError (BackendCompilerFailed, InductorError)."""
+    from torch._inductor.runtime.cache_dir_utils import default_cache_dir
+
+    folder = os.path.realpath(os.environ.get("TORCHINDUCTOR_CACHE_DIR") or default_cache_dir())
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, (ImportError, OSError)) and folder + os.sep in str(exc):
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            return (f"torch.compile's cache holds a damaged kernel ({reason[:300]}); delete the cache folder "
+                    f"{folder} (it is built again) or use --engine eager")
+        exc = getattr(exc, "inner_exception", None) or exc.__cause__ or exc.__context__
+    return None
+
+
 def quiet_cpu_build_warning() -> None:
     """Inductor's C++ build warns that a CPU-only machine has no CUDA runtime ("No CUDA runtime is
     found, using CUDA_HOME=..."): not news to whoever compiles for the CPU."""
@@ -104,7 +122,12 @@ class CompiledEngine(Engine):
     def step(self, images, mean, std, alpha):
         if self.device.type == "cuda":
             torch.compiler.cudagraph_mark_step_begin()  # the previous step's outputs are consumed
-        return self.compiled(images, mean, std, alpha)
+        try:
+            return self.compiled(images, mean, std, alpha)
+        except Exception as exc:
+            if (reason := damaged_cache(exc)) is None:
+                raise
+            raise UserError(reason) from None
 
     @torch.inference_mode()
     def prepare(self, batch: int, height: int, width: int) -> None:
