@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 from live_support import cli_env, read_video, write_video
 
@@ -238,3 +239,55 @@ def test_a_damaged_kernel_in_inductors_cache_is_named(tmp_path, monkeypatch):
     assert reason is not None and str(kernel) in reason and f"delete the cache folder {tmp_path / 'cache'}" in reason
     assert damaged_cache(RuntimeError("something else")) is None
     assert damaged_cache(ImportError(f"{tmp_path}/elsewhere.so: file too short")) is None
+
+
+def test_a_file_prefix_names_a_file_as_ffmpeg_takes_it(tmp_path, monkeypatch):
+    """`--source file:clip.mp4` (FFmpeg's way to name a file holding a colon) said "no such file"."""
+    from realtime_adain.live.sources import open_source
+
+    monkeypatch.chdir(tmp_path)
+    write_video(tmp_path / "a:b.mp4", frames=3)
+    source = open_source("file:a:b.mp4")
+    try:
+        assert source.is_file and source.fps > 0
+    finally:
+        source.close()
+
+
+def test_a_cut_short_jpeg_read_off_the_main_thread_is_noted(data_dir, tmp_path, capsys):
+    """A style folder rescanned (`l`) in the background: the raw libjpeg line only, no note (its
+    stderr is collected on the main thread only)."""
+    import threading
+
+    from realtime_adain.imageio import read_image
+
+    cut = tmp_path / "cut.jpg"
+    cut.write_bytes((data_dir / "style" / "asheville.jpg").read_bytes()[:3000])
+    worker = threading.Thread(target=read_image, args=(cut,))
+    worker.start()
+    worker.join()
+    assert "cut.jpg: the file ends before its picture does" in capsys.readouterr().err
+
+
+def test_names_that_start_like_a_url_are_files_to_every_command(run_cli, weights_env, data_dir, tmp_path, monkeypatch):
+    """`take:2.mp4` (a colon is legal in a name, and common in a timestamped one): FFmpeg took
+    `take` for a protocol, so `video` said "not a readable video (Protocol not found)", `live`
+    could not open it, and an output so named could not be written."""
+    monkeypatch.chdir(tmp_path)
+    write_video(tmp_path / "take:2.mp4", frames=6)
+    code, out, err = run_cli("video", "take:2.mp4", "-s", data_dir / "style" / "trial.jpg", "-o", "out:1.mp4",
+                             "--size", "32", "--style-size", "64", "--stabilize", "off")
+    assert code == 0, err
+    assert read_video(tmp_path / "out:1.mp4")[0] == 6
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # (no temporary left)
+
+
+def test_a_live_recording_named_like_a_url_is_written(tmp_path, monkeypatch):
+    from realtime_adain.live.outputs import Recorder
+
+    monkeypatch.chdir(tmp_path)
+    recorder = Recorder("rec:1.mp4", (32, 24), 24.0, log=lambda *a, **k: None)
+    for i in range(5):
+        recorder.submit(np.full((24, 32, 3), 40 * i, np.uint8), i / 24)
+    assert recorder.close().name == "rec:1.mp4"
+    assert read_video(tmp_path / "rec:1.mp4")[0] == 5

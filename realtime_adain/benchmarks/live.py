@@ -30,6 +30,7 @@ from realtime_adain.imageio import write_image
 from realtime_adain.live.app import LiveSession
 from realtime_adain.stylizer import DTYPES
 from realtime_adain.settings import LIVE_SIZE_TEXT
+from realtime_adain.video.sequence import ffmpeg_name
 from realtime_adain.commands.argtypes import (MAX_FPS, frame_resolution, int_between, nonempty_path, results_file, seconds,
                                               seconds_or_none)
 from realtime_adain.benchmarks.setup import benchmark_weights, check_results_file, report_json, stamp
@@ -67,7 +68,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def generated_clip(path: Path, size: tuple[int, int], fps: int, seconds: int = 4) -> Path:
     """A moving gradient, H.264, long enough to loop smoothly."""
-    with av.open(str(path), "w") as container:
+    with av.open(ffmpeg_name(path), "w") as container:
         stream = container.add_stream("libx264", rate=fps)
         stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
         x = np.linspace(0, 255, size[0], dtype=np.float32)[None, :]

@@ -42,6 +42,7 @@ from realtime_adain.temporal import MODES
 from realtime_adain.benchmarks.setup import (benchmark_weights, check_input_files, check_results_file, engine_list,
                                             report_json, stamp, test_material)
 from realtime_adain.video.reader import VideoReader
+from realtime_adain.video.sequence import ffmpeg_name
 from realtime_adain.video.formats import DEFAULT_CRF, EncodeSettings, check_encoder
 
 MAX_REPEATS = 100  # each repeat runs every variant over the whole clip
@@ -120,7 +121,7 @@ def reference_loop(stylizer: Stylizer, video: Path, style_path: Path, output: Pa
     capture = cv2.VideoCapture(str(video))
     fps = capture.get(cv2.CAP_PROP_FPS)
     width, height = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
-    out = av.open(str(output), "w")
+    out = av.open(ffmpeg_name(output), "w")
     stream = out.add_stream("libx264", rate=round(fps))
     stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
     stream.options = {"crf": str(DEFAULT_CRF)}
@@ -179,7 +180,7 @@ def check_batch_fits(batch: int, width: int, height: int) -> None:
 def upscaled_copy(video: Path, size: tuple[int, int], frames: int, output: Path) -> Path:
     """The clip's first `frames` frames at `size` (width, height), for GPU timings at 720p/1080p."""
     width, height = size
-    with av.open(str(video)) as source, av.open(str(output), "w") as out:
+    with av.open(ffmpeg_name(video)) as source, av.open(ffmpeg_name(output), "w") as out:
         stream = source.streams.video[0]
         rate = stream.average_rate or Fraction(25)  # (none stated: FFmpeg's default)
         target = out.add_stream("libx264", rate=rate)

@@ -240,10 +240,11 @@ class LiveSession:
                 return False
             self.failed_outputs.add(output)
         self.exit_code = 1
-        kept = {"kept": output.outcome} if isinstance(output, Recorder) else {}  # (settled before its error shows)
+        # (settled before its error shows; "none" as in the `output` and `record-stop` lines)
+        kept = {"kept": output.outcome or "none"} if isinstance(output, Recorder) else {}
         self.log("output-failed", **{output.key: output.label}, reason=output.error, **kept)
         if kept:
-            what = f"kept {Path(kept['kept']).name}" if kept["kept"] else "nothing could be kept"
+            what = f"kept {Path(output.outcome).name}" if output.outcome else "nothing could be kept"
             self.notice = f"{RECORDING_STOPPED}{output.error}; {what}"
         else:
             self.notice = f"{output.label}: {output.error}"
@@ -336,7 +337,9 @@ class LiveSession:
         for output in self.outputs:
             output.close()
             if inference is not None:  # else the session never ran: the error is the one line said
-                self.log("output", **{output.key: output.outcome}, frames=output.written, dropped=output.dropped)
+                kept = {} if output.outcome else {"kept": "none"}  # (nothing kept: its name, not path="")
+                self.log("output", **{output.key: output.outcome or output.label}, frames=output.written,
+                         dropped=output.dropped, **kept)
         self._watch_outputs()  # failures while finishing (the last frames, the file's index)
         if self.capture.error:
             self.log("error", reason=f"capture failed: {self.capture.error}")

@@ -133,7 +133,9 @@ class KeyEffects:
 
     def _finish_recording(self, recorder: Recorder) -> None:
         path = recorder.close()
-        self.log("record-stop", path=path or "", frames=recorder.written, dropped=recorder.dropped)
+        # (nothing kept: the name it would have had, tied to its record-start line; was path="")
+        kept = {} if path else {"kept": "none"}
+        self.log("record-stop", path=path or recorder.path, frames=recorder.written, dropped=recorder.dropped, **kept)
         if recorder.error:  # e.g. the disk filled while the file was finalised: not a silent path=""
             self.failed(recorder)
 

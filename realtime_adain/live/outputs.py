@@ -32,6 +32,7 @@ from realtime_adain.clib import c_library
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import resize
 from realtime_adain.video.formats import EncodeSettings, choose_pix_fmt
+from realtime_adain.video.sequence import ffmpeg_name
 from realtime_adain.video.writer import BT709_MATRIX as BT709, LIMITED_RANGE
 
 STREAM_FORMATS = {"udp": "mpegts", "rtp": "rtp_mpegts", "srt": "mpegts", "tcp": "mpegts", "rtmp": "flv", "rtmps": "flv"}
@@ -345,7 +346,7 @@ class EncodedOutput:
 def plays(path: Path) -> bool:
     """Whether a file that had a write error still decodes (FFmpeg may close it without a complaint)."""
     try:
-        with av.open(str(path)) as container:
+        with av.open(ffmpeg_name(path)) as container:
             next(container.decode(video=0))
         return True
     except (av.FFmpegError, OSError, StopIteration):
@@ -375,7 +376,7 @@ class Recorder(EncodedOutput):
         room = DiskRoom(self._pending.path)
         options = {"preset": "veryfast", "crf": "20"}
         try:
-            self._encoder = EncoderThread(str(self._pending.path), "mp4", size, fps, options, log, label=str(self.path),
+            self._encoder = EncoderThread(ffmpeg_name(self._pending.path), "mp4", size, fps, options, log, label=str(self.path),
                                           exact_size=True, room=room, stopped=self._settle)
         except UserError:
             room.release()

@@ -30,7 +30,7 @@ from realtime_adain.video.deinterlace import deinterlaced
 from realtime_adain.video.reader import (PictureConverter, alpha_decoder, error_reason, frame_to_rgb, is_picture_format,
                                          no_pictures, pixel_aspect, plausible_rate, refuse_animated_webp, within_run)
 from realtime_adain.video.streams import is_still_item
-from realtime_adain.video.sequence import DEFAULT_FRAMERATE, Sequence, check_framerate, find_sequence
+from realtime_adain.video.sequence import DEFAULT_FRAMERATE, Sequence, check_framerate, ffmpeg_name, find_sequence
 
 T = TypeVar("T")
 # The interlace note's last words here: `live` has no --deinterlace option to point at.
@@ -289,7 +289,10 @@ class PyAVSource:
     def _open_container(self) -> av.container.InputContainer:
         try:
             sequence = self.sequence.open_arguments(self.rate) if self.sequence else {}
-            return av.open(self.target, timeout=self.timeout if not self.is_file else None, metadata_errors="replace",
+            # (as `video` opens them: a file named like a URL, `take:2.mp4`, and a `%` in a sequence's folder)
+            name = self.sequence.ffmpeg_pattern if self.sequence else self.target
+            target = ffmpeg_name(name) if self.is_file else self.target
+            return av.open(target, timeout=self.timeout if not self.is_file else None, metadata_errors="replace",
                            **sequence)
         except (av.FFmpegError, OSError) as exc:
             raise SourceError(f"{self.target}: cannot open ({self._reason(exc)})") from None
@@ -422,6 +425,8 @@ def open_source(
     loop: bool = True,
 ) -> Source:
     """The source `spec` names (camera index, /dev path, URL or file), already opened."""
+    if spec[:5].lower() == "file:" and "://" not in spec:  # FFmpeg's `file:NAME` (a name holding a colon)
+        spec = spec[5:]
     if (index := ascii_whole(spec)) is not None:
         if index > MAX_CAMERA_INDEX:
             raise SourceError(f"camera {spec}: no such camera (an index is 0 to {MAX_CAMERA_INDEX})")

@@ -36,7 +36,7 @@ from realtime_adain.video.deinterlace import check_mode as check_deinterlace, de
 from realtime_adain.video.formats import GIF_DELAY_SHOWN, GIF_SHORTEST_SHOWN
 from realtime_adain.video.hdr import HDR_TRANSFERS, ToneMap, needs_mapping, sdr_colour
 from realtime_adain.video.notes import note
-from realtime_adain.video.sequence import DEFAULT_FRAMERATE, check_framerate, find_sequence
+from realtime_adain.video.sequence import DEFAULT_FRAMERATE, check_framerate, ffmpeg_name, find_sequence
 from realtime_adain.video.streams import (has_decoder, is_cover_art, main_video_stream, note_left_out,
                                           passthrough_streams, same_program)
 from realtime_adain.video.landing import READ_THROUGH_BYTES, StreamLanding
@@ -126,7 +126,7 @@ def is_video_path(path: Path) -> bool:
 def has_moving_picture(path: Path) -> bool:
     """Whether FFmpeg finds a video stream other than cover art in `path` (False if unreadable)."""
     try:
-        with av.open(str(path), metadata_errors="replace") as container:
+        with av.open(ffmpeg_name(path), metadata_errors="replace") as container:
             return any(not is_cover_art(s) for s in container.streams.video)
     except (av.error.FFmpegError, UnicodeDecodeError, OSError):
         return False
@@ -626,7 +626,7 @@ class VideoReader:
         if any(s.type in CUT_TYPES for s in self.passthrough):
             target -= LASTING_LEAD  # (a subtitle shown from before the start is stored before it)
         try:
-            with av.open(str(self.path), metadata_errors="replace") as probed:
+            with av.open(ffmpeg_name(self.path), metadata_errors="replace") as probed:
                 if SoundClock.untimed_in(probed, self.passthrough):
                     return False  # (its sound is timed from the file's start: read through)
                 position = StreamLanding(probed, probed.streams[self.stream.index], self.shift.offset).find(target)
@@ -643,7 +643,7 @@ class VideoReader:
     @property
     def _opened_name(self) -> str:
         """What FFmpeg opens: the file, or an image sequence's pattern as image2 reads it."""
-        return self.sequence.ffmpeg_pattern if self.sequence is not None else str(self.path)
+        return ffmpeg_name(self.sequence.ffmpeg_pattern if self.sequence is not None else self.path)
 
     def _sequence_options(self, framerate: Fraction | None) -> dict:
         """How FFmpeg opens an image sequence (nothing for a file): from its first number, at `framerate`."""

@@ -27,6 +27,16 @@ from realtime_adain.errors import UserError
 from realtime_adain.settings import as_fraction
 from realtime_adain.video.notes import note
 
+_SCHEME = re.compile(r"[A-Za-z0-9+.-]+:")  # what FFmpeg takes for a protocol's name before a colon
+
+
+def ffmpeg_name(path: str | os.PathLike) -> str:
+    """A file's name as FFmpeg is to open it: one that starts like a URL (`take:2.mp4`, or its
+    temporary `.take:2.mp4.PID-x.part.mp4`) gets `file:` before it, else FFmpeg took the part
+    before the colon for a protocol ("Protocol not found") and the file could not be read or written."""
+    text = os.fspath(path)
+    return f"file:{text}" if _SCHEME.match(text) else text
+
 DEFAULT_FRAMERATE = Fraction(25)  # FFmpeg's image2 default
 MAX_FRAMERATE = 1000  # fps; beyond it no display or encoder keeps up, and 1/rate underflows time bases
 MAX_DIGITS = 9  # a frame number fits in FFmpeg's int

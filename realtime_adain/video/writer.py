@@ -41,6 +41,7 @@ from realtime_adain.video.formats import (ADTS_KEEPING_FORMATS, ATTACHING_FORMAT
 from realtime_adain.video.framing import check_picture_size, encoder_framing
 from realtime_adain.video.notes import note
 from realtime_adain.video.reader import Colour, threads_refused, threads_refused_error
+from realtime_adain.video.sequence import ffmpeg_name
 from realtime_adain.video.sound import AdtsChange, RawAacFraming, SoundConverter, decoder_layout, reorder_channels
 from realtime_adain.video.streams import (COVER_MAX_PIXELS, TS_DATA_CODECS, attached_pictures, data_label,
                                           is_gopro_telemetry, oversized_cover)
@@ -265,7 +266,7 @@ class VideoWriter:
         or None when the muxer refused the header with audio copied (unless `last`)."""
         fmt = container_format(self.path)
         try:
-            self.container = av.open(str(self.path), "w", format=fmt, options=muxer_options(fmt, video.tags))
+            self.container = av.open(ffmpeg_name(self.path), "w", format=fmt, options=muxer_options(fmt, video.tags))
         except av.error.FFmpegError as exc:
             raise UserError(f"{self.path}: cannot write here ({exc.strerror or exc})") from None
         video_context = None
