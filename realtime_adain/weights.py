@@ -134,6 +134,8 @@ class LoadedWeights:
 def _load_failure(exc: Exception) -> str:
     """Why loading failed, in words: a foreign file makes torch.load fail in pickle (KeyError: '105')."""
     text = str(exc).strip()
+    if "Weights only load failed" in text:  # (a pickle that calls code or builds other objects: never run)
+        return "a PyTorch file holding more than weights (code or other objects), which is not loaded"
     # (torch takes a file starting with zero bytes for its legacy tar format, which weights_only refuses)
     if isinstance(exc, (KeyError, EOFError, pickle.UnpicklingError)) or "legacy .tar format" in text:
         return "not a PyTorch or safetensors file, or cut short"

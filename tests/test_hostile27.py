@@ -291,3 +291,47 @@ def test_a_live_recording_named_like_a_url_is_written(tmp_path, monkeypatch):
         recorder.submit(np.full((24, 32, 3), 40 * i, np.uint8), i / 24)
     assert recorder.close().name == "rec:1.mp4"
     assert read_video(tmp_path / "rec:1.mp4")[0] == 5
+
+
+class _Runs:
+    """A pickle that would run a command when loaded."""
+
+    def __init__(self, flag):
+        self.flag = flag
+
+    def __reduce__(self):
+        import os
+
+        return os.system, (f"touch {self.flag}",)
+
+
+def test_a_pth_holding_code_is_never_run_and_said_so(tmp_path):
+    """It was "not a PyTorch or safetensors file, or cut short": it is one, holding more than weights."""
+    import torch
+
+    from realtime_adain import weights
+    from realtime_adain.errors import UserError
+
+    path, flag = tmp_path / "decoder.pth", tmp_path / "ran"
+    torch.save({"1.weight": _Runs(flag)}, path)
+    with pytest.raises(UserError, match=r"a PyTorch file holding more than weights \(code or other objects\)"):
+        weights.load_decoder(path)
+    assert not flag.exists()
+
+
+@pytest.mark.parametrize("kind", ["fifo", "link loop"])
+def test_a_dataset_that_is_there_but_no_folder_is_said_so(tmp_path, kind):
+    """A FIFO and a link loop were "no such content directory"."""
+    import os
+
+    from realtime_adain.errors import UserError
+    from realtime_adain.training.data import list_images
+
+    path = tmp_path / "data"
+    if kind == "fifo":
+        os.mkfifo(path)
+    else:
+        os.symlink(tmp_path / "other", path)
+        os.symlink(path, tmp_path / "other")
+    with pytest.raises(UserError, match="--content takes a directory of images; this is no directory"):
+        list_images(path, "content")

@@ -65,6 +65,9 @@ def list_images(directory: str | os.PathLike, what: str, exclude: Sequence[str |
     if root.is_file():
         raise UserError(f"{root}: --{what} takes a directory of images, not a single file")
     if not root.is_dir():
+        if os.path.lexists(root):  # (a fifo, a device, a link to nowhere or in a loop: "no such" while it is there)
+            raise UserError(f"{root}: --{what} takes a directory of images; this is no directory (a fifo, device, "
+                            "socket, or a link that leads to none)")
         raise UserError(f"{root}: no such {what} directory")
     skipped_dirs = {os.path.realpath(d) for d in exclude}
     if os.path.realpath(root) in skipped_dirs:  # all of it left out: "empty" said nothing useful
