@@ -297,7 +297,7 @@ def stylize_video(
                          f"the {limit} pixels a style may have (4096 x 4096, or max_pixels where higher; lower style_size)")
             images[Path(f"style-{index}")] = fit_short_side(image, settings.style.style_size)
     weights = [Path(p) for p in (settings.model.vgg, settings.model.decoder) if isinstance(p, (str, os.PathLike))]
-    with _api_words([source, output, *style_paths, *weights]), finished_before_exit():
+    with _api_words([source, output, *style_paths, *weights]), finished_before_exit(str(output)):
         stylizer = stylizer or Stylizer.from_settings(settings.engine_model)
         if not images:
             mixed = StyleStats.mix(styles, mix) if mix is not None else styles[0]

@@ -53,9 +53,8 @@ def one_line(message: str) -> str:
     escape sequence in a stream's title or a file's name) or a Unicode line break must not split
     the line or drive the terminal: shown escaped. A line is bounded (`MAX_LINE` characters): a
     value a file holds (a decoder's 100,000-character "encoder" name) made a 100 KB error line."""
-    if len(message) > MAX_LINE:
-        message = f"{message[:MAX_LINE]}... ({len(message) - MAX_LINE} more characters)"
-    return message.translate(_ESCAPED)
+    line = message.translate(_ESCAPED)
+    return line if len(line) <= MAX_LINE else f"{line[:MAX_LINE]}... ({len(line) - MAX_LINE} more characters)"
 
 
 MAX_LINE = 16384  # characters: room for a few paths of PATH_MAX (4096 bytes)

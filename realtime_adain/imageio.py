@@ -131,14 +131,12 @@ def _decode(data: np.ndarray, name: str) -> np.ndarray:
     # orientation is its irot/imir boxes' instead (MIAF: EXIF's is ignored), applied below.
     avif_orientation = _avif_orientation(data)
     flags = _decode_flags(avif_orientation)
-    ended = False  # the JPEG's end marker added by us: it was cut short (said also off the main thread)
     with _native_stderr_captured() as native:
         image, failure = _opencv_decode(data, flags)
         if image is None and failure == "not a readable image" and looks_cut_short(data) == "JPEG":
             # OpenCV refuses a JPEG without its end marker, which browsers and FFmpeg show (a
             # download cut short, or a camera's file missing only its last two bytes)
             image, failure = _opencv_decode(np.concatenate([data, _JPEG_END]), flags)
-            ended = image is not None
     if image is None and failure == "not a readable image":
         image = _pillow_rgb(data, name)  # TGA, ICO, PSD, 16-bit BMP, 16-bit CMYK TIFF: OpenCV has no decoder
         if image is not None:
@@ -152,7 +150,7 @@ def _decode(data: np.ndarray, name: str) -> np.ndarray:
                   next((_readable(line) for line in native if _readable(line)), ""))
         shown = f" ({detail[:120]})" if detail and failure == "not a readable image" else ""
         raise UserError(f"{name}: {failure}{shown}")
-    if ended or any("premature end" in line.lower() for line in native):  # libjpeg's words: the rest is missing
+    if any("premature end" in line.lower() for line in native):  # libjpeg's words: the rest is missing
         note(f"{name}: the file ends before its picture does (cut short?); the rest of the picture is missing",
              once=True)
     image = _oriented(image, avif_orientation)

@@ -198,21 +198,33 @@ def _ours(handler: object) -> bool:
 
 
 @contextmanager
-def finished_before_exit() -> Iterator[None]:
-    """Off the main thread, the interpreter's exit waits until the block is done (`atexit` runs
-    before teardown). On Python < 3.13 a Ctrl-C in the main thread's `join()` of a thread marks
-    that thread finished (CPython gh-90882): the exit no longer waited for `ra.stylize_video`
-    running on it, and aborted inside torch (134) with the video lost."""
-    if _in_main_thread():
+def finished_before_exit(what: str) -> Iterator[None]:
+    """On a thread that outlives the main thread (not a daemon: the program chose not to wait for
+    those), the interpreter's exit waits until the block has finished `what` (`atexit` runs before
+    teardown). On Python < 3.13 a Ctrl-C in the main thread's `join()` of a thread marks that
+    thread finished (CPython gh-90882): the exit no longer waited for `ra.stylize_video` running
+    on it, and aborted inside torch (134) with the video lost. The wait is said, and a second
+    Ctrl-C ends it; a forked child (which has no such thread) does not wait."""
+    if _in_main_thread() or threading.current_thread().daemon:
         yield
         return
-    done = threading.Event()
-    atexit.register(done.wait)
+    done, process = threading.Event(), os.getpid()
+
+    def wait() -> None:
+        if done.is_set() or os.getpid() != process:
+            return
+        print(f"finishing {what} before exiting (Ctrl-C again to exit without it)", file=sys.stderr, flush=True)
+        try:
+            done.wait()
+        except KeyboardInterrupt:
+            print(f"exiting without finishing {what}", file=sys.stderr, flush=True)
+
+    atexit.register(wait)
     try:
         yield
     finally:
         done.set()
-        atexit.unregister(done.wait)
+        atexit.unregister(wait)
 
 
 class SignalGuard:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -241,32 +242,6 @@ def test_a_damaged_kernel_in_inductors_cache_is_named(tmp_path, monkeypatch):
     assert damaged_cache(ImportError(f"{tmp_path}/elsewhere.so: file too short")) is None
 
 
-def test_a_file_prefix_names_a_file_as_ffmpeg_takes_it(tmp_path, monkeypatch):
-    """`--source file:clip.mp4` (FFmpeg's way to name a file holding a colon) said "no such file"."""
-    from realtime_adain.live.sources import open_source
-
-    monkeypatch.chdir(tmp_path)
-    write_video(tmp_path / "a:b.mp4", frames=3)
-    source = open_source("file:a:b.mp4")
-    try:
-        assert source.is_file and source.fps > 0
-    finally:
-        source.close()
-
-
-def test_a_cut_short_jpeg_read_off_the_main_thread_is_noted(data_dir, tmp_path, capsys):
-    """A style folder rescanned (`l`) in the background: the raw libjpeg line only, no note (its
-    stderr is collected on the main thread only)."""
-    import threading
-
-    from realtime_adain.imageio import read_image
-
-    cut = tmp_path / "cut.jpg"
-    cut.write_bytes((data_dir / "style" / "asheville.jpg").read_bytes()[:3000])
-    worker = threading.Thread(target=read_image, args=(cut,))
-    worker.start()
-    worker.join()
-    assert "cut.jpg: the file ends before its picture does" in capsys.readouterr().err
 
 
 def test_names_that_start_like_a_url_are_files_to_every_command(run_cli, weights_env, data_dir, tmp_path, monkeypatch):
@@ -335,3 +310,37 @@ def test_a_dataset_that_is_there_but_no_folder_is_said_so(tmp_path, kind):
         os.symlink(path, tmp_path / "other")
     with pytest.raises(UserError, match="--content takes a directory of images; this is no directory"):
         list_images(path, "content")
+
+
+FORK_SCRIPT = """
+import os, sys, threading, time
+from realtime_adain.interrupts import finished_before_exit
+entered, release = threading.Event(), threading.Event()
+
+def work():
+    with finished_before_exit("out.mp4"):
+        entered.set()
+        release.wait(60)
+
+worker = threading.Thread(target=work)
+worker.start()
+entered.wait(10)
+pid = os.fork()
+if pid == 0:
+    sys.exit(0)  # Python's own exit, atexit callbacks included
+started = time.monotonic()
+_, status = os.waitpid(pid, 0)
+print(os.waitstatus_to_exitcode(status), round(time.monotonic() - started, 1))
+release.set()
+"""
+
+
+def test_a_forked_child_does_not_wait_for_its_parents_video(tmp_path):
+    """The exit's wait is registered with `atexit`, which a forked child inherits without the
+    thread it waits for: the child's exit waited for ever."""
+    import os
+
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    done = subprocess.run([sys.executable, "-c", FORK_SCRIPT], capture_output=True, text=True, timeout=60, env=env)
+    code, seconds = done.stdout.split()
+    assert done.returncode == 0 and code == "0" and float(seconds) < 10, done.stderr

@@ -118,7 +118,7 @@ def reference_loop(stylizer: Stylizer, video: Path, style_path: Path, output: Pa
 
     vgg, decoder, device = stylizer.net.encoder, stylizer.net.decoder, stylizer.device
     content_tf, style_tf = test_transform(size), test_transform(style_size)
-    capture = cv2.VideoCapture(str(video))
+    capture = cv2.VideoCapture(ffmpeg_name(video))
     fps = capture.get(cv2.CAP_PROP_FPS)
     width, height = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
     out = av.open(ffmpeg_name(output), "w")

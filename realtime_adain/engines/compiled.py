@@ -88,14 +88,16 @@ def damaged_cache(exc: BaseException) -> str | None:
     else None. Inductor wraps the loader's ImportError (BackendCompilerFailed, InductorError)."""
     from torch._inductor.runtime.cache_dir_utils import default_cache_dir
 
-    folder = os.path.realpath(os.environ.get("TORCHINDUCTOR_CACHE_DIR") or default_cache_dir())
+    folder = os.environ.get("TORCHINDUCTOR_CACHE_DIR") or default_cache_dir()
+    places = {os.path.abspath(folder) + os.sep, os.path.realpath(folder) + os.sep}  # (messages name either)
     seen: set[int] = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
-        if isinstance(exc, (ImportError, OSError)) and folder + os.sep in str(exc):
+        # (the loader's ImportError only: a full disk or a permission in the cache is no damaged kernel)
+        if isinstance(exc, ImportError) and any(place in str(exc) for place in places):
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             return (f"torch.compile's cache holds a damaged kernel ({reason[:300]}); delete the cache folder "
-                    f"{folder} (it is built again) or use --engine eager")
+                    f"{os.path.abspath(folder)} (it is built again) or use --engine eager")
         exc = getattr(exc, "inner_exception", None) or exc.__cause__ or exc.__context__
     return None
 

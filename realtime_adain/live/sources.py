@@ -409,9 +409,13 @@ def _sized_download(target: str, container: av.container.InputContainer) -> bool
     """Whether an HTTP URL is a file of known length (a Content-Length): a recording, though its
     format states no duration (MPEG-TS). It was told apart only by running 3 s ahead of the clock,
     and those first seconds (4 s of a 25 fps clip) went by unseen. A playlist's own length says
-    nothing of the stream behind it; a live stream has none."""
+    nothing of the stream behind it (HLS, DASH, SDP): only formats that are the stream itself count.
+    A live stream has none."""
     return (target.lower().startswith(("http://", "https://")) and (container.size or 0) > 0
-            and container.format.name not in ("hls", "dash"))
+            and container.format.name in SIZED_RECORDINGS)
+
+
+SIZED_RECORDINGS = ("mpegts", "mpeg", "mpegvideo", "h264", "hevc")  # formats that state no duration
 
 
 # OpenCV takes a camera index as a C int: a larger one was a cv2.error traceback.
@@ -425,8 +429,6 @@ def open_source(
     loop: bool = True,
 ) -> Source:
     """The source `spec` names (camera index, /dev path, URL or file), already opened."""
-    if spec[:5].lower() == "file:" and "://" not in spec:  # FFmpeg's `file:NAME` (a name holding a colon)
-        spec = spec[5:]
     if (index := ascii_whole(spec)) is not None:
         if index > MAX_CAMERA_INDEX:
             raise SourceError(f"camera {spec}: no such camera (an index is 0 to {MAX_CAMERA_INDEX})")
@@ -504,7 +506,7 @@ class Capture(threading.Thread):
                     self.source.close()
                     opened = False
                     attempt += 1
-                    delay = min(self.backoff[1], self.backoff[0] * 2 ** (attempt - 1))
+                    delay = min(self.backoff[1], self.backoff[0] * 2 ** min(attempt - 1, 30))  # (2**1024: OverflowError)
                     self.status = f"{exc}; reconnecting in {delay:.0f} s"
                     self.log("source-lost", reason=str(exc), attempt=attempt, retry_in=round(delay, 2))
                     self._stop_event.wait(delay)

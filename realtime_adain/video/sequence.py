@@ -37,6 +37,11 @@ def ffmpeg_name(path: str | os.PathLike) -> str:
     text = os.fspath(path)
     return f"file:{text}" if _SCHEME.match(text) else text
 
+
+def named_file(name: str) -> str:
+    """The file a name `ffmpeg_name` gave names, for a message (a container's `name`)."""
+    return name.removeprefix("file:")
+
 DEFAULT_FRAMERATE = Fraction(25)  # FFmpeg's image2 default
 MAX_FRAMERATE = 1000  # fps; beyond it no display or encoder keeps up, and 1/rate underflows time bases
 MAX_DIGITS = 9  # a frame number fits in FFmpeg's int

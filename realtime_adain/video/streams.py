@@ -13,6 +13,7 @@ import av
 
 from realtime_adain.errors import UserError
 from realtime_adain.video.notes import note
+from realtime_adain.video.sequence import named_file
 
 # Streams carried over to the output: packets of sound, subtitles and data tracks (those some
 # output holds: `carried_data`); attachments (a Matroska file's fonts for its ASS subtitles) have
@@ -181,7 +182,7 @@ def main_video_stream(container: av.container.InputContainer, name: str) -> av.v
     FFmpeg does not know (`has_decoder`) are not candidates."""
     video = [s for s in container.streams.video if has_decoder(s)]
     if container.streams.video and not video:
-        raise UserError(f"{container.name}: no video stream FFmpeg can decode (a codec it does not know, "
+        raise UserError(f"{named_file(container.name)}: no video stream FFmpeg can decode (a codec it does not know, "
                         "or a damaged header)")
     moving = [s for s in video if not s.disposition & av.stream.Disposition.attached_pic]
     if not moving and video and container.streams.audio:
@@ -190,7 +191,7 @@ def main_video_stream(container: av.container.InputContainer, name: str) -> av.v
              once=True)
         return video[0]
     if not moving:
-        raise UserError(f"{container.name}: no video stream")
+        raise UserError(f"{named_file(container.name)}: no video stream")
 
     def score(stream: av.video.stream.VideoStream) -> int:
         default = bool(stream.disposition & av.stream.Disposition.default)
