@@ -123,6 +123,7 @@ def test_onnxruntime_running_out_of_memory_is_one_line():
             raise Fail("Invalid input name: x")
 
 
+@pytest.mark.slow  # (10-16 s: the default run keeps within its 10 minutes; `-m slow` runs it)
 def test_a_training_step_that_cannot_fit_is_one_line(weights_env, tmp_path):
     """Run with an address-space limit, so the allocation fails at once instead of paging."""
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}

@@ -46,6 +46,7 @@ def test_a_full_stdout_still_writes_the_results_file_and_says_so(weights_env, ca
     assert json.loads(results.read_text())["benchmark"] == "model"
 
 
+@pytest.mark.slow  # (10-16 s: the default run keeps within its 10 minutes; `-m slow` runs it)
 def test_a_reader_gone_after_the_first_line_leaves_the_results_file(weights_env, data_dir, tmp_path):
     """`bench video --json out.json | head -1`: the reader left after the first line, the next
     print raised BrokenPipeError, and the run ended quietly without writing out.json."""

@@ -31,6 +31,7 @@ def test_video_lowers_a_batch_over_the_pixel_budget_and_says_so(weights_env, run
     assert len(probe(out).pts) == 6
 
 
+@pytest.mark.slow  # (10-16 s: the default run keeps within its 10 minutes; `-m slow` runs it)
 def test_a_batch_the_machine_cannot_hold_names_the_batch(published_weights, tmp_path, data_dir):
     """A batch of 16 of cutBunny's 640x360 frames within the pixel budget but not within 5 GiB of
     address space: the one line said 'lower --size' when a batch of one fits (checked beside it)."""
