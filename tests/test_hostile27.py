@@ -344,3 +344,24 @@ def test_a_forked_child_does_not_wait_for_its_parents_video(tmp_path):
     done = subprocess.run([sys.executable, "-c", FORK_SCRIPT], capture_output=True, text=True, timeout=60, env=env)
     code, seconds = done.stdout.split()
     assert done.returncode == 0 and code == "0" and float(seconds) < 10, done.stderr
+
+
+def test_the_trainer_names_a_damaged_kernel_too(tmp_path, monkeypatch):
+    """`tools/train.py --compile` said "install what it names" for a kernel cut short in the cache."""
+    import importlib.util
+
+    from torch._dynamo.exc import TorchDynamoException
+
+    from realtime_adain.errors import UserError
+    from realtime_adain.training.trainer import compile_failure_as_user_error
+
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path))
+    kernel = tmp_path / "cd" / "cdamaged.so"
+    kernel.parent.mkdir()
+    kernel.write_bytes(b"")
+    with pytest.raises(UserError, match="damaged kernel .* train without --compile"):
+        with compile_failure_as_user_error(True):
+            try:
+                importlib.util.module_from_spec(importlib.util.spec_from_file_location("cdamaged", kernel))
+            except ImportError as loading:
+                raise TorchDynamoException("backend='inductor' raised") from loading

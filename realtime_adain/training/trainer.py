@@ -126,6 +126,10 @@ def compile_failure_as_user_error(compiled: bool) -> Iterator[None]:
 
         if not isinstance(exc, TorchDynamoException):
             raise
+        from realtime_adain.engines.compiled import damaged_cache
+
+        if (damaged := damaged_cache(exc)) is not None:  # (a killed run's 0-byte kernel: "install what it names" misled)
+            raise UserError(damaged.replace("--engine eager", "train without --compile")) from None
         said = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise UserError(f"--compile failed ({said}); install what it names, or train without --compile") from None
 
