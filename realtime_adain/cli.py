@@ -71,10 +71,10 @@ def dash_file_hint(args: Sequence[str]) -> str:
 def dash_value_hint(message: str, args: Sequence[str]) -> str:
     """A number list that starts with a dash (`--mix -1,2`) reads as an option, and argparse says
     only that the option expected an argument: say how to give it."""
-    found = re.fullmatch(r"argument (\S+?)(?:/\S+)?: expected one argument", message)
+    found = re.fullmatch(r"argument (\S+): expected one argument", message)
     if not found:
         return ""
-    options = set(found.group(0).split(":")[0].removeprefix("argument ").split("/"))
+    options = set(found.group(1).split("/"))  # ("--style/-s")
     for option, value in zip(args, args[1:]):
         if option in options and re.match(r"-[\d.]", value):  # (not `-s -o`: a value forgotten)
             return f"; a value starting with '-' is written {option}={value}"

@@ -46,9 +46,7 @@ class ModelSettings:
     def check(self) -> None:
         from realtime_adain import engines
 
-        for value, name in ((self.dtype, "dtype"), (self.engine, "engine")):  # (a TypeError, as `Stylizer.load` says it)
-            if not isinstance(value, str):
-                raise TypeError(f"{name} must be a str such as 'auto', got {type(value).__name__}")
+        check_names(dtype=self.dtype, engine=self.engine)  # (device may also be a torch.device)
         if self.dtype not in DTYPE_CHOICES:
             raise UserError(f"--dtype {self.dtype}: use one of {', '.join(DTYPE_CHOICES)}")
         if self.engine not in engines.CHOICES:
@@ -77,6 +75,15 @@ class StyleSettings:
                 raise UserError("--mix weights are too large to add up; scale them down")
             if style_count is not None and len(self.mix) != style_count:
                 raise UserError(f"--mix has {len(self.mix)} weights for {style_count} styles")
+
+
+def check_names(**values: object) -> None:
+    """Model settings given by name ('auto', 'fp16', 'cuda:0') are text: a TypeError naming the one
+    that is not (`ModelSettings(dtype=None)` was a ValueError through `stylize_video` and a TypeError
+    through `Stylizer.load`)."""
+    for name, value in values.items():
+        if not isinstance(value, str):
+            raise TypeError(f"{name} must be a str such as 'auto', got {type(value).__name__}")
 
 
 _KINDS = {"int": (numbers.Integral, "a whole number"), "float": (numbers.Real, "a number"), "bool": (bool, "True or False")}

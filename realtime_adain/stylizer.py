@@ -28,7 +28,7 @@ from realtime_adain.engines.frames import frames_to_images, images_to_frames
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import MAX_SIDE, fit_short_side
 from realtime_adain.model import StyleTransferNet
-from realtime_adain.settings import DEFAULT_MAX_PIXELS, ModelSettings
+from realtime_adain.settings import DEFAULT_MAX_PIXELS, ModelSettings, check_names
 
 def _to_stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
@@ -155,9 +155,7 @@ class Stylizer:
             if value is not None and (reason := name_too_long(Path(value))):
                 raise UserError(f"{value}: {reason}")
         device = str(device) if isinstance(device, torch.device) else device
-        for value, name in ((device, "device"), (dtype, "dtype"), (engine, "engine")):
-            if not isinstance(value, str):
-                raise TypeError(f"{name} must be a str such as 'auto', got {type(value).__name__}")
+        check_names(device=device, dtype=dtype, engine=engine)
         torch_device = pick_device(device)
         torch_dtype = pick_dtype(dtype, torch_device)
         engines.resolve(engine, torch_device, torch_dtype)  # a missing engine fails before loading

@@ -27,6 +27,13 @@ from realtime_adain.errors import UserError
 from realtime_adain.settings import as_fraction
 from realtime_adain.video.notes import note
 
+DEFAULT_FRAMERATE = Fraction(25)  # FFmpeg's image2 default
+MAX_FRAMERATE = 1000  # fps; beyond it no display or encoder keeps up, and 1/rate underflows time bases
+MAX_DIGITS = 9  # a frame number fits in FFmpeg's int
+NTSC_WHOLE_RATES = (24, 30, 48, 60, 120, 240)  # rates x 1000/1001 that are written rounded: 23.976, 29.97, ...
+_DIRECTIVE = re.compile(r"%(\d*)d")  # FFmpeg's av_get_frame_filename: %d, or %Nd / %0Nd zero-padded to N
+_ANY_PERCENT = re.compile(r"%(%|\d*d|.?)")
+_PRINTF_NUMBER = re.compile(r"%%|%[-+0-9]*(?:hh|h|ll|l|j|z|t)?[diuxX]")  # what C's printf would number
 _SCHEME = re.compile(r"[A-Za-z0-9+.-]+:")  # what FFmpeg takes for a protocol's name before a colon
 
 
@@ -41,14 +48,6 @@ def ffmpeg_name(path: str | os.PathLike) -> str:
 def named_file(name: str) -> str:
     """The file a name `ffmpeg_name` gave names, for a message (a container's `name`)."""
     return name.removeprefix("file:")
-
-DEFAULT_FRAMERATE = Fraction(25)  # FFmpeg's image2 default
-MAX_FRAMERATE = 1000  # fps; beyond it no display or encoder keeps up, and 1/rate underflows time bases
-MAX_DIGITS = 9  # a frame number fits in FFmpeg's int
-NTSC_WHOLE_RATES = (24, 30, 48, 60, 120, 240)  # rates x 1000/1001 that are written rounded: 23.976, 29.97, ...
-_DIRECTIVE = re.compile(r"%(\d*)d")  # FFmpeg's av_get_frame_filename: %d, or %Nd / %0Nd zero-padded to N
-_ANY_PERCENT = re.compile(r"%(%|\d*d|.?)")
-_PRINTF_NUMBER = re.compile(r"%%|%[-+0-9]*(?:hh|h|ll|l|j|z|t)?[diuxX]")  # what C's printf would number
 
 
 def pattern_directive(name: str) -> re.Match | None:
