@@ -124,3 +124,37 @@ def test_export_bad_inputs(weights_env, run_cli, tmp_path, args, expected):
 def test_export_bad_resolution(run_cli):
     code, _, err = run_cli("export", "--format", "tensorrt", "-r", "big")
     assert code == 2 and "is not WIDTHxHEIGHT" in err
+
+
+def test_live_with_onnx_says_stats_cannot_run(exported, data_dir, tmp_path, monkeypatch, weights_env):
+    """The statistics hook is the eager engine's: with ONNX the start line and the `t` key's line
+    say so, as the HUD does (they said `stabilize=stats` alone, as if it ran)."""
+    import threading
+
+    from live_support import copy_styles, write_video
+    from realtime_adain.live.app import LiveSession
+    from realtime_adain.live.controller import Controller
+    from realtime_adain.live.effects import KeyEffects
+    from realtime_adain.settings import LiveSettings, ModelSettings
+
+    monkeypatch.setenv("REALTIME_ADAIN_ENGINES", str(exported["cache"].directory))
+    clip = write_video(tmp_path / "clip.mp4", frames=6, size=(96, 64))
+    styles = copy_styles(data_dir, tmp_path / "styles", names=("trial.jpg",))
+    log = tmp_path / "live.log"
+    settings = LiveSettings(styles=(str(styles),), model=ModelSettings(device="cpu", engine="onnx",
+                            vgg=str(exported["vgg"]), decoder=str(exported["decoder"])),
+                            source=str(clip), size=32, style_size=64, style_cache=tmp_path / "cache", window=False,
+                            max_frames=3, snapshot_dir=tmp_path, record_dir=tmp_path, log=str(log), stabilize="both",
+                            output=str(tmp_path / "out.mp4"))
+    settings.check()
+    session = LiveSession(settings)
+    assert session.run() == 0
+    assert 'stabilize=both stabilize_note="stats: eager engine only"' in log.read_text()
+    assert session._hud_info(session.controller.state).stabilize == "both (stats: eager engine only)"
+
+    events, controller = [], Controller(["a"])  # `t` from `off`: flow (no note), then stats (the note)
+    effects = KeyEffects(lambda event, **fields: events.append((event, fields)), threading.Event(), controller,
+                         None, tmp_path, tmp_path, (48, 32), 24.0, stabilize_caveat=session.stability.caveat)
+    effects.perform(controller.press(ord("t")) + controller.press(ord("t")), last=None)
+    assert events == [("stabilize", {"mode": "flow"}),
+                      ("stabilize", {"mode": "stats", "note": "stats: eager engine only"})]

@@ -34,7 +34,7 @@ from realtime_adain.live.stability import Stability
 from realtime_adain.live.stats import SessionStats
 from realtime_adain.live.styles import ActiveStyle, StyleLibrary, run_cache_dir
 from realtime_adain.live.window import Window, WindowLoop
-from realtime_adain.settings import MAX_RESOLUTION, STATS_MODES, LiveSettings
+from realtime_adain.settings import MAX_RESOLUTION, LiveSettings
 from realtime_adain.stylizer import Stylizer
 
 FIRST_FRAME_TIMEOUT = 15.0
@@ -126,14 +126,17 @@ class LiveSession:
         self.log("styles", count=len(self.library), computed=self.library.computed, cached=self.library.reused)
         self.controller = Controller(self.library.names, alpha=settings.alpha, preserve_color=settings.preserve_color,
                                      fullscreen=settings.fullscreen, stabilize=settings.stabilize)
+        self.stability = Stability(self.stylizer, settings.stabilize_strength)
         self.effects = KeyEffects(self.log, self.stop_event, self.controller, self.library, settings.snapshot_dir,
-                                  settings.record_dir, self.work_size, self.fps, failed=self._output_failed)
+                                  settings.record_dir, self.work_size, self.fps, failed=self._output_failed,
+                                  stabilize_caveat=self.stability.caveat)
         dtype = str(self.stylizer.dtype).replace("torch.", "")
         self.device_label, self.engine_label = f"{self.stylizer.device} {dtype}", self.stylizer.engine_name
+        caveat = self.stability.caveat(settings.stabilize)
         self.log("start", source=self.source.label, resolution="%dx%d" % self.capture_resolution,
                  size="%dx%d" % self.work_size, device=self.device_label, engine=self.engine_label,
-                 stabilize=settings.stabilize, carry_motion=settings.carry_motion)
-        self.stability = Stability(self.stylizer, settings.stabilize_strength)
+                 stabilize=settings.stabilize, **({"stabilize_note": caveat} if caveat else {}),
+                 carry_motion=settings.carry_motion)
         inference = Inference(self.capture.latest, self.stylizer, self.controller,
                               ActiveStyle(self.library, self.log), self.work_size, self.stability)
         inference.start()  # (kept only once started: the shutdown joined one `ulimit -u` left unstarted, a traceback)
@@ -289,9 +292,8 @@ class LiveSession:
     def _hud_info(self, state) -> hud.HudInfo:
         style = self.library[min(state.style, len(self.library) - 1)]
         mix = f"+ {round(state.mix * 100)} % {state.style_names[state.next_style]}" if state.mix else ""
-        stabilize = state.stabilize
-        if stabilize in STATS_MODES and not self.stability.smooths_stats:
-            stabilize += " (stats: eager engine only)"
+        caveat = self.stability.caveat(state.stabilize)
+        stabilize = f"{state.stabilize} ({caveat})" if caveat else state.stabilize
         return hud.HudInfo(
             style=f"{state.style + 1}/{len(state.style_names)} {state.style_name}", thumbnail=style.thumbnail,
             alpha=state.alpha, mix=mix, preserve_color=state.preserve_color, fps=self.stats.fps,

@@ -18,7 +18,7 @@ from realtime_adain.live.outputs import Recorder
 from realtime_adain.live.styles import StyleLibrary
 from realtime_adain.live.window import Window
 
-LOGGED_BY_HANDLER = ("snapshot", "record", "rescan")  # they log their outcome, not the key
+LOGGED_BY_HANDLER = ("snapshot", "record", "rescan", "stabilize")  # they log their outcome, not the key
 
 
 def _stamp() -> str:
@@ -39,9 +39,11 @@ class KeyEffects:
         work_size: tuple[int, int],
         fps: float,
         failed: Callable[[Recorder], None] = lambda recorder: None,
+        stabilize_caveat: Callable[[str], str] = lambda mode: "",
     ) -> None:
         self.log, self.stop_event, self.controller, self.library = log, stop_event, controller, library
         self.failed = failed  # told of a recording that failed (the session says it once, exits 1)
+        self.stabilize_caveat = stabilize_caveat  # what a stabiliser mode cannot do here (`Stability.caveat`)
         self.snapshot_dir, self.record_dir = Path(snapshot_dir), Path(record_dir)
         self.work_size, self.fps = work_size, fps
         self.window: Window | None = None  # set once the window is open
@@ -52,7 +54,8 @@ class KeyEffects:
         logged: Callable[[Effect, Result | None], None] = lambda effect, last: None
         self.table: dict[str, Callable[[Effect, Result | None], None]] = {
             "style": logged, "alpha": logged, "mix": logged, "color": logged, "paused": logged, "help": logged,
-            "hud": logged, "stabilize": logged, "styles": logged,
+            "hud": logged, "styles": logged,
+            "stabilize": self._stabilize,
             "quit": lambda effect, last: self.stop_event.set(),
             "fullscreen": self._fullscreen,
             "view": self._view,
@@ -66,6 +69,12 @@ class KeyEffects:
             if effect.kind not in LOGGED_BY_HANDLER:
                 self.log(effect.kind, **effect.detail)
             self.table[effect.kind](effect, last)
+
+    def _stabilize(self, effect: Effect, _last: Result | None) -> None:
+        """The mode, and what of it cannot run here (with ONNX the log said `mode=stats` alone)."""
+        mode = effect.detail["mode"]
+        caveat = self.stabilize_caveat(mode)
+        self.log("stabilize", mode=mode, **({"note": caveat} if caveat else {}))
 
     def _fullscreen(self, effect: Effect, _last: Result | None) -> None:
         if self.window is not None:

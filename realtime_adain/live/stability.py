@@ -43,6 +43,10 @@ class Stability:
         """Whether modes stats/both smooth the content statistics here (the eager engine)."""
         return self.smoother is not None
 
+    def caveat(self, mode: str) -> str:
+        """What the HUD and the log add to `mode` where it cannot run whole here ("" where it can)."""
+        return "stats: eager engine only" if mode in STATS_MODES and not self.smooths_stats else ""
+
     def follow(self, state) -> None:
         """Start afresh when the look or the mode of `state` (a `LiveState`) changed."""
         look = (state.style_name, state.style_names[state.next_style] if state.mix else "", state.alpha,
