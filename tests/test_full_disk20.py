@@ -48,7 +48,7 @@ def test_a_recording_on_a_disk_that_fills_up_stops_at_once_and_plays(disk):
     assert recorder.error == "No space left on device", events
     kept = disk / "rec.partial.mp4"
     assert recorder.outcome == str(kept) and read_video(kept)[0] > 5
-    assert ("output-error", {"target": str(out), "reason": recorder.error}) in events
+    assert ("output-error", {"path": str(out), "reason": recorder.error}) in events
     assert recorder.close() == kept
     assert sorted(p.name for p in disk.iterdir()) == [FILLER, "rec.partial.mp4"]  # no hidden temporary
 

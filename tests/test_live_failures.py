@@ -52,7 +52,7 @@ def test_recording_onto_a_full_disk_says_its_path(disk, leave):
         time.sleep(0.002)
     kept = recorder.close()
     assert recorder.error and "No space left" in recorder.error and ".part" not in recorder.error
-    assert ("output-error", {"target": str(out), "reason": recorder.error}) in events
+    assert ("output-error", {"path": str(out), "reason": recorder.error}) in events
     left = [p for p in disk.iterdir() if p.name != FILLER]
     assert left == ([kept] if kept else []) and not out.exists()  # no hidden temporary file either
     if kept:

@@ -195,10 +195,12 @@ class EncoderThread(threading.Thread):
         exact_size: bool = False,
         room: DiskRoom | None = None,
         stopped: Callable[[], None] = lambda: None,
+        key: str = "target",
     ) -> None:
         super().__init__(name=f"encoder {target}", daemon=True)
         self.target = target
         self.label = label or target  # what the user knows it as (not a hidden temporary name)
+        self.key = key  # its name in log lines: "path" for a file, as in `output-failed` (the output's `key`)
         self.pix_fmt = choose_pix_fmt(EncodeSettings("libx264"), *size) if exact_size else "yuv420p"
         self.size = size if exact_size else even(size)
         self.rate = output_rate(fps)
@@ -252,7 +254,7 @@ class EncoderThread(threading.Thread):
         self.join(max(0.0, deadline - time.monotonic()))
         if self.is_alive():
             self.error = self.error or f"still writing after {timeout:.0f} s, given up"
-            self.log("output-error", target=self.label, reason=self.error)
+            self.log("output-error", **{self.key: self.label}, reason=self.error)
         return self.written
 
     def _discard_queued(self) -> None:
@@ -282,7 +284,7 @@ class EncoderThread(threading.Thread):
             self._stopped()
         except Exception:  # (a file that could not be removed, say: close() decides again, on its thread)
             pass
-        self.log("output-error", target=self.label, reason=self.error)
+        self.log("output-error", **{self.key: self.label}, reason=self.error)
         # Take frames until close()'s end marker, unless it was taken already (an error at the flush).
         while item is not None and (item := self._queue.get()) is not None:
             pass
@@ -377,7 +379,7 @@ class Recorder(EncodedOutput):
         options = {"preset": "veryfast", "crf": "20"}
         try:
             self._encoder = EncoderThread(ffmpeg_name(self._pending.path), "mp4", size, fps, options, log, label=str(self.path),
-                                          exact_size=True, room=room, stopped=self._settle)
+                                          exact_size=True, room=room, stopped=self._settle, key=self.key)
         except UserError:
             room.release()
             self._pending.discard()
