@@ -158,3 +158,18 @@ def test_live_with_onnx_says_stats_cannot_run(exported, data_dir, tmp_path, monk
     effects.perform(controller.press(ord("t")) + controller.press(ord("t")), last=None)
     assert events == [("stabilize", {"mode": "flow"}),
                       ("stabilize", {"mode": "stats", "note": "stats: eager engine only"})]
+
+
+def test_a_style_upload_cut_short_is_not_kept_as_that_style(pair, data_dir):
+    """A failure (or Ctrl-C) between the mean's and the std's copy left the engine with one style's
+    mean and the other's std, and the earlier style was then taken as already uploaded."""
+    from realtime_adain.adain import StyleStats
+
+    stylizer, engine = pair
+    frame = content_frames(data_dir, 48, count=1)[0]
+    style = stylizer.style_stats(style_image(data_dir))
+    expected = engine.stylize(frame, style)
+    other = StyleStats(style.mean + 1, style.std[:-1])  # the std's copy fails, after the mean's
+    with pytest.raises(RuntimeError):
+        engine.style_inputs(other, 1.0)
+    np.testing.assert_array_equal(engine.stylize(frame, style), expected)

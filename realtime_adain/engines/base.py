@@ -133,10 +133,12 @@ class Engine(abc.ABC):
         if not 0.0 <= alpha <= 1.0:
             raise ValueError(f"alpha must be in [0, 1], got {alpha}")
         if style is not self._style:
+            self._style = None  # until both are in: an interrupt between the copies must not leave a mix taken for a style
             for target, value in zip(self._style_tensors, (style.mean, style.std)):
                 target.copy_(value.reshape(-1))
             self._style = style
         if alpha != self._alpha_value:
+            self._alpha_value = None  # (likewise)
             self._alpha.fill_(alpha)
             self._alpha_value = alpha
         return (*self._style_tensors, self._alpha)
