@@ -373,6 +373,7 @@ def test_a_partial_result_whose_folder_was_renamed_is_said(tmp_path):
     assert list((tmp_path / "moved").iterdir()) == []
 
 
+@pytest.mark.slow  # (about 10 s alone)
 def test_the_output_folder_renamed_during_a_run_is_said(published_weights, data_dir, tmp_path):
     """The output's folder renamed mid-run: the error said "No such file or directory" as if the
     input were missing, and the hidden temporary file stayed in the renamed folder."""

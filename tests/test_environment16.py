@@ -37,6 +37,7 @@ def style(data_dir):
     return data_dir / "style" / "mondrian.jpg"
 
 
+@pytest.mark.slow  # (about 10 s alone: several commands in a C locale)
 def test_json_names_are_utf8_in_a_c_locale_without_utf8_mode(env, data_dir, tmp_path):
     """`LC_ALL=C PYTHONUTF8=0`: Python reads file names as ASCII, and --json wrote "é" as the
     escapes of its two bytes ("\\udcc3\\udca9"), a name no reader could use; a name's bytes
@@ -137,6 +138,7 @@ def buffered(env: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in env.items() if k != "PYTHONUNBUFFERED"}
 
 
+@pytest.mark.slow  # (about 15 s alone: two commands, each a fresh interpreter)
 def test_standard_output_on_a_full_disk_is_one_line(env, data_dir, style, tmp_path):
     """`>/dev/full` (a log on a full disk): buffered stdout failed only while the interpreter
     exited, "Exception ignored in: <_io.TextIOWrapper name='<stdout>'..." and exit status 120;
@@ -154,6 +156,7 @@ def test_standard_output_on_a_full_disk_is_one_line(env, data_dir, style, tmp_pa
                      f"error: standard output: cannot write (No space left on device); {out} was written"]
 
 
+@pytest.mark.slow  # (about 10 s alone each; test_cli_startup covers a reader gone in the default run)
 @pytest.mark.parametrize("command", ["engines", "image"])
 def test_a_reader_gone_before_the_output_is_named_stops_quietly(env, data_dir, style, tmp_path, command):
     """`realtime-adain image ... | head -0`: what was printed met a closed pipe at exit, "Exception
@@ -180,6 +183,7 @@ def test_doctor_tells_a_user_without_a_home_what_to_set(env):
     assert b"no home folder to keep the weights in" in done.stdout and b"a bug" not in done.stdout, done.stdout
 
 
+@pytest.mark.slow  # (about 10 s alone each)
 @pytest.mark.parametrize("setting", ["XDG_DATA_HOME", "HOME"])
 def test_a_file_where_the_weights_folder_goes_names_the_setting_that_put_it_there(env, data_dir, style, tmp_path,
                                                                                   setting):

@@ -100,6 +100,7 @@ def test_video_at_limits_too_low_to_run_is_one_line_never_a_crash(data_dir, publ
             assert not out.exists()
 
 
+@pytest.mark.slow  # (about 10 s alone)
 def test_live_whose_inference_thread_cannot_start_names_the_limit(data_dir, published_weights, tmp_path):
     """`live` with room for its start but not for its stylizing thread's: the session ended with
     `reason="RuntimeError: can't start new thread"`, which named no limit; a little less room
