@@ -71,3 +71,17 @@ def test_the_help_fits_the_window(height, width):
     text = picture.max(axis=2) > 150  # the lettering, not the dark panel
     rows, columns = np.nonzero(text.any(axis=1))[0], np.nonzero(text.any(axis=0))[0]
     assert rows.max() < height - 4 and columns.max() < width - 4  # (cut off, the text ran to the edge)
+
+
+def test_the_help_is_drawn_instead_of_the_hud():
+    """The help's panel is not opaque: over the HUD, the HUD's lines showed through the key table."""
+    from realtime_adain.live.controller import LiveState
+    from realtime_adain.live.inference import Result
+    from realtime_adain.live.sources import Frame
+    from realtime_adain.live.window import picture
+
+    image = np.full((180, 320, 3), 128, np.uint8)
+    result = Result(Frame(image, 0.0, 1), image[::2, ::2], image[::2, ::2])
+    shown = lambda **state: picture(result, LiveState(("a",), **state), (320, 180), info())  # noqa: E731
+    np.testing.assert_array_equal(shown(help=True), shown(help=True, hud=False))
+    assert not np.array_equal(shown(), shown(hud=False))

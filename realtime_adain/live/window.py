@@ -27,12 +27,13 @@ class Feed(Protocol):
 
 
 def picture(result: Result, state: LiveState, display: tuple[int, int], info: hud.HudInfo | None) -> np.ndarray:
-    """The BGR picture for `result` in the state's view, with the HUD (`info`) and help as the state says."""
+    """The BGR picture for `result` in the state's view, with the HUD (`info`) or the help as the
+    state says (the help's panel over the HUD let its lines show through the key table)."""
     image = hud.compose(result.frame.image, result.stylized, state.view, display)
-    if state.hud and info is not None:
-        hud.draw_hud(image, info)
     if state.help:
         hud.draw_help(image)
+    elif state.hud and info is not None:
+        hud.draw_hud(image, info)
     return image
 
 
