@@ -1,7 +1,11 @@
 """Colour preservation (the paper's first option): give the style image the content's colours.
 
 This is the reference implementation's `coral`: match the mean and covariance of the style
-image's RGB pixels to those of the content image, before the style is encoded.
+image's RGB pixels to those of the content image, before the style is encoded. The reference
+sums over pixels where a mean is meant (its covariances are sums plus I), so the colours it gives
+are right only when both images have as many pixels: a 1024x1024 content against a 256x256 style
+got twice the content's spread and 61 % of values clipped. The content's sum is scaled to the
+style's pixel count here, which is the reference exactly at equal counts and right at any other.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ def match_color(source: np.ndarray, target: np.ndarray) -> np.ndarray:
     src_norm = (src - src_mean) / src_std
     tgt_norm = (tgt - tgt_mean) / tgt_std
     src_cov = src_norm @ src_norm.T + np.eye(3)
-    tgt_cov = tgt_norm @ tgt_norm.T + np.eye(3)
+    tgt_cov = tgt_norm @ tgt_norm.T * (src.shape[1] / tgt.shape[1]) + np.eye(3)
     transfer = _sqrtm(tgt_cov) @ np.linalg.inv(_sqrtm(src_cov)) @ src_norm
     out = transfer * tgt_std + tgt_mean
     return np.clip(out.T.reshape(source.shape) + 0.5, 0, 255).astype(np.uint8)
