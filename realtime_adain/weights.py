@@ -13,6 +13,7 @@ import functools
 import hashlib
 import os
 import pickle
+import struct
 import warnings
 import zipfile
 from dataclasses import dataclass
@@ -131,13 +132,30 @@ class LoadedWeights:
     metadata: dict[str, str]
 
 
-def _load_failure(exc: Exception) -> str:
-    """Why loading failed, in words: a foreign file makes torch.load fail in pickle (KeyError: '105')."""
+# What a PyTorch file starts with: a zip archive (torch.save) or a pickle (the legacy format).
+PYTORCH_STARTS = (b"PK\x03\x04", b"\x80")
+
+
+def _file_start(path: Path) -> bytes:
+    try:
+        with open(path, "rb") as file:
+            return file.read(4)
+    except OSError:
+        return b""
+
+
+def _load_failure(exc: Exception, start: bytes | None) -> str:
+    """Why loading failed, in words: a foreign file makes torch.load fail in pickle (KeyError: '105')
+    or with its weights-only refusal (a JPEG's bytes read as opcodes), so what a .pth starts with
+    is asked first (`start`: its first bytes; None for safetensors)."""
     text = str(exc).strip()
-    if "Weights only load failed" in text:  # (a pickle that calls code or builds other objects: never run)
+    if start is not None and not start.startswith(PYTORCH_STARTS):  # a photo, an HTML page, random bytes
+        return "not a PyTorch or safetensors file"
+    # (torch's weights-only refusal is also its word for an opcode torch.save never writes: garbage)
+    if "Weights only load failed" in text and "Unsupported operand" not in text:  # (code or objects: never run)
         return "a PyTorch file holding more than weights (code or other objects), which is not loaded"
-    # (torch takes a file starting with zero bytes for its legacy tar format, which weights_only refuses)
-    if isinstance(exc, (KeyError, EOFError, pickle.UnpicklingError)) or "legacy .tar format" in text:
+    # (a pickle cut short or with garbage after its first opcode: pickle's own errors, in many types)
+    if isinstance(exc, (KeyError, EOFError, pickle.UnpicklingError, IndexError, struct.error, UnicodeDecodeError)):
         return "not a PyTorch or safetensors file, or cut short"
     # A zip archive cut short or altered: miniz jargon, or EINVAL from seeking past its end.
     if "PytorchStreamReader" in text or (isinstance(exc, OSError) and exc.errno == errno.EINVAL):
@@ -185,7 +203,8 @@ def read_weights(path: str | os.PathLike) -> LoadedWeights:
     except Exception as exc:  # torch/safetensors raise many types for damaged files
         if is_out_of_memory(exc):  # (`ulimit -v`, a full machine): not the file's fault
             raise UserError(f"{path}: out of memory while loading the weights") from None
-        raise UserError(f"{path}: not a readable weights file ({_load_failure(exc)})") from None
+        start = None if path.suffix == ".safetensors" else _file_start(path)
+        raise UserError(f"{path}: not a readable weights file ({_load_failure(exc, start)})") from None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise UserError(f"{path}: not a state dict of tensors")
     return LoadedWeights(state, {})
