@@ -47,3 +47,66 @@ def test_a_legacy_pickle_calling_code_is_said_to_hold_more_than_weights(tmp_path
     path = tmp_path / "legacy.pth"
     path.write_bytes(pickle.dumps(print, protocol=2))  # a global: refused by weights_only, never called
     assert refusal(path) == "a PyTorch file holding more than weights (code or other objects), which is not loaded"
+
+
+def test_the_printed_url_carries_any_allowed_token(capsys):
+    """`--token 'pass+word#123'` was printed as is: the browser cut it at '#' and read '+' as a
+    space, so the URL the server printed was refused."""
+    import yarl
+
+    from realtime_adain.serve.app import print_url
+    from realtime_adain.serve.settings import ServeSettings
+
+    token = "pass+word#1%20&x=y/?"
+    settings = ServeSettings(styles=("a.jpg",), token=token)
+    settings.check()
+    print_url(settings, 8080)
+    url = capsys.readouterr().out.strip().removeprefix("serving on ")
+    assert yarl.URL(url).query["token"] == token  # as aiohttp reads it (the page: URLSearchParams, the same)
+
+
+@pytest.mark.parametrize("host, says", [("0", "write the address in full (--host 0.0.0.0)"),
+                                        ("127.1", "write the address in full (--host 127.0.0.1)"),
+                                        ("0x7f.1", "write the address in full (--host 127.0.0.1)"),
+                                        ("::ffff:127.0.0.1", "give the IPv4 address itself (--host 127.0.0.1)")])
+def test_short_or_mapped_addresses_are_refused_with_their_plain_form(host, says):
+    """`--host 0` listened everywhere and `--host 127.1` on loopback, but the Host checks took
+    them for names: every request, the printed URL's too, was a 403."""
+    from realtime_adain.serve.settings import ServeSettings
+
+    with pytest.raises(UserError, match=f"--host {host}: " + says.replace("(", r"\(").replace(")", r"\)")):
+        ServeSettings(styles=("a.jpg",), host=host).check()
+    for fine in ("127.0.0.1", "::1", "0.0.0.0", "::", "localhost", "gpu-box"):
+        ServeSettings(styles=("a.jpg",), host=fine, token=None if fine in ("127.0.0.1", "::1", "localhost") else
+                      "a-token-for-it").check()
+
+
+def test_every_api_refusal_is_json(stylizer, data_dir, tmp_path):
+    """serve.md: errors are JSON {"error": ...}; aiohttp's own 404 and 405 were plain text. (A body
+    in an encoding aiohttp cannot decode, brotli, is refused by its parser before any handler: plain
+    text still.)"""
+    import asyncio
+    import json
+
+    import aiohttp
+
+    from realtime_adain.live.styles import StyleLibrary
+    from realtime_adain.serve.styles import StyleRegistry
+    from test_serve import served
+
+    registry = StyleRegistry(StyleLibrary([data_dir / "style" / "mondrian.jpg"], stylizer, 64, tmp_path).load(), None)
+
+    async def main():
+        answers = {}
+        async with served(stylizer, registry) as (_server, url), aiohttp.ClientSession() as session:
+            for name, method, path, headers in (("no route", "GET", "/api/nothing", {}),
+                                                ("method", "GET", "/api/offer", {})):
+                async with session.request(method, url + path, headers=headers) as response:
+                    answers[name] = (response.status, response.headers.get("Allow"), await response.text())
+        return answers
+
+    answers = asyncio.run(main())
+    assert [status for status, _, _ in answers.values()] == [404, 405], answers
+    assert answers["method"][1] == "POST"
+    for status, _allow, text in answers.values():
+        assert text.startswith("{") and isinstance(json.loads(text)["error"], str), answers

@@ -372,6 +372,8 @@ def test_work_size_bounds_and_even_sides():
     assert work_size(480, 640, 160, (7680, 4320)) == (212, 160)
     assert work_size(4320, 7680, 0, (1280, 720)) == (1280, 720)
     assert work_size(47, 63, 0, (7680, 4320)) == (62, 46)
+    # A strip whose short side is raised to the network's 16 stays within 3 x side² pixels (was 16x1774 at 32)
+    assert work_size(16383, 16, 32, (7680, 4320)) == (16, 192) and work_size(16, 2000, 32, (7680, 4320)) == (192, 16)
 
 
 @WEBRTC

@@ -52,6 +52,13 @@ HOSTILE = {
                        "no codec this server takes (H264, VP8)"),
     "500 candidates": (lambda good: good.replace("a=end-of-candidates", candidates(500) + "a=end-of-candidates", 1),
                        "ICE candidates; at most 64"),
+    # (aioice sent to port 65536: two tracebacks in the log for every such offer, answered 200)
+    "candidate port 65536": (lambda good: good.replace("a=end-of-candidates", "a=candidate:1 1 udp 2130706431 "
+                                                       "10.9.0.1 65536 typ host\r\na=end-of-candidates", 1),
+                             "ICE candidate whose port '65536' is not in 0..65535"),
+    "candidate port -1": (lambda good: good.replace("a=end-of-candidates", "a=candidate:1 1 udp 2130706431 "
+                                                    "10.9.0.1 -1 typ host\r\na=end-of-candidates", 1),
+                          "ICE candidate whose port '-1' is not in 0..65535"),
     "cut in half": (lambda good: good[:len(good) // 2], "no DTLS fingerprint"),
     # Past those checks, aiortc's own: a BUNDLE naming no section made its close fail inside the
     # refusal (a 500 and two tracebacks for every such offer); its internals are said as such.

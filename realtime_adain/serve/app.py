@@ -22,6 +22,7 @@ import ssl
 import sys
 import tempfile
 import time
+import urllib.parse
 from pathlib import Path
 from typing import AsyncIterator, Awaitable, Callable
 
@@ -128,6 +129,13 @@ class Server:
             return await handler(request)
         except web.HTTPRequestEntityTooLarge as exc:
             return error(413, f"the request body is too large ({exc.text or 'over the limit'})")
+        except web.HTTPException as exc:  # aiohttp's own refusals (no route, a method, an encoding): JSON on /api/ too
+            if exc.status < 400 or not request.path.startswith("/api/"):
+                raise
+            allow = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else {}
+            answer = error(exc.status, (exc.text or exc.reason).removeprefix(f"{exc.status}: ").strip())
+            answer.headers.update(allow)
+            return answer
         except OSError:
             if not request.path.startswith("/static/"):
                 raise
@@ -377,7 +385,8 @@ def print_url(settings: ServeSettings, port: int) -> None:
     if is_every_interface(host):
         host, where = machine_name(), f"all interfaces ({settings.host}) port {port}: "
     host = f"[{host}]" if ":" in host else host
-    query = f"/?token={settings.token}" if settings.token else "/"
+    # (percent-encoded: a token with '#' or '+' printed as is was cut or changed by the browser)
+    query = f"/?token={urllib.parse.quote(settings.token, safe='')}" if settings.token else "/"
     if settings.needs_token:
         why = "off loopback" if not is_loopback(settings.host) else "behind --allow-host"
         print(f"access token (required {why}): {settings.token}", file=sys.stderr, flush=True)

@@ -39,9 +39,14 @@ def work_size(height: int, width: int, side: int, limit: tuple[int, int]) -> tup
     camera frame's work), every frame."""
     scale = side / min(height, width) if side else 1.0
     scale = min(scale, limit[0] / width, limit[1] / height)
+    budget = side * side * MAX_ASPECT
     if side:
-        scale = min(scale, (side * side * MAX_ASPECT / (width * height)) ** 0.5)
-    return max(16, round(width * scale) // 2 * 2), max(16, round(height * scale) // 2 * 2)
+        scale = min(scale, (budget / (width * height)) ** 0.5)
+    work = [max(16, round(width * scale) // 2 * 2), max(16, round(height * scale) // 2 * 2)]
+    if side and work[0] * work[1] > budget:  # a strip's short side raised to the network's 16: its long side pays
+        long = 0 if work[0] > work[1] else 1
+        work[long] = max(16, int(budget / work[1 - long]) // 2 * 2)
+    return work[0], work[1]
 
 
 @dataclass(frozen=True)

@@ -74,9 +74,13 @@ def offer_problem(sdp: str) -> str | None:
         return "the offer has no video track"
     if len(media) > MAX_MEDIA:
         return f"the offer has {len(media)} media sections; at most {MAX_MEDIA} (a video and the data channel)"
-    candidates = sum(line.startswith("a=candidate:") for line in lines)
-    if candidates > MAX_CANDIDATES:
-        return f"the offer has {candidates} ICE candidates; at most {MAX_CANDIDATES}"
+    candidates = [line for line in lines if line.startswith("a=candidate:")]
+    if len(candidates) > MAX_CANDIDATES:
+        return f"the offer has {len(candidates)} ICE candidates; at most {MAX_CANDIDATES}"
+    for candidate in candidates:  # (port 65536 reached sendto() in aioice: two tracebacks in the log per offer)
+        fields = candidate.split()
+        if len(fields) > 5 and not (fields[5].isdigit() and int(fields[5]) <= 65535):
+            return f"the offer has an ICE candidate whose port {fields[5][:12]!r} is not in 0..65535"
     for attribute, what in (("a=ice-ufrag:", "ICE credentials"), ("a=fingerprint:", "DTLS fingerprint")):
         if not any(line.startswith(attribute) for line in lines):
             return f"the offer has no {what} ({attribute[:-1]})"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import math
 import os
+import socket
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +38,23 @@ def is_every_interface(host: str) -> bool:
         return ipaddress.ip_address(host).is_unspecified
     except ValueError:
         return False
+
+
+def check_address_form(host: str) -> None:
+    """An address written short (`0`, `127.1`) or IPv4 in IPv6 (`::ffff:127.0.0.1`) is refused
+    with its plain form: the socket took `0` for every interface and `127.1` for loopback, but the
+    checks of who may connect (by the Host header a browser sends: `127.0.0.1`) did not, so the
+    printed URL was refused (403), and `::ffff:...` failed to bind only after the model loaded."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        try:
+            plain = socket.inet_ntoa(socket.inet_aton(host))  # (the forms inet_aton takes: 0, 127.1, 0x7f.1)
+        except OSError:
+            return  # a name
+        raise UserError(f"--host {host}: write the address in full (--host {plain})") from None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        raise UserError(f"--host {host}: give the IPv4 address itself (--host {address.ipv4_mapped})")
 
 
 def check_host_name(name: str) -> str:
@@ -140,6 +158,7 @@ class ServeSettings:
             raise UserError(f"--host {self.host!r} is not a host name or address")
         if self.host.startswith("[") and self.host.endswith("]"):  # (as in a URL: getaddrinfo knows no brackets)
             raise UserError(f"--host {self.host}: give the address without brackets (--host {self.host[1:-1]})")
+        check_address_form(self.host)
         name, colon, port = self.host.rpartition(":")
         if colon and port.isdigit() and (":" not in name or (name.startswith("[") and name.endswith("]"))):
             raise UserError(f"--host {self.host}: give the port with --port (--host {name.strip('[]')} --port {port})")
