@@ -424,6 +424,10 @@ def run_checks(checks: dict[str, Callable[[], list[Finding]]] | None = None) -> 
             findings = list(check())
         except UserError as exc:  # the setup, not a bug: no home folder (`docker run --user 1234`)
             findings = [Finding("check failed", str(exc), "problem", "fix the setting it names")]
+        except OSError as exc:  # the file system refused (a folder this user cannot read): the setup, not a bug
+            where = f"{exc.filename}: " if exc.filename else ""
+            findings = [Finding("check failed", f"{where}{(exc.strerror or _first_line(exc)).lower()}", "problem",
+                                "make it readable and writable for this user, or point the setting that names it elsewhere")]
         except Exception as exc:
             findings = [Finding("check failed", _first_line(exc), "problem",
                                 "this is a bug or a broken install: include this report in an issue")]

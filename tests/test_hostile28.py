@@ -110,3 +110,35 @@ def test_every_api_refusal_is_json(stylizer, data_dir, tmp_path):
     assert answers["method"][1] == "POST"
     for status, _allow, text in answers.values():
         assert text.startswith("{") and isinstance(json.loads(text)["error"], str), answers
+
+
+def test_doctor_names_a_cache_folder_it_cannot_read(tmp_path):
+    """An engine cache folder without read permission was "check failed  PermissionError: ...
+    -> this is a bug or a broken install": it is the setup. (As root, run with the override of
+    permissions dropped, as an ordinary user.)"""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    as_user = (["setpriv", "--inh-caps=-dac_override,-dac_read_search",
+                "--bounding-set=-dac_override,-dac_read_search"] if os.geteuid() == 0 else [])
+    if as_user and not shutil.which("setpriv"):
+        pytest.skip("running as root without setpriv (util-linux) to drop the override")
+    home = tmp_path / "home"
+    (home / "engines").mkdir(parents=True)
+    (home / "engines" / "onnx-fp32-dynamic-0123456789abcdef0123.onnx").write_bytes(b"x")
+    (home / "engines").chmod(0)
+    code = ("from realtime_adain.doctor import run_checks, caches\n"
+            "for section in run_checks({'caches': caches}).sections:\n"
+            "    for finding in section.findings:\n        print(finding.level, '|', finding.value, '|', finding.fix)\n")
+    try:
+        done = subprocess.run([*as_user, sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                              cwd=Path(__file__).resolve().parents[1],
+                              env={**{k: v for k, v in os.environ.items() if k != "REALTIME_ADAIN_ENGINES"},
+                                   "REALTIME_ADAIN_HOME": str(home)})
+    finally:
+        (home / "engines").chmod(0o755)
+    assert done.returncode == 0, done.stderr
+    assert "permission denied" in done.stdout and "this is a bug" not in done.stdout, done.stdout
