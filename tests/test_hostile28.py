@@ -142,3 +142,39 @@ def test_doctor_names_a_cache_folder_it_cannot_read(tmp_path):
         (home / "engines").chmod(0o755)
     assert done.returncode == 0, done.stderr
     assert "permission denied" in done.stdout and "this is a bug" not in done.stdout, done.stdout
+
+
+@pytest.mark.parametrize("ext, kept", [(".avi", False), (".ts", False), (".mkv", True)])
+def test_a_timecode_and_chapters_the_output_cannot_hold_are_said_dropped(run_cli, weights_env, data_dir, tmp_path,
+                                                                        ext, kept):
+    """`--json` said a MOV's timecode track and chapter track were "carried another way" where the
+    output (.avi, .ts, .gif) holds neither, and no note said they were lost."""
+    import json
+
+    from test_video_codecs17 import timecode
+    from test_video_more_containers import CLIP, ffmpeg
+
+    meta = tmp_path / "chapters.txt"
+    meta.write_text(";FFMETADATA1\n[CHAPTER]\nTIMEBASE=1/1000\nSTART=0\nEND=250\ntitle=one\n"
+                    "[CHAPTER]\nTIMEBASE=1/1000\nSTART=250\nEND=500\ntitle=two\n")
+    source = tmp_path / "in.mov"
+    ffmpeg(*CLIP, "-i", meta, "-map_metadata", "1", "-map", "0:v", "-timecode", "01:02:03:04", source)
+    out = tmp_path / f"out{ext}"
+    code, stdout, err = run_cli("video", source, "-s", data_dir / "style" / "mondrian.jpg", "--size", "32",
+                                "--style-size", "64", "--stabilize", "off", "--json", "-o", out)
+    assert code == 0, err
+    reasons = [s["reason"] for s in json.loads(stdout)["streams"]]
+    with av_open(out) as container:
+        chapters = len(container.chapters())
+    assert (timecode(out) == "01:02:03:04", chapters == 2) == (kept, kept)
+    if kept:
+        assert "holds no" not in err and "its time is carried as the video's timecode tag" in reasons
+    else:
+        assert f"note: {ext} holds no chapters or timecode: the input's are dropped" in err
+        assert f"{ext} holds no timecode: dropped" in reasons  # (the chapters are the file's here: the note says it)
+
+
+def av_open(path):
+    import av
+
+    return av.open(str(path))

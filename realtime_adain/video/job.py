@@ -35,7 +35,7 @@ from realtime_adain.temporal import ContentStatsSmoother, Stabilizer
 from realtime_adain.two_pass import TwoPassStabilizer, forward_pass
 from realtime_adain.video.pipeline import Pipeline, frames_within
 from realtime_adain.video.reader import Frame, VideoReader
-from realtime_adain.video.streams import is_cover_art
+from realtime_adain.video.streams import CHAPTERS_CARRIED, TIMECODE_CARRIED, is_cover_art
 from realtime_adain.video.formats import EncodeSettings
 from realtime_adain.video.framing import check_picture_size, encoder_framing
 from realtime_adain.video.notes import note
@@ -381,6 +381,10 @@ def stream_reports(reader: VideoReader, writer: VideoWriter | PictureOutput) -> 
         if out is None:
             reason = (reader.left_out.get(stream.index) or said.get(stream.index)
                       or "numbered pictures hold the pictures alone")
+            if reason in (TIMECODE_CARRIED, CHAPTERS_CARRIED) and not getattr(writer, "holds_chapters", False):
+                what = "timecode" if reason == TIMECODE_CARRIED else "chapters"
+                reason = f"{writer.path.suffix} holds no {what}: dropped" if isinstance(writer, VideoWriter) else \
+                    f"numbered pictures hold no {what}: dropped"
             reports.append(StreamReport(stream.index, kind, codec, "left out", None, reason))
         elif stream.index in writer.transcoded:
             action: StreamAction = "converted" if stream.type == "subtitle" else "re-encoded"

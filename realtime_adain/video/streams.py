@@ -86,12 +86,20 @@ def carried_data(stream: av.stream.Stream, video: av.stream.Stream) -> bool:
     return not told_otherwise(stream, video) and (is_gopro_telemetry(stream) or stream.name in TS_DATA_CODECS)
 
 
-def told_otherwise(stream: av.stream.Stream, video: av.stream.Stream) -> bool:
-    """Whether what `stream` holds reaches the output another way: a timecode track's time travels
-    as the video's tag (MP4 and MOV outputs write a new track from it); MOV's chapter track is read
-    as the chapters (FFmpeg discards its stream)."""
+# Why a timecode or chapter track is not carried as a stream (`told_otherwise`), for `--json`;
+# `job.stream_reports` says instead that it is dropped where the output holds no such thing.
+TIMECODE_CARRIED = "its time is carried as the video's timecode tag"
+CHAPTERS_CARRIED = "what it holds is carried as the file's chapters"
+
+
+def told_otherwise(stream: av.stream.Stream, video: av.stream.Stream) -> str | None:
+    """How what `stream` holds reaches the output another way, or None: a timecode track's time
+    travels as the video's tag (MP4 and MOV outputs write a new track from it); MOV's chapter
+    track is read as the chapters (FFmpeg discards its stream)."""
     timecode = video.metadata.get("timecode")
-    return bool(timecode and stream.metadata.get("timecode") == timecode) or stream.discard == av.stream.Discard.all
+    if timecode and stream.metadata.get("timecode") == timecode:
+        return TIMECODE_CARRIED
+    return CHAPTERS_CARRIED if stream.discard == av.stream.Discard.all else None
 
 
 # The most pixels cover art is decoded at to check it, and carried (8192 x 8192, a print scan's):
@@ -163,8 +171,8 @@ def note_left_out(container: av.container.InputContainer, video: av.stream.Strea
             why[stream.index] = "no codec FFmpeg knows"
         if stream.type in ("video", "audio", "subtitle", "attachment"):
             continue
-        if told_otherwise(stream, video):
-            why[stream.index] = "what it holds is carried another way (the video's timecode tag, or the chapters)"
+        if carried := told_otherwise(stream, video):
+            why[stream.index] = carried
         elif not (stream.type == "data" and carried_data(stream, video)):
             left.append(f"{stream.type} stream #{stream.index}{data_label(stream)}")
             why[stream.index] = "no output format here holds it"

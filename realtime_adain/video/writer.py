@@ -67,6 +67,9 @@ COVER_PICTURES = {"mjpeg": ("image/jpeg", "jpg"), "png": ("image/png", "png"), "
 MP4_COVER_PICTURES = frozenset({"mjpeg", "png"})
 # The containers that hold GoPro telemetry (`is_gopro_telemetry`) as its `gpmd` track.
 TELEMETRY_FORMATS = frozenset({"mp4", "mov"})
+# The muxers that keep chapters and the video's timecode tag (MP4 and MOV write a tmcd track from
+# it, Matroska a tag): AVI, MPEG-TS and GIF drop both without a word.
+CHAPTER_FORMATS = frozenset({"mp4", "mov", "matroska", "webm"})
 
 
 def _rescale(value: int, source: Fraction, target: Fraction) -> int:
@@ -321,6 +324,15 @@ class VideoWriter:
                     self._note_dropped_roles(stream)
         if video.chapters:
             self.container.set_chapters(video.chapters)
+        timecode = any(key.lower() == "timecode" for key in video.video_tags)
+        lost = [what for what, had in (("chapters", video.chapters), ("timecode", timecode)) if had]
+        if lost and not self.holds_chapters:
+            note(f"{self.path.suffix} holds no {' or '.join(lost)}: the input's are dropped", once=True)
+
+    @property
+    def holds_chapters(self) -> bool:
+        """Whether the output keeps chapters and a timecode (`CHAPTER_FORMATS`)."""
+        return self.container.format.name in CHAPTER_FORMATS
 
     def _note_dropped_roles(self, stream: av.stream.Stream) -> None:
         """Say (`said`: the notes, `--json`) where the output cannot mark a carried `stream` as
