@@ -36,7 +36,7 @@ from tqdm import tqdm
 from realtime_adain import __version__, weights
 from realtime_adain.atomic import naming
 from realtime_adain.checks import ascii_whole
-from realtime_adain.errors import UserError
+from realtime_adain.errors import UserError, one_line
 from realtime_adain.paths import check_writable_dir
 from realtime_adain.release import BASE_URL_ENV_VAR, DEFAULT_BASE_URL, PUBLISHED, PublishedFile  # noqa: F401 (part of this module's interface)
 
@@ -197,6 +197,7 @@ class _Watched:
     def __init__(self) -> None:
         self.connections: list[http.client.HTTPConnection] = []
         self.expired = False
+        self.hosts: list[str] = []  # each request's host (netloc), redirects' targets after the first
 
     def connection(self, kind: type[http.client.HTTPConnection]) -> Callable[..., http.client.HTTPConnection]:
         watched = self
@@ -243,10 +244,12 @@ def _answer(request: urllib.request.Request):
 
     class Http(urllib.request.HTTPHandler):
         def http_open(self, req):
+            watched.hosts.append(req.host)
             return self.do_open(watched.connection(http.client.HTTPConnection), req)
 
     class Https(urllib.request.HTTPSHandler):
         def https_open(self, req):
+            watched.hosts.append(req.host)
             return self.do_open(watched.connection(http.client.HTTPSConnection), req, context=self._context)
 
     timer = threading.Timer(ANSWER_S, watched.expire)
@@ -254,9 +257,11 @@ def _answer(request: urllib.request.Request):
     timer.start()
     try:
         response = urllib.request.build_opener(Http, Https, _HttpRedirectsOnly).open(request, timeout=TIMEOUT_S)
-    except (OSError, http.client.HTTPException):  # (URLError is an OSError)
+    except (OSError, http.client.HTTPException) as exc:  # (URLError is an OSError)
         if watched.expired:
             raise _AnswerTooSlow() from None
+        if isinstance(exc, urllib.error.URLError) and len(watched.hosts) > 1:
+            exc.redirected_to = watched.hosts[-1]  # (the error named the first host, which answered)
         raise
     finally:
         timer.cancel()
@@ -290,6 +295,12 @@ def _urlopen(url: str, offset: int):
             if "local host" in str(reason) or "only on localhost" in str(reason):
                 reason = f"a file:// URL names a file on this machine, not on {host}: file:///folder/name (three slashes)"
             raise UserError(f"{shown(url)}: {reason}") from None
+        target = getattr(exc, "redirected_to", None)
+        if target is not None:  # a redirect's target failed, not the server asked
+            if "@" in target:  # (urllib takes user:password@host for a host name: "Name or service not known")
+                reason = "a redirect to an address with a login (user:password@) in it, which is not followed"
+            raise UserError(f"cannot reach {_host(target)}, where {host} redirected ({reason}); the mirror's "
+                            f"redirect is wrong, or use another mirror with --base-url or ${BASE_URL_ENV_VAR}") from None
         raise UserError(
             f"cannot reach {host} ({reason}); check the network, or use a mirror with --base-url "
             f"or ${BASE_URL_ENV_VAR}"
@@ -303,12 +314,24 @@ def _urlopen(url: str, offset: int):
 
 
 def _resumed_offset(response, offset: int) -> int | None:
-    """Where the response's body starts: `offset` for a matching 206, 0 for a full 200 body."""
+    """Where the response's body starts: `offset` for a matching 206, 0 for a full 200 body (or a
+    206 holding the whole file, asked for whole); None for any other part."""
     status = getattr(response, "status", None) or 200
     if status != 206:
         return 0  # the server ignored the Range header: start over
-    match = re.match(r"bytes (\d+)-", response.headers.get("Content-Range", ""))
-    return offset if match and int(match.group(1)) == offset else None
+    match = re.match(r"bytes (\d+)-(\d+)/(\d+|\*)", response.headers.get("Content-Range", "").strip())
+    if not match or int(match.group(1)) != offset:
+        return None
+    whole = match.group(3) != "*" and int(match.group(2)) + 1 == int(match.group(3))
+    return offset if offset or whole else None  # (asked for all: a part of it is refused, docs/weights.md)
+
+
+class _WrongRange(Exception):
+    """A resumed request answered from another byte than asked (`given`: its Content-Range)."""
+
+    def __init__(self, offset: int, given: str) -> None:
+        super().__init__(offset, given)
+        self.offset, self.given = offset, given
 
 
 def _size(path: Path) -> int:
@@ -368,7 +391,7 @@ def _transfer(url: str, part: Path, label: str, limit: SizeLimit, min_rate: MinR
                             "all of it; try again later, or use a mirror with --base-url")
         if start is None:  # a range we did not ask for: drop the partial file, start over
             part.unlink(missing_ok=True)
-            return False
+            raise _WrongRange(offset, response.headers.get("Content-Range", ""))
         length = ascii_whole(response.headers.get("Content-Length", ""))
         total = start + length if length is not None else None
         if total is not None and total > limit.limit:
@@ -411,12 +434,23 @@ def fetch(url: str, part: Path, label: str, limit: SizeLimit, attempts: int = AT
           min_rate: MinRate = MinRate()) -> None:
     """Download `url` into `part` (at most `limit` bytes, at least `min_rate`), resuming with Range
     requests while the connection drops."""
+    wrong_range = None
     for attempt in range(attempts):
-        if _transfer(url, part, label, limit, min_rate):
-            return
+        try:
+            if _transfer(url, part, label, limit, min_rate):
+                return
+            wrong_range = None
+        except _WrongRange as exc:
+            wrong_range = exc
+            tqdm.write(f"{label}: asked from byte {exc.offset}, the server sent {one_line(exc.given[:80]) or 'no range'}: starting over")
+            continue
         if attempt + 1 < attempts:
             tqdm.write(f"{label}: resuming from byte {_size(part)}")
     have = _size(part)
+    if not have and wrong_range is not None:  # (data came each time; what it resumed with did not fit)
+        raise UserError(f"{shown(url)}: download interrupted {attempts} times, and the server answers a resumed "
+                        f"request with another part of the file (asked from byte {wrong_range.offset}, sent "
+                        f"{one_line(wrong_range.given[:80]) or 'no range'}); try again later, or use a mirror with --base-url")
     if not have:  # nothing to resume from
         part.unlink(missing_ok=True)
         raise UserError(f"{shown(url)}: download interrupted {attempts} times before any data arrived")

@@ -178,3 +178,108 @@ def av_open(path):
     import av
 
     return av.open(str(path))
+
+
+@pytest.mark.parametrize("target, says", [
+    ("closed", "cannot reach 127.0.0.1:{port}, where 127.0.0.1:{server} redirected (Connection refused)"),
+    ("login", "cannot reach 127.0.0.1:{server}, where 127.0.0.1:{server} redirected (a redirect to an address with "
+              "a login (user:password@) in it, which is not followed)")])
+def test_a_redirect_whose_target_fails_names_the_target(tmp_path, target, says):
+    """It said "cannot reach 127.0.0.1:SERVER (Connection refused)" naming the mirror, which answered."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from realtime_adain import download
+    from weights_server import closed_port_url
+
+    closed = closed_port_url()
+    port = int(closed.rsplit(":", 1)[1].split("/")[0])
+
+    class Redirect(BaseHTTPRequestHandler):
+        def log_message(self, *args) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            self.send_response(302)
+            where = f"{closed}/w.pth" if target == "closed" else \
+                f"http://evil:pw@127.0.0.1:{self.server.server_address[1]}/w.pth"
+            self.send_header("Location", where)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True).start()
+    try:
+        with pytest.raises(UserError) as caught:
+            download.download_file("decoder", f"http://127.0.0.1:{httpd.server_address[1]}/decoder.pth", tmp_path / "w",
+                                   check_checksum=False)
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert str(caught.value).startswith(says.format(port=port, server=httpd.server_address[1])), str(caught.value)
+    assert "pw" not in str(caught.value)
+
+
+class RangeServer:
+    """Serves `body`: `mode` "whole as 206" answers a plain request with 206 bytes 0-N/N+1 (all of
+    it); "half then elsewhere" sends half and drops the connection, and answers every resumed
+    request from another byte than asked."""
+
+    def __init__(self, body: bytes, mode: str) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                asked = self.headers.get("Range")
+                if mode == "whole as 206" or asked:
+                    start = 0 if mode == "whole as 206" else 7
+                    self.send_response(206)
+                    self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
+                    self.send_header("Content-Length", str(len(body) - start))
+                    self.end_headers()
+                    self.wfile.write(body[start:])
+                    return
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body[:len(body) // 2])
+                self.close_connection = True
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/decoder.pth"
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_a_206_holding_the_whole_file_is_taken(published_weights, tmp_path):
+    from realtime_adain import download
+
+    body = published_weights[1].read_bytes()
+    server = RangeServer(body, "whole as 206")
+    try:
+        path, _ = download.download_file("decoder", server.url, tmp_path / "w", check_checksum=False)
+    finally:
+        server.close()
+    assert path.read_bytes() == body
+
+
+def test_resumes_answered_from_elsewhere_are_said_so(published_weights, tmp_path):
+    """It ended "download interrupted 4 times before any data arrived": half the file came each time."""
+    from realtime_adain import download
+
+    server = RangeServer(published_weights[1].read_bytes(), "half then elsewhere")
+    try:
+        with pytest.raises(UserError, match=r"download interrupted 4 times, and the server answers a resumed request "
+                                            r"with another part of the file \(asked from byte \d+, sent bytes 7-"):
+            download.download_file("decoder", server.url, tmp_path / "w", check_checksum=False)
+    finally:
+        server.close()
+    assert not list((tmp_path / "w").glob("*.pth"))
