@@ -283,3 +283,20 @@ def test_resumes_answered_from_elsewhere_are_said_so(published_weights, tmp_path
     finally:
         server.close()
     assert not list((tmp_path / "w").glob("*.pth"))
+
+
+def test_uploaded_styles_stay_out_of_the_style_cache(stylizer, data_dir, tmp_path):
+    """Each upload was cached in the user's style cache for good: remote clients grew it by 64
+    images a run, run after run."""
+    from realtime_adain.imageio import read_image
+    from realtime_adain.live.styles import StyleLibrary
+    from realtime_adain.serve.styles import StyleRegistry
+
+    cache, uploads = tmp_path / "cache", tmp_path / "uploads"
+    uploads.mkdir()
+    library = StyleLibrary([data_dir / "style" / "mondrian.jpg"], stylizer, 64, cache).load()
+    registry = StyleRegistry(library, uploads)
+    before = sorted(p.name for p in cache.iterdir())
+    served = registry.add_upload(read_image(data_dir / "style" / "asheville.jpg")[:96, :96], "ab" * 32)
+    assert served.style.path.parent == uploads and len(registry) == 2
+    assert sorted(p.name for p in cache.iterdir()) == before and len(before) == 1

@@ -137,6 +137,7 @@ class StyleLibrary:
         self.reused = 0
         self._cache_failed = False  # said once: every style would fail the same way
         self._rejected: set[tuple[Path, str]] = set()  # (path, digest) of images said to be unusable
+        self.uncached: set[Path] = set()  # folders whose styles are not kept in the cache (a server's uploads)
 
     def load(self) -> "StyleLibrary":
         """The first scan: a missing path is the user's error, an unusable image is left out with
@@ -251,7 +252,8 @@ class StyleLibrary:
             del image
             release_freed_memory()
             self.computed += 1
-            self._store(digest, stats, thumb, printable_name(path.name))
+            if path.parent not in self.uncached:
+                self._store(digest, stats, thumb, printable_name(path.name))
         else:
             stats, thumb = cached
             self.reused += 1

@@ -49,6 +49,7 @@ class StyleRegistry:
         self._register_new()
         if upload_dir is not None:  # uploads join the library through its rescan
             library.sources.append(upload_dir)
+            library.uncached.add(upload_dir)  # (clients' images in the user's cache, for good: 64 more each run)
 
     def _register_new(self) -> list[ServedStyle]:
         known = {(s.style.path, s.style.digest) for s in self._by_id.values()}
