@@ -141,15 +141,17 @@ UNCOPYABLE = {
     "pcm_dvd": ("vob", ("-c:v", "mpeg2video", "-c:a", "pcm_dvd", "-ac", "2", "-f", "vob")),
     "pcm_bluray-24": ("m2ts", ("-c:v", "libx264", "-c:a", "pcm_bluray", "-sample_fmt", "s32", "-ac", "2",
                                "-f", "mpegts", "-mpegts_m2ts_mode", "1")),
+    "flac-24": ("mkv", ("-c:v", "libx264", "-c:a", "flac", "-sample_fmt", "s32")),  # (.mov refuses FLAC: was AAC)
 }
 # What each becomes: (in .mkv, in .mov, in .mp4). Lossless where the container takes it: PCM as
-# PCM of its depth; other sound as FLAC in .mkv; AAC in .mp4 (and .mov, which refuses FLAC), as
-# `ffmpeg -i in out.mp4` makes it; .mov holds Nellymoser as it is.
+# PCM of its depth, FLAC as PCM in .mov (which refuses FLAC; .mkv and .mp4 copy it); other sound as FLAC in .mkv; AAC in
+# .mp4 (and lossy sound in .mov), as `ffmpeg -i in out.mp4` makes it; .mov holds Nellymoser as it is.
 BECOMES = {
     "wmav2": ("flac", "aac", "aac"),
     "nellymoser": ("flac", "nellymoser", "aac"),
     "pcm_dvd": ("pcm_s16le", "pcm_s16le", "aac"),
     "pcm_bluray-24": ("pcm_s24le", "pcm_s24le", "aac"),
+    "flac-24": ("flac", "pcm_s32le", "flac"),  # (its depth is not known from a compressed rate: 32 bits hold it)
 }
 
 

@@ -630,7 +630,8 @@ def one_frame_16_bit(rate: Fraction) -> Fraction:
 # Where audio has to be re-encoded (the container cannot hold its codec, or its muxer refuses it),
 # a lossless codec where the container holds one, so the sound loses nothing more: PCM stays PCM
 # of its depth (DVD's and Blu-ray's big-endian kinds become little-endian: same samples) in these
-# containers, and other sound becomes FLAC in Matroska. Elsewhere the container's default (AAC in
+# containers, a lossless codec one refuses becomes PCM (FLAC in a .mov was made AAC), and other
+# sound becomes FLAC in Matroska. Elsewhere the container's default (AAC in
 # MP4 and MOV, as `ffmpeg -i in out.mp4` makes it: PCM in an MP4 is `ipcm`, see `holds_copy`;
 # MOV's muxer refuses FLAC, and ALAC would make a lossy track of a few kbit/s ten times larger).
 PCM_CONTAINERS = frozenset({"matroska", "mov"})
@@ -651,8 +652,10 @@ def reencoded_audio(fmt: str, stream: av.stream.Stream, channels: int, default: 
     is `default` (see `LOSSLESS_AUDIO`, `SURROUND_AUDIO`)."""
     context = stream.codec_context
     decoded = context.format.name if context.format else ""
-    if context.codec.name.startswith("pcm_") and fmt in PCM_CONTAINERS and decoded:
-        pcm = _pcm_codec(decoded, context.bit_rate, context.sample_rate, channels)
+    pcm_source = context.codec.name.startswith("pcm_")
+    if (pcm_source or context.codec.lossless) and fmt in PCM_CONTAINERS and decoded:
+        # (a lossless codec's bit rate is its compressed one, so no depth is read from it: 32 bits for s32)
+        pcm = _pcm_codec(decoded, context.bit_rate if pcm_source else 0, context.sample_rate, channels)
         if pcm in supported:
             return pcm, None
     lossless = LOSSLESS_AUDIO.get(fmt)
