@@ -426,7 +426,8 @@ def run_checks(checks: dict[str, Callable[[], list[Finding]]] | None = None) -> 
             findings = [Finding("check failed", str(exc), "problem", "fix the setting it names")]
         except OSError as exc:  # the file system refused (a folder this user cannot read): the setup, not a bug
             where = f"{exc.filename}: " if exc.filename else ""
-            findings = [Finding("check failed", f"{where}{(exc.strerror or _first_line(exc)).lower()}", "problem",
+            why = exc.strerror.lower() if exc.strerror else _first_line(exc)
+            findings = [Finding("check failed", f"{where}{why}", "problem",
                                 "make it readable and writable for this user, or point the setting that names it elsewhere")]
         except Exception as exc:
             findings = [Finding("check failed", _first_line(exc), "problem",

@@ -319,11 +319,13 @@ def _resumed_offset(response, offset: int) -> int | None:
     status = getattr(response, "status", None) or 200
     if status != 206:
         return 0  # the server ignored the Range header: start over
-    match = re.match(r"bytes (\d+)-(\d+)/(\d+|\*)", response.headers.get("Content-Range", "").strip())
+    match = re.fullmatch(r"bytes (\d+)-(\d+)/(\d+|\*)", response.headers.get("Content-Range", "").strip(), re.I)
     if not match or int(match.group(1)) != offset:
         return None
-    whole = match.group(3) != "*" and int(match.group(2)) + 1 == int(match.group(3))
-    return offset if offset or whole else None  # (asked for all: a part of it is refused, docs/weights.md)
+    # Asked for all, a part of it is refused (docs/weights.md); an unknown total (`*`) is taken, the
+    # size and checksum checks follow.
+    whole = match.group(3) == "*" or int(match.group(2)) + 1 == int(match.group(3))
+    return offset if offset or whole else None
 
 
 class _WrongRange(Exception):

@@ -136,21 +136,33 @@ class LoadedWeights:
 PYTORCH_STARTS = (b"PK\x03\x04", b"\x80")
 
 
-def _file_start(path: Path) -> bytes:
+def _file_start(path: Path) -> bytes | None:
+    """The first bytes of `path`, or None where it cannot be read (its loader's error says why)."""
     try:
         with open(path, "rb") as file:
-            return file.read(4)
+            return file.read(9)
     except OSError:
-        return b""
+        return None
+
+
+def _foreign_start(start: bytes) -> str | None:
+    """What a .pth that does not start as a PyTorch file is, in words (None: it starts as one)."""
+    if start.startswith(PYTORCH_STARTS):
+        return None
+    if not start:
+        return "an empty file"
+    if len(start) == 9 and start[8:9] == b"{":  # (an 8-byte header length, then its JSON)
+        return "a safetensors file named .pth: name it .safetensors"
+    return "not a PyTorch or safetensors file"
 
 
 def _load_failure(exc: Exception, start: bytes | None) -> str:
     """Why loading failed, in words: a foreign file makes torch.load fail in pickle (KeyError: '105')
     or with its weights-only refusal (a JPEG's bytes read as opcodes), so what a .pth starts with
-    is asked first (`start`: its first bytes; None for safetensors)."""
+    is asked first (`start`: its first bytes; None for safetensors or an unreadable file)."""
     text = str(exc).strip()
-    if start is not None and not start.startswith(PYTORCH_STARTS):  # a photo, an HTML page, random bytes
-        return "not a PyTorch or safetensors file"
+    if start is not None and (foreign := _foreign_start(start)):  # a photo, an HTML page, random bytes
+        return foreign
     # (torch's weights-only refusal is also its word for an opcode torch.save never writes: garbage)
     if "Weights only load failed" in text and "Unsupported operand" not in text:  # (code or objects: never run)
         return "a PyTorch file holding more than weights (code or other objects), which is not loaded"

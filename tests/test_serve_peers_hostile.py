@@ -59,6 +59,12 @@ HOSTILE = {
     "candidate port -1": (lambda good: good.replace("a=end-of-candidates", "a=candidate:1 1 udp 2130706431 "
                                                     "10.9.0.1 -1 typ host\r\na=end-of-candidates", 1),
                           "ICE candidate whose port '-1' is not in 0..65535"),
+    "candidate port '²'": (lambda good: good.replace("a=end-of-candidates", "a=candidate:1 1 udp 2130706431 "
+                                                      "10.9.0.1 \u00b2 typ host\r\na=end-of-candidates", 1),
+                            "ICE candidate whose port '\u00b2' is not in 0..65535"),  # (isdigit, but no int: was a 500)
+    "candidate port of 5000 digits": (lambda good: good.replace("a=end-of-candidates", "a=candidate:1 1 udp 2130706431 "
+                                                                "10.9.0.1 " + "9" * 5000 + " typ host\r\na=end-of-candidates", 1),
+                                      "ICE candidate whose port '999999999999' is not in 0..65535"),
     "cut in half": (lambda good: good[:len(good) // 2], "no DTLS fingerprint"),
     # Past those checks, aiortc's own: a BUNDLE naming no section made its close fail inside the
     # refusal (a 500 and two tracebacks for every such offer); its internals are said as such.

@@ -142,6 +142,7 @@ UNCOPYABLE = {
     "pcm_bluray-24": ("m2ts", ("-c:v", "libx264", "-c:a", "pcm_bluray", "-sample_fmt", "s32", "-ac", "2",
                                "-f", "mpegts", "-mpegts_m2ts_mode", "1")),
     "flac-24": ("mkv", ("-c:v", "libx264", "-c:a", "flac", "-sample_fmt", "s32")),  # (.mov refuses FLAC: was AAC)
+    "s302m": ("ts", ("-c:v", "libx264", "-c:a", "s302m", "-strict", "-2", "-ac", "2", "-f", "mpegts")),  # broadcast PCM
 }
 # What each becomes: (in .mkv, in .mov, in .mp4). Lossless where the container takes it: PCM as
 # PCM of its depth, FLAC as PCM in .mov (which refuses FLAC; .mkv and .mp4 copy it); other sound as FLAC in .mkv; AAC in
@@ -151,6 +152,7 @@ BECOMES = {
     "nellymoser": ("flac", "nellymoser", "aac"),
     "pcm_dvd": ("pcm_s16le", "pcm_s16le", "aac"),
     "pcm_bluray-24": ("pcm_s24le", "pcm_s24le", "aac"),
+    "s302m": ("flac", "pcm_s16le", "aac"),  # (lossless, not PCM by name: FLAC in .mkv, PCM in .mov)
     "flac-24": ("flac", "pcm_s32le", "flac"),  # (its depth is not known from a compressed rate: 32 bits hold it)
 }
 

@@ -79,7 +79,7 @@ def offer_problem(sdp: str) -> str | None:
         return f"the offer has {len(candidates)} ICE candidates; at most {MAX_CANDIDATES}"
     for candidate in candidates:  # (port 65536 reached sendto() in aioice: two tracebacks in the log per offer)
         fields = candidate.split()
-        if len(fields) > 5 and not (fields[5].isdigit() and int(fields[5]) <= 65535):
+        if len(fields) > 5 and not (re.fullmatch(r"[0-9]{1,5}", fields[5]) and int(fields[5]) <= 65535):
             return f"the offer has an ICE candidate whose port {fields[5][:12]!r} is not in 0..65535"
     for attribute, what in (("a=ice-ufrag:", "ICE credentials"), ("a=fingerprint:", "DTLS fingerprint")):
         if not any(line.startswith(attribute) for line in lines):

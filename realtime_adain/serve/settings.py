@@ -52,9 +52,14 @@ def check_address_form(host: str) -> None:
             plain = socket.inet_ntoa(socket.inet_aton(host))  # (the forms inet_aton takes: 0, 127.1, 0x7f.1)
         except OSError:
             return  # a name
-        raise UserError(f"--host {host}: write the address in full (--host {plain})") from None
+        octal = " (a part with a leading 0 is octal)" if any(len(part) > 1 and part.startswith("0") and
+                                                                not part.lower().startswith("0x")
+                                                                for part in host.split(".")) else ""
+        raise UserError(f"--host {host}: write the address in full (--host {plain}){octal}") from None
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         raise UserError(f"--host {host}: give the IPv4 address itself (--host {address.ipv4_mapped})")
+    if str(address) != host.lower():  # (IPv6 the long way: a browser's Host header names it short)
+        raise UserError(f"--host {host}: write the address in its short form (--host {address})")
 
 
 def check_host_name(name: str) -> str:

@@ -630,10 +630,10 @@ def one_frame_16_bit(rate: Fraction) -> Fraction:
 # Where audio has to be re-encoded (the container cannot hold its codec, or its muxer refuses it),
 # a lossless codec where the container holds one, so the sound loses nothing more: PCM stays PCM
 # of its depth (DVD's and Blu-ray's big-endian kinds become little-endian: same samples) in these
-# containers, a lossless codec one refuses becomes PCM (FLAC in a .mov was made AAC), and other
-# sound becomes FLAC in Matroska. Elsewhere the container's default (AAC in
-# MP4 and MOV, as `ffmpeg -i in out.mp4` makes it: PCM in an MP4 is `ipcm`, see `holds_copy`;
-# MOV's muxer refuses FLAC, and ALAC would make a lossy track of a few kbit/s ten times larger).
+# containers, a lossless codec MOV's muxer refuses (FLAC: it was made AAC) becomes PCM there, and
+# other sound becomes FLAC in Matroska. Elsewhere the container's default (AAC in MP4 and MOV, as
+# `ffmpeg -i in out.mp4` makes it: PCM in an MP4 is `ipcm`, see `holds_copy`; for lossy sound in
+# MOV, ALAC would make a lossy track of a few kbit/s ten times larger).
 PCM_CONTAINERS = frozenset({"matroska", "mov"})
 LOSSLESS_AUDIO = {"matroska": "flac"}
 # Where the default codec takes two channels at most (AVI's MP3, MPEG-TS's MP2), sound of more is
@@ -653,15 +653,17 @@ def reencoded_audio(fmt: str, stream: av.stream.Stream, channels: int, default: 
     context = stream.codec_context
     decoded = context.format.name if context.format else ""
     pcm_source = context.codec.name.startswith("pcm_")
-    if (pcm_source or context.codec.lossless) and fmt in PCM_CONTAINERS and decoded:
+    # (a codec FFmpeg calls lossless and not lossy: DTS and WavPack are both; Matroska gets FLAC, below)
+    lossless = context.codec.lossless and not context.codec.lossy and fmt not in LOSSLESS_AUDIO
+    if (pcm_source or lossless) and fmt in PCM_CONTAINERS and decoded:
         # (a lossless codec's bit rate is its compressed one, so no depth is read from it: 32 bits for s32)
         pcm = _pcm_codec(decoded, context.bit_rate if pcm_source else 0, context.sample_rate, channels)
         if pcm in supported:
             return pcm, None
-    lossless = LOSSLESS_AUDIO.get(fmt)
-    if lossless and lossless in supported and lossless in av.codecs_available:
+    lossless_codec = LOSSLESS_AUDIO.get(fmt)
+    if lossless_codec and lossless_codec in supported and lossless_codec in av.codecs_available:
         wide = context.codec.lossless and decoded not in SIXTEEN_BIT_FORMATS  # (a lossy source: 16 bits hold it)
-        return lossless, "s32" if wide else "s16"
+        return lossless_codec, "s32" if wide else "s16"
     surround = SURROUND_AUDIO.get(fmt)
     if channels > 2 and surround and container_holds(fmt, {surround}, supported) and surround in av.codecs_available:
         return surround, None

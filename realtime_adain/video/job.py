@@ -381,8 +381,8 @@ def stream_reports(reader: VideoReader, writer: VideoWriter | PictureOutput) -> 
         if out is None:
             reason = (reader.left_out.get(stream.index) or said.get(stream.index)
                       or "numbered pictures hold the pictures alone")
-            if reason in (TIMECODE_CARRIED, CHAPTERS_CARRIED) and not getattr(writer, "holds_chapters", False):
-                what = "timecode" if reason == TIMECODE_CARRIED else "chapters"
+            what = {TIMECODE_CARRIED: "timecode", CHAPTERS_CARRIED: "chapters"}.get(reason)
+            if what and not getattr(writer, f"holds_{what}", False):
                 reason = f"{writer.path.suffix} holds no {what}: dropped" if isinstance(writer, VideoWriter) else \
                     f"numbered pictures hold no {what}: dropped"
             reports.append(StreamReport(stream.index, kind, codec, "left out", None, reason))

@@ -67,9 +67,11 @@ COVER_PICTURES = {"mjpeg": ("image/jpeg", "jpg"), "png": ("image/png", "png"), "
 MP4_COVER_PICTURES = frozenset({"mjpeg", "png"})
 # The containers that hold GoPro telemetry (`is_gopro_telemetry`) as its `gpmd` track.
 TELEMETRY_FORMATS = frozenset({"mp4", "mov"})
-# The muxers that keep chapters and the video's timecode tag (MP4 and MOV write a tmcd track from
-# it, Matroska a tag): AVI, MPEG-TS and GIF drop both without a word.
+# The muxers that keep chapters, and those that keep a timecode (MP4 and MOV write a tmcd track from
+# the video's tag, Matroska a tag, AVI the file's tag as its ISMP chunk): MPEG-TS and GIF drop both,
+# AVI its chapters, without a word.
 CHAPTER_FORMATS = frozenset({"mp4", "mov", "matroska", "webm"})
+TIMECODE_FORMATS = CHAPTER_FORMATS | {"avi"}
 
 
 def _rescale(value: int, source: Fraction, target: Fraction) -> int:
@@ -324,15 +326,21 @@ class VideoWriter:
                     self._note_dropped_roles(stream)
         if video.chapters:
             self.container.set_chapters(video.chapters)
-        timecode = any(key.lower() == "timecode" for key in video.video_tags)
-        lost = [what for what, had in (("chapters", video.chapters), ("timecode", timecode)) if had]
-        if lost and not self.holds_chapters:
+        timecode = next((value for key, value in video.video_tags.items() if key.lower() == "timecode"), None)
+        if timecode and fmt == "avi":  # (AVI's muxer writes the file's tag, not the stream's)
+            self.container.metadata["timecode"] = timecode
+        lost = [what for what, had, held in (("chapters", video.chapters, self.holds_chapters),
+                                             ("timecode", timecode, self.holds_timecode)) if had and not held]
+        if lost:
             note(f"{self.path.suffix} holds no {' or '.join(lost)}: the input's are dropped", once=True)
 
     @property
     def holds_chapters(self) -> bool:
-        """Whether the output keeps chapters and a timecode (`CHAPTER_FORMATS`)."""
         return self.container.format.name in CHAPTER_FORMATS
+
+    @property
+    def holds_timecode(self) -> bool:
+        return self.container.format.name in TIMECODE_FORMATS
 
     def _note_dropped_roles(self, stream: av.stream.Stream) -> None:
         """Say (`said`: the notes, `--json`) where the output cannot mark a carried `stream` as
