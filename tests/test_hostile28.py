@@ -333,3 +333,42 @@ def test_uploaded_styles_stay_out_of_the_style_cache(stylizer, data_dir, tmp_pat
     served = registry.add_upload(read_image(data_dir / "style" / "asheville.jpg")[:96, :96], "ab" * 32)
     assert served.style.path.parent == uploads and len(registry) == 2
     assert sorted(p.name for p in cache.iterdir()) == before and len(before) == 1
+
+
+@pytest.mark.parametrize("target", ["hard link", "sequence picture", "engine cache", "folder"])
+def test_the_log_never_appends_to_an_input_however_named(run_cli, weights_env, data_dir, tmp_path, monkeypatch, target):
+    """Only a path resolving to the source was refused: `--log frames/0003.png` (a picture of the
+    sequence given as --source) and a hard link to the source were appended to; a log written into
+    the engine cache damaged an ONNX export (then silently not used); a folder was "Is a directory"."""
+    import os
+
+    import numpy as np
+
+    from live_support import copy_styles, write_video
+    from realtime_adain.imageio import write_image
+
+    styles = copy_styles(data_dir, tmp_path / "styles", names=("trial.jpg",))
+    source = write_video(tmp_path / "clip.mp4", frames=4, size=(96, 64))
+    if target == "sequence picture":
+        (tmp_path / "frames").mkdir()
+        for i in range(1, 5):
+            write_image(tmp_path / "frames" / f"{i:04d}.png", np.full((64, 96, 3), 40 * i, np.uint8))
+        source, log = tmp_path / "frames" / "%04d.png", tmp_path / "frames" / "0003.png"
+    elif target == "hard link":
+        log = tmp_path / "hard.mp4"
+        os.link(source, log)
+    elif target == "engine cache":
+        monkeypatch.setenv("REALTIME_ADAIN_ENGINES", str(tmp_path / "engines"))
+        (tmp_path / "engines").mkdir()
+        log = tmp_path / "engines" / "onnx-fp32-dynamic-0123456789abcdef0123.onnx"
+        log.write_bytes(b"an export")
+    else:
+        log = tmp_path / "logs"
+        log.mkdir()
+    before = log.read_bytes() if log.is_file() else None
+    code, _, err = run_cli("live", "--source", source, "--styles", styles, "--no-window", "-o", tmp_path / "out.mp4",
+                           "--max-frames", "2", "--log", log, "--size", "32", "--style-size", "64")
+    says = {"hard link": "--log would write into", "sequence picture": "--log would write into a picture of the image "
+            "sequence", "engine cache": "inside the engine cache", "folder": "a folder; give a file name"}[target]
+    assert code == 2 and err.count("\n") == 1 and says in err, err
+    assert (log.read_bytes() if log.is_file() else None) == before

@@ -86,15 +86,26 @@ def check_log(settings: LiveSettings) -> None:
     as `--log clip.mp4` appended event lines to the user's video)."""
     if not settings.log:
         return
-    from realtime_adain.paths import expand_images
+    from realtime_adain.engines.cache import inside_engine_cache
+    from realtime_adain.paths import expand_images, same_entry
+    from realtime_adain.video.sequence import names_a_picture
 
-    log = Path(settings.log).resolve()
+    log = Path(settings.log)
+    if log.is_dir():
+        raise UserError(f"--log {settings.log}: a folder; give a file name")
     styles = expand_images(settings.styles, "style")  # the images in style folders too
     inputs = [given for given in (settings.source, *styles) if os.path.isfile(given)]
     for given in [*inputs, *([settings.output] if settings.output else [])]:
-        if Path(given).resolve() == log:
+        # (appended, not replaced: a hard link's other name is the same file, which `same_entry` leaves)
+        if same_entry(log, given) or (log.is_file() and os.path.isfile(given) and os.path.samefile(log, given)):
             raise UserError(f"{settings.log}: --log would write into {given}, an input or the -o recording; "
                             "give another file")
+    if names_a_picture(Path(settings.source), log):
+        raise UserError(f"{settings.log}: --log would write into a picture of the image sequence "
+                        f"{settings.source}; give another file")
+    if inside_engine_cache(log):  # (appended to an ONNX export, it was silently not used again)
+        raise UserError(f"{settings.log}: inside the engine cache, which `realtime-adain engines` manages; "
+                        "give another file")
 
 
 def check_environment(settings: LiveSettings) -> None:

@@ -64,6 +64,18 @@ def engines_dir(for_run: bool = False) -> Path:
     return CHECKOUT_ENGINES
 
 
+def inside_engine_cache(path: str | os.PathLike) -> bool:
+    """Whether `path` is in the engine cache, whose files are inputs too (a file written there
+    replaced or changed an engine or its sidecar); False where no cache folder can be had."""
+    from realtime_adain.paths import real_path
+
+    try:
+        cache = real_path(engines_dir())
+    except UserError:
+        return False
+    return cache in real_path(Path(path)).parents
+
+
 def cache_key(components: Mapping[str, str]) -> str:
     """A digest that changes when any component changes (order-independent)."""
     text = json.dumps({k: str(v) for k, v in components.items()}, sort_keys=True)
