@@ -62,15 +62,26 @@ def test_an_output_failure_is_drawn_on_the_hud():
     assert not np.array_equal(drawn(notice=notice), drawn())
 
 
-@pytest.mark.parametrize("height, width", [(360, 640), (360, 360)])
+@pytest.mark.parametrize("height, width", [(360, 640), (360, 360), (640, 360), (1800, 360)])
 def test_the_help_fits_the_window(height, width):
     """At 640x360 (any 16:9 source up to 360 high) the last line, "q, Esc quit", was cut off; at
-    360x360 the ends of the lines were."""
+    360x360 the ends of the lines were; in a portrait window a line ran off its edge, and in one
+    taller than the screen the help was centred, off-screen: it starts at the top there."""
     picture = np.zeros((height, width, 3), np.uint8)
     hud.draw_help(picture)
     text = picture.max(axis=2) > 150  # the lettering, not the dark panel
     rows, columns = np.nonzero(text.any(axis=1))[0], np.nonzero(text.any(axis=0))[0]
     assert rows.max() < height - 4 and columns.max() < width - 4  # (cut off, the text ran to the edge)
+    assert rows.min() < (60 if height > width else height)
+
+
+@pytest.mark.parametrize("width", [360, 200])
+def test_the_hud_fits_a_narrow_window(width):
+    """A portrait window cut the HUD's lines at its edge; a long style name ran off it."""
+    picture = np.zeros((640, width, 3), np.uint8)
+    hud.draw_hud(picture, info(style="3/17 " + "a_very_long_style_name_" * 6, thumbnail=None))
+    text = picture.max(axis=2) > 150
+    assert np.nonzero(text.any(axis=0))[0].max() < width - 4
 
 
 def test_the_help_is_drawn_instead_of_the_hud():

@@ -64,6 +64,27 @@ def _scale(image: np.ndarray) -> float:
     return max(0.35, min(0.7, image.shape[0] / 700))
 
 
+def _width(text: str, scale: float) -> int:
+    return cv2.getTextSize(text, FONT, scale, 1)[0][0]
+
+
+def _fitted(text: str, scale: float, room: int) -> str:
+    """`text` cut to `room` pixels with "..." (a portrait window cut the HUD's and the help's
+    lines mid-word at its edge; a 138-character style name ran off it)."""
+    if _width(text, scale) <= room:
+        return text
+    low, high = 0, len(text)  # the most characters that fit with "..."
+    while low < high:
+        middle = (low + high + 1) // 2
+        low, high = (middle, high) if _width(text[:middle] + "...", scale) <= room else (low, middle - 1)
+    return text[:low] + "..."
+
+
+def _shrunk(scale: float, widest: int, room: int, least: float = 0.6) -> float:
+    """`scale` lowered (to `least` of it at most) so that a line `widest` pixels wide fits `room`."""
+    return scale * max(least, min(1.0, room / max(widest, 1)))
+
+
 def draw_hud(image: np.ndarray, info: HudInfo) -> None:
     scale = _scale(image)
     line = int(26 * scale / 0.55)
@@ -80,7 +101,11 @@ def draw_hud(image: np.ndarray, info: HudInfo) -> None:
     if info.notice:
         lines.append(info.notice)
     lines = [drawable(text) for text in lines]  # style names and the source come from file names
-    width = max(cv2.getTextSize(t, FONT, scale, 1)[0][0] for t in lines) + 16
+    room = image.shape[1] - 16
+    scale = _shrunk(scale, max(_width(t, scale) for t in lines), room)
+    line = int(26 * scale / 0.55)
+    lines = [_fitted(t, scale, room) for t in lines]
+    width = max(_width(t, scale) for t in lines) + 16
     _panel(image, (0, 0), (width, line * len(lines) + 10))
     for i, text in enumerate(lines):
         color = YELLOW if i >= warnings else WHITE
@@ -103,15 +128,16 @@ def draw_help(image: np.ndarray) -> None:
     640x360 window lost its last line ("q, Esc quit") and a 360x360 one the ends of the lines."""
     rows = keys.help_lines()
     scale = _scale(image)
-    widest = max(cv2.getTextSize(k, FONT, scale, 1)[0][0] for k, _ in rows) + 20 + max(
-        cv2.getTextSize(d, FONT, scale, 1)[0][0] for _, d in rows)
+    widest = max(_width(k, scale) for k, _ in rows) + 20 + max(_width(d, scale) for _, d in rows)
     scale *= max(0.5, min(1.0, (image.shape[0] - 8) / (len(rows) + 0.5) / (24 * scale / 0.55),
                           (image.shape[1] - 48) / widest))
     line = int(24 * scale / 0.55)
-    key_width = max(cv2.getTextSize(k, FONT, scale, 1)[0][0] for k, _ in rows) + 20
+    key_width = max(_width(k, scale) for k, _ in rows) + 20
     _panel(image, (0, 0), image.shape[1::-1], opacity=0.75)
-    top = max(line, (image.shape[0] - line * len(rows)) // 2)
+    # Centred where the window shows it whole; from the top in a window taller than it is wide
+    # (one taller than the screen showed its middle off-screen, the help unseen).
+    top = max(line, (image.shape[0] - line * len(rows)) // 2) if image.shape[0] <= image.shape[1] else line
     for i, (key, description) in enumerate(rows):
         y = top + line * i
         _text(image, key, (16, y), scale, YELLOW)
-        _text(image, description, (16 + key_width, y), scale)
+        _text(image, _fitted(description, scale, image.shape[1] - 24 - key_width), (16 + key_width, y), scale)
