@@ -173,3 +173,16 @@ def test_a_style_upload_cut_short_is_not_kept_as_that_style(pair, data_dir):
     with pytest.raises(RuntimeError):
         engine.style_inputs(other, 1.0)
     np.testing.assert_array_equal(engine.stylize(frame, style), expected)
+
+
+def test_auto_says_a_damaged_export_is_not_used(exported, tmp_path, monkeypatch, capsys):
+    """An export something wrote into (a log appended to it) made 'auto' run eager without a word."""
+    cache = tmp_path / "engines"
+    shutil.copytree(exported["cache"].directory, cache)
+    export, = cache.glob("onnx-*.onnx")
+    with open(export, "ab") as file:
+        file.write(b"live: start ...\n")
+    monkeypatch.setenv("REALTIME_ADAIN_ENGINES", str(cache))
+    capsys.readouterr()
+    assert Stylizer.load(exported["vgg"], exported["decoder"], device="cpu", engine="auto").engine_name == "eager"
+    assert f"note: the cached ONNX export {export.name} changed since it was built" in capsys.readouterr().err

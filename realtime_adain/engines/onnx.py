@@ -166,9 +166,19 @@ def run_session(ort_session, images: torch.Tensor, mean: torch.Tensor, std: torc
 
 
 def onnx_cached(weights_id: str, cache: EngineCache | None = None) -> bool:
-    """Whether a valid export of these weights is in the cache (no export, no loading)."""
+    """Whether a valid export of these weights is in the cache (no export, no loading); where one
+    is there but not valid (changed since it was built: something wrote into it), a note says so,
+    as 'auto' then runs eager (it did so without a word)."""
     cache = cache or EngineCache.for_run()
-    return cache.is_valid(cache.entry(onnx_components(weights_id), ".onnx"))
+    entry = cache.entry(onnx_components(weights_id), ".onnx")
+    if cache.is_valid(entry):
+        return True
+    if entry.path.exists():
+        from realtime_adain.video.notes import note
+
+        note(f"the cached ONNX export {entry.path.name} changed since it was built (damaged?): not used; "
+             "`realtime-adain export --format onnx` makes it again", once=True)
+    return False
 
 
 def _check_onnx(path: Path, components: dict[str, str]) -> Path:
