@@ -372,3 +372,31 @@ def test_the_log_never_appends_to_an_input_however_named(run_cli, weights_env, d
             "sequence", "engine cache": "inside the engine cache", "folder": "a folder; give a file name"}[target]
     assert code == 2 and err.count("\n") == 1 and says in err, err
     assert (log.read_bytes() if log.is_file() else None) == before
+
+
+@pytest.mark.slow  # (the 15 s wait for a first frame)
+def test_a_source_lost_before_its_first_frame_names_why(run_cli, weights_env, data_dir, tmp_path):
+    """An MP4 whose index is at its end, over HTTP without ranges (FFmpeg cannot play it either),
+    ended "no frames arrived within 15 s", its cause (an I/O error each try) said only in the log."""
+    import functools
+    import shutil
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    from live_support import copy_styles
+
+    shutil.copy(data_dir / "videos" / "cutBunny.mp4", tmp_path / "bunny.mp4")
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(tmp_path))
+    handler.log_message = lambda *args: None
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True).start()
+    styles = copy_styles(data_dir, tmp_path / "styles", names=("trial.jpg",))
+    try:
+        code, _, err = run_cli("live", "--source", f"http://127.0.0.1:{httpd.server_address[1]}/bunny.mp4",
+                               "--styles", styles, "--no-window", "-o", tmp_path / "out.mp4", "--no-loop",
+                               "--size", "32", "--style-size", "64")
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    last = err.strip().splitlines()[-1]
+    assert code == 2 and "no frames arrived within 15 s (the source was lost and reopened: " in last, err

@@ -182,7 +182,9 @@ class LiveSession:
                     return got[1]
                 raise UserError(f"{self.settings.source}: the source ended before its first picture")
             if time.monotonic() > deadline:
-                raise UserError(f"{self.settings.source}: no frames arrived within {FIRST_FRAME_TIMEOUT:.0f} s")
+                lost = self.capture.lost  # (an MP4 over HTTP that cannot be streamed: "Input/output error" each try)
+                raise UserError(f"{self.settings.source}: no frames arrived within {FIRST_FRAME_TIMEOUT:.0f} s"
+                                + (f" (the source was lost and reopened: {lost})" if lost else ""))
         return None
 
     def _open_outputs(self) -> None:

@@ -472,6 +472,7 @@ class Capture(threading.Thread):
         self.status = "live"
         self.ended = False  # a finite source reached its end
         self.error: str | None = None  # what ended capture unexpectedly (a bug, out of memory), for the one line
+        self.lost: str | None = None  # why the source was last lost (a first frame that never came: its cause)
         self._stop_event = threading.Event()
 
     def stop(self) -> None:
@@ -508,6 +509,7 @@ class Capture(threading.Thread):
                     attempt += 1
                     delay = min(self.backoff[1], self.backoff[0] * 2 ** min(attempt - 1, 30))  # (2**1024: OverflowError)
                     self.status = f"{exc}; reconnecting in {delay:.0f} s"
+                    self.lost = str(exc)
                     self.log("source-lost", reason=str(exc), attempt=attempt, retry_in=round(delay, 2))
                     self._stop_event.wait(delay)
         except Exception as exc:  # reported by the session as the cause, not as a traceback
