@@ -20,6 +20,7 @@ from pathlib import Path
 
 import av
 
+from realtime_adain.commands.argtypes import int_between, positive_float
 from realtime_adain.video.reader import Frame, VideoReader
 
 # container -> (video codec, audio codec, muxer)
@@ -27,6 +28,19 @@ FORMATS = {"ts": ("libx264", "aac", "mpegts"), "m2ts": ("libx264", "aac", "mpegt
            "mts": ("libx264", "ac3", "mpegts"), "vob": ("mpeg2video", "mp2", "vob"),
            "mpg": ("mpeg2video", "mp2", "mpeg")}
 FRAMES = 5
+BEFORE_END = 50  # seconds between --start and the end of the file
+MAX_MINUTES, MAX_REPEATS = 24 * 60, 1000  # (each file is made once, then read --repeats times)
+repeats = int_between(1, MAX_REPEATS, "repeats")
+
+
+def minutes(text: str) -> float:
+    """argparse type for --minutes: long enough that the start, BEFORE_END seconds before the end,
+    is after the beginning (0.5 timed a negative start), and finite (nan was a ValueError)."""
+    value = positive_float(text)
+    if not 1 <= value <= MAX_MINUTES:
+        raise argparse.ArgumentTypeError(f"{value:g} is outside 1..{MAX_MINUTES} minutes (the start is {BEFORE_END} s "
+                                         "before the end)")
+    return value
 
 
 def make(folder: Path, extension: str, minutes: float) -> Path:
@@ -72,13 +86,13 @@ def ffmpeg_seconds(path: Path, start: Fraction) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--minutes", type=float, default=20.0)
+    parser.add_argument("--minutes", type=minutes, default=20.0, help=f"length of each file, 1 to {MAX_MINUTES} (default 20)")
     parser.add_argument("--formats", nargs="+", default=list(FORMATS), choices=list(FORMATS))
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=repeats, default=3, help=f"timings of each file, 1 to {MAX_REPEATS} (default 3)")
     parser.add_argument("--folder", type=Path, default=Path(tempfile.gettempdir()) / "bench_segment_start")
     args = parser.parse_args()
     args.folder.mkdir(parents=True, exist_ok=True)
-    start = Fraction(round(args.minutes * 60 - 50))  # 50 s before the end
+    start = Fraction(round(args.minutes * 60 - BEFORE_END))
     print(f"--start {start} s in {args.minutes:g} min, {FRAMES} frames; medians of {args.repeats} (s)")
     print(f"{'file':>8} {'reader':>8} {'decode to T':>12} {'ratio':>6} {'ffmpeg -ss':>11}")
     for extension in args.formats:

@@ -29,7 +29,8 @@ from realtime_adain.commands.argtypes import (MAX_WARMUP_STEPS, RESOLUTION_PRESE
                                               int_between, results_file, step_count, thread_count)
 from realtime_adain.paths import check_output_file
 from realtime_adain.stylizer import Stylizer, pick_device, pick_dtype
-from realtime_adain.benchmarks.setup import benchmark_weights, check_results_file, engine_list, report_json, stamp
+from realtime_adain.benchmarks.setup import (benchmark_weights, check_results_file, engine_list, free_memory,
+                                             report_json, stamp)
 from realtime_adain.errors import UserError, out_of_memory_as_user_error
 
 FLOP_PER_PIXEL = 0.97e6  # encoder and decoder ~241k multiply-adds per pixel each, 2 FLOP each
@@ -51,7 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="precision (default: fp16 on a GPU, fp32 on the CPU)")
     parser.add_argument("--warmup", type=int_between(0, MAX_WARMUP_STEPS, "warmup"), default=None, metavar="N",
                         help=f"untimed steps first, 0 to {MAX_WARMUP_STEPS} (default 10 GPU, 1 CPU; 0 times the "
-                             "first step, a compile's or build's included)")
+                             "first step, which an engine's compile or build, done before, is not part of)")
     parser.add_argument("--iters", type=step_count, default=None, metavar="N", help="timed steps (default 100 GPU, 5 CPU)")
     parser.add_argument("--threads", type=thread_count, default=None, metavar="N", help="CPU threads (default: torch's)")
     parser.add_argument("--vgg", metavar="PATH", help="encoder weights (default: installed, else generated)")
@@ -107,17 +108,6 @@ def check_fits(device: torch.device, dtype: torch.dtype, batch: int, height: int
     if free is not None and need > free:
         raise UserError(f"{width}x{height} at batch {batch} needs at least {need / 2**30:.1f} GiB, and {device} has "
                         f"{free / 2**30:.1f} GiB free; lower --resolution or --batch")
-
-
-def free_memory(device: torch.device) -> int | None:
-    """Bytes free on the GPU, or available to a process on the CPU (Linux); None when unknown."""
-    if device.type == "cuda":
-        return torch.cuda.mem_get_info(device)[0]
-    try:
-        lines = Path("/proc/meminfo").read_text().splitlines()
-        return next(int(line.split()[1]) * 1024 for line in lines if line.startswith("MemAvailable:"))
-    except (OSError, ValueError, IndexError, StopIteration):
-        return None
 
 
 class Timer:
@@ -191,15 +181,15 @@ def measure(runners: list[engines.Engine], batch: int, height: int, width: int, 
     rng = np.random.default_rng(0)
     frames = rng.integers(0, 256, (batch, height, width, 3), dtype=np.uint8)
     styles = [StyleStats(torch.rand(512) * 10, torch.rand(512) * 10 + 1) for _ in range(2)]
-    steps, memory = [], []
+    steps = []
     for engine in runners:
         engine.prepare(batch, height, width)  # compile / build outside the timings
         images = engine.frames.upload(frames).clone()
         mean, std, alpha = engine.style_inputs(styles[0], 1.0)
         steps.append(lambda b=engine, x=images, m=mean, s=std, a=alpha: b.step(x, m, s, a))
-        memory.append(peak_memory_mb(device, steps[-1]))
     timer = Timer(device)
     step_times = interleaved(timer, steps, warmup, iters)
+    memory = [peak_memory_mb(device, step) for step in steps]  # after: with --warmup 0 no step runs before the timing
     e2e_times = interleaved(Timer(torch.device("cpu")), [lambda b=b: b.stylize(frames, styles[0], 1.0) for b in runners],
                             1, max(3, iters // 4))
     streamed = [stream_fps(b, frames, styles[0], iters) if device.type == "cuda" else None for b in runners]

@@ -31,7 +31,8 @@ import numpy as np
 import torch
 
 from realtime_adain import interrupts
-from realtime_adain.benchmarks.setup import benchmark_weights, check_results_file, machine, report_json, stamp
+from realtime_adain.benchmarks.setup import (benchmark_weights, check_results_file, machine, report_json,
+                                             stamp)
 from realtime_adain.commands import argtypes, common
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import write_image
@@ -117,9 +118,13 @@ async def measure(url: str, args: argparse.Namespace, pid: int) -> dict:
     try:
         return await timed(clients, args, pid)
     finally:  # after an error or a signal too: no connection is left pending when the event loop closes
+        closing = asyncio.gather(*(client.close() for client in clients), return_exceptions=True)
+        # Its outcome taken whatever happens: a cancel while the clients close (a signal then) made
+        # wait_for cancel the gather and leave its CancelledError unread, printed at exit as
+        # "_GatheringFuture exception was never retrieved" after `interrupted`.
+        closing.add_done_callback(lambda done: done.cancelled() or done.exception())
         with suppress(asyncio.TimeoutError):  # (bounded: a peer connection's close may wait on its transports)
-            await asyncio.wait_for(asyncio.gather(*(client.close() for client in clients), return_exceptions=True),
-                                   CLOSE_TIMEOUT)
+            await asyncio.wait_for(closing, CLOSE_TIMEOUT)
 
 
 def measure_until_stopped(url: str, args: argparse.Namespace, pid: int) -> dict:

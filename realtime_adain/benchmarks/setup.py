@@ -67,6 +67,18 @@ def benchmark_weights(args: argparse.Namespace, workdir: Path) -> tuple[Path, Pa
         return vgg, decoder, GENERATED
 
 
+def installed_weights() -> list[Path]:
+    """The weights files the other commands would read (as `benchmark_weights` resolves them without
+    flags), those found: a benchmark on stand-ins only (`train`) must not replace them either."""
+    found = []
+    for kind in ("vgg", "decoder"):
+        try:
+            found.append(weights.resolve(kind))
+        except UserError:
+            pass  # (none to replace)
+    return found
+
+
 def machine(device: torch.device) -> str:
     """The GPU's name, or the CPU model and the threads torch uses."""
     if device.type == "cuda":
@@ -75,6 +87,17 @@ def machine(device: torch.device) -> str:
     model_lines = [line for line in cpuinfo.read_text().splitlines() if line.startswith("model name")] if cpuinfo.exists() else []
     cpu = model_lines[0].split(":", 1)[1].strip() if model_lines else platform.processor()
     return f"{cpu}, {torch.get_num_threads()} threads"
+
+
+def free_memory(device: torch.device) -> int | None:
+    """Bytes free on the GPU, or available to a process on the CPU (Linux); None when unknown."""
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0]
+    try:
+        lines = Path("/proc/meminfo").read_text().splitlines()
+        return next(int(line.split()[1]) * 1024 for line in lines if line.startswith("MemAvailable:"))
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
 
 
 def stamp(benchmark: str, device: torch.device) -> dict:

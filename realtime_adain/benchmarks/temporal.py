@@ -36,11 +36,12 @@ import numpy as np
 import torch
 
 from realtime_adain.atomic import atomic_write_bytes
-from realtime_adain.benchmarks.setup import (benchmark_weights, check_input_files, check_results_file, report_json, stamp,
-                                            test_material)
+from realtime_adain.benchmarks.setup import (benchmark_weights, check_input_files, check_results_file, free_memory,
+                                             report_json, stamp, test_material)
 from realtime_adain.commands.argtypes import flow_width, int_between, nonempty_path, results_file, unit_interval
-from realtime_adain.errors import UserError
-from realtime_adain.imageio import MAX_SIDE, fit_short_side, read_image, read_style
+from realtime_adain.errors import UserError, out_of_memory_as_user_error
+from realtime_adain.imageio import (MAX_SIDE, check_pixel_budget, over_budget, read_image, read_style, resize,
+                                    short_side_size, style_budget)
 from realtime_adain.paths import check_output_file, real_path
 from realtime_adain.stylizer import Stylizer
 from realtime_adain.temporal import (DIS_PRESETS, FLOW_MIN_SIDE, ContentStatsSmoother, FlowEstimator, MotionAhead,
@@ -63,10 +64,14 @@ def strengths(text: str) -> list[float]:
 
 
 
-# Every variant of a clip is held in memory at once (about 40 of them): 1000 frames at 1080
-# pixels is already ~250 GB, so the clips are bounded; E_warp needs two frames, and frames whose
-# flow is computed at their own size (below FLOW_MIN_SIDE it is stretched: a traceback at 16).
+# The clips are held whole, with their flows and several variants (`check_fits_in_memory`), so they are
+# bounded; E_warp needs two frames, and frames whose flow is computed at their own size (below
+# FLOW_MIN_SIDE it is stretched: a traceback at 16).
 MAX_CLIP_FRAMES, MAX_CLIP_SIDE = 1000, 1080
+# Bytes per pixel of a frame: each of the three clips (uint8 RGB), held to the end; and while one
+# clip is measured, per frame its flow (2 float32) and mask, lumas, the per-frame, stats and one
+# variant's output (uint8 RGB each) and a float32 RGB copy of a frame or two.
+CLIP_BYTES, MEASURE_BYTES = 3, 8 + 1 + 1 + 3 * 3 + 12
 clip_frames = int_between(2, MAX_CLIP_FRAMES, "clip_frames")
 clip_side = int_between(FLOW_MIN_SIDE, MAX_CLIP_SIDE, "clip_side")
 
@@ -103,13 +108,48 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def video_clip(path: Path, frames: int, size: int) -> Clip:
+    """The first `frames` frames, the shorter side `size`; a picture whose size changes mid-stream
+    is scaled to the first frame's, as `video` scales it (flow needs frames of one shape). At
+    least two frames (E_warp compares consecutive ones: one gave a table of NaN)."""
+    clip: Clip = []
     with VideoReader(path, max_frames=frames) as reader:
-        return [fit_short_side(item.image, size) for item in reader.items() if isinstance(item, Frame)]
+        for item in reader.items():
+            if isinstance(item, Frame):
+                target = (clip[0].shape[1], clip[0].shape[0]) if clip else short_side_size(*item.image.shape[:2], size)
+                clip.append(resize(item.image, target))
+    if len(clip) < 2:
+        raise UserError(f"{path}: {len(clip)} frame(s) decoded; E_warp needs a clip of at least 2")
+    return clip
+
+
+def pan_scale(photo_shape: tuple[int, ...], width: int) -> tuple[float, tuple[int, int]]:
+    """The scale of the copy of the photo `pan_clip` works from for frames `width` wide (~1.5x
+    the output, no aliasing), and that copy's size (width, height) as OpenCV rounds it."""
+    scale = 1.5 * width / photo_shape[1]
+    return scale, (round(photo_shape[1] * scale), round(photo_shape[0] * scale))
+
+
+def check_photo(path: Path, photo: np.ndarray, widths: Iterable[int]) -> None:
+    """Refuse, in one line, a photo whose working copy for frames of any of `widths` (the clips'
+    and the cost's) is less than a pixel high, or over MAX_SIDE a side or the style budget: the
+    copy is scaled by width, so a 1x2000 strip was 6 GB and a segfault, a 2000x1 one OpenCV's
+    assertion."""
+    for width in (min(widths), max(widths)):
+        copy_w, copy_h = pan_scale(photo.shape, width)[1]
+        over = over_budget(*photo.shape[:2], min(copy_w, copy_h), style_budget()) if copy_h >= 1 else None
+        if copy_h < 1:
+            problem = "less than a pixel high"
+        elif over is not None:
+            problem = f"longer than {MAX_SIDE} pixels on a side" if over[2] == "side" else f"over {style_budget()} pixels"
+        else:
+            continue
+        raise UserError(f"{path}: a {photo.shape[1]}x{photo.shape[0]} photo scaled {width} pixels wide for the pan clip "
+                        f"is {problem} ({copy_w}x{copy_h}); give --photo a photo closer to 16:9")
 
 
 def pan_clip(photo: np.ndarray, frames: int, width: int, height: int) -> Clip:
     """A slow pan (15 % of the photo's width) with a zoom from 1.0 to 1.2, 16:9 crops."""
-    scale = 1.5 * width / photo.shape[1]  # work from a copy ~1.5x the output, no aliasing
+    scale = pan_scale(photo.shape, width)[0]  # (`check_photo` bounds the copy)
     photo = cv2.resize(photo, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
     ph, pw = photo.shape[:2]
     clip = []
@@ -392,17 +432,40 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"{args.figure}: --json and --figure name one file")
     photo, style_image = read_image(args.photo), read_style(args.style, args.size, "--size")
     width, height = 2 * round(args.size * 16 / 9 / 2), args.size
+    check_photo(args.photo, photo, [width] + [w for w, _ in COST_SIZES.values()])
+    with VideoReader(args.video) as probe:  # (a file that is no video: one line, before the weights load)
+        check_pixel_budget(args.video, probe.height, probe.width, args.size, style_budget(), "--size", None)
+        video_size = short_side_size(probe.height, probe.width, args.size)
+    check_fits_in_memory(args, video_size, (width, height))
+    with out_of_memory_as_user_error("bench temporal", "lower --frames, --size or --cost-frames"):
+        return measured(args, photo, style_image, width, height)
+
+
+def check_fits_in_memory(args: argparse.Namespace, video_size: tuple[int, int], pan_size: tuple[int, int]) -> None:
+    """Refuse clips that cannot be held in the memory available now (`--frames 1000 --size 1080`:
+    tens of GB), as `bench model` refuses its shapes: the three clips (`video_size` and twice
+    `pan_size`, width x height), one being measured, and the cost's pan clip at 1080p."""
+    video_px, pan_px = video_size[0] * video_size[1], pan_size[0] * pan_size[1]
+    cost_frames = max(args.cost_frames, 2 * TwoPassStabilizer(preset=args.preset).most_held) + 1
+    need = (args.frames * ((video_px + 2 * pan_px) * CLIP_BYTES + max(video_px, pan_px) * MEASURE_BYTES)
+            + cost_frames * COST_SIZES["1080p"][0] * COST_SIZES["1080p"][1] * CLIP_BYTES)
+    free = free_memory(torch.device("cpu"))
+    if free is not None and need > free:
+        raise UserError(f"--frames {args.frames} at --size {args.size} needs about {need / 2**30:.1f} GiB (with --cost-frames "
+                        f"{args.cost_frames}), and {free / 2**30:.1f} GiB is available; lower --frames or --size")
+
+
+def measured(args: argparse.Namespace, photo: np.ndarray, style_image: np.ndarray, width: int, height: int) -> int:
+    """The measurements `run` checked the inputs of, reported."""
+    clips = {args.video.stem: video_clip(args.video, args.frames, args.size)}  # (fewer than 2 frames: before the weights)
     with tempfile.TemporaryDirectory(prefix="bench-temporal-") as tmp:
         vgg, decoder, which = benchmark_weights(args, Path(tmp))
         for path in (args.json, args.figure):
             check_results_file(path, [vgg, decoder])
         stylizer = Stylizer.load(vgg, decoder, device="cpu")
     style = stylizer.style_stats(style_image, args.size)
-    clips = {
-        args.video.stem: video_clip(args.video, args.frames, args.size),
-        "pan+zoom": pan_clip(photo, args.frames, width, height),
-        "still+noise": still_clip(photo, args.frames, width, height),
-    }
+    clips["pan+zoom"] = pan_clip(photo, args.frames, width, height)
+    clips["still+noise"] = still_clip(photo, args.frames, width, height)
     print(f"weights: {which}; style {args.style.name}; photo {args.photo.name}", flush=True)
     results = []
     for name, clip in clips.items():

@@ -16,7 +16,8 @@ import time
 import torch
 
 from realtime_adain.commands.argtypes import int_between, results_file, step_count, warmup_steps
-from realtime_adain.benchmarks.setup import machine, report_json, stamp
+from realtime_adain.benchmarks.setup import (check_results_file, installed_weights, machine, report_json,
+                                             stamp)
 from realtime_adain.encoders import ENCODER_KINDS, NORMALISED_VGG, build_encoder, torchvision_state_dict
 from realtime_adain.errors import out_of_memory_as_user_error
 from realtime_adain.paths import check_output_file
@@ -24,6 +25,7 @@ from realtime_adain.stylizer import pick_device
 from realtime_adain.synthetic import published_vgg_state_dict, torchvision_vgg_state_dict
 from realtime_adain.training.config import AMP_MODES, MAX_BATCH_SIZE, TrainConfig
 from realtime_adain.training.trainer import TrainingStep, pick_amp
+from realtime_adain.video.notes import note
 from realtime_adain.weights import DECODER_BUILDERS
 
 PAPER_ITERATIONS = 160_000
@@ -101,27 +103,49 @@ def measure(args: argparse.Namespace, device: torch.device, amp: str) -> dict:
     }
 
 
+AUTOCAST_NAMES = {None: "off", torch.float16: "fp16", torch.bfloat16: "bf16"}
+
+
+def autocast_modes(modes: list[str], device: torch.device) -> dict[str, str]:
+    """Each mode (checked before any timing) -> the autocast it runs on `device`; a mode that runs
+    as an earlier one (`auto` is `off` on a CPU) is timed once, said on stderr: the same setup
+    timed twice printed a speed-up of noise."""
+    resolved: dict[str, str] = {}
+    for mode in modes:
+        autocast = AUTOCAST_NAMES[pick_amp(mode, device)]
+        same = next((earlier for earlier, theirs in resolved.items() if theirs == autocast), None)
+        if same is not None:
+            note(f"--amp {mode} and --amp {same} both run autocast {autocast} on {device.type}; timed once")
+        else:
+            resolved[mode] = autocast
+    return resolved
+
+
+def amp_label(result: dict) -> str:
+    """A row's mode as given, with what it ran as where that differs (`auto (bf16)`)."""
+    return result["amp"] if result["amp"] == result["autocast"] else f"{result['amp']} ({result['autocast']})"
+
+
 def run(args: argparse.Namespace) -> int:
     if args.json:
         check_output_file(args.json)  # before the timing, not after
+        check_results_file(args.json, installed_weights())  # (not read here, but refused as every bench refuses them)
     device = pick_device(args.device)
-    modes = args.amp or (["off", "bf16", "fp16"] if device.type == "cuda" else ["off"])
-    for mode in modes:
-        pick_amp(mode, device)  # unknown or impossible modes fail before any timing
+    modes = autocast_modes(args.amp or (["off", "bf16", "fp16"] if device.type == "cuda" else ["off"]), device)
     name = machine(device)
     results = []
-    for mode in modes:
+    for mode, autocast in modes.items():
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(device)
         with out_of_memory_as_user_error(f"bench train (amp {mode})", "lower --batch-size or --size"):
-            results.append(measure(args, device, mode))
+            results.append({**measure(args, device, mode), "autocast": autocast})
     print(f"training step on {name}, torch {torch.__version__}")
-    print(f"{'amp':<6} {'batch':>5} {'size':>5} {'it/s':>8} {'ms/it':>9} {'h to 160k':>10}")
+    print(f"{'amp':<11} {'batch':>5} {'size':>5} {'it/s':>8} {'ms/it':>9} {'h to 160k':>10}")
     for r in results:
-        print(f"{r['amp']:<6} {r['batch']:>5} {r['size']:>5} {r['iterations_per_s']:>8.3g} "
+        print(f"{amp_label(r):<11} {r['batch']:>5} {r['size']:>5} {r['iterations_per_s']:>8.3g} "
               f"{r['median_s'] * 1000:>9.1f} {r['hours_to_160k']:>10.1f}")
     base = results[0]["median_s"]
     for r in results[1:]:
-        print(f"speed-up of {r['amp']} over {results[0]['amp']}: {base / r['median_s']:.2f}x")
+        print(f"speed-up of {amp_label(r)} over {amp_label(results[0])}: {base / r['median_s']:.2f}x")
     report_json({**stamp("train", device), "device": name, "results": results}, args.json)
     return 0

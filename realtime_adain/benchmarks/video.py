@@ -22,6 +22,7 @@ import tempfile
 import time
 from fractions import Fraction
 from pathlib import Path
+from typing import Callable
 
 import av
 import cv2
@@ -40,10 +41,11 @@ from realtime_adain.paths import check_output_file
 from realtime_adain.stylizer import Stylizer
 from realtime_adain.temporal import MODES
 from realtime_adain.benchmarks.setup import (benchmark_weights, check_input_files, check_results_file, engine_list,
-                                            report_json, stamp, test_material)
+                                             report_json, stamp, test_material)
 from realtime_adain.video.reader import VideoReader
 from realtime_adain.video.sequence import ffmpeg_name
-from realtime_adain.video.formats import DEFAULT_CRF, EncodeSettings, check_encoder
+from realtime_adain.video.notes import note
+from realtime_adain.video.formats import DEFAULT_CRF, EncodeSettings, check_encoder, choose_pix_fmt
 
 MAX_REPEATS = 100  # each repeat runs every variant over the whole clip
 
@@ -123,7 +125,8 @@ def reference_loop(stylizer: Stylizer, video: Path, style_path: Path, output: Pa
     width, height = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
     out = av.open(ffmpeg_name(output), "w")
     stream = out.add_stream("libx264", rate=round(fps))
-    stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+    # As the pipeline picks it: yuv420p, or yuv444p at an odd size (4:2:0 was libx264's traceback at 65x49)
+    stream.width, stream.height, stream.pix_fmt = width, height, choose_pix_fmt(EncodeSettings("libx264"), width, height)
     stream.options = {"crf": str(DEFAULT_CRF)}
     style_img = Image.open(style_path)
     count = 0
@@ -166,6 +169,35 @@ def our_pipeline(stylizer: Stylizer, video: Path, style_path: Path, output: Path
     style = stylizer.style_stats(read_image(style_path), style_size)
     return stylize_file(video, output, stylizer, lambda first: style, settings, EncodeSettings(codec),
                         keep_interrupted=False)[0]
+
+
+def rates(done: dict[str, int], medians: dict[str, float], baseline: str | None
+          ) -> tuple[dict[str, float], dict[str, float | None]]:
+    """Each variant's fps (`done` frames in its `medians` seconds) and its speed-up, as a ratio of
+    fps to the `baseline` variant's: where OpenCV's loop decodes fewer frames than the pipeline,
+    their times are of different work (0 frames gave 1.00x against 0.02x); that is said on stderr."""
+    fps = {label: done[label] / median for label, median in medians.items()}
+    if len(set(done.values())) > 1:
+        note("the variants went through different numbers of frames ("
+             + ", ".join(f"{done[label]}: {label}" for label in medians) + "); speed-ups are ratios of fps")
+    base = fps.get(baseline) if baseline is not None else None
+    return fps, {label: rate / base if base else None for label, rate in fps.items()}
+
+
+def resolved_engines(names: list[str], load: Callable[[str], Stylizer]) -> dict[str, Stylizer]:
+    """A stylizer per engine that runs, labelled with what `auto` became (`onnx (auto)`); an engine
+    asked for again under another name (`--engine auto,onnx` where auto is onnx) is timed once,
+    said on stderr: the same setup timed twice printed a speed-up of noise."""
+    stylizers: dict[str, Stylizer] = {}
+    for asked in dict.fromkeys(names):
+        stylizer = load(asked)
+        label = stylizer.engine_name if asked == stylizer.engine_name else f"{stylizer.engine_name} ({asked})"
+        same = next((other for other, theirs in stylizers.items() if theirs.engine_name == stylizer.engine_name), None)
+        if same is not None:
+            note(f"--engine {asked} runs as {same} here; timed once")
+        else:
+            stylizers[label] = stylizer
+    return stylizers
 
 
 def check_batch_fits(batch: int, width: int, height: int) -> None:
@@ -226,8 +258,8 @@ def run(args: argparse.Namespace) -> int:
         if args.resolution:
             shape = "%dx%d" % args.resolution
             args.video = upscaled_copy(args.video, args.resolution, n_frames, workdir / f"clip_{shape}.mp4")
-        stylizers = {name: Stylizer.load(vgg, decoder, device=args.device, dtype=args.dtype, engine=name)
-                     for name in args.engine or ["eager"]}
+        stylizers = resolved_engines(args.engine or ["eager"], lambda name: Stylizer.load(
+            vgg, decoder, device=args.device, dtype=args.dtype, engine=name))
         reference = Stylizer.load(vgg, decoder, device=args.device, dtype="fp32", engine="eager")  # as the reference runs
         variants: list[tuple[str, callable]] = []
         if not args.no_baseline:
@@ -245,7 +277,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"clip: {args.video.name} {shape}, {n_frames} of {total} frames; size {args.size or 'native'}; "
               f"style {args.style.name} at {args.style_size}; weights: {which}; on {args.device}, {args.dtype}", flush=True)
         for label, fn in variants:  # warm-up: one-time costs (allocator, oneDNN kernels, engine builds)
-            fn(workdir / "warmup.mp4", 2)
+            if not fn(workdir / "warmup.mp4", 2)[1]:  # (OpenCV may not read what the pipeline reads)
+                raise UserError(f"{args.video}: the {label} decoded no frame of it"
+                                + ("; pass --no-baseline" if label == variants[0][0] and not args.no_baseline else ""))
         times: dict[str, list[float]] = {label: [] for label, _ in variants}
         done: dict[str, int] = {}  # frames each variant went through: fewer where the clip is shorter than said
         for repeat in range(args.repeats):
@@ -257,14 +291,14 @@ def run(args: argparse.Namespace) -> int:
         torch.set_num_threads(default_threads)
     n_frames = min(done.values())
     medians = {label: statistics.median(t) for label, t in times.items()}
-    baseline = medians.get(variants[0][0]) if not args.no_baseline else None
-    print(f"\n{'variant':<66} {'median s':>9} {'fps':>7} {'speed-up':>9}")
+    fps, speedups = rates(done, medians, None if args.no_baseline else variants[0][0])
+    print(f"\n{'variant':<66} {'median s':>9} {'frames':>6} {'fps':>7} {'speed-up':>9}")
     rows = []
     for label, median in medians.items():
-        speedup = baseline / median if baseline else None
-        rows.append({"variant": label, "median_s": median, "fps": done[label] / median, "speedup": speedup,
+        speedup = speedups[label]
+        rows.append({"variant": label, "median_s": median, "frames": done[label], "fps": fps[label], "speedup": speedup,
                      "times_s": times[label]})
-        print(f"{label:<66} {median:9.1f} {done[label] / median:7.3f} {f'{speedup:.2f}x' if speedup else '':>9}")
+        print(f"{label:<66} {median:9.1f} {done[label]:6} {fps[label]:7.3f} {f'{speedup:.2f}x' if speedup else '':>9}")
     result = {
         **stamp("video", torch.device(args.device)), "device": args.device, "dtype": args.dtype, "clip": args.video.name,
         "resolution": shape, "frames": n_frames, "size": args.size, "style": args.style.name,

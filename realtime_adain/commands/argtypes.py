@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 from fractions import Fraction
 from pathlib import Path
 from typing import Callable
@@ -168,4 +169,6 @@ def results_file(text: str) -> Path:
     if text == "-":
         raise argparse.ArgumentTypeError("'-' is no file name: the results table is printed on stdout; give a file "
                                          "for the JSON")
+    if text.endswith(("/", os.sep)):  # (a Path drops it: `newdir/` wrote a file newdir, `m1.json/` replaced m1.json)
+        raise argparse.ArgumentTypeError(f"'{text}' ends in a slash: give the results file's name, not a folder")
     return nonempty_path(text)
