@@ -209,3 +209,10 @@ def test_the_tools_options_are_one_usage_line(tmp_path, tool, options, words):
                             cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=60)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert words in result.stderr.strip().splitlines()[-1]
+
+
+def test_a_tall_phone_photo_is_taken_for_the_pan_clip(tmp_path):
+    """The first bound (the style budget) refused a 1080x2340 phone photo (its 1080p copy 2880x6240)."""
+    from realtime_adain.benchmarks.temporal import check_photo
+
+    check_photo(tmp_path / "phone.jpg", np.zeros((2340, 1080, 3), np.uint8), [456, 1920, 2880])

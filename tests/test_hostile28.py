@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pickle
 import random
+from pathlib import Path
 
 import pytest
 
@@ -335,7 +336,7 @@ def test_uploaded_styles_stay_out_of_the_style_cache(stylizer, data_dir, tmp_pat
     assert sorted(p.name for p in cache.iterdir()) == before and len(before) == 1
 
 
-@pytest.mark.parametrize("target", ["hard link", "sequence picture", "engine cache", "folder"])
+@pytest.mark.parametrize("target", ["hard link", "sequence picture", "engine cache", "folder", "folder to make"])
 def test_the_log_never_appends_to_an_input_however_named(run_cli, weights_env, data_dir, tmp_path, monkeypatch, target):
     """Only a path resolving to the source was refused: `--log frames/0003.png` (a picture of the
     sequence given as --source) and a hard link to the source were appended to; a log written into
@@ -362,16 +363,19 @@ def test_the_log_never_appends_to_an_input_however_named(run_cli, weights_env, d
         (tmp_path / "engines").mkdir()
         log = tmp_path / "engines" / "onnx-fp32-dynamic-0123456789abcdef0123.onnx"
         log.write_bytes(b"an export")
-    else:
+    elif target == "folder":
         log = tmp_path / "logs"
         log.mkdir()
-    before = log.read_bytes() if log.is_file() else None
+    else:
+        log = f"{tmp_path / 'new'}/"
+    before = log.read_bytes() if Path(log).is_file() else None
     code, _, err = run_cli("live", "--source", source, "--styles", styles, "--no-window", "-o", tmp_path / "out.mp4",
                            "--max-frames", "2", "--log", log, "--size", "32", "--style-size", "64")
     says = {"hard link": "--log would write into", "sequence picture": "--log would write into a picture of the image "
-            "sequence", "engine cache": "inside the engine cache", "folder": "a folder; give a file name"}[target]
+            "sequence", "engine cache": "inside the engine cache", "folder": "a folder; give a file name",
+            "folder to make": "a folder; give a file name"}[target]
     assert code == 2 and err.count("\n") == 1 and says in err, err
-    assert (log.read_bytes() if log.is_file() else None) == before
+    assert (Path(log).read_bytes() if Path(log).is_file() else None) == before
 
 
 @pytest.mark.slow  # (the 15 s wait for a first frame)

@@ -181,15 +181,18 @@ def measure(runners: list[engines.Engine], batch: int, height: int, width: int, 
     rng = np.random.default_rng(0)
     frames = rng.integers(0, 256, (batch, height, width, 3), dtype=np.uint8)
     styles = [StyleStats(torch.rand(512) * 10, torch.rand(512) * 10 + 1) for _ in range(2)]
-    steps = []
+    steps, memory = [], []
     for engine in runners:
         engine.prepare(batch, height, width)  # compile / build outside the timings
         images = engine.frames.upload(frames).clone()
         mean, std, alpha = engine.style_inputs(styles[0], 1.0)
         steps.append(lambda b=engine, x=images, m=mean, s=std, a=alpha: b.step(x, m, s, a))
+        if warmup:  # (one engine after another: on the CPU the peak is the process's so far, each engine's here)
+            memory.append(peak_memory_mb(device, steps[-1]))
     timer = Timer(device)
     step_times = interleaved(timer, steps, warmup, iters)
-    memory = [peak_memory_mb(device, step) for step in steps]  # after: with --warmup 0 no step runs before the timing
+    if not warmup:  # --warmup 0 times the first step, so it is measured after (the CPU's peaks then the run's)
+        memory = [peak_memory_mb(device, step) for step in steps]
     e2e_times = interleaved(Timer(torch.device("cpu")), [lambda b=b: b.stylize(frames, styles[0], 1.0) for b in runners],
                             1, max(3, iters // 4))
     streamed = [stream_fps(b, frames, styles[0], iters) if device.type == "cuda" else None for b in runners]

@@ -16,7 +16,7 @@ import torch
 from realtime_adain import weights
 from realtime_adain.atomic import atomic_write_bytes
 from realtime_adain.errors import UserError
-from realtime_adain.paths import names_as_utf8, real_path, refuse_overwriting_inputs
+from realtime_adain.paths import names_as_utf8, refuse_overwriting_inputs
 from realtime_adain.synthetic import write_published_weights
 
 GENERATED = "generated stand-ins (synthetic.py)"
@@ -111,13 +111,10 @@ def check_results_file(json_path: Path | None, inputs: list[Path]) -> None:
     the clip); folders, devices and unwritable places are refused by `check_output_file`."""
     if json_path is not None:
         refuse_overwriting_inputs([Path(json_path)], inputs)
-        from realtime_adain.engines.cache import engines_dir
+        from realtime_adain.engines.cache import engines_dir, inside_engine_cache
 
-        try:
-            cache = real_path(engines_dir())  # (its sidecars are inputs too: a results file replaced one, and the
-        except UserError:  # engine was taken for another build and made again)
-            return  # (no cache folder can be had: nothing in it to replace)
-        if cache in real_path(Path(json_path)).parents:
+        # (its sidecars are inputs too: a results file replaced one, and the engine was built again)
+        if inside_engine_cache(json_path):
             raise UserError(f"{json_path}: inside the engine cache {engines_dir()}, which `realtime-adain engines` "
                             "manages; write the results elsewhere")
 

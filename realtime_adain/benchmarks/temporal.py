@@ -129,18 +129,23 @@ def pan_scale(photo_shape: tuple[int, ...], width: int) -> tuple[float, tuple[in
     return scale, (round(photo_shape[1] * scale), round(photo_shape[0] * scale))
 
 
+# The most pixels of the photo's working copy (~200 MB RGB): a tall phone photo (1080x2340) copied
+# 2880 wide for 1080p's cost is 18 Mpx, a strip (2000x1) 4320 wide billions.
+PHOTO_COPY_PIXELS = MAX_SIDE * MAX_SIDE // 4
+
+
 def check_photo(path: Path, photo: np.ndarray, widths: Iterable[int]) -> None:
     """Refuse, in one line, a photo whose working copy for frames of any of `widths` (the clips'
-    and the cost's) is less than a pixel high, or over MAX_SIDE a side or the style budget: the
+    and the cost's) is less than a pixel high, or over MAX_SIDE a side or PHOTO_COPY_PIXELS: the
     copy is scaled by width, so a 1x2000 strip was 6 GB and a segfault, a 2000x1 one OpenCV's
     assertion."""
     for width in (min(widths), max(widths)):
         copy_w, copy_h = pan_scale(photo.shape, width)[1]
-        over = over_budget(*photo.shape[:2], min(copy_w, copy_h), style_budget()) if copy_h >= 1 else None
+        over = over_budget(*photo.shape[:2], min(copy_w, copy_h), PHOTO_COPY_PIXELS) if copy_h >= 1 else None
         if copy_h < 1:
             problem = "less than a pixel high"
         elif over is not None:
-            problem = f"longer than {MAX_SIDE} pixels on a side" if over[2] == "side" else f"over {style_budget()} pixels"
+            problem = f"longer than {MAX_SIDE} pixels on a side" if over[2] == "side" else f"over {PHOTO_COPY_PIXELS} pixels"
         else:
             continue
         raise UserError(f"{path}: a {photo.shape[1]}x{photo.shape[0]} photo scaled {width} pixels wide for the pan clip "

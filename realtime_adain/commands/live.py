@@ -91,7 +91,7 @@ def check_log(settings: LiveSettings) -> None:
     from realtime_adain.video.sequence import names_a_picture
 
     log = Path(settings.log)
-    if log.is_dir():
+    if log.is_dir() or str(settings.log).endswith(("/", os.sep)):
         raise UserError(f"--log {settings.log}: a folder; give a file name")
     styles = expand_images(settings.styles, "style")  # the images in style folders too
     inputs = [given for given in (settings.source, *styles) if os.path.isfile(given)]

@@ -176,8 +176,9 @@ def onnx_cached(weights_id: str, cache: EngineCache | None = None) -> bool:
     if entry.path.exists():
         from realtime_adain.video.notes import note
 
-        note(f"the cached ONNX export {entry.path.name} changed since it was built (damaged?): not used; "
-             "`realtime-adain export --format onnx` makes it again", once=True)
+        note(f"the cached ONNX export {entry.path.name} does not match the record of its build (changed since, "
+             "or made by an older version): not used; `realtime-adain export --format onnx` (with these weights' "
+             "--vgg/--decoder) makes it again", once=True)
     return False
 
 

@@ -102,7 +102,9 @@ def draw_hud(image: np.ndarray, info: HudInfo) -> None:
         lines.append(info.notice)
     lines = [drawable(text) for text in lines]  # style names and the source come from file names
     room = image.shape[1] - 16
-    scale = _shrunk(scale, max(_width(t, scale) for t in lines), room)
+    # Shrunk for the fixed lines only (alpha... stabilize): a long style name or notice is cut
+    # instead, not the whole HUD made small for it.
+    scale = _shrunk(scale, max(_width(t, scale) for t in lines[1:warnings]), room)
     line = int(26 * scale / 0.55)
     lines = [_fitted(t, scale, room) for t in lines]
     width = max(_width(t, scale) for t in lines) + 16
