@@ -216,3 +216,9 @@ def test_a_tall_phone_photo_is_taken_for_the_pan_clip(tmp_path):
     from realtime_adain.benchmarks.temporal import check_photo
 
     check_photo(tmp_path / "phone.jpg", np.zeros((2340, 1080, 3), np.uint8), [456, 1920, 2880])
+
+
+def test_a_figure_name_ending_in_a_slash_is_refused(run_cli, tmp_path):
+    """`--figure figs/` would have written a PNG named figs, as `--json newdir/` did."""
+    code, out, err = run_cli("bench", "temporal", "--figure", f"{tmp_path}/figs/")
+    assert code == 2 and "ends in a slash" in err and not out and not (tmp_path / "figs").exists()

@@ -38,7 +38,7 @@ import torch
 from realtime_adain.atomic import atomic_write_bytes
 from realtime_adain.benchmarks.setup import (benchmark_weights, check_input_files, check_results_file, free_memory,
                                              report_json, stamp, test_material)
-from realtime_adain.commands.argtypes import flow_width, int_between, nonempty_path, results_file, unit_interval
+from realtime_adain.commands.argtypes import file_name, flow_width, int_between, nonempty_path, results_file, unit_interval
 from realtime_adain.errors import UserError, out_of_memory_as_user_error
 from realtime_adain.imageio import (MAX_SIDE, check_pixel_budget, over_budget, read_image, read_style, resize,
                                     short_side_size, style_budget)
@@ -98,7 +98,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="frames timed per cost resolution (default 12)")
     parser.add_argument("--vgg", metavar="PATH", help="encoder weights (default: installed, else generated)")
     parser.add_argument("--decoder", metavar="PATH", help="decoder weights (default: installed, else generated)")
-    parser.add_argument("--figure", type=nonempty_path, metavar="PATH",
+    parser.add_argument("--figure", type=file_name, metavar="PATH",
                         help="also write a PNG (always PNG) of |O_t - W(O_t+1)| on the pan clip: per-frame, one pass "
                              "and two passes at their defaults")
     parser.add_argument("--json", type=results_file, metavar="PATH", help="also write the results to this JSON file")

@@ -164,11 +164,17 @@ def nonempty_path(text: str) -> Path:
     return Path(text)
 
 
+def file_name(text: str) -> Path:
+    """A file to write, not a name ending in a slash: a Path drops it, so `newdir/` wrote a file
+    named newdir and `m1.json/` replaced m1.json."""
+    if text.endswith(("/", os.sep)):
+        raise argparse.ArgumentTypeError(f"'{text}' ends in a slash: give the file's name, not a folder")
+    return nonempty_path(text)
+
+
 def results_file(text: str) -> Path:
     """`--json PATH` of the benchmarks: a file's name; '-' (stdout, to other tools) made a file named '-'."""
     if text == "-":
         raise argparse.ArgumentTypeError("'-' is no file name: the results table is printed on stdout; give a file "
                                          "for the JSON")
-    if text.endswith(("/", os.sep)):  # (a Path drops it: `newdir/` wrote a file newdir, `m1.json/` replaced m1.json)
-        raise argparse.ArgumentTypeError(f"'{text}' ends in a slash: give the results file's name, not a folder")
-    return nonempty_path(text)
+    return file_name(text)
