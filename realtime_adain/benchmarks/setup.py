@@ -10,6 +10,7 @@ import os
 import platform
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable, Iterable, TypeVar
 
 import torch
 
@@ -18,6 +19,8 @@ from realtime_adain.atomic import atomic_write_bytes
 from realtime_adain.errors import UserError
 from realtime_adain.paths import names_as_utf8, refuse_overwriting_inputs
 from realtime_adain.synthetic import write_published_weights
+
+T = TypeVar("T")
 
 GENERATED = "generated stand-ins (synthetic.py)"
 TEST_DATA_VARIABLE = "REALTIME_ADAIN_TEST_DATA"
@@ -77,6 +80,23 @@ def installed_weights() -> list[Path]:
         except UserError:
             pass  # (none to replace)
     return found
+
+
+def timed_once(asked: Iterable[str], resolve: Callable[[str], T], what: Callable[[T], str], option: str) -> dict[str, T]:
+    """Each setup asked for (`--amp auto,off`, `--engine auto,onnx`) -> what it resolves to, where
+    one that runs as an earlier one (`what` of both alike: `auto` is `off` on a CPU) is left out,
+    said on stderr: the same setup timed twice printed a speed-up of noise."""
+    from realtime_adain.video.notes import note
+
+    kept: dict[str, T] = {}
+    for name in dict.fromkeys(asked):
+        value = resolve(name)
+        same = next((earlier for earlier, theirs in kept.items() if what(theirs) == what(value)), None)
+        if same is not None:
+            note(f"{option} {name} runs as {option} {same} here ({what(value)}); timed once")
+        else:
+            kept[name] = value
+    return kept
 
 
 def machine(device: torch.device) -> str:

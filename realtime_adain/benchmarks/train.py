@@ -17,7 +17,7 @@ import torch
 
 from realtime_adain.commands.argtypes import int_between, results_file, step_count, warmup_steps
 from realtime_adain.benchmarks.setup import (check_results_file, installed_weights, machine, report_json,
-                                             stamp)
+                                             stamp, timed_once)
 from realtime_adain.encoders import ENCODER_KINDS, NORMALISED_VGG, build_encoder, torchvision_state_dict
 from realtime_adain.errors import out_of_memory_as_user_error
 from realtime_adain.paths import check_output_file
@@ -25,7 +25,6 @@ from realtime_adain.stylizer import pick_device
 from realtime_adain.synthetic import published_vgg_state_dict, torchvision_vgg_state_dict
 from realtime_adain.training.config import AMP_MODES, MAX_BATCH_SIZE, TrainConfig
 from realtime_adain.training.trainer import TrainingStep, pick_amp
-from realtime_adain.video.notes import note
 from realtime_adain.weights import DECODER_BUILDERS
 
 PAPER_ITERATIONS = 160_000
@@ -106,21 +105,6 @@ def measure(args: argparse.Namespace, device: torch.device, amp: str) -> dict:
 AUTOCAST_NAMES = {None: "off", torch.float16: "fp16", torch.bfloat16: "bf16"}
 
 
-def autocast_modes(modes: list[str], device: torch.device) -> dict[str, str]:
-    """Each mode (checked before any timing) -> the autocast it runs on `device`; a mode that runs
-    as an earlier one (`auto` is `off` on a CPU) is timed once, said on stderr: the same setup
-    timed twice printed a speed-up of noise."""
-    resolved: dict[str, str] = {}
-    for mode in modes:
-        autocast = AUTOCAST_NAMES[pick_amp(mode, device)]
-        same = next((earlier for earlier, theirs in resolved.items() if theirs == autocast), None)
-        if same is not None:
-            note(f"--amp {mode} and --amp {same} both run autocast {autocast} on {device.type}; timed once")
-        else:
-            resolved[mode] = autocast
-    return resolved
-
-
 def amp_label(result: dict) -> str:
     """A row's mode as given, with what it ran as where that differs (`auto (bf16)`)."""
     return result["amp"] if result["amp"] == result["autocast"] else f"{result['amp']} ({result['autocast']})"
@@ -131,7 +115,9 @@ def run(args: argparse.Namespace) -> int:
         check_output_file(args.json)  # before the timing, not after
         check_results_file(args.json, installed_weights())  # (not read here, but refused as every bench refuses them)
     device = pick_device(args.device)
-    modes = autocast_modes(args.amp or (["off", "bf16", "fp16"] if device.type == "cuda" else ["off"]), device)
+    # (each checked before any timing; a mode that runs as another, `auto` as `off` on a CPU, timed once)
+    modes = timed_once(args.amp or (["off", "bf16", "fp16"] if device.type == "cuda" else ["off"]),
+                       lambda mode: AUTOCAST_NAMES[pick_amp(mode, device)], lambda autocast: autocast, "--amp")
     name = machine(device)
     results = []
     for mode, autocast in modes.items():

@@ -41,7 +41,7 @@ from realtime_adain.paths import check_output_file
 from realtime_adain.stylizer import Stylizer
 from realtime_adain.temporal import MODES
 from realtime_adain.benchmarks.setup import (benchmark_weights, check_input_files, check_results_file, engine_list,
-                                             report_json, stamp, test_material)
+                                             report_json, stamp, test_material, timed_once)
 from realtime_adain.video.reader import VideoReader
 from realtime_adain.video.sequence import ffmpeg_name
 from realtime_adain.video.notes import note
@@ -185,19 +185,10 @@ def rates(done: dict[str, int], medians: dict[str, float], baseline: str | None
 
 
 def resolved_engines(names: list[str], load: Callable[[str], Stylizer]) -> dict[str, Stylizer]:
-    """A stylizer per engine that runs, labelled with what `auto` became (`onnx (auto)`); an engine
-    asked for again under another name (`--engine auto,onnx` where auto is onnx) is timed once,
-    said on stderr: the same setup timed twice printed a speed-up of noise."""
-    stylizers: dict[str, Stylizer] = {}
-    for asked in dict.fromkeys(names):
-        stylizer = load(asked)
-        label = stylizer.engine_name if asked == stylizer.engine_name else f"{stylizer.engine_name} ({asked})"
-        same = next((other for other, theirs in stylizers.items() if theirs.engine_name == stylizer.engine_name), None)
-        if same is not None:
-            note(f"--engine {asked} runs as {same} here; timed once")
-        else:
-            stylizers[label] = stylizer
-    return stylizers
+    """A stylizer per engine that runs (`timed_once`), labelled with what `auto` became (`onnx (auto)`)."""
+    stylizers = timed_once(names, load, lambda stylizer: stylizer.engine_name, "--engine")
+    return {asked if asked == stylizer.engine_name else f"{stylizer.engine_name} ({asked})": stylizer
+            for asked, stylizer in stylizers.items()}
 
 
 def check_batch_fits(batch: int, width: int, height: int) -> None:
