@@ -278,7 +278,8 @@ def _urlopen(url: str, offset: int):
     if offset:
         headers["Range"] = f"bytes={offset}-"
     try:
-        return _answer(_request(url, headers))
+        request = _request(url, headers)  # (a malformed URL is a ValueError, below)
+        return _answer(request)
     except _AnswerTooSlow:
         raise UserError(f"{shown(url)}: no whole answer within {ANSWER_S:.0f} s (the server sends its headers too "
                         "slowly); try again later, or use a mirror with --base-url") from None
@@ -287,6 +288,11 @@ def _urlopen(url: str, offset: int):
             exc.close()
             return None
         reason = next(iter(str(exc.reason).strip().splitlines()), "")  # a redirect loop's is 3 lines
+        answered = exc.filename  # the address that answered so: a redirect's target, where there was one
+        if answered and answered != request.full_url and exc.code not in range(300, 400):
+            raise UserError(f"{shown(answered)}, where {shown(url)} redirected: HTTP {exc.code} {reason}".rstrip()
+                            + f"; the mirror's redirect is wrong, or use another mirror with --base-url or "
+                              f"${BASE_URL_ENV_VAR}") from None
         raise UserError(f"{shown(url)}: HTTP {exc.code} {reason}".rstrip()) from None
     except urllib.error.URLError as exc:
         host = _host(urlsplit(url).netloc)

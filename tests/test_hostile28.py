@@ -404,3 +404,42 @@ def test_a_source_lost_before_its_first_frame_names_why(run_cli, weights_env, da
         httpd.server_close()
     last = err.strip().splitlines()[-1]
     assert code == 2 and "no frames arrived within 15 s (the source was lost and reopened: " in last, err
+
+
+def test_an_http_error_from_a_redirects_target_names_the_target(tmp_path):
+    """A 404 from where the mirror redirected named the mirror's own URL, which answered 302."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from realtime_adain import download
+
+    class Redirect(BaseHTTPRequestHandler):
+        def log_message(self, *args) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            if self.path.startswith("/gone/"):
+                self.send_error(404)
+                return
+            self.send_response(302)
+            self.send_header("Location", "/gone/w.pth?token=secret")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True).start()
+    base = f"http://127.0.0.1:{httpd.server_address[1]}"
+    try:
+        with pytest.raises(UserError) as caught:
+            download.download_file("decoder", f"http://user:pw@127.0.0.1:{httpd.server_address[1]}/decoder.pth",
+                                   tmp_path / "w", check_checksum=False)
+        with pytest.raises(UserError) as direct:  # no redirect (a login in the URL is not one): the URL asked
+            download.download_file("decoder", f"{base}/gone/decoder.pth", tmp_path / "w", check_checksum=False)
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert str(caught.value).startswith(f"{base}/gone/w.pth?token=***, where http://***@127.0.0.1:"), \
+        str(caught.value)
+    assert "HTTP 404 Not Found; the mirror's redirect is wrong" in str(caught.value)
+    assert "secret" not in str(caught.value) and "pw" not in str(caught.value)
+    assert str(direct.value) == f"{base}/gone/decoder.pth: HTTP 404 Not Found"
