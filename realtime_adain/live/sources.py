@@ -451,8 +451,38 @@ def open_source(
                           "save a pipe to a file first)")
     else:
         raise SourceError(f"{spec}: no such file (and not a camera index, device or URL)")
-    source.open()
+    if isinstance(source, PyAVSource) and not source.is_file:
+        _open_answering_signals(source)
+    else:
+        source.open()
     return source
+
+
+def _open_answering_signals(source: Source) -> None:
+    """Opens `source` on a thread while this one waits: a silent URL holds its open inside FFmpeg
+    for up to its timeout, where a signal's handler (run only between Python steps of the main
+    thread) waited for it: Ctrl-C and SIGTERM took 5-8 s. Now they act at once; a container the
+    open gives after that is closed on its thread."""
+    failure: list[BaseException] = []
+    done = threading.Event()
+
+    def open_it() -> None:
+        try:
+            source.open()
+        except BaseException as exc:  # (handed to the waiting thread)
+            failure.append(exc)
+        finally:
+            done.set()
+
+    threading.Thread(target=open_it, name="open-source", daemon=True).start()
+    try:
+        while not done.wait(0.05):
+            pass
+    except BaseException:  # a signal: the open goes on to its timeout, then closes what it opened
+        threading.Thread(target=lambda: (done.wait(), source.close()), name="close-source", daemon=True).start()
+        raise
+    if failure:
+        raise failure[0]
 
 
 class Capture(threading.Thread):
