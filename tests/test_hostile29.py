@@ -34,3 +34,30 @@ def test_a_signal_while_a_silent_url_opens_acts_at_once():
     lines = done.stdout.splitlines()
     assert lines[0].startswith("interrupted after ") and float(lines[0].split()[-1]) < 2.5, done.stdout
     assert lines[1] == "closed True"
+
+
+def test_a_file_whose_timestamps_start_again_plays_at_its_rate(tmp_path):
+    """Three MPEG-TS clips joined with `cat` (each starting at 1.48 s): within a second of a jump
+    back the frames were played at once, 60 frames at 25 fps in 0.77 s instead of 2.4 s."""
+    import time
+
+    from realtime_adain.live.sources import open_source
+
+    parts = []
+    for index in range(3):
+        part = tmp_path / f"p{index}.ts"
+        subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i",
+                        "testsrc=size=64x48:rate=25:duration=0.8", "-c:v", "libx264", "-g", "5", str(part)],
+                       check=True, timeout=60)
+        parts.append(part.read_bytes())
+    joined = tmp_path / "joined.ts"
+    joined.write_bytes(b"".join(parts))
+    source = open_source(str(joined), loop=False)
+    try:
+        start = time.monotonic()
+        count = sum(1 for _ in source.frames())
+        elapsed = time.monotonic() - start
+    finally:
+        source.close()
+    assert count == 60
+    assert elapsed >= 0.95 * (count - 1) / 25, elapsed  # (sleeping is never shorter than asked)

@@ -334,7 +334,7 @@ class PyAVSource:
         if self._photo is not None:
             yield from self._repeated(self._photo, period)
             return
-        start, shown, first = time.monotonic(), 0, None
+        start, shown, first, previous = time.monotonic(), 0, None, None
         while True:
             got_any = False
             for image, stamp in self._decoded():
@@ -344,7 +344,12 @@ class PyAVSource:
                     self.paced = True
                     start, shown, first = time.monotonic(), 0, None
                 if self.paced:
+                    if stamp is not None and previous is not None and stamp < previous:
+                        # timestamps start again (MPEG-TS files joined with cat): a period after the
+                        # last frame; within a second of it they were played at once (3x the rate)
+                        start, shown, first = time.monotonic() + period, 0, stamp
                     first = stamp if first is None else first
+                    previous = stamp
                     offset = stamp - first if stamp is not None and first is not None else shown * period
                     delay = start + offset - time.monotonic()
                     if delay > 0:
@@ -361,7 +366,7 @@ class PyAVSource:
             if not (self.loop and got_any):
                 return
             self._rewind()
-            start, shown, first = time.monotonic() + period, 0, None  # the last frame is shown for its period
+            start, shown, first, previous = time.monotonic() + period, 0, None, None  # the last frame is shown for its period
 
     def _rewind(self) -> None:
         """Back to the start: a file seeks; a URL is opened again (a server that does not take
