@@ -16,7 +16,8 @@ import numpy as np
 def _flat_stats(image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     flat = image.reshape(-1, 3).T.astype(np.float64)
     mean = flat.mean(axis=1, keepdims=True)
-    std = flat.std(axis=1, ddof=1, keepdims=True) + 1e-12
+    # (one pixel has no spread: ddof=1 made it NaN, and the SVD below a traceback)
+    std = flat.std(axis=1, ddof=1 if flat.shape[1] > 1 else 0, keepdims=True) + 1e-12
     return flat, mean, std
 
 

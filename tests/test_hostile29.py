@@ -61,3 +61,30 @@ def test_a_file_whose_timestamps_start_again_plays_at_its_rate(tmp_path):
         source.close()
     assert count == 60
     assert elapsed >= 0.95 * (count - 1) / 25, elapsed  # (sleeping is never shorter than asked)
+
+
+def test_preserve_color_takes_a_one_pixel_image():
+    """`--preserve-color --size 1` (or `--style-size 1`): NaN spread, then 'SVD did not converge'."""
+    import warnings
+
+    import numpy as np
+
+    from realtime_adain.color import match_color
+
+    rng = np.random.default_rng(0)
+    photo = rng.integers(0, 256, (20, 30, 3), dtype=np.uint8)
+    pixel = np.array([[[200, 30, 90]]], np.uint8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        style_recoloured = match_color(pixel, photo)  # a 1-pixel style takes the content's mean colour
+        np.testing.assert_array_equal(style_recoloured[0, 0], np.round(photo.reshape(-1, 3).mean(0)).astype(np.uint8))
+        recoloured = match_color(photo, pixel)  # against a 1-pixel content: its one colour
+        assert (recoloured == pixel).all()
+
+
+def test_preserve_color_with_a_one_pixel_style_on_the_command_line(run_cli, weights_env, data_dir, tmp_path):
+    out = tmp_path / "out.png"
+    code, _, err = run_cli("image", str(data_dir / "content" / "sailboat.jpg"), "-s", str(data_dir / "style" / "trial.jpg"),
+                           "--preserve-color", "--size", "32", "--style-size", "1", "-o", str(out))
+    assert code == 0 and out.is_file(), err
+    assert "Traceback" not in err and "Warning" not in err
