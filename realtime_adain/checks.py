@@ -15,7 +15,7 @@ def check_number(value: float, name: str, low: float = 0.0, high: float = 1.0) -
         raise TypeError(f"{name} must be a number in [{low:g}, {high:g}], got {type(value).__name__}")
     if not low <= value <= high:  # nan fails too
         raise ValueError(f"{name} must be in [{low:g}, {high:g}], got {value}")
-    return float(value)
+    return float(value) + 0.0  # (-0.0 as 0.0: a settings record said -0.0)
 
 
 def ascii_whole(text: str) -> int | None:

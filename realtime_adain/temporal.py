@@ -81,6 +81,7 @@ def check_frames(content: np.ndarray, stylized: np.ndarray) -> None:
 # with presets fast and ultrafast). Every shape with both sides >= 32 ran (each preset, the other
 # side 32 to 2100 and up to 16000). Lumas are stretched to at least this on each axis.
 FLOW_MIN_SIDE = 32
+FLOW_MIN_WIDTH = 16  # the least working width a caller may ask for
 # cv2.remap takes images under SHRT_MAX pixels a side; a frame that long (a 2x40000 strip) is
 # passed through unstabilised.
 REMAP_MAX_SIDE = 32766
@@ -307,7 +308,7 @@ class FlowEstimator:
         if not isinstance(preset, str) or preset not in DIS_PRESETS:
             raise ValueError(f"preset must be one of {', '.join(DIS_PRESETS)}, got {preset!r}")
         self.preset = preset
-        self.width = None if width is None else check_whole(width, "width (pixels, or None for full size)", 16)
+        self.width = None if width is None else check_whole(width, "width (pixels, or None for full size)", FLOW_MIN_WIDTH)
         self._local = threading.local()
 
     def __call__(self, source: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -416,6 +417,8 @@ class Stabilizer:
         if photometric == 0:
             raise ValueError("photometric (grey levels) must be positive, got 0")
         soft_edge = check_whole(soft_edge, "soft_edge (pixels of the flow's grid)", 1, maximum=255)
+        if flow_width is not None:  # (here, so that the message names this argument)
+            flow_width = check_whole(flow_width, "flow_width (pixels, or None for full size)", FLOW_MIN_WIDTH)
         self.flow = FlowEstimator(preset, flow_width)
         if not isinstance(precise, (bool, np.bool_)):  # ("no" was read as True)
             raise TypeError(f"precise must be True or False, got {type(precise).__name__}")
@@ -647,9 +650,10 @@ class ContentStatsSmoother:
 
     def __init__(self, momentum: float = 0.8, cut_distance: float = 0.3) -> None:
         self.momentum = check_number(momentum, "momentum")
-        if cut_distance <= 0:
-            raise ValueError(f"cut_distance must be positive, got {cut_distance}")
-        self.cut_distance = cut_distance
+        # (nan was taken, and then no cut was ever found; a str was a comparison's TypeError)
+        self.cut_distance = check_number(cut_distance, "cut_distance", 0.0, float("inf"))
+        if self.cut_distance == 0:
+            raise ValueError("cut_distance must be positive, got 0")
         self.cuts = 0
         self.reset()
 

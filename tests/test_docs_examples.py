@@ -16,7 +16,24 @@ from realtime_adain.cli import build_parser
 
 REPO = Path(__file__).resolve().parents[1]
 PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
-RUN_PYTHON = [REPO / "README.md", REPO / "docs" / "engines.md"]  # api.md: tests/test_api.py
+RUN_PYTHON = [REPO / "README.md", REPO / "docs" / "engines.md", REPO / "docs" / "temporal.md"]  # api.md: tests/test_api.py
+
+
+def placeholders(page: Path) -> dict:
+    """The names a page's blocks take as given (temporal.md's frames, stylizer and writer)."""
+    if page.name != "temporal.md":
+        return {}
+    import numpy as np
+    import torch
+
+    import realtime_adain as ra
+
+    rng = np.random.default_rng(0)
+    contents = [np.roll(rng.integers(0, 256, (48, 64, 3), dtype=np.uint8), 2 * t, axis=1) for t in range(4)]
+    stylized_frames = [255 - content for content in contents]
+    return {"frames_in_display_order": list(zip(contents, stylized_frames)), "contents": contents,
+            "stylized_frames": stylized_frames, "write": lambda frame: None,
+            "stylizer": ra.Stylizer.load(device="cpu"), "images": torch.rand(2, 3, 32, 48)}
 
 
 def blocks(page: Path, language: str) -> list[str]:
@@ -105,6 +122,6 @@ def test_python_blocks_run(page, weights_env, data_dir, tmp_path, monkeypatch, o
     monkeypatch.chdir(tmp_path)
     code = blocks(page, "python")
     assert code, f"{page.name} has no python block"
-    namespace: dict = {}
+    namespace: dict = placeholders(page)
     for block in code:
         exec(compile(block, str(page), "exec"), namespace)

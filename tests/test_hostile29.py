@@ -88,3 +88,52 @@ def test_preserve_color_with_a_one_pixel_style_on_the_command_line(run_cli, weig
                            "--preserve-color", "--size", "32", "--style-size", "1", "-o", str(out))
     assert code == 0 and out.is_file(), err
     assert "Traceback" not in err and "Warning" not in err
+
+
+def test_stabiliser_arguments_named_and_normalised():
+    """flow_width's message said `width`; cut_distance took nan (no cut ever found) and a str (a
+    comparison's TypeError); strength -0.0 was kept as -0.0."""
+    import math
+
+    import pytest
+
+    from realtime_adain.temporal import ContentStatsSmoother, Stabilizer
+
+    for bad, error in ((15, ValueError), (16.5, TypeError)):
+        with pytest.raises(error, match="^flow_width "):
+            Stabilizer(flow_width=bad)
+    for bad, error in ((math.nan, ValueError), (0, ValueError), (-1.0, ValueError), ("1", TypeError)):
+        with pytest.raises(error, match="^cut_distance "):
+            ContentStatsSmoother(cut_distance=bad)
+    assert math.copysign(1, Stabilizer(strength=-0.0).strength) == 1
+
+
+def test_two_pass_stabiliser_at_strength_zero_gives_new_arrays():
+    """It handed back the caller's own array, which a caller reusing its buffer then changed."""
+    import numpy as np
+
+    from realtime_adain.two_pass import TwoPassStabilizer
+
+    frame = np.zeros((40, 40, 3), np.uint8)
+    stabilizer = TwoPassStabilizer(0.0)
+    for out in (stabilizer.push(frame, frame)[0], stabilizer.push_motion(None, frame)[0],
+                stabilizer.push_forwarded(None, frame)[0]):
+        assert out is not frame and not np.shares_memory(out, frame)
+        np.testing.assert_array_equal(out, frame)
+
+
+def test_numbers_in_options_are_ascii_and_minus_zero_is_zero():
+    import argparse
+    import math
+
+    import pytest
+
+    from realtime_adain.commands import argtypes
+
+    for text in ("\u0661", "\uff11", "\u00b9"):  # Arabic-Indic one, fullwidth one, superscript one
+        with pytest.raises(argparse.ArgumentTypeError, match="is not a number"):
+            argtypes.unit_interval(text)
+    with pytest.raises(argparse.ArgumentTypeError, match="is not a whole number"):
+        argtypes.positive_int("\u0662")
+    assert math.copysign(1, argtypes.unit_interval("-0")) == 1
+    assert argtypes.unit_interval("0.5") == 0.5 and argtypes.positive_int("3") == 3

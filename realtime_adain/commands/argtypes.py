@@ -18,8 +18,12 @@ RESOLUTION_PRESETS = {"360p": (640, 360), "720p": (1280, 720), "1080p": (1920, 1
 
 
 def _number(text: str, kind: type) -> float:
+    """`text` as `kind`, in ASCII digits (Python reads other scripts' digits too: "١" was 1); -0 as 0
+    (a `--json` record said -0.0)."""
     try:
-        value = kind(text)
+        if not text.isascii():
+            raise ValueError(text)
+        value = kind(text) + 0  # (-0.0 + 0 is 0.0)
     except (ValueError, OverflowError):
         noun = "whole number" if kind is int else "number"
         raise argparse.ArgumentTypeError(f"{text!r} is not a {noun}") from None
