@@ -10,6 +10,7 @@ CPU), so N processes compute what one process would on the whole batch.
 from __future__ import annotations
 
 import csv
+import inspect
 import io
 import math
 import os
@@ -38,6 +39,13 @@ from realtime_adain.stylizer import Stylizer, pick_device
 from realtime_adain.training import checkpoint, data
 from realtime_adain.training.config import AMP_MODES, TrainConfig
 from realtime_adain.training.losses import AdaINLoss, Losses
+
+# The encoder's buffers are fixed and the decoder has none, so no buffer syncing per step. torch
+# 2.14 renamed DDP's `broadcast_buffers` to `forward_sync_buffers` and warns on the old name (once
+# per process, in every torchrun run).
+_NO_BUFFER_SYNC = ({"forward_sync_buffers": False}
+                   if "forward_sync_buffers" in inspect.signature(torch.nn.parallel.DistributedDataParallel).parameters
+                   else {"broadcast_buffers": False})
 
 LOG_LINE_BYTES = 4096  # the longest log.csv line read back on a resume (a row takes under 100)
 CSV_FIELDS = ("iteration", "content_loss", "style_loss", "total_loss", "lr", "iterations_per_s", "skipped_images")
@@ -156,7 +164,7 @@ class TrainingStep:
         self.model: torch.nn.Module = self.net
         if world_size > 1:  # the process group must exist already
             self.model = torch.nn.parallel.DistributedDataParallel(
-                self.net, device_ids=[device.index] if device.type == "cuda" else None, broadcast_buffers=False,
+                self.net, device_ids=[device.index] if device.type == "cuda" else None, **_NO_BUFFER_SYNC,
             )
         self.compiled = config.compile
         if config.compile:
