@@ -137,3 +137,31 @@ def test_numbers_in_options_are_ascii_and_minus_zero_is_zero():
         argtypes.positive_int("\u0662")
     assert math.copysign(1, argtypes.unit_interval("-0")) == 1
     assert argtypes.unit_interval("0.5") == 0.5 and argtypes.positive_int("3") == 3
+
+
+def test_background_uncovered_by_an_object_as_bright_as_it_keeps_its_colour():
+    """An orange square as bright as the grey background moves right; the stylizer is the identity,
+    so the output should be the input. With the photometric check on luma alone the strip it
+    uncovers took its colour (up to 97 levels off, 76 of 240 pixels more than 20)."""
+    import cv2
+    import numpy as np
+
+    from realtime_adain.temporal import Stabilizer
+
+    rng = np.random.default_rng(1)
+    grey = cv2.GaussianBlur(rng.integers(60, 196, (120, 200)).astype(np.float32), (0, 0), 2.5)
+    level = cv2.GaussianBlur(rng.integers(60, 196, (40, 40)).astype(np.float32), (0, 0), 2.5)
+    red, blue = np.clip(level + 60, 0, 255), np.clip(level - 60 * 0.299 / 0.114, 0, 255)
+    square = np.dstack([red, np.clip((level - 0.299 * red - 0.114 * blue) / 0.587, 0, 255), blue])
+    for precise in (False, True):
+        stabilizer = Stabilizer(0.7, precise=precise)
+        for t in range(8):
+            frame = np.dstack([grey] * 3)
+            x = 40 + 3 * t
+            frame[40:80, x:x + 40] = square
+            frame = np.clip(np.rint(frame), 0, 255).astype(np.uint8)
+            out = stabilizer(frame, frame)
+            if t:
+                uncovered = (slice(40, 80), slice(x - 6, x))
+                off = np.abs(out[uncovered].astype(int) - frame[uncovered]).max(axis=2)
+                assert (off > 20).sum() <= 2 and off.mean() < 3, (precise, t, off.max(), (off > 20).sum())

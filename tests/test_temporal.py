@@ -149,7 +149,7 @@ def test_the_masks_edge_does_not_show():
         noise = np.random.default_rng(100 + t).normal(0, 1, content.shape)
         stylized = np.clip(content + (12.0 if t % 2 else -12.0) + noise, 0, 255).astype(np.uint8)
         if t == 4:
-            _, trust, _ = stabilizer.mask(gray(content, 64), stabilizer._prev_luma)
+            _, trust, _ = stabilizer.mask(stabilizer.luma(content), stabilizer._prev_luma)
         out = stabilizer(content, stylized)
     difference = out.mean(axis=2) - stylized.mean(axis=2)
     step = np.maximum(np.abs(np.diff(difference, axis=1))[:-1], np.abs(np.diff(difference, axis=0))[:, :-1])
