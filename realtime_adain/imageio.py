@@ -39,8 +39,9 @@ from realtime_adain.errors import UserError
 from realtime_adain.hdr_stills import (HLG, PQ, STRIP_SAMPLES, HdrTags, coded_depth, colour_tags,
                                        full_scale, narrow_to_full, tone_mapped)
 from realtime_adain.regular_files import open_regular
-from realtime_adain.still_headers import (FFMPEG_STILLS, exr_chunks_missing, exr_size, jpeg2000_size, looks_cut_short,
-                                          pam_size, png_sample_bytes, tiff_sample_bytes)
+from realtime_adain.still_headers import (FFMPEG_STILLS, RADIANCE_SIGNATURES, exr_chunks_missing, exr_size,
+                                          jpeg2000_size, looks_cut_short, lossless_jpeg, pam_size, png_sample_bytes,
+                                          radiance_sample_bytes, tiff_sample_bytes)
 from realtime_adain.video.notes import note
 
 # What OpenCV decodes (a folder of inputs takes these) and, of those, what it encodes from RGB:
@@ -52,7 +53,7 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".bmp", ".dib", ".
                     ".exr", ".j2k", ".j2c", ".jpc", ".jpf", ".pam")  # these FFmpeg decodes (`_ffmpeg_still`)
 WRITABLE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm")
 # Radiance holds linear light (its specification; as OpenEXR, `_ffmpeg_still`); others are display-referred.
-_LINEAR_SIGNATURES = (b"#?RADIANCE", b"#?RGBE")
+_LINEAR_SIGNATURES = RADIANCE_SIGNATURES
 
 
 def is_image_path(path: Path) -> bool:
@@ -120,7 +121,8 @@ def _decode(data: np.ndarray, name: str) -> np.ndarray:
         decoded = _pillow_rgb(data, name)  # OpenCV scales only an ASCII 8-bit one by its maxval: a 10-bit
         if decoded is not None:  # PPM read nearly black, a binary one of maxval 100 dark
             return decoded
-    stated = tiff_sample_bytes(data) or png_sample_bytes(data)  # (OpenCV decodes at the file's own depth)
+    # (OpenCV decodes at the file's own depth)
+    stated = tiff_sample_bytes(data) or png_sample_bytes(data) or radiance_sample_bytes(data)
     if stated and stated[0] * stated[1] > MAX_DECODE_PIXELS:
         raise UserError(f"{name}: {stated[0]}x{stated[1]} is {_too_many_pixels()}")
     if stated and stated[0] * stated[1] * stated[2] > MAX_DECODE_BYTES:
@@ -221,8 +223,10 @@ def _hdr_still(data: np.ndarray, name: str, tags: HdrTags) -> np.ndarray | None:
 
 
 def _ffmpeg_still(data: np.ndarray, name: str) -> np.ndarray | None:
-    """A JPEG 2000, OpenEXR or PAM picture decoded by FFmpeg (PyAV, loaded for these only) as uint8
-    RGB, its size checked from its header first; None for other formats. OpenCV took a JPEG
+    """A JPEG 2000, OpenEXR, PAM, lossless JPEG or JPEG-LS picture decoded by FFmpeg (PyAV, loaded
+    for these only) as uint8 RGB, its size checked from its header first; None for other formats
+    (OpenCV's libjpeg read neither JPEG-LS nor FFmpeg's lossless JPEGs; Pillow read one's narrow
+    YCbCr as full range, 62 levels off). OpenCV took a JPEG
     2000's YCbCr components (FFmpeg's libopenjpeg writes them) as RGB and its 10- or 12-bit
     samples as 16-bit ones, and refused subsampled ones; it has no OpenEXR decoder here; it read a
     PAM's red as blue, its alpha as colour, unscaled by its maxval. An EXR's linear light is
@@ -232,10 +236,14 @@ def _ffmpeg_still(data: np.ndarray, name: str) -> np.ndarray | None:
     decoded was not the one whose size was checked)."""
     head = bytes(data[:16])
     kind = next((kind for kind, signatures in FFMPEG_STILLS.items() if head.startswith(signatures)), None)
-    if kind is None:
+    lossless = lossless_jpeg(data) if kind is None else None
+    if kind is None and lossless is None:
         return None
-    size = (jpeg2000_size(data) if kind == "JPEG 2000" else exr_size(data, name) if kind == "OpenEXR"
-            else pam_size(data))
+    if lossless:
+        kind, size = lossless
+    else:
+        size = (jpeg2000_size(data) if kind == "JPEG 2000" else exr_size(data, name) if kind == "OpenEXR"
+                else pam_size(data))
     if size is None:
         raise UserError(f"{name}: a damaged {kind} image (its header states no size)")
     if size[0] * size[1] > MAX_DECODE_PIXELS:
@@ -266,7 +274,7 @@ def _ffmpeg_still(data: np.ndarray, name: str) -> np.ndarray | None:
     except UserError:
         raise
     except (av.FFmpegError, StopIteration, ValueError) as exc:
-        if kind == "JPEG 2000":  # (OpenCV's OpenJPEG, then Pillow's, may read what FFmpeg does not)
+        if kind in ("JPEG 2000", "lossless JPEG"):  # (OpenCV's OpenJPEG or libjpeg, then Pillow, may read it)
             return None
         reason = (getattr(exc, "strerror", None) or str(exc)).strip() or "no picture in it"
         raise UserError(f"{name}: a damaged or unsupported {kind} image ({reason[:200]})") from None
@@ -286,11 +294,28 @@ def _exr_rgb(frame) -> np.ndarray:
 
 
 def _opencv_decode(data: np.ndarray, flags: int) -> tuple[np.ndarray | None, str]:
-    """OpenCV's decode, and what to say if it fails."""
+    """OpenCV's decode, and what to say if it fails. A Radiance picture is read from a temporary
+    file of ours, removed whatever happens: imdecode copies one to /tmp/__opencv_temp.* and left
+    that copy behind when it raised (a size over its limit; a server's uploads filled /tmp)."""
     try:
+        if bytes(data[:10]).startswith(RADIANCE_SIGNATURES):
+            return _imread_copy(data, flags), "not a readable image"
         return cv2.imdecode(data, flags), "not a readable image"
     except cv2.error as exc:  # the size check before decoding, or an allocation that failed
         return None, _decode_failure(exc)
+    except OSError as exc:  # (no room for the copy)
+        return None, f"cannot be decoded: its temporary copy could not be written ({exc.strerror or exc})"
+
+
+def _imread_copy(data: np.ndarray, flags: int) -> np.ndarray | None:
+    """OpenCV's decode of `data` from a temporary file, removed after."""
+    handle, path = tempfile.mkstemp(prefix="realtime-adain-radiance-", suffix=".hdr")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(memoryview(np.ascontiguousarray(data)))
+        return cv2.imread(path, flags)
+    finally:
+        os.unlink(path)
 
 
 def _decode_flags(avif_orientation: int | None) -> int:
@@ -396,7 +421,8 @@ _PNM_HEADER = re.compile(rb"P[2356](?:(?:\s|#[^\r\n]*[\r\n])+(\d+)){3}\s")
 _JPEG_END = np.array([0xFF, 0xD9], np.uint8)  # a JPEG's end-of-image marker
 _CUT_SHORT = {"JPEG": "the JPEG has no end marker: cut short?", "PNG": "the PNG does not end with its IEND chunk: "
               "cut short?", "WebP": "the WebP is shorter than its header says: cut short?"}  # (`looks_cut_short`)
-_FFMPEG_DECODERS = {"JPEG 2000": "jpeg2000", "OpenEXR": "exr", "PAM": "pam"}  # (`_ffmpeg_still`)
+_FFMPEG_DECODERS = {"JPEG 2000": "jpeg2000", "OpenEXR": "exr", "PAM": "pam", "lossless JPEG": "mjpeg",
+                    "JPEG-LS": "jpegls"}  # (`_ffmpeg_still`)
 _EXR_FORMATS = ("gbrpf32le", "gbrapf32le", "grayf32le")  # what FFmpeg's EXR decoder gives
 
 
@@ -506,8 +532,10 @@ def _pillow_to_rgb(image, name: str | None = None) -> np.ndarray:
         return np.array(rgb)  # writable: torch warns about read-only arrays
     if image.mode in ("I", "I;16", "I;16L", "I;16B", "I;16N", "F"):
         samples = np.asarray(image)
+        key = image.info.get("transparency")  # (a grey PNG's tRNS: the sample value that is transparent)
+        alpha = (samples != key).astype(np.float32) if isinstance(key, int) and image.mode != "F" else None
         samples = samples if image.mode == "F" else np.clip(samples, 0, 65535).astype(np.uint16)
-        return to_rgb8(samples)
+        return over_white(to_rgb8(samples), alpha, name)
     profile = bytes(profile) if profile and image.mode in _RGB_MODES else None
     alpha = None
     if "A" in image.mode or "transparency" in image.info:
@@ -694,7 +722,7 @@ _CV_ERROR = re.compile(r"OpenCV\([^)]*\) \S+: error: \([^)]*\) ")  # "OpenCV(5.0
 def _readable(line: str) -> str:
     """A native library's log line as the words that say what is wrong (no log prefix, no source path)."""
     line = _CV_ERROR.sub("", _LOG_PREFIX.sub("", line.strip()))
-    return re.sub(r"^imdecode_\(''\): ", "", line).strip()
+    return re.sub(r"^im(?:decode|read)_\('[^']*'\): ", "", line).strip()  # (imread_: `_imread_copy`'s file)
 
 
 def _too_many_pixels() -> str:

@@ -1,6 +1,7 @@
 """Picture sizes read from the headers of the still formats FFmpeg decodes here (JPEG 2000,
-OpenEXR, PAM: `imageio._ffmpeg_still`), before anything is decoded: a few bytes may claim
-billions of pixels, and FFmpeg allocates what they claim. Also what an EXR's header says of its
+OpenEXR, PAM, lossless JPEG and JPEG-LS: `imageio._ffmpeg_still`), and of others OpenCV decodes
+(TIFF, PNG, Radiance), before anything is decoded: a few bytes may claim billions of pixels, and
+FFmpeg allocates what they claim. Also what an EXR's header says of its
 blocks of pixels (a file cut short reads black rows, and FFmpeg says nothing)."""
 
 from __future__ import annotations
@@ -16,6 +17,11 @@ from realtime_adain.hdr_stills import MAX_BOXES, boxes
 # What FFmpeg decodes here, by signature: a .jp2 file, a bare JPEG 2000 codestream; OpenEXR; PAM.
 JPEG2000_SIGNATURES = (b"\0\0\0\x0cjP  \r\n\x87\n", b"\xff\x4f\xff\x51")
 FFMPEG_STILLS = {"JPEG 2000": JPEG2000_SIGNATURES, "OpenEXR": (b"\x76\x2f\x31\x01",), "PAM": (b"P7\n",)}
+# JPEG start-of-frame markers FFmpeg decodes and OpenCV's libjpeg here does not: lossless (SOF3), JPEG-LS (SOF55).
+LOSSLESS_JPEGS = {0xC3: "lossless JPEG", 0xF7: "JPEG-LS"}
+RADIANCE_SIGNATURES = (b"#?RADIANCE", b"#?RGBE")  # (OpenCV's HDR decoder takes either)
+# A Radiance resolution line: "-Y 480 +X 640" (rows from the top), or another of its eight orientations.
+_RADIANCE_SIZE = re.compile(rb"([-+])([XY])\s*([-+]?\d{1,12})\s*([-+])([XY])\s*([-+]?\d{1,12})")
 _EXR_ATTRIBUTES = {b"dataWindow": b"box2i", b"displayWindow": b"box2i", b"compression": b"compression"}
 # Scan lines in a chunk of an EXR by its compression: none, RLE, ZIPS, ZIP, PIZ, PXR24, B44, B44A, DWAA, DWAB.
 _EXR_CHUNK_LINES = (1, 1, 1, 16, 32, 16, 32, 32, 32, 256)
@@ -102,6 +108,46 @@ def _exr_string(data: np.ndarray, at: int) -> tuple[bytes | None, int]:
     field = bytes(data[at:at + 256])
     end = field.find(b"\0")
     return (None, at) if end < 0 else (field[:end], at + end + 1)
+
+
+def lossless_jpeg(data: np.ndarray) -> tuple[str, tuple[int, int] | None] | None:
+    """The kind ("lossless JPEG", "JPEG-LS") and (width, height) of a JPEG whose frame header
+    (its first SOF marker segment) says it is one (None: no size stated); None for other files,
+    baseline and progressive JPEGs among them."""
+    if bytes(data[:3]) != b"\xff\xd8\xff":
+        return None
+    at = 2
+    for _ in range(MAX_BOXES):
+        segment = bytes(data[at:at + 9])
+        if len(segment) < 4 or segment[0] != 0xFF or segment[1] == 0xDA:  # (the scan: no frame header before it)
+            return None
+        marker = segment[1]
+        if marker == 0xFF:  # (a fill byte)
+            at += 1
+            continue
+        if marker == 0xF7 or (0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC)):
+            if marker not in LOSSLESS_JPEGS:
+                return None
+            height, width = struct.unpack(">HH", segment[5:9]) if len(segment) == 9 else (0, 0)
+            return LOSSLESS_JPEGS[marker], ((width, height) if width and height else None)
+        at += 2 + int.from_bytes(segment[2:4], "big")
+    return None
+
+
+def radiance_sample_bytes(data: np.ndarray) -> tuple[int, int, int] | None:
+    """(width, height, 12) of a Radiance picture (OpenCV decodes it to 3 floats a pixel), from the
+    resolution line after the empty line that ends its header; None where it is not one or that
+    line is not there (OpenCV then finds it unreadable). OpenCV reads these from a copy of the
+    file in /tmp, and left the copy there when it refused the size."""
+    if not bytes(data[:10]).startswith(RADIANCE_SIGNATURES):
+        return None
+    head = bytes(data[:65536])
+    end = head.find(b"\n\n")
+    found = _RADIANCE_SIZE.match(head, end + 2) if end >= 0 else None
+    if not found or found[2] == found[5]:
+        return None
+    sides = {found[2]: int(found[3]), found[5]: int(found[6])}
+    return (sides[b"X"], sides[b"Y"], 12) if min(sides.values()) > 0 else None
 
 
 def pam_size(data: np.ndarray) -> tuple[int, int] | None:

@@ -3,7 +3,8 @@
 The byte limit is enforced while reading the request (aiohttp's client_max_size), the pixel
 limit from the image header before any decoding (so a small file that claims a huge image is
 refused without allocating it), and the decoding itself is `imageio.decode_image`, the same
-safe decoder every command reads files with (from memory: no temporary file).
+safe decoder every command reads files with (from memory; a Radiance picture from a temporary
+file of its own, removed after).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import numpy as np
 
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import decode_image, open_with_pillow
+from realtime_adain.still_headers import FFMPEG_STILLS, exr_size, lossless_jpeg, pam_size, radiance_sample_bytes
 
 
 class UploadRefused(Exception):
@@ -26,12 +28,32 @@ class UploadRefused(Exception):
 
 def header_size(data: bytes) -> tuple[int, int] | None:
     """(width, height) from the image header when Pillow knows the format, without decoding
-    (`Image.open` refuses a decompression bomb without saying its size; the limit here is lower)."""
+    (`Image.open` refuses a decompression bomb without saying its size; the limit here is lower);
+    for the formats it does not (Radiance, OpenEXR, PAM, lossless JPEG), from `still_headers`, so
+    that their oversized pictures are answered 413 as the others are, not 400."""
+    stated = _stated_size(np.frombuffer(data, np.uint8))
+    if stated is not None:
+        return stated
     try:
         with open_with_pillow(data) as image:
             return image.size
     except Exception:  # noqa: BLE001 - not a format Pillow knows, or a damaged header: the reader decides
         return None
+
+
+def _stated_size(array: np.ndarray) -> tuple[int, int] | None:
+    """(width, height) from `still_headers` for the formats Pillow cannot open; None for others."""
+    head = bytes(array[:16])
+    try:
+        if head.startswith(FFMPEG_STILLS["OpenEXR"]):
+            return exr_size(array, "the upload")
+        if head.startswith(FFMPEG_STILLS["PAM"]):
+            return pam_size(array)
+    except UserError:  # (a header of too many attributes: the reader says so)
+        return None
+    lossless = lossless_jpeg(array)
+    radiance = radiance_sample_bytes(array)
+    return lossless[1] if lossless else radiance[:2] if radiance else None
 
 
 def decode(data: bytes, max_bytes: int, max_pixels: int) -> tuple[np.ndarray, str]:
