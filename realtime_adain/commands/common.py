@@ -6,13 +6,13 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 from tqdm import tqdm
 
 from realtime_adain.commands import argtypes
 from realtime_adain.errors import UserError, one_line
-from realtime_adain.paths import ensure_writable_dir, name_text
+from realtime_adain.paths import ensure_writable_dir, expand_inputs, name_text
 from realtime_adain.settings import (DEFAULT_MAX_PIXELS, DTYPE_NAMES, ENGINE_CHOICES, STABILIZE_MODES, STABILIZE_STRENGTH,
                                      ModelSettings, StyleSettings)
 
@@ -138,6 +138,20 @@ def style_settings(args: argparse.Namespace, style_count: int | None = None) -> 
     settings = StyleSettings(args.alpha, mix, args.preserve_color, args.style_size)
     settings.check(style_count)
     return settings
+
+
+def expand_each(paths: Sequence[str], what: str, accept: Callable[[Path], bool], noun: str = "images",
+                sequences: bool = False) -> tuple[list[Path], list[str]]:
+    """`paths.expand_inputs` path by path: the files found, and a line for each path that gives
+    none (missing, an empty folder). Raised at the first, a missing file hid every other bad input
+    from the one line that names them all."""
+    found, problems = [], []
+    for path in paths:
+        try:
+            found += expand_inputs([path], what, accept, noun, sequences)
+        except UserError as exc:
+            problems.append(str(exc))
+    return found, problems
 
 
 def check_mix(args: argparse.Namespace, styles: Sequence[Path]) -> None:

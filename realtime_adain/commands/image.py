@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 from tqdm import tqdm
@@ -13,14 +13,12 @@ from tqdm import tqdm
 from realtime_adain.commands import common, sheet
 from realtime_adain.commands.jobs import Job, output_paths, plan_jobs
 from realtime_adain.errors import UserError, out_of_memory_as_user_error, refuse_inputs
-from realtime_adain.paths import (
-    check_writable_dir, expand_images, refuse_earlier_results, refuse_overwriting_inputs,
-)
+from realtime_adain.paths import check_writable_dir, refuse_earlier_results, refuse_overwriting_inputs
 from realtime_adain.settings import ModelSettings
 from realtime_adain.video.notes import note, repeats_counted
 from realtime_adain.imageio import (
-    WRITABLE_EXTENSIONS, check_pixel_budget, fit_short_side, is_writable_image_path, mask_labels, output_suffix,
-    read_image, read_mask, resize, write_image,
+    WRITABLE_EXTENSIONS, check_pixel_budget, fit_short_side, is_image_path, is_writable_image_path, mask_labels,
+    output_suffix, read_image, read_mask, resize, write_image,
 )
 
 if TYPE_CHECKING:  # loaded when the command runs: parsing (and refusing) the options needs no torch
@@ -87,13 +85,16 @@ def check_outputs(outputs: list[Path], jobs: list[Job], inputs: list[Path]) -> N
 
 
 def check_inputs(
-    args: argparse.Namespace, contents: list[Path], styles: list[Path], keep_styles: bool = True
+    args: argparse.Namespace, contents: list[Path], styles: list[Path], keep_styles: bool = True,
+    known: Sequence[str] = (),
 ) -> tuple[dict[Path, np.ndarray], np.ndarray | None]:
     """Decode every input once before any work and refuse, naming each bad file, if one is
     unreadable or over the pixel budget: a folder run then never stops halfway. Returns the
     styles' images (unless not `keep_styles`: a large library need not stay in memory) and the
-    mask; contents are decoded again when processed."""
-    problems: list[str] = []
+    mask; contents are decoded again when processed. `known`: problems found already (missing
+    files), named in the same line. A file given as content and style is named once where it
+    fails both the same way."""
+    problems: list[str] = list(known)
     style_images: dict[Path, np.ndarray] = {}
 
     def check(path: Path, size: int | None, option: str) -> np.ndarray | None:
@@ -122,7 +123,7 @@ def check_inputs(
                 note(f"{args.mask}: the mask is all {which} is used")
         except UserError as exc:
             problems.append(str(exc))
-    refuse_inputs(problems)
+    refuse_inputs(list(dict.fromkeys(problems)))
     return style_images, mask
 
 
@@ -136,8 +137,10 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--mask needs an image file's name")
     args.size = 512 if args.size is None else args.size
     args.keep_size = True if args.keep_size is None else args.keep_size  # (None: not given; --sheet refuses it)
-    contents = expand_images(args.content, "content")
-    styles = expand_images(args.style, "style")
+    contents, missing = common.expand_each(args.content, "content", is_image_path)
+    styles, missing_styles = common.expand_each(args.style, "style", is_image_path)
+    if missing or missing_styles:  # refused: every other bad input is named in the same line
+        check_inputs(args, contents, styles, keep_styles=False, known=missing_styles + missing)
     jobs = plan(args, contents, styles)
     outputs = output_paths(args.output, jobs, WRITABLE_EXTENSIONS, "image", args.ext, output_suffix)
     mask_paths = [Path(args.mask)] if args.mask else []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import re
 from fractions import Fraction
 from pathlib import Path
@@ -11,14 +12,13 @@ import numpy as np
 
 from realtime_adain.commands import argtypes, common
 from realtime_adain.commands.jobs import output_paths, plan_jobs
-from realtime_adain.imageio import check_style, fit_short_side, read_image
-from realtime_adain.paths import (check_writable_dir, expand_images, expand_inputs, refuse_earlier_results,
-                                  refuse_overwriting_inputs)
+from realtime_adain.imageio import WRITABLE_EXTENSIONS, check_style, fit_short_side, is_image_path, read_image
+from realtime_adain.paths import check_writable_dir, refuse_earlier_results, refuse_overwriting_inputs
 from realtime_adain.settings import DEFAULT_MAX_PIXELS, DEINTERLACE_MODES, STABILIZE_MODES, STABILIZE_STRENGTH, VideoSettings
 from realtime_adain.errors import UserError, refuse_inputs
 from realtime_adain.video.reader import is_video_path
 from realtime_adain.video.picture_output import is_picture_pattern, picture_pattern_mistake
-from realtime_adain.video.sequence import find_sequence
+from realtime_adain.video.sequence import find_sequence, pattern_directive
 from realtime_adain.video.formats import CONTAINER_FORMATS, MAX_BITRATE, EncodeSettings, check_encoder
 
 EPILOG = """examples:
@@ -119,6 +119,7 @@ def plan(args: argparse.Namespace, inputs: list[Path], styles: list[Path]) -> li
     if is_picture_pattern(Path(args.output)):
         check_picture_output(args, len(jobs))
         return [(jobs[0].source, jobs[0].styles, Path(args.output))]
+    refuse_numbered_video(args.output)
     outputs = output_paths(args.output, jobs, tuple(CONTAINER_FORMATS), "video", args.ext,
                            own_suffix=lambda _: ".mp4")
     return [(job.source, job.styles, output) for job, output in zip(jobs, outputs)]
@@ -137,6 +138,17 @@ def check_picture_output(args: argparse.Namespace, jobs: int) -> None:
     if given:
         raise UserError(f"{', '.join(given)}: video encoding options; numbered pictures are written as "
                         f"{Path(args.output).suffix} files")
+
+
+def refuse_numbered_video(output: str) -> None:
+    """`-o 'f_%04d.mp4'` or `'%04d.gif'`: numbered pictures of a video format are no output we
+    write, and one video file was written under that literal name."""
+    path = Path(output)
+    if (pattern_directive(path.name) is None or path.suffix.lower() not in CONTAINER_FORMATS
+            or output.endswith(("/", os.sep)) or path.is_dir()):
+        return
+    raise UserError(f"{output}: numbered pictures need a picture extension ({' '.join(WRITABLE_EXTENSIONS)}); "
+                    f"a video file's name cannot hold {pattern_directive(path.name).group(0)}")
 
 
 def check_outputs(outputs: list[Path], inputs: list[Path]) -> None:
@@ -160,37 +172,61 @@ def video_settings(args: argparse.Namespace) -> VideoSettings:
     return settings
 
 
-def read_styles(styles: list[Path], style_size: int | None, max_pixels: int = DEFAULT_MAX_PIXELS) -> dict[Path, np.ndarray]:
+def read_styles(styles: list[Path], style_size: int | None, max_pixels: int = DEFAULT_MAX_PIXELS,
+                problems: list[str] | None = None) -> dict[Path, np.ndarray]:
     """Each style image decoded once and kept at the size it is encoded at (`style_size`, its
     shorter side): a folder of 200 photos of 24 MP was held whole, 14 GB. One larger at that size
     than 16384 pixels a side or than the default budget (or --max-pixels where higher: it bounds
     the frames, often far below a style) is refused, naming each: a 1x200 strip became 512x102400
-    pixels, and the run ended out of memory, saying 'lower --size'."""
-    images, problems = {}, []
+    pixels, and the run ended out of memory, saying 'lower --size'. With `problems`, each bad
+    style is added there instead (a run refused already names them all)."""
+    images, found = {}, []
     for path in dict.fromkeys(styles):
-        image = read_image(path)
         try:
+            image = read_image(path)
             check_style(path, image, style_size, max_pixels, budget_option="--max-pixels")
         except UserError as exc:
-            problems.append(str(exc))
+            found.append(str(exc))
             continue
         images[path] = fit_short_side(image, style_size)
         common.note_first_frame_only(path)
-    refuse_inputs(problems)
+    if problems is None:
+        refuse_inputs(found)
+    else:
+        problems += found
     return images
+
+
+def encode_settings(args: argparse.Namespace) -> EncodeSettings:
+    return EncodeSettings(args.codec, args.crf, args.bitrate, args.pix_fmt)
+
+
+def refuse_with_missing(missing_styles: list[str], missing_inputs: list[str], styles: list[Path], inputs: list[Path],
+                        settings: VideoSettings, args: argparse.Namespace) -> None:
+    """Refuse a run given files that are not there, naming in the same line every other input
+    that cannot be used (the styles', then the videos'): the first missing one was all it said."""
+    from realtime_adain.video.job import check_inputs
+
+    problems = list(missing_styles)
+    read_styles(styles, settings.style.style_size, settings.max_pixels, problems)
+    problems += missing_inputs
+    check_inputs(inputs, settings, encode_settings(args), problems)
+    refuse_inputs(problems)  # (never returns: a file is missing)
 
 
 def run(args: argparse.Namespace) -> int:
     settings = video_settings(args)  # a bad --device is refused before any work
-    inputs = expand_inputs(args.input, "input", is_video_path, noun="video files", sequences=True)
+    inputs, missing = common.expand_each(args.input, "input", is_video_path, noun="video files", sequences=True)
+    styles, missing_styles = common.expand_each(args.style, "style", is_image_path)
+    if missing or missing_styles:
+        refuse_with_missing(missing_styles, missing, styles, inputs, settings, args)
     if settings.framerate is not None and not any(find_sequence(path) for path in inputs):
         raise UserError("--framerate is the frame rate of an image-sequence input ('frames/%04d.png'); "
                         "a video file keeps its own timestamps")
-    styles = expand_images(args.style, "style")
     jobs = plan(args, inputs, styles)
     refuse_earlier_results([(source, out) for source, _, out in jobs], inputs)
     check_outputs([out for _, _, out in jobs], inputs + styles)
-    encode = EncodeSettings(args.codec, args.crf, args.bitrate, args.pix_fmt)
+    encode = encode_settings(args)
     for suffix_example in {out.suffix.lower(): out for _, _, out in jobs}.values():
         if not is_picture_pattern(suffix_example):
             check_encoder(encode, suffix_example)

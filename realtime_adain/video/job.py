@@ -53,12 +53,16 @@ def default_batch(stylizer: Stylizer) -> int:
 
 def stylize_file(
     source: Path, output: Path, stylizer: Stylizer, style_of: StyleOf, settings: VideoSettings, encode: EncodeSettings,
-    keep_interrupted: bool = True, on_streams: Callable[[list[StreamReport]], None] | None = None,
+    keep_interrupted: bool = True,
+    on_done: Callable[[int, tuple[int, int], list[StreamReport]], None] | None = None,
 ) -> tuple[int, tuple[int, int]]:
     """One input to one output, through a temporary file renamed on success; returns the frames
     written and the output's (width, height). Interrupted, it keeps what was done as a partial
-    file, unless `keep_interrupted` is False (a benchmark's scratch output, deleted anyway).
-    `on_streams` gets what became of the input's other streams once the output is finished."""
+    file, unless `keep_interrupted` is False (a benchmark's scratch output, deleted anyway); a
+    signal once every frame was written finishes the output under its own name, then stops.
+    `on_done` gets the frames, the size and what became of the input's other streams once the
+    output is published, before a signal held meanwhile stops the run: a report of it
+    (`video --json`) was lost to a signal while it was being finished."""
     if keep_interrupted:
         refuse_partial_over_inputs([output], [source])
     opened = stat_or_none(source)
@@ -159,18 +163,21 @@ def stylize_file(
                 raise
             discard(writer, pending)
             raise pending.failed(exc) from None
+        stopped = None  # a signal that came once every frame was written: the output is whole
         try:
             # The first Ctrl-C/SIGTERM stops stylizing; any later one waits for the file to be finished.
             with interrupts.SignalGuard(str(output)) as guard:
                 try:
                     pipeline.run()
-                except KeyboardInterrupt:
-                    progress.close()
-                    if keep_interrupted:
-                        keep_partial(writer, pending)
-                    else:
-                        discard(writer, pending)
-                    raise
+                except KeyboardInterrupt as exc:
+                    if not (keep_interrupted and pipeline.written_whole):
+                        progress.close()
+                        if keep_interrupted:
+                            keep_partial(writer, pending, exc)
+                        else:
+                            discard(writer, pending)
+                        raise
+                    stopped = exc
                 except BaseException as exc:
                     progress.close()
                     discard(writer, pending)
@@ -183,14 +190,18 @@ def stylize_file(
                     pending.discard()
                     raise pending.failed(exc) from None
                 pending.publish()
+                if reader.finished:  # read up to the file's end
+                    note_changed(source, opened, writer.frames_written)
+                if on_done is not None:  # (signals still held: reported before one stops the run)
+                    if isinstance(writer, VideoWriter):
+                        reports = partly_reencoded(reports, writer.partly_reencoded())
+                    on_done(writer.frames_written, (width, height),
+                            without_packets(reports, reader.streams_given, settings))
         finally:
             stylizer.engine.content_stats = stylizer.engine.after_step = None
-        if reader.finished:  # read up to the file's end
-            note_changed(source, opened, writer.frames_written)
-        if on_streams is not None:
-            if isinstance(writer, VideoWriter):
-                reports = partly_reencoded(reports, writer.partly_reencoded())
-            on_streams(without_packets(reports, reader.streams_given, settings))
+        if stopped is not None:  # (as SignalGuard says it of a signal held while finishing)
+            tqdm.write(f"finished {output}; stopping there", file=sys.stderr)
+            raise stopped
         return writer.frames_written, (width, height)
 
 
@@ -321,8 +332,10 @@ def blends_on_device(stylizer: Stylizer) -> bool:
     return wants_device_blend(stylizer.device)
 
 
-def keep_partial(writer: VideoWriter | PictureOutput, pending: PendingOutput | PictureOutput) -> None:
-    """Finish the file with the frames encoded so far and name it as partial (none: remove it)."""
+def keep_partial(writer: VideoWriter | PictureOutput, pending: PendingOutput | PictureOutput,
+                 interrupt: KeyboardInterrupt) -> None:
+    """Finish the file with the frames encoded so far and name it as partial (none: remove it),
+    said in the signal's word (`terminated:` after SIGTERM, as the line that follows)."""
     try:
         writer.close(whole=False)
     except BaseException:
@@ -331,7 +344,8 @@ def keep_partial(writer: VideoWriter | PictureOutput, pending: PendingOutput | P
     if writer.frames_written:
         kept = pending.publish_partial()
         count = writer.frames_written
-        tqdm.write(f"interrupted: {count} frame{'s' if count != 1 else ''} kept in {kept}", file=sys.stderr)
+        tqdm.write(f"{interrupts.message(interrupt)}: {count} frame{'s' if count != 1 else ''} kept in {kept}",
+                   file=sys.stderr)
     else:
         pending.discard()
 
@@ -477,19 +491,24 @@ def check_opened(source: Path, reader: VideoReader, settings: VideoSettings,
             raise UserError(f"{source}: {exc}") from None
 
 
-def check_inputs(sources: Sequence[Path], settings: VideoSettings, encode: EncodeSettings | None = None) -> None:
+def check_inputs(sources: Sequence[Path], settings: VideoSettings, encode: EncodeSettings | None = None,
+                 problems: list[str] | None = None) -> None:
     """`check_opened` for every input before any work (the model loads), so a folder run is not
     refused halfway by a file that could be told apart at once; raises one `UserError` naming
-    each bad file. (Damage further into a file shows only when it is read.)"""
-    problems = []
+    each bad file (with `problems`, adds them there instead: a run refused already names them
+    all). (Damage further into a file shows only when it is read.)"""
+    found = []
     for source in dict.fromkeys(sources):
         try:
             with VideoReader(source, 1, settings.deinterlace, settings.framerate, settings.start,
                              settings.duration) as reader:
                 check_opened(source, reader, settings, encode)
         except UserError as exc:
-            problems.append(str(exc))
-    refuse_inputs(problems)
+            found.append(str(exc))
+    if problems is None:
+        refuse_inputs(found)
+    else:
+        problems += found
 
 
 def stylize_videos(
@@ -509,8 +528,10 @@ def stylize_videos(
             def style_of(first_frame: np.ndarray, used=used) -> StyleStats:
                 return style_set.combined(used, first_frame, style.mix)
 
-            started, streams = time.monotonic(), []
-            frames, size = stylize_file(source, output, stylizer, style_of, settings, encode, on_streams=streams.extend)
-            report(VideoDone(source, list(used), output, size, frames, time.monotonic() - started, streams))
+            def done(frames: int, size: tuple[int, int], streams: list[StreamReport], source=source, used=used,
+                     output=output, started=time.monotonic()) -> None:
+                report(VideoDone(source, list(used), output, size, frames, time.monotonic() - started, streams))
+
+            stylize_file(source, output, stylizer, style_of, settings, encode, on_done=done)
     finally:
         torch.set_num_threads(threads_before)

@@ -25,8 +25,8 @@ import av
 import cv2
 import numpy as np
 
-from realtime_adain.atomic import (FOLDER_MODE, make_folders, naming, partial_path, refuse_write_protected, replaced_mode,
-                                   sweep_once, temporary_prefix)
+from realtime_adain.atomic import (FOLDER_MODE, MOST_PARTIAL_NUMBERS, make_folders, naming, partial_path,
+                                   refuse_write_protected, replaced_mode, sweep_once, temporary_prefix)
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import is_writable_image_path
 from realtime_adain.video.notes import note
@@ -136,9 +136,17 @@ class PictureOutput:
         return pattern
 
     def publish_partial(self) -> Path:
-        """Give the pictures the pattern's partial names (`partial_path`: g_0001.partial.png, ...), which
-        replace an earlier interrupted run's pictures of the same pattern; returns that pattern."""
-        return self.publish(partial_path(self.final))
+        """Give the pictures the pattern's partial names (`partial_path`: g_0001.partial.png, ...), or
+        where any picture of that pattern is in the folder g_0001.partial-1.png, -2, ...: as a
+        video's partial result, they replace no file (a second interrupted run overwrote the
+        first one's pictures); returns that pattern."""
+        for number in range(MOST_PARTIAL_NUMBERS):
+            pattern = partial_path(self.final, number)
+            if not _folder_numbers(pattern):
+                return self.publish(pattern)
+        self.discard()
+        raise UserError(f"{partial_path(self.final)}: cannot keep the partial result (it and "
+                        f"{MOST_PARTIAL_NUMBERS - 1} numbered patterns beside it have pictures)")
 
     def _note_gaps(self, pattern: Path) -> None:
         """Name the pictures that are copies, in one note: the input's pictures of those numbers

@@ -129,6 +129,7 @@ class Pipeline:
         self.stop = threading.Event()
         self.downstream_error: BaseException | None = None  # the first failure of the stabilize or encoder thread
         self._packets_waiting = 0  # in the calling thread: packets held for batches not yet written (`_groups`)
+        self._handed_on = self._wound_down = False  # every item read went on; every stage ended (`written_whole`)
 
     def run(self) -> None:
         threads = [_Stage(self._decode, "video-decode"), _Stage(self._encode, "video-encode")]
@@ -156,6 +157,13 @@ class Pipeline:
         if self.downstream_error is not None:
             raise self.downstream_error
 
+    @property
+    def written_whole(self) -> bool:
+        """Whether `run`, even ended by a Ctrl-C, wrote every item to the input's end (or the end
+        it was given): the signal came once the last frame was stylized, and the output is as an
+        uninterrupted run's, no partial one."""
+        return self._handed_on and self._wound_down and self.downstream_error is None
+
     def _wind_down(self, stages: list[_Stage]) -> KeyboardInterrupt | None:
         """Stop the decoder, let the later stages write every frame already stylized, and wait for
         all of them. A Ctrl-C meanwhile is held and returned: the caller closes the file next, so
@@ -173,6 +181,7 @@ class Pipeline:
                     stage.done.wait()
                 if self.ahead is not None:
                     self.ahead.close()
+                self._wound_down = True
                 return interrupted
             except KeyboardInterrupt as exc:
                 interrupted = exc
@@ -259,6 +268,7 @@ class Pipeline:
                 self._put_downstream(self.stylized, item)
         for item in tail:
             self._put_downstream(self.stylized, item)
+        self._handed_on = True  # (the later stages write all of it: `_wind_down` waits for them)
 
     def _groups(self, tail: list[object], groups: deque[tuple[list[object], list[Frame]]]
                 ) -> Iterator[tuple[list[object], list[Frame]]]:
