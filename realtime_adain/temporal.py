@@ -442,17 +442,14 @@ class Stabilizer:
                  cut_fraction: float = 0.4, photometric: float = 24.0, soft_edge: int = 2, precise: bool = False) -> None:
         self.strength, self.mode = strength, mode
         self.cut_fraction = check_number(cut_fraction, "cut_fraction")
-        # nan would trust no pixel (every frame a cut); the distances are counted to 255 at most
-        photometric = check_number(photometric, "photometric (grey levels)", 0.0, float("inf"))
-        if photometric == 0:
-            raise ValueError("photometric (grey levels) must be positive, got 0")
+        self.photometric = photometric
         soft_edge = check_whole(soft_edge, "soft_edge (pixels of the flow's grid)", 1, maximum=255)
         if flow_width is not None:  # (here, so that the message names this argument)
             flow_width = check_whole(flow_width, "flow_width (pixels, or None for full size)", FLOW_MIN_WIDTH)
         self.flow = FlowEstimator(preset, flow_width)
         if not isinstance(precise, (bool, np.bool_)):  # ("no" was read as True)
             raise TypeError(f"precise must be True or False, got {type(precise).__name__}")
-        self.photometric, self.soft_edge, self.precise = photometric, soft_edge, bool(precise)
+        self.soft_edge, self.precise = soft_edge, bool(precise)
         self.cuts = 0
         self.last_coverage = 1.0
         self.reset()
@@ -471,6 +468,18 @@ class Stabilizer:
     @strength.setter
     def strength(self, value: float) -> None:
         self._strength = check_number(value, "strength")
+
+    @property
+    def photometric(self) -> float:
+        return self._photometric
+
+    @photometric.setter
+    def photometric(self, value: float) -> None:
+        # nan would trust no pixel (every frame a cut); the distances are counted to 255 at most
+        value = check_number(value, "photometric (grey levels)", 0.0, float("inf"))
+        if value == 0:
+            raise ValueError("photometric (grey levels) must be positive, got 0")
+        self._photometric = value
 
     @property
     def mode(self) -> str:
@@ -503,6 +512,8 @@ class Stabilizer:
         """(trust mask (h, w) uint8 0/1, fraction trusted) on `luma`'s grid for `flow` (luma -> other;
         `flow_back` other -> luma): consistent both ways, inside the frame, and the warped `other`
         within `photometric` grey levels of `luma`."""
+        if check_luma(luma, "luma").shape != check_luma(other, "other").shape:
+            raise ValueError(f"luma and other must have one shape, got {luma.shape} and {other.shape}")
         return self._trusted(positions_of(flow), flow, flow_back, luma, other)
 
     def _trusted(self, positions: np.ndarray, flow: np.ndarray, flow_back: np.ndarray, luma: np.ndarray,
@@ -530,6 +541,9 @@ class Stabilizer:
         size = check_size(size)
         if prev_luma is not None:
             check_luma(prev_luma, "prev_luma")
+            if prev_luma.ndim != luma.ndim:  # (a size change gives None below; this is a caller's mix-up)
+                raise ValueError("luma and prev_luma must be of one kind (both from gray() or both from "
+                                 f"Stabilizer.luma()), got shapes {luma.shape} and {prev_luma.shape}")
         if prev_luma is None or prev_luma.shape != luma.shape or max(size + luma.shape[:2]) > REMAP_MAX_SIDE:
             return None
         y, prev_y = luma_of(luma), luma_of(prev_luma)

@@ -165,3 +165,45 @@ def test_background_uncovered_by_an_object_as_bright_as_it_keeps_its_colour():
                 uncovered = (slice(40, 80), slice(x - 6, x))
                 off = np.abs(out[uncovered].astype(int) - frame[uncovered]).max(axis=2)
                 assert (off > 20).sum() <= 2 and off.mean() < 3, (precise, t, off.max(), (off > 20).sum())
+
+
+def test_an_avi_with_b_frames_plays_at_its_rate_not_slower(tmp_path):
+    """Its frames' times step back a few periods (decoding order): taken for timestamps starting
+    again, each step restarted the clock, and 50 frames at 25 fps took 4.4 s instead of 2."""
+    import time
+
+    from realtime_adain.live.sources import open_source
+
+    clip = tmp_path / "b.avi"
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i", "testsrc=size=64x48:rate=25:duration=2",
+                    "-c:v", "libx264", "-bf", "3", "-g", "12", str(clip)], check=True, timeout=60)
+    source = open_source(str(clip), loop=False)
+    try:
+        start = time.monotonic()
+        count = sum(1 for _ in source.frames())
+        elapsed = time.monotonic() - start
+    finally:
+        source.close()
+    assert count == 50
+    assert 0.95 * 49 / 25 <= elapsed < 3.3, elapsed  # (the fault: 4.4 s; sleeping is never shorter than asked)
+
+
+def test_stabiliser_refuses_mixed_lumas_and_a_bad_photometric_set_later():
+    import math
+
+    import numpy as np
+    import pytest
+
+    from realtime_adain.temporal import Stabilizer, gray
+
+    stabilizer = Stabilizer(0.7)
+    frame = np.zeros((48, 64, 3), np.uint8)
+    with pytest.raises(ValueError, match="one kind"):
+        stabilizer.motion(gray(frame), stabilizer.luma(frame), (48, 64))
+    flow = np.zeros((48, 64, 2), np.float32)
+    with pytest.raises(ValueError, match="one shape"):
+        stabilizer.trusted(flow, flow, gray(frame), stabilizer.luma(frame))
+    for bad in (math.nan, 0, -1.0):
+        with pytest.raises(ValueError, match="^photometric"):
+            stabilizer.photometric = bad
+    assert stabilizer.photometric == 24.0

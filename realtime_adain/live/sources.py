@@ -38,6 +38,10 @@ LIVE_HINT = "that adds one frame of latency"
 # How far ahead of the clock a URL's frames may arrive before it is taken for a recording: more
 # than the backlog FFmpeg's probing at open leaves (under a second for a usual keyframe interval).
 AHEAD_S = 3.0
+# How far (in frame periods) a frame's timestamp may fall behind the latest one before the
+# timestamps are taken to start again: an AVI's H.264 with B-frames steps back a few periods in
+# decoding order (a restart on every such step played it at less than half its rate).
+RESTART_PERIODS = 8
 
 
 class SourceError(UserError):
@@ -344,12 +348,12 @@ class PyAVSource:
                     self.paced = True
                     start, shown, first = time.monotonic(), 0, None
                 if self.paced:
-                    if stamp is not None and previous is not None and stamp < previous:
+                    if stamp is not None and previous is not None and stamp < previous - RESTART_PERIODS * period:
                         # timestamps start again (MPEG-TS files joined with cat): a period after the
                         # last frame; within a second of it they were played at once (3x the rate)
-                        start, shown, first = time.monotonic() + period, 0, stamp
+                        start, shown, first, previous = time.monotonic() + period, 0, stamp, None
                     first = stamp if first is None else first
-                    previous = stamp
+                    previous = stamp if previous is None or (stamp is not None and stamp > previous) else previous
                     offset = stamp - first if stamp is not None and first is not None else shown * period
                     delay = start + offset - time.monotonic()
                     if delay > 0:
