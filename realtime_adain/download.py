@@ -132,11 +132,12 @@ def shown(url: str) -> str:
     token), are replaced by ***, so an error line or a log does not print credentials."""
     try:
         parts = urlsplit(url)
-        if parts.username is None and parts.password is None and not parts.query:
+        if parts.username is None and parts.password is None and not parts.query and not parts.fragment:
             return url
         if parts.username is not None or parts.password is not None:
             parts = parts._replace(netloc="***@" + _host(parts.netloc))
-        return parts._replace(query=_masked_query(parts.query)).geturl()
+        # (a redirect's target may carry a token in its fragment too: #access_token=...)
+        return parts._replace(query=_masked_query(parts.query), fragment="***" if parts.fragment else "").geturl()
     except ValueError:  # malformed (e.g. an unclosed IPv6 bracket): hide everything before the last @
         head, mark, query = ("***@" + url.rpartition("@")[2] if "@" in url else url).partition("?")
         return head + mark + _masked_query(query)
@@ -290,9 +291,8 @@ def _urlopen(url: str, offset: int):
         reason = next(iter(str(exc.reason).strip().splitlines()), "")  # a redirect loop's is 3 lines
         answered = exc.filename  # the address that answered so: a redirect's target, where there was one
         if answered and answered != request.full_url and exc.code not in range(300, 400):
-            raise UserError(f"{shown(answered)}, where {shown(url)} redirected: HTTP {exc.code} {reason}".rstrip()
-                            + f"; the mirror's redirect is wrong, or use another mirror with --base-url or "
-                              f"${BASE_URL_ENV_VAR}") from None
+            # (no blame on a mirror: the default address redirects to GitHub's own download servers)
+            raise UserError(f"{shown(answered)}, where {shown(url)} redirected: HTTP {exc.code} {reason}".rstrip()) from None
         raise UserError(f"{shown(url)}: HTTP {exc.code} {reason}".rstrip()) from None
     except urllib.error.URLError as exc:
         host = _host(urlsplit(url).netloc)

@@ -123,6 +123,8 @@ def _decode(data: np.ndarray, name: str) -> np.ndarray:
             return decoded
     # (OpenCV decodes at the file's own depth)
     stated = tiff_sample_bytes(data) or png_sample_bytes(data) or radiance_sample_bytes(data)
+    if not stated and bytes(data[:10]).startswith(RADIANCE_SIGNATURES):  # (its size unknown: not decoded)
+        raise UserError(f"{name}: not a readable image (a Radiance header without the size line OpenCV reads)")
     if stated and stated[0] * stated[1] > MAX_DECODE_PIXELS:
         raise UserError(f"{name}: {stated[0]}x{stated[1]} is {_too_many_pixels()}")
     if stated and stated[0] * stated[1] * stated[2] > MAX_DECODE_BYTES:
@@ -533,7 +535,8 @@ def _pillow_to_rgb(image, name: str | None = None) -> np.ndarray:
     if image.mode in ("I", "I;16", "I;16L", "I;16B", "I;16N", "F"):
         samples = np.asarray(image)
         key = image.info.get("transparency")  # (a grey PNG's tRNS: the sample value that is transparent)
-        alpha = (samples != key).astype(np.float32) if isinstance(key, int) and image.mode != "F" else None
+        # (uint8, 1 byte a pixel: a float32 alpha of a 2^28-pixel picture was 1 GiB more)
+        alpha = (samples != key).view(np.uint8) * np.uint8(255) if isinstance(key, int) and image.mode != "F" else None
         samples = samples if image.mode == "F" else np.clip(samples, 0, 65535).astype(np.uint16)
         return over_white(to_rgb8(samples), alpha, name)
     profile = bytes(profile) if profile and image.mode in _RGB_MODES else None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import struct
+from typing import Iterator
 
 import numpy as np
 
@@ -136,18 +137,38 @@ def lossless_jpeg(data: np.ndarray) -> tuple[str, tuple[int, int] | None] | None
 
 def radiance_sample_bytes(data: np.ndarray) -> tuple[int, int, int] | None:
     """(width, height, 12) of a Radiance picture (OpenCV decodes it to 3 floats a pixel), from the
-    resolution line after the empty line that ends its header; None where it is not one or that
-    line is not there (OpenCV then finds it unreadable). OpenCV reads these from a copy of the
-    file in /tmp, and left the copy there when it refused the size."""
+    line OpenCV takes for its size; None where it is not one, or OpenCV would find no size (it
+    then refuses it too: `imageio` says so itself). OpenCV reads these from a copy of the file in
+    /tmp, and left the copy there when it refused the size. Read as OpenCV's reader reads the
+    header (`_radiance_pieces`): a header over 64 KiB, or a line cut at 127 bytes, made it see
+    another size line than the one checked here."""
     if not bytes(data[:10]).startswith(RADIANCE_SIGNATURES):
         return None
-    head = bytes(data[:65536])
-    end = head.find(b"\n\n")
-    found = _RADIANCE_SIZE.match(head, end + 2) if end >= 0 else None
-    if not found or found[2] == found[5]:
-        return None
-    sides = {found[2]: int(found[3]), found[5]: int(found[6])}
-    return (sides[b"X"], sides[b"Y"], 12) if min(sides.values()) > 0 else None
+    pieces = _radiance_pieces(bytes(data[:RADIANCE_HEADER_BYTES]))
+    has_format = False
+    for piece in pieces:
+        if piece[:1] in (b"\n", b"\0"):  # the header's end (OpenCV: refused without a FORMAT line)
+            found = _RADIANCE_SIZE.match(next(pieces, b"")) if has_format else None
+            if not found or found[2] == found[5] or max(len(found[3]), len(found[6])) > 9:
+                return None
+            sides = {found[2]: int(found[3]), found[5]: int(found[6])}
+            return (sides[b"X"], sides[b"Y"], 12) if min(sides.values()) > 0 else None
+        has_format = has_format or piece == b"FORMAT=32-bit_rle_rgbe\n"
+    return None
+
+
+RADIANCE_HEADER_BYTES = 1 << 20  # a longer header is not read (refused)
+
+
+def _radiance_pieces(head: bytes) -> Iterator[bytes]:
+    """The header as OpenCV's Radiance reader takes it: `fgets` into 128 bytes, so a line of 127
+    bytes or more comes in pieces, a piece that starts with its newline ending the header."""
+    at = 0
+    while at < len(head):
+        end = head.find(b"\n", at, at + 127)
+        stop = end + 1 if end >= 0 else min(at + 127, len(head))
+        yield head[at:stop]
+        at = stop
 
 
 def pam_size(data: np.ndarray) -> tuple[int, int] | None:

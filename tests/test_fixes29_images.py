@@ -171,3 +171,20 @@ def test_a_lossless_jpeg_bomb_is_refused_from_its_frame_header(data_dir, tmp_pat
     with pytest.raises(UploadRefused) as refused:
         decode(bytes(data), 8 << 20, 4096 * 4096)
     assert refused.value.status == 413
+
+
+@pytest.mark.parametrize("comment", [126, 127, 253, 254, 5000 * 22])
+def test_the_size_checked_is_the_one_opencv_reads(monkeypatch, comment):
+    """A header line of 127 bytes (OpenCV reads 127 at a time: its newline then ends the header)
+    or a header over 64 KiB gave a size here other than OpenCV's, and so a bypass of the budget."""
+    from realtime_adain import imageio
+
+    monkeypatch.setattr(imageio, "MAX_DECODE_BYTES", 100 * 100 * 12 - 1)
+    data = (b"#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n#" + b"A" * (comment - 1) + b"\n-Y 100 +X 100\n\n-Y 1 +X 1\n"
+            + b"\x80\x80\x80\x80" * 10000)
+    try:
+        picture = imageio.decode_image(data, "x.hdr")
+    except UserError as error:
+        assert "100x100" in str(error) or "without the size line" in str(error), str(error)
+    else:
+        assert picture.shape[:2] == (1, 1)

@@ -440,6 +440,6 @@ def test_an_http_error_from_a_redirects_target_names_the_target(tmp_path):
         httpd.server_close()
     assert str(caught.value).startswith(f"{base}/gone/w.pth?token=***, where http://***@127.0.0.1:"), \
         str(caught.value)
-    assert "HTTP 404 Not Found; the mirror's redirect is wrong" in str(caught.value)
+    assert str(caught.value).endswith("/decoder.pth redirected: HTTP 404 Not Found")
     assert "secret" not in str(caught.value) and "pw" not in str(caught.value)
     assert str(direct.value) == f"{base}/gone/decoder.pth: HTTP 404 Not Found"
