@@ -36,13 +36,24 @@ def test_a_signal_while_a_silent_url_opens_acts_at_once():
     assert lines[1] == "closed True"
 
 
-def test_a_file_whose_timestamps_start_again_plays_at_its_rate(tmp_path):
-    """Three MPEG-TS clips joined with `cat` (each starting at 1.48 s): within a second of a jump
-    back the frames were played at once, 60 frames at 25 fps in 0.77 s instead of 2.4 s."""
+def played(path) -> tuple[int, float]:
+    """(frames, seconds) of `live`'s file source playing `path` once, paced as a camera."""
     import time
 
     from realtime_adain.live.sources import open_source
 
+    source = open_source(str(path), loop=False)
+    try:
+        start = time.monotonic()
+        count = sum(1 for _ in source.frames())
+        return count, time.monotonic() - start
+    finally:
+        source.close()
+
+
+def test_a_file_whose_timestamps_start_again_plays_at_its_rate(tmp_path):
+    """Three MPEG-TS clips joined with `cat` (each starting at 1.48 s): within a second of a jump
+    back the frames were played at once, 60 frames at 25 fps in 0.77 s instead of 2.4 s."""
     parts = []
     for index in range(3):
         part = tmp_path / f"p{index}.ts"
@@ -52,13 +63,7 @@ def test_a_file_whose_timestamps_start_again_plays_at_its_rate(tmp_path):
         parts.append(part.read_bytes())
     joined = tmp_path / "joined.ts"
     joined.write_bytes(b"".join(parts))
-    source = open_source(str(joined), loop=False)
-    try:
-        start = time.monotonic()
-        count = sum(1 for _ in source.frames())
-        elapsed = time.monotonic() - start
-    finally:
-        source.close()
+    count, elapsed = played(joined)
     assert count == 60
     assert elapsed >= 0.95 * (count - 1) / 25, elapsed  # (sleeping is never shorter than asked)
 
@@ -170,20 +175,10 @@ def test_background_uncovered_by_an_object_as_bright_as_it_keeps_its_colour():
 def test_an_avi_with_b_frames_plays_at_its_rate_not_slower(tmp_path):
     """Its frames' times step back a few periods (decoding order): taken for timestamps starting
     again, each step restarted the clock, and 50 frames at 25 fps took 4.4 s instead of 2."""
-    import time
-
-    from realtime_adain.live.sources import open_source
-
     clip = tmp_path / "b.avi"
     subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i", "testsrc=size=64x48:rate=25:duration=2",
                     "-c:v", "libx264", "-bf", "3", "-g", "12", str(clip)], check=True, timeout=60)
-    source = open_source(str(clip), loop=False)
-    try:
-        start = time.monotonic()
-        count = sum(1 for _ in source.frames())
-        elapsed = time.monotonic() - start
-    finally:
-        source.close()
+    count, elapsed = played(clip)
     assert count == 50
     assert 0.95 * 49 / 25 <= elapsed < 3.3, elapsed  # (the fault: 4.4 s; sleeping is never shorter than asked)
 
