@@ -39,9 +39,8 @@ from realtime_adain.errors import UserError
 from realtime_adain.hdr_stills import (HLG, PQ, STRIP_SAMPLES, HdrTags, coded_depth, colour_tags,
                                        full_scale, narrow_to_full, tone_mapped)
 from realtime_adain.regular_files import open_regular
-from realtime_adain.still_headers import (FFMPEG_STILLS, RADIANCE_SIGNATURES, exr_chunks_missing, exr_size,
-                                          jpeg2000_size, looks_cut_short, lossless_jpeg, pam_size, png_sample_bytes,
-                                          radiance_sample_bytes, tiff_sample_bytes)
+from realtime_adain.still_headers import (RADIANCE_SIGNATURES, exr_chunks_missing, ffmpeg_still_size, looks_cut_short,
+                                          png_sample_bytes, radiance_sample_bytes, tiff_sample_bytes)
 from realtime_adain.video.notes import note
 
 # What OpenCV decodes (a folder of inputs takes these) and, of those, what it encodes from RGB:
@@ -236,16 +235,10 @@ def _ffmpeg_still(data: np.ndarray, name: str) -> np.ndarray | None:
     here), its premultiplied colour over white. The whole file is one packet to the decoder (no
     demuxer's parser, which cut a .jp2 at a codestream inside a metadata box: the codestream
     decoded was not the one whose size was checked)."""
-    head = bytes(data[:16])
-    kind = next((kind for kind, signatures in FFMPEG_STILLS.items() if head.startswith(signatures)), None)
-    lossless = lossless_jpeg(data) if kind is None else None
-    if kind is None and lossless is None:
+    stated = ffmpeg_still_size(data, name)
+    if stated is None:
         return None
-    if lossless:
-        kind, size = lossless
-    else:
-        size = (jpeg2000_size(data) if kind == "JPEG 2000" else exr_size(data, name) if kind == "OpenEXR"
-                else pam_size(data))
+    kind, size = stated
     if size is None:
         raise UserError(f"{name}: a damaged {kind} image (its header states no size)")
     if size[0] * size[1] > MAX_DECODE_PIXELS:

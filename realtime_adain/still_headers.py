@@ -111,6 +111,18 @@ def _exr_string(data: np.ndarray, at: int) -> tuple[bytes | None, int]:
     return (None, at) if end < 0 else (field[:end], at + end + 1)
 
 
+def ffmpeg_still_size(data: np.ndarray, name: str) -> tuple[str, tuple[int, int] | None] | None:
+    """The kind and (width, height) from its header (None: none stated) of a picture FFmpeg
+    decodes here (`FFMPEG_STILLS`, lossless JPEGs); None for other files. Shared by the reader
+    (`imageio._ffmpeg_still`) and serve's upload check, which answers an oversized one 413."""
+    head = bytes(data[:16])
+    kind = next((kind for kind, signatures in FFMPEG_STILLS.items() if head.startswith(signatures)), None)
+    if kind is None:
+        return lossless_jpeg(data)
+    return kind, (jpeg2000_size(data) if kind == "JPEG 2000" else exr_size(data, name) if kind == "OpenEXR"
+                  else pam_size(data))
+
+
 def lossless_jpeg(data: np.ndarray) -> tuple[str, tuple[int, int] | None] | None:
     """The kind ("lossless JPEG", "JPEG-LS") and (width, height) of a JPEG whose frame header
     (its first SOF marker segment) says it is one (None: no size stated); None for other files,

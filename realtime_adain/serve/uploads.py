@@ -15,7 +15,7 @@ import numpy as np
 
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import decode_image, open_with_pillow
-from realtime_adain.still_headers import FFMPEG_STILLS, exr_size, lossless_jpeg, pam_size, radiance_sample_bytes
+from realtime_adain.still_headers import ffmpeg_still_size, radiance_sample_bytes
 
 
 class UploadRefused(Exception):
@@ -43,17 +43,12 @@ def header_size(data: bytes) -> tuple[int, int] | None:
 
 def _stated_size(array: np.ndarray) -> tuple[int, int] | None:
     """(width, height) from `still_headers` for the formats Pillow cannot open; None for others."""
-    head = bytes(array[:16])
     try:
-        if head.startswith(FFMPEG_STILLS["OpenEXR"]):
-            return exr_size(array, "the upload")
-        if head.startswith(FFMPEG_STILLS["PAM"]):
-            return pam_size(array)
-    except UserError:  # (a header of too many attributes: the reader says so)
+        ffmpeg = ffmpeg_still_size(array, "the upload")
+    except UserError:  # (an EXR header of too many attributes: the reader says so)
         return None
-    lossless = lossless_jpeg(array)
     radiance = radiance_sample_bytes(array)
-    return lossless[1] if lossless else radiance[:2] if radiance else None
+    return ffmpeg[1] if ffmpeg else radiance[:2] if radiance else None
 
 
 def decode(data: bytes, max_bytes: int, max_pixels: int) -> tuple[np.ndarray, str]:
