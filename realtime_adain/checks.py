@@ -18,6 +18,14 @@ def check_number(value: float, name: str, low: float = 0.0, high: float = 1.0) -
     return float(value) + 0.0  # (-0.0 as 0.0: a settings record said -0.0)
 
 
+def check_positive(value: float, name: str) -> float:
+    """A real number (not a bool) above 0, infinity included, as a float; nan fails."""
+    value = check_number(value, name, 0.0, float("inf"))
+    if value == 0:
+        raise ValueError(f"{name} must be positive, got 0")
+    return value
+
+
 def ascii_whole(text: str) -> int | None:
     """`text` as a whole number where it is written in ASCII digits, else None. `str.isdigit` also
     takes "²", which `int` refuses (a ValueError traceback from a weights key, a header or an

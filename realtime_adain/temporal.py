@@ -29,7 +29,7 @@ import cv2
 import numpy as np
 import torch
 
-from realtime_adain.checks import check_number, check_whole
+from realtime_adain.checks import check_number, check_positive, check_whole
 from realtime_adain.imageio import MAX_DECODE_PIXELS
 
 MODES = ("off", "flow", "stats", "both")
@@ -105,13 +105,9 @@ def working_size(size: tuple[int, int], width: int | None) -> tuple[int, int]:
     return max(FLOW_MIN_SIDE, target_h), max(FLOW_MIN_SIDE, target_w)
 
 
-def gray(frame: np.ndarray, width: int | None = None) -> np.ndarray:
-    """(H, W, 3) uint8 RGB -> (h, w) uint8 luma, area-downscaled to `width` if smaller, and
-    stretched to at least `FLOW_MIN_SIDE` on each axis (a tiny or very thin frame: the flow's
-    sample positions are scaled back per axis, `source_positions`); `working_size` says its size.
-
-    A frame at least twice as wide is first halved in RGB: a bilinear halving is an exact 2x2
-    box filter and costs less than converting all the pixels to grey."""
+def _at_working_size(frame: np.ndarray, width: int | None, colour: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """(luma, and with `colour` the RGB frame) at `working_size`: the steps `gray` and
+    `colour_working` share, so the luma is the same in both."""
     h, w = frame.shape[:2]
     if _halves((h, w), width):
         frame = cv2.resize(frame, (w // 2, h // 2), interpolation=cv2.INTER_LINEAR)
@@ -120,8 +116,20 @@ def gray(frame: np.ndarray, width: int | None = None) -> np.ndarray:
     target = (target_w, target_h)
     if target != (luma.shape[1], luma.shape[0]):
         shrinks = target[0] <= luma.shape[1] and target[1] <= luma.shape[0]
-        luma = cv2.resize(luma, target, interpolation=cv2.INTER_AREA if shrinks else cv2.INTER_LINEAR)
-    return luma
+        interpolation = cv2.INTER_AREA if shrinks else cv2.INTER_LINEAR
+        luma = cv2.resize(luma, target, interpolation=interpolation)
+        frame = cv2.resize(frame, target, interpolation=interpolation) if colour else frame
+    return luma, frame if colour else None
+
+
+def gray(frame: np.ndarray, width: int | None = None) -> np.ndarray:
+    """(H, W, 3) uint8 RGB -> (h, w) uint8 luma, area-downscaled to `width` if smaller, and
+    stretched to at least `FLOW_MIN_SIDE` on each axis (a tiny or very thin frame: the flow's
+    sample positions are scaled back per axis, `source_positions`); `working_size` says its size.
+
+    A frame at least twice as wide is first halved in RGB: a bilinear halving is an exact 2x2
+    box filter and costs less than converting all the pixels to grey."""
+    return _at_working_size(frame, width, colour=False)[0]
 
 
 def colour_working(frame: np.ndarray, width: int | None = None) -> np.ndarray:
@@ -130,17 +138,8 @@ def colour_working(frame: np.ndarray, width: int | None = None) -> np.ndarray:
     background a moving object uncovers took the object's colour where the two were about as
     bright (the flow, smooth across the edge, and the warped luma both passed). Four channels:
     OpenCV's remap is vectorised for four, not three (0.13 ms against 0.29 at 320x180)."""
-    h, w = frame.shape[:2]
-    if _halves((h, w), width):
-        frame = cv2.resize(frame, (w // 2, h // 2), interpolation=cv2.INTER_LINEAR)
-    luma = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
-    target_h, target_w = working_size((h, w), width)
-    if (target_w, target_h) != (luma.shape[1], luma.shape[0]):
-        shrinks = target_w <= luma.shape[1] and target_h <= luma.shape[0]
-        interpolation = cv2.INTER_AREA if shrinks else cv2.INTER_LINEAR
-        luma = cv2.resize(luma, (target_w, target_h), interpolation=interpolation)
-        frame = cv2.resize(frame, (target_w, target_h), interpolation=interpolation)
-    picture = cv2.cvtColor(cv2.cvtColor(frame, cv2.COLOR_RGB2YCrCb), cv2.COLOR_RGB2RGBA)  # (adds the 255)
+    luma, small = _at_working_size(frame, width, colour=True)
+    picture = cv2.cvtColor(cv2.cvtColor(small, cv2.COLOR_RGB2YCrCb), cv2.COLOR_RGB2RGBA)  # (adds the 255)
     picture[..., 0] = luma  # (YCrCb's own Y rounds differently by a level: the flow stays `gray`'s)
     return picture
 
@@ -476,10 +475,7 @@ class Stabilizer:
     @photometric.setter
     def photometric(self, value: float) -> None:
         # nan would trust no pixel (every frame a cut); the distances are counted to 255 at most
-        value = check_number(value, "photometric (grey levels)", 0.0, float("inf"))
-        if value == 0:
-            raise ValueError("photometric (grey levels) must be positive, got 0")
-        self._photometric = value
+        self._photometric = check_positive(value, "photometric (grey levels)")
 
     @property
     def mode(self) -> str:
@@ -502,9 +498,7 @@ class Stabilizer:
     def mask(self, luma: np.ndarray, prev_luma: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
         """(flow to the previous frame, trust mask (h, w) uint8 0/1, fraction consistent), at working size."""
         y, prev_y = luma_of(check_luma(luma, "luma")), luma_of(check_luma(prev_luma, "prev_luma"))
-        if luma.shape != prev_luma.shape:
-            raise ValueError(f"luma and prev_luma must have one shape, got {luma.shape} and {prev_luma.shape}")
-        back = self.flow(y, prev_y)
+        back = self.flow(y, prev_y)  # (lumas of two shapes or kinds: refused here, or by `trusted`)
         trust, coverage = self.trusted(back, self.flow(prev_y, y), luma, prev_luma)
         return back, trust, coverage
 
@@ -706,9 +700,7 @@ class ContentStatsSmoother:
     def __init__(self, momentum: float = 0.8, cut_distance: float = 0.3) -> None:
         self.momentum = check_number(momentum, "momentum")
         # (nan was taken, and then no cut was ever found; a str was a comparison's TypeError)
-        self.cut_distance = check_number(cut_distance, "cut_distance", 0.0, float("inf"))
-        if self.cut_distance == 0:
-            raise ValueError("cut_distance must be positive, got 0")
+        self.cut_distance = check_positive(cut_distance, "cut_distance")
         self.cuts = 0
         self.reset()
 
