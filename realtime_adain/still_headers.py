@@ -197,7 +197,7 @@ def tiff_sample_bytes(data: np.ndarray) -> tuple[int, int, int] | None:
     decodes it at its own depth: a 14 KB float TIFF of 16000x16000 became 3 GiB of samples before
     any size check); None where it is not one or the fields are not there."""
     head = bytes(data[:8])
-    if head[:4] not in (b"II*\0", b"MM\0*"):
+    if head[:4] not in (b"II*\0", b"MM\0*") or len(head) < 8:  # (4 bytes of signature alone: a struct.error)
         return None
     order = "<" if head[:2] == b"II" else ">"
     ifd = struct.unpack(order + "I", head[4:8])[0]

@@ -202,3 +202,15 @@ def test_stabiliser_refuses_mixed_lumas_and_a_bad_photometric_set_later():
         with pytest.raises(ValueError, match="^photometric"):
             stabilizer.photometric = bad
     assert stabilizer.photometric == 24.0
+
+
+def test_a_tiff_signature_alone_is_not_a_readable_image():
+    """`MM\\0*` (4 bytes) ended the TIFF header check with a struct.error (found by test_fuzz)."""
+    import pytest
+
+    from realtime_adain import imageio
+    from realtime_adain.errors import UserError
+
+    for data in (b"MM\x00*", b"II*\x00", b"II*\x00\x08\x00"):
+        with pytest.raises(UserError, match="x.tif: "):
+            imageio.decode_image(data, "x.tif")
