@@ -27,8 +27,9 @@ STABILIZE_STRENGTH = {1: 0.7, 2: 0.5}
 FLOW_MODES = ("flow", "both")  # the --stabilize modes that run the flow stabiliser (passes and strength apply)
 # Times as FFmpeg's options take them (av_parse_time's durations): [[HH:]MM:]SS[.frac] (minutes and
 # seconds below 60 once a colon is there), or seconds with a unit (90, 90.5s, 1500ms, 2000000us).
-CLOCK_TIME = re.compile(r"(?:(\d+):)?([0-5]?\d):([0-5]?\d(?:\.\d*)?)")
-SECONDS_TIME = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(s|ms|us)?")
+# (re.ASCII: \d also matched other scripts' digits, which int() and Fraction() then read)
+CLOCK_TIME = re.compile(r"(?:(\d+):)?([0-5]?\d):([0-5]?\d(?:\.\d*)?)", re.ASCII)
+SECONDS_TIME = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(s|ms|us)?", re.ASCII)
 TIME_UNITS = {None: 1, "s": 1, "ms": Fraction(1, 1000), "us": Fraction(1, 1_000_000)}
 MAX_TIME = 10**9  # seconds (31 years): longer than any file, and inside FFmpeg's 64-bit microseconds
 

@@ -19,6 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
 from realtime_adain import interrupts  # noqa: E402
+from realtime_adain.commands import argtypes  # noqa: E402
 from realtime_adain.cli import (ArgumentParser, check_library_settings, one_line, quiet_library_warnings,  # noqa: E402
                                 run_reporting_errors)
 from realtime_adain.errors import UserError  # noqa: E402
@@ -37,9 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
     data = parser.add_argument_group("data")
     data.add_argument("--content", dest="content_dir", metavar="DIR", help="content images (MS-COCO for real runs), searched recursively")
     data.add_argument("--style", dest="style_dir", metavar="DIR", help="style images (WikiArt for real runs), searched recursively")
-    data.add_argument("--load-size", type=int, metavar="PX", help=f"images are resized to PX x PX first (default {DEFAULTS.load_size})")
-    data.add_argument("--crop-size", type=int, metavar="PX", help=f"random crop trained on, a multiple of 8 (default {DEFAULTS.crop_size})")
-    data.add_argument("--workers", type=int, metavar="N", help=f"image-loading processes per training process (default {DEFAULTS.workers})")
+    data.add_argument("--load-size", type=argtypes.whole_number, metavar="PX", help=f"images are resized to PX x PX first (default {DEFAULTS.load_size})")
+    data.add_argument("--crop-size", type=argtypes.whole_number, metavar="PX", help=f"random crop trained on, a multiple of 8 (default {DEFAULTS.crop_size})")
+    data.add_argument("--workers", type=argtypes.whole_number, metavar="N", help=f"image-loading processes per training process (default {DEFAULTS.workers})")
 
     model = parser.add_argument_group("model")
     model.add_argument("--vgg", metavar="PATH", help="encoder weights: vgg_normalised.pth (default: $REALTIME_ADAIN_VGG or the "
@@ -48,22 +49,22 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--decoder", choices=list(DECODER_BUILDERS), help="decoder architecture (default plain, the paper's)")
 
     objective = parser.add_argument_group("objective and schedule")
-    objective.add_argument("--iterations", type=int, metavar="N", help=f"train up to iteration N (default {DEFAULTS.iterations})")
-    objective.add_argument("--batch-size", type=int, metavar="N", help=f"global batch, split across processes (default {DEFAULTS.batch_size})")
-    objective.add_argument("--lr", type=float, help=f"Adam learning rate (default {DEFAULTS.lr:g})")
-    objective.add_argument("--lr-decay", type=float, help=f"lr / (1 + decay * iteration) (default {DEFAULTS.lr_decay:g})")
-    objective.add_argument("--style-weight", type=float, metavar="W", help=f"lambda in content + lambda * style (default {DEFAULTS.style_weight:g})")
-    objective.add_argument("--content-weight", type=float, metavar="W", help=f"weight of the content loss (default {DEFAULTS.content_weight:g})")
-    objective.add_argument("--temporal-weight", type=float, metavar="W",
+    objective.add_argument("--iterations", type=argtypes.whole_number, metavar="N", help=f"train up to iteration N (default {DEFAULTS.iterations})")
+    objective.add_argument("--batch-size", type=argtypes.whole_number, metavar="N", help=f"global batch, split across processes (default {DEFAULTS.batch_size})")
+    objective.add_argument("--lr", type=argtypes.real_number, help=f"Adam learning rate (default {DEFAULTS.lr:g})")
+    objective.add_argument("--lr-decay", type=argtypes.real_number, help=f"lr / (1 + decay * iteration) (default {DEFAULTS.lr_decay:g})")
+    objective.add_argument("--style-weight", type=argtypes.real_number, metavar="W", help=f"lambda in content + lambda * style (default {DEFAULTS.style_weight:g})")
+    objective.add_argument("--content-weight", type=argtypes.real_number, metavar="W", help=f"weight of the content loss (default {DEFAULTS.content_weight:g})")
+    objective.add_argument("--temporal-weight", type=argtypes.real_number, metavar="W",
                            help=f"weight of the temporal consistency term, warped input -> warped output (default {DEFAULTS.temporal_weight:g}: off)")
-    objective.add_argument("--seed", type=int, help=f"decoder init and data order (default {DEFAULTS.seed})")
+    objective.add_argument("--seed", type=argtypes.whole_number, help=f"decoder init and data order (default {DEFAULTS.seed})")
 
     run = parser.add_argument_group("run")
     run.add_argument("--out", metavar="DIR", help="run directory: checkpoints/, samples/, log.csv, tensorboard/")
     run.add_argument("--resume", metavar="CKPT", help="continue from a run directory or a decoder_iter_N.safetensors")
-    run.add_argument("--save-every", type=int, metavar="N", help=f"checkpoint every N iterations (default {DEFAULTS.save_every})")
-    run.add_argument("--sample-every", type=int, metavar="N", help=f"sample grid every N iterations (default {DEFAULTS.sample_every})")
-    run.add_argument("--log-every", type=int, metavar="N", help=f"log mean losses every N iterations (default {DEFAULTS.log_every})")
+    run.add_argument("--save-every", type=argtypes.whole_number, metavar="N", help=f"checkpoint every N iterations (default {DEFAULTS.save_every})")
+    run.add_argument("--sample-every", type=argtypes.whole_number, metavar="N", help=f"sample grid every N iterations (default {DEFAULTS.sample_every})")
+    run.add_argument("--log-every", type=argtypes.whole_number, metavar="N", help=f"log mean losses every N iterations (default {DEFAULTS.log_every})")
     run.add_argument("--device", help="auto (default: CUDA if present), cpu, cuda or cuda:N")
     run.add_argument("--amp", choices=AMP_MODES, help="mixed precision on CUDA: auto (bf16 where supported), off, bf16, fp16")
     run.add_argument("--compile", action="store_true", default=None, help="torch.compile the training step")

@@ -43,6 +43,11 @@ def _checked(kind: type, ok: Callable[[float], bool], complaint: str, name: str)
     return parse
 
 
+# Any whole or finite number, in ASCII digits (options whose range the library checks: --crf, --seed, --lr).
+whole_number = _checked(int, lambda v: True, "", "whole_number")
+real_number = _checked(float, lambda v: True, "", "real_number")
+
+
 def int_between(low: int, high: int, name: str) -> Callable[[str], float]:
     """A whole number in low..high (a count or size a benchmark holds in memory)."""
     return _checked(int, lambda v: low <= v <= high, f"is outside {low}..{high}", name)
@@ -77,6 +82,8 @@ def framerate(text: str) -> Fraction:
     """Frames per second as a number or a ratio (24, 29.97, 30000/1001), above 0 and at most
     `MAX_FRAMERATE`."""
     try:
+        if not text.isascii():  # (Fraction reads other scripts' digits too)
+            raise ValueError(text)
         value = Fraction(text.strip())
     except (ValueError, ZeroDivisionError):
         raise argparse.ArgumentTypeError(f"{text!r} is not a frame rate such as 24, 29.97 or 30000/1001") from None
@@ -127,6 +134,8 @@ def resolution(text: str, most: int | tuple[int, int] = MAX_SIDE) -> tuple[int, 
     if text in RESOLUTION_PRESETS:
         return RESOLUTION_PRESETS[text]
     try:
+        if not text.isascii():  # (int reads other scripts' digits too)
+            raise ValueError(text)
         width, height = (int(part) for part in text.lower().split("x"))
     except ValueError:
         presets = ", ".join(RESOLUTION_PRESETS)

@@ -85,7 +85,7 @@ def style_cache_dir(value: str | None) -> Path | None:
 def add_stabilize_options(group: argparse._ArgumentGroup, mode_help: str) -> None:
     """--stabilize and --stabilize-strength of the interactive commands (checked by their settings)."""
     group.add_argument("--stabilize", default="flow", metavar="{%s}" % ",".join(STABILIZE_MODES), help=mode_help)
-    group.add_argument("--stabilize-strength", type=float, default=STABILIZE_STRENGTH[1], metavar="S",
+    group.add_argument("--stabilize-strength", type=argtypes.real_number, default=STABILIZE_STRENGTH[1], metavar="S",
                        help="how much of the previous frame is kept where the flow is trusted, in [0, 1] "
                             f"(default {STABILIZE_STRENGTH[1]})")
 

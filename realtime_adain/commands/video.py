@@ -33,7 +33,7 @@ EPILOG = """examples:
 
 def bitrate(text: str) -> int:
     """argparse type for --bitrate: bits per second, with an optional k/M suffix (e.g. 4M)."""
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kKmM]?)\s*", text)
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kKmM]?)\s*", text, re.ASCII)
     if not match:
         raise argparse.ArgumentTypeError(f"{text!r} is not a bitrate such as 800k or 4M")
     scale = {"": 1, "k": 1_000, "m": 1_000_000}[match.group(2).lower()]
@@ -59,7 +59,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     encode = parser.add_argument_group("encoding")
     encode.add_argument("--codec", type=argtypes.name, help="video encoder (default libx264, libvpx-vp9 for .webm, gif for .gif); e.g. libx265, "
                                                                "ffv1 (lossless, .mkv), h264_nvenc (NVIDIA GPUs with an encoder)")
-    encode.add_argument("--crf", type=int, metavar="Q", help="constant quality, lower is better (default 18)")
+    encode.add_argument("--crf", type=argtypes.whole_number, metavar="Q", help="constant quality, lower is better (default 18)")
     encode.add_argument("--bitrate", type=bitrate, metavar="RATE",
                         help="target bitrate in bits per second instead of CRF, e.g. 800k or 4M (at least 10k)")
     encode.add_argument("--pix-fmt", type=argtypes.name, metavar="FMT",
@@ -100,7 +100,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     steady.add_argument("--stabilize-strength", type=argtypes.unit_interval, metavar="S",
                         help="how much of the previous output is kept where the flow is trusted, in [0, 1] "
                              f"(default {STABILIZE_STRENGTH[2]} with two passes, {STABILIZE_STRENGTH[1]} with one)")
-    steady.add_argument("--stabilize-passes", type=int, choices=(1, 2), metavar="{1,2}",
+    steady.add_argument("--stabilize-passes", type=argtypes.whole_number, choices=(1, 2), metavar="{1,2}",
                         help="2: smooth along the flow forward, then backward, holding a window of frames "
                              "(steadier and sharper); 1: forward only, each frame out as soon as it is made "
                              "(default 2 with flow or both)")
