@@ -38,3 +38,137 @@ def test_a_folder_of_inputs_takes_jpeg_ls_pictures(data_dir, tmp_path):
                     "scale=64:-2", "-pix_fmt", "bgr24", "-c:v", "jpegls", "-f", "image2", str(picture)], check=True)
     assert read_image(picture).shape[1] == 64
     assert expand_inputs([str(folder)], "content", is_image_path) == [picture]
+
+
+def test_an_upload_is_seen_only_by_its_sender(stylizer, data_dir, tmp_path):
+    """An uploaded style joined the list every client reads (`/api/config`, ids s0, s1, ...): a
+    photo uploaded as a style was shown to every later visitor. Now its id is random, said only in
+    the upload's answer, and the list holds the server's styles alone."""
+    import asyncio
+    import re
+
+    import aiohttp
+    import cv2
+    import numpy as np
+
+    from realtime_adain.live.styles import StyleLibrary
+    from realtime_adain.serve.styles import StyleRegistry
+    from test_serve import served, upload_form
+
+    library = StyleLibrary([data_dir / "style" / "mondrian.jpg"], stylizer, 64, tmp_path / "cache").load()
+    (tmp_path / "up").mkdir()
+    registry = StyleRegistry(library, tmp_path / "up")
+    png = cv2.imencode(".png", np.full((20, 30, 3), 70, np.uint8))[1].tobytes()
+
+    async def main():
+        async with served(stylizer, registry, allow_uploads=True) as (_server, url), aiohttp.ClientSession() as http:
+            answers = []
+            for _ in range(2):  # the same picture twice is one style
+                async with http.post(f"{url}/api/styles", data=upload_form(png)) as response:
+                    answers.append((response.status, await response.json()))
+            async with http.get(f"{url}/api/config") as response:
+                listed = [style["id"] for style in (await response.json())["styles"]]
+            async with http.get(f"{url}{answers[0][1]['thumbnail']}") as response:
+                thumbnail = response.status, response.content_type
+            return answers, listed, thumbnail
+
+    answers, listed, thumbnail = asyncio.run(main())
+    assert [status for status, _ in answers] == [200, 200] and answers[0][1] == answers[1][1]
+    upload_id = answers[0][1]["id"]
+    assert re.fullmatch(r"u[0-9a-f]{24}", upload_id) and listed == ["s0"]
+    assert thumbnail == (200, "image/jpeg") and registry.get(upload_id) is not None
+
+
+def test_the_page_adds_a_style_uploaded_twice_once(weights_env, data_dir, tmp_path):
+    """The server answers the same picture uploaded again with the style it has; the page pushed a
+    second, identical button into its strip each time. A real Chromium uploads one file twice
+    through the page's file input."""
+    import asyncio
+
+    from test_serve_browser import chromium, devtools, serve
+
+    async def drive(url: str, port: int) -> tuple[list[int], str, list[str]]:
+        async with devtools(port) as page:
+            await page.call("Runtime.enable")
+            await page.call("Page.navigate", url=url)
+            await page.wait("document.body.dataset.state === 'streaming'", 40, "the stream")
+            document = await page.call("DOM.getDocument")
+            upload = await page.call("DOM.querySelector", nodeId=document["root"]["nodeId"], selector="#upload")
+            counts = [await page.js("document.querySelectorAll('#strip .thumb').length")]
+            for _ in range(2):
+                await page.call("DOM.setFileInputFiles", nodeId=upload["nodeId"], files=[str(picture)])
+                await page.wait("adain.state && adain.state.style.startsWith('u')", 20, "the upload chosen")
+                await page.wait("!document.getElementById('upload').value", 20, "the upload done")
+                counts.append(await page.js("document.querySelectorAll('#strip .thumb').length"))
+            return counts, await page.js("adain.state.style"), page.errors
+
+    picture = data_dir / "style" / "asheville.jpg"
+    with serve("-s", str(data_dir / "style" / "mondrian.jpg"), "--size", "32", "--style-size", "64",
+               "--allow-uploads") as url, chromium(tmp_path / "profile") as port:
+        counts, chosen, errors = asyncio.run(asyncio.wait_for(drive(url, port), 90))
+    assert counts == [1, 2, 2] and chosen.startswith("u") and not errors, (counts, chosen, errors)
+
+
+def test_a_png_uploads_chunks_without_pixels_are_not_read(data_dir, tmp_path, capfd):
+    """libpng printed warnings about an upload's iCCP/sRGB chunks ("iCCP: profile 'NAME': ...",
+    NAME chosen by the client) on the server's log. The chunks that hold no pixels are left out
+    before decoding; the pixels are the same."""
+    import struct
+    import zlib
+
+    import cv2
+    import numpy as np
+
+    from realtime_adain.serve.uploads import decode, png_pixels_only
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    picture = cv2.resize(cv2.imread(str(data_dir / "content" / "sailboat.jpg")), (30, 20))
+    png = cv2.imencode(".png", picture)[1].tobytes()
+    header_end = 8 + 25  # the signature and IHDR
+    hostile = (png[:header_end] + chunk(b"iCCP", b"A" * 79 + b"\0\0" + zlib.compress(b"aaaa")) + chunk(b"sRGB", b"\x09")
+               + chunk(b"gAMA", bytes(4)) + chunk(b"tEXt", b"Comment\0hello") + png[header_end:])
+    assert png_pixels_only(hostile) == png
+    assert png_pixels_only(b"not a png") == b"not a png" and png_pixels_only(png[:-5]) == png[:-5]
+    capfd.readouterr()
+    image, digest = decode(hostile, 1 << 20, 1 << 20)
+    np.testing.assert_array_equal(image, cv2.cvtColor(picture, cv2.COLOR_BGR2RGB))
+    assert digest == __import__("hashlib").sha256(hostile).hexdigest()
+    assert "libpng" not in capfd.readouterr().err
+
+
+def test_a_second_signal_ends_serve_at_once(weights_env, data_dir):
+    """The first Ctrl-C closes the clients and gives requests under way SHUTDOWN_S (3 s) to end; a
+    second one did not hurry it (up to 6.6 s with clients and slow uploads). Now it ends the waits."""
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    from realtime_adain.serve.app import SHUTDOWN_S
+    from test_serve import env_with
+
+    command = [sys.executable, "-m", "realtime_adain", "serve", "-s", str(data_dir / "style" / "mondrian.jpg"),
+               "--port", "0", "--device", "cpu", "--size", "32", "--style-size", "64", "--allow-uploads"]
+    process = subprocess.Popen(command, env=env_with(weights_env), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        port = int(process.stdout.readline().split("://")[1].split("/")[0].rsplit(":", 1)[1])
+        slow = socket.create_connection(("127.0.0.1", port))  # an upload that never finishes arriving
+        slow.sendall(b"POST /api/styles HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 500000\r\n"
+                     b"Content-Type: multipart/form-data; boundary=B\r\n\r\n--B\r\n"
+                     b"Content-Disposition: form-data; name=image\r\n\r\nxx")
+        time.sleep(0.5)
+        stopping = time.monotonic()
+        process.send_signal(signal.SIGINT)
+        time.sleep(0.2)
+        process.send_signal(signal.SIGINT)
+        _out, err = process.communicate(timeout=30)
+        stopped = time.monotonic() - stopping
+        slow.close()
+    finally:
+        process.kill()
+        process.wait()
+    assert process.returncode == 130 and err.strip().splitlines()[-1] == "interrupted", err
+    assert "Traceback" not in err and stopped < SHUTDOWN_S, (stopped, err)

@@ -573,11 +573,23 @@ def run(settings: ServeSettings) -> int:
         received: list[int] = []
 
         async def main() -> None:
-            stop = asyncio.Event()
+            stop, serving = asyncio.Event(), asyncio.current_task()
+
+            def stop_then_hurry() -> None:
+                """The first signal stops the server, which closes its clients and lets requests end
+                (up to about 8 s); a second one ends those waits at once."""
+                if stop.is_set():
+                    serving.cancel()
+                stop.set()
+
             if not has_ice_addresses():
                 log("warning: no network interface besides loopback; WebRTC peers (aiortc's ICE) cannot connect")
-            with interrupts.loop_signals(asyncio.get_running_loop(), received, stop.set):
-                await serve_until_stopped(server, settings, stop, lambda port: print_url(settings, port))
+            with interrupts.loop_signals(asyncio.get_running_loop(), received, stop_then_hurry):
+                try:
+                    await serve_until_stopped(server, settings, stop, lambda port: print_url(settings, port))
+                except asyncio.CancelledError:
+                    if len(received) < 2:
+                        raise
 
         asyncio.run(main())
     if received:

@@ -3,10 +3,14 @@
 The live style library (`live.styles.StyleLibrary`) scans the folders and caches each style's
 statistics on disk; here each style gets a stable id, a JPEG thumbnail for the page, and
 uploaded images (already decoded by `uploads.py`) join the library through its upload folder.
+An upload is private to whoever sent it: its id is a random one ("u" and 24 hex digits) that only
+the upload's answer says, and the list every client reads (`describe`) leaves it out (a photo
+uploaded as a style was listed to every later visitor, its thumbnail theirs to fetch).
 """
 
 from __future__ import annotations
 
+import secrets
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,7 +60,8 @@ class StyleRegistry:
         added = []
         for style, name in zip(self.library.styles, self.library.names):
             if (style.path, style.digest) not in known:
-                served = ServedStyle(f"s{len(self._by_id)}", name, style)
+                style_id = f"u{secrets.token_hex(12)}" if self._uploaded(style) else f"s{len(self._by_id)}"
+                served = ServedStyle(style_id, name, style)
                 self._by_id[served.id] = served
                 added.append(served)
         return added
@@ -72,8 +77,12 @@ class StyleRegistry:
         return self._by_id["s0"]
 
     def describe(self) -> list[dict]:
+        """The server's own styles, for every client (uploads are not listed: see the module's docstring)."""
         with self._lock:
-            return [s.describe() for s in self._by_id.values()]
+            return [s.describe() for s in self._by_id.values() if not self._uploaded(s.style)]
+
+    def _uploaded(self, style: Style) -> bool:
+        return self.upload_dir is not None and style.path.parent == self.upload_dir
 
     def thumbnail(self, served: ServedStyle) -> bytes:
         """A centred square JPEG of the style image (read again once, then kept in memory)."""
@@ -88,7 +97,7 @@ class StyleRegistry:
         return self.library.image(self.library.styles.index(served.style))
 
     def _uploads(self) -> int:
-        return sum(s.style.path.parent == self.upload_dir for s in self._by_id.values())
+        return sum(self._uploaded(s.style) for s in self._by_id.values())
 
     def check_room(self) -> None:
         """UploadRefused (429) once MAX_UPLOADS styles were uploaded."""

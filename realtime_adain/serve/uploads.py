@@ -10,6 +10,7 @@ file of its own, removed after).
 from __future__ import annotations
 
 import hashlib
+import struct
 
 import numpy as np
 
@@ -51,6 +52,32 @@ def _stated_size(array: np.ndarray) -> tuple[int, int] | None:
     return ffmpeg[1] if ffmpeg else radiance[:2] if radiance else None
 
 
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# The chunks a PNG's pixels are read from (and tRNS's transparency, eXIf's orientation, APNG's frames);
+# the rest (iCCP, sRGB, gAMA, text, ...) change nothing OpenCV reads.
+PNG_PIXEL_CHUNKS = {b"IHDR", b"PLTE", b"tRNS", b"IDAT", b"IEND", b"eXIf", b"acTL", b"fcTL", b"fdAT"}
+
+
+def png_pixels_only(data: bytes) -> bytes:
+    """A PNG upload without the chunks that hold no pixels: libpng printed its warnings about them
+    ("iCCP: profile 'NAME': ...", NAME the client's) on the server's log, which is one line per
+    client. Anything but a PNG, or a PNG whose chunks do not add up, is returned as it is."""
+    if not data.startswith(PNG_SIGNATURE):
+        return data
+    kept, at = [PNG_SIGNATURE], len(PNG_SIGNATURE)
+    while at + 12 <= len(data):
+        length, kind = struct.unpack_from(">I4s", data, at)
+        end = at + 12 + length
+        if end > len(data):
+            break
+        if kind in PNG_PIXEL_CHUNKS:
+            kept.append(data[at:end])
+        at = end
+        if kind == b"IEND":
+            break
+    return b"".join(kept) + data[at:]
+
+
 def decode(data: bytes, max_bytes: int, max_pixels: int) -> tuple[np.ndarray, str]:
     """The upload as (H, W, 3) uint8 RGB and the SHA-256 of its bytes."""
     if len(data) > max_bytes:
@@ -61,7 +88,7 @@ def decode(data: bytes, max_bytes: int, max_pixels: int) -> tuple[np.ndarray, st
     if size is not None and size[0] * size[1] > max_pixels:
         raise UploadRefused(413, f"the image is {size[0]}x{size[1]}, more than the {max_pixels} pixels allowed")
     try:
-        image = decode_image(data, "the upload")
+        image = decode_image(png_pixels_only(data), "the upload")
     except UserError as exc:
         raise UploadRefused(400, str(exc)) from None
     if image.shape[0] * image.shape[1] > max_pixels:

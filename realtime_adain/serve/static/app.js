@@ -260,8 +260,10 @@ async function upload(file) {
     const form = new FormData();
     form.append('image', file);
     const style = await api('/api/styles', {method: 'POST', body: form});
-    styles().push(style);
-    addStyle(style);
+    if (!styles().some((s) => s.id === style.id)) {  // (the same picture again is the same style)
+      styles().push(style);
+      addStyle(style);
+    }
     change({style: style.id});
   } catch (error) {
     notice(`style not added: ${describe(error)}`);
