@@ -239,6 +239,8 @@ def _check_weights_file(kind: str) -> Finding:
             if expected.exists():  # a folder, FIFO or device where the file goes: a download would refuse it
                 return Finding(kind, str(exc).partition("; move it away")[0], "problem", f"move {expected} away, then {DOWNLOAD}")
             return Finding(kind, f"no {kind} weights (looked for {expected})", "problem", DOWNLOAD)
+        if os.path.exists(os.path.expanduser(os.environ[weights.ENV_VAR[kind]])):  # a folder or fifo is there
+            return Finding(kind, f"not a regular file: {exc}", "problem", f"point {source} at a weights file, or unset it")
         return Finding(kind, f"missing: {exc}", "problem", f"point {source} at an existing file, or unset it")
     published = download.PUBLISHED[kind]
     where = f"{path} (from {source}, {path.stat().st_size:,} bytes)"
@@ -369,6 +371,9 @@ def window_failure(qt_platform: str | None = None) -> str | None:
     _, failure = _probe(WINDOW_PROBE, env={"QT_QPA_PLATFORM": qt_platform} if qt_platform else None)
     if failure and "platform plugin" in failure:  # Qt's last words: "Available platform plugins are: xcb."
         platform = qt_platform or os.environ.get("QT_QPA_PLATFORM") or QT_FALLBACK
+        has = [name.strip() for name in failure.partition("plugins are:")[2].strip(" .").split(",") if name.strip()]
+        if has and platform.partition(":")[0] not in has:  # (QT_QPA_PLATFORM=xcb:OPTIONS names xcb)
+            return f"QT_QPA_PLATFORM={platform} is not a platform OpenCV's Qt has"  # (`live` says so too)
         return f"OpenCV's Qt cannot reach a display through its {platform!r} platform plugin"
     return failure
 
@@ -397,7 +402,8 @@ def display() -> list[Finding]:
     shown = ", ".join(f"{n}={os.environ[n]}" for n in (*names, "QT_QPA_PLATFORM") if os.environ.get(n))
     failure = window_failure()
     if failure and qt_platform_that_works():
-        return [Finding("window", f"opens with QT_QPA_PLATFORM={QT_FALLBACK}, not as set ({shown}; OpenCV GUI: {gui})",
+        return [Finding("window", f"opens with QT_QPA_PLATFORM={QT_FALLBACK}, not as set ({failure}; {shown}; "
+                                  f"OpenCV GUI: {gui})",
                         "note", f"`live` switches to {QT_FALLBACK} itself")]
     if failure:
         return [Finding("window", f"does not open ({failure}; {shown or 'no DISPLAY needed'}, OpenCV GUI: {gui})",

@@ -44,7 +44,8 @@ def list_engines(args: argparse.Namespace) -> int:
     cache = existing_cache()
     entries = cache.entries()
     if args.json:
-        rows = [{"path": str(e.path), "bytes": e.size, **e.components} for e in entries]
+        rows = [{"path": str(e.path), "bytes": e.size, "matches_build": cache.matches_build(e), **e.components}
+                for e in entries]
         print(json.dumps(names_as_utf8({"directory": str(cache.directory), "engines": rows}), indent=2))
         return 0
     print(one_line(f"engine cache: {cache.directory}"))
@@ -57,7 +58,12 @@ def list_engines(args: argparse.Namespace) -> int:
         where = c.get("gpu") or "cpu"
         versions = ", ".join(f"{k} {c[k]}" for k in ("tensorrt", "torch_tensorrt", "onnx", "torch") if k in c)
         said = ", ".join(part for part in (f"weights {c.get('weights', '?')}", where, versions) if part)
-        built_for = said if c else "(no metadata: will be rebuilt)"
+        if not c:
+            built_for = "(no metadata: will be rebuilt)"
+        elif not cache.matches_build(entry):  # the check `live` and `doctor` make before loading it
+            built_for = f"(does not match the record of its build: will be rebuilt) {said}"
+        else:
+            built_for = said
         print(f"{c.get('kind', '?'):<9} {c.get('precision', '?'):<9} {c.get('shape', '?'):<16} "
               f"{entry.size / 1e6:>7.1f}  {built_for}")
     return 0

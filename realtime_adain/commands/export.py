@@ -72,7 +72,9 @@ def export_onnx_command(args: argparse.Namespace) -> int:
         raise UserError("--resolution and --batch are for tensorrt; the onnx graph takes any size and batch")
     if args.device not in (None, "cpu"):  # `--device cuda:7` was ignored without a word
         raise UserError(f"--device {args.device}: the onnx export is made and checked on the CPU (--device is for tensorrt)")
-    stylizer = Stylizer.load(args.vgg, args.decoder, device="cpu", dtype="fp32")
+    # eager: 'auto' would weigh the cached export this command makes, with a note on a damaged one
+    # before the export's own word on it
+    stylizer = Stylizer.load(args.vgg, args.decoder, device="cpu", dtype="fp32", engine="eager")
     if args.output is None:
         reports: list[str] = []
         path, built = cached_onnx(stylizer.net, stylizer.weights_id, rebuild=args.rebuild, report=reports.append)

@@ -77,35 +77,50 @@ def live_settings(args: argparse.Namespace) -> LiveSettings:
         carry_motion=args.carry_motion,
     )
     settings.check()
-    check_log(settings)
+    check_files_written(settings)
     return settings
 
 
-def check_log(settings: LiveSettings) -> None:
-    """--log appends text: never to the source video, a style image or the recording (a typo such
-    as `--log clip.mp4` appended event lines to the user's video)."""
-    if not settings.log:
-        return
+def check_files_written(settings: LiveSettings) -> None:
+    """-o and --log: never into the source video (by any name, a hard link's too), a style image or
+    each other; --log also not into a picture of an image sequence or the engine cache. (A typo
+    such as `--log clip.mp4` appended event lines to the user's video; `-o` a style image's name
+    replaced the image.)"""
     from realtime_adain.engines.cache import inside_engine_cache
-    from realtime_adain.paths import expand_images, same_entry
+    from realtime_adain.paths import expand_images
     from realtime_adain.video.sequence import names_a_picture
 
-    log = Path(settings.log)
-    if log.is_dir() or str(settings.log).endswith(("/", os.sep)):
+    if not (settings.output or settings.log):
+        return
+    log = Path(settings.log) if settings.log else None
+    if log is not None and (log.is_dir() or str(settings.log).endswith(("/", os.sep))):
         raise UserError(f"--log {settings.log}: a folder; give a file name")
     styles = expand_images(settings.styles, "style")  # the images in style folders too
     inputs = [given for given in (settings.source, *styles) if os.path.isfile(given)]
-    for given in [*inputs, *([settings.output] if settings.output else [])]:
-        # (appended, not replaced: a hard link's other name is the same file, which `same_entry` leaves)
-        if same_entry(log, given) or (log.is_file() and os.path.isfile(given) and os.path.samefile(log, given)):
-            raise UserError(f"{settings.log}: --log would write into {given}, an input or the -o recording; "
-                            "give another file")
+    if settings.output:
+        refuse_writing_into("-o", settings.output, inputs)
+    if log is None:
+        return
+    refuse_writing_into("--log", settings.log, inputs, recording=settings.output)
     if names_a_picture(Path(settings.source), log):
         raise UserError(f"{settings.log}: --log would write into a picture of the image sequence "
                         f"{settings.source}; give another file")
     if inside_engine_cache(log):  # (appended to an ONNX export, it was silently not used again)
         raise UserError(f"{settings.log}: inside the engine cache, which `realtime-adain engines` manages; "
                         "give another file")
+
+
+def refuse_writing_into(option: str, written: str, inputs: list[str], recording: str | None = None) -> None:
+    """`written` (what `option` writes) may be none of `inputs` nor the `recording`: not one entry,
+    nor one file under another name (a hard link: --log appends into it; -o would break the link,
+    surely a slip)."""
+    from realtime_adain.paths import same_entry
+
+    path = Path(written)
+    for given in [*inputs, *([recording] if recording else [])]:
+        if same_entry(path, given) or (path.is_file() and os.path.isfile(given) and os.path.samefile(path, given)):
+            what = "the -o recording" if given is recording else "an input"
+            raise UserError(f"{written}: {option} would write into {given}, {what}; give another file")
 
 
 def check_environment(settings: LiveSettings) -> None:
@@ -130,8 +145,7 @@ def check_window_opens() -> None:
     if failure is None:
         return
     if (platform := qt_platform_that_works()) is not None:
-        print(f"note: QT_QPA_PLATFORM={os.environ['QT_QPA_PLATFORM']} is not a platform OpenCV's Qt has; "
-              f"the window opens through {platform} instead", file=sys.stderr)
+        print(f"note: {failure}; the window opens through {platform} instead", file=sys.stderr)
         os.environ["QT_QPA_PLATFORM"] = platform
         return
     shown = ", ".join(f"{n}={os.environ[n]}" for n in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM") if os.environ.get(n))

@@ -99,7 +99,12 @@ class Entry:
 
     @property
     def size(self) -> int:
-        return self.path.stat().st_size if self.path.is_file() else 0
+        """The bytes the entry takes in the cache: a link's own, never its target's (a link to
+        /etc/passwd listed that file's size)."""
+        try:
+            return self.path.lstat().st_size
+        except OSError:
+            return 0
 
 
 class CacheUnwritable(UserError):
@@ -147,11 +152,18 @@ class EngineCache:
         try:
             stored = json.loads(_small_text(entry.sidecar))
             digest, *size = _small_text(entry.digest_file).split()
+            actual = entry.path.stat().st_size  # (a link's target's: a link to an engine loads it)
         except (OSError, ValueError, RecursionError, UserError):  # (JSON nested past the parser's stack)
             return False
-        if stored != entry.components or size not in ([], [str(entry.size)]):  # (older versions: no size)
+        if stored != entry.components or size not in ([], [str(actual)]):  # (older versions: no size)
             return False
         return digest == _file_digest(entry.path)
+
+    def matches_build(self, entry: Entry) -> bool:
+        """Whether a listed entry (its components read from its sidecar) is one a run would load:
+        named for those components and `is_valid` (`engines list` showed a damaged export as sound
+        while `live` and `doctor` rebuilt it)."""
+        return entry.path.name == self.entry(entry.components, entry.path.suffix).path.name and self.is_valid(entry)
 
     def get_or_build(
         self,
@@ -226,27 +238,27 @@ class EngineCache:
         return entry
 
     def entries(self) -> list[Entry]:
-        """Every engine file in the cache with its components ({} when the sidecar is missing)."""
+        """Every engine file (or link, even a dangling one) in the cache with its components ({}
+        when the sidecar is missing)."""
         if not self.directory.is_dir():
             return []
         found = []
         for path in sorted(self.directory.iterdir()):
-            if not path.is_file() or not ENGINE_FILE.match(path.name):
+            if not _removable(path) or not ENGINE_FILE.match(path.name):
                 continue
             found.append(Entry(path, _components(path.with_name(path.name + SIDECAR_SUFFIX))))
         return found
 
     def clear(self) -> tuple[int, int]:
-        """Delete our engines, their sidecars and leftover builds (nothing else); (files, bytes)."""
+        """Delete our engines, their sidecars (also those whose engine is gone) and leftover builds,
+        nothing else; (engines, bytes)."""
         if not self.directory.is_dir():
             return 0, 0
-        count = size = 0
-        for entry in self.entries():
-            size += entry.size
-            for path in (entry.path, entry.sidecar, entry.digest_file):
-                if _replaceable(path):  # a file or link (never followed); a folder of that name stays
-                    path.unlink(missing_ok=True)
-            count += 1
+        entries = self.entries()
+        count, size = len(entries), sum(entry.size for entry in entries)  # (before they go)
+        for path in self.directory.iterdir():
+            if _removable(path) and _named_ours(path.name):
+                path.unlink(missing_ok=True)
         remove_stale(self.directory, folders=BUILD_DIR, after_s=ANY_AGE, unknown_after_s=ANY_AGE)  # also unnamed ones
         return count, size
 
@@ -264,6 +276,18 @@ def _replaceable(path: Path) -> bool:
     """Whether `path` is absent, a regular file or a symbolic link: what the cache may replace or
     delete (a link itself, never what it points to)."""
     return path.is_symlink() or not path.exists() or path.is_file()
+
+
+def _named_ours(name: str) -> bool:
+    """Whether `name` is an engine's or one of its sidecars' (an orphan sidecar too)."""
+    return any(name.endswith(end) and ENGINE_FILE.match(name[:len(name) - len(end)])
+               for end in ("", SIDECAR_SUFFIX, DIGEST_SUFFIX))
+
+
+def _removable(path: Path) -> bool:
+    """Whether `path` is a regular file or a symbolic link (a dangling one too): what `engines
+    clear` deletes (a link itself, never what it points to; a folder or fifo of that name stays)."""
+    return path.is_symlink() or path.is_file()
 
 
 def _small_text(path: Path) -> str:
