@@ -59,9 +59,12 @@ def blend(content: torch.Tensor, target: torch.Tensor, alpha: torch.Tensor | flo
     return alpha * target + (1 - alpha) * content
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class StyleStats:
-    """The only thing kept of a style image: per-channel mean and std at relu4_1, shape (C,)."""
+    """The only thing kept of a style image: per-channel mean and std at relu4_1, shape (C,).
+
+    Compared and hashed by identity: tensors compared by value make no single bool (`S == S2` and
+    `S in styles` raised "Boolean value of Tensor ... is ambiguous")."""
 
     mean: torch.Tensor
     std: torch.Tensor
@@ -85,7 +88,9 @@ class StyleStats:
         """
         if isinstance(styles, StyleStats) or not isinstance(styles, Sequence):
             raise TypeError(f"styles must be a list of StyleStats, got {type(styles).__name__}")
-        if isinstance(weights, (str, bytes)) or not hasattr(weights, "__len__"):
+        # (a dict or set was taken by its keys, as stylize_video's mix= refuses it)
+        if (isinstance(weights, (str, bytes)) or not isinstance(weights, (Sequence, np.ndarray))
+                or isinstance(weights, np.ndarray) and weights.ndim != 1):
             raise TypeError(f"weights must be a list of numbers, one per style, got {type(weights).__name__}")
         if len(styles) != len(weights):
             raise ValueError(f"{len(weights)} mix weights for {len(styles)} styles")

@@ -13,6 +13,7 @@ file problems (missing, unreadable, wrong weights) are `UserError`, as in the CL
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import re
 import stat
@@ -25,7 +26,7 @@ import numpy as np
 from realtime_adain.adain import StyleStats, check_stats
 from realtime_adain.api_images import ImageLike, as_rgb, check_path
 from realtime_adain.checks import check_number, check_whole
-from realtime_adain.errors import UserError
+from realtime_adain.errors import UserError, out_of_memory_as_user_error
 from realtime_adain.imageio import MAX_SIDE, fit_short_side, over_budget, resize, style_budget
 from realtime_adain.interrupts import finished_before_exit
 from realtime_adain.settings import (DEFAULT_MAX_PIXELS, FLOW_MODES, STATS_MODES, STATS_NEED_EAGER, ModelSettings,
@@ -75,7 +76,8 @@ def check_size(size: int | None) -> int | None:
 
 
 def check_mix(mix: Sequence[float] | None, count: int) -> tuple[float, ...] | None:
-    """One finite, non-negative weight per style with a positive sum (None: no mix)."""
+    """One finite, non-negative weight per style with a positive sum (None: no mix), scaled to at
+    most 1 as `StyleStats.mix` scales them: [1e308, 1e308] is an even mix there, not a sum too large."""
     if mix is None:
         return None
     if isinstance(mix, np.ndarray) and mix.ndim == 1:
@@ -85,9 +87,10 @@ def check_mix(mix: Sequence[float] | None, count: int) -> tuple[float, ...] | No
     weights = tuple(check_number(w, f"mix[{i}]", 0.0, float("inf")) for i, w in enumerate(mix))
     if len(weights) != count:
         raise ValueError(f"mix has {len(weights)} weights for {count} styles")
-    if not sum(weights) > 0 or not np.isfinite(sum(weights)):
-        raise ValueError(f"mix weights must have a positive, finite sum, got {list(weights)}")
-    return weights
+    largest = max(weights, default=0.0)
+    if not largest > 0:
+        raise ValueError(f"mix weights must have a positive sum, got {list(weights)}")
+    return tuple(w / largest for w in weights)
 
 
 # The CLI options whose messages reach a caller of `stylize_video`, each said as the argument that
@@ -107,13 +110,39 @@ def in_api_words(message: str, paths: Sequence[Path] = ()) -> str:
                    for index, part in enumerate(parts))
 
 
-def _as_value_error(check: Callable[[], Any]) -> Any:
+class ArgumentMistake(ValueError, UserError):
+    """A mistaken argument found by a check written for the CLI: a ValueError naming it, as every
+    other mistake in a call; a UserError too, for the commands that call the API (`export` and
+    `bench` load through `Stylizer.load`), which say it in one line."""
+
+
+def _as_value_error(check: Callable[[], Any], paths: Sequence[Path] = ()) -> Any:
     """Run a settings check written for the CLI (its value returned); its refusal is a ValueError
-    naming the argument (--style-size becomes style_size), as every other mistake in a call."""
+    naming the argument (--style-size becomes style_size), as every other mistake in a call; the
+    names of `paths` in it left as they are."""
     try:
         return check()
     except UserError as exc:
-        raise ValueError(in_api_words(str(exc))) from None
+        raise ArgumentMistake(in_api_words(str(exc), paths)) from None
+
+
+@contextlib.contextmanager
+def _made_folders_removed_on_failure(output: Path) -> Iterator[None]:
+    """A call that fails removes the folders it made for `output` where it left them empty, as a
+    command does (a full disk left `new/` behind); not `atomic.remove_made_folders_left_empty`,
+    which removes every folder this process made, another thread's output folder too."""
+    missing = []
+    for folder in output.parents:
+        if folder.exists():
+            break
+        missing.append(folder)
+    try:
+        yield
+    except BaseException:
+        for folder in missing:  # deepest first
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
 
 
 @contextlib.contextmanager
@@ -143,8 +172,9 @@ def stylize_image(stylizer: Stylizer, image: ImageLike, style: StyleStats, alpha
     original, size = as_rgb(image, "image"), check_size(size)
     check_budget(original, size, check_whole(max_pixels, "max_pixels", minimum=1), "image")
     style, alpha = check_style(style), check_alpha(alpha)  # (before the resize: a mistake is said at once)
-    result = stylizer.stylize(fit_short_side(original, size), style, alpha)
-    return resize(result, original.shape[1::-1])
+    with out_of_memory_as_user_error("image", "lower size"):  # (as stylize_video's: one line, not the allocator's)
+        result = stylizer.stylize(fit_short_side(original, size), style, alpha)
+        return resize(result, original.shape[1::-1])
 
 
 def stylize_frames(stylizer: Stylizer, frames: Iterable[np.ndarray], style: StyleStats, alpha: float = 1.0,
@@ -185,8 +215,9 @@ def stylize_frames(stylizer: Stylizer, frames: Iterable[np.ndarray], style: Styl
             yield pending[:count]
 
     def results() -> Iterator[np.ndarray]:
-        for stylized in stylizer.stylize_stream(batches(), style, alpha):
-            yield from stylized
+        with out_of_memory_as_user_error("frames", "lower batch, or pass smaller frames"):
+            for stylized in stylizer.stylize_stream(batches(), style, alpha):
+                yield from stylized
 
     return results()
 
@@ -297,8 +328,10 @@ def stylize_video(
                          f"the {limit} pixels a style may have (4096 x 4096, or max_pixels where higher; lower style_size)")
             images[Path(f"style-{index}")] = fit_short_side(image, settings.style.style_size)
     weights = [Path(p) for p in (settings.model.vgg, settings.model.decoder) if isinstance(p, (str, os.PathLike))]
-    with _api_words([source, output, *style_paths, *weights]), finished_before_exit(str(output)):
-        stylizer = stylizer or Stylizer.from_settings(settings.engine_model)
+    with (_made_folders_removed_on_failure(output), _api_words([source, output, *style_paths, *weights]),
+          finished_before_exit(str(output))):
+        # (as Stylizer.load says it: a device or dtype that cannot be had is a ValueError naming it)
+        stylizer = stylizer or Stylizer.load(**dataclasses.asdict(settings.engine_model))
         if not images:
             mixed = StyleStats.mix(styles, mix) if mix is not None else styles[0]
             stylize_file(source, output, stylizer, lambda first: mixed, settings, encode)

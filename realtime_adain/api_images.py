@@ -5,6 +5,7 @@ so `ra.read_image` and `ra.write_image` do not load it (about 2 s)."""
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +50,7 @@ def as_rgb(image: ImageLike, name: str = "image") -> np.ndarray:
     """Any supported image kind as a contiguous (H, W, 3) uint8 RGB array."""
     if isinstance(image, (str, os.PathLike)):
         return read_image(image, name)
-    if hasattr(image, "convert") and hasattr(image, "size"):  # a PIL image, without importing PIL
+    if is_pil_image(image):
         check_pixels(image.size[1], image.size[0], name)
         try:
             image = imageio.pillow_image_rgb(image)  # as its file reads: 16-bit grey came out white
@@ -74,6 +75,13 @@ def as_rgb(image: ImageLike, name: str = "image") -> np.ndarray:
     if image.ndim == 2:
         image = np.repeat(image[..., None], 3, axis=2)
     return np.ascontiguousarray(image)
+
+
+def is_pil_image(value: Any) -> bool:
+    """Whether `value` is a PIL image, without importing PIL (there is none before it is): any
+    object with `convert` and `size` was taken for one, and failed inside the conversion."""
+    pil = sys.modules.get("PIL.Image")
+    return pil is not None and isinstance(value, pil.Image)
 
 
 def check_path(value: str | os.PathLike, name: str) -> Path:

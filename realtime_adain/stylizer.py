@@ -10,6 +10,7 @@ forked child (which runs one intra-op thread: see `_one_thread_after_fork`).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from functools import cached_property
@@ -25,10 +26,38 @@ from realtime_adain.checks import check_number
 from realtime_adain.color import match_color
 from realtime_adain.engines.base import CallLock
 from realtime_adain.engines.frames import frames_to_images, images_to_frames
-from realtime_adain.errors import UserError
+from realtime_adain.errors import UserError, is_out_of_memory
 from realtime_adain.imageio import MAX_SIDE, fit_short_side
 from realtime_adain.model import StyleTransferNet
 from realtime_adain.settings import DEFAULT_MAX_PIXELS, ModelSettings, check_names
+
+
+class OutOfMemory(UserError, MemoryError):
+    """Frames too large for the memory left: one line, a UserError as `stylize_video`'s is, and a
+    MemoryError, so that a command naming its input (`out_of_memory_as_user_error`: 'photo.jpg:
+    out of memory; lower --size') still says it its own way."""
+
+
+@contextlib.contextmanager
+def _out_of_memory_said(what: str, hint: str) -> Iterator[None]:
+    """The allocator's error (onnxruntime's, over several lines; torch's) as `OutOfMemory`, saying
+    `what` was too large and `hint`, as `out_of_memory_as_user_error` says it."""
+    try:
+        yield
+    except Exception as exc:
+        if not is_out_of_memory(exc):
+            raise
+        raise OutOfMemory(f"{what}: out of memory; {hint}") from None
+
+
+SMALLER = "pass smaller frames, or fewer at a time"
+
+
+def _stream_out_of_memory_said(results: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+    """`results` of a stream, running out of memory said as `stylize` says it."""
+    with _out_of_memory_said("batches", SMALLER):
+        yield from results
+
 
 def _to_stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
@@ -130,12 +159,14 @@ class Stylizer:
 
     @classmethod
     def from_settings(cls, model: ModelSettings, sizes_vary: bool = False) -> "Stylizer":
-        """The stylizer `model` asks for. With `sizes_vary` (images of any size, each seen once),
-        'auto' on a GPU is eager: compile and tensorrt build per frame size, minutes per new size."""
+        """The stylizer `model` asks for, its mistakes in the CLI's words (`--dtype fp16 needs a
+        GPU`). With `sizes_vary` (images of any size, each seen once), 'auto' on a GPU is eager:
+        compile and tensorrt build per frame size, minutes per new size."""
         engine = model.engine
         if engine == "auto" and sizes_vary and pick_device(model.device).type == "cuda":
             engine = "eager"
-        return cls.load(model.vgg, model.decoder, device=model.device, dtype=model.dtype, engine=engine)
+        placed = cls._placement(model.vgg, model.decoder, model.device, model.dtype, engine)
+        return cls._load(model.vgg, model.decoder, *placed, engine)
 
     @classmethod
     def load(
@@ -146,7 +177,21 @@ class Stylizer:
         dtype: str = "auto",
         engine: str = "auto",
     ) -> "Stylizer":
-        """Resolve and load the weights (see `weights.resolve`), then bind to device and dtype."""
+        """Resolve and load the weights (see `weights.resolve`), then bind to device and dtype. A
+        mistaken argument is a ValueError (or TypeError) naming it in the API's words, as
+        `stylize_video` says it (`dtype fp16 needs a GPU`, not the CLI's `--dtype`)."""
+        from realtime_adain.api import _as_value_error
+
+        paths = [Path(p) for p in (vgg, decoder) if isinstance(p, (str, os.PathLike))]
+        placed = _as_value_error(lambda: cls._placement(vgg, decoder, device, dtype, engine), paths)
+        return cls._load(vgg, decoder, *placed, engine)
+
+    @staticmethod
+    def _placement(vgg: str | os.PathLike | None, decoder: str | os.PathLike | None,
+                   device: str | torch.device, dtype: str, engine: str) -> tuple[torch.device, torch.dtype]:
+        """The device and dtype asked for, every argument checked before anything loads: a weights
+        path that names no file, a device or dtype that cannot be had, an engine that cannot run
+        on them are a UserError in the CLI's words (a value of the wrong type a TypeError)."""
         from realtime_adain.atomic import name_too_long
 
         for value, name in ((vgg, "vgg"), (decoder, "decoder")):
@@ -159,10 +204,19 @@ class Stylizer:
         torch_device = pick_device(device)
         torch_dtype = pick_dtype(dtype, torch_device)
         engines.resolve(engine, torch_device, torch_dtype)  # a missing engine fails before loading
+        for value, name in ((vgg, "vgg"), (decoder, "decoder")):
+            if value is not None:  # (an empty path: an unset variable; or one that names no file)
+                weights.resolve(name, value)
+        return torch_device, torch_dtype
+
+    @classmethod
+    def _load(cls, vgg: str | os.PathLike | None, decoder: str | os.PathLike | None,
+              device: torch.device, dtype: torch.dtype, engine: str) -> "Stylizer":
+        """The weights resolved and loaded, bound to a `_placement`."""
         vgg_path, decoder_path = weights.resolve("vgg", vgg), weights.resolve("decoder", decoder)
         decoder_net = weights.load_decoder(decoder_path)  # names the encoder it was trained against
         net = StyleTransferNet(weights.load_encoder(vgg_path, decoder_net.encoder_kind), decoder_net)
-        return cls(net, torch_device, torch_dtype, (vgg_path, decoder_path), engine)
+        return cls(net, device, dtype, (vgg_path, decoder_path), engine)
 
     @cached_property
     def weights_id(self) -> str:
@@ -211,7 +265,8 @@ class Stylizer:
         image = fit_short_side(image, size)
         if color_reference is not None:
             image = match_color(image, as_rgb(color_reference, "color_reference"))
-        return self.net.style_stats(self.to_tensor(image))
+        with _out_of_memory_said("image", "lower size"):
+            return self.net.style_stats(self.to_tensor(image))
 
     def style(self, image, size: int | None = 512, max_pixels: int = DEFAULT_MAX_PIXELS) -> StyleStats:
         """A style from a path, PIL image or (H, W, 3) uint8 array, encoded once at `size`
@@ -254,14 +309,19 @@ class Stylizer:
 
     def stylize(self, frames: np.ndarray, style: StyleStats, alpha: float = 1.0) -> np.ndarray:
         """Stylize (N, H, W, 3) or (H, W, 3) uint8 frames; the result has the same shape."""
-        return self.engine.stylize(frames, *self._checked(style, alpha))
+        checked = self._checked(style, alpha)
+        with _out_of_memory_said("frames", SMALLER):
+            return self.engine.stylize(frames, *checked)
 
     def stylize_stream(
         self, batches: Iterable[np.ndarray], style: StyleStats, alpha: float = 1.0
     ) -> Iterator[np.ndarray]:
         """Stylize a sequence of (N, H, W, 3) batches (or single frames) in order, each result shaped
         as its input; on a GPU the copies of one batch overlap the compute of the next."""
-        return self.engine.stylize_stream(batches, *self._checked(style, alpha))
+        # (None was refused at the first result, as "'NoneType' object is not iterable")
+        if not isinstance(batches, Iterable) or isinstance(batches, (str, bytes, os.PathLike)):
+            raise TypeError(f"batches must be an iterable of (N, H, W, 3) uint8 arrays, got {type(batches).__name__}")
+        return _stream_out_of_memory_said(self.engine.stylize_stream(batches, *self._checked(style, alpha)))
 
     def _checked(self, style: StyleStats, alpha: float) -> tuple[StyleStats, float]:
         """A call's style and alpha checked as the API's functions check them (a NaN style made a
@@ -276,22 +336,29 @@ class Stylizer:
         self, frame: np.ndarray, mask: np.ndarray, styles: Sequence[StyleStats], alpha: float = 1.0
     ) -> np.ndarray:
         """Spatial control: pixel (y, x) gets styles[mask[y, x]]; `mask` is (H, W) of indices."""
-        from realtime_adain.api import check_alpha, check_style
+        from realtime_adain.api import check_alpha
         from realtime_adain.engines.base import check_frames
 
-        if not isinstance(frame, np.ndarray) or frame.ndim != 3:
-            raise ValueError(f"frame must be one (H, W, 3) uint8 RGB array, got {getattr(frame, 'shape', type(frame).__name__)}")
+        if not isinstance(frame, np.ndarray) or frame.dtype != np.uint8:  # (was said as check_frames' "frames")
+            got = f"{frame.dtype} values" if isinstance(frame, np.ndarray) else type(frame).__name__
+            raise TypeError(f"frame must be a uint8 numpy array, got {got}")
+        if frame.ndim != 3:
+            raise ValueError(f"frame must be one (H, W, 3) uint8 RGB array, got {frame.shape}")
         check_frames(frame)
-        if not isinstance(styles, Sequence) or not styles:
+        if isinstance(styles, StyleStats) or not isinstance(styles, Sequence):
+            raise TypeError(f"styles must be a sequence of StyleStats, one per mask index, got {type(styles).__name__}")
+        if not styles:
             raise ValueError("styles must be a non-empty sequence of StyleStats, one per mask index")
-        styles = [check_style(style) for style in styles]
+        styles = [check_stats(style, f"styles[{index}]") for index, style in enumerate(styles)]
         if not isinstance(mask, np.ndarray) or not (mask.dtype == bool or np.issubdtype(mask.dtype, np.integer)):
             raise TypeError(f"mask must be an integer numpy array of style indices, got {getattr(mask, 'dtype', type(mask).__name__)}")
         if mask.shape != frame.shape[:2]:
             raise ValueError(f"mask must be (H, W) like the frame, {frame.shape[:2]}, got {mask.shape}")
         if mask.size and (mask.min() < 0 or mask.max() >= len(styles)):
             raise ValueError(f"mask indices must be in [0, {len(styles) - 1}] (one per style), got {mask.min()} to {mask.max()}")
-        labels = torch.from_numpy(np.ascontiguousarray(mask, dtype=np.int64)).to(self.device)
-        styles = [s.to(self.device, self.dtype) for s in styles]
-        out = self.net.forward_masked(self.to_tensor(frame), labels, styles, self._alpha(check_alpha(alpha)))
+        alpha = self._alpha(check_alpha(alpha))
+        with _out_of_memory_said("frame", "pass a smaller frame"):
+            labels = torch.from_numpy(np.ascontiguousarray(mask, dtype=np.int64)).to(self.device)
+            styles = [s.to(self.device, self.dtype) for s in styles]
+            out = self.net.forward_masked(self.to_tensor(frame), labels, styles, alpha)
         return self.to_uint8(out)[0]

@@ -631,7 +631,11 @@ class MotionAhead:
 
     def __init__(self, stabilizer: Stabilizer, workers: int = 2, reverse: bool = False) -> None:
         """`reverse`: also each frame's `Motion.reverse` (for a backward pass)."""
-        self.stabilizer, self.reverse, self.workers = stabilizer, reverse, max(1, workers)
+        if not isinstance(stabilizer, Stabilizer):  # (was found at the first frame, or failed in a worker)
+            raise TypeError(f"stabilizer must be a Stabilizer (of a TwoPassStabilizer: its .forward), "
+                            f"got {type(stabilizer).__name__}")
+        self.stabilizer, self.reverse = stabilizer, reverse
+        self.workers = check_whole(workers, "workers", minimum=1)
         self.closed = False
         self._start()
 

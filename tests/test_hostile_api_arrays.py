@@ -226,7 +226,7 @@ def test_stylize_video_mistakes_are_value_errors_naming_the_argument(stylizer, s
 
 
 def test_load_refuses_an_empty_weights_path(weights_env):
-    with pytest.raises(ra.UserError, match="an empty --vgg path"):  # was: silently $REALTIME_ADAIN_VGG
+    with pytest.raises(ValueError, match="an empty vgg path"):  # was: silently $REALTIME_ADAIN_VGG
         ra.Stylizer.load(vgg="", device="cpu")
 
 

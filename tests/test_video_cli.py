@@ -478,8 +478,8 @@ def test_directory_of_videos_loads_model_and_style_once(run_cli, weights_env, st
     write_video(clips / "b.mov", gradient_frames(4, 48, 64))
     (clips / "notes.txt").write_text("not a video")
     loads, encodes = [], []
-    original_load, original_stats = Stylizer.load.__func__, Stylizer.style_stats
-    monkeypatch.setattr(Stylizer, "load", classmethod(lambda cls, *a, **k: loads.append(1) or original_load(cls, *a, **k)))
+    original_load, original_stats = Stylizer._load.__func__, Stylizer.style_stats  # (where every load ends)
+    monkeypatch.setattr(Stylizer, "_load", classmethod(lambda cls, *a, **k: loads.append(1) or original_load(cls, *a, **k)))
     monkeypatch.setattr(Stylizer, "style_stats", lambda self, *a, **k: encodes.append(1) or original_stats(self, *a, **k))
     out = tmp_path / "out"
     code, _, err = run_cli("video", clips, "-s", style, "--size", "32", "--style-size", "64", "-o", out)

@@ -32,7 +32,7 @@ import torch
 from realtime_adain.adain import adain, calc_mean_std
 from realtime_adain.commands.argtypes import (frame_batch, frame_resolution, frame_side, int_between, name, non_negative_int,
                                               nonempty_path, results_file, thread_count)
-from realtime_adain.settings import DEFAULT_MAX_PIXELS, ENGINE_CHOICES, FLOW_MODES, VideoSettings
+from realtime_adain.settings import DEFAULT_MAX_PIXELS, ENGINE_CHOICES, FLOW_MODES, ModelSettings, VideoSettings
 from realtime_adain.video.job import stylize_file
 from realtime_adain.video.pipeline import frames_within
 from realtime_adain.errors import UserError, out_of_memory_as_user_error
@@ -249,9 +249,9 @@ def run(args: argparse.Namespace) -> int:
         if args.resolution:
             shape = "%dx%d" % args.resolution
             args.video = upscaled_copy(args.video, args.resolution, n_frames, workdir / f"clip_{shape}.mp4")
-        stylizers = resolved_engines(args.engine or ["eager"], lambda name: Stylizer.load(
-            vgg, decoder, device=args.device, dtype=args.dtype, engine=name))
-        reference = Stylizer.load(vgg, decoder, device=args.device, dtype="fp32", engine="eager")  # as the reference runs
+        stylizers = resolved_engines(args.engine or ["eager"], lambda name: Stylizer.from_settings(
+            ModelSettings(vgg, decoder, args.device, args.dtype, name)))  # (mistakes in the CLI's words)
+        reference = Stylizer.from_settings(ModelSettings(vgg, decoder, args.device, "fp32", "eager"))  # as the reference runs
         variants: list[tuple[str, callable]] = []
         if not args.no_baseline:
             variants.append(("reference loop (pytorch-AdaIN test_video.py)", lambda out, n, s=reference, t=default_threads: (

@@ -63,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
 
 def export_onnx_command(args: argparse.Namespace) -> int:
     from realtime_adain.engines.onnx import cached_onnx, export_checked, require_onnx
+    from realtime_adain.settings import ModelSettings
     from realtime_adain.stylizer import Stylizer
 
     require_onnx()
@@ -74,7 +75,7 @@ def export_onnx_command(args: argparse.Namespace) -> int:
         raise UserError(f"--device {args.device}: the onnx export is made and checked on the CPU (--device is for tensorrt)")
     # eager: 'auto' would weigh the cached export this command makes, with a note on a damaged one
     # before the export's own word on it
-    stylizer = Stylizer.load(args.vgg, args.decoder, device="cpu", dtype="fp32", engine="eager")
+    stylizer = Stylizer.from_settings(ModelSettings(args.vgg, args.decoder, "cpu", "fp32", "eager"))  # (the CLI's words)
     if args.output is None:
         reports: list[str] = []
         path, built = cached_onnx(stylizer.net, stylizer.weights_id, rebuild=args.rebuild, report=reports.append)
@@ -108,6 +109,7 @@ def export_tensorrt_command(args: argparse.Namespace) -> int:
     from realtime_adain.engines.cache import EngineCache
     from realtime_adain.engines.tensorrt import cached_engine
     from realtime_adain.model import padded_size
+    from realtime_adain.settings import ModelSettings
     from realtime_adain.stylizer import Stylizer
 
     if args.output and Path(args.output).exists() and not Path(args.output).is_dir():
@@ -116,7 +118,7 @@ def export_tensorrt_command(args: argparse.Namespace) -> int:
     if args.output:
         ensure_writable_dir(Path(args.output))  # before minutes of building, not after
     precision = args.precision or "fp16"
-    stylizer = Stylizer.load(args.vgg, args.decoder, device=args.device or "cuda", dtype=precision, engine="tensorrt")
+    stylizer = Stylizer.from_settings(ModelSettings(args.vgg, args.decoder, args.device or "cuda", precision, "tensorrt"))
     cache = EngineCache(args.output) if args.output else EngineCache()
     sizes = args.resolution or list(RESOLUTION_PRESETS.values())
     shapes = list(dict.fromkeys((n, 3, *padded_size(h, w)) for n in (args.batch or [1]) for w, h in sizes))  # each built once

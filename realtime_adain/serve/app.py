@@ -524,6 +524,26 @@ async def serve_until_stopped(server: Server, settings: ServeSettings, stop: asy
         await runner.cleanup()  # on_shutdown: Server.close
 
 
+async def serve_until_signalled(server: Server, settings: ServeSettings, received: list[int],
+                                started: Callable[[int], None]) -> None:
+    """`serve_until_stopped` until SIGINT, SIGTERM, SIGHUP or SIGQUIT (each kept in `received`): the
+    first stops the server, which closes its clients and lets requests end (up to about 8 s); a
+    second ends those waits at once (a second Ctrl-C did not hurry it)."""
+    stop, serving = asyncio.Event(), asyncio.current_task()
+
+    def stop_then_hurry() -> None:
+        if stop.is_set():
+            serving.cancel()
+        stop.set()
+
+    with interrupts.loop_signals(asyncio.get_running_loop(), received, stop_then_hurry):
+        try:
+            await serve_until_stopped(server, settings, stop, started)
+        except asyncio.CancelledError:
+            if len(received) < 2:
+                raise
+
+
 @contextlib.asynccontextmanager
 async def running(server: Server) -> AsyncIterator[str]:
     """The server listening (on its settings' host and port, 0: a free one) inside the block,
@@ -573,23 +593,9 @@ def run(settings: ServeSettings) -> int:
         received: list[int] = []
 
         async def main() -> None:
-            stop, serving = asyncio.Event(), asyncio.current_task()
-
-            def stop_then_hurry() -> None:
-                """The first signal stops the server, which closes its clients and lets requests end
-                (up to about 8 s); a second one ends those waits at once."""
-                if stop.is_set():
-                    serving.cancel()
-                stop.set()
-
             if not has_ice_addresses():
                 log("warning: no network interface besides loopback; WebRTC peers (aiortc's ICE) cannot connect")
-            with interrupts.loop_signals(asyncio.get_running_loop(), received, stop_then_hurry):
-                try:
-                    await serve_until_stopped(server, settings, stop, lambda port: print_url(settings, port))
-                except asyncio.CancelledError:
-                    if len(received) < 2:
-                        raise
+            await serve_until_signalled(server, settings, received, lambda port: print_url(settings, port))
 
         asyncio.run(main())
     if received:
