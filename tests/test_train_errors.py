@@ -63,9 +63,11 @@ def test_bad_settings(train_tool, dataset, published_weights, tmp_path):
         (["--crop-size", "36"], "--crop-size must be a multiple of 8"),
         (["--load-size", "16", "--crop-size", "32"], "--load-size (16) must be at least --crop-size (32)"),
         (["--batch-size", "0"], "--batch-size must be at least 1"),
-        (["--lr", "nan"], "--lr must be positive"),
-        (["--style-weight", "inf"], "loss weights must not be negative (all finite)"),
-        (["--temporal-weight", "nan"], "--temporal-weight nan: "),  # the culprit named (attack campaign)
+        (["--lr", "nan"], "--lr: 'nan' is not a finite number"),
+        (["--lr", "0"], "--lr must be positive"),
+        (["--style-weight", "inf"], "--style-weight: 'inf' is not a finite number"),
+        (["--style-weight=-1"], "loss weights must not be negative (all finite)"),
+        (["--temporal-weight", "nan"], "--temporal-weight: 'nan' is not a finite number"),  # the culprit named (attack campaign)
         (["--content-weight=-1"], "--content-weight -1.0: "),
         (["--encoder", "torchvision-vgg19", "--vgg", ""], "needs --vgg PATH"),
         (["--vgg", published_weights[1]], "not VGG encoder weights"),  # the decoder file as the encoder

@@ -19,6 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
+from realtime_adain import interrupts  # noqa: E402
 from realtime_adain.cli import ArgumentParser, run_reporting_errors  # noqa: E402
 from realtime_adain.commands.argtypes import loss_weight, positive_int  # noqa: E402
 from realtime_adain.errors import UserError  # noqa: E402
@@ -78,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
             atomic_write_bytes(Path(args.json), (json.dumps(as_dicts(results), indent=2) + "\n").encode())
         return 0
 
-    return run_reporting_errors(evaluate_and_report)
+    with interrupts.sigterm_raises():  # SIGTERM ends it as Ctrl-C does (one line, 143), as in train.py: it died silently
+        return run_reporting_errors(evaluate_and_report)
 
 
 if __name__ == "__main__":

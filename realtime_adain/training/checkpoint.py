@@ -6,7 +6,8 @@ Every `save_every` iterations the trainer writes two files into OUT/checkpoints/
   "iteration" and "config" (JSON). `weights.load_decoder` reads it, so `--decoder` of image,
   video and live, and `realtime-adain export`, take it as it is.
 - `trainer_iter_NNNNNNN.safetensors`: optimizer tensors and RNG states as tensors, everything else
-  (iteration, scheduler, loss scaler, numpy/python RNG, skipped files, config) as JSON metadata.
+  (iteration, scheduler, loss scaler, numpy/python RNG, skipped files: counted, the first
+  SAVED_SKIPS named, config) as JSON metadata.
 
 No pickle anywhere. Each file is written to a temporary name and renamed; the trainer state goes
 first, so a decoder file whose trainer state exists beside it marks a complete checkpoint.
@@ -16,7 +17,10 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
+import stat
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +33,9 @@ from realtime_adain.errors import UserError
 from realtime_adain.atomic import atomic_write_bytes
 
 STATE_FORMAT = "realtime-adain trainer state 1"
+# Skipped files a trainer state names; past that they are only counted. All of them made its JSON
+# grow without bound, and safetensors refuses a header over 100 MB: no checkpoint, a traceback.
+SAVED_SKIPS = 1000
 DECODER_PATTERN = re.compile(r"decoder_iter_(\d+)\.safetensors")
 
 
@@ -50,7 +57,8 @@ class TrainerState:
     scheduler: dict[str, Any]
     scaler: dict[str, Any]
     rng: dict[str, Any]
-    skipped: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # the files skipped so far (SAVED_SKIPS of them saved)
+    skipped_count: int = 0  # all of them, named or not
 
 
 def _tensor_dict(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -118,7 +126,8 @@ def _state_to_file(state: TrainerState) -> tuple[dict[str, torch.Tensor], dict[s
         "scheduler": state.scheduler,
         "scaler": state.scaler,
         "rng": {"numpy": state.rng["numpy"], "python": state.rng["python"], "cuda": len(state.rng.get("cuda", []))},
-        "skipped": state.skipped,
+        "skipped": state.skipped[:SAVED_SKIPS],
+        "skipped_count": max(state.skipped_count, len(state.skipped)),
     }
     return _tensor_dict(tensors), {"format": STATE_FORMAT, "state": json.dumps(document)}
 
@@ -129,14 +138,52 @@ def save_checkpoint(directory: Path, decoder: torch.nn.Module, state: TrainerSta
     tensors, metadata = _state_to_file(state)
     state_path = state_file(directory, state.iteration)
     path = decoder_file(directory, state.iteration)
+    folder = _open_folder(directory)
     try:  # (from the state's write on: a Ctrl-C just after its rename left it without a decoder)
         atomic_write_bytes(state_path, safetensors_bytes(tensors, metadata))
         save_decoder(path, decoder, state.config["decoder"], state.config["encoder"], state.iteration, state.config)
+        if folder is not None and not _still_at(folder, directory):  # (the decoder went to a folder made anew)
+            raise UserError(f"{directory}: the folder was moved or replaced while checkpoint {state.iteration} was "
+                            "written; stopped")
     except BaseException:
-        if not path.is_file():
-            state_path.unlink(missing_ok=True)
+        _remove_lone_state(folder, state_path, path)
         raise
+    finally:
+        if folder is not None:
+            os.close(folder)
     return path
+
+
+def _open_folder(directory: Path) -> int | None:
+    """The checkpoint folder, opened: the one written to, wherever it is moved (None where the
+    system cannot remove files through it, or it cannot be opened: the write then says why)."""
+    if os.unlink not in os.supports_dir_fd or not hasattr(os, "O_DIRECTORY"):
+        return None
+    try:
+        return os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return None
+
+
+def _still_at(folder: int, directory: Path) -> bool:
+    try:
+        return os.path.samestat(os.fstat(folder), os.stat(directory))
+    except OSError:
+        return False
+
+
+def _remove_lone_state(folder: int | None, state_path: Path, decoder_path: Path) -> None:
+    """The trainer state goes when its decoder was not written. Through the opened folder: a run
+    folder moved mid-save kept the state alone (its old path named nothing to remove)."""
+    if folder is None:
+        if not decoder_path.is_file():
+            state_path.unlink(missing_ok=True)
+        return
+    with suppress(FileNotFoundError):
+        if stat.S_ISREG(os.stat(decoder_path.name, dir_fd=folder).st_mode):
+            return
+    with suppress(FileNotFoundError):
+        os.unlink(state_path.name, dir_fd=folder)
 
 
 def _read_state(path: Path) -> TrainerState:
@@ -160,6 +207,11 @@ def _read_state(path: Path) -> TrainerState:
         if not isinstance(document["iteration"], int) or document["iteration"] < 0:
             raise ValueError(f"iteration {document['iteration']!r}")
         check_config_types(document["config"])
+        skipped = document.get("skipped", [])
+        skipped_count = document.get("skipped_count", len(skipped))  # (a state before SAVED_SKIPS named them all)
+        if (not isinstance(skipped, list) or not all(isinstance(name, str) for name in skipped)
+                or type(skipped_count) is not int or skipped_count < len(skipped)):
+            raise ValueError(f"skipped files {skipped_count!r}")
         return TrainerState(
             iteration=document["iteration"],
             config=document["config"],
@@ -167,7 +219,8 @@ def _read_state(path: Path) -> TrainerState:
             scheduler=document["scheduler"],
             scaler=document["scaler"],
             rng=rng,
-            skipped=list(document.get("skipped", [])),
+            skipped=skipped,
+            skipped_count=skipped_count,
         )
     except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as exc:  # (JSON nested past the parser's stack)
         raise UserError(f"{path}: damaged trainer state ({describe(exc)})") from None
@@ -242,7 +295,10 @@ def check_schedule(scheduler: dict[str, Any], groups: list[dict[str, Any]], iter
 
 def check_optimizer_state(parameters: list[torch.Tensor], state: dict[int, dict[str, torch.Tensor]],
                           iteration: int) -> None:
-    """Adam's moments exist for every parameter (after the first iteration) with its shape."""
+    """Adam's moments exist for every parameter (after the first iteration) with its shape, hold
+    finite numbers (the second moment none below 0), and its step count is a whole number up to the
+    run's iteration (one a step, fewer where fp16 skipped some). An edited value trained into NaN,
+    whose advice (a lower --lr) a resumed run cannot follow, or was a traceback in Adam (a complex step)."""
     expected = set(range(len(parameters))) if iteration > 0 else set(state)
     if set(state) != expected or not set(state) <= set(range(len(parameters))):
         raise ValueError(f"Adam state for parameters {sorted(state)[:4]}..., the decoder has {len(parameters)}")
@@ -251,8 +307,17 @@ def check_optimizer_state(parameters: list[torch.Tensor], state: dict[int, dict[
         for name in ("exp_avg", "exp_avg_sq"):
             if name not in moments or tuple(moments[name].shape) != shape or not moments[name].is_floating_point():
                 raise ValueError(f"Adam's {name} of parameter {index} does not fit its shape {shape}")
-        if "step" not in moments or moments["step"].numel() != 1:
+            values = moments[name]
+            if not bool(torch.isfinite(values).all()) or (name == "exp_avg_sq" and bool((values < 0).any())):
+                raise ValueError(f"Adam's {name} of parameter {index} holds numbers that are not finite"
+                                 + (" or below 0" if name == "exp_avg_sq" else ""))
+        step = moments.get("step")
+        if step is None or step.numel() != 1:
             raise ValueError(f"Adam's step of parameter {index} is missing")
+        real = not step.is_complex() and step.dtype != torch.bool
+        if not (real and 0 <= step.item() <= iteration and step.item() == int(step.item())):  # (NaN fails `<=`)
+            raise ValueError(f"Adam's step of parameter {index} is {step.item()!r}, not a whole number from 0 to the "
+                             f"run's iteration {iteration}")
 
 
 def latest_decoder_file(directory: Path) -> Path | None:
@@ -267,6 +332,9 @@ def latest_decoder_file(directory: Path) -> Path | None:
 
 def find_checkpoint(path: str | Path) -> tuple[Path, Path]:
     """(decoder file, trainer state file) for --resume: a decoder file, a state file or a run dir."""
+    if not str(path).strip():  # (Path('') is the current folder; the CLI took '' as no --resume at all)
+        raise UserError("--resume '': an empty path (an unset variable?); give a run directory or checkpoint, or "
+                        "leave --resume out")
     path = Path(path)
     if path.is_dir():
         directory = path / "checkpoints" if (path / "checkpoints").is_dir() else path
@@ -274,6 +342,8 @@ def find_checkpoint(path: str | Path) -> tuple[Path, Path]:
         if decoder is None:
             raise UserError(f"{path}: no trainer checkpoint in this directory")
         path = decoder
+    elif os.path.lexists(path) and not path.is_file():  # (/dev/null was "no such checkpoint")
+        raise UserError(f"{path}: not a checkpoint file (a device, fifo or socket, or a link that leads to none)")
     elif not path.is_file():
         raise UserError(f"{path}: no such checkpoint")
     match = re.fullmatch(r"(?:decoder|trainer)_iter_(\d+)\.safetensors", path.name)

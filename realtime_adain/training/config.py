@@ -28,6 +28,8 @@ MAX_WORKERS = 64
 MAX_SEED = 2**32 - 1  # numpy's seeds
 DEFAULT_LR = 1e-4  # the reference's Adam learning rate
 MAX_LR = 1.0
+MAX_LR_DECAY = 1.0  # lr / (1 + decay * i): the reference's 5e-5; 1e308 trained at a rate of 0 from iteration 1
+MAX_ITERATIONS = 10_000_000  # 60 times the paper's 160k, and the 7 digits of the checkpoints' names
 
 
 @dataclass
@@ -72,6 +74,8 @@ class TrainConfig:
         for name in ("iterations", "batch_size", "save_every", "log_every", "sample_every"):
             if getattr(self, name) < 1:
                 raise UserError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
+        if self.iterations > MAX_ITERATIONS:
+            raise UserError(f"--iterations must be at most {MAX_ITERATIONS}, got {self.iterations}")
         if self.batch_size > MAX_BATCH_SIZE:
             raise UserError(f"--batch-size must be at most {MAX_BATCH_SIZE}, got {self.batch_size}")
         if not 0 <= self.workers <= MAX_WORKERS:
@@ -88,6 +92,11 @@ class TrainConfig:
         if self.lr > MAX_LR:  # (past ~3e37 Adam's step overflowed: a traceback, not the divergence line)
             raise UserError(f"--lr {self.lr:g}: at most {MAX_LR:g} (Adam moves each weight by about lr a step; "
                             f"the paper's is {DEFAULT_LR:g})")
+        if self.lr_decay > MAX_LR_DECAY:
+            raise UserError(f"--lr-decay {self.lr_decay:g}: at most {MAX_LR_DECAY:g} (the rate is lr / (1 + decay * "
+                            "iteration); the paper's is 5e-05)")
+        if not self.device.strip():
+            raise UserError("--device '': an empty name (an unset variable?); give auto, cpu, cuda or cuda:N")
         for name, what in (("content_dir", "--content"), ("style_dir", "--style"), ("out", "--out")):
             if not getattr(self, name):
                 raise UserError(f"{what} is required (unless --resume gives it)")

@@ -100,7 +100,11 @@ def read_training_image(path: Path) -> tuple[np.ndarray | None, str]:
         return None, f"cannot read it ({exc.strerror or exc})"
     if size > MAX_FILE_BYTES:  # a huge or sparse file would be read whole into memory
         return None, f"too large a file ({size >> 20} MiB, over {MAX_FILE_BYTES >> 20} MiB)"
-    stated = stated_size(path)
+    try:
+        stated = stated_size(path)
+    except HeaderTooLong:
+        return None, (f"its size is not stated in its first {HEADER_BYTES >> 20} MiB (metadata that long before "
+                      "it), so it could be any size")
     if stated and stated[0] * stated[1] > MAX_TRAINING_PIXELS:
         return None, (f"too large a picture ({stated[0]}x{stated[1]}, over the {MAX_TRAINING_PIXELS >> 20} "
                       "megapixels an image is trained on)")
@@ -117,15 +121,29 @@ def read_training_image(path: Path) -> tuple[np.ndarray | None, str]:
     return image, ""
 
 
+class HeaderTooLong(Exception):
+    """A picture Pillow knows whose header goes on past HEADER_BYTES: its size is unknown."""
+
+
 def stated_size(path: Path) -> tuple[int, int] | None:
     """(width, height) as the file's header (in its first HEADER_BYTES) states it, read by Pillow
-    without decoding a pixel; None where Pillow cannot tell (the decoder's own checks then stand)."""
+    without decoding a pixel; None where Pillow cannot tell (the decoder's own checks then stand).
+    Raises HeaderTooLong where Pillow knows the format but the header is cut by the bound: a JPEG
+    of 16000x16000 behind 4.6 MB of metadata was decoded (1.5 GB a read, in each loader process)."""
+    from PIL import UnidentifiedImageError
+
+    cut = False
     try:
         with open_regular(path) as handle:  # (a FIFO is not waited on: read_image says what it is)
             head = handle.read(HEADER_BYTES)
+            cut = bool(handle.read(1))
         with open_with_pillow(head) as image:
             return image.size
-    except Exception:  # noqa: BLE001 - not a regular file, not a format Pillow reads, a header further in, damaged
+    except UnidentifiedImageError:  # not a format Pillow reads, or one whose header lies at the end (a TIFF's may)
+        return None
+    except Exception:  # noqa: BLE001 - not a regular file, damaged, or a header past the bound
+        if cut:
+            raise HeaderTooLong from None
         return None
 
 
@@ -321,6 +339,9 @@ def batches(
         persistent_workers=workers > 0,
         prefetch_factor=4 if workers > 0 else None,
         worker_init_fn=ignore_interrupts if workers > 0 else None,
+        # Its own generator: the iterator's seed drawn from the global one (after a resume restored
+        # it) moved the temporal term's random warps, and the resumed run was no longer exact.
+        generator=torch.Generator(),
     )
     iterator = iter(loader)
     if workers > 0 and hasattr(signal, "SIGCHLD") and threading.current_thread() is threading.main_thread():
@@ -339,8 +360,11 @@ class SkipReport:
     """Warn once per unusable file, for the first WARNED_SKIPS of them, and count them all; the run
     goes on. (A subfolder removed mid-run warned once per file: thousands of lines.)"""
 
-    def __init__(self, already: Sequence[str] = ()) -> None:
+    def __init__(self, already: Sequence[str] = (), count: int = 0) -> None:
+        """`already`: files a resumed run skipped, of `count` in all (a checkpoint names only the first
+        SAVED_SKIPS: an unnamed one skipped again after the resume is counted twice)."""
         self.paths: set[str] = set(already)
+        self.unnamed = max(0, count - len(self.paths))
         self.warned = 0
 
     def add(self, skipped: list[tuple[str, str]], warn) -> None:  # noqa: ANN001
@@ -351,8 +375,8 @@ class SkipReport:
             if self.warned < WARNED_SKIPS:
                 self.warned += 1
                 more = "; more are counted in log.csv, not named" if self.warned == WARNED_SKIPS else ""
-                warn(f"warning: skipped {path}: {why} ({len(self.paths)} skipped so far{more})")
+                warn(f"warning: skipped {path}: {why} ({self.count} skipped so far{more})")
 
     @property
     def count(self) -> int:
-        return len(self.paths)
+        return len(self.paths) + self.unnamed

@@ -4,14 +4,16 @@ Every content image is paired with every style image. Images get the training pr
 with the crop centred (resize to load x load, central crop x crop), so the numbers are
 comparable with the training log and between decoders. Each decoder is evaluated with the
 encoder it was trained against (its checkpoint names it); `--vgg` gives that encoder's weights.
-Each content and style image is encoded once per encoder, however many pairs and decoders use it.
+Each content and style image is encoded once per encoder, however many pairs and decoders use it,
+and read as it is needed: memory does not grow with the held-out set.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Iterable, Iterator, Sequence
 
 import torch
 from tqdm import tqdm
@@ -20,7 +22,7 @@ from realtime_adain import weights
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import resize
 from realtime_adain.stylizer import pick_device
-from realtime_adain.training.data import check_sizes, list_images, read_training_image, warn
+from realtime_adain.training.data import check_readable, check_sizes, list_images, read_training_image, warn
 from realtime_adain.training.losses import AdaINLoss, style_statistics
 
 
@@ -36,9 +38,8 @@ class Evaluation:
     style_weight: float
 
 
-def load_centered(paths: Sequence[Path], load_size: int, crop_size: int, warn) -> torch.Tensor:  # noqa: ANN001
-    """(N, 3, crop, crop) in [0, 1]; unusable files are left out with a warning."""
-    crops = []
+def centered_crops(paths: Sequence[Path], load_size: int, crop_size: int, warn) -> Iterator[torch.Tensor]:  # noqa: ANN001
+    """(3, crop, crop) uint8 of each file in turn, as it is read; unusable files are left out with a warning."""
     offset = (load_size - crop_size) // 2
     for path in paths:
         image, why = read_training_image(path)
@@ -46,46 +47,63 @@ def load_centered(paths: Sequence[Path], load_size: int, crop_size: int, warn) -
             warn(f"warning: skipped {path}: {why}")
             continue
         image = resize(image, (load_size, load_size))[offset : offset + crop_size, offset : offset + crop_size]
-        crops.append(torch.from_numpy(image.copy()).permute(2, 0, 1))
-    return torch.stack(crops).float().div_(255.0) if crops else torch.empty(0)
+        yield torch.from_numpy(image.copy()).permute(2, 0, 1)
+
+
+def batched(crops: Iterable[torch.Tensor], size: int) -> Iterator[torch.Tensor]:
+    """The crops in batches of up to `size`, (n, 3, crop, crop) in [0, 1]."""
+    batch = []
+    for crop in crops:
+        batch.append(crop)
+        if len(batch) == size:
+            yield torch.stack(batch).float().div_(255.0)
+            batch = []
+    if batch:
+        yield torch.stack(batch).float().div_(255.0)
+
+
+def load_centered(paths: Sequence[Path], load_size: int, crop_size: int, warn) -> torch.Tensor:  # noqa: ANN001
+    """(N, 3, crop, crop) in [0, 1], all at once (a few images: `evaluate` streams them)."""
+    return next(batched(centered_crops(paths, load_size, crop_size, warn), len(paths)), torch.empty(0))
 
 
 @torch.no_grad()
 def mean_losses(
-    encoder: torch.nn.Module, decoders: Sequence[torch.nn.Module], contents: torch.Tensor, styles: torch.Tensor,
-    device: torch.device, batch_size: int = 8, label: str = "evaluate",
-) -> list[tuple[float, float]]:
-    """Mean (L_c, L_s) of each decoder over every content x style pair, each image encoded once.
+    encoder: torch.nn.Module, decoders: Sequence[torch.nn.Module], contents: Iterable[torch.Tensor],
+    styles: Iterable[torch.Tensor], device: torch.device, batch_size: int = 8, label: str = "evaluate",
+    content_batches: int | None = None,
+) -> tuple[list[tuple[float, float]], int]:
+    """Mean (L_c, L_s) of each decoder over every content x style pair, each image encoded once;
+    and the number of pairs. `contents` and `styles` are batches in [0, 1] (`batched`).
 
-    The styles' per-layer statistics (a few KB each) are kept for the whole run. Pairs go
-    content-major in chunks of `batch_size`, so only the contents of the current chunk keep their
-    features: memory does not grow with the held-out set.
+    The styles' per-layer statistics (a few KB each) are kept for the whole run. The contents are
+    taken a batch at a time, as they are read, and their pairs go in chunks of `batch_size`: only
+    the current batch is held, with its features, so memory does not grow with the held-out set
+    (all crops at once, as float32, were 31 GB for COCO's 40k validation pictures at 256).
     """
     nets = [AdaINLoss(encoder, decoder, style_weight=1.0).to(device).eval() for decoder in decoders]
     encoder = nets[0].encoder
     levels = 4 if any(decoder.uses_skips for decoder in decoders) else 1  # relu4_1, plus skips if taken
-    batches = [style_statistics(encoder.features(styles[i : i + batch_size].to(device)))
-               for i in range(0, len(styles), batch_size)]
+    batches = [style_statistics(encoder.features(batch.to(device))) for batch in styles]
+    sums, pairs = [[0.0, 0.0] for _ in nets], 0
+    if not batches:  # (no style was usable after all: the caller says so)
+        return [(math.nan, math.nan) for _ in nets], 0
     style_stats = [tuple(torch.cat(parts) for parts in zip(*layer)) for layer in zip(*batches)]
-    pairs = [(c, s) for c in range(len(contents)) for s in range(len(styles))]
-    encoded: dict[int, list[torch.Tensor]] = {}  # content index -> its features, for the current chunk
-    sums = [[0.0, 0.0] for _ in nets]
-    for start in tqdm(range(0, len(pairs), batch_size), desc=label, unit="batch", disable=None):
-        chunk = pairs[start : start + batch_size]
-        needed = sorted({c for c, _ in chunk})
-        encoded = {c: feats for c, feats in encoded.items() if c >= needed[0]}
-        new = [c for c in needed if c not in encoded]
-        if new:
-            feats = encoder.features(contents[new].to(device))[-levels:]
-            encoded.update({c: [f[j : j + 1] for f in feats] for j, c in enumerate(new)})
-        content_feats = [torch.cat([encoded[c][level] for c, _ in chunk]) for level in range(levels)]
-        style_index = torch.tensor([s for _, s in chunk], device=device)
-        chunk_stats = [(mean[style_index], std[style_index]) for mean, std in style_stats]
-        for net, total in zip(nets, sums):
-            loss_c, loss_s, _ = net.from_features(content_feats, chunk_stats)  # means over the chunk
-            total[0] += float(loss_c) * len(chunk)
-            total[1] += float(loss_s) * len(chunk)
-    return [(content_sum / len(pairs), style_sum / len(pairs)) for content_sum, style_sum in sums]
+    style_count = len(style_stats[0][0])
+    for batch in tqdm(contents, total=content_batches, desc=label, unit="batch", disable=None):
+        features = encoder.features(batch.to(device))[-levels:]
+        batch_pairs = [(c, s) for c in range(len(batch)) for s in range(style_count)]
+        for start in range(0, len(batch_pairs), batch_size):
+            chunk = batch_pairs[start : start + batch_size]
+            content_index = torch.tensor([c for c, _ in chunk], device=device)
+            style_index = torch.tensor([s for _, s in chunk], device=device)
+            chunk_stats = [(mean[style_index], std[style_index]) for mean, std in style_stats]
+            for net, total in zip(nets, sums):
+                loss_c, loss_s, _ = net.from_features([f[content_index] for f in features], chunk_stats)
+                total[0] += float(loss_c) * len(chunk)  # (means over the chunk)
+                total[1] += float(loss_s) * len(chunk)
+        pairs += len(batch_pairs)
+    return [(content_sum / max(pairs, 1), style_sum / max(pairs, 1)) for content_sum, style_sum in sums], pairs
 
 
 def evaluate(
@@ -96,26 +114,29 @@ def evaluate(
     check_sizes(load_size, crop_size)
     for path in decoders:
         weights.resolve("decoder", path)  # a missing file fails before any image is read
-    contents = load_centered(list_images(content_dir, "content"), load_size, crop_size, warn)
-    styles = load_centered(list_images(style_dir, "style"), load_size, crop_size, warn)
-    for tensor, root, what in ((contents, content_dir, "content"), (styles, style_dir, "style")):
-        if len(tensor) == 0:
-            raise UserError(f"{root}: none of the {what} images is usable")
+    content_paths, style_paths = list_images(content_dir, "content"), list_images(style_dir, "style")
+    for paths, root, what in ((content_paths, content_dir, "content"), (style_paths, style_dir, "style")):
+        check_readable(paths, root, what)  # (usually the first is: the run starts at once)
     torch_device = pick_device(device)
     loaded = [weights.load_decoder(path) for path in decoders]
-    losses: dict[int, tuple[float, float]] = {}
-    for kind in dict.fromkeys(decoder.encoder_kind for decoder in loaded):
+    losses: dict[int, tuple[tuple[float, float], int]] = {}
+    for number, kind in enumerate(dict.fromkeys(decoder.encoder_kind for decoder in loaded)):
         group = [i for i, decoder in enumerate(loaded) if decoder.encoder_kind == kind]
         encoder = weights.load_encoder(weights.resolve("vgg", vgg), kind)
         label = Path(decoders[group[0]]).name if len(group) == 1 else f"{len(group)} decoders"
-        group_losses = mean_losses(encoder, [loaded[i] for i in group], contents, styles, torch_device, batch_size, label)
-        losses.update(zip(group, group_losses))
-    pairs = len(contents) * len(styles)
+        said = warn if number == 0 else (lambda _line: None)  # an unusable file is said once, not once per encoder
+        contents, styles = (batched(centered_crops(paths, load_size, crop_size, said), batch_size)
+                            for paths in (content_paths, style_paths))
+        group_losses, pairs = mean_losses(encoder, [loaded[i] for i in group], contents, styles, torch_device,
+                                          batch_size, label, math.ceil(len(content_paths) / batch_size))
+        if pairs == 0:  # usable when checked, no longer (removed or replaced meanwhile)
+            raise UserError(f"{content_dir}, {style_dir}: no usable content and style images are left")
+        losses.update((i, (group_loss, pairs)) for i, group_loss in zip(group, group_losses))
     return [
         Evaluation(
-            decoder=str(path), architecture=decoder.kind, encoder=decoder.encoder_kind, pairs=pairs,
-            content_loss=losses[i][0], style_loss=losses[i][1],
-            total_loss=losses[i][0] + style_weight * losses[i][1], style_weight=style_weight,
+            decoder=str(path), architecture=decoder.kind, encoder=decoder.encoder_kind, pairs=losses[i][1],
+            content_loss=losses[i][0][0], style_loss=losses[i][0][1],
+            total_loss=losses[i][0][0] + style_weight * losses[i][0][1], style_weight=style_weight,
         )
         for i, (path, decoder) in enumerate(zip(decoders, loaded))
     ]

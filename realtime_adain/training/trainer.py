@@ -311,7 +311,7 @@ class Trainer:
         except (KeyError, TypeError, ValueError, IndexError, RuntimeError, OverflowError) as exc:  # (RNG numbers past C's)
             raise UserError(f"{resume.state_path}: damaged trainer state ({checkpoint.describe(exc)})") from None
         self.iteration = state.iteration
-        self.skips = data.SkipReport(state.skipped)
+        self.skips = data.SkipReport(state.skipped, state.skipped_count)
 
     def trainer_state(self) -> checkpoint.TrainerState:
         return checkpoint.TrainerState(
@@ -322,6 +322,7 @@ class Trainer:
             scaler=self.training.scaler.state_dict(),
             rng=checkpoint.rng_state(),
             skipped=sorted(self.skips.paths),
+            skipped_count=self.skips.count,
         )
 
     # --- one iteration ------------------------------------------------------------------------
@@ -611,7 +612,7 @@ def train(given: dict[str, Any], resume: str | None = None) -> Path | None:
     """Resolve the settings (with a checkpoint's, when resuming), train, return the last checkpoint."""
     from realtime_adain.training.config import resolve_config
 
-    loaded = checkpoint.load_checkpoint(resume) if resume else None
+    loaded = checkpoint.load_checkpoint(resume) if resume is not None else None
     if loaded is not None and not given.get("out"):
         folder = loaded.decoder_path.parent
         if folder.name != "checkpoints":  # not in a run directory: its parent is no run to write into
