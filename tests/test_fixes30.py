@@ -232,3 +232,65 @@ def test_video_takes_huge_mix_weights_as_image_does(weights_env, run_cli, data_d
     assert len(frames["huge.mp4"]) == 2
     for huge, even in zip(frames["huge.mp4"], frames["even.mp4"]):
         np.testing.assert_array_equal(huge, even)
+
+
+def _library(stylizer, styles, cache, **kwargs):
+    from realtime_adain.live.styles import StyleLibrary
+
+    return StyleLibrary(styles, stylizer, 64, cache, **kwargs).load()
+
+
+@pytest.mark.parametrize("damage", ["link to another style's entry", "another style's entry copied", "values edited",
+                                    "written before checksums"])
+def test_a_style_cache_entry_not_written_for_its_style_is_rebuilt(stylizer, data_dir, tmp_path, damage):
+    """The cache trusted any entry of the right shapes: a link to (or a copy of) another style's
+    entry gave a sheet tile that style's look, edited values a black tile, without a word."""
+    import shutil
+
+    import torch
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    from realtime_adain.weights import file_sha256
+
+    mine, other = data_dir / "style" / "mondrian.jpg", data_dir / "style" / "trial.jpg"
+    cache = tmp_path / "cache"
+    fresh = _library(stylizer, [mine], tmp_path / "fresh").styles[0].stats
+    theirs = _library(stylizer, [other], cache)
+    entry = theirs.cache_path(theirs.styles[0].digest)
+    target = theirs.cache_path(file_sha256(mine))
+    if damage.startswith("link"):
+        target.symlink_to(entry)
+    elif damage.endswith("copied"):
+        shutil.copy(entry, target)
+    else:
+        _library(stylizer, [mine], cache)
+        with safe_open(target, "pt") as opened:
+            metadata = opened.metadata()
+        tensors = load_file(target)
+        if damage == "values edited":
+            tensors["std"] = tensors["std"] * 0 + 50.0
+        else:
+            metadata.pop("checksum")
+        save_file(tensors, target, metadata=metadata)
+    again = _library(stylizer, [mine], cache)
+    assert (again.computed, again.reused) == (1, 0)
+    torch.testing.assert_close(again.styles[0].stats.mean, fresh.mean)
+    assert not target.is_symlink() and _library(stylizer, [mine], cache).reused == 1  # rewritten, then used
+    assert entry.is_file() and _library(stylizer, [other], cache).reused == 1  # the other entry untouched
+
+
+def test_a_sheets_styles_are_held_to_max_pixels_as_images_are(stylizer, data_dir, tmp_path, monkeypatch):
+    """`image --sheet --max-pixels N` took a style under N (as `image` does) and then left it out of
+    the sheet under the default budget, while its --json record still named it."""
+    import cv2
+
+    from realtime_adain import settings
+    from realtime_adain.errors import UserError
+
+    monkeypatch.setattr(settings, "DEFAULT_MAX_PIXELS", 64 * 64)  # the default budget, made small
+    wide = tmp_path / "wide.png"
+    cv2.imwrite(str(wide), cv2.resize(cv2.imread(str(data_dir / "style" / "trial.jpg")), (200, 100)))  # 128x64 at 64
+    with pytest.raises(UserError, match="no usable style image"):
+        _library(stylizer, [wide], tmp_path / "a")
+    assert len(_library(stylizer, [wide], tmp_path / "b", max_pixels=128 * 64)) == 1

@@ -108,7 +108,7 @@ def _make_sheet(args: argparse.Namespace, model: ModelSettings, contents: list[P
 
     started = time.monotonic()
     stylizer = Stylizer.from_settings(model, sizes_vary=True)
-    library = StyleLibrary(styles, stylizer, args.style_size, cache_dir)
+    library = StyleLibrary(styles, stylizer, args.style_size, cache_dir, max_pixels=args.max_pixels)
     library.load()
     tiles, captions, thumbnails = ([content], ["original"], [None]) if args.sheet_original else ([], [], [])
     names = sheet.style_captions([style.path for style in library.styles])

@@ -13,6 +13,7 @@ library with no usable style at all is the user's error.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from typing import Callable, Sequence
 import cv2
 import numpy as np
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_file, save
 from tqdm import tqdm
 
@@ -126,10 +128,12 @@ class StyleLibrary:
         style_size: int | None,
         cache_dir: Path,
         log: Callable[..., None] = lambda *args, **kwargs: None,
+        max_pixels: int | None = None,
     ) -> None:
         self.sources = [Path(s) for s in sources]
         self.stylizer = stylizer
         self.style_size = style_size or 0
+        self.max_pixels = max_pixels  # raises the style budget as `image --max-pixels` does (`check_style`)
         self.cache_dir = Path(cache_dir)
         self.log = printable_log(log)
         self.styles: list[Style] = []
@@ -245,7 +249,7 @@ class StyleLibrary:
         cached = self._cached(digest)
         if cached is None:  # only now is the image decoded: a warm start reads just the cache
             image = read_image(path)
-            check_style(path, image, self.style_size)  # (a 1x200 strip: 23 GB, then the OOM killer)
+            check_style(path, image, self.style_size, self.max_pixels)  # (a 1x200 strip: 23 GB, then the OOM killer)
             with out_of_memory_as_user_error(str(path), "lower --style-size"):
                 stats = self.stylizer.style_stats(image, self.style_size)
             thumb = thumbnail(image)
@@ -259,11 +263,22 @@ class StyleLibrary:
             self.reused += 1
         return Style(path, digest, stats, thumb)
 
+    def _checksum(self, digest: str, tensors: dict[str, torch.Tensor]) -> str:
+        """What an entry holds, for the style it is named for at this encoder and style size: a
+        file edited, renamed or copied under another style's name (a link to one too) no longer
+        matches, and is rebuilt rather than used (its checks of shapes and values passed)."""
+        hasher = hashlib.sha256(f"{digest}-{self.stylizer.encoder_id}-{self.style_size}".encode())
+        for name in ("mean", "std", "thumbnail"):
+            hasher.update(tensors[name].detach().cpu().contiguous().numpy().tobytes())
+        return hasher.hexdigest()
+
     def _cached(self, digest: str) -> tuple[StyleStats, np.ndarray] | None:
         path = self.cache_path(digest)
         if not path.is_file():  # (a link to a device or fifo is never opened)
             return None
         try:
+            if path.is_symlink():  # another entry (another style's statistics) or any file: not ours
+                raise ValueError("a link")
             if path.stat().st_size > MAX_CACHE_BYTES:
                 raise ValueError("too large")
             tensors = load_file(path)
@@ -275,8 +290,12 @@ class StyleLibrary:
             check_stats(StyleStats(mean, std), "cached style")  # finite means, stds >= 0
             if thumb.dtype != torch.uint8 or tuple(thumb.shape) != (THUMBNAIL_SIDE, THUMBNAIL_SIDE, 3):
                 raise ValueError("unexpected thumbnail")
+            with safe_open(path, "pt") as entry:
+                if (entry.metadata() or {}).get("checksum") != self._checksum(digest, tensors):
+                    raise ValueError("edited, or another style's")
         except Exception as exc:  # any unreadable cache file is rebuilt, never trusted
-            self.log("style-cache-rebuild", file=path.name, reason=type(exc).__name__)
+            self.log("style-cache-rebuild", file=path.name, reason=type(exc).__name__ if not isinstance(exc, ValueError)
+                     else str(exc))
             return None
         return StyleStats(mean, std), thumb.numpy()
 
@@ -284,7 +303,7 @@ class StyleLibrary:
         tensors = {"mean": stats.mean.contiguous(), "std": stats.std.contiguous(), "thumbnail": torch.from_numpy(thumb)}
         data = save(tensors,
                     metadata={"source": source_name, "encoder": self.stylizer.encoder_id,
-                              "style_size": str(self.style_size)})
+                              "style_size": str(self.style_size), "checksum": self._checksum(digest, tensors)})
         path = self.cache_path(digest)
         try:
             if path.is_symlink():  # our entry's name linked elsewhere (to /dev/zero): the link goes, not its target
