@@ -24,6 +24,20 @@ def test_every_number_option_takes_ascii_digits_only(parse, text):
     assert parser(ascii_text)  # the same in ASCII digits is taken
 
 
+@pytest.mark.parametrize("text", ["1_000", " 5", "5 ", "3_2"])
+def test_numbers_are_written_plainly(text):
+    """int() and float() take underscores and spaces: `--max-pixels 1_000_000` and `--size " 5"`
+    were numbers."""
+    import argparse
+
+    from realtime_adain.commands import argtypes
+
+    with pytest.raises(argparse.ArgumentTypeError, match="is not a whole number"):
+        argtypes.positive_int(text)
+    with pytest.raises(argparse.ArgumentTypeError, match="is not a number"):
+        argtypes.positive_float(text)
+
+
 def test_a_folder_of_inputs_takes_jpeg_ls_pictures(data_dir, tmp_path):
     """JPEG-LS (`.jls`) is read when named (through FFmpeg), but a folder of inputs skipped it."""
     import subprocess

@@ -18,10 +18,10 @@ RESOLUTION_PRESETS = {"360p": (640, 360), "720p": (1280, 720), "1080p": (1920, 1
 
 
 def _number(text: str, kind: type) -> float:
-    """`text` as `kind`, in ASCII digits (Python reads other scripts' digits too: "١" was 1); -0 as 0
-    (a `--json` record said -0.0)."""
+    """`text` as `kind`, in ASCII digits (Python reads other scripts' digits too: "١" was 1, and
+    "1_000" and " 5" as numbers); -0 as 0 (a `--json` record said -0.0)."""
     try:
-        if not text.isascii():
+        if not text.isascii() or "_" in text or text != text.strip():
             raise ValueError(text)
         value = kind(text) + 0  # (-0.0 + 0 is 0.0)
     except (ValueError, OverflowError):
@@ -120,7 +120,7 @@ def mix_weights(text: str) -> list[float]:
     """Comma-separated non-negative finite weights with a positive sum, e.g. '0.7,0.3'
     (StyleStats.mix normalises them without overflow, so '1e308,1e308' is an even mix)."""
     try:
-        values = [_number(part, float) for part in text.split(",") if part.strip()]
+        values = [_number(part.strip(), float) for part in text.split(",") if part.strip()]
     except argparse.ArgumentTypeError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of numbers") from None
     if not values or any(v < 0 for v in values) or max(values) <= 0:
