@@ -34,7 +34,7 @@ from realtime_adain.stylizer import Stylizer
 from realtime_adain.temporal import ContentStatsSmoother, Stabilizer
 from realtime_adain.two_pass import TwoPassStabilizer, forward_pass
 from realtime_adain.video.pipeline import Pipeline, frames_within
-from realtime_adain.video.reader import Frame, VideoReader
+from realtime_adain.video.reader import CAPTIONS_LEFT_OUT, Frame, VideoReader
 from realtime_adain.video.streams import CHAPTERS_CARRIED, TIMECODE_CARRIED, is_cover_art
 from realtime_adain.video.formats import EncodeSettings
 from realtime_adain.video.framing import check_picture_size, encoder_framing
@@ -101,7 +101,7 @@ def stylize_file(
         spec = VideoFormatOut(width, height, reader.time_base, reader.frame_rate, reader.output_colour,
                               cut_tags(reader.container.metadata, cut, reader.frame_rate),
                               cut_tags(reader.stream.metadata, cut, reader.frame_rate), reader.chapters(),
-                              reader.stream.base_rate)
+                              reader.stream.base_rate, reader.stream.disposition)
         # Until the run below is under way, a failure or a signal (a Ctrl-C as the output opened)
         # removes what was opened: the hidden temporary file was left behind.
         writer = pending = progress = None
@@ -195,6 +195,7 @@ def stylize_file(
                 if on_done is not None:  # (signals still held: reported before one stops the run)
                     if isinstance(writer, VideoWriter):
                         reports = partly_reencoded(reports, writer.partly_reencoded())
+                    reports = with_captions(reports, reader)
                     on_done(writer.frames_written, (width, height),
                             without_packets(reports, reader.streams_given, settings))
         finally:
@@ -369,7 +370,7 @@ class StreamReport:
     (`video --json`'s "streams"): the notes say it once per run, in words, merged."""
 
     index: int  # the input's stream number (ffprobe's #0:N)
-    kind: str  # audio, subtitle, cover art, attachment, data, video (another moving one)
+    kind: str  # audio, subtitle, cover art, attachment, data, video (another moving one), closed captions
     codec: str | None  # the input's codec (FFmpeg's name), None where FFmpeg knows none
     action: StreamAction
     output_codec: str | None = None  # what the output holds it as (copied: the same)
@@ -413,6 +414,15 @@ def partly_reencoded(reports: list[StreamReport], reasons: dict[int, str]) -> li
     kind changed (`reasons`, by index) said so: it was listed as copied, the note alone said more."""
     return [dataclasses.replace(report, action="re-encoded", reason=f"copied until {reasons[report.index]}")
             if report.index in reasons and report.action == "copied" else report for report in reports]
+
+
+def with_captions(reports: list[StreamReport], reader: VideoReader) -> list[StreamReport]:
+    """`reports` with the closed captions the pictures carried (seen as they were decoded), left
+    out (`reader.note_captions_left_out`), in the input's order: listed as the video's stream."""
+    if not reader.captions:
+        return reports
+    captions = StreamReport(reader.stream.index, "closed captions", "eia_608", "left out", None, CAPTIONS_LEFT_OUT)
+    return sorted([*reports, captions], key=lambda report: report.index)
 
 
 # The kinds of stream whose packets are copied as the file is read (an attachment is in the header,

@@ -174,7 +174,7 @@ def upright(image: np.ndarray, rotation: float, matrix: Sequence[int] | None = N
     `frame.rotation`), `matrix` the matrix itself, which also tells a mirror (a front camera's
     recording): turned and flipped as FFmpeg's CLI (fftools/ffmpeg_filter.c) does. A mirror
     read as its rotation alone came out upside down (an hflip is "180 degrees"), and a vflip not
-    at all. Other angles go to the nearest quarter turn."""
+    at all. Other angles go to the nearest quarter turn (`note_odd_turn` says so)."""
     theta = -round(rotation)  # clockwise degrees, in [0, 360) as FFmpeg's get_rotation puts it
     theta -= 360 * math.floor(theta / 360 + 0.9 / 360)
     m = matrix or (0,) * 9
@@ -313,6 +313,16 @@ def note_tone_mapped(name: str, tone_map: ToneMap) -> None:
         return
     note(f"{name}: HDR video ({tone_map.description}): each picture is tone-mapped to SDR BT.709 as read (the "
          f"network and the style are SDR), and the output is SDR BT.709", once=True)
+
+
+def note_odd_turn(name: str, rotation: float) -> None:
+    """Say that a display rotation (`frame.rotation`, counter-clockwise degrees) that is not a
+    quarter turn is applied as the nearest quarter turn (`upright`): it was done without a word."""
+    applied = round(rotation / 90) % 4 * 90
+    if abs((rotation - applied + 180) % 360 - 180) >= 1:
+        done = f"turned {applied} degrees counter-clockwise" if applied else "left unturned"
+        note(f"{name}: the display rotation is {rotation:g} degrees counter-clockwise, not a quarter turn; the "
+             f"pictures are {done} (the nearest quarter turn)", once=True)
 
 
 def note_turn_change(name: str, first: Orientation, now: Orientation) -> None:
@@ -541,6 +551,7 @@ class VideoReader:
                 note_transparency_left_out(self.path.name)  # WebM's alpha, which this FFmpeg (no libvpx) cannot read
             self.cover_art = is_cover_art(self.stream)
             self.rotation, self.colour = 0, None  # set from the first decoded frame
+            self.captions = False  # whether a decoded picture carried closed captions (`note_captions_left_out`)
             self.pixel_aspect = pixel_aspect(self.stream, self.path.name)  # frames are resampled to square pixels
             self.damaged = 0  # video packets the decoder rejected (skipped)
             self.video_packets = 0  # video packets read (with data): none decoding to a picture is said apart
@@ -784,6 +795,7 @@ class VideoReader:
                 pts, duration = segment.moved(pts, duration)
                 if index == 0:
                     self.rotation, self.colour, turned = decoded.rotation, Colour.of(decoded), orientation(decoded)
+                    note_odd_turn(self.path.name, decoded.rotation)
                     if see_through(decoded):
                         note_transparency_left_out(self.path.name, shown_over_white=True)
                 elif not colour_noted and Colour.of(decoded) != self.colour:
@@ -792,6 +804,9 @@ class VideoReader:
                 if index and not turn_noted and orientation(decoded) != turned:
                     note_turn_change(self.path.name, turned, orientation(decoded))
                     turn_noted = True
+                if not self.captions and has_captions(decoded):
+                    self.captions = True
+                    note_captions_left_out(self.path.name)
                 if first_aspect is not None and codec_aspect(self.stream) != first_aspect:
                     note_aspect_change(self.path.name, first_aspect, codec_aspect(self.stream))
                     first_aspect = None  # said once
@@ -1042,9 +1057,10 @@ class VideoReader:
         (a traceback, the output lost) after the flush packets of the streams asked for: that ends
         the file as it would have ended. An image sequence ends at the first missing number: its
         demuxer would fail on the gap (`within_run`). Data the
-        demuxer cannot read (InvalidDataError) ends the file too, as FFmpeg's tools end it there
-        and keep what came before, with a note: an SMJPEG's end tag, a recording's garbled
-        tail (a file cut short of its declared frames is still refused, see `items`)."""
+        demuxer cannot read (InvalidDataError) or does not implement (PatchWelcomeError) ends the
+        file too, as FFmpeg's tools end it there and keep what came before, with a note: an SMJPEG's
+        end tag, a recording's garbled tail, a chained Ogg's second part (a file cut short of its
+        declared frames is still refused, see `items`)."""
         packets = self.container.demux([self.stream, *self.passthrough])
         if self.sequence:
             packets = within_run(packets, self.stream, self.sequence.run)
@@ -1063,7 +1079,7 @@ class VideoReader:
                 note(f"{self.path.name}: bytes that hold no packets were skipped, as FFmpeg skips them", once=True)
                 packets = self.container.demux([self.stream, *self.passthrough])
                 continue
-            except av.error.InvalidDataError as exc:
+            except (av.error.InvalidDataError, av.error.PatchWelcomeError) as exc:
                 at = (f" at {float(last.pts * last.time_base):.2f} s" if last is not None and last.pts is not None
                       and last.time_base else "")
                 note(f"{self.path.name}: data it cannot read ends the file{at} ({error_reason(exc)}); the pictures "
@@ -1450,6 +1466,27 @@ def within_run(packets: Iterator[av.Packet], stream: av.stream.Stream, run: int)
             if not run:
                 yield flush_packet(stream)
                 return
+
+
+# Closed captions (EIA-608/CEA-708) carried in the pictures (H.264/HEVC/MPEG-2 user data), as decoded.
+CAPTIONS = SideDataType.A53_CC
+CAPTIONS_LEFT_OUT = "closed captions in the video are not kept"
+
+
+def has_captions(frame: av.VideoFrame) -> bool:
+    """Whether a decoded picture carries closed captions; a frame whose side data PyAV cannot read
+    (a kind newer than it knows: see `display_matrix`) is taken as carrying none."""
+    try:
+        return CAPTIONS in frame.side_data
+    except ValueError:
+        return False
+
+
+def note_captions_left_out(name: str) -> None:
+    """Say that the pictures' closed captions are dropped: PyAV cannot give an encoded picture
+    side data (`ffmpeg` passes them to libx264, which writes them again); `--json` lists them
+    with the streams (`job.with_captions`)."""
+    note(f"{name}: {CAPTIONS_LEFT_OUT}", once=True)
 
 
 def see_through(frame: av.VideoFrame) -> bool:

@@ -72,6 +72,11 @@ TELEMETRY_FORMATS = frozenset({"mp4", "mov"})
 # AVI its chapters, without a word.
 CHAPTER_FORMATS = frozenset({"mp4", "mov", "matroska", "webm"})
 TIMECODE_FORMATS = CHAPTER_FORMATS | {"avi"}
+# Dispositions that say what kind of picture a stream is, not the moving video it becomes.
+PICTURE_KINDS = (av.stream.Disposition.attached_pic | av.stream.Disposition.timed_thumbnails
+                 | av.stream.Disposition.still_image)
+# The most empty frames FFmpeg's AVI muxer fills one pause with ("Too large number of skipped frames").
+AVI_MAX_SKIPPED = 60000
 
 
 def _rescale(value: int, source: Fraction, target: Fraction) -> int:
@@ -142,6 +147,7 @@ class VideoFormatOut:
     video_tags: dict[str, str] = dataclasses.field(default_factory=dict)  # the video stream's (language...)
     chapters: list[dict] = dataclasses.field(default_factory=list)  # as `InputContainer.chapters()` gives them
     base_rate: Fraction | None = None  # FFmpeg's r_frame_rate: a rate every timestamp fits (for AVI)
+    disposition: int = 0  # the video stream's (default, its roles), as `ffmpeg` copies them
 
 
 # Tags that describe how a file was written, not what it holds: the muxer writes its own.
@@ -168,6 +174,17 @@ def muxer_options(fmt: str, tags: dict[str, str]) -> dict[str, str]:
     if fmt in ("mp4", "mov") and any("." in key for key in content_tags(tags)):
         options.update(KEYED_TAGS_OPTIONS)
     return options
+
+
+def movie_timescale(time_base: Fraction) -> int:
+    """The MP4/MOV movie time scale for a video stream of `time_base`: the video track's own (the
+    muxer takes its denominator, doubled up to 10000). The muxer writes the first picture's delay
+    (an empty edit) in the movie's scale, 1 ms by default: 1024/12288 s (83.33 ms) was written
+    as 83 ms and read back 4 ticks early, every picture with it."""
+    scale = time_base.denominator
+    while scale < 10000:
+        scale *= 2
+    return min(scale, 2**31 - 1)
 
 
 def content_tags(tags: dict[str, str]) -> dict[str, str]:
@@ -312,11 +329,13 @@ class VideoWriter:
 
     def _label(self, video: VideoFormatOut, passthrough: Sequence[av.stream.Stream]) -> None:
         """Carry over what the input says about itself, as `ffmpeg` does: the file's tags (title,
-        date), each stream's (language, title: `language_for`) and dispositions (which audio track
-        plays by default), and the chapters."""
+        date), each stream's (language, title: `language_for`) and dispositions (which video and
+        audio track plays by default), and the chapters."""
         fmt = self.container.format.name
         self.container.metadata.update(content_tags(video.tags))
         self.video.metadata.update(language_for(fmt, content_tags(video.video_tags)))
+        # (Matroska's muxer writes a track without the default flag as not to be played by default)
+        self.video.disposition = video.disposition & ~PICTURE_KINDS
         for stream in passthrough:
             out = self.streams.get(stream.index)
             if out is not None:
@@ -370,6 +389,8 @@ class VideoWriter:
         if self.framing:  # (DV's stream says it too: AVI, whose stream's aspect PyAV cannot set, keeps it)
             stream.codec_context.sample_aspect_ratio = self.framing.sar
         stream.time_base = muxer_time_base(self.container.format.name, encoder_tb, spec.time_base)
+        if self.container.format.name in ("mp4", "mov"):
+            self.container.options["movie_timescale"] = str(movie_timescale(stream.time_base))
         self.input_time_base = spec.time_base
         stream.codec_context.time_base = encoder_tb
         stream.options = settings.codec_options()
@@ -756,16 +777,21 @@ class VideoWriter:
             self._muxed_at[stream.index] = at
 
     def _jump_hint(self, stream: av.stream.Stream, at: tuple[int | None, Fraction | None]) -> str:
-        """Why a muxer may have refused a packet at `at` (pts, time base): a timestamp jump longer
-        than a day (a damaged file: MP4 and MOV store the time between frames in 32 bits; Matroska
-        takes it). Worked out only then: the packets muxed keep their raw timestamps."""
+        """Why a muxer may have refused a packet at `at` (pts, time base): a pause longer than AVI
+        fills with empty frames, or a timestamp jump longer than a day (a damaged file: MP4 and
+        MOV store the time between frames in 32 bits; Matroska takes it). Worked out only then:
+        the packets muxed keep their raw timestamps."""
         previous = self._muxed_at.get(stream.index)
         if previous is None or None in at or None in previous:
             return ""
-        jump = float(at[0] * at[1] - previous[0] * previous[1])
+        jump = at[0] * at[1] - previous[0] * previous[1]
+        empty = math.ceil(jump / stream.time_base) - 1 if stream.time_base else 0
+        if self.container.format.name == "avi" and empty > AVI_MAX_SKIPPED:
+            return (f"; a pause of {float(jump):.0f} s at {float(previous[0] * previous[1]):.2f} s: AVI fills a pause "
+                    f"with empty frames, at most {AVI_MAX_SKIPPED}, and this one needs {empty} (.mp4 or .mkv keep it)")
         if abs(jump) < 24 * 3600:
             return ""
-        return f"; the timestamps jump by {jump:.0f} s there, damaged: .mkv takes such a jump"
+        return f"; the timestamps jump by {float(jump):.0f} s there, damaged: .mkv takes such a jump"
 
     def write_packet(self, packet: av.Packet) -> None:
         """Copy (or re-encode) one packet of an audio/subtitle stream of the input."""
