@@ -25,27 +25,30 @@ def refuse_inputs(problems: list[str]) -> None:
 
 
 def is_out_of_memory(exc: BaseException) -> bool:
-    """Whether `exc` is an allocator's failure: MemoryError, or torch's CPU allocator (a
-    RuntimeError), OpenCV or onnxruntime (their own classes) saying memory or alloc."""
+    """Whether `exc` is an allocator's failure: MemoryError, or torch's allocators (a RuntimeError:
+    "can't allocate memory", "CUDA out of memory"), OpenCV or onnxruntime (their own classes:
+    "Failed to allocate", "Insufficient memory")."""
     if isinstance(exc, MemoryError):
         return True
     cv2 = sys.modules.get("cv2")
     allocator = (isinstance(exc, RuntimeError) or (cv2 is not None and isinstance(exc, cv2.error))
                  or type(exc).__module__.startswith("onnxruntime"))
     text = str(exc).lower()
-    return allocator and ("memory" in text or "alloc" in text)
+    # ("CUDA error: an illegal memory access" says memory too, and is no size to lower)
+    return allocator and any(words in text for words in ("out of memory", "alloc", "insufficient memory"))
 
 
 @contextlib.contextmanager
-def out_of_memory_as_user_error(what: str, hint: str = "lower --size") -> Iterator[None]:
+def out_of_memory_as_user_error(what: str, hint: str = "lower --size", error: type[UserError] = UserError) -> Iterator[None]:
     """A size the machine cannot hold is bad input, not a bug: the allocator's error (torch, OpenCV
-    or numpy) becomes one line naming what was being processed, and `hint` (what to lower)."""
+    or numpy) becomes one line naming what was being processed, and `hint` (what to lower), as
+    `error` (a UserError)."""
     try:
         yield
     except Exception as exc:  # torch.OutOfMemoryError is a RuntimeError saying "out of memory"
         if not is_out_of_memory(exc):
             raise
-        raise UserError(f"{what}: out of memory; {hint}") from None
+        raise error(f"{what}: out of memory; {hint}") from None
 
 
 def one_line(message: str) -> str:

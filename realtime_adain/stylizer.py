@@ -26,7 +26,7 @@ from realtime_adain.checks import check_number
 from realtime_adain.color import match_color
 from realtime_adain.engines.base import CallLock
 from realtime_adain.engines.frames import frames_to_images, images_to_frames
-from realtime_adain.errors import UserError, is_out_of_memory
+from realtime_adain.errors import UserError, out_of_memory_as_user_error
 from realtime_adain.imageio import MAX_SIDE, fit_short_side
 from realtime_adain.model import StyleTransferNet
 from realtime_adain.settings import DEFAULT_MAX_PIXELS, ModelSettings, check_names
@@ -38,16 +38,9 @@ class OutOfMemory(UserError, MemoryError):
     out of memory; lower --size') still says it its own way."""
 
 
-@contextlib.contextmanager
-def _out_of_memory_said(what: str, hint: str) -> Iterator[None]:
-    """The allocator's error (onnxruntime's, over several lines; torch's) as `OutOfMemory`, saying
-    `what` was too large and `hint`, as `out_of_memory_as_user_error` says it."""
-    try:
-        yield
-    except Exception as exc:
-        if not is_out_of_memory(exc):
-            raise
-        raise OutOfMemory(f"{what}: out of memory; {hint}") from None
+def _out_of_memory_said(what: str, hint: str) -> contextlib.AbstractContextManager[None]:
+    """The allocator's error (onnxruntime's, over several lines; torch's) as `OutOfMemory`."""
+    return out_of_memory_as_user_error(what, hint, OutOfMemory)
 
 
 SMALLER = "pass smaller frames, or fewer at a time"

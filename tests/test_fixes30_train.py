@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import shutil
 
+import cv2
+import numpy as np
 import pytest
 import torch
 from safetensors import safe_open
@@ -141,6 +143,11 @@ def test_a_picture_whose_size_lies_past_the_header_bound_is_skipped(tmp_path, mo
     plain.write_bytes(jpeg(noise=True))
     assert plain.stat().st_size > 4096
     image, why = data.read_training_image(plain)
+    assert image is not None and image.shape == (80, 100, 3), why
+    noise = np.random.default_rng(0).integers(0, 256, (80, 100, 3), np.uint8)
+    webp = tmp_path / "noise.webp"  # (Pillow reads a whole WebP to open it: cut, it failed, and was skipped)
+    assert cv2.imwrite(str(webp), noise, [cv2.IMWRITE_WEBP_QUALITY, 101]) and webp.stat().st_size > 4096
+    image, why = data.read_training_image(webp)
     assert image is not None and image.shape == (80, 100, 3), why
 
 

@@ -17,11 +17,16 @@ from realtime_adain.video.sequence import MAX_FRAMERATE, check_framerate
 RESOLUTION_PRESETS = {"360p": (640, 360), "720p": (1280, 720), "1080p": (1920, 1080)}
 
 
+def plain(text: str) -> bool:
+    """Whether a number is written plainly: ASCII only, no underscores, no spaces around (Python's
+    int, float and Fraction read "١" as 1, "1_000" and " 5" too)."""
+    return text.isascii() and "_" not in text and text == text.strip()
+
+
 def _number(text: str, kind: type) -> float:
-    """`text` as `kind`, in ASCII digits (Python reads other scripts' digits too: "١" was 1, and
-    "1_000" and " 5" as numbers); -0 as 0 (a `--json` record said -0.0)."""
+    """`text` as `kind`, written `plain`ly; -0 as 0 (a `--json` record said -0.0)."""
     try:
-        if not text.isascii() or "_" in text or text != text.strip():
+        if not plain(text):
             raise ValueError(text)
         value = kind(text) + 0  # (-0.0 + 0 is 0.0)
     except (ValueError, OverflowError):
@@ -82,9 +87,9 @@ def framerate(text: str) -> Fraction:
     """Frames per second as a number or a ratio (24, 29.97, 30000/1001), above 0 and at most
     `MAX_FRAMERATE`."""
     try:
-        if not text.isascii():  # (Fraction reads other scripts' digits too)
+        if not plain(text):
             raise ValueError(text)
-        value = Fraction(text.strip())
+        value = Fraction(text)
     except (ValueError, ZeroDivisionError):
         raise argparse.ArgumentTypeError(f"{text!r} is not a frame rate such as 24, 29.97 or 30000/1001") from None
     try:
@@ -134,7 +139,7 @@ def resolution(text: str, most: int | tuple[int, int] = MAX_SIDE) -> tuple[int, 
     if text in RESOLUTION_PRESETS:
         return RESOLUTION_PRESETS[text]
     try:
-        if not text.isascii():  # (int reads other scripts' digits too)
+        if not plain(text) or " " in text:
             raise ValueError(text)
         width, height = (int(part) for part in text.lower().split("x"))
     except ValueError:

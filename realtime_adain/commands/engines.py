@@ -44,7 +44,8 @@ def list_engines(args: argparse.Namespace) -> int:
     cache = existing_cache()
     entries = cache.entries()
     if args.json:
-        rows = [{"path": str(e.path), "bytes": e.size, "matches_build": cache.matches_build(e), **e.components}
+        # (the sidecar's components first: one naming "path" or "bytes" does not replace what is measured)
+        rows = [{**e.components, "path": str(e.path), "bytes": e.size, "matches_build": cache.matches_build(e)}
                 for e in entries]
         print(json.dumps(names_as_utf8({"directory": str(cache.directory), "engines": rows}), indent=2))
         return 0

@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 import torch
 from safetensors import safe_open
-from safetensors.torch import load_file, save
+from safetensors.torch import save
 from tqdm import tqdm
 
 from realtime_adain.clib import c_library
@@ -281,7 +281,8 @@ class StyleLibrary:
                 raise ValueError("a link")
             if path.stat().st_size > MAX_CACHE_BYTES:
                 raise ValueError("too large")
-            tensors = load_file(path)
+            with safe_open(path, "pt") as entry:
+                tensors, metadata = {name: entry.get_tensor(name) for name in entry.keys()}, entry.metadata() or {}
             if set(tensors) != {"mean", "std", "thumbnail"}:
                 raise ValueError("unexpected tensors")
             mean, std, thumb = tensors["mean"], tensors["std"], tensors["thumbnail"]
@@ -290,9 +291,10 @@ class StyleLibrary:
             check_stats(StyleStats(mean, std), "cached style")  # finite means, stds >= 0
             if thumb.dtype != torch.uint8 or tuple(thumb.shape) != (THUMBNAIL_SIDE, THUMBNAIL_SIDE, 3):
                 raise ValueError("unexpected thumbnail")
-            with safe_open(path, "pt") as entry:
-                if (entry.metadata() or {}).get("checksum") != self._checksum(digest, tensors):
-                    raise ValueError("edited, or another style's")
+            if "checksum" not in metadata:
+                raise ValueError("no checksum (written by an older version)")
+            if metadata["checksum"] != self._checksum(digest, tensors):
+                raise ValueError("edited, or another style's")
         except Exception as exc:  # any unreadable cache file is rebuilt, never trusted
             self.log("style-cache-rebuild", file=path.name, reason=type(exc).__name__ if not isinstance(exc, ValueError)
                      else str(exc))

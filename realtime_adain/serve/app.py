@@ -183,9 +183,11 @@ class Server:
         if self._tick is not None:
             self._tick.cancel()
         clients = list(self.clients.values())
-        if clients:
-            await asyncio.wait([asyncio.ensure_future(c.close("the server stopped")) for c in clients], timeout=5.0)
-        self.batcher.stop()
+        try:
+            if clients:
+                await asyncio.wait([asyncio.ensure_future(c.close("the server stopped")) for c in clients], timeout=5.0)
+        finally:  # (a second Ctrl-C cancels the wait: the worker stops all the same)
+            self.batcher.stop()
         await asyncio.get_running_loop().run_in_executor(None, self.batcher.join, 10.0)
 
     # ---- routes ------------------------------------------------------------------------------

@@ -60,7 +60,9 @@ class StyleRegistry:
         added = []
         for style, name in zip(self.library.styles, self.library.names):
             if (style.path, style.digest) not in known:
-                style_id = f"u{secrets.token_hex(12)}" if self._uploaded(style) else f"s{len(self._by_id)}"
+                # (a server style's number counts server styles only: it says nothing of the uploads)
+                served_here = sum(not self._uploaded(known.style) for known in self._by_id.values())
+                style_id = f"u{secrets.token_hex(12)}" if self._uploaded(style) else f"s{served_here}"
                 served = ServedStyle(style_id, name, style)
                 self._by_id[served.id] = served
                 added.append(served)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
+import zlib
 
 import numpy as np
 
@@ -53,15 +54,41 @@ def _stated_size(array: np.ndarray) -> tuple[int, int] | None:
 
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-# The chunks a PNG's pixels are read from (and tRNS's transparency, eXIf's orientation, APNG's frames);
-# the rest (iCCP, sRGB, gAMA, text, ...) change nothing OpenCV reads.
-PNG_PIXEL_CHUNKS = {b"IHDR", b"PLTE", b"tRNS", b"IDAT", b"IEND", b"eXIf", b"acTL", b"fcTL", b"fdAT"}
+# The chunks a PNG's pixels are read from (and tRNS's transparency, iCCP's colour profile, eXIf's
+# orientation, APNG's frames); the rest (sRGB, gAMA, text, ...) change nothing the reader reads.
+PNG_PIXEL_CHUNKS = {b"IHDR", b"PLTE", b"tRNS", b"iCCP", b"IDAT", b"IEND", b"eXIf", b"acTL", b"fcTL", b"fdAT"}
+ICC_NAME = b"ICC profile"
+
+
+def _chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+MAX_ICC_BYTES = 4 << 20  # a colour profile is a few KB; a larger one is left out, not inflated
+
+
+def _sound_profile(body: bytes) -> bytes | None:
+    """An iCCP chunk's compressed profile where it is one libpng reads without a warning (its
+    stated size is its size, its signature 'acsp'), else None: the chunk is left out."""
+    name, _, rest = body.partition(b"\0")
+    if not rest or rest[0] != 0:  # (0: deflate, the one method PNG has)
+        return None
+    try:
+        inflater = zlib.decompressobj()
+        profile = inflater.decompress(rest[1:], MAX_ICC_BYTES)
+    except zlib.error:
+        return None
+    if inflater.unconsumed_tail or len(profile) < 128 or profile[36:40] != b"acsp":
+        return None
+    return rest[1:] if struct.unpack_from(">I", profile)[0] == len(profile) else None
 
 
 def png_pixels_only(data: bytes) -> bytes:
-    """A PNG upload without the chunks that hold no pixels: libpng printed its warnings about them
-    ("iCCP: profile 'NAME': ...", NAME the client's) on the server's log, which is one line per
-    client. Anything but a PNG, or a PNG whose chunks do not add up, is returned as it is."""
+    """A PNG upload as the reader needs it: the chunks that hold no pixels left out, and the
+    colour profile's name (chosen by the client) replaced, the profile itself kept where libpng
+    reads it without a warning. libpng printed its warnings about them ("iCCP: profile 'NAME':
+    ...") on the server's log, which is one line per client. What is not
+    a PNG is returned as it is; a PNG's bytes past chunks that do not add up are kept as they are."""
     if not data.startswith(PNG_SIGNATURE):
         return data
     kept, at = [PNG_SIGNATURE], len(PNG_SIGNATURE)
@@ -70,7 +97,10 @@ def png_pixels_only(data: bytes) -> bytes:
         end = at + 12 + length
         if end > len(data):
             break
-        if kind in PNG_PIXEL_CHUNKS:
+        if kind == b"iCCP":
+            if (profile := _sound_profile(data[at + 8:end - 4])) is not None:
+                kept.append(_chunk(kind, ICC_NAME + b"\0\0" + profile))
+        elif kind in PNG_PIXEL_CHUNKS:
             kept.append(data[at:end])
         at = end
         if kind == b"IEND":

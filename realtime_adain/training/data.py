@@ -121,6 +121,11 @@ def read_training_image(path: Path) -> tuple[np.ndarray | None, str]:
     return image, ""
 
 
+# JPEG and PNG state their size before the pixels, after any metadata: one not stated within the
+# bound is metadata past it.
+HEADER_FIRST = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")
+
+
 class HeaderTooLong(Exception):
     """A picture Pillow knows whose header goes on past HEADER_BYTES: its size is unknown."""
 
@@ -128,7 +133,7 @@ class HeaderTooLong(Exception):
 def stated_size(path: Path) -> tuple[int, int] | None:
     """(width, height) as the file's header (in its first HEADER_BYTES) states it, read by Pillow
     without decoding a pixel; None where Pillow cannot tell (the decoder's own checks then stand).
-    Raises HeaderTooLong where Pillow knows the format but the header is cut by the bound: a JPEG
+    Raises HeaderTooLong where a JPEG's or PNG's header is cut by the bound: a JPEG
     of 16000x16000 behind 4.6 MB of metadata was decoded (1.5 GB a read, in each loader process)."""
     from PIL import UnidentifiedImageError
 
@@ -142,9 +147,9 @@ def stated_size(path: Path) -> tuple[int, int] | None:
     except UnidentifiedImageError:  # not a format Pillow reads, or one whose header lies at the end (a TIFF's may)
         return None
     except Exception:  # noqa: BLE001 - not a regular file, damaged, or a header past the bound
-        if cut:
+        if cut and head.startswith(HEADER_FIRST):
             raise HeaderTooLong from None
-        return None
+        return None  # (Pillow reads a whole WebP to open it: one over the bound is no sign of a long header)
 
 
 def check_readable(paths: Sequence[Path], root: str | os.PathLike, what: str) -> None:
