@@ -17,19 +17,8 @@ import realtime_adain as ra
 from realtime_adain.settings import ModelSettings
 from realtime_adain.stylizer import Stylizer
 from test_full_disk import disk, fill  # noqa: F401
+from test_api21 import style  # noqa: F401  (a fixture)
 from video_samples import gradient_frames, write_video
-
-THREADS = torch.get_num_threads()
-
-
-@pytest.fixture(scope="module")
-def style(stylizer):
-    torch.set_num_threads(1)  # (tiny inputs on a shared machine)
-    try:
-        return stylizer.style(np.full((16, 16, 3), 90, np.uint8), size=16)
-    finally:
-        torch.set_num_threads(THREADS)
-
 
 def test_out_of_memory_in_the_api_is_one_line(published_weights):
     """Under `ulimit -v`, a 3000x3000 picture raised the allocator's error (onnxruntime's over

@@ -17,6 +17,7 @@ from safetensors.torch import save_file
 from realtime_adain.training import checkpoint
 from cli_support import training_error_line
 from train_support import load_tool, tiny_args, train_tool  # noqa: F401  (fixtures)
+from test_train_hostile_checkpoints import copy_run, edit_state, finished_run, refused_as_damaged  # noqa: F401  (a fixture)
 
 
 @pytest.fixture(scope="module")
@@ -48,36 +49,6 @@ def test_a_resumed_temporal_run_equals_the_uninterrupted_one(dataset, published_
     assert all(torch.equal(a[key], b[key]) for key in a)
 
 
-@pytest.fixture(scope="module")
-def finished_run(dataset, published_weights, tmp_path_factory):
-    """A run of one iteration with its checkpoint, to copy and spoil."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    run = tmp_path_factory.mktemp("runs") / "run"
-    try:
-        assert load_tool("train").main(tiny_args(dataset, published_weights[0], run, 1, "--save-every", "1")) == 0
-    finally:
-        torch.set_num_threads(before)
-    return run
-
-
-def copy_run(finished_run, tmp_path):
-    run = tmp_path / "run"
-    shutil.copytree(finished_run, run, ignore=shutil.ignore_patterns(".lock"))
-    return run
-
-
-def edit_state(run, change) -> None:
-    """Rewrite the trainer state of iteration 1 with `change(tensors, document)` applied."""
-    path = checkpoint.state_file(run / "checkpoints", 1)
-    with safe_open(str(path), framework="pt") as handle:
-        saved = {key: handle.get_tensor(key) for key in handle.keys()}
-        metadata = handle.metadata()
-    document = json.loads(metadata["state"])
-    change(saved, document)
-    save_file(saved, str(path), {**metadata, "state": json.dumps(document)})
-
-
 def set_tensor(name: str, value: torch.Tensor):
     def change(saved, document):
         saved[name] = value
@@ -106,13 +77,7 @@ def spoil_moment(name: str, value: float):
 def test_an_edited_adam_state_is_a_damaged_trainer_state(train_tool, finished_run, tmp_path, one_thread, change, message):
     """A complex or negative step was a traceback in Adam; NaN moments trained one iteration and then
     advised a lower --lr, which a resumed run cannot take."""
-    run = copy_run(finished_run, tmp_path)
-    edit_state(run, change)
-    code, _, err = train_tool("--resume", run, "--iterations", "2")
-    line = training_error_line(code, err)
-    assert line.startswith(f"error: {checkpoint.state_file(run / 'checkpoints', 1)}: damaged trainer state ("), line
-    assert message in line, line
-    assert not checkpoint.decoder_file(run / "checkpoints", 2).exists()
+    refused_as_damaged(train_tool, finished_run, tmp_path, change, message)
 
 
 def jpeg(noise: bool = False) -> bytes:

@@ -124,6 +124,12 @@ def huge_learning_rate(tensors, document):
 def test_damaged_trainer_state_is_one_line(train_tool, finished_run, tmp_path, one_thread, change, message):
     """A trainer state that does not fit the decoder and optimizer: tracebacks (some at the first
     iteration, after the data and the encoder were loaded) or a silent reset of Adam before."""
+    refused_as_damaged(train_tool, finished_run, tmp_path, change, message)
+
+
+def refused_as_damaged(train_tool, finished_run, tmp_path, change, message: str) -> None:
+    """A copy of `finished_run` with `change` applied to its trainer state is refused at resume, in one
+    line naming the state and saying `message`, before anything is trained."""
     run = copy_run(finished_run, tmp_path)
     edit_state(run, change)
     code, _, err = train_tool("--resume", run, "--iterations", "2")
