@@ -4,7 +4,6 @@ and a few option bounds."""
 
 from __future__ import annotations
 
-import json
 import shutil
 
 import cv2
@@ -12,7 +11,6 @@ import numpy as np
 import pytest
 import torch
 from safetensors import safe_open
-from safetensors.torch import save_file
 
 from realtime_adain.training import checkpoint
 from cli_support import training_error_line
