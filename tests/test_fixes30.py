@@ -331,3 +331,38 @@ def test_an_uploads_colour_profile_is_applied(data_dir, tmp_path):
     on_disk = read_image(tmp_path / "lab.png")
     assert np.abs(on_disk.astype(int) - (200, 120, 40)).max() > 20  # (the profile matters)
     np.testing.assert_array_equal(decode(buffer.getvalue(), 1 << 20, 1 << 20)[0], on_disk)
+
+
+@pytest.mark.parametrize("patch", ["none", "intent 7", "illuminant not D50", "grey profile on colour", "two profiles"])
+def test_an_uploads_profile_is_kept_only_where_libpng_reads_it_quietly(patch, capfd):
+    """The profile's checks follow libpng's (png_icc_check_header): a profile it warns about was
+    kept, and each upload printed its warning on the server's log."""
+    import concurrent.futures
+    import io
+    import struct
+
+    import numpy as np
+    from PIL import Image, ImageCms
+
+    from realtime_adain.serve.uploads import decode, png_pixels_only
+
+    profile = bytearray(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
+    if patch == "intent 7":
+        profile[64:68] = struct.pack(">I", 7)
+    elif patch == "illuminant not D50":
+        profile[68:80] = bytes(12)
+    elif patch == "grey profile on colour":
+        profile[16:20] = b"GRAY"
+    buffer = io.BytesIO()
+    Image.fromarray(np.full((8, 8, 3), 100, np.uint8)).save(buffer, "PNG", icc_profile=bytes(profile))
+    data = buffer.getvalue()
+    if patch == "two profiles":
+        at = data.index(b"iCCP") - 4
+        end = at + 12 + struct.unpack_from(">I", data, at)[0]
+        data = data[:end] + data[at:end] + data[end:]
+    kept = png_pixels_only(data)
+    assert kept.count(b"iCCP") == (0 if patch not in ("none", "two profiles") else 1)
+    capfd.readouterr()
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:  # (as the server decodes: libpng warns there)
+        image, _ = pool.submit(decode, data, 1 << 20, 1 << 20).result()
+    assert image.shape == (8, 8, 3) and "libpng" not in capfd.readouterr().err

@@ -72,6 +72,24 @@ def test_the_video_track_keeps_its_default_flag_in_matroska(out_name, run_cli, w
     assert [flag for _, flag in dispositions(out)] == [1, 1]
 
 
+def test_the_video_track_takes_only_the_default_flag(run_cli, weights_env, style, tmp_path):
+    """The input video's other flags describe its picture, not the stylized one: a layered MV-HEVC
+    track's `multilayer`, copied, made the MP4 muxer write a layer box for libx265's one layer
+    (a file FFmpeg 8 cannot open). Here a `comment` flag: not carried; the default one is."""
+    import av
+
+    source = tmp_path / "in.mp4"
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=48x32:rate=12:duration=0.5", "-c:v", "libx264",
+           "-disposition:v:0", "default+comment", source)
+    with av.open(str(source)) as container:
+        assert container.streams.video[0].disposition & av.stream.Disposition.comment
+    out = tmp_path / "out.mp4"
+    stylize(run_cli, source, style, out)
+    with av.open(str(out)) as container:
+        assert container.streams.video[0].disposition == av.stream.Disposition.default
+        assert len(list(container.decode(video=0))) == 6
+
+
 def with_captions(stream: bytes) -> bytes:
     """An Annex-B H.264 `stream` with EIA-608 captions ("HI") in an ATSC A/53 SEI before each
     picture, as a broadcast carries them."""

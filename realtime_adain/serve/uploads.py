@@ -67,10 +67,14 @@ def _chunk(kind: bytes, body: bytes) -> bytes:
 MAX_ICC_BYTES = 4 << 20  # a colour profile is a few KB; a larger one is left out, not inflated
 
 
-def _sound_profile(body: bytes) -> bytes | None:
-    """An iCCP chunk's compressed profile where it is one libpng reads without a warning (its
-    stated size is its size, its signature 'acsp'), else None: the chunk is left out."""
-    name, _, rest = body.partition(b"\0")
+D50 = bytes.fromhex("0000f6d6 00010000 0000d32d")  # the PCS illuminant, as an ICC profile writes it
+
+
+def _sound_profile(body: bytes, colour_type: int) -> bytes | None:
+    """An iCCP chunk's compressed profile where libpng reads it without a warning, else None (the
+    chunk is left out): the header's checks of libpng's png_icc_check_header and tag table (size,
+    signature, colour space for the PNG's `colour_type`, intent, D50 illuminant, the tags inside)."""
+    _name, _, rest = body.partition(b"\0")
     if not rest or rest[0] != 0:  # (0: deflate, the one method PNG has)
         return None
     try:
@@ -78,9 +82,17 @@ def _sound_profile(body: bytes) -> bytes | None:
         profile = inflater.decompress(rest[1:], MAX_ICC_BYTES)
     except zlib.error:
         return None
-    if inflater.unconsumed_tail or len(profile) < 128 or profile[36:40] != b"acsp":
+    if inflater.unconsumed_tail or len(profile) < 132:
         return None
-    return rest[1:] if struct.unpack_from(">I", profile)[0] == len(profile) else None
+    (size,), (intent,), (tags,) = (struct.unpack_from(">I", profile, at) for at in (0, 64, 128))
+    space = profile[16:20]
+    sound = (size == len(profile) and profile[36:40] == b"acsp" and intent < 4 and profile[68:80] == D50
+             and space == (b"GRAY" if colour_type in (0, 4) else b"RGB ") and profile[20:24] in (b"XYZ ", b"Lab ")
+             and (profile[8] < 4 or size % 4 == 0) and 132 + 12 * tags <= size)
+    for at in range(132, 132 + 12 * tags if sound else 132, 12):
+        start, length = struct.unpack_from(">II", profile, at + 4)
+        sound = sound and start % 4 == 0 and start <= size and length <= size - start
+    return rest[1:] if sound else None
 
 
 def png_pixels_only(data: bytes) -> bytes:
@@ -91,14 +103,18 @@ def png_pixels_only(data: bytes) -> bytes:
     a PNG is returned as it is; a PNG's bytes past chunks that do not add up are kept as they are."""
     if not data.startswith(PNG_SIGNATURE):
         return data
-    kept, at = [PNG_SIGNATURE], len(PNG_SIGNATURE)
+    kept, at, colour_type, profiles = [PNG_SIGNATURE], len(PNG_SIGNATURE), None, 0
     while at + 12 <= len(data):
         length, kind = struct.unpack_from(">I4s", data, at)
         end = at + 12 + length
         if end > len(data):
             break
-        if kind == b"iCCP":
-            if (profile := _sound_profile(data[at + 8:end - 4])) is not None:
+        if kind == b"IHDR" and length == 13:
+            colour_type = data[at + 17]
+        if kind == b"iCCP":  # (the first only: libpng warns of a second)
+            profiles += 1
+            if profiles == 1 and colour_type is not None and (
+                    profile := _sound_profile(data[at + 8:end - 4], colour_type)) is not None:
                 kept.append(_chunk(kind, ICC_NAME + b"\0\0" + profile))
         elif kind in PNG_PIXEL_CHUNKS:
             kept.append(data[at:end])

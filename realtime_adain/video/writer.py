@@ -72,9 +72,11 @@ TELEMETRY_FORMATS = frozenset({"mp4", "mov"})
 # AVI its chapters, without a word.
 CHAPTER_FORMATS = frozenset({"mp4", "mov", "matroska", "webm"})
 TIMECODE_FORMATS = CHAPTER_FORMATS | {"avi"}
-# Dispositions that say what kind of picture a stream is, not the moving video it becomes.
-PICTURE_KINDS = (av.stream.Disposition.attached_pic | av.stream.Disposition.timed_thumbnails
-                 | av.stream.Disposition.still_image)
+# The one disposition of the input's video the output's takes: whether it plays by default. The
+# others say what the input's picture was (cover art, a layer of a multilayer video: an MV-HEVC
+# track's `multilayer` made the MP4 muxer write an lhvC box for libx265's one layer, a file FFmpeg
+# 8 cannot open) or roles WebM drops; the stylized video is none of them.
+VIDEO_DISPOSITIONS = av.stream.Disposition.default
 # The most empty frames FFmpeg's AVI muxer fills one pause with ("Too large number of skipped frames").
 AVI_MAX_SKIPPED = 60000
 
@@ -335,7 +337,7 @@ class VideoWriter:
         self.container.metadata.update(content_tags(video.tags))
         self.video.metadata.update(language_for(fmt, content_tags(video.video_tags)))
         # (Matroska's muxer writes a track without the default flag as not to be played by default)
-        self.video.disposition = video.disposition & ~PICTURE_KINDS
+        self.video.disposition = video.disposition & VIDEO_DISPOSITIONS
         for stream in passthrough:
             out = self.streams.get(stream.index)
             if out is not None:
