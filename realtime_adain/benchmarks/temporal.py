@@ -9,7 +9,8 @@ strength with an 8-bit state, as `live` runs it.
 
 E_warp as Lai et al. (ECCV 2018): flow between consecutive *input* frames (here DIS medium at
 full size, for FlowNet2), their non-occluded mask M, E_warp = mean_t sum(M (W(O_t+1) - O_t)^2) /
-sum(M) with O in [0, 1] and the channels summed; the input clip's own E_warp is the floor.
+sum(M) with O in [0, 1] and the channels summed; the input clip's own E_warp is printed as a
+reference value (no floor: a low-contrast output can be below it).
 Fidelity is the PSNR of each variant against the per-frame video; for each moving average the
 variants better on both are listed. Cost is the default stabiliser's median ms per frame at 360p,
 720p and 1080p per CPU core (OpenCV and torch on one thread, CPU time) and with the default
@@ -35,7 +36,6 @@ import cv2
 import numpy as np
 import torch
 
-from realtime_adain.atomic import atomic_write_bytes
 from realtime_adain.benchmarks.setup import (benchmark_weights, check_input_files, check_results_file, free_memory,
                                              report_json, stamp, test_material)
 from realtime_adain.commands.argtypes import file_name, flow_width, int_between, nonempty_path, results_file, unit_interval
@@ -253,7 +253,7 @@ def measure_clip(name: str, clip: Clip, stylizer: Stylizer, style, args: argpars
     flows = input_flows(clip)
     per_frame = stylize_clip(stylizer, clip, style)
     stats = stylize_clip(stylizer, clip, style, ContentStatsSmoother(args.momentum))
-    floor = warp_error(clip, flows)
+    input_error = warp_error(clip, flows)
     rows = []
     base = None
     for label, make in variants(clip, per_frame, stats, args.strengths, args.preset, args.flow_width).items():
@@ -263,7 +263,7 @@ def measure_clip(name: str, clip: Clip, stylizer: Stylizer, style, args: argpars
         ratio = error / base if base > 0 else float("nan")  # a flat style: the per-frame output does not change
         rows.append({"variant": label, "e_warp": error, "ratio": ratio, "psnr": psnr(frames, per_frame)})
     shape = f"{clip[0].shape[1]}x{clip[0].shape[0]}"
-    return {"clip": name, "resolution": shape, "frames": len(clip), "input_e_warp": floor, "rows": rows,
+    return {"clip": name, "resolution": shape, "frames": len(clip), "input_e_warp": input_error, "rows": rows,
             "beats_moving_average": dominating(rows)}
 
 
@@ -476,13 +476,8 @@ def measured(args: argparse.Namespace, photo: np.ndarray, style_image: np.ndarra
     for name, clip in clips.items():
         results.append(measure_clip(name, clip, stylizer, style, args))
         print_table(results[-1])
-    if args.figure:
-        clip = clips["pan+zoom"]
-        per_frame = stylize_clip(stylizer, clip, style)
-        one_pass = stabilize(clip, per_frame, Stabilizer(preset=args.preset, flow_width=args.flow_width, precise=True))
-        two_passes = stabilize(clip, per_frame, TwoPassStabilizer(preset=args.preset, flow_width=args.flow_width))
-        figure = cv2.cvtColor(difference_figure(clip, input_flows(clip), [per_frame, one_pass, two_passes]), cv2.COLOR_RGB2BGR)
-        atomic_write_bytes(args.figure, cv2.imencode(".png", figure, [cv2.IMWRITE_PNG_COMPRESSION, 9])[1].tobytes())
+    # (written with the results at the end: an interrupted run left a figure without them)
+    figure = [(args.figure, figure_png(clips["pan+zoom"], stylizer, style, args))] if args.figure else []
     costs = measure_cost(photo, args.cost_frames, args.preset, args.flow_width)
     print_cost(costs)
     result = {
@@ -496,5 +491,14 @@ def measured(args: argparse.Namespace, photo: np.ndarray, style_image: np.ndarra
         "motion_workers": costs["motion_workers"], "cost_ms_per_frame_precise_apply_1_thread": costs["precise_apply_per_core"],
         "cost_ms_per_frame_two_pass_1_thread": costs["two_pass_per_core"],
     }
-    report_json(result, args.json)
+    report_json(result, args.json, figure)
     return 0
+
+
+def figure_png(clip: Clip, stylizer: Stylizer, style, args: argparse.Namespace) -> bytes:
+    """`--figure`'s PNG: `difference_figure` of the per-frame, one-pass and two-pass outputs."""
+    per_frame = stylize_clip(stylizer, clip, style)
+    one_pass = stabilize(clip, per_frame, Stabilizer(preset=args.preset, flow_width=args.flow_width, precise=True))
+    two_passes = stabilize(clip, per_frame, TwoPassStabilizer(preset=args.preset, flow_width=args.flow_width))
+    figure = cv2.cvtColor(difference_figure(clip, input_flows(clip), [per_frame, one_pass, two_passes]), cv2.COLOR_RGB2BGR)
+    return cv2.imencode(".png", figure, [cv2.IMWRITE_PNG_COMPRESSION, 9])[1].tobytes()

@@ -36,7 +36,7 @@ from realtime_adain.settings import DEFAULT_MAX_PIXELS, ENGINE_CHOICES, FLOW_MOD
 from realtime_adain.video.job import stylize_file
 from realtime_adain.video.pipeline import frames_within
 from realtime_adain.errors import UserError, out_of_memory_as_user_error
-from realtime_adain.imageio import read_image, read_style, short_side_size
+from realtime_adain.imageio import check_pixel_budget, read_image, read_style, short_side_size
 from realtime_adain.paths import check_output_file
 from realtime_adain.stylizer import Stylizer
 from realtime_adain.temporal import MODES
@@ -98,7 +98,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "default off, as the reference loop)")
     parser.add_argument("--no-baseline", action="store_true", help="skip the reference loop")
     parser.add_argument("--resolution", type=frame_resolution, metavar="WxH",
-                        help="time an upscaled copy of the clip's frames, e.g. 1920x1080 (up to 4096x4096)")
+                        help="time a copy of the clip's frames scaled to this size, e.g. 1920x1080 (up to 4096x4096; "
+                             "the copy has no audio: the pipeline's audio copy is not timed)")
     parser.add_argument("--device", default="cpu", help="cpu (default, as the reference loop ran), cuda or cuda:N")
     parser.add_argument("--dtype", default="fp32", choices=("fp32", "fp16", "bf16"),
                         help="precision of our pipeline (the reference loop stays fp32)")
@@ -128,7 +129,9 @@ def reference_loop(stylizer: Stylizer, video: Path, style_path: Path, output: Pa
     # As the pipeline picks it: yuv420p, or yuv444p at an odd size (4:2:0 was libx264's traceback at 65x49)
     stream.width, stream.height, stream.pix_fmt = width, height, choose_pix_fmt(EncodeSettings("libx264"), width, height)
     stream.options = {"crf": str(DEFAULT_CRF)}
-    style_img = Image.open(style_path)
+    # (read as every command reads a style: PIL's own open gave a grey, palette, CMYK, RGBA or 16-bit
+    # picture to ToTensor as it is stored, a traceback in the encoder's first convolution)
+    style_img = Image.fromarray(read_image(style_path))
     count = 0
     while not frames or count < frames:
         ret, content_img = capture.read()
@@ -191,6 +194,14 @@ def resolved_engines(names: list[str], load: Callable[[str], Stylizer]) -> dict[
             for asked, stylizer in stylizers.items()}
 
 
+def frame_count(frames: int, total: int) -> str:
+    """The header's frames: of how many the container says it holds, where it says (.mkv and .ts
+    do not: `--frames 1000` read "1000 of 0 frames")."""
+    if total:
+        return f"{frames} of {total} frames"
+    return f"{f'up to {frames}' if frames else 'all'} frames (the container does not say how many)"
+
+
 def check_batch_fits(batch: int, width: int, height: int) -> None:
     """Refuse a batch that `video` would lower (it holds at most its pixel budget a call): the
     table would name a batch that was not run."""
@@ -233,12 +244,13 @@ def run(args: argparse.Namespace) -> int:
                         % (*args.resolution, *(side + side % 2 for side in args.resolution)))
     check_encoder(EncodeSettings(args.codec), Path("bench.mp4"))
     with VideoReader(args.video) as probe:  # a clip that is no video is one error line
-        total = probe.expected_frames
+        total = probe.expected_frames  # (0: not said, as in .mkv and .ts; fps counts the frames decoded)
         shape = f"{probe.width}x{probe.height}"
         width, height = args.resolution or (probe.width, probe.height)
+    # Before any variant: the reference loop ran a 5000x4000 clip at full size (no budget) until the
+    # OOM killer came. `video`'s budget, which bench video does not raise.
+    check_pixel_budget(args.video, height, width, args.size, DEFAULT_MAX_PIXELS, "--size", budget_option=None)
     check_batch_fits(args.batch, *short_side_size(height, width, args.size))
-    if not total and not args.frames:  # fps would be computed from a frame count nobody knows
-        raise UserError(f"{args.video}: the container does not say how many frames it holds; pass --frames N")
     n_frames = min(args.frames or total, total) if total else args.frames  # (--frames 0, the default: all)
     default_threads = torch.get_num_threads()
     with (tempfile.TemporaryDirectory(prefix="bench-video-") as tmp,
@@ -246,16 +258,17 @@ def run(args: argparse.Namespace) -> int:
         workdir = Path(tmp)
         vgg, decoder, which = benchmark_weights(args, workdir)
         check_results_file(args.json, [args.video, args.style, vgg, decoder])
+        clip = args.video  # (the file timed; the user's clip is named in the header and the results)
         if args.resolution:
             shape = "%dx%d" % args.resolution
-            args.video = upscaled_copy(args.video, args.resolution, n_frames, workdir / f"clip_{shape}.mp4")
+            clip = upscaled_copy(args.video, args.resolution, n_frames, workdir / f"clip_{shape}.mp4")
         stylizers = resolved_engines(args.engine or ["eager"], lambda name: Stylizer.from_settings(
             ModelSettings(vgg, decoder, args.device, args.dtype, name)))  # (mistakes in the CLI's words)
         reference = Stylizer.from_settings(ModelSettings(vgg, decoder, args.device, "fp32", "eager"))  # as the reference runs
         variants: list[tuple[str, callable]] = []
         if not args.no_baseline:
             variants.append(("reference loop (pytorch-AdaIN test_video.py)", lambda out, n, s=reference, t=default_threads: (
-                torch.set_num_threads(t), reference_loop(s, args.video, args.style, out, args.size, args.style_size, n))))
+                torch.set_num_threads(t), reference_loop(s, clip, args.style, out, args.size, args.style_size, n))))
         for engine, stylizer in stylizers.items():
             for threads in dict.fromkeys(t or default_threads for t in args.threads):  # 0 may be a count given too
                 for mode in args.stabilize:
@@ -263,9 +276,10 @@ def run(args: argparse.Namespace) -> int:
                     label += f", stabilize {mode}" if args.stabilize != ["off"] else ""
                     variants.append((label, lambda out, n, s=stylizer, t=threads, m=mode: (
                         torch.set_num_threads(t),
-                        our_pipeline(s, args.video, args.style, out, args.size, args.style_size, n, args.batch,
+                        our_pipeline(s, clip, args.style, out, args.size, args.style_size, n, args.batch,
                                      args.codec, m))))
-        print(f"clip: {args.video.name} {shape}, {n_frames} of {total} frames; size {args.size or 'native'}; "
+        copy = " (a scaled copy, without audio)" if args.resolution else ""
+        print(f"clip: {args.video.name} {shape}{copy}, {frame_count(n_frames, total)}; size {args.size or 'native'}; "
               f"style {args.style.name} at {args.style_size}; weights: {which}; on {args.device}, {args.dtype}", flush=True)
         for label, fn in variants:  # warm-up: one-time costs (allocator, oneDNN kernels, engine builds)
             if not fn(workdir / "warmup.mp4", 2)[1]:  # (OpenCV may not read what the pipeline reads)
