@@ -14,10 +14,11 @@ from __future__ import annotations
 from collections import deque
 from concurrent.futures import Future
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
-from realtime_adain.temporal import Motion, Stabilizer
+from realtime_adain.temporal import Motion, Stabilizer, source_positions
 
 
 def wanted(device: torch.device) -> bool:
@@ -72,10 +73,16 @@ class DeviceBlend:
 
     @staticmethod
     def _grid(motion: Motion, size: tuple[int, int], device: torch.device) -> torch.Tensor:
-        """grid_sample's (1, H, W, 2) grid in [-1, 1] for the sample positions (pixels)."""
-        x, y = upsampled(torch.from_numpy(motion.positions).permute(2, 0, 1), size, device)
+        """grid_sample's (1, H, W, 2) grid in [-1, 1] for the sample positions (pixels). The
+        displacement is resized and the pixel grid added on the device: resized, the positions
+        went flat where the resize clamps, at the frame's edge (a still frame's outer pixels
+        sampled up to 1.5 pixels off; `temporal.edge_offsets`, as the CPU puts it right)."""
+        still = source_positions(np.zeros_like(motion.positions), size)  # where no motion samples
+        dx, dy = upsampled(torch.from_numpy(motion.positions - still).permute(2, 0, 1), size, device)
         height, width = size  # Python scalars: no host-to-device copy that would wait for the network
-        return torch.stack(((x + 0.5) * (2.0 / width) - 1.0, (y + 0.5) * (2.0 / height) - 1.0), dim=-1)[None]
+        xs = torch.arange(width, device=device, dtype=torch.float32)
+        ys = torch.arange(height, device=device, dtype=torch.float32)[:, None]
+        return torch.stack(((dx + xs + 0.5) * (2.0 / width) - 1.0, (dy + ys + 0.5) * (2.0 / height) - 1.0), dim=-1)[None]
 
 
 def upsampled(planes: torch.Tensor, size: tuple[int, int], device: torch.device) -> torch.Tensor:

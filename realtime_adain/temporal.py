@@ -210,9 +210,38 @@ def source_map(flow: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np.
 def full_size_maps(positions: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     """Working-size sample `positions` (h, w, 2, pixels of the full frame) as remap's x and y
     maps at `size` (height, width): resized as two planes, which with the remap costs about 0.9x
-    of one interleaved map (720p, one core: 0.25 + 1.41 ms against 0.42 + 1.55)."""
+    of one interleaved map (720p, one core: 0.25 + 1.41 ms against 0.42 + 1.55), then the bands
+    the resize clamps put right (`edge_offsets`)."""
     map_x, map_y = cv2.split(positions)
-    return resized(map_x, size), resized(map_y, size)
+    map_x, map_y = resized(map_x, size), resized(map_y, size)
+    for band, offset in edge_offsets(size[1], positions.shape[1]):
+        map_x[:, band] += offset
+    for band, offset in edge_offsets(size[0], positions.shape[0]):
+        map_y[band] += offset[:, None]
+    return map_x, map_y
+
+
+@functools.lru_cache(maxsize=16)
+def edge_offsets(full: int, working: int) -> tuple[tuple[slice, np.ndarray], ...]:
+    """(band, offset) pairs that put right sample positions resized linearly from `working` to
+    `full` pixels along one axis. cv2.resize clamps its source coordinate (x + 0.5) * working /
+    full - 0.5 to [0, working - 1], so past the outermost working pixels' centres the positions
+    stayed flat: a still frame's outer columns were sampled up to 1.5 pixels off (720p, flow at
+    320). There a position is the edge pixel's plus the distance from its centre (the
+    displacement clamped, as the resize clamps it); the offsets are that distance (read-only)."""
+    scale = full / working
+    coords = np.arange(full)
+    source = (coords + 0.5) / scale - 0.5
+    first, last = coords[source < 0], coords[source > working - 1]
+    pairs = []
+    if first.size:
+        pairs.append((slice(0, first.size), first - (0.5 * scale - 0.5)))
+    if last.size:
+        pairs.append((slice(full - last.size, full), last - ((working - 0.5) * scale - 0.5)))
+    offsets = tuple((band, offset.astype(np.float32)) for band, offset in pairs)
+    for _, offset in offsets:
+        offset.flags.writeable = False
+    return offsets
 
 
 def remap_rgb(image: np.ndarray, coords: np.ndarray | tuple[np.ndarray, np.ndarray]) -> np.ndarray:
@@ -692,6 +721,19 @@ class MotionAhead:
         self.pool.shutdown(wait=True, cancel_futures=True)
 
 
+def check_stats(mean: torch.Tensor, std: torch.Tensor) -> None:
+    """Refuse anything but a mean and std of one shape, each a tensor of at least one frame: a
+    numpy array failed as "no attribute 'clone'", frame counts that differ were cut silently,
+    and no frame failed inside torch.stack."""
+    for name, value in (("mean", mean), ("std", std)):
+        if not isinstance(value, torch.Tensor):
+            raise TypeError(f"{name} must be an (N, C, 1, 1) torch.Tensor, got {type(value).__name__}")
+        if value.dim() == 0 or value.shape[0] == 0:
+            raise ValueError(f"{name} must be (N, C, 1, 1) with at least one frame, got shape {tuple(value.shape)}")
+    if mean.shape != std.shape:
+        raise ValueError(f"mean {tuple(mean.shape)} and std {tuple(std.shape)} must be of one shape")
+
+
 class ContentStatsSmoother:
     """EMA of the content's relu4_1 mean/std, per frame in display order: AdaIN then normalises
     every frame by slowly varying statistics, which removes global brightness/colour pumping.
@@ -713,8 +755,16 @@ class ContentStatsSmoother:
         self._std: torch.Tensor | None = None
 
     def __call__(self, mean: torch.Tensor, std: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The statistics to normalise N frames by, for their own (N, C, 1, 1) `mean` and `std`. A
+        frame whose statistics are not finite keeps them and leaves the average as it was (it
+        poisoned every later frame)."""
+        check_stats(mean, std)
         means, stds = [], []
         for m, s in zip(mean, std):
+            if not bool(torch.isfinite(m).all() & torch.isfinite(s).all()):  # (one wait for the device, not two)
+                means.append(m)
+                stds.append(s)
+                continue
             if self._mean is not None and self._mean.shape == m.shape:
                 jump = float(((m - self._mean).abs() / self._std).mean())
                 if jump > self.cut_distance:
