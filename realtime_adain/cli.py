@@ -46,6 +46,15 @@ class ArgumentParser(argparse.ArgumentParser):
         hint = dash_value_hint(message, self.given) or dash_file_hint(self.given)
         self.exit(2, f"error: {self.prog}: {message}{hint} (see `{self.prog} --help`)\n")
 
+    def parse_known_args(self, args=None, namespace=None):
+        """Refuse an option this parser does not know itself: argparse hands a subcommand's unknown
+        options up to the top parser, whose error pointed to `realtime-adain --help` (`image
+        --bogus`), not to the command's own help."""
+        namespace, extras = super().parse_known_args(args, namespace)
+        if extras:
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
+        return namespace, extras
+
     def _print_message(self, message: str, file=None) -> None:
         """argparse's, without its `except OSError: pass`: `--help >/dev/full` lost the text and
         exited 0; the failure now reaches `flush_standard_output`, one `error:` line."""

@@ -30,28 +30,13 @@ def add_parser(subparsers: argparse._SubParsersAction, with_targets: bool = True
     parser = subparsers.add_parser("bench", help="benchmarks", description=(
         "Measure speed (and the stabiliser's steadiness); results print as a table, then as one JSON line "
         "(`--json PATH` also writes them to a file)."), epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    targets = parser.add_subparsers(dest="target", metavar="TARGET", required=True,
-                                    parser_class=target_parser_class(type(parser)))
+    targets = parser.add_subparsers(dest="target", metavar="TARGET", required=True)
     for name in BENCHMARKS if with_targets else ():
         module = importlib.import_module(f"realtime_adain.benchmarks.{name}")
         summary = (module.__doc__ or name).strip().splitlines()[0]
         target = targets.add_parser(name, help=summary, description=module.__doc__)
         module.add_arguments(target)
         target.set_defaults(func=lambda args, run=module.run: run_guarding_stdout(run, args))
-
-
-def target_parser_class(base: type[argparse.ArgumentParser]) -> type[argparse.ArgumentParser]:
-    """The class of each target's parser: `base` (the CLI's error style), refusing an option it
-    does not know itself, so the error points to `realtime-adain bench video --help` (argparse
-    hands unknown options up to the top parser, which pointed to `realtime-adain --help`)."""
-    class TargetParser(base):
-        def parse_known_args(self, args=None, namespace=None):
-            namespace, extras = super().parse_known_args(args, namespace)
-            if extras:
-                self.error(f"unrecognized arguments: {' '.join(extras)}")
-            return namespace, extras
-
-    return TargetParser
 
 
 class GuardedStdout:
