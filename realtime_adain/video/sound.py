@@ -1,8 +1,9 @@
 """Sound the output cannot carry as it is, made into sound it can: decoded in FFmpeg's native
 channel order (`decoder_layout`, `reorder_channels`), converted to the encoder's sample format,
-layout and rate even where the input's changes mid-stream (`SoundConverter`), copied ADTS AAC
-that changes kind mid-stream re-encoded from there as its first kind (`AdtsChange`), and copied
-AAC that states its kind nowhere given ADTS headers that state it (`RawAacFraming`).
+layout and rate even where the input's changes mid-stream (`SoundConverter`), copied ADTS AAC,
+MP2, MP3, AC-3 or E-AC-3 that changes kind mid-stream re-encoded from there as its first kind
+(`KindChange`), and copied AAC that states its kind nowhere given ADTS headers that state it
+(`RawAacFraming`).
 
 Kept apart from `writer.py`, which decides what is copied, re-encoded or dropped and muxes it:
 this is the audio-only part of re-encoding, stream by stream, with no muxing of its own.
@@ -19,7 +20,7 @@ import av
 from av.audio.plane import AudioPlane
 import numpy as np
 
-from realtime_adain.video.formats import ADTS_RATES, adts_header, adts_kind
+from realtime_adain.video.formats import ADTS_RATES, adts_header, adts_kind, is_adts_aac
 from realtime_adain.video.notes import note
 
 
@@ -164,18 +165,21 @@ def _adts_said(kind: tuple[int, int, int]) -> str:
     return f"{kind[1]} Hz {ADTS_LAYOUTS[kind[2]]}"
 
 
-class AdtsChange:
-    """Copied ADTS AAC (MPEG-TS's) whose kind changes mid-stream, into a container that states
-    the kind once, in the track's header (MP4, MOV and Matroska strip the ADTS headers): files
+class KindChange:
+    """Copied sound whose kind (rate, channels) changes mid-stream, into a container that states
+    the kind once, in the track's header (MP4, MOV, Matroska, AVI; MPEG-TS states none): files
     joined at another rate or channel count (a 44.1 kHz clip after a 48 kHz one, a broadcast's
     2.0 then 5.1) played the later part as the first kind (44.1 kHz at 48: 9% fast and high, the
     sound ahead of the pictures), as `ffmpeg -c copy` leaves it. From the first packet of another
-    kind on, the sound is decoded and encoded again as the track's first kind (AAC-LC, its rate
-    and channels), as `ffmpeg` converts it; the packets before stay copied."""
+    kind on (read from its frame header: no decoding until then), the sound is decoded and encoded
+    again in the track's first kind, as `ffmpeg` converts it; the packets before stay copied. The
+    codec's own parts: `_kind`, `_keeps`, `_said`, `_encoder`, `_framed`."""
 
     def __init__(self, source: av.stream.Stream, out: av.stream.Stream) -> None:
         self.source, self.out = source, out
-        self.first: tuple[int, int, int] | None = None  # (profile, rate, channels) of the first packet
+        self.first: tuple[int, ...] | None = None  # the kind re-encoded sound takes: the first packet's (`_kind`)
+        self.copied = False  # whether a packet was copied as it is
+        self.given_up = False  # the first kind could not be encoded: all copied as it is
         self.encoder: av.audio.codeccontext.AudioCodecContext | None = None
         self.converter: SoundConverter | None = None
         self.start: int | None = None  # where the re-encoded sound starts (encoder time base; the priming before
@@ -184,16 +188,22 @@ class AdtsChange:
 
     def packets(self, packet: av.Packet) -> list[av.Packet] | None:
         """None: copy `packet` as it is; else what to mux in its place (re-encoded)."""
+        if self.given_up:
+            return None
         if self.encoder is None:
-            kind = adts_kind(bytes(memoryview(packet)[:7]))  # (the header: the packet is not copied)
+            kind = self._kind(bytes(memoryview(packet)[:8]))  # (the header: the packet is not copied)
             if self.first is None:
                 self.first = kind
+            if None in (kind, self.first) or kind == self.first or not self._keeps(self.first):
+                self.copied = True
                 return None
-            # (LC only, at the rate the stream says: HE-AAC's header gives its core's half rate)
-            first = self.first
-            if kind is None or kind == first or first[0] != 1 or first[1] != self.out.codec_context.sample_rate:
+            try:
+                self._open(kind)
+            except (av.error.FFmpegError, ValueError) as exc:  # (an encoder that cannot make the first kind)
+                note(f"stream #{self.source.index}: the sound changes mid-stream, and it cannot be re-encoded as its "
+                     f"first kind ({exc}): copied as it is, as FFmpeg copies it")
+                self.given_up, self.encoder, self.converter = True, None, None
                 return None
-            self._open(kind)
         try:
             frames = self.source.codec_context.decode(packet)
         except av.error.FFmpegError:  # a damaged packet: skipped, as FFmpeg skips it
@@ -210,18 +220,44 @@ class AdtsChange:
             frames = []
         return self._encoded([*frames, None])
 
-    def _open(self, kind: tuple[int, int, int]) -> None:
+    def _kind(self, header: bytes) -> tuple[int, ...] | None:
+        """The kind a packet starting with `header` (its first 8 bytes) holds; None: not known."""
+        raise NotImplementedError
+
+    def _keeps(self, first: tuple[int, ...]) -> bool:
+        """Whether the track's header states the `first` kind, which the encoder is set up as."""
+        raise NotImplementedError
+
+    def _said(self, kind: tuple[int, ...]) -> str:
+        """A kind in words: 48000 Hz stereo."""
+        raise NotImplementedError
+
+    def _encoder(self) -> av.audio.codeccontext.AudioCodecContext:
+        """An encoder of the first kind, its rate and layout set (not opened)."""
+        raise NotImplementedError
+
+    def _framed(self, encoded: av.Packet) -> av.Packet:
+        """An encoded packet as the copied ones come."""
+        return encoded
+
+    def _open(self, kind: tuple[int, ...]) -> None:
         context = self.out.codec_context
-        encoder = av.CodecContext.create("aac", "w")
-        encoder.sample_rate, encoder.layout, encoder.format = context.sample_rate, context.layout, "fltp"
+        encoder = self._encoder()
         encoder.time_base = Fraction(1, context.sample_rate)
-        encoder.bit_rate = context.bit_rate or 128_000
         encoder.open()
         self.encoder, self.converter = encoder, SoundConverter(encoder, self.source.index)
         self.converter.noted = True  # (said here, once)
-        self.reason = (f"the sound changes mid-stream ({_adts_said(self.first)} to {_adts_said(kind)}); the output's "
-                       "track holds one kind: the AAC from there is re-encoded as the first, as FFmpeg converts it")
-        note(f"stream #{self.source.index}: {self.reason}")
+        name, first = CODEC_WORDS[codec_name(self.source)], self._said(self.first)
+        if self.copied:
+            said = (f"the sound changes mid-stream ({first} to {self._said(kind)}); the output's track holds one kind: "
+                    f"the {name} from there is re-encoded as the first, as FFmpeg converts it")
+            self.reason = said
+        else:  # (`FrameHeaderChange`: the track states a later part's kind)
+            said = (f"the sound changes mid-stream, and starts as {self._said(kind)} where its track states {first} "
+                    f"(a later part's kind); the output's track holds one kind: all the {name} is re-encoded as "
+                    f"{first}")
+            self.reason = f"its start: {said}"  # (`--json`: "copied until its start: ...")
+        note(f"stream #{self.source.index}: {said}")
 
     def _encoded(self, frames: Sequence[av.AudioFrame | None]) -> list[av.Packet]:
         ready: list[av.AudioFrame | None] = []
@@ -237,14 +273,138 @@ class AdtsChange:
                     self.start = self.next = frame.pts or 0
                 frame.pts, self.next = self.next, self.next + frame.samples
             for encoded in self.encoder.encode(frame):
-                if encoded.pts is not None and encoded.pts < self.start:  # (the encoder's priming)
+                # (the encoder's priming, and a packet mostly of it: AAC's 1024 samples, LAME's 1105 of 1152; AC-3's
+                # first packet, 256 of 1536, is kept: a count-timed .avi's sound moves by the least either way)
+                if encoded.pts is not None and encoded.pts + (encoded.duration or 0) / 2 < self.start:
                     continue
-                # (with the ADTS header the copied packets have: the muxer's aac_adtstoasc takes it off)
-                framed = av.Packet(adts_header(self.first, encoded.size) + bytes(encoded))
+                framed = self._framed(encoded)
                 framed.pts, framed.dts, framed.duration = encoded.pts, encoded.dts, encoded.duration
                 framed.time_base, framed.stream = self.encoder.time_base, self.out
                 packets.append(framed)
         return packets
+
+
+class AdtsChange(KindChange):
+    """Copied ADTS AAC (MPEG-TS's) whose kind changes mid-stream (`KindChange`): MP4, MOV and
+    Matroska strip the ADTS headers and keep the first; re-encoded as AAC-LC of the first kind."""
+
+    def _kind(self, header: bytes) -> tuple[int, ...] | None:
+        return adts_kind(header[:7])
+
+    def _keeps(self, first: tuple[int, ...]) -> bool:
+        # (LC only, at the rate the stream says: HE-AAC's header gives its core's half rate)
+        return first[0] == ADTS_LC and first[1] == self.out.codec_context.sample_rate
+
+    def _said(self, kind: tuple[int, ...]) -> str:
+        return _adts_said(kind)
+
+    def _encoder(self) -> av.audio.codeccontext.AudioCodecContext:
+        context = self.out.codec_context
+        encoder = av.CodecContext.create("aac", "w")
+        encoder.sample_rate, encoder.layout, encoder.format = context.sample_rate, context.layout, "fltp"
+        encoder.bit_rate = context.bit_rate or 128_000
+        return encoder
+
+    def _framed(self, encoded: av.Packet) -> av.Packet:
+        # (with the ADTS header the copied packets have: the muxer's aac_adtstoasc takes it off)
+        return av.Packet(adts_header(self.first, encoded.size) + bytes(encoded))
+
+
+# MPEG audio's sampling frequency index -> Hz (MPEG-1; MPEG-2 halves them, MPEG-2.5 quarters them).
+MPEG_AUDIO_RATES = (44100, 48000, 32000)
+MPEG_AUDIO_DIVISORS = {3: 1, 2: 2, 0: 4}  # version field -> divisor (1: reserved)
+# AC-3's fscod -> Hz (E-AC-3's fscod 3: its fscod2 gives half these), and acmod -> full-range channels.
+AC3_RATES = (48000, 44100, 32000)
+AC3_CHANNELS = (2, 1, 2, 3, 3, 4, 4, 5)
+# bsid values of E-AC-3 (AC-3's are up to 10).
+EAC3_BSIDS = range(11, 17)
+
+
+def mpeg_audio_kind(header: bytes) -> tuple[int, int] | None:
+    """(sample rate, channels) an MPEG audio frame header (MP2, MP3) gives; None where `header`
+    does not start with one."""
+    if len(header) < 4 or header[0] != 0xFF or header[1] & 0xE0 != 0xE0:
+        return None
+    divisor, rate = MPEG_AUDIO_DIVISORS.get(header[1] >> 3 & 3), header[2] >> 2 & 3
+    if divisor is None or rate == 3 or not header[1] >> 1 & 3:
+        return None
+    return MPEG_AUDIO_RATES[rate] // divisor, 1 if header[3] >> 6 == 3 else 2
+
+
+def ac3_kind(header: bytes) -> tuple[int, int] | None:
+    """(sample rate, channels with the LFE) an AC-3 or E-AC-3 frame header gives (E-AC-3: its
+    independent substream's); None where `header` does not start with one."""
+    if len(header) < 8 or header[:2] != b"\x0b\x77":
+        return None
+    if header[5] >> 3 in EAC3_BSIDS:
+        fscod, acmod, lfe = header[4] >> 6, header[4] >> 1 & 7, header[4] & 1
+        if fscod == 3:
+            half = header[4] >> 4 & 3
+            return None if half == 3 else (AC3_RATES[half] // 2, AC3_CHANNELS[acmod] + lfe)
+        return AC3_RATES[fscod], AC3_CHANNELS[acmod] + lfe
+    if header[4] >> 6 == 3 or header[5] >> 3 > 10:
+        return None
+    bits = int.from_bytes(header[6:8], "big")  # acmod (3 bits), the mix levels it has, lfeon
+    acmod, left = bits >> 13, 13
+    left -= 2 * ((acmod & 1 and acmod != 1) + bool(acmod & 4) + (acmod == 2))
+    return AC3_RATES[header[4] >> 6], AC3_CHANNELS[acmod] + (bits >> left - 1 & 1)
+
+
+# Codecs whose every frame header states its rate and channels -> that header's reader.
+FRAME_HEADER_KINDS = {"mp2": mpeg_audio_kind, "mp3": mpeg_audio_kind, "ac3": ac3_kind, "eac3": ac3_kind}
+# The codecs `KindChange` re-encodes, as the notes name them.
+CODEC_WORDS = {"aac": "AAC", "mp2": "MP2", "mp3": "MP3", "ac3": "AC-3", "eac3": "E-AC-3"}
+
+
+def codec_name(stream: av.stream.Stream) -> str:
+    """A stream's codec, not its decoder (mp3, not mp3float)."""
+    return stream.codec_context.codec.canonical_name
+
+
+def _channels_said(count: int) -> str:
+    return {1: "mono", 2: "stereo"}.get(count, f"{count} channels")
+
+
+class FrameHeaderChange(KindChange):
+    """Copied MP2, MP3, AC-3 or E-AC-3 whose rate or channels change mid-stream (`KindChange`):
+    re-encoded with the same codec at the stream's bit rate, in the kind its track states. That is
+    the first packet's, or where FFmpeg read a later part's (joined MPEG-TS: MP3 that starts at
+    44.1 kHz under a 48 kHz track), all of it."""
+
+    def __init__(self, source: av.stream.Stream, out: av.stream.Stream) -> None:
+        super().__init__(source, out)
+        if codec_name(source) != "eac3":  # (E-AC-3's header counts its independent substream's channels: 6 of 7.1's 8)
+            self.first = (out.codec_context.sample_rate, out.codec_context.layout.nb_channels)
+
+    def _kind(self, header: bytes) -> tuple[int, ...] | None:
+        return FRAME_HEADER_KINDS[codec_name(self.source)](header)
+
+    def _keeps(self, first: tuple[int, ...]) -> bool:
+        try:
+            rates = av.Codec(codec_name(self.source), "w").audio_rates  # (E-AC-3's half rates: none takes them)
+        except av.codec.codec.UnknownCodecError:  # (an FFmpeg built without that encoder: LAME's)
+            return False
+        return rates is None or first[0] in rates
+
+    def _said(self, kind: tuple[int, ...]) -> str:
+        return f"{kind[0]} Hz {_channels_said(kind[1])}"
+
+    def _encoder(self) -> av.audio.codeccontext.AudioCodecContext:
+        context = self.out.codec_context
+        encoder = av.CodecContext.create(codec_name(self.source), "w")
+        encoder.sample_rate, encoder.layout = context.sample_rate, context.layout
+        encoder.format = encoder.codec.audio_formats[0]
+        if context.bit_rate:
+            encoder.bit_rate = context.bit_rate
+        return encoder
+
+
+def kind_change(source: av.stream.Stream, out: av.stream.Stream) -> KindChange | None:
+    """What re-encodes copied `source` sound from where its kind changes (`KindChange`), for the
+    codecs whose headers tell it (ADTS AAC, `FRAME_HEADER_KINDS`); None for the others."""
+    if is_adts_aac(source):
+        return AdtsChange(source, out)
+    return FrameHeaderChange(source, out) if codec_name(source) in FRAME_HEADER_KINDS else None
 
 
 # Channel counts -> the ADTS channel configuration FFmpeg's AAC decoder assumes for them where a

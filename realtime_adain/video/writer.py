@@ -42,7 +42,8 @@ from realtime_adain.video.framing import check_picture_size, encoder_framing
 from realtime_adain.video.notes import note
 from realtime_adain.video.reader import Colour, threads_refused, threads_refused_error
 from realtime_adain.video.sequence import ffmpeg_name
-from realtime_adain.video.sound import AdtsChange, RawAacFraming, SoundConverter, decoder_layout, reorder_channels
+from realtime_adain.video.sound import (KindChange, RawAacFraming, SoundConverter, decoder_layout, kind_change,
+                                        reorder_channels)
 from realtime_adain.video.streams import (COVER_MAX_PIXELS, TS_DATA_CODECS, attached_pictures, data_label,
                                           is_gopro_telemetry, oversized_cover)
 
@@ -275,7 +276,9 @@ class VideoWriter:
         self._first_pts: int | None = None  # the first frame's timestamp (encoder time base)
         self._first_input_pts: int | None = None  # ... in the input's time base (`_in_slots`)
         self._last_video_dts: int | None = None  # the latest video packet's decode timestamp
-        self._last_video: av.Packet | None = None  # the latest video packet, muxed after the next (`_mux_video`)
+        # The video packets held back (`_mux_video`): the latest, muxed once the next decode time is known,
+        # or from the one before the picture shown last so far, until a later picture comes.
+        self._held_video: list[av.Packet] = []
         self._video_end: int | None = None  # where the latest picture shown stops showing (packet time base)
         self._video_end_time_base = Fraction(1)  # ... that time base
         self._last_data: dict[int, av.Packet] = {}  # input stream index -> its latest data packet (`_mux_last_data`)
@@ -300,7 +303,7 @@ class VideoWriter:
             self.streams: dict[int, av.stream.Stream] = {}  # input stream index -> output stream
             self.in_header: set[int] = set()  # input indices of cover art stored with the header (Matroska)
             self.transcoded: dict[int, av.stream.Stream] = {}  # input index -> input stream, re-encoded
-            self._adts_changes: dict[int, AdtsChange] = {}  # input index -> copied ADTS AAC that may change kind
+            self._kind_changes: dict[int, KindChange] = {}  # input index -> copied sound that may change kind
             self._raw_aac: dict[int, RawAacFraming] = {}  # input index -> copied AAC that may need ADTS headers
             self._covers = [stream for stream in passthrough if stream.type == "video"]  # (`_add_cover`)
             # Input index -> what is said of it (re-encoded, converted, left out and why): `job.stream_reports`.
@@ -326,8 +329,8 @@ class VideoWriter:
 
     def partly_reencoded(self) -> dict[int, str]:
         """Input index -> why a stream copied at first was re-encoded from some point on
-        (`AdtsChange`), for `--json`."""
-        return {index: change.reason for index, change in self._adts_changes.items() if change.reason}
+        (`KindChange`), for `--json`."""
+        return {index: change.reason for index, change in self._kind_changes.items() if change.reason}
 
     def _label(self, video: VideoFormatOut, passthrough: Sequence[av.stream.Stream]) -> None:
         """Carry over what the input says about itself, as `ffmpeg` does: the file's tags (title,
@@ -431,8 +434,10 @@ class VideoWriter:
             self.streams[stream.index] = out
             if is_adts_aac(stream):  # (or AAC with no configuration at all: framed as ADTS first)
                 self._raw_aac[stream.index] = RawAacFraming(stream)
-                if self.container.format.name not in ADTS_KEEPING_FORMATS:
-                    self._adts_changes[stream.index] = AdtsChange(stream, out)
+            # (MPEG-TS states no kind of its own: players read each frame's header)
+            if stream.type == "audio" and self.container.format.name not in ADTS_KEEPING_FORMATS:
+                if (change := kind_change(stream, out)) is not None:
+                    self._kind_changes[stream.index] = change
         elif stream.type == "audio":
             if stream.index not in self._decoded_layouts:  # (never `codec_context.channels`: see decoder_layout)
                 self._decoded_layouts[stream.index] = decoder_layout(stream)
@@ -718,11 +723,11 @@ class VideoWriter:
         frame durations; they are put back, so the last frame of a variable-frame-rate video lasts
         as long as it did in the input. Where the muxer times samples by decode order
         (`DECODE_TIMED_FORMATS`: each lasts until the next one's decode time, the final one its
-        packet's duration; a reader's file ends where the latest of them, from its pts, ends) each
-        packet waits for the next, and the final one is made to last to where the last picture
-        stops showing, where the others end before that: with B-frames that picture is not the
-        final packet, and a GIF's closing 2 s hold ended the MP4 at 1.2 s (its edit list said
-        3.16 s; FFmpeg 8 read the file as 1.2 s long)."""
+        packet's duration; a reader's file ends where the latest of them, from its pts, ends) the
+        packets from the one shown last so far wait for one shown later (`_decode_after_shown_last`),
+        and the final one is made to last to where the last picture stops showing, where the others
+        end before that: with B-frames that picture is not the final packet, and a GIF's closing 2 s
+        hold ended the MP4 at 1.2 s (its edit list said 3.16 s; FFmpeg 8 read the file as 1.2 s long)."""
         for packet in packets:
             duration = self._durations.pop(packet.pts, None)
             if duration:  # (GIF: no longer than a delay holds, which the muxer would wrap around)
@@ -735,19 +740,55 @@ class VideoWriter:
                 end = packet.pts + (packet.duration or 0)
                 self._video_end = end if self._video_end is None else max(self._video_end, end)
                 self._video_end_time_base = Fraction(packet.time_base)
-            previous, self._last_video = self._last_video, packet
-            if previous is not None:
-                if None not in (previous.pts, previous.dts, packet.dts):
-                    end = previous.pts + packet.dts - previous.dts  # (as the sample table will time it)
-                    self._read_end = end if self._read_end is None else max(self._read_end, end)
-                self._mux(previous)
-        if last and self._last_video is not None:
-            packet, self._last_video = self._last_video, None
+            shown_last = max((p.pts for p in self._held_video if p.pts is not None), default=None)
+            if self._held_video and (None in (packet.pts, shown_last) or packet.pts > shown_last):
+                self._mux_held(len(self._held_video) - 1)  # (the one before `packet` is timed by it)
+            self._held_video.append(packet)
+        if last and self._held_video:
+            self._decode_after_shown_last(self._held_video)
+            packet = self._held_video[-1]
+            self._mux_held(len(self._held_video) - 1)
+            self._held_video = []
             if packet.pts is not None and self._video_end is not None:
                 read_end = max(self._read_end or 0, packet.pts + (packet.duration or 0))
                 if read_end < self._video_end:
                     packet.duration = self._video_end - packet.pts
             self._mux(packet)
+
+    def _mux_held(self, count: int) -> None:
+        """Mux the first `count` held video packets, noting where a reader has each end: at the next
+        packet's decode time, from its own pts (as the sample table will time it)."""
+        for packet, following in zip(self._held_video[:count], self._held_video[1:count + 1]):
+            if None not in (packet.pts, packet.dts, following.dts):
+                end = packet.pts + following.dts - packet.dts
+                self._read_end = end if self._read_end is None else max(self._read_end, end)
+            self._mux(packet)
+        del self._held_video[:count]
+
+    @staticmethod
+    def _decode_after_shown_last(held: list[av.Packet]) -> None:
+        """Time the final video packets (`held`: from the one before the picture shown last) so that
+        picture lasts its own duration, where it does not: each lasts until the next decode time,
+        and a VFR clip's last picture, second to last in decode order (a B-frame after it), lasted
+        9 frames (so FFmpeg 8 read it). The packets after it decode as late as their pts allow
+        (moved earlier instead, the track's decode times fell short of its end: FFmpeg 8 read it as
+        shorter), and it its duration before them, no later than lets the packet before it end by
+        its end. No decode time moves earlier."""
+        shown = max((i for i, p in enumerate(held) if p.pts is not None), key=lambda i: held[i].pts, default=None)
+        if shown is None or shown == len(held) - 1 or any(None in (p.pts, p.dts) for p in held[max(shown - 1, 0):]):
+            return
+        shown_last, after = held[shown], held[shown + 1:]
+        if not shown_last.duration or after[0].dts - shown_last.dts == shown_last.duration:
+            return
+        latest = None
+        for packet in reversed(after):
+            packet.dts = max(packet.dts, packet.pts if latest is None else min(packet.pts, latest - 1))
+            latest = packet.dts
+        dts = min(shown_last.pts, latest - shown_last.duration)
+        if shown:  # (the one before lasts until it)
+            before = held[shown - 1]
+            dts = min(dts, shown_last.pts + shown_last.duration - before.pts + before.dts)
+        shown_last.dts = max(shown_last.dts, dts)
 
     def _repair_dts(self, packet: av.Packet) -> None:
         """Put a video packet's decode timestamp back in range where the encoder got it wrong: x265
@@ -807,7 +848,7 @@ class VideoWriter:
         if source is None:
             if (framing := self._raw_aac.get(index)) is not None:
                 packet = framing.framed(packet)
-            change = self._adts_changes.get(index)
+            change = self._kind_changes.get(index)
             if change is not None and (encoded := change.packets(packet)) is not None:
                 for each in encoded:
                     self._mux_increasing(each, out, index)
@@ -1145,7 +1186,7 @@ class VideoWriter:
                     frames = []
                 self._encode_audio(index, self._in_native_order(index, frames))
                 self._encode_audio(index, None)
-            for index, change in self._adts_changes.items():
+            for index, change in self._kind_changes.items():
                 for each in change.flush():
                     self._mux_increasing(each, self.streams[index], index)
             self._mux_last_data(cut=not whole)
