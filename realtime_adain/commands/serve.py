@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import secrets
+import stat
 from pathlib import Path
 
 from realtime_adain.commands import argtypes, common
@@ -12,6 +14,7 @@ from realtime_adain.errors import UserError
 from realtime_adain.settings import LIVE_SIZE_TEXT, MAX_RESOLUTION
 
 MISSING_EXTRA = 'serve needs aiohttp and aiortc: pip install "realtime-adain[serve]"'
+TOKEN_ENV_VAR = "REALTIME_ADAIN_SERVE_TOKEN"  # the token without a --token other users could read in `ps`
 
 EPILOG = """examples:
   realtime-adain serve --styles styles/                       # http://127.0.0.1:8080/ on this machine only
@@ -19,9 +22,11 @@ EPILOG = """examples:
   realtime-adain serve --styles a.jpg b.jpg --port 0 --allow-uploads --max-clients 2
   realtime-adain serve --styles styles/ --allow-host stylize.example.com   # behind an https proxy on this machine
 
-Listening on anything but loopback needs an access token (--token, or one is generated); the
-printed URL carries it. Browsers give a page the camera only on https:// or on localhost: for
-other machines, serve https (--tls-cert/--tls-key) or put a TLS proxy in front.
+Listening on anything but loopback needs an access token (--token, --token-file,
+$REALTIME_ADAIN_SERVE_TOKEN, or one is generated); the printed URL carries it. Other users of this
+machine can read a --token in `ps`: give it in a file or the environment instead. Browsers give
+a page the camera only on https:// or on localhost: for other machines, serve https
+(--tls-cert/--tls-key) or put a TLS proxy in front.
 """
 
 
@@ -35,8 +40,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     net.add_argument("--host", default="127.0.0.1",
                      help="address to listen on (default 127.0.0.1; any other needs an access token)")
     net.add_argument("--port", type=argtypes.non_negative_int, default=8080, help="port (default 8080; 0: a free one)")
-    net.add_argument("--token", help="access token every /api request must carry (default: generated when "
-                                     "--host is not loopback, else none)")
+    token = net.add_mutually_exclusive_group()
+    token.add_argument("--token", help=f"access token every /api request must carry (default: ${TOKEN_ENV_VAR}, else "
+                                       "generated when --host is not loopback, else none); other users can read it "
+                                       "in `ps`: prefer --token-file or the environment")
+    token.add_argument("--token-file", metavar="PATH", help="read the access token from this file (its one line)")
     net.add_argument("--allow-host", action="append", default=[], metavar="NAME",
                      help="also answer requests whose Host header names NAME (repeatable): the public name of a "
                           "reverse proxy in front; needs a token, as off loopback")
@@ -71,7 +79,7 @@ def serve_settings(args: argparse.Namespace):
         if value == "":
             raise UserError(f"{option} is empty: give the PEM file's path")
     settings = ServeSettings(
-        styles=tuple(args.styles), model=common.model_settings(args), host=args.host, port=args.port, token=args.token,
+        styles=tuple(args.styles), model=common.model_settings(args), host=args.host, port=args.port, token=given_token(args),
         max_clients=args.max_clients, idle_timeout=args.idle_timeout, allow_uploads=args.allow_uploads,
         max_upload_mb=args.max_upload_mb, alpha=args.alpha, preserve_color=args.preserve_color,
         style_size=args.style_size, style_cache=common.style_cache_dir(args.style_cache), size=args.size,
@@ -86,6 +94,45 @@ def serve_settings(args: argparse.Namespace):
 
         settings = replace(settings, token=secrets.token_urlsafe(24))  # printed once listening
     return settings
+
+
+def given_token(args: argparse.Namespace) -> str | None:
+    """The token from --token, --token-file or $REALTIME_ADAIN_SERVE_TOKEN (empty: unset), checked; None if none."""
+    from realtime_adain.serve.settings import check_token
+
+    if args.token_file is not None:
+        token, source = read_token_file(args.token_file), f"the token in --token-file {args.token_file}"
+    elif args.token is None and os.environ.get(TOKEN_ENV_VAR):
+        token, source = os.environ[TOKEN_ENV_VAR], f"${TOKEN_ENV_VAR}"
+    else:
+        return args.token  # (checked with the other settings)
+    check_token(token, source)
+    return token
+
+
+def read_token_file(path: str) -> str:
+    """The --token-file's one line (its newline dropped), from a regular file only (opening a fifo
+    would wait for a writer, a device could be endless), read bounded."""
+    from realtime_adain.serve.settings import MAX_TOKEN
+
+    where = f"--token-file {path}"
+    if not path:
+        raise UserError("--token-file is empty: give the path of the file holding the token")
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # (a fifo opens at once: refused below)
+        with os.fdopen(descriptor, "rb") as file:
+            mode = os.fstat(file.fileno()).st_mode
+            if not stat.S_ISREG(mode):
+                kind = "a directory" if stat.S_ISDIR(mode) else "not a regular file (a device or a pipe)"
+                raise UserError(f"{where}: {kind}; give the file holding the token")
+            data = file.read(MAX_TOKEN + 3)  # (the longest token, \r\n, and one more: too long)
+    except OSError as exc:
+        raise UserError(f"{where}: {(exc.strerror or str(exc)).lower()}") from None
+    text = data.decode("utf-8", "surrogateescape")  # (bytes that are no UTF-8: not ASCII, refused as such)
+    token = text[:-2] if text.endswith("\r\n") else text.removesuffix("\n")
+    if "\n" in token:
+        raise UserError(f"{where}: the file holds more than one line; put the token alone on its first line")
+    return token
 
 
 def check_extra() -> None:

@@ -37,7 +37,8 @@ from realtime_adain.live.keys import BINDINGS
 from realtime_adain.live.styles import StyleLibrary, run_cache_dir
 from realtime_adain.serve import uploads
 from realtime_adain.serve.batcher import Batcher
-from realtime_adain.serve.connections import REQUEST_HEAD_S, ConnectionLimits, address_group, group_name
+from realtime_adain.serve.connections import (REQUEST_HEAD_S, ConnectionLimits, QuietAcceptErrors, address_group,
+                                              group_name)
 from realtime_adain.serve.control import Look, stabilize_modes
 from realtime_adain.serve.peers import Client, has_ice_addresses, offer_problem, slots_per_address
 from realtime_adain.serve.settings import (MAX_TLS_FILE_BYTES, ServeSettings, check_tls_file,
@@ -53,6 +54,7 @@ SHUTDOWN_S = 3.0  # requests still running when it stops (aiohttp's 60 s let a s
 MAX_UPLOADS_AT_ONCE = 2  # uploads read at the same time: each holds up to --max-upload-mb in memory
 UPLOAD_READ_S = 120.0  # an upload still arriving after this is refused (a slow sender cannot hold a slot)
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")  # change nothing: any origin may send them (it cannot read the answer)
+NO_FRAMING = {"Content-Security-Policy": "frame-ancestors 'none'", "X-Frame-Options": "DENY"}  # (the latter: older browsers)
 
 
 def log(message: str) -> None:
@@ -106,6 +108,7 @@ class Server:
         app.router.add_post("/api/styles", self.upload)
         if STATIC.is_dir():
             app.router.add_static("/static/", STATIC, follow_symlinks=False)
+        app.on_response_prepare.append(no_framing)
         app.on_startup.append(self._start)
         app.on_shutdown.append(self._shutdown)
         return app
@@ -338,6 +341,12 @@ class Server:
                     client.send_status()
 
 
+async def no_framing(_request: web.Request, response: web.StreamResponse) -> None:
+    """Every answer forbids other sites' pages to show it in a frame: framed, the page was given
+    the camera, took a client slot and could be clicked through a decoy laid over it."""
+    response.headers.update(NO_FRAMING)
+
+
 async def read_body(request: web.Request, limit: int) -> bytes:
     """The request body, refused (413) as soon as it passes `limit` bytes, never read whole first
     (the app's client_max_size is the upload limit, far above what other routes take)."""
@@ -457,6 +466,15 @@ def damaged_pem(cert: Path, key: Path) -> str:
     return "OpenSSL cannot read them (PEM lib): check that both are whole PEM files"
 
 
+def chain_order_hint(cert: Path) -> str:
+    """For a key that does not match: where the file holds a chain, that the server's own certificate
+    comes first (a chain with its CA first was refused as a key of another certificate)."""
+    count = len(PEM_CERTIFICATE.findall(cert.read_bytes()[:MAX_TLS_FILE_BYTES]))
+    if count < 2:
+        return ""
+    return f" (the file holds {count} certificates: the first must be the server's own, then its chain)"
+
+
 def date_problem(path: Path) -> str | None:
     """Why browsers would refuse the certificate for its dates, or None: said at the start, not by each browser."""
     from cryptography import x509
@@ -496,7 +514,10 @@ def tls_context(settings: ServeSettings) -> ssl.SSLContext | None:
         reason = getattr(exc, "reason", None)
         where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
         if reason in ("KEY_VALUES_MISMATCH", "NO_CERTIFICATE_ASSIGNED"):  # (the latter: a key of another type)
-            problem = "the private key does not belong to this certificate"
+            problem = "the private key does not belong to this certificate" + chain_order_hint(cert)
+        elif reason in ("EE_KEY_TOO_SMALL", "CA_KEY_TOO_SMALL"):
+            problem = ("its key is too small for OpenSSL's security level (RSA or DSA under 2048 bits): make a new "
+                       "certificate with an RSA key of 2048 bits or more, or an EC key (P-256)")
         elif isinstance(exc, ssl.SSLError) and "PEM lib" in str(exc):  # a PEM block whose contents OpenSSL refused
             problem = damaged_pem(cert, key)
         else:
@@ -513,6 +534,8 @@ async def serve_until_stopped(server: Server, settings: ServeSettings, stop: asy
     runner = web.AppRunner(server.app, handle_signals=False, access_log=None, keepalive_timeout=REQUEST_HEAD_S,
                            shutdown_timeout=SHUTDOWN_S)
     await runner.setup()
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(QuietAcceptErrors(loop, log))  # (kept: its retries can run after the close)
     try:
         try:
             site = server.connection_limits.site(runner, settings.host, settings.port, tls_context(settings), REQUEST_HEAD_S)

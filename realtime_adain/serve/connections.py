@@ -11,7 +11,10 @@ request answered 503, or is closed after REFUSED_HEAD_S without one (at once whe
 MOST_REFUSED_HELD such connections wait already: a flood would hold their descriptors). Loopback addresses are
 only held to the total: an SSH tunnel or a reverse proxy on this machine carries every client
 through one of them. An IPv6 address counts as its /64 network (`address_group`, shared with the
-client slots): every IPv6 host is given one and may pick any address in it.
+client slots): every IPv6 host is given one and may pick any address in it. The listen backlog,
+which is also how many connections asyncio accepts in one go before any is counted, is a quarter
+of the total; should descriptors run out all the same, one line a minute says so
+(`QuietAcceptErrors`), not a traceback per connection.
 
 Over https (`site` with a TLS context) a connection is counted from its TCP accept, not from the
 end of its TLS handshake (when aiohttp first hears of it), and the handshake must end within
@@ -23,6 +26,8 @@ close_notify (asyncio's 30 s let a client that never reads hold each connection 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import errno
 import ipaddress
 import socket
 import ssl
@@ -40,6 +45,8 @@ MOST_REFUSED_HELD = 32  # refused connections waiting for their request; beyond,
 MIN_TOTAL, MAX_TOTAL = 32, 1024
 TLS_CLOSE_S = 2.0  # a closing https connection waits this long for the client's close_notify (asyncio: 30 s)
 FD_SHARE = 4  # connections may take a quarter of the descriptor limit
+MIN_BACKLOG, MAX_BACKLOG = 8, 128  # the listen backlog: a quarter of the total, within these
+NO_DESCRIPTOR_NOTE_S = 60.0  # out of descriptors, at most one line this often
 
 
 def total_limit() -> int:
@@ -115,10 +122,18 @@ class ConnectionLimits:
         """A site listening on host:port whose connections these limits count (call once per runner).
         `::` listens on every interface, IPv4 too (`dual_stack_socket`)."""
         sock = dual_stack_socket(port) if host == "::" else None
+        backlog = self.backlog
         if context is None:
             self.install(runner.server)
-            return web.SockSite(runner, sock) if sock is not None else web.TCPSite(runner, host, port)
-        return TLSSite(runner, host, port, context, self, handshake_s, sock)
+            return (web.SockSite(runner, sock, backlog=backlog) if sock is not None
+                    else web.TCPSite(runner, host, port, backlog=backlog))
+        return TLSSite(runner, host, port, context, self, handshake_s, sock, backlog)
+
+    @property
+    def backlog(self) -> int:
+        """The listen backlog, which is also how many connections asyncio accepts at once, before
+        any is counted here: at 128 (aiohttp's) that burst alone ran a low descriptor limit out."""
+        return max(MIN_BACKLOG, min(MAX_BACKLOG, self.total // 4))
 
     def install(self, server: web.Server) -> None:
         """Wrap the server's connection hooks (each RequestHandler reports to them): plain HTTP,
@@ -175,6 +190,43 @@ class ConnectionLimits:
         return None
 
 
+class QuietAcceptErrors:
+    """An event loop's exception handler while serving. Out of descriptors, asyncio's accept loop
+    logs a traceback for every connection left in its burst (it goes on after the first failure)
+    and schedules a retry for each, which fail in turn ("Invalid file
+    descriptor") once the server has closed: thousands of lines under a low `ulimit -n`. They
+    become one line a minute; anything else goes on to the handler there before."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, say: Callable[[str], None]) -> None:
+        self.before, self.say = loop.get_exception_handler(), say
+        self.said: float | None = None
+
+    def __call__(self, loop: asyncio.AbstractEventLoop, context: dict) -> None:
+        exc = context.get("exception")
+        if context.get("message") == "socket.accept() out of system resource" and isinstance(exc, OSError):
+            if self.said is None or loop.time() - self.said >= NO_DESCRIPTOR_NOTE_S:
+                self.said = loop.time()
+                self.say(out_of_descriptors(exc))
+        elif isinstance(exc, ValueError) and "._start_serving(" in repr(context.get("handle")):
+            pass  # one of those retries, run after the server closed its socket
+        elif self.before is not None:
+            self.before(loop, context)
+        else:
+            loop.default_exception_handler(context)
+
+
+def out_of_descriptors(exc: OSError) -> str:
+    """The line for connections left waiting by a failed accept (`exc`: EMFILE, ENFILE, ENOBUFS, ENOMEM)."""
+    limit = ""
+    if exc.errno == errno.EMFILE:
+        with contextlib.suppress(ImportError, OSError, ValueError):
+            import resource
+
+            limit = f"; ulimit -n is {resource.getrlimit(resource.RLIMIT_NOFILE)[0]}: raise it"
+    return (f"warning: cannot accept a connection ({(exc.strerror or str(exc)).lower()}{limit}): new connections "
+            "wait until others close (said at most once a minute)")
+
+
 def dual_stack_socket(port: int) -> socket.socket:
     """A listening socket on `::` that takes IPv4 connections too (as ::ffff:a.b.c.d). asyncio sets
     IPV6_V6ONLY on the sockets it makes, so `--host ::` ("every interface") refused every IPv4
@@ -196,8 +248,9 @@ class TLSSite(web.BaseSite):
     its handshake must end within `handshake_s` (TCPSite takes neither)."""
 
     def __init__(self, runner: web.AppRunner, host: str, port: int, context: ssl.SSLContext,
-                 limits: ConnectionLimits, handshake_s: float, sock: socket.socket | None = None) -> None:
-        super().__init__(runner, ssl_context=context)
+                 limits: ConnectionLimits, handshake_s: float, sock: socket.socket | None = None,
+                 backlog: int = MAX_BACKLOG) -> None:
+        super().__init__(runner, ssl_context=context, backlog=backlog)
         self._host, self._port, self._limits, self._handshake_s = host, port, limits, handshake_s
         self._sock = sock
         self._accepted: set[CountedTLS] = set()

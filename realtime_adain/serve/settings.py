@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import math
 import os
@@ -44,7 +45,9 @@ def check_address_form(host: str) -> None:
     """An address written short (`0`, `127.1`) or IPv4 in IPv6 (`::ffff:127.0.0.1`) is refused
     with its plain form: the socket took `0` for every interface and `127.1` for loopback, but the
     checks of who may connect (by the Host header a browser sends: `127.0.0.1`) did not, so the
-    printed URL was refused (403), and `::ffff:...` failed to bind only after the model loaded."""
+    printed URL was refused (403), and `::ffff:...` failed to bind only after the model loaded.
+    So is an IPv6 address with a zone (`fe80::1%eth0`): no browser opens a URL with one, and
+    clients' Host headers name it without, so each request was refused (403)."""
     try:
         address = ipaddress.ip_address(host)
     except ValueError:
@@ -56,6 +59,12 @@ def check_address_form(host: str) -> None:
                                                                 not part.lower().startswith("0x")
                                                                 for part in host.split(".")) else ""
         raise UserError(f"--host {host}: write the address in full (--host {plain}){octal}") from None
+    if isinstance(address, ipaddress.IPv6Address) and address.scope_id:
+        bare = host.partition("%")[0]
+        instead = ("a global address or every interface (--host ::)" if address.is_link_local
+                   else f"the address without it (--host {bare})")
+        raise UserError(f"--host {host}: an address with a zone (%{address.scope_id}) cannot be served: browsers "
+                        f"open no URL with one; listen on {instead}")
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         raise UserError(f"--host {host}: give the IPv4 address itself (--host {address.ipv4_mapped})")
     if str(address) != host.lower():  # (IPv6 the long way: a browser's Host header names it short)
@@ -67,17 +76,45 @@ def check_host_name(name: str) -> str:
     (an IPv6 address in brackets or not), without a scheme, port, path or wildcard."""
     bare = name[1:-1] if name.startswith("[") and name.endswith("]") else name
     try:
-        ipaddress.ip_address(bare)
-        return name
+        address = ipaddress.ip_address(bare)
     except ValueError:
         pass
+    else:
+        if isinstance(address, ipaddress.IPv6Address) and address.scope_id:
+            raise UserError(f"--allow-host {name}: a Host header never names a zone (give {bare.partition('%')[0]})")
+        return name
+    if bare.isascii() and bare.replace(".", "").isalnum():  # (inet_aton also takes "1.2.3.4 and more")
+        with contextlib.suppress(OSError):  # (as for --host: a browser's Host header names 127.1 as 127.0.0.1)
+            plain = socket.inet_ntoa(socket.inet_aton(bare))
+            raise UserError(f"--allow-host {name}: write the address in full (--allow-host {plain})")
     labels = bare.rstrip(".").split(".")
     if not (bare and len(bare) <= 253 and all(label and len(label) <= 63 and label.isascii()
                                                 and label.replace("-", "").replace("_", "").isalnum()
                                                 for label in labels)):
         raise UserError(f"--allow-host {name!r} is not a host name (give the bare name a browser shows, "
-                        "e.g. stylize.example.com: no scheme, port, path or wildcard)")
+                        f"e.g. stylize.example.com: no scheme, port, path or wildcard){punycode_hint(bare)}")
     return name
+
+
+def punycode_hint(name: str) -> str:
+    """For a name in Unicode, its ASCII form (what a browser's Host header gives), if it has one."""
+    if name.isascii():
+        return ""
+    try:
+        import idna  # (yarl's, so aiohttp's: there where serve runs)
+    except ImportError:
+        return ""
+    try:
+        return f"; a name in Unicode is given in its ASCII form: --allow-host {idna.encode(name, uts46=True).decode()}"
+    except (idna.IDNAError, UnicodeError):
+        return ""
+
+
+def check_token(token: str, source: str) -> None:
+    """A token as `source` gave it (`--token`, `the token in --token-file PATH`, `$REALTIME_ADAIN_SERVE_TOKEN`);
+    never said back: it is a password."""
+    if not (8 <= len(token) <= MAX_TOKEN and token.isascii() and token.isprintable() and " " not in token):
+        raise UserError(f"{source} must be 8 to {MAX_TOKEN} printable ASCII characters without spaces")
 
 
 def check_tls_file(path: Path, option: str) -> None:
@@ -171,9 +208,8 @@ class ServeSettings:
             check_host_name(name)
         if not 0 <= self.port <= 65535:
             raise UserError(f"--port {self.port} is outside 0..65535 (0: any free port)")
-        if self.token is not None and not (8 <= len(self.token) <= MAX_TOKEN and self.token.isascii()
-                                           and self.token.isprintable() and " " not in self.token):
-            raise UserError(f"--token must be 8 to {MAX_TOKEN} printable ASCII characters without spaces")
+        if self.token is not None:
+            check_token(self.token, "--token")
         if not 1 <= self.max_clients <= MAX_CLIENTS:
             raise UserError(f"--max-clients {self.max_clients} is outside 1..{MAX_CLIENTS}")
         if not (math.isfinite(self.idle_timeout) and self.idle_timeout > 0):
