@@ -46,7 +46,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                      help="run headless: needs -o, --stream or --virtual-cam")
     out.add_argument("--fullscreen", action="store_true", help="start in fullscreen")
     out.add_argument("-o", "--output", metavar="FILE.mp4", help="record the whole session's stylized stream to MP4")
-    out.add_argument("--stream", metavar="URL",
+    out.add_argument("--stream", metavar="URL", action="append",
                      help="send the stylized stream: udp://HOST:PORT (MPEG-TS), rtmp://... (FLV), srt://, tcp://")
     out.add_argument("--virtual-cam", action="store_true", help="send it to a virtual webcam (needs pyvirtualcam)")
     out.add_argument("--max-frames", type=argtypes.positive_int, metavar="N", help="stop after N frames shown/written")
@@ -66,15 +66,22 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def live_settings(args: argparse.Namespace) -> LiveSettings:
     """The session's settings from the options, checked once here."""
+    if args.stream and len(args.stream) > 1:  # (the last one was used, the others dropped without a word)
+        raise UserError(f"--stream given {len(args.stream)} times: one stream a session; send more with a relay "
+                        "(e.g. ffmpeg's tee muxer)")
+    if args.fps is not None:  # (for an image sequence it was refused only after the model loaded)
+        from realtime_adain.video.sequence import check_framerate
+
+        check_framerate(args.fps, "--fps")
     settings = LiveSettings(
         styles=tuple(args.styles), model=common.model_settings(args), source=args.source,
         resolution=args.resolution, fps=args.fps, loop=args.loop, alpha=args.alpha,
         preserve_color=args.preserve_color, style_size=args.style_size,
         style_cache=common.style_cache_dir(args.style_cache), size=args.size, window=args.window,
-        fullscreen=args.fullscreen, output=args.output, stream=args.stream, virtual_cam=args.virtual_cam,
-        max_frames=args.max_frames, snapshot_dir=Path(args.snapshot_dir), record_dir=Path(args.record_dir),
-        log=args.log, stabilize=args.stabilize, stabilize_strength=args.stabilize_strength,
-        carry_motion=args.carry_motion,
+        fullscreen=args.fullscreen, output=args.output, stream=(args.stream or [None])[0],
+        virtual_cam=args.virtual_cam, max_frames=args.max_frames, snapshot_dir=Path(args.snapshot_dir),
+        record_dir=Path(args.record_dir), log=args.log, stabilize=args.stabilize,
+        stabilize_strength=args.stabilize_strength, carry_motion=args.carry_motion,
     )
     settings.check()
     check_files_written(settings)
@@ -82,10 +89,10 @@ def live_settings(args: argparse.Namespace) -> LiveSettings:
 
 
 def check_files_written(settings: LiveSettings) -> None:
-    """-o and --log: never into the source video (by any name, a hard link's too), a style image or
-    each other; --log also not into a picture of an image sequence or the engine cache. (A typo
-    such as `--log clip.mp4` appended event lines to the user's video; `-o` a style image's name
-    replaced the image.)"""
+    """-o and --log: never into the source video (by any name, a hard link's too), a style image,
+    the model's weights or each other; --log also not into a picture of an image sequence, the
+    engine cache or the style cache. (A typo such as `--log clip.mp4` appended event lines to the
+    user's video, `--log decoder.pth` to the model; `-o` a style image's name replaced the image.)"""
     from realtime_adain.engines.cache import inside_engine_cache
     from realtime_adain.paths import expand_images
     from realtime_adain.video.sequence import names_a_picture
@@ -96,7 +103,7 @@ def check_files_written(settings: LiveSettings) -> None:
     if log is not None and (log.is_dir() or str(settings.log).endswith(("/", os.sep))):
         raise UserError(f"--log {settings.log}: a folder; give a file name")
     styles = expand_images(settings.styles, "style")  # the images in style folders too
-    inputs = [given for given in (settings.source, *styles) if os.path.isfile(given)]
+    inputs = [given for given in (settings.source, *styles, *model_files(settings)) if os.path.isfile(given)]
     if settings.output:
         refuse_writing_into("-o", settings.output, inputs)
     if log is None:
@@ -108,6 +115,42 @@ def check_files_written(settings: LiveSettings) -> None:
     if inside_engine_cache(log):  # (appended to an ONNX export, it was silently not used again)
         raise UserError(f"{settings.log}: inside the engine cache, which `realtime-adain engines` manages; "
                         "give another file")
+    if (cache := style_cache(settings)) is not None and inside(log, cache):
+        raise UserError(f"{settings.log}: inside the style cache {cache}, whose files the session reads; "
+                        "give another file")
+
+
+def model_files(settings: LiveSettings) -> list[str]:
+    """The weights files the session will load (--vgg/--decoder, else as resolved), those found:
+    the load says why one is missing."""
+    from realtime_adain import weights
+
+    found = []
+    for kind, given in (("vgg", settings.model.vgg), ("decoder", settings.model.decoder)):
+        try:
+            found.append(str(weights.resolve(kind, given)))
+        except UserError:
+            pass
+    return found
+
+
+def style_cache(settings: LiveSettings) -> Path | None:
+    """The style cache folder the session reads (None: a temporary one, for a user with no home)."""
+    from realtime_adain.userdirs import user_dir
+
+    if settings.style_cache is not None:
+        return settings.style_cache
+    try:
+        return user_dir("styles", "cache", home_name="cache/styles")  # (as `styles.default_cache_dir`, without torch)
+    except UserError:
+        return None
+
+
+def inside(path: Path, folder: Path) -> bool:
+    """Whether `path` is somewhere under `folder`, links resolved."""
+    from realtime_adain.paths import real_path
+
+    return real_path(folder) in real_path(path).parents
 
 
 def refuse_writing_into(option: str, written: str, inputs: list[str], recording: str | None = None) -> None:

@@ -24,7 +24,7 @@ from realtime_adain.errors import UserError
 from realtime_adain.imageio import MAX_SIDE, short_side_size
 from realtime_adain.live import hud
 from realtime_adain.live.controller import Controller
-from realtime_adain.live.effects import KeyEffects
+from realtime_adain.live.effects import KeyEffects, unwritable
 from realtime_adain.live.events import EventLog
 from realtime_adain.live.feed import CarriedFeed, StylizedFeed
 from realtime_adain.live.inference import Inference, Result, processing_size
@@ -77,13 +77,18 @@ class LiveSession:
     def run(self) -> int:
         """The whole session; returns the exit status (1 when an output, capture or inference failed)."""
         settings = self.settings
-        self.source = open_source(settings.source, settings.resolution, settings.fps, loop=settings.loop)  # fail fast
         try:
-            self.stylizer = Stylizer.from_settings(settings.model)
-            return self._run_opened()
+            self.source = open_source(settings.source, settings.resolution, settings.fps, loop=settings.loop)  # fail fast
+            try:
+                self.stylizer = Stylizer.from_settings(settings.model)
+                return self._run_opened()
+            finally:
+                if self.capture is None or not self.capture.is_alive():
+                    self.source.close()  # else the capture thread, stuck in a read, owns it (and is a daemon)
+        except UserError as exc:  # the command says it on stderr, its one line; the log file was left empty
+            self.log.to_file_only("error", reason=str(exc))
+            raise
         finally:
-            if self.capture is None or not self.capture.is_alive():
-                self.source.close()  # else the capture thread, stuck in a read, owns it (and is a daemon)
             self.log.close()
 
     def _run_opened(self) -> int:
@@ -138,22 +143,19 @@ class LiveSession:
                  stabilize=settings.stabilize, **({"stabilize_note": caveat} if caveat else {}),
                  carry_motion=settings.carry_motion)
         inference = Inference(self.capture.latest, self.stylizer, self.controller,
-                              ActiveStyle(self.library, self.log), self.work_size, self.stability)
+                              ActiveStyle(self.library, self.log), self.work_size, self.stability, log=self.log)
         inference.start()  # (kept only once started: the shutdown joined one `ulimit -u` left unstarted, a traceback)
         self.inference = inference
 
     def _note_unwritable_key_folders(self) -> None:
         """Say at the start where `s` and `r` will fail (a file, a read-only folder): not an error,
         they may never be pressed, but found only on the key press it was a surprise mid-session."""
-        from realtime_adain.paths import check_writable_dir
         from realtime_adain.video.notes import note
 
         for key, option, folder in (("s", "--snapshot-dir", self.settings.snapshot_dir),
                                     ("r", "--record-dir", self.settings.record_dir)):
-            try:
-                check_writable_dir(Path(folder), "folder")
-            except UserError as exc:
-                note(f"{option} {exc}; the {key} key will fail", once=True)
+            if (why := unwritable(Path(folder))) is not None:
+                note(f"{option} {why}; the {key} key will fail", once=True)
 
     def _work_size(self, first: Frame) -> tuple[int, int]:
         """The processing size (width, height) for frames like `first`, refused when a thin strip

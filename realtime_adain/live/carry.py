@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from realtime_adain.imageio import resize
-from realtime_adain.live.inference import Result
+from realtime_adain.live.inference import Result, at_work_size
 from realtime_adain.live.sources import Frame
 from realtime_adain.temporal import FlowEstimator, gray, remap_rgb, source_map
 
@@ -31,7 +30,7 @@ class MotionCarrier:
         if frame.index == result.frame.index:
             return result
         height, width = result.stylized.shape[:2]
-        content = resize(frame.image, (width, height))
+        content = at_work_size(frame.image, (width, height))
         if self._content_of is not result:  # one luma per stylized frame, however many carries
             self._content_of, self._content_luma = result, gray(result.content, self.flow.width)
         flow = self.flow(gray(content, self.flow.width), self._content_luma)  # new grid -> stylized frame's

@@ -17,8 +17,20 @@ from realtime_adain.live.inference import Result
 from realtime_adain.live.outputs import Recorder
 from realtime_adain.live.styles import StyleLibrary
 from realtime_adain.live.window import Window
+from realtime_adain.paths import check_writable_dir
 
 LOGGED_BY_HANDLER = ("snapshot", "record", "rescan", "stabilize")  # they log their outcome, not the key
+
+
+def unwritable(folder: Path) -> str | None:
+    """Why files cannot be written into `folder` (in the words of the start's note on it), or None.
+    Left to the writing, a fifo or /dev/null there was "is a file, not a folder", after the note
+    had said "a device, fifo or socket"."""
+    try:
+        check_writable_dir(folder, "folder")
+    except UserError as exc:
+        return str(exc)
+    return None
 
 
 def _stamp() -> str:
@@ -95,6 +107,9 @@ class KeyEffects:
         if result is None:
             self.log("snapshot-skipped", reason="no frame shown yet")
             return
+        if (why := unwritable(self.snapshot_dir)) is not None:
+            self.log("snapshot-failed", reason=why)
+            return
         stylized, original = self._fresh(self.snapshot_dir, ("-stylized.png", "-original.png"))
 
         def write() -> None:
@@ -129,6 +144,9 @@ class KeyEffects:
     def toggle_recording(self) -> None:
         """Start a recording, or finish the one in progress (in the background)."""
         if self.recorder is None:
+            if (why := unwritable(self.record_dir)) is not None:
+                self.log("record-failed", reason=why)
+                return
             path, = self._fresh(self.record_dir, (".mp4",))
             try:
                 self.recorder = Recorder(path, self.work_size, self.fps, self.log, replaces=False)

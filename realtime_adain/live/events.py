@@ -44,9 +44,18 @@ class EventLog:
         return json.dumps(text, ensure_ascii=False) if quoted else text  # "été.mp4", not "\u00e9t\u00e9.mp4"
 
     def __call__(self, event: str, **fields: object) -> None:
+        self._write(event, fields, to_stderr=True)
+
+    def to_file_only(self, event: str, **fields: object) -> None:
+        """A line for the file alone: what stderr says in other words (the error that stopped the
+        session as the command's `error:` line)."""
+        self._write(event, fields, to_stderr=False)
+
+    def _write(self, event: str, fields: dict[str, object], to_stderr: bool) -> None:
         line = " ".join([f"live: {event}"] + [f"{k}={self._value(v)}" for k, v in fields.items()])
         with self._lock:
-            print(line, file=sys.stderr, flush=True)
+            if to_stderr:
+                print(line, file=sys.stderr, flush=True)
             if self._file:
                 try:
                     self._file.write(line + "\n")

@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import functools
+import importlib
 import os
 import queue
 import shutil
+import socket
 import threading
 import time
 import urllib.parse
@@ -39,8 +42,12 @@ STREAM_FORMATS = {"udp": "mpegts", "rtp": "rtp_mpegts", "srt": "mpegts", "tcp": 
 QUEUE_FRAMES = 64
 # The frame rate outputs are told: a source's own rate can be anything its file claims (one
 # frame in hours, 90000 fps), and camera drivers report nonsense; the presentation times come
-# from the capture times anyway, so this only sets their resolution and the stream's GOP.
+# from the capture times anyway, so this only sets the encoder's rate control and the stream's GOP.
 OUTPUT_FPS = (1.0, 240.0)
+# The presentation times' unit (MPEG-TS's clock): capture times on a grid of the average frame
+# rate moved the frames of a variable-rate file (a second's pause, then 24 fps) onto an even
+# 16 fps, 3.5 s of steady frames for a 3 s file.
+OUTPUT_TIME_BASE = Fraction(1, 90000)
 RECORDING_CLOSE_TIMEOUT = 30.0  # encoding at most QUEUE_FRAMES frames and flushing to a local disk
 STREAM_CLOSE_TIMEOUT = 5.0
 # What an MP4 needs beyond its packets to be finished: its index grows by about 19 bytes a frame
@@ -227,6 +234,7 @@ class EncoderThread(threading.Thread):
         self._stream.pix_fmt = self.pix_fmt
         self._stream.options = codec_options
         context = self._stream.codec_context  # tagged as converted (untagged, players took HD for BT.709)
+        context.time_base = OUTPUT_TIME_BASE
         context.colorspace, context.color_range = BT709, LIMITED_RANGE
         context.color_primaries, context.color_trc = BT709, BT709
         self.start()
@@ -313,12 +321,12 @@ class EncoderThread(threading.Thread):
     def _encode(self, image: np.ndarray, captured: float) -> None:
         if self._first_time is None:
             self._first_time = captured
-        pts = max(self._last_pts + 1, round((captured - self._first_time) * self.rate))
+        pts = max(self._last_pts + 1, round((captured - self._first_time) / OUTPUT_TIME_BASE))
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
         frame = self._reformatter.reformat(frame, width=self.size[0], height=self.size[1], format=self.pix_fmt,
                                            dst_colorspace=BT709, dst_color_range=LIMITED_RANGE)
         frame.color_primaries, frame.color_trc = BT709, BT709
-        frame.pts, frame.time_base = pts, 1 / self.rate
+        frame.pts, frame.time_base = pts, OUTPUT_TIME_BASE
         self._mux(self._stream.encode(frame))
         self._last_pts = pts
 
@@ -435,6 +443,35 @@ def udp_packets(url: str) -> str:
     return f"{url}{'&' if '?' in url else '?'}pkt_size=1316"
 
 
+@functools.cache
+def writable_protocols() -> frozenset[str] | None:
+    """The URL protocols PyAV's FFmpeg can write to (`avio_enum_protocols`, which PyAV does not
+    offer), or None where its libavformat is not found among the libraries this process loaded
+    (read from /proc/self/maps: Linux)."""
+    try:
+        with open("/proc/self/maps", encoding="utf-8", errors="replace") as maps:
+            path = next(line.split()[-1] for line in maps if "/libavformat" in line)
+        enum = ctypes.CDLL(path).avio_enum_protocols
+    except (OSError, StopIteration, AttributeError):
+        return None
+    enum.restype, enum.argtypes = ctypes.c_char_p, [ctypes.POINTER(ctypes.c_void_p), ctypes.c_int]
+    opaque, names = ctypes.c_void_p(), set()
+    while (name := enum(ctypes.byref(opaque), 1)) is not None:
+        names.add(name.decode("ascii", "replace"))
+    return frozenset(names)
+
+
+def check_host(url: str, host: str) -> None:
+    """A UserError where `host` does not resolve (a typo): before the model loads, not at the
+    first frame as "Input/output error"."""
+    try:
+        socket.getaddrinfo(host, None)
+    except socket.gaierror as exc:
+        raise UserError(f"{url}: the host name {host} does not resolve ({exc.strerror})") from None
+    except UnicodeError:  # (a label over 63 characters)
+        raise UserError(f"{url}: {host} is not a valid host name") from None
+
+
 class Streamer(EncodedOutput):
     """Low-latency H.264 to a URL: MPEG-TS over UDP/SRT/TCP, FLV over RTMP (OBS, ffplay, VLC)."""
 
@@ -466,6 +503,12 @@ class Streamer(EncodedOutput):
             raise UserError(f"{url}: the port must be a number from 1 to 65535")
         if scheme in ("udp", "rtp") and not (parts.hostname and port):
             raise UserError(f"{url}: --stream {scheme}:// needs HOST:PORT, e.g. {scheme}://127.0.0.1:5000")
+        # (found only at the first frame, once the model had loaded: "Protocol not found",
+        # "Input/output error")
+        if (protocols := writable_protocols()) is not None and scheme not in protocols:
+            raise UserError(f"{url}: this FFmpeg (PyAV's) has no {scheme.upper()} support; use udp:// or tcp://")
+        if parts.hostname:
+            check_host(url, parts.hostname)
         return scheme
 
     @property
@@ -492,11 +535,15 @@ class VirtualCamera:
 
     @staticmethod
     def check_available() -> None:
-        """Fail before any work when the optional package is missing."""
+        """Fail before any work when the optional package is missing, or there but broken (then
+        why: "pip install" was no help to one whose native part failed to load)."""
         try:
-            import pyvirtualcam  # noqa: F401
-        except ImportError:
-            raise UserError("--virtual-cam needs pyvirtualcam: pip install 'realtime-adain[virtualcam]'") from None
+            importlib.import_module("pyvirtualcam")
+        except Exception as exc:  # (also an ImportError of its native part, an OSError, ...)
+            if isinstance(exc, ModuleNotFoundError) and exc.name == "pyvirtualcam":
+                raise UserError("--virtual-cam needs pyvirtualcam: pip install 'realtime-adain[virtualcam]'") from None
+            raise UserError(f"--virtual-cam: pyvirtualcam is installed but does not import "
+                            f"({type(exc).__name__}: {exc})") from None
 
     def __init__(self, size: tuple[int, int], fps: float) -> None:
         self.check_available()
