@@ -134,6 +134,52 @@ def stop_while_starting() -> Iterator[None]:
                 signal.signal(sig, handler)
 
 
+@contextmanager
+def signals_through_libraries() -> Iterator[None]:
+    """Inside the block (a library's long work: the ONNX exporter, a TensorRT build) a signal stops
+    the command however the library takes its KeyboardInterrupt: raised inside the exporter's C++
+    callbacks it came back as a RuntimeError, wrapped in the exporter's own error (a traceback and
+    exit 1 for a Ctrl-C), or was taken by its retry with another strategy. So an error raised in
+    the block after a signal raised there, or holding the signal's KeyboardInterrupt in its chain,
+    is that KeyboardInterrupt, and one the library swallowed is raised as the block ends. (The
+    handlers in place are kept, only watched: main thread only, as signals are.)"""
+    raised: list[KeyboardInterrupt] = []
+    watched = {sig: handler for sig in SIGNALS if callable(handler := signal.getsignal(sig))} if _in_main_thread() else {}
+
+    def watch(signum: int, frame: object) -> None:
+        try:
+            watched[signum](signum, frame)
+        except KeyboardInterrupt as exc:
+            raised.append(exc)
+            raise
+
+    for sig in watched:
+        signal.signal(sig, watch)
+    try:
+        yield
+    except Exception as exc:
+        interrupt = _interrupt_in_chain(exc) or (raised[0] if raised else None)
+        if interrupt is None:
+            raise
+        raise interrupt from None
+    finally:
+        for sig, handler in watched.items():
+            signal.signal(sig, handler)
+    if raised:
+        raise raised[0]
+
+
+def _interrupt_in_chain(exc: BaseException) -> KeyboardInterrupt | None:
+    """The KeyboardInterrupt (a signal's) that `exc` was raised from or while handling, if any."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
 def forget_caught_ctrl_c() -> None:
     """Clear CPython's note of a Ctrl-C that escaped an `exec` of a string: dataclasses and
     namedtuple define their methods so while modules import. Though caught and answered with

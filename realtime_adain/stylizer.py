@@ -52,6 +52,13 @@ def _stream_out_of_memory_said(results: Iterator[np.ndarray]) -> Iterator[np.nda
         yield from results
 
 
+def _loaded_sha256(module: torch.nn.Module, path: str) -> str:
+    """The SHA-256 of the weights file `path` as `module` was loaded from it (`weights.load_*` keep
+    it): read again later, the file may hold other weights (a trainer saving to the same path), and
+    an engine built from this network was cached as theirs. A module loaded otherwise: the file now."""
+    return getattr(module, "loaded_sha256", None) or weights.weights_sha256(path)
+
+
 def _to_stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
@@ -213,16 +220,19 @@ class Stylizer:
 
     @cached_property
     def weights_id(self) -> str:
-        """A short identity of the encoder and decoder files (of the parameters themselves for a
-        network built in memory), for caches keyed by the network: engines, style statistics."""
+        """A short identity of the encoder and decoder files as loaded (of the parameters themselves
+        for a network built in memory), for caches keyed by the network: engines, style statistics."""
         if self.weight_paths:
-            return weights.files_id(self.weight_paths)
+            modules = (self.net.encoder, self.net.decoder)
+            return "-".join(_loaded_sha256(m, p)[:16] for m, p in zip(modules, self.weight_paths))
         return weights.parameters_sha256(self.net)[:16]
 
     @cached_property
     def encoder_id(self) -> str:
         """A short identity of the encoder file alone: style statistics depend on nothing else."""
-        return weights.weights_sha256(self.weight_paths[0])[:16] if self.weight_paths else weights.parameters_sha256(self.net.encoder)[:16]
+        if self.weight_paths:
+            return _loaded_sha256(self.net.encoder, self.weight_paths[0])[:16]
+        return weights.parameters_sha256(self.net.encoder)[:16]
 
     @property
     def engine(self) -> engines.Engine:

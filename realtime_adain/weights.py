@@ -8,9 +8,10 @@ safetensors with metadata saying which decoder architecture they hold.
 
 from __future__ import annotations
 
-import errno
 import functools
 import hashlib
+import io
+import json
 import os
 import pickle
 import struct
@@ -130,19 +131,11 @@ def parameters_sha256(module: nn.Module) -> str:
 class LoadedWeights:
     state_dict: dict[str, torch.Tensor]
     metadata: dict[str, str]
+    sha256: str = ""  # of the bytes these were read from (the file may have been rewritten since)
 
 
 # What a PyTorch file starts with: a zip archive (torch.save) or a pickle (the legacy format).
 PYTORCH_STARTS = (b"PK\x03\x04", b"\x80")
-
-
-def _file_start(path: Path) -> bytes | None:
-    """The first bytes of `path`, or None where it cannot be read (its loader's error says why)."""
-    try:
-        with open(path, "rb") as file:
-            return file.read(9)
-    except OSError:
-        return None
 
 
 def _foreign_start(start: bytes) -> str | None:
@@ -169,8 +162,8 @@ def _load_failure(exc: Exception, start: bytes | None) -> str:
     # (a pickle cut short or with garbage after its first opcode: pickle's own errors, in many types)
     if isinstance(exc, (KeyError, EOFError, pickle.UnpicklingError, IndexError, struct.error, UnicodeDecodeError)):
         return "not a PyTorch or safetensors file, or cut short"
-    # A zip archive cut short or altered: miniz jargon, or EINVAL from seeking past its end.
-    if "PytorchStreamReader" in text or (isinstance(exc, OSError) and exc.errno == errno.EINVAL):
+    # A zip archive cut short or altered: miniz jargon, or a seek before the start of the bytes read.
+    if "PytorchStreamReader" in text or (isinstance(exc, ValueError) and text.startswith("negative seek value")):
         return "a damaged or incomplete PyTorch archive"
     return text.splitlines()[0][:160] if text else type(exc).__name__
 
@@ -180,14 +173,15 @@ def _load_failure(exc: Exception, start: bytes | None) -> str:
 MAX_UNPACK_RATIO = 4
 
 
-def _refuse_zip_bomb(path: Path) -> None:
-    """Refuse a .pth archive whose records unpack to far more than the file holds (a zip bomb)."""
+def _refuse_zip_bomb(path: Path, data: bytes) -> None:
+    """Refuse a .pth archive (`data`, the file's bytes) whose records unpack to far more than the
+    file holds (a zip bomb)."""
     try:
-        if not zipfile.is_zipfile(path):
+        if not zipfile.is_zipfile(io.BytesIO(data)):
             return
-        with zipfile.ZipFile(path) as archive:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
             unpacked = sum(info.file_size for info in archive.infolist())
-        size = path.stat().st_size
+        size = len(data)
     except (OSError, ValueError, zipfile.BadZipFile):  # torch.load says what is wrong with it
         return
     if unpacked > MAX_UNPACK_RATIO * max(size, 1 << 20):
@@ -195,31 +189,60 @@ def _refuse_zip_bomb(path: Path) -> None:
                         f"{size:,}: not what torch.save writes)")
 
 
-def read_weights(path: str | os.PathLike) -> LoadedWeights:
-    """A state dict and its metadata from a `.safetensors` or (weights-only) `.pth` file."""
-    path = Path(path)
-    _refuse_zip_bomb(path)
-    try:
-        if path.suffix == ".safetensors":
-            from safetensors import safe_open
+# The largest weights file read (into memory, whole): torchvision's VGG-19 is 548 MB, ours 80 MB.
+MAX_WEIGHTS_BYTES = 2 << 30
 
-            with safe_open(str(path), framework="pt") as handle:
-                metadata = dict(handle.metadata() or {})
-                state = {key: handle.get_tensor(key) for key in handle.keys()}
-            return LoadedWeights(state, metadata)
-        with warnings.catch_warnings():  # torch warns about pickle protocols; our line says it all
-            warnings.simplefilter("ignore")
-            state = torch.load(path, map_location="cpu", weights_only=True)
+
+def _file_bytes(path: Path) -> bytes:
+    """The whole file, read once: what is hashed is what is loaded (a file rewritten while a run
+    loads it, a trainer saving to the same path, must not name an engine built from other bytes)."""
+    try:
+        with open_regular(path, "not a weights file (a pipe, device or socket)") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if size > MAX_WEIGHTS_BYTES:  # (before reading: a huge or sparse file is not read whole)
+                raise UserError(f"{path}: too large for a weights file ({size:,} bytes; at most {MAX_WEIGHTS_BYTES >> 20} MiB)")
+            data = handle.read(MAX_WEIGHTS_BYTES + 1)
     except FileNotFoundError:
         raise UserError(f"{path}: no such weights file") from None
+    except MemoryError:  # (`ulimit -v`, a full machine): not the file's fault
+        raise UserError(f"{path}: out of memory while loading the weights") from None
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read it ({exc.strerror or exc})") from None
+    if len(data) > MAX_WEIGHTS_BYTES:  # (grown while read)
+        raise UserError(f"{path}: too large for a weights file (over {MAX_WEIGHTS_BYTES >> 20} MiB)")
+    return data
+
+
+def _safetensors_metadata(data: bytes) -> dict[str, str]:
+    """The metadata in a safetensors file's header (an 8-byte length, then JSON), which
+    `safetensors.torch.load` has already checked."""
+    (length,) = struct.unpack("<Q", data[:8])
+    return dict(json.loads(data[8:8 + length]).get("__metadata__") or {})
+
+
+def read_weights(path: str | os.PathLike) -> LoadedWeights:
+    """A state dict and its metadata from a `.safetensors` or (weights-only) `.pth` file, with the
+    SHA-256 of the bytes they were loaded from."""
+    path = Path(path)
+    data = _file_bytes(path)
+    sha256 = hashlib.sha256(data).hexdigest()
+    _refuse_zip_bomb(path, data)
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load
+
+            return LoadedWeights(load(data), _safetensors_metadata(data), sha256)
+        with warnings.catch_warnings():  # torch warns about pickle protocols; our line says it all
+            warnings.simplefilter("ignore")
+            state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as exc:  # torch/safetensors raise many types for damaged files
         if is_out_of_memory(exc):  # (`ulimit -v`, a full machine): not the file's fault
             raise UserError(f"{path}: out of memory while loading the weights") from None
-        start = None if path.suffix == ".safetensors" else _file_start(path)
+        start = None if path.suffix == ".safetensors" else data[:9]
         raise UserError(f"{path}: not a readable weights file ({_load_failure(exc, start)})") from None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise UserError(f"{path}: not a state dict of tensors")
-    return LoadedWeights(state, {})
+    return LoadedWeights(state, {}, sha256)
 
 
 def describe_state_dict(state: dict[str, torch.Tensor]) -> str:
@@ -279,7 +302,8 @@ def load_encoder(path: str | os.PathLike, kind: str = NORMALISED_VGG) -> nn.Modu
     """The encoder up to relu4_1; layers after it in the file are ignored.
 
     `kind` is the encoder a decoder was trained against (`decoder.encoder_kind`): the published
-    normalised VGG by default, or torchvision's ImageNet VGG-19.
+    normalised VGG by default, or torchvision's ImageNet VGG-19. `encoder.loaded_sha256` is the
+    SHA-256 of the bytes it was loaded from.
     """
     path = Path(path)
     loaded = read_weights(path)
@@ -294,7 +318,7 @@ def load_encoder(path: str | os.PathLike, kind: str = NORMALISED_VGG) -> nn.Modu
         state = torchvision_state_dict(loaded.state_dict)
         check_state_dict(path, encoder, state, "torchvision VGG-19")
         encoder.load_state_dict(state)
-        return _checked_encoder(path, encoder, "torchvision VGG-19")
+        return _checked_encoder(path, encoder, "torchvision VGG-19", loaded.sha256)
     encoder = Encoder()
     state = {
         key: value
@@ -305,11 +329,12 @@ def load_encoder(path: str | os.PathLike, kind: str = NORMALISED_VGG) -> nn.Modu
         raise UserError(f"{path}: not VGG encoder weights; {describe_state_dict(loaded.state_dict)}")
     check_state_dict(path, encoder, state, "VGG encoder")
     encoder.load_state_dict(state)
-    return _checked_encoder(path, encoder, "VGG encoder")
+    return _checked_encoder(path, encoder, "VGG encoder", loaded.sha256)
 
 
-def _checked_encoder(path: Path, encoder: nn.Module, what: str) -> nn.Module:
+def _checked_encoder(path: Path, encoder: nn.Module, what: str, sha256: str) -> nn.Module:
     encoder = encoder.eval().requires_grad_(False)
+    encoder.loaded_sha256 = sha256
     check_output_finite(path, encoder.features, (torch.full((1, 3, 16, 16), 0.5),), what)
     return encoder
 
@@ -322,7 +347,8 @@ def load_decoder(path: str | os.PathLike) -> nn.Module:
     """A decoder from the published `decoder.pth` or one of our safetensors checkpoints.
 
     `decoder.encoder_kind` says which encoder it was trained against (checkpoint metadata
-    "encoder"; the published decoder's is the normalised VGG).
+    "encoder"; the published decoder's is the normalised VGG); `decoder.loaded_sha256` is the
+    SHA-256 of the bytes it was loaded from.
     """
     path = Path(path)
     loaded = read_weights(path)
@@ -335,7 +361,7 @@ def load_decoder(path: str | os.PathLike) -> nn.Module:
     decoder = DECODER_BUILDERS[architecture]()
     check_state_dict(path, decoder, loaded.state_dict, f"{architecture} decoder")
     decoder.load_state_dict({k: loaded.state_dict[k] for k in decoder.state_dict()})
-    decoder.encoder_kind = encoder_kind
+    decoder.encoder_kind, decoder.loaded_sha256 = encoder_kind, loaded.sha256
     decoder = decoder.eval().requires_grad_(False)
     features = torch.ones(1, 512, 2, 2)  # relu4_1 of a 16x16 image; the skips are relu1_1..relu3_1
     skips = [torch.ones(1, c, 16 >> i, 16 >> i) for i, c in enumerate(FEATURE_CHANNELS[:3])]

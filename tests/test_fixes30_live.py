@@ -31,13 +31,15 @@ def test_live_output_never_replaces_a_style_image_or_a_hard_link_of_the_source(r
     assert out.read_bytes() == before and (target == "style" or os.path.samefile(out, clip))
 
 
-def _cached(directory, key_part: str = "") -> "tuple[object, object]":
-    """A cache holding one engine stored as a build stores it (its bytes, sidecar and digest)."""
+def _cached(directory, key_part: str = "", kind: str = "onnx", suffix: str = ".onnx") -> "tuple[object, object]":
+    """A cache holding one engine stored as a build stores it (its bytes, sidecar and digest). Its
+    bytes are no real graph: `engines list` vouches for an .onnx only where a run would load it,
+    so a test of the digest alone stores a TensorRT kind (checked by its digest)."""
     from realtime_adain.engines.cache import EngineCache
 
     cache = EngineCache(directory)
-    components = {"kind": "onnx", "precision": "fp32", "shape": "dynamic", "weights": f"w{key_part}"}
-    entry = cache.store(cache.entry(components, ".onnx"), lambda path: path.write_bytes(bytes(range(256)) * 400))
+    components = {"kind": kind, "precision": "fp32", "shape": "dynamic", "weights": f"w{key_part}"}
+    entry = cache.store(cache.entry(components, suffix), lambda path: path.write_bytes(bytes(range(256)) * 400))
     return cache, entry
 
 
@@ -45,7 +47,7 @@ def test_engines_list_flags_an_export_changed_since_its_build(run_cli, monkeypat
     """64 bytes overwritten in the middle of a cached export (sidecars intact): `live` and `doctor`
     said it "does not match the record of its build" and rebuilt it, `engines list` showed it as sound."""
     monkeypatch.setenv("REALTIME_ADAIN_ENGINES", str(tmp_path / "engines"))
-    _, entry = _cached(tmp_path / "engines")
+    _, entry = _cached(tmp_path / "engines", kind="tensorrt", suffix=".ep")
     code, out, _ = run_cli("engines", "list")
     assert code == 0 and "does not match" not in out, out
     with open(entry.path, "r+b") as handle:

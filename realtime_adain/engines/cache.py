@@ -161,9 +161,17 @@ class EngineCache:
 
     def matches_build(self, entry: Entry) -> bool:
         """Whether a listed entry (its components read from its sidecar) is one a run would load:
-        named for those components and `is_valid` (`engines list` showed a damaged export as sound
-        while `live` and `doctor` rebuilt it)."""
-        return entry.path.name == self.entry(entry.components, entry.path.suffix).path.name and self.is_valid(entry)
+        named for those components, `is_valid` (`engines list` showed a damaged export as sound
+        while `live` and `doctor` rebuilt it) and, for an ONNX export, made for them by its own
+        record (one of `export -o`, or of other weights with a digest made to match, was shown
+        sound and taken by 'auto', which then exported again)."""
+        if entry.path.name != self.entry(entry.components, entry.path.suffix).path.name or not self.is_valid(entry):
+            return False
+        if entry.path.suffix == ".onnx":
+            from realtime_adain.engines.onnx import export_usable
+
+            return export_usable(entry.path, entry.components)
+        return True
 
     def get_or_build(
         self,

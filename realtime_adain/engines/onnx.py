@@ -26,6 +26,7 @@ from realtime_adain.engines.base import Engine
 from realtime_adain.engines.cache import EngineCache
 from realtime_adain.engines.frames import HostFrames, frames_to_images
 from realtime_adain.errors import UserError
+from realtime_adain.interrupts import signals_through_libraries
 from realtime_adain.model import MIN_SIDE, StyleTransferNet, example_inputs
 from realtime_adain.networks import DOWNSAMPLING
 
@@ -67,7 +68,8 @@ def export_onnx(net: StyleTransferNet, path: str | os.PathLike, precision: torch
     batch = Dim("batch", min=1, max=MAX_BATCH)
     example = example_inputs((1, 3, 64, 64), precision)
     dynamic = ({0: batch, 2: DOWNSAMPLING * height, 3: DOWNSAMPLING * width}, None, None, None)
-    with contextlib.redirect_stdout(io.StringIO()), torch.no_grad():  # the exporter narrates
+    # (the exporter narrates; it takes a Ctrl-C in its C++ callbacks for an error of its own)
+    with contextlib.redirect_stdout(io.StringIO()), torch.no_grad(), signals_through_libraries():
         torch.onnx.export(
             model, example, str(path), input_names=list(INPUT_NAMES), output_names=[OUTPUT_NAME],
             dynamo=True, dynamic_shapes=dynamic, opset_version=OPSET, optimize=True, external_data=False,
@@ -104,19 +106,22 @@ def onnx_components(weights_id: str, precision: str = "fp32") -> dict[str, str]:
 
 def cached_onnx(
     net: StyleTransferNet, weights_id: str, cache: EngineCache | None = None, rebuild: bool = False,
-    report: Callable[[str], None] = lambda _: None,
+    report: Callable[[str], None] = lambda _: None, before_export: Callable[[], None] = lambda: None,
 ) -> tuple[Path, bool]:
     """The path of the (cached or freshly exported) ONNX file for these weights; (path, built).
 
-    A fresh export enters the cache only after it matched PyTorch (`report` gets the figures).
+    A fresh export enters the cache only after it matched PyTorch (`report` gets the figures);
+    `before_export` is called when one starts.
     """
     require_onnx()
     cache = cache or EngineCache.for_run()
     components = onnx_components(weights_id)
-    return cache.get_or_build(
-        components, ".onnx", lambda tmp: report(export_checked(net, tmp, components)),
-        lambda path: _check_onnx(path, components), rebuild=rebuild,
-    )
+
+    def build(tmp: Path) -> None:
+        before_export()
+        report(export_checked(net, tmp, components))
+
+    return cache.get_or_build(components, ".onnx", build, lambda path: _check_onnx(path, components), rebuild=rebuild)
 
 
 MIN_PSNR = 40.0  # dB in uint8 output space, as the engine accuracy tests demand
@@ -171,15 +176,25 @@ def onnx_cached(weights_id: str, cache: EngineCache | None = None) -> bool:
     as 'auto' then runs eager (it did so without a word)."""
     cache = cache or EngineCache.for_run()
     entry = cache.entry(onnx_components(weights_id), ".onnx")
-    if cache.is_valid(entry):
+    if cache.matches_build(entry):
         return True
     if entry.path.exists():
         from realtime_adain.video.notes import note
 
         note(f"the cached ONNX export {entry.path.name} does not match the record of its build (changed since, "
-             "or made by an older version): not used; `realtime-adain export --format onnx` (with these weights' "
+             "made by an older version or for other weights): not used; `realtime-adain export --format onnx` (with these weights' "
              "--vgg/--decoder) makes it again", once=True)
     return False
+
+
+def export_usable(path: Path, components: dict[str, str]) -> bool:
+    """Whether a run would load the export at `path` for `components` (`_check_onnx`): one made by
+    `export -o` (no record of its components), or for other weights, is exported again."""
+    try:
+        _check_onnx(path, components)
+    except Exception:  # (a damaged file fails in many ways; onnx missing: no run loads it either)
+        return False
+    return True
 
 
 def _check_onnx(path: Path, components: dict[str, str]) -> Path:
@@ -227,8 +242,16 @@ class OnnxEngine(Engine):
     def __init__(self, net: StyleTransferNet, device: torch.device, dtype: torch.dtype, weights_id: str,
                  cache: EngineCache | None = None) -> None:
         super().__init__(net, device, dtype)
-        self.path, self.built = cached_onnx(net, weights_id, EngineCache.of_engine(cache))
+        self.path, self.built = cached_onnx(net, weights_id, EngineCache.of_engine(cache), before_export=_say_export)
         self.session = session(self.path)
 
     def step(self, images, mean, std, alpha):
         return run_session(self.session, images, mean, std, alpha)
+
+
+def _say_export() -> None:
+    """An export takes 10-30 s: said, else a run looked stalled (other engines say their builds)."""
+    from realtime_adain.video.notes import note
+
+    note("exporting the network to ONNX for the onnx engine (once for these weights, 10-30 s; later runs "
+         "reuse it)")

@@ -23,6 +23,7 @@ from torch import nn
 
 from realtime_adain.engines.base import Engine
 from realtime_adain.engines.cache import EngineCache
+from realtime_adain.interrupts import signals_through_libraries
 from realtime_adain.model import StyleTransferNet, example_inputs, padded_size
 from realtime_adain.networks import DOWNSAMPLING
 
@@ -107,10 +108,11 @@ def build_engine(net: StyleTransferNet, shape: tuple[int, ...], dtype: torch.dty
     """Compile the graph for (N, 3, H, W) images (H, W multiples of 8) and save it to `path`."""
     import torch_tensorrt
 
-    exported, example = export_graph(net, shape, dtype, device)
-    with torch.no_grad():
-        compiled = torch_tensorrt.dynamo.compile(exported, inputs=example, **COMPILE_OPTIONS)
-        torch_tensorrt.save(compiled, str(path), output_format="exported_program", inputs=example)
+    with signals_through_libraries():  # (it may take a Ctrl-C for an error of its own, as the ONNX exporter does)
+        exported, example = export_graph(net, shape, dtype, device)
+        with torch.no_grad():
+            compiled = torch_tensorrt.dynamo.compile(exported, inputs=example, **COMPILE_OPTIONS)
+            torch_tensorrt.save(compiled, str(path), output_format="exported_program", inputs=example)
 
 
 def load_engine(path: Path) -> torch.nn.Module:
