@@ -17,7 +17,7 @@ import pytest
 from test_video_audio_edges import TONE, joined, pitch, plays, segment, sound
 from test_video_realworld_inputs import style  # noqa: F401  (a fixture)
 from video_corpus import FFMPEG
-from video_samples import gradient_frames, probe, write_video
+from video_samples import probe, stylized_vfr_clip
 
 
 @pytest.fixture
@@ -30,12 +30,7 @@ def test_display_last_picture_decoded_before_another_keeps_its_duration(run_cli,
     video's display-last picture (at 35/30 s) second to last in decode order, and it lasted until
     the last packet's decode time, 9 frames (FFmpeg 8 read the video as ending at 1.47 s, not 1.2 s).
     The packets after it now decode as late as they may, and it as long before them as it lasts."""
-    stamps = [0, 1, 3, 4, 9, 10, 11, 20, 21, 35]
-    source = write_video(tmp_path / "vfr.mp4", gradient_frames(len(stamps), 64, 48), pts=stamps,
-                         time_base=Fraction(1, 30))
-    out = tmp_path / "out.mp4"
-    code, _, err = run_cli("video", source, "-s", asheville, "--size", "32", "--style-size", "64", "-o", out)
-    assert code == 0, err
+    _, out = stylized_vfr_clip(run_cli, asheville, tmp_path)
     with av.open(str(out)) as container:
         stream = container.streams.video[0]
         packets = [(p.pts, p.dts) for p in container.demux(stream) if p.size]

@@ -18,7 +18,8 @@ from realtime_adain.commands import video as video_command
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import read_image, write_image
 from realtime_adain.stylizer import Stylizer
-from video_samples import audio_packets, gradient_frames, interrupted_video_run, probe, rgb_frames, write_video
+from video_samples import (VFR_STAMPS, audio_packets, gradient_frames, interrupted_video_run, probe, rgb_frames,
+                           stylized_vfr_clip, write_video)
 
 
 @pytest.fixture
@@ -271,16 +272,11 @@ def test_encoders_that_refuse_the_inputs_time_base(run_cli, weights_env, style, 
 
 
 def test_variable_frame_rate_timestamps_survive(run_cli, weights_env, style, tmp_path):
-    stamps = [0, 1, 3, 4, 9, 10, 11, 20, 21, 35]
-    source = write_video(tmp_path / "vfr.mp4", gradient_frames(len(stamps), 64, 48), pts=stamps,
-                         time_base=Fraction(1, 30))
-    out = tmp_path / "vfr_out.mp4"
-    code, _, err = run_cli("video", source, "-s", style, "--size", "32", "--style-size", "64", "-o", out)
-    assert code == 0, err
+    source, out = stylized_vfr_clip(run_cli, style, tmp_path)
     source_probe, result = probe(source), probe(out)
     assert result.pts == source_probe.pts
     assert result.time_base == source_probe.time_base
-    assert [float(p * result.time_base) for p in result.pts] == pytest.approx([s / 30 for s in stamps])
+    assert [float(p * result.time_base) for p in result.pts] == pytest.approx([s / 30 for s in VFR_STAMPS])
     assert result.end_s == pytest.approx(source_probe.end_s) == pytest.approx(36 / 30)
 
 

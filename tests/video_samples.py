@@ -173,3 +173,16 @@ def interrupted_video_run(source: Path, style: Path, out: Path, presses: int = 1
     _, err = process.communicate(timeout=60)
     return process.returncode, err
 
+
+
+VFR_STAMPS = [0, 1, 3, 4, 9, 10, 11, 20, 21, 35]  # (1/30 s ticks: gaps of 1, 2, 5, 9 and 14)
+
+
+def stylized_vfr_clip(run_cli, style: Path, folder: Path) -> tuple[Path, Path]:
+    """A 10-frame .mp4 at the uneven times of VFR_STAMPS and its stylized .mp4 (`--size 32`)."""
+    source = write_video(folder / "vfr.mp4", gradient_frames(len(VFR_STAMPS), 64, 48), pts=VFR_STAMPS,
+                         time_base=Fraction(1, 30))
+    out = folder / "vfr_out.mp4"
+    code, _, err = run_cli("video", source, "-s", style, "--size", "32", "--style-size", "64", "-o", out)
+    assert code == 0, err
+    return source, out
