@@ -19,7 +19,7 @@ import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import BinaryIO, Callable, Sequence
 
 import torch
 from torch import nn
@@ -201,7 +201,9 @@ def _file_bytes(path: Path) -> bytes:
             size = os.fstat(handle.fileno()).st_size
             if size > MAX_WEIGHTS_BYTES:  # (before reading: a huge or sparse file is not read whole)
                 raise UserError(f"{path}: too large for a weights file ({size:,} bytes; at most {MAX_WEIGHTS_BYTES >> 20} MiB)")
-            data = handle.read(MAX_WEIGHTS_BYTES + 1)
+            start = handle.read(9)
+            _refuse_foreign_start(path, start, size, handle)
+            data = start + handle.read(MAX_WEIGHTS_BYTES + 1 - len(start))
     except FileNotFoundError:
         raise UserError(f"{path}: no such weights file") from None
     except MemoryError:  # (`ulimit -v`, a full machine): not the file's fault
@@ -211,6 +213,21 @@ def _file_bytes(path: Path) -> bytes:
     if len(data) > MAX_WEIGHTS_BYTES:  # (grown while read)
         raise UserError(f"{path}: too large for a weights file (over {MAX_WEIGHTS_BYTES >> 20} MiB)")
     return data
+
+
+def _refuse_foreign_start(path: Path, start: bytes, size: int, handle: BinaryIO) -> None:
+    """Refuse from its first bytes (and a zip archive's directory, at its end) a file that is no
+    weights file, before reading it whole (a 2 GB file of zeros was read and hashed for 19 s
+    first): a .pth that does not start as a PyTorch file or whose archive has no directory, a
+    .safetensors whose JSON header would not fit in the file."""
+    if path.suffix == ".safetensors":
+        if len(start) < 9 or start[8:9] != b"{" or int.from_bytes(start[:8], "little") > size - 8:
+            raise UserError(f"{path}: not a readable weights file (not a safetensors file, or cut short)")
+    elif foreign := _foreign_start(start):
+        raise UserError(f"{path}: not a readable weights file ({foreign})")
+    elif start.startswith(PYTORCH_STARTS[0]) and not zipfile.is_zipfile(handle):  # (reads from the end)
+        raise UserError(f"{path}: not a readable weights file (a damaged or incomplete PyTorch archive)")
+    handle.seek(len(start))
 
 
 def _safetensors_metadata(data: bytes) -> dict[str, str]:

@@ -221,3 +221,34 @@ def test_live_frames_lost_while_the_session_starts_are_counted(stylizer, style, 
         inference.stop()
         inference.join(10)
     assert (inference.stylized, inference.dropped) == (1, 4)
+
+
+@pytest.mark.parametrize("url, said", [("tcp://", "needs HOST:PORT"), ("rtmp://", "needs a host"),
+                                       ("rtmp://:1935/live", "needs a host")])
+def test_live_stream_without_a_host_is_refused_before_the_model_loads(run_cli, clip, style, url, said):
+    """tcp:// and rtmp:// without a host loaded the model, started, then failed ("Invalid
+    argument", "Connection refused"), where udp:// was refused at once."""
+    code, _, err = run_cli("live", "--source", clip, "--styles", style, "--no-window", "--stream", url, *TINY)
+    assert code == 2 and err.count("\n") == 1 and err.startswith(f"error: {url}: --stream") and said in err, err
+
+
+def test_the_original_view_frames_a_picture_that_changed_shape_as_the_stylized_one():
+    """The stylized picture of a source that turned (96x54, then 54x96) was letterboxed, but the
+    original view beside it stretched: the halves of side-by-side disagreed."""
+    from realtime_adain.live.hud import compose
+
+    turned = np.full((96, 54, 3), 200, np.uint8)
+    picture = compose(turned, np.zeros((32, 57, 3), np.uint8), "original", (114, 64))
+    assert picture.shape == (64, 114, 3)
+    assert picture[:, :20].max() == 0 and picture[:, 50:60].min() == 200  # (bars either side, the picture kept narrow)
+
+
+def test_the_stream_protocol_check_reads_pyavs_ffmpeg_not_opencvs():
+    """OpenCV's wheel loads its own libavformat (with other protocols, e.g. rtmpe): the check read
+    whichever /proc/self/maps listed first."""
+    import cv2  # noqa: F401  (its FFmpeg loaded too)
+
+    from realtime_adain.live.outputs import writable_protocols
+
+    protocols = writable_protocols()
+    assert protocols is None or ("udp" in protocols and "rtmpe" not in protocols)

@@ -10,6 +10,7 @@ import numpy as np
 from realtime_adain.drawn_text import drawable
 from realtime_adain.imageio import resize
 from realtime_adain.live import keys
+from realtime_adain.live.inference import at_work_size
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 WHITE, RED, YELLOW = (255, 255, 255), (40, 40, 230), (60, 220, 255)
@@ -36,11 +37,13 @@ class HudInfo:
 
 
 def compose(original: np.ndarray, stylized: np.ndarray, view: str, display: tuple[int, int]) -> np.ndarray:
-    """The BGR picture to show, `display` = (width, height) of one view (doubled side by side)."""
+    """The BGR picture to show, `display` = (width, height) of one view (doubled side by side). The
+    original is framed as the stylized picture is (`at_work_size`): a source that changed shape
+    mid-stream was stretched in the original view, and letterboxed beside it."""
     if view == "original":
-        picture = resize(original, display)
+        picture = at_work_size(original, display)
     elif view == "side-by-side":
-        picture = np.hstack([resize(original, display), resize(stylized, display)])
+        picture = np.hstack([at_work_size(original, display), resize(stylized, display)])
     else:
         picture = resize(stylized, display)
     return cv2.cvtColor(picture, cv2.COLOR_RGB2BGR)

@@ -450,9 +450,14 @@ def writable_protocols() -> frozenset[str] | None:
     (read from /proc/self/maps: Linux)."""
     try:
         with open("/proc/self/maps", encoding="utf-8", errors="replace") as maps:
-            path = next(line.split()[-1] for line in maps if "/libavformat" in line)
-        enum = ctypes.CDLL(path).avio_enum_protocols
-    except (OSError, StopIteration, AttributeError):
+            paths = {line.split()[-1] for line in maps if "/libavformat" in line}
+        # (OpenCV's wheel loads its own FFmpeg too, with other protocols: PyAV's is the one in its
+        # wheel's av.libs, or the only one loaded)
+        ours = {path for path in paths if "/av.libs/" in path} or paths
+        if len(ours) != 1:
+            return None
+        enum = ctypes.CDLL(ours.pop()).avio_enum_protocols
+    except (OSError, AttributeError):
         return None
     enum.restype, enum.argtypes = ctypes.c_char_p, [ctypes.POINTER(ctypes.c_void_p), ctypes.c_int]
     opaque, names = ctypes.c_void_p(), set()
@@ -501,8 +506,10 @@ class Streamer(EncodedOutput):
             port = -1
         if port is not None and not 1 <= port <= 65535:
             raise UserError(f"{url}: the port must be a number from 1 to 65535")
-        if scheme in ("udp", "rtp") and not (parts.hostname and port):
+        if scheme in ("udp", "rtp", "tcp", "srt") and not (parts.hostname and port):
             raise UserError(f"{url}: --stream {scheme}:// needs HOST:PORT, e.g. {scheme}://127.0.0.1:5000")
+        if not parts.hostname:  # (RTMP: its port may be left out; found only after the model loaded)
+            raise UserError(f"{url}: --stream {scheme}:// needs a host, e.g. {scheme}://127.0.0.1/live/stream")
         # (found only at the first frame, once the model had loaded: "Protocol not found",
         # "Input/output error")
         if (protocols := writable_protocols()) is not None and scheme not in protocols:
