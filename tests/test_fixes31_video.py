@@ -17,7 +17,7 @@ import pytest
 from test_video_audio_edges import TONE, joined, pitch, plays, segment, sound
 from test_video_realworld_inputs import style  # noqa: F401  (a fixture)
 from video_corpus import FFMPEG
-from video_samples import probe, stylized_vfr_clip
+from video_samples import gradient_frames, probe, stylized_vfr_clip, write_video
 
 
 @pytest.fixture
@@ -124,3 +124,23 @@ def test_sound_that_cannot_be_re_encoded_as_its_first_kind_is_copied_with_a_note
     assert results and all(result is None for result in results)  # (every packet copied)
     assert change.given_up and change.reason is None and change.flush() == []
     assert "cannot be re-encoded as its first kind" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("ext", ["mov", "mp4"])
+def test_a_held_final_frame_keeps_the_track_to_its_end(run_cli, weights_env, style, tmp_path, ext):
+    """A final frame held 1.1 s (a screen recording, a slideshow): its packet, decoded at an earlier
+    picture's time by x264's B-frame delay, ended the track at 3.0 s where the input lasts 4.0 s
+    (an .mp4's length is counted in decode times). It now decodes as late as that delay allows."""
+    stamps = list(range(29)) + [39]
+    source = write_video(tmp_path / "held.mkv", gradient_frames(len(stamps), 64, 48), pts=stamps,
+                         time_base=Fraction(1, 10))
+    out = tmp_path / f"out.{ext}"
+    code, _, err = run_cli("video", source, "-s", style, "--size", "32", "--style-size", "64", "-o", out)
+    assert code == 0, err
+    with av.open(str(out)) as container:
+        stream = container.streams.video[0]
+        assert float(stream.duration * stream.time_base) == pytest.approx(4.0)  # (3.0 before)
+    result = probe(out)
+    assert result.end_s == pytest.approx(4.0) == pytest.approx(result.duration_s)
+    decoded = subprocess.run([FFMPEG, "-v", "error", "-i", str(out), "-f", "null", "-"], capture_output=True, text=True)
+    assert decoded.returncode == 0 and decoded.stderr == ""

@@ -279,6 +279,7 @@ class VideoWriter:
         # The video packets held back (`_mux_video`): the latest, muxed once the next decode time is known,
         # or from the one before the picture shown last so far, until a later picture comes.
         self._held_video: list[av.Packet] = []
+        self._decode_delay: int | None = None  # the first video packet's pts - dts (packet time base)
         self._video_end: int | None = None  # where the latest picture shown stops showing (packet time base)
         self._video_end_time_base = Fraction(1)  # ... that time base
         self._last_data: dict[int, av.Packet] = {}  # input stream index -> its latest data packet (`_mux_last_data`)
@@ -733,6 +734,8 @@ class VideoWriter:
             if duration:  # (GIF: no longer than a delay holds, which the muxer would wrap around)
                 packet.duration = min(duration, GIF_LONGEST_DELAY) if self._gif else duration
             self._repair_dts(packet)
+            if self._decode_delay is None and None not in (packet.pts, packet.dts) and packet.pts >= packet.dts:
+                self._decode_delay = packet.pts - packet.dts  # (the first packet's: how far decoding runs ahead)
             if self.container.format.name not in DECODE_TIMED_FORMATS:
                 self._mux(packet)
                 continue
@@ -749,6 +752,10 @@ class VideoWriter:
             packet = self._held_video[-1]
             self._mux_held(len(self._held_video) - 1)
             self._held_video = []
+            if None not in (packet.pts, packet.dts, self._decode_delay):
+                # (decoded as late as the encoder's delay allows: a held final frame's packet, decoded at
+                # an earlier picture's time, ended the track early; its length is counted in decode times)
+                packet.dts = max(packet.dts, packet.pts - self._decode_delay)
             if packet.pts is not None and self._video_end is not None:
                 read_end = max(self._read_end or 0, packet.pts + (packet.duration or 0))
                 if read_end < self._video_end:
