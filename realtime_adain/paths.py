@@ -122,6 +122,12 @@ def real_path(path: str | os.PathLike) -> Path:
     return Path(os.path.realpath(path))
 
 
+def is_inside(path: str | os.PathLike, folder: str | os.PathLike) -> bool:
+    """Whether `path` is somewhere under `folder`, links followed in both (a cache's files are
+    inputs: a file written there replaced or changed one)."""
+    return real_path(folder) in real_path(path).parents
+
+
 def name_text(text: str | os.PathLike) -> str:
     """A path, or a message naming one, as JSON carries it: a name's bytes read as UTF-8 whatever
     the locale (under `LC_ALL=C PYTHONUTF8=0` "é" was "\\udcc3\\udca9", unreadable to any reader),

@@ -94,7 +94,7 @@ def check_files_written(settings: LiveSettings) -> None:
     engine cache or the style cache. (A typo such as `--log clip.mp4` appended event lines to the
     user's video, `--log decoder.pth` to the model; `-o` a style image's name replaced the image.)"""
     from realtime_adain.engines.cache import inside_engine_cache
-    from realtime_adain.paths import expand_images
+    from realtime_adain.paths import expand_images, is_inside
     from realtime_adain.video.sequence import names_a_picture
 
     if not (settings.output or settings.log):
@@ -115,7 +115,7 @@ def check_files_written(settings: LiveSettings) -> None:
     if inside_engine_cache(log):  # (appended to an ONNX export, it was silently not used again)
         raise UserError(f"{settings.log}: inside the engine cache, which `realtime-adain engines` manages; "
                         "give another file")
-    if (cache := style_cache(settings)) is not None and inside(log, cache):
+    if (cache := style_cache(settings)) is not None and is_inside(log, cache):
         raise UserError(f"{settings.log}: inside the style cache {cache}, whose files the session reads; "
                         "give another file")
 
@@ -144,13 +144,6 @@ def style_cache(settings: LiveSettings) -> Path | None:
         return user_dir("styles", "cache", home_name="cache/styles")  # (as `styles.default_cache_dir`, without torch)
     except UserError:
         return None
-
-
-def inside(path: Path, folder: Path) -> bool:
-    """Whether `path` is somewhere under `folder`, links resolved."""
-    from realtime_adain.paths import real_path
-
-    return real_path(folder) in real_path(path).parents
 
 
 def refuse_writing_into(option: str, written: str, inputs: list[str], recording: str | None = None) -> None:

@@ -67,13 +67,13 @@ def engines_dir(for_run: bool = False) -> Path:
 def inside_engine_cache(path: str | os.PathLike) -> bool:
     """Whether `path` is in the engine cache, whose files are inputs too (a file written there
     replaced or changed an engine or its sidecar); False where no cache folder can be had."""
-    from realtime_adain.paths import real_path
+    from realtime_adain.paths import is_inside
 
     try:
-        cache = real_path(engines_dir())
+        cache = engines_dir()
     except UserError:
         return False
-    return cache in real_path(Path(path)).parents
+    return is_inside(path, cache)
 
 
 def cache_key(components: Mapping[str, str]) -> str:

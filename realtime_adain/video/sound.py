@@ -11,6 +11,7 @@ this is the audio-only part of re-encoding, stream by stream, with no muxing of 
 
 from __future__ import annotations
 
+import abc
 import functools
 import math
 from fractions import Fraction
@@ -165,7 +166,7 @@ def _adts_said(kind: tuple[int, int, int]) -> str:
     return f"{kind[1]} Hz {ADTS_LAYOUTS[kind[2]]}"
 
 
-class KindChange:
+class KindChange(abc.ABC):
     """Copied sound whose kind (rate, channels) changes mid-stream, into a container that states
     the kind once, in the track's header (MP4, MOV, Matroska, AVI; MPEG-TS states none): files
     joined at another rate or channel count (a 44.1 kHz clip after a 48 kHz one, a broadcast's
@@ -220,21 +221,21 @@ class KindChange:
             frames = []
         return self._encoded([*frames, None])
 
+    @abc.abstractmethod
     def _kind(self, header: bytes) -> tuple[int, ...] | None:
         """The kind a packet starting with `header` (its first 8 bytes) holds; None: not known."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def _keeps(self, first: tuple[int, ...]) -> bool:
         """Whether the track's header states the `first` kind, which the encoder is set up as."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def _said(self, kind: tuple[int, ...]) -> str:
         """A kind in words: 48000 Hz stereo."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def _encoder(self) -> av.audio.codeccontext.AudioCodecContext:
         """An encoder of the first kind, its rate and layout set (not opened)."""
-        raise NotImplementedError
 
     def _framed(self, encoded: av.Packet) -> av.Packet:
         """An encoded packet as the copied ones come."""
