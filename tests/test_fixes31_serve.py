@@ -104,7 +104,8 @@ def bad_token_source(case: str, directory: Path) -> tuple[list[str], dict[str, s
     """(arguments, environment) giving a token that cannot be used."""
     file = directory / "token"
     contents = {"short": b"short\n", "non-ascii": "b\u00fccher-token-1\n".encode(), "space": b"has a space\n",
-                "empty": b"", "two lines": f"{TOKEN}\nmore\n".encode(), "only a newline": b"\n"}
+                "empty": b"", "two lines": f"{TOKEN}\nmore\n".encode(), "only a newline": b"\n",
+                "byte-order mark": b"\xef\xbb\xbf" + TOKEN.encode() + b"\n", "trailing space": TOKEN.encode() + b" \n"}
     if case in contents:
         file.write_bytes(contents[case])
     elif case == "fifo":
@@ -129,6 +130,8 @@ def bad_token_source(case: str, directory: Path) -> tuple[list[str], dict[str, s
     ("empty", "the token in --token-file {file} must be 8 to 256"),
     ("only a newline", "the token in --token-file {file} must be 8 to 256"),
     ("two lines", "--token-file {file}: the file holds more than one line"),
+    ("byte-order mark", "--token-file {file}: the file starts with a byte-order mark"),
+    ("trailing space", "--token-file {file}: the token has spaces or tabs at its start or end"),
     ("missing", "--token-file {file}: no such file or directory"),
     ("fifo", "--token-file {file}: not a regular file"),
     ("device", "--token-file /dev/zero: not a regular file"),

@@ -132,6 +132,10 @@ def read_token_file(path: str) -> str:
     token = text[:-2] if text.endswith("\r\n") else text.removesuffix("\n")
     if "\n" in token:
         raise UserError(f"{where}: the file holds more than one line; put the token alone on its first line")
+    if token.startswith("\ufeff"):
+        raise UserError(f"{where}: the file starts with a byte-order mark (saved as UTF-8 with BOM); save it as plain text")
+    if token != token.strip():
+        raise UserError(f"{where}: the token has spaces or tabs at its start or end; remove them")
     return token
 
 

@@ -214,6 +214,9 @@ class ServeSettings:
             raise UserError(f"--max-clients {self.max_clients} is outside 1..{MAX_CLIENTS}")
         if not (math.isfinite(self.idle_timeout) and self.idle_timeout > 0):
             raise UserError(f"--idle-timeout {self.idle_timeout} must be a positive number of seconds")
+        if self.idle_timeout < 1:  # (a client sends at most a few frames a second when its tab is hidden)
+            raise UserError(f"--idle-timeout {self.idle_timeout:g} is under a second: clients would be closed "
+                            "between two of their frames")
         if not (math.isfinite(self.connect_timeout) and self.connect_timeout > 0):
             raise UserError(f"connect timeout {self.connect_timeout} must be a positive number of seconds")
         if not (math.isfinite(self.max_upload_mb) and 0 < self.max_upload_mb <= MAX_UPLOAD_MB):
