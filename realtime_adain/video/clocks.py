@@ -6,7 +6,8 @@ lengths; `StuckClock` places pictures whose clock stands still (an FLV's tags al
 `stts` all zero, a recorder frozen mid-file) at the stated rate; `ClusterTimes` puts back a
 Matroska cluster whose damaged timestamp sent it back among earlier ones, `ClustersAtOneTime`
 places one after another the clusters of a Matroska whose clusters all carry one timestamp.
-FFmpeg takes all of these as they are (its CLI keeps 3 of 50 pictures at one time).
+FFmpeg takes all of these as they are (its CLI keeps 3 of 50 pictures at one time). `SlotTimes`
+times an AVI's reordered pictures as FFmpeg's tools show them.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ RATE_STEPS = 8
 # How many frames a picture may come before the furthest shown, by B-frames' reordering (H.264's
 # most: 16), in Matroska's display order (`ClusterTimes`).
 REORDERED = 16
+# The most bytes of packets held behind an AVI's video packet waiting for its display time (`SlotTimes`).
+SLOT_HELD_BYTES = 8 << 20
 # The slowest stated frame rate taken to time pictures whose clock stands still (a slide a second).
 SLOWEST_STATED = 1
 # The most bytes of one cluster's packets held to place it (`ClustersAtOneTime`): past it, placed by those held.
@@ -623,3 +626,61 @@ class ClusterTimes:
         if self.stretches > self.repaired:
             note(f"{self.name}: the timestamps go back mid-file and stay back; the timeline continues from where it "
                  "was, as FFmpeg continues joined MPEG-TS", once=True)
+
+
+class SlotTimes:
+    """An AVI stores no display times, only a decode slot per video packet. FFmpeg's tools show
+    each picture at the slot of the packet whose decoding releases it, `reorder_depth` packets
+    later (2 for H.264's B-pyramid); libavformat's guess for a packet is the next one's slot, so
+    with a depth over one every picture came a slot early against the sound (and against
+    `ffmpeg`'s own reading of the file). Each video packet waits for the packet `depth` on
+    (packets behind it keep their places, at most `SLOT_HELD_BYTES`, past which the one waiting
+    keeps the guess); the last ones go on a slot apart, as FFmpeg's CLI places the pictures it
+    gets no slot for. Applied before `TimestampShift`, on the file's own timeline."""
+
+    def __init__(self, stream: av.stream.Stream) -> None:
+        self.stream = stream
+        self.depth = stream.codec_context.reorder_depth
+        self._held: collections.deque[av.Packet] = collections.deque()
+        self._waiting: collections.deque[av.Packet] = collections.deque()  # held video packets without their time
+        self._bytes = 0
+
+    @staticmethod
+    def of(container: av.container.InputContainer, stream: av.stream.Stream) -> "SlotTimes | None":
+        """For an AVI whose decoder reorders by more than libavformat's guess allows; else None."""
+        wanted = container.format.name == "avi" and stream.codec_context.reorder_depth > 1
+        return SlotTimes(stream) if wanted else None
+
+    def packets(self, packets: Iterable[av.Packet]) -> Iterator[av.Packet]:
+        for packet in packets:
+            video = packet.stream is self.stream
+            if video and packet.dts is not None and packet.size:
+                if len(self._waiting) == self.depth:
+                    self._waiting.popleft().pts = packet.dts
+                    yield from self._release()
+                self._waiting.append(packet)
+            elif video:  # (the flush packet, or one without a slot: the ones waiting go on from the last)
+                yield from self._finish()
+            if not self._waiting:
+                yield packet
+                continue
+            self._held.append(packet)
+            self._bytes += packet.size
+            if self._bytes > SLOT_HELD_BYTES:
+                self._waiting.popleft()  # (keeps libavformat's guess)
+                yield from self._release()
+        yield from self._finish()
+
+    def _release(self) -> Iterator[av.Packet]:
+        """The held packets up to the first video packet still waiting."""
+        while self._held and (not self._waiting or self._held[0] is not self._waiting[0]):
+            packet = self._held.popleft()
+            self._bytes -= packet.size
+            yield packet
+
+    def _finish(self) -> Iterator[av.Packet]:
+        last = max((packet.dts for packet in self._waiting), default=None)
+        for step, packet in enumerate(self._waiting, 1):
+            packet.pts = last + step
+        self._waiting.clear()
+        yield from self._release()

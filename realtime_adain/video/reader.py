@@ -40,8 +40,8 @@ from realtime_adain.video.sequence import DEFAULT_FRAMERATE, check_framerate, ff
 from realtime_adain.video.streams import (has_decoder, is_cover_art, main_video_stream, note_left_out,
                                           passthrough_streams, same_program)
 from realtime_adain.video.landing import READ_THROUGH_BYTES, StreamLanding
-from realtime_adain.video.clocks import (ClusterTimes, ClustersAtOneTime, SeekedIntoStill, SoundClock, StuckClock,
-                                         clock_stands_still, lands_in_still_sound)
+from realtime_adain.video.clocks import (ClusterTimes, ClustersAtOneTime, SeekedIntoStill, SlotTimes, SoundClock,
+                                         StuckClock, clock_stands_still, lands_in_still_sound)
 from realtime_adain.video.timestamps import Segment, TimestampShift
 
 # What a folder given as input is searched for (a file named on its own is opened whatever its
@@ -561,6 +561,7 @@ class VideoReader:
             self.sound_clock = SoundClock(self.container, self.passthrough, self.path.name)  # (before the shift)
             # (before it too, on the file's own times: pictures all at one time, a Matroska cluster's damaged time)
             self.stuck_clock = StuckClock(self.stream, self.path) if self._stores_times else None
+            self.slot_times = SlotTimes.of(self.container, self.stream)  # (an AVI's reordered pictures)
             matroska = self.container.format.name.startswith("matroska")
             self.cluster_times = ((ClustersAtOneTime.of(self.path, self.stream) or ClusterTimes(self.path.name))
                                   if matroska else None)
@@ -840,7 +841,7 @@ class VideoReader:
         self.shift.note_jumps()
         if self.cluster_times is not None:
             self.cluster_times.note_repairs()
-        if timeline.reordered:
+        if timeline.reordered and self.slot_times is None:  # (an AVI's pictures come so: it stores decode order)
             note(f"{self.path.name}: {timeline.reordered} frame timestamps were out of order; "
                  "they were put back in order (the timing is kept)")
         declared = self.declared_frames
@@ -1096,9 +1097,11 @@ class VideoReader:
         return not (has_no_timestamps(self.container) or self.sequence is not None or self.cover_art)
 
     def _timed(self, packets: Iterator[av.Packet]) -> Iterator[av.Packet]:
-        """`packets` with the times repaired that the file stores wrong, before `TimestampShift`:
-        pictures at one time (`StuckClock`), a Matroska cluster's time gone back (`ClusterTimes`),
+        """`packets` with the times repaired that the file stores wrong or not at all, before
+        `TimestampShift`: an AVI's reordered pictures (`SlotTimes`), pictures at one time (`StuckClock`), a Matroska cluster's time gone back (`ClusterTimes`),
         sound without times or at one time (`SoundClock`)."""
+        if self.slot_times is not None:
+            packets = self.slot_times.packets(packets)
         if self.stuck_clock is not None:
             packets = self.stuck_clock.packets(packets, seeked=self.seeked)
         if self.cluster_times is not None:

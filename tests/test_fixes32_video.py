@@ -1,0 +1,91 @@
+"""Real-world videos, fourth round (2026-12-04): an AVI holding H.264 with B-frames.
+
+An AVI stores only decode slots. FFmpeg's tools show each picture at the slot of the packet whose
+decoding releases it, two packets later for x264's B-pyramid; the pictures came out a slot earlier
+(libavformat's guess), against the sound and against `ffmpeg`'s own reading (`SlotTimes`)."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from test_video_leftovers import ffmpeg, ffprobe_streams
+from test_video_realworld_inputs import stylize, style  # noqa: F401  (a fixture)
+from video_corpus import FFPROBE
+
+
+def frame_times(path: Path) -> list[float]:
+    """The video's frame times as FFmpeg's tools read them (best effort: its CLI's)."""
+    out = subprocess.run([FFPROBE, "-v", "error", "-select_streams", "v:0", "-show_entries",
+                          "frame=best_effort_timestamp_time", "-of", "csv=p=0", str(path)],
+                         capture_output=True, text=True, check=True).stdout
+    return [float(line.strip(",")) for line in out.split() if line.strip(",") not in ("", "N/A")]
+
+
+def as_ffmpeg_reads_it(source: Path, tmp_path: Path) -> list[float]:
+    """The times `ffmpeg -i source` gives its pictures (its CLI places the last ones, which the
+    file gives no slot, one after another)."""
+    reference = tmp_path / "reference.mkv"
+    ffmpeg("-i", source, "-map", "0:v", "-c:v", "libx264", "-fps_mode", "passthrough", reference)
+    return frame_times(reference)
+
+
+@pytest.mark.parametrize("offset", [0, 0.5])
+def test_avi_h264_pictures_keep_ffmpegs_times(offset, run_cli, weights_env, style, tmp_path):
+    """Frame k at (k + 2) / 12 s for a clip from 0 (x264's delay, as `ffmpeg` reads it; it was
+    (k + 1) / 12), and from exactly 0.5 s for one whose pictures start half a second into the
+    sound (0.417 s before). No note calls an AVI's decode order timestamps out of order."""
+    source = tmp_path / "in.avi"
+    ffmpeg("-itsoffset", offset, "-f", "lavfi", "-i", "testsrc2=size=64x48:rate=12:duration=1", "-f", "lavfi", "-i",
+           f"sine=duration={1 + offset}", "-c:v", "libx264", "-c:a", "pcm_s16le", source)
+    out = tmp_path / "out.mkv"
+    err = stylize(run_cli, source, style, out)
+    times = frame_times(out)
+    expected = as_ffmpeg_reads_it(source, tmp_path)
+    assert len(times) == len(expected) == 12
+    assert times == pytest.approx(expected, abs=0.002)
+    assert times[0] == pytest.approx(offset or 2 / 12, abs=0.002)
+    assert "out of order" not in err, err
+
+
+def test_an_avi_preview_and_segment_keep_the_same_times(run_cli, weights_env, style, tmp_path):
+    """--frames stops early and --start seeks in: the pictures kept are those of the whole run, at its times."""
+    source = tmp_path / "in.avi"
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=64x48:rate=12:duration=2", "-c:v", "libx264", source)
+
+    def times(name: str, *extra: str) -> list[float]:
+        stylize(run_cli, source, style, tmp_path / name, *extra)
+        return frame_times(tmp_path / name)
+
+    whole = times("whole.mkv")
+    assert times("preview.mkv", "--frames", "5") == pytest.approx(whole[:5], abs=0.002)
+    segment = times("segment.mkv", "--start", "1")
+    assert len(segment) == len([time for time in whole if time >= 1 - 1e-3])
+
+
+def test_avi_without_reordering_keeps_libavformats_times(run_cli, weights_env, style, tmp_path):
+    """MPEG-4 Part 2 with B-frames (a decoder delay of one) and MJPEG (none) were right: unchanged."""
+    for codec in (["-c:v", "mpeg4", "-bf", "2"], ["-c:v", "mjpeg"]):
+        source = tmp_path / "in.avi"
+        ffmpeg("-f", "lavfi", "-i", "testsrc2=size=64x48:rate=12:duration=1", *codec, source)
+        out = tmp_path / "out.mkv"
+        stylize(run_cli, source, style, out)
+        assert frame_times(out) == pytest.approx(as_ffmpeg_reads_it(source, tmp_path), abs=0.002)
+
+
+@pytest.mark.parametrize("rate, suffix, codec, made", [(96000, ".ts", "mp2", 48000), (96000, ".webm", "opus", 48000),
+                                                       (8000, ".ts", "mp2", 16000)])
+def test_a_sample_rate_the_encoder_lacks_is_said_in_the_note(rate, suffix, codec, made, run_cli, weights_env, style,
+                                                             tmp_path):
+    """96 kHz PCM into MP2 or Opus (none above 48 kHz) became 48 kHz, and 8 kHz into MP2 16 kHz,
+    with a note that named the channels mixed down but not the rate."""
+    source = tmp_path / "in.mov"
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=64x48:rate=12:duration=0.5", "-f", "lavfi", "-i",
+           f"sine=sample_rate={rate}:duration=0.5", "-c:v", "libx264", "-c:a", "pcm_s24le", source)
+    out = tmp_path / f"out{suffix}"
+    err = stylize(run_cli, source, style, out)
+    assert f"re-encoding it to {codec} at {made} Hz ({codec} takes no {rate} Hz)" in err, err
+    rates = [s["sample_rate"] for s in ffprobe_streams(out, "codec_type,sample_rate") if s["codec_type"] == "audio"]
+    assert rates == [str(made)]
