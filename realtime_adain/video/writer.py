@@ -457,12 +457,14 @@ class VideoWriter:
                    if self.container.format.name == "avi" and unframed_in_avi(stream) else "")
             mixed = (f" ({source_layout.name} mixed down to {layout.name}, the most {codec} takes)"
                      if layout.nb_channels < source_layout.nb_channels else "")
+            given_rate = stream.codec_context.sample_rate
+            resampled = f" at {rate} Hz ({codec} takes no {given_rate} Hz)" if given_rate and rate != given_rate else ""
             lossless = ", losslessly" if av.Codec(codec, "w").lossless else ""
             if unknown:
                 return (f"audio stream #{stream.index} ({name}): none of its sound is near the start of the file, so "
                         f"its format is not known (it starts late, or is empty); re-encoding it to {codec} at {rate} "
                         f"Hz {layout.name}")
-            return f"{self.path.suffix} cannot hold {name} audio{why}; re-encoding it to {codec}{lossless}{mixed}"
+            return f"{self.path.suffix} cannot hold {name} audio{why}; re-encoding it to {codec}{lossless}{resampled}{mixed}"
         elif (codec := self._subtitle_conversion(stream)) is not None:
             out = self.container.add_stream(codec)
             out.codec_context.subtitle_header = stream.codec_context.subtitle_header  # styles (ASS), set on opening
