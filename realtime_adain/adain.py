@@ -75,7 +75,17 @@ class StyleStats:
         return cls(mean.flatten().float().cpu(), std.flatten().float().cpu())
 
     def to(self, device: torch.device | str, dtype: torch.dtype | None = None) -> "StyleStats":
-        return StyleStats(self.mean.to(device, dtype), self.std.to(device, dtype))
+        """These statistics on `device` (in `dtype`); a device that cannot be had is one line, as
+        `Stylizer.load` says it, not torch's error of several."""
+        try:
+            return StyleStats(self.mean.to(device, dtype), self.std.to(device, dtype))
+        except (RuntimeError, ValueError, TypeError):
+            from realtime_adain.api import _as_value_error
+            from realtime_adain.stylizer import pick_device
+
+            if isinstance(device, (str, torch.device)):
+                _as_value_error(lambda: pick_device(str(device)))
+            raise
 
     @staticmethod
     def mix(styles: Sequence["StyleStats"], weights: Sequence[float]) -> "StyleStats":
@@ -136,8 +146,10 @@ def check_stats(style: "StyleStats", name: str = "style", channels: int | None =
         if channels is not None and value.numel() != channels:
             raise ValueError(f"{name}.{part} has {value.numel()} values, a style has {channels} "
                              f"(use Stylizer.style)")
-        if not torch.isfinite(value).all():
-            raise ValueError(f"{name}.{part} holds NaN or infinite values")
+        # (float64 values past float32's range, 1e300, became inf in the network: a black picture)
+        if not torch.isfinite(value.to(torch.float32)).all():
+            raise ValueError(f"{name}.{part} holds NaN or infinite values, or values too large for float32 "
+                             f"(beyond {torch.finfo(torch.float32).max:.3g})")
     if (style.std < 0).any():
         raise ValueError(f"{name}.std holds negative values")
     return style

@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 import numpy as np
 
 from realtime_adain.adain import StyleStats, check_stats
-from realtime_adain.api_images import ImageLike, as_rgb, check_path
+from realtime_adain.api_images import ImageLike, as_rgb, check_path, made_folders_removed_on_failure
 from realtime_adain.checks import check_number, check_whole
 from realtime_adain.errors import UserError, out_of_memory_as_user_error
 from realtime_adain.imageio import MAX_SIDE, fit_short_side, over_budget, resize, style_budget
@@ -127,25 +127,6 @@ def _as_value_error(check: Callable[[], Any], paths: Sequence[Path] = ()) -> Any
 
 
 @contextlib.contextmanager
-def _made_folders_removed_on_failure(output: Path) -> Iterator[None]:
-    """A call that fails removes the folders it made for `output` where it left them empty, as a
-    command does (a full disk left `new/` behind); not `atomic.remove_made_folders_left_empty`,
-    which removes every folder this process made, another thread's output folder too."""
-    missing = []
-    for folder in output.parents:
-        if folder.exists():
-            break
-        missing.append(folder)
-    try:
-        yield
-    except BaseException:
-        for folder in missing:  # deepest first
-            with contextlib.suppress(OSError):
-                folder.rmdir()
-        raise
-
-
-@contextlib.contextmanager
 def _api_words(paths: Sequence[Path]) -> Iterator[None]:
     """A UserError from the video code (written for the CLI: a video over the pixel budget is
     '... raise it with --max-pixels, or lower --size') naming the caller's arguments instead; its
@@ -156,6 +137,17 @@ def _api_words(paths: Sequence[Path]) -> Iterator[None]:
         if len(exc.args) == 1 and isinstance(exc.args[0], str):
             exc.args = (in_api_words(exc.args[0], paths),)
         raise
+
+
+def _eager_for_stats(stylizer: Stylizer, stabilize: str) -> Stylizer:
+    """An eager `Stylizer` on the network of `stylizer` (no second load), whose engine 'auto' chose:
+    modes stats/both smooth statistics inside the network, where 'auto' means eager, as it does for
+    a `model=` (`settings.model_for_stabilizer`); else on the CPU a cached ONNX export made the same
+    call fail. An engine asked for by name stays a ValueError."""
+    if getattr(stylizer, "engine_asked", None) != "auto":  # (found only once the output was open, as --stabilize)
+        raise ValueError(f"stabilize={stabilize!r} {STATS_NEED_EAGER}; this stylizer runs {stylizer.engine_name} "
+                         "(load it with engine='eager')")
+    return Stylizer(stylizer.net, stylizer.device, stylizer.dtype, stylizer.weight_paths, engine="eager")
 
 
 def style(stylizer: Stylizer, image: ImageLike, size: int | None = 512,
@@ -277,10 +269,8 @@ def stylize_video(
     if stylizer is not None and model is not None:  # (the model was ignored: another device or weights, silently)
         raise ValueError("give stylizer or model, not both: a Stylizer is loaded already, with its own weights, "
                          "device, dtype and engine")
-    if stylizer is not None and stabilize in STATS_MODES and stylizer.engine.name != "eager":
-        # (found only once the output was open, and said in the CLI's words, --stabilize)
-        raise ValueError(f"stabilize={stabilize!r} {STATS_NEED_EAGER}; this stylizer runs {stylizer.engine.name} "
-                         "(load it with engine='eager')")
+    if stylizer is not None and stabilize in STATS_MODES and stylizer.engine_name != "eager":
+        stylizer = _eager_for_stats(stylizer, stabilize)
     settings = VideoSettings(
         model=model or ModelSettings(),
         style=StyleSettings(check_alpha(alpha), mix, check_kind(preserve_color, bool, "preserve_color"),
@@ -328,7 +318,7 @@ def stylize_video(
                          f"the {limit} pixels a style may have (4096 x 4096, or max_pixels where higher; lower style_size)")
             images[Path(f"style-{index}")] = fit_short_side(image, settings.style.style_size)
     weights = [Path(p) for p in (settings.model.vgg, settings.model.decoder) if isinstance(p, (str, os.PathLike))]
-    with (_made_folders_removed_on_failure(output), _api_words([source, output, *style_paths, *weights]),
+    with (made_folders_removed_on_failure(output), _api_words([source, output, *style_paths, *weights]),
           finished_before_exit(str(output))):
         # (as Stylizer.load says it: a device or dtype that cannot be had is a ValueError naming it)
         stylizer = stylizer or Stylizer.load(**dataclasses.asdict(settings.engine_model))

@@ -4,10 +4,11 @@ so `ra.read_image` and `ra.write_image` do not load it (about 2 s)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -35,7 +36,29 @@ def write_image(path: str | os.PathLike, image: np.ndarray) -> None:
                          f"got {given}: {path}")
     if not isinstance(image, np.ndarray):
         raise TypeError(f"image must be a numpy array, got {type(image).__name__}")
-    imageio.write_image(path, as_rgb(image, "image"))
+    rgb = as_rgb(image, "image")
+    with made_folders_removed_on_failure(path):
+        imageio.write_image(path, rgb)
+
+
+@contextlib.contextmanager
+def made_folders_removed_on_failure(output: Path) -> Iterator[None]:
+    """A call that fails removes the folders it made for `output` where it left them empty, as a
+    command does (a full disk left `new/` behind, by `stylize_video` and `write_image`); not
+    `atomic.remove_made_folders_left_empty`, which removes every folder this process made, another
+    thread's output folder too."""
+    missing = []
+    for folder in output.parents:
+        if folder.exists():
+            break
+        missing.append(folder)
+    try:
+        yield
+    except BaseException:
+        for folder in missing:  # deepest first
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
 
 
 def check_pixels(height: int, width: int, name: str) -> None:

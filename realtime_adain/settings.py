@@ -65,6 +65,7 @@ class StyleSettings:
 
     def check(self, style_count: int | None = None) -> None:
         check_field_kinds(self)
+        check_weights(self.mix)
         if not (math.isfinite(self.alpha) and 0.0 <= self.alpha <= 1.0):
             raise UserError(f"--alpha {self.alpha} is outside [0, 1]")
         if not 0 <= self.style_size <= MAX_STYLE_SIZE:
@@ -76,6 +77,19 @@ class StyleSettings:
             # '1e308,1e308' is an even mix in `video` as in `image`)
             if style_count is not None and len(self.mix) != style_count:
                 raise UserError(f"--mix has {len(self.mix)} weights for {style_count} styles")
+
+
+def check_weights(mix: object) -> None:
+    """`StyleSettings.mix` a tuple (or list) of real numbers, or None: else a TypeError naming mix
+    (a str or a list of them failed as math.isfinite's "must be real number, not str")."""
+    if mix is None:
+        return
+    if not isinstance(mix, (tuple, list)):
+        raise TypeError(f"mix must be a tuple of numbers (one weight per style) or None, got {type(mix).__name__}")
+    for weight in mix:
+        if isinstance(weight, bool) or not isinstance(weight, numbers.Real):
+            raise TypeError(f"mix must be a tuple of numbers (one weight per style) or None, got a "
+                            f"{type(mix).__name__} holding {type(weight).__name__}")
 
 
 def check_names(**values: object) -> None:
@@ -96,15 +110,19 @@ def check_field_kinds(settings: object) -> None:
     passed `check` (to fail deep inside later), and `keep_size="no"` read as True."""
     for item in fields(settings):  # (annotations are text here: "int", "float | None", ...)
         kind, _, rest = str(item.type).partition(" | ")
+        value = getattr(settings, item.name)
+        if kind in _PARTS and not isinstance(value, _PARTS[kind]):  # (its check was an AttributeError)
+            raise TypeError(f"{item.name} must be {kind}, got {type(value).__name__}")
         if kind not in _KINDS or rest not in ("", "None"):
             continue
-        value = getattr(settings, item.name)
         wanted, words = _KINDS[kind]
         switch = isinstance(value, bool) or getattr(getattr(value, "dtype", None), "kind", "") == "b"  # (numpy's too)
         if (value is None and rest) or (switch if kind == "bool" else not switch and isinstance(value, wanted)):
             continue
         raise TypeError(f"{item.name} must be {words}{' or None' if rest else ''}, got {type(value).__name__}")
 
+
+_PARTS = {"ModelSettings": ModelSettings, "StyleSettings": StyleSettings}  # settings held by other settings
 
 STATS_MODES = ("stats", "both")  # the stabiliser modes that smooth statistics inside the network (eager only)
 STATS_NEED_EAGER = "smooths statistics inside the network, which only the eager engine can do"
@@ -210,9 +228,9 @@ class VideoSettings:
     def check(self) -> None:
         from realtime_adain.temporal import MODES
 
+        check_field_kinds(self)  # (first: model={} failed inside model.check)
         self.model.check()
         self.style.check()
-        check_field_kinds(self)
         if self.stabilize not in MODES:
             raise UserError(f"--stabilize {self.stabilize}: use one of {', '.join(MODES)}")
         if self.passes not in STABILIZE_STRENGTH:
@@ -289,8 +307,8 @@ class LiveSettings:
     carry_motion: bool = False  # show the last stylized frame carried onto each newer camera frame
 
     def check(self) -> None:
-        self.model.check()
         check_field_kinds(self)
+        self.model.check()
         StyleSettings(self.alpha, None, self.preserve_color, self.style_size).check()
         if not self.styles:
             raise UserError("--styles needs at least one style image or folder")

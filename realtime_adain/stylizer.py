@@ -147,6 +147,7 @@ class Stylizer:
         self.net = net.eval().requires_grad_(False).to(self.device, dtype)  # engines pick the layout
         self.weight_paths = tuple(str(p) for p in weight_paths)
         # The engine that runs `stylize` (realtime_adain.engines): checked now, built on first use.
+        self.engine_asked = engine  # ('auto': chosen here, so `stylize_video` may choose eager for stats)
         self.engine_name = engines.resolve(engine, self.device, self.dtype, self.weights_id if engine == "auto" else None)
         self._engine: engines.Engine | None = None
         self._engine_lock = CallLock()

@@ -366,6 +366,14 @@ class FlowEstimator:
         self.width = None if width is None else check_whole(width, "width (pixels, or None for full size)", FLOW_MIN_WIDTH)
         self._local = threading.local()
 
+    def __getstate__(self) -> dict:
+        """Copied and pickled without the per-thread DIS instances (a `threading.local` cannot be):
+        the copy makes its own, as a new thread does (so a `Stabilizer` can be copied and pickled)."""
+        return {**self.__dict__, "_local": None}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state, _local=threading.local())
+
     def __call__(self, source: np.ndarray, target: np.ndarray) -> np.ndarray:
         """Flow (h, w, 2) on `source`'s grid pointing into `target` (both (h, w) uint8, each side
         at least `FLOW_MIN_SIDE`, as `gray` gives them)."""
@@ -469,15 +477,13 @@ class Stabilizer:
     def __init__(self, strength: float = 0.7, mode: str = "flow", preset: str = "fast", flow_width: int | None = 320,
                  cut_fraction: float = 0.4, photometric: float = 24.0, soft_edge: int = 2, precise: bool = False) -> None:
         self.strength, self.mode = strength, mode
-        self.cut_fraction = check_number(cut_fraction, "cut_fraction")
-        self.photometric = photometric
-        soft_edge = check_whole(soft_edge, "soft_edge (pixels of the flow's grid)", 1, maximum=255)
+        self.cut_fraction, self.photometric, self.soft_edge = cut_fraction, photometric, soft_edge
         if flow_width is not None:  # (here, so that the message names this argument)
             flow_width = check_whole(flow_width, "flow_width (pixels, or None for full size)", FLOW_MIN_WIDTH)
         self.flow = FlowEstimator(preset, flow_width)
         if not isinstance(precise, (bool, np.bool_)):  # ("no" was read as True)
             raise TypeError(f"precise must be True or False, got {type(precise).__name__}")
-        self.soft_edge, self.precise = soft_edge, bool(precise)
+        self.precise = bool(precise)
         self.cuts = 0
         self.last_coverage = 1.0
         self.reset()
@@ -505,6 +511,24 @@ class Stabilizer:
     def photometric(self, value: float) -> None:
         # nan would trust no pixel (every frame a cut); the distances are counted to 255 at most
         self._photometric = check_positive(value, "photometric (grey levels)")
+
+    @property
+    def cut_fraction(self) -> float:
+        return self._cut_fraction
+
+    @cut_fraction.setter
+    def cut_fraction(self, value: float) -> None:
+        # (5 made every frame a cut, nan or -1 none, '0.5' a TypeError mid-stream)
+        self._cut_fraction = check_number(value, "cut_fraction")
+
+    @property
+    def soft_edge(self) -> int:
+        return self._soft_edge
+
+    @soft_edge.setter
+    def soft_edge(self, value: int) -> None:
+        # (0 divided by zero in the weight table: black frames; 1.5 a TypeError mid-stream)
+        self._soft_edge = check_whole(value, "soft_edge (pixels of the flow's grid)", 1, maximum=255)
 
     @property
     def mode(self) -> str:
@@ -600,6 +624,7 @@ class Stabilizer:
         `motion` (None: start afresh). Frames must come in display order."""
         check_frame(stylized, "stylized")
         if not self.active:
+            self.reset()  # (kept, the frame before `mode="off"` was blended into the first after it)
             return stylized.copy()  # (a frame of its own, as when blended: see below)
         if self.precise:
             return to_rgb8(self.apply_float(motion, to_float_rgba(stylized)))
@@ -635,6 +660,7 @@ class Stabilizer:
         """The stabilized frame for this (content, stylized) pair, (H, W, 3) uint8 each."""
         check_frames(content, stylized)
         if not self.active:
+            self.reset()  # (as `apply`: an inactive stabilizer keeps no frame to show again later)
             return stylized.copy()
         luma = self.luma(content)
         motion = self.motion(self._prev_luma, luma, stylized.shape[:2])
