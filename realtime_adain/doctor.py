@@ -26,6 +26,10 @@ Level = Literal["ok", "note", "problem"]
 PROBE_TIMEOUT_S = 10.0
 CAMERA_INDICES = range(4)
 DOWNLOAD = "run `realtime-adain weights download`"
+# Where the weights folder cannot be written (read-only), the download must go elsewhere.
+DOWNLOAD_ELSEWHERE = ("run `realtime-adain weights download --dir DIR` into a writable DIR and point "
+                      "$REALTIME_ADAIN_VGG and $REALTIME_ADAIN_DECODER at its files, or set $REALTIME_ADAIN_HOME "
+                      "to a writable folder and run `realtime-adain weights download`")
 MPS_NOTE = "Apple GPUs (MPS): supported in code, untested on real hardware"
 
 
@@ -226,7 +230,9 @@ def _weights_source(kind: str) -> str:
     return f"${variable}" if os.environ.get(variable) else "the weights directory"
 
 
-def _check_weights_file(kind: str) -> Finding:
+def _check_weights_file(kind: str, fetch: str = DOWNLOAD) -> Finding:
+    """The `kind` weights a command would load; `fetch`: how to download them (where the
+    weights folder is read-only, elsewhere)."""
     from realtime_adain import download, weights
     from realtime_adain.errors import UserError
 
@@ -235,10 +241,14 @@ def _check_weights_file(kind: str) -> Finding:
         path = weights.resolve(kind)
     except UserError as exc:
         if source == "the weights directory":
-            expected = weights.weights_dir() / weights.DEFAULT_FILENAME[kind]
+            try:
+                expected = weights.weights_dir() / weights.DEFAULT_FILENAME[kind]
+            except UserError:  # no home folder, which `exc` says
+                return Finding(kind, str(exc), "problem", f"point ${weights.ENV_VAR[kind]} at a weights file, or set "
+                                                          f"${weights.HOME_ENV_VAR} to a folder and {DOWNLOAD}")
             if expected.exists():  # a folder, FIFO or device where the file goes: a download would refuse it
-                return Finding(kind, str(exc).partition("; move it away")[0], "problem", f"move {expected} away, then {DOWNLOAD}")
-            return Finding(kind, f"no {kind} weights (looked for {expected})", "problem", DOWNLOAD)
+                return Finding(kind, str(exc).partition("; move it away")[0], "problem", f"move {expected} away, then {fetch}")
+            return Finding(kind, f"no {kind} weights (looked for {expected})", "problem", fetch)
         if os.path.exists(os.path.expanduser(os.environ[weights.ENV_VAR[kind]])):  # a folder or fifo is there
             return Finding(kind, f"not a regular file: {exc}", "problem", f"point {source} at a weights file, or unset it")
         return Finding(kind, f"missing: {exc}", "problem", f"point {source} at an existing file, or unset it")
@@ -249,7 +259,8 @@ def _check_weights_file(kind: str) -> Finding:
             return Finding(kind, f"{where}: the published v0.0.0 file, SHA-256 verified")
         download.LOADERS[kind](path)
     except UserError as exc:
-        fix = f"{DOWNLOAD} --force" if source == "the weights directory" else f"point {source} at a sound file"
+        # (no --force: a download replaces a file that is not the published one anyway)
+        fix = fetch if source == "the weights directory" else f"point {source} at a sound file"
         return Finding(kind, f"{where}: not usable: {str(exc).removeprefix(f'{path}: ')}", "problem", fix)
     return Finding(kind, f"{where}: loads and checks out (not the published release file)")
 
@@ -273,9 +284,13 @@ def _folder(name: str, directory: Path, value: str, use: str, variable: str = "R
 def weight_files() -> list[Finding]:
     from realtime_adain import download, weights
 
-    directory = weights.weights_dir()
-    return [_folder("directory", directory, str(directory), "`weights download` cannot save there"),
-            *(_check_weights_file(k) for k in download.KINDS)]
+    try:
+        directory = weights.weights_dir()
+    except UserError as exc:  # no home folder: a problem only for weights looked for there (said below)
+        return [Finding("directory", f"none: {exc}", "note"), *(_check_weights_file(k) for k in download.KINDS)]
+    folder = _folder("directory", directory, str(directory), "`weights download` cannot save there")
+    fetch = DOWNLOAD if folder.level == "ok" else DOWNLOAD_ELSEWHERE
+    return [folder, *(_check_weights_file(k, fetch) for k in download.KINDS)]
 
 
 def _tree_size(directory: Path) -> tuple[int, int]:
@@ -290,18 +305,38 @@ def caches() -> list[Finding]:
 
     cache = EngineCache()
     entries = cache.entries()
-    size = sum(e.size for e in entries)
+    size = sum(e.size for e in entries)  # (on disk, as `engines list` says each)
+    usable = sum(cache.matches_build(e) for e in entries)  # (the others are rebuilt when needed, as `engines list` says)
     styles = default_cache_dir()
     count, style_bytes = _tree_size(styles)
     engines = f"{len(entries)} engine{'s' if len(entries) != 1 else ''}"
+    engines += f" ({usable} usable)" if usable < len(entries) else ""
     return [
         _folder("engines", cache.directory, f"{cache.directory}: {engines}, {size / 1e6:.1f} MB"
                 + ("  (`realtime-adain engines list` shows them)" if entries else ""),
                 "ONNX exports and TensorRT builds cannot be kept",
                 ENGINES_ENV_VAR if os.environ.get(ENGINES_ENV_VAR) else "REALTIME_ADAIN_HOME"),
+        *_export_in_the_way(cache),
         _folder("styles", styles, f"{styles}: {count} files, {style_bytes / 1e6:.1f} MB",
                 "`live` cannot keep style statistics"),
     ]
+
+
+def _export_in_the_way(cache) -> list[Finding]:
+    """A folder, fifo or device where the ONNX export of the weights in use (or one of its
+    sidecars) goes: `export --format onnx` refuses to replace it, so only a run's note said
+    that export would make it again, and the report said "problems: none"."""
+    weights_id = _weights_id()
+    if weights_id is None or importlib.util.find_spec("onnx") is None:
+        return []
+    from realtime_adain.engines.onnx import onnx_components
+
+    entry = cache.entry(onnx_components(weights_id), ".onnx")
+    # (a link or a regular file the cache replaces: EngineCache._store refuses anything else)
+    blocking = [p for p in (entry.path, entry.sidecar, entry.digest_file)
+                if p.exists() and not p.is_symlink() and not p.is_file()]
+    return [Finding("onnx export", f"{path}: a folder, fifo or device is where the ONNX export of these weights goes; "
+                    "`export --format onnx` cannot replace it", "problem", f"move {path} away") for path in blocking]
 
 
 def _probe(code: str, *args: str, env: dict[str, str] | None = None) -> tuple[str, str | None]:

@@ -62,20 +62,28 @@ def file_urls(
     base_url: str | None = None, vgg_url: str | None = None, decoder_url: str | None = None
 ) -> dict[str, str]:
     """Where each file comes from: per-file URL, else base URL (flag, then env var, then default)."""
-    for name, given in (("--base-url", base_url), ("--vgg-url", vgg_url), ("--decoder-url", decoder_url)):
+    from_env = os.environ.get(BASE_URL_ENV_VAR)
+    for name, given in (("--base-url", base_url), ("--vgg-url", vgg_url), ("--decoder-url", decoder_url),
+                        (f"${BASE_URL_ENV_VAR}", from_env if from_env else None)):  # (set empty: the default)
         if given is not None and not given.strip():
             raise UserError(f"{name} is empty: give a URL")
-    base = base_url or os.environ.get(BASE_URL_ENV_VAR) or DEFAULT_BASE_URL
+    base, base_source = ((base_url, "--base-url") if base_url else (from_env, f"${BASE_URL_ENV_VAR}") if from_env
+                         else (DEFAULT_BASE_URL, None))
     explicit = {"vgg": vgg_url, "decoder": decoder_url}
     urls = {}
     for kind in KINDS:
+        source = f"--{kind}-url" if explicit[kind] else base_source
+        named = f" (from {source})" if source else ""  # (a bad URL from the environment named no variable)
         try:
             url = explicit[kind] or joined(base, PUBLISHED[kind].filename)
-            scheme = urlsplit(url).scheme.lower()
+            parts = urlsplit(url)
+            scheme, host = parts.scheme.lower(), parts.hostname
         except ValueError as exc:  # e.g. "http://[::1/x": Invalid IPv6 URL
-            raise UserError(f"{shown(explicit[kind] or base)}: {exc}") from None
+            raise UserError(f"{shown(explicit[kind] or base)}{named}: {exc}") from None
         if scheme not in URL_SCHEMES:
-            raise UserError(f"{shown(url)}: not an {', '.join(URL_SCHEMES[:-1])} or {URL_SCHEMES[-1]} URL")
+            raise UserError(f"{shown(url)}{named}: not an {', '.join(URL_SCHEMES[:-1])} or {URL_SCHEMES[-1]} URL")
+        if scheme != "file" and not host:  # ("http:///x" said "cannot reach  (no host given)")
+            raise UserError(f"{shown(url)}{named}: no host in the URL ({scheme}://HOST/...)")
         urls[kind] = url
     return urls
 
@@ -230,12 +238,18 @@ class _Watched:
 
 class _HttpRedirectsOnly(urllib.request.HTTPRedirectHandler):
     """Redirects to http(s) only: urllib follows ftp:// too, whose failure then said the mirror
-    itself could not be reached (file:// it refuses already, in these words)."""
+    itself could not be reached (file:// it refuses already, in these words). Nor from https to
+    plain http: what was asked over an encrypted connection (with a login, perhaps) would come
+    unencrypted without a word; a user who accepts that gives the http URL."""
 
     def redirect_request(self, req, fp, code, msg, headers, newurl):
-        if urlsplit(newurl).scheme.lower() not in ("http", "https"):
+        scheme = urlsplit(newurl).scheme.lower()
+        if scheme not in ("http", "https"):
             raise urllib.error.HTTPError(newurl, code, f"{msg} - Redirection to url '{shown(newurl)}' is not allowed",
                                          headers, fp)
+        if scheme == "http" and req.type == "https":
+            raise urllib.error.HTTPError(newurl, code, f"{msg} - a redirect from https to plain http ('{shown(newurl)}') "
+                                         "is not followed; give that http URL to download over it", headers, fp)
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
@@ -464,7 +478,7 @@ def fetch(url: str, part: Path, label: str, limit: SizeLimit, attempts: int = AT
         raise UserError(f"{shown(url)}: download interrupted {attempts} times before any data arrived")
     raise UserError(
         f"{shown(url)}: download interrupted {attempts} times ({have} bytes kept in {part}); "
-        "run `realtime-adain weights download` again to resume"
+        "run `realtime-adain weights download` again with the same options (URLs, --dir, --no-checksum) to resume"
     )
 
 

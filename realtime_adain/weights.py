@@ -257,8 +257,9 @@ def read_weights(path: str | os.PathLike) -> LoadedWeights:
             raise UserError(f"{path}: out of memory while loading the weights") from None
         start = None if path.suffix == ".safetensors" else data[:9]
         raise UserError(f"{path}: not a readable weights file ({_load_failure(exc, start)})") from None
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise UserError(f"{path}: not a state dict of tensors")
+    # (names other than strings, `{0: tensor}`, broke every loader that reads a name)
+    if not isinstance(state, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):
+        raise UserError(f"{path}: not a state dict of tensors (with names as keys)")
     return LoadedWeights(state, {}, sha256)
 
 
@@ -293,15 +294,24 @@ def check_state_dict(path: Path, module: nn.Module, state: dict[str, torch.Tenso
             raise UserError(f"{path}: corrupt {what} weights: '{key}' holds NaN or Inf")
 
 
+# The floats a network can be loaded from: 8- and 4-bit ones (float8_e4m3fn, ...) have no
+# isfinite in torch, nor all a cast (a traceback), and no published weights use them.
+PLAIN_FLOATS = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+
+
 def _not_plain_floats(tensor: torch.Tensor) -> str | None:
-    """What a loaded tensor holds when it is not a dense tensor of real floats with its data
-    (sparse, quantized or meta tensors, integers, booleans, complex numbers), else None."""
+    """What a loaded tensor holds when it is not a dense tensor of 16-, 32- or 64-bit floats with
+    its data (sparse, quantized or meta tensors, integers, booleans, complex numbers, float8),
+    else None."""
     if tensor.layout != torch.strided:
         return f"a {str(tensor.layout).removeprefix('torch.')} tensor, not a dense one"
     if tensor.is_meta:
         return "no data (a meta tensor)"
+    dtype = str(tensor.dtype).removeprefix("torch.")
     if tensor.is_quantized or not tensor.dtype.is_floating_point:
-        return f"{str(tensor.dtype).removeprefix('torch.')} values, not floating-point numbers"
+        return f"{dtype} values, not floating-point numbers"
+    if tensor.dtype not in PLAIN_FLOATS:
+        return f"{dtype} values, not 16-, 32- or 64-bit floating-point numbers"
     return None
 
 

@@ -67,11 +67,21 @@ def run_download(args: argparse.Namespace) -> int:
     urls = download.file_urls(args.base_url, args.vgg_url, args.decoder_url)
     results = download.download_all(urls, directory, force=args.force, check_checksum=not args.no_checksum)
     for path, outcome in results:
-        print(f"{path}: {outcome} ({path.stat().st_size:,} bytes, verified)")
-    if directory.resolve() != weights.weights_dir().resolve():
-        print(f"note: {directory} is not the default weights directory; use --vgg/--decoder, "
-              f"${weights.ENV_VAR['vgg']}/${weights.ENV_VAR['decoder']} or ${weights.HOME_ENV_VAR} to use these files")
+        print(one_line(f"{path}: {outcome} ({path.stat().st_size:,} bytes, verified)"))
+    default = _default_directory()
+    if default is None or directory.resolve() != default.resolve():
+        print(one_line(f"note: {directory} is not the default weights directory; use --vgg/--decoder, "
+                       f"${weights.ENV_VAR['vgg']}/${weights.ENV_VAR['decoder']} or ${weights.HOME_ENV_VAR} to use these files"))
     return 0
+
+
+def _default_directory() -> Path | None:
+    """The weights folder the commands look in, None where there is none (no home folder: a
+    download with --dir needs none, and said "no home folder" after both files had landed)."""
+    try:
+        return userdirs.weights_dir()
+    except UserError:
+        return None
 
 
 def source_of(kind: str, explicit: str | None) -> str:
@@ -113,9 +123,11 @@ def describe(kind: str, explicit: str | None) -> tuple[bool, list[tuple[str, str
     try:
         path = weights.resolve(kind, explicit)
     except UserError as exc:
-        rows = [("from", source), ("status", f"missing: {exc}")]
-        if source == "weights directory":
-            rows.insert(0, ("expected", str(weights.weights_dir() / weights.DEFAULT_FILENAME[kind])))
+        given = explicit if explicit is not None else os.environ.get(weights.ENV_VAR[kind])  # (a folder there is no missing file)
+        there = bool(given) and os.path.lexists(os.path.expanduser(given))
+        rows = [("from", source), ("status", f"{'unusable' if there else 'missing'}: {exc}")]
+        if source == "weights directory" and (directory := _default_directory()) is not None:
+            rows.insert(0, ("expected", str(directory / weights.DEFAULT_FILENAME[kind])))
         return False, rows
     size = path.stat().st_size
     rows = [("path", str(path)), ("from", source), ("size", f"{size:,} bytes ({size / 1e6:.1f} MB)")]

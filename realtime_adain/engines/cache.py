@@ -18,6 +18,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,11 +101,15 @@ class Entry:
     @property
     def size(self) -> int:
         """The bytes the entry takes in the cache: a link's own, never its target's (a link to
-        /etc/passwd listed that file's size)."""
+        /etc/passwd listed that file's size), and of a sparse file those on disk, not its length
+        (a `truncate -s 50G` file named like an engine made `doctor` say 50 GB of engines)."""
         try:
-            return self.path.lstat().st_size
+            status = self.path.lstat()
         except OSError:
             return 0
+        if stat.S_ISREG(status.st_mode) and hasattr(status, "st_blocks"):  # (Windows has no st_blocks)
+            return min(status.st_size, status.st_blocks * 512)
+        return status.st_size
 
 
 class CacheUnwritable(UserError):
@@ -231,7 +236,8 @@ class EngineCache:
             build(tmp_path)
             entry.sidecar.unlink(missing_ok=True)  # never leave a sidecar that vouches for an old file
             os.replace(tmp_path, entry.path)
-            for final, text in ((entry.digest_file, f"{_file_digest(entry.path)} {entry.size}\n"),  # the sidecar last
+            length = entry.path.stat().st_size  # (what `is_valid` compares: not `entry.size`, the bytes on disk)
+            for final, text in ((entry.digest_file, f"{_file_digest(entry.path)} {length}\n"),  # the sidecar last
                                 (entry.sidecar, json.dumps(entry.components, indent=2, sort_keys=True))):
                 pending = tmp_dir / final.name
                 pending.write_text(text)
