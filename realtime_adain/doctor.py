@@ -307,8 +307,14 @@ def caches() -> list[Finding]:
     entries = cache.entries()
     size = sum(e.size for e in entries)  # (on disk, as `engines list` says each)
     usable = sum(cache.matches_build(e) for e in entries)  # (the others are rebuilt when needed, as `engines list` says)
-    styles = default_cache_dir()
-    count, style_bytes = _tree_size(styles)
+    try:
+        styles = default_cache_dir()
+    except UserError as exc:  # no home folder: `live` keeps no statistics, nothing else is amiss
+        style_note = Finding("styles", f"none: {exc}", "note")
+    else:
+        count, style_bytes = _tree_size(styles)
+        style_note = _folder("styles", styles, f"{styles}: {count} files, {style_bytes / 1e6:.1f} MB",
+                             "`live` cannot keep style statistics")
     engines = f"{len(entries)} engine{'s' if len(entries) != 1 else ''}"
     engines += f" ({usable} usable)" if usable < len(entries) else ""
     return [
@@ -317,8 +323,7 @@ def caches() -> list[Finding]:
                 "ONNX exports and TensorRT builds cannot be kept",
                 ENGINES_ENV_VAR if os.environ.get(ENGINES_ENV_VAR) else "REALTIME_ADAIN_HOME"),
         *_export_in_the_way(cache),
-        _folder("styles", styles, f"{styles}: {count} files, {style_bytes / 1e6:.1f} MB",
-                "`live` cannot keep style statistics"),
+        style_note,
     ]
 
 

@@ -88,6 +88,8 @@ def test_weights_commands_work_without_a_home_where_they_need_none(published_wei
     found = {f["name"]: f for f in json.loads(done.stdout)["sections"]["weights"]}
     assert found["vgg"]["level"] == found["decoder"]["level"] == "ok", found
     assert found["directory"]["level"] == "note" and "no home folder" in found["directory"]["value"], found
+    caches = {f["name"]: f for f in json.loads(done.stdout)["sections"]["caches"]}
+    assert "check failed" not in caches and caches["styles"]["level"] == "note", caches
 
 
 @pytest.mark.parametrize("blocking", ["folder", "fifo"])
