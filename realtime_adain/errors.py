@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from typing import Iterator
+from typing import Iterable, Iterator
 
 
 class UserError(Exception):
@@ -15,13 +15,52 @@ class UserError(Exception):
     escapes it onto one line (`one_line`), as the CLI does."""
 
 
-def refuse_inputs(problems: list[str]) -> None:
+def refuse_inputs(problems: list[str], names: Iterable[str] = ()) -> None:
     """Refuse with every bad input found, in one line (one at a time would stop a folder run once
-    for each); nothing when there are none."""
+    for each); nothing when there are none. Where they do not all fit in MAX_LINE, problems that
+    start with one of `names` (the inputs' paths) and give one reason are said once ("a.jpg, b.jpg
+    and 398 more: REASON"), and the line holds whole reasons only, as many as fit: 401 styles over
+    the budget, each said in full, were cut mid-path, and a file refused for another reason was
+    never named."""
     if len(problems) == 1:
         raise UserError(problems[0])
-    if problems:
-        raise UserError(f"{len(problems)} inputs cannot be used, nothing done: " + "; ".join(problems))
+    if not problems:
+        return
+    said = f"{len(problems)} inputs cannot be used, nothing done: "
+    if len(said) + sum(len(problem) + 2 for problem in problems) <= MAX_LINE:
+        raise UserError(said + "; ".join(problems))
+    names = set(names)
+    groups: dict[str, list[str]] = {}  # the inputs refused for each reason (a problem naming none: its own text)
+    for problem in problems:
+        name = _named(problem, names)
+        groups.setdefault(problem[len(name) + 2:] if name else problem, []).append(name)
+    parts, length, shown = [], 0, 0
+    for reason, group in groups.items():
+        named = [name for name in group if name]
+        part = f"{_listed(named)}: {reason}" if named else reason
+        if parts and length + len(part) > MAX_LINE - 200:  # (room for what is said of the others)
+            others = len(groups) - len(parts)
+            parts.append(f"and {len(problems) - shown} more, for {others} other reason{'s' * (others > 1)}")
+            break
+        parts.append(part)
+        length, shown = length + len(part) + 2, shown + len(group)
+    raise UserError(said + "; ".join(parts))
+
+
+def _named(problem: str, names: set[str]) -> str:
+    """The longest of `names` that `problem` starts with, followed by ": " ("" for none)."""
+    found, at = "", problem.find(": ")
+    while at >= 0:
+        found = problem[:at] if problem[:at] in names else found
+        at = problem.find(": ", at + 1)
+    return found
+
+
+def _listed(names: list[str]) -> str:
+    """'a', 'a and b', 'a, b and c', 'a, b and 5 more'."""
+    if len(names) > 3:
+        return f"{names[0]}, {names[1]} and {len(names) - 2} more"
+    return " and ".join(filter(None, (", ".join(names[:-1]), names[-1])))
 
 
 def is_out_of_memory(exc: BaseException) -> bool:

@@ -39,8 +39,8 @@ from realtime_adain.errors import UserError
 from realtime_adain.hdr_stills import (HLG, PQ, STRIP_SAMPLES, HdrTags, coded_depth, colour_tags,
                                        full_scale, narrow_to_full, tone_mapped)
 from realtime_adain.regular_files import open_regular
-from realtime_adain.still_headers import (RADIANCE_SIGNATURES, exr_chunks_missing, ffmpeg_still_size, looks_cut_short,
-                                          png_sample_bytes, radiance_sample_bytes, tiff_sample_bytes)
+from realtime_adain.still_headers import (RADIANCE_SIGNATURES, exr_chunks_missing, ffmpeg_still_size, gif_sample_bytes,
+                                          looks_cut_short, png_sample_bytes, radiance_sample_bytes, tiff_sample_bytes)
 from realtime_adain.video.notes import note
 
 # What OpenCV decodes (a folder of inputs takes these) and, of those, what it encodes from RGB:
@@ -81,9 +81,9 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     if not path.is_file():  # (a fifo is never opened: reading it would wait for a writer)
         kind = ("a folder" if path.is_dir() else "a device, fifo or socket") if path.exists() else None
         if kind is None and path.is_symlink():  # (not "no such file": the link is there)
-            from realtime_adain.paths import why_dead  # (paths imports this module)
+            from realtime_adain.paths import dead_link_is  # (paths imports this module)
 
-            raise UserError(f"{path}: {why_dead(path).removeprefix(f'{path} is ')}")
+            raise UserError(f"{path}: {dead_link_is(path)}")
         raise UserError(f"{path}: {kind + ', not an image file' if kind else 'no such file'}")
     # checked again on the open file: one swapped for a FIFO after the check would block for good
     with open_regular(path, "a device, fifo or socket, not an image file") as handle:
@@ -121,7 +121,7 @@ def _decode(data: np.ndarray, name: str) -> np.ndarray:
         if decoded is not None:  # PPM read nearly black, a binary one of maxval 100 dark
             return decoded
     # (OpenCV decodes at the file's own depth)
-    stated = tiff_sample_bytes(data) or png_sample_bytes(data) or radiance_sample_bytes(data)
+    stated = tiff_sample_bytes(data) or png_sample_bytes(data) or radiance_sample_bytes(data) or gif_sample_bytes(data)
     if not stated and bytes(data[:10]).startswith(RADIANCE_SIGNATURES):  # (its size unknown: not decoded)
         raise UserError(f"{name}: not a readable image (a Radiance header without the size line OpenCV reads)")
     if stated and stated[0] * stated[1] > MAX_DECODE_PIXELS:
@@ -896,13 +896,19 @@ def resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 ENCODE_MAX_SIDE = {".webp": 16383, ".jpg": 65500, ".jpeg": 65500}
 
 
+def check_encodable(path: Path, width: int, height: int) -> None:
+    """Refuse a picture of width x height that `path`'s format cannot hold (ENCODE_MAX_SIDE):
+    commands call it with a result's size before any work, so a batch is not stopped halfway."""
+    limit = ENCODE_MAX_SIDE.get(path.suffix.lower())
+    if limit and max(width, height) > limit:
+        raise UserError(f"{path}: a {path.suffix.lstrip('.').upper()} image holds at most {limit} pixels a side, "
+                        f"this one is {width}x{height} (write .png or .tif)")
+
+
 def write_image(path: str | os.PathLike, rgb: np.ndarray) -> None:
     """Encode by the extension and write via a temporary file, so no half-written image remains."""
     path = Path(path)
-    limit = ENCODE_MAX_SIDE.get(path.suffix.lower())
-    if limit and max(rgb.shape[:2]) > limit:
-        raise UserError(f"{path}: a {path.suffix.lstrip('.').upper()} image holds at most {limit} pixels a side, "
-                        f"this one is {rgb.shape[1]}x{rgb.shape[0]} (write .png or .tif)")
+    check_encodable(path, rgb.shape[1], rgb.shape[0])
     ok, encoded = cv2.imencode(path.suffix or ".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
     if not ok:
         raise UserError(f"{path}: cannot encode an image with extension '{path.suffix}'")

@@ -55,6 +55,8 @@ def _not_usable(path: Path, what: str) -> str:
             return f"a symbolic link loop, not {a_what}"
         if str(path) == "-":  # (as FFmpeg writes standard input)
             return "standard input cannot be read: every input is read more than once; save it to a file first"
+        if path.is_symlink():  # (not "no such file": `ls` shows the link)
+            return dead_link_is(path)
         return f"no such {what} file or directory"
     pipe = " (a pipe is read more than once: save it to a file first)" if stat.S_ISFIFO(mode) else ""
     return f"a device, fifo or socket, not {a_what}{pipe}"
@@ -229,6 +231,12 @@ def why_dead(link: Path) -> str:
         if exc.errno == errno.ELOOP:
             return f"{link} is a loop of symbolic links"
     return f"{link} is a symbolic link to {os.readlink(link)}, which does not exist"
+
+
+def dead_link_is(link: Path) -> str:
+    """`why_dead` after the link's name, said of an input ("a symbolic link to x.jpg, which does
+    not exist"): "no such file" was misleading, `ls` shows the link."""
+    return why_dead(link).removeprefix(f"{link} is ")
 
 
 def check_writable_dir(directory: Path, what: str = "output directory") -> None:

@@ -1,6 +1,6 @@
 """Picture sizes read from the headers of the still formats FFmpeg decodes here (JPEG 2000,
 OpenEXR, PAM, lossless JPEG and JPEG-LS: `imageio._ffmpeg_still`), and of others OpenCV decodes
-(TIFF, PNG, Radiance), before anything is decoded: a few bytes may claim billions of pixels, and
+(TIFF, PNG, Radiance, GIF), before anything is decoded: a few bytes may claim billions of pixels, and
 FFmpeg allocates what they claim. Also what an EXR's header says of its
 blocks of pixels (a file cut short reads black rows, and FFmpeg says nothing)."""
 
@@ -236,6 +236,31 @@ def png_sample_bytes(data: np.ndarray) -> tuple[int, int, int] | None:
     width, height = struct.unpack(">II", head[16:24])
     depth, colour = head[24], head[25]
     return width, height, PNG_CHANNELS.get(colour, 4) * (2 if depth == 16 else 1)
+
+
+def gif_sample_bytes(data: np.ndarray) -> tuple[int, int, int] | None:
+    """(width, height, 8) of a GIF: the larger of its logical screen and its first picture's extent
+    (image descriptor: Pillow grows the canvas to it). OpenCV takes 8 bytes a pixel of the screen
+    (the picture's colour indices, a BGRA canvas, the BGR result): a 29-byte GIF stating
+    16000x16000 took 2 GB before it was found unreadable. None where it is not one."""
+    head = bytes(data[:13])
+    if len(head) < 13 or head[:6] not in (b"GIF87a", b"GIF89a"):
+        return None
+    width, height, flags = struct.unpack("<HHB", head[6:11])
+    at = 13 + (3 << ((flags & 7) + 1) if flags & 0x80 else 0)  # (after the global colour table)
+    in_extension = False
+    for _ in range(MAX_BOXES):  # extensions ("!", a label, sub-blocks ended by a 0), then the first picture
+        if in_extension:  # (a sub-block: its length, then that many bytes)
+            length = int(data[at]) if at < len(data) else 0
+            at, in_extension = at + 1 + length, length > 0
+        elif bytes(data[at:at + 1]) == b"!":
+            at, in_extension = at + 2, True
+        else:
+            if bytes(data[at:at + 1]) == b"," and at + 9 <= len(data):
+                left, top, wide, high = struct.unpack("<4H", bytes(data[at + 1:at + 9]))
+                width, height = max(width, left + wide), max(height, top + high)
+            break
+    return width, height, 8
 
 
 def looks_cut_short(data: np.ndarray) -> str | None:

@@ -89,7 +89,7 @@ CASES = {
     "download from an empty url": (["weights", "download", "--dir", "{tmp}/w", "--base-url", ""], 2,
                                    "--base-url is empty: give a URL"),
     "download from ftp": (["weights", "download", "--dir", "{tmp}/w", "--base-url", "ftp://example.org/w"], 2,
-                          "ftp://example.org/w/vgg_normalised.pth: not an https, http or file URL"),
+                          "ftp://example.org/w/vgg_normalised.pth (from --base-url): not an https, http or file URL"),
     # --mix.
     "mix overflowing to inf": (IMAGE + ["-s", "{style2}", "-o", "{tmp}/o.png", "--mix", "1e309,1"], 2, "is not a comma-separated list of numbers"),
     "mix nan": (IMAGE + ["-s", "{style2}", "-o", "{tmp}/o.png", "--mix", "nan,1"], 2, "is not a comma-separated list of numbers"),
@@ -147,7 +147,7 @@ CASES = {
     "sheet over its content": (["image", "{tmp}/a/photo.jpg", "-s", "{style}", "--sheet", "{tmp}/a/photo.jpg"], 2,
                                "a/photo.jpg: output would overwrite an input"),
     "weights base-url bad IPv6": (["weights", "download", "--dir", "{tmp}/wd", "--base-url", "http://[::1/x"], 2,
-                                  "http://[::1/x: Invalid IPv6 URL"),
+                                  "http://[::1/x (from --base-url): Invalid IPv6 URL"),
     "sheet empty name": (IMAGE + ["--sheet", ""], 2, "--sheet needs a file name"),
     "sheet unknown format": (IMAGE + ["--sheet", "{tmp}/s.gif"], 2, "s.gif: unknown image format '.gif'"),
     "sheet without extension": (IMAGE + ["--sheet", "{tmp}/sheet"], 2, "the name says no image format; add one, e.g. sheet.jpg"),
@@ -294,5 +294,5 @@ def test_a_folder_names_what_it_leaves_out(tmp_path, capsys):
     (folder / "gone.jpg").symlink_to(tmp_path / "missing.jpg")
     assert expand_images([folder], "style") == [folder / "good.png"]
     err = capsys.readouterr().err
-    assert f"note: {folder / 'gone.jpg'}: left out, no such style file or directory" in err
+    assert f"note: {folder / 'gone.jpg'}: left out, a symbolic link to {tmp_path / 'missing.jpg'}, which does not exist" in err
     assert f"note: {folder / 'pipe.png'}: left out, a device, fifo or socket" in err

@@ -17,8 +17,8 @@ from realtime_adain.paths import check_writable_dir, refuse_earlier_results, ref
 from realtime_adain.settings import ModelSettings
 from realtime_adain.video.notes import note, repeats_counted
 from realtime_adain.imageio import (
-    WRITABLE_EXTENSIONS, check_pixel_budget, fit_short_side, is_image_path, is_writable_image_path, mask_labels,
-    output_suffix, read_image, read_mask, resize, write_image,
+    WRITABLE_EXTENSIONS, check_encodable, check_pixel_budget, fit_short_side, is_image_path, is_writable_image_path,
+    mask_labels, output_suffix, read_image, read_mask, resize, short_side_size, write_image,
 )
 
 if TYPE_CHECKING:  # loaded when the command runs: parsing (and refusing) the options needs no torch
@@ -74,7 +74,8 @@ def plan(args: argparse.Namespace, contents: list[Path], styles: list[Path]) -> 
 
 def check_outputs(outputs: list[Path], jobs: list[Job], inputs: list[Path]) -> None:
     """Refuse to overwrite an input or another job's result, and fail before any compute if the
-    target is unwritable (without creating it: a refused run leaves no empty folder)."""
+    target is unwritable (without creating it: a refused run leaves no empty folder). (A result
+    too large for its format is refused with the inputs, `check_inputs`: its size is the content's.)"""
     refuse_earlier_results([(job.source, output) for job, output in zip(jobs, outputs)], [job.source for job in jobs])
     refuse_overwriting_inputs(outputs, inputs)
     for path in outputs:
@@ -86,15 +87,17 @@ def check_outputs(outputs: list[Path], jobs: list[Job], inputs: list[Path]) -> N
 
 def check_inputs(
     args: argparse.Namespace, contents: list[Path], styles: list[Path], keep_styles: bool = True,
-    known: Sequence[str] = (),
+    known: Sequence[str] = (), results: dict[Path, list[Path]] | None = None,
 ) -> tuple[dict[Path, np.ndarray], np.ndarray | None]:
     """Decode every input once before any work and refuse, naming each bad file, if one is
-    unreadable or over the pixel budget: a folder run then never stops halfway. Returns the
+    unreadable or over the pixel budget, or its result too large for the format of an output
+    `results` gives it (a WebP's side): a folder run then never stops halfway. Returns the
     styles' images (unless not `keep_styles`: a large library need not stay in memory) and the
     mask; contents are decoded again when processed. `known`: problems found already (missing
     files), named in the same line. A file given as content and style is named once where it
     fails both the same way."""
     problems: list[str] = list(known)
+    results = results or {}
     style_images: dict[Path, np.ndarray] = {}
 
     def check(path: Path, size: int | None, option: str) -> np.ndarray | None:
@@ -112,7 +115,13 @@ def check_inputs(
         if keep_styles:
             style_images[path] = image
     for path in dict.fromkeys(contents):
-        check(path, args.size, "--size")
+        image = check(path, args.size, "--size")
+        if image is not None:
+            for out in results.get(path, []):
+                try:
+                    check_encodable(out, *result_size(args, image.shape[:2]))
+                except UserError as exc:
+                    problems.append(str(exc))
     mask = None
     if args.mask:
         try:
@@ -123,8 +132,16 @@ def check_inputs(
                 note(f"{args.mask}: the mask is all {which} is used")
         except UserError as exc:
             problems.append(str(exc))
-    refuse_inputs(list(dict.fromkeys(problems)))
+    given = [*args.content, *args.style, *([args.mask] if args.mask else [])]  # (as `known` names them)
+    outputs = [out for outs in results.values() for out in outs]
+    refuse_inputs(list(dict.fromkeys(problems)), map(str, [*contents, *styles, *map(Path, given), *outputs]))
     return style_images, mask
+
+
+def result_size(args: argparse.Namespace, shape: tuple[int, int]) -> tuple[int, int]:
+    """(width, height) of the result of a content of `shape` (height, width): its own with
+    --keep-size, else at --size."""
+    return (shape[1], shape[0]) if args.keep_size else short_side_size(*shape, args.size)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -153,7 +170,10 @@ def run(args: argparse.Namespace) -> int:
 def stylize_all(args: argparse.Namespace, model: ModelSettings, jobs: list[Job], outputs: list[Path],
                 contents: list[Path], styles: list[Path]) -> None:
     """Every job, after every input is checked; each output reported as it is written."""
-    style_images, mask = check_inputs(args, contents, styles)
+    results: dict[Path, list[Path]] = {}
+    for job, out in zip(jobs, outputs):
+        results.setdefault(job.source, []).append(out)
+    style_images, mask = check_inputs(args, contents, styles, results=results)
 
     from realtime_adain.styles import StyleSet
     from realtime_adain.stylizer import Stylizer

@@ -20,8 +20,9 @@ from tqdm import tqdm
 from realtime_adain import sheet
 from realtime_adain.commands import common
 from realtime_adain.errors import UserError, out_of_memory_as_user_error
-from realtime_adain.imageio import WRITABLE_EXTENSIONS, fit_short_side, is_writable_image_path, read_image, write_image
-from realtime_adain.paths import check_writable_dir, expand_images, refuse_overwriting_inputs
+from realtime_adain.imageio import (WRITABLE_EXTENSIONS, check_encodable, fit_short_side, is_writable_image_path,
+                                    read_image, write_image)
+from realtime_adain.paths import check_writable_dir, expand_images, refuse_overwriting_inputs, refuse_shared_outputs
 from realtime_adain.settings import ModelSettings
 from realtime_adain.video.notes import repeats_counted
 
@@ -78,6 +79,7 @@ def check_request(args: argparse.Namespace, contents: list[Path], styles: list[P
     tiles = len(styles) + args.sheet_original
     if tiles > sheet.MAX_TILES:
         raise UserError(f"--sheet: {tiles} tiles, at most {sheet.MAX_TILES} fit one sheet (split the style folder)")
+    refuse_shared_outputs(styles, [(style,) for style in styles])  # one style given twice: refused as `-o` refuses it
     refuse_overwriting_inputs([out], contents + styles)
     check_writable_dir(out.parent)
     return out
@@ -85,7 +87,7 @@ def check_request(args: argparse.Namespace, contents: list[Path], styles: list[P
 
 def run(args: argparse.Namespace, model: ModelSettings) -> int:
     contents = expand_images(args.content, "content")
-    styles = list(dict.fromkeys(expand_images(args.style, "style")))
+    styles = expand_images(args.style, "style")
     with repeats_counted(contents + styles):  # a folder's pictures: one line per kind of note, as `image`
         return _make_sheet(args, model, contents, styles)
 
@@ -101,6 +103,8 @@ def _make_sheet(args: argparse.Namespace, model: ModelSettings, contents: list[P
     if side != (args.size or min(photo.shape[:2])):
         tqdm.write(f"note: tiles at --size {side} to keep the sheet within --max-pixels {args.max_pixels}", file=sys.stderr)
     content = fit_short_side(photo, side)
+    # (a WebP holds 16383 pixels a side: refused now, not when written after every tile is made)
+    check_encodable(out, *sheet.sheet_size(content.shape[1::-1], len(styles) + args.sheet_original, args.sheet_columns))
     from realtime_adain.live.styles import StyleLibrary, run_cache_dir
     from realtime_adain.stylizer import Stylizer
 
