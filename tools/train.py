@@ -28,7 +28,7 @@ from realtime_adain.errors import UserError  # noqa: E402
 def build_parser() -> argparse.ArgumentParser:
     """The options; their choices and defaults import torch (see `main`)."""
     from realtime_adain.encoders import ENCODER_KINDS
-    from realtime_adain.training.config import AMP_MODES, TrainConfig
+    from realtime_adain.training.config import AMP_MODES, DEFAULT_WORKERS, TrainConfig
     from realtime_adain.weights import DECODER_BUILDERS
 
     DEFAULTS = TrainConfig()
@@ -40,7 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--style", dest="style_dir", metavar="DIR", help="style images (WikiArt for real runs), searched recursively")
     data.add_argument("--load-size", type=argtypes.whole_number, metavar="PX", help=f"images are resized to PX x PX first (default {DEFAULTS.load_size})")
     data.add_argument("--crop-size", type=argtypes.whole_number, metavar="PX", help=f"random crop trained on, a multiple of 8 (default {DEFAULTS.crop_size})")
-    data.add_argument("--workers", type=argtypes.whole_number, metavar="N", help=f"image-loading processes per training process (default {DEFAULTS.workers})")
+    data.add_argument("--workers", type=argtypes.whole_number, metavar="N", help=f"image-loading processes per training process (default {DEFAULT_WORKERS}, or one per CPU "
+                      f"where fewer are available: {DEFAULTS.workers} here)")
 
     model = parser.add_argument_group("model")
     model.add_argument("--vgg", metavar="PATH", help="encoder weights: vgg_normalised.pth (default: $REALTIME_ADAIN_VGG or the "

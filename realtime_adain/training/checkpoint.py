@@ -293,6 +293,18 @@ def check_schedule(scheduler: dict[str, Any], groups: list[dict[str, Any]], iter
             raise ValueError(f"learning rates {rates} do not follow the run's --lr {lr:g} at iteration {iteration}")
 
 
+def check_adam_settings(fresh: list[dict[str, Any]], loaded: list[dict[str, Any]]) -> None:
+    """Adam's settings in the saved parameter groups are those the trainer makes (`fresh`: a new
+    optimizer's groups), the learning rate aside (the schedule moves it: `check_schedule`). An
+    edited amsgrad was a KeyError at the first iteration; maximize climbed the loss, and betas,
+    eps or weight decay changed the training, without a word. A setting only one of them has is
+    let be: another PyTorch version adds or drops a few (as in `check_like`)."""
+    for new, old in zip(fresh, loaded):
+        for key in sorted(set(new) & set(old) - {"lr"}):
+            if old[key] != new[key]:
+                raise ValueError(f"Adam's {key} = {old[key]!r}, where the trainer sets {new[key]!r}")
+
+
 def check_optimizer_state(parameters: list[torch.Tensor], state: dict[int, dict[str, torch.Tensor]],
                           iteration: int) -> None:
     """Adam's moments exist for every parameter (after the first iteration) with its shape, hold

@@ -9,11 +9,12 @@ logging, workers) may.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from realtime_adain.encoders import ENCODER_KINDS, NORMALISED_VGG, TORCHVISION_VGG19
 from realtime_adain.errors import UserError
+from realtime_adain.limits import usable_cpus
 
 # What makes two runs the same run: fixed by the checkpoint when resuming.
 RESULT_KEYS = (
@@ -30,6 +31,13 @@ DEFAULT_LR = 1e-4  # the reference's Adam learning rate
 MAX_LR = 1.0
 MAX_LR_DECAY = 1.0  # lr / (1 + decay * i): the reference's 5e-5; 1e308 trained at a rate of 0 from iteration 1
 MAX_ITERATIONS = 10_000_000  # 60 times the paper's 160k, and the 7 digits of the checkpoints' names
+DEFAULT_WORKERS = 4
+
+
+def default_workers() -> int:
+    """DEFAULT_WORKERS loading processes, or one per CPU this process may use where that is fewer
+    (PyTorch warned of more workers than CPUs, in four lines twice, on a 2-CPU machine by default)."""
+    return min(DEFAULT_WORKERS, usable_cpus())
 
 
 @dataclass
@@ -53,7 +61,7 @@ class TrainConfig:
     save_every: int = 10_000
     log_every: int = 10
     sample_every: int = 1_000
-    workers: int = 4
+    workers: int = field(default_factory=default_workers)
     device: str = "auto"
     amp: str = "auto"
     compile: bool = False

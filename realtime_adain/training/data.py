@@ -8,29 +8,31 @@ So resuming is exact (the stream restarts at iteration * global batch), DataLoad
 no RNG bookkeeping, and data-parallel ranks split a global batch exactly: rank r of W takes items
 [r * B/W, (r + 1) * B/W) of each global batch of B, as one process with batch B would see them.
 
-An unreadable or tiny image is replaced by the next image of the same permutation and reported
-(path and reason) to the main process, which warns once per file and counts them: a bad file
-never stops a run.
+An unreadable, tiny or too large image is replaced by the next image of the same permutation and
+reported (path and reason) to the main process, which warns once per file and counts them: a bad
+file never stops a run. The notes reading a file makes (a picture cut short, tone-mapped) go to the
+main process too, and are said there once per file.
 """
 
 from __future__ import annotations
 
 import os
 import signal
-import sys
 import threading
+import warnings
 from pathlib import Path
 from typing import Iterator, Sequence
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
-from tqdm import tqdm
 
-from realtime_adain.errors import UserError, one_line
+from realtime_adain.errors import UserError
 from realtime_adain.imageio import is_image_path, open_with_pillow, read_image, resize
-from realtime_adain.limits import process_room, raise_soft_limit
+from realtime_adain.limits import process_room, raise_soft_limit, usable_cpus
 from realtime_adain.regular_files import open_regular
+from realtime_adain.still_headers import ffmpeg_still_size, png_sample_bytes, radiance_sample_bytes, tiff_sample_bytes
+from realtime_adain.video.notes import collected, note, write_line
 
 # Shorter sides below this are thumbnails or broken files, not training material.
 MIN_IMAGE_SIDE = 64
@@ -50,7 +52,7 @@ CONTENT, STYLE = 0, 1
 def warn(message: str) -> None:
     """A line on stderr (a warning, a checkpoint's path) that does not break a progress bar, and is
     one line where a file's name holds a newline."""
-    tqdm.write(one_line(message), file=sys.stderr)
+    write_line(message)
 
 
 def list_images(directory: str | os.PathLike, what: str, exclude: Sequence[str | os.PathLike] = ()) -> list[Path]:
@@ -104,10 +106,9 @@ def read_training_image(path: Path) -> tuple[np.ndarray | None, str]:
         stated = stated_size(path)
     except HeaderTooLong:
         return None, (f"its size is not stated in its first {HEADER_BYTES >> 20} MiB (metadata that long before "
-                      "it), so it could be any size")
+                      "it?), so it could be any size")
     if stated and stated[0] * stated[1] > MAX_TRAINING_PIXELS:
-        return None, (f"too large a picture ({stated[0]}x{stated[1]}, over the {MAX_TRAINING_PIXELS >> 20} "
-                      "megapixels an image is trained on)")
+        return None, too_large(*stated)
     try:
         image = read_image(path)
     except UserError as exc:
@@ -116,40 +117,92 @@ def read_training_image(path: Path) -> tuple[np.ndarray | None, str]:
         return None, f"cannot read it ({exc.strerror or exc})"
     except Exception as exc:  # a decoder may fail in its own way on a damaged file
         return None, f"unreadable ({type(exc).__name__})"
+    if image.shape[0] * image.shape[1] > MAX_TRAINING_PIXELS:  # (a size no header read here stated)
+        return None, too_large(image.shape[1], image.shape[0])
     if min(image.shape[:2]) < MIN_IMAGE_SIDE:
         return None, f"too small ({image.shape[1]}x{image.shape[0]}, under {MIN_IMAGE_SIDE} px)"
     return image, ""
 
 
-# JPEG and PNG state their size before the pixels, after any metadata: one not stated within the
-# bound is metadata past it.
-HEADER_FIRST = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")
+def too_large(width: int, height: int) -> str:
+    return f"too large a picture ({width}x{height}, over the {MAX_TRAINING_PIXELS >> 20} megapixels an image is trained on)"
 
 
 class HeaderTooLong(Exception):
-    """A picture Pillow knows whose header goes on past HEADER_BYTES: its size is unknown."""
+    """A file longer than HEADER_BYTES whose size its first HEADER_BYTES do not state: it is unknown."""
 
 
 def stated_size(path: Path) -> tuple[int, int] | None:
-    """(width, height) as the file's header (in its first HEADER_BYTES) states it, read by Pillow
-    without decoding a pixel; None where Pillow cannot tell (the decoder's own checks then stand).
-    Raises HeaderTooLong where a JPEG's or PNG's header is cut by the bound: a JPEG
-    of 16000x16000 behind 4.6 MB of metadata was decoded (1.5 GB a read, in each loader process)."""
-    from PIL import UnidentifiedImageError
-
-    cut = False
+    """(width, height) as the file's header states it, read without decoding a pixel: by the
+    header readers the decoders' own checks use (`header_size`), else by Pillow from the first
+    HEADER_BYTES. None where neither can tell and the file is within the bound (damaged, or not an
+    image: the decoder says why, and the decoded size is checked). Raises HeaderTooLong where
+    the file goes on past the bound: a JPEG of 16000x16000 behind 4.6 MB of metadata, a TIFF of
+    16000x16000 whose directory lay 5 MiB in, were decoded (1.8 GB a read, in each loader process)."""
     try:
         with open_regular(path) as handle:  # (a FIFO is not waited on: read_image says what it is)
             head = handle.read(HEADER_BYTES)
             cut = bool(handle.read(1))
+            size = header_size(head, FileBytes(handle), str(path)) or pillow_size(head)
+    except (OSError, UserError):  # removed, or not a regular file: read_image says so
+        return None
+    if size is None and cut:
+        raise HeaderTooLong
+    return size
+
+
+def header_size(head: bytes, whole: "FileBytes", name: str) -> tuple[int, int] | None:
+    """(width, height) from the headers OpenCV and FFmpeg decode by (`still_headers`), and a
+    WebP's; None for other formats. A TIFF's first directory may lie anywhere in the file
+    (libtiff writes it after the pixels): it is read from `whole`, the rest from `head`."""
+    data = np.frombuffer(head, np.uint8)
+    try:
+        ffmpeg = ffmpeg_still_size(data, name)
+        stated = ((ffmpeg[1] if ffmpeg else None) or tiff_sample_bytes(whole) or png_sample_bytes(data)
+                  or radiance_sample_bytes(data) or webp_size(head))
+    except Exception:  # noqa: BLE001 - a damaged header (an EXR's of too many attributes): no size stated
+        return None
+    return (stated[0], stated[1]) if stated else None
+
+
+class FileBytes:
+    """An open file's bytes, read as a slice of them is asked for (`file[a:b]`): what a header
+    reader of an array takes, for a header that may lie anywhere in a file of up to 2 GiB."""
+
+    def __init__(self, handle) -> None:  # noqa: ANN001
+        self.handle = handle
+
+    def __getitem__(self, part: slice) -> bytes:
+        start = part.start or 0
+        self.handle.seek(start)
+        return self.handle.read(max(0, part.stop - start))
+
+
+def webp_size(head: bytes) -> tuple[int, int] | None:
+    """(width, height) of a WebP from its first chunk (VP8X's canvas, or the VP8L or VP8 frame's
+    header); None where it is not one. Pillow reads a whole WebP to open it: one longer than
+    HEADER_BYTES it could not."""
+    if len(head) < 30 or head[:4] != b"RIFF" or head[8:12] != b"WEBP":
+        return None
+    kind = head[12:16]
+    if kind == b"VP8X":
+        return 1 + int.from_bytes(head[24:27], "little"), 1 + int.from_bytes(head[27:30], "little")
+    if kind == b"VP8L" and head[20] == 0x2F:
+        bits = int.from_bytes(head[21:25], "little")
+        return 1 + (bits & 0x3FFF), 1 + (bits >> 14 & 0x3FFF)
+    if kind == b"VP8 " and head[23:26] == b"\x9d\x01\x2a":
+        return int.from_bytes(head[26:28], "little") & 0x3FFF, int.from_bytes(head[28:30], "little") & 0x3FFF
+    return None
+
+
+def pillow_size(head: bytes) -> tuple[int, int] | None:
+    """(width, height) as Pillow reads it from `head`; None where it cannot (not a format it
+    knows, damaged, or a header longer than `head`)."""
+    try:
         with open_with_pillow(head) as image:
             return image.size
-    except UnidentifiedImageError:  # not a format Pillow reads, or one whose header lies at the end (a TIFF's may)
+    except Exception:  # noqa: BLE001 - whatever Pillow's format readers raise on a damaged header
         return None
-    except Exception:  # noqa: BLE001 - not a regular file, damaged, or a header past the bound
-        if cut and head.startswith(HEADER_FIRST):
-            raise HeaderTooLong from None
-        return None  # (Pillow reads a whole WebP to open it: one over the bound is no sign of a long header)
 
 
 def check_readable(paths: Sequence[Path], root: str | os.PathLike, what: str) -> None:
@@ -186,26 +239,28 @@ class ImageStream:
             self._epoch_order = (epoch, order)
         return self._epoch_order[1]
 
-    def item(self, k: int) -> tuple[torch.Tensor | None, list[tuple[str, str]]]:
-        """(crop, [(path, reason) of each file skipped to get it]); crop None when no file is usable
-        any more (removed or damaged during the run): the main process says so (`batches`)."""
+    def item(self, k: int) -> tuple[torch.Tensor | None, list[tuple[str, str]], list[str]]:
+        """(crop, [(path, reason) of each file skipped to get it], [the notes reading them made]);
+        crop None when no file is usable any more (removed or damaged during the run): the main
+        process says so (`batches`), and says each note once (`say_notes`)."""
         n = len(self.paths)
         epoch, position = divmod(k, n)
         order = self._order(epoch)
         skipped = []
-        for attempt in range(n):
-            path = self.paths[order[(position + attempt) % n]]
-            image, why = read_training_image(path)
-            if image is not None:
-                rng = np.random.default_rng([self.seed, self.stream_id, k, 1 << 20])
-                return load_and_crop(image, self.load_size, self.crop_size, rng), skipped
-            skipped.append((str(path), why))
-        return None, skipped
+        with collected() as said:
+            for attempt in range(n):
+                path = self.paths[order[(position + attempt) % n]]
+                image, why = read_training_image(path)
+                if image is not None:
+                    rng = np.random.default_rng([self.seed, self.stream_id, k, 1 << 20])
+                    return load_and_crop(image, self.load_size, self.crop_size, rng), skipped, said
+                skipped.append((str(path), why))
+        return None, skipped, said
 
 
 class PairStream(Dataset):
-    """Item k: (content crop k, style crop k, skipped files), from independent shuffles; a crop is
-    None when its directory has no usable image left."""
+    """Item k: (content crop k, style crop k, skipped files, notes), from independent shuffles; a
+    crop is None when its directory has no usable image left."""
 
     def __init__(self, content: ImageStream, style: ImageStream) -> None:
         self.content, self.style = content, style
@@ -213,10 +268,10 @@ class PairStream(Dataset):
     def __len__(self) -> int:
         return 1 << 62
 
-    def __getitem__(self, k: int) -> tuple[torch.Tensor | None, torch.Tensor | None, list[tuple[str, str]]]:
-        content, skipped_content = self.content.item(k)
-        style, skipped_style = self.style.item(k)
-        return content, style, skipped_content + skipped_style
+    def __getitem__(self, k: int) -> tuple[torch.Tensor | None, torch.Tensor | None, list[tuple[str, str]], list[str]]:
+        content, skipped_content, said_content = self.content.item(k)
+        style, skipped_style, said_style = self.style.item(k)
+        return content, style, skipped_content + skipped_style, said_content + said_style
 
 
 class GlobalBatchSampler(Sampler[list[int]]):
@@ -250,13 +305,19 @@ class NoImagesLeft:
                          f"run; last: {last[0]}: {last[1]})")
 
 
-def collate(items: list) -> tuple[torch.Tensor, torch.Tensor, list[tuple[str, str]]] | NoImagesLeft:
-    contents, styles, skipped = zip(*items)
+def collate(items: list) -> tuple[torch.Tensor, torch.Tensor, list[tuple[str, str]], list[str]] | NoImagesLeft:
+    contents, styles, skipped, said = zip(*items)
     skipped = [entry for entries in skipped for entry in entries]
     for crops, what in ((contents, "content"), (styles, "style")):
         if any(crop is None for crop in crops):
             return NoImagesLeft(what, skipped)
-    return torch.stack(contents), torch.stack(styles), skipped
+    return torch.stack(contents), torch.stack(styles), skipped, [line for lines in said for line in lines]
+
+
+def say_notes(said: Sequence[str]) -> None:
+    """The notes of a batch's reading (`ImageStream.item`), each once in the run."""
+    for message in said:
+        note(message, once=True)
 
 
 def check_sizes(load_size: int, crop_size: int) -> None:
@@ -327,28 +388,40 @@ def check_process_limit(workers: int) -> None:
                         "the training process)")
 
 
+def check_worker_count(workers: int, rank: int = 0) -> None:
+    """One line of ours where --workers is over the CPUs this process may use (PyTorch's warning
+    said it in four lines, twice, with its own source path); the run goes on as asked."""
+    cpus = usable_cpus()
+    if workers > cpus and rank == 0:
+        warn(f"warning: --workers {workers} is more than the {cpus} CPUs this run may use; loading may be slower, "
+             "not faster (fewer --workers, or leave it out)")
+
+
 def batches(
     stream: PairStream, start_step: int, global_batch: int, rank: int = 0, world_size: int = 1,
     workers: int = 0, pin_memory: bool = False,
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor, list[tuple[str, str]]]]:
-    """(content uint8 (b, 3, crop, crop), style, skipped files) for global steps start_step, ..."""
+    """(content uint8 (b, 3, crop, crop), style, skipped files, notes) for global steps start_step, ..."""
     if workers > 0:
         check_open_file_limit(workers)
         check_process_limit(workers)
-    loader = DataLoader(
-        stream,
-        batch_sampler=GlobalBatchSampler(start_step, global_batch, rank, world_size),
-        num_workers=workers,
-        collate_fn=collate,
-        pin_memory=pin_memory,
-        persistent_workers=workers > 0,
-        prefetch_factor=4 if workers > 0 else None,
-        worker_init_fn=ignore_interrupts if workers > 0 else None,
-        # Its own generator: the iterator's seed drawn from the global one (after a resume restored
-        # it) moved the temporal term's random warps, and the resumed run was no longer exact.
-        generator=torch.Generator(),
-    )
-    iterator = iter(loader)
+        check_worker_count(workers, rank)
+    with warnings.catch_warnings():  # (PyTorch's on the workers, twice: `check_worker_count` says it)
+        warnings.filterwarnings("ignore", "This DataLoader will create", UserWarning)
+        loader = DataLoader(
+            stream,
+            batch_sampler=GlobalBatchSampler(start_step, global_batch, rank, world_size),
+            num_workers=workers,
+            collate_fn=collate,
+            pin_memory=pin_memory,
+            persistent_workers=workers > 0,
+            prefetch_factor=4 if workers > 0 else None,
+            worker_init_fn=ignore_interrupts if workers > 0 else None,
+            # Its own generator: the iterator's seed drawn from the global one (after a resume restored
+            # it) moved the temporal term's random warps, and the resumed run was no longer exact.
+            generator=torch.Generator(),
+        )
+        iterator = iter(loader)
     if workers > 0 and hasattr(signal, "SIGCHLD") and threading.current_thread() is threading.main_thread():
         # PyTorch's SIGCHLD handler raises a dead worker's error wherever the main thread is (in
         # a `finally`, or while another error is being reported). Without it the loader finds

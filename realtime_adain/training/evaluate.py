@@ -142,14 +142,39 @@ def evaluate(
     ]
 
 
+NAME_WIDTH = 48  # the decoder column, widened for a name that needs more
+
+
 def format_table(results: Sequence[Evaluation]) -> str:
     weight = results[0].style_weight if results else 10.0
-    header = f"{'decoder':<48} {'arch':<12} {'content':>10} {'style':>10} {f'total(l={weight:g})':>14}"
+    names = short_names([r.decoder for r in results], NAME_WIDTH)
+    width = max([NAME_WIDTH, *map(len, names)])
+    header = f"{'decoder':<{width}} {'arch':<12} {'content':>10} {'style':>10} {f'total(l={weight:g})':>14}"
     rows = [header]
-    for r in results:
-        name = r.decoder if len(r.decoder) <= 48 else "..." + r.decoder[-45:]
-        rows.append(f"{name:<48} {r.architecture:<12} {r.content_loss:>10.4g} {r.style_loss:>10.4g} {r.total_loss:>14.4g}")
+    for name, r in zip(names, results):
+        rows.append(f"{name:<{width}} {r.architecture:<12} {r.content_loss:>10.4g} {r.style_loss:>10.4g} "
+                    f"{r.total_loss:>14.4g}")
     return "\n".join(rows)
+
+
+def short_names(paths: Sequence[str], width: int) -> list[str]:
+    """Each path whole where it fits in `width`, else ".../" and as many of its last components
+    as fit, and at least as many as tell it from the others (whole where that is no shorter):
+    the last 45 characters of run1/checkpoints/decoder_iter_0000006.safetensors and run6's were
+    the same."""
+    split = [Path(path).parts for path in paths]
+    names = []
+    for path, own in zip(paths, split):
+        if len(path) <= width:
+            names.append(path)
+            continue
+        others = [parts for parts in split if parts != own]
+        count = next((n for n in range(1, len(own)) if all(parts[-n:] != own[-n:] for parts in others)), len(own))
+        while count < len(own) - 1 and len(str(Path(*own[-count - 1:]))) <= width - 4:
+            count += 1
+        short = ".../" + str(Path(*own[-count:]))
+        names.append(short if len(short) < len(path) else path)
+    return names
 
 
 def as_dicts(results: Sequence[Evaluation]) -> list[dict]:

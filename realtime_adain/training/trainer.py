@@ -298,6 +298,7 @@ class Trainer:
         try:
             fresh_groups = training.optimizer.state_dict()["param_groups"]
             checkpoint.check_like(fresh_groups, state.optimizer["param_groups"], "optimizer")
+            checkpoint.check_adam_settings(fresh_groups, state.optimizer["param_groups"])
             parameters = list(self.decoder.parameters())
             checkpoint.check_optimizer_state(parameters, state.optimizer["state"], state.iteration)
             checkpoint.check_like(training.scheduler.state_dict(), state.scheduler, "scheduler")
@@ -338,9 +339,10 @@ class Trainer:
             raise worker_ended(exc) from None
         if isinstance(batch, data.NoImagesLeft):
             raise batch.error(self.config.content_dir if batch.what == "content" else self.config.style_dir)
-        content, style, skipped = batch
-        if skipped and self.dist.is_main:
+        content, style, skipped, said = batch
+        if self.dist.is_main:
             self.skips.add(skipped, data.warn)
+            data.say_notes(said)
         return self.training.to_device(content), self.training.to_device(style)
 
     def step(self) -> tuple[Losses, torch.Tensor, torch.Tensor, torch.Tensor]:

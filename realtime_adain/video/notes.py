@@ -18,13 +18,18 @@ _lock = threading.Lock()
 _subjects: frozenset[str] = frozenset()  # the names a `repeats_counted` run groups notes by
 _longest = 0  # characters in the longest of them
 _repeats: dict[str, int] = {}  # what a note says after its subject's name -> pictures it was said of
+_local = threading.local()  # .gathered: this thread's notes while `collected`, else None
 
 
 def note(message: str, once: bool = False) -> None:
-    """A one-line remark on stderr (`_write`) that does not break a progress bar; with `once`, not
+    """A one-line remark on stderr (`write_line`) that does not break a progress bar; with `once`, not
     again in this process (a file opened twice: checked up front, then read). Within
     `repeats_counted`, a remark said of another of its subjects in the same words is counted,
-    not printed."""
+    not printed. Within `collected`, gathered instead."""
+    gathered = getattr(_local, "gathered", None)
+    if gathered is not None:
+        gathered.append(message)
+        return
     with _lock:
         if once:
             if message in _said:
@@ -35,13 +40,28 @@ def note(message: str, once: bool = False) -> None:
             _repeats[remark] = _repeats.get(remark, 0) + 1
             if _repeats[remark] > 1:
                 return
-    _write(f"note: {message}")
+    write_line(f"note: {message}")
 
 
-def _write(line: str) -> None:
-    """A newline in a file name or a stream's metadata ("...\\nerror: ...") printed a second line
-    that read as an error of ours."""
-    tqdm.write(one_line(line), file=sys.stderr)
+def write_line(line: str) -> None:
+    """`line` on stderr as one line, without breaking a progress bar. A newline in a file name or
+    a stream's metadata ("...\\nerror: ...") printed a second line that read as an error of ours.
+    One write, the newline with it: tqdm writes them apart, and two loading processes' notes met
+    on one line."""
+    tqdm.write(one_line(line) + "\n", file=sys.stderr, end="")
+
+
+@contextlib.contextmanager
+def collected() -> Iterator[list[str]]:
+    """Within it, this thread's notes are gathered in the list it gives, not written: a training
+    data loader's process hands them to the main process, which says each once (`once` holds
+    in one process only: a cut-short picture was noted once per loader process)."""
+    previous = getattr(_local, "gathered", None)
+    _local.gathered = gathered = []
+    try:
+        yield gathered
+    finally:
+        _local.gathered = previous
 
 
 def _remark(message: str) -> str | None:
@@ -72,7 +92,7 @@ def repeats_counted(subjects: Iterable[object], noun: str = "pictures") -> Itera
         for count, remark in counted:
             said = remark if remark.startswith(":") else f": each{remark}"  # ("NAME has 12 frames; ...")
             more = noun if count > 2 else noun.removesuffix("s")
-            _write(f"note: likewise {count - 1} more {more} ({count} in all){said}")
+            write_line(f"note: likewise {count - 1} more {more} ({count} in all){said}")
     finally:
         with _lock:
             _subjects, _longest = frozenset(), 0
