@@ -83,9 +83,10 @@ class StyleStats:
             from realtime_adain.api import _as_value_error
             from realtime_adain.stylizer import pick_device
 
-            if isinstance(device, (str, torch.device)):
-                _as_value_error(lambda: pick_device(str(device)))
-            raise
+            if not isinstance(device, (str, torch.device)):
+                raise
+            resolved = _as_value_error(lambda: pick_device(str(device)))  # ('auto', as the message offers it)
+            return StyleStats(self.mean.to(resolved, dtype), self.std.to(resolved, dtype))
 
     @staticmethod
     def mix(styles: Sequence["StyleStats"], weights: Sequence[float]) -> "StyleStats":

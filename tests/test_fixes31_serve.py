@@ -131,7 +131,7 @@ def bad_token_source(case: str, directory: Path) -> tuple[list[str], dict[str, s
     ("only a newline", "the token in --token-file {file} must be 8 to 256"),
     ("two lines", "--token-file {file}: the file holds more than one line"),
     ("byte-order mark", "--token-file {file}: the file starts with a byte-order mark"),
-    ("trailing space", "--token-file {file}: the token has spaces or tabs at its start or end"),
+    ("trailing space", "--token-file {file}: the token has blank characters (spaces, tabs, a carriage return) at its start or end"),
     ("missing", "--token-file {file}: no such file or directory"),
     ("fifo", "--token-file {file}: not a regular file"),
     ("device", "--token-file /dev/zero: not a regular file"),

@@ -153,3 +153,4 @@ def test_style_stats_on_a_device_that_cannot_be_had_is_one_line(style):  # noqa:
             style.to(device)
         assert "\n" not in str(caught.value)
     assert style.to("cpu", torch.float64).mean.dtype == torch.float64
+    assert style.to("auto").mean.device.type in ("cpu", "cuda", "mps")  # (the message offers it)

@@ -89,3 +89,32 @@ def test_a_sample_rate_the_encoder_lacks_is_said_in_the_note(rate, suffix, codec
     assert f"re-encoding it to {codec} at {made} Hz ({codec} takes no {rate} Hz)" in err, err
     rates = [s["sample_rate"] for s in ffprobe_streams(out, "codec_type,sample_rate") if s["codec_type"] == "audio"]
     assert rates == [str(made)]
+
+
+def test_avi_pictures_past_the_held_bytes_keep_distinct_times(run_cli, weights_env, style, tmp_path, monkeypatch):
+    """Where more than `SLOT_HELD_BYTES` of sound lie between pictures (a pause in a variable-rate
+    recording), the picture waiting took libavformat's guess, a time already given to the one
+    before it: two pictures at one time and a note of timestamps that do not increase. The bound
+    is lowered here to the sound of a 1 s pause."""
+    from realtime_adain.video import clocks
+
+    monkeypatch.setattr(clocks, "SLOT_HELD_BYTES", 60000)
+    source = tmp_path / "pause.avi"
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=64x48:rate=12:duration=2", "-f", "lavfi", "-i",
+           "sine=duration=3:sample_rate=48000", "-ac", "2", "-vf", "settb=1/12,setpts=N+12*gte(N\\,10)",
+           "-fps_mode", "passthrough", "-c:v", "libx264", "-c:a", "pcm_s16le", source)
+    out = tmp_path / "out.mkv"
+    err = stylize(run_cli, source, style, out)
+    times = frame_times(out)
+    assert len(times) == 24 and times == sorted(set(times)), times
+    assert "do not increase" not in err, err
+
+
+def test_no_note_calls_an_avis_decode_order_out_of_order(run_cli, weights_env, style, tmp_path):
+    """H.264 with one B-frame and no pyramid (a decoder delay of one, timed as libavformat guesses)."""
+    source = tmp_path / "in.avi"
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=64x48:rate=12:duration=1", "-c:v", "libx264", "-bf", "1",
+           "-x264-params", "b-pyramid=none", source)
+    err = stylize(run_cli, source, style, tmp_path / "out.mkv")
+    assert "out of order" not in err, err
+    assert frame_times(tmp_path / "out.mkv") == pytest.approx(as_ffmpeg_reads_it(source, tmp_path), abs=0.002)

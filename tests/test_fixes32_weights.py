@@ -227,3 +227,14 @@ def test_doctor_with_a_read_only_weights_folder_says_where_a_download_can_go(pub
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == repr([doctor.DOWNLOAD_ELSEWHERE] * 2), done.stdout
     assert "--dir DIR" in doctor.DOWNLOAD_ELSEWHERE and "$REALTIME_ADAIN_HOME" in doctor.DOWNLOAD_ELSEWHERE
+
+
+def test_a_folder_where_the_weights_directory_file_goes_is_unusable_not_missing(published_weights, run_cli,
+                                                                                 monkeypatch, tmp_path):
+    """As a folder named by $REALTIME_ADAIN_DECODER is: the reviewer's find, one case of two."""
+    monkeypatch.setenv("REALTIME_ADAIN_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("REALTIME_ADAIN_VGG", raising=False)
+    monkeypatch.setenv("REALTIME_ADAIN_DECODER", str(published_weights[1]))
+    (tmp_path / "home" / "weights" / "vgg_normalised.pth").mkdir(parents=True)
+    code, out, err = run_cli("weights", "info")
+    assert code == 1 and "status    unusable: no vgg weights found:" in out and "is a folder" in out, out

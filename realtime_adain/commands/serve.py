@@ -51,7 +51,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     net.add_argument("--max-clients", type=argtypes.positive_int, default=4, metavar="N",
                      help="most clients at once (default 4); more are refused with 429")
     net.add_argument("--idle-timeout", type=argtypes.seconds, default=60.0, metavar="S",
-                     help="close a client that sent no frame or message for S seconds (default 60; at most a day, 86400)")
+                     help="close a client that sent no frame or message for S seconds (default 60; at least 1, at most a day, 86400)")
     net.add_argument("--tls-cert", metavar="PEM", help="serve https with this certificate (browsers give a page the "
                                                        "camera only on https or localhost); needs --tls-key")
     net.add_argument("--tls-key", metavar="PEM", help="the certificate's private key (PEM, not encrypted)")
@@ -135,7 +135,8 @@ def read_token_file(path: str) -> str:
     if token.startswith("\ufeff"):
         raise UserError(f"{where}: the file starts with a byte-order mark (saved as UTF-8 with BOM); save it as plain text")
     if token != token.strip():
-        raise UserError(f"{where}: the token has spaces or tabs at its start or end; remove them")
+        raise UserError(f"{where}: the token has blank characters (spaces, tabs, a carriage return) at its start "
+                        "or end; remove them")
     return token
 
 

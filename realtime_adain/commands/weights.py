@@ -123,11 +123,14 @@ def describe(kind: str, explicit: str | None) -> tuple[bool, list[tuple[str, str
     try:
         path = weights.resolve(kind, explicit)
     except UserError as exc:
-        given = explicit if explicit is not None else os.environ.get(weights.ENV_VAR[kind])  # (a folder there is no missing file)
-        there = bool(given) and os.path.lexists(os.path.expanduser(given))
+        given = explicit if explicit is not None else os.environ.get(weights.ENV_VAR[kind])
+        directory = _default_directory() if source == "weights directory" else None
+        expected = directory / weights.DEFAULT_FILENAME[kind] if directory is not None else None
+        place = str(expected) if expected is not None else os.path.expanduser(given) if given else None
+        there = place is not None and os.path.lexists(place)  # (a folder there is no missing file)
         rows = [("from", source), ("status", f"{'unusable' if there else 'missing'}: {exc}")]
-        if source == "weights directory" and (directory := _default_directory()) is not None:
-            rows.insert(0, ("expected", str(directory / weights.DEFAULT_FILENAME[kind])))
+        if expected is not None:
+            rows.insert(0, ("expected", str(expected)))
         return False, rows
     size = path.stat().st_size
     rows = [("path", str(path)), ("from", source), ("size", f"{size:,} bytes ({size / 1e6:.1f} MB)")]

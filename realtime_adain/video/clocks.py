@@ -635,7 +635,7 @@ class SlotTimes:
     with a depth over one every picture came a slot early against the sound (and against
     `ffmpeg`'s own reading of the file). Each video packet waits for the packet `depth` on
     (packets behind it keep their places, at most `SLOT_HELD_BYTES`, past which the one waiting
-    keeps the guess); the last ones go on a slot apart, as FFmpeg's CLI places the pictures it
+    takes the earliest slot that packet could have: a slot apart from the newest); the last ones go on a slot apart, as FFmpeg's CLI places the pictures it
     gets no slot for. Applied before `TimestampShift`, on the file's own timeline."""
 
     def __init__(self, stream: av.stream.Stream) -> None:
@@ -644,6 +644,7 @@ class SlotTimes:
         self._held: collections.deque[av.Packet] = collections.deque()
         self._waiting: collections.deque[av.Packet] = collections.deque()  # held video packets without their time
         self._bytes = 0
+        self._given: int | None = None  # the latest time given to a packet
 
     @staticmethod
     def of(container: av.container.InputContainer, stream: av.stream.Stream) -> "SlotTimes | None":
@@ -656,7 +657,7 @@ class SlotTimes:
             video = packet.stream is self.stream
             if video and packet.dts is not None and packet.size:
                 if len(self._waiting) == self.depth:
-                    self._waiting.popleft().pts = packet.dts
+                    self._give(packet.dts)
                     yield from self._release()
                 self._waiting.append(packet)
             elif video:  # (the flush packet, or one without a slot: the ones waiting go on from the last)
@@ -666,8 +667,8 @@ class SlotTimes:
                 continue
             self._held.append(packet)
             self._bytes += packet.size
-            if self._bytes > SLOT_HELD_BYTES:
-                self._waiting.popleft()  # (keeps libavformat's guess)
+            if self._bytes > SLOT_HELD_BYTES:  # (the packets still to come are a slot apart at least)
+                self._give(self._waiting[-1].dts + self.depth - len(self._waiting) + 1)  # (`depth` on from the first)
                 yield from self._release()
         yield from self._finish()
 
@@ -678,9 +679,16 @@ class SlotTimes:
             self._bytes -= packet.size
             yield packet
 
+    def _give(self, slot: int) -> None:
+        """The first packet waiting shown at `slot`, past every time given before (a slot taken
+        where the bound cut the wait short would otherwise be given twice)."""
+        if self._given is not None:
+            slot = max(slot, self._given + 1)
+        self._waiting.popleft().pts = self._given = slot
+
     def _finish(self) -> Iterator[av.Packet]:
-        last = max((packet.dts for packet in self._waiting), default=None)
-        for step, packet in enumerate(self._waiting, 1):
-            packet.pts = last + step
-        self._waiting.clear()
+        if self._waiting:
+            last = self._waiting[-1].dts
+            while self._waiting:
+                self._give(last + 1)
         yield from self._release()
