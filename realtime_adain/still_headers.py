@@ -242,7 +242,8 @@ def gif_sample_bytes(data: np.ndarray) -> tuple[int, int, int] | None:
     """(width, height, 8) of a GIF: the larger of its logical screen and its first picture's extent
     (image descriptor: Pillow grows the canvas to it). OpenCV takes 8 bytes a pixel of the screen
     (the picture's colour indices, a BGRA canvas, the BGR result): a 29-byte GIF stating
-    16000x16000 took 2 GB before it was found unreadable. None where it is not one."""
+    16000x16000 took 2 GB before it was found unreadable. None where it is not one, or holds no
+    picture the decoder would read."""
     head = bytes(data[:13])
     if len(head) < 13 or head[:6] not in (b"GIF87a", b"GIF89a"):
         return None
@@ -255,12 +256,12 @@ def gif_sample_bytes(data: np.ndarray) -> tuple[int, int, int] | None:
             at, in_extension = at + 1 + length, length > 0
         elif bytes(data[at:at + 1]) == b"!":
             at, in_extension = at + 2, True
+        elif bytes(data[at:at + 1]) == b"," and at + 9 <= len(data):
+            left, top, wide, high = struct.unpack("<4H", bytes(data[at + 1:at + 9]))
+            return max(width, left + wide), max(height, top + high), 8
         else:
-            if bytes(data[at:at + 1]) == b"," and at + 9 <= len(data):
-                left, top, wide, high = struct.unpack("<4H", bytes(data[at + 1:at + 9]))
-                width, height = max(width, left + wide), max(height, top + high)
             break
-    return width, height, 8
+    return None  # (no picture found: not a GIF the decoder reads, "GIF89a" and junk was called a huge one)
 
 
 def looks_cut_short(data: np.ndarray) -> str | None:
