@@ -109,12 +109,3 @@ def test_avi_pictures_past_the_held_bytes_keep_distinct_times(run_cli, weights_e
     assert len(times) == 24 and times == sorted(set(times)), times
     assert "do not increase" not in err, err
 
-
-def test_no_note_calls_an_avis_decode_order_out_of_order(run_cli, weights_env, style, tmp_path):
-    """H.264 with one B-frame and no pyramid (a decoder delay of one, timed as libavformat guesses)."""
-    source = tmp_path / "in.avi"
-    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=64x48:rate=12:duration=1", "-c:v", "libx264", "-bf", "1",
-           "-x264-params", "b-pyramid=none", source)
-    err = stylize(run_cli, source, style, tmp_path / "out.mkv")
-    assert "out of order" not in err, err
-    assert frame_times(tmp_path / "out.mkv") == pytest.approx(as_ffmpeg_reads_it(source, tmp_path), abs=0.002)

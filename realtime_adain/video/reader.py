@@ -841,7 +841,7 @@ class VideoReader:
         self.shift.note_jumps()
         if self.cluster_times is not None:
             self.cluster_times.note_repairs()
-        if timeline.reordered and self.container.format.name != "avi":  # (an AVI's come so: it stores decode order)
+        if timeline.reordered and self.slot_times is None:  # (timed by their slots: FFmpeg's order, see SlotTimes)
             note(f"{self.path.name}: {timeline.reordered} frame timestamps were out of order; "
                  "they were put back in order (the timing is kept)")
         declared = self.declared_frames
