@@ -135,7 +135,9 @@ def test_an_error_without_a_signal_is_left_as_it_is():
 
 
 def test_ctrl_c_during_the_onnx_export_is_one_line_and_130(weights_env, tmp_path):
-    """The real export, interrupted a second into its build (once its build folder is made)."""
+    """The real export, interrupted as its build folder is made (a second later, the export of
+    the small test weights had finished on a quiet machine: exit 0, a flake). A line the libraries
+    log before the signal (torch's "triton not found") may precede ours."""
     cache = tmp_path / "engines"
     env = {**os.environ, "REALTIME_ADAIN_ENGINES": str(cache)}
     process = subprocess.Popen([sys.executable, "-m", "realtime_adain", "export", "--format", "onnx"], env=env,
@@ -145,10 +147,9 @@ def test_ctrl_c_during_the_onnx_export_is_one_line_and_130(weights_env, tmp_path
     while not (cache.is_dir() and any(p.name.startswith(".build-") for p in cache.iterdir())):
         assert process.poll() is None and time.monotonic() < deadline, process.communicate()
         time.sleep(0.05)
-    time.sleep(1.0)
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=120)
-    assert (process.returncode, err) == (130, b"interrupted\n")
+    assert process.returncode == 130 and err.endswith(b"interrupted\n") and b"Traceback" not in err, err
     assert not list(cache.iterdir())  # nothing half-built left
 
 
