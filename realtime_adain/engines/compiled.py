@@ -2,6 +2,9 @@
 
 The style statistics and alpha are graph inputs, so a style switch reuses the compiled graph;
 each new frame shape compiles once (shapes are static: video and camera sizes do not change).
+torch compiles a module for 8 shapes at most (its recompile limit; a ninth one failed, seen on an
+H200 with a folder of photos of many sizes): past `compiled_shapes_allowed` shapes, new ones run
+eagerly (as do shapes another engine over the same module used up the limit for).
 """
 
 from __future__ import annotations
@@ -120,16 +123,33 @@ class CompiledEngine(Engine):
         self.compiled = torch.compile(
             self.net, dynamic=False, fullgraph=True, options=dict(OPTIONS[self.device.type])
         )
+        self.compiled_shapes: set[tuple[int, ...]] = set()
+        self.eager_shapes: set[tuple[int, ...]] = set()
+        self.compiled_shapes_allowed = compiled_shapes_allowed()
 
     def step(self, images, mean, std, alpha):
+        shape = tuple(images.shape)
+        if shape in self.eager_shapes or (
+            shape not in self.compiled_shapes and len(self.compiled_shapes) >= self.compiled_shapes_allowed
+        ):
+            return self.step_eagerly(shape, images, mean, std, alpha)
         if self.device.type == "cuda":
             torch.compiler.cudagraph_mark_step_begin()  # the previous step's outputs are consumed
         try:
-            return self.compiled(images, mean, std, alpha)
+            out = self.compiled(images, mean, std, alpha)
         except Exception as exc:
+            if recompile_limit_hit(exc):  # another engine compiled this module's other shapes
+                return self.step_eagerly(shape, images, mean, std, alpha)
             if (reason := damaged_cache(exc)) is None:
                 raise
             raise UserError(reason) from None
+        self.compiled_shapes.add(shape)
+        return out
+
+    def step_eagerly(self, shape, images, mean, std, alpha):
+        """The network as it is, for a frame size past the compiled ones."""
+        self.eager_shapes.add(shape)
+        return self.net(images, mean, std, alpha)
 
     @torch.inference_mode()
     def prepare(self, batch: int, height: int, width: int) -> None:
@@ -138,3 +158,24 @@ class CompiledEngine(Engine):
         # another kind, fails a guard and compiles again) and the engine's own style tensors.
         with self.lock, self._borrowed_frames() as buffers:  # not a stream's buffers, which it holds between batches
             self.step(buffers.upload(np.zeros((batch, height, width, 3), np.uint8)), *self._style_tensors, self._alpha)
+
+
+def compiled_shapes_allowed() -> int:
+    """Shapes one engine compiles: one under torch's recompile limit (its config names it
+    `recompile_limit` since 2.7, `cache_size_limit` before)."""
+    import torch._dynamo  # (imported by torch.compile already; said for a reader)
+
+    config = torch._dynamo.config
+    limit = getattr(config, "recompile_limit", None) or getattr(config, "cache_size_limit", 8)
+    return max(1, int(limit) - 1)
+
+
+def recompile_limit_hit(exc: BaseException | None) -> bool:
+    """Whether torch refused to compile the module for one more shape (its recompile limit)."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if type(exc).__name__ in ("FailOnRecompileLimitHit", "FailOnCacheLimitHit") or "recompile limit" in str(exc):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False

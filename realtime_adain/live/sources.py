@@ -27,6 +27,7 @@ from realtime_adain.checks import ascii_whole
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import resize
 from realtime_adain.video.deinterlace import deinterlaced
+from realtime_adain.video.opening import open_input
 from realtime_adain.video.reader import (PictureConverter, alpha_decoder, error_reason, frame_to_rgb, is_picture_format,
                                          no_pictures, pixel_aspect, plausible_rate, refuse_animated_webp, within_run)
 from realtime_adain.video.streams import is_still_item
@@ -296,8 +297,7 @@ class PyAVSource:
             # (as `video` opens them: a file named like a URL, `take:2.mp4`, and a `%` in a sequence's folder)
             name = self.sequence.ffmpeg_pattern if self.sequence else self.target
             target = ffmpeg_name(name) if self.is_file else self.target
-            return av.open(target, timeout=self.timeout if not self.is_file else None, metadata_errors="replace",
-                           **sequence)
+            return open_input(target, timeout=self.timeout if not self.is_file else None, **sequence)
         except (av.FFmpegError, OSError) as exc:
             raise SourceError(f"{self.target}: cannot open ({self._reason(exc)})") from None
 

@@ -18,6 +18,7 @@ import random
 import shutil
 import threading
 import time
+import warnings
 from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -142,6 +143,10 @@ def compile_failure_as_user_error(compiled: bool) -> Iterator[None]:
         raise UserError(f"--compile failed ({said}); install what it names, or train without --compile") from None
 
 
+# PyTorch's warning when the schedule moves before the optimizer ever stepped (seen on an H200 with --amp fp16).
+SKIPPED_STEP_WARNING = r"Detected call of `lr_scheduler\.step\(\)` before `optimizer\.step\(\)`"
+
+
 class TrainingStep:
     """Model, optimizer, schedule and precision of one process; `step(content, style)` = one iteration.
 
@@ -201,7 +206,9 @@ class TrainingStep:
         losses, output = self.backward(content, style)
         self.scaler.step(self.optimizer)
         self.scaler.update()
-        self.scheduler.step()
+        with warnings.catch_warnings():  # fp16's scaler skips the steps whose gradients overflow (its first,
+            warnings.filterwarnings("ignore", SKIPPED_STEP_WARNING)  # usually): the schedule still counts them
+            self.scheduler.step()
         return losses, output
 
 

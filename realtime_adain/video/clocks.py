@@ -24,6 +24,7 @@ import av
 from realtime_adain.errors import UserError
 from realtime_adain.video.matroska import matroska_clusters
 from realtime_adain.video.notes import note
+from realtime_adain.video.opening import open_input
 from realtime_adain.video.sequence import ffmpeg_name
 from realtime_adain.video.timestamps import MICROSECONDS, SPLICED_TYPES, STEP_BACK
 
@@ -363,7 +364,7 @@ def lands_in_still_sound(path: Path, video: int, sound: Iterable[int], timestamp
     packets in a row stand at its time (sound that ended early does not). Such a file is read
     from its start, where `SoundClock` places those packets."""
     try:
-        with av.open(ffmpeg_name(path), metadata_errors="replace") as probe:
+        with open_input(ffmpeg_name(path)) as probe:
             picture = probe.streams[video]
             probe.seek(timestamp, backward=True, stream=picture)
             landed = _first_packets(probe, [picture, *(probe.streams[i] for i in sound)], limit)

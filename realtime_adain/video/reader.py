@@ -36,6 +36,7 @@ from realtime_adain.video.deinterlace import check_mode as check_deinterlace, de
 from realtime_adain.video.formats import GIF_DELAY_SHOWN, GIF_SHORTEST_SHOWN
 from realtime_adain.video.hdr import HDR_TRANSFERS, ToneMap, needs_mapping, sdr_colour
 from realtime_adain.video.notes import note
+from realtime_adain.video.opening import open_input
 from realtime_adain.video.sequence import DEFAULT_FRAMERATE, check_framerate, ffmpeg_name, find_sequence
 from realtime_adain.video.streams import (has_decoder, is_cover_art, main_video_stream, note_left_out,
                                           passthrough_streams, same_program)
@@ -126,7 +127,7 @@ def is_video_path(path: Path) -> bool:
 def has_moving_picture(path: Path) -> bool:
     """Whether FFmpeg finds a video stream other than cover art in `path` (False if unreadable)."""
     try:
-        with av.open(ffmpeg_name(path), metadata_errors="replace") as container:
+        with open_input(ffmpeg_name(path)) as container:
             return any(not is_cover_art(s) for s in container.streams.video)
     except (av.error.FFmpegError, UnicodeDecodeError, OSError):
         return False
@@ -517,7 +518,7 @@ class VideoReader:
         try:
             # Latin-1 tags: FFmpeg plays them
             self._options = self._sequence_options(framerate)  # (again for `_lost_at_end`)
-            self.container = av.open(self._opened_name, metadata_errors="replace", **self._options)
+            self.container = open_input(self._opened_name, **self._options)
         except (av.error.FFmpegError, UnicodeDecodeError) as exc:
             if mp4_without_index(self.path):
                 raise UserError(f"{self.path}: an MP4/MOV without its index (no moov box): a recording that was not "
@@ -638,7 +639,7 @@ class VideoReader:
         if any(s.type in CUT_TYPES for s in self.passthrough):
             target -= LASTING_LEAD  # (a subtitle shown from before the start is stored before it)
         try:
-            with av.open(ffmpeg_name(self.path), metadata_errors="replace") as probed:
+            with open_input(ffmpeg_name(self.path)) as probed:
                 if SoundClock.untimed_in(probed, self.passthrough):
                     return False  # (its sound is timed from the file's start: read through)
                 position = StreamLanding(probed, probed.streams[self.stream.index], self.shift.offset).find(target)
@@ -1123,7 +1124,7 @@ class VideoReader:
         if tail.damaged >= len(tail.packets) and self.sequence is None:
             return
         try:
-            with av.open(self._opened_name, metadata_errors="replace", **self._options) as again:
+            with open_input(self._opened_name, **self._options) as again:
                 stream = again.streams[self.stream.index]
                 context = alpha_decoder(stream) or stream.codec_context  # (the decoder `_decoded` used)
                 context.thread_type = "SLICE"

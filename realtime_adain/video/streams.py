@@ -13,6 +13,7 @@ import av
 
 from realtime_adain.errors import UserError
 from realtime_adain.video.notes import note
+from realtime_adain.video.opening import open_input
 from realtime_adain.video.sequence import named_file
 
 # Streams carried over to the output: packets of sound, subtitles and data tracks (those some
@@ -127,8 +128,7 @@ def attached_pictures(covers: Sequence[av.stream.Stream]) -> dict[int, bytes]:
     if not wanted:
         return pictures
     try:
-        with av.open(next(iter(wanted.values())).container.name, metadata_errors="replace",
-                     options=COVER_LIMIT) as again:
+        with open_input(next(iter(wanted.values())).container.name, options=COVER_LIMIT) as again:
             for packet in again.demux():
                 if not is_cover_art(packet.stream):
                     break
