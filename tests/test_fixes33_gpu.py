@@ -73,3 +73,42 @@ def test_a_step_the_fp16_scaler_skips_does_not_warn(published_weights, monkeypat
     step.step(content, style)
     assert not [w for w in recwarn if "lr_scheduler" in str(w.message)]
     assert step.scheduler.last_epoch == 1
+
+
+def test_the_flow_of_a_frame_starts_while_it_waits_for_the_network(data_dir):
+    """On an H200 the flow stabiliser took 720p video from 46 to 33 fps: each batch's optical flow
+    began only as the batch went to the network, and the on-GPU blend waited for it right after the
+    step was queued. The decoder thread now starts each frame's flow as the frame is decoded, so
+    the frames of the next batch have theirs under way while the network works on this one."""
+    import threading
+    import time
+
+    from realtime_adain.temporal import Stabilizer
+    from realtime_adain.video.pipeline import Pipeline
+    from realtime_adain.video.reader import Frame
+
+    started: dict[int, float] = {}
+    lock = threading.Lock()
+
+    class Timed(Stabilizer):
+        def motion(self, prev_luma, luma, size, reverse=False):
+            with lock:
+                started[len(started)] = time.monotonic()
+            return super().motion(prev_luma, luma, size, reverse)
+
+    photo = content_frames(data_dir, 96, count=1)[0]
+    frames = [Frame(image=np.ascontiguousarray(np.roll(photo, 2 * i, axis=1)), pts=i, duration=1, index=i)
+              for i in range(6)]
+    handed: list[float] = []
+
+    def stream(batches):
+        for batch in batches:
+            handed.append(time.monotonic())
+            time.sleep(0.5)  # the network's turn
+            yield batch
+
+    written = []
+    Pipeline(iter(frames), stream, written.append, lambda packet: None, batch_size=2,
+             stabilizer=Timed(strength=1.0), motion_workers=1).run()
+    assert len(written) == 6 and len(handed) == 3
+    assert started[2] < handed[1] and started[4] < handed[2]  # (before: after each hand-over)

@@ -74,8 +74,8 @@ step gpu-tests 100 python3 -m pytest -m gpu -q -p no:cacheprovider --rootdir "$R
 step bench-video 70 realtime-adain bench video --video "$DATA/videos/cutBunny.mp4" \
   --style "$DATA/style/brushstrokes.jpg" --resolution 1280x720 --device cuda --dtype fp16 --engine eager \
   --threads 0 --repeats 1 --batch 4 --json "$OUT/video.json"
-step bench-video-stabilize 75 realtime-adain bench video --video "$DATA/videos/cutBunny.mp4" \
-  --style "$DATA/style/brushstrokes.jpg" --resolution 1280x720 --device cuda --dtype fp16 --engine eager \
+step bench-video-stabilize 120 realtime-adain bench video --video "$DATA/videos/cutBunny.mp4" \
+  --style "$DATA/style/brushstrokes.jpg" --resolution 1280x720 --device cuda --dtype fp16 --engine eager,compile \
   --threads 0 --repeats 1 --batch 4 --frames 120 --no-baseline --stabilize off,flow:1,flow:2 --json "$OUT/video_stabilize.json"
 step bench-live 70 realtime-adain bench live --resolution 720p --seconds 10 --warmup 3 --device cuda --json "$OUT/live.json"
 step bench-live-off 40 realtime-adain bench live --resolution 720p --seconds 10 --warmup 3 --device cuda --stabilize off --json "$OUT/live_off.json"
