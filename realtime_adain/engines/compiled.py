@@ -2,9 +2,10 @@
 
 The style statistics and alpha are graph inputs, so a style switch reuses the compiled graph;
 each new frame shape compiles once (shapes are static: video and camera sizes do not change).
-torch compiles a module for 8 shapes at most (its recompile limit; a ninth one failed, seen on an
-H200 with a folder of photos of many sizes): past `compiled_shapes_allowed` shapes, new ones run
-eagerly (as do shapes another engine over the same module used up the limit for).
+torch compiles a module for 8 shapes at most (its recompile limit; a ninth one failed: on an H200,
+a `Stylizer.load()` ('auto' is compile on a GPU without TensorRT) given photos of many sizes):
+past `compiled_shapes_allowed` shapes, new ones run eagerly (as do shapes another engine over the
+same module used up the limit for). The `image` command takes eager on a GPU anyway.
 """
 
 from __future__ import annotations
