@@ -30,7 +30,7 @@ from realtime_adain.errors import UserError, out_of_memory_as_user_error
 from realtime_adain.imageio import MAX_SIDE, fit_short_side, over_budget, resize, style_budget
 from realtime_adain.interrupts import finished_before_exit
 from realtime_adain.settings import (DEFAULT_MAX_PIXELS, FLOW_MODES, STATS_MODES, STATS_NEED_EAGER, ModelSettings,
-                                     StyleSettings, VideoSettings, check_time)
+                                     StyleSettings, VideoSettings, check_time, check_weights)
 from realtime_adain.stylizer import Stylizer
 from realtime_adain.video.formats import EncodeSettings
 from realtime_adain.video.picture_output import is_picture_pattern, picture_pattern_mistake
@@ -78,12 +78,9 @@ def check_size(size: int | None) -> int | None:
 def check_mix(mix: Sequence[float] | None, count: int) -> tuple[float, ...] | None:
     """One finite, non-negative weight per style with a positive sum (None: no mix), scaled to at
     most 1 as `StyleStats.mix` scales them: [1e308, 1e308] is an even mix there, not a sum too large."""
+    check_weights(mix)  # (its kinds: StyleSettings' check)
     if mix is None:
         return None
-    if isinstance(mix, np.ndarray) and mix.ndim == 1:
-        mix = list(mix)
-    if not isinstance(mix, (list, tuple)):
-        raise TypeError(f"mix must be a list of weights, one per style, got {type(mix).__name__}")
     weights = tuple(check_number(w, f"mix[{i}]", 0.0, float("inf")) for i, w in enumerate(mix))
     if len(weights) != count:
         raise ValueError(f"mix has {len(weights)} weights for {count} styles")

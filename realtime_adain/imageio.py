@@ -40,7 +40,8 @@ from realtime_adain.hdr_stills import (HLG, PQ, STRIP_SAMPLES, HdrTags, coded_de
                                        full_scale, narrow_to_full, tone_mapped)
 from realtime_adain.regular_files import open_regular
 from realtime_adain.still_headers import (RADIANCE_SIGNATURES, exr_chunks_missing, ffmpeg_still_size, gif_sample_bytes,
-                                          looks_cut_short, png_sample_bytes, radiance_sample_bytes, tiff_sample_bytes)
+                                          looks_cut_short, png_sample_bytes, radiance_sample_bytes, tiff_sample_bytes,
+                                          webp_sample_bytes)
 from realtime_adain.video.notes import note
 
 # What OpenCV decodes (a folder of inputs takes these) and, of those, what it encodes from RGB:
@@ -121,7 +122,8 @@ def _decode(data: np.ndarray, name: str) -> np.ndarray:
         if decoded is not None:  # PPM read nearly black, a binary one of maxval 100 dark
             return decoded
     # (OpenCV decodes at the file's own depth)
-    stated = tiff_sample_bytes(data) or png_sample_bytes(data) or radiance_sample_bytes(data) or gif_sample_bytes(data)
+    stated = (tiff_sample_bytes(data) or png_sample_bytes(data) or radiance_sample_bytes(data) or gif_sample_bytes(data)
+              or webp_sample_bytes(data))
     if not stated and bytes(data[:10]).startswith(RADIANCE_SIGNATURES):  # (its size unknown: not decoded)
         raise UserError(f"{name}: not a readable image (a Radiance header without the size line OpenCV reads)")
     if stated and stated[0] * stated[1] > MAX_DECODE_PIXELS:

@@ -12,6 +12,7 @@ import math
 import numbers
 import os
 import re
+import sys
 from dataclasses import dataclass, field, fields, replace
 from fractions import Fraction
 from pathlib import Path
@@ -71,7 +72,7 @@ class StyleSettings:
         if not 0 <= self.style_size <= MAX_STYLE_SIZE:
             raise UserError(f"--style-size {self.style_size} is outside 0 (native) to {MAX_STYLE_SIZE}")
         if self.mix is not None:
-            if not self.mix or not all(math.isfinite(w) and w >= 0 for w in self.mix) or not sum(self.mix) > 0:
+            if not len(self.mix) or not all(math.isfinite(w) and w >= 0 for w in self.mix) or not sum(self.mix) > 0:
                 raise UserError("--mix weights must be finite, non-negative numbers with a positive sum")
             # (a sum too large for a float is fine: `StyleStats.mix` scales the weights first, so
             # '1e308,1e308' is an even mix in `video` as in `image`)
@@ -79,17 +80,27 @@ class StyleSettings:
                 raise UserError(f"--mix has {len(self.mix)} weights for {style_count} styles")
 
 
+_MIX_KINDS = "mix must be a tuple of numbers (or a list or 1-D numpy array), one weight per style, or None"
+
+
 def check_weights(mix: object) -> None:
-    """`StyleSettings.mix` a tuple (or list) of real numbers, or None: else a TypeError naming mix
-    (a str or a list of them failed as math.isfinite's "must be real number, not str")."""
+    """`mix` (StyleSettings' and `stylize_video`'s) None, or real numbers in a tuple, list or 1-D
+    numpy array, else a TypeError naming mix: the one kind check of both (they disagreed on an array,
+    and a str failed as math.isfinite's "must be real number, not str"). The values are the callers'."""
     if mix is None:
         return
-    if not isinstance(mix, (tuple, list)):
-        raise TypeError(f"mix must be a tuple of numbers (one weight per style) or None, got {type(mix).__name__}")
-    for weight in mix:
-        if isinstance(weight, bool) or not isinstance(weight, numbers.Real):
-            raise TypeError(f"mix must be a tuple of numbers (one weight per style) or None, got a "
-                            f"{type(mix).__name__} holding {type(weight).__name__}")
+    if not isinstance(mix, (tuple, list)) and not _is_vector(mix):
+        raise TypeError(f"{_MIX_KINDS}, got {type(mix).__name__}")
+    for index, weight in enumerate(mix):
+        if isinstance(weight, bool) or not isinstance(weight, numbers.Real):  # (numpy's bool_ is no Real)
+            raise TypeError(f"{_MIX_KINDS}, got a {type(mix).__name__} holding {type(weight).__name__} (mix[{index}])")
+
+
+def _is_vector(value: object) -> bool:
+    """Whether `value` is a 1-D numpy array. numpy is not imported for it (settings stay light for
+    the command line's parsing): an array exists only once numpy is loaded."""
+    numpy = sys.modules.get("numpy")
+    return numpy is not None and isinstance(value, numpy.ndarray) and value.ndim == 1
 
 
 def check_names(**values: object) -> None:

@@ -1,6 +1,6 @@
 """Picture sizes read from the headers of the still formats FFmpeg decodes here (JPEG 2000,
 OpenEXR, PAM, lossless JPEG and JPEG-LS: `imageio._ffmpeg_still`), and of others OpenCV decodes
-(TIFF, PNG, Radiance, GIF), before anything is decoded: a few bytes may claim billions of pixels, and
+(TIFF, PNG, Radiance, GIF, WebP), before anything is decoded: a few bytes may claim billions of pixels, and
 FFmpeg allocates what they claim. Also what an EXR's header says of its
 blocks of pixels (a file cut short reads black rows, and FFmpeg says nothing)."""
 
@@ -262,6 +262,24 @@ def gif_sample_bytes(data: np.ndarray) -> tuple[int, int, int] | None:
         else:
             break
     return None  # (no picture found: not a GIF the decoder reads, "GIF89a" and junk was called a huge one)
+
+
+def webp_sample_bytes(data: np.ndarray) -> tuple[int, int, int] | None:
+    """(width, height, 4) of a WebP from its first chunk (VP8X's canvas, or the VP8L or VP8 frame's
+    header): OpenCV decodes to BGRA at most. None where it is not one. Read here, not by Pillow,
+    which reads a whole WebP to open it (training sizes a file from its first bytes only)."""
+    head = bytes(data[:30])
+    if len(head) < 30 or head[:4] != b"RIFF" or head[8:12] != b"WEBP":
+        return None
+    kind = head[12:16]
+    if kind == b"VP8X":
+        return 1 + int.from_bytes(head[24:27], "little"), 1 + int.from_bytes(head[27:30], "little"), 4
+    if kind == b"VP8L" and head[20] == 0x2F:
+        bits = int.from_bytes(head[21:25], "little")
+        return 1 + (bits & 0x3FFF), 1 + (bits >> 14 & 0x3FFF), 4
+    if kind == b"VP8 " and head[23:26] == b"\x9d\x01\x2a":
+        return int.from_bytes(head[26:28], "little") & 0x3FFF, int.from_bytes(head[28:30], "little") & 0x3FFF, 4
+    return None
 
 
 def looks_cut_short(data: np.ndarray) -> str | None:

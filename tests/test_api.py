@@ -74,7 +74,7 @@ def video(current, stats, /, **changes):
     (lambda st, s: video(st, s, style=7), TypeError, "style must be a path"),
     (lambda st, s: video(st, s, size=-1), ValueError, "size must be at least 0"),
     (lambda st, s: video(st, s, frames=2.5), TypeError, "frames must be a whole number"),
-    (lambda st, s: video(st, s, style=[s, s], mix="ab"), TypeError, "mix must be a list"),
+    (lambda st, s: video(st, s, style=[s, s], mix="ab"), TypeError, "mix must be a tuple of numbers"),
     (lambda st, s: video(st, s, style=[s, s], mix=[1, "a"]), TypeError, "mix[1]"),
     (lambda st, s: video(st, s, stabilize="wobble"), ValueError, "stabilize must be one of"),
     (lambda st, s: video(st, s, stabilize_strength=2), ValueError, "stabilize_strength must be in [0, 1]"),

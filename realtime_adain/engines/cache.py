@@ -216,7 +216,7 @@ class EngineCache:
 
     def _store(self, entry: Entry, build: Callable[[Path], None]) -> Entry:
         for path in (entry.path, entry.sidecar, entry.digest_file):  # refused before a build of minutes, not after it
-            if not _replaceable(path):
+            if not replaceable(path):
                 raise UserError(f"{path}: in the engine cache but not a file we wrote (a folder, fifo or "
                                 f"device); move it away")
         try:
@@ -286,9 +286,10 @@ def _file_digest(path: Path) -> str | None:
         return None
 
 
-def _replaceable(path: Path) -> bool:
+def replaceable(path: Path) -> bool:
     """Whether `path` is absent, a regular file or a symbolic link: what the cache may replace or
-    delete (a link itself, never what it points to)."""
+    delete (a link itself, never what it points to). Public so `doctor` reports as a problem
+    exactly what `EngineCache.store` would refuse, by the same test."""
     return path.is_symlink() or not path.exists() or path.is_file()
 
 

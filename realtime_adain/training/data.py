@@ -31,7 +31,8 @@ from realtime_adain.errors import UserError
 from realtime_adain.imageio import is_image_path, open_with_pillow, read_image, resize
 from realtime_adain.limits import process_room, raise_soft_limit, usable_cpus
 from realtime_adain.regular_files import open_regular
-from realtime_adain.still_headers import ffmpeg_still_size, png_sample_bytes, radiance_sample_bytes, tiff_sample_bytes
+from realtime_adain.still_headers import (ffmpeg_still_size, png_sample_bytes, radiance_sample_bytes,
+                                          tiff_sample_bytes, webp_sample_bytes)
 from realtime_adain.video.notes import collected, note, write_line
 
 # Shorter sides below this are thumbnails or broken files, not training material.
@@ -152,14 +153,14 @@ def stated_size(path: Path) -> tuple[int, int] | None:
 
 
 def header_size(head: bytes, whole: "FileBytes", name: str) -> tuple[int, int] | None:
-    """(width, height) from the headers OpenCV and FFmpeg decode by (`still_headers`), and a
-    WebP's; None for other formats. A TIFF's first directory may lie anywhere in the file
+    """(width, height) from the headers OpenCV and FFmpeg decode by (`still_headers`); None for
+    other formats. A TIFF's first directory may lie anywhere in the file
     (libtiff writes it after the pixels): it is read from `whole`, the rest from `head`."""
     data = np.frombuffer(head, np.uint8)
     try:
         ffmpeg = ffmpeg_still_size(data, name)
         stated = ((ffmpeg[1] if ffmpeg else None) or tiff_sample_bytes(whole) or png_sample_bytes(data)
-                  or radiance_sample_bytes(data) or webp_size(head))
+                  or radiance_sample_bytes(data) or webp_sample_bytes(data))
     except Exception:  # noqa: BLE001 - a damaged header (an EXR's of too many attributes): no size stated
         return None
     return (stated[0], stated[1]) if stated else None
@@ -176,23 +177,6 @@ class FileBytes:
         start = part.start or 0
         self.handle.seek(start)
         return self.handle.read(max(0, part.stop - start))
-
-
-def webp_size(head: bytes) -> tuple[int, int] | None:
-    """(width, height) of a WebP from its first chunk (VP8X's canvas, or the VP8L or VP8 frame's
-    header); None where it is not one. Pillow reads a whole WebP to open it: one longer than
-    HEADER_BYTES it could not."""
-    if len(head) < 30 or head[:4] != b"RIFF" or head[8:12] != b"WEBP":
-        return None
-    kind = head[12:16]
-    if kind == b"VP8X":
-        return 1 + int.from_bytes(head[24:27], "little"), 1 + int.from_bytes(head[27:30], "little")
-    if kind == b"VP8L" and head[20] == 0x2F:
-        bits = int.from_bytes(head[21:25], "little")
-        return 1 + (bits & 0x3FFF), 1 + (bits >> 14 & 0x3FFF)
-    if kind == b"VP8 " and head[23:26] == b"\x9d\x01\x2a":
-        return int.from_bytes(head[26:28], "little") & 0x3FFF, int.from_bytes(head[28:30], "little") & 0x3FFF
-    return None
 
 
 def pillow_size(head: bytes) -> tuple[int, int] | None:
