@@ -266,8 +266,9 @@ def _check_weights_file(kind: str, fetch: str = DOWNLOAD) -> Finding:
 
 
 def _folder(name: str, directory: Path, value: str, use: str, variable: str = "REALTIME_ADAIN_HOME") -> Finding:
-    """A per-user folder (under $`variable`, else the platform's): a problem when a file stands
-    where it goes (a mistyped variable), a note when it cannot be written (read-only: `use` fails)."""
+    """A per-user folder (under $`variable`, else the platform's): a problem when a file or a link
+    to nowhere stands where it goes (a mistyped variable), a note when it cannot be written
+    (read-only: `use` fails)."""
     from realtime_adain.errors import UserError
     from realtime_adain.paths import check_writable_dir
 
@@ -276,8 +277,8 @@ def _folder(name: str, directory: Path, value: str, use: str, variable: str = "R
     except UserError as exc:
         why = str(exc).removeprefix(f"{directory}: ")
         fix = f"point ${variable} at a writable folder"
-        return Finding(name, f"{value}; {why}", "problem" if "not a folder" in why else "note",
-                       fix if "not a folder" in why else f"{use}; {fix}")
+        misplaced = "not a folder" in why or "which does not exist" in why  # (a mistyped path or link, not a read-only folder)
+        return Finding(name, f"{value}; {why}", "problem" if misplaced else "note", fix if misplaced else f"{use}; {fix}")
     return Finding(name, value)
 
 

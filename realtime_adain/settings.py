@@ -72,10 +72,12 @@ class StyleSettings:
         if not 0 <= self.style_size <= MAX_STYLE_SIZE:
             raise UserError(f"--style-size {self.style_size} is outside 0 (native) to {MAX_STYLE_SIZE}")
         if self.mix is not None:
-            if not len(self.mix) or not all(math.isfinite(w) and w >= 0 for w in self.mix) or not sum(self.mix) > 0:
+            # As floats: a numpy integer array's own sum wraps ([128, 128] as uint8 is 0). A positive
+            # sum of non-negative weights is one positive weight, and a sum too large for a float is
+            # fine ('1e308,1e308' is an even mix: `StyleStats.mix` scales the weights first).
+            weights = [float(w) for w in self.mix]
+            if not weights or not all(math.isfinite(w) and w >= 0 for w in weights) or not any(w > 0 for w in weights):
                 raise UserError("--mix weights must be finite, non-negative numbers with a positive sum")
-            # (a sum too large for a float is fine: `StyleStats.mix` scales the weights first, so
-            # '1e308,1e308' is an even mix in `video` as in `image`)
             if style_count is not None and len(self.mix) != style_count:
                 raise UserError(f"--mix has {len(self.mix)} weights for {style_count} styles")
 
@@ -94,6 +96,12 @@ def check_weights(mix: object) -> None:
     for index, weight in enumerate(mix):
         if isinstance(weight, bool) or not isinstance(weight, numbers.Real):  # (numpy's bool_ is no Real)
             raise TypeError(f"{_MIX_KINDS}, got a {type(mix).__name__} holding {type(weight).__name__} (mix[{index}])")
+        try:  # (numpy's timedelta64 passes as Integral; 10**400 as Real)
+            float(weight)
+        except OverflowError:
+            raise ValueError(f"mix[{index}] is too large for a float") from None
+        except (TypeError, ValueError):
+            raise TypeError(f"{_MIX_KINDS}, got a {type(mix).__name__} holding {type(weight).__name__} (mix[{index}])") from None
 
 
 def _is_vector(value: object) -> bool:

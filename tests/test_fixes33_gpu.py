@@ -16,7 +16,7 @@ from realtime_adain import engines
 from realtime_adain.engines.compiled import recompile_limit_hit
 
 
-def test_shapes_past_the_compile_limit_run_eagerly(stylizer, data_dir, monkeypatch):
+def test_shapes_past_the_compile_limit_run_eagerly(stylizer, data_dir, monkeypatch, caplog):
     import torch._dynamo
 
     monkeypatch.setattr(torch._dynamo.config, "recompile_limit", 2)  # one shape each (8 by default: 7)
@@ -38,6 +38,13 @@ def test_shapes_past_the_compile_limit_run_eagerly(stylizer, data_dir, monkeypat
         frame = np.ascontiguousarray(photo[:height, :width])
         assert_close(stylizer.stylize(frame, style), other.stylize(frame, style))
     assert other.compiled_shapes == {(1, 3, 40, 48)} and other.eager_shapes == {(1, 3, 24, 32)}
+    # After torch's first refusal the engine tries no more (each try printed torch's five-line
+    # warning, which is kept quiet too).
+    assert other.compiled_shapes_allowed == 1
+    frame = np.ascontiguousarray(photo[:16, :24])
+    assert_close(stylizer.stylize(frame, style), other.stylize(frame, style))
+    assert (1, 3, 16, 24) in other.eager_shapes
+    assert "recompile_limit" not in caplog.text
     torch._dynamo.reset()
 
 

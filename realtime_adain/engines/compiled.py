@@ -2,10 +2,11 @@
 
 The style statistics and alpha are graph inputs, so a style switch reuses the compiled graph;
 each new frame shape compiles once (shapes are static: video and camera sizes do not change).
-torch compiles a module for 8 shapes at most (its recompile limit; a ninth one failed: on an H200,
-a `Stylizer.load()` ('auto' is compile on a GPU without TensorRT) given photos of many sizes):
-past `compiled_shapes_allowed` shapes, new ones run eagerly (as do shapes another engine over the
-same module used up the limit for). The `image` command takes eager on a GPU anyway.
+torch compiles the network's `forward` for 8 shapes at most in a process, over every model loaded
+(its recompile limit; a ninth one failed: on an H200, a `Stylizer.load()` ('auto' is compile on a
+GPU without TensorRT) given photos of many sizes): past `compiled_shapes_allowed` shapes, and
+after torch first refuses one (other models used up the limit), new shapes run eagerly, without
+torch's five-line warning. The `image` command takes eager on a GPU anyway.
 """
 
 from __future__ import annotations
@@ -127,6 +128,7 @@ class CompiledEngine(Engine):
         self.compiled_shapes: set[tuple[int, ...]] = set()
         self.eager_shapes: set[tuple[int, ...]] = set()
         self.compiled_shapes_allowed = compiled_shapes_allowed()
+        quiet_recompile_limit_warning()
 
     def step(self, images, mean, std, alpha):
         shape = tuple(images.shape)
@@ -139,7 +141,8 @@ class CompiledEngine(Engine):
         try:
             out = self.compiled(images, mean, std, alpha)
         except Exception as exc:
-            if recompile_limit_hit(exc):  # another engine compiled this module's other shapes
+            if recompile_limit_hit(exc):  # other models used up torch's limit: no more tries
+                self.compiled_shapes_allowed = len(self.compiled_shapes)
                 return self.step_eagerly(shape, images, mean, std, alpha)
             if (reason := damaged_cache(exc)) is None:
                 raise
@@ -169,6 +172,18 @@ def compiled_shapes_allowed() -> int:
     config = torch._dynamo.config
     limit = getattr(config, "recompile_limit", None) or getattr(config, "cache_size_limit", 8)
     return max(1, int(limit) - 1)
+
+
+class _NoRecompileLimitWarning(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "recompile_limit" not in record.getMessage() and "cache_size_limit" not in record.getMessage()
+
+
+@functools.cache
+def quiet_recompile_limit_warning() -> None:
+    """torch logs five lines ("hit config.recompile_limit ...") as it refuses a shape; the engine
+    then runs that shape eagerly, so the warning tells a user nothing to do."""
+    logging.getLogger("torch._dynamo.convert_frame").addFilter(_NoRecompileLimitWarning())
 
 
 def recompile_limit_hit(exc: BaseException | None) -> bool:

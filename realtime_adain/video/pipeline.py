@@ -8,8 +8,9 @@ with `flow`); the calling thread runs the network on batches of frames; the stab
 when a stabiliser is on) warps and blends each frame in display order, unless that runs on the GPU
 inside the stylize stream (`device_blend`); with two passes it holds a window of frames, and the
 packets between them, for the backward pass; the encoder thread resizes back, encodes and muxes.
-Bounded queues keep memory flat and let a long video run at the speed of its slowest stage. Items stay in file order, so pass-through packets (audio) stay interleaved with the
-frames around them. Packets travel in runs (`Packets`): a GoPro's telemetry comes in hundreds of
+Bounded queues keep memory flat and let a long video run at the speed of its slowest stage.
+Items stay in file order, so pass-through packets (audio) stay interleaved with the frames around
+them. Packets travel in runs (`Packets`): a GoPro's telemetry comes in hundreds of
 thousands of packets of a few bytes, and a queue hop each (three threads taking turns) was most
 of the run; and no stage holds more than `HELD_PACKETS` of them waiting for frames (a file can
 claim any number between two pictures): then every packet it holds goes on, in the order read,
