@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 from realtime_adain import api, doctor
-from realtime_adain.errors import UserError
 from realtime_adain.settings import StyleSettings
 
 
