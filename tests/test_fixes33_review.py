@@ -60,3 +60,27 @@ def test_doctor_calls_a_link_to_nowhere_at_a_folder_a_problem(tmp_path):
     assert finding.level == "problem", finding
     (tmp_path / "ro").mkdir()
     assert doctor._folder("engines", tmp_path / "ro", "x", "y").level == "ok"
+
+
+def test_bench_serve_stopped_while_its_server_loads_leaves_no_uploads_folder(tmp_path, weights_env):
+    """A SIGTERM while `bench serve`'s server was still loading killed the server (SIGKILL): its
+    empty realtime-adain-uploads-* folder stayed in the temporary folder. It is asked to stop now."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    env = {**os.environ, "TMPDIR": str(temp), "REALTIME_ADAIN_HOME": str(tmp_path / "home")}
+    bench = subprocess.Popen([sys.executable, "-m", "realtime_adain", "bench", "serve", "--seconds", "40",
+                              "--warmup", "0", "--size", "64x48"], env=env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not any(p.name.startswith("realtime-adain-uploads-") for p in temp.iterdir()):
+        time.sleep(0.05)
+    bench.send_signal(signal.SIGTERM)
+    _, err = bench.communicate(timeout=60)
+    assert bench.returncode == 143, err
+    assert not [p.name for p in temp.iterdir()], err

@@ -6,9 +6,9 @@
 # Then, in ONE device call (carry: .whl and .gpucheck; the whole run is bounded to 8 minutes):
 #     bash tools/gpu_check.sh
 # Results land in $OUT/results.tar.gz ($OUT: the device tool's folder; a temporary folder elsewhere):
-# summary.txt, one log per step, model_eager.json, model.json, video.json, live.json, live_off.json,
-# train.json, video_stabilize.json. TensorRT itself cannot be checked there: its libraries come from
-# NVIDIA's index (gigabytes), far over what a call can carry.
+# summary.txt, gpu.txt, install.log, one log per step, model_eager.json, model.json, video.json,
+# live.json, live_off.json, train.json, video_stabilize.json. TensorRT itself cannot be checked
+# there: its libraries come from NVIDIA's index (gigabytes), far over what a call can carry.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
@@ -18,7 +18,8 @@ BUDGET_S=${GPU_CHECK_BUDGET_S:-480}
 
 if [[ "${1:-}" == "--pack" ]]; then
   grep -qx '/.gpucheck/' .git/info/exclude 2>/dev/null || echo '/.gpucheck/' >> .git/info/exclude
-  rm -rf "$PACK" && mkdir -p "$PACK" && cp -r ../shared/data "$PACK/data" || exit 1
+  chmod -R u+w "$PACK" 2>/dev/null  # (the shared data's folders are read-only: so was the last copy)
+  rm -rf "$PACK" && mkdir -p "$PACK" && cp -r --no-preserve=mode ../shared/data "$PACK/data" || exit 1
   python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
     --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
     -d "$WHEELS" "av<19" platformdirs || exit 1
@@ -47,8 +48,9 @@ fi
 
 SITE=$(mktemp -d)
 # One install: a second one into the same --target keeps the first one's bin/ (no realtime-adain).
+# (The machine's image has setuptools, tqdm, safetensors and Pillow; pip's words go to install.log.)
 python3 -m pip install -q --no-index --no-deps --no-build-isolation --no-compile --no-cache-dir --target "$SITE" \
-  "$WHEELS"/*.whl . || { summary "error: installing the wheels and the project failed"; exit 2; }
+  "$WHEELS"/*.whl . > "$OUT/install.log" 2>&1 || { summary "error: installing the wheels and the project failed (install.log)"; exit 2; }
 export PYTHONPATH=$SITE PATH=$SITE/bin:$PATH PYTHONUNBUFFERED=1 REALTIME_ADAIN_TEST_DATA=$REPO/$PACK/data
 command -v realtime-adain >/dev/null || { summary "error: the realtime-adain command was not installed"; exit 2; }
 export REALTIME_ADAIN_HOME=$(mktemp -d)

@@ -104,10 +104,20 @@ def start_server(args: argparse.Namespace, vgg: Path, decoder: Path, style: Path
             log = (workdir / "server.log").read_text().strip().splitlines()
             raise UserError(f"the server did not start: {log[-1].removeprefix('error: ') if log else 'no output'}")
     except BaseException:
-        process.kill()
-        process.wait()
+        stop_server(process)
         raise
     return process, line[0].removeprefix("serving on ").strip().rstrip("/")
+
+
+def stop_server(process: subprocess.Popen) -> None:
+    """SIGTERM first, so the server removes its uploads folder (a SIGKILL while it loaded left an
+    empty realtime-adain-uploads-* in the temporary folder); SIGKILL if it does not end."""
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 async def measure(url: str, args: argparse.Namespace, pid: int) -> dict:
