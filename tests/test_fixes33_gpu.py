@@ -19,8 +19,8 @@ from realtime_adain.engines.compiled import recompile_limit_hit
 def test_shapes_past_the_compile_limit_run_eagerly(stylizer, data_dir, caplog):
     import torch._dynamo
 
-    # (torch's own patch: its config values are context variables, and once a later test in the
-    # same process found recompile_limit hidden, "does not exist", after a monkeypatch of it)
+    # (torch's own patch, which restores its config: once, with a monkeypatch here, a later test
+    # in the same process found recompile_limit hidden, "does not exist"; cause not established)
     with torch._dynamo.config.patch(recompile_limit=2):  # one shape each (8 by default: 7)
         check_shapes_past_the_compile_limit(stylizer, data_dir, caplog)
     assert torch._dynamo.config.recompile_limit == 8
