@@ -84,3 +84,10 @@ def test_bench_serve_stopped_while_its_server_loads_leaves_no_uploads_folder(tmp
     _, err = bench.communicate(timeout=60)
     assert bench.returncode == 143, err
     assert not [p.name for p in temp.iterdir()], err
+
+
+def test_bench_video_calls_its_copy_scaled_not_upscaled(run_cli, data_dir):
+    """An odd --resolution below the clip's size was refused as "the upscaled copy" (a downscale)."""
+    code, _, err = run_cli("bench", "video", "--video", data_dir / "videos" / "cutBunny.mp4",
+                           "--style", data_dir / "style" / "brushstrokes.jpg", "--resolution", "101x57")
+    assert code == 2 and "the scaled copy needs even sides, e.g. 102x58" in err, err

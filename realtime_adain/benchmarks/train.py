@@ -63,7 +63,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--iterations", type=step_count, default=30, metavar="N", help="timed iterations per mode (default 30)")
     parser.add_argument("--warmup", type=warmup_steps, default=5, metavar="N", help="untimed iterations first (default 5)")
     parser.add_argument("--amp", type=amp_modes, default=None, metavar="LIST",
-                        help="comma-separated modes to compare (default: off,bf16,fp16 on CUDA, off on the CPU)")
+                        help="comma-separated modes to compare: auto, off, bf16, fp16 "
+                             "(default: off,bf16,fp16 on CUDA, off on the CPU)")
     parser.add_argument("--decoder", default="plain", choices=list(DECODER_BUILDERS), help="decoder architecture")
     parser.add_argument("--encoder", default=NORMALISED_VGG, choices=ENCODER_KINDS, help="encoder")
     parser.add_argument("--compile", action="store_true", help="torch.compile the step (compile time is in the warm-up)")

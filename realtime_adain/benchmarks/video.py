@@ -240,7 +240,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         check_output_file(args.json)  # before minutes of timing, not after
     if args.resolution and any(side % 2 for side in args.resolution):  # the copy is H.264 in 4:2:0
-        raise UserError("--resolution %dx%d: the upscaled copy needs even sides, e.g. %dx%d"
+        raise UserError("--resolution %dx%d: the scaled copy needs even sides, e.g. %dx%d"
                         % (*args.resolution, *(side + side % 2 for side in args.resolution)))
     check_encoder(EncodeSettings(args.codec), Path("bench.mp4"))
     with VideoReader(args.video) as probe:  # a clip that is no video is one error line
