@@ -335,11 +335,11 @@ def _export_in_the_way(cache) -> list[Finding]:
     weights_id = _weights_id()
     if weights_id is None or importlib.util.find_spec("onnx") is None:
         return []
-    from realtime_adain.engines.cache import replaceable
+    from realtime_adain.engines.cache import in_the_way
     from realtime_adain.engines.onnx import onnx_components
 
     entry = cache.entry(onnx_components(weights_id), ".onnx")
-    blocking = [p for p in (entry.path, entry.sidecar, entry.digest_file) if not replaceable(p)]
+    blocking = in_the_way(entry)
     return [Finding("onnx export", f"{path}: a folder, fifo or device is where the ONNX export of these weights goes; "
                     "`export --format onnx` cannot replace it", "problem", f"move {path} away") for path in blocking]
 

@@ -215,10 +215,9 @@ class EngineCache:
             raise UserError(f"{reason}; nor could a temporary folder take it ({exc})") from None
 
     def _store(self, entry: Entry, build: Callable[[Path], None]) -> Entry:
-        for path in (entry.path, entry.sidecar, entry.digest_file):  # refused before a build of minutes, not after it
-            if not replaceable(path):
-                raise UserError(f"{path}: in the engine cache but not a file we wrote (a folder, fifo or "
-                                f"device); move it away")
+        if blocking := in_the_way(entry):  # refused before a build of minutes, not after it
+            raise UserError(f"{blocking[0]}: in the engine cache but not a file we wrote (a folder, fifo or "
+                            f"device); move it away")
         try:
             check_writable_dir(self.directory, "the engine cache")  # a file, a read-only place, /proc
         except UserError as exc:
@@ -284,6 +283,12 @@ def _file_digest(path: Path) -> str | None:
         return file_sha256(path)
     except UserError:  # unreadable: never a match
         return None
+
+
+def in_the_way(entry: Entry) -> list[Path]:
+    """The files of `entry` the cache cannot replace (folders, fifos, devices), for `_store`,
+    doctor and the ONNX lookup alike."""
+    return [path for path in (entry.path, entry.sidecar, entry.digest_file) if not replaceable(path)]
 
 
 def replaceable(path: Path) -> bool:

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from realtime_adain.engines.base import Engine
-from realtime_adain.engines.cache import EngineCache, replaceable
+from realtime_adain.engines.cache import EngineCache, in_the_way
 from realtime_adain.engines.frames import HostFrames, frames_to_images
 from realtime_adain.errors import UserError
 from realtime_adain.interrupts import signals_through_libraries
@@ -180,7 +180,7 @@ def onnx_cached(weights_id: str, cache: EngineCache | None = None) -> bool:
         return True
     from realtime_adain.video.notes import note
 
-    blocking = [p for p in (entry.path, entry.sidecar, entry.digest_file) if not replaceable(p)]
+    blocking = in_the_way(entry)
     if blocking:  # (not "does not match": no export can be made there until it is moved)
         note(f"{blocking[0]}: a folder, fifo or device stands where the ONNX export of these weights goes: "
              "not used, and `export --format onnx` cannot replace it; move it away", once=True)
