@@ -133,6 +133,7 @@ def test_live_benchmark_reports_fps_and_latency(run_cli, weights_env, one_thread
     assert code == 0, err
     result = json.loads(out.strip().splitlines()[-1])
     assert result["benchmark"] == "live" and result["weights"] == "installed"
+    assert result["device"] == "cpu" and result["machine"].endswith(" threads")
     assert result["source_resolution"] == "96x64" and result["processing_size"] == "48x32"
     assert result["frames"] >= 3 and 0 < result["fps"] <= 24 * 1.2
     assert 0 < result["latency_p50_ms"] <= result["latency_p95_ms"]

@@ -17,6 +17,7 @@ def test_bench_serve_reports_fps_latency_and_cpu(run_cli, weights_env, tmp_path)
     assert code == 0, err
     result = json.loads(out.read_text())
     assert result["benchmark"] == "serve" and result["clients"] == 1 and result["frame_size"] == "64x48"
+    assert result["device"] == "cpu" and result["machine"] in stdout  # (the machine's name, apart from the device)
     assert result["weights"] == "installed"  # the generated weights, through the environment
     assert result["fps_per_client"][0] > 0 and result["per_client"][0]["frames"] > 0
     assert 0 < result["latency_p50_ms"] <= result["latency_p95_ms"] < 10_000

@@ -16,6 +16,7 @@ def test_bench_video_reports_fps_and_speedup(run_cli, weights_env, data_dir, tmp
     assert code == 0, err
     result = json.loads(report.read_text())
     assert result["frames"] == 3 and result["weights"] == "installed"
+    assert result["device"] == "cpu" and result["codec"] == "libx264" and result["machine"].endswith(" threads")
     baseline, pipeline, stabilized, two_passes = result["rows"]
     assert baseline["variant"].startswith("reference loop") and baseline["speedup"] == 1.0
     assert pipeline["variant"].endswith("stabilize off") and stabilized["variant"].endswith("stabilize flow:1")

@@ -21,7 +21,6 @@ from pathlib import Path
 
 import av
 import numpy as np
-import torch
 
 from realtime_adain import interrupts
 from realtime_adain.commands import common
@@ -153,11 +152,9 @@ def summarise(session: LiveSession, which_weights: str, marks: dict[str, float])
         raise UserError("fewer than 3 frames came through after the warm-up; raise --seconds or lower --warmup")
     span = stats.last_shown - stats.first_shown
     stylizer = session.stylizer
-    device = (torch.cuda.get_device_name(stylizer.device) if stylizer.device.type == "cuda"
-              else f"CPU ({torch.get_num_threads()} threads)")
     return {
         **stamp("live", stylizer.device),
-        "device": device,
+        "device": str(stylizer.device),
         "dtype": next(name for name, dtype in DTYPES.items() if dtype == stylizer.dtype),  # as --dtype names it
         "engine": session.engine_label,
         "weights": which_weights,
@@ -181,7 +178,7 @@ def summarise(session: LiveSession, which_weights: str, marks: dict[str, float])
 
 
 def print_result(r: dict) -> None:
-    print(f"live pipeline on {r['device']}, {r['dtype']}, engine {r['engine']}, {r['weights']} weights, torch {r['torch']}")
+    print(f"live pipeline on {r['machine']} ({r['device']}), {r['dtype']}, engine {r['engine']}, {r['weights']} weights, torch {r['torch']}")
     print(f"source {r['source']} {r['source_resolution']} @ {r['source_fps']} fps, processing {r['processing_size']}, "
           f"stabilize {r['stabilize']}" + (", motion carried" if r["carry_motion"] else ""))
     print(f"{'fps':>7} {'stylized':>8} {'p50 ms':>8} {'p95 ms':>8} {'frames':>7} {'seconds':>8} {'dropped':>8}")

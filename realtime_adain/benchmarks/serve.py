@@ -31,8 +31,7 @@ import numpy as np
 import torch
 
 from realtime_adain import interrupts
-from realtime_adain.benchmarks.setup import (benchmark_weights, check_results_file, machine, report_json,
-                                             stamp)
+from realtime_adain.benchmarks.setup import benchmark_weights, check_results_file, report_json, stamp
 from realtime_adain.commands import argtypes, common
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import write_image
@@ -212,7 +211,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("no frame came back during the measurement; raise --seconds")
     device = "cuda" if args.device.startswith("cuda") or (args.device == "auto" and torch.cuda.is_available()) else "cpu"
     result = {
-        **stamp("serve", torch.device(device)), "device": machine(torch.device(device)), "cpus": os.cpu_count(),
+        **stamp("serve", torch.device(device)), "device": str(torch.device(device)), "cpus": os.cpu_count(),
         "weights": which_weights,
         "clients": args.clients, "frame_size": "%dx%d" % args.size, "client_fps": args.fps,
         "process_size": args.process_size, "stabilize": args.stabilize,
@@ -229,7 +228,7 @@ def run(args: argparse.Namespace) -> int:
 
 def print_result(r: dict) -> None:
     cpu = f"{100 * r['server_cpu']:.0f} % of one core" if r["server_cpu"] is not None else "n/a"
-    print(f"serve on {r['device']}, {r['weights']} weights, torch {r['torch']}; {r['clients']} client(s) sending "
+    print(f"serve on {r['machine']}, {r['weights']} weights, torch {r['torch']}; {r['clients']} client(s) sending "
           f"{r['frame_size']} at {r['client_fps']:g} fps, stabilize {r['stabilize']}")
     print(f"{'fps/client':>10} {'p50 ms':>8} {'p95 ms':>8} {'server CPU':>18} {'seconds':>8}")
     print(f"{r['fps_mean']:>10.2f} {r['latency_p50_ms']:>8.1f} {r['latency_p95_ms']:>8.1f} {cpu:>18} {r['seconds']:>8.1f}")
