@@ -114,8 +114,9 @@ def signal_at(process: subprocess.Popen, line: str, sig: int) -> tuple[str, str]
     return out, "".join(said) + err
 
 
-@pytest.mark.parametrize("sig, code, json_records", [(signal.SIGTERM, 143, True), (signal.SIGINT, 130, False),
-                                                      (signal.SIGHUP, 129, True)])
+@pytest.mark.parametrize("sig, code, json_records", [  # (10-21 s each: SIGTERM runs by default)
+    (signal.SIGTERM, 143, True), pytest.param(signal.SIGINT, 130, False, marks=pytest.mark.slow),
+    pytest.param(signal.SIGHUP, 129, True, marks=pytest.mark.slow)])
 def test_an_output_finished_while_a_signal_waits_is_reported(env, data_dir, style, tmp_path, sig, code, json_records):
     """A signal while the second of three outputs is renamed into place: it waits for the file,
     and the file is published; its stdout line (its `--json` record) was never written."""
@@ -137,6 +138,7 @@ def test_an_output_finished_while_a_signal_waits_is_reported(env, data_dir, styl
     assert err.splitlines()[-1] == ("interrupted" if sig == signal.SIGINT else "terminated")
 
 
+@pytest.mark.slow  # (10-23 s of timed signals; the [15-143] case of the next test runs by default)
 def test_a_signal_once_every_frame_is_written_keeps_the_real_name(env, data_dir, style, tmp_path):
     """A signal after the last frame left the network (the rest written while the run winds
     down) named the whole output `out.partial.mp4`, "interrupted: N frames kept": now it is

@@ -200,6 +200,7 @@ def test_a_second_signal_ends_the_servers_waits_at_once(stylizer, data_dir, tmp_
     assert asyncio.run(main()) < 20 and received == [signal.SIGINT, signal.SIGINT]
 
 
+@pytest.mark.slow  # (a server started and signalled twice (10-22 s); test_serve's signal test runs by default)
 def test_serve_stopped_by_two_signals_exits_as_by_one(weights_env, data_dir):
     """`realtime-adain serve` with Ctrl-C twice (a slow upload holding the first's wait): one line,
     exit 130, no traceback."""

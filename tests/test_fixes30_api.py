@@ -20,6 +20,7 @@ from test_full_disk import disk, fill  # noqa: F401
 from test_api21 import style  # noqa: F401  (a fixture)
 from video_samples import gradient_frames, write_video
 
+@pytest.mark.slow  # (fresh interpreters under a memory limit (12-24 s))
 def test_out_of_memory_in_the_api_is_one_line(published_weights):
     """Under `ulimit -v`, a 3000x3000 picture raised the allocator's error (onnxruntime's over
     several lines; torch's "[enforce fail at alloc_cpu.cpp:127] ..."), where `stylize_video` and the

@@ -195,6 +195,7 @@ def test_a_results_file_on_a_full_disk_keeps_the_json_line(run_cli, weights_env,
     assert json.loads(out.strip().splitlines()[-1])["benchmark"] == "model"
 
 
+@pytest.mark.slow  # (a whole bench temporal run (15-33 s); the results file on a full disk runs by default)
 def test_a_figure_on_a_full_disk_keeps_the_results_file(run_cli, weights_env, data_dir, disk, tmp_path,
                                                         one_thread):
     """The figure was written before the cost was measured: its failure ended the run, and a
@@ -208,6 +209,7 @@ def test_a_figure_on_a_full_disk_keeps_the_results_file(run_cli, weights_env, da
     assert json.loads(out.strip().splitlines()[-1]) == json.loads(results.read_text())
 
 
+@pytest.mark.slow  # (6-12 s; interrupted benches are tested by default in test_bench_hostile_runs)
 def test_an_interrupted_temporal_run_leaves_no_figure_without_results(weights_env, data_dir, tmp_path):
     """A Ctrl-C during the cost (after the tables) left the figure, written before it, and no
     results file."""

@@ -49,6 +49,7 @@ def own_weights(published_weights, tmp_path, monkeypatch):
     return vgg, decoder
 
 
+@pytest.mark.slow  # (two ONNX exports (15-33 s))
 def test_an_export_is_cached_under_the_weights_loaded_not_the_file_rewritten_since(own_weights, tmp_path):
     """A decoder file rewritten between loading and the first frame (a trainer saving to the same
     path) had the export of the old network stored under the new file's key: every later run with

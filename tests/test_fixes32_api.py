@@ -57,6 +57,7 @@ def test_statistics_too_large_for_float32_are_refused(stylizer, style):  # noqa:
     assert np.array_equal(stylizer.stylize(CONTENT, fine), stylizer.stylize(CONTENT, style))
 
 
+@pytest.mark.slow  # (an ONNX export (6-13 s))
 def test_stats_smoothing_with_an_auto_stylizer_does_not_depend_on_the_engine_cache(
         published_weights, stylizer, style, tmp_path, monkeypatch, one_thread):  # noqa: F811
     """`stylize_video(stylizer=Stylizer.load(), stabilize="stats")` ran on a fresh engine cache and

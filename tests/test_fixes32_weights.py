@@ -63,6 +63,7 @@ def test_float8_weights_are_refused_in_one_line_and_16_and_64_bit_ones_load(publ
             assert weights.load_decoder(path).loaded_sha256  # (loads, checked finite)
 
 
+@pytest.mark.slow  # (every weights command in a fresh interpreter (15-31 s))
 def test_weights_commands_work_without_a_home_where_they_need_none(published_weights, server, tmp_path):
     """No $HOME, no home in the password database, no $REALTIME_ADAIN_HOME: `weights download
     --dir` said "no home folder" after both files had landed, `weights info` with only the decoder

@@ -9,6 +9,7 @@ engine now runs shapes past its share eagerly, and a shape torch refuses too.
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from engines_support import assert_close, content_frames
@@ -16,6 +17,7 @@ from realtime_adain import engines
 from realtime_adain.engines.compiled import recompile_limit_hit
 
 
+@pytest.mark.slow  # (compiles on the CPU (10-21 s))
 def test_shapes_past_the_compile_limit_run_eagerly(stylizer, data_dir, caplog):
     import torch._dynamo
 

@@ -62,6 +62,7 @@ def test_doctor_calls_a_link_to_nowhere_at_a_folder_a_problem(tmp_path):
     assert doctor._folder("engines", tmp_path / "ro", "x", "y").level == "ok"
 
 
+@pytest.mark.slow  # (a server started and signalled (7-14 s))
 def test_bench_serve_stopped_while_its_server_loads_leaves_no_uploads_folder(tmp_path, weights_env):
     """A SIGTERM while `bench serve`'s server was still loading killed the server (SIGKILL): its
     empty realtime-adain-uploads-* folder stayed in the temporary folder. It is asked to stop now."""

@@ -87,6 +87,7 @@ def test_weights_download_onto_a_full_disk(run_cli, synthetic_release, disk, tmp
     assert left_on(disk) == []  # not even the folder it created
 
 
+@pytest.mark.slow  # (an ONNX export (10-23 s); exports onto full homes run by default in test_full_disk20)
 def test_onnx_export_onto_a_full_disk(run_cli, weights_env, disk):
     import onnxruntime  # noqa: F401 (the dev extra has it: a missing one is a failure, not a skip)
     fill(disk, 200_000)

@@ -161,6 +161,7 @@ def test_a_read_only_home_builds_the_engine_in_a_temporary_folder(home_env, tmp_
     assert os.listdir(home) == [] and os.listdir(home_env["TMPDIR"]) == []
 
 
+@pytest.mark.slow  # (4-8 s; the read-only home's case runs by default)
 def test_a_full_home_builds_the_engine_in_a_temporary_folder(home_env, disk):
     """$HOME on a full disk: the build's write failed ("No space left on device") and ended the
     run; now the same note, and the engine is built in a temporary folder."""

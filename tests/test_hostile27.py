@@ -66,6 +66,7 @@ except KeyboardInterrupt:
 """
 
 
+@pytest.mark.slow  # (7-15 s of timed signals)
 def test_a_video_on_a_worker_thread_is_finished_after_a_ctrl_c_in_the_main_threads_join(
         published_weights, data_dir, tmp_path):
     """The docs: a call may run on a thread that outlives the main thread. A Ctrl-C in the main

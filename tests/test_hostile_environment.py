@@ -74,6 +74,7 @@ def test_weights_that_do_not_fit_in_memory_are_not_called_unreadable(env, publis
     assert b"not a readable weights file" not in done.stderr
 
 
+@pytest.mark.slow  # (several commands in fresh interpreters (5-10 s))
 def test_a_deleted_current_folder(env, inputs, tmp_path):
     """torch's MKL aborted the process when getcwd failed ("Intel oneMKL FATAL ERROR"); now torch
     loads, and a relative output name in the deleted folder is one line saying why."""
@@ -90,6 +91,7 @@ def test_a_deleted_current_folder(env, inputs, tmp_path):
     assert b"oneMKL" not in done.stderr
 
 
+@pytest.mark.slow  # (several commands (8-16 s))
 def test_umask_0777_still_gives_outputs_their_owner_can_use(env, inputs, tmp_path):
     """mkstemp's file and Path.mkdir's folders were mode 0000: writers reopening the temporary
     file by name failed ("Permission denied", for anyone but root) after all the work."""
@@ -132,6 +134,7 @@ def test_library_settings_that_would_abort_the_process_are_refused(run_cli, weig
     assert not (tmp_path / "out.png").exists()
 
 
+@pytest.mark.slow  # (an ONNX export (5-10 s); test_full_disk20 covers a read-only home by default)
 def test_a_read_only_home_gets_no_onnxruntime_telemetry_warning(env, tmp_path):
     """onnxruntime stores a device id under ~/.local/share and, where it cannot, logs a coloured
     warning on every run; the command turns its telemetry off (a user's own setting wins)."""

@@ -34,6 +34,7 @@ def test_a_display_qt_cannot_reach_is_one_line_before_the_model_loads(env, run_c
     assert err.startswith("error: the window cannot open (OpenCV's Qt cannot reach a display") and "--no-window" in err
 
 
+@pytest.mark.slow  # (a live window under Xvfb (9-19 s))
 def test_a_wayland_platform_falls_back_to_x11(display, published_weights, bunny, data_dir, tmp_path):  # noqa: F811
     """A GNOME/KDE Wayland session exporting QT_QPA_PLATFORM=wayland, with XWayland (DISPLAY) running."""
     env = cli_env(published_weights, tmp_path / "home") | {"DISPLAY": display, "QT_QPA_PLATFORM": "wayland"}

@@ -55,6 +55,7 @@ def close_like_a_window_manager(display_name: str, window: int) -> None:
     x11.XCloseDisplay(connection)
 
 
+@pytest.mark.slow  # (a live window under Xvfb (8-16 s); test_live_window drives keys by default)
 def test_a_window_spammed_resized_and_closed_by_the_window_manager(display, published_weights, data_dir, tmp_path):
     """Closing the window with its close button ended in a traceback (`cv2.error: ... NULL
     guiReceiver (please create a window)` from getWindowProperty) and exit status 1."""

@@ -178,7 +178,7 @@ def test_live_steadies_as_the_stabiliser_called_frame_by_frame(stylizer):
     assert stability.resets == 1 and serial.cuts == stability.blend.cuts == 1
 
 
-@pytest.mark.parametrize("mode", ["flow", "both"])
+@pytest.mark.parametrize("mode", ["flow", pytest.param("both", marks=pytest.mark.slow)])  # (4-9 s each)
 def test_live_blends_on_the_device_as_on_the_cpu(stylizer, mode):
     """On CUDA live warps and blends on the GPU (`DeviceBlend`, through the engine's hook, or on
     the network's output when statistics are smoothed); forced here on the CPU device: the frames

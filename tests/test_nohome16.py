@@ -27,6 +27,7 @@ def env(published_weights, tmp_path):
     return {**without_home(cli_env(published_weights, tmp_path / "home")), "TMPDIR": str(scratch)}
 
 
+@pytest.mark.slow  # (a live session (5-9 s); the other commands without a home run by default)
 def test_live_headless_without_a_home_encodes_styles_each_run(env, data_dir, tmp_path):
     """`live --no-window` stopped with "no home folder to keep the styles in" before any frame."""
     prefix = as_user_without_home()
@@ -43,6 +44,7 @@ def test_live_headless_without_a_home_encodes_styles_each_run(env, data_dir, tmp
     assert os.listdir(env["TMPDIR"]) == []
 
 
+@pytest.mark.slow  # (a server started (4-7 s))
 def test_serve_without_a_home_answers(env, data_dir):
     """`serve` stopped the same way; now it starts, answers /api/config and leaves no folder."""
     prefix = as_user_without_home()

@@ -93,7 +93,8 @@ def wait_until_importing_torch(process: subprocess.Popen) -> None:
 
 @pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="needs /proc to see torch being imported")
 @pytest.mark.parametrize("command", ["video", "export", "live"])
-@pytest.mark.parametrize("sig, code, said", [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")])
+@pytest.mark.parametrize("sig, code, said", [  # (4-6 s each: SIGINT at start-up runs by default in test_interrupts21)
+    pytest.param(signal.SIGINT, 130, "interrupted", marks=pytest.mark.slow), (signal.SIGTERM, 143, "terminated")])
 def test_signal_at_start_up_is_one_line(env, video_args, tmp_path, command, sig, code, said):
     args = {
         "video": video_args,

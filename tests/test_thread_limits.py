@@ -43,6 +43,7 @@ def stylize_video_under(limit, data_dir, weights, out):  # noqa: ANN001
                                            "--size", "32", "--style-size", "32", "--frames", "5", "-o", out])
 
 
+@pytest.mark.slow  # (a fresh interpreter under ulimit (6-13 s); the video case runs by default)
 def test_image_at_a_limit_without_room_for_thread_pools_runs_them_with_one_thread(data_dir, published_weights,
                                                                                    tmp_path):
     """No room for one more thread (`prlimit --nproc=N`, soft and hard): OpenBLAS's
@@ -58,6 +59,7 @@ def test_image_at_a_limit_without_room_for_thread_pools_runs_them_with_one_threa
     assert out.stat().st_size > 0
 
 
+@pytest.mark.slow  # (a fresh interpreter under ulimit (8-16 s); the video case runs by default)
 def test_image_at_a_low_soft_limit_raises_it(data_dir, published_weights, tmp_path):
     """A soft limit with no room under a high hard one is raised as far as the pools want: no note."""
     soft = tasks_now() + 1

@@ -160,6 +160,7 @@ def test_run_folder_removed_mid_run_stops_in_one_line(train_tool, small_dataset,
                     "lock with it); stopped at iteration 4"), line
 
 
+@pytest.mark.slow  # (a training run changed under it (10-20 s))
 def test_many_files_gone_are_counted_not_each_named(train_tool, tmp_path, published_weights, one_thread,
                                                      change_at_first_checkpoint):
     """A subfolder removed mid-run (COCO's train2014 of 80000) warned once per file, thousands of
@@ -259,6 +260,7 @@ def changing_run(args: list[str], change: str,
                           preexec_fn=preexec, env={**os.environ, "OMP_NUM_THREADS": "1"}, cwd=REPO)
 
 
+@pytest.mark.slow  # (a training run changed under it (11-23 s); files going bad mid-run runs by default)
 def test_permissions_removed_mid_run(small_dataset, published_weights):
     """`chmod 000` on every content file after the listing: skipped, then one line (as root, the
     process runs without the capabilities that read any file)."""
@@ -305,6 +307,7 @@ def tasks_now() -> int:
     return count
 
 
+@pytest.mark.slow  # (a training run under ulimit -u (12-26 s))
 @PROCESS_LIMIT_GROUP
 def test_process_limit_too_low_for_the_workers_is_one_line(small_dataset, published_weights):
     """`ulimit -u 8` with --workers 2: a worker's "can't start new thread" traceback (or PyTorch's
@@ -320,6 +323,7 @@ def test_process_limit_too_low_for_the_workers_is_one_line(small_dataset, publis
     assert not run.exists()
 
 
+@pytest.mark.slow  # (a training run under ulimit -u (8-17 s))
 @PROCESS_LIMIT_GROUP
 def test_soft_process_limit_is_raised_for_the_workers(small_dataset, published_weights):
     """A low soft `ulimit -u` under a high hard one is raised, as far as the workers need."""

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 import torch
 from safetensors.torch import load_file
 
@@ -16,6 +17,7 @@ from realtime_adain.training.trainer import Trainer
 from train_support import REPO  # noqa: F401  (fixture)
 
 
+@pytest.mark.slow  # (two gloo processes training (18-37 s))
 def test_two_gloo_processes_match_one_process_on_the_combined_batch(published_weights, data_dir, tmp_path, one_thread):
     vgg, _ = published_weights
     config = dict(

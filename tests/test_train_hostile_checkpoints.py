@@ -281,6 +281,7 @@ def test_resuming_an_earlier_checkpoint_of_a_run_with_later_ones_is_refused(trai
         "resumed from an earlier one would mix with its own; move the later ones away, or resume the newest")
 
 
+@pytest.mark.slow  # (a training run (10-22 s))
 def test_an_out_folder_whose_name_is_not_utf8_trains_without_tensorboard(dataset, published_weights, tmp_path):
     """TensorBoard's file layer raised UnicodeEncodeError (a 46-line traceback) for such a name.
     (A process of its own: the name's bytes on stderr are not text to capsys.)"""

@@ -50,6 +50,7 @@ def test_tensorboard_folder_that_cannot_be_written_is_a_warning(train_tool, data
     assert len((run / "log.csv").read_text().splitlines()) == 2
 
 
+@pytest.mark.slow  # (a training run with loader processes (10-22 s))
 def test_open_file_limit_too_low_for_the_workers_is_one_line(dataset, published_weights):
     """`ulimit -n 20` with --workers 2: a worker's EMFILE lost its batch and the run waited forever."""
     done = tool_process([*tiny_args(dataset, published_weights[0], dataset / "run", 3), "--workers", "2"],
@@ -61,6 +62,7 @@ def test_open_file_limit_too_low_for_the_workers_is_one_line(dataset, published_
     assert not (dataset / "run").exists()
 
 
+@pytest.mark.slow  # (a training run with loader processes (10-22 s))
 def test_soft_open_file_limit_is_raised_for_the_workers(dataset, published_weights):
     """A low soft limit under a high hard one is raised, as far as the workers need."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)

@@ -35,6 +35,11 @@ def tensors(path) -> dict[str, torch.Tensor]:
         return {key: handle.get_tensor(key) for key in handle.keys()}
 
 
+# The tests that read `runs` go to one xdist worker (.ci/run's --dist loadgroup): split between
+# two, each made both training runs (25-55 s of setup each).
+RUNS_GROUP = pytest.mark.xdist_group("train_run_runs")
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory, published_weights, data_dir):
     """The same 30-iteration run twice: straight through, and stopped at 15 then resumed."""
@@ -54,6 +59,7 @@ def runs(tmp_path_factory, published_weights, data_dir):
     return straight, resumed
 
 
+@RUNS_GROUP
 def test_training_lowers_the_loss(runs):
     straight, _ = runs
     rows = read_log(straight)
@@ -70,6 +76,7 @@ def test_training_lowers_the_loss(runs):
     assert any((straight / "tensorboard").iterdir())
 
 
+@RUNS_GROUP
 def test_resume_continues_exactly(runs):
     straight, resumed = runs
     a, b = (tensors(checkpoint.decoder_file(run / "checkpoints", ITERATIONS)) for run in (straight, resumed))
@@ -84,6 +91,7 @@ def test_resume_continues_exactly(runs):
     assert losses(straight) == losses(resumed)
 
 
+@RUNS_GROUP
 def test_checkpoint_metadata_and_loading(runs):
     straight, _ = runs
     path = checkpoint.decoder_file(straight / "checkpoints", ITERATIONS)
@@ -97,6 +105,7 @@ def test_checkpoint_metadata_and_loading(runs):
     assert torch.equal(decoder.state_dict()["1.weight"], loaded.state_dict["1.weight"])
 
 
+@RUNS_GROUP
 def test_plain_checkpoint_runs_through_image(runs, published_weights, data_dir, run_cli, tmp_path):
     straight, _ = runs
     vgg, _ = published_weights
@@ -137,6 +146,7 @@ def test_skip_concat_with_torchvision_encoder_trains_and_runs_through_image(
     assert not (tmp_path / "x.png").exists()
 
 
+@RUNS_GROUP
 def test_evaluate_compares_decoders(runs, published_weights, data_dir, tmp_path, capsys):
     straight, _ = runs
     vgg, _ = published_weights
@@ -192,6 +202,7 @@ def test_training_benchmark_reports_iterations_per_second(run_cli, one_thread):
     assert code == 0, err
     report = json.loads(out.strip().splitlines()[-1])
     (result,) = report["results"]
+    assert report["device"] == "cpu" and report["machine"].endswith(" threads")
     assert result["amp"] == "off" and result["iterations_per_s"] > 0
     assert result["hours_to_160k"] == pytest.approx(160_000 * result["median_s"] / 3600)
 

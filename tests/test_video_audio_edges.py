@@ -78,8 +78,9 @@ CHANGES = {
 }
 
 
-@pytest.mark.parametrize("change, ext", [("rate", "mp4"), ("rate", "mov"), ("depth", "mkv"), ("ad-break", "avi"),
-                                         ("ad-break", "mov"), ("ac3-rate", "webm")])
+@pytest.mark.parametrize("change, ext", [("rate", "mp4"), pytest.param("rate", "mov", marks=pytest.mark.slow),
+                                         ("depth", "mkv"), pytest.param("ad-break", "avi", marks=pytest.mark.slow),
+                                         ("ad-break", "mov"), ("ac3-rate", "webm")])  # (4-5 s each)
 def test_sound_that_changes_mid_stream_is_converted_to_the_first_kind(change, ext, run_cli, weights_env, style,
                                                                       tmp_path):
     """Joined broadcast segments whose sound switches 48 -> 96 kHz, 16 -> 24 bits, 2.0 -> 5.1 ->
@@ -159,7 +160,8 @@ COPIED_GAPS = {
 }
 
 
-@pytest.mark.parametrize("name", COPIED_GAPS)
+@pytest.mark.parametrize("name", [pytest.param(name, marks=pytest.mark.slow) if name == "mp3-late" else name
+                                  for name in COPIED_GAPS])  # (4 s each)
 def test_missing_sound_copied_into_avi_stays_in_its_place(name, run_cli, weights_env, style, tmp_path):
     """AC-3, MP2 and MP3 copied into .avi with half a second missing (a broadcast dropout, a cut)
     or starting late: AVI plays each frame of sound after the one before, whatever its timestamp,

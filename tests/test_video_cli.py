@@ -579,6 +579,7 @@ def test_refuses_to_overwrite_its_input(run_cli, weights_env, style, tmp_path):
     assert source.read_bytes() == before
 
 
+@pytest.mark.slow  # (8-16 s; test_signals keeps partials on SIGINT and SIGTERM by default)
 def test_ctrl_c_leaves_a_playable_partial_file(weights_env, bunny, style, tmp_path):
     """... beside, never over, a file already called NAME.partial.EXT (it was replaced)."""
     (tmp_path / "bunny.partial.mp4").write_bytes(b"my notes")
@@ -638,6 +639,7 @@ def test_mix_and_preserve_color_use_the_first_frame(run_cli, weights_env, data_d
     assert np.abs(results["kept"][0].astype(int) - results["plain"][0]).mean() > 1
 
 
+@pytest.mark.slow  # (compiles on the CPU (8-16 s); test_engines compares compile with eager by default)
 def test_compile_engine_is_prepared_once_for_the_whole_clip(run_cli, weights_env, style, tmp_path):
     """`--engine compile` in batches of 3 over 5 frames (a short last batch) whose size needs
     padding: compiled once, before the progress bar starts (said on stderr), never again for the
@@ -704,8 +706,9 @@ def _sound(path) -> tuple[list[str], np.ndarray, float]:
     return names, np.sqrt((samples[:, rate // 10: -rate // 10] ** 2).mean(axis=1)), samples.shape[1] / rate
 
 
-@pytest.mark.parametrize("layout, pcm, ext", [("7.1", "pcm_s16le", "mp4"), ("6.1", "pcm_f32le", "mp4"),
-                                              ("5.1", "pcm_s16le", "ts")])
+@pytest.mark.parametrize("layout, pcm, ext", [  # (each 7-16 s: one layout runs by default)
+    pytest.param("7.1", "pcm_s16le", "mp4", marks=pytest.mark.slow), ("6.1", "pcm_f32le", "mp4"),
+    pytest.param("5.1", "pcm_s16le", "ts", marks=pytest.mark.slow)])
 def test_multichannel_pcm_from_mov_is_reencoded(weights_env, style, tmp_path, layout, pcm, ext):
     """PCM 7.1 or 6.1 in .mov, as `ffmpeg` writes it, re-encoded to AAC for MP4: FFmpeg 8 reads its
     channel order as a custom one, and PyAV's layout objects free such a layout's channel map; the
@@ -769,7 +772,7 @@ def test_a_one_pixel_video(run_cli, weights_env, style, tmp_path):
     assert (result.width, result.height, result.pix_fmt) == (1, 1, "yuv444p") and len(result.pts) == 12
 
 
-@pytest.mark.parametrize("codec", ["libx265", "libsvtav1"])
+@pytest.mark.parametrize("codec", [pytest.param("libx265", marks=pytest.mark.slow), "libsvtav1"])  # (10-22 s each)
 def test_one_frame_with_encoders_that_talk_on_their_own(weights_env, style, tmp_path, codec):
     """`--frames 1 --codec libx265`: "the .mp4 muxer refused a packet" (x265 made up the decode
     time of a lone frame), after some 40 "x265 [info]" lines that x265 prints itself; SVT-AV1

@@ -95,6 +95,7 @@ def fuzz_mutations(seeds, worker) -> None:
     return check
 
 
+@pytest.mark.slow  # (hypothesis over mutated files (15-30 s); the cases it found run by default below)
 def test_mutated_files_finish_or_refuse_in_one_line(seeds, worker):
     settings(FUZZ, max_examples=15)(fuzz_mutations(seeds, worker))()  # the long run (slow) tries 400
 
@@ -112,7 +113,8 @@ FOUND = {
 }
 
 
-@pytest.mark.parametrize("case", sorted(FOUND))
+@pytest.mark.parametrize("case", [  # (the Matroska codec cases take 8-16 s: the video one runs by default)
+    pytest.param(case, marks=pytest.mark.slow) if case == "unknown_audio_codec" else case for case in sorted(FOUND)])
 def test_damage_found_by_fuzzing(case, seeds, worker, tmp_path):
     name, changes = FOUND[case]
     source = tmp_path / f"in{seeds[name].suffix}"
@@ -178,7 +180,9 @@ INFLATED = [
 ]
 
 
-@pytest.mark.parametrize("name,ext", INFLATED, ids=[f"{n}->{e or 'same'}" for n, e in INFLATED])
+@pytest.mark.parametrize("name,ext", [  # (the GIF's thousands of frames take 8-12 s each way)
+    pytest.param(n, e, marks=pytest.mark.slow) if n == "zero_delay.gif" else (n, e) for n, e in INFLATED],
+    ids=[f"{n}->{e or 'same'}" for n, e in INFLATED])
 def test_inflated_sizes_are_bounded(name, ext, seeds, worker, tmp_path):
     (tmp_path / "in").mkdir()
     (tmp_path / "run").mkdir()
@@ -197,7 +201,8 @@ def test_a_gif_of_thousands_of_zero_delay_frames_runs_in_bounded_memory(seeds, w
 
 # -- the real CLI on a handful ------------------------------------------------------------------
 
-@pytest.mark.parametrize("case", ["unknown_audio_codec", "unknown_video_codec", "truncated_mp4", "garbage_ts"])
+@pytest.mark.parametrize("case", ["unknown_audio_codec", "unknown_video_codec", "truncated_mp4",
+                                  pytest.param("garbage_ts", marks=pytest.mark.slow)])  # (5-10 s)
 def test_the_cli_on_damaged_files(case, seeds, run_cli, weights_env, data_dir, tmp_path, one_thread):
     extra = {
         "truncated_mp4": ("h264_aac", [Mutation("truncate", at=9000)]),

@@ -192,6 +192,7 @@ def klv(tmp_path_factory) -> tuple[Path, list]:
     return path, telemetry_clip(path, fmt="mpegts", codec="klv", tag=None)
 
 
+@pytest.mark.slow  # (6-13 s; other data tracks are kept by default (test_video_devices14))
 def test_klv_in_mpeg_ts_is_kept_in_ts(run_cli, weights_env, style, tmp_path, klv):
     """KLV is kept in a .ts as KLV (a stream type of its own), byte for byte."""
     source, sent = klv
