@@ -144,6 +144,8 @@ def _decode(data: np.ndarray, name: str) -> np.ndarray:
             image, failure = _opencv_decode(np.concatenate([data, _JPEG_END]), flags)
     if image is None and failure == "not a readable image":
         image = _pillow_rgb(data, name)  # TGA, ICO, PSD, 16-bit BMP, 16-bit CMYK TIFF: OpenCV has no decoder
+        if image is None:
+            image = _ffmpeg_webp(data, name)
         if image is not None:
             return image
         unsupported = _unsupported_format(data)
@@ -249,6 +251,24 @@ def _ffmpeg_still(data: np.ndarray, name: str) -> np.ndarray | None:
     if kind == "OpenEXR" and size[0] * size[1] * 12 > MAX_DECODE_BYTES:
         raise UserError(f"{name}: {size[0]}x{size[1]} at 12 bytes a pixel is more than the "
                         f"{MAX_DECODE_BYTES >> 30} GiB of samples an image may decode to")
+    return _ffmpeg_decoded(data, name, kind)
+
+
+def _ffmpeg_webp(data: np.ndarray, name: str) -> np.ndarray | None:
+    """A still WebP that libwebp (OpenCV's and Pillow's) refuses but FFmpeg plays, decoded by
+    FFmpeg; None where it is not one or FFmpeg refuses it too. Such files: a RIFF size field
+    smaller than the file, a VP8X canvas smaller than its frame, an ICCP or other chunk before the
+    frame without a VP8X header. A VP8 or VP8L frame is at most 16383 pixels a side, within the
+    pixel limit, so no size is checked before decoding (the frame's own is checked after)."""
+    head = bytes(data[:16])
+    if head[:4] != b"RIFF" or head[8:12] != b"WEBP" or is_animated_webp(bytes(data[:30])):
+        return None
+    return _ffmpeg_decoded(data, name, "WebP")
+
+
+def _ffmpeg_decoded(data: np.ndarray, name: str, kind: str) -> np.ndarray | None:
+    """`data`, a still of `kind` (a key of `_FFMPEG_DECODERS`) whose size was checked, decoded by
+    FFmpeg as uint8 RGB; None where FFmpeg refuses a kind another decoder may read."""
     import av
 
     try:
@@ -271,8 +291,8 @@ def _ffmpeg_still(data: np.ndarray, name: str) -> np.ndarray | None:
     except UserError:
         raise
     except (av.FFmpegError, StopIteration, ValueError) as exc:
-        if kind in ("JPEG 2000", "lossless JPEG"):  # (OpenCV's OpenJPEG or libjpeg, then Pillow, may read it)
-            return None
+        if kind in ("JPEG 2000", "lossless JPEG", "WebP"):  # (OpenCV's OpenJPEG or libjpeg, then Pillow, may
+            return None  # read it; a WebP, read by them before, is then said to be unreadable)
         reason = (getattr(exc, "strerror", None) or str(exc)).strip() or "no picture in it"
         raise UserError(f"{name}: a damaged or unsupported {kind} image ({reason[:200]})") from None
     opacity = samples[..., 3].astype(np.float32) / np.iinfo(samples.dtype).max if alpha else None
@@ -419,7 +439,7 @@ _JPEG_END = np.array([0xFF, 0xD9], np.uint8)  # a JPEG's end-of-image marker
 _CUT_SHORT = {"JPEG": "the JPEG has no end marker: cut short?", "PNG": "the PNG does not end with its IEND chunk: "
               "cut short?", "WebP": "the WebP is shorter than its header says: cut short?"}  # (`looks_cut_short`)
 _FFMPEG_DECODERS = {"JPEG 2000": "jpeg2000", "OpenEXR": "exr", "PAM": "pam", "lossless JPEG": "mjpeg",
-                    "JPEG-LS": "jpegls"}  # (`_ffmpeg_still`)
+                    "JPEG-LS": "jpegls", "WebP": "webp"}  # (`_ffmpeg_still`, `_ffmpeg_webp`)
 _EXR_FORMATS = ("gbrpf32le", "gbrapf32le", "grayf32le")  # what FFmpeg's EXR decoder gives
 
 
