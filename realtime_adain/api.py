@@ -47,6 +47,8 @@ def check_budget(image: np.ndarray, size: int | None, max_pixels: int, name: str
     if (found := over_budget(height, width, size, max_pixels)) is None:
         return
     new_w, new_h, over = found
+    if size:  # the sides exactly: over_budget's float scale said 10**30 as 1000000000000000019884624838656
+        new_w, new_h = (max(1, round(Fraction(side * size, min(height, width)))) for side in (width, height))
     at = f"{name} ({width}x{height}) at {size_name} {size} is {new_w}x{new_h}" if size else f"{name} is {width}x{height}"
     smaller = f"lower {size_name}" if size else "pass a smaller image"
     if over == "side":

@@ -19,7 +19,7 @@ import sys
 import warnings
 from typing import Callable, NoReturn, Sequence
 
-from realtime_adain import __version__, interrupts, limits
+from realtime_adain import __version__, atomic, interrupts, limits
 from realtime_adain.errors import UserError, environment_failure, one_line
 
 COMMAND_MODULES = ("image", "weights", "video", "live", "serve", "bench", "export", "engines", "doctor")
@@ -195,25 +195,33 @@ def current_folder_deleted() -> bool:
 def run_reporting_errors(action: Callable[[], int | None], interrupted: str | None = None) -> int:
     """Run a command's body: a UserError or OSError is one `error:` line and exit status 2, a
     signal one line (`interrupted` unless given) and 130 (SIGINT) or 143 (SIGTERM). A command
-    that fails leaves none of the folders it made empty behind."""
-    code = _reporting_errors(action, interrupted)
-    if code:
-        from realtime_adain.atomic import remove_made_folders_left_empty
+    that fails leaves none of the folders it made empty behind. Once a signal has stopped it,
+    further ones are ignored while that is said and cleaned up after: raised there, a second one
+    (Ctrl-C pressed twice) escaped as a traceback, exit status 1 instead of the first one's."""
+    with contextlib.ExitStack() as ending:
+        def ignore_signals() -> None:
+            ending.enter_context(interrupts.signals_ignored())
 
-        remove_made_folders_left_empty()
+        code = _reporting_errors(action, interrupted, ignore_signals)
+        if code:
+            ignore_signals()
+            atomic.remove_made_folders_left_empty()
     return code
 
 
-def _reporting_errors(action: Callable[[], int | None], interrupted: str | None) -> int:
+def _reporting_errors(action: Callable[[], int | None], interrupted: str | None, stopping: Callable[[], None]) -> int:
     with interrupts.signals_in_callbacks_kept() as swallowed:
-        code = _reporting_exceptions(action, interrupted)
+        code = _reporting_exceptions(action, interrupted, stopping)
     if swallowed and not code:  # (a signal while objects were freed: said and exited by, as any other)
+        stopping()
         print(interrupted or interrupts.message(swallowed[0]), file=sys.stderr)
         return interrupts.exit_code(swallowed[0])
     return code
 
 
-def _reporting_exceptions(action: Callable[[], int | None], interrupted: str | None) -> int:
+def _reporting_exceptions(action: Callable[[], int | None], interrupted: str | None,
+                          stopping: Callable[[], None]) -> int:
+    """`action`'s status, or the one its exception is reported with; `stopping()` as a signal is."""
     try:
         return int(action() or 0)
     except UserError as exc:
@@ -240,6 +248,7 @@ def _reporting_exceptions(action: Callable[[], int | None], interrupted: str | N
         print(one_line(f"error: {where}{exc.strerror or exc}"), file=sys.stderr)
         return 2
     except KeyboardInterrupt as exc:
+        stopping()
         print(interrupted or interrupts.message(exc), file=sys.stderr)
         return interrupts.exit_code(exc)
 

@@ -13,6 +13,7 @@ import importlib.metadata
 import importlib.util
 import os
 import platform
+import shutil
 import subprocess
 import sys
 from dataclasses import asdict, dataclass, field
@@ -31,6 +32,12 @@ DOWNLOAD_ELSEWHERE = ("run `realtime-adain weights download --dir DIR` into a wr
                       "$REALTIME_ADAIN_VGG and $REALTIME_ADAIN_DECODER at its files, or set $REALTIME_ADAIN_HOME "
                       "to a writable folder and run `realtime-adain weights download`")
 MPS_NOTE = "Apple GPUs (MPS): supported in code, untested on real hardware"
+# The room an ONNX export takes in the engine cache: the encoder up to relu4_1 and the decoder in
+# fp32 (14.0 MB of parameters each, the skip-concat decoder 14.8 MB) and about 0.1 MB of graph, one
+# file (28.2 MB for the published weights), then two sidecars of a few hundred bytes. 32 MB bounds
+# it for every decoder architecture.
+ONNX_EXPORT_BYTES = 32_000_000
+NEED = f"{ONNX_EXPORT_BYTES / 1e6:.0f} MB"
 
 
 @dataclass(frozen=True)
@@ -205,10 +212,73 @@ def engine_support() -> list[Finding]:
     for device, dtype in places:
         for name in engines.ENGINES:
             reason = engines.unavailable(name, device, dtype)
+            if name == "onnx" and reason is None:
+                found.append(_onnx_runs(f"{name} on {device.type}"))
+                continue
             found.append(Finding(f"{name} on {device.type}", "runs" if reason is None else f"no: {reason}",
                                  "ok" if reason is None else "note"))
         found.append(Finding(f"auto on {device.type}", engines.resolve("auto", device, dtype, weights_id)))
     return found
+
+
+@dataclass(frozen=True)
+class ExportPlace:
+    """The engine cache as the ONNX export of the weights in use sees it: whether a usable export is
+    there, why none can be made there (None: one can), the bytes free there (None: not known), and
+    whether what stops it is something in its place (which no temporary folder avoids)."""
+
+    cached: bool
+    refused: str | None
+    free: int | None
+    blocked: bool = False
+
+
+def _export_place(cache) -> ExportPlace | None:
+    """Where `--engine onnx` and `export --format onnx` put the export, None where the onnx engine
+    does not run here. The checks `EngineCache.store` makes, and the free space against
+    ONNX_EXPORT_BYTES: a read-only or full cache let doctor say "onnx runs", "problems: none"."""
+    import torch
+
+    from realtime_adain import engines
+    from realtime_adain.engines.cache import in_the_way
+    from realtime_adain.paths import check_writable_dir
+
+    if engines.unavailable("onnx", torch.device("cpu"), torch.float32) is not None:
+        return None
+    from realtime_adain.engines.onnx import onnx_components
+
+    weights_id = _weights_id()
+    entry = cache.entry(onnx_components(weights_id), ".onnx") if weights_id else None
+    if entry is not None and (blocking := in_the_way(entry)):
+        return ExportPlace(False, f"{blocking[0]} is a folder, fifo or device in its place", None, blocked=True)
+    cached = entry is not None and cache.matches_build(entry)
+    try:
+        check_writable_dir(cache.directory, "it")
+    except UserError as exc:
+        return ExportPlace(cached, str(exc).removeprefix(f"{cache.directory}: "), None)
+    existing = next(p for p in (cache.directory, *cache.directory.parents) if p.is_dir())
+    free = shutil.disk_usage(existing).free
+    room = None if free >= ONNX_EXPORT_BYTES else f"only {free / 1e6:.1f} MB free, and an export needs up to {NEED}"
+    return ExportPlace(cached, room, free)
+
+
+def _onnx_runs(name: str) -> Finding:
+    """'runs', unless no export of the weights in use is cached and the engine cache cannot take
+    one: then a run makes it in a temporary folder each time (the default cache), or fails (a cache
+    $REALTIME_ADAIN_ENGINES or $REALTIME_ADAIN_HOME names, or something in the export's place)."""
+    from realtime_adain.engines.cache import EngineCache, cache_is_named
+
+    try:
+        cache = EngineCache()
+    except UserError:  # no home folder: runs export into a temporary folder (the weights section says why)
+        return Finding(name, "runs")
+    place = _export_place(cache)
+    if place is None or place.cached or place.refused is None:
+        return Finding(name, "runs")
+    why = f"the engine cache {cache.directory} holds no export of these weights and cannot take one: {place.refused}"
+    if place.blocked or cache_is_named():
+        return Finding(name, f"no: {why}", "note")
+    return Finding(name, f"runs, exporting into a temporary folder each run: {why}", "note")
 
 
 def _weights_id() -> str | None:
@@ -318,14 +388,28 @@ def caches() -> list[Finding]:
                              "`live` cannot keep style statistics")
     engines = f"{len(entries)} engine{'s' if len(entries) != 1 else ''}"
     engines += f" ({usable} usable)" if usable < len(entries) else ""
-    return [
-        _folder("engines", cache.directory, f"{cache.directory}: {engines}, {size / 1e6:.1f} MB"
-                + ("  (`realtime-adain engines list` shows them)" if entries else ""),
-                "ONNX exports and TensorRT builds cannot be kept",
-                ENGINES_ENV_VAR if os.environ.get(ENGINES_ENV_VAR) else "REALTIME_ADAIN_HOME"),
-        *_export_in_the_way(cache),
-        style_note,
-    ]
+    place = _export_place(cache)
+    free = f", {place.free / 1e6:.1f} MB free" if place and place.free is not None else ""
+    variable = ENGINES_ENV_VAR if os.environ.get(ENGINES_ENV_VAR) else "REALTIME_ADAIN_HOME"
+    folder = _folder("engines", cache.directory, f"{cache.directory}: {engines}, {size / 1e6:.1f} MB{free}"
+                     + ("  (`realtime-adain engines list` shows them)" if entries else ""),
+                     "ONNX exports and TensorRT builds cannot be kept", variable)
+    return [_export_refused(folder, place, variable), *_export_in_the_way(cache), style_note]
+
+
+def _export_refused(folder: Finding, place: ExportPlace | None, variable: str) -> Finding:
+    """The engine cache's finding made a problem where the onnx engine runs, no export of the
+    weights in use is cached and the cache cannot take one (read-only, full): `export --format onnx`
+    fails, and so does `--engine onnx` in a folder a variable names. (Something in the export's
+    place is a problem of its own, `_export_in_the_way`.)"""
+    if place is None or place.cached or place.refused is None or place.blocked or folder.level == "problem":
+        return folder
+    # (a read-only folder's note says why already; a full one's value shows the MB free)
+    why = "" if folder.level == "note" else f"; an ONNX export needs up to {NEED}"
+    fix = (f"free {NEED} there, or point ${variable} at a folder with room" if place.free is not None
+           else f"point ${variable} at a writable folder")
+    return Finding(folder.name, f"{folder.value}{why}; no ONNX export of these weights is cached, and none can be made there",
+                   "problem", fix)
 
 
 def _export_in_the_way(cache) -> list[Finding]:

@@ -362,14 +362,23 @@ def _size(path: Path) -> int:
 
 @dataclass(frozen=True)
 class SizeLimit:
-    """The most bytes a download may have, and why (for the error)."""
+    """The most bytes a download may have, and what that is (for the error): the file's own size
+    where `exact` (`why` then names the file), else a bound."""
 
     limit: int
     why: str
+    exact: bool = False
 
-    def exceeded(self, url: str) -> UserError:
-        return UserError(f"{shown(url)}: the server sends more than {self.limit} bytes, {self.why}; "
-                        "stopped and deleted the download")
+    def exceeded(self, url: str, sent: int | None = None) -> UserError:
+        """`sent`: the size the server announced, where it did ("sends more than 80102481 bytes,
+        expected 80102481" read as a contradiction for a file of 80109653)."""
+        if self.exact and sent is not None:
+            amount = f"{sent} bytes, expected {self.limit} ({self.why})"
+        elif self.exact:
+            amount = f"more than the expected {self.limit} bytes, the size of {self.why}"
+        else:
+            amount = ("" if sent is None else f"{sent} bytes, ") + f"more than {self.limit} bytes, {self.why}"
+        return UserError(f"{shown(url)}: the server sends {amount}; stopped and deleted the download")
 
 
 @dataclass(frozen=True)
@@ -390,8 +399,8 @@ class MinRate:
 
 def size_limit(spec: PublishedFile, check_checksum: bool) -> SizeLimit:
     if check_checksum and spec.size is not None:
-        return SizeLimit(spec.size, f"expected {spec.size} ({spec.filename} of the release)")
-    return SizeLimit(MAX_DOWNLOAD_BYTES, f"the most for a file of unknown size is {MAX_DOWNLOAD_BYTES} bytes")
+        return SizeLimit(spec.size, f"{spec.filename} of the release", exact=True)
+    return SizeLimit(MAX_DOWNLOAD_BYTES, "the most for a file of unknown size")
 
 
 def _transfer(url: str, part: Path, label: str, limit: SizeLimit, min_rate: MinRate) -> bool:
@@ -418,7 +427,7 @@ def _transfer(url: str, part: Path, label: str, limit: SizeLimit, min_rate: MinR
         total = start + length if length is not None else None
         if total is not None and total > limit.limit:
             part.unlink(missing_ok=True)
-            raise limit.exceeded(url)
+            raise limit.exceeded(url, total)
         received = start
         window_start, window_bytes = time.monotonic(), received
         with open(part, "ab" if start else "wb") as out, tqdm(
@@ -526,14 +535,11 @@ def _directory_for(directory: Path) -> Iterator[None]:
         raise
 
 
-def download_file(
-    kind: str, url: str, directory: Path, force: bool = False, check_checksum: bool = True,
-    min_rate: MinRate = MinRate(),
-) -> tuple[Path, str]:
-    """Fetch one weights file into `directory`; returns its path and what happened."""
-    spec = PUBLISHED[kind]
-    target = directory / spec.filename
-    part = directory / (spec.filename + ".part")
+def check_destination(kind: str, directory: Path) -> tuple[Path, Path]:
+    """The `kind` file's place in `directory` and its `.part`, refused where something that is no
+    file of ours is in the way (a folder, fifo, device; a link as the `.part`)."""
+    filename = PUBLISHED[kind].filename
+    target, part = directory / filename, directory / (filename + ".part")
     for path in (target, part):
         if path.is_dir():
             raise UserError(f"{path}: a folder is where the weights file goes; move it away or use --dir")
@@ -541,6 +547,16 @@ def download_file(
             raise UserError(f"{path}: a device, fifo or socket is where the weights file goes; move it away or use --dir")
     if part.is_symlink():  # resuming would append to whatever file it points to
         raise UserError(f"{part}: a symbolic link where the partial download goes; remove it")
+    return target, part
+
+
+def download_file(
+    kind: str, url: str, directory: Path, force: bool = False, check_checksum: bool = True,
+    min_rate: MinRate = MinRate(),
+) -> tuple[Path, str]:
+    """Fetch one weights file into `directory`; returns its path and what happened."""
+    spec = PUBLISHED[kind]
+    target, part = check_destination(kind, directory)
     if target.exists() and not force:
         if is_valid(target, kind, check_checksum):
             return target, "already present"
@@ -567,7 +583,17 @@ def download_file(
 
 
 def download_all(
-    urls: dict[str, str], directory: Path, force: bool = False, check_checksum: bool = True
+    urls: dict[str, str], directory: Path, force: bool = False, check_checksum: bool = True,
+    landed: Callable[[Path, str], None] = lambda path, outcome: None,
 ) -> list[tuple[Path, str]]:
-    """Both published files into `directory` (normally `weights.weights_dir()`)."""
-    return [download_file(kind, urls[kind], directory, force, check_checksum) for kind in KINDS]
+    """Both published files into `directory` (normally `weights.weights_dir()`). Both places are
+    checked before anything is fetched, and `landed(path, outcome)` is called as each file is in
+    place: a folder where the decoder goes was refused only after the 80 MB VGG had landed, and
+    the error alone did not say it had."""
+    for kind in KINDS:
+        check_destination(kind, directory)
+    results = []
+    for kind in KINDS:
+        results.append(download_file(kind, urls[kind], directory, force, check_checksum))
+        landed(*results[-1])
+    return results

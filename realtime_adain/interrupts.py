@@ -79,6 +79,23 @@ def loop_signals(loop, received: list[int], then: Callable[[], object]) -> Itera
                 signal.signal(sig, previous[sig])
 
 
+@contextmanager
+def signals_ignored() -> Iterator[None]:
+    """Inside the block SIGINT, SIGTERM, SIGHUP and SIGQUIT are ignored (main thread only), the
+    handlers before are back after: for saying that a signal stopped the command and cleaning up
+    after it, where a second one raised escaped as a traceback (exit status 1, not the first's)."""
+    previous = {sig: signal.getsignal(sig) for sig in SIGNALS} if _in_main_thread() else {}
+    for sig, handler in previous.items():
+        if handler is not None:
+            signal.signal(sig, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            if handler is not None:
+                signal.signal(sig, handler)
+
+
 def raise_received(signum: int) -> NoReturn:
     """A signal an event loop took (`loop_signals`), raised as every command raises one."""
     _raise(signum, None)

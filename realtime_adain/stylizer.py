@@ -24,7 +24,7 @@ from realtime_adain import engines, weights
 from realtime_adain.adain import StyleStats, check_stats
 from realtime_adain.checks import check_number
 from realtime_adain.color import match_color
-from realtime_adain.engines.base import CallLock
+from realtime_adain.engines.base import CallLock, check_frame_shape
 from realtime_adain.engines.frames import frames_to_images, images_to_frames
 from realtime_adain.errors import UserError, out_of_memory_as_user_error
 from realtime_adain.imageio import MAX_SIDE, fit_short_side
@@ -298,7 +298,10 @@ class Stylizer:
     def prepare(self, batch: int, height: int, width: int, say: Callable[[str], None] | None = None) -> None:
         """Compile or build the engine for this frame size before the first frame, saying so
         through `say` (default: stderr): a first inductor compile or TensorRT build takes minutes,
-        which would look like a stalled run."""
+        which would look like a stalled run. The shape is checked as `stylize` checks frames."""
+        batch, height, width = check_frame_shape(batch, height, width)
+        if say is not None and not callable(say):
+            raise TypeError(f"say must be a function taking a line of text, or None, got {type(say).__name__}")
         engine = self.engine
         if engine.builds_per_shape:
             (say or _to_stderr)(f"preparing the {engine.name} engine for {width}x{height}, batch {batch} "

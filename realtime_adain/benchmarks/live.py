@@ -50,7 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--source", type=source_file, metavar="FILE",
                         help="video file (default: a generated clip, see --resolution)")
     parser.add_argument("--resolution", type=frame_resolution, default=(640, 360), metavar="WxH",
-                        help="size of the generated clip, even sides up to 4096 (default 640x360)")
+                        help="size of the generated clip, even sides of 16 to 4096 (default 640x360)")
     parser.add_argument("--source-fps", type=int_between(1, MAX_FPS, "source_fps"), default=30, metavar="FPS",
                         help=f"frame rate of the generated clip, 1 to {MAX_FPS} (default 30)")
     parser.add_argument("--seconds", type=seconds, default=20.0, metavar="S",

@@ -44,7 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"engines to measure ({', '.join(engines.ENGINES)}), comma-separated or repeated "
                              "(default: every one that runs here)")
     parser.add_argument("-r", "--resolution", type=frame_resolution, action="append", metavar="WxH",
-                        help="WIDTHxHEIGHT up to 4096x4096 or 360p/720p/1080p; repeatable (default: all three)")
+                        help="WIDTHxHEIGHT of 16 to 4096 a side or 360p/720p/1080p; repeatable (default: all three)")
     parser.add_argument("--batch", type=frame_batch, default=None, metavar="N",
                         help="throughput batch measured besides batch 1, up to 64 (default: 8 on a GPU, none on the CPU)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")

@@ -60,7 +60,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.conflict_handler = "resolve"  # inherited by the group below, which then replaces --size
     frames = parser.add_argument_group("frames")
     frames.add_argument("--size", type=argtypes.frame_resolution, default=(320, 240), metavar="WxH",
-                        help="frame size the clients send, up to 4096x4096 (default 320x240)")
+                        help="frame size the clients send, 16 to 4096 a side (default 320x240)")
     frames.add_argument("--process-size", type=argtypes.side_length, default=None, metavar="PX",
                         help="the server's --size: processing size, shorter side (default: serve's, 160 on a CPU)")
 

@@ -98,7 +98,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "default off, as the reference loop)")
     parser.add_argument("--no-baseline", action="store_true", help="skip the reference loop")
     parser.add_argument("--resolution", type=frame_resolution, metavar="WxH",
-                        help="time a copy of the clip's frames scaled to this size, e.g. 1920x1080 (up to 4096x4096; "
+                        help="time a copy of the clip's frames scaled to this size, e.g. 1920x1080 (16 to 4096 a side; "
                              "the copy has no audio: the pipeline's audio copy is not timed)")
     parser.add_argument("--device", default="cpu", help="cpu (default, as the reference loop ran), cuda or cuda:N")
     parser.add_argument("--dtype", default="fp32", choices=("fp32", "fp16", "bf16"),

@@ -133,8 +133,11 @@ def mix_weights(text: str) -> list[float]:
     return values
 
 
+MIN_RESOLUTION_SIDE = 16  # the shortest side a WIDTHxHEIGHT may have (`-r 0x0` is no frame size)
+
+
 def resolution(text: str, most: int | tuple[int, int] = MAX_SIDE) -> tuple[int, int]:
-    """'1280x720' or a preset (360p, 720p, 1080p) -> (width, height), each side 16 to `most`
+    """'1280x720' or a preset (360p, 720p, 1080p) -> (width, height), each side MIN_RESOLUTION_SIDE to `most`
     (a (width, height) pair: each its own limit, said as the largest resolution)."""
     if text in RESOLUTION_PRESETS:
         return RESOLUTION_PRESETS[text]
@@ -146,10 +149,11 @@ def resolution(text: str, most: int | tuple[int, int] = MAX_SIDE) -> tuple[int, 
         presets = ", ".join(RESOLUTION_PRESETS)
         raise argparse.ArgumentTypeError(f"{text!r} is not WIDTHxHEIGHT (e.g. 1280x720) or one of {presets}") from None
     most_width, most_height = most if isinstance(most, tuple) else (most, most)
-    if not (16 <= width <= most_width and 16 <= height <= most_height):
+    least = MIN_RESOLUTION_SIDE
+    if not (least <= width <= most_width and least <= height <= most_height):
         if isinstance(most, tuple):
-            raise argparse.ArgumentTypeError(f"{text!r}: between 16x16 and {most_width}x{most_height}")
-        raise argparse.ArgumentTypeError(f"{text!r}: both sides must be 16 to {most} pixels")
+            raise argparse.ArgumentTypeError(f"{text!r}: between {least}x{least} and {most_width}x{most_height}")
+        raise argparse.ArgumentTypeError(f"{text!r}: both sides must be {least} to {most} pixels")
     return width, height
 
 

@@ -13,10 +13,11 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from realtime_adain.commands.argtypes import MAX_FRAME_BATCH, MAX_FRAME_SIDE, RESOLUTION_PRESETS, frame_batch, frame_resolution
+from realtime_adain.commands.argtypes import (MAX_FRAME_BATCH, MAX_FRAME_SIDE, MIN_RESOLUTION_SIDE, RESOLUTION_PRESETS,
+                                              frame_batch, frame_resolution)
+from realtime_adain.atomic import PendingOutput
 from realtime_adain.errors import UserError
 from realtime_adain.paths import ensure_writable_dir, refuse_overwriting_inputs
-from realtime_adain.atomic import PendingOutput
 
 # The ONNX graph must reproduce PyTorch within this PSNR (uint8 output space) to be kept.
 
@@ -38,8 +39,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--vgg", metavar="PATH", help="encoder weights (default: $REALTIME_ADAIN_VGG or the downloaded file)")
     parser.add_argument("--decoder", metavar="PATH", help="decoder weights: decoder.pth or a trainer checkpoint (.safetensors)")
     parser.add_argument("-r", "--resolution", type=frame_resolution, action="append", metavar="WxH",
-                        help=f"tensorrt: frame size to build for, WIDTHxHEIGHT up to {MAX_FRAME_SIDE} a side or "
-                             "360p/720p/1080p; repeatable (default: 360p, 720p and 1080p)")
+                        help=f"tensorrt: frame size to build for, WIDTHxHEIGHT of {MIN_RESOLUTION_SIDE} to "
+                             f"{MAX_FRAME_SIDE} pixels a side, or 360p/720p/1080p; repeatable (default: 360p, 720p and 1080p)")
     parser.add_argument("--batch", type=frame_batch, action="append", metavar="N",
                         help=f"tensorrt: frames per call to build for, up to {MAX_FRAME_BATCH}; repeatable (default: 1)")
     parser.add_argument("--precision", choices=("fp16", "fp32"), default=None,

@@ -45,14 +45,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     out.add_argument("--no-window", dest="window", action="store_false",
                      help="run headless: needs -o, --stream or --virtual-cam")
     out.add_argument("--fullscreen", action="store_true", help="start in fullscreen")
-    out.add_argument("-o", "--output", metavar="FILE.mp4", help="record the whole session's stylized stream to MP4")
+    # (-o, --stream and --log: appended, so that one given twice is refused, not the last one kept: `once`)
+    out.add_argument("-o", "--output", metavar="FILE.mp4", action="append",
+                     help="record the whole session's stylized stream to MP4")
     out.add_argument("--stream", metavar="URL", action="append",
-                     help="send the stylized stream: udp://HOST:PORT (MPEG-TS), rtmp://... (FLV), srt://, tcp://")
+                     help="send the stylized stream: udp://HOST:PORT, srt://, tcp:// (MPEG-TS), rtp://HOST:PORT "
+                          "(MPEG-TS over RTP), rtmp://... (FLV)")
     out.add_argument("--virtual-cam", action="store_true", help="send it to a virtual webcam (needs pyvirtualcam)")
     out.add_argument("--max-frames", type=argtypes.positive_int, metavar="N", help="stop after N frames shown/written")
     out.add_argument("--snapshot-dir", default=".", metavar="DIR", help="where `s` writes PNGs (default: .)")
     out.add_argument("--record-dir", default=".", metavar="DIR", help="where `r` writes MP4s (default: .)")
-    out.add_argument("--log", metavar="FILE", help="also append the event log (style switches, ...) to FILE")
+    out.add_argument("--log", metavar="FILE", action="append", help="also append the event log (style switches, ...) to FILE")
 
     temporal = parser.add_argument_group("temporal stability (docs/temporal.md)")
     common.add_stabilize_options(temporal, "stabiliser mode at the start, key t cycles it (default flow; stats needs the eager engine)")
@@ -66,9 +69,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def live_settings(args: argparse.Namespace) -> LiveSettings:
     """The session's settings from the options, checked once here."""
-    if args.stream and len(args.stream) > 1:  # (the last one was used, the others dropped without a word)
-        raise UserError(f"--stream given {len(args.stream)} times: one stream a session; send more with a relay "
-                        "(e.g. ffmpeg's tee muxer)")
+    output = once(args.output, "-o/--output", "one recording a session")
+    stream = once(args.stream, "--stream", "one stream a session; send more with a relay (e.g. ffmpeg's tee muxer)")
+    log = once(args.log, "--log", "one log file a session")
     if args.fps is not None:  # (for an image sequence it was refused only after the model loaded)
         from realtime_adain.video.sequence import check_framerate
 
@@ -78,14 +81,22 @@ def live_settings(args: argparse.Namespace) -> LiveSettings:
         resolution=args.resolution, fps=args.fps, loop=args.loop, alpha=args.alpha,
         preserve_color=args.preserve_color, style_size=args.style_size,
         style_cache=common.style_cache_dir(args.style_cache), size=args.size, window=args.window,
-        fullscreen=args.fullscreen, output=args.output, stream=(args.stream or [None])[0],
+        fullscreen=args.fullscreen, output=output, stream=stream,
         virtual_cam=args.virtual_cam, max_frames=args.max_frames, snapshot_dir=Path(args.snapshot_dir),
-        record_dir=Path(args.record_dir), log=args.log, stabilize=args.stabilize,
+        record_dir=Path(args.record_dir), log=log, stabilize=args.stabilize,
         stabilize_strength=args.stabilize_strength, carry_motion=args.carry_motion,
     )
     settings.check()
     check_files_written(settings)
     return settings
+
+
+def once(values: list[str] | None, option: str, why: str) -> str | None:
+    """The value of an option a session takes once (None: not given); one given more often is
+    refused, saying `why` (argparse kept the last, the others dropped without a word)."""
+    if values and len(values) > 1:
+        raise UserError(f"{option} given {len(values)} times: {why}")
+    return values[0] if values else None
 
 
 def check_files_written(settings: LiveSettings) -> None:
@@ -173,8 +184,9 @@ def check_environment(settings: LiveSettings) -> None:
 
 def check_window_opens() -> None:
     """Qt, inside OpenCV, aborts the whole process when it cannot reach the display (exit 134, a
-    recording under way lost): probed first in a child process, before the model loads. A Wayland
-    desktop's QT_QPA_PLATFORM=wayland (opencv-python's Qt has xcb only) falls back to xcb."""
+    recording under way lost): probed first in a child process, before the model loads. A
+    QT_QPA_PLATFORM the window does not open with (a Wayland desktop's wayland, a plugin
+    opencv-python's Qt, xcb only, lacks) falls back to xcb, with a note, where that opens."""
     from realtime_adain.doctor import window_failure, qt_platform_that_works
 
     failure = window_failure()

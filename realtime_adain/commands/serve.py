@@ -50,7 +50,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                           "reverse proxy in front; needs a token, as off loopback")
     net.add_argument("--max-clients", type=argtypes.positive_int, default=4, metavar="N",
                      help="most clients at once (default 4); more are refused with 429")
-    net.add_argument("--idle-timeout", type=argtypes.seconds, default=60.0, metavar="S",
+    net.add_argument("--idle-timeout", type=idle_seconds, default=60.0, metavar="S",
                      help="close a client that sent no frame or message for S seconds (default 60; at least 1, at most a day, 86400)")
     net.add_argument("--tls-cert", metavar="PEM", help="serve https with this certificate (browsers give a page the "
                                                        "camera only on https or localhost); needs --tls-key")
@@ -69,6 +69,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
     common.add_model_options(parser, default_size=None, size_default_text=LIVE_SIZE_TEXT)
     parser.set_defaults(func=run)
+
+
+def idle_seconds(text: str) -> float:
+    """--idle-timeout's seconds, 1 to a day, said in one message (`argtypes.seconds` said "(0, 86400]",
+    then `ServeSettings.check` refused 0.5 as "under a second")."""
+    from realtime_adain.serve.settings import MIN_IDLE_TIMEOUT
+
+    value = argtypes.real_number(text)
+    if not MIN_IDLE_TIMEOUT <= value <= argtypes.MAX_SECONDS:
+        raise argparse.ArgumentTypeError(f"{value:g} is outside [{MIN_IDLE_TIMEOUT:g}, {argtypes.MAX_SECONDS:g}] seconds")
+    return value
 
 
 def serve_settings(args: argparse.Namespace):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 from pathlib import Path
 
 from realtime_adain import release, userdirs
@@ -65,14 +66,30 @@ def run_download(args: argparse.Namespace) -> int:
     if directory.is_symlink() and not directory.exists():
         raise UserError(f"{directory}: a symbolic link to nothing (a loop, or its target is gone), not a directory")
     urls = download.file_urls(args.base_url, args.vgg_url, args.decoder_url)
-    results = download.download_all(urls, directory, force=args.force, check_checksum=not args.no_checksum)
-    for path, outcome in results:
-        print(one_line(f"{path}: {outcome} ({path.stat().st_size:,} bytes, verified)"))
+
+    def landed(path: Path, outcome: str) -> None:  # (said at once: a later failure must not hide it)
+        print(one_line(f"{path}: {outcome} ({path.stat().st_size:,} bytes, verified)"), flush=True)
+
+    download.download_all(urls, directory, force=args.force, check_checksum=not args.no_checksum, landed=landed)
     default = _default_directory()
     if default is None or directory.resolve() != default.resolve():
-        print(one_line(f"note: {directory} is not the default weights directory; use --vgg/--decoder, "
-                       f"${weights.ENV_VAR['vgg']}/${weights.ENV_VAR['decoder']} or ${weights.HOME_ENV_VAR} to use these files"))
+        print(one_line(f"note: {directory} is not the default weights directory; {how_to_use(directory)}"))
     return 0
+
+
+def how_to_use(directory: Path) -> str:
+    """How the commands find the weights downloaded into `directory` (see `weights.resolve`):
+    $REALTIME_ADAIN_HOME only where `directory` is a `weights` folder (the commands look in
+    $REALTIME_ADAIN_HOME/weights; the note offered it for any folder)."""
+    from realtime_adain import weights
+
+    directory = Path(os.path.abspath(directory))  # (a relative --dir names nothing from another folder)
+    files = {kind: shlex.quote(str(directory / name)) for kind, name in weights.DEFAULT_FILENAME.items()}
+    how = (f"pass --vgg {files['vgg']} --decoder {files['decoder']}, or set "
+           f"{weights.ENV_VAR['vgg']}={files['vgg']} and {weights.ENV_VAR['decoder']}={files['decoder']}")
+    if directory.name == "weights":
+        how += f", or {weights.HOME_ENV_VAR}={shlex.quote(str(directory.parent))} (it keeps its engines and styles there too)"
+    return f"to use these files, {how}"
 
 
 def _default_directory() -> Path | None:

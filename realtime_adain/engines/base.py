@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from realtime_adain.adain import StyleStats
+from realtime_adain.checks import check_whole
 from realtime_adain.engines.cache import EngineCache
 from realtime_adain.engines.frames import CudaFrames, frames_for
 from realtime_adain.imageio import MAX_DECODE_PIXELS
@@ -255,10 +256,23 @@ def check_frames(frames: np.ndarray) -> np.ndarray:
     batch = frames.reshape(1, *frames.shape) if frames.ndim == 3 else frames
     if batch.ndim != 4 or batch.shape[-1] != 3 or 0 in batch.shape:
         raise ValueError(f"frames must be (H, W, 3) or (N, H, W, 3) RGB, got shape {frames.shape}")
-    # A broadcast view of any size takes no memory until it is copied to the network's input (and
-    # the features take ~100x more): refuse more pixels in one call than any image file may have.
-    n, h, w, _ = batch.shape
-    if n * h * w > MAX_DECODE_PIXELS:
-        raise ValueError(f"frames are {n} x {w}x{h}, {n * h * w} pixels in one call, more than {MAX_DECODE_PIXELS} "
-                         "(16384x16384): pass smaller frames or fewer at a time")
+    check_pixels_per_call(*batch.shape[:3])
     return batch
+
+
+def check_pixels_per_call(batch: int, height: int, width: int, what: str = "frames") -> None:
+    """Refuse more pixels in one call than any image file may have: a broadcast view of any size
+    takes no memory until it is copied to the network's input (and the features take ~100x more)."""
+    if batch * height * width > MAX_DECODE_PIXELS:
+        raise ValueError(f"{what} are {batch} x {width}x{height}, {batch * height * width} pixels in one call, more "
+                         f"than {MAX_DECODE_PIXELS} (16384x16384): pass smaller frames or fewer at a time")
+
+
+def check_frame_shape(batch: int, height: int, width: int) -> tuple[int, int, int]:
+    """A frame shape to prepare an engine for (`Stylizer.prepare`), checked as `stylize` checks
+    frames of that shape: unchecked, a compile of batch 0 was a torch traceback, and 10**6 a side
+    tried to allocate terabytes."""
+    shape = tuple(check_whole(value, name, minimum=1) for value, name in ((batch, "batch"), (height, "height"),
+                                                                          (width, "width")))
+    check_pixels_per_call(*shape, what="batch, width and height")
+    return shape

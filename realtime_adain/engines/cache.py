@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping
 
-from realtime_adain.atomic import ANY_AGE, STALE_UNKNOWN_AFTER_S, naming, remove_stale
+from realtime_adain.atomic import ANY_AGE, STALE_UNKNOWN_AFTER_S, make_folders, naming, remove_stale
 from realtime_adain.errors import UserError
 from realtime_adain.paths import check_writable_dir, why_not_writable
 from realtime_adain.regular_files import open_regular
@@ -63,6 +63,12 @@ def engines_dir(for_run: bool = False) -> Path:
             return cache_dir_for_run("engines", "engine", "engines are built each run")
         return user_dir("engines", "cache")
     return CHECKOUT_ENGINES
+
+
+def cache_is_named() -> bool:
+    """Whether $REALTIME_ADAIN_ENGINES or $REALTIME_ADAIN_HOME names the engine cache: a run uses
+    that folder or fails, never swapping it for a temporary one (`EngineCache.for_run`, `doctor`)."""
+    return bool(os.environ.get(ENGINES_ENV_VAR) or os.environ.get(HOME_ENV_VAR))
 
 
 def inside_engine_cache(path: str | os.PathLike) -> bool:
@@ -132,8 +138,7 @@ class EngineCache:
         """The default cache of an engine that builds and loads (see `engines_dir`); `fallback` as
         above, never for a folder $REALTIME_ADAIN_ENGINES or $REALTIME_ADAIN_HOME names (it is
         used or refused, never swapped)."""
-        explicit = bool(os.environ.get(ENGINES_ENV_VAR) or os.environ.get(HOME_ENV_VAR))
-        return cls(engines_dir(for_run=True), fallback=fallback and not explicit)
+        return cls(engines_dir(for_run=True), fallback=fallback and not cache_is_named())
 
     @classmethod
     def of_engine(cls, cache: "EngineCache | None" = None) -> "EngineCache":
@@ -223,7 +228,7 @@ class EngineCache:
         except UserError as exc:
             raise CacheUnwritable(str(exc)) from None
         try:
-            self.directory.mkdir(parents=True, exist_ok=True)
+            make_folders(self.directory)  # (a command that fails then removes it where left empty)
             # builds of killed runs (never trusted, but as large as an engine), which only `engines clear`
             # removed; an id of another machine sharing the folder means nothing: untouched for long
             remove_stale(self.directory, folders=BUILD_DIR, after_s=STALE_UNKNOWN_AFTER_S)

@@ -178,6 +178,8 @@ class LiveSession:
                 return got[1]
             if self.capture.error:  # the real cause, not "no frames arrived"
                 raise UserError(f"{self.settings.source}: capture failed ({self.capture.error})")
+            if self.capture.unreadable:  # (as a file that cannot be decoded is refused when it opens)
+                raise UserError(f"{self.settings.source}: cannot read ({self.capture.unreadable})")
             if self.capture.ended:  # a finite source (a URL: not checked at open) played out without a picture
                 got = self.capture.latest.newer(0, 0)  # (one put just before it ended)
                 if got is not None:

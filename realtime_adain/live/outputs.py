@@ -478,7 +478,7 @@ def check_host(url: str, host: str) -> None:
 
 
 class Streamer(EncodedOutput):
-    """Low-latency H.264 to a URL: MPEG-TS over UDP/SRT/TCP, FLV over RTMP (OBS, ffplay, VLC)."""
+    """Low-latency H.264 to a URL: MPEG-TS over UDP/SRT/TCP or in RTP, FLV over RTMP (OBS, ffplay, VLC)."""
 
     key = "target"
 

@@ -52,9 +52,10 @@ class SourceError(UserError):
 class SourceLost(Exception):
     """A source that was delivering frames stopped doing so."""
 
-    def __init__(self, message: str, reason: str | None = None) -> None:
+    def __init__(self, message: str, reason: str | None = None, undecodable: bool = False) -> None:
         super().__init__(message)
         self.reason = reason or message  # why, without the source's name
+        self.undecodable = undecodable  # what arrived is no video FFmpeg can decode (not a network's failure)
 
 
 @dataclass(frozen=True)
@@ -312,7 +313,7 @@ class PyAVSource:
                 yield (resize(image, self.resolution) if self.resolution else image), frame.time
         except (av.FFmpegError, OSError) as exc:
             reason = self._reason(exc)
-            raise SourceLost(f"{self.description}: {reason}", reason) from None
+            raise SourceLost(f"{self.description}: {reason}", reason, isinstance(exc, av.error.InvalidDataError)) from None
 
     def _pictures(self) -> Iterator[av.VideoFrame]:
         """The decoded frames; an image sequence's up to its first gap (FFmpeg fails on the gap,
@@ -438,6 +439,8 @@ def open_source(
     loop: bool = True,
 ) -> Source:
     """The source `spec` names (camera index, /dev path, URL or file), already opened."""
+    if not spec:  # (it was looked for as a file: "error: : no such file")
+        raise SourceError("--source is empty: give a camera index, a device, a video file or a URL")
     if (index := ascii_whole(spec)) is not None:
         if index > MAX_CAMERA_INDEX:
             raise SourceError(f"camera {spec}: no such camera (an index is 0 to {MAX_CAMERA_INDEX})")
@@ -512,6 +515,7 @@ class Capture(threading.Thread):
         self.ended = False  # a finite source reached its end
         self.error: str | None = None  # what ended capture unexpectedly (a bug, out of memory), for the one line
         self.lost: str | None = None  # why the source was last lost (a first frame that never came: its cause)
+        self.unreadable: str | None = None  # why a source that never gave a frame cannot be decoded: no use retrying
         self._stop_event = threading.Event()
 
     def stop(self) -> None:
@@ -528,12 +532,14 @@ class Capture(threading.Thread):
                     if not opened:
                         self.source.open()
                         opened = True
-                        self.log("source-reconnected", source=self.source.description, attempt=attempt)
-                        self.status = "live"
+                        self.status = "reopened, waiting for frames"
                     with closing(self.source.frames()) as frames:
                         for image in frames:
                             if self._stop_event.is_set():
                                 return
+                            if attempt:  # reconnected once frames come, not on opening (it may give none)
+                                self.log("source-reconnected", source=self.source.description, attempt=attempt)
+                                self.status = "live"
                             # the back-off starts again once frames come (not on opening: a server that
                             # takes connections and stalls was retried every half second for ever)
                             attempt = 0
@@ -544,6 +550,11 @@ class Capture(threading.Thread):
                     return
                 except (SourceLost, SourceError) as exc:
                     self.source.close()
+                    if index == 0 and isinstance(exc, SourceLost) and exc.undecodable:
+                        # (a URL serving no video, e.g. a text file, was reopened until the first frame's
+                        # 15 s ran out, "reconnected" each time; a file is refused as it opens)
+                        self.unreadable, self.status = exc.reason, f"cannot read ({exc.reason})"
+                        return
                     opened = False
                     attempt += 1
                     delay = min(self.backoff[1], self.backoff[0] * 2 ** min(attempt - 1, 30))  # (2**1024: OverflowError)

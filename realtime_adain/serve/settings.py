@@ -20,6 +20,8 @@ MAX_CLIENTS = 64
 MAX_TOKEN = 256  # characters: it travels in every URL and header
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 MAX_TLS_FILE_BYTES = 1024 * 1024  # a PEM certificate chain or key is a few KiB
+# The shortest --idle-timeout: a client sends at most a few frames a second when its tab is hidden.
+MIN_IDLE_TIMEOUT = 1.0
 CONNECT_TIMEOUT = 15.0  # seconds from an answered offer to a connected peer (a browser takes 1-5); then its slot is freed
 
 
@@ -214,7 +216,7 @@ class ServeSettings:
             raise UserError(f"--max-clients {self.max_clients} is outside 1..{MAX_CLIENTS}")
         if not (math.isfinite(self.idle_timeout) and self.idle_timeout > 0):
             raise UserError(f"--idle-timeout {self.idle_timeout} must be a positive number of seconds")
-        if self.idle_timeout < 1:  # (a client sends at most a few frames a second when its tab is hidden)
+        if self.idle_timeout < MIN_IDLE_TIMEOUT:
             raise UserError(f"--idle-timeout {self.idle_timeout:g} is under a second: clients would be closed "
                             "between two of their frames")
         if not (math.isfinite(self.connect_timeout) and self.connect_timeout > 0):
