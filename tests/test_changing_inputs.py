@@ -122,6 +122,7 @@ QUIT_AT_DEFAULT = ("import os, signal, sys; signal.signal(signal.SIGQUIT, signal
                    "os.execv(sys.executable, [sys.executable, '-m', 'realtime_adain', *sys.argv[1:]])")
 
 
+@pytest.mark.slow  # (4-8 s; SIGINT and SIGTERM partials run by default in test_signals)
 def test_sigquit_while_encoding_keeps_a_playable_partial(published_weights, data_dir, tmp_path):
     """Ctrl-\\ (SIGQUIT) killed the process with a core dump, leaving its hidden temporary file
     (no moov: unplayable); `ffmpeg` finishes its file on SIGQUIT, and so does a run now."""
@@ -220,6 +221,7 @@ def test_signals_with_stderr_full_keep_the_partial(published_weights, video_args
     assert 0 < decoded_frames(out / "bunny.partial.mp4") < 240
 
 
+@pytest.mark.slow  # (4-6 s; a full stderr with signals runs by default)
 def test_a_note_with_stderr_full_keeps_the_output(published_weights, data_dir, tmp_path):
     """A GIF notes that it drops the sound: with stderr on /dev/full that note failed the run
     (exit 1, nothing written)."""
@@ -232,6 +234,7 @@ def test_a_note_with_stderr_full_keeps_the_output(published_weights, data_dir, t
     assert (process.returncode, stdout) == (0, f"{out}\n") and decoded_frames(out) == 6
 
 
+@pytest.mark.slow  # (4-7 s)
 def test_the_terminal_closed_then_sighup_keeps_the_partial(published_weights, video_args_to, tmp_path):
     """A terminal window closed: writes to it fail (EIO) from then on, and SIGHUP follows. The
     progress bar copes (tqdm disables itself), but the lines said while stopping raised: exit 1

@@ -18,6 +18,10 @@ from realtime_adain.training.checkpoint import save_decoder
 from realtime_adain.weights import load_decoder
 
 
+# Most tests here read `exported`: in one xdist worker (.ci/run's --dist loadgroup) it is made once.
+pytestmark = pytest.mark.xdist_group("engines_onnx_exported")
+
+
 @pytest.fixture(scope="module")
 def exported(published_weights, tmp_path_factory):
     """One export into an engine cache, from a trainer checkpoint (safetensors + metadata)."""

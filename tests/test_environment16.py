@@ -90,6 +90,7 @@ def without_home(env: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in env.items() if k not in ("HOME", "REALTIME_ADAIN_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME")}
 
 
+@pytest.mark.slow  # (fresh interpreters (5-7 s); test_nohome16 covers a missing home by default)
 def test_a_user_without_a_home_still_stylizes_with_weights_given(env, data_dir, style, tmp_path):
     """No $HOME and no home in the password database: platformdirs raised RuntimeError while the
     parser was built (the `weights download --dir` help names the weights folder): a traceback

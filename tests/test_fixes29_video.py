@@ -183,6 +183,7 @@ def test_partial_pictures_never_replace_an_earlier_runs(tmp_path):
     assert (tmp_path / "p" / "f_0500.partial.png").read_bytes() == b"someone's"
 
 
+@pytest.mark.slow  # (5-10 s of timed signals)
 def test_a_terminated_picture_run_says_terminated_and_keeps_the_earlier_partials(env, data_dir, style, tmp_path):
     """SIGTERM: the kept frames were said `interrupted: N frames kept in ...`, then `terminated`;
     the earlier run's partial pictures of that pattern were overwritten."""

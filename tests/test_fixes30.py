@@ -93,6 +93,7 @@ def test_an_upload_is_seen_only_by_its_sender(stylizer, data_dir, tmp_path):
     assert thumbnail == (200, "image/jpeg") and registry.get(upload_id) is not None
 
 
+@pytest.mark.slow  # (a server started (5-13 s); uploads are tested by default in test_serve)
 def test_the_page_adds_a_style_uploaded_twice_once(weights_env, data_dir, tmp_path):
     """The server answers the same picture uploaded again with the style it has; the page pushed a
     second, identical button into its strip each time. A real Chromium uploads one file twice

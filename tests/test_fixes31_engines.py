@@ -154,6 +154,11 @@ def test_ctrl_c_during_the_onnx_export_is_one_line_and_130(weights_env, tmp_path
     assert not cache.exists()  # nothing half-built left, nor the cache folder the export made
 
 
+# The tests that read `exported` go to one xdist worker (.ci/run's --dist loadgroup): split between
+# two, each made the export (14-29 s).
+EXPORTED_GROUP = pytest.mark.xdist_group("fixes31_exported")
+
+
 @pytest.fixture(scope="module")
 def exported(published_weights, tmp_path_factory):
     """A cache holding the export an `--engine onnx --json` run made; that run and a second one."""
@@ -171,6 +176,7 @@ def exported(published_weights, tmp_path_factory):
     return EngineCache(folder / "engines"), runs, Stylizer.load(vgg, decoder, device="cpu", engine="eager").weights_id
 
 
+@EXPORTED_GROUP
 def test_an_onnx_export_is_said(exported):
     """`--engine onnx` exported for 10-30 s without a word; once said, nothing on stdout (--json)."""
     _, (first, again), _ = exported
@@ -206,6 +212,7 @@ def planted(source: EngineCache, weights_id: str, tmp_path, edit=None) -> Engine
     return cache
 
 
+@EXPORTED_GROUP
 def test_engines_list_vouches_only_for_exports_a_run_would_load(exported, tmp_path, monkeypatch, run_cli):
     """An export of other weights, with its sidecars made to match, and one with no record of its
     build (`export -o`) were listed as `matches_build: true`; `auto` then took onnx and exported

@@ -102,6 +102,7 @@ def test_more_workers_than_cpus_is_one_line_of_ours(dataset, capsys):
                      "may be slower, not faster (fewer --workers, or leave it out)"]
 
 
+@pytest.mark.slow  # (a training run with loader processes (5-9 s))
 def test_a_note_from_loader_processes_is_one_line_once_per_file(dataset, published_weights, tmp_path, data_dir):
     """Three cut-short JPEGs and three loader processes gave seven notes (`once` held in each
     process alone), two of them could meet on one line, and a cut-short picture is trained on

@@ -84,6 +84,7 @@ def test_a_video_on_a_worker_thread_is_finished_after_a_ctrl_c_in_the_main_threa
     assert read_video(out)[0] == 24
 
 
+@pytest.mark.slow  # (6 s; test_live_headless receives a UDP stream by default)
 def test_udp_streams_are_sent_in_whole_mpegts_packets(capfd):
     """`pkt_size` was given to the muxer, which ignored it (FFmpeg said "Some options were not
     used" on every run) and datagrams ran from 32 to 1472 bytes: a lost one split TS packets."""

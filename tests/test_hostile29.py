@@ -7,7 +7,10 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
 
+
+@pytest.mark.slow  # (5-6 s of timed signals)
 def test_a_signal_while_a_silent_url_opens_acts_at_once():
     """`live --source udp://...` with nothing sent: Ctrl-C/SIGTERM waited out the open inside
     FFmpeg (5 s), or was lost altogether; now the open runs on a thread and the signal is taken

@@ -104,6 +104,7 @@ def test_umask_0777_still_gives_outputs_their_owner_can_use(env, inputs, tmp_pat
     assert os.listdir(out.parent) == ["out.png"]
 
 
+@pytest.mark.slow  # (several commands (5-14 s))
 def test_names_the_output_encoding_cannot_write_and_junk_progress_settings(env, inputs, tmp_path):
     """PYTHONIOENCODING=ascii: printing the output's name raised UnicodeEncodeError after the file
     was written (a traceback, exit status 1). Names are printed as their bytes (not UTF-8 here),

@@ -54,6 +54,7 @@ def test_doctor_says_the_window_opens_only_through_x11(display, monkeypatch):  #
     assert finding.level == "ok" and finding.value.startswith("opens (DISPLAY=")
 
 
+@pytest.mark.slow  # (a live window under Xvfb (6-18 s); test_live_window runs by default)
 def test_the_display_going_away_keeps_the_recording(published_weights, bunny, data_dir, tmp_path):
     """The X server dying (an `ssh -X` session dropping) mid-session: Qt ended the process with
     exit(1) from inside cv2.waitKey, and the recording was lost (a 48-byte hidden temporary file).

@@ -87,6 +87,7 @@ def silent_server():
         connection.close()
 
 
+@pytest.mark.slow  # (waits out a silent server (5 s))
 def test_a_server_that_says_nothing_is_one_line_with_the_reason(silent_server):
     """FFmpeg's "Immediate exit requested" was the reason given for our own 5 s timeout."""
     started = time.monotonic()

@@ -181,6 +181,7 @@ def test_a_gif_side_over_65535_is_refused():
         check_picture_size("gif", 65536, 8)
 
 
+@pytest.mark.slow  # (6-8 s of timed signals; video partials run by default in test_signals)
 def test_ctrl_c_leaves_a_playable_partial_gif(weights_env, data_dir, style, tmp_path):
     """As for the other formats: the frames done are a finished, looping NAME.partial.gif, each at
     the input's time, and nothing else is left."""

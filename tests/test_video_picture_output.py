@@ -66,6 +66,7 @@ def test_a_failed_run_leaves_nothing_and_replaces_no_earlier_picture(run_cli, we
     assert (out / "f_0001.png").read_bytes() == b"an earlier run's picture"
 
 
+@pytest.mark.slow  # (4-6 s of timed signals; video partials run by default in test_signals)
 def test_ctrl_c_keeps_the_pictures_made_as_partial_ones(data_dir, weights_env, tmp_path):
     out = tmp_path / "frames"
     command = [sys.executable, "-m", "realtime_adain", "video", str(data_dir / "videos" / "cutBunny.mp4"), "-s",

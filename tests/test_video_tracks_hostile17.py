@@ -65,6 +65,7 @@ def covers_clip(folder: Path, count: int) -> Path:
     return source
 
 
+@pytest.mark.slow  # (5 s; cover art is kept by default in test_video_tracks17)
 def test_many_covers_read_the_file_once(run_cli, weights_env, style, tmp_path, monkeypatch):
     """Each cover read the file again (FFmpeg probing every stream each time): 990 covers took a
     minute, 20 times one. The file is read again once, however many covers it has; all are kept."""
