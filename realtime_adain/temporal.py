@@ -21,6 +21,7 @@ import functools
 import math
 import os
 import threading
+import weakref
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable
@@ -29,6 +30,7 @@ import cv2
 import numpy as np
 import torch
 
+from realtime_adain import switch_interval
 from realtime_adain.checks import check_number, check_positive, check_whole
 from realtime_adain.imageio import MAX_DECODE_PIXELS
 
@@ -681,7 +683,9 @@ class MotionAhead:
     jobs, its luma and then its motion, which waits for its own and the previous frame's luma:
     the pool takes jobs in order, so a job only waits for jobs taken before it. A motion is small
     (working size), so any number of frames may be in flight. `close` (or `with`) stops the
-    threads; in a forked child (which has none of its parent's threads) it starts its own.
+    threads; in a forked child (which has none of its parent's threads) it starts its own. While
+    open, the interpreter's switch interval is short (`switch_interval`): each OpenCV call gives
+    the GIL up, and beside a thread that keeps it taking it back waited up to 5 ms each time.
     """
 
     def __init__(self, stabilizer: Stabilizer, workers: int = 2, reverse: bool = False) -> None:
@@ -693,6 +697,8 @@ class MotionAhead:
         self.workers = check_whole(workers, "workers", minimum=1)
         self.closed = False
         self._start()
+        switch_interval.shorten()
+        self._restore_interval = weakref.finalize(self, switch_interval.restore)  # (at close, or when collected)
 
     def _start(self) -> None:
         self.pool = ThreadPoolExecutor(self.workers, thread_name_prefix="stabilize-motion")
@@ -745,6 +751,7 @@ class MotionAhead:
         """Stop the threads (idempotent); a later `submit` is a RuntimeError."""
         self.closed = True
         self.pool.shutdown(wait=True, cancel_futures=True)
+        self._restore_interval()
 
 
 def check_stats(mean: torch.Tensor, std: torch.Tensor) -> None:
