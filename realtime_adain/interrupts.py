@@ -20,7 +20,7 @@ import signal
 import sys
 import threading
 from contextlib import contextmanager
-from typing import Callable, Iterator, NoReturn
+from typing import Callable, ContextManager, Iterator, NoReturn
 
 from realtime_adain.errors import UserError
 
@@ -79,21 +79,27 @@ def loop_signals(loop, received: list[int], then: Callable[[], object]) -> Itera
                 signal.signal(sig, previous[sig])
 
 
-@contextmanager
-def signals_ignored() -> Iterator[None]:
+def signals_ignored() -> ContextManager[None]:
     """Inside the block SIGINT, SIGTERM, SIGHUP and SIGQUIT are ignored (main thread only), the
     handlers before are back after: for saying that a signal stopped the command and cleaning up
     after it, where a second one raised escaped as a traceback (exit status 1, not the first's)."""
+    return _signals_handled_by(signal.SIG_IGN)
+
+
+@contextmanager
+def _signals_handled_by(handler: Callable | int) -> Iterator[None]:
+    """Inside the block SIGNALS go to `handler` (in the main thread; elsewhere nothing changes),
+    except one ignored (`nohup`) or set outside Python; the handlers before are back after."""
     previous = {sig: signal.getsignal(sig) for sig in SIGNALS} if _in_main_thread() else {}
-    for sig, handler in previous.items():
-        if handler is not None:
-            signal.signal(sig, signal.SIG_IGN)
+    for sig, before in previous.items():
+        if before is not None and before != signal.SIG_IGN:
+            signal.signal(sig, handler)
     try:
         yield
     finally:
-        for sig, handler in previous.items():
-            if handler is not None:
-                signal.signal(sig, handler)
+        for sig, before in previous.items():
+            if before is not None:
+                signal.signal(sig, before)
 
 
 def raise_received(signum: int) -> NoReturn:
@@ -133,22 +139,12 @@ def _stop_while_starting(signum: int, _frame: object) -> None:
     os._exit(128 + signum)
 
 
-@contextmanager
-def stop_while_starting() -> Iterator[None]:
+def stop_while_starting() -> ContextManager[None]:
     """Inside the block (the command's own modules importing, `__main__.py`) a signal ends the
     process at once with its one line; the handlers before it are back after it, an ignored one
     stays ignored (`nohup`). There a Ctrl-C printed a KeyboardInterrupt traceback, and SIGTERM
     ended the process without a word."""
-    previous = {sig: signal.getsignal(sig) for sig in SIGNALS} if _in_main_thread() else {}
-    for sig, handler in previous.items():
-        if handler is not None and handler != signal.SIG_IGN:
-            signal.signal(sig, _stop_while_starting)
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            if handler is not None:
-                signal.signal(sig, handler)
+    return _signals_handled_by(_stop_while_starting)
 
 
 @contextmanager

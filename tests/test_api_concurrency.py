@@ -156,6 +156,7 @@ def _store_many(weights, folder: Path, cache: Path, rounds: int) -> str:
     return stylizer.encoder_id
 
 
+@pytest.mark.slow  # (several interpreters (6 s); threads sharing the cache run by default)
 def test_processes_writing_one_style_cache_at_once(published_weights, stylizer, tmp_path):
     folder, cache = tmp_path / "styles", tmp_path / "cache"
     folder.mkdir()

@@ -95,6 +95,7 @@ def test_a_file_replaced_or_removed_during_the_run_is_read_whole(stylizer, style
     assert "note:" not in capsys.readouterr().err
 
 
+@pytest.mark.slow  # (5 s)
 def test_a_file_cut_short_during_the_run_is_not_blamed_from_the_start(stylizer, style, data_dir, tmp_path,
                                                                       one_thread):
     """Truncated while read, the run fails as before (no output), and the error says the file

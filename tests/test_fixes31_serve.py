@@ -182,6 +182,7 @@ def test_every_answer_forbids_other_sites_to_frame_it(stylizer, registry):
         assert policy == "frame-ancestors 'none'" and frame == "DENY", (path, policy, frame)
 
 
+@pytest.mark.slow  # (a server and a browser-like client (5-9 s); test_serve checks the page's headers by default)
 @WEBRTC
 def test_a_page_of_another_site_cannot_frame_the_page_to_take_a_slot(stylizer, registry, tmp_path):
     """Headless Chromium with a fake camera opens a page on another origin (127.0.0.2) that frames
@@ -243,7 +244,8 @@ def flood(port: int, count: int) -> None:
             sock.close()
 
 
-@pytest.mark.parametrize("nofile, warnings", [pytest.param(40, {1}, marks=pytest.mark.slow), (64, {0, 1}),
+@pytest.mark.parametrize("nofile, warnings", [pytest.param(40, {1}, marks=pytest.mark.slow),  # (each 7-17 s)
+                                              pytest.param(64, {0, 1}, marks=pytest.mark.slow),
                                               pytest.param(128, {0}, marks=pytest.mark.slow)])
 def test_a_flood_under_a_low_descriptor_limit_logs_no_tracebacks(weights_env, data_dir, nofile, warnings):
     """asyncio accepted up to the listen backlog (aiohttp's 128) in one go, before any connection

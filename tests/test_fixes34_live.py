@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import shutil
 import time
 
 import cv2
 import numpy as np
 import pytest
 
-from live_support import REPO, write_video
+from live_support import REPO
 from realtime_adain.live.app import FIRST_FRAME_TIMEOUT
 from realtime_adain.live.outputs import STREAM_FORMATS
 from realtime_adain.live.sources import Capture, open_source
 from test_live_streams15 import serving
+from test_fixes31_live import clip, style  # noqa: F401  (fixtures)
 from test_live_window import display  # noqa: F401  (fixture)
 
 TINY = ("--size", "32", "--style-size", "64")
@@ -22,16 +22,6 @@ TINY = ("--size", "32", "--style-size", "64")
 def docs(name: str) -> str:
     """A doc's text with its line breaks as spaces (sentences wrap anywhere)."""
     return " ".join((REPO / "docs" / name).read_text(encoding="utf-8").split())
-
-
-@pytest.fixture
-def clip(tmp_path):
-    return write_video(tmp_path / "clip.mp4", frames=6)
-
-
-@pytest.fixture
-def style(data_dir, tmp_path):
-    return shutil.copy(data_dir / "style" / "trial.jpg", tmp_path / "trial.jpg")
 
 
 @pytest.mark.parametrize("option, says", [

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import subprocess
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import pytest
 import torch
 
 from cli_support import one_error_line
+from test_full_disk import tmpfs
 from realtime_adain import doctor, download, engines
 from weights_server import WeightsServer, release_bytes, synthetic_release  # noqa: F401
 
@@ -29,21 +29,6 @@ def engine_checks(weights_env, monkeypatch):
     if engines.unavailable("onnx", torch.device("cpu"), torch.float32):
         pytest.skip("the onnx engine is not installed")
     monkeypatch.setattr(doctor, "CHECKS", {"engines": doctor.engine_support, "caches": doctor.caches})
-
-
-@contextlib.contextmanager
-def tmpfs(path: Path, size: str):
-    """A tmpfs of `size` at `path`, unmounted afterwards (root only)."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
-    path.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True, text=True)
-    if done.returncode:
-        pytest.skip(f"cannot mount a tmpfs: {done.stderr.strip() or done.returncode}")
-    try:
-        yield path
-    finally:
-        subprocess.run(["umount", "-l", str(path)], check=False)
 
 
 def read_only(path: Path) -> None:
@@ -107,6 +92,7 @@ def test_doctor_reports_the_room_for_an_export(engine_checks, run_cli, data_dir,
         assert_onnx_cannot_run(run_cli, data_dir, tmp_path, "No space left on device", image=False)
 
 
+@pytest.mark.slow  # (an ONNX export onto a tmpfs (6 s); doctor's room for one is checked by default)
 def test_a_cached_export_runs_from_a_full_cache(engine_checks, run_cli, monkeypatch, tmp_path):
     """With the export of these weights in place, a full cache is no problem (onnx runs from it),
     and its free bytes are reported."""

@@ -6,9 +6,11 @@ none), no temporary file left and nothing under the final name. Needs root to mo
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -17,21 +19,28 @@ from weights_server import WeightsServer, release_bytes, synthetic_release  # no
 FILLER = "filler"
 
 
-@pytest.fixture
-def disk(tmp_path):
-    """An empty 2 MiB tmpfs, unmounted afterwards."""
+@contextlib.contextmanager
+def tmpfs(path: Path, size: str) -> Iterator[Path]:
+    """A tmpfs of `size` (mount's words: "2m") at `path`, made if missing, unmounted afterwards;
+    the test is skipped where one cannot be mounted (not root)."""
     if os.geteuid() != 0:
         pytest.skip("mounting a tmpfs needs root")
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)],
+    path.mkdir(parents=True, exist_ok=True)
+    result = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
                             capture_output=True, text=True)
     if result.returncode:
         pytest.skip(f"cannot mount a tmpfs: {result.stderr.strip() or result.returncode}")
     try:
-        yield mount
+        yield path
     finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
+        subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+@pytest.fixture
+def disk(tmp_path):
+    """An empty 2 MiB tmpfs, unmounted afterwards."""
+    with tmpfs(tmp_path / "disk", "2m") as mount:
+        yield mount
 
 
 def fill(disk: Path, leave: int = 0) -> None:

@@ -714,6 +714,7 @@ def config_statuses(port: int, requests: list[tuple[str, dict]]) -> list[int]:
     return asyncio.run(main())
 
 
+@pytest.mark.slow  # (a server on every interface (4 s))
 def test_on_every_interface_the_url_names_this_machine(weights_env, data_dir):
     """`--host 0.0.0.0` prints a URL a browser can open (this machine's name), says it listens on
     every interface, and answers to any Host name (the token guards it there)."""
@@ -734,6 +735,7 @@ def test_on_every_interface_the_url_names_this_machine(weights_env, data_dir):
     assert statuses == [200, 200, 401]
 
 
+@pytest.mark.slow  # (a server started (4 s); Host checks (DNS rebinding) run by default above)
 def test_allowed_hosts_answer_behind_a_proxy_with_a_token(weights_env, data_dir):
     """`--allow-host NAME` on loopback (a reverse proxy on this machine passing its public Host on):
     that name is served, others are still refused, and a token is generated and required, since

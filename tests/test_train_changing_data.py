@@ -102,7 +102,7 @@ def spoil_five(content: Path) -> dict[str, str]:
     }
 
 
-@pytest.mark.parametrize("workers", ["0", "2"])
+@pytest.mark.parametrize("workers", ["0", pytest.param("2", marks=pytest.mark.slow)])  # (4-13 s each)
 def test_files_going_bad_mid_run_are_skipped(train_tool, small_dataset, published_weights, one_thread,
                                              change_at_first_checkpoint, workers):
     """Deleted, truncated, overwritten, a folder, a FIFO since the listing: each warned once, the

@@ -772,7 +772,8 @@ def test_a_one_pixel_video(run_cli, weights_env, style, tmp_path):
     assert (result.width, result.height, result.pix_fmt) == (1, 1, "yuv444p") and len(result.pts) == 12
 
 
-@pytest.mark.parametrize("codec", [pytest.param("libx265", marks=pytest.mark.slow), "libsvtav1"])  # (10-22 s each)
+@pytest.mark.parametrize("codec", [pytest.param("libx265", marks=pytest.mark.slow),  # (6-22 s each; encoders that
+                                   pytest.param("libsvtav1", marks=pytest.mark.slow)])  # crash or hang run by default)
 def test_one_frame_with_encoders_that_talk_on_their_own(weights_env, style, tmp_path, codec):
     """`--frames 1 --codec libx265`: "the .mp4 muxer refused a packet" (x265 made up the decode
     time of a lone frame), after some 40 "x265 [info]" lines that x265 prints itself; SVT-AV1
