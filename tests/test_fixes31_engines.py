@@ -176,6 +176,7 @@ def exported(published_weights, tmp_path_factory):
     return EngineCache(folder / "engines"), runs, Stylizer.load(vgg, decoder, device="cpu", engine="eager").weights_id
 
 
+@pytest.mark.slow  # (its fixture: two `image --engine onnx` runs in fresh interpreters, 12-29 s)
 @EXPORTED_GROUP
 def test_an_onnx_export_is_said(exported):
     """`--engine onnx` exported for 10-30 s without a word; once said, nothing on stdout (--json)."""
@@ -212,6 +213,7 @@ def planted(source: EngineCache, weights_id: str, tmp_path, edit=None) -> Engine
     return cache
 
 
+@pytest.mark.slow  # (its fixture: two `image --engine onnx` runs in fresh interpreters, 12-29 s)
 @EXPORTED_GROUP
 def test_engines_list_vouches_only_for_exports_a_run_would_load(exported, tmp_path, monkeypatch, run_cli):
     """An export of other weights, with its sidecars made to match, and one with no record of its
