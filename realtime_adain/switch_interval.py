@@ -37,10 +37,11 @@ class _Holders:
             if self.count == 0:
                 return
             self.count -= 1
-            if self.count == 0 and self.found is not None and math.isclose(sys.getswitchinterval(), SHORT_INTERVAL_S):
-                sys.setswitchinterval(self.found)
-            if self.count == 0:
-                self.found = None
+            if self.count > 0:
+                return
+            if self.found is not None and math.isclose(sys.getswitchinterval(), SHORT_INTERVAL_S):
+                sys.setswitchinterval(self.found)  # (unless the program set its own meanwhile)
+            self.found = None
 
 
 _holders = _Holders()

@@ -26,8 +26,8 @@ VGG, DECODER = "vgg_normalised.pth", "decoder.pth"
 @pytest.fixture
 def engine_checks(weights_env, monkeypatch):
     """doctor's engines and caches sections only (the camera and window probes take seconds)."""
-    if engines.unavailable("onnx", torch.device("cpu"), torch.float32):
-        pytest.skip("the onnx engine is not installed")
+    # (the dev extra installs onnxruntime: a missing one is an install to fix, not a skip)
+    assert not engines.unavailable("onnx", torch.device("cpu"), torch.float32), "the onnx engine is not installed"
     monkeypatch.setattr(doctor, "CHECKS", {"engines": doctor.engine_support, "caches": doctor.caches})
 
 

@@ -72,6 +72,12 @@ thread_count = _checked(int, lambda v: 1 <= v <= MAX_THREADS, f"is outside 1..{M
 MAX_SECONDS = 86400.0
 seconds = _checked(float, lambda v: 0 < v <= MAX_SECONDS, f"is outside (0, {MAX_SECONDS:g}] seconds", "seconds")
 seconds_or_none = _checked(float, lambda v: 0 <= v <= MAX_SECONDS, f"is outside [0, {MAX_SECONDS:g}] seconds", "seconds_or_none")
+
+
+def seconds_from(low: float, name: str) -> Callable[[str], float]:
+    """Seconds from `low` to a day (a timeout a shorter one would break: said in this one message)."""
+    return _checked(float, lambda v: low <= v <= MAX_SECONDS, f"is outside [{low:g}, {MAX_SECONDS:g}] seconds", name)
+
 # Sizes where 0 means native, counts where 0 means all.
 non_negative_int = _checked(int, lambda v: v >= 0, "is negative", "non_negative_int")
 # Processing sizes (--size, --style-size): 0 means native.

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from realtime_adain.commands import argtypes, common
 from realtime_adain.errors import UserError
+from realtime_adain.serve.settings import MIN_IDLE_TIMEOUT
 from realtime_adain.settings import LIVE_SIZE_TEXT, MAX_RESOLUTION
 
 MISSING_EXTRA = 'serve needs aiohttp and aiortc: pip install "realtime-adain[serve]"'
@@ -50,7 +51,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                           "reverse proxy in front; needs a token, as off loopback")
     net.add_argument("--max-clients", type=argtypes.positive_int, default=4, metavar="N",
                      help="most clients at once (default 4); more are refused with 429")
-    net.add_argument("--idle-timeout", type=idle_seconds, default=60.0, metavar="S",
+    # (one range in one message: `argtypes.seconds` said "(0, 86400]", then the settings refused 0.5)
+    net.add_argument("--idle-timeout", type=argtypes.seconds_from(MIN_IDLE_TIMEOUT, "idle_seconds"), default=60.0, metavar="S",
                      help="close a client that sent no frame or message for S seconds (default 60; at least 1, at most a day, 86400)")
     net.add_argument("--tls-cert", metavar="PEM", help="serve https with this certificate (browsers give a page the "
                                                        "camera only on https or localhost); needs --tls-key")
@@ -69,17 +71,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
     common.add_model_options(parser, default_size=None, size_default_text=LIVE_SIZE_TEXT)
     parser.set_defaults(func=run)
-
-
-def idle_seconds(text: str) -> float:
-    """--idle-timeout's seconds, 1 to a day, said in one message (`argtypes.seconds` said "(0, 86400]",
-    then `ServeSettings.check` refused 0.5 as "under a second")."""
-    from realtime_adain.serve.settings import MIN_IDLE_TIMEOUT
-
-    value = argtypes.real_number(text)
-    if not MIN_IDLE_TIMEOUT <= value <= argtypes.MAX_SECONDS:
-        raise argparse.ArgumentTypeError(f"{value:g} is outside [{MIN_IDLE_TIMEOUT:g}, {argtypes.MAX_SECONDS:g}] seconds")
-    return value
 
 
 def serve_settings(args: argparse.Namespace):
