@@ -203,7 +203,11 @@ def _file_bytes(path: Path) -> bytes:
                 raise UserError(f"{path}: too large for a weights file ({size:,} bytes; at most {MAX_WEIGHTS_BYTES >> 20} MiB)")
             start = handle.read(9)
             _refuse_foreign_start(path, start, size, handle)
-            data = start + handle.read(MAX_WEIGHTS_BYTES + 1 - len(start))
+            # Read what fstat says the file holds: a read of MAX_WEIGHTS_BYTES reserves that much
+            # address space at once (2 GiB, enough to fail under `ulimit -v`); more only if it grew.
+            data = start + handle.read(max(size - len(start), 0) + 1)
+            if len(data) > size:
+                data += handle.read(MAX_WEIGHTS_BYTES + 1 - len(data))
     except FileNotFoundError:
         raise UserError(f"{path}: no such weights file") from None
     except MemoryError:  # (`ulimit -v`, a full machine): not the file's fault
