@@ -1208,6 +1208,8 @@ class VideoWriter:
         try:
             self.container.close()
         except av.error.FFmpegError as exc:
+            if not whole and not self.frames_written:  # (stopped before a frame: a GIF without one cannot be
+                return                                 # finished, EINVAL, and the caller discards the file)
             if isinstance(exc, (OSError, MemoryError)):  # a full disk: named by the caller
                 raise
             jump = (f"; its sound jumps by {float(self._longest_gap):.0f} s, damaged: .mkv takes such a jump"
