@@ -168,7 +168,7 @@ def stylize_file(
             # The first Ctrl-C/SIGTERM stops stylizing; any later one waits for the file to be finished.
             with interrupts.SignalGuard(str(output)) as guard:
                 try:
-                    pipeline.run()
+                    run_failure_first(pipeline)
                 except KeyboardInterrupt as exc:
                     if not (keep_interrupted and pipeline.written_whole):
                         progress.close()
@@ -333,15 +333,27 @@ def blends_on_device(stylizer: Stylizer) -> bool:
     return wants_device_blend(stylizer.device)
 
 
+def run_failure_first(pipeline: Pipeline) -> None:
+    """Run `pipeline`; where a signal came after writing had failed (a full disk), raise that
+    failure: the file cannot be finished, and the run says so as it would without the signal (a
+    partial file's finishing failed in turn, its error naming the hidden temporary file)."""
+    try:
+        pipeline.run()
+    except KeyboardInterrupt:
+        if isinstance(pipeline.downstream_error, Exception):
+            raise pipeline.downstream_error from None
+        raise
+
+
 def keep_partial(writer: VideoWriter | PictureOutput, pending: PendingOutput | PictureOutput,
                  interrupt: KeyboardInterrupt) -> None:
     """Finish the file with the frames encoded so far and name it as partial (none: remove it),
     said in the signal's word (`terminated:` after SIGTERM, as the line that follows)."""
     try:
         writer.close(whole=False)
-    except BaseException:
+    except BaseException as exc:  # (a full disk: said of the output, as without a signal, not its hidden name)
         pending.discard()
-        raise
+        raise pending.failed(exc) from None
     if writer.frames_written:
         kept = pending.publish_partial()
         count = writer.frames_written

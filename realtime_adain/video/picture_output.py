@@ -124,7 +124,8 @@ class PictureOutput:
                 picture = pattern.with_name(numbered(pattern.name, number))
                 os.chmod(made, replaced_mode(picture))
                 os.replace(made, picture)
-            os.rmdir(self.path)
+            # (with what a failed write left: a cut-short picture on a full disk, a gap's copies)
+            shutil.rmtree(self.path)
         except OSError as exc:
             self.discard()
             raise naming(pattern, exc) from None
