@@ -21,8 +21,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 
 from realtime_adain import interrupts  # noqa: E402
 from realtime_adain.cli import ArgumentParser, run_reporting_errors  # noqa: E402
-from realtime_adain.commands.argtypes import loss_weight, positive_int  # noqa: E402
+from realtime_adain.commands.argtypes import int_between, loss_weight, positive_int  # noqa: E402
 from realtime_adain.errors import UserError  # noqa: E402
+from realtime_adain.training.config import MAX_BATCH_SIZE  # noqa: E402
 from realtime_adain.paths import check_output_file, refuse_overwriting_inputs  # noqa: E402
 from realtime_adain.atomic import atomic_write_bytes  # noqa: E402
 
@@ -40,7 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--load-size", type=positive_int, default=512, metavar="PX", help="resize to PX x PX first (default 512)")
     parser.add_argument("--crop-size", type=positive_int, default=256, metavar="PX", help="centre crop evaluated (default 256)")
     parser.add_argument("--style-weight", type=loss_weight, default=10.0, metavar="W", help="lambda of the total (default 10)")
-    parser.add_argument("--batch-size", type=positive_int, default=8, metavar="N", help="pairs per forward pass (default 8)")
+    # (bounded as training's: each batch's crops and features are held at once, 100000 held them all)
+    parser.add_argument("--batch-size", type=int_between(1, MAX_BATCH_SIZE, "batch_size"), default=8, metavar="N",
+                        help=f"pairs per forward pass, 1..{MAX_BATCH_SIZE} (default 8)")
     parser.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda or cuda:N")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     return parser

@@ -97,7 +97,9 @@ def check_output(path: Path, inputs: tuple[str, ...], text: str) -> None:
     """`text`: -o as typed (Path drops a trailing slash, which says a folder was meant)."""
     if text.endswith(("/", os.sep)):
         raise UserError(f"{text}: names a folder; the output of --format onnx is a file, e.g. {text}adain.onnx")
-    if path.suffix != ".onnx":
+    if path.name.lower() == ".onnx":  # (a dot file to Path: no suffix, so it "did not end in .onnx")
+        raise UserError(f"{path}: no name before .onnx; give one such as adain.onnx")
+    if path.suffix.lower() != ".onnx":  # (A.ONNX as image outputs take .JPG)
         raise UserError(f"{path}: the output of --format onnx must end in .onnx (a file name such as adain.onnx)")
     refuse_overwriting_inputs([path], [Path(p) for p in inputs])
     ensure_writable_dir(path.parent)
