@@ -154,6 +154,18 @@ def too_small(frame: av.VideoFrame) -> bool:
             or min(frame.height, fmt.chroma_height(frame.height)) < MIN_PLANE[1])
 
 
+def drops_pulldown(rate: Fraction | None) -> bool:
+    """Whether `film` drops 3:2 pulldown's repeated frames at this frame rate (None: unknown, as
+    if it were 29.97): only at the rates pulldown makes (`TELECINE_RATES`)."""
+    return rate is None or any(abs(rate - r) < Fraction(1, 100) for r in TELECINE_RATES)
+
+
+def film_rate(rate: Fraction | None) -> Fraction | None:
+    """The frame rate of `film`'s frames from a stream at `rate`: 4 in every 5 where it drops
+    pulldown's repeats (24000/1001 from 30000/1001; video parts kept whole run faster), else the same."""
+    return rate * Fraction(4, 5) if rate is not None and drops_pulldown(rate) else rate
+
+
 class Deinterlacer:
     """Video frames in display order in, the same frames deinterlaced out, in order, each with its
     own timestamp, duration and time base (bwdif halves the time base: the times are put back).
@@ -176,7 +188,7 @@ class Deinterlacer:
         unknown), which tells `film` whether to drop pulldown's repeated frames (`TELECINE_RATES`)."""
         self.mode = check_mode(mode)
         self._chain = CHAINS.get(self.mode, ())  # (off: none)
-        if self.mode == "film" and rate is not None and not any(abs(rate - r) < Fraction(1, 100) for r in TELECINE_RATES):
+        if self.mode == "film" and not drops_pulldown(rate):
             self._chain = tuple(link for link in self._chain if link[0] != "decimate")
             note(f"{name}: --deinterlace film at {float(rate):.4g} fps: 3:2 pulldown makes 29.97 fps from film, so "
                  "no frame is dropped here; only the fields are paired back up (fieldmatch)", once=True)
@@ -248,13 +260,15 @@ class Deinterlacer:
     def _push_numbered(self, frame: av.VideoFrame) -> None:
         """`frame` into the `film` filter as frame number `_clock` (its own times kept aside and
         put back on it: the filter keeps a copy of them, the caller's frame stays as it was)."""
-        pts, time_base = frame.pts, frame.time_base
-        self._times[self._clock] = pts, frame.duration, time_base
-        frame.pts, frame.time_base = self._clock, FRAME_CLOCK
+        pts, duration, time_base = frame.pts, frame.duration, frame.time_base
+        self._times[self._clock] = pts, duration, time_base
+        # One frame lasts one tick of the clock: its duration in the input's ticks came out of
+        # fieldmatch alone (no decimate: 25 fps) as that many frames (a 1 s clip's last frame 144 s).
+        frame.pts, frame.duration, frame.time_base = self._clock, 1, FRAME_CLOCK
         try:
             self._graph[1].push(frame)
         finally:
-            frame.pts = pts
+            frame.pts, frame.duration = pts, duration
             if time_base is not None:
                 frame.time_base = time_base
         self._clock += 1

@@ -36,6 +36,7 @@ from realtime_adain.two_pass import TwoPassStabilizer, forward_pass
 from realtime_adain.video.pipeline import Pipeline, frames_within
 from realtime_adain.video.reader import CAPTIONS_LEFT_OUT, Frame, VideoReader
 from realtime_adain.video.streams import CHAPTERS_CARRIED, TIMECODE_CARRIED, is_cover_art
+from realtime_adain.video.deinterlace import film_rate
 from realtime_adain.video.formats import EncodeSettings
 from realtime_adain.video.framing import check_picture_size, encoder_framing
 from realtime_adain.video.notes import note
@@ -238,11 +239,13 @@ def refuse_partial_over_inputs(outputs: Sequence[Path], inputs: Sequence[Path]) 
 def picture_output(output: Path, reader: VideoReader, settings: VideoSettings) -> PictureOutput:
     """Numbered pictures numbered as the input's: an image sequence's by their timestamps (a
     segment's first is the number it had there; a damaged picture's number is kept), except where
-    inverse telecine drops frames on purpose (numbered one after another); a video file's from 1."""
+    inverse telecine drops frames on purpose (numbered one after another, to be played at the
+    film's rate: `film_rate`); a video file's from 1."""
+    if settings.deinterlace == "film":
+        start = 1 if reader.sequence is None else reader.sequence.start + reader.skipped
+        return PictureOutput(output, start, film_rate(reader.frame_rate))
     if reader.sequence is None:
         return PictureOutput(output, 1, reader.frame_rate)
-    if settings.deinterlace == "film":
-        return PictureOutput(output, reader.sequence.start + reader.skipped, reader.frame_rate)
     first = reader.sequence.start + round(reader.segment.shift * reader.frame_rate)
     return PictureOutput(output, first, reader.frame_rate, reader.time_base)
 
