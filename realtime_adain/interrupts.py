@@ -1,12 +1,13 @@
-"""Ctrl-C, SIGTERM, SIGHUP and SIGQUIT end a command the same way: as a KeyboardInterrupt in the
-main thread.
+"""Ctrl-C, SIGTERM, SIGHUP, SIGQUIT and SIGXCPU end a command the same way: as a KeyboardInterrupt
+in the main thread.
 
 So every cleanup path written for Ctrl-C (keep a partial video, remove temporary files) also
 runs when a service manager, `timeout` or `kill` stops the command, its terminal closes (an
 SSH connection drops: SIGHUP) or Ctrl-\\ quits it (SIGQUIT: `ffmpeg` finishes its file on it too;
-by default the process died with a core dump, leaving its hidden temporary file). Exit status:
-130 after SIGINT, 143 after SIGTERM, 129 after SIGHUP, 131 after SIGQUIT (128 + the signal's
-number, as shells report it). Finishing a file (`SignalGuard`) holds further signals until it
+by default the process died with a core dump, leaving its hidden temporary file) or a soft CPU
+time limit is reached (SIGXCPU: `ulimit -S -t`, batch schedulers; it also dumped core, losing the
+work). Exit status: 130 after SIGINT, 143 after SIGTERM, 129 after SIGHUP, 131 after SIGQUIT, 152
+after SIGXCPU (128 + the signal's number, as shells report it). Finishing a file (`SignalGuard`) holds further signals until it
 is done, so a second Ctrl-C cannot lose it. `safe_standard_streams` covers the other ways a
 terminal goes: closed, or failing every write.
 """
@@ -24,12 +25,12 @@ from typing import Callable, ContextManager, Iterator, NoReturn
 
 from realtime_adain.errors import UserError
 
-SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
-_STOPS = (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)  # what `sigterm_raises` turns into `Terminated`
+SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGXCPU)
+_STOPS = SIGNALS[1:]  # what `sigterm_raises` turns into `Terminated`
 
 
 class Terminated(KeyboardInterrupt):
-    """SIGTERM, SIGHUP or SIGQUIT, raised like Ctrl-C so that whatever handles one handles all."""
+    """SIGTERM, SIGHUP, SIGQUIT or SIGXCPU, raised like Ctrl-C so that whatever handles one handles all."""
 
     def __init__(self, signum: int = signal.SIGTERM) -> None:
         super().__init__()
@@ -46,7 +47,7 @@ def _in_main_thread() -> bool:
 
 @contextmanager
 def sigterm_raises() -> Iterator[None]:
-    """SIGTERM, SIGHUP and SIGQUIT raise `Terminated` inside the block (main thread only; an inherited
+    """SIGTERM, SIGHUP, SIGQUIT and SIGXCPU raise `Terminated` inside the block (main thread only; an inherited
     SIG_IGN stays: `nohup` means the hangup is to be ignored)."""
     stops = [sig for sig in _STOPS if signal.getsignal(sig) == signal.SIG_DFL] if _in_main_thread() else []
     for sig in stops:
@@ -242,7 +243,9 @@ def exit_code(exc: KeyboardInterrupt) -> int:
 
 
 def message(exc: KeyboardInterrupt) -> str:
-    return "terminated" if isinstance(exc, Terminated) else "interrupted"
+    if isinstance(exc, Terminated):
+        return "CPU time limit reached" if exc.signum == signal.SIGXCPU else "terminated"
+    return "interrupted"
 
 
 def _ours(handler: object) -> bool:

@@ -1,0 +1,31 @@
+"""Fixes of the hostile campaign on the process environment of session 35 (task h4)."""
+
+from __future__ import annotations
+
+import resource
+import subprocess
+import sys
+
+from live_support import cli_env
+from video_samples import probe
+
+
+def test_a_soft_cpu_time_limit_keeps_the_partial_video(published_weights, data_dir, tmp_path):
+    """SIGXCPU (`ulimit -S -t`, as batch schedulers set it) killed `video` with a core dump: no
+    line, status 152, the work lost and the hidden temporary file left. Now it stops the run as
+    SIGTERM does, said as the CPU time limit."""
+    def limit_cpu() -> None:
+        resource.setrlimit(resource.RLIMIT_CPU, (8, resource.RLIM_INFINITY))  # (the kernel repeats it each second)
+
+    out = tmp_path / "out"
+    out.mkdir()
+    done = subprocess.run([sys.executable, "-m", "realtime_adain", "video", data_dir / "videos/cutBunny.mp4", "-s",
+                           data_dir / "style/trial.jpg", "--size", "90", "--style-size", "64", "--stabilize", "off",
+                           "--device", "cpu", "-o", out / "clip.mp4"],
+                          env=cli_env(published_weights, tmp_path / "home"), capture_output=True, text=True,
+                          preexec_fn=limit_cpu, timeout=240)
+    assert done.returncode == 152 and done.stderr.strip().splitlines()[-1] == "CPU time limit reached", done.stderr
+    assert "Traceback" not in done.stderr
+    kept = list(out.iterdir())
+    assert [p.name for p in kept] == ["clip.partial.mp4"], done.stderr  # (8 s of CPU: torch loads in about 3)
+    assert f"CPU time limit reached: {len(probe(kept[0]).pts)} frames kept in" in done.stderr
