@@ -20,7 +20,8 @@ import warnings
 from typing import Callable, NoReturn, Sequence
 
 from realtime_adain import __version__, atomic, interrupts, limits
-from realtime_adain.errors import UserError, environment_failure, one_line
+from realtime_adain.errors import (CURRENT_FOLDER_DELETED, UserError, current_folder_deleted, environment_failure,
+                                   one_line)
 
 COMMAND_MODULES = ("image", "weights", "video", "live", "serve", "bench", "export", "engines", "doctor")
 EPILOG = """first steps:
@@ -184,14 +185,6 @@ def stdout_is_gone() -> bool:
         return False
 
 
-def current_folder_deleted() -> bool:
-    try:
-        os.getcwd()
-    except FileNotFoundError:
-        return True
-    return False
-
-
 def run_reporting_errors(action: Callable[[], int | None], interrupted: str | None = None) -> int:
     """Run a command's body: a UserError or OSError is one `error:` line and exit status 2, a
     signal one line (`interrupted` unless given) and 130 (SIGINT) or 143 (SIGTERM). A command
@@ -241,8 +234,7 @@ def _reporting_exceptions(action: Callable[[], int | None], interrupted: str | N
     except OSError as exc:
         if exc.filename is None and isinstance(exc, FileNotFoundError) and current_folder_deleted():
             # (getcwd, for a relative path: "error: No such file or directory" named nothing)
-            print("error: the current folder was deleted; give absolute paths or cd to a folder that exists",
-                  file=sys.stderr)
+            print(f"error: {CURRENT_FOLDER_DELETED}", file=sys.stderr)
             return 2
         where = f"{exc.filename}: " if exc.filename else ""
         print(one_line(f"error: {where}{exc.strerror or exc}"), file=sys.stderr)

@@ -15,6 +15,19 @@ class UserError(Exception):
     escapes it onto one line (`one_line`), as the CLI does."""
 
 
+CURRENT_FOLDER_DELETED = "the current folder was deleted; give absolute paths or cd to a folder that exists"
+
+
+def current_folder_deleted() -> bool:
+    """Whether the working folder is gone (getcwd fails): the OSError a library then raises names
+    no file (`None`)."""
+    try:
+        os.getcwd()
+    except FileNotFoundError:
+        return True
+    return False
+
+
 def refuse_inputs(problems: list[str], names: Iterable[str] = ()) -> None:
     """Refuse with every bad input found, in one line (one at a time would stop a folder run once
     for each); nothing when there are none. Where they do not all fit in MAX_LINE, problems that

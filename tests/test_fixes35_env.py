@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import resource
 import subprocess
 import sys
@@ -29,3 +30,21 @@ def test_a_soft_cpu_time_limit_keeps_the_partial_video(published_weights, data_d
     kept = list(out.iterdir())
     assert [p.name for p in kept] == ["clip.partial.mp4"], done.stderr  # (8 s of CPU: torch loads in about 3)
     assert f"CPU time limit reached: {len(probe(kept[0]).pts)} frames kept in" in done.stderr
+
+
+def test_torch_compile_in_a_deleted_folder_says_so(published_weights, tmp_path):
+    """torch._dynamo's import fails on getcwd there: `export` and `doctor` said
+    `None: torch.compile's cache cannot be made there (...); set TORCHINDUCTOR_CACHE_DIR ...`."""
+    gone = tmp_path / "gone"
+    gone.mkdir()
+
+    def enter_then_delete() -> None:
+        os.chdir(gone)
+        os.rmdir(gone)
+
+    done = subprocess.run([sys.executable, "-m", "realtime_adain", "doctor"], env=cli_env(published_weights, tmp_path / "home"),
+                          capture_output=True, text=True, preexec_fn=enter_then_delete, timeout=120)
+    line = next(line for line in done.stdout.splitlines() if "compile on cpu" in line)
+    assert line.endswith("no: torch.compile cannot start: the current folder was deleted; give absolute paths or cd "
+                         "to a folder that exists"), done.stdout
+    assert "None" not in done.stdout + done.stderr

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from realtime_adain.engines.base import Engine
-from realtime_adain.errors import UserError
+from realtime_adain.errors import CURRENT_FOLDER_DELETED, UserError, current_folder_deleted
 from realtime_adain.model import StyleTransferNet
 
 # Inductor options per device type. Freezing folds the weights into the graph as constants, which
@@ -49,6 +49,8 @@ def _dynamo_failure() -> str | None:
     try:
         import torch._dynamo  # noqa: F401
     except OSError as exc:
+        if exc.filename is None and current_folder_deleted():  # (said "None: torch.compile's cache ...")
+            return f"torch.compile cannot start: {CURRENT_FOLDER_DELETED}"
         return f"{exc.filename}: torch.compile's cache cannot be made there ({exc.strerror}); {CACHE_HINT}"
     return None
 
