@@ -296,11 +296,23 @@ class PendingOutput:
             self._abandoned.detach()
         except OSError as exc:  # e.g. a folder of that name: name it, not the temporary file
             self.discard()
-            if isinstance(exc, FileNotFoundError) and not self.path.parent.is_dir():
+            if isinstance(exc, FileNotFoundError) and self._folder_moved():
                 raise UserError(f"{target}: cannot write (its folder {self.path.parent} was removed or renamed "
                                 "during the run)") from None
             raise naming(target, exc) from None
         return target
+
+    def _folder_moved(self) -> bool:
+        """Whether the folder the file was made in is no longer at its path: removed, renamed, or
+        renamed with another made in its place (said "No such file or directory" of a folder there)."""
+        try:
+            now = os.stat(self.path.parent)
+        except OSError:
+            return True
+        if self._folder is None:
+            return not stat.S_ISDIR(now.st_mode)
+        held = os.fstat(self._folder)
+        return (held.st_dev, held.st_ino) != (now.st_dev, now.st_ino)
 
     def publish_partial(self) -> Path:
         """Name the file as the final name's partial result (`partial_path`), or where that name is

@@ -7,7 +7,11 @@ import resource
 import subprocess
 import sys
 
+import pytest
+
 from live_support import cli_env
+from realtime_adain.atomic import PendingOutput
+from realtime_adain.errors import UserError
 from video_samples import probe
 
 
@@ -48,3 +52,17 @@ def test_torch_compile_in_a_deleted_folder_says_so(published_weights, tmp_path):
     assert line.endswith("no: torch.compile cannot start: the current folder was deleted; give absolute paths or cd "
                          "to a folder that exists"), done.stdout
     assert "None" not in done.stdout + done.stderr
+
+
+def test_an_output_folder_renamed_and_made_anew_mid_run_is_said_so(tmp_path):
+    """`mv d d2; mkdir d` during a run said `d/v.mp4: cannot write (No such file or directory)` of
+    a folder that is there; a folder only renamed or removed was already said so."""
+    folder = tmp_path / "d"
+    folder.mkdir()
+    pending = PendingOutput(folder / "v.mp4")
+    pending.path.write_bytes(b"frames")
+    folder.rename(tmp_path / "d2")
+    folder.mkdir()
+    with pytest.raises(UserError, match=r"^.*/d/v\.mp4: cannot write \(its folder .*/d was removed or renamed during the run\)$"):
+        pending.publish()
+    assert not list(folder.iterdir()) and not list((tmp_path / "d2").iterdir())
