@@ -74,19 +74,20 @@ class ArgumentParser(argparse.ArgumentParser):
 def dash_file_hint(args: Sequence[str]) -> str:
     """A file whose name starts with a dash reads as an option (argparse then says an INPUT is
     missing, or that `-x.mp4` is unrecognised): say how to name it."""
-    name = next((arg for arg in args if arg.startswith("-") and arg != "--" and os.path.isfile(arg)), None)
+    options = args[:args.index("--")] if "--" in args else args  # (after --, a name is no option)
+    name = next((arg for arg in options if arg.startswith("-") and os.path.isfile(arg)), None)
     return f"; {name} is a file: write ./{name}, or put -- before it" if name else ""
 
 
 def dash_value_hint(message: str, args: Sequence[str]) -> str:
-    """A number list that starts with a dash (`--mix -1,2`) reads as an option, and argparse says
-    only that the option expected an argument: say how to give it."""
+    """A number list or a file name that starts with a dash (`--mix -1,2`, `-o -v.mp4`) reads as an
+    option, and argparse says only that the option expected an argument: say how to give it."""
     found = re.fullmatch(r"argument (\S+): expected one argument", message)
     if not found:
         return ""
     options = set(found.group(1).split("/"))  # ("--style/-s")
     for option, value in zip(args, args[1:]):
-        if option in options and re.match(r"-[\d.]", value):  # (not `-s -o`: a value forgotten)
+        if option in options and re.match(r"-[\d.]|-[^=]*[./]", value):  # (not `-s -o`: a value forgotten)
             return f"; a value starting with '-' is written {option}={value}"
     return ""
 

@@ -66,3 +66,14 @@ def test_an_output_folder_renamed_and_made_anew_mid_run_is_said_so(tmp_path):
     with pytest.raises(UserError, match=r"^.*/d/v\.mp4: cannot write \(its folder .*/d was removed or renamed during the run\)$"):
         pending.publish()
     assert not list(folder.iterdir()) and not list((tmp_path / "d2").iterdir())
+
+
+@pytest.mark.parametrize("output", ["-v.mp4", "-x.png"])
+def test_an_output_named_with_a_dash_gets_the_hint_for_the_option(run_cli, tmp_path, monkeypatch, output):
+    """`-o -v.mp4 -- -in.mp4` was told `-in.mp4 is a file: write ./-in.mp4, or put -- before it`
+    (it was after --), and `-o -x.png` got no hint."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "-in.mp4").write_bytes(b"")
+    code, _, err = run_cli("video", "-s", "s.jpg", "-o", output, "--", "-in.mp4")
+    assert code == 2 and f"expected one argument; a value starting with '-' is written -o={output}" in err, err
+    assert "-in.mp4 is a file" not in err
