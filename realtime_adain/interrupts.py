@@ -7,9 +7,9 @@ SSH connection drops: SIGHUP) or Ctrl-\\ quits it (SIGQUIT: `ffmpeg` finishes it
 by default the process died with a core dump, leaving its hidden temporary file) or a soft CPU
 time limit is reached (SIGXCPU: `ulimit -S -t`, batch schedulers; it also dumped core, losing the
 work). Exit status: 130 after SIGINT, 143 after SIGTERM, 129 after SIGHUP, 131 after SIGQUIT, 152
-after SIGXCPU (128 + the signal's number, as shells report it). Finishing a file (`SignalGuard`) holds further signals until it
-is done, so a second Ctrl-C cannot lose it. `safe_standard_streams` covers the other ways a
-terminal goes: closed, or failing every write.
+after SIGXCPU (128 + the signal's number, as shells report it). Finishing a file (`SignalGuard`)
+holds further signals until it is done, so a second Ctrl-C cannot lose it. `safe_standard_streams`
+covers the other ways a terminal goes: closed, or failing every write.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from typing import Callable, ContextManager, Iterator, NoReturn
 from realtime_adain.errors import UserError
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGXCPU)
-_STOPS = SIGNALS[1:]  # what `sigterm_raises` turns into `Terminated`
+_STOPS = SIGNALS[1:]  # all but SIGINT: what `sigterm_raises` turns into `Terminated`
 
 
 class Terminated(KeyboardInterrupt):
