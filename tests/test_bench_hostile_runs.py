@@ -91,11 +91,11 @@ def test_threads_that_resolve_to_one_count_are_one_variant(run_cli, weights_env,
 
 @pytest.mark.parametrize("output, words", [
     ("models.onnx/", "models.onnx/: names a folder; the output of --format onnx is a file, e.g. "),
-    (".onnx", ".onnx: the output of --format onnx must end in .onnx (a file name such as adain.onnx)"),
+    (".onnx", ".onnx: no name before .onnx; give one such as adain.onnx"),
 ])
 def test_an_onnx_output_that_is_no_onnx_file_name_is_refused(run_cli, weights_env, tmp_path, output, words):
     """`-o models.onnx/` (a folder meant) wrote a file named models.onnx; `.onnx` (a hidden file with
-    no extension) said only that it must end in .onnx."""
+    no extension) said that it must end in .onnx (session 35: that no name comes before it)."""
     code, _, err = run_cli("export", "--format", "onnx", "-o", f"{tmp_path}/{output}")
     assert code == 2 and words in one_error_line(err)
     assert not list(tmp_path.iterdir())
