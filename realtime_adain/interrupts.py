@@ -47,8 +47,8 @@ def _in_main_thread() -> bool:
 
 @contextmanager
 def sigterm_raises() -> Iterator[None]:
-    """SIGTERM, SIGHUP, SIGQUIT and SIGXCPU raise `Terminated` inside the block (main thread only; an inherited
-    SIG_IGN stays: `nohup` means the hangup is to be ignored)."""
+    """SIGTERM, SIGHUP, SIGQUIT and SIGXCPU raise `Terminated` inside the block (main thread only;
+    an inherited SIG_IGN stays: `nohup` means the hangup is to be ignored)."""
     stops = [sig for sig in _STOPS if signal.getsignal(sig) == signal.SIG_DFL] if _in_main_thread() else []
     for sig in stops:
         signal.signal(sig, _raise)
@@ -81,8 +81,8 @@ def loop_signals(loop, received: list[int], then: Callable[[], object]) -> Itera
 
 
 def signals_ignored() -> ContextManager[None]:
-    """Inside the block SIGINT, SIGTERM, SIGHUP and SIGQUIT are ignored (main thread only), the
-    handlers before are back after: for saying that a signal stopped the command and cleaning up
+    """Inside the block every signal of SIGNALS is ignored (main thread only), the handlers
+    before are back after: for saying that a signal stopped the command and cleaning up
     after it, where a second one raised escaped as a traceback (exit status 1, not the first's)."""
     return _signals_handled_by(signal.SIG_IGN)
 

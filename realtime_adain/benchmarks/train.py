@@ -67,7 +67,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(default: off,bf16,fp16 on CUDA, off on the CPU)")
     parser.add_argument("--decoder", default="plain", choices=list(DECODER_BUILDERS), help="decoder architecture")
     parser.add_argument("--encoder", default=NORMALISED_VGG, choices=ENCODER_KINDS, help="encoder")
-    parser.add_argument("--compile", action="store_true", help="torch.compile the step (compiling is the first step, never timed: at least 1 untimed step even with --warmup 0)")
+    parser.add_argument("--compile", action="store_true",
+                        help="torch.compile the step (compiling is the first step, never timed: at least 1 untimed "
+                             "step even with --warmup 0)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     parser.add_argument("--json", type=results_file, metavar="PATH", help="also write the results to this JSON file")
 
