@@ -12,6 +12,7 @@ import pytest
 from live_support import cli_env
 from realtime_adain.atomic import PendingOutput
 from realtime_adain.errors import UserError
+from test_fixes34_live import TINY, clip, style  # noqa: F401  (fixtures)
 from video_samples import probe
 
 
@@ -77,3 +78,20 @@ def test_an_output_named_with_a_dash_gets_the_hint_for_the_option(run_cli, tmp_p
     code, _, err = run_cli("video", "-s", "s.jpg", "-o", output, "--", "-in.mp4")
     assert code == 2 and f"expected one argument; a value starting with '-' is written -o={output}" in err, err
     assert "-in.mp4 is a file" not in err
+
+
+@pytest.mark.parametrize("option, says", [
+    ("-o", "error: -o/--output '': empty (an unset variable?); give a value, or leave -o out"),
+    ("--log", "error: --log '': empty (an unset variable?); give a value, or leave --log out"),
+    ("--stream", "error: --stream '': empty (an unset variable?); give a value, or leave --stream out"),
+])
+def test_an_empty_live_output_option_is_refused(run_cli, weights_env, clip, style, tmp_path, option, says):
+    """`live -o "$OUT"` with OUT unset recorded nothing without a word (an empty value read as not
+    given), `--log ''` and `--stream ''` likewise (found by the review of session 35)."""
+    written = tmp_path / "written"
+    written.mkdir()
+    extra = ["--stream", "udp://127.0.0.1:9"] if option == "-o" else ["-o", written / "out.mp4"]
+    code, _, err = run_cli("live", "--source", clip, "--styles", style, "--no-window", option, "", *extra,
+                           "--max-frames", "2", *TINY)
+    assert code == 2 and err.strip() == says, err
+    assert not any(written.iterdir())

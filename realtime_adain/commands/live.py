@@ -93,9 +93,12 @@ def live_settings(args: argparse.Namespace) -> LiveSettings:
 
 def once(values: list[str] | None, option: str, why: str) -> str | None:
     """The value of an option a session takes once (None: not given); one given more often is
-    refused, saying `why` (argparse kept the last, the others dropped without a word)."""
+    refused, saying `why` (argparse kept the last, the others dropped without a word), and so is an
+    empty one (an unset variable: `-o ''` recorded nothing without a word)."""
     if values and len(values) > 1:
         raise UserError(f"{option} given {len(values)} times: {why}")
+    if values and not values[0].strip():
+        raise UserError(f"{option} '{values[0]}': empty (an unset variable?); give a value, or leave {option.split('/')[0]} out")
     return values[0] if values else None
 
 
