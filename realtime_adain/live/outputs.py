@@ -15,6 +15,7 @@ import ctypes
 import errno
 import functools
 import importlib
+import math
 import os
 import queue
 import shutil
@@ -56,7 +57,9 @@ INDEX_BYTES_PER_FRAME = 32
 ROOM_SLACK = 64 * 1024
 ROOM_AHEAD = 1 << 20  # reserved beyond the need at a time: most frames make no system call
 FALLOC_FL_KEEP_SIZE = 1
-DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+# No room: the disk, the user's quota, or the process's file size limit (`ulimit -f`: EFBIG,
+# Python ignores SIGXFSZ), which FFmpeg's writes meet just the same.
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
 
 def even(size: tuple[int, int]) -> tuple[int, int]:
@@ -124,6 +127,16 @@ def _fallocate() -> Callable[[int, int, int, int], int] | None:
     return call
 
 
+def file_size_limit() -> float:
+    """The largest file this process may write (`ulimit -f`), inf where unlimited or unknown."""
+    try:
+        import resource
+    except ImportError:  # (Windows)
+        return math.inf
+    soft = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+    return math.inf if soft == resource.RLIM_INFINITY else soft
+
+
 class DiskRoom:
     """Room held on the disk for the rest of a recording, so that a full disk never costs the file.
 
@@ -138,6 +151,7 @@ class DiskRoom:
         self.path = path
         self._data = self._frames = 0  # the packets let through: bytes, count
         self._reserved = 0  # the file's first bytes held for it
+        self._size_limit = file_size_limit()
         self._fallocate = _fallocate()
         try:
             self._fd: int | None = os.open(path, os.O_WRONLY | getattr(os, "O_CLOEXEC", 0))
@@ -145,9 +159,11 @@ class DiskRoom:
             self._fd, self._fallocate = None, None
 
     def take(self, size: int, count: int, opened: bool) -> None:
-        """Room for `count` packets of `size` bytes in all, or OSError (ENOSPC, EDQUOT). `opened`:
+        """Room for `count` packets of `size` bytes in all, or OSError (ENOSPC, EDQUOT, EFBIG). `opened`:
         FFmpeg has opened the file, which truncates it (freeing what was reserved before)."""
         end = self._data + size + (self._frames + count) * INDEX_BYTES_PER_FRAME + ROOM_SLACK
+        if end > self._size_limit:  # (room reserved by fallocate is not checked against it: the writes are)
+            raise OSError(errno.EFBIG, os.strerror(errno.EFBIG))
         if end > self._reserved:
             self._hold(end, opened)
         self._data += size
