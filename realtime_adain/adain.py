@@ -74,6 +74,13 @@ class StyleStats:
         mean, std = calc_mean_std(feat[:1])
         return cls(mean.flatten().float().cpu(), std.flatten().float().cpu())
 
+    def revision(self) -> tuple[int, int]:
+        """How often the tensors were changed in place: with identity, what the caches of a style's
+        check and upload compare (a user's statistics scaled in place were silently not used).
+        Inference tensors (from `Stylizer.style`) count none: they cannot be changed outside
+        `torch.inference_mode`."""
+        return tuple(0 if tensor.is_inference() else tensor._version for tensor in (self.mean, self.std))
+
     def to(self, device: torch.device | str, dtype: torch.dtype | None = None) -> "StyleStats":
         """These statistics on `device` (in `dtype`); a device that cannot be had is one line, as
         `Stylizer.load` says it, not torch's error of several."""
@@ -83,8 +90,10 @@ class StyleStats:
             from realtime_adain.api import _as_value_error
             from realtime_adain.stylizer import pick_device
 
-            if not isinstance(device, (str, torch.device)):
-                raise
+            if isinstance(device, int) and not isinstance(device, bool):
+                device = f"cuda:{device}"  # (torch's meaning of a bare index)
+            elif not isinstance(device, (str, torch.device)):
+                raise TypeError(f"device must be a str or torch.device, got {type(device).__name__}") from None
             resolved = _as_value_error(lambda: pick_device(str(device)))  # ('auto', as the message offers it)
             return StyleStats(self.mean.to(resolved, dtype), self.std.to(resolved, dtype))
 
@@ -108,7 +117,11 @@ class StyleStats:
         for i, w in enumerate(weights):
             if isinstance(w, (bool, np.bool_)) or not isinstance(w, numbers.Real):
                 raise TypeError(f"weights[{i}] must be a number, got {type(w).__name__}")
-        weights = [float(w) for w in weights]
+        try:
+            weights = [float(w) for w in weights]
+        except OverflowError:  # (an int past float's range, 10**400: its own error named no argument)
+            i = next((i for i, w in enumerate(weights) if abs(w) > 1e308), 0)
+            raise ValueError(f"weights[{i}] is too large for a float") from None
         if not all(math.isfinite(w) and w >= 0 for w in weights) or max(weights, default=0.0) <= 0:
             raise ValueError("mix weights must be finite and non-negative with a positive sum")
         styles = [check_stats(s, f"styles[{i}]", channels=None) for i, s in enumerate(styles)]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import numbers
 import os
 import re
 import stat
@@ -24,7 +25,8 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 import numpy as np
 
 from realtime_adain.adain import StyleStats, check_stats
-from realtime_adain.api_images import ImageLike, as_rgb, check_path, made_folders_removed_on_failure
+from realtime_adain.api_images import (ImageLike, as_rgb, check_path, file_of, in_api_functions,
+                                       made_folders_removed_on_failure)
 from realtime_adain.checks import check_number, check_whole
 from realtime_adain.errors import UserError, out_of_memory_as_user_error
 from realtime_adain.imageio import MAX_SIDE, fit_short_side, over_budget, resize, style_budget
@@ -32,6 +34,7 @@ from realtime_adain.interrupts import finished_before_exit
 from realtime_adain.settings import (DEFAULT_MAX_PIXELS, FLOW_MODES, STATS_MODES, STATS_NEED_EAGER, ModelSettings,
                                      StyleSettings, VideoSettings, check_time, check_weights)
 from realtime_adain.stylizer import Stylizer
+from realtime_adain.video import notes
 from realtime_adain.video.formats import EncodeSettings
 from realtime_adain.video.picture_output import is_picture_pattern, picture_pattern_mistake
 from realtime_adain.video.pipeline import frames_within
@@ -58,6 +61,20 @@ def check_budget(image: np.ndarray, size: int | None, max_pixels: int, name: str
 
 def check_alpha(alpha: float) -> float:
     return check_number(alpha, "alpha")
+
+
+def check_real(value: Any, name: str) -> Any:
+    """A TypeError for what is no number at all (framerate='24' was a ValueError, 'not str')."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
+    return value
+
+
+def check_time_kind(value: Any, name: str) -> Any:
+    """A TypeError for what is neither seconds nor text (start=[1] was a ValueError, 'not list')."""
+    if isinstance(value, bool) or not isinstance(value, (numbers.Real, str)):
+        raise TypeError(f"{name} must be seconds (a number) or text such as '1:30', got {type(value).__name__}")
+    return value
 
 
 def check_kind(value: Any, kind: type, name: str) -> Any:
@@ -105,7 +122,7 @@ def in_api_words(message: str, paths: Sequence[Path] = ()) -> str:
     arguments; the names of `paths` in it are left as they are (a file may be called --size.mp4)."""
     names = sorted({str(p) for p in paths if str(p)}, key=len, reverse=True)
     parts = re.split("(" + "|".join(map(re.escape, names)) + ")", message) if names else [message]
-    return "".join(part if index % 2 else _OPTION.sub(lambda m: m.group(1).replace("-", "_"), part)
+    return "".join(part if index % 2 else in_api_functions(_OPTION.sub(lambda m: m.group(1).replace("-", "_"), part))
                    for index, part in enumerate(parts))
 
 
@@ -278,10 +295,11 @@ def stylize_video(
         stabilize_strength=None if stabilize_strength is None else check_number(stabilize_strength, "stabilize_strength"),
         stabilize_passes=None if stabilize_passes is None else int(stabilize_passes),
         max_pixels=check_whole(max_pixels, "max_pixels", minimum=1), deinterlace=check_kind(deinterlace, str, "deinterlace"),
-        framerate=None if framerate is None else _as_value_error(lambda: check_framerate(framerate)),
-        start=_as_value_error(lambda: check_time(start, "--start")),
-        duration=(None if duration is None
-                  else _as_value_error(lambda: check_time(duration, "--duration", positive=True))),
+        framerate=(None if framerate is None
+                   else _as_value_error(lambda: check_framerate(check_real(framerate, "framerate")))),
+        start=_as_value_error(lambda: check_time(check_time_kind(start, "start"), "--start")),
+        duration=(None if duration is None else _as_value_error(
+            lambda: check_time(check_time_kind(duration, "duration"), "--duration", positive=True))),
     )
     _as_value_error(settings.check)
     if framerate is not None and not find_sequence(source):  # (was ignored: the file's own rate, silently)
@@ -293,7 +311,7 @@ def stylize_video(
     if settings.style.preserve_color and isinstance(styles[0], StyleStats):  # (was ignored: the style's colours)
         raise ValueError("preserve_color recolours the style image to the video's first frame, and StyleStats hold "
                          "no image: pass the style as a path, PIL image or array")
-    style_paths = [Path(s) for s in styles if isinstance(s, (str, os.PathLike))]
+    style_paths = [path for path in map(file_of, styles) if path is not None]  # (a PIL image's file too)
     refuse_overwriting_inputs([output], [source] + style_paths)
     refuse_partial_over_inputs([output], [source] + style_paths)  # what an interrupted run keeps
     if pix_fmt is not None and not check_kind(pix_fmt, str, "pix_fmt").strip():  # (was taken as None, silently)
@@ -317,8 +335,9 @@ def stylize_video(
                          f"the {limit} pixels a style may have (4096 x 4096, or max_pixels where higher; lower style_size)")
             images[Path(f"style-{index}")] = fit_short_side(image, settings.style.style_size)
     weights = [Path(p) for p in (settings.model.vgg, settings.model.decoder) if isinstance(p, (str, os.PathLike))]
-    with (made_folders_removed_on_failure(output), _api_words([source, output, *style_paths, *weights]),
-          finished_before_exit(str(output))):
+    paths = [source, output, *style_paths, *weights]
+    with (made_folders_removed_on_failure(output), _api_words(paths),
+          notes.worded(lambda line: in_api_words(line, paths)), finished_before_exit(str(output))):
         # (as Stylizer.load says it: a device or dtype that cannot be had is a ValueError naming it)
         stylizer = stylizer or Stylizer.load(**dataclasses.asdict(settings.engine_model))
         if not images:

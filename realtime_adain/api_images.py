@@ -20,10 +20,27 @@ from realtime_adain.imageio import MAX_DECODE_PIXELS, WRITABLE_EXTENSIONS
 ImageLike = Any  # a path (str or os.PathLike), a PIL image, or an (H, W, 3) / (H, W) uint8 array
 
 
+# The commands the CLI's messages point to, as the API's functions that do the same.
+API_FUNCTIONS = {"`realtime-adain image`": "`Stylizer.stylize_image`", "`realtime-adain video`": "`stylize_video`"}
+
+
+def in_api_functions(message: str) -> str:
+    """`message`, written for the CLI, pointing to the API's functions instead of its commands."""
+    for command, function in API_FUNCTIONS.items():
+        message = message.replace(command, function)
+    return message
+
+
 def read_image(path: str | os.PathLike, name: str = "path") -> np.ndarray:
     """Any image file as (H, W, 3) uint8 RGB; a mistaken argument is a TypeError/ValueError naming
     it, a file that cannot be read a UserError naming the file."""
-    return imageio.read_image(check_path(path, name))
+    path = check_path(path, name)
+    try:
+        return imageio.read_image(path)
+    except UserError as exc:  # (a video's: '... not an image (`realtime-adain video` stylizes videos)')
+        if len(exc.args) == 1 and isinstance(exc.args[0], str):
+            exc.args = (in_api_functions(exc.args[0]),)
+        raise
 
 
 def write_image(path: str | os.PathLike, image: np.ndarray) -> None:
@@ -67,6 +84,15 @@ def check_pixels(height: int, width: int, name: str) -> None:
     if height * width > MAX_DECODE_PIXELS:
         raise ValueError(f"{name} is {width}x{height}, more than the {MAX_DECODE_PIXELS} pixels "
                          f"(16384x16384) an image may have")
+
+
+def file_of(image: ImageLike) -> Path | None:
+    """The file an image comes from: a path, or a PIL image's file (`Image.open` keeps its name),
+    so that no output of the run overwrites it; None for an array or an image made in memory."""
+    if isinstance(image, (str, os.PathLike)):
+        return Path(image)
+    filename = getattr(image, "filename", None) if is_pil_image(image) else None
+    return Path(filename) if isinstance(filename, (str, os.PathLike)) and str(filename) else None
 
 
 def as_rgb(image: ImageLike, name: str = "image") -> np.ndarray:

@@ -878,7 +878,11 @@ def check_pixel_budget(path: Path, height: int, width: int, size: int | None, ma
                   f"a strip {max(height, width) // min(height, width)} times as long as it is wide is too thin at any size"
                   if MAX_SIDE * min(height, width) < max(height, width) else f"raise {budget_option or 'the pixel budget'}")
         raise UserError(f"{at}, longer than {MAX_SIDE} pixels on a side ({remedy})")
-    remedy = f"raise it with {budget_option}, or lower {option}" if budget_option else f"lower {option}"
+    # (the size that fits, not "lower --size": at --size 0, a picture's own size, there was none to lower)
+    fits = largest_size_within(height, width, max_pixels)
+    remedies = [f"raise it with {budget_option}"] if budget_option else []
+    remedies += [f"give {option} {fits} or less"] if fits >= 1 else []
+    remedy = ", or ".join(remedies) or "too large at any size"
     raise UserError(f"{at}, over the budget of {max_pixels} pixels ({remedy})")
 
 

@@ -39,7 +39,7 @@ def test_a_video_over_max_pixels_names_the_arguments_not_the_cli_options(stylize
     --max-pixels, or lower --size)': a Python caller passed max_pixels=, and has no --max-pixels."""
     with pytest.raises(ra.UserError) as refused:
         ra.stylize_video(clip, tmp_path / "out.mp4", style=style, stylizer=stylizer, max_pixels=1000)
-    assert "raise it with max_pixels, or lower size" in str(refused.value)
+    assert "raise it with max_pixels, or give size 27 or less" in str(refused.value)
     assert "--" not in str(refused.value).replace(str(clip), "")
     # (the size suggested fits the pixel budget too: 12288 was refused by it in turn)
     with pytest.raises(ra.UserError, match=r"at size 20000 is 26667x20000, longer than 16384 pixels on a side \(size 3547 or less fits\)"):
@@ -48,7 +48,7 @@ def test_a_video_over_max_pixels_names_the_arguments_not_the_cli_options(stylize
     ra.write_image(tmp_path / "style.png", np.full((8, 8, 3), 90, np.uint8))
     code, _, err = run_cli("video", clip, "-s", tmp_path / "style.png", "--style-size", "0", "--device", "cpu",
                            "--max-pixels", "1000", "-o", tmp_path / "out.mp4")
-    assert code != 0 and "raise it with --max-pixels, or lower --size" in err  # the CLI keeps its options
+    assert code != 0 and "raise it with --max-pixels, or give --size 27 or less" in err  # the CLI keeps its options
 
 
 def test_a_start_past_the_end_names_start(stylizer, style, clip, tmp_path):

@@ -166,7 +166,7 @@ def test_pixel_budget_refuses_before_and_during_the_run(run_cli, weights_env, st
     code, _, err = run_cli("video", strip, "-s", style, "--size", "64", "--style-size", "64", "--max-pixels", "100000",
                            "-o", tmp_path / "a.mp4")
     assert code == 2 and err == (f"error: {strip}: 300x2 at --size 64 is 9600x64, over the budget of 100000 pixels "
-                                 "(raise it with --max-pixels, or lower --size)\n")
+                                 "(raise it with --max-pixels, or give --size 25 or less)\n")
     code, _, err = run_cli("video", strip, "-s", style, "--size", "4096", "-o", tmp_path / "a.mp4")
     assert code == 2 and "is 614400x4096, longer than 16384 pixels on a side (--size 109 or less fits)" in err
     parts = [write_video(tmp_path / f"{w}x{h}.ts", gradient_frames(3, w, h), pix_fmt="yuv444p") for w, h in ((32, 32), (320, 32))]

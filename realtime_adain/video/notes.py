@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import sys
 import threading
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from tqdm import tqdm
 
@@ -19,6 +19,7 @@ _subjects: frozenset[str] = frozenset()  # the names a `repeats_counted` run gro
 _longest = 0  # characters in the longest of them
 _repeats: dict[str, int] = {}  # what a note says after its subject's name -> pictures it was said of
 _local = threading.local()  # .gathered: this thread's notes while `collected`, else None
+_wordings: list[Callable[[str], str]] = []  # `worded`'s rewordings in force, the latest last
 
 
 def note(message: str, once: bool = False) -> None:
@@ -31,6 +32,8 @@ def note(message: str, once: bool = False) -> None:
         gathered.append(message)
         return
     with _lock:
+        if _wordings:
+            message = _wordings[-1](message)
         if once:
             if message in _said:
                 return
@@ -62,6 +65,20 @@ def collected() -> Iterator[list[str]]:
         yield gathered
     finally:
         _local.gathered = previous
+
+
+@contextlib.contextmanager
+def worded(reword: Callable[[str], str]) -> Iterator[None]:
+    """Within it, each note is said as `reword` words it, from any thread: the API's notes name
+    its arguments, not the CLI's options (`note: ... --deinterlace film ...` reached a caller of
+    `stylize_video(deinterlace='film')`)."""
+    with _lock:
+        _wordings.append(reword)
+    try:
+        yield
+    finally:
+        with _lock:
+            _wordings.remove(reword)
 
 
 def _remark(message: str) -> str | None:
