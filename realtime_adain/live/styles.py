@@ -184,6 +184,17 @@ class StyleLibrary:
             skip(str(exc) if isinstance(exc, UserError) else f"{path}: {exc.strerror or exc}")
             return None
 
+    def add(self, path: Path) -> Style:
+        """One more image joins the styles (a server's upload), the others not scanned again: a
+        rescan hashed every style file anew and took in what had changed in the server's own
+        folders. A UserError says why it cannot be used."""
+        reasons: list[str] = []
+        style = self._usable(path, reasons.append)
+        if style is None:
+            raise UserError(reasons[0] if reasons else f"{path}: not usable as a style")
+        self.styles.append(style)
+        return style
+
     def rescan(self, stopped: Callable[[], bool] = lambda: False) -> list[str]:
         """Pick up images added or changed since the last scan; returns the names of new ones.
         Once `stopped()`, no further style is encoded and the styles there were are kept.

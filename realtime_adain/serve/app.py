@@ -37,8 +37,8 @@ from realtime_adain.live.keys import BINDINGS
 from realtime_adain.live.styles import StyleLibrary, run_cache_dir
 from realtime_adain.serve import uploads
 from realtime_adain.serve.batcher import Batcher
-from realtime_adain.serve.connections import (REQUEST_HEAD_S, ConnectionLimits, QuietAcceptErrors, address_group,
-                                              group_name)
+from realtime_adain.serve.connections import (OUT_OF_RESOURCES, REQUEST_HEAD_S, ConnectionLimits, QuietAcceptErrors,
+                                              address_group, group_name, shortage)
 from realtime_adain.serve.control import Look, stabilize_modes
 from realtime_adain.serve.peers import Client, has_ice_addresses, offer_problem, slots_per_address
 from realtime_adain.serve.settings import (MAX_TLS_FILE_BYTES, ServeSettings, check_tls_file,
@@ -256,6 +256,10 @@ class Server:
             client.refuse_the_rest()
             await client.pc.setLocalDescription(await client.pc.createAnswer())
         except Exception as exc:  # a malformed SDP: the client's error, never the server's
+            if isinstance(exc, OSError) and exc.errno in OUT_OF_RESOURCES:  # (ICE's sockets: the server's, said as
+                await client.close("out of resources")                    # "its SDP is malformed" to the client)
+                log(f"warning: cannot take client {client.id} ({shortage(exc)})")
+                return error(503, "the server is out of resources for another client; try again later")
             await client.close("bad offer")
             return error(400, f"bad offer: {offer_error(exc)}")
         answer = client.pc.localDescription
@@ -419,6 +423,8 @@ def check_listen(settings: ServeSettings) -> None:
                 probe.bind(address)
     except OSError as exc:
         raise listen_error(settings, exc) from None
+    except UnicodeError as exc:  # (a name the resolver cannot encode; check_address_form says which part)
+        raise UserError(f"cannot listen on {settings.host} port {settings.port}: {exc}") from None
 
 
 class EncryptedKey(Exception):

@@ -215,15 +215,25 @@ class QuietAcceptErrors:
             loop.default_exception_handler(context)
 
 
-def out_of_descriptors(exc: OSError) -> str:
-    """The line for connections left waiting by a failed accept (`exc`: EMFILE, ENFILE, ENOBUFS, ENOMEM)."""
+# What the system ran out of, not what a client got wrong: descriptors (the process's, the
+# system's), socket buffers, memory.
+OUT_OF_RESOURCES = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
+
+
+def shortage(exc: OSError) -> str:
+    """What ran out, for the operator: "too many open files; ulimit -n is 32: raise it"."""
     limit = ""
     if exc.errno == errno.EMFILE:
         with contextlib.suppress(ImportError, OSError, ValueError):
             import resource
 
             limit = f"; ulimit -n is {resource.getrlimit(resource.RLIMIT_NOFILE)[0]}: raise it"
-    return (f"warning: cannot accept a connection ({(exc.strerror or str(exc)).lower()}{limit}): new connections "
+    return f"{(exc.strerror or str(exc)).lower()}{limit}"
+
+
+def out_of_descriptors(exc: OSError) -> str:
+    """The line for connections left waiting by a failed accept (`exc`: one of OUT_OF_RESOURCES)."""
+    return (f"warning: cannot accept a connection ({shortage(exc)}): new connections "
             "wait until others close (said at most once a minute)")
 
 

@@ -61,7 +61,9 @@ def _number(value: object, name: str) -> float:
     return float(value)
 
 
-def _style(value: object, styles: StyleRegistry) -> str:
+def _style(value: object, styles: StyleRegistry, name: str = "style") -> str:
+    if not isinstance(value, str):  # (null and 5 were quoted back as the ids 'None' and '5')
+        raise BadMessage(f"{name} must be a style id (a string), got {type(value).__name__ if value is not None else 'null'}")
     if styles.get(value) is None:
         raise BadMessage(f"unknown style id {str(value)[:40]!r}")
     return value  # type: ignore[return-value]
@@ -75,7 +77,7 @@ def _mix(look: Look, value: object, styles: StyleRegistry) -> Look:
     weight = _number(value.get("weight"), "mix weight")
     if weight == 0:
         return replace(look, mix_style=None, mix_weight=0.0)
-    return replace(look, mix_style=_style(value.get("style"), styles), mix_weight=weight)
+    return replace(look, mix_style=_style(value.get("style"), styles, "mix style"), mix_weight=weight)
 
 
 def _boolean(value: object, name: str) -> bool:

@@ -27,7 +27,7 @@ CONNECT_TIMEOUT = 15.0  # seconds from an answered offer to a connected peer (a 
 
 def is_loopback(host: str) -> bool:
     """Whether `host` only accepts connections from this machine (localhost, 127.0.0.0/8, ::1)."""
-    if host == "localhost":
+    if host.lower() == "localhost":  # (names are compared without case: LOCALHOST was taken as off loopback)
         return True
     try:
         return ipaddress.ip_address(host).is_loopback
@@ -56,7 +56,12 @@ def check_address_form(host: str) -> None:
         try:
             plain = socket.inet_ntoa(socket.inet_aton(host))  # (the forms inet_aton takes: 0, 127.1, 0x7f.1)
         except OSError:
-            return  # a name
+            try:  # a name, whose parts the resolver encodes (an empty one or one over 63 characters was a traceback)
+                host.encode("idna")
+            except UnicodeError:
+                raise UserError(f"--host {host}: not a host name (a part between dots is empty or longer than "
+                                f"63 characters)") from None
+            return
         octal = " (a part with a leading 0 is octal)" if any(len(part) > 1 and part.startswith("0") and
                                                                 not part.lower().startswith("0x")
                                                                 for part in host.split(".")) else ""

@@ -2,7 +2,8 @@
 
 The live style library (`live.styles.StyleLibrary`) scans the folders and caches each style's
 statistics on disk; here each style gets a stable id, a JPEG thumbnail for the page, and
-uploaded images (already decoded by `uploads.py`) join the library through its upload folder.
+uploaded images (already decoded by `uploads.py`) join the library one by one, written to its
+upload folder; the server's own styles stay as they were loaded (no rescan, as docs/serve.md says).
 An upload is private to whoever sent it: its id is a random one ("u" and 24 hex digits) that only
 the upload's answer says, and the list every client reads (`describe`) leaves it out (a photo
 uploaded as a style was listed to every later visitor, its thumbnail theirs to fetch).
@@ -51,8 +52,7 @@ class StyleRegistry:
         self._lock = threading.Lock()
         self._by_id: dict[str, ServedStyle] = {}
         self._register_new()
-        if upload_dir is not None:  # uploads join the library through its rescan
-            library.sources.append(upload_dir)
+        if upload_dir is not None:  # uploads join the library one by one (`add_upload`)
             library.uncached.add(upload_dir)  # (clients' images in the user's cache, for good: 64 more each run)
 
     def _register_new(self) -> list[ServedStyle]:
@@ -127,9 +127,6 @@ class StyleRegistry:
                     return served
             self.check_room()
             write_image(path, image)
-            self.library.rescan()
+            style = self.library.add(path)  # (the server's own styles stay as they were loaded)
             self._register_new()
-            for served in self._by_id.values():
-                if served.style.path == path:
-                    return served
-            raise RuntimeError("the uploaded style did not load")
+            return next(served for served in self._by_id.values() if served.style is style)
