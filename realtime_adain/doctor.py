@@ -325,7 +325,7 @@ def _check_weights_file(kind: str, fetch: str = DOWNLOAD) -> Finding:
     published = download.PUBLISHED[kind]
     where = f"{path} (from {source}, {path.stat().st_size:,} bytes)"
     try:
-        if weights.file_sha256(path) == published.sha256:
+        if weights.weights_sha256(path) == published.sha256:
             return Finding(kind, f"{where}: the published v0.0.0 file, SHA-256 verified")
         download.LOADERS[kind](path)
     except UserError as exc:

@@ -289,7 +289,7 @@ def _answer(request: urllib.request.Request):
 
 def _urlopen(url: str, offset: int):
     _refuse_special_file(url)
-    headers = {"User-Agent": f"realtime-adain/{__version__}"}
+    headers = {"User-Agent": f"realtime-adain/{__version__}", "Accept-Encoding": "identity"}
     if offset:
         headers["Range"] = f"bytes={offset}-"
     try:
@@ -416,6 +416,11 @@ def _transfer(url: str, part: Path, label: str, limit: SizeLimit, min_rate: MinR
         if response.headers.get("Content-Type", "").lower().startswith("text/html"):
             raise UserError(f"{shown(url)}: the server answered with a web page (text/html), not the weights file: "
                             "a login or error page, or a wrong URL?")
+        encoding = response.headers.get("Content-Encoding", "").strip().lower()
+        if encoding not in ("", "identity"):  # (its compressed bytes were refused as "not a readable weights file")
+            raise UserError(f"{shown(url)}: the server sent the file compressed (Content-Encoding: "
+                            f"{one_line(encoding)[:40]}), which was not asked for; try again later, or use a mirror "
+                            "with --base-url")
         start = _resumed_offset(response, offset)
         if start is None and not offset:  # part of a file it was asked for whole
             raise UserError(f"{shown(url)}: the server answered with part of the file (HTTP 206) to a request for "

@@ -14,6 +14,7 @@ import io
 import json
 import os
 import pickle
+import stat
 import struct
 import warnings
 import zipfile
@@ -62,6 +63,8 @@ def weights_sha256(path: str | os.PathLike) -> str:
         status = os.stat(path)
     except OSError:
         return file_sha256(path)  # which says what is wrong with it
+    if stat.S_ISREG(status.st_mode):  # (a 40 GB sparse file was hashed for 97 s, then refused for its size)
+        refuse_too_large(path, status.st_size)
     return _remembered_sha256(os.fspath(path), (status.st_dev, status.st_ino, status.st_size,
                                                 status.st_mtime_ns, status.st_ctime_ns))
 
@@ -193,14 +196,19 @@ def _refuse_zip_bomb(path: Path, data: bytes) -> None:
 MAX_WEIGHTS_BYTES = 2 << 30
 
 
+def refuse_too_large(path: str | os.PathLike, size: int) -> None:
+    """A UserError for a file of `size` bytes where weights go, over MAX_WEIGHTS_BYTES."""
+    if size > MAX_WEIGHTS_BYTES:
+        raise UserError(f"{path}: too large for a weights file ({size:,} bytes; at most {MAX_WEIGHTS_BYTES >> 20} MiB)")
+
+
 def _file_bytes(path: Path) -> bytes:
     """The whole file, read once: what is hashed is what is loaded (a file rewritten while a run
     loads it, a trainer saving to the same path, must not name an engine built from other bytes)."""
     try:
         with open_regular(path, "not a weights file (a pipe, device or socket)") as handle:
             size = os.fstat(handle.fileno()).st_size
-            if size > MAX_WEIGHTS_BYTES:  # (before reading: a huge or sparse file is not read whole)
-                raise UserError(f"{path}: too large for a weights file ({size:,} bytes; at most {MAX_WEIGHTS_BYTES >> 20} MiB)")
+            refuse_too_large(path, size)  # (before reading: a huge or sparse file is not read whole)
             start = handle.read(9)
             _refuse_foreign_start(path, start, size, handle)
             # Read what fstat says the file holds: a read of MAX_WEIGHTS_BYTES reserves that much
@@ -283,8 +291,14 @@ def describe_state_dict(state: dict[str, torch.Tensor]) -> str:
 
 def check_state_dict(path: Path, module: nn.Module, state: dict[str, torch.Tensor], what: str) -> None:
     """Raise a clear UserError unless `state` has every key of `module` with the right shape."""
-    for key, tensor in module.state_dict().items():
+    expected = module.state_dict()
+    for key, tensor in expected.items():
         if key not in state:
+            missing = [name for name in expected if name not in state]
+            if len(missing) * 2 <= len(expected):  # (most there: "not VGG encoder weights; it looks like VGG encoder weights")
+                more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
+                raise UserError(f"{path}: incomplete {what} weights: '{key}'{more} missing of {len(expected)} tensors "
+                                "(a file cut short or edited?)")
             raise UserError(f"{path}: not {what} weights; {describe_state_dict(state)}")
         if tuple(state[key].shape) != tuple(tensor.shape):
             raise UserError(

@@ -7,7 +7,7 @@ connection), `ignore_range` (answer Range requests with a full 200, as some serv
 `endless` (names served with no Content-Length and garbage after the body, never ending, as
 a broken mirror might), `login` ("user:password": answer 401 without that HTTP Basic login, as a
 private mirror does), `lengths` (name -> a Content-Length header sent instead of the true one), `trickle` (names whose body is sent one byte every `TRICKLE_S` seconds, as
-a hostile or stalled server might), `requests` logs (path, Range header) of every request; a
+a hostile or stalled server might), `headers` (name -> more headers to send), `requests` logs (path, Range header) of every request; a
 file is served under its name whatever the query (a token URL's). The fixtures at the end give the
 files it serves (imported by the test modules that use them).
 """
@@ -39,6 +39,7 @@ class WeightsServer:
         self.login: str | None = None
         self.lengths: dict[str, str] = {}
         self.trickle: set[str] = set()
+        self.headers: dict[str, dict[str, str]] = {}  # name -> more headers sent with it
         self.requests: list[tuple[str, str | None]] = []
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._httpd.daemon_threads = True
@@ -101,6 +102,8 @@ def _handler_for(server: WeightsServer) -> type[BaseHTTPRequestHandler]:
                     return
             self.send_header("Content-Length", server.lengths.get(name, str(len(body) - start)))
             self.send_header("Accept-Ranges", "bytes")
+            for header, value in server.headers.get(name, {}).items():
+                self.send_header(header, value)
             self.end_headers()
             if name in server.trickle:
                 try:

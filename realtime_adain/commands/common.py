@@ -15,6 +15,7 @@ from realtime_adain.errors import UserError, one_line
 from realtime_adain.paths import ensure_writable_dir, expand_inputs, name_text
 from realtime_adain.settings import (DEFAULT_MAX_PIXELS, DTYPE_NAMES, ENGINE_CHOICES, STABILIZE_MODES, STABILIZE_STRENGTH,
                                      ModelSettings, StyleSettings)
+from realtime_adain.userdirs import expand_home
 
 
 def add_model_options(parser: argparse.ArgumentParser, default_size: int | None, size_default_text: str | None = None) -> None:
@@ -74,7 +75,7 @@ def style_cache_dir(value: str | None) -> Path | None:
         return None
     if not value.strip():
         raise UserError("--style-cache '': an empty path (an unset variable?); give a folder, or leave --style-cache out")
-    directory = Path(value)
+    directory = expand_home(value, " (from --style-cache)")  # (as --vgg: `--style-cache=~/c` made a folder named ~)
     try:
         ensure_writable_dir(directory)
     except UserError as exc:

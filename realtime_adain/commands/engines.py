@@ -34,7 +34,8 @@ def existing_cache():
     if blocking == cache.directory:
         raise UserError(f"{cache.directory}: the engine cache is not a folder (a file or device is there)")
     if blocking is not None:
-        raise UserError(f"{cache.directory}: the engine cache cannot be there ({blocking} is a file, not a folder)")
+        kind = "a file" if blocking.is_file() else "a device, fifo or socket"  # ($REALTIME_ADAIN_HOME=/dev/null)
+        raise UserError(f"{cache.directory}: the engine cache cannot be there ({blocking} is {kind}, not a folder)")
     if (link := dead_link(cache.directory)) is not None:  # a loop, or a drive no longer mounted
         raise UserError(f"{cache.directory}: the engine cache cannot be there ({why_dead(link)})")
     return cache

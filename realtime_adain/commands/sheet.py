@@ -22,7 +22,7 @@ from realtime_adain.commands import common
 from realtime_adain.errors import UserError, out_of_memory_as_user_error
 from realtime_adain.imageio import (WRITABLE_EXTENSIONS, check_encodable, fit_short_side, is_writable_image_path,
                                     read_image, write_image)
-from realtime_adain.paths import check_writable_dir, expand_images, refuse_overwriting_inputs, refuse_shared_outputs
+from realtime_adain.paths import check_writable_dir, expand_images, refuse_overwriting_inputs
 from realtime_adain.settings import ModelSettings
 from realtime_adain.video.notes import repeats_counted
 
@@ -79,10 +79,23 @@ def check_request(args: argparse.Namespace, contents: list[Path], styles: list[P
     tiles = len(styles) + args.sheet_original
     if tiles > sheet.MAX_TILES:
         raise UserError(f"--sheet: {tiles} tiles, at most {sheet.MAX_TILES} fit one sheet (split the style folder)")
-    refuse_shared_outputs(styles, [(style,) for style in styles])  # one style given twice: refused as `-o` refuses it
+    refuse_styles_given_twice(styles)
     refuse_overwriting_inputs([out], contents + styles)
     check_writable_dir(out.parent)
     return out
+
+
+def refuse_styles_given_twice(styles: list[Path]) -> None:
+    """One style named twice (`-s a.jpg -s ./a.jpg`) is refused, as `-o` refuses it; a link in a
+    style folder under another name is a tile of its own, as `-o` writes it an output of its own
+    (the sheet said "asheville.jpg is given twice (also as favourite.jpg)" of one folder given)."""
+    seen: dict[str, Path] = {}
+    for style in styles:
+        key = os.path.normcase(os.path.abspath(style))
+        if key in seen:
+            also = "" if str(seen[key]) == str(style) else f" (also as {style})"
+            raise UserError(f"{seen[key]} is given twice{also}: give each once")
+        seen[key] = style
 
 
 def run(args: argparse.Namespace, model: ModelSettings) -> int:

@@ -152,7 +152,7 @@ def describe(kind: str, explicit: str | None) -> tuple[bool, list[tuple[str, str
     size = path.stat().st_size
     rows = [("path", str(path)), ("from", source), ("size", f"{size:,} bytes ({size / 1e6:.1f} MB)")]
     try:
-        digest = weights.file_sha256(path)
+        digest = weights.weights_sha256(path)
         published = release.PUBLISHED[kind]
         rows.append(("sha256", digest + ("  (the published v0.0.0 file)" if digest == published.sha256 else "")))
         rows += what_it_holds(kind, path)
