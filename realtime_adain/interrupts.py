@@ -114,8 +114,9 @@ def signals_in_callbacks_kept() -> Iterator[list[KeyboardInterrupt]]:
     a `__del__` (objects freed as a command ends) is kept in the list yielded, instead of printed as
     "Exception ignored in: <WeakSet...> Traceback ... KeyboardInterrupt" and lost (the command
     then exited 0, or with SIGTERM "Terminated:" and 0). Other unraisable errors go on as before."""
+    global _kept
     kept: list[KeyboardInterrupt] = []
-    previous = sys.unraisablehook
+    previous, outer = sys.unraisablehook, _kept
 
     def hook(unraisable) -> None:
         if isinstance(unraisable.exc_value, KeyboardInterrupt):
@@ -123,11 +124,25 @@ def signals_in_callbacks_kept() -> Iterator[list[KeyboardInterrupt]]:
         else:
             previous(unraisable)
 
-    sys.unraisablehook = hook
+    sys.unraisablehook, _kept = hook, kept
     try:
         yield kept
     finally:
-        sys.unraisablehook = previous
+        sys.unraisablehook, _kept = previous, outer
+
+
+_kept: list[KeyboardInterrupt] = []  # where `signals_in_callbacks_kept` keeps them, for `raise_kept`
+
+
+def raise_kept() -> None:
+    """Raise the interrupt of a signal that a callback swallowed (`signals_in_callbacks_kept`), if
+    any: called by long loops once a step (training iterations, video batches), so such a signal
+    stops the run there, not once it is done (a SIGTERM inside a `__del__` went on training to the
+    last iteration)."""
+    if _kept:
+        first = _kept[0]
+        _kept.clear()  # (raised here: not said again once the command returns)
+        raise first
 
 
 def _stop_while_starting(signum: int, _frame: object) -> None:

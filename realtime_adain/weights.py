@@ -356,8 +356,8 @@ def load_encoder(path: str | os.PathLike, kind: str = NORMALISED_VGG) -> nn.Modu
         first = loaded.state_dict.get("0.weight")
         if first is not None and tuple(first.shape) == (3, 3, 1, 1):  # the normalised VGG's
             raise UserError(
-                f"{path}: the decoder was trained against torchvision's VGG-19; pass its weights "
-                "(vgg19-dcbb9e9d.pth) with --vgg, not the normalised VGG"
+                f"{path}: this is the normalised VGG; torchvision's VGG-19 encoder (--encoder torchvision-vgg19, or a "
+                "decoder trained against it) needs its own weights: pass vgg19-dcbb9e9d.pth with --vgg"
             )
         encoder = TorchvisionVGGEncoder()
         state = torchvision_state_dict(loaded.state_dict)

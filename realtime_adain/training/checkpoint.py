@@ -210,7 +210,7 @@ def _read_state(path: Path) -> TrainerState:
         skipped = document.get("skipped", [])
         skipped_count = document.get("skipped_count", len(skipped))  # (a state before SAVED_SKIPS named them all)
         if (not isinstance(skipped, list) or not all(isinstance(name, str) for name in skipped)
-                or type(skipped_count) is not int or skipped_count < len(skipped)):
+                or type(skipped_count) is not int or not len(skipped) <= skipped_count <= MAX_SKIPPED):
             raise ValueError(f"skipped files {skipped_count!r}")
         return TrainerState(
             iteration=document["iteration"],
@@ -241,6 +241,9 @@ def _kind(value: Any) -> str:
     if isinstance(value, (list, tuple)):
         return "sequence"
     return type(value).__name__
+
+
+MAX_SKIPPED = 1 << 40  # files skipped: more than any data set holds (an edited 10**30 went into log.csv)
 
 
 def check_config_types(config: dict[str, Any]) -> None:

@@ -45,6 +45,9 @@ class TrainConfig:
     content_dir: str | None = None
     style_dir: str | None = None
     vgg: str | None = None
+    # The encoder file's SHA-256, set as a run starts: a resumed run refuses another encoder (one
+    # the environment named, or the same relative --vgg read from another folder, trained on).
+    vgg_sha256: str | None = None
     out: str | None = None
     encoder: str = NORMALISED_VGG
     decoder: str = "plain"

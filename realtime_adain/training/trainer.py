@@ -29,7 +29,7 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
-from realtime_adain import weights
+from realtime_adain import interrupts, weights
 from realtime_adain.atomic import atomic_write_bytes, naming
 from realtime_adain.checks import ascii_whole
 from realtime_adain.errors import UserError, out_of_memory_as_user_error
@@ -40,6 +40,7 @@ from realtime_adain.stylizer import Stylizer, pick_device
 from realtime_adain.training import checkpoint, data
 from realtime_adain.training.config import AMP_MODES, TrainConfig
 from realtime_adain.training.losses import AdaINLoss, Losses
+from realtime_adain.userdirs import expand_home
 
 # The encoder's buffers are fixed and the decoder has none, so no buffer syncing per step. torch
 # 2.14 renamed DDP's `broadcast_buffers` to `forward_sync_buffers` and warns on the old name (once
@@ -256,7 +257,13 @@ class Trainer:
         data.GlobalBatchSampler(0, config.batch_size, 0, self.dist.world_size)  # checks the split early
 
         seed_everything(config.seed)
-        encoder = weights.load_encoder(weights.resolve("vgg", config.vgg), config.encoder)
+        vgg = weights.resolve("vgg", config.vgg)
+        encoder = weights.load_encoder(vgg, config.encoder)
+        digest = encoder.loaded_sha256
+        if config.vgg_sha256 not in (None, digest):
+            raise UserError(f"{vgg}: not the VGG encoder this run was started with (its SHA-256 is {digest[:12]}..., "
+                            f"the run's {config.vgg_sha256[:12]}...); give --vgg the file it used")
+        config.vgg_sha256 = digest
         decoder = weights.DECODER_BUILDERS[config.decoder]()  # the default init, seeded
         self.decoder = decoder
         self._init_process_group()
@@ -403,6 +410,7 @@ class Trainer:
         last_saved = None
         try:
             while self.iteration < config.iterations:
+                interrupts.raise_kept()
                 lr = self.training.optimizer.param_groups[0]["lr"]
                 losses, content, style, output = self.step()
                 window += torch.stack([losses.content, losses.style, losses.total])
@@ -617,10 +625,17 @@ def quiet_tensorboard_thread() -> None:
     threading.excepthook = hook
 
 
+PATH_SETTINGS = ("content_dir", "style_dir", "vgg", "out")
+
+
 def train(given: dict[str, Any], resume: str | None = None) -> Path | None:
     """Resolve the settings (with a checkpoint's, when resuming), train, return the last checkpoint."""
     from realtime_adain.training.config import resolve_config
 
+    # Paths as absolute ones: a resumed run read a relative --content, --style or --vgg from the
+    # folder it was resumed in, and trained on other data without a word.
+    given = {name: (str(expand_home(value).absolute()) if name in PATH_SETTINGS and value else value)
+             for name, value in given.items()}
     loaded = checkpoint.load_checkpoint(resume) if resume is not None else None
     if loaded is not None and not given.get("out"):
         folder = loaded.decoder_path.parent

@@ -32,6 +32,7 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
+from realtime_adain import interrupts
 from realtime_adain.device_blend import DeviceBlend
 from realtime_adain.temporal import MotionAhead, Stabilizer
 from realtime_adain.two_pass import TwoPassStabilizer, forward_pass
@@ -262,6 +263,7 @@ class Pipeline:
                 yield np.stack([f.image for f in frames] + filler)
 
         for results in self.stylize_stream(batches()):
+            interrupts.raise_kept()  # (a signal a callback swallowed stops the run here)
             pending, frames = groups.popleft()
             for frame, result in zip(frames, results):  # a filled-up batch has extra results
                 frame.image = result
