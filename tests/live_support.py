@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import av
@@ -62,3 +63,15 @@ def live_command(*args: str | os.PathLike) -> list[str]:
 
 def start(cmd: list[str], env: dict[str, str], cwd: Path, stderr_path: Path) -> subprocess.Popen:
     return subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=open(stderr_path, "wb"))
+
+
+def record_noise(recorder, count: int, pause: float) -> int:
+    """Feed `recorder` up to `count` frames of 160x120 noise (which does not compress), `pause`
+    seconds apart, until it reports an error; returns the index of the last frame fed."""
+    frames = np.random.default_rng(0).integers(0, 256, (count, 120, 160, 3), dtype=np.uint8)
+    for i, image in enumerate(frames):
+        recorder.submit(image, i / 24)
+        time.sleep(pause)
+        if recorder.error:
+            break
+    return i

@@ -16,6 +16,7 @@ from pathlib import Path
 import av
 import numpy as np
 
+from live_support import record_noise
 from realtime_adain.benchmarks.video import upscaled_copy
 from realtime_adain.live.outputs import Recorder
 from test_full_disk import disk, fill  # noqa: F401  (a fixture)
@@ -42,12 +43,7 @@ def test_a_recording_stopped_by_a_full_disk_counts_the_frames_it_kept(disk):  # 
     11 frames back, and those never reached it. The count is the frames the file holds."""
     fill(disk, leave=300_000)
     recorder = Recorder(disk / "rec.mp4", (160, 120), 24.0, log=lambda *args, **fields: None)
-    frames = np.random.default_rng(0).integers(0, 256, (120, 120, 160, 3), dtype=np.uint8)
-    for i, image in enumerate(frames):
-        recorder.submit(image, i / 24)
-        time.sleep(0.005)
-        if recorder.error:
-            break
+    record_noise(recorder, 120, 0.005)
     kept = recorder.close()
     assert recorder.error == "No space left on device" and kept == disk / "rec.partial.mp4"
     assert recorder.written == len(picture_times(kept)) > 0

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import resource
-import time
 
-import numpy as np
-
-from live_support import read_video
+from live_support import read_video, record_noise
 from realtime_adain.live.outputs import Recorder
 
 
@@ -21,13 +18,7 @@ def test_a_recording_past_the_file_size_limit_stops_at_once_and_plays(tmp_path):
     resource.setrlimit(resource.RLIMIT_FSIZE, (400_000, hard))
     try:
         recorder = Recorder(out, (160, 120), 24.0, log=lambda event, **fields: events.append((event, fields)))
-        noise = np.random.default_rng(0).integers(0, 256, (200, 120, 160, 3), dtype=np.uint8)
-        for i, image in enumerate(noise):
-            recorder.submit(image, i / 24)
-            time.sleep(0.002)
-            if recorder.error:
-                break
-        stopped_at = i
+        stopped_at = record_noise(recorder, 200, 0.002)
         kept = recorder.close()
     finally:
         resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
