@@ -74,12 +74,22 @@ class StyleStats:
         mean, std = calc_mean_std(feat[:1])
         return cls(mean.flatten().float().cpu(), std.flatten().float().cpu())
 
-    def revision(self) -> tuple[int, int]:
-        """How often the tensors were changed in place: with identity, what the caches of a style's
-        check and upload compare (a user's statistics scaled in place were silently not used).
-        Inference tensors (from `Stylizer.style`) count none: they cannot be changed outside
-        `torch.inference_mode`."""
-        return tuple(0 if tensor.is_inference() else tensor._version for tensor in (self.mean, self.std))
+    def snapshot(self) -> tuple:
+        """What the caches of a style's check and upload keep, to see by `changed_since` whether the
+        values changed (a caller's statistics scaled in place gave the old picture): a copy of CPU
+        tensors (a numpy array they share, `.data`, or `inference_mode` change them unseen by torch's
+        version counter; 512 values), torch's version counter of the others (inference tensors: none)."""
+        return tuple(tensor.detach().clone() if tensor.device.type == "cpu" else
+                     0 if tensor.is_inference() else tensor._version for tensor in (self.mean, self.std))
+
+    def changed_since(self, snapshot: tuple) -> bool:
+        for tensor, kept in zip((self.mean, self.std), snapshot):
+            if isinstance(kept, torch.Tensor):
+                if tensor.device.type != "cpu" or tensor.shape != kept.shape or not torch.equal(tensor.detach(), kept):
+                    return True
+            elif tensor.device.type == "cpu" or kept != (0 if tensor.is_inference() else tensor._version):
+                return True
+        return False
 
     def to(self, device: torch.device | str, dtype: torch.dtype | None = None) -> "StyleStats":
         """These statistics on `device` (in `dtype`); a device that cannot be had is one line, as

@@ -416,8 +416,10 @@ def _transfer(url: str, part: Path, label: str, limit: SizeLimit, min_rate: MinR
         if response.headers.get("Content-Type", "").lower().startswith("text/html"):
             raise UserError(f"{shown(url)}: the server answered with a web page (text/html), not the weights file: "
                             "a login or error page, or a wrong URL?")
-        encoding = response.headers.get("Content-Encoding", "").strip().lower()
-        if encoding not in ("", "identity"):  # (its compressed bytes were refused as "not a readable weights file")
+        # (each header of the name: `identity` then `gzip` passed a check of the first)
+        codings = [c.strip().lower() for h in response.headers.get_all("Content-Encoding") or () for c in h.split(",")]
+        encoding = ", ".join(c for c in codings if c not in ("", "identity"))
+        if encoding:  # (its compressed bytes were refused as "not a readable weights file")
             raise UserError(f"{shown(url)}: the server sent the file compressed (Content-Encoding: "
                             f"{one_line(encoding)[:40]}), which was not asked for; try again later, or use a mirror "
                             "with --base-url")

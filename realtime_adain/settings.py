@@ -183,6 +183,8 @@ def check_time(value: str | float | Fraction, option: str, positive: bool = Fals
         else:
             raise UserError(f"{option} {value!r} is not a time such as 90, 90.5, 1:30 or 0:01:30.5")
     elif isinstance(value, numbers.Real) and not isinstance(value, bool):
+        if isinstance(value, numbers.Integral) and value > MAX_TIME:  # (10**400: isfinite's OverflowError)
+            raise UserError(f"{option} is longer than any video ({MAX_TIME} s at most)")
         if not math.isfinite(value):
             raise UserError(f"{option} {value!r} is not a finite time")
         seconds = as_fraction(value)

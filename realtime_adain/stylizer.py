@@ -152,7 +152,7 @@ class Stylizer:
         self._engine: engines.Engine | None = None
         self._engine_lock = CallLock()
         self._checked_style: StyleStats | None = None  # the style `_checked` last checked
-        self._checked_revision = (0, 0)  # (its StyleStats.revision then)
+        self._checked_snapshot: tuple = ()  # (its StyleStats.snapshot then)
         _guard_forks()
 
     def __getstate__(self) -> dict:
@@ -335,10 +335,10 @@ class Stylizer:
         """A call's style and alpha checked as the API's functions check them (a NaN style made a
         black picture, `None` an AttributeError); a style once per object, not once per frame
         (`live` calls per frame, and on a GPU each check of a tensor waits for the device)."""
-        # (None: none checked yet, or none given; the revision: changed in place since)
-        if style is None or style is not self._checked_style or style.revision() != self._checked_revision:
+        # (None: none checked yet, or none given; the snapshot: its values changed since)
+        if style is None or style is not self._checked_style or style.changed_since(self._checked_snapshot):
             self._checked_style = check_stats(style)
-            self._checked_revision = style.revision()
+            self._checked_snapshot = style.snapshot()
         return style, check_number(alpha, "alpha")
 
     @torch.inference_mode()

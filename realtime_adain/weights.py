@@ -295,11 +295,12 @@ def check_state_dict(path: Path, module: nn.Module, state: dict[str, torch.Tenso
     for key, tensor in expected.items():
         if key not in state:
             missing = [name for name in expected if name not in state]
-            if len(missing) * 2 <= len(expected):  # (most there: "not VGG encoder weights; it looks like VGG encoder weights")
+            guess = describe_state_dict(state)  # ("not VGG encoder weights; it looks like VGG encoder weights")
+            if len(missing) * 2 <= len(expected) or f"{what.split()[-1]} weights" in guess:
                 more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
                 raise UserError(f"{path}: incomplete {what} weights: '{key}'{more} missing of {len(expected)} tensors "
                                 "(a file cut short or edited?)")
-            raise UserError(f"{path}: not {what} weights; {describe_state_dict(state)}")
+            raise UserError(f"{path}: not {what} weights; {guess}")
         if tuple(state[key].shape) != tuple(tensor.shape):
             raise UserError(
                 f"{path}: not {what} weights: '{key}' has shape {tuple(state[key].shape)}, "

@@ -99,3 +99,54 @@ def test_statistics_to_a_wrong_device_kind(stylizer):
         with pytest.raises(ValueError) as refused:
             style.to(5)
         assert "\n" not in str(refused.value) and "cuda:5" in str(refused.value)
+
+
+def test_statistics_changed_unseen_by_torch_are_used_and_checked(stylizer):
+    """Second round (h5): a numpy array the tensors share, `torch.inference_mode` and `.data`
+    change them without torch's version counter."""
+    image = np.random.default_rng(1).integers(0, 256, (32, 48, 3), dtype=np.uint8)
+    base = stylizer.style(np.random.default_rng(2).integers(0, 256, (40, 40, 3), dtype=np.uint8), size=None)
+    mean, std = base.mean.numpy().copy(), base.std.numpy().copy()
+    shared = StyleStats(torch.from_numpy(mean), torch.from_numpy(std))
+    before = stylizer.stylize(image, shared)
+    std *= 0.2
+    assert np.array_equal(stylizer.stylize(image, shared),
+                          stylizer.stylize(image, StyleStats(torch.from_numpy(mean.copy()), torch.from_numpy(std.copy()))))
+    assert not np.array_equal(before, stylizer.stylize(image, shared))
+    with torch.inference_mode():
+        base.std.mul_(0.2)
+    assert np.array_equal(stylizer.stylize(image, base), stylizer.stylize(image, StyleStats(base.mean.clone(), base.std.clone())))
+    grad = StyleStats(base.mean.clone().requires_grad_(), base.std.clone().requires_grad_())
+    stylizer.stylize(image, grad)
+    grad.std.data.fill_(float("nan"))
+    with pytest.raises(ValueError, match="holds NaN"):
+        stylizer.stylize(image, grad)
+
+
+def test_a_cli_run_beside_an_api_call_keeps_its_words(stylizer, tmp_path, capsys):
+    """The API's rewording of notes applied to every thread: a CLI run's note said `deinterlace
+    film` while an API call ran in another thread (h5). Now the API call's threads only."""
+    import threading
+
+    from realtime_adain.video import notes
+
+    said = []
+    with notes.worded(lambda line: "API: " + line):
+        worker = threading.Thread(target=lambda: (notes.note("--deinterlace film in a CLI's thread"), said.append(1)))
+        worker.start()
+        worker.join()
+        notes.note("--deinterlace film in the API's thread")
+    err = capsys.readouterr().err
+    assert "note: --deinterlace film in a CLI's thread" in err and "note: API: --deinterlace film in the API's thread" in err
+
+
+@pytest.mark.parametrize("argument", ["start", "duration", "framerate", "size", "crf"])
+def test_an_integer_past_floats_range_names_its_argument(stylizer, clip, tmp_path, argument):
+    """`start=10**400` and the like were an OverflowError naming nothing (h5)."""
+    with pytest.raises(ValueError, match=f"^{argument}"):
+        ra.stylize_video(clip, tmp_path / "o.mp4", style=np.full((16, 16, 3), 90, np.uint8), stylizer=stylizer,
+                         **{argument: 10 ** 400})
+    if argument == "size":
+        with pytest.raises(ValueError, match="^size must be at most"):
+            stylizer.stylize_image(np.zeros((8, 8, 3), np.uint8), stylizer.style(np.zeros((8, 8, 3), np.uint8)),
+                                   size=10 ** 400)

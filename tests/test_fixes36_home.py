@@ -42,6 +42,8 @@ def test_a_huge_weights_file_is_refused_before_it_is_hashed(tmp_path, monkeypatc
 @pytest.mark.parametrize("kind, keep, says", [
     ("vgg", slice(0, 10), "incomplete VGG encoder weights: '16.weight' and 9 more missing of 20 tensors"),
     ("decoder", slice(0, -2), "incomplete plain decoder weights: '28.weight' and 1 more missing of 18 tensors"),
+    ("vgg", slice(0, 6), "incomplete VGG encoder weights: '9.weight' and 13 more missing of 20 tensors"),  # (most gone)
+    ("decoder", slice(0, 3), "incomplete plain decoder weights: '5.bias' and 14 more missing of 18 tensors"),
 ])
 def test_weights_with_tensors_missing_say_so(run_cli, published_weights, data_dir, tmp_path, kind, keep, says):
     """Said "not VGG encoder weights; it looks like VGG encoder weights"."""
@@ -86,10 +88,11 @@ def test_a_download_sent_compressed_is_said_so(release_bytes, tmp_path):  # noqa
     from realtime_adain import download
 
     with WeightsServer({name: gzip.compress(body) for name, body in release_bytes.items()}) as server:
-        server.headers = {name: {"Content-Encoding": "gzip"} for name in release_bytes}
-        with pytest.raises(UserError, match=r"the server sent the file compressed \(Content-Encoding: gzip\), which "
-                                            r"was not asked for"):
-            download.download_file("decoder", f"{server.url}/decoder.pth", tmp_path)
+        for sent in ({"Content-Encoding": "gzip"}, {"Content-Encoding": "identity", "Content-encoding": "gzip"}):
+            server.headers = {name: sent for name in release_bytes}  # (the second: two headers, the first harmless)
+            with pytest.raises(UserError, match=r"the server sent the file compressed \(Content-Encoding: gzip\), "
+                                                r"which was not asked for"):
+                download.download_file("decoder", f"{server.url}/decoder.pth", tmp_path)
     assert not [p for p in tmp_path.iterdir() if p.suffix == ".pth"]
 
 

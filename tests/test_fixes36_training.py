@@ -78,3 +78,29 @@ def huge_skip_count(tensors, document):
 
 def test_an_edited_count_of_skipped_files_is_a_damaged_state(train_tool, finished_run, tmp_path, one_thread):  # noqa: F811
     refused_as_damaged(train_tool, finished_run, tmp_path, huge_skip_count, "skipped files 10000000000")
+
+
+def test_a_checkpoint_with_relative_paths_asks_for_them_again(train_tool, finished_run, tmp_path, dataset,  # noqa: F811
+                                                              monkeypatch, one_thread):
+    """A checkpoint saved before paths were kept absolute (`--content c`), resumed from another
+    folder, trained on that folder's c/ without a word (second round, h5)."""
+    run = copy_run(finished_run, tmp_path)
+
+    def relative(tensors, document):
+        document["config"].update(content_dir="content", style_dir="style")
+        document["config"].pop("vgg_sha256", None)
+
+    edit_state(run, relative)
+    elsewhere = tmp_path / "elsewhere"
+    shutil.copytree(dataset, elsewhere)
+    monkeypatch.chdir(elsewhere)
+    code, _, err = train_tool("--resume", run, "--iterations", "2")
+    line = training_error_line(code, err)
+    assert line.endswith("the run's --content 'content' is relative, and which folder it was relative to is not "
+                         "known; give --content again"), line
+    code, _, err = train_tool("--resume", run, "--iterations", "2", "--content", dataset / "content",
+                              "--style", dataset / "style")
+    assert code == 0, err
+    config = saved_config(run)
+    assert config["content_dir"] == str(dataset / "content") and len(config["vgg_sha256"]) == 64
+    assert config["out"] == str(run)

@@ -106,7 +106,7 @@ class Engine(abc.ABC):
             mean, std, self._alpha = neutral_style(dtype, self.device)
         self._style_tensors = mean, std
         self._style: StyleStats | None = None
-        self._style_revision = (0, 0)  # (StyleStats.revision of _style when uploaded)
+        self._style_snapshot: tuple = ()  # (StyleStats.snapshot of _style when uploaded)
         self._alpha_value: float | None = 1.0
 
     def __getstate__(self) -> dict:
@@ -134,12 +134,11 @@ class Engine(abc.ABC):
         is two 2 KiB copies: nothing is rebuilt)."""
         if not 0.0 <= alpha <= 1.0:
             raise ValueError(f"alpha must be in [0, 1], got {alpha}")
-        revision = style.revision()
-        if style is not self._style or revision != self._style_revision:
+        if style is not self._style or style.changed_since(self._style_snapshot):
             self._style = None  # until both are in: an interrupt between the copies must not leave a mix taken for a style
             for target, value in zip(self._style_tensors, (style.mean, style.std)):
                 target.copy_(value.reshape(-1))
-            self._style, self._style_revision = style, revision
+            self._style, self._style_snapshot = style, style.snapshot()
         if alpha != self._alpha_value:
             self._alpha_value = None  # (likewise)
             self._alpha.fill_(alpha)

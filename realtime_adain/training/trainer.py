@@ -642,8 +642,12 @@ def train(given: dict[str, Any], resume: str | None = None) -> Path | None:
         if folder.name != "checkpoints":  # not in a run directory: its parent is no run to write into
             raise UserError(f"{loaded.decoder_path}: not in a run's checkpoints/ folder; give --out DIR for the "
                             "resumed run")
-        given = {**given, "out": str(folder.parent)}
+        given = {**given, "out": str(folder.parent.absolute())}
     config = resolve_config(given, loaded.trainer.config if loaded else None)
+    for name, flag in zip(PATH_SETTINGS, ("--content", "--style", "--vgg")):
+        if (value := getattr(config, name)) and not os.path.isabs(value):  # (a checkpoint of an earlier version)
+            raise UserError(f"{loaded.decoder_path if loaded else flag}: the run's {flag} {value!r} is relative, and "
+                            f"which folder it was relative to is not known; give {flag} again")
     if loaded is not None and loaded.trainer.iteration >= config.iterations:
         raise UserError(
             f"{loaded.decoder_path}: already at iteration {loaded.trainer.iteration}; "

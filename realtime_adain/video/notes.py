@@ -18,8 +18,7 @@ _lock = threading.Lock()
 _subjects: frozenset[str] = frozenset()  # the names a `repeats_counted` run groups notes by
 _longest = 0  # characters in the longest of them
 _repeats: dict[str, int] = {}  # what a note says after its subject's name -> pictures it was said of
-_local = threading.local()  # .gathered: this thread's notes while `collected`, else None
-_wordings: list[Callable[[str], str]] = []  # `worded`'s rewordings in force, the latest last
+_local = threading.local()  # .gathered: this thread's notes while `collected`, else None; .reword: `worded`'s
 
 
 def note(message: str, once: bool = False) -> None:
@@ -31,9 +30,9 @@ def note(message: str, once: bool = False) -> None:
     if gathered is not None:
         gathered.append(message)
         return
+    if (reword := getattr(_local, "reword", None)) is not None:
+        message = reword(message)
     with _lock:
-        if _wordings:
-            message = _wordings[-1](message)
         if once:
             if message in _said:
                 return
@@ -68,17 +67,22 @@ def collected() -> Iterator[list[str]]:
 
 
 @contextlib.contextmanager
-def worded(reword: Callable[[str], str]) -> Iterator[None]:
-    """Within it, each note is said as `reword` words it, from any thread: the API's notes name
-    its arguments, not the CLI's options (`note: ... --deinterlace film ...` reached a caller of
-    `stylize_video(deinterlace='film')`)."""
-    with _lock:
-        _wordings.append(reword)
+def worded(reword: Callable[[str], str] | None) -> Iterator[None]:
+    """Within it, this thread's notes are said as `reword` words them: the API's notes name its
+    arguments, not the CLI's options (`note: ... --deinterlace film ...` reached a caller of
+    `stylize_video(deinterlace='film')`). A thread of this one's work takes it on (`wording`);
+    other threads, a CLI run's beside an API call, keep their own words."""
+    previous = getattr(_local, "reword", None)
+    _local.reword = reword
     try:
         yield
     finally:
-        with _lock:
-            _wordings.remove(reword)
+        _local.reword = previous
+
+
+def wording() -> Callable[[str], str] | None:
+    """This thread's rewording (`worded`), for a thread it starts to take on."""
+    return getattr(_local, "reword", None)
 
 
 def _remark(message: str) -> str | None:

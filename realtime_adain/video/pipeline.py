@@ -36,6 +36,7 @@ from realtime_adain import interrupts
 from realtime_adain.device_blend import DeviceBlend
 from realtime_adain.temporal import MotionAhead, Stabilizer
 from realtime_adain.two_pass import TwoPassStabilizer, forward_pass
+from realtime_adain.video import notes
 from realtime_adain.video.reader import RUN_PACKETS, Frame
 
 Images = Callable[[np.ndarray], np.ndarray]
@@ -60,10 +61,12 @@ class _Stage(threading.Thread):
     def __init__(self, work: Callable[[], None], name: str) -> None:
         super().__init__(name=name, daemon=True)
         self.work, self.done = work, threading.Event()
+        self.wording = notes.wording()  # (the API's words for its notes, from the thread that runs the pipeline)
 
     def run(self) -> None:
         try:
-            self.work()
+            with notes.worded(self.wording):
+                self.work()
         finally:
             self.done.set()
 
