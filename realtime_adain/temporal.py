@@ -483,9 +483,7 @@ class Stabilizer:
         if flow_width is not None:  # (here, so that the message names this argument)
             flow_width = check_whole(flow_width, "flow_width (pixels, or None for full size)", FLOW_MIN_WIDTH)
         self.flow = FlowEstimator(preset, flow_width)
-        if not isinstance(precise, (bool, np.bool_)):  # ("no" was read as True)
-            raise TypeError(f"precise must be True or False, got {type(precise).__name__}")
-        self.precise = bool(precise)
+        self.precise = precise
         self.cuts = 0
         self.last_coverage = 1.0
         self.reset()
@@ -531,6 +529,18 @@ class Stabilizer:
     def soft_edge(self, value: int) -> None:
         # (0 divided by zero in the weight table: black frames; 1.5 a TypeError mid-stream)
         self._soft_edge = check_whole(value, "soft_edge (pixels of the flow's grid)", 1, maximum=255)
+
+    @property
+    def precise(self) -> bool:
+        return self._precise
+
+    @precise.setter
+    def precise(self, value: bool) -> None:
+        if not isinstance(value, (bool, np.bool_)):  # ("no" was read as True)
+            raise TypeError(f"precise must be True or False, got {type(value).__name__}")
+        if getattr(self, "_precise", bool(value)) != bool(value):  # (the kept output's form changes: 8-bit
+            self.reset()                                         # state blended with float failed in OpenCV)
+        self._precise = bool(value)
 
     @property
     def mode(self) -> str:

@@ -145,8 +145,8 @@ class TwoPassStabilizer:
         """Frames that became final, oldest first, after this (content, stylized) pair ((H, W, 3)
         uint8 each, in display order)."""
         check_frames(content, stylized)
-        if not self.active:
-            return [stylized.copy()]  # (a new array, as the forward pass gives: the caller may reuse its own)
+        if not self.active:  # (a new array, as the forward pass gives: the caller may reuse its own)
+            return self.flush() + [stylized.copy()]
         luma = self.forward.luma(content)
         motion = self.forward.motion(self._prev_luma, luma, stylized.shape[:2], reverse=True)
         self._prev_luma = luma
@@ -156,15 +156,15 @@ class TwoPassStabilizer:
         """As `push`, with the frame's motion from the previous one (`reverse` included) given."""
         check_frame(stylized, "stylized")
         if not self.active:
-            return [stylized.copy()]  # (a new array, as the forward pass gives: the caller may reuse its own)
+            return self.flush() + [stylized.copy()]
         check_reverse(motion)  # before the forward pass changes its state
         return self._hold(motion, self.forward.apply_float(motion, to_float_rgba(stylized)))
 
     def push_forwarded(self, motion: Motion | None, forwarded: np.ndarray) -> list[np.ndarray]:
         """As `push_motion`, for a frame (uint8 RGB) that has had its forward pass."""
         check_frame(forwarded, "forwarded")
-        if not self.active:
-            return [forwarded.copy()]
+        if not self.active:  # (switched off with frames held: those first, in display order)
+            return self.flush() + [forwarded.copy()]
         return self._hold(check_reverse(motion), forwarded)
 
     def _hold(self, motion: Motion | None, forwarded: np.ndarray) -> list[np.ndarray]:

@@ -96,7 +96,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     steady.add_argument("--stabilize", default="flow", choices=STABILIZE_MODES,
                         help="flow: blend the previous output along the content's optical flow (default); stats: "
                              "smooth the content statistics inside the network (eager engine); both; off: every "
-                             "frame on its own, as `image` does")
+                             "frame on its own, as `image` does at the same --size")
     steady.add_argument("--stabilize-strength", type=argtypes.unit_interval, metavar="S",
                         help="how much of the previous output is kept where the flow is trusted, in [0, 1] "
                              f"(default {STABILIZE_STRENGTH[2]} with two passes, {STABILIZE_STRENGTH[1]} with one)")
