@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import resource
+import socket
+import threading
+
+import pytest
 
 from live_support import read_video, record_noise
-from realtime_adain.live.outputs import Recorder
+from realtime_adain.errors import UserError
+from realtime_adain.live import outputs
+from realtime_adain.live.outputs import Recorder, Streamer
 
 
 def test_a_recording_past_the_file_size_limit_stops_at_once_and_plays(tmp_path):
@@ -27,3 +33,43 @@ def test_a_recording_past_the_file_size_limit_stops_at_once_and_plays(tmp_path):
     assert stopped_at < 150  # said while the session runs, not at its end
     assert [p.name for p in tmp_path.iterdir()] == ["rec.partial.mp4"]
     assert 0 < read_video(kept)[0] == recorder.written and kept.stat().st_size <= 400_000
+
+
+ACCEPTED: list = []  # (kept open: a connection freed with our bytes unread would be reset)
+
+
+def silent_server() -> tuple[socket.socket, int]:
+    """A TCP server that accepts and then says nothing (a stalled RTMP server)."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    threading.Thread(target=lambda: ACCEPTED.append(server.accept()), daemon=True).start()
+    return server, server.getsockname()[1]
+
+
+def test_an_rtmp_server_that_never_answers_is_said_before_the_session(monkeypatch):
+    """PyAV opens the output holding Python's lock and FFmpeg's RTMP has no timeout it can set: a
+    server that accepted and never answered froze the session for good, SIGTERM unanswered (h7)."""
+    monkeypatch.setattr(outputs, "STREAM_ANSWER_S", 0.5)
+    server, port = silent_server()
+    with server, pytest.raises(UserError, match=r"the RTMP server did not answer within 0.5 s$"):
+        Streamer.checked_scheme(f"rtmp://127.0.0.1:{port}/app/key")
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    with pytest.raises(UserError, match=r"cannot connect \(Connection refused\)$"):
+        Streamer.checked_scheme(f"rtmp://127.0.0.1:{port}/app/key")
+
+
+@pytest.mark.parametrize("url", ["tcp://0.0.0.0:5000?listen=1", "tcp://127.0.0.1:5000?listen", "rtmp://127.0.0.1/a?listen"])
+def test_a_stream_that_would_listen_is_refused(url):
+    """A listening tcp:// stream froze the session until a viewer came, and on 0.0.0.0 served
+    anyone, with no token (h7)."""
+    with pytest.raises(UserError, match="--stream does not listen for viewers"):
+        Streamer.checked_scheme(url)
+
+
+def test_a_tcp_stream_gets_a_timeout():
+    assert outputs.tcp_timeout("tcp://h:1") == "tcp://h:1?timeout=5000000"
+    assert outputs.tcp_timeout("tcp://h:1?tcp_nodelay=1") == "tcp://h:1?tcp_nodelay=1&timeout=5000000"
+    assert outputs.tcp_timeout("tcp://h:1?timeout=9") == "tcp://h:1?timeout=9"

@@ -493,6 +493,41 @@ def check_host(url: str, host: str) -> None:
         raise UserError(f"{url}: {host} is not a valid host name") from None
 
 
+RTMP_PORT = 1935
+STREAM_ANSWER_S = 5.0  # a receiver's connection and first answer, at most
+RTMP_HANDSHAKE = 1 + 1536  # C0 (the version byte) and C1; the server answers S0 and S1, as long
+
+
+def tcp_timeout(url: str) -> str:
+    """The URL with FFmpeg's tcp `timeout` (microseconds) unless it names one: PyAV opens the output
+    holding Python's lock, so a receiver that never accepted held the whole session (window,
+    signals) for the system's connect timeout, minutes."""
+    query = url.partition("?")[2]
+    if "timeout=" in query:
+        return url
+    return f"{url}{'&' if query else '?'}timeout={round(STREAM_ANSWER_S * 1e6)}"
+
+
+def check_rtmp_answers(url: str, host: str, port: int) -> None:
+    """A UserError unless the RTMP server answers a handshake within STREAM_ANSWER_S. FFmpeg's
+    RTMP has no timeout PyAV can set, and opens the output holding Python's lock: a server that
+    accepted and never answered froze the session for good (SIGTERM and Ctrl-C unanswered)."""
+    try:
+        with socket.create_connection((host, port), timeout=STREAM_ANSWER_S) as probe:
+            probe.sendall(b"\x03" + bytes(RTMP_HANDSHAKE - 1))
+            answered = b""
+            while len(answered) < RTMP_HANDSHAKE:
+                if not (block := probe.recv(RTMP_HANDSHAKE - len(answered))):
+                    break
+                answered += block
+    except socket.timeout:
+        raise UserError(f"{url}: the RTMP server did not answer within {STREAM_ANSWER_S:g} s") from None
+    except OSError as exc:
+        raise UserError(f"{url}: cannot connect ({exc.strerror or exc})") from None
+    if len(answered) < RTMP_HANDSHAKE:
+        raise UserError(f"{url}: the server closed the connection without an RTMP answer")
+
+
 class Streamer(EncodedOutput):
     """Low-latency H.264 to a URL: MPEG-TS over UDP/SRT/TCP or in RTP, FLV over RTMP (OBS, ffplay, VLC)."""
 
@@ -502,8 +537,8 @@ class Streamer(EncodedOutput):
         self.url = url
         scheme = self.checked_scheme(url)
         options = {"preset": "ultrafast", "tune": "zerolatency", "g": str(max(1, round(output_rate(fps))))}
-        self._encoder = EncoderThread(udp_packets(url) if scheme == "udp" else url, STREAM_FORMATS[scheme], size, fps,
-                                      options, log, label=url)
+        target = udp_packets(url) if scheme == "udp" else tcp_timeout(url) if scheme == "tcp" else url
+        self._encoder = EncoderThread(target, STREAM_FORMATS[scheme], size, fps, options, log, label=url)
 
     @staticmethod
     def checked_scheme(url: str) -> str:
@@ -512,7 +547,7 @@ class Streamer(EncodedOutput):
         if scheme not in STREAM_FORMATS:
             raise UserError(f"{url}: --stream takes udp://, srt://, tcp://, rtp:// or rtmp:// URLs")
         # Checked before the session starts: `udp://:99999` loaded the model and ran, then ended
-        # with "output-failed ... Invalid argument". (No host is right for a listener: tcp://:PORT?listen.)
+        # with "output-failed ... Invalid argument".
         try:
             parts = urllib.parse.urlsplit(url)
             port = parts.port
@@ -530,8 +565,15 @@ class Streamer(EncodedOutput):
         # "Input/output error")
         if (protocols := writable_protocols()) is not None and scheme not in protocols:
             raise UserError(f"{url}: this FFmpeg (PyAV's) has no {scheme.upper()} support; use udp:// or tcp://")
+        if scheme in ("tcp", "rtmp") and "listen" in urllib.parse.parse_qs(parts.query, keep_blank_values=True):
+            # (PyAV opens the output holding Python's lock: the session froze, signals unanswered,
+            # until a viewer came; and on 0.0.0.0 anyone could watch, with no token)
+            raise UserError(f"{url}: --stream does not listen for viewers (the session would stop until one came); "
+                            f"start the viewer listening and stream to it, e.g. ffplay '{scheme}://127.0.0.1:5000?listen'")
         if parts.hostname:
             check_host(url, parts.hostname)
+        if scheme == "rtmp":
+            check_rtmp_answers(url, parts.hostname, port or RTMP_PORT)
         return scheme
 
     @property
