@@ -339,8 +339,8 @@ class LiveSettings:
             raise UserError(f"--max-frames {self.max_frames} must be at least 1")
         if self.fps is not None and not (math.isfinite(self.fps) and self.fps > 0):
             raise UserError(f"--fps {self.fps} must be a positive number")
-        if self.resolution and (self.resolution[0] > MAX_RESOLUTION[0] or self.resolution[1] > MAX_RESOLUTION[1]):
-            raise UserError("--resolution %dx%d: at most %dx%d" % (*self.resolution, *MAX_RESOLUTION))
+        if self.resolution and (max(self.resolution) > max(MAX_RESOLUTION) or min(self.resolution) > min(MAX_RESOLUTION)):
+            raise UserError("--resolution %dx%d: at most %dx%d, either way up" % (*self.resolution, *MAX_RESOLUTION))
         if self.stabilize not in STABILIZE_MODES:
             raise UserError(f"--stabilize {self.stabilize}: use one of {', '.join(STABILIZE_MODES)}")
         if not (math.isfinite(self.stabilize_strength) and 0.0 <= self.stabilize_strength <= 1.0):

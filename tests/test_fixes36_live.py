@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import resource
 import socket
 import threading
@@ -73,3 +74,23 @@ def test_a_tcp_stream_gets_a_timeout():
     assert outputs.tcp_timeout("tcp://h:1") == "tcp://h:1?timeout=5000000"
     assert outputs.tcp_timeout("tcp://h:1?tcp_nodelay=1") == "tcp://h:1?tcp_nodelay=1&timeout=5000000"
     assert outputs.tcp_timeout("tcp://h:1?timeout=9") == "tcp://h:1?timeout=9"
+
+
+def test_live_resolution_is_8k_either_way_up():
+    """`--resolution 16x16384` passed the parser ("16 to 16384 pixels") and was refused after as
+    "at most 7680x4320"; portrait 8K was refused (h7)."""
+    from realtime_adain.commands import argtypes
+
+    assert argtypes.camera_resolution("4320x7680") == (4320, 7680)
+    for text, says in (("16x16384", "both sides must be 16 to 7680 pixels"), ("7680x7680", "at most 7680x4320, either way up")):
+        with pytest.raises(argparse.ArgumentTypeError, match=says):
+            argtypes.camera_resolution(text)
+
+
+def test_a_frame_rate_too_small_to_keep_says_the_least():
+    """`--fps 1e-9` was told "give frames per second above 0", which it is (h7)."""
+    from realtime_adain.video.sequence import check_framerate
+
+    with pytest.raises(UserError, match=r"^--fps 1e-09: give more than 1/2002 frames per second \(a frame every 2002 s\)"):
+        check_framerate(1e-9, "--fps")
+    assert check_framerate(1 / 2001, "--fps") > 0

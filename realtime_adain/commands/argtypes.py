@@ -11,7 +11,7 @@ from typing import Callable
 
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import MAX_SIDE
-from realtime_adain.settings import MAX_STYLE_SIZE, check_time
+from realtime_adain.settings import MAX_RESOLUTION, MAX_STYLE_SIZE, check_time
 from realtime_adain.video.sequence import MAX_FRAMERATE, check_framerate
 
 RESOLUTION_PRESETS = {"360p": (640, 360), "720p": (1280, 720), "1080p": (1920, 1080)}
@@ -160,6 +160,15 @@ def resolution(text: str, most: int | tuple[int, int] = MAX_SIDE) -> tuple[int, 
         if isinstance(most, tuple):
             raise argparse.ArgumentTypeError(f"{text!r}: between {least}x{least} and {most_width}x{most_height}")
         raise argparse.ArgumentTypeError(f"{text!r}: both sides must be {least} to {most} pixels")
+    return width, height
+
+
+def camera_resolution(text: str) -> tuple[int, int]:
+    """`resolution` within 8K either way up (`live --resolution`): the parser said "16 to 16384
+    pixels", and 16x16384 then got "at most 7680x4320"; portrait 4320x7680 was refused."""
+    width, height = resolution(text, max(MAX_RESOLUTION))
+    if min(width, height) > min(MAX_RESOLUTION):
+        raise argparse.ArgumentTypeError(f"{text!r}: at most {MAX_RESOLUTION[0]}x{MAX_RESOLUTION[1]}, either way up")
     return width, height
 
 

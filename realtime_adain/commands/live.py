@@ -32,7 +32,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     source = parser.add_argument_group("source")
     source.add_argument("--source", default="0", metavar="SRC",
                         help="camera index (default 0), device path (/dev/video0), video file (loops) or URL")
-    source.add_argument("--resolution", type=argtypes.resolution, metavar="WxH",
+    source.add_argument("--resolution", type=argtypes.camera_resolution, metavar="WxH",
                         help="camera resolution to ask for; files and URLs are scaled to it")
     source.add_argument("--fps", type=argtypes.positive_float, help="camera frame rate to ask for; an image sequence's frame rate (default 25)")
     source.add_argument("--loop", action=argparse.BooleanOptionalAction, default=True,

@@ -277,13 +277,16 @@ def check_framerate(rate: float | Fraction, option: str = "--framerate") -> Frac
     """A sequence's frame rate as an exact fraction (`_exact_rate`), or a UserError naming `option`."""
     if not isinstance(rate, numbers.Real) or isinstance(rate, bool):
         raise UserError(f"{option} must be a number of frames per second, not {type(rate).__name__}")
-    if isinstance(rate, numbers.Integral) and rate > MAX_FRAMERATE:  # (10**400: isfinite's OverflowError)
+    if isinstance(rate, numbers.Integral) and rate > 10 ** 18:  # (10**400: isfinite's OverflowError)
         raise UserError(f"{option}: give frames per second above 0, at most {MAX_FRAMERATE} (got a number of "
                         f"{len(str(int(rate)))} digits)")
     if math.isfinite(rate):
         exact = _exact_rate(as_fraction(rate))
         if 0 < exact <= MAX_FRAMERATE:
             return exact
+        if 0 < rate < 1:  # (rounded to 0: "above 0" of 1e-9, which is)
+            raise UserError(f"{option} {rate}: give more than 1/2002 frames per second (a frame every 2002 s), at most "
+                            f"{MAX_FRAMERATE}")
     raise UserError(f"{option} {rate}: give frames per second above 0, at most {MAX_FRAMERATE}")
 
 
