@@ -37,7 +37,7 @@ def ascii_whole(text: str) -> int | None:
 MOST_DIGITS = 4000
 
 
-MAX_WHOLE = 1 << 63  # beyond any count, size or rate a call can mean
+MAX_WHOLE = 10 ** 300  # past any count, size or rate, short of float's range (where arithmetic overflowed)
 
 
 def check_whole(value: int | None, name: str, minimum: int = 0, none_ok: bool = False,
@@ -48,9 +48,8 @@ def check_whole(value: int | None, name: str, minimum: int = 0, none_ok: bool = 
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"{name} must be a whole number{' or None' if none_ok else ''}, got {type(value).__name__}")
     if abs(value) > MAX_WHOLE:  # (10**400 was an OverflowError deep inside, or quoted in 400 digits)
-        raise ValueError(f"{name} must be at {'most' if value > 0 else 'least'} "
-                         f"{maximum if value > 0 and maximum is not None else minimum if value < 0 else MAX_WHOLE}, "
-                         f"got a number of {len(str(abs(int(value))))} digits")
+        raise ValueError(f"{name} is far too {'large' if value > 0 else 'small'} (a number of "
+                         f"{len(str(abs(int(value))))} digits)")
     if value < minimum:
         raise ValueError(f"{name} must be at least {minimum}, got {value}")
     if maximum is not None and value > maximum:

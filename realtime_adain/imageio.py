@@ -42,7 +42,7 @@ from realtime_adain.regular_files import open_regular
 from realtime_adain.still_headers import (RADIANCE_SIGNATURES, exr_chunks_missing, ffmpeg_still_size, gif_sample_bytes,
                                           looks_cut_short, png_sample_bytes, radiance_sample_bytes, tiff_sample_bytes,
                                           webp_sample_bytes)
-from realtime_adain.video.notes import note
+from realtime_adain.video.notes import STDERR_LOCK, note
 
 # What OpenCV decodes (a folder of inputs takes these) and, of those, what it encodes from RGB:
 # PGM/PBM hold grey only, GIF/HDR/PFM/JPEG 2000/AVIF writers are missing or lossy in odd ways.
@@ -713,24 +713,42 @@ def _lab_to_srgb():
 def _native_stderr_captured() -> Iterator[list[str]]:
     """libpng and libjpeg print warnings and errors straight to the process's stderr; collect them
     (as lines) so a bad file is one line of ours and a harmless warning is not shown at all.
-    Only on the main thread: fd 2 is shared, and another thread's output must not be taken."""
+    On the main thread, or one `capturing_here` (fd 2 is shared: another thread's output must not
+    be taken; our own line writers wait on STDERR_LOCK meanwhile)."""
     lines: list[str] = []
-    if threading.current_thread() is not threading.main_thread():
+    if threading.current_thread() is not threading.main_thread() and not getattr(_capture, "here", False):
         yield lines
         return
-    sys.stderr.flush()
-    saved = os.dup(2)
+    with STDERR_LOCK:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        try:
+            with tempfile.TemporaryFile() as sink:
+                os.dup2(sink.fileno(), 2)
+                try:
+                    yield lines
+                finally:
+                    os.dup2(saved, 2)
+                    sink.seek(0)
+                    lines += sink.read(4096).decode(errors="replace").splitlines()
+        finally:
+            os.close(saved)
+
+
+_capture = threading.local()
+
+
+@contextlib.contextmanager
+def capturing_here() -> Iterator[None]:
+    """Within it, this thread (not the main one) catches the native libraries' lines as the main
+    thread does: `live`'s rescan, whose decoder printed "libpng error: ..." lines between the log's
+    and left out the "cut short" note the first scan gives. The other threads' writers of that
+    session take STDERR_LOCK."""
+    _capture.here = True
     try:
-        with tempfile.TemporaryFile() as sink:
-            os.dup2(sink.fileno(), 2)
-            try:
-                yield lines
-            finally:
-                os.dup2(saved, 2)
-                sink.seek(0)
-                lines += sink.read(4096).decode(errors="replace").splitlines()
+        yield
     finally:
-        os.close(saved)
+        _capture.here = False
 
 
 _LOG_PREFIX = re.compile(r"^\[\s*\w+:\d+@[\d.]+\]\s+global\s+\S+\s+\S+\s+")  # "[ERROR:0@1.3] global loadsave.cpp:1390 imdecode_ "

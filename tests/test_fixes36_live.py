@@ -7,6 +7,7 @@ import resource
 import socket
 import threading
 
+import numpy as np
 import pytest
 
 from live_support import read_video, record_noise
@@ -94,3 +95,36 @@ def test_a_frame_rate_too_small_to_keep_says_the_least():
     with pytest.raises(UserError, match=r"^--fps 1e-09: give more than 1/2002 frames per second \(a frame every 2002 s\)"):
         check_framerate(1e-9, "--fps")
     assert check_framerate(1 / 2001, "--fps") > 0
+
+
+def test_a_rescan_off_the_main_thread_says_the_image_libraries_lines_as_ours(stylizer, data_dir, tmp_path, capfd):
+    """The rescan (a thread of its own) let libpng/libjpeg print raw lines between the log's, and a
+    JPEG cut short was taken without the note the first scan gives (h7)."""
+    import cv2
+
+    from realtime_adain.imageio import capturing_here
+    from realtime_adain.live.styles import StyleLibrary
+
+    folder = tmp_path / "styles"
+    folder.mkdir()
+    (folder / "a.jpg").write_bytes((data_dir / "style" / "trial.jpg").read_bytes())
+    logged: list = []
+    library = StyleLibrary([folder], stylizer, 64, tmp_path / "cache", log=lambda *a, **f: logged.append((a, f))).load()
+    png = bytearray(cv2.imencode(".png", np.full((40, 40, 3), 90, np.uint8))[1].tobytes())
+    png[60] ^= 0xFF  # (inside IDAT: a CRC error)
+    (folder / "crc.png").write_bytes(bytes(png))
+    jpeg = (data_dir / "style" / "mondrian.jpg").read_bytes()
+    (folder / "cut.jpg").write_bytes(jpeg[:len(jpeg) // 2])
+    capfd.readouterr()
+
+    def scan() -> None:
+        with capturing_here():
+            library.rescan()
+
+    worker = threading.Thread(target=scan)
+    worker.start()
+    worker.join()
+    err = capfd.readouterr().err
+    assert "libpng error" not in err.replace("(libpng error", "") and "Corrupt JPEG" not in err, err
+    assert "cut.jpg: the file ends before its picture does (cut short?)" in err, err
+    assert any("crc.png: not a readable image (libpng error" in str(entry) for entry in logged), logged

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Callable
 
 from realtime_adain.errors import UserError
-from realtime_adain.imageio import write_image
+from realtime_adain.imageio import capturing_here, write_image
 from realtime_adain.live.controller import Controller, Effect
 from realtime_adain.live.inference import Result
 from realtime_adain.live.outputs import Recorder
@@ -177,7 +177,8 @@ class KeyEffects:
 
         def scan() -> None:
             try:
-                added = self.library.rescan(stopped=self.stop_event.is_set)
+                with capturing_here():  # (the image libraries' lines said as ours, as the first scan says them)
+                    added = self.library.rescan(stopped=self.stop_event.is_set)
                 if self.stop_event.is_set():
                     self.log("rescan-stopped", reason="the session is ending")
                     return

@@ -11,6 +11,7 @@ import sys
 import threading
 
 from realtime_adain.errors import UserError
+from realtime_adain.video.notes import STDERR_LOCK
 
 
 def _append_descriptor(path: str | os.PathLike) -> int:
@@ -55,7 +56,8 @@ class EventLog:
         line = " ".join([f"live: {event}"] + [f"{k}={self._value(v)}" for k, v in fields.items()])
         with self._lock:
             if to_stderr:
-                print(line, file=sys.stderr, flush=True)
+                with STDERR_LOCK:  # (not into a rescan's capture of the image libraries' lines)
+                    print(line, file=sys.stderr, flush=True)
             if self._file:
                 try:
                     self._file.write(line + "\n")

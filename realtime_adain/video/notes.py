@@ -19,6 +19,9 @@ _subjects: frozenset[str] = frozenset()  # the names a `repeats_counted` run gro
 _longest = 0  # characters in the longest of them
 _repeats: dict[str, int] = {}  # what a note says after its subject's name -> pictures it was said of
 _local = threading.local()  # .gathered: this thread's notes while `collected`, else None; .reword: `worded`'s
+# fd 2 is shared: a thread that redirects it to catch a native library's lines (imageio's capture,
+# off the main thread in `live`'s rescan) holds this, and writers of our own lines take it.
+STDERR_LOCK = threading.RLock()
 
 
 def note(message: str, once: bool = False) -> None:
@@ -50,7 +53,8 @@ def write_line(line: str) -> None:
     a stream's metadata ("...\\nerror: ...") printed a second line that read as an error of ours.
     One write, the newline with it: tqdm writes them apart, and two loading processes' notes met
     on one line."""
-    tqdm.write(one_line(line) + "\n", file=sys.stderr, end="")
+    with STDERR_LOCK:
+        tqdm.write(one_line(line) + "\n", file=sys.stderr, end="")
 
 
 @contextlib.contextmanager
