@@ -5,10 +5,8 @@ log.csv whatever its size."""
 
 from __future__ import annotations
 
-import json
 import shutil
 
-import pytest
 import torch
 
 from cli_support import training_error_line
