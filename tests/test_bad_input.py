@@ -138,7 +138,7 @@ CASES = {
     "bench live seconds nan": (["bench", "live", "--seconds", "nan"], 2, "'nan' is not a finite number"),
     "vgg is a device": (IMAGE + ["-o", "{tmp}/o.png", "--vgg", "/dev/zero"], 2, "/dev/zero: a device, fifo or socket, not a weights file"),
     "decoder is a folder": (IMAGE + ["-o", "{tmp}/o.png", "--decoder", "{tmp}/a"], 2, "a: a folder, not a weights file"),
-    "resolution too large": (["live", "-s", "{style}", "--resolution", "99999999x720"], 2, "both sides must be 16 to 16384 pixels"),
+    "resolution too large": (["live", "-s", "{style}", "--resolution", "99999999x720"], 2, "both sides must be 16 to 7680 pixels"),
     # Contact sheets (image --sheet, issue #13).
     "no output at all": (IMAGE, 2, "one of the arguments -o/--output --sheet is required"),
     "sheet and -o": (IMAGE + ["--sheet", "{tmp}/s.png", "-o", "{tmp}/o.png"], 2, "argument -o/--output: not allowed with argument --sheet"),
