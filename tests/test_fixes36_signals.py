@@ -9,6 +9,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from live_support import cli_env
 from realtime_adain.training import checkpoint
 from train_support import REPO, tiny_args
@@ -32,6 +34,7 @@ def run_script(script: str, tmp_path, env: dict | None = None) -> subprocess.Com
                           env={**(env or os.environ), "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)})
 
 
+@pytest.mark.slow  # (a training in a process of its own: 6 s; the video one below stays in the default run)
 def test_a_signal_swallowed_by_a_finalizer_stops_training_at_the_next_iteration(published_weights, data_dir, tmp_path):
     run = tmp_path / "run"
     args = tiny_args(data_dir, published_weights[0], run, 8, "--save-every", "1")
