@@ -215,7 +215,7 @@ def serve(vgg: str, decoder: str, style: str) -> None:
         os.close(write_fd)
         outcome = watch(pid, read_fd, request.get("timeout", 30.0), request.get("memory_mb", 3000.0), started)
         os.close(read_fd)
-        out.write(json.dumps(outcome.__dict__) + "\n")
+        out.write(json.dumps({**outcome.__dict__, "request": request.get("id")}) + "\n")
         out.flush()
 
 
@@ -259,20 +259,25 @@ class Worker:
 
     def __init__(self, vgg: Path, decoder: Path, style: Path) -> None:
         env = {**os.environ, "TQDM_DISABLE": "1"}
+        self.sent = 0  # requests sent: each answer names its request
         self.process = subprocess.Popen([sys.executable, __file__, "serve", str(vgg), str(decoder), str(style)],
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env,
                                         cwd=Path(__file__).resolve().parents[1])
 
     def run(self, source: Path, output: Path, timeout: float = 30.0, memory_mb: float = 3000.0,
             settings: dict | None = None, log: Path | None = None) -> Outcome:
-        request = {"source": str(source), "output": str(output), "timeout": timeout, "memory_mb": memory_mb,
-                   "settings": settings or {}, "log": str(log) if log else os.devnull}
+        self.sent += 1
+        request = {"id": self.sent, "source": str(source), "output": str(output), "timeout": timeout,
+                   "memory_mb": memory_mb, "settings": settings or {}, "log": str(log) if log else os.devnull}
         self.process.stdin.write(json.dumps(request) + "\n")
         self.process.stdin.flush()
-        line = self.process.stdout.readline()
-        if not line:
-            raise RuntimeError(f"the fuzz worker died (exit {self.process.wait()})")
-        return Outcome(**json.loads(line))
+        while True:  # (the answers to requests a test gave up on, timed out, come first: skipped)
+            line = self.process.stdout.readline()
+            if not line:
+                raise RuntimeError(f"the fuzz worker died (exit {self.process.wait()})")
+            answer = json.loads(line)
+            if answer.pop("request") == self.sent:
+                return Outcome(**answer)
 
     def close(self) -> None:
         self.process.stdin.close()
