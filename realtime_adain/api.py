@@ -63,17 +63,12 @@ def check_alpha(alpha: float) -> float:
     return check_number(alpha, "alpha")
 
 
-def check_real(value: Any, name: str) -> Any:
-    """A TypeError for what is no number at all (framerate='24' was a ValueError, 'not str')."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-    return value
-
-
-def check_time_kind(value: Any, name: str) -> Any:
-    """A TypeError for what is neither seconds nor text (start=[1] was a ValueError, 'not list')."""
-    if isinstance(value, bool) or not isinstance(value, (numbers.Real, str)):
-        raise TypeError(f"{name} must be seconds (a number) or text such as '1:30', got {type(value).__name__}")
+def check_real(value: Any, name: str, text_too: bool = False) -> Any:
+    """A TypeError for what is no number (nor text, with `text_too`: a time such as '1:30'), as for
+    every argument of the wrong kind: framerate='24' and start=[1] were ValueErrors ('not str')."""
+    if isinstance(value, bool) or not isinstance(value, (numbers.Real, str) if text_too else numbers.Real):
+        wanted = "seconds (a number) or text such as '1:30'" if text_too else "a number"
+        raise TypeError(f"{name} must be {wanted}, got {type(value).__name__}")
     return value
 
 
@@ -297,9 +292,9 @@ def stylize_video(
         max_pixels=check_whole(max_pixels, "max_pixels", minimum=1), deinterlace=check_kind(deinterlace, str, "deinterlace"),
         framerate=(None if framerate is None
                    else _as_value_error(lambda: check_framerate(check_real(framerate, "framerate")))),
-        start=_as_value_error(lambda: check_time(check_time_kind(start, "start"), "--start")),
+        start=_as_value_error(lambda: check_time(check_real(start, "start", text_too=True), "--start")),
         duration=(None if duration is None else _as_value_error(
-            lambda: check_time(check_time_kind(duration, "duration"), "--duration", positive=True))),
+            lambda: check_time(check_real(duration, "duration", text_too=True), "--duration", positive=True))),
     )
     _as_value_error(settings.check)
     if framerate is not None and not find_sequence(source):  # (was ignored: the file's own rate, silently)

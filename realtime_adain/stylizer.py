@@ -337,8 +337,11 @@ class Stylizer:
         (`live` calls per frame, and on a GPU each check of a tensor waits for the device)."""
         # (None: none checked yet, or none given; the snapshot: its values changed since)
         if style is None or style is not self._checked_style or style.changed_since(self._checked_snapshot):
+            changed = style is not None and style is self._checked_style
             self._checked_style = check_stats(style)
             self._checked_snapshot = style.snapshot()
+            if changed and self._engine is not None:  # (the engine's upload, cached by identity, is stale)
+                self._engine.forget_style()
         return style, check_number(alpha, "alpha")
 
     @torch.inference_mode()

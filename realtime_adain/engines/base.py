@@ -106,7 +106,6 @@ class Engine(abc.ABC):
             mean, std, self._alpha = neutral_style(dtype, self.device)
         self._style_tensors = mean, std
         self._style: StyleStats | None = None
-        self._style_snapshot: tuple = ()  # (StyleStats.snapshot of _style when uploaded)
         self._alpha_value: float | None = 1.0
 
     def __getstate__(self) -> dict:
@@ -129,16 +128,21 @@ class Engine(abc.ABC):
         """Build whatever this engine needs for batches of `batch` frames of height x width (the
         frame size, before padding), so the first real batch does not wait (default: nothing)."""
 
+    def forget_style(self) -> None:
+        """Upload the style again at the next call, even the same object: its values changed in
+        place (`Stylizer` sees it, once per call, where styles come in)."""
+        self._style = None
+
     def style_inputs(self, style: StyleStats, alpha: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Device tensors of the style and alpha, uploaded only when they change (a style switch
         is two 2 KiB copies: nothing is rebuilt)."""
         if not 0.0 <= alpha <= 1.0:
             raise ValueError(f"alpha must be in [0, 1], got {alpha}")
-        if style is not self._style or style.changed_since(self._style_snapshot):
+        if style is not self._style:
             self._style = None  # until both are in: an interrupt between the copies must not leave a mix taken for a style
             for target, value in zip(self._style_tensors, (style.mean, style.std)):
                 target.copy_(value.reshape(-1))
-            self._style, self._style_snapshot = style, style.snapshot()
+            self._style = style
         if alpha != self._alpha_value:
             self._alpha_value = None  # (likewise)
             self._alpha.fill_(alpha)
