@@ -59,7 +59,8 @@ def segment_numbers(path: Path, start, duration=None, **options) -> tuple[list[i
     with VideoReader(path, start=Fraction(start), duration=None if duration is None else Fraction(duration),
                      **options) as reader:
         frames = [item for item in reader.items() if isinstance(item, Frame)]
-    return [number(f.image) for f in frames], [f.pts * reader.time_base for f in frames], reader
+        time_base = reader.time_base  # (the stream's: read after the close, PyAV's freed stream gave None at times)
+    return [number(f.image) for f in frames], [f.pts * time_base for f in frames], reader
 
 
 def decoded_numbers(path: Path) -> list[int]:
