@@ -44,6 +44,25 @@ def private_engine_cache(tmp_path_factory):
     patch.undo()
 
 
+@pytest.hookimpl(tryfirst=True)  # (before `-m` deselects by marks)
+def pytest_collection_modifyitems(items):
+    """`@pytest.mark.slow_cases("id", ...)`: those cases of a parametrized test are `slow`, the rest
+    stay in the default run (one mark beside the test instead of `pytest.param` around each case)."""
+    cases_of: dict[tuple, set[str]] = {}
+    for item in items:
+        if hasattr(item, "callspec"):
+            cases_of.setdefault((item.module, item.originalname), set()).add(item.callspec.id)
+    for item in items:
+        slow = item.get_closest_marker("slow_cases")
+        if slow is None or not hasattr(item, "callspec"):
+            continue
+        unknown = set(slow.args) - cases_of[item.module, item.originalname]
+        if unknown:  # (a renamed case would silently join the default run again)
+            raise pytest.UsageError(f"{item.nodeid}: slow_cases names no such case: {sorted(unknown)}")
+        if item.callspec.id in slow.args:
+            item.add_marker(pytest.mark.slow)
+
+
 def _children() -> set[int]:
     """Process ids whose parent is this process (Linux /proc), but not multiprocessing's own
     helpers (its resource tracker lives from the first test that starts it to the end)."""

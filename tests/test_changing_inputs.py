@@ -204,6 +204,7 @@ def finish(process: subprocess.Popen) -> str:
     pytest.param((signal.SIGINT, signal.SIGINT, signal.SIGINT), 130, marks=pytest.mark.slow),
     ((signal.SIGTERM, signal.SIGTERM), 143),
 ])
+@pytest.mark.slow_cases('signals1-143')
 def test_signals_with_stderr_full_keep_the_partial(published_weights, video_args_to, tmp_path, signals, code):
     """`2>/dev/full`: "finishing NAME, please wait", printed by the signal handler, raised ENOSPC
     inside the finishing (the partial file was lost, exit 1), or inside the pipeline's wind-down

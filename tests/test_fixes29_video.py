@@ -117,6 +117,7 @@ def signal_at(process: subprocess.Popen, line: str, sig: int) -> tuple[str, str]
 @pytest.mark.parametrize("sig, code, json_records", [  # (10-21 s each: SIGTERM runs by default)
     (signal.SIGTERM, 143, True), pytest.param(signal.SIGINT, 130, False, marks=pytest.mark.slow),
     pytest.param(signal.SIGHUP, 129, True, marks=pytest.mark.slow)])
+@pytest.mark.slow_cases('15-143-True')
 def test_an_output_finished_while_a_signal_waits_is_reported(env, data_dir, style, tmp_path, sig, code, json_records):
     """A signal while the second of three outputs is renamed into place: it waits for the file,
     and the file is published; its stdout line (its `--json` record) was never written."""

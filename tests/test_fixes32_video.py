@@ -50,6 +50,7 @@ def test_avi_h264_pictures_keep_ffmpegs_times(offset, run_cli, weights_env, styl
     assert "out of order" not in err, err
 
 
+@pytest.mark.slow
 def test_an_avi_preview_and_segment_keep_the_same_times(run_cli, weights_env, style, tmp_path):
     """--frames stops early and --start seeks in: the pictures kept are those of the whole run, at its times."""
     source = tmp_path / "in.avi"

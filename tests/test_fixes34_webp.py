@@ -105,6 +105,7 @@ def test_damaged_and_animated_webps_are_still_refused(data_dir, tmp_path):
     assert read_image(animated).shape == (16, 16, 3)  # (Pillow reads its first frame, as before)
 
 
+@pytest.mark.slow
 def test_the_image_command_stylizes_one(run_cli, weights_env, data_dir, tmp_path):
     path = tmp_path / "odd.webp"
     path.write_bytes(_odd_webps(data_dir)["riff size too small"])

@@ -80,6 +80,7 @@ def test_doctor_calls_a_read_only_engine_cache_a_problem(engine_checks, run_cli,
         assert_onnx_cannot_run(run_cli, data_dir, tmp_path, "not writable (Read-only file system)")
 
 
+@pytest.mark.slow
 def test_doctor_reports_the_room_for_an_export(engine_checks, run_cli, data_dir, monkeypatch, tmp_path):
     """A cache on a 2 MB disk: "runs", "problems: none", and the export failed for want of space.
     The free bytes are reported and below ONNX_EXPORT_BYTES a problem."""

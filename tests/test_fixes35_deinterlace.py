@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+import pytest
+
 from test_video_deinterlace import ffmpeg
 from test_video_realworld_inputs import stylize, style  # noqa: F401  (a fixture)
 from test_video_telecine16 import MPEG2_TFF, dvd, film, read  # noqa: F401  (fixtures)
@@ -30,6 +32,7 @@ def test_pal_film_output_is_as_long_as_the_input(run_cli, weights_env, style, tm
     assert len(result.pts) == 25 and abs(result.span_s - 1.0) < 0.01, result
 
 
+@pytest.mark.slow
 def test_numbered_film_frames_are_said_to_play_at_the_film_s_rate(run_cli, weights_env, style, dvd, tmp_path):
     source = tmp_path / "VTS_04_1.VOB"  # (a name of its own: notes are said once)
     source.write_bytes(dvd.read_bytes())

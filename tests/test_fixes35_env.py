@@ -16,6 +16,7 @@ from test_fixes34_live import TINY, clip, style  # noqa: F401  (fixtures)
 from video_samples import probe
 
 
+@pytest.mark.slow
 def test_a_soft_cpu_time_limit_keeps_the_partial_video(published_weights, data_dir, tmp_path):
     """SIGXCPU (`ulimit -S -t`, as batch schedulers set it) killed `video` with a core dump: no
     line, status 152, the work lost and the hidden temporary file left. Now it stops the run as
@@ -37,6 +38,7 @@ def test_a_soft_cpu_time_limit_keeps_the_partial_video(published_weights, data_d
     assert f"CPU time limit reached: {len(probe(kept[0]).pts)} frames kept in" in done.stderr
 
 
+@pytest.mark.slow
 def test_torch_compile_in_a_deleted_folder_says_so(published_weights, tmp_path):
     """torch._dynamo's import fails on getcwd there: `export` and `doctor` said
     `None: torch.compile's cache cannot be made there (...); set TORCHINDUCTOR_CACHE_DIR ...`."""

@@ -22,6 +22,7 @@ def test_evaluate_batch_size_is_bounded_as_training_s(value, capsys):
     assert f"argument --batch-size: {value} is outside 1..1024" in one_error_line(capsys.readouterr().err)
 
 
+@pytest.mark.slow
 def test_export_onnx_takes_the_extension_in_capitals(run_cli, weights_env, tmp_path):
     code, out, err = run_cli("export", "--format", "onnx", "-o", tmp_path / "A.ONNX")
     assert code == 0, err

@@ -53,6 +53,7 @@ def test_a_writer_closed_as_partial_before_any_frame_raises_nothing(tmp_path, na
     writer.close(whole=False)
 
 
+@pytest.mark.slow
 def test_sigterm_before_the_first_gif_frame_is_terminated_with_nothing_left(published_weights, data_dir, tmp_path):
     hook, out = tmp_path / "hook", tmp_path / "out"
     hook.mkdir(), out.mkdir()
@@ -108,6 +109,7 @@ pipeline.Pipeline._put_downstream = put
 """
 
 
+@pytest.mark.slow
 def test_a_signal_after_pictures_filled_the_disk_says_the_disk_is_full(published_weights, data_dir, tmp_path):
     """Said `cannot write (Directory not empty)` (the cut-short picture left in the hidden folder)
     and left the pictures before it: now as without the signal, one line and nothing left."""

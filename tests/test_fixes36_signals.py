@@ -56,6 +56,7 @@ runpy.run_path(sys.argv[0], run_name="__main__")
     assert last is not None and int(last.name.split("_")[-1].split(".")[0]) == 3, done.stderr  # (not 8)
 
 
+@pytest.mark.slow
 def test_a_signal_swallowed_by_a_finalizer_stops_a_video_at_the_next_batch(published_weights, data_dir, tmp_path):
     out = tmp_path / "out.mp4"
     done = run_script(f"""

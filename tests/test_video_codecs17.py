@@ -58,6 +58,7 @@ def timecode(path: Path) -> str | None:
 
 
 @pytest.mark.parametrize("ext", [".mov", ".mkv"])
+@pytest.mark.slow_cases('.mkv')
 def test_broadcast_mxf_keeps_eight_mono_tracks_in_order_and_its_timecode(ext, run_cli, weights_env, style, tmp_path):
     """A broadcast MXF (MPEG-2 4:2:2, eight mono 24-bit PCM tracks, each a channel of its own,
     timecode 10:00:00:00): every track is copied byte for byte, in its place, and the timecode kept."""
@@ -176,6 +177,7 @@ def test_codecs_keep_frames_timing_and_sound(name, run_cli, weights_env, style, 
     ("av1.obu", ("-c:v", "libaom-av1", "-cpu-used", "8", "-f", "obu")),
     ("fields.y4m", ("-vf", "setfield=bff,setsar=10/11", "-pix_fmt", "yuv420p")),
 ], ids=lambda v: v if isinstance(v, str) else "")
+@pytest.mark.slow_cases('av1.obu-')
 def test_bare_streams_keep_their_frames(name, args, run_cli, weights_env, style, tmp_path):
     """Bare VP8 in IVF, AV1 as an OBU stream and a Y4M with a field order and pixel aspect in its
     header: every frame, in time; the Y4M's 10:11 pixels shown square (64 high becomes 70, none lost)."""

@@ -39,6 +39,10 @@ def stylize_and_compare(case: Case, run_cli, style, tmp_path) -> None:
 
 
 @pytest.mark.parametrize("case", FAST, ids=lambda case: case.name)
+@pytest.mark.slow_cases(
+    'dv-pal-pcm-timecode',
+    'mpeg4-avi-packed-bframes-ac3',
+    'h264-bframes-timebase-1us-decode-order-pts')
 def test_telling_inputs(case, run_cli, weights_env, style, tmp_path):
     stylize_and_compare(case, run_cli, style, tmp_path)
 

@@ -115,6 +115,7 @@ FOUND = {
 
 @pytest.mark.parametrize("case", [  # (the Matroska codec cases take 8-16 s: the video one runs by default)
     pytest.param(case, marks=pytest.mark.slow) if case == "unknown_audio_codec" else case for case in sorted(FOUND)])
+@pytest.mark.slow_cases('unknown_video_codec')
 def test_damage_found_by_fuzzing(case, seeds, worker, tmp_path):
     name, changes = FOUND[case]
     source = tmp_path / f"in{seeds[name].suffix}"
@@ -122,6 +123,7 @@ def test_damage_found_by_fuzzing(case, seeds, worker, tmp_path):
     check_property(worker, source, tmp_path)
 
 
+@pytest.mark.slow
 def test_a_stream_ffmpeg_cannot_decode_is_left_out_and_said(seeds, worker, tmp_path):
     source = tmp_path / "in.mkv"
     source.write_bytes(mutate(seeds["vp9_opus"].read_bytes(), FOUND["unknown_audio_codec"][1]))
@@ -183,6 +185,20 @@ INFLATED = [
 @pytest.mark.parametrize("name,ext", [  # (the GIF's thousands of frames take 8-12 s each way)
     pytest.param(n, e, marks=pytest.mark.slow) if n == "zero_delay.gif" else (n, e) for n, e in INFLATED],
     ids=[f"{n}->{e or 'same'}" for n, e in INFLATED])
+@pytest.mark.slow_cases(
+    'many_audio.mkv->same',
+    'many_audio.mkv->.mp4',
+    'large_attachment.mkv->same',
+    'giant_mpeg4.avi->same',
+    'giant_mjpeg.avi->same',
+    'huge_tag.mp4->same',
+    'huge_tag.mkv->.mp4',
+    'rate_1e-9.y4m->.avi',
+    'rate_1e9.y4m->.avi',
+    'rate_1e-9.y4m->.mp4',
+    'many_subtitles.mkv->.mp4',
+    'giant.mp4->same',
+    'rate_1e9.y4m->.mp4')
 def test_inflated_sizes_are_bounded(name, ext, seeds, worker, tmp_path):
     (tmp_path / "in").mkdir()
     (tmp_path / "run").mkdir()
@@ -203,6 +219,7 @@ def test_a_gif_of_thousands_of_zero_delay_frames_runs_in_bounded_memory(seeds, w
 
 @pytest.mark.parametrize("case", ["unknown_audio_codec", "unknown_video_codec", "truncated_mp4",
                                   pytest.param("garbage_ts", marks=pytest.mark.slow)])  # (5-10 s)
+@pytest.mark.slow_cases('unknown_audio_codec')
 def test_the_cli_on_damaged_files(case, seeds, run_cli, weights_env, data_dir, tmp_path, one_thread):
     extra = {
         "truncated_mp4": ("h264_aac", [Mutation("truncate", at=9000)]),

@@ -160,6 +160,7 @@ BECOMES = {
 @pytest.mark.parametrize("name", [  # (5-11 s each: two kinds of sound run by default)
     pytest.param(name, marks=pytest.mark.slow) if name in {"wmav2", "nellymoser", "pcm_dvd", "pcm_bluray-24"} else name
     for name in UNCOPYABLE])
+@pytest.mark.slow_cases('s302m')
 def test_sound_a_container_cannot_copy_is_converted_losslessly_where_it_can(name, run_cli, weights_env, style,
                                                                            tmp_path):
     """WMA, Nellymoser, DVD and Blu-ray PCM into .mkv went to AC-3 (a second lossy generation;
@@ -217,6 +218,7 @@ def test_a_preview_lasts_as_long_as_its_pictures_not_its_subtitles(ext, run_cli,
     assert float(seconds) == pytest.approx(0.5, abs=0.01)
 
 
+@pytest.mark.slow
 def test_fonts_attached_to_a_matroska_file_stay_with_its_subtitles(run_cli, weights_env, style, tmp_path):
     """An anime release's .mkv carries the fonts its ASS subtitles are drawn in, as attachments;
     the output .mkv lost them (the lines then showed in a fallback font). They are copied into a
@@ -240,6 +242,7 @@ def test_fonts_attached_to_a_matroska_file_stay_with_its_subtitles(run_cli, weig
 
 
 @pytest.mark.parametrize("ext", ["mov", "avi"])
+@pytest.mark.slow_cases('mov')
 def test_a_gap_in_pcm_sound_stays_a_gap_where_samples_are_counted(ext, run_cli, weights_env, style, tmp_path):
     """PCM with a second missing in the middle (a recorder that dropped sound, a cut): MOV and AVI
     time PCM by counting samples, so the sound after the gap played a second early, out of sync

@@ -71,6 +71,7 @@ def test_a_gap_in_the_numbers_is_named(run_cli, weights_env, style, tmp_path):
     assert err.count("the sequence stops at f005.png (5 pictures): f006.png is missing, so 3 later file(s) are left out") == 1
 
 
+@pytest.mark.slow
 def test_a_literal_percent_and_a_file_whose_name_looks_like_a_pattern(run_cli, weights_env, style, tmp_path):
     pattern = pictures(tmp_path, "100%%_%02d.png", 3)
     assert (tmp_path / "100%_01.png").is_file()
