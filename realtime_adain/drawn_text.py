@@ -1,25 +1,50 @@
 """Text drawn into pictures with OpenCV's `putText` (contact-sheet captions, the live HUD).
 
-OpenCV 5 draws most scripts (Latin with accents, Cyrillic, CJK, ...) with its built-in font;
-OpenCV 4's Hershey fonts have ASCII only and draw '?' for anything else. Style names come from
-file names, so they are made drawable here: accents folded away on OpenCV 4, control characters
-(a tab, a newline) '?' on both.
+OpenCV 5 draws many scripts with its built-in font, but not all: 5.1's 'sans' has Latin with
+accents, Cyrillic, Hebrew and Arabic, not CJK, Korean, Greek, Devanagari or Thai, and `putText`
+draws '?' for a character its font lacks, so `日本.jpg` and `中国.jpg` were both drawn `??.jpg`.
+Which characters draw is found by drawing each one (once); one that does not is written as its
+Python escape (`日` as `\\u65e5`), so different names stay different. OpenCV 4's Hershey fonts
+have ASCII only: there accents are folded away and anything else is '?'. Control characters (a
+tab, a newline) are '?' on both.
 """
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 
 import cv2
+import numpy as np
 
 UNICODE = int(cv2.__version__.split(".")[0]) >= 5
 
 
 def drawable(text: str, unicode: bool = UNICODE) -> str:
-    """`text` as `putText` can draw it: with `unicode`, every printable character kept; without,
-    accents dropped and anything outside ASCII '?'."""
+    """`text` as `putText` can draw it: with `unicode`, a printable character the font has kept and
+    one it lacks escaped (`\\u65e5`); without, accents dropped and anything outside ASCII '?'."""
     if unicode:
-        return "".join(c if c.isprintable() else "?" for c in text)
+        return "".join(_unicode_drawable(c) for c in text)
     folded = unicodedata.normalize("NFKD", text)
     kept = (c for c in folded if not unicodedata.combining(c))
     return "".join(c if " " <= c <= "~" else "?" for c in kept)
+
+
+def _unicode_drawable(char: str) -> str:
+    # Not printable first: a lone surrogate (from an undecodable file name) crashes putText.
+    if not char.isprintable():
+        return "?"
+    return char if has_glyph(char) else char.encode("unicode_escape").decode("ascii")
+
+
+@functools.lru_cache(maxsize=4096)  # (every character of a hostile folder of names: bounded)
+def has_glyph(char: str) -> bool:
+    """Whether `putText` draws the printable `char` itself rather than the '?' it draws for a
+    character its font lacks."""
+    return char == "?" or not np.array_equal(_drawn(char), _drawn("?"))
+
+
+def _drawn(char: str) -> np.ndarray:
+    picture = np.zeros((32, 48), np.uint8)
+    cv2.putText(picture, char, (4, 24), cv2.FONT_HERSHEY_SIMPLEX, 0.6, 255, 1, cv2.LINE_AA)
+    return picture
