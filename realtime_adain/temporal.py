@@ -809,7 +809,8 @@ class ContentStatsSmoother:
                 stds.append(s)
                 continue
             if self._mean is not None and self._mean.shape == m.shape:
-                jump = float(((m - self._mean).abs() / self._std).mean())
+                # (0/0, a channel constant with a caller's std of 0, is no change: its nan hid the others' jump)
+                jump = float(((m - self._mean).abs() / self._std).nan_to_num(nan=0.0).mean())
                 if jump > self.cut_distance:
                     self.cuts += 1
                     self.reset()
