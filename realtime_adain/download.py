@@ -3,7 +3,9 @@
 Downloads go to `NAME.part` beside the target: a broken transfer is resumed from there with an
 HTTP Range request (automatically a few times, and again on the next run), and only a file that
 passed verification (size and SHA-256 where known, then structure and shapes through the real
-loaders) is renamed into place. Anything that fails verification is deleted, so the cache never
+loaders) is renamed into place. Nothing says which URL a kept `.part` came from, so a file built on
+one that fails verification is fetched once more from byte 0 before it counts as the server's
+fault. Anything that fails verification is deleted, so the cache never
 holds a partial or wrong file; a failed run also removes the directories it created that are still
 empty (a `.part` worth resuming keeps its directory).
 
@@ -84,8 +86,20 @@ def file_urls(
             raise UserError(f"{shown(url)}{named}: not an {', '.join(URL_SCHEMES[:-1])} or {URL_SCHEMES[-1]} URL")
         if scheme != "file" and not host:  # ("http:///x" said "cannot reach  (no host given)")
             raise UserError(f"{shown(url)}{named}: no host in the URL ({scheme}://HOST/...)")
+        if scheme != "file" and not _valid_port(parts):  # (":99999" said "cannot reach ... (Connection refused)")
+            port = _host(parts.netloc).rpartition(":")[2]
+            raise UserError(f"{shown(url)}{named}: the URL's port {one_line(port)[:20]!r} is not valid (a number from 1 to 65535)")
         urls[kind] = url
     return urls
+
+
+def _valid_port(parts) -> bool:
+    """Whether the URL's port, where it gives one, is a number a connection can go to."""
+    try:
+        port = parts.port  # (a ValueError for one out of 0-65535 or not a number)
+    except ValueError:
+        return False
+    return port is None or 1 <= port <= 65535
 
 
 def joined(base: str, filename: str) -> str:
@@ -403,9 +417,10 @@ def size_limit(spec: PublishedFile, check_checksum: bool) -> SizeLimit:
     return SizeLimit(MAX_DOWNLOAD_BYTES, "the most for a file of unknown size")
 
 
-def _transfer(url: str, part: Path, label: str, limit: SizeLimit, min_rate: MinRate) -> bool:
+def _transfer(url: str, part: Path, label: str, limit: SizeLimit, min_rate: MinRate) -> tuple[bool, int]:
     """Append what the server sends to `part` (resuming it), never beyond `limit` bytes in all and
-    never slower than `min_rate`; True when the body arrived whole."""
+    never slower than `min_rate`; (whether the body arrived whole, the byte it was appended at:
+    0 where `part` was started over)."""
     offset = _size(part)
     response = _open(url, offset)
     if response is None:  # 416: discard the stale partial file and fetch the whole file
@@ -446,7 +461,7 @@ def _transfer(url: str, part: Path, label: str, limit: SizeLimit, min_rate: MinR
                     block = response.read1(CHUNK)  # what has arrived: `read` would wait for a whole CHUNK
                 except (OSError, http.client.HTTPException) as exc:  # reset, timeout, IncompleteRead
                     tqdm.write(f"{label}: connection lost after {received} bytes ({type(exc).__name__})")
-                    return False
+                    return False, start
                 if not block:
                     break
                 if received + len(block) > limit.limit:
@@ -465,21 +480,25 @@ def _transfer(url: str, part: Path, label: str, limit: SizeLimit, min_rate: MinR
                     window_start, window_bytes = time.monotonic(), received
             out.flush()
             os.fsync(out.fileno())
-        return total is None or received >= total
+        return total is None or received >= total, start
 
 
 def fetch(url: str, part: Path, label: str, limit: SizeLimit, attempts: int = ATTEMPTS,
-          min_rate: MinRate = MinRate()) -> None:
+          min_rate: MinRate = MinRate()) -> bool:
     """Download `url` into `part` (at most `limit` bytes, at least `min_rate`), resuming with Range
-    requests while the connection drops."""
+    requests while the connection drops. True when the file is built on the bytes `part` held
+    before (an earlier run's, perhaps from another URL: nothing says where they came from)."""
     wrong_range = None
+    on_kept = _size(part) > 0
     for attempt in range(attempts):
         try:
-            if _transfer(url, part, label, limit, min_rate):
-                return
+            whole, start = _transfer(url, part, label, limit, min_rate)
+            on_kept &= start > 0
+            if whole:
+                return on_kept
             wrong_range = None
         except _WrongRange as exc:
-            wrong_range = exc
+            wrong_range, on_kept = exc, False
             tqdm.write(f"{label}: asked from byte {exc.offset}, the server sent {one_line(exc.given[:80]) or 'no range'}: starting over")
             continue
         if attempt + 1 < attempts:
@@ -547,11 +566,11 @@ def check_destination(kind: str, directory: Path) -> tuple[Path, Path]:
     file of ours is in the way (a folder, fifo, device; a link as the `.part`)."""
     filename = PUBLISHED[kind].filename
     target, part = directory / filename, directory / (filename + ".part")
-    for path in (target, part):
+    for path, goes in ((target, "the weights file"), (part, f"the partial download of {filename}")):
         if path.is_dir():
-            raise UserError(f"{path}: a folder is where the weights file goes; move it away or use --dir")
+            raise UserError(f"{path}: a folder is where {goes} goes; move it away or use --dir")
         if path.exists() and not path.is_file():  # reading or appending to a fifo would hang
-            raise UserError(f"{path}: a device, fifo or socket is where the weights file goes; move it away or use --dir")
+            raise UserError(f"{path}: a device, fifo or socket is where {goes} goes; move it away or use --dir")
     if part.is_symlink():  # resuming would append to whatever file it points to
         raise UserError(f"{part}: a symbolic link where the partial download goes; remove it")
     return target, part
@@ -562,7 +581,6 @@ def download_file(
     min_rate: MinRate = MinRate(),
 ) -> tuple[Path, str]:
     """Fetch one weights file into `directory`; returns its path and what happened."""
-    spec = PUBLISHED[kind]
     target, part = check_destination(kind, directory)
     if target.exists() and not force:
         if is_valid(target, kind, check_checksum):
@@ -571,22 +589,44 @@ def download_file(
     with _directory_for(directory), _only_download_into(directory):
         if force and part.exists():
             part.unlink()
-        try:
-            fetch(url, part, spec.filename, limit=size_limit(spec, check_checksum), min_rate=min_rate)
-        except OSError as exc:  # writing the .part: a full disk, a read-only folder
-            part.unlink(missing_ok=True)
-            raise naming(target, exc) from None
-        try:
-            verify(part, kind, check_checksum)
-        except UserError as exc:
-            part.unlink(missing_ok=True)
-            reason = str(exc).removeprefix(f"{part}: ")
-            raise UserError(f"{shown(url)}: rejected the download (deleted it): {reason}") from None
+        rejected = _fetch_and_verify(kind, url, target, part, check_checksum, min_rate)
+        if rejected is not None and rejected.on_kept:  # (the kept bytes may be another source's)
+            tqdm.write(one_line(f"{target}: the partial download kept in {part.name} by an earlier run did not fit "
+                                f"what {shown(url)} sends ({rejected.reason}); deleted it, downloading again from the start"))
+            rejected = _fetch_and_verify(kind, url, target, part, check_checksum, min_rate)
+        if rejected is not None:
+            raise UserError(f"{shown(url)}: rejected the download (deleted it): {rejected.reason}")
         try:
             os.replace(part, target)
         except OSError as exc:
             raise naming(target, exc) from None
     return target, "downloaded"
+
+
+@dataclass(frozen=True)
+class _Rejected:
+    """A download that failed verification: why, and whether it was built on a kept `.part`."""
+
+    reason: str
+    on_kept: bool
+
+
+def _fetch_and_verify(kind: str, url: str, target: Path, part: Path, check_checksum: bool,
+                      min_rate: MinRate) -> _Rejected | None:
+    """Fetch `url` into `part` (resuming what it holds) and verify it; None when it passed, else
+    why not (`part` deleted)."""
+    spec = PUBLISHED[kind]
+    try:
+        on_kept = fetch(url, part, spec.filename, limit=size_limit(spec, check_checksum), min_rate=min_rate)
+    except OSError as exc:  # writing the .part: a full disk, a read-only folder
+        part.unlink(missing_ok=True)
+        raise naming(target, exc) from None
+    try:
+        verify(part, kind, check_checksum)
+    except UserError as exc:
+        part.unlink(missing_ok=True)
+        return _Rejected(str(exc).removeprefix(f"{part}: "), on_kept)
+    return None
 
 
 def download_all(

@@ -143,9 +143,10 @@ def describe(kind: str, explicit: str | None) -> tuple[bool, list[tuple[str, str
         given = explicit if explicit is not None else os.environ.get(weights.ENV_VAR[kind])
         directory = _default_directory() if source == "weights directory" else None
         expected = directory / weights.DEFAULT_FILENAME[kind] if directory is not None else None
-        place = str(expected) if expected is not None else os.path.expanduser(given) if given else None
-        there = place is not None and os.path.lexists(place)  # (a folder there is no missing file)
-        rows = [("from", source), ("status", f"{'unusable' if there else 'missing'}: {exc}")]
+        place = str(expected) if expected is not None else str(Path(os.path.expanduser(given))) if given else None
+        if place is not None and os.path.lexists(place):  # (a folder there is no missing file)
+            return False, [("path", place), ("from", source), ("status", f"not usable: {_why_not(kind, place, exc)}")]
+        rows = [("from", source), ("status", f"missing: {exc}")]
         if expected is not None:
             rows.insert(0, ("expected", str(expected)))
         return False, rows
@@ -160,6 +161,17 @@ def describe(kind: str, explicit: str | None) -> tuple[bool, list[tuple[str, str
         rows.append(("status", f"not usable: {str(exc).removeprefix(f'{path}: ')}"))
         return False, rows
     return True, rows
+
+
+def _why_not(kind: str, place: str, exc: UserError) -> str:
+    """`weights.resolve`'s refusal of the thing at `place` (a folder, a fifo) without the path it
+    starts with, which the `path` row gives, as for a file that is there but unreadable."""
+    from realtime_adain import weights
+
+    text = str(exc)
+    for prefix in (f"{place}: ", f"{place} (from ${weights.ENV_VAR[kind]}): ", f"no {kind} weights found: {place} is "):
+        text = text.removeprefix(prefix)
+    return text
 
 
 def run_info(args: argparse.Namespace) -> int:
