@@ -81,7 +81,9 @@ def run(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory() as workdir, out_of_memory_as_user_error("bench model", "lower --resolution or --batch"):
         vgg, decoder, which = benchmark_weights(args, Path(workdir))
         check_results_file(args.json, [vgg, decoder])
-        stylizer = Stylizer.load(vgg, decoder, device=str(device), dtype=dtype_name)
+        # Its net only (eager): "auto" looked for the engines below first, and said a note of what
+        # was in the way that their error then said again.
+        stylizer = Stylizer.load(vgg, decoder, device=str(device), dtype=dtype_name, engine="eager")
         peak = matmul_peak(device, dtype)
         result = {
             **stamp("model", device), "device": str(device), "dtype": dtype_name,

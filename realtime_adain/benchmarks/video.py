@@ -17,6 +17,7 @@ generated stand-ins (speed does not depend on the values).
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
 import tempfile
 import time
@@ -31,7 +32,7 @@ import torch
 
 from realtime_adain.adain import adain, calc_mean_std
 from realtime_adain.commands.argtypes import (frame_batch, frame_resolution, frame_side, int_between, name, non_negative_int,
-                                              nonempty_path, results_file, thread_count)
+                                              nonempty_path, results_file, thread_count_or_default)
 from realtime_adain.settings import DEFAULT_MAX_PIXELS, ENGINE_CHOICES, FLOW_MODES, ModelSettings, VideoSettings
 from realtime_adain.video.job import stylize_file
 from realtime_adain.video.pipeline import frames_within
@@ -52,7 +53,7 @@ MAX_REPEATS = 100  # each repeat runs every variant over the whole clip
 
 def thread_counts(text: str) -> list[int]:
     """argparse type for --threads: comma-separated counts, 0 for torch's default."""
-    return [0 if part.strip() == "0" else thread_count(part) for part in text.split(",")]
+    return [thread_count_or_default(part.strip()) for part in text.split(",")]
 
 
 def stabilize_modes(text: str) -> list[str]:
@@ -194,6 +195,13 @@ def resolved_engines(names: list[str], load: Callable[[str], Stylizer]) -> dict[
             for asked, stylizer in stylizers.items()}
 
 
+def shown_seconds(seconds: float) -> str:
+    """Seconds to three significant figures, without an exponent: to 0.1 s a one-frame run of 0.04 s
+    read "0.0" beside its 24.7 fps, and one of two frames "0.1" beside 26.7 fps."""
+    decimals = max(0, 2 - math.floor(math.log10(seconds))) if seconds > 0 else 0
+    return f"{seconds:.{decimals}f}"
+
+
 def frame_count(frames: int, total: int) -> str:
     """The header's frames: of how many the container says it holds, where it says (.mkv and .ts
     do not: `--frames 1000` read "1000 of 0 frames")."""
@@ -292,7 +300,7 @@ def run(args: argparse.Namespace) -> int:
                 start = time.perf_counter()
                 done[label] = fn(workdir / "out.mp4", n_frames)[1]
                 times[label].append(time.perf_counter() - start)
-                print(f"  repeat {repeat + 1}: {label}: {times[label][-1]:.1f} s", flush=True)
+                print(f"  repeat {repeat + 1}: {label}: {shown_seconds(times[label][-1])} s", flush=True)
         torch.set_num_threads(default_threads)
     n_frames = min(done.values())
     medians = {label: statistics.median(t) for label, t in times.items()}
@@ -303,7 +311,7 @@ def run(args: argparse.Namespace) -> int:
         speedup = speedups[label]
         rows.append({"variant": label, "median_s": median, "frames": done[label], "fps": fps[label], "speedup": speedup,
                      "times_s": times[label]})
-        print(f"{label:<66} {median:9.1f} {done[label]:6} {fps[label]:7.3f} {f'{speedup:.2f}x' if speedup else '':>9}")
+        print(f"{label:<66} {shown_seconds(median):>9} {done[label]:6} {fps[label]:7.3f} {f'{speedup:.2f}x' if speedup else '':>9}")
     result = {
         **stamp("video", torch.device(args.device)), "device": str(torch.device(args.device)), "dtype": args.dtype,
         "codec": args.codec, "clip": args.video.name,

@@ -68,6 +68,8 @@ loss_weight = _checked(float, lambda v: 0 <= v <= MAX_LOSS_WEIGHT, f"is outside 
 # CPU threads: torch.set_num_threads overflows on a 64-bit count; no machine has this many cores.
 MAX_THREADS = 1024
 thread_count = _checked(int, lambda v: 1 <= v <= MAX_THREADS, f"is outside 1..{MAX_THREADS}", "thread_count")
+# Where 0 is torch's default (`bench video --threads 0,1`): the range said is the one taken.
+thread_count_or_default = int_between(0, MAX_THREADS, "thread_count_or_default")
 # Durations a user gives in seconds: a day at most (a thread's wait overflows near 1e10 s).
 MAX_SECONDS = 86400.0
 seconds = _checked(float, lambda v: 0 < v <= MAX_SECONDS, f"is outside (0, {MAX_SECONDS:g}] seconds", "seconds")

@@ -327,9 +327,12 @@ def _small_text(path: Path) -> str:
 
 def _components(sidecar: Path) -> dict[str, str]:
     """What a sidecar says an engine was built for; {} when it is missing, unreadable or not a
-    JSON object (a damaged or foreign file must not break `engines list`)."""
+    JSON object of strings, as the cache writes (a damaged or foreign file must not break `engines
+    list`; `{"kind": 5, "precision": {"a": 1}}` was listed as `5  {'a': 1}`)."""
     try:
         stored = json.loads(_small_text(sidecar)) if sidecar.is_file() else {}
     except (OSError, ValueError, RecursionError, UserError):  # RecursionError: nested past the parser's stack
         return {}
-    return {str(k): str(v) for k, v in stored.items()} if isinstance(stored, dict) else {}
+    if not isinstance(stored, dict) or not all(isinstance(value, str) for value in stored.values()):
+        return {}
+    return stored
