@@ -10,6 +10,7 @@ or with a side over MAX_SIDE.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import functools
 import io
 import math
@@ -20,6 +21,7 @@ import sys
 import tempfile
 import threading
 import warnings
+import zlib
 from pathlib import Path
 from typing import Iterator, NamedTuple
 
@@ -74,6 +76,10 @@ def output_suffix(suffix: str) -> str:
 
 # The largest image file read: an uncompressed float RGBA TIFF at the pixel limit is 4 GiB.
 MAX_FILE_BYTES = 4 << 30
+# The start of a file looked at before it is read whole: every decoder here (OpenCV's, Pillow's,
+# FFmpeg's) refuses one that starts with this many zero bytes (Pillow's TGA, which has no
+# signature, one whose image type is 0; its PhotoCD looks at bytes 2048 to 2051).
+_HEAD_BYTES = 1 << 16
 
 
 def read_image(path: str | os.PathLike) -> np.ndarray:
@@ -89,10 +95,16 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     # checked again on the open file: one swapped for a FIFO after the check would block for good
     with open_regular(path, "a device, fifo or socket, not an image file") as handle:
         size = os.fstat(handle.fileno()).st_size
-        if size > MAX_FILE_BYTES:  # read whole before any header is looked at: a 50 GB file would exhaust memory
+        if size > MAX_FILE_BYTES:  # read whole before its format is known: a 50 GB file would exhaust memory
             raise UserError(f"{path}: {size / 2**30:.1f} GiB is larger than any image read here "
                             f"({MAX_FILE_BYTES >> 30} GiB at most)")
-        data = np.fromfile(handle, dtype=np.uint8)
+        head = handle.read(_HEAD_BYTES)
+        if head and not head.strip(b"\0"):  # (a 3 GB hole was read whole, in 32 s, before it was refused)
+            raise UserError(f"{path}: not a readable image (its first {len(head)} bytes are all zero, "
+                            f"as no image's are)")
+        data = np.empty(max(size, len(head)), np.uint8)  # (np.fromfile: 8 times as slow)
+        data[:len(head)] = np.frombuffer(head, np.uint8)
+        data = data[:len(head) + handle.readinto(memoryview(data)[len(head):])]  # (one cut meanwhile: what is there)
     if data.size == 0:
         raise UserError(f"{path}: the file is empty")
     return decode_image(data, str(path))
@@ -143,6 +155,8 @@ def _decode(data: np.ndarray, name: str) -> np.ndarray:
             # download cut short, or a camera's file missing only its last two bytes)
             image, failure = _opencv_decode(np.concatenate([data, _JPEG_END]), flags)
     if image is None and failure == "not a readable image":
+        if _png_data_short(data):  # (Pillow reads one, its missing rows black)
+            raise UserError(f"{name}: {failure} ({_CUT_SHORT[looks_cut_short(data) or 'PNG data']})")
         image = _pillow_rgb(data, name)  # TGA, ICO, PSD, 16-bit BMP, 16-bit CMYK TIFF: OpenCV has no decoder
         if image is None:
             image = _ffmpeg_webp(data, name)
@@ -178,7 +192,7 @@ def _decode(data: np.ndarray, name: str) -> np.ndarray:
             return managed
     linear = bytes(data[:10]).startswith(_LINEAR_SIGNATURES)
     profile = header.profile if header.mode in _RGB_MODES else None  # on CMYK or grey: ignored, as browsers do
-    return over_white(in_srgb(to_rgb8(image, linear=linear), profile), alpha, name)
+    return over_white(in_srgb(to_rgb8(image, linear=linear, name=name), profile), alpha, name)
 
 
 def _hdr_still(data: np.ndarray, name: str, tags: HdrTags) -> np.ndarray | None:
@@ -437,7 +451,8 @@ _PNM_MAGICS = (b"P2", b"P3", b"P5", b"P6")
 _PNM_HEADER = re.compile(rb"P[2356](?:(?:\s|#[^\r\n]*[\r\n])+(\d+)){3}\s")
 _JPEG_END = np.array([0xFF, 0xD9], np.uint8)  # a JPEG's end-of-image marker
 _CUT_SHORT = {"JPEG": "the JPEG has no end marker: cut short?", "PNG": "the PNG does not end with its IEND chunk: "
-              "cut short?", "WebP": "the WebP is shorter than its header says: cut short?"}  # (`looks_cut_short`)
+              "cut short?", "WebP": "the WebP is shorter than its header says: cut short?",  # (`looks_cut_short`)
+              "PNG data": "the PNG's image data ends before its picture does: cut short?"}  # (`_png_data_short`)
 _FFMPEG_DECODERS = {"JPEG 2000": "jpeg2000", "OpenEXR": "exr", "PAM": "pam", "lossless JPEG": "mjpeg",
                     "JPEG-LS": "jpegls", "WebP": "webp"}  # (`_ffmpeg_still`, `_ffmpeg_webp`)
 _EXR_FORMATS = ("gbrpf32le", "gbrapf32le", "grayf32le")  # what FFmpeg's EXR decoder gives
@@ -447,6 +462,45 @@ _EXR_FORMATS = ("gbrpf32le", "gbrapf32le", "grayf32le")  # what FFmpeg's EXR dec
 _HEIF_BRANDS = {b"heic": "HEIC", b"heix": "HEIC", b"hevc": "HEIC", b"heim": "HEIC", b"heis": "HEIC",
                 b"hevx": "HEIC", b"mif1": "HEIF", b"msf1": "HEIF"}
 _HEIF_INSTALL = 'pip install "realtime-adain[heif]"'
+
+
+# A PNG's samples a pixel as stored, by IHDR colour type (a palette one: an index; PNG_CHANNELS: as decoded),
+# and its Adam7 passes: (first column, first row, column step, row step).
+_PNG_STORED_SAMPLES = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
+_ADAM7 = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2))
+
+
+def _png_data_short(data: np.ndarray) -> bool:
+    """Whether a PNG's IDAT data inflates to fewer bytes than its IHDR's picture needs: libpng
+    refuses it ("Not enough image data"), but Pillow read it, the missing rows black, where the
+    file still ended with IEND. Inflated a MiB at a time and counted, not kept."""
+    head = bytes(data[:29])
+    if len(head) < 29 or head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR":
+        return False
+    width, height, depth, colour, _, _, interlace = struct.unpack(">IIBBBBB", head[16:29])
+    bits = _PNG_STORED_SAMPLES.get(colour, 4) * depth
+    needed = 0
+    for column, row, column_step, row_step in _ADAM7 if interlace else ((0, 0, 1, 1),):
+        columns, rows = (width - column + column_step - 1) // column_step, (height - row + row_step - 1) // row_step
+        if columns > 0 and rows > 0:
+            needed += rows * (1 + (columns * bits + 7) // 8)  # (each row: its filter byte, then its samples)
+    inflate, inflated, at = zlib.decompressobj(), 0, 8
+    try:
+        while at + 8 <= data.size and inflated < needed:
+            length, kind = struct.unpack(">I4s", bytes(data[at:at + 8]))
+            if kind == b"IEND":
+                break
+            start, end = at + 8, min(at + 8 + length, data.size) if kind == b"IDAT" else 0
+            while start < end and inflated < needed:  # (64 KiB in at a time: what is left of it is copied each MiB out)
+                piece = bytes(data[start:min(start + (1 << 16), end)])
+                start += len(piece)
+                while piece and inflated < needed:
+                    inflated += len(inflate.decompress(piece, 1 << 20))
+                    piece = inflate.unconsumed_tail
+            at += 12 + length
+    except zlib.error:  # damaged otherwise: the decoders say why
+        return False
+    return inflated < needed
 
 
 def _heif_kind(head: bytes) -> str | None:
@@ -553,7 +607,7 @@ def _pillow_to_rgb(image, name: str | None = None) -> np.ndarray:
         # (uint8, 1 byte a pixel: a float32 alpha of a 2^28-pixel picture was 1 GiB more)
         alpha = (samples != key).view(np.uint8) * np.uint8(255) if isinstance(key, int) and image.mode != "F" else None
         samples = samples if image.mode == "F" else np.clip(samples, 0, 65535).astype(np.uint16)
-        return over_white(to_rgb8(samples), alpha, name)
+        return over_white(to_rgb8(samples, name=name), alpha, name)
     profile = bytes(profile) if profile and image.mode in _RGB_MODES else None
     alpha = None
     if "A" in image.mode or "transparency" in image.info:
@@ -577,6 +631,35 @@ class _Header(NamedTuple):
     format: str = ""  # Pillow's name for the file format: "PNG", "TIFF", ...
 
 
+class _BufferStream(io.RawIOBase):
+    """A read-only file over a buffer's bytes, without the copy io.BytesIO makes: each Pillow
+    open of a file (its header, then its pixels) took as much memory again as the file."""
+
+    def __init__(self, data: np.ndarray | bytes):
+        super().__init__()
+        self._view = memoryview(np.ascontiguousarray(data) if isinstance(data, np.ndarray) else data).cast("B")
+        self._at = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._at
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        self._at = max(0, offset + (0, self._at, len(self._view))[whence])
+        return self._at
+
+    def readinto(self, buffer) -> int:
+        piece = self._view[self._at:self._at + len(buffer)]
+        memoryview(buffer).cast("B")[:len(piece)] = piece
+        self._at += len(piece)
+        return len(piece)
+
+
 def open_with_pillow(data: np.ndarray | bytes):
     """`PIL.Image.open` of the bytes without its pixel limit (179 MP, below MAX_DECODE_PIXELS: a
     large panorama lost its profile and alpha), which callers check before decoding. Raises as
@@ -584,7 +667,7 @@ def open_with_pillow(data: np.ndarray | bytes):
     from PIL import Image, UnidentifiedImageError
 
     Image.init()
-    stream = io.BytesIO(data)
+    stream = io.BufferedReader(_BufferStream(data))
     prefix = stream.read(16)
     if _heif_kind(prefix):
         _heif_registered()
@@ -640,6 +723,11 @@ def _alpha(data: np.ndarray, header: _Header, shape: tuple[int, ...], depth: int
     return np.clip(alpha.astype(np.float32) / full, 0.0, 1.0)
 
 
+# What reading a picture's transparent areas over white means for it (`over_white`'s note): a
+# mask's (`read_mask`) is what it selects, not its result's lack of transparency.
+_OVER_WHITE_MEANS = contextvars.ContextVar("over_white_means", default="results have no transparency")
+
+
 def over_white(rgb: np.ndarray, alpha: np.ndarray | None, name: str | None = None) -> np.ndarray:
     """(H, W, 3) uint8 composited over white by `alpha` (0..1 float, or uint8 0..255 as a video
     frame's): transparent areas read as viewers show them, not as whatever colour (often black)
@@ -648,7 +736,7 @@ def over_white(rgb: np.ndarray, alpha: np.ndarray | None, name: str | None = Non
     if alpha is None or alpha.min() >= full:
         return rgb
     if name is not None:
-        note(f"{name}: its transparent areas are read as over white (results have no transparency)", once=True)
+        note(f"{name}: its transparent areas are read as over white ({_OVER_WHITE_MEANS.get()})", once=True)
     out = np.empty_like(rgb)
     for top in range(0, rgb.shape[0], 512):  # in bands: float copies of a whole large picture take GiBs
         weight = alpha[top:top + 512, :, None] / np.float32(full)
@@ -774,21 +862,20 @@ def _decode_failure(exc: Exception) -> str:
     return "not a readable image"
 
 
-def to_rgb8(image: np.ndarray, linear: bool = False) -> np.ndarray:
+def to_rgb8(image: np.ndarray, linear: bool = False, name: str | None = None) -> np.ndarray:
     """Normalise an OpenCV-decoded array (BGR order, any depth or channel count) to uint8 RGB.
 
     Float samples are 0..1 (values above 1 are highlights, clipped), or 0..255 as some TIFF
-    writers store them, told apart by the bright end (the 99th percentile above 16: hot pixels
-    or HDR highlights over 1 do not make a whole picture 255 times darker; only a nearly black
-    0..255 picture is taken for 0..1). `linear` (Radiance, OpenEXR): linear light, always
-    0..1-based, encoded with the sRGB curve.
+    writers store them (`_floats_out_of_255`; with the picture's `name`, a note says that
+    reading). `linear` (Radiance, OpenEXR): linear light, always 0..1-based, encoded with the
+    sRGB curve.
     """
     if image.dtype == np.uint16:
         image = cv2.convertScaleAbs(image, alpha=255.0 / 65535.0)  # rounded, with no float copy (GiBs near the limit)
     elif image.dtype in (np.float32, np.float64):
-        sample = image[::max(1, image.shape[0] // 256), ::max(1, image.shape[1] // 256)].astype(np.float32)
-        sample = np.nan_to_num(sample, nan=0.0, posinf=0.0, neginf=0.0)
-        scale = 1 / 255 if not linear and image.size and np.percentile(sample, 99) > 16.0 else 1.0
+        scale = 1 / 255 if not linear and _floats_out_of_255(image) else 1.0
+        if scale != 1.0 and name is not None:
+            note(f"{name}: its float samples are read as 0..255, not 0..1 (most of them are above 1)", once=True)
         channels = [image] if image.ndim == 2 else [image[..., channel] for channel in range(min(3, image.shape[2]))]
         image = _floats_to_8bit(channels, linear, scale=scale)
     elif image.dtype != np.uint8:
@@ -800,6 +887,19 @@ def to_rgb8(image: np.ndarray, linear: bool = False) -> np.ndarray:
     if image.ndim == 2 or image.shape[2] == 1:
         return cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def _floats_out_of_255(image: np.ndarray) -> bool:
+    """Whether float samples are stored 0..255, not 0..1: bright (the 99th percentile above 16)
+    and most of the lit samples above 1. By the bright end alone, a 0..1 photo whose sky was
+    stored at 20 (HDR highlights, 7 % of it) read 255 times too dark, nearly black; a 0..255
+    picture mostly black (a logo on black) is still told by its lit samples."""
+    if not image.size:
+        return False
+    sample = image[::max(1, image.shape[0] // 256), ::max(1, image.shape[1] // 256)].astype(np.float32)
+    sample = np.nan_to_num(sample, nan=0.0, posinf=0.0, neginf=0.0)
+    lit = sample[sample > 0]
+    return bool(lit.size and np.percentile(sample, 99) > 16.0 and np.median(lit) > 1.0)
 
 
 def _floats_to_8bit(channels: list[np.ndarray], linear: bool, scale: float = 1.0,
@@ -827,8 +927,13 @@ def _floats_to_8bit(channels: list[np.ndarray], linear: bool, scale: float = 1.0
 def read_mask(path: str | os.PathLike) -> np.ndarray:
     """A grayscale mask as (H, W) bool: True (white) selects the first style (the mean of its
     channels at least 128), worked out in strips of integer sums: the mean as one float64 array
-    took 2 GiB and 13 s for a 16000x16000 mask (a 277 KB PNG)."""
-    rgb = read_image(path)
+    took 2 GiB and 13 s for a 16000x16000 mask (a 277 KB PNG). Its transparent areas are white,
+    and a note says what they select."""
+    said = _OVER_WHITE_MEANS.set("so they select the first style: a mask is read by its grey, not its transparency")
+    try:
+        rgb = read_image(path)
+    finally:
+        _OVER_WHITE_MEANS.reset(said)
     mask = np.empty(rgb.shape[:2], bool)
     rows = max(1, STRIP_SAMPLES // max(1, 3 * rgb.shape[1]))
     for top in range(0, rgb.shape[0], rows):
