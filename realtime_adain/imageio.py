@@ -147,7 +147,11 @@ def _decode(data: np.ndarray, name: str) -> np.ndarray:
     # EXIF orientation (JPEG, TIFF, PNG, WebP), as the video reader applies rotation. An AVIF's
     # orientation is its irot/imir boxes' instead (MIAF: EXIF's is ignored), applied below.
     avif_orientation = _avif_orientation(data)
-    flags = _decode_flags(avif_orientation)
+    if _bmp_16_bit(data):  # OpenCV widens its 5-bit channels by shifting (white read 248); Pillow replicates bits
+        decoded = _pillow_rgb(data, name)
+        if decoded is not None:
+            return decoded
+    flags = cv2.IMREAD_COLOR if _misread_at_depth(data, name) else _decode_flags(avif_orientation)
     with _native_stderr_captured() as native:
         image, failure = _opencv_decode(data, flags)
         if image is None and failure == "not a readable image" and looks_cut_short(data) == "JPEG":
@@ -191,7 +195,8 @@ def _decode(data: np.ndarray, name: str) -> np.ndarray:
         if managed is not None:
             return managed
     linear = bytes(data[:10]).startswith(_LINEAR_SIGNATURES)
-    profile = header.profile if header.mode in _RGB_MODES else None  # on CMYK or grey: ignored, as browsers do
+    # (a CMYK one's profile is applied above, by Pillow; a grey one's is not applied, though Chromium applies it)
+    profile = header.profile if header.mode in _RGB_MODES else None
     return over_white(in_srgb(to_rgb8(image, linear=linear, name=name), profile), alpha, name)
 
 
@@ -347,6 +352,55 @@ def _imread_copy(data: np.ndarray, flags: int) -> np.ndarray | None:
         return cv2.imread(path, flags)
     finally:
         os.unlink(path)
+
+
+def _misread_at_depth(data: np.ndarray, name: str) -> bool:
+    """Whether OpenCV misreads the file at its own depth and colour (IMREAD_ANYDEPTH|ANYCOLOR) but
+    reads it right as 8-bit colour (IMREAD_COLOR): an OS/2 BMP (a 12-byte header), read as grey,
+    and a TIFF of 16-bit samples stored as separate colour planes, read as the picture three times
+    over in its top third. A TIFF that neither reads right is refused: float planes, half floats."""
+    if bytes(data[:2]) == b"BM" and bytes(data[14:18]) == b"\x0c\0\0\0":
+        return True
+    tags = _tiff_tags(data)
+    if tags is None:
+        return False
+    bits, formats = tuple(tags.get(258, (1,))), tuple(tags.get(339, (1,)))
+    if 3 in formats and 16 in bits:
+        raise UserError(f"{name}: a TIFF of 16-bit (half) float samples cannot be read here; "
+                        f"save it as 32-bit float or 16-bit integer samples")
+    if tags.get(284) != 2 or tags.get(277, 1) < 2 or max(bits) <= 8:
+        return False
+    if 3 in formats:
+        raise UserError(f"{name}: a TIFF of float samples stored as separate colour planes cannot be read here; "
+                        f"save it with its samples interleaved (contiguous)")
+    return True
+
+
+def _tiff_tags(data: np.ndarray) -> dict | None:
+    """A TIFF's first directory of tags (Pillow's parser, which reads those of pictures Pillow
+    cannot decode, float and half-float ones), by number; None for other files or a damaged one."""
+    head = bytes(data[:8])
+    if head[:4] not in (b"II*\0", b"MM\0*"):
+        return None
+    from PIL.TiffImagePlugin import ImageFileDirectory_v2
+
+    try:
+        tags = ImageFileDirectory_v2(head)
+        stream = io.BufferedReader(_BufferStream(data))
+        stream.seek(tags.next)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            tags.load(stream)
+        return {tag: tags[tag] for tag in (258, 277, 284, 339) if tag in tags}
+    except Exception:  # noqa: BLE001 - damaged: OpenCV's decode says why
+        return None
+
+
+def _bmp_16_bit(data: np.ndarray) -> bool:
+    """Whether the file is a Windows BMP of 16 bits a pixel (5-5-5 or 5-6-5)."""
+    head = bytes(data[:30])
+    return (len(head) == 30 and head[:2] == b"BM" and int.from_bytes(head[14:18], "little") >= 40
+            and int.from_bytes(head[28:30], "little") == 16)
 
 
 def _decode_flags(avif_orientation: int | None) -> int:
@@ -570,7 +624,8 @@ def _pillow_rgb(data: np.ndarray, name: str) -> np.ndarray | None:
                 return None
             if image.width * image.height > MAX_DECODE_PIXELS:
                 raise UserError(f"{name}: {image.width}x{image.height} is {_too_many_pixels()}")
-            image.load()
+            with _native_stderr_captured():  # (libtiff's lines on a damaged TIFF: OpenCV's say why)
+                image.load()
             return _pillow_to_rgb(ImageOps.exif_transpose(image), name)
     except UserError:
         raise
@@ -687,7 +742,7 @@ def open_with_pillow(data: np.ndarray | bytes):
 
 def _header(data: np.ndarray) -> _Header:
     try:
-        with open_with_pillow(data) as header:
+        with _native_stderr_captured(), open_with_pillow(data) as header:
             has_alpha = "A" in header.mode or "transparency" in header.info
             profile = header.info.get("icc_profile")
             return _Header(bytes(profile) if profile else None, has_alpha,
