@@ -264,6 +264,9 @@ class _HttpRedirectsOnly(urllib.request.HTTPRedirectHandler):
         if scheme == "http" and req.type == "https":
             raise urllib.error.HTTPError(newurl, code, f"{msg} - a redirect from https to plain http ('{shown(newurl)}') "
                                          "is not followed; give that http URL to download over it", headers, fp)
+        if not _valid_port(urlsplit(newurl)):  # (":99999" was "Connection refused", ":abc" blamed the mirror's URL)
+            raise urllib.error.HTTPError(newurl, code, f"{msg} - a redirect to '{shown(newurl)}', whose port is not "
+                                         "valid (a number from 1 to 65535)", headers, fp)
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 

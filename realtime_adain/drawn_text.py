@@ -12,6 +12,7 @@ tab, a newline) are '?' on both.
 from __future__ import annotations
 
 import functools
+import re
 import unicodedata
 
 import cv2
@@ -34,7 +35,12 @@ def _unicode_drawable(char: str) -> str:
     # Not printable first: a lone surrogate (from an undecodable file name) crashes putText.
     if not char.isprintable():
         return "?"
-    return char if has_glyph(char) else char.encode("unicode_escape").decode("ascii")
+    # (a backslash escaped too: a file named `\\u65e5.jpg` was captioned as `日.jpg` is)
+    return char.encode("unicode_escape").decode("ascii") if char == "\\" or not has_glyph(char) else char
+
+
+# One character as `drawable` gives it: an escape whole (`fit_label` cuts between these).
+DRAWN_UNITS = re.compile(r"\\U[0-9a-f]{8}|\\u[0-9a-f]{4}|\\x[0-9a-f]{2}|\\\\|.", re.S)
 
 
 @functools.lru_cache(maxsize=4096)  # (every character of a hostile folder of names: bounded)

@@ -76,9 +76,10 @@ def output_suffix(suffix: str) -> str:
 
 # The largest image file read: an uncompressed float RGBA TIFF at the pixel limit is 4 GiB.
 MAX_FILE_BYTES = 4 << 30
-# The start of a file looked at before it is read whole: every decoder here (OpenCV's, Pillow's,
-# FFmpeg's) refuses one that starts with this many zero bytes (Pillow's TGA, which has no
-# signature, one whose image type is 0; its PhotoCD looks at bytes 2048 to 2051).
+# The start of a file looked at before it is read whole: no decoder here reads a file that starts
+# with this many zero bytes (Pillow's TGA, which has no signature, refuses an image type of 0; its
+# PhotoCD looks at bytes 2048 to 2051; FFmpeg's image2 probe can find a JPEG after zeros, but it is
+# not used to read files that OpenCV and Pillow refuse, apart from the formats it is named for).
 _HEAD_BYTES = 1 << 16
 
 
@@ -100,8 +101,7 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
                             f"({MAX_FILE_BYTES >> 30} GiB at most)")
         head = handle.read(_HEAD_BYTES)
         if head and not head.strip(b"\0"):  # (a 3 GB hole was read whole, in 32 s, before it was refused)
-            raise UserError(f"{path}: not a readable image (its first {len(head)} bytes are all zero, "
-                            f"as no image's are)")
+            raise UserError(f"{path}: not a readable image (its first {len(head)} bytes are all zero)")
         data = np.empty(max(size, len(head)), np.uint8)  # (np.fromfile: 8 times as slow)
         data[:len(head)] = np.frombuffer(head, np.uint8)
         data = data[:len(head) + handle.readinto(memoryview(data)[len(head):])]  # (one cut meanwhile: what is there)
@@ -928,9 +928,10 @@ def to_rgb8(image: np.ndarray, linear: bool = False, name: str | None = None) ->
     if image.dtype == np.uint16:
         image = cv2.convertScaleAbs(image, alpha=255.0 / 65535.0)  # rounded, with no float copy (GiBs near the limit)
     elif image.dtype in (np.float32, np.float64):
-        scale = 1 / 255 if not linear and _floats_out_of_255(image) else 1.0
-        if scale != 1.0 and name is not None:
-            note(f"{name}: its float samples are read as 0..255, not 0..1 (most of them are above 1)", once=True)
+        why = None if linear else _floats_out_of_255(image)
+        scale = 1.0 if why is None else 1 / 255
+        if why is not None and name is not None:
+            note(f"{name}: its float samples are read as 0..255, not 0..1 ({why})", once=True)
         channels = [image] if image.ndim == 2 else [image[..., channel] for channel in range(min(3, image.shape[2]))]
         image = _floats_to_8bit(channels, linear, scale=scale)
     elif image.dtype != np.uint8:
@@ -944,17 +945,23 @@ def to_rgb8(image: np.ndarray, linear: bool = False, name: str | None = None) ->
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
-def _floats_out_of_255(image: np.ndarray) -> bool:
-    """Whether float samples are stored 0..255, not 0..1: bright (the 99th percentile above 16)
-    and most of the lit samples above 1. By the bright end alone, a 0..1 photo whose sky was
-    stored at 20 (HDR highlights, 7 % of it) read 255 times too dark, nearly black; a 0..255
-    picture mostly black (a logo on black) is still told by its lit samples."""
+def _floats_out_of_255(image: np.ndarray) -> str | None:
+    """Why float samples are taken as stored 0..255, not 0..1 (None: 0..1). Bright (the 99th
+    percentile above 16) and either most of the lit samples above 1, or the brightest exactly 255
+    (8-bit white, clipped). By the bright end alone, a 0..1 photo whose sky was stored at 20 (HDR
+    highlights, 7 % of it) read 255 times too dark, nearly black; a 0..255 picture mostly black (a
+    logo on black) is told by its lit samples, a dark one with a few white stars by its 255."""
     if not image.size:
-        return False
+        return None
     sample = image[::max(1, image.shape[0] // 256), ::max(1, image.shape[1] // 256)].astype(np.float32)
     sample = np.nan_to_num(sample, nan=0.0, posinf=0.0, neginf=0.0)
+    if not np.percentile(sample, 99) > 16.0:
+        return None
     lit = sample[sample > 0]
-    return bool(lit.size and np.percentile(sample, 99) > 16.0 and np.median(lit) > 1.0)
+    if lit.size and np.median(lit) > 1.0:
+        return "most of its lit samples are above 1"
+    with np.errstate(invalid="ignore"):
+        return "its brightest are 255, white in 8 bits" if np.nanmax(image) == 255.0 else None
 
 
 def _floats_to_8bit(channels: list[np.ndarray], linear: bool, scale: float = 1.0,

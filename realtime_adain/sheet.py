@@ -17,7 +17,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from realtime_adain.drawn_text import drawable
+from realtime_adain.drawn_text import DRAWN_UNITS, drawable
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import MAX_SIDE, short_side_size
 
@@ -92,11 +92,15 @@ def style_captions(paths: Sequence[Path]) -> list[str]:
 
 
 def fit_label(text: str, width: int) -> str:
-    """`text`, shortened with '...' until it is at most `width` pixels wide (possibly just '...')."""
+    """`text` (as `drawable` gives it), shortened in the middle with '...' until it is at most
+    `width` pixels wide (possibly just '...'): the end of a name often tells it from another
+    (`..._1.jpg`, `..._2.jpg`), and an escape (`\\u65e5`) is kept whole or left out."""
     if _text_width(text) <= width:
         return text
-    for end in range(len(text) - 1, 0, -1):
-        shortened = text[:end].rstrip() + "..."
+    units = DRAWN_UNITS.findall(text)
+    for kept in range(len(units) - 1, 0, -1):
+        head, tail = units[:kept // 2], units[len(units) - (kept + 1) // 2:]
+        shortened = "".join(head).rstrip() + "..." + "".join(tail).lstrip()
         if _text_width(shortened) <= width:
             return shortened
     return "..."

@@ -82,3 +82,10 @@ def test_engines_list_shows_a_sidecar_of_wrong_types_as_no_metadata(tmp_path, ru
     code, out, err = run_cli("engines", "list", "--json")
     (row,) = json.loads(out)["engines"]
     assert code == 0 and set(row) == {"path", "bytes", "matches_build"} and row["matches_build"] is False, out
+
+
+def test_seconds_at_a_rounding_edge_keep_three_significant_figures():
+    from realtime_adain.benchmarks.video import shown_seconds
+
+    assert [shown_seconds(s) for s in (0.9996, 9.996, 0.09996, 0.0405, 24.72, 0.0)] == [
+        "1.00", "10.0", "0.100", "0.0405", "24.7", "0"]

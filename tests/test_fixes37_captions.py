@@ -3,11 +3,14 @@ character as '?', so `日本.jpg` and `中国.jpg` were both captioned `??.jpg`.
 
 from __future__ import annotations
 
+import re
+
 import cv2
 import numpy as np
 import pytest
 
 from realtime_adain import drawn_text, sheet
+from realtime_adain.drawn_text import drawable
 from realtime_adain.live import hud
 
 NAMES = ["日本.jpg", "中国.jpg", "한국.png", "Ελλάδα.jpg", "भारत.jpg", "ไทย.jpg", "Мунк.jpg", "עברית.jpg",
@@ -45,3 +48,17 @@ def _hud(style: str) -> np.ndarray:
                                       engine="eager", source="live", recording=False, paused=False,
                                       view="stylized"))
     return picture
+
+
+@pytest.mark.skipif(not drawn_text.UNICODE, reason="OpenCV 4 draws ASCII only ('?' for the rest)")
+def test_an_escape_never_stands_for_a_literal_backslash_and_is_never_cut():
+    """`日本.png` and a file named `\\u65e5\\u672c.png` were captioned alike; a cut fell inside an
+    escape (`\\U0001f600\\...`) and dropped the end that told two long names apart."""
+    assert drawable("日本.png") != drawable("\\u65e5\\u672c.png")
+    one, two = (drawable(f"日本語の長い名前のスタイル画像ファイル_{n}.png") for n in "一二")
+    cut_one, cut_two = sheet.fit_label(one, 300), sheet.fit_label(two, 300)
+    assert cut_one != cut_two and cut_one.endswith(".png") and "..." in cut_one
+    for cut in (cut_one, sheet.fit_label(drawable("😀" * 62 + ".png"), 100)):
+        head, _, tail = cut.partition("...")
+        for part in (head, tail):  # whole escapes and other characters only
+            assert re.fullmatch(r"(\\u[0-9a-f]{4}|\\U[0-9a-f]{8}|[^\\])*", part), cut

@@ -21,3 +21,11 @@ def test_a_missing_file_given_as_content_and_as_style_is_named_once(run_cli, wei
     code, _, err = run_cli("image", photo, missing, "-s", style, "-s", tmp_path / "other.jpg", "-o", tmp_path / "out")
     assert code == 2 and "nonexist.jpg: no such content file" in err and "other.jpg: no such style file" in err
     assert not (tmp_path / "out").exists()
+
+
+def test_a_missing_path_spelled_two_ways_is_named_once(run_cli, weights_env, tmp_path, monkeypatch):
+    """`./nope.jpg` as content and `nope.jpg` as style (or `dir/` and `dir`) were named twice."""
+    monkeypatch.chdir(tmp_path)
+    for args in (["./nope.jpg", "-s", "nope.jpg"], ["nodir/", "-s", "nodir"], ["nope.jpg", "-s", "nope.jpg", "-s", "./nope.jpg"]):
+        code, _, err = run_cli("image", *args, "-o", "o.png")
+        assert code == 2 and err.count("no such") == 1 and "content or style" in err, (args, err)

@@ -38,7 +38,7 @@ def test_a_float_picture_with_bright_highlights_is_read_as_0_to_1(data_dir, tmp_
         assert (sky[:8] == 255).all()
         assert np.abs(sky[8:].astype(int) - rgb[8:]).max() <= 1
         np.testing.assert_array_equal(read_image(tmp_path / "bytes.tif"), rgb)
-    assert notes == [f"{tmp_path / 'bytes.tif'}: its float samples are read as 0..255, not 0..1 (most of them are above 1)"]
+    assert notes == [f"{tmp_path / 'bytes.tif'}: its float samples are read as 0..255, not 0..1 (most of its lit samples are above 1)"]
 
 
 def png_chunk(kind: bytes, payload: bytes) -> bytes:
@@ -103,3 +103,15 @@ def test_a_mask_with_transparency_says_what_its_transparent_areas_select(tmp_pat
                      "first style: a mask is read by its grey, not its transparency)",
                      f"{tmp_path / 'mask.png'}: its transparent areas are read as over white (results have no "
                      "transparency)"]
+
+
+def test_a_dark_0_to_255_float_picture_with_white_stars_is_read_as_0_to_255(tmp_path):
+    """By "most lit samples above 1" alone a dark 0..255 picture (a sky of 0.1-0.9 with 3 % white
+    stars at 255) was read as 0..1: its sky mid-grey. Its brightest samples, exactly 255, tell it."""
+    rng = np.random.default_rng(0)
+    sky = rng.uniform(0.1, 0.9, (64, 64, 3)).astype(np.float32)
+    stars = rng.random((64, 64)) < 0.03
+    sky[stars] = 255.0
+    cv2.imwrite(str(tmp_path / "astro.tiff"), sky)
+    picture = read_image(tmp_path / "astro.tiff")
+    assert picture[~stars].mean() < 1.0 and picture[stars].min() == 255

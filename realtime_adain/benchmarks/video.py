@@ -198,8 +198,9 @@ def resolved_engines(names: list[str], load: Callable[[str], Stylizer]) -> dict[
 def shown_seconds(seconds: float) -> str:
     """Seconds to three significant figures, without an exponent: to 0.1 s a one-frame run of 0.04 s
     read "0.0" beside its 24.7 fps, and one of two frames "0.1" beside 26.7 fps."""
-    decimals = max(0, 2 - math.floor(math.log10(seconds))) if seconds > 0 else 0
-    return f"{seconds:.{decimals}f}"
+    rounded = float(f"{seconds:.3g}")  # (first: 0.9996 is 1.00, not 1.000)
+    decimals = max(0, 2 - math.floor(math.log10(rounded))) if rounded > 0 else 0
+    return f"{rounded:.{decimals}f}"
 
 
 def frame_count(frames: int, total: int) -> str:

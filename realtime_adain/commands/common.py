@@ -142,7 +142,7 @@ def style_settings(args: argparse.Namespace, style_count: int | None = None) -> 
 
 
 def expand_each(paths: Sequence[str], what: str, accept: Callable[[Path], bool], noun: str = "images",
-                sequences: bool = False, roles: Mapping[str, str] | None = None) -> tuple[list[Path], list[str]]:
+                sequences: bool = False, roles: Mapping[Path, str] | None = None) -> tuple[list[Path], list[str]]:
     """`paths.expand_inputs` path by path: the files found, and a line for each path that gives
     none (missing, an empty folder). Raised at the first, a missing file hid every other bad input
     from the one line that names them all. `roles`: paths given in more than one role, with the
@@ -151,7 +151,7 @@ def expand_each(paths: Sequence[str], what: str, accept: Callable[[Path], bool],
     found, problems = [], []
     for path in paths:
         try:
-            found += expand_inputs([path], (roles or {}).get(path, what), accept, noun, sequences)
+            found += expand_inputs([path], (roles or {}).get(Path(path), what), accept, noun, sequences)
         except UserError as exc:
             problems.append(str(exc))
     return found, problems

@@ -154,7 +154,8 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--mask needs an image file's name")
     args.size = 512 if args.size is None else args.size
     args.keep_size = True if args.keep_size is None else args.keep_size  # (None: not given; --sheet refuses it)
-    both = {path: "content or style" for path in set(args.content) & set(args.style)}  # (named once)
+    # A path given as content and as style (however spelled: `./a.jpg`, `a.jpg`) is named once.
+    both = {path: "content or style" for path in set(map(Path, args.content)) & set(map(Path, args.style))}
     contents, missing = common.expand_each(args.content, "content", is_image_path, roles=both)
     styles, missing_styles = common.expand_each(args.style, "style", is_image_path, roles=both)
     if missing or missing_styles:  # refused: every other bad input is named in the same line
