@@ -27,6 +27,7 @@ def full_stdout():
         yield
 
 
+@pytest.mark.slow
 def test_a_full_stdout_is_named_and_stops_the_run(weights_env, capsys, one_thread):
     with full_stdout():
         code = cli_main(list(TINY_MODEL))
@@ -35,6 +36,7 @@ def test_a_full_stdout_is_named_and_stops_the_run(weights_env, capsys, one_threa
     assert one_error_line(err) == "error: standard output: cannot write (No space left on device)"
 
 
+@pytest.mark.slow
 def test_a_full_stdout_still_writes_the_results_file_and_says_so(weights_env, capsys, tmp_path, one_thread):
     results = tmp_path / "r.json"
     with full_stdout():

@@ -150,6 +150,7 @@ def closed_streams_run(args: list, env: dict[str, str], cwd: Path, close: str) -
                           text=True, timeout=120)
 
 
+@pytest.mark.slow
 def test_closed_stdout_and_stderr_still_write_the_result(published_weights, data_dir, tmp_path):
     """`image ... >&- 2>&-`: reading the style crashed (sys.stderr None has no flush), exit 1 and no
     result; the run now finishes."""
@@ -160,6 +161,7 @@ def test_closed_stdout_and_stderr_still_write_the_result(published_weights, data
     assert done.returncode == 0 and out.is_file()
 
 
+@pytest.mark.slow
 def test_an_error_with_stderr_closed_goes_nowhere(published_weights, data_dir, tmp_path):
     """With stderr closed, `print(..., file=sys.stderr)` printed the error on stdout (where a script
     reads the results' names); it is dropped now, and the status still says it."""
@@ -407,6 +409,7 @@ def test_a_pipe_as_input_is_refused_with_the_reason(run_cli, weights_env, data_d
                               "(a pipe is read more than once: save it to a file first)\n")
 
 
+@pytest.mark.slow
 def test_a_full_stdout_is_named_not_blamed_on_the_output(published_weights, data_dir, tmp_path):
     """`image ... >/dev/full`: the result was written, then "error: No space left on device" read as
     the result's own failure."""

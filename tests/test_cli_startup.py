@@ -7,6 +7,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 
 from realtime_adain.cli import COMMAND_MODULES
 
@@ -65,6 +66,7 @@ def test_names_known_without_torch_match_the_modules_that_use_them():
     assert inference.processing_size(None, type("S", (), {"device": type("D", (), {"type": "cpu"})()})()) == settings.LIVE_CPU_SIZE
 
 
+@pytest.mark.slow
 def test_a_reader_that_goes_away_ends_the_command_quietly(weights_env, tmp_path):
     """`realtime-adain doctor | head -1`: once the pipe's reader has gone, the command stops as
     `git log | head` does (exit status 141, SIGPIPE's), without "error: Broken pipe"."""

@@ -105,6 +105,7 @@ def test_a_user_without_a_home_still_stylizes_with_weights_given(env, data_dir, 
     assert (out / "r.png").is_file()
 
 
+@pytest.mark.slow
 def test_a_user_without_a_home_is_told_where_weights_cannot_go(env):
     prefix = as_user_without_home()
     no_weights = {k: v for k, v in without_home(env).items() if not k.startswith("REALTIME_ADAIN_")}

@@ -83,6 +83,7 @@ def test_a_link_in_a_style_folder_is_a_tile_of_its_own(run_cli, weights_env, dat
     assert one_error_line(err, code) == f"error: {styles / 'asheville.jpg'} is given twice: give each once"
 
 
+@pytest.mark.slow
 def test_a_download_sent_compressed_is_said_so(release_bytes, tmp_path):  # noqa: F811
     """Refused as "not a readable weights file (not a PyTorch or safetensors file)"."""
     from realtime_adain import download
