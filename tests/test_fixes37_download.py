@@ -92,20 +92,13 @@ def test_a_folder_given_to_weights_info_has_a_path_and_is_not_usable(published_w
 def test_a_redirect_to_a_bad_port_names_the_redirect(tmp_path, port):
     """A mirror redirecting to `:99999` said "cannot reach ... (Connection refused)", one to `:abc`
     blamed the mirror's own URL ("nonnumeric port"): the redirect's port is named as not valid."""
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from http.server import ThreadingHTTPServer
     import threading
 
-    class Redirect(BaseHTTPRequestHandler):
-        def log_message(self, *args) -> None:
-            pass
+    from test_fixes32_weights import _ToPlainHttp  # (a 302 to the same path on `target`)
 
-        def do_GET(self) -> None:
-            self.send_response(302)
-            self.send_header("Location", f"http://127.0.0.1:{port}/x")
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-    mirror = ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    handler = type("Handler", (_ToPlainHttp,), {"target": f"http://127.0.0.1:{port}"})
+    mirror = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=mirror.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
@@ -116,5 +109,5 @@ def test_a_redirect_to_a_bad_port_names_the_redirect(tmp_path, port):
         mirror.server_close()
         thread.join(5)
     text = str(caught.value)
-    assert text.endswith(f"HTTP 302 Found - a redirect to 'http://127.0.0.1:{port}/x', whose port is not valid "
-                         "(a number from 1 to 65535)"), text
+    assert text.endswith(f"HTTP 302 Found - a redirect to 'http://127.0.0.1:{port}/{DECODER}', whose port is not "
+                         "valid (a number from 1 to 65535)"), text
