@@ -5,8 +5,8 @@ accents, Cyrillic, Hebrew and Arabic, not CJK, Korean, Greek, Devanagari or Thai
 draws '?' for a character its font lacks, so `日本.jpg` and `中国.jpg` were both drawn `??.jpg`.
 Which characters draw is found by drawing each one (once); one that does not is written as its
 Python escape (`日` as `\\u65e5`), so different names stay different. OpenCV 4's Hershey fonts
-have ASCII only: there accents are folded away and anything else is '?'. Control characters (a
-tab, a newline) are '?' on both.
+have ASCII only: there accents are folded away and anything else is escaped. Control characters
+(a tab, a newline) are '?' on both.
 """
 
 from __future__ import annotations
@@ -22,21 +22,20 @@ UNICODE = int(cv2.__version__.split(".")[0]) >= 5
 
 
 def drawable(text: str, unicode: bool = UNICODE) -> str:
-    """`text` as `putText` can draw it: with `unicode`, a printable character the font has kept and
-    one it lacks escaped (`\\u65e5`); without, accents dropped and anything outside ASCII '?'."""
-    if unicode:
-        return "".join(_unicode_drawable(c) for c in text)
-    folded = unicodedata.normalize("NFKD", text)
-    kept = (c for c in folded if not unicodedata.combining(c))
-    return "".join(c if " " <= c <= "~" else "?" for c in kept)
+    """`text` as `putText` can draw it: a printable character the font has kept, one it lacks
+    escaped (`\\u65e5`); without `unicode` (OpenCV 4's ASCII fonts) accents are folded away first."""
+    if not unicode:
+        text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    return "".join(_drawn_as(c, unicode) for c in text)
 
 
-def _unicode_drawable(char: str) -> str:
+def _drawn_as(char: str, unicode: bool) -> str:
     # Not printable first: a lone surrogate (from an undecodable file name) crashes putText.
     if not char.isprintable():
         return "?"
+    drawn = has_glyph(char) if unicode else " " <= char <= "~"
     # (a backslash escaped too: a file named `\\u65e5.jpg` was captioned as `日.jpg` is)
-    return char.encode("unicode_escape").decode("ascii") if char == "\\" or not has_glyph(char) else char
+    return char if drawn and char != "\\" else char.encode("unicode_escape").decode("ascii")
 
 
 # One character as `drawable` gives it: an escape whole (`fit_label` cuts between these).

@@ -21,7 +21,6 @@ import sys
 import tempfile
 import threading
 import warnings
-import zlib
 from pathlib import Path
 from typing import Iterator, NamedTuple
 
@@ -42,8 +41,8 @@ from realtime_adain.hdr_stills import (HLG, PQ, STRIP_SAMPLES, HdrTags, coded_de
                                        full_scale, narrow_to_full, tone_mapped)
 from realtime_adain.regular_files import open_regular
 from realtime_adain.still_headers import (RADIANCE_SIGNATURES, exr_chunks_missing, ffmpeg_still_size, gif_sample_bytes,
-                                          looks_cut_short, png_sample_bytes, radiance_sample_bytes, tiff_sample_bytes,
-                                          webp_sample_bytes)
+                                          looks_cut_short, png_data_short, png_sample_bytes, radiance_sample_bytes,
+                                          tiff_fields, tiff_sample_bytes, webp_sample_bytes)
 from realtime_adain.video.notes import STDERR_LOCK, note
 
 # What OpenCV decodes (a folder of inputs takes these) and, of those, what it encodes from RGB:
@@ -159,7 +158,7 @@ def _decode(data: np.ndarray, name: str) -> np.ndarray:
             # download cut short, or a camera's file missing only its last two bytes)
             image, failure = _opencv_decode(np.concatenate([data, _JPEG_END]), flags)
     if image is None and failure == "not a readable image":
-        if _png_data_short(data):  # (Pillow reads one, its missing rows black)
+        if png_data_short(data):  # (Pillow reads one, its missing rows black)
             raise UserError(f"{name}: {failure} ({_CUT_SHORT[looks_cut_short(data) or 'PNG data']})")
         image = _pillow_rgb(data, name)  # TGA, ICO, PSD, 16-bit BMP, 16-bit CMYK TIFF: OpenCV has no decoder
         if image is None:
@@ -361,39 +360,19 @@ def _misread_at_depth(data: np.ndarray, name: str) -> bool:
     over in its top third. A TIFF that neither reads right is refused: float planes, half floats."""
     if bytes(data[:2]) == b"BM" and bytes(data[14:18]) == b"\x0c\0\0\0":
         return True
-    tags = _tiff_tags(data)
+    tags = tiff_fields(data, (258, 277, 284, 339))  # bits per sample, samples a pixel, planar layout, sample format
     if tags is None:
         return False
-    bits, formats = tuple(tags.get(258, (1,))), tuple(tags.get(339, (1,)))
+    bits, formats = tags.get(258, (1,)), tags.get(339, (1,))
     if 3 in formats and 16 in bits:
         raise UserError(f"{name}: a TIFF of 16-bit (half) float samples cannot be read here; "
                         f"save it as 32-bit float or 16-bit integer samples")
-    if tags.get(284) != 2 or tags.get(277, 1) < 2 or max(bits) <= 8:
+    if tags.get(284, (1,))[0] != 2 or max(tags.get(277, (1,))) < 2 or max(bits) <= 8:
         return False
     if 3 in formats:
         raise UserError(f"{name}: a TIFF of float samples stored as separate colour planes cannot be read here; "
                         f"save it with its samples interleaved (contiguous)")
     return True
-
-
-def _tiff_tags(data: np.ndarray) -> dict | None:
-    """A TIFF's first directory of tags (Pillow's parser, which reads those of pictures Pillow
-    cannot decode, float and half-float ones), by number; None for other files or a damaged one."""
-    head = bytes(data[:8])
-    if head[:4] not in (b"II*\0", b"MM\0*"):
-        return None
-    from PIL.TiffImagePlugin import ImageFileDirectory_v2
-
-    try:
-        tags = ImageFileDirectory_v2(head)
-        stream = io.BufferedReader(_BufferStream(data))
-        stream.seek(tags.next)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            tags.load(stream)
-        return {tag: tags[tag] for tag in (258, 277, 284, 339) if tag in tags}
-    except Exception:  # noqa: BLE001 - damaged: OpenCV's decode says why
-        return None
 
 
 def _bmp_16_bit(data: np.ndarray) -> bool:
@@ -506,7 +485,7 @@ _PNM_HEADER = re.compile(rb"P[2356](?:(?:\s|#[^\r\n]*[\r\n])+(\d+)){3}\s")
 _JPEG_END = np.array([0xFF, 0xD9], np.uint8)  # a JPEG's end-of-image marker
 _CUT_SHORT = {"JPEG": "the JPEG has no end marker: cut short?", "PNG": "the PNG does not end with its IEND chunk: "
               "cut short?", "WebP": "the WebP is shorter than its header says: cut short?",  # (`looks_cut_short`)
-              "PNG data": "the PNG's image data ends before its picture does: cut short?"}  # (`_png_data_short`)
+              "PNG data": "the PNG's image data ends before its picture does: cut short?"}  # (`png_data_short`)
 _FFMPEG_DECODERS = {"JPEG 2000": "jpeg2000", "OpenEXR": "exr", "PAM": "pam", "lossless JPEG": "mjpeg",
                     "JPEG-LS": "jpegls", "WebP": "webp"}  # (`_ffmpeg_still`, `_ffmpeg_webp`)
 _EXR_FORMATS = ("gbrpf32le", "gbrapf32le", "grayf32le")  # what FFmpeg's EXR decoder gives
@@ -516,45 +495,6 @@ _EXR_FORMATS = ("gbrpf32le", "gbrapf32le", "grayf32le")  # what FFmpeg's EXR dec
 _HEIF_BRANDS = {b"heic": "HEIC", b"heix": "HEIC", b"hevc": "HEIC", b"heim": "HEIC", b"heis": "HEIC",
                 b"hevx": "HEIC", b"mif1": "HEIF", b"msf1": "HEIF"}
 _HEIF_INSTALL = 'pip install "realtime-adain[heif]"'
-
-
-# A PNG's samples a pixel as stored, by IHDR colour type (a palette one: an index; PNG_CHANNELS: as decoded),
-# and its Adam7 passes: (first column, first row, column step, row step).
-_PNG_STORED_SAMPLES = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
-_ADAM7 = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2))
-
-
-def _png_data_short(data: np.ndarray) -> bool:
-    """Whether a PNG's IDAT data inflates to fewer bytes than its IHDR's picture needs: libpng
-    refuses it ("Not enough image data"), but Pillow read it, the missing rows black, where the
-    file still ended with IEND. Inflated a MiB at a time and counted, not kept."""
-    head = bytes(data[:29])
-    if len(head) < 29 or head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR":
-        return False
-    width, height, depth, colour, _, _, interlace = struct.unpack(">IIBBBBB", head[16:29])
-    bits = _PNG_STORED_SAMPLES.get(colour, 4) * depth
-    needed = 0
-    for column, row, column_step, row_step in _ADAM7 if interlace else ((0, 0, 1, 1),):
-        columns, rows = (width - column + column_step - 1) // column_step, (height - row + row_step - 1) // row_step
-        if columns > 0 and rows > 0:
-            needed += rows * (1 + (columns * bits + 7) // 8)  # (each row: its filter byte, then its samples)
-    inflate, inflated, at = zlib.decompressobj(), 0, 8
-    try:
-        while at + 8 <= data.size and inflated < needed:
-            length, kind = struct.unpack(">I4s", bytes(data[at:at + 8]))
-            if kind == b"IEND":
-                break
-            start, end = at + 8, min(at + 8 + length, data.size) if kind == b"IDAT" else 0
-            while start < end and inflated < needed:  # (64 KiB in at a time: what is left of it is copied each MiB out)
-                piece = bytes(data[start:min(start + (1 << 16), end)])
-                start += len(piece)
-                while piece and inflated < needed:
-                    inflated += len(inflate.decompress(piece, 1 << 20))
-                    piece = inflate.unconsumed_tail
-            at += 12 + length
-    except zlib.error:  # damaged otherwise: the decoders say why
-        return False
-    return inflated < needed
 
 
 def _heif_kind(head: bytes) -> str | None:

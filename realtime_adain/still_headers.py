@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import struct
+import zlib
 from typing import Iterator
 
 import numpy as np
@@ -196,6 +197,15 @@ def tiff_sample_bytes(data: np.ndarray) -> tuple[int, int, int] | None:
     """(width, height, bytes a pixel) of a classic TIFF's first picture, from its first IFD (OpenCV
     decodes it at its own depth: a 14 KB float TIFF of 16000x16000 became 3 GiB of samples before
     any size check); None where it is not one or the fields are not there."""
+    fields = {tag: max(values) for tag, values in (tiff_fields(data, (256, 257, 258, 277)) or {}).items()}
+    if 256 not in fields or 257 not in fields:
+        return None
+    return fields[256], fields[257], fields.get(277, 1) * -(-fields.get(258, 1) // 8)
+
+
+def tiff_fields(data: np.ndarray, wanted: tuple[int, ...]) -> dict[int, tuple[int, ...]] | None:
+    """The `wanted` tags' whole-number values (up to 16 each) in a classic TIFF's first IFD; None
+    where the file is not one."""
     head = bytes(data[:8])
     if head[:4] not in (b"II*\0", b"MM\0*") or len(head) < 8:  # (4 bytes of signature alone: a struct.error)
         return None
@@ -203,12 +213,12 @@ def tiff_sample_bytes(data: np.ndarray) -> tuple[int, int, int] | None:
     ifd = struct.unpack(order + "I", head[4:8])[0]
     raw = bytes(data[ifd:ifd + 2])
     if len(raw) < 2:
-        return None
+        return {}
     entries = bytes(data[ifd + 2:ifd + 2 + 12 * min(struct.unpack(order + "H", raw)[0], 4096)])
-    fields: dict[int, int] = {}
+    fields: dict[int, tuple[int, ...]] = {}
     for at in range(0, len(entries) - 11, 12):
         tag, kind, count = struct.unpack_from(order + "HHI", entries, at)
-        if tag not in (256, 257, 258, 277) or kind not in (3, 4) or count == 0:
+        if tag not in wanted or kind not in (3, 4) or count == 0:
             continue
         unit, shown = ("H" if kind == 3 else "I"), min(count, 16)
         length = shown * struct.calcsize(unit)
@@ -218,10 +228,8 @@ def tiff_sample_bytes(data: np.ndarray) -> tuple[int, int, int] | None:
             where = struct.unpack_from(order + "I", entries, at + 8)[0]
             values = bytes(data[where:where + length])
         if len(values) == length:
-            fields[tag] = max(struct.unpack(order + unit * shown, values))
-    if 256 not in fields or 257 not in fields:
-        return None
-    return fields[256], fields[257], fields.get(277, 1) * -(-fields.get(258, 1) // 8)
+            fields[tag] = struct.unpack(order + unit * shown, values)
+    return fields
 
 
 PNG_CHANNELS = {0: 1, 2: 3, 3: 3, 4: 2, 6: 4}  # by IHDR colour type (a palette one decodes to RGB)
@@ -236,6 +244,45 @@ def png_sample_bytes(data: np.ndarray) -> tuple[int, int, int] | None:
     width, height = struct.unpack(">II", head[16:24])
     depth, colour = head[24], head[25]
     return width, height, PNG_CHANNELS.get(colour, 4) * (2 if depth == 16 else 1)
+
+
+# A PNG's samples a pixel as stored, by IHDR colour type (a palette one: an index; PNG_CHANNELS: as decoded),
+# and its Adam7 passes: (first column, first row, column step, row step).
+_PNG_STORED_SAMPLES = {**PNG_CHANNELS, 3: 1}
+_ADAM7 = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2))
+
+
+def png_data_short(data: np.ndarray) -> bool:
+    """Whether a PNG's IDAT data inflates to fewer bytes than its IHDR's picture needs: libpng
+    refuses it ("Not enough image data"), but Pillow read it, the missing rows black, where the
+    file still ended with IEND. Inflated a MiB at a time and counted, not kept."""
+    head = bytes(data[:29])
+    if len(head) < 29 or head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR":
+        return False
+    width, height, depth, colour, _, _, interlace = struct.unpack(">IIBBBBB", head[16:29])
+    bits = _PNG_STORED_SAMPLES.get(colour, 4) * depth
+    needed = 0
+    for column, row, column_step, row_step in _ADAM7 if interlace else ((0, 0, 1, 1),):
+        columns, rows = (width - column + column_step - 1) // column_step, (height - row + row_step - 1) // row_step
+        if columns > 0 and rows > 0:
+            needed += rows * (1 + (columns * bits + 7) // 8)  # (each row: its filter byte, then its samples)
+    inflate, inflated, at = zlib.decompressobj(), 0, 8
+    try:
+        while at + 8 <= data.size and inflated < needed:
+            length, kind = struct.unpack(">I4s", bytes(data[at:at + 8]))
+            if kind == b"IEND":
+                break
+            start, end = at + 8, min(at + 8 + length, data.size) if kind == b"IDAT" else 0
+            while start < end and inflated < needed:  # (64 KiB in at a time: what is left of it is copied each MiB out)
+                piece = bytes(data[start:min(start + (1 << 16), end)])
+                start += len(piece)
+                while piece and inflated < needed:
+                    inflated += len(inflate.decompress(piece, 1 << 20))
+                    piece = inflate.unconsumed_tail
+            at += 12 + length
+    except zlib.error:  # damaged otherwise: the decoders say why
+        return False
+    return inflated < needed
 
 
 def gif_sample_bytes(data: np.ndarray) -> tuple[int, int, int] | None:
