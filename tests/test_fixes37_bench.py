@@ -19,7 +19,6 @@ def test_a_folder_where_the_onnx_export_goes_is_one_error_line_in_bench_model(ru
                                                                               tmp_path):
     """bench model loaded its weights with 'auto', which noted the folder ("... stands where the ONNX
     export of these weights goes ... move it away"), then its onnx row gave the error in other words."""
-    pytest.importorskip("onnx")
     from realtime_adain import weights
     from realtime_adain.engines.cache import EngineCache
     from realtime_adain.engines.onnx import onnx_components
