@@ -124,6 +124,8 @@ class StyleStats:
             raise TypeError(f"weights must be a list of numbers, one per style, got {type(weights).__name__}")
         if len(styles) != len(weights):
             raise ValueError(f"{len(weights)} mix weights for {len(styles)} styles")
+        if not styles:
+            raise ValueError("no styles to mix: give at least one")
         for i, w in enumerate(weights):
             if isinstance(w, (bool, np.bool_)) or not isinstance(w, numbers.Real):
                 raise TypeError(f"weights[{i}] must be a number, got {type(w).__name__}")

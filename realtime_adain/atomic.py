@@ -284,8 +284,7 @@ class PendingOutput:
             os.close(fd)
         self.path = Path(name)
         self._folder = folder_handle(self.path.parent)
-        if self._folder is not None:
-            weakref.finalize(self, os.close, self._folder)
+        self._close_folder = weakref.finalize(self, os.close, self._folder) if self._folder is not None else None
 
     def publish(self, destination: str | os.PathLike | None = None) -> Path:
         """Give the finished file its final name (or `destination`, e.g. a partial-result name)."""
@@ -295,12 +294,21 @@ class PendingOutput:
             os.replace(self.path, target)
             self._abandoned.detach()
         except OSError as exc:  # e.g. a folder of that name: name it, not the temporary file
+            moved = isinstance(exc, FileNotFoundError) and self._folder_moved()
             self.discard()
-            if isinstance(exc, FileNotFoundError) and self._folder_moved():
+            if moved:
                 raise UserError(f"{target}: cannot write (its folder {self.path.parent} was removed or renamed "
                                 "during the run)") from None
             raise naming(target, exc) from None
+        self._release_folder()
         return target
+
+    def _release_folder(self) -> None:
+        """Close the folder's handle once the file is published or removed: an error kept by a
+        caller (its traceback holds this object) held one descriptor each, until `ulimit -n` ran out."""
+        if self._close_folder is not None:
+            self._close_folder()
+        self._folder = None
 
     def _folder_moved(self) -> bool:
         """Whether the folder the file was made in is no longer at its path: removed, renamed, or
@@ -376,6 +384,8 @@ class PendingOutput:
                 os.unlink(self.path.name, dir_fd=self._folder)
         except FileNotFoundError:
             pass
+        finally:
+            self._release_folder()
 
     def __enter__(self) -> "PendingOutput":
         return self

@@ -1,0 +1,48 @@
+"""Session 38: a PendingOutput closes its folder's handle once published or removed."""
+import os
+
+import pytest
+
+from realtime_adain.atomic import PendingOutput
+from realtime_adain.errors import UserError
+
+
+def open_descriptors() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc (Linux)")
+@pytest.mark.parametrize("end", ["publish", "discard", "failed publish"])
+def test_kept_pending_outputs_hold_no_folder_handle(tmp_path, end):
+    """A caller that keeps what it wrote with (an error's traceback holds the object) held one
+    descriptor per output until garbage collection: under `ulimit -n 64`, after about 60 failed
+    writes, every later write failed "Too many open files"."""
+    before = open_descriptors()
+    kept = []
+    for number in range(40):
+        pending = PendingOutput(tmp_path / f"out{number}.bin")
+        pending.path.write_bytes(b"data")
+        if end == "publish":
+            pending.publish()
+        elif end == "discard":
+            pending.discard()
+        else:
+            with pytest.raises(UserError):
+                pending.publish(tmp_path / "missing" / "out.bin")  # (no such folder)
+            assert not pending.path.exists()
+        kept.append(pending)
+    assert open_descriptors() == before
+    assert len(list(tmp_path.glob("*.part*"))) == 0
+
+
+def test_a_folder_renamed_mid_write_is_still_named_and_swept(tmp_path):
+    """The handle is still what finds the hidden file and tells a moved folder apart when a
+    publish fails, before it is closed."""
+    folder = tmp_path / "a"
+    folder.mkdir()
+    pending = PendingOutput(folder / "out.bin")
+    pending.path.write_bytes(b"data")
+    folder.rename(tmp_path / "b")
+    with pytest.raises(UserError, match="removed or renamed during the run"):
+        pending.publish()
+    assert list((tmp_path / "b").iterdir()) == []
