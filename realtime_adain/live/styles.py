@@ -249,8 +249,16 @@ class StyleLibrary:
         return self.style_image(self.styles[index])
 
     def style_image(self, style: Style) -> np.ndarray:
-        """The style image as it is encoded (shorter side at the style size), for recolouring."""
-        return fit_short_side(read_image(style.path), self.style_size)
+        """The style image as it is encoded (shorter side at the style size), for recolouring;
+        checked again before the resize: the file may have been replaced by a strip since."""
+        return fit_short_side(self._read(style.path), self.style_size)
+
+    def _read(self, path: Path) -> np.ndarray:
+        """A style image as stored, refused (one line) where it would be over the style budget at
+        the style size (`check_style`): a 1x200 strip is 23 GB, then the OOM killer."""
+        image = read_image(path)
+        check_style(path, image, self.style_size, self.max_pixels)
+        return image
 
     def cache_path(self, digest: str) -> Path:
         return self.cache_dir / f"{digest}-{self.stylizer.encoder_id}-{self.style_size}.safetensors"
@@ -259,8 +267,7 @@ class StyleLibrary:
         digest = digest or file_sha256(path)
         cached = self._cached(digest)
         if cached is None:  # only now is the image decoded: a warm start reads just the cache
-            image = read_image(path)
-            check_style(path, image, self.style_size, self.max_pixels)  # (a 1x200 strip: 23 GB, then the OOM killer)
+            image = self._read(path)
             with out_of_memory_as_user_error(str(path), "lower --style-size"):
                 stats = self.stylizer.style_stats(image, self.style_size)
             thumb = thumbnail(image)
@@ -371,13 +378,14 @@ class ActiveStyle:
 
     def _recoloured(self, chosen: list[Style], reference: np.ndarray) -> list[StyleStats] | None:
         """The styles encoded in the reference's colours; None (the cached statistics are used,
-        and the log says why) when an image is no longer readable: deleted or replaced on disk
-        while running, which must not end the session."""
+        and the log says why) when an image is no longer usable: deleted or replaced on disk
+        while running, which must not end the session (nor, in `serve`, lose other clients' frames).
+        ValueError: `Stylizer.style_stats` refusing the image it was given."""
         started = time.monotonic()
         try:
             encode = self.library.stylizer.style_stats
             stats = [encode(self.library.style_image(style), color_reference=reference) for style in chosen]
-        except (UserError, OSError) as exc:
+        except (UserError, OSError, ValueError) as exc:
             self.log("color-reference-failed", reason=str(exc), using="the style's colours")
             return None
         self.log("color-reference", styles=len(chosen), ms=round(1000 * (time.monotonic() - started)))

@@ -6,7 +6,8 @@ the processing size, and stylizes the frames that are ready together as one batc
 size. Each frame keeps its own client's style and alpha (`Engine.stylize_each`): the eager
 engine takes per-sample statistics in one batch; the other engines take one style per call, so
 there a batch holds the clients that share style and alpha. A client whose stabiliser smooths content statistics
-(`stats`/`both`, eager only) runs alone: its smoothing state is its own.
+(`stats`/`both`, eager only) runs alone: its smoothing state is its own. A failure loses only
+the frames it concerns (one client's frame or style, or one batch), never the server.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Callable
 
 import numpy as np
 from realtime_adain.adain import StyleStats
+from realtime_adain.errors import one_line
 from realtime_adain.imageio import fit_short_side, resize
 from realtime_adain.live.controller import LiveState
 from realtime_adain.live.stability import Stability
@@ -68,10 +70,23 @@ class Pipeline:
                  strength: float) -> None:
         self.styles, self.stylizer, self.look, self.deliver = styles, stylizer, look, deliver
         self.stability = Stability(stylizer, strength)
-        self.active = ActiveStyle(styles.library)
+        self.active = ActiveStyle(styles.library, self._style_event)
+        self.style_error: str | None = None  # the last style failure said (`_style_event`)
         self.dropped = 0  # frames replaced by a newer one before the worker took them
         self.taken = 0  # frames the worker took
         self.closed = False  # its client is gone (`Batcher.discard`): no frame is taken any more
+
+    def _style_event(self, event: str, **fields: object) -> None:
+        """`ActiveStyle`'s events: a failure (`color-reference-failed`: the style's own colours are
+        used) said in one line, once until it changes (a client toggling colour preservation would
+        repeat it each time); the others (timings) are not for the server's stderr."""
+        if not event.endswith("-failed"):
+            return
+        reason = fields.pop("reason", "")
+        line = f"{event}: {reason}" + "".join(f" ({key} {value})" for key, value in fields.items())
+        if line != self.style_error:
+            _say(line)
+        self.style_error = line
 
     def live_state(self, look: Look) -> LiveState:
         """The look as the live session's state, styles by their library names."""
@@ -92,6 +107,16 @@ class _Job:
     pipeline: Pipeline
     frame: object  # av.VideoFrame (decoded on the worker) or (H, W, 3) uint8 RGB
     arrived: float
+
+
+@dataclass
+class _Ready:
+    """A taken frame brought to the work size, with its look and that look's statistics."""
+
+    job: _Job
+    look: Look
+    content: np.ndarray
+    style: StyleStats
 
 
 class Batcher(threading.Thread):
@@ -159,13 +184,14 @@ class Batcher(threading.Thread):
                 return
             if not jobs:  # woken for the retired pipelines only
                 continue
-            try:
-                self._process(jobs)
-            except Exception as exc:  # a failed batch loses its frames, never the server
-                message = f"{type(exc).__name__}: {exc}"
-                if message != self.error:
-                    print(f"serve: stylizing failed: {message}", file=sys.stderr, flush=True)
-                self.error = message
+            self._process(jobs)
+
+    def _failed(self, exc: Exception) -> None:
+        """A failure loses the frames it concerns, never the server: said once until it changes."""
+        message = f"{type(exc).__name__}: {exc}"
+        if message != self.error:
+            _say(f"stylizing failed: {message}")
+        self.error = message
 
     def _content(self, job: _Job) -> np.ndarray:
         frame = job.frame
@@ -183,32 +209,50 @@ class Batcher(threading.Thread):
         return resize(image, size)
 
     def _process(self, jobs: list[_Job]) -> None:
-        contents = [self._content(job) for job in jobs]
-        looks = [job.pipeline.look for job in jobs]  # each frame with the look at the moment it is taken
-        groups: dict[tuple, list[int]] = defaultdict(list)
-        for i, (job, content) in enumerate(zip(jobs, contents)):
-            groups[(content.shape, i) if job.pipeline.runs_alone else (content.shape,)].append(i)
-        for indices in groups.values():
-            styles = [jobs[i].pipeline.style_stats(looks[i], contents[i]) for i in indices]
-            if len(indices) == 1 and jobs[indices[0]].pipeline.runs_alone:
-                i = indices[0]
-                pipeline = jobs[i].pipeline
-                outs = [pipeline.stability.stylize(pipeline.live_state(looks[i]), contents[i], styles[0])]
-            else:
-                batch = self.stylizer.engine.stylize_each(np.stack([contents[i] for i in indices]), styles,
-                                                          [looks[i].alpha for i in indices])
-                outs = []
-                for i, out in zip(indices, batch):
-                    stability = jobs[i].pipeline.stability
-                    stability.follow(jobs[i].pipeline.live_state(looks[i]))
-                    outs.append(stability.blend(contents[i], out))
-            self.batches += 1
-            self.frames += len(indices)
-            for i, out in zip(indices, outs):
-                job = jobs[i]
-                view = _view(looks[i].view, contents[i], out)
-                job.pipeline.deliver(Delivery(view, getattr(job.frame, "pts", None), getattr(job.frame, "time_base", None),
-                                              job.arrived, len(indices)))
+        """Each frame readied on its own, then stylized in groups: a failure loses its client's
+        frame or its group's frames only (one client's style replaced by a huge strip lost every
+        client's frames)."""
+        ready: list[_Ready] = []
+        for job in jobs:
+            look = job.pipeline.look  # each frame with the look at the moment it is taken
+            try:
+                content = self._content(job)
+                ready.append(_Ready(job, look, content, job.pipeline.style_stats(look, content)))
+            except Exception as exc:
+                self._failed(exc)
+        groups: dict[tuple, list[_Ready]] = defaultdict(list)
+        for i, frame in enumerate(ready):
+            groups[(frame.content.shape, i) if frame.job.pipeline.runs_alone else (frame.content.shape,)].append(frame)
+        for group in groups.values():
+            try:
+                self._stylize(group)
+            except Exception as exc:
+                self._failed(exc)
+
+    def _stylize(self, group: list[_Ready]) -> None:
+        """One network call for frames of one size (one frame where its client runs alone); each delivered."""
+        if len(group) == 1 and group[0].job.pipeline.runs_alone:
+            frame, pipeline = group[0], group[0].job.pipeline
+            outs = [pipeline.stability.stylize(pipeline.live_state(frame.look), frame.content, frame.style)]
+        else:
+            batch = self.stylizer.engine.stylize_each(np.stack([frame.content for frame in group]),
+                                                      [frame.style for frame in group], [frame.look.alpha for frame in group])
+            outs = []
+            for frame, out in zip(group, batch):
+                stability = frame.job.pipeline.stability
+                stability.follow(frame.job.pipeline.live_state(frame.look))
+                outs.append(stability.blend(frame.content, out))
+        self.batches += 1
+        self.frames += len(group)
+        for frame, out in zip(group, outs):
+            job = frame.job
+            view = _view(frame.look.view, frame.content, out)
+            job.pipeline.deliver(Delivery(view, getattr(job.frame, "pts", None), getattr(job.frame, "time_base", None),
+                                          job.arrived, len(group)))
+
+
+def _say(line: str) -> None:
+    print(f"serve: {one_line(line)}", file=sys.stderr, flush=True)
 
 
 def _view(view: str, content: np.ndarray, stylized: np.ndarray) -> np.ndarray:
