@@ -87,7 +87,8 @@ def dash_value_hint(message: str, args: Sequence[str]) -> str:
         return ""
     options = set(found.group(1).split("/"))  # ("--style/-s")
     for option, value in zip(args, args[1:]):
-        if option in options and re.match(r"-[\d.]|-[^=]*[./]", value):  # (not `-s -o`: a value forgotten)
+        # (not `-s -o`: a value forgotten; `-inf` and `-nan` are numbers too)
+        if option in options and re.match(r"-[\d.]|-[^=]*[./]|-(?:inf|infinity|nan)\Z", value, re.IGNORECASE):
             return f"; a value starting with '-' is written {option}={value}"
     return ""
 
