@@ -111,7 +111,7 @@ def test_live_whose_inference_thread_cannot_start_names_the_limit(data_dir, publ
     starts its workers as work queues up), so the limits around that room are tried in turn:
     each run ends in one line naming the limit, and with no traceback."""
     named = 0
-    for extra in (7, 8, 9):
+    for extra in (5, 6, 7):
         limit = tasks_now() + extra
         out = tmp_path / f"live{extra}.mp4"
         done = run_under(under_process_limit(limit, limit), published_weights, out,

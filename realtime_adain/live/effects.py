@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
-from realtime_adain.errors import UserError
+from realtime_adain.errors import UserError, environment_failure
 from realtime_adain.imageio import capturing_here, write_image
 from realtime_adain.live.controller import Controller, Effect
 from realtime_adain.live.inference import Result
@@ -98,10 +98,18 @@ class KeyEffects:
 
     def _background(self, work: Callable[[], None], name: str) -> None:
         """Work the exit waits for (`join`). Finished workers are let go here: a session pressing
-        `s` and `r` for hours kept them all."""
+        `s` and `r` for hours kept them all. Where no thread can start (`ulimit -u`, memory), the
+        work is done here and now: a recording stopped then was lost, and the session ended."""
         thread = threading.Thread(target=work, name=name, daemon=True)
-        self.workers = [worker for worker in self.workers if worker.is_alive()] + [thread]
-        thread.start()
+        self.workers = [worker for worker in self.workers if worker.is_alive()]
+        try:
+            thread.start()
+        except RuntimeError as exc:
+            if environment_failure(exc) is None:
+                raise
+            work()
+            return
+        self.workers.append(thread)
 
     def _snapshot(self, _effect: Effect, result: Result | None) -> None:
         if result is None:

@@ -11,6 +11,7 @@ playable, rather than losing it.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import functools
@@ -31,9 +32,10 @@ import av
 import numpy as np
 from av.video.reformatter import VideoReformatter
 
+from realtime_adain import limits
 from realtime_adain.atomic import PendingOutput
 from realtime_adain.clib import c_library
-from realtime_adain.errors import UserError
+from realtime_adain.errors import UserError, environment_failure
 from realtime_adain.imageio import resize
 from realtime_adain.video.formats import EncodeSettings, choose_pix_fmt
 from realtime_adain.video.sequence import ffmpeg_name
@@ -245,15 +247,28 @@ class EncoderThread(threading.Thread):
             self._container = av.open(target, mode="w", format=container_format)
         except (av.FFmpegError, OSError) as exc:
             raise UserError(f"{self.label}: cannot open for writing ({getattr(exc, 'strerror', None) or exc})") from None
+        try:
+            self._add_stream(codec_options)
+            self.start()
+        except BaseException as exc:
+            # (a thread that cannot start, `ulimit -u` or `-v`: a traceback ended the session at `r`)
+            with contextlib.suppress(av.FFmpegError, OSError):
+                self._container.close()
+            if (why := environment_failure(exc)) is None:
+                raise
+            raise UserError(f"{self.label}: {why}") from None
+
+    def _add_stream(self, codec_options: dict[str, str]) -> None:
         self._stream = self._container.add_stream("libx264", rate=self.rate)
         self._stream.width, self._stream.height = self.size
         self._stream.pix_fmt = self.pix_fmt
+        if limits.pools_reduced:  # `ulimit -u` leaves no room for x264's threads (as `video` encodes)
+            codec_options = {**codec_options, "threads": "1"}
         self._stream.options = codec_options
         context = self._stream.codec_context  # tagged as converted (untagged, players took HD for BT.709)
         context.time_base = OUTPUT_TIME_BASE
         context.colorspace, context.color_range = BT709, LIMITED_RANGE
         context.color_primaries, context.color_trc = BT709, BT709
-        self.start()
 
     def submit(self, image: np.ndarray, captured: float) -> None:
         """Queue an RGB frame with its capture time; dropped (and counted) if the encoder lags."""
@@ -340,7 +355,8 @@ class EncoderThread(threading.Thread):
         pts = max(self._last_pts + 1, round((captured - self._first_time) / OUTPUT_TIME_BASE))
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
         frame = self._reformatter.reformat(frame, width=self.size[0], height=self.size[1], format=self.pix_fmt,
-                                           dst_colorspace=BT709, dst_color_range=LIMITED_RANGE)
+                                           dst_colorspace=BT709, dst_color_range=LIMITED_RANGE,
+                                           threads=1 if limits.pools_reduced else None)  # (swscale's: one a CPU)
         frame.color_primaries, frame.color_trc = BT709, BT709
         frame.pts, frame.time_base = pts, OUTPUT_TIME_BASE
         self._mux(self._stream.encode(frame))
@@ -404,7 +420,7 @@ class Recorder(EncodedOutput):
         try:
             self._encoder = EncoderThread(ffmpeg_name(self._pending.path), "mp4", size, fps, options, log, label=str(self.path),
                                           exact_size=True, room=room, stopped=self._settle, key=self.key)
-        except UserError:
+        except BaseException:  # (a UserError, or memory short: no .part left either way)
             room.release()
             self._pending.discard()
             raise

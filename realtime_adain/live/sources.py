@@ -23,6 +23,7 @@ import av
 import cv2
 import numpy as np
 
+from realtime_adain import limits
 from realtime_adain.checks import ascii_whole
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import resize
@@ -43,6 +44,15 @@ AHEAD_S = 3.0
 # timestamps are taken to start again: an AVI's H.264 with B-frames steps back a few periods in
 # decoding order (a restart on every such step played it at less than half its rate).
 RESTART_PERIODS = 8
+
+
+def decoder_threads(decoder: av.video.stream.VideoStream | av.codec.context.CodecContext) -> None:
+    """Frame and slice threads in the decoder, or one thread where `ulimit -u` leaves no room for
+    them (`limits.pools_reduced`, as `video` decodes): FFmpeg's threads took what room there was,
+    and the source was lost, or a good file was said to have no frames."""
+    decoder.thread_type = "AUTO"
+    if limits.pools_reduced:
+        decoder.thread_count = 1
 
 
 class SourceError(UserError):
@@ -231,7 +241,7 @@ class PyAVSource:
                 raise SourceError(f"{self.target}: has no video stream{within}")
         # an animated AVIF's or HEIF's animation, not its still picture (FFmpeg 8 reads that as stream #0)
         stream = next((s for s in container.streams.video if not is_still_item(s)), container.streams.video[0])
-        stream.thread_type = "AUTO"
+        decoder_threads(stream)
         self.fps = float(plausible_rate(stream) or 30)
         name = container.format.name
         self.still = self.is_file and os.path.isfile(self.target) and is_picture_format(name)
@@ -323,7 +333,7 @@ class PyAVSource:
             if decoder is None:
                 yield from self._container.decode(self._stream)
                 return
-            decoder.thread_type = "AUTO"
+            decoder_threads(decoder)
             for packet in self._container.demux(self._stream):
                 yield from decoder.decode(packet)
             return
