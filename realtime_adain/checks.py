@@ -19,11 +19,13 @@ def check_number(value: float, name: str, low: float = 0.0, high: float = 1.0) -
 
 
 def check_positive(value: float, name: str) -> float:
-    """A real number (not a bool) above 0, infinity included, as a float; nan fails."""
-    value = check_number(value, name, 0.0, float("inf"))
-    if value == 0:
-        raise ValueError(f"{name} must be positive, got 0")
-    return value
+    """A real number (not a bool) above 0, infinity included, as a float; nan fails. Said as
+    "positive" whatever is wrong: "in [0, inf]" for -1 and "positive" for 0 read as two rules."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a positive number, got {type(value).__name__}")
+    if not value > 0:  # nan fails too
+        raise ValueError(f"{name} must be positive (above 0), got {value}")
+    return float(value)
 
 
 def ascii_whole(text: str) -> int | None:
