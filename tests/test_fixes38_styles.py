@@ -1,10 +1,13 @@
 """A style file replaced by a huge strip while `serve` runs: the image read again for colour
-preservation is checked against the style budget before it is resized (a 4000x1 strip at
+preservation is refused as changed, and checked against the style budget before it is resized (a 4000x1 strip at
 --style-size 16 was resized to 64000x16, one at 512 to gigabytes), the client whose style failed
 gets the style's own colours with one `color-reference-failed` line, and a failure in one client's
 frame or one group loses only those frames, not the other clients' in the same batch."""
 
 from __future__ import annotations
+
+import dataclasses
+import hashlib
 
 import cv2
 import numpy as np
@@ -38,9 +41,16 @@ def frame(k: int) -> np.ndarray:
 
 
 def test_a_style_read_again_is_refused_before_it_is_resized(library):
-    """The budget of the first load holds for the image read again (it was resized unchecked)."""
-    with pytest.raises(UserError, match=r"b\.jpg: 4000x1 at --style-size 16 is 64000x16"):
+    """The budget of the first load holds for the image read again (it was resized unchecked).
+    A file changed since it was loaded is refused before it is decoded at all; the budget is for
+    the file that was loaded from a style cache without being decoded (here: its digest taken as
+    the loaded one)."""
+    with pytest.raises(UserError, match=r"b\.jpg: the file changed since it was loaded"):
         library.style_image(library.styles[1])
+    strip = library.styles[1]
+    loaded_as_is = dataclasses.replace(strip, digest=hashlib.sha256(strip.path.read_bytes()).hexdigest())
+    with pytest.raises(UserError, match=r"b\.jpg: 4000x1 at --style-size 16 is 64000x16"):
+        library.style_image(loaded_as_is)
     assert library.style_image(library.styles[0]).shape == (16, 21, 3)
 
 
@@ -60,7 +70,7 @@ def test_a_failing_style_loses_no_other_clients_frame(stylizer, library, capfd, 
     assert all(d.image.shape == (H, W, 3) and d.batch == 2 for d in got["a"] + got["b"])
     lines = [line for line in capfd.readouterr().err.splitlines() if line.startswith("serve:")]
     assert len(lines) == 1, lines
-    assert lines[0].startswith("serve: color-reference-failed: ") and "b.jpg: 4000x1 at --style-size 16" in lines[0]
+    assert lines[0].startswith("serve: color-reference-failed: ") and "b.jpg: the file changed since it was loaded" in lines[0]
     assert "(using the style's colours)" in lines[0] and batcher.error is None
 
 

@@ -32,7 +32,9 @@ from realtime_adain.adain import StyleStats, check_stats
 from realtime_adain.paths import expand_images
 from realtime_adain.errors import UserError, out_of_memory_as_user_error
 from realtime_adain.atomic import atomic_write_bytes
-from realtime_adain.imageio import check_style, first_frame_only_note, fit_short_side, read_image
+from realtime_adain.imageio import (MAX_FILE_BYTES, capturing_here, check_style, decode_image, first_frame_only_note,
+                                     fit_short_side, read_image)
+from realtime_adain.regular_files import open_regular
 from realtime_adain.video.notes import note
 from realtime_adain.stylizer import Stylizer
 from realtime_adain.userdirs import cache_dir_for_run, user_dir
@@ -249,14 +251,34 @@ class StyleLibrary:
         return self.style_image(self.styles[index])
 
     def style_image(self, style: Style) -> np.ndarray:
-        """The style image as it is encoded (shorter side at the style size), for recolouring;
-        checked again before the resize: the file may have been replaced by a strip since."""
-        return fit_short_side(self._read(style.path), self.style_size)
+        """The style image as it is encoded (shorter side at the style size), for recolouring:
+        only from the bytes the style was loaded from (`_loaded_bytes`), and within the budget
+        before the resize. Decoded in the capture the scans use: on `live`'s inference thread,
+        libjpeg's own lines reached the terminal instead of the scans' note."""
+        with capturing_here():
+            image = self._read(style.path, self._loaded_bytes(style))
+        return fit_short_side(image, self.style_size)
 
-    def _read(self, path: Path) -> np.ndarray:
-        """A style image as stored, refused (one line) where it would be over the style budget at
-        the style size (`check_style`): a 1x200 strip is 23 GB, then the OOM killer."""
-        image = read_image(path)
+    @staticmethod
+    def _loaded_bytes(style: Style) -> bytes:
+        """The file's bytes, read once and refused (one line) unless they hash to `style.digest`:
+        a file replaced by another picture since was encoded as this style, under its name,
+        beside its old statistics and thumbnail. One larger than any image read is not it."""
+        try:
+            with open_regular(style.path, "a device, fifo or socket, not an image file") as handle:
+                size = os.fstat(handle.fileno()).st_size
+                data = handle.read(size + 1) if size <= MAX_FILE_BYTES else b""  # (+1: one grown meanwhile differs)
+        except OSError as exc:
+            raise UserError(f"{style.path}: cannot read it ({exc.strerror or exc})") from None
+        if hashlib.sha256(data).hexdigest() != style.digest:
+            raise UserError(f"{style.path}: the file changed since it was loaded (in `live`, press l to rescan)")
+        return data
+
+    def _read(self, path: Path, data: bytes | None = None) -> np.ndarray:
+        """A style image as stored (the file, or `data` read from it), refused (one line) where it
+        would be over the style budget at the style size (`check_style`): a 1x200 strip is 23 GB,
+        then the OOM killer."""
+        image = read_image(path) if data is None else decode_image(data, str(path))
         check_style(path, image, self.style_size, self.max_pixels)
         return image
 
