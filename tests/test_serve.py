@@ -293,7 +293,8 @@ def test_message_nested_past_the_parser_stack_is_refused():
 
 def test_offer_body_limits_and_upload_count(stylizer, data_dir, tmp_path, monkeypatch):
     """The offer limit holds with uploads on (whose larger limit is the app's); a JSON nested past
-    the parser's stack is a 400, not a 500; uploads stop at MAX_UPLOADS with a 429."""
+    the parser's stack is a 400, not a 500; uploads past MAX_UPLOADS replace unused ones (session 38:
+they were a 429 for the rest of the run; tests/test_fixes38_serve_offers.py)."""
     monkeypatch.setattr(serve_styles, "MAX_UPLOADS", 2)
     library = StyleLibrary([data_dir / "style" / "mondrian.jpg"], stylizer, 64, tmp_path / "cache").load()
     (tmp_path / "up").mkdir()
@@ -317,8 +318,8 @@ def test_offer_body_limits_and_upload_count(stylizer, data_dir, tmp_path, monkey
     results = asyncio.run(main())
     assert results["big"][0] == results["big-chunked"][0] == 413 and "larger than" in results["big"][1]["error"]
     assert results["deep"][0] == 400
-    assert [results[f"upload{i}"][0] for i in range(5)] == [200, 200, 429, 429, 429], results
-    assert "maximum of 2 uploaded styles" in results["upload2"][1]["error"]
+    # (past MAX_UPLOADS the least recently used upload no client has chosen makes room: none is chosen here)
+    assert [results[f"upload{i}"][0] for i in range(5)] == [200] * 5, results
     assert len(registry) == 3
 
 

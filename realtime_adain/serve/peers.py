@@ -31,6 +31,10 @@ MAX_CANDIDATES = 64  # ICE candidates in an offer: each is a pair the server wou
 MAX_DECODE_BACKLOG = 8  # received frames waiting for the decoder (a quarter second at 30 fps); beyond, dropped
 MAX_DECODE_BACKLOG_BYTES = 16 * 1024 * 1024  # and their bytes (aiortc takes frames of up to 512 packets)
 H264_NAL_START = re.compile(rb"\x00\x00\x01(.)", re.DOTALL)
+ICE_CREDENTIALS = (("ice-ufrag", "ICE username fragment", 4), ("ice-pwd", "ICE password", 22))  # RFC 8839's shortest
+MOST_ICE_CHARS = 256  # RFC 8839's longest: every ICE check the server sends carries the ufrag
+ICE_CHARS = re.compile(r"[A-Za-z0-9+/]+")  # ice-char: ALPHA / DIGIT / "+" / "/"
+FINGERPRINT = re.compile(r"[A-Za-z0-9-]{1,32} [0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){0,63}")  # RFC 8122 (sha-512: 64 pairs)
 
 
 def slots_per_address(max_clients: int) -> int:
@@ -81,13 +85,53 @@ def offer_problem(sdp: str) -> str | None:
         fields = candidate.split()
         if len(fields) > 5 and not (re.fullmatch(r"[0-9]{1,5}", fields[5]) and int(fields[5]) <= 65535):
             return f"the offer has an ICE candidate whose port {fields[5][:12]!r} is not in 0..65535"
-    for attribute, what in (("a=ice-ufrag:", "ICE credentials"), ("a=fingerprint:", "DTLS fingerprint")):
-        if not any(line.startswith(attribute) for line in lines):
-            return f"the offer has no {what} ({attribute[:-1]})"
+    problem = credentials_problem(lines)
+    if problem is not None:
+        return problem
     taken = {codec.mimeType.split("/")[1].lower() for codec in RTCRtpReceiver.getCapabilities("video").codecs}
     offered = {line.split(" ", 1)[1].split("/")[0].lower() for line in lines if line.startswith("a=rtpmap:") and " " in line}
     if not offered & (taken - {"rtx"}):
         return f"the offer's video has no codec this server takes ({', '.join(sorted(taken - {'rtx'})).upper()})"
+    return None
+
+
+def attribute_values(lines: list[str], name: str) -> list[str | None]:
+    """The value of every `a=NAME` line, session- and media-level, as aiortc reads it (None: no ':')."""
+    values: list[str | None] = []
+    for line in lines:
+        attribute, colon, value = line[2:].partition(":")
+        if line.startswith("a=") and attribute == name:
+            values.append(value if colon else None)
+    return values
+
+
+def credentials_problem(lines: list[str]) -> str | None:
+    """Why the offer's ICE credentials or DTLS fingerprint are refused, or None. Each ICE check
+    the server sends carries the client's ufrag (and is signed with its pwd): with no bound, a
+    60000-character one made every check a 60 KB packet, sent to addresses the client chose.
+    A fingerprint aiortc cannot split reached the client as Python's unpacking error."""
+    for name, what, fewest in ICE_CREDENTIALS:
+        values = attribute_values(lines, name)
+        if not values:
+            return f"the offer has no {what} (a={name})"
+        for value in values:
+            value = value or ""
+            if fewest <= len(value) <= MOST_ICE_CHARS and ICE_CHARS.fullmatch(value):
+                continue
+            bad = next((char for char in value if not ICE_CHARS.fullmatch(char)), None)
+            found = f"it holds {bad!r}" if bad is not None else f"it has {len(value)}"
+            return (f"the offer's {what} (a={name}) must be {fewest} to {MOST_ICE_CHARS} characters, each a letter, "
+                    f"digit, '+' or '/' (RFC 8839): {found}")
+    fingerprints = attribute_values(lines, "fingerprint")
+    if not fingerprints:
+        return "the offer has no DTLS fingerprint (a=fingerprint)"
+    for value in fingerprints:
+        fields = (value or "").split()  # (as aiortc splits it: at any whitespace)
+        if len(fields) < 2:
+            return "the offer's DTLS fingerprint (a=fingerprint) has no value"
+        if not FINGERPRINT.fullmatch(" ".join(fields)):
+            return (f"the offer's DTLS fingerprint (a=fingerprint) must be a hash function and its value in hex "
+                    f"pairs (sha-256 AB:CD:...), not {value[:40]!r}")
     return None
 
 
@@ -227,6 +271,7 @@ class Client:
         self.pc.on("track", self._on_track)
         self.pc.on("datachannel", self._on_datachannel)
         self.pc.on("connectionstatechange", self._on_state)
+        styles.join(self)  # the uploads it chooses are kept while it is here
 
     @property
     def look(self) -> control.Look:
@@ -302,12 +347,15 @@ class Client:
             answer = control.pong(message)
             if answer is not None:
                 self.send(answer)
-            look = control.apply(self.look, message, self.styles, control.stabilize_modes(self.pipeline.stylizer.engine_name))
+            with self.styles.choosing:  # (an upload checked here is not dropped before the look names it)
+                look = control.apply(self.look, message, self.styles, control.stabilize_modes(self.pipeline.stylizer.engine_name))
+                changed = look != self.look
+                if changed:
+                    self.pipeline.look = look
         except control.BadMessage as exc:
             self.send({"error": str(exc)})
             return
-        if look != self.look:
-            self.pipeline.look = look
+        if changed:
             self.send_status()
 
     def _on_state(self) -> None:
@@ -375,6 +423,7 @@ class Client:
             return
         self.closing = True
         self.reason = reason
+        self.styles.leave(self)
         self.batcher.discard(self.pipeline)
         self.out.stop()
         try:

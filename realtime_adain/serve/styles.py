@@ -7,10 +7,14 @@ upload folder; the server's own styles stay as they were loaded (no rescan, as d
 An upload is private to whoever sent it: its id is a random one ("u" and 24 hex digits) that only
 the upload's answer says, and the list every client reads (`describe`) leaves it out (a photo
 uploaded as a style was listed to every later visitor, its thumbnail theirs to fetch).
+At most MAX_UPLOADS are held: one more drops the least recently used upload that no connected
+client has chosen (one client's 64 uploads refused every later upload, from anyone, until restart).
 """
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import secrets
 import threading
 from dataclasses import dataclass
@@ -25,7 +29,7 @@ from realtime_adain.live.styles import Style, StyleLibrary, thumbnail
 from realtime_adain.serve.uploads import UploadRefused
 
 THUMBNAIL_SIDE = 160  # protocol: thumbnails are at most 160 px
-MAX_UPLOADS = 64  # uploaded styles kept while the server runs: each costs disk, memory and a rescan
+MAX_UPLOADS = 64  # uploaded styles held at once: each costs disk and memory
 
 
 @dataclass
@@ -34,6 +38,7 @@ class ServedStyle:
     name: str
     style: Style
     _thumbnail: bytes | None = None
+    used: int = 0  # when it was last looked up (`StyleRegistry.get`): the least recent upload is dropped first
 
     @property
     def stats(self) -> StyleStats:
@@ -44,13 +49,17 @@ class ServedStyle:
 
 
 class StyleRegistry:
-    """The library's styles under ids that never change while the server runs (thread-safe)."""
+    """The library's styles under ids that never change while the server runs (an upload's until
+    it is dropped to make room for another; thread-safe)."""
 
     def __init__(self, library: StyleLibrary, upload_dir: Path | None = None) -> None:
         self.library = library
         self.upload_dir = upload_dir
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # held for bookkeeping only, never for reading or encoding an image
+        self._adding = threading.Lock()  # one upload joins the library at a time
         self._by_id: dict[str, ServedStyle] = {}
+        self._choosers: set = set()  # connected clients: what their `look` names is in use (`join`)
+        self._clock = itertools.count(1)
         self._register_new()
         if upload_dir is not None:  # uploads join the library one by one (`add_upload`)
             library.uncached.add(upload_dir)  # (clients' images in the user's cache, for good: 64 more each run)
@@ -72,7 +81,26 @@ class StyleRegistry:
         return len(self._by_id)
 
     def get(self, style_id: object) -> ServedStyle | None:
-        return self._by_id.get(style_id) if isinstance(style_id, str) else None
+        """The style, marked as used now (a client's frames look their style up each frame)."""
+        served = self._by_id.get(style_id) if isinstance(style_id, str) else None
+        if served is not None:
+            served.used = next(self._clock)
+        return served
+
+    @property
+    def choosing(self) -> threading.Lock:
+        """Held while a client checks and sets its choice, so no style it names is dropped between."""
+        return self._lock
+
+    def join(self, chooser) -> None:
+        """A client, whose `look` (`control.Look`) names the styles it uses: none of them is dropped
+        to make room for an upload until it `leave`s."""
+        with self._lock:
+            self._choosers.add(chooser)
+
+    def leave(self, chooser) -> None:
+        with self._lock:
+            self._choosers.discard(chooser)
 
     @property
     def first(self) -> ServedStyle:
@@ -98,13 +126,31 @@ class StyleRegistry:
         """The style image at the library's style size: what colour preservation recolours."""
         return self.library.image(self.library.styles.index(served.style))
 
-    def _uploads(self) -> int:
-        return sum(self._uploaded(s.style) for s in self._by_id.values())
+    def _to_drop(self) -> ServedStyle | None:
+        """(lock held) None while there is room for one more upload; else the upload to drop for it,
+        the least recently used one no connected client has chosen; UploadRefused (429) when every
+        one held is chosen."""
+        uploads = [s for s in self._by_id.values() if self._uploaded(s.style)]
+        if len(uploads) < MAX_UPLOADS:
+            return None
+        chosen = {style_id for chooser in self._choosers for style_id in (chooser.look.style, chooser.look.mix_style)}
+        free = [s for s in uploads if s.id not in chosen]
+        if not free:
+            raise UploadRefused(429, f"the server already holds its maximum of {MAX_UPLOADS} uploaded styles, each "
+                                     "chosen by a connected client; try again when one is no longer in use")
+        return min(free, key=lambda s: s.used)
 
     def check_room(self) -> None:
-        """UploadRefused (429) once MAX_UPLOADS styles were uploaded."""
-        if self.upload_dir is not None and self._uploads() >= MAX_UPLOADS:
-            raise UploadRefused(429, f"the server already holds its maximum of {MAX_UPLOADS} uploaded styles")
+        """UploadRefused (429) when MAX_UPLOADS uploads are held and every one is chosen by a client."""
+        with self._lock:
+            self._to_drop()
+
+    def _drop(self, served: ServedStyle) -> None:
+        """An upload gone (its id no longer known: an "unknown style" to whoever chooses it): out of
+        the library, whose list is replaced whole (the worker reads it meanwhile), and its file removed."""
+        self.library.styles = [style for style in self.library.styles if style is not served.style]
+        with contextlib.suppress(OSError):
+            served.style.path.unlink(missing_ok=True)
 
     def check_encodable(self, image: np.ndarray) -> None:
         """Refuse an upload too large at the server's style size: one 2000x1 (within the upload's
@@ -120,13 +166,22 @@ class StyleRegistry:
         if self.upload_dir is None:
             raise RuntimeError("uploads are off")
         self.check_encodable(image)
-        with self._lock:
-            path = self.upload_dir / f"upload-{digest[:16]}.png"
-            for served in self._by_id.values():
-                if served.style.path == path:
-                    return served
-            self.check_room()
+        path = self.upload_dir / f"upload-{digest[:16]}.png"
+        with self._adding:
+            with self._lock:
+                for served in self._by_id.values():
+                    if served.style.path == path:
+                        served.used = next(self._clock)
+                        return served
+                dropped = self._to_drop()
+                if dropped is not None:
+                    del self._by_id[dropped.id]
+            if dropped is not None:
+                self._drop(dropped)
             write_image(path, image)
             style = self.library.add(path)  # (the server's own styles stay as they were loaded)
-            self._register_new()
-            return next(served for served in self._by_id.values() if served.style is style)
+            with self._lock:
+                self._register_new()
+                served = next(served for served in self._by_id.values() if served.style is style)
+                served.used = next(self._clock)
+                return served
