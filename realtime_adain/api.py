@@ -246,6 +246,7 @@ def stylize_video(
     from realtime_adain.paths import refuse_overwriting_inputs
     from realtime_adain.video.job import refuse_partial_over_inputs, stylize_file, stylize_videos
     from realtime_adain.video.formats import check_encoder
+    from realtime_adain.weights import files_used
 
     source, output = check_path(source, "source"), check_path(output, "output")
     if source.is_dir():
@@ -307,8 +308,10 @@ def stylize_video(
         raise ValueError("preserve_color recolours the style image to the video's first frame, and StyleStats hold "
                          "no image: pass the style as a path, PIL image or array")
     style_paths = [path for path in map(file_of, styles) if path is not None]  # (a PIL image's file too)
-    refuse_overwriting_inputs([output], [source] + style_paths)
-    refuse_partial_over_inputs([output], [source] + style_paths)  # what an interrupted run keeps
+    weight_files = ([Path(p) for p in stylizer.weight_paths] if stylizer is not None
+                    else files_used(settings.model.vgg, settings.model.decoder))
+    refuse_overwriting_inputs([output], [source, *style_paths, *weight_files])
+    refuse_partial_over_inputs([output], [source, *style_paths, *weight_files])  # what an interrupted run keeps
     if pix_fmt is not None and not check_kind(pix_fmt, str, "pix_fmt").strip():  # (was taken as None, silently)
         raise ValueError("pix_fmt is an empty name (leave it None for the default)")
     encode = EncodeSettings(None if codec is None else check_kind(codec, str, "codec"), check_whole(crf, "crf", none_ok=True),

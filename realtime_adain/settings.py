@@ -353,9 +353,16 @@ class LiveSettings:
             if out.suffix.lower() not in RECORDING_SUFFIXES:
                 raise UserError(f"{out}: -o writes MP4; use a .mp4, .m4v or .mov name")
             from realtime_adain.paths import same_entry  # (imports OpenCV: not at settings' import)
+            from realtime_adain.weights import files_used  # (torch: as the session loads)
 
             if os.path.exists(self.source) and same_entry(out, Path(self.source)):
                 raise UserError(f"{out}: output would overwrite the input")
+            for path in files_used(self.model.vgg, self.model.decoder):
+                if same_entry(out, path):
+                    raise UserError(f"{out}: -o would write into {path}, the weights the session loads; give another file")
+            for option, folder in (("--record-dir", self.record_dir), ("--snapshot-dir", self.snapshot_dir)):
+                if same_entry(folder, out):  # (`r` made a folder of that name: the session's recording was lost at exit)
+                    raise UserError(f"{option} {folder}: the file -o records the session to; give another folder")
         if not self.window and not self.has_output:
             raise UserError("--no-window needs somewhere to send frames: -o FILE, --stream URL or --virtual-cam")
         if self.stream:

@@ -108,6 +108,22 @@ def resolve(kind: str, explicit: str | os.PathLike | None = None) -> Path:
     return path
 
 
+def files_used(vgg: object = None, decoder: object = None) -> list[Path]:
+    """The weights files a run given `vgg`/`decoder` (None: as `resolve` finds them) will read,
+    those that exist: inputs no output may replace (`-o dec.png --decoder dec.png` wrote the
+    picture over the model). One not found is no input (the load says why), nor a value that is
+    no path (the load refuses its type)."""
+    found = []
+    for kind, given in (("vgg", vgg), ("decoder", decoder)):
+        if given is not None and not isinstance(given, (str, os.PathLike)):
+            continue
+        try:
+            found.append(resolve(kind, given))
+        except UserError:
+            pass
+    return found
+
+
 def file_sha256(path: str | os.PathLike) -> str:
     """The file's SHA-256; a file that cannot be read (permissions, an I/O error) is a UserError
     naming it, not a bare OSError that says which file only sometimes."""

@@ -17,7 +17,7 @@ from realtime_adain.commands.argtypes import (MAX_FRAME_BATCH, MAX_FRAME_SIDE, M
                                               frame_batch, frame_resolution)
 from realtime_adain.atomic import PendingOutput
 from realtime_adain.errors import UserError
-from realtime_adain.paths import ensure_writable_dir, refuse_overwriting_inputs
+from realtime_adain.paths import check_writable_dir, ensure_writable_dir, refuse_overwriting_inputs
 
 # The ONNX graph must reproduce PyTorch within this PSNR (uint8 output space) to be kept.
 
@@ -66,6 +66,7 @@ def export_onnx_command(args: argparse.Namespace) -> int:
     from realtime_adain.engines.onnx import cached_onnx, export_checked, require_onnx
     from realtime_adain.settings import ModelSettings
     from realtime_adain.stylizer import Stylizer
+    from realtime_adain.weights import files_used
 
     require_onnx()
     if args.precision not in (None, "fp32"):
@@ -74,6 +75,8 @@ def export_onnx_command(args: argparse.Namespace) -> int:
         raise UserError("--resolution and --batch are for tensorrt; the onnx graph takes any size and batch")
     if args.device not in (None, "cpu"):  # `--device cuda:7` was ignored without a word
         raise UserError(f"--device {args.device}: the onnx export is made and checked on the CPU (--device is for tensorrt)")
+    if args.output is not None:  # before the weights load
+        check_output(Path(args.output), files_used(args.vgg, args.decoder), args.output)
     # eager: 'auto' would weigh the cached export this command makes, with a note on a damaged one
     # before the export's own word on it
     stylizer = Stylizer.from_settings(ModelSettings(args.vgg, args.decoder, "cpu", "fp32", "eager"))  # (the CLI's words)
@@ -85,7 +88,6 @@ def export_onnx_command(args: argparse.Namespace) -> int:
             print(report)
         return 0
     path = Path(args.output)
-    check_output(path, stylizer.weight_paths, args.output)
     with PendingOutput(path) as pending:  # kept only once it matches PyTorch
         report = export_checked(stylizer.net, pending.path)
     print(f"exported: {path}")
@@ -93,16 +95,17 @@ def export_onnx_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def check_output(path: Path, inputs: tuple[str, ...], text: str) -> None:
-    """`text`: -o as typed (Path drops a trailing slash, which says a folder was meant)."""
+def check_output(path: Path, inputs: list[Path], text: str) -> None:
+    """`text`: -o as typed (Path drops a trailing slash, which says a folder was meant); `inputs`:
+    the weights files read."""
     if text.endswith(("/", os.sep)):
         raise UserError(f"{text}: names a folder; the output of --format onnx is a file, e.g. {text}adain.onnx")
     if path.name.lower() == ".onnx":  # (a dot file to Path: no suffix, so it "did not end in .onnx")
         raise UserError(f"{path}: no name before .onnx; give one such as adain.onnx")
     if path.suffix.lower() != ".onnx":  # (A.ONNX as image outputs take .JPG)
         raise UserError(f"{path}: the output of --format onnx must end in .onnx (a file name such as adain.onnx)")
-    refuse_overwriting_inputs([path], [Path(p) for p in inputs])
-    ensure_writable_dir(path.parent)
+    refuse_overwriting_inputs([path], inputs)
+    check_writable_dir(path.parent)  # (not made yet: weights that fail to load leave no empty folder)
 
 
 def export_tensorrt_command(args: argparse.Namespace) -> int:

@@ -110,6 +110,7 @@ def check_files_written(settings: LiveSettings) -> None:
     from realtime_adain.engines.cache import inside_engine_cache
     from realtime_adain.paths import expand_images, is_inside
     from realtime_adain.video.sequence import names_a_picture
+    from realtime_adain.weights import files_used
 
     if not (settings.output or settings.log):
         return
@@ -117,7 +118,8 @@ def check_files_written(settings: LiveSettings) -> None:
     if log is not None and (log.is_dir() or str(settings.log).endswith(("/", os.sep))):
         raise UserError(f"--log {settings.log}: a folder; give a file name")
     styles = expand_images(settings.styles, "style")  # the images in style folders too
-    inputs = [given for given in (settings.source, *styles, *model_files(settings)) if os.path.isfile(given)]
+    inputs = [given for given in (settings.source, *styles, *files_used(settings.model.vgg, settings.model.decoder))
+              if os.path.isfile(given)]
     if settings.output:
         refuse_writing_into("-o", settings.output, inputs)
     if log is None:
@@ -132,20 +134,6 @@ def check_files_written(settings: LiveSettings) -> None:
     if (cache := style_cache(settings)) is not None and is_inside(log, cache):
         raise UserError(f"{settings.log}: inside the style cache {cache}, whose files the session reads; "
                         "give another file")
-
-
-def model_files(settings: LiveSettings) -> list[str]:
-    """The weights files the session will load (--vgg/--decoder, else as resolved), those found:
-    the load says why one is missing."""
-    from realtime_adain import weights
-
-    found = []
-    for kind, given in (("vgg", settings.model.vgg), ("decoder", settings.model.decoder)):
-        try:
-            found.append(str(weights.resolve(kind, given)))
-        except UserError:
-            pass
-    return found
 
 
 def style_cache(settings: LiveSettings) -> Path | None:

@@ -57,7 +57,7 @@ def refuse_sheet_options(args: argparse.Namespace) -> None:
             raise UserError(f"{option} applies to a contact sheet: give --sheet FILE")
 
 
-def check_request(args: argparse.Namespace, contents: list[Path], styles: list[Path]) -> Path:
+def check_request(args: argparse.Namespace, contents: list[Path], styles: list[Path], model: ModelSettings) -> Path:
     """Refuse what a sheet cannot be made of, before any work; returns the sheet's path."""
     if len(contents) != 1:
         raise UserError(f"--sheet takes one content image, got {len(contents)}")
@@ -80,7 +80,9 @@ def check_request(args: argparse.Namespace, contents: list[Path], styles: list[P
     if tiles > sheet.MAX_TILES:
         raise UserError(f"--sheet: {tiles} tiles, at most {sheet.MAX_TILES} fit one sheet (split the style folder)")
     refuse_styles_given_twice(styles)
-    refuse_overwriting_inputs([out], contents + styles)
+    from realtime_adain.weights import files_used  # (torch: loaded by `model_settings` already)
+
+    refuse_overwriting_inputs([out], contents + styles + files_used(model.vgg, model.decoder))
     check_writable_dir(out.parent)
     return out
 
@@ -108,7 +110,7 @@ def run(args: argparse.Namespace, model: ModelSettings) -> int:
 def _make_sheet(args: argparse.Namespace, model: ModelSettings, contents: list[Path], styles: list[Path]) -> int:
     from realtime_adain.commands.image import check_inputs
 
-    out = check_request(args, contents, styles)
+    out = check_request(args, contents, styles, model)
     check_inputs(args, contents, styles, keep_styles=False)
     photo = read_image(contents[0])
     side = sheet.fit_tile_side(photo.shape[:2], args.size, len(styles) + args.sheet_original,

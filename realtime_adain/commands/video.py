@@ -225,7 +225,10 @@ def run(args: argparse.Namespace) -> int:
                         "a video file keeps its own timestamps")
     jobs = plan(args, inputs, styles)
     refuse_earlier_results([(source, out) for source, _, out in jobs], inputs)
-    check_outputs([out for _, _, out in jobs], inputs + styles)
+    from realtime_adain.weights import files_used  # (torch: loaded by `video_settings` already)
+
+    read = inputs + styles + files_used(settings.model.vgg, settings.model.decoder)  # no output may replace one
+    check_outputs([out for _, _, out in jobs], read)
     encode = encode_settings(args)
     for suffix_example in {out.suffix.lower(): out for _, _, out in jobs}.values():
         if not is_picture_pattern(suffix_example):
@@ -234,7 +237,7 @@ def run(args: argparse.Namespace) -> int:
     from realtime_adain.stylizer import Stylizer  # torch: only once the options are sound
     from realtime_adain.video.job import check_inputs, refuse_partial_over_inputs, stylize_videos
 
-    refuse_partial_over_inputs([out for _, _, out in jobs], inputs + styles)  # what Ctrl-C keeps
+    refuse_partial_over_inputs([out for _, _, out in jobs], read)  # what Ctrl-C keeps
     check_inputs(inputs, settings, encode)  # every input opens and fits, before the model loads
 
     stylizer = Stylizer.from_settings(settings.engine_model)
