@@ -13,24 +13,26 @@ import stat
 import sys
 import threading
 import time
+from collections import deque
 from contextlib import closing
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Callable, Generic, Iterator, Protocol, TypeVar
+from typing import Callable, Generic, Iterable, Iterator, NamedTuple, Protocol, TypeVar
 
 import av
 import cv2
 import numpy as np
 
-from realtime_adain import limits
 from realtime_adain.checks import ascii_whole
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import resize
 from realtime_adain.video.deinterlace import deinterlaced
+from realtime_adain.video.notes import note
 from realtime_adain.video.opening import open_input
-from realtime_adain.video.reader import (PictureConverter, alpha_decoder, error_reason, frame_to_rgb, is_picture_format,
-                                         no_pictures, pixel_aspect, plausible_rate, refuse_animated_webp, within_run)
+from realtime_adain.video.reader import (PictureConverter, alpha_decoder, decoder_threads, error_reason, frame_to_rgb,
+                                         is_picture_format, no_pictures, pixel_aspect, plausible_rate,
+                                         refuse_animated_webp, threads_refused, within_run)
 from realtime_adain.video.streams import is_still_item
 from realtime_adain.video.sequence import DEFAULT_FRAMERATE, Sequence, check_framerate, ffmpeg_name, find_sequence
 
@@ -46,13 +48,26 @@ AHEAD_S = 3.0
 RESTART_PERIODS = 8
 
 
-def decoder_threads(decoder: av.video.stream.VideoStream | av.codec.context.CodecContext) -> None:
-    """Frame and slice threads in the decoder, or one thread where `ulimit -u` leaves no room for
-    them (`limits.pools_reduced`, as `video` decodes): FFmpeg's threads took what room there was,
-    and the source was lost, or a good file was said to have no frames."""
-    decoder.thread_type = "AUTO"
-    if limits.pools_reduced:
-        decoder.thread_count = 1
+def decoded_or_damage(decode: Callable[[av.Packet | None], list[av.VideoFrame]],
+                      packet: av.Packet | None) -> list[av.VideoFrame] | av.FFmpegError:
+    """The frames `decode` gives for `packet`, or the error where the decoder rejects it as damaged,
+    for the caller to skip it, as `video` skips one (FFmpeg's tools conceal it and play on). Threads
+    FFmpeg could not start (`threads_refused`) are no damage: raised, as the source lost."""
+    try:
+        return decode(packet)
+    except MemoryError:  # (PyAV's ENOMEM is an FFmpegError too)
+        raise
+    except av.FFmpegError as exc:
+        if threads_refused(exc):
+            raise
+        return exc
+
+
+class Damaged(NamedTuple):
+    """A packet the decoder rejected (`decoded_or_damage`), skipped, and the note that says so."""
+
+    error: av.FFmpegError
+    said: str
 
 
 class SourceError(UserError):
@@ -213,6 +228,7 @@ class PyAVSource:
         self._container: av.container.InputContainer | None = None
         self._stream: av.video.stream.VideoStream | None = None  # the one played (set by `open`)
         self._photo: np.ndarray | None = None  # a photo's one picture (set by `open`)
+        self._first_shape: tuple[int, int] | None = None  # the first picture's (height, width), as decoded
         self._opened = False
 
     @property
@@ -274,13 +290,11 @@ class PyAVSource:
         try:
             for packet in self._container.demux(self._stream):
                 packets += 1 if packet.size else 0
-                try:
-                    if packet.decode():
-                        break
-                except MemoryError:
-                    raise
-                except av.FFmpegError:
+                frames = decoded_or_damage(self._stream.codec_context.decode, packet)
+                if isinstance(frames, av.FFmpegError):
                     damaged += 1
+                elif frames:
+                    break
             else:
                 self.close()
                 raise SourceError(f"{self.target}: the video has no frames: "
@@ -320,26 +334,96 @@ class PyAVSource:
             # interlaced (a broadcast or capture-card stream, a camcorder file): whole pictures, as `video` reads them
             for frame in deinterlaced(self._pictures(), "auto", self.description, LIVE_HINT):
                 image = frame_to_rgb(frame, converter, aspect)  # square pixels, upright, right colour range, as `video` reads
-                yield (resize(image, self.resolution) if self.resolution else image), frame.time
+                yield self._at_resolution(image), frame.time
         except (av.FFmpegError, OSError) as exc:
             reason = self._reason(exc)
             raise SourceLost(f"{self.description}: {reason}", reason, isinstance(exc, av.error.InvalidDataError)) from None
 
+    def _at_resolution(self, image: np.ndarray) -> np.ndarray:
+        """`image` scaled to `--resolution` (as given: none, as it is): a picture of the first one's
+        shape fills it; one of another shape (clips joined, a phone turned) is scaled to fit inside
+        it at its own shape (or within a pixel of filling it, fills it), and the session frames it
+        with black bars and says `source-resized`, as without `--resolution`: it was stretched."""
+        if self.resolution is None:
+            return image
+        height, width = image.shape[:2]
+        self._first_shape = self._first_shape or (height, width)
+        scale = min(self.resolution[0] / width, self.resolution[1] / height)
+        inner = max(1, round(width * scale)), max(1, round(height * scale))
+        if (height, width) == self._first_shape or all(abs(a - b) <= 1 for a, b in zip(inner, self.resolution)):
+            return resize(image, self.resolution)
+        return resize(image, inner)
+
     def _pictures(self) -> Iterator[av.VideoFrame]:
-        """The decoded frames; an image sequence's up to its first gap (FFmpeg fails on the gap,
-        which ended the session as a lost source), as `video` plays it."""
-        if self.sequence is None:
-            decoder = alpha_decoder(self._stream)  # WebM's VP8/VP9 alpha, as `video` reads it; new each pass
-            if decoder is None:
-                yield from self._container.decode(self._stream)
-                return
+        """The decoded frames. A packet the decoder rejects as damaged is skipped, as `video` skips
+        it: the source was lost there and opened again at its start, so it never got past it (and
+        a sequence played once never ended). It is said once a picture comes: a pass that gives
+        none fails with its error (what arrives is no video it can decode: a URL serving text)."""
+        failure, given, unsaid = None, False, {}
+        for frames in self._sequence_decoded() if self.sequence is not None else self._video_decoded():
+            if isinstance(frames, Damaged):
+                failure, unsaid[frames.said] = frames.error, None
+                frames = []
+            given = given or bool(frames)
+            if given and unsaid:
+                for said in unsaid:
+                    note(said, once=True)
+                unsaid.clear()
+            yield from frames
+        if failure is not None and not given:
+            raise failure
+
+    def _video_decoded(self) -> Iterator[list[av.VideoFrame] | Damaged]:
+        """Each video packet's frames, or `Damaged`."""
+        decoder = alpha_decoder(self._stream)  # WebM's VP8/VP9 alpha, as `video` reads it; new each pass
+        if decoder is not None:
             decoder_threads(decoder)
-            for packet in self._container.demux(self._stream):
-                yield from decoder.decode(packet)
-            return
-        stream = self._container.streams.video[0]
-        for packet in within_run(self._container.demux(stream), stream, self.sequence.run):
-            yield from packet.decode()
+        decode = (decoder or self._stream.codec_context).decode
+        for packet in self._container.demux(self._stream):
+            frames = decoded_or_damage(decode, packet)
+            yield (Damaged(frames, f"{self.description}: damaged video packets are skipped (FFmpeg conceals them "
+                                   "the same way)") if isinstance(frames, av.FFmpegError) else frames)
+
+    def _sequence_decoded(self) -> Iterator[list[av.VideoFrame] | Damaged]:
+        """An image sequence's pictures up to its first gap (FFmpeg fails on the gap, which ended
+        the session as a lost source), as `video` plays it, or `Damaged` naming a picture. The
+        decoder's frame threads give a picture, or its error, a few packets after it, in order:
+        `held` (the packets sent whose pictures have not come back) says which one failed. As the
+        decoder drains at the end, an error loses the pictures it still held (PyAV stops there),
+        and a damaged last picture is dropped unsaid: those held are decoded again."""
+        decode, held = self._stream.codec_context.decode, deque()
+        for packet in within_run(self._container.demux(self._stream), self._stream, self.sequence.run):
+            held.extend([packet] if packet.size else [])
+            frames = decoded_or_damage(decode, packet)
+            if isinstance(frames, av.FFmpegError) and not packet.size:
+                break
+            if isinstance(frames, av.FFmpegError):
+                yield self._damaged(held.popleft(), frames)
+                continue
+            for frame in frames:  # (its packet, and any whose picture was lost before it)
+                while held and frame.pts is not None and (held[0].pts or 0) <= frame.pts:
+                    held.popleft()
+            yield frames
+        if held:
+            yield from self._held_again(held)
+
+    def _held_again(self, held: Iterable[av.Packet]) -> Iterator[list[av.VideoFrame] | Damaged]:
+        """`held`'s pictures (each packet a whole picture) decoded by a decoder without threads,
+        which gives each picture, or its error, at its own packet."""
+        context = av.CodecContext.create(self._stream.codec_context.name, "r")
+        context.thread_count = 1
+        for packet in [*held, None]:
+            frames = decoded_or_damage(context.decode, packet)
+            if not isinstance(frames, av.FFmpegError):
+                yield frames
+            elif packet is not None:  # (a decoder without threads holds nothing as it drains)
+                yield self._damaged(packet, frames)
+
+    def _damaged(self, packet: av.Packet, error: av.FFmpegError) -> Damaged:
+        """A sequence's picture that does not decode, named (image2 times each by its place)."""
+        name = self.sequence.file(self.sequence.start + (packet.pts or 0)).name
+        return Damaged(error, f"{self.sequence.pattern}: {name} does not decode ({error_reason(error)}): it is "
+                              "skipped, as `video` skips it")
 
     def frames(self) -> Iterator[np.ndarray]:
         """Files and recordings behind a URL are paced by their frames' timestamps, as they play

@@ -228,6 +228,15 @@ def orientation(frame: av.VideoFrame) -> Orientation:
     return frame.rotation, display_matrix(frame)
 
 
+def decoder_threads(decoder: av.video.stream.VideoStream | av.codec.context.CodecContext) -> None:
+    """Frame and slice threads in the decoder, or one thread where `ulimit -u` leaves no room for
+    them (`limits.pools_reduced`): FFmpeg's threads took what room there was, and `live`'s source
+    was lost, or a good file was said to have no frames."""
+    decoder.thread_type = "AUTO"
+    if limits.pools_reduced:
+        decoder.thread_count = 1
+
+
 class PictureConverter:
     """One stream's pictures to RGB: one YUV -> RGB converter reused across frames (not one per
     frame), and for HDR or wide-gamut pictures one tone map (`hdr.ToneMap`), fixed at the first
@@ -242,14 +251,15 @@ class PictureConverter:
 
     def rgb(self, frame: av.VideoFrame, width: int | None, height: int | None, alpha: bool) -> np.ndarray:
         """(H, W, 3 or 4) uint8 RGB(A); HDR and wide-gamut pictures as SDR BT.709."""
+        threads = 1 if limits.pools_reduced else None  # (swscale's: one a CPU, where `ulimit -u` leaves no room)
         if not needs_mapping(frame.color_trc, frame.color_primaries):
             return self.reformatter.reformat(frame, format="rgba" if alpha else "rgb24", width=width, height=height,
-                                             src_color_range=frame.color_range).to_ndarray()
+                                             src_color_range=frame.color_range, threads=threads).to_ndarray()
         if self._tone_mapped != (frame.color_trc, frame.color_primaries):
             self.tone_map, self._tone_mapped = ToneMap(frame), (frame.color_trc, frame.color_primaries)
             note_tone_mapped(self.name, self.tone_map)
-        deep = self.reformatter.reformat(frame, format="rgba64le" if alpha else "rgb48le", width=width,
-                                         height=height, src_color_range=frame.color_range).to_ndarray()
+        deep = self.reformatter.reformat(frame, format="rgba64le" if alpha else "rgb48le", width=width, height=height,
+                                         src_color_range=frame.color_range, threads=threads).to_ndarray()
         rgb = self.tone_map(np.ascontiguousarray(deep[..., :3]))
         return np.dstack([rgb, (deep[..., 3] >> 8).astype(np.uint8)]) if alpha else rgb
 
@@ -532,9 +542,7 @@ class VideoReader:
             picture = is_picture_format(self.container.format.name)
             self.stream = main_video_stream(self.container, self.path.name)
             self.decoder = alpha_decoder(self.stream) or self.stream.codec_context  # (`_decoded` uses it)
-            self.decoder.thread_type = "AUTO"  # frame + slice threads in the decoder
-            if limits.pools_reduced:  # `ulimit -u` leaves no room for them
-                self.decoder.thread_count = 1
+            decoder_threads(self.decoder)
             self.decoder.flags |= OUTPUT_CORRUPT  # damaged frames are concealed, not dropped
             carried, unknown = passthrough_streams(self.container, self.stream, self.path.name)
             self.passthrough = same_program(self.container, self.stream, carried, self.path.name)
