@@ -851,8 +851,9 @@ class VideoReader:
         if self.cluster_times is not None:
             self.cluster_times.note_repairs()
         if timeline.reordered and self.slot_times is None:  # (timed by their slots: FFmpeg's order, see SlotTimes)
-            note(f"{self.path.name}: {timeline.reordered} frame timestamps were out of order; "
-                 "they were put back in order (the timing is kept)")
+            count = timeline.reordered
+            note(f"{self.path.name}: {count} frame timestamp{'s were' if count > 1 else ' was'} out of order; "
+                 "put back in order (the timing is kept)")
         declared = self.declared_frames
         if 0 < index + self.skipped < declared and self._ends_early(timeline.end, self.seeked or self.passed_over > 0):
             raise UserError(f"{self.path}: truncated or corrupt: only {index + self.skipped} of {declared} frames "
@@ -1549,9 +1550,8 @@ class Timeline:
                 continue
             self.frames.append(item)
             if item.pts is not None:
-                if self.highest is not None and item.pts <= self.highest:
-                    self.reordered += 1
-                    self.highest = max(self.highest, item.pts)
+                if self.highest is not None and item.pts < self.highest:  # (a repeated one is not out of
+                    self.reordered += 1  # order: the writer says that, and moves it a tick on)
                 else:
                     self.highest = item.pts
                 heapq.heappush(self.stamps, item.pts)
