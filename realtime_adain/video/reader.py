@@ -1109,7 +1109,9 @@ class VideoReader:
     def _timed(self, packets: Iterator[av.Packet]) -> Iterator[av.Packet]:
         """`packets` with the times repaired that the file stores wrong or not at all, before
         `TimestampShift`: an AVI's reordered pictures (`SlotTimes`), pictures at one time (`StuckClock`), a Matroska cluster's time gone back (`ClusterTimes`),
-        sound without times or at one time (`SoundClock`)."""
+        sound without times or at one time (`SoundClock`); an MP4's sound cut where its edit list ends
+        it (`edit_list_ends`)."""
+        packets = edit_list_ends(self.container, self.passthrough, packets)
         if self.slot_times is not None:
             packets = self.slot_times.packets(packets)
         if self.stuck_clock is not None:
@@ -1262,6 +1264,24 @@ class Recovery:
     def keep(self, frame: av.VideoFrame) -> bool:
         self.clean = self.clean or not frame.is_corrupt
         return self.clean
+
+
+def edit_list_ends(container: av.container.InputContainer, streams: Iterable[av.stream.Stream],
+                   packets: Iterator[av.Packet]) -> Iterator[av.Packet]:
+    """`packets`, with an MP4/MOV sound track's packet that runs past the track's end (its edit
+    list: the stream's start plus duration) cut to end there, as FFmpeg 5's demuxer cut it.
+    FFmpeg 8's gives that packet all its samples (AAC's 1024 where 994 play), and the output's
+    edit list then played 29 samples of the encoder's padding that `ffmpeg -c copy` does not.
+    (`CutSound` is the edit list's start.)"""
+    ends = {}
+    if container.format.name.startswith("mov"):
+        ends = {stream.index: (stream.start_time or 0) + stream.duration for stream in streams
+                if stream.type == "audio" and stream.duration and stream.start_time is not None}
+    for packet in packets:
+        end = ends.get(packet.stream.index) if ends else None
+        if end is not None and packet.pts is not None and packet.duration and packet.pts < end < packet.pts + packet.duration:
+            packet.duration = end - packet.pts
+        yield packet
 
 
 class CutSound:
