@@ -40,9 +40,9 @@ from realtime_adain.errors import UserError
 from realtime_adain.hdr_stills import (HLG, PQ, STRIP_SAMPLES, HdrTags, coded_depth, colour_tags,
                                        full_scale, narrow_to_full, tone_mapped)
 from realtime_adain.regular_files import open_regular
-from realtime_adain.still_headers import (RADIANCE_SIGNATURES, exr_chunks_missing, ffmpeg_still_size, gif_sample_bytes,
-                                          looks_cut_short, png_data_short, png_sample_bytes, radiance_sample_bytes,
-                                          tiff_fields, tiff_sample_bytes, webp_sample_bytes)
+from realtime_adain.still_headers import (RADIANCE_SIGNATURES, check_jpeg_scans, exr_chunks_missing, ffmpeg_still_size,
+                                          gif_sample_bytes, looks_cut_short, png_data_short, png_sample_bytes,
+                                          radiance_sample_bytes, tiff_fields, tiff_sample_bytes, webp_sample_bytes)
 from realtime_adain.video.notes import STDERR_LOCK, note
 
 # What OpenCV decodes (a folder of inputs takes these) and, of those, what it encodes from RGB:
@@ -119,6 +119,7 @@ def decode_image(data: np.ndarray | bytes, name: str) -> np.ndarray:
 
 
 def _decode(data: np.ndarray, name: str) -> np.ndarray:
+    check_jpeg_scans(data, name)  # (before any decoder: OpenCV, Pillow and FFmpeg each read every scan)
     tags = colour_tags(data, name)
     if tags is not None:
         hdr = _hdr_still(data, name, tags)

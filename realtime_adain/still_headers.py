@@ -2,7 +2,8 @@
 OpenEXR, PAM, lossless JPEG and JPEG-LS: `imageio._ffmpeg_still`), and of others OpenCV decodes
 (TIFF, PNG, Radiance, GIF, WebP), before anything is decoded: a few bytes may claim billions of pixels, and
 FFmpeg allocates what they claim. Also what an EXR's header says of its
-blocks of pixels (a file cut short reads black rows, and FFmpeg says nothing)."""
+blocks of pixels (a file cut short reads black rows, and FFmpeg says nothing), and how many scans
+a JPEG holds (each costs its decoder a pass over the whole picture)."""
 
 from __future__ import annotations
 
@@ -146,6 +147,55 @@ def lossless_jpeg(data: np.ndarray) -> tuple[str, tuple[int, int] | None] | None
             return LOSSLESS_JPEGS[marker], ((width, height) if width and height else None)
         at += 2 + int.from_bytes(segment[2:4], "big")
     return None
+
+
+# The most scans (SOS marker segments) a JPEG may hold. Encoders write 1 to 4 (baseline) or, progressive,
+# 6 (grey), 10 (colour) or 18 (CMYK: libjpeg's scan scripts); the decoder goes over every block of the
+# picture once a scan, however little the scan holds: 5 ms a scan at 4096x4096, so a 462 KB file of 12 000
+# 33-byte scans took 100 s of CPU. 100 (libjpeg-turbo's -maxscans, TJPARAM_SCANLIMIT, is this bound) costs
+# at most half a second there.
+MAX_JPEG_SCANS = 100
+_MARKER_LOOK = 1 << 12  # bytes looked at first for the next marker, doubled up to 1 MiB while none is found
+
+
+def check_jpeg_scans(data: np.ndarray, name: str) -> None:
+    """Refuse a JPEG of more than MAX_JPEG_SCANS scans, before it is decoded (a "scan bomb": a
+    small file that keeps a decoder busy for minutes). Counted as libjpeg reads markers: by each
+    segment's length, resynchronised past anything else, over each scan's entropy-coded data;
+    on the bytes already read, without a copy. Other files pass."""
+    if bytes(data[:3]) != b"\xff\xd8\xff":
+        return
+    at, scans = 2, 0
+    for _ in range(MAX_BOXES):
+        at = _next_jpeg_marker(data, at)
+        if at < 0 or data[at + 1] == 0xD9:  # (the end, or the end marker)
+            return
+        marker = int(data[at + 1])
+        if marker in (0x01, 0xD8):  # (TEM and a stray SOI: no length)
+            at += 2
+            continue
+        scans += marker == 0xDA
+        if scans > MAX_JPEG_SCANS:
+            raise UserError(f"{name}: a JPEG of more than {MAX_JPEG_SCANS} scans (encoders write up to 18, and "
+                            "each costs the decoder a pass over the whole picture): refused")
+        at += 2 + int.from_bytes(bytes(data[at + 2:at + 4]), "big")
+    raise UserError(f"{name}: a JPEG of more than {MAX_BOXES} marker segments (not a picture's; refused)")
+
+
+def _next_jpeg_marker(data: np.ndarray, at: int) -> int:
+    """Where the next marker from `at` starts (its 0xFF), or -1: the first 0xFF followed by
+    neither 0x00 (a stuffed byte), 0xFF (fill) nor RST0-7 (restart markers, inside a scan), as
+    libjpeg finds it. Looked for a growing piece at a time: one is usually right at `at`."""
+    look = _MARKER_LOOK
+    while at + 1 < data.size:
+        piece = data[at:at + look + 1]
+        starts = np.flatnonzero(piece[:-1] == 0xFF)
+        follow = piece[starts + 1]
+        found = starts[(follow != 0) & (follow != 0xFF) & ((follow < 0xD0) | (follow > 0xD7))]
+        if found.size:
+            return at + int(found[0])
+        at, look = at + piece.size - 1, min(look * 2, 1 << 20)
+    return -1
 
 
 def radiance_sample_bytes(data: np.ndarray) -> tuple[int, int, int] | None:

@@ -16,15 +16,17 @@ import datetime
 import hmac
 import json
 import logging
+import os
 import re
 import socket
 import ssl
 import sys
 import tempfile
+import threading
 import time
 import urllib.parse
 from pathlib import Path
-from typing import AsyncIterator, Awaitable, Callable
+from typing import AsyncIterator, Awaitable, Callable, NoReturn
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
@@ -45,6 +47,7 @@ from realtime_adain.serve.settings import (MAX_TLS_FILE_BYTES, ServeSettings, ch
                                            is_every_interface, is_loopback)
 from realtime_adain.serve.styles import StyleRegistry
 from realtime_adain.stylizer import Stylizer
+from realtime_adain.video.notes import STDERR_LOCK
 
 STATIC = Path(__file__).resolve().parent / "static"
 TICK = 1.0  # seconds between the figures sent to each client (and idle checks)
@@ -58,8 +61,27 @@ NO_FRAMING = {"Content-Security-Policy": "frame-ancestors 'none'", "X-Frame-Opti
 
 
 def log(message: str) -> None:
-    """One line on stderr per client arriving or leaving (the URL is the only line on stdout)."""
-    print(f"serve: {message}", file=sys.stderr, flush=True)
+    """One line on stderr per client arriving or leaving (the URL is the only line on stdout).
+    While an upload's decode catches the native libraries' lines (fd 2 is the process's, and its
+    holder has STDERR_LOCK), a line is held and said after it, not waited for on the event loop:
+    written into the catch, it was lost, or became the detail of that upload's error, another
+    client's address in a stranger's answer."""
+    _held_lines.append(f"serve: {message}")
+    say_held_lines()
+
+
+def say_held_lines() -> None:
+    """The lines `log` held, said where stderr is free now (else at the next chance)."""
+    if not STDERR_LOCK.acquire(blocking=False):
+        return
+    try:
+        while _held_lines:
+            print(_held_lines.pop(0), file=sys.stderr, flush=True)
+    finally:
+        STDERR_LOCK.release()
+
+
+_held_lines: list[str] = []  # (the event loop's thread only)
 
 
 class QuietMalformedRequests(logging.Filter):
@@ -91,6 +113,7 @@ class Server:
         self.batcher = Batcher(stylizer, side, settings.max_resolution)
         self.clients: dict[str, Client] = {}
         self.uploading = 0  # uploads being read or decoded now
+        self.decoders: list[threading.Thread] = []  # uploads' decodes (`_decoded`), their senders gone or not
         self.connection_limits = ConnectionLimits()
         self._tick: asyncio.Task | None = None
         self.app = self._build_app()
@@ -269,7 +292,8 @@ class Server:
         settings = self.settings
         if not settings.allow_uploads:
             return error(403, "uploads are off (start the server with --allow-uploads)")
-        if self.uploading >= MAX_UPLOADS_AT_ONCE:
+        self.decoders = [thread for thread in self.decoders if thread.is_alive()]
+        if self.uploading >= MAX_UPLOADS_AT_ONCE or len(self.decoders) >= MAX_UPLOADS_AT_ONCE:
             return error(429, f"{MAX_UPLOADS_AT_ONCE} uploads are already in progress; try again when they are done")
         self.uploading += 1
         try:
@@ -278,8 +302,7 @@ class Server:
                 data = await asyncio.wait_for(self._upload_bytes(request), UPLOAD_READ_S)
             except asyncio.TimeoutError:
                 raise uploads.UploadRefused(408, f"the upload took longer than {UPLOAD_READ_S:g} s") from None
-            image, digest = await asyncio.get_running_loop().run_in_executor(
-                None, uploads.decode, data, settings.max_upload_bytes, settings.max_upload_pixels)
+            image, digest = await self._decoded(data)
             served = await asyncio.get_running_loop().run_in_executor(None, self.styles.add_upload, image, digest)
         except uploads.UploadRefused as exc:
             return error(exc.status, str(exc))
@@ -288,6 +311,35 @@ class Server:
         finally:
             self.uploading -= 1
         return web.json_response(served.describe())
+
+    async def _decoded(self, data: bytes) -> tuple:
+        """`uploads.decode` on a daemon thread of its own, not on asyncio's executor: `asyncio.run`
+        waits for that one's threads, so a slow decode held a stopping server (64 s; a second Ctrl-C
+        did not hurry it). The thread holds an upload slot until it ends, its sender gone or not."""
+        loop, settings = asyncio.get_running_loop(), self.settings
+        decoded = loop.create_future()
+
+        def settle(result, failure: Exception | None) -> None:
+            say_held_lines()  # (those written while it caught stderr)
+            if decoded.done():  # (the request was cancelled meanwhile)
+                return
+            if failure is not None:
+                decoded.set_exception(failure)
+            else:
+                decoded.set_result(result)
+
+        def decode() -> None:
+            try:
+                result, failure = uploads.decode(data, settings.max_upload_bytes, settings.max_upload_pixels), None
+            except Exception as exc:  # noqa: BLE001 - the request's to answer
+                result, failure = None, exc
+            with contextlib.suppress(RuntimeError):  # the loop closed: the server stopped meanwhile
+                loop.call_soon_threadsafe(settle, result, failure)
+
+        thread = threading.Thread(target=decode, name="upload-decode", daemon=True)
+        thread.start()
+        self.decoders.append(thread)
+        return await decoded
 
     async def _upload_bytes(self, request: web.Request) -> bytes:
         """The multipart field `image`, read up to the limit (a larger one is refused while reading)."""
@@ -618,17 +670,40 @@ def run(settings: ServeSettings) -> int:
     other commands do (one line, 130/143)."""
     tls_context(settings)  # a bad certificate is said before the model loads
     check_listen(settings)
-    with tempfile.TemporaryDirectory(prefix="realtime-adain-uploads-") as tmp:
-        stylizer, styles, side = load(settings, Path(tmp) if settings.allow_uploads else None)
-        server = Server(settings, stylizer, styles, side)
-        received: list[int] = []
+    stderr = os.dup(2)  # (as it is now: an upload's decode may hold fd 2 redirected at the end, `end_now`)
+    try:
+        with tempfile.TemporaryDirectory(prefix="realtime-adain-uploads-") as tmp:
+            stylizer, styles, side = load(settings, Path(tmp) if settings.allow_uploads else None)
+            server = Server(settings, stylizer, styles, side)
+            received: list[int] = []
 
-        async def main() -> None:
-            if not has_ice_addresses():
-                log("warning: no network interface besides loopback; WebRTC peers (aiortc's ICE) cannot connect")
-            await serve_until_signalled(server, settings, received, lambda port: print_url(settings, port))
+            async def main() -> None:
+                if not has_ice_addresses():
+                    log("warning: no network interface besides loopback; WebRTC peers (aiortc's ICE) cannot connect")
+                await serve_until_signalled(server, settings, received, lambda port: print_url(settings, port))
 
-        asyncio.run(main())
-    if received:
-        interrupts.raise_received(received[0])
-    return 0
+            asyncio.run(main())
+        if received:
+            if any(thread.is_alive() for thread in server.decoders):
+                end_now(received[0], stderr)
+            interrupts.raise_received(received[0])
+        return 0
+    finally:
+        os.close(stderr)
+
+
+def end_now(signum: int, stderr: int) -> NoReturn:
+    """The end a stop signal gives every command (its line, its exit status), without the
+    interpreter's teardown: an upload's decode still running (`Server._decoded`, not waited for)
+    that ended during it aborted the process inside OpenCV ("terminate called without an active
+    exception", 134). Its line goes to `stderr`, the process's own: the decode's capture of the
+    native libraries' lines holds fd 2 meanwhile. A temporary style cache left behind is removed
+    by the next run."""
+    try:
+        interrupts.raise_received(signum)
+    except KeyboardInterrupt as exc:
+        with contextlib.suppress(OSError, ValueError):
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.write(stderr, f"{interrupts.message(exc)}\n".encode())
+        os._exit(interrupts.exit_code(exc))

@@ -12,7 +12,6 @@ the frames it concerns (one client's frame or style, or one batch), never the se
 
 from __future__ import annotations
 
-import sys
 import threading
 from collections import defaultdict
 from dataclasses import dataclass
@@ -20,7 +19,6 @@ from typing import Callable
 
 import numpy as np
 from realtime_adain.adain import StyleStats
-from realtime_adain.errors import one_line
 from realtime_adain.imageio import fit_short_side, resize
 from realtime_adain.live.controller import LiveState
 from realtime_adain.live.stability import Stability
@@ -29,6 +27,7 @@ from realtime_adain.serve.control import Look
 from realtime_adain.serve.styles import StyleRegistry
 from realtime_adain.settings import STATS_MODES
 from realtime_adain.stylizer import Stylizer
+from realtime_adain.video.notes import write_line
 
 MAX_BATCH = 8  # frames per network call; more clients wait for the next call
 MAX_ASPECT = 3.0  # work pixels are at most side² times this: wider frames are taken with a shorter short side
@@ -252,7 +251,8 @@ class Batcher(threading.Thread):
 
 
 def _say(line: str) -> None:
-    print(f"serve: {one_line(line)}", file=sys.stderr, flush=True)
+    """One line on stderr, after an upload's decode has stopped catching it (STDERR_LOCK)."""
+    write_line(f"serve: {line}")
 
 
 def _view(view: str, content: np.ndarray, stylized: np.ndarray) -> np.ndarray:

@@ -4,7 +4,8 @@ The byte limit is enforced while reading the request (aiohttp's client_max_size)
 limit from the image header before any decoding (so a small file that claims a huge image is
 refused without allocating it), and the decoding itself is `imageio.decode_image`, the same
 safe decoder every command reads files with (from memory; a Radiance picture from a temporary
-file of its own, removed after).
+file of its own, removed after), its native libraries' lines on stderr caught as the commands'
+are, on whatever thread decodes.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import zlib
 import numpy as np
 
 from realtime_adain.errors import UserError
-from realtime_adain.imageio import decode_image, open_with_pillow
+from realtime_adain.imageio import capturing_here, decode_image, open_with_pillow
 from realtime_adain.still_headers import ffmpeg_still_size, radiance_sample_bytes
 
 
@@ -134,7 +135,8 @@ def decode(data: bytes, max_bytes: int, max_pixels: int) -> tuple[np.ndarray, st
     if size is not None and size[0] * size[1] > max_pixels:
         raise UploadRefused(413, f"the image is {size[0]}x{size[1]}, more than the {max_pixels} pixels allowed")
     try:
-        image = decode_image(png_pixels_only(data), "the upload")
+        with capturing_here():  # (on a worker thread: libtiff's, libjpeg's warnings filled the server's log)
+            image = decode_image(png_pixels_only(data), "the upload")
     except UserError as exc:
         raise UploadRefused(400, str(exc)) from None
     if image.shape[0] * image.shape[1] > max_pixels:
