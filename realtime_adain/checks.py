@@ -13,6 +13,8 @@ def check_number(value: float, name: str, low: float = 0.0, high: float = 1.0) -
     """A real number (not a bool) in [low, high], as a float; nan fails."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a number in [{low:g}, {high:g}], got {type(value).__name__}")
+    if _past_floats(value):
+        raise ValueError(f"{name} must be in [{low:g}, {high:g}], got an integer too large for a float")
     if not low <= value <= high:  # nan fails too
         raise ValueError(f"{name} must be in [{low:g}, {high:g}], got {value}")
     return float(value) + 0.0  # (-0.0 as 0.0: a settings record said -0.0)
@@ -23,9 +25,17 @@ def check_positive(value: float, name: str) -> float:
     "positive" whatever is wrong: "in [0, inf]" for -1 and "positive" for 0 read as two rules."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a positive number, got {type(value).__name__}")
+    if _past_floats(value):
+        raise ValueError(f"{name} must be positive (above 0), got an integer too large for a float")
     if not value > 0:  # nan fails too
         raise ValueError(f"{name} must be positive (above 0), got {value}")
     return float(value)
+
+
+def _past_floats(value: numbers.Real) -> bool:
+    """An integer `float` cannot hold (10**400: a bare OverflowError that named no argument, or
+    thousands of digits in the message)."""
+    return isinstance(value, numbers.Integral) and not -1e308 <= value <= 1e308
 
 
 def ascii_whole(text: str) -> int | None:

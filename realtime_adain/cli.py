@@ -87,8 +87,10 @@ def dash_value_hint(message: str, args: Sequence[str]) -> str:
         return ""
     options = set(found.group(1).split("/"))  # ("--style/-s")
     for option, value in zip(args, args[1:]):
-        # (not `-s -o`: a value forgotten; `-inf` and `-nan` are numbers too)
-        if option in options and re.match(r"-[\d.]|-[^=]*[./]|-(?:inf|infinity|nan)\Z", value, re.IGNORECASE):
+        # (not `-s -o`: a value forgotten; `-inf` and `-nan` are numbers too; `--alph` is argparse's
+        # abbreviation of `--alpha`)
+        named = option in options or option.startswith("--") and any(full.startswith(option) for full in options)
+        if named and re.match(r"-[\d.]|-[^=]*[./]|-(?:inf|infinity|nan)\Z", value, re.IGNORECASE):
             return f"; a value starting with '-' is written {option}={value}"
     return ""
 

@@ -352,7 +352,7 @@ class LiveSettings:
             out = Path(self.output)
             if out.suffix.lower() not in RECORDING_SUFFIXES:
                 raise UserError(f"{out}: -o writes MP4; use a .mp4, .m4v or .mov name")
-            from realtime_adain.paths import same_entry  # (imports OpenCV: not at settings' import)
+            from realtime_adain.paths import is_inside, same_entry  # (imports OpenCV: not at settings' import)
             from realtime_adain.weights import files_used  # (torch: as the session loads)
 
             if os.path.exists(self.source) and same_entry(out, Path(self.source)):
@@ -361,8 +361,9 @@ class LiveSettings:
                 if same_entry(out, path):
                     raise UserError(f"{out}: -o would write into {path}, the weights the session loads; give another file")
             for option, folder in (("--record-dir", self.record_dir), ("--snapshot-dir", self.snapshot_dir)):
-                if same_entry(folder, out):  # (`r` made a folder of that name: the session's recording was lost at exit)
-                    raise UserError(f"{option} {folder}: the file -o records the session to; give another folder")
+                # (`r` or `s` made a folder of that name: the session's recording was lost at exit)
+                if same_entry(folder, out) or is_inside(folder, out):
+                    raise UserError(f"{option} {folder}: the file -o records the session to, or inside it; give another folder")
         if not self.window and not self.has_output:
             raise UserError("--no-window needs somewhere to send frames: -o FILE, --stream URL or --virtual-cam")
         if self.stream:

@@ -145,7 +145,9 @@ class Stylizer:
         self.device = torch.device(device)
         self.dtype = dtype
         self.net = net.eval().requires_grad_(False).to(self.device, dtype)  # engines pick the layout
-        self.weight_paths = tuple(str(p) for p in weight_paths)
+        # absolute: a caller that changes its working directory later still names these files
+        # (`stylize_video` compared outputs with them; a relative one wrote the video over the weights)
+        self.weight_paths = tuple(os.path.abspath(p) for p in weight_paths)
         # The engine that runs `stylize` (realtime_adain.engines): checked now, built on first use.
         self.engine_asked = engine  # ('auto': chosen here, so `stylize_video` may choose eager for stats)
         self.engine_name = engines.resolve(engine, self.device, self.dtype, self.weights_id if engine == "auto" else None)

@@ -28,3 +28,16 @@ def test_a_positive_setting_takes_infinity_and_refuses_a_bool():
     assert Stabilizer(photometric=float("inf")).photometric == float("inf")
     with pytest.raises(TypeError, match="must be a positive number, got bool"):
         Stabilizer(photometric=True)
+
+
+@pytest.mark.parametrize("value", [10**400, -10**400, 10**5000], ids=["1e400", "-1e400", "1e5000"])
+def test_an_integer_past_floats_is_a_value_error_naming_the_setting(value):
+    """`Stabilizer(photometric=10**400)` raised a bare OverflowError naming no argument."""
+    from realtime_adain.temporal import ContentStatsSmoother, Stabilizer
+
+    with pytest.raises(ValueError, match=r"photometric \(grey levels\) must be positive \(above 0\), got an integer too large"):
+        Stabilizer(photometric=value)
+    with pytest.raises(ValueError, match=r"cut_distance must be positive \(above 0\), got an integer too large"):
+        ContentStatsSmoother(cut_distance=value)
+    with pytest.raises(ValueError, match=r"strength must be in \[0, 1\], got an integer too large for a float"):
+        Stabilizer(strength=value)

@@ -35,7 +35,7 @@ def test_a_style_replaced_by_another_picture_keeps_its_own_colours(stylizer, dat
     active = ActiveStyle(lib, lambda event, **f: events.append((event, f)))
     controller = Controller(lib.names)
     small_jpeg(data_dir, "asheville.jpg", folder / "a.jpg")  # (rewritten in place: the same path)
-    with pytest.raises(UserError, match=r"a\.jpg: the file changed since it was loaded \(.*press l to rescan\)"):
+    with pytest.raises(UserError, match=r"a\.jpg: the file changed since it was loaded \(.*`l` in `live`\)"):
         lib.style_image(lib[0])
     controller.apply("color")
     frame = fit_short_side(read_image(data_dir / "style" / "brushstrokes.jpg"), 32)
@@ -67,3 +67,19 @@ def test_a_cut_short_style_read_again_prints_no_native_line(stylizer, data_dir, 
     assert events == ["color-reference"]  # both styles recoloured: the cut-short one reads as at the start
     assert "Corrupt JPEG" not in err and "premature end" not in err.lower(), err
     assert err.count("b_trunc.jpg: the file ends before its picture does") == 1, err
+
+
+def test_a_style_replaced_by_a_huge_file_is_refused_unread(tmp_path, stylizer):
+    """A 3 GB file in a style's place was read whole (and hashed) on the frame thread when `c`
+    was pressed: serve's other clients got no frame for 15 s, a `live` session could end."""
+    import numpy as np
+
+    folder = tmp_path / "styles"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "a.png"), np.full((24, 32, 3), 90, np.uint8))
+    library = StyleLibrary([folder], stylizer, 16, tmp_path / "cache").load()
+    (folder / "a.png").unlink()
+    with open(folder / "a.png", "wb") as handle:
+        handle.truncate(3 << 30)  # (sparse: nothing is written)
+    with pytest.raises(UserError, match="the file changed since it was loaded"):
+        library.style_image(library.styles[0])

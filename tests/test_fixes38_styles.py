@@ -48,7 +48,8 @@ def test_a_style_read_again_is_refused_before_it_is_resized(library):
     with pytest.raises(UserError, match=r"b\.jpg: the file changed since it was loaded"):
         library.style_image(library.styles[1])
     strip = library.styles[1]
-    loaded_as_is = dataclasses.replace(strip, digest=hashlib.sha256(strip.path.read_bytes()).hexdigest())
+    loaded_as_is = dataclasses.replace(strip, digest=hashlib.sha256(strip.path.read_bytes()).hexdigest(),
+                                      size=strip.path.stat().st_size)
     with pytest.raises(UserError, match=r"b\.jpg: 4000x1 at --style-size 16 is 64000x16"):
         library.style_image(loaded_as_is)
     assert library.style_image(library.styles[0]).shape == (16, 21, 3)

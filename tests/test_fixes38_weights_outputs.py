@@ -143,14 +143,32 @@ def test_the_weights_used_are_those_the_run_resolves(copies, tmp_path, monkeypat
 
 
 @pytest.mark.parametrize("option, field", [("--record-dir", "record_dir"), ("--snapshot-dir", "snapshot_dir")])
-@pytest.mark.parametrize("spelled", ["same", "dotted"])
+@pytest.mark.parametrize("spelled", ["same", "dotted", "inside"])
 def test_live_settings_refuse_a_folder_named_as_the_recording(data_dir, tmp_path, option, field, spelled):
-    """`-o out.mp4 --record-dir out.mp4`: `r` made a folder of that name, and at exit the session's
-    whole recording was lost ("cannot write (Is a directory)", kept=none)."""
+    """`-o out.mp4 --record-dir out.mp4` (or `out.mp4/sub`): `r` made a folder of that name, and at
+    exit the session's whole recording was lost ("cannot write (Is a directory)", kept=none)."""
     out = tmp_path / "out.mp4"
-    folder = out if spelled == "same" else tmp_path / "." / "out.mp4"
+    folder = {"same": out, "dotted": tmp_path / "." / "out.mp4", "inside": out / "sub"}[spelled]
     settings = LiveSettings(styles=(str(data_dir / "style" / "trial.jpg"),), source=str(data_dir / "videos" / "cutBunny.mp4"),
                             window=False, output=str(out), **{field: folder})
-    with pytest.raises(UserError, match=f"{option} .*out.mp4: the file -o records the session to"):
+    with pytest.raises(UserError, match=f"{option} .*out.mp4(/sub)?: the file -o records the session to"):
         settings.check()
     assert not out.exists()
+
+
+def test_a_stylizer_loaded_by_relative_names_still_knows_its_weights_elsewhere(copies, data_dir, stylizer,
+                                                                               tmp_path, monkeypatch):
+    """Loaded by a relative name, then the caller changed its working directory: `stylize_video`
+    took `weight_paths` against the new one and wrote the video over the decoder."""
+    decoder = renamed(copies[1], "dec.mp4")
+    monkeypatch.chdir(tmp_path)
+    loaded = Stylizer(stylizer.net, stylizer.device, stylizer.dtype, (copies[0].name, "dec.mp4"), engine="eager")
+    assert loaded.weight_paths == (str(copies[0]), str(decoder))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    before = decoder.read_bytes()
+    with pytest.raises(UserError, match="output would overwrite an input"):
+        ra.stylize_video(data_dir / "videos" / "cutBunny.mp4", "../dec.mp4", style=data_dir / "style" / "trial.jpg",
+                         frames=2, size=32, stylizer=loaded)
+    assert decoder.read_bytes() == before

@@ -65,6 +65,7 @@ class Style:
     digest: str  # SHA-256 of the file's bytes
     stats: StyleStats
     thumbnail: np.ndarray  # THUMBNAIL_SIDE square, BGR for drawing with OpenCV
+    size: int | None = None  # the file's bytes when loaded (None: unknown): one of another size changed
 
     @property
     def name(self) -> str:
@@ -264,14 +265,18 @@ class StyleLibrary:
         """The file's bytes, read once and refused (one line) unless they hash to `style.digest`:
         a file replaced by another picture since was encoded as this style, under its name,
         beside its old statistics and thumbnail. One larger than any image read is not it."""
+        changed = UserError(f"{style.path}: the file changed since it was loaded (its own colours are kept until "
+                            "the styles are loaded again: `l` in `live`)")
         try:
             with open_regular(style.path, "a device, fifo or socket, not an image file") as handle:
                 size = os.fstat(handle.fileno()).st_size
-                data = handle.read(size + 1) if size <= MAX_FILE_BYTES else b""  # (+1: one grown meanwhile differs)
+                if size != (style.size if style.size is not None else size) or size > MAX_FILE_BYTES:
+                    raise changed  # (not read: a 3 GB file in its place was read whole on the frame thread)
+                data = handle.read(size + 1)  # (+1: one grown meanwhile differs)
         except OSError as exc:
             raise UserError(f"{style.path}: cannot read it ({exc.strerror or exc})") from None
         if hashlib.sha256(data).hexdigest() != style.digest:
-            raise UserError(f"{style.path}: the file changed since it was loaded (in `live`, press l to rescan)")
+            raise changed
         return data
 
     def _read(self, path: Path, data: bytes | None = None) -> np.ndarray:
@@ -301,7 +306,11 @@ class StyleLibrary:
         else:
             stats, thumb = cached
             self.reused += 1
-        return Style(path, digest, stats, thumb)
+        try:
+            size = os.stat(path).st_size
+        except OSError:
+            size = None
+        return Style(path, digest, stats, thumb, size)
 
     def _checksum(self, digest: str, tensors: dict[str, torch.Tensor]) -> str:
         """What an entry holds, for the style it is named for at this encoder and style size: a
