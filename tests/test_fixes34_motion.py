@@ -60,6 +60,7 @@ def test_a_shorter_interval_found_is_kept(default_interval):
     assert sys.getswitchinterval() == pytest.approx(0.0001)
 
 
+@pytest.mark.slow  # (the default run time: a tools/ script smoke test)
 def test_the_benchmark_script_runs(tmp_path):
     done = subprocess.run([sys.executable, str(REPO / "tools" / "bench_motion_beside_python.py"), "--size", "160x96",
                            "--seconds", "0.1", "--repeats", "1"], capture_output=True, text=True, timeout=120,

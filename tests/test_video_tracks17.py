@@ -129,6 +129,7 @@ def covers(tmp_path_factory) -> dict[str, Path]:
             "cut bytes": damaged}
 
 
+@pytest.mark.slow_cases(".mov")  # (the default run time: .mp4 keeps the same path)
 @pytest.mark.parametrize("suffix", [".mp4", ".mov"])
 def test_gopro_telemetry_is_kept_byte_for_byte_in_mp4_and_mov(run_cli, weights_env, style, tmp_path, gopro, suffix):
     """The telemetry track (GPS, gyro) was left out with a note; `ffmpeg -map 0 -c copy` keeps it:
@@ -204,6 +205,7 @@ def test_klv_in_mpeg_ts_is_kept_in_ts(run_cli, weights_env, style, tmp_path, klv
     assert_reads_cleanly(out)
 
 
+@pytest.mark.slow  # (the default run time: the GoPro case says the same in .mkv)
 def test_klv_is_named_where_the_container_cannot_hold_it(run_cli, weights_env, style, tmp_path, klv):
     err = stylize(run_cli, klv[0], style, tmp_path / "out.mp4")
     assert "note: dropping data stream #2 (klv): .mp4 cannot hold it (use .ts to keep it)" in err, err

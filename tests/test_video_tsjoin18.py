@@ -105,6 +105,7 @@ def klv_join(tmp_path_factory) -> Path:
     return joined(tmp_path_factory.mktemp("tsjoin"))
 
 
+@pytest.mark.slow  # (the default run time, as the three below)
 def test_joined_ts_with_klv_moves_every_stream_alike(run_cli, weights_env, style, tmp_path, klv_join):
     """`cat a.ts a.ts` with KLV: the output lasted one file and a half more than the join (the
     second file's pictures 2 s after its sound), and `ffmpeg -i out.ts` read a hole in the middle."""
@@ -116,6 +117,7 @@ def test_joined_ts_with_klv_moves_every_stream_alike(run_cli, weights_env, style
     assert_reads_cleanly(out)
 
 
+@pytest.mark.slow
 def test_joined_ts_with_klv_into_mp4_keeps_its_length(run_cli, weights_env, style, tmp_path, klv_join):
     out = tmp_path / "out.mp4"
     stylize(run_cli, klv_join, style, out)
@@ -193,6 +195,7 @@ def test_a_second_file_without_sound(run_cli, weights_env, style, tmp_path):
     assert_reads_cleanly(out)
 
 
+@pytest.mark.slow
 def test_joined_to_a_file_whose_clock_wraps(run_cli, weights_env, style, tmp_path):
     """The second file's clock starts 1.3 s before the 33-bit wrap (26.5 hours) and wraps inside
     it; joined after a file that starts at zero, its first packet is KLV: a data stream's jump
@@ -340,6 +343,7 @@ def gopro_clip(path: Path, packets_per_frame: int, frames: int = 30) -> None:
         flush(out, sound, video)
 
 
+@pytest.mark.slow
 def test_many_tiny_telemetry_packets_are_copied_whole(run_cli, weights_env, style, tmp_path):
     """30000 packets of a few bytes (1000 a picture): each copied once, at its time, in order."""
     source = tmp_path / "GX010005.MP4"
