@@ -683,6 +683,7 @@ def run(settings: ServeSettings) -> int:
                 await serve_until_signalled(server, settings, received, lambda port: print_url(settings, port))
 
             asyncio.run(main())
+        say_held_lines()  # (any written while a decode caught stderr, its end not seen)
         if received:
             if any(thread.is_alive() for thread in server.decoders):
                 end_now(received[0], stderr)
