@@ -30,9 +30,9 @@ from realtime_adain.imageio import resize
 from realtime_adain.video.deinterlace import deinterlaced
 from realtime_adain.video.notes import note
 from realtime_adain.video.opening import open_input
-from realtime_adain.video.reader import (PictureConverter, alpha_decoder, decoder_threads, error_reason, frame_to_rgb,
-                                         is_picture_format, no_pictures, pixel_aspect, plausible_rate,
-                                         refuse_animated_webp, threads_refused, within_run)
+from realtime_adain.video.reader import (PictureConverter, alpha_decoder, decoded_or_damage, decoder_threads,
+                                         error_reason, frame_to_rgb, is_picture_format, no_pictures, pixel_aspect,
+                                         plausible_rate, refuse_animated_webp, within_run)
 from realtime_adain.video.streams import is_still_item
 from realtime_adain.video.sequence import DEFAULT_FRAMERATE, Sequence, check_framerate, ffmpeg_name, find_sequence
 
@@ -46,21 +46,6 @@ AHEAD_S = 3.0
 # timestamps are taken to start again: an AVI's H.264 with B-frames steps back a few periods in
 # decoding order (a restart on every such step played it at less than half its rate).
 RESTART_PERIODS = 8
-
-
-def decoded_or_damage(decode: Callable[[av.Packet | None], list[av.VideoFrame]],
-                      packet: av.Packet | None) -> list[av.VideoFrame] | av.FFmpegError:
-    """The frames `decode` gives for `packet`, or the error where the decoder rejects it as damaged,
-    for the caller to skip it, as `video` skips one (FFmpeg's tools conceal it and play on). Threads
-    FFmpeg could not start (`threads_refused`) are no damage: raised, as the source lost."""
-    try:
-        return decode(packet)
-    except MemoryError:  # (PyAV's ENOMEM is an FFmpegError too)
-        raise
-    except av.FFmpegError as exc:
-        if threads_refused(exc):
-            raise
-        return exc
 
 
 class Damaged(NamedTuple):

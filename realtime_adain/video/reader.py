@@ -237,6 +237,21 @@ def decoder_threads(decoder: av.video.stream.VideoStream | av.codec.context.Code
         decoder.thread_count = 1
 
 
+def decoded_or_damage(decode: Callable[[av.Packet | None], list[av.VideoFrame]],
+                      packet: av.Packet | None) -> list[av.VideoFrame] | av.FFmpegError:
+    """The frames `decode` gives for `packet`, or the error where the decoder rejects it as damaged,
+    for the caller to skip it (FFmpeg's tools conceal it and play on): `video` and `live` alike.
+    Threads FFmpeg could not start (`threads_refused`) are no damage: raised."""
+    try:
+        return decode(packet)
+    except MemoryError:  # (PyAV's ENOMEM is an FFmpegError too)
+        raise
+    except av.FFmpegError as exc:
+        if threads_refused(exc):
+            raise
+        return exc
+
+
 class PictureConverter:
     """One stream's pictures to RGB: one YUV -> RGB converter reused across frames (not one per
     frame), and for HDR or wide-gamut pictures one tone map (`hdr.ToneMap`), fixed at the first
@@ -1028,12 +1043,10 @@ class VideoReader:
         """The frames `packets` (video) decode to, those `recovery` shows; a damaged packet is counted."""
         for packet in packets:
             try:
-                frames = self.decoder.decode(packet)
-            except MemoryError:
-                raise
-            except av.error.FFmpegError as exc:  # InvalidData mostly; DV's partial last frame: EPERM
-                if threads_refused(exc):
-                    raise threads_refused_error(self.path, exc) from None
+                frames = decoded_or_damage(self.decoder.decode, packet)
+            except av.error.FFmpegError as exc:  # (the one it passes on: threads FFmpeg could not start)
+                raise threads_refused_error(self.path, exc) from None
+            if isinstance(frames, av.error.FFmpegError):  # InvalidData mostly; DV's partial last frame: EPERM
                 self.damaged += 1
                 tail.damaged += 1
                 continue
