@@ -198,6 +198,11 @@ class StyleLibrary:
         self.styles.append(style)
         return style
 
+    def remove(self, style: Style) -> None:
+        """One style leaves (a server's upload dropped for a newer one): the list is replaced
+        whole, not changed in place, as other threads read it meanwhile."""
+        self.styles = [kept for kept in self.styles if kept is not style]
+
     def rescan(self, stopped: Callable[[], bool] = lambda: False) -> list[str]:
         """Pick up images added or changed since the last scan; returns the names of new ones.
         Once `stopped()`, no further style is encoded and the styles there were are kept.

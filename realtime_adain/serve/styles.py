@@ -147,8 +147,8 @@ class StyleRegistry:
 
     def _drop(self, served: ServedStyle) -> None:
         """An upload gone (its id no longer known: an "unknown style" to whoever chooses it): out of
-        the library, whose list is replaced whole (the worker reads it meanwhile), and its file removed."""
-        self.library.styles = [style for style in self.library.styles if style is not served.style]
+        the library, and its file removed."""
+        self.library.remove(served.style)
         with contextlib.suppress(OSError):
             served.style.path.unlink(missing_ok=True)
 
