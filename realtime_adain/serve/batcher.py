@@ -88,17 +88,22 @@ class Pipeline:
         self.style_error = line
 
     def live_state(self, look: Look) -> LiveState:
-        """The look as the live session's state, styles by their library names."""
-        return look.live_state(lambda style_id: self.styles.get(style_id).name)
-
-    def style_stats(self, look: Look, content: np.ndarray) -> StyleStats:
-        """The look's statistics, as `live` picks them (a switch is free; colour preservation
-        encodes the style once, recoloured to the frame at hand)."""
-        return self.active.stats(self.live_state(look), content)
+        """The look as the live session's state, styles by their library names; StyleGone when an
+        upload it names was dropped (its client left or chose another while the frame waited)."""
+        def name(style_id: str) -> str:
+            served = self.styles.get(style_id)
+            if served is None:
+                raise StyleGone(style_id)
+            return served.name
+        return look.live_state(name)
 
     @property
     def runs_alone(self) -> bool:
         return self.look.stabilize in STATS_MODES and self.stability.smooths_stats
+
+
+class StyleGone(LookupError):
+    """A frame's look names an upload no longer held: the frame is dropped, nothing said."""
 
 
 @dataclass
@@ -110,10 +115,12 @@ class _Job:
 
 @dataclass
 class _Ready:
-    """A taken frame brought to the work size, with its look and that look's statistics."""
+    """A taken frame brought to the work size, with its look (as the live state, resolved once)
+    and that look's statistics."""
 
     job: _Job
     look: Look
+    state: LiveState
     content: np.ndarray
     style: StyleStats
 
@@ -213,10 +220,14 @@ class Batcher(threading.Thread):
         client's frames)."""
         ready: list[_Ready] = []
         for job in jobs:
-            look = job.pipeline.look  # each frame with the look at the moment it is taken
+            pipeline, look = job.pipeline, job.pipeline.look  # each frame with the look at the moment it is taken
             try:
+                state = pipeline.live_state(look)
                 content = self._content(job)
-                ready.append(_Ready(job, look, content, job.pipeline.style_stats(look, content)))
+                # (a switch is free; colour preservation encodes the style once, recoloured to the frame at hand)
+                ready.append(_Ready(job, look, state, content, pipeline.active.stats(state, content)))
+            except StyleGone:
+                continue
             except Exception as exc:
                 self._failed(exc)
         groups: dict[tuple, list[_Ready]] = defaultdict(list)
@@ -232,14 +243,14 @@ class Batcher(threading.Thread):
         """One network call for frames of one size (one frame where its client runs alone); each delivered."""
         if len(group) == 1 and group[0].job.pipeline.runs_alone:
             frame, pipeline = group[0], group[0].job.pipeline
-            outs = [pipeline.stability.stylize(pipeline.live_state(frame.look), frame.content, frame.style)]
+            outs = [pipeline.stability.stylize(frame.state, frame.content, frame.style)]
         else:
             batch = self.stylizer.engine.stylize_each(np.stack([frame.content for frame in group]),
                                                       [frame.style for frame in group], [frame.look.alpha for frame in group])
             outs = []
             for frame, out in zip(group, batch):
                 stability = frame.job.pipeline.stability
-                stability.follow(frame.job.pipeline.live_state(frame.look))
+                stability.follow(frame.state)
                 outs.append(stability.blend(frame.content, out))
         self.batches += 1
         self.frames += len(group)
