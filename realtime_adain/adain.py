@@ -7,6 +7,7 @@ implementation: unbiased variance over the spatial positions, plus eps = 1e-5, t
 
 from __future__ import annotations
 
+import contextlib
 import math
 import numbers
 from dataclasses import dataclass
@@ -71,8 +72,12 @@ class StyleStats:
 
     @classmethod
     def of_features(cls, feat: torch.Tensor) -> "StyleStats":
-        mean, std = calc_mean_std(feat[:1])
-        return cls(mean.flatten().float().cpu(), std.flatten().float().cpu())
+        """The statistics of `feat`'s first image, as ordinary CPU tensors even under
+        `torch.inference_mode` (`Stylizer.style_stats` runs in it): a caller may change a style in
+        place (`style.std.mul_(0.5)`, docs/api.md), which an inference tensor refuses outside it."""
+        mean, std = (stat.flatten().float().cpu() for stat in calc_mean_std(feat[:1]))
+        with torch.inference_mode(False):  # (a clone made outside it is ordinary: 1024 floats)
+            return cls(mean.clone(), std.clone())
 
     def snapshot(self) -> tuple:
         """What the caches of a style's check and upload keep, to see by `changed_since` whether the
@@ -94,18 +99,12 @@ class StyleStats:
     def to(self, device: torch.device | str, dtype: torch.dtype | None = None) -> "StyleStats":
         """These statistics on `device` (in `dtype`); a device that cannot be had is one line, as
         `Stylizer.load` says it, not torch's error of several."""
-        try:
+        with contextlib.suppress(RuntimeError, ValueError, TypeError):
             return StyleStats(self.mean.to(device, dtype), self.std.to(device, dtype))
-        except (RuntimeError, ValueError, TypeError):
-            from realtime_adain.api import _as_value_error
-            from realtime_adain.stylizer import pick_device
+        from realtime_adain.stylizer import device_argument
 
-            if isinstance(device, int) and not isinstance(device, bool):
-                device = f"cuda:{device}"  # (torch's meaning of a bare index)
-            elif not isinstance(device, (str, torch.device)):
-                raise TypeError(f"device must be a str or torch.device, got {type(device).__name__}") from None
-            resolved = _as_value_error(lambda: pick_device(str(device)))  # ('auto', as the message offers it)
-            return StyleStats(self.mean.to(resolved, dtype), self.std.to(resolved, dtype))
+        resolved = device_argument(device)  # ('auto' too, as the message offers it)
+        return StyleStats(self.mean.to(resolved, dtype), self.std.to(resolved, dtype))
 
     @staticmethod
     def mix(styles: Sequence["StyleStats"], weights: Sequence[float]) -> "StyleStats":
@@ -186,6 +185,11 @@ def masked_adain(content: torch.Tensor, mask: torch.Tensor, styles: Sequence[Sty
 
     `mask` is (H, W) of style indices at the feature resolution. Each region's content features are
     normalised with that region's own statistics and given its style's statistics.
+
+    A region of one position (a patch of up to 8x8 pixels) has no unbiased variance, and needs
+    none: x - mu(x) is 0 there, so AdaIN gives the style's mean whatever positive std normalises
+    it (it was left unstyled). Normalising by the whole picture's statistics instead would keep
+    more of its content, but is not AdaIN of the region, which every larger region gets.
     """
     out = content.clone()
     c = content.shape[1]
@@ -194,6 +198,8 @@ def masked_adain(content: torch.Tensor, mask: torch.Tensor, styles: Sequence[Sty
         out_flat = out[n].reshape(c, -1)
         for index, style in enumerate(styles):
             cols = (mask.flatten() == index).nonzero().flatten()
+            if cols.numel() == 1:
+                out_flat[:, cols] = style.mean.to(out_flat).reshape(c, 1)
             if cols.numel() < 2:
                 continue
             region = flat[:, cols].reshape(1, c, -1, 1)

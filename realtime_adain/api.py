@@ -33,7 +33,7 @@ from realtime_adain.imageio import MAX_SIDE, fit_short_side, over_budget, resize
 from realtime_adain.interrupts import finished_before_exit
 from realtime_adain.settings import (DEFAULT_MAX_PIXELS, FLOW_MODES, STATS_MODES, STATS_NEED_EAGER, ModelSettings,
                                      StyleSettings, VideoSettings, check_time, check_weights)
-from realtime_adain.stylizer import Stylizer
+from realtime_adain.stylizer import OutOfMemory, Stylizer
 from realtime_adain.video import notes
 from realtime_adain.video.formats import EncodeSettings
 from realtime_adain.video.picture_output import is_picture_pattern, picture_pattern_mistake
@@ -175,7 +175,8 @@ def stylize_image(stylizer: Stylizer, image: ImageLike, style: StyleStats, alpha
     original, size = as_rgb(image, "image"), check_size(size)
     check_budget(original, size, check_whole(max_pixels, "max_pixels", minimum=1), "image")
     style, alpha = check_style(style), check_alpha(alpha)  # (before the resize: a mistake is said at once)
-    with out_of_memory_as_user_error("image", "lower size"):  # (as stylize_video's: one line, not the allocator's)
+    # (one line, as stylize_video's; a MemoryError too, as Stylizer.stylize's: `except MemoryError` missed it)
+    with out_of_memory_as_user_error("image", "lower size", OutOfMemory):
         result = stylizer.stylize(fit_short_side(original, size), style, alpha)
         return resize(result, original.shape[1::-1])
 
@@ -218,7 +219,7 @@ def stylize_frames(stylizer: Stylizer, frames: Iterable[np.ndarray], style: Styl
             yield pending[:count]
 
     def results() -> Iterator[np.ndarray]:
-        with out_of_memory_as_user_error("frames", "lower batch, or pass smaller frames"):
+        with out_of_memory_as_user_error("frames", "lower batch, or pass smaller frames", OutOfMemory):
             for stylized in stylizer.stylize_stream(batches(), style, alpha):
                 yield from stylized
 

@@ -114,6 +114,19 @@ def pick_device(name: str = "auto") -> torch.device:
     return device
 
 
+def device_argument(device: torch.device | str | int) -> torch.device:
+    """A `device=` argument of the API (a name, a torch.device, or an int: torch's CUDA index)
+    checked as `Stylizer.load` checks it: a device this machine lacks ('cuda' without a GPU) or
+    a name torch does not know is a ValueError naming it in one line, not torch's RuntimeError."""
+    from realtime_adain.api import _as_value_error
+
+    if isinstance(device, int) and not isinstance(device, bool):
+        device = f"cuda:{device}"
+    elif not isinstance(device, (str, torch.device)):
+        raise TypeError(f"device must be a str or torch.device, got {type(device).__name__}")
+    return _as_value_error(lambda: pick_device(str(device)))
+
+
 def pick_dtype(name: str, device: torch.device) -> torch.dtype:
     """'auto' is fp16 on a GPU (the fast path; accurate to > 40 dB PSNR against fp32) and fp32
     on the CPU, which has no fast fp16 kernels. Apple GPUs (MPS) run half precision at twice the
@@ -352,14 +365,14 @@ class Stylizer:
     ) -> np.ndarray:
         """Spatial control: pixel (y, x) gets styles[mask[y, x]]; `mask` is (H, W) of indices."""
         from realtime_adain.api import check_alpha
-        from realtime_adain.engines.base import check_frames
+        from realtime_adain.engines.base import check_pixels_per_call
 
         if not isinstance(frame, np.ndarray) or frame.dtype != np.uint8:  # (was said as check_frames' "frames")
             got = f"{frame.dtype} values" if isinstance(frame, np.ndarray) else type(frame).__name__
             raise TypeError(f"frame must be a uint8 numpy array, got {got}")
-        if frame.ndim != 3:
+        if frame.ndim != 3 or frame.shape[-1] != 3 or 0 in frame.shape:
             raise ValueError(f"frame must be one (H, W, 3) uint8 RGB array, got {frame.shape}")
-        check_frames(frame)
+        check_pixels_per_call(1, *frame.shape[:2], what="frame")
         if isinstance(styles, StyleStats) or not isinstance(styles, Sequence):
             raise TypeError(f"styles must be a sequence of StyleStats, one per mask index, got {type(styles).__name__}")
         if not styles:

@@ -95,13 +95,19 @@ class TwoPassStabilizer:
     def __init__(self, strength: float = 0.5, preset: str = "fast", flow_width: int | None = 320,
                  window_bytes: int = WINDOW_BYTES, device: torch.device | str | None = None, **options) -> None:
         """`options`: the `Stabilizer`'s (cut_fraction, photometric, soft_edge). `device`: run the
-        backward pass there with torch (`DeviceBlend`) instead of with OpenCV on the CPU."""
+        backward pass there with torch (`DeviceBlend`) instead of with OpenCV on the CPU; checked
+        as `Stylizer.load` checks it, before anything runs there (torch said 'bogus' or a missing
+        GPU as a RuntimeError)."""
+        if device is not None:
+            from realtime_adain.stylizer import device_argument
+
+            device = device_argument(device)
         self.forward = Stabilizer(strength, "flow", preset, flow_width, precise=True, **options)
         self.backward = Stabilizer(strength, "flow", preset, flow_width, precise=True, **options)
         self.lookahead = lookahead_frames(self.forward.strength)
         self.window_bytes = check_whole(window_bytes, "window_bytes", 1)
         self._cap = full_window(self.lookahead)  # frames held at most (`hold_at_most`)
-        self.device = torch.device(device) if device is not None else None
+        self.device = device
         self._stream = torch.cuda.Stream(self.device) if self.device is not None and self.device.type == "cuda" else None
         self.reset()
 

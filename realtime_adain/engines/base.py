@@ -267,10 +267,15 @@ def check_frames(frames: np.ndarray) -> np.ndarray:
 
 def check_pixels_per_call(batch: int, height: int, width: int, what: str = "frames") -> None:
     """Refuse more pixels in one call than any image file may have: a broadcast view of any size
-    takes no memory until it is copied to the network's input (and the features take ~100x more)."""
-    if batch * height * width > MAX_DECODE_PIXELS:
-        raise ValueError(f"{what} are {batch} x {width}x{height}, {batch * height * width} pixels in one call, more "
-                         f"than {MAX_DECODE_PIXELS} (16384x16384): pass smaller frames or fewer at a time")
+    takes no memory until it is copied to the network's input (and the features take ~100x more).
+    `what`: the argument, "frame" where it is one (H, W, 3) array (`stylize_masked`)."""
+    if batch * height * width <= MAX_DECODE_PIXELS:
+        return
+    limit = f"more than {MAX_DECODE_PIXELS} (16384x16384)"
+    if what == "frame":
+        raise ValueError(f"frame is {width}x{height}, {height * width} pixels, {limit}: pass a smaller frame")
+    raise ValueError(f"{what} are {batch} x {width}x{height}, {batch * height * width} pixels in one call, "
+                     f"{limit}: pass smaller frames or fewer at a time")
 
 
 def check_frame_shape(batch: int, height: int, width: int) -> tuple[int, int, int]:
