@@ -2,8 +2,8 @@
 
 Each command module has `add_parser(subparsers)`, which registers its arguments and sets
 `func`. Any `UserError` (or OS error) becomes one `error: ...` line and exit status 2; Ctrl-C and
-SIGTERM, from the first moment (importing torch takes seconds), one `interrupted`/`terminated`
-line and exit status 130/143 (see `realtime_adain.interrupts`).
+SIGTERM, as soon as Python has started the command (`__main__`; importing torch takes seconds),
+one `interrupted`/`terminated` line and exit status 130/143 (see `realtime_adain.interrupts`).
 """
 
 from __future__ import annotations

@@ -145,24 +145,6 @@ def raise_kept() -> None:
         raise first
 
 
-def _stop_while_starting(signum: int, _frame: object) -> None:
-    """A signal while the command's modules import, before `cli.main` handles signals: nothing
-    is written yet, so the one line and the exit status, at once."""
-    try:
-        os.write(2, b"interrupted\n" if signum == signal.SIGINT else b"terminated\n")
-    except OSError:  # (a closed or failing stderr: the status still says it)
-        pass
-    os._exit(128 + signum)
-
-
-def stop_while_starting() -> ContextManager[None]:
-    """Inside the block (the command's own modules importing, `__main__.py`) a signal ends the
-    process at once with its one line; the handlers before it are back after it, an ignored one
-    stays ignored (`nohup`). There a Ctrl-C printed a KeyboardInterrupt traceback, and SIGTERM
-    ended the process without a word."""
-    return _signals_handled_by(_stop_while_starting)
-
-
 @contextmanager
 def signals_through_libraries() -> Iterator[None]:
     """Inside the block (a library's long work: the ONNX exporter, a TensorRT build) a signal stops

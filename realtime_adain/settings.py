@@ -79,7 +79,8 @@ class StyleSettings:
             if not weights or not all(math.isfinite(w) and w >= 0 for w in weights) or not any(w > 0 for w in weights):
                 raise UserError("--mix weights must be finite, non-negative numbers with a positive sum")
             if style_count is not None and len(self.mix) != style_count:
-                raise UserError(f"--mix has {len(self.mix)} weights for {style_count} styles")
+                raise UserError(f"--mix has {len(self.mix)} weight{'s' * (len(self.mix) != 1)} for {style_count} "
+                                f"style{'s' * (style_count != 1)}")
 
 
 _MIX_KINDS = "mix must be a tuple of numbers (or a list or 1-D numpy array), one weight per style, or None"

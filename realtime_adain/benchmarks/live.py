@@ -63,6 +63,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="run twice, without and with `live --carry-motion`, and report the shown fps of both")
     parser.add_argument("--json", type=results_file, metavar="PATH", help="also write the results to this JSON file")
     common.add_model_options(parser, default_size=None, size_default_text=LIVE_SIZE_TEXT)
+    benchmark_weights_options(parser)
+
+
+def benchmark_weights_options(parser: argparse.ArgumentParser) -> None:
+    """--vgg and --decoder as the other benchmarks say them, replacing the model options' ones: the
+    default falls back to generated stand-ins (`benchmark_weights`), where a command's is an error."""
+    parser.conflict_handler = "resolve"  # (inherited by the group below, whose options replace the others)
+    weights = parser.add_argument_group("weights")
+    weights.add_argument("--vgg", metavar="PATH", help="encoder weights (default: installed, else generated)")
+    weights.add_argument("--decoder", metavar="PATH", help="decoder weights (default: installed, else generated)")
 
 
 def generated_clip(path: Path, size: tuple[int, int], fps: int, seconds: int = 4) -> Path:

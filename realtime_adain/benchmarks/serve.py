@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from realtime_adain import interrupts
+from realtime_adain.benchmarks.live import benchmark_weights_options
 from realtime_adain.benchmarks.setup import benchmark_weights, check_results_file, report_json, stamp
 from realtime_adain.commands import argtypes, common
 from realtime_adain.errors import UserError
@@ -55,12 +56,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stabilize", default="flow", choices=STABILIZE_MODES, help="the server's --stabilize (default flow)")
     parser.add_argument("--json", type=argtypes.results_file, metavar="PATH", help="also write the results to this JSON file")
     common.add_model_options(parser, default_size=None, size_default_text=LIVE_SIZE_TEXT)
-    # --size here is the clients' frame size (WxH), replacing the model options' --size PX; the
-    # server's processing size is --process-size.
-    parser.conflict_handler = "resolve"  # inherited by the group below, which then replaces --size
+    benchmark_weights_options(parser)  # (conflicts now resolved: the group below replaces the model options' --size)
+    # The clients' frame size is --frame-size: every other command's --size is the processing size
+    # (here --process-size), and `bench serve --size 160` read as one. --size, its old name, still works.
     frames = parser.add_argument_group("frames")
-    frames.add_argument("--size", type=argtypes.frame_resolution, default=(320, 240), metavar="WxH",
-                        help="frame size the clients send, 16 to 4096 a side (default 320x240)")
+    frames.add_argument("--frame-size", "--size", type=argtypes.frame_resolution, default=(320, 240), metavar="WxH",
+                        help="frame size the clients send, 16 to 4096 a side (default 320x240; --size: its old name, deprecated)")
     frames.add_argument("--process-size", type=argtypes.side_length, default=None, metavar="PX",
                         help="the server's --size: processing size, shorter side (default: serve's, 160 on a CPU)")
 
@@ -122,7 +123,7 @@ def stop_server(process: subprocess.Popen) -> None:
 async def measure(url: str, args: argparse.Namespace, pid: int) -> dict:
     from realtime_adain.serve.client import FrameSource, ServeClient
 
-    frames = moving_frames(args.size)
+    frames = moving_frames(args.frame_size)
     clients = [ServeClient(url, FrameSource(lambda k: frames[k % len(frames)], args.fps), keep=0) for _ in range(args.clients)]
     try:
         return await timed(clients, args, pid)
@@ -213,7 +214,7 @@ def run(args: argparse.Namespace) -> int:
     result = {
         **stamp("serve", torch.device(device)), "device": str(torch.device(device)), "cpus": os.cpu_count(),
         "weights": which_weights,
-        "clients": args.clients, "frame_size": "%dx%d" % args.size, "client_fps": args.fps,
+        "clients": args.clients, "frame_size": "%dx%d" % args.frame_size, "client_fps": args.fps,
         "process_size": args.process_size, "stabilize": args.stabilize,
         "fps_per_client": [c["fps"] for c in measured["per_client"]],
         "fps_mean": round(float(np.mean([c["fps"] for c in measured["per_client"]])), 2),

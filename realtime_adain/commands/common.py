@@ -30,7 +30,8 @@ def add_model_options(parser: argparse.ArgumentParser, default_size: int | None,
                        help="compute precision: auto (fp16 on a GPU, fp32 on the CPU), fp32, fp16, bf16 "
                             "(fp16 needs a GPU, bf16 CUDA)")
     group.add_argument("--engine", default="auto", choices=list(ENGINE_CHOICES),
-                       help="model engine: auto (tensorrt > compile > eager on a GPU; on the CPU onnx once "
+                       help="model engine: auto (on a GPU tensorrt > compile > eager, but eager for image and "
+                            "serve, whose frame sizes vary: the others build per size; on the CPU onnx once "
                             "`realtime-adain export --format onnx` made it, else eager), eager, compile, tensorrt, onnx")
     group.add_argument(
         "--size", type=argtypes.side_length, default=default_size, metavar="PX",

@@ -218,7 +218,8 @@ class PyAVSource:
 
     @property
     def label(self) -> str:
-        return self.description
+        """A pattern as given: its name alone (`frame_%04d.png`) says not which pictures play."""
+        return self.target if self.sequence is not None else self.description
 
     def _reason(self, exc: Exception) -> str:
         """Why FFmpeg failed; its "Immediate exit requested" is our timeout on a silent URL."""
