@@ -40,7 +40,7 @@ from realtime_adain.errors import UserError
 from realtime_adain.hdr_stills import (HLG, PQ, STRIP_SAMPLES, HdrTags, coded_depth, colour_tags,
                                        full_scale, narrow_to_full, tone_mapped)
 from realtime_adain.regular_files import open_regular
-from realtime_adain.still_headers import (RADIANCE_SIGNATURES, check_jpeg_scans, exr_chunks_missing, ffmpeg_still_size,
+from realtime_adain.still_headers import (RADIANCE_SIGNATURES, check_jpeg, exr_chunks_missing, ffmpeg_still_size,
                                           gif_sample_bytes, looks_cut_short, png_data_short, png_sample_bytes,
                                           radiance_sample_bytes, tiff_fields, tiff_sample_bytes, webp_sample_bytes)
 from realtime_adain.video.notes import STDERR_LOCK, note
@@ -119,7 +119,7 @@ def decode_image(data: np.ndarray | bytes, name: str) -> np.ndarray:
 
 
 def _decode(data: np.ndarray, name: str) -> np.ndarray:
-    check_jpeg_scans(data, name)  # (before any decoder: OpenCV, Pillow and FFmpeg each read every scan)
+    check_jpeg(data, name, MAX_DECODE_PIXELS)  # (before any decoder: OpenCV, Pillow and FFmpeg each read every scan)
     tags = colour_tags(data, name)
     if tags is not None:
         hdr = _hdr_still(data, name, tags)
@@ -476,6 +476,7 @@ def frame_count(path: str | os.PathLike) -> int:
 
 # Modes whose pixels an RGB colour profile describes (Pillow's names).
 _RGB_MODES = ("RGB", "RGBA", "RGBX", "RGBa", "P", "PA")
+_PREMULTIPLIED = {"RGBa": "RGBA", "La": "LA"}  # Pillow's modes of premultiplied alpha, and their straight ones
 # Pillow formats never decoded here: EPS runs Ghostscript on the file.
 _PILLOW_REFUSED = ("EPS",)
 # Signatures of formats neither OpenCV nor Pillow reads here: (prefix, offset, what the error says).
@@ -588,9 +589,13 @@ def pillow_image_rgb(image) -> np.ndarray:
 
 def _pillow_to_rgb(image, name: str | None = None) -> np.ndarray:
     """A loaded Pillow image as uint8 RGB: CMYK and Lab through LittleCMS (the embedded CMYK
-    profile, else the naive inversion browsers use), 16-bit grey scaled, alpha over white."""
+    profile, else the naive inversion browsers use), 16-bit grey scaled, alpha over white (premultiplied
+    alpha, `RGBa` and `La`, too: its colours were taken as they are, black where transparent, and
+    `La` was refused)."""
     from PIL import ImageCms
 
+    if image.mode in _PREMULTIPLIED:
+        image = image.convert(_PREMULTIPLIED[image.mode])
     profile = image.info.get("icc_profile")
     if image.mode in ("CMYK", "LAB"):
         transform = _transform_to_srgb(bytes(profile), "CMYK") if image.mode == "CMYK" and profile else None

@@ -30,8 +30,11 @@ def expand_inputs(
         if path.is_dir():
             # Hidden files are skipped: macOS's ._NAME companions, and our own temporaries (atomic.py).
             entries = [p for p in path.iterdir() if not p.name.startswith(".") and accept(p)]
-            matches = sorted(p for p in entries if p.is_file())
-            for odd in sorted(p for p in entries if not p.is_file() and not p.is_dir()):  # never opened: a FIFO blocks
+            # In the byte order of the names, as `ls` in the C locale (and README) lists them: sorted as
+            # text, a name that is not UTF-8 (its bytes as surrogates) came after every CJK one.
+            matches = sorted((p for p in entries if p.is_file()), key=os.fsencode)
+            odds = (p for p in entries if not p.is_file() and not p.is_dir())
+            for odd in sorted(odds, key=os.fsencode):  # never opened: a FIFO blocks
                 note(f"{odd}: left out, {_not_usable(odd, what)}", once=True)
             if not matches:
                 raise UserError(f"{path}: no {noun} in this {what} directory")

@@ -158,27 +158,76 @@ MAX_JPEG_SCANS = 100
 _MARKER_LOOK = 1 << 12  # bytes looked at first for the next marker, doubled up to 1 MiB while none is found
 
 
-def check_jpeg_scans(data: np.ndarray, name: str) -> None:
-    """Refuse a JPEG of more than MAX_JPEG_SCANS scans, before it is decoded (a "scan bomb": a
-    small file that keeps a decoder busy for minutes). Counted as libjpeg reads markers: by each
-    segment's length, resynchronised past anything else, over each scan's entropy-coded data;
-    on the bytes already read, without a copy. Other files pass."""
+def check_jpeg(data: np.ndarray, name: str, max_pixels: int) -> None:
+    """Refuse, before it is decoded, a JPEG of more than MAX_JPEG_SCANS scans (a "scan bomb": a
+    small file that keeps a decoder busy for minutes), or one whose coded picture data could hold
+    at most half of its picture (`_blocks`): a 634-byte file stating 16000x16000 was decoded
+    whole, 52 s and 2.2 GB for a grey picture, with a "cut short?" note (one of over `max_pixels`
+    is left to the decoder's refusal, which says that). Read as libjpeg reads markers
+    (`_jpeg_markers`), on the bytes already read, without a copy. Other files pass."""
     if bytes(data[:3]) != b"\xff\xd8\xff":
         return
-    at, scans = 2, 0
+    scans, coded, blocks, picture = 0, 0, 0, None
+    scan_data = None  # where the entropy-coded data of the scan being read starts
+    for at, marker in _jpeg_markers(data, name):
+        if scan_data is not None:
+            coded, scan_data = coded + max(0, at - scan_data), None
+        if marker in _SOF_MARKERS and picture is None:
+            picture, blocks = _blocks(data, at)
+        elif marker == 0xDA:
+            scans += 1
+            if scans > MAX_JPEG_SCANS:
+                raise UserError(f"{name}: a JPEG of more than {MAX_JPEG_SCANS} scans (encoders write up to 18, and "
+                                "each costs the decoder a pass over the whole picture): refused")
+            scan_data = at + 2 + _segment_length(data, at)
+    if scan_data is not None:  # (no end marker: the data runs to the file's end)
+        coded += max(0, data.size - scan_data)
+    if picture and picture[0] * picture[1] <= max_pixels and coded * 8 < blocks / 2:
+        raise UserError(f"{name}: not a readable image (a {picture[0]}x{picture[1]} JPEG with {coded} bytes of "
+                        "picture data: most of its picture is missing, cut short?)")
+
+
+# Start-of-frame markers of Huffman-coded JPEGs (baseline, extended, progressive): every 8x8 block
+# of every component takes at least one bit (its DC coefficient's code: a Huffman code of all ones
+# is not allowed, the shortest is one bit). Arithmetic coding can take less; lossless JPEG has no blocks.
+_SOF_MARKERS = (0xC0, 0xC1, 0xC2)
+
+
+def _blocks(data: np.ndarray, at: int) -> tuple[tuple[int, int] | None, int]:
+    """(width, height) a start-of-frame segment at `at` states, and the 8x8 blocks of all its
+    components (subsampled ones have fewer); (None, 0) where it is cut or makes no sense."""
+    segment = bytes(data[at + 4:at + 2 + _segment_length(data, at)])
+    if len(segment) < 6 or len(segment) < 6 + 3 * segment[5]:
+        return None, 0
+    height, width, count = struct.unpack(">HHB", segment[1:6])
+    factors = [(segment[7 + 3 * i] >> 4, segment[7 + 3 * i] & 15) for i in range(count)]
+    most = (max((h for h, _ in factors), default=0), max((v for _, v in factors), default=0))
+    if not width or not height or not min(most):
+        return None, 0
+    columns = [-(-width * h // most[0]) for h, _ in factors]  # (each component's samples: ceilings)
+    rows = [-(-height * v // most[1]) for _, v in factors]
+    return (width, height), sum(-(-across // 8) * -(-down // 8) for across, down in zip(columns, rows))
+
+
+def _segment_length(data: np.ndarray, at: int) -> int:
+    """The length a marker segment at `at` states (its two length bytes included)."""
+    return int.from_bytes(bytes(data[at + 2:at + 4]), "big")
+
+
+def _jpeg_markers(data: np.ndarray, name: str) -> Iterator[tuple[int, int]]:
+    """(where, marker) of each marker of a JPEG up to its end marker (given too) or the file's
+    end, as libjpeg reads them: by each segment's length, resynchronised past anything else (a
+    scan's entropy-coded data). More than MAX_BOXES are refused."""
+    at = 2
     for _ in range(MAX_BOXES):
         at = _next_jpeg_marker(data, at)
-        if at < 0 or data[at + 1] == 0xD9:  # (the end, or the end marker)
+        if at < 0:
             return
         marker = int(data[at + 1])
-        if marker in (0x01, 0xD8):  # (TEM and a stray SOI: no length)
-            at += 2
-            continue
-        scans += marker == 0xDA
-        if scans > MAX_JPEG_SCANS:
-            raise UserError(f"{name}: a JPEG of more than {MAX_JPEG_SCANS} scans (encoders write up to 18, and "
-                            "each costs the decoder a pass over the whole picture): refused")
-        at += 2 + int.from_bytes(bytes(data[at + 2:at + 4]), "big")
+        yield at, marker
+        if marker == 0xD9:
+            return
+        at += 2 if marker in (0x01, 0xD8) else 2 + _segment_length(data, at)  # (TEM and a stray SOI: no length)
     raise UserError(f"{name}: a JPEG of more than {MAX_BOXES} marker segments (not a picture's; refused)")
 
 

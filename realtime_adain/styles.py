@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -13,9 +13,12 @@ from realtime_adain.stylizer import Stylizer
 
 class StyleSet:
     """The styles of one run, each encoded once; with colour preservation, once per content
-    (the style is recoloured to it), which is the paper's method and cannot be cached."""
+    (the style is recoloured to it), which is the paper's method and cannot be cached. `images`:
+    each style's picture, looked up when it is encoded (`image` reads each again then:
+    commands/image.py, StylePictures)."""
 
-    def __init__(self, stylizer: Stylizer, images: dict[Path, np.ndarray], size: int | None, preserve_color: bool) -> None:
+    def __init__(self, stylizer: Stylizer, images: Mapping[Path, np.ndarray], size: int | None,
+                 preserve_color: bool) -> None:
         self.stylizer, self.images, self.size, self.preserve_color = stylizer, images, size, preserve_color
         self.cached: dict[Path, StyleStats] = {}
 

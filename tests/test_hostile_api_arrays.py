@@ -79,8 +79,8 @@ def test_pil_images_in_odd_modes(stylizer, style):
         image = Image.new("RGB", (20, 16), (10, 100, 200)).convert(mode)
         assert stylizer.stylize_image(image, style, size=None).shape == (16, 20, 3)
     assert stylizer.stylize_image(Image.new("I;16", (20, 16)), style, size=None).shape == (16, 20, 3)
-    with pytest.raises(ValueError, match="image: a PIL image in mode La"):  # was Pillow's own line
-        stylizer.stylize_image(Image.new("RGBA", (8, 8)).convert("La"), style)
+    # premultiplied grey reads as LA (it was refused: Pillow converts La to nothing else; round 39)
+    assert stylizer.stylize_image(Image.new("RGBA", (8, 8)).convert("La"), style, size=None).shape == (8, 8, 3)
     buffer = io.BytesIO()
     Image.new("RGB", (200, 200), (1, 2, 3)).save(buffer, "PNG")
     cut = Image.open(io.BytesIO(buffer.getvalue()[:300]))

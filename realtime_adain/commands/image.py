@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import hashlib
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Iterator, Mapping, Sequence
 
 import numpy as np
 from tqdm import tqdm
@@ -85,35 +87,47 @@ def check_outputs(outputs: list[Path], jobs: list[Job], inputs: list[Path]) -> N
         check_writable_dir(parent)
 
 
+def expand_given(args: argparse.Namespace) -> tuple[list[Path], list[Path]]:
+    """The contents and styles given, folders expanded. A path that gives none (missing, an empty
+    folder) is refused naming every other bad input in the same line, with `-o` or `--sheet`
+    (the sheet named the first missing file alone). A path given as content and as style
+    (however spelled: `./a.jpg`, `a.jpg`) is named once."""
+    both = {path: "content or style" for path in set(map(Path, args.content)) & set(map(Path, args.style))}
+    contents, missing = common.expand_each(args.content, "content", is_image_path, roles=both)
+    styles, missing_styles = common.expand_each(args.style, "style", is_image_path, roles=both)
+    if missing or missing_styles:  # refused: every other bad input is named in the same line
+        check_inputs(args, contents, styles, known=missing_styles + missing)
+    return contents, styles
+
+
 def check_inputs(
-    args: argparse.Namespace, contents: list[Path], styles: list[Path], keep_styles: bool = True,
-    known: Sequence[str] = (), results: dict[Path, list[Path]] | None = None,
-) -> tuple[dict[Path, np.ndarray], np.ndarray | None]:
+    args: argparse.Namespace, contents: list[Path], styles: list[Path], known: Sequence[str] = (),
+    results: dict[Path, list[Path]] | None = None,
+) -> tuple[dict[Path, str], np.ndarray | None]:
     """Decode every input once before any work and refuse, naming each bad file, if one is
     unreadable or over the pixel budget, or its result too large for the format of an output
-    `results` gives it (a WebP's side): a folder run then never stops halfway. Returns the
-    styles' images (unless not `keep_styles`: a large library need not stay in memory) and the
-    mask; contents are decoded again when processed. `known`: problems found already (missing
-    files), named in the same line. A file given as content and style is named once where it
-    fails both the same way."""
+    `results` gives it (a WebP's side): a folder run then never stops halfway. Returns each
+    style's `picture_digest` (`StylePictures` reads it again: a large library need not stay in
+    memory) and the mask; contents are decoded (and checked) again when processed. `known`:
+    problems found already (missing files), named in the same line. A file given as content and
+    style is named once where it fails both the same way."""
     problems: list[str] = list(known)
     results = results or {}
-    style_images: dict[Path, np.ndarray] = {}
+    digests: dict[Path, str] = {}
 
     def check(path: Path, size: int | None, option: str) -> np.ndarray | None:
         try:
-            image = read_image(path)
-            check_pixel_budget(path, *image.shape[:2], size, args.max_pixels, option)
+            image = read_checked(args, path, size, option)
             common.note_first_frame_only(path)
-            return fit_short_side(image, size) if option == "--style-size" else image  # kept: at the size used
+            return image
         except UserError as exc:
             problems.append(str(exc))
             return None
 
     for path in dict.fromkeys(styles):
         image = check(path, args.style_size, "--style-size")
-        if keep_styles:
-            style_images[path] = image
+        if image is not None:
+            digests[path] = picture_digest(image)
     for path in dict.fromkeys(contents):
         image = check(path, args.size, "--size")
         if image is not None:
@@ -135,7 +149,58 @@ def check_inputs(
     given = [*args.content, *args.style, *([args.mask] if args.mask else [])]  # (as `known` names them)
     outputs = [out for outs in results.values() for out in outs]
     refuse_inputs(list(dict.fromkeys(problems)), map(str, [*contents, *styles, *map(Path, given), *outputs]))
-    return style_images, mask
+    return digests, mask
+
+
+def read_checked(args: argparse.Namespace, path: Path, size: int | None, option: str) -> np.ndarray:
+    """`path` decoded, refused where it is over --max-pixels at `size` (`option`'s)."""
+    image = read_image(path)
+    check_pixel_budget(path, *image.shape[:2], size, args.max_pixels, option)
+    return image
+
+
+def picture_digest(image: np.ndarray) -> str:
+    """What tells a decoded picture from another: its shape and samples, hashed."""
+    digest = hashlib.blake2b(str(image.shape).encode())
+    digest.update(np.ascontiguousarray(image))
+    return digest.hexdigest()
+
+
+class ChangedSinceChecked(UserError):
+    """An input that no longer is what the checks before the run passed when it is read for its
+    job (replaced by one over --max-pixels, cut short, removed): that job fails, the others go on."""
+
+
+@contextlib.contextmanager
+def changed_since_checked() -> Iterator[None]:
+    """Within it, a refused input is one that changed since the run checked it (`ChangedSinceChecked`)."""
+    try:
+        yield
+    except UserError as exc:
+        raise ChangedSinceChecked(f"{exc}; it changed since the run checked it") from None
+
+
+class StylePictures(Mapping[Path, np.ndarray]):
+    """The style pictures of a run at `size` (a StyleSet's), each read again when it is encoded
+    (once; with --preserve-color once a content, recoloured to it) instead of held from the check
+    to the end: 12 styles of 3000x3000 at --style-size 0 took 285 MiB more than one. A picture
+    that is not the one checked (`digests`) fails the jobs that use it."""
+
+    def __init__(self, digests: dict[Path, str], size: int | None) -> None:
+        self.digests, self.size = digests, size
+
+    def __getitem__(self, path: Path) -> np.ndarray:
+        with changed_since_checked():
+            image = read_image(path)
+        if picture_digest(image) != self.digests[path]:
+            raise ChangedSinceChecked(f"{path}: the picture changed since the run checked it")
+        return fit_short_side(image, self.size)
+
+    def __iter__(self) -> Iterator[Path]:
+        return iter(self.digests)
+
+    def __len__(self) -> int:
+        return len(self.digests)
 
 
 def result_size(args: argparse.Namespace, shape: tuple[int, int]) -> tuple[int, int]:
@@ -154,12 +219,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--mask needs an image file's name")
     args.size = 512 if args.size is None else args.size
     args.keep_size = True if args.keep_size is None else args.keep_size  # (None: not given; --sheet refuses it)
-    # A path given as content and as style (however spelled: `./a.jpg`, `a.jpg`) is named once.
-    both = {path: "content or style" for path in set(map(Path, args.content)) & set(map(Path, args.style))}
-    contents, missing = common.expand_each(args.content, "content", is_image_path, roles=both)
-    styles, missing_styles = common.expand_each(args.style, "style", is_image_path, roles=both)
-    if missing or missing_styles:  # refused: every other bad input is named in the same line
-        check_inputs(args, contents, styles, keep_styles=False, known=missing_styles + missing)
+    contents, styles = expand_given(args)
     jobs = plan(args, contents, styles)
     outputs = output_paths(args.output, jobs, WRITABLE_EXTENSIONS, "image", args.ext, output_suffix)
     mask_paths = [Path(args.mask)] if args.mask else []
@@ -173,37 +233,52 @@ def run(args: argparse.Namespace) -> int:
 
 def stylize_all(args: argparse.Namespace, model: ModelSettings, jobs: list[Job], outputs: list[Path],
                 contents: list[Path], styles: list[Path]) -> None:
-    """Every job, after every input is checked; each output reported as it is written."""
+    """Every job, after every input is checked; each output reported as it is written. A job
+    whose input changed since the check fails alone: the others are made, then one line names
+    each such input (a folder run never stops halfway)."""
     results: dict[Path, list[Path]] = {}
     for job, out in zip(jobs, outputs):
         results.setdefault(job.source, []).append(out)
-    style_images, mask = check_inputs(args, contents, styles, results=results)
+    digests, mask = check_inputs(args, contents, styles, results=results)
 
     from realtime_adain.styles import StyleSet
     from realtime_adain.stylizer import Stylizer
 
     stylizer = Stylizer.from_settings(model, sizes_vary=True)
-    style_set = StyleSet(stylizer, style_images, args.style_size, args.preserve_color)
+    style_set = StyleSet(stylizer, StylePictures(digests, args.style_size), args.style_size, args.preserve_color)
     # A mask's spatial control runs the eager network (`stylize_masked`): no engine holds it. Said,
     # and reported so (--json said the engine asked for).
     ran = {"engine": "eager"} if mask is not None else None
     if mask is not None and stylizer.engine_name != "eager":
         note(f"--mask runs the eager network (spatial control is in no {stylizer.engine_name} engine)")
 
+    failed: list[str] = []
     for job, out in tqdm(list(zip(jobs, outputs)), desc="stylizing", unit="image", disable=None):
         started = time.monotonic()
-        with out_of_memory_as_user_error(str(job.source)):
-            result = stylize_one(args, job, stylizer, style_set, mask)
+        try:
+            with out_of_memory_as_user_error(str(job.source)):
+                result = stylize_one(args, job, out, stylizer, style_set, mask)
+        except ChangedSinceChecked as exc:
+            failed.append(str(exc))
+            continue
         write_image(out, result)
         common.report_output(args, stylizer, job.source, job.styles, out, result.shape[1::-1], time.monotonic() - started,
                              extra=ran)
+    if failed:
+        problems = "; ".join(dict.fromkeys(failed))  # (an input of several jobs: said once)
+        raise UserError(problems if len(jobs) == 1 else
+                        f"{len(failed)} of {len(jobs)} results not written (the others were): {problems}")
 
 
 def stylize_one(
-    args: argparse.Namespace, job: Job, stylizer: Stylizer, style_set: StyleSet, mask: np.ndarray | None
+    args: argparse.Namespace, job: Job, out: Path, stylizer: Stylizer, style_set: StyleSet, mask: np.ndarray | None
 ) -> np.ndarray:
-    """One job's result, at the content's size unless --no-keep-size."""
-    original = read_image(job.source)
+    """One job's result for `out`, at the content's size unless --no-keep-size. The content is
+    checked again as it is read: one replaced since the check by a 1000x1000 went through at
+    --size 0 --max-pixels 20000."""
+    with changed_since_checked():
+        original = read_checked(args, job.source, args.size, "--size")
+        check_encodable(out, *result_size(args, original.shape[:2]))
     content = fit_short_side(original, args.size)
     if mask is not None:
         note_mask_stretched(args.mask, mask.shape, content.shape)

@@ -22,7 +22,7 @@ from realtime_adain.commands import common
 from realtime_adain.errors import UserError, out_of_memory_as_user_error
 from realtime_adain.imageio import (WRITABLE_EXTENSIONS, check_encodable, fit_short_side, is_writable_image_path,
                                     read_image, write_image)
-from realtime_adain.paths import check_writable_dir, expand_images, refuse_overwriting_inputs
+from realtime_adain.paths import check_writable_dir, refuse_overwriting_inputs
 from realtime_adain.settings import ModelSettings
 from realtime_adain.video.notes import repeats_counted
 
@@ -101,8 +101,9 @@ def refuse_styles_given_twice(styles: list[Path]) -> None:
 
 
 def run(args: argparse.Namespace, model: ModelSettings) -> int:
-    contents = expand_images(args.content, "content")
-    styles = expand_images(args.style, "style")
+    from realtime_adain.commands.image import expand_given
+
+    contents, styles = expand_given(args)  # (every bad input named in one line, as `-o` names them)
     with repeats_counted(contents + styles):  # a folder's pictures: one line per kind of note, as `image`
         return _make_sheet(args, model, contents, styles)
 
@@ -111,7 +112,7 @@ def _make_sheet(args: argparse.Namespace, model: ModelSettings, contents: list[P
     from realtime_adain.commands.image import check_inputs
 
     out = check_request(args, contents, styles, model)
-    check_inputs(args, contents, styles, keep_styles=False)
+    check_inputs(args, contents, styles)
     photo = read_image(contents[0])
     side = sheet.fit_tile_side(photo.shape[:2], args.size, len(styles) + args.sheet_original,
                                args.sheet_columns, args.max_pixels)
