@@ -77,6 +77,7 @@ PACKET_BYTES = 512
 # Video packets held since the latest keyframe, at most this many bytes, to decode the last frames
 # again without frame threads where those threads lost them (`VideoReader._lost_at_end`).
 TAIL_BYTES = 64 << 20
+TAIL_PICTURES = 64  # an image sequence's latest pictures held so (`TailPackets`)
 # FFmpeg's AV_CODEC_FLAG_OUTPUT_CORRUPT: the decoder gives the frames it concealed (see `Recovery`).
 OUTPUT_CORRUPT = int(av.codec.context.Flags.output_corrupt)
 # A declared frame count is believed only up to this many times what the declared duration holds
@@ -1003,7 +1004,7 @@ class VideoReader:
         video packet is decoded, so none is left inside when a frame is given. A video packet the
         decoder rejects as damaged is skipped, as FFmpeg's tools conceal it and play on (counted
         in `damaged`, noted at the end)."""
-        recovery, tail, cut = Recovery(), TailPackets(TAIL_BYTES), CutSound()
+        recovery, tail, cut = Recovery(), TailPackets(TAIL_BYTES, self.sequence is not None), CutSound()
         last = None  # the highest timestamp of a frame given so far
         run: list[av.Packet] = []
         apply, video = self.shift.apply, self.stream
@@ -1025,12 +1026,14 @@ class VideoReader:
             for frame in self._decoded(self._before.ready(packet), recovery, tail):
                 if frame.pts is not None:
                     last = frame.pts if last is None else max(last, frame.pts)
+                tail.given()
                 yield frame
         if run:
             yield run
         for frame in self._decoded(self._before.rest(), recovery, tail):  # (a file ended without its flush)
             if frame.pts is not None:
                 last = frame.pts if last is None else max(last, frame.pts)
+            tail.given()
             yield frame
         for frame in self._lost_at_end(tail, last):
             last = frame.pts
@@ -1049,6 +1052,7 @@ class VideoReader:
             if isinstance(frames, av.error.FFmpegError):  # InvalidData mostly; DV's partial last frame: EPERM
                 self.damaged += 1
                 tail.damaged += 1
+                tail.damaged_since_frame += 1
                 continue
             yield from (frame for frame in frames if recovery.keep(frame))
 
@@ -1140,7 +1144,9 @@ class VideoReader:
         the file was refused as truncated), where `ffmpeg` keeps them. When a packet since the
         latest keyframe shows a later timestamp than the last frame, those packets are decoded
         again without frame threads (which report damage at its packet) and the later frames
-        are given; a damaged last packet costs that one decode of a GOP."""
+        are given; a damaged last packet costs that one decode of a GOP. An image sequence's
+        pictures each decode alone: those after the last frame given are decoded again, and the
+        damage counted since that frame was theirs (two damaged last pictures were noted as one)."""
         if last is None or tail.top is None or tail.top <= last or not tail.packets:
             return
         # none decoded (another codec joined on): their "frames" are noise; in an image sequence every
@@ -1155,14 +1161,19 @@ class VideoReader:
                 context.flags |= OUTPUT_CORRUPT
                 recovery, flush, damaged = Recovery(), av.Packet(), 0
                 flush.time_base = self.stream.time_base
-                for packet in [*tail.packets, flush]:
+                packets = tail.packets
+                counted = tail.damaged
+                if self.sequence is not None:
+                    packets = [packet for packet in packets if packet.pts is None or packet.pts > last]
+                    counted = tail.damaged_since_frame
+                for packet in [*packets, flush]:
                     try:
                         frames = context.decode(packet)
                     except MemoryError:
                         raise
                     except av.error.FFmpegError:
                         damaged += 1
-                        if damaged > tail.damaged:  # one the frame threads did not report before they stopped
+                        if damaged > counted:  # one the frame threads did not report before they stopped
                             self.damaged += 1
                         continue
                     for frame in frames:
@@ -1323,22 +1334,32 @@ class CutSound:
 
 class TailPackets:
     """The video packets since the latest keyframe (while they fit in `limit` bytes), and the
-    highest timestamp among them: what `VideoReader._lost_at_end` decodes again."""
+    highest timestamp among them: what `VideoReader._lost_at_end` decodes again. For an image
+    sequence (`pictures`: each packet a whole picture) the latest packets that fit, keyframes or not."""
 
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
+    def __init__(self, limit: int, pictures: bool = False) -> None:
+        self.limit, self.pictures = limit, pictures
         self.packets: list[av.Packet] = []
         self.size = 0
         self.whole = False  # whether `packets` starts at a keyframe
         self.damaged = 0  # packets since that keyframe the decoder rejected
+        self.damaged_since_frame = 0  # packets rejected since the latest frame was given (`given`)
         self.top: int | None = None
         self.end: int | None = None  # the latest packet's pts + duration (decode order)
+
+    def given(self) -> None:
+        self.damaged_since_frame = 0
 
     def add(self, packet: av.Packet) -> None:
         if not packet.size or packet.is_discard:  # the flush packet; one decoded only to be dropped (edit list)
             return
-        if packet.is_keyframe:
+        if packet.is_keyframe and not self.pictures:
             self.packets, self.size, self.whole, self.damaged = [], 0, True, 0
+        if self.pictures:
+            self.whole = True
+            # (frame threads lose one picture per thread at most: a few are enough to hold)
+            while self.packets and (self.size + packet.size > self.limit or len(self.packets) >= TAIL_PICTURES):
+                self.size -= self.packets.pop(0).size
         if self.whole:
             self.packets.append(packet)
             self.size += packet.size
