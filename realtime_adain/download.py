@@ -10,9 +10,10 @@ holds a partial or wrong file; a failed run also removes the directories it crea
 empty (a `.part` worth resuming keeps its directory).
 
 A server that sends more than the file's known size (or, size unknown, `MAX_DOWNLOAD_BYTES`) is
-cut off at that size, so a broken or hostile mirror cannot fill the disk; one that trickles (under
-`MinRate`, 4 KiB/s over a minute) is cut off too, so it cannot hold the command for ever. Either
-deletes the `.part`, as does an error writing it (a full disk), which names the weights file.
+cut off at that size, so a broken or hostile mirror cannot fill the disk; that deletes the `.part`,
+as does an error writing it (a full disk), which names the weights file. One that trickles (under
+`MinRate`, 4 KiB/s over a minute) is cut off too, so it cannot hold the command for ever; what it
+sent stays in the `.part` for the next run to resume, as after a dropped connection.
 """
 
 from __future__ import annotations
@@ -408,10 +409,11 @@ class MinRate:
     bytes_per_s: float = 4096
     window_s: float = 60.0
 
-    def too_slow(self, url: str, received: int, seconds: float) -> UserError:
+    def too_slow(self, url: str, received: int, seconds: float, part: Path) -> UserError:
+        """`part`: the download so far, kept (its bytes are good, only slow to come) for the next run."""
         return UserError(f"{shown(url)}: too slow, {received} bytes in the last {seconds:.0f} s (under "
-                         f"{self.bytes_per_s:g} bytes/s); stopped and deleted the download, try again later "
-                         "or use a mirror with --base-url")
+                         f"{self.bytes_per_s:g} bytes/s); stopped, {_size(part)} bytes kept in {part} (the next run "
+                         "resumes from them); try again later, or use a mirror with --base-url")
 
 
 def size_limit(spec: PublishedFile, check_checksum: bool) -> SizeLimit:
@@ -449,7 +451,8 @@ def _transfer(url: str, part: Path, label: str, limit: SizeLimit, min_rate: MinR
             part.unlink(missing_ok=True)
             raise _WrongRange(offset, response.headers.get("Content-Range", ""))
         length = ascii_whole(response.headers.get("Content-Length", ""))
-        total = start + length if length is not None else None
+        # (without a length the body ends where the connection does: short of a pinned size, it dropped)
+        total = start + length if length is not None else limit.limit if limit.exact else None
         if total is not None and total > limit.limit:
             part.unlink(missing_ok=True)
             raise limit.exceeded(url, total)
@@ -478,8 +481,7 @@ def _transfer(url: str, part: Path, label: str, limit: SizeLimit, min_rate: MinR
                 if elapsed >= min_rate.window_s:
                     if received - window_bytes < min_rate.bytes_per_s * elapsed:
                         out.close()
-                        part.unlink(missing_ok=True)
-                        raise min_rate.too_slow(url, received - window_bytes, elapsed)
+                        raise min_rate.too_slow(url, received - window_bytes, elapsed, part)
                     window_start, window_bytes = time.monotonic(), received
             out.flush()
             os.fsync(out.fileno())
@@ -491,6 +493,18 @@ def fetch(url: str, part: Path, label: str, limit: SizeLimit, attempts: int = AT
     """Download `url` into `part` (at most `limit` bytes, at least `min_rate`), resuming with Range
     requests while the connection drops. True when the file is built on the bytes `part` held
     before (an earlier run's, perhaps from another URL: nothing says where they came from)."""
+    if limit.exact and _size(part) == limit.limit:  # (a run stopped while verifying it: asking for more is a 416)
+        return True
+    try:
+        return _fetch_resuming(url, part, label, limit, attempts, min_rate)
+    except BaseException:  # (a Ctrl-C too) an empty `.part` is nothing to resume, and kept the run's new folders
+        if not _size(part):
+            part.unlink(missing_ok=True)
+        raise
+
+
+def _fetch_resuming(url: str, part: Path, label: str, limit: SizeLimit, attempts: int, min_rate: MinRate) -> bool:
+    """`fetch` once the `.part` needs more bytes."""
     wrong_range = None
     on_kept = _size(part) > 0
     for attempt in range(attempts):
@@ -512,7 +526,6 @@ def fetch(url: str, part: Path, label: str, limit: SizeLimit, attempts: int = AT
                         f"request with another part of the file (asked from byte {wrong_range.offset}, sent "
                         f"{one_line(wrong_range.given[:80]) or 'no range'}); try again later, or use a mirror with --base-url")
     if not have:  # nothing to resume from
-        part.unlink(missing_ok=True)
         raise UserError(f"{shown(url)}: download interrupted {attempts} times before any data arrived")
     raise UserError(
         f"{shown(url)}: download interrupted {attempts} times ({have} bytes kept in {part}); "

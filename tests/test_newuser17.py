@@ -15,6 +15,7 @@ import sys
 import threading
 from pathlib import Path
 
+import cv2
 import pytest
 
 from cli_support import one_error_line
@@ -45,11 +46,12 @@ def strict_json(text: str) -> dict:
 def test_temporal_results_are_not_written_over_an_input(run_cli, weights_env, data_dir, tmp_path, flag, which):
     """`bench temporal --style st.jpg --json st.jpg` replaced the style image with the JSON report."""
     source = data_dir / ("style/brushstrokes.jpg" if which == "--style" else "content/golden_gate.jpg")
-    kept = tmp_path / "input.jpg"
-    shutil.copy(source, kept)
+    kept = tmp_path / ("input.png" if flag == "--figure" else "input.jpg")  # (--figure takes .png names only)
+    cv2.imwrite(str(kept), cv2.imread(str(source))) if flag == "--figure" else shutil.copy(source, kept)
+    before = kept.read_bytes()
     code, out, err = run_cli(*tiny_temporal(data_dir, which, kept, flag, kept))
     assert code == 2 and one_error_line(err) == f"error: {kept}: output would overwrite an input" and not out
-    assert kept.read_bytes() == source.read_bytes()
+    assert kept.read_bytes() == before
 
 
 def test_temporal_json_and_figure_cannot_share_a_file(run_cli, weights_env, data_dir, tmp_path):

@@ -63,6 +63,13 @@ def strengths(text: str) -> list[float]:
     return values
 
 
+def figure_file(text: str) -> Path:
+    """`--figure PATH`: the figure is always a PNG, so another extension (x.txt) would misname it."""
+    path = file_name(text)
+    if path.suffix.lower() != ".png":
+        raise argparse.ArgumentTypeError(f"'{text}' does not end in .png: the figure is always a PNG (e.g. difference.png)")
+    return path
+
 
 # The clips are held whole, with their flows and several variants (`check_fits_in_memory`), so they are
 # bounded; E_warp needs two frames, and frames whose flow is computed at their own size (below
@@ -98,9 +105,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="frames timed per cost resolution (default 12)")
     parser.add_argument("--vgg", metavar="PATH", help="encoder weights (default: installed, else generated)")
     parser.add_argument("--decoder", metavar="PATH", help="decoder weights (default: installed, else generated)")
-    parser.add_argument("--figure", type=file_name, metavar="PATH",
-                        help="also write a PNG (always PNG) of |O_t - W(O_t+1)| on the pan clip: per-frame, one pass "
-                             "and two passes at their defaults")
+    parser.add_argument("--figure", type=figure_file, metavar="PATH",
+                        help="also write a PNG (a name ending in .png) of |O_t - W(O_t+1)| on the pan clip: per-frame, "
+                             "one pass and two passes at their defaults")
     parser.add_argument("--json", type=results_file, metavar="PATH", help="also write the results to this JSON file")
 
 
