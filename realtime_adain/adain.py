@@ -122,7 +122,8 @@ class StyleStats:
                 or isinstance(weights, np.ndarray) and weights.ndim != 1):
             raise TypeError(f"weights must be a list of numbers, one per style, got {type(weights).__name__}")
         if len(styles) != len(weights):
-            raise ValueError(f"{len(weights)} mix weights for {len(styles)} styles")
+            raise ValueError(f"{len(weights)} mix weight{'s' * (len(weights) != 1)} for {len(styles)} "
+                             f"style{'s' * (len(styles) != 1)}")
         if not styles:
             raise ValueError("no styles to mix: give at least one")
         for i, w in enumerate(weights):

@@ -97,7 +97,7 @@ def check_mix(mix: Sequence[float] | None, count: int) -> tuple[float, ...] | No
         return None
     weights = tuple(check_number(w, f"mix[{i}]", 0.0, float("inf")) for i, w in enumerate(mix))
     if len(weights) != count:
-        raise ValueError(f"mix has {len(weights)} weights for {count} styles")
+        raise ValueError(f"mix has {len(weights)} weight{'s' * (len(weights) != 1)} for {count} style{'s' * (count != 1)}")
     largest = max(weights, default=0.0)
     if not largest > 0:
         raise ValueError(f"mix weights must have a positive sum, got {list(weights)}")

@@ -1002,7 +1002,8 @@ def check_pixel_budget(path: Path, height: int, width: int, size: int | None, ma
     if (found := over_budget(height, width, size, max_pixels)) is None:
         return
     new_w, new_h, over = found
-    at = f"{path}: {width}x{height} at {option} {size or 0} is {new_w}x{new_h}"
+    # (at --size 0 it is processed at its own size: "64x36 at --size 0 is 64x36" said it twice)
+    at = f"{path}: {width}x{height} at {option} {size} is {new_w}x{new_h}" if size else f"{path}: {width}x{height} (full size)"
     if over == "side":
         fits = largest_size_within(height, width, max_pixels)
         remedy = (f"{option} {fits} or less fits" if fits >= 1 else

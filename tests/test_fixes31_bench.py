@@ -98,7 +98,7 @@ def test_a_clip_over_the_pixel_budget_is_refused_before_any_variant(weights_env,
     done = cli("bench", "video", "--video", clip, "--style", data_dir / "style" / "brushstrokes.jpg", "--frames", "1",
                "--repeats", "1", "--threads", "1", *baseline, preexec_fn=limit_address_space(6 << 20))
     assert one_error_line(done.stderr, done.returncode) == (
-        f"error: {clip}: 4160x4096 at --size 0 is 4160x4096, over the budget of 16777216 pixels (give --size 4064 or less)")
+        f"error: {clip}: 4160x4096 (full size), over the budget of 16777216 pixels (give --size 4064 or less)")
     assert done.returncode == 2 and done.stdout == ""  # (no header: nothing ran)
 
 

@@ -76,7 +76,7 @@ def test_notes_and_errors_name_the_api_not_the_cli(stylizer, clip, tmp_path, cap
 
 def test_over_the_pixel_budget_the_size_that_fits_is_given(stylizer, clip, tmp_path, run_cli, weights_env):
     """At size 0 (the picture's own) the hint was 'lower size', which has nothing to lower."""
-    with pytest.raises(UserError, match=r"at size 0 is 64x48, over the budget of 1000 pixels "
+    with pytest.raises(UserError, match=r"64x48 \(full size\), over the budget of 1000 pixels "
                                         r"\(raise it with max_pixels, or give size 27 or less\)$"):
         ra.stylize_video(clip, tmp_path / "o.mp4", style=np.full((16, 16, 3), 90, np.uint8), stylizer=stylizer,
                          max_pixels=1000)

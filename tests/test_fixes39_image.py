@@ -61,7 +61,7 @@ def test_a_content_changed_after_the_check_fails_its_result_alone(run_cli, weigh
     changed_after_the_check(monkeypatch, changes[change])
     code, out, err = run_cli("image", folder, "-s", data_dir / "style" / "mondrian.jpg", "--size", "0",
                              "--style-size", "32", "--max-pixels", "20000", "-o", tmp_path / "out/")
-    reasons = {"larger": "200x200 at --size 0 is 200x200, over the budget of 20000 pixels (raise it with --max-pixels, "
+    reasons = {"larger": "200x200 (full size), over the budget of 20000 pixels (raise it with --max-pixels, "
                          "or give --size 141 or less)", "removed": "no such file",
                "cut": "not a readable image (the PNG does not end with its IEND chunk: cut short?)"}
     assert one_error_line(err, code) == (f"error: 1 of 2 results not written (the others were): {folder}/a.png: "

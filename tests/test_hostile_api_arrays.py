@@ -128,7 +128,7 @@ def test_mix_refuses_bad_weights_and_styles_by_name(style):
         (None, TypeError, "weights must be a list"), ((w for w in (1, 2)), TypeError, "weights must be a list"),
         (["a", "b"], TypeError, r"weights\[0\]"), ([True, 1], TypeError, r"weights\[0\]"),
         ([0, 0], ValueError, "positive sum"), ([-1, 2], ValueError, "non-negative"),
-        ([float("nan"), 1], ValueError, "finite"), ([1], ValueError, "1 mix weights for 2 styles"),
+        ([float("nan"), 1], ValueError, "finite"), ([1], ValueError, "1 mix weight for 2 styles"),
     ]:
         with pytest.raises(error, match=word):
             StyleStats.mix([style, other], weights)
@@ -207,7 +207,7 @@ def test_stylize_video_mistakes_are_value_errors_naming_the_argument(stylizer, s
     (tmp_path / "in.mp4").write_bytes(b"")  # every refusal below comes before the file is opened
     common = {"stylizer": stylizer, "size": 32}
     cases = [
-        ({"style": [style, style], "mix": [1]}, ValueError, "mix has 1 weights for 2 styles"),  # was UserError '--mix'
+        ({"style": [style, style], "mix": [1]}, ValueError, "mix has 1 weight for 2 styles"),  # was UserError '--mix'
         ({"style": [style, style], "mix": [0, 0]}, ValueError, "mix weights must have a positive"),
         ({"style": "x.jpg", "style_size": 10**9}, ValueError, "^style_size 1000000000 is outside"),  # was '--style-size'
         ({"style": [style, "x.jpg"], "mix": [1, 1]}, TypeError, "all StyleStats or all images"),

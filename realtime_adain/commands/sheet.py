@@ -34,7 +34,7 @@ def add_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("contact sheet (--sheet FILE)")
     group.add_argument("--sheet-columns", type=columns, metavar="N",
                        help=f"columns of the sheet, 1 to {sheet.MAX_COLUMNS} (default: about a square)")
-    group.add_argument("--sheet-original", action=argparse.BooleanOptionalAction, default=True,
+    group.add_argument("--sheet-original", action=argparse.BooleanOptionalAction, default=None,
                        help="show the photo itself as the first tile (default: on)")
     group.add_argument("--style-cache", metavar="DIR",
                        help="where style statistics are cached, shared with `live` (default: the per-user cache)")
@@ -52,7 +52,8 @@ def columns(text: str) -> int:
 def refuse_sheet_options(args: argparse.Namespace) -> None:
     """Without --sheet, its options mean nothing: say so rather than ignore them."""
     for given, option in ((args.sheet_columns is not None, "--sheet-columns"),
-                          (not args.sheet_original, "--no-sheet-original"), (args.style_cache is not None, "--style-cache")):
+                          (args.sheet_original is False, "--no-sheet-original"),
+                          (args.sheet_original is True, "--sheet-original"), (args.style_cache is not None, "--style-cache")):
         if given:
             raise UserError(f"{option} applies to a contact sheet: give --sheet FILE")
 
@@ -103,6 +104,7 @@ def refuse_styles_given_twice(styles: list[Path]) -> None:
 def run(args: argparse.Namespace, model: ModelSettings) -> int:
     from realtime_adain.commands.image import expand_given
 
+    args.sheet_original = args.sheet_original is not False  # (None: not given, the default: on)
     contents, styles = expand_given(args)  # (every bad input named in one line, as `-o` names them)
     with repeats_counted(contents + styles):  # a folder's pictures: one line per kind of note, as `image`
         return _make_sheet(args, model, contents, styles)

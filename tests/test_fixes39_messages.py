@@ -1,0 +1,45 @@
+"""Session 39: small truths of the CLI's and the API's messages (a docs tester's findings)."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+from realtime_adain.adain import StyleStats
+from realtime_adain.errors import UserError
+from realtime_adain.imageio import check_pixel_budget
+
+
+def test_sheet_original_without_a_sheet_is_refused(run_cli, weights_env, data_dir, tmp_path):
+    """`--sheet-original` without --sheet was accepted and did nothing (`--no-sheet-original`,
+    `--sheet-columns` and `--style-cache` said they need a sheet)."""
+    photo = shutil.copy(data_dir / "content" / "golden_gate.jpg", tmp_path / "photo.jpg")
+    style = data_dir / "style" / "mondrian.jpg"
+    for flag in ("--sheet-original", "--no-sheet-original"):
+        code, out, err = run_cli("image", photo, "-s", style, "-o", tmp_path / "x.jpg", flag)
+        assert (code, out, err) == (2, "", f"error: {flag} applies to a contact sheet: give --sheet FILE\n")
+    assert not (tmp_path / "x.jpg").exists()
+
+
+def test_one_mix_weight_is_singular_in_the_api():
+    """'mix has 1 weights for 2 styles', '1 mix weights for 2 styles'."""
+    style = StyleStats(np.ones(512, np.float32), np.ones(512, np.float32))
+    with pytest.raises(ValueError, match=r"^1 mix weight for 2 styles$"):
+        StyleStats.mix([style, style], [1.0])
+    with pytest.raises(ValueError, match=r"^2 mix weights for 1 style$"):
+        StyleStats.mix([style], [1.0, 1.0])
+    from realtime_adain.api import check_mix
+
+    with pytest.raises(ValueError, match=r"^mix has 1 weight for 2 styles$"):
+        check_mix((1.0,), 2)
+
+
+def test_over_the_budget_at_full_size_is_said_once(tmp_path):
+    """'in.mp4: 64x36 at --size 0 is 64x36, over the budget' said the size twice."""
+    with pytest.raises(UserError) as refused:
+        check_pixel_budget(tmp_path / "in.mp4", 36, 64, 0, 1000, "--size")
+    assert str(refused.value).startswith(f"{tmp_path / 'in.mp4'}: 64x36 (full size), over the budget of 1000 pixels")
+    with pytest.raises(UserError, match=r"64x36 at --size 72 is 128x72, over the budget"):
+        check_pixel_budget(tmp_path / "in.mp4", 36, 64, 72, 1000, "--size")
