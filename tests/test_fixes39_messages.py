@@ -10,6 +10,7 @@ import pytest
 from realtime_adain.adain import StyleStats
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import check_pixel_budget
+from weights_server import release_bytes, synthetic_release  # noqa: F401  (fixtures)
 
 
 def test_sheet_original_without_a_sheet_is_refused(run_cli, weights_env, data_dir, tmp_path):
@@ -43,3 +44,30 @@ def test_over_the_budget_at_full_size_is_said_once(tmp_path):
     assert str(refused.value).startswith(f"{tmp_path / 'in.mp4'}: 64x36 (full size), over the budget of 1000 pixels")
     with pytest.raises(UserError, match=r"64x36 at --size 72 is 128x72, over the budget"):
         check_pixel_budget(tmp_path / "in.mp4", 36, 64, 72, 1000, "--size")
+
+
+def test_download_notes_say_what_the_environment_overrides(synthetic_release, run_cli, monkeypatch, tmp_path):
+    """With $REALTIME_ADAIN_VGG/DECODER set (they come before the weights directory), a download
+    into the default folder was used by no command without a word, and one into another `weights`
+    folder offered REALTIME_ADAIN_HOME, which alone would not use it; --no-checksum said 'verified'."""
+    from realtime_adain import download, weights
+    from weights_server import WeightsServer
+
+    home = tmp_path / "home"
+    monkeypatch.setenv(weights.HOME_ENV_VAR, str(home))
+    monkeypatch.delenv(download.BASE_URL_ENV_VAR, raising=False)
+    named = {kind: str(tmp_path / f"mine-{kind}.pth") for kind in weights.ENV_VAR}
+    for kind, variable in weights.ENV_VAR.items():
+        monkeypatch.setenv(variable, named[kind])
+    with WeightsServer(synthetic_release) as server:
+        code, out, err = run_cli("weights", "download", "--base-url", server.url, "--no-checksum")
+        assert code == 0, err
+        for kind, name in weights.DEFAULT_FILENAME.items():
+            assert (f"note: {weights.ENV_VAR[kind]} is set: commands use {named[kind]}, not {home / 'weights' / name} "
+                    "(unset it to use the downloaded file)") in out.splitlines()
+        assert out.count("structure verified, --no-checksum: size and SHA-256 not checked") == 2, out
+        code, out, err = run_cli("weights", "download", "--base-url", server.url, "--dir", tmp_path / "other" / "weights")
+    assert code == 0, err
+    assert out.count("bytes, verified)") == 2, out
+    assert out.rstrip().endswith(f"{weights.HOME_ENV_VAR}={tmp_path / 'other'} (it keeps its engines and styles there "
+                                 f"too) with {weights.ENV_VAR['vgg']} and {weights.ENV_VAR['decoder']} unset"), out

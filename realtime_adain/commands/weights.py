@@ -67,14 +67,34 @@ def run_download(args: argparse.Namespace) -> int:
         raise UserError(f"{directory}: a symbolic link to nothing (a loop, or its target is gone), not a directory")
     urls = download.file_urls(args.base_url, args.vgg_url, args.decoder_url)
 
+    # (--no-checksum: only the structure was checked; "verified" said more)
+    checked = "structure verified, --no-checksum: size and SHA-256 not checked" if args.no_checksum else "verified"
+
     def landed(path: Path, outcome: str) -> None:  # (said at once: a later failure must not hide it)
-        print(one_line(f"{path}: {outcome} ({path.stat().st_size:,} bytes, verified)"), flush=True)
+        print(one_line(f"{path}: {outcome} ({path.stat().st_size:,} bytes, {checked})"), flush=True)
 
     download.download_all(urls, directory, force=args.force, check_checksum=not args.no_checksum, landed=landed)
     default = _default_directory()
     if default is None or directory.resolve() != default.resolve():
         print(one_line(f"note: {directory} is not the default weights directory; {how_to_use(directory)}"))
+    else:
+        for line in _overridden(directory):
+            print(one_line(line))
     return 0
+
+
+def _overridden(directory: Path) -> list[str]:
+    """Notes for the files just downloaded into the default `directory` that the commands will not
+    use, because $REALTIME_ADAIN_VGG / $REALTIME_ADAIN_DECODER name others (they come first)."""
+    from realtime_adain import weights
+
+    notes = []
+    for kind, name in weights.DEFAULT_FILENAME.items():
+        named = os.environ.get(weights.ENV_VAR[kind])
+        if named and os.path.abspath(named) != os.path.abspath(directory / name):
+            notes.append(f"note: {weights.ENV_VAR[kind]} is set: commands use {named}, not {directory / name} "
+                         f"(unset it to use the downloaded file)")
+    return notes
 
 
 def how_to_use(directory: Path) -> str:
@@ -89,6 +109,9 @@ def how_to_use(directory: Path) -> str:
            f"{weights.ENV_VAR['vgg']}={files['vgg']} and {weights.ENV_VAR['decoder']}={files['decoder']}")
     if directory.name == "weights":
         how += f", or {weights.HOME_ENV_VAR}={shlex.quote(str(directory.parent))} (it keeps its engines and styles there too)"
+        overriding = [weights.ENV_VAR[kind] for kind in weights.DEFAULT_FILENAME if os.environ.get(weights.ENV_VAR[kind])]
+        if overriding:  # (they come before the weights directory: that setting alone would not use these files)
+            how += f" with {' and '.join(overriding)} unset"
     return f"to use these files, {how}"
 
 
