@@ -71,3 +71,10 @@ def test_download_notes_say_what_the_environment_overrides(synthetic_release, ru
     assert out.count("bytes, verified)") == 2, out
     assert out.rstrip().endswith(f"{weights.HOME_ENV_VAR}={tmp_path / 'other'} (it keeps its engines and styles there "
                                  f"too) with {weights.ENV_VAR['vgg']} and {weights.ENV_VAR['decoder']} unset"), out
+
+
+def test_a_figure_named_only_png_is_said_to_have_no_extension(run_cli, tmp_path):
+    """`--figure .png` said "'.png' does not end in .png" (a hidden file's name has no extension)."""
+    code, out, err = run_cli("bench", "temporal", "--figure", tmp_path / ".png")
+    assert code == 2 and not out
+    assert f"argument --figure: '{tmp_path / '.png'}' is a name without an extension: the figure is always a PNG" in err

@@ -66,8 +66,9 @@ def strengths(text: str) -> list[float]:
 def figure_file(text: str) -> Path:
     """`--figure PATH`: the figure is always a PNG, so another extension (x.txt) would misname it."""
     path = file_name(text)
-    if path.suffix.lower() != ".png":
-        raise argparse.ArgumentTypeError(f"'{text}' does not end in .png: the figure is always a PNG (e.g. difference.png)")
+    if path.suffix.lower() != ".png":  # (`.png` alone is a hidden file's name, without an extension)
+        said = "is a name without an extension" if path.name.lower() == ".png" else "does not end in .png"
+        raise argparse.ArgumentTypeError(f"'{text}' {said}: the figure is always a PNG (e.g. difference.png)")
     return path
 
 
