@@ -291,8 +291,9 @@ def read_weights(path: str | os.PathLike) -> LoadedWeights:
     return LoadedWeights(state, {}, sha256)
 
 
-def describe_state_dict(state: dict[str, torch.Tensor]) -> str:
-    """A guess at what a state dict holds, to make a wrong-file error actionable."""
+def describe_state_dict(state: dict[str, torch.Tensor], wanted: str = "") -> str:
+    """A guess at what a state dict holds, to make a wrong-file error actionable (for the
+    `wanted` weights: a trainer state points at its decoder file only where a decoder was wanted)."""
     first = state.get("0.weight")
     if first is not None and tuple(first.shape) == (3, 3, 1, 1):
         return "it looks like VGG encoder weights"
@@ -301,27 +302,29 @@ def describe_state_dict(state: dict[str, torch.Tensor]) -> str:
     if "1.weight" in state and state["1.weight"].ndim == 4 and state["1.weight"].shape[1] == 512:
         return "it looks like decoder weights"
     if any(key.startswith(("optimizer.", "rng.")) for key in state):
-        return "it looks like a trainer state (trainer_iter_N); give the decoder_iter_N file beside it"
+        beside = "; give the decoder_iter_N file beside it" if wanted.endswith("decoder") else ""
+        return f"it looks like a trainer state (trainer_iter_N){beside}"
     return f"it holds {len(state)} tensors"
 
 
 def check_state_dict(path: Path, module: nn.Module, state: dict[str, torch.Tensor], what: str) -> None:
     """Raise a clear UserError unless `state` has every key of `module` with the right shape."""
     expected = module.state_dict()
+    kind_of_weights = f"{what.split()[-1]} weights"  # ("decoder weights"), as describe_state_dict guesses them
     for key, tensor in expected.items():
         if key not in state:
             missing = [name for name in expected if name not in state]
-            guess = describe_state_dict(state)  # ("not VGG encoder weights; it looks like VGG encoder weights")
-            if len(missing) * 2 <= len(expected) or f"{what.split()[-1]} weights" in guess:
+            guess = describe_state_dict(state, what)
+            if len(missing) * 2 <= len(expected) or kind_of_weights in guess:  # ("not VGG encoder weights; it looks like VGG encoder weights")
                 more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
                 raise UserError(f"{path}: incomplete {what} weights: '{key}'{more} missing of {len(expected)} tensors "
                                 "(a file cut short or edited?)")
             raise UserError(f"{path}: not {what} weights; {guess}")
         if tuple(state[key].shape) != tuple(tensor.shape):
-            raise UserError(
-                f"{path}: not {what} weights: '{key}' has shape {tuple(state[key].shape)}, "
-                f"expected {tuple(tensor.shape)}; {describe_state_dict(state)}"
-            )
+            shapes = f"'{key}' has shape {tuple(state[key].shape)}, expected {tuple(tensor.shape)}"
+            if kind_of_weights in (guess := describe_state_dict(state, what)):  # (was "not ...; it looks like decoder weights")
+                raise UserError(f"{path}: {kind_of_weights} of another shape: {shapes}")
+            raise UserError(f"{path}: not {what} weights: {shapes}; {guess}")
         kind = _not_plain_floats(state[key])
         if kind:  # copying into float parameters would cast or fail: 8-bit ints give a white image
             raise UserError(f"{path}: not {what} weights: '{key}' holds {kind}")
@@ -388,7 +391,7 @@ def load_encoder(path: str | os.PathLike, kind: str = NORMALISED_VGG) -> nn.Modu
         if (index := ascii_whole(key.split(".")[0])) is not None and index < ENCODER_DEPTH
     }
     if not state:
-        raise UserError(f"{path}: not VGG encoder weights; {describe_state_dict(loaded.state_dict)}")
+        raise UserError(f"{path}: not VGG encoder weights; {describe_state_dict(loaded.state_dict, 'VGG encoder')}")
     check_state_dict(path, encoder, state, "VGG encoder")
     encoder.load_state_dict(state)
     return _checked_encoder(path, encoder, "VGG encoder", loaded.sha256)

@@ -11,6 +11,7 @@ Speed: `realtime-adain bench train` (iterations/s at batch 8, 256 x 256, with an
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import signal
 import sys
@@ -96,6 +97,12 @@ def resume_hint(run: str | None) -> str:
     return f"resume from the last checkpoint with --resume {shlex.quote(str(Path(run)))}"
 
 
+def speaks_for_the_run() -> bool:
+    """Whether this process reports the run's end: under torchrun every process is stopped, and
+    each printed the same `interrupted (...)` line; rank 0 alone does now."""
+    return os.environ.get("RANK") in (None, "", "0") or os.environ.get("WORLD_SIZE") in (None, "", "1")
+
+
 def parse_and_train(argv: list[str] | None) -> int:
     check_library_settings()  # junk the libraries would abort on ($PYTORCH_CUDA_ALLOC_CONF): one line, as in the CLI
     interrupts.load_torch()
@@ -106,7 +113,8 @@ def parse_and_train(argv: list[str] | None) -> int:
     try:
         last = train(given, resume=args.resume)
     except KeyboardInterrupt as exc:
-        print(f"{interrupts.message(exc)} ({resume_hint(args.out or args.resume)})", file=sys.stderr)
+        if speaks_for_the_run():
+            print(f"{interrupts.message(exc)} ({resume_hint(args.out or args.resume)})", file=sys.stderr)
         return interrupts.exit_code(exc)
     if last is not None:
         print(one_line(f"decoder: {last}"))  # a newline in --out must not make two lines of one

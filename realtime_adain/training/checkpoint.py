@@ -7,7 +7,7 @@ Every `save_every` iterations the trainer writes two files into OUT/checkpoints/
   video and live, and `realtime-adain export`, take it as it is.
 - `trainer_iter_NNNNNNN.safetensors`: optimizer tensors and RNG states as tensors, everything else
   (iteration, scheduler, loss scaler, numpy/python RNG, skipped files: counted, the first
-  SAVED_SKIPS named, config) as JSON metadata.
+  SAVED_SKIPS named, the losses summed since the last log row, config) as JSON metadata.
 
 No pickle anywhere. Each file is written to a temporary name and renamed; the trainer state goes
 first, so a decoder file whose trainer state exists beside it marks a complete checkpoint.
@@ -59,6 +59,10 @@ class TrainerState:
     rng: dict[str, Any]
     skipped: list[str] = field(default_factory=list)  # the files skipped so far (SAVED_SKIPS of them saved)
     skipped_count: int = 0  # all of them, named or not
+    # The content, style and total losses summed over the iterations since the last log row, and
+    # how many: a resumed run's first row averages the same iterations as an uninterrupted one's.
+    loss_window: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])
+    window_iterations: int = 0
 
 
 def _tensor_dict(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -128,6 +132,7 @@ def _state_to_file(state: TrainerState) -> tuple[dict[str, torch.Tensor], dict[s
         "rng": {"numpy": state.rng["numpy"], "python": state.rng["python"], "cuda": len(state.rng.get("cuda", []))},
         "skipped": state.skipped[:SAVED_SKIPS],
         "skipped_count": max(state.skipped_count, len(state.skipped)),
+        "loss_window": {"sums": state.loss_window, "iterations": state.window_iterations},
     }
     return _tensor_dict(tensors), {"format": STATE_FORMAT, "state": json.dumps(document)}
 
@@ -212,6 +217,11 @@ def _read_state(path: Path) -> TrainerState:
         if (not isinstance(skipped, list) or not all(isinstance(name, str) for name in skipped)
                 or type(skipped_count) is not int or not len(skipped) <= skipped_count <= MAX_SKIPPED):
             raise ValueError(f"skipped files {skipped_count!r}")
+        window = document.get("loss_window", {"sums": [0.0, 0.0, 0.0], "iterations": 0})  # (a state before it was kept)
+        sums, window_iterations = window["sums"], window["iterations"]
+        if (not isinstance(sums, list) or len(sums) != 3 or not all(_kind(v) == "number" for v in sums)
+                or type(window_iterations) is not int or not 0 <= window_iterations <= document["iteration"]):
+            raise ValueError(f"loss window {window!r}")
         return TrainerState(
             iteration=document["iteration"],
             config=document["config"],
@@ -221,8 +231,11 @@ def _read_state(path: Path) -> TrainerState:
             rng=rng,
             skipped=skipped,
             skipped_count=skipped_count,
+            loss_window=[float(v) for v in sums],
+            window_iterations=window_iterations,
         )
-    except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as exc:  # (JSON nested past the parser's stack)
+    except (KeyError, TypeError, ValueError, AttributeError, RecursionError,  # (JSON nested past the parser's stack)
+            OverflowError) as exc:  # (a loss sum past a float's range)
         raise UserError(f"{path}: damaged trainer state ({describe(exc)})") from None
 
 

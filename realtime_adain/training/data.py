@@ -77,21 +77,28 @@ def list_images(directory: str | os.PathLike, what: str, exclude: Sequence[str |
         raise UserError(f"{root}: the {what} directory is the run's --out; give the run a folder of its own")
     seen: set[str] = set()
     files = []
+    hidden = 0  # files and folders left out for their names: said when nothing else is left
     for folder, subfolders, names in os.walk(root, followlinks=True):
         real = os.path.realpath(folder)
         if real in seen or real in skipped_dirs:
             subfolders.clear()
             continue
         seen.add(real)
+        hidden += sum(name.startswith(".") for name in subfolders + names)
         subfolders[:] = [d for d in subfolders if not d.startswith(".")]
         files += [Path(folder, name) for name in names
                   if not name.startswith(".") and os.path.isfile(os.path.join(folder, name))]
     files.sort()
+    hidden_ones = "1 hidden file or folder" if hidden == 1 else f"{hidden} hidden files or folders"
     if not files:
+        if hidden:
+            raise UserError(f"{root}: the {what} directory is empty but for {hidden_ones} (names starting with '.' "
+                            "are left out)")
         raise UserError(f"{root}: the {what} directory is empty")
     images = [p for p in files if is_image_path(p)]
     if not images:
-        raise UserError(f"{root}: no images in the {what} directory ({len(files)} files, none of them an image)")
+        raise UserError(f"{root}: no images in the {what} directory ({len(files)} files, none of them an image"
+                        + (f"; {hidden_ones} left out: names starting with '.')" if hidden else ")"))
     return images
 
 

@@ -15,6 +15,7 @@ import io
 import math
 import os
 import random
+import shlex
 import shutil
 import threading
 import time
@@ -224,8 +225,9 @@ class Trainer:
         pick_amp(config.amp, self.device)  # a wrong --amp fails before the data is scanned
         self.out = Path(config.out)
         self.checkpoint_dir = self.out / "checkpoints"
+        self.samples_dir = self.out / "samples"
         self.new_out = not self.out.exists()
-        made = [p for p in (self.checkpoint_dir, self.out / LOCK_NAME) if not p.exists()]
+        made = [p for p in (self.checkpoint_dir, self.samples_dir, self.out / LOCK_NAME) if not p.exists()]
         self.lock: OutLock | None = None
         try:
             self._set_up(config, resume)
@@ -270,6 +272,8 @@ class Trainer:
         self.training = TrainingStep(encoder, decoder, config, self.device, self.dist.world_size)
         self.iteration = 0
         self.skips = data.SkipReport()
+        self.loss_window = torch.zeros(3, device=self.device)  # content, style, total summed since the last log row
+        self.window_iterations = 0
         if resume is not None:
             self._restore(resume)
         self.batches = data.batches(
@@ -281,6 +285,7 @@ class Trainer:
         if self.out.exists() and not self.out.is_dir():
             raise UserError(f"{self.out}: --out names a file; give a directory for the run")
         ensure_writable_dir(self.checkpoint_dir)
+        ensure_writable_dir(self.samples_dir)  # (was found at the first sample: the training time spent, no checkpoint)
         self.lock = OutLock(self.out)
         latest = checkpoint.latest_decoder_file(self.checkpoint_dir)
         holds_run = latest is not None
@@ -293,8 +298,8 @@ class Trainer:
         if holds_run and not own_run:
             if resume is not None:
                 raise UserError(f"{self.out}: already holds another run's checkpoints; choose another --out")
-            raise UserError(f"{self.out}: already holds a run's checkpoints; continue it with --resume {self.out} "
-                            "or choose another --out")
+            raise UserError(f"{self.out}: already holds a run's checkpoints; continue it with --resume "
+                            f"{shlex.quote(str(self.out))} or choose another --out")
 
     def _init_process_group(self) -> None:
         if self.dist.world_size > 1 and not dist.is_initialized():
@@ -327,6 +332,8 @@ class Trainer:
             raise UserError(f"{resume.state_path}: damaged trainer state ({checkpoint.describe(exc)})") from None
         self.iteration = state.iteration
         self.skips = data.SkipReport(state.skipped, state.skipped_count)
+        self.loss_window = torch.tensor(state.loss_window, dtype=torch.float32, device=self.device)
+        self.window_iterations = state.window_iterations
 
     def trainer_state(self) -> checkpoint.TrainerState:
         return checkpoint.TrainerState(
@@ -338,6 +345,8 @@ class Trainer:
             rng=checkpoint.rng_state(),
             skipped=sorted(self.skips.paths),
             skipped_count=self.skips.count,
+            loss_window=self.loss_window.tolist(),
+            window_iterations=self.window_iterations,
         )
 
     # --- one iteration ------------------------------------------------------------------------
@@ -390,7 +399,7 @@ class Trainer:
         rows = min(SAMPLE_ROWS, content.shape[0])
         grid = torch.cat([content[:rows], style[:rows], output[:rows].float().clamp(0, 1)], dim=3)
         image = Stylizer.to_uint8(grid.float()).reshape(-1, grid.shape[3], 3)
-        write_image(self.out / "samples" / f"iter_{self.iteration:07d}.jpg", image)
+        write_image(self.samples_dir / f"iter_{self.iteration:07d}.jpg", image)
 
     def _mean_over_processes(self, values: torch.Tensor) -> torch.Tensor:
         if self.dist.world_size > 1:
@@ -405,8 +414,8 @@ class Trainer:
         tqdm.monitor_interval = 0  # its monitor thread, not needed here, warned where none can start (`ulimit -v`)
         progress = tqdm(total=config.iterations, initial=self.iteration, desc="training", unit="it",
                         disable=None if self.dist.is_main else True, dynamic_ncols=True)
-        window = torch.zeros(3, device=self.device)
-        window_start, window_iterations = time.perf_counter(), 0
+        window = self.loss_window
+        window_start, timed_from = time.perf_counter(), self.iteration  # (a resumed window's iterations took no time here)
         last_saved = None
         try:
             while self.iteration < config.iterations:
@@ -414,11 +423,11 @@ class Trainer:
                 lr = self.training.optimizer.param_groups[0]["lr"]
                 losses, content, style, output = self.step()
                 window += torch.stack([losses.content, losses.style, losses.total])
-                window_iterations += 1
+                self.window_iterations += 1
                 progress.update(1)
                 if self.iteration % config.log_every == 0 or self.iteration == config.iterations:
-                    means = self._mean_over_processes(window / window_iterations).tolist()
-                    speed = window_iterations / (time.perf_counter() - window_start)
+                    means = self._mean_over_processes(window / self.window_iterations).tolist()
+                    speed = (self.iteration - timed_from) / (time.perf_counter() - window_start)
                     if not all(math.isfinite(v) for v in means):
                         raise diverged(f"the loss became {means[2]} at iteration {self.iteration}")
                     if logger is not None:
@@ -426,12 +435,16 @@ class Trainer:
                         progress.set_postfix(content=f"{means[0]:.3g}", style=f"{means[1]:.3g}",
                                              skipped=self.skips.count, refresh=False)
                     window.zero_()
-                    window_start, window_iterations = time.perf_counter(), 0
+                    window_start, timed_from, self.window_iterations = time.perf_counter(), self.iteration, 0
                 if self.dist.is_main and self.iteration % config.sample_every == 0:
                     self.save_samples(content, style, output)
-                if self.dist.is_main and (self.iteration % config.save_every == 0 or self.iteration == config.iterations):
-                    last_saved = self.save()
-                    data.warn(f"checkpoint: {last_saved}")
+                if self.iteration % config.save_every == 0 or self.iteration == config.iterations:
+                    # Every process's sums as their mean: each process of a resumed run starts from
+                    # the one saved, and the next row's mean over processes is the same.
+                    self._mean_over_processes(window)
+                    if self.dist.is_main:
+                        last_saved = self.save()
+                        data.warn(f"checkpoint: {last_saved}")
         finally:
             progress.close()
             if logger is not None:
