@@ -1,8 +1,10 @@
 """`python -m realtime_adain`, and the `realtime-adain` console script (pyproject.toml names
 `entry` here). A signal while the command's modules import (this package's, argparse: some 10-40
-ms at every start) ends it with its one line and status, as any later one does: the handlers are
-set here before anything else imports (Python's own start, before this runs, is beyond reach).
-`cli.main` takes signals over from there."""
+ms at every start) ends it with its one line and status, as any later one does: `entry` sets the
+handlers before anything else imports (Python's own start, before this runs, is beyond reach).
+`cli.main` takes signals over from there, without a gap: they are held (blocked) from when these
+handlers go until its own are in place (in that gap a Ctrl-C was a traceback, SIGTERM or SIGHUP
+a silent end)."""
 
 import os
 import signal
@@ -10,28 +12,39 @@ import threading
 
 # interrupts.SIGNALS, which is not imported yet: its imports are part of what these handlers cover.
 STARTING_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGXCPU)
+# What `interrupts.message` says after each (the others: "terminated").
+STARTING_WORDS = {signal.SIGINT: b"interrupted", signal.SIGXCPU: b"CPU time limit reached"}
 
 
 def stop_while_starting(signum: int, _frame: object) -> None:
     """Nothing is written yet: the one line and the exit status, at once (there a Ctrl-C printed a
     KeyboardInterrupt traceback, and SIGTERM ended the process without a word)."""
     try:
-        os.write(2, b"interrupted\n" if signum == signal.SIGINT else b"terminated\n")
+        os.write(2, STARTING_WORDS.get(signum, b"terminated") + b"\n")
     except OSError:  # (a closed or failing stderr: the status still says it)
         pass
     os._exit(128 + signum)
 
 
-# (main thread only, as signals are; one ignored (`nohup`) or set outside Python stays)
-_before = {sig: signal.getsignal(sig) for sig in STARTING_SIGNALS} if threading.current_thread() is threading.main_thread() else {}
-_taken = [sig for sig, handler in _before.items() if handler is not None and handler != signal.SIG_IGN]
-for _sig in _taken:
-    signal.signal(_sig, stop_while_starting)
-try:
-    from realtime_adain.cli import entry
-finally:
-    for _sig in _taken:
-        signal.signal(_sig, _before[_sig])
+def entry():
+    """The console command (it exits). Signals are taken in the main thread only, as they arrive
+    there; one ignored (`nohup`) or set outside Python stays."""
+    before = ({sig: signal.getsignal(sig) for sig in STARTING_SIGNALS}
+              if threading.current_thread() is threading.main_thread() else {})
+    taken = [sig for sig, handler in before.items() if handler is not None and handler != signal.SIG_IGN]
+    for sig in taken:
+        signal.signal(sig, stop_while_starting)
+    try:
+        from realtime_adain import cli
+    except BaseException:
+        for sig in taken:
+            signal.signal(sig, before[sig])
+        raise
+    signal.pthread_sigmask(signal.SIG_BLOCK, taken)  # (until `cli.main` has set its handlers)
+    for sig in taken:
+        signal.signal(sig, before[sig])
+    cli.entry()
+
 
 if __name__ == "__main__":
     entry()

@@ -257,9 +257,17 @@ def main(argv: list[str] | None = None) -> int:
     quiet_library_warnings()
     with interrupts.sigterm_raises():
         parsed: list[argparse.Namespace] = []
+
+        def parse() -> None:
+            # (`__main__.entry` holds the signals from its start-up handlers until ours are in: one
+            # that came meanwhile is raised here, where it is said as any other)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, interrupts.SIGNALS)
+            check_library_settings()
+            fit_thread_pools_to_limit()
+            parsed.append(build_parser(argv).parse_args(argv))
+
         try:
-            code = run_reporting_errors(lambda: (check_library_settings(), fit_thread_pools_to_limit(),
-                                                 parsed.append(build_parser(argv).parse_args(argv)))[2])
+            code = run_reporting_errors(parse)
         except SystemExit as exc:  # --help, --version, a usage error: what they wrote must reach stdout
             return flush_standard_output(exc.code if isinstance(exc.code, int) else int(exc.code is not None))
         if not parsed:

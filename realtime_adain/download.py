@@ -3,11 +3,13 @@
 Downloads go to `NAME.part` beside the target: a broken transfer is resumed from there with an
 HTTP Range request (automatically a few times, and again on the next run), and only a file that
 passed verification (size and SHA-256 where known, then structure and shapes through the real
-loaders) is renamed into place. Nothing says which URL a kept `.part` came from, so a file built on
-one that fails verification is fetched once more from byte 0 before it counts as the server's
-fault. Anything that fails verification is deleted, so the cache never
-holds a partial or wrong file; a failed run also removes the directories it created that are still
-empty (a `.part` worth resuming keeps its directory).
+loaders) is renamed into place. A body with neither a length nor chunks ends where the connection
+closes: short of the pinned size, it was cut only if the server then sends the rest (a 206 from
+there); else it was all of a shorter file, which the size check rejects. Nothing says which
+URL a kept `.part` came from, so a file built on one that fails verification is fetched once
+more from byte 0 before it counts as the server's fault. Anything that fails verification is
+deleted, so the cache never holds a partial or wrong file; a failed run also removes the
+directories it created that are still empty (a `.part` worth resuming keeps its directory).
 
 A server that sends more than the file's known size (or, size unknown, `MAX_DOWNLOAD_BYTES`) is
 cut off at that size, so a broken or hostile mirror cannot fill the disk; that deletes the `.part`,
@@ -31,7 +33,7 @@ import urllib.request
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Literal
 from urllib.parse import unquote, urlsplit
 
 from tqdm import tqdm
@@ -422,12 +424,25 @@ def size_limit(spec: PublishedFile, check_checksum: bool) -> SizeLimit:
     return SizeLimit(MAX_DOWNLOAD_BYTES, "the most for a file of unknown size")
 
 
-def _transfer(url: str, part: Path, label: str, limit: SizeLimit, min_rate: MinRate) -> tuple[bool, int]:
+# How a body ended: as its length or chunked coding says (or, size unknown, at the close: "whole"),
+# by an error or short of its Content-Length ("dropped"), or by a close short of the pinned size
+# with no length to go by ("closed early": cut, or all of a shorter file; only a resume tells).
+Ending = Literal["whole", "dropped", "closed early"]
+
+
+def _transfer(url: str, part: Path, label: str, limit: SizeLimit, min_rate: MinRate,
+              after_close: bool = False) -> tuple[Ending, int]:
     """Append what the server sends to `part` (resuming it), never beyond `limit` bytes in all and
-    never slower than `min_rate`; (whether the body arrived whole, the byte it was appended at:
-    0 where `part` was started over)."""
+    never slower than `min_rate`; (how the body ended, the byte it was appended at: 0 where `part`
+    was started over). `after_close`: the body before was "closed early", so only a 206 from its
+    end continues it; any other answer (a 416, the whole file again) says it was all the server
+    has, left to the size check (taken as cut, a shorter file was fetched again and again)."""
     offset = _size(part)
     response = _open(url, offset)
+    if after_close and (response is None or _resumed_offset(response, offset) != offset):
+        if response is not None:
+            response.close()
+        return "whole", offset
     if response is None:  # 416: discard the stale partial file and fetch the whole file
         part.unlink(missing_ok=True)
         offset = 0
@@ -451,23 +466,24 @@ def _transfer(url: str, part: Path, label: str, limit: SizeLimit, min_rate: MinR
             part.unlink(missing_ok=True)
             raise _WrongRange(offset, response.headers.get("Content-Range", ""))
         length = ascii_whole(response.headers.get("Content-Length", ""))
-        # (without a length the body ends where the connection does: short of a pinned size, it dropped)
-        total = start + length if length is not None else limit.limit if limit.exact else None
+        total = start + length if length is not None else None
+        # (with neither a length nor chunks, the body ends where the connection does)
+        ends_by_close = total is None and not getattr(response, "chunked", False)
         if total is not None and total > limit.limit:
             part.unlink(missing_ok=True)
             raise limit.exceeded(url, total)
         received = start
         window_start, window_bytes = time.monotonic(), received
         with open(part, "ab" if start else "wb") as out, tqdm(
-            total=total, initial=start, unit="B", unit_scale=True, unit_divisor=1024,
-            desc=label, disable=None, leave=False,
+            total=total or (limit.limit if limit.exact else None), initial=start, unit="B", unit_scale=True,
+            unit_divisor=1024, desc=label, disable=None, leave=False,
         ) as bar:
             while True:
                 try:
                     block = response.read1(CHUNK)  # what has arrived: `read` would wait for a whole CHUNK
                 except (OSError, http.client.HTTPException) as exc:  # reset, timeout, IncompleteRead
                     tqdm.write(f"{label}: connection lost after {received} bytes ({type(exc).__name__})")
-                    return False, start
+                    return "dropped", start
                 if not block:
                     break
                 if received + len(block) > limit.limit:
@@ -485,7 +501,12 @@ def _transfer(url: str, part: Path, label: str, limit: SizeLimit, min_rate: MinR
                     window_start, window_bytes = time.monotonic(), received
             out.flush()
             os.fsync(out.fileno())
-        return total is None or received >= total, start
+        if total is not None and received < total:
+            return "dropped", start
+        if ends_by_close and limit.exact and received < limit.limit:
+            tqdm.write(f"{label}: the server closed the connection after {received} of the {limit.limit} bytes")
+            return "closed early", start
+        return "whole", start
 
 
 def fetch(url: str, part: Path, label: str, limit: SizeLimit, attempts: int = ATTEMPTS,
@@ -507,11 +528,12 @@ def _fetch_resuming(url: str, part: Path, label: str, limit: SizeLimit, attempts
     """`fetch` once the `.part` needs more bytes."""
     wrong_range = None
     on_kept = _size(part) > 0
+    ending = None
     for attempt in range(attempts):
         try:
-            whole, start = _transfer(url, part, label, limit, min_rate)
+            ending, start = _transfer(url, part, label, limit, min_rate, after_close=ending == "closed early")
             on_kept &= start > 0
-            if whole:
+            if ending == "whole":
                 return on_kept
             wrong_range = None
         except _WrongRange as exc:

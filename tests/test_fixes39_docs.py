@@ -78,8 +78,8 @@ def test_signals_are_handled_before_the_package_modules_import(published_weights
 
 
 def test_main_takes_the_signals_cli_handles_and_gives_them_back():
-    """`__main__` names its signals before `interrupts` is imported: they must be the same ones, and
-    the handlers before it are back once the command's modules are in."""
+    """`__main__` names its signals before `interrupts` is imported: they must be the same ones.
+    Importing it takes none (`entry` does, and `cli.main` takes them over)."""
     before = {sig: signal.getsignal(sig) for sig in interrupts.SIGNALS}
     sys.modules.pop("realtime_adain.__main__", None)
     import realtime_adain.__main__ as main

@@ -76,7 +76,8 @@ def test_ctrl_c_before_the_first_body_byte_leaves_nothing(tmp_path):
 
 def test_a_body_without_length_cut_short_is_resumed_where_the_size_is_pinned(synthetic_release, server, tmp_path):
     """A close-delimited body (no Content-Length) that stops half-way was taken as the whole file
-    and deleted as "N bytes, expected 2N": the pinned size says it is a dropped connection."""
+    and deleted as "N bytes, expected 2N": short of the pinned size, and the server answering the
+    Range for the rest with a 206, it was cut (a shorter file ends there: test_fixes39_followups)."""
     half = len(synthetic_release[DECODER]) // 2
     server.lengths[DECODER] = ""  # (no length: the body ends where the connection closes)
     server.cuts[DECODER] = [half]
