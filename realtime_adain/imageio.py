@@ -41,8 +41,9 @@ from realtime_adain.hdr_stills import (HLG, PQ, STRIP_SAMPLES, HdrTags, coded_de
                                        full_scale, narrow_to_full, tone_mapped)
 from realtime_adain.regular_files import open_regular
 from realtime_adain.still_headers import (RADIANCE_SIGNATURES, check_jpeg, exr_chunks_missing, ffmpeg_still_size,
-                                          gif_sample_bytes, looks_cut_short, png_data_short, png_sample_bytes,
-                                          radiance_sample_bytes, tiff_fields, tiff_sample_bytes, webp_sample_bytes)
+                                          gif_sample_bytes, jpeg_without_end, looks_cut_short, png_data_short,
+                                          png_sample_bytes, radiance_sample_bytes, tiff_fields, tiff_sample_bytes,
+                                          webp_sample_bytes)
 from realtime_adain.video.notes import STDERR_LOCK, note
 
 # What OpenCV decodes (a folder of inputs takes these) and, of those, what it encodes from RGB:
@@ -84,6 +85,12 @@ _HEAD_BYTES = 1 << 16
 
 def read_image(path: str | os.PathLike) -> np.ndarray:
     """Any grayscale, RGB(A), 16-bit or CMYK image as (H, W, 3) uint8 RGB."""
+    return decode_image(read_image_bytes(path), str(Path(path)))
+
+
+def read_image_bytes(path: str | os.PathLike) -> np.ndarray:
+    """An image file's bytes, as `read_image` decodes them: a caller that hashes them knows the
+    picture it decoded is the file of that digest (not one written between a hash and a read)."""
     path = Path(path)
     if not path.is_file():  # (a fifo is never opened: reading it would wait for a writer)
         kind = ("a folder" if path.is_dir() else "a device, fifo or socket") if path.exists() else None
@@ -106,7 +113,7 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
         data = data[:len(head) + handle.readinto(memoryview(data)[len(head):])]  # (one cut meanwhile: what is there)
     if data.size == 0:
         raise UserError(f"{path}: the file is empty")
-    return decode_image(data, str(path))
+    return data
 
 
 def decode_image(data: np.ndarray | bytes, name: str) -> np.ndarray:
@@ -152,12 +159,11 @@ def _decode(data: np.ndarray, name: str) -> np.ndarray:
         if decoded is not None:
             return decoded
     flags = cv2.IMREAD_COLOR if _misread_at_depth(data, name) else _decode_flags(avif_orientation)
+    without_end = jpeg_without_end(data, name)  # (bytes to decode, and whether more may be missing)
     with _native_stderr_captured() as native:
         image, failure = _opencv_decode(data, flags)
-        if image is None and failure == "not a readable image" and looks_cut_short(data) == "JPEG":
-            # OpenCV refuses a JPEG without its end marker, which browsers and FFmpeg show (a
-            # download cut short, or a camera's file missing only its last two bytes)
-            image, failure = _opencv_decode(np.concatenate([data, _JPEG_END]), flags)
+        if image is None and failure == "not a readable image" and without_end:
+            image, failure = _opencv_decode(without_end[0], flags)  # (OpenCV refuses one: browsers show it)
     if image is None and failure == "not a readable image":
         if png_data_short(data):  # (Pillow reads one, its missing rows black)
             raise UserError(f"{name}: {failure} ({_CUT_SHORT[looks_cut_short(data) or 'PNG data']})")
@@ -175,9 +181,8 @@ def _decode(data: np.ndarray, name: str) -> np.ndarray:
                   next((_readable(line) for line in native if _readable(line)), ""))
         shown = f" ({detail[:120]})" if detail and failure == "not a readable image" else ""
         raise UserError(f"{name}: {failure}{shown}")
-    if any("premature end" in line.lower() for line in native):  # libjpeg's words: the rest is missing
-        note(f"{name}: the file ends before its picture does (cut short?); the rest of the picture is missing",
-             once=True)
+    if (without_end and without_end[1]) or any("premature end" in line.lower() for line in native):  # (libjpeg's)
+        note(f"{name}: {_JPEG_CUT_SHORT}", once=True)
     image = _oriented(image, avif_orientation)
     if image.shape[0] * image.shape[1] > MAX_DECODE_PIXELS:  # when OpenCV was loaded before us
         raise UserError(f"{name}: {image.shape[1]}x{image.shape[0]} is {_too_many_pixels()}")
@@ -247,9 +252,10 @@ def _hdr_still(data: np.ndarray, name: str, tags: HdrTags) -> np.ndarray | None:
 
 
 def _ffmpeg_still(data: np.ndarray, name: str) -> np.ndarray | None:
-    """A JPEG 2000, OpenEXR, PAM, lossless JPEG or JPEG-LS picture decoded by FFmpeg (PyAV, loaded
-    for these only) as uint8 RGB, its size checked from its header first; None for other formats
-    (OpenCV's libjpeg read neither JPEG-LS nor FFmpeg's lossless JPEGs; Pillow read one's narrow
+    """A JPEG 2000, OpenEXR, PAM, lossless or 12-bit JPEG or JPEG-LS picture decoded by FFmpeg (PyAV,
+    loaded for these only) as uint8 RGB, its size checked from its header first (a JPEG without its
+    end marker with a note: FFmpeg says nothing of one cut short); None for other formats (OpenCV's
+    libjpeg read neither JPEG-LS, FFmpeg's lossless JPEGs nor 12-bit ones; Pillow read one's narrow
     YCbCr as full range, 62 levels off). OpenCV took a JPEG
     2000's YCbCr components (FFmpeg's libopenjpeg writes them) as RGB and its 10- or 12-bit
     samples as 16-bit ones, and refused subsampled ones; it has no OpenEXR decoder here; it read a
@@ -270,7 +276,10 @@ def _ffmpeg_still(data: np.ndarray, name: str) -> np.ndarray | None:
     if kind == "OpenEXR" and size[0] * size[1] * 12 > MAX_DECODE_BYTES:
         raise UserError(f"{name}: {size[0]}x{size[1]} at 12 bytes a pixel is more than the "
                         f"{MAX_DECODE_BYTES >> 30} GiB of samples an image may decode to")
-    return _ffmpeg_decoded(data, name, kind)
+    decoded = _ffmpeg_decoded(data, name, kind)
+    if decoded is not None and jpeg_without_end(data, name):  # (FFmpeg says nothing of one cut short)
+        note(f"{name}: {_JPEG_CUT_SHORT}", once=True)
+    return decoded
 
 
 def _ffmpeg_webp(data: np.ndarray, name: str) -> np.ndarray | None:
@@ -484,12 +493,12 @@ _UNSUPPORTED = ((b"\xff\x0a", 0, "JPEG XL"), (b"\0\0\0\x0cJXL \r\n\x87\n", 0, "J
 # A grey or colour PNM's header (P2, P3, P5, P6): its last number is its maxval, the sample that is white.
 _PNM_MAGICS = (b"P2", b"P3", b"P5", b"P6")
 _PNM_HEADER = re.compile(rb"P[2356](?:(?:\s|#[^\r\n]*[\r\n])+(\d+)){3}\s")
-_JPEG_END = np.array([0xFF, 0xD9], np.uint8)  # a JPEG's end-of-image marker
+_JPEG_CUT_SHORT = "the file ends before its picture does (cut short?); the rest of the picture is missing"
 _CUT_SHORT = {"JPEG": "the JPEG has no end marker: cut short?", "PNG": "the PNG does not end with its IEND chunk: "
               "cut short?", "WebP": "the WebP is shorter than its header says: cut short?",  # (`looks_cut_short`)
               "PNG data": "the PNG's image data ends before its picture does: cut short?"}  # (`png_data_short`)
 _FFMPEG_DECODERS = {"JPEG 2000": "jpeg2000", "OpenEXR": "exr", "PAM": "pam", "lossless JPEG": "mjpeg",
-                    "JPEG-LS": "jpegls", "WebP": "webp"}  # (`_ffmpeg_still`, `_ffmpeg_webp`)
+                    "12-bit JPEG": "mjpeg", "JPEG-LS": "jpegls", "WebP": "webp"}  # (`_ffmpeg_still`, `_ffmpeg_webp`)
 _EXR_FORMATS = ("gbrpf32le", "gbrapf32le", "grayf32le")  # what FFmpeg's EXR decoder gives
 
 
@@ -689,7 +698,8 @@ def open_with_pillow(data: np.ndarray | bytes):
 def _header(data: np.ndarray) -> _Header:
     try:
         with _native_stderr_captured(), open_with_pillow(data) as header:
-            has_alpha = "A" in header.mode or "transparency" in header.info
+            # (`La`, premultiplied grey: its alpha was dropped, OpenCV reading it as grey)
+            has_alpha = "A" in header.mode or header.mode in _PREMULTIPLIED or "transparency" in header.info
             profile = header.info.get("icc_profile")
             return _Header(bytes(profile) if profile else None, has_alpha,
                            _orientation(header) if has_alpha else 1, header.mode, header.format or "")

@@ -87,7 +87,7 @@ def test_a_content_changed_to_one_too_large_for_its_format_is_refused(run_cli, w
 def test_a_style_changed_after_the_check_fails_its_results_alone(run_cli, weights_env, data_dir, tmp_path,
                                                                 monkeypatch, one_thread):
     """Styles are read again when encoded (not held from the check): one that is no longer the
-    picture checked fails its results; before, the picture of the check was used, silently."""
+    file checked fails its results; before, the picture of the check was used, silently."""
     styles = tmp_path / "styles"
     styles.mkdir()
     for name in ("mondrian.jpg", "trial.jpg"):
@@ -95,7 +95,7 @@ def test_a_style_changed_after_the_check_fails_its_results_alone(run_cli, weight
     changed_after_the_check(monkeypatch, lambda: shutil.copy(data_dir / "style" / "asheville.jpg", styles / "trial.jpg"))
     code, out, err = run_cli("image", data_dir / "content" / "lenna.jpg", "-s", styles, *SMALL, "-o", tmp_path / "out/")
     assert one_error_line(err, code) == (f"error: 1 of 2 results not written (the others were): {styles}/trial.jpg: "
-                                         "the picture changed since the run checked it")
+                                         "the file changed since the run checked it")
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["lenna_stylized_mondrian.jpg"]
 
 

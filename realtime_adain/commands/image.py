@@ -19,8 +19,9 @@ from realtime_adain.paths import check_writable_dir, refuse_earlier_results, ref
 from realtime_adain.settings import ModelSettings
 from realtime_adain.video.notes import note, repeats_counted
 from realtime_adain.imageio import (
-    WRITABLE_EXTENSIONS, check_encodable, check_pixel_budget, fit_short_side, is_image_path, is_writable_image_path,
-    mask_labels, output_suffix, read_image, read_mask, resize, short_side_size, write_image,
+    WRITABLE_EXTENSIONS, check_encodable, check_pixel_budget, decode_image, fit_short_side, is_image_path,
+    is_writable_image_path, mask_labels, output_suffix, read_image_bytes, read_mask, resize, short_side_size,
+    write_image,
 )
 
 if TYPE_CHECKING:  # loaded when the command runs: parsing (and refusing) the options needs no torch
@@ -106,34 +107,33 @@ def check_inputs(
 ) -> tuple[dict[Path, str], np.ndarray | None]:
     """Decode every input once before any work and refuse, naming each bad file, if one is
     unreadable or over the pixel budget, or its result too large for the format of an output
-    `results` gives it (a WebP's side): a folder run then never stops halfway. Returns each
-    style's `picture_digest` (`StylePictures` reads it again: a large library need not stay in
-    memory) and the mask; contents are decoded (and checked) again when processed. `known`:
-    problems found already (missing files), named in the same line. A file given as content and
-    style is named once where it fails both the same way."""
+    `results` gives it (a WebP's side): a folder run then never stops halfway. Returns the
+    SHA-256 of each style's file as decoded (`StylePictures` reads it again: a large library need
+    not stay in memory; the sheet's style library names a style by it too) and the mask; contents
+    are decoded (and checked) again when processed. `known`: problems found already (missing
+    files), named in the same line. A file given as content and style is named once where it
+    fails both the same way."""
     problems: list[str] = list(known)
     results = results or {}
     digests: dict[Path, str] = {}
 
-    def check(path: Path, size: int | None, option: str) -> np.ndarray | None:
+    def check(path: Path, size: int | None, option: str) -> tuple[np.ndarray, str] | None:
         try:
-            image = read_checked(args, path, size, option)
+            checked = read_checked(args, path, size, option)
             common.note_first_frame_only(path)
-            return image
+            return checked
         except UserError as exc:
             problems.append(str(exc))
             return None
 
     for path in dict.fromkeys(styles):
-        image = check(path, args.style_size, "--style-size")
-        if image is not None:
-            digests[path] = picture_digest(image)
+        if checked := check(path, args.style_size, "--style-size"):
+            digests[path] = checked[1]
     for path in dict.fromkeys(contents):
-        image = check(path, args.size, "--size")
-        if image is not None:
+        if checked := check(path, args.size, "--size"):
             for out in results.get(path, []):
                 try:
-                    check_encodable(out, *result_size(args, image.shape[:2]))
+                    check_encodable(out, *result_size(args, checked[0].shape[:2]))
                 except UserError as exc:
                     problems.append(str(exc))
     mask = None
@@ -152,18 +152,13 @@ def check_inputs(
     return digests, mask
 
 
-def read_checked(args: argparse.Namespace, path: Path, size: int | None, option: str) -> np.ndarray:
-    """`path` decoded, refused where it is over --max-pixels at `size` (`option`'s)."""
-    image = read_image(path)
+def read_checked(args: argparse.Namespace, path: Path, size: int | None, option: str) -> tuple[np.ndarray, str]:
+    """`path` decoded, refused where it is over --max-pixels at `size` (`option`'s), and the
+    SHA-256 of the bytes decoded (as `weights.file_sha256` gives a file's)."""
+    data = read_image_bytes(path)
+    image = decode_image(data, str(path))
     check_pixel_budget(path, *image.shape[:2], size, args.max_pixels, option)
-    return image
-
-
-def picture_digest(image: np.ndarray) -> str:
-    """What tells a decoded picture from another: its shape and samples, hashed."""
-    digest = hashlib.blake2b(str(image.shape).encode())
-    digest.update(np.ascontiguousarray(image))
-    return digest.hexdigest()
+    return image, hashlib.sha256(data).hexdigest()
 
 
 class ChangedSinceChecked(UserError):
@@ -176,25 +171,44 @@ def changed_since_checked() -> Iterator[None]:
     """Within it, a refused input is one that changed since the run checked it (`ChangedSinceChecked`)."""
     try:
         yield
+    except ChangedSinceChecked:
+        raise
     except UserError as exc:
         raise ChangedSinceChecked(f"{exc}; it changed since the run checked it") from None
 
 
+def file_changed(path: Path) -> ChangedSinceChecked:
+    """The error of an input whose bytes are no longer those the run checked."""
+    return ChangedSinceChecked(f"{path}: the file changed since the run checked it")
+
+
 class StylePictures(Mapping[Path, np.ndarray]):
     """The style pictures of a run at `size` (a StyleSet's), each read again when it is encoded
-    (once; with --preserve-color once a content, recoloured to it) instead of held from the check
-    to the end: 12 styles of 3000x3000 at --style-size 0 took 285 MiB more than one. A picture
-    that is not the one checked (`digests`) fails the jobs that use it."""
+    instead of held from the check to the end: 12 styles of 3000x3000 at --style-size 0 took 285
+    MiB more than one. A file that is not the one checked (`digests`, SHA-256) fails the jobs that
+    use it. With `keep` (--preserve-color: each style is encoded again for every content), a small
+    picture is kept at `size` rather than decoded and hashed once a content; a large one
+    (--style-size 0) is still read again, so memory stays bounded."""
 
-    def __init__(self, digests: dict[Path, str], size: int | None) -> None:
-        self.digests, self.size = digests, size
+    KEPT_PICTURE_BYTES = 4 << 20  # the most a picture kept takes: at --style-size 512, up to 512x2730
+    KEPT_BYTES = 128 << 20  # all of them together
+
+    def __init__(self, digests: dict[Path, str], size: int | None, keep: bool = False) -> None:
+        self.digests, self.size, self.keep = digests, size, keep
+        self.kept: dict[Path, np.ndarray] = {}
 
     def __getitem__(self, path: Path) -> np.ndarray:
+        if path in self.kept:
+            return self.kept[path]
         with changed_since_checked():
-            image = read_image(path)
-        if picture_digest(image) != self.digests[path]:
-            raise ChangedSinceChecked(f"{path}: the picture changed since the run checked it")
-        return fit_short_side(image, self.size)
+            data = read_image_bytes(path)
+        if hashlib.sha256(data).hexdigest() != self.digests[path]:
+            raise file_changed(path)
+        image = fit_short_side(decode_image(data, str(path)), self.size)
+        if (self.keep and image.nbytes <= self.KEPT_PICTURE_BYTES
+                and image.nbytes + sum(kept.nbytes for kept in self.kept.values()) <= self.KEPT_BYTES):
+            self.kept[path] = image
+        return image
 
     def __iter__(self) -> Iterator[Path]:
         return iter(self.digests)
@@ -245,7 +259,8 @@ def stylize_all(args: argparse.Namespace, model: ModelSettings, jobs: list[Job],
     from realtime_adain.stylizer import Stylizer
 
     stylizer = Stylizer.from_settings(model, sizes_vary=True)
-    style_set = StyleSet(stylizer, StylePictures(digests, args.style_size), args.style_size, args.preserve_color)
+    style_set = StyleSet(stylizer, StylePictures(digests, args.style_size, keep=args.preserve_color), args.style_size,
+                         args.preserve_color)
     # A mask's spatial control runs the eager network (`stylize_masked`): no engine holds it. Said,
     # and reported so (--json said the engine asked for).
     ran = {"engine": "eager"} if mask is not None else None
@@ -267,6 +282,7 @@ def stylize_all(args: argparse.Namespace, model: ModelSettings, jobs: list[Job],
     if failed:
         problems = "; ".join(dict.fromkeys(failed))  # (an input of several jobs: said once)
         raise UserError(problems if len(jobs) == 1 else
+                        f"none of the {len(jobs)} results written: {problems}" if len(failed) == len(jobs) else
                         f"{len(failed)} of {len(jobs)} results not written (the others were): {problems}")
 
 
@@ -277,7 +293,7 @@ def stylize_one(
     checked again as it is read: one replaced since the check by a 1000x1000 went through at
     --size 0 --max-pixels 20000."""
     with changed_since_checked():
-        original = read_checked(args, job.source, args.size, "--size")
+        original, _ = read_checked(args, job.source, args.size, "--size")
         check_encodable(out, *result_size(args, original.shape[:2]))
     content = fit_short_side(original, args.size)
     if mask is not None:

@@ -13,6 +13,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 from tqdm import tqdm
@@ -20,11 +21,13 @@ from tqdm import tqdm
 from realtime_adain import sheet
 from realtime_adain.commands import common
 from realtime_adain.errors import UserError, out_of_memory_as_user_error
-from realtime_adain.imageio import (WRITABLE_EXTENSIONS, check_encodable, fit_short_side, is_writable_image_path,
-                                    read_image, write_image)
+from realtime_adain.imageio import WRITABLE_EXTENSIONS, check_encodable, fit_short_side, is_writable_image_path, write_image
 from realtime_adain.paths import check_writable_dir, refuse_overwriting_inputs
 from realtime_adain.settings import ModelSettings
 from realtime_adain.video.notes import repeats_counted
+
+if TYPE_CHECKING:  # (torch: loaded when the sheet is made)
+    from realtime_adain.live.styles import StyleLibrary
 
 TILE_SIZE = 384  # the tiles' shorter side unless --size says otherwise
 
@@ -111,11 +114,15 @@ def run(args: argparse.Namespace, model: ModelSettings) -> int:
 
 
 def _make_sheet(args: argparse.Namespace, model: ModelSettings, contents: list[Path], styles: list[Path]) -> int:
-    from realtime_adain.commands.image import check_inputs
+    """The sheet of inputs held to their check, as `-o` holds them: the sheet being one output, an
+    input that changed since (a photo now over --max-pixels, a style file replaced, cut short or
+    removed) fails the run, and no sheet is written."""
+    from realtime_adain.commands.image import StylePictures, changed_since_checked, check_inputs, read_checked
 
     out = check_request(args, contents, styles, model)
-    check_inputs(args, contents, styles)
-    photo = read_image(contents[0])
+    digests, _ = check_inputs(args, contents, styles)
+    with changed_since_checked():
+        photo, _ = read_checked(args, contents[0], args.size, "--size")
     side = sheet.fit_tile_side(photo.shape[:2], args.size, len(styles) + args.sheet_original,
                                args.sheet_columns, args.max_pixels)
     if side != (args.size or min(photo.shape[:2])):
@@ -131,13 +138,15 @@ def _make_sheet(args: argparse.Namespace, model: ModelSettings, contents: list[P
     started = time.monotonic()
     stylizer = Stylizer.from_settings(model, sizes_vary=True)
     library = StyleLibrary(styles, stylizer, args.style_size, cache_dir, max_pixels=args.max_pixels)
-    library.load()
+    for path in tqdm(styles, desc="style statistics", unit="style", disable=None):
+        add_checked_style(library, path, digests[path])
+    pictures = StylePictures(digests, args.style_size)
     tiles, captions, thumbnails = ([content], ["original"], [None]) if args.sheet_original else ([], [], [])
     names = sheet.style_captions([style.path for style in library.styles])
     for index, style in enumerate(tqdm(library.styles, desc="contact sheet", unit="style", disable=None)):
         stats = style.stats
         if args.preserve_color:  # recoloured to this photo, as `image --preserve-color` does
-            stats = stylizer.style_stats(library.image(index), color_reference=content)
+            stats = stylizer.style_stats(pictures[style.path], color_reference=content)
         with out_of_memory_as_user_error(str(style.path)):
             tiles.append(stylizer.stylize(content, stats, args.alpha))
         captions.append(names[index])
@@ -147,3 +156,19 @@ def _make_sheet(args: argparse.Namespace, model: ModelSettings, contents: list[P
     common.report_output(args, stylizer, contents[0], styles, out, picture.shape[1::-1], time.monotonic() - started,
                          extra={"tiles": len(tiles)})
     return 0
+
+
+def add_checked_style(library: StyleLibrary, path: Path, digest: str) -> None:
+    """`path` joins the sheet's `library` only as the file the run checked (SHA-256 `digest`): the
+    library holds a style to its own budget, at least 16 MP (`style_budget`), and leaves out one it
+    cannot read, so a style replaced after the check by one over --max-pixels was encoded, and one
+    cut short was a tile missing from a sheet made all the same. Compared before it is decoded,
+    and again as the library hashed it."""
+    from realtime_adain.commands.image import changed_since_checked, file_changed
+    from realtime_adain.weights import file_sha256
+
+    with changed_since_checked():  # (removed or unreadable now)
+        if file_sha256(path) != digest:
+            raise file_changed(path)
+    if library.add(path).digest != digest:
+        raise file_changed(path)
