@@ -332,7 +332,14 @@ class SignalGuard:
         if exc_type is None and self.held and not self.raised:
             if self.what is not None:  # the file is whole: "terminated" alone read as if it were lost
                 print(f"finished {self.what}; stopping there", file=sys.stderr, flush=True)
-            _raise(self.held[0], None)
+            signum = self.held[0]
+            enclosing = self._previous.get(signum)
+            if isinstance(getattr(enclosing, "__self__", None), SignalGuard):
+                # (the guard around this one takes it as its own: raised there, a later signal
+                # waits for its file; raised past it, the next one cut that file's finishing short)
+                enclosing(signum, None)
+            else:
+                _raise(signum, None)
 
 
 class ForgivingStream:

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import re
 from fractions import Fraction
 from pathlib import Path
 
-import numpy as np
-
 from realtime_adain.commands import argtypes, common
+from realtime_adain.commands.image import StylePictures
 from realtime_adain.commands.jobs import output_paths, plan_jobs
-from realtime_adain.imageio import WRITABLE_EXTENSIONS, check_style, fit_short_side, is_image_path, read_image
+from realtime_adain.imageio import WRITABLE_EXTENSIONS, check_style, decode_image, is_image_path, read_image_bytes
 from realtime_adain.paths import check_writable_dir, refuse_earlier_results, refuse_overwriting_inputs
 from realtime_adain.settings import DEFAULT_MAX_PIXELS, DEINTERLACE_MODES, STABILIZE_MODES, STABILIZE_STRENGTH, VideoSettings
 from realtime_adain.errors import UserError, refuse_inputs
@@ -173,28 +173,29 @@ def video_settings(args: argparse.Namespace) -> VideoSettings:
 
 
 def read_styles(styles: list[Path], style_size: int | None, max_pixels: int = DEFAULT_MAX_PIXELS,
-                problems: list[str] | None = None) -> dict[Path, np.ndarray]:
-    """Each style image decoded once and kept at the size it is encoded at (`style_size`, its
-    shorter side): a folder of 200 photos of 24 MP was held whole, 14 GB. One larger at that size
-    than 16384 pixels a side or than the default budget (or --max-pixels where higher: it bounds
-    the frames, often far below a style) is refused, naming each: a 1x200 strip became 512x102400
-    pixels, and the run ended out of memory, saying 'lower --size'. With `problems`, each bad
-    style is added there instead (a run refused already names them all)."""
-    images, found = {}, []
+                problems: list[str] | None = None) -> StylePictures:
+    """Each style image decoded and checked once, then read again when it is encoded, at
+    `style_size` (`StylePictures`, as `image` does): a folder of 200 photos of 24 MP was held whole,
+    14 GB, and at their --style-size for the whole run still. One larger at that size than 16384
+    pixels a side or than the default budget (or --max-pixels where higher: it bounds the frames,
+    often far below a style) is refused, naming each: a 1x200 strip became 512x102400 pixels, and
+    the run ended out of memory, saying 'lower --size'. With `problems`, each bad style is added
+    there instead (a run refused already names them all)."""
+    digests, found = {}, []
     for path in dict.fromkeys(styles):
         try:
-            image = read_image(path)
-            check_style(path, image, style_size, max_pixels, budget_option="--max-pixels")
+            data = read_image_bytes(path)
+            check_style(path, decode_image(data, str(path)), style_size, max_pixels, budget_option="--max-pixels")
         except UserError as exc:
             found.append(str(exc))
             continue
-        images[path] = fit_short_side(image, style_size)
+        digests[path] = hashlib.sha256(data).hexdigest()  # (what `StylePictures` checks the file by)
         common.note_first_frame_only(path)
     if problems is None:
         refuse_inputs(found)
     else:
         problems += found
-    return images
+    return StylePictures(digests, style_size)
 
 
 def encode_settings(args: argparse.Namespace) -> EncodeSettings:

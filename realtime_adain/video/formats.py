@@ -201,6 +201,20 @@ def check_palette_options(settings: EncodeSettings) -> None:
         raise UserError(f"--pix-fmt {settings.pix_fmt}: GIF is always pal8 ({why}); leave it out")
 
 
+# Encoders whose bitrate mode (--bitrate) takes pictures of (width, height) and larger only, where
+# their CRF mode takes smaller ones: SVT-AV1's ("Forced Max Height must be at least 64"), which
+# was said as "does not open for 64x36 yuv420p pictures ...: use another --codec".
+LEAST_BITRATE_PICTURE = {"libsvtav1": (64, 64)}
+
+
+def check_bitrate_picture(settings: EncodeSettings, width: int, height: int) -> None:
+    """Refuse --bitrate where the encoder's bitrate mode takes no `width`x`height` pictures."""
+    least = LEAST_BITRATE_PICTURE.get(settings.encoder) if settings.bitrate is not None else None
+    if least and (width < least[0] or height < least[1]):
+        raise UserError(f"{settings.encoder} cannot encode {width}x{height} pictures at a --bitrate (its bitrate mode "
+                        f"takes pictures of {least[0]}x{least[1]} and larger): use --crf instead")
+
+
 def container_format(path: Path) -> str:
     try:
         return CONTAINER_FORMATS[path.suffix.lower()]
@@ -319,8 +333,9 @@ def choose_pix_fmt(settings: EncodeSettings, width: int, height: int, container:
             raise UserError(f"--pix-fmt {settings.pix_fmt}: FFmpeg's {codec} decoder reads no {settings.pix_fmt} "
                             "(\"Not yet implemented\"): use another --pix-fmt, or leave it out")
         if supported and settings.pix_fmt not in supported:
+            more = f" and {len(supported) - 12} more: `ffmpeg -h encoder={codec}` lists them" if len(supported) > 12 else ""
             raise UserError(f"encoder {codec} does not take pixel format {settings.pix_fmt} "
-                            f"(it takes {', '.join(supported[:12])})")
+                            f"(it takes {', '.join(supported[:12])}{more})")
         if not _fits(settings.pix_fmt, width, height):
             held = sorted((name for name in supported or ["yuv444p"]
                            if av.VideoFormat(name).components and _fits(name, width, height)),

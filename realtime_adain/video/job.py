@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Callable, Literal, Sequence
+from typing import Callable, Literal, Mapping, Sequence
 
 import av
 import numpy as np
@@ -37,7 +37,7 @@ from realtime_adain.video.pipeline import Pipeline, frames_within
 from realtime_adain.video.reader import CAPTIONS_LEFT_OUT, Frame, VideoReader
 from realtime_adain.video.streams import CHAPTERS_CARRIED, TIMECODE_CARRIED, is_cover_art
 from realtime_adain.video.deinterlace import film_rate
-from realtime_adain.video.formats import EncodeSettings
+from realtime_adain.video.formats import EncodeSettings, check_bitrate_picture
 from realtime_adain.video.framing import check_picture_size, encoder_framing
 from realtime_adain.video.notes import note
 from realtime_adain.video.picture_output import PictureOutput, is_picture_pattern
@@ -511,7 +511,8 @@ def check_opened(source: Path, reader: VideoReader, settings: VideoSettings,
                          else fit_short_side(reader.first_frame.image, settings.size).shape[:2])
         try:
             check_picture_size(encode.codec, width, height)
-            encoder_framing(encode, width, height, reader.frame_rate)  # (DV: a rate it holds, a --pix-fmt it takes)
+            framing = encoder_framing(encode, width, height, reader.frame_rate)  # (DV: a rate it holds, a --pix-fmt it takes)
+            check_bitrate_picture(encode, *(framing.size if framing else (width, height)))
         except UserError as exc:
             raise UserError(f"{source}: {exc}") from None
 
@@ -537,11 +538,12 @@ def check_inputs(sources: Sequence[Path], settings: VideoSettings, encode: Encod
 
 
 def stylize_videos(
-    jobs: Sequence[VideoJob], stylizer: Stylizer, style_images: dict[Path, np.ndarray],
+    jobs: Sequence[VideoJob], stylizer: Stylizer, style_images: Mapping[Path, np.ndarray],
     settings: VideoSettings, encode: EncodeSettings, report: Callable[[VideoDone], None] = lambda _: None,
 ) -> None:
     """Every job with one loaded network; style statistics are computed once per style (with
     colour preservation, once per video: recoloured to its first frame, one palette per video).
+    `style_images` is looked up as each is encoded (the CLI's reads the file again then).
     `report` gets each finished output with its figures."""
     style = settings.style
     style_set = StyleSet(stylizer, style_images, style.style_size, style.preserve_color)

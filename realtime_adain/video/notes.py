@@ -53,8 +53,29 @@ def write_line(line: str) -> None:
     a stream's metadata ("...\\nerror: ...") printed a second line that read as an error of ours.
     One write, the newline with it: tqdm writes them apart, and two loading processes' notes met
     on one line."""
-    with STDERR_LOCK:
-        tqdm.write(one_line(line) + "\n", file=sys.stderr, end="")
+    with STDERR_LOCK, _bars_locked():
+        tqdm.write(one_line(line) + "\n", file=sys.stderr, end="", nolock=True)
+
+
+BARS_LOCK_WAIT_S = 2.0
+
+
+@contextlib.contextmanager
+def _bars_locked() -> Iterator[None]:
+    """Hold tqdm's write lock (the progress bars'), or, where it does not come within
+    `BARS_LOCK_WAIT_S`, go on without it: a thread interrupted while drawing a bar (a signal's
+    KeyboardInterrupt inside tqdm's `refresh`, which releases it in no `finally`) keeps it for
+    ever, and a note from another thread (`video`'s encoder) waited for it: the run hung."""
+    taken = []
+    try:
+        for lock in getattr(tqdm.get_lock(), "locks", []):
+            if not lock.acquire(timeout=BARS_LOCK_WAIT_S):
+                break
+            taken.append(lock)
+        yield
+    finally:
+        for lock in reversed(taken):
+            lock.release()
 
 
 @contextlib.contextmanager

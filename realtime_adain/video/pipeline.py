@@ -18,7 +18,8 @@ ahead of the frames still being worked on, which the muxer puts back in place (i
 by time).
 
 Ctrl-C reaches the calling thread only: it stops the decoder, lets the later stages write every
-frame already stylized, and re-raises, so the caller can close a playable partial file.
+frame already stylized (with the sound that plays under it), and re-raises, so the caller can close
+a playable partial file; it waits while a batch is handed on and counted.
 """
 
 from __future__ import annotations
@@ -105,7 +106,8 @@ class Pipeline:
     ) -> None:
         """`fill_short_batches`: give the stream every batch at one size (see `_stylize_all`); off
         when the network keeps state across frames (smoothed statistics), which copies would skew.
-        `on_stylized(count)`: called on the calling thread as each batch of frames leaves the network.
+        `on_stylized(count)`: called on the calling thread as each batch of frames leaves the network,
+        once it is handed on (signals wait for both: a progress bar's update is not cut midway).
         `batch_pixels`: the most pixels one batch holds; a batch of larger frames is cut short (a
         stream that grows mid-way must not stack `batch_size` of its largest frames)."""
         self.items, self.stylize_stream, self.prepare, self.finish = items, stylize_stream, prepare, finish
@@ -137,6 +139,7 @@ class Pipeline:
         self.downstream_error: BaseException | None = None  # the first failure of the stabilize or encoder thread
         self._packets_waiting = 0  # in the calling thread: packets held for batches not yet written (`_groups`)
         self._handed_on = self._wound_down = False  # every item read went on; every stage ended (`written_whole`)
+        self._read_to_end = False  # the decoder's last item was taken (`_groups`)
 
     def run(self) -> None:
         threads = [_Stage(self._decode, "video-decode"), _Stage(self._encode, "video-encode")]
@@ -266,24 +269,34 @@ class Pipeline:
                 yield np.stack([f.image for f in frames] + filler)
 
         for results in self.stylize_stream(batches()):
+            # A signal waits until the batch is handed on and counted: raised inside the progress
+            # bar's drawing it left tqdm's lock taken (a note from the encoder thread then waited for
+            # it for ever), and raised between the two it lost a batch already counted.
+            with interrupts.SignalGuard(None, hold=True):
+                pending, frames = groups.popleft()
+                for frame, result in zip(frames, results):  # a filled-up batch has extra results
+                    frame.image = result
+                for item in pending:
+                    self._packets_waiting -= len(item) if isinstance(item, Packets) else 0
+                    self._put_downstream(self.stylized, item)
+                self.on_stylized(len(frames))
+                # the last batch (its group came once every item was read): a signal from here on
+                # stops a run that is whole
+                self._handed_on = self._read_to_end and not groups
             interrupts.raise_kept()  # (a signal a callback swallowed stops the run here)
-            pending, frames = groups.popleft()
-            for frame, result in zip(frames, results):  # a filled-up batch has extra results
-                frame.image = result
-            self.on_stylized(len(frames))
-            for item in pending:
-                self._packets_waiting -= len(item) if isinstance(item, Packets) else 0
-                self._put_downstream(self.stylized, item)
         for item in tail:
             self._put_downstream(self.stylized, item)
         self._handed_on = True  # (the later stages write all of it: `_wind_down` waits for them)
 
     def _groups(self, tail: list[object], groups: deque[tuple[list[object], list[Frame]]]
                 ) -> Iterator[tuple[list[object], list[Frame]]]:
-        """Decoded items cut into batches of frames of one shape, each with the packets read before
-        its last frame; packets after the last frame are left in `tail`. A stream whose picture
-        size changes (a new resolution mid-stream) ends a batch there. Past `HELD_PACKETS`
-        waiting, the packets of the batches still in the stream (`groups`) and of this one go on."""
+        """Decoded items cut into batches of frames of one shape, each with the items read up to
+        the frame after its last one: the reader puts the sound that plays under a frame after it,
+        and an interrupted run, which writes whole batches, kept the last frame without it (a
+        `.partial` file's sound stopped short of its last picture). Packets with no frame at all
+        are left in `tail`. A stream whose picture size changes (a new resolution mid-stream)
+        ends a batch there. Past `HELD_PACKETS` waiting, the packets of the batches still in the
+        stream (`groups`) and of this one go on."""
         pending: list[object] = []
         frames: list[Frame] = []
         while True:
@@ -291,8 +304,11 @@ class Pipeline:
             if isinstance(item, _Failed):
                 raise item.error
             if item is _END:
+                self._read_to_end = True
                 break
-            if isinstance(item, Frame) and frames and item.image.shape != frames[0].image.shape:
+            if isinstance(item, Frame) and frames and (
+                    len(frames) == frames_within(self.batch_size, frames[0].image.shape, self.batch_pixels)
+                    or item.image.shape != frames[0].image.shape):
                 yield pending, frames
                 pending, frames = [], []
             pending.append(item)
@@ -303,9 +319,6 @@ class Pipeline:
                     self._packets_waiting = 0
             if isinstance(item, Frame):
                 frames.append(item)
-                if len(frames) == frames_within(self.batch_size, frames[0].image.shape, self.batch_pixels):
-                    yield pending, frames
-                    pending, frames = [], []
         if frames:
             yield pending, frames
         else:

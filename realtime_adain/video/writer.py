@@ -31,7 +31,7 @@ from realtime_adain.errors import UserError
 from realtime_adain.video.formats import (ADTS_KEEPING_FORMATS, ATTACHING_FORMATS, GIF_LONGEST_DELAY, GIF_MOST_REPEATS,
                                           GIF_SHORTEST_SHOWN, LONGEST_FILLED_GAP, MUXER_OPTIONS, PALETTE_ENCODERS,
                                           PALETTE_FILTERS, SHORTEST_GAP, SILENCE_CHUNK_S,
-                                          EncodeSettings, audio_opens, choose_pix_fmt,
+                                          EncodeSettings, audio_opens, check_bitrate_picture, choose_pix_fmt,
                                           encoder_rate,
                                           container_format, copied_into_encoder_stream, dropped_roles, encodable_layout,
                                           pcm_sample_bytes,
@@ -383,6 +383,7 @@ class VideoWriter:
         check_picture_size(settings.codec, spec.width, spec.height)
         self.framing = encoder_framing(settings, spec.width, spec.height, spec.frame_rate)
         width, height = self.framing.size if self.framing else (spec.width, spec.height)
+        check_bitrate_picture(settings, width, height)
         if self.framing:
             settings = dataclasses.replace(settings, pix_fmt=self.framing.pix_fmt or settings.pix_fmt)
             note(self.framing.said, once=True)
