@@ -180,7 +180,9 @@ def check_time(value: str | float | Fraction, option: str, positive: bool = Fals
         elif plain := SECONDS_TIME.fullmatch(text):
             seconds = Fraction(plain[1]) * TIME_UNITS[plain[2]]
         elif text.startswith("-") and (CLOCK_TIME.fullmatch(text[1:]) or SECONDS_TIME.fullmatch(text[1:])):
-            raise UserError(f"{option} {value!r} is negative")
+            seconds = -check_time(text[1:], option)  # (-0 is 0, as FFmpeg takes it)
+            if seconds:
+                raise UserError(f"{option} {value!r} is negative")
         else:
             raise UserError(f"{option} {value!r} is not a time such as 90, 90.5, 1:30 or 0:01:30.5")
     elif isinstance(value, numbers.Real) and not isinstance(value, bool):

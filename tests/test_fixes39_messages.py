@@ -78,3 +78,15 @@ def test_a_figure_named_only_png_is_said_to_have_no_extension(run_cli, tmp_path)
     code, out, err = run_cli("bench", "temporal", "--figure", tmp_path / ".png")
     assert code == 2 and not out
     assert f"argument --figure: '{tmp_path / '.png'}' is a name without an extension: the figure is always a PNG" in err
+
+
+@pytest.mark.parametrize("text", ["-0", "-0:00", "-0.0s", "-00:00:00.000"])
+def test_minus_zero_is_a_start_of_zero(text):
+    """`--start -0` was refused as negative (FFmpeg takes it as 0); -1 still is negative."""
+    from realtime_adain.settings import check_time
+
+    assert check_time(text, "--start") == 0
+    with pytest.raises(UserError, match=r"^--duration '-0' must be above 0 seconds$"):
+        check_time("-0", "--duration", positive=True)
+    with pytest.raises(UserError, match=r"^--start '-0:01' is negative$"):
+        check_time("-0:01", "--start")
