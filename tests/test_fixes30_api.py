@@ -20,6 +20,15 @@ from test_full_disk import disk, fill  # noqa: F401
 from test_api21 import style  # noqa: F401  (a fixture)
 from video_samples import gradient_frames, write_video
 
+def run_under_memory_limit(script: str) -> subprocess.CompletedProcess:
+    """`script` in a fresh interpreter under `ulimit -v` (6 GB: a 3000x3000 picture's features do
+    not fit); its output, once it has exited 0."""
+    result = subprocess.run(["bash", "-c", 'ulimit -v 6000000 && exec "$0" -c "$1"', sys.executable, script],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result
+
+
 @pytest.mark.slow  # (fresh interpreters under a memory limit (12-24 s))
 def test_out_of_memory_in_the_api_is_one_line(published_weights):
     """Under `ulimit -v`, a 3000x3000 picture raised the allocator's error (onnxruntime's over
@@ -45,9 +54,7 @@ def test_out_of_memory_in_the_api_is_one_line(published_weights):
             except ra.UserError as exc:
                 print(exc)
     """)
-    result = subprocess.run(["bash", "-c", 'ulimit -v 6000000 && exec "$0" -c "$1"', sys.executable, script],
-                            capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr[-2000:]
+    result = run_under_memory_limit(script)
     assert result.stdout.splitlines() == [
         "image: out of memory; lower size",
         "frames: out of memory; pass smaller frames, or fewer at a time",

@@ -5,8 +5,6 @@ styled, `TwoPassStabilizer(device=...)` checked, styles changeable in place, and
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import textwrap
 
 import numpy as np
@@ -15,6 +13,7 @@ import torch
 
 from realtime_adain.adain import EPS, StyleStats, masked_adain
 from realtime_adain.two_pass import TwoPassStabilizer
+from test_fixes30_api import run_under_memory_limit
 
 RNG = np.random.default_rng(39)
 PICTURE = RNG.integers(0, 256, (64, 64, 3), dtype=np.uint8)
@@ -41,9 +40,7 @@ def test_out_of_memory_in_stylize_image_and_stylize_frames_is_a_memory_error(pub
             except MemoryError as exc:
                 print(isinstance(exc, ra.UserError), exc)
     """)
-    result = subprocess.run(["bash", "-c", 'ulimit -v 6000000 && exec "$0" -c "$1"', sys.executable, script],
-                            capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr[-2000:]
+    result = run_under_memory_limit(script)
     assert result.stdout.splitlines() == [
         "True image: out of memory; lower size",
         "True frames: out of memory; lower batch, or pass smaller frames",

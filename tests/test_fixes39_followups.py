@@ -21,15 +21,9 @@ from live_support import cli_env
 from realtime_adain import download, interrupts
 from realtime_adain.errors import UserError
 from test_interrupts21 import SLOW_CLI_IMPORT, start_held
-from weights_server import WeightsServer, release_bytes, synthetic_release  # noqa: F401  (fixtures)
+from test_fixes39_download import DECODER, server  # noqa: F401  (a fixture)
+from weights_server import release_bytes, synthetic_release  # noqa: F401  (fixtures)
 
-DECODER = "decoder.pth"
-
-
-@pytest.fixture
-def server(release_bytes):
-    with WeightsServer(release_bytes) as running:
-        yield running
 
 
 class _Chunked(BaseHTTPRequestHandler):

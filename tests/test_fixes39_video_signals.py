@@ -53,15 +53,22 @@ def signal_inside(counted: list[int], at: int):
     return on_stylized
 
 
-def test_a_signal_while_a_batch_is_counted_waits_until_it_is_handed_on_and_counted():
-    """The bar's update and the hand-off downstream run with signals held: raised inside the bar's
-    drawing, the KeyboardInterrupt left tqdm's lock taken; between the two it lost the batch."""
+def interrupted_while_counting(at: int) -> tuple[Pipeline, list, list]:
+    """Six frames, each with its packet, in batches of two, a SIGINT inside the `at`-th count: the
+    pipeline, what it wrote and the counts that ran to their end."""
     written, counted = [], []
     run = Pipeline(iter(frames_and_packets(6)), stylize_stream=lambda batches: batches,
                    write_frame=lambda frame: written.append(said(frame)), write_packet=written.append,
-                   batch_size=2, on_stylized=signal_inside(counted, 1))
+                   batch_size=2, on_stylized=signal_inside(counted, at))
     with pytest.raises(KeyboardInterrupt):
         run.run()
+    return run, written, counted
+
+
+def test_a_signal_while_a_batch_is_counted_waits_until_it_is_handed_on_and_counted():
+    """The bar's update and the hand-off downstream run with signals held: raised inside the bar's
+    drawing, the KeyboardInterrupt left tqdm's lock taken; between the two it lost the batch."""
+    run, written, counted = interrupted_while_counting(1)
     assert counted == [2]
     assert written == [0, "packet-0", 1, "packet-1"]
     assert not run.written_whole
@@ -70,12 +77,7 @@ def test_a_signal_while_a_batch_is_counted_waits_until_it_is_handed_on_and_count
 def test_a_signal_as_the_last_batch_is_counted_leaves_the_run_whole():
     """Once the last batch is handed on, the run is whole: a signal there (DELAY=0 after the bar
     counted the last frames) made it a partial one, missing its last frames."""
-    written, counted = [], []
-    run = Pipeline(iter(frames_and_packets(6)), stylize_stream=lambda batches: batches,
-                   write_frame=lambda frame: written.append(said(frame)), write_packet=written.append,
-                   batch_size=2, on_stylized=signal_inside(counted, 3))
-    with pytest.raises(KeyboardInterrupt):
-        run.run()
+    run, written, counted = interrupted_while_counting(3)
     assert counted == [2, 2, 2]
     assert written == [said(item) for item in frames_and_packets(6)]
     assert run.written_whole
