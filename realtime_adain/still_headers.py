@@ -121,34 +121,29 @@ def ffmpeg_still_size(data: np.ndarray, name: str) -> tuple[str, tuple[int, int]
     head = bytes(data[:16])
     kind = next((kind for kind, signatures in FFMPEG_STILLS.items() if head.startswith(signatures)), None)
     if kind is None:
-        return ffmpeg_jpeg(data)
+        return ffmpeg_jpeg(data, name)
     return kind, (jpeg2000_size(data) if kind == "JPEG 2000" else exr_size(data, name) if kind == "OpenEXR"
                   else pam_size(data))
 
 
-def ffmpeg_jpeg(data: np.ndarray) -> tuple[str, tuple[int, int] | None] | None:
+def ffmpeg_jpeg(data: np.ndarray, name: str) -> tuple[str, tuple[int, int] | None] | None:
     """The kind ("lossless JPEG", "JPEG-LS", "12-bit JPEG") and (width, height) of a JPEG whose
-    frame header (its first SOF marker segment) says it is one (None: no size stated); None for
-    other files, 8-bit baseline and progressive JPEGs among them."""
+    frame header (its first SOF marker segment, before any scan) says it is one (None: no size
+    stated); None for other files, 8-bit baseline and progressive JPEGs among them. Its markers
+    are read as `_jpeg_markers` reads them."""
     if bytes(data[:3]) != b"\xff\xd8\xff":
         return None
-    at = 2
-    for _ in range(MAX_BOXES):
-        segment = bytes(data[at:at + 9])
-        if len(segment) < 4 or segment[0] != 0xFF or segment[1] == 0xDA:  # (the scan: no frame header before it)
+    for at, marker in _jpeg_markers(data, name):
+        if marker == 0xDA:  # (the scan: no frame header before it)
             return None
-        marker = segment[1]
-        if marker == 0xFF:  # (a fill byte)
-            at += 1
-            continue
         if marker == 0xF7 or (0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC)):
+            segment = bytes(data[at:at + 9])
             twelve_bit = marker in _SOF_MARKERS and len(segment) > 4 and segment[4] == 12
             kind = TWELVE_BIT_JPEG if twelve_bit else LOSSLESS_JPEGS.get(marker)
             if kind is None:
                 return None
             height, width = struct.unpack(">HH", segment[5:9]) if len(segment) == 9 else (0, 0)
             return kind, ((width, height) if width and height else None)
-        at += 2 + int.from_bytes(segment[2:4], "big")
     return None
 
 
