@@ -158,7 +158,13 @@ def read_checked(args: argparse.Namespace, path: Path, size: int | None, option:
     data = read_image_bytes(path)
     image = decode_image(data, str(path))
     check_pixel_budget(path, *image.shape[:2], size, args.max_pixels, option)
-    return image, hashlib.sha256(data).hexdigest()
+    return image, file_digest(data)
+
+
+def file_digest(data: np.ndarray | bytes) -> str:
+    """The SHA-256 of a file's bytes, as `StylePictures` checks a style file by (and as
+    `weights.file_sha256` and the style library's cache give a file's)."""
+    return hashlib.sha256(data).hexdigest()
 
 
 class ChangedSinceChecked(UserError):
@@ -202,7 +208,7 @@ class StylePictures(Mapping[Path, np.ndarray]):
             return self.kept[path]
         with changed_since_checked():
             data = read_image_bytes(path)
-        if hashlib.sha256(data).hexdigest() != self.digests[path]:
+        if file_digest(data) != self.digests[path]:
             raise file_changed(path)
         image = fit_short_side(decode_image(data, str(path)), self.size)
         if (self.keep and image.nbytes <= self.KEPT_PICTURE_BYTES

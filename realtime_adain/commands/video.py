@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import re
 from fractions import Fraction
 from pathlib import Path
 
 from realtime_adain.commands import argtypes, common
-from realtime_adain.commands.image import StylePictures
+from realtime_adain.commands.image import StylePictures, file_digest
 from realtime_adain.commands.jobs import output_paths, plan_jobs
 from realtime_adain.imageio import WRITABLE_EXTENSIONS, check_style, decode_image, is_image_path, read_image_bytes
 from realtime_adain.paths import check_writable_dir, refuse_earlier_results, refuse_overwriting_inputs
@@ -189,7 +188,7 @@ def read_styles(styles: list[Path], style_size: int | None, max_pixels: int = DE
         except UserError as exc:
             found.append(str(exc))
             continue
-        digests[path] = hashlib.sha256(data).hexdigest()  # (what `StylePictures` checks the file by)
+        digests[path] = file_digest(data)
         common.note_first_frame_only(path)
     if problems is None:
         refuse_inputs(found)
