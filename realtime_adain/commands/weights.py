@@ -83,18 +83,23 @@ def run_download(args: argparse.Namespace) -> int:
     return 0
 
 
-def _overridden(directory: Path) -> list[str]:
-    """Notes for the files just downloaded into the default `directory` that the commands will not
-    use, because $REALTIME_ADAIN_VGG / $REALTIME_ADAIN_DECODER name others (they come first)."""
+def _named_in_environment() -> dict[str, str]:
+    """The weights files $REALTIME_ADAIN_VGG / $REALTIME_ADAIN_DECODER name, by kind: they come
+    before the weights directory (`weights.resolve`)."""
     from realtime_adain import weights
 
-    notes = []
-    for kind, name in weights.DEFAULT_FILENAME.items():
-        named = os.environ.get(weights.ENV_VAR[kind])
-        if named and os.path.abspath(named) != os.path.abspath(directory / name):
-            notes.append(f"note: {weights.ENV_VAR[kind]} is set: commands use {named}, not {directory / name} "
-                         f"(unset it to use the downloaded file)")
-    return notes
+    return {kind: named for kind in weights.DEFAULT_FILENAME if (named := os.environ.get(weights.ENV_VAR[kind]))}
+
+
+def _overridden(directory: Path) -> list[str]:
+    """Notes for the files just downloaded into the default `directory` that the commands will not
+    use, because the environment names others."""
+    from realtime_adain import weights
+
+    return [f"note: {weights.ENV_VAR[kind]} is set: commands use {named}, not {directory / weights.DEFAULT_FILENAME[kind]} "
+            "(unset it to use the downloaded file)"
+            for kind, named in _named_in_environment().items()
+            if os.path.abspath(named) != os.path.abspath(directory / weights.DEFAULT_FILENAME[kind])]
 
 
 def how_to_use(directory: Path) -> str:
@@ -109,8 +114,7 @@ def how_to_use(directory: Path) -> str:
            f"{weights.ENV_VAR['vgg']}={files['vgg']} and {weights.ENV_VAR['decoder']}={files['decoder']}")
     if directory.name == "weights":
         how += f", or {weights.HOME_ENV_VAR}={shlex.quote(str(directory.parent))} (it keeps its engines and styles there too)"
-        overriding = [weights.ENV_VAR[kind] for kind in weights.DEFAULT_FILENAME if os.environ.get(weights.ENV_VAR[kind])]
-        if overriding:  # (they come before the weights directory: that setting alone would not use these files)
+        if overriding := [weights.ENV_VAR[kind] for kind in _named_in_environment()]:  # (that alone would not do)
             how += f" with {' and '.join(overriding)} unset"
     return f"to use these files, {how}"
 
