@@ -15,7 +15,7 @@ import pytest
 
 from cli_support import one_error_line
 from realtime_adain import imageio
-from realtime_adain.commands import image
+from realtime_adain.checked_inputs import StylePictures
 from realtime_adain.imageio import read_image
 from realtime_adain.video.notes import collected
 from test_fixes39_image import SMALL, changed_after_the_check, picture
@@ -118,6 +118,6 @@ def test_preserve_color_reads_each_small_style_once(run_cli, weights_env, data_d
     large = tmp_path / "large.png"
     cv2.imwrite(str(large), picture(data_dir, "cornell.jpg", 1300))  # (1300x1300x3: 4.8 MiB)
     decoded.clear()
-    pictures = image.StylePictures({large: hashlib.sha256(large.read_bytes()).hexdigest()}, None, keep=True)
+    pictures = StylePictures({large: hashlib.sha256(large.read_bytes()).hexdigest()}, None, keep=True)
     assert (pictures[large] == pictures[large]).all()
     assert decoded == ["large.png", "large.png"]

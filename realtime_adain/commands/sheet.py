@@ -19,6 +19,7 @@ import cv2
 from tqdm import tqdm
 
 from realtime_adain import sheet
+from realtime_adain.checked_inputs import StylePictures, changed_since_checked, file_changed
 from realtime_adain.commands import common
 from realtime_adain.errors import UserError, out_of_memory_as_user_error
 from realtime_adain.imageio import WRITABLE_EXTENSIONS, check_encodable, fit_short_side, is_writable_image_path, write_image
@@ -117,7 +118,7 @@ def _make_sheet(args: argparse.Namespace, model: ModelSettings, contents: list[P
     """The sheet of inputs held to their check, as `-o` holds them: the sheet being one output, an
     input that changed since (a photo now over --max-pixels, a style file replaced, cut short or
     removed) fails the run, and no sheet is written."""
-    from realtime_adain.commands.image import StylePictures, changed_since_checked, check_inputs, read_checked
+    from realtime_adain.commands.image import check_inputs, read_checked
 
     out = check_request(args, contents, styles, model)
     digests, _ = check_inputs(args, contents, styles)
@@ -164,7 +165,6 @@ def add_checked_style(library: StyleLibrary, path: Path, digest: str) -> None:
     cannot read, so a style replaced after the check by one over --max-pixels was encoded, and one
     cut short was a tile missing from a sheet made all the same. Compared before it is decoded,
     and again as the library hashed it."""
-    from realtime_adain.commands.image import changed_since_checked, file_changed
     from realtime_adain.weights import file_sha256
 
     with changed_since_checked():  # (removed or unreadable now)

@@ -8,8 +8,8 @@ import re
 from fractions import Fraction
 from pathlib import Path
 
+from realtime_adain.checked_inputs import StylePictures, file_digest
 from realtime_adain.commands import argtypes, common
-from realtime_adain.commands.image import StylePictures, file_digest
 from realtime_adain.commands.jobs import output_paths, plan_jobs
 from realtime_adain.imageio import WRITABLE_EXTENSIONS, check_style, decode_image, is_image_path, read_image_bytes
 from realtime_adain.paths import check_writable_dir, refuse_earlier_results, refuse_overwriting_inputs
