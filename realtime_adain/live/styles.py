@@ -27,13 +27,14 @@ from safetensors import safe_open
 from safetensors.torch import save
 from tqdm import tqdm
 
+from realtime_adain.checked_inputs import file_digest
 from realtime_adain.clib import c_library
 from realtime_adain.adain import StyleStats, check_stats
 from realtime_adain.paths import expand_images
 from realtime_adain.errors import UserError, out_of_memory_as_user_error
 from realtime_adain.atomic import atomic_write_bytes
 from realtime_adain.imageio import (MAX_FILE_BYTES, capturing_here, check_style, decode_image, first_frame_only_note,
-                                     fit_short_side, read_image)
+                                     fit_short_side, read_image, read_image_bytes)
 from realtime_adain.regular_files import open_regular
 from realtime_adain.video.notes import note
 from realtime_adain.stylizer import Stylizer
@@ -296,10 +297,16 @@ class StyleLibrary:
         return self.cache_dir / f"{digest}-{self.stylizer.encoder_id}-{self.style_size}.safetensors"
 
     def _style(self, path: Path, digest: str | None = None) -> Style:
+        """The style of `path` (hashed to `digest` by the caller, if given). On a cache miss the
+        picture is decoded from bytes hashed again: a file replaced after the first hash had its
+        statistics stored under the old file's digest, and every later run used them."""
         digest = digest or file_sha256(path)
         cached = self._cached(digest)
         if cached is None:  # only now is the image decoded: a warm start reads just the cache
-            image = self._read(path)
+            data = read_image_bytes(path)
+            if file_digest(data) != digest:
+                raise UserError(f"{path}: the file changed while it was read; load the styles again")
+            image = self._read(path, data)
             with out_of_memory_as_user_error(str(path), "lower --style-size"):
                 stats = self.stylizer.style_stats(image, self.style_size)
             thumb = thumbnail(image)
