@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import bisect
 import collections
+import heapq
 import math
 from fractions import Fraction
 from pathlib import Path
@@ -546,8 +547,11 @@ class ClusterTimes:
     out of order, the sound "not increasing"), and the next cluster carries on from before it.
     Matroska stores display times, so a jump is no splice as in MPEG-TS (and a gap forward is a
     pause); but times that go back are damage. A sound or picture packet back by more than it may
-    be from the furthest its stream was shown (`STEP_BACK`; pictures also by B-frames' reordering,
-    `REORDERED` frames) begins a stretch, moved on from there; a packet that goes on from the
+    be (`STEP_BACK`; pictures also by B-frames' reordering, `REORDERED` frames) from the furthest
+    its stream was shown begins a stretch, moved on from the furthest of its packets; a picture is
+    shown as its decoder releases it, the earliest of those it holds (its reorder depth): after a
+    pause, a B-frame shown before it is stored after the picture beyond it, and judged against
+    that picture it was moved across the pause, with notes of damage. A packet that goes on from the
     times before the stretch (and on the stretch's lands ahead) ends it: a damaged cluster, put
     back where it belongs. A stretch that does not end (the times went back for good) goes on
     from where it began, as joined FLV does. Applied before `TimestampShift`."""
@@ -558,10 +562,11 @@ class ClusterTimes:
         self.version = 0  # counts the changes of `offset`
         self.stretches = 0  # stretches begun
         self.repaired = 0  # ... and ended (damaged clusters)
-        # stream index -> [its time base, `offset` in its ticks, of this version, the furthest it was
-        # shown (ticks, moved; None: nothing yet), how far back its packets may come (ticks), whether
-        # it is sound or pictures]: in whole ticks, as `TimestampShift` keeps them (Fractions per
-        # packet were most of a read)
+        # stream index -> [its time base, `offset` in its ticks, of this version, the furthest a packet
+        # of it ends (ticks, moved; None: nothing yet), how far back its packets may come (ticks), whether
+        # it is sound or pictures, the furthest it was shown (ticks, moved; None: nothing yet), the ends
+        # of the pictures its decoder holds (a heap), how many it holds (its reorder depth; sound: 0)]:
+        # in whole ticks, as `TimestampShift` keeps them (Fractions per packet were most of a read)
         self._streams: dict[int, list] = {}
 
     def packets(self, packets: Iterable[av.Packet]) -> Iterator[av.Packet]:
@@ -576,14 +581,15 @@ class ClusterTimes:
                 return
             tb = Fraction(packet.time_base)
             allowed = math.floor(self._allowance(packet.stream) / tb)
+            held = packet.stream.codec_context.reorder_depth if packet.stream.type == "video" else 0
             state = self._streams[packet.stream_index] = [tb, 0, 0, None, allowed,
-                                                          packet.stream.type in SPLICED_TYPES]
+                                                          packet.stream.type in SPLICED_TYPES, None, [], held]
         at = packet.pts
         if at is None:
             at = packet.dts
             if at is None:
                 return
-        tb, shift, version, top, allowed, spliced = state
+        tb, shift, version, top, allowed, spliced, shown, decoding, held = state
         if version != self.version:
             shift = state[1] = round(self.offset / tb)
             state[2] = self.version
@@ -593,14 +599,19 @@ class ClusterTimes:
                     self._move(Fraction(0))  # the times before the stretch go on: it was damaged
                     self.repaired += 1
                     shift = state[1] = 0
-                elif at + shift < top - allowed:
-                    self._move((top - at) * tb)  # on from the furthest shown
+                elif shown is not None and at + shift < shown - allowed:
+                    self._move((top - at) * tb)  # on from the furthest (after the pictures held too)
                     self.stretches += 1
                     shift = state[1] = top - at
                 state[2] = self.version
             end = at + (packet.duration or 0) + shift
             if top is None or end > top:
                 state[3] = end
+            heapq.heappush(decoding, end)
+            if len(decoding) > held:  # (the decoder releases the earliest it holds)
+                released = heapq.heappop(decoding)
+                if shown is None or released > shown:
+                    state[6] = released
         if shift:
             packet.pts = None if packet.pts is None else packet.pts + shift
             packet.dts = None if packet.dts is None else packet.dts + shift

@@ -769,7 +769,7 @@ class VideoReader:
     def _demux(self) -> Iterator[Frame | list[av.Packet]]:
         """Frames and runs of packets (`runs`)."""
         index = 0
-        timeline = Timeline(REORDER_WINDOW, self._samples_end)
+        timeline = Timeline(REORDER_WINDOW, self._last_end)
         # Sound travels with the picture it plays under: a packet leaves after the first frame that
         # ends after it starts. Read as they come, the packets ran about half a second ahead (the
         # decoder's delay and the reorder window), which a preview (--frames) or a Ctrl-C file
@@ -922,14 +922,26 @@ class VideoReader:
             if not packet.is_discard:
                 yield from segment.packets(held.add(packet))
 
-    def _samples_end(self) -> int | None:
-        """Where an MP4's or MOV's last video sample (in decode order) stops showing, its pts plus
-        its duration (stream time base, on the timeline from zero), once every packet decoded;
-        None elsewhere. That duration is all that holds a variable-rate clip's closing still, and
-        with B-frames that sample is not the last picture shown, which the decoder gives its own
-        sample's duration (a GIF's 2 s hold made into an MP4 read back as 0.04 s). FFmpeg's MP4
-        muxer ends the edit list there too. The other samples' durations are the steps between
-        decode times (one before a pause spans it); a file cut short ends where its pictures do."""
+    def _last_end(self, pts: int, step: int | None) -> int | None:
+        """Where the last picture (at `pts`, `step` after the one before it; None: the only one)
+        stops showing at least, where the file says (stream time base, on the timeline from zero),
+        once every packet decoded; None elsewhere.
+        An MP4's or MOV's last video sample (in decode order) ends at its pts plus its duration.
+        That duration is all that holds a variable-rate clip's closing still, and with B-frames
+        that sample is not the last picture shown, which the decoder gives its own sample's
+        duration (a GIF's 2 s hold made into an MP4 read back as 0.04 s). FFmpeg's MP4 muxer ends
+        the edit list there too. The other samples' durations are the steps between decode times
+        (one before a pause spans it); a file cut short ends where its pictures do.
+        An AVI's packet lasts one slot, but the slots after a picture may be empty (`ffmpeg -c
+        copy` of variable-rate video into AVI puts a picture every other slot: the output lasted
+        1.98 s of 2 s). Its last picture lasts to the stream's stated end where that is within an
+        average picture's time (the stated duration over the pictures), else (a file cut short)
+        the step between the pictures before."""
+        if self.container.format.name == "avi" and self.undecoded is None:
+            stated = self._stated_end()
+            if stated is not None and stated - pts <= math.ceil(self.stream.duration / self.video_packets):
+                return stated
+            return None if step is None else pts + step
         if not self.container.format.name.startswith("mov,") or self.undecoded is not None:
             return None
         return self._tail_end
@@ -1188,12 +1200,17 @@ class VideoReader:
         dropped frames (empty chunks: the previous picture stays) in their index, so fewer frames
         than declared is not enough: a file is truncated only when its pictures end early. After a
         seek (`seeked`) the frames before it were not counted: only their times tell."""
-        declared = self.stream.duration
-        if end is None or not declared:
+        stated = self._stated_end()
+        if end is None or stated is None:
             return not seeked  # nothing but the frame count to go by
         one_frame = 1 / (self.frame_rate * self.time_base) if self.frame_rate else 1
-        start = (self.stream.start_time or 0) + self.shift.start_ticks(self.time_base)  # where the shift put it
-        return end + one_frame < start + declared
+        return end + one_frame < stated
+
+    def _stated_end(self) -> int | None:
+        """Where the stream's declared duration ends (ticks, where the shift put its start); None: not declared."""
+        if not self.stream.duration:
+            return None
+        return (self.stream.start_time or 0) + self.shift.start_ticks(self.time_base) + self.stream.duration
 
     def _tagged_end(self) -> int | None:
         """Where a Matroska's video track ends (ticks, on the shifted timeline), from the DURATION
@@ -1582,15 +1599,17 @@ class Timeline:
     are its decode-time steps), so after B-frames a frame could be given the length of a gap it
     is not next to (a 10-minute pause made a 601 s clip a 1199 s MP4)."""
 
-    def __init__(self, window: int, samples_end: Callable[[], int | None] | None = None) -> None:
-        """`samples_end`: asked once the frames are all in, where the stream's samples end, if the
-        file says (`VideoReader._samples_end`): the last frame lasts at least until then."""
+    def __init__(self, window: int, last_end: Callable[[int, int | None], int | None] | None = None) -> None:
+        """`last_end`: asked once the frames are all in, with the last frame's timestamp and the
+        step to it from the frame before, where the file says it stops showing
+        (`VideoReader._last_end`): the last frame lasts at least until then."""
         self.window = window
-        self.samples_end = samples_end
+        self.last_end = last_end
         self.frames: deque[av.VideoFrame] = deque()
         self.stamps: list[int] = []  # a heap: the timestamps of the frames held
         self.highest: int | None = None  # the highest timestamp seen
         self.end: int | None = None  # where the latest frame stops showing
+        self.step: int | None = None  # the latest step from one frame to the next
         self.reordered = 0  # frames whose timestamp came out of order
 
     def order(
@@ -1611,11 +1630,12 @@ class Timeline:
                 heapq.heappush(self.stamps, item.pts)
             if len(self.frames) > self.window:
                 yield self._pop()
-        samples_end = self.samples_end() if self.samples_end else None
         while self.frames:
             frame, pts, duration = self._pop()
-            if not self.frames and pts is not None and samples_end is not None and samples_end > self.end:
-                duration, self.end = samples_end - pts, samples_end
+            if not self.frames and pts is not None and self.last_end:
+                end = self.last_end(pts, self.step)
+                if end is not None and end > self.end:
+                    duration, self.end = end - pts, end
             yield frame, pts, duration
 
     def _pop(self) -> tuple[av.VideoFrame, int | None, int]:
@@ -1626,6 +1646,6 @@ class Timeline:
             # the next frame shown (the last keeps its own; so does one before a frame without a
             # timestamp, which is shown after it: `VideoReader._after_last`)
             if self.stamps and self.stamps[0] > pts and self.frames and self.frames[0].pts is not None:
-                duration = self.stamps[0] - pts
+                duration = self.step = self.stamps[0] - pts
             self.end = pts + (duration or 0)
         return frame, pts, duration
