@@ -59,9 +59,9 @@ class TrainerState:
     rng: dict[str, Any]
     skipped: list[str] = field(default_factory=list)  # the files skipped so far (SAVED_SKIPS of them saved)
     skipped_count: int = 0  # all of them, named or not
-    # The content, style and total losses summed over the iterations since the last log row, and
-    # how many: a resumed run's first row averages the same iterations as an uninterrupted one's.
-    loss_window: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])
+    # The content, style, temporal and total losses summed over the iterations since the last log
+    # row, and how many: a resumed run's first row averages the same iterations as an uninterrupted one's.
+    loss_window: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0, 0.0])
     window_iterations: int = 0
 
 
@@ -217,11 +217,13 @@ def _read_state(path: Path) -> TrainerState:
         if (not isinstance(skipped, list) or not all(isinstance(name, str) for name in skipped)
                 or type(skipped_count) is not int or not len(skipped) <= skipped_count <= MAX_SKIPPED):
             raise ValueError(f"skipped files {skipped_count!r}")
-        window = document.get("loss_window", {"sums": [0.0, 0.0, 0.0], "iterations": 0})  # (a state before it was kept)
+        window = document.get("loss_window", {"sums": [0.0] * 4, "iterations": 0})  # (a state before it was kept)
         sums, window_iterations = window["sums"], window["iterations"]
-        if (not isinstance(sums, list) or len(sums) != 3 or not all(_kind(v) == "number" for v in sums)
+        if (not isinstance(sums, list) or len(sums) not in (3, 4) or not all(_kind(v) == "number" for v in sums)
                 or type(window_iterations) is not int or not 0 <= window_iterations <= document["iteration"]):
             raise ValueError(f"loss window {window!r}")
+        if len(sums) == 3:  # (a state before the temporal term had its own sum: the rest of the total)
+            sums = [sums[0], sums[1], sums[2] - sums[0] - sums[1], sums[2]]
         return TrainerState(
             iteration=document["iteration"],
             config=document["config"],

@@ -30,6 +30,7 @@ from realtime_adain.adain import adain, calc_mean_std
 class Losses:
     content: torch.Tensor  # weighted, as logged by the reference
     style: torch.Tensor  # weighted
+    temporal: torch.Tensor  # weighted; 0 without a temporal weight
     total: torch.Tensor
 
 

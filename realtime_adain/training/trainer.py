@@ -51,7 +51,8 @@ _NO_BUFFER_SYNC = ({"forward_sync_buffers": False}
                    else {"broadcast_buffers": False})
 
 LOG_LINE_BYTES = 4096  # the longest log.csv line read back on a resume (a row takes under 100)
-CSV_FIELDS = ("iteration", "content_loss", "style_loss", "total_loss", "lr", "iterations_per_s", "skipped_images")
+CSV_FIELDS = ("iteration", "content_loss", "style_loss", "temporal_loss", "total_loss", "lr", "iterations_per_s",
+              "skipped_images")
 SAMPLE_ROWS = 4
 LOCK_NAME = ".lock"  # in --out, held (flock) by the run writing there
 
@@ -194,13 +195,14 @@ class TrainingStep:
         )
         with compile_failure_as_user_error(self.compiled):
             with autocast:
-                if self.temporal:  # logged as part of the total
+                if self.temporal:
                     loss_c, loss_s, loss_t, output = self.model(content, style, temporal=True)
                 else:
                     loss_c, loss_s, output = self.model(content, style)
-            total = loss_c + loss_s + loss_t if self.temporal else loss_c + loss_s
+                    loss_t = torch.zeros_like(loss_c)
+            total = loss_c + loss_s + loss_t
             self.scaler.scale(total).backward()
-        return Losses(loss_c.detach(), loss_s.detach(), total.detach()), output.detach()
+        return Losses(loss_c.detach(), loss_s.detach(), loss_t.detach(), total.detach()), output.detach()
 
     def step(self, content: torch.Tensor, style: torch.Tensor) -> tuple[Losses, torch.Tensor]:
         """One iteration at the current learning rate, then the schedule moves on: (losses, output)."""
@@ -272,7 +274,7 @@ class Trainer:
         self.training = TrainingStep(encoder, decoder, config, self.device, self.dist.world_size)
         self.iteration = 0
         self.skips = data.SkipReport()
-        self.loss_window = torch.zeros(3, device=self.device)  # content, style, total summed since the last log row
+        self.loss_window = torch.zeros(4, device=self.device)  # content, style, temporal, total summed since the last log row
         self.window_iterations = 0
         if resume is not None:
             self._restore(resume)
@@ -422,17 +424,18 @@ class Trainer:
                 interrupts.raise_kept()
                 lr = self.training.optimizer.param_groups[0]["lr"]
                 losses, content, style, output = self.step()
-                window += torch.stack([losses.content, losses.style, losses.total])
+                window += torch.stack([losses.content, losses.style, losses.temporal, losses.total])
                 self.window_iterations += 1
                 progress.update(1)
                 if self.iteration % config.log_every == 0 or self.iteration == config.iterations:
                     means = self._mean_over_processes(window / self.window_iterations).tolist()
                     speed = (self.iteration - timed_from) / (time.perf_counter() - window_start)
                     if not all(math.isfinite(v) for v in means):
-                        raise diverged(f"the loss became {means[2]} at iteration {self.iteration}")
+                        raise diverged(f"the loss became {means[-1]} at iteration {self.iteration}")
                     if logger is not None:
                         logger.log(self.iteration, means, lr, speed, self.skips.count)
-                        progress.set_postfix(content=f"{means[0]:.3g}", style=f"{means[1]:.3g}",
+                        temporal = {"temporal": f"{means[2]:.3g}"} if config.temporal_weight > 0 else {}
+                        progress.set_postfix(content=f"{means[0]:.3g}", style=f"{means[1]:.3g}", **temporal,
                                              skipped=self.skips.count, refresh=False)
                     window.zero_()
                     window_start, timed_from, self.window_iterations = time.perf_counter(), self.iteration, 0
@@ -587,26 +590,30 @@ class RunLogger:
         if not rows or rows[0][:1] != [CSV_FIELDS[0]]:  # (someone's notes: not rows to cut or append to)
             raise UserError(f"{self.csv_path}: not this trainer's log (its first line is not the header "
                             f"{','.join(CSV_FIELDS)}); move it away or give another --out")
+        earlier = rows[0] != list(CSV_FIELDS) and set(rows[0]) < set(CSV_FIELDS)
+        if earlier:  # an earlier version's log (no temporal_loss): its rows under today's header, the new cells empty
+            rows = [list(CSV_FIELDS)] + [[dict(zip(rows[0], row)).get(name, "") for name in CSV_FIELDS]
+                                         for row in rows[1:] if len(row) == len(rows[0])]
         # Rows of iterations after the checkpoint go, and so does a row cut short (a full disk).
         kept = [rows[0]] + [row for row in rows[1:] if len(row) == len(CSV_FIELDS)
                             and (iteration := ascii_whole(row[0])) is not None and iteration <= start_iteration]
-        if len(kept) != lines:
+        if len(kept) != lines or earlier:
             text = io.StringIO(newline="")
             csv.writer(text).writerows(kept)
             atomic_write_bytes(self.csv_path, text.getvalue().encode())
 
     def log(self, iteration: int, means: list[float], lr: float, speed: float, skipped: int) -> None:
-        content, style, total = means
+        """One row: `means` are the content, style, temporal and total losses."""
+        content, style, temporal, total = means
         try:
-            self.csv.writerow([iteration, f"{content:.6g}", f"{style:.6g}", f"{total:.6g}", f"{lr:.6g}",
-                               f"{speed:.4g}", skipped])
+            self.csv.writerow([iteration, *(f"{value:.6g}" for value in means), f"{lr:.6g}", f"{speed:.4g}", skipped])
             self.csv_file.flush()
         except OSError as exc:  # a full disk: name the file
             raise naming(self.csv_path, exc) from None
         if self.tensorboard is not None:
             try:
-                for name, value in (("loss/content", content), ("loss/style", style), ("loss/total", total),
-                                    ("lr", lr), ("iterations_per_s", speed)):
+                for name, value in (("loss/content", content), ("loss/style", style), ("loss/temporal", temporal),
+                                    ("loss/total", total), ("lr", lr), ("iterations_per_s", speed)):
                     self.tensorboard.add_scalar(name, value, iteration)
             except OSError as exc:
                 raise naming(self.tensorboard_dir, exc) from None
