@@ -9,19 +9,18 @@ crash. Probes that could hang (opening a camera or a window) run in a subprocess
 from __future__ import annotations
 
 import importlib
-import importlib.metadata
 import importlib.util
 import os
 import platform
 import shutil
 import subprocess
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Literal
 
 from realtime_adain import __version__
-from realtime_adain.errors import UserError
+from realtime_adain.errors import UserError, installed_version, too_old_pyav
 
 Level = Literal["ok", "note", "problem"]
 PROBE_TIMEOUT_S = 10.0
@@ -89,12 +88,7 @@ def _guarded(name: str, probe: Callable[[], str | None], absent: str = "not inst
 
 def _distribution(*names: str) -> str | None:
     """The installed version of the first of these distributions, without importing anything."""
-    for name in names:
-        try:
-            return importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            continue
-    return None
+    return next(filter(None, map(installed_version, names)), None)
 
 
 def _module(name: str):
@@ -128,6 +122,13 @@ def _pyav() -> str | None:
     libs = ", ".join(f"{lib} {'.'.join(map(str, v))}" for lib, v in sorted(av.library_versions.items()))
     ffmpeg = getattr(av, "ffmpeg_version_info", None)
     return f"{av.__version__} (FFmpeg {ffmpeg}: {libs})" if ffmpeg else f"{av.__version__} ({libs})"
+
+
+def _pyav_finding() -> Finding:
+    """A PyAV older than this package needs is a problem: 17.0 imports, then every `video` run fails."""
+    found = _guarded("av", _pyav)
+    too_old = too_old_pyav(_distribution("av"))
+    return replace(found, level="problem", fix=too_old) if found.level == "ok" and too_old else found
 
 
 def _opencv() -> str | None:
@@ -167,7 +168,7 @@ def versions() -> list[Finding]:
         _guarded("torch", _torch),
         _guarded("torchvision", lambda: _distribution("torchvision")),
         _guarded("numpy", lambda: _distribution("numpy")),
-        _guarded("av", _pyav),
+        _pyav_finding(),
         _guarded("opencv", _opencv),
         _guarded("onnxruntime", _onnxruntime),
         _guarded("torch-tensorrt", _tensorrt),

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.metadata
 import os
+import re
 import sys
 from typing import Iterable, Iterator
 
@@ -137,10 +139,40 @@ def environment_failure(exc: BaseException) -> str | None:
         text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         if "failed to map segment" in text or "cannot allocate memory" in text.lower():
             return f"cannot load {library} ({text}): out of memory; free some memory or raise the limit (`ulimit -v`)"
-        return f"cannot load {library} ({text}); reinstall it"
+        too_old = too_old_pyav(installed_version("av")) if library == "av" else None
+        return too_old or f"cannot load {library} ({text}); reinstall it"
     if isinstance(exc, RuntimeError) and "can't start new thread" in str(exc):
         return "cannot start a thread: the limit on processes and threads is reached (`ulimit -u`), or memory is short"
     return None
+
+
+# The oldest PyAV this package runs with; pyproject.toml's `av>=` names the same (a test checks).
+# Older ones cannot import video/hdr.py (ColorPrimaries came with 17.0), and 17.0's streams refuse
+# the disposition read from another (a Flag, not an int: a TypeError in every `video` run).
+OLDEST_PYAV = "17.1"
+
+
+def too_old_pyav(version: str | None) -> str | None:
+    """What to do where the installed PyAV (`version`, None: not installed) is older than
+    OLDEST_PYAV, or None: "reinstall it" would install the same version again."""
+    found = version_numbers(version or "")
+    if not found or found >= version_numbers(OLDEST_PYAV):
+        return None
+    return f"PyAV {version} is too old for realtime-adain: pip install -U 'av>={OLDEST_PYAV}'"
+
+
+def version_numbers(version: str) -> tuple[int, ...]:
+    """A version's leading numbers: '17.0.1' -> (17, 0, 1), '18.0.0rc1' -> (18, 0, 0), 'x' -> ()."""
+    numbers = re.match(r"\d+(?:\.\d+)*", version)
+    return tuple(map(int, numbers.group().split("."))) if numbers else ()
+
+
+def installed_version(distribution: str) -> str | None:
+    """The installed version of a distribution, without importing it (None: not installed)."""
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return None
 
 
 def imported_library(exc: ImportError) -> str:

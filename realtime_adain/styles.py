@@ -15,7 +15,7 @@ class StyleSet:
     """The styles of one run, each encoded once; with colour preservation, once per content
     (the style is recoloured to it), which is the paper's method and cannot be cached. `images`:
     each style's picture, looked up when it is encoded (`image` reads each again then:
-    commands/image.py, StylePictures)."""
+    checked_inputs.py, StylePictures)."""
 
     def __init__(self, stylizer: Stylizer, images: Mapping[Path, np.ndarray], size: int | None,
                  preserve_color: bool) -> None:

@@ -9,6 +9,7 @@ import shutil
 import site
 import subprocess
 import sys
+import tarfile
 import venv
 import zipfile
 from pathlib import Path
@@ -91,6 +92,22 @@ def test_wheel_holds_every_package_file_and_one_version(dist, run_cli):
     assert dist["wheel"].name.startswith(f"realtime_adain-{__version__}-")
     assert f"\nVersion: {__version__}\n" in metadata
     assert run_cli("--version")[1] == f"realtime-adain {__version__}\n"
+
+
+def test_sdist_holds_what_the_readme_points_to(dist):
+    """The sdist held tests/test_*.py without conftest.py and the helper modules they import (so
+    they could not run), and neither the LICENSE pyproject names nor tools/, docs/ and .ci/run,
+    which README.md points to (MANIFEST.in)."""
+    with tarfile.open(dist["sdist"]) as sdist:
+        top = f"realtime_adain-{__version__}/"
+        members = {member.name.removeprefix(top): member for member in sdist.getmembers() if member.isfile()}
+    wanted = repo_files("LICENSE", "tests", "tools", "docs", ".ci", "engines")
+    assert {"LICENSE", "tests/conftest.py", "tools/train.py", "docs/training.md", ".ci/run"} <= set(wanted)
+    missing = sorted(set(wanted) - set(members))
+    assert not missing, f"missing from the sdist (add them to MANIFEST.in): {missing}"
+    assert members[".ci/run"].mode & 0o111, ".ci/run lost its executable bit"
+    with zipfile.ZipFile(dist["wheel"]) as wheel:
+        assert f"realtime_adain-{__version__}.dist-info/licenses/LICENSE" in wheel.namelist()
 
 
 def test_installed_wheel_runs_image_and_doctor(installed, published_weights, data_dir, tmp_path):

@@ -1,4 +1,7 @@
-"""Live pipeline: sustained fps and capture-to-output latency (p50/p95) of a headless session.
+from __future__ import annotations
+
+# This module's docstring and `bench live --help`'s text: a constant, which `python -OO` keeps.
+DESCRIPTION = """Live pipeline: sustained fps and capture-to-output latency (p50/p95) of a headless session.
 
 Runs the real `live` session (capture thread -> inference thread -> consumer) on a video file
 paced at its own frame rate, as a camera would deliver it, with no window and no encoder, so the
@@ -8,8 +11,7 @@ out. `--carry-motion` runs the session twice, without and with motion carried on
 frame, and reports the shown fps of both. Weights: the installed ones if found, else generated stand-ins in the published formats
 (timings do not depend on the values); the report says which.
 """
-
-from __future__ import annotations
+__doc__ = DESCRIPTION
 
 import argparse
 import signal

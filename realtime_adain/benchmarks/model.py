@@ -1,4 +1,7 @@
-"""Model step by engine: ms per step, end-to-end fps, peak memory and share of the compute floor.
+from __future__ import annotations
+
+# This module's docstring and `bench model --help`'s text: a constant, which `python -OO` keeps.
+DESCRIPTION = """Model step by engine: ms per step, end-to-end fps, peak memory and share of the compute floor.
 
 For each engine that runs here and each resolution, at batch 1 and a throughput batch: the model
 step alone (device images in, device images out; CUDA events on a GPU, perf_counter on the CPU;
@@ -9,8 +12,7 @@ measured here (dense fp16 on a GPU, fp32 on the CPU). Engines are measured side 
 run; `speedup` is each engine's step against eager's at the same shape. Weights: the installed
 ones if found, else generated stand-ins (timings do not depend on the values).
 """
-
-from __future__ import annotations
+__doc__ = DESCRIPTION
 
 import argparse
 import itertools

@@ -1,4 +1,7 @@
-"""Serve: N simulated WebRTC clients at 30 fps against `realtime-adain serve`, per-client fps and latency.
+from __future__ import annotations
+
+# This module's docstring and `bench serve --help`'s text: a constant, which `python -OO` keeps.
+DESCRIPTION = """Serve: N simulated WebRTC clients at 30 fps against `realtime-adain serve`, per-client fps and latency.
 
 Starts the real `serve` command as a subprocess (so its CPU time is its own) and N aiortc
 clients on loopback in this process, each sending a generated moving gradient at `--fps`,
@@ -12,8 +15,7 @@ first `--warmup` seconds after every client has a frame back are left out. The c
 encoding and decoding run in this process, on the same machine's cores. Weights: the installed
 ones if found, else generated stand-ins (timings do not depend on the values); the report says which.
 """
-
-from __future__ import annotations
+__doc__ = DESCRIPTION
 
 import argparse
 import asyncio

@@ -1,4 +1,7 @@
-"""Temporal stability: warping error, fidelity and cost of the stabiliser's modes, side by side.
+from __future__ import annotations
+
+# This module's docstring and `bench temporal --help`'s text: a constant, which `python -OO` keeps.
+DESCRIPTION = """Temporal stability: warping error, fidelity and cost of the stabiliser's modes, side by side.
 
 Clips: cutBunny (it has scene cuts), a slow pan and zoom over a photo, and a still photo with
 sensor noise. Each is stylized per frame, then the variants run on the same frames: the output
@@ -17,8 +20,7 @@ variants better on both are listed. Cost is the default stabiliser's median ms p
 threads (wall time), plus cProfile's split by call at 720p. Weights: the installed ones if
 found, else generated stand-ins (their stylization means little; say which).
 """
-
-from __future__ import annotations
+__doc__ = DESCRIPTION
 
 import argparse
 import contextlib

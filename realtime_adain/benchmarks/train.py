@@ -1,4 +1,7 @@
-"""Training speed: iterations/s of the decoder trainer, with and without AMP, and the time to 160k.
+from __future__ import annotations
+
+# This module's docstring and `bench train --help`'s text: a constant, which `python -OO` keeps.
+DESCRIPTION = """Training speed: iterations/s of the decoder trainer, with and without AMP, and the time to 160k.
 
 Times `TrainingStep.step` - exactly what `tools/train.py` runs per iteration (encoder passes,
 decoder, losses, backward, Adam) - on random batches already on the device, so the figure is the
@@ -6,8 +9,7 @@ model's speed; image loading runs in DataLoader workers beside it during real tr
 weights are generated stand-ins (timings do not depend on their values). Reports the median of
 the per-iteration times, and the modes side by side in one run.
 """
-
-from __future__ import annotations
+__doc__ = DESCRIPTION
 
 import argparse
 import statistics

@@ -1,4 +1,7 @@
-"""Video files end to end: our pipeline against the reference repository's per-frame loop.
+from __future__ import annotations
+
+# This module's docstring and `bench video --help`'s text: a constant, which `python -OO` keeps.
+DESCRIPTION = """Video files end to end: our pipeline against the reference repository's per-frame loop.
 
 Times a clip (default: cutBunny.mp4 of the test material, $REALTIME_ADAIN_TEST_DATA or
 ../shared/data beside the checkout) from the first decoded packet to the
@@ -13,8 +16,7 @@ them alike; medians and the ratio of medians are printed. `--frames N` times a p
 640x360 in fp32 a CPU needs seconds per frame. Weights: the installed ones if found, else
 generated stand-ins (speed does not depend on the values).
 """
-
-from __future__ import annotations
+__doc__ = DESCRIPTION
 
 import argparse
 import math

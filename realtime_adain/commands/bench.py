@@ -11,7 +11,7 @@ from typing import Callable
 
 from realtime_adain.errors import UserError
 
-# Each name is a module in realtime_adain.benchmarks with a docstring, add_arguments() and run().
+# Each name is a module in realtime_adain.benchmarks with DESCRIPTION (its help), add_arguments() and run().
 # In the order README.md lists them.
 BENCHMARKS: tuple[str, ...] = ("model", "video", "live", "train", "temporal", "serve")
 EPILOG = """examples:
@@ -33,8 +33,8 @@ def add_parser(subparsers: argparse._SubParsersAction, with_targets: bool = True
     targets = parser.add_subparsers(dest="target", metavar="TARGET", required=True)
     for name in BENCHMARKS if with_targets else ():
         module = importlib.import_module(f"realtime_adain.benchmarks.{name}")
-        summary = (module.__doc__ or name).strip().splitlines()[0]
-        target = targets.add_parser(name, help=summary, description=module.__doc__)
+        summary = module.DESCRIPTION.strip().splitlines()[0]
+        target = targets.add_parser(name, help=summary, description=module.DESCRIPTION)
         module.add_arguments(target)
         target.set_defaults(func=lambda args, run=module.run: run_guarding_stdout(run, args))
 

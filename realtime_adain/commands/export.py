@@ -1,11 +1,13 @@
-"""Build TensorRT engines or an ONNX graph ahead of time (`realtime-adain export`).
+from __future__ import annotations
+
+# This module's docstring and `export --help`'s text: a constant, which `python -OO` keeps.
+DESCRIPTION = """Build TensorRT engines or an ONNX graph ahead of time (`realtime-adain export`).
 
 Both formats take the style statistics and alpha as inputs, so one build serves every style.
 ONNX is one file for every frame size (checked against onnxruntime before it is kept); TensorRT
 engines are one per resolution and batch, stored in the engine cache the tensorrt engine reads.
 """
-
-from __future__ import annotations
+__doc__ = DESCRIPTION
 
 import argparse
 import os
@@ -32,7 +34,7 @@ EPILOG = """examples:
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "export", help="build TensorRT engines or an ONNX graph ahead of time",
-        description=__doc__,
+        description=DESCRIPTION,
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--format", required=True, choices=("tensorrt", "onnx"), help="what to build")
