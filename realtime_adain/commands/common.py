@@ -115,13 +115,20 @@ def report_output(args: argparse.Namespace, stylizer, source: Path, styles: Sequ
         line = json.dumps({"input": name_text(source), "styles": [name_text(s) for s in styles], "output": name_text(output),
                            "width": size[0], "height": size[1], "frames": frames, "seconds": round(seconds, 3),
                            "device": str(stylizer.device), "engine": stylizer.engine_name, **(extra or {})})
+    say(line, after=f"; {output} was written", write=tqdm.write)
+
+
+def say(text: str, after: str = "", write: Callable[[str], object] = print) -> None:
+    """`text` on stdout, flushed, where a failure is said as stdout's: a report printed to
+    `>/dev/full` ended "error: No space left on device", naming nothing (`after`: what was done
+    all the same). A reader gone (`| head`) stops the command quietly (cli.run_reporting_errors)."""
     try:
-        tqdm.write(line)
+        write(text)
         sys.stdout.flush()
-    except BrokenPipeError:  # the reader is gone: the command stops quietly (cli.run_reporting_errors)
+    except BrokenPipeError:
         raise
     except OSError as exc:
-        raise UserError(f"standard output: cannot write ({exc.strerror or exc}); {output} was written") from None
+        raise UserError(f"standard output: cannot write ({exc.strerror or exc}){after}") from None
 
 
 def model_settings(args: argparse.Namespace) -> ModelSettings:

@@ -6,6 +6,7 @@ import argparse
 import json
 
 from realtime_adain import doctor
+from realtime_adain.commands.common import say
 from realtime_adain.errors import one_line
 
 
@@ -40,5 +41,5 @@ def run(args: argparse.Namespace) -> int:
     from realtime_adain.paths import names_as_utf8
 
     report = doctor.run_checks()
-    print(json.dumps(names_as_utf8(report.to_json()), indent=2) if args.json else render(report))
+    say(json.dumps(names_as_utf8(report.to_json()), indent=2) if args.json else render(report))
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from realtime_adain.commands.common import say
 from realtime_adain.errors import UserError, one_line
 from realtime_adain.paths import dead_link, file_in_the_way, names_as_utf8, why_dead
 
@@ -48,13 +49,13 @@ def list_engines(args: argparse.Namespace) -> int:
         # (the sidecar's components first: one naming "path" or "bytes" does not replace what is measured)
         rows = [{**e.components, "path": str(e.path), "bytes": e.size, "matches_build": cache.matches_build(e)}
                 for e in entries]
-        print(json.dumps(names_as_utf8({"directory": str(cache.directory), "engines": rows}), indent=2))
+        say(json.dumps(names_as_utf8({"directory": str(cache.directory), "engines": rows}), indent=2))
         return 0
-    print(one_line(f"engine cache: {cache.directory}"))
+    say(one_line(f"engine cache: {cache.directory}"))
     if not entries:
-        print("no engines cached")
+        say("no engines cached")
         return 0
-    print(f"{'kind':<9} {'precision':<9} {'shape':<16} {'MB':>7}  built for")
+    say(f"{'kind':<9} {'precision':<9} {'shape':<16} {'MB':>7}  built for")
     for entry in entries:
         c = {key: shown(value) for key, value in entry.components.items()}
         where = c.get("gpu") or "cpu"
@@ -66,7 +67,7 @@ def list_engines(args: argparse.Namespace) -> int:
             built_for = f"(does not match the record of its build: will be rebuilt) {said}"
         else:
             built_for = said
-        print(f"{c.get('kind', '?'):<9} {c.get('precision', '?'):<9} {c.get('shape', '?'):<16} "
+        say(f"{c.get('kind', '?'):<9} {c.get('precision', '?'):<9} {c.get('shape', '?'):<16} "
               f"{entry.size / 1e6:>7.1f}  {built_for}")
     return 0
 
@@ -81,5 +82,5 @@ def shown(value: str, limit: int = 80) -> str:
 def clear_engines(args: argparse.Namespace) -> int:
     cache = existing_cache()
     count, size = cache.clear()
-    print(one_line(f"removed {count} engine{'s' if count != 1 else ''} ({size / 1e6:.1f} MB) from {cache.directory}"))
+    say(one_line(f"removed {count} engine{'s' if count != 1 else ''} ({size / 1e6:.1f} MB) from {cache.directory}"))
     return 0

@@ -8,6 +8,7 @@ import shlex
 from pathlib import Path
 
 from realtime_adain import release, userdirs
+from realtime_adain.commands.common import say
 from realtime_adain.errors import UserError, one_line
 
 EPILOG = """examples:
@@ -71,15 +72,16 @@ def run_download(args: argparse.Namespace) -> int:
     checked = "structure verified, --no-checksum: size and SHA-256 not checked" if args.no_checksum else "verified"
 
     def landed(path: Path, outcome: str) -> None:  # (said at once: a later failure must not hide it)
-        print(one_line(f"{path}: {outcome} ({path.stat().st_size:,} bytes, {checked})"), flush=True)
+        say(one_line(f"{path}: {outcome} ({path.stat().st_size:,} bytes, {checked})"),
+            after=f"; {path} is in place")
 
     download.download_all(urls, directory, force=args.force, check_checksum=not args.no_checksum, landed=landed)
     default = _default_directory()
     if default is None or directory.resolve() != default.resolve():
-        print(one_line(f"note: {directory} is not the default weights directory; {how_to_use(directory)}"))
+        say(one_line(f"note: {directory} is not the default weights directory; {how_to_use(directory)}"))
     else:
         for line in _overridden(directory):
-            print(one_line(line))
+            say(one_line(line))
     return 0
 
 
@@ -206,8 +208,8 @@ def run_info(args: argparse.Namespace) -> int:
     for kind in release.PUBLISHED:
         ok, rows = describe(kind, getattr(args, kind))
         usable &= ok
-        print(f"{kind}:")
+        say(f"{kind}:")
         width = max(len(name) for name, _ in rows)
         for name, value in rows:
-            print(one_line(f"  {name.ljust(width)}  {value}"))
+            say(one_line(f"  {name.ljust(width)}  {value}"))
     return 0 if usable else 1
