@@ -47,7 +47,7 @@ from realtime_adain.serve.settings import (MAX_TLS_FILE_BYTES, ServeSettings, ch
                                            is_every_interface, is_loopback)
 from realtime_adain.serve.styles import StyleRegistry
 from realtime_adain.stylizer import Stylizer
-from realtime_adain.video.notes import STDERR_LOCK
+from realtime_adain.video.notes import STDERR_LOCK, collected
 
 STATIC = Path(__file__).resolve().parent / "static"
 TICK = 1.0  # seconds between the figures sent to each client (and idle checks)
@@ -146,6 +146,10 @@ class Server:
         refused = self._foreign(request)
         if refused:
             return error(403, refused)
+        if not request.path.startswith("/"):  # CONNECT's host:port, OPTIONS's *: aiohttp's plain-text 404
+            if request.method == "CONNECT":
+                return error(405, "CONNECT is not allowed: this server is not a proxy")
+            return error(400, f"the request must name a path on this server (/...), not {request.path[:40]!r}")
         token = self.settings.token
         if token and request.path.startswith("/api/") and not self._authorised(request, token):
             given = "Authorization" in request.headers or "token" in request.query
@@ -189,10 +193,13 @@ class Server:
     @staticmethod
     def _authorised(request: web.Request, token: str) -> bool:
         """Header values and the query may hold any characters (bytes no UTF-8 allows arrive as
-        surrogates, which do not encode): only an ASCII one can be the token."""
+        surrogates, which do not encode): only an ASCII one can be the token. Whitespace around it
+        is no part of it, in the header (whose parser strips it anyway) and the query alike: a
+        `?token=TOKEN%20` pasted so was refused while the page's header with it was taken (the
+        stream played, its thumbnails did not)."""
         header = request.headers.get("Authorization", "")
         scheme, _, credentials = header.partition(" ")  # the scheme in any case (RFC 7235)
-        given = credentials.strip() if scheme.lower() == "bearer" else request.query.get("token", "")
+        given = (credentials if scheme.lower() == "bearer" else request.query.get("token", "")).strip()
         return given.isascii() and hmac.compare_digest(given.encode(), token.encode())
 
     async def _start(self, _app: web.Application) -> None:
@@ -302,7 +309,7 @@ class Server:
                 data = await asyncio.wait_for(self._upload_bytes(request), UPLOAD_READ_S)
             except asyncio.TimeoutError:
                 raise uploads.UploadRefused(408, f"the upload took longer than {UPLOAD_READ_S:g} s") from None
-            image, digest = await self._decoded(data)
+            image, digest, notes = await self._decoded(data)
             served = await asyncio.get_running_loop().run_in_executor(None, self.styles.add_upload, image, digest)
         except uploads.UploadRefused as exc:
             return error(exc.status, str(exc))
@@ -310,12 +317,20 @@ class Server:
             return error(500, f"the style could not be added: {type(exc).__name__}: {str(exc)[:200]}")
         finally:
             self.uploading -= 1
-        return web.json_response(served.describe())
+        answer = served.describe()
+        if notes:  # what reading the picture changed in it (its transparency): for the uploader too
+            answer["note"] = "; ".join(notes)
+        for line in notes:
+            log(f"note: {line}")
+        return web.json_response(answer)
 
     async def _decoded(self, data: bytes) -> tuple:
         """`uploads.decode` on a daemon thread of its own, not on asyncio's executor: `asyncio.run`
         waits for that one's threads, so a slow decode held a stopping server (64 s; a second Ctrl-C
-        did not hurry it). The thread holds an upload slot until it ends, its sender gone or not."""
+        did not hurry it). The thread holds an upload slot until it ends, its sender gone or not.
+        Its notes ("transparent areas ... over white") are gathered, with the image and its digest,
+        for the uploader's answer and the server's log: printed by the reader, they lacked the
+        `serve:` prefix, and the uploader was never told."""
         loop, settings = asyncio.get_running_loop(), self.settings
         decoded = loop.create_future()
 
@@ -330,7 +345,9 @@ class Server:
 
         def decode() -> None:
             try:
-                result, failure = uploads.decode(data, settings.max_upload_bytes, settings.max_upload_pixels), None
+                with collected() as notes:
+                    image, digest = uploads.decode(data, settings.max_upload_bytes, settings.max_upload_pixels)
+                result, failure = (image, digest, notes), None
             except Exception as exc:  # noqa: BLE001 - the request's to answer
                 result, failure = None, exc
             with contextlib.suppress(RuntimeError):  # the loop closed: the server stopped meanwhile
@@ -645,9 +662,8 @@ async def running(server: Server) -> AsyncIterator[str]:
 
 
 def offer_error(exc: Exception) -> str:
-    """What aiortc found wrong with an offer: its own message where it wrote one (a ValueError);
-    else its internals ("'NoneType' object has no attribute 'role'", for a missing a=setup) said
-    as what they are."""
+    """What aiortc found wrong with an offer `offer_problem` let through: its own message where it
+    wrote one (a ValueError); else its internals (an AttributeError) said as what they are."""
     text = str(exc)[:200]
     if isinstance(exc, ValueError) and text and not text.startswith("invalid literal"):
         return text

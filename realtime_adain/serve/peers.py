@@ -85,13 +85,132 @@ def offer_problem(sdp: str) -> str | None:
         fields = candidate.split()
         if len(fields) > 5 and not (re.fullmatch(r"[0-9]{1,5}", fields[5]) and int(fields[5]) <= 65535):
             return f"the offer has an ICE candidate whose port {fields[5][:12]!r} is not in 0..65535"
-    problem = credentials_problem(lines)
+    problem = credentials_problem(lines) or shape_problem(lines) or sections_problem(lines)
     if problem is not None:
         return problem
     taken = {codec.mimeType.split("/")[1].lower() for codec in RTCRtpReceiver.getCapabilities("video").codecs}
     offered = {line.split(" ", 1)[1].split("/")[0].lower() for line in lines if line.startswith("a=rtpmap:") and " " in line}
     if not offered & (taken - {"rtx"}):
         return f"the offer's video has no codec this server takes ({', '.join(sorted(taken - {'rtx'})).upper()})"
+    return None
+
+
+PORT = r"(?:[0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"  # 0..65535
+NUMBER = r"[0-9]{1,10}"
+PAYLOAD_TYPE = r"(?:[0-9]|[1-6][0-9]|7[0-17-9]|[89][0-9]|1[01][0-9]|12[0-7])"  # 0..127 but RTCP's 72..76
+# The lines aiortc's SDP parser reads without checking (int() on a field, a value looked up, a number
+# of fields taken for granted), each as the regular expression of what it takes and that in words:
+# anything else raised inside it ("KeyError: 'x'", "AssertionError", "coroutine raised
+# StopIteration"), which reached the client as the reason. (`offer_problem` checks the candidates'
+# ports, `credentials_problem` the ICE credentials and fingerprints.)
+LINE_SHAPES = {
+    "v=": (r"0\s*", "0"),
+    "c=": (r"IN IP[46] \S+", "IN IP4|IP6 ADDRESS"),
+    "m=": (rf"(?:audio|video) {PORT} [A-Z/]+(?: {PAYLOAD_TYPE})+"
+           rf"|application {PORT} (?:DTLS/SCTP {PORT}|(?!DTLS/SCTP )[A-Z/]+ \S+)(?: \S+)*",
+           "KIND PORT PROTOCOL FORMATS (audio, video or application; a port 0..65535; payload types 0..127, "
+           "not 72..76)"),
+    "a=candidate:": (rf"\S+ [0-9]{{1,3}} \S+ {NUMBER} \S+ [0-9]+ typ \S+(?: (?!rport )\S+ \S+| rport {PORT})*",
+                     "FOUNDATION COMPONENT TRANSPORT PRIORITY ADDRESS PORT typ TYPE, then NAME VALUE pairs"),
+    "a=extmap:": (r"[0-9]{1,5}(?:/[a-z]+)? \S+", "ID[/DIRECTION] URI"),
+    "a=fmtp:": (rf"{PAYLOAD_TYPE} \S.*", "PAYLOAD-TYPE PARAMETERS"),
+    "a=max-message-size:": (NUMBER, "a number"),
+    "a=mid:": (r"[!-~]{1,32}", "1 to 32 characters without spaces"),
+    "a=rtcp:": (rf"{PORT}(?: IN IP[46] \S+)?", "PORT [IN IP4|IP6 ADDRESS]"),
+    "a=rtcp-fb:": (rf"(?:\*|{PAYLOAD_TYPE}) \S.*", "PAYLOAD-TYPE|* TYPE [PARAMETER]"),
+    "a=rtpmap:": (rf"{PAYLOAD_TYPE} [^/\s]+/{NUMBER}(?:/[0-9]{{1,3}})?", "PAYLOAD-TYPE NAME/CLOCK-RATE[/CHANNELS]"),
+    "a=sctp-port:": (PORT, "a port 0..65535"),
+    "a=sctpmap:": (rf"{PORT} \S.*", "PORT PROTOCOL [STREAMS]"),
+    "a=setup:": ("actpass|active|passive", "actpass, active or passive"),
+    "a=ssrc:": (rf"{NUMBER} [^:]*:.*", "SSRC ATTRIBUTE:VALUE"),
+    "a=ssrc-group:": (rf"\S+(?: {NUMBER})*", "SEMANTICS SSRC..."),
+}
+NUMBER_PARAMETERS = ("apt", "max-fr", "max-fs", "maxplaybackrate", "minptime", "stereo", "useinbandfec")  # aiortc's int()s
+
+
+def shape_problem(lines: list[str]) -> str | None:
+    """Why a line aiortc would read is refused (see LINE_SHAPES), or None."""
+    for line in lines:
+        start = line[:2] if line[:2] in ("v=", "c=", "m=") else line[:line.find(":") + 1]
+        shape = LINE_SHAPES.get(start)
+        if shape is None:
+            continue
+        value = line[len(start):]
+        if not re.fullmatch(shape[0], value):
+            return f"the offer's {start.rstrip(':')} line must be {shape[1]}, not {value[:40]!r}"
+        for name, number in fmtp_parameters(line).items():
+            if name in NUMBER_PARAMETERS and not re.fullmatch(NUMBER, number):
+                return f"the offer's a=fmtp line's {name} must be a number, not {number[:20]!r}"
+    return None
+
+
+def fmtp_parameters(line: str) -> dict[str, str]:
+    """An a=fmtp line's parameters (NAME=VALUE, split at ';' as aiortc splits them); {} for another line."""
+    if not line.startswith("a=fmtp:") or " " not in line:
+        return {}
+    pairs = (parameter.partition("=") for parameter in line.split(" ", 1)[1].split(";"))
+    return {name: value for name, _, value in pairs}
+
+
+def media_sections(lines: list[str]) -> list[list[str]]:
+    """The offer's media sections, each its m= line and the lines after it."""
+    sections: list[list[str]] = []
+    for line in lines:
+        if line.startswith("m="):
+            sections.append([])
+        if sections:
+            sections[-1].append(line)
+    return sections
+
+
+def sections_problem(lines: list[str]) -> str | None:
+    """Why the media sections do not fit together as aiortc needs, or None: one application (data
+    channel) section at most; each has a DTLS role (a=setup, its own or the session's); no a=mid
+    names two; under a=group:BUNDLE each has one a=mid, and the group names those only."""
+    session = lines[:next((at for at, line in enumerate(lines) if line.startswith("m=")), len(lines))]
+    session_setup = any(line.startswith("a=setup:") for line in session)
+    groups = (line[8:].split() for line in session if line.startswith("a=group:"))
+    bundle = next((group[1:] for group in groups if group[:1] == ["BUNDLE"]), [])  # (aiortc's: the first)
+    sections, mids = media_sections(lines), []
+    applications = sum(section[0].startswith("m=application ") for section in sections)
+    if applications > 1:
+        return f"the offer has {applications} application (data channel) sections; at most one"
+    for section in sections:
+        kind = section[0][2:].split(" ", 1)[0]
+        if not session_setup and not any(line.startswith("a=setup:") for line in section):
+            return f"the offer's {kind} section has no DTLS role (a=setup:actpass, active or passive)"
+        own = [line[6:] for line in section if line.startswith("a=mid:")]
+        if bundle and len(own) != 1:
+            return f"the offer's {kind} section has {len(own) or 'no'} a=mid lines; under a=group:BUNDLE each has one"
+        twice = next((mid for mid in own if mid in mids), None)
+        if twice is not None:
+            return f"the offer's a=mid:{twice} names two media sections"
+        mids += own
+        problem = payloads_problem(kind, section)
+        if problem is not None:
+            return problem
+    stray = next((mid for mid in bundle if mid not in mids), None)
+    if stray is not None:
+        return f"the offer's a=group:BUNDLE names mid {stray[:32]!r}, which no media section has"
+    return None
+
+
+def payloads_problem(kind: str, section: list[str]) -> str | None:
+    """Why an audio or video section's payload types do not add up, or None: each dynamic one
+    (96..127) its m= line lists, and each its a=fmtp lines name, has an a=rtpmap (aiortc looked an
+    a=fmtp's up: "coroutine raised StopIteration"); an rtx payload's apt names one of them."""
+    if kind == "application":
+        return None
+    mapped = {line[9:].split(" ", 1)[0] for line in section if line.startswith("a=rtpmap:")}
+    dynamic = [pt for pt in section[0].split()[3:] if 96 <= int(pt) <= 127]
+    named = [line[7:].split(" ", 1)[0] for line in section if line.startswith("a=fmtp:")]
+    missing = next((pt for pt in dynamic + named if pt not in mapped), None)
+    if missing is not None:
+        return f"the offer's {kind} section names payload type {missing} but has no a=rtpmap:{missing} line for it"
+    bases = (fmtp_parameters(line).get("apt") for line in section)
+    base = next((apt for apt in bases if apt is not None and apt not in mapped), None)
+    if base is not None:
+        return f"the offer's {kind} section has an rtx payload whose apt={base} names no payload type of it"
     return None
 
 
@@ -428,9 +547,11 @@ class Client:
         self.out.stop()
         try:
             await self.pc.close()
-        except Exception as exc:  # noqa: BLE001 - a connection half made from a malformed offer (a BUNDLE
-            # naming no section): aiortc's own close fails inside (AttributeError); said in the "left" line
-            self.reason = f"{reason}; closing its connection failed ({type(exc).__name__}: {str(exc)[:80]})"
+        except Exception as exc:  # noqa: BLE001 - a connection half made from a malformed offer: aiortc's own
+            # close fails inside (AttributeError). Said in the "left" line where it had connected; one that
+            # never did is its offer's refusal, said already (the detail read as a fault of the server)
+            if self.connected:
+                self.reason = f"{reason}; closing its connection failed ({type(exc).__name__}: {str(exc)[:80]})"
         finally:
             self.on_close(self)
             current = asyncio.current_task()

@@ -265,6 +265,7 @@ async function upload(file) {
       addStyle(style);
     }
     change({style: style.id});
+    if (style.note) notice(`style added: ${style.note}`);  // (what the server's reader changed, e.g. transparency)
   } catch (error) {
     notice(`style not added: ${describe(error)}`);
   }
