@@ -212,8 +212,8 @@ def test_a_rescan_says_a_bad_file_once_and_keeps_the_styles_when_nothing_is_left
     lib.load()
     (folder / "bomb.png").write_bytes(bomb_png())
     decoded = []
-    real_read = styles_module.read_image
-    monkeypatch.setattr(styles_module, "read_image", lambda path: decoded.append(path) or real_read(path))
+    real_decode = styles_module.decode_image  # (a style is decoded from the bytes it was hashed by)
+    monkeypatch.setattr(styles_module, "decode_image", lambda data, name: decoded.append(Path(name)) or real_decode(data, name))
     for _ in range(3):
         assert lib.rescan() == []
     assert decoded == [folder / "bomb.png"]  # decoded (and said) once, not on every rescan

@@ -10,6 +10,8 @@ print the session summary. The settings come checked (`LiveSettings.check`, done
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
 import sys
 import threading
@@ -38,7 +40,7 @@ from realtime_adain.settings import MAX_RESOLUTION, LiveSettings
 from realtime_adain.stylizer import Stylizer
 
 FIRST_FRAME_TIMEOUT = 15.0
-INFERENCE_JOIN_TIMEOUT = 10.0  # one frame (or one colour-reference encoding) at worst
+INFERENCE_JOIN_TIMEOUT = 10.0  # one frame at worst (a colour reference being encoded is not waited for)
 WORKER_JOIN_TIMEOUT = 40.0  # snapshots, finishing a recording (itself limited to 30 s)
 MAX_WORK_PIXELS = MAX_RESOLUTION[0] * MAX_RESOLUTION[1]  # what --resolution allows: 8K at native size
 RECORDING_STOPPED = "recording stopped: "  # the HUD notice of a recording a failure stopped
@@ -143,7 +145,8 @@ class LiveSession:
                  stabilize=settings.stabilize, **({"stabilize_note": caveat} if caveat else {}),
                  carry_motion=settings.carry_motion)
         inference = Inference(self.capture.latest, self.stylizer, self.controller,
-                              ActiveStyle(self.library, self.log), self.work_size, self.stability, log=self.log)
+                              ActiveStyle(self.library, self.log, stopped=self.stop_event.is_set), self.work_size,
+                              self.stability, log=self.log)
         inference.start()  # (kept only once started: the shutdown joined one `ulimit -u` left unstarted, a traceback)
         self.inference = inference
 
@@ -324,6 +327,24 @@ class LiveSession:
               "its recording and outputs finished", file=sys.stderr)
         return 1
 
+    @staticmethod
+    def _join_inference(inference: Inference) -> bool:
+        """Wait for the frame in progress, at most INFERENCE_JOIN_TIMEOUT; whether it was left
+        encoding a colour reference, which no frame would use now and which takes seconds at a
+        large --style-size on a CPU (`run` then ends the process without the interpreter's teardown)."""
+        deadline = time.monotonic() + INFERENCE_JOIN_TIMEOUT
+        while inference.is_alive() and time.monotonic() < deadline:
+            if inference.active.encoding:
+                return True
+            inference.join(0.05)
+        return False
+
+    def still_running(self) -> bool:
+        """Whether a thread the exit gave up waiting for still runs: inference (a colour reference
+        being encoded, a frame past its time), a rescan, a recording's finishing."""
+        workers = self.effects.workers if self.effects is not None else []
+        return any(thread.is_alive() for thread in [self.inference, *workers] if thread is not None)
+
     def _shutdown(self) -> None:
         """Every wait is bounded: a stalled camera, model or network peer cannot hang the exit."""
         self.stop_event.set()  # (however the session ended: a window closed, --max-frames: a rescan stops too)
@@ -333,8 +354,9 @@ class LiveSession:
         inference = self.inference
         if inference is not None:
             inference.stop()
-            inference.join(INFERENCE_JOIN_TIMEOUT)
-            if inference.is_alive():
+            if self._join_inference(inference):
+                self.log("color-reference-stopped", reason="the session is ending")
+            elif inference.is_alive():
                 self.log("error", reason=f"inference did not finish its frame within {INFERENCE_JOIN_TIMEOUT:.0f} s")
                 self.exit_code = 1
             elif inference.error and not self.display_lost:  # (else torn down under it by the exit Qt began)
@@ -362,5 +384,14 @@ class LiveSession:
 
 
 def run(settings: LiveSettings) -> int:
-    """A live session with checked `settings`; the exit status."""
-    return LiveSession(settings).run()
+    """A live session with checked `settings`; the exit status. Where a thread the exit gave up
+    waiting for still runs in torch, the process ends here, its session finished: the interpreter's
+    teardown under it aborted ("terminate called without an active exception", exit status 134)."""
+    session = LiveSession(settings)
+    code = session.run()
+    if session.still_running():
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError):
+                stream.flush()
+        os._exit(code)
+    return code

@@ -87,13 +87,15 @@ class Controller:
             return effects
 
     def set_styles(self, names: Sequence[str]) -> list[Effect]:
-        """After a rescan: keep the current style selected (by name) when it is still there."""
+        """After a rescan: keep the current style selected (by name) when it is still there. A
+        selection that moved (its style gone, or styles before it) is a `style` effect, as a key's."""
         with self._lock:
             old = self._state
             names = tuple(names)
             index = names.index(old.style_name) if old.style_name in names else min(old.style, len(names) - 1)
             self._state = replace(old, style_names=names, style=index)
-            return [Effect("styles", {"count": len(names)})]
+            moved = (index, names[index]) != (old.style, old.style_name)
+            return [Effect("styles", {"count": len(names)})] + (self._style_effect(self._state) if moved else [])
 
     # One handler per action in keys.BINDINGS: (state, argument) -> (new state, effects).
 

@@ -19,7 +19,8 @@ from realtime_adain.live.styles import StyleLibrary
 from realtime_adain.live.window import Window
 from realtime_adain.paths import check_writable_dir
 
-LOGGED_BY_HANDLER = ("snapshot", "record", "rescan", "stabilize")  # they log their outcome, not the key
+# They log their outcome, not the key ("styles": the rescan's line says the count).
+LOGGED_BY_HANDLER = ("snapshot", "record", "rescan", "stabilize", "styles")
 
 
 def unwritable(folder: Path) -> str | None:
@@ -190,8 +191,11 @@ class KeyEffects:
                 if self.stop_event.is_set():
                     self.log("rescan-stopped", reason="the session is ending")
                     return
-                self.controller.set_styles(self.library.names)
+                if self.library.kept:  # (its `rescan-kept` line said so)
+                    return
+                effects = self.controller.set_styles(self.library.names)
                 self.log("rescan", styles=len(self.library), added=",".join(added))
+                self.perform(effects, None)  # a selection that moved is said (a `style` line), as after a key
             except Exception as exc:  # a failed rescan keeps the styles there are
                 self.log("rescan-failed", reason=f"{type(exc).__name__}: {exc}")
             finally:

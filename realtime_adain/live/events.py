@@ -9,23 +9,37 @@ import os
 import stat
 import sys
 import threading
+from pathlib import Path
 
+from realtime_adain.atomic import make_folders
 from realtime_adain.errors import UserError
 from realtime_adain.video.notes import STDERR_LOCK
 
 
 def _append_descriptor(path: str | os.PathLike) -> int:
-    """`path` opened to append, made if missing. A FIFO is opened only where something reads it:
-    with no reader the open blocked for good, before the session started, without a word."""
+    """`path` opened to append, made if missing, in folders made if missing (as -o, --snapshot-dir
+    and --record-dir make theirs); a failure is one line naming --log. A FIFO is opened only where
+    something reads it: with no reader the open blocked for good, before the session started,
+    without a word."""
+    folder = Path(path).parent
+    try:
+        make_folders(folder)
+    except OSError as exc:
+        raise UserError(f"--log {path}: its folder {folder} cannot be made ({exc.strerror or exc})") from None
     flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
     try:
         descriptor = os.open(path, flags | getattr(os, "O_NONBLOCK", 0), 0o666)
     except OSError as exc:
         if exc.errno == errno.ENXIO and stat.S_ISFIFO(os.stat(path).st_mode):  # (a socket says ENXIO too)
             raise UserError(f"{path}: a FIFO that nothing reads; start its reader first, or give --log a file") from None
-        raise
+        raise UserError(f"--log {path}: cannot write it ({exc.strerror or exc})") from None
     os.set_blocking(descriptor, True)  # (lines wait for a slow reader, as they would for a disk)
     return descriptor
+
+
+def number(value: float) -> str:
+    """A number as the log writes it (and the HUD shows it): `--alpha 0.35` is 0.35, not 0.3."""
+    return f"{value:.4g}"
 
 
 class EventLog:
@@ -40,7 +54,7 @@ class EventLog:
 
     @staticmethod
     def _value(value: object) -> str:
-        text = f"{value:.4g}" if isinstance(value, float) else str(value)
+        text = number(value) if isinstance(value, float) else str(value)
         quoted = not text or any(c in text for c in ' "=\n')
         return json.dumps(text, ensure_ascii=False) if quoted else text  # "été.mp4", not "\u00e9t\u00e9.mp4"
 

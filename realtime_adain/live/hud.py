@@ -10,6 +10,7 @@ import numpy as np
 from realtime_adain.drawn_text import drawable
 from realtime_adain.imageio import resize
 from realtime_adain.live import keys
+from realtime_adain.live.events import number
 from realtime_adain.live.inference import at_work_size
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
@@ -93,7 +94,7 @@ def draw_hud(image: np.ndarray, info: HudInfo) -> None:
     line = int(26 * scale / 0.55)
     lines = [
         f"style {info.style}" + (f" {info.mix}" if info.mix else ""),
-        f"alpha {info.alpha:.1f}" + ("  colour preserved" if info.preserve_color else "") + f"  view {info.view}",
+        f"alpha {number(info.alpha)}" + ("  colour preserved" if info.preserve_color else "") + f"  view {info.view}",
         f"{info.fps:4.1f} fps  latency {info.latency_ms:4.0f} ms",
         f"size {info.size}  {info.device}  {info.engine}",
         f"stabilize {info.stabilize}",

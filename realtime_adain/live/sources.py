@@ -203,7 +203,9 @@ class PyAVSource:
         self.loop = loop
         self.resolution = resolution
         self.timeout = timeout
-        self.description = Path(target).name if is_file else target
+        # A pattern as given: its name alone (`frame_%04d.png`) says not which pictures play (the
+        # start line named "seq/f%04d.png", the `source-ended` line "f%04d.png").
+        self.description = Path(target).name if is_file and sequence is None else target
         self.fps = 0.0
         self.still = False  # one picture (a photo, not a pattern): decoded once, shown on and on
         self.paced = is_file  # played at its timestamps and looped: a file, or a recording behind a URL
@@ -218,8 +220,7 @@ class PyAVSource:
 
     @property
     def label(self) -> str:
-        """A pattern as given: its name alone (`frame_%04d.png`) says not which pictures play."""
-        return self.target if self.sequence is not None else self.description
+        return self.description
 
     def _reason(self, exc: Exception) -> str:
         """Why FFmpeg failed; its "Immediate exit requested" is our timeout on a silent URL."""
@@ -541,6 +542,8 @@ def open_source(
     elif os.path.exists(spec):  # (a FIFO or a device outside /dev: it is there, but no file to play)
         raise SourceError(f"{spec}: a fifo, device or socket, not a video file (a camera is a /dev/video* path; "
                           "save a pipe to a file first)")
+    elif spec.startswith("file:"):  # FFmpeg's file protocol: not taken, as -o and --log are checked against the path
+        raise SourceError(f"{spec}: no such file; for the file {spec[5:]} give its path alone, without file:")
     else:
         raise SourceError(f"{spec}: no such file (and not a camera index, device or URL)")
     if isinstance(source, PyAVSource) and not source.is_file:
@@ -609,7 +612,8 @@ class Capture(threading.Thread):
         try:
             while not self._stop_event.is_set():
                 try:
-                    if not opened:
+                    if not opened:  # (said before it: an open can block for the source's timeout)
+                        self.status = f"{self.lost}; reconnecting (attempt {attempt})"
                         self.source.open()
                         opened = True
                         self.status = "reopened, waiting for frames"
@@ -638,7 +642,7 @@ class Capture(threading.Thread):
                     opened = False
                     attempt += 1
                     delay = min(self.backoff[1], self.backoff[0] * 2 ** min(attempt - 1, 30))  # (2**1024: OverflowError)
-                    self.status = f"{exc}; reconnecting in {delay:.0f} s"
+                    self.status = f"{exc}; reconnecting in {delay:g} s"  # (0.5 s was "in 0 s")
                     self.lost = str(exc)
                     self.log("source-lost", reason=str(exc), attempt=attempt, retry_in=round(delay, 2))
                     self._stop_event.wait(delay)

@@ -146,6 +146,7 @@ class StyleLibrary:
         self._cache_failed = False  # said once: every style would fail the same way
         self._rejected: set[tuple[Path, str]] = set()  # (path, digest) of images said to be unusable
         self.uncached: set[Path] = set()  # folders whose styles are not kept in the cache (a server's uploads)
+        self.kept = False  # the last rescan found no usable image and kept the styles there were
 
     def load(self) -> "StyleLibrary":
         """The first scan: a missing path is the user's error, an unusable image is left out with
@@ -209,7 +210,7 @@ class StyleLibrary:
         Once `stopped()`, no further style is encoded and the styles there were are kept.
 
         A folder that became empty or a file that vanished is reported and skipped, not fatal; when
-        nothing usable is left, the styles there were are kept (and the log says so).
+        nothing usable is left, the styles there were are kept (and the log says so; `kept`).
         """
         known = {(s.path, s.digest): s for s in self.styles}
         found: list[Path] = []
@@ -234,6 +235,7 @@ class StyleLibrary:
             if (path, digest) not in known:
                 added.append(style.name)
             styles.append(style)
+        self.kept = not styles
         if styles:
             self.styles = styles
         else:
@@ -390,9 +392,13 @@ class ActiveStyle:
     on disk and rescanned is used from the next frame on.
     """
 
-    def __init__(self, library: StyleLibrary, log: Callable[..., None] = lambda *args, **kwargs: None) -> None:
+    def __init__(self, library: StyleLibrary, log: Callable[..., None] = lambda *args, **kwargs: None,
+                 stopped: Callable[[], bool] = lambda: False) -> None:
+        """`stopped()`: the session is ending; a colour reference then encodes no further style."""
         self.library = library
         self.log = printable_log(log)
+        self.stopped = stopped
+        self.encoding = False  # a colour reference is being encoded (the exit does not wait for it)
         self._state = None
         self._key: tuple | None = None
         self._stats: StyleStats | None = None
@@ -423,13 +429,20 @@ class ActiveStyle:
         """The styles encoded in the reference's colours; None (the cached statistics are used,
         and the log says why) when an image is no longer usable: deleted or replaced on disk
         while running, which must not end the session (nor, in `serve`, lose other clients' frames).
-        ValueError: `Stylizer.style_stats` refusing the image it was given."""
-        started = time.monotonic()
+        ValueError: `Stylizer.style_stats` refusing the image it was given. Once `stopped()`, no
+        further style is encoded (None): each takes seconds at a large --style-size on a CPU."""
+        started, stats = time.monotonic(), []
+        self.encoding = True
         try:
             encode = self.library.stylizer.style_stats
-            stats = [encode(self.library.style_image(style), color_reference=reference) for style in chosen]
+            for style in chosen:
+                if self.stopped():
+                    return None
+                stats.append(encode(self.library.style_image(style), color_reference=reference))
         except (UserError, OSError, ValueError) as exc:
             self.log("color-reference-failed", reason=str(exc), using="the style's colours")
             return None
+        finally:
+            self.encoding = False
         self.log("color-reference", styles=len(chosen), ms=round(1000 * (time.monotonic() - started)))
         return stats

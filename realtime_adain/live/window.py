@@ -29,7 +29,7 @@ class Feed(Protocol):
 def picture(result: Result, state: LiveState, display: tuple[int, int], info: hud.HudInfo | None) -> np.ndarray:
     """The BGR picture for `result` in the state's view, with the HUD (`info`) or the help as the
     state says (the help's panel over the HUD let its lines show through the key table)."""
-    image = hud.compose(result.frame.image, result.stylized, state.view, display)
+    image = hud.compose(result.frame.image, result.stylized, state.view, view_size(display, state.view))
     if state.help:
         hud.draw_help(image)
     elif state.hud and info is not None:
@@ -37,13 +37,27 @@ def picture(result: Result, state: LiveState, display: tuple[int, int], info: hu
     return image
 
 
+def within_display(size: tuple[float, float]) -> tuple[int, int]:
+    """`size` (width, height) scaled down, the aspect kept, to fit MAX_DISPLAY."""
+    scale = min(1.0, MAX_DISPLAY[0] / size[0], MAX_DISPLAY[1] / size[1])
+    return max(1, round(size[0] * scale)), max(1, round(size[1] * scale))
+
+
 def display_size(shape: tuple[int, ...]) -> tuple[int, int]:
     """(width, height) a frame of `shape` is shown at: its shorter side at least MIN_SHORT_SIDE,
     the whole within MAX_DISPLAY, the aspect kept."""
     h, w = shape[:2]
     scale = max(1.0, MIN_SHORT_SIDE / min(h, w))
-    scale = min(scale, MAX_DISPLAY[0] / w, MAX_DISPLAY[1] / h)
-    return max(1, round(w * scale)), max(1, round(h * scale))
+    return within_display((w * scale, h * scale))
+
+
+def view_size(display: tuple[int, int], view: str) -> tuple[int, int]:
+    """One view's (width, height) in `view`: side by side, the two together within MAX_DISPLAY
+    (at 7680x4320 they were composed at 7680x2160 for every frame)."""
+    if view != "side-by-side":
+        return display
+    width, height = within_display((2 * display[0], display[1]))
+    return max(1, width // 2), height
 
 
 class Window:
@@ -89,12 +103,13 @@ class Window:
             pass
 
     def fit_to_view(self, view: str) -> None:
-        """Side by side is twice as wide: keep the window's height and the frames' aspect, not squeeze them."""
+        """Side by side is twice as wide: keep the window's height and the frames' aspect, not squeeze
+        them, within MAX_DISPLAY."""
         try:
             height = cv2.getWindowImageRect(WINDOW)[3]
             height = height if height > 0 else self.display[1]
             width = round(height * self.display[0] / self.display[1]) * (2 if view == "side-by-side" else 1)
-            cv2.resizeWindow(WINDOW, width, height)
+            cv2.resizeWindow(WINDOW, *within_display((width, height)))
         except cv2.error:  # closed meanwhile, as above
             pass
 
