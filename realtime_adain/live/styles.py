@@ -27,7 +27,7 @@ from safetensors import safe_open
 from safetensors.torch import save
 from tqdm import tqdm
 
-from realtime_adain.checked_inputs import file_digest
+from realtime_adain.checked_inputs import ChangedSinceChecked, file_changed, file_digest
 from realtime_adain.clib import c_library
 from realtime_adain.adain import StyleStats, check_stats
 from realtime_adain.paths import expand_images
@@ -184,7 +184,7 @@ class StyleLibrary:
                 return None
             return self._style(path, digest)
         except (UserError, OSError) as exc:  # OSError: replaced or removed since it was listed
-            if digest:
+            if digest and not isinstance(exc, ChangedSinceChecked):  # (a race, not the picture's fault: tried again)
                 self._rejected.add((path, digest))
             skip(str(exc) if isinstance(exc, UserError) else f"{path}: {exc.strerror or exc}")
             return None
@@ -307,7 +307,7 @@ class StyleLibrary:
         if cached is None:  # only now is the image decoded: a warm start reads just the cache
             data = read_image_bytes(path)
             if file_digest(data) != digest:
-                raise UserError(f"{path}: the file changed while it was read; load the styles again")
+                raise file_changed(path)
             image = self._read(path, data)
             with out_of_memory_as_user_error(str(path), "lower --style-size"):
                 stats = self.stylizer.style_stats(image, self.style_size)
