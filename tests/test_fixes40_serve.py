@@ -109,8 +109,6 @@ MALFORMED = {
                                         "a=rtpmap line must be PAYLOAD-TYPE NAME/CLOCK-RATE"),
     "a=rtpmap:98 (rtx) dropped": (lambda good: without(good, "a=rtpmap:98 "),
                                   "video section names payload type 98 but has no a=rtpmap:98 line for it"),
-    "rtx apt naming nothing": (lambda good: replaced(good, "apt=97", "apt=55"),
-                               "rtx payload whose apt=55 names no payload type of it"),
     "rtx apt=x": (lambda good: replaced(good, "apt=97", "apt=x"), "a=fmtp line's apt must be a number, not 'x'"),
     "a=candidate cut short": (lambda good: good.replace("a=end-of-candidates", "a=candidate:1 1 udp\r\na=end-of-candidates",
                                                          1),
@@ -119,6 +117,11 @@ MALFORMED = {
     "a=rtcp-fb without a type": (lambda good: replaced(good, "a=rtcp-fb:97 nack\r\n", "a=rtcp-fb:97\r\n"),
                                  "a=rtcp-fb line must be PAYLOAD-TYPE|* TYPE"),
     "a=extmap:x": (lambda good: replaced(good, "a=extmap:1 ", "a=extmap:x "), "a=extmap line must be ID[/DIRECTION] URI"),
+    "a=fmtp in the data channel's section": (lambda good: replaced(good, "a=sctp-port:", "a=fmtp:97 x=1\r\na=sctp-port:"),
+                                             "application section has an a=fmtp line"),
+    "a tab in c=": (lambda good: re.sub(r"c=IN IP4 ", "c=IN\tIP4 ", good, count=1), "c= line must be IN IP4|IP6 ADDRESS"),
+    "a=setup:actpass with a blank after": (lambda good: replaced(good, "a=setup:actpass", "a=setup:actpass "),
+                                           "a=setup line must be actpass, active or passive"),
     "two data channel sections": (lambda good: good + good[good.index("m=application"):].replace("a=mid:1", "a=mid:2"),
                                   "2 application (data channel) sections; at most one"),
 }
@@ -145,6 +148,37 @@ def test_malformed_offers_are_a_400_in_our_words(stylizer, registry, capsys):
     assert offer_problem(good) is None
     assert offer_problem(without(without(good, "a=group:BUNDLE"), "a=mid:")) is None
     assert "connecting" not in capsys.readouterr().err  # (no peer connection made for any)
+
+
+# Offers aiortc takes that the first checks refused (h9): aiortc splits these lines at any
+# whitespace, takes a payload type written 097, a candidate's odd extension token, a long mid.
+ODD_BUT_TAKEN = {
+    "blanks after lines": lambda good: re.sub(r"(a=(?:rtpmap|fmtp|mid|extmap|candidate):[^\r]*)\r\n", r"\1 \r\n", good),
+    "candidate TYP": lambda good: good.replace(" typ ", " TYP "),
+    "candidate odd tail": lambda good: re.sub(r"(a=candidate:[^\r]*)\r\n", r"\1 x\r\n", good, count=1),
+    "payload type 097": lambda good: replaced(good, "a=fmtp:98 apt=97", "a=fmtp:098 apt=097"),
+    "a 36-character mid": lambda good: good.replace("a=mid:0", "a=mid:" + "a" * 36).replace("BUNDLE 0", "BUNDLE " + "a" * 36),
+    "no a=sendrecv": lambda good: without(good, "a=sendrecv"),
+}
+
+
+def test_odd_offers_aiortc_takes_are_answered(stylizer, registry):
+    """Each passes our checks and gets an answer (a missing direction is SDP's sendrecv: aiortc's
+    answer failed on it, "None is not in list", until `with_directions` says it)."""
+    async def main():
+        good = await offer_sdp()
+        answers = {}
+        async with served(stylizer, registry, max_clients=len(ODD_BUT_TAKEN)) as (_server, url), \
+                aiohttp.ClientSession() as session:
+            for name, make in ODD_BUT_TAKEN.items():
+                offer = make(good)
+                assert offer != good, name
+                async with session.post(f"{url}/api/offer", data=json.dumps({"sdp": offer, "type": "offer"})) as response:
+                    answers[name] = response.status, await response.json()
+        return answers
+
+    for name, (status, body) in asyncio.run(main()).items():
+        assert status == 200 and body.get("type") == "answer", (name, body)
 
 
 def test_a_refused_offers_connection_that_never_started_closes_quietly(stylizer, registry):

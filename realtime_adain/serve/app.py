@@ -42,7 +42,7 @@ from realtime_adain.serve.batcher import Batcher
 from realtime_adain.serve.connections import (OUT_OF_RESOURCES, REQUEST_HEAD_S, ConnectionLimits, QuietAcceptErrors,
                                               address_group, group_name, shortage)
 from realtime_adain.serve.control import Look, stabilize_modes
-from realtime_adain.serve.peers import Client, has_ice_addresses, offer_problem, slots_per_address
+from realtime_adain.serve.peers import Client, has_ice_addresses, offer_problem, slots_per_address, with_directions
 from realtime_adain.serve.settings import (MAX_TLS_FILE_BYTES, ServeSettings, check_tls_file,
                                            is_every_interface, is_loopback)
 from realtime_adain.serve.styles import StyleRegistry
@@ -280,7 +280,7 @@ class Server:
         self.clients[client.id] = client
         log(f"client {client.id} connecting from {request.remote} ({len(self.clients)} of {self.settings.max_clients})")
         try:
-            await client.pc.setRemoteDescription(RTCSessionDescription(sdp=body["sdp"], type="offer"))
+            await client.pc.setRemoteDescription(RTCSessionDescription(sdp=with_directions(body["sdp"]), type="offer"))
             if not client.has_video:
                 raise ValueError("the offer has no video track")
             client.refuse_the_rest()

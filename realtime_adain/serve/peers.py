@@ -97,7 +97,7 @@ def offer_problem(sdp: str) -> str | None:
 
 PORT = r"(?:[0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"  # 0..65535
 NUMBER = r"[0-9]{1,10}"
-PAYLOAD_TYPE = r"(?:[0-9]|[1-6][0-9]|7[0-17-9]|[89][0-9]|1[01][0-9]|12[0-7])"  # 0..127 but RTCP's 72..76
+PAYLOAD_TYPE = r"0*(?:[0-9]|[1-6][0-9]|7[0-17-9]|[89][0-9]|1[01][0-9]|12[0-7])"  # 0..127 but RTCP's 72..76
 # The lines aiortc's SDP parser reads without checking (int() on a field, a value looked up, a number
 # of fields taken for granted), each as the regular expression of what it takes and that in words:
 # anything else raised inside it ("KeyError: 'x'", "AssertionError", "coroutine raised
@@ -110,12 +110,12 @@ LINE_SHAPES = {
            rf"|application {PORT} (?:DTLS/SCTP {PORT}|(?!DTLS/SCTP )[A-Z/]+ \S+)(?: \S+)*",
            "KIND PORT PROTOCOL FORMATS (audio, video or application; a port 0..65535; payload types 0..127, "
            "not 72..76)"),
-    "a=candidate:": (rf"\S+ [0-9]{{1,3}} \S+ {NUMBER} \S+ [0-9]+ typ \S+(?: (?!rport )\S+ \S+| rport {PORT})*",
+    "a=candidate:": (rf"\S+ [0-9]{{1,3}} \S+ {NUMBER} \S+ [0-9]+ (?i:typ) \S+(?: rport {PORT}| (?!rport )\S+)*",
                      "FOUNDATION COMPONENT TRANSPORT PRIORITY ADDRESS PORT typ TYPE, then NAME VALUE pairs"),
     "a=extmap:": (r"[0-9]{1,5}(?:/[a-z]+)? \S+", "ID[/DIRECTION] URI"),
     "a=fmtp:": (rf"{PAYLOAD_TYPE} \S.*", "PAYLOAD-TYPE PARAMETERS"),
     "a=max-message-size:": (NUMBER, "a number"),
-    "a=mid:": (r"[!-~]{1,32}", "1 to 32 characters without spaces"),
+    "a=mid:": (r"\S{1,256}", "1 to 256 characters without spaces"),
     "a=rtcp:": (rf"{PORT}(?: IN IP[46] \S+)?", "PORT [IN IP4|IP6 ADDRESS]"),
     "a=rtcp-fb:": (rf"(?:\*|{PAYLOAD_TYPE}) \S.*", "PAYLOAD-TYPE|* TYPE [PARAMETER]"),
     "a=rtpmap:": (rf"{PAYLOAD_TYPE} [^/\s]+/{NUMBER}(?:/[0-9]{{1,3}})?", "PAYLOAD-TYPE NAME/CLOCK-RATE[/CHANNELS]"),
@@ -136,10 +136,14 @@ def shape_problem(lines: list[str]) -> str | None:
         if shape is None:
             continue
         value = line[len(start):]
+        if start in ("m=", "c="):  # (aiortc reads m= and c= lines at single blanks, takes a=setup's value
+            value = value.rstrip()  # as it is, and splits the others at any whitespace: a tab, two blanks)
+        elif start != "a=setup:":
+            value = " ".join(value.split())
         if not re.fullmatch(shape[0], value):
             return f"the offer's {start.rstrip(':')} line must be {shape[1]}, not {value[:40]!r}"
         for name, number in fmtp_parameters(line).items():
-            if name in NUMBER_PARAMETERS and not re.fullmatch(NUMBER, number):
+            if name.strip() in NUMBER_PARAMETERS and not re.fullmatch(NUMBER, number.strip()):
                 return f"the offer's a=fmtp line's {name} must be a number, not {number[:20]!r}"
     return None
 
@@ -179,7 +183,7 @@ def sections_problem(lines: list[str]) -> str | None:
         kind = section[0][2:].split(" ", 1)[0]
         if not session_setup and not any(line.startswith("a=setup:") for line in section):
             return f"the offer's {kind} section has no DTLS role (a=setup:actpass, active or passive)"
-        own = [line[6:] for line in section if line.startswith("a=mid:")]
+        own = [line[6:].strip() for line in section if line.startswith("a=mid:")]
         if bundle and len(own) != 1:
             return f"the offer's {kind} section has {len(own) or 'no'} a=mid lines; under a=group:BUNDLE each has one"
         twice = next((mid for mid in own if mid in mids), None)
@@ -196,22 +200,41 @@ def sections_problem(lines: list[str]) -> str | None:
 
 
 def payloads_problem(kind: str, section: list[str]) -> str | None:
-    """Why an audio or video section's payload types do not add up, or None: each dynamic one
-    (96..127) its m= line lists, and each its a=fmtp lines name, has an a=rtpmap (aiortc looked an
-    a=fmtp's up: "coroutine raised StopIteration"); an rtx payload's apt names one of them."""
+    """Why a section's payload lines do not add up, or None: each payload type an a=fmtp line
+    names has an a=rtpmap (aiortc looked it up: "coroutine raised StopIteration"), and an
+    application (data channel) section has none of them."""
+    payload_lines = [line for line in section if line.startswith(("a=fmtp:", "a=rtcp-fb:", "a=rtpmap:"))]
     if kind == "application":
+        if payload_lines:
+            return (f"the offer's application section has an {payload_lines[0].split(':', 1)[0]} line "
+                    "(payload types are for audio and video)")
         return None
-    mapped = {line[9:].split(" ", 1)[0] for line in section if line.startswith("a=rtpmap:")}
-    dynamic = [pt for pt in section[0].split()[3:] if 96 <= int(pt) <= 127]
-    named = [line[7:].split(" ", 1)[0] for line in section if line.startswith("a=fmtp:")]
-    missing = next((pt for pt in dynamic + named if pt not in mapped), None)
+    mapped = {int(line[9:].split()[0]) for line in payload_lines if line.startswith("a=rtpmap:")}  # (shapes checked)
+    named = (int(line[7:].split()[0]) for line in payload_lines if line.startswith("a=fmtp:"))
+    missing = next((pt for pt in named if pt not in mapped), None)
     if missing is not None:
         return f"the offer's {kind} section names payload type {missing} but has no a=rtpmap:{missing} line for it"
-    bases = (fmtp_parameters(line).get("apt") for line in section)
-    base = next((apt for apt in bases if apt is not None and apt not in mapped), None)
-    if base is not None:
-        return f"the offer's {kind} section has an rtx payload whose apt={base} names no payload type of it"
     return None
+
+
+DIRECTIONS = ("a=sendrecv", "a=sendonly", "a=recvonly", "a=inactive")
+
+
+def with_directions(sdp: str) -> str:
+    """The offer with `a=sendrecv` in each audio or video section that states no direction, which
+    is what SDP means by none (RFC 4566); aiortc's answer failed on it ("None is not in list")."""
+    newline = "\r\n" if "\r\n" in sdp else "\n"
+    lines = sdp.splitlines()
+    first = next((at for at, line in enumerate(lines) if line.startswith("m=")), len(lines))
+    if any(line.strip() in DIRECTIONS for line in lines[:first]):  # (the session's applies to each)
+        return sdp
+    sections = media_sections(lines)
+    out = lines[:first]
+    for section in sections:
+        out += section
+        if section[0].startswith(("m=audio", "m=video")) and not any(line.strip() in DIRECTIONS for line in section):
+            out.insert(len(out) - len(section) + 1, "a=sendrecv")
+    return newline.join(out) + newline
 
 
 def attribute_values(lines: list[str], name: str) -> list[str | None]:
