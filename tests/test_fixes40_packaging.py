@@ -75,18 +75,24 @@ def test_help_texts_survive_python_OO(command, run_cli):
     assert " ".join(optimized.stdout.split()) == " ".join(full.split())  # (wrapped to another width)
 
 
-@pytest.mark.parametrize("variable", [None, "elsewhere/material"])
+@pytest.mark.parametrize("variable", [None, "elsewhere/material", "a file", "an empty folder"])
 def test_ci_run_refuses_at_once_without_the_test_material(tmp_path, variable):
     """Without ../shared/data, .ci/run installed the tools and the package, then every test that
-    reads the material failed, one by one."""
+    reads the material failed, one by one. A relative $REALTIME_ADAIN_TEST_DATA is where it was
+    given from (it was read from the repository's folder), and a file or an empty folder is no
+    material (h9)."""
     checkout = tmp_path / "clone"
     (checkout / ".ci").mkdir(parents=True)
     shutil.copy2(REPO / ".ci" / "run", checkout / ".ci" / "run")
+    (tmp_path / "a file").write_text("x")
+    (tmp_path / "an empty folder").mkdir()
     env = {name: value for name, value in os.environ.items() if name != "REALTIME_ADAIN_TEST_DATA"}
     if variable is None:
-        said = f"{tmp_path}/shared/data (beside this repository, or set $REALTIME_ADAIN_TEST_DATA to where it is)"
+        said = f"{tmp_path}/shared/data, with content/, style/ and videos/ (beside this repository, or set " \
+               "$REALTIME_ADAIN_TEST_DATA to where it is)"
     else:
         env["REALTIME_ADAIN_TEST_DATA"] = variable
-        said = f"{variable} (where $REALTIME_ADAIN_TEST_DATA points)"
-    done = subprocess.run(["bash", str(checkout / ".ci" / "run")], env=env, capture_output=True, text=True, timeout=60)
+        said = f"{tmp_path}/{variable}, with content/, style/ and videos/ (where $REALTIME_ADAIN_TEST_DATA points)"
+    done = subprocess.run(["bash", str(checkout / ".ci" / "run")], env=env, capture_output=True, text=True, timeout=60,
+                          cwd=tmp_path)
     assert (done.returncode, done.stdout, done.stderr) == (1, "", f"error: the test material is missing: the tests need it in {said}\n")

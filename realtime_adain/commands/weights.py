@@ -71,11 +71,17 @@ def run_download(args: argparse.Namespace) -> int:
     # (--no-checksum: only the structure was checked; "verified" said more)
     checked = "structure verified, --no-checksum: size and SHA-256 not checked" if args.no_checksum else "verified"
 
+    unsaid: list[UserError] = []  # stdout that failed (`>/dev/full`): said once both files are fetched
+
     def landed(path: Path, outcome: str) -> None:  # (said at once: a later failure must not hide it)
-        say(one_line(f"{path}: {outcome} ({path.stat().st_size:,} bytes, {checked})"),
-            after=f"; {path} is in place")
+        try:
+            say(one_line(f"{path}: {outcome} ({path.stat().st_size:,} bytes, {checked})"))
+        except UserError as exc:  # (raised here, the decoder was never fetched)
+            unsaid.append(exc)
 
     download.download_all(urls, directory, force=args.force, check_checksum=not args.no_checksum, landed=landed)
+    if unsaid:
+        raise UserError(f"{unsaid[0]}; the weights are in place in {directory}")
     default = _default_directory()
     if default is None or directory.resolve() != default.resolve():
         say(one_line(f"note: {directory} is not the default weights directory; {how_to_use(directory)}"))
