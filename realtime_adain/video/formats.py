@@ -442,7 +442,16 @@ TRACK_ROLES = {"comment": "commentary", "hearing_impaired": "hearing impaired", 
 # The roles a container's muxer writes, by stream kind, where it drops some (a track so flagged,
 # written with the FFmpeg PyAV carries and read back): WebM's writes default and forced alone, and
 # a WebVTT track's captions or descriptions in its codec ID; a commentary track came out plain.
-WRITTEN_ROLES = {"webm": {"subtitle": frozenset({"captions", "descriptions"})}}
+# MOV's and AVI's write none; MP4's no original, lyrics, karaoke or clean effects; MPEG-TS's what
+# its descriptors say of sound (hearing or visual impaired, clean effects) and of DVB subtitles.
+MP4_ROLES = frozenset({"comment", "hearing_impaired", "visual_impaired", "dub", "descriptions", "captions"})
+WRITTEN_ROLES = {"webm": {"subtitle": frozenset({"captions", "descriptions"})}, "mov": {}, "avi": {},
+                 "mp4": {"audio": MP4_ROLES, "subtitle": MP4_ROLES},
+                 "mpegts": {"audio": frozenset({"hearing_impaired", "visual_impaired", "clean_effects"}),
+                            "subtitle": frozenset({"hearing_impaired"})}}
+# The track tags a container's muxer drops (read back so): AVI's keeps a title and no language,
+# MPEG-TS's a language and no title. (MOV and MP4 keep a title as the track's name.)
+DROPPED_TAGS = {"avi": ("language",), "mpegts": ("title",)}
 # ... and those Matroska writes for every kind of track (the hint to keep the rest).
 MATROSKA_ROLES = frozenset({"comment", "hearing_impaired", "visual_impaired", "original", "dub"})
 
@@ -461,6 +470,16 @@ def dropped_roles(fmt: str, stream: av.stream.Stream) -> tuple[str, str] | None:
     hint = " (use .mkv to keep it)" if MATROSKA_ROLES.issuperset(dropped) else ""
     return " or ".join(TRACK_ROLES[name] for name in dropped), hint
 
+
+def dropped_tags(fmt: str, stream: av.stream.Stream) -> list[str]:
+    """The tags of `stream` (title, language; not "und", which says nothing) a `fmt` output drops
+    (`DROPPED_TAGS`)."""
+    return [key for key in DROPPED_TAGS.get(fmt, ()) if stream.metadata.get(key) not in (None, "", "und")]
+
+
+# The muxers that write no track for a stream that got no packet (MP4's and MOV's: a track of no
+# samples is left out); the others (Matroska, WebM, AVI, MPEG-TS) write it, empty.
+EMPTY_TRACKS_LEFT_OUT = frozenset({"mp4", "mov"})
 
 # Containers that hold attached files (fonts, pictures): Matroska only (WebM is its subset without).
 ATTACHING_FORMATS = frozenset({"matroska"})
@@ -650,6 +669,11 @@ def one_frame_16_bit(rate: Fraction) -> Fraction:
 # `ffmpeg -i in out.mp4` makes it: PCM in an MP4 is `ipcm`, see `holds_copy`; for lossy sound in
 # MOV, ALAC would make a lossy track of a few kbit/s ten times larger).
 PCM_CONTAINERS = frozenset({"matroska", "mov"})
+# The containers whose PCM track states its channels in any order (MOV's `chan` atom lists them).
+# PCM whose channels come in another order than FFmpeg's (`sound.decoder_layout`: 7.1 from a .mov as
+# FL FR FC LFE SL SR BL BR) is re-encoded into the others, as PCM in FFmpeg's order (`reordered`):
+# copied into .mkv or .avi, which state none, 7.1's side and back channels traded speakers.
+ORDER_STATING_FORMATS = frozenset({"mov"})
 LOSSLESS_AUDIO = {"matroska": "flac"}
 # Where the default codec takes two channels at most (AVI's MP3, MPEG-TS's MP2), sound of more is
 # re-encoded to AC-3, which the container holds and which keeps up to 5.1: DTS or E-AC-3 5.1 into
@@ -661,16 +685,18 @@ SIXTEEN_BIT_FORMATS = frozenset({"u8", "u8p", "s16", "s16p"})
 
 
 def reencoded_audio(fmt: str, stream: av.stream.Stream, channels: int, default: str,
-                    supported: set[str]) -> tuple[str, str | None]:
+                    supported: set[str], reordered: bool = False) -> tuple[str, str | None]:
     """(codec, sample format; None: the encoder's first) that an input audio `stream` of `channels`
     channels is re-encoded to in a `fmt` container whose codecs are `supported` and whose default
-    is `default` (see `LOSSLESS_AUDIO`, `SURROUND_AUDIO`)."""
+    is `default` (see `LOSSLESS_AUDIO`, `SURROUND_AUDIO`); `reordered`: PCM re-encoded only to put
+    its channels in FFmpeg's order (`ORDER_STATING_FORMATS`), which stays PCM wherever the container
+    holds it (AVI too)."""
     context = stream.codec_context
     decoded = context.format.name if context.format else ""
     pcm_source = context.codec.name.startswith("pcm_")
     # (a codec FFmpeg calls lossless and not lossy: DTS and WavPack are both; Matroska gets FLAC, below)
     lossless = context.codec.lossless and not context.codec.lossy and fmt not in LOSSLESS_AUDIO
-    if (pcm_source or lossless) and fmt in PCM_CONTAINERS and decoded:
+    if (pcm_source or lossless) and (fmt in PCM_CONTAINERS or reordered) and decoded:
         # (a lossless codec's bit rate is its compressed one, so no depth is read from it: 32 bits for s32)
         pcm = _pcm_codec(decoded, context.bit_rate if pcm_source else 0, context.sample_rate, channels)
         if pcm in supported:

@@ -197,8 +197,9 @@ def stylize_file(
                     if isinstance(writer, VideoWriter):
                         reports = partly_reencoded(reports, writer.partly_reencoded())
                     reports = with_captions(reports, reader)
+                    empty_in = writer.path.suffix if getattr(writer, "keeps_empty_tracks", False) else None
                     on_done(writer.frames_written, (width, height),
-                            without_packets(reports, reader.streams_given, settings))
+                            without_packets(reports, reader.streams_given, settings, empty_in))
         finally:
             stylizer.engine.content_stats = stylizer.engine.after_step = None
         if stopped is not None:  # (as SignalGuard says it of a signal held while finishing)
@@ -454,12 +455,16 @@ def part_kept(settings: VideoSettings) -> str | None:
     return None
 
 
-def without_packets(reports: list[StreamReport], given: set[int], settings: VideoSettings) -> list[StreamReport]:
+def without_packets(reports: list[StreamReport], given: set[int], settings: VideoSettings,
+                    empty_in: str | None = None) -> list[StreamReport]:
     """`reports` (made as the output opened) once the run ended: a stream kept that got no
     packet (`given`: the streams the reader passed a packet on of) is `left out`. A subtitle shown
-    only before --start was listed as copied, its track empty (or none)."""
+    only before --start was listed as copied, its track empty (or none). `empty_in`: the output's
+    extension where its muxer writes such a track, empty (`VideoWriter.keeps_empty_tracks`), said
+    of a stream that holds no packets at all: "left out" alone read as if the output had no track."""
     part = part_kept(settings)
-    why = f"none of its packets fall within {part}" if part else "it holds no packets"
+    why = (f"none of its packets fall within {part}" if part else
+           f"it holds no packets ({empty_in} gets an empty track)" if empty_in else "it holds no packets")
     return [StreamReport(report.index, report.kind, report.codec, "left out", None, why)
             if report.kind in PACKET_KINDS and report.action != "left out" and report.index not in given
             else report for report in reports]

@@ -28,12 +28,15 @@ from av.video.reformatter import VideoReformatter
 import numpy as np
 
 from realtime_adain.errors import UserError
-from realtime_adain.video.formats import (ADTS_KEEPING_FORMATS, ATTACHING_FORMATS, GIF_LONGEST_DELAY, GIF_MOST_REPEATS,
-                                          GIF_SHORTEST_SHOWN, LONGEST_FILLED_GAP, MUXER_OPTIONS, PALETTE_ENCODERS,
+from realtime_adain.video.formats import (ADTS_KEEPING_FORMATS, ATTACHING_FORMATS, EMPTY_TRACKS_LEFT_OUT,
+                                          GIF_LONGEST_DELAY, GIF_MOST_REPEATS,
+                                          GIF_SHORTEST_SHOWN, LONGEST_FILLED_GAP, MUXER_OPTIONS, ORDER_STATING_FORMATS,
+                                          PALETTE_ENCODERS,
                                           PALETTE_FILTERS, SHORTEST_GAP, SILENCE_CHUNK_S,
                                           EncodeSettings, audio_opens, check_bitrate_picture, choose_pix_fmt,
                                           encoder_rate,
-                                          container_format, copied_into_encoder_stream, dropped_roles, encodable_layout,
+                                          container_format, copied_into_encoder_stream, dropped_roles, dropped_tags,
+                                          encodable_layout,
                                           pcm_sample_bytes,
                                           encodable_rate, encoder_time_base, fills_gaps, holds_copy, is_adts_aac,
                                           language_for,
@@ -348,7 +351,7 @@ class VideoWriter:
                 out.metadata.update(language_for(fmt, content_tags(stream.metadata)))
                 if out.type == stream.type:  # (cover art as a Matroska attachment: a file, with no disposition)
                     out.disposition = stream.disposition
-                    self._note_dropped_roles(stream)
+                    self._note_dropped_labels(stream)
         if video.chapters:
             self.container.set_chapters(video.chapters)
         timecode = next((value for key, value in video.video_tags.items() if key.lower() == "timecode"), None)
@@ -367,17 +370,31 @@ class VideoWriter:
     def holds_timecode(self) -> bool:
         return self.container.format.name in TIMECODE_FORMATS
 
-    def _note_dropped_roles(self, stream: av.stream.Stream) -> None:
+    @property
+    def keeps_empty_tracks(self) -> bool:
+        """Whether a stream that got no packet is still a track of the file, empty (`EMPTY_TRACKS_LEFT_OUT`)."""
+        return self.container.format.name not in EMPTY_TRACKS_LEFT_OUT
+
+    def _note_dropped_labels(self, stream: av.stream.Stream) -> None:
         """Say (`said`: the notes, `--json`) where the output cannot mark a carried `stream` as
-        what its dispositions say it is (`dropped_roles`): WebM's muxer drops a commentary or
-        audio-description flag without a word, and the track plays as a plain one."""
-        dropped = dropped_roles(self.container.format.name, stream)
-        if dropped is None:
+        what its dispositions say it is (`dropped_roles`), or drops its title or language
+        (`dropped_tags`): WebM's, MOV's, AVI's and MPEG-TS's muxers drop a commentary flag, AVI's
+        a language, MPEG-TS's a title, without a word. (Sound and subtitles: what a cover or a data
+        track is marked as says nothing of whom it is for.)"""
+        fmt = self.container.format.name
+        dropped, tags = dropped_roles(fmt, stream), " or ".join(dropped_tags(fmt, stream))
+        if stream.type not in ("audio", "subtitle") or (dropped is None and not tags):
             return
-        roles, hint = dropped
-        line = (f"{self.path.suffix} cannot mark {stream.type} stream #{stream.index} ({codec_said(stream)}) as "
-                f"{roles}: it is written unmarked{hint}")
-        self.said[stream.index] = f"{self.said[stream.index]}; {line}" if stream.index in self.said else line
+        said = f"{stream.type} stream #{stream.index} ({codec_said(stream)})"
+        lines = [self.said[stream.index]] if stream.index in self.said else []
+        if dropped is not None:
+            roles, hint = dropped
+            lines.append(f"{self.path.suffix} cannot mark {said} as {roles}: it is written unmarked{hint}")
+        if tags:
+            lines.append(f"its {tags} is dropped too ({self.path.suffix} holds none)" if dropped else
+                         f"{self.path.suffix} holds no track {tags}: {said} is written without its {tags} "
+                         "(use .mkv to keep it)")
+        self.said[stream.index] = "; ".join(lines)
 
     def _add_video(self, settings: EncodeSettings, spec: VideoFormatOut) -> av.video.stream.VideoStream:
         check_picture_size(settings.codec, spec.width, spec.height)
@@ -431,7 +448,8 @@ class VideoWriter:
         # takes a copy of it, and FLAC or PCM had no rate to open at (a ZeroDivisionError).
         unknown = stream.type == "audio" and not stream.codec_context.sample_rate
         copies = not unknown and holds_copy(self.container.format.name, stream, self.container.supported_codecs)
-        if copies and (copy_audio or stream.type != "audio"):
+        reordered = copies and self._order_unstated(stream)
+        if copies and not reordered and (copy_audio or stream.type != "audio"):
             out = self._encoder_made_stream(stream) or self.container.add_stream_from_template(stream)
             self.streams[stream.index] = out
             if is_adts_aac(stream):  # (or AAC with no configuration at all: framed as ADTS first)
@@ -441,11 +459,10 @@ class VideoWriter:
                 if (change := kind_change(stream, out)) is not None:
                     self._kind_changes[stream.index] = change
         elif stream.type == "audio":
-            if stream.index not in self._decoded_layouts:  # (never `codec_context.channels`: see decoder_layout)
-                self._decoded_layouts[stream.index] = decoder_layout(stream)
-            source_layout = self._decoded_layouts[stream.index][0]
+            source_layout, order = self._decoded_layout(stream)
             codec, sample_format = reencoded_audio(self.container.format.name, stream, source_layout.nb_channels,
-                                                   self.container.default_audio_codec, self.container.supported_codecs)
+                                                   self.container.default_audio_codec, self.container.supported_codecs,
+                                                   reordered)
             rate = encodable_rate(codec, stream.codec_context.sample_rate or UNKNOWN_SOUND_RATE)
             layout = encodable_layout(codec, source_layout, rate)  # MP2 takes no 5.1: mixed down, as FFmpeg does
             out = self.container.add_stream(codec, rate=rate, layout=layout)
@@ -461,6 +478,12 @@ class VideoWriter:
             given_rate = stream.codec_context.sample_rate
             resampled = f" at {rate} Hz ({codec} takes no {given_rate} Hz)" if given_rate and rate != given_rate else ""
             lossless = ", losslessly" if av.Codec(codec, "w").lossless else ""
+            if reordered:
+                listed = " ".join(channel.name for channel in source_layout.channels)
+                given = " ".join(listed.split()[order.index(place)] for place in range(len(order)))
+                return (f"audio stream #{stream.index} ({name}) lists its {source_layout.name} channels as {given}, an "
+                        f"order {self.path.suffix} cannot state (copied, they would play from the wrong speakers); "
+                        f"re-encoding it to {codec}{lossless}, its channels in FFmpeg's order ({listed})")
             if unknown:
                 return (f"audio stream #{stream.index} ({name}): none of its sound is near the start of the file, so "
                         f"its format is not known (it starts late, or is empty); re-encoding it to {codec} at {rate} "
@@ -476,6 +499,21 @@ class VideoWriter:
             hint = "" if self.container.format.name == "matroska" else " (use .mkv to keep it)"
             return f"dropping {stream.type} stream #{stream.index} ({name}): {self.path.suffix} cannot hold it{hint}"
         return None
+
+    def _decoded_layout(self, stream: av.stream.Stream) -> tuple[av.AudioLayout, list[int] | None]:
+        """`decoder_layout` of an input audio `stream`, worked out once (never `codec_context.channels`:
+        see there). A copy is unchanged by it: it is made from the stream's parameters."""
+        if stream.index not in self._decoded_layouts:
+            self._decoded_layouts[stream.index] = decoder_layout(stream)
+        return self._decoded_layouts[stream.index]
+
+    def _order_unstated(self, stream: av.stream.Stream) -> bool:
+        """Whether `stream` is PCM whose channels come in another order than FFmpeg's, which the
+        output cannot state (`ORDER_STATING_FORMATS`): it is re-encoded in FFmpeg's order."""
+        if stream.type != "audio" or self.container.format.name in ORDER_STATING_FORMATS \
+                or not stream.codec_context.codec.name.startswith("pcm_"):
+            return False
+        return self._decoded_layout(stream)[1] is not None
 
     def _add_attachment(self, stream: av.stream.Stream) -> str | None:
         """Copy an attached file (a font the ASS subtitles are drawn in, a cover picture) where the
@@ -545,9 +583,7 @@ class VideoWriter:
         codec = context.codec.canonical_name
         if not copied_into_encoder_stream(self.container.format.name, stream):
             return None
-        if stream.index not in self._decoded_layouts:
-            self._decoded_layouts[stream.index] = decoder_layout(stream)
-        layout, rate = self._decoded_layouts[stream.index][0], context.sample_rate
+        layout, rate = self._decoded_layout(stream)[0], context.sample_rate
         if not rate or not audio_opens(codec, layout.name, rate):  # (no such encoder here: as before)
             return None
         out = self.container.add_stream(codec, rate=rate, layout=layout)
