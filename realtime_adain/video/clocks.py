@@ -546,15 +546,19 @@ class ClusterTimes:
     sound and pictures alike, is 0.8 s back, shown among those before it (interleaved: 7 pictures
     out of order, the sound "not increasing"), and the next cluster carries on from before it.
     Matroska stores display times, so a jump is no splice as in MPEG-TS (and a gap forward is a
-    pause); but times that go back are damage. A sound or picture packet back by more than it may
-    be (`STEP_BACK`; pictures also by B-frames' reordering, `REORDERED` frames) from the furthest
-    its stream was shown begins a stretch, moved on from the furthest of its packets; a picture is
-    shown as its decoder releases it, the earliest of those it holds (its reorder depth): after a
-    pause, a B-frame shown before it is stored after the picture beyond it, and judged against
-    that picture it was moved across the pause, with notes of damage. A packet that goes on from the
+    pause); but times that go back are damage. A sound packet back by more than `STEP_BACK` from
+    the furthest its stream was shown begins a stretch, moved on from there. Pictures are judged
+    as their decoder releases them (`DecodedPictures`): after a pause, a B-frame shown before it is
+    stored after the picture beyond it, and judged against that picture it was moved across the
+    pause, with notes of damage. A picture released before one already shown may begin a stretch:
+    the packets from it on are held until the stretch's earliest picture is in (the first stored,
+    a P-frame, is shown after the B-frames stored after it: moved on from it, a cluster 0.9 s back
+    kept it 0.9 s early and the rest 40 ms off, on pictures taken), and where that one goes, right
+    after the pictures before it, is back by more than pictures may be (`STEP_BACK` and
+    `REORDERED` frames), the stretch begins, moved by that much. A packet that goes on from the
     times before the stretch (and on the stretch's lands ahead) ends it: a damaged cluster, put
-    back where it belongs. A stretch that does not end (the times went back for good) goes on
-    from where it began, as joined FLV does. Applied before `TimestampShift`."""
+    back where it belongs. A stretch that does not end (the times went back for good) goes on from
+    where it began, as joined FLV does. Applied before `TimestampShift`."""
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -562,62 +566,116 @@ class ClusterTimes:
         self.version = 0  # counts the changes of `offset`
         self.stretches = 0  # stretches begun
         self.repaired = 0  # ... and ended (damaged clusters)
-        # stream index -> [its time base, `offset` in its ticks, of this version, the furthest a packet
-        # of it ends (ticks, moved; None: nothing yet), how far back its packets may come (ticks), whether
-        # it is sound or pictures, the furthest it was shown (ticks, moved; None: nothing yet), the ends
-        # of the pictures its decoder holds (a heap), how many it holds (its reorder depth; sound: 0)]:
-        # in whole ticks, as `TimestampShift` keeps them (Fractions per packet were most of a read)
-        self._streams: dict[int, list] = {}
+        self._streams: dict[int, _ClusterTrack] = {}
 
     def packets(self, packets: Iterable[av.Packet]) -> Iterator[av.Packet]:
+        waiting: list[av.Packet] = []  # from a picture released out of order until its stretch's earliest is in
+        pictures = size = 0  # (of those: pictures of its stream, bytes)
         for packet in packets:
-            self.apply(packet)
-            yield packet
+            if waiting:
+                waiting.append(packet)
+                pictures += packet.stream_index == waiting[0].stream_index and packet.size > 0
+                size += packet.size
+                if pictures <= self._streams[waiting[0].stream_index].pictures.depth and size <= CLUSTER_HELD:
+                    continue
+                yield from self._settle(waiting)
+                waiting = []
+            elif self.apply(packet):
+                waiting, pictures, size = [packet], 1, packet.size
+            else:
+                yield packet
+        yield from self._settle(waiting)
 
-    def apply(self, packet: av.Packet) -> None:
-        state = self._streams.get(packet.stream_index)
-        if state is None:
+    def apply(self, packet: av.Packet, judged: bool = True) -> bool:
+        """Moves `packet` by the stretch it is in. True, and not moved yet: a picture released before
+        one already shown, which may begin a stretch (`_settle`); never where not `judged`."""
+        track = self._streams.get(packet.stream_index)
+        if track is None:
             if not packet.time_base:
-                return
-            tb = Fraction(packet.time_base)
-            allowed = math.floor(self._allowance(packet.stream) / tb)
-            held = packet.stream.codec_context.reorder_depth if packet.stream.type == "video" else 0
-            state = self._streams[packet.stream_index] = [tb, 0, 0, None, allowed,
-                                                          packet.stream.type in SPLICED_TYPES, None, [], held]
-        at = packet.pts
+                return False
+            track = self._streams[packet.stream_index] = _ClusterTrack(packet)
+        at = _display_time(packet)
         if at is None:
-            at = packet.dts
-            if at is None:
-                return
-        tb, shift, version, top, allowed, spliced, shown, decoding, held = state
-        if version != self.version:
-            shift = state[1] = round(self.offset / tb)
-            state[2] = self.version
-        if spliced and packet.size:
-            if top is not None:
-                if self.offset and abs(at - top) <= allowed < at + shift - top:
+            return False
+        if track.version != self.version:
+            track.shift, track.version = round(self.offset / track.tb), self.version
+        if track.spliced and packet.size:
+            length = packet.duration or 0
+            if track.top is not None:
+                if self.offset and abs(at - track.top) <= track.allowed < at + track.shift - track.top:
                     self._move(Fraction(0))  # the times before the stretch go on: it was damaged
                     self.repaired += 1
-                    shift = state[1] = 0
-                elif shown is not None and at + shift < shown - allowed:
-                    self._move((top - at) * tb)  # on from the furthest (after the pictures held too)
+                    track.shift, track.version = 0, self.version
+                elif track.pictures is not None:
+                    late = track.pictures.out_of_order(at + track.shift, length, track.allowed)
+                    if late and judged:
+                        return True
+                elif at + track.shift < track.top - track.allowed:
+                    self._move((track.top - at) * track.tb)  # on from the furthest shown
                     self.stretches += 1
-                    shift = state[1] = top - at
-                state[2] = self.version
-            end = at + (packet.duration or 0) + shift
-            if top is None or end > top:
-                state[3] = end
-            heapq.heappush(decoding, end)
-            if len(decoding) > held:  # (the decoder releases the earliest it holds)
-                released = heapq.heappop(decoding)
-                if shown is None or released > shown:
-                    state[6] = released
-        if shift:
-            packet.pts = None if packet.pts is None else packet.pts + shift
-            packet.dts = None if packet.dts is None else packet.dts + shift
+                    track.shift, track.version = track.top - at, self.version
+            end = at + length + track.shift
+            if track.top is None or end > track.top:
+                track.top = end
+            if track.pictures is not None:
+                track.pictures.decode(at + track.shift, length)
+        if track.shift:
+            packet.pts = None if packet.pts is None else packet.pts + track.shift
+            packet.dts = None if packet.dts is None else packet.dts + track.shift
+        return False
+
+    def _settle(self, waiting: list[av.Packet]) -> Iterator[av.Packet]:
+        """`waiting`: a picture released out of order (`apply`), the packets after it, its stream's
+        earliest among them. Where that picture goes, right after the pictures before it, is back
+        by more than pictures may be: a stretch begins, moved by that much; else all stay."""
+        if not waiting:
+            return
+        index = waiting[0].stream_index
+        track = self._streams[index]
+        times = (_display_time(p) for p in waiting if p.stream_index == index and p.size)
+        earliest = min(time for time in times if time is not None)
+        landing = track.pictures.landing()
+        if landing - earliest - track.shift > track.allowed:
+            self._move((landing - earliest) * track.tb)
+            self.stretches += 1
+        for packet in waiting:
+            self.apply(packet, judged=packet.stream_index != index)
+            yield packet
 
     def _move(self, offset: Fraction) -> None:
         self.offset, self.version = offset, self.version + 1
+
+    def note_repairs(self) -> None:
+        """Say what was put back (once, when the whole file was read)."""
+        if self.repaired:
+            clusters = "a cluster" if self.repaired == 1 else f"{self.repaired} clusters"
+            note(f"{self.name}: the times of {clusters} go back (a damaged cluster timestamp); its packets "
+                 "are put back between the clusters before and after it", once=True)
+        if self.stretches > self.repaired:
+            note(f"{self.name}: the timestamps go back mid-file and stay back; the timeline continues from where it "
+                 "was, as FFmpeg continues joined MPEG-TS", once=True)
+
+
+def _display_time(packet: av.Packet) -> int | None:
+    """A packet's presentation time, else its decode time (None: neither stored)."""
+    return packet.dts if packet.pts is None else packet.pts
+
+
+class _ClusterTrack:
+    """What `ClusterTimes` keeps of one stream, in whole ticks, as `TimestampShift` keeps them
+    (Fractions per packet were most of a read)."""
+
+    __slots__ = ("tb", "shift", "version", "top", "allowed", "spliced", "pictures")
+
+    def __init__(self, packet: av.Packet) -> None:
+        stream = packet.stream
+        self.tb = Fraction(packet.time_base)
+        self.shift = 0  # `ClusterTimes.offset` in its ticks ...
+        self.version = 0  # ... of this version of it
+        self.top: int | None = None  # the furthest a packet of it ends (moved; None: nothing yet)
+        self.allowed = math.floor(self._allowance(stream) / self.tb)  # how far back its packets may come
+        self.spliced = stream.type in SPLICED_TYPES  # (sound or pictures)
+        self.pictures = DecodedPictures(stream.codec_context.reorder_depth) if stream.type == "video" else None
 
     @staticmethod
     def _allowance(stream: av.stream.Stream) -> Fraction:
@@ -629,15 +687,61 @@ class ClusterTimes:
         rate = min((Fraction(r) for r in (stream.average_rate, stream.guessed_rate) if r), default=Fraction(25))
         return STEP_BACK + REORDERED / rate
 
-    def note_repairs(self) -> None:
-        """Say what was put back (once, when the whole file was read)."""
-        if self.repaired:
-            clusters = "a cluster" if self.repaired == 1 else f"{self.repaired} clusters"
-            note(f"{self.name}: the times of {clusters} go back (a damaged cluster timestamp); its packets "
-                 "are put back between the clusters before and after it", once=True)
-        if self.stretches > self.repaired:
-            note(f"{self.name}: the timestamps go back mid-file and stay back; the timeline continues from where it "
-                 "was, as FFmpeg continues joined MPEG-TS", once=True)
+
+class DecodedPictures:
+    """A picture stream's decoder as `ClusterTimes` follows it (ticks, as moved): it releases the
+    earliest of the pictures it holds once it holds more than its reorder depth. That depth is
+    the header's, raised where a picture is shown before more of those decoded before it
+    (`_learn`): a header may say none (recordings joined, the first without B-frames: a
+    picture before a pause was moved across it)."""
+
+    def __init__(self, depth: int) -> None:
+        self.depth = depth
+        self.held: list[tuple[int, int]] = []  # (end, start) of the pictures decoded and not released: a heap
+        self.shown: int | None = None  # where the furthest released ends (None: none yet)
+        self.recent: collections.deque[tuple[int, int]] = collections.deque(maxlen=REORDERED + 1)  # (start, end)
+
+    def out_of_order(self, start: int, length: int, allowed: int) -> bool:
+        """Whether the picture at `start` (lasting `length`) is released before one already shown,
+        once the depth is learnt from it (`allowed`: how far back pictures may come)."""
+        self._learn(start, length, allowed)
+        if self.shown is None or len(self.held) < self.depth:
+            return False  # (it is held)
+        released = start + length if not self.held else min(start + length, self.held[0][0])
+        return released < self.shown
+
+    def _learn(self, start: int, length: int, allowed: int) -> None:
+        """Raises the depth where more of the pictures decoded before this one are shown after it,
+        where it fills a gap among them as a B-frame does: on no time taken, and no further than
+        `allowed` on from where the pictures before it end (a damaged cluster's lands on times
+        taken, or further back than B-frames go, or well within a pause)."""
+        later = [s for s, _ in self.recent if s > start]
+        if not self.depth < len(later) <= REORDERED:
+            return
+        end = start + max(length, 1)
+        if any(min(end, e) - max(start, s) > length // 4 for s, e in self.recent):
+            return  # (on a time taken)
+        if start - max((e for s, e in self.recent if s < start), default=start) <= allowed:
+            self.depth = len(later)
+            if self.shown is not None:  # (those shown after it were held, not shown)
+                self.shown = min(self.shown, start)
+
+    def decode(self, start: int, length: int) -> None:
+        self.recent.append((start, start + max(length, 1)))
+        heapq.heappush(self.held, (start + length, start))
+        if len(self.held) > self.depth:
+            released, _ = heapq.heappop(self.held)
+            if self.shown is None or released > self.shown:
+                self.shown = released
+
+    def landing(self) -> int:
+        """Where the next picture shown goes: after those released and the ones held that follow on from them."""
+        at = self.shown
+        for end, start in sorted(self.held, key=lambda held: held[1]):
+            if start > at + (end - start) // 2:
+                break
+            at = max(at, end)
+        return at
 
 
 class SlotTimes:

@@ -934,12 +934,13 @@ class VideoReader:
         (one before a pause spans it); a file cut short ends where its pictures do.
         An AVI's packet lasts one slot, but the slots after a picture may be empty (`ffmpeg -c
         copy` of variable-rate video into AVI puts a picture every other slot: the output lasted
-        1.98 s of 2 s). Its last picture lasts to the stream's stated end where that is within an
-        average picture's time (the stated duration over the pictures), else (a file cut short)
-        the step between the pictures before."""
+        1.98 s of 2 s). Its last picture lasts to the stream's stated end where that is after it
+        and within an average picture's time (the stated duration over the pictures), else the
+        step between the pictures before, as in FFmpeg's output (a file cut short states an end
+        FFmpeg guessed from its bytes, before its last picture, which kept one slot)."""
         if self.container.format.name == "avi" and self.undecoded is None:
             stated = self._stated_end()
-            if stated is not None and stated - pts <= math.ceil(self.stream.duration / self.video_packets):
+            if stated is not None and 0 < stated - pts <= math.ceil(self.stream.duration / self.video_packets):
                 return stated
             return None if step is None else pts + step
         if not self.container.format.name.startswith("mov,") or self.undecoded is not None:
