@@ -10,6 +10,7 @@ import time
 
 import cv2
 import numpy as np
+import pytest
 import torch
 
 from live_support import cli_env, copy_styles, live_command, start, write_video
@@ -210,3 +211,15 @@ def test_an_image_sequence_ends_under_its_name_as_given(tmp_path):
     capture.start()
     capture.join(timeout=10)
     assert events == [("source-ended", {"source": pattern, "frames": 3})], events
+
+
+def test_opening_a_camera_leaves_opencvs_log_level_as_it_was():
+    """The camera's open silenced OpenCV for the whole process: a picture read after it (a live
+    session's style, a test later in the same process) lost the library's reason from its error,
+    "not a readable image (OpenJPEG2000: ...)" (found by CI, order-dependent)."""
+    from realtime_adain.live.sources import SourceError
+
+    before = cv2.utils.logging.getLogLevel()
+    with pytest.raises(SourceError):
+        CameraSource("/dev/no-such-camera").open()
+    assert cv2.utils.logging.getLogLevel() == before != cv2.utils.logging.LOG_LEVEL_SILENT

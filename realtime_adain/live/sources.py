@@ -142,7 +142,17 @@ class CameraSource:
         return self.description
 
     def open(self) -> None:
-        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)  # our one line says it
+        """The camera opened, OpenCV's own lines about it silenced (our one line says it) and its
+        log level then put back: left silent for the process, a picture read later lost the
+        library's reason from its error ("not a readable image (OpenJPEG2000: ...)")."""
+        level = cv2.utils.logging.getLogLevel()
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+        try:
+            self._open()
+        finally:
+            cv2.utils.logging.setLogLevel(level)
+
+    def _open(self) -> None:
         backend = cv2.CAP_V4L2 if sys.platform.startswith("linux") else cv2.CAP_ANY
         if isinstance(self.device, str) and not Path(self.device).exists():
             raise SourceError(f"{self.device}: no such camera device")
