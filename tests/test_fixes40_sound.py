@@ -12,6 +12,7 @@ import av
 import numpy as np
 import pytest
 
+from test_video_audio_edges import with_an_empty_sound_track
 from test_video_cli import _sound
 from realtime_adain.video.formats import DROPPED_TAGS, TRACK_ROLES, WRITTEN_ROLES
 from test_video_realworld_inputs import ffmpeg, style  # noqa: F401  (a fixture)
@@ -118,18 +119,7 @@ def test_an_audio_track_without_packets_is_reported_as_the_output_has_it(ext, ru
                                                                           tmp_path):
     """An audio track with no packets at all: `--json` said "left out", "it holds no packets",
     while the .mkv has an empty AAC track (MP4's muxer leaves it out). The reason says so."""
-    source = tmp_path / "empty_sound.mkv"
-    with av.open(str(source), "w") as out:
-        video = out.add_stream("mpeg4", rate=12)
-        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
-        out.add_stream("aac", rate=48000, layout="stereo")
-        for index in range(6):
-            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), index * 10, np.uint8), format="rgb24")
-            frame.pts = index
-            for packet in video.encode(frame):
-                out.mux(packet)
-        for packet in video.encode(None):
-            out.mux(packet)
+    source = with_an_empty_sound_track(tmp_path / "empty_sound.mkv", 6)
     (report,), _ = video_json(run_cli, source, style, tmp_path / f"out.{ext}")
     with av.open(str(tmp_path / f"out.{ext}")) as container:
         tracks = [stream.codec_context.name for stream in container.streams.audio]

@@ -233,23 +233,27 @@ def test_a_gap_of_seconds_is_still_filled_a_second_at_a_time(run_cli, weights_en
     assert samples.shape[1] / rate == pytest.approx(30.5, abs=0.05)
 
 
+def with_an_empty_sound_track(path: Path, frames: int) -> Path:
+    """A Matroska of `frames` pictures and an AAC track that holds no packet."""
+    with av.open(str(path), "w") as out:
+        video = out.add_stream("mpeg4", rate=12)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        out.add_stream("aac", rate=48000, layout="stereo")
+        for index in range(frames):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), index * 10, np.uint8), format="rgb24")
+            frame.pts = index
+            for packet in video.encode(frame):
+                out.mux(packet)
+        for packet in video.encode(None):
+            out.mux(packet)
+    return path
+
+
 @pytest.mark.parametrize("ext", ["mp4", "mkv"])
 def test_an_audio_stream_without_sound_is_said(ext, run_cli, weights_env, style, tmp_path):
     """An audio stream with no packets: MP4's muxer left the track out, Matroska writes it empty;
     either way the output had nothing to say about it."""
-    source = tmp_path / "empty_sound.mkv"
-    out = av.open(str(source), "w")
-    video = out.add_stream("mpeg4", rate=12)
-    video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
-    out.add_stream("aac", rate=48000, layout="stereo")
-    for index in range(12):
-        frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), index * 10, np.uint8), format="rgb24")
-        frame.pts = index
-        for packet in video.encode(frame):
-            out.mux(packet)
-    for packet in video.encode(None):
-        out.mux(packet)
-    out.close()
+    source = with_an_empty_sound_track(tmp_path / "empty_sound.mkv", 12)
     code, _, err = run_cli("video", source, "-s", style, "--size", "32", "--style-size", "64", "--stabilize", "off",
                            "-o", tmp_path / f"out.{ext}")
     assert code == 0, err
