@@ -283,7 +283,7 @@ class StyleLibrary:
                 data = handle.read(size + 1)  # (+1: one grown meanwhile differs)
         except OSError as exc:
             raise UserError(f"{style.path}: cannot read it ({exc.strerror or exc})") from None
-        if hashlib.sha256(data).hexdigest() != style.digest:
+        if file_digest(data) != style.digest:
             raise changed
         return data
 
