@@ -87,6 +87,8 @@ def file_urls(
             raise UserError(f"{shown(explicit[kind] or base)}{named}: {exc}") from None
         if scheme not in URL_SCHEMES:
             raise UserError(f"{shown(url)}{named}: not an {', '.join(URL_SCHEMES[:-1])} or {URL_SCHEMES[-1]} URL")
+        if scheme == "file" and not _on_this_machine(host or ""):  # ("file://tmp/w" said "No such file or directory")
+            raise UserError(f"{shown(url)}{named}: {_not_this_machine(_host(parts.netloc))}")
         if scheme != "file" and not host:  # ("http:///x" said "cannot reach  (no host given)")
             raise UserError(f"{shown(url)}{named}: no host in the URL ({scheme}://HOST/...)")
         if scheme != "file" and not _valid_port(parts):  # (":99999" said "cannot reach ... (Connection refused)")
@@ -94,6 +96,17 @@ def file_urls(
             raise UserError(f"{shown(url)}{named}: the URL's port {one_line(port)[:20]!r} is not valid (a number from 1 to 65535)")
         urls[kind] = url
     return urls
+
+
+def _on_this_machine(host: str) -> bool:
+    """Whether a file:// URL's host names this machine, as far as is known without a DNS look-up:
+    urllib checks the host only once the path exists here, so the usual typo `file://tmp/w` (two
+    slashes: the host `tmp`) said "No such file or directory" about `/w`. (The names urllib takes.)"""
+    return host in ("", "localhost", "127.0.0.1", socket.gethostname().lower())
+
+
+def _not_this_machine(host: str) -> str:
+    return f"a file:// URL names a file on this machine, not on {host}: file:///folder/name (three slashes)"
 
 
 def _valid_port(parts) -> bool:
@@ -333,7 +346,7 @@ def _urlopen(url: str, offset: int):
         reason = exc.reason.strerror if isinstance(exc.reason, OSError) and exc.reason.strerror else exc.reason
         if urlsplit(url).scheme.lower() == "file":  # file:// mirrors (was "cannot reach HOST ...; check the network")
             if "local host" in str(reason) or "only on localhost" in str(reason):
-                reason = f"a file:// URL names a file on this machine, not on {host}: file:///folder/name (three slashes)"
+                reason = _not_this_machine(host)
             raise UserError(f"{shown(url)}: {reason}") from None
         target = getattr(exc, "redirected_to", None)
         if target is not None:  # a redirect's target failed, not the server asked

@@ -255,7 +255,22 @@ def _refuse_foreign_start(path: Path, start: bytes, size: int, handle: BinaryIO)
         raise UserError(f"{path}: not a readable weights file ({foreign})")
     elif start.startswith(PYTORCH_STARTS[0]) and not zipfile.is_zipfile(handle):  # (reads from the end)
         raise UserError(f"{path}: not a readable weights file (a damaged or incomplete PyTorch archive)")
+    elif start.startswith(PYTORCH_STARTS[0]) and not _pytorch_layout(handle):
+        raise UserError(f"{path}: not a readable weights file (a zip archive that is not a PyTorch weights file)")
     handle.seek(len(start))
+
+
+def _pytorch_layout(handle: BinaryIO) -> bool:
+    """Whether a zip archive's directory is laid out as torch.load needs it: the first entry in a
+    folder that holds `data.pkl` and `version` (or `.data/version`). A zip of other files, an
+    .npz, was refused in torch's C++ text ("[enforce fail at inline_container.cc:180] . file in
+    archive is not in a subdirectory"). One whose directory cannot be read is left to torch.load."""
+    try:
+        names = zipfile.ZipFile(handle).namelist()
+    except (OSError, ValueError, zipfile.BadZipFile):
+        return True
+    folder, slash, _ = names[0].partition("/") if names else ("", "", "")
+    return bool(slash) and f"{folder}/data.pkl" in names and not {f"{folder}/version", f"{folder}/.data/version"}.isdisjoint(names)
 
 
 def _safetensors_metadata(data: bytes) -> dict[str, str]:
