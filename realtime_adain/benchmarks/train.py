@@ -18,23 +18,20 @@ import time
 import torch
 
 from realtime_adain.commands.argtypes import int_between, results_file, step_count, warmup_steps
-from realtime_adain.benchmarks.setup import (check_results_file, free_memory, installed_weights, machine, report_json,
+from realtime_adain.benchmarks.setup import (check_results_file, installed_weights, machine, report_json,
                                              stamp, timed_once)
 from realtime_adain.encoders import ENCODER_KINDS, NORMALISED_VGG, build_encoder, torchvision_state_dict
-from realtime_adain.errors import UserError, out_of_memory_as_user_error
+from realtime_adain.errors import out_of_memory_as_user_error
 from realtime_adain.paths import check_output_file
 from realtime_adain.stylizer import pick_device
 from realtime_adain.synthetic import published_vgg_state_dict, torchvision_vgg_state_dict
 from realtime_adain.training.config import AMP_MODES, MAX_BATCH_SIZE, TrainConfig
-from realtime_adain.training.trainer import TrainingStep, pick_amp
+from realtime_adain.training.memory import check_fits
+from realtime_adain.training.trainer import AUTOCAST_NAMES, TrainingStep, pick_amp
 from realtime_adain.weights import DECODER_BUILDERS
 
 PAPER_ITERATIONS = 160_000
 MAX_CROP = 4096  # the trainer's largest --load-size
-# A step keeps for its backward pass 64-channel tensors at full resolution (the decoder's last
-# layers, the loss encoder's first), at least three: this many elements per pixel at least (a
-# measured CPU step holds several times more).
-ELEMENTS_PER_PIXEL = 3 * 64
 _crop_range = int_between(16, MAX_CROP, "crop_side")
 
 
@@ -112,22 +109,9 @@ def measure(args: argparse.Namespace, device: torch.device, amp: str) -> dict:
     }
 
 
-AUTOCAST_NAMES = {None: "off", torch.float16: "fp16", torch.bfloat16: "bf16"}
-
-
 def amp_label(result: dict) -> str:
     """A row's mode as given, with what it ran as where that differs (`auto (bf16)`)."""
     return result["amp"] if result["amp"] == result["autocast"] else f"{result['amp']} ({result['autocast']})"
-
-
-def check_fits(device: torch.device, batch: int, size: int, autocast: str) -> None:
-    """Refuse a batch whose step cannot fit in the memory free now (a lower bound), as `bench
-    model` refuses its shapes: `--batch-size 64 --size 1024` met the OOM killer."""
-    need = batch * size * size * ELEMENTS_PER_PIXEL * (4 if autocast == "off" else 2)  # (autocast: halves)
-    free = free_memory(device)
-    if free is not None and need > free:
-        raise UserError(f"--batch-size {batch} at --size {size} needs at least {need / 2**30:.1f} GiB (amp {autocast}), "
-                        f"and {device} has {free / 2**30:.1f} GiB free; lower --batch-size or --size")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -41,6 +41,7 @@ from realtime_adain.stylizer import Stylizer, pick_device
 from realtime_adain.training import checkpoint, data
 from realtime_adain.training.config import AMP_MODES, TrainConfig
 from realtime_adain.training.losses import AdaINLoss, Losses
+from realtime_adain.training.memory import check_fits, loading_bytes
 from realtime_adain.userdirs import expand_home
 
 # The encoder's buffers are fixed and the decoder has none, so no buffer syncing per step. torch
@@ -99,6 +100,9 @@ def pick_training_device(name: str, dist_info: Distributed) -> torch.device:
     return device
 
 
+AUTOCAST_NAMES = {None: "off", torch.float16: "fp16", torch.bfloat16: "bf16"}  # pick_amp's dtypes as --amp names
+
+
 def pick_amp(mode: str, device: torch.device) -> torch.dtype | None:
     """The autocast dtype: 'auto' is bf16 on GPUs that have it, fp16 on older ones, none on the CPU."""
     if mode not in AMP_MODES:
@@ -112,6 +116,16 @@ def pick_amp(mode: str, device: torch.device) -> torch.dtype | None:
     if mode == "fp16" or (mode == "auto" and not torch.cuda.is_bf16_supported()):
         return torch.float16
     return torch.bfloat16
+
+
+def check_memory(config: TrainConfig, device: torch.device, world_size: int) -> None:
+    """Refuse, before any folder, data scan or loading worker, settings whose step and image loading
+    cannot fit in the memory free now (a new run's, or a resumed one's on this machine): a batch no
+    machine holds grew for minutes toward the OOM killer (Linux overcommits: `Trainer.step`'s guard
+    never fired)."""
+    loading = loading_bytes(config.batch_size // world_size, config.load_size, config.crop_size, config.workers)
+    check_fits(device, config.batch_size, config.crop_size, AUTOCAST_NAMES[pick_amp(config.amp, device)], "--crop-size",
+               loading, ("--load-size", "--workers"), world_size)
 
 
 def learning_rate_factor(decay: float) -> Callable[[int], float]:
@@ -224,7 +238,7 @@ class Trainer:
         self.config = config
         self.dist = dist_info or Distributed.from_env()
         self.device = pick_training_device(config.device, self.dist)
-        pick_amp(config.amp, self.device)  # a wrong --amp fails before the data is scanned
+        check_memory(config, self.device, self.dist.world_size)  # (and a wrong --amp) before the data is scanned
         self.out = Path(config.out)
         self.checkpoint_dir = self.out / "checkpoints"
         self.samples_dir = self.out / "samples"
