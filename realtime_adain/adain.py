@@ -99,6 +99,8 @@ class StyleStats:
     def to(self, device: torch.device | str, dtype: torch.dtype | None = None) -> "StyleStats":
         """These statistics on `device` (in `dtype`); a device that cannot be had is one line, as
         `Stylizer.load` says it, not torch's error of several."""
+        if dtype is not None and not isinstance(dtype, torch.dtype):  # ('float16': torch's error of several)
+            raise TypeError(f"dtype must be a torch.dtype or None, got {type(dtype).__name__}")
         with contextlib.suppress(RuntimeError, ValueError, TypeError):
             return StyleStats(self.mean.to(device, dtype), self.std.to(device, dtype))
         from realtime_adain.stylizer import device_argument

@@ -106,10 +106,17 @@ def check_mix(mix: Sequence[float] | None, count: int) -> tuple[float, ...] | No
 
 # The CLI options whose messages reach a caller of `stylize_video`, each said as the argument that
 # sets it (stylize_video's, or ModelSettings'/Stylizer.load's): --max-pixels becomes max_pixels.
-API_ARGUMENTS = ("size", "max-pixels", "style-size", "alpha", "mix", "preserve-color", "stabilize",
+API_ARGUMENTS = ("size", "keep-size", "max-pixels", "style-size", "alpha", "mix", "preserve-color", "stabilize",
                  "stabilize-strength", "stabilize-passes", "frames", "codec", "crf", "bitrate", "pix-fmt",
                  "deinterlace", "framerate", "start", "duration", "device", "dtype", "engine", "vgg", "decoder")
-_OPTION = re.compile(r"(?<![\w-])--(" + "|".join(sorted(API_ARGUMENTS, key=len, reverse=True)) + r")(?![\w-])")
+# The CLI's switches that turn an option off, said as the argument's value.
+API_SWITCHES = {"no-keep-size": "keep_size=False"}
+_OPTION = re.compile(r"(?<![\w-])--(" + "|".join(sorted([*API_ARGUMENTS, *API_SWITCHES], key=len, reverse=True))
+                     + r")(?![\w-])")
+
+
+def _api_argument(option: re.Match) -> str:
+    return API_SWITCHES.get(option.group(1)) or option.group(1).replace("-", "_")
 
 
 def in_api_words(message: str, paths: Sequence[Path] = ()) -> str:
@@ -117,7 +124,7 @@ def in_api_words(message: str, paths: Sequence[Path] = ()) -> str:
     arguments; the names of `paths` in it are left as they are (a file may be called --size.mp4)."""
     names = sorted({str(p) for p in paths if str(p)}, key=len, reverse=True)
     parts = re.split("(" + "|".join(map(re.escape, names)) + ")", message) if names else [message]
-    return "".join(part if index % 2 else in_api_functions(_OPTION.sub(lambda m: m.group(1).replace("-", "_"), part))
+    return "".join(part if index % 2 else in_api_functions(_OPTION.sub(_api_argument, part))
                    for index, part in enumerate(parts))
 
 
@@ -229,7 +236,8 @@ def stylize_frames(stylizer: Stylizer, frames: Iterable[np.ndarray], style: Styl
 def stylize_video(
     source: str | os.PathLike, output: str | os.PathLike, style: ImageLike | StyleStats | Sequence[ImageLike],
     *, mix: Sequence[float] | None = None, alpha: float = 1.0, preserve_color: bool = False, style_size: int = 512,
-    size: int = 0, stabilize: str = "flow", stabilize_strength: float | None = None, stabilize_passes: int | None = None, frames: int = 0,
+    size: int = 0, keep_size: bool = True, stabilize: str = "flow", stabilize_strength: float | None = None,
+    stabilize_passes: int | None = None, frames: int = 0,
     codec: str | None = None, crf: int | None = None, bitrate: int | None = None, pix_fmt: str | None = None,
     stylizer: Stylizer | None = None, model: ModelSettings | None = None, max_pixels: int = DEFAULT_MAX_PIXELS,
     deinterlace: str = "auto", framerate: float | Fraction | None = None,
@@ -243,7 +251,8 @@ def stylize_video(
     at `framerate`, default 25), and `output` numbered pictures ("out/%04d.png"); `deinterlace`:
     "auto" (frames flagged interlaced), "on", "off", "film" (inverse telecine). `start` and `duration`: only that segment, in
     seconds or as FFmpeg writes times ("1:30", "0:01:30.5"), as `ffmpeg -ss START -i in -t DUR`;
-    the output starts at zero (`frames` counts from `start`)."""
+    the output starts at zero (`frames` counts from `start`). `keep_size` False: the output at the
+    processing size (`size`), not scaled back to the input's display size."""
     from realtime_adain.paths import refuse_overwriting_inputs
     from realtime_adain.video.job import refuse_partial_over_inputs, stylize_file, stylize_videos
     from realtime_adain.video.formats import check_encoder
@@ -288,7 +297,8 @@ def stylize_video(
         model=model or ModelSettings(),
         style=StyleSettings(check_alpha(alpha), mix, check_kind(preserve_color, bool, "preserve_color"),
                             check_whole(style_size, "style_size")),
-        size=check_whole(size, "size"), frames=check_whole(frames, "frames"), stabilize=stabilize,
+        size=check_whole(size, "size"), keep_size=check_kind(keep_size, bool, "keep_size"),
+        frames=check_whole(frames, "frames"), stabilize=stabilize,
         stabilize_strength=None if stabilize_strength is None else check_number(stabilize_strength, "stabilize_strength"),
         stabilize_passes=None if stabilize_passes is None else int(stabilize_passes),
         max_pixels=check_whole(max_pixels, "max_pixels", minimum=1), deinterlace=check_kind(deinterlace, str, "deinterlace"),

@@ -83,6 +83,10 @@ def lookahead_frames(strength: float) -> int:
     return min(MAX_LOOKAHEAD, math.ceil(math.log(512) / -math.log(strength)))
 
 
+# The `Stabilizer`'s options a `TwoPassStabilizer` passes on to both its passes.
+STABILIZER_OPTIONS = ("cut_fraction", "photometric", "soft_edge")
+
+
 class TwoPassStabilizer:
     """`Stabilizer` forward, then backward over a window: frames come out later than they go in.
 
@@ -94,10 +98,13 @@ class TwoPassStabilizer:
 
     def __init__(self, strength: float = 0.5, preset: str = "fast", flow_width: int | None = 320,
                  window_bytes: int = WINDOW_BYTES, device: torch.device | str | None = None, **options) -> None:
-        """`options`: the `Stabilizer`'s (cut_fraction, photometric, soft_edge). `device`: run the
-        backward pass there with torch (`DeviceBlend`) instead of with OpenCV on the CPU; checked
-        as `Stylizer.load` checks it, before anything runs there (torch said 'bogus' or a missing
-        GPU as a RuntimeError)."""
+        """`options`: the `Stabilizer`'s `STABILIZER_OPTIONS` (others are a TypeError naming this
+        class: both passes are mode flow, precise). `device`: run the backward pass there with
+        torch (`DeviceBlend`) instead of with OpenCV on the CPU; checked as `Stylizer.load` checks
+        it, before anything runs there (torch said 'bogus' or a missing GPU as a RuntimeError)."""
+        if unknown := sorted(set(options) - set(STABILIZER_OPTIONS)):
+            raise TypeError(f"TwoPassStabilizer got an unexpected keyword argument {unknown[0]!r}: it takes strength, "
+                            f"preset, flow_width, window_bytes, device and {', '.join(STABILIZER_OPTIONS)}")
         if device is not None:
             from realtime_adain.stylizer import device_argument
 

@@ -62,7 +62,7 @@ def test_a_file_named_like_an_option_keeps_its_name():
     message = "--size/--max-pixels.mp4: 640x480 at --size 0 is 640x480 (raise it with --max-pixels, or lower --size)"
     assert in_api_words(message, ["--size/--max-pixels.mp4"]) == (
         "--size/--max-pixels.mp4: 640x480 at size 0 is 640x480 (raise it with max_pixels, or lower size)")
-    assert in_api_words("use --no-keep-size or --sizes") == "use --no-keep-size or --sizes"  # not arguments
+    assert in_api_words("use --no-keep-sizes or --sizes") == "use --no-keep-sizes or --sizes"  # not arguments
 
 
 @pytest.mark.parametrize("style_image, changes, words", ids=["thin strip", "over the default budget"], argvalues=[

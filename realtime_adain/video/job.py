@@ -502,15 +502,27 @@ class VideoDone:
     streams: list[StreamReport]  # the input's other streams: kept, converted or left out
 
 
+# The largest picture any level of H.264, HEVC or AV1 defines (level 6.x: 139264 macroblocks of
+# 16x16, 8192x4352; 8K UHD and DCI 8K fit): the most --keep-size scales frames up to, or --max-pixels
+# where higher. Each side under MAX_SIDE was not enough: a 600-byte GIF whose screen said 16000x16000
+# was stylized at --size 64 and encoded at 16000x16000 (9.6 GB, minutes), playable nowhere.
+KEEP_SIZE_MAX_PIXELS = 139264 * 16 * 16
+
+
 def check_opened(source: Path, reader: VideoReader, settings: VideoSettings,
                  encode: EncodeSettings | None = None) -> None:
     """Refuse an opened input whose first frame is over the pixel budget at the processing size,
-    or whose output (at the display size, with --keep-size) is too long a side to encode, or is a
-    size the chosen encoder crashes on (`check_picture_size`), or a rate it holds none of (DV)."""
+    or whose output (at the display size, with --keep-size) is too long a side or too large to
+    encode (`KEEP_SIZE_MAX_PIXELS`), or is a size the chosen encoder crashes on
+    (`check_picture_size`), or a rate it holds none of (DV)."""
     check_pixel_budget(source, *reader.first_frame.image.shape[:2], settings.size, settings.max_pixels, "--size")
     if settings.keep_size and max(reader.width, reader.height) > MAX_SIDE:  # encoders stop there
         raise UserError(f"{source}: shown at {reader.width}x{reader.height}, longer than {MAX_SIDE} "
                         "pixels on a side to encode (use --no-keep-size)")
+    most = max(KEEP_SIZE_MAX_PIXELS, settings.max_pixels)
+    if settings.keep_size and reader.width * reader.height > most:
+        raise UserError(f"{source}: shown at {reader.width}x{reader.height}, over {most} pixels to encode "
+                        "(use --no-keep-size, or raise --max-pixels)")
     if encode is not None and encode.codec:
         height, width = ((reader.height, reader.width) if settings.keep_size
                          else fit_short_side(reader.first_frame.image, settings.size).shape[:2])
