@@ -21,7 +21,7 @@ from typing import Callable, NoReturn, Sequence
 
 from realtime_adain import __version__, atomic, interrupts, limits
 from realtime_adain.errors import (CURRENT_FOLDER_DELETED, UserError, current_folder_deleted, environment_failure,
-                                   one_line)
+                                   imported_library, one_line)
 
 COMMAND_MODULES = ("image", "weights", "video", "live", "serve", "bench", "export", "engines", "doctor")
 EPILOG = """first steps:
@@ -42,6 +42,7 @@ class ArgumentParser(argparse.ArgumentParser):
     """
 
     given: list[str] = []  # the command line being parsed (set by `build_parser`), for `dash_file_hint`
+    unloadable: str | None = None  # why this command cannot run here (`add_unloadable_command`)
 
     def error(self, message: str) -> NoReturn:
         hint = dash_value_hint(message, self.given) or dash_file_hint(self.given)
@@ -50,7 +51,9 @@ class ArgumentParser(argparse.ArgumentParser):
     def parse_known_args(self, args=None, namespace=None):
         """Refuse an option this parser does not know itself: argparse hands a subcommand's unknown
         options up to the top parser, whose error pointed to `realtime-adain --help` (`image
-        --bogus`), not to the command's own help."""
+        --bogus`), not to the command's own help. A command that cannot load says why instead."""
+        if self.unloadable:
+            raise UserError(self.unloadable)
         namespace, extras = super().parse_known_args(args, namespace)
         if extras:
             self.error(f"unrecognized arguments: {' '.join(extras)}")
@@ -109,12 +112,28 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMAND_MODULES:
-        module = importlib.import_module(f"realtime_adain.commands.{name}")
+        try:
+            module = importlib.import_module(f"realtime_adain.commands.{name}")
+        except ImportError as exc:
+            add_unloadable_command(subparsers, name, exc)
+            continue
         if name == "bench":
             module.add_parser(subparsers, with_targets=command == "bench")
         else:
             module.add_parser(subparsers)
     return parser
+
+
+def add_unloadable_command(subparsers: argparse._SubParsersAction, name: str, exc: ImportError) -> None:
+    """A command whose libraries cannot load (an OpenCV without libGL.so.1 on a headless server, a
+    broken PyAV) is listed and, named (`--help` too), says why; the others, `doctor` first, still
+    run: one broken library stopped every command. An ImportError that is no library's is raised."""
+    reason = environment_failure(exc)
+    if reason is None:
+        raise exc
+    parser = subparsers.add_parser(name, help=f"(cannot run here: cannot load {imported_library(exc)}; "
+                                              "see `realtime-adain doctor`)")
+    parser.unloadable = f"{name}: {reason}"
 
 
 # OpenCV parses these when it first needs them and aborts the process on a value it cannot read

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Callable, Literal
 
 from realtime_adain import __version__
-from realtime_adain.errors import UserError, installed_version, too_old_pyav
+from realtime_adain.errors import UserError, imported_library, installed_version, missing_system_library, too_old_pyav
 
 Level = Literal["ok", "note", "problem"]
 PROBE_TIMEOUT_S = 10.0
@@ -81,9 +81,15 @@ def _guarded(name: str, probe: Callable[[], str | None], absent: str = "not inst
     try:
         value = probe()
     except Exception as exc:
-        return Finding(name, f"installed but broken: {_first_line(exc)}", "problem",
-                       f"reinstall {name} in this environment")
+        return Finding(name, f"installed but broken: {_first_line(exc)}", "problem", _load_fix(exc, name))
     return Finding(name, absent, "note") if value is None else Finding(name, value)
+
+
+def _load_fix(exc: BaseException, name: str) -> str:
+    """How to make a library that fails to import load: install the system library it lacks (the
+    package's files are all there), else reinstall it."""
+    missing = isinstance(exc, ImportError) and missing_system_library(imported_library(exc), str(exc))
+    return missing or f"reinstall {name} in this environment"
 
 
 def _distribution(*names: str) -> str | None:
@@ -560,6 +566,10 @@ def run_checks(checks: dict[str, Callable[[], list[Finding]]] | None = None) -> 
             why = exc.strerror.lower() if exc.strerror else _first_line(exc)
             findings = [Finding("check failed", f"{where}{why}", "problem",
                                 "make it readable and writable for this user, or point the setting that names it elsewhere")]
+        except ImportError as exc:  # a library that cannot load (OpenCV without libGL.so.1): the install, not a bug
+            library = imported_library(exc)
+            findings = [Finding("check failed", f"needs {library}, which cannot load: {_first_line(exc)}", "problem",
+                                _load_fix(exc, library))]
         except Exception as exc:
             findings = [Finding("check failed", _first_line(exc), "problem",
                                 "this is a bug or a broken install: include this report in an issue")]

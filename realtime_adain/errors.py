@@ -140,10 +140,33 @@ def environment_failure(exc: BaseException) -> str | None:
         if "failed to map segment" in text or "cannot allocate memory" in text.lower():
             return f"cannot load {library} ({text}): out of memory; free some memory or raise the limit (`ulimit -v`)"
         too_old = too_old_pyav(installed_version("av")) if library == "av" else None
-        return too_old or f"cannot load {library} ({text}); reinstall it"
+        return too_old or f"cannot load {library} ({text}); {missing_system_library(library, text) or 'reinstall it'}"
     if isinstance(exc, RuntimeError) and "can't start new thread" in str(exc):
         return "cannot start a thread: the limit on processes and threads is reached (`ulimit -u`), or memory is short"
     return None
+
+
+# The Debian/Ubuntu packages of the system libraries OpenCV links that servers and containers lack.
+SYSTEM_PACKAGES = {"libGL.so.1": "libgl1", "libgthread-2.0.so.0": "libglib2.0-0", "libglib-2.0.so.0": "libglib2.0-0",
+                   "libSM.so.6": "libsm6", "libXext.so.6": "libxext6", "libXrender.so.1": "libxrender1"}
+_SHARED_OBJECT_MISSING = re.compile(r"(\S+\.so\b[.\d]*): cannot open shared object file")
+
+
+def missing_system_library(library: str, text: str) -> str | None:
+    """What to install where `library` (a Python package) fails to import because a shared library
+    it links is missing ("cannot open shared object file" in its import error, `text`), or None for
+    another failure. "Reinstall it" brought back the same files: OpenCV's GUI build needs the
+    system's libGL.so.1, which headless servers and containers lack."""
+    found = _SHARED_OBJECT_MISSING.search(text)
+    if not found:
+        return None
+    name, package = found.group(1), SYSTEM_PACKAGES.get(found.group(1))
+    if package is None:
+        return f"the shared library {name} is missing: install the system or pip package that provides it"
+    fix = f"the system library {name} is missing: install it (Debian/Ubuntu: apt-get install {package})"
+    if library == "cv2" and re.match(r"lib(?:GL|SM|X\w+)\.", name):  # (what only its GUI needs)
+        fix += "; or use OpenCV without its GUI: pip uninstall opencv-python; pip install opencv-python-headless (no `live` window)"
+    return fix
 
 
 # The oldest PyAV this package runs with; pyproject.toml's `av>=` names the same (a test checks).

@@ -24,8 +24,7 @@ import warnings
 from pathlib import Path
 from typing import Iterator, NamedTuple
 
-import cv2
-import numpy as np
+import numpy as np  # (OpenCV: imported where used, so a broken one stops only what needs it)
 
 # 16384 x 16384 (768 MiB as RGB): OpenCV's decode limit, set in realtime_adain/__init__.py because
 # OpenCV reads OPENCV_IO_MAX_IMAGE_PIXELS once, when it is loaded.
@@ -54,8 +53,8 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".bmp", ".dib", ".
                     ".heic", ".heif", ".hif",  # these with pillow-heif, the `heif` extra
                     ".exr", ".j2k", ".j2c", ".jpc", ".jpf", ".pam", ".jls")  # these FFmpeg decodes (`_ffmpeg_still`)
 WRITABLE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm")
-# Radiance holds linear light (its specification; as OpenEXR, `_ffmpeg_still`); others are display-referred.
-_LINEAR_SIGNATURES = RADIANCE_SIGNATURES
+# PFM's signatures (colour, grey), each followed by whitespace.
+_PFM_SIGNATURES = (b"PF", b"Pf")
 
 
 def is_image_path(path: Path) -> bool:
@@ -126,6 +125,8 @@ def decode_image(data: np.ndarray | bytes, name: str) -> np.ndarray:
 
 
 def _decode(data: np.ndarray, name: str) -> np.ndarray:
+    import cv2
+
     check_jpeg(data, name, MAX_DECODE_PIXELS)  # (before any decoder: OpenCV, Pillow and FFmpeg each read every scan)
     tags = colour_tags(data, name)
     if tags is not None:
@@ -186,6 +187,9 @@ def _decode(data: np.ndarray, name: str) -> np.ndarray:
     image = _oriented(image, avif_orientation)
     if image.shape[0] * image.shape[1] > MAX_DECODE_PIXELS:  # when OpenCV was loaded before us
         raise UserError(f"{name}: {image.shape[1]}x{image.shape[0]} is {_too_many_pixels()}")
+    decoded = _pillow_rgb(data, name) if image.dtype == np.int32 else None  # a 32-bit integer TIFF: as
+    if decoded is not None:  # its PIL image reads (`_integer_levels`); it was refused
+        return decoded
     if image.dtype not in (np.uint8, np.uint16, np.float32, np.float64):
         raise UserError(f"{name}: unsupported sample type {image.dtype} (8- or 16-bit unsigned, or float, are read)")
     depth = (coded_depth(data) or 10) if image.dtype == np.uint16 and bytes(data[4:8]) == b"ftyp" else 16
@@ -199,10 +203,18 @@ def _decode(data: np.ndarray, name: str) -> np.ndarray:
         managed = _pillow_rgb(data, name)
         if managed is not None:
             return managed
-    linear = bytes(data[:10]).startswith(_LINEAR_SIGNATURES)
+    linear = _linear_light(bytes(data[:10]))
     # (a CMYK one's profile is applied above, by Pillow; a grey one's is not applied, though Chromium applies it)
     profile = header.profile if header.mode in _RGB_MODES else None
     return over_white(in_srgb(to_rgb8(image, linear=linear, name=name), profile), alpha, name)
+
+
+def _linear_light(head: bytes) -> bool:
+    """Whether a file starting with `head` holds linear light: Radiance (its specification) and PFM
+    (HDRShop's HDR format; GIMP loads it as linear floats), as OpenEXR (`_ffmpeg_still`) and as
+    `video` reads all three (`video.reader.linear_light`); others are display-referred. A PFM was
+    read without the sRGB curve, darker than the same file in `video`."""
+    return head.startswith(RADIANCE_SIGNATURES) or (head[:2] in _PFM_SIGNATURES and head[2:3].isspace())
 
 
 def _hdr_still(data: np.ndarray, name: str, tags: HdrTags) -> np.ndarray | None:
@@ -210,6 +222,8 @@ def _hdr_still(data: np.ndarray, name: str, tags: HdrTags) -> np.ndarray | None:
     converted as such video is (tone-mapped, moved to BT.709 primaries), grey or colour, alpha
     over white, with a note; a narrow-range PNG expanded; None where it does not decode so (the
     8-bit path then reads it, or says why it cannot)."""
+    import cv2
+
     alpha = None
     if _heif_kind(bytes(data[:16])):
         samples = _heif_samples(data, name)  # (its alpha, if any, is its last channel)
@@ -342,6 +356,8 @@ def _opencv_decode(data: np.ndarray, flags: int) -> tuple[np.ndarray | None, str
     """OpenCV's decode, and what to say if it fails. A Radiance picture is read from a temporary
     file of ours, removed whatever happens: imdecode copies one to /tmp/__opencv_temp.* and left
     that copy behind when it raised (a size over its limit; a server's uploads filled /tmp)."""
+    import cv2
+
     try:
         if bytes(data[:10]).startswith(RADIANCE_SIGNATURES):
             return _imread_copy(data, flags), "not a readable image"
@@ -354,6 +370,8 @@ def _opencv_decode(data: np.ndarray, flags: int) -> tuple[np.ndarray | None, str
 
 def _imread_copy(data: np.ndarray, flags: int) -> np.ndarray | None:
     """OpenCV's decode of `data` from a temporary file, removed after."""
+    import cv2
+
     handle, path = tempfile.mkstemp(prefix="realtime-adain-radiance-", suffix=".hdr")
     try:
         with os.fdopen(handle, "wb") as file:
@@ -395,6 +413,8 @@ def _bmp_16_bit(data: np.ndarray) -> bool:
 def _decode_flags(avif_orientation: int | None) -> int:
     """OpenCV's flags: samples at their depth, colour or grey, the EXIF orientation applied
     except in an AVIF (whose irot/imir `_oriented` applies)."""
+    import cv2
+
     ignore = cv2.IMREAD_IGNORE_ORIENTATION if avif_orientation else 0
     return cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR | ignore
 
@@ -577,7 +597,7 @@ def _pillow_rgb(data: np.ndarray, name: str) -> np.ndarray | None:
                 raise UserError(f"{name}: {image.width}x{image.height} is {_too_many_pixels()}")
             with _native_stderr_captured():  # (libtiff's lines on a damaged TIFF: OpenCV's say why)
                 image.load()
-            return _pillow_to_rgb(ImageOps.exif_transpose(image), name)
+            return _pillow_to_rgb(ImageOps.exif_transpose(image), name, image.format)  # (the copy has no format)
     except UserError:
         raise
     except Exception as exc:  # noqa: BLE001 - not a format Pillow reads, or damaged: OpenCV's verdict stands
@@ -596,11 +616,12 @@ def pillow_image_rgb(image) -> np.ndarray:
     return _pillow_to_rgb(image)
 
 
-def _pillow_to_rgb(image, name: str | None = None) -> np.ndarray:
+def _pillow_to_rgb(image, name: str | None = None, file_format: str | None = None) -> np.ndarray:
     """A loaded Pillow image as uint8 RGB: CMYK and Lab through LittleCMS (the embedded CMYK
-    profile, else the naive inversion browsers use), 16-bit grey scaled, alpha over white (premultiplied
-    alpha, `RGBa` and `La`, too: its colours were taken as they are, black where transparent, and
-    `La` was refused)."""
+    profile, else the naive inversion browsers use), 16-bit grey scaled, 32-bit integer grey by its
+    values (`_integer_levels`), alpha over white (premultiplied alpha, `RGBa` and `La`, too: its
+    colours were taken as they are, black where transparent, and `La` was refused). `file_format`:
+    Pillow's name for the file it was read from, where `image` (a copy) no longer says."""
     from PIL import ImageCms
 
     if image.mode in _PREMULTIPLIED:
@@ -616,7 +637,10 @@ def _pillow_to_rgb(image, name: str | None = None) -> np.ndarray:
         key = image.info.get("transparency")  # (a grey PNG's tRNS: the sample value that is transparent)
         # (uint8, 1 byte a pixel: a float32 alpha of a 2^28-pixel picture was 1 GiB more)
         alpha = (samples != key).view(np.uint8) * np.uint8(255) if isinstance(key, int) and image.mode != "F" else None
-        samples = samples if image.mode == "F" else np.clip(samples, 0, 65535).astype(np.uint16)
+        if image.mode == "I" and (file_format or image.format) not in _SIXTEEN_BIT_I:
+            samples = _integer_levels(samples, name)
+        elif image.mode != "F":
+            samples = np.clip(samples, 0, 65535).astype(np.uint16)
         return over_white(to_rgb8(samples, name=name), alpha, name)
     profile = bytes(profile) if profile and image.mode in _RGB_MODES else None
     alpha = None
@@ -624,6 +648,28 @@ def _pillow_to_rgb(image, name: str | None = None) -> np.ndarray:
         image = image.convert("RGBA")
         alpha = np.asarray(image)[..., 3].astype(np.float32) / 255.0
     return over_white(in_srgb(np.array(image.convert("RGB")), profile), alpha, name)
+
+
+def _integer_levels(samples: np.ndarray, name: str | None) -> np.ndarray:
+    """32-bit integer grey (Pillow's mode "I": `convert("I")` of an 8-bit picture, an int32 array,
+    a 32-bit integer TIFF), whose scale no file states, told by its values as float samples' is
+    (`_floats_out_of_255`): none outside 0..255, 8-bit levels (read as 16-bit, an ordinary
+    picture came out nearly black); else 16-bit, those below 0 or above 65535 clipped (as float
+    highlights are: there is no white to scale by), with the picture's `name` a note saying which."""
+    low, high = (int(samples.min()), int(samples.max())) if samples.size else (0, 0)
+    if low >= 0 and high <= 255:
+        if name is not None:
+            note(f"{name}: its 32-bit integer samples are read as 8-bit levels (none is above 255)", once=True)
+        return samples.astype(np.uint8)
+    if name is not None and (low < 0 or high > 65535):
+        note(f"{name}: its 32-bit integer samples run from {low} to {high}: read as 16-bit levels, "
+             f"those outside 0..65535 clipped", once=True)
+    return np.clip(samples, 0, 65535).astype(np.uint16)
+
+
+# Pillow formats whose mode "I" pictures hold 16-bit levels: a PNM of maxval over 255, which Pillow
+# scales to 0..65535 (`_integer_levels` would take a dark one as 8-bit).
+_SIXTEEN_BIT_I = ("PPM",)
 
 
 # EXIF orientation -> the same change of the stored pixels as OpenCV's decoder applies.
@@ -723,6 +769,8 @@ def _orientation(image) -> int:
 def _alpha(data: np.ndarray, header: _Header, shape: tuple[int, ...], depth: int = 16) -> np.ndarray | None:
     """The image's alpha (0..1 float32, (H, W) as decoded and oriented), None if it cannot be had;
     16-bit samples hold `depth` bits (an AVIF's 10 or 12)."""
+    import cv2
+
     with _native_stderr_captured():
         stored = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)  # keeps alpha, ignores the orientation
     if stored is None or stored.ndim != 3 or stored.shape[2] not in (2, 4):
@@ -878,9 +926,11 @@ def to_rgb8(image: np.ndarray, linear: bool = False, name: str | None = None) ->
 
     Float samples are 0..1 (values above 1 are highlights, clipped), or 0..255 as some TIFF
     writers store them (`_floats_out_of_255`; with the picture's `name`, a note says that
-    reading). `linear` (Radiance, OpenEXR): linear light, always 0..1-based, encoded with the
+    reading). `linear` (Radiance, PFM, OpenEXR): linear light, always 0..1-based, encoded with the
     sRGB curve.
     """
+    import cv2
+
     if image.dtype == np.uint16:
         image = cv2.convertScaleAbs(image, alpha=255.0 / 65535.0)  # rounded, with no float copy (GiBs near the limit)
     elif image.dtype in (np.float32, np.float64):
@@ -965,6 +1015,8 @@ def read_mask(path: str | os.PathLike) -> np.ndarray:
 
 def mask_labels(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """Per-pixel style indices at `shape` (h, w): 0 where the mask is white, 1 where black."""
+    import cv2
+
     resized = cv2.resize(mask.astype(np.uint8), (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST)
     return np.where(resized > 0, 0, 1).astype(np.int64)
 
@@ -1053,6 +1105,8 @@ def check_style(path: Path, image: np.ndarray, style_size: int | None, max_pixel
 
 def resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Resize (H, W, C) uint8 to `size` = (width, height): area filter down, bicubic up."""
+    import cv2
+
     if (image.shape[1], image.shape[0]) == tuple(size):
         return image
     shrinking = size[0] * size[1] < image.shape[0] * image.shape[1]
@@ -1075,6 +1129,8 @@ def check_encodable(path: Path, width: int, height: int) -> None:
 
 def write_image(path: str | os.PathLike, rgb: np.ndarray) -> None:
     """Encode by the extension and write via a temporary file, so no half-written image remains."""
+    import cv2
+
     path = Path(path)
     check_encodable(path, rgb.shape[1], rgb.shape[0])
     ok, encoded = cv2.imencode(path.suffix or ".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))

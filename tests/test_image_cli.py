@@ -232,9 +232,9 @@ def test_float_highlights_do_not_darken_the_picture(tmp_path):
     values = np.tile(np.linspace(0.0, 1.0, 64, dtype=np.float32), (16, 1))
     hot = np.dstack([values] * 3)
     hot[0, 0] = 1.01
-    cv2.imwrite(str(tmp_path / "hot.pfm"), hot)
+    cv2.imwrite(str(tmp_path / "hot.tiff"), hot)  # (PFM is linear light: sRGB-encoded, tests/test_fixes41_pictures.py)
     cv2.imwrite(str(tmp_path / "bright.tiff"), hot * 1.5)  # a third of the picture over 1
-    np.testing.assert_allclose(read_image(tmp_path / "hot.pfm")[1, :, 0], np.round(values[0] * 255), atol=1)
+    np.testing.assert_allclose(read_image(tmp_path / "hot.tiff")[1, :, 0], np.round(values[0] * 255), atol=1)
     np.testing.assert_allclose(read_image(tmp_path / "bright.tiff")[1, :, 0], np.round(np.minimum(values[0] * 1.5, 1) * 255), atol=1)
 
 

@@ -18,6 +18,7 @@ from tqdm import tqdm
 from realtime_adain.commands.argtypes import (MAX_FRAME_BATCH, MAX_FRAME_SIDE, MIN_RESOLUTION_SIDE, RESOLUTION_PRESETS,
                                               frame_batch, frame_resolution)
 from realtime_adain.atomic import PendingOutput
+from realtime_adain.commands import common
 from realtime_adain.errors import UserError
 from realtime_adain.paths import check_writable_dir, ensure_writable_dir, refuse_overwriting_inputs
 
@@ -38,8 +39,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--format", required=True, choices=("tensorrt", "onnx"), help="what to build")
-    parser.add_argument("--vgg", metavar="PATH", help="encoder weights (default: $REALTIME_ADAIN_VGG or the downloaded file)")
-    parser.add_argument("--decoder", metavar="PATH", help="decoder weights: decoder.pth or a trainer checkpoint (.safetensors)")
+    parser.add_argument("--vgg", metavar="PATH", help=common.VGG_HELP)
+    parser.add_argument("--decoder", metavar="PATH", help=common.DECODER_HELP)
     parser.add_argument("-r", "--resolution", type=frame_resolution, action="append", metavar="WxH",
                         help=f"tensorrt: frame size to build for, WIDTHxHEIGHT of {MIN_RESOLUTION_SIDE} to "
                              f"{MAX_FRAME_SIDE} pixels a side, or 360p/720p/1080p; repeatable (default: 360p, 720p and 1080p)")
@@ -47,7 +48,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help=f"tensorrt: frames per call to build for, up to {MAX_FRAME_BATCH}; repeatable (default: 1)")
     parser.add_argument("--precision", choices=("fp16", "fp32"), default=None,
                         help="engine precision (default: fp16 for tensorrt; onnx is fp32)")
-    parser.add_argument("--device", help="tensorrt: the GPU to build on (default: cuda)")
+    parser.add_argument("--device", help="tensorrt: the CUDA GPU to build on, cuda or cuda:N (default: cuda)")
     parser.add_argument("-o", "--output", metavar="PATH",
                         help="onnx: the .onnx file to write; tensorrt: the engine directory "
                              "(default: the engine cache, $REALTIME_ADAIN_ENGINES)")
@@ -118,10 +119,12 @@ def export_tensorrt_command(args: argparse.Namespace) -> int:
     from realtime_adain.engines.tensorrt import cached_engine
     from realtime_adain.model import padded_size
     from realtime_adain.settings import ModelSettings
-    from realtime_adain.stylizer import Stylizer
+    from realtime_adain.stylizer import Stylizer, pick_device
 
     if args.output and Path(args.output).exists() and not Path(args.output).is_dir():
         raise UserError(f"{args.output}: the output of --format tensorrt is a folder (the engine directory), not a file")
+    if args.device is not None and pick_device(args.device).type != "cuda":  # (it said: pip install torch-tensorrt)
+        raise UserError(f"--device {args.device}: tensorrt builds on a CUDA GPU (--device cuda or cuda:N)")
     engines.require("tensorrt", "cuda", torch.float16)  # what is missing for it, before any device choice
     if args.output:
         ensure_writable_dir(Path(args.output))  # before minutes of building, not after

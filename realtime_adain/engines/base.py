@@ -12,6 +12,10 @@ are used under `lock`, one call (one batch of a stream) at a time, and the per-r
 from __future__ import annotations
 
 import abc
+import contextlib
+import functools
+import importlib
+import io
 import os
 import threading
 import weakref
@@ -250,6 +254,21 @@ class Engine(abc.ABC):
 
     def describe(self) -> str:
         return f"{self.name} ({self.device.type}, {str(self.dtype).removeprefix('torch.')})"
+
+
+@functools.cache
+def import_problem(module: str, package: str) -> str | None:
+    """None when `module` imports, else why not in one line. Found is not loadable: a package whose
+    shared libraries are missing is found (importlib.util.find_spec) and fails at import, each run;
+    an engine that needs it must be reported unavailable, so 'auto' passes it by. (torch-tensorrt
+    without NVIDIA's TensorRT libraries raises a plain Exception, after printing what it tried.)"""
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            importlib.import_module(module)
+    except Exception as error:
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        return f"{package} is installed but does not load: {reason}"
+    return None
 
 
 def check_frames(frames: np.ndarray) -> np.ndarray:

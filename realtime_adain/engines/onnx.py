@@ -22,7 +22,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from realtime_adain.engines.base import Engine
+from realtime_adain.engines.base import Engine, import_problem
 from realtime_adain.engines.cache import EngineCache, in_the_way
 from realtime_adain.engines.frames import HostFrames, frames_to_images
 from realtime_adain.errors import UserError
@@ -40,10 +40,12 @@ METADATA_KEY = "realtime_adain.engine"  # the cache components an export was mad
 
 
 def onnxruntime_missing() -> str | None:
-    """None when onnxruntime and the exporter are importable, else how to install them."""
-    if all(importlib.util.find_spec(name) for name in ("onnx", "onnxscript", "onnxruntime")):
-        return None
-    return "the onnx engine needs onnx, onnxscript and onnxruntime: pip install 'realtime-adain[onnx]'"
+    """None when onnxruntime imports and the exporter is installed, else how to install them or why
+    onnxruntime does not load (only it: onnx and onnxscript take seconds to import, and only an
+    export needs them)."""
+    if not all(importlib.util.find_spec(name) for name in ("onnx", "onnxscript", "onnxruntime")):
+        return "the onnx engine needs onnx, onnxscript and onnxruntime: pip install 'realtime-adain[onnx]'"
+    return import_problem("onnxruntime", "onnxruntime")
 
 
 def require_onnx() -> None:

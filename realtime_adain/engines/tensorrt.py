@@ -10,17 +10,14 @@ the graph handed to torch-tensorrt is checked without a GPU by its dry run
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import functools
-import importlib
 import importlib.util
-import io
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from realtime_adain.engines import base
 from realtime_adain.engines.base import Engine
 from realtime_adain.engines.cache import EngineCache
 from realtime_adain.interrupts import signals_through_libraries
@@ -32,28 +29,19 @@ PRECISIONS = {torch.float16: "fp16", torch.float32: "fp32", torch.bfloat16: "bf1
 
 def tensorrt_missing(device: torch.device | None = None) -> str | None:
     """None when TensorRT engines can be built on this CUDA device, else why not (the registry
-    has already checked that the device is a GPU)."""
-    if not (importlib.util.find_spec("torch_tensorrt") and importlib.util.find_spec("tensorrt")):
-        return "the tensorrt engine needs torch-tensorrt: pip install 'realtime-adain[tensorrt]'"
+    has already checked that the device is a GPU). The GPU first: installing torch-tensorrt on a
+    machine without one (it may replace torch) still builds nothing."""
     if not torch.cuda.is_available():
         return "the tensorrt engine needs a CUDA GPU"
+    if not (importlib.util.find_spec("torch_tensorrt") and importlib.util.find_spec("tensorrt")):
+        return "the tensorrt engine needs torch-tensorrt: pip install 'realtime-adain[tensorrt]'"
     return import_problem()
 
 
-@functools.cache
 def import_problem() -> str | None:
-    """None when torch-tensorrt imports, else why not in one line.
-
-    An install whose TensorRT libraries are missing (they come from NVIDIA's package index)
-    fails at import with a plain Exception, not an ImportError, after printing what it tried.
-    """
-    try:
-        with contextlib.redirect_stdout(io.StringIO()):  # it prints its search for the libraries
-            importlib.import_module("torch_tensorrt")
-    except Exception as error:
-        reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
-        return f"torch-tensorrt is installed but does not load: {reason}"
-    return None
+    """None when torch-tensorrt imports, else why not in one line (it looks for NVIDIA's TensorRT
+    libraries, which come from NVIDIA's package index, as it loads)."""
+    return base.import_problem("torch_tensorrt", "torch-tensorrt")
 
 
 def shape_name(shape: tuple[int, ...]) -> str:
