@@ -131,7 +131,7 @@ CASES = {
     "codec empty": (VIDEO + ["-o", "{tmp}/o.mp4", "--codec", ""], 2, "argument --codec: an empty name"),
     "bench live seconds huge": (["bench", "live", "--seconds", "1e20"], 2, "is outside (0, 86400] seconds"),
     "serve idle-timeout huge": (["serve", "--idle-timeout", "1e30"], 2, "is outside [1, 86400] seconds"),
-    "serve idle-timeout tiny": (["serve", "-s", "{style}", "--idle-timeout", "1e-9"], 2, "1e-09 is outside [1, 86400] seconds"),
+    "serve idle-timeout tiny": (["serve", "-s", "{style}", "--idle-timeout", "1e-9"], 2, "1e-9 is outside [1, 86400] seconds"),
     "threads huge": (VIDEO + ["-o", "{tmp}/o.mp4", "--threads", "99999999999"], 2, "99999999999 is outside 1..1024"),
     "bench video resolution 0x0": (["bench", "video", "--resolution", "0x0"], 2, "both sides must be 16 to"),
     "bench video unknown codec": (["bench", "video", "--codec", "bogus"], 2, "unknown video encoder 'bogus'"),

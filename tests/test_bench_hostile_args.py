@@ -37,7 +37,7 @@ HUGE = str(2**63)
     ("bench train", "--amp", "", "'' is not one of auto, off, bf16, fp16"),
     ("bench train", "--amp", "off,off", "'off,off' names a mode twice"),
     ("bench serve", "--clients", "65", "65 is outside 1..64"),
-    ("bench serve", "--fps", "1e20", "1e+20 is outside 1..240 fps"),
+    ("bench serve", "--fps", "1e20", "1e20 is outside 1..240 fps"),
     ("bench serve", "--fps", "1e-300", "1e-300 is outside 1..240 fps"),
     ("bench serve", "--size", "16384x16384", "both sides must be 16 to 4096 pixels"),
     ("bench serve", "--json", "", "an empty path"),

@@ -88,11 +88,11 @@ def test_ci_run_refuses_at_once_without_the_test_material(tmp_path, variable):
     (tmp_path / "an empty folder").mkdir()
     env = {name: value for name, value in os.environ.items() if name != "REALTIME_ADAIN_TEST_DATA"}
     if variable is None:
-        said = f"{tmp_path}/shared/data, with content/, style/ and videos/ (beside this repository, or set " \
+        said = f"{tmp_path}/shared/data, with content/, mask/, style/ and videos/ (beside this repository, or set " \
                "$REALTIME_ADAIN_TEST_DATA to where it is)"
     else:
         env["REALTIME_ADAIN_TEST_DATA"] = variable
-        said = f"{tmp_path}/{variable}, with content/, style/ and videos/ (where $REALTIME_ADAIN_TEST_DATA points)"
+        said = f"{tmp_path}/{variable}, with content/, mask/, style/ and videos/ (where $REALTIME_ADAIN_TEST_DATA points)"
     done = subprocess.run(["bash", str(checkout / ".ci" / "run")], env=env, capture_output=True, text=True, timeout=60,
                           cwd=tmp_path)
     assert (done.returncode, done.stdout, done.stderr) == (1, "", f"error: the test material is missing: the tests need it in {said}\n")

@@ -339,7 +339,7 @@ def test_evaluate_refuses_a_style_weight_that_overflows_the_total(evaluation, tm
     tool, args, _, _ = evaluation
     with pytest.raises(SystemExit) as exited:
         tool.main([*args, "--style-weight", "1e308", "--json", str(tmp_path / "eval.json")])
-    assert exited.value.code == 2 and "--style-weight: 1e+308 is outside 0..1e+12" in capsys.readouterr().err
+    assert exited.value.code == 2 and "--style-weight: 1e308 is outside 0..1e+12" in capsys.readouterr().err
     assert not (tmp_path / "eval.json").exists()
 
 

@@ -659,7 +659,7 @@ def env_with(weights_env, **extra) -> dict:
     (["--idle-timeout", "-1"], "--idle-timeout"),
     (["--token", "short"], "--token"),
     (["--max-upload-mb", "100"], "--max-upload-mb"),
-    (["--stabilize", "wobble"], "--stabilize wobble"),
+    (["--stabilize", "wobble"], "argument --stabilize: invalid choice: 'wobble'"),
     (["--max-resolution", "8x8"], "--max-resolution"),
     (["--host", "bad host"], "--host"),
     (["--token", "x" * 300], "--token must be 8 to 256"),

@@ -44,7 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     # (bounded as training's: each batch's crops and features are held at once, 100000 held them all)
     parser.add_argument("--batch-size", type=int_between(1, MAX_BATCH_SIZE, "batch_size"), default=8, metavar="N",
                         help=f"pairs per forward pass, 1..{MAX_BATCH_SIZE} (default 8)")
-    parser.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda or cuda:N")
+    parser.add_argument("--device", default="auto", help="auto (CUDA if present, else an Apple GPU, else the CPU), cpu, "
+                                                         "cuda, cuda:N or mps (default auto)")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     return parser
 

@@ -53,13 +53,13 @@ def build_parser() -> argparse.ArgumentParser:
     objective = parser.add_argument_group("objective and schedule")
     objective.add_argument("--iterations", type=argtypes.whole_number, metavar="N", help=f"train up to iteration N (default {DEFAULTS.iterations})")
     objective.add_argument("--batch-size", type=argtypes.whole_number, metavar="N", help=f"global batch, split across processes (default {DEFAULTS.batch_size})")
-    objective.add_argument("--lr", type=argtypes.real_number, help=f"Adam learning rate (default {DEFAULTS.lr:g})")
-    objective.add_argument("--lr-decay", type=argtypes.real_number, help=f"lr / (1 + decay * iteration) (default {DEFAULTS.lr_decay:g})")
+    objective.add_argument("--lr", type=argtypes.real_number, metavar="LR", help=f"Adam learning rate (default {DEFAULTS.lr:g})")
+    objective.add_argument("--lr-decay", type=argtypes.real_number, metavar="D", help=f"lr / (1 + decay * iteration) (default {DEFAULTS.lr_decay:g})")
     objective.add_argument("--style-weight", type=argtypes.real_number, metavar="W", help=f"lambda in content + lambda * style (default {DEFAULTS.style_weight:g})")
     objective.add_argument("--content-weight", type=argtypes.real_number, metavar="W", help=f"weight of the content loss (default {DEFAULTS.content_weight:g})")
     objective.add_argument("--temporal-weight", type=argtypes.real_number, metavar="W",
                            help=f"weight of the temporal consistency term, warped input -> warped output (default {DEFAULTS.temporal_weight:g}: off)")
-    objective.add_argument("--seed", type=argtypes.whole_number, help=f"decoder init and data order (default {DEFAULTS.seed})")
+    objective.add_argument("--seed", type=argtypes.whole_number, metavar="N", help=f"decoder init and data order (default {DEFAULTS.seed})")
 
     run = parser.add_argument_group("run")
     run.add_argument("--out", metavar="DIR", help="run directory: checkpoints/, samples/, log.csv, tensorboard/")
@@ -67,8 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--save-every", type=argtypes.whole_number, metavar="N", help=f"checkpoint every N iterations (default {DEFAULTS.save_every})")
     run.add_argument("--sample-every", type=argtypes.whole_number, metavar="N", help=f"sample grid every N iterations (default {DEFAULTS.sample_every})")
     run.add_argument("--log-every", type=argtypes.whole_number, metavar="N", help=f"log mean losses every N iterations (default {DEFAULTS.log_every})")
-    run.add_argument("--device", help="auto (default: CUDA if present), cpu, cuda or cuda:N")
-    run.add_argument("--amp", choices=AMP_MODES, help="mixed precision on CUDA: auto (bf16 where supported), off, bf16, fp16")
+    run.add_argument("--device", help="auto (default: CUDA if present, else an Apple GPU, else the CPU), cpu, cuda, cuda:N or mps")
+    run.add_argument("--amp", choices=AMP_MODES, help=f"mixed precision on CUDA: auto (bf16 where supported), off, bf16, fp16 (default {DEFAULTS.amp})")
     run.add_argument("--compile", action="store_true", default=None, help="torch.compile the training step")
     return parser
 

@@ -30,7 +30,8 @@ from realtime_adain.adain import StyleStats
 from realtime_adain.commands.argtypes import (MAX_WARMUP_STEPS, RESOLUTION_PRESETS, frame_batch, frame_resolution,
                                               int_between, results_file, step_count, thread_count)
 from realtime_adain.paths import check_output_file
-from realtime_adain.stylizer import Stylizer, pick_device, pick_dtype
+from realtime_adain.settings import DTYPE_NAMES
+from realtime_adain.stylizer import DTYPES, Stylizer, pick_device, pick_dtype
 from realtime_adain.benchmarks.setup import (benchmark_weights, check_results_file, engine_list, free_memory,
                                              report_json, stamp)
 from realtime_adain.errors import UserError, out_of_memory_as_user_error
@@ -49,9 +50,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="WIDTHxHEIGHT of 16 to 4096 a side or 360p/720p/1080p; repeatable (default: all three)")
     parser.add_argument("--batch", type=frame_batch, default=None, metavar="N",
                         help="throughput batch measured besides batch 1, up to 64 (default: 8 on a GPU, none on the CPU)")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    parser.add_argument("--dtype", choices=("fp32", "fp16", "bf16"), default=None,
-                        help="precision (default: fp16 on a GPU, fp32 on the CPU)")
+    parser.add_argument("--device", default="auto", help="auto (CUDA if present, else an Apple GPU, else the CPU), cpu, "
+                                                         "cuda, cuda:N or mps, as `live --device`")
+    parser.add_argument("--dtype", choices=("auto", *DTYPE_NAMES), default="auto",
+                        help="precision: auto (fp16 on a GPU, fp32 on the CPU), fp32, fp16, bf16 (default auto)")
     parser.add_argument("--warmup", type=int_between(0, MAX_WARMUP_STEPS, "warmup"), default=None, metavar="N",
                         help=f"untimed steps first, 0 to {MAX_WARMUP_STEPS} (default 10 GPU, 1 CPU; 0 times the "
                              "first step, which an engine's compile or build, done before, is not part of)")
@@ -69,8 +71,8 @@ def run(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     device = pick_device(args.device)
     on_gpu = device.type == "cuda"
-    dtype_name = args.dtype or ("fp16" if on_gpu else "fp32")
-    dtype = pick_dtype(dtype_name, device)
+    dtype = pick_dtype(args.dtype, device)
+    dtype_name = next(name for name, each in DTYPES.items() if each == dtype)  # auto as the precision it picked
     names = list(dict.fromkeys(args.engine or engines.available(device, dtype)))  # one row per engine
     for name in names:
         engines.require(name, device, dtype)

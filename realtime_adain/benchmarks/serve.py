@@ -41,6 +41,7 @@ from realtime_adain.imageio import write_image
 from realtime_adain.paths import check_output_file
 from realtime_adain.serve.settings import MAX_CLIENTS
 from realtime_adain.settings import LIVE_SIZE_TEXT, STABILIZE_MODES
+from realtime_adain.video.notes import note
 
 START_TIMEOUT = 180.0  # loading torch and the weights on a busy machine
 CLOSE_TIMEOUT = 10.0  # closing the clients' peer connections at the end
@@ -63,9 +64,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     # (here --process-size), and `bench serve --size 160` read as one. --size, its old name, still works.
     frames = parser.add_argument_group("frames")
     frames.add_argument("--frame-size", "--size", type=argtypes.frame_resolution, default=(320, 240), metavar="WxH",
+                        action=FrameSize,
                         help="frame size the clients send, 16 to 4096 a side (default 320x240; --size: its old name, deprecated)")
     frames.add_argument("--process-size", type=argtypes.side_length, default=None, metavar="PX",
                         help="the server's --size: processing size, shorter side (default: serve's, 160 on a CPU)")
+
+
+class FrameSize(argparse.Action):
+    """--frame-size, remembering whether it came by its old name --size, to say so when the run starts
+    (the help's "deprecated" was all: a user of --size never read it)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, values)
+        namespace.old_size_option = option_string == "--size"
 
 
 def moving_frames(size: tuple[int, int], count: int = 30) -> list[np.ndarray]:
@@ -189,6 +200,8 @@ async def timed(clients: list, args: argparse.Namespace, pid: int) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    if getattr(args, "old_size_option", False):
+        note("bench serve --size WxH is deprecated: use --frame-size WxH (the server's processing size is --process-size)")
     if args.json:
         check_output_file(args.json)
     from realtime_adain.commands.serve import check_extra

@@ -16,7 +16,7 @@ import torch
 
 from realtime_adain import weights
 from realtime_adain.atomic import atomic_write_bytes
-from realtime_adain.errors import UserError
+from realtime_adain.errors import UserError, refuse_inputs
 from realtime_adain.paths import names_as_utf8, refuse_overwriting_inputs
 from realtime_adain.synthetic import write_published_weights
 
@@ -33,14 +33,17 @@ def test_material() -> Path:
 
 
 def check_input_files(*inputs: tuple[Path, str]) -> None:
-    """Each (path, flag) a regular file, before any work; a default missing from the test material
-    says where that material is looked for."""
+    """Each (path, flag) a regular file, before any work, every one that is not named in one line
+    (the first alone was said: a run without the test material named its photo, then its video);
+    a default missing from the test material says where that material is looked for."""
+    problems = []
     for path, flag in inputs:
         if not path.is_file():
             hint = f"pass {flag}"
             if not path.exists() and path.is_relative_to(test_material()):
                 hint += f", or point ${TEST_DATA_VARIABLE} at the test material"
-            raise UserError(f"{path}: {'not a regular file' if path.exists() else 'no such file'} ({hint})")
+            problems.append(f"{path}: {'not a regular file' if path.exists() else 'no such file'} ({hint})")
+    refuse_inputs(problems, [str(path) for path, _ in inputs])
 
 
 def engine_list(choices: tuple[str, ...]):

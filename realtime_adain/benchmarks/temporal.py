@@ -90,9 +90,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--video", type=nonempty_path, default=test_material() / "videos" / "cutBunny.mp4", metavar="FILE",
                         help="real clip (default: the test material's cutBunny.mp4)")
     parser.add_argument("--photo", type=nonempty_path, default=test_material() / "content" / "golden_gate.jpg", metavar="FILE",
-                        help="photo for the generated pan/zoom and still clips (default: golden_gate.jpg)")
+                        help="photo for the generated pan/zoom and still clips (default: the test material's golden_gate.jpg)")
     parser.add_argument("--style", type=nonempty_path, default=test_material() / "style" / "brushstrokes.jpg", metavar="FILE",
-                        help="style image (default: brushstrokes.jpg)")
+                        help="style image (default: the test material's brushstrokes.jpg)")
     parser.add_argument("--frames", type=clip_frames, default=48, metavar="N",
                         help=f"frames per clip, 2 to {MAX_CLIP_FRAMES} (default 48)")
     parser.add_argument("--size", type=clip_side, default=256, metavar="PX",

@@ -38,10 +38,12 @@ def _number(text: str, kind: type) -> float:
 
 
 def _checked(kind: type, ok: Callable[[float], bool], complaint: str, name: str) -> Callable[[str], float]:
+    """A parser of a `kind` number that `ok` accepts; a refused one is said as typed (`--alpha 2`
+    said "2.0 is outside [0, 1]", a number the user never wrote)."""
     def parse(text: str) -> float:
         value = _number(text, kind)
         if not ok(value):
-            raise argparse.ArgumentTypeError(f"{value} {complaint}")
+            raise argparse.ArgumentTypeError(f"{text} {complaint}")
         return value
 
     parse.__name__ = name
@@ -56,6 +58,11 @@ real_number = _checked(float, lambda v: True, "", "real_number")
 def int_between(low: int, high: int, name: str) -> Callable[[str], float]:
     """A whole number in low..high (a count or size a benchmark holds in memory)."""
     return _checked(int, lambda v: low <= v <= high, f"is outside {low}..{high}", name)
+
+
+def positive_up_to(high: float, name: str) -> Callable[[str], float]:
+    """A number above 0 and at most `high` (0 and too large said in one message, not two)."""
+    return _checked(float, lambda v: 0 < v <= high, f"is outside (0, {high:g}]", name)
 
 
 unit_interval = _checked(float, lambda v: 0.0 <= v <= 1.0, "is outside [0, 1]", "unit_interval")  # alpha
@@ -101,9 +108,16 @@ def framerate(text: str) -> Fraction:
     except (ValueError, ZeroDivisionError):
         raise argparse.ArgumentTypeError(f"{text!r} is not a frame rate such as 24, 29.97 or 30000/1001") from None
     try:
-        return check_framerate(value)  # 29.97 -> 30000/1001
-    except UserError:
-        raise argparse.ArgumentTypeError(f"{text!r} is outside (0, {MAX_FRAMERATE}] frames per second") from None
+        # 29.97 -> 30000/1001. Above the limit all alike: 1e400 overflowed a float in the check (a traceback).
+        return check_framerate(min(value, MAX_FRAMERATE + 1))
+    except UserError as exc:  # its own words of the rate as typed ("1e-9" is above 0: "give more than 1/2002 ...")
+        raise argparse.ArgumentTypeError(f"{text!r}: {str(exc).split(': ', 1)[1]}") from None
+
+
+def frames_per_second(text: str) -> float:
+    """`framerate` as a float (`live --fps`): one range, said in one message, for a camera's rate
+    and an image sequence's (0 was "must be positive", 2000 refused later in other words)."""
+    return float(framerate(text))
 
 
 def _time(option: str, positive: bool) -> Callable[[str], Fraction]:
@@ -132,8 +146,11 @@ def name(text: str) -> str:
 def mix_weights(text: str) -> list[float]:
     """Comma-separated non-negative finite weights with a positive sum, e.g. '0.7,0.3'
     (StyleStats.mix normalises them without overflow, so '1e308,1e308' is an even mix)."""
+    parts = [part.strip() for part in text.split(",")]
+    if "" in parts and any(parts):  # ('0.5,,0.5' is a typo, not an even mix of two)
+        raise argparse.ArgumentTypeError(f"{text!r}: weight {parts.index('') + 1} is empty")
     try:
-        values = [_number(part.strip(), float) for part in text.split(",") if part.strip()]
+        values = [_number(part, float) for part in parts if part]
     except argparse.ArgumentTypeError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of numbers") from None
     if not values or any(v < 0 for v in values) or max(values) <= 0:

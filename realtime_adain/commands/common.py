@@ -18,11 +18,14 @@ from realtime_adain.settings import (DEFAULT_MAX_PIXELS, DTYPE_NAMES, ENGINE_CHO
 from realtime_adain.userdirs import expand_home
 
 
+VGG_HELP = "encoder weights (default: $REALTIME_ADAIN_VGG or the downloaded file)"
+DECODER_HELP = "decoder weights: decoder.pth or a trainer checkpoint (default: $REALTIME_ADAIN_DECODER or the downloaded file)"
+
+
 def add_model_options(parser: argparse.ArgumentParser, default_size: int | None, size_default_text: str | None = None) -> None:
     group = parser.add_argument_group("model")
-    group.add_argument("--vgg", metavar="PATH", help="encoder weights (default: $REALTIME_ADAIN_VGG or the downloaded file)")
-    group.add_argument("--decoder", metavar="PATH", help="decoder weights: decoder.pth or a trainer checkpoint "
-                                                         "(default: $REALTIME_ADAIN_DECODER or the downloaded file)")
+    group.add_argument("--vgg", metavar="PATH", help=VGG_HELP)
+    group.add_argument("--decoder", metavar="PATH", help=DECODER_HELP)
     group.add_argument("--device", default="auto",
                        help="auto (CUDA if present, else an Apple GPU, else the CPU), cpu, cuda, cuda:N or mps "
                             "(Apple GPUs: supported in code, untested on real hardware)")
@@ -52,19 +55,21 @@ def add_style_options(parser: argparse.ArgumentParser) -> None:
                        help=f"shorter side the style is encoded at, up to {argtypes.MAX_STYLE_SIZE}, 0 = native (default 512)")
 
 
+# --style-cache's default, as live, serve and image --sheet all say it (`live.styles.run_cache_dir`)
+STYLE_CACHE_DEFAULT = "default: $REALTIME_ADAIN_HOME/cache/styles or the per-user cache directory"
+
+
 def add_library_options(parser: argparse.ArgumentParser, styles_help: str) -> None:
     """The style library of the interactive commands (live, serve): styles switched while running."""
     styles = parser.add_argument_group("styles")
     styles.add_argument("--styles", "--style", "-s", nargs="+", action="extend", required=True, metavar="PATH",
                         help=styles_help)
-    styles.add_argument("--alpha", type=argtypes.unit_interval, default=1.0, help="initial content/style trade-off (default 1)")
+    styles.add_argument("--alpha", type=argtypes.unit_interval, default=1.0, help="initial content/style trade-off in [0, 1] (default 1)")
     styles.add_argument("--preserve-color", action="store_true", help="start with colour preservation on")
     styles.add_argument("--style-size", type=argtypes.style_side, default=512, metavar="PX",
                         help=f"shorter side styles are encoded at, up to {argtypes.MAX_STYLE_SIZE}, 0 = native "
                              "(default 512)")
-    styles.add_argument("--style-cache", metavar="DIR",
-                        help="where style statistics are cached (default: $REALTIME_ADAIN_HOME/cache/styles "
-                             "or the per-user cache directory)")
+    styles.add_argument("--style-cache", metavar="DIR", help=f"where style statistics are cached ({STYLE_CACHE_DEFAULT})")
 
 
 def style_cache_dir(value: str | None) -> Path | None:
@@ -85,10 +90,11 @@ def style_cache_dir(value: str | None) -> Path | None:
 
 
 def add_stabilize_options(group: argparse._ArgumentGroup, mode_help: str) -> None:
-    """--stabilize and --stabilize-strength of the interactive commands (checked by their settings)."""
-    group.add_argument("--stabilize", default="flow", metavar="{%s}" % ",".join(STABILIZE_MODES), help=mode_help)
-    group.add_argument("--stabilize-strength", type=argtypes.real_number, default=STABILIZE_STRENGTH[1], metavar="S",
-                       help="how much of the previous frame is kept where the flow is trusted, in [0, 1] "
+    """--stabilize and --stabilize-strength of the interactive commands, refused as `video` refuses them."""
+    group.add_argument("--stabilize", default="flow", choices=STABILIZE_MODES, metavar="{%s}" % ",".join(STABILIZE_MODES),
+                       help=mode_help)
+    group.add_argument("--stabilize-strength", type=argtypes.unit_interval, default=STABILIZE_STRENGTH[1], metavar="S",
+                       help="how much of the previous output is kept where the flow is trusted, in [0, 1] "
                             f"(default {STABILIZE_STRENGTH[1]})")
 
 
@@ -166,8 +172,8 @@ def expand_each(paths: Sequence[str], what: str, accept: Callable[[Path], bool],
 
 
 def check_mix(args: argparse.Namespace, styles: Sequence[Path]) -> None:
-    if args.mix is not None and len(args.mix) != len(styles):
-        raise UserError(f"--mix has {len(args.mix)} weights for {len(styles)} styles")
+    """--mix against the styles found, in the settings' words ("2 weights for 1 style", not "1 styles")."""
+    style_settings(args, len(styles))
 
 
 def note_first_frame_only(path: Path) -> None:

@@ -34,7 +34,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="camera index (default 0), device path (/dev/video0), video file (loops) or URL")
     source.add_argument("--resolution", type=argtypes.camera_resolution, metavar="WxH",
                         help="camera resolution to ask for; files and URLs are scaled to it")
-    source.add_argument("--fps", type=argtypes.positive_float, help="camera frame rate to ask for; an image sequence's frame rate (default 25)")
+    source.add_argument("--fps", type=argtypes.frames_per_second, metavar="FPS",
+                        help=f"frames per second, above 0 and at most {argtypes.MAX_FRAMERATE} (30, 29.97, 30000/1001): the "
+                             "rate to ask a camera for (default: the camera's own), or an image sequence's (default 25); "
+                             "files and URLs play at their own")
     source.add_argument("--loop", action=argparse.BooleanOptionalAction, default=True,
                         help="play a video file, or a recording behind a URL, in a loop (default: on); --no-loop "
                              "ends at its end")
@@ -72,10 +75,6 @@ def live_settings(args: argparse.Namespace) -> LiveSettings:
     output = once(args.output, "-o/--output", "one recording a session")
     stream = once(args.stream, "--stream", "one stream a session; send more with a relay (e.g. ffmpeg's tee muxer)")
     log = once(args.log, "--log", "one log file a session")
-    if args.fps is not None:  # (for an image sequence it was refused only after the model loaded)
-        from realtime_adain.video.sequence import check_framerate
-
-        check_framerate(args.fps, "--fps")
     settings = LiveSettings(
         styles=tuple(args.styles), model=common.model_settings(args), source=args.source,
         resolution=args.resolution, fps=args.fps, loop=args.loop, alpha=args.alpha,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from realtime_adain.commands import argtypes, common
 from realtime_adain.errors import UserError
-from realtime_adain.serve.settings import MIN_IDLE_TIMEOUT
+from realtime_adain.serve.settings import MAX_CLIENTS, MAX_UPLOAD_MB, MIN_IDLE_TIMEOUT
 from realtime_adain.settings import LIVE_SIZE_TEXT, MAX_RESOLUTION
 
 MISSING_EXTRA = 'serve needs aiohttp and aiortc: pip install "realtime-adain[serve]"'
@@ -49,8 +49,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     net.add_argument("--allow-host", action="append", default=[], metavar="NAME",
                      help="also answer requests whose Host header names NAME (repeatable): the public name of a "
                           "reverse proxy in front; needs a token, as off loopback")
-    net.add_argument("--max-clients", type=argtypes.positive_int, default=4, metavar="N",
-                     help="most clients at once (default 4); more are refused with 429")
+    net.add_argument("--max-clients", type=argtypes.int_between(1, MAX_CLIENTS, "max_clients"), default=4, metavar="N",
+                     help=f"most clients at once, 1 to {MAX_CLIENTS} (default 4); more are refused with 429")
     # (one range in one message: `argtypes.seconds` said "(0, 86400]", then the settings refused 0.5)
     net.add_argument("--idle-timeout", type=argtypes.seconds_from(MIN_IDLE_TIMEOUT, "idle_seconds"), default=60.0, metavar="S",
                      help="close a client that sent no frame or message for S seconds (default 60; at least 1, at most a day, 86400)")
@@ -58,15 +58,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                                                        "camera only on https or localhost); needs --tls-key")
     net.add_argument("--tls-key", metavar="PEM", help="the certificate's private key (PEM, not encrypted)")
     net.add_argument("--allow-uploads", action="store_true", help="let clients upload style images (off by default)")
-    net.add_argument("--max-upload-mb", type=argtypes.positive_float, default=8.0, metavar="MB",
-                     help="largest style upload in MiB (default 8)")
+    net.add_argument("--max-upload-mb", type=argtypes.positive_up_to(MAX_UPLOAD_MB, "max_upload_mb"), default=8.0,
+                     metavar="MB", help=f"largest style upload in MiB, above 0 and at most {MAX_UPLOAD_MB} (default 8)")
 
     common.add_library_options(parser, "style images and/or directories of them (the page shows them as thumbnails)")
 
     frames = parser.add_argument_group("frames and temporal stability")
-    frames.add_argument("--max-resolution", type=lambda text: argtypes.resolution(text, MAX_RESOLUTION),
+    frames.add_argument("--max-resolution", type=argtypes.camera_resolution,
                         default=MAX_RESOLUTION, metavar="WxH",
-                        help="incoming frames larger than this are scaled down first (default %dx%d)" % MAX_RESOLUTION)
+                        help="incoming frames larger than this are scaled down first; at most %dx%d either way up (default %dx%d)"
+                             % (*MAX_RESOLUTION, *MAX_RESOLUTION))
     common.add_stabilize_options(frames, "each client's stabiliser mode at the start (default flow; stats needs the eager engine)")
 
     common.add_model_options(parser, default_size=None, size_default_text=LIVE_SIZE_TEXT)

@@ -41,7 +41,7 @@ def add_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--sheet-original", action=argparse.BooleanOptionalAction, default=None,
                        help="show the photo itself as the first tile (default: on)")
     group.add_argument("--style-cache", metavar="DIR",
-                       help="where style statistics are cached, shared with `live` (default: the per-user cache)")
+                       help=f"where style statistics are cached, shared with `live` and `serve` ({common.STYLE_CACHE_DEFAULT})")
 
 
 def columns(text: str) -> int:

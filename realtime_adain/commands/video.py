@@ -58,7 +58,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     encode = parser.add_argument_group("encoding")
     encode.add_argument("--codec", type=argtypes.name, help="video encoder (default libx264, libvpx-vp9 for .webm, gif for .gif); e.g. libx265, "
                                                                "ffv1 (lossless, .mkv), h264_nvenc (NVIDIA GPUs with an encoder)")
-    encode.add_argument("--crf", type=argtypes.whole_number, metavar="Q", help="constant quality, lower is better (default 18)")
+    encode.add_argument("--crf", type=argtypes.whole_number, metavar="Q", help="constant quality, lower is better: 0 to 51 (0 to 63 for VP9 and AV1) (default 18)")
     encode.add_argument("--bitrate", type=bitrate, metavar="RATE",
                         help="target bitrate in bits per second instead of CRF, e.g. 800k or 4M (at least 10k)")
     encode.add_argument("--pix-fmt", type=argtypes.name, metavar="FMT",
@@ -66,7 +66,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                              "the encoder takes, e.g. yuvj420p for mjpeg)")
     encode.add_argument("--ext", metavar="EXT", help="output container in directory mode (default mp4)")
     parser.add_argument("--keep-size", action=argparse.BooleanOptionalAction, default=True,
-                        help="scale frames back to the input's display size (default: on)")
+                        help="scale frames back to the input's display size, at most 35651584 pixels (8192x4352, "
+                             "the most H.264/HEVC/AV1 take) or --max-pixels where higher (default: on)")
     parser.add_argument("--batch", type=argtypes.positive_int, metavar="N",
                         help="frames per network call (default: 1 on CPU, 4 on GPU; fewer where they would hold more than "
                              "--max-pixels in all)")
@@ -80,8 +81,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="only this long a segment (from --start), as FFmpeg's -t: seconds or [HH:]MM:SS[.frac]; "
                              "with --frames, whichever ends first")
     parser.add_argument("--framerate", type=argtypes.framerate, metavar="FPS",
-                        help="frames per second of an image-sequence input: 24, 29.97, 30000/1001 (default 25, "
-                             "as FFmpeg)")
+                        help="frames per second of an image-sequence input, above 0 and at most "
+                             f"{argtypes.MAX_FRAMERATE}: 24, 29.97, 30000/1001 (default 25, as FFmpeg)")
     parser.add_argument("--deinterlace", default="auto", choices=DEINTERLACE_MODES,
                         help="auto: rebuild frames the file flags interlaced (camcorders, DV, DVD, broadcast) "
                              "with FFmpeg's bwdif, one picture per frame, before stylizing (default); on: every "

@@ -221,19 +221,19 @@ DIRECTIONS = ("a=sendrecv", "a=sendonly", "a=recvonly", "a=inactive")
 
 
 def with_directions(sdp: str) -> str:
-    """The offer with `a=sendrecv` in each audio or video section that states no direction, which
-    is what SDP means by none (RFC 4566); aiortc's answer failed on it ("None is not in list")."""
+    """The offer with a direction in each audio or video section that states none: the session's
+    where it states one, else `a=sendrecv`, which is what SDP means by none (RFC 4566). aiortc
+    reads directions per section only: its answer failed on none ("None is not in list"), and a
+    session-level one was refused as "no video track"."""
     newline = "\r\n" if "\r\n" in sdp else "\n"
     lines = sdp.splitlines()
     first = next((at for at, line in enumerate(lines) if line.startswith("m=")), len(lines))
-    if any(line.strip() in DIRECTIONS for line in lines[:first]):  # (the session's applies to each)
-        return sdp
-    sections = media_sections(lines)
-    out = lines[:first]
-    for section in sections:
+    session = next((line.strip() for line in lines[:first] if line.strip() in DIRECTIONS), "a=sendrecv")
+    out = [line for line in lines[:first] if line.strip() not in DIRECTIONS]
+    for section in media_sections(lines):
         out += section
         if section[0].startswith(("m=audio", "m=video")) and not any(line.strip() in DIRECTIONS for line in section):
-            out.insert(len(out) - len(section) + 1, "a=sendrecv")
+            out.insert(len(out) - len(section) + 1, session)
     return newline.join(out) + newline
 
 

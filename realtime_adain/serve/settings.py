@@ -234,8 +234,9 @@ class ServeSettings:
         if self.size is not None and self.size < 0:
             raise UserError(f"--size {self.size} is negative")
         width, height = self.max_resolution
-        if not (16 <= width <= MAX_RESOLUTION[0] and 16 <= height <= MAX_RESOLUTION[1]):
-            raise UserError("--max-resolution %dx%d: between 16x16 and %dx%d" % (width, height, *MAX_RESOLUTION))
+        if not (min(width, height) >= 16 and max(width, height) <= max(MAX_RESOLUTION)
+                and min(width, height) <= min(MAX_RESOLUTION)):  # (portrait too, as `live --resolution`)
+            raise UserError("--max-resolution %dx%d: between 16x16 and %dx%d, either way up" % (width, height, *MAX_RESOLUTION))
         if (self.tls_cert is None) != (self.tls_key is None):
             raise UserError("--tls-cert and --tls-key go together")
         for path, option in ((self.tls_cert, "--tls-cert"), (self.tls_key, "--tls-key")):
