@@ -32,6 +32,7 @@ BT2020, P3_D65 = 9, 12  # FFmpeg's AVCOL_PRI_BT2020 and AVCOL_PRI_SMPTE432 (Disp
 WIDE_GAMUT = (BT2020, P3_D65)
 UNSPECIFIED = 2  # FFmpeg's AVCOL_PRI_UNSPECIFIED
 RGB_MATRIX = 0  # FFmpeg's AVCOL_SPC_RGB: pictures stored as RGB (PNG, gbrp10, FFV1 RGB)
+LINEAR = 8  # FFmpeg's AVCOL_TRC_LINEAR (OpenEXR; DPX and PNG files that say so)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,7 +95,11 @@ def sdr_colour(colour):
     """The colour description an HDR or wide-gamut input's output is converted to and tagged
     with (a `Colour` with BT.709 primaries and transfer, and matrix where it is YUV; its range
     kept); other inputs' own. RGB-coded input keeps its RGB matrix, for the writer to write as it writes SDR
-    RGB (BT.709 at limited range: it was full-range yuvj420p)."""
+    RGB (BT.709 at limited range: it was full-range yuvj420p). Linear-light input reaches the
+    network display-referred (`reader.linear_light`), so its output's transfer is BT.709: tagged
+    linear, a player that obeys the tag reads its values as linear light (brighter, washed out)."""
+    if colour is not None and colour.color_trc == LINEAR:
+        colour = dataclasses.replace(colour, color_trc=BT709)
     if colour is None or not needs_mapping(colour.color_trc, colour.color_primaries):
         return colour
     matrix = colour.colorspace if colour.colorspace == RGB_MATRIX else BT709

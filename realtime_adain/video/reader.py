@@ -15,6 +15,7 @@ import itertools
 import math
 import operator
 import os
+import re
 import struct
 from collections import deque
 from concurrent.futures import Future
@@ -30,11 +31,11 @@ import numpy as np
 
 from realtime_adain import limits
 from realtime_adain.errors import UserError
-from realtime_adain.imageio import is_animated_webp, over_white
+from realtime_adain.imageio import MAX_DECODE_BYTES, _EXR_FORMATS, _exr_rgb, is_animated_webp, over_white
 from realtime_adain.settings import format_time
 from realtime_adain.video.deinterlace import check_mode as check_deinterlace, deinterlaced
 from realtime_adain.video.formats import GIF_DELAY_SHOWN, GIF_SHORTEST_SHOWN
-from realtime_adain.video.hdr import HDR_TRANSFERS, ToneMap, needs_mapping, sdr_colour
+from realtime_adain.video.hdr import HDR_TRANSFERS, RGB_MATRIX, ToneMap, needs_mapping, sdr_colour
 from realtime_adain.video.notes import note
 from realtime_adain.video.opening import open_input
 from realtime_adain.video.sequence import DEFAULT_FRAMERATE, check_framerate, ffmpeg_name, find_sequence
@@ -113,6 +114,8 @@ LATE_SOUND_SECONDS = 10
 # WebM's VP8/VP9 alpha travels beside the picture (a BlockAdditional; the stream's alpha_mode tag
 # says so), which FFmpeg's own vp8/vp9 decoders ignore: libvpx's decoders read it (yuva420p).
 ALPHA_DECODERS = {"vp8": "libvpx", "vp9": "libvpx-vp9"}
+# Pixel formats of float samples (gbrpf32le, gbrapf16le, grayf32le...: OpenEXR, Radiance, PFM).
+FLOAT_SAMPLES = re.compile(r"f(16|32)(le|be)$")
 
 
 class SeekMissed(Exception):
@@ -156,7 +159,30 @@ class Colour:
 
     @classmethod
     def of(cls, frame: av.VideoFrame) -> "Colour":
-        return cls(frame.colorspace, frame.color_range, frame.color_primaries, frame.color_trc)
+        """`frame`'s colour tags; pictures stored as RGB, a palette or grey have the RGB matrix
+        whatever the decoder says (`stored_as_rgb`)."""
+        matrix = RGB_MATRIX if stored_as_rgb(frame.format) else frame.colorspace
+        return cls(matrix, frame.color_range, frame.color_primaries, frame.color_trc)
+
+
+def stored_as_rgb(fmt: av.VideoFormat) -> bool:
+    """Whether pictures of pixel format `fmt` carry no YUV matrix: RGB, a palette or grey. The
+    TIFF, OpenEXR, QuickTime Animation, raw bgr24, Ut Video and GIF decoders leave their matrix
+    unspecified (PNG's says RGB): taken as such, their output was converted with BT.601 and left
+    untagged, where a PNG sequence of the same frames gave BT.709 tagged so (`writer.yuv_colour`).
+    Grey has no matrix either: its output is converted as an RGB picture's."""
+    colours = [part for part in fmt.components if not part.is_alpha]
+    return fmt.is_rgb or fmt.has_palette or len(colours) == 1
+
+
+def linear_light(frame: av.VideoFrame) -> bool:
+    """Whether `frame` holds float samples: linear light (OpenEXR and Radiance by their
+    specifications; PFM in practice), which `image` encodes with the sRGB curve
+    (`imageio._exr_rgb`). Fed raw, the network saw a dark, contrasty picture. Integer pictures
+    tagged linear keep their values: the DPX decoder reports the file's transfer code, and
+    FFmpeg's DPX encoder (as many writers) writes "linear" over display-referred values, which
+    read right as they are (`hdr.sdr_colour` tags such output BT.709)."""
+    return bool(FLOAT_SAMPLES.search(frame.format.name))
 
 
 def display_matrix(frame: av.VideoFrame) -> tuple[int, ...] | None:
@@ -221,6 +247,41 @@ def square_pixel_size(width: int, height: int, aspect: Fraction) -> tuple[int, i
     return width, max(1, round(height / aspect))
 
 
+# The most pixels a picture of the video may have, shown with square pixels: at 8 bytes a pixel
+# (the decoded picture, a GIF's BGRA canvas, and its RGB(A) copy), the 1 GiB of samples `image`
+# lets a picture decode to (imageio.MAX_DECODE_BYTES). 16384x8192; 8K (7680x4320) is a quarter of
+# it. A 1 KB GIF whose screen says 16000x16000 was decoded whole (7 GB, 90 s) before anything
+# looked at its size.
+PICTURE_BYTES = 8
+MAX_PICTURE_PIXELS = MAX_DECODE_BYTES // PICTURE_BYTES
+
+
+def stored_pixels_allowed(aspect: Fraction) -> int:
+    """The most stored pixels a picture of pixels of `aspect` may have: `MAX_PICTURE_PIXELS` once
+    stretched to square ones (`square_pixel_size`: up to 4 times as many)."""
+    return math.floor(MAX_PICTURE_PIXELS / max(aspect, 1 / aspect))
+
+
+def check_picture_size(stream: av.video.stream.VideoStream, aspect: Fraction, path: Path) -> None:
+    """Refuse a video whose stated picture size is over `stored_pixels_allowed`, before any picture
+    is decoded: FFmpeg's decoders allocate the whole stated picture (a GIF's screen, a PNG's or an
+    H.264 SPS's size) and the reader converts it, whatever --size asks for later."""
+    width, height = stream.codec_context.width, stream.codec_context.height
+    if width * height > stored_pixels_allowed(aspect):
+        shown = square_pixel_size(width, height, aspect)
+        stretched = f" ({shown[0]}x{shown[1]} with square pixels)" if shown != (width, height) else ""
+        raise UserError(f"{path}: its video states {width}x{height} pictures{stretched}: at {PICTURE_BYTES} bytes "
+                        f"a pixel, more than the {MAX_DECODE_BYTES >> 30} GiB of samples a picture may decode to "
+                        f"({MAX_PICTURE_PIXELS} pixels, 16384x8192)")
+
+
+def bound_decoder(decoder: av.codec.context.CodecContext, aspect: Fraction) -> None:
+    """Have FFmpeg refuse a picture over `stored_pixels_allowed` before it allocates it (its
+    max_pixels): one larger than the stream states (a new size mid-stream, a header that lies)
+    is skipped as a damaged packet, not decoded and converted whole."""
+    decoder.options = {**decoder.options, "max_pixels": str(stored_pixels_allowed(aspect))}
+
+
 Orientation = tuple[float, "tuple[int, ...] | None"]  # (frame.rotation, display_matrix(frame))
 
 
@@ -266,8 +327,15 @@ class PictureConverter:
         self._tone_mapped: tuple[int, int] | None = None  # the transfer and primaries it was made for
 
     def rgb(self, frame: av.VideoFrame, width: int | None, height: int | None, alpha: bool) -> np.ndarray:
-        """(H, W, 3 or 4) uint8 RGB(A); HDR and wide-gamut pictures as SDR BT.709."""
+        """(H, W, 3 or 4) uint8 RGB(A); HDR and wide-gamut pictures as SDR BT.709; linear light
+        as `image` reads an EXR (`imageio._exr_rgb`: the sRGB curve, its alpha composited over
+        white, 3 channels), scaled in linear light."""
         threads = 1 if limits.pools_reduced else None  # (swscale's: one a CPU, where `ulimit -u` leaves no room)
+        if linear_light(frame):
+            planes = (frame.format.name if frame.format.name in _EXR_FORMATS else
+                      "gbrapf32le" if has_alpha(frame) else "gbrpf32le")
+            return _exr_rgb(self.reformatter.reformat(frame, format=planes, width=width, height=height,
+                                                      threads=threads))
         if not needs_mapping(frame.color_trc, frame.color_primaries):
             return self.reformatter.reformat(frame, format="rgba" if alpha else "rgb24", width=width, height=height,
                                              src_color_range=frame.color_range, threads=threads).to_ndarray()
@@ -287,7 +355,7 @@ def frame_to_rgb(frame: av.VideoFrame, converter: PictureConverter, aspect: Frac
     W, 3) RGB converted with the input's colour range, HDR pictures as SDR (`hdr`). `converter`
     is the stream's, reused across its frames."""
     width, height = square_pixel_size(frame.width, frame.height, aspect) if aspect != 1 else (None, None)
-    alpha = has_alpha(frame)
+    alpha = has_alpha(frame) and not linear_light(frame)  # (linear light's: composited by `converter`)
     rgb = converter.rgb(frame, width, height, alpha)
     if alpha:  # transparent areas over white, as `realtime-adain image` reads them (not their hidden colour)
         rgb = over_white(np.ascontiguousarray(rgb[..., :3]), rgb[..., 3])
@@ -578,6 +646,8 @@ class VideoReader:
             self.rotation, self.colour = 0, None  # set from the first decoded frame
             self.captions = False  # whether a decoded picture carried closed captions (`note_captions_left_out`)
             self.pixel_aspect = pixel_aspect(self.stream, self.path.name)  # frames are resampled to square pixels
+            check_picture_size(self.stream, self.pixel_aspect, self.path)
+            bound_decoder(self.decoder, self.pixel_aspect)
             self.damaged = 0  # video packets the decoder rejected (skipped)
             self.video_packets = 0  # video packets read (with data): none decoding to a picture is said apart
             self.undecoded: tuple[Fraction, Fraction] | None = None  # (last picture, last packet) where they differ (s)
@@ -937,12 +1007,15 @@ class VideoReader:
         1.98 s of 2 s). Its last picture lasts to the stream's stated end where that is after it
         and within an average picture's time (the stated duration over the pictures), else the
         step between the pictures before, as in FFmpeg's output (a file cut short states an end
-        FFmpeg guessed from its bytes, before its last picture, which kept one slot)."""
+        FFmpeg guessed from its bytes, before its last picture, which kept one slot), at most an
+        average picture's time: the step into a variable-rate clip's last picture may be a pause
+        (an AVI without its index held its last picture 2 s)."""
         if self.container.format.name == "avi" and self.undecoded is None:
             stated = self._stated_end()
-            if stated is not None and 0 < stated - pts <= math.ceil(self.stream.duration / self.video_packets):
+            average = math.ceil(self.stream.duration / self.video_packets) if self.stream.duration else None
+            if stated is not None and 0 < stated - pts <= average:
                 return stated
-            return None if step is None else pts + step
+            return None if step is None else pts + min(step, average or step)
         if not self.container.format.name.startswith("mov,") or self.undecoded is not None:
             return None
         return self._tail_end
@@ -1171,6 +1244,7 @@ class VideoReader:
                 stream = again.streams[self.stream.index]
                 context = alpha_decoder(stream) or stream.codec_context  # (the decoder `_decoded` used)
                 context.thread_type = "SLICE"
+                bound_decoder(context, self.pixel_aspect)
                 context.flags |= OUTPUT_CORRUPT
                 recovery, flush, damaged = Recovery(), av.Packet(), 0
                 flush.time_base = self.stream.time_base

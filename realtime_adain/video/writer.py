@@ -98,7 +98,8 @@ def _rescale(value: int, source: Fraction, target: Fraction) -> int:
 
 def yuv_colour(colour: Colour, pix_fmt: str = "", codec: str = "") -> Colour:
     """How YUV output is converted and tagged for an input of `colour`: the input's own, except
-    that RGB-coded input (PNG, APNG, libx264rgb: the "RGB" matrix) gets BT.709 at limited range,
+    that RGB-coded input (the "RGB" matrix: PNG, TIFF, EXR, GIF, libx264rgb, grey, whatever the
+    decoder says: `reader.stored_as_rgb`) gets BT.709 at limited range,
     as a YUV stream cannot carry the RGB matrix (tagged so, players and zscale refuse or misread it);
     a JPEG pixel format (`yuvj420p`) is full range by definition, and a JPEG picture (MJPEG) BT.601
     (converted with BT.709, red came back as (210, 0, 29) for (230, 20, 30))."""
