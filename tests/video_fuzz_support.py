@@ -146,10 +146,11 @@ class Outcome:
         return self.kind in ("ok", "user_error")
 
 
-def rss_mb(pid: int) -> float:
+def rss_mb(pid: int, field: str = "VmRSS:") -> float:
+    """A process's resident memory now (or, with "VmHWM:", its high-water mark) in MB; 0 once gone."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(field):
                 return int(line.split()[1]) / 1024
     except OSError:
         pass
