@@ -513,7 +513,7 @@ def cases(m: Path, url: str) -> list[Case]:
         Case("serve styles /dev/zero", ["serve", *SH, "/dev/zero"], contains="/dev/zero"),
         Case("serve styles symlink loop", ["serve", *SH, "{m}/loop.jpg"], contains="loop.jpg"),
         Case("serve styles missing", ["serve", *SH, "{m}/none.jpg"], contains="none.jpg"),
-        Case("serve stabilize bogus", SP + ["--stabilize", "bogus"], contains="--stabilize bogus"),
+        Case("serve stabilize bogus", SP + ["--stabilize", "bogus"], contains="argument --stabilize: invalid choice: 'bogus'"),
         Case("serve stabilize-strength 2", SP + ["--stabilize-strength", "2"], contains="--stabilize-strength"),
         Case("serve stabilize-strength nan", SP + ["--stabilize-strength", "nan"], contains="--stabilize-strength"),
         Case("serve size bogus", SP + ["--size", "bogus"], contains="--size"),
