@@ -324,8 +324,8 @@ def _ffmpeg_decoded(data: np.ndarray, name: str, kind: str) -> np.ndarray | None
             if missing:
                 note(f"{name}: {missing} of its {count} blocks of pixels are not in the file (cut short?); "
                      f"their rows read black", once=True)
-            return _exr_rgb(frame.reformat(format="gbrapf32le" if alpha else "gbrpf32le")
-                            if frame.format.name not in _EXR_FORMATS else frame)
+            return exr_rgb(frame.reformat(format="gbrapf32le" if alpha else "gbrpf32le")
+                            if frame.format.name not in EXR_FORMATS else frame)
         # (any depth, grey, YCbCr or palette, to 8 or 16 bits by FFmpeg)
         wide = any(component.bits > 8 for component in frame.format.components)
         samples = frame.to_ndarray(format=("bgra64le" if alpha else "bgr48le") if wide else
@@ -342,7 +342,7 @@ def _ffmpeg_decoded(data: np.ndarray, name: str, kind: str) -> np.ndarray | None
     return over_white(in_srgb(to_rgb8(samples), profile), opacity, name)
 
 
-def _exr_rgb(frame) -> np.ndarray:
+def exr_rgb(frame) -> np.ndarray:
     """An EXR's float frame (planes G, B, R, A, or Y) as uint8 RGB, read from FFmpeg's planes in
     place (`_floats_to_8bit`): copied whole, a 38 KB EXR stating a 8000x8000 display window took
     5.5 GiB."""
@@ -519,7 +519,7 @@ _CUT_SHORT = {"JPEG": "the JPEG has no end marker: cut short?", "PNG": "the PNG 
               "PNG data": "the PNG's image data ends before its picture does: cut short?"}  # (`png_data_short`)
 _FFMPEG_DECODERS = {"JPEG 2000": "jpeg2000", "OpenEXR": "exr", "PAM": "pam", "lossless JPEG": "mjpeg",
                     "12-bit JPEG": "mjpeg", "JPEG-LS": "jpegls", "WebP": "webp"}  # (`_ffmpeg_still`, `_ffmpeg_webp`)
-_EXR_FORMATS = ("gbrpf32le", "gbrapf32le", "grayf32le")  # what FFmpeg's EXR decoder gives
+EXR_FORMATS = ("gbrpf32le", "gbrapf32le", "grayf32le")  # what FFmpeg's EXR decoder gives
 
 
 # The major brands (in the MP4-style "ftyp" box) of HEIC/HEIF, iPhones' photo format: pillow-heif decodes them.

@@ -44,7 +44,7 @@ def test_bench_serve_ends_on_sigterm_with_one_line_and_no_server_left(weights_en
     import time
 
     bench = subprocess.Popen([sys.executable, "-m", "realtime_adain", "bench", "serve", "--clients", "2", "--seconds", "60",
-                              "--fps", "10", "--size", "64x48", "--process-size", "32", "--stabilize", "off",
+                              "--fps", "10", "--frame-size", "64x48", "--process-size", "32", "--stabilize", "off",
                               "--device", "cpu"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
     try:
         deadline = time.monotonic() + 120

@@ -31,7 +31,7 @@ import numpy as np
 
 from realtime_adain import limits
 from realtime_adain.errors import UserError
-from realtime_adain.imageio import MAX_DECODE_BYTES, _EXR_FORMATS, _exr_rgb, is_animated_webp, over_white
+from realtime_adain.imageio import EXR_FORMATS, MAX_DECODE_BYTES, exr_rgb, is_animated_webp, over_white
 from realtime_adain.settings import format_time
 from realtime_adain.video.deinterlace import check_mode as check_deinterlace, deinterlaced
 from realtime_adain.video.formats import GIF_DELAY_SHOWN, GIF_SHORTEST_SHOWN
@@ -178,7 +178,7 @@ def stored_as_rgb(fmt: av.VideoFormat) -> bool:
 def linear_light(frame: av.VideoFrame) -> bool:
     """Whether `frame` holds float samples: linear light (OpenEXR and Radiance by their
     specifications; PFM in practice), which `image` encodes with the sRGB curve
-    (`imageio._exr_rgb`). Fed raw, the network saw a dark, contrasty picture. Integer pictures
+    (`imageio.exr_rgb`). Fed raw, the network saw a dark, contrasty picture. Integer pictures
     tagged linear keep their values: the DPX decoder reports the file's transfer code, and
     FFmpeg's DPX encoder (as many writers) writes "linear" over display-referred values, which
     read right as they are (`hdr.sdr_colour` tags such output BT.709)."""
@@ -328,13 +328,13 @@ class PictureConverter:
 
     def rgb(self, frame: av.VideoFrame, width: int | None, height: int | None, alpha: bool) -> np.ndarray:
         """(H, W, 3 or 4) uint8 RGB(A); HDR and wide-gamut pictures as SDR BT.709; linear light
-        as `image` reads an EXR (`imageio._exr_rgb`: the sRGB curve, its alpha composited over
+        as `image` reads an EXR (`imageio.exr_rgb`: the sRGB curve, its alpha composited over
         white, 3 channels), scaled in linear light."""
         threads = 1 if limits.pools_reduced else None  # (swscale's: one a CPU, where `ulimit -u` leaves no room)
         if linear_light(frame):
-            planes = (frame.format.name if frame.format.name in _EXR_FORMATS else
+            planes = (frame.format.name if frame.format.name in EXR_FORMATS else
                       "gbrapf32le" if has_alpha(frame) else "gbrpf32le")
-            return _exr_rgb(self.reformatter.reformat(frame, format=planes, width=width, height=height,
+            return exr_rgb(self.reformatter.reformat(frame, format=planes, width=width, height=height,
                                                       threads=threads))
         if not needs_mapping(frame.color_trc, frame.color_primaries):
             return self.reformatter.reformat(frame, format="rgba" if alpha else "rgb24", width=width, height=height,
