@@ -145,3 +145,13 @@ def test_tensorrt_names_the_missing_gpu_before_the_missing_package():
     else:
         assert tensorrt_missing() != "the tensorrt engine needs a CUDA GPU"
     assert engines.unavailable("tensorrt", "cuda", torch.float16) == tensorrt_missing()
+
+
+def test_bench_lists_its_targets_without_opencv_and_each_says_why(without_opencv):
+    """`bench --help` said "error: cannot load cv2" (its targets import OpenCV): now it lists them,
+    those that need OpenCV as unable to run, and such a target says the fix."""
+    helped = run({**without_opencv, "COLUMNS": "200"}, "bench", "--help")
+    assert (helped.returncode, helped.stderr) == (0, ""), helped.stderr
+    assert "(cannot run here: cannot load cv2; see `realtime-adain doctor`)" in helped.stdout
+    refused = run(without_opencv, "bench", "temporal", "--help")
+    assert one_error_line(refused.stderr, refused.returncode) == f"error: temporal: {CV2_FAILURE}"

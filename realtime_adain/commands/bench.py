@@ -32,7 +32,13 @@ def add_parser(subparsers: argparse._SubParsersAction, with_targets: bool = True
         "(`--json PATH` also writes them to a file)."), epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     targets = parser.add_subparsers(dest="target", metavar="TARGET", required=True)
     for name in BENCHMARKS if with_targets else ():
-        module = importlib.import_module(f"realtime_adain.benchmarks.{name}")
+        try:
+            module = importlib.import_module(f"realtime_adain.benchmarks.{name}")
+        except ImportError as exc:  # (OpenCV or PyAV that cannot load: `bench --help` and the others still run)
+            from realtime_adain.cli import add_unloadable_command
+
+            add_unloadable_command(targets, name, exc)
+            continue
         summary = module.DESCRIPTION.strip().splitlines()[0]
         target = targets.add_parser(name, help=summary, description=module.DESCRIPTION)
         module.add_arguments(target)
