@@ -114,7 +114,7 @@ def write_group(folder: Path, files: dict[str, str]) -> None:
 def test_a_cgroup_limit_lower_than_the_machine_is_the_memory_free(tmp_path):
     """Files laid out as the kernel's, v1 and v2: the least of limit - (usage - inactive file
     cache) over the process's group and those above it; no limit ("max") or no files: None."""
-    from realtime_adain.benchmarks.setup import cgroup_free_memory
+    from realtime_adain.available_memory import cgroup_free_memory
 
     gib = 2**30
     v1 = tmp_path / "v1"

@@ -32,8 +32,8 @@ from realtime_adain.commands.argtypes import (MAX_WARMUP_STEPS, RESOLUTION_PRESE
 from realtime_adain.paths import check_output_file
 from realtime_adain.settings import DTYPE_NAMES
 from realtime_adain.stylizer import DTYPES, Stylizer, pick_device, pick_dtype
-from realtime_adain.benchmarks.setup import (benchmark_weights, check_results_file, engine_list, free_memory,
-                                             report_json, stamp)
+from realtime_adain.available_memory import free_memory
+from realtime_adain.benchmarks.setup import benchmark_weights, check_results_file, engine_list, report_json, stamp
 from realtime_adain.errors import UserError, out_of_memory_as_user_error
 
 FLOP_PER_PIXEL = 0.97e6  # encoder and decoder ~241k multiply-adds per pixel each, 2 FLOP each

@@ -38,8 +38,9 @@ import cv2
 import numpy as np
 import torch
 
-from realtime_adain.benchmarks.setup import (benchmark_weights, check_input_files, check_results_file, free_memory,
-                                             report_json, stamp, test_material)
+from realtime_adain.available_memory import free_memory
+from realtime_adain.benchmarks.setup import (benchmark_weights, check_input_files, check_results_file, report_json,
+                                             stamp, test_material)
 from realtime_adain.commands.argtypes import file_name, flow_width, int_between, nonempty_path, results_file, unit_interval
 from realtime_adain.errors import UserError, out_of_memory_as_user_error
 from realtime_adain.imageio import (MAX_SIDE, check_pixel_budget, over_budget, read_image, read_style, resize,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from realtime_adain.benchmarks.setup import free_memory
+from realtime_adain.available_memory import free_memory
 from realtime_adain.errors import UserError
 
 # A step keeps for its backward pass 64-channel tensors at full resolution (the decoder's last
