@@ -30,8 +30,8 @@ from realtime_adain.imageio import resize
 from realtime_adain.video.deinterlace import deinterlaced
 from realtime_adain.video.notes import note
 from realtime_adain.video.opening import open_input
-from realtime_adain.video.reader import (PictureConverter, alpha_decoder, decoded_or_damage, decoder_threads,
-                                         error_reason, frame_to_rgb, is_picture_format, no_pictures, pixel_aspect,
+from realtime_adain.video.reader import (PictureConverter, alpha_decoder, bound_decoder, check_picture_size,
+                                         decoded_or_damage, decoder_threads, error_reason, frame_to_rgb, is_picture_format, no_pictures, pixel_aspect,
                                          plausible_rate, refuse_animated_webp, within_run)
 from realtime_adain.video.streams import is_still_item
 from realtime_adain.video.sequence import DEFAULT_FRAMERATE, Sequence, check_framerate, ffmpeg_name, find_sequence
@@ -226,6 +226,7 @@ class PyAVSource:
         self._stream: av.video.stream.VideoStream | None = None  # the one played (set by `open`)
         self._photo: np.ndarray | None = None  # a photo's one picture (set by `open`)
         self._first_shape: tuple[int, int] | None = None  # the first picture's (height, width), as decoded
+        self._aspect = Fraction(1)  # the stream's stored pixels' width:height (set by `open`)
         self._opened = False
 
     @property
@@ -254,6 +255,7 @@ class PyAVSource:
                 raise SourceError(f"{self.target}: has no video stream{within}")
         # an animated AVIF's or HEIF's animation, not its still picture (FFmpeg 8 reads that as stream #0)
         stream = next((s for s in container.streams.video if not is_still_item(s)), container.streams.video[0])
+        self._bound(container, stream)
         decoder_threads(stream)
         self.fps = float(plausible_rate(stream) or 30)
         name = container.format.name
@@ -266,6 +268,18 @@ class PyAVSource:
         self._photo = self._picture_at_open() if self.still else None
         if self.is_file and self.sequence is None and not self.still:
             self._refuse_pictureless()
+
+    def _bound(self, container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> None:
+        """Refuse a stream stating pictures over the size `video` decodes, before one is decoded,
+        and have FFmpeg skip a later larger one (`check_picture_size`, `bound_decoder`): a 600-byte
+        GIF stating a 16000x16000 screen played at 5.5 GB."""
+        self._aspect = pixel_aspect(stream, self.description)
+        try:
+            check_picture_size(stream, self._aspect, self.target)
+        except UserError as exc:
+            container.close()
+            raise SourceError(str(exc)) from None
+        bound_decoder(stream.codec_context, self._aspect)
 
     def _picture_at_open(self) -> np.ndarray | None:
         """A photo's picture, decoded as it opens: one FFmpeg cannot decode (a 20000x20000 PNG)
@@ -327,7 +341,7 @@ class PyAVSource:
         """(image, presentation time in seconds or None) per frame."""
         try:
             converter = PictureConverter(self.description)
-            aspect = pixel_aspect(self._stream, self.description)
+            aspect = self._aspect
             # interlaced (a broadcast or capture-card stream, a camcorder file): whole pictures, as `video` reads them
             for frame in deinterlaced(self._pictures(), "auto", self.description, LIVE_HINT):
                 image = frame_to_rgb(frame, converter, aspect)  # square pixels, upright, right colour range, as `video` reads
@@ -375,6 +389,7 @@ class PyAVSource:
         decoder = alpha_decoder(self._stream)  # WebM's VP8/VP9 alpha, as `video` reads it; new each pass
         if decoder is not None:
             decoder_threads(decoder)
+            bound_decoder(decoder, self._aspect)
         decode = (decoder or self._stream.codec_context).decode
         for packet in self._container.demux(self._stream):
             frames = decoded_or_damage(decode, packet)
@@ -409,6 +424,7 @@ class PyAVSource:
         which gives each picture, or its error, at its own packet."""
         context = av.CodecContext.create(self._stream.codec_context.name, "r")
         context.thread_count = 1
+        bound_decoder(context, self._aspect)
         for packet in [*held, None]:
             frames = decoded_or_damage(context.decode, packet)
             if not isinstance(frames, av.FFmpegError):

@@ -262,7 +262,7 @@ def stored_pixels_allowed(aspect: Fraction) -> int:
     return math.floor(MAX_PICTURE_PIXELS / max(aspect, 1 / aspect))
 
 
-def check_picture_size(stream: av.video.stream.VideoStream, aspect: Fraction, path: Path) -> None:
+def check_picture_size(stream: av.video.stream.VideoStream, aspect: Fraction, path: Path | str) -> None:
     """Refuse a video whose stated picture size is over `stored_pixels_allowed`, before any picture
     is decoded: FFmpeg's decoders allocate the whole stated picture (a GIF's screen, a PNG's or an
     H.264 SPS's size) and the reader converts it, whatever --size asks for later."""

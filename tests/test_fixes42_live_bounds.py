@@ -1,0 +1,54 @@
+"""The picture size a `live` source may decode to (session 42): `video` checked a stream's stated
+size before decoding since session 41, `live` did not: a 600-byte GIF stating a 16000x16000
+screen played at 5.5 GB peak, and a later picture larger than the stream states was decoded and
+converted whole. Both now go as in `video` (`check_picture_size`, `bound_decoder`)."""
+
+from __future__ import annotations
+
+import sys
+from fractions import Fraction
+
+import av
+
+from cli_support import one_error_line
+from live_support import cli_env
+from realtime_adain.live.sources import PyAVSource
+from test_fixes41_video_bounds import gif_stating, png_picture, run_watched
+
+
+def test_a_live_gif_stating_a_huge_screen_is_refused_before_it_is_decoded(tmp_path, data_dir, published_weights):
+    """Played (two frames at --size 64) after 45 s at 5.5 GB peak: now one line naming the stated
+    size and the limit, at the memory any refusal takes."""
+    gif = gif_stating(tmp_path / "screen.gif", 16000, 16000)
+    code, err, peak_mb, seconds = run_watched(
+        [sys.executable, "-m", "realtime_adain", "live", "--source", gif, "--no-window", "-o", tmp_path / "out.mp4",
+         "--max-frames", "2", "--size", "64", "-s", data_dir / "style" / "antimonocromatismo.jpg"],
+        cli_env(published_weights, tmp_path / "home"))
+    assert peak_mb < 1500, f"{peak_mb:.0f} MB peak, {seconds:.0f} s: {err}"
+    assert one_error_line(err, code) == (
+        f"error: {gif}: its video states 16000x16000 pictures: at 8 bytes a pixel, more than the 1 GiB of samples a "
+        "picture may decode to (134217728 pixels, 16384x8192)")
+    assert not (tmp_path / "out.mp4").exists()
+
+
+def test_a_later_live_picture_larger_than_the_stream_states_is_skipped(tmp_path):
+    """A MOV of 16x16 PNG pictures with a 16000x16000 one second: it was decoded and converted
+    whole (768 MB as RGB), a frame of its own; FFmpeg now refuses it before allocating it, and it
+    is skipped as a damaged packet."""
+    path = tmp_path / "grows.mov"
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("png", rate=5)
+        stream.width, stream.height, stream.pix_fmt = 16, 16, "monob"
+        for index, size in enumerate([16, 16000, *[16] * 20]):
+            packet = av.Packet(png_picture(size, size))
+            packet.stream, packet.pts, packet.dts, packet.duration = stream, index, index, 1
+            packet.time_base = Fraction(1, 5)
+            out.mux(packet)
+    source = PyAVSource(str(path), is_file=True, loop=False)
+    source.open()
+    try:
+        shapes = [image.shape for image, _ in source._decoded()]
+    finally:
+        source.close()
+    assert (16000, 16000, 3) not in shapes
+    assert shapes == [(16, 16, 3)] * 21
