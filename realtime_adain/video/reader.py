@@ -26,7 +26,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 
 import av
 from av.sidedata.sidedata import Type as SideDataType
-from av.video.reformatter import VideoReformatter
+from av.video.reformatter import ColorRange, Interpolation, VideoReformatter
 import numpy as np
 
 from realtime_adain import limits
@@ -114,6 +114,7 @@ LATE_SOUND_SECONDS = 10
 # WebM's VP8/VP9 alpha travels beside the picture (a BlockAdditional; the stream's alpha_mode tag
 # says so), which FFmpeg's own vp8/vp9 decoders ignore: libvpx's decoders read it (yuva420p).
 ALPHA_DECODERS = {"vp8": "libvpx", "vp9": "libvpx-vp9"}
+FULL_CHROMA = Interpolation.BILINEAR | Interpolation.FULL_CHR_H_INT  # (swscale's default scaler, chroma in full)
 # Pixel formats of float samples (gbrpf32le, gbrapf16le, grayf32le...: OpenEXR, Radiance, PFM).
 FLOAT_SAMPLES = re.compile(r"f(16|32)(le|be)$")
 
@@ -323,6 +324,7 @@ class PictureConverter:
     def __init__(self, name: str) -> None:
         self.name = name
         self.reformatter = VideoReformatter()
+        self._to_full_yuv = VideoReformatter()  # (its own: one alternating conversions set itself up each frame)
         self.tone_map: ToneMap | None = None
         self._tone_mapped: tuple[int, int] | None = None  # the transfer and primaries it was made for
 
@@ -336,16 +338,47 @@ class PictureConverter:
                       "gbrapf32le" if has_alpha(frame) else "gbrpf32le")
             return exr_rgb(self.reformatter.reformat(frame, format=planes, width=width, height=height,
                                                       threads=threads))
-        if not needs_mapping(frame.color_trc, frame.color_primaries):
-            return self.reformatter.reformat(frame, format="rgba" if alpha else "rgb24", width=width, height=height,
-                                             src_color_range=frame.color_range, threads=threads).to_ndarray()
-        if self._tone_mapped != (frame.color_trc, frame.color_primaries):
+        mapped = needs_mapping(frame.color_trc, frame.color_primaries)
+        if mapped and self._tone_mapped != (frame.color_trc, frame.color_primaries):
             self.tone_map, self._tone_mapped = ToneMap(frame), (frame.color_trc, frame.color_primaries)
             note_tone_mapped(self.name, self.tone_map)
-        deep = self.reformatter.reformat(frame, format="rgba64le" if alpha else "rgb48le", width=width, height=height,
-                                         src_color_range=frame.color_range, threads=threads).to_ndarray()
+        if not mapped:
+            # (10-bit and deeper YUV: swscale's default put limited range's white at 253 and
+            # everything ~2 levels low; full chroma interpolation is within a level of exact)
+            over_8_bits = is_yuv(frame) and frame.format.components[0].bits > 8
+            return self.reformatter.reformat(frame, format="rgba" if alpha else "rgb24", width=width, height=height,
+                                             src_color_range=frame.color_range, threads=threads,
+                                             interpolation=FULL_CHROMA if over_8_bits else None).to_ndarray()
+        deep_format = "rgba64le" if alpha else "rgb48le"
+        if is_yuv(frame):
+            deep = self._deep_rgb(frame, width, height, deep_format, threads)
+        else:
+            deep = self.reformatter.reformat(frame, format=deep_format, width=width, height=height,
+                                             src_color_range=frame.color_range, threads=threads).to_ndarray()
         rgb = self.tone_map(np.ascontiguousarray(deep[..., :3]))
         return np.dstack([rgb, (deep[..., 3] >> 8).astype(np.uint8)]) if alpha else rgb
+
+    def _deep_rgb(self, frame: av.VideoFrame, width: int | None, height: int | None, deep_format: str,
+                  threads: int | None) -> np.ndarray:
+        """`frame` (`is_yuv`) at `width`x`height` as 16-bit RGB(A), by way of full-range 16-bit
+        4:4:4 YUV: this swscale's own YUV to rgb48 garbled 4:2:0 and 4:2:2 pictures of odd width
+        (up to 255 levels: an HDR crop's colours smeared) and put limited range's white at 253 or
+        254; this way both are within 0.02 of a level. (Its threads gave pictures of odd width
+        over ~1280 pixels a different result run to run in the first step: one thread there.)"""
+        full = self._to_full_yuv.reformat(
+            frame, format="yuva444p16le" if deep_format == "rgba64le" else "yuv444p16le", width=width, height=height,
+            src_color_range=frame.color_range, dst_color_range=ColorRange.JPEG,
+            threads=1 if (width or frame.width) % 2 else threads)
+        full.colorspace = frame.colorspace
+        return self.reformatter.reformat(full, format=deep_format, src_color_range=ColorRange.JPEG,
+                                         threads=threads).to_ndarray()
+
+
+def is_yuv(frame: av.VideoFrame) -> bool:
+    """Whether `frame` holds luma and two chroma planes (not RGB, grey, a palette, or CIE XYZ)."""
+    form = frame.format
+    return not (form.is_rgb or form.has_palette or form.is_bayer or form.name.startswith("xyz")) and len(
+        form.components) >= 3
 
 
 def frame_to_rgb(frame: av.VideoFrame, converter: PictureConverter, aspect: Fraction = Fraction(1),
