@@ -87,8 +87,8 @@ def file_urls(
             raise UserError(f"{shown(explicit[kind] or base)}{named}: {exc}") from None
         if scheme not in URL_SCHEMES:
             raise UserError(f"{shown(url)}{named}: not an {', '.join(URL_SCHEMES[:-1])} or {URL_SCHEMES[-1]} URL")
-        if scheme == "file" and not _on_this_machine(host or ""):  # ("file://tmp/w" said "No such file or directory")
-            raise UserError(f"{shown(url)}{named}: {_not_this_machine(_host(parts.netloc))}")
+        if scheme == "file" and (problem := _file_url_problem(parts)):  # ("file://tmp/w": "No such file or directory")
+            raise UserError(f"{shown(url)}{named}: {problem}")
         if scheme != "file" and not host:  # ("http:///x" said "cannot reach  (no host given)")
             raise UserError(f"{shown(url)}{named}: no host in the URL ({scheme}://HOST/...)")
         if scheme != "file" and not _valid_port(parts):  # (":99999" said "cannot reach ... (Connection refused)")
@@ -98,15 +98,23 @@ def file_urls(
     return urls
 
 
+def _file_url_problem(parts) -> str | None:
+    """Why a file:// URL names no file here (None where it names one). Judged here, not by urllib
+    (which is given the URL without its host): urllib checks the host only once the path exists,
+    so the usual typo `file://tmp/w` (the host `tmp`) said "No such file or directory" about `/w`;
+    it read file://:80/x as /x, called localhost:80 another machine, and could not look up [::1]."""
+    if not _on_this_machine(parts.hostname or ""):
+        return f"a file:// URL names a file on this machine, not on {_host(parts.netloc)}: file:///folder/name (three slashes)"
+    if "@" in parts.netloc:
+        return "a file:// URL takes no login (user@): file:///folder/name"
+    if ":" in _host(parts.netloc).rpartition("]")[2]:  # (after an IPv6 address's brackets)
+        return "a file:// URL takes no port: file:///folder/name"
+    return None
+
+
 def _on_this_machine(host: str) -> bool:
-    """Whether a file:// URL's host names this machine, as far as is known without a DNS look-up:
-    urllib checks the host only once the path exists here, so the usual typo `file://tmp/w` (two
-    slashes: the host `tmp`) said "No such file or directory" about `/w`. (The names urllib takes.)"""
-    return host in ("", "localhost", "127.0.0.1", socket.gethostname().lower())
-
-
-def _not_this_machine(host: str) -> str:
-    return f"a file:// URL names a file on this machine, not on {host}: file:///folder/name (three slashes)"
+    """Whether a file:// URL's host names this machine, as far as is known without a DNS look-up."""
+    return host in ("", "localhost", "127.0.0.1", "::1", socket.gethostname().lower())
 
 
 def _valid_port(parts) -> bool:
@@ -192,6 +200,8 @@ def _request(url: str, headers: dict[str, str]) -> urllib.request.Request:
     """A GET of `url`; a user:password in it (a private mirror) becomes an HTTP Basic login that
     is not sent on to the target of a redirect (urllib itself would take it for the host name)."""
     parts = urlsplit(url)
+    if parts.scheme.lower() == "file":  # (its host, checked already, is this machine: see _file_url_problem)
+        return urllib.request.Request(parts._replace(netloc="").geturl(), headers=headers)
     if parts.username is None:
         return urllib.request.Request(url, headers=headers)
     request = urllib.request.Request(parts._replace(netloc=_host(parts.netloc)).geturl(), headers=headers)
@@ -209,13 +219,15 @@ def _open(url: str, offset: int):
         raise UserError(_scrubbed(str(exc), url)) from None
 
 
-def _refuse_special_file(url: str) -> None:
-    """A file:// URL must name a regular file: urllib opens it by name, and a FIFO blocked the open
-    for good (a device, /dev/zero, streamed until the size limit). A file that is not there, or
-    unreadable, is left to urllib to name."""
+def _refuse_bad_file_url(url: str) -> None:
+    """A file:// URL must name a regular file on this machine: urllib opens it by name, and a FIFO
+    blocked the open for good (a device, /dev/zero, streamed until the size limit). A file that is
+    not there, or unreadable, is left to urllib to name."""
     parts = urlsplit(url)
     if parts.scheme.lower() != "file":
         return
+    if problem := _file_url_problem(parts):  # (for a URL not from file_urls, e.g. download_file's)
+        raise UserError(f"{shown(url)}: {problem}")
     try:
         mode = os.stat(urllib.request.url2pathname(parts.path)).st_mode
     except (OSError, ValueError):
@@ -321,7 +333,7 @@ def _answer(request: urllib.request.Request):
 
 
 def _urlopen(url: str, offset: int):
-    _refuse_special_file(url)
+    _refuse_bad_file_url(url)
     headers = {"User-Agent": f"realtime-adain/{__version__}", "Accept-Encoding": "identity"}
     if offset:
         headers["Range"] = f"bytes={offset}-"
@@ -345,8 +357,6 @@ def _urlopen(url: str, offset: int):
         host = _host(urlsplit(url).netloc)
         reason = exc.reason.strerror if isinstance(exc.reason, OSError) and exc.reason.strerror else exc.reason
         if urlsplit(url).scheme.lower() == "file":  # file:// mirrors (was "cannot reach HOST ...; check the network")
-            if "local host" in str(reason) or "only on localhost" in str(reason):
-                reason = _not_this_machine(host)
             raise UserError(f"{shown(url)}: {reason}") from None
         target = getattr(exc, "redirected_to", None)
         if target is not None:  # a redirect's target failed, not the server asked
