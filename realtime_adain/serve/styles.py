@@ -45,7 +45,11 @@ class ServedStyle:
         return self.style.stats
 
     def describe(self) -> dict:
-        return {"id": self.id, "name": self.name, "thumbnail": f"/api/styles/{self.id}/thumbnail.jpg"}
+        """The page's entry. The thumbnail's URL names the image's bytes (its digest), not only the
+        id: ids are reused from run to run (another --styles list, a file added to a folder, servers
+        behind one tunnel port), and a browser showed the thumbnail it cached for another style."""
+        return {"id": self.id, "name": self.name,
+                "thumbnail": f"/api/styles/{self.id}/thumbnail.jpg?v={self.style.digest[:16]}"}
 
 
 class StyleRegistry:
