@@ -5,8 +5,12 @@ converted whole. Both now go as in `video` (`check_picture_size`, `bound_decoder
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
 import sys
 from fractions import Fraction
+from pathlib import Path
 
 import av
 
@@ -52,3 +56,20 @@ def test_a_later_live_picture_larger_than_the_stream_states_is_skipped(tmp_path)
         source.close()
     assert (16000, 16000, 3) not in shapes
     assert shapes == [(16, 16, 3)] * 21
+
+
+def test_a_video_file_under_dev_plays_as_a_file(tmp_path, data_dir, published_weights):
+    """A clip in /dev/shm (a RAM disk) was taken for a camera: "not a camera (cameras are
+    video4linux devices, /dev/video*)"; FFmpeg plays it."""
+    clip = Path("/dev/shm") / f"realtime-adain-test-{os.getpid()}.mp4"
+    shutil.copyfile(data_dir / "videos" / "cutBunny.mp4", clip)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "realtime_adain", "live", "--source", str(clip), "--no-window", "-o",
+             str(tmp_path / "out.mp4"), "--max-frames", "2", "--size", "64", "-s",
+             str(data_dir / "style" / "antimonocromatismo.jpg")],
+            env=cli_env(published_weights, tmp_path / "home"), capture_output=True, text=True, timeout=300)
+    finally:
+        clip.unlink()
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "out.mp4").stat().st_size > 0

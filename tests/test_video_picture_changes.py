@@ -37,9 +37,10 @@ def read(path: Path) -> list[Frame]:
 
 
 def ffmpeg_rgb(path: Path) -> np.ndarray:
-    """Every frame as `ffmpeg -i IN -f rawvideo -pix_fmt rgb24` gives it (the segment alone: its own colours)."""
-    raw = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", str(path), "-f", "rawvideo", "-pix_fmt", "rgb24",
-                          "-"], check=True, capture_output=True).stdout
+    """Every frame as `ffmpeg -i IN -f rawvideo -pix_fmt rgb24` gives it (the segment alone: its own colours),
+    chroma interpolated in full as `video` reads 10-bit YUV (FFmpeg's default put it ~2 levels low)."""
+    raw = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", str(path), "-sws_flags", "bilinear+full_chroma_int",
+                          "-f", "rawvideo", "-pix_fmt", "rgb24", "-"], check=True, capture_output=True).stdout
     return np.frombuffer(raw, np.uint8).reshape(-1, 48, 64, 3)
 
 

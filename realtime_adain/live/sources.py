@@ -340,7 +340,7 @@ class PyAVSource:
     def _decoded(self) -> Iterator[tuple[np.ndarray, float | None]]:
         """(image, presentation time in seconds or None) per frame."""
         try:
-            converter = PictureConverter(self.description)
+            converter = PictureConverter(self.description, self._stream.codec_context.name)
             aspect = self._aspect
             # interlaced (a broadcast or capture-card stream, a camcorder file): whole pictures, as `video` reads them
             for frame in deinterlaced(self._pictures(), "auto", self.description, LIVE_HINT):
@@ -552,7 +552,7 @@ def open_source(
         if index > MAX_CAMERA_INDEX:
             raise SourceError(f"camera {spec}: no such camera (an index is 0 to {MAX_CAMERA_INDEX})")
         source: CameraSource | PyAVSource = CameraSource(index, resolution, fps)
-    elif spec.startswith("/dev/"):
+    elif spec.startswith("/dev/") and not os.path.isfile(spec):  # (a clip in /dev/shm, a RAM disk, is a file)
         source = CameraSource(spec, resolution, fps)
     elif "://" in spec:
         source = PyAVSource(spec, is_file=False, loop=loop, resolution=resolution)

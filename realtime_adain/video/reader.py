@@ -31,7 +31,7 @@ import numpy as np
 
 from realtime_adain import limits
 from realtime_adain.errors import UserError
-from realtime_adain.imageio import EXR_FORMATS, MAX_DECODE_BYTES, exr_rgb, is_animated_webp, over_white
+from realtime_adain.imageio import EXR_FORMATS, MAX_DECODE_BYTES, exr_rgb, is_animated_webp, over_white, to_rgb8
 from realtime_adain.settings import format_time
 from realtime_adain.video.deinterlace import check_mode as check_deinterlace, deinterlaced
 from realtime_adain.video.formats import GIF_DELAY_SHOWN, GIF_SHORTEST_SHOWN
@@ -115,8 +115,14 @@ LATE_SOUND_SECONDS = 10
 # says so), which FFmpeg's own vp8/vp9 decoders ignore: libvpx's decoders read it (yuva420p).
 ALPHA_DECODERS = {"vp8": "libvpx", "vp9": "libvpx-vp9"}
 FULL_CHROMA = Interpolation.BILINEAR | Interpolation.FULL_CHR_H_INT  # (swscale's default scaler, chroma in full)
-# Pixel formats of float samples (gbrpf32le, gbrapf16le, grayf32le...: OpenEXR, Radiance, PFM).
+# Pixel formats of float samples (gbrpf32le, gbrapf16le, grayf32le...: OpenEXR, Radiance, PFM;
+# rgbf32le, rgbaf32le: TIFF).
 FLOAT_SAMPLES = re.compile(r"f(16|32)(le|be)$")
+# Decoders whose float samples are linear light, as `image` reads their files (`imageio._linear_light`):
+# OpenEXR and Radiance by their specifications, PFM (and its half-float PHM) in practice.
+LINEAR_DECODERS = frozenset({"exr", "hdr", "pfm", "phm"})
+# Float pixel formats of one plane of interleaved samples, read in place (`float_plane`).
+PACKED_FLOATS = frozenset({"rgbf32le", "rgbaf32le", "grayf32le"})
 
 
 class SeekMissed(Exception):
@@ -176,14 +182,21 @@ def stored_as_rgb(fmt: av.VideoFormat) -> bool:
     return fmt.is_rgb or fmt.has_palette or len(colours) == 1
 
 
-def linear_light(frame: av.VideoFrame) -> bool:
-    """Whether `frame` holds float samples: linear light (OpenEXR and Radiance by their
-    specifications; PFM in practice), which `image` encodes with the sRGB curve
-    (`imageio.exr_rgb`). Fed raw, the network saw a dark, contrasty picture. Integer pictures
+def float_samples(frame: av.VideoFrame) -> bool:
+    """Whether `frame` holds float samples (`FLOAT_SAMPLES`)."""
+    return bool(FLOAT_SAMPLES.search(frame.format.name))
+
+
+def linear_light(frame: av.VideoFrame, codec: str | None = None) -> bool:
+    """Whether `frame`, decoded by `codec`, holds linear light: float samples of `LINEAR_DECODERS`
+    (any decoder's, where it is not known), which `image` encodes with the sRGB curve
+    (`imageio.exr_rgb`). Fed raw, the network saw a dark, contrasty picture. Other float pictures
+    (a float TIFF) are display-referred, as `image` reads them (`display_floats`): taken as
+    linear, one of 0.5 read 188, not 128, and one stored 0..255 read white. Integer pictures
     tagged linear keep their values: the DPX decoder reports the file's transfer code, and
     FFmpeg's DPX encoder (as many writers) writes "linear" over display-referred values, which
     read right as they are (`hdr.sdr_colour` tags such output BT.709)."""
-    return bool(FLOAT_SAMPLES.search(frame.format.name))
+    return float_samples(frame) and (codec is None or codec in LINEAR_DECODERS)
 
 
 def display_matrix(frame: av.VideoFrame) -> tuple[int, ...] | None:
@@ -248,39 +261,52 @@ def square_pixel_size(width: int, height: int, aspect: Fraction) -> tuple[int, i
     return width, max(1, round(height / aspect))
 
 
-# The most pixels a picture of the video may have, shown with square pixels: at 8 bytes a pixel
-# (the decoded picture, a GIF's BGRA canvas, and its RGB(A) copy), the 1 GiB of samples `image`
-# lets a picture decode to (imageio.MAX_DECODE_BYTES). 16384x8192; 8K (7680x4320) is a quarter of
-# it. A 1 KB GIF whose screen says 16000x16000 was decoded whole (7 GB, 90 s) before anything
-# looked at its size.
+# A picture of the video may have as many pixels, shown with square pixels, as fit in the 1 GiB
+# of samples `image` lets a picture decode to (imageio.MAX_DECODE_BYTES) at `picture_bytes` a
+# pixel: at least this many (the decoded picture, a GIF's BGRA canvas, and its RGB(A) copy), so
+# 16384x8192; 8K (7680x4320) is a quarter of it. A 1 KB GIF whose screen says 16000x16000 was
+# decoded whole (7 GB, 90 s) before anything looked at its size.
 PICTURE_BYTES = 8
-MAX_PICTURE_PIXELS = MAX_DECODE_BYTES // PICTURE_BYTES
 
 
-def stored_pixels_allowed(aspect: Fraction) -> int:
-    """The most stored pixels a picture of pixels of `aspect` may have: `MAX_PICTURE_PIXELS` once
-    stretched to square ones (`square_pixel_size`: up to 4 times as many)."""
-    return math.floor(MAX_PICTURE_PIXELS / max(aspect, 1 / aspect))
+def picture_bytes(pix_fmt: str | None) -> int:
+    """Bytes a pixel of a picture decoded to `pix_fmt` takes: the picture and a copy as large (a
+    float one's planes to convert; its RGB(A) copy), at least `PICTURE_BYTES`. At 8, a 1.8 MB
+    float TIFF of 16384x8192 took 6.2 GB and 3 minutes (12 bytes a pixel, and its copies)."""
+    if not pix_fmt:
+        return PICTURE_BYTES
+    return max(PICTURE_BYTES, 2 * -(-av.VideoFormat(pix_fmt).padded_bits_per_pixel // 8))
+
+
+def stored_pixels_allowed(aspect: Fraction, pixel_bytes: int = PICTURE_BYTES) -> int:
+    """The most stored pixels a picture of pixels of `aspect`, of `pixel_bytes` each, may have:
+    the 1 GiB of samples once stretched to square ones (`square_pixel_size`: up to 4 times as many)."""
+    return math.floor(MAX_DECODE_BYTES // pixel_bytes / max(aspect, 1 / aspect))
 
 
 def check_picture_size(stream: av.video.stream.VideoStream, aspect: Fraction, path: Path | str) -> None:
-    """Refuse a video whose stated picture size is over `stored_pixels_allowed`, before any picture
-    is decoded: FFmpeg's decoders allocate the whole stated picture (a GIF's screen, a PNG's or an
-    H.264 SPS's size) and the reader converts it, whatever --size asks for later."""
+    """Refuse a video whose stated picture size is over `stored_pixels_allowed` (at its pixel
+    format's `picture_bytes`), before any picture is decoded: FFmpeg's decoders allocate the whole
+    stated picture (a GIF's screen, a PNG's or an H.264 SPS's size) and the reader converts it,
+    whatever --size asks for later."""
     width, height = stream.codec_context.width, stream.codec_context.height
-    if width * height > stored_pixels_allowed(aspect):
+    pixel_bytes = picture_bytes(stream.codec_context.pix_fmt)
+    if width * height > stored_pixels_allowed(aspect, pixel_bytes):
         shown = square_pixel_size(width, height, aspect)
         stretched = f" ({shown[0]}x{shown[1]} with square pixels)" if shown != (width, height) else ""
-        raise UserError(f"{path}: its video states {width}x{height} pictures{stretched}: at {PICTURE_BYTES} bytes "
+        pixels = MAX_DECODE_BYTES // pixel_bytes
+        half = math.isqrt(pixels // 2)  # (a 2:1 picture of that many)
+        raise UserError(f"{path}: its video states {width}x{height} pictures{stretched}: at {pixel_bytes} bytes "
                         f"a pixel, more than the {MAX_DECODE_BYTES >> 30} GiB of samples a picture may decode to "
-                        f"({MAX_PICTURE_PIXELS} pixels, 16384x8192)")
+                        f"({pixels} pixels, {2 * half}x{half})")
 
 
 def bound_decoder(decoder: av.codec.context.CodecContext, aspect: Fraction) -> None:
-    """Have FFmpeg refuse a picture over `stored_pixels_allowed` before it allocates it (its
-    max_pixels): one larger than the stream states (a new size mid-stream, a header that lies)
-    is skipped as a damaged packet, not decoded and converted whole."""
-    decoder.options = {**decoder.options, "max_pixels": str(stored_pixels_allowed(aspect))}
+    """Have FFmpeg refuse a picture over `stored_pixels_allowed` (at the stream's `picture_bytes`)
+    before it allocates it (its max_pixels): one larger than the stream states (a new size
+    mid-stream, a header that lies) is skipped, not decoded and converted whole."""
+    allowed = stored_pixels_allowed(aspect, picture_bytes(decoder.pix_fmt))
+    decoder.options = {**decoder.options, "max_pixels": str(allowed)}
 
 
 Orientation = tuple[float, "tuple[int, ...] | None"]  # (frame.rotation, display_matrix(frame))
@@ -319,10 +345,12 @@ class PictureConverter:
     """One stream's pictures to RGB: one YUV -> RGB converter reused across frames (not one per
     frame), and for HDR or wide-gamut pictures one tone map (`hdr.ToneMap`), fixed at the first
     such picture (its peak kept; made again only where the transfer or primaries change), said
-    in a note naming `name` as each is made (once: a looping `live` file makes its own again)."""
+    in a note naming `name` as each is made (once: a looping `live` file makes its own again).
+    `codec`: the stream's decoder, which tells whether float samples are linear light (`linear_light`)."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, codec: str | None = None) -> None:
         self.name = name
+        self.codec = codec
         self.reformatter = VideoReformatter()
         self._to_full_yuv = VideoReformatter()  # (its own: one alternating conversions set itself up each frame)
         self.tone_map: ToneMap | None = None
@@ -331,13 +359,20 @@ class PictureConverter:
     def rgb(self, frame: av.VideoFrame, width: int | None, height: int | None, alpha: bool) -> np.ndarray:
         """(H, W, 3 or 4) uint8 RGB(A); HDR and wide-gamut pictures as SDR BT.709; linear light
         as `image` reads an EXR (`imageio.exr_rgb`: the sRGB curve, its alpha composited over
-        white, 3 channels), scaled in linear light."""
+        white, 3 channels), scaled in linear light; other float samples as `image` reads a float
+        TIFF (`display_floats`)."""
         threads = 1 if limits.pools_reduced else None  # (swscale's: one a CPU, where `ulimit -u` leaves no room)
-        if linear_light(frame):
+        if float_samples(frame):
+            if width is None and height is None and frame.format.name in PACKED_FLOATS and not linear_light(
+                    frame, self.codec):  # (the TIFF decoder's rgbf32le: read in place)
+                return display_floats(float_plane(frame), self.name)
             planes = (frame.format.name if frame.format.name in EXR_FORMATS else
                       "gbrapf32le" if has_alpha(frame) else "gbrpf32le")
-            return exr_rgb(self.reformatter.reformat(frame, format=planes, width=width, height=height,
-                                                      threads=threads))
+            stored = self.reformatter.reformat(frame, format=planes, width=width, height=height, threads=threads)
+            if linear_light(frame, self.codec):
+                return exr_rgb(stored)
+            return display_floats(np.concatenate([float_plane(stored, index) for index in (2, 0, 1, 3)
+                                                  if index < len(stored.planes)], axis=2), self.name)
         mapped = needs_mapping(frame.color_trc, frame.color_primaries)
         if mapped and self._tone_mapped != (frame.color_trc, frame.color_primaries):
             self.tone_map, self._tone_mapped = ToneMap(frame), (frame.color_trc, frame.color_primaries)
@@ -374,6 +409,23 @@ class PictureConverter:
                                          threads=threads).to_ndarray()
 
 
+def float_plane(frame: av.VideoFrame, index: int = 0) -> np.ndarray:
+    """(H, W, samples a pixel) float32 view of plane `index` of `frame` (32-bit floats), its row
+    padding left out: no copy of the 12 bytes a pixel or more."""
+    plane = frame.planes[index]
+    per_pixel = len(frame.format.components) if len(frame.planes) == 1 else 1
+    rows = np.frombuffer(plane, np.float32, count=frame.height * (plane.line_size // 4)).reshape(frame.height, -1)
+    return rows[:, :frame.width * per_pixel].reshape(frame.height, frame.width, per_pixel)
+
+
+def display_floats(samples: np.ndarray, name: str) -> np.ndarray:
+    """(H, W, 3) uint8 RGB of display-referred float RGB(A) or grey `samples` (H, W, C), as `image`
+    reads a float TIFF (`imageio.to_rgb8`: 0..1, or 0..255 where its values say so, with a note
+    naming `name`), its alpha over white."""
+    colour = to_rgb8(samples[..., 2::-1] if samples.shape[2] >= 3 else samples[..., 0], name=name)  # (BGR, as OpenCV's)
+    return over_white(colour, np.clip(samples[..., 3], 0, 1) if samples.shape[2] == 4 else None, name)
+
+
 def is_yuv(frame: av.VideoFrame) -> bool:
     """Whether `frame` holds luma and two chroma planes (not RGB, grey, a palette, or CIE XYZ)."""
     form = frame.format
@@ -388,7 +440,7 @@ def frame_to_rgb(frame: av.VideoFrame, converter: PictureConverter, aspect: Frac
     W, 3) RGB converted with the input's colour range, HDR pictures as SDR (`hdr`). `converter`
     is the stream's, reused across its frames."""
     width, height = square_pixel_size(frame.width, frame.height, aspect) if aspect != 1 else (None, None)
-    alpha = has_alpha(frame) and not linear_light(frame)  # (linear light's: composited by `converter`)
+    alpha = has_alpha(frame) and not float_samples(frame)  # (float samples': composited by `converter`)
     rgb = converter.rgb(frame, width, height, alpha)
     if alpha:  # transparent areas over white, as `realtime-adain image` reads them (not their hidden colour)
         rgb = over_white(np.ascontiguousarray(rgb[..., :3]), rgb[..., 3])
@@ -641,7 +693,6 @@ class VideoReader:
     def _open(self, framerate: Fraction | None, start: Fraction, duration: Fraction | None, seek: bool) -> None:
         """Open the file and decode up to its (segment's) first frame; `seek`: to the keyframe
         before the segment's start where the file can be trusted to seek (`_seek`)."""
-        self._converter = PictureConverter(self.path.name)
         try:
             # Latin-1 tags: FFmpeg plays them
             self._options = self._sequence_options(framerate)  # (again for `_lost_at_end`)
@@ -659,6 +710,7 @@ class VideoReader:
             picture = is_picture_format(self.container.format.name)
             self.stream = main_video_stream(self.container, self.path.name)
             self.decoder = alpha_decoder(self.stream) or self.stream.codec_context  # (`_decoded` uses it)
+            self._converter = PictureConverter(self.path.name, self.decoder.name)
             decoder_threads(self.decoder)
             self.decoder.flags |= OUTPUT_CORRUPT  # damaged frames are concealed, not dropped
             carried, unknown = passthrough_streams(self.container, self.stream, self.path.name)
