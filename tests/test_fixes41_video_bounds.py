@@ -90,13 +90,8 @@ def png_picture(width: int, height: int) -> bytes:
             + chunk(b"IDAT", rows) + chunk(b"IEND", b""))
 
 
-def test_a_later_picture_larger_than_the_stream_states_is_skipped_not_decoded(tmp_path, capsys):
-    """A MOV of 16x16 PNG pictures (as its header states) with a 16000x16000 one second: it was
-    decoded and converted whole (768 MB as RGB; a 16-bit RGBA one 2 GB decoded), a frame of its
-    own; FFmpeg now refuses it before allocating it, and it is skipped as a damaged packet. (20
-    pictures after it: frame threads report a rejected packet late, and one near the end loses
-    those after it, as any damaged packet there does.)"""
-    path = tmp_path / "grows.mov"
+def growing_mov(path: Path) -> Path:
+    """A MOV stating 16x16 PNG pictures whose second is 16000x16000, then 20 more of 16x16."""
     with av.open(str(path), "w") as out:
         stream = out.add_stream("png", rate=5)
         stream.width, stream.height, stream.pix_fmt = 16, 16, "monob"
@@ -105,6 +100,16 @@ def test_a_later_picture_larger_than_the_stream_states_is_skipped_not_decoded(tm
             packet.stream, packet.pts, packet.dts, packet.duration = stream, index, index, 1
             packet.time_base = Fraction(1, 5)
             out.mux(packet)
+    return path
+
+
+def test_a_later_picture_larger_than_the_stream_states_is_skipped_not_decoded(tmp_path, capsys):
+    """A MOV of 16x16 PNG pictures (as its header states) with a 16000x16000 one second: it was
+    decoded and converted whole (768 MB as RGB; a 16-bit RGBA one 2 GB decoded), a frame of its
+    own; FFmpeg now refuses it before allocating it, and it is skipped as a damaged packet. (20
+    pictures after it: frame threads report a rejected packet late, and one near the end loses
+    those after it, as any damaged packet there does.)"""
+    path = growing_mov(tmp_path / "grows.mov")
     with VideoReader(path) as reader:
         shapes = [item.image.shape for item in reader.items() if isinstance(item, Frame)]
     assert shapes == [(16, 16, 3)] * 21

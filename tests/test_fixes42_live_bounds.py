@@ -9,15 +9,13 @@ import os
 import shutil
 import subprocess
 import sys
-from fractions import Fraction
 from pathlib import Path
 
-import av
 
 from cli_support import one_error_line
 from live_support import cli_env
 from realtime_adain.live.sources import PyAVSource
-from test_fixes41_video_bounds import gif_stating, png_picture, run_watched
+from test_fixes41_video_bounds import gif_stating, growing_mov, run_watched
 
 
 def test_a_live_gif_stating_a_huge_screen_is_refused_before_it_is_decoded(tmp_path, data_dir, published_weights):
@@ -39,15 +37,7 @@ def test_a_later_live_picture_larger_than_the_stream_states_is_skipped(tmp_path)
     """A MOV of 16x16 PNG pictures with a 16000x16000 one second: it was decoded and converted
     whole (768 MB as RGB), a frame of its own; FFmpeg now refuses it before allocating it, and it
     is skipped as a damaged packet."""
-    path = tmp_path / "grows.mov"
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("png", rate=5)
-        stream.width, stream.height, stream.pix_fmt = 16, 16, "monob"
-        for index, size in enumerate([16, 16000, *[16] * 20]):
-            packet = av.Packet(png_picture(size, size))
-            packet.stream, packet.pts, packet.dts, packet.duration = stream, index, index, 1
-            packet.time_base = Fraction(1, 5)
-            out.mux(packet)
+    path = growing_mov(tmp_path / "grows.mov")
     source = PyAVSource(str(path), is_file=True, loop=False)
     source.open()
     try:
