@@ -22,7 +22,7 @@ import tempfile
 import threading
 import warnings
 from pathlib import Path
-from typing import Iterator, NamedTuple
+from typing import IO, Iterator, NamedTuple
 
 import numpy as np  # (OpenCV: imported where used, so a broken one stops only what needs it)
 
@@ -870,7 +870,7 @@ def _native_stderr_captured() -> Iterator[list[str]]:
         sys.stderr.flush()
         saved = os.dup(2)
         try:
-            with tempfile.TemporaryFile() as sink:
+            with _stderr_sink() as sink:
                 os.dup2(sink.fileno(), 2)
                 try:
                     yield lines
@@ -880,6 +880,19 @@ def _native_stderr_captured() -> Iterator[list[str]]:
                     lines += sink.read(4096).decode(errors="replace").splitlines()
         finally:
             os.close(saved)
+
+
+def _stderr_sink() -> IO[bytes]:
+    """A file for `_native_stderr_captured` to collect lines in: in memory where the system allows
+    (Linux's memfd), as a temporary file elsewhere. A temporary file alone made every decode need a
+    writable $TMPDIR: in a container with a read-only root and one writable output volume, `image`
+    and `video` stopped with "No usable temporary directory found"."""
+    if hasattr(os, "memfd_create"):
+        try:
+            return os.fdopen(os.memfd_create("realtime-adain-native-stderr", os.MFD_CLOEXEC), "w+b")
+        except OSError:  # (a kernel without memfd)
+            pass
+    return tempfile.TemporaryFile()
 
 
 _capture = threading.local()
