@@ -103,7 +103,7 @@ def test_roles_titles_and_languages_a_container_drops_are_said(ext, roles_clip, 
     out = tmp_path / f"out.{ext}"
     streams, err = video_json(run_cli, roles_clip, style, out)
     said, roles, tags = LOST[ext]
-    assert f"note: {said}" in err, err
+    assert f"note: {roles_clip.name}: {said}" in err, err
     assert [(s["action"], s["reason"]) for s in streams][1] == ("copied", said)
     english = streams[0]["reason"]
     assert english == (".avi holds no track language: audio stream #1 (aac) is written without its language "

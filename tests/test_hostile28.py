@@ -186,10 +186,10 @@ def test_a_timecode_and_chapters_the_output_cannot_hold_are_said_dropped(run_cli
     if kept == "both":
         assert "holds no" not in err and "its time is carried as the output's timecode tag" in reasons
     elif kept == "timecode":  # (AVI: the file's tag, its ISMP chunk)
-        assert f"note: {ext} holds no chapters: the input's are dropped" in err
+        assert f"note: {source.name}: {ext} holds no chapters: the input's are dropped" in err
         assert "its time is carried as the output's timecode tag" in reasons
     else:
-        assert f"note: {ext} holds no chapters or timecode: the input's are dropped" in err
+        assert f"note: {source.name}: {ext} holds no chapters or timecode: the input's are dropped" in err
         assert f"{ext} holds no timecode: dropped" in reasons  # (the chapters are the file's here: the note says it)
 
 

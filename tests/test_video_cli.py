@@ -145,7 +145,7 @@ def test_mpeg_ts_output_holds_h264_and_copies_the_aac(run_cli, weights_env, bunn
     # (said), a video encoder MPEG-TS has no stream type for is refused before any work.
     flac = write_video(tmp_path / "flac.mkv", gradient_frames(4, 64, 48), audio="flac")
     code, _, err = run_cli("video", flac, "-s", style, "--size", "32", "--style-size", "64", "-o", tmp_path / "flac.ts")
-    assert code == 0 and "note: .ts cannot hold flac audio; re-encoding it to mp2" in err, err
+    assert code == 0 and f"note: {flac.name}: .ts cannot hold flac audio; re-encoding it to mp2" in err, err
     with av.open(str(tmp_path / "flac.ts")) as container:
         assert sorted(s.codec_context.name for s in container.streams) == ["h264", "mp2"]
     code, _, err = run_cli("video", flac, "-s", style, "--codec", "ffv1", "-o", tmp_path / "ffv1.ts")
@@ -153,7 +153,7 @@ def test_mpeg_ts_output_holds_h264_and_copies_the_aac(run_cli, weights_env, bunn
     # Back out of MPEG-TS: its AAC carries ADTS headers, which AVI takes only under a tag nothing
     # reads back as audio (it failed with "Invalid argument"): re-encoded, said.
     code, _, err = run_cli("video", out, "-s", style, "--size", "32", "--style-size", "64", "-o", tmp_path / "back.avi")
-    assert code == 0 and "note: .avi cannot hold ADTS aac audio; re-encoding it to " in err, err
+    assert code == 0 and f"note: {out.name}: .avi cannot hold ADTS aac audio; re-encoding it to " in err, err
     with av.open(str(tmp_path / "back.avi")) as container:
         assert [s.type for s in container.streams] == ["video", "audio"] and len(list(container.decode(audio=0))) > 10
 
@@ -433,7 +433,7 @@ def test_audio_a_muxer_lists_but_refuses_is_reencoded(run_cli, weights_env, styl
     out = tmp_path / "out.mov"
     code, _, err = run_cli("video", source, "-s", style, "--size", "32", "--style-size", "64", "-o", out)
     assert code == 0, err
-    assert "note: .mov cannot hold opus audio (its muxer refuses it); re-encoding it to aac" in err
+    assert f"note: {source.name}: .mov cannot hold opus audio (its muxer refuses it); re-encoding it to aac" in err
     result = probe(out)
     assert result.audio_codecs == ["aac"] and len(result.pts) == 6
     # Only the refused track is re-encoded: an AAC track beside it is still copied.
@@ -462,7 +462,7 @@ def test_a_damaged_packet_of_reencoded_audio_is_skipped(run_cli, weights_env, st
     out = tmp_path / "out.mp4"
     code, _, err = run_cli("video", cut, "-s", style, "--size", "32", "--style-size", "64", "-o", out)
     assert code == 0, err
-    assert "note: stream #1: a damaged audio packet was skipped" in err
+    assert f"note: {cut.name}: stream #1: a damaged audio packet was skipped" in err
     result = probe(out)
     assert result.audio_codecs == ["aac"] and len(result.pts) > 0
 

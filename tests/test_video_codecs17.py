@@ -77,11 +77,13 @@ def test_broadcast_mxf_keeps_eight_mono_tracks_in_order_and_its_timecode(ext, ru
 
 
 def first_picture(path: Path) -> np.ndarray:
-    """The first picture as `ffmpeg -i IN -frames:v 1 -pix_fmt rgb24` gives it."""
+    """The first picture as `ffmpeg -i IN -frames:v 1 -pix_fmt rgb24` gives it, chroma interpolated
+    in full as `video` reads 10-bit and deeper YUV (FFmpeg's default put it ~2 levels low)."""
     with av.open(str(path)) as container:
         width, height = container.streams.video[0].codec_context.width, container.streams.video[0].codec_context.height
-    raw = subprocess.run([FFMPEG, "-v", "error", "-i", str(path), "-frames:v", "1", "-pix_fmt", "rgb24", "-f",
-                          "rawvideo", "-"], capture_output=True, check=True).stdout
+    raw = subprocess.run([FFMPEG, "-v", "error", "-i", str(path), "-frames:v", "1", "-sws_flags",
+                          "bilinear+full_chroma_int", "-pix_fmt", "rgb24", "-f", "rawvideo", "-"],
+                         capture_output=True, check=True).stdout
     return np.frombuffer(raw, np.uint8).reshape(height, width, 3)
 
 

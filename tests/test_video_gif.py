@@ -83,8 +83,8 @@ def test_a_variable_frame_rate_clip_becomes_a_looping_gif_with_every_frame_at_it
     out = tmp_path / "out.gif"
     code, _, err = run_cli("video", source, "-s", style, "-o", out, *SMALL)
     assert code == 0, err
-    assert "note: dropping audio stream #1 (aac): .gif files hold no sound" in err
-    assert "note: dropping subtitle stream #2 (srt): .gif cannot hold it" in err
+    assert f"note: {source.name}: dropping audio stream #1 (aac): .gif files hold no sound" in err
+    assert f"note: {source.name}: dropping subtitle stream #2 (srt): .gif cannot hold it" in err
     timeline = gif_timeline(out)
     assert len(timeline) == len(expected) == len(probed_times(out))
     assert [pts for pts, _ in timeline] == [centiseconds(t) for t in expected]
@@ -161,7 +161,7 @@ def test_frames_under_two_centiseconds_are_noted(tmp_path, weights_env, run_cli,
     code, _, err = run_cli("video", source, "-s", style, "-o", tmp_path / "fast.gif", *SMALL)
     assert code == 0, err
     assert [line for line in err.splitlines() if "centisecond" in line] == [
-        "note: the input runs faster than 50 fps and GIF times frames in centiseconds: web browsers show a frame of "
+        "note: in.mp4: the input runs faster than 50 fps and GIF times frames in centiseconds: web browsers show a frame of "
         "under 2 cs for 10 cs (the GIF plays slower there), and a frame in the same centisecond as the one before "
         "(over 100 fps) is dropped, as FFmpeg drops it; convert the input to 25 fps first"], err
     assert [pts for pts, _ in gif_timeline(tmp_path / "fast.gif")] == [0, 2, 3, 5, 7, 8]

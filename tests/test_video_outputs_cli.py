@@ -71,7 +71,7 @@ def test_a_note_names_the_audio_codec_not_its_decoder(tmp_path, weights_env, run
     source = write_video(tmp_path / "in.avi", gradient_frames(2, 32, 24), codec="mpeg4", audio="libmp3lame")
     code, _, err = stylize(run_cli, source, style, tmp_path / "out.mp4")
     assert code == 0, err
-    assert "note: .mp4 cannot hold mp3 audio (its muxer refuses it); re-encoding it to aac" in err
+    assert f"note: {source.name}: .mp4 cannot hold mp3 audio (its muxer refuses it); re-encoding it to aac" in err
 
 
 @pytest.mark.parametrize("name", ["out.m2ts", "out.MTS"])

@@ -87,4 +87,4 @@ def test_many_subtitle_tracks_converted_get_one_note(run_cli, weights_env, data_
     assert code == 0, err
     assert subtitle_codecs(out) == ["mov_text"] * tracks
     said = [line for line in err.splitlines() if "cannot hold srt subtitles" in line]
-    assert said == [f"note: .mp4 cannot hold srt subtitles; converting them to mov_text ({tracks} streams)"], err
+    assert said == [f"note: {given.name}: .mp4 cannot hold srt subtitles; converting them to mov_text ({tracks} streams)"], err

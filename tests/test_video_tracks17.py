@@ -152,7 +152,7 @@ def test_gopro_telemetry_is_named_where_the_container_cannot_hold_it(run_cli, we
     telemetry is left out of those, with a note that says where it is kept."""
     out = tmp_path / f"out{suffix}"
     err = stylize(run_cli, gopro[0], style, out)
-    assert f"note: dropping data stream #2 (GoPro MET): {suffix} cannot hold it (use .mp4 or .mov to keep it)" in err
+    assert f"note: {gopro[0].name}: dropping data stream #2 (GoPro MET): {suffix} cannot hold it (use .mp4 or .mov to keep it)" in err
     assert [s["codec_type"] for s in streams(out)] == ["video", "audio"]
     assert_reads_cleanly(out)
 
@@ -181,7 +181,7 @@ def test_a_start_past_the_telemetrys_end_is_a_note(run_cli, weights_env, style, 
     telemetry_clip(source, data_seconds=1)
     out = tmp_path / "out.mp4"
     err = stylize(run_cli, source, style, out, "--start", "2")
-    assert "note: data stream #2: none of its packets fall within the output; .mp4 gets no track for it" in err, err
+    assert f"note: {source.name}: data stream #2: none of its packets fall within the output; .mp4 gets no track for it" in err, err
     assert [s["codec_type"] for s in streams(out)] == ["video", "audio"]
     assert_reads_cleanly(out)
 
@@ -208,7 +208,7 @@ def test_klv_in_mpeg_ts_is_kept_in_ts(run_cli, weights_env, style, tmp_path, klv
 @pytest.mark.slow  # (the default run time: the GoPro case says the same in .mkv)
 def test_klv_is_named_where_the_container_cannot_hold_it(run_cli, weights_env, style, tmp_path, klv):
     err = stylize(run_cli, klv[0], style, tmp_path / "out.mp4")
-    assert "note: dropping data stream #2 (klv): .mp4 cannot hold it (use .ts to keep it)" in err, err
+    assert f"note: {klv[0].name}: dropping data stream #2 (klv): .mp4 cannot hold it (use .ts to keep it)" in err, err
 
 
 @pytest.mark.parametrize("kind, suffix", [("jpg", ".mp4"), ("png", ".mp4"), ("jpg", ".mkv"), ("png", ".mkv"),
@@ -251,7 +251,7 @@ def test_cover_art_a_container_cannot_hold_is_named(run_cli, weights_env, style,
     out = tmp_path / f"out{suffix}"
     err = stylize(run_cli, covers[kind], style, out)
     codec = {"bmp": "bmp", "jpg": "mjpeg"}[kind]
-    assert f"note: dropping cover art #2 ({codec}): {suffix} cannot hold it {keep}" in err, err
+    assert f"note: {covers[kind].name}: dropping cover art #2 ({codec}): {suffix} cannot hold it {keep}" in err, err
     assert [s["codec_type"] for s in streams(out)].count("video") == 1
     assert_reads_cleanly(out)
 
@@ -263,7 +263,7 @@ def test_a_damaged_cover_is_left_out_with_a_note(run_cli, weights_env, style, tm
     the video, for the stream to decode)."""
     out = tmp_path / f"out{suffix}"
     err = stylize(run_cli, covers["cut"], style, out)
-    assert "note: cover art #2 (mjpeg): its picture does not decode (damaged); leaving it out" in err, err
+    assert f"note: {covers['cut'].name}: cover art #2 (mjpeg): its picture does not decode (damaged); leaving it out" in err, err
     assert pictures(out) == []
     assert_reads_cleanly(out)
 

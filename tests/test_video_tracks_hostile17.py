@@ -49,7 +49,7 @@ def test_a_cover_claiming_more_pixels_than_covers_are_checked_at_is_left_out(run
            "-c:v:0", "libx264", "-c:a", "aac", "-disposition:v:1", "attached_pic", source)
     out = tmp_path / f"out{suffix}"
     err = stylize(run_cli, source, style, out)
-    assert (f"note: cover art #2 (png): {side}x{side}, more than the {COVER_MAX_PIXELS} pixels a cover is checked at; "
+    assert (f"note: {source.name}: cover art #2 (png): {side}x{side}, more than the {COVER_MAX_PIXELS} pixels a cover is checked at; "
             "leaving it out") in err, err
     assert pictures(out) == [] and [s["codec_type"] for s in streams(out)] == ["video", "audio"]
     assert_reads_cleanly(out)
@@ -93,7 +93,7 @@ def test_covers_a_container_cannot_hold_are_named_in_one_note(run_cli, weights_e
     tracks for a .mkv, 300): one line names them all."""
     err = stylize(run_cli, covers_clip(tmp_path, 8), style, tmp_path / "out.gif")
     said = [line for line in err.splitlines() if "cover art" in line]
-    assert said == ["note: dropping cover art #2 (mjpeg): .gif cannot hold it (use .mp4 or .mkv to keep it) "
+    assert said == ["note: covers8.mkv: dropping cover art #2 (mjpeg): .gif cannot hold it (use .mp4 or .mkv to keep it) "
                     "(also #3, #4, #5, #6, #7, ...: 8 streams)"], err
 
 
@@ -164,7 +164,7 @@ def test_klv_outside_a_segment_is_named_as_an_empty_stream_in_ts(run_cli, weight
     telemetry_clip(source, data_seconds=1, fmt="mpegts", codec="klv", tag=None)
     out = tmp_path / "out.ts"
     err = stylize(run_cli, source, style, out, "--start", "2")
-    assert "note: data stream #2: none of its packets fall within the output; .ts gets an empty stream" in err, err
+    assert f"note: {source.name}: data stream #2: none of its packets fall within the output; .ts gets an empty stream" in err, err
     assert [s["codec_type"] for s in streams(out)] == ["video", "audio", "data"]
     assert_reads_cleanly(out)
 

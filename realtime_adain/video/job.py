@@ -217,7 +217,7 @@ def open_output(output: Path, reader: VideoReader, settings: VideoSettings, enco
         return pictures, pictures
     pending = PendingOutput(output)
     try:
-        return VideoWriter(pending.path, encode, spec, reader.passthrough), pending
+        return VideoWriter(pending.path, encode, spec, reader.passthrough, reader.path.name), pending
     except BaseException as exc:
         pending.discard()
         raise pending.failed(exc) from None

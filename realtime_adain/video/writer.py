@@ -237,9 +237,11 @@ class VideoWriter:
     """An output file being written: one encoded video stream plus the copied streams."""
 
     def __init__(
-        self, path: Path, settings: EncodeSettings, video: VideoFormatOut, passthrough: Sequence[av.stream.Stream]
+        self, path: Path, settings: EncodeSettings, video: VideoFormatOut, passthrough: Sequence[av.stream.Stream],
+        source: str | None = None,
     ) -> None:
         self.path = path
+        self.source = source  # the input's name, which the notes start with (a folder run's notes said no file)
         settings = settings.for_container(container_format(path))  # no --codec: the container's default
         self._reformatter = VideoReformatter()  # one RGB -> YUV converter for the stream, not one per frame
         # Input audio stream index -> its decoder's native layout and channel order (`decoder_layout`:
@@ -256,7 +258,7 @@ class VideoWriter:
             refused = {s.index for s in audio if not muxer_accepts(container_format(path), s)}
             notes = self._open(settings, video, passthrough, refused or {s.index for s in audio}, last=True)
         for line in merged_notes(notes):
-            note(line)
+            self._note(line)
         self.frames_written = 0
         self._last_pts: int | None = None
         self._shifted = False  # a timestamp was moved to keep them increasing (noted once)
@@ -294,8 +296,9 @@ class VideoWriter:
     def _open(self, settings: EncodeSettings, video: VideoFormatOut, passthrough: Sequence[av.stream.Stream],
               reencode: set[int], last: bool = False) -> list[str] | None:
         """Open the file with its streams and write the header, re-encoding the audio streams in
-        `reencode` (input indices) even where the container lists their codec: the notes to give,
-        or None when the muxer refused the header with audio copied (unless `last`)."""
+        `reencode` (input indices) even where the container lists their codec: the notes to give
+        (given once the file opens: a header refused first gave the chapters' note twice), or None
+        when the muxer refused the header with audio copied (unless `last`)."""
         fmt = container_format(self.path)
         try:
             self.container = av.open(ffmpeg_name(self.path), "w", format=fmt, options=muxer_options(fmt, video.tags))
@@ -314,9 +317,9 @@ class VideoWriter:
             # Input index -> what is said of it (re-encoded, converted, left out and why): `job.stream_reports`.
             self.said = {stream.index: line for stream in passthrough
                          if (line := self._add_passthrough(stream, stream.index not in reencode))}
-            self._label(video, passthrough)
+            lost = self._label(video, passthrough)
             self.container.start_encoding()
-            return list(self.said.values())
+            return [*([self.framing.said] if self.framing else []), *lost, *self.said.values()]
         except av.error.FFmpegError as exc:
             self.container.close()
             if video_context is not None and not video_context.is_open:  # (an encoder's smallest picture: x265 16x16)
@@ -337,10 +340,11 @@ class VideoWriter:
         (`KindChange`), for `--json`."""
         return {index: change.reason for index, change in self._kind_changes.items() if change.reason}
 
-    def _label(self, video: VideoFormatOut, passthrough: Sequence[av.stream.Stream]) -> None:
+    def _label(self, video: VideoFormatOut, passthrough: Sequence[av.stream.Stream]) -> list[str]:
         """Carry over what the input says about itself, as `ffmpeg` does: the file's tags (title,
         date), each stream's (language, title: `language_for`) and dispositions (which video and
-        audio track plays by default), and the chapters."""
+        audio track plays by default), and the chapters. The note to give where the output holds
+        no chapters or timecode the input has."""
         fmt = self.container.format.name
         self.container.metadata.update(content_tags(video.tags))
         self.video.metadata.update(language_for(fmt, content_tags(video.video_tags)))
@@ -360,8 +364,7 @@ class VideoWriter:
             self.container.metadata["timecode"] = timecode
         lost = [what for what, had, held in (("chapters", video.chapters, self.holds_chapters),
                                              ("timecode", timecode, self.holds_timecode)) if had and not held]
-        if lost:
-            note(f"{self.path.suffix} holds no {' or '.join(lost)}: the input's are dropped", once=True)
+        return [f"{self.path.suffix} holds no {' or '.join(lost)}: the input's are dropped"] if lost else []
 
     @property
     def holds_chapters(self) -> bool:
@@ -402,9 +405,8 @@ class VideoWriter:
         self.framing = encoder_framing(settings, spec.width, spec.height, spec.frame_rate)
         width, height = self.framing.size if self.framing else (spec.width, spec.height)
         check_bitrate_picture(settings, width, height)
-        if self.framing:
+        if self.framing:  # (said by `_open`)
             settings = dataclasses.replace(settings, pix_fmt=self.framing.pix_fmt or settings.pix_fmt)
-            note(self.framing.said, once=True)
         stream = self.container.add_stream(settings.codec, rate=encoder_rate(settings.codec, spec.frame_rate))
         stream.width, stream.height = width, height
         stream.pix_fmt = choose_pix_fmt(settings, width, height, self.container.format.name)
@@ -630,7 +632,7 @@ class VideoWriter:
             return
         elif self._last_pts is not None and pts <= self._last_pts:  # the muxer refuses it (EINVAL)
             if not self._shifted and encoder_tb == self.input_time_base:  # (else rounded onto one slot: a slot on is right)
-                note(f"frame timestamps that do not increase (at {pts}); moving them one tick later")
+                self._note(f"frame timestamps that do not increase (at {pts}); moving them one tick later")
             self._shifted = self._moved_on = True
             pts = self._last_pts + self._muxer_tick(encoder_tb)
         else:
@@ -725,8 +727,9 @@ class VideoWriter:
         while until - self._last_pts > GIF_LONGEST_DELAY:
             if self._repeats >= GIF_MOST_REPEATS:
                 if not self._cut:
-                    note(f"a GIF frame is shown for {(until - self._last_pts) / 100:.0f} s: a delay holds 655.35 s, "
-                         "and past a day of repeated frames the rest is cut (later frames come that much sooner)")
+                    self._note(f"a GIF frame is shown for {(until - self._last_pts) / 100:.0f} s: a delay holds "
+                               "655.35 s, and past a day of repeated frames the rest is cut (later frames come that "
+                               "much sooner)")
                 self._cut = True
                 return
             self._repeats += 1
@@ -742,8 +745,8 @@ class VideoWriter:
         read from its start (MPEG-TS segments of 25 and 50 fps joined). Moving each a slot on, a
         second of 50 fps became two in a 25 fps AVI (the sound out of sync); FFmpeg drops them."""
         if not self._crowded:
-            note(f"the video runs faster than the output's {float(1 / encoder_tb):g} fps in places (its frame rate "
-                 "changes mid-stream?); frames there are dropped to keep the timing, as FFmpeg drops them")
+            self._note(f"the video runs faster than the output's {float(1 / encoder_tb):g} fps in places (its frame "
+                       "rate changes mid-stream?); frames there are dropped to keep the timing, as FFmpeg drops them")
         self._crowded = True
 
     def _drop_gif_frame(self) -> None:
@@ -754,9 +757,10 @@ class VideoWriter:
         """Say once what an input faster than a GIF shows costs: both effects in one line (a 240 fps
         clip has both, and got two notes)."""
         if not self._fast:
-            note("the input runs faster than 50 fps and GIF times frames in centiseconds: web browsers show a frame "
-                 "of under 2 cs for 10 cs (the GIF plays slower there), and a frame in the same centisecond as the "
-                 "one before (over 100 fps) is dropped, as FFmpeg drops it; convert the input to 25 fps first")
+            self._note("the input runs faster than 50 fps and GIF times frames in centiseconds: web browsers show a "
+                       "frame of under 2 cs for 10 cs (the GIF plays slower there), and a frame in the same "
+                       "centisecond as the one before (over 100 fps) is dropped, as FFmpeg drops it; convert the "
+                       "input to 25 fps first")
         self._fast = True
 
     def _mux_video(self, packets: list[av.Packet], last: bool = False) -> None:
@@ -800,6 +804,11 @@ class VideoWriter:
                 read_end = max(self._read_end or 0, packet.pts + (packet.duration or 0))
                 if read_end < self._video_end:
                     packet.duration = self._video_end - packet.pts
+            if None not in (packet.dts, self._decode_delay, self._video_end):
+                # (the sample table starts at the first packet's decode time, its pts less the delay, and
+                # ends at the final one's plus its duration: where `--start` shortened the first picture,
+                # the delay was shorter than later ones', and the track ended that much early)
+                packet.duration = max(packet.duration or 0, self._video_end - self._decode_delay - packet.dts)
             self._mux(packet)
 
     def _mux_held(self, count: int) -> None:
@@ -1045,8 +1054,8 @@ class VideoWriter:
         SHORTEST_GAP to LONGEST_FILLED_GAP; a longer one is said (once a stream) and left."""
         if gap > LONGEST_FILLED_GAP:
             if self._longest_gap is None:
-                note(f"stream #{index}: a gap of {float(gap):.0f} s in its sound is left as it is, not filled with "
-                     f"silence (longer than {float(LONGEST_FILLED_GAP):.0f} s: damaged timestamps?)")
+                self._note(f"stream #{index}: a gap of {float(gap):.0f} s in its sound is left as it is, not filled "
+                           f"with silence (longer than {float(LONGEST_FILLED_GAP):.0f} s: damaged timestamps?)")
             self._longest_gap = max(gap, self._longest_gap or gap)
             return False
         return gap >= SHORTEST_GAP
@@ -1142,9 +1151,13 @@ class VideoWriter:
         if packet.pts is not None and packet.time_base:
             self._encoded_end[index] = (packet.pts, packet.pts + (packet.duration or 0), packet.time_base)
 
+    def _note(self, line: str) -> None:
+        """Say `line` of this input, named where known (`source`)."""
+        note(f"{self.source}: {line}" if self.source else line)
+
     def _note_damaged(self, index: int, kind: str) -> None:
         if index not in self._damaged:
-            note(f"stream #{index}: a damaged {kind} packet was skipped (FFmpeg skips it the same way)")
+            self._note(f"stream #{index}: a damaged {kind} packet was skipped (FFmpeg skips it the same way)")
         self._damaged.add(index)
 
     def _mux_increasing(self, packet: av.Packet, out: av.stream.Stream, index: int) -> None:
@@ -1171,7 +1184,7 @@ class VideoWriter:
         step = 0 if self.container.format.flags & av.format.Flags.ts_nonstrict.value else 1
         if last is not None and scaled < last + step:
             if index not in self._moved:
-                note(f"stream #{index}: packet timestamps that do not increase (at {dts}); moving them on")
+                self._note(f"stream #{index}: packet timestamps that do not increase (at {dts}); moving them on")
             self._moved.add(index)
             scaled = last + step
             if tb_in and tb_out and tb_in != tb_out:
@@ -1194,13 +1207,13 @@ class VideoWriter:
                 continue
             if out.type == "audio":
                 said = f": none of its sound falls within {within}" if within else " holds no sound (no packets)"
-                note(f"audio stream #{index}{said}; {self.path.suffix} gets an empty track or none")
+                self._note(f"audio stream #{index}{said}; {self.path.suffix} gets an empty track or none")
             elif out.type == "data":  # (MPEG-TS lists each stream in its program table, packets or none)
                 gets = "an empty stream" if self.container.format.name == "mpegts" else "no track for it"
-                note(f"data stream #{index}: none of its packets fall within the output; {self.path.suffix} gets "
-                     f"{gets}")
+                self._note(f"data stream #{index}: none of its packets fall within the output; {self.path.suffix} "
+                           f"gets {gets}")
             elif out.type == "video":
-                note(f"cover art #{index} holds no picture (damaged?); {self.path.suffix} gets none")
+                self._note(f"cover art #{index} holds no picture (damaged?); {self.path.suffix} gets none")
 
     def _mux_last_data(self, cut: bool) -> None:
         """Mux each data track's latest packet, held back (`write_packet`) to be cut, where `cut`
