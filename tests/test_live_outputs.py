@@ -30,14 +30,15 @@ def test_presentation_times_follow_capture_times(tmp_path):
     assert np.allclose(means, [20 * i for i in range(10)], atol=3)  # frames in order, none lost
 
 
-def test_odd_sizes_keep_their_size_in_a_file_and_an_empty_recording_leaves_no_file(tmp_path):
-    """A recording follows `video`'s rule (exact size, 4:4:4 when a side is odd); streams crop to even."""
+def test_odd_sizes_are_cropped_to_even_420_and_an_empty_recording_leaves_no_file(tmp_path):
+    """A recording, as a stream, is 4:2:0 cropped to even sides (4:4:4 at the exact size played in
+    neither browsers nor QuickTime)."""
     recorder = Recorder(tmp_path / "odd.mp4", (115, 65), fps=24, log=lambda *a, **k: None)
     recorder.submit(np.zeros((65, 115, 3), np.uint8), 0.0)
     recorder.close()
     with av.open(str(tmp_path / "odd.mp4")) as container:
         stream = container.streams.video[0]
-        assert (stream.width, stream.height, stream.codec_context.pix_fmt) == (115, 65, "yuv444p")
+        assert (stream.width, stream.height, stream.codec_context.pix_fmt) == (114, 64, "yuv420p")
     assert even((115, 65)) == (114, 64)
     empty = Recorder(tmp_path / "empty.mp4", (64, 64), fps=24, log=lambda *a, **k: None)
     assert empty.close() is None

@@ -88,14 +88,23 @@ class Controller:
 
     def set_styles(self, names: Sequence[str]) -> list[Effect]:
         """After a rescan: keep the current style selected (by name) when it is still there. A
-        selection that moved (its style gone, or styles before it) is a `style` effect, as a key's."""
+        selection that moved (its style gone, or styles before it) is a `style` effect, as a key's.
+        A mix is kept only while the same style still follows the current one (the partner is the
+        next style by position: kept as it was, a rescan silently mixed in another style, or the
+        style with itself); otherwise it is switched off, said with a `mix` line as `m` says it."""
         with self._lock:
             old = self._state
             names = tuple(names)
             index = names.index(old.style_name) if old.style_name in names else min(old.style, len(names) - 1)
-            self._state = replace(old, style_names=names, style=index)
+            new = replace(old, style_names=names, style=index)
             moved = (index, names[index]) != (old.style, old.style_name)
-            return [Effect("styles", {"count": len(names)})] + (self._style_effect(self._state) if moved else [])
+            effects = [Effect("styles", {"count": len(names)})] + (self._style_effect(new) if moved else [])
+            partner = old.style_names[old.next_style]
+            if old.mix and (len(names) == 1 or names[new.next_style] != partner):
+                new = replace(new, mix=0.0)
+                effects.append(Effect("mix", {"weight": 0.0, "with": partner}))
+            self._state = new
+            return effects
 
     # One handler per action in keys.BINDINGS: (state, argument) -> (new state, effects).
 

@@ -6,7 +6,8 @@ up after a time limit, so a peer that stopped reading cannot hang the shutdown. 
 their capture time, which becomes the presentation time: a recording plays at the speed it was
 seen, even when the stylizer kept up with only some of the camera's frames. A recording holds
 room on its disk ahead of what it writes (`DiskRoom`), so a disk that fills up stops it at once,
-playable, rather than losing it.
+playable, rather than losing it; and it is written in fragments (`RECORDING_CONTAINER`), so a
+process killed outright (SIGKILL, the OOM killer, a power cut) leaves what it wrote playable.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import importlib
 import math
 import os
 import queue
+import re
 import shutil
 import socket
 import threading
@@ -33,11 +35,10 @@ import numpy as np
 from av.video.reformatter import VideoReformatter
 
 from realtime_adain import limits
-from realtime_adain.atomic import PendingOutput
+from realtime_adain.atomic import FILE_MODE, MOST_PARTIAL_NUMBERS, PendingOutput, partial_path, process_gone, writable_target
 from realtime_adain.clib import c_library
 from realtime_adain.errors import UserError, environment_failure
 from realtime_adain.imageio import resize
-from realtime_adain.video.formats import EncodeSettings, choose_pix_fmt
 from realtime_adain.video.sequence import ffmpeg_name
 from realtime_adain.video.writer import BT709_MATRIX as BT709, LIMITED_RANGE
 
@@ -53,9 +54,20 @@ OUTPUT_FPS = (1.0, 240.0)
 OUTPUT_TIME_BASE = Fraction(1, 90000)
 RECORDING_CLOSE_TIMEOUT = 30.0  # encoding at most QUEUE_FRAMES frames and flushing to a local disk
 STREAM_CLOSE_TIMEOUT = 5.0
-# What an MP4 needs beyond its packets to be finished: its index grows by about 19 bytes a frame
-# (uneven capture times, measured), its header and the index's fixed part take a few KiB.
-INDEX_BYTES_PER_FRAME = 32
+# A recording is written as fragmented MP4 (a header, then a moof box and the packets for each
+# second), which FFmpeg turns into an ordinary MP4 when it is finished (`hybrid_fragmented`: the
+# index at the end, as before): a SIGKILL lost the whole file, whose only index is written last,
+# and x264 holds ~10 s of frames at 1-2 fps. Each packet is flushed (`flush_packets`) so a killed
+# run's last fragments are not left in FFmpeg's 32 KiB buffer. Fragments have no edit list: B-frames'
+# delay is taken by negative composition offsets (else every frame played 2 frames late). FFmpeg
+# before 8.0 (libavformat 62) has no hybrid mode: a plain MP4 there.
+RECORDING_CONTAINER = ({"movflags": "hybrid_fragmented+negative_cts_offsets", "frag_duration": "1000000",
+                        "flush_packets": "1"}
+                       if av.library_versions["libavformat"] >= (62, 0, 0) else {})
+# What an MP4 needs beyond its packets to be finished: the fragments' boxes, kept in the finished
+# file, take up to 139 bytes a frame (one fragment a frame, at 1 fps or less; measured), the
+# index about 19 more (uneven capture times), the header and the index's fixed part a few KiB.
+CONTAINER_BYTES_PER_FRAME = 160
 ROOM_SLACK = 64 * 1024
 ROOM_AHEAD = 1 << 20  # reserved beyond the need at a time: most frames make no system call
 FALLOC_FL_KEEP_SIZE = 1
@@ -65,9 +77,18 @@ DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
 
 def even(size: tuple[int, int]) -> tuple[int, int]:
-    """H.264 in 4:2:0 needs even sides: a stream is cropped to them (network players decode 4:2:0
-    only), while a file keeps its exact size in 4:4:4, by the same rule as `video` (formats.choose_pix_fmt)."""
+    """H.264 in 4:2:0 needs even sides. Recordings and streams are 4:2:0 at an even size: the 4:4:4
+    that `video` writes at an odd size (formats.choose_pix_fmt) plays neither in browsers nor in
+    QuickTime nor on hardware decoders, and a 4:3 camera at the default --size 160 runs at 213x160."""
     return max(2, size[0] // 2 * 2), max(2, size[1] // 2 * 2)
+
+
+def even_crop(image: np.ndarray) -> np.ndarray:
+    """`image` less its last column or row where that side is odd: cropped, not scaled, as the one
+    pixel is not worth resampling (softening) the whole picture for, nor padded, which would add
+    an edge the picture never had."""
+    width, height = even((image.shape[1], image.shape[0]))
+    return image[:height, :width]
 
 
 def output_rate(fps: float) -> Fraction:
@@ -163,7 +184,7 @@ class DiskRoom:
     def take(self, size: int, count: int, opened: bool) -> None:
         """Room for `count` packets of `size` bytes in all, or OSError (ENOSPC, EDQUOT, EFBIG). `opened`:
         FFmpeg has opened the file, which truncates it (freeing what was reserved before)."""
-        end = self._data + size + (self._frames + count) * INDEX_BYTES_PER_FRAME + ROOM_SLACK
+        end = self._data + size + (self._frames + count) * CONTAINER_BYTES_PER_FRAME + ROOM_SLACK
         if end > self._size_limit:  # (room reserved by fallocate is not checked against it: the writes are)
             raise OSError(errno.EFBIG, os.strerror(errno.EFBIG))
         if end > self._reserved:
@@ -217,7 +238,7 @@ class EncoderThread(threading.Thread):
         codec_options: dict[str, str],
         log: Callable[..., None],
         label: str | None = None,
-        exact_size: bool = False,
+        container_options: dict[str, str] | None = None,
         room: DiskRoom | None = None,
         stopped: Callable[[], None] = lambda: None,
         key: str = "target",
@@ -226,8 +247,7 @@ class EncoderThread(threading.Thread):
         self.target = target
         self.label = label or target  # what the user knows it as (not a hidden temporary name)
         self.key = key  # its name in log lines: "path" for a file, as in `output-failed` (the output's `key`)
-        self.pix_fmt = choose_pix_fmt(EncodeSettings("libx264"), *size) if exact_size else "yuv420p"
-        self.size = size if exact_size else even(size)
+        self.size = even(size)
         self.rate = output_rate(fps)
         self.log = log
         # Frames in the output: counted as the container takes their packets (the encoder holds a
@@ -244,7 +264,7 @@ class EncoderThread(threading.Thread):
         self._last_pts = -1
         self._reformatter = VideoReformatter()  # one scaler for the stream, not one per frame
         try:
-            self._container = av.open(target, mode="w", format=container_format)
+            self._container = av.open(target, mode="w", format=container_format, options=container_options or {})
         except (av.FFmpegError, OSError) as exc:
             raise UserError(f"{self.label}: cannot open for writing ({getattr(exc, 'strerror', None) or exc})") from None
         try:
@@ -261,7 +281,7 @@ class EncoderThread(threading.Thread):
     def _add_stream(self, codec_options: dict[str, str]) -> None:
         self._stream = self._container.add_stream("libx264", rate=self.rate)
         self._stream.width, self._stream.height = self.size
-        self._stream.pix_fmt = self.pix_fmt
+        self._stream.pix_fmt = "yuv420p"
         if limits.pools_reduced:  # `ulimit -u` leaves no room for x264's threads (as `video` encodes)
             codec_options = {**codec_options, "threads": "1"}
         self._stream.options = codec_options
@@ -353,8 +373,8 @@ class EncoderThread(threading.Thread):
         if self._first_time is None:
             self._first_time = captured
         pts = max(self._last_pts + 1, round((captured - self._first_time) / OUTPUT_TIME_BASE))
-        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
-        frame = self._reformatter.reformat(frame, width=self.size[0], height=self.size[1], format=self.pix_fmt,
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(even_crop(image)), format="rgb24")
+        frame = self._reformatter.reformat(frame, width=self.size[0], height=self.size[1], format="yuv420p",
                                            dst_colorspace=BT709, dst_color_range=LIMITED_RANGE,
                                            threads=1 if limits.pools_reduced else None)  # (swscale's: one a CPU)
         frame.color_primaries, frame.color_trc = BT709, BT709
@@ -395,12 +415,48 @@ def plays(path: Path) -> bool:
         return False
 
 
+def keep_killed_recordings(final: Path) -> list[Path]:
+    """What recordings of `final` killed outright (SIGKILL, a power cut) left, kept as its
+    NAME.partial.mp4 (-1, -2, ..., never over a file): their hidden `.NAME.PID-*.part.mp4`, whose
+    process is gone, plays up to its last fragment. One that does not play (killed before its first
+    fragment) is removed. Done as a new recording of that name starts: left hidden, the next
+    output into the folder would remove it unseen (atomic.remove_stale_temporaries)."""
+    hidden = re.compile(rf"\.{re.escape(final.stem)}\.(?P<pid>\d+)-[a-z0-9_]{{8}}\.part{re.escape(final.suffix)}")
+    kept = []
+    try:
+        entries = [entry for entry in os.scandir(final.parent)
+                   if (match := hidden.fullmatch(entry.name)) and entry.is_file(follow_symlinks=False)
+                   and process_gone(int(match.group("pid")))]
+    except OSError:
+        return kept
+    for entry in entries:
+        with contextlib.suppress(OSError):
+            if plays(Path(entry.path)):
+                os.truncate(entry.path, os.stat(entry.path).st_size)  # (gives back room `DiskRoom` held beyond its end)
+                os.chmod(entry.path, FILE_MODE)
+                kept.append(_claim_partial_name(Path(entry.path), final))
+            os.unlink(entry.path)
+    return kept
+
+
+def _claim_partial_name(path: Path, final: Path) -> Path:
+    """A hard link to `path` at the first free partial name of `final` (OSError if none could be had)."""
+    for number in range(MOST_PARTIAL_NUMBERS):
+        try:
+            os.link(path, candidate := partial_path(final, number))
+            return candidate
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(final))
+
+
 class Recorder(EncodedOutput):
     """An MP4 file that appears only when finalised: written as a hidden .part file, then renamed.
 
     A recording that failed (a full disk) keeps its frames as NAME.partial.mp4 if the file could
     still be finalised, else nothing: never a file that does not play. That is settled the moment
-    it fails, while the session goes on; `error` is None until then.
+    it fails, while the session goes on; `error` is None until then. One killed outright is kept
+    so by the next recording of its name (`keep_killed_recordings`).
     """
 
     key = "path"
@@ -414,12 +470,14 @@ class Recorder(EncodedOutput):
         self.published: Path | None = None
         self._settled = False  # what is kept (if anything) is decided and in place
         self._settle_lock = threading.Lock()
+        for kept in keep_killed_recordings(writable_target(self.path)):
+            log("killed-recording-kept", path=str(kept))
         self._pending = PendingOutput(self.path)
         room = DiskRoom(self._pending.path)
         options = {"preset": "veryfast", "crf": "20"}
         try:
             self._encoder = EncoderThread(ffmpeg_name(self._pending.path), "mp4", size, fps, options, log, label=str(self.path),
-                                          exact_size=True, room=room, stopped=self._settle, key=self.key)
+                                          container_options=RECORDING_CONTAINER, room=room, stopped=self._settle, key=self.key)
         except BaseException:  # (a UserError, or memory short: no .part left either way)
             room.release()
             self._pending.discard()

@@ -122,10 +122,14 @@ class Window:
 
 @dataclass
 class WindowLoop:
-    """Wait briefly for a picture (woken at once when one comes), show it, poll the keys.
+    """Show the newest picture, if there is one, and poll the keys.
 
     `waitKeyEx(1)` is where HighGUI paints, so the picture is on screen after it: that is the end
-    of the latency measurement (`shown`). A key waits at most the 10 ms picture wait plus 1 ms.
+    of the latency measurement (`shown`). It is also the loop's wait (at least 1 ms), never the
+    feed: HighGUI's Qt takes in all the window's events there but keeps only the last key of them,
+    so keys that came while the loop waited for a picture elsewhere were lost (about half of 40
+    typed 5 ms apart, with a 10 ms picture wait). A picture that comes meanwhile waits for the poll
+    to end, about a millisecond.
     """
 
     window: Window
@@ -145,14 +149,16 @@ class WindowLoop:
     def run(self) -> None:
         last: Result | None = None
         first = True
+        stale = False  # keys changed what the picture shows since it was drawn
         try:
             while not self.done():
-                got = self.feed.next(timeout=0.01)
+                got = self.feed.next(timeout=0)
                 fresh = False
                 if got is not None:
                     last = got
                     fresh = self.deliver(last)
                     self.window.show(self._picture(last))
+                    stale = False
                     if first:
                         self.log("window", title=WINDOW, size="%dx%d" % self.window.display)
                         first = False
@@ -164,8 +170,10 @@ class WindowLoop:
                 if key != -1:
                     effects = self.controller.press(key)
                     self.perform(effects, last)
-                    if effects and last is not None:
-                        self.window.show(self._picture(last))
+                    stale = stale or bool(effects)
+                elif stale and last is not None:  # once the keys pause: drawn after each, it lost keys too
+                    self.window.show(self._picture(last))
+                    stale = False
                 if not self.window.visible:
                     self.log("window-closed")
                     break
