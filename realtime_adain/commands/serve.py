@@ -66,8 +66,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     frames = parser.add_argument_group("frames and temporal stability")
     frames.add_argument("--max-resolution", type=argtypes.camera_resolution,
                         default=MAX_RESOLUTION, metavar="WxH",
-                        help="incoming frames larger than this are scaled down first; at most %dx%d either way up (default %dx%d)"
-                             % (*MAX_RESOLUTION, *MAX_RESOLUTION))
+                        help="incoming frames larger than this are scaled down first, and a client sending more than 4 "
+                             "times its pixels is closed before they are decoded; at most %dx%d either way up "
+                             "(default %dx%d)" % (*MAX_RESOLUTION, *MAX_RESOLUTION))
     common.add_stabilize_options(frames, "each client's stabiliser mode at the start (default flow; stats needs the eager engine)")
 
     common.add_model_options(parser, default_size=None, size_default_text=LIVE_SIZE_TEXT)

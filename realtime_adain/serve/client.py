@@ -115,8 +115,9 @@ class ServeClient:
         if self.closed:
             raise RuntimeError("the client is closed")
         if self.pc.connectionState in ("failed", "closed"):
+            why = next((f"; the server closed it: {m['closed']}" for m in reversed(self.messages) if "closed" in m), "")
             raise ConnectionError(f"the connection to {self.base_url} {self.pc.connectionState} "
-                                  f"({len(self.frames)} frames came back)")
+                                  f"({len(self.frames)} frames came back){why}")
 
     def headers(self) -> dict:
         return {"Authorization": f"Bearer {self.token}"} if self.token else {}

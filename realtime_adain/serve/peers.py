@@ -21,6 +21,7 @@ from aiortc.rtcsctptransport import WEBRTC_BINARY, WEBRTC_STRING
 from realtime_adain.serve import control
 from realtime_adain.serve.batcher import Batcher, Delivery, Pipeline
 from realtime_adain.serve.styles import StyleRegistry
+from realtime_adain.settings import MAX_RESOLUTION
 from realtime_adain.stylizer import Stylizer
 
 LATENCY_WINDOW = 60  # frames the reported p50/p95 are taken over (2 s at 30 fps)
@@ -31,6 +32,9 @@ MAX_CANDIDATES = 64  # ICE candidates in an offer: each is a pair the server wou
 MAX_DECODE_BACKLOG = 8  # received frames waiting for the decoder (a quarter second at 30 fps); beyond, dropped
 MAX_DECODE_BACKLOG_BYTES = 16 * 1024 * 1024  # and their bytes (aiortc takes frames of up to 512 packets)
 H264_NAL_START = re.compile(rb"\x00\x00\x01(.)", re.DOTALL)
+H264_SPS_READ = 4096  # bytes of an SPS read for its size: its longest legal scaling lists take under 2 KB
+H264_HIGH_PROFILES = (100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135)  # chroma format, depth, lists
+CLOSE_SAID_S = 0.5  # how long a closing client's last message (why it is closed) is given to leave
 ICE_CREDENTIALS = (("ice-ufrag", "ICE username fragment", 4), ("ice-pwd", "ICE password", 22))  # RFC 8839's shortest
 MOST_ICE_CHARS = 256  # RFC 8839's longest: every ICE check the server sends carries the ufrag
 ICE_CHARS = re.compile(r"[A-Za-z0-9+/]+")  # ice-char: ALPHA / DIGIT / "+" / "/"
@@ -57,6 +61,80 @@ def is_keyframe(codec: str, data: bytes) -> bool:
                 return kind == 5
         return False
     return True
+
+
+def most_pixels(max_resolution: tuple[int, int]) -> int:
+    """Pixels a client's frames may have, read before they are decoded: 4 x --max-resolution's, at
+    most 7680x4320's. Decoding takes memory by the size sent, before any scaling to the work size
+    (12000x12000 VP8 frames took 660 MB for one client; VP8 goes to 16383 a side)."""
+    return min(4 * max_resolution[0] * max_resolution[1], MAX_RESOLUTION[0] * MAX_RESOLUTION[1])
+
+
+def picture_size(codec: str, data: bytes) -> tuple[int, int] | None:
+    """(width, height) an encoded frame sets its decoder to, read without decoding it, or None
+    where it sets none (a VP8 inter frame, H.264 slices without an SPS) or it cannot be read: a VP8
+    keyframe has it after its 3-byte frame tag and start code 9d 01 2a (14 bits a side); H.264
+    has it in each SPS (the largest is taken)."""
+    if codec == "VP8":
+        if len(data) >= 10 and not data[0] & 1 and data[3:6] == b"\x9d\x01\x2a":
+            return int.from_bytes(data[6:8], "little") & 0x3FFF, int.from_bytes(data[8:10], "little") & 0x3FFF
+        return None
+    if codec == "H264":
+        starts = list(H264_NAL_START.finditer(data))
+        sizes = [h264_sps_size(data[start.end():ends.start() if ends else None])
+                 for start, ends in zip(starts, starts[1:] + [None]) if start[1][0] & 0x1F == 7]
+        return max(filter(None, sizes), key=lambda size: size[0] * size[1], default=None)
+    return None
+
+
+def h264_sps_size(sps: bytes) -> tuple[int, int] | None:
+    """An H.264 SPS's picture size (after its NAL header; H.264 7.3.2.1.1; cropping not taken off),
+    or None where it ends first (FFmpeg refuses such a one too)."""
+    bits = "".join(f"{byte:08b}" for byte in sps[:H264_SPS_READ].replace(b"\x00\x00\x03", b"\x00\x00"))
+    at = 0
+
+    def u(count: int) -> int:
+        nonlocal at
+        if at + count > len(bits):
+            raise ValueError("the SPS ends")
+        at += count
+        return int(bits[at - count:at] or "0", 2)
+
+    def ue() -> int:
+        zeros = bits.index("1", at) - at  # (ValueError where no 1 follows)
+        u(zeros)
+        return u(zeros + 1) - 1
+
+    try:
+        profile = u(8)
+        u(16)  # constraint flags, level
+        ue()  # its id
+        if profile in H264_HIGH_PROFILES:
+            chroma_format = ue()
+            u(chroma_format == 3)  # separate colour planes
+            ue(), ue(), u(1)  # bit depths, lossless
+            if u(1):  # scaling matrices: lists of deltas, each list ending at a next scale of 0
+                for size in [16] * 6 + [64] * (6 if chroma_format == 3 else 2):
+                    if u(1):
+                        last = scale = 8
+                        for _ in range(size):
+                            if scale:
+                                delta = ue()
+                                scale = (last + (delta + 1) // 2 * (1 if delta % 2 else -1) + 256) % 256
+                            last = scale or last
+        ue()  # log2 of the largest frame_num
+        order = ue()
+        if order == 0:
+            ue()
+        elif order == 1:
+            u(1), ue(), ue()
+            for _ in range(ue()):
+                ue()
+        ue(), u(1)  # reference frames, gaps
+        width_in_blocks, height_in_units = ue() + 1, ue() + 1
+        return width_in_blocks * 16, height_in_units * 16 * (2 - u(1))  # (fields, not frames: two units each)
+    except ValueError:
+        return None
 
 
 def has_ice_addresses() -> bool:
@@ -285,12 +363,17 @@ class DecodeBacklog(queue.Queue):
     Here at most `frames` frames (`max_bytes`) wait: a keyframe replaces those before it (live
     video: the newest is what counts); a frame past the bound is dropped, and so is each after it
     until a keyframe, which is asked for (`request_keyframe`: aiortc sends a PLI); the end of the
-    track (None) drops what waits."""
+    track (None) drops what waits. A frame that sets a picture of over `pixels` pixels is dropped
+    before it is decoded, with every frame after it, and told to `refuse` (width, height) once:
+    decoding takes memory by the size the client chose."""
 
     def __init__(self, request_keyframe: Callable[[], None], frames: int = MAX_DECODE_BACKLOG,
-                 max_bytes: int = MAX_DECODE_BACKLOG_BYTES) -> None:
+                 max_bytes: int = MAX_DECODE_BACKLOG_BYTES, pixels: int = most_pixels(MAX_RESOLUTION),
+                 refuse: Callable[[int, int], None] = lambda width, height: None) -> None:
         super().__init__()
         self.request_keyframe, self.frames, self.max_bytes = request_keyframe, frames, max_bytes
+        self.pixels, self.refuse = pixels, refuse
+        self.refused = False
         self.bytes = self.dropped = 0
         self.waiting_for_key = False
 
@@ -308,6 +391,13 @@ class DecodeBacklog(queue.Queue):
             self.queue.append(None)
             return
         codec, frame = item
+        picture = picture_size(codec.name, frame.data)
+        if self.refused or (picture is not None and picture[0] * picture[1] > self.pixels):
+            self.dropped += 1
+            if not self.refused:
+                self.refused = True
+                self.refuse(*picture)
+            return
         size = len(frame.data)
         if is_keyframe(codec.name, frame.data):
             self._clear()
@@ -327,12 +417,14 @@ class DecodeBacklog(queue.Queue):
         return item
 
 
-def bound_decoding(receiver: RTCRtpReceiver) -> None:
+def bound_decoding(receiver: RTCRtpReceiver, pixels: int = most_pixels(MAX_RESOLUTION),
+                   refuse: Callable[[int, int], None] = lambda width, height: None) -> None:
     """Put a DecodeBacklog in place of the receiver's own queue: before the connection, when its
     decoder thread starts with it (private: aiortc has no bound; left as it is if it changed)."""
     error = getattr(receiver, "_RTCRtpReceiver__decoder_error", None)
     if isinstance(getattr(receiver, "_RTCRtpReceiver__decoder_queue", None), queue.Queue) and error is not None:
-        receiver._RTCRtpReceiver__decoder_queue = DecodeBacklog(error.set)  # a decode error: PLI on the next packet
+        # (a decode error: PLI on the next packet)
+        receiver._RTCRtpReceiver__decoder_queue = DecodeBacklog(error.set, pixels=pixels, refuse=refuse)
 
 
 def peer_connection() -> RTCPeerConnection:
@@ -428,7 +520,7 @@ class Client:
         self._video = track
         receiver = next((t.receiver for t in self.pc.getTransceivers() if t.receiver.track is track), None)
         if receiver is not None:
-            bound_decoding(receiver)
+            bound_decoding(receiver, most_pixels(self.batcher.max_resolution), self._refuse_picture)
         self.pc.addTrack(self.out)  # on the offer's transceiver: sendrecv
         self._spawn(self._read(track))
 
@@ -442,6 +534,12 @@ class Client:
             self.frames_in += 1
             self.batcher.submit(self.pipeline, frame, self.last_activity)
         await self.close("its video ended")  # the peer is gone
+
+    def _refuse_picture(self, width: int, height: int) -> None:
+        """From aiortc's packet handling (on the event loop), once: the client's frames are too large to decode."""
+        pixels = most_pixels(self.batcher.max_resolution)
+        self._spawn(self.close(f"its video is {width}x{height}: at most {pixels} pixels are decoded "
+                               "(4 x --max-resolution's, at most 7680x4320's)"))
 
     def refuse_the_rest(self) -> None:
         """Before the answer: every track but the one video read is answered inactive, so nothing
@@ -559,8 +657,18 @@ class Client:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    async def _say_closed(self, reason: str) -> None:
+        """Send `{"closed": reason}` and give it up to CLOSE_SAID_S to leave: closing the connection
+        aborts its SCTP association, and with it a message still queued."""
+        self.send({"closed": reason})
+        deadline = time.monotonic() + CLOSE_SAID_S
+        while self.channel is not None and self.channel.readyState == "open" and self.channel.bufferedAmount \
+                and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+
     async def close(self, reason: str) -> None:
-        """Idempotent: stop the tracks, drop any waiting frame, close the connection, tell the server."""
+        """Idempotent: say why on the data channel (`{"closed": reason}`), stop the tracks, drop any
+        waiting frame, close the connection, tell the server."""
         if self.closing:
             return
         self.closing = True
@@ -569,6 +677,7 @@ class Client:
         self.batcher.discard(self.pipeline)
         self.out.stop()
         try:
+            await self._say_closed(reason)
             await self.pc.close()
         except Exception as exc:  # noqa: BLE001 - a connection half made from a malformed offer: aiortc's own
             # close fails inside (AttributeError). Said in the "left" line where it had connected; one that

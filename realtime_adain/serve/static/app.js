@@ -292,6 +292,7 @@ function onMessage(event) {
     $('stat-ping').textContent = `${adain.rtt.toFixed(1)} ms`;
   }
   if (message.error) notice(`server: ${message.error}`);
+  if (message.closed) fail(`the server closed the connection: ${message.closed}; reload to reconnect`);
   if (message.stats) showStats(message.stats);
   if (message.state) {
     adain.state = message.state;
