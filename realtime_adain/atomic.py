@@ -1,8 +1,9 @@
 """Outputs that appear under their final name only when complete.
 
 Every file the tool writes (images, videos, checkpoints, engines, caches) is written under a
-hidden temporary name beside its destination and renamed into place on success, so an
-interrupted or failed run never leaves a half-written file that looks finished.
+hidden temporary name beside its destination, synced to the disk and renamed into place on
+success, so an interrupted or failed run (or a power loss) never leaves a half-written file that
+looks finished.
 
 The temporary name holds the writer's process id (`.NAME.PID-XXXXXXXX.partEXT`): a run killed
 too hard to clean up (SIGKILL, power loss) leaves one behind, and the next output into that folder
@@ -14,6 +15,7 @@ naming) is left: a user's own hidden file may look just like one.
 from __future__ import annotations
 
 import contextlib
+import errno
 import math
 import os
 import re
@@ -249,6 +251,30 @@ def folder_handle(folder: Path) -> int | None:
         return None
 
 
+# What fsync says on a file system that has none to do (a pipe-like FUSE file, Windows' read-only handle).
+_NO_FSYNC = {errno.EINVAL, errno.EBADF, errno.ENOTSUP, errno.EOPNOTSUPP}
+
+
+def flush_to_disk(path: str | os.PathLike, folder: bool = False) -> None:
+    """The file's bytes (or with `folder`, a folder's names) on the disk now. Before a rename: after
+    a power loss, a file renamed into place whose bytes the system had not written yet was empty
+    (the newest checkpoint, which --resume could not read). A disk error is raised; a file system
+    without fsync is let be, and so is a folder that cannot be opened for it."""
+    try:
+        handle = os.open(path, os.O_RDONLY | (getattr(os, "O_DIRECTORY", 0) if folder else 0))
+    except OSError:
+        if folder:
+            return
+        raise
+    try:
+        os.fsync(handle)
+    except OSError as exc:
+        if not folder and exc.errno not in _NO_FSYNC:
+            raise
+    finally:
+        os.close(handle)
+
+
 class PendingOutput:
     """A temporary file beside `final` (same extension, so format-by-extension writers work).
 
@@ -290,9 +316,11 @@ class PendingOutput:
         """Give the finished file its final name (or `destination`, e.g. a partial-result name)."""
         target = writable_target(Path(destination)) if destination is not None else self.target
         try:
+            flush_to_disk(self.path)  # (before the mode of the file replaced, which may not let it be read)
             os.chmod(self.path, replaced_mode(target))
             os.replace(self.path, target)
             self._abandoned.detach()
+            flush_to_disk(target.parent, folder=True)  # (the rename itself)
         except OSError as exc:  # e.g. a folder of that name: name it, not the temporary file
             moved = isinstance(exc, FileNotFoundError) and self._folder_moved()
             self.discard()
@@ -346,6 +374,7 @@ class PendingOutput:
         fails where the name exists, even one made meanwhile); where the file system has none
         (FAT), a name found free is renamed onto."""
         try:
+            flush_to_disk(self.path)
             os.chmod(self.path, FILE_MODE)
         except OSError:  # (its folder renamed or removed mid-run: `publish` says so and cleans up)
             return self.publish(names[0])
@@ -359,6 +388,7 @@ class PendingOutput:
                     continue
                 return self.publish(candidate)
             self.discard()  # the hidden name; the file stays under the new one
+            flush_to_disk(candidate.parent, folder=True)
             return candidate
         self.discard()
         raise UserError(f"{names[0]}: cannot keep {what} (it and {len(names) - 1} numbered names beside it are taken)")

@@ -112,7 +112,7 @@ def test_a_folder_of_hidden_pictures_says_they_were_left_out(dataset, tmp_path):
                                         r"folders \(names starting with '.' are left out\)$"):
         data.list_images(root, "content")
     (root / "notes.txt").write_text("")
-    with pytest.raises(UserError, match=r"\(1 files, none of them an image; 2 hidden files or folders left out: "
+    with pytest.raises(UserError, match=r"\(1 file, not an image; 2 hidden files or folders left out: "
                                         r"names starting with '.'\)$"):
         data.list_images(root, "content")
 

@@ -26,6 +26,7 @@ from realtime_adain.errors import UserError  # noqa: E402
 from realtime_adain.training.config import MAX_BATCH_SIZE  # noqa: E402
 from realtime_adain.paths import check_output_file, refuse_overwriting_inputs  # noqa: E402
 from realtime_adain.atomic import atomic_write_bytes  # noqa: E402
+from realtime_adain.userdirs import expand_home  # noqa: E402
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -56,7 +57,7 @@ def inputs_of(args: argparse.Namespace) -> list[Path]:
     from realtime_adain import weights
     from realtime_adain.training.data import list_images
 
-    paths = [Path(p) for p in args.decoder]
+    paths = [expand_home(p) for p in args.decoder]
     with contextlib.suppress(UserError):
         paths.append(weights.resolve("vgg", args.vgg))
     for folder, what in ((args.content, "content"), (args.style, "style")):
@@ -74,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.json is not None:  # fail before the evaluation, not after it
             if not args.json.strip():
                 raise UserError("--json '': an empty path (an unset variable?); give a file name, or leave --json out")
+            args.json = str(expand_home(args.json))  # (`--json='~/x.json'` made a folder named ~)
             refuse_overwriting_inputs([Path(args.json)], inputs_of(args))
             check_output_file(args.json)
         results = evaluate(args.decoder, args.vgg, args.content, args.style, args.load_size, args.crop_size,

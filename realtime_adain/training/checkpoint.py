@@ -7,7 +7,8 @@ Every `save_every` iterations the trainer writes two files into OUT/checkpoints/
   video and live, and `realtime-adain export`, take it as it is.
 - `trainer_iter_NNNNNNN.safetensors`: optimizer tensors and RNG states as tensors, everything else
   (iteration, scheduler, loss scaler, numpy/python RNG, skipped files: counted, the first
-  SAVED_SKIPS named, the losses summed since the last log row, config) as JSON metadata.
+  SAVED_SKIPS named, the losses summed since the last log row, config, the digest of the decoder's
+  weights, which ties it to its decoder file) as JSON metadata.
 
 No pickle anywhere. Each file is written to a temporary name and renamed; the trainer state goes
 first, so a decoder file whose trainer state exists beside it marks a complete checkpoint.
@@ -31,6 +32,7 @@ from safetensors.torch import save as safetensors_bytes
 from realtime_adain import weights
 from realtime_adain.errors import UserError
 from realtime_adain.atomic import atomic_write_bytes
+from realtime_adain.userdirs import expand_home
 
 STATE_FORMAT = "realtime-adain trainer state 1"
 # Skipped files a trainer state names; past that they are only counted. All of them made its JSON
@@ -63,6 +65,9 @@ class TrainerState:
     # row, and how many: a resumed run's first row averages the same iterations as an uninterrupted one's.
     loss_window: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0, 0.0])
     window_iterations: int = 0
+    # `weights.parameters_sha256` of the decoder saved with it (None: a state of an earlier version):
+    # a decoder file of another run or iteration beside it resumed without a word.
+    decoder_sha256: str | None = None
 
 
 def _tensor_dict(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -79,6 +84,23 @@ def save_decoder(path: Path, decoder: torch.nn.Module, architecture: str, encode
         "config": json.dumps(config, sort_keys=True),
     }
     atomic_write_bytes(path, safetensors_bytes(_tensor_dict(decoder.state_dict()), metadata))
+
+
+def recorded_vgg_sha256(decoder_path: Path) -> str | None:
+    """The SHA-256 of the VGG file the run of a decoder file trained against (`vgg_sha256` of the
+    config in its metadata); None where it records none (decoder.pth, a file of another tool). Only
+    the file's header is read."""
+    from safetensors import SafetensorError, safe_open
+
+    if Path(decoder_path).suffix != ".safetensors":
+        return None
+    try:
+        with safe_open(str(decoder_path), framework="pt") as handle:
+            config = json.loads((handle.metadata() or {}).get("config", "{}"))
+    except (SafetensorError, OSError, ValueError):  # (damaged: `weights.load_decoder` says so)
+        return None
+    recorded = config.get("vgg_sha256") if isinstance(config, dict) else None
+    return recorded if isinstance(recorded, str) else None
 
 
 def rng_state() -> dict[str, Any]:
@@ -111,7 +133,7 @@ def restore_rng(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"][: torch.cuda.device_count()])
 
 
-def _state_to_file(state: TrainerState) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+def _state_to_file(state: TrainerState, decoder_sha256: str) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     tensors: dict[str, torch.Tensor] = {}
     optimizer_state = {}
     for param_id, param_state in state.optimizer["state"].items():
@@ -133,6 +155,7 @@ def _state_to_file(state: TrainerState) -> tuple[dict[str, torch.Tensor], dict[s
         "skipped": state.skipped[:SAVED_SKIPS],
         "skipped_count": max(state.skipped_count, len(state.skipped)),
         "loss_window": {"sums": state.loss_window, "iterations": state.window_iterations},
+        "decoder_sha256": decoder_sha256,
     }
     return _tensor_dict(tensors), {"format": STATE_FORMAT, "state": json.dumps(document)}
 
@@ -140,7 +163,7 @@ def _state_to_file(state: TrainerState) -> tuple[dict[str, torch.Tensor], dict[s
 def save_checkpoint(directory: Path, decoder: torch.nn.Module, state: TrainerState) -> Path:
     """Write both files of iteration `state.iteration`; returns the decoder file's path. If the
     decoder cannot be written (a full disk, Ctrl-C), its trainer state goes too: no half checkpoint."""
-    tensors, metadata = _state_to_file(state)
+    tensors, metadata = _state_to_file(state, weights.parameters_sha256(decoder))
     state_path = state_file(directory, state.iteration)
     path = decoder_file(directory, state.iteration)
     folder = _open_folder(directory)
@@ -222,6 +245,9 @@ def _read_state(path: Path) -> TrainerState:
         if (not isinstance(sums, list) or len(sums) not in (3, 4) or not all(_kind(v) == "number" for v in sums)
                 or type(window_iterations) is not int or not 0 <= window_iterations <= document["iteration"]):
             raise ValueError(f"loss window {window!r}")
+        decoder_sha256 = document.get("decoder_sha256")
+        if decoder_sha256 is not None and not isinstance(decoder_sha256, str):
+            raise ValueError(f"decoder digest {decoder_sha256!r}")
         if len(sums) == 3:  # (a state before the temporal term had its own sum: the rest of the total)
             sums = [sums[0], sums[1], sums[2] - sums[0] - sums[1], sums[2]]
         return TrainerState(
@@ -235,6 +261,7 @@ def _read_state(path: Path) -> TrainerState:
             skipped_count=skipped_count,
             loss_window=[float(v) for v in sums],
             window_iterations=window_iterations,
+            decoder_sha256=decoder_sha256,
         )
     except (KeyError, TypeError, ValueError, AttributeError, RecursionError,  # (JSON nested past the parser's stack)
             OverflowError) as exc:  # (a loss sum past a float's range)
@@ -350,13 +377,15 @@ def check_optimizer_state(parameters: list[torch.Tensor], state: dict[int, dict[
                              f"run's iteration {iteration}")
 
 
-def latest_decoder_file(directory: Path) -> Path | None:
-    """The newest complete checkpoint (decoder file with its trainer state) in `directory`."""
+def latest_decoder_file(directory: Path, before: int | None = None) -> Path | None:
+    """The newest complete checkpoint (decoder file with its trainer state) in `directory`, or the
+    newest before iteration `before`."""
     found = []
     for path in Path(directory).glob("decoder_iter_*.safetensors"):
         match = DECODER_PATTERN.fullmatch(path.name)
-        if match and state_file(directory, int(match.group(1))).is_file():
-            found.append((int(match.group(1)), path))
+        iteration = int(match.group(1)) if match else None
+        if iteration is not None and (before is None or iteration < before) and state_file(directory, iteration).is_file():
+            found.append((iteration, path))
     return max(found)[1] if found else None
 
 
@@ -365,7 +394,7 @@ def find_checkpoint(path: str | Path) -> tuple[Path, Path]:
     if not str(path).strip():  # (Path('') is the current folder; the CLI took '' as no --resume at all)
         raise UserError("--resume '': an empty path (an unset variable?); give a run directory or checkpoint, or "
                         "leave --resume out")
-    path = Path(path)
+    path = expand_home(path)
     if path.is_dir():
         directory = path / "checkpoints" if (path / "checkpoints").is_dir() else path
         decoder = latest_decoder_file(directory)
@@ -399,11 +428,27 @@ class Checkpoint:
 
 
 def load_checkpoint(path: str | Path) -> Checkpoint:
+    """The checkpoint --resume names. One that cannot be read (the newest pair, cut short by a power
+    loss or a full disk) names the one before it, whose files may be whole."""
     decoder_path, state_path = find_checkpoint(path)
+    try:
+        return _read_checkpoint(decoder_path, state_path)
+    except UserError as exc:
+        iteration = int(DECODER_PATTERN.fullmatch(decoder_path.name).group(1))
+        if (earlier := latest_decoder_file(decoder_path.parent, before=iteration)) is None:
+            raise
+        raise UserError(f"{exc}; to resume from the checkpoint before it, {earlier.name}, move {decoder_path.name} "
+                        f"and {state_path.name} away") from None
+
+
+def _read_checkpoint(decoder_path: Path, state_path: Path) -> Checkpoint:
     decoder = weights.load_decoder(decoder_path)  # architecture, encoder and every tensor checked
     trainer = _read_state(state_path)
     if trainer.config.get("decoder") != decoder.kind:
         raise UserError(f"{state_path}: its trainer state does not belong to {decoder_path.name}")
     if trainer.iteration != int(DECODER_PATTERN.fullmatch(decoder_path.name).group(1)):
         raise UserError(f"{state_path}: holds iteration {trainer.iteration}, not that of its name")
+    if trainer.decoder_sha256 not in (None, weights.parameters_sha256(decoder)):
+        raise UserError(f"{state_path}: damaged trainer state (saved with other decoder weights than those of "
+                        f"{decoder_path.name}: the two files come from different runs or checkpoints)")
     return Checkpoint(decoder_path, decoder.state_dict(), trainer, state_path)

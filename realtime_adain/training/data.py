@@ -33,6 +33,7 @@ from realtime_adain.limits import process_room, raise_soft_limit, usable_cpus
 from realtime_adain.regular_files import open_regular
 from realtime_adain.still_headers import (ffmpeg_still_size, png_sample_bytes, radiance_sample_bytes,
                                           tiff_sample_bytes, webp_sample_bytes)
+from realtime_adain.userdirs import expand_home
 from realtime_adain.video.notes import collected, note, write_line
 
 # Shorter sides below this are thumbnails or broken files, not training material.
@@ -64,7 +65,7 @@ def list_images(directory: str | os.PathLike, what: str, exclude: Sequence[str |
     and our own half-written `.NAME.part.jpg` files are not images. So are the folders in
     `exclude` (the run's --out, whose samples must not become training images).
     """
-    root = Path(directory)
+    root = expand_home(directory)  # (`--content='~/coco'`: the shell leaves a quoted ~ alone)
     if root.is_file():
         raise UserError(f"{root}: --{what} takes a directory of images, not a single file")
     if not root.is_dir():
@@ -97,7 +98,8 @@ def list_images(directory: str | os.PathLike, what: str, exclude: Sequence[str |
         raise UserError(f"{root}: the {what} directory is empty")
     images = [p for p in files if is_image_path(p)]
     if not images:
-        raise UserError(f"{root}: no images in the {what} directory ({len(files)} files, none of them an image"
+        counted = "1 file, not an image" if len(files) == 1 else f"{len(files)} files, none of them an image"
+        raise UserError(f"{root}: no images in the {what} directory ({counted}"
                         + (f"; {hidden_ones} left out: names starting with '.')" if hidden else ")"))
     return images
 

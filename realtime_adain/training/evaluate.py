@@ -22,6 +22,7 @@ from realtime_adain import weights
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import resize
 from realtime_adain.stylizer import pick_device
+from realtime_adain.training.checkpoint import recorded_vgg_sha256
 from realtime_adain.training.data import check_readable, check_sizes, list_images, read_training_image, warn
 from realtime_adain.training.losses import AdaINLoss, style_statistics
 
@@ -112,17 +113,20 @@ def evaluate(
 ) -> list[Evaluation]:
     """One Evaluation per decoder, in the order given; decoders sharing an encoder share its encodings."""
     check_sizes(load_size, crop_size)
-    for path in decoders:
-        weights.resolve("decoder", path)  # a missing file fails before any image is read
+    # (a missing file fails before any image is read; a `~` is expanded)
+    decoder_paths = [weights.resolve("decoder", path) for path in decoders]
     content_paths, style_paths = list_images(content_dir, "content"), list_images(style_dir, "style")
     for paths, root, what in ((content_paths, content_dir, "content"), (style_paths, style_dir, "style")):
         check_readable(paths, root, what)  # (usually the first is: the run starts at once)
     torch_device = pick_device(device)
-    loaded = [weights.load_decoder(path) for path in decoders]
+    loaded = [weights.load_decoder(path) for path in decoder_paths]
     losses: dict[int, tuple[tuple[float, float], int]] = {}
     for number, kind in enumerate(dict.fromkeys(decoder.encoder_kind for decoder in loaded)):
         group = [i for i, decoder in enumerate(loaded) if decoder.encoder_kind == kind]
-        encoder = weights.load_encoder(weights.resolve("vgg", vgg), kind)
+        vgg_path = weights.resolve("vgg", vgg)
+        encoder = weights.load_encoder(vgg_path, kind)
+        for i in group:
+            check_trained_against(decoder_paths[i], vgg_path, encoder.loaded_sha256)
         label = Path(decoders[group[0]]).name if len(group) == 1 else f"{len(group)} decoders"
         said = warn if number == 0 else (lambda _line: None)  # an unusable file is said once, not once per encoder
         contents, styles = (batched(centered_crops(paths, load_size, crop_size, said), batch_size)
@@ -140,6 +144,15 @@ def evaluate(
         )
         for i, (path, decoder) in enumerate(zip(decoders, loaded))
     ]
+
+
+def check_trained_against(decoder_path: Path, vgg_path: Path, vgg_sha256: str) -> None:
+    """The --vgg file is the one the decoder's run trained against, where its checkpoint records it:
+    another file (another download, a fine-tuned VGG) gave losses of another encoder without a word."""
+    recorded = recorded_vgg_sha256(decoder_path)
+    if recorded not in (None, vgg_sha256):
+        raise UserError(f"{vgg_path}: not the VGG encoder {decoder_path} was trained against (its SHA-256 is "
+                        f"{vgg_sha256[:12]}..., the run's {recorded[:12]}...); give --vgg the file that run used")
 
 
 NAME_WIDTH = 48  # the decoder column, widened for a name that needs more
