@@ -65,7 +65,7 @@ def test_dv_output_is_scaled_into_the_dv_format_of_its_rate(size, rate, ext, fra
     out = tmp_path / f"out{ext}"
     code, err = stylize(run_cli, made(tmp_path, size, rate), style, out, "--codec", "dvvideo")
     assert code == 0, err
-    assert "note: dvvideo: DV holds only its broadcast sizes" in err
+    assert "note: in.mp4: dvvideo: DV holds only its broadcast sizes" in err
     plays(out)
     picture, aspect, decoded, count = first_frame(out)
     assert ((picture.width, picture.height), decoded, aspect, count) == (frame, pix_fmt, sar, 3)
