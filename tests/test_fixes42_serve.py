@@ -11,7 +11,7 @@ import aiohttp
 
 from realtime_adain.live.styles import StyleLibrary
 from realtime_adain.serve.styles import StyleRegistry
-from test_serve import served
+from test_serve import registry, served  # noqa: F401  (fixture)
 
 
 def test_the_same_id_of_another_image_has_another_thumbnail_url(stylizer, data_dir, tmp_path):
@@ -24,11 +24,11 @@ def test_the_same_id_of_another_image_has_another_thumbnail_url(stylizer, data_d
 
 
 def test_the_listed_thumbnail_url_is_served(stylizer, data_dir, tmp_path):
-    registry = StyleRegistry(StyleLibrary([data_dir / "style" / "mondrian.jpg"], stylizer, 64, tmp_path / "cache").load(),
-                             tmp_path / "uploads")
+    one_style = StyleRegistry(StyleLibrary([data_dir / "style" / "mondrian.jpg"], stylizer, 64, tmp_path / "cache").load(),
+                              tmp_path / "uploads")
 
     async def main():
-        async with served(stylizer, registry) as (_server, url):
+        async with served(stylizer, one_style) as (_server, url):
             async with aiohttp.ClientSession() as http:
                 async with http.get(f"{url}/api/config") as response:
                     listed = (await response.json())["styles"][0]["thumbnail"]
@@ -37,3 +37,18 @@ def test_the_listed_thumbnail_url_is_served(stylizer, data_dir, tmp_path):
 
     listed, status, kind = asyncio.run(main())
     assert "?v=" in listed and (status, kind) == (200, "image/jpeg")
+
+
+def test_the_page_and_its_script_are_asked_again_each_time(stylizer, registry):
+    """They carried no Cache-Control, so a browser could go on with its cached page or script after
+    an upgrade: now `no-cache` (revalidated by their ETag, a 304 when unchanged)."""
+    async def main():
+        async with served(stylizer, registry) as (_server, url):
+            async with aiohttp.ClientSession() as http:
+                answers = {}
+                for path in ("/", "/static/app.js"):
+                    async with http.get(f"{url}{path}") as response:
+                        answers[path] = response.status, response.headers.get("Cache-Control")
+                return answers
+
+    assert asyncio.run(main()) == {"/": (200, "no-cache"), "/static/app.js": (200, "no-cache")}

@@ -156,7 +156,12 @@ class Server:
             return error(401, f"{'the access token is wrong' if given else 'access token required'}: open the URL "
                               "printed by `realtime-adain serve` (…/?token=…)")
         try:
-            return await handler(request)
+            response = await handler(request)
+            if request.path == "/" or request.path.startswith("/static/"):
+                # (asked again each time, answered 304 by its ETag: after an upgrade a browser went on
+                # with its cached page or script, which may not speak to the new server)
+                response.headers.setdefault("Cache-Control", "no-cache")
+            return response
         except web.HTTPRequestEntityTooLarge as exc:
             return error(413, f"the request body is too large ({exc.text or 'over the limit'})")
         except web.HTTPException as exc:  # aiohttp's own refusals (no route, a method, an encoding): JSON on /api/ too
