@@ -232,7 +232,9 @@ class Stylizer:
         """The weights resolved and loaded, bound to a `_placement`."""
         vgg_path, decoder_path = weights.resolve("vgg", vgg), weights.resolve("decoder", decoder)
         decoder_net = weights.load_decoder(decoder_path)  # names the encoder it was trained against
-        net = StyleTransferNet(weights.load_encoder(vgg_path, decoder_net.encoder_kind), decoder_net)
+        encoder = weights.load_encoder(vgg_path, decoder_net.encoder_kind)
+        weights.note_other_vgg(decoder_net, vgg_path, encoder.loaded_sha256)
+        net = StyleTransferNet(encoder, decoder_net)
         return cls(net, device, dtype, (vgg_path, decoder_path), engine)
 
     @cached_property

@@ -423,6 +423,28 @@ def _checked_encoder(path: Path, encoder: nn.Module, what: str, sha256: str) -> 
 DECODER_BUILDERS: dict[str, Callable[[], nn.Module]] = {"plain": Decoder, "skip-concat": SkipConcatDecoder}
 
 
+def trained_vgg_sha256(metadata: dict[str, str]) -> str | None:
+    """The SHA-256 of the VGG file a checkpoint's run trained against (`vgg_sha256` of the config in
+    its metadata); None where none is recorded (decoder.pth, a file of another tool)."""
+    try:
+        config = json.loads(metadata.get("config", "{}"))
+    except ValueError:
+        return None
+    recorded = config.get("vgg_sha256") if isinstance(config, dict) else None
+    return recorded if isinstance(recorded, str) else None
+
+
+def note_other_vgg(decoder: nn.Module, vgg_path: str | os.PathLike, vgg_sha256: str) -> None:
+    """Say so where `decoder` was trained against another VGG file than the one loaded (`--vgg`):
+    it decodes another encoder's features, and its pictures were quietly off."""
+    recorded = getattr(decoder, "trained_vgg_sha256", None)
+    if recorded not in (None, vgg_sha256):
+        from realtime_adain.video.notes import note
+
+        note(f"{vgg_path}: not the VGG encoder the decoder was trained against (SHA-256 {vgg_sha256[:12]}..., its "
+             f"run's {recorded[:12]}...): results may be off; give --vgg the file that run used", once=True)
+
+
 def load_decoder(path: str | os.PathLike) -> nn.Module:
     """A decoder from the published `decoder.pth` or one of our safetensors checkpoints.
 
@@ -442,6 +464,7 @@ def load_decoder(path: str | os.PathLike) -> nn.Module:
     check_state_dict(path, decoder, loaded.state_dict, f"{architecture} decoder")
     decoder.load_state_dict({k: loaded.state_dict[k] for k in decoder.state_dict()})
     decoder.encoder_kind, decoder.loaded_sha256 = encoder_kind, loaded.sha256
+    decoder.trained_vgg_sha256 = trained_vgg_sha256(loaded.metadata)
     decoder = decoder.eval().requires_grad_(False)
     features = torch.ones(1, 512, 2, 2)  # relu4_1 of a 16x16 image; the skips are relu1_1..relu3_1
     skips = [torch.ones(1, c, 16 >> i, 16 >> i) for i, c in enumerate(FEATURE_CHANNELS[:3])]

@@ -96,11 +96,9 @@ def recorded_vgg_sha256(decoder_path: Path) -> str | None:
         return None
     try:
         with safe_open(str(decoder_path), framework="pt") as handle:
-            config = json.loads((handle.metadata() or {}).get("config", "{}"))
-    except (SafetensorError, OSError, ValueError):  # (damaged: `weights.load_decoder` says so)
+            return weights.trained_vgg_sha256(handle.metadata() or {})
+    except (SafetensorError, OSError):  # (damaged: `weights.load_decoder` says so)
         return None
-    recorded = config.get("vgg_sha256") if isinstance(config, dict) else None
-    return recorded if isinstance(recorded, str) else None
 
 
 def rng_state() -> dict[str, Any]:
