@@ -122,6 +122,23 @@ def sweep_once(folder: Path) -> None:
         remove_stale_temporaries(folder)
 
 
+def link_first_free(path: Path, names: list[Path]) -> tuple[Path | None, bool]:
+    """Give `path` the first of `names` that no file has, as a hard link (it fails where the name
+    exists, even one made meanwhile): (name, True). Where the file system has no hard links (FAT):
+    (the first name found free, False), for the caller to rename onto. (None, False): all taken."""
+    for candidate in names:
+        try:
+            os.link(path, candidate)
+        except FileExistsError:
+            continue
+        except OSError:
+            if os.path.lexists(candidate):
+                continue
+            return candidate, False
+        return candidate, True
+    return None, False
+
+
 def name_too_long(path: Path) -> str | None:
     """Why no file can be named `path` (None: one can): a part over NAME_MAX bytes, or the whole
     over PATH_MAX; pathlib's `exists()` and `is_file()` raise ENAMETOOLONG rather than say False."""
@@ -378,20 +395,15 @@ class PendingOutput:
             os.chmod(self.path, FILE_MODE)
         except OSError:  # (its folder renamed or removed mid-run: `publish` says so and cleans up)
             return self.publish(names[0])
-        for candidate in names:
-            try:
-                os.link(self.path, candidate)
-            except FileExistsError:
-                continue
-            except OSError:
-                if os.path.lexists(candidate):
-                    continue
-                return self.publish(candidate)
-            self.discard()  # the hidden name; the file stays under the new one
-            flush_to_disk(candidate.parent, folder=True)
-            return candidate
-        self.discard()
-        raise UserError(f"{names[0]}: cannot keep {what} (it and {len(names) - 1} numbered names beside it are taken)")
+        claimed, linked = link_first_free(self.path, names)
+        if claimed is None:
+            self.discard()
+            raise UserError(f"{names[0]}: cannot keep {what} (it and {len(names) - 1} numbered names beside it are taken)")
+        if not linked:
+            return self.publish(claimed)
+        self.discard()  # the hidden name; the file stays under the new one
+        flush_to_disk(claimed.parent, folder=True)
+        return claimed
 
     def failed(self, exc: BaseException) -> BaseException:
         """The error to report for `exc` raised while writing: an OS error without a file name, or

@@ -35,7 +35,7 @@ import numpy as np
 from av.video.reformatter import VideoReformatter
 
 from realtime_adain import limits
-from realtime_adain.atomic import FILE_MODE, MOST_PARTIAL_NUMBERS, PendingOutput, partial_path, process_gone, writable_target
+from realtime_adain.atomic import FILE_MODE, MOST_PARTIAL_NUMBERS, PendingOutput, link_first_free, partial_path, process_gone, writable_target
 from realtime_adain.clib import c_library
 from realtime_adain.errors import UserError, environment_failure
 from realtime_adain.imageio import resize
@@ -440,14 +440,13 @@ def keep_killed_recordings(final: Path) -> list[Path]:
 
 
 def _claim_partial_name(path: Path, final: Path) -> Path:
-    """A hard link to `path` at the first free partial name of `final` (OSError if none could be had)."""
-    for number in range(MOST_PARTIAL_NUMBERS):
-        try:
-            os.link(path, candidate := partial_path(final, number))
-            return candidate
-        except FileExistsError:
-            continue
-    raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(final))
+    """`path` at the first free partial name of `final` (OSError if none could be had)."""
+    claimed, linked = link_first_free(path, [partial_path(final, number) for number in range(MOST_PARTIAL_NUMBERS)])
+    if claimed is None:
+        raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(final))
+    if not linked:  # (no hard links here: FAT)
+        os.rename(path, claimed)
+    return claimed
 
 
 class Recorder(EncodedOutput):
