@@ -26,6 +26,7 @@ DEFAULT_MAX_PIXELS = 4096 * 4096  # the processing budget (--max-pixels): a few 
 # under 40 % of the per-frame video's) at the best fidelity measured (docs/temporal.md).
 STABILIZE_STRENGTH = {1: 0.7, 2: 0.5}
 FLOW_MODES = ("flow", "both")  # the --stabilize modes that run the flow stabiliser (passes and strength apply)
+STANDARD_INPUT = ("-", "pipe:", "pipe:0", "/dev/stdin")  # `live --source` names for standard input
 # Times as FFmpeg's options take them (av_parse_time's durations): [[HH:]MM:]SS[.frac] (minutes and
 # seconds below 60 once a colon is there), or seconds with a unit (90, 90.5s, 1500ms, 2000000us).
 # (re.ASCII: \d also matched other scripts' digits, which int() and Fraction() then read)
@@ -350,6 +351,11 @@ class LiveSettings:
             raise UserError(f"--stabilize-strength {self.stabilize_strength} is outside [0, 1]")
         self._check_outputs()
 
+    @property
+    def source_file(self) -> str:
+        """The path the source is read from: standard input redirected from a file is that file."""
+        return "/dev/stdin" if self.source in STANDARD_INPUT else self.source
+
     def _check_outputs(self) -> None:
         if self.output:
             out = Path(self.output)
@@ -358,7 +364,7 @@ class LiveSettings:
             from realtime_adain.paths import is_inside, same_entry  # (imports OpenCV: not at settings' import)
             from realtime_adain.weights import files_used  # (torch: as the session loads)
 
-            if os.path.exists(self.source) and same_entry(out, Path(self.source)):
+            if os.path.exists(source := self.source_file) and same_entry(out, Path(source)):
                 raise UserError(f"{out}: output would overwrite the input")
             for path in files_used(self.model.vgg, self.model.decoder):
                 if same_entry(out, path):

@@ -31,7 +31,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     source = parser.add_argument_group("source")
     source.add_argument("--source", default="0", metavar="SRC",
-                        help="camera index (default 0), device path (/dev/video0), video file (loops) or URL")
+                        help="camera index (default 0), device path (/dev/video0), video file (loops), URL, or - "
+                             "for standard input (a pipe, read once)")
     source.add_argument("--resolution", type=argtypes.camera_resolution, metavar="WxH",
                         help="camera resolution to ask for; files and URLs are scaled to it")
     source.add_argument("--fps", type=argtypes.frames_per_second, metavar="FPS",
@@ -117,7 +118,7 @@ def check_files_written(settings: LiveSettings) -> None:
     if log is not None and (log.is_dir() or str(settings.log).endswith(("/", os.sep))):
         raise UserError(f"--log {settings.log}: a folder; give a file name")
     styles = expand_images(settings.styles, "style")  # the images in style folders too
-    inputs = [given for given in (settings.source, *styles, *files_used(settings.model.vgg, settings.model.decoder))
+    inputs = [given for given in (settings.source_file, *styles, *files_used(settings.model.vgg, settings.model.decoder))
               if os.path.isfile(given)]
     if settings.output:
         refuse_writing_into("-o", settings.output, inputs)

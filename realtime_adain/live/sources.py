@@ -8,6 +8,7 @@ finite source (a file played once) ends the stream.
 
 from __future__ import annotations
 
+import math
 import os
 import stat
 import sys
@@ -25,6 +26,7 @@ import cv2
 import numpy as np
 
 from realtime_adain.checks import ascii_whole
+from realtime_adain.settings import STANDARD_INPUT
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import resize
 from realtime_adain.video.deinterlace import deinterlaced
@@ -219,6 +221,7 @@ class PyAVSource:
         self.fps = 0.0
         self.still = False  # one picture (a photo, not a pattern): decoded once, shown on and on
         self.paced = is_file  # played at its timestamps and looped: a file, or a recording behind a URL
+        self.reopenable = True  # a URL dropped is asked again; a pipe (standard input, a fifo) ends where it ends
         # Set by the session: a paced file holds after its first picture until the session takes
         # frames (the model's warm-up had played the first second unseen, and uncounted).
         self.start_gate: threading.Event | None = None
@@ -335,7 +338,7 @@ class PyAVSource:
             target = ffmpeg_name(name) if self.is_file else self.target
             return open_input(target, timeout=self.timeout if not self.is_file else None, **sequence)
         except (av.FFmpegError, OSError) as exc:
-            raise SourceError(f"{self.target}: cannot open ({self._reason(exc)})") from None
+            raise SourceError(f"{self.target if self.is_file else self.description}: cannot open ({self._reason(exc)})") from None
 
     def _decoded(self) -> Iterator[tuple[np.ndarray, float | None]]:
         """(image, presentation time in seconds or None) per frame."""
@@ -473,7 +476,7 @@ class PyAVSource:
                 if shown == 1 and self.paced and self.start_gate is not None and not self.start_gate.is_set():
                     self.start_gate.wait()
                     start = time.monotonic()  # the clock starts with the session (frame 2 a period on)
-            if not self.paced:
+            if not self.paced and self.reopenable:
                 raise SourceLost(f"{self.description}: the stream ended")
             if not (self.loop and got_any):
                 return
@@ -539,6 +542,21 @@ SIZED_RECORDINGS = ("mpegts", "mpeg", "mpegvideo", "h264", "hevc")  # formats th
 MAX_CAMERA_INDEX = 2**31 - 1
 
 
+def _pipe(spec: str) -> str | None:
+    """What FFmpeg reads for a piped source, read once to its end (`ffmpeg ... -f mpegts - |
+    realtime-adain live --source -`): "pipe:0" for standard input, the path of a fifo; None for
+    anything else."""
+    if spec in STANDARD_INPUT:
+        if sys.stdin is None or sys.stdin.isatty():
+            raise SourceError(f"--source {spec}: standard input is {'closed' if sys.stdin is None else 'a terminal'}; "
+                              "pipe a video into it (ffmpeg -i clip.mp4 -f mpegts - | realtime-adain live --source - ...)")
+        return "pipe:0"
+    try:
+        return ffmpeg_name(spec) if stat.S_ISFIFO(os.stat(spec).st_mode) else None
+    except (OSError, ValueError):
+        return None
+
+
 def open_source(
     spec: str,
     resolution: tuple[int, int] | None = None,
@@ -548,10 +566,15 @@ def open_source(
     """The source `spec` names (camera index, /dev path, URL or file), already opened."""
     if not spec:  # (it was looked for as a file: "error: : no such file")
         raise SourceError("--source is empty: give a camera index, a device, a video file or a URL")
+    if spec in STANDARD_INPUT and os.path.isfile("/dev/stdin"):  # (`< clip.mp4`: that file, looped)
+        spec = os.path.realpath("/dev/stdin")
     if (index := ascii_whole(spec)) is not None:
         if index > MAX_CAMERA_INDEX:
             raise SourceError(f"camera {spec}: no such camera (an index is 0 to {MAX_CAMERA_INDEX})")
         source: CameraSource | PyAVSource = CameraSource(index, resolution, fps)
+    elif (piped := _pipe(spec)) is not None:
+        source = PyAVSource(piped, is_file=False, loop=False, resolution=resolution)
+        source.description, source.reopenable = "standard input" if piped == "pipe:0" else spec, False
     elif spec.startswith("/dev/") and not os.path.isfile(spec):  # (a clip in /dev/shm, a RAM disk, is a file)
         source = CameraSource(spec, resolution, fps)
     elif "://" in spec:
@@ -565,9 +588,8 @@ def open_source(
     elif os.path.isdir(spec):
         raise SourceError(f"{spec}: a folder, not a video (for its images as a sequence give a pattern, "
                           "e.g. frames/%04d.png)")
-    elif os.path.exists(spec):  # (a FIFO or a device outside /dev: it is there, but no file to play)
-        raise SourceError(f"{spec}: a fifo, device or socket, not a video file (a camera is a /dev/video* path; "
-                          "save a pipe to a file first)")
+    elif os.path.exists(spec):  # (a device outside /dev, a socket: it is there, but no file to play)
+        raise SourceError(f"{spec}: a device or socket, not a video file (a camera is a /dev/video* path)")
     elif spec.startswith("file:"):  # FFmpeg's file protocol: not taken, as -o and --log are checked against the path
         raise SourceError(f"{spec}: no such file; for the file {spec[5:]} give its path alone, without file:")
     else:
@@ -596,9 +618,13 @@ def _open_answering_signals(source: Source) -> None:
             done.set()
 
     threading.Thread(target=open_it, name="open-source", daemon=True).start()
+    # (a pipe's open is a blocking read FFmpeg's timeout cannot end: a fifo no program writes into,
+    # standard input from a program that sends nothing; the wait ended only with a signal)
+    deadline = time.monotonic() + source.timeout if isinstance(source, PyAVSource) and not source.reopenable else math.inf
     try:
         while not done.wait(0.05):
-            pass
+            if time.monotonic() > deadline:
+                raise SourceError(f"{source.description}: nothing received for {source.timeout:.0f} s")
     except BaseException:  # a signal: the open goes on to its timeout, then closes what it opened
         threading.Thread(target=lambda: (done.wait(), source.close()), name="close-source", daemon=True).start()
         raise

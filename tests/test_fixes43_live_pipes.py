@@ -1,0 +1,51 @@
+"""Session 43: `live --source -` reads standard input, and a fifo's path is read, once to its end.
+
+They were refused ("-: no such file", "/dev/stdin: not a camera", a fifo "save a pipe to a file
+first"), though a pipe from another program is a natural live source."""
+import os
+import subprocess
+import time
+
+import pytest
+
+from live_support import FAST, cli_env, live_command, read_video, write_video
+
+
+@pytest.mark.slow
+def test_a_video_piped_into_standard_input_is_the_source(published_weights, data_dir, tmp_path):
+    clip = write_video(tmp_path / "clip.mp4", frames=12)
+    mpegts = subprocess.run(["ffmpeg", "-v", "error", "-i", clip, "-c", "copy", "-f", "mpegts", "-"],
+                            capture_output=True, check=True).stdout
+    done = subprocess.run(live_command("--source", "-", "--styles", data_dir / "style" / "mondrian.jpg",
+                                       "--no-window", "-o", tmp_path / "out.mp4", *FAST),
+                          input=mpegts, capture_output=True, env=cli_env(published_weights, tmp_path / "home"),
+                          cwd=tmp_path, timeout=120)
+    err = done.stderr.decode()
+    assert done.returncode == 0, err
+    assert 'source="standard input"' in err and "source-ended" in err  # read once to its end, not looped
+    assert read_video(tmp_path / "out.mp4")[0] >= 1
+
+
+@pytest.mark.slow
+def test_a_fifo_nobody_writes_into_is_given_up(published_weights, data_dir, tmp_path):
+    """Its open is a blocking read FFmpeg's timeout cannot end: the session waited for ever."""
+    os.mkfifo(tmp_path / "pipe")
+    began = time.monotonic()
+    done = subprocess.run(live_command("--source", tmp_path / "pipe", "--styles", data_dir / "style" / "mondrian.jpg",
+                                       "--no-window", "-o", tmp_path / "out.mp4", *FAST),
+                          capture_output=True, env=cli_env(published_weights, tmp_path / "home"),
+                          cwd=tmp_path, timeout=120)
+    assert (done.returncode, done.stderr.decode()) == (2, f"error: {tmp_path / 'pipe'}: nothing received for 5 s\n")
+    assert time.monotonic() - began < 60
+    assert sorted(os.listdir(tmp_path)) == ["pipe"]
+
+
+def test_standard_input_from_a_file_is_that_file_and_not_written_into(published_weights, data_dir, tmp_path):
+    clip = write_video(tmp_path / "clip.mp4", frames=4)
+    with open(clip, "rb") as given:
+        done = subprocess.run(live_command("--source", "-", "--styles", data_dir / "style" / "mondrian.jpg",
+                                           "--no-window", "-o", clip, *FAST),
+                              stdin=given, capture_output=True, env=cli_env(published_weights, tmp_path / "home"),
+                              cwd=tmp_path, timeout=120)
+    assert (done.returncode, done.stderr.decode()) == (2, f"error: {clip}: output would overwrite the input\n")
+    assert read_video(clip)[0] == 4
