@@ -49,17 +49,18 @@ def claiming(keyframe: bytes, width: int, height: int) -> bytes:
 
 def test_picture_sizes_are_read_before_decoding():
     """VP8 keyframes and H.264 SPSs (baseline and high profile, whose SPS has more fields before
-    the size) give the size the decoder will take (H.264's in whole 16-pixel blocks); frames that
-    set no size, and an SPS that ends first, give None."""
+    the size) give the size the decoder will take (H.264's with its crop taken off); frames that
+    set no size give None, and an SPS that ends first a ValueError (tests/test_fixes43_serve_sps.py)."""
     for width, height in ((64, 48), (322, 182), (4000, 30)):
         key, inter = vp8_frames(2, width=width, height=height)
         assert picture_size("VP8", key) == (width, height) and picture_size("VP8", inter) is None
         for profile in ("baseline", "high"):
             idr, slice_ = h264_frames(width, height, profile)
-            assert picture_size("H264", idr) == (-(-width // 16) * 16, -(-height // 16) * 16), profile
+            assert picture_size("H264", idr) == (width, height), profile
             assert picture_size("H264", slice_) is None
     assert picture_size("VP8", claiming(vp8_frames(1)[0], 16383, 16383)) == (16383, 16383)
-    assert picture_size("H264", b"\x00\x00\x00\x01\x67\x42\x00") is None
+    with pytest.raises(ValueError, match="the SPS ends"):
+        picture_size("H264", b"\x00\x00\x00\x01\x67\x42\x00")
     assert picture_size("VP8", b"") is None and picture_size("H264", b"") is None
 
 

@@ -4,6 +4,7 @@ and `control` data channel, and the figures it is sent about once a second."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import queue
 import re
@@ -31,14 +32,29 @@ MAX_MEDIA = 4  # m= sections in an offer: the page sends a video and a data chan
 MAX_CANDIDATES = 64  # ICE candidates in an offer: each is a pair the server would send checks to
 MAX_DECODE_BACKLOG = 8  # received frames waiting for the decoder (a quarter second at 30 fps); beyond, dropped
 MAX_DECODE_BACKLOG_BYTES = 16 * 1024 * 1024  # and their bytes (aiortc takes frames of up to 512 packets)
-H264_NAL_START = re.compile(rb"\x00\x00\x01(.)", re.DOTALL)
-H264_SPS_READ = 4096  # bytes of an SPS read for its size: its longest legal scaling lists take under 2 KB
-H264_HIGH_PROFILES = (100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135)  # chroma format, depth, lists
+H264_SPS_READ = 4096  # bytes of an SPS read for its size: its longest legal scaling lists end within 3.7 KB
+H264_MOST_SPS = 4  # SPS units read in a frame (a browser sends one a keyframe); a frame with more is dropped unread
+# Profiles whose SPS has a chroma format, bit depths and scaling lists before the size: FFmpeg's list
+# (h264_ps.c), not the spec's, since FFmpeg decodes it (it reads no such fields for 134, 135 or 139).
+H264_HIGH_PROFILES = (100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 144)
 CLOSE_SAID_S = 0.5  # how long a closing client's last message (why it is closed) is given to leave
 ICE_CREDENTIALS = (("ice-ufrag", "ICE username fragment", 4), ("ice-pwd", "ICE password", 22))  # RFC 8839's shortest
 MOST_ICE_CHARS = 256  # RFC 8839's longest: every ICE check the server sends carries the ufrag
 ICE_CHARS = re.compile(r"[A-Za-z0-9+/]+")  # ice-char: ALPHA / DIGIT / "+" / "/"
 FINGERPRINT = re.compile(r"[A-Za-z0-9-]{1,32} [0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){0,63}")  # RFC 8122 (sha-512: 64 pairs)
+
+
+def h264_units(*kinds: int) -> re.Pattern[bytes]:
+    """Start codes of H.264 NAL units of `kinds` (Annex B: 00 00 01, then the unit's header byte
+    of any nal_ref_idc). A search finds every one, where a start code taking the header byte as
+    (.) hid the next in `00 00 01 00 00 01 67` (FFmpeg finds that SPS)."""
+    headers = bytes(ref << 5 | kind for ref in range(4) for kind in kinds)
+    return re.compile(rb"\x00\x00\x01[" + re.escape(headers) + rb"]")
+
+
+H264_SLICES = h264_units(1, 2, 3, 4, 5)  # 5: IDR
+H264_SPS = h264_units(7)
+H264_UNIT_END = re.compile(rb"\x00\x00[\x00-\x02]")  # FFmpeg's unit ends at 00 00 01 or 02 (00 00 00: zeros after it)
 
 
 def slots_per_address(max_clients: int) -> int:
@@ -55,11 +71,8 @@ def is_keyframe(codec: str, data: bytes) -> bool:
     if codec == "VP8":
         return bool(data) and not data[0] & 1
     if codec == "H264":
-        for start in H264_NAL_START.finditer(data):
-            kind = start[1][0] & 0x1F
-            if 1 <= kind <= 5:  # a slice: all of a picture's are IDR or none
-                return kind == 5
-        return False
+        first = H264_SLICES.search(data)  # all of a picture's slices are IDR or none
+        return first is not None and first[0][3] & 0x1F == 5
     return True
 
 
@@ -72,69 +85,87 @@ def most_pixels(max_resolution: tuple[int, int]) -> int:
 
 def picture_size(codec: str, data: bytes) -> tuple[int, int] | None:
     """(width, height) an encoded frame sets its decoder to, read without decoding it, or None
-    where it sets none (a VP8 inter frame, H.264 slices without an SPS) or it cannot be read: a VP8
-    keyframe has it after its 3-byte frame tag and start code 9d 01 2a (14 bits a side); H.264
-    has it in each SPS (the largest is taken)."""
+    where it sets none (a VP8 inter frame, H.264 slices without an SPS, a VP8 keyframe without
+    its start code): a VP8 keyframe has it after its 3-byte frame tag and start code 9d 01 2a (14
+    bits a side); H.264 has it in each SPS (the largest is taken). ValueError where an SPS cannot
+    be read or there are over H264_MOST_SPS of them (this runs on serve's event loop: reading
+    150,000 in a 600 KB frame took over a second)."""
     if codec == "VP8":
         if len(data) >= 10 and not data[0] & 1 and data[3:6] == b"\x9d\x01\x2a":
             return int.from_bytes(data[6:8], "little") & 0x3FFF, int.from_bytes(data[8:10], "little") & 0x3FFF
         return None
     if codec == "H264":
-        starts = list(H264_NAL_START.finditer(data))
-        sizes = [h264_sps_size(data[start.end():ends.start() if ends else None])
-                 for start, ends in zip(starts, starts[1:] + [None]) if start[1][0] & 0x1F == 7]
-        return max(filter(None, sizes), key=lambda size: size[0] * size[1], default=None)
+        units = list(itertools.islice(H264_SPS.finditer(data), H264_MOST_SPS + 1))
+        if len(units) > H264_MOST_SPS:
+            raise ValueError(f"a frame holds over {H264_MOST_SPS} H.264 SPS units")
+        sizes = [h264_sps_size(H264_UNIT_END.split(data[unit.end():unit.end() + H264_SPS_READ], 1)[0])
+                 for unit in units]
+        return max(sizes, key=lambda size: size[0] * size[1], default=None)
     return None
 
 
-def h264_sps_size(sps: bytes) -> tuple[int, int] | None:
-    """An H.264 SPS's picture size (after its NAL header; H.264 7.3.2.1.1; cropping not taken off),
-    or None where it ends first (FFmpeg refuses such a one too)."""
-    bits = "".join(f"{byte:08b}" for byte in sps[:H264_SPS_READ].replace(b"\x00\x00\x03", b"\x00\x00"))
-    at = 0
+def h264_sps_size(sps: bytes) -> tuple[int, int]:
+    """An H.264 SPS's picture size as shown (after its NAL header; H.264 7.3.2.1.1), its crop taken
+    off only as far as it undoes the rounding up to whole macroblocks (under 16 pixels; under 32
+    rows in fields): the decoder takes memory by the whole picture, which a larger crop would hide.
+    ValueError where it ends before its crop (FFmpeg reads on into the next unit: a 4-byte SPS was
+    decoded at 13408x832) or holds an exp-Golomb code of over 32 bits (which FFmpeg reads its own way)."""
+    rbsp = sps.replace(b"\x00\x00\x03", b"\x00\x00")
+    value, unread = int.from_bytes(rbsp, "big"), 8 * len(rbsp)  # the bits not read yet, and their count
 
     def u(count: int) -> int:
-        nonlocal at
-        if at + count > len(bits):
+        nonlocal value, unread
+        if count > unread:
             raise ValueError("the SPS ends")
-        at += count
-        return int(bits[at - count:at] or "0", 2)
+        unread -= count
+        read, value = value >> unread, value & ((1 << unread) - 1)
+        return read
 
     def ue() -> int:
-        zeros = bits.index("1", at) - at  # (ValueError where no 1 follows)
+        zeros = unread - value.bit_length()
+        if zeros > 31:
+            raise ValueError("an exp-Golomb code of over 32 bits")
         u(zeros)
         return u(zeros + 1) - 1
 
-    try:
-        profile = u(8)
-        u(16)  # constraint flags, level
-        ue()  # its id
-        if profile in H264_HIGH_PROFILES:
-            chroma_format = ue()
-            u(chroma_format == 3)  # separate colour planes
-            ue(), ue(), u(1)  # bit depths, lossless
-            if u(1):  # scaling matrices: lists of deltas, each list ending at a next scale of 0
-                for size in [16] * 6 + [64] * (6 if chroma_format == 3 else 2):
-                    if u(1):
-                        last = scale = 8
-                        for _ in range(size):
-                            if scale:
-                                delta = ue()
-                                scale = (last + (delta + 1) // 2 * (1 if delta % 2 else -1) + 256) % 256
-                            last = scale or last
-        ue()  # log2 of the largest frame_num
-        order = ue()
-        if order == 0:
+    profile = u(8)
+    u(16)  # constraint flags, level
+    ue()  # its id
+    chroma_format = chroma_type = 1  # (4:2:0)
+    if profile in H264_HIGH_PROFILES:
+        chroma_format = chroma_type = ue()
+        if chroma_format == 3 and u(1):  # separate colour planes: each cropped as a monochrome picture
+            chroma_type = 0
+        ue(), ue(), u(1)  # bit depths, lossless
+        if u(1):  # scaling matrices: lists of deltas, each list ending at a next scale of 0
+            for size in [16] * 6 + [64] * (6 if chroma_format == 3 else 2):
+                if u(1):
+                    last = scale = 8
+                    for _ in range(size):
+                        if scale:
+                            delta = ue()
+                            scale = (last + (delta + 1) // 2 * (1 if delta % 2 else -1) + 256) % 256
+                        last = scale or last
+    ue()  # log2 of the largest frame_num
+    order = ue()
+    if order == 0:
+        ue()
+    elif order == 1:
+        u(1), ue(), ue()
+        for _ in range(ue()):
             ue()
-        elif order == 1:
-            u(1), ue(), ue()
-            for _ in range(ue()):
-                ue()
-        ue(), u(1)  # reference frames, gaps
-        width_in_blocks, height_in_units = ue() + 1, ue() + 1
-        return width_in_blocks * 16, height_in_units * 16 * (2 - u(1))  # (fields, not frames: two units each)
-    except ValueError:
-        return None
+    ue(), u(1)  # reference frames, gaps
+    width_in_blocks, height_in_units = ue() + 1, ue() + 1
+    fields = 1 - u(1)  # (not frames: a unit is a pair of macroblocks, one in each field)
+    if fields:
+        u(1)  # macroblock-adaptive
+    u(1)  # direct 8x8 inference
+    left, right, top, bottom = (ue(), ue(), ue(), ue()) if u(1) else (0, 0, 0, 0)  # its crop
+    # Crop units (Table 6-1): chroma samples of 4:2:0 and 4:2:2 across, of 4:2:0 down; rows of each field.
+    unit_x, unit_y = (2 if chroma_type in (1, 2) else 1), (2 if chroma_type == 1 else 1) * (1 + fields)
+    block_y = 16 * (1 + fields)
+    return (16 * width_in_blocks - min((left + right) * unit_x, 15),
+            block_y * height_in_units - min((top + bottom) * unit_y, block_y - 1))
 
 
 def has_ice_addresses() -> bool:
@@ -365,7 +396,9 @@ class DecodeBacklog(queue.Queue):
     until a keyframe, which is asked for (`request_keyframe`: aiortc sends a PLI); the end of the
     track (None) drops what waits. A frame that sets a picture of over `pixels` pixels is dropped
     before it is decoded, with every frame after it, and told to `refuse` (width, height) once:
-    decoding takes memory by the size the client chose."""
+    decoding takes memory by the size the client chose. A frame whose size cannot be read (an
+    H.264 SPS cut short, more SPS units than are read) is dropped as one past the bound is. Frames
+    are read only where they would be queued: this runs on aiortc's event loop."""
 
     def __init__(self, request_keyframe: Callable[[], None], frames: int = MAX_DECODE_BACKLOG,
                  max_bytes: int = MAX_DECODE_BACKLOG_BYTES, pixels: int = most_pixels(MAX_RESOLUTION),
@@ -391,24 +424,35 @@ class DecodeBacklog(queue.Queue):
             self.queue.append(None)
             return
         codec, frame = item
-        picture = picture_size(codec.name, frame.data)
-        if self.refused or (picture is not None and picture[0] * picture[1] > self.pixels):
+        if self.refused:
             self.dropped += 1
-            if not self.refused:
-                self.refused = True
-                self.refuse(*picture)
             return
         size = len(frame.data)
-        if is_keyframe(codec.name, frame.data):
+        key = is_keyframe(codec.name, frame.data)
+        if not key and (self.waiting_for_key or len(self.queue) >= self.frames
+                        or (self.queue and self.bytes + size > self.max_bytes)):
+            self._drop_until_keyframe()
+            return
+        try:  # (only a frame that would be queued is read: reading takes time on the event loop)
+            picture = picture_size(codec.name, frame.data)
+        except ValueError:  # (no browser sends one: its size is not known, so it is not decoded)
+            self._drop_until_keyframe()
+            return
+        if picture is not None and picture[0] * picture[1] > self.pixels:
+            self.dropped += 1
+            self.refused = True
+            self.refuse(*picture)
+            return
+        if key:
             self._clear()
             self.waiting_for_key = False
-        elif self.waiting_for_key or len(self.queue) >= self.frames or (self.queue and self.bytes + size > self.max_bytes):
-            self.dropped += 1  # the frames after it refer to it: none decodes until a keyframe
-            self.waiting_for_key = True
-            self.request_keyframe()
-            return
         self.queue.append(item)
         self.bytes += size
+
+    def _drop_until_keyframe(self) -> None:
+        self.dropped += 1  # the frames after it refer to it: none decodes until a keyframe
+        self.waiting_for_key = True
+        self.request_keyframe()
 
     def _get(self):
         item = self.queue.popleft()
