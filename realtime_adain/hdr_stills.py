@@ -3,8 +3,8 @@
 Decoded to 8 bits as SDR pictures are, they kept their HDR code values and looked washed out, as
 HDR video did before `video/hdr.py`; so did SDR pictures over BT.2020 or Display P3 primaries
 stated only by code points (no ICC profile). Their container states the colour in an ISOBMFF
-`colr` box of type `nclx` (and the PQ peak in `clli`/`mdcv`), or a PNG `cICP` chunk; when it says
-PQ or HLG, or wide primaries, `imageio` decodes the picture at full depth and `tone_mapped` gives
+`colr` box of type `nclx` (and the PQ peak in `clli`/`mdcv`), or a PNG `cICP` chunk (or its older
+`cHRM` primaries, with `gAMA`); when it says PQ or HLG, or wide primaries, `imageio` decodes the picture at full depth and `tone_mapped` gives
 it the same conversion as a video's pictures (`video.hdr.needs_mapping`).
 """
 
@@ -21,7 +21,13 @@ import numpy as np
 # imported when a picture is converted, so reading an image does not load it)
 PQ, HLG = 16, 18
 SRGB = 13  # IEC 61966-2-1's curve (Display P3's)
+GAMMA_22 = 4  # a plain power (BT.470M's 2.2): a PNG's `gAMA`, its exponent in `HdrTags.gamma`
 WIDE_GAMUT = (9, 12)  # BT.2020, Display P3 (`video.hdr.WIDE_GAMUT`)
+# A PNG `cHRM` chunk's white, red, green and blue x, y (times 100000) for the wide primaries, each
+# within FFmpeg's tolerance (0.001, `av_csp_primaries_id_from_desc`): as its PNG decoder names them
+CHRM_PRIMARIES = {12: (31270, 32900, 68000, 32000, 26500, 69000, 15000, 6000),
+                  9: (31270, 32900, 70800, 29200, 17000, 79700, 13100, 4600)}
+CHRM_TOLERANCE = 100
 
 # `full_scale` works this many samples at a time (a 100 MP picture's copy would be 600 MB).
 STRIP_SAMPLES = 1 << 18
@@ -41,6 +47,7 @@ class HdrTags:
     peak: float | None  # PQ: the content's (MaxCLL) or mastering display's peak, cd/m2
     depth: int | None  # bits per sample of the coded picture (AVIF's `pixi`/`av1C`), when stated
     full_range: bool = True  # False: a PNG's RGB samples in narrow range (16..235 at 8 bits)
+    gamma: float | None = None  # a PNG's `gAMA`: its samples' plain power (transfer `GAMMA_22`)
 
     @property
     def converted(self) -> bool:
@@ -50,8 +57,8 @@ class HdrTags:
 
 
 def colour_tags(data: np.ndarray | bytes, name: str = "") -> HdrTags | None:
-    """The colour an AVIF/HEIF picture (its primary item's `nclx` box) or a PNG (`cICP` chunk)
-    states, when it is HDR (PQ, HLG), SDR over wide primaries without an ICC profile (which then
+    """The colour an AVIF/HEIF picture (its primary item's `nclx` box) or a PNG (`cICP` chunk,
+    else `cHRM` and `gAMA`) states, when it is HDR (PQ, HLG), SDR over wide primaries without an ICC profile (which then
     states the colour, `imageio.in_srgb`), or a narrow-range PNG; None otherwise (BT.709 SDR, no
     such box, or another format). `name`: the file's, for a note on an invalid cICP chunk."""
     view = _view(data)
@@ -165,14 +172,17 @@ def _png_tags(view: memoryview, name: str) -> HdrTags | None:
     looked for among the chunks before its image data; its samples are stored at full depth. It
     outranks an `iCCP` profile (the third edition's colour chunk priority). Its matrix must be 0
     (RGB, PNG's only colour model) and its range flag 0 (narrow, legal if rare) or 1: another is
-    an invalid chunk, ignored (as libpng and image-rs do) with a note."""
-    at = len(PNG_SIGNATURE)
+    an invalid chunk, ignored (as libpng and image-rs do) with a note. Without one, `cHRM`
+    primaries (Display P3, BT.2020: `_chrm_tags`) where no `iCCP` or `sRGB` chunk outranks them,
+    as FFmpeg (`video`) and browsers apply them: the picture was read as sRGB."""
+    at, chrm, gamma, outranked = len(PNG_SIGNATURE), None, None, False
     for _ in range(MAX_BOXES):
         if at + 8 > len(view):
-            return None
+            break
         length, kind = struct.unpack_from(">I4s", view, at)
         if kind == b"IDAT":
-            return None
+            break
+        content = view[at + 8:at + 8 + length]
         if kind == b"cICP" and length >= 4 and at + 12 <= len(view):
             primaries, transfer, matrix, full_range = view[at + 8:at + 12]
             if matrix != 0 or full_range > 1:
@@ -183,8 +193,26 @@ def _png_tags(view: memoryview, name: str) -> HdrTags | None:
                 return None
             tags = HdrTags(transfer, primaries, None, 16, bool(full_range))
             return tags if tags.converted or not tags.full_range else None
+        if kind == b"cHRM" and len(content) >= 32:
+            chrm = struct.unpack(">8I", content[:32])
+        elif kind == b"gAMA" and len(content) >= 4:
+            gamma = struct.unpack(">I", content[:4])[0] or None  # (0: invalid, unstated)
+        outranked = outranked or kind in (b"iCCP", b"sRGB")
         at += 12 + length  # (length, type, data, CRC)
-    return None
+    return _chrm_tags(chrm, gamma) if chrm and not outranked else None
+
+
+def _chrm_tags(chrm: tuple[int, ...], gamma: int | None) -> HdrTags | None:
+    """A PNG's wide `cHRM` primaries (`CHRM_PRIMARIES`) as tags, on the plain power its `gAMA`
+    states (a file encoding exponent, times 100000), else on the sRGB curve (as Chromium takes
+    it); None for others (BT.709's, sRGB's: no conversion), as FFmpeg leaves them unnamed."""
+    primaries = next((number for number, stated in CHRM_PRIMARIES.items()
+                      if all(abs(a - b) <= CHRM_TOLERANCE for a, b in zip(chrm, stated))), None)
+    if primaries is None:
+        return None
+    if gamma is None:
+        return HdrTags(SRGB, primaries, None, 16)
+    return HdrTags(GAMMA_22, primaries, None, 16, gamma=100000 / gamma)
 
 
 def _first(properties: list[tuple[bytes, bytes]], kind: bytes, size: int) -> bytes | None:
@@ -243,15 +271,16 @@ def narrow_to_full(samples: np.ndarray) -> np.ndarray:
 def tone_mapped(rgb16: np.ndarray, tags: HdrTags) -> tuple[np.ndarray, str]:
     """(H, W, 3) 16-bit HDR or wide-gamut RGB -> (H, W, 3) uint8 SDR BT.709 RGB, and what it was
     (for a note). SDR is converted over BT.1886's 2.4 power, as video is; a picture on the sRGB
-    curve (Display P3's) is re-coded to that power and back around it, or its dark saturated
-    colours came out up to 24 levels off."""
+    curve (Display P3's) or on a PNG's `gAMA` power is re-coded to that power and back around it
+    (to the sRGB curve), or its dark saturated colours came out up to 24 levels off."""
     from realtime_adain.video.hdr import ToneMap
 
     tone_map = ToneMap(transfer=tags.transfer, primaries=tags.primaries, peak=tags.peak)
-    if tags.transfer != SRGB or tags.primaries not in WIDE_GAMUT:
+    if (tags.transfer != SRGB and tags.gamma is None) or tags.primaries not in WIDE_GAMUT:
         return tone_map(np.ascontiguousarray(rgb16)), tone_map.description
     srgb_to_power, power_to_srgb = _srgb_tables()
-    return power_to_srgb[tone_map(srgb_to_power[rgb16])], tone_map.description
+    to_power = srgb_to_power if tags.gamma is None else _gamma_to_power(tags.gamma)
+    return power_to_srgb[tone_map(to_power[rgb16])], tone_map.description
 
 
 @functools.lru_cache(maxsize=1)
@@ -263,3 +292,10 @@ def _srgb_tables() -> tuple[np.ndarray, np.ndarray]:
     encoded = np.where(light <= 0.0031308, 12.92 * light, 1.055 * light ** (1 / 2.4) - 0.055)
     return (np.round(linear ** (1 / 2.4) * 65535).astype(np.uint16),
             np.round(encoded * 255).astype(np.uint8))
+
+
+@functools.lru_cache(maxsize=4)
+def _gamma_to_power(gamma: float) -> np.ndarray:
+    """16-bit codes on a plain `gamma` power (a PNG's `gAMA`) -> on a 2.4 power (same light)."""
+    codes = np.arange(65536) / 65535
+    return np.round(codes ** (gamma / 2.4) * 65535).astype(np.uint16)

@@ -545,6 +545,12 @@ def _heif_registered() -> bool:
     return True
 
 
+def needs_heif_extra(head: bytes) -> bool:
+    """Whether a file starting with `head` (16 bytes or more) is a HEIC/HEIF picture that only
+    the `heif` extra reads, and it is not installed (`live` then plays it through FFmpeg)."""
+    return _heif_kind(head) is not None and not _heif_registered()
+
+
 def is_animated_webp(head: bytes) -> bool:
     """Whether a file starting with `head` (30 bytes or more) is an animated WebP: an extended
     header (VP8X) whose flags say animation. Pillow reads only its first frame here (`frame_count`

@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 from collections import deque
-from contextlib import closing
+from contextlib import closing, suppress
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -28,11 +28,11 @@ import numpy as np
 from realtime_adain.checks import ascii_whole
 from realtime_adain.settings import STANDARD_INPUT
 from realtime_adain.errors import UserError
-from realtime_adain.imageio import resize
+from realtime_adain.imageio import needs_heif_extra, read_image, resize
 from realtime_adain.video.deinterlace import deinterlaced
 from realtime_adain.video.notes import note
 from realtime_adain.video.opening import open_input
-from realtime_adain.video.reader import (PictureConverter, alpha_decoder, bound_decoder, check_picture_size,
+from realtime_adain.video.reader import (IMAGE_FORMATS, PictureConverter, alpha_decoder, bound_decoder, check_picture_size,
                                          decoded_or_damage, decoder_threads, error_reason, frame_to_rgb, is_picture_format, no_pictures, pixel_aspect,
                                          plausible_rate, refuse_animated_webp, within_run)
 from realtime_adain.video.streams import is_still_item
@@ -48,6 +48,10 @@ AHEAD_S = 3.0
 # timestamps are taken to start again: an AVI's H.264 with B-frames steps back a few periods in
 # decoding order (a restart on every such step played it at less than half its rate).
 RESTART_PERIODS = 8
+# FFmpeg's decoders of the picture formats `image` reads (imageio): a photo in one is read as
+# `image` reads it; one in another (DPX, SGI, XWD) is decoded by FFmpeg.
+IMAGE_CODECS = ("bmp", "dds", "exr", "hdr", "jpeg2000", "jpegls", "mjpeg", "pam", "pbm", "pcx", "pfm", "pgm",
+                "png", "ppm", "psd", "qoi", "sunrast", "targa", "tiff", "webp", "xbm", "xpm")
 
 
 class Damaged(NamedTuple):
@@ -219,7 +223,7 @@ class PyAVSource:
         # start line named "seq/f%04d.png", the `source-ended` line "f%04d.png").
         self.description = Path(target).name if is_file and sequence is None else target
         self.fps = 0.0
-        self.still = False  # one picture (a photo, not a pattern): decoded once, shown on and on
+        self.still = False  # one picture (a photo, not a pattern): read once, as `image` reads it, shown on and on
         self.paced = is_file  # played at its timestamps and looped: a file, or a recording behind a URL
         self.reopenable = True  # a URL dropped is asked again; a pipe (standard input, a fifo) ends where it ends
         # Set by the session: a paced file holds after its first picture until the session takes
@@ -260,15 +264,17 @@ class PyAVSource:
         stream = next((s for s in container.streams.video if not is_still_item(s)), container.streams.video[0])
         self._bound(container, stream)
         decoder_threads(stream)
-        self.fps = float(plausible_rate(stream) or 30)
         name = container.format.name
-        self.still = self.is_file and os.path.isfile(self.target) and is_picture_format(name)
+        self.still = self.is_file and os.path.isfile(self.target) and (
+            is_still_item(stream) or (is_picture_format(name) and self._one_picture(container, stream)))
+        # (an AVIF's or HEIC's item states 1 or 0.04 fps: a photo plays at FFmpeg's image2 rate)
+        self.fps = float(DEFAULT_FRAMERATE if self.still else plausible_rate(stream) or 30)
         # a URL with a duration is a recording (a file over HTTP, a finished HLS playlist): nothing
         # paces it but us, so it plays as a file does; a live stream (none) comes at its own pace.
         # Once known (here or by `frames`), that holds when the URL is opened again.
         self.paced = self.paced or (container.duration or 0) > 0 or _sized_download(self.target, container)
         self._container, self._stream = container, stream
-        self._photo = self._picture_at_open() if self.still else None
+        self._photo = self._photo_at_open() if self.still else None
         if self.is_file and self.sequence is None and not self.still:
             self._refuse_pictureless()
 
@@ -284,15 +290,57 @@ class PyAVSource:
             raise SourceError(str(exc)) from None
         bound_decoder(stream.codec_context, self._aspect)
 
-    def _picture_at_open(self) -> np.ndarray | None:
-        """A photo's picture, decoded as it opens: one FFmpeg cannot decode (a 20000x20000 PNG)
-        was a source lost and opened again every half second until the first frame's 15 s ran
-        out; now one line at the start. None: pictures one after another (see `_single_picture`)."""
+    def _one_picture(self, container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> bool:
+        """Whether a picture file holds one picture (a photo), told by its packets, undecoded: an
+        image2 file is one packet (which could not be read again); a `_pipe` format's parser cuts
+        pictures one after another (a raw MJPEG stream, .mjpeg: played as a clip) into packets,
+        read again from the start after this. (A photo is sought back for FFmpeg to decode one
+        `image` does not read; a PNG cut short cannot be, but `image` reads that format.)"""
+        if container.format.name in IMAGE_FORMATS:
+            return True
         try:
-            return self._single_picture()
+            packets = (packet for packet in container.demux(stream) if packet.size)
+            if next(packets, None) is None or next(packets, None) is None:
+                with suppress(av.FFmpegError):
+                    container.seek(0)
+                return True
+            container.seek(0)
+            return False
+        except (av.FFmpegError, OSError) as exc:
+            container.close()
+            raise SourceError(f"{self.target}: cannot read ({self._reason(exc)})") from None
+
+    def _photo_at_open(self) -> np.ndarray:
+        """A photo's picture, read as it opens: as `image` reads it (`imageio.read_image`, its
+        bounds and notes) where `image` reads its format (`IMAGE_CODECS`; decoded by FFmpeg, an
+        Adobe RGB photo's profile was ignored, its red read 219, and a mirrored EXIF orientation,
+        a palette's transparency and 4:2:0 edges came out otherwise), else by FFmpeg. One that
+        cannot be read (a 20000x20000 PNG) was a source lost and opened again every half second
+        until the first frame's 15 s ran out; now it is one line at the start."""
+        try:
+            if self._read_as_image():
+                return self._at_resolution(read_image(self.target))
+            with closing(self._decoded()) as pictures:
+                first = next(pictures, None)
+            if first is not None:
+                return first[0]
+            reason = "no picture in it"
+        except UserError as exc:
+            reason = str(exc).removeprefix(f"{Path(self.target)}: ")
         except SourceLost as exc:
-            self.close()
-            raise SourceError(f"{self.target}: cannot read ({exc.reason})") from None
+            reason = exc.reason
+        except OSError as exc:  # (gone since it was opened)
+            reason = exc.strerror or str(exc)
+        self.close()
+        raise SourceError(f"{self.target}: cannot read ({reason})")
+
+    def _read_as_image(self) -> bool:
+        """Whether `image` reads this photo's format: `IMAGE_CODECS`, an AVIF, a HEIC with the
+        `heif` extra (without it, FFmpeg decodes one)."""
+        if not is_still_item(self._stream):
+            return self._stream.codec_context.name in IMAGE_CODECS
+        with open(self.target, "rb") as handle:
+            return not needs_heif_extra(handle.read(16))
 
     def _refuse_pictureless(self) -> None:
         """Refuse a file whose video decodes to no picture at all, saying why (`no_pictures`):
@@ -493,22 +541,8 @@ class PyAVSource:
             self.close()
             self.open()
 
-    def _single_picture(self) -> np.ndarray | None:
-        """The picture of a one-picture file; None for pictures one after another (a raw MJPEG
-        stream, .mjpeg), which then plays as a clip from its start."""
-        pictures = self._decoded()
-        first = next(pictures, None)
-        if first is None:
-            raise SourceLost(f"{self.description}: no picture in it", "no picture in it")
-        if next(pictures, None) is None:
-            return first[0]
-        pictures.close()
-        self.still = False
-        self._container.seek(0)
-        return None
-
     def _repeated(self, image: np.ndarray, period: float) -> Iterator[np.ndarray]:
-        """A photo as a camera that sees it: decoded once (a JPEG could not be sought back to
+        """A photo as a camera that sees it: read once (a JPEG could not be sought back to
         its start, so the session ended after one frame; a 12 MP one cost a core to decode on and
         on), then the same picture every period, until stopped or, without looping, once."""
         due = time.monotonic()
