@@ -1,4 +1,5 @@
-"""Session 43: `live --source -` reads standard input, and a fifo's path is read, once to its end.
+"""Session 43: `live --source -` reads standard input, and a fifo's path is read, once to its end
+(and a source FFmpeg has no decoder for is one line).
 
 They were refused ("-: no such file", "/dev/stdin: not a camera", a fifo "save a pipe to a file
 first"), though a pipe from another program is a natural live source."""
@@ -49,3 +50,13 @@ def test_standard_input_from_a_file_is_that_file_and_not_written_into(published_
                               cwd=tmp_path, timeout=120)
     assert (done.returncode, done.stderr.decode()) == (2, f"error: {clip}: output would overwrite the input\n")
     assert read_video(clip)[0] == 4
+
+
+def test_a_picture_ffmpeg_has_no_decoder_for_is_one_line(run_cli, weights_env, data_dir, tmp_path):
+    """A JPEG XL photo (no decoder in this FFmpeg) was an AttributeError traceback."""
+    photo = tmp_path / "photo.jxl"
+    photo.write_bytes(b"\xff\x0a" + bytes(64))
+    code, _, err = run_cli("live", "--source", photo, "--styles", data_dir / "style" / "mondrian.jpg", "--no-window",
+                           "-o", tmp_path / "out.mp4", *FAST)
+    assert (code, err) == (2, f"error: {photo}: no video stream FFmpeg can decode (a codec it does not know, "
+                              "or a damaged header)\n")

@@ -35,7 +35,7 @@ from realtime_adain.video.opening import open_input
 from realtime_adain.video.reader import (IMAGE_FORMATS, PictureConverter, alpha_decoder, bound_decoder, check_picture_size,
                                          decoded_or_damage, decoder_threads, error_reason, frame_to_rgb, is_picture_format, no_pictures, pixel_aspect,
                                          plausible_rate, refuse_animated_webp, within_run)
-from realtime_adain.video.streams import is_still_item
+from realtime_adain.video.streams import has_decoder, is_still_item
 from realtime_adain.video.sequence import DEFAULT_FRAMERATE, Sequence, check_framerate, ffmpeg_name, find_sequence
 
 T = TypeVar("T")
@@ -261,7 +261,11 @@ class PyAVSource:
                 within = "" if self.is_file else f" (none within {self.timeout:.0f} s)"
                 raise SourceError(f"{self.target}: has no video stream{within}")
         # an animated AVIF's or HEIF's animation, not its still picture (FFmpeg 8 reads that as stream #0)
-        stream = next((s for s in container.streams.video if not is_still_item(s)), container.streams.video[0])
+        if not (decodable := [s for s in container.streams.video if has_decoder(s)]):  # (JPEG XL here: a traceback)
+            container.close()
+            raise SourceError(f"{self.target}: no video stream FFmpeg can decode (a codec it does not know, "
+                              "or a damaged header)")
+        stream = next((s for s in decodable if not is_still_item(s)), decodable[0])
         self._bound(container, stream)
         decoder_threads(stream)
         name = container.format.name
