@@ -19,6 +19,7 @@ import struct
 import av
 import cv2
 import numpy as np
+from av.sidedata.sidedata import Type as SideDataType
 from av.video.reformatter import ColorPrimaries
 
 PQ, HLG = 16, 18  # FFmpeg's AVCOL_TRC_SMPTE2084 and AVCOL_TRC_ARIB_STD_B67
@@ -33,6 +34,11 @@ WIDE_GAMUT = (BT2020, P3_D65)
 UNSPECIFIED = 2  # FFmpeg's AVCOL_PRI_UNSPECIFIED
 RGB_MATRIX = 0  # FFmpeg's AVCOL_SPC_RGB: pictures stored as RGB (PNG, gbrp10, FFV1 RGB)
 LINEAR = 8  # FFmpeg's AVCOL_TRC_LINEAR (OpenEXR; DPX and PNG files that say so)
+SRGB = 13  # FFmpeg's AVCOL_TRC_IEC61966_2_1: the sRGB curve (Display P3's, `hdr_stills.SRGB`)
+# Decoders whose frames' side data PyAV 18 must not wrap: FFmpeg 8's PNG decoder names an
+# embedded ICC profile (iCCP) in a dictionary on its side data, which PyAV's wrapper takes as its
+# own and frees a second time when collected (a segfault, on any PNG with a profile).
+NAMED_SIDE_DATA_DECODERS = frozenset({"png", "apng"})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,7 +100,8 @@ def needs_mapping(transfer: int, primaries: int) -> bool:
 def sdr_colour(colour):
     """The colour description an HDR or wide-gamut input's output is converted to and tagged
     with (a `Colour` with BT.709 primaries and transfer, and matrix where it is YUV; its range
-    kept); other inputs' own. RGB-coded input keeps its RGB matrix, for the writer to write as it writes SDR
+    kept, and the sRGB curve, which such pictures are converted on as `image` converts them:
+    `reader.PictureConverter`); other inputs' own. RGB-coded input keeps its RGB matrix, for the writer to write as it writes SDR
     RGB (BT.709 at limited range: it was full-range yuvj420p). Linear-light input reaches the
     network display-referred (`reader.linear_light`), so its output's transfer is BT.709: tagged
     linear, a player that obeys the tag reads its values as linear light (brighter, washed out)."""
@@ -103,7 +110,8 @@ def sdr_colour(colour):
     if colour is None or not needs_mapping(colour.color_trc, colour.color_primaries):
         return colour
     matrix = colour.colorspace if colour.colorspace == RGB_MATRIX else BT709
-    return dataclasses.replace(colour, colorspace=matrix, color_primaries=BT709, color_trc=BT709)
+    transfer = SRGB if colour.color_trc == SRGB else BT709
+    return dataclasses.replace(colour, colorspace=matrix, color_primaries=BT709, color_trc=transfer)
 
 
 def pq_to_nits(signal: np.ndarray) -> np.ndarray:
@@ -137,28 +145,32 @@ def bt2390_eetf(nits: np.ndarray, source_peak: float, target_peak: float) -> np.
     return pq_to_nits(np.where(relative < knee, relative, spline) * source_pq)
 
 
-def stated_peak(frame: av.VideoFrame) -> float | None:
-    """The brightest light a PQ stream says it holds (cd/m2): its content light level (MaxCLL),
-    else its mastering display's peak; None when it states neither, or when PyAV cannot read the
-    frame's side data (it reads all at once and fails on a kind newer than it knows: a PNG's
-    EXIF beside its cICP chunk in FFmpeg 8 was a traceback)."""
+def side_data(frame: av.VideoFrame, codec: str | None = None) -> dict[SideDataType, bytes]:
+    """`frame`'s side data by kind, where PyAV can read it safely; none for a frame of a
+    `NAMED_SIDE_DATA_DECODERS` decoder (`codec`: the stream's), nor where one kind is newer than
+    PyAV knows (it wraps all at once and fails: FFmpeg 8 attaches a picture's EXIF as kind 31)."""
+    if codec in NAMED_SIDE_DATA_DECODERS:
+        return {}
     try:
-        entries = list(frame.side_data)
+        return {entry.type: bytes(entry) for entry in frame.side_data}
     except ValueError:
-        return None
-    mastering = None
-    for side_data in entries:
-        kind = getattr(side_data.type, "name", "")
-        data = bytes(side_data)
-        if kind == "CONTENT_LIGHT_LEVEL" and len(data) >= 8:
-            max_cll = struct.unpack_from("<I", data)[0]
-            if max_cll:
-                return float(max_cll)
-        elif kind == "MASTERING_DISPLAY_METADATA" and len(data) >= 88:
-            numerator, denominator = struct.unpack_from("<2i", data, 72)
-            if struct.unpack_from("<i", data, 84)[0] and denominator > 0 and numerator > 0:
-                mastering = numerator / denominator
-    return mastering
+        return {}
+
+
+def stated_peak(frame: av.VideoFrame, codec: str | None = None) -> float | None:
+    """The brightest light a PQ stream says it holds (cd/m2): its content light level (MaxCLL),
+    else its mastering display's peak; None when it states neither, or when its side data cannot
+    be read (`side_data`: a PNG's, whose peak `image` does not read either)."""
+    entries = side_data(frame, codec)
+    light_level = entries.get(SideDataType.CONTENT_LIGHT_LEVEL, b"")
+    if len(light_level) >= 8 and struct.unpack_from("<I", light_level)[0]:
+        return float(struct.unpack_from("<I", light_level)[0])
+    mastering = entries.get(SideDataType.MASTERING_DISPLAY_METADATA, b"")
+    if len(mastering) >= 88:
+        numerator, denominator = struct.unpack_from("<2i", mastering, 72)
+        if struct.unpack_from("<i", mastering, 84)[0] and denominator > 0 and numerator > 0:
+            return numerator / denominator
+    return None
 
 
 def power(values: np.ndarray, exponent: float, out: np.ndarray | None = None) -> np.ndarray:
@@ -204,13 +216,13 @@ class ToneMap:
     """One stream's HDR pictures to SDR BT.709 RGB (uint8), on the peak stated with its first
     HDR picture (kept for the whole stream, so brightness does not pump with per-picture data)."""
 
-    def __init__(self, frame: av.VideoFrame | None = None, *, transfer: int = PQ, primaries: int = BT2020,
-                 peak: float | None = None) -> None:
-        """From `frame`'s tags and side data, or (a still picture's, `hdr_stills`) from the
-        `transfer`, `primaries` and PQ `peak` its container states."""
+    def __init__(self, frame: av.VideoFrame | None = None, *, codec: str | None = None, transfer: int = PQ,
+                 primaries: int = BT2020, peak: float | None = None) -> None:
+        """From `frame`'s tags and side data (`codec`: its decoder, `side_data`), or (a still
+        picture's, `hdr_stills`) from the `transfer`, `primaries` and PQ `peak` its container states."""
         if frame is not None:
             transfer, primaries = frame.color_trc, frame.color_primaries
-            peak = stated_peak(frame) if transfer == PQ else None
+            peak = stated_peak(frame, codec) if transfer == PQ else None
         self.transfer = transfer
         self.hdr = transfer in HDR_TRANSFERS  # else SDR over wide primaries: only the gamut is converted
         self.primaries = PRIMARIES.get(primaries, PRIMARIES[BT2020])

@@ -31,11 +31,13 @@ import numpy as np
 
 from realtime_adain import limits
 from realtime_adain.errors import UserError
-from realtime_adain.imageio import EXR_FORMATS, MAX_DECODE_BYTES, exr_rgb, is_animated_webp, over_white, to_rgb8
+from realtime_adain.hdr_stills import _srgb_tables
+from realtime_adain.imageio import (EXR_FORMATS, MAX_DECODE_BYTES, _orientation, exr_rgb, is_animated_webp,
+                                    open_with_pillow, over_white, to_rgb8)
 from realtime_adain.settings import format_time
 from realtime_adain.video.deinterlace import check_mode as check_deinterlace, deinterlaced
 from realtime_adain.video.formats import GIF_DELAY_SHOWN, GIF_SHORTEST_SHOWN
-from realtime_adain.video.hdr import HDR_TRANSFERS, RGB_MATRIX, ToneMap, needs_mapping, sdr_colour
+from realtime_adain.video.hdr import HDR_TRANSFERS, RGB_MATRIX, SRGB, ToneMap, needs_mapping, sdr_colour, side_data
 from realtime_adain.video.notes import note
 from realtime_adain.video.opening import open_input
 from realtime_adain.video.sequence import DEFAULT_FRAMERATE, check_framerate, ffmpeg_name, find_sequence
@@ -199,16 +201,13 @@ def linear_light(frame: av.VideoFrame, codec: str | None = None) -> bool:
     return float_samples(frame) and (codec is None or codec in LINEAR_DECODERS)
 
 
-def display_matrix(frame: av.VideoFrame) -> tuple[int, ...] | None:
-    """The frame's display matrix (FFmpeg's 9 int32s: 16.16 a, b, u, c, d, v, ...), None without one.
-    PyAV reads all of a frame's side data at once and fails on a kind newer than it knows (FFmpeg
-    8's TIFF decoder attaches kind 31): such a frame's matrix is taken as none (its `rotation`,
-    read apart, still turns it)."""
-    try:
-        data = frame.side_data.get(DISPLAYMATRIX)
-    except ValueError:
-        return None
-    return struct.unpack("=9i", bytes(data)[:36]) if data is not None else None
+def display_matrix(frame: av.VideoFrame, codec: str | None = None) -> tuple[int, ...] | None:
+    """The frame's display matrix (FFmpeg's 9 int32s: 16.16 a, b, u, c, d, v, ...), None without
+    one or where PyAV cannot read its side data (`hdr.side_data`, `codec` its decoder: FFmpeg 8's
+    pictures, whose EXIF orientation `picture_facts` reads instead); its `rotation`, read apart,
+    still turns it."""
+    data = side_data(frame, codec).get(DISPLAYMATRIX)
+    return struct.unpack("=9i", data[:36]) if data is not None else None
 
 
 def upright(image: np.ndarray, rotation: float, matrix: Sequence[int] | None = None) -> np.ndarray:
@@ -312,9 +311,46 @@ def bound_decoder(decoder: av.codec.context.CodecContext, aspect: Fraction) -> N
 Orientation = tuple[float, "tuple[int, ...] | None"]  # (frame.rotation, display_matrix(frame))
 
 
-def orientation(frame: av.VideoFrame) -> Orientation:
-    """How `frame` is turned for display (see `upright`)."""
-    return frame.rotation, display_matrix(frame)
+def orientation(frame: av.VideoFrame, codec: str | None = None) -> Orientation:
+    """How `frame`, decoded by `codec`, is turned for display (see `upright`)."""
+    return frame.rotation, display_matrix(frame, codec)
+
+
+def exif_orientation(number: int) -> Orientation | None:
+    """The (rotation, matrix) FFmpeg gives a picture of EXIF orientation `number` (its
+    av_exif_orientation_to_matrix: turned clockwise, then for 2, 4, 5 and 7 mirrored left to
+    right); None for 1 (as stored) and numbers out of range."""
+    if not 2 <= number <= 8:
+        return None
+    clockwise = math.radians((0, 180, 180, 90, 90, -90, -90)[number - 2])
+    cos, sin = round(math.cos(clockwise)), round(math.sin(clockwise))
+    mirror = -1 if number in (2, 4, 5, 7) else 1
+    a, b, c, d = cos * mirror, sin, -sin * mirror, cos  # (av_display_rotation_set, av_display_matrix_flip)
+    return -math.degrees(math.atan2(b, a)), (a << 16, b << 16, 0, c << 16, d << 16, 0, 0, 0, 1 << 30)
+
+
+@dataclass(frozen=True)
+class PictureFacts:
+    """What a picture file says that FFmpeg 8's frames of it do not let PyAV tell (`picture_facts`)."""
+
+    turned: Orientation | None = None  # its EXIF orientation (FFmpeg's matrix: `display_matrix`)
+    alpha_ignored: bool = False  # a 32-bit BMP (BI_RGB) whose fourth byte FFmpeg takes for alpha
+
+
+def picture_facts(path: Path | None) -> PictureFacts:
+    """What the picture at `path` says as `image` reads it (`imageio._orientation`; Pillow, as
+    OpenCV and browsers, leaves a BI_RGB BMP's fourth byte out): an image sequence's pictures are
+    turned as its first is. FFmpeg 8 turns EXIF into a display matrix beside side data PyAV
+    cannot read (`hdr.side_data`): a mirrored photo came out turned instead (2: upside down, 4:
+    as stored). Nothing where `path` is None or Pillow cannot read it."""
+    if path is None:
+        return PictureFacts()
+    try:
+        with open_with_pillow(np.memmap(path, np.uint8, mode="r")) as picture:  # (its header read, not GiBs)
+            return PictureFacts(exif_orientation(_orientation(picture)),
+                                picture.format == "BMP" and "A" not in picture.mode)
+    except Exception:  # noqa: BLE001 - a file Pillow cannot read: FFmpeg's reading stands
+        return PictureFacts()
 
 
 def decoder_threads(decoder: av.video.stream.VideoStream | av.codec.context.CodecContext) -> None:
@@ -346,11 +382,14 @@ class PictureConverter:
     frame), and for HDR or wide-gamut pictures one tone map (`hdr.ToneMap`), fixed at the first
     such picture (its peak kept; made again only where the transfer or primaries change), said
     in a note naming `name` as each is made (once: a looping `live` file makes its own again).
-    `codec`: the stream's decoder, which tells whether float samples are linear light (`linear_light`)."""
+    `codec`: the stream's decoder, which tells whether float samples are linear light (`linear_light`)
+    and whether their side data can be read (`hdr.side_data`). `picture`: a stream of pictures'
+    first file (an image sequence's), whose `picture_facts` its frames are read with."""
 
-    def __init__(self, name: str, codec: str | None = None) -> None:
+    def __init__(self, name: str, codec: str | None = None, picture: Path | None = None) -> None:
         self.name = name
         self.codec = codec
+        self.facts = picture_facts(picture)
         self.reformatter = VideoReformatter()
         self._to_full_yuv = VideoReformatter()  # (its own: one alternating conversions set itself up each frame)
         self.tone_map: ToneMap | None = None
@@ -375,7 +414,8 @@ class PictureConverter:
                                                   if index < len(stored.planes)], axis=2), self.name)
         mapped = needs_mapping(frame.color_trc, frame.color_primaries)
         if mapped and self._tone_mapped != (frame.color_trc, frame.color_primaries):
-            self.tone_map, self._tone_mapped = ToneMap(frame), (frame.color_trc, frame.color_primaries)
+            self.tone_map = ToneMap(frame, codec=self.codec)
+            self._tone_mapped = (frame.color_trc, frame.color_primaries)
             note_tone_mapped(self.name, self.tone_map)
         if not mapped:
             # (10-bit and deeper YUV: swscale's default put limited range's white at 253 and
@@ -387,11 +427,23 @@ class PictureConverter:
         deep_format = "rgba64le" if alpha else "rgb48le"
         if is_yuv(frame):
             deep = self._deep_rgb(frame, width, height, deep_format, threads)
+        elif max(part.bits for part in frame.format.components) <= 8:  # (swscale's rgb48 of them: up to 254 off)
+            deep = self.reformatter.reformat(frame, format="rgba" if alpha else "rgb24", width=width, height=height,
+                                             src_color_range=frame.color_range,
+                                             threads=threads).to_ndarray().astype(np.uint16) * 257  # (as `image`)
         else:
             deep = self.reformatter.reformat(frame, format=deep_format, width=width, height=height,
                                              src_color_range=frame.color_range, threads=threads).to_ndarray()
-        rgb = self.tone_map(np.ascontiguousarray(deep[..., :3]))
+        if frame.color_trc == SRGB:  # (as `image` converts such a picture: `hdr_stills.tone_mapped`)
+            srgb_to_power, power_to_srgb = _srgb_tables()
+            rgb = power_to_srgb[self.tone_map(srgb_to_power[deep[..., :3]])]
+        else:
+            rgb = self.tone_map(np.ascontiguousarray(deep[..., :3]))
         return np.dstack([rgb, (deep[..., 3] >> 8).astype(np.uint8)]) if alpha else rgb
+
+    def has_alpha(self, frame: av.VideoFrame) -> bool:
+        """Whether `frame` has alpha as `image` reads its picture (`has_alpha`, less a BI_RGB BMP's fourth byte)."""
+        return has_alpha(frame) and not self.facts.alpha_ignored
 
     def _deep_rgb(self, frame: av.VideoFrame, width: int | None, height: int | None, deep_format: str,
                   threads: int | None) -> np.ndarray:
@@ -438,18 +490,21 @@ def frame_to_rgb(frame: av.VideoFrame, converter: PictureConverter, aspect: Frac
     """A decoded frame as a viewer sees it: square pixels (for stored pixels of `aspect`, see
     `pixel_aspect`), upright (display matrix; `turned`: the stream's, else the frame's own), (H,
     W, 3) RGB converted with the input's colour range, HDR pictures as SDR (`hdr`). `converter`
-    is the stream's, reused across its frames."""
+    is the stream's, reused across its frames (a picture's EXIF orientation: `picture_facts`)."""
     width, height = square_pixel_size(frame.width, frame.height, aspect) if aspect != 1 else (None, None)
-    alpha = has_alpha(frame) and not float_samples(frame)  # (float samples': composited by `converter`)
+    alpha = converter.has_alpha(frame) and not float_samples(frame)  # (float samples': composited by `converter`)
     rgb = converter.rgb(frame, width, height, alpha)
     if alpha:  # transparent areas over white, as `realtime-adain image` reads them (not their hidden colour)
         rgb = over_white(np.ascontiguousarray(rgb[..., :3]), rgb[..., 3])
-    return upright(rgb, *(turned or orientation(frame)))
+    return upright(rgb, *(turned or converter.facts.turned or orientation(frame, converter.codec)))
 
 
 def has_alpha(frame: av.VideoFrame) -> bool:
     """Whether `frame`'s pixel format has an alpha channel (GIF, APNG, PNG/ProRes 4444/QuickTime
-    Animation in MOV: their transparent pixels store any colour, FFmpeg's GIF decoder black)."""
+    Animation in MOV: their transparent pixels store any colour, FFmpeg's GIF decoder black), or
+    its palette does (a PNG's tRNS: its hidden colours were shown)."""
+    if frame.format.name == "pal8" and len(frame.planes) > 1:
+        return bool((np.frombuffer(frame.planes[1], np.uint32) >> 24).min() < 255)  # (AARRGGBB words)
     return any(part.is_alpha for part in frame.format.components)
 
 
@@ -710,7 +765,8 @@ class VideoReader:
             picture = is_picture_format(self.container.format.name)
             self.stream = main_video_stream(self.container, self.path.name)
             self.decoder = alpha_decoder(self.stream) or self.stream.codec_context  # (`_decoded` uses it)
-            self._converter = PictureConverter(self.path.name, self.decoder.name)
+            first_picture = self.sequence.file(self.sequence.start) if self.sequence else self.path
+            self._converter = PictureConverter(self.path.name, self.decoder.name, first_picture if picture else None)
             decoder_threads(self.decoder)
             self.decoder.flags |= OUTPUT_CORRUPT  # damaged frames are concealed, not dropped
             carried, unknown = passthrough_streams(self.container, self.stream, self.path.name)
@@ -937,7 +993,9 @@ class VideoReader:
         shown = ShownUntil(self.stream.time_base) if ends else None
         last: tuple[int | None, int] = (None, 0)  # the latest frame given, on the segment's timeline
         first_aspect = codec_aspect(self.stream)  # before decoding: the decoder runs ahead of the frames given
-        turned: Orientation | None = None  # the first frame's, for every frame
+        turned: Orientation | None = None  # the first frame's (its picture's EXIF: `picture_facts`), for every frame
+        first_turn: Orientation | None = None  # the first frame's own, to tell a change by
+        codec = self._converter.codec
         turn_noted = colour_noted = False
         try:
             pictures = deinterlaced(self._decode(), self.deinterlace, self.path.name, rate=self.frame_rate)
@@ -975,17 +1033,19 @@ class VideoReader:
                 released = segment.packets(held.before(pts, duration))
                 pts, duration = segment.moved(pts, duration)
                 if index == 0:
-                    self.rotation, self.colour, turned = decoded.rotation, Colour.of(decoded), orientation(decoded)
+                    self.rotation, self.colour = decoded.rotation, Colour.of(decoded)
+                    first_turn = orientation(decoded, codec)
+                    turned = self._converter.facts.turned or first_turn
                     note_odd_turn(self.path.name, decoded.rotation)
-                    if see_through(decoded):
+                    if see_through(decoded, self._converter):
                         note_transparency_left_out(self.path.name, shown_over_white=True)
                 elif not colour_noted and Colour.of(decoded) != self.colour:
                     note_colour_change(self.path.name, self.colour, Colour.of(decoded))
                     colour_noted = True
-                if index and not turn_noted and orientation(decoded) != turned:
-                    note_turn_change(self.path.name, turned, orientation(decoded))
+                if index and not turn_noted and orientation(decoded, codec) != first_turn:
+                    note_turn_change(self.path.name, first_turn, orientation(decoded, codec))
                     turn_noted = True
-                if not self.captions and has_captions(decoded):
+                if not self.captions and has_captions(decoded, codec):
                     self.captions = True
                     note_captions_left_out(self.path.name)
                 if first_aspect is not None and codec_aspect(self.stream) != first_aspect:
@@ -1717,13 +1777,10 @@ CAPTIONS = SideDataType.A53_CC
 CAPTIONS_LEFT_OUT = "closed captions in the video are not kept"
 
 
-def has_captions(frame: av.VideoFrame) -> bool:
-    """Whether a decoded picture carries closed captions; a frame whose side data PyAV cannot read
-    (a kind newer than it knows: see `display_matrix`) is taken as carrying none."""
-    try:
-        return CAPTIONS in frame.side_data
-    except ValueError:
-        return False
+def has_captions(frame: av.VideoFrame, codec: str | None = None) -> bool:
+    """Whether a decoded picture carries closed captions; a frame whose side data cannot be read
+    (`hdr.side_data`) is taken as carrying none."""
+    return CAPTIONS in side_data(frame, codec)
 
 
 def note_captions_left_out(name: str) -> None:
@@ -1733,11 +1790,11 @@ def note_captions_left_out(name: str) -> None:
     note(f"{name}: {CAPTIONS_LEFT_OUT}", once=True)
 
 
-def see_through(frame: av.VideoFrame) -> bool:
+def see_through(frame: av.VideoFrame, converter: PictureConverter) -> bool:
     """Whether a picture has pixels that are not opaque. Only the first picture is looked at: a
     pixel format with alpha does not mean transparency (FFmpeg's GIF decoder gives every GIF as
     bgra; screen recorders write opaque PNG and ProRes 4444)."""
-    if not has_alpha(frame):
+    if not converter.has_alpha(frame):
         return False
     return bool(frame.reformat(format="rgba").to_ndarray()[..., 3].min() < 255)
 
