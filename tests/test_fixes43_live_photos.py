@@ -167,3 +167,18 @@ def test_png_chrm_outranked_or_of_srgb_primaries_changes_nothing(tmp_path):
         path = tmp_path / f"{name}.png"
         path.write_bytes(with_chunks(plain.getvalue(), *chunks))
         np.testing.assert_array_equal(read_image(path), rgb)
+
+
+def test_a_live_image_sequence_of_mirrored_pictures_reads_as_video_reads_it(tmp_path):
+    """Pictures played one after another went through FFmpeg's rotation alone: EXIF 2 upside down."""
+    from realtime_adain.video.reader import VideoReader
+
+    exif = Image.Exif()
+    exif[0x0112] = 2
+    for number in (1, 2):
+        Image.fromarray(picture()).save(tmp_path / f"f{number}.png", exif=exif)
+    pattern = tmp_path / "f%d.png"
+    live = first_frame(pattern)
+    with VideoReader(pattern) as reader:
+        np.testing.assert_array_equal(live, reader.first_frame.image)
+    np.testing.assert_array_equal(live, picture()[:, ::-1])

@@ -392,10 +392,18 @@ class PyAVSource:
         except (av.FFmpegError, OSError) as exc:
             raise SourceError(f"{self.target if self.is_file else self.description}: cannot open ({self._reason(exc)})") from None
 
+    def _first_picture(self) -> Path | None:
+        """The first picture file of pictures played one after another (an image sequence, a raw
+        MJPEG file), whose EXIF orientation and BMP header turn and read them all, as in `video`
+        (`reader.picture_facts`); None for a clip or a URL."""
+        if not (self.is_file and is_picture_format(self._container.format.name)):
+            return None
+        return self.sequence.file(self.sequence.start) if self.sequence else Path(self.target)
+
     def _decoded(self) -> Iterator[tuple[np.ndarray, float | None]]:
         """(image, presentation time in seconds or None) per frame."""
         try:
-            converter = PictureConverter(self.description, self._stream.codec_context.name)
+            converter = PictureConverter(self.description, self._stream.codec_context.name, self._first_picture())
             aspect = self._aspect
             # interlaced (a broadcast or capture-card stream, a camcorder file): whole pictures, as `video` reads them
             for frame in deinterlaced(self._pictures(), "auto", self.description, LIVE_HINT):
