@@ -1087,8 +1087,9 @@ class VideoReader:
                  "put back in order (the timing is kept)")
         declared = self.declared_frames
         if 0 < index + self.skipped < declared and self._ends_early(timeline.end, self.seeked or self.passed_over > 0):
-            raise UserError(f"{self.path}: truncated or corrupt: only {index + self.skipped} of {declared} frames "
-                            "decode")
+            # (said, not refused: FFmpeg plays what decodes; a half-downloaded MP4 was stylized to its end, then lost)
+            note(f"{self.path.name}: only {index + self.skipped} of the {declared} frames its index states decode: "
+                 "the file looks cut short or damaged (what decodes is stylized, as FFmpeg plays it)")
         tagged = self._tagged_end() if not declared and timeline.end is not None else None
         if tagged is not None and timeline.end + self._one_frame < tagged:  # (a tag, not an index: said, not refused)
             note(f"{self.path.name}: its pictures end at {format_time(timeline.end * self.time_base)} of the "
