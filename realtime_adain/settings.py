@@ -331,6 +331,11 @@ class LiveSettings:
     stabilize_strength: float = STABILIZE_STRENGTH[1]
     carry_motion: bool = False  # show the last stylized frame carried onto each newer camera frame
 
+    @property
+    def engine_model(self) -> ModelSettings:
+        """(a cached ONNX export, the CPU's 'auto', turned the `stats` smoothing it started with off)"""
+        return model_for_stabilizer(self.model, self.stabilize)
+
     def check(self) -> None:
         check_field_kinds(self)
         self.model.check()

@@ -82,7 +82,7 @@ class LiveSession:
         try:
             self.source = open_source(settings.source, settings.resolution, settings.fps, loop=settings.loop)  # fail fast
             try:
-                self.stylizer = Stylizer.from_settings(settings.model)
+                self.stylizer = Stylizer.from_settings(settings.engine_model)
                 return self._run_opened()
             finally:
                 if self.capture is None or not self.capture.is_alive():
