@@ -7,7 +7,6 @@ implementation: unbiased variance over the spatial positions, plus eps = 1e-5, t
 
 from __future__ import annotations
 
-import contextlib
 import math
 import numbers
 from dataclasses import dataclass
@@ -97,14 +96,13 @@ class StyleStats:
         return False
 
     def to(self, device: torch.device | str, dtype: torch.dtype | None = None) -> "StyleStats":
-        """These statistics on `device` (in `dtype`); a device that cannot be had is one line, as
-        `Stylizer.load` says it, not torch's error of several."""
-        if dtype is not None and not isinstance(dtype, torch.dtype):  # ('float16': torch's error of several)
-            raise TypeError(f"dtype must be a torch.dtype or None, got {type(dtype).__name__}")
-        with contextlib.suppress(RuntimeError, ValueError, TypeError):
-            return StyleStats(self.mean.to(device, dtype), self.std.to(device, dtype))
+        """These statistics on `device` (in `dtype`), the device checked first as `Stylizer.load`
+        checks it: torch took 'meta' and 'cpu:1', which no stylizer runs on, and said 'xpu' with a
+        bare AssertionError; a device that cannot be had is one line, not torch's error of several."""
         from realtime_adain.stylizer import device_argument
 
+        if dtype is not None and not isinstance(dtype, torch.dtype):  # ('float16': torch's error of several)
+            raise TypeError(f"dtype must be a torch.dtype or None, got {type(dtype).__name__}")
         resolved = device_argument(device)  # ('auto' too, as the message offers it)
         return StyleStats(self.mean.to(resolved, dtype), self.std.to(resolved, dtype))
 

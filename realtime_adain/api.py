@@ -29,7 +29,7 @@ from realtime_adain.api_images import (ImageLike, as_rgb, check_path, file_of, i
                                        made_folders_removed_on_failure)
 from realtime_adain.checks import check_number, check_whole
 from realtime_adain.errors import UserError, out_of_memory_as_user_error
-from realtime_adain.imageio import MAX_SIDE, fit_short_side, over_budget, resize, style_budget
+from realtime_adain.imageio import MAX_DECODE_PIXELS, MAX_SIDE, fit_short_side, over_budget, resize, style_budget
 from realtime_adain.interrupts import finished_before_exit
 from realtime_adain.settings import (DEFAULT_MAX_PIXELS, FLOW_MODES, STATS_MODES, STATS_NEED_EAGER, ModelSettings,
                                      StyleSettings, VideoSettings, check_time, check_weights)
@@ -111,12 +111,14 @@ API_ARGUMENTS = ("size", "keep-size", "max-pixels", "style-size", "alpha", "mix"
                  "deinterlace", "framerate", "start", "duration", "device", "dtype", "engine", "vgg", "decoder")
 # The CLI's switches that turn an option off, said as the argument's value.
 API_SWITCHES = {"no-keep-size": "keep_size=False"}
+# An option with its value's placeholder ("pass --decoder PATH") is said as the argument given it: decoder=PATH.
 _OPTION = re.compile(r"(?<![\w-])--(" + "|".join(sorted([*API_ARGUMENTS, *API_SWITCHES], key=len, reverse=True))
-                     + r")(?![\w-])")
+                     + r")(?![\w-])(?: (PATH|N)\b)?")
 
 
 def _api_argument(option: re.Match) -> str:
-    return API_SWITCHES.get(option.group(1)) or option.group(1).replace("-", "_")
+    name = API_SWITCHES.get(option.group(1)) or option.group(1).replace("-", "_")
+    return f"{name}={option.group(2)}" if option.group(2) else name
 
 
 def in_api_words(message: str, paths: Sequence[Path] = ()) -> str:
@@ -188,10 +190,37 @@ def stylize_image(stylizer: Stylizer, image: ImageLike, style: StyleStats, alpha
         return resize(result, original.shape[1::-1])
 
 
+def frame_batches(frames: Iterable[np.ndarray], batch: int, max_pixels: int) -> Iterator[np.ndarray]:
+    """`frames` as (N, H, W, 3) batches of up to `batch` frames of one shape, each holding at most
+    `max_pixels` pixels and the most one engine call takes (16384 x 16384: max_pixels=10**9 built
+    300 frames of 1024x1024 into one batch, which the engine refused once they were copied). Each
+    frame copied into its batch as it comes (a producer may reuse its buffer, as
+    `cv2.VideoCapture.read(buf)` does: every frame of a batch was the last one); a frame of another
+    size first sends the frames before it."""
+    per_call = min(max_pixels, MAX_DECODE_PIXELS)
+    pending, count = np.empty((0,), np.uint8), 0
+    for index, frame in enumerate(frames):
+        frame = as_rgb(frame, f"frames[{index}]")
+        check_budget(frame, None, max_pixels, f"frames[{index}]")
+        if count and frame.shape != pending.shape[1:]:
+            yield pending[:count]
+            count = 0
+        if not count:  # a new array each batch: the engine may still be reading the last one
+            pending = np.empty((frames_within(batch, frame.shape, per_call), *frame.shape), np.uint8)
+        pending[count] = frame
+        count += 1
+        if count == len(pending):  # (memory grows with a batch's pixels)
+            yield pending
+            count = 0
+    if count:
+        yield pending[:count]
+
+
 def stylize_frames(stylizer: Stylizer, frames: Iterable[np.ndarray], style: StyleStats, alpha: float = 1.0,
                    batch: int = 1, max_pixels: int = DEFAULT_MAX_PIXELS) -> Iterator[np.ndarray]:
     """Frames streamed through the engine in order, `batch` at a time (one shape per batch; fewer
-    where `batch` frames would hold more than `max_pixels` pixels in all).
+    where `batch` frames would hold more than `max_pixels` pixels in all, or than 16384 x 16384, the
+    most one engine call takes: `frame_batches`).
 
     The arguments are checked at the call; each frame when it is reached (`frames` may be endless)."""
     check_style(style)
@@ -204,30 +233,9 @@ def stylize_frames(stylizer: Stylizer, frames: Iterable[np.ndarray], style: Styl
     if not isinstance(frames, Iterable) or isinstance(frames, (str, bytes, os.PathLike)):
         raise TypeError(f"frames must be an iterable of (H, W, 3) uint8 frames, got {type(frames).__name__}")
 
-    def batches() -> Iterator[np.ndarray]:
-        """Each frame copied into its batch as it comes (a producer may reuse its buffer, as
-        `cv2.VideoCapture.read(buf)` does: every frame of a batch was the last one); a frame of
-        another size first sends the frames before it."""
-        pending, count = np.empty((0,), np.uint8), 0
-        for index, frame in enumerate(frames):
-            frame = as_rgb(frame, f"frames[{index}]")
-            check_budget(frame, None, max_pixels, f"frames[{index}]")
-            if count and frame.shape != pending.shape[1:]:
-                yield pending[:count]
-                count = 0
-            if not count:  # a new array each batch: the engine may still be reading the last one
-                pending = np.empty((frames_within(batch, frame.shape, max_pixels), *frame.shape), np.uint8)
-            pending[count] = frame
-            count += 1
-            if count == len(pending):  # (memory grows with a batch's pixels)
-                yield pending
-                count = 0
-        if count:
-            yield pending[:count]
-
     def results() -> Iterator[np.ndarray]:
         with out_of_memory_as_user_error("frames", "lower batch, or pass smaller frames", OutOfMemory):
-            for stylized in stylizer.stylize_stream(batches(), style, alpha):
+            for stylized in stylizer.stylize_stream(frame_batches(frames, batch, max_pixels), style, alpha):
                 yield from stylized
 
     return results()

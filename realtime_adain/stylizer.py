@@ -196,12 +196,14 @@ class Stylizer:
     ) -> "Stylizer":
         """Resolve and load the weights (see `weights.resolve`), then bind to device and dtype. A
         mistaken argument is a ValueError (or TypeError) naming it in the API's words, as
-        `stylize_video` says it (`dtype fp16 needs a GPU`, not the CLI's `--dtype`)."""
-        from realtime_adain.api import _as_value_error
+        `stylize_video` says it (`dtype fp16 needs a GPU`, not the CLI's `--dtype`); a file problem
+        is a UserError in those words too (`pass decoder=PATH`, not `--decoder PATH`)."""
+        from realtime_adain.api import _api_words, _as_value_error
 
         paths = [Path(p) for p in (vgg, decoder) if isinstance(p, (str, os.PathLike))]
         placed = _as_value_error(lambda: cls._placement(vgg, decoder, device, dtype, engine), paths)
-        return cls._load(vgg, decoder, *placed, engine)
+        with _api_words(paths):
+            return cls._load(vgg, decoder, *placed, engine)
 
     @staticmethod
     def _placement(vgg: str | os.PathLike | None, decoder: str | os.PathLike | None,

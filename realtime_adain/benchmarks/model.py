@@ -30,7 +30,7 @@ from realtime_adain.adain import StyleStats
 from realtime_adain.commands.argtypes import (MAX_WARMUP_STEPS, RESOLUTION_PRESETS, frame_batch, frame_resolution,
                                               int_between, results_file, step_count, thread_count)
 from realtime_adain.paths import check_output_file
-from realtime_adain.settings import DTYPE_NAMES
+from realtime_adain.settings import DTYPE_NAMES, ModelSettings
 from realtime_adain.stylizer import DTYPES, Stylizer, pick_device, pick_dtype
 from realtime_adain.available_memory import free_memory
 from realtime_adain.benchmarks.setup import benchmark_weights, check_results_file, engine_list, report_json, stamp
@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
         check_results_file(args.json, [vgg, decoder])
         # Its net only (eager): "auto" looked for the engines below first, and said a note of what
         # was in the way that their error then said again.
-        stylizer = Stylizer.load(vgg, decoder, device=str(device), dtype=dtype_name, engine="eager")
+        stylizer = Stylizer.from_settings(ModelSettings(str(vgg), str(decoder), str(device), dtype_name, "eager"))  # (the CLI's words)
         peak = matmul_peak(device, dtype)
         result = {
             **stamp("model", device), "device": str(device), "dtype": dtype_name,

@@ -46,6 +46,7 @@ from realtime_adain.errors import UserError, out_of_memory_as_user_error
 from realtime_adain.imageio import (MAX_SIDE, check_pixel_budget, over_budget, read_image, read_style, resize,
                                     short_side_size, style_budget)
 from realtime_adain.paths import check_output_file, real_path
+from realtime_adain.settings import ModelSettings
 from realtime_adain.stylizer import Stylizer
 from realtime_adain.temporal import (DIS_PRESETS, FLOW_MIN_SIDE, ContentStatsSmoother, FlowEstimator, MotionAhead,
                                      Stabilizer, gray, occluded, warp)
@@ -478,7 +479,7 @@ def measured(args: argparse.Namespace, photo: np.ndarray, style_image: np.ndarra
         vgg, decoder, which = benchmark_weights(args, Path(tmp))
         for path in (args.json, args.figure):
             check_results_file(path, [vgg, decoder])
-        stylizer = Stylizer.load(vgg, decoder, device="cpu")
+        stylizer = Stylizer.from_settings(ModelSettings(str(vgg), str(decoder), "cpu"))  # (the CLI's words)
     style = stylizer.style_stats(style_image, args.size)
     clips["pan+zoom"] = pan_clip(photo, args.frames, width, height)
     clips["still+noise"] = still_clip(photo, args.frames, width, height)
