@@ -561,14 +561,22 @@ def stylize_videos(
     """Every job with one loaded network; style statistics are computed once per style (with
     colour preservation, once per video: recoloured to its first frame, one palette per video).
     `style_images` is looked up as each is encoded (the CLI's reads the file again then).
-    `report` gets each finished output with its figures."""
+    `report` gets each finished output with its figures. An input that fails as it is read
+    (`fails_alone`) costs its own outputs only: the others are made, then one `UserError` names
+    each such input (a folder run stopped at the first damaged file, the later ones never named)."""
     style = settings.style
     style_set = StyleSet(stylizer, style_images, style.style_size, style.preserve_color)
     threads_before = torch.get_num_threads()
     if settings.threads:
         torch.set_num_threads(settings.threads)
+    failed: dict[Path, str] = {}  # input -> why it failed
+    not_written = 0
     try:
         for source, used, output in jobs:
+            if source in failed:  # (read again for another style, it fails the same way, after as much work)
+                not_written += 1
+                continue
+
             def style_of(first_frame: np.ndarray, used=used) -> StyleStats:
                 return style_set.combined(used, first_frame, style.mix)
 
@@ -576,6 +584,24 @@ def stylize_videos(
                      output=output, started=time.monotonic()) -> None:
                 report(VideoDone(source, list(used), output, size, frames, time.monotonic() - started, streams))
 
-            stylize_file(source, output, stylizer, style_of, settings, encode, on_done=done)
+            try:
+                stylize_file(source, output, stylizer, style_of, settings, encode, on_done=done)
+            except UserError as exc:
+                if len(jobs) == 1 or not fails_alone(exc, source):
+                    raise
+                failed[source] = str(exc)
+                not_written += 1
     finally:
         torch.set_num_threads(threads_before)
+    if failed:
+        problems = "; ".join(failed.values())
+        raise UserError(f"none of the {len(jobs)} outputs written: {problems}" if not_written == len(jobs) else
+                        f"{not_written} of {len(jobs)} outputs not written (the others were): {problems}")
+
+
+def fails_alone(exc: UserError, source: Path) -> bool:
+    """Whether `exc` is `source`'s own failure, which leaves the other inputs of a run to be made:
+    one that names it (damage found as it is read, a frame over --max-pixels, the file changed
+    since it was checked). One that names an output (a full disk, its folder gone), a style or
+    standard output concerns every job, and stops the run."""
+    return str(exc).startswith(f"{source}: ")
