@@ -29,7 +29,7 @@ from realtime_adain.api_images import (ImageLike, as_rgb, check_path, file_of, i
                                        made_folders_removed_on_failure)
 from realtime_adain.checks import check_number, check_whole
 from realtime_adain.errors import UserError, out_of_memory_as_user_error
-from realtime_adain.imageio import MAX_DECODE_PIXELS, MAX_SIDE, fit_short_side, over_budget, resize, style_budget
+from realtime_adain.imageio import MAX_SIDE, fit_short_side, over_budget, resize, style_budget
 from realtime_adain.interrupts import finished_before_exit
 from realtime_adain.settings import (DEFAULT_MAX_PIXELS, FLOW_MODES, STATS_MODES, STATS_NEED_EAGER, ModelSettings,
                                      StyleSettings, VideoSettings, check_time, check_weights)
@@ -197,7 +197,6 @@ def frame_batches(frames: Iterable[np.ndarray], batch: int, max_pixels: int) -> 
     frame copied into its batch as it comes (a producer may reuse its buffer, as
     `cv2.VideoCapture.read(buf)` does: every frame of a batch was the last one); a frame of another
     size first sends the frames before it."""
-    per_call = min(max_pixels, MAX_DECODE_PIXELS)
     pending, count = np.empty((0,), np.uint8), 0
     for index, frame in enumerate(frames):
         frame = as_rgb(frame, f"frames[{index}]")
@@ -206,7 +205,7 @@ def frame_batches(frames: Iterable[np.ndarray], batch: int, max_pixels: int) -> 
             yield pending[:count]
             count = 0
         if not count:  # a new array each batch: the engine may still be reading the last one
-            pending = np.empty((frames_within(batch, frame.shape, per_call), *frame.shape), np.uint8)
+            pending = np.empty((frames_within(batch, frame.shape, max_pixels), *frame.shape), np.uint8)
         pending[count] = frame
         count += 1
         if count == len(pending):  # (memory grows with a batch's pixels)

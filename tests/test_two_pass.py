@@ -318,3 +318,21 @@ def test_what_the_window_holds_stays_within_its_bytes(per_pixel):
     finally:
         tracemalloc.stop()
     assert peak <= budget + 5 * H * W * HELD_BYTES_PER_PIXEL_FLOAT32, peak / budget
+
+
+def test_the_cut_off_note_is_said_only_where_a_clip_is_cut_and_names_the_remedies_that_help(capsys):
+    """A 2-frame clip at 0.95 was told of a cut-off every 64 frames, and --size was offered where
+    the 64-frame cap, not the frames' size, shortens the look ahead."""
+    from pathlib import Path
+
+    from realtime_adain.video.job import size_window
+
+    strong = TwoPassStabilizer(0.95)
+    size_window(strong, Path("clip.mp4"), (64, 96), frames=2)
+    size_window(strong, Path("clip.mp4"), (64, 96), frames=128)
+    assert capsys.readouterr().err == ""  # one window holds the whole clip: nothing is cut off
+    size_window(strong, Path("clip.mp4"), (64, 96), frames=129)
+    err = capsys.readouterr().err
+    assert "look 64 frames ahead" in err and "--size" not in err
+    size_window(TwoPassStabilizer(0.9), Path("clip.mp4"), (2160, 3840))  # (4K: the window's bytes shorten it)
+    assert "a smaller --size" in capsys.readouterr().err

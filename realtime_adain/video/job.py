@@ -120,7 +120,7 @@ def stylize_file(
                                 f"{stylizer.engine.name})")
             stylizer.engine.content_stats = smoother
             if isinstance(stabilizer, TwoPassStabilizer):
-                size_window(stabilizer, source, first.shape[:2])
+                size_window(stabilizer, source, first.shape[:2], reader.expected_frames or 0)
             device_blend = DeviceBlend(forward_pass(stabilizer)) if stabilizer is not None and on_device else None
             stylizer.engine.after_step = device_blend
 
@@ -320,16 +320,20 @@ def temporal_stages(settings: VideoSettings, device: torch.device | None = None
     return stabilizer, smoother
 
 
-def size_window(stabilizer: TwoPassStabilizer, source: Path, size: tuple[int, int]) -> None:
+def size_window(stabilizer: TwoPassStabilizer, source: Path, size: tuple[int, int], frames: int = 0) -> None:
     """Hold the two-pass window to what frames of `size` (height, width) need, so the pipeline's
-    frame budget grows by that much only; say when such frames cannot look far enough ahead."""
-    stabilizer.hold_at_most(stabilizer.window_frames(size))
+    frame budget grows by that much only; say when such frames cannot look far enough ahead, unless
+    the clip's `frames` (0: not known) fit in one window (a 2-frame clip was told of a cut-off it
+    never has), and --size as a remedy only where the frames' size is what shortens the look ahead."""
+    window = stabilizer.window_frames(size)
+    stabilizer.hold_at_most(window)
     ahead = stabilizer.lookahead_at(size)
-    if stabilizer.strength > 0 and stabilizer.strength ** ahead > 1 / 512:  # (at 0 nothing is blended)
-        note(f"{source.name}: two passes at {size[1]}x{size[0]} and strength {stabilizer.strength:g} look {ahead} "
-             f"frames ahead, so what the backward pass cuts off every {stabilizer.window_frames(size) - ahead} frames "
-             f"weighs up to {stabilizer.strength ** ahead:.1%} (a lower --stabilize-strength, a smaller --size or "
-             f"--stabilize-passes 1 avoids it)")
+    if not (stabilizer.strength > 0 and stabilizer.strength ** ahead > 1 / 512) or 0 < frames <= window:
+        return  # (at 0 nothing is blended)
+    smaller = ", a smaller --size" if ahead < stabilizer.lookahead else ""
+    note(f"{source.name}: two passes at {size[1]}x{size[0]} and strength {stabilizer.strength:g} look {ahead} "
+         f"frames ahead, so what the backward pass cuts off every {window - ahead} frames weighs up to "
+         f"{stabilizer.strength ** ahead:.1%} (a lower --stabilize-strength{smaller} or --stabilize-passes 1 avoids it)")
 
 
 def blends_on_device(stylizer: Stylizer) -> bool:

@@ -35,6 +35,7 @@ import numpy as np
 
 from realtime_adain import interrupts
 from realtime_adain.device_blend import DeviceBlend
+from realtime_adain.imageio import MAX_DECODE_PIXELS
 from realtime_adain.temporal import MotionAhead, Stabilizer
 from realtime_adain.two_pass import TwoPassStabilizer, forward_pass
 from realtime_adain.video import notes
@@ -73,8 +74,11 @@ class _Stage(threading.Thread):
 
 
 def frames_within(batch: int, shape: tuple[int, ...], pixels: int | None) -> int:
-    """Up to `batch` frames of `shape` (H, W, ...) holding at most `pixels` pixels in all (at least one)."""
-    return batch if pixels is None else max(1, min(batch, pixels // max(1, shape[0] * shape[1])))
+    """Up to `batch` frames of `shape` (H, W, ...) holding at most `pixels` pixels in all, and at
+    most the pixels one engine call takes (`MAX_DECODE_PIXELS`: a larger `pixels` built batches the
+    engine refused once they were copied); at least one."""
+    most = MAX_DECODE_PIXELS if pixels is None else min(pixels, MAX_DECODE_PIXELS)
+    return max(1, min(batch, most // max(1, shape[0] * shape[1])))
 
 
 class Pipeline:
