@@ -16,6 +16,7 @@ main thread's own work per second (millions of loop steps, or OpenCV calls). Two
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import threading
@@ -29,7 +30,9 @@ from realtime_adain import switch_interval
 from realtime_adain.commands.argtypes import frame_resolution, int_between, seconds
 from realtime_adain.temporal import MotionAhead, Stabilizer
 
-PHOTO = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "content" / "golden_gate.jpg"
+# The shared test material beside the repository, or a copy named by $REALTIME_ADAIN_TEST_DATA (as the tests take it).
+DATA = Path(os.environ.get("REALTIME_ADAIN_TEST_DATA") or Path(__file__).resolve().parents[1].parent / "shared" / "data")
+PHOTO = DATA / "content" / "golden_gate.jpg"
 DEFAULT_INTERVAL_S = 0.005  # CPython's
 
 
@@ -37,7 +40,7 @@ def pan(width: int, height: int, count: int) -> list[np.ndarray]:
     """`count` frames of a slow pan (4 px down, 6 px across a frame) over the photo."""
     photo = cv2.imread(str(PHOTO))
     if photo is None:
-        sys.exit(f"error: {PHOTO}: not found (the test material beside the repository)")
+        sys.exit(f"error: {PHOTO}: not found (the test material beside the repository, or $REALTIME_ADAIN_TEST_DATA)")
     photo = cv2.resize(photo, (width + 6 * count, height + 4 * count))[:, :, ::-1]
     return [np.ascontiguousarray(photo[4 * i:4 * i + height, 6 * i:6 * i + width]) for i in range(count)]
 
@@ -84,7 +87,7 @@ def measure(kind: str, interval: float, frames: list[np.ndarray], span: float) -
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])  # (its first line stopped mid-sentence)
     parser.add_argument("--size", type=frame_resolution, default=(1280, 720), metavar="WxH", help="frame size (default 1280x720)")
     parser.add_argument("--seconds", type=seconds, default=2.0, help="each measurement's length (default 2)")
     parser.add_argument("--repeats", type=int_between(1, 100, "repeats"), default=3, help="interleaved repeats (default 3)")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from fractions import Fraction
@@ -21,6 +22,7 @@ from pathlib import Path
 import av
 
 from realtime_adain.commands.argtypes import int_between, positive_float
+from realtime_adain.errors import UserError, one_line
 from realtime_adain.video.reader import Frame, VideoReader
 
 # container -> (video codec, audio codec, muxer)
@@ -44,15 +46,22 @@ def minutes(text: str) -> float:
 
 
 def make(folder: Path, extension: str, minutes: float) -> Path:
+    """The file, made once: FFmpeg writes NAME.part, renamed when it finishes (one cut short by a
+    Ctrl-C was reused at the final name and timed a shorter file, or failed the next run)."""
     path = folder / f"long_{minutes:g}min.{extension}"
     if not path.exists():
         video, audio, muxer = FORMATS[extension]
         seconds = str(minutes * 60)
-        subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i",
-                        f"testsrc2=size=160x90:rate=25:duration={seconds}", "-f", "lavfi", "-i",
-                        f"sine=sample_rate=48000:duration={seconds}", "-c:v", video, "-g", "50",
-                        *(["-preset", "ultrafast"] if video == "libx264" else []), "-c:a", audio,
-                        "-f", muxer, str(path)], check=True)
+        part = path.with_name(path.name + ".part")
+        try:
+            subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i",
+                            f"testsrc2=size=160x90:rate=25:duration={seconds}", "-f", "lavfi", "-i",
+                            f"sine=sample_rate=48000:duration={seconds}", "-c:v", video, "-g", "50",
+                            *(["-preset", "ultrafast"] if video == "libx264" else []), "-c:a", audio,
+                            "-f", muxer, str(part)], check=True)
+            part.replace(path)
+        finally:
+            part.unlink(missing_ok=True)
     return path
 
 
@@ -84,7 +93,20 @@ def ffmpeg_seconds(path: Path, start: Fraction) -> float:
     return time.perf_counter() - began
 
 
-def main() -> None:
+def main() -> int:
+    """One `error:` line for a Ctrl-C (130) or a file the reader refuses (1), not a traceback."""
+    try:
+        measure_all()
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except UserError as exc:
+        print(one_line(f"error: {exc}"), file=sys.stderr)
+        return 1
+    return 0
+
+
+def measure_all() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=minutes, default=20.0, help=f"length of each file, 1 to {MAX_MINUTES} (default 20)")
     parser.add_argument("--formats", nargs="+", default=list(FORMATS), choices=list(FORMATS))
@@ -104,4 +126,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -30,7 +30,11 @@ fi
 # The device tool brings back at most 8 files from $OUT: the results are written to a work folder and
 # packed into $OUT/results.tar.gz after every step (a run cut short keeps what it had).
 DEST=${OUT:-$(mktemp -d)}
+[[ -n "${OUT:-}" ]] || echo "results: $DEST/results.tar.gz" >&2
 OUT=$(mktemp -d)
+SITE= RUN_HOME=
+# The work folders go at exit (each summary line packs $OUT into $DEST): a refused run left them.
+trap 'rm -rf "$OUT" ${SITE:+"$SITE"} ${RUN_HOME:+"$RUN_HOME"}' EXIT
 START=$SECONDS
 summary() {
   echo "$*" | tee -a "$OUT/summary.txt"
@@ -53,7 +57,8 @@ python3 -m pip install -q --no-index --no-deps --no-build-isolation --no-compile
   "$WHEELS"/*.whl . > "$OUT/install.log" 2>&1 || { summary "error: installing the wheels and the project failed (install.log)"; exit 2; }
 export PYTHONPATH=$SITE PATH=$SITE/bin:$PATH PYTHONUNBUFFERED=1 REALTIME_ADAIN_TEST_DATA=$REPO/$PACK/data
 command -v realtime-adain >/dev/null || { summary "error: the realtime-adain command was not installed"; exit 2; }
-export REALTIME_ADAIN_HOME=$(mktemp -d)
+RUN_HOME=$(mktemp -d)
+export REALTIME_ADAIN_HOME=$RUN_HOME
 DATA=$REPO/$PACK/data
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader > "$OUT/gpu.txt" 2>&1
 summary "device: $(head -1 "$OUT/gpu.txt"); torch $(python3 -c 'import torch; print(torch.__version__)'); $(date -u +%FT%TZ)"

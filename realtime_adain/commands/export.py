@@ -19,7 +19,7 @@ from realtime_adain.commands.argtypes import (MAX_FRAME_BATCH, MAX_FRAME_SIDE, M
                                               frame_batch, frame_resolution)
 from realtime_adain.atomic import PendingOutput
 from realtime_adain.commands import common
-from realtime_adain.errors import UserError
+from realtime_adain.errors import UserError, one_line
 from realtime_adain.paths import check_writable_dir, ensure_writable_dir, refuse_overwriting_inputs
 
 # The ONNX graph must reproduce PyTorch within this PSNR (uint8 output space) to be kept.
@@ -86,14 +86,14 @@ def export_onnx_command(args: argparse.Namespace) -> int:
     if args.output is None:
         reports: list[str] = []
         path, built = cached_onnx(stylizer.net, stylizer.weights_id, rebuild=args.rebuild, report=reports.append)
-        print(f"exported: {path}" if built else f"already cached (checked when exported): {path}")
+        print(one_line(f"exported: {path}" if built else f"already cached (checked when exported): {path}"))
         for report in reports:
             print(report)
         return 0
     path = Path(args.output)
     with PendingOutput(path) as pending:  # kept only once it matches PyTorch
         report = export_checked(stylizer.net, pending.path)
-    print(f"exported: {path}")
+    print(one_line(f"exported: {path}"))
     print(report)
     return 0
 
@@ -137,5 +137,5 @@ def export_tensorrt_command(args: argparse.Namespace) -> int:
         _, built = cached_engine(stylizer.net, stylizer.weights_id, shape, stylizer.dtype, stylizer.device,
                                  cache, rebuild=args.rebuild)
         tqdm.write(f"{'built' if built else 'already cached'}: {'x'.join(map(str, shape))} {precision}")
-    print(f"engines in {cache.directory}")
+    print(one_line(f"engines in {cache.directory}"))
     return 0

@@ -140,7 +140,7 @@ def source_of(kind: str, explicit: str | None) -> str:
     """Which rule of the resolution order (see `weights.resolve`) picks the file."""
     from realtime_adain import weights
 
-    if explicit:
+    if explicit is not None:  # (an empty --decoder is still the flag's, refused as such)
         return FLAG[kind]
     if os.environ.get(weights.ENV_VAR[kind]):
         return f"${weights.ENV_VAR[kind]}"

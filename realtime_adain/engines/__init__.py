@@ -68,9 +68,10 @@ REGISTRY: dict[str, EngineSpec] = {spec.name: spec for spec in (
                "realtime_adain.engines.compiled:CompiledEngine", builds_per_shape=True, cache=None,
                placement_hint="the compile engine runs on the CPU or a CUDA GPU (torch.compile on Apple GPUs "
                               "is experimental in PyTorch; use --engine eager on mps)"),
+    # (its hint names no 'auto': `bench model --engine` takes none)
     EngineSpec("tensorrt", ("cuda",), None, _tensorrt_missing,
                "realtime_adain.engines.tensorrt:TensorRTEngine", builds_per_shape=True, cache="tensorrt",
-               placement_hint="the tensorrt engine needs a CUDA GPU (use --engine auto, eager or onnx on the CPU)"),
+               placement_hint="the tensorrt engine needs a CUDA GPU (use --engine eager or onnx on the CPU)"),
     EngineSpec("onnx", ("cpu",), (torch.float32,), _onnx_missing,
                "realtime_adain.engines.onnx:OnnxEngine", builds_per_shape=False, cache="onnx",
                placement_hint="the onnx engine runs on the CPU in fp32 (use --device cpu --dtype fp32)"),
