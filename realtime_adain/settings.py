@@ -359,7 +359,7 @@ class LiveSettings:
     @property
     def source_file(self) -> str:
         """The path the source is read from: standard input redirected from a file is that file."""
-        return "/dev/stdin" if self.source in STANDARD_INPUT else self.source
+        return os.path.realpath("/dev/stdin") if self.source in STANDARD_INPUT else self.source
 
     def _check_outputs(self) -> None:
         if self.output:

@@ -60,3 +60,52 @@ def test_a_picture_ffmpeg_has_no_decoder_for_is_one_line(run_cli, weights_env, d
                            "-o", tmp_path / "out.mp4", *FAST)
     assert (code, err) == (2, f"error: {photo}: no video stream FFmpeg can decode (a codec it does not know, "
                               "or a damaged header)\n")
+
+
+def live_from_pipe(writer: list[str], published_weights, data_dir, tmp_path, *more: str) -> tuple[str, int]:
+    """`live --source -` fed by the command `writer`: (stderr, frames recorded)."""
+    feed = subprocess.Popen(writer, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        done = subprocess.run(live_command("--source", "-", "--styles", data_dir / "style" / "mondrian.jpg",
+                                           "--no-window", "-o", tmp_path / "out.mp4", *FAST, *more),
+                              stdin=feed.stdout, capture_output=True, env=cli_env(published_weights, tmp_path / "home"),
+                              cwd=tmp_path, timeout=180)
+    finally:
+        feed.kill()
+        feed.wait()
+    err = done.stderr.decode()
+    assert done.returncode == 0, err
+    return err, read_video(tmp_path / "out.mp4")[0]
+
+
+@pytest.mark.slow
+def test_a_slow_live_pipe_is_read(published_weights, data_dir, tmp_path):
+    """A 1 fps feed takes FFmpeg seconds to recognise once its bytes flow: the 5 s limit on the
+    whole open refused it ("nothing received for 5 s") while it was sending."""
+    clip = tmp_path / "slow.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc=s=96x64:r=1:d=20", "-c:v", "libx264",
+                    "-g", "10", clip], check=True)
+    _, frames = live_from_pipe(["ffmpeg", "-v", "error", "-re", "-i", clip, "-c", "copy", "-f", "mpegts", "-"],
+                               published_weights, data_dir, tmp_path, "--max-frames", "2")
+    assert frames == 2
+
+
+@pytest.mark.slow
+def test_a_file_piped_at_full_speed_plays_at_its_own_rate(published_weights, data_dir, tmp_path):
+    """Unpaced, the whole piped clip was read during the model's warm-up: 1 of 72 frames recorded."""
+    clip = write_video(tmp_path / "clip.mp4", frames=96)  # (4 s at 24 fps)
+    err, frames = live_from_pipe(["ffmpeg", "-v", "error", "-i", clip, "-c", "copy", "-f", "mpegts", "-"],
+                                 published_weights, data_dir, tmp_path)
+    assert "source-ended" in err and frames >= 24
+
+
+def test_a_multi_page_tiff_photo_says_only_its_first_page_is_shown(tmp_path, capsys):
+    """As `image` says it: live showed the first page without a word."""
+    from PIL import Image
+
+    from realtime_adain.live.sources import open_source
+
+    pages = [Image.new("RGB", (32, 24), colour) for colour in ("red", "green", "blue")]
+    pages[0].save(tmp_path / "pages.tif", save_all=True, append_images=pages[1:])
+    open_source(str(tmp_path / "pages.tif"), loop=False).close()
+    assert "pages.tif has 3 pages; only the first is used" in capsys.readouterr().err

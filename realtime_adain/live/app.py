@@ -36,7 +36,7 @@ from realtime_adain.live.stability import Stability
 from realtime_adain.live.stats import SessionStats
 from realtime_adain.live.styles import ActiveStyle, StyleLibrary, run_cache_dir
 from realtime_adain.live.window import Window, WindowLoop
-from realtime_adain.settings import MAX_RESOLUTION, LiveSettings
+from realtime_adain.settings import MAX_RESOLUTION, STANDARD_INPUT, LiveSettings
 from realtime_adain.stylizer import Stylizer
 
 FIRST_FRAME_TIMEOUT = 15.0
@@ -175,22 +175,23 @@ class LiveSession:
     def _first_frame(self) -> Frame | None:
         """The source's first frame, or None when a signal stops the wait."""
         deadline = time.monotonic() + FIRST_FRAME_TIMEOUT
+        name = self.source.label if self.settings.source in STANDARD_INPUT else self.settings.source  # (not "-")
         while not self.stop_event.is_set():
             got = self.capture.latest.newer(0, 0.1)
             if got is not None:
                 return got[1]
             if self.capture.error:  # the real cause, not "no frames arrived"
-                raise UserError(f"{self.settings.source}: capture failed ({self.capture.error})")
+                raise UserError(f"{name}: capture failed ({self.capture.error})")
             if self.capture.unreadable:  # (as a file that cannot be decoded is refused when it opens)
-                raise UserError(f"{self.settings.source}: cannot read ({self.capture.unreadable})")
+                raise UserError(f"{name}: cannot read ({self.capture.unreadable})")
             if self.capture.ended:  # a finite source (a URL: not checked at open) played out without a picture
                 got = self.capture.latest.newer(0, 0)  # (one put just before it ended)
                 if got is not None:
                     return got[1]
-                raise UserError(f"{self.settings.source}: the source ended before its first picture")
+                raise UserError(f"{name}: the source ended before its first picture")
             if time.monotonic() > deadline:
                 lost = self.capture.lost  # (an MP4 over HTTP that cannot be streamed: "Input/output error" each try)
-                raise UserError(f"{self.settings.source}: no frames arrived within {FIRST_FRAME_TIMEOUT:.0f} s"
+                raise UserError(f"{name}: no frames arrived within {FIRST_FRAME_TIMEOUT:.0f} s"
                                 + (f" (the source was lost and reopened: {lost})" if lost else ""))
         return None
 

@@ -8,14 +8,14 @@ finite source (a file played once) ends the stream.
 
 from __future__ import annotations
 
-import math
 import os
+import select
 import stat
 import sys
 import threading
 import time
 from collections import deque
-from contextlib import closing, suppress
+from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -28,7 +28,7 @@ import numpy as np
 from realtime_adain.checks import ascii_whole
 from realtime_adain.settings import STANDARD_INPUT
 from realtime_adain.errors import UserError
-from realtime_adain.imageio import needs_heif_extra, read_image, resize
+from realtime_adain.imageio import first_frame_only_note, needs_heif_extra, read_image, resize
 from realtime_adain.video.deinterlace import deinterlaced
 from realtime_adain.video.notes import note
 from realtime_adain.video.opening import open_input
@@ -255,11 +255,14 @@ class PyAVSource:
         self._opened = True
         if self.is_file and self.sequence is None:
             refuse_animated_webp(Path(self.target))
-        while not (container := self._open_container()).streams.video:
+        with self._first_bytes():
+            container = self._open_container()
+        while not container.streams.video:
             container.close()
             if self.is_file or time.monotonic() >= deadline:
                 within = "" if self.is_file else f" (none within {self.timeout:.0f} s)"
                 raise SourceError(f"{self.target}: has no video stream{within}")
+            container = self._open_container()
         # an animated AVIF's or HEIF's animation, not its still picture (FFmpeg 8 reads that as stream #0)
         if not (decodable := [s for s in container.streams.video if has_decoder(s)]):  # (JPEG XL here: a traceback)
             container.close()
@@ -281,6 +284,27 @@ class PyAVSource:
         self._photo = self._photo_at_open() if self.still else None
         if self.is_file and self.sequence is None and not self.still:
             self._refuse_pictureless()
+
+    @contextmanager
+    def _first_bytes(self) -> Iterator[None]:
+        """For a pipe: wait up to `timeout` for its first bytes (or its end) before FFmpeg opens
+        it, whose read there blocks past any timeout (a fifo no program writes into, a program
+        that sends nothing: the session waited for ever). Only the first bytes: a slow stream
+        (1 fps) takes FFmpeg seconds to probe once it flows. A fifo is held open meanwhile, so
+        what a writer left in it before ending is not dropped."""
+        if self.reopenable:
+            yield
+            return
+        held = None if self.target == "pipe:0" else os.open(self.target.removeprefix("file:"), os.O_RDONLY | os.O_NONBLOCK)
+        try:
+            waiting = select.poll()
+            waiting.register(0 if held is None else held, select.POLLIN | select.POLLPRI)
+            if not waiting.poll(self.timeout * 1000):
+                raise SourceError(f"{self.description}: nothing received for {self.timeout:.0f} s")
+            yield
+        finally:
+            if held is not None:
+                os.close(held)
 
     def _bound(self, container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> None:
         """Refuse a stream stating pictures over the size `video` decodes, before one is decoded,
@@ -323,6 +347,8 @@ class PyAVSource:
         until the first frame's 15 s ran out; now it is one line at the start."""
         try:
             if self._read_as_image():
+                if said := first_frame_only_note(Path(self.target)):  # (a multi-page TIFF: as `image` says it)
+                    note(said, once=True)
                 return self._at_resolution(read_image(self.target))
             with closing(self._decoded()) as pictures:
                 first = next(pictures, None)
@@ -621,6 +647,7 @@ def open_source(
     elif (piped := _pipe(spec)) is not None:
         source = PyAVSource(piped, is_file=False, loop=False, resolution=resolution)
         source.description, source.reopenable = "standard input" if piped == "pipe:0" else spec, False
+        source.paced = True  # (at its timestamps, as a camera gives them: a file piped at full speed went by unseen)
     elif spec.startswith("/dev/") and not os.path.isfile(spec):  # (a clip in /dev/shm, a RAM disk, is a file)
         source = CameraSource(spec, resolution, fps)
     elif "://" in spec:
@@ -664,13 +691,9 @@ def _open_answering_signals(source: Source) -> None:
             done.set()
 
     threading.Thread(target=open_it, name="open-source", daemon=True).start()
-    # (a pipe's open is a blocking read FFmpeg's timeout cannot end: a fifo no program writes into,
-    # standard input from a program that sends nothing; the wait ended only with a signal)
-    deadline = time.monotonic() + source.timeout if isinstance(source, PyAVSource) and not source.reopenable else math.inf
     try:
         while not done.wait(0.05):
-            if time.monotonic() > deadline:
-                raise SourceError(f"{source.description}: nothing received for {source.timeout:.0f} s")
+            pass
     except BaseException:  # a signal: the open goes on to its timeout, then closes what it opened
         threading.Thread(target=lambda: (done.wait(), source.close()), name="close-source", daemon=True).start()
         raise
