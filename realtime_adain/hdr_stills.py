@@ -28,6 +28,9 @@ WIDE_GAMUT = (9, 12)  # BT.2020, Display P3 (`video.hdr.WIDE_GAMUT`)
 CHRM_PRIMARIES = {12: (31270, 32900, 68000, 32000, 26500, 69000, 15000, 6000),
                   9: (31270, 32900, 70800, 29200, 17000, 79700, 13100, 4600)}
 CHRM_TOLERANCE = 100
+# The `gAMA` values libpng accepts (png_colorspace_check_gamma); it, and browsers, ignore others
+# (taken on the sRGB curve): 1 made a picture black, 0xFFFFFFFF white.
+PNG_GAMMA_RANGE = (16, 625000000)
 
 # `full_scale` works this many samples at a time (a 100 MP picture's copy would be 600 MB).
 STRIP_SAMPLES = 1 << 18
@@ -196,7 +199,8 @@ def _png_tags(view: memoryview, name: str) -> HdrTags | None:
         if kind == b"cHRM" and len(content) >= 32:
             chrm = struct.unpack(">8I", content[:32])
         elif kind == b"gAMA" and len(content) >= 4:
-            gamma = struct.unpack(">I", content[:4])[0] or None  # (0: invalid, unstated)
+            stated = struct.unpack(">I", content[:4])[0]
+            gamma = stated if PNG_GAMMA_RANGE[0] <= stated <= PNG_GAMMA_RANGE[1] else None  # (else invalid, unstated)
         outranked = outranked or kind in (b"iCCP", b"sRGB")
         at += 12 + length  # (length, type, data, CRC)
     return _chrm_tags(chrm, gamma) if chrm and not outranked else None
@@ -270,17 +274,24 @@ def narrow_to_full(samples: np.ndarray) -> np.ndarray:
 
 def tone_mapped(rgb16: np.ndarray, tags: HdrTags) -> tuple[np.ndarray, str]:
     """(H, W, 3) 16-bit HDR or wide-gamut RGB -> (H, W, 3) uint8 SDR BT.709 RGB, and what it was
-    (for a note). SDR is converted over BT.1886's 2.4 power, as video is; a picture on the sRGB
-    curve (Display P3's) or on a PNG's `gAMA` power is re-coded to that power and back around it
-    (to the sRGB curve), or its dark saturated colours came out up to 24 levels off."""
+    (for a note), converted as `converted` converts it."""
     from realtime_adain.video.hdr import ToneMap
 
     tone_map = ToneMap(transfer=tags.transfer, primaries=tags.primaries, peak=tags.peak)
+    return converted(rgb16, tags, tone_map), tone_map.description
+
+
+def converted(rgb16: np.ndarray, tags: HdrTags, tone_map) -> np.ndarray:
+    """(H, W, 3) 16-bit RGB of the colour `tags` states through `tone_map` (a `video.hdr.ToneMap`
+    of its transfer and primaries: `image`'s pictures and `video`'s frames alike). SDR is converted
+    over BT.1886's 2.4 power, as video is; a picture on the sRGB curve (Display P3's) or on a PNG's
+    `gAMA` power is re-coded to that power and back around it (to the sRGB curve), or its dark
+    saturated colours came out up to 24 levels off."""
     if (tags.transfer != SRGB and tags.gamma is None) or tags.primaries not in WIDE_GAMUT:
-        return tone_map(np.ascontiguousarray(rgb16)), tone_map.description
+        return tone_map(np.ascontiguousarray(rgb16))
     srgb_to_power, power_to_srgb = _srgb_tables()
     to_power = srgb_to_power if tags.gamma is None else _gamma_to_power(tags.gamma)
-    return power_to_srgb[tone_map(to_power[rgb16])], tone_map.description
+    return power_to_srgb[tone_map(to_power[rgb16])]
 
 
 @functools.lru_cache(maxsize=1)

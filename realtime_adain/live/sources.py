@@ -429,7 +429,8 @@ class PyAVSource:
     def _decoded(self) -> Iterator[tuple[np.ndarray, float | None]]:
         """(image, presentation time in seconds or None) per frame."""
         try:
-            converter = PictureConverter(self.description, self._stream.codec_context.name, self._first_picture())
+            apng = Path(self.target) if self.is_file and self._container.format.name == "apng" else None
+            converter = PictureConverter(self.description, self._stream.codec_context.name, self._first_picture(), apng)
             aspect = self._aspect
             # interlaced (a broadcast or capture-card stream, a camcorder file): whole pictures, as `video` reads them
             for frame in deinterlaced(self._pictures(), "auto", self.description, LIVE_HINT):

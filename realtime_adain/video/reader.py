@@ -31,14 +31,15 @@ import numpy as np
 
 from realtime_adain import limits
 from realtime_adain.errors import UserError
-from realtime_adain.hdr_stills import _srgb_tables
+from realtime_adain.hdr_stills import HdrTags, colour_tags, converted
 from realtime_adain.imageio import (EXR_FORMATS, MAX_DECODE_BYTES, _orientation, exr_rgb, is_animated_webp,
                                     open_with_pillow, over_white, to_rgb8)
 from realtime_adain.settings import format_time
 from realtime_adain.video.deinterlace import check_mode as check_deinterlace, deinterlaced
 from realtime_adain.video.formats import GIF_DELAY_SHOWN, GIF_SHORTEST_SHOWN
-from realtime_adain.video.hdr import HDR_TRANSFERS, RGB_MATRIX, SRGB, ToneMap, needs_mapping, sdr_colour, side_data
-from realtime_adain.video.notes import note
+from realtime_adain.video.hdr import (HDR_TRANSFERS, RGB_MATRIX, SRGB, WIDE_GAMUT, ToneMap, needs_mapping, sdr_colour,
+                                      side_data)
+from realtime_adain.video.notes import collected, note
 from realtime_adain.video.opening import open_input
 from realtime_adain.video.sequence import DEFAULT_FRAMERATE, check_framerate, ffmpeg_name, find_sequence
 from realtime_adain.video.streams import (has_decoder, is_cover_art, main_video_stream, note_left_out,
@@ -353,6 +354,21 @@ def picture_facts(path: Path | None) -> PictureFacts:
         return PictureFacts()
 
 
+def stated_colour(path: Path | None) -> HdrTags | None:
+    """The colour the picture at `path` states as `image` reads it (`hdr_stills.colour_tags`): an
+    image sequence's pictures are read as its first is. FFmpeg 8 names a PNG's `cHRM` primaries
+    but not the curve `image` reads them on (without `gAMA` the sRGB curve; it said unspecified),
+    nor `gAMA`'s power but 2.2 and 1.0 (taken as 2.4: up to 157 levels off `image`). None where
+    `path` is None or unreadable."""
+    if path is None:
+        return None
+    try:
+        with collected():  # (what `image` notes of it: not FFmpeg's reading)
+            return colour_tags(np.memmap(path, np.uint8, mode="r"))
+    except (OSError, ValueError):  # (an empty file cannot be mapped)
+        return None
+
+
 def decoder_threads(decoder: av.video.stream.VideoStream | av.codec.context.CodecContext) -> None:
     """Frame and slice threads in the decoder, or one thread where `ulimit -u` leaves no room for
     them (`limits.pools_reduced`): FFmpeg's threads took what room there was, and `live`'s source
@@ -384,12 +400,15 @@ class PictureConverter:
     in a note naming `name` as each is made (once: a looping `live` file makes its own again).
     `codec`: the stream's decoder, which tells whether float samples are linear light (`linear_light`)
     and whether their side data can be read (`hdr.side_data`). `picture`: a stream of pictures'
-    first file (an image sequence's), whose `picture_facts` its frames are read with."""
+    first file (an image sequence's), whose `picture_facts` and `stated_colour` its frames are read
+    with; `colour_from`: an animated picture (APNG) whose `stated_colour` they are read with."""
 
-    def __init__(self, name: str, codec: str | None = None, picture: Path | None = None) -> None:
+    def __init__(self, name: str, codec: str | None = None, picture: Path | None = None,
+                 colour_from: Path | None = None) -> None:
         self.name = name
         self.codec = codec
         self.facts = picture_facts(picture)
+        self.stated = stated_colour(picture or colour_from)
         self.reformatter = VideoReformatter()
         self._to_full_yuv = VideoReformatter()  # (its own: one alternating conversions set itself up each frame)
         self.tone_map: ToneMap | None = None
@@ -434,12 +453,19 @@ class PictureConverter:
         else:
             deep = self.reformatter.reformat(frame, format=deep_format, width=width, height=height,
                                              src_color_range=frame.color_range, threads=threads).to_ndarray()
-        if frame.color_trc == SRGB:  # (as `image` converts such a picture: `hdr_stills.tone_mapped`)
-            srgb_to_power, power_to_srgb = _srgb_tables()
-            rgb = power_to_srgb[self.tone_map(srgb_to_power[deep[..., :3]])]
-        else:
-            rgb = self.tone_map(np.ascontiguousarray(deep[..., :3]))
+        tags = self.stated_for(frame.color_trc, frame.color_primaries) or HdrTags(
+            frame.color_trc, frame.color_primaries, None, None)
+        rgb = converted(deep[..., :3], tags, self.tone_map)  # (as `image` converts such a picture)
         return np.dstack([rgb, (deep[..., 3] >> 8).astype(np.uint8)]) if alpha else rgb
+
+    def stated_for(self, transfer: int, primaries: int) -> HdrTags | None:
+        """The picture's `stated` SDR wide-gamut colour where its frames have its primaries (FFmpeg's
+        reading of its curve aside); it is read on it and converted to the sRGB curve."""
+        stated = self.stated
+        on_its_curve = stated is not None and (stated.transfer == SRGB or stated.gamma is not None)
+        if on_its_curve and stated.primaries == primaries and primaries in WIDE_GAMUT and transfer not in HDR_TRANSFERS:
+            return stated
+        return None
 
     def has_alpha(self, frame: av.VideoFrame) -> bool:
         """Whether `frame` has alpha as `image` reads its picture (`has_alpha`, less a BI_RGB BMP's fourth byte)."""
@@ -766,7 +792,8 @@ class VideoReader:
             self.stream = main_video_stream(self.container, self.path.name)
             self.decoder = alpha_decoder(self.stream) or self.stream.codec_context  # (`_decoded` uses it)
             first_picture = self.sequence.file(self.sequence.start) if self.sequence else self.path
-            self._converter = PictureConverter(self.path.name, self.decoder.name, first_picture if picture else None)
+            self._converter = PictureConverter(self.path.name, self.decoder.name, first_picture if picture else None,
+                                               self.path if self.container.format.name == "apng" else None)
             decoder_threads(self.decoder)
             self.decoder.flags |= OUTPUT_CORRUPT  # damaged frames are concealed, not dropped
             carried, unknown = passthrough_streams(self.container, self.stream, self.path.name)
@@ -905,8 +932,12 @@ class VideoReader:
     @property
     def output_colour(self) -> Colour | None:
         """How the output's pictures are converted and tagged: as the first picture is, or SDR
-        BT.709 where it is HDR (tone-mapped as read)."""
-        return sdr_colour(self.colour)
+        BT.709 where it is HDR (tone-mapped as read); pictures read on their stated curve
+        (`PictureConverter.stated_for`) on the sRGB curve, as `image` reads them."""
+        colour = self.colour
+        if colour is not None and self._converter.stated_for(colour.color_trc, colour.color_primaries):
+            colour = dataclasses.replace(colour, color_trc=SRGB)
+        return sdr_colour(colour)
 
     @property
     def time_base(self) -> Fraction:
