@@ -566,8 +566,10 @@ def stylize_videos(
     colour preservation, once per video: recoloured to its first frame, one palette per video).
     `style_images` is looked up as each is encoded (the CLI's reads the file again then).
     `report` gets each finished output with its figures. An input that fails as it is read
-    (`fails_alone`) costs its own outputs only: the others are made, then one `UserError` names
-    each such input (a folder run stopped at the first damaged file, the later ones never named)."""
+    (`fails_alone`) costs its own outputs only: a note says so at once, the others are made, then
+    one `UserError` names each such input (a folder run stopped at the first damaged file, the
+    later ones never named). A run stopped otherwise (a signal, a full disk) names them too: its
+    last words were of the stop alone, and the failures before were lost."""
     style = settings.style
     style_set = StyleSet(stylizer, style_images, style.style_size, style.preserve_color)
     threads_before = torch.get_num_threads()
@@ -576,7 +578,7 @@ def stylize_videos(
     failed: dict[Path, str] = {}  # input -> why it failed
     not_written = 0
     try:
-        for source, used, output in jobs:
+        for index, (source, used, output) in enumerate(jobs):
             if source in failed:  # (read again for another style, it fails the same way, after as much work)
                 not_written += 1
                 continue
@@ -595,12 +597,26 @@ def stylize_videos(
                     raise
                 failed[source] = str(exc)
                 not_written += 1
+                going_on = any(other != source for other, _, _ in jobs[index + 1:])
+                note(f"not written: {exc}{'; going on with the other inputs' if going_on else ''}")
+    except UserError as exc:
+        if failed:
+            raise UserError(f"{exc}; also not written: {problems(failed)}") from None
+        raise
+    except KeyboardInterrupt:
+        if failed:  # (the line before the signal's own)
+            note(f"also not written: {problems(failed)}")
+        raise
     finally:
         torch.set_num_threads(threads_before)
     if failed:
-        problems = "; ".join(failed.values())
-        raise UserError(f"none of the {len(jobs)} outputs written: {problems}" if not_written == len(jobs) else
-                        f"{not_written} of {len(jobs)} outputs not written (the others were): {problems}")
+        raise UserError(f"none of the {len(jobs)} outputs written: {problems(failed)}" if not_written == len(jobs) else
+                        f"{not_written} of {len(jobs)} outputs not written (the others were): {problems(failed)}")
+
+
+def problems(failed: Mapping[Path, str]) -> str:
+    """Why each input that failed did, in one line."""
+    return "; ".join(failed.values())
 
 
 def fails_alone(exc: UserError, source: Path) -> bool:
