@@ -23,8 +23,9 @@ PQ, HLG = 16, 18
 SRGB = 13  # IEC 61966-2-1's curve (Display P3's)
 GAMMA_22 = 4  # a plain power (BT.470M's 2.2): a PNG's `gAMA`, its exponent in `HdrTags.gamma`
 WIDE_GAMUT = (9, 12)  # BT.2020, Display P3 (`video.hdr.WIDE_GAMUT`)
-# A PNG `cHRM` chunk's white, red, green and blue x, y (times 100000) for the wide primaries, each
-# within FFmpeg's tolerance (0.001, `av_csp_primaries_id_from_desc`): as its PNG decoder names them
+# A PNG `cHRM` chunk's white, red, green and blue x, y (times 100000) for the wide primaries; a
+# chunk is taken for them where its 8 values' differences from them add up to under 0.001 (FFmpeg's
+# `av_csp_primaries_id_from_desc`): as its PNG decoder names them
 CHRM_PRIMARIES = {12: (31270, 32900, 68000, 32000, 26500, 69000, 15000, 6000),
                   9: (31270, 32900, 70800, 29200, 17000, 79700, 13100, 4600)}
 CHRM_TOLERANCE = 100
@@ -176,8 +177,9 @@ def _png_tags(view: memoryview, name: str) -> HdrTags | None:
     outranks an `iCCP` profile (the third edition's colour chunk priority). Its matrix must be 0
     (RGB, PNG's only colour model) and its range flag 0 (narrow, legal if rare) or 1: another is
     an invalid chunk, ignored (as libpng and image-rs do) with a note. Without one, `cHRM`
-    primaries (Display P3, BT.2020: `_chrm_tags`) where no `iCCP` or `sRGB` chunk outranks them,
-    as FFmpeg (`video`) and browsers apply them: the picture was read as sRGB."""
+    primaries (Display P3, BT.2020: `_chrm_tags`) with a valid `gAMA` and where no `iCCP` or
+    `sRGB` chunk outranks them, as browsers apply them (Chromium takes `cHRM` only with `gAMA`):
+    the picture was read as sRGB. The first of each chunk counts, as in libpng and browsers."""
     at, chrm, gamma, outranked = len(PNG_SIGNATURE), None, None, False
     for _ in range(MAX_BOXES):
         if at + 8 > len(view):
@@ -196,26 +198,24 @@ def _png_tags(view: memoryview, name: str) -> HdrTags | None:
                 return None
             tags = HdrTags(transfer, primaries, None, 16, bool(full_range))
             return tags if tags.converted or not tags.full_range else None
-        if kind == b"cHRM" and len(content) >= 32:
+        if kind == b"cHRM" and len(content) >= 32 and chrm is None:
             chrm = struct.unpack(">8I", content[:32])
-        elif kind == b"gAMA" and len(content) >= 4:
+        elif kind == b"gAMA" and len(content) >= 4 and gamma is None:
             stated = struct.unpack(">I", content[:4])[0]
             gamma = stated if PNG_GAMMA_RANGE[0] <= stated <= PNG_GAMMA_RANGE[1] else None  # (else invalid, unstated)
         outranked = outranked or kind in (b"iCCP", b"sRGB")
         at += 12 + length  # (length, type, data, CRC)
-    return _chrm_tags(chrm, gamma) if chrm and not outranked else None
+    return _chrm_tags(chrm, gamma) if chrm and gamma and not outranked else None
 
 
-def _chrm_tags(chrm: tuple[int, ...], gamma: int | None) -> HdrTags | None:
+def _chrm_tags(chrm: tuple[int, ...], gamma: int) -> HdrTags | None:
     """A PNG's wide `cHRM` primaries (`CHRM_PRIMARIES`) as tags, on the plain power its `gAMA`
-    states (a file encoding exponent, times 100000), else on the sRGB curve (as Chromium takes
-    it); None for others (BT.709's, sRGB's: no conversion), as FFmpeg leaves them unnamed."""
+    states (a file encoding exponent, times 100000); None for others (BT.709's, sRGB's: no
+    conversion), as FFmpeg leaves them unnamed."""
     primaries = next((number for number, stated in CHRM_PRIMARIES.items()
-                      if all(abs(a - b) <= CHRM_TOLERANCE for a, b in zip(chrm, stated))), None)
+                      if sum(abs(a - b) for a, b in zip(chrm, stated)) < CHRM_TOLERANCE), None)
     if primaries is None:
         return None
-    if gamma is None:
-        return HdrTags(SRGB, primaries, None, 16)
     return HdrTags(GAMMA_22, primaries, None, 16, gamma=100000 / gamma)
 
 

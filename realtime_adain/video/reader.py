@@ -17,6 +17,7 @@ import operator
 import os
 import re
 import struct
+import warnings
 from collections import deque
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -37,8 +38,8 @@ from realtime_adain.imageio import (EXR_FORMATS, MAX_DECODE_BYTES, _orientation,
 from realtime_adain.settings import format_time
 from realtime_adain.video.deinterlace import check_mode as check_deinterlace, deinterlaced
 from realtime_adain.video.formats import GIF_DELAY_SHOWN, GIF_SHORTEST_SHOWN
-from realtime_adain.video.hdr import (HDR_TRANSFERS, RGB_MATRIX, SRGB, WIDE_GAMUT, ToneMap, needs_mapping, sdr_colour,
-                                      side_data)
+from realtime_adain.video.hdr import (HDR_TRANSFERS, RGB_MATRIX, SRGB, UNSPECIFIED, WIDE_GAMUT, ToneMap, needs_mapping,
+                                      sdr_colour, side_data)
 from realtime_adain.video.notes import collected, note
 from realtime_adain.video.opening import open_input
 from realtime_adain.video.sequence import DEFAULT_FRAMERATE, check_framerate, ffmpeg_name, find_sequence
@@ -338,16 +339,21 @@ class PictureFacts:
     alpha_ignored: bool = False  # a 32-bit BMP (BI_RGB) whose fourth byte FFmpeg takes for alpha
 
 
+PNG_DECODERS = ("png", "apng")  # FFmpeg's: they read a PNG's colour chunks (`PictureConverter.primaries_for`)
+
+
 def picture_facts(path: Path | None) -> PictureFacts:
     """What the picture at `path` says as `image` reads it (`imageio._orientation`; Pillow, as
     OpenCV and browsers, leaves a BI_RGB BMP's fourth byte out): an image sequence's pictures are
     turned as its first is. FFmpeg 8 turns EXIF into a display matrix beside side data PyAV
     cannot read (`hdr.side_data`): a mirrored photo came out turned instead (2: upside down, 4:
-    as stored). Nothing where `path` is None or Pillow cannot read it."""
+    as stored). Nothing where `path` is None or Pillow cannot read it; Pillow's warnings (a
+    corrupt EXIF) are not printed: FFmpeg's reading of the file, or its error, says what counts."""
     if path is None:
         return PictureFacts()
     try:
-        with open_with_pillow(np.memmap(path, np.uint8, mode="r")) as picture:  # (its header read, not GiBs)
+        with warnings.catch_warnings(action="ignore"), open_with_pillow(
+                np.memmap(path, np.uint8, mode="r")) as picture:  # (its header read, not GiBs)
             return PictureFacts(exif_orientation(_orientation(picture)),
                                 picture.format == "BMP" and "A" not in picture.mode)
     except Exception:  # noqa: BLE001 - a file Pillow cannot read: FFmpeg's reading stands
@@ -409,6 +415,7 @@ class PictureConverter:
         self.codec = codec
         self.facts = picture_facts(picture)
         self.stated = stated_colour(picture or colour_from)
+        self._png_colour_read = codec in PNG_DECODERS and (picture or colour_from) is not None
         self.reformatter = VideoReformatter()
         self._to_full_yuv = VideoReformatter()  # (its own: one alternating conversions set itself up each frame)
         self.tone_map: ToneMap | None = None
@@ -431,10 +438,12 @@ class PictureConverter:
                 return exr_rgb(stored)
             return display_floats(np.concatenate([float_plane(stored, index) for index in (2, 0, 1, 3)
                                                   if index < len(stored.planes)], axis=2), self.name)
-        mapped = needs_mapping(frame.color_trc, frame.color_primaries)
-        if mapped and self._tone_mapped != (frame.color_trc, frame.color_primaries):
-            self.tone_map = ToneMap(frame, codec=self.codec)
-            self._tone_mapped = (frame.color_trc, frame.color_primaries)
+        primaries = self.primaries_for(frame.color_primaries)
+        mapped = needs_mapping(frame.color_trc, primaries)
+        if mapped and self._tone_mapped != (frame.color_trc, primaries):
+            self.tone_map = (ToneMap(frame, codec=self.codec) if primaries == frame.color_primaries else
+                             ToneMap(transfer=frame.color_trc, primaries=primaries))
+            self._tone_mapped = (frame.color_trc, primaries)
             note_tone_mapped(self.name, self.tone_map)
         if not mapped:
             # (10-bit and deeper YUV: swscale's default put limited range's white at 253 and
@@ -453,10 +462,19 @@ class PictureConverter:
         else:
             deep = self.reformatter.reformat(frame, format=deep_format, width=width, height=height,
                                              src_color_range=frame.color_range, threads=threads).to_ndarray()
-        tags = self.stated_for(frame.color_trc, frame.color_primaries) or HdrTags(
-            frame.color_trc, frame.color_primaries, None, None)
+        tags = self.stated_for(frame.color_trc, primaries) or HdrTags(frame.color_trc, primaries, None, None)
         rgb = converted(deep[..., :3], tags, self.tone_map)  # (as `image` converts such a picture)
         return np.dstack([rgb, (deep[..., 3] >> 8).astype(np.uint8)]) if alpha else rgb
+
+    def primaries_for(self, primaries: int) -> int:
+        """The primaries a frame stating `primaries` is read with. FFmpeg names a PNG's `cHRM`
+        primaries where `image` and browsers do not take them (without `gAMA`, under an `iCCP` or
+        `sRGB` chunk, a later `cHRM`: `hdr_stills._png_tags`), 125 levels apart: PNG
+        frames said to be wide-gamut have the primaries their picture's `stated` colour has, else
+        none stated (read as sRGB)."""
+        if not self._png_colour_read or primaries not in WIDE_GAMUT:
+            return primaries
+        return self.stated.primaries if self.stated is not None else UNSPECIFIED
 
     def stated_for(self, transfer: int, primaries: int) -> HdrTags | None:
         """The picture's `stated` SDR wide-gamut colour where its frames have its primaries (FFmpeg's
@@ -935,6 +953,8 @@ class VideoReader:
         BT.709 where it is HDR (tone-mapped as read); pictures read on their stated curve
         (`PictureConverter.stated_for`) on the sRGB curve, as `image` reads them."""
         colour = self.colour
+        if colour is not None:
+            colour = dataclasses.replace(colour, color_primaries=self._converter.primaries_for(colour.color_primaries))
         if colour is not None and self._converter.stated_for(colour.color_trc, colour.color_primaries):
             colour = dataclasses.replace(colour, color_trc=SRGB)
         return sdr_colour(colour)
