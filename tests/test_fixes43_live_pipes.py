@@ -109,3 +109,55 @@ def test_a_multi_page_tiff_photo_says_only_its_first_page_is_shown(tmp_path, cap
     pages[0].save(tmp_path / "pages.tif", save_all=True, append_images=pages[1:])
     open_source(str(tmp_path / "pages.tif"), loop=False).close()
     assert "pages.tif has 3 pages; only the first is used" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_a_fifo_whose_writer_left_before_the_session_opened_it_is_played(published_weights, data_dir, tmp_path):
+    """The writer wrote its whole (small) clip into the fifo and closed it: opened again by name,
+    FFmpeg waited for another writer for ever (4 of 5 runs hung)."""
+    clip = write_video(tmp_path / "clip.mp4", frames=12)
+    mpegts = tmp_path / "clip.ts"
+    subprocess.run(["ffmpeg", "-v", "error", "-i", clip, "-c", "copy", "-f", "mpegts", mpegts], check=True)
+    assert mpegts.stat().st_size < 65536  # (all of it fits in the fifo's buffer)
+    os.mkfifo(tmp_path / "pipe")
+    held = os.open(tmp_path / "pipe", os.O_RDONLY | os.O_NONBLOCK)  # (keeps what is written until the session reads)
+    writer = os.open(tmp_path / "pipe", os.O_WRONLY)
+    os.write(writer, mpegts.read_bytes())
+    os.close(writer)  # the writer is gone before the session opens the fifo
+    try:
+        done = subprocess.run(live_command("--source", tmp_path / "pipe", "--styles", data_dir / "style" / "mondrian.jpg",
+                                           "--no-window", "-o", tmp_path / "out.mp4", *FAST),
+                              capture_output=True, env=cli_env(published_weights, tmp_path / "home"),
+                              cwd=tmp_path, timeout=60)
+    finally:
+        os.close(held)
+    assert done.returncode == 0, done.stderr.decode()
+    assert read_video(tmp_path / "out.mp4")[0] >= 1
+
+
+@pytest.mark.slow
+def test_a_pipe_with_no_video_says_so(published_weights, data_dir, tmp_path):
+    """It was opened again mid-stream as a URL whose video starts late is: "cannot open (Invalid data ...)"."""
+    sound = subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "sine=d=2", "-c:a", "mp2", "-f", "mpegts", "-"],
+                           capture_output=True, check=True).stdout
+    done = subprocess.run(live_command("--source", "-", "--styles", data_dir / "style" / "mondrian.jpg",
+                                       "--no-window", "-o", tmp_path / "out.mp4", *FAST),
+                          input=sound, capture_output=True, env=cli_env(published_weights, tmp_path / "home"),
+                          cwd=tmp_path, timeout=120)
+    assert (done.returncode, done.stderr.decode()) == (2, "error: standard input: has no video stream\n")
+
+
+@pytest.mark.slow  # (35 s: the bound is 30 s)
+def test_a_pipe_that_stalls_after_its_first_bytes_is_given_up(published_weights, data_dir, tmp_path):
+    """FFmpeg's probing read of a stalled pipe blocks past any timeout: the session waited for ever."""
+    stalled = subprocess.Popen(["sh", "-c", "printf G; sleep 90"], stdout=subprocess.PIPE)
+    try:
+        done = subprocess.run(live_command("--source", "-", "--styles", data_dir / "style" / "mondrian.jpg",
+                                           "--no-window", "-o", tmp_path / "out.mp4", *FAST),
+                              stdin=stalled.stdout, capture_output=True,
+                              env=cli_env(published_weights, tmp_path / "home"), cwd=tmp_path, timeout=80)
+    finally:
+        stalled.kill()
+        stalled.wait()
+    assert (done.returncode, done.stderr.decode()) == (
+        2, "error: standard input: no video recognised in what came within 30 s (the stream stalled?)\n")

@@ -98,7 +98,8 @@ class LiveSession:
         self.library = StyleLibrary(list(settings.styles), self.stylizer, settings.style_size,
                                     settings.style_cache or run_cache_dir(), self.log).load()
         self.capture = Capture(self.source, self.log)
-        gate = self.source.start_gate = threading.Event() if getattr(self.source, "paced", False) else None
+        gate = self.source.start_gate = threading.Event() if (
+            getattr(self.source, "paced", False) and getattr(self.source, "reopenable", True)) else None  # (a pipe: as a camera)
         # From here on a signal ends the session the normal way; one more during the (bounded)
         # shutdown changes nothing: it must not cut short the finishing of a recording.
         with self._signals_stop():

@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 from collections import deque
-from contextlib import closing, contextmanager, suppress
+from contextlib import closing, suppress
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -48,6 +48,7 @@ AHEAD_S = 3.0
 # timestamps are taken to start again: an AVI's H.264 with B-frames steps back a few periods in
 # decoding order (a restart on every such step played it at less than half its rate).
 RESTART_PERIODS = 8
+PIPE_OPEN_S = 30.0  # the longest a pipe's opening may take once its first bytes came (FFmpeg probes ~5 s of stream)
 # FFmpeg's decoders of the picture formats `image` reads (imageio): a photo in one is read as
 # `image` reads it; one in another (DPX, SGI, XWD) is decoded by FFmpeg.
 IMAGE_CODECS = ("bmp", "dds", "exr", "hdr", "jpeg2000", "jpegls", "mjpeg", "pam", "pbm", "pcx", "pfm", "pgm",
@@ -226,6 +227,7 @@ class PyAVSource:
         self.still = False  # one picture (a photo, not a pattern): read once, as `image` reads it, shown on and on
         self.paced = is_file  # played at its timestamps and looped: a file, or a recording behind a URL
         self.reopenable = True  # a URL dropped is asked again; a pipe (standard input, a fifo) ends where it ends
+        self._fifo: int | None = None  # a fifo's descriptor, which FFmpeg reads (`_pipe_ready`)
         # Set by the session: a paced file holds after its first picture until the session takes
         # frames (the model's warm-up had played the first second unseen, and uncounted).
         self.start_gate: threading.Event | None = None
@@ -255,13 +257,12 @@ class PyAVSource:
         self._opened = True
         if self.is_file and self.sequence is None:
             refuse_animated_webp(Path(self.target))
-        with self._first_bytes():
-            container = self._open_container()
+        container = self._open_container(None if self.reopenable else self._pipe_ready())
         while not container.streams.video:
             container.close()
-            if self.is_file or time.monotonic() >= deadline:
-                within = "" if self.is_file else f" (none within {self.timeout:.0f} s)"
-                raise SourceError(f"{self.target}: has no video stream{within}")
+            if self.is_file or not self.reopenable or time.monotonic() >= deadline:  # (a pipe read again: mid-stream)
+                within = "" if self.is_file or not self.reopenable else f" (none within {self.timeout:.0f} s)"
+                raise SourceError(f"{self.target if self.is_file else self.description}: has no video stream{within}")
             container = self._open_container()
         # an animated AVIF's or HEIF's animation, not its still picture (FFmpeg 8 reads that as stream #0)
         if not (decodable := [s for s in container.streams.video if has_decoder(s)]):  # (JPEG XL here: a traceback)
@@ -285,26 +286,23 @@ class PyAVSource:
         if self.is_file and self.sequence is None and not self.still:
             self._refuse_pictureless()
 
-    @contextmanager
-    def _first_bytes(self) -> Iterator[None]:
-        """For a pipe: wait up to `timeout` for its first bytes (or its end) before FFmpeg opens
-        it, whose read there blocks past any timeout (a fifo no program writes into, a program
-        that sends nothing: the session waited for ever). Only the first bytes: a slow stream
-        (1 fps) takes FFmpeg seconds to probe once it flows. A fifo is held open meanwhile, so
-        what a writer left in it before ending is not dropped."""
-        if self.reopenable:
-            yield
-            return
-        held = None if self.target == "pipe:0" else os.open(self.target.removeprefix("file:"), os.O_RDONLY | os.O_NONBLOCK)
-        try:
-            waiting = select.poll()
-            waiting.register(0 if held is None else held, select.POLLIN | select.POLLPRI)
-            if not waiting.poll(self.timeout * 1000):
-                raise SourceError(f"{self.description}: nothing received for {self.timeout:.0f} s")
-            yield
-        finally:
-            if held is not None:
-                os.close(held)
+    def _pipe_ready(self) -> str:
+        """A pipe's name for FFmpeg once its first bytes (or its end) came, within `timeout`:
+        FFmpeg's open and first read block past any timeout (a fifo no program writes into, a
+        program that sends nothing: the session waited for ever). Only the first bytes: a slow
+        stream (1 fps) takes FFmpeg seconds to probe once it flows (`PIPE_OPEN_S` bounds that).
+        A fifo is opened here and read by FFmpeg through that descriptor (`pipe:N`, closed with the
+        source): opened again by name, a writer already gone left FFmpeg waiting for another."""
+        if self.target != "pipe:0":
+            self._fifo = os.open(self.target.removeprefix("file:"), os.O_RDONLY | os.O_NONBLOCK)
+        waiting = select.poll()
+        waiting.register(self._fifo or 0, select.POLLIN | select.POLLPRI)
+        if not waiting.poll(self.timeout * 1000):
+            self.close()
+            raise SourceError(f"{self.description}: nothing received for {self.timeout:.0f} s")
+        if self._fifo is not None:
+            os.set_blocking(self._fifo, True)
+        return f"pipe:{self._fifo or 0}"
 
     def _bound(self, container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> None:
         """Refuse a stream stating pictures over the size `video` decodes, before one is decoded,
@@ -408,12 +406,13 @@ class PyAVSource:
         if self.sequence is None:  # a file named like the pattern took its place
             raise SourceError(f"{self.target}: no longer an image sequence")
 
-    def _open_container(self) -> av.container.InputContainer:
+    def _open_container(self, pipe: str | None = None) -> av.container.InputContainer:
+        """`pipe`: FFmpeg's name of a pipe ready to be read (`_pipe_ready`)."""
         try:
             sequence = self.sequence.open_arguments(self.rate) if self.sequence else {}
             # (as `video` opens them: a file named like a URL, `take:2.mp4`, and a `%` in a sequence's folder)
             name = self.sequence.ffmpeg_pattern if self.sequence else self.target
-            target = ffmpeg_name(name) if self.is_file else self.target
+            target = pipe or (ffmpeg_name(name) if self.is_file else self.target)
             return open_input(target, timeout=self.timeout if not self.is_file else None, **sequence)
         except (av.FFmpegError, OSError) as exc:
             raise SourceError(f"{self.target if self.is_file else self.description}: cannot open ({self._reason(exc)})") from None
@@ -596,6 +595,9 @@ class PyAVSource:
         if self._container is not None:
             self._container.close()
             self._container = None
+        if self._fifo is not None:
+            os.close(self._fifo)
+            self._fifo = None
 
 
 def _sized_download(target: str, container: av.container.InputContainer) -> bool:
@@ -692,9 +694,13 @@ def _open_answering_signals(source: Source) -> None:
             done.set()
 
     threading.Thread(target=open_it, name="open-source", daemon=True).start()
+    # (a pipe that stalls after its first bytes holds FFmpeg's probing read past any timeout)
+    deadline = time.monotonic() + PIPE_OPEN_S if isinstance(source, PyAVSource) and not source.reopenable else None
     try:
         while not done.wait(0.05):
-            pass
+            if deadline is not None and time.monotonic() > deadline:
+                raise SourceError(f"{source.description}: no video recognised in what came within {PIPE_OPEN_S:.0f} s "
+                                  "(the stream stalled?)")
     except BaseException:  # a signal: the open goes on to its timeout, then closes what it opened
         threading.Thread(target=lambda: (done.wait(), source.close()), name="close-source", daemon=True).start()
         raise
