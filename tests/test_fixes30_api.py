@@ -68,7 +68,7 @@ def test_out_of_memory_in_the_api_is_one_line(published_weights):
 
 @pytest.mark.parametrize("arguments, words", [
     ({"device": "cpu", "dtype": "fp16"}, "dtype fp16 needs a GPU"),
-    ({"device": "cpu", "engine": "tensorrt"}, "the tensorrt engine needs a CUDA GPU (use engine auto"),
+    ({"device": "cpu", "engine": "tensorrt"}, "the tensorrt engine needs a CUDA GPU (use engine eager or onnx on the CPU)"),
     ({"device": "CPU"}, "unknown device 'CPU'"),
     ({"device": "cpu", "dtype": "x"}, "unknown dtype 'x'"),
     ({"device": "cpu", "vgg": ""}, "an empty vgg path"),
