@@ -62,6 +62,18 @@ def refuse_inputs(problems: list[str], names: Iterable[str] = ()) -> None:
     raise UserError(said + "; ".join(parts))
 
 
+def not_all_written(problems: Iterable[str], failed: int, total: int, things: str) -> UserError:
+    """One error for a run of `total` results (`things`: "results", "outputs") of which `failed`
+    were not written and the others were (`image` and `video` alike); each problem said once (an
+    input of several results fails each of them)."""
+    said = "; ".join(dict.fromkeys(problems))
+    if total == 1:
+        return UserError(said)
+    if failed == total:
+        return UserError(f"none of the {total} {things} written: {said}")
+    return UserError(f"{failed} of {total} {things} not written (the others were): {said}")
+
+
 def _named(problem: str, names: set[str]) -> str:
     """The longest of `names` that `problem` starts with, followed by ": " ("" for none)."""
     found, at = "", problem.find(": ")

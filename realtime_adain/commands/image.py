@@ -13,7 +13,7 @@ from tqdm import tqdm
 from realtime_adain.checked_inputs import ChangedSinceChecked, StylePictures, changed_since_checked, file_digest
 from realtime_adain.commands import common, sheet
 from realtime_adain.commands.jobs import Job, output_paths, plan_jobs
-from realtime_adain.errors import UserError, out_of_memory_as_user_error, refuse_inputs
+from realtime_adain.errors import UserError, not_all_written, out_of_memory_as_user_error, refuse_inputs
 from realtime_adain.paths import check_writable_dir, refuse_earlier_results, refuse_overwriting_inputs
 from realtime_adain.settings import ModelSettings
 from realtime_adain.video.notes import note, repeats_counted
@@ -223,10 +223,7 @@ def stylize_all(args: argparse.Namespace, model: ModelSettings, jobs: list[Job],
         common.report_output(args, stylizer, job.source, job.styles, out, result.shape[1::-1], time.monotonic() - started,
                              extra=ran)
     if failed:
-        problems = "; ".join(dict.fromkeys(failed))  # (an input of several jobs: said once)
-        raise UserError(problems if len(jobs) == 1 else
-                        f"none of the {len(jobs)} results written: {problems}" if len(failed) == len(jobs) else
-                        f"{len(failed)} of {len(jobs)} results not written (the others were): {problems}")
+        raise not_all_written(failed, len(failed), len(jobs), "results")
 
 
 def stylize_one(

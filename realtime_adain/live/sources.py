@@ -32,10 +32,10 @@ from realtime_adain.imageio import first_frame_only_note, needs_heif_extra, read
 from realtime_adain.video.deinterlace import deinterlaced
 from realtime_adain.video.notes import note
 from realtime_adain.video.opening import open_input
-from realtime_adain.video.reader import (IMAGE_FORMATS, PictureConverter, alpha_decoder, bound_decoder, check_picture_size,
+from realtime_adain.video.reader import (IMAGE_FORMATS, PictureConverter, pictures_read_with, alpha_decoder, bound_decoder, check_picture_size,
                                          decoded_or_damage, decoder_threads, error_reason, frame_to_rgb, is_picture_format, no_pictures, pixel_aspect,
                                          plausible_rate, refuse_animated_webp, within_run)
-from realtime_adain.video.streams import has_decoder, is_still_item
+from realtime_adain.video.streams import decodable_video, is_still_item
 from realtime_adain.video.sequence import DEFAULT_FRAMERATE, Sequence, check_framerate, ffmpeg_name, find_sequence
 
 T = TypeVar("T")
@@ -265,10 +265,11 @@ class PyAVSource:
                 raise SourceError(f"{self.target if self.is_file else self.description}: has no video stream{within}")
             container = self._open_container()
         # an animated AVIF's or HEIF's animation, not its still picture (FFmpeg 8 reads that as stream #0)
-        if not (decodable := [s for s in container.streams.video if has_decoder(s)]):  # (JPEG XL here: a traceback)
+        try:
+            decodable = decodable_video(container, self.target)
+        except UserError as exc:
             container.close()
-            raise SourceError(f"{self.target}: no video stream FFmpeg can decode (a codec it does not know, "
-                              "or a damaged header)")
+            raise SourceError(str(exc)) from None
         stream = next((s for s in decodable if not is_still_item(s)), decodable[0])
         self._bound(container, stream)
         decoder_threads(stream)
@@ -417,19 +418,13 @@ class PyAVSource:
         except (av.FFmpegError, OSError) as exc:
             raise SourceError(f"{self.target if self.is_file else self.description}: cannot open ({self._reason(exc)})") from None
 
-    def _first_picture(self) -> Path | None:
-        """The first picture file of pictures played one after another (an image sequence, a raw
-        MJPEG file), whose EXIF orientation and BMP header turn and read them all, as in `video`
-        (`reader.picture_facts`); None for a clip or a URL."""
-        if not (self.is_file and is_picture_format(self._container.format.name)):
-            return None
-        return self.sequence.file(self.sequence.start) if self.sequence else Path(self.target)
-
     def _decoded(self) -> Iterator[tuple[np.ndarray, float | None]]:
         """(image, presentation time in seconds or None) per frame."""
         try:
-            apng = Path(self.target) if self.is_file and self._container.format.name == "apng" else None
-            converter = PictureConverter(self.description, self._stream.codec_context.name, self._first_picture(), apng)
+            read_with = pictures_read_with(self._container.format.name, Path(self.target),
+                                           self.sequence.file(self.sequence.start) if self.sequence else None)
+            converter = PictureConverter(self.description, self._stream.codec_context.name,
+                                         *(read_with if self.is_file else (None, None)))
             aspect = self._aspect
             # interlaced (a broadcast or capture-card stream, a camcorder file): whole pictures, as `video` reads them
             for frame in deinterlaced(self._pictures(), "auto", self.description, LIVE_HINT):

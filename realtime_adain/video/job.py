@@ -25,7 +25,7 @@ from realtime_adain import interrupts
 from realtime_adain.adain import StyleStats
 from realtime_adain.atomic import PendingOutput, partial_path
 from realtime_adain.device_blend import DeviceBlend, wanted as wants_device_blend
-from realtime_adain.errors import UserError, out_of_memory_as_user_error, refuse_inputs
+from realtime_adain.errors import UserError, not_all_written, out_of_memory_as_user_error, refuse_inputs
 from realtime_adain.imageio import MAX_SIDE, check_pixel_budget, fit_short_side, resize
 from realtime_adain.paths import refuse_overwriting_inputs
 from realtime_adain.settings import STATS_MODES, STATS_NEED_EAGER, VideoSettings
@@ -610,8 +610,7 @@ def stylize_videos(
     finally:
         torch.set_num_threads(threads_before)
     if failed:
-        raise UserError(f"none of the {len(jobs)} outputs written: {problems(failed)}" if not_written == len(jobs) else
-                        f"{not_written} of {len(jobs)} outputs not written (the others were): {problems(failed)}")
+        raise not_all_written(failed.values(), not_written, len(jobs), "outputs")
 
 
 def problems(failed: Mapping[Path, str]) -> str:

@@ -399,6 +399,16 @@ def decoded_or_damage(decode: Callable[[av.Packet | None], list[av.VideoFrame]],
         return exc
 
 
+def pictures_read_with(format_name: str, path: Path, first: Path | None = None) -> tuple[Path | None, Path | None]:
+    """(`picture`, `colour_from`) of a `PictureConverter` for a stream of `format_name` read from
+    `path` (`first`: an image sequence's first picture): pictures (a picture file, a sequence, a raw
+    MJPEG file) are read with their first picture's facts and colour, an APNG with its colour; a
+    clip with neither (`video` and `live` alike)."""
+    if format_name == "apng":
+        return None, path
+    return (first or path, None) if is_picture_format(format_name) else (None, None)
+
+
 class PictureConverter:
     """One stream's pictures to RGB: one YUV -> RGB converter reused across frames (not one per
     frame), and for HDR or wide-gamut pictures one tone map (`hdr.ToneMap`), fixed at the first
@@ -809,9 +819,9 @@ class VideoReader:
             picture = is_picture_format(self.container.format.name)
             self.stream = main_video_stream(self.container, self.path.name)
             self.decoder = alpha_decoder(self.stream) or self.stream.codec_context  # (`_decoded` uses it)
-            first_picture = self.sequence.file(self.sequence.start) if self.sequence else self.path
-            self._converter = PictureConverter(self.path.name, self.decoder.name, first_picture if picture else None,
-                                               self.path if self.container.format.name == "apng" else None)
+            first = self.sequence.file(self.sequence.start) if self.sequence else None
+            self._converter = PictureConverter(self.path.name, self.decoder.name,
+                                               *pictures_read_with(self.container.format.name, self.path, first))
             decoder_threads(self.decoder)
             self.decoder.flags |= OUTPUT_CORRUPT  # damaged frames are concealed, not dropped
             carried, unknown = passthrough_streams(self.container, self.stream, self.path.name)

@@ -182,16 +182,21 @@ def note_left_out(container: av.container.InputContainer, video: av.stream.Strea
     return why
 
 
+def decodable_video(container: av.container.InputContainer, name: str) -> list[av.video.stream.VideoStream]:
+    """The video streams of `container` FFmpeg has a decoder for; a UserError naming `name` where
+    it has none (`live` and `video` alike: a JPEG XL in `live` was an AttributeError traceback)."""
+    if not (video := [s for s in container.streams.video if has_decoder(s)]):
+        raise UserError(f"{name}: no video stream FFmpeg can decode (a codec it does not know, or a damaged header)")
+    return video
+
+
 def main_video_stream(container: av.container.InputContainer, name: str) -> av.video.stream.VideoStream:
     """The video stream `ffmpeg` takes from a file: the one with the most pixels, a default one
     (disposition) counting 5000000 more, the first of equals; cover art (a one-picture stream
     marked attached_pic) is not the video, unless there is nothing else to show with the sound
     (see `is_cover_art`). Where there are several, a note names the one taken. Streams of a codec
     FFmpeg does not know (`has_decoder`) are not candidates."""
-    video = [s for s in container.streams.video if has_decoder(s)]
-    if container.streams.video and not video:
-        raise UserError(f"{named_file(container.name)}: no video stream FFmpeg can decode (a codec it does not know, "
-                        "or a damaged header)")
+    video = decodable_video(container, named_file(container.name)) if container.streams.video else []
     moving = [s for s in video if not s.disposition & av.stream.Disposition.attached_pic]
     if not moving and video and container.streams.audio:
         # A podcast or song with cover art: FFmpeg makes that picture a video shown for the whole sound.
