@@ -298,9 +298,12 @@ class PyAVSource:
             self._fifo = os.open(self.target.removeprefix("file:"), os.O_RDONLY | os.O_NONBLOCK)
         waiting = select.poll()
         waiting.register(self._fifo or 0, select.POLLIN | select.POLLPRI)
-        if not waiting.poll(self.timeout * 1000):
+        events = waiting.poll(self.timeout * 1000)
+        if not events or not events[0][1] & (select.POLLIN | select.POLLPRI):
+            # (hung up with nothing to read: its writer closed it without sending a byte)
             self.close()
-            raise SourceError(f"{self.description}: nothing received for {self.timeout:.0f} s")
+            raise SourceError(f"{self.description}: " + (
+                "ended without sending anything" if events else f"nothing received for {self.timeout:.0f} s"))
         if self._fifo is not None:
             os.set_blocking(self._fifo, True)
         return f"pipe:{self._fifo or 0}"
@@ -617,8 +620,9 @@ def _pipe(spec: str) -> str | None:
     realtime-adain live --source -`): "pipe:0" for standard input, the path of a fifo; None for
     anything else."""
     if spec in STANDARD_INPUT:
-        if sys.stdin is None or sys.stdin.isatty():
-            raise SourceError(f"--source {spec}: standard input is {'closed' if sys.stdin is None else 'a terminal'}; "
+        if sys.stdin is None or sys.stdin.isatty() or stat.S_ISCHR(os.fstat(0).st_mode):
+            what = "closed" if sys.stdin is None else "a terminal" if sys.stdin.isatty() else "a device, not a pipe"
+            raise SourceError(f"--source {spec}: standard input is {what}; "
                               "pipe a video into it (ffmpeg -i clip.mp4 -f mpegts - | realtime-adain live --source - ...)")
         return "pipe:0"
     try:
