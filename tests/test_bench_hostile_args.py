@@ -25,7 +25,7 @@ HUGE = str(2**63)
     ("bench live", "--source-fps", "0", "0 is outside 1..240"),
     ("bench live", "--source-fps", "-5", "-5 is outside 1..240"),
     ("bench live", "--source-fps", HUGE, f"{HUGE} is outside 1..240"),
-    ("bench live", "--source-fps", "nan", "'nan' is not a finite number"),
+    ("bench live", "--source-fps", "nan", "'nan' is not a frame rate such as 24, 29.97 or 30000/1001"),
     ("bench live", "--resolution", "16384x16384", "both sides must be 16 to 4096 pixels"),
     ("bench live", "--stabilize", "foo", "invalid choice: 'foo'"),
     ("bench live", "--source", "", "an empty path"),

@@ -60,7 +60,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resolution", type=frame_resolution, metavar="WxH",
                         help="size of the generated clip, even sides of 16 to 4096 (default 640x360)")
     parser.add_argument("--source-fps", type=frame_rate, metavar="FPS",
-                        help=f"frame rate of the generated clip, 1 to {MAX_FPS}, e.g. 29.97 (default 30)")
+                        help=f"frame rate of the generated clip, 1 to {MAX_FPS}, e.g. 29.97 or 30000/1001 (default 30)")
     parser.add_argument("--seconds", type=seconds, default=20.0, metavar="S",
                         help=f"measured duration in seconds, at least {MIN_SECONDS:g} (default 20)")
     parser.add_argument("--warmup", type=seconds_or_none, default=3.0, metavar="S",
