@@ -15,7 +15,7 @@ import os
 import sys
 from functools import cached_property
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -30,6 +30,9 @@ from realtime_adain.errors import UserError, out_of_memory_as_user_error
 from realtime_adain.imageio import MAX_SIDE, fit_short_side
 from realtime_adain.model import StyleTransferNet
 from realtime_adain.settings import DEFAULT_MAX_PIXELS, ModelSettings, check_names
+
+if TYPE_CHECKING:
+    from realtime_adain.api_images import ImageLike
 
 
 class OutOfMemory(UserError, MemoryError):
@@ -273,9 +276,10 @@ class Stylizer:
 
     @torch.inference_mode()
     def style_stats(
-        self, image: np.ndarray, size: int | None = None, color_reference: np.ndarray | None = None
+        self, image: ImageLike, size: int | None = None, color_reference: ImageLike | None = None
     ) -> StyleStats:
-        """Encode a style image (H, W, 3) uint8 once; frames then reuse these statistics.
+        """Encode a style image (a path, a PIL image or an (H, W, 3) uint8 array) once; frames then
+        reuse these statistics.
 
         `size` scales it first (shorter side; None/0: as it is); with `color_reference`, the style
         is recoloured to that content first (the paper's colour preservation). Checked as `style`
