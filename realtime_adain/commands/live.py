@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from pathlib import Path
 
 from realtime_adain.commands import argtypes, common
@@ -173,6 +174,10 @@ def check_environment(settings: LiveSettings) -> None:
         check_window_opens()
 
 
+WINDOW_CHECK_LASTS_S = 2.0  # a window check this recent is trusted when the window opens (a probe takes 0.2 s)
+_window_checked_at: float | None = None  # when the last check_window_opens began (None: never)
+
+
 def check_window_opens() -> None:
     """Qt, inside OpenCV, aborts the whole process when it cannot reach the display (exit 134, a
     recording under way lost): probed first in a child process, before the model loads. A
@@ -180,6 +185,8 @@ def check_window_opens() -> None:
     opencv-python's Qt, xcb only, lacks) falls back to xcb, with a note, where that opens."""
     from realtime_adain.doctor import window_failure, qt_platform_that_works
 
+    global _window_checked_at
+    _window_checked_at = time.monotonic()  # (the probe's start: the display was there at least until then)
     failure = window_failure()
     if failure is None:
         return
@@ -192,9 +199,18 @@ def check_window_opens() -> None:
                     "-o FILE or --stream URL")
 
 
+def check_window_still_opens() -> None:
+    """Run just before the window opens: the start-up check again where it is older than
+    WINDOW_CHECK_LASTS_S. The display may have gone away while the model and styles loaded (an `ssh -X`
+    connection dropping during a large library's first load), and Qt then aborted the process:
+    exit 134, no error line. Nothing where no check was made (not Linux)."""
+    if _window_checked_at is not None and time.monotonic() - _window_checked_at > WINDOW_CHECK_LASTS_S:
+        check_window_opens()
+
+
 def run(args: argparse.Namespace) -> int:
     settings = live_settings(args)
     check_environment(settings)
     from realtime_adain.live import app  # torch and OpenCV: only once the options are sound
 
-    return app.run(settings)
+    return app.run(settings, before_window=check_window_still_opens)

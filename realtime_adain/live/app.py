@@ -19,7 +19,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from realtime_adain import interrupts
 from realtime_adain.errors import UserError
@@ -49,8 +49,11 @@ RECORDING_STOPPED = "recording stopped: "  # the HUD notice of a recording a fai
 class LiveSession:
     """One run of a live session, from opened source to session summary."""
 
-    def __init__(self, settings: LiveSettings) -> None:
+    def __init__(self, settings: LiveSettings, before_window: Callable[[], None] | None = None) -> None:
+        """`before_window`: run just before the window opens; raises a UserError where it would not."""
         self.settings = settings
+        self.before_window = before_window
+        self.window: Window | None = None
         self.log = EventLog(settings.log)
         self.stop_event = threading.Event()
         self.stats = SessionStats()
@@ -115,7 +118,7 @@ class LiveSession:
                     self.capture.latest.put(replace(first, captured=time.monotonic()))
                     gate.set()
                 if settings.window:
-                    self._window_loop(first)
+                    self._window_loop()
                 else:
                     self._headless_loop()
             finally:
@@ -128,6 +131,8 @@ class LiveSession:
         self.work_size = self._work_size(first)
         self.fps = float(self.source.fps or settings.fps or 30.0)
         self.stylizer.prepare(1, *self.work_size[::-1])
+        if settings.window:
+            self._open_window(first)
         self._open_outputs()  # before the first log line: a missing virtual camera is the one line said
         if settings.window:
             self._note_unwritable_key_folders()
@@ -195,6 +200,14 @@ class LiveSession:
                 raise UserError(f"{name}: no frames arrived within {FIRST_FRAME_TIMEOUT:.0f} s"
                                 + (f" (the source was lost and reopened: {lost})" if lost else ""))
         return None
+
+    def _open_window(self, first: Frame) -> None:
+        """Before the outputs: where the window cannot open (the display went away since the start-up
+        check, which `before_window` makes again), Qt aborts the process, and a -o file was left
+        half-written; and the display-loss watch, armed with the window, then covers every output."""
+        if self.before_window is not None:
+            self.before_window()
+        self.window = Window(first.image.shape, self.settings.fullscreen, on_display_lost=self._display_lost)
 
     def _open_outputs(self) -> None:
         settings = self.settings
@@ -294,10 +307,9 @@ class LiveSession:
             if self._deliver(result):
                 self.stats.shown(result.frame.captured)
 
-    def _window_loop(self, first: Frame) -> None:
-        window = Window(first.image.shape, self.controller.state.fullscreen, on_display_lost=self._display_lost)
-        self.effects.window = window
-        WindowLoop(window, self._feed(), self.controller, done=self._done, deliver=self._deliver,
+    def _window_loop(self) -> None:
+        self.effects.window = self.window
+        WindowLoop(self.window, self._feed(), self.controller, done=self._done, deliver=self._deliver,
                    shown=self.stats.shown, perform=self.effects.perform, hud_info=self._hud_info, log=self.log).run()
 
     def _hud_info(self, state) -> hud.HudInfo:
@@ -350,6 +362,8 @@ class LiveSession:
     def _shutdown(self) -> None:
         """Every wait is bounded: a stalled camera, model or network peer cannot hang the exit."""
         self.stop_event.set()  # (however the session ended: a window closed, --max-frames: a rescan stops too)
+        if self.window is not None and not self.display_lost:  # (else Qt holds the main thread, ending the process)
+            self.window.close()  # first, as a closed window is the end (also where an output failed to open after it)
         if self.signal_name:
             self.log("signal", name=self.signal_name)
         self.capture.stop()
@@ -385,11 +399,12 @@ class LiveSession:
             self.exit_code = 1
 
 
-def run(settings: LiveSettings) -> int:
-    """A live session with checked `settings`; the exit status. Where a thread the exit gave up
-    waiting for still runs in torch, the process ends here, its session finished: the interpreter's
-    teardown under it aborted ("terminate called without an active exception", exit status 134)."""
-    session = LiveSession(settings)
+def run(settings: LiveSettings, before_window: Callable[[], None] | None = None) -> int:
+    """A live session with checked `settings` (`before_window`: as `LiveSession` takes it); the exit
+    status. Where a thread the exit gave up waiting for still runs in torch, the process ends here,
+    its session finished: the interpreter's teardown under it aborted ("terminate called without an
+    active exception", exit status 134)."""
+    session = LiveSession(settings, before_window)
     code = session.run()
     if session.still_running():
         for stream in (sys.stdout, sys.stderr):

@@ -150,32 +150,29 @@ class WindowLoop:
         last: Result | None = None
         first = True
         stale = False  # keys changed what the picture shows since it was drawn
-        try:
-            while not self.done():
-                got = self.feed.next(timeout=0)
-                fresh = False
-                if got is not None:
-                    last = got
-                    fresh = self.deliver(last)
-                    self.window.show(self._picture(last))
-                    stale = False
-                    if first:
-                        self.log("window", title=WINDOW, size="%dx%d" % self.window.display)
-                        first = False
-                elif self.feed.closed:
-                    break
-                key = self.window.key()
-                if fresh:
-                    self.shown(last.frame.captured)
-                if key != -1:
-                    effects = self.controller.press(key)
-                    self.perform(effects, last)
-                    stale = stale or bool(effects)
-                elif stale and last is not None:  # once the keys pause: drawn after each, it lost keys too
-                    self.window.show(self._picture(last))
-                    stale = False
-                if not self.window.visible:
-                    self.log("window-closed")
-                    break
-        finally:
-            self.window.close()
+        while not self.done():
+            got = self.feed.next(timeout=0)
+            fresh = False
+            if got is not None:
+                last = got
+                fresh = self.deliver(last)
+                self.window.show(self._picture(last))
+                stale = False
+                if first:
+                    self.log("window", title=WINDOW, size="%dx%d" % self.window.display)
+                    first = False
+            elif self.feed.closed:
+                break
+            key = self.window.key()
+            if fresh:
+                self.shown(last.frame.captured)
+            if key != -1:
+                effects = self.controller.press(key)
+                self.perform(effects, last)
+                stale = stale or bool(effects)
+            elif stale and last is not None:  # once the keys pause: drawn after each, it lost keys too
+                self.window.show(self._picture(last))
+                stale = False
+            if not self.window.visible:
+                self.log("window-closed")
+                break
