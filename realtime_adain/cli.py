@@ -45,7 +45,8 @@ class ArgumentParser(argparse.ArgumentParser):
     unloadable: str | None = None  # why this command cannot run here (`add_unloadable_command`)
 
     def error(self, message: str) -> NoReturn:
-        hint = dash_value_hint(message, self.given) or dash_file_hint(self.given)
+        hint = dash_value_hint(message, self.given) or option_after_dashes_hint(message, self.given) or dash_file_hint(
+            self.given)
         self.exit(2, f"error: {self.prog}: {message}{hint} (see `{self.prog} --help`)\n")
 
     def parse_known_args(self, args=None, namespace=None):
@@ -80,6 +81,18 @@ def dash_file_hint(args: Sequence[str]) -> str:
     options = args[:args.index("--")] if "--" in args else args  # (after --, a name is no option)
     name = next((arg for arg in options if arg.startswith("-") and os.path.isfile(arg)), None)
     return f"; {name} is a file: write ./{name}, or put -- before it" if name else ""
+
+
+def option_after_dashes_hint(message: str, args: Sequence[str]) -> str:
+    """A required option given after `--` is a file name there, and argparse says only that the
+    option is missing (`image -- -a.png -s s.jpg`): say where it went."""
+    if "--" not in args or not re.match(r"the following arguments are required|one of the arguments .* is required",
+                                        message):
+        return ""
+    missing = set(re.findall(r"(?<![\w-])-{1,2}\w[\w-]*", message))  # ("--style/-s", "-o/--output --sheet")
+    after = args[args.index("--") + 1:]
+    found = next((arg for arg in after if arg.split("=", 1)[0] in missing), None)
+    return f"; {found} comes after --, which makes everything after it a file name: put options before --" if found else ""
 
 
 def dash_value_hint(message: str, args: Sequence[str]) -> str:

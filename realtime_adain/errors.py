@@ -7,7 +7,7 @@ import importlib.metadata
 import os
 import re
 import sys
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Sequence
 
 
 class UserError(Exception):
@@ -72,6 +72,19 @@ def not_all_written(problems: Iterable[str], failed: int, total: int, things: st
     if failed == total:
         return UserError(f"none of the {total} {things} written: {said}")
     return UserError(f"{failed} of {total} {things} not written (the others were): {said}")
+
+
+def stopped_at(exc: UserError, written: int, not_tried: int, failed: Sequence[str], total: int,
+               things: str) -> UserError:
+    """One error for a run of `total` results (`things`: "results") stopped by `exc` (a full disk
+    stays full: going on would fail each write again) after `written` were written, with
+    `not_tried` not begun and those `failed` (one problem each) failed alone: the error alone left
+    the user guessing which of the others were made or ever tried."""
+    if total == 1:
+        return exc
+    said = f"{exc}; stopped there: {written} of {total} {things} written"
+    said += f", {not_tried} not tried" if not_tried else ""
+    return UserError(said + (f"; also not written: {'; '.join(dict.fromkeys(failed))}" if failed else ""))
 
 
 def _named(problem: str, names: set[str]) -> str:

@@ -74,7 +74,8 @@ def output_is_one_file(output: str, known_format: Callable[[Path], bool], result
     """Whether `-o` names one file (a known format) rather than a directory of results.
 
     `-o out.gif` is a mistyped format far more often than a new folder with a dot in its name,
-    so an unknown extension is an error (listing the `formats` written) unless the path ends with a slash.
+    so an unknown extension is an error (listing the `formats` written) unless the path ends with a slash;
+    so is a name that is only a known extension (`-o .png`) or ends with a dot (`-o out.`).
     """
     out = Path(output)
     folder = output.endswith(("/", os.sep))  # (a slash always means a folder: `-o out.png/` wrote a file out.png)
@@ -84,9 +85,18 @@ def output_is_one_file(output: str, known_format: Callable[[Path], bool], result
         if results > 1:
             raise UserError(f"{out}: {results} results to write; give a directory as -o")
         return True
-    if out.suffix and not out.is_dir() and not folder:
-        written = f"written: {' '.join(formats)}; " if formats else ""
+    if out.is_dir() or folder:
+        return False
+    written = f"written: {' '.join(formats)}; " if formats else ""
+    if out.suffix:
         raise UserError(f"{out}: unknown {what} format '{out.suffix}' ({written}to make a folder of that name, "
+                        "end it with /)")
+    # (Path.suffix is '' for these: `-o .png` and `-o out.` quietly made folders)
+    if known_format(Path(f"out{out.name}")):
+        raise UserError(f"{out}: a name that is only an extension; name the file (e.g. out{out.name}), or to make a "
+                        "folder of that name, end it with /")
+    if out.name.endswith(".") and out.name != "..":
+        raise UserError(f"{out}: ends with '.', no format after it ({written}to make a folder of that name, "
                         "end it with /)")
     return False
 

@@ -13,7 +13,8 @@ from tqdm import tqdm
 from realtime_adain.checked_inputs import ChangedSinceChecked, StylePictures, changed_since_checked, file_digest
 from realtime_adain.commands import common, sheet
 from realtime_adain.commands.jobs import Job, output_paths, plan_jobs
-from realtime_adain.errors import UserError, not_all_written, out_of_memory_as_user_error, refuse_inputs
+from realtime_adain.errors import UserError, not_all_written, out_of_memory_as_user_error, refuse_inputs, stopped_at
+from realtime_adain.interrupts import SignalGuard
 from realtime_adain.paths import check_writable_dir, refuse_earlier_results, refuse_overwriting_inputs
 from realtime_adain.settings import ModelSettings
 from realtime_adain.video.notes import note, repeats_counted
@@ -190,9 +191,11 @@ def run(args: argparse.Namespace) -> int:
 
 def stylize_all(args: argparse.Namespace, model: ModelSettings, jobs: list[Job], outputs: list[Path],
                 contents: list[Path], styles: list[Path]) -> None:
-    """Every job, after every input is checked; each output reported as it is written. A job
-    whose input changed since the check fails alone: the others are made, then one line names
-    each such input (a folder run never stops halfway)."""
+    """Every job, after every input is checked; each output reported as it is written (a signal
+    waits for the report of a file written). A job whose input changed since the check fails
+    alone: the others are made, then one line names each such input (a folder run never stops
+    halfway). Another error (a full disk) stops the run there, saying how many were written and
+    how many not tried."""
     results: dict[Path, list[Path]] = {}
     for job, out in zip(jobs, outputs):
         results.setdefault(job.source, []).append(out)
@@ -211,17 +214,22 @@ def stylize_all(args: argparse.Namespace, model: ModelSettings, jobs: list[Job],
         note(f"--mask runs the eager network (spatial control is in no {stylizer.engine_name} engine)")
 
     failed: list[str] = []
-    for job, out in tqdm(list(zip(jobs, outputs)), desc="stylizing", unit="image", disable=None):
+    written = 0
+    for index, (job, out) in enumerate(tqdm(list(zip(jobs, outputs)), desc="stylizing", unit="image", disable=None)):
         started = time.monotonic()
         try:
             with out_of_memory_as_user_error(str(job.source)):
                 result = stylize_one(args, job, out, stylizer, style_set, mask)
+            # (a signal between the rename and the report lost the report of a file written: held till it is out)
+            with SignalGuard(None, hold=True):
+                write_image(out, result)
+                written += 1
+                common.report_output(args, stylizer, job.source, job.styles, out, result.shape[1::-1],
+                                     time.monotonic() - started, extra=ran)
         except ChangedSinceChecked as exc:
             failed.append(str(exc))
-            continue
-        write_image(out, result)
-        common.report_output(args, stylizer, job.source, job.styles, out, result.shape[1::-1], time.monotonic() - started,
-                             extra=ran)
+        except UserError as exc:  # (a full disk, memory): the others would fail the same way
+            raise stopped_at(exc, written, len(jobs) - index - 1, failed, len(jobs), "results") from None
     if failed:
         raise not_all_written(failed, len(failed), len(jobs), "results")
 
