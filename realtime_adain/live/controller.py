@@ -42,6 +42,13 @@ class LiveState:
     def next_style(self) -> int:
         return (self.style + 1) % len(self.style_names)
 
+    @property
+    def look(self) -> tuple:
+        """What the stylized picture depends on (not the view, the HUD, the pause): a change while
+        paused stylizes the held frame again."""
+        return (self.style_name, self.style_names[self.next_style] if self.mix else "", self.alpha, self.mix,
+                self.preserve_color, self.color_epoch, self.stabilize)
+
 
 @dataclass(frozen=True)
 class Effect:

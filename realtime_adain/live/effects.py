@@ -63,6 +63,9 @@ class KeyEffects:
         self.recorder: Recorder | None = None  # the `r` recording in progress
         self.workers: list[threading.Thread] = []  # writers the shutdown waits for
         self.rescanning = False
+        self._rescan_thread: threading.Thread | None = None  # the latest rescan (the exit does not wait for it)
+        self._rescan_stop_lock = threading.Lock()
+        self._rescan_stop_said = False
         self._named: set[Path] = set()  # names given out this session (their files may not exist yet)
         logged: Callable[[Effect, Result | None], None] = lambda effect, last: None
         self.table: dict[str, Callable[[Effect, Result | None], None]] = {
@@ -97,10 +100,11 @@ class KeyEffects:
         if self.window is not None and not self.controller.state.fullscreen:
             self.window.fit_to_view(effect.detail["view"])
 
-    def _background(self, work: Callable[[], None], name: str) -> None:
-        """Work the exit waits for (`join`). Finished workers are let go here: a session pressing
-        `s` and `r` for hours kept them all. Where no thread can start (`ulimit -u`, memory), the
-        work is done here and now: a recording stopped then was lost, and the session ended."""
+    def _background(self, work: Callable[[], None], name: str) -> threading.Thread | None:
+        """Work on its own thread, which `still_running` (app.py) sees; the thread, None where the
+        work was done here and now. Finished workers are let go here: a session pressing `s` and
+        `r` for hours kept them all. Where no thread can start (`ulimit -u`, memory), the work is
+        done at once: a recording stopped then was lost, and the session ended."""
         thread = threading.Thread(target=work, name=name, daemon=True)
         self.workers = [worker for worker in self.workers if worker.is_alive()]
         try:
@@ -109,8 +113,9 @@ class KeyEffects:
             if environment_failure(exc) is None:
                 raise
             work()
-            return
+            return None
         self.workers.append(thread)
+        return thread
 
     def _snapshot(self, _effect: Effect, result: Result | None) -> None:
         if result is None:
@@ -176,9 +181,10 @@ class KeyEffects:
             self.failed(recorder)
 
     def _rescan(self) -> None:
-        """In the background. Quitting stops it between styles, and the exit waits for the style
-        being encoded: a rescan left running in torch as the interpreter ended aborted the process
-        ("terminate called without an active exception", exit status 134)."""
+        """In the background. Quitting stops it between styles, and the exit does not wait for the
+        style being encoded (a 10000x10000 picture kept a quit waiting 15 s): `app.run` ends the
+        process without the interpreter's teardown, which aborted under a rescan left running in
+        torch ("terminate called without an active exception", exit status 134)."""
         if self.rescanning:  # pressed again meanwhile: said, so the key does not look dead
             self.log("rescan-busy")
             return
@@ -189,7 +195,7 @@ class KeyEffects:
                 with capturing_here():  # (the image libraries' lines said as ours, as the first scan says them)
                     added = self.library.rescan(stopped=self.stop_event.is_set)
                 if self.stop_event.is_set():
-                    self.log("rescan-stopped", reason="the session is ending")
+                    self._rescan_stopped()
                     return
                 if self.library.kept:  # (its `rescan-kept` line said so)
                     return
@@ -201,7 +207,14 @@ class KeyEffects:
             finally:
                 self.rescanning = False
 
-        self._background(scan, "rescan")
+        self._rescan_thread = self._background(scan, "rescan")
+
+    def _rescan_stopped(self) -> None:
+        """Said once: by the rescan, or by the exit that does not wait for it (whichever is first)."""
+        with self._rescan_stop_lock:
+            said, self._rescan_stop_said = self._rescan_stop_said, True
+        if not said:
+            self.log("rescan-stopped", reason="the session is ending")
 
     def finish_recording(self) -> None:
         """At exit: the recording in progress is finished here and now."""
@@ -210,7 +223,12 @@ class KeyEffects:
             self.recorder = None
 
     def join(self, timeout: float) -> None:
-        """At exit: wait for the snapshot and recording writers and a rescan, at most `timeout` s in all."""
+        """At exit: wait for the snapshot and recording writers and a rescan, at most `timeout` s
+        in all; once the session is stopping, a rescan still running is abandoned (see `_rescan`)."""
         deadline = time.monotonic() + timeout
         for worker in self.workers:
+            if worker is self._rescan_thread and self.stop_event.is_set():
+                if worker.is_alive():
+                    self._rescan_stopped()
+                continue
             worker.join(max(0.0, deadline - time.monotonic()))

@@ -37,6 +37,17 @@ def _append_descriptor(path: str | os.PathLike) -> int:
     return descriptor
 
 
+def _stderr_copy() -> int | None:
+    """A descriptor of stderr as it is at the start, for the log's lines: a rescan's decode catches
+    fd 2 (the image libraries' lines, `capturing_here`) for as long as it decodes, and a line
+    written to it meanwhile waited: seconds for a 10000x10000 picture, during which `q` and every
+    other key froze the window. None where stderr is no file (a test's capture): written there."""
+    try:
+        return os.dup(sys.stderr.fileno())
+    except (AttributeError, OSError, ValueError):  # (io.UnsupportedOperation is both of the latter)
+        return None
+
+
 def number(value: float) -> str:
     """A number as the log writes it (and the HUD shows it): `--alpha 0.35` is 0.35, not 0.3."""
     return f"{value:.4g}"
@@ -51,6 +62,7 @@ class EventLog:
         self.error: str | None = None  # why the file stopped being written (the session then exits 1)
         # (backslashreplace: a reason naming a file whose name is not UTF-8 raised in the thread logging it)
         self._file = open(_append_descriptor(path), "a", encoding="utf-8", errors="backslashreplace") if path else None
+        self._stderr = _stderr_copy()
 
     @staticmethod
     def _value(value: object) -> str:
@@ -70,14 +82,27 @@ class EventLog:
         line = " ".join([f"live: {event}"] + [f"{k}={self._value(v)}" for k, v in fields.items()])
         with self._lock:
             if to_stderr:
-                with STDERR_LOCK:  # (not into a rescan's capture of the image libraries' lines)
-                    print(line, file=sys.stderr, flush=True)
+                self._say(line)
             if self._file:
                 try:
                     self._file.write(line + "\n")
                     self._file.flush()
                 except OSError as exc:
                     self._give_up(exc)
+
+    def _say(self, line: str) -> None:
+        """`line` on stderr, never into a rescan's capture of the image libraries' lines."""
+        if self._stderr is None:
+            with STDERR_LOCK:  # (the capture holds it while it decodes)
+                print(line, file=sys.stderr, flush=True)
+            return
+        data = (line + "\n").encode(getattr(sys.stderr, "encoding", None) or "utf-8", "backslashreplace")
+        try:
+            while data:
+                data = data[os.write(self._stderr, data):]
+        except OSError:  # (a closed pipe, `2>&1 | head`: from now on as before, through sys.stderr)
+            os.close(self._stderr)
+            self._stderr = None
 
     def _give_up(self, exc: OSError) -> None:
         """A log file that cannot be written (a full disk) is said once, naming it, and no longer
@@ -90,6 +115,12 @@ class EventLog:
               file=sys.stderr, flush=True)
 
     def close(self) -> None:
+        """The file closed; stderr's lines go on through `sys.stderr` (a thread the exit no longer
+        waits for may still log: never into a descriptor closed, its number perhaps reused)."""
+        with self._lock:
+            if self._stderr is not None:
+                os.close(self._stderr)
+                self._stderr = None
         if self._file:
             with contextlib.suppress(OSError):
                 self._file.close()

@@ -12,7 +12,7 @@ import numpy as np
 
 from realtime_adain.errors import environment_failure
 from realtime_adain.imageio import resize
-from realtime_adain.live.controller import Controller
+from realtime_adain.live.controller import Controller, LiveState
 from realtime_adain.live.sources import Frame, Latest
 from realtime_adain.live.stability import Stability
 from realtime_adain.live.styles import ActiveStyle
@@ -92,35 +92,46 @@ class Inference(threading.Thread):
 
     def run(self) -> None:
         seen = 0
+        held: Frame | None = None  # the last frame stylized (what a pause holds), and its look
+        look: tuple = ()
         try:
             while not self._stop_event.is_set():
                 got = self.frames.newer(seen, timeout=0.1)
-                if got is None:
-                    if self.frames.closed:
-                        break
-                    continue
-                seq, frame = got
+                if got is None and self.frames.closed:
+                    break
                 state = self.controller.state
                 if state.paused:  # frames passing while paused are not "dropped"
-                    seen = seq
+                    seen = got[0] if got is not None else seen
+                    if held is not None and look != state.look:  # a key changed it meanwhile
+                        look = state.look
+                        self._stylize(state, held)
                     continue
+                if got is None:
+                    continue
+                seq, frame = got
                 # (from the first frame captured: a stream's first second, read in a burst while the
                 # session started, was neither shown nor counted)
                 self.dropped += seq - seen - 1
                 seen = seq
                 self._note_shape(frame.image.shape[:2])
-                framing = work_framing(frame.image.shape[:2], self.work_size)
-                small = resize(frame.image, self.work_size) if framing is None else framing.fit(frame.image)
-                stylized = self.stability.stylize(state, small, self.active.stats(state, small))
-                if framing is not None:
-                    stylized = bars_black(stylized, framing)
-                self.results.put(Result(frame, small, stylized))
-                self.stylized += 1
+                held, look = frame, state.look
+                self._stylize(state, frame)
         except Exception as exc:  # reported by the main thread as one line, the session still ends cleanly
             self.error = environment_failure(exc) or f"{type(exc).__name__}: {exc}"  # (`ulimit -u`: named)
         finally:
             self.stability.close()
             self.results.close()
+
+    def _stylize(self, state: LiveState, frame: Frame) -> None:
+        """`frame` stylized in `state`'s look, handed on. While paused, the held frame again: keys
+        changed the HUD and the log but not the picture, and `s` saved the old look."""
+        framing = work_framing(frame.image.shape[:2], self.work_size)
+        small = resize(frame.image, self.work_size) if framing is None else framing.fit(frame.image)
+        stylized = self.stability.stylize(state, small, self.active.stats(state, small))
+        if framing is not None:
+            stylized = bars_black(stylized, framing)
+        self.results.put(Result(frame, small, stylized))
+        self.stylized += 1
 
     def _note_shape(self, shape: tuple[int, int]) -> None:
         """Say once that the source's picture changed size (its frames are fitted, not stretched)."""

@@ -49,8 +49,7 @@ class Stability:
 
     def follow(self, state) -> None:
         """Start afresh when the look or the mode of `state` (a `LiveState`) changed."""
-        look = (state.style_name, state.style_names[state.next_style] if state.mix else "", state.alpha,
-                state.mix, state.preserve_color, state.color_epoch, state.stabilize)
+        look = state.look
         if look == self._look:
             return
         if self._look is not None:

@@ -8,17 +8,19 @@ written (float32 statistics, a uint8 thumbnail, nothing else) is recomputed, nev
 
 A style image that cannot be used (empty, damaged, too large, a video under an image's name) is
 left out with a note, at start-up and on a rescan (said once per file and content); only a
-library with no usable style at all is the user's error.
+library with no usable style at all is the user's error. The scans' notes reach a session's log
+file too (`live: style-skip`, `live: style-note`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import cv2
 import numpy as np
@@ -36,7 +38,7 @@ from realtime_adain.atomic import atomic_write_bytes
 from realtime_adain.imageio import (MAX_FILE_BYTES, capturing_here, check_style, decode_image, first_frame_only_note,
                                      fit_short_side, read_image, read_image_bytes)
 from realtime_adain.regular_files import open_regular
-from realtime_adain.video.notes import note
+from realtime_adain.video.notes import collected, note
 from realtime_adain.stylizer import Stylizer
 from realtime_adain.userdirs import cache_dir_for_run, user_dir
 from realtime_adain.weights import file_sha256
@@ -140,6 +142,9 @@ class StyleLibrary:
         self.max_pixels = max_pixels  # raises the style budget as `image --max-pixels` does (`check_style`)
         self.cache_dir = Path(cache_dir)
         self.log = printable_log(log)
+        # What stderr says as a note, for the log file alone (`EventLog.to_file_only`, where `log` has it).
+        self.log_file = printable_log(getattr(log, "to_file_only", log))
+        self._said: set[str] = set()  # the scans' notes said (each once)
         self.styles: list[Style] = []
         self.computed = 0  # encoder runs, for the session log and the tests
         self.reused = 0
@@ -151,21 +156,44 @@ class StyleLibrary:
     def load(self) -> "StyleLibrary":
         """The first scan: a missing path is the user's error, an unusable image is left out with
         a note, and a library with no usable image at all is the user's error."""
-        paths = self._bounded(expand_images(self.sources, "style"))
         reasons: list[str] = []
         self._rejected.clear()  # each is said again: this is a new start
-
-        found = (self._usable(p, reasons.append) for p in tqdm(paths, desc="style statistics", unit="style", disable=None))
-        self.styles = [style for style in found if style is not None]
+        self._said.clear()
+        with self._notes_said("style-skip", "reason"):  # (the listing's: a fifo or a link loop left out)
+            paths = self._bounded(expand_images(self.sources, "style"))
+        with self._notes_said("style-note", "note"):  # (the decoders': transparency read over white, ...)
+            found = (self._usable(p, reasons.append)
+                     for p in tqdm(paths, desc="style statistics", unit="style", disable=None))
+            self.styles = [style for style in found if style is not None]
         if not self.styles:  # (one line: each reason said as a note too read as two errors)
             raise UserError(f"no usable style image ({reasons[0]})" if len(reasons) == 1 else
                             f"none of the {len(reasons)} style images is usable (the first: {reasons[0]})")
         for reason in reasons:
-            note(f"{reason}; style left out")
-        for style in self.styles:  # an animated style gives its first picture, as in `image` and `video` (said once)
+            self._say(f"{reason}; style left out", "style-skip", reason=reason)
+        for style in self.styles:  # an animated style gives its first picture, as in `image` and `video`
             if text := first_frame_only_note(style.path):
-                note(text, once=True)
+                self._say(text, "style-note", note=text)
         return self
+
+    def _say(self, text: str, event: str, **fields: str) -> None:
+        """A note of the scans, once, also in the log file as `event`: a --log file had none of the
+        styles left out, nor an animation's first frame only, nor transparency read over white."""
+        if text in self._said:
+            return
+        self._said.add(text)
+        note(text, once=True)
+        self.log_file(event, **fields)
+
+    @contextlib.contextmanager
+    def _notes_said(self, event: str, field: str) -> Iterator[None]:
+        """This thread's notes within it (`expand_images`'s, the decoders'), said by `_say` as
+        `event` with `field` = the note, once it has run."""
+        try:
+            with collected() as notes:
+                yield
+        finally:
+            for text in notes:
+                self._say(text, event, **{field: text})
 
     @staticmethod
     def _bounded(paths: Sequence[Path]) -> list[Path]:
@@ -214,27 +242,30 @@ class StyleLibrary:
         """
         known = {(s.path, s.digest): s for s in self.styles}
         found: list[Path] = []
-        for source in self.sources:
-            try:
-                found += expand_images([source], "style")
-            except UserError as exc:
-                self.log("rescan-skip", reason=str(exc))
+        with self._notes_said("style-skip", "reason"):
+            for source in self.sources:
+                try:
+                    found += expand_images([source], "style")
+                except UserError as exc:
+                    self.log("rescan-skip", reason=str(exc))
+            paths = self._bounded(found)
         styles, added = [], []
         skip: Callable[[str], None] = lambda reason: self.log("rescan-skip", reason=reason)
-        for path in self._bounded(found):
-            if stopped():
-                return []
-            try:
-                digest = file_sha256(path)
-            except (UserError, OSError) as exc:
-                skip(str(exc))
-                continue
-            style = known.get((path, digest)) or self._usable(path, skip, digest)
-            if style is None:
-                continue
-            if (path, digest) not in known:
-                added.append(style.name)
-            styles.append(style)
+        with self._notes_said("style-note", "note"):
+            for path in paths:
+                if stopped():
+                    return []
+                try:
+                    digest = file_sha256(path)
+                except (UserError, OSError) as exc:
+                    skip(str(exc))
+                    continue
+                style = known.get((path, digest)) or self._usable(path, skip, digest)
+                if style is None:
+                    continue
+                if (path, digest) not in known:
+                    added.append(style.name)
+                styles.append(style)
         self.kept = not styles
         if styles:
             self.styles = styles
