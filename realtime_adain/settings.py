@@ -27,6 +27,15 @@ DEFAULT_MAX_PIXELS = 4096 * 4096  # the processing budget (--max-pixels): a few 
 STABILIZE_STRENGTH = {1: 0.7, 2: 0.5}
 FLOW_MODES = ("flow", "both")  # the --stabilize modes that run the flow stabiliser (passes and strength apply)
 STANDARD_INPUT = ("-", "pipe:", "pipe:0", "/dev/stdin")  # `live --source` names for standard input
+
+
+def descriptor_path(spec: str) -> str:
+    """`spec` as a path: FFmpeg's pipe:N, another open descriptor (`3< clip.ts`, a pipe a program
+    passed), is /dev/fd/N, as /dev/stdin is standard input; any other name as it is."""
+    named = re.fullmatch(r"pipe:0*([1-9][0-9]*)", spec, re.ASCII)
+    return f"/dev/fd/{named[1]}" if named else spec
+
+
 # Times as FFmpeg's options take them (av_parse_time's durations): [[HH:]MM:]SS[.frac] (minutes and
 # seconds below 60 once a colon is there), or seconds with a unit (90, 90.5s, 1500ms, 2000000us).
 # (re.ASCII: \d also matched other scripts' digits, which int() and Fraction() then read)

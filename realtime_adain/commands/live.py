@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import stat
 import sys
 import time
 from pathlib import Path
@@ -11,7 +13,7 @@ from pathlib import Path
 from realtime_adain.commands import argtypes, common
 from realtime_adain.errors import UserError
 from realtime_adain.live import keys
-from realtime_adain.settings import LIVE_SIZE_TEXT, LiveSettings
+from realtime_adain.settings import LIVE_SIZE_TEXT, STANDARD_INPUT, LiveSettings, descriptor_path
 
 
 EPILOG = """examples:
@@ -33,7 +35,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     source = parser.add_argument_group("source")
     source.add_argument("--source", default="0", metavar="SRC",
                         help="camera index (default 0), device path (/dev/video0), video file (loops), URL, or - "
-                             "for standard input (a pipe, read once)")
+                             "for standard input (a pipe, read once; pipe:N another open descriptor)")
     source.add_argument("--resolution", type=argtypes.camera_resolution, metavar="WxH",
                         help="camera resolution to ask for; files and URLs are scaled to it")
     source.add_argument("--fps", type=argtypes.frames_per_second, metavar="FPS",
@@ -121,6 +123,7 @@ def check_files_written(settings: LiveSettings) -> None:
     styles = expand_images(settings.styles, "style")  # the images in style folders too
     inputs = [given for given in (settings.source_file, *styles, *files_used(settings.model.vgg, settings.model.decoder))
               if os.path.isfile(given)]
+    refuse_writing_into_pipe(settings)
     if settings.output:
         refuse_writing_into("-o", settings.output, inputs)
     if log is None:
@@ -135,6 +138,24 @@ def check_files_written(settings: LiveSettings) -> None:
     if (cache := style_cache(settings)) is not None and is_inside(log, cache):
         raise UserError(f"{settings.log}: inside the style cache {cache}, whose files the session reads; "
                         "give another file")
+
+
+def refuse_writing_into_pipe(settings: LiveSettings) -> None:
+    """-o and --log may not be the pipe the source is (standard input, pipe:N, a fifo) by any name
+    (/dev/stdin, /dev/fd/0, /proc/self/fd/0, the fifo's path), told by its device and inode: --log
+    /dev/stdin wrote the log into the source pipe, which then never ended (the session hung, deaf
+    to SIGTERM); --log naming the fifo was refused as "a FIFO that nothing reads"."""
+    try:
+        pipe = os.fstat(0) if settings.source in STANDARD_INPUT else os.stat(descriptor_path(settings.source))
+    except (OSError, ValueError):
+        return
+    if not (stat.S_ISFIFO(pipe.st_mode) or stat.S_ISSOCK(pipe.st_mode)):
+        return  # (a file is compared by its path, `refuse_writing_into`)
+    source = "standard input" if settings.source in STANDARD_INPUT else settings.source
+    for option, written in (("-o", settings.output), ("--log", settings.log)):
+        with contextlib.suppress(OSError, ValueError):
+            if written and os.path.samestat(os.stat(written), pipe):
+                raise UserError(f"{written}: {option} would write into {source}, the source; give another file")
 
 
 def style_cache(settings: LiveSettings) -> Path | None:

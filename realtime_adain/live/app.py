@@ -85,9 +85,16 @@ class LiveSession:
         try:
             self.source = open_source(settings.source, settings.resolution, settings.fps, loop=settings.loop)  # fail fast
             try:
+                if not getattr(self.source, "reopenable", True):
+                    # a pipe is read from now on, as a camera is: not drained while the model and styles
+                    # loaded, its writer blocked and the session ran seconds behind it throughout
+                    self.capture = Capture(self.source, self.log)
+                    self.capture.start()
                 self.stylizer = Stylizer.from_settings(settings.engine_model)
                 return self._run_opened()
             finally:
+                if self.capture is not None:
+                    self.capture.stop()  # (already, where the session ended; else the start failed)
                 if self.capture is None or not self.capture.is_alive():
                     self.source.close()  # else the capture thread, stuck in a read, owns it (and is a daemon)
         except UserError as exc:  # the command says it on stderr, its one line; the log file was left empty
@@ -100,13 +107,14 @@ class LiveSession:
         settings = self.settings
         self.library = StyleLibrary(list(settings.styles), self.stylizer, settings.style_size,
                                     settings.style_cache or run_cache_dir(), self.log).load()
-        self.capture = Capture(self.source, self.log)
+        self.capture = self.capture or Capture(self.source, self.log)
         gate = self.source.start_gate = threading.Event() if (
             getattr(self.source, "paced", False) and getattr(self.source, "reopenable", True)) else None  # (a pipe: as a camera)
         # From here on a signal ends the session the normal way; one more during the (bounded)
         # shutdown changes nothing: it must not cut short the finishing of a recording.
         with self._signals_stop():
-            self.capture.start()
+            if self.capture.ident is None:  # (not begun already, as a pipe's is)
+                self.capture.start()
             try:
                 first = self._first_frame()
                 if first is None:  # stopped by a signal during start-up

@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 
 from realtime_adain.checks import ascii_whole
-from realtime_adain.settings import STANDARD_INPUT
+from realtime_adain.settings import STANDARD_INPUT, descriptor_path
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import first_frame_only_note, needs_heif_extra, read_image, resize
 from realtime_adain.video.deinterlace import deinterlaced
@@ -36,6 +36,7 @@ from realtime_adain.video.reader import (IMAGE_FORMATS, PictureConverter, pictur
                                          decoded_or_damage, decoder_threads, error_reason, frame_to_rgb, is_picture_format, no_pictures, pixel_aspect,
                                          plausible_rate, refuse_animated_webp, within_run)
 from realtime_adain.video.streams import decodable_video, is_still_item
+from realtime_adain.video.timestamps import JUMP_SECONDS, TimestampShift
 from realtime_adain.video.sequence import DEFAULT_FRAMERATE, Sequence, check_framerate, ffmpeg_name, find_sequence
 
 T = TypeVar("T")
@@ -236,6 +237,7 @@ class PyAVSource:
         self._photo: np.ndarray | None = None  # a photo's one picture (set by `open`)
         self._first_shape: tuple[int, int] | None = None  # the first picture's (height, width), as decoded
         self._aspect = Fraction(1)  # the stream's stored pixels' width:height (set by `open`)
+        self._timeline: TimestampShift | None = None  # whether its timestamps may jump, as `video` tells (set by `open`)
         self._opened = False
 
     @property
@@ -283,6 +285,7 @@ class PyAVSource:
         # Once known (here or by `frames`), that holds when the URL is opened again.
         self.paced = self.paced or (container.duration or 0) > 0 or _sized_download(self.target, container)
         self._container, self._stream = container, stream
+        self._timeline = self._timeline or TimestampShift(container, self.description)
         self._photo = self._photo_at_open() if self.still else None
         if self.is_file and self.sequence is None and not self.still:
             self._refuse_pictureless()
@@ -419,7 +422,10 @@ class PyAVSource:
             target = pipe or (ffmpeg_name(name) if self.is_file else self.target)
             return open_input(target, timeout=self.timeout if not self.is_file else None, **sequence)
         except (av.FFmpegError, OSError) as exc:
-            raise SourceError(f"{self.target if self.is_file else self.description}: cannot open ({self._reason(exc)})") from None
+            # (raw video has no header FFmpeg can recognise it by: its size and pixel format are not in the stream)
+            hint = (": a pipe needs a format with a header (-f mpegts, nut, yuv4mpegpipe or matroska)"
+                    if pipe is not None and isinstance(exc, av.error.InvalidDataError) else "")
+            raise SourceError(f"{self.target if self.is_file else self.description}: cannot open ({self._reason(exc)}){hint}") from None
 
     def _decoded(self) -> Iterator[tuple[np.ndarray, float | None]]:
         """(image, presentation time in seconds or None) per frame."""
@@ -543,7 +549,8 @@ class PyAVSource:
                     self.paced = True
                     start, shown, first = time.monotonic(), 0, None
                 if self.paced:
-                    if stamp is not None and previous is not None and stamp < previous - RESTART_PERIODS * period:
+                    if stamp is not None and previous is not None and (
+                            stamp < previous - RESTART_PERIODS * period or self._jumped_ahead(stamp, previous + period)):
                         # timestamps start again (MPEG-TS files joined with cat): a period after the
                         # last frame; within a second of it they were played at once (3x the rate)
                         start, shown, first, previous = time.monotonic() + period, 0, stamp, None
@@ -566,6 +573,18 @@ class PyAVSource:
                 return
             self._rewind()
             start, shown, first, previous = time.monotonic() + period, 0, None, None  # the last frame is shown for its period
+
+    def _jumped_ahead(self, stamp: float, expected: float) -> bool:
+        """Whether the timestamps jump forward at `stamp` where a frame at `expected` was due, as
+        `video` tells a splice (`TimestampShift`: by more than JUMP_SECONDS, in MPEG-TS, MPEG-PS or
+        FLV), said once. The gap froze one frame for all of it (117 s); a long still in an MP4 is
+        no jump and is shown for its time."""
+        if not (self._timeline.splices and stamp - expected > JUMP_SECONDS):
+            return False
+        if not self._timeline.jumps:
+            self._timeline.jumps = 1
+            self._timeline.note_jumps()
+        return True
 
     def _rewind(self) -> None:
         """Back to the start: a file seeks; a URL is opened again (a server that does not take
@@ -640,6 +659,9 @@ def open_source(
     """The source `spec` names (camera index, /dev path, URL or file), already opened."""
     if not spec:  # (it was looked for as a file: "error: : no such file")
         raise SourceError("--source is empty: give a camera index, a device, a video file or a URL")
+    given, spec = spec, descriptor_path(spec)  # (pipe:3 was "no such file", though /dev/fd/3 was read)
+    if spec != given and not os.path.exists(spec):
+        raise SourceError(f"{given}: descriptor {spec[8:]} is not open (give it a pipe: 3< clip.ts, or a program's)")
     if spec in STANDARD_INPUT and os.path.isfile("/dev/stdin"):  # (`< clip.mp4`: that file, looped)
         spec = os.path.realpath("/dev/stdin")
     if (index := ascii_whole(spec)) is not None:
@@ -648,7 +670,7 @@ def open_source(
         source: CameraSource | PyAVSource = CameraSource(index, resolution, fps)
     elif (piped := _pipe(spec)) is not None:
         source = PyAVSource(piped, is_file=False, loop=False, resolution=resolution)
-        source.description, source.reopenable = "standard input" if piped == "pipe:0" else spec, False
+        source.description, source.reopenable = "standard input" if piped == "pipe:0" else given, False
         source.paced = True  # (at its timestamps, as a camera gives them: a file piped at full speed went by unseen)
     elif spec.startswith("/dev/") and not os.path.isfile(spec):  # (a clip in /dev/shm, a RAM disk, is a file)
         source = CameraSource(spec, resolution, fps)
@@ -756,8 +778,7 @@ class Capture(threading.Thread):
                             attempt = 0
                             index += 1
                             self.latest.put(Frame(image, time.monotonic(), index))
-                    self.ended, self.status = True, "ended"
-                    self.log("source-ended", source=self.source.description, frames=index)
+                    self._end(index)
                     return
                 except (SourceLost, SourceError) as exc:
                     self.source.close()
@@ -766,11 +787,16 @@ class Capture(threading.Thread):
                         # 15 s ran out, "reconnected" each time; a file is refused as it opens)
                         self.unreadable, self.status = exc.reason, f"cannot read ({exc.reason})"
                         return
+                    self.lost = str(exc)
+                    if not getattr(self.source, "reopenable", True):
+                        # a pipe cannot be read again (it was reopened for ever, "ended without sending anything")
+                        self.log("source-lost", reason=self.lost)
+                        self._end(index)
+                        return
                     opened = False
                     attempt += 1
                     delay = min(self.backoff[1], self.backoff[0] * 2 ** min(attempt - 1, 30))  # (2**1024: OverflowError)
                     self.status = f"{exc}; reconnecting in {delay:g} s"  # (0.5 s was "in 0 s")
-                    self.lost = str(exc)
                     self.log("source-lost", reason=str(exc), attempt=attempt, retry_in=round(delay, 2))
                     self._stop_event.wait(delay)
         except Exception as exc:  # reported by the session as the cause, not as a traceback
@@ -780,3 +806,8 @@ class Capture(threading.Thread):
         finally:
             self.source.close()
             self.latest.close()
+
+    def _end(self, frames: int) -> None:
+        """The source reached its end, after `frames` frames: the session ends as it does at a file's end."""
+        self.ended, self.status = True, "ended"
+        self.log("source-ended", source=self.source.description, frames=frames)
