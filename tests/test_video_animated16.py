@@ -149,9 +149,10 @@ def test_an_animated_webp_is_one_line_saying_how_to_convert_it(run_cli, weights_
     assert "an animated WebP, which FFmpeg cannot decode" in err, err
     assert not (tmp_path / "out.mp4").exists()
     # the conversion it names keeps every frame and its time
-    assert "Image.open('reaction.webp').save('reaction.gif', save_all=True)" in err, err
+    assert "Image.open(sys.argv[1]).save(sys.argv[2], save_all=True, disposal=2)" in err, err
+    assert str(tmp_path / "reaction.gif") in err, err
     converted = tmp_path / "reaction.gif"
-    Image.open(source).save(converted, save_all=True)
+    Image.open(source).save(converted, save_all=True, disposal=2)
     assert timing(converted) == [(i / 10, 0.1) for i in range(5)]
 
 

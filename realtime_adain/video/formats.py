@@ -499,6 +499,12 @@ FRAME_COUNTING_FORMATS = frozenset({"avi", "gif"})
 AVI_MAX_RATE = 240
 # Audio codecs whose AVI stream is made by their encoder (see `copied_into_encoder_stream`).
 AVI_FRAMED_AUDIO = frozenset({"mp3", "ac3"})
+# Block-aligned ADPCM (WAV's and AVI's, 4 bits a sample): each packet is one block of a fixed
+# number of samples, which the extradata states first (wSamplesPerBlock); per channel, a block's
+# header takes these bytes and holds these samples (`adpcm_block_bytes`).
+ADPCM_BLOCK_HEADERS = {"adpcm_ms": (7, 2), "adpcm_ima_wav": (4, 1)}
+# The block sizes FFmpeg's ADPCM encoders make: powers of two from 32 to 8192 bytes.
+ADPCM_BLOCK_SIZES = frozenset(2 ** power for power in range(5, 14))
 
 
 # Containers that time PCM by counting its samples (one fixed duration per sample), so that a gap
@@ -552,25 +558,44 @@ def muxer_time_base(fmt: str, encoder: Fraction, given: Fraction) -> Fraction:
 
 def copied_into_encoder_stream(fmt: str, stream: av.stream.Stream) -> bool:
     """Whether `stream`'s packets are copied into a stream made by their own encoder (opened, never
-    fed), not one from the input's template: MP3 and AC-3 into AVI. From a template such a stream
-    keeps the input's block align (an AVI's MP3 has 576 or 1152, its frame), which the AVI muxer
-    writes as a fixed sample size: every reader then timed the packets by bytes (eight 72-byte MP3
-    packets to one frame's time: "non monotonically increasing dts", sound out of place). FFmpeg
-    clears it for these two when copying; PyAV cannot, and an encoder's parameters have none."""
+    fed), not one from the input's template: MP3, AC-3 and block-aligned ADPCM into AVI. From a
+    template MP3 and AC-3 keep the input's block align (an AVI's MP3 has 576 or 1152, its frame),
+    which the AVI muxer writes as a fixed sample size: every reader then timed the packets by bytes
+    (eight 72-byte MP3 packets to one frame's time: "non monotonically increasing dts", sound out of
+    place). FFmpeg clears it for these two when copying; PyAV cannot, and an encoder's parameters
+    have none. ADPCM from its template has no frame size, so AVI timed its blocks by the byte at the
+    bit rate the input states, loosely (FFmpeg 5 states 128 kbit/s for 88.7: `ffmpeg -c copy` put
+    0.55 s of sound over 0.38 s), and a NUT's, which keeps no block align, got blocks of one byte
+    that no decoder read; its encoder's stream states its block (`adpcm_block_bytes`) and samples."""
     return (fmt == "avi" and stream.type == "audio"
-            and stream.codec_context.codec.canonical_name in AVI_FRAMED_AUDIO)
+            and (stream.codec_context.codec.canonical_name in AVI_FRAMED_AUDIO or bool(adpcm_block_bytes(stream))))
+
+
+def adpcm_block_bytes(stream: av.stream.Stream) -> int | None:
+    """The bytes of each block of block-aligned ADPCM `stream` (`ADPCM_BLOCK_HEADERS`), from the
+    samples per block its extradata states, where its encoder makes blocks of that size
+    (`ADPCM_BLOCK_SIZES`); None for other sound, which that encoder's stream would misstate."""
+    context = stream.codec_context
+    header = ADPCM_BLOCK_HEADERS.get(context.codec.name)
+    extradata = context.extradata or b""
+    if header is None or len(extradata) < 2:
+        return None
+    header_bytes, header_samples = header
+    samples = int.from_bytes(extradata[:2], "little")
+    block = context.channels * (header_bytes + (samples - header_samples) // 2)
+    return block if block in ADPCM_BLOCK_SIZES else None
 
 
 def unframed_in_avi(stream: av.stream.Stream) -> bool:
     """Whether `stream` is sound in frames whose size FFmpeg has not found (it decodes the first
     packets within the first 5 s of a file: a sound that starts later has none), other than PCM and
-    the MP3 and AC-3 an encoder's stream carries (`copied_into_encoder_stream`). The AVI muxer then
-    counts such a stream in samples as if they were frames, filling each packet's "skipped frames"
-    with empty chunks, and refuses the packet once 60000 are skipped ("Invalid argument": a video
-    whose AAC starts 5 s in failed). It is re-encoded."""
+    what an encoder's stream carries (`copied_into_encoder_stream`: MP3, AC-3, ADPCM). The AVI
+    muxer then counts such a stream in samples as if they were frames, filling each packet's
+    "skipped frames" with empty chunks, and refuses the packet once 60000 are skipped ("Invalid
+    argument": a video whose AAC starts 5 s in failed). It is re-encoded."""
     context = stream.codec_context
     return (stream.type == "audio" and not context.frame_size and not context.codec.name.startswith("pcm_")
-            and context.codec.canonical_name not in AVI_FRAMED_AUDIO)
+            and not copied_into_encoder_stream("avi", stream))
 
 
 # Audio FFmpeg's MP4 muxer writes but browsers and QuickTime do not play from an MP4: Vorbis (object

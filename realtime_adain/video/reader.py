@@ -16,6 +16,7 @@ import math
 import operator
 import os
 import re
+import shlex
 import struct
 import warnings
 from collections import deque
@@ -690,16 +691,20 @@ def threads_refused_error(path: Path, exc: BaseException, doing: str = "decoding
 def refuse_animated_webp(path: Path) -> None:
     """Refuse an animated WebP in one line that says how to convert it: FFmpeg 8.1 decodes none of
     its frames ("1 damaged video packet skipped", then "the video has no frames"; `live` retried
-    it for 15 s). An unreadable file is left to the opening to report."""
+    it for 15 s). An unreadable file is left to the opening to report. The command takes the path
+    as given (it named the file alone: run elsewhere, not found), shell-quoted as arguments (a
+    quote in the name broke the code's quoting), and writes the GIF beside it; `disposal=2`
+    clears each frame before the next (without it a transparent WebP's moving parts left trails)."""
     try:
         with open(path, "rb") as handle:
             animated = is_animated_webp(handle.read(32))
     except OSError:
         return
     if animated:
+        paths = f"{shlex.quote(str(path))} {shlex.quote(str(path.with_suffix('.gif')))}"
         raise UserError(f"{path}: an animated WebP, which FFmpeg cannot decode: convert it first, e.g. to a GIF "
-                        f"(every frame and delay) with Pillow: python3 -c \"from PIL import Image; "
-                        f"Image.open('{path.name}').save('{path.stem}.gif', save_all=True)\"")
+                        f"(every frame and delay) with Pillow: python3 -c \"import sys; from PIL import Image; "
+                        f"Image.open(sys.argv[1]).save(sys.argv[2], save_all=True, disposal=2)\" {paths}")
 
 
 def gif_delays_as_shown(items: Iterator[av.VideoFrame | av.Packet], name: str) -> Iterator[av.VideoFrame | av.Packet]:

@@ -33,8 +33,8 @@ from realtime_adain.video.formats import (ADTS_KEEPING_FORMATS, ATTACHING_FORMAT
                                           GIF_SHORTEST_SHOWN, LONGEST_FILLED_GAP, MUXER_OPTIONS, ORDER_STATING_FORMATS,
                                           PALETTE_ENCODERS,
                                           PALETTE_FILTERS, SHORTEST_GAP, SILENCE_CHUNK_S,
-                                          EncodeSettings, audio_opens, check_bitrate_picture, choose_pix_fmt,
-                                          encoder_rate,
+                                          EncodeSettings, adpcm_block_bytes, audio_opens, check_bitrate_picture,
+                                          choose_pix_fmt, encoder_rate,
                                           container_format, copied_into_encoder_stream, dropped_roles, dropped_tags,
                                           encodable_layout,
                                           pcm_sample_bytes,
@@ -491,7 +491,12 @@ class VideoWriter:
                 return (f"audio stream #{stream.index} ({name}): none of its sound is near the start of the file, so "
                         f"its format is not known (it starts late, or is empty); re-encoding it to {codec} at {rate} "
                         f"Hz {layout.name}")
-            return f"{self.path.suffix} cannot hold {name} audio{why}; re-encoding it to {codec}{lossless}{resampled}{mixed}"
+            # (Matroska holds any audio with a WAV tag in an ACM track; FFmpeg lists only its own codecs)
+            held = (f"{name} audio is not copied into {self.path.suffix}: not one of Matroska's own codecs "
+                    "(FFmpeg writes others only as Windows ACM tracks, when told to break the standard)"
+                    if self.container.format.name == "matroska" and not copies
+                    else f"{self.path.suffix} cannot hold {name} audio{why}")
+            return f"{held}; re-encoding it to {codec}{lossless}{resampled}{mixed}"
         elif (codec := self._subtitle_conversion(stream)) is not None:
             out = self.container.add_stream(codec)
             out.codec_context.subtitle_header = stream.codec_context.subtitle_header  # styles (ASS), set on opening
@@ -589,8 +594,10 @@ class VideoWriter:
         layout, rate = self._decoded_layout(stream)[0], context.sample_rate
         if not rate or not audio_opens(codec, layout.name, rate):  # (no such encoder here: as before)
             return None
-        out = self.container.add_stream(codec, rate=rate, layout=layout)
-        if context.bit_rate:
+        block = adpcm_block_bytes(stream)  # (ADPCM's encoder states its blocks' own bit rate)
+        options = {"block_size": str(block)} if block else {}
+        out = self.container.add_stream(codec, rate=rate, layout=layout, options=options)
+        if context.bit_rate and not block:
             out.bit_rate = context.bit_rate
         return out
 
@@ -1062,7 +1069,7 @@ class VideoWriter:
 
     def _fill_coded_gap(self, packet: av.Packet, out: av.stream.Stream, index: int) -> None:
         """Mux silent frames of its own codec before a copied compressed audio `packet` (MP3, AC-3,
-        MP2) that starts later than the previous one of input stream `index` ended (or than zero),
+        MP2, ADPCM) that starts later than the previous one of input stream `index` ended (or than zero),
         where the container plays sound from the file's start (`sound_from_zero`: AVI counts the
         frames, whatever their timestamps). A broadcast capture's AC-3 with 0.45 s missing played
         the rest of the file 0.45 s early (as `ffmpeg -c copy` leaves it). Whole frames, encoded
@@ -1093,6 +1100,8 @@ class VideoWriter:
         context = out.codec_context
         try:
             encoder = av.CodecContext.create(context.name, "w")
+            if block := adpcm_block_bytes(out):  # (ADPCM's blocks: the size the stream's encoder made)
+                encoder.options = {"block_size": str(block)}
             encoder.sample_rate, encoder.layout = context.sample_rate, context.layout
             encoder.format = encoder.codec.audio_formats[0]
             encoder.time_base = Fraction(1, context.sample_rate)
