@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 from realtime_adain.errors import UserError
-from realtime_adain.imageio import is_image_path
+from realtime_adain.imageio import WRITABLE_EXTENSIONS, is_image_path
 from realtime_adain.video.notes import note
 from realtime_adain.video.sequence import files_of, find_sequence, names_a_picture, pattern_directive
 
@@ -69,6 +69,12 @@ def expand_images(paths: Sequence[str | Path], what: str) -> list[Path]:
     return expand_inputs(paths, what, is_image_path)
 
 
+def numbered_pictures_hint(suffix: str) -> str:
+    """For a video output named with a picture's extension (`-o x.png`): the form that writes the
+    frames as numbered pictures, which neither "unknown format" line named."""
+    return f"; numbered pictures: -o 'NAME_%04d{suffix}'" if suffix.lower() in WRITABLE_EXTENSIONS else ""
+
+
 def output_is_one_file(output: str, known_format: Callable[[Path], bool], results: int, what: str,
                        formats: Sequence[str] = ()) -> bool:
     """Whether `-o` names one file (a known format) rather than a directory of results.
@@ -87,7 +93,8 @@ def output_is_one_file(output: str, known_format: Callable[[Path], bool], result
         return True
     if out.is_dir() or folder:
         return False
-    written = f"written: {' '.join(formats)}; " if formats else ""
+    written = f"written: {' '.join(formats)}{numbered_pictures_hint(out.suffix) if what == 'video' else ''}; " \
+        if formats else ""
     if out.suffix:
         raise UserError(f"{out}: unknown {what} format '{out.suffix}' ({written}to make a folder of that name, "
                         "end it with /)")

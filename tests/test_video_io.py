@@ -137,7 +137,10 @@ def test_the_default_encoder_follows_the_container(tmp_path):
     [
         (EncodeSettings("nosuchcodec"), "o.mp4", "unknown video encoder 'nosuchcodec'"),
         (EncodeSettings("aac"), "o.mp4", "not a video encoder"),
-        (EncodeSettings("libx264"), "o.xyz", "unknown video output format"),
+        (EncodeSettings("libx264"), "o.xyz", "unknown video format '.xyz' \\(written: .mp4 .m4v .mov .mkv"),
+        # (`--ext png`: as `-o x.png` says it, with the form that writes numbered pictures)
+        (EncodeSettings("libx264"), "o.png", "unknown video format '.png' \\(written: .*; numbered pictures: "
+                                             "-o 'NAME_%04d.png'\\)$"),
         (EncodeSettings("ffv1", crf=20), "o.mkv", "no constant-quality"),
         (EncodeSettings("libx264", crf=99), "o.mp4", "outside libx264's range 0 \\(best\\) to 51"),
         (EncodeSettings("libx264", crf=-1), "o.mp4", "--crf -1 is outside"),
@@ -149,6 +152,8 @@ def test_the_default_encoder_follows_the_container(tmp_path):
         # Never the container asked for: ".mkv files cannot hold dnxhd video (try .mkv)".
         (EncodeSettings("dnxhd"), "o.mkv", "^\\.mkv files cannot hold dnxhd video \\(try \\.mov\\)$"),
         (EncodeSettings("libvpx-vp9"), "o.ts", "^\\.ts files cannot hold libvpx-vp9 video \\(try \\.mkv\\)$"),
+        # (QuickTime's own codecs: .mov, where .mkv was offered first)
+        (EncodeSettings("prores_ks"), "o.mp4", "^\\.mp4 files cannot hold prores_ks video \\(try \\.mov\\)$"),
     ],
 )
 def test_check_encoder_rejects_bad_requests(tmp_path, settings, output, message):

@@ -219,8 +219,10 @@ def container_format(path: Path) -> str:
     try:
         return CONTAINER_FORMATS[path.suffix.lower()]
     except KeyError:
-        known = ", ".join(sorted(CONTAINER_FORMATS))
-        raise UserError(f"{path}: unknown video output format '{path.suffix}' (use one of {known})") from None
+        from realtime_adain.paths import numbered_pictures_hint  # (the words `-o x.png` gets, for `--ext png`)
+
+        raise UserError(f"{path}: unknown video format '{path.suffix}' (written: {' '.join(CONTAINER_FORMATS)}"
+                        f"{numbered_pictures_hint(path.suffix)})") from None
 
 
 @functools.lru_cache(maxsize=None)
@@ -788,6 +790,8 @@ def encodable_rate(codec: str, rate: int) -> int:
 
 
 # The container suggested for an encoder the one asked for cannot hold: the first that can.
+# Codecs made for QuickTime, whose files are .mov (`--codec prores_ks -o x.mp4` was told to try .mkv).
+QUICKTIME_CODECS = frozenset({"prores", "prores_ks", "prores_aw", "prores_videotoolbox", "qtrle", "dnxhd", "hap"})
 HINT_ORDER = (".mkv", ".mov", ".mp4", ".m4v", ".avi", ".webm", ".ts", ".m2ts", ".mts", ".gif")
 
 
@@ -843,7 +847,9 @@ def check_encoder(settings: EncodeSettings, output: Path, width: int = 64, heigh
         raise UserError(f"--codec: '{settings.codec}' is {article} {codec.type} encoder, not a video encoder")
     if not _holds_video(fmt, codec):
         others = [ext for ext, other in CONTAINER_FORMATS.items() if other != fmt and _holds_video(other, codec)]
-        hint = f" (try {min(others, key=HINT_ORDER.index)})" if others else ""
+        if others:
+            best = ".mov" if settings.codec in QUICKTIME_CODECS and ".mov" in others else min(others, key=HINT_ORDER.index)
+        hint = f" (try {best})" if others else ""
         raise UserError(f"{output.suffix} files cannot hold {settings.codec} video{hint}")
     rate = Fraction(rate or 25)
     framing = encoder_framing(settings, width, height, rate)
