@@ -107,14 +107,17 @@ def parse_and_train(argv: list[str] | None) -> int:
     check_library_settings()  # junk the libraries would abort on ($PYTORCH_CUDA_ALLOC_CONF): one line, as in the CLI
     interrupts.load_torch()
     args = build_parser().parse_args(argv)
-    from realtime_adain.training.trainer import train
+    from realtime_adain.training.trainer import resolve_run, train
 
     given = {k: v for k, v in vars(args).items() if k != "resume"}
+    run = args.out or args.resume  # (stopped while the checkpoint loads: what was given continues)
     try:
-        last = train(given, resume=args.resume)
+        config, loaded = resolve_run(given, args.resume)
+        run = config.out  # the run's folder: a checkpoint file resumed from is refused once the run saved past it
+        last = train(config, loaded)
     except KeyboardInterrupt as exc:
-        if speaks_for_the_run():
-            print(f"{interrupts.message(exc)} ({resume_hint(args.out or args.resume)})", file=sys.stderr)
+        if speaks_for_the_run():  # (one line: a newline in --out must not make two)
+            print(one_line(f"{interrupts.message(exc)} ({resume_hint(run)})"), file=sys.stderr)
         return interrupts.exit_code(exc)
     if last is not None:
         print(one_line(f"decoder: {last}"))  # a newline in --out must not make two lines of one

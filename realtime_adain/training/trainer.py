@@ -31,7 +31,7 @@ import torch.distributed as dist
 from tqdm import tqdm
 
 from realtime_adain import interrupts, weights
-from realtime_adain.atomic import atomic_write_bytes, naming
+from realtime_adain.atomic import FOLDER_MODE, atomic_write_bytes, make_folders, naming
 from realtime_adain.checks import ascii_whole
 from realtime_adain.errors import UserError, out_of_memory_as_user_error
 from realtime_adain.imageio import write_image
@@ -242,23 +242,28 @@ class Trainer:
         self.out = Path(config.out)
         self.checkpoint_dir = self.out / "checkpoints"
         self.samples_dir = self.out / "samples"
-        self.new_out = not self.out.exists()
-        made = [p for p in (self.checkpoint_dir, self.samples_dir, self.out / LOCK_NAME) if not p.exists()]
+        self.new_out = False  # whether this process's mkdir made `out` (`_make_out`)
+        self.made = [p for p in (self.checkpoint_dir, self.samples_dir, self.out / LOCK_NAME) if not p.exists()]
         self.lock: OutLock | None = None
         try:
             self._set_up(config, resume)
         except BaseException:
-            if not any(p.is_file() and p.name != LOCK_NAME for p in self.out.rglob("*")):
-                self.remove_new_out()
+            self.remove_what_it_made()
             self.release()
-            if self.dist.is_main and not self.new_out:
-                remove_if_empty(made)
             raise
 
-    def remove_new_out(self) -> None:
-        """A run that never started leaves no folder: `out`, if this run made it (main process)."""
-        if self.new_out and self.dist.is_main:
+    def remove_what_it_made(self) -> None:
+        """A run that never started leaves nothing behind: its `out`, if it made it, or else what it
+        added to the folder that was there (the user's, or a dataset's), where empty. Its contents
+        only while it holds the lock: a trainer that lost it to one started at the same moment
+        removed the folder that one was writing to."""
+        if self.lock is None:  # (refused before locking, lost the lock, or not the main process, which takes it)
+            if self.new_out:
+                remove_if_empty([self.out])
+        elif self.new_out:
             shutil.rmtree(self.out, ignore_errors=True)
+        else:
+            remove_if_empty(self.made)
 
     def release(self) -> None:
         if self.lock is not None:
@@ -300,9 +305,14 @@ class Trainer:
     def _prepare_out_dir(self, resume: checkpoint.Checkpoint | None) -> None:
         if self.out.exists() and not self.out.is_dir():
             raise UserError(f"{self.out}: --out names a file; give a directory for the run")
+        if checkpoint.latest_decoder_file(self.out) is not None:  # (a run was nested in another's checkpoints/)
+            raise UserError(f"{self.out}: holds checkpoints itself (a run's checkpoints/ folder?); give the run's "
+                            "folder or another --out")
+        self._make_out()
+        ensure_writable_dir(self.out)
+        self.lock = OutLock(self.out)  # before checkpoints/ and samples/: a run that loses it makes nothing
         ensure_writable_dir(self.checkpoint_dir)
         ensure_writable_dir(self.samples_dir)  # (was found at the first sample: the training time spent, no checkpoint)
-        self.lock = OutLock(self.out)
         latest = checkpoint.latest_decoder_file(self.checkpoint_dir)
         holds_run = latest is not None
         own_run = resume is not None and os.path.samefile(resume.decoder_path.parent, self.checkpoint_dir)
@@ -316,6 +326,18 @@ class Trainer:
                 raise UserError(f"{self.out}: already holds another run's checkpoints; choose another --out")
             raise UserError(f"{self.out}: already holds a run's checkpoints; continue it with --resume "
                             f"{shlex.quote(str(self.out))} or choose another --out")
+
+    def _make_out(self) -> None:
+        """`out` if missing, and `new_out` only where this process's mkdir made it: a trainer started
+        at the same moment may have made it, and may be writing there. (Missing parents, a folder
+        that cannot be made: `ensure_writable_dir` says why.)"""
+        if self.out.is_dir():
+            return
+        with suppress(OSError):
+            make_folders(self.out.parent)
+            self.out.mkdir()
+            self.new_out = True
+            os.chmod(self.out, FOLDER_MODE)  # usable whatever the umask, as `make_folders` makes them
 
     def _init_process_group(self) -> None:
         if self.dist.world_size > 1 and not dist.is_initialized():
@@ -662,8 +684,8 @@ def quiet_tensorboard_thread() -> None:
 PATH_SETTINGS = ("content_dir", "style_dir", "vgg", "out")
 
 
-def train(given: dict[str, Any], resume: str | None = None) -> Path | None:
-    """Resolve the settings (with a checkpoint's, when resuming), train, return the last checkpoint."""
+def resolve_run(given: dict[str, Any], resume: str | None = None) -> tuple[TrainConfig, checkpoint.Checkpoint | None]:
+    """The run's settings (with a checkpoint's, when resuming) and the checkpoint it resumes from."""
     from realtime_adain.training.config import resolve_config
 
     # Paths as absolute ones: a resumed run read a relative --content, --style or --vgg from the
@@ -687,13 +709,18 @@ def train(given: dict[str, Any], resume: str | None = None) -> Path | None:
             f"{loaded.decoder_path}: already at iteration {loaded.trainer.iteration}; "
             f"pass --iterations above it to train further"
         )
-    trainer = Trainer(config, loaded)
+    return config, loaded
+
+
+def train(config: TrainConfig, resume: checkpoint.Checkpoint | None = None) -> Path | None:
+    """Train the run `resolve_run` gave; returns the last checkpoint."""
+    trainer = Trainer(config, resume)
     start = trainer.iteration
     try:
         return trainer.run()
     except BaseException:
-        if trainer.iteration == start:  # stopped before its first iteration: no run to keep
-            trainer.remove_new_out()
+        if trainer.iteration == start:  # stopped before its first iteration (a log.csv refused too): no run to keep
+            trainer.remove_what_it_made()
         raise
     finally:
         trainer.close()
