@@ -202,7 +202,8 @@ def test_colour_preservation_view_and_stabiliser_modes(stylizer, registry, one_t
             client = ServeClient(url, FrameSource(green, FPS))
             await client.connect()
             await client.wait_frames(1)
-            marks = {"color": await after_change(client, {"style": "s1", "preserve_color": True}, lambda s: s["preserve_color"])}
+            marks = {"color": await after_change(client, {"style": "s1", "preserve_color": True}, lambda s: s["preserve_color"],
+                                                 frames=16)}
             marks["side"] = await after_change(client, {"preserve_color": False, "view": "side"}, lambda s: s["view"] == "side")
             marks["stats"] = await after_change(client, {"view": "stylized", "stabilize": "stats"},
                                                 lambda s: s["stabilize"] == "stats" and s["view"] == "stylized")
@@ -217,9 +218,15 @@ def test_colour_preservation_view_and_stabiliser_modes(stylizer, registry, one_t
     def near(image: np.ndarray, style) -> float:
         return psnr(image, stylizer.stylize(content, style))
 
-    # Colour preservation: the style recoloured once to the frame at hand (18 dB from the plain style here).
+    # Colour preservation: the style recoloured once to the frame at hand (18 dB from the plain style here),
+    # encoded on the client's own thread: its first frames meanwhile in the style's own colours, then
+    # recoloured from the first such frame on.
     recoloured = stylizer.style_stats(registry.image(s1), color_reference=content)
-    for got in frames[marks["color"]:marks["side"] - 2]:
+    window = frames[marks["color"]:marks["side"] - 2]
+    first = next(i for i, got in enumerate(window) if near(got.image, recoloured) > MATCH_DB)
+    assert all(near(got.image, s1.stats) > MATCH_DB for got in window[:first])
+    assert len(window) - first >= 4
+    for got in window[first:]:
         assert near(got.image, recoloured) > MATCH_DB and near(got.image, recoloured) > near(got.image, s1.stats) + MARGIN_DB
     side = frames[marks["side"]]
     assert side.image.shape == (H, 2 * W, 3)  # original | stylized

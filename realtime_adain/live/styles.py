@@ -439,16 +439,23 @@ class ActiveStyle:
         if state is self._state and self._stats is not None:
             return self._stats
         self._state = state
+        chosen, key = self.choice(state)
+        if key != self._key or self._stats is None:
+            self._stats = self._compute(chosen, state.mix, frame if state.preserve_color else None)
+            self._key = key
+        return self._stats
+
+    def choice(self, state) -> tuple[list[Style], tuple]:
+        """The styles `state` names (the first style for a name gone) and the key of their
+        statistics: the same key, the same statistics (`serve` compares keys on its worker while
+        a colour reference is encoded on another thread; this reads nothing that encoding changes)."""
         styles = self.library.styles  # one list: a rescan replaces it whole, meanwhile too
         names = display_names(styles)
         wanted = [state.style_name] + ([state.style_names[state.next_style]] if state.mix else [])
         chosen = [styles[names.index(name)] if name in names else styles[0] for name in wanted]
         key = (tuple(style.digest for style in chosen), state.mix, state.preserve_color,
                state.color_epoch if state.preserve_color else 0)
-        if key != self._key or self._stats is None:
-            self._stats = self._compute(chosen, state.mix, frame if state.preserve_color else None)
-            self._key = key
-        return self._stats
+        return chosen, key
 
     def _compute(self, chosen: list[Style], mix: float, reference: np.ndarray | None) -> StyleStats:
         stats = [style.stats for style in chosen]

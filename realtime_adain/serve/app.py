@@ -157,6 +157,8 @@ class Server:
                               "printed by `realtime-adain serve` (…/?token=…)")
         try:
             response = await handler(request)
+            if request.path.startswith("/static/") and not (STATIC / request.match_info.get("filename", "")).is_file():
+                raise web.HTTPNotFound()  # (aiohttp answers a missing static file with an empty octet-stream 404)
             if request.path == "/" or request.path.startswith("/static/"):
                 # (asked again each time, answered 304 by its ETag: after an upgrade a browser went on
                 # with its cached page or script, which may not speak to the new server)
@@ -237,12 +239,14 @@ class Server:
         return web.FileResponse(page)
 
     async def config(self, _request: web.Request) -> web.Response:
-        settings = self.settings
+        settings, modes = self.settings, stabilize_modes(self.stylizer.engine_name)
+        offered = f"temporal stabiliser: {', '.join(modes)}"  # (the live window's row names stats/both, eager only)
         return web.json_response({
             "styles": self.styles.describe(),
-            "keys": [{"keys": b.keys, "action": b.action, "description": b.description} for b in BINDINGS],
+            "keys": [{"keys": b.keys, "action": b.action, "description": offered if b.action == "stabilize" else b.description}
+                     for b in BINDINGS],
             "alpha": settings.alpha, "style": self.styles.first.id, "preserve_color": settings.preserve_color,
-            "stabilize_modes": list(stabilize_modes(self.stylizer.engine_name)), "stabilize": settings.stabilize,
+            "stabilize_modes": list(modes), "stabilize": settings.stabilize,
             "max_upload_bytes": settings.max_upload_bytes if settings.allow_uploads else 0,
             "uploads": settings.allow_uploads, "version": __version__,
         })

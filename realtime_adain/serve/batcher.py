@@ -8,13 +8,15 @@ engine takes per-sample statistics in one batch; the other engines take one styl
 there a batch holds the clients that share style and alpha. A client whose stabiliser smooths content statistics
 (`stats`/`both`, eager only) runs alone: its smoothing state is its own. A failure loses only
 the frames it concerns (one client's frame or style, or one batch), never the server.
+Colour preservation's style encode (seconds at a large --style-size on a CPU) runs on its
+client's own thread (`Recolouring`), never here: every client's frames waited for it.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import numpy as np
@@ -69,7 +71,9 @@ class Pipeline:
                  strength: float) -> None:
         self.styles, self.stylizer, self.look, self.deliver = styles, stylizer, look, deliver
         self.stability = Stability(stylizer, strength)
-        self.active = ActiveStyle(styles.library, self._style_event)
+        self.active = ActiveStyle(styles.library, self._style_event)  # the worker's: switches and mixes (free)
+        self.recolouring = Recolouring(ActiveStyle(styles.library, self._style_event, stopped=lambda: self.closed))
+        self.recoloured: tuple[tuple, StyleStats] | None = None  # the last recoloured statistics, by their style's key
         self.style_error: str | None = None  # the last style failure said (`_style_event`)
         self.dropped = 0  # frames replaced by a newer one before the worker took them
         self.taken = 0  # frames the worker took
@@ -87,6 +91,23 @@ class Pipeline:
             _say(line)
         self.style_error = line
 
+    def style_stats(self, state: LiveState, content: np.ndarray) -> StyleStats:
+        """The statistics for this frame: a switch or mix at once; with colour preservation the
+        recoloured ones once `Recolouring` has them, until then the style's last recoloured ones,
+        else its own colours (a switch stays instant)."""
+        if not state.preserve_color:
+            return self.active.stats(state, content)
+        own = replace(state, preserve_color=False)
+        style = self.active.choice(own)[1]
+        stats = self.recolouring.stats(state, content)
+        if stats is not None:
+            self.recoloured = (style, stats)
+        elif self.recoloured is not None and self.recoloured[0] == style:
+            stats = self.recoloured[1]  # (a new reference being taken: the last one meanwhile)
+        else:
+            stats = self.active.stats(own, content)  # (a style switched to: at once, in its own colours)
+        return stats
+
     def live_state(self, look: Look) -> LiveState:
         """The look as the live session's state, styles by their library names; StyleGone when an
         upload it names was dropped (its client left or chose another while the frame waited)."""
@@ -100,6 +121,48 @@ class Pipeline:
     @property
     def runs_alone(self) -> bool:
         return self.look.stabilize in STATS_MODES and self.stability.smooths_stats
+
+
+class Recolouring:
+    """One client's colour-preserving statistics, encoded on its own thread, one encode at a time
+    and for the newest request only (a client toggling colour preservation 100 times a second
+    gets one encode after another, never a queue, and no other client's frame waits for them)."""
+
+    def __init__(self, active: ActiveStyle) -> None:
+        self.active = active  # this thread's own (`choice` alone is read from the worker)
+        self._lock = threading.Lock()
+        self._wanted: tuple[tuple, LiveState, np.ndarray] | None = None  # (key, state, reference) not yet encoded
+        self._running = False
+        self._done: tuple[tuple, StyleStats | None] | None = None  # the last encode's key and statistics (None: failed)
+
+    def stats(self, state: LiveState, frame: np.ndarray) -> StyleStats | None:
+        """The recoloured statistics of `state` once encoded; None while they are (asked for here,
+        with `frame` as the colour reference) or where their encode failed."""
+        key = self.active.choice(state)[1]
+        with self._lock:
+            if self._done is not None and self._done[0] == key:
+                return self._done[1]
+            if self._wanted is None or self._wanted[0] != key:
+                self._wanted = (key, state, frame.copy())
+            if not self._running:
+                self._running = True
+                threading.Thread(target=self._run, name="serve-recolour", daemon=True).start()
+        return None
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                if self._wanted is None:
+                    self._running = False
+                    return
+                (key, state, frame), self._wanted = self._wanted, None
+            try:
+                stats: StyleStats | None = self.active.stats(state, frame)
+            except Exception as exc:  # (out of memory, ...): the client keeps its current statistics
+                _say(f"colour reference failed: {type(exc).__name__}: {exc}")
+                stats = None
+            with self._lock:
+                self._done = (key, stats)
 
 
 class StyleGone(LookupError):
@@ -224,8 +287,7 @@ class Batcher(threading.Thread):
             try:
                 state = pipeline.live_state(look)
                 content = self._content(job)
-                # (a switch is free; colour preservation encodes the style once, recoloured to the frame at hand)
-                ready.append(_Ready(job, look, state, content, pipeline.active.stats(state, content)))
+                ready.append(_Ready(job, look, state, content, pipeline.style_stats(state, content)))
             except StyleGone:
                 continue
             except Exception as exc:
