@@ -36,6 +36,16 @@ def descriptor_path(spec: str) -> str:
     return f"/dev/fd/{named[1]}" if named else spec
 
 
+def closed_descriptor(spec: str) -> str | None:
+    """Why `spec`, a pipe:N, cannot be read: its descriptor is not open; None otherwise. Asked
+    before the session opens any descriptor of its own (its log took descriptor 3, and
+    `--source pipe:3` without `3<` then read the program's own stderr)."""
+    path = descriptor_path(spec)
+    if path != spec and not os.path.exists(path):
+        return f"{spec}: descriptor {path[8:]} is not open (give it a pipe: 3< clip.ts, or a program's)"
+    return None
+
+
 # Times as FFmpeg's options take them (av_parse_time's durations): [[HH:]MM:]SS[.frac] (minutes and
 # seconds below 60 once a colon is there), or seconds with a unit (90, 90.5s, 1500ms, 2000000us).
 # (re.ASCII: \d also matched other scripts' digits, which int() and Fraction() then read)

@@ -126,3 +126,16 @@ def test_the_webp_refusal_command_converts_the_file_where_it_is(run_cli, weights
         made = [np.asarray(frame.convert("RGBA")) for frame in ImageSequence.Iterator(converted)]
     assert len(made) == len(given) == 6
     assert all(np.array_equal(a, b) for a, b in zip(made, given))
+
+
+def test_the_webp_refusal_never_converts_onto_its_input(tmp_path):
+    """A download named .gif that is an animated WebP: the command wrote the GIF over it."""
+    from realtime_adain.errors import UserError
+    from realtime_adain.video.reader import refuse_animated_webp
+
+    given = tmp_path / "dl.gif"
+    transparent_moving_webp(tmp_path / "dl.webp")
+    (tmp_path / "dl.webp").rename(given)
+    with pytest.raises(UserError) as refused:
+        refuse_animated_webp(given)
+    assert str(refused.value).endswith(f"{given} {tmp_path / 'dl.converted.gif'}")

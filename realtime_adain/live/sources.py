@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 
 from realtime_adain.checks import ascii_whole
-from realtime_adain.settings import STANDARD_INPUT, descriptor_path
+from realtime_adain.settings import STANDARD_INPUT, closed_descriptor, descriptor_path
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import first_frame_only_note, needs_heif_extra, read_image, resize
 from realtime_adain.video.deinterlace import deinterlaced
@@ -660,8 +660,8 @@ def open_source(
     if not spec:  # (it was looked for as a file: "error: : no such file")
         raise SourceError("--source is empty: give a camera index, a device, a video file or a URL")
     given, spec = spec, descriptor_path(spec)  # (pipe:3 was "no such file", though /dev/fd/3 was read)
-    if spec != given and not os.path.exists(spec):
-        raise SourceError(f"{given}: descriptor {spec[8:]} is not open (give it a pipe: 3< clip.ts, or a program's)")
+    if closed := closed_descriptor(given):
+        raise SourceError(closed)
     if spec in STANDARD_INPUT and os.path.isfile("/dev/stdin"):  # (`< clip.mp4`: that file, looped)
         spec = os.path.realpath("/dev/stdin")
     if (index := ascii_whole(spec)) is not None:

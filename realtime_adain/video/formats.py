@@ -219,10 +219,8 @@ def container_format(path: Path) -> str:
     try:
         return CONTAINER_FORMATS[path.suffix.lower()]
     except KeyError:
-        from realtime_adain.paths import numbered_pictures_hint  # (the words `-o x.png` gets, for `--ext png`)
-
-        raise UserError(f"{path}: unknown video format '{path.suffix}' (written: {' '.join(CONTAINER_FORMATS)}"
-                        f"{numbered_pictures_hint(path.suffix)})") from None
+        # (the words `-o x.png` gets; `--ext png` too, less the numbered pictures, which hold one result)
+        raise UserError(f"{path}: unknown video format '{path.suffix}' (written: {' '.join(CONTAINER_FORMATS)})") from None
 
 
 @functools.lru_cache(maxsize=None)

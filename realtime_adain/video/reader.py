@@ -701,7 +701,8 @@ def refuse_animated_webp(path: Path) -> None:
     except OSError:
         return
     if animated:
-        paths = f"{shlex.quote(str(path))} {shlex.quote(str(path.with_suffix('.gif')))}"
+        gif = path.with_suffix(".gif") if path.suffix.lower() != ".gif" else path.with_suffix(".converted.gif")
+        paths = f"{shlex.quote(str(path))} {shlex.quote(str(gif))}"  # (never the input: a WebP named .gif)
         raise UserError(f"{path}: an animated WebP, which FFmpeg cannot decode: convert it first, e.g. to a GIF "
                         f"(every frame and delay) with Pillow: python3 -c \"import sys; from PIL import Image; "
                         f"Image.open(sys.argv[1]).save(sys.argv[2], save_all=True, disposal=2)\" {paths}")
