@@ -309,7 +309,10 @@ class PendingOutput:
             fd, name = tempfile.mkstemp(prefix=temporary_prefix(self.target), suffix=f".part{self.target.suffix}",
                                         dir=self.target.parent)
         except FileExistsError:  # what mkdir says when the folder's name is taken by a file
-            raise UserError(f"{self.final}: cannot write here ({self.final.parent} is a file, not a folder)") from None
+            from realtime_adain.paths import file_in_the_way  # (higher up too: a file as $REALTIME_ADAIN_HOME)
+
+            blocker = file_in_the_way(self.final.parent) or self.final.parent
+            raise UserError(f"{self.final}: cannot write here ({blocker} is a file, not a folder)") from None
         except OSError as exc:
             raise UserError(f"{self.final}: cannot write here ({exc.strerror or exc})") from None
         # Removed should this object go unused, neither published nor discarded: a Ctrl-C between

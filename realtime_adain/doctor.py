@@ -21,6 +21,7 @@ from typing import Callable, Literal
 
 from realtime_adain import __version__
 from realtime_adain.errors import UserError, imported_library, installed_version, missing_system_library, too_old_pyav
+from realtime_adain.video.notes import collected
 
 Level = Literal["ok", "note", "problem"]
 PROBE_TIMEOUT_S = 10.0
@@ -224,7 +225,9 @@ def engine_support() -> list[Finding]:
                 continue
             found.append(Finding(f"{name} on {device.type}", "runs" if reason is None else f"no: {reason}",
                                  "ok" if reason is None else "note"))
-        found.append(Finding(f"auto on {device.type}", engines.resolve("auto", device, dtype, weights_id)))
+        with collected():  # (what 'auto' notes of a damaged export, the report says in its own line)
+            auto = engines.resolve("auto", device, dtype, weights_id)
+        found.append(Finding(f"auto on {device.type}", auto))
     return found
 
 

@@ -26,7 +26,10 @@ def user_dir(name: str, kind: Literal["data", "cache"], home_name: str | None = 
     per-user data directory (kept: weights) or cache directory (rebuilt on demand)."""
     home = os.environ.get(HOME_ENV_VAR)
     if home:
-        return expand_home(home, f" (from ${HOME_ENV_VAR})") / (home_name or name)
+        path = expand_home(home, f" (from ${HOME_ENV_VAR})")
+        if not path.is_absolute():  # taken from where each command ran: downloads were not found by the next
+            raise UserError(f"${HOME_ENV_VAR} {home}: give an absolute path")
+        return path / (home_name or name)
     try:
         import platformdirs
 

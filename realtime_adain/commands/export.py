@@ -108,6 +108,10 @@ def check_output(path: Path, inputs: list[Path], text: str) -> None:
     if path.suffix.lower() != ".onnx":  # (A.ONNX as image outputs take .JPG)
         raise UserError(f"{path}: the output of --format onnx must end in .onnx (a file name such as adain.onnx)")
     refuse_overwriting_inputs([path], inputs)
+    from realtime_adain.engines.cache import engines_dir, inside_engine_cache
+
+    if inside_engine_cache(path):  # (onto the cached export's name it replaced a sound export with one no run loads)
+        raise UserError(f"{path}: -o is inside the engine cache {engines_dir()}; run export without -o to fill it")
     check_writable_dir(path.parent)  # (not made yet: weights that fail to load leave no empty folder)
 
 

@@ -12,6 +12,7 @@ size without reading it: a 50 GB file took a minute to hash).
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import json
@@ -235,21 +236,32 @@ class EngineCache:
             tmp_dir = Path(tempfile.mkdtemp(prefix=f"{BUILD_PREFIX}{os.getpid()}-", dir=self.directory))
         except OSError as exc:
             raise CacheUnwritable(f"{self.directory}: cannot create the engine cache ({why_not_writable(exc)})") from None
+        writing = entry.path  # the file named should this fail
+        placed = False
         try:
             tmp_path = tmp_dir / entry.path.name
             build(tmp_path)
+            # The sidecars are written beside the build before anything is renamed into place: a disk
+            # filled by them left a 28 MB engine no run would load (no sidecar), keeping the disk full.
+            length = tmp_path.stat().st_size  # (what `is_valid` compares: not `entry.size`, the bytes on disk)
+            sidecars = ((entry.digest_file, f"{_file_digest(tmp_path)} {length}\n"),  # the sidecar last
+                        (entry.sidecar, json.dumps(entry.components, indent=2, sort_keys=True)))
+            for writing, text in sidecars:
+                (tmp_dir / writing.name).write_text(text)
+            writing = entry.path
             entry.sidecar.unlink(missing_ok=True)  # never leave a sidecar that vouches for an old file
             os.replace(tmp_path, entry.path)
-            length = entry.path.stat().st_size  # (what `is_valid` compares: not `entry.size`, the bytes on disk)
-            for final, text in ((entry.digest_file, f"{_file_digest(entry.path)} {length}\n"),  # the sidecar last
-                                (entry.sidecar, json.dumps(entry.components, indent=2, sort_keys=True))):
-                pending = tmp_dir / final.name
-                pending.write_text(text)
-                os.replace(pending, final)
+            placed = True
+            for writing, _ in sidecars:
+                os.replace(tmp_dir / writing.name, writing)
         except OSError as exc:  # a full disk's ENOSPC names no file, the build's names a hidden one
+            if placed:  # an engine without its sidecar is never loaded: it would only take room
+                for path in (entry.path, entry.digest_file):
+                    with contextlib.suppress(OSError):
+                        path.unlink(missing_ok=True)
             if exc.filename is not None and not os.fsdecode(exc.filename).startswith(str(tmp_dir)):
                 raise
-            error = naming(entry.path, exc)
+            error = naming(writing, exc)
             raise (CacheUnwritable(str(error)) if exc.errno in NO_ROOM else error) from None
         finally:
             shutil.rmtree(tmp_dir, ignore_errors=True)

@@ -178,15 +178,18 @@ def onnx_cached(weights_id: str, cache: EngineCache | None = None) -> bool:
     as 'auto' then runs eager (it did so without a word)."""
     cache = cache or EngineCache.for_run()
     entry = cache.entry(onnx_components(weights_id), ".onnx")
-    if cache.matches_build(entry):
-        return True
+    try:
+        if cache.matches_build(entry):
+            return True
+        blocking, present = in_the_way(entry), entry.path.exists()
+    except OSError:  # (a cache path too long for the file system): no export is there, and eager needs none
+        return False
     from realtime_adain.video.notes import note
 
-    blocking = in_the_way(entry)
     if blocking:  # (not "does not match": no export can be made there until it is moved)
         note(f"{blocking[0]}: a folder, fifo or device stands where the ONNX export of these weights goes: "
              "not used, and `export --format onnx` cannot replace it; move it away", once=True)
-    elif entry.path.exists():
+    elif present:
         note(f"the cached ONNX export {entry.path.name} does not match the record of its build (changed since, "
              "made by an older version or for other weights): not used; `realtime-adain export --format onnx` (with these weights' "
              "--vgg/--decoder) makes it again", once=True)
