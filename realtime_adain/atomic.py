@@ -150,22 +150,24 @@ def name_too_long(path: Path) -> str | None:
     return None
 
 
-def make_folders(folder: Path) -> None:
+def make_folders(folder: Path) -> bool:
     """`folder` and its missing parents, like `mkdir -p`, each usable by its owner whatever the
     umask (`mkdir -p` does the same for the parents): under `umask 0777` Path.mkdir made a folder
-    nobody could write into, so the output failed and the empty folder stayed."""
+    nobody could write into, so the output failed and the empty folder stayed. Whether this call
+    made `folder` itself (not there before, nor made meanwhile by another process)."""
     if folder.is_dir():
-        return
+        return False
     if folder.parent != folder:
         make_folders(folder.parent)
     try:
         folder.mkdir()
     except FileExistsError:
         if folder.is_dir():  # made meanwhile
-            return
+            return False
         raise
     _made_folders.append(folder)
     os.chmod(folder, FOLDER_MODE)
+    return True
 
 
 _made_folders: list[Path] = []  # the folders `make_folders` made in this process, in the order made

@@ -31,7 +31,7 @@ import torch.distributed as dist
 from tqdm import tqdm
 
 from realtime_adain import interrupts, weights
-from realtime_adain.atomic import FOLDER_MODE, atomic_write_bytes, make_folders, naming
+from realtime_adain.atomic import atomic_write_bytes, make_folders, naming
 from realtime_adain.checks import ascii_whole
 from realtime_adain.errors import UserError, out_of_memory_as_user_error
 from realtime_adain.imageio import write_image
@@ -331,13 +331,8 @@ class Trainer:
         """`out` if missing, and `new_out` only where this process's mkdir made it: a trainer started
         at the same moment may have made it, and may be writing there. (Missing parents, a folder
         that cannot be made: `ensure_writable_dir` says why.)"""
-        if self.out.is_dir():
-            return
         with suppress(OSError):
-            make_folders(self.out.parent)
-            self.out.mkdir()
-            self.new_out = True
-            os.chmod(self.out, FOLDER_MODE)  # usable whatever the umask, as `make_folders` makes them
+            self.new_out = make_folders(self.out)
 
     def _init_process_group(self) -> None:
         if self.dist.world_size > 1 and not dist.is_initialized():
