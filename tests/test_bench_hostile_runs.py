@@ -56,6 +56,7 @@ def test_a_shape_that_cannot_fit_is_refused_before_any_timing(run_cli, weights_e
     assert "lower --resolution or --batch" in err and not out
 
 
+@pytest.mark.slow  # (default run's time: a benchmark run)
 def test_a_repeated_engine_is_measured_once(run_cli, weights_env, tmp_path, one_thread):
     code, _, err = run_cli(*TINY_MODEL, "--engine", "eager", "--json", tmp_path / "r.json")
     assert code == 0, err

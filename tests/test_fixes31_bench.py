@@ -188,6 +188,7 @@ def test_bench_train_refuses_a_batch_that_cannot_fit(weights_env):
 # --- 4, 5. outputs written at the end, each apart ------------------------------------------------
 
 
+@pytest.mark.slow  # (default run's time: a benchmark run)
 def test_a_results_file_on_a_full_disk_keeps_the_json_line(run_cli, weights_env, disk, one_thread):
     """The file was written before the line was printed: its failure lost both."""
     fill(disk)

@@ -135,6 +135,7 @@ def test_an_error_without_a_signal_is_left_as_it_is():
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handlers are back
 
 
+@pytest.mark.slow  # (default run's time: an ONNX export)
 def test_ctrl_c_during_the_onnx_export_is_one_line_and_130(weights_env, tmp_path):
     """The real export, interrupted as its build folder is made (a second later, the export of
     the small test weights had finished on a quiet machine: exit 0, a flake). A line the libraries

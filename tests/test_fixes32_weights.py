@@ -154,6 +154,7 @@ def test_the_resume_hint_asks_for_the_same_command(synthetic_release, server, tm
     assert (tmp_path / "w" / "decoder.pth.part").stat().st_size == 1000 * download.ATTEMPTS
 
 
+@pytest.mark.slow  # (default run's time: two downloads)
 def test_download_lines_show_a_path_with_a_newline_escaped(published_weights, server, tmp_path):
     """A weights folder holding a newline split the success lines and the note."""
     env = cli_env(published_weights, tmp_path / "bad\nhome")

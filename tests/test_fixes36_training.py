@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import shutil
 
+import pytest
 import torch
 
 from cli_support import training_error_line
@@ -43,6 +44,7 @@ def test_relative_data_paths_are_kept_as_absolute_ones(train_tool, dataset, publ
     assert code == 0 and saved_config(run)["content_dir"] == str(dataset / "content"), err
 
 
+@pytest.mark.slow  # (default run's time: a run and its resume)
 def test_another_vgg_on_resume_is_refused(train_tool, finished_run, published_weights, tmp_path, monkeypatch,  # noqa: F811
                                           one_thread):
     """A run started with the environment's VGG and resumed with another there trained on."""

@@ -45,6 +45,7 @@ def drop_checkpoint(run, iteration: int) -> None:
 WINDOW_RUN = ("--save-every", "2", "--log-every", "3")
 
 
+@pytest.mark.slow  # (default run's time: a run and its resume)
 def test_a_resumed_run_logs_the_rows_of_an_uninterrupted_one(train_tool, dataset, published_weights, tmp_path,  # noqa: F811
                                                              one_thread):
     """The losses summed since the last log row were not in the trainer state: resumed at 2, the

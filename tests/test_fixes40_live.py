@@ -55,6 +55,7 @@ def test_quitting_stops_a_colour_reference_between_styles(stylizer, tmp_path, on
     assert torch.equal(stats.mean, StyleStats.mix([s.stats for s in library.styles], [0.5, 0.5]).mean)
 
 
+@pytest.mark.slow  # (default run's time: a large colour reference)
 def test_sigterm_while_a_colour_reference_is_encoded_ends_the_session_cleanly(published_weights, stylizer, data_dir,
                                                                                tmp_path):
     """SIGTERM while a colour reference was encoded at --style-size 1024: "inference did not finish

@@ -24,6 +24,7 @@ def test_a_report_to_a_full_disk_names_standard_output(command, tmp_path):
     assert result.stderr.strip().splitlines() == ["error: standard output: cannot write (No space left on device)"]
 
 
+@pytest.mark.slow  # (default run's time: two downloads)
 def test_a_download_to_a_full_stdout_fetches_both_files_then_says_so(release_bytes, tmp_path):
     """`weights download >/dev/full`: the first file's line failed inside the download, so the
     decoder was never fetched, and the error did not say so (h9)."""

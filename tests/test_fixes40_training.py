@@ -88,6 +88,7 @@ def three_loss_sums(tensors, document):
     document["loss_window"]["sums"] = [1.0, 2.0, 3.5]
 
 
+@pytest.mark.slow  # (default run's time: a run and its resume)
 def test_a_run_logged_before_the_column_resumes(train_tool, temporal_run, tmp_path, one_thread):
     """A log.csv (and trainer state) of an earlier version: the resumed run's log gets the column,
     empty in the rows logged before, and goes on with the rows an uninterrupted run logs."""

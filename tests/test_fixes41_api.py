@@ -74,6 +74,7 @@ def test_two_pass_stabilizer_names_itself_for_options_it_does_not_take(option):
     assert TwoPassStabilizer(cut_fraction=0.3).backward.cut_fraction == 0.3
 
 
+@pytest.mark.slow  # (default run's time: a large picture)
 def test_a_kept_size_is_bounded_in_area(run_cli, weights_env, data_dir, tmp_path):
     """A GIF of about 1 KB whose screen says 6000x6000 (each side under 16384) was accepted at
     --size 64 and encoded at 6000x6000 (16000x16000: 9.6 GB and minutes); now refused before the

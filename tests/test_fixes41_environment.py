@@ -147,6 +147,7 @@ def test_tensorrt_names_the_missing_gpu_before_the_missing_package():
     assert engines.unavailable("tensorrt", "cuda", torch.float16) == tensorrt_missing()
 
 
+@pytest.mark.slow  # (default run's time: every bench target started)
 def test_bench_lists_its_targets_without_opencv_and_each_says_why(without_opencv):
     """`bench --help` said "error: cannot load cv2" (its targets import OpenCV): now it lists them,
     those that need OpenCV as unable to run, and such a target says the fix."""

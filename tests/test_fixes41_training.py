@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 from cli_support import one_error_line
 from test_train_hostile_checkpoints import copy_run, dataset, edit_state, finished_run  # noqa: F401  (fixtures)
 from train_support import REPO, tiny_args, train_tool  # noqa: F401  (a fixture)
@@ -31,6 +32,7 @@ def train_in_child(*args) -> tuple[subprocess.CompletedProcess, float]:
     return done, time.monotonic() - start
 
 
+@pytest.mark.slow  # (default run's time: a training start)
 def test_the_trainer_refuses_a_batch_that_cannot_fit_at_once(dataset, published_weights, tmp_path):  # noqa: F811
     """`--batch-size 1024 --load-size 4096 --crop-size 4096` grew to 11.6 GB in 5 minutes: now one
     line, as quickly as a setting refused before the run starts, naming the trainer's options and
@@ -48,6 +50,7 @@ def test_the_trainer_refuses_a_batch_that_cannot_fit_at_once(dataset, published_
     assert not out.exists()
 
 
+@pytest.mark.slow  # (default run's time: a run and its resume)
 def test_a_resumed_run_is_checked_on_the_machine_it_resumes_on(finished_run, tmp_path):  # noqa: F811
     """A checkpoint of a run whose settings this machine cannot hold (a large GPU's), resumed
     here on the CPU with other --workers: refused as a new run is, its folder left as it was."""

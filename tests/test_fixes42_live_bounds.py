@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 
+import pytest
 from cli_support import one_error_line
 from live_support import cli_env
 from realtime_adain.live.sources import PyAVSource
@@ -48,6 +49,7 @@ def test_a_later_live_picture_larger_than_the_stream_states_is_skipped(tmp_path)
     assert shapes == [(16, 16, 3)] * 21
 
 
+@pytest.mark.slow  # (default run's time: a whole live session)
 def test_a_video_file_under_dev_plays_as_a_file(tmp_path, data_dir, published_weights):
     """A clip in /dev/shm (a RAM disk) was taken for a camera: "not a camera (cameras are
     video4linux devices, /dev/video*)"; FFmpeg plays it."""

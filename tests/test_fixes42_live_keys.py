@@ -52,6 +52,7 @@ def test_a_rescan_that_moves_the_partner_or_the_style_ends_the_mix():
     assert [e.kind for e in effects] == ["styles", "style", "mix"] and mixed_with(controller) is None
 
 
+@pytest.mark.slow  # (default run's time: test_live_window drives the keys)
 def test_keys_typed_fast_come_through(display, published_weights, data_dir, tmp_path):  # noqa: F811
     """40 `n` 5 ms apart gave 16 to 28 style lines: the loop waited 10 ms for a picture between key
     polls and drew the picture after each key, and HighGUI's Qt keeps only the last of the keys

@@ -8,6 +8,7 @@ import struct
 import time
 from pathlib import Path
 
+import pytest
 import av
 import numpy as np
 
@@ -48,6 +49,7 @@ def test_a_recording_of_an_odd_size_is_420_at_an_even_size_and_an_ordinary_mp4(t
     assert "moof" not in top_level_boxes(out) and top_level_boxes(out)[-2:] == ["mdat", "moov"]
 
 
+@pytest.mark.slow  # (default run's time: test_live_headless kills a recording)
 def test_a_killed_recording_plays_and_the_next_one_of_its_name_keeps_it(published_weights, data_dir, tmp_path,
                                                                          run_cli, weights_env, one_thread):
     """SIGKILL (the OOM killer, a power cut) lost the whole -o recording: its only index is written

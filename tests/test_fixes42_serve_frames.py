@@ -113,6 +113,7 @@ def test_a_client_sending_frames_over_the_bound_is_closed_with_the_reason(styliz
 
 
 @WEBRTC
+@pytest.mark.slow  # (default run's time: a whole serve session)
 def test_a_client_the_server_closes_is_told_why(stylizer, registry, one_thread):
     """The idle timeout and the server stopping each send `{"closed": reason}` before closing (the
     page showed only "the server closed the connection")."""

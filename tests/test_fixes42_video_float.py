@@ -49,6 +49,7 @@ def float_tiff_stating(path: Path, width: int, height: int) -> Path:
     return path
 
 
+@pytest.mark.slow  # (default run's time: writes a huge TIFF)
 def test_a_float_tiff_over_the_bound_for_its_bytes_is_refused_before_it_is_decoded(tmp_path, data_dir,
                                                                                   published_weights):
     """8192x8192 is within the 16384x8192 of 8-byte pixels, but at 24 bytes a float RGB pixel

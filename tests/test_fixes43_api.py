@@ -74,6 +74,7 @@ def test_no_weights_found_names_the_api_arguments(published_weights, data_dir, m
     assert in_api_words("lower --size, or raise --max-pixels") == "lower size, or raise max_pixels"  # (no placeholder)
 
 
+@pytest.mark.slow  # (default run's time: two whole runs compared)
 def test_preserve_color_as_documented_gives_the_cli_pixels(stylizer, data_dir, run_cli, published_weights,
                                                            monkeypatch, tmp_path, one_thread):
     """docs/api.md's way to do `image --preserve-color`: `style_stats(..., color_reference=)`."""

@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from cli_support import one_error_line
 from realtime_adain import engines
 
@@ -33,12 +34,14 @@ def test_an_empty_decoder_is_said_to_come_from_the_flag(run_cli, weights_env):
     assert "$REALTIME_ADAIN_DECODER" not in decoder
 
 
+@pytest.mark.slow  # (default run's time: an ONNX export)
 def test_an_onnx_export_file_name_is_printed_on_one_line(run_cli, weights_env, tmp_path):
     code, out, err = run_cli("export", "--format", "onnx", "-o", tmp_path / "n\nl.onnx")
     assert code == 0, err
     assert out.splitlines()[0] == f"exported: {tmp_path}/n\\nl.onnx"
 
 
+@pytest.mark.slow  # (default run's time: an engine build)
 def test_the_engine_cache_path_is_printed_on_one_line(run_cli, weights_env, tmp_path, monkeypatch):
     """Both lines `export` prints without -o: the export made, then found cached."""
     monkeypatch.setenv("REALTIME_ADAIN_ENGINES", str(tmp_path / "e\nc"))
@@ -102,6 +105,7 @@ def test_a_file_the_segment_tool_cannot_read_is_one_error_line(tmp_path):
     assert tool.returncode == 1 and "not a readable video" in one_error_line(err)
 
 
+@pytest.mark.slow  # (default run's time: a tool run on a clip)
 def test_the_motion_tool_reads_the_test_data_setting_and_says_its_whole_first_sentence(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(REPO), "REALTIME_ADAIN_TEST_DATA": str(tmp_path / "copy")}
     tool = [sys.executable, str(REPO / "tools" / "bench_motion_beside_python.py")]

@@ -102,6 +102,7 @@ def test_a_full_disk_still_stops_the_run_at_once(run_cli, weights_env, data_dir,
     assert code == 2 and stdout == "" and left_on(full_disk) == []
 
 
+@pytest.mark.slow  # (default run's time: two inputs, a full disk)
 def test_a_full_disk_after_an_input_failed_names_that_input_too(run_cli, weights_env, data_dir, tmp_path, one_thread):
     """The run stopped by a later output's full disk said that output's error alone: the input that
     had failed before was never named."""
@@ -121,6 +122,7 @@ def test_a_full_disk_after_an_input_failed_names_that_input_too(run_cli, weights
     assert code == 2 and stdout == "" and left == []
 
 
+@pytest.mark.slow  # (default run's time: two inputs, a signal)
 def test_a_signal_after_an_input_failed_names_that_input_too(published_weights, data_dir, tmp_path):
     """SIGTERM during a later input said only `terminated: N frames kept in ...` and `terminated`:
     the input that had failed before was never named. Its failure is said as it happens, too."""

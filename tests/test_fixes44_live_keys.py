@@ -9,6 +9,7 @@ import threading
 import time
 from typing import Callable
 
+import pytest
 import cv2
 import numpy as np
 from PIL import Image
@@ -38,6 +39,7 @@ def events_to(events: list) -> Callable[..., None]:
     return lambda event, **fields: events.append((event, fields))
 
 
+@pytest.mark.slow  # (default run's time: a large style)
 def test_a_quit_does_not_wait_for_a_rescan_encoding_a_large_style(stylizer, data_dir, tmp_path, one_thread):
     """`l`, then `q` while a 10000x10000 picture was being read: the window closed and the process
     lived 15 s more, the exit waiting for the rescan. Now it waits for writers only (`app.run`

@@ -65,6 +65,7 @@ def test_a_pipe_lost_mid_stream_ends_the_source(tmp_path):
     assert said == ["source-lost", "source-ended"]
 
 
+@pytest.mark.slow  # (default run's time: a real-time writer for 10 s)
 def test_a_pipe_is_drained_while_the_model_loads(published_weights, data_dir, tmp_path):
     """A camera-like writer (25 fps, catching up after a stall) was blocked while the model and styles
     loaded, and the session then ran that far behind it throughout. Only its first stall may be
@@ -122,6 +123,7 @@ def test_a_long_still_in_an_mp4_is_shown_for_its_time(tmp_path):
     assert time.monotonic() - began > 11
 
 
+@pytest.mark.slow  # (default run's time: a whole piped session)
 def test_pipe_n_reads_that_descriptor(published_weights, data_dir, tmp_path):
     """It was "pipe:3: no such file (and not a camera index, device or URL)", though /dev/fd/3 was read."""
     clip = write_video(tmp_path / "clip.mp4", frames=12)

@@ -9,6 +9,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
 from live_support import FAST, cli_env, live_command, start
 from realtime_adain.commands.live import WINDOW_CHECK_LASTS_S
 from realtime_adain.doctor import WINDOW_PROBE
@@ -34,6 +35,7 @@ def wait_until(predicate, what: str, timeout: float = 60.0):
     return value
 
 
+@pytest.mark.slow  # (default run's time: waits out the display check)
 def test_the_display_gone_before_the_window_opens_is_one_line_and_no_file(published_weights, data_dir, tmp_path):
     server = subprocess.Popen(["Xvfb", "-displayfd", "1", "-screen", "0", "640x480x24", "-nolisten", "tcp"],
                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 
+import pytest
 from realtime_adain.errors import one_line
 from realtime_adain.training import checkpoint, trainer
 from realtime_adain.training.trainer import OutLock
@@ -74,6 +75,7 @@ def test_the_hint_of_a_run_resumed_from_a_file_names_its_folder(train_tool, fini
     assert code == 0 and out.strip() == f"decoder: {checkpoint.decoder_file(run / 'checkpoints', iteration + 1)}", err
 
 
+@pytest.mark.slow  # (default run's time: the hint's other test trains too)
 def test_the_hint_stays_one_line_with_a_newline_in_out(dataset, published_weights, tmp_path):  # noqa: F811
     """The `checkpoint:` line above it was escaped; the hint's quoted path broke the line in two."""
     run = tmp_path / "my\nrun"

@@ -54,6 +54,7 @@ def played(path) -> tuple[int, float]:
         source.close()
 
 
+@pytest.mark.slow  # (default run's time: a whole live session)
 def test_a_file_whose_timestamps_start_again_plays_at_its_rate(tmp_path):
     """Three MPEG-TS clips joined with `cat` (each starting at 1.48 s): within a second of a jump
     back the frames were played at once, 60 frames at 25 fps in 0.77 s instead of 2.4 s."""
@@ -175,6 +176,7 @@ def test_background_uncovered_by_an_object_as_bright_as_it_keeps_its_colour():
                 assert (off > 20).sum() <= 2 and off.mean() < 3, (precise, t, off.max(), (off > 20).sum())
 
 
+@pytest.mark.slow  # (default run's time: a whole live session)
 def test_an_avi_with_b_frames_plays_at_its_rate_not_slower(tmp_path):
     """Its frames' times step back a few periods (decoding order): taken for timestamps starting
     again, each step restarted the clock, and 50 frames at 25 fps took 4.4 s instead of 2."""

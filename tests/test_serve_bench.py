@@ -10,6 +10,7 @@ from test_serve import WEBRTC
 
 
 @WEBRTC
+@pytest.mark.slow  # (default run's time: a benchmark run)
 def test_bench_serve_reports_fps_latency_and_cpu(run_cli, weights_env, tmp_path):
     out = tmp_path / "serve.json"
     code, stdout, err = run_cli("bench", "serve", "--clients", "1", "--seconds", "2", "--warmup", "0", "--size", "64x48",

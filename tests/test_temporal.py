@@ -388,6 +388,7 @@ def test_warp_error_of_a_still_clip_is_zero_and_psnr_of_itself_infinite():
     assert warp_error([first, second], input_flows([first, second])) < 0.1 * unwarped
 
 
+@pytest.mark.slow  # (default run's time: a benchmark run; the stabiliser's modes are tested above)
 def test_bench_temporal_runs(run_cli, weights_env, tmp_path, data_dir):
     out, figure = tmp_path / "temporal.json", tmp_path / "difference.png"
     code, _, err = run_cli("bench", "temporal", "--frames", "3", "--size", "48", "--strengths", "0.8",

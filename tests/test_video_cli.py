@@ -124,6 +124,7 @@ def test_tiny_and_thin_videos_with_the_default_stabiliser(run_cli, weights_env, 
         assert result.pts == probe(source).pts
 
 
+@pytest.mark.slow  # (default run's time: the corpus writes MPEG-TS)
 def test_mpeg_ts_output_holds_h264_and_copies_the_aac(run_cli, weights_env, bunny, style, tmp_path):
     """FFmpeg lists only MPEG-2 and MP2 for MPEG-TS (its muxer keeps no list), yet it holds H.264
     and AAC: `.ts` was refused for every encoder. Now H.264, with the sound copied (the muxer only
@@ -354,6 +355,7 @@ def test_latin1_tags_do_not_make_a_file_unreadable(run_cli, weights_env, style, 
 
 
 @pytest.mark.parametrize("order", ["late start", "jump forward", "jump back"])
+@pytest.mark.slow_cases('jump back')  # (default run's time: the other joins stay)
 def test_timestamps_start_at_zero_and_continue_across_joined_segments(run_cli, weights_env, style, tmp_path, order):
     """As `ffmpeg -i in out.mp4` does: a clip starting at 10 s made an MP4 with 11 s of nothing
     first; segments joined from a playlist (each with its own clock) a 500 s frozen gap, or, for

@@ -106,6 +106,7 @@ def test_segments_of_a_faster_rate_start_after_the_slower_ones_end(tmp_path, cap
     assert "out of order" not in capsys.readouterr().err
 
 
+@pytest.mark.slow  # (default run's time: the corpus's AVIs)
 def test_an_avi_of_a_rate_that_rises_keeps_its_timing(run_cli, weights_env, data_dir, tmp_path):
     """An AVI counts frames at the rate read from the start (25): the 50 fps part's frames each
     moved a slot on made a 2 s clip 3 s long; frames that share a slot are dropped, as FFmpeg

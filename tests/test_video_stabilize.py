@@ -28,6 +28,7 @@ def flicker(frames: list[np.ndarray]) -> float:
     return float(np.mean([np.abs(a.astype(int) - b).mean() for a, b in zip(frames, frames[1:])]))
 
 
+@pytest.mark.slow  # (default run's time: every mode on a whole clip)
 def test_every_mode_keeps_frames_timestamps_and_sound(run_cli, weights_env, data_dir, style, tmp_path):
     bunny = data_dir / "videos" / "cutBunny.mp4"
     outputs = {}

@@ -146,6 +146,7 @@ def test_gopro_telemetry_is_kept_byte_for_byte_in_mp4_and_mov(run_cli, weights_e
 
 @pytest.mark.parametrize("suffix", [".mkv", pytest.param(".avi", marks=pytest.mark.slow),
                                     pytest.param(".webm", marks=pytest.mark.slow)])  # (the default run: one)
+@pytest.mark.slow_cases('.mkv')  # (default run's time: the other containers stay)
 def test_gopro_telemetry_is_named_where_the_container_cannot_hold_it(run_cli, weights_env, style, tmp_path, gopro,
                                                                      suffix):
     """FFmpeg's Matroska muxer refuses data tracks and its AVI muxer writes one of no kind: the
@@ -213,6 +214,7 @@ def test_klv_is_named_where_the_container_cannot_hold_it(run_cli, weights_env, s
 
 @pytest.mark.parametrize("kind, suffix", [("jpg", ".mp4"), ("png", ".mp4"), ("jpg", ".mkv"), ("png", ".mkv"),
                                           ("bmp", ".mkv"), ("mkv", ".mkv"), ("mkv", ".mp4"), ("mp3", ".mp4")])
+@pytest.mark.slow_cases('mp3-.mp4', 'jpg-.mkv', 'mkv-.mkv', 'png-.mkv', 'bmp-.mkv')  # (default run's time: the .mp4 cases stay)
 def test_cover_art_is_kept_byte_for_byte(run_cli, weights_env, style, tmp_path, covers, kind, suffix):
     """Cover art beside the video (a music video's, a podcast's) was left out with a note: an MP4
     keeps it as its cover, a .mkv as an attached picture, the picture's bytes as they were (MP3
