@@ -116,6 +116,7 @@ def test_an_infinite_exr_highlight_reads_white_and_nan_black(tmp_path):
     assert read[3, 3].tolist() == [0, 0, 0] and read[0, 0].tolist() == [137, 137, 137]
 
 
+@pytest.mark.slow  # (default run's time: a large float picture)
 def test_a_float_picture_converts_in_strips():
     """Each step of the conversion copied the whole picture: a 64 MP EXR took 5.5 GiB."""
     picture = np.random.default_rng(1).random((1000, 2000, 3), dtype=np.float32) * 1.2

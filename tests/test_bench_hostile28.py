@@ -154,6 +154,7 @@ def test_warmup_0_times_the_first_step(published_weights, monkeypatch, one_threa
     assert events[:2] == ["timing", "step"]
 
 
+@pytest.mark.slow  # (default run's time: a benchmark run)
 def test_live_counts_stylized_frames_within_the_measured_window(run_cli, weights_env, tmp_path, one_thread):
     """The stylized count ran to the session's end (frames never shown) over the shown span: at
     a 10 fps source with nothing dropped it said 10.54 against 10.01 shown."""

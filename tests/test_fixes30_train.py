@@ -33,6 +33,7 @@ def tensors(path) -> dict[str, torch.Tensor]:
         return {key: handle.get_tensor(key) for key in handle.keys()}
 
 
+@pytest.mark.slow  # (default run's time: two runs and a resume)
 def test_a_resumed_temporal_run_equals_the_uninterrupted_one(dataset, published_weights, tmp_path, one_thread):
     """The loader's iterator drew its seed from the global RNG after a resume restored it, so the
     temporal term's random warps and noise differed from the uninterrupted run's (1.6e-4 apart)."""
@@ -211,6 +212,7 @@ def test_evaluate_holds_one_batch_of_contents_at_a_time(published_weights, one_t
     assert max(alive_at_each_read) <= 1, alive_at_each_read  # the batch before, until the loop takes the next
 
 
+@pytest.mark.slow  # (default run's time: an evaluation run)
 def test_evaluate_says_terminated_on_sigterm(dataset, published_weights, tmp_path):
     """tools/evaluate.py died silently on SIGTERM (exit 143, no line), unlike every other command."""
     import os

@@ -139,6 +139,7 @@ def test_both_places_are_checked_before_anything_is_downloaded(mirror, run_cli, 
     assert sorted(p.name for p in (tmp_path / "wd").iterdir()) == [DECODER] and out == ""
 
 
+@pytest.mark.slow  # (default run's time: two downloads)
 def test_a_file_that_landed_is_reported_before_a_later_failure(mirror, run_cli, tmp_path):
     """A decoder failing verification: only the error was printed, the VGG in place unsaid."""
     (mirror / DECODER).write_bytes(b"not weights")
@@ -165,6 +166,7 @@ def test_a_server_sending_on_past_the_size_is_not_a_contradiction(synthetic_rele
 
 
 @pytest.mark.parametrize("home", [True, False])
+@pytest.mark.slow_cases('True')  # (default run's time: False stays)
 def test_the_closing_note_names_settings_that_find_the_files(mirror, run_cli, monkeypatch, tmp_path, home):
     """$REALTIME_ADAIN_HOME was offered for any --dir; it finds only HOME/weights."""
     for variable in ("REALTIME_ADAIN_VGG", "REALTIME_ADAIN_DECODER"):

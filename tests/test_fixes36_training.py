@@ -80,6 +80,7 @@ def test_an_edited_count_of_skipped_files_is_a_damaged_state(train_tool, finishe
     refused_as_damaged(train_tool, finished_run, tmp_path, huge_skip_count, "skipped files 10000000000")
 
 
+@pytest.mark.slow  # (default run's time: a run and its resume)
 def test_a_checkpoint_with_relative_paths_asks_for_them_again(train_tool, finished_run, tmp_path, dataset,  # noqa: F811
                                                               monkeypatch, one_thread):
     """A checkpoint saved before paths were kept absolute (`--content c`), resumed from another

@@ -24,6 +24,7 @@ def styles(stylizer):
     return [stylizer.style(RNG.integers(0, 256, (32, 32, 3), dtype=np.uint8), size=32) for _ in range(3)]
 
 
+@pytest.mark.slow  # (default run's time: fills the address space)
 def test_out_of_memory_in_stylize_image_and_stylize_frames_is_a_memory_error(published_weights):
     """`stylize`, `style` and `stylize_masked` raised `OutOfMemory` (a UserError and a
     MemoryError), but `stylize_image` and `stylize_frames` a plain UserError, which `except

@@ -116,6 +116,7 @@ def test_the_motion_tool_reads_the_test_data_setting_and_says_its_whole_first_se
     assert "`realtime_adain.switch_interval`)." in " ".join(done.stdout.split())
 
 
+@pytest.mark.slow  # (default run's time: the whole check script)
 def test_gpu_check_without_a_gpu_leaves_only_its_results(tmp_path):
     """Refused for want of a GPU (hidden here, as on a machine without one), it left its work folder."""
     (tmp_path / "tmp").mkdir()

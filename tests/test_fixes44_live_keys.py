@@ -189,6 +189,7 @@ def test_the_docs_say_what_the_log_says(stylizer, data_dir, tmp_path, one_thread
     assert 'reason="...: cannot read it (No such file or directory)"' in DOCS
 
 
+@pytest.mark.slow  # (default run's time: a whole live session)
 def test_a_session_whose_stderr_pipe_closed_ends_normally_with_its_output(published_weights, data_dir, tmp_path):
     """`live ... 2>&1 | head -c 1`: the log's lines, written to a copy of stderr (above), raised on
     the closed pipe and the session ended 141 without its -o file; now they go on as before."""

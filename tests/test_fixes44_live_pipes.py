@@ -2,6 +2,7 @@
 
 An empty pipe (`true | realtime-adain live --source -`) and `< /dev/null` were "standard input:
 cannot open (Invalid data found when processing input)": FFmpeg's words for a stream it probed."""
+import pytest
 import subprocess
 
 from live_support import FAST, cli_env, live_command
@@ -27,6 +28,7 @@ def test_standard_input_from_a_device_is_refused_as_not_a_pipe(published_weights
     assert done.stderr.decode().startswith("error: --source -: standard input is a device, not a pipe; pipe a video")
 
 
+@pytest.mark.slow  # (default run's time: a model load)
 def test_pipe_n_of_a_descriptor_not_open_is_refused_before_the_session_takes_that_number(published_weights, data_dir,
                                                                                          tmp_path):
     """Without `3<`, `--source pipe:3` read the program's own copy of stderr (its log took descriptor 3)."""

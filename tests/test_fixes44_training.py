@@ -62,6 +62,7 @@ def stopped_after_a_checkpoint(*args) -> str:
     return err
 
 
+@pytest.mark.slow  # (default run's time: a run and its resume)
 def test_the_hint_of_a_run_resumed_from_a_file_names_its_folder(train_tool, finished_run, tmp_path,  # noqa: F811
                                                                 one_thread):
     """It named the decoder file resumed from, which --resume refuses once the run saved past it."""

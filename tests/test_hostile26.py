@@ -210,6 +210,7 @@ def _ffmpeg(*args: str | os.PathLike) -> None:
     subprocess.run(["ffmpeg", "-v", "error", "-y", *map(str, args)], check=True)
 
 
+@pytest.mark.slow  # (default run's time: a whole clip)
 def test_a_matroska_cut_short_is_said_from_its_duration_tag(run_cli, weights_env, data_dir, tmp_path):
     """Matroska states no frame count or track duration: a download stopped at 60 % gave a shorter
     output without a word (an MP4 so cut is refused: its index counts the frames). FFmpeg's muxer

@@ -127,6 +127,7 @@ def test_a_connection_that_never_handshakes_is_closed(stylizer, registry, pair, 
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
 
 
+@pytest.mark.slow  # (default run's time: waits out a close)
 def test_a_client_that_never_reads_the_close_is_let_go(stylizer, registry, pair, monkeypatch):
     """Closing an https connection (here: no request within REQUEST_HEAD_S) waits for the client's
     close_notify: a client that never reads held its descriptor asyncio's 30 s more; now TLS_CLOSE_S."""

@@ -242,6 +242,7 @@ def test_concatenated_ts_with_sound_into_mp4(run_cli, weights_env, style, tmp_pa
     assert len(copied) == len(source) and all(s.endswith(c) and len(s) == len(c) + 7 for (c, _, _), (s, _, _) in zip(copied, source))
 
 
+@pytest.mark.slow  # (default run's time: a wide clip encoded)
 def test_an_output_too_wide_to_encode_is_refused_up_front(run_cli, weights_env, style, tmp_path):
     """4100x16 stored at 4:1 pixels shows as 16400x16: kept at that size no encoder takes it, so it
     is refused before the model loads (it used to fail after it, as "Generic error in an external

@@ -143,6 +143,7 @@ def test_joined_ts_with_dvb_subtitles(run_cli, weights_env, style, tmp_path):
     assert assert_copies_follow(out, kinds=("video", "audio", "subtitle")) == pytest.approx(SECONDS, abs=0.05)
 
 
+@pytest.mark.slow  # (default run's time: the other joined files stay)
 def test_three_copies_joined(run_cli, weights_env, style, tmp_path):
     out = tmp_path / "out.ts"
     stylize(run_cli, joined(tmp_path, copies=3), style, out)
