@@ -262,18 +262,19 @@ def dead_link_is(link: Path) -> str:
 def check_writable_dir(directory: Path, what: str = "output directory") -> None:
     """Prove `directory` can be made and written to without making it, so a run refused later
     leaves no empty folder behind (the outputs' temporary files create it when written)."""
+    shown = directory if str(directory) != "." else f"{os.getcwd()} (the current folder)"  # (not ".", never typed)
     if (link := dead_link(directory)) is not None:
-        raise UserError(f"{directory}: {what} cannot be made ({why_dead(link)})")
+        raise UserError(f"{shown}: {what} cannot be made ({why_dead(link)})")
     existing = next(p for p in (directory, *directory.parents) if p.exists() or p == Path(p.anchor or "."))
     if existing.exists() and not existing.is_dir():
         kind = "a file" if existing.is_file() else "a device, fifo or socket"
         where = f"it is {kind}" if existing == directory else f"{existing} is {kind}"
-        raise UserError(f"{directory}: {what} is not writable ({where}, not a folder)")
+        raise UserError(f"{shown}: {what} is not writable ({where}, not a folder)")
     try:
         with tempfile.TemporaryFile(dir=existing):
             pass
     except OSError as exc:
-        raise UserError(f"{directory}: {what} is not writable ({why_not_writable(exc)})") from None
+        raise UserError(f"{shown}: {what} is not writable ({why_not_writable(exc)})") from None
 
 
 def why_not_writable(exc: OSError) -> str:

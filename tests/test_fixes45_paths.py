@@ -1,0 +1,16 @@
+"""Outputs named relative to a current folder that cannot be written (tester h8, session 45): the
+error named ".", which the user never typed."""
+
+from pathlib import Path
+
+import pytest
+
+from realtime_adain.errors import UserError
+from realtime_adain.paths import check_writable_dir
+
+
+def test_a_read_only_current_folder_is_named_by_its_path(monkeypatch):
+    monkeypatch.chdir("/sys/kernel")  # (no files can be made there, even by root)
+    with pytest.raises(UserError) as refused:
+        check_writable_dir(Path("out.jpg").parent)
+    assert str(refused.value).startswith("/sys/kernel (the current folder): output directory is not writable")
