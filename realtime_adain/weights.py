@@ -273,7 +273,7 @@ def _pytorch_layout(handle: BinaryIO) -> bool:
     return bool(slash) and f"{folder}/data.pkl" in names and not {f"{folder}/version", f"{folder}/.data/version"}.isdisjoint(names)
 
 
-def _safetensors_metadata(data: bytes) -> dict[str, str]:
+def safetensors_metadata(data: bytes) -> dict[str, str]:
     """The metadata in a safetensors file's header (an 8-byte length, then JSON), which
     `safetensors.torch.load` has already checked."""
     (length,) = struct.unpack("<Q", data[:8])
@@ -291,7 +291,7 @@ def read_weights(path: str | os.PathLike) -> LoadedWeights:
         if path.suffix == ".safetensors":
             from safetensors.torch import load
 
-            return LoadedWeights(load(data), _safetensors_metadata(data), sha256)
+            return LoadedWeights(load(data), safetensors_metadata(data), sha256)
         with warnings.catch_warnings():  # torch warns about pickle protocols; our line says it all
             warnings.simplefilter("ignore")
             state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)

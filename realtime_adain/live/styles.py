@@ -25,8 +25,7 @@ from typing import Callable, Iterator, Sequence
 import cv2
 import numpy as np
 import torch
-from safetensors import safe_open
-from safetensors.torch import save
+from safetensors.torch import load, save
 from tqdm import tqdm
 
 from realtime_adain.checked_inputs import ChangedSinceChecked, file_changed, file_digest
@@ -41,7 +40,7 @@ from realtime_adain.regular_files import open_regular
 from realtime_adain.video.notes import collected, note
 from realtime_adain.stylizer import Stylizer
 from realtime_adain.userdirs import cache_dir_for_run, user_dir
-from realtime_adain.weights import file_sha256
+from realtime_adain.weights import file_sha256, safetensors_metadata
 
 THUMBNAIL_SIDE = 64
 CHANNELS = 512  # relu4_1's, the statistics' length
@@ -373,10 +372,11 @@ class StyleLibrary:
         try:
             if path.is_symlink():  # another entry (another style's statistics) or any file: not ours
                 raise ValueError("a link")
-            if path.stat().st_size > MAX_CACHE_BYTES:
+            with open_regular(path) as handle:  # read once: safe_open opened the file twice by name, and an
+                data = handle.read(MAX_CACHE_BYTES + 1)  # entry replaced meanwhile paired one's header with another's data
+            if len(data) > MAX_CACHE_BYTES:
                 raise ValueError("too large")
-            with safe_open(path, "pt") as entry:
-                tensors, metadata = {name: entry.get_tensor(name) for name in entry.keys()}, entry.metadata() or {}
+            tensors, metadata = load(data), safetensors_metadata(data)
             if set(tensors) != {"mean", "std", "thumbnail"}:
                 raise ValueError("unexpected tensors")
             mean, std, thumb = tensors["mean"], tensors["std"], tensors["thumbnail"]
