@@ -26,8 +26,10 @@ def _sqrtm(matrix: np.ndarray) -> np.ndarray:
     return u @ np.diag(np.sqrt(s)) @ vt
 
 
-def match_color(source: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """Return `source` (uint8 RGB) recoloured to the colour mean and covariance of `target`."""
+def recolored(source: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """`source` (uint8 RGB) recoloured to the colour mean and covariance of `target`, as float64
+    0..255 values neither clipped nor rounded: the reference encodes its recoloured style so, and
+    a saturated pair (10-14 % of values outside 0..255) clipped changed relu4_1's std by ~20 %."""
     src, src_mean, src_std = _flat_stats(source)
     tgt, tgt_mean, tgt_std = _flat_stats(target)
     src_norm = (src - src_mean) / src_std
@@ -35,5 +37,9 @@ def match_color(source: np.ndarray, target: np.ndarray) -> np.ndarray:
     src_cov = src_norm @ src_norm.T + np.eye(3)
     tgt_cov = tgt_norm @ tgt_norm.T * (src.shape[1] / tgt.shape[1]) + np.eye(3)
     transfer = _sqrtm(tgt_cov) @ np.linalg.inv(_sqrtm(src_cov)) @ src_norm
-    out = transfer * tgt_std + tgt_mean
-    return np.clip(out.T.reshape(source.shape) + 0.5, 0, 255).astype(np.uint8)
+    return (transfer * tgt_std + tgt_mean).T.reshape(source.shape)
+
+
+def match_color(source: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """`recolored` as a uint8 picture (clipped and rounded), to look at or save."""
+    return np.clip(recolored(source, target) + 0.5, 0, 255).astype(np.uint8)

@@ -23,7 +23,7 @@ import torch
 from realtime_adain import engines, weights
 from realtime_adain.adain import StyleStats, check_stats
 from realtime_adain.checks import check_number
-from realtime_adain.color import match_color
+from realtime_adain.color import recolored
 from realtime_adain.engines.base import CallLock, check_frame_shape
 from realtime_adain.engines.frames import frames_to_images, images_to_frames
 from realtime_adain.errors import UserError, out_of_memory_as_user_error
@@ -269,7 +269,8 @@ class Stylizer:
         return self._engine
 
     def to_tensor(self, frames: np.ndarray) -> torch.Tensor:
-        """(N, H, W, 3) or (H, W, 3) uint8 RGB -> (N, 3, H, W) in [0, 1] on the device."""
+        """(N, H, W, 3) or (H, W, 3) uint8 RGB -> (N, 3, H, W) in [0, 1] on the device (float
+        0..255 values, a recoloured style, are scaled the same way and kept unclipped)."""
         return frames_to_images(frames, self.device, self.dtype)
 
     to_uint8 = staticmethod(images_to_frames)  # (N, 3, H, W) in [0, 1] -> (N, H, W, 3) uint8
@@ -292,7 +293,7 @@ class Stylizer:
         check_budget(image, size, MAX_SIDE * MAX_SIDE, "image")
         image = fit_short_side(image, size)
         if color_reference is not None:
-            image = match_color(image, as_rgb(color_reference, "color_reference"))
+            image = recolored(image, as_rgb(color_reference, "color_reference"))  # (float, unclipped)
         with _out_of_memory_said("image", "lower size"):
             return self.net.style_stats(self.to_tensor(image))
 

@@ -10,7 +10,6 @@ import torch
 
 from live_support import copy_styles  # noqa: F401  (fixture)
 from realtime_adain.adain import StyleStats
-from realtime_adain.color import match_color
 from realtime_adain.imageio import fit_short_side, read_image, write_image
 from realtime_adain.live.controller import Controller
 from realtime_adain.live.styles import ActiveStyle, StyleLibrary
@@ -139,7 +138,7 @@ def test_active_style_mixes_for_free_and_recolours_once_per_toggle(stylizer, cou
     for _ in range(3):  # several frames: one encoder run, with the first frame as reference
         recoloured = active.stats(controller.state, frame)
     assert len(counting) == calls + 1
-    direct = stylizer.style_stats(match_color(lib.image(0), frame))
+    direct = stylizer.style_stats(lib.image(0), color_reference=frame)
     assert torch.allclose(recoloured.mean, direct.mean)
     controller.apply("next")
     active.stats(controller.state, frame)
