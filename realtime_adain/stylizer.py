@@ -292,9 +292,9 @@ class Stylizer:
         image, size = as_rgb(image, "image"), check_size(size)
         check_budget(image, size, MAX_SIDE * MAX_SIDE, "image")
         image = fit_short_side(image, size)
-        if color_reference is not None:
-            image = recolored(image, as_rgb(color_reference, "color_reference"))  # (float, unclipped)
         with _out_of_memory_said("image", "lower size"):
+            if color_reference is not None:
+                image = recolored(image, as_rgb(color_reference, "color_reference"))  # (float, unclipped)
             return self.net.style_stats(self.to_tensor(image))
 
     def style(self, image, size: int | None = 512, max_pixels: int = DEFAULT_MAX_PIXELS) -> StyleStats:

@@ -41,3 +41,36 @@ def test_preserved_colour_style_stats_are_the_references_on_a_saturated_pair(sty
         expected = stylizer.net.style_stats(torch.from_numpy(expected_picture).permute(2, 0, 1)[None].float() / 255)
     torch.testing.assert_close(ours.mean, expected.mean, rtol=1e-4, atol=1e-5)
     torch.testing.assert_close(ours.std, expected.std, rtol=1e-4, atol=1e-5)
+
+
+def test_a_colour_reference_of_any_size_costs_a_strips_memory_and_gives_the_same_colours():
+    """A 16384 x 16384 `color_reference` (the decode cap) took ~20 GB of float64 copies and ended
+    in numpy's own MemoryError, not the documented OutOfMemory (tester h2): its statistics are now
+    summed in strips, to the same values as the whole-array formula."""
+    import tracemalloc
+
+    from realtime_adain.color import recolored
+
+    rng = np.random.default_rng(0)
+    style = rng.integers(0, 256, (32, 48, 3), dtype=np.uint8)
+    reference = (rng.normal(90, 30, (3000, 700, 3)) * [1, 0.5, 1.5]).clip(0, 255).astype(np.uint8)
+    same_count = reference[:32, :48]  # the reference's formula is ours at equal pixel counts
+    assert np.allclose(recolored(style, same_count), reference_coral(style, same_count), atol=1e-6)
+    # at other counts, the whole-array form of ours (the target's scatter scaled to the source's count)
+    flat = reference.reshape(-1, 3).T.astype(np.float64)
+    mean, std = flat.mean(1, keepdims=True), flat.std(1, ddof=1, keepdims=True)
+    scatter = ((flat - mean) / std) @ ((flat - mean) / std).T
+    src = style.reshape(-1, 3).T.astype(np.float64)
+    src_norm = (src - src.mean(1, keepdims=True)) / src.std(1, ddof=1, keepdims=True)
+    sqrtm = lambda m: (lambda u, s, vt: u @ np.diag(np.sqrt(s)) @ vt)(*np.linalg.svd(m))  # noqa: E731
+    whole = sqrtm(scatter * (src.shape[1] / flat.shape[1]) + np.eye(3)) @ np.linalg.inv(sqrtm(src_norm @ src_norm.T + np.eye(3))) @ src_norm
+    assert np.allclose(recolored(style, reference), (whole * std + mean).T.reshape(style.shape), atol=1e-6)
+
+    huge = np.tile(reference[:64, :64], (128, 128, 1))  # 8192 x 8192: 200 MB as uint8, 1.6 GB as float64
+    tracemalloc.start()
+    try:
+        recolored(style, huge)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 200 << 20, peak
