@@ -29,20 +29,38 @@ FLOW_MODES = ("flow", "both")  # the --stabilize modes that run the flow stabili
 STANDARD_INPUT = ("-", "pipe:", "pipe:0", "/dev/stdin")  # `live --source` names for standard input
 
 
+# An open descriptor named as a `live --source`: FFmpeg's pipe:N, the system's /dev/fd/N and
+# /proc/self/fd/N (no leading zero there: /dev/fd/03 is no entry); /dev/stdout and /dev/stderr are 1 and 2.
+DESCRIPTOR_NAME = re.compile(r"pipe:0*([1-9][0-9]*)|(?:/dev/fd|/proc/self/fd)/(0|[1-9][0-9]*)", re.ASCII)
+STANDARD_OUTPUTS = {"/dev/stdout": 1, "/dev/stderr": 2}
+
+
+def descriptor_number(spec: str) -> int | None:
+    """The descriptor `spec` names (pipe:3, /dev/fd/3, /proc/self/fd/3); None for any other name."""
+    if spec in STANDARD_OUTPUTS:
+        return STANDARD_OUTPUTS[spec]
+    named = DESCRIPTOR_NAME.fullmatch(spec)
+    return int(named[1] or named[2]) if named else None
+
+
 def descriptor_path(spec: str) -> str:
     """`spec` as a path: FFmpeg's pipe:N, another open descriptor (`3< clip.ts`, a pipe a program
     passed), is /dev/fd/N, as /dev/stdin is standard input; any other name as it is."""
-    named = re.fullmatch(r"pipe:0*([1-9][0-9]*)", spec, re.ASCII)
-    return f"/dev/fd/{named[1]}" if named else spec
+    named = DESCRIPTOR_NAME.fullmatch(spec)
+    return f"/dev/fd/{named[1]}" if named and named[1] else spec
 
 
-def closed_descriptor(spec: str) -> str | None:
-    """Why `spec`, a pipe:N, cannot be read: its descriptor is not open; None otherwise. Asked
-    before the session opens any descriptor of its own (its log took descriptor 3, and
-    `--source pipe:3` without `3<` then read the program's own stderr)."""
-    path = descriptor_path(spec)
-    if path != spec and not os.path.exists(path):
-        return f"{spec}: descriptor {path[8:]} is not open (give it a pipe: 3< clip.ts, or a program's)"
+def unreadable_descriptor(spec: str) -> str | None:
+    """Why the descriptor `spec` names cannot be a source: standard output or error (the session's
+    own lines, never a video: it waited 5 s for one), or not open; None otherwise. Asked before the
+    session opens any descriptor of its own, which would take a closed one's number (its copy of
+    stderr took 3: `--source /dev/fd/3` without `3<` read the program's own stderr)."""
+    number = descriptor_number(spec)
+    if number in (1, 2):
+        return (f"{spec}: the session's standard {('output', 'error')[number - 1]}, which it writes, not a source; "
+                "give the video on standard input (--source -) or another descriptor (pipe:3 with 3< clip.ts)")
+    if number is not None and not os.path.exists(f"/dev/fd/{number}"):
+        return f"{spec}: descriptor {number} is not open (give it a pipe: {number}< clip.ts, or a program's)"
     return None
 
 
@@ -373,12 +391,17 @@ class LiveSettings:
             raise UserError(f"--stabilize {self.stabilize}: use one of {', '.join(STABILIZE_MODES)}")
         if not (math.isfinite(self.stabilize_strength) and 0.0 <= self.stabilize_strength <= 1.0):
             raise UserError(f"--stabilize-strength {self.stabilize_strength} is outside [0, 1]")
+        if unreadable := unreadable_descriptor(self.source):
+            raise UserError(unreadable)
         self._check_outputs()
 
     @property
     def source_file(self) -> str:
-        """The path the source is read from: standard input redirected from a file is that file."""
-        return os.path.realpath("/dev/stdin") if self.source in STANDARD_INPUT else self.source
+        """The path the source is read from: standard input or a descriptor (pipe:3, /dev/fd/3)
+        redirected from a file is that file (`-o` replaced a `pipe:3` source's `3< clip.mp4`)."""
+        if self.source in STANDARD_INPUT:
+            return os.path.realpath("/dev/stdin")
+        return os.path.realpath(descriptor_path(self.source)) if descriptor_number(self.source) is not None else self.source
 
     def _check_outputs(self) -> None:
         if self.output:

@@ -13,7 +13,7 @@ from pathlib import Path
 from realtime_adain.commands import argtypes, common
 from realtime_adain.errors import UserError
 from realtime_adain.live import keys
-from realtime_adain.settings import LIVE_SIZE_TEXT, STANDARD_INPUT, LiveSettings, closed_descriptor, descriptor_path
+from realtime_adain.settings import LIVE_SIZE_TEXT, STANDARD_INPUT, LiveSettings, descriptor_path
 
 
 EPILOG = """examples:
@@ -120,8 +120,6 @@ def check_files_written(settings: LiveSettings) -> None:
     log = Path(settings.log) if settings.log else None
     if log is not None and (log.is_dir() or str(settings.log).endswith(("/", os.sep))):
         raise UserError(f"--log {settings.log}: a folder; give a file name")
-    if closed := closed_descriptor(settings.source):  # (before the session's own descriptors take its number)
-        raise UserError(closed)
     styles = expand_images(settings.styles, "style")  # the images in style folders too
     inputs = [given for given in (settings.source_file, *styles, *files_used(settings.model.vgg, settings.model.decoder))
               if os.path.isfile(given)]

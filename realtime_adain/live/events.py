@@ -37,13 +37,23 @@ def _append_descriptor(path: str | os.PathLike) -> int:
     return descriptor
 
 
+STDERR_COPY_FROM = 100  # the lowest number the copy of stderr takes: none a user names (`--source pipe:3`)
+
+
 def _stderr_copy() -> int | None:
     """A descriptor of stderr as it is at the start, for the log's lines: a rescan's decode catches
     fd 2 (the image libraries' lines, `capturing_here`) for as long as it decodes, and a line
     written to it meanwhile waited: seconds for a 10000x10000 picture, during which `q` and every
-    other key froze the window. None where stderr is no file (a test's capture): written there."""
+    other key froze the window. None where stderr is no file (a test's capture): written there.
+    Numbered from STDERR_COPY_FROM: at the lowest free number (3) it was what `--source /dev/fd/3`,
+    with no `3<`, then read. (Windows, with no fcntl: no /dev/fd/N to name it by.)"""
     try:
-        return os.dup(sys.stderr.fileno())
+        import fcntl
+    except ImportError:
+        fcntl = None
+    try:
+        stderr = sys.stderr.fileno()
+        return os.dup(stderr) if fcntl is None else fcntl.fcntl(stderr, fcntl.F_DUPFD_CLOEXEC, STDERR_COPY_FROM)
     except (AttributeError, OSError, ValueError):  # (io.UnsupportedOperation is both of the latter)
         return None
 

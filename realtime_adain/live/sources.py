@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 
 from realtime_adain.checks import ascii_whole
-from realtime_adain.settings import STANDARD_INPUT, closed_descriptor, descriptor_path
+from realtime_adain.settings import STANDARD_INPUT, descriptor_number, descriptor_path, unreadable_descriptor
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import first_frame_only_note, needs_heif_extra, read_image, resize
 from realtime_adain.video.deinterlace import deinterlaced
@@ -660,8 +660,8 @@ def open_source(
     if not spec:  # (it was looked for as a file: "error: : no such file")
         raise SourceError("--source is empty: give a camera index, a device, a video file or a URL")
     given, spec = spec, descriptor_path(spec)  # (pipe:3 was "no such file", though /dev/fd/3 was read)
-    if closed := closed_descriptor(given):
-        raise SourceError(closed)
+    if unreadable := unreadable_descriptor(given):
+        raise SourceError(unreadable)
     if spec in STANDARD_INPUT and os.path.isfile("/dev/stdin"):  # (`< clip.mp4`: that file, looped)
         spec = os.path.realpath("/dev/stdin")
     if (index := ascii_whole(spec)) is not None:
@@ -678,6 +678,8 @@ def open_source(
         source = PyAVSource(spec, is_file=False, loop=loop, resolution=resolution)
     elif os.path.isfile(spec):
         source = PyAVSource(spec, is_file=True, loop=loop, resolution=resolution)
+        if descriptor_number(given) is not None:  # (`3< clip.mp4`: named as given; its number alone said `source=3`)
+            source.description = given
     elif sequence := find_sequence(Path(spec)):  # numbered pictures, as `video` reads them; --fps their rate
         sequence.note_gap()
         rate = DEFAULT_FRAMERATE if fps is None else check_framerate(fps, "--fps")
