@@ -24,12 +24,9 @@ APP_NAME = "realtime-adain"
 def user_dir(name: str, kind: Literal["data", "cache"], home_name: str | None = None) -> Path:
     """`name` under $REALTIME_ADAIN_HOME (as `home_name` there, when it differs), else under the
     per-user data directory (kept: weights) or cache directory (rebuilt on demand)."""
-    home = os.environ.get(HOME_ENV_VAR)
-    if home:
-        path = expand_home(home, f" (from ${HOME_ENV_VAR})")
-        if not path.is_absolute():  # taken from where each command ran: downloads were not found by the next
-            raise UserError(f"${HOME_ENV_VAR} {home}: give an absolute path")
-        return path / (home_name or name)
+    home = folder_setting(HOME_ENV_VAR)
+    if home is not None:
+        return home / (home_name or name)
     try:
         import platformdirs
 
@@ -43,6 +40,19 @@ def user_dir(name: str, kind: Literal["data", "cache"], home_name: str | None = 
         raise UserError(f"no home folder to keep the {name} in: $HOME is unset or relative and this user has no "
                         f"home in the password database; set $HOME, or ${HOME_ENV_VAR} to a folder")
     return path / name
+
+
+def folder_setting(variable: str) -> Path | None:
+    """The folder the environment `variable` names (None: unset or empty), which must be absolute:
+    a relative one was taken from where each command ran, so downloads and engines one command
+    made were not found by the next."""
+    value = os.environ.get(variable)
+    if not value:
+        return None
+    path = expand_home(value, f" (from ${variable})")
+    if not path.is_absolute():
+        raise UserError(f"${variable} {value}: give an absolute path")
+    return path
 
 
 def cache_dir_for_run(name: str, what: str, without: str, home_name: str | None = None) -> Path:

@@ -14,3 +14,15 @@ def test_a_read_only_current_folder_is_named_by_its_path(monkeypatch):
     with pytest.raises(UserError) as refused:
         check_writable_dir(Path("out.jpg").parent)
     assert str(refused.value).startswith("/sys/kernel (the current folder): output directory is not writable")
+
+
+def test_a_relative_engine_cache_setting_is_refused_as_a_relative_home_is(monkeypatch):
+    """$REALTIME_ADAIN_ENGINES=releng exported into ./releng of wherever each command ran, where a
+    relative $REALTIME_ADAIN_HOME was already refused (tester h1)."""
+    from realtime_adain.engines.cache import engines_dir
+
+    monkeypatch.setenv("REALTIME_ADAIN_ENGINES", "releng")
+    with pytest.raises(UserError, match=r"^\$REALTIME_ADAIN_ENGINES releng: give an absolute path$"):
+        engines_dir()
+    monkeypatch.setenv("REALTIME_ADAIN_ENGINES", "~/engines")  # (a home-relative one is absolute once expanded)
+    assert engines_dir().is_absolute()

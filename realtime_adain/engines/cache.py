@@ -29,7 +29,7 @@ from realtime_adain.atomic import ANY_AGE, STALE_UNKNOWN_AFTER_S, make_folders, 
 from realtime_adain.errors import UserError
 from realtime_adain.paths import check_writable_dir, why_not_writable
 from realtime_adain.regular_files import open_regular
-from realtime_adain.userdirs import HOME_ENV_VAR, cache_dir_for_run, expand_home, temporary_cache, user_dir
+from realtime_adain.userdirs import HOME_ENV_VAR, cache_dir_for_run, folder_setting, temporary_cache, user_dir
 
 ENGINES_ENV_VAR = "REALTIME_ADAIN_ENGINES"
 SIDECAR_SUFFIX = ".json"
@@ -56,9 +56,9 @@ def engines_dir(for_run: bool = False) -> Path:
     """$REALTIME_ADAIN_ENGINES, else $REALTIME_ADAIN_HOME/engines, else the checkout's `engines/`
     (git-ignored), else the per-user cache dir (an installed package); `for_run`: for a user with
     no home a temporary folder there (an engine built each run), where listing them refuses."""
-    explicit = os.environ.get(ENGINES_ENV_VAR)
-    if explicit:
-        return expand_home(explicit, f" (from ${ENGINES_ENV_VAR})")
+    explicit = folder_setting(ENGINES_ENV_VAR)
+    if explicit is not None:
+        return explicit
     if os.environ.get(HOME_ENV_VAR) or not (CHECKOUT_ENGINES / "README.md").is_file():
         if for_run:
             return cache_dir_for_run("engines", "engine", "engines are built each run")
