@@ -26,3 +26,22 @@ def test_a_relative_engine_cache_setting_is_refused_as_a_relative_home_is(monkey
         engines_dir()
     monkeypatch.setenv("REALTIME_ADAIN_ENGINES", "~/engines")  # (a home-relative one is absolute once expanded)
     assert engines_dir().is_absolute()
+
+
+def test_an_engine_cache_removed_during_a_build_is_said_so(tmp_path):
+    """`rm -rf $REALTIME_ADAIN_HOME` while `export` built: "….onnx: cannot write (No such file or
+    directory)", unlike every other output's "its folder … was removed or renamed during the run" (h8)."""
+    import shutil
+
+    from realtime_adain.engines.cache import CacheUnwritable, EngineCache
+
+    cache = EngineCache(tmp_path / "home" / "engines")
+    entry = cache.entry({"kind": "test"}, ".onnx")
+
+    def build(path):
+        path.write_bytes(b"an engine")
+        shutil.rmtree(tmp_path / "home")
+
+    with pytest.raises(CacheUnwritable, match=r"\.onnx: cannot write \(the engine cache .*/home/engines was removed or renamed during the run\)$"):
+        cache.store(entry, build)
+    assert not (tmp_path / "home").exists()

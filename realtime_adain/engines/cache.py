@@ -259,6 +259,9 @@ class EngineCache:
                 for path in (entry.path, entry.digest_file):
                     with contextlib.suppress(OSError):
                         path.unlink(missing_ok=True)
+            if isinstance(exc, FileNotFoundError) and not tmp_dir.is_dir():  # (`rm -rf` of the home meanwhile)
+                raise CacheUnwritable(f"{entry.path}: cannot write (the engine cache {self.directory} was removed "
+                                      "or renamed during the run)") from None
             if exc.filename is not None and not os.fsdecode(exc.filename).startswith(str(tmp_dir)):
                 raise
             error = naming(writing, exc)
