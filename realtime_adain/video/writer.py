@@ -55,6 +55,13 @@ RGB_MATRIX, BT709_MATRIX, BT601_MATRIX, LIMITED_RANGE, FULL_RANGE = 0, 1, 5, 1, 
 # Encoders of JPEG pictures: BT.601 at full range by definition (decoders read them so, whatever
 # the tags say).
 JPEG_CODECS = frozenset({"mjpeg", "ljpeg"})
+# Where a full-range picture decodes as full range (`holds_full_range`): codecs whose bitstream
+# states the range (H.264, HEVC, VP9, AV1, DNxHD), in any container; others where the container
+# states it (Matroska's Colour element, MP4's colr box; not MOV's, AVI or MPEG-TS), except codecs
+# whose decoders read limited range whatever the container says (MPEG-1/2, VP8, ProRes).
+RANGE_STATING_CODECS = frozenset({"h264", "hevc", "vp9", "av1", "dnxhd"})
+RANGE_STATING_FORMATS = frozenset({"matroska", "webm", "mp4"})
+LIMITED_RANGE_CODECS = frozenset({"mpeg1video", "mpeg2video", "vp8", "prores"})
 # The rate sound of no known format is encoded at (`Writer._add_passthrough`): a broadcast
 # recording's track whose sound starts late or never; what it decodes to is resampled to it.
 UNKNOWN_SOUND_RATE = 48000
@@ -96,15 +103,26 @@ def _rescale(value: int, source: Fraction, target: Fraction) -> int:
     return whole if num >= 0 else -whole
 
 
-def yuv_colour(colour: Colour, pix_fmt: str = "", codec: str = "") -> Colour:
+def holds_full_range(codec: str, fmt: str) -> bool:
+    """Whether pictures encoded by encoder `codec` into container `fmt` decode as full range when
+    written so (`RANGE_STATING_CODECS`)."""
+    name = av.Codec(codec, "w").canonical_name
+    return name in RANGE_STATING_CODECS or (fmt in RANGE_STATING_FORMATS and name not in LIMITED_RANGE_CODECS)
+
+
+def yuv_colour(colour: Colour, pix_fmt: str = "", codec: str = "", fmt: str = "") -> Colour:
     """How YUV output is converted and tagged for an input of `colour`: the input's own, except
     that RGB-coded input (the "RGB" matrix: PNG, TIFF, EXR, GIF, libx264rgb, grey, whatever the
     decoder says: `reader.stored_as_rgb`) gets BT.709 at limited range,
     as a YUV stream cannot carry the RGB matrix (tagged so, players and zscale refuse or misread it);
-    a JPEG pixel format (`yuvj420p`) is full range by definition, and a JPEG picture (MJPEG) BT.601
-    (converted with BT.709, red came back as (210, 0, 29) for (230, 20, 30))."""
+    full range becomes limited where the output cannot state it (`holds_full_range`: written full,
+    a phone's video came out of MPEG-2 in .ts, ProRes or .avi stretched, 6 read 0 and 249 read
+    255); a JPEG pixel format (`yuvj420p`) is full range by definition, and a JPEG picture
+    (MJPEG) BT.601 (converted with BT.709, red came back as (210, 0, 29) for (230, 20, 30))."""
     if colour.colorspace == RGB_MATRIX:
         colour = dataclasses.replace(colour, colorspace=BT709_MATRIX, color_range=LIMITED_RANGE)
+    if colour.color_range == FULL_RANGE and codec and not holds_full_range(codec, fmt):
+        colour = dataclasses.replace(colour, color_range=LIMITED_RANGE)
     if pix_fmt.startswith("yuvj"):
         colour = dataclasses.replace(colour, color_range=FULL_RANGE)
     if codec in JPEG_CODECS:
@@ -426,7 +444,7 @@ class VideoWriter:
         self.palette = (PaletteFrames(spec.width, spec.height, encoder_tb)
                         if av.Codec(settings.codec, "w").name in PALETTE_ENCODERS else None)
         self.rgb_output = av.VideoFormat(stream.pix_fmt).is_rgb or self.palette is not None
-        self.colour = (yuv_colour(spec.colour, stream.pix_fmt, settings.encoder)
+        self.colour = (yuv_colour(spec.colour, stream.pix_fmt, settings.encoder, self.container.format.name)
                        if spec.colour and not self.rgb_output else None)
         if self.colour:
             ctx = stream.codec_context
