@@ -21,14 +21,18 @@ from pathlib import Path
 
 import av
 
+from realtime_adain import interrupts
 from realtime_adain.commands.argtypes import int_between, positive_float
 from realtime_adain.errors import UserError, one_line
 from realtime_adain.video.reader import Frame, VideoReader
 
-# container -> (video codec, audio codec, muxer)
-FORMATS = {"ts": ("libx264", "aac", "mpegts"), "m2ts": ("libx264", "aac", "mpegts"),
-           "mts": ("libx264", "ac3", "mpegts"), "vob": ("mpeg2video", "mp2", "vob"),
-           "mpg": ("mpeg2video", "mp2", "mpeg")}
+# Blu-ray and AVCHD files are BDAV: 192-byte packets, a timecode before each TS packet. FFmpeg's
+# mpegts muxer writes them only when asked, or for a name ending .m2ts (not NAME.m2ts.part, nor .mts).
+BDAV = ("-f", "mpegts", "-mpegts_m2ts_mode", "1")
+# container -> (video codec, audio codec, muxer options)
+FORMATS = {"ts": ("libx264", "aac", ("-f", "mpegts")), "m2ts": ("libx264", "aac", BDAV),
+           "mts": ("libx264", "ac3", BDAV), "vob": ("mpeg2video", "mp2", ("-f", "vob")),
+           "mpg": ("mpeg2video", "mp2", ("-f", "mpeg"))}
 FRAMES = 5
 BEFORE_END = 50  # seconds between --start and the end of the file
 MAX_MINUTES, MAX_REPEATS = 24 * 60, 1000  # (each file is made once, then read --repeats times)
@@ -58,7 +62,7 @@ def make(folder: Path, extension: str, minutes: float) -> Path:
                             f"testsrc2=size=160x90:rate=25:duration={seconds}", "-f", "lavfi", "-i",
                             f"sine=sample_rate=48000:duration={seconds}", "-c:v", video, "-g", "50",
                             *(["-preset", "ultrafast"] if video == "libx264" else []), "-c:a", audio,
-                            "-f", muxer, str(part)], check=True)
+                            *muxer, str(part)], check=True)
             part.replace(path)
         finally:
             part.unlink(missing_ok=True)
@@ -94,12 +98,14 @@ def ffmpeg_seconds(path: Path, start: Fraction) -> float:
 
 
 def main() -> int:
-    """One `error:` line for a Ctrl-C (130) or a file the reader refuses (1), not a traceback."""
+    """One `error:` line for a Ctrl-C (130), a SIGTERM (143: it died without removing the file
+    FFmpeg was making) or a file the reader refuses (1), not a traceback."""
     try:
-        measure_all()
-    except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
-        return 130
+        with interrupts.sigterm_raises():
+            measure_all()
+    except KeyboardInterrupt as exc:
+        print(f"error: {interrupts.message(exc)}", file=sys.stderr)
+        return interrupts.exit_code(exc)
     except UserError as exc:
         print(one_line(f"error: {exc}"), file=sys.stderr)
         return 1

@@ -4,8 +4,8 @@ video").
 
     python3 tools/bench_tone_map.py --sizes 1280x720 1920x1080 --repeats 15
 
-Each size is made once (FFmpeg's zscale: a photo from ../shared/data as PQ and as HLG, 10-bit
-HEVC) and its first picture decoded; then, in one process and one thread, alternately: the
+Each size is made once (FFmpeg's zscale: --photo, by default one of the test material, as PQ and
+as HLG, 10-bit HEVC) and its first picture decoded; then, in one process and one thread, alternately: the
 plain conversion (`rgb24`), `PictureConverter.rgb` (16-bit conversion plus tone map) as it runs
 (`hdr.STRIP_PIXELS` at a time), and the same with the whole picture as one strip (as it ran
 before: the same output, checked). The medians are printed as a table, with the ratio of the
@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -24,11 +25,13 @@ from pathlib import Path
 import av
 import cv2
 
+from realtime_adain import interrupts
+from realtime_adain.benchmarks.setup import check_input_files, test_material
 from realtime_adain.commands.argtypes import frame_resolution, int_between
+from realtime_adain.errors import UserError, one_line
 from realtime_adain.video import hdr
 from realtime_adain.video.reader import PictureConverter
 
-PHOTO = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "content" / "golden_gate.jpg"
 TRANSFERS = {"PQ": "smpte2084", "HLG": "arib-std-b67"}
 MAX_REPEATS = 1000
 repeats = int_between(1, MAX_REPEATS, "repeats")  # (0 was statistics' error on no data)
@@ -43,14 +46,21 @@ def even_size(text: str) -> str:
     return f"{width}x{height}"
 
 
-def hdr_picture(folder: Path, size: str, transfer: str) -> av.VideoFrame:
+def hdr_picture(photo: Path, folder: Path, size: str, transfer: str) -> av.VideoFrame:
+    """The photo as a 10-bit HEVC picture with `transfer`; FFmpeg's failure (a photo it cannot
+    read, a build without zscale or libx265) is a UserError with its first words (the cause; the
+    last are "Error marking filters as finished"), not a traceback."""
     width, height = size.split("x")
     path = folder / f"{transfer}_{size}.mp4"
-    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", str(PHOTO), "-frames:v", "1", "-vf",
+    made = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", str(photo), "-frames:v", "1", "-vf",
                     f"scale={width}:{height},setsar=1,format=gbrpf32le,zscale=tin=709:t=linear,"
                     f"zscale=pin=709:p=2020:t={transfer}:m=2020_ncl:r=tv:npl=203,format=yuv420p10le",
                     "-c:v", "libx265", "-x265-params", "log-level=error", "-color_primaries", "bt2020",
-                    "-color_trc", transfer, "-colorspace", "bt2020nc", str(path)], check=True)
+                    "-color_trc", transfer, "-colorspace", "bt2020nc", str(path)], capture_output=True, text=True)
+    if made.returncode:
+        said = made.stderr.strip().splitlines()
+        raise UserError(f"FFmpeg could not make the {size} picture from {photo} (exit status {made.returncode}"
+                        f"{': ' + said[0] if said else ''})")
     with av.open(str(path)) as container:
         return next(container.decode(video=0))
 
@@ -64,19 +74,37 @@ def timed(work, repeats: int) -> float:
     return statistics.median(times) * 1000
 
 
-def main() -> None:
+def main() -> int:
+    """One `error:` line for a Ctrl-C (130), a SIGTERM (143) or FFmpeg's failure (1), not a traceback."""
+    try:
+        with interrupts.sigterm_raises():
+            measure_all()
+    except KeyboardInterrupt as exc:
+        print(f"error: {interrupts.message(exc)}", file=sys.stderr)
+        return interrupts.exit_code(exc)
+    except UserError as exc:
+        print(one_line(f"error: {exc}"), file=sys.stderr)
+        return 1
+    return 0
+
+
+def measure_all() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", nargs="+", type=even_size, default=["1280x720", "1920x1080"],
                         help="WxH, even sides from 16 to 4096 (default 1280x720 1920x1080)")
     parser.add_argument("--repeats", type=repeats, default=15, help=f"timings of each, 1 to {MAX_REPEATS} (default 15)")
+    parser.add_argument("--photo", type=Path, default=test_material() / "content" / "golden_gate.jpg",
+                        help="the picture made HDR (default: golden_gate.jpg of the test material, "
+                             "$REALTIME_ADAIN_TEST_DATA or ../shared/data beside the checkout)")
     args = parser.parse_args()
+    check_input_files((args.photo, "--photo"))
     cv2.setNumThreads(1)
     print("| size | transfer | plain rgb24 | tone-mapped | ratio | tone-mapped whole (before) |")
     print("|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as folder:
         for size in args.sizes:
             for name, transfer in TRANSFERS.items():
-                frame = hdr_picture(Path(folder), size, transfer)
+                frame = hdr_picture(args.photo, Path(folder), size, transfer)
                 plain, converter = av.video.reformatter.VideoReformatter(), PictureConverter(f"{size} {name}")
                 converter.rgb(frame, None, None, False)  # (the tables are built once per stream)
                 strips = hdr.STRIP_PIXELS
@@ -94,4 +122,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

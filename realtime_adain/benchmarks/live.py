@@ -178,7 +178,6 @@ def summarise(session: LiveSession, which_weights: str, marks: dict[str, float])
     stylizer = session.stylizer
     return {
         **stamp("live", stylizer.device),
-        "device": str(stylizer.device),
         "dtype": next(name for name, dtype in DTYPES.items() if dtype == stylizer.dtype),  # as --dtype names it
         "engine": session.engine_label,
         "weights": which_weights,

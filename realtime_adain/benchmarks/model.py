@@ -90,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
         stylizer = Stylizer.from_settings(ModelSettings(str(vgg), str(decoder), str(device), dtype_name, "eager"))  # (the CLI's words)
         peak = matmul_peak(device, dtype)
         result = {
-            **stamp("model", device), "device": str(device), "dtype": dtype_name,
+            **stamp("model", device), "dtype": dtype_name,
             "threads": torch.get_num_threads(), "weights": which, "warmup": warmup, "iters": iters,
             "matmul_tflops": peak, "rows": [],
         }

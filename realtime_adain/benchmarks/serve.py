@@ -227,7 +227,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("no frame came back during the measurement; raise --seconds")
     device = "cuda" if args.device.startswith("cuda") or (args.device == "auto" and torch.cuda.is_available()) else "cpu"
     result = {
-        **stamp("serve", torch.device(device)), "device": str(torch.device(device)), "cpus": os.cpu_count(),
+        **stamp("serve", torch.device(device)), "cpus": os.cpu_count(),
         "weights": which_weights,
         "clients": args.clients, "frame_size": "%dx%d" % args.frame_size, "client_fps": args.fps,
         "process_size": args.process_size, "stabilize": args.stabilize,

@@ -62,12 +62,14 @@ def engine_list(choices: tuple[str, ...]):
 
 def benchmark_weights(args: argparse.Namespace, workdir: Path) -> tuple[Path, Path, str]:
     """The installed weights when they resolve, else stand-ins in the published formats (speed
-    does not depend on the values); weights asked for by flag must exist (`--vgg ''` too: an unset
-    variable, not a wish for stand-ins). Also says which."""
+    does not depend on the values); weights asked for by flag or by $REALTIME_ADAIN_VGG /
+    _DECODER must exist, as every other command has them (`--vgg ''` too: an unset variable, not
+    a wish for stand-ins; a variable naming a missing file timed stand-ins without a word). Also
+    says which."""
     try:
         return weights.resolve("vgg", args.vgg), weights.resolve("decoder", args.decoder), "installed"
     except UserError:
-        if args.vgg is not None or args.decoder is not None:
+        if args.vgg is not None or args.decoder is not None or any(map(os.environ.get, weights.ENV_VAR.values())):
             raise
         vgg, decoder = write_published_weights(workdir)
         return vgg, decoder, GENERATED
@@ -113,9 +115,10 @@ def machine(device: torch.device) -> str:
 
 
 def stamp(benchmark: str, device: torch.device) -> dict:
-    """The keys every benchmark's JSON starts with, so results from any of them read alike."""
+    """The keys every benchmark's JSON starts with, so results from any of them read alike
+    (`device` too: each bench added its own, and `bench temporal` none)."""
     return {"benchmark": benchmark, "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "machine": machine(device), "torch": torch.__version__}
+            "machine": machine(device), "torch": torch.__version__, "device": str(device)}
 
 
 def check_results_file(json_path: Path | None, inputs: list[Path]) -> None:

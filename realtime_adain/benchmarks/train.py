@@ -139,5 +139,5 @@ def run(args: argparse.Namespace) -> int:
     base = results[0]["median_s"]
     for r in results[1:]:
         print(f"speed-up of {amp_label(r)} over {amp_label(results[0])}: {base / r['median_s']:.2f}x")
-    report_json({**stamp("train", device), "device": str(device), "results": results}, args.json)
+    report_json({**stamp("train", device), "results": results}, args.json)
     return 0

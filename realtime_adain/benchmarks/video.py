@@ -316,7 +316,7 @@ def run(args: argparse.Namespace) -> int:
                      "times_s": times[label]})
         print(f"{label:<66} {shown_seconds(median):>9} {done[label]:6} {fps[label]:7.3f} {f'{speedup:.2f}x' if speedup else '':>9}")
     result = {
-        **stamp("video", torch.device(args.device)), "device": str(torch.device(args.device)), "dtype": args.dtype,
+        **stamp("video", torch.device(args.device)), "dtype": args.dtype,
         "codec": args.codec, "clip": args.video.name,
         "resolution": shape, "frames": n_frames, "size": args.size, "style": args.style.name,
         "style_size": args.style_size, "weights": which, "repeats": args.repeats, "rows": rows,
