@@ -439,7 +439,7 @@ def test_copied_audio_with_a_repeated_timestamp_is_moved_on(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("sar, where, display", [("3/2", "codec", (96, 48)), ("8/9", "codec", (64, 54)),
-                                                 ("4/3", "container", (85, 48)), ("100", "codec", (64, 48))])
+                                                 ("4/3", "container", (86, 48)), ("100", "codec", (64, 48))])
 def test_anamorphic_frames_are_read_with_square_pixels(tmp_path, capsys, sar, where, display):
     """Stored pixels that are not square (HDV 1440x1080 at 4:3, DVD 720x480 at 8:9) are resampled
     to the display's shape, the growing side stretched (no pixel lost), as FFmpeg shows them; the

@@ -4,8 +4,9 @@ A phone's HDR clip read as plain RGB keeps its HDR code values: over BT.2020 pri
 or HLG curve they look washed out (half the saturation), so the network saw a dull picture, and
 its output (the style picture's SDR colours) was then tagged HDR and shown too bright and too
 saturated. Each HDR picture is instead decoded at 16 bits, linearised, moved to BT.709
-primaries, tone-mapped with the ITU-R BT.2390 EETF (HDR reference white, 203 cd/m2 per BT.2408,
-becomes SDR white; highlights up to the stream's peak roll off below it) and encoded for an SDR
+primaries, tone-mapped with the ITU-R BT.2390 EETF (the stream's peak becomes SDR white; light
+below the curve's knee is kept, brighter light rolls off: HDR reference white, 203 cd/m2 per
+BT.2408, lands at 230 of 255 at a 1000 cd/m2 peak, 255 at 203) and encoded for an SDR
 display (BT.1886's 2.4 power, display-referred, as FFmpeg's zscale converts). The output is
 tagged SDR BT.709 (`sdr_colour`). SDR over wide primaries (BT.2020, Display P3) looked washed
 out too: its pictures take the same path without the tone curve.
@@ -25,7 +26,7 @@ from av.video.reformatter import ColorPrimaries
 PQ, HLG = 16, 18  # FFmpeg's AVCOL_TRC_SMPTE2084 and AVCOL_TRC_ARIB_STD_B67
 HDR_TRANSFERS = (PQ, HLG)
 BT709 = 1  # FFmpeg's AVCOL_PRI_BT709, AVCOL_TRC_BT709, AVCOL_SPC_BT709
-REFERENCE_WHITE = 203.0  # cd/m2: HDR reference (graphics) white, ITU-R BT.2408; becomes SDR white
+REFERENCE_WHITE = 203.0  # cd/m2: HDR reference (graphics) white, ITU-R BT.2408: SDR white's light (the EETF's target)
 HLG_PEAK = 1000.0  # cd/m2: the nominal display HLG is rendered for (BT.2100's reference OOTF)
 DEFAULT_PQ_PEAK = 1000.0  # cd/m2 for a PQ stream that states no content or mastering peak
 MAX_PQ_PEAK = 10000.0
@@ -264,6 +265,8 @@ class ToneMap:
         """(H, W, 3) uint16 HDR code values -> (H, W, 3) uint8 SDR BT.709 RGB, `STRIP_PIXELS`
         at a time (see there)."""
         height, width = rgb48.shape[:2]
+        if width == 1:  # OpenCV takes a one-pixel plane for a Scalar (its result 4x1): converted 2 wide
+            return np.ascontiguousarray(self(np.repeat(rgb48, 2, axis=1))[:, :1])
         shown = np.empty((height, width, 3), np.uint8)
         rows = max(1, STRIP_PIXELS // width)
         work = self._work_for(min(rows, height), width)

@@ -86,6 +86,10 @@ TAIL_BYTES = 64 << 20
 TAIL_PICTURES = 64  # an image sequence's latest pictures held so (`TailPackets`)
 # FFmpeg's AV_CODEC_FLAG_OUTPUT_CORRUPT: the decoder gives the frames it concealed (see `Recovery`).
 OUTPUT_CORRUPT = int(av.codec.context.Flags.output_corrupt)
+# FFmpeg's AV_CODEC_FLAG_UNALIGNED: a crop the stream states (an H.264 SPS's) is applied whole;
+# without it FFmpeg applies only as much of a left crop as keeps the planes aligned (16 columns
+# cropped away were shown: 128x80 came out 144x80).
+DECODER_FLAGS = OUTPUT_CORRUPT | int(av.codec.context.Flags.unaligned)
 # A declared frame count is believed only up to this many times what the declared duration holds
 # at the average rate: a header written before the frames were (an AVI written to a pipe) carries
 # a placeholder (2**30).
@@ -257,10 +261,12 @@ def pixel_aspect(stream: av.video.stream.VideoStream, name: str = "the video") -
 
 def square_pixel_size(width: int, height: int, aspect: Fraction) -> tuple[int, int]:
     """(width, height) with square pixels for stored pixels of `aspect`: the side that grows is
-    stretched (1440x1080 at 4:3 -> 1920x1080, 720x480 at 8:9 -> 720x540), so no pixel is lost."""
+    stretched (1440x1080 at 4:3 -> 1920x1080, 720x480 at 8:9 -> 720x540), so no pixel is lost, to
+    an even length (720x480 at 32:27 -> 854x480, not 853: odd sizes are written yuv444p, which
+    browsers and phones do not play; at most a pixel's aspect error, 0.04 % there)."""
     if aspect > 1:
-        return max(1, round(width * aspect)), height
-    return width, max(1, round(height / aspect))
+        return 2 * round(width * aspect / 2), height
+    return width, 2 * round(height / aspect / 2)
 
 
 # A picture of the video may have as many pixels, shown with square pixels, as fit in the 1 GiB
@@ -829,7 +835,7 @@ class VideoReader:
             self._converter = PictureConverter(self.path.name, self.decoder.name,
                                                *pictures_read_with(self.container.format.name, self.path, first))
             decoder_threads(self.decoder)
-            self.decoder.flags |= OUTPUT_CORRUPT  # damaged frames are concealed, not dropped
+            self.decoder.flags |= DECODER_FLAGS  # damaged frames are concealed, not dropped; crops applied whole
             carried, unknown = passthrough_streams(self.container, self.stream, self.path.name)
             self.passthrough = same_program(self.container, self.stream, carried, self.path.name)
             # Input index -> why no output carries it (`job.stream_reports`), as the notes say.
@@ -1458,7 +1464,7 @@ class VideoReader:
                 context = alpha_decoder(stream) or stream.codec_context  # (the decoder `_decoded` used)
                 context.thread_type = "SLICE"
                 bound_decoder(context, self.pixel_aspect)
-                context.flags |= OUTPUT_CORRUPT
+                context.flags |= DECODER_FLAGS
                 recovery, flush, damaged = Recovery(), av.Packet(), 0
                 flush.time_base = self.stream.time_base
                 packets = tail.packets
