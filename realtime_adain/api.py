@@ -190,6 +190,44 @@ def stylize_image(stylizer: Stylizer, image: ImageLike, style: StyleStats, alpha
         return resize(result, original.shape[1::-1])
 
 
+class CallersError(Exception):
+    """An exception of the caller's own iterable, carried through the engine's stream
+    (`errors_carried`) to be raised as itself (`callers_errors_raised`): a MemoryError of the
+    caller's frame generator was said as the engine's ('frames: out of memory; lower batch'), the
+    original suppressed."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(f"{type(error).__name__} from the caller's iterable")
+        self.error = error
+
+
+def errors_carried(items: Iterable) -> Iterator:
+    """`items`, what iterating them raises carried as a `CallersError`."""
+    try:
+        iterator = iter(items)
+    except Exception as exc:
+        raise CallersError(exc) from None
+    while True:
+        try:
+            item = next(iterator)
+        except StopIteration:
+            return
+        except Exception as exc:
+            raise CallersError(exc) from None
+        yield item
+
+
+def callers_errors_raised(results: Iterator) -> Iterator:
+    """`results`, a `CallersError` raised as the caller's own error it carries."""
+    try:
+        yield from results
+    except CallersError as carried:
+        error = carried.error
+    else:
+        return
+    raise error  # (outside the except: not "during handling of" the carrier)
+
+
 def frame_batches(frames: Iterable[np.ndarray], batch: int, max_pixels: int) -> Iterator[np.ndarray]:
     """`frames` as (N, H, W, 3) batches of up to `batch` frames of one shape, each holding at most
     `max_pixels` pixels and the most one engine call takes (16384 x 16384: max_pixels=10**9 built
@@ -234,10 +272,11 @@ def stylize_frames(stylizer: Stylizer, frames: Iterable[np.ndarray], style: Styl
 
     def results() -> Iterator[np.ndarray]:
         with out_of_memory_as_user_error("frames", "lower batch, or pass smaller frames", OutOfMemory):
-            for stylized in stylizer.stylize_stream(frame_batches(frames, batch, max_pixels), style, alpha):
+            for stylized in stylizer.stylize_stream(frame_batches(errors_carried(frames), batch, max_pixels),
+                                                    style, alpha):
                 yield from stylized
 
-    return results()
+    return callers_errors_raised(results())
 
 
 def stylize_video(

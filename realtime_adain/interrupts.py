@@ -20,7 +20,7 @@ import os
 import signal
 import sys
 import threading
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Callable, ContextManager, Iterator, NoReturn
 
 from realtime_adain.errors import UserError
@@ -263,7 +263,8 @@ def finished_before_exit(what: str) -> Iterator[None]:
     teardown). On Python < 3.13 a Ctrl-C in the main thread's `join()` of a thread marks that
     thread finished (CPython gh-90882): the exit no longer waited for `ra.stylize_video` running
     on it, and aborted inside torch (134) with the video lost. The wait is said, and a second
-    Ctrl-C ends it; a forked child (which has no such thread) does not wait."""
+    Ctrl-C ends the process there (130, `what` unfinished); a forked child (which has no such
+    thread) does not wait."""
     if _in_main_thread() or threading.current_thread().daemon:
         yield
         return
@@ -275,8 +276,13 @@ def finished_before_exit(what: str) -> Iterator[None]:
         print(f"finishing {what} before exiting (Ctrl-C again to exit without it)", file=sys.stderr, flush=True)
         try:
             done.wait()
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
             print(f"exiting without finishing {what}", file=sys.stderr, flush=True)
+            # now, not through the interpreter's teardown, which aborted ("terminate called without
+            # an active exception", 134) under the thread still inside torch
+            with suppress(Exception):  # (None, or closed)
+                sys.stdout.flush()
+            os._exit(exit_code(exc))
 
     atexit.register(wait)
     try:

@@ -353,7 +353,10 @@ class Stylizer:
         # (None was refused at the first result, as "'NoneType' object is not iterable")
         if not isinstance(batches, Iterable) or isinstance(batches, (str, bytes, os.PathLike)):
             raise TypeError(f"batches must be an iterable of (N, H, W, 3) uint8 arrays, got {type(batches).__name__}")
-        return _stream_out_of_memory_said(self.engine.stylize_stream(batches, *self._checked(style, alpha)))
+        from realtime_adain.api import callers_errors_raised, errors_carried
+
+        return callers_errors_raised(_stream_out_of_memory_said(
+            self.engine.stylize_stream(errors_carried(batches), *self._checked(style, alpha))))
 
     def _checked(self, style: StyleStats, alpha: float) -> tuple[StyleStats, float]:
         """A call's style and alpha checked as the API's functions check them (a NaN style made a

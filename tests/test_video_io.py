@@ -256,7 +256,7 @@ def test_pipeline_gives_the_stream_one_batch_shape():
 
 
 def test_pipeline_cuts_a_batch_where_the_picture_size_changes():
-    """A stream that changes resolution mid-batch (5 frames of 4x4, then 4 of 6x8, batches of 3):
+    """A stream that changes resolution mid-batch (5 frames of 16x16, then 4 of 24x16, batches of 3):
     no batch mixes shapes, and every frame is written in order. With a pixel budget the larger
     frames go fewer at a time (`video --batch` stacked them whatever their size)."""
     shapes: list[tuple[int, ...]] = []
@@ -266,22 +266,22 @@ def test_pipeline_cuts_a_batch_where_the_picture_size_changes():
             shapes.append(batch.shape)
             yield batch + 100
 
-    items = [Frame(np.full((4, 4, 3) if i < 5 else (6, 8, 3), i, np.uint8), i, 1, i) for i in range(9)]
+    items = [Frame(np.full((16, 16, 3) if i < 5 else (16, 24, 3), i, np.uint8), i, 1, i) for i in range(9)]
     written: list[int] = []
     Pipeline(iter(items), stylize_stream=recording_stream, batch_size=3,
              write_frame=lambda frame: written.append(int(frame.image[0, 0, 0])), write_packet=print).run()
-    assert shapes == [(3, 4, 4, 3), (3, 4, 4, 3), (3, 6, 8, 3), (3, 6, 8, 3)]
+    assert shapes == [(3, 16, 16, 3), (3, 16, 16, 3), (3, 16, 24, 3), (3, 16, 24, 3)]
     assert written == [100 + i for i in range(9)]
     shapes.clear()  # a network that keeps state across frames (smoothed statistics) gets no copies
     Pipeline(iter(items), stylize_stream=recording_stream, batch_size=3, fill_short_batches=False,
              write_frame=lambda frame: None, write_packet=print).run()
-    assert shapes == [(3, 4, 4, 3), (2, 4, 4, 3), (3, 6, 8, 3), (1, 6, 8, 3)]
-    shapes.clear()  # at most 100 pixels a batch: 3 of 4x4 (48), 2 of 6x8 (96); the last one filled up
+    assert shapes == [(3, 16, 16, 3), (2, 16, 16, 3), (3, 16, 24, 3), (1, 16, 24, 3)]
+    shapes.clear()  # at most 800 pixels a batch: 3 of 16x16 (768), 2 of 24x16 (768); the last one filled up
     written.clear()
-    items = [Frame(np.full((4, 4, 3) if i < 5 else (6, 8, 3), i, np.uint8), i, 1, i) for i in range(9)]
-    Pipeline(iter(items), stylize_stream=recording_stream, batch_size=3, batch_pixels=100,
+    items = [Frame(np.full((16, 16, 3) if i < 5 else (16, 24, 3), i, np.uint8), i, 1, i) for i in range(9)]
+    Pipeline(iter(items), stylize_stream=recording_stream, batch_size=3, batch_pixels=800,
              write_frame=lambda frame: written.append(int(frame.image[0, 0, 0])), write_packet=print).run()
-    assert shapes == [(3, 4, 4, 3), (3, 4, 4, 3), (2, 6, 8, 3), (2, 6, 8, 3)]
+    assert shapes == [(3, 16, 16, 3), (3, 16, 16, 3), (2, 16, 24, 3), (2, 16, 24, 3)]
     assert written == [100 + i for i in range(9)]
 
 

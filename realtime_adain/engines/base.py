@@ -31,7 +31,7 @@ from realtime_adain.checks import check_whole
 from realtime_adain.engines.cache import EngineCache
 from realtime_adain.engines.frames import CudaFrames, frames_for
 from realtime_adain.imageio import MAX_DECODE_PIXELS
-from realtime_adain.model import StyleTransferNet, neutral_style
+from realtime_adain.model import StyleTransferNet, neutral_style, padded_size
 
 _LOCKS: "weakref.WeakSet[CallLock]" = weakref.WeakSet()
 
@@ -284,16 +284,27 @@ def check_frames(frames: np.ndarray) -> np.ndarray:
     return batch
 
 
+def padded_pixels(height: int, width: int) -> int:
+    """The pixels the network takes for a frame of height x width: padded to at least 16x16 and
+    multiples of 8 (`model.padded_size`), a 1x1 frame is 256, and memory and time go with those."""
+    padded_height, padded_width = padded_size(height, width)
+    return padded_height * padded_width
+
+
 def check_pixels_per_call(batch: int, height: int, width: int, what: str = "frames") -> None:
-    """Refuse more pixels in one call than any image file may have: a broadcast view of any size
+    """Refuse more pixels in one call than any image file may have, counted as the network takes
+    them (`padded_pixels`: 10**6 frames of 1x1 are 256 million): a broadcast view of any size
     takes no memory until it is copied to the network's input (and the features take ~100x more).
     `what`: the argument, "frame" where it is one (H, W, 3) array (`stylize_masked`)."""
-    if batch * height * width <= MAX_DECODE_PIXELS:
+    pixels = batch * padded_pixels(height, width)
+    if pixels <= MAX_DECODE_PIXELS:
         return
+    sides = padded_size(height, width)
+    padded = f" once padded to {sides[1]}x{sides[0]}" if sides != (height, width) else ""
     limit = f"more than {MAX_DECODE_PIXELS} (16384x16384)"
     if what == "frame":
-        raise ValueError(f"frame is {width}x{height}, {height * width} pixels, {limit}: pass a smaller frame")
-    raise ValueError(f"{what} are {batch} x {width}x{height}, {batch * height * width} pixels in one call, "
+        raise ValueError(f"frame is {width}x{height}, {pixels} pixels{padded}, {limit}: pass a smaller frame")
+    raise ValueError(f"{what} are {batch} x {width}x{height}, {pixels} pixels in one call{padded}, "
                      f"{limit}: pass smaller frames or fewer at a time")
 
 

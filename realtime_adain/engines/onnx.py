@@ -38,6 +38,12 @@ MAX_SIDE = 8192
 MAX_BATCH = 256
 METADATA_KEY = "realtime_adain.engine"  # the cache components an export was made for (JSON)
 
+# onnxruntime, imported by this module only (`onnxruntime_missing`, `_session`), otherwise stores a
+# device id and a database under $HOME/.cache/Microsoft as it loads, and where it cannot (HOME
+# read-only, missing or a file) logs a coloured warning: Python API callers too, not only the
+# CLI's (the user's setting wins).
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+
 
 def onnxruntime_missing() -> str | None:
     """None when onnxruntime imports and the exporter is installed, else how to install them or why
