@@ -72,6 +72,8 @@ def file_urls(
                         (f"${BASE_URL_ENV_VAR}", from_env if from_env else None)):  # (set empty: the default)
         if given is not None and not given.strip():
             raise UserError(f"{name} is empty: give a URL")
+        if given and (problem := _unsendable(given)):
+            raise UserError(f"{shown(given)} (from {name}): {problem}")
     base, base_source = ((base_url, "--base-url") if base_url else (from_env, f"${BASE_URL_ENV_VAR}") if from_env
                          else (DEFAULT_BASE_URL, None))
     explicit = {"vgg": vgg_url, "decoder": decoder_url}
@@ -96,6 +98,17 @@ def file_urls(
             raise UserError(f"{shown(url)}{named}: the URL's port {one_line(port)[:20]!r} is not valid (a number from 1 to 65535)")
         urls[kind] = url
     return urls
+
+
+def _unsendable(url: str) -> str | None:
+    """What `url` holds that no request can carry, or None. Refused up front: urlsplit drops a tab
+    or line break without a word (a token pasted over two lines became another token), and
+    http.client's own refusal quoted the URL with its token in clear ('S3CR\\tET')."""
+    if re.search(r"[\x00-\x1f\x7f]", url):
+        return "a URL cannot hold a control character (a tab or line break: pasted over two lines?)"
+    if " " in url and not re.match(r"\s*file:", url, re.I):  # (a file:// URL's path is opened as it is written)
+        return "a URL cannot hold a space; write it %20"
+    return None
 
 
 def _file_url_problem(parts) -> str | None:
@@ -241,12 +254,14 @@ class _AnswerTooSlow(Exception):
 
 
 class _Watched:
-    """The connections urllib opens for one answer (a redirect opens another), so that a timer can
-    end the wait: the read timeout restarts with every byte, and a server trickling its headers (a
-    byte every few seconds) held `weights download` for good, without a word."""
+    """The sockets of the connections urllib opens for one answer (a redirect opens another), so
+    that a timer can end the wait: the read timeout restarts with every byte, and a server trickling
+    its headers (a byte every few seconds) held `weights download` for good, without a word. The
+    sockets, not the connections: urllib lets go of a connection's once the head is in, and the
+    body is watched the same way (`_PaceWatch`)."""
 
     def __init__(self) -> None:
-        self.connections: list[http.client.HTTPConnection] = []
+        self.sockets: list[socket.socket] = []
         self.expired = False
         self.hosts: list[str] = []  # each request's host (netloc), redirects' targets after the first
 
@@ -260,22 +275,18 @@ class _Watched:
                 if watched.expired:
                     raise TimeoutError("the answer took too long")
                 super().connect()
+                watched.sockets.append(self.sock)
                 if watched.expired:
                     self.sock.close()
                     raise TimeoutError("the answer took too long")
 
-        def make(*args, **kwargs) -> http.client.HTTPConnection:
-            self.connections.append(connection := Watched(*args, **kwargs))
-            return connection
-
-        return make
+        return Watched
 
     def expire(self) -> None:
         self.expired = True
-        for connection in self.connections:
-            if connection.sock is not None:
-                with suppress(OSError):
-                    connection.sock.shutdown(socket.SHUT_RDWR)  # the blocked read returns
+        for sock in self.sockets:
+            with suppress(OSError):  # the blocked read returns (the plain socket's shutdown: an SSL
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)  # socket's own drops its TLS state mid-read)
 
 
 class _HttpRedirectsOnly(urllib.request.HTTPRedirectHandler):
@@ -329,6 +340,7 @@ def _answer(request: urllib.request.Request):
     if watched.expired:  # (cut off mid-header, http.client took what came as the whole head, and no body)
         response.close()
         raise _AnswerTooSlow()
+    response.cut_off = watched.expire  # (for `_PaceWatch`)
     return response
 
 
@@ -339,7 +351,7 @@ def _urlopen(url: str, offset: int):
         headers["Range"] = f"bytes={offset}-"
     try:
         request = _request(url, headers)  # (a malformed URL is a ValueError, below)
-        return _answer(request)
+        response = _answer(request)
     except _AnswerTooSlow:
         raise UserError(f"{shown(url)}: no whole answer within {ANSWER_S:.0f} s (the server sends its headers too "
                         "slowly); try again later, or use a mirror with --base-url") from None
@@ -364,6 +376,11 @@ def _urlopen(url: str, offset: int):
                 reason = "a redirect to an address with a login (user:password@) in it, which is not followed"
             raise UserError(f"cannot reach {_host(target)}, where {host} redirected ({reason}); the mirror's "
                             f"redirect is wrong, or use another mirror with --base-url or ${BASE_URL_ENV_VAR}") from None
+        if proxy := _proxy_for(url):
+            address, variable = proxy
+            where, undo = (f"set in ${variable}", f"unset {variable}") if variable else ("the system's", "change it")
+            raise UserError(f"cannot reach {host} through the proxy {address} ({where}): {reason}; check that proxy, "
+                            f"or {undo} to connect directly") from None
         raise UserError(
             f"cannot reach {host} ({reason}); check the network, or use a mirror with --base-url "
             f"or ${BASE_URL_ENV_VAR}"
@@ -374,6 +391,24 @@ def _urlopen(url: str, offset: int):
         raise UserError(f"{shown(url)}: connection failed ({exc or type(exc).__name__})") from None
     except ValueError as exc:  # a malformed URL ("unknown url type")
         raise UserError(f"{shown(url)}: {exc}") from None
+    if response.status not in (None, 200, 206):  # (None: a file:// URL's) a 204 said "interrupted 4 times"
+        response.close()
+        raise UserError(f"{shown(url)}: HTTP {response.status} {one_line(response.reason or '')[:80]}".rstrip())
+    return response
+
+
+def _proxy_for(url: str) -> tuple[str, str | None] | None:
+    """The proxy urllib goes through for `url` (its login hidden) and the variable it is set in
+    (None: the system's settings), or None: a stale or wrong one made every failure read "cannot
+    reach github.com ...; check the network"."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    proxy = urllib.request.getproxies().get(scheme)
+    if not proxy or urllib.request.proxy_bypass(_host(parts.netloc)):
+        return None
+    names = sorted((name for name in os.environ if name.lower() == f"{scheme}_proxy" and os.environ[name] == proxy),
+                   key=lambda name: name != name.lower())  # (urllib prefers the lower-case one)
+    return shown(proxy), names[0] if names else None
 
 
 def _resumed_offset(response, offset: int) -> int | None:
@@ -441,6 +476,39 @@ class MinRate:
                          "resumes from them); try again later, or use a mirror with --base-url")
 
 
+class _PaceWatch:
+    """Cuts a body off (`cut_off`, shutting its socket) when fewer than `min_rate` bytes of it came
+    in a window (`slow`: how many, in how many seconds). A timer, not a check between reads: a
+    chunked body's framing is read inside one `read1`, and a server that sent trailer lines for
+    ever, or a chunk-size line a byte every few seconds (each restarting the read timeout), held
+    `weights download` for good. Use as a context manager; count each block in `received`."""
+
+    def __init__(self, min_rate: MinRate, cut_off: Callable[[], None]) -> None:
+        self.received = 0
+        self.slow: tuple[int, float] | None = None
+        self._min_rate, self._cut_off = min_rate, cut_off
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def __enter__(self) -> "_PaceWatch":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._done.set()
+        self._thread.join()  # (one cutting off just now: `slow` is set before the read returns)
+
+    def _watch(self) -> None:
+        window_start, window_bytes = time.monotonic(), 0
+        while not self._done.wait(self._min_rate.window_s):
+            elapsed, came = time.monotonic() - window_start, self.received - window_bytes
+            if came < self._min_rate.bytes_per_s * elapsed:
+                self.slow = (came, elapsed)
+                self._cut_off()
+                return
+            window_start, window_bytes = time.monotonic(), self.received
+
+
 def size_limit(spec: PublishedFile, check_checksum: bool) -> SizeLimit:
     if check_checksum and spec.size is not None:
         return SizeLimit(spec.size, f"{spec.filename} of the release", exact=True)
@@ -496,16 +564,21 @@ def _transfer(url: str, part: Path, label: str, limit: SizeLimit, min_rate: MinR
             part.unlink(missing_ok=True)
             raise limit.exceeded(url, total)
         received = start
-        window_start, window_bytes = time.monotonic(), received
         with open(part, "ab" if start else "wb") as out, tqdm(
             total=total or (limit.limit if limit.exact else None), initial=start, unit="B", unit_scale=True,
             unit_divisor=1024, desc=label, disable=None, leave=False,
-        ) as bar:
+        ) as bar, _PaceWatch(min_rate, response.cut_off) as pace:
             while True:
+                lost = None
                 try:
                     block = response.read1(CHUNK)  # what has arrived: `read` would wait for a whole CHUNK
                 except (OSError, http.client.HTTPException) as exc:  # reset, timeout, IncompleteRead
-                    tqdm.write(f"{label}: connection lost after {received} bytes ({type(exc).__name__})")
+                    block, lost = b"", exc
+                if pace.slow is not None:  # (cut off: what read1 made of it, an end or an error, is moot)
+                    out.close()
+                    raise min_rate.too_slow(url, *pace.slow, part)
+                if lost is not None:
+                    tqdm.write(f"{label}: connection lost after {received} bytes ({type(lost).__name__})")
                     return "dropped", start
                 if not block:
                     break
@@ -515,13 +588,8 @@ def _transfer(url: str, part: Path, label: str, limit: SizeLimit, min_rate: MinR
                     raise limit.exceeded(url)
                 out.write(block)
                 received += len(block)
+                pace.received += len(block)
                 bar.update(len(block))
-                elapsed = time.monotonic() - window_start
-                if elapsed >= min_rate.window_s:
-                    if received - window_bytes < min_rate.bytes_per_s * elapsed:
-                        out.close()
-                        raise min_rate.too_slow(url, received - window_bytes, elapsed, part)
-                    window_start, window_bytes = time.monotonic(), received
             out.flush()
             os.fsync(out.fileno())
         if total is not None and received < total:
@@ -603,23 +671,26 @@ def _only_download_into(directory: Path) -> Iterator[None]:
 
 @contextmanager
 def _directory_for(directory: Path) -> Iterator[None]:
-    """Create `directory` (and missing parents); on failure remove those it created, if still empty.
+    """Create `directory` (and missing parents) and hold it (`_only_download_into`); on failure
+    remove those it created, if still empty.
 
     So a run without network leaves the filesystem as it found it, but a `.part` kept for
-    resuming keeps the directory it is in.
+    resuming keeps the directory it is in. Removed only while held: a second first-time run,
+    refused the folder the first had just made, removed it from under that run.
     """
     check_writable_dir(directory, "the download folder")  # (mkdir behind a dead link: "Too many levels of symbolic links")
     created = [path for path in (directory, *directory.parents) if not path.exists()]  # deepest first
     directory.mkdir(parents=True, exist_ok=True)
-    try:
-        yield
-    except BaseException:
-        for path in created:
-            try:
-                path.rmdir()
-            except OSError:  # not empty, or already gone: leave it and its parents
-                break
-        raise
+    with _only_download_into(directory):
+        try:
+            yield
+        except BaseException:
+            for path in created:
+                try:
+                    path.rmdir()
+                except OSError:  # not empty, or already gone: leave it and its parents
+                    break
+            raise
 
 
 def check_destination(kind: str, directory: Path) -> tuple[Path, Path]:
@@ -647,7 +718,7 @@ def download_file(
         if is_valid(target, kind, check_checksum):
             return target, "already present"
         tqdm.write(f"{target}: present but not valid; downloading it again")
-    with _directory_for(directory), _only_download_into(directory):
+    with _directory_for(directory):
         if force and part.exists():
             part.unlink()
         rejected = _fetch_and_verify(kind, url, target, part, check_checksum, min_rate)
@@ -682,6 +753,8 @@ def _fetch_and_verify(kind: str, url: str, target: Path, part: Path, check_check
     except OSError as exc:  # writing the .part: a full disk, a read-only folder
         part.unlink(missing_ok=True)
         raise naming(target, exc) from None
+    if not part.exists():  # (was "rejected the download (deleted it): no such weights file", blaming the server)
+        raise UserError(f"{target}: cannot write (its folder {part.parent} was removed or renamed during the run)")
     try:
         verify(part, kind, check_checksum)
     except UserError as exc:

@@ -7,7 +7,11 @@ connection), `ignore_range` (answer Range requests with a full 200, as some serv
 `endless` (names served with no Content-Length and garbage after the body, never ending, as
 a broken mirror might), `login` ("user:password": answer 401 without that HTTP Basic login, as a
 private mirror does), `lengths` (name -> a Content-Length header sent instead of the true one), `trickle` (names whose body is sent one byte every `TRICKLE_S` seconds, as
-a hostile or stalled server might), `headers` (name -> more headers to send), `requests` logs (path, Range header) of every request; a
+a hostile or stalled server might), `headers` (name -> more headers to send), `statuses` (name -> a status, 204, answered with no
+body), `framing` (name -> "trailer" or "chunk size": the body sent chunked, then framing that
+never ends, a trailer line or a chunk-size line's next byte every `TRICKLE_S` seconds; for
+`STALL_S` at most, so a client without a bound fails rather than hangs), `midway` (name -> called
+when half the body is sent), `requests` logs (path, Range header) of every request; a
 file is served under its name whatever the query (a token URL's). The fixtures at the end give the
 files it serves (imported by the test modules that use them).
 """
@@ -21,6 +25,7 @@ import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Callable
 from urllib.parse import urlsplit
 
 import pytest
@@ -28,6 +33,7 @@ import pytest
 from realtime_adain import download
 
 TRICKLE_S = 0.1
+STALL_S = 3.0
 
 
 class WeightsServer:
@@ -40,6 +46,9 @@ class WeightsServer:
         self.lengths: dict[str, str] = {}
         self.trickle: set[str] = set()
         self.headers: dict[str, dict[str, str]] = {}  # name -> more headers sent with it
+        self.statuses: dict[str, int] = {}
+        self.framing: dict[str, str] = {}
+        self.midway: dict[str, Callable[[], None]] = {}
         self.requests: list[tuple[str, str | None]] = []
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._httpd.daemon_threads = True
@@ -76,7 +85,14 @@ def _handler_for(server: WeightsServer) -> type[BaseHTTPRequestHandler]:
             if name not in server.files:
                 self.send_error(404, "Not Found")
                 return
+            if name in server.statuses:
+                self.send_response(server.statuses[name])
+                self.end_headers()
+                return
             body = server.files[name]
+            if name in server.framing:
+                self._send_stalled_chunks(body, server.framing[name])
+                return
             start = 0
             match = re.fullmatch(r"bytes=(\d+)-", requested_range or "")
             if match and not server.ignore_range:
@@ -114,6 +130,11 @@ def _handler_for(server: WeightsServer) -> type[BaseHTTPRequestHandler]:
                 except OSError:  # the client gave up
                     self.close_connection = True
                 return
+            if name in server.midway:
+                self.wfile.write(body[start:len(body) // 2])
+                self.wfile.flush()
+                server.midway[name]()
+                start = max(start, len(body) // 2)
             cut = server.cuts.get(name)
             if cut:
                 self.wfile.write(body[start:start + cut.pop(0)])
@@ -124,6 +145,22 @@ def _handler_for(server: WeightsServer) -> type[BaseHTTPRequestHandler]:
                 self.wfile.write(body[start:])
             except (ConnectionResetError, BrokenPipeError):  # the client gave up (a test of that)
                 return
+
+        def _send_stalled_chunks(self, body: bytes, how: str) -> None:
+            self.send_response(200)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            self.close_connection = True
+            sent = body if how == "trailer" else body[:len(body) // 2]
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(sent), sent) + (b"0\r\n" if how == "trailer" else b"10;"))
+            until = time.monotonic() + STALL_S
+            try:
+                while time.monotonic() < until:
+                    self.wfile.write(b"X-Trailer: y\r\n" if how == "trailer" else b"a")
+                    self.wfile.flush()
+                    time.sleep(TRICKLE_S)
+            except OSError:  # the client gave up
+                pass
 
     return Handler
 
