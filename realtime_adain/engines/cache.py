@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import hashlib
 import json
 import os
@@ -50,6 +51,23 @@ NO_ROOM = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM)
 
 # Run from a checkout (an editable install), engines are cached in its `engines/` folder.
 CHECKOUT_ENGINES = Path(__file__).resolve().parents[2] / "engines"
+
+
+# The modules whose code makes the exported graph (`graph_code`): the network and AdaIN, and the
+# engine's own module (its export wrapper, its build options).
+GRAPH_MODULES = ("adain.py", "networks.py", "model.py")
+
+
+@functools.cache
+def graph_code(engine_module: str, package: Path = Path(__file__).resolve().parents[1]) -> str:
+    """A digest of the code the graph is built from (`GRAPH_MODULES` and the engine's module,
+    e.g. "engines/onnx.py", in `package`), one component of an engine's key: an export made before
+    the network's code changed (an edited checkout, a later release's fix) was loaded by `auto` as
+    it was, its pictures 109 levels off the eager engine's."""
+    digest = hashlib.sha256()
+    for name in (*GRAPH_MODULES, engine_module):
+        digest.update(name.encode() + b"\0" + (package / name).read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def engines_dir(for_run: bool = False) -> Path:

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from realtime_adain.engines.base import Engine, import_problem
-from realtime_adain.engines.cache import EngineCache, in_the_way
+from realtime_adain.engines.cache import EngineCache, graph_code, in_the_way
 from realtime_adain.engines.frames import HostFrames, frames_to_images
 from realtime_adain.errors import UserError
 from realtime_adain.interrupts import signals_through_libraries
@@ -108,7 +108,7 @@ def onnx_components(weights_id: str, precision: str = "fp32") -> dict[str, str]:
         version = onnx.__version__
     return {
         "kind": "onnx", "weights": weights_id, "precision": precision, "shape": "dynamic",
-        "opset": str(OPSET), "torch": torch.__version__, "onnx": version,
+        "opset": str(OPSET), "torch": torch.__version__, "onnx": version, "code": graph_code("engines/onnx.py"),
     }
 
 

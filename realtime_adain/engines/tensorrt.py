@@ -19,7 +19,7 @@ from torch import nn
 
 from realtime_adain.engines import base
 from realtime_adain.engines.base import Engine
-from realtime_adain.engines.cache import EngineCache
+from realtime_adain.engines.cache import EngineCache, graph_code
 from realtime_adain.interrupts import signals_through_libraries
 from realtime_adain.model import StyleTransferNet, example_inputs, padded_size
 from realtime_adain.networks import DOWNSAMPLING
@@ -58,6 +58,7 @@ def tensorrt_components(weights_id: str, shape: tuple[int, ...], dtype: torch.dt
         "kind": "tensorrt", "weights": weights_id, "shape": shape_name(shape), "precision": PRECISIONS[dtype],
         "gpu": f"{torch.cuda.get_device_name(device)} sm_{major}{minor}",
         "tensorrt": tensorrt.__version__, "torch_tensorrt": torch_tensorrt.__version__, "torch": torch.__version__,
+        "code": graph_code("engines/tensorrt.py"),
     }
 
 
