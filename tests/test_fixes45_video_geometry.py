@@ -66,6 +66,8 @@ def test_an_h264_left_crop_is_applied_whole(tmp_path):
     (1440, 1080, Fraction(4, 3), (1920, 1080)),
     (720, 480, Fraction(8, 9), (720, 540)),
     (720, 481, Fraction(32, 27), (854, 481)),  # a stored odd side is kept
+    (16384, 8193, Fraction(1), (16384, 8193)),  # square pixels: as stored (8193 became 8192)
+    (8193, 100, Fraction(16387, 16386), (8194, 100)),  # 8193.5 rounds to 8192 (half to even): never below
 ])
 def test_the_stretched_side_is_even(width, height, aspect, shown):
     assert square_pixel_size(width, height, aspect) == shown

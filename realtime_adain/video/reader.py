@@ -264,9 +264,16 @@ def square_pixel_size(width: int, height: int, aspect: Fraction) -> tuple[int, i
     stretched (1440x1080 at 4:3 -> 1920x1080, 720x480 at 8:9 -> 720x540), so no pixel is lost, to
     an even length (720x480 at 32:27 -> 854x480, not 853: odd sizes are written yuv444p, which
     browsers and phones do not play; at most a pixel's aspect error, 0.04 % there)."""
+    if aspect == 1:
+        return width, height
     if aspect > 1:
-        return 2 * round(width * aspect / 2), height
-    return width, 2 * round(height / aspect / 2)
+        return _even_over(width * aspect, width), height
+    return width, _even_over(height / aspect, height)
+
+
+def _even_over(length: float, stored: int) -> int:
+    """`length` rounded to an even number, and not below the `stored` side it stretches."""
+    return max(2 * round(length / 2), stored + stored % 2)
 
 
 # A picture of the video may have as many pixels, shown with square pixels, as fit in the 1 GiB
