@@ -54,7 +54,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     out.add_argument("--fullscreen", action="store_true", help="start in fullscreen")
     # (-o, --stream and --log: appended, so that one given twice is refused, not the last one kept: `once`)
     out.add_argument("-o", "--output", metavar="FILE.mp4", action="append",
-                     help="record the whole session's stylized stream to MP4")
+                     help="record the whole session's stylized stream to MP4 (video only: no sound)")
     out.add_argument("--stream", metavar="URL", action="append",
                      help="send the stylized stream: udp://HOST:PORT, srt://, tcp:// (MPEG-TS), rtp://HOST:PORT "
                           "(MPEG-TS over RTP), rtmp://... (FLV)")

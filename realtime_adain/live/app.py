@@ -31,7 +31,7 @@ from realtime_adain.live.events import EventLog
 from realtime_adain.live.feed import CarriedFeed, StylizedFeed
 from realtime_adain.live.inference import Inference, Result, processing_size
 from realtime_adain.live.outputs import Output, Recorder, Streamer, VirtualCamera
-from realtime_adain.live.sources import Capture, Frame, Source, open_source
+from realtime_adain.live.sources import Capture, Frame, PyAVSource, Source, open_source
 from realtime_adain.live.stability import Stability
 from realtime_adain.live.stats import SessionStats
 from realtime_adain.live.styles import ActiveStyle, StyleLibrary, run_cache_dir
@@ -85,9 +85,13 @@ class LiveSession:
         try:
             self.source = open_source(settings.source, settings.resolution, settings.fps, loop=settings.loop)  # fail fast
             try:
-                if not getattr(self.source, "reopenable", True):
-                    # a pipe is read from now on, as a camera is: not drained while the model and styles
-                    # loaded, its writer blocked and the session ran seconds behind it throughout
+                # a file holds after its first picture until the session takes frames (a pipe: as a camera)
+                self.source.start_gate = threading.Event() if (
+                    getattr(self.source, "paced", False) and getattr(self.source, "reopenable", True)) else None
+                if isinstance(self.source, PyAVSource) and not self.source.is_file:
+                    # a pipe or URL is read from now on, as a camera is: not drained while the model and
+                    # styles loaded, a pipe's writer blocked, and a live URL's backlog came in one burst,
+                    # taken for a recording's: the session ran seconds behind either throughout
                     self.capture = Capture(self.source, self.log)
                     self.capture.start()
                 self.stylizer = Stylizer.from_settings(settings.engine_model)
@@ -108,12 +112,11 @@ class LiveSession:
         self.library = StyleLibrary(list(settings.styles), self.stylizer, settings.style_size,
                                     settings.style_cache or run_cache_dir(), self.log).load()
         self.capture = self.capture or Capture(self.source, self.log)
-        gate = self.source.start_gate = threading.Event() if (
-            getattr(self.source, "paced", False) and getattr(self.source, "reopenable", True)) else None  # (a pipe: as a camera)
+        gate = self.source.start_gate
         # From here on a signal ends the session the normal way; one more during the (bounded)
         # shutdown changes nothing: it must not cut short the finishing of a recording.
         with self._signals_stop():
-            if self.capture.ident is None:  # (not begun already, as a pipe's is)
+            if self.capture.ident is None:  # (not begun already, as a pipe's or URL's is)
                 self.capture.start()
             try:
                 first = self._first_frame()
@@ -189,7 +192,8 @@ class LiveSession:
     def _first_frame(self) -> Frame | None:
         """The source's first frame, or None when a signal stops the wait."""
         deadline = time.monotonic() + FIRST_FRAME_TIMEOUT
-        name = self.source.label if self.settings.source in STANDARD_INPUT else self.settings.source  # (not "-")
+        # (standard input not as "-", a URL without its secrets)
+        name = self.source.label if self.settings.source in STANDARD_INPUT or "://" in self.settings.source else self.settings.source
         while not self.stop_event.is_set():
             got = self.capture.latest.newer(0, 0.1)
             if got is not None:

@@ -37,6 +37,7 @@ from av.video.reformatter import VideoReformatter
 from realtime_adain import limits
 from realtime_adain.atomic import FILE_MODE, MOST_PARTIAL_NUMBERS, PendingOutput, link_first_free, partial_path, process_gone, writable_target
 from realtime_adain.clib import c_library
+from realtime_adain.download import shown
 from realtime_adain.errors import UserError, environment_failure
 from realtime_adain.imageio import resize
 from realtime_adain.video.sequence import ffmpeg_name
@@ -601,6 +602,21 @@ def check_rtmp_answers(url: str, host: str, port: int) -> None:
         raise UserError(f"{url}: the server closed the connection without an RTMP answer")
 
 
+def stream_shown(url: str) -> str:
+    """A --stream URL as messages say it: without its user:password and query values (`shown`: an
+    SRT passphrase), and an RTMP URL without its stream key (what follows the application's name:
+    rtmp://HOST/live/***), the password of a live channel."""
+    said = shown(url)
+    if said.partition("://")[0].lower() not in ("rtmp", "rtmps"):
+        return said
+    try:
+        parts = urllib.parse.urlsplit(said)
+    except ValueError:  # (malformed: said as `shown` says it)
+        return said
+    app, _, key = parts.path.lstrip("/").partition("/")
+    return parts._replace(path=f"/{app}/***").geturl() if key else said
+
+
 class Streamer(EncodedOutput):
     """Low-latency H.264 to a URL: MPEG-TS over UDP/SRT/TCP or in RTP, FLV over RTMP (OBS, ffplay, VLC)."""
 
@@ -611,14 +627,15 @@ class Streamer(EncodedOutput):
         scheme = self.checked_scheme(url)
         options = {"preset": "ultrafast", "tune": "zerolatency", "g": str(max(1, round(output_rate(fps))))}
         target = udp_packets(url) if scheme == "udp" else tcp_timeout(url) if scheme == "tcp" else url
-        self._encoder = EncoderThread(target, STREAM_FORMATS[scheme], size, fps, options, log, label=url)
+        self._encoder = EncoderThread(target, STREAM_FORMATS[scheme], size, fps, options, log, label=stream_shown(url))
 
     @staticmethod
     def checked_scheme(url: str) -> str:
         """The URL's scheme, after checking the URL is one we can stream to (scheme, host, port)."""
         scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+        said = stream_shown(url)  # (the URL without its secrets)
         if scheme not in STREAM_FORMATS:
-            raise UserError(f"{url}: --stream takes udp://, srt://, tcp://, rtp:// or rtmp:// URLs")
+            raise UserError(f"{said}: --stream takes udp://, srt://, tcp://, rtp:// or rtmp:// URLs")
         # Checked before the session starts: `udp://:99999` loaded the model and ran, then ended
         # with "output-failed ... Invalid argument".
         try:
@@ -626,32 +643,32 @@ class Streamer(EncodedOutput):
             port = parts.port
         except ValueError as exc:  # an unclosed [IPv6 address, a port that is no number
             if "port" not in str(exc).lower():
-                raise UserError(f"{url}: not a URL ({exc})") from None
+                raise UserError(f"{said}: not a URL ({exc})") from None
             port = -1
         if port is not None and not 1 <= port <= 65535:
-            raise UserError(f"{url}: the port must be a number from 1 to 65535")
+            raise UserError(f"{said}: the port must be a number from 1 to 65535")
         if scheme in ("udp", "rtp", "tcp", "srt") and not (parts.hostname and port):
-            raise UserError(f"{url}: --stream {scheme}:// needs HOST:PORT, e.g. {scheme}://127.0.0.1:5000")
+            raise UserError(f"{said}: --stream {scheme}:// needs HOST:PORT, e.g. {scheme}://127.0.0.1:5000")
         if not parts.hostname:  # (RTMP: its port may be left out; found only after the model loaded)
-            raise UserError(f"{url}: --stream {scheme}:// needs a host, e.g. {scheme}://127.0.0.1/live/stream")
+            raise UserError(f"{said}: --stream {scheme}:// needs a host, e.g. {scheme}://127.0.0.1/live/stream")
         # (found only at the first frame, once the model had loaded: "Protocol not found",
         # "Input/output error")
         if (protocols := writable_protocols()) is not None and scheme not in protocols:
-            raise UserError(f"{url}: this FFmpeg (PyAV's) has no {scheme.upper()} support; use udp:// or tcp://")
+            raise UserError(f"{said}: this FFmpeg (PyAV's) has no {scheme.upper()} support; use udp:// or tcp://")
         if scheme in ("tcp", "rtmp") and "listen" in urllib.parse.parse_qs(parts.query, keep_blank_values=True):
             # (PyAV opens the output holding Python's lock: the session froze, signals unanswered,
             # until a viewer came; and on 0.0.0.0 anyone could watch, with no token)
-            raise UserError(f"{url}: --stream does not listen for viewers (the session would stop until one came); "
+            raise UserError(f"{said}: --stream does not listen for viewers (the session would stop until one came); "
                             f"start the viewer listening and stream to it, e.g. ffplay '{scheme}://127.0.0.1:5000?listen'")
         if parts.hostname:
-            check_host(url, parts.hostname)
+            check_host(said, parts.hostname)
         if scheme == "rtmp":
-            check_rtmp_answers(url, parts.hostname, port or RTMP_PORT)
+            check_rtmp_answers(said, parts.hostname, port or RTMP_PORT)
         return scheme
 
     @property
     def label(self) -> str:
-        return self.url
+        return stream_shown(self.url)
 
     outcome = label
 

@@ -26,6 +26,7 @@ import cv2
 import numpy as np
 
 from realtime_adain.checks import ascii_whole
+from realtime_adain.download import shown
 from realtime_adain.settings import STANDARD_INPUT, descriptor_number, descriptor_path, unreadable_descriptor
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import first_frame_only_note, needs_heif_extra, read_image, resize
@@ -33,7 +34,7 @@ from realtime_adain.video.deinterlace import deinterlaced
 from realtime_adain.video.notes import note
 from realtime_adain.video.opening import open_input
 from realtime_adain.video.reader import (IMAGE_FORMATS, PictureConverter, pictures_read_with, alpha_decoder, bound_decoder, check_picture_size,
-                                         decoded_or_damage, decoder_threads, error_reason, frame_to_rgb, is_picture_format, no_pictures, pixel_aspect,
+                                         UNALIGNED, decoded_or_damage, decoder_threads, error_reason, frame_to_rgb, is_picture_format, no_pictures, pixel_aspect,
                                          plausible_rate, refuse_animated_webp, within_run)
 from realtime_adain.video.streams import decodable_video, is_still_item
 from realtime_adain.video.timestamps import JUMP_SECONDS, TimestampShift
@@ -45,6 +46,18 @@ LIVE_HINT = "that adds one frame of latency"
 # How far ahead of the clock a URL's frames may arrive before it is taken for a recording: more
 # than the backlog FFmpeg's probing at open leaves (under a second for a usual keyframe interval).
 AHEAD_S = 3.0
+# Protocols that carry live streams only, sent at their own pace: never taken for a recording by
+# running ahead (a backlog read in a burst, e.g. while the model loaded, made a live stream play
+# seconds behind for the whole session).
+LIVE_PROTOCOLS = ("udp", "rtp", "srt", "rtsp", "rtsps", "tcp", "rtmp", "rtmps")
+# Playlists whose segments come in bursts: paced, but a recording only when they state a duration
+# (an HLS playlist with #EXT-X-ENDLIST); a live one that stops is a source lost, not looped.
+PLAYLIST_FORMATS = ("hls", "dash")
+# Reconnections to a recording URL (with --no-loop) that bring no new frame before it is given up:
+# one cut at the same place each time was played again from its start for ever.
+FRUITLESS_RECONNECTS = 3
+# FFmpeg's protocols an SDP file's streams need (its default whitelist refused RTP: "Invalid data").
+SDP_PROTOCOLS = "file,udp,rtp,crypto,data"
 # How far (in frame periods) a frame's timestamp may fall behind the latest one before the
 # timestamps are taken to start again: an AVI's H.264 with B-frames steps back a few periods in
 # decoding order (a restart on every such step played it at less than half its rate).
@@ -223,10 +236,17 @@ class PyAVSource:
         self.timeout = timeout
         # A pattern as given: its name alone (`frame_%04d.png`) says not which pictures play (the
         # start line named "seq/f%04d.png", the `source-ended` line "f%04d.png").
-        self.description = Path(target).name if is_file and sequence is None else target
+        # A URL's user:password and query values (tokens) are hidden wherever it is said (`shown`).
+        self.description = (Path(target).name if sequence is None else target) if is_file else shown(target)
         self.fps = 0.0
         self.still = False  # one picture (a photo, not a pattern): read once, as `image` reads it, shown on and on
         self.paced = is_file  # played at its timestamps and looped: a file, or a recording behind a URL
+        self.live_playlist = False  # an HLS or DASH playlist with no duration: paced, but no recording
+        self.live_protocol = not is_file and target.partition("://")[0].lower() in LIVE_PROTOCOLS  # (never a recording)
+        self.log: Callable[..., None] = lambda *args, **fields: None  # the session's log (set by `Capture`)
+        # A recording URL's last frame shown (its timestamp): where it goes on when reopened after a drop.
+        self._shown_at: float | None = None
+        self._resume_after: float | None = None  # frames up to this timestamp were shown before the drop
         self.reopenable = True  # a URL dropped is asked again; a pipe (standard input, a fifo) ends where it ends
         self._fifo: int | None = None  # a fifo's descriptor, which FFmpeg reads (`_pipe_ready`)
         # Set by the session: a paced file holds after its first picture until the session takes
@@ -244,11 +264,27 @@ class PyAVSource:
     def label(self) -> str:
         return self.description
 
+    @property
+    def named(self) -> str:
+        """How an error names the source: a file by its path, a URL without its secrets."""
+        return self.target if self.is_file else self.description
+
+    @property
+    def live_feed(self) -> bool:
+        """Whether frames come as they are made (a pipe, a live protocol): decoded with no frame held back."""
+        return not self.is_file and (self.live_protocol or not self.reopenable)
+
+    @property
+    def recording(self) -> bool:
+        """Whether it plays as a file: paced, looped at its end, and a URL resumed where it dropped."""
+        return self.paced and not self.live_playlist
+
     def _reason(self, exc: Exception) -> str:
-        """Why FFmpeg failed; its "Immediate exit requested" is our timeout on a silent URL."""
+        """Why FFmpeg failed; its "Immediate exit requested" is our timeout on a silent URL. (A
+        reason quoting the URL quotes it without its secrets.)"""
         if isinstance(exc, av.error.ExitError) and not self.is_file:
             return f"nothing received for {self.timeout:.0f} s"
-        return error_reason(exc)
+        return error_reason(exc).replace(self.target, self.named)
 
     def open(self) -> None:
         """Opens the target; a URL whose video has not begun yet (a broadcast multiplex that
@@ -264,27 +300,32 @@ class PyAVSource:
             container.close()
             if self.is_file or not self.reopenable or time.monotonic() >= deadline:  # (a pipe read again: mid-stream)
                 within = "" if self.is_file or not self.reopenable else f" (none within {self.timeout:.0f} s)"
-                raise SourceError(f"{self.target if self.is_file else self.description}: has no video stream{within}")
+                raise SourceError(f"{self.named}: has no video stream{within}")
             container = self._open_container()
         # an animated AVIF's or HEIF's animation, not its still picture (FFmpeg 8 reads that as stream #0)
         try:
-            decodable = decodable_video(container, self.target)
+            decodable = decodable_video(container, self.named)
         except UserError as exc:
             container.close()
             raise SourceError(str(exc)) from None
         stream = next((s for s in decodable if not is_still_item(s)), decodable[0])
         self._bound(container, stream)
-        decoder_threads(stream)
+        # a URL with a duration is a recording (a file over HTTP, a finished HLS playlist): nothing
+        # paces it but us, so it plays as a file does; a live stream (none) comes at its own pace.
+        # Once known (here or by `frames`), that holds when the URL is opened again.
+        recorded = self.paced or (container.duration or 0) > 0 or _sized_download(self.target, container)
+        # (a live feed's frame threads each held a frame back: a pipe, a live protocol, a stream with no duration)
+        decoder_threads(stream, live=self.live_feed or not recorded)
+        stream.codec_context.flags |= UNALIGNED  # (a stated crop applied whole, as `video` reads it)
         name = container.format.name
         self.still = self.is_file and os.path.isfile(self.target) and (
             is_still_item(stream) or (is_picture_format(name) and self._one_picture(container, stream)))
         # (an AVIF's or HEIC's item states 1 or 0.04 fps: a photo plays at FFmpeg's image2 rate)
         self.fps = float(DEFAULT_FRAMERATE if self.still else plausible_rate(stream) or 30)
-        # a URL with a duration is a recording (a file over HTTP, a finished HLS playlist): nothing
-        # paces it but us, so it plays as a file does; a live stream (none) comes at its own pace.
-        # Once known (here or by `frames`), that holds when the URL is opened again.
-        self.paced = self.paced or (container.duration or 0) > 0 or _sized_download(self.target, container)
+        self.live_playlist = container.format.name in PLAYLIST_FORMATS and not container.duration
+        self.paced = recorded
         self._container, self._stream = container, stream
+        self._resume()
         self._timeline = self._timeline or TimestampShift(container, self.description)
         self._photo = self._photo_at_open() if self.still else None
         if self.is_file and self.sequence is None and not self.still:
@@ -317,7 +358,7 @@ class PyAVSource:
         GIF stating a 16000x16000 screen played at 5.5 GB."""
         self._aspect = pixel_aspect(stream, self.description)
         try:
-            check_picture_size(stream, self._aspect, self.target)
+            check_picture_size(stream, self._aspect, self.named)
         except UserError as exc:
             container.close()
             raise SourceError(str(exc)) from None
@@ -416,16 +457,37 @@ class PyAVSource:
     def _open_container(self, pipe: str | None = None) -> av.container.InputContainer:
         """`pipe`: FFmpeg's name of a pipe ready to be read (`_pipe_ready`)."""
         try:
-            sequence = self.sequence.open_arguments(self.rate) if self.sequence else {}
+            arguments = self.sequence.open_arguments(self.rate) if self.sequence else {}
+            if self.target.lower().endswith(".sdp") and "://" not in self.target:  # (an RTP stream's description)
+                arguments = {"options": {"protocol_whitelist": SDP_PROTOCOLS}}
             # (as `video` opens them: a file named like a URL, `take:2.mp4`, and a `%` in a sequence's folder)
             name = self.sequence.ffmpeg_pattern if self.sequence else self.target
             target = pipe or (ffmpeg_name(name) if self.is_file else self.target)
-            return open_input(target, timeout=self.timeout if not self.is_file else None, **sequence)
+            return open_input(target, timeout=self.timeout if not self.is_file else None, **arguments)
         except (av.FFmpegError, OSError) as exc:
             # (raw video has no header FFmpeg can recognise it by: its size and pixel format are not in the stream)
             hint = (": a pipe needs a format with a header (-f mpegts, nut, yuv4mpegpipe or matroska)"
                     if pipe is not None and isinstance(exc, av.error.InvalidDataError) else "")
-            raise SourceError(f"{self.target if self.is_file else self.description}: cannot open ({self._reason(exc)}){hint}") from None
+            raise SourceError(f"{self.named}: {self._open_failure(exc)}{hint}") from None
+
+    def _open_failure(self, exc: Exception) -> str:
+        """Why the open failed, in words: a URL's protocol this FFmpeg lacks as `--stream` says it
+        (its "Protocol not found" said nothing of which)."""
+        if isinstance(exc, av.error.ProtocolNotFoundError) and not self.is_file:
+            return f"this FFmpeg (PyAV's) has no {self.target.partition('://')[0].upper()} support"
+        return f"cannot open ({self._reason(exc)})"
+
+    def _resume(self) -> None:
+        """A recording URL reopened after a drop goes on after the last frame shown (sought to near
+        it where the server allows, the frames before it skipped): it started again from its first
+        frame, and one cut at the same place played its first seconds for ever."""
+        if self.is_file or not self.recording or self._shown_at is None:
+            return
+        self._resume_after = self._shown_at
+        if self._shown_at <= 0:  # (from its start: no seek, which could land past a one-picture file's picture)
+            return
+        with suppress(av.FFmpegError, OSError, OverflowError):  # (unseekable: decoded from the start, skipped)
+            self._container.seek(round(self._shown_at / self._stream.time_base), stream=self._stream)
 
     def _decoded(self) -> Iterator[tuple[np.ndarray, float | None]]:
         """(image, presentation time in seconds or None) per frame."""
@@ -481,7 +543,8 @@ class PyAVSource:
         """Each video packet's frames, or `Damaged`."""
         decoder = alpha_decoder(self._stream)  # WebM's VP8/VP9 alpha, as `video` reads it; new each pass
         if decoder is not None:
-            decoder_threads(decoder)
+            decoder_threads(decoder, live=self.live_feed or not self.paced)
+            decoder.flags |= UNALIGNED
             bound_decoder(decoder, self._aspect)
         decode = (decoder or self._stream.codec_context).decode
         for packet in self._container.demux(self._stream):
@@ -544,7 +607,10 @@ class PyAVSource:
             got_any = False
             for image, stamp in self._decoded():
                 got_any = True
-                if not self.paced and shown > self.fps * (time.monotonic() - start + AHEAD_S):
+                if self._resume_after is not None and stamp is not None and stamp <= self._resume_after:
+                    continue  # shown before the recording dropped
+                self._resume_after = None
+                if not (self.paced or self.live_protocol) and shown > self.fps * (time.monotonic() - start + AHEAD_S):
                     # a live stream cannot run ahead of the clock: a recording with no duration (a .ts over HTTP)
                     self.paced = True
                     start, shown, first = time.monotonic(), 0, None
@@ -563,11 +629,11 @@ class PyAVSource:
                     elif delay < -1.0:  # far behind (a stall, a timestamp gone back): restart the clock, no burst
                         start, shown, first = time.monotonic(), 0, stamp
                 yield image
-                shown += 1
+                shown, self._shown_at = shown + 1, stamp
                 if shown == 1 and self.paced and self.start_gate is not None and not self.start_gate.is_set():
                     self.start_gate.wait()
                     start = time.monotonic()  # the clock starts with the session (frame 2 a period on)
-            if not self.paced and self.reopenable:
+            if not self.recording and self.reopenable:  # (a live playlist that stops: reconnected, said)
                 raise SourceLost(f"{self.description}: the stream ended")
             if not (self.loop and got_any):
                 return
@@ -589,10 +655,14 @@ class PyAVSource:
     def _rewind(self) -> None:
         """Back to the start: a file seeks; a URL is opened again (a server that does not take
         range requests, Python's http.server among them, cannot seek), and so is an image sequence,
-        looked for again (`_rescan`)."""
+        looked for again (`_rescan`). A URL's is said: a live stream taken for a recording was
+        played again silently."""
+        self._shown_at = None
         if self.is_file and self.sequence is None:
             self._container.seek(0)
         else:
+            if not self.is_file:
+                self.log("source-rewound", source=self.description, reason="the recording ended; played again from its start")
             self.close()
             self.open()
 
@@ -675,7 +745,12 @@ def open_source(
     elif spec.startswith("/dev/") and not os.path.isfile(spec):  # (a clip in /dev/shm, a RAM disk, is a file)
         source = CameraSource(spec, resolution, fps)
     elif "://" in spec:
+        scheme, _, rest = spec.partition("://")  # (FFmpeg knows schemes in lower case: `HTTP://` was "Protocol not found")
+        source = PyAVSource(f"{scheme.lower()}://{rest}", is_file=False, loop=loop, resolution=resolution)
+    elif os.path.isfile(spec) and spec.lower().endswith(".sdp"):
+        # the description of a live RTP stream: read as a URL is (its wait bounded, never paced as a file)
         source = PyAVSource(spec, is_file=False, loop=loop, resolution=resolution)
+        source.description, source.live_protocol = given, True
     elif os.path.isfile(spec):
         source = PyAVSource(spec, is_file=True, loop=loop, resolution=resolution)
         if descriptor_number(given) is not None:  # (`3< clip.mp4`: named as given; its number alone said `source=3`)
@@ -751,6 +826,13 @@ class Capture(threading.Thread):
         self.lost: str | None = None  # why the source was last lost (a first frame that never came: its cause)
         self.unreadable: str | None = None  # why a source that never gave a frame cannot be decoded: no use retrying
         self._stop_event = threading.Event()
+        if isinstance(source, PyAVSource):
+            source.log = self._log  # (a URL's recording played again from its start is said)
+
+    def _log(self, event: str, **fields: object) -> None:
+        """A line of the log, none once stopping: retries were said after the session's last lines."""
+        if not self._stop_event.is_set():
+            self.log(event, **fields)
 
     def stop(self) -> None:
         self._stop_event.set()
@@ -773,7 +855,7 @@ class Capture(threading.Thread):
                             if self._stop_event.is_set():
                                 return
                             if attempt:  # reconnected once frames come, not on opening (it may give none)
-                                self.log("source-reconnected", source=self.source.description, attempt=attempt)
+                                self._log("source-reconnected", source=self.source.description, attempt=attempt)
                                 self.status = "live"
                             # the back-off starts again once frames come (not on opening: a server that
                             # takes connections and stalls was retried every half second for ever)
@@ -792,24 +874,32 @@ class Capture(threading.Thread):
                     self.lost = str(exc)
                     if not getattr(self.source, "reopenable", True):
                         # a pipe cannot be read again (it was reopened for ever, "ended without sending anything")
-                        self.log("source-lost", reason=self.lost)
+                        self._log("source-lost", reason=self.lost)
                         self._end(index)
                         return
                     opened = False
                     attempt += 1
+                    if attempt > FRUITLESS_RECONNECTS and index and self._recording_played_once():
+                        self._end(index, f"{attempt - 1} reconnections brought no new frame ({exc.reason})")
+                        return
                     delay = min(self.backoff[1], self.backoff[0] * 2 ** min(attempt - 1, 30))  # (2**1024: OverflowError)
                     self.status = f"{exc}; reconnecting in {delay:g} s"  # (0.5 s was "in 0 s")
-                    self.log("source-lost", reason=str(exc), attempt=attempt, retry_in=round(delay, 2))
+                    self._log("source-lost", reason=str(exc), attempt=attempt, retry_in=round(delay, 2))
                     self._stop_event.wait(delay)
         except Exception as exc:  # reported by the session as the cause, not as a traceback
             self.error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             self.status = f"capture failed ({self.error})"
-            self.log("source-error", source=self.source.description, reason=self.error)
+            self._log("source-error", source=self.source.description, reason=self.error)
         finally:
             self.source.close()
             self.latest.close()
 
-    def _end(self, frames: int) -> None:
-        """The source reached its end, after `frames` frames: the session ends as it does at a file's end."""
+    def _recording_played_once(self) -> bool:
+        """Whether the source is a recording URL played once (--no-loop), which a drop may end."""
+        return isinstance(self.source, PyAVSource) and self.source.recording and not self.source.loop
+
+    def _end(self, frames: int, reason: str | None = None) -> None:
+        """The source reached its end, after `frames` frames (`reason`: why it is given up before
+        it): the session ends as it does at a file's end."""
         self.ended, self.status = True, "ended"
-        self.log("source-ended", source=self.source.description, frames=frames)
+        self._log("source-ended", source=self.source.description, frames=frames, **({"reason": reason} if reason else {}))
