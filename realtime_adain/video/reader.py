@@ -89,7 +89,8 @@ OUTPUT_CORRUPT = int(av.codec.context.Flags.output_corrupt)
 # FFmpeg's AV_CODEC_FLAG_UNALIGNED: a crop the stream states (an H.264 SPS's) is applied whole;
 # without it FFmpeg applies only as much of a left crop as keeps the planes aligned (16 columns
 # cropped away were shown: 128x80 came out 144x80).
-DECODER_FLAGS = OUTPUT_CORRUPT | int(av.codec.context.Flags.unaligned)
+UNALIGNED = int(av.codec.context.Flags.unaligned)
+DECODER_FLAGS = OUTPUT_CORRUPT | UNALIGNED
 # A declared frame count is believed only up to this many times what the declared duration holds
 # at the average rate: a header written before the frames were (an AVI written to a pipe) carries
 # a placeholder (2**30).
@@ -389,11 +390,12 @@ def stated_colour(path: Path | None) -> HdrTags | None:
         return None
 
 
-def decoder_threads(decoder: av.video.stream.VideoStream | av.codec.context.CodecContext) -> None:
-    """Frame and slice threads in the decoder, or one thread where `ulimit -u` leaves no room for
-    them (`limits.pools_reduced`): FFmpeg's threads took what room there was, and `live`'s source
-    was lost, or a good file was said to have no frames."""
-    decoder.thread_type = "AUTO"
+def decoder_threads(decoder: av.video.stream.VideoStream | av.codec.context.CodecContext, live: bool = False) -> None:
+    """Frame and slice threads in the decoder (slice threads alone for a `live` feed: each frame
+    thread holds a frame back, 15 frames, 0.6 s, on 16 cores, unseen in the HUD's latency), or one
+    thread where `ulimit -u` leaves no room for them (`limits.pools_reduced`): FFmpeg's threads
+    took what room there was, and `live`'s source was lost, or a good file was said to have no frames."""
+    decoder.thread_type = "SLICE" if live else "AUTO"
     if limits.pools_reduced:
         decoder.thread_count = 1
 
