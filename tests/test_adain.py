@@ -126,7 +126,13 @@ def correlation(cov: np.ndarray) -> np.ndarray:
 
 
 def reference_coral(source: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """naoto0804/pytorch-AdaIN's `coral` in float64 (covariances summed over pixels, plus I)."""
+    """`reference_coral_unclipped` as a uint8 picture."""
+    return np.clip(reference_coral_unclipped(source, target) + 0.5, 0, 255).astype(np.uint8)
+
+
+def reference_coral_unclipped(source: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """naoto0804/pytorch-AdaIN's `coral` (function.py) in float64 on 0..255 values: covariances
+    summed over pixels plus I, and the result neither clipped nor rounded (its test.py encodes it so)."""
     def flat(image):
         f = image.reshape(-1, 3).T.astype(np.float64)
         mean, std = f.mean(1, keepdims=True), f.std(1, ddof=1, keepdims=True)
@@ -139,7 +145,7 @@ def reference_coral(source: np.ndarray, target: np.ndarray) -> np.ndarray:
     src, _, _ = flat(source)
     tgt, tgt_mean, tgt_std = flat(target)
     out = sqrtm(tgt @ tgt.T + np.eye(3)) @ np.linalg.inv(sqrtm(src @ src.T + np.eye(3))) @ src
-    return np.clip((out * tgt_std + tgt_mean).T.reshape(source.shape) + 0.5, 0, 255).astype(np.uint8)
+    return (out * tgt_std + tgt_mean).T.reshape(source.shape)
 
 
 @pytest.mark.parametrize("content_side, style_side", [(128, 128), (256, 64), (64, 256), (300, 40)])

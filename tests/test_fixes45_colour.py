@@ -6,24 +6,7 @@ import numpy as np
 import torch
 
 from realtime_adain.imageio import fit_short_side, read_image
-
-
-def reference_coral(source: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """naoto0804/pytorch-AdaIN's `coral` (function.py) in float64 on 0..255 values: covariances
-    summed over pixels plus I, and the result neither clipped nor rounded (its test.py encodes it so)."""
-    def flat(image):
-        f = image.reshape(-1, 3).T.astype(np.float64)
-        mean, std = f.mean(1, keepdims=True), f.std(1, ddof=1, keepdims=True)
-        return (f - mean) / std, mean, std
-
-    def sqrtm(m):
-        u, s, vt = np.linalg.svd(m)
-        return u @ np.diag(np.sqrt(s)) @ vt
-
-    src, _, _ = flat(source)
-    tgt, tgt_mean, tgt_std = flat(target)
-    out = sqrtm(tgt @ tgt.T + np.eye(3)) @ np.linalg.inv(sqrtm(src @ src.T + np.eye(3))) @ src
-    return (out * tgt_std + tgt_mean).T.reshape(source.shape)
+from test_adain import reference_coral_unclipped
 
 
 def test_preserved_colour_style_stats_are_the_references_on_a_saturated_pair(stylizer, data_dir):
@@ -33,7 +16,7 @@ def test_preserved_colour_style_stats_are_the_references_on_a_saturated_pair(sty
     style = fit_short_side(read_image(data_dir / "style" / "mondrian.jpg"), 64)
     h, w = min(content.shape[0], style.shape[0]), min(content.shape[1], style.shape[1])
     content, style = content[:h, :w].copy(), style[:h, :w].copy()  # as many pixels: the reference's case
-    expected_picture = reference_coral(style, content)
+    expected_picture = reference_coral_unclipped(style, content)
     assert ((expected_picture < 0) | (expected_picture > 255)).mean() > 0.05  # saturated indeed
 
     ours = stylizer.style_stats(style, color_reference=content)
@@ -55,7 +38,7 @@ def test_a_colour_reference_of_any_size_costs_a_strips_memory_and_gives_the_same
     style = rng.integers(0, 256, (32, 48, 3), dtype=np.uint8)
     reference = (rng.normal(90, 30, (1500, 700, 3)) * [1, 0.5, 1.5]).clip(0, 255).astype(np.uint8)
     same_count = reference[:32, :48]  # the reference's formula is ours at equal pixel counts
-    assert np.allclose(recolored(style, same_count), reference_coral(style, same_count), atol=1e-6)
+    assert np.allclose(recolored(style, same_count), reference_coral_unclipped(style, same_count), atol=1e-6)
     # at other counts, the whole-array form of ours (the target's scatter scaled to the source's count)
     flat = reference.reshape(-1, 3).T.astype(np.float64)
     mean, std = flat.mean(1, keepdims=True), flat.std(1, ddof=1, keepdims=True)

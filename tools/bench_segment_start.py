@@ -21,9 +21,8 @@ from pathlib import Path
 
 import av
 
-from realtime_adain import interrupts
+from realtime_adain.benchmarks.setup import run_tool
 from realtime_adain.commands.argtypes import int_between, positive_float
-from realtime_adain.errors import UserError, one_line
 from realtime_adain.video.reader import Frame, VideoReader
 
 # Blu-ray and AVCHD files are BDAV: 192-byte packets, a timecode before each TS packet. FFmpeg's
@@ -98,18 +97,7 @@ def ffmpeg_seconds(path: Path, start: Fraction) -> float:
 
 
 def main() -> int:
-    """One `error:` line for a Ctrl-C (130), a SIGTERM (143: it died without removing the file
-    FFmpeg was making) or a file the reader refuses (1), not a traceback."""
-    try:
-        with interrupts.sigterm_raises():
-            measure_all()
-    except KeyboardInterrupt as exc:
-        print(f"error: {interrupts.message(exc)}", file=sys.stderr)
-        return interrupts.exit_code(exc)
-    except UserError as exc:
-        print(one_line(f"error: {exc}"), file=sys.stderr)
-        return 1
-    return 0
+    return run_tool(measure_all)
 
 
 def measure_all() -> None:

@@ -25,10 +25,9 @@ from pathlib import Path
 import av
 import cv2
 
-from realtime_adain import interrupts
-from realtime_adain.benchmarks.setup import check_input_files, test_material
+from realtime_adain.benchmarks.setup import check_input_files, run_tool, test_material
 from realtime_adain.commands.argtypes import frame_resolution, int_between
-from realtime_adain.errors import UserError, one_line
+from realtime_adain.errors import UserError
 from realtime_adain.video import hdr
 from realtime_adain.video.reader import PictureConverter
 
@@ -75,17 +74,7 @@ def timed(work, repeats: int) -> float:
 
 
 def main() -> int:
-    """One `error:` line for a Ctrl-C (130), a SIGTERM (143) or FFmpeg's failure (1), not a traceback."""
-    try:
-        with interrupts.sigterm_raises():
-            measure_all()
-    except KeyboardInterrupt as exc:
-        print(f"error: {interrupts.message(exc)}", file=sys.stderr)
-        return interrupts.exit_code(exc)
-    except UserError as exc:
-        print(one_line(f"error: {exc}"), file=sys.stderr)
-        return 1
-    return 0
+    return run_tool(measure_all)
 
 
 def measure_all() -> None:

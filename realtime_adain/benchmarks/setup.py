@@ -8,6 +8,7 @@ import json
 import math
 import os
 import platform
+import sys
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterable, TypeVar
@@ -30,6 +31,25 @@ def test_material() -> Path:
     """The test material the clip benchmarks default to, found as the tests find it:
     $REALTIME_ADAIN_TEST_DATA, else ../shared/data beside the checkout."""
     return Path(os.environ.get(TEST_DATA_VARIABLE) or Path(__file__).resolve().parents[2].parent / "shared" / "data")
+
+
+def run_tool(measure: Callable[[], None]) -> int:
+    """A benchmark script's exit status: one `error:` line for a Ctrl-C (130), a SIGTERM (143) or
+    a UserError, an FFmpeg failure or a file refused (1), not a traceback (a SIGTERM killed the
+    segment tool without removing the file FFmpeg was making)."""
+    from realtime_adain import interrupts
+    from realtime_adain.errors import one_line
+
+    try:
+        with interrupts.sigterm_raises():
+            measure()
+    except KeyboardInterrupt as exc:
+        print(f"error: {interrupts.message(exc)}", file=sys.stderr)
+        return interrupts.exit_code(exc)
+    except UserError as exc:
+        print(one_line(f"error: {exc}"), file=sys.stderr)
+        return 1
+    return 0
 
 
 def check_input_files(*inputs: tuple[Path, str]) -> None:
