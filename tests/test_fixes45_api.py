@@ -26,6 +26,7 @@ def _python(script: str, **env: str) -> subprocess.CompletedProcess:
                           timeout=120, env=dict(os.environ, PYTHONPATH=str(REPO), **env))
 
 
+@pytest.mark.slow  # (default run's time: a model load in a child process)
 def test_the_api_leaves_no_onnxruntime_telemetry_in_home(published_weights, tmp_path):
     """Loading a Stylizer with engine "auto" imports onnxruntime (is the onnx engine available?),
     which wrote $HOME/.cache/Microsoft/DeveloperTools/.onnxruntime/{deviceid,onnxruntime.db}: only

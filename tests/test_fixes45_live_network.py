@@ -166,6 +166,7 @@ def test_a_recording_that_drops_goes_on_where_it_stopped(tmp_path, later):
         assert [event for event, _ in lines] == ["source-lost", "source-reconnected", "source-ended"], lines
 
 
+@pytest.mark.slow  # (default run's time: a live HLS server for seconds)
 def test_a_live_playlist_that_stops_is_a_source_lost(tmp_path):
     """An HLS playlist with no #EXT-X-ENDLIST whose segments stop coming: its backlog, read in a
     burst, took it for a recording, and it was looped silently (its last segments for ever)."""

@@ -189,6 +189,7 @@ def test_missing_weights_name_the_download_command(run_cli, data_dir, tmp_path, 
     assert_one_line_error(code, err, "realtime-adain weights download")
 
 
+@pytest.mark.slow  # (default run's time: test_wheel runs the installed console script)
 def test_console_script_runs(weights_env, data_dir, tmp_path):
     """The installed `realtime-adain` entry point, as a user runs it."""
     import subprocess
@@ -369,6 +370,7 @@ def test_out_of_memory_is_one_line(allocate):
             allocate()
 
 
+@pytest.mark.slow  # (default run's time: the in-process cases above say the same)
 def test_truncated_png_is_one_line_from_the_console(weights_env, data_dir, tmp_path):
     """libpng prints its own complaint to the process's stderr; the user still sees one line."""
     import subprocess
