@@ -266,6 +266,7 @@ def run_past_main(script: str, tmp_path: Path, timeout: float = 60) -> subproces
     return subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=timeout, env=env)
 
 
+@pytest.mark.slow  # (default run's time: a child process's whole video)
 def test_motion_ahead_on_a_thread_outlives_the_main_thread(tmp_path):
     """Python shuts its thread pools down before it waits for the threads still running: a thread
     streaming frames when the main thread ended got "cannot schedule new futures after shutdown"."""

@@ -115,6 +115,7 @@ def test_named_extras_exist():
 
 
 @pytest.mark.parametrize("page", RUN_PYTHON, ids=lambda p: p.name)
+@pytest.mark.slow_cases('engines.md')  # (default run's time: README.md and temporal.md stay)
 def test_python_blocks_run(page, weights_env, data_dir, tmp_path, monkeypatch, one_thread):
     """Each page's `python` blocks, in order, in a folder holding the files they name."""
     shutil.copy(data_dir / "content" / "sailboat.jpg", tmp_path / "photo.jpg")

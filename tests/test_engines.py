@@ -114,6 +114,7 @@ def test_fp16_precision_keeps_the_accuracy_targets(stylizer, style, data_dir):
         assert_close(stylizer.stylize(frame, style), stylizer.to_uint8(out)[0])
 
 
+@pytest.mark.slow  # (default run's time: the corpus's and bench's compile runs; eager and ONNX parity stay)
 def test_compile_on_cpu_matches_eager(stylizer, style, data_dir):
     """torch.compile (inductor, frozen weights) on one small shape against eager, compiled once."""
     assert engines.unavailable("compile", stylizer.device, stylizer.dtype) is None  # needs a C++ compiler

@@ -88,6 +88,7 @@ def test_engines_list_shows_the_export(exported, run_cli, monkeypatch):
     assert [e["kind"] for e in listed] == ["onnx"]
 
 
+@pytest.mark.slow  # (default run's time: an ONNX export)
 def test_foreign_onnx_export_is_rebuilt(exported, pair, tmp_path):
     """A cached export whose sidecar names another torch version is exported again."""
     stylizer, _ = pair

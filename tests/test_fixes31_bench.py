@@ -89,7 +89,7 @@ def test_the_reference_loop_takes_a_style_in_any_image_mode(stylizer, tmp_path, 
 
 
 @pytest.mark.parametrize("baseline", [[], ["--no-baseline"]])
-@pytest.mark.slow_cases('baseline1')
+@pytest.mark.slow_cases('baseline1', 'baseline0')
 def test_a_clip_over_the_pixel_budget_is_refused_before_any_variant(weights_env, data_dir, tmp_path, baseline):
     """The reference loop ran a 5000x4000 clip at full size until the OOM killer came (with
     --no-baseline it was refused, suggesting a --max-pixels bench video does not have). In a child

@@ -179,6 +179,7 @@ def test_live_steadies_as_the_stabiliser_called_frame_by_frame(stylizer):
 
 
 @pytest.mark.parametrize("mode", ["flow", pytest.param("both", marks=pytest.mark.slow)])  # (4-9 s each)
+@pytest.mark.slow_cases('flow')  # (default run's time: the other modes stay)
 def test_live_blends_on_the_device_as_on_the_cpu(stylizer, mode):
     """On CUDA live warps and blends on the GPU (`DeviceBlend`, through the engine's hook, or on
     the network's output when statistics are smoothed); forced here on the CPU device: the frames
@@ -270,6 +271,7 @@ def test_the_carried_feed_shows_every_camera_frame_and_stands_still_when_paused(
     assert feed.closed
 
 
+@pytest.mark.slow  # (default run's time: a whole session)
 def test_carried_motion_records_each_camera_frame_once(settings, tmp_path):
     """With --carry-motion a stylized frame arriving after its camera frame's carried picture was
     sent is carried onto a camera frame already recorded: each repeat took the next time slot, and

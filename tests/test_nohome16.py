@@ -105,6 +105,7 @@ def test_an_onnx_run_of_an_installed_package_without_a_home(env, data_dir, tmp_p
     assert not [name for name in os.listdir(env["TMPDIR"]) if name.startswith("realtime-adain-")]
 
 
+@pytest.mark.slow  # (default run's time: two sheets)
 def test_a_contact_sheet_without_a_home_encodes_styles_each_run(env, data_dir, tmp_path):
     """`image --sheet` stopped with "no home folder to keep the styles in", as `live` did."""
     prefix = as_user_without_home()

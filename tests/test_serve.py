@@ -194,6 +194,7 @@ def green(_k: int) -> np.ndarray:
 
 
 @WEBRTC
+@pytest.mark.slow  # (default run's time: a whole serve session per mode)
 def test_colour_preservation_view_and_stabiliser_modes(stylizer, registry, one_thread):
     s1 = registry.get("s1")
 

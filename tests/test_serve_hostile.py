@@ -99,6 +99,7 @@ def test_a_request_head_that_never_completes_is_cut_off(stylizer, registry, monk
     assert status == 200
 
 
+@pytest.mark.slow  # (default run's time: a flood of connections)
 def test_a_connection_flood_from_one_host_leaves_room_for_others(stylizer, registry):
     """One host opening connections it never uses keeps MAX_PER_ADDRESS of them; the rest are closed
     within REFUSED_HEAD_S, and a request that does come on one is answered 503 with the reason.
@@ -164,6 +165,7 @@ def test_a_flood_past_the_descriptor_limit_does_not_stop_the_server(weights_env,
     assert "Traceback" not in err and len(err.splitlines()) < 10, err[-2000:]
 
 
+@pytest.mark.slow  # (default run's time: waits out slow offers)
 def test_an_offer_cut_short_or_too_slow_leaves_no_traceback(stylizer, registry, monkeypatch, caplog):
     """An offer whose sender vanishes mid-body used to log aiohttp's 'Error handling request' with a
     ConnectionResetError traceback (any client could fill stderr); one that never finishes held its

@@ -72,6 +72,7 @@ def test_a_peer_that_never_connects_gives_its_slot_back(stylizer, registry, caps
 
 
 @WEBRTC
+@pytest.mark.slow  # (default run's time: waits out a deadline)
 def test_a_connected_peer_outlives_the_connect_deadline(stylizer, registry, one_thread):
     """The deadline is for reaching the connected state, not a limit on a session; the video is
     read through the bounded decode queue."""

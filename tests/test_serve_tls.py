@@ -181,6 +181,7 @@ def test_connections_in_their_handshake_count_toward_the_limit(stylizer, registr
     assert after == 200
 
 
+@pytest.mark.slow  # (default run's time: waits out handshakes)
 def test_one_host_never_handshaking_leaves_room_for_others(stylizer, registry, pair):
     """One host's connections that never handshake are held to MAX_PER_ADDRESS (they used to be
     all kept, uncounted); another host (loopback here) is still served over https."""

@@ -121,6 +121,7 @@ def test_files_going_bad_mid_run_are_skipped(train_tool, small_dataset, publishe
 
 
 @pytest.mark.parametrize("workers, change", [("0", "fifos"), ("2", "renamed")])
+@pytest.mark.slow_cases('2-renamed')  # (default run's time: fifos stay)
 def test_content_gone_mid_run_is_one_line(train_tool, small_dataset, published_weights, one_thread,
                                           change_at_first_checkpoint, workers, change):
     """Every file made a FIFO, or the folder renamed (a drive remounted elsewhere): one line, exit 2,

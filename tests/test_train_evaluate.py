@@ -45,6 +45,7 @@ def pair_by_pair(decoder_path, vgg, contents, styles) -> tuple[float, float]:
     return (sum(float(c) for c, _ in losses) / len(losses), sum(float(s) for _, s in losses) / len(losses))
 
 
+@pytest.mark.slow  # (default run's time: an evaluation run)
 def test_each_image_is_encoded_once_and_the_losses_are_unchanged(published_weights, decoders, held_out,
                                                                  monkeypatch, one_thread):
     vgg, _ = published_weights

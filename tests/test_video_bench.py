@@ -7,6 +7,7 @@ import json
 import pytest
 
 
+@pytest.mark.slow  # (default run's time: a benchmark run)
 def test_bench_video_reports_fps_and_speedup(run_cli, weights_env, data_dir, tmp_path):
     report = tmp_path / "bench.json"
     code, out, err = run_cli("bench", "video", "--video", data_dir / "videos" / "cutBunny.mp4",

@@ -97,6 +97,7 @@ def test_frames_equal_the_image_command_output_and_catch_channel_swaps(
     assert np.abs(swapped.astype(int) - stylized[0]).mean() > 5
 
 
+@pytest.mark.slow  # (default run's time: tiny and thin videos above keep theirs)
 def test_odd_size_without_audio_keeps_exact_size(run_cli, weights_env, style, tmp_path):
     source = write_video(tmp_path / "odd.mp4", gradient_frames(5, 641, 361), pix_fmt="yuv444p")
     out = tmp_path / "odd_out.mp4"
@@ -398,6 +399,7 @@ def test_avi_output_counts_frames_not_ticks(run_cli, weights_env, style, tmp_pat
     assert decoded.returncode == 0 and decoded.stderr == ""
 
 
+@pytest.mark.slow  # (default run's time: a whole clip; the tracks tests keep tags too)
 def test_titles_languages_default_track_and_chapters_are_kept(run_cli, weights_env, style, tmp_path):
     """As `ffmpeg` keeps them: the output lost the file's title, which audio track is which
     language (players listed two "unknown" tracks), the default track and the chapters."""
@@ -712,6 +714,7 @@ def _sound(path) -> tuple[list[str], np.ndarray, float]:
 @pytest.mark.parametrize("layout, pcm, ext", [  # (each 7-16 s: one layout runs by default)
     pytest.param("7.1", "pcm_s16le", "mp4", marks=pytest.mark.slow), ("6.1", "pcm_f32le", "mp4"),
     pytest.param("5.1", "pcm_s16le", "ts", marks=pytest.mark.slow)])
+@pytest.mark.slow_cases('6.1-pcm_f32le-mp4')  # (default run's time: every layout runs in the slow set)
 def test_multichannel_pcm_from_mov_is_reencoded(weights_env, style, tmp_path, layout, pcm, ext):
     """PCM 7.1 or 6.1 in .mov, as `ffmpeg` writes it, re-encoded to AAC for MP4: FFmpeg 8 reads its
     channel order as a custom one, and PyAV's layout objects free such a layout's channel map; the

@@ -199,7 +199,7 @@ INFLATED = [
     'many_subtitles.mkv->.mp4',
     'giant.mp4->same',
     'rate_1e9.y4m->.mp4')
-@pytest.mark.slow_cases('giant.y4m->.mkv')  # (default run's time: the other inflated sizes stay)
+@pytest.mark.slow_cases('giant.y4m->.mkv', 'wide.y4m->.mkv', 'large_attachment.mkv->same')  # (default run's time: the other inflated sizes stay)
 def test_inflated_sizes_are_bounded(name, ext, seeds, worker, tmp_path):
     (tmp_path / "in").mkdir()
     (tmp_path / "run").mkdir()
