@@ -309,6 +309,12 @@ def flush_to_disk(path: str | os.PathLike, folder: bool = False) -> None:
         os.close(handle)
 
 
+def folder_gone(target: Path | str, folder: Path | str, what: str = "its folder") -> UserError:
+    """The error for `target` whose `folder` was removed or renamed while the run wrote into it
+    (outputs, downloads, the engine cache say it alike)."""
+    return UserError(f"{target}: cannot write ({what} {folder} was removed or renamed during the run)")
+
+
 class PendingOutput:
     """A temporary file beside `final` (same extension, so format-by-extension writers work).
 
@@ -362,8 +368,7 @@ class PendingOutput:
             moved = isinstance(exc, FileNotFoundError) and self._folder_moved()
             self.discard()
             if moved:
-                raise UserError(f"{target}: cannot write (its folder {self.path.parent} was removed or renamed "
-                                "during the run)") from None
+                raise folder_gone(target, self.path.parent) from None
             raise naming(target, exc) from None
         self._release_folder()
         return target

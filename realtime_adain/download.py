@@ -39,7 +39,7 @@ from urllib.parse import unquote, urlsplit
 from tqdm import tqdm
 
 from realtime_adain import __version__, weights
-from realtime_adain.atomic import naming
+from realtime_adain.atomic import folder_gone, naming
 from realtime_adain.checks import ascii_whole
 from realtime_adain.errors import UserError, one_line
 from realtime_adain.paths import check_writable_dir
@@ -754,7 +754,7 @@ def _fetch_and_verify(kind: str, url: str, target: Path, part: Path, check_check
         part.unlink(missing_ok=True)
         raise naming(target, exc) from None
     if not part.exists():  # (was "rejected the download (deleted it): no such weights file", blaming the server)
-        raise UserError(f"{target}: cannot write (its folder {part.parent} was removed or renamed during the run)")
+        raise folder_gone(target, part.parent)
     try:
         verify(part, kind, check_checksum)
     except UserError as exc:

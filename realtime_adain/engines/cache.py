@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping
 
-from realtime_adain.atomic import ANY_AGE, STALE_UNKNOWN_AFTER_S, make_folders, naming, remove_stale
+from realtime_adain.atomic import ANY_AGE, STALE_UNKNOWN_AFTER_S, folder_gone, make_folders, naming, remove_stale
 from realtime_adain.errors import UserError
 from realtime_adain.paths import check_writable_dir, why_not_writable
 from realtime_adain.regular_files import open_regular
@@ -278,8 +278,7 @@ class EngineCache:
                     with contextlib.suppress(OSError):
                         path.unlink(missing_ok=True)
             if isinstance(exc, FileNotFoundError) and not tmp_dir.is_dir():  # (`rm -rf` of the home meanwhile)
-                raise CacheUnwritable(f"{entry.path}: cannot write (the engine cache {self.directory} was removed "
-                                      "or renamed during the run)") from None
+                raise CacheUnwritable(str(folder_gone(entry.path, self.directory, "the engine cache"))) from None
             if exc.filename is not None and not os.fsdecode(exc.filename).startswith(str(tmp_dir)):
                 raise
             error = naming(writing, exc)
