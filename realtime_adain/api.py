@@ -34,7 +34,7 @@ from realtime_adain.interrupts import finished_before_exit
 from realtime_adain.settings import (DEFAULT_MAX_PIXELS, FLOW_MODES, STATS_MODES, STATS_NEED_EAGER, ModelSettings,
                                      StyleSettings, VideoSettings, check_time, check_weights)
 from realtime_adain.stylizer import OutOfMemory, Stylizer
-from realtime_adain.video import notes
+from realtime_adain import notes
 from realtime_adain.video.formats import EncodeSettings
 from realtime_adain.video.picture_output import is_picture_pattern, picture_pattern_mistake
 from realtime_adain.video.pipeline import frames_within

@@ -21,7 +21,7 @@ from typing import Callable, Literal
 
 from realtime_adain import __version__
 from realtime_adain.errors import UserError, imported_library, installed_version, missing_system_library, too_old_pyav
-from realtime_adain.video.notes import collected
+from realtime_adain.notes import collected
 
 Level = Literal["ok", "note", "problem"]
 PROBE_TIMEOUT_S = 10.0

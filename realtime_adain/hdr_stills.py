@@ -191,7 +191,7 @@ def _png_tags(view: memoryview, name: str) -> HdrTags | None:
         if kind == b"cICP" and length >= 4 and at + 12 <= len(view):
             primaries, transfer, matrix, full_range = view[at + 8:at + 12]
             if matrix != 0 or full_range > 1:
-                from realtime_adain.video.notes import note
+                from realtime_adain.notes import note
 
                 note(f"{name}: its cICP chunk is invalid (matrix {matrix}, range flag {full_range}: PNG allows "
                      f"matrix 0 and flag 0 or 1); ignored", once=True)

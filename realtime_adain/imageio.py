@@ -43,7 +43,7 @@ from realtime_adain.still_headers import (RADIANCE_SIGNATURES, check_jpeg, exr_c
                                           gif_sample_bytes, jpeg_without_end, looks_cut_short, png_data_short,
                                           png_sample_bytes, radiance_sample_bytes, tiff_fields, tiff_sample_bytes,
                                           webp_sample_bytes)
-from realtime_adain.video.notes import STDERR_LOCK, note
+from realtime_adain.notes import STDERR_LOCK, note
 
 # What OpenCV decodes (a folder of inputs takes these) and, of those, what it encodes from RGB:
 # PGM/PBM hold grey only, GIF/HDR/PFM/JPEG 2000/AVIF writers are missing or lossy in odd ways.

@@ -12,7 +12,7 @@ from typing import Callable, Iterable, Sequence
 
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import WRITABLE_EXTENSIONS, is_image_path
-from realtime_adain.video.notes import note
+from realtime_adain.notes import note
 from realtime_adain.video.sequence import files_of, find_sequence, names_a_picture, pattern_directive
 
 

@@ -72,7 +72,7 @@ def cache_dir_for_run(name: str, what: str, without: str, home_name: str | None 
 def temporary_cache(name: str, why: str) -> Path:
     """A `name` cache folder for this run only, removed at exit, and `why` said in one note: for
     a cache that cannot be where it belongs (no home; a home that is read-only or full)."""
-    from realtime_adain.video.notes import note
+    from realtime_adain.notes import note
 
     note(why)
     remove_stale_temporary_caches(name)

@@ -439,7 +439,7 @@ def note_other_vgg(decoder: nn.Module, vgg_path: str | os.PathLike, vgg_sha256: 
     it decodes another encoder's features, and its pictures were quietly off."""
     recorded = getattr(decoder, "trained_vgg_sha256", None)
     if recorded not in (None, vgg_sha256):
-        from realtime_adain.video.notes import note
+        from realtime_adain.notes import note
 
         note(f"{vgg_path}: not the VGG encoder the decoder was trained against (SHA-256 {vgg_sha256[:12]}..., its "
              f"run's {recorded[:12]}...): results may be off; give --vgg the file that run used", once=True)

@@ -25,7 +25,7 @@ import pytest
 
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import is_image_path, read_image, to_rgb8
-from realtime_adain.video import notes
+from realtime_adain import notes
 from realtime_adain.video.job import codec_name
 from video_corpus import FFMPEG
 

@@ -91,7 +91,7 @@ def test_export_over_a_foreign_entry_says_the_error_alone(run_cli, weights_env, 
     from realtime_adain import weights
     from realtime_adain.engines.cache import EngineCache
     from realtime_adain.engines.onnx import onnx_components
-    from realtime_adain.video import notes
+    from realtime_adain import notes
 
     monkeypatch.setattr(notes, "_said", set())  # (a note said once per process: said by an earlier test)
     monkeypatch.setenv("REALTIME_ADAIN_ENGINES", str(tmp_path / "engines"))

@@ -128,7 +128,7 @@ def test_a_cli_run_beside_an_api_call_keeps_its_words(stylizer, tmp_path, capsys
     film` while an API call ran in another thread (h5). Now the API call's threads only."""
     import threading
 
-    from realtime_adain.video import notes
+    from realtime_adain import notes
 
     said = []
     with notes.worded(lambda line: "API: " + line):

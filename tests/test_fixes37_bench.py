@@ -22,7 +22,7 @@ def test_a_folder_where_the_onnx_export_goes_is_one_error_line_in_bench_model(ru
     from realtime_adain import weights
     from realtime_adain.engines.cache import EngineCache
     from realtime_adain.engines.onnx import onnx_components
-    from realtime_adain.video import notes
+    from realtime_adain import notes
 
     monkeypatch.setattr(notes, "_said", set())  # (a note said once per process: said by an earlier test)
     monkeypatch.setenv("REALTIME_ADAIN_ENGINES", str(tmp_path / "engines"))

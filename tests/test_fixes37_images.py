@@ -16,7 +16,7 @@ import pytest
 
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import read_image, read_mask
-from realtime_adain.video.notes import collected
+from realtime_adain.notes import collected
 
 
 def photo(data_dir, height: int, width: int) -> np.ndarray:

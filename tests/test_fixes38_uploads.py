@@ -178,7 +178,7 @@ def test_a_server_line_is_held_while_a_decode_catches_stderr(capfd):
     import threading
 
     from realtime_adain.serve import app as serve_app
-    from realtime_adain.video.notes import STDERR_LOCK
+    from realtime_adain.notes import STDERR_LOCK
 
     taken, release = threading.Event(), threading.Event()
 

@@ -21,7 +21,7 @@ from realtime_adain.commands import image
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import pillow_image_rgb, read_image
 from realtime_adain.paths import expand_images
-from realtime_adain.video.notes import collected
+from realtime_adain.notes import collected
 
 SMALL = ("--size", "16", "--style-size", "32")
 

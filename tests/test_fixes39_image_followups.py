@@ -17,7 +17,7 @@ from cli_support import one_error_line
 from realtime_adain import imageio
 from realtime_adain.checked_inputs import StylePictures
 from realtime_adain.imageio import read_image
-from realtime_adain.video.notes import collected
+from realtime_adain.notes import collected
 from test_fixes39_image import SMALL, changed_after_the_check, picture
 
 

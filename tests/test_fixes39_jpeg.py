@@ -17,7 +17,7 @@ from PIL import Image
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import decode_image
 from realtime_adain.still_headers import ffmpeg_still_size
-from realtime_adain.video.notes import collected
+from realtime_adain.notes import collected
 
 CUT_NOTE = "the file ends before its picture does (cut short?)"
 

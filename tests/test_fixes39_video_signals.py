@@ -25,7 +25,8 @@ from realtime_adain.commands import video as video_command
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import write_image
 from realtime_adain.interrupts import SignalGuard
-from realtime_adain.video import notes, pipeline
+from realtime_adain import notes
+from realtime_adain.video import pipeline
 from realtime_adain.video.formats import EncodeSettings, choose_pix_fmt
 from realtime_adain.video.pipeline import Pipeline
 from realtime_adain.video.reader import Frame

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from realtime_adain.imageio import pillow_image_rgb, read_image
-from realtime_adain.video.notes import collected
+from realtime_adain.notes import collected
 from realtime_adain.video.reader import PictureConverter
 
 

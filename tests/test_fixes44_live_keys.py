@@ -21,7 +21,7 @@ from realtime_adain.live.events import EventLog
 from realtime_adain.live.inference import Inference
 from realtime_adain.live.sources import Frame, Latest
 from realtime_adain.live.styles import ActiveStyle, StyleLibrary
-from realtime_adain.video.notes import STDERR_LOCK
+from realtime_adain.notes import STDERR_LOCK
 
 SIZE = 64
 DOCS = " ".join((REPO / "docs" / "live.md").read_text(encoding="utf-8").split())

@@ -41,7 +41,7 @@ from realtime_adain.imageio import write_image
 from realtime_adain.paths import check_output_file
 from realtime_adain.serve.settings import MAX_CLIENTS
 from realtime_adain.settings import LIVE_SIZE_TEXT, STABILIZE_MODES
-from realtime_adain.video.notes import note
+from realtime_adain.notes import note
 
 START_TIMEOUT = 180.0  # loading torch and the weights on a busy machine
 CLOSE_TIMEOUT = 10.0  # closing the clients' peer connections at the end

@@ -111,7 +111,7 @@ def timed_once(asked: Iterable[str], resolve: Callable[[str], T], what: Callable
     """Each setup asked for (`--amp auto,off`, `--engine auto,onnx`) -> what it resolves to, where
     one that runs as an earlier one (`what` of both alike: `auto` is `off` on a CPU) is left out,
     said on stderr: the same setup timed twice printed a speed-up of noise."""
-    from realtime_adain.video.notes import note
+    from realtime_adain.notes import note
 
     kept: dict[str, T] = {}
     for name in dict.fromkeys(asked):

@@ -47,7 +47,7 @@ from realtime_adain.benchmarks.setup import (benchmark_weights, check_input_file
                                              report_json, stamp, test_material, timed_once)
 from realtime_adain.video.reader import VideoReader
 from realtime_adain.video.sequence import ffmpeg_name
-from realtime_adain.video.notes import note
+from realtime_adain.notes import note
 from realtime_adain.video.formats import DEFAULT_CRF, EncodeSettings, check_encoder, choose_pix_fmt
 
 MAX_REPEATS = 100  # each repeat runs every variant over the whole clip

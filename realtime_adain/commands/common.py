@@ -180,7 +180,7 @@ def note_first_frame_only(path: Path) -> None:
     """Say so when an animated GIF/PNG/WebP or a multi-page TIFF gives only its first picture
     (once: a command may also load it into a style library, which says the same)."""
     from realtime_adain.imageio import first_frame_only_note
-    from realtime_adain.video.notes import note
+    from realtime_adain.notes import note
 
     if text := first_frame_only_note(path):
         note(text, once=True)

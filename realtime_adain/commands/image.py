@@ -17,7 +17,7 @@ from realtime_adain.errors import UserError, not_all_written, out_of_memory_as_u
 from realtime_adain.interrupts import SignalGuard
 from realtime_adain.paths import check_writable_dir, refuse_earlier_results, refuse_overwriting_inputs
 from realtime_adain.settings import ModelSettings
-from realtime_adain.video.notes import note, repeats_counted
+from realtime_adain.notes import note, repeats_counted
 from realtime_adain.imageio import (
     WRITABLE_EXTENSIONS, check_encodable, check_pixel_budget, decode_image, fit_short_side, is_image_path,
     is_writable_image_path, mask_labels, output_suffix, read_image_bytes, read_mask, resize, short_side_size,

@@ -25,7 +25,7 @@ from realtime_adain.errors import UserError, out_of_memory_as_user_error
 from realtime_adain.imageio import WRITABLE_EXTENSIONS, check_encodable, fit_short_side, is_writable_image_path, write_image
 from realtime_adain.paths import check_writable_dir, refuse_overwriting_inputs
 from realtime_adain.settings import ModelSettings
-from realtime_adain.video.notes import repeats_counted
+from realtime_adain.notes import repeats_counted
 
 if TYPE_CHECKING:  # (torch: loaded when the sheet is made)
     from realtime_adain.live.styles import StyleLibrary

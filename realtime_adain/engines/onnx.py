@@ -190,7 +190,7 @@ def onnx_cached(weights_id: str, cache: EngineCache | None = None) -> bool:
         blocking, present = in_the_way(entry), entry.path.exists()
     except OSError:  # (a cache path too long for the file system): no export is there, and eager needs none
         return False
-    from realtime_adain.video.notes import note
+    from realtime_adain.notes import note
 
     if blocking:  # (not "does not match": no export can be made there until it is moved)
         note(f"{blocking[0]}: a folder, fifo or device stands where the ONNX export of these weights goes: "
@@ -266,7 +266,7 @@ class OnnxEngine(Engine):
 
 def _say_export() -> None:
     """An export takes 10-30 s: said, else a run looked stalled (other engines say their builds)."""
-    from realtime_adain.video.notes import note
+    from realtime_adain.notes import note
 
     note("exporting the network to ONNX for the onnx engine (once for these weights, 10-30 s; later runs "
          "reuse it)")

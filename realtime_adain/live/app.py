@@ -170,7 +170,7 @@ class LiveSession:
     def _note_unwritable_key_folders(self) -> None:
         """Say at the start where `s` and `r` will fail (a file, a read-only folder): not an error,
         they may never be pressed, but found only on the key press it was a surprise mid-session."""
-        from realtime_adain.video.notes import note
+        from realtime_adain.notes import note
 
         for key, option, folder in (("s", "--snapshot-dir", self.settings.snapshot_dir),
                                     ("r", "--record-dir", self.settings.record_dir)):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from realtime_adain.atomic import make_folders
 from realtime_adain.errors import UserError
-from realtime_adain.video.notes import STDERR_LOCK
+from realtime_adain.notes import STDERR_LOCK
 
 
 def _append_descriptor(path: str | os.PathLike) -> int:

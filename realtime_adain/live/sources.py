@@ -31,7 +31,7 @@ from realtime_adain.settings import STANDARD_INPUT, descriptor_number, descripto
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import first_frame_only_note, needs_heif_extra, read_image, resize
 from realtime_adain.video.deinterlace import deinterlaced
-from realtime_adain.video.notes import note
+from realtime_adain.notes import note
 from realtime_adain.video.opening import open_input
 from realtime_adain.video.reader import (IMAGE_FORMATS, PictureConverter, pictures_read_with, alpha_decoder, bound_decoder, check_picture_size,
                                          UNALIGNED, decoded_or_damage, decoder_threads, error_reason, frame_to_rgb, is_picture_format, no_pictures, pixel_aspect,

@@ -37,7 +37,7 @@ from realtime_adain.atomic import atomic_write_bytes
 from realtime_adain.imageio import (MAX_FILE_BYTES, capturing_here, check_style, decode_image, first_frame_only_note,
                                      fit_short_side, read_image, read_image_bytes)
 from realtime_adain.regular_files import open_regular
-from realtime_adain.video.notes import collected, note
+from realtime_adain.notes import collected, note
 from realtime_adain.stylizer import Stylizer
 from realtime_adain.userdirs import cache_dir_for_run, user_dir
 from realtime_adain.weights import file_sha256, safetensors_metadata

@@ -47,7 +47,7 @@ from realtime_adain.serve.settings import (MAX_TLS_FILE_BYTES, ServeSettings, ch
                                            is_every_interface, is_loopback)
 from realtime_adain.serve.styles import StyleRegistry
 from realtime_adain.stylizer import Stylizer
-from realtime_adain.video.notes import STDERR_LOCK, collected
+from realtime_adain.notes import STDERR_LOCK, collected
 
 STATIC = Path(__file__).resolve().parent / "static"
 TICK = 1.0  # seconds between the figures sent to each client (and idle checks)

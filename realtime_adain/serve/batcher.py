@@ -29,7 +29,7 @@ from realtime_adain.serve.control import Look
 from realtime_adain.serve.styles import StyleRegistry
 from realtime_adain.settings import STATS_MODES
 from realtime_adain.stylizer import Stylizer
-from realtime_adain.video.notes import write_line
+from realtime_adain.notes import write_line
 
 MAX_BATCH = 8  # frames per network call; more clients wait for the next call
 MAX_ASPECT = 3.0  # work pixels are at most side² times this: wider frames are taken with a shorter short side

@@ -34,7 +34,7 @@ from realtime_adain.regular_files import open_regular
 from realtime_adain.still_headers import (ffmpeg_still_size, png_sample_bytes, radiance_sample_bytes,
                                           tiff_sample_bytes, webp_sample_bytes)
 from realtime_adain.userdirs import expand_home
-from realtime_adain.video.notes import collected, note, write_line
+from realtime_adain.notes import collected, note, write_line
 
 # Shorter sides below this are thumbnails or broken files, not training material.
 MIN_IMAGE_SIDE = 64

@@ -24,7 +24,7 @@ import av
 
 from realtime_adain.errors import UserError
 from realtime_adain.video.matroska import matroska_clusters
-from realtime_adain.video.notes import note
+from realtime_adain.notes import note
 from realtime_adain.video.opening import open_input
 from realtime_adain.video.sequence import ffmpeg_name
 from realtime_adain.video.timestamps import MICROSECONDS, SPLICED_TYPES, STEP_BACK

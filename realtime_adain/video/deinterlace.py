@@ -26,7 +26,7 @@ from typing import Iterator
 import av
 
 from realtime_adain import limits
-from realtime_adain.video.notes import note
+from realtime_adain.notes import note
 
 MODES = ("auto", "on", "off", "film")
 UNTIMED = Fraction(1, 1000)  # the filter's time base for frames that have none (made from arrays)

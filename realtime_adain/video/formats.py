@@ -22,7 +22,7 @@ import av
 from realtime_adain import limits
 from realtime_adain.errors import UserError
 from realtime_adain.video.framing import encoder_framing, least_picture
-from realtime_adain.video.notes import note
+from realtime_adain.notes import note
 
 # Output containers by file extension (explicit, so an unknown extension is a clear error).
 CONTAINER_FORMATS = {

@@ -39,7 +39,7 @@ from realtime_adain.video.streams import CHAPTERS_CARRIED, TIMECODE_CARRIED, is_
 from realtime_adain.video.deinterlace import film_rate
 from realtime_adain.video.formats import EncodeSettings, check_bitrate_picture
 from realtime_adain.video.framing import check_picture_size, encoder_framing
-from realtime_adain.video.notes import note
+from realtime_adain.notes import note
 from realtime_adain.video.picture_output import PictureOutput, is_picture_pattern
 from realtime_adain.video.timecode import cut_tags
 from realtime_adain.video.writer import VideoFormatOut, VideoWriter

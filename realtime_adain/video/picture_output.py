@@ -29,7 +29,7 @@ from realtime_adain.atomic import (FOLDER_MODE, MOST_PARTIAL_NUMBERS, make_folde
                                    refuse_write_protected, replaced_mode, sweep_once, temporary_prefix)
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import is_writable_image_path
-from realtime_adain.video.notes import note
+from realtime_adain.notes import note
 from realtime_adain.video.sequence import numbered, pattern_directive, pattern_mistake, pattern_names
 
 

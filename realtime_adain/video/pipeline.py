@@ -39,7 +39,7 @@ from realtime_adain.engines.base import padded_pixels
 from realtime_adain.imageio import MAX_DECODE_PIXELS
 from realtime_adain.temporal import MotionAhead, Stabilizer
 from realtime_adain.two_pass import TwoPassStabilizer, forward_pass
-from realtime_adain.video import notes
+from realtime_adain import notes
 from realtime_adain.video.reader import RUN_PACKETS, Frame
 
 Images = Callable[[np.ndarray], np.ndarray]

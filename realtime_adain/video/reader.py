@@ -41,7 +41,7 @@ from realtime_adain.video.deinterlace import check_mode as check_deinterlace, de
 from realtime_adain.video.formats import GIF_DELAY_SHOWN, GIF_SHORTEST_SHOWN
 from realtime_adain.video.hdr import (HDR_TRANSFERS, RGB_MATRIX, SRGB, UNSPECIFIED, WIDE_GAMUT, ToneMap, needs_mapping,
                                       sdr_colour, side_data)
-from realtime_adain.video.notes import collected, note
+from realtime_adain.notes import collected, note
 from realtime_adain.video.opening import open_input
 from realtime_adain.video.sequence import DEFAULT_FRAMERATE, check_framerate, ffmpeg_name, find_sequence
 from realtime_adain.video.streams import (has_decoder, is_cover_art, main_video_stream, note_left_out,

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from realtime_adain.errors import UserError
 from realtime_adain.settings import as_fraction
-from realtime_adain.video.notes import note
+from realtime_adain.notes import note
 
 DEFAULT_FRAMERATE = Fraction(25)  # FFmpeg's image2 default
 MAX_FRAMERATE = 1000  # fps; beyond it no display or encoder keeps up, and 1/rate underflows time bases

@@ -22,7 +22,7 @@ from av.audio.plane import AudioPlane
 import numpy as np
 
 from realtime_adain.video.formats import ADTS_RATES, adts_header, adts_kind, is_adts_aac
-from realtime_adain.video.notes import note
+from realtime_adain.notes import note
 
 
 @functools.cache

@@ -12,7 +12,7 @@ from typing import Sequence
 import av
 
 from realtime_adain.errors import UserError
-from realtime_adain.video.notes import note
+from realtime_adain.notes import note
 from realtime_adain.video.opening import open_input
 from realtime_adain.video.sequence import named_file
 

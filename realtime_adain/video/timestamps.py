@@ -23,7 +23,7 @@ from typing import Iterable, Iterator
 
 import av
 
-from realtime_adain.video.notes import note
+from realtime_adain.notes import note
 
 # FFmpeg's -dts_delta_threshold: a decode timestamp this far from the predicted one is a splice;
 # so is one that goes back by more than STEP_BACK (joined segments that each start near 1.4 s).

@@ -42,7 +42,7 @@ from realtime_adain.video.formats import (ADTS_KEEPING_FORMATS, ATTACHING_FORMAT
                                           language_for,
                                           muxer_accepts, muxer_time_base, reencoded_audio, sound_from_zero, unframed_in_avi)
 from realtime_adain.video.framing import check_picture_size, encoder_framing
-from realtime_adain.video.notes import note
+from realtime_adain.notes import note
 from realtime_adain.video.reader import Colour, threads_refused, threads_refused_error
 from realtime_adain.video.sequence import ffmpeg_name
 from realtime_adain.video.sound import (KindChange, RawAacFraming, SoundConverter, decoder_layout, kind_change,

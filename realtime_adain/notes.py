@@ -1,5 +1,6 @@
-"""One-line remarks on stderr for the video modules (kept apart: the reader and writer both note),
-and for `image` over many pictures, the same remark about each counted instead of repeated."""
+"""One-line remarks on stderr for every module (the video reader and writer, live, serve, the
+commands), and the lock all writers of stderr share; for `image` over many pictures, the same
+remark about each counted instead of repeated."""
 
 from __future__ import annotations
 
