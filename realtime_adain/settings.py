@@ -1,8 +1,8 @@
 """Typed settings at the library boundary: what the commands build from their options, once.
 
 `commands/*` turn argparse's namespace into these frozen dataclasses and check them there (as
-`TrainConfig` is for the trainer); library code (video, live, benchmarks, the Python API) takes
-them and never sees the CLI. `check()` raises `UserError` with the option's name, so a value
+`TrainConfig` is for the trainer); library code (video, live, serve, the Python API) takes
+them and never sees the CLI (`benchmarks/` are commands too: `bench`'s subcommands). `check()` raises `UserError` with the option's name, so a value
 that argparse let through (or a caller built by hand) is one clear line.
 """
 

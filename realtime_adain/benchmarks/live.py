@@ -106,10 +106,10 @@ def run(args: argparse.Namespace) -> int:
     if args.source is not None and clip_options:  # (they were ignored without a word)
         raise UserError(f"{' and '.join(clip_options)} {'are' if len(clip_options) > 1 else 'is'} for the generated "
                         "clip; --source plays its file at its own size and rate")
-    args.resolution, args.source_fps = args.resolution or (640, 360), args.source_fps or 30.0
-    if args.source is None and any(side % 2 for side in args.resolution):  # the clip is H.264 in 4:2:0
+    resolution, source_fps = args.resolution or (640, 360), args.source_fps or 30.0
+    if args.source is None and any(side % 2 for side in resolution):  # the clip is H.264 in 4:2:0
         raise UserError("--resolution %dx%d: the generated clip needs even sides, e.g. %dx%d"
-                        % (*args.resolution, *(side + side % 2 for side in args.resolution)))
+                        % (*resolution, *(side + side % 2 for side in resolution)))
     if args.json:
         check_output_file(args.json)  # before the measurement, not after
     results = []
@@ -117,14 +117,14 @@ def run(args: argparse.Namespace) -> int:
         workdir = Path(tmp)
         vgg, decoder, which_weights = benchmark_weights(args, workdir / "weights")
         check_results_file(args.json, [vgg, decoder] + ([args.source] if args.source else []))
-        args.vgg, args.decoder = str(vgg), str(decoder)
-        source = str(args.source) if args.source else str(generated_clip(workdir / "clip.mp4", args.resolution, args.source_fps))
+        model = replace(common.model_settings(args), vgg=str(vgg), decoder=str(decoder))
+        source = str(args.source) if args.source else str(generated_clip(workdir / "clip.mp4", resolution, source_fps))
         style = workdir / "style.png"
         write_image(style, np.random.default_rng(0).integers(0, 256, (256, 256, 3), dtype=np.uint8))
         # Headless with no output at all: the pipeline's own figures (a `live` command would refuse
         # this, so only the parts that apply are checked).
         settings = LiveSettings(
-            styles=(str(style),), model=common.model_settings(args), source=source, style_size=256,
+            styles=(str(style),), model=model, source=source, style_size=256,
             style_cache=workdir / "cache", size=args.size, window=False, snapshot_dir=workdir, record_dir=workdir,
             stabilize=args.stabilize,
         )
