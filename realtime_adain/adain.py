@@ -99,7 +99,7 @@ class StyleStats:
         """These statistics on `device` (in `dtype`), the device checked first as `Stylizer.load`
         checks it: torch took 'meta' and 'cpu:1', which no stylizer runs on, and said 'xpu' with a
         bare AssertionError; a device that cannot be had is one line, not torch's error of several."""
-        from realtime_adain.stylizer import device_argument
+        from realtime_adain.devices import device_argument
 
         if dtype is not None and not isinstance(dtype, torch.dtype):  # ('float16': torch's error of several)
             raise TypeError(f"dtype must be a torch.dtype or None, got {type(dtype).__name__}")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -15,7 +16,7 @@ import numpy as np
 from realtime_adain import imageio
 from realtime_adain.atomic import name_too_long
 from realtime_adain.errors import UserError
-from realtime_adain.imageio import MAX_DECODE_PIXELS, WRITABLE_EXTENSIONS
+from realtime_adain.imageio import MAX_DECODE_PIXELS, MAX_SIDE, WRITABLE_EXTENSIONS, over_budget
 
 ImageLike = Any  # a path (str or os.PathLike), a PIL image, or an (H, W, 3) / (H, W) uint8 array
 
@@ -84,6 +85,24 @@ def check_pixels(height: int, width: int, name: str) -> None:
     if height * width > MAX_DECODE_PIXELS:
         raise ValueError(f"{name} is {width}x{height}, more than the {MAX_DECODE_PIXELS} pixels "
                          f"(16384x16384) an image may have")
+
+
+def check_budget(image: np.ndarray, size: int | None, max_pixels: int, name: str, size_name: str = "size",
+                 budget: str | None = None) -> None:
+    """Refuse to process `image` at `size` (the argument `size_name`) beyond `max_pixels` or MAX_SIDE
+    a side: a thin strip scaled by its short side would otherwise become gigapixels that exhaust memory.
+    `budget` says what `max_pixels` is where it is not the caller's max_pixels."""
+    height, width = image.shape[:2]
+    if (found := over_budget(height, width, size, max_pixels)) is None:
+        return
+    new_w, new_h, over = found
+    if size:  # the sides exactly: over_budget's float scale said 10**30 as 1000000000000000019884624838656
+        new_w, new_h = (max(1, round(Fraction(side * size, min(height, width)))) for side in (width, height))
+    at = f"{name} ({width}x{height}) at {size_name} {size} is {new_w}x{new_h}" if size else f"{name} is {width}x{height}"
+    smaller = f"lower {size_name}" if size else "pass a smaller image"
+    if over == "side":
+        raise ValueError(f"{at}, longer than {MAX_SIDE} pixels on a side ({smaller})")
+    raise ValueError(f"{at}, over {budget or f'max_pixels={max_pixels} ({smaller}, or raise max_pixels)'}")
 
 
 def file_of(image: ImageLike) -> Path | None:

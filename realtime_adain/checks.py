@@ -5,6 +5,7 @@ in OpenCV or torch. Free of torch, so the lightest modules can use them."""
 from __future__ import annotations
 
 import numbers
+from typing import Any
 
 import numpy as np
 
@@ -67,3 +68,26 @@ def check_whole(value: int | None, name: str, minimum: int = 0, none_ok: bool = 
     if maximum is not None and value > maximum:
         raise ValueError(f"{name} must be at most {maximum}, got {value}")
     return int(value)
+
+
+def check_alpha(alpha: float) -> float:
+    return check_number(alpha, "alpha")
+
+
+def check_real(value: Any, name: str, text_too: bool = False) -> Any:
+    """A TypeError for what is no number (nor text, with `text_too`: a time such as '1:30'), as for
+    every argument of the wrong kind: framerate='24' and start=[1] were ValueErrors ('not str')."""
+    if isinstance(value, bool) or not isinstance(value, (numbers.Real, str) if text_too else numbers.Real):
+        wanted = "seconds (a number) or text such as '1:30'" if text_too else "a number"
+        raise TypeError(f"{name} must be {wanted}, got {type(value).__name__}")
+    return value
+
+
+def check_kind(value: Any, kind: type, name: str) -> Any:
+    if not isinstance(value, kind):
+        raise TypeError(f"{name} must be {kind.__name__}, got {type(value).__name__}")
+    return value
+
+
+def check_size(size: int | None) -> int | None:
+    return check_whole(size, "size", none_ok=True)

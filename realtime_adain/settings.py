@@ -331,7 +331,7 @@ MAX_RESOLUTION = (7680, 4320)  # 8K UHD: beyond it a frame is gigabytes, no came
 RECORDING_SUFFIXES = (".mp4", ".m4v", ".mov")
 STABILIZE_MODES = ("off", "flow", "stats", "both")  # temporal.MODES (not imported: it loads torch and OpenCV)
 DEINTERLACE_MODES = ("auto", "on", "off", "film")  # video.deinterlace.MODES (not imported: it loads PyAV)
-# engines.CHOICES and stylizer.DTYPES, named here without importing torch, so the command line is
+# engines.CHOICES and devices.DTYPES, named here without importing torch, so the command line is
 # parsed (and a mistyped option refused) in well under a second (tests/test_cli_startup.py).
 ENGINE_CHOICES = ("auto", "eager", "compile", "tensorrt", "onnx")
 DTYPE_NAMES = ("fp32", "fp16", "bf16")

@@ -15,24 +15,25 @@ import os
 import sys
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
 
 from realtime_adain import engines, weights
 from realtime_adain.adain import StyleStats, check_stats
-from realtime_adain.checks import check_number
+from realtime_adain.api_images import ImageLike, as_rgb, check_budget
+from realtime_adain.api_words import api_words, as_value_error
+from realtime_adain.carried_errors import callers_errors_raised, errors_carried
+from realtime_adain.checks import check_alpha, check_number, check_size, check_whole
 from realtime_adain.color import recolored
-from realtime_adain.engines.base import CallLock, check_frame_shape
+from realtime_adain.devices import pick_device, pick_dtype
+from realtime_adain.engines.base import CallLock, check_frame_shape, frames_within
 from realtime_adain.engines.frames import frames_to_images, images_to_frames
 from realtime_adain.errors import UserError, out_of_memory_as_user_error
-from realtime_adain.imageio import MAX_SIDE, fit_short_side
+from realtime_adain.imageio import MAX_SIDE, fit_short_side, resize
 from realtime_adain.model import StyleTransferNet
 from realtime_adain.settings import DEFAULT_MAX_PIXELS, ModelSettings, check_names
-
-if TYPE_CHECKING:
-    from realtime_adain.api_images import ImageLike
 
 
 class OutOfMemory(UserError, MemoryError):
@@ -84,67 +85,29 @@ def _guard_forks() -> None:
         _fork_guarded = True
 
 
-DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
-
-
-def pick_device(name: str = "auto") -> torch.device:
-    """'auto' is the first CUDA GPU when there is one, else an Apple GPU (MPS), else the CPU. Every
-    other name is checked here, so a device torch knows but we cannot run on (meta, xpu, cuda:99)
-    is one clear line. MPS is supported in code but untested on real hardware."""
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        return torch.device("mps" if torch.backends.mps.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except (RuntimeError, ValueError, TypeError):
-        device = None
-    if device is None or str(device) != name or device.type not in ("cpu", "cuda", "mps"):
-        raise UserError(f"unknown device '{name}' (use auto, cpu, cuda, cuda:N or mps)")
-    if device.type == "cpu" and device.index not in (None, 0):
-        raise UserError(f"unknown device '{name}' (the CPU is 'cpu')")
-    if device.type == "mps" and not torch.backends.mps.is_available():
-        raise UserError(f"device '{name}' asked for, but no Apple GPU (MPS) is available")
-    if device.type == "mps" and device.index not in (None, 0):
-        raise UserError(f"device '{name}' asked for, but a Mac has one Apple GPU: use 'mps'")
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise UserError(f"device '{name}' asked for, but no CUDA GPU is available")
-        count = torch.cuda.device_count()
-        if device.index is not None and device.index >= count:
-            raise UserError(f"device '{name}' asked for, but there {'is' if count == 1 else 'are'} only "
-                            f"{count} CUDA GPU{'' if count == 1 else 's'} (cuda:0 to cuda:{count - 1})")
-    return device
-
-
-def device_argument(device: torch.device | str | int) -> torch.device:
-    """A `device=` argument of the API (a name, a torch.device, or an int: torch's CUDA index)
-    checked as `Stylizer.load` checks it: a device this machine lacks ('cuda' without a GPU) or
-    a name torch does not know is a ValueError naming it in one line, not torch's RuntimeError."""
-    from realtime_adain.api import _as_value_error
-
-    if isinstance(device, int) and not isinstance(device, bool):
-        device = f"cuda:{device}"
-    elif not isinstance(device, (str, torch.device)):
-        raise TypeError(f"device must be a str or torch.device, got {type(device).__name__}")
-    return _as_value_error(lambda: pick_device(str(device)))
-
-
-def pick_dtype(name: str, device: torch.device) -> torch.dtype:
-    """'auto' is fp16 on a GPU (the fast path; accurate to > 40 dB PSNR against fp32) and fp32
-    on the CPU, which has no fast fp16 kernels. Apple GPUs (MPS) run half precision at twice the
-    fp32 rate, so 'auto' is fp16 there too (untested on real hardware; the AdaIN statistics are
-    computed in fp32 on every device, see adain.calc_mean_std); bf16 stays CUDA-only."""
-    if name == "auto":
-        return torch.float16 if device.type in ("cuda", "mps") else torch.float32
-    if name not in DTYPES:
-        raise UserError(f"unknown dtype '{name}' (use auto, {', '.join(DTYPES)})")
-    if device.type == "mps" and name == "bf16":
-        raise UserError("--dtype bf16 needs a CUDA device; use fp16 or fp32 on an Apple GPU (mps)")
-    if name != "fp32" and device.type == "cpu":
-        raise UserError(f"--dtype {name} needs a GPU (CUDA{'' if name == 'bf16' else ' or an Apple GPU, mps'}); "
-                        "use fp32 on the CPU")
-    return DTYPES[name]
+def frame_batches(frames: Iterable[np.ndarray], batch: int, max_pixels: int) -> Iterator[np.ndarray]:
+    """`frames` as (N, H, W, 3) batches of up to `batch` frames of one shape, each holding at most
+    `max_pixels` pixels and the most one engine call takes (16384 x 16384: max_pixels=10**9 built
+    300 frames of 1024x1024 into one batch, which the engine refused once they were copied). Each
+    frame copied into its batch as it comes (a producer may reuse its buffer, as
+    `cv2.VideoCapture.read(buf)` does: every frame of a batch was the last one); a frame of another
+    size first sends the frames before it."""
+    pending, count = np.empty((0,), np.uint8), 0
+    for index, frame in enumerate(frames):
+        frame = as_rgb(frame, f"frames[{index}]")
+        check_budget(frame, None, max_pixels, f"frames[{index}]")
+        if count and frame.shape != pending.shape[1:]:
+            yield pending[:count]
+            count = 0
+        if not count:  # a new array each batch: the engine may still be reading the last one
+            pending = np.empty((frames_within(batch, frame.shape, max_pixels), *frame.shape), np.uint8)
+        pending[count] = frame
+        count += 1
+        if count == len(pending):  # (memory grows with a batch's pixels)
+            yield pending
+            count = 0
+    if count:
+        yield pending[:count]
 
 
 class Stylizer:
@@ -201,11 +164,9 @@ class Stylizer:
         mistaken argument is a ValueError (or TypeError) naming it in the API's words, as
         `stylize_video` says it (`dtype fp16 needs a GPU`, not the CLI's `--dtype`); a file problem
         is a UserError in those words too (`pass decoder=PATH`, not `--decoder PATH`)."""
-        from realtime_adain.api import _api_words, _as_value_error
-
         paths = [Path(p) for p in (vgg, decoder) if isinstance(p, (str, os.PathLike))]
-        placed = _as_value_error(lambda: cls._placement(vgg, decoder, device, dtype, engine), paths)
-        with _api_words(paths):
+        placed = as_value_error(lambda: cls._placement(vgg, decoder, device, dtype, engine), paths)
+        with api_words(paths):
             return cls._load(vgg, decoder, *placed, engine)
 
     @staticmethod
@@ -286,9 +247,6 @@ class Stylizer:
         is recoloured to that content first (the paper's colour preservation). Checked as `style`
         checks, bounded as `stylize` is (16384 pixels a side): unchecked, a float image was read as
         near-black and a 16-bit one as another style, without a word."""
-        from realtime_adain.api import check_budget, check_size
-        from realtime_adain.api_images import as_rgb
-
         image, size = as_rgb(image, "image"), check_size(size)
         check_budget(image, size, MAX_SIDE * MAX_SIDE, "image")
         image = fit_short_side(image, size)
@@ -297,28 +255,49 @@ class Stylizer:
                 image = recolored(image, as_rgb(color_reference, "color_reference"))  # (float, unclipped)
             return self.net.style_stats(self.to_tensor(image))
 
-    def style(self, image, size: int | None = 512, max_pixels: int = DEFAULT_MAX_PIXELS) -> StyleStats:
-        """A style from a path, PIL image or (H, W, 3) uint8 array, encoded once at `size`
-        (refused above `max_pixels` there)."""
-        from realtime_adain import api
+    def style(self, image: ImageLike, size: int | None = 512, max_pixels: int = DEFAULT_MAX_PIXELS) -> StyleStats:
+        """A style from a path, PIL image or (H, W, 3) uint8 array, encoded once at `size` (shorter
+        side; None/0: as it is), refused above `max_pixels` there."""
+        rgb, size = as_rgb(image, "image"), check_size(size)
+        check_budget(rgb, size, check_whole(max_pixels, "max_pixels", minimum=1), "image")
+        return self.style_stats(rgb, size)
 
-        return api.style(self, image, size, max_pixels)
-
-    def stylize_image(self, image, style: StyleStats, alpha: float = 1.0, size: int | None = 512,
+    def stylize_image(self, image: ImageLike, style: StyleStats, alpha: float = 1.0, size: int | None = 512,
                       max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
         """Any image (path, PIL image, array) -> (H, W, 3) uint8 RGB at its own size, processed at
         `size` (refused above `max_pixels` there)."""
-        from realtime_adain import api
-
-        return api.stylize_image(self, image, style, alpha, size, max_pixels)
+        original, size = as_rgb(image, "image"), check_size(size)
+        check_budget(original, size, check_whole(max_pixels, "max_pixels", minimum=1), "image")
+        style, alpha = check_stats(style), check_alpha(alpha)  # (before the resize: a mistake is said at once)
+        # (one line, as stylize_video's; a MemoryError too, as `stylize`'s: `except MemoryError` missed it)
+        with out_of_memory_as_user_error("image", "lower size", OutOfMemory):
+            result = self.stylize(fit_short_side(original, size), style, alpha)
+            return resize(result, original.shape[1::-1])
 
     def stylize_frames(self, frames: Iterable[np.ndarray], style: StyleStats, alpha: float = 1.0,
                        batch: int = 1, max_pixels: int = DEFAULT_MAX_PIXELS) -> Iterator[np.ndarray]:
-        """An iterable of (H, W, 3) uint8 frames, streamed through the engine in order (a frame
-        over `max_pixels` is refused)."""
-        from realtime_adain import api
+        """Frames streamed through the engine in order, `batch` at a time (one shape per batch;
+        fewer where `batch` frames would hold more than `max_pixels` pixels in all, or than
+        16384 x 16384, the most one engine call takes: `frame_batches`).
 
-        return api.stylize_frames(self, frames, style, alpha, batch, max_pixels)
+        The arguments are checked at the call; each frame when it is reached (`frames` may be endless)."""
+        check_stats(style)
+        alpha = check_alpha(alpha)
+        batch = check_whole(batch, "batch", minimum=1)
+        max_pixels = check_whole(max_pixels, "max_pixels", minimum=1)
+        if isinstance(frames, np.ndarray) and frames.ndim != 4:
+            raise ValueError(f"frames must be an (N, H, W, 3) array or an iterable of (H, W, 3) frames, "
+                             f"got an array of shape {frames.shape}")
+        if not isinstance(frames, Iterable) or isinstance(frames, (str, bytes, os.PathLike)):
+            raise TypeError(f"frames must be an iterable of (H, W, 3) uint8 frames, got {type(frames).__name__}")
+
+        def results() -> Iterator[np.ndarray]:
+            with out_of_memory_as_user_error("frames", "lower batch, or pass smaller frames", OutOfMemory):
+                for stylized in self.stylize_stream(frame_batches(errors_carried(frames), batch, max_pixels),
+                                                    style, alpha):
+                    yield from stylized
+
+        return callers_errors_raised(results())
 
     def prepare(self, batch: int, height: int, width: int, say: Callable[[str], None] | None = None) -> None:
         """Compile or build the engine for this frame size before the first frame, saying so
@@ -353,8 +332,6 @@ class Stylizer:
         # (None was refused at the first result, as "'NoneType' object is not iterable")
         if not isinstance(batches, Iterable) or isinstance(batches, (str, bytes, os.PathLike)):
             raise TypeError(f"batches must be an iterable of (N, H, W, 3) uint8 arrays, got {type(batches).__name__}")
-        from realtime_adain.api import callers_errors_raised, errors_carried
-
         return callers_errors_raised(_stream_out_of_memory_said(
             self.engine.stylize_stream(errors_carried(batches), *self._checked(style, alpha))))
 
@@ -376,7 +353,6 @@ class Stylizer:
         self, frame: np.ndarray, mask: np.ndarray, styles: Sequence[StyleStats], alpha: float = 1.0
     ) -> np.ndarray:
         """Spatial control: pixel (y, x) gets styles[mask[y, x]]; `mask` is (H, W) of indices."""
-        from realtime_adain.api import check_alpha
         from realtime_adain.engines.base import check_pixels_per_call
 
         if not isinstance(frame, np.ndarray) or frame.dtype != np.uint8:  # (was said as check_frames' "frames")

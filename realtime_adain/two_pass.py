@@ -106,7 +106,7 @@ class TwoPassStabilizer:
             raise TypeError(f"TwoPassStabilizer got an unexpected keyword argument {unknown[0]!r}: it takes strength, "
                             f"preset, flow_width, window_bytes, device and {', '.join(STABILIZER_OPTIONS)}")
         if device is not None:
-            from realtime_adain.stylizer import device_argument
+            from realtime_adain.devices import device_argument
 
             device = device_argument(device)
         self.forward = Stabilizer(strength, "flow", preset, flow_width, precise=True, **options)

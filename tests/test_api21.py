@@ -12,7 +12,7 @@ import pytest
 import torch
 
 import realtime_adain as ra
-from realtime_adain.api import in_api_words
+from realtime_adain.api_words import in_api_words
 from video_samples import gradient_frames, write_video
 
 THREADS = torch.get_num_threads()

@@ -220,7 +220,7 @@ def test_device_names_against_the_gpus_present(monkeypatch):
     import torch
 
     from realtime_adain.errors import UserError
-    from realtime_adain.stylizer import pick_device
+    from realtime_adain.devices import pick_device
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)

@@ -54,12 +54,12 @@ def test_bench_registers_its_targets_when_asked_for():
 
 
 def test_names_known_without_torch_match_the_modules_that_use_them():
-    from realtime_adain import download, engines, release, settings, stylizer, temporal, userdirs, weights
+    from realtime_adain import devices, download, engines, release, settings, temporal, userdirs, weights
     from realtime_adain.live import inference
     from realtime_adain.video import deinterlace
 
     assert settings.ENGINE_CHOICES == engines.CHOICES
-    assert settings.DTYPE_NAMES == tuple(stylizer.DTYPES)
+    assert settings.DTYPE_NAMES == tuple(devices.DTYPES)
     assert settings.STABILIZE_MODES == temporal.MODES
     assert settings.DEINTERLACE_MODES == deinterlace.MODES
     assert download.PUBLISHED is release.PUBLISHED and weights.weights_dir is userdirs.weights_dir

@@ -12,7 +12,7 @@ import torch
 
 from realtime_adain import doctor, engines
 from realtime_adain.errors import UserError
-from realtime_adain.stylizer import pick_device, pick_dtype
+from realtime_adain.devices import pick_device, pick_dtype
 
 MPS = torch.device("mps")
 

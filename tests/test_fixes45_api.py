@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from realtime_adain.api import frame_batches
+from realtime_adain.stylizer import frame_batches
 from realtime_adain.engines.base import check_frame_shape
 from realtime_adain.stylizer import OutOfMemory
 

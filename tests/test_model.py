@@ -201,7 +201,7 @@ def test_wrong_files_are_named_clearly(published_weights, tmp_path):
 
 
 def test_auto_precision_is_fp16_on_a_gpu_and_fp32_on_the_cpu():
-    from realtime_adain.stylizer import pick_dtype
+    from realtime_adain.devices import pick_dtype
 
     assert pick_dtype("auto", torch.device("cpu")) == torch.float32
     assert pick_dtype("auto", torch.device("cuda")) == torch.float16  # a device name; nothing runs on it

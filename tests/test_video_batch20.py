@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 
 from live_support import cli_env
-from realtime_adain import api
 from test_hostile_environment import limit_address_space
 from video_samples import probe, write_video
 
@@ -69,11 +68,11 @@ def test_stylize_frames_cuts_batches_at_max_pixels(stylizer, one_thread):
 
     stylizer.stylize_stream = recording
     try:
-        together = list(api.stylize_frames(stylizer, frames, style, batch=64, max_pixels=2048))
+        together = list(stylizer.stylize_frames(frames, style, batch=64, max_pixels=2048))
     finally:
         del stylizer.stylize_stream
     assert seen == [2, 2, 1]
-    alone = list(api.stylize_frames(stylizer, frames, style, batch=1))
+    alone = list(stylizer.stylize_frames(frames, style, batch=1))
     assert len(together) == 5
     for a, b in zip(together, alone):
         assert np.abs(a.astype(int) - b).max() <= 1

@@ -30,7 +30,7 @@ from realtime_adain.commands import common
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import write_image
 from realtime_adain.live.app import LiveSession
-from realtime_adain.stylizer import DTYPES
+from realtime_adain.devices import DTYPES
 from realtime_adain.settings import LIVE_SIZE_TEXT
 from realtime_adain.video.sequence import ffmpeg_name
 from realtime_adain.commands.argtypes import (MAX_FPS, frame_rate, frame_resolution, nonempty_path, results_file, seconds,

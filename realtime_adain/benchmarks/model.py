@@ -31,7 +31,8 @@ from realtime_adain.commands.argtypes import (MAX_WARMUP_STEPS, RESOLUTION_PRESE
                                               int_between, results_file, step_count, thread_count)
 from realtime_adain.paths import check_output_file
 from realtime_adain.settings import DTYPE_NAMES, ModelSettings
-from realtime_adain.stylizer import DTYPES, Stylizer, pick_device, pick_dtype
+from realtime_adain.stylizer import Stylizer
+from realtime_adain.devices import DTYPES, pick_device, pick_dtype
 from realtime_adain.available_memory import free_memory
 from realtime_adain.benchmarks.setup import benchmark_weights, check_results_file, engine_list, report_json, stamp
 from realtime_adain.errors import UserError, out_of_memory_as_user_error

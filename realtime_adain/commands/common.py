@@ -141,7 +141,7 @@ def model_settings(args: argparse.Namespace) -> ModelSettings:
     """The model options as typed settings, checked."""
     settings = ModelSettings(args.vgg, args.decoder, args.device, args.dtype, args.engine)
     settings.check()
-    from realtime_adain.stylizer import pick_device  # torch: only once the command runs
+    from realtime_adain.devices import pick_device  # torch: only once the command runs
 
     pick_device(settings.device)  # a bad --device is refused before any work
     return settings

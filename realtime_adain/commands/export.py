@@ -123,7 +123,8 @@ def export_tensorrt_command(args: argparse.Namespace) -> int:
     from realtime_adain.engines.tensorrt import cached_engine
     from realtime_adain.model import padded_size
     from realtime_adain.settings import ModelSettings
-    from realtime_adain.stylizer import Stylizer, pick_device
+    from realtime_adain.stylizer import Stylizer
+    from realtime_adain.devices import pick_device
 
     if args.output and Path(args.output).exists() and not Path(args.output).is_dir():
         raise UserError(f"{args.output}: the output of --format tensorrt is a folder (the engine directory), not a file")

@@ -291,6 +291,15 @@ def padded_pixels(height: int, width: int) -> int:
     return padded_height * padded_width
 
 
+def frames_within(batch: int, shape: tuple[int, ...], pixels: int | None) -> int:
+    """Up to `batch` frames of `shape` (H, W, ...) holding at most `pixels` pixels in all, and at
+    most the pixels one engine call takes (`MAX_DECODE_PIXELS`: a larger `pixels` built batches the
+    engine refused once they were copied); at least one. Pixels as the network takes them
+    (`padded_pixels`: 20000 frames of 1x1 in one batch were 5 million, for max_pixels=20000)."""
+    most = MAX_DECODE_PIXELS if pixels is None else min(pixels, MAX_DECODE_PIXELS)
+    return max(1, min(batch, most // padded_pixels(shape[0], shape[1])))
+
+
 def check_pixels_per_call(batch: int, height: int, width: int, what: str = "frames") -> None:
     """Refuse more pixels in one call than any image file may have, counted as the network takes
     them (`padded_pixels`: 10**6 frames of 1x1 are 256 million): a broadcast view of any size

@@ -35,8 +35,7 @@ import numpy as np
 
 from realtime_adain import interrupts
 from realtime_adain.device_blend import DeviceBlend
-from realtime_adain.engines.base import padded_pixels
-from realtime_adain.imageio import MAX_DECODE_PIXELS
+from realtime_adain.engines.base import frames_within
 from realtime_adain.temporal import MotionAhead, Stabilizer
 from realtime_adain.two_pass import TwoPassStabilizer, forward_pass
 from realtime_adain import notes
@@ -72,15 +71,6 @@ class _Stage(threading.Thread):
                 self.work()
         finally:
             self.done.set()
-
-
-def frames_within(batch: int, shape: tuple[int, ...], pixels: int | None) -> int:
-    """Up to `batch` frames of `shape` (H, W, ...) holding at most `pixels` pixels in all, and at
-    most the pixels one engine call takes (`MAX_DECODE_PIXELS`: a larger `pixels` built batches the
-    engine refused once they were copied); at least one. Pixels as the network takes them
-    (`padded_pixels`: 20000 frames of 1x1 in one batch were 5 million, for max_pixels=20000)."""
-    most = MAX_DECODE_PIXELS if pixels is None else min(pixels, MAX_DECODE_PIXELS)
-    return max(1, min(batch, most // padded_pixels(shape[0], shape[1])))
 
 
 class Pipeline:

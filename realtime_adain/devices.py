@@ -1,0 +1,70 @@
+"""Which torch device and dtype a name means, checked: a device this machine lacks or torch does
+not know, or a dtype the device cannot run fast, is one clear line."""
+
+from __future__ import annotations
+
+import torch
+
+from realtime_adain.api_words import as_value_error
+from realtime_adain.errors import UserError
+
+
+DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    """'auto' is the first CUDA GPU when there is one, else an Apple GPU (MPS), else the CPU. Every
+    other name is checked here, so a device torch knows but we cannot run on (meta, xpu, cuda:99)
+    is one clear line. MPS is supported in code but untested on real hardware."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        return torch.device("mps" if torch.backends.mps.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError, TypeError):
+        device = None
+    if device is None or str(device) != name or device.type not in ("cpu", "cuda", "mps"):
+        raise UserError(f"unknown device '{name}' (use auto, cpu, cuda, cuda:N or mps)")
+    if device.type == "cpu" and device.index not in (None, 0):
+        raise UserError(f"unknown device '{name}' (the CPU is 'cpu')")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise UserError(f"device '{name}' asked for, but no Apple GPU (MPS) is available")
+    if device.type == "mps" and device.index not in (None, 0):
+        raise UserError(f"device '{name}' asked for, but a Mac has one Apple GPU: use 'mps'")
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise UserError(f"device '{name}' asked for, but no CUDA GPU is available")
+        count = torch.cuda.device_count()
+        if device.index is not None and device.index >= count:
+            raise UserError(f"device '{name}' asked for, but there {'is' if count == 1 else 'are'} only "
+                            f"{count} CUDA GPU{'' if count == 1 else 's'} (cuda:0 to cuda:{count - 1})")
+    return device
+
+
+def device_argument(device: torch.device | str | int) -> torch.device:
+    """A `device=` argument of the API (a name, a torch.device, or an int: torch's CUDA index)
+    checked as `Stylizer.load` checks it: a device this machine lacks ('cuda' without a GPU) or
+    a name torch does not know is a ValueError naming it in one line, not torch's RuntimeError."""
+    if isinstance(device, int) and not isinstance(device, bool):
+        device = f"cuda:{device}"
+    elif not isinstance(device, (str, torch.device)):
+        raise TypeError(f"device must be a str or torch.device, got {type(device).__name__}")
+    return as_value_error(lambda: pick_device(str(device)))
+
+
+def pick_dtype(name: str, device: torch.device) -> torch.dtype:
+    """'auto' is fp16 on a GPU (the fast path; accurate to > 40 dB PSNR against fp32) and fp32
+    on the CPU, which has no fast fp16 kernels. Apple GPUs (MPS) run half precision at twice the
+    fp32 rate, so 'auto' is fp16 there too (untested on real hardware; the AdaIN statistics are
+    computed in fp32 on every device, see adain.calc_mean_std); bf16 stays CUDA-only."""
+    if name == "auto":
+        return torch.float16 if device.type in ("cuda", "mps") else torch.float32
+    if name not in DTYPES:
+        raise UserError(f"unknown dtype '{name}' (use auto, {', '.join(DTYPES)})")
+    if device.type == "mps" and name == "bf16":
+        raise UserError("--dtype bf16 needs a CUDA device; use fp16 or fp32 on an Apple GPU (mps)")
+    if name != "fp32" and device.type == "cpu":
+        raise UserError(f"--dtype {name} needs a GPU (CUDA{'' if name == 'bf16' else ' or an Apple GPU, mps'}); "
+                        "use fp32 on the CPU")
+    return DTYPES[name]
