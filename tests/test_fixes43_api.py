@@ -103,7 +103,7 @@ def test_stylize_video_remarks_are_silenced_by_redirecting_stderr(stylizer, styl
 def test_video_batches_hold_at_most_one_engine_call_too():
     """`video`'s batches (and the API's) went by max_pixels alone: above 16384 x 16384 a batch the
     engine refuses once copied."""
-    from realtime_adain.video.pipeline import frames_within
+    from realtime_adain.engines.base import frames_within
 
     assert frames_within(300, (1024, 1024, 3), 10**9) == 256 == frames_within(300, (1024, 1024, 3), None)
     assert frames_within(300, (1024, 1024, 3), 2**20) == 1 and frames_within(4, (16, 16, 3), None) == 4

@@ -37,7 +37,7 @@ from realtime_adain.commands.argtypes import (frame_batch, frame_resolution, fra
                                               nonempty_path, results_file, thread_count_or_default)
 from realtime_adain.settings import DEFAULT_MAX_PIXELS, ENGINE_CHOICES, FLOW_MODES, ModelSettings, VideoSettings
 from realtime_adain.video.job import stylize_file
-from realtime_adain.video.pipeline import frames_within
+from realtime_adain.engines.base import frames_within
 from realtime_adain.errors import UserError, out_of_memory_as_user_error
 from realtime_adain.imageio import check_pixel_budget, read_image, read_style, short_side_size
 from realtime_adain.paths import check_output_file

@@ -33,7 +33,8 @@ from realtime_adain.styles import StyleSet
 from realtime_adain.stylizer import Stylizer
 from realtime_adain.temporal import ContentStatsSmoother, Stabilizer
 from realtime_adain.two_pass import TwoPassStabilizer, forward_pass
-from realtime_adain.video.pipeline import Pipeline, frames_within
+from realtime_adain.engines.base import frames_within
+from realtime_adain.video.pipeline import Pipeline
 from realtime_adain.video.reader import CAPTIONS_LEFT_OUT, Frame, VideoReader
 from realtime_adain.video.streams import CHAPTERS_CARRIED, TIMECODE_CARRIED, is_cover_art
 from realtime_adain.video.deinterlace import film_rate
@@ -86,23 +87,10 @@ def stylize_file(
 
         first = prepare(reader.first_frame.image)
         style = style_of(first)
-        batch_size = settings.batch or default_batch(stylizer)
-        if reader.expected_frames:  # a clip shorter than the batch is one batch of its own size
-            batch_size = min(batch_size, reader.expected_frames)
-        fitting = frames_within(batch_size, first.shape, settings.max_pixels)
-        if settings.batch and fitting < batch_size:  # (the network's memory grows with a batch's pixels)
-            note(f"--batch {settings.batch} lowered to {fitting}: a batch holds at most --max-pixels "
-                 f"({settings.max_pixels}) pixels, and a frame is {first.shape[1]}x{first.shape[0]}")
-        batch_size = fitting
+        batch_size = run_batch_size(settings, stylizer, reader, first.shape)
         stylizer.prepare(batch_size, *first.shape[:2], say=lambda text: tqdm.write(text, file=sys.stderr))
         height, width = (reader.height, reader.width) if settings.keep_size else first.shape[:2]
-        # A timecode names the video's first picture; the output's is the one shown at the cut's start.
-        video_start = Fraction(reader.stream.start_time or 0) * reader.time_base + reader.shift.start_offset
-        cut = max(Fraction(0), reader.segment.shift - video_start) if not reader.segment.whole else Fraction(0)
-        spec = VideoFormatOut(width, height, reader.time_base, reader.frame_rate, reader.output_colour,
-                              cut_tags(reader.container.metadata, cut, reader.frame_rate),
-                              cut_tags(reader.stream.metadata, cut, reader.frame_rate), reader.chapters(),
-                              reader.stream.base_rate, reader.stream.disposition)
+        spec = output_format(reader, width, height)
         # Until the run below is under way, a failure or a signal (a Ctrl-C as the output opened)
         # removes what was opened: the hidden temporary file was left behind.
         writer = pending = progress = None
@@ -113,16 +101,8 @@ def stylize_file(
             # A benchmark's scratch run (keep_interrupted False) prints its own timings: no bar per repeat.
             progress = tqdm(total=reader.expected_frames or None, desc=source.name, unit="frame",
                             disable=None if keep_interrupted else True)
-            on_device = blends_on_device(stylizer)
-            stabilizer, smoother = temporal_stages(settings, stylizer.device if on_device else None)  # fresh for every clip
-            if smoother is not None and stylizer.engine.name != "eager":
-                raise UserError(f"--stabilize {settings.stabilize} {STATS_NEED_EAGER} (this stylizer runs "
-                                f"{stylizer.engine.name})")
-            stylizer.engine.content_stats = smoother
-            if isinstance(stabilizer, TwoPassStabilizer):
-                size_window(stabilizer, source, first.shape[:2], reader.expected_frames or 0)
-            device_blend = DeviceBlend(forward_pass(stabilizer)) if stabilizer is not None and on_device else None
-            stylizer.engine.after_step = device_blend
+            stabilizer, smoother, device_blend = hook_temporal_stages(settings, stylizer, source, first.shape[:2],
+                                                                      reader.expected_frames or 0)
 
             def write_frame(frame: Frame) -> None:
                 writer.write_frame(frame.image, frame.pts, frame.duration)
@@ -206,6 +186,32 @@ def stylize_file(
             tqdm.write(f"finished {output}; stopping there", file=sys.stderr)
             raise stopped
         return writer.frames_written, (width, height)
+
+
+def run_batch_size(settings: VideoSettings, stylizer: Stylizer, reader: VideoReader, shape: tuple[int, ...]) -> int:
+    """The frames per engine call: --batch (else the device's default), no more than the clip
+    holds, and within --max-pixels (the network's memory grows with a batch's pixels), said
+    where that lowers the --batch asked for."""
+    batch_size = settings.batch or default_batch(stylizer)
+    if reader.expected_frames:  # a clip shorter than the batch is one batch of its own size
+        batch_size = min(batch_size, reader.expected_frames)
+    fitting = frames_within(batch_size, shape, settings.max_pixels)
+    if settings.batch and fitting < batch_size:
+        note(f"--batch {settings.batch} lowered to {fitting}: a batch holds at most --max-pixels "
+             f"({settings.max_pixels}) pixels, and a frame is {shape[1]}x{shape[0]}")
+    return fitting
+
+
+def output_format(reader: VideoReader, width: int, height: int) -> VideoFormatOut:
+    """What the output's video stream carries over from the input: its clock, colour, tags,
+    chapters and roles, the timecodes moved to the cut's start (a timecode names the video's
+    first picture; the output's is the one shown at the cut's start)."""
+    video_start = Fraction(reader.stream.start_time or 0) * reader.time_base + reader.shift.start_offset
+    cut = max(Fraction(0), reader.segment.shift - video_start) if not reader.segment.whole else Fraction(0)
+    return VideoFormatOut(width, height, reader.time_base, reader.frame_rate, reader.output_colour,
+                          cut_tags(reader.container.metadata, cut, reader.frame_rate),
+                          cut_tags(reader.stream.metadata, cut, reader.frame_rate), reader.chapters(),
+                          reader.stream.base_rate, reader.stream.disposition)
 
 
 def open_output(output: Path, reader: VideoReader, settings: VideoSettings, encode: EncodeSettings,
@@ -334,6 +340,25 @@ def size_window(stabilizer: TwoPassStabilizer, source: Path, size: tuple[int, in
     note(f"{source.name}: two passes at {size[1]}x{size[0]} and strength {stabilizer.strength:g} look {ahead} "
          f"frames ahead, so what the backward pass cuts off every {window - ahead} frames weighs up to "
          f"{stabilizer.strength ** ahead:.1%} (a lower --stabilize-strength{smaller} or --stabilize-passes 1 avoids it)")
+
+
+def hook_temporal_stages(settings: VideoSettings, stylizer: Stylizer, source: Path, size: tuple[int, int],
+                         frames: int) -> tuple[Stabilizer | TwoPassStabilizer | None, ContentStatsSmoother | None,
+                                            DeviceBlend | None]:
+    """This clip's fresh stabiliser and statistics smoother, hooked into the stylizer's engine
+    (`content_stats`, and `after_step` where the blend runs on the network's device); the caller
+    unhooks them when the clip ends, however it ends."""
+    on_device = blends_on_device(stylizer)
+    stabilizer, smoother = temporal_stages(settings, stylizer.device if on_device else None)
+    if smoother is not None and stylizer.engine.name != "eager":
+        raise UserError(f"--stabilize {settings.stabilize} {STATS_NEED_EAGER} (this stylizer runs "
+                        f"{stylizer.engine.name})")
+    stylizer.engine.content_stats = smoother
+    if isinstance(stabilizer, TwoPassStabilizer):
+        size_window(stabilizer, source, size, frames)
+    device_blend = DeviceBlend(forward_pass(stabilizer)) if stabilizer is not None and on_device else None
+    stylizer.engine.after_step = device_blend
+    return stabilizer, smoother, device_blend
 
 
 def blends_on_device(stylizer: Stylizer) -> bool:
