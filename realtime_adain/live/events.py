@@ -46,14 +46,22 @@ def _stderr_copy() -> int | None:
     written to it meanwhile waited: seconds for a 10000x10000 picture, during which `q` and every
     other key froze the window. None where stderr is no file (a test's capture): written there.
     Numbered from STDERR_COPY_FROM: at the lowest free number (3) it was what `--source /dev/fd/3`,
-    with no `3<`, then read. (Windows, with no fcntl: no /dev/fd/N to name it by.)"""
+    with no `3<`, then read. Under `ulimit -n 100` or less, the highest number there is (the copy
+    was none, and the keys froze again); the lowest free one where even that is taken. (Windows,
+    with no fcntl: no /dev/fd/N to name it by.)"""
     try:
         import fcntl
+        import resource
     except ImportError:
         fcntl = None
     try:
         stderr = sys.stderr.fileno()
-        return os.dup(stderr) if fcntl is None else fcntl.fcntl(stderr, fcntl.F_DUPFD_CLOEXEC, STDERR_COPY_FROM)
+        if fcntl is not None:
+            limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+            lowest = STDERR_COPY_FROM if limit == resource.RLIM_INFINITY else min(STDERR_COPY_FROM, limit - 1)
+            with contextlib.suppress(OSError):  # (taken: os.dup's number below)
+                return fcntl.fcntl(stderr, fcntl.F_DUPFD_CLOEXEC, lowest)
+        return os.dup(stderr)  # (not inherited, as F_DUPFD_CLOEXEC's)
     except (AttributeError, OSError, ValueError):  # (io.UnsupportedOperation is both of the latter)
         return None
 

@@ -458,11 +458,12 @@ class PyAVSource:
         """`pipe`: FFmpeg's name of a pipe ready to be read (`_pipe_ready`)."""
         try:
             arguments = self.sequence.open_arguments(self.rate) if self.sequence else {}
-            if self.target.lower().endswith(".sdp") and "://" not in self.target:  # (an RTP stream's description)
+            sdp_file = self.target.lower().endswith(".sdp") and "://" not in self.target  # (an RTP stream's description)
+            if sdp_file:
                 arguments = {"options": {"protocol_whitelist": SDP_PROTOCOLS}}
-            # (as `video` opens them: a file named like a URL, `take:2.mp4`, and a `%` in a sequence's folder)
+            # (as `video` opens them: a file named like a URL, `take:2.mp4` or `cam:1.sdp`, and a `%` in a sequence's folder)
             name = self.sequence.ffmpeg_pattern if self.sequence else self.target
-            target = pipe or (ffmpeg_name(name) if self.is_file else self.target)
+            target = pipe or (ffmpeg_name(name) if self.is_file or sdp_file else self.target)
             return open_input(target, timeout=self.timeout if not self.is_file else None, **arguments)
         except (av.FFmpegError, OSError) as exc:
             # (raw video has no header FFmpeg can recognise it by: its size and pixel format are not in the stream)
@@ -472,8 +473,8 @@ class PyAVSource:
 
     def _open_failure(self, exc: Exception) -> str:
         """Why the open failed, in words: a URL's protocol this FFmpeg lacks as `--stream` says it
-        (its "Protocol not found" said nothing of which)."""
-        if isinstance(exc, av.error.ProtocolNotFoundError) and not self.is_file:
+        (its "Protocol not found" said nothing of which); only a URL names one."""
+        if isinstance(exc, av.error.ProtocolNotFoundError) and "://" in self.target:
             return f"this FFmpeg (PyAV's) has no {self.target.partition('://')[0].upper()} support"
         return f"cannot open ({self._reason(exc)})"
 
@@ -880,7 +881,7 @@ class Capture(threading.Thread):
                     opened = False
                     attempt += 1
                     if attempt > FRUITLESS_RECONNECTS and index and self._recording_played_once():
-                        self._end(index, f"{attempt - 1} reconnections brought no new frame ({exc.reason})")
+                        self._end(index, f"{attempt - 1} reconnections brought no new frame ({self._reason(exc)})")
                         return
                     delay = min(self.backoff[1], self.backoff[0] * 2 ** min(attempt - 1, 30))  # (2**1024: OverflowError)
                     self.status = f"{exc}; reconnecting in {delay:g} s"  # (0.5 s was "in 0 s")
@@ -893,6 +894,11 @@ class Capture(threading.Thread):
         finally:
             self.source.close()
             self.latest.close()
+
+    def _reason(self, exc: SourceLost | SourceError) -> str:
+        """Why the source was lost, without its name: a reopen that fails raises a SourceError,
+        whose line starts with it (its reconnections given up were an AttributeError)."""
+        return exc.reason if isinstance(exc, SourceLost) else str(exc).removeprefix(f"{self.source.description}: ")
 
     def _recording_played_once(self) -> bool:
         """Whether the source is a recording URL played once (--no-loop), which a drop may end."""
