@@ -315,6 +315,30 @@ def folder_gone(target: Path | str, folder: Path | str, what: str = "its folder"
     return UserError(f"{target}: cannot write ({what} {folder} was removed or renamed during the run)")
 
 
+def folder_moved(folder: Path, handle: int | None) -> bool:
+    """Whether `folder` is no longer at its path: removed, renamed, or renamed with another made in
+    its place (told by `handle`, held on it since the run began; without one, only whether a folder
+    is there)."""
+    try:
+        now = os.stat(folder)
+    except OSError:
+        return True
+    if handle is None:
+        return not stat.S_ISDIR(now.st_mode)
+    held = os.fstat(handle)
+    return (held.st_dev, held.st_ino) != (now.st_dev, now.st_ino)
+
+
+def lost_during_run(target: Path | str, lost: Path, what: str, folder: Path, handle: int | None,
+                    folder_what: str = "its folder") -> UserError:
+    """The error for `target` whose temporary `lost` (`what`: a file or folder in `folder`) vanished
+    mid-run: `folder_gone` where the folder went, else `lost` alone was removed (a `.part` deleted,
+    a build folder cleared by `engines clear` elsewhere), which "its folder was removed" misstated."""
+    if folder_moved(folder, handle):
+        return folder_gone(target, folder, folder_what)
+    return UserError(f"{target}: cannot write ({what} {lost} was removed during the run)")
+
+
 class PendingOutput:
     """A temporary file beside `final` (same extension, so format-by-extension writers work).
 
@@ -365,7 +389,7 @@ class PendingOutput:
             self._abandoned.detach()
             flush_to_disk(target.parent, folder=True)  # (the rename itself)
         except OSError as exc:  # e.g. a folder of that name: name it, not the temporary file
-            moved = isinstance(exc, FileNotFoundError) and self._folder_moved()
+            moved = isinstance(exc, FileNotFoundError) and folder_moved(self.path.parent, self._folder)
             self.discard()
             if moved:
                 raise folder_gone(target, self.path.parent) from None
@@ -379,18 +403,6 @@ class PendingOutput:
         if self._close_folder is not None:
             self._close_folder()
         self._folder = None
-
-    def _folder_moved(self) -> bool:
-        """Whether the folder the file was made in is no longer at its path: removed, renamed, or
-        renamed with another made in its place (said "No such file or directory" of a folder there)."""
-        try:
-            now = os.stat(self.path.parent)
-        except OSError:
-            return True
-        if self._folder is None:
-            return not stat.S_ISDIR(now.st_mode)
-        held = os.fstat(self._folder)
-        return (held.st_dev, held.st_ino) != (now.st_dev, now.st_ino)
 
     def publish_partial(self) -> Path:
         """Name the file as the final name's partial result (`partial_path`), or where that name is

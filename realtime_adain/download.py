@@ -39,7 +39,7 @@ from urllib.parse import unquote, urlsplit
 from tqdm import tqdm
 
 from realtime_adain import __version__, weights
-from realtime_adain.atomic import folder_gone, naming
+from realtime_adain.atomic import lost_during_run, naming
 from realtime_adain.checks import ascii_whole
 from realtime_adain.errors import UserError, one_line
 from realtime_adain.paths import check_writable_dir
@@ -647,15 +647,16 @@ def _fetch_resuming(url: str, part: Path, label: str, limit: SizeLimit, attempts
 
 
 @contextmanager
-def _only_download_into(directory: Path) -> Iterator[None]:
+def _only_download_into(directory: Path) -> Iterator[int | None]:
     """Hold `directory` for this download (an advisory lock on the folder itself: no lock file is
-    left). A second `weights download` into the same folder at once appended to the same `.part`:
-    the bytes interleaved, and the first to finish renamed the other's half-written file. Where
-    the system has no `flock` (Windows), nothing is held."""
+    left); yields the handle holding it (for `folder_moved`). A second `weights download` into the
+    same folder at once appended to the same `.part`: the bytes interleaved, and the first to finish
+    renamed the other's half-written file. Where the system has no `flock` (Windows), nothing is
+    held (None)."""
     try:
         import fcntl
     except ImportError:
-        yield
+        yield None
         return
     handle = os.open(directory, os.O_RDONLY)
     try:
@@ -664,15 +665,15 @@ def _only_download_into(directory: Path) -> Iterator[None]:
         except BlockingIOError:
             raise UserError(f"{directory}: another download into this folder is running; wait for it to end, "
                             "or give another folder with --dir") from None
-        yield
+        yield handle
     finally:
         os.close(handle)  # (releases the lock)
 
 
 @contextmanager
-def _directory_for(directory: Path) -> Iterator[None]:
-    """Create `directory` (and missing parents) and hold it (`_only_download_into`); on failure
-    remove those it created, if still empty.
+def _directory_for(directory: Path) -> Iterator[int | None]:
+    """Create `directory` (and missing parents) and hold it (`_only_download_into`, whose handle it
+    yields); on failure remove those it created, if still empty.
 
     So a run without network leaves the filesystem as it found it, but a `.part` kept for
     resuming keeps the directory it is in. Removed only while held: a second first-time run,
@@ -681,9 +682,9 @@ def _directory_for(directory: Path) -> Iterator[None]:
     check_writable_dir(directory, "the download folder")  # (mkdir behind a dead link: "Too many levels of symbolic links")
     created = [path for path in (directory, *directory.parents) if not path.exists()]  # deepest first
     directory.mkdir(parents=True, exist_ok=True)
-    with _only_download_into(directory):
+    with _only_download_into(directory) as held:
         try:
-            yield
+            yield held
         except BaseException:
             for path in created:
                 try:
@@ -718,14 +719,14 @@ def download_file(
         if is_valid(target, kind, check_checksum):
             return target, "already present"
         tqdm.write(f"{target}: present but not valid; downloading it again")
-    with _directory_for(directory):
+    with _directory_for(directory) as held:
         if force and part.exists():
             part.unlink()
-        rejected = _fetch_and_verify(kind, url, target, part, check_checksum, min_rate)
+        rejected = _fetch_and_verify(kind, url, target, part, check_checksum, min_rate, held)
         if rejected is not None and rejected.on_kept:  # (the kept bytes may be another source's)
             tqdm.write(one_line(f"{target}: the partial download kept in {part.name} by an earlier run did not fit "
                                 f"what {shown(url)} sends ({rejected.reason}); deleted it, downloading again from the start"))
-            rejected = _fetch_and_verify(kind, url, target, part, check_checksum, min_rate)
+            rejected = _fetch_and_verify(kind, url, target, part, check_checksum, min_rate, held)
         if rejected is not None:
             raise UserError(f"{shown(url)}: rejected the download (deleted it): {rejected.reason}")
         try:
@@ -744,9 +745,9 @@ class _Rejected:
 
 
 def _fetch_and_verify(kind: str, url: str, target: Path, part: Path, check_checksum: bool,
-                      min_rate: MinRate) -> _Rejected | None:
+                      min_rate: MinRate, held: int | None) -> _Rejected | None:
     """Fetch `url` into `part` (resuming what it holds) and verify it; None when it passed, else
-    why not (`part` deleted)."""
+    why not (`part` deleted). `held`: the handle on the download folder (`_directory_for`)."""
     spec = PUBLISHED[kind]
     try:
         on_kept = fetch(url, part, spec.filename, limit=size_limit(spec, check_checksum), min_rate=min_rate)
@@ -754,7 +755,7 @@ def _fetch_and_verify(kind: str, url: str, target: Path, part: Path, check_check
         part.unlink(missing_ok=True)
         raise naming(target, exc) from None
     if not part.exists():  # (was "rejected the download (deleted it): no such weights file", blaming the server)
-        raise folder_gone(target, part.parent)
+        raise lost_during_run(target, part, "the partial download", part.parent, held)
     try:
         verify(part, kind, check_checksum)
     except UserError as exc:

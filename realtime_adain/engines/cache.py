@@ -26,7 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping
 
-from realtime_adain.atomic import ANY_AGE, STALE_UNKNOWN_AFTER_S, folder_gone, make_folders, naming, remove_stale
+from realtime_adain.atomic import (ANY_AGE, STALE_UNKNOWN_AFTER_S, folder_handle, lost_during_run, make_folders, naming,
+                                   remove_stale)
 from realtime_adain.errors import UserError
 from realtime_adain.paths import check_writable_dir, why_not_writable
 from realtime_adain.regular_files import open_regular
@@ -254,6 +255,7 @@ class EngineCache:
             tmp_dir = Path(tempfile.mkdtemp(prefix=f"{BUILD_PREFIX}{os.getpid()}-", dir=self.directory))
         except OSError as exc:
             raise CacheUnwritable(f"{self.directory}: cannot create the engine cache ({why_not_writable(exc)})") from None
+        held = folder_handle(self.directory)  # (tells the cache folder from one made anew in its place)
         writing = entry.path  # the file named should this fail
         placed = False
         try:
@@ -277,14 +279,17 @@ class EngineCache:
                 for path in (entry.path, entry.digest_file):
                     with contextlib.suppress(OSError):
                         path.unlink(missing_ok=True)
-            if isinstance(exc, FileNotFoundError) and not tmp_dir.is_dir():  # (`rm -rf` of the home meanwhile)
-                raise CacheUnwritable(str(folder_gone(entry.path, self.directory, "the engine cache"))) from None
+            if isinstance(exc, FileNotFoundError) and not tmp_dir.is_dir():  # (`rm -rf` of the home, `engines clear`)
+                raise CacheUnwritable(str(lost_during_run(entry.path, tmp_dir, "the build's temporary folder",
+                                                          self.directory, held, "the engine cache"))) from None
             if exc.filename is not None and not os.fsdecode(exc.filename).startswith(str(tmp_dir)):
                 raise
             error = naming(writing, exc)
             raise (CacheUnwritable(str(error)) if exc.errno in NO_ROOM else error) from None
         finally:
             shutil.rmtree(tmp_dir, ignore_errors=True)
+            if held is not None:
+                os.close(held)
         return entry
 
     def entries(self) -> list[Entry]:
