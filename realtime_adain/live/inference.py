@@ -102,9 +102,8 @@ class Inference(threading.Thread):
                 state = self.controller.state
                 if state.paused:  # frames passing while paused are not "dropped"
                     seen = got[0] if got is not None else seen
-                    if held is not None and look != state.look:  # a key changed it meanwhile
-                        look = state.look
-                        self._stylize(state, held)
+                    if held is not None and look != self.active.look(state):  # a key or a rescan changed it
+                        look = self._stylize(state, held)
                     continue
                 if got is None:
                     continue
@@ -114,24 +113,26 @@ class Inference(threading.Thread):
                 self.dropped += seq - seen - 1
                 seen = seq
                 self._note_shape(frame.image.shape[:2])
-                held, look = frame, state.look
-                self._stylize(state, frame)
+                held, look = frame, self._stylize(state, frame)
         except Exception as exc:  # reported by the main thread as one line, the session still ends cleanly
             self.error = environment_failure(exc) or f"{type(exc).__name__}: {exc}"  # (`ulimit -u`: named)
         finally:
             self.stability.close()
             self.results.close()
 
-    def _stylize(self, state: LiveState, frame: Frame) -> None:
-        """`frame` stylized in `state`'s look, handed on. While paused, the held frame again: keys
-        changed the HUD and the log but not the picture, and `s` saved the old look."""
+    def _stylize(self, state: LiveState, frame: Frame) -> tuple:
+        """`frame` stylized in `state`'s look, handed on; returns that look (`ActiveStyle.look`).
+        While paused, the held frame again: keys changed the HUD and the log but not the picture,
+        and `s` saved the old look."""
         framing = work_framing(frame.image.shape[:2], self.work_size)
         small = resize(frame.image, self.work_size) if framing is None else framing.fit(frame.image)
-        stylized = self.stability.stylize(state, small, self.active.stats(state, small))
+        look = self.active.look(state)
+        stylized = self.stability.stylize(state, small, self.active.stats(state, small), look)
         if framing is not None:
             stylized = bars_black(stylized, framing)
         self.results.put(Result(frame, small, stylized))
         self.stylized += 1
+        return look
 
     def _note_shape(self, shape: tuple[int, int]) -> None:
         """Say once that the source's picture changed size (its frames are fitted, not stretched)."""

@@ -3,8 +3,9 @@
 Flow blending (`Stabilizer`) runs after any engine. Smoothed content statistics
 (`ContentStatsSmoother`) need the network's `content_stats` hook, which only the eager engine
 calls (the others run a traced or built graph without it): elsewhere mode `stats` passes frames
-through and `both` is flow only. A change of style, alpha, mix, colour or mode starts afresh, so
-a switch shows at once instead of fading in over the previous look. The flow between camera
+through and `both` is flow only. A change of style (also a style file edited on disk and
+rescanned: `ActiveStyle.look`), alpha, mix, colour or mode starts afresh, so a switch shows at
+once instead of fading in over the previous look. The flow between camera
 frames is estimated on a worker thread while the network stylizes (`temporal.MotionAhead`); on
 CUDA the warp and blend then run on the GPU before the frame is downloaded (`DeviceBlend`), so the
 stabiliser adds no full-size CPU work to the inference thread.
@@ -47,9 +48,10 @@ class Stability:
         """What the HUD and the log add to `mode` where it cannot run whole here ("" where it can)."""
         return "stats: eager engine only" if mode in STATS_MODES and not self.smooths_stats else ""
 
-    def follow(self, state) -> None:
-        """Start afresh when the look or the mode of `state` (a `LiveState`) changed."""
-        look = state.look
+    def follow(self, state, look: tuple | None = None) -> None:
+        """Start afresh when the look (which holds the mode) of `state` (a `LiveState`) changed:
+        `look` as `ActiveStyle.look` gives it, `state.look` where the styles' files never change."""
+        look = state.look if look is None else look
         if look == self._look:
             return
         if self._look is not None:
@@ -64,9 +66,9 @@ class Stability:
         if self.smoother is not None:
             self.smoother.reset()
 
-    def stylize(self, state, content: np.ndarray, style: StyleStats) -> np.ndarray:
-        """`content` (H, W, 3) uint8 RGB stylized as `state` says, then steadied."""
-        self.follow(state)
+    def stylize(self, state, content: np.ndarray, style: StyleStats, look: tuple | None = None) -> np.ndarray:
+        """`content` (H, W, 3) uint8 RGB stylized as `state` says, then steadied (`look`: see `follow`)."""
+        self.follow(state, look)
         motion = None
         if self.blend.active:
             self._ahead = self._ahead or MotionAhead(self.blend, workers=1)

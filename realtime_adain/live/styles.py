@@ -420,7 +420,7 @@ class ActiveStyle:
     the style changes while it is on (key `c` twice takes a new reference), never per frame.
     The choice is looked up again only when the state changes (a key, or a rescan, after which
     the controller always has a new state), and includes the files' digests, so a style edited
-    on disk and rescanned is used from the next frame on.
+    on disk and rescanned is used from the next frame on (`look`: and starts the stabiliser afresh).
     """
 
     def __init__(self, library: StyleLibrary, log: Callable[..., None] = lambda *args, **kwargs: None,
@@ -431,19 +431,29 @@ class ActiveStyle:
         self.stopped = stopped
         self.encoding = False  # a colour reference is being encoded (the exit does not wait for it)
         self._state = None
+        self._chosen: tuple[list[Style], tuple] = ([], ())  # `choice(self._state)`
         self._key: tuple | None = None
         self._stats: StyleStats | None = None
 
     def stats(self, state, frame: np.ndarray) -> StyleStats:
         """`state` is the controller's `LiveState`; `frame` (RGB) is the colour reference if needed."""
-        if state is self._state and self._stats is not None:
-            return self._stats
-        self._state = state
-        chosen, key = self.choice(state)
+        chosen, key = self._choice_of(state)
         if key != self._key or self._stats is None:
             self._stats = self._compute(chosen, state.mix, frame if state.preserve_color else None)
             self._key = key
         return self._stats
+
+    def look(self, state) -> tuple:
+        """What the picture depends on: `state.look` and the files of the styles it chooses (their
+        digests). A style edited on disk and rescanned keeps its name but not its look: the
+        stabiliser starts afresh and a paused frame is stylized again, as after a key."""
+        return state.look + (self._choice_of(state)[1][0],)
+
+    def _choice_of(self, state) -> tuple[list[Style], tuple]:
+        """`choice(state)`, looked up once per state (an immutable value) for `stats` and `look` alike."""
+        if state is not self._state:
+            self._chosen, self._state = self.choice(state), state
+        return self._chosen
 
     def choice(self, state) -> tuple[list[Style], tuple]:
         """The styles `state` names (the first style for a name gone) and the key of their
