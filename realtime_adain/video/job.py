@@ -25,7 +25,7 @@ from realtime_adain import interrupts
 from realtime_adain.adain import StyleStats
 from realtime_adain.atomic import PendingOutput, partial_path
 from realtime_adain.device_blend import DeviceBlend, wanted as wants_device_blend
-from realtime_adain.errors import UserError, not_all_written, out_of_memory_as_user_error, refuse_inputs
+from realtime_adain.errors import UserError, not_all_written, out_of_memory_as_user_error, refuse_inputs, stopped_at
 from realtime_adain.imageio import MAX_SIDE, check_pixel_budget, fit_short_side, resize
 from realtime_adain.paths import refuse_overwriting_inputs
 from realtime_adain.settings import STATS_MODES, STATS_NEED_EAGER, VideoSettings
@@ -601,7 +601,7 @@ def stylize_videos(
     if settings.threads:
         torch.set_num_threads(settings.threads)
     failed: dict[Path, str] = {}  # input -> why it failed
-    not_written = 0
+    not_written = written = index = 0
     try:
         for index, (source, used, output) in enumerate(jobs):
             if source in failed:  # (read again for another style, it fails the same way, after as much work)
@@ -613,6 +613,8 @@ def stylize_videos(
 
             def done(frames: int, size: tuple[int, int], streams: list[StreamReport], source=source, used=used,
                      output=output, started=time.monotonic()) -> None:
+                nonlocal written
+                written += 1  # (published: a report that fails to be written leaves it made)
                 report(VideoDone(source, list(used), output, size, frames, time.monotonic() - started, streams))
 
             try:
@@ -624,10 +626,8 @@ def stylize_videos(
                 not_written += 1
                 going_on = any(other != source for other, _, _ in jobs[index + 1:])
                 note(f"not written: {exc}{'; going on with the other inputs' if going_on else ''}")
-    except UserError as exc:
-        if failed:
-            raise UserError(f"{exc}; also not written: {problems(failed)}") from None
-        raise
+    except UserError as exc:  # (a full disk stays full: what was made and what was never tried said)
+        raise stopped_at(exc, written, len(jobs) - index - 1, list(failed.values()), len(jobs), "outputs") from None
     except KeyboardInterrupt:
         if failed:  # (the line before the signal's own)
             note(f"also not written: {problems(failed)}")
