@@ -29,6 +29,7 @@ LATENCY_WINDOW = 60  # frames the reported p50/p95 are taken over (2 s at 30 fps
 MAX_MESSAGES_PER_S = 100  # a dragged slider sends about 60; a flood beyond this is dropped, not processed
 FPS_WINDOW = 30
 MAX_MEDIA = 4  # m= sections in an offer: the page sends a video and a data channel
+MAX_DATA_CHANNELS = 4  # data channels a client may open, `control` included: the page opens that one only
 MAX_CANDIDATES = 64  # ICE candidates in an offer: each is a pair the server would send checks to
 MAX_DECODE_BACKLOG = 8  # received frames waiting for the decoder (a quarter second at 30 fps); beyond, dropped
 MAX_DECODE_BACKLOG_BYTES = 16 * 1024 * 1024  # and their bytes (aiortc takes frames of up to 512 packets)
@@ -37,6 +38,9 @@ H264_MOST_SPS = 4  # SPS units read in a frame (a browser sends one a keyframe);
 # Profiles whose SPS has a chroma format, bit depths and scaling lists before the size: FFmpeg's list
 # (h264_ps.c), not the spec's, since FFmpeg decodes it (it reads no such fields for 134, 135 or 139).
 H264_HIGH_PROFILES = (100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 144)
+# Why a connection aiortc closed by itself is closed: all its DTLS transports ended.
+AIORTC_CLOSED = ("aiortc closed the connection: its DTLS transport ended (the peer closed it, or no answer "
+                 "to ICE consent checks for 30 s)")
 CLOSE_SAID_S = 0.5  # how long a closing client's last message (why it is closed) is given to leave
 ICE_CREDENTIALS = (("ice-ufrag", "ICE username fragment", 4), ("ice-pwd", "ICE password", 22))  # RFC 8839's shortest
 MOST_ICE_CHARS = 256  # RFC 8839's longest: every ICE check the server sends carries the ufrag
@@ -238,13 +242,20 @@ NUMBER_PARAMETERS = ("apt", "max-fr", "max-fs", "maxplaybackrate", "minptime", "
 
 
 def shape_problem(lines: list[str]) -> str | None:
-    """Why a line aiortc would read is refused (see LINE_SHAPES), or None."""
+    """Why a line aiortc would read is refused (see LINE_SHAPES), or None. An attribute without a
+    ':' (`a=setup`) is checked as one with an empty value: aiortc reads it as the attribute with
+    no value (None), and failed inside on it ("'NoneType' object has no attribute 'split'")."""
     for line in lines:
-        start = line[:2] if line[:2] in ("v=", "c=", "m=") else line[:line.find(":") + 1]
+        if line[:2] in ("v=", "c=", "m="):
+            start, value = line[:2], line[2:]
+        elif line.startswith("a="):
+            attribute, _, value = line[2:].partition(":")  # (as aiortc splits it)
+            start = f"a={attribute}:"
+        else:
+            continue
         shape = LINE_SHAPES.get(start)
         if shape is None:
             continue
-        value = line[len(start):]
         if start in ("m=", "c="):  # (aiortc reads m= and c= lines at single blanks, takes a=setup's value
             value = value.rstrip()  # as it is, and splits the others at any whitespace: a tab, two blanks)
         elif start != "a=setup:":
@@ -534,6 +545,7 @@ class Client:
         self.out = StylizedTrack(self._shown)
         self.pipeline = Pipeline(styles, stylizer, look, self._deliver, strength)
         self.channel = None
+        self.data_channels = 0  # opened by the client
         self.created = self.last_activity = time.monotonic()
         self.connected = False  # its peer reached the connected state (at any time)
         self.returned: deque[float] = deque(maxlen=FPS_WINDOW)
@@ -577,7 +589,9 @@ class Client:
             self.last_activity = time.monotonic()
             self.frames_in += 1
             self.batcher.submit(self.pipeline, frame, self.last_activity)
-        await self.close("its video ended")  # the peer is gone
+        # The peer is gone: it ended the track, or its connection ended and aiortc closed it
+        # (signalling is closed at once, the connection state only once all is closed).
+        await self.close(AIORTC_CLOSED if self.pc.signalingState == "closed" else "its video ended")
 
     def _refuse_picture(self, width: int, height: int) -> None:
         """From aiortc's packet handling (on the event loop), once: the client's frames are too large to decode."""
@@ -609,7 +623,15 @@ class Client:
         sctp._data_channel_receive = receive
 
     def _on_datachannel(self, channel) -> None:
+        """Only the first `control` channel is read; any other is closed at once, and a client
+        opening more than MAX_DATA_CHANNELS is closed, told why: one that opened 20,000 and sent
+        60 KB on each lost its connection, and was never told."""
+        self.data_channels += 1
+        if self.data_channels == MAX_DATA_CHANNELS + 1:
+            self._spawn(self.close(f"too many data channels: it opened over {MAX_DATA_CHANNELS} "
+                                   "(the page uses one, `control`)"))
         if channel.label != "control" or self.channel is not None:
+            channel.close()
             return
         self.channel = channel
         channel.on("message", self._on_message)
@@ -643,10 +665,13 @@ class Client:
             self.send_status()
 
     def _on_state(self) -> None:
-        if self.pc.connectionState == "connected":
+        state = self.pc.connectionState
+        if state == "connected":
             self.connected = True
-        if self.pc.connectionState in ("failed", "closed"):
-            self._spawn(self.close(f"connection {self.pc.connectionState}"))
+        elif state == "failed":
+            self._spawn(self.close("connection failed"))
+        elif state == "closed":  # (`close` closes it when already closing: this is aiortc's own, said as such)
+            self._spawn(self.close(AIORTC_CLOSED))
 
     # ---- outgoing ----------------------------------------------------------------------------
 
