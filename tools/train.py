@@ -3,7 +3,7 @@
 
     python3 tools/train.py --content coco/ --style wikiart/ --vgg vgg_normalised.pth --out runs/plain
     python3 tools/train.py --resume runs/plain                          # continue exactly
-    torchrun --nproc_per_node 4 tools/train.py ... --batch-size 8      # data-parallel, same result
+    torchrun --nproc_per_node 4 tools/train.py ... --batch-size 8      # data-parallel, the same result up to float rounding
 
 Speed: `realtime-adain bench train` (iterations/s at batch 8, 256 x 256, with and without AMP).
 """

@@ -94,12 +94,20 @@ class TrainConfig:
         if not 0 <= self.seed <= MAX_SEED:
             raise UserError(f"--seed must be between 0 and {MAX_SEED}, got {self.seed}")
         check_sizes(self.load_size, self.crop_size)
-        numbers = {"--lr": self.lr, "--lr-decay": self.lr_decay, "--style-weight": self.style_weight,
-                   "--content-weight": self.content_weight, "--temporal-weight": self.temporal_weight}
-        for flag, value in numbers.items():
-            if not math.isfinite(value) or value < 0 or (flag == "--lr" and value == 0):  # nan passes `< 0`
-                raise UserError(f"{flag} {value}: --lr must be positive; --lr-decay and the loss weights must not be "
-                                "negative (all finite)")
+        if self.lr == 0:  # (no number echoed: 1e-400 reads as 0, and "--lr 0.0" was not what was typed)
+            raise UserError("--lr must be positive (a number too small for a float, such as 1e-400, reads as 0)")
+        weight_rule = "loss weights must not be negative (all finite)"
+        rules = {"--lr": (self.lr, "must be positive (and finite)"),
+                 "--lr-decay": (self.lr_decay, "must not be negative (and finite)"),
+                 "--style-weight": (self.style_weight, weight_rule),
+                 "--content-weight": (self.content_weight, weight_rule),
+                 "--temporal-weight": (self.temporal_weight, weight_rule)}
+        for flag, (value, rule) in rules.items():
+            if not math.isfinite(value) or value < 0:  # nan passes `< 0`
+                raise UserError(f"{flag} {value}: {rule}")
+        if self.content_weight == self.style_weight == self.temporal_weight == 0:  # (an untrained decoder was saved)
+            raise UserError("--content-weight, --style-weight and --temporal-weight are all 0: the decoder would "
+                            "learn nothing; give one of them a positive weight")
         if self.lr > MAX_LR:  # (past ~3e37 Adam's step overflowed: a traceback, not the divergence line)
             raise UserError(f"--lr {self.lr:g}: at most {MAX_LR:g} (Adam moves each weight by about lr a step; "
                             f"the paper's is {DEFAULT_LR:g})")

@@ -4,7 +4,7 @@ Adam (lr 1e-4) with lr / (1 + 5e-5 * iteration) before each iteration (a LambdaL
 encoder, the paper's losses (`losses.AdaINLoss`). On CUDA: autocast (bf16, or fp16 with a loss
 scaler), channels_last, cuDNN autotuning, optional torch.compile. Under `torchrun` every process
 takes its share of each global batch and DDP averages the gradients (NCCL on GPUs, gloo on the
-CPU), so N processes compute what one process would on the whole batch.
+CPU), so N processes compute what one process would on the whole batch (up to float rounding).
 """
 
 from __future__ import annotations
@@ -56,6 +56,8 @@ LOG_LINE_BYTES = 4096  # the longest log.csv line read back on a resume (a row t
 CSV_FIELDS = ("iteration", "content_loss", "style_loss", "temporal_loss", "total_loss", "lr", "iterations_per_s",
               "skipped_images")
 SAMPLE_ROWS = 4
+# What a run leaves besides its checkpoints and log.csv, which a fresh run starts afresh (`RunLogger`).
+EARLIER_RUN_FILES = ("samples/iter_*.jpg", "tensorboard/events.out.tfevents.*")
 LOCK_NAME = ".lock"  # in --out, held (flock) by the run writing there
 
 
@@ -562,7 +564,8 @@ class OutLock:
 
 
 class RunLogger:
-    """log.csv (appended; rows past a resumed iteration are dropped) and TensorBoard scalars."""
+    """log.csv (appended; rows past a resumed iteration are dropped) and TensorBoard scalars; a fresh
+    run starts them, and the samples, afresh."""
 
     def __init__(self, out: Path, start_iteration: int) -> None:
         self.csv_path = out / "log.csv"
@@ -571,6 +574,8 @@ class RunLogger:
             raise UserError(f"{self.csv_path}: not a regular file (a folder, pipe, device, socket or broken link); "
                             "remove it or give another --out")
         self._truncate(start_iteration)
+        if start_iteration == 0:
+            remove_earlier_run_files(out)
         new = not self.csv_path.is_file()
         try:
             self.csv_file = open(self.csv_path, "a", newline="")
@@ -660,6 +665,20 @@ class RunLogger:
                 self.tensorboard.close()
             except OSError:
                 pass
+
+
+def remove_earlier_run_files(out: Path) -> None:
+    """A fresh run's samples and TensorBoard events only, as its log.csv holds only its rows: a run
+    stopped before its first checkpoint (no checkpoint to refuse the folder by) left its own beside them."""
+    for pattern in EARLIER_RUN_FILES:
+        for path in out.glob(pattern):
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                raise UserError(f"{path}: cannot remove this earlier run's file ({exc.strerror or exc}); remove it "
+                                "or give another --out") from None
 
 
 def quiet_tensorboard_thread() -> None:
