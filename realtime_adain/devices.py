@@ -12,10 +12,19 @@ from realtime_adain.errors import UserError
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
 
+def refuse_empty_device(name: str) -> None:
+    """'' or blanks: an unset variable (`--device "$GPU"`), not a device torch fails to read."""
+    if not name.strip():
+        raise UserError(f"--device '{name}': an empty name (an unset variable?); give a device such as cpu or cuda, "
+                        "or leave --device out")
+
+
 def pick_device(name: str = "auto") -> torch.device:
     """'auto' is the first CUDA GPU when there is one, else an Apple GPU (MPS), else the CPU. Every
     other name is checked here, so a device torch knows but we cannot run on (meta, xpu, cuda:99)
-    is one clear line. MPS is supported in code but untested on real hardware."""
+    is one clear line. MPS is supported in code but untested on real hardware. Mistakes name
+    --device, as the CLI says it (the API says device: `api_words.in_api_words`)."""
+    refuse_empty_device(name)
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
@@ -25,19 +34,19 @@ def pick_device(name: str = "auto") -> torch.device:
     except (RuntimeError, ValueError, TypeError):
         device = None
     if device is None or str(device) != name or device.type not in ("cpu", "cuda", "mps"):
-        raise UserError(f"unknown device '{name}' (use auto, cpu, cuda, cuda:N or mps)")
+        raise UserError(f"unknown --device '{name}' (use auto, cpu, cuda, cuda:N or mps)")
     if device.type == "cpu" and device.index not in (None, 0):
-        raise UserError(f"unknown device '{name}' (the CPU is 'cpu')")
+        raise UserError(f"unknown --device '{name}' (the CPU is 'cpu')")
     if device.type == "mps" and not torch.backends.mps.is_available():
-        raise UserError(f"device '{name}' asked for, but no Apple GPU (MPS) is available")
+        raise UserError(f"--device '{name}' asked for, but no Apple GPU (MPS) is available")
     if device.type == "mps" and device.index not in (None, 0):
-        raise UserError(f"device '{name}' asked for, but a Mac has one Apple GPU: use 'mps'")
+        raise UserError(f"--device '{name}' asked for, but a Mac has one Apple GPU: use 'mps'")
     if device.type == "cuda":
         if not torch.cuda.is_available():
-            raise UserError(f"device '{name}' asked for, but no CUDA GPU is available")
+            raise UserError(f"--device '{name}' asked for, but no CUDA GPU is available")
         count = torch.cuda.device_count()
         if device.index is not None and device.index >= count:
-            raise UserError(f"device '{name}' asked for, but there {'is' if count == 1 else 'are'} only "
+            raise UserError(f"--device '{name}' asked for, but there {'is' if count == 1 else 'are'} only "
                             f"{count} CUDA GPU{'' if count == 1 else 's'} (cuda:0 to cuda:{count - 1})")
     return device
 

@@ -101,7 +101,7 @@ def test_cli_device_mps_without_an_apple_gpu(weights_env, run_cli, data_dir, tmp
     for command in (["image", data_dir / "content" / "lenna.jpg", "-o", tmp_path / "o.png"],
                     ["video", data_dir / "videos" / "cutBunny.mp4", "-o", tmp_path / "o.mp4"]):
         code, out, err = run_cli(*command, "-s", data_dir / "style" / "trial.jpg", "--device", "mps")
-        assert code == 2 and err.strip().splitlines() == ["error: device 'mps' asked for, but no Apple GPU (MPS) is available"]
+        assert code == 2 and err.strip().splitlines() == ["error: --device 'mps' asked for, but no Apple GPU (MPS) is available"]
     code, out, err = run_cli("live", "-s", data_dir / "style" / "trial.jpg", "--device", "mps", "--no-window", "-o", tmp_path / "l.mp4")
     assert code == 2 and "no Apple GPU (MPS) is available" in err and len(err.strip().splitlines()) == 1
     assert list(tmp_path.iterdir()) == []

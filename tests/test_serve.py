@@ -662,7 +662,7 @@ def env_with(weights_env, **extra) -> dict:
 
 
 @pytest.mark.parametrize("args, says", [
-    (["--port", "70000"], "--port 70000"),
+    (["--port", "70000"], "argument --port: 70000 is outside 0..65535"),
     (["--max-clients", "0"], "--max-clients"),
     (["--idle-timeout", "-1"], "--idle-timeout"),
     (["--token", "short"], "--token"),

@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from realtime_adain import interrupts
-from realtime_adain.benchmarks.live import benchmark_weights_options
+from realtime_adain.benchmarks.live import MIN_SECONDS, benchmark_weights_options, measured_seconds
 from realtime_adain.benchmarks.setup import benchmark_weights, check_results_file, report_json, stamp
 from realtime_adain.commands import argtypes, common
 from realtime_adain.errors import UserError
@@ -50,8 +50,8 @@ CLOSE_TIMEOUT = 10.0  # closing the clients' peer connections at the end
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--clients", type=argtypes.int_between(1, MAX_CLIENTS, "clients"), default=1, metavar="N",
                         help=f"simulated clients, up to serve's --max-clients bound {MAX_CLIENTS} (default 1)")
-    parser.add_argument("--seconds", type=argtypes.seconds, default=20.0, metavar="S",
-                        help="measured duration in seconds (default 20)")
+    parser.add_argument("--seconds", type=measured_seconds, default=20.0, metavar="S",
+                        help=f"measured duration in seconds, at least {MIN_SECONDS:g} (default 20)")
     parser.add_argument("--warmup", type=argtypes.seconds_or_none, default=3.0, metavar="S",
                         help="seconds left out once every client has a frame back (default 3)")
     parser.add_argument("--fps", type=argtypes.frame_rate, default=30.0, metavar="FPS",

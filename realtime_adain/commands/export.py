@@ -60,6 +60,10 @@ def run(args: argparse.Namespace) -> int:
     if args.output is not None and not args.output.strip():  # '' is not "the default": an unset variable
         raise UserError("-o '': an empty path (an unset variable?); give a file (onnx) or a folder (tensorrt), "
                         "or leave -o out for the engine cache")
+    if args.device is not None:
+        from realtime_adain.devices import refuse_empty_device  # (torch: both formats load it anyway)
+
+        refuse_empty_device(args.device)  # before either format's own word on the device (it said "--device :")
     if args.format == "onnx":
         return export_onnx_command(args)
     return export_tensorrt_command(args)

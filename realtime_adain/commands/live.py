@@ -51,7 +51,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     out = parser.add_argument_group("window and outputs")
     out.add_argument("--no-window", dest="window", action="store_false",
                      help="run headless: needs -o, --stream or --virtual-cam")
-    out.add_argument("--fullscreen", action="store_true", help="start in fullscreen")
+    out.add_argument("--fullscreen", action="store_true", help="start the window in fullscreen")
     # (-o, --stream and --log: appended, so that one given twice is refused, not the last one kept: `once`)
     out.add_argument("-o", "--output", metavar="FILE.mp4", action="append",
                      help="record the whole session's stylized stream to MP4 (video only: no sound)")
@@ -60,8 +60,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                           "(MPEG-TS over RTP), rtmp://... (FLV)")
     out.add_argument("--virtual-cam", action="store_true", help="send it to a virtual webcam (needs pyvirtualcam)")
     out.add_argument("--max-frames", type=argtypes.positive_int, metavar="N", help="stop after N frames shown/written")
-    out.add_argument("--snapshot-dir", default=".", metavar="DIR", help="where `s` writes PNGs (default: .)")
-    out.add_argument("--record-dir", default=".", metavar="DIR", help="where `r` writes MP4s (default: .)")
+    out.add_argument("--snapshot-dir", type=argtypes.nonempty_path, metavar="DIR",
+                     help="where the window's `s` key writes PNGs (default: .)")
+    out.add_argument("--record-dir", type=argtypes.nonempty_path, metavar="DIR",
+                     help="where the window's `r` key writes MP4s (default: .)")
     out.add_argument("--log", metavar="FILE", action="append", help="also append the event log (style switches, ...) to FILE")
 
     temporal = parser.add_argument_group("temporal stability (docs/temporal.md)")
@@ -79,19 +81,32 @@ def live_settings(args: argparse.Namespace) -> LiveSettings:
     output = once(args.output, "-o/--output", "one recording a session")
     stream = once(args.stream, "--stream", "one stream a session; send more with a relay (e.g. ffmpeg's tee muxer)")
     log = once(args.log, "--log", "one log file a session")
+    refuse_window_options_without_window(args)
     settings = LiveSettings(
         styles=tuple(args.styles), model=common.model_settings(args), source=args.source,
         resolution=args.resolution, fps=args.fps, loop=args.loop, alpha=args.alpha,
         preserve_color=args.preserve_color, style_size=args.style_size,
         style_cache=common.style_cache_dir(args.style_cache), size=args.size, window=args.window,
         fullscreen=args.fullscreen, output=output, stream=stream,
-        virtual_cam=args.virtual_cam, max_frames=args.max_frames, snapshot_dir=Path(args.snapshot_dir),
-        record_dir=Path(args.record_dir), log=log, stabilize=args.stabilize,
+        virtual_cam=args.virtual_cam, max_frames=args.max_frames, snapshot_dir=args.snapshot_dir or Path("."),
+        record_dir=args.record_dir or Path("."), log=log, stabilize=args.stabilize,
         stabilize_strength=args.stabilize_strength, carry_motion=args.carry_motion,
     )
     settings.check()
     check_files_written(settings)
     return settings
+
+
+def refuse_window_options_without_window(args: argparse.Namespace) -> None:
+    """--fullscreen, --snapshot-dir and --record-dir are for the window (its keys): with --no-window
+    they were ignored without a word."""
+    if args.window:
+        return
+    for option, given, used_by in (("--fullscreen", args.fullscreen, "the window"),
+                                   ("--snapshot-dir", args.snapshot_dir is not None, "the window's s key"),
+                                   ("--record-dir", args.record_dir is not None, "the window's r key")):
+        if given:
+            raise UserError(f"{option} is for {used_by}, and --no-window opens no window: leave one of them out")
 
 
 def once(values: list[str] | None, option: str, why: str) -> str | None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from realtime_adain.commands import argtypes, common
 from realtime_adain.errors import UserError
-from realtime_adain.serve.settings import MAX_CLIENTS, MAX_UPLOAD_MB, MIN_IDLE_TIMEOUT
+from realtime_adain.serve.settings import DEFAULT_UPLOAD_MB, MAX_CLIENTS, MAX_UPLOAD_MB, MIN_IDLE_TIMEOUT
 from realtime_adain.settings import LIVE_SIZE_TEXT, MAX_RESOLUTION
 
 MISSING_EXTRA = 'serve needs aiohttp and aiortc: pip install "realtime-adain[serve]"'
@@ -40,7 +40,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     net = parser.add_argument_group("network and access")
     net.add_argument("--host", default="127.0.0.1",
                      help="address to listen on (default 127.0.0.1; any other needs an access token)")
-    net.add_argument("--port", type=argtypes.non_negative_int, default=8080, help="port (default 8080; 0: a free one)")
+    net.add_argument("--port", type=argtypes.int_between(0, 65535, "port"), default=8080,
+                     help="port, 0 to 65535 (default 8080; 0: a free one)")
     token = net.add_mutually_exclusive_group()
     token.add_argument("--token", help=f"access token every /api request must carry (default: ${TOKEN_ENV_VAR}, else "
                                        "generated when --host is not loopback, else none); other users can read it "
@@ -58,8 +59,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                                                        "camera only on https or localhost); needs --tls-key")
     net.add_argument("--tls-key", metavar="PEM", help="the certificate's private key (PEM, not encrypted)")
     net.add_argument("--allow-uploads", action="store_true", help="let clients upload style images (off by default)")
-    net.add_argument("--max-upload-mb", type=argtypes.positive_up_to(MAX_UPLOAD_MB, "max_upload_mb"), default=8.0,
-                     metavar="MB", help=f"largest style upload in MiB, above 0 and at most {MAX_UPLOAD_MB} (default 8)")
+    net.add_argument("--max-upload-mb", type=argtypes.positive_up_to(MAX_UPLOAD_MB, "max_upload_mb"), metavar="MB",
+                     help=f"largest style upload in MiB, above 0 and at most {MAX_UPLOAD_MB} (default {DEFAULT_UPLOAD_MB:g}); "
+                          "needs --allow-uploads")
 
     common.add_library_options(parser, "style images and/or directories of them (the page shows them as thumbnails)")
 
@@ -82,10 +84,13 @@ def serve_settings(args: argparse.Namespace):
     for option, value in (("--tls-cert", args.tls_cert), ("--tls-key", args.tls_key)):
         if value == "":
             raise UserError(f"{option} is empty: give the PEM file's path")
+    if args.max_upload_mb is not None and not args.allow_uploads:  # (it was ignored without a word)
+        raise UserError("--max-upload-mb limits style uploads, which are off: give --allow-uploads too, or leave "
+                        "--max-upload-mb out")
     settings = ServeSettings(
         styles=tuple(args.styles), model=common.model_settings(args), host=args.host, port=args.port, token=given_token(args),
         max_clients=args.max_clients, idle_timeout=args.idle_timeout, allow_uploads=args.allow_uploads,
-        max_upload_mb=args.max_upload_mb, alpha=args.alpha, preserve_color=args.preserve_color,
+        max_upload_mb=args.max_upload_mb or DEFAULT_UPLOAD_MB, alpha=args.alpha, preserve_color=args.preserve_color,
         style_size=args.style_size, style_cache=common.style_cache_dir(args.style_cache), size=args.size,
         max_resolution=args.max_resolution, stabilize=args.stabilize, stabilize_strength=args.stabilize_strength,
         tls_cert=None if args.tls_cert is None else Path(args.tls_cert),

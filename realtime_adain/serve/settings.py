@@ -16,6 +16,7 @@ from realtime_adain.settings import (MAX_RESOLUTION, STABILIZE_MODES, ModelSetti
                                      model_for_stabilizer)
 
 MAX_UPLOAD_MB = 64  # the highest --max-upload-mb: a style image beyond it is a mistake or an attack
+DEFAULT_UPLOAD_MB = 8.0
 MAX_CLIENTS = 64
 MAX_TOKEN = 256  # characters: it travels in every URL and header
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
@@ -155,7 +156,7 @@ class ServeSettings:
     idle_timeout: float = 60.0  # seconds without frames or messages before a client is closed
     connect_timeout: float = CONNECT_TIMEOUT  # seconds for a client's peer to connect (offers that never do held slots)
     allow_uploads: bool = False
-    max_upload_mb: float = 8.0
+    max_upload_mb: float = DEFAULT_UPLOAD_MB
     max_upload_pixels: int = 4096 * 4096
     alpha: float = 1.0
     preserve_color: bool = False
