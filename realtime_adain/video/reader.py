@@ -124,6 +124,10 @@ LATE_SOUND_SECONDS = 10
 # WebM's VP8/VP9 alpha travels beside the picture (a BlockAdditional; the stream's alpha_mode tag
 # says so), which FFmpeg's own vp8/vp9 decoders ignore: libvpx's decoders read it (yuva420p).
 ALPHA_DECODERS = {"vp8": "libvpx", "vp9": "libvpx-vp9"}
+# Decoders that leave the matrix unspecified where their pictures are BT.601 (FFmpeg's
+# AVCOL_SPC_BT470BG) by definition: libvpx's VP8 (RFC 6386 9.2), as FFmpeg's own vp8 decoder says.
+BT601_DECODERS = frozenset({"libvpx"})
+BT601_MATRIX = 5
 FULL_CHROMA = Interpolation.BILINEAR | Interpolation.FULL_CHR_H_INT  # (swscale's default scaler, chroma in full)
 # Pixel formats of float samples (gbrpf32le, gbrapf16le, grayf32le...: OpenEXR, Radiance, PFM;
 # rgbf32le, rgbaf32le: TIFF).
@@ -175,10 +179,13 @@ class Colour:
     color_trc: int
 
     @classmethod
-    def of(cls, frame: av.VideoFrame) -> "Colour":
-        """`frame`'s colour tags; pictures stored as RGB, a palette or grey have the RGB matrix
-        whatever the decoder says (`stored_as_rgb`)."""
+    def of(cls, frame: av.VideoFrame, codec: str | None = None) -> "Colour":
+        """`frame`'s colour tags, decoded by `codec`; pictures stored as RGB, a palette or grey
+        have the RGB matrix whatever the decoder says (`stored_as_rgb`), VP8's BT.601 where
+        libvpx leaves it unspecified (`BT601_DECODERS`)."""
         matrix = RGB_MATRIX if stored_as_rgb(frame.format) else frame.colorspace
+        if matrix == UNSPECIFIED and codec in BT601_DECODERS:
+            matrix = BT601_MATRIX
         return cls(matrix, frame.color_range, frame.color_primaries, frame.color_trc)
 
 
@@ -581,16 +588,22 @@ def has_alpha(frame: av.VideoFrame) -> bool:
 def alpha_decoder(stream: av.video.stream.VideoStream) -> av.codec.context.CodecContext | None:
     """A decoder that reads the alpha `stream` carries beside its pictures (`ALPHA_DECODERS`), so
     `frame_to_rgb` shows transparent areas over white (FFmpeg's vp8/vp9 gave the colour stored
-    under them); None: the stream's own decoder is used (no such alpha, or no libvpx here)."""
+    under them); None: the stream's own decoder is used (no such alpha, or no libvpx here). It
+    starts with the stream's colour tags, as FFmpeg's own decoder does: the bitstream states no
+    primaries or transfer, the container does (created bare, every Chromium canvas recording's
+    output was tagged unknown, and an HDR one was not tone-mapped)."""
     if stream.metadata.get("alpha_mode") != "1" or not has_decoder(stream):
         return None
     name = ALPHA_DECODERS.get(stream.codec_context.name)
     if name is None or name not in av.codecs_available:
         return None
     try:
-        return av.CodecContext.create(name, "r")
+        decoder = av.CodecContext.create(name, "r")
     except (ValueError, av.error.FFmpegError):  # (UnknownCodecError is a ValueError)
         return None
+    for tag in ("colorspace", "color_range", "color_primaries", "color_trc"):
+        setattr(decoder, tag, getattr(stream.codec_context, tag))
+    return decoder
 
 
 def note_colour_change(name: str, first: Colour, now: Colour) -> None:
@@ -1115,14 +1128,14 @@ class VideoReader:
                 released = segment.packets(held.before(pts, duration))
                 pts, duration = segment.moved(pts, duration)
                 if index == 0:
-                    self.rotation, self.colour = decoded.rotation, Colour.of(decoded)
+                    self.rotation, self.colour = decoded.rotation, Colour.of(decoded, codec)
                     first_turn = orientation(decoded, codec)
                     turned = self._converter.facts.turned or first_turn
                     note_odd_turn(self.path.name, decoded.rotation)
                     if see_through(decoded, self._converter):
                         note_transparency_left_out(self.path.name, shown_over_white=True)
-                elif not colour_noted and Colour.of(decoded) != self.colour:
-                    note_colour_change(self.path.name, self.colour, Colour.of(decoded))
+                elif not colour_noted and Colour.of(decoded, codec) != self.colour:
+                    note_colour_change(self.path.name, self.colour, Colour.of(decoded, codec))
                     colour_noted = True
                 if index and not turn_noted and orientation(decoded, codec) != first_turn:
                     note_turn_change(self.path.name, first_turn, orientation(decoded, codec))

@@ -43,7 +43,7 @@ from realtime_adain.video.formats import (ADTS_KEEPING_FORMATS, ATTACHING_FORMAT
                                           muxer_accepts, muxer_time_base, reencoded_audio, sound_from_zero, unframed_in_avi)
 from realtime_adain.video.framing import check_picture_size, encoder_framing
 from realtime_adain.notes import note
-from realtime_adain.video.reader import Colour, threads_refused, threads_refused_error
+from realtime_adain.video.reader import BT601_MATRIX, Colour, threads_refused, threads_refused_error
 from realtime_adain.video.sequence import ffmpeg_name
 from realtime_adain.video.sound import (KindChange, RawAacFraming, SoundConverter, decoder_layout, kind_change,
                                         reorder_channels)
@@ -51,7 +51,7 @@ from realtime_adain.video.streams import (COVER_MAX_PIXELS, TS_DATA_CODECS, atta
                                           is_gopro_telemetry, oversized_cover)
 
 # FFmpeg's AVColorSpace and AVColorRange values (frame.colorspace, frame.color_range).
-RGB_MATRIX, BT709_MATRIX, BT601_MATRIX, LIMITED_RANGE, FULL_RANGE = 0, 1, 5, 1, 2
+RGB_MATRIX, BT709_MATRIX, LIMITED_RANGE, FULL_RANGE = 0, 1, 1, 2
 # Encoders of JPEG pictures: BT.601 at full range by definition (decoders read them so, whatever
 # the tags say).
 JPEG_CODECS = frozenset({"mjpeg", "ljpeg"})
@@ -61,6 +61,10 @@ JPEG_CODECS = frozenset({"mjpeg", "ljpeg"})
 # whose decoders read limited range whatever the container says (MPEG-1/2, VP8, ProRes).
 RANGE_STATING_CODECS = frozenset({"h264", "hevc", "vp9", "av1", "dnxhd"})
 RANGE_STATING_FORMATS = frozenset({"matroska", "webm", "mp4"})
+# The MP4 muxer's flag that writes its colr box (which states the range) whatever the tags: without
+# it the box is written only where primaries, transfer and matrix are all known, and full range
+# tagged for range alone (a phone's clip) was written unstated, read as limited: stretched.
+WRITE_COLR = "write_colr"
 LIMITED_RANGE_CODECS = frozenset({"mpeg1video", "mpeg2video", "vp8", "prores"})
 # The rate sound of no known format is encoded at (`Writer._add_passthrough`): a broadcast
 # recording's track whose sound starts late or never; what it decodes to is resampled to it.
@@ -450,6 +454,9 @@ class VideoWriter:
             ctx = stream.codec_context
             ctx.colorspace, ctx.color_range = self.colour.colorspace, self.colour.color_range
             ctx.color_primaries, ctx.color_trc = self.colour.color_primaries, self.colour.color_trc
+        if self.colour and self.colour.color_range == FULL_RANGE and self.container.format.name == "mp4":
+            flags = self.container.options.get("movflags")
+            self.container.options["movflags"] = f"{flags}+{WRITE_COLR}" if flags else WRITE_COLR
         return stream
 
     def _add_passthrough(self, stream: av.stream.Stream, copy_audio: bool = True) -> str | None:
