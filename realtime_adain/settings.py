@@ -11,13 +11,14 @@ from __future__ import annotations
 import math
 import numbers
 import os
-import re
 import sys
 from dataclasses import dataclass, field, fields, replace
 from fractions import Fraction
 from pathlib import Path
 
+from realtime_adain.descriptors import STANDARD_INPUT, descriptor_number, descriptor_path, unreadable_descriptor
 from realtime_adain.errors import UserError
+from realtime_adain.times import check_time
 
 DTYPE_CHOICES = ("auto", "fp32", "fp16", "bf16")
 MAX_STYLE_SIZE = 8192  # shorter side a style is encoded at; 0 = native
@@ -26,51 +27,6 @@ DEFAULT_MAX_PIXELS = 4096 * 4096  # the processing budget (--max-pixels): a few 
 # under 40 % of the per-frame video's) at the best fidelity measured (docs/temporal.md).
 STABILIZE_STRENGTH = {1: 0.7, 2: 0.5}
 FLOW_MODES = ("flow", "both")  # the --stabilize modes that run the flow stabiliser (passes and strength apply)
-STANDARD_INPUT = ("-", "pipe:", "pipe:0", "/dev/stdin")  # `live --source` names for standard input
-
-
-# An open descriptor named as a `live --source`: FFmpeg's pipe:N, the system's /dev/fd/N and
-# /proc/self/fd/N (no leading zero there: /dev/fd/03 is no entry); /dev/stdout and /dev/stderr are 1 and 2.
-DESCRIPTOR_NAME = re.compile(r"pipe:0*([1-9][0-9]*)|(?:/dev/fd|/proc/self/fd)/(0|[1-9][0-9]*)", re.ASCII)
-STANDARD_OUTPUTS = {"/dev/stdout": 1, "/dev/stderr": 2}
-
-
-def descriptor_number(spec: str) -> int | None:
-    """The descriptor `spec` names (pipe:3, /dev/fd/3, /proc/self/fd/3); None for any other name."""
-    if spec in STANDARD_OUTPUTS:
-        return STANDARD_OUTPUTS[spec]
-    named = DESCRIPTOR_NAME.fullmatch(spec)
-    return int(named[1] or named[2]) if named else None
-
-
-def descriptor_path(spec: str) -> str:
-    """`spec` as a path: FFmpeg's pipe:N, another open descriptor (`3< clip.ts`, a pipe a program
-    passed), is /dev/fd/N, as /dev/stdin is standard input; any other name as it is."""
-    named = DESCRIPTOR_NAME.fullmatch(spec)
-    return f"/dev/fd/{named[1]}" if named and named[1] else spec
-
-
-def unreadable_descriptor(spec: str) -> str | None:
-    """Why the descriptor `spec` names cannot be a source: standard output or error (the session's
-    own lines, never a video: it waited 5 s for one), or not open; None otherwise. Asked before the
-    session opens any descriptor of its own, which would take a closed one's number (its copy of
-    stderr took 3: `--source /dev/fd/3` without `3<` read the program's own stderr)."""
-    number = descriptor_number(spec)
-    if number in (1, 2):
-        return (f"{spec}: the session's standard {('output', 'error')[number - 1]}, which it writes, not a source; "
-                "give the video on standard input (--source -) or another descriptor (pipe:3 with 3< clip.ts)")
-    if number is not None and not os.path.exists(f"/dev/fd/{number}"):
-        return f"{spec}: descriptor {number} is not open (give it a pipe: {number}< clip.ts, or a program's)"
-    return None
-
-
-# Times as FFmpeg's options take them (av_parse_time's durations): [[HH:]MM:]SS[.frac] (minutes and
-# seconds below 60 once a colon is there), or seconds with a unit (90, 90.5s, 1500ms, 2000000us).
-# (re.ASCII: \d also matched other scripts' digits, which int() and Fraction() then read)
-CLOCK_TIME = re.compile(r"(?:(\d+):)?([0-5]?\d):([0-5]?\d(?:\.\d*)?)", re.ASCII)
-SECONDS_TIME = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(s|ms|us)?", re.ASCII)
-TIME_UNITS = {None: 1, "s": 1, "ms": Fraction(1, 1000), "us": Fraction(1, 1_000_000)}
-MAX_TIME = 10**9  # seconds (31 years): longer than any file, and inside FFmpeg's 64-bit microseconds
 
 
 @dataclass(frozen=True)
@@ -196,51 +152,6 @@ def check_stats_engine(model: "ModelSettings", stabilize: str) -> None:
     """`stats`/`both` with another engine asked for is one line, not a stabiliser that does nothing."""
     if stabilize in STATS_MODES and model.engine not in ("auto", "eager"):
         raise UserError(f"--stabilize {stabilize} {STATS_NEED_EAGER} (use --engine eager or --stabilize flow)")
-
-
-def as_fraction(value: numbers.Real) -> Fraction:
-    """A real number exactly: `Fraction` takes floats and rationals only, and numpy's float32 is
-    neither (a TypeError from inside fractions.py, for `start=np.float32(0.5)`)."""
-    return Fraction(value) if isinstance(value, (float, numbers.Rational)) else Fraction(float(value))
-
-
-def check_time(value: str | float | Fraction, option: str, positive: bool = False) -> Fraction:
-    """A time in seconds, exactly: a number, or text as FFmpeg takes it (`90`, `90.5`, `1:30`,
-    `01:30.5`, `0:01:30`); at least 0 (above 0 if `positive`). The one parser of --start and
-    --duration, and of the API's start= and duration=; raises `UserError` naming `option`."""
-    if isinstance(value, str):
-        text = value.strip()
-        if len(text) > 64:  # (int() refuses over 4300 digits: a ValueError; no video lasts that long anyway)
-            raise UserError(f"{option} {text[:24]!r}...: {len(text)} characters, not a time such as 90 or 1:30")
-        if clock := CLOCK_TIME.fullmatch(text):
-            hours, minutes, secs = clock.groups()
-            seconds = int(hours or 0) * 3600 + int(minutes) * 60 + Fraction(secs)
-        elif plain := SECONDS_TIME.fullmatch(text):
-            seconds = Fraction(plain[1]) * TIME_UNITS[plain[2]]
-        elif text.startswith("-") and (CLOCK_TIME.fullmatch(text[1:]) or SECONDS_TIME.fullmatch(text[1:])):
-            seconds = -check_time(text[1:], option)  # (-0 is 0, as FFmpeg takes it)
-            if seconds:
-                raise UserError(f"{option} {value!r} is negative")
-        else:
-            raise UserError(f"{option} {value!r} is not a time such as 90, 90.5, 1:30 or 0:01:30.5")
-    elif isinstance(value, numbers.Real) and not isinstance(value, bool):
-        if isinstance(value, numbers.Integral) and value > MAX_TIME:  # (10**400: isfinite's OverflowError)
-            raise UserError(f"{option} is longer than any video ({MAX_TIME} s at most)")
-        if not math.isfinite(value):
-            raise UserError(f"{option} {value!r} is not a finite time")
-        seconds = as_fraction(value)
-    else:
-        raise UserError(f"{option} must be seconds or text such as '1:30', not {type(value).__name__}")
-    if seconds < 0 or (positive and seconds == 0):
-        raise UserError(f"{option} {value!r} must be {'above' if positive else 'at least'} 0 seconds")
-    if seconds > MAX_TIME:
-        raise UserError(f"{option} {value!r} is longer than any video ({MAX_TIME} s at most)")
-    return seconds
-
-
-def format_time(seconds: Fraction) -> str:
-    """Seconds as a message shows them: 90.5 -> '90.5 s' (milliseconds at most)."""
-    return f"{float(seconds):.3f}".rstrip("0").rstrip(".") + " s"
 
 
 @dataclass(frozen=True)

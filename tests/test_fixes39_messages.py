@@ -83,7 +83,7 @@ def test_a_figure_named_only_png_is_said_to_have_no_extension(run_cli, tmp_path)
 @pytest.mark.parametrize("text", ["-0", "-0:00", "-0.0s", "-00:00:00.000"])
 def test_minus_zero_is_a_start_of_zero(text):
     """`--start -0` was refused as negative (FFmpeg takes it as 0); -1 still is negative."""
-    from realtime_adain.settings import check_time
+    from realtime_adain.times import check_time
 
     assert check_time(text, "--start") == 0
     with pytest.raises(UserError, match=r"^--duration '-0' must be above 0 seconds$"):

@@ -111,7 +111,7 @@ def test_numpy_numbers_are_times_and_rates():
     """`start=np.float32(0.25)` was a TypeError from inside fractions.py; `framerate=np.int64(24)`
     said 24 was out of range."""
     from realtime_adain.errors import UserError
-    from realtime_adain.settings import check_time
+    from realtime_adain.times import check_time
     from realtime_adain.video.sequence import check_framerate
 
     assert check_time(np.float32(0.25), "--start") == Fraction(1, 4)

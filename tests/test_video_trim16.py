@@ -19,7 +19,7 @@ from video_samples import write_video
 from realtime_adain import api
 from realtime_adain.commands import argtypes
 from realtime_adain.errors import UserError
-from realtime_adain.settings import check_time
+from realtime_adain.times import check_time
 from realtime_adain.video.reader import Frame, VideoReader
 
 RATE = 30

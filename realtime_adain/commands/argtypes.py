@@ -11,7 +11,8 @@ from typing import Callable
 
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import MAX_SIDE
-from realtime_adain.settings import MAX_RESOLUTION, MAX_STYLE_SIZE, check_time
+from realtime_adain.settings import MAX_RESOLUTION, MAX_STYLE_SIZE
+from realtime_adain.times import check_time
 from realtime_adain.video.sequence import MAX_FRAMERATE, check_framerate
 
 RESOLUTION_PRESETS = {"360p": (640, 360), "720p": (1280, 720), "1080p": (1920, 1080)}
@@ -126,7 +127,7 @@ def frames_per_second(text: str) -> float:
 
 
 def _time(option: str, positive: bool) -> Callable[[str], Fraction]:
-    """A time as FFmpeg takes it (`settings.check_time`, which the API uses too), in seconds."""
+    """A time as FFmpeg takes it (`times.check_time`, which the API uses too), in seconds."""
     def parse(text: str) -> Fraction:
         try:
             return check_time(text, option, positive)

@@ -13,7 +13,8 @@ from pathlib import Path
 from realtime_adain.commands import argtypes, common
 from realtime_adain.errors import UserError
 from realtime_adain.live import keys
-from realtime_adain.settings import LIVE_SIZE_TEXT, STANDARD_INPUT, LiveSettings, descriptor_path
+from realtime_adain.descriptors import STANDARD_INPUT, descriptor_path
+from realtime_adain.settings import LIVE_SIZE_TEXT, LiveSettings
 
 
 EPILOG = """examples:

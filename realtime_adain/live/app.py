@@ -36,7 +36,8 @@ from realtime_adain.live.stability import Stability
 from realtime_adain.live.stats import SessionStats
 from realtime_adain.live.styles import ActiveStyle, StyleLibrary, run_cache_dir
 from realtime_adain.live.window import Window, WindowLoop
-from realtime_adain.settings import MAX_RESOLUTION, STANDARD_INPUT, LiveSettings
+from realtime_adain.descriptors import STANDARD_INPUT
+from realtime_adain.settings import MAX_RESOLUTION, LiveSettings
 from realtime_adain.stylizer import Stylizer
 
 FIRST_FRAME_TIMEOUT = 15.0

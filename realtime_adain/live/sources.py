@@ -27,7 +27,7 @@ import numpy as np
 
 from realtime_adain.checks import ascii_whole
 from realtime_adain.download import shown
-from realtime_adain.settings import STANDARD_INPUT, descriptor_number, descriptor_path, unreadable_descriptor
+from realtime_adain.descriptors import STANDARD_INPUT, descriptor_number, descriptor_path, unreadable_descriptor
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import first_frame_only_note, needs_heif_extra, read_image, resize
 from realtime_adain.video.deinterlace import deinterlaced

@@ -36,7 +36,7 @@ from realtime_adain.errors import UserError
 from realtime_adain.hdr_stills import HdrTags, colour_tags, converted
 from realtime_adain.imageio import (EXR_FORMATS, MAX_DECODE_BYTES, _orientation, exr_rgb, is_animated_webp,
                                     open_with_pillow, over_white, to_rgb8)
-from realtime_adain.settings import format_time
+from realtime_adain.times import format_time
 from realtime_adain.video.deinterlace import check_mode as check_deinterlace, deinterlaced
 from realtime_adain.video.formats import GIF_DELAY_SHOWN, GIF_SHORTEST_SHOWN
 from realtime_adain.video.hdr import (HDR_TRANSFERS, RGB_MATRIX, SRGB, UNSPECIFIED, WIDE_GAMUT, ToneMap, needs_mapping,
@@ -1536,7 +1536,7 @@ class VideoReader:
         wrote the length instead only under-states it. None elsewhere, or for a tag unread or 0
         (a recording never finished holds its placeholder). Only a note comes of it: a tag is no
         index, and another tool may have left a stale one."""
-        from realtime_adain.settings import check_time
+        from realtime_adain.times import check_time
 
         if ("matroska" not in self.container.format.name or self.shift.jumps
                 or not isinstance(self.cluster_times, ClusterTimes) or self.cluster_times.stretches):

@@ -24,7 +24,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from realtime_adain.errors import UserError
-from realtime_adain.settings import as_fraction
+from realtime_adain.times import as_fraction
 from realtime_adain.notes import note
 
 DEFAULT_FRAMERATE = Fraction(25)  # FFmpeg's image2 default

@@ -1,0 +1,65 @@
+"""Times as FFmpeg's options take them (`--start`, `--duration`, the API's start= and duration=),
+read exactly as fractions of a second, and said back in messages."""
+
+from __future__ import annotations
+
+import math
+import numbers
+import re
+from fractions import Fraction
+
+from realtime_adain.errors import UserError
+
+
+# Times as FFmpeg's options take them (av_parse_time's durations): [[HH:]MM:]SS[.frac] (minutes and
+# seconds below 60 once a colon is there), or seconds with a unit (90, 90.5s, 1500ms, 2000000us).
+# (re.ASCII: \d also matched other scripts' digits, which int() and Fraction() then read)
+CLOCK_TIME = re.compile(r"(?:(\d+):)?([0-5]?\d):([0-5]?\d(?:\.\d*)?)", re.ASCII)
+SECONDS_TIME = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(s|ms|us)?", re.ASCII)
+TIME_UNITS = {None: 1, "s": 1, "ms": Fraction(1, 1000), "us": Fraction(1, 1_000_000)}
+MAX_TIME = 10**9  # seconds (31 years): longer than any file, and inside FFmpeg's 64-bit microseconds
+
+
+def as_fraction(value: numbers.Real) -> Fraction:
+    """A real number exactly: `Fraction` takes floats and rationals only, and numpy's float32 is
+    neither (a TypeError from inside fractions.py, for `start=np.float32(0.5)`)."""
+    return Fraction(value) if isinstance(value, (float, numbers.Rational)) else Fraction(float(value))
+
+
+def check_time(value: str | float | Fraction, option: str, positive: bool = False) -> Fraction:
+    """A time in seconds, exactly: a number, or text as FFmpeg takes it (`90`, `90.5`, `1:30`,
+    `01:30.5`, `0:01:30`); at least 0 (above 0 if `positive`). The one parser of --start and
+    --duration, and of the API's start= and duration=; raises `UserError` naming `option`."""
+    if isinstance(value, str):
+        text = value.strip()
+        if len(text) > 64:  # (int() refuses over 4300 digits: a ValueError; no video lasts that long anyway)
+            raise UserError(f"{option} {text[:24]!r}...: {len(text)} characters, not a time such as 90 or 1:30")
+        if clock := CLOCK_TIME.fullmatch(text):
+            hours, minutes, secs = clock.groups()
+            seconds = int(hours or 0) * 3600 + int(minutes) * 60 + Fraction(secs)
+        elif plain := SECONDS_TIME.fullmatch(text):
+            seconds = Fraction(plain[1]) * TIME_UNITS[plain[2]]
+        elif text.startswith("-") and (CLOCK_TIME.fullmatch(text[1:]) or SECONDS_TIME.fullmatch(text[1:])):
+            seconds = -check_time(text[1:], option)  # (-0 is 0, as FFmpeg takes it)
+            if seconds:
+                raise UserError(f"{option} {value!r} is negative")
+        else:
+            raise UserError(f"{option} {value!r} is not a time such as 90, 90.5, 1:30 or 0:01:30.5")
+    elif isinstance(value, numbers.Real) and not isinstance(value, bool):
+        if isinstance(value, numbers.Integral) and value > MAX_TIME:  # (10**400: isfinite's OverflowError)
+            raise UserError(f"{option} is longer than any video ({MAX_TIME} s at most)")
+        if not math.isfinite(value):
+            raise UserError(f"{option} {value!r} is not a finite time")
+        seconds = as_fraction(value)
+    else:
+        raise UserError(f"{option} must be seconds or text such as '1:30', not {type(value).__name__}")
+    if seconds < 0 or (positive and seconds == 0):
+        raise UserError(f"{option} {value!r} must be {'above' if positive else 'at least'} 0 seconds")
+    if seconds > MAX_TIME:
+        raise UserError(f"{option} {value!r} is longer than any video ({MAX_TIME} s at most)")
+    return seconds
+
+
+def format_time(seconds: Fraction) -> str:
+    """Seconds as a message shows them: 90.5 -> '90.5 s' (milliseconds at most)."""
+    return f"{float(seconds):.3f}".rstrip("0").rstrip(".") + " s"
