@@ -180,21 +180,36 @@ def make_folders(folder: Path) -> bool:
         if folder.is_dir():  # made meanwhile
             return False
         raise
-    _made_folders.append(folder)
+    _made_folders.append((folder, _identity(os.stat(folder))))
     os.chmod(folder, FOLDER_MODE)
     return True
 
 
-_made_folders: list[Path] = []  # the folders `make_folders` made in this process, in the order made
+# The folders `make_folders` made in this process, in the order made, each with its (device, inode).
+_made_folders: list[tuple[Path, tuple[int, int]]] = []
+
+
+def _identity(status: os.stat_result) -> tuple[int, int]:
+    return status.st_dev, status.st_ino
 
 
 def remove_made_folders_left_empty() -> None:
     """After a failed command: remove the folders it made that hold nothing, deepest first (a
     run that filled the disk left `-o new/out.mp4`'s `new/` behind, empty); one that holds a file
-    (an earlier output, a partial video, a download's .part to resume) stays."""
+    (an earlier output, a partial video, a download's .part to resume) stays, and so does another
+    folder now at its path: one the user made there after moving the run's folder away was removed."""
     while _made_folders:
+        folder, made = _made_folders.pop()
         with contextlib.suppress(OSError):
-            _made_folders.pop().rmdir()
+            if _identity(os.stat(folder, follow_symlinks=False)) == made:
+                folder.rmdir()
+
+
+def keep_made_folders(folder: Path) -> None:
+    """Leave `folder` and the parents this process made for it after a failed command: another
+    process is using it (a download refused the folder that another one is filling)."""
+    _made_folders[:] = [(made, identity) for made, identity in _made_folders
+                        if made != folder and made not in folder.parents]
 
 
 def naming(path: Path, exc: OSError) -> UserError:
@@ -389,11 +404,11 @@ class PendingOutput:
             self._abandoned.detach()
             flush_to_disk(target.parent, folder=True)  # (the rename itself)
         except OSError as exc:  # e.g. a folder of that name: name it, not the temporary file
-            moved = isinstance(exc, FileNotFoundError) and folder_moved(self.path.parent, self._folder)
+            lost = isinstance(exc, FileNotFoundError) and not os.path.lexists(self.path)  # (or its folder)
+            error = (lost_during_run(target, self.path, "its temporary file", self.path.parent, self._folder)
+                     if lost else naming(target, exc))
             self.discard()
-            if moved:
-                raise folder_gone(target, self.path.parent) from None
-            raise naming(target, exc) from None
+            raise error from None
         self._release_folder()
         return target
 
