@@ -131,14 +131,15 @@ def _make_sheet(args: argparse.Namespace, model: ModelSettings, contents: list[P
     content = fit_short_side(photo, side)
     # (a WebP holds 16383 pixels a side: refused now, not when written after every tile is made)
     check_encodable(out, *sheet.sheet_size(content.shape[1::-1], len(styles) + args.sheet_original, args.sheet_columns))
-    from realtime_adain.live.styles import StyleLibrary, run_cache_dir
+    from realtime_adain.live.styles import StyleLibrary, note_unwritable_style_cache, run_cache_dir
     from realtime_adain.stylizer import Stylizer
 
     cache_dir = common.style_cache_dir(args.style_cache) or run_cache_dir()  # (no home: a temporary one, noted)
 
     started = time.monotonic()
     stylizer = Stylizer.from_settings(model, sizes_vary=True)
-    library = StyleLibrary(styles, stylizer, args.style_size, cache_dir, max_pixels=args.max_pixels)
+    library = StyleLibrary(styles, stylizer, args.style_size, cache_dir, note_unwritable_style_cache,
+                           max_pixels=args.max_pixels)
     for path in tqdm(styles, desc="style statistics", unit="style", disable=None):
         add_checked_style(library, path, digests[path])
     pictures = StylePictures(digests, args.style_size)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -33,14 +34,26 @@ OPTIONS = {
 
 
 CACHE_HINT = "set TORCHINDUCTOR_CACHE_DIR to a writable folder"
+NO_TEMPORARY_FOLDER = "no writable temporary folder ($TMPDIR, /tmp, /var/tmp): set TMPDIR to a writable folder"
 
 
 def import_dynamo() -> None:
     """Import torch._dynamo (torch.compile and the ONNX exporter run on it), which makes inductor's
     cache folder: a $TORCHINDUCTOR_CACHE_DIR naming a file was "error: PATH: File exists", or, in
     the exporter, a traceback. Raises a UserError saying so."""
-    if (failure := _dynamo_failure()) is not None:
+    if (failure := temporary_folder_missing() or _dynamo_failure()) is not None:
         raise UserError(failure)
+
+
+def temporary_folder_missing() -> str | None:
+    """NO_TEMPORARY_FOLDER where tempfile finds no writable temporary folder, else None: torch's
+    import and inductor's code cache ask tempfile for one whatever $TORCHINDUCTOR_CACHE_DIR says
+    (a read-only container said "error: None: ...", then, with that variable set, a traceback)."""
+    try:
+        tempfile.gettempdir()  # (a folder found is kept by tempfile: later calls cost nothing)
+    except FileNotFoundError:
+        return NO_TEMPORARY_FOLDER
+    return None
 
 
 @functools.cache
@@ -49,15 +62,16 @@ def _dynamo_failure() -> str | None:
     try:
         import torch._dynamo  # noqa: F401
     except OSError as exc:
-        if exc.filename is None and current_folder_deleted():  # (said "None: torch.compile's cache ...")
-            return f"torch.compile cannot start: {CURRENT_FOLDER_DELETED}"
+        if exc.filename is None:  # (said "None: torch.compile's cache ...")
+            reason = CURRENT_FOLDER_DELETED if current_folder_deleted() else exc.strerror or str(exc)
+            return f"torch.compile cannot start: {reason}"
         return f"{exc.filename}: torch.compile's cache cannot be made there ({exc.strerror}); {CACHE_HINT}"
     return None
 
 
 def compile_missing(device: torch.device) -> str | None:
     """None when torch.compile can run on `device`, else the reason it cannot."""
-    return _dynamo_failure() or _toolchain_missing(device) or _cache_missing()
+    return temporary_folder_missing() or _dynamo_failure() or _toolchain_missing(device) or _cache_missing()
 
 
 def _toolchain_missing(device: torch.device) -> str | None:

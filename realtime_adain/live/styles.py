@@ -61,6 +61,14 @@ def run_cache_dir() -> Path:
     return cache_dir_for_run("styles", "style", "styles are encoded each run", home_name="cache/styles")
 
 
+def note_unwritable_style_cache(event: str, **fields: str) -> None:
+    """A `StyleLibrary` log for a command with no session log (a sheet, `serve`): an unwritable
+    style cache as one note (the library says it once), its other events left to its own notes.
+    Said only by `live`: every later run encoded the styles again, nobody told why."""
+    if event == "style-cache-unwritable":
+        note(f"the style cache cannot be written: {fields['reason']}; the styles are encoded again next run")
+
+
 @dataclass
 class Style:
     path: Path

@@ -26,7 +26,7 @@ import threading
 import time
 import urllib.parse
 from pathlib import Path
-from typing import AsyncIterator, Awaitable, Callable, NoReturn
+from typing import AsyncIterator, Awaitable, Callable, Iterator, NoReturn
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
@@ -36,7 +36,8 @@ from aiortc import RTCSessionDescription
 from realtime_adain import __version__, interrupts
 from realtime_adain.errors import UserError, one_line
 from realtime_adain.live.keys import BINDINGS
-from realtime_adain.live.styles import StyleLibrary, run_cache_dir
+from realtime_adain.live.outputs import DISK_FULL
+from realtime_adain.live.styles import StyleLibrary, note_unwritable_style_cache, run_cache_dir
 from realtime_adain.serve import uploads
 from realtime_adain.serve.batcher import Batcher
 from realtime_adain.serve.connections import (OUT_OF_RESOURCES, REQUEST_HEAD_S, ConnectionLimits, QuietAcceptErrors,
@@ -323,7 +324,8 @@ class Server:
         except uploads.UploadRefused as exc:
             return error(exc.status, str(exc))
         except Exception as exc:  # e.g. a full disk under the upload folder
-            return error(500, f"the style could not be added: {type(exc).__name__}: {str(exc)[:200]}")
+            log(one_line(f"an upload could not be kept: {exc or type(exc).__name__}"))
+            return error(500, upload_failure(exc))
         finally:
             self.uploading -= 1
         answer = served.describe()
@@ -670,6 +672,19 @@ async def running(server: Server) -> AsyncIterator[str]:
         await task
 
 
+def upload_failure(exc: Exception) -> str:
+    """What an uploader is told of a failure the log says in full: no server path, no class name
+    (a full disk answered with the upload folder's path and "UserError")."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if (isinstance(exc, OSError) and exc.errno in DISK_FULL) or \
+                any(os.strerror(code) in str(exc) for code in DISK_FULL):  # (a UserError naming the file)
+            return "the server has no room to keep the style (disk full)"
+        exc = exc.__cause__ or exc.__context__
+    return "the server could not keep the style (its log says why)"
+
+
 def offer_error(exc: Exception) -> str:
     """What aiortc found wrong with an offer `offer_problem` let through: its own message where it
     wrote one (a ValueError); else its internals (an AttributeError) said as what they are."""
@@ -686,8 +701,24 @@ def load(settings: ServeSettings, upload_dir: Path | None) -> tuple[Stylizer, St
     # Clients' cameras differ in size: on a GPU, 'auto' is the eager engine (no build per size).
     stylizer = Stylizer.from_settings(settings.engine_model, sizes_vary=True)
     library = StyleLibrary(list(settings.styles), stylizer, settings.style_size,
-                           settings.style_cache or run_cache_dir()).load()
+                           settings.style_cache or run_cache_dir(), note_unwritable_style_cache).load()
     return stylizer, StyleRegistry(library, upload_dir), processing_size(settings.size, stylizer)
+
+
+@contextlib.contextmanager
+def upload_folder(allow_uploads: bool) -> Iterator[Path | None]:
+    """The run's temporary folder for uploaded styles, removed at the end; None with uploads off
+    (a server with no writable temporary folder would not start, uploads or not)."""
+    if not allow_uploads:
+        yield None
+        return
+    try:
+        folder = tempfile.TemporaryDirectory(prefix="realtime-adain-uploads-")
+    except OSError as exc:
+        raise UserError(f"--allow-uploads: the folder for uploaded styles cannot be made in the temporary folder "
+                        f"({exc.strerror or exc}); set TMPDIR to a writable folder") from None
+    with folder as path:
+        yield Path(path)
 
 
 def run(settings: ServeSettings) -> int:
@@ -697,8 +728,8 @@ def run(settings: ServeSettings) -> int:
     check_listen(settings)
     stderr = os.dup(2)  # (as it is now: an upload's decode may hold fd 2 redirected at the end, `end_now`)
     try:
-        with tempfile.TemporaryDirectory(prefix="realtime-adain-uploads-") as tmp:
-            stylizer, styles, side = load(settings, Path(tmp) if settings.allow_uploads else None)
+        with upload_folder(settings.allow_uploads) as folder:
+            stylizer, styles, side = load(settings, folder)
             server = Server(settings, stylizer, styles, side)
             received: list[int] = []
 

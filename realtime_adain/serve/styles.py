@@ -149,12 +149,12 @@ class StyleRegistry:
         with self._lock:
             self._to_drop()
 
-    def _drop(self, served: ServedStyle) -> None:
+    def _drop(self, style: Style) -> None:
         """An upload gone (its id no longer known: an "unknown style" to whoever chooses it): out of
         the library, and its file removed."""
-        self.library.remove(served.style)
+        self.library.remove(style)
         with contextlib.suppress(OSError):
-            served.style.path.unlink(missing_ok=True)
+            style.path.unlink(missing_ok=True)
 
     def check_encodable(self, image: np.ndarray) -> None:
         """Refuse an upload too large at the server's style size: one 2000x1 (within the upload's
@@ -177,13 +177,19 @@ class StyleRegistry:
                     if served.style.path == path:
                         served.used = next(self._clock)
                         return served
-                dropped = self._to_drop()
-                if dropped is not None:
-                    del self._by_id[dropped.id]
-            if dropped is not None:
-                self._drop(dropped)
+                self._to_drop()  # (a 429 before the image is written)
             write_image(path, image)
             style = self.library.add(path)  # (the server's own styles stay as they were loaded)
+            try:
+                with self._lock:  # only once written: a write that failed (a full disk) lost the one dropped too
+                    dropped = self._to_drop()
+                    if dropped is not None:
+                        del self._by_id[dropped.id]
+            except UploadRefused:  # every upload held was chosen while this one was written
+                self._drop(style)
+                raise
+            if dropped is not None:
+                self._drop(dropped.style)
             with self._lock:
                 self._register_new()
                 served = next(served for served in self._by_id.values() if served.style is style)
