@@ -21,7 +21,7 @@ from typing import Sequence
 
 from realtime_adain.adain import StyleStats, check_stats
 from realtime_adain.api_images import ImageLike, as_rgb, check_budget, check_path, file_of, made_folders_removed_on_failure
-from realtime_adain.api_words import api_words, as_value_error, in_api_words
+from realtime_adain.api_words import ArgumentMistake, api_words, as_value_error, in_api_words  # noqa: F401 (ArgumentMistake: callers catch api.ArgumentMistake)
 from realtime_adain.checks import check_alpha, check_kind, check_number, check_real, check_whole
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import fit_short_side, style_budget
