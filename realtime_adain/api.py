@@ -22,7 +22,7 @@ from typing import Sequence
 from realtime_adain.adain import StyleStats, check_stats
 from realtime_adain.api_images import ImageLike, as_rgb, check_budget, check_path, file_of, made_folders_removed_on_failure
 from realtime_adain.api_words import ArgumentMistake, api_words, as_value_error, in_api_words  # noqa: F401 (ArgumentMistake: callers catch api.ArgumentMistake)
-from realtime_adain.checks import check_alpha, check_kind, check_number, check_real, check_whole
+from realtime_adain.checks import check_alpha, check_flag, check_kind, check_number, check_real, check_whole
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import fit_short_side, style_budget
 from realtime_adain.interrupts import finished_before_exit
@@ -123,9 +123,9 @@ def stylize_video(
         stylizer = _eager_for_stats(stylizer, stabilize)
     settings = VideoSettings(
         model=model or ModelSettings(),
-        style=StyleSettings(check_alpha(alpha), mix, check_kind(preserve_color, bool, "preserve_color"),
+        style=StyleSettings(check_alpha(alpha), mix, check_flag(preserve_color, "preserve_color"),
                             check_whole(style_size, "style_size")),
-        size=check_whole(size, "size"), keep_size=check_kind(keep_size, bool, "keep_size"),
+        size=check_whole(size, "size"), keep_size=check_flag(keep_size, "keep_size"),
         frames=check_whole(frames, "frames"), stabilize=stabilize,
         stabilize_strength=None if stabilize_strength is None else check_number(stabilize_strength, "stabilize_strength"),
         stabilize_passes=None if stabilize_passes is None else int(stabilize_passes),

@@ -83,6 +83,14 @@ def check_real(value: Any, name: str, text_too: bool = False) -> Any:
     return value
 
 
+def check_flag(value: Any, name: str) -> bool:
+    """True or False, numpy's too (a flag from `(array > 0).any()` was refused as "must be bool, got
+    bool"), as a bool; a TypeError for anything else."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be bool, got {type(value).__name__}")
+    return bool(value)
+
+
 def check_kind(value: Any, kind: type, name: str) -> Any:
     if not isinstance(value, kind):
         raise TypeError(f"{name} must be {kind.__name__}, got {type(value).__name__}")

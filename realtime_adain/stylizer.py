@@ -20,10 +20,10 @@ from typing import Callable, Iterable, Iterator, Sequence
 import numpy as np
 import torch
 
-from realtime_adain import engines, weights
+from realtime_adain import engines, notes, weights
 from realtime_adain.adain import StyleStats, check_stats
 from realtime_adain.api_images import ImageLike, as_rgb, check_budget
-from realtime_adain.api_words import api_words, as_value_error
+from realtime_adain.api_words import api_words, as_value_error, in_api_words
 from realtime_adain.carried_errors import callers_errors_raised, errors_carried
 from realtime_adain.checks import check_alpha, check_number, check_size, check_whole
 from realtime_adain.color import recolored
@@ -166,7 +166,7 @@ class Stylizer:
         is a UserError in those words too (`pass decoder=PATH`, not `--decoder PATH`)."""
         paths = [Path(p) for p in (vgg, decoder) if isinstance(p, (str, os.PathLike))]
         placed = as_value_error(lambda: cls._placement(vgg, decoder, device, dtype, engine), paths)
-        with api_words(paths):
+        with api_words(paths), notes.worded(lambda line: in_api_words(line, paths)):  # (its notes too: --vgg)
             return cls._load(vgg, decoder, *placed, engine)
 
     @staticmethod
