@@ -257,6 +257,12 @@ def _reporting_exceptions(action: Callable[[], int | None], interrupted: str | N
         print(one_line(f"error: {exc}"), file=sys.stderr)
         return 2
     except (MemoryError, ImportError, RuntimeError) as exc:
+        if (interrupt := interrupts.interrupt_in_chain(exc)) is not None:
+            # (a signal inside a class's creation, as a module loads: Python 3.11 wraps what
+            # `__set_name__` raises in a RuntimeError, which was a traceback and exit status 1)
+            stopping()
+            print(interrupted or interrupts.message(interrupt), file=sys.stderr)
+            return interrupts.exit_code(interrupt)
         if (reason := environment_failure(exc)) is None:
             raise
         print(one_line(f"error: {reason}"), file=sys.stderr)

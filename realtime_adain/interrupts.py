@@ -169,7 +169,7 @@ def signals_through_libraries() -> Iterator[None]:
     try:
         yield
     except Exception as exc:
-        interrupt = _interrupt_in_chain(exc) or (raised[0] if raised else None)
+        interrupt = interrupt_in_chain(exc) or (raised[0] if raised else None)
         if interrupt is None:
             raise
         raise interrupt from None
@@ -180,7 +180,7 @@ def signals_through_libraries() -> Iterator[None]:
         raise raised[0]
 
 
-def _interrupt_in_chain(exc: BaseException) -> KeyboardInterrupt | None:
+def interrupt_in_chain(exc: BaseException) -> KeyboardInterrupt | None:
     """The KeyboardInterrupt (a signal's) that `exc` was raised from or while handling, if any."""
     seen: set[int] = set()
     while exc is not None and id(exc) not in seen:
