@@ -239,7 +239,10 @@ def run(args: argparse.Namespace) -> int:
     from realtime_adain.video.job import check_inputs, refuse_partial_over_inputs, stylize_videos
 
     refuse_partial_over_inputs([out for _, _, out in jobs], read)  # what Ctrl-C keeps
-    check_inputs(inputs, settings, encode)  # every input opens and fits, before the model loads
+    outputs: dict[Path, list[Path]] = {}
+    for source, _, out in jobs:
+        outputs.setdefault(source, []).append(out)
+    check_inputs(inputs, settings, encode, outputs=outputs)  # every input opens, fits and encodes, before the model loads
 
     stylizer = Stylizer.from_settings(settings.engine_model)
     steadiness = {"stabilize": settings.stabilize, "stabilize_passes": settings.passes if settings.has_flow else None,

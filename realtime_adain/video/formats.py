@@ -21,7 +21,7 @@ import av
 
 from realtime_adain import limits
 from realtime_adain.errors import UserError
-from realtime_adain.video.framing import encoder_framing, least_picture
+from realtime_adain.video.framing import Framing, check_picture_size, encoder_framing, least_picture
 from realtime_adain.notes import note
 
 # Output containers by file extension (explicit, so an unknown extension is a clear error).
@@ -215,6 +215,15 @@ def check_bitrate_picture(settings: EncodeSettings, width: int, height: int) -> 
                         f"takes pictures of {least[0]}x{least[1]} and larger): use --crf instead")
 
 
+def framed_picture(settings: EncodeSettings, width: int, height: int, rate: Fraction | None) -> Framing | None:
+    """How `width`x`height` pictures at `rate` fps go into the encoder's frames (`encoder_framing`),
+    once a size it crashes on (`check_picture_size`) or takes no --bitrate at is refused."""
+    check_picture_size(settings.encoder, width, height)
+    framing = encoder_framing(settings, width, height, rate)
+    check_bitrate_picture(settings, *(framing.size if framing else (width, height)))
+    return framing
+
+
 def container_format(path: Path) -> str:
     try:
         return CONTAINER_FORMATS[path.suffix.lower()]
@@ -318,7 +327,9 @@ def choose_pix_fmt(settings: EncodeSettings, width: int, height: int, container:
     steps of two pixels), so odd sizes get full-resolution chroma and keep their exact size. Where
     the encoder takes neither, or will not open with it (MJPEG lists yuv420p but takes only
     yuvj420p at the usual range), the closest format with which it opens (`_likeness`), as FFmpeg
-    picks one.
+    picks one. One rule for both: a format that does not hold the size exactly (its colour planes
+    rounded up) is written only where the encoder takes none that does (MPEG-4 Part 2: 4:2:0 only),
+    named or not: --pix-fmt yuv420p was refused where leaving it out wrote yuv420p.
     Raw video, which takes any, gets one the `container` (a muxer name) reads back as written.
     """
     codec = settings.encoder
@@ -340,9 +351,10 @@ def choose_pix_fmt(settings: EncodeSettings, width: int, height: int, container:
             held = sorted((name for name in supported or ["yuv444p"]
                            if av.VideoFormat(name).components and _fits(name, width, height)),
                           key=lambda n: _likeness(n, settings.pix_fmt))
-            sides = " and ".join(_halved_sides(settings.pix_fmt))
-            raise UserError(f"pixel format {settings.pix_fmt} needs an even {sides}, the output is {width}x{height}: "
-                            + (f"use --pix-fmt {held[0]} (or leave --pix-fmt out)" if held else "leave --pix-fmt out"))
+            if held:  # (none: written as it is, as the default below writes one)
+                sides = " and ".join(_halved_sides(settings.pix_fmt))
+                raise UserError(f"pixel format {settings.pix_fmt} needs an even {sides}, the output is "
+                                f"{width}x{height}: use --pix-fmt {held[0]} (or leave --pix-fmt out)")
         if not supported and container and not _raw_reads_back(container, settings.pix_fmt):
             kept = [name for name in RAW_PIX_FMTS if _raw_reads_back(container, name)]
             raise UserError(f"--pix-fmt {settings.pix_fmt}: the {container} container does not store raw video "
@@ -686,6 +698,26 @@ def one_frame_16_bit(rate: Fraction) -> Fraction:
     return 1 / max(rate.limit_denominator(65535), Fraction(1, 65535))
 
 
+# FFmpeg tells MPEG-TS by its content, and took a file of 5 to 10 packets (a few frames of MPEG-2 or
+# MPEG-4 Part 2, a few pixels wide or flat: a 2x2 clip of 2 to 5 frames, 16x16 of 1 to 3) for an
+# MPEG program stream: "could not find codec parameters" (`ffmpeg` writes such files too). A
+# shorter file is padded to this many with null packets (PID 0x1FFF, which demuxers skip).
+TS_LEAST_PACKETS = 11
+TS_PACKET_SIZE = 188
+TS_NULL_PACKET = bytes((0x47, 0x1F, 0xFF, 0x10)) + b"\xff" * (TS_PACKET_SIZE - 4)
+
+
+def pad_short_ts(path: Path) -> None:
+    """Pad a finished MPEG-TS file of fewer than `TS_LEAST_PACKETS` packets with null packets, so
+    that it is read as MPEG-TS. (.m2ts's 192-byte packets come 32 at a time: never that short.)"""
+    if CONTAINER_FORMATS.get(path.suffix.lower()) != "mpegts":
+        return
+    size = path.stat().st_size
+    if size % TS_PACKET_SIZE == 0 and size < TS_LEAST_PACKETS * TS_PACKET_SIZE:
+        with path.open("ab") as file:
+            file.write(TS_NULL_PACKET * (TS_LEAST_PACKETS - size // TS_PACKET_SIZE))
+
+
 # Where audio has to be re-encoded (the container cannot hold its codec, or its muxer refuses it),
 # a lossless codec where the container holds one, so the sound loses nothing more: PCM stays PCM
 # of its depth (DVD's and Blu-ray's big-endian kinds become little-endian: same samples) in these
@@ -794,6 +826,9 @@ HINT_ORDER = (".mkv", ".mov", ".mp4", ".m4v", ".avi", ".webm", ".ts", ".m2ts", "
 
 
 def _holds_video(fmt: str, codec: av.Codec) -> bool:
+    """Whether a `fmt` container holds `codec`'s video: its muxer lists it (PyAV adds no stream of
+    another: Ut Video or HuffYUV in Matroska, which `ffmpeg` writes as VFW FourCCs, is a ValueError
+    there) and writes its header (`_header_takes`)."""
     with av.open(io.BytesIO(), "w", format=fmt) as probe:
         listed = container_holds(fmt, {codec.name, codec.canonical_name}, probe.supported_codecs)
     return listed and _header_takes(fmt, codec.name)
@@ -827,10 +862,14 @@ def _header_takes(fmt: str, codec: str) -> bool:
             probe.close()
 
 
-def check_encoder(settings: EncodeSettings, output: Path, width: int = 64, height: int = 64,
-                  rate: Fraction | None = None) -> None:
+def check_encoder(settings: EncodeSettings, output: Path, width: int | None = None, height: int | None = None,
+                  rate: Fraction | None = None, time_base: Fraction | None = None,
+                  base_rate: Fraction | None = None) -> None:
     """Fail before any work if the encoder is unknown, can't open here, or the container refuses it.
-    Tried at `width`x`height` and `rate` (None: 25 fps), as framed for it (`encoder_framing`)."""
+    Tried at 64x64, or at an input's output size `width`x`height` (a folder run was refused halfway:
+    x265 opens for no 8x5 pictures), as the writer opens it: framed (`framed_picture`), at `rate`
+    (None: 25 fps) in the time base it gets from the input's `time_base` and `base_rate`
+    (`encoder_time_base`: MPEG-1/2 a standard rate)."""
     fmt = container_format(output)
     if settings.codec is not None and not settings.codec.strip():
         raise UserError("--codec: an empty encoder name (leave it out for the default)")
@@ -850,14 +889,18 @@ def check_encoder(settings: EncodeSettings, output: Path, width: int = 64, heigh
         hint = f" (try {best})" if others else ""
         raise UserError(f"{output.suffix} files cannot hold {settings.codec} video{hint}")
     rate = Fraction(rate or 25)
-    framing = encoder_framing(settings, width, height, rate)
+    sized = width is not None and height is not None
+    width, height = (width, height) if sized else (64, 64)
+    framing = framed_picture(settings, width, height, rate) if sized else encoder_framing(settings, width, height, rate)
     if framing is not None:
         (width, height), rate = framing.size, framing.rate or rate
         settings = dataclasses.replace(settings, pix_fmt=framing.pix_fmt or settings.pix_fmt)
     context = av.CodecContext.create(codec)
     context.width, context.height = width, height = least_picture(codec.name, width, height)
     context.pix_fmt = choose_pix_fmt(settings, width, height, fmt)
-    context.time_base = 1 / rate
+    context.time_base = (1 / rate if framing and framing.rate
+                         else encoder_time_base(codec.name, Fraction(time_base or 1 / rate), rate, fmt, base_rate))
+    context.framerate = encoder_rate(codec.name, rate)
     context.options = settings.codec_options()
     if settings.bitrate:
         context.bit_rate = settings.bitrate
@@ -869,6 +912,11 @@ def check_encoder(settings: EncodeSettings, output: Path, width: int = 64, heigh
             supported = [f.name for f in codec.video_formats or [] if f.name != settings.pix_fmt and f.components]
             works = next(_opening(settings, sorted(supported, key=lambda n: _likeness(n, settings.pix_fmt)), width, height), None)
             hint = f" with --pix-fmt {settings.pix_fmt}" + (f" (try {works})" if works else "")
+        elif sized and not hint:  # (in the writer's words)
+            from realtime_adain.video.writer import another_codec
+
+            raise UserError(f"encoder {codec.name} does not open for {width}x{height} {context.pix_fmt} pictures "
+                            f"({exc.strerror or exc}){another_codec(codec.name)}") from None
         raise UserError(f"cannot open encoder {settings.codec}{hint}: {exc.strerror or exc}") from None
     if slotted_by_decode_time(fmt) and settings.codec in ALWAYS_REORDERED:
         note(f"{settings.codec} in {output.suffix}: players show each picture after the first a frame late (the stream "

@@ -38,8 +38,7 @@ from realtime_adain.video.pipeline import Pipeline
 from realtime_adain.video.reader import CAPTIONS_LEFT_OUT, Frame, VideoReader
 from realtime_adain.video.streams import CHAPTERS_CARRIED, TIMECODE_CARRIED, is_cover_art
 from realtime_adain.video.deinterlace import film_rate
-from realtime_adain.video.formats import EncodeSettings, check_bitrate_picture
-from realtime_adain.video.framing import check_picture_size, encoder_framing
+from realtime_adain.video.formats import EncodeSettings, check_encoder, framed_picture, pad_short_ts
 from realtime_adain.notes import note
 from realtime_adain.video.picture_output import PictureOutput, is_picture_pattern
 from realtime_adain.video.timecode import cut_tags
@@ -167,6 +166,8 @@ def stylize_file(
                 progress.close()
                 try:
                     writer.close(within=part_kept(settings))
+                    if isinstance(writer, VideoWriter):
+                        pad_short_ts(writer.path)
                 except BaseException as exc:
                     pending.discard()
                     raise pending.failed(exc) from None
@@ -384,6 +385,8 @@ def keep_partial(writer: VideoWriter | PictureOutput, pending: PendingOutput | P
     said in the signal's word (`terminated:` after SIGTERM, as the line that follows)."""
     try:
         writer.close(whole=False)
+        if isinstance(writer, VideoWriter) and writer.frames_written:
+            pad_short_ts(writer.path)
     except BaseException as exc:  # (a full disk: said of the output, as without a signal, not its hidden name)
         pending.discard()
         raise pending.failed(exc) from None
@@ -539,11 +542,14 @@ KEEP_SIZE_MAX_PIXELS = 139264 * 16 * 16
 
 
 def check_opened(source: Path, reader: VideoReader, settings: VideoSettings,
-                 encode: EncodeSettings | None = None) -> None:
+                 encode: EncodeSettings | None = None, outputs: Sequence[Path] = (),
+                 tried: set[tuple] | None = None) -> None:
     """Refuse an opened input whose first frame is over the pixel budget at the processing size,
     or whose output (at the display size, with --keep-size) is too long a side or too large to
     encode (`KEEP_SIZE_MAX_PIXELS`), or is a size the chosen encoder crashes on
-    (`check_picture_size`), or a rate it holds none of (DV)."""
+    (`check_picture_size`), or a rate it holds none of (DV). With its `outputs`, the encoder of
+    each is opened at that size and rate (`check_encoder`: a size it opens for none of, a
+    --pix-fmt that cannot hold it), once for each such output `tried` holds none of yet."""
     check_pixel_budget(source, *reader.first_frame.image.shape[:2], settings.size, settings.max_pixels, "--size")
     if settings.keep_size and max(reader.width, reader.height) > MAX_SIDE:  # encoders stop there
         raise UserError(f"{source}: shown at {reader.width}x{reader.height}, longer than {MAX_SIDE} "
@@ -552,29 +558,38 @@ def check_opened(source: Path, reader: VideoReader, settings: VideoSettings,
     if settings.keep_size and reader.width * reader.height > most:
         raise UserError(f"{source}: shown at {reader.width}x{reader.height}, over {most} pixels to encode "
                         "(use --no-keep-size, or raise --max-pixels)")
-    if encode is not None and encode.codec:
-        height, width = ((reader.height, reader.width) if settings.keep_size
-                         else fit_short_side(reader.first_frame.image, settings.size).shape[:2])
-        try:
-            check_picture_size(encode.codec, width, height)
-            framing = encoder_framing(encode, width, height, reader.frame_rate)  # (DV: a rate it holds, a --pix-fmt it takes)
-            check_bitrate_picture(encode, *(framing.size if framing else (width, height)))
-        except UserError as exc:
-            raise UserError(f"{source}: {exc}") from None
+    videos = {out.suffix.lower(): out for out in outputs if not is_picture_pattern(out)}  # (one per container)
+    if encode is None or not (encode.codec or videos):
+        return
+    height, width = ((reader.height, reader.width) if settings.keep_size
+                     else fit_short_side(reader.first_frame.image, settings.size).shape[:2])
+    timing = (reader.frame_rate, reader.time_base, reader.stream.base_rate)
+    tried = set() if tried is None else tried
+    try:
+        if not videos:  # (DV: a rate it holds, a --pix-fmt it takes)
+            framed_picture(encode, width, height, reader.frame_rate)
+        for suffix, output in videos.items():
+            if (suffix, width, height, *timing) not in tried:
+                check_encoder(encode, output, width, height, *timing)
+                tried.add((suffix, width, height, *timing))
+    except UserError as exc:
+        raise UserError(f"{source}: {exc}") from None
 
 
 def check_inputs(sources: Sequence[Path], settings: VideoSettings, encode: EncodeSettings | None = None,
-                 problems: list[str] | None = None) -> None:
+                 problems: list[str] | None = None, outputs: Mapping[Path, Sequence[Path]] | None = None) -> None:
     """`check_opened` for every input before any work (the model loads), so a folder run is not
     refused halfway by a file that could be told apart at once; raises one `UserError` naming
     each bad file (with `problems`, adds them there instead: a run refused already names them
-    all). (Damage further into a file shows only when it is read.)"""
+    all). `outputs`: each input's, whose encoder is opened at its size, once per size and rate.
+    (Damage further into a file shows only when it is read.)"""
     found = []
+    tried: set[tuple] = set()
     for source in dict.fromkeys(sources):
         try:
             with VideoReader(source, 1, settings.deinterlace, settings.framerate, settings.start,
                              settings.duration) as reader:
-                check_opened(source, reader, settings, encode)
+                check_opened(source, reader, settings, encode, (outputs or {}).get(source, ()), tried)
         except UserError as exc:
             found.append(str(exc))
     if problems is None:
