@@ -137,6 +137,7 @@ def stylize_file(
                 on_stylized=progress.update,
             )
         except BaseException as exc:
+            stylizer.engine.content_stats = stylizer.engine.after_step = None  # (hooked, maybe: a caller's stylizer lives on)
             if progress is not None:
                 progress.close()
             if pending is None:  # (nothing was opened)
