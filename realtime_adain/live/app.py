@@ -150,7 +150,8 @@ class LiveSession:
             self._note_unwritable_key_folders()
         self.log("styles", count=len(self.library), computed=self.library.computed, cached=self.library.reused)
         self.controller = Controller(self.library.names, alpha=settings.alpha, preserve_color=settings.preserve_color,
-                                     fullscreen=settings.fullscreen, stabilize=settings.stabilize)
+                                     fullscreen=settings.fullscreen, stabilize=settings.stabilize,
+                                     style_files=self.library.files)
         self.stability = Stability(self.stylizer, settings.stabilize_strength)
         self.effects = KeyEffects(self.log, self.stop_event, self.controller, self.library, settings.snapshot_dir,
                                   settings.record_dir, self.work_size, self.fps, failed=self._output_failed,
@@ -167,6 +168,7 @@ class LiveSession:
                               self.stability, log=self.log)
         inference.start()  # (kept only once started: the shutdown joined one `ulimit -u` left unstarted, a traceback)
         self.inference = inference
+        self.effects.results, self.effects.look = inference.results, inference.active.look  # (`s` while paused)
 
     def _note_unwritable_key_folders(self) -> None:
         """Say at the start where `s` and `r` will fail (a file, a read-only folder): not an error,

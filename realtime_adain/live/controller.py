@@ -68,12 +68,15 @@ class Controller:
         preserve_color: bool = False,
         fullscreen: bool = False,
         stabilize: str = "off",
+        style_files: Sequence[object] | None = None,
     ) -> None:
+        """`style_files`: what each style is (its file), which a rescan follows (default: its name)."""
         if not style_names:
             raise ValueError("the controller needs at least one style")
         if stabilize not in STABILIZE_MODES:
             raise ValueError(f"stabilize must be one of {', '.join(STABILIZE_MODES)}, got {stabilize!r}")
         self._lock = threading.Lock()
+        self._files = tuple(style_files if style_files is not None else style_names)
         self._state = LiveState(tuple(style_names), alpha=alpha, preserve_color=preserve_color, fullscreen=fullscreen,
                                 stabilize=stabilize)
 
@@ -93,24 +96,27 @@ class Controller:
             self._state = new_state
             return effects
 
-    def set_styles(self, names: Sequence[str]) -> list[Effect]:
-        """After a rescan: keep the current style selected (by name) when it is still there. A
-        selection that moved (its style gone, or styles before it) is a `style` effect, as a key's.
-        A mix is kept only while the same style still follows the current one (the partner is the
+    def set_styles(self, names: Sequence[str], files: Sequence[object] | None = None) -> list[Effect]:
+        """After a rescan: keep the current style's file (`files`, default the names) selected when
+        it is still there; display names are renumbered each scan (trial~2 became trial, and the
+        selection followed the name to another file). A selection that moved (its file gone, files
+        before it, or its name changed) is a `style` effect, as a key's.
+        A mix is kept only while the same file still follows the current one (the partner is the
         next style by position: kept as it was, a rescan silently mixed in another style, or the
         style with itself); otherwise it is switched off, said with a `mix` line as `m` says it."""
         with self._lock:
-            old = self._state
+            old, old_files = self._state, self._files
             names = tuple(names)
-            index = names.index(old.style_name) if old.style_name in names else min(old.style, len(names) - 1)
+            files = tuple(files if files is not None else names)
+            selected, partner = old_files[old.style], old_files[old.next_style]
+            index = files.index(selected) if selected in files else min(old.style, len(names) - 1)
             new = replace(old, style_names=names, style=index)
-            moved = (index, names[index]) != (old.style, old.style_name)
+            moved = (index, new.style_name, files[index]) != (old.style, old.style_name, selected)
             effects = [Effect("styles", {"count": len(names)})] + (self._style_effect(new) if moved else [])
-            partner = old.style_names[old.next_style]
-            if old.mix and (len(names) == 1 or names[new.next_style] != partner):
+            if old.mix and (len(names) == 1 or files[new.next_style] != partner):
                 new = replace(new, mix=0.0)
-                effects.append(Effect("mix", {"weight": 0.0, "with": partner}))
-            self._state = new
+                effects.append(Effect("mix", {"weight": 0.0, "with": old.style_names[old.next_style]}))
+            self._state, self._files = new, files
             return effects
 
     # One handler per action in keys.BINDINGS: (state, argument) -> (new state, effects).

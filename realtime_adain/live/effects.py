@@ -12,15 +12,18 @@ from typing import Callable
 
 from realtime_adain.errors import UserError, environment_failure
 from realtime_adain.imageio import capturing_here, write_image
-from realtime_adain.live.controller import Controller, Effect
+from realtime_adain.live.controller import Controller, Effect, LiveState
 from realtime_adain.live.inference import Result
 from realtime_adain.live.outputs import Recorder
+from realtime_adain.live.sources import Latest
 from realtime_adain.live.styles import StyleLibrary
 from realtime_adain.live.window import Window
 from realtime_adain.paths import check_writable_dir
 
 # They log their outcome, not the key ("styles": the rescan's line says the count).
 LOGGED_BY_HANDLER = ("snapshot", "record", "rescan", "stabilize", "styles")
+# How long `s` while paused waits for the held frame stylized again in the look just chosen.
+SNAPSHOT_LOOK_WAIT = 10.0
 
 
 def unwritable(folder: Path) -> str | None:
@@ -60,6 +63,9 @@ class KeyEffects:
         self.snapshot_dir, self.record_dir = Path(snapshot_dir), Path(record_dir)
         self.work_size, self.fps = work_size, fps
         self.window: Window | None = None  # set once the window is open
+        # Set once inference runs: its results, and the look (`ActiveStyle.look`) a state stylizes in.
+        self.results: Latest[Result] | None = None
+        self.look: Callable[[LiveState], tuple] = lambda state: state.look
         self.recorder: Recorder | None = None  # the `r` recording in progress
         self.workers: list[threading.Thread] = []  # writers the shutdown waits for
         self.rescanning = False
@@ -93,8 +99,11 @@ class KeyEffects:
         self.log("stabilize", mode=mode, **({"note": caveat} if caveat else {}))
 
     def _fullscreen(self, effect: Effect, _last: Result | None) -> None:
+        """Leaving fullscreen fits the window to the view: one chosen meanwhile was not (`_view`)."""
         if self.window is not None:
             self.window.set_fullscreen(effect.detail["on"])
+            if not effect.detail["on"]:
+                self.window.fit_to_view(self.controller.state.view)
 
     def _view(self, effect: Effect, _last: Result | None) -> None:
         if self.window is not None and not self.controller.state.fullscreen:
@@ -124,9 +133,15 @@ class KeyEffects:
         if (why := unwritable(self.snapshot_dir)) is not None:
             self.log("snapshot-failed", reason=why)
             return
+        state = self.controller.state
+        wanted = self.look(state) if state.paused else result.look  # (paused: what the HUD says)
         stylized, original = self._fresh(self.snapshot_dir, ("-stylized.png", "-original.png"))
 
         def write() -> None:
+            nonlocal result
+            if result.look != wanted and (result := self._stylized_in(wanted)) is None:
+                self.log("snapshot-skipped", reason="the paused frame was not stylized again in the new look in time")
+                return
             try:
                 write_image(stylized, result.stylized)
                 try:
@@ -140,6 +155,20 @@ class KeyEffects:
                 self.log("snapshot-failed", reason=str(exc))
 
         self._background(write, "snapshot")
+
+    def _stylized_in(self, look: tuple) -> Result | None:
+        """The paused frame stylized in `look`, once inference has it (within SNAPSHOT_LOOK_WAIT s;
+        None otherwise): `s` right after a key saved the picture still on screen, the old look."""
+        deadline, seen = time.monotonic() + SNAPSHOT_LOOK_WAIT, 0
+        while self.results is not None and not self.stop_event.is_set() and time.monotonic() < deadline:
+            got = self.results.newer(seen, 0.1)
+            if got is not None:
+                seen, result = got
+                if result.look == look:
+                    return result
+            elif self.results.closed:
+                break
+        return None
 
     def _fresh(self, directory: Path, endings: tuple[str, ...]) -> list[Path]:
         """live-DATE-TIME-MS + each ending, numbered (-2, -3, ...) when a name is taken: two keys
@@ -199,7 +228,7 @@ class KeyEffects:
                     return
                 if self.library.kept:  # (its `rescan-kept` line said so)
                     return
-                effects = self.controller.set_styles(self.library.names)
+                effects = self.controller.set_styles(self.library.names, self.library.files)
                 self.log("rescan", styles=len(self.library), added=",".join(added))
                 self.perform(effects, None)  # a selection that moved is said (a `style` line), as after a key
             except Exception as exc:  # a failed rescan keeps the styles there are

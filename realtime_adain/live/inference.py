@@ -59,6 +59,7 @@ class Result:
     frame: Frame  # as captured (full size): the "original" view and snapshot
     content: np.ndarray  # RGB at the processing size: what was stylized (motion is followed on it)
     stylized: np.ndarray  # RGB at the processing size
+    look: tuple = ()  # the `ActiveStyle.look` it was stylized in (a frame carried onto another: none)
 
 
 class Inference(threading.Thread):
@@ -130,7 +131,7 @@ class Inference(threading.Thread):
         stylized = self.stability.stylize(state, small, self.active.stats(state, small), look)
         if framing is not None:
             stylized = bars_black(stylized, framing)
-        self.results.put(Result(frame, small, stylized))
+        self.results.put(Result(frame, small, stylized, look))
         self.stylized += 1
         return look
 

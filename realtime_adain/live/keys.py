@@ -9,12 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
-# Arrow keys as `cv2.waitKeyEx` reports them: X11 keysyms (Qt and GTK on Linux), Windows virtual
-# keys shifted by 16 bits, and the macOS function-key characters.
-LEFT = (65361, 0x250000, 63234)
-UP = (65362, 0x260000, 63232)
-RIGHT = (65363, 0x270000, 63235)
-DOWN = (65364, 0x280000, 63233)
+# Arrow keys as `cv2.waitKeyEx` reports them: X11 keysyms (Qt and GTK on Linux; then the keypad's
+# arrows with NumLock off, KP_Left ...), Windows virtual keys shifted by 16 bits, and the macOS
+# function-key characters.
+LEFT = (65361, 65430, 0x250000, 63234)
+UP = (65362, 65431, 0x260000, 63232)
+RIGHT = (65363, 65432, 0x270000, 63235)
+DOWN = (65364, 65433, 0x280000, 63233)
 ESC = 27
 
 

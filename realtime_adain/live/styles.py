@@ -241,7 +241,7 @@ class StyleLibrary:
         self.styles = [kept for kept in self.styles if kept is not style]
 
     def rescan(self, stopped: Callable[[], bool] = lambda: False) -> list[str]:
-        """Pick up images added or changed since the last scan; returns the names of new ones.
+        """Pick up images added or changed since the last scan; returns the (display) names of new ones.
         Once `stopped()`, no further style is encoded and the styles there were are kept.
 
         A folder that became empty or a file that vanished is reported and skipped, not fatal; when
@@ -271,18 +271,24 @@ class StyleLibrary:
                 if style is None:
                     continue
                 if (path, digest) not in known:
-                    added.append(style.name)
+                    added.append(len(styles))
                 styles.append(style)
         self.kept = not styles
         if styles:
             self.styles = styles
         else:
             self.log("rescan-kept", styles=len(self.styles), reason="no usable style image found")
-        return added
+        names = display_names(styles)  # (two files of one stem were both said as "trial")
+        return [names[index] for index in added]
 
     @property
     def names(self) -> list[str]:
         return display_names(self.styles)
+
+    @property
+    def files(self) -> list[Path]:
+        """Each style's file, in the order of `names`: what a rescan keeps selected."""
+        return [style.path for style in self.styles]
 
     def by_name(self, name: str) -> int | None:
         names = self.names
@@ -438,8 +444,8 @@ class ActiveStyle:
         self.log = printable_log(log)
         self.stopped = stopped
         self.encoding = False  # a colour reference is being encoded (the exit does not wait for it)
-        self._state = None
-        self._chosen: tuple[list[Style], tuple] = ([], ())  # `choice(self._state)`
+        # (state, `choice(state)`) as one value: `look` is also asked on the window's thread (`s` while paused)
+        self._chosen: tuple[object, tuple[list[Style], tuple]] = (None, ([], ()))
         self._key: tuple | None = None
         self._stats: StyleStats | None = None
 
@@ -459,9 +465,11 @@ class ActiveStyle:
 
     def _choice_of(self, state) -> tuple[list[Style], tuple]:
         """`choice(state)`, looked up once per state (an immutable value) for `stats` and `look` alike."""
-        if state is not self._state:
-            self._chosen, self._state = self.choice(state), state
-        return self._chosen
+        chosen_for, chosen = self._chosen
+        if state is not chosen_for:
+            chosen = self.choice(state)
+            self._chosen = (state, chosen)
+        return chosen
 
     def choice(self, state) -> tuple[list[Style], tuple]:
         """The styles `state` names (the first style for a name gone) and the key of their

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+import os
 from dataclasses import dataclass
 from typing import Callable, Protocol
 
@@ -37,10 +39,33 @@ def picture(result: Result, state: LiveState, display: tuple[int, int], info: hu
     return image
 
 
-def within_display(size: tuple[float, float]) -> tuple[int, int]:
-    """`size` (width, height) scaled down, the aspect kept, to fit MAX_DISPLAY."""
-    scale = min(1.0, MAX_DISPLAY[0] / size[0], MAX_DISPLAY[1] / size[1])
+def within_display(size: tuple[float, float], bound: tuple[int, int] = MAX_DISPLAY) -> tuple[int, int]:
+    """`size` (width, height) scaled down, the aspect kept, to fit `bound`."""
+    scale = min(1.0, bound[0] / size[0], bound[1] / size[1])
     return max(1, round(size[0] * scale)), max(1, round(size[1] * scale))
+
+
+def screen_size() -> tuple[int, int] | None:
+    """The X screen's (width, height), where the window is on X11 (Qt's, as OpenCV's is built on
+    Linux); None elsewhere (no DISPLAY, no libX11): OpenCV has no call that tells."""
+    if not os.environ.get("DISPLAY"):
+        return None
+    try:
+        x11 = ctypes.CDLL("libX11.so.6")
+    except OSError:
+        return None
+    x11.XOpenDisplay.restype, x11.XOpenDisplay.argtypes = ctypes.c_void_p, [ctypes.c_char_p]
+    x11.XDefaultScreenOfDisplay.restype, x11.XDefaultScreenOfDisplay.argtypes = ctypes.c_void_p, [ctypes.c_void_p]
+    for name in ("XWidthOfScreen", "XHeightOfScreen", "XCloseDisplay"):
+        getattr(x11, name).argtypes = [ctypes.c_void_p]
+    display = x11.XOpenDisplay(None)
+    if not display:
+        return None
+    try:
+        screen = x11.XDefaultScreenOfDisplay(display)
+        return x11.XWidthOfScreen(screen), x11.XHeightOfScreen(screen)
+    finally:
+        x11.XCloseDisplay(display)
 
 
 def display_size(shape: tuple[int, ...]) -> tuple[int, int]:
@@ -68,6 +93,8 @@ class Window:
         """`on_display_lost`: the session's shutdown (returning the exit status), run if the
         display goes away while the window is open (`DisplayLossWatch`)."""
         self.display = display_size(first_shape)
+        screen = screen_size() or MAX_DISPLAY
+        self.largest = min(screen[0], MAX_DISPLAY[0]), min(screen[1], MAX_DISPLAY[1])  # what `fit_to_view` gives
         cv2.namedWindow(WINDOW, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL)
         self.display_watch = DisplayLossWatch(on_display_lost) if on_display_lost is not None else None
         if self.display_watch is not None:
@@ -104,12 +131,12 @@ class Window:
 
     def fit_to_view(self, view: str) -> None:
         """Side by side is twice as wide: keep the window's height and the frames' aspect, not squeeze
-        them, within MAX_DISPLAY."""
+        them, within MAX_DISPLAY and the screen (it went past a screen's edge)."""
         try:
             height = cv2.getWindowImageRect(WINDOW)[3]
             height = height if height > 0 else self.display[1]
             width = round(height * self.display[0] / self.display[1]) * (2 if view == "side-by-side" else 1)
-            cv2.resizeWindow(WINDOW, *within_display((width, height)))
+            cv2.resizeWindow(WINDOW, *within_display((width, height), self.largest))
         except cv2.error:  # closed meanwhile, as above
             pass
 
