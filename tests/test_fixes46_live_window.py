@@ -24,40 +24,38 @@ def result_in(look: tuple, value: int) -> Result:
     return Result(Frame(picture, 0.0, 1), picture, picture, look)
 
 
-def test_a_snapshot_right_after_a_key_while_paused_waits_for_the_new_look(tmp_path):
-    """Paused, `n` then `s` at once saved the picture still on screen, the old style's: the held
-    frame stylized again came later from inference. Now `s` waits for it."""
+def snapshot_after_n_while_paused(folder):
+    """`n` then `s` at once, paused, with a result in the old look on screen: the effects, the
+    controller, the results they wait on and the (event, fields) logged."""
     events: list = []
     controller, results = Controller(["a", "b"]), Latest()
-    effects = KeyEffects(lambda event, **fields: events.append(event), threading.Event(), controller, None,
-                         tmp_path, tmp_path, (32, 24), 24.0)
+    effects = KeyEffects(lambda event, **fields: events.append((event, fields)), threading.Event(), controller, None,
+                         folder, folder, (32, 24), 24.0)
     effects.results = results
     controller.press(ord(" "))
     shown = result_in(controller.state.look, 10)
     results.put(shown)
     controller.press(ord("n"))
     effects.perform(controller.press(ord("s")), shown)
+    return effects, controller, results, events
+
+
+def test_a_snapshot_right_after_a_key_while_paused_waits_for_the_new_look(tmp_path):
+    """Paused, `n` then `s` at once saved the picture still on screen, the old style's: the held
+    frame stylized again came later from inference. Now `s` waits for it."""
+    effects, controller, results, events = snapshot_after_n_while_paused(tmp_path)
     restylized = threading.Timer(0.2, lambda: results.put(result_in(controller.state.look, 200)))
     restylized.start()
     effects.join(10)
     restylized.join()
     saved, = tmp_path.glob("*-stylized.png")
     assert np.asarray(Image.open(saved)).max() == 200, "the old look was saved"
-    assert events == ["snapshot"]
+    assert [event for event, _ in events] == ["snapshot"]
 
 
 def test_a_snapshot_while_paused_with_no_picture_in_the_new_look_is_skipped_and_said(tmp_path):
     """The session ending before the held frame is stylized again: no snapshot of the old look."""
-    events: list = []
-    controller, results = Controller(["a", "b"]), Latest()
-    effects = KeyEffects(lambda event, **fields: events.append((event, fields)), threading.Event(), controller, None,
-                         tmp_path, tmp_path, (32, 24), 24.0)
-    effects.results = results
-    controller.press(ord(" "))
-    shown = result_in(controller.state.look, 10)
-    results.put(shown)
-    controller.press(ord("n"))
-    effects.perform(controller.press(ord("s")), shown)
+    effects, controller, results, events = snapshot_after_n_while_paused(tmp_path)
     results.close()
     effects.join(10)
     assert not list(tmp_path.glob("*.png"))
