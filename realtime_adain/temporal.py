@@ -24,15 +24,17 @@ import threading
 import weakref
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import cv2
 import numpy as np
-import torch
 
 from realtime_adain import switch_interval
 from realtime_adain.checks import check_number, check_positive, check_whole
 from realtime_adain.imageio import MAX_DECODE_PIXELS
+
+if TYPE_CHECKING:  # (torch: only the statistics smoother uses it)
+    import torch
 
 MODES = ("off", "flow", "stats", "both")
 DIS_PRESETS = {
@@ -768,6 +770,8 @@ def check_stats(mean: torch.Tensor, std: torch.Tensor) -> None:
     """Refuse anything but a mean and std of one shape, each a tensor of at least one frame: a
     numpy array failed as "no attribute 'clone'", frame counts that differ were cut silently,
     and no frame failed inside torch.stack."""
+    import torch  # (here: the flow stabiliser works after any stylizer, without torch)
+
     for name, value in (("mean", mean), ("std", std)):
         if not isinstance(value, torch.Tensor):
             raise TypeError(f"{name} must be an (N, C, 1, 1) torch.Tensor, got {type(value).__name__}")
@@ -801,6 +805,8 @@ class ContentStatsSmoother:
         """The statistics to normalise N frames by, for their own (N, C, 1, 1) `mean` and `std`. A
         frame whose statistics are not finite keeps them and leaves the average as it was (it
         poisoned every later frame)."""
+        import torch
+
         check_stats(mean, std)
         means, stds = [], []
         for m, s in zip(mean, std):

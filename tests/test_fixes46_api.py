@@ -38,3 +38,15 @@ def test_load_says_its_notes_in_the_api_words(published_weights, tmp_path, capsy
     err = capsys.readouterr().err
     assert "not the VGG encoder the decoder was trained against" in err and "give vgg the file" in err, err
     assert "--vgg" not in err, err
+
+
+def test_the_flow_stabiliser_loads_no_torch():
+    """`ra.Stabilizer` works after any stylizer (OpenCV and numpy), but loading it imported torch
+    (1.5-3 s) for the statistics smoother's sake (h10)."""
+    import subprocess
+    import sys
+
+    code = "import sys, numpy as np, realtime_adain as ra; s = ra.Stabilizer(); " \
+           "f = np.zeros((8, 8, 3), np.uint8); s(f, f); s(f, f); print('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                          timeout=120).stdout.strip() == "False"
