@@ -475,7 +475,7 @@ def cases(m: Path, url: str) -> list[Case]:
         Case("video styles: an empty non-UTF-8 name", VS + ["{m}/styles_badzero"], contains="the file is empty"),
         # --- serve: options (refused before listening; most before the model loads)
         Case("serve port -1", S + ["--port=-1"], contains="--port"),
-        Case("serve port 65536", S + ["--port", "65536"], contains="--port 65536"),
+        Case("serve port 65536", S + ["--port", "65536"], contains="--port: 65536"),
         Case("serve port abc", S + ["--port", "abc"], contains="--port"),
         Case("serve port 1e400", S + ["--port", "1e400"], contains="--port"),
         Case("serve host with a space", SP + ["--host", "bad host"], contains="--host"),
