@@ -38,7 +38,7 @@ from realtime_adain.video.pipeline import Pipeline
 from realtime_adain.video.reader import CAPTIONS_LEFT_OUT, Frame, VideoReader
 from realtime_adain.video.streams import CHAPTERS_CARRIED, TIMECODE_CARRIED, is_cover_art
 from realtime_adain.video.deinterlace import film_rate
-from realtime_adain.video.formats import EncodeSettings, check_encoder, framed_picture, pad_short_ts
+from realtime_adain.video.formats import EncodeSettings, check_encoder, framed_picture
 from realtime_adain.notes import note
 from realtime_adain.video.picture_output import PictureOutput, is_picture_pattern
 from realtime_adain.video.timecode import cut_tags
@@ -167,8 +167,6 @@ def stylize_file(
                 progress.close()
                 try:
                     writer.close(within=part_kept(settings))
-                    if isinstance(writer, VideoWriter):
-                        pad_short_ts(writer.path)
                 except BaseException as exc:
                     pending.discard()
                     raise pending.failed(exc) from None
@@ -386,8 +384,6 @@ def keep_partial(writer: VideoWriter | PictureOutput, pending: PendingOutput | P
     said in the signal's word (`terminated:` after SIGTERM, as the line that follows)."""
     try:
         writer.close(whole=False)
-        if isinstance(writer, VideoWriter) and writer.frames_written:
-            pad_short_ts(writer.path)
     except BaseException as exc:  # (a full disk: said of the output, as without a signal, not its hidden name)
         pending.discard()
         raise pending.failed(exc) from None

@@ -28,7 +28,7 @@ from av.video.reformatter import VideoReformatter
 import numpy as np
 
 from realtime_adain.errors import UserError
-from realtime_adain.video.formats import (ADTS_KEEPING_FORMATS, ATTACHING_FORMATS, EMPTY_TRACKS_LEFT_OUT,
+from realtime_adain.video.formats import (ADTS_KEEPING_FORMATS, pad_short_ts, ATTACHING_FORMATS, EMPTY_TRACKS_LEFT_OUT,
                                           GIF_LONGEST_DELAY, GIF_MOST_REPEATS,
                                           GIF_SHORTEST_SHOWN, LONGEST_FILLED_GAP, MUXER_OPTIONS, ORDER_STATING_FORMATS,
                                           PALETTE_ENCODERS,
@@ -1301,3 +1301,5 @@ class VideoWriter:
                     if self._longest_gap else "")
             raise UserError(f"{self.path}: the {self.path.suffix} muxer could not finish the file "
                             f"({exc.strerror or exc}){jump}") from None
+        if self.frames_written:
+            pad_short_ts(self.path)  # (a few TS packets long, FFmpeg took it for a program stream)
