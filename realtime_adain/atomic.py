@@ -205,13 +205,6 @@ def remove_made_folders_left_empty() -> None:
                 folder.rmdir()
 
 
-def keep_made_folders(folder: Path) -> None:
-    """Leave `folder` and the parents this process made for it after a failed command: another
-    process is using it (a download refused the folder that another one is filling)."""
-    _made_folders[:] = [(made, identity) for made, identity in _made_folders
-                        if made != folder and made not in folder.parents]
-
-
 def naming(path: Path, exc: OSError) -> UserError:
     """An error while writing `path` as one line that names it (a full disk's ENOSPC names no file)."""
     return UserError(f"{path}: cannot write ({exc.strerror or exc})")

@@ -39,7 +39,7 @@ from urllib.parse import unquote, urlsplit
 from tqdm import tqdm
 
 from realtime_adain import __version__, weights
-from realtime_adain.atomic import keep_made_folders, lost_during_run, make_folders, naming
+from realtime_adain.atomic import lost_during_run, naming
 from realtime_adain.checks import ascii_whole
 from realtime_adain.errors import UserError, one_line
 from realtime_adain.paths import check_writable_dir
@@ -663,7 +663,6 @@ def _only_download_into(directory: Path) -> Iterator[int | None]:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            keep_made_folders(directory)  # (made by this run a moment before the other one took it)
             raise UserError(f"{directory}: another download into this folder is running; wait for it to end, "
                             "or give another folder with --dir") from None
         yield handle
@@ -682,8 +681,8 @@ def _directory_for(directory: Path) -> Iterator[int | None]:
     """
     check_writable_dir(directory, "the download folder")  # (mkdir behind a dead link: "Too many levels of symbolic links")
     created = [path for path in (directory, *directory.parents) if not path.exists()]  # deepest first
-    try:
-        make_folders(directory)
+    try:  # (its own record of what it made, not `make_folders`': a folder another run holds is left)
+        directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:  # (out of space or inodes: the parents made stayed, and the error was a bare strerror)
         _remove_created(created)
         raise UserError(f"{directory}: the download folder cannot be made ({exc.strerror or exc})") from None

@@ -44,7 +44,7 @@ def test_a_download_refused_the_folder_it_had_just_made_leaves_it(made_folders, 
     folder = tmp_path / "new" / "weights"
 
     def refused() -> None:
-        atomic.make_folders(folder)
+        folder.mkdir(parents=True)  # (as `_directory_for` makes it)
         other_run = os.open(folder, os.O_RDONLY)
         fcntl.flock(other_run, fcntl.LOCK_EX)
         try:
