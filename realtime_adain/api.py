@@ -24,8 +24,8 @@ from realtime_adain.api_images import ImageLike, as_rgb, check_budget, check_pat
 from realtime_adain.api_words import ArgumentMistake, api_words, as_value_error, in_api_words  # noqa: F401 (ArgumentMistake: callers catch api.ArgumentMistake)
 from realtime_adain.checks import check_alpha, check_flag, check_kind, check_number, check_real, check_whole
 from realtime_adain.errors import UserError
-from realtime_adain.imageio import fit_short_side, style_budget
 from realtime_adain.interrupts import finished_before_exit
+from realtime_adain.picture_sizes import fit_short_side, style_budget
 from realtime_adain.settings import (DEFAULT_MAX_PIXELS, FLOW_MODES, STATS_MODES, STATS_NEED_EAGER, ModelSettings,
                                      StyleSettings, VideoSettings, check_time, check_weights)
 from realtime_adain.stylizer import Stylizer

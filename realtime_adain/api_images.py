@@ -13,10 +13,11 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from realtime_adain import imageio
+from realtime_adain import imageio, pillow_stills
 from realtime_adain.atomic import name_too_long
 from realtime_adain.errors import UserError
-from realtime_adain.imageio import MAX_DECODE_PIXELS, MAX_SIDE, WRITABLE_EXTENSIONS, over_budget
+from realtime_adain.imageio import WRITABLE_EXTENSIONS
+from realtime_adain.picture_sizes import MAX_DECODE_PIXELS, MAX_SIDE, over_budget
 
 ImageLike = Any  # a path (str or os.PathLike), a PIL image, or an (H, W, 3) / (H, W) uint8 array
 
@@ -121,7 +122,7 @@ def as_rgb(image: ImageLike, name: str = "image") -> np.ndarray:
     if is_pil_image(image):
         check_pixels(image.size[1], image.size[0], name)
         try:
-            image = imageio.pillow_image_rgb(image)  # as its file reads: 16-bit grey came out white
+            image = pillow_stills.pillow_image_rgb(image)  # as its file reads: 16-bit grey came out white
         except (AssertionError, ValueError) as exc:  # a mode Pillow cannot convert (La, ...), or an image closed
             if isinstance(exc, AssertionError) or "closed file" in str(exc):  # (its file closed before a
                 # lazy read: an AssertionError without a message, or "seek of closed file")

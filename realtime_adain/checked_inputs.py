@@ -12,7 +12,8 @@ from typing import Iterator, Mapping
 import numpy as np
 
 from realtime_adain.errors import UserError
-from realtime_adain.imageio import decode_image, fit_short_side, read_image_bytes
+from realtime_adain.imageio import decode_image, read_image_bytes
+from realtime_adain.picture_sizes import fit_short_side
 
 
 def file_digest(data: np.ndarray | bytes) -> str:

@@ -4,7 +4,7 @@ Decoded to 8 bits as SDR pictures are, they kept their HDR code values and looke
 HDR video did before `video/hdr.py`; so did SDR pictures over BT.2020 or Display P3 primaries
 stated only by code points (no ICC profile). Their container states the colour in an ISOBMFF
 `colr` box of type `nclx` (and the PQ peak in `clli`/`mdcv`), or a PNG `cICP` chunk (or its older
-`cHRM` primaries, with `gAMA`); when it says PQ or HLG, or wide primaries, `imageio` decodes the picture at full depth and `tone_mapped` gives
+`cHRM` primaries, with `gAMA`); when it says PQ or HLG, or wide primaries, `still_decoders` decodes the picture at full depth and `tone_mapped` gives
 it the same conversion as a video's pictures (`video.hdr.needs_mapping`).
 """
 
@@ -63,7 +63,7 @@ class HdrTags:
 def colour_tags(data: np.ndarray | bytes, name: str = "") -> HdrTags | None:
     """The colour an AVIF/HEIF picture (its primary item's `nclx` box) or a PNG (`cICP` chunk,
     else `cHRM` and `gAMA`) states, when it is HDR (PQ, HLG), SDR over wide primaries without an ICC profile (which then
-    states the colour, `imageio.in_srgb`), or a narrow-range PNG; None otherwise (BT.709 SDR, no
+    states the colour, `icc.in_srgb`), or a narrow-range PNG; None otherwise (BT.709 SDR, no
     such box, or another format). `name`: the file's, for a note on an invalid cICP chunk."""
     view = _view(data)
     if bytes(view[:8]) == PNG_SIGNATURE:

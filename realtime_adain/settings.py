@@ -1,7 +1,7 @@
 """Typed settings at the library boundary: what the commands build from their options, once.
 
 `commands/*` turn argparse's namespace into these frozen dataclasses and check them there (as
-`TrainConfig` is for the trainer); library code (video, live, serve, the Python API) takes
+`TrainConfig` is for the trainer); library code (image, video, live, serve, the Python API) takes
 them and never sees the CLI (`benchmarks/` are commands too: `bench`'s subcommands). `check()` raises `UserError` with the option's name, so a value
 that argparse let through (or a caller built by hand) is one clear line.
 """
@@ -236,6 +236,28 @@ class VideoSettings:
         check_time(self.start, "--start")
         if self.duration is not None:
             check_time(self.duration, "--duration", positive=True)
+
+
+@dataclass(frozen=True)
+class ImageSettings:
+    """One `image` run's processing (and its contact sheet's): everything but which files go
+    where, the mask aside (it says where each style goes)."""
+
+    model: ModelSettings = field(default_factory=ModelSettings)
+    style: StyleSettings = field(default_factory=StyleSettings)
+    size: int = 512  # processing size (shorter side), 0 = native
+    keep_size: bool = True  # scale the result back to the content's size
+    max_pixels: int = DEFAULT_MAX_PIXELS  # refuse a picture larger than this at its processing size
+    mask: str | None = None  # as given: white areas get the first of two styles, black the second
+
+    def check(self) -> None:
+        check_field_kinds(self)
+        self.model.check()
+        self.style.check()
+        if self.size < 0:
+            raise UserError(f"--size {self.size} is negative")
+        if self.max_pixels < 1:
+            raise UserError(f"--max-pixels {self.max_pixels} must be at least 1")
 
 
 MAX_RESOLUTION = (7680, 4320)  # 8K UHD: beyond it a frame is gigabytes, no camera delivers it

@@ -19,7 +19,7 @@ import numpy as np
 
 from realtime_adain.drawn_text import DRAWN_UNITS, drawable
 from realtime_adain.errors import UserError
-from realtime_adain.imageio import MAX_SIDE, short_side_size
+from realtime_adain.picture_sizes import MAX_SIDE, short_side_size
 
 MAX_TILES = 400  # 20 x 20: beyond it a tile is too small to judge a style by
 MAX_COLUMNS = 64

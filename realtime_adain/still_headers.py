@@ -1,5 +1,5 @@
 """Picture sizes read from the headers of the still formats FFmpeg decodes here (JPEG 2000,
-OpenEXR, PAM, lossless, 12-bit JPEG and JPEG-LS: `imageio._ffmpeg_still`), and of others OpenCV decodes
+OpenEXR, PAM, lossless, 12-bit JPEG and JPEG-LS: `still_decoders._ffmpeg_still`), and of others OpenCV decodes
 (TIFF, PNG, Radiance, GIF, WebP), before anything is decoded: a few bytes may claim billions of pixels, and
 FFmpeg allocates what they claim. Also what an EXR's header says of its
 blocks of pixels (a file cut short reads black rows, and FFmpeg says nothing), and how many scans
@@ -117,7 +117,7 @@ def _exr_string(data: np.ndarray, at: int) -> tuple[bytes | None, int]:
 def ffmpeg_still_size(data: np.ndarray, name: str) -> tuple[str, tuple[int, int] | None] | None:
     """The kind and (width, height) from its header (None: none stated) of a picture FFmpeg
     decodes here (`FFMPEG_STILLS`, `ffmpeg_jpeg`); None for other files. Shared by the reader
-    (`imageio._ffmpeg_still`) and serve's upload check, which answers an oversized one 413."""
+    (`still_decoders._ffmpeg_still`) and serve's upload check, which answers an oversized one 413."""
     head = bytes(data[:16])
     kind = next((kind for kind, signatures in FFMPEG_STILLS.items() if head.startswith(signatures)), None)
     if kind is None:
@@ -329,7 +329,7 @@ def _next_jpeg_marker(data: np.ndarray, at: int) -> int:
 def radiance_sample_bytes(data: np.ndarray) -> tuple[int, int, int] | None:
     """(width, height, 12) of a Radiance picture (OpenCV decodes it to 3 floats a pixel), from the
     line OpenCV takes for its size; None where it is not one, or OpenCV would find no size (it
-    then refuses it too: `imageio` says so itself). OpenCV reads these from a copy of the file in
+    then refuses it too: `still_decoders` says so itself). OpenCV reads these from a copy of the file in
     /tmp, and left the copy there when it refused the size. Read as OpenCV's reader reads the
     header (`_radiance_pieces`): a header over 64 KiB, or a line cut at 127 bytes, made it see
     another size line than the one checked here."""

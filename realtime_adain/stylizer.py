@@ -31,8 +31,8 @@ from realtime_adain.devices import pick_device, pick_dtype
 from realtime_adain.engines.base import CallLock, check_frame_shape, frames_within
 from realtime_adain.engines.frames import frames_to_images, images_to_frames
 from realtime_adain.errors import UserError, out_of_memory_as_user_error
-from realtime_adain.imageio import MAX_SIDE, fit_short_side, resize
 from realtime_adain.model import StyleTransferNet
+from realtime_adain.picture_sizes import MAX_SIDE, fit_short_side, resize
 from realtime_adain.settings import DEFAULT_MAX_PIXELS, ModelSettings, check_names
 
 

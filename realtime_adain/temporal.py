@@ -31,7 +31,7 @@ import numpy as np
 
 from realtime_adain import switch_interval
 from realtime_adain.checks import check_number, check_positive, check_whole
-from realtime_adain.imageio import MAX_DECODE_PIXELS
+from realtime_adain.picture_sizes import MAX_DECODE_PIXELS
 
 if TYPE_CHECKING:  # (torch: only the statistics smoother uses it)
     import torch

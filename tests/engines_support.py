@@ -7,7 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from realtime_adain.imageio import fit_short_side, read_image
+from realtime_adain.imageio import read_image
+from realtime_adain.picture_sizes import fit_short_side
 
 
 def content_frames(data_dir: Path, size: int, count: int = 2) -> list[np.ndarray]:

@@ -99,7 +99,8 @@ def colour_stats(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def test_colour_preservation_gives_the_style_the_contents_colours(data_dir):
-    from realtime_adain.imageio import fit_short_side, read_image
+    from realtime_adain.imageio import read_image
+    from realtime_adain.picture_sizes import fit_short_side
 
     content = fit_short_side(read_image(data_dir / "content" / "golden_gate.jpg"), 128)
     style = fit_short_side(read_image(data_dir / "style" / "mondrian.jpg"), 128)

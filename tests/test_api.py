@@ -114,7 +114,8 @@ def test_statistics_smoothing_with_another_engine_is_refused_before_any_file(mod
 
 def test_api_matches_the_stylizer(stylizer, data_dir):
     """The API's image call is the CLI's computation: same frames, same statistics."""
-    from realtime_adain.imageio import fit_short_side, read_image, resize
+    from realtime_adain.imageio import read_image
+    from realtime_adain.picture_sizes import fit_short_side, resize
 
     photo = read_image(data_dir / "content" / "sailboat.jpg")
     style = stylizer.style(data_dir / "style" / "mondrian.jpg", 64)

@@ -15,7 +15,7 @@ from engines_support import assert_close, content_frames, extreme_frames, style_
 from realtime_adain import engines
 from realtime_adain.adain import StyleStats
 from realtime_adain.engines.cache import EngineCache
-from realtime_adain.imageio import resize
+from realtime_adain.picture_sizes import resize
 from realtime_adain.stylizer import Stylizer
 
 pytestmark = pytest.mark.gpu

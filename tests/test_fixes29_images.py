@@ -177,9 +177,9 @@ def test_a_lossless_jpeg_bomb_is_refused_from_its_frame_header(data_dir, tmp_pat
 def test_the_size_checked_is_the_one_opencv_reads(monkeypatch, comment):
     """A header line of 127 bytes (OpenCV reads 127 at a time: its newline then ends the header)
     or a header over 64 KiB gave a size here other than OpenCV's, and so a bypass of the budget."""
-    from realtime_adain import imageio
+    from realtime_adain import imageio, still_decoders
 
-    monkeypatch.setattr(imageio, "MAX_DECODE_BYTES", 100 * 100 * 12 - 1)
+    monkeypatch.setattr(still_decoders, "MAX_DECODE_BYTES", 100 * 100 * 12 - 1)
     data = (b"#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n#" + b"A" * (comment - 1) + b"\n-Y 100 +X 100\n\n-Y 1 +X 1\n"
             + b"\x80\x80\x80\x80" * 10000)
     try:

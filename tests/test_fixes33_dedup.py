@@ -103,7 +103,8 @@ def _vp8x_webp(width: int, height: int) -> bytes:
 def test_a_webp_stating_too_many_pixels_is_refused_before_decoding_as_other_formats_are(tmp_path):
     """A WebP's stated size was read by training only; reading one that states 20000x20000 was
     left to OpenCV's own limit ("the image is larger than ..."), without the size other formats say."""
-    from realtime_adain.imageio import MAX_DECODE_PIXELS, read_image
+    from realtime_adain.imageio import read_image
+    from realtime_adain.picture_sizes import MAX_DECODE_PIXELS
     from realtime_adain.still_headers import webp_sample_bytes
 
     path = tmp_path / "huge.webp"

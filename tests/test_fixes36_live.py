@@ -102,7 +102,7 @@ def test_a_rescan_off_the_main_thread_says_the_image_libraries_lines_as_ours(sty
     JPEG cut short was taken without the note the first scan gives (h7)."""
     import cv2
 
-    from realtime_adain.imageio import capturing_here
+    from realtime_adain.native_stderr import capturing_here
     from realtime_adain.live.styles import StyleLibrary
 
     folder = tmp_path / "styles"

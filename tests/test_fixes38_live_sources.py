@@ -17,7 +17,7 @@ from realtime_adain.live import sources
 from realtime_adain.live.inference import at_work_size
 from realtime_adain.live.sources import Capture, PyAVSource, open_source
 from realtime_adain.video import reader
-from realtime_adain.video.reader import PictureConverter
+from realtime_adain.video.pictures import PictureConverter
 
 LEVELS = [20 * k + 30 for k in range(8)]  # picture k's grey level: which pictures came is read back from them
 

@@ -10,9 +10,10 @@ import cv2
 import pytest
 
 from realtime_adain.errors import UserError
-from realtime_adain.imageio import fit_short_side, read_image
+from realtime_adain.imageio import read_image
 from realtime_adain.live.controller import Controller
 from realtime_adain.live.styles import ActiveStyle, StyleLibrary
+from realtime_adain.picture_sizes import fit_short_side
 
 
 def small_jpeg(data_dir, source: str, path, side: int = 96) -> bytes:

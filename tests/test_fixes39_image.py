@@ -17,11 +17,12 @@ import pytest
 from PIL import Image
 
 from cli_support import one_error_line
-from realtime_adain.commands import image
+from realtime_adain import image_job
 from realtime_adain.errors import UserError
-from realtime_adain.imageio import pillow_image_rgb, read_image
+from realtime_adain.imageio import read_image
 from realtime_adain.paths import expand_images
 from realtime_adain.notes import collected
+from realtime_adain.pillow_stills import pillow_image_rgb
 
 SMALL = ("--size", "16", "--style-size", "32")
 
@@ -34,14 +35,14 @@ def picture(data_dir, name: str, side: int) -> np.ndarray:
 def changed_after_the_check(monkeypatch, change) -> None:
     """`change()` (a real change of a file) right after the check `image` makes of every input
     before the run: as another program writing into the folder meanwhile."""
-    check = image.check_inputs
+    check = image_job.check_inputs
 
     def checked_then_changed(*args, **kwargs):
         found = check(*args, **kwargs)
         change()
         return found
 
-    monkeypatch.setattr(image, "check_inputs", checked_then_changed)
+    monkeypatch.setattr(image_job, "check_inputs", checked_then_changed)
 
 
 @pytest.mark.parametrize("change", ["larger", "removed", "cut"])

@@ -103,8 +103,8 @@ def test_preserve_color_reads_each_small_style_once(run_cli, weights_env, data_d
     at --style-size is now kept for the run; a large one (here over 4 MiB at --style-size 0) is
     still read again each time, so memory stays bounded."""
     decoded: list[str] = []  # (the names of the pictures decoded, the check's included)
-    decode = imageio._decode
-    monkeypatch.setattr(imageio, "_decode", lambda data, name: decoded.append(os.path.basename(name)) or decode(data, name))
+    decode = imageio.decode_still
+    monkeypatch.setattr(imageio, "decode_still", lambda data, name: decoded.append(os.path.basename(name)) or decode(data, name))
     contents = tmp_path / "contents"
     contents.mkdir()
     for name in ("a.png", "b.png", "c.png"):

@@ -9,7 +9,7 @@ import pytest
 
 from realtime_adain.adain import StyleStats
 from realtime_adain.errors import UserError
-from realtime_adain.imageio import check_pixel_budget
+from realtime_adain.picture_sizes import check_pixel_budget
 from weights_server import release_bytes, synthetic_release  # noqa: F401  (fixtures)
 
 

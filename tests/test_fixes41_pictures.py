@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from realtime_adain.imageio import pillow_image_rgb, read_image
+from realtime_adain.imageio import read_image
 from realtime_adain.notes import collected
-from realtime_adain.video.reader import PictureConverter
+from realtime_adain.pillow_stills import pillow_image_rgb
+from realtime_adain.video.pictures import PictureConverter
 
 
 def grey_photo(data_dir) -> Image.Image:

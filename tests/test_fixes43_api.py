@@ -16,7 +16,7 @@ import realtime_adain as ra
 from realtime_adain.api_words import in_api_words
 from realtime_adain.stylizer import frame_batches
 from realtime_adain.engines.base import check_pixels_per_call
-from realtime_adain.imageio import MAX_DECODE_PIXELS
+from realtime_adain.picture_sizes import MAX_DECODE_PIXELS
 
 
 @pytest.fixture(scope="module")

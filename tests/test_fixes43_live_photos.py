@@ -11,8 +11,9 @@ import av
 import numpy as np
 from PIL import Image, ImageCms
 
-from realtime_adain.imageio import read_image, resize
+from realtime_adain.imageio import read_image
 from realtime_adain.live.sources import open_source
+from realtime_adain.picture_sizes import resize
 from test_image_cli import matrix_profile
 
 ADOBE_RGB = ((0.9642, 1.0, 0.8249), (0.6097, 0.3111, 0.0195), (0.2053, 0.6257, 0.0609), (0.1492, 0.0632, 0.7446),

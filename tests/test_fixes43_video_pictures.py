@@ -15,9 +15,11 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms
 
-from realtime_adain.imageio import _ORIENT, read_image
+from realtime_adain.imageio import read_image
+from realtime_adain.still_decoders import _ORIENT
 from realtime_adain.video.hdr import BT709, SRGB
-from realtime_adain.video.reader import VideoReader, exif_orientation, upright
+from realtime_adain.video.pictures import exif_orientation, upright
+from realtime_adain.video.reader import VideoReader
 from video_corpus import FFMPEG
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from realtime_adain.imageio import fit_short_side, read_image
+from realtime_adain.imageio import read_image
+from realtime_adain.picture_sizes import fit_short_side
 from test_adain import reference_coral_unclipped
 
 

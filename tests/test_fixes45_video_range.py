@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from realtime_adain.video.formats import EncodeSettings
-from realtime_adain.video.reader import Colour
+from realtime_adain.video.pictures import Colour
 from realtime_adain.video.writer import BT709_MATRIX, FULL_RANGE, VideoFormatOut, VideoWriter
 
 LEVELS = (6, 64, 128, 192, 249)

@@ -16,7 +16,8 @@ import pytest
 
 from realtime_adain.video.formats import EncodeSettings
 from realtime_adain.video.hdr import BT709, UNSPECIFIED
-from realtime_adain.video.reader import Colour, VideoReader
+from realtime_adain.video.pictures import Colour
+from realtime_adain.video.reader import VideoReader
 from realtime_adain.video.writer import FULL_RANGE, VideoFormatOut, VideoWriter
 from test_fixes45_video_range import BAND, LEVELS, band_levels
 from test_video_realworld_inputs import stylize

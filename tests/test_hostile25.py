@@ -90,7 +90,8 @@ def test_an_avif_is_turned_by_its_irot_and_imir_boxes(tmp_path, orientation, wid
     import numpy as np
     from PIL import Image
 
-    from realtime_adain.imageio import _ORIENT, read_image
+    from realtime_adain.imageio import read_image
+    from realtime_adain.still_decoders import _ORIENT
 
     upright = quadrants()
     undo = {6: 8, 8: 6}.get(orientation, orientation)  # (2, 3: their own inverses)

@@ -463,7 +463,7 @@ def test_image_outputs_are_checked_before_any_work(run_cli, weights_env, data_di
 
 def test_a_suggested_size_fits_the_pixel_budget_too():
     """`--size 16384` on a photo suggested 11468, which the pixel budget then refused."""
-    from realtime_adain.imageio import largest_size_within, over_budget
+    from realtime_adain.picture_sizes import largest_size_within, over_budget
 
     for height, width, budget in ((512, 729, 1 << 24), (480, 640, 1000), (10, 10000, 1 << 24)):
         size = largest_size_within(height, width, budget)

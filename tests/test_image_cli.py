@@ -67,7 +67,7 @@ def test_cli_stylizes_every_format(formats, kind, weights_env, run_cli, data_dir
 
 def test_single_image_matches_stylizer(weights_env, run_cli, data_dir, tmp_path, stylizer):
     """The CLI result is the runtime's result (PNG is lossless)."""
-    from realtime_adain.imageio import fit_short_side
+    from realtime_adain.picture_sizes import fit_short_side
 
     content, style = data_dir / "content" / "sailboat.jpg", data_dir / "style" / "asheville.jpg"
     out = tmp_path / "boat.png"
@@ -133,7 +133,7 @@ def test_mix_mask_and_preserve_color(weights_env, run_cli, data_dir, tmp_path):
 
 def test_preserve_color_output_takes_the_contents_colours(stylizer, data_dir):
     """With colour preservation, the style's statistics come from its recoloured image."""
-    from realtime_adain.imageio import fit_short_side
+    from realtime_adain.picture_sizes import fit_short_side
 
     content = fit_short_side(read_image(data_dir / "content" / "golden_gate.jpg"), 64)
     style = read_image(data_dir / "style" / "mondrian.jpg")
@@ -324,9 +324,9 @@ def test_an_embedded_colour_profile_is_honoured(tmp_path):
     saturation = lambda image: float((image.max(axis=2).astype(int) - image.min(axis=2)).mean())  # noqa: E731
     assert np.abs(read_image(tmp_path / "adobe.png").astype(int) - srgb).max() <= 2
     assert saturation(read_image(tmp_path / "untagged.png")) < saturation(srgb) - 15  # what ignoring it gave
-    from realtime_adain.imageio import _transform_to_srgb
+    from realtime_adain.icc import transform_to_srgb
 
-    assert _transform_to_srgb(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()) is None  # no work for sRGB
+    assert transform_to_srgb(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()) is None  # no work for sRGB
 
 
 def test_integer_tiff_is_refused_naming_the_file(tmp_path):

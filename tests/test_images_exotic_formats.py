@@ -19,7 +19,9 @@ from PIL import Image, ImageCms
 
 from realtime_adain import sheet
 from realtime_adain.errors import UserError
-from realtime_adain.imageio import frame_count, is_image_path, read_image, to_rgb8
+from realtime_adain.imageio import is_image_path, read_image
+from realtime_adain.pillow_stills import frame_count
+from realtime_adain.rgb8 import to_rgb8
 from test_image_cli import assert_one_line_error, matrix_profile
 
 SMALL = ("--size", "32", "--style-size", "64")
@@ -255,12 +257,12 @@ def test_decompression_bombs_are_refused_before_decoding(tmp_path, kind):
 def test_a_large_picture_keeps_its_alpha_and_profile():
     """Pillow refuses to open a picture over 179 MP (its own bomb check), so one between that and
     our limit (a 15000 x 15000 scan) lost its transparency and colour profile."""
-    from realtime_adain.imageio import _header
+    from realtime_adain.pillow_stills import pillow_header
 
     profile = _png_chunk(b"iCCP", b"p\0\0" + zlib.compress(matrix_profile(*ADOBE_RGB, 2.2)))
     data = _png_header(15000, 15000, color_type=6) + profile
     data += _png_chunk(b"IDAT", zlib.compress(bytes(64))) + _png_chunk(b"IEND", b"")  # the rest of it missing
-    header = _header(np.frombuffer(data, np.uint8))
+    header = pillow_header(np.frombuffer(data, np.uint8))
     assert header.has_alpha and header.profile and header.mode == "RGBA"
 
 

@@ -257,7 +257,7 @@ def test_a_pnm_is_scaled_by_its_maxval(header, bits, ascii, data_dir, tmp_path):
 
 def test_an_animated_avif_says_only_its_first_frame_is_used(tmp_path):
     """Pillow counts an AVIF sequence's frames (its first is read), as it does a GIF's."""
-    from realtime_adain.imageio import first_frame_only_note
+    from realtime_adain.pillow_stills import first_frame_only_note
 
     ffmpeg("-f", "lavfi", "-i", "testsrc=s=64x48:r=5:d=1", "-c:v", "libaom-av1", "-cpu-used", "8", "-crf", "30",
            tmp_path / "anim.avif")

@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 
 from live_support import copy_styles
-from realtime_adain.imageio import fit_short_side, read_image
+from realtime_adain.imageio import read_image
 from realtime_adain.live.controller import Controller
 from realtime_adain.live.styles import ActiveStyle, StyleLibrary
+from realtime_adain.picture_sizes import fit_short_side
 
 
 @pytest.mark.parametrize("change", ["deleted", "garbage"])

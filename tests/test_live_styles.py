@@ -10,9 +10,10 @@ import torch
 
 from live_support import copy_styles  # noqa: F401  (fixture)
 from realtime_adain.adain import StyleStats
-from realtime_adain.imageio import fit_short_side, read_image, write_image
+from realtime_adain.imageio import read_image, write_image
 from realtime_adain.live.controller import Controller
 from realtime_adain.live.styles import ActiveStyle, StyleLibrary
+from realtime_adain.picture_sizes import fit_short_side
 
 SIZE = 64
 

@@ -13,8 +13,9 @@ import torch.nn.functional as F
 from realtime_adain import weights
 from realtime_adain.adain import StyleStats
 from realtime_adain.errors import UserError
-from realtime_adain.imageio import fit_short_side, read_image
+from realtime_adain.imageio import read_image
 from realtime_adain.networks import ENCODER_DEPTH, full_vgg_layers
+from realtime_adain.picture_sizes import fit_short_side
 
 # The reference (naoto0804/pytorch-AdaIN net.py), written out as operations on the raw state dicts.
 VGG_OPS = ["conv0"] + ["c", "c", "p"] + ["c", "c", "p"] + ["c"] * 4 + ["p"] + ["c"]  # up to relu4_1

@@ -11,7 +11,8 @@ import pytest
 from realtime_adain import sheet
 from realtime_adain.drawn_text import drawable
 from realtime_adain.errors import UserError
-from realtime_adain.imageio import MAX_SIDE, fit_short_side, read_image, short_side_size, write_image
+from realtime_adain.imageio import read_image, write_image
+from realtime_adain.picture_sizes import MAX_SIDE, fit_short_side, short_side_size
 
 SMALL = ["--size", "48", "--style-size", "64"]
 

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from realtime_adain import sheet
-from realtime_adain.imageio import fit_short_side, read_image
+from realtime_adain.imageio import read_image
+from realtime_adain.picture_sizes import fit_short_side
 
 
 def test_style_captions_name_folders_only_to_tell_styles_apart():

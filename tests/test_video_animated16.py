@@ -15,8 +15,9 @@ import pytest
 from PIL import Image, ImageDraw
 
 from realtime_adain.errors import UserError
-from realtime_adain.imageio import is_animated_webp, over_white
 from realtime_adain.live.sources import open_source
+from realtime_adain.rgb8 import over_white
+from realtime_adain.still_decoders import is_animated_webp
 from realtime_adain.video.reader import Frame, VideoReader
 from test_video_realworld_inputs import stylize, style  # noqa: F401  (a fixture)
 from video_corpus import FFMPEG, facts

@@ -25,7 +25,8 @@ import pytest
 
 from realtime_adain.live.sources import PyAVSource
 from realtime_adain.video import hdr
-from realtime_adain.video.reader import Frame, PictureConverter, VideoReader
+from realtime_adain.video.pictures import PictureConverter
+from realtime_adain.video.reader import Frame, VideoReader
 from video_corpus import FFMPEG
 
 

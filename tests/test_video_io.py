@@ -11,10 +11,10 @@ import pytest
 
 from realtime_adain.errors import UserError
 from realtime_adain.video.pipeline import Pipeline
-from realtime_adain.video.reader import Frame, VideoReader, upright
+from realtime_adain.video.pictures import Colour, upright
+from realtime_adain.video.reader import Frame, VideoReader
 from realtime_adain.video.formats import EncodeSettings, check_encoder, choose_pix_fmt, encodable_layout
 from realtime_adain.video.writer import VideoFormatOut, VideoWriter
-from realtime_adain.video.reader import Colour
 from video_samples import audio_packets, gradient_frames, probe, rgb_frames, write_video
 
 RED, BLUE = (230, 20, 30), (25, 35, 220)

@@ -16,7 +16,8 @@ def style(data_dir):
 
 def noisy_still_clip(data_dir, path, count=8, width=64, height=48):
     """One photo with fresh sensor noise in every frame: any change between outputs is flicker."""
-    from realtime_adain.imageio import fit_short_side, read_image, resize
+    from realtime_adain.imageio import read_image
+    from realtime_adain.picture_sizes import fit_short_side, resize
 
     photo = resize(fit_short_side(read_image(data_dir / "content" / "sailboat.jpg"), height), (width, height))
     rng = np.random.default_rng(0)

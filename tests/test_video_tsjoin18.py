@@ -20,7 +20,8 @@ import pytest
 
 from realtime_adain.two_pass import TwoPassStabilizer
 from realtime_adain.video.pipeline import HELD_PACKETS, RUN_PACKETS, Pipeline
-from realtime_adain.video.reader import PACKET_BYTES, Frame, HeldPackets
+from realtime_adain.video.packets import PACKET_BYTES, HeldPackets
+from realtime_adain.video.reader import Frame
 from test_video_realworld_inputs import stylize, style  # noqa: F401  (a fixture)
 from test_video_tracks17 import assert_reads_cleanly, streams
 from video_corpus import flush, mux_silence, FFMPEG

@@ -29,7 +29,7 @@ from realtime_adain.benchmarks.setup import check_input_files, run_tool, test_ma
 from realtime_adain.commands.argtypes import frame_resolution, int_between
 from realtime_adain.errors import UserError
 from realtime_adain.video import hdr
-from realtime_adain.video.reader import PictureConverter
+from realtime_adain.video.pictures import PictureConverter
 
 TRANSFERS = {"PQ": "smpte2084", "HLG": "arib-std-b67"}
 MAX_REPEATS = 1000

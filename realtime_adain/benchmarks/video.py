@@ -39,8 +39,9 @@ from realtime_adain.settings import DEFAULT_MAX_PIXELS, ENGINE_CHOICES, FLOW_MOD
 from realtime_adain.video.job import stylize_file
 from realtime_adain.engines.base import frames_within
 from realtime_adain.errors import UserError, out_of_memory_as_user_error
-from realtime_adain.imageio import check_pixel_budget, read_image, read_style, short_side_size
+from realtime_adain.imageio import read_image, read_style
 from realtime_adain.paths import check_output_file
+from realtime_adain.picture_sizes import check_pixel_budget, short_side_size
 from realtime_adain.stylizer import Stylizer
 from realtime_adain.temporal import MODES
 from realtime_adain.benchmarks.setup import (benchmark_weights, check_input_files, check_results_file, engine_list,

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Callable
 
 from realtime_adain.errors import UserError
-from realtime_adain.imageio import MAX_SIDE
+from realtime_adain.picture_sizes import MAX_SIDE
 from realtime_adain.settings import MAX_RESOLUTION, MAX_STYLE_SIZE
 from realtime_adain.times import check_time
 from realtime_adain.video.sequence import MAX_FRAMERATE, check_framerate

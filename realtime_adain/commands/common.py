@@ -174,13 +174,3 @@ def expand_each(paths: Sequence[str], what: str, accept: Callable[[Path], bool],
 def check_mix(args: argparse.Namespace, styles: Sequence[Path]) -> None:
     """--mix against the styles found, in the settings' words ("2 weights for 1 style", not "1 styles")."""
     style_settings(args, len(styles))
-
-
-def note_first_frame_only(path: Path) -> None:
-    """Say so when an animated GIF/PNG/WebP or a multi-page TIFF gives only its first picture
-    (once: a command may also load it into a style library, which says the same)."""
-    from realtime_adain.imageio import first_frame_only_note
-    from realtime_adain.notes import note
-
-    if text := first_frame_only_note(path):
-        note(text, once=True)

@@ -22,9 +22,10 @@ from realtime_adain import sheet
 from realtime_adain.checked_inputs import StylePictures, changed_since_checked, file_changed
 from realtime_adain.commands import common
 from realtime_adain.errors import UserError, out_of_memory_as_user_error
-from realtime_adain.imageio import WRITABLE_EXTENSIONS, check_encodable, fit_short_side, is_writable_image_path, write_image
+from realtime_adain.imageio import WRITABLE_EXTENSIONS, check_encodable, is_writable_image_path, write_image
 from realtime_adain.paths import check_writable_dir, refuse_overwriting_inputs
-from realtime_adain.settings import ModelSettings
+from realtime_adain.picture_sizes import fit_short_side
+from realtime_adain.settings import ImageSettings, ModelSettings
 from realtime_adain.notes import repeats_counted
 
 if TYPE_CHECKING:  # (torch: loaded when the sheet is made)
@@ -105,25 +106,26 @@ def refuse_styles_given_twice(styles: list[Path]) -> None:
         seen[key] = style
 
 
-def run(args: argparse.Namespace, model: ModelSettings) -> int:
+def run(args: argparse.Namespace, settings: ImageSettings) -> int:
     from realtime_adain.commands.image import expand_given
 
     args.sheet_original = args.sheet_original is not False  # (None: not given, the default: on)
-    contents, styles = expand_given(args)  # (every bad input named in one line, as `-o` names them)
+    contents, styles = expand_given(args, settings)  # (every bad input named in one line, as `-o` names them)
     with repeats_counted(contents + styles):  # a folder's pictures: one line per kind of note, as `image`
-        return _make_sheet(args, model, contents, styles)
+        return _make_sheet(args, settings, contents, styles)
 
 
-def _make_sheet(args: argparse.Namespace, model: ModelSettings, contents: list[Path], styles: list[Path]) -> int:
+def _make_sheet(args: argparse.Namespace, settings: ImageSettings, contents: list[Path], styles: list[Path]) -> int:
     """The sheet of inputs held to their check, as `-o` holds them: the sheet being one output, an
     input that changed since (a photo now over --max-pixels, a style file replaced, cut short or
     removed) fails the run, and no sheet is written."""
-    from realtime_adain.commands.image import check_inputs, read_checked
+    from realtime_adain.commands.image import given
+    from realtime_adain.image_job import check_inputs, read_checked  # (looked up at the call, as the `-o` loop does)
 
-    out = check_request(args, contents, styles, model)
-    digests, _ = check_inputs(args, contents, styles)
+    out = check_request(args, contents, styles, settings.model)
+    digests, _ = check_inputs(settings, contents, styles, given(args))
     with changed_since_checked():
-        photo, _ = read_checked(args, contents[0], args.size, "--size")
+        photo, _ = read_checked(settings, contents[0], args.size, "--size")
     side = sheet.fit_tile_side(photo.shape[:2], args.size, len(styles) + args.sheet_original,
                                args.sheet_columns, args.max_pixels)
     if side != (args.size or min(photo.shape[:2])):
@@ -137,7 +139,7 @@ def _make_sheet(args: argparse.Namespace, model: ModelSettings, contents: list[P
     cache_dir = common.style_cache_dir(args.style_cache) or run_cache_dir()  # (no home: a temporary one, noted)
 
     started = time.monotonic()
-    stylizer = Stylizer.from_settings(model, sizes_vary=True)
+    stylizer = Stylizer.from_settings(settings.model, sizes_vary=True)
     library = StyleLibrary(styles, stylizer, args.style_size, cache_dir, note_unwritable_style_cache,
                            max_pixels=args.max_pixels)
     for path in tqdm(styles, desc="style statistics", unit="style", disable=None):

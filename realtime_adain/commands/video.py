@@ -12,6 +12,7 @@ from realtime_adain.checked_inputs import StylePictures, file_digest
 from realtime_adain.commands import argtypes, common
 from realtime_adain.commands.jobs import output_paths, plan_jobs
 from realtime_adain.imageio import WRITABLE_EXTENSIONS, check_style, decode_image, is_image_path, read_image_bytes
+from realtime_adain.pillow_stills import note_first_frame_only
 from realtime_adain.paths import check_writable_dir, refuse_earlier_results, refuse_overwriting_inputs
 from realtime_adain.settings import DEFAULT_MAX_PIXELS, DEINTERLACE_MODES, STABILIZE_MODES, STABILIZE_STRENGTH, VideoSettings
 from realtime_adain.errors import UserError, refuse_inputs
@@ -190,7 +191,7 @@ def read_styles(styles: list[Path], style_size: int | None, max_pixels: int = DE
             found.append(str(exc))
             continue
         digests[path] = file_digest(data)
-        common.note_first_frame_only(path)
+        note_first_frame_only(path)
     if problems is None:
         refuse_inputs(found)
     else:

@@ -30,8 +30,8 @@ from realtime_adain.adain import StyleStats
 from realtime_adain.checks import check_whole
 from realtime_adain.engines.cache import EngineCache
 from realtime_adain.engines.frames import CudaFrames, frames_for
-from realtime_adain.imageio import MAX_DECODE_PIXELS
 from realtime_adain.model import StyleTransferNet, neutral_style, padded_size
+from realtime_adain.picture_sizes import MAX_DECODE_PIXELS
 
 _LOCKS: "weakref.WeakSet[CallLock]" = weakref.WeakSet()
 

@@ -23,7 +23,6 @@ from typing import Callable, Iterator
 
 from realtime_adain import interrupts
 from realtime_adain.errors import UserError
-from realtime_adain.imageio import MAX_SIDE, short_side_size
 from realtime_adain.live import hud
 from realtime_adain.live.controller import Controller
 from realtime_adain.live.effects import KeyEffects, unwritable
@@ -37,6 +36,7 @@ from realtime_adain.live.stats import SessionStats
 from realtime_adain.live.styles import ActiveStyle, StyleLibrary, run_cache_dir
 from realtime_adain.live.window import Window, WindowLoop
 from realtime_adain.descriptors import STANDARD_INPUT
+from realtime_adain.picture_sizes import MAX_SIDE, short_side_size
 from realtime_adain.settings import MAX_RESOLUTION, LiveSettings
 from realtime_adain.stylizer import Stylizer
 

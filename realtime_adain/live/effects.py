@@ -11,13 +11,14 @@ from pathlib import Path
 from typing import Callable
 
 from realtime_adain.errors import UserError, environment_failure
-from realtime_adain.imageio import capturing_here, write_image
+from realtime_adain.imageio import write_image
 from realtime_adain.live.controller import Controller, Effect, LiveState
 from realtime_adain.live.inference import Result
 from realtime_adain.live.outputs import Recorder
 from realtime_adain.live.sources import Latest
 from realtime_adain.live.styles import StyleLibrary
 from realtime_adain.live.window import Window
+from realtime_adain.native_stderr import capturing_here
 from realtime_adain.paths import check_writable_dir
 
 # They log their outcome, not the key ("styles": the rescan's line says the count).

@@ -8,10 +8,10 @@ import cv2
 import numpy as np
 
 from realtime_adain.drawn_text import drawable
-from realtime_adain.imageio import resize
 from realtime_adain.live import keys
 from realtime_adain.live.events import number
 from realtime_adain.live.inference import at_work_size
+from realtime_adain.picture_sizes import resize
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 WHITE, RED, YELLOW = (255, 255, 255), (40, 40, 230), (60, 220, 255)

@@ -39,7 +39,7 @@ from realtime_adain.atomic import FILE_MODE, MOST_PARTIAL_NUMBERS, PendingOutput
 from realtime_adain.clib import c_library
 from realtime_adain.download import shown
 from realtime_adain.errors import UserError, environment_failure
-from realtime_adain.imageio import resize
+from realtime_adain.picture_sizes import resize
 from realtime_adain.video.sequence import ffmpeg_name
 from realtime_adain.video.writer import BT709_MATRIX as BT709, LIMITED_RANGE
 

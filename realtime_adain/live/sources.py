@@ -29,13 +29,17 @@ from realtime_adain.checks import ascii_whole
 from realtime_adain.download import shown
 from realtime_adain.descriptors import STANDARD_INPUT, descriptor_number, descriptor_path, unreadable_descriptor
 from realtime_adain.errors import UserError
-from realtime_adain.imageio import first_frame_only_note, needs_heif_extra, read_image, resize
+from realtime_adain.imageio import read_image
+from realtime_adain.picture_sizes import resize
+from realtime_adain.pillow_stills import first_frame_only_note, needs_heif_extra
 from realtime_adain.video.deinterlace import deinterlaced
 from realtime_adain.notes import note
 from realtime_adain.video.opening import open_input
-from realtime_adain.video.reader import (IMAGE_FORMATS, PictureConverter, pictures_read_with, alpha_decoder, bound_decoder, check_picture_size,
-                                         UNALIGNED, decoded_or_damage, decoder_threads, error_reason, frame_to_rgb, is_picture_format, no_pictures, pixel_aspect,
-                                         plausible_rate, refuse_animated_webp, within_run)
+from realtime_adain.video.packets import within_run
+from realtime_adain.video.pictures import (PictureConverter, alpha_decoder, bound_decoder, check_picture_size, frame_to_rgb,
+                                           pixel_aspect)
+from realtime_adain.video.reader import (IMAGE_FORMATS, pictures_read_with, UNALIGNED, decoded_or_damage, decoder_threads,
+                                         error_reason, is_picture_format, no_pictures, plausible_rate, refuse_animated_webp)
 from realtime_adain.video.streams import decodable_video, is_still_item
 from realtime_adain.video.timestamps import JUMP_SECONDS, TimestampShift
 from realtime_adain.video.sequence import DEFAULT_FRAMERATE, Sequence, check_framerate, ffmpeg_name, find_sequence

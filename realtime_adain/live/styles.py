@@ -34,8 +34,10 @@ from realtime_adain.adain import StyleStats, check_stats
 from realtime_adain.paths import expand_images
 from realtime_adain.errors import UserError, out_of_memory_as_user_error
 from realtime_adain.atomic import atomic_write_bytes
-from realtime_adain.imageio import (MAX_FILE_BYTES, capturing_here, check_style, decode_image, first_frame_only_note,
-                                     fit_short_side, read_image, read_image_bytes)
+from realtime_adain.imageio import MAX_FILE_BYTES, check_style, decode_image, read_image, read_image_bytes
+from realtime_adain.native_stderr import capturing_here
+from realtime_adain.picture_sizes import fit_short_side
+from realtime_adain.pillow_stills import first_frame_only_note
 from realtime_adain.regular_files import open_regular
 from realtime_adain.notes import collected, note
 from realtime_adain.stylizer import Stylizer

@@ -21,10 +21,10 @@ from typing import Callable
 
 import numpy as np
 from realtime_adain.adain import StyleStats
-from realtime_adain.imageio import fit_short_side, resize
 from realtime_adain.live.controller import LiveState
 from realtime_adain.live.stability import Stability
 from realtime_adain.live.styles import ActiveStyle
+from realtime_adain.picture_sizes import fit_short_side, resize
 from realtime_adain.serve.control import Look
 from realtime_adain.serve.styles import StyleRegistry
 from realtime_adain.settings import STATS_MODES

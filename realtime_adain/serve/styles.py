@@ -24,8 +24,9 @@ import cv2
 import numpy as np
 
 from realtime_adain.adain import StyleStats
-from realtime_adain.imageio import MAX_SIDE, over_budget, read_image, style_budget, write_image
+from realtime_adain.imageio import read_image, write_image
 from realtime_adain.live.styles import Style, StyleLibrary, thumbnail
+from realtime_adain.picture_sizes import MAX_SIDE, over_budget, style_budget
 from realtime_adain.serve.uploads import UploadRefused
 
 THUMBNAIL_SIDE = 160  # protocol: thumbnails are at most 160 px

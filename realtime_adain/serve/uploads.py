@@ -17,7 +17,9 @@ import zlib
 import numpy as np
 
 from realtime_adain.errors import UserError
-from realtime_adain.imageio import capturing_here, decode_image, open_with_pillow
+from realtime_adain.imageio import decode_image
+from realtime_adain.native_stderr import capturing_here
+from realtime_adain.pillow_stills import open_with_pillow
 from realtime_adain.still_headers import ffmpeg_still_size, radiance_sample_bytes
 
 

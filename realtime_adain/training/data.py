@@ -28,8 +28,10 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from realtime_adain.errors import UserError
-from realtime_adain.imageio import is_image_path, open_with_pillow, read_image, resize
+from realtime_adain.imageio import is_image_path, read_image
 from realtime_adain.limits import process_room, raise_soft_limit, usable_cpus
+from realtime_adain.picture_sizes import resize
+from realtime_adain.pillow_stills import open_with_pillow
 from realtime_adain.regular_files import open_regular
 from realtime_adain.still_headers import (ffmpeg_still_size, png_sample_bytes, radiance_sample_bytes,
                                           tiff_sample_bytes, webp_sample_bytes)

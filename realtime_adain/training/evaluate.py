@@ -20,8 +20,8 @@ from tqdm import tqdm
 
 from realtime_adain import weights
 from realtime_adain.errors import UserError
-from realtime_adain.imageio import resize
 from realtime_adain.devices import pick_device
+from realtime_adain.picture_sizes import resize
 from realtime_adain.training.checkpoint import recorded_vgg_sha256
 from realtime_adain.training.data import check_readable, check_sizes, list_images, read_training_image, warn
 from realtime_adain.training.losses import AdaINLoss, style_statistics

@@ -16,7 +16,7 @@ import av
 import numpy as np
 
 from realtime_adain.errors import UserError
-from realtime_adain.imageio import resize
+from realtime_adain.picture_sizes import resize
 
 if TYPE_CHECKING:
     from realtime_adain.video.formats import EncodeSettings

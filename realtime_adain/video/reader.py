@@ -3,49 +3,45 @@
 The reader demuxes every stream in one pass and yields, in file order, either a `Frame` (a decoded
 video frame as uint8 RGB, rotated as the display matrix says it is shown) or an `av.Packet` of
 another stream (audio, subtitles) for the writer to copy. Keeping one ordered stream of items
-keeps the output interleaved like the input.
+keeps the output interleaved like the input. Turning a frame into such RGB is pictures.py's work;
+holding, ordering and cutting packets as they are demuxed, packets.py's.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import errno
-import heapq
 import itertools
 import math
-import operator
 import os
-import re
 import shlex
 import struct
-import warnings
-from collections import deque
 from concurrent.futures import Future
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Sequence
+from typing import Callable, Iterator
 
 import av
-from av.sidedata.sidedata import Type as SideDataType
-from av.video.reformatter import ColorRange, Interpolation, VideoReformatter
 import numpy as np
 
 from realtime_adain import limits
 from realtime_adain.errors import UserError
-from realtime_adain.hdr_stills import HdrTags, colour_tags, converted
-from realtime_adain.imageio import (EXR_FORMATS, MAX_DECODE_BYTES, _orientation, exr_rgb, is_animated_webp,
-                                    open_with_pillow, over_white, to_rgb8)
+from realtime_adain.still_decoders import is_animated_webp
 from realtime_adain.times import format_time
 from realtime_adain.video.deinterlace import check_mode as check_deinterlace, deinterlaced
 from realtime_adain.video.formats import GIF_DELAY_SHOWN, GIF_SHORTEST_SHOWN
-from realtime_adain.video.hdr import (HDR_TRANSFERS, RGB_MATRIX, SRGB, UNSPECIFIED, WIDE_GAMUT, ToneMap, needs_mapping,
-                                      sdr_colour, side_data)
-from realtime_adain.notes import collected, note
+from realtime_adain.video.hdr import HDR_TRANSFERS, SRGB, sdr_colour
+from realtime_adain.notes import note
 from realtime_adain.video.opening import open_input
+from realtime_adain.video.packets import (CUT_TYPES, BeforeStart, CutSound, HeldPackets, Recovery, ShownUntil,
+                                          TailPackets, Timeline, as_run, edit_list_ends, flush_packet, within_run)
+from realtime_adain.video.pictures import (Colour, Orientation, PictureConverter, alpha_decoder, bound_decoder,
+                                           check_picture_size, codec_aspect, frame_to_rgb, has_captions,
+                                           orientation, pixel_aspect, see_through)
 from realtime_adain.video.sequence import DEFAULT_FRAMERATE, check_framerate, ffmpeg_name, find_sequence
-from realtime_adain.video.streams import (has_decoder, is_cover_art, main_video_stream, note_left_out,
-                                          passthrough_streams, same_program)
+from realtime_adain.video.streams import (is_cover_art, main_video_stream, note_left_out, passthrough_streams,
+                                          same_program)
 from realtime_adain.video.landing import READ_THROUGH_BYTES, StreamLanding
 from realtime_adain.video.clocks import (ClusterTimes, ClustersAtOneTime, SeekedIntoStill, SlotTimes, SoundClock,
                                          StuckClock, clock_stands_still, lands_in_still_sound)
@@ -77,13 +73,9 @@ HELD_BYTES = 32 << 20
 # most this many as read (those a frame lets go of, as one): a GoPro's telemetry is a million
 # packets of a few bytes, and a step through each generator for each was most of a read over it.
 RUN_PACKETS = 256
-# An av.Packet costs about this much memory however few bytes it carries: each held counts as at
-# least this many bytes against `HELD_BYTES` (a GoPro's telemetry: a million packets of 5 bytes).
-PACKET_BYTES = 512
 # Video packets held since the latest keyframe, at most this many bytes, to decode the last frames
 # again without frame threads where those threads lost them (`VideoReader._lost_at_end`).
 TAIL_BYTES = 64 << 20
-TAIL_PICTURES = 64  # an image sequence's latest pictures held so (`TailPackets`)
 # FFmpeg's AV_CODEC_FLAG_OUTPUT_CORRUPT: the decoder gives the frames it concealed (see `Recovery`).
 OUTPUT_CORRUPT = int(av.codec.context.Flags.output_corrupt)
 # FFmpeg's AV_CODEC_FLAG_UNALIGNED: a crop the stream states (an H.264 SPS's) is applied whole;
@@ -95,7 +87,6 @@ DECODER_FLAGS = OUTPUT_CORRUPT | UNALIGNED
 # at the average rate: a header written before the frames were (an AVI written to a pipe) carries
 # a placeholder (2**30).
 PLAUSIBLE_FRAMES = 2
-DISPLAYMATRIX = SideDataType.DISPLAYMATRIX
 # Seconds of video packets after the last picture that decodes, said apart from damage
 # (`VideoReader._note_damage`): another codec's pictures joined on, not a few flipped bytes.
 UNDECODED_END_SECONDS = Fraction(1, 4)
@@ -121,22 +112,6 @@ LASTING_LEAD = Fraction(30)
 # `HELD_BYTES` read) the file is read on for the sound of its last pictures, which a muxer may
 # store after later pictures (MPEG-PS: 0.7 s later; `VideoReader._stored_later`).
 LATE_SOUND_SECONDS = 10
-# WebM's VP8/VP9 alpha travels beside the picture (a BlockAdditional; the stream's alpha_mode tag
-# says so), which FFmpeg's own vp8/vp9 decoders ignore: libvpx's decoders read it (yuva420p).
-ALPHA_DECODERS = {"vp8": "libvpx", "vp9": "libvpx-vp9"}
-# Decoders that leave the matrix unspecified where their pictures are BT.601 (FFmpeg's
-# AVCOL_SPC_BT470BG) by definition: libvpx's VP8 (RFC 6386 9.2), as FFmpeg's own vp8 decoder says.
-BT601_DECODERS = frozenset({"libvpx"})
-BT601_MATRIX = 5
-FULL_CHROMA = Interpolation.BILINEAR | Interpolation.FULL_CHR_H_INT  # (swscale's default scaler, chroma in full)
-# Pixel formats of float samples (gbrpf32le, gbrapf16le, grayf32le...: OpenEXR, Radiance, PFM;
-# rgbf32le, rgbaf32le: TIFF).
-FLOAT_SAMPLES = re.compile(r"f(16|32)(le|be)$")
-# Decoders whose float samples are linear light, as `image` reads their files (`imageio._linear_light`):
-# OpenEXR and Radiance by their specifications, PFM (and its half-float PHM) in practice.
-LINEAR_DECODERS = frozenset({"exr", "hdr", "pfm", "phm"})
-# Float pixel formats of one plane of interleaved samples, read in place (`float_plane`).
-PACKED_FLOATS = frozenset({"rgbf32le", "rgbaf32le", "grayf32le"})
 
 
 class SeekMissed(Exception):
@@ -167,234 +142,6 @@ class Frame:
     duration: int
     index: int
     motion: Future | None = None  # the stabiliser's Motion to the previous frame, estimated ahead
-
-
-@dataclass(frozen=True)
-class Colour:
-    """How the input's YUV maps to RGB; the output is converted back and tagged the same way."""
-
-    colorspace: int
-    color_range: int
-    color_primaries: int
-    color_trc: int
-
-    @classmethod
-    def of(cls, frame: av.VideoFrame, codec: str | None = None) -> "Colour":
-        """`frame`'s colour tags, decoded by `codec`; pictures stored as RGB, a palette or grey
-        have the RGB matrix whatever the decoder says (`stored_as_rgb`), VP8's BT.601 where
-        libvpx leaves it unspecified (`BT601_DECODERS`)."""
-        matrix = RGB_MATRIX if stored_as_rgb(frame.format) else frame.colorspace
-        if matrix == UNSPECIFIED and codec in BT601_DECODERS:
-            matrix = BT601_MATRIX
-        return cls(matrix, frame.color_range, frame.color_primaries, frame.color_trc)
-
-
-def stored_as_rgb(fmt: av.VideoFormat) -> bool:
-    """Whether pictures of pixel format `fmt` carry no YUV matrix: RGB, a palette or grey. The
-    TIFF, OpenEXR, QuickTime Animation, raw bgr24, Ut Video and GIF decoders leave their matrix
-    unspecified (PNG's says RGB): taken as such, their output was converted with BT.601 and left
-    untagged, where a PNG sequence of the same frames gave BT.709 tagged so (`writer.yuv_colour`).
-    Grey has no matrix either: its output is converted as an RGB picture's."""
-    colours = [part for part in fmt.components if not part.is_alpha]
-    return fmt.is_rgb or fmt.has_palette or len(colours) == 1
-
-
-def float_samples(frame: av.VideoFrame) -> bool:
-    """Whether `frame` holds float samples (`FLOAT_SAMPLES`)."""
-    return bool(FLOAT_SAMPLES.search(frame.format.name))
-
-
-def linear_light(frame: av.VideoFrame, codec: str | None = None) -> bool:
-    """Whether `frame`, decoded by `codec`, holds linear light: float samples of `LINEAR_DECODERS`
-    (any decoder's, where it is not known), which `image` encodes with the sRGB curve
-    (`imageio.exr_rgb`). Fed raw, the network saw a dark, contrasty picture. Other float pictures
-    (a float TIFF) are display-referred, as `image` reads them (`display_floats`): taken as
-    linear, one of 0.5 read 188, not 128, and one stored 0..255 read white. Integer pictures
-    tagged linear keep their values: the DPX decoder reports the file's transfer code, and
-    FFmpeg's DPX encoder (as many writers) writes "linear" over display-referred values, which
-    read right as they are (`hdr.sdr_colour` tags such output BT.709)."""
-    return float_samples(frame) and (codec is None or codec in LINEAR_DECODERS)
-
-
-def display_matrix(frame: av.VideoFrame, codec: str | None = None) -> tuple[int, ...] | None:
-    """The frame's display matrix (FFmpeg's 9 int32s: 16.16 a, b, u, c, d, v, ...), None without
-    one or where PyAV cannot read its side data (`hdr.side_data`, `codec` its decoder: FFmpeg 8's
-    pictures, whose EXIF orientation `picture_facts` reads instead); its `rotation`, read apart,
-    still turns it."""
-    data = side_data(frame, codec).get(DISPLAYMATRIX)
-    return struct.unpack("=9i", data[:36]) if data is not None else None
-
-
-def upright(image: np.ndarray, rotation: float, matrix: Sequence[int] | None = None) -> np.ndarray:
-    """The picture as the display matrix shows it: `rotation` is counter-clockwise degrees (PyAV's
-    `frame.rotation`), `matrix` the matrix itself, which also tells a mirror (a front camera's
-    recording): turned and flipped as FFmpeg's CLI (fftools/ffmpeg_filter.c) does. A mirror
-    read as its rotation alone came out upside down (an hflip is "180 degrees"), and a vflip not
-    at all. Other angles go to the nearest quarter turn (`note_odd_turn` says so)."""
-    theta = -round(rotation)  # clockwise degrees, in [0, 360) as FFmpeg's get_rotation puts it
-    theta -= 360 * math.floor(theta / 360 + 0.9 / 360)
-    m = matrix or (0,) * 9
-    if abs(theta - 90) < 1:
-        shown = image.transpose(1, 0, 2) if m[3] > 0 else np.rot90(image, -1)  # transpose cclock_flip / clock
-    elif abs(theta - 180) < 1:
-        shown = image[:, ::-1] if matrix is None or m[0] < 0 else image  # hflip
-        shown = shown[::-1] if matrix is None or m[4] < 0 else shown  # vflip
-    elif abs(theta - 270) < 1:
-        shown = np.rot90(image, -1)[::-1] if m[3] < 0 else np.rot90(image, 1)  # transpose clock_flip / cclock
-    elif abs(theta) > 1:
-        shown = np.rot90(image, round(rotation / 90) % 4)
-    else:
-        shown = image[::-1] if m[4] < 0 else image  # vflip
-    return np.ascontiguousarray(shown) if shown is not image else image
-
-
-# Sample aspect ratios seen in real files run from 8:9 (DVD) to 2:1 (anamorphic lenses); one
-# outside this range is taken for a broken header (it would inflate every frame), not obeyed.
-PLAUSIBLE_PIXEL_ASPECT = (Fraction(1, 4), Fraction(4))
-
-
-def pixel_aspect(stream: av.video.stream.VideoStream, name: str = "the video") -> Fraction:
-    """The width:height of one stored pixel (the container's sample aspect ratio, else the
-    codec's), 1 when unset or implausible (with a note naming `name`)."""
-    for value in (stream.sample_aspect_ratio, stream.codec_context.sample_aspect_ratio):
-        if value:
-            aspect = Fraction(value)
-            if PLAUSIBLE_PIXEL_ASPECT[0] <= aspect <= PLAUSIBLE_PIXEL_ASPECT[1]:
-                return aspect
-            note(f"{name}: ignoring its sample aspect ratio {aspect} (outside 1:4..4:1): pixels taken as square",
-                 once=True)
-            return Fraction(1)
-    return Fraction(1)
-
-
-def square_pixel_size(width: int, height: int, aspect: Fraction) -> tuple[int, int]:
-    """(width, height) with square pixels for stored pixels of `aspect`: the side that grows is
-    stretched (1440x1080 at 4:3 -> 1920x1080, 720x480 at 8:9 -> 720x540), so no pixel is lost, to
-    an even length (720x480 at 32:27 -> 854x480, not 853: odd sizes are written yuv444p, which
-    browsers and phones do not play; at most a pixel's aspect error, 0.04 % there)."""
-    if aspect == 1:
-        return width, height
-    if aspect > 1:
-        return _even_over(width * aspect, width), height
-    return width, _even_over(height / aspect, height)
-
-
-def _even_over(length: float, stored: int) -> int:
-    """`length` rounded to an even number, and not below the `stored` side it stretches."""
-    return max(2 * round(length / 2), stored + stored % 2)
-
-
-# A picture of the video may have as many pixels, shown with square pixels, as fit in the 1 GiB
-# of samples `image` lets a picture decode to (imageio.MAX_DECODE_BYTES) at `picture_bytes` a
-# pixel: at least this many (the decoded picture, a GIF's BGRA canvas, and its RGB(A) copy), so
-# 16384x8192; 8K (7680x4320) is a quarter of it. A 1 KB GIF whose screen says 16000x16000 was
-# decoded whole (7 GB, 90 s) before anything looked at its size.
-PICTURE_BYTES = 8
-
-
-def picture_bytes(pix_fmt: str | None) -> int:
-    """Bytes a pixel of a picture decoded to `pix_fmt` takes: the picture and a copy as large (a
-    float one's planes to convert; its RGB(A) copy), at least `PICTURE_BYTES`. At 8, a 1.8 MB
-    float TIFF of 16384x8192 took 6.2 GB and 3 minutes (12 bytes a pixel, and its copies)."""
-    if not pix_fmt:
-        return PICTURE_BYTES
-    return max(PICTURE_BYTES, 2 * -(-av.VideoFormat(pix_fmt).padded_bits_per_pixel // 8))
-
-
-def stored_pixels_allowed(aspect: Fraction, pixel_bytes: int = PICTURE_BYTES) -> int:
-    """The most stored pixels a picture of pixels of `aspect`, of `pixel_bytes` each, may have:
-    the 1 GiB of samples once stretched to square ones (`square_pixel_size`: up to 4 times as many)."""
-    return math.floor(MAX_DECODE_BYTES // pixel_bytes / max(aspect, 1 / aspect))
-
-
-def check_picture_size(stream: av.video.stream.VideoStream, aspect: Fraction, path: Path | str) -> None:
-    """Refuse a video whose stated picture size is over `stored_pixels_allowed` (at its pixel
-    format's `picture_bytes`), before any picture is decoded: FFmpeg's decoders allocate the whole
-    stated picture (a GIF's screen, a PNG's or an H.264 SPS's size) and the reader converts it,
-    whatever --size asks for later."""
-    width, height = stream.codec_context.width, stream.codec_context.height
-    pixel_bytes = picture_bytes(stream.codec_context.pix_fmt)
-    if width * height > stored_pixels_allowed(aspect, pixel_bytes):
-        shown = square_pixel_size(width, height, aspect)
-        stretched = f" ({shown[0]}x{shown[1]} with square pixels)" if shown != (width, height) else ""
-        pixels = MAX_DECODE_BYTES // pixel_bytes
-        half = math.isqrt(pixels // 2)  # (a 2:1 picture of that many)
-        raise UserError(f"{path}: its video states {width}x{height} pictures{stretched}: at {pixel_bytes} bytes "
-                        f"a pixel, more than the {MAX_DECODE_BYTES >> 30} GiB of samples a picture may decode to "
-                        f"({pixels} pixels, {2 * half}x{half})")
-
-
-def bound_decoder(decoder: av.codec.context.CodecContext, aspect: Fraction) -> None:
-    """Have FFmpeg refuse a picture over `stored_pixels_allowed` (at the stream's `picture_bytes`)
-    before it allocates it (its max_pixels): one larger than the stream states (a new size
-    mid-stream, a header that lies) is skipped, not decoded and converted whole."""
-    allowed = stored_pixels_allowed(aspect, picture_bytes(decoder.pix_fmt))
-    decoder.options = {**decoder.options, "max_pixels": str(allowed)}
-
-
-Orientation = tuple[float, "tuple[int, ...] | None"]  # (frame.rotation, display_matrix(frame))
-
-
-def orientation(frame: av.VideoFrame, codec: str | None = None) -> Orientation:
-    """How `frame`, decoded by `codec`, is turned for display (see `upright`)."""
-    return frame.rotation, display_matrix(frame, codec)
-
-
-def exif_orientation(number: int) -> Orientation | None:
-    """The (rotation, matrix) FFmpeg gives a picture of EXIF orientation `number` (its
-    av_exif_orientation_to_matrix: turned clockwise, then for 2, 4, 5 and 7 mirrored left to
-    right); None for 1 (as stored) and numbers out of range."""
-    if not 2 <= number <= 8:
-        return None
-    clockwise = math.radians((0, 180, 180, 90, 90, -90, -90)[number - 2])
-    cos, sin = round(math.cos(clockwise)), round(math.sin(clockwise))
-    mirror = -1 if number in (2, 4, 5, 7) else 1
-    a, b, c, d = cos * mirror, sin, -sin * mirror, cos  # (av_display_rotation_set, av_display_matrix_flip)
-    return -math.degrees(math.atan2(b, a)), (a << 16, b << 16, 0, c << 16, d << 16, 0, 0, 0, 1 << 30)
-
-
-@dataclass(frozen=True)
-class PictureFacts:
-    """What a picture file says that FFmpeg 8's frames of it do not let PyAV tell (`picture_facts`)."""
-
-    turned: Orientation | None = None  # its EXIF orientation (FFmpeg's matrix: `display_matrix`)
-    alpha_ignored: bool = False  # a 32-bit BMP (BI_RGB) whose fourth byte FFmpeg takes for alpha
-
-
-PNG_DECODERS = ("png", "apng")  # FFmpeg's: they read a PNG's colour chunks (`PictureConverter.primaries_for`)
-
-
-def picture_facts(path: Path | None) -> PictureFacts:
-    """What the picture at `path` says as `image` reads it (`imageio._orientation`; Pillow, as
-    OpenCV and browsers, leaves a BI_RGB BMP's fourth byte out): an image sequence's pictures are
-    turned as its first is. FFmpeg 8 turns EXIF into a display matrix beside side data PyAV
-    cannot read (`hdr.side_data`): a mirrored photo came out turned instead (2: upside down, 4:
-    as stored). Nothing where `path` is None or Pillow cannot read it; Pillow's warnings (a
-    corrupt EXIF) are not printed: FFmpeg's reading of the file, or its error, says what counts."""
-    if path is None:
-        return PictureFacts()
-    try:
-        with warnings.catch_warnings(action="ignore"), open_with_pillow(
-                np.memmap(path, np.uint8, mode="r")) as picture:  # (its header read, not GiBs)
-            return PictureFacts(exif_orientation(_orientation(picture)),
-                                picture.format == "BMP" and "A" not in picture.mode)
-    except Exception:  # noqa: BLE001 - a file Pillow cannot read: FFmpeg's reading stands
-        return PictureFacts()
-
-
-def stated_colour(path: Path | None) -> HdrTags | None:
-    """The colour the picture at `path` states as `image` reads it (`hdr_stills.colour_tags`): an
-    image sequence's pictures are read as its first is. FFmpeg 8 names a PNG's `cHRM` primaries
-    but not the curve `image` reads them on (without `gAMA` the sRGB curve; it said unspecified),
-    nor `gAMA`'s power but 2.2 and 1.0 (taken as 2.4: up to 157 levels off `image`). None where
-    `path` is None or unreadable."""
-    if path is None:
-        return None
-    try:
-        with collected():  # (what `image` notes of it: not FFmpeg's reading)
-            return colour_tags(np.memmap(path, np.uint8, mode="r"))
-    except (OSError, ValueError):  # (an empty file cannot be mapped)
-        return None
 
 
 def decoder_threads(decoder: av.video.stream.VideoStream | av.codec.context.CodecContext, live: bool = False) -> None:
@@ -432,180 +179,6 @@ def pictures_read_with(format_name: str, path: Path, first: Path | None = None) 
     return (first or path, None) if is_picture_format(format_name) else (None, None)
 
 
-class PictureConverter:
-    """One stream's pictures to RGB: one YUV -> RGB converter reused across frames (not one per
-    frame), and for HDR or wide-gamut pictures one tone map (`hdr.ToneMap`), fixed at the first
-    such picture (its peak kept; made again only where the transfer or primaries change), said
-    in a note naming `name` as each is made (once: a looping `live` file makes its own again).
-    `codec`: the stream's decoder, which tells whether float samples are linear light (`linear_light`)
-    and whether their side data can be read (`hdr.side_data`). `picture`: a stream of pictures'
-    first file (an image sequence's), whose `picture_facts` and `stated_colour` its frames are read
-    with; `colour_from`: an animated picture (APNG) whose `stated_colour` they are read with."""
-
-    def __init__(self, name: str, codec: str | None = None, picture: Path | None = None,
-                 colour_from: Path | None = None) -> None:
-        self.name = name
-        self.codec = codec
-        self.facts = picture_facts(picture)
-        self.stated = stated_colour(picture or colour_from)
-        self._png_colour_read = codec in PNG_DECODERS and (picture or colour_from) is not None
-        self.reformatter = VideoReformatter()
-        self._to_full_yuv = VideoReformatter()  # (its own: one alternating conversions set itself up each frame)
-        self.tone_map: ToneMap | None = None
-        self._tone_mapped: tuple[int, int] | None = None  # the transfer and primaries it was made for
-
-    def rgb(self, frame: av.VideoFrame, width: int | None, height: int | None, alpha: bool) -> np.ndarray:
-        """(H, W, 3 or 4) uint8 RGB(A); HDR and wide-gamut pictures as SDR BT.709; linear light
-        as `image` reads an EXR (`imageio.exr_rgb`: the sRGB curve, its alpha composited over
-        white, 3 channels), scaled in linear light; other float samples as `image` reads a float
-        TIFF (`display_floats`)."""
-        threads = 1 if limits.pools_reduced else None  # (swscale's: one a CPU, where `ulimit -u` leaves no room)
-        if float_samples(frame):
-            if width is None and height is None and frame.format.name in PACKED_FLOATS and not linear_light(
-                    frame, self.codec):  # (the TIFF decoder's rgbf32le: read in place)
-                return display_floats(float_plane(frame), self.name)
-            planes = (frame.format.name if frame.format.name in EXR_FORMATS else
-                      "gbrapf32le" if has_alpha(frame) else "gbrpf32le")
-            stored = self.reformatter.reformat(frame, format=planes, width=width, height=height, threads=threads)
-            if linear_light(frame, self.codec):
-                return exr_rgb(stored)
-            return display_floats(np.concatenate([float_plane(stored, index) for index in (2, 0, 1, 3)
-                                                  if index < len(stored.planes)], axis=2), self.name)
-        primaries = self.primaries_for(frame.color_primaries)
-        mapped = needs_mapping(frame.color_trc, primaries)
-        if mapped and self._tone_mapped != (frame.color_trc, primaries):
-            self.tone_map = (ToneMap(frame, codec=self.codec) if primaries == frame.color_primaries else
-                             ToneMap(transfer=frame.color_trc, primaries=primaries))
-            self._tone_mapped = (frame.color_trc, primaries)
-            note_tone_mapped(self.name, self.tone_map)
-        if not mapped:
-            # (10-bit and deeper YUV: swscale's default put limited range's white at 253 and
-            # everything ~2 levels low; full chroma interpolation is within a level of exact)
-            over_8_bits = is_yuv(frame) and frame.format.components[0].bits > 8
-            return self.reformatter.reformat(frame, format="rgba" if alpha else "rgb24", width=width, height=height,
-                                             src_color_range=frame.color_range, threads=threads,
-                                             interpolation=FULL_CHROMA if over_8_bits else None).to_ndarray()
-        deep_format = "rgba64le" if alpha else "rgb48le"
-        if is_yuv(frame):
-            deep = self._deep_rgb(frame, width, height, deep_format, threads)
-        elif max(part.bits for part in frame.format.components) <= 8:  # (swscale's rgb48 of them: up to 254 off)
-            deep = self.reformatter.reformat(frame, format="rgba" if alpha else "rgb24", width=width, height=height,
-                                             src_color_range=frame.color_range,
-                                             threads=threads).to_ndarray().astype(np.uint16) * 257  # (as `image`)
-        else:
-            deep = self.reformatter.reformat(frame, format=deep_format, width=width, height=height,
-                                             src_color_range=frame.color_range, threads=threads).to_ndarray()
-        tags = self.stated_for(frame.color_trc, primaries) or HdrTags(frame.color_trc, primaries, None, None)
-        rgb = converted(deep[..., :3], tags, self.tone_map)  # (as `image` converts such a picture)
-        return np.dstack([rgb, (deep[..., 3] >> 8).astype(np.uint8)]) if alpha else rgb
-
-    def primaries_for(self, primaries: int) -> int:
-        """The primaries a frame stating `primaries` is read with. FFmpeg names a PNG's `cHRM`
-        primaries where `image` and browsers do not take them (without `gAMA`, under an `iCCP` or
-        `sRGB` chunk, a later `cHRM`: `hdr_stills._png_tags`), 125 levels apart: PNG
-        frames said to be wide-gamut have the primaries their picture's `stated` colour has, else
-        none stated (read as sRGB)."""
-        if not self._png_colour_read or primaries not in WIDE_GAMUT:
-            return primaries
-        return self.stated.primaries if self.stated is not None else UNSPECIFIED
-
-    def stated_for(self, transfer: int, primaries: int) -> HdrTags | None:
-        """The picture's `stated` SDR wide-gamut colour where its frames have its primaries (FFmpeg's
-        reading of its curve aside); it is read on it and converted to the sRGB curve."""
-        stated = self.stated
-        on_its_curve = stated is not None and (stated.transfer == SRGB or stated.gamma is not None)
-        if on_its_curve and stated.primaries == primaries and primaries in WIDE_GAMUT and transfer not in HDR_TRANSFERS:
-            return stated
-        return None
-
-    def has_alpha(self, frame: av.VideoFrame) -> bool:
-        """Whether `frame` has alpha as `image` reads its picture (`has_alpha`, less a BI_RGB BMP's fourth byte)."""
-        return has_alpha(frame) and not self.facts.alpha_ignored
-
-    def _deep_rgb(self, frame: av.VideoFrame, width: int | None, height: int | None, deep_format: str,
-                  threads: int | None) -> np.ndarray:
-        """`frame` (`is_yuv`) at `width`x`height` as 16-bit RGB(A), by way of full-range 16-bit
-        4:4:4 YUV: this swscale's own YUV to rgb48 garbled 4:2:0 and 4:2:2 pictures of odd width
-        (up to 255 levels: an HDR crop's colours smeared) and put limited range's white at 253 or
-        254; this way both are within 0.02 of a level. (Its threads gave pictures of odd width
-        over ~1280 pixels a different result run to run in the first step: one thread there.)"""
-        full = self._to_full_yuv.reformat(
-            frame, format="yuva444p16le" if deep_format == "rgba64le" else "yuv444p16le", width=width, height=height,
-            src_color_range=frame.color_range, dst_color_range=ColorRange.JPEG,
-            threads=1 if (width or frame.width) % 2 else threads)
-        full.colorspace = frame.colorspace
-        return self.reformatter.reformat(full, format=deep_format, src_color_range=ColorRange.JPEG,
-                                         threads=threads).to_ndarray()
-
-
-def float_plane(frame: av.VideoFrame, index: int = 0) -> np.ndarray:
-    """(H, W, samples a pixel) float32 view of plane `index` of `frame` (32-bit floats), its row
-    padding left out: no copy of the 12 bytes a pixel or more."""
-    plane = frame.planes[index]
-    per_pixel = len(frame.format.components) if len(frame.planes) == 1 else 1
-    rows = np.frombuffer(plane, np.float32, count=frame.height * (plane.line_size // 4)).reshape(frame.height, -1)
-    return rows[:, :frame.width * per_pixel].reshape(frame.height, frame.width, per_pixel)
-
-
-def display_floats(samples: np.ndarray, name: str) -> np.ndarray:
-    """(H, W, 3) uint8 RGB of display-referred float RGB(A) or grey `samples` (H, W, C), as `image`
-    reads a float TIFF (`imageio.to_rgb8`: 0..1, or 0..255 where its values say so, with a note
-    naming `name`), its alpha over white."""
-    colour = to_rgb8(samples[..., 2::-1] if samples.shape[2] >= 3 else samples[..., 0], name=name)  # (BGR, as OpenCV's)
-    return over_white(colour, np.clip(samples[..., 3], 0, 1) if samples.shape[2] == 4 else None, name)
-
-
-def is_yuv(frame: av.VideoFrame) -> bool:
-    """Whether `frame` holds luma and two chroma planes (not RGB, grey, a palette, or CIE XYZ)."""
-    form = frame.format
-    return not (form.is_rgb or form.has_palette or form.is_bayer or form.name.startswith("xyz")) and len(
-        form.components) >= 3
-
-
-def frame_to_rgb(frame: av.VideoFrame, converter: PictureConverter, aspect: Fraction = Fraction(1),
-                 turned: Orientation | None = None) -> np.ndarray:
-    """A decoded frame as a viewer sees it: square pixels (for stored pixels of `aspect`, see
-    `pixel_aspect`), upright (display matrix; `turned`: the stream's, else the frame's own), (H,
-    W, 3) RGB converted with the input's colour range, HDR pictures as SDR (`hdr`). `converter`
-    is the stream's, reused across its frames (a picture's EXIF orientation: `picture_facts`)."""
-    width, height = square_pixel_size(frame.width, frame.height, aspect) if aspect != 1 else (None, None)
-    alpha = converter.has_alpha(frame) and not float_samples(frame)  # (float samples': composited by `converter`)
-    rgb = converter.rgb(frame, width, height, alpha)
-    if alpha:  # transparent areas over white, as `realtime-adain image` reads them (not their hidden colour)
-        rgb = over_white(np.ascontiguousarray(rgb[..., :3]), rgb[..., 3])
-    return upright(rgb, *(turned or converter.facts.turned or orientation(frame, converter.codec)))
-
-
-def has_alpha(frame: av.VideoFrame) -> bool:
-    """Whether `frame`'s pixel format has an alpha channel (GIF, APNG, PNG/ProRes 4444/QuickTime
-    Animation in MOV: their transparent pixels store any colour, FFmpeg's GIF decoder black), or
-    its palette does (a PNG's tRNS: its hidden colours were shown)."""
-    if frame.format.name == "pal8" and len(frame.planes) > 1:
-        return bool((np.frombuffer(frame.planes[1], np.uint32) >> 24).min() < 255)  # (AARRGGBB words)
-    return any(part.is_alpha for part in frame.format.components)
-
-
-def alpha_decoder(stream: av.video.stream.VideoStream) -> av.codec.context.CodecContext | None:
-    """A decoder that reads the alpha `stream` carries beside its pictures (`ALPHA_DECODERS`), so
-    `frame_to_rgb` shows transparent areas over white (FFmpeg's vp8/vp9 gave the colour stored
-    under them); None: the stream's own decoder is used (no such alpha, or no libvpx here). It
-    starts with the stream's colour tags, as FFmpeg's own decoder does: the bitstream states no
-    primaries or transfer, the container does (created bare, every Chromium canvas recording's
-    output was tagged unknown, and an HDR one was not tone-mapped)."""
-    if stream.metadata.get("alpha_mode") != "1" or not has_decoder(stream):
-        return None
-    name = ALPHA_DECODERS.get(stream.codec_context.name)
-    if name is None or name not in av.codecs_available:
-        return None
-    try:
-        decoder = av.CodecContext.create(name, "r")
-    except (ValueError, av.error.FFmpegError):  # (UnknownCodecError is a ValueError)
-        return None
-    for tag in ("colorspace", "color_range", "color_primaries", "color_trc"):
-        setattr(decoder, tag, getattr(stream.codec_context, tag))
-    return decoder
-
-
 def note_colour_change(name: str, first: Colour, now: Colour) -> None:
     """Say that the colour description changes mid-stream (broadcast SDR joined to HDR, BT.601 to
     BT.709): each picture is read to RGB with its own matrix and range, and the output, tagged as
@@ -624,18 +197,9 @@ def note_colour_change(name: str, first: Colour, now: Colour) -> None:
          f"is tagged as the first picture; {kept}", once=True)
 
 
-def note_tone_mapped(name: str, tone_map: ToneMap) -> None:
-    if not tone_map.hdr:
-        note(f"{name}: wide-gamut video ({tone_map.description}): each picture is converted to BT.709 as read (the "
-             f"network and the style are BT.709), and the output is BT.709", once=True)
-        return
-    note(f"{name}: HDR video ({tone_map.description}): each picture is tone-mapped to SDR BT.709 as read (the "
-         f"network and the style are SDR), and the output is SDR BT.709", once=True)
-
-
 def note_odd_turn(name: str, rotation: float) -> None:
     """Say that a display rotation (`frame.rotation`, counter-clockwise degrees) that is not a
-    quarter turn is applied as the nearest quarter turn (`upright`): it was done without a word."""
+    quarter turn is applied as the nearest quarter turn (`pictures.upright`): it was done without a word."""
     applied = round(rotation / 90) % 4 * 90
     if abs((rotation - applied + 180) % 360 - 180) >= 1:
         done = f"turned {applied} degrees counter-clockwise" if applied else "left unturned"
@@ -649,12 +213,6 @@ def note_turn_change(name: str, first: Orientation, now: Orientation) -> None:
     frames of another shape, squeezed into the first one's."""
     note(f"{name}: the display rotation changes mid-stream, from {round(first[0]) % 360} to {round(now[0]) % 360} "
          "degrees; every frame is turned as the first one is (one stream keeps one shape)", once=True)
-
-
-def codec_aspect(stream: av.video.stream.VideoStream) -> Fraction:
-    """The sample aspect ratio the decoder last read from the stream (PyAV's frames do not carry
-    theirs), 1 when unset."""
-    return Fraction(stream.codec_context.sample_aspect_ratio or 1)
 
 
 def note_aspect_change(name: str, first: Fraction, now: Fraction) -> None:
@@ -1557,326 +1115,7 @@ class VideoReader:
         self.close()
 
 
-def as_run(packets: Iterable[av.Packet]) -> Iterator[list[av.Packet]]:
-    """`packets` as one run (a list; none where there are none)."""
-    run = packets if isinstance(packets, list) else list(packets)
-    if run:
-        yield run
-
-
-class BeforeStart:
-    """Video packets before a segment's start (`until`, seconds on the timeline), held instead of
-    decoded: the pictures they make are dropped, and decoding them (the hour before a late
-    --start in a broadcast recording that cannot be seeked) was most of the run. The packets since
-    the keyframe before the latest one are held (an open GOP's first pictures refer to the GOP
-    before), and decoded once a packet reaches `until`, or the file ends (its last pictures tell
-    its length: "--start is past the end"), or they pass `limit` bytes (a stream whose keyframes
-    are far apart is decoded from there on, as before). Packets before the first keyframe count
-    as a GOP (a file whose demuxer flags no keyframes is held until the limit, then decoded); a
-    packet without a timestamp is decoded with those held (its frame is timed by theirs)."""
-
-    def __init__(self, until: Fraction | None, limit: int) -> None:
-        self.until = until  # None: decoding has begun
-        self.limit = limit
-        self.gops: deque[list[av.Packet]] = deque()
-        self.size = 0
-        self.passed = 0  # packets never decoded
-
-    def ready(self, packet: av.Packet) -> list[av.Packet]:
-        """The video packets to decode now that `packet` was read (after `TimestampShift.apply`)."""
-        if self.until is None:
-            return [packet]
-        at = packet.dts if packet.dts is not None else packet.pts
-        # (a packet without a timestamp is timed by the frames before it: those are decoded)
-        reached = at is None or (packet.time_base and at * packet.time_base >= self.until)
-        if not packet.size or reached or self.size + packet.size > self.limit:
-            return [*self.rest(), packet]
-        if packet.is_keyframe or not self.gops:
-            self.gops.append([])
-            if len(self.gops) > 2:
-                dropped = self.gops.popleft()
-                self.passed += len(dropped)
-                self.size -= sum(p.size for p in dropped)
-        self.gops[-1].append(packet)
-        self.size += packet.size
-        return []
-
-    def rest(self) -> list[av.Packet]:
-        """The packets still held, to decode at the end of the file (and nothing held from then on)."""
-        held = [p for gop in self.gops for p in gop]
-        self.until, self.gops, self.size = None, deque(), 0
-        return held
-
-
-class Recovery:
-    """Which decoded frames are shown. The decoder runs with `OUTPUT_CORRUPT`: FFmpeg 8's HEVC
-    decoder otherwise drops every frame that refers to a damaged one, up to the next keyframe (a
-    few flipped bytes lost two seconds, and the file was refused as truncated), where the `ffmpeg`
-    5 CLI plays them concealed. Frames flagged corrupt before the first clean one are not shown:
-    the pictures before a cut stream's first keyframe, which FFmpeg does not show either."""
-
-    def __init__(self) -> None:
-        self.clean = False
-
-    def keep(self, frame: av.VideoFrame) -> bool:
-        self.clean = self.clean or not frame.is_corrupt
-        return self.clean
-
-
-def edit_list_ends(container: av.container.InputContainer, streams: Iterable[av.stream.Stream],
-                   packets: Iterator[av.Packet]) -> Iterator[av.Packet]:
-    """`packets`, with an MP4/MOV sound track's packet that runs past the track's end (its edit
-    list: the stream's start plus duration) cut to end there, as FFmpeg 5's demuxer cut it.
-    FFmpeg 8's gives that packet all its samples (AAC's 1024 where 994 play), and the output's
-    edit list then played 29 samples of the encoder's padding that `ffmpeg -c copy` does not.
-    (`CutSound` is the edit list's start.)"""
-    ends = {}
-    if container.format.name.startswith("mov"):
-        ends = {stream.index: (stream.start_time or 0) + stream.duration for stream in streams
-                if stream.type == "audio" and stream.duration and stream.start_time is not None}
-    for packet in packets:
-        end = ends.get(packet.stream.index) if ends else None
-        if end is not None and packet.pts is not None and packet.duration and packet.pts < end < packet.pts + packet.duration:
-            packet.duration = end - packet.pts
-        yield packet
-
-
-class CutSound:
-    """Audio packets an MP4 edit list cuts away (flagged discard): `ffmpeg -ss 1 -i in.mp4 -c copy`
-    keeps the GOP before the cut, and its sound. Players skip that sound; copied, it put a second
-    of it before the first picture of a .mkv (which has no edit list). The last one before the
-    sound that plays is kept: the decoder needs it (AAC's priming frame, MP3's bit reservoir),
-    and an MP4 hides it again."""
-
-    def __init__(self) -> None:
-        self.held: dict[int, av.Packet] = {}  # stream index -> its latest packet cut away
-
-    def keep(self, packet: av.Packet, run: list[av.Packet]) -> None:
-        """Put the packets to pass on now that `packet` was read at the end of `run`."""
-        if packet.stream.type != "audio":
-            run.append(packet)
-            return
-        if packet.is_discard:
-            self.held[packet.stream.index] = packet
-            return
-        before = self.held.pop(packet.stream.index, None)
-        if before is not None:
-            run.append(before)
-        run.append(packet)
-
-
-class TailPackets:
-    """The video packets since the latest keyframe (while they fit in `limit` bytes), and the
-    highest timestamp among them: what `VideoReader._lost_at_end` decodes again. For an image
-    sequence (`pictures`: each packet a whole picture) the latest packets that fit, keyframes or not."""
-
-    def __init__(self, limit: int, pictures: bool = False) -> None:
-        self.limit, self.pictures = limit, pictures
-        self.packets: list[av.Packet] = []
-        self.size = 0
-        self.whole = False  # whether `packets` starts at a keyframe
-        self.damaged = 0  # packets since that keyframe the decoder rejected
-        self.damaged_since_frame = 0  # packets rejected since the latest frame was given (`given`)
-        self.top: int | None = None
-        self.end: int | None = None  # the latest packet's pts + duration (decode order)
-
-    def given(self) -> None:
-        self.damaged_since_frame = 0
-
-    def add(self, packet: av.Packet) -> None:
-        if not packet.size or packet.is_discard:  # the flush packet; one decoded only to be dropped (edit list)
-            return
-        if packet.is_keyframe and not self.pictures:
-            self.packets, self.size, self.whole, self.damaged = [], 0, True, 0
-        if self.pictures:
-            self.whole = True
-            # (frame threads lose one picture per thread at most: a few are enough to hold)
-            while self.packets and (self.size + packet.size > self.limit or len(self.packets) >= TAIL_PICTURES):
-                self.size -= self.packets.pop(0).size
-        if self.whole:
-            self.packets.append(packet)
-            self.size += packet.size
-            if self.size > self.limit:
-                self.packets, self.size, self.whole = [], 0, False
-        if packet.pts is not None:
-            self.top = packet.pts if self.top is None else max(self.top, packet.pts)
-            self.end = packet.pts + (packet.duration or 0)
-
-
-class HeldPackets:
-    """Packets of the other streams held until the video reaches them, so that sound leaves with
-    the pictures it plays under: a run that stops after `max_frames` drops what starts after the
-    last frame's end, and a run stopped by Ctrl-C writes no sound past its last picture (the
-    decoder's delay and the reorder window would otherwise let about half a second more through).
-    Held per stream, in the order read, with their starts: a frame lets go of the first of each
-    stream up to the first that starts after it, compared in whole ticks. (Every packet was looked
-    at again at every frame, in Fractions, while held: ten times each, a minute for a million
-    packets of telemetry.)"""
-
-    def __init__(self, video_time_base: Fraction, limit: int = 0) -> None:
-        """`limit` > 0: hold at most that many bytes (`PACKET_BYTES` a packet at least); the
-        oldest packets go on beyond it."""
-        self.video_time_base = video_time_base
-        self.limit = limit
-        self.streams: dict[int, deque[tuple[int, int | None, av.Packet]]] = {}  # index -> (number read, start, packet)
-        self._time_bases: dict[int, Fraction] = {}  # stream index -> its packets' time base
-        self._placed: set[int] = set()  # the streams whose packets have one (start times compared)
-        self.read = 0  # packets held so far (their order)
-        self.size = 0
-
-    def add(self, packet: av.Packet) -> list[av.Packet]:
-        """Hold `packet`; returns the oldest held packets, to go on now, while over `limit` bytes."""
-        return self.extend((packet,))
-
-    def extend(self, packets: Iterable[av.Packet]) -> list[av.Packet]:
-        """Hold `packets` (a run, in the order read); returns the oldest held packets, to go on
-        now, while over `limit` bytes. (A million packets pass here: kept to plain look-ups.)"""
-        streams, time_bases, placed = self.streams, self._time_bases, self._placed
-        read, size = self.read, self.size
-        for packet in packets:
-            index = packet.stream.index
-            start = packet.pts
-            if start is None:
-                start = packet.dts
-            if index not in placed:
-                if start is not None and index not in time_bases:
-                    time_bases[index] = packet.time_base
-                    if time_bases[index]:
-                        placed.add(index)
-                if index not in placed:
-                    start = None  # (no time base: cannot be placed, goes with the next frame)
-            held = streams.get(index)
-            if held is None:
-                held = streams[index] = deque()
-            held.append((read, start, packet))
-            read += 1
-            bytes_ = packet.size
-            size += bytes_ if bytes_ > PACKET_BYTES else PACKET_BYTES
-        self.read, self.size = read, size
-        overflow = []
-        while self.limit and self.size > self.limit:
-            oldest = min((held for held in self.streams.values() if held), key=lambda held: held[0][0])
-            overflow.append(oldest.popleft()[2])
-            self.size -= max(overflow[-1].size, PACKET_BYTES)
-        return overflow
-
-    def before(self, pts: int | None, duration: int) -> list[av.Packet]:
-        """The held packets that start before the frame at `pts` (video time base) ends, in the
-        order read; all of them where that cannot be told (`pts` None: no timestamps, or the end
-        of the file). A packet that starts later holds back those after it in its own stream."""
-        end = None if pts is None else (pts + (duration or 0)) * self.video_time_base
-        released = []
-        for index, held in self.streams.items():
-            first = None if end is None or index not in self._placed else math.ceil(end / self._time_bases[index])
-            while held and (first is None or held[0][1] is None or held[0][1] < first):
-                released.append(held.popleft())
-        if len(self.streams) > 1:
-            released.sort(key=operator.itemgetter(0))
-        size = self.size
-        for _, _, packet in released:
-            bytes_ = packet.size
-            size -= bytes_ if bytes_ > PACKET_BYTES else PACKET_BYTES
-        self.size = size
-        return [packet for _, _, packet in released]
-
-
-# Packets that last a while and are cut at a preview's or segment's end (`ShownUntil`); sound is
-# not cut (its packets are a few milliseconds).
-CUT_TYPES = frozenset({"subtitle", "data"})
-# The most subtitle and data packets a preview holds that show past its pictures (`ShownUntil`).
-HELD_SHOWING = 4096
-
-
-class ShownUntil:
-    """A preview's (`max_frames`) subtitles that may show past its last picture. Each is held
-    until a picture ends after it; those still held at the preview's end are cut to end with it,
-    so the file lasts as long as its pictures (`ffmpeg -frames:v` keeps a subtitle whole: a 0.5 s
-    preview lasted 1.9 s, the rest of its first line). Held ones go after the pictures they
-    outlast: a line's few seconds at most, which muxers interleave. Data packets that last (a
-    GoPro's telemetry, a second each) are cut the same way: an MP4 lasts as long as its longest track.
-
-    A stream's packets go on in the order read: those after a held one wait behind it (a short
-    line released before a long one that began earlier went out first, and the muxer moved the
-    long one to start after it). At most `limit` packets are held: beyond, the oldest of the
-    stream holding the most go on whole (a hostile file's thousands of lines that last hours)."""
-
-    def __init__(self, video_time_base: Fraction, limit: int = HELD_SHOWING) -> None:
-        self.video_time_base = video_time_base
-        self.limit = limit
-        self.held: dict[int, deque[tuple[Fraction | None, av.Packet]]] = {}  # stream index -> (end, packet)
-        self.count = 0  # packets held
-
-    @staticmethod
-    def _end(packet: av.Packet) -> Fraction | None:
-        """When `packet` (a subtitle with a duration) stops showing, in seconds; None: not known."""
-        if packet.stream.type not in CUT_TYPES or not packet.duration or packet.pts is None or not packet.time_base:
-            return None
-        return (packet.pts + packet.duration) * Fraction(packet.time_base)
-
-    def after(self, released: Iterator[av.Packet], pts: int | None, duration: int) -> Iterator[av.Packet]:
-        """`released` packets, less the subtitles that show past the frame at `pts` (video time
-        base) and those behind them in their stream, with the held ones that end within it; all
-        of them where that cannot be told."""
-        end = None if pts is None else (pts + (duration or 0)) * self.video_time_base
-        for packet in released:
-            shows_until = self._end(packet)
-            queue = self.held.get(packet.stream.index)
-            if queue or (end is not None and shows_until is not None and shows_until > end):
-                self.held.setdefault(packet.stream.index, deque()).append((shows_until, packet))
-                self.count += 1
-            else:
-                yield packet
-        for queue in self.held.values():
-            while queue and (end is None or queue[0][0] is None or queue[0][0] <= end):
-                yield queue.popleft()[1]
-                self.count -= 1
-        while self.count > self.limit:
-            yield max(self.held.values(), key=len).popleft()[1]
-            self.count -= 1
-
-    def cut(self, pts: int | None, duration: int) -> Iterator[av.Packet]:
-        """The held subtitles, each cut to end with the last frame, at `pts` lasting `duration`
-        (one that ends before it, held behind another, keeps its own end)."""
-        for queue in self.held.values():
-            for shows_until, packet in queue:
-                if pts is not None and shows_until is not None:
-                    end = (pts + (duration or 0)) * self.video_time_base
-                    packet.duration = max(1, min(packet.duration, math.floor(end / Fraction(packet.time_base)) - packet.pts))
-                yield packet
-        self.held, self.count = {}, 0
-
-
-def flush_packet(stream: av.stream.Stream) -> av.Packet:
-    """An empty packet of `stream`: decoded, it gives the frames the decoder (its threads) still
-    holds, where a file is ended before PyAV's own end (an image sequence's gap, an unreadable end)."""
-    flush = av.Packet()
-    flush.stream = stream
-    flush.time_base = stream.time_base  # the frames it gives take their time base from it
-    return flush
-
-
-def within_run(packets: Iterator[av.Packet], stream: av.stream.Stream, run: int) -> Iterator[av.Packet]:
-    """`packets` up to `stream`'s `run`-th picture, then its flush: an image sequence ends at its
-    first gap, where image2 (which found the last file by bisection) would fail (ENOENT) or open
-    whatever is named like the next frame."""
-    for packet in packets:
-        yield packet
-        if packet.stream is stream and packet.size:
-            run -= 1
-            if not run:
-                yield flush_packet(stream)
-                return
-
-
-# Closed captions (EIA-608/CEA-708) carried in the pictures (H.264/HEVC/MPEG-2 user data), as decoded.
-CAPTIONS = SideDataType.A53_CC
 CAPTIONS_LEFT_OUT = "closed captions in the video are not kept"
-
-
-def has_captions(frame: av.VideoFrame, codec: str | None = None) -> bool:
-    """Whether a decoded picture carries closed captions; a frame whose side data cannot be read
-    (`hdr.side_data`) is taken as carrying none."""
-    return CAPTIONS in side_data(frame, codec)
 
 
 def note_captions_left_out(name: str) -> None:
@@ -1884,15 +1123,6 @@ def note_captions_left_out(name: str) -> None:
     side data (`ffmpeg` passes them to libx264, which writes them again); `--json` lists them
     with the streams (`job.with_captions`)."""
     note(f"{name}: {CAPTIONS_LEFT_OUT}", once=True)
-
-
-def see_through(frame: av.VideoFrame, converter: PictureConverter) -> bool:
-    """Whether a picture has pixels that are not opaque. Only the first picture is looked at: a
-    pixel format with alpha does not mean transparency (FFmpeg's GIF decoder gives every GIF as
-    bgra; screen recorders write opaque PNG and ProRes 4444)."""
-    if not converter.has_alpha(frame):
-        return False
-    return bool(frame.reformat(format="rgba").to_ndarray()[..., 3].min() < 255)
 
 
 def note_transparency_left_out(name: str, shown_over_white: bool = False) -> None:
@@ -1903,62 +1133,3 @@ def note_transparency_left_out(name: str, shown_over_white: bool = False) -> Non
     note(f"{name}: its transparency (alpha channel) is left out: {how} and written opaque", once=True)
 
 
-class Timeline:
-    """Decoded frames with timestamps that increase: each frame waits in a small window and takes
-    the smallest timestamp there (the pictures' order is the decoder's, which is right).
-
-    Frames without a timestamp keep None (`VideoReader._after_last` times them). A
-    frame lasts until the next one shows: the decoder's durations follow decode order (an MP4's
-    are its decode-time steps), so after B-frames a frame could be given the length of a gap it
-    is not next to (a 10-minute pause made a 601 s clip a 1199 s MP4)."""
-
-    def __init__(self, window: int, last_end: Callable[[int, int | None], int | None] | None = None) -> None:
-        """`last_end`: asked once the frames are all in, with the last frame's timestamp and the
-        step to it from the frame before, where the file says it stops showing
-        (`VideoReader._last_end`): the last frame lasts at least until then."""
-        self.window = window
-        self.last_end = last_end
-        self.frames: deque[av.VideoFrame] = deque()
-        self.stamps: list[int] = []  # a heap: the timestamps of the frames held
-        self.highest: int | None = None  # the highest timestamp seen
-        self.end: int | None = None  # where the latest frame stops showing
-        self.step: int | None = None  # the latest step from one frame to the next
-        self.reordered = 0  # frames whose timestamp came out of order
-
-    def order(
-        self, items: Iterator[av.VideoFrame | list[av.Packet]]
-    ) -> Iterator[tuple[av.VideoFrame, int | None, int] | list[av.Packet]]:
-        """(frame, timestamp, duration) in the decoder's (display) order, timestamps sorted within
-        the window; runs of other streams' packets pass straight through."""
-        for item in items:
-            if isinstance(item, list):
-                yield item
-                continue
-            self.frames.append(item)
-            if item.pts is not None:
-                if self.highest is not None and item.pts < self.highest:  # (a repeated one is not out of
-                    self.reordered += 1  # order: the writer says that, and moves it a tick on)
-                else:
-                    self.highest = item.pts
-                heapq.heappush(self.stamps, item.pts)
-            if len(self.frames) > self.window:
-                yield self._pop()
-        while self.frames:
-            frame, pts, duration = self._pop()
-            if not self.frames and pts is not None and self.last_end:
-                end = self.last_end(pts, self.step)
-                if end is not None and end > self.end:
-                    duration, self.end = end - pts, end
-            yield frame, pts, duration
-
-    def _pop(self) -> tuple[av.VideoFrame, int | None, int]:
-        frame = self.frames.popleft()
-        pts = heapq.heappop(self.stamps) if frame.pts is not None else None
-        duration = frame.duration
-        if pts is not None:
-            # the next frame shown (the last keeps its own; so does one before a frame without a
-            # timestamp, which is shown after it: `VideoReader._after_last`)
-            if self.stamps and self.stamps[0] > pts and self.frames and self.frames[0].pts is not None:
-                duration = self.step = self.stamps[0] - pts
-            self.end = pts + (duration or 0)
-        return frame, pts, duration

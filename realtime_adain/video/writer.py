@@ -43,7 +43,8 @@ from realtime_adain.video.formats import (ADTS_KEEPING_FORMATS, pad_short_ts, AT
                                           muxer_accepts, muxer_time_base, reencoded_audio, sound_from_zero, unframed_in_avi)
 from realtime_adain.video.framing import check_picture_size, encoder_framing
 from realtime_adain.notes import note
-from realtime_adain.video.reader import BT601_MATRIX, Colour, threads_refused, threads_refused_error
+from realtime_adain.video.pictures import BT601_MATRIX, Colour
+from realtime_adain.video.reader import threads_refused, threads_refused_error
 from realtime_adain.video.sequence import ffmpeg_name
 from realtime_adain.video.sound import (KindChange, RawAacFraming, SoundConverter, decoder_layout, kind_change,
                                         reorder_channels)
@@ -117,7 +118,7 @@ def holds_full_range(codec: str, fmt: str) -> bool:
 def yuv_colour(colour: Colour, pix_fmt: str = "", codec: str = "", fmt: str = "") -> Colour:
     """How YUV output is converted and tagged for an input of `colour`: the input's own, except
     that RGB-coded input (the "RGB" matrix: PNG, TIFF, EXR, GIF, libx264rgb, grey, whatever the
-    decoder says: `reader.stored_as_rgb`) gets BT.709 at limited range,
+    decoder says: `pictures.stored_as_rgb`) gets BT.709 at limited range,
     as a YUV stream cannot carry the RGB matrix (tagged so, players and zscale refuse or misread it);
     full range becomes limited where the output cannot state it (`holds_full_range`: written full,
     a phone's video came out of MPEG-2 in .ts, ProRes or .avi stretched, 6 read 0 and 249 read

@@ -1,0 +1,284 @@
+"""What Pillow reads of a still picture: the file opened without Pillow's own pixel limit
+(`open_with_pillow`; pillow-heif registered for HEIC/HEIF), the facts of its header that OpenCV's
+decode leaves out (ICC profile, alpha, EXIF orientation, mode: `pillow_header`), how many frames or
+pages it holds (`frame_count`), and its first picture as uint8 RGB with its colours managed
+(`pillow_rgb`, `pillow_image_rgb`) for the formats OpenCV has no decoder for (TGA, ICO, PSD,
+HEIC...) or decodes wrongly. Apart from `still_decoders`, which picks the decoder for each file."""
+
+from __future__ import annotations
+
+import functools
+import io
+import os
+import struct
+import warnings
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+from realtime_adain.errors import UserError
+from realtime_adain.icc import lab_to_srgb, transform_to_srgb, in_srgb
+from realtime_adain.native_stderr import native_stderr_captured
+from realtime_adain.notes import note
+from realtime_adain.picture_sizes import MAX_DECODE_PIXELS, too_many_pixels
+from realtime_adain.rgb8 import over_white, to_rgb8
+
+# Modes whose pixels an RGB colour profile describes (Pillow's names).
+RGB_MODES = ("RGB", "RGBA", "RGBX", "RGBa", "P", "PA")
+_PREMULTIPLIED = {"RGBa": "RGBA", "La": "LA"}  # Pillow's modes of premultiplied alpha, and their straight ones
+
+# Pillow formats never decoded here: EPS runs Ghostscript on the file.
+_PILLOW_REFUSED = ("EPS",)
+
+# The major brands (in the MP4-style "ftyp" box) of HEIC/HEIF, iPhones' photo format: pillow-heif decodes them.
+_HEIF_BRANDS = {b"heic": "HEIC", b"heix": "HEIC", b"hevc": "HEIC", b"heim": "HEIC", b"heis": "HEIC",
+                b"hevx": "HEIC", b"mif1": "HEIF", b"msf1": "HEIF"}
+
+# Pillow formats whose mode "I" pictures hold 16-bit levels: a PNM of maxval over 255, which Pillow
+# scales to 0..65535 (`_integer_levels` would take a dark one as 8-bit).
+_SIXTEEN_BIT_I = ("PPM",)
+
+
+def pillow_samples(data: np.ndarray, name: str) -> np.ndarray | None:
+    """Pillow's decode (8 bits: its AVIF plugin's) as RGB(A), oriented, its size checked first;
+    None where Pillow cannot read the file."""
+    from PIL import ImageOps
+
+    try:
+        with open_with_pillow(data) as image:
+            if image.width * image.height > MAX_DECODE_PIXELS:
+                raise UserError(f"{name}: {image.width}x{image.height} is {too_many_pixels()}")
+            image.load()
+            image = ImageOps.exif_transpose(image)
+            return np.array(image.convert("RGBA" if "A" in image.mode or "transparency" in image.info else "RGB"))
+    except UserError:
+        raise
+    except Exception:  # noqa: BLE001 - not a format Pillow reads, or damaged: the 8-bit path says why
+        return None
+
+
+def first_frame_only_note(path: Path) -> str | None:
+    """What to say when an animated GIF/PNG/WebP or a multi-page TIFF gives only its first
+    picture (the rest would be dropped silently); None for one picture."""
+    frames = frame_count(path)
+    if frames <= 1:
+        return None
+    unit = "pages" if path.suffix.lower() in (".tif", ".tiff") else "frames"
+    return f"{path} has {frames} {unit}; only the first is used"
+
+
+def note_first_frame_only(path: Path) -> None:
+    """Say so when an animated GIF/PNG/WebP or a multi-page TIFF gives only its first picture
+    (once: a command may also load it into a style library, which says the same)."""
+    if text := first_frame_only_note(path):
+        note(text, once=True)
+
+
+def frame_count(path: str | os.PathLike) -> int:
+    """How many frames (animated GIF, PNG, WebP, AVIF) or pages (TIFF) a file holds; only the first
+    is read. 1 for other formats, and for a camera's multi-picture JPEG (its first is the photo)."""
+    try:
+        with open_with_pillow(Path(path).read_bytes()) as image:
+            if (image.format not in ("GIF", "PNG", "WEBP", "AVIF", "TIFF")
+                    or image.width * image.height > MAX_DECODE_PIXELS):
+                return 1  # (counting a GIF's frames allocates one: a bomb's is not counted)
+            return image.n_frames
+    except Exception:  # noqa: BLE001 - a file Pillow cannot open or walk: read as one picture
+        return 1
+
+
+def heif_kind(head: bytes) -> str | None:
+    """"HEIC" or "HEIF" when the file starts as one (None otherwise)."""
+    return _HEIF_BRANDS.get(head[8:12]) if head[4:8] == b"ftyp" else None
+
+
+@functools.lru_cache(maxsize=1)
+def _heif_registered() -> bool:
+    """Register pillow-heif's opener with Pillow, once, when the first HEIC/HEIF file is met (so a
+    run without one never imports it); False when it is not installed."""
+    try:
+        from pillow_heif import register_heif_opener
+    except ImportError:
+        return False
+    register_heif_opener()  # 10-bit pictures then decode to 8-bit RGB (its default), orientation applied
+    return True
+
+
+def needs_heif_extra(head: bytes) -> bool:
+    """Whether a file starting with `head` (16 bytes or more) is a HEIC/HEIF picture that only
+    the `heif` extra reads, and it is not installed (`live` then plays it through FFmpeg)."""
+    return heif_kind(head) is not None and not _heif_registered()
+
+
+def pillow_rgb(data: np.ndarray, name: str) -> np.ndarray | None:
+    """Pillow's decode of the first frame as (H, W, 3) uint8 RGB, colours managed by LittleCMS,
+    orientation applied, alpha over white; None where Pillow cannot read the file. The size is
+    checked from the header before any pixel is decoded (a bomb is refused, not decoded)."""
+    from PIL import ImageOps
+
+    try:
+        with open_with_pillow(data) as image:
+            if image.format in _PILLOW_REFUSED:
+                return None
+            if image.width * image.height > MAX_DECODE_PIXELS:
+                raise UserError(f"{name}: {image.width}x{image.height} is {too_many_pixels()}")
+            with native_stderr_captured():  # (libtiff's lines on a damaged TIFF: OpenCV's say why)
+                image.load()
+            return _pillow_to_rgb(ImageOps.exif_transpose(image), name, image.format)  # (the copy has no format)
+    except UserError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - not a format Pillow reads, or damaged: OpenCV's verdict stands
+        kind = heif_kind(bytes(data[:16]))
+        if kind and _heif_registered():  # only pillow-heif reads it: its reason, not "not a readable image"
+            reason = next(iter(str(exc).strip().splitlines()), "") or type(exc).__name__
+            raise UserError(f"{name}: a damaged or unsupported {kind} image ({reason[:200]})") from None
+        return None
+
+
+def pillow_image_rgb(image) -> np.ndarray:
+    """A caller's Pillow image as uint8 RGB, its pixels as `read_image` reads a file of them: 16-bit
+    and float grey scaled, alpha over white, an embedded profile applied. Pillow's `convert("RGB")`
+    made 16-bit grey white (clipped), float grey black and transparent pixels their hidden colour.
+    EXIF orientation stays the caller's (Pillow leaves it; `ImageOps.exif_transpose` applies it)."""
+    return _pillow_to_rgb(image)
+
+
+def _pillow_to_rgb(image, name: str | None = None, file_format: str | None = None) -> np.ndarray:
+    """A loaded Pillow image as uint8 RGB: CMYK and Lab through LittleCMS (the embedded CMYK
+    profile, else the naive inversion browsers use), 16-bit grey scaled, 32-bit integer grey by its
+    values (`_integer_levels`), alpha over white (premultiplied alpha, `RGBa` and `La`, too: its
+    colours were taken as they are, black where transparent, and `La` was refused). `file_format`:
+    Pillow's name for the file it was read from, where `image` (a copy) no longer says."""
+    from PIL import ImageCms
+
+    if image.mode in _PREMULTIPLIED:
+        image = image.convert(_PREMULTIPLIED[image.mode])
+    profile = image.info.get("icc_profile")
+    if image.mode in ("CMYK", "LAB"):
+        transform = transform_to_srgb(bytes(profile), "CMYK") if image.mode == "CMYK" and profile else None
+        transform = lab_to_srgb() if image.mode == "LAB" else transform
+        rgb = ImageCms.applyTransform(image, transform) if transform else image.convert("RGB")
+        return np.array(rgb)  # writable: torch warns about read-only arrays
+    if image.mode in ("I", "I;16", "I;16L", "I;16B", "I;16N", "F"):
+        samples = np.asarray(image)
+        key = image.info.get("transparency")  # (a grey PNG's tRNS: the sample value that is transparent)
+        # (uint8, 1 byte a pixel: a float32 alpha of a 2^28-pixel picture was 1 GiB more)
+        alpha = (samples != key).view(np.uint8) * np.uint8(255) if isinstance(key, int) and image.mode != "F" else None
+        if image.mode == "I" and (file_format or image.format) not in _SIXTEEN_BIT_I:
+            samples = _integer_levels(samples, name)
+        elif image.mode != "F":
+            samples = np.clip(samples, 0, 65535).astype(np.uint16)
+        return over_white(to_rgb8(samples, name=name), alpha, name)
+    profile = bytes(profile) if profile and image.mode in RGB_MODES else None
+    alpha = None
+    if "A" in image.mode or "transparency" in image.info:
+        image = image.convert("RGBA")
+        alpha = np.asarray(image)[..., 3].astype(np.float32) / 255.0
+    return over_white(in_srgb(np.array(image.convert("RGB")), profile), alpha, name)
+
+
+def _integer_levels(samples: np.ndarray, name: str | None) -> np.ndarray:
+    """32-bit integer grey (Pillow's mode "I": `convert("I")` of an 8-bit picture, an int32 array,
+    a 32-bit integer TIFF), whose scale no file states, told by its values as float samples' is
+    (`_floats_out_of_255`): none outside 0..255, 8-bit levels (read as 16-bit, an ordinary
+    picture came out nearly black); else 16-bit, those below 0 or above 65535 clipped (as float
+    highlights are: there is no white to scale by), with the picture's `name` a note saying which."""
+    low, high = (int(samples.min()), int(samples.max())) if samples.size else (0, 0)
+    if low >= 0 and high <= 255:
+        if name is not None:
+            note(f"{name}: its 32-bit integer samples are read as 8-bit levels (none is above 255)", once=True)
+        return samples.astype(np.uint8)
+    if name is not None and (low < 0 or high > 65535):
+        note(f"{name}: its 32-bit integer samples run from {low} to {high}: read as 16-bit levels, "
+             f"those outside 0..65535 clipped", once=True)
+    return np.clip(samples, 0, 65535).astype(np.uint16)
+
+
+class PillowHeader(NamedTuple):
+    """What OpenCV's decode leaves out, from the file's header (read by Pillow)."""
+
+    profile: bytes | None = None  # an embedded ICC profile
+    has_alpha: bool = False  # RGBA, grey+alpha, or a palette with a transparent entry
+    orientation: int = 1  # EXIF orientation, which OpenCV applies to the colour
+    mode: str = ""  # Pillow's name for the pixels' layout: "RGB", "CMYK", "LAB", "L", ...
+    format: str = ""  # Pillow's name for the file format: "PNG", "TIFF", ...
+
+
+class _BufferStream(io.RawIOBase):
+    """A read-only file over a buffer's bytes, without the copy io.BytesIO makes: each Pillow
+    open of a file (its header, then its pixels) took as much memory again as the file."""
+
+    def __init__(self, data: np.ndarray | bytes):
+        super().__init__()
+        self._view = memoryview(np.ascontiguousarray(data) if isinstance(data, np.ndarray) else data).cast("B")
+        self._at = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._at
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        self._at = max(0, offset + (0, self._at, len(self._view))[whence])
+        return self._at
+
+    def readinto(self, buffer) -> int:
+        piece = self._view[self._at:self._at + len(buffer)]
+        memoryview(buffer).cast("B")[:len(piece)] = piece
+        self._at += len(piece)
+        return len(piece)
+
+
+def open_with_pillow(data: np.ndarray | bytes):
+    """`PIL.Image.open` of the bytes without its pixel limit (179 MP, below MAX_DECODE_PIXELS: a
+    large panorama lost its profile and alpha), which callers check before decoding. Raises as
+    Image.open does (UnidentifiedImageError for an unknown format)."""
+    from PIL import Image, UnidentifiedImageError
+
+    Image.init()
+    stream = io.BufferedReader(_BufferStream(data))
+    prefix = stream.read(16)
+    if heif_kind(prefix):
+        _heif_registered()
+    for kind in Image.ID:  # as Image.open tries each format, less its _decompression_bomb_check
+        factory, accept = Image.OPEN[kind]
+        try:
+            accepted = accept is None or accept(prefix)
+            if accepted and not isinstance(accepted, str):  # a string: a warning, not this format
+                stream.seek(0)
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    return factory(stream, "")
+        except (SyntaxError, IndexError, TypeError, struct.error):  # not this format
+            continue
+    raise UnidentifiedImageError("cannot identify image file")
+
+
+def pillow_header(data: np.ndarray) -> PillowHeader:
+    try:
+        with native_stderr_captured(), open_with_pillow(data) as header:
+            # (`La`, premultiplied grey: its alpha was dropped, OpenCV reading it as grey)
+            has_alpha = "A" in header.mode or header.mode in _PREMULTIPLIED or "transparency" in header.info
+            profile = header.info.get("icc_profile")
+            return PillowHeader(bytes(profile) if profile else None, has_alpha,
+                           pillow_orientation(header) if has_alpha else 1, header.mode, header.format or "")
+    except Exception:  # noqa: BLE001 - a format or file Pillow cannot open: OpenCV's decode stands
+        return PillowHeader()
+
+
+def pillow_orientation(image) -> int:
+    """The EXIF orientation of an opened Pillow image, read from its header: Pillow's PNG getexif()
+    decodes the whole picture looking for an eXIf chunk after the pixels."""
+    from PIL import Image
+
+    if image.format != "PNG":
+        return image.getexif().get(0x0112, 1)
+    exif = Image.Exif()
+    if image.info.get("exif"):
+        exif.load(image.info["exif"])
+    return exif.get(0x0112, 1)
