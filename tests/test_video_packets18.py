@@ -78,7 +78,7 @@ def test_a_subtitle_only_before_the_start_is_reported_left_out(run_cli, weights_
     report = video_json(run_cli, st3, style, tmp_path / "out.mkv", "--start", "2")
     streams = {s["index"]: s for s in report["streams"]}
     assert streams[1]["action"] == "copied"
-    assert streams[2] == {"index": 2, "kind": "subtitle", "codec": "srt", "action": "left out",
+    assert streams[2] == {"index": 2, "kind": "subtitle", "codec": "subrip", "action": "left out",
                           "output_codec": None, "reason": "none of its packets fall within --start/--duration"}
     with av.open(str(tmp_path / "out.mkv")) as container:
         assert not [p for p in container.demux(subtitles=0) if p.size] if container.streams.subtitles else True

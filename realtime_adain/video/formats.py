@@ -447,17 +447,20 @@ def language_for(fmt: str, tags: dict[str, str]) -> dict[str, str]:
     return {**tags, "language": MOV_LANGUAGE_NAMES[language]}
 
 
-# Dispositions that say whom a track is for or what it is (FFmpeg's names), in words.
+# Dispositions that say whom a track is for or what it is (FFmpeg's names), in words. (Forced:
+# subtitles shown though subtitles are off, for the dialogue in another language.)
 TRACK_ROLES = {"comment": "commentary", "hearing_impaired": "hearing impaired", "visual_impaired": "visual impaired",
                "original": "original language", "dub": "dubbed", "descriptions": "descriptions",
-               "captions": "captions", "lyrics": "lyrics", "karaoke": "karaoke", "clean_effects": "clean effects"}
+               "captions": "captions", "lyrics": "lyrics", "karaoke": "karaoke", "clean_effects": "clean effects",
+               "forced": "forced"}
 # The roles a container's muxer writes, by stream kind, where it drops some (a track so flagged,
 # written with the FFmpeg PyAV carries and read back): WebM's writes default and forced alone, and
 # a WebVTT track's captions or descriptions in its codec ID; a commentary track came out plain.
 # MOV's and AVI's write none; MP4's no original, lyrics, karaoke or clean effects; MPEG-TS's what
 # its descriptors say of sound (hearing or visual impaired, clean effects) and of DVB subtitles.
-MP4_ROLES = frozenset({"comment", "hearing_impaired", "visual_impaired", "dub", "descriptions", "captions"})
-WRITTEN_ROLES = {"webm": {"subtitle": frozenset({"captions", "descriptions"})}, "mov": {}, "avi": {},
+MP4_ROLES = frozenset({"comment", "hearing_impaired", "visual_impaired", "dub", "descriptions", "captions", "forced"})
+WRITTEN_ROLES = {"webm": {"audio": frozenset({"forced"}),
+                          "subtitle": frozenset({"captions", "descriptions", "forced"})}, "mov": {}, "avi": {},
                  "mp4": {"audio": MP4_ROLES, "subtitle": MP4_ROLES},
                  "mpegts": {"audio": frozenset({"hearing_impaired", "visual_impaired", "clean_effects"}),
                             "subtitle": frozenset({"hearing_impaired"})}}
@@ -465,7 +468,7 @@ WRITTEN_ROLES = {"webm": {"subtitle": frozenset({"captions", "descriptions"})}, 
 # MPEG-TS's a language and no title. (MOV and MP4 keep a title as the track's name.)
 DROPPED_TAGS = {"avi": ("language",), "mpegts": ("title",)}
 # ... and those Matroska writes for every kind of track (the hint to keep the rest).
-MATROSKA_ROLES = frozenset({"comment", "hearing_impaired", "visual_impaired", "original", "dub"})
+MATROSKA_ROLES = frozenset({"comment", "hearing_impaired", "visual_impaired", "original", "dub", "forced"})
 
 
 def dropped_roles(fmt: str, stream: av.stream.Stream) -> tuple[str, str] | None:
@@ -911,8 +914,9 @@ def check_encoder(settings: EncodeSettings, output: Path, width: int | None = No
         if settings.pix_fmt and not hint:  # (MJPEG takes yuv444p only as yuvj444p): the closest that opens
             supported = [f.name for f in codec.video_formats or [] if f.name != settings.pix_fmt and f.components]
             works = next(_opening(settings, sorted(supported, key=lambda n: _likeness(n, settings.pix_fmt)), width, height), None)
-            hint = f" with --pix-fmt {settings.pix_fmt}" + (f" (try {works})" if works else "")
-        elif sized and not hint:  # (in the writer's words)
+            if works or not sized:  # (at an input's size where none opens, the size is at fault: x265 at 16x10)
+                hint = f" with --pix-fmt {settings.pix_fmt}" + (f" (try {works})" if works else "")
+        if sized and not hint:  # (in the writer's words)
             from realtime_adain.video.writer import another_codec
 
             raise UserError(f"encoder {codec.name} does not open for {width}x{height} {context.pix_fmt} pictures "

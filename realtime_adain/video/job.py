@@ -26,8 +26,8 @@ from realtime_adain.adain import StyleStats
 from realtime_adain.atomic import PendingOutput, partial_path
 from realtime_adain.device_blend import DeviceBlend, wanted as wants_device_blend
 from realtime_adain.errors import UserError, not_all_written, out_of_memory_as_user_error, refuse_inputs, stopped_at
-from realtime_adain.picture_sizes import MAX_SIDE, check_pixel_budget, fit_short_side, resize
 from realtime_adain.paths import refuse_overwriting_inputs
+from realtime_adain.picture_sizes import MAX_SIDE, check_pixel_budget, fit_short_side, resize
 from realtime_adain.settings import STATS_MODES, STATS_NEED_EAGER, VideoSettings
 from realtime_adain.styles import StyleSet
 from realtime_adain.stylizer import Stylizer
@@ -507,14 +507,13 @@ ATTACHMENT_CODECS = {"application/x-truetype-font": "ttf", "application/x-font":
 
 
 def codec_name(stream: av.stream.Stream) -> str | None:
-    """A stream's codec as FFmpeg names it (sound by its codec, not its decoder: mp3, not
-    mp3float); None where FFmpeg knows none."""
+    """A stream's codec as FFmpeg (ffprobe) names it, not its decoder: mp3, not mp3float; subrip,
+    ass and dvd_subtitle, not srt, ssa and dvdsub. None where FFmpeg knows none."""
     if stream.type == "attachment":
         return ATTACHMENT_CODECS.get(stream.mimetype or "")
-    try:
-        name = stream.codec_context.codec.canonical_name if stream.type == "audio" else stream.name
-    except AttributeError:  # (a codec FFmpeg does not know: no context, and PyAV's stream no name)
-        return None
+    context = stream.codec_context
+    # (data: no context; PyAV names its stream by the codec's descriptor. A codec FFmpeg does not know: neither.)
+    name = context.codec.canonical_name if context is not None else getattr(stream, "name", None)
     return None if name in (None, "none") else name
 
 
