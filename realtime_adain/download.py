@@ -1,7 +1,8 @@
 """Fetching the published AdaIN weights into the per-user weights directory.
 
 Downloads go to `NAME.part` beside the target: a broken transfer is resumed from there with an
-HTTP Range request (automatically a few times, and again on the next run), and only a file that
+HTTP Range request (automatically a few times, and again on the next run; a server that ignores
+Range, cut short each time, has its `.part` deleted: it would start over again), and only a file that
 passed verification (size and SHA-256 where known, then structure and shapes through the real
 loaders) is renamed into place. A body with neither a length nor chunks ends where the connection
 closes: short of the pinned size, it was cut only if the server then sends the rest (a 206 from
@@ -25,6 +26,7 @@ import http.client
 import os
 import re
 import socket
+import ssl
 import stat
 import threading
 import time
@@ -376,6 +378,8 @@ def _urlopen(url: str, offset: int):
                 reason = "a redirect to an address with a login (user:password@) in it, which is not followed"
             raise UserError(f"cannot reach {_host(target)}, where {host} redirected ({reason}); the mirror's "
                             f"redirect is wrong, or use another mirror with --base-url or ${BASE_URL_ENV_VAR}") from None
+        if without_tls := _answered_without_tls(exc.reason):
+            raise UserError(f"{host} {without_tls}: check the URL's scheme (http:// for a server without TLS)") from None
         if proxy := _proxy_for(url):
             address, variable = proxy
             where, undo = (f"set in ${variable}", f"unset {variable}") if variable else ("the system's", "change it")
@@ -395,6 +399,17 @@ def _urlopen(url: str, offset: int):
         response.close()
         raise UserError(f"{shown(url)}: HTTP {response.status} {one_line(response.reason or '')[:80]}".rstrip())
     return response
+
+
+def _answered_without_tls(reason: object) -> str | None:
+    """How a server asked over https showed that it speaks no TLS (a plain http server), or None:
+    OpenSSL's words for it ("[SSL: WRONG_VERSION_NUMBER] wrong version number (_ssl.c:1006)") read
+    as "cannot reach HOST (...); check the network", though the host had answered."""
+    if isinstance(reason, ssl.SSLEOFError):  # (it hung up on the handshake)
+        return "closed the connection in the TLS (https) handshake"
+    if isinstance(reason, ssl.SSLError) and reason.reason in ("WRONG_VERSION_NUMBER", "HTTP_REQUEST"):
+        return "answered, but not with TLS (https)"  # (an http answer where a TLS record was due)
+    return None
 
 
 def _proxy_for(url: str) -> tuple[str, str | None] | None:
@@ -556,6 +571,10 @@ def _transfer(url: str, part: Path, label: str, limit: SizeLimit, min_rate: MinR
         if start is None:  # a range we did not ask for: drop the partial file, start over
             part.unlink(missing_ok=True)
             raise _WrongRange(offset, response.headers.get("Content-Range", ""))
+        if offset:  # (said once the answer tells: a server ignoring Range sends the whole file again)
+            tqdm.write(f"{label}: resuming from byte {offset}" if start else
+                       f"{label}: asked from byte {offset}, the server sends the whole file (it does not resume): "
+                       "downloading again from the start")
         length = ascii_whole(response.headers.get("Content-Length", ""))
         total = start + length if length is not None else None
         # (with neither a length nor chunks, the body ends where the connection does)
@@ -620,19 +639,22 @@ def _fetch_resuming(url: str, part: Path, label: str, limit: SizeLimit, attempts
     wrong_range = None
     on_kept = _size(part) > 0
     ending = None
-    for attempt in range(attempts):
+    restarted = False  # the last try was asked for the rest and sent the whole file again
+    for _ in range(attempts):
+        asked = _size(part)
         try:
             ending, start = _transfer(url, part, label, limit, min_rate, after_close=ending == "closed early")
             on_kept &= start > 0
             if ending == "whole":
                 return on_kept
-            wrong_range = None
+            wrong_range, restarted = None, asked > 0 and start == 0
         except _WrongRange as exc:
-            wrong_range, on_kept = exc, False
+            wrong_range, on_kept, restarted = exc, False, False
             tqdm.write(f"{label}: asked from byte {exc.offset}, the server sent {one_line(exc.given[:80]) or 'no range'}: starting over")
-            continue
-        if attempt + 1 < attempts:
-            tqdm.write(f"{label}: resuming from byte {_size(part)}")
+    if restarted:  # (what `part` holds is not worth keeping: the next run starts over too)
+        part.unlink(missing_ok=True)
+        raise UserError(f"{shown(url)}: download interrupted {attempts} times, and the server does not resume (asked "
+                        "for the rest, it sends the whole file again); try again later, or use a mirror with --base-url")
     have = _size(part)
     if not have and wrong_range is not None:  # (data came each time; what it resumed with did not fit)
         raise UserError(f"{shown(url)}: download interrupted {attempts} times, and the server answers a resumed "

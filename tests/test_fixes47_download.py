@@ -1,0 +1,74 @@
+"""Session 47's `weights download` findings (h3): a server that ignores `Range` and cuts every
+try short was said "resuming from byte N" each time, and the run ended "run again to resume";
+a plain http server given an https:// URL was "cannot reach HOST ([SSL: ...]); check the network"."""
+
+from __future__ import annotations
+
+import socket
+import threading
+
+import pytest
+
+from realtime_adain import download
+from realtime_adain.errors import UserError
+from weights_server import WeightsServer, release_bytes, synthetic_release  # noqa: F401  (fixtures)
+
+DECODER = "decoder.pth"
+
+
+@pytest.fixture
+def server(release_bytes):
+    with WeightsServer(release_bytes) as running:
+        yield running
+
+
+def test_a_server_that_ignores_range_and_cuts_every_try_is_said_so(synthetic_release, server, tmp_path, capsys):
+    """Each try started again from byte 0 while the note said it resumed; the error offered a
+    resume the server does not do. The attempts still bound it, and nothing is kept."""
+    server.ignore_range, server.cuts[DECODER] = True, [1000] * download.ATTEMPTS
+    url = f"{server.url}/{DECODER}"
+    with pytest.raises(UserError) as refused:
+        download.download_file("decoder", url, tmp_path / "w")
+    assert str(refused.value) == (f"{url}: download interrupted {download.ATTEMPTS} times, and the server does not resume "
+                                  "(asked for the rest, it sends the whole file again); try again later, or use a mirror "
+                                  "with --base-url")
+    said = capsys.readouterr()
+    notes = [line for line in (said.out + said.err).splitlines() if line.startswith(f"{DECODER}: ")]
+    assert notes == [f"{DECODER}: asked from byte 1000, the server sends the whole file (it does not resume): "
+                     "downloading again from the start"] * (download.ATTEMPTS - 1), said
+    assert [r for _, r in server.requests] == [None] + ["bytes=1000-"] * (download.ATTEMPTS - 1)
+    assert not (tmp_path / "w").exists()
+
+
+@pytest.fixture
+def hanging_up_server():
+    """A port on 127.0.0.1 whose server reads what comes and closes the connection, unanswered."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:  # closed: the test is over
+                return
+            with connection:
+                connection.recv(4096)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield f"127.0.0.1:{listener.getsockname()[1]}"
+    listener.shutdown(socket.SHUT_RDWR)  # (wakes the accept; closing alone does not)
+    listener.close()
+    thread.join(5)
+
+
+@pytest.mark.parametrize("answer", ["plain http", "hang-up"])
+def test_an_https_url_to_a_server_without_tls_is_said_so(server, hanging_up_server, answer):
+    """Was "cannot reach 127.0.0.1:PORT ([SSL: WRONG_VERSION_NUMBER] wrong version number
+    (_ssl.c:1006)); check the network" (UNEXPECTED_EOF_WHILE_READING for one that hangs up)."""
+    host = server.url.removeprefix("http://") if answer == "plain http" else hanging_up_server
+    with pytest.raises(UserError) as refused:
+        download._open(f"https://{host}/{DECODER}", 0)
+    how = ("answered, but not with TLS (https)" if answer == "plain http"
+           else "closed the connection in the TLS (https) handshake")
+    assert str(refused.value) == f"{host} {how}: check the URL's scheme (http:// for a server without TLS)"
