@@ -43,7 +43,7 @@ from realtime_adain.serve.batcher import Batcher
 from realtime_adain.serve.connections import (OUT_OF_RESOURCES, REQUEST_HEAD_S, ConnectionLimits, QuietAcceptErrors,
                                               address_group, group_name, shortage)
 from realtime_adain.serve.control import Look, stabilize_modes
-from realtime_adain.serve.peers import Client, has_ice_addresses, offer_problem, slots_per_address, with_directions
+from realtime_adain.serve.peers import Client, for_aiortc, has_ice_addresses, offer_problem, slots_per_address
 from realtime_adain.serve.settings import (MAX_TLS_FILE_BYTES, ServeSettings, check_tls_file,
                                            is_every_interface, is_loopback)
 from realtime_adain.serve.styles import StyleRegistry
@@ -259,7 +259,7 @@ class Server:
         try:
             data = await asyncio.get_running_loop().run_in_executor(None, self.styles.thumbnail, served)
         except Exception as exc:  # the file vanished or changed since the start (its path is for the log only)
-            log(one_line(f"style {served.name}: its thumbnail cannot be made: {exc or type(exc).__name__}"))
+            log(one_line(f"style {served.name}: its thumbnail cannot be made: {str(exc) or type(exc).__name__}"))
             return error(404, "the style image cannot be read: it changed or went away since the server started")
         return web.Response(body=data, content_type="image/jpeg", headers={"Cache-Control": "max-age=3600"})
 
@@ -290,7 +290,7 @@ class Server:
         self.clients[client.id] = client
         log(f"client {client.id} connecting from {request.remote} ({len(self.clients)} of {self.settings.max_clients})")
         try:
-            await client.pc.setRemoteDescription(RTCSessionDescription(sdp=with_directions(body["sdp"]), type="offer"))
+            await client.pc.setRemoteDescription(RTCSessionDescription(sdp=for_aiortc(body["sdp"]), type="offer"))
             if not client.has_video:
                 raise ValueError("the offer has no video track")
             client.refuse_the_rest()
@@ -324,7 +324,7 @@ class Server:
         except uploads.UploadRefused as exc:
             return error(exc.status, str(exc))
         except Exception as exc:  # e.g. a full disk under the upload folder
-            log(one_line(f"an upload could not be kept: {exc or type(exc).__name__}"))
+            log(one_line(f"an upload could not be kept: {str(exc) or type(exc).__name__}"))
             return error(500, upload_failure(exc))
         finally:
             self.uploading -= 1

@@ -212,10 +212,11 @@ PORT = r"(?:[0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9
 NUMBER = r"[0-9]{1,10}"
 PAYLOAD_TYPE = r"0*(?:[0-9]|[1-6][0-9]|7[0-17-9]|[89][0-9]|1[01][0-9]|12[0-7])"  # 0..127 but RTCP's 72..76
 # The lines aiortc's SDP parser reads without checking (int() on a field, a value looked up, a number
-# of fields taken for granted), each as the regular expression of what it takes and that in words:
-# anything else raised inside it ("KeyError: 'x'", "AssertionError", "coroutine raised
-# StopIteration"), which reached the client as the reason. (`offer_problem` checks the candidates'
-# ports, `credentials_problem` the ICE credentials and fingerprints.)
+# of fields taken for granted, a value split, bare or not), each as the regular expression of what it
+# takes and that in words: anything else raised inside it ("KeyError: 'x'", "AssertionError",
+# "coroutine raised StopIteration"), which reached the client as the reason. (`offer_problem` checks
+# the candidates' ports, `credentials_problem` the ICE credentials and fingerprints; aiortc keeps
+# the other attributes' values as they are, or reads them as flags.)
 LINE_SHAPES = {
     "v=": (r"0\s*", "0"),
     "c=": (r"IN IP[46] \S+", "IN IP4|IP6 ADDRESS"),
@@ -227,8 +228,11 @@ LINE_SHAPES = {
                      "FOUNDATION COMPONENT TRANSPORT PRIORITY ADDRESS PORT typ TYPE, then NAME VALUE pairs"),
     "a=extmap:": (r"[0-9]{1,5}(?:/[a-z]+)? \S+", "ID[/DIRECTION] URI"),
     "a=fmtp:": (rf"{PAYLOAD_TYPE} \S.*", "PAYLOAD-TYPE PARAMETERS"),
+    "a=group:": (r"\S+(?: \S+)*", "SEMANTICS [MID...]"),
     "a=max-message-size:": (NUMBER, "a number"),
     "a=mid:": (r"\S{1,256}", "1 to 256 characters without spaces"),
+    "a=msid:": (r"\S+(?: \S+)?", "STREAM-ID [TRACK-ID]"),
+    "a=msid-semantic:": (r"\S+(?: \S+)*", "SEMANTICS [STREAM-ID...]"),
     "a=rtcp:": (rf"{PORT}(?: IN IP[46] \S+)?", "PORT [IN IP4|IP6 ADDRESS]"),
     "a=rtcp-fb:": (rf"(?:\*|{PAYLOAD_TYPE}) \S.*", "PAYLOAD-TYPE|* TYPE [PARAMETER]"),
     "a=rtpmap:": (rf"{PAYLOAD_TYPE} [^/\s]+/{NUMBER}(?:/[0-9]{{1,3}})?", "PAYLOAD-TYPE NAME/CLOCK-RATE[/CHANNELS]"),
@@ -238,7 +242,12 @@ LINE_SHAPES = {
     "a=ssrc:": (rf"{NUMBER} [^:]*:.*", "SSRC ATTRIBUTE:VALUE"),
     "a=ssrc-group:": (rf"\S+(?: {NUMBER})*", "SEMANTICS SSRC..."),
 }
-NUMBER_PARAMETERS = ("apt", "max-fr", "max-fs", "maxplaybackrate", "minptime", "stereo", "useinbandfec")  # aiortc's int()s
+NUMBER_PARAMETERS = ("apt", "max-fr", "max-fs", "maxplaybackrate", "minptime", "stereo", "useinbandfec",  # aiortc's
+                     "packetization-mode")  # int()s (H264's, when codecs are matched: with no value, a TypeError)
+# The lines aiortc splits at any whitespace (str.split()): checked with their whitespace made single
+# blanks. It splits the others at single blanks (a tab for one failed its int() or its match of
+# "IN IP4 ADDRESS"): checked as written but for the trailing whitespace `for_aiortc` takes off.
+SPLIT_AT_ANY_WHITESPACE = ("a=candidate:", "a=extmap:", "a=group:", "a=msid-semantic:", "a=ssrc-group:")
 
 
 def shape_problem(lines: list[str]) -> str | None:
@@ -256,10 +265,10 @@ def shape_problem(lines: list[str]) -> str | None:
         shape = LINE_SHAPES.get(start)
         if shape is None:
             continue
-        if start in ("m=", "c="):  # (aiortc reads m= and c= lines at single blanks, takes a=setup's value
-            value = value.rstrip()  # as it is, and splits the others at any whitespace: a tab, two blanks)
-        elif start != "a=setup:":
+        if start in SPLIT_AT_ANY_WHITESPACE:
             value = " ".join(value.split())
+        elif start != "a=setup:":  # (a=setup's value is checked as written)
+            value = value.rstrip()
         if not re.fullmatch(shape[0], value):
             return f"the offer's {start.rstrip(':')} line must be {shape[1]}, not {value[:40]!r}"
         for name, number in fmtp_parameters(line).items():
@@ -338,6 +347,13 @@ def payloads_problem(kind: str, section: list[str]) -> str | None:
 
 
 DIRECTIONS = ("a=sendrecv", "a=sendonly", "a=recvonly", "a=inactive")
+
+
+def for_aiortc(sdp: str) -> str:
+    """The offer as aiortc is given it: its lines without trailing whitespace, which aiortc read as
+    part of a value (`a=mid:0 ` was not the `0` that a=group:BUNDLE names: its answer failed inside,
+    "'NoneType' object has no attribute 'transport'"), and with directions (`with_directions`)."""
+    return with_directions("".join(f"{line.rstrip()}\r\n" for line in sdp.splitlines()))
 
 
 def with_directions(sdp: str) -> str:
