@@ -17,7 +17,7 @@ import json
 import math
 import os
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -115,11 +115,15 @@ def onnx_components(weights_id: str, precision: str = "fp32") -> dict[str, str]:
 def cached_onnx(
     net: StyleTransferNet, weights_id: str, cache: EngineCache | None = None, rebuild: bool = False,
     report: Callable[[str], None] = lambda _: None, before_export: Callable[[], None] = lambda: None,
-) -> tuple[Path, bool]:
-    """The path of the (cached or freshly exported) ONNX file for these weights; (path, built).
+    load: Callable[[Path, bytes], Any] = lambda path, _: path,
+) -> tuple[Any, bool]:
+    """`load(path, bytes)` of the (cached or freshly exported) ONNX file for these weights, by
+    default its path; (that, built).
 
     A fresh export enters the cache only after it matched PyTorch (`report` gets the figures);
-    `before_export` is called when one starts.
+    `before_export` is called when one starts. `load` gets the bytes that were checked: a session
+    made from them runs where the file was deleted since (`engines clear` as a run started was
+    onnxruntime's NO_SUCHFILE traceback).
     """
     require_onnx()
     cache = cache or EngineCache.for_run()
@@ -129,7 +133,8 @@ def cached_onnx(
         before_export()
         report(export_checked(net, tmp, components))
 
-    return cache.get_or_build(components, ".onnx", build, lambda path: _check_onnx(path, components), rebuild=rebuild)
+    return cache.get_or_build(components, ".onnx", build, lambda path: load(path, _checked_bytes(path, components)),
+                              rebuild=rebuild)
 
 
 MIN_PSNR = 40.0  # dB in uint8 output space, as the engine accuracy tests demand
@@ -213,11 +218,19 @@ def export_usable(path: Path, components: dict[str, str]) -> bool:
 
 
 def _check_onnx(path: Path, components: dict[str, str]) -> Path:
-    """A cheap check before a cached file is trusted: a valid graph, made for `components` (the
-    digest sidecar can be made to match anything) and taking any frame size (raises otherwise)."""
+    """`path`, once `_checked_bytes` passes it."""
+    _checked_bytes(path, components)
+    return path
+
+
+def _checked_bytes(path: Path, components: dict[str, str]) -> bytes:
+    """The file's bytes after a cheap check before it is trusted: a valid graph, made for
+    `components` (the digest sidecar can be made to match anything) and taking any frame size
+    (raises otherwise). Read once, for the check and the session alike."""
     import onnx
 
-    model = onnx.load(str(path))
+    model_bytes = Path(path).read_bytes()
+    model = onnx.load_model_from_string(model_bytes)
     onnx.checker.check_model(model)
     made_for = {prop.key: prop.value for prop in model.metadata_props}.get(METADATA_KEY)
     if made_for is None or json.loads(made_for) != components:
@@ -228,11 +241,12 @@ def _check_onnx(path: Path, components: dict[str, str]) -> Path:
     dims = inputs[0].type.tensor_type.shape.dim
     if len(dims) != 4 or dims[1].dim_value != 3 or not all(dims[i].dim_param for i in (0, 2, 3)):
         raise ValueError(f"{path}: not exported for any batch and frame size")
-    return path
+    return model_bytes
 
 
-def session(path: str | os.PathLike, threads: int | None = None):
-    """An onnxruntime CPU session with as many threads as torch uses."""
+def session(model: str | os.PathLike | bytes, threads: int | None = None):
+    """An onnxruntime CPU session with as many threads as torch uses, of the file at `model` or of
+    its bytes."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -243,11 +257,12 @@ def session(path: str | os.PathLike, threads: int | None = None):
     # onnxruntime logs each failure in red on stderr, then raises it: the exception is reported in
     # one line (an allocation failure as "out of memory; lower ..."), so only fatal lines are logged.
     options.log_severity_level = 4
-    model: str | bytes = str(path)
-    try:
-        model.encode("utf-8")
-    except UnicodeEncodeError:  # onnxruntime takes only UTF-8 names (b"\xff.onnx" was a TypeError): the file's bytes
-        model = Path(path).read_bytes()
+    if not isinstance(model, bytes):
+        try:
+            model = str(model)
+            model.encode("utf-8")
+        except UnicodeEncodeError:  # onnxruntime takes only UTF-8 names (b"\xff.onnx" was a TypeError): the file's bytes
+            model = Path(model).read_bytes()
     return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
 
 
@@ -257,8 +272,9 @@ class OnnxEngine(Engine):
     def __init__(self, net: StyleTransferNet, device: torch.device, dtype: torch.dtype, weights_id: str,
                  cache: EngineCache | None = None) -> None:
         super().__init__(net, device, dtype)
-        self.path, self.built = cached_onnx(net, weights_id, EngineCache.of_engine(cache), before_export=_say_export)
-        self.session = session(self.path)
+        (self.path, model), self.built = cached_onnx(net, weights_id, EngineCache.of_engine(cache),
+                                                     before_export=_say_export, load=lambda path, model: (path, model))
+        self.session = session(model)  # (the bytes checked: the file may be gone by now)
 
     def step(self, images, mean, std, alpha):
         return run_session(self.session, images, mean, std, alpha)
