@@ -312,8 +312,10 @@ def _weights_source(kind: str) -> str:
 
 def _check_weights_file(kind: str, fetch: str = DOWNLOAD) -> Finding:
     """The `kind` weights a command would load; `fetch`: how to download them (where the
-    weights folder is read-only, elsewhere)."""
+    weights folder is read-only, elsewhere). The VGG is checked as the encoder the decoder in use
+    was trained against (`weights.paired_encoder_kind`), as commands load it."""
     from realtime_adain import download, weights
+    from realtime_adain.encoders import NORMALISED_VGG, TORCHVISION_VGG19
     from realtime_adain.errors import UserError
 
     source = _weights_source(kind)
@@ -334,13 +336,20 @@ def _check_weights_file(kind: str, fetch: str = DOWNLOAD) -> Finding:
         return Finding(kind, f"missing: {exc}", "problem", f"point {source} at an existing file, or unset it")
     published = download.PUBLISHED[kind]
     where = f"{path} (from {source}, {path.stat().st_size:,} bytes)"
+    encoder = weights.paired_encoder_kind() if kind == "vgg" else NORMALISED_VGG
     try:
-        if weights.weights_sha256(path) == published.sha256:
+        if encoder != TORCHVISION_VGG19 and weights.weights_sha256(path) == published.sha256:  # (the published VGG is the normalised one)
             return Finding(kind, f"{where}: the published v0.0.0 file, SHA-256 verified")
-        download.LOADERS[kind](path)
+        if kind == "vgg":
+            weights.load_encoder(path, encoder)
+        else:
+            weights.load_decoder(path)
     except UserError as exc:
         # (no --force: a download replaces a file that is not the published one anyway)
         fix = fetch if source == "the weights directory" else f"point {source} at a sound file"
+        if encoder == TORCHVISION_VGG19:  # (a download fetches the normalised VGG)
+            fix = (f"point ${weights.ENV_VAR[kind]} at torchvision's VGG-19 weights (vgg19-dcbb9e9d.pth): the decoder in "
+                   "use was trained against them")
         return Finding(kind, f"{where}: not usable: {str(exc).removeprefix(f'{path}: ')}", "problem", fix)
     return Finding(kind, f"{where}: loads and checks out (not the published release file)")
 

@@ -428,10 +428,36 @@ def trained_vgg_sha256(metadata: dict[str, str]) -> str | None:
     its metadata); None where none is recorded (decoder.pth, a file of another tool)."""
     try:
         config = json.loads(metadata.get("config", "{}"))
-    except ValueError:
+    except (ValueError, RecursionError):  # (JSON nested past the parser's stack: every command was a traceback)
         return None
     recorded = config.get("vgg_sha256") if isinstance(config, dict) else None
     return recorded if isinstance(recorded, str) else None
+
+
+def header_metadata(path: str | os.PathLike) -> dict[str, str]:
+    """The metadata of a .safetensors file, read from its header alone; {} for a .pth or a file
+    that cannot be read (its load says why)."""
+    from safetensors import SafetensorError, safe_open
+
+    if Path(path).suffix != ".safetensors":
+        return {}
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            return handle.metadata() or {}
+    except (SafetensorError, OSError):
+        return {}
+
+
+def paired_encoder_kind(decoder: str | os.PathLike | None = None) -> str:
+    """The encoder the decoder a command would load (`decoder`, else as `resolve` finds it) was
+    trained against, by its header: the VGG is checked as that encoder, as commands load it
+    (`weights info` and `doctor` approved the normalised VGG for a torchvision-trained decoder that
+    every command refused). The normalised VGG where none is recorded or no decoder is found."""
+    try:
+        path = resolve("decoder", decoder)
+    except UserError:
+        return NORMALISED_VGG
+    return header_metadata(path).get("encoder", NORMALISED_VGG)
 
 
 def note_other_vgg(decoder: nn.Module, vgg_path: str | os.PathLike, vgg_sha256: str) -> None:

@@ -90,15 +90,14 @@ def export_onnx_command(args: argparse.Namespace) -> int:
     if args.output is None:
         reports: list[str] = []
         path, built = cached_onnx(stylizer.net, stylizer.weights_id, rebuild=args.rebuild, report=reports.append)
-        print(one_line(f"exported: {path}" if built else f"already cached (checked when exported): {path}"))
-        for report in reports:
-            print(report)
+        said = one_line(f"exported: {path}" if built else f"already cached (checked when exported): {path}")
+        common.say("\n".join([said, *reports]), after=f"; {path} was exported" if built else "")
         return 0
     path = Path(args.output)
     with PendingOutput(path) as pending:  # kept only once it matches PyTorch
         report = export_checked(stylizer.net, pending.path)
-    print(one_line(f"exported: {path}"))
-    print(report)
+    # (a full stdout said "error: No space left on device" after the export was written)
+    common.say(f"{one_line(f'exported: {path}')}\n{report}", after=f"; {path} was exported")
     return 0
 
 
@@ -142,9 +141,15 @@ def export_tensorrt_command(args: argparse.Namespace) -> int:
     cache = EngineCache(args.output) if args.output else EngineCache()
     sizes = args.resolution or list(RESOLUTION_PRESETS.values())
     shapes = list(dict.fromkeys((n, 3, *padded_size(h, w)) for n in (args.batch or [1]) for w, h in sizes))  # each built once
+    unsaid: list[UserError] = []  # stdout that failed (`>/dev/full`): said once every engine is built
     for shape in tqdm(shapes, desc="building engines", unit="engine", disable=None):
         _, built = cached_engine(stylizer.net, stylizer.weights_id, shape, stylizer.dtype, stylizer.device,
                                  cache, rebuild=args.rebuild)
-        tqdm.write(f"{'built' if built else 'already cached'}: {'x'.join(map(str, shape))} {precision}")
-    print(one_line(f"engines in {cache.directory}"))
+        try:
+            common.say(f"{'built' if built else 'already cached'}: {'x'.join(map(str, shape))} {precision}", write=tqdm.write)
+        except UserError as exc:
+            unsaid.append(exc)
+    if unsaid:
+        raise UserError(f"{unsaid[0]}; the engines are in {cache.directory}")
+    common.say(one_line(f"engines in {cache.directory}"), after=f"; the engines are in {cache.directory}")
     return 0

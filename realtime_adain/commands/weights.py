@@ -9,6 +9,7 @@ from pathlib import Path
 
 from realtime_adain import release, userdirs
 from realtime_adain.commands.common import say
+from realtime_adain.commands.engines import shown
 from realtime_adain.errors import UserError, one_line
 
 EPILOG = """examples:
@@ -48,8 +49,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     info = actions.add_parser(
         "info", help="show where the weights are and what they hold",
         description="Show the weights files every command would use (--vgg/--decoder, then $REALTIME_ADAIN_VGG/"
-        "$REALTIME_ADAIN_DECODER, then the weights directory), which rule picked each, and what it holds. "
-        "Exit status 0 when both are usable, 1 otherwise.",
+        "$REALTIME_ADAIN_DECODER, then the weights directory), which rule picked each, and what it holds (the VGG "
+        "checked as the encoder the decoder was trained against). Exit status 0 when both are usable, 1 otherwise.",
     )
     info.add_argument("--vgg", metavar="PATH", help="encoder weights to describe instead of the resolved ones")
     info.add_argument("--decoder", metavar="PATH", help="decoder weights to describe instead of the resolved ones")
@@ -147,28 +148,37 @@ def source_of(kind: str, explicit: str | None) -> str:
     return "weights directory"
 
 
-def what_it_holds(kind: str, path: Path) -> list[tuple[str, str]]:
-    """Rows describing the file's contents; raises UserError for an unusable file."""
-    from realtime_adain import download, weights
+# The widest row name shown: a file's 3000-character metadata key padded every row to its width.
+MAX_ROW_NAME = 32
+
+
+def what_it_holds(kind: str, path: Path, decoder: str | None = None) -> list[tuple[str, str]]:
+    """Rows describing the file's contents; raises UserError for an unusable file. The VGG is
+    loaded as the encoder the decoder in use (`decoder`: --decoder) was trained against."""
+    from realtime_adain import weights
+    from realtime_adain.encoders import TORCHVISION_VGG19
 
     loaded = weights.read_weights(path)
-    module = download.LOADERS[kind](path)
+    if kind == "vgg":
+        encoder = weights.paired_encoder_kind(decoder)
+        module = weights.load_encoder(path, encoder)
+        what = (f"torchvision VGG-19 encoder up to relu4_1 ({len(module.layers)} modules used)"
+                if encoder == TORCHVISION_VGG19 else f"normalised VGG-19 encoder up to relu4_1 ({len(module)} modules used)")
+    else:
+        module = weights.load_decoder(path)
+        what = f"decoder, architecture '{loaded.metadata.get('architecture', 'plain')}'"
     tensors = loaded.state_dict.values()
     used = sum(p.numel() for p in module.parameters())
-    if kind == "vgg":
-        what = f"normalised VGG-19 encoder up to relu4_1 ({len(module)} modules used)"
-    else:
-        what = f"decoder, architecture '{loaded.metadata.get('architecture', 'plain')}'"
     rows = [
         ("holds", what),
         ("tensors", f"{len(loaded.state_dict)} ({sum(t.numel() for t in tensors):,} parameters; {used:,} used)"),
     ]
-    rows += [(f"meta {key}", value) for key, value in sorted(loaded.metadata.items())]
+    rows += [(shown(f"meta {key}", MAX_ROW_NAME), value) for key, value in sorted(loaded.metadata.items())]
     return rows
 
 
-def describe(kind: str, explicit: str | None) -> tuple[bool, list[tuple[str, str]]]:
-    """(usable, rows) for one weights file."""
+def describe(kind: str, explicit: str | None, decoder: str | None = None) -> tuple[bool, list[tuple[str, str]]]:
+    """(usable, rows) for one weights file (`decoder`: the --decoder the VGG is paired with)."""
     from realtime_adain import weights
 
     source = source_of(kind, explicit)
@@ -191,7 +201,7 @@ def describe(kind: str, explicit: str | None) -> tuple[bool, list[tuple[str, str
         digest = weights.weights_sha256(path)
         published = release.PUBLISHED[kind]
         rows.append(("sha256", digest + ("  (the published v0.0.0 file)" if digest == published.sha256 else "")))
-        rows += what_it_holds(kind, path)
+        rows += what_it_holds(kind, path, decoder)
     except UserError as exc:
         rows.append(("status", f"not usable: {str(exc).removeprefix(f'{path}: ')}"))
         return False, rows
@@ -212,7 +222,7 @@ def _why_not(kind: str, place: str, exc: UserError) -> str:
 def run_info(args: argparse.Namespace) -> int:
     usable = True
     for kind in release.PUBLISHED:
-        ok, rows = describe(kind, getattr(args, kind))
+        ok, rows = describe(kind, getattr(args, kind), args.decoder)
         usable &= ok
         say(f"{kind}:")
         width = max(len(name) for name, _ in rows)

@@ -54,9 +54,10 @@ NO_ROOM = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM)
 CHECKOUT_ENGINES = Path(__file__).resolve().parents[2] / "engines"
 
 
-# The modules whose code makes the exported graph (`graph_code`): the network and AdaIN, and the
-# engine's own module (its export wrapper, its build options).
-GRAPH_MODULES = ("adain.py", "networks.py", "model.py")
+# The modules whose code makes the exported graph (`graph_code`): the networks (the skip-concat
+# decoder and torchvision's encoder too: an export of theirs kept its key after they changed) and
+# AdaIN, and the engine's own module (its export wrapper, its build options).
+GRAPH_MODULES = ("adain.py", "networks.py", "decoders.py", "encoders.py", "model.py")
 
 
 @functools.cache

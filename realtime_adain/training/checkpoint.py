@@ -90,15 +90,7 @@ def recorded_vgg_sha256(decoder_path: Path) -> str | None:
     """The SHA-256 of the VGG file the run of a decoder file trained against (`vgg_sha256` of the
     config in its metadata); None where it records none (decoder.pth, a file of another tool). Only
     the file's header is read."""
-    from safetensors import SafetensorError, safe_open
-
-    if Path(decoder_path).suffix != ".safetensors":
-        return None
-    try:
-        with safe_open(str(decoder_path), framework="pt") as handle:
-            return weights.trained_vgg_sha256(handle.metadata() or {})
-    except (SafetensorError, OSError):  # (damaged: `weights.load_decoder` says so)
-        return None
+    return weights.trained_vgg_sha256(weights.header_metadata(decoder_path))
 
 
 def rng_state() -> dict[str, Any]:
