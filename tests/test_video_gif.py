@@ -84,7 +84,7 @@ def test_a_variable_frame_rate_clip_becomes_a_looping_gif_with_every_frame_at_it
     code, _, err = run_cli("video", source, "-s", style, "-o", out, *SMALL)
     assert code == 0, err
     assert f"note: {source.name}: dropping audio stream #1 (aac): .gif files hold no sound" in err
-    assert f"note: {source.name}: dropping subtitle stream #2 (srt): .gif cannot hold it" in err
+    assert f"note: {source.name}: dropping subtitle stream #2 (subrip): .gif cannot hold it" in err
     timeline = gif_timeline(out)
     assert len(timeline) == len(expected) == len(probed_times(out))
     assert [pts for pts, _ in timeline] == [centiseconds(t) for t in expected]

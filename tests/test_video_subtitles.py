@@ -68,7 +68,7 @@ def test_subtitles_a_container_cannot_hold_are_dropped_with_a_note(run_cli, weig
                            "--size", "32", "--style-size", "64", "--stabilize", "off", "-o", out)
     assert code == 0, err
     assert subtitle_codecs(out) == []
-    assert "dropping subtitle stream #1 (srt): .ts cannot hold it (use .mkv to keep it)" in err
+    assert "dropping subtitle stream #1 (subrip): .ts cannot hold it (use .mkv to keep it)" in err
 
 
 def test_many_subtitle_tracks_converted_get_one_note(run_cli, weights_env, data_dir, tmp_path):
@@ -86,5 +86,5 @@ def test_many_subtitle_tracks_converted_get_one_note(run_cli, weights_env, data_
                            "--style-size", "64", "--stabilize", "off", "-o", out)
     assert code == 0, err
     assert subtitle_codecs(out) == ["mov_text"] * tracks
-    said = [line for line in err.splitlines() if "cannot hold srt subtitles" in line]
-    assert said == [f"note: {given.name}: .mp4 cannot hold srt subtitles; converting them to mov_text ({tracks} streams)"], err
+    said = [line for line in err.splitlines() if "cannot hold subrip subtitles" in line]
+    assert said == [f"note: {given.name}: .mp4 cannot hold subrip subtitles; converting them to mov_text ({tracks} streams)"], err

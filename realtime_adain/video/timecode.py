@@ -45,9 +45,10 @@ def later_timecode(timecode: str, seconds: Fraction, rate: Fraction | None) -> s
 
 def pictures_before(seconds: Fraction, rate: Fraction) -> int:
     """The pictures at `rate` before the one a cut at `seconds` begins with: the one shown then,
-    or the next where that one stops showing less than `SLIVER` after (as `Segment` skips it)."""
+    or the next where that one stops showing less than `SLIVER` or half a picture's time after (as
+    `Segment.ends_before` skips it)."""
     shown = math.floor(seconds * rate)
-    return shown + 1 if (shown + 1) / rate - seconds < SLIVER else shown
+    return shown + 1 if (shown + 1) / rate - seconds < max(SLIVER, 1 / (2 * rate)) else shown
 
 
 def cut_tags(tags: dict[str, str], seconds: Fraction, rate: Fraction | None) -> dict[str, str]:

@@ -32,8 +32,9 @@ STEP_BACK = Fraction(1, 10)
 # Streams whose timestamps tell a splice (as in FFmpeg): subtitles may be minutes apart.
 SPLICED_TYPES = ("audio", "video")
 MICROSECONDS = Fraction(1, 1_000_000)  # AV_TIME_BASE: container.start_time's unit
-# A frame shown for less than this of a segment (from its start) is not its first: Matroska's
-# millisecond put the next frame at the same time (`Segment.ends_before`).
+# A frame shown for less than this of a segment (from its start), or for less than half its own
+# time, is not its first: Matroska's millisecond put the next frame at the same time
+# (`Segment.ends_before`).
 SLIVER = Fraction(1, 1000)
 
 
@@ -328,19 +329,26 @@ class Segment:
         self.shift_ticks = math.floor(self.start / self.time_base)  # video ticks taken off every time
         self.shift = self.shift_ticks * self.time_base  # ... in seconds: at most one tick before `start`
         self._begun = False  # whether a frame was kept (`moved`)
+        self._skipped_end: int | None = None  # where the latest frame skipped (`ends_before`) stops showing
         # Whether the segment is the whole file (nothing moves, nothing is dropped): an attribute,
         # asked twice for every packet (a property's Fraction test was seconds of a million packets).
         self.whole = not self.start and self.end is None
         self._start_ticks: dict[tuple[int, int], tuple[int, int]] = {}  # a time base -> `start` in its ticks (`ended`)
 
     def ends_before(self, pts: int | None, duration: int) -> bool:
-        """Whether the frame at `pts` (video ticks) stops showing by `start`, or less than `SLIVER`
-        after it: one to skip. A start a nanosecond before a frame kept the frame before it for one
-        tick of the input (1/15360 s), and a .mkv had two frames at 0 ms; `ffmpeg -ss` starts
-        with the next frame."""
-        if pts is None or not self.start:
+        """Whether the frame at `pts` (video ticks) stops showing by `start`, or shows less than half
+        its time (or `SLIVER`) after it: one to skip, the next shown from zero (`moved`). A start a
+        nanosecond before a frame kept the frame before it for one tick of the input (1/15360 s),
+        and a .mkv had two frames at 0 ms; a 12 fps one cut 10 ms before a frame began with a 10 ms
+        picture, two in one frame's time for `ffmpeg -i out.mkv` ("non monotonically increasing
+        dts"). `ffmpeg -ss` starts with the next frame."""
+        if pts is None or not self.start or pts * self.time_base >= self.start:
             return False
-        return pts * self.time_base < self.start and (pts + (duration or 0)) * self.time_base < self.start + SLIVER
+        end = pts + (duration or 0)
+        if (end * self.time_base - self.start) * 2 >= max(2 * SLIVER, (duration or 0) * self.time_base):
+            return False
+        self._skipped_end = end
+        return True
 
     def is_after(self, pts: int | None) -> bool:
         """Whether the frame at `pts` (video ticks) starts at or after the segment's end."""
@@ -352,8 +360,9 @@ class Segment:
         if pts is None or self.whole:
             return pts, duration
         moved = pts - self.shift_ticks
-        if moved < 0 or (not self._begun and moved * self.time_base <= SLIVER):
-            # shown at `start` (or a sliver after it, `ends_before`): from zero, for what is left of it
+        after_skipped = self._skipped_end is not None and pts <= self._skipped_end
+        if moved < 0 or (not self._begun and (moved * self.time_base <= SLIVER or after_skipped)):
+            # shown at `start` (or after a sliver, `ends_before`): from zero, for what is left of it
             moved, duration = 0, max(1, moved + (duration or 0))
         self._begun = True
         if self.end is not None and duration:
@@ -407,17 +416,7 @@ class Segment:
         overlap the segment, moved onto its timeline and cut to it."""
         if self.whole:
             return chapters
-        kept = []
-        for chapter in chapters:
-            tb = Fraction(chapter["time_base"])
-            shift = round(self.shift / tb)
-            end = chapter["end"] - shift
-            if self.end is not None:
-                end = min(end, math.ceil((self.end - self.shift) / tb))
-            start = max(0, chapter["start"] - shift)
-            if end > start:
-                kept.append({**chapter, "start": start, "end": end})
-        return kept
+        return moved_chapters(chapters, -self.shift, None if self.end is None else self.end - self.shift)
 
     def frames(self, declared: int, rate: Fraction | None) -> int:
         """About how many of `declared` frames at `rate` the segment holds (0: not known)."""
@@ -427,3 +426,20 @@ class Segment:
             return 0
         left = max(0, declared - math.floor(self.start * rate))
         return left if self.end is None else min(left, math.ceil((self.end - self.start) * rate))
+
+
+def moved_chapters(chapters: list[dict], by: Fraction, until: Fraction | None) -> list[dict]:
+    """`chapters` (as `InputContainer.chapters()` gives them) moved `by` seconds, none before zero
+    (one that starts at zero stays there: it holds what plays before a picture moved later), and
+    cut at `until` seconds (None: not cut); those left with no time are dropped."""
+    kept = []
+    for chapter in chapters:
+        tb = Fraction(chapter["time_base"])
+        ticks = round(by / tb)
+        start = max(0, chapter["start"] + ticks) if chapter["start"] > 0 else 0
+        end = chapter["end"] + ticks
+        if until is not None:
+            end = min(end, math.ceil(until / tb))
+        if end > start:
+            kept.append({**chapter, "start": start, "end": end})
+    return kept

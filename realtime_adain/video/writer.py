@@ -50,6 +50,7 @@ from realtime_adain.video.sound import (KindChange, RawAacFraming, SoundConverte
                                         reorder_channels)
 from realtime_adain.video.streams import (COVER_MAX_PIXELS, TS_DATA_CODECS, attached_pictures, data_label,
                                           is_gopro_telemetry, oversized_cover)
+from realtime_adain.video.timestamps import moved_chapters
 
 # FFmpeg's AVColorSpace and AVColorRange values (frame.colorspace, frame.color_range).
 RGB_MATRIX, BT709_MATRIX, LIMITED_RANGE, FULL_RANGE = 0, 1, 1, 2
@@ -88,6 +89,10 @@ TELEMETRY_FORMATS = frozenset({"mp4", "mov"})
 # AVI its chapters, without a word.
 CHAPTER_FORMATS = frozenset({"mp4", "mov", "matroska", "webm"})
 TIMECODE_FORMATS = CHAPTER_FORMATS | {"avi"}
+# The muxers that move every stream on where one starts before zero (by its pts: a segment's first
+# FLAC packet), as FFmpeg's avoid_negative_ts does; MP4 and MOV hide that part with an edit list.
+# Chapters are not moved with them (`VideoWriter._muxer_shift`).
+NONNEGATIVE_FORMATS = frozenset({"matroska", "webm"})
 # The one disposition of the input's video the output's takes: whether it plays by default. The
 # others say what the input's picture was (cover art, a layer of a multilayer video: an MV-HEVC
 # track's `multilayer` made the MP4 muxer write an lhvC box for libx265's one layer, a file FFmpeg
@@ -228,12 +233,11 @@ STREAM_NUMBER = re.compile(r"#\d+")
 
 
 def codec_said(stream: av.stream.Stream) -> str:
-    """The codec of an input audio or subtitle `stream` as the notes name it: audio by its codec,
-    not its decoder (mp3, not mp3float)."""
+    """The codec of an input audio or subtitle `stream` as the notes name it: by its codec as ffprobe
+    and `--json` name it, not its decoder (mp3, not mp3float; subrip, not srt)."""
     if is_adts_aac(stream):
         return "ADTS aac"
-    context = stream.codec_context
-    return context.codec.canonical_name if stream.type == "audio" else context.name
+    return stream.codec_context.codec.canonical_name
 
 
 def merged_notes(notes: Sequence[str]) -> list[str]:
@@ -313,7 +317,9 @@ class VideoWriter:
         self._video_end_time_base = Fraction(1)  # ... that time base
         self._last_data: dict[int, av.Packet] = {}  # input stream index -> its latest data packet (`_mux_last_data`)
         self._read_end: int | None = None  # ... as a reader times the packets muxed (`_mux_video`)
-        self._muxed_at: dict[int, tuple[int, Fraction]] = {}  # output stream index -> its latest muxed (pts, time base)
+        # Output stream index -> its latest muxed (pts, time base, duration), and its first.
+        self._muxed_at: dict[int, tuple[int, Fraction, int | None]] = {}
+        self._first_muxed: dict[int, tuple[int, Fraction, int | None]] = {}
         self._covers_muxed: set[int] = set()  # input indices of cover art whose picture went to the muxer
 
     def _open(self, settings: EncodeSettings, video: VideoFormatOut, passthrough: Sequence[av.stream.Stream],
@@ -380,8 +386,7 @@ class VideoWriter:
                 if out.type == stream.type:  # (cover art as a Matroska attachment: a file, with no disposition)
                     out.disposition = stream.disposition
                     self._note_dropped_labels(stream)
-        if video.chapters:
-            self.container.set_chapters(video.chapters)
+        self._chapters = video.chapters  # given to the muxer as the file is finished (`_write_chapters`)
         timecode = next((value for key, value in video.video_tags.items() if key.lower() == "timecode"), None)
         if timecode and fmt == "avi":  # (AVI's muxer writes the file's tag, not the stream's)
             self.container.metadata["timecode"] = timecode
@@ -897,7 +902,7 @@ class VideoWriter:
 
     def _mux(self, packet: av.Packet) -> None:
         """Hand a packet to the muxer; what it refuses is one line, not a traceback."""
-        stream, at = packet.stream, (packet.pts, packet.time_base)
+        stream, at = packet.stream, (packet.pts, packet.time_base, packet.duration)
         try:
             self.container.mux(packet)
         except av.error.FFmpegError as exc:
@@ -906,15 +911,16 @@ class VideoWriter:
             raise UserError(f"{self.path}: the {self.path.suffix} muxer refused a packet "
                             f"({exc.strerror or exc}){self._jump_hint(stream, at)}") from None
         if at[0] is not None:
+            self._first_muxed.setdefault(stream.index, at)
             self._muxed_at[stream.index] = at
 
-    def _jump_hint(self, stream: av.stream.Stream, at: tuple[int | None, Fraction | None]) -> str:
-        """Why a muxer may have refused a packet at `at` (pts, time base): a pause longer than AVI
+    def _jump_hint(self, stream: av.stream.Stream, at: tuple[int | None, Fraction | None, int | None]) -> str:
+        """Why a muxer may have refused a packet at `at` (pts, time base, duration): a pause longer than AVI
         fills with empty frames, or a timestamp jump longer than a day (a damaged file: MP4 and
         MOV store the time between frames in 32 bits; Matroska takes it). Worked out only then:
         the packets muxed keep their raw timestamps."""
         previous = self._muxed_at.get(stream.index)
-        if previous is None or None in at or None in previous:
+        if previous is None or None in at[:2] or None in previous[:2]:
             return ""
         jump = at[0] * at[1] - previous[0] * previous[1]
         empty = math.ceil(jump / stream.time_base) - 1 if stream.time_base else 0
@@ -1262,6 +1268,34 @@ class VideoWriter:
             self._mux(packet)
         self._last_data = {}
 
+    def _muxer_shift(self) -> Fraction:
+        """How far the muxer moves every stream on (`NONNEGATIVE_FORMATS`): as far as the earliest
+        first packet starts before zero (seconds)."""
+        if self.container.format.name not in NONNEGATIVE_FORMATS:
+            return Fraction(0)
+        return max([Fraction(0), *(-pts * Fraction(tb) for pts, tb, _ in self._first_muxed.values() if tb)])
+
+    def _content_end(self) -> Fraction | None:
+        """Where the file's pictures, sound, subtitles and data end (seconds, before `_muxer_shift`;
+        None: no picture written)."""
+        if self._last_pts is None:
+            return None
+        ends = [(self._last_pts + self._last_duration) * Fraction(self.video.codec_context.time_base)]
+        ends += [(pts + (duration or 0)) * Fraction(tb) for index, (pts, tb, duration) in self._muxed_at.items()
+                 if tb and self.container.streams[index].type != "video"]  # (cover art: no time of its own)
+        return max(ends)
+
+    def _write_chapters(self) -> None:
+        """Give the muxer the input's chapters once everything else is muxed, cut where the file's
+        content ends and moved with every stream (`_muxer_shift`): set with the header, MP4 and
+        Matroska wrote them as they were (and can change them no more), so a preview (`--frames`)
+        or an interrupted run's file kept chapters past its end, an MP4 lasting as long as them (2 s
+        for 0.5 s of pictures), and a .mkv whose sound starts before zero had them early."""
+        if not self._chapters:
+            return
+        shift, end = self._muxer_shift(), self._content_end()
+        self.container.set_chapters(moved_chapters(self._chapters, shift, None if end is None else end + shift))
+
     def close(self, whole: bool = True, within: str | None = None) -> None:
         """Flush the encoders and finish the file (it is complete and playable afterwards);
         `whole`: the input was read to its end (else a partial file: what it lacks is not noted);
@@ -1285,6 +1319,7 @@ class VideoWriter:
                 for each in change.flush():
                     self._mux_increasing(each, self.streams[index], index)
             self._mux_last_data(cut=not whole)
+            self._write_chapters()
             if whole:
                 self._note_silent_streams(within)
         except BaseException:
