@@ -16,10 +16,13 @@ from typing import TYPE_CHECKING, Callable, Protocol, Sequence
 import numpy as np
 from tqdm import tqdm
 
-from realtime_adain.checked_inputs import ChangedSinceChecked, StylePictures, changed_since_checked, file_digest
+from realtime_adain.checked_inputs import (
+    ChangedSinceChecked, StylePictures, changed_since_checked, file_changed, file_digest,
+)
 from realtime_adain.errors import UserError, not_all_written, out_of_memory_as_user_error, refuse_inputs, stopped_at
 from realtime_adain.interrupts import SignalGuard
 from realtime_adain.notes import note
+from realtime_adain.paths import name_text
 from realtime_adain.imageio import check_encodable, decode_image, mask_labels, read_image_bytes, read_mask, write_image
 from realtime_adain.picture_sizes import check_pixel_budget, fit_short_side, resize, short_side_size
 from realtime_adain.pillow_stills import note_first_frame_only
@@ -52,9 +55,10 @@ def check_inputs(
     """Decode every input once before any work and refuse, naming each bad file, if one is
     unreadable or over the pixel budget, or its result too large for the format of an output
     `results` gives it (a WebP's side): a folder run then never stops halfway. Returns the
-    SHA-256 of each style's file as decoded (`StylePictures` reads it again: a large library need
-    not stay in memory; the sheet's style library names a style by it too) and the mask; contents
-    are decoded (and checked) again when processed. `given`: the contents and styles as given
+    SHA-256 of each input's file as decoded and the mask. Styles (`StylePictures`: a large library
+    need not stay in memory; the sheet's style library names a style by it too) and contents are
+    read again when used, each held to its digest: a content cut short since the check was still
+    stylized (a JPEG reads with a note, half grey). `given`: the contents and styles as given
     (folders unexpanded). `known`: problems found already (missing files), named in the same
     line. A file given as content and style is named once where it fails both the same way."""
     problems: list[str] = list(known)
@@ -75,6 +79,7 @@ def check_inputs(
             digests[path] = checked[1]
     for path in dict.fromkeys(contents):
         if checked := check(path, settings.size, "--size"):
+            digests[path] = checked[1]
             for out in results.get(path, []):
                 try:
                     check_encodable(out, *result_size(settings, checked[0].shape[:2]))
@@ -128,11 +133,17 @@ def stylize_all(settings: ImageSettings, jobs: Sequence[ImageJob], outputs: list
 
     style = settings.style
     stylizer = Stylizer.from_settings(settings.model, sizes_vary=True)
-    style_set = StyleSet(stylizer, StylePictures(digests, style.style_size, keep=style.preserve_color), style.style_size,
-                         style.preserve_color)
-    # A mask's spatial control runs the eager network (`stylize_masked`): no engine holds it. Said,
+    style_digests = {path: digests[path] for path in styles}
+    style_set = StyleSet(stylizer, StylePictures(style_digests, style.style_size, keep=style.preserve_color),
+                         style.style_size, style.preserve_color)
+    # --json says how each result was made beside its files: a mix's weights, a mask's file. A
+    # mask's spatial control runs the eager network (`stylize_masked`): no engine holds it. Said,
     # and reported so (--json said the engine asked for).
-    ran = {"engine": "eager"} if mask is not None else None
+    made: dict[str, object] = {}
+    if style.mix is not None:
+        made["mix"] = [float(weight) for weight in style.mix]
+    if mask is not None:
+        made.update(engine="eager", mask=name_text(settings.mask))
     if mask is not None and stylizer.engine_name != "eager":
         note(f"--mask runs the eager network (spatial control is in no {stylizer.engine_name} engine)")
 
@@ -142,12 +153,12 @@ def stylize_all(settings: ImageSettings, jobs: Sequence[ImageJob], outputs: list
         started = time.monotonic()
         try:
             with out_of_memory_as_user_error(str(job.source)):
-                result = stylize_one(settings, job, out, stylizer, style_set, mask)
+                result = stylize_one(settings, job, digests[job.source], out, stylizer, style_set, mask)
             # (a signal between the rename and the report lost the report of a file written: held till it is out)
             with SignalGuard(None, hold=True):
                 write_image(out, result)
                 written += 1
-                report(stylizer, job.source, job.styles, out, result.shape[1::-1], time.monotonic() - started, extra=ran)
+                report(stylizer, job.source, job.styles, out, result.shape[1::-1], time.monotonic() - started, extra=made)
         except ChangedSinceChecked as exc:
             failed.append(str(exc))
         except UserError as exc:  # (a full disk, memory): the others would fail the same way
@@ -157,14 +168,18 @@ def stylize_all(settings: ImageSettings, jobs: Sequence[ImageJob], outputs: list
 
 
 def stylize_one(
-    settings: ImageSettings, job: ImageJob, out: Path, stylizer: Stylizer, style_set: StyleSet, mask: np.ndarray | None
+    settings: ImageSettings, job: ImageJob, digest: str, out: Path, stylizer: Stylizer, style_set: StyleSet,
+    mask: np.ndarray | None,
 ) -> np.ndarray:
     """One job's result for `out`, at the content's size unless --no-keep-size. The content is
-    checked again as it is read: one replaced since the check by a 1000x1000 went through at
-    --size 0 --max-pixels 20000."""
+    checked again as it is read (one replaced since the check by a 1000x1000 went through at
+    --size 0 --max-pixels 20000), then held to the file checked (SHA-256 `digest`): one cut short
+    reads with a note, half grey."""
     with changed_since_checked():
-        original, _ = read_checked(settings, job.source, settings.size, "--size")
+        original, read_digest = read_checked(settings, job.source, settings.size, "--size")
         check_encodable(out, *result_size(settings, original.shape[:2]))
+    if read_digest != digest:
+        raise file_changed(job.source)
     content = fit_short_side(original, settings.size)
     if mask is not None:
         note_mask_stretched(settings.mask, mask.shape, content.shape)

@@ -85,7 +85,7 @@ def test_too_many_tiles_refused_before_any_work(weights_env, run_cli, data_dir, 
     for index in range(sheet.MAX_TILES):
         write_image(folder / f"s{index:03d}.png", np.full((4, 4, 3), index % 256, np.uint8))
     code, _, err = run_cli("image", data_dir / "content" / "lenna.jpg", "-s", folder, "--sheet", tmp_path / "s.png")
-    assert code == 2 and err.strip() == "error: --sheet: 401 tiles, at most 400 fit one sheet (split the style folder)"
+    assert code == 2 and err.strip() == "error: --sheet: 401 tiles, at most 400 fit one sheet (split the style folder or give --no-sheet-original)"
     assert not (tmp_path / "s.png").exists()
 
 

@@ -19,9 +19,10 @@ RESOLUTION_PRESETS = {"360p": (640, 360), "720p": (1280, 720), "1080p": (1920, 1
 
 
 def plain(text: str) -> bool:
-    """Whether a number is written plainly: ASCII only, no underscores, no spaces around (Python's
-    int, float and Fraction read "١" as 1, "1_000" and " 5" too)."""
-    return text.isascii() and "_" not in text and text == text.strip()
+    """Whether a number is written plainly: ASCII only, no underscores (Python's int, float and
+    Fraction read "١" as 1, "1_000" too). Spaces around it are taken, as every number option takes
+    them (`--alpha ' 0.5'` was refused where `--mix ' 0.5 , 0.5'`, `--bitrate` and `--start` took them)."""
+    return text.isascii() and "_" not in text
 
 
 def _number(text: str, kind: type) -> float:
@@ -44,7 +45,7 @@ def _checked(kind: type, ok: Callable[[float], bool], complaint: str, name: str)
     def parse(text: str) -> float:
         value = _number(text, kind)
         if not ok(value):
-            raise argparse.ArgumentTypeError(f"{text} {complaint}")
+            raise argparse.ArgumentTypeError(f"{text.strip()} {complaint}")
         return value
 
     parse.__name__ = name
@@ -169,11 +170,12 @@ MIN_RESOLUTION_SIDE = 16  # the shortest side a WIDTHxHEIGHT may have (`-r 0x0` 
 
 def resolution(text: str, most: int | tuple[int, int] = MAX_SIDE) -> tuple[int, int]:
     """'1280x720' or a preset (360p, 720p, 1080p) -> (width, height), each side MIN_RESOLUTION_SIDE to `most`
-    (a (width, height) pair: each its own limit, said as the largest resolution)."""
-    if text in RESOLUTION_PRESETS:
-        return RESOLUTION_PRESETS[text]
+    (a (width, height) pair: each its own limit, said as the largest resolution); spaces around it
+    are taken, as around a number."""
+    if text.strip() in RESOLUTION_PRESETS:
+        return RESOLUTION_PRESETS[text.strip()]
     try:
-        if not plain(text) or " " in text:
+        if not plain(text) or len(text.split()) != 1:  # (none inside: `1280 x 720`)
             raise ValueError(text)
         width, height = (int(part) for part in text.lower().split("x"))
     except ValueError:
@@ -217,7 +219,7 @@ def frame_rate(text: str) -> float:
     refused as "not a number")."""
     value = _rate(text)
     if not 1 <= value <= MAX_FPS:
-        raise argparse.ArgumentTypeError(f"{text} is outside 1..{MAX_FPS} fps")
+        raise argparse.ArgumentTypeError(f"{text.strip()} is outside 1..{MAX_FPS} fps")
     return float(value)
 
 

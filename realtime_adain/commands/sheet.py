@@ -84,7 +84,9 @@ def check_request(args: argparse.Namespace, contents: list[Path], styles: list[P
         raise UserError(f"{out}: unknown image format '{out.suffix}' (written: {formats})")
     tiles = len(styles) + args.sheet_original
     if tiles > sheet.MAX_TILES:
-        raise UserError(f"--sheet: {tiles} tiles, at most {sheet.MAX_TILES} fit one sheet (split the style folder)")
+        fits_without_photo = " or give --no-sheet-original" if tiles - args.sheet_original <= sheet.MAX_TILES else ""
+        raise UserError(f"--sheet: {tiles} tiles, at most {sheet.MAX_TILES} fit one sheet (split the style folder"
+                        f"{fits_without_photo})")
     refuse_styles_given_twice(styles)
     from realtime_adain.weights import files_used  # (torch: loaded by `model_settings` already)
 
@@ -117,15 +119,17 @@ def run(args: argparse.Namespace, settings: ImageSettings) -> int:
 
 def _make_sheet(args: argparse.Namespace, settings: ImageSettings, contents: list[Path], styles: list[Path]) -> int:
     """The sheet of inputs held to their check, as `-o` holds them: the sheet being one output, an
-    input that changed since (a photo now over --max-pixels, a style file replaced, cut short or
-    removed) fails the run, and no sheet is written."""
+    input that changed since (a photo or style file replaced, cut short or removed; a photo now
+    over --max-pixels) fails the run, and no sheet is written."""
     from realtime_adain.commands.image import given
     from realtime_adain.image_job import check_inputs, read_checked  # (looked up at the call, as the `-o` loop does)
 
     out = check_request(args, contents, styles, settings.model)
     digests, _ = check_inputs(settings, contents, styles, given(args))
     with changed_since_checked():
-        photo, _ = read_checked(settings, contents[0], args.size, "--size")
+        photo, read_digest = read_checked(settings, contents[0], args.size, "--size")
+    if read_digest != digests[contents[0]]:  # (one cut short reads with a note, half grey)
+        raise file_changed(contents[0])
     side = sheet.fit_tile_side(photo.shape[:2], args.size, len(styles) + args.sheet_original,
                                args.sheet_columns, args.max_pixels)
     if side != (args.size or min(photo.shape[:2])):
@@ -144,7 +148,7 @@ def _make_sheet(args: argparse.Namespace, settings: ImageSettings, contents: lis
                            max_pixels=args.max_pixels)
     for path in tqdm(styles, desc="style statistics", unit="style", disable=None):
         add_checked_style(library, path, digests[path])
-    pictures = StylePictures(digests, args.style_size)
+    pictures = StylePictures({path: digests[path] for path in styles}, args.style_size)
     tiles, captions, thumbnails = ([content], ["original"], [None]) if args.sheet_original else ([], [], [])
     names = sheet.style_captions([style.path for style in library.styles])
     for index, style in enumerate(tqdm(library.styles, desc="contact sheet", unit="style", disable=None)):
