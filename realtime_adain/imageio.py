@@ -26,7 +26,7 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".bmp", ".dib", ".
                     ".pgm", ".pbm", ".pnm", ".pfm", ".hdr", ".pic", ".sr", ".ras", ".gif", ".jp2", ".avif",
                     ".tga", ".ico", ".psd", ".pcx", ".qoi",  # the last ones Pillow decodes (`pillow_rgb`),
                     ".heic", ".heif", ".hif",  # these with pillow-heif, the `heif` extra
-                    ".exr", ".j2k", ".j2c", ".jpc", ".jpf", ".pam", ".jls")  # these FFmpeg decodes (`_ffmpeg_still`)
+                    ".exr", ".j2k", ".j2c", ".jpc", ".jpf", ".pam", ".jls")  # FFmpeg decodes these (`still_decoders`)
 WRITABLE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm")
 
 

@@ -20,7 +20,7 @@ _subjects: frozenset[str] = frozenset()  # the names a `repeats_counted` run gro
 _longest = 0  # characters in the longest of them
 _repeats: dict[str, int] = {}  # what a note says after its subject's name -> pictures it was said of
 _local = threading.local()  # .gathered: this thread's notes while `collected`, else None; .reword: `worded`'s
-# fd 2 is shared: a thread that redirects it to catch a native library's lines (imageio's capture,
+# fd 2 is shared: a thread that redirects it to catch a native library's lines (native_stderr's capture,
 # off the main thread in `live`'s rescan) holds this, and writers of our own lines take it.
 STDERR_LOCK = threading.RLock()
 

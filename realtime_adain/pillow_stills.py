@@ -1,9 +1,10 @@
 """What Pillow reads of a still picture: the file opened without Pillow's own pixel limit
 (`open_with_pillow`; pillow-heif registered for HEIC/HEIF), the facts of its header that OpenCV's
 decode leaves out (ICC profile, alpha, EXIF orientation, mode: `pillow_header`), how many frames or
-pages it holds (`frame_count`), and its first picture as uint8 RGB with its colours managed
-(`pillow_rgb`, `pillow_image_rgb`) for the formats OpenCV has no decoder for (TGA, ICO, PSD,
-HEIC...) or decodes wrongly. Apart from `still_decoders`, which picks the decoder for each file."""
+pages it holds (`frame_count`; `note_first_frame_only` says when only the first is used), and its
+first picture as uint8 RGB with its colours managed (`pillow_rgb`, `pillow_image_rgb`) for the
+formats OpenCV has no decoder for (TGA, ICO, PSD, HEIC...) or decodes wrongly. Apart from
+`still_decoders`, which picks the decoder for each file."""
 
 from __future__ import annotations
 
