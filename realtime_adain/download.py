@@ -378,13 +378,19 @@ def _urlopen(url: str, offset: int):
                 reason = "a redirect to an address with a login (user:password@) in it, which is not followed"
             raise UserError(f"cannot reach {_host(target)}, where {host} redirected ({reason}); the mirror's "
                             f"redirect is wrong, or use another mirror with --base-url or ${BASE_URL_ENV_VAR}") from None
-        if without_tls := _answered_without_tls(exc.reason):
-            raise UserError(f"{host} {without_tls}: check the URL's scheme (http:// for a server without TLS)") from None
-        if proxy := _proxy_for(url):
+        handshake = _tls_handshake_failure(exc.reason)
+        if proxy := _proxy_for(url):  # (the proxy, or what its tunnel reaches, failed the handshake: no scheme advice)
             address, variable = proxy
             where, undo = (f"set in ${variable}", f"unset {variable}") if variable else ("the system's", "change it")
-            raise UserError(f"cannot reach {host} through the proxy {address} ({where}): {reason}; check that proxy, "
+            raise UserError(f"cannot reach {host} through the proxy {address} ({where}): "
+                            f"{TLS_HANDSHAKE_FAILURES.get(handshake, reason)}; check that proxy, "
                             f"or {undo} to connect directly") from None
+        if handshake == "not TLS":
+            raise UserError(f"{host} answered, but not with TLS (https): check the URL's scheme "
+                            "(http:// for a server without TLS)") from None
+        if handshake == "closed":  # (a server without TLS may do so, but so do TLS servers and middleboxes)
+            raise UserError(f"{host} closed the connection during the TLS (https) handshake; check the network, "
+                            f"or use a mirror with --base-url or ${BASE_URL_ENV_VAR}") from None
         raise UserError(
             f"cannot reach {host} ({reason}); check the network, or use a mirror with --base-url "
             f"or ${BASE_URL_ENV_VAR}"
@@ -401,14 +407,22 @@ def _urlopen(url: str, offset: int):
     return response
 
 
-def _answered_without_tls(reason: object) -> str | None:
-    """How a server asked over https showed that it speaks no TLS (a plain http server), or None:
-    OpenSSL's words for it ("[SSL: WRONG_VERSION_NUMBER] wrong version number (_ssl.c:1006)") read
-    as "cannot reach HOST (...); check the network", though the host had answered."""
-    if isinstance(reason, ssl.SSLEOFError):  # (it hung up on the handshake)
-        return "closed the connection in the TLS (https) handshake"
+# How an https handshake failed, in words for a proxy's message (the host's own have their own).
+TLS_HANDSHAKE_FAILURES = {
+    "not TLS": "the answer to the TLS (https) handshake was not TLS",
+    "closed": "the connection closed during the TLS (https) handshake",
+}
+
+
+def _tls_handshake_failure(reason: object) -> Literal["not TLS", "closed"] | None:
+    """How an https handshake failed: "not TLS" (a plain http answer where a TLS record was due),
+    "closed" (hung up on it), or None. OpenSSL's words for these ("[SSL: WRONG_VERSION_NUMBER]
+    wrong version number (_ssl.c:1006)") read as "cannot reach HOST (...); check the network",
+    though the host had answered."""
+    if isinstance(reason, ssl.SSLEOFError):
+        return "closed"
     if isinstance(reason, ssl.SSLError) and reason.reason in ("WRONG_VERSION_NUMBER", "HTTP_REQUEST"):
-        return "answered, but not with TLS (https)"  # (an http answer where a TLS record was due)
+        return "not TLS"
     return None
 
 

@@ -69,6 +69,8 @@ def test_an_https_url_to_a_server_without_tls_is_said_so(server, hanging_up_serv
     host = server.url.removeprefix("http://") if answer == "plain http" else hanging_up_server
     with pytest.raises(UserError) as refused:
         download._open(f"https://{host}/{DECODER}", 0)
-    how = ("answered, but not with TLS (https)" if answer == "plain http"
-           else "closed the connection in the TLS (https) handshake")
-    assert str(refused.value) == f"{host} {how}: check the URL's scheme (http:// for a server without TLS)"
+    said = (f"{host} answered, but not with TLS (https): check the URL's scheme (http:// for a server without TLS)"
+            if answer == "plain http" else  # (a real TLS server or a middlebox may hang up too: no scheme advice)
+            f"{host} closed the connection during the TLS (https) handshake; check the network, or use a mirror"
+            f" with --base-url or ${download.BASE_URL_ENV_VAR}")
+    assert str(refused.value) == said
