@@ -319,15 +319,20 @@ def _check_weights_file(kind: str, fetch: str = DOWNLOAD) -> Finding:
     from realtime_adain.errors import UserError
 
     source = _weights_source(kind)
+    encoder = weights.paired_encoder_kind() if kind == "vgg" else NORMALISED_VGG
+    if encoder == TORCHVISION_VGG19:  # (a download fetches the normalised VGG)
+        fetch = (f"point ${weights.ENV_VAR[kind]} at torchvision's VGG-19 weights (vgg19-dcbb9e9d.pth): the decoder in "
+                 "use was trained against them")
     try:
-        path = weights.resolve(kind)
+        path = weights.resolve(kind, encoder=encoder)
     except UserError as exc:
         if source == "the weights directory":
             try:
                 expected = weights.weights_dir() / weights.DEFAULT_FILENAME[kind]
             except UserError:  # no home folder, which `exc` says
-                return Finding(kind, str(exc), "problem", f"point ${weights.ENV_VAR[kind]} at a weights file, or set "
-                                                          f"${weights.HOME_ENV_VAR} to a folder and {DOWNLOAD}")
+                return Finding(kind, str(exc), "problem", fetch if encoder == TORCHVISION_VGG19 else
+                               f"point ${weights.ENV_VAR[kind]} at a weights file, or set ${weights.HOME_ENV_VAR} to a "
+                               f"folder and {DOWNLOAD}")
             if expected.exists():  # a folder, FIFO or device where the file goes: a download would refuse it
                 return Finding(kind, str(exc).partition("; move it away")[0], "problem", f"move {expected} away, then {fetch}")
             return Finding(kind, f"no {kind} weights (looked for {expected})", "problem", fetch)
@@ -336,7 +341,6 @@ def _check_weights_file(kind: str, fetch: str = DOWNLOAD) -> Finding:
         return Finding(kind, f"missing: {exc}", "problem", f"point {source} at an existing file, or unset it")
     published = download.PUBLISHED[kind]
     where = f"{path} (from {source}, {path.stat().st_size:,} bytes)"
-    encoder = weights.paired_encoder_kind() if kind == "vgg" else NORMALISED_VGG
     try:
         if encoder != TORCHVISION_VGG19 and weights.weights_sha256(path) == published.sha256:  # (the published VGG is the normalised one)
             return Finding(kind, f"{where}: the published v0.0.0 file, SHA-256 verified")
@@ -346,10 +350,7 @@ def _check_weights_file(kind: str, fetch: str = DOWNLOAD) -> Finding:
             weights.load_decoder(path)
     except UserError as exc:
         # (no --force: a download replaces a file that is not the published one anyway)
-        fix = fetch if source == "the weights directory" else f"point {source} at a sound file"
-        if encoder == TORCHVISION_VGG19:  # (a download fetches the normalised VGG)
-            fix = (f"point ${weights.ENV_VAR[kind]} at torchvision's VGG-19 weights (vgg19-dcbb9e9d.pth): the decoder in "
-                   "use was trained against them")
+        fix = fetch if source == "the weights directory" or encoder == TORCHVISION_VGG19 else f"point {source} at a sound file"
         return Finding(kind, f"{where}: not usable: {str(exc).removeprefix(f'{path}: ')}", "problem", fix)
     return Finding(kind, f"{where}: loads and checks out (not the published release file)")
 

@@ -196,7 +196,9 @@ class Stylizer:
     def _load(cls, vgg: str | os.PathLike | None, decoder: str | os.PathLike | None,
               device: torch.device, dtype: torch.dtype, engine: str) -> "Stylizer":
         """The weights resolved and loaded, bound to a `_placement`."""
-        vgg_path, decoder_path = weights.resolve("vgg", vgg), weights.resolve("decoder", decoder)
+        # (a missing VGG beside a torchvision-trained decoder is pointed at torchvision's, not the download)
+        vgg_path = weights.resolve("vgg", vgg, weights.paired_encoder_kind(decoder))
+        decoder_path = weights.resolve("decoder", decoder)
         decoder_net = weights.load_decoder(decoder_path)  # names the encoder it was trained against
         encoder = weights.load_encoder(vgg_path, decoder_net.encoder_kind)
         weights.note_other_vgg(decoder_net, vgg_path, encoder.loaded_sha256)

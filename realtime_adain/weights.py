@@ -74,8 +74,10 @@ def _remembered_sha256(path: str, status: tuple[int, ...]) -> str:
     return file_sha256(path)
 
 
-def resolve(kind: str, explicit: str | os.PathLike | None = None) -> Path:
-    """The weights file of `kind` ('vgg' or 'decoder') by the resolution order above."""
+def resolve(kind: str, explicit: str | os.PathLike | None = None, encoder: str | None = None) -> Path:
+    """The weights file of `kind` ('vgg' or 'decoder') by the resolution order above. `encoder`:
+    what a VGG is wanted as (None: as the decoder found was trained against, `paired_encoder_kind`),
+    which says where a missing one comes from."""
     if explicit is not None and not str(explicit).strip():  # `--vgg "$UNSET"`: not a wish for the default
         raise UserError(f"an empty --{kind} path (an unset variable?); give a weights file, or leave --{kind} out")
     if explicit:
@@ -98,6 +100,9 @@ def resolve(kind: str, explicit: str | os.PathLike | None = None) -> Path:
         if (link := dead_link(weights_dir())) is not None:  # a loop, or a drive no longer mounted
             raise UserError(f"no {kind} weights found: the weights folder {weights_dir()} cannot exist ({why_dead(link)}; "
                             f"check {deciding_setting('data')}), so pass {flag} PATH or fix that")
+        if kind == "vgg" and (encoder or paired_encoder_kind()) == TORCHVISION_VGG19:
+            raise UserError("no vgg weights found: the decoder in use was trained against torchvision's VGG-19, so pass "
+                            "its weights (vgg19-dcbb9e9d.pth) with --vgg PATH (`weights download` fetches the normalised VGG)")
         if path.exists():  # (where a download would refuse to go: "a device, fifo or socket is where ...")
             what = "a folder" if path.is_dir() else "a device, fifo or socket"
             raise UserError(f"no {kind} weights found: {path} is {what}, not a weights file; move it away and run "
@@ -274,10 +279,18 @@ def _pytorch_layout(handle: BinaryIO) -> bool:
 
 
 def safetensors_metadata(data: bytes) -> dict[str, str]:
-    """The metadata in a safetensors file's header (an 8-byte length, then JSON), which
-    `safetensors.torch.load` has already checked."""
+    """The metadata in a safetensors file's header (an 8-byte length, then JSON; `data` may end
+    after the header); {} where the header holds no string-to-string metadata, as safetensors
+    refuses it (the one reader of metadata: `read_weights`, `header_metadata`, style caches)."""
     (length,) = struct.unpack("<Q", data[:8])
-    return dict(json.loads(data[8:8 + length]).get("__metadata__") or {})
+    try:
+        header = json.loads(data[8:8 + length])
+    except (ValueError, RecursionError):  # (not JSON, or nested past the parser's stack)
+        return {}
+    metadata = header.get("__metadata__") if isinstance(header, dict) else None
+    if not isinstance(metadata, dict) or not all(isinstance(value, str) for value in metadata.values()):
+        return {}
+    return metadata
 
 
 def read_weights(path: str | os.PathLike) -> LoadedWeights:
@@ -434,17 +447,24 @@ def trained_vgg_sha256(metadata: dict[str, str]) -> str | None:
     return recorded if isinstance(recorded, str) else None
 
 
-def header_metadata(path: str | os.PathLike) -> dict[str, str]:
-    """The metadata of a .safetensors file, read from its header alone; {} for a .pth or a file
-    that cannot be read (its load says why)."""
-    from safetensors import SafetensorError, safe_open
+# The longest safetensors header read for its metadata: safetensors' own limit.
+MAX_HEADER_BYTES = 100_000_000
 
+
+def header_metadata(path: str | os.PathLike) -> dict[str, str]:
+    """The metadata of a .safetensors file, read from its header alone (safe_open refused a path
+    that is not UTF-8, which read as no metadata: a torchvision-trained decoder passed as the
+    normalised VGG's); {} for a .pth or a file that cannot be read (its load says why)."""
     if Path(path).suffix != ".safetensors":
         return {}
     try:
-        with safe_open(str(path), framework="pt") as handle:
-            return handle.metadata() or {}
-    except (SafetensorError, OSError):
+        with open_regular(path) as handle:
+            start = handle.read(8)
+            length = int.from_bytes(start, "little")
+            if len(start) < 8 or length > min(MAX_HEADER_BYTES, os.fstat(handle.fileno()).st_size - 8):
+                return {}
+            return safetensors_metadata(start + handle.read(length))
+    except (OSError, UserError):
         return {}
 
 

@@ -150,17 +150,37 @@ def source_of(kind: str, explicit: str | None) -> str:
 
 # The widest row name shown: a file's 3000-character metadata key padded every row to its width.
 MAX_ROW_NAME = 32
+# The longest metadata value shown whole: a 400 KB `config` printed as one line.
+MAX_META_VALUE = 2000
 
 
-def what_it_holds(kind: str, path: Path, decoder: str | None = None) -> list[tuple[str, str]]:
+def meta_rows(metadata: dict[str, str]) -> list[tuple[str, str]]:
+    """A row per metadata key, its name cut to MAX_ROW_NAME and its value to MAX_META_VALUE. Names
+    that would be cut alike (a long shared start) show where each key differs instead: two rows
+    of the same name hid which was which."""
+    keys = sorted(metadata)
+    texts = [one_line(f"meta {key}") for key in keys]
+    cut = [shown(text, MAX_ROW_NAME) for text in texts]
+    rows = []
+    for key, text, name in zip(keys, texts, cut):
+        if twins := [other for other, other_name in zip(texts, cut) if other_name == name and other != text]:
+            differs = max(len(os.path.commonprefix([text, twin])) for twin in twins)
+            start = f"{text[:10]}..."  # then from just before where it differs: "meta confi...ng_rate_decoder"
+            name = start + shown(text[differs - 6:], MAX_ROW_NAME - len(start))
+        value = metadata[key]
+        rows.append((name, value if len(value) <= MAX_META_VALUE else
+                     f"{shown(value, MAX_META_VALUE)} ({len(value):,} characters)"))
+    return rows
+
+
+def what_it_holds(kind: str, path: Path, encoder: str | None) -> list[tuple[str, str]]:
     """Rows describing the file's contents; raises UserError for an unusable file. The VGG is
-    loaded as the encoder the decoder in use (`decoder`: --decoder) was trained against."""
+    loaded as `encoder`, the one the decoder in use was trained against."""
     from realtime_adain import weights
     from realtime_adain.encoders import TORCHVISION_VGG19
 
     loaded = weights.read_weights(path)
     if kind == "vgg":
-        encoder = weights.paired_encoder_kind(decoder)
         module = weights.load_encoder(path, encoder)
         what = (f"torchvision VGG-19 encoder up to relu4_1 ({len(module.layers)} modules used)"
                 if encoder == TORCHVISION_VGG19 else f"normalised VGG-19 encoder up to relu4_1 ({len(module)} modules used)")
@@ -173,8 +193,7 @@ def what_it_holds(kind: str, path: Path, decoder: str | None = None) -> list[tup
         ("holds", what),
         ("tensors", f"{len(loaded.state_dict)} ({sum(t.numel() for t in tensors):,} parameters; {used:,} used)"),
     ]
-    rows += [(shown(f"meta {key}", MAX_ROW_NAME), value) for key, value in sorted(loaded.metadata.items())]
-    return rows
+    return rows + meta_rows(loaded.metadata)
 
 
 def describe(kind: str, explicit: str | None, decoder: str | None = None) -> tuple[bool, list[tuple[str, str]]]:
@@ -182,8 +201,9 @@ def describe(kind: str, explicit: str | None, decoder: str | None = None) -> tup
     from realtime_adain import weights
 
     source = source_of(kind, explicit)
+    encoder = weights.paired_encoder_kind(decoder) if kind == "vgg" else None
     try:
-        path = weights.resolve(kind, explicit)
+        path = weights.resolve(kind, explicit, encoder)
     except UserError as exc:
         given = explicit if explicit is not None else os.environ.get(weights.ENV_VAR[kind])
         directory = _default_directory() if source == "weights directory" else None
@@ -201,7 +221,7 @@ def describe(kind: str, explicit: str | None, decoder: str | None = None) -> tup
         digest = weights.weights_sha256(path)
         published = release.PUBLISHED[kind]
         rows.append(("sha256", digest + ("  (the published v0.0.0 file)" if digest == published.sha256 else "")))
-        rows += what_it_holds(kind, path, decoder)
+        rows += what_it_holds(kind, path, encoder)
     except UserError as exc:
         rows.append(("status", f"not usable: {str(exc).removeprefix(f'{path}: ')}"))
         return False, rows
