@@ -182,9 +182,11 @@ def has_ice_addresses() -> bool:
 
 def offer_problem(sdp: str) -> str | None:
     """Why an offer is refused before any peer connection is made, or None: aiortc says little
-    (or an internal error) about a malformed one, and takes any number of tracks and candidates."""
-    lines = sdp.splitlines()
-    if not lines or lines[0].strip() != "v=0":
+    (or an internal error) about a malformed one, and takes any number of tracks and candidates.
+    Checked as aiortc is given it (`for_aiortc`: trailing blanks off), so a blank aiortc never
+    sees (`a=setup:actpass `) is no reason to refuse it."""
+    lines = for_aiortc(sdp).splitlines()
+    if not lines or not re.fullmatch(r"v=\s*0", lines[0]):  # (aiortc: int() of what follows v=)
         return "the offer is not an SDP session description (its first line must be v=0)"
     media = [line[2:].split(" ", 1)[0] for line in lines if line.startswith("m=")]
     if "video" not in media:
@@ -195,7 +197,7 @@ def offer_problem(sdp: str) -> str | None:
     if len(candidates) > MAX_CANDIDATES:
         return f"the offer has {len(candidates)} ICE candidates; at most {MAX_CANDIDATES}"
     for candidate in candidates:  # (port 65536 reached sendto() in aioice: two tracebacks in the log per offer)
-        fields = candidate.split()
+        fields = candidate[12:].split()  # (as aiortc splits it: `a=candidate: 1 1 ...` has its port 6th too)
         if len(fields) > 5 and not (re.fullmatch(r"[0-9]{1,5}", fields[5]) and int(fields[5]) <= 65535):
             return f"the offer has an ICE candidate whose port {fields[5][:12]!r} is not in 0..65535"
     problem = credentials_problem(lines) or shape_problem(lines) or sections_problem(lines)
@@ -218,7 +220,7 @@ PAYLOAD_TYPE = r"0*(?:[0-9]|[1-6][0-9]|7[0-17-9]|[89][0-9]|1[01][0-9]|12[0-7])" 
 # the candidates' ports, `credentials_problem` the ICE credentials and fingerprints; aiortc keeps
 # the other attributes' values as they are, or reads them as flags.)
 LINE_SHAPES = {
-    "v=": (r"0\s*", "0"),
+    "v=": (r"\s*0", "0"),
     "c=": (r"IN IP[46] \S+", "IN IP4|IP6 ADDRESS"),
     "m=": (rf"(?:audio|video) {PORT} [A-Z/]+(?: {PAYLOAD_TYPE})+"
            rf"|application {PORT} (?:DTLS/SCTP {PORT}|(?!DTLS/SCTP )[A-Z/]+ \S+)(?: \S+)*",
@@ -227,39 +229,45 @@ LINE_SHAPES = {
     "a=candidate:": (rf"\S+ [0-9]{{1,3}} \S+ {NUMBER} \S+ [0-9]+ (?i:typ) \S+(?: rport {PORT}| (?!rport )\S+)*",
                      "FOUNDATION COMPONENT TRANSPORT PRIORITY ADDRESS PORT typ TYPE, then NAME VALUE pairs"),
     "a=extmap:": (r"[0-9]{1,5}(?:/[a-z]+)? \S+", "ID[/DIRECTION] URI"),
-    "a=fmtp:": (rf"{PAYLOAD_TYPE} \S.*", "PAYLOAD-TYPE PARAMETERS"),
-    "a=group:": (r"\S+(?: \S+)*", "SEMANTICS [MID...]"),
+    "a=fmtp:": (rf"{PAYLOAD_TYPE} .+", "PAYLOAD-TYPE PARAMETERS"),
+    "a=group:": (r"(?:\S+(?: \S+)*)?", "SEMANTICS [MID...]"),  # (empty: aiortc skips it)
     "a=max-message-size:": (NUMBER, "a number"),
     "a=mid:": (r"\S{1,256}", "1 to 256 characters without spaces"),
-    "a=msid:": (r"\S+(?: \S+)?", "STREAM-ID [TRACK-ID]"),
-    "a=msid-semantic:": (r"\S+(?: \S+)*", "SEMANTICS [STREAM-ID...]"),
+    # (aiortc takes a track id from an a=msid with a blank: the second field, which must be there)
+    "a=msid:": (r"[^ ]*|\s*\S+\s+\S.*", "STREAM-ID [TRACK-ID]"),
+    "a=msid-semantic:": (r"(?:\S+(?: \S+)*)?", "SEMANTICS [STREAM-ID...]"),
     "a=rtcp:": (rf"{PORT}(?: IN IP[46] \S+)?", "PORT [IN IP4|IP6 ADDRESS]"),
-    "a=rtcp-fb:": (rf"(?:\*|{PAYLOAD_TYPE}) \S.*", "PAYLOAD-TYPE|* TYPE [PARAMETER]"),
-    "a=rtpmap:": (rf"{PAYLOAD_TYPE} [^/\s]+/{NUMBER}(?:/[0-9]{{1,3}})?", "PAYLOAD-TYPE NAME/CLOCK-RATE[/CHANNELS]"),
+    # (aiortc reads a type only after a first field that names its codecs: `*` or a payload type)
+    "a=rtcp-fb:": (r"(?!(?:\*|[0-9]+)$).*", "PAYLOAD-TYPE|* TYPE [PARAMETER]"),
+    "a=rtpmap:": (rf"{PAYLOAD_TYPE} [^/]+/{NUMBER}(?:/[0-9]{{1,3}})?", "PAYLOAD-TYPE NAME/CLOCK-RATE[/CHANNELS]"),
     "a=sctp-port:": (PORT, "a port 0..65535"),
     "a=sctpmap:": (rf"{PORT} \S.*", "PORT PROTOCOL [STREAMS]"),
     "a=setup:": ("actpass|active|passive", "actpass, active or passive"),
     "a=ssrc:": (rf"{NUMBER} [^:]*:.*", "SSRC ATTRIBUTE:VALUE"),
-    "a=ssrc-group:": (rf"\S+(?: {NUMBER})*", "SEMANTICS SSRC..."),
+    "a=ssrc-group:": (rf"(?:\S+(?: {NUMBER})*)?", "SEMANTICS SSRC..."),
 }
 NUMBER_PARAMETERS = ("apt", "max-fr", "max-fs", "maxplaybackrate", "minptime", "stereo", "useinbandfec",  # aiortc's
                      "packetization-mode")  # int()s (H264's, when codecs are matched: with no value, a TypeError)
 # The lines aiortc splits at any whitespace (str.split()): checked with their whitespace made single
 # blanks. It splits the others at single blanks (a tab for one failed its int() or its match of
-# "IN IP4 ADDRESS"): checked as written but for the trailing whitespace `for_aiortc` takes off.
+# "IN IP4 ADDRESS"): checked as written (less the trailing whitespace `for_aiortc` takes off), but
+# for those it reads whole with int(), which takes blanks around the number.
 SPLIT_AT_ANY_WHITESPACE = ("a=candidate:", "a=extmap:", "a=group:", "a=msid-semantic:", "a=ssrc-group:")
+READ_BY_INT = ("a=max-message-size:", "a=sctp-port:")
 
 
 def shape_problem(lines: list[str]) -> str | None:
-    """Why a line aiortc would read is refused (see LINE_SHAPES), or None. An attribute without a
-    ':' (`a=setup`) is checked as one with an empty value: aiortc reads it as the attribute with
-    no value (None), and failed inside on it ("'NoneType' object has no attribute 'split'")."""
+    """Why a line aiortc would read is refused (see LINE_SHAPES), or None; `lines` as `for_aiortc`
+    gives them. An attribute without a ':' (`a=setup`, `a=group`) is refused as an empty value:
+    aiortc reads it as the attribute with no value (None), and failed inside on it ("'NoneType'
+    object has no attribute 'split'"), where `a=group:` with an empty value is skipped."""
     for line in lines:
+        bare = False
         if line[:2] in ("v=", "c=", "m="):
             start, value = line[:2], line[2:]
         elif line.startswith("a="):
-            attribute, _, value = line[2:].partition(":")  # (as aiortc splits it)
-            start = f"a={attribute}:"
+            attribute, colon, value = line[2:].partition(":")  # (as aiortc splits it)
+            start, bare = f"a={attribute}:", not colon
         else:
             continue
         shape = LINE_SHAPES.get(start)
@@ -267,9 +275,9 @@ def shape_problem(lines: list[str]) -> str | None:
             continue
         if start in SPLIT_AT_ANY_WHITESPACE:
             value = " ".join(value.split())
-        elif start != "a=setup:":  # (a=setup's value is checked as written)
-            value = value.rstrip()
-        if not re.fullmatch(shape[0], value):
+        elif start in READ_BY_INT:
+            value = value.strip()
+        if bare or not re.fullmatch(shape[0], value):
             return f"the offer's {start.rstrip(':')} line must be {shape[1]}, not {value[:40]!r}"
         for name, number in fmtp_parameters(line).items():
             if name.strip() in NUMBER_PARAMETERS and not re.fullmatch(NUMBER, number.strip()):
