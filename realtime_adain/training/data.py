@@ -65,7 +65,8 @@ def list_images(directory: str | os.PathLike, what: str, exclude: Sequence[str |
     Symbolic links to folders are followed (a dataset assembled from links), each real folder
     once (a link loop ends). Hidden files and folders are left out: macOS's `._NAME.jpg` twins
     and our own half-written `.NAME.part.jpg` files are not images. So are the folders in
-    `exclude` (the run's --out, whose samples must not become training images).
+    `exclude` (the run's --out, whose samples must not become training images), and, said in a
+    note, any subfolder that holds another training run (`holds_training_run`).
     """
     root = expand_home(directory)  # (`--content='~/coco'`: the shell leaves a quoted ~ alone)
     if root.is_file():
@@ -76,7 +77,8 @@ def list_images(directory: str | os.PathLike, what: str, exclude: Sequence[str |
                             "socket, or a link that leads to none)")
         raise UserError(f"{root}: no such {what} directory")
     skipped_dirs = {os.path.realpath(d) for d in exclude}
-    if os.path.realpath(root) in skipped_dirs:  # all of it left out: "empty" said nothing useful
+    real_root = os.path.realpath(root)
+    if real_root in skipped_dirs:  # all of it left out: "empty" said nothing useful
         raise UserError(f"{root}: the {what} directory is the run's --out; give the run a folder of its own")
     seen: set[str] = set()
     files = []
@@ -84,6 +86,10 @@ def list_images(directory: str | os.PathLike, what: str, exclude: Sequence[str |
     for folder, subfolders, names in os.walk(root, followlinks=True):
         real = os.path.realpath(folder)
         if real in seen or real in skipped_dirs:
+            subfolders.clear()
+            continue
+        if real != real_root and holds_training_run(folder):
+            note(f"{folder}: left out, it holds a training run", once=True)  # (once: evaluate.py lists twice)
             subfolders.clear()
             continue
         seen.add(real)
@@ -104,6 +110,14 @@ def list_images(directory: str | os.PathLike, what: str, exclude: Sequence[str |
         raise UserError(f"{root}: no images in the {what} directory ({counted}"
                         + (f"; {hidden_ones} left out: names starting with '.')" if hidden else ")"))
     return images
+
+
+def holds_training_run(folder: str) -> bool:
+    """Whether `folder` is a training run's --out: its checkpoints/ and its lock or log.csv, as the
+    trainer makes them (`Trainer._prepare_out_dir`). An earlier run's --out inside a dataset
+    holds stylized samples, which must not be trained on or evaluated as content or style."""
+    return os.path.isdir(os.path.join(folder, "checkpoints")) and any(
+        os.path.isfile(os.path.join(folder, name)) for name in (".lock", "log.csv"))
 
 
 def read_training_image(path: Path) -> tuple[np.ndarray | None, str]:
