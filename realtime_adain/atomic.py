@@ -165,11 +165,27 @@ def name_too_long(path: Path) -> str | None:
     return None
 
 
+def refuse_missing_before_dotdot(path: Path) -> None:
+    """Refuse a path whose `..` steps out of a folder that does not exist (`-o new/../out.jpg`):
+    no system call can follow it (cp and the shell say "No such file or directory"), and making the
+    folder to get through wrote ./out.jpg and left an empty `new/` nobody asked for."""
+    parts = path.parts
+    if ".." not in parts:
+        return
+    last = len(parts) - 1 - parts[::-1].index("..")
+    for end in range(1, last + 1):
+        if not os.path.lexists(missing := Path(*parts[:end])):
+            raise UserError(f"{path}: {missing}: no such folder for the '..' after it to step out of; "
+                            "make it first, or give the path without it")
+
+
 def make_folders(folder: Path) -> bool:
     """`folder` and its missing parents, like `mkdir -p`, each usable by its owner whatever the
     umask (`mkdir -p` does the same for the parents): under `umask 0777` Path.mkdir made a folder
     nobody could write into, so the output failed and the empty folder stayed. Whether this call
-    made `folder` itself (not there before, nor made meanwhile by another process)."""
+    made `folder` itself (not there before, nor made meanwhile by another process). Unlike
+    `mkdir -p`, no folder is made only to step out of it with `..` (`refuse_missing_before_dotdot`)."""
+    refuse_missing_before_dotdot(folder)
     if folder.is_dir():
         return False
     if folder.parent != folder:
@@ -215,11 +231,13 @@ def writable_target(path: Path) -> Path:
     and ffmpeg do; renaming over the link would replace the link itself). A folder, device, fifo
     or socket is refused: renaming a finished file over /dev/null, say, would replace the device.
     A link to a missing file is written through where the file's folder exists (as ffmpeg does);
-    a link into a missing folder is refused: the folders would be made wherever it points. A name
-    no file can have is refused here, before any work (it failed when its turn came, after the
-    other results of the run were written)."""
+    a link into a missing folder is refused: the folders would be made wherever it points; so is
+    a `..` out of a missing folder (`refuse_missing_before_dotdot`). A name no file can have is
+    refused here, before any work (it failed when its turn came, after the other results of the
+    run were written)."""
     if reason := name_too_long(path):
         raise UserError(f"{path}: {reason}")
+    refuse_missing_before_dotdot(path)
     target = Path(os.path.realpath(path)) if path.is_symlink() else path
     if target.is_symlink():  # realpath stops in a loop of links
         raise UserError(f"{path}: is a loop of symbolic links; remove it or give another name")

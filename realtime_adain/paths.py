@@ -29,21 +29,37 @@ def expand_inputs(
         path = Path(raw)
         if path.is_dir():
             # Hidden files are skipped: macOS's ._NAME companions, and our own temporaries (atomic.py).
-            entries = [p for p in path.iterdir() if not p.name.startswith(".") and accept(p)]
+            visible = [p for p in path.iterdir() if not p.name.startswith(".")]
+            entries = [p for p in visible if accept(p)]
             # In the byte order of the names, as `ls` in the C locale (and README) lists them: sorted as
             # text, a name that is not UTF-8 (its bytes as surrogates) came after every CJK one.
             matches = sorted((p for p in entries if p.is_file()), key=os.fsencode)
             odds = (p for p in entries if not p.is_file() and not p.is_dir())
             for odd in sorted(odds, key=os.fsencode):  # never opened: a FIFO blocks
                 note(f"{odd}: left out, {_not_usable(odd, what)}", once=True)
+            for odd in sorted((p for p in visible if _odd_ending(p, accept) and p.is_file()), key=os.fsencode):
+                note(f"{odd}: left out, {_odd_ending(odd, accept)} (rename it to include it)", once=True)
             if not matches:
                 raise UserError(f"{path}: no {noun} in this {what} directory")
             found += matches
         elif path.is_file() or (sequences and find_sequence(path)):
+            if reason := _odd_ending(path, accept):  # (read all the same: by its contents)
+                note(f"{path}: {reason}, so {Path(path.name.rstrip(' .')).suffix!r} is not taken as its extension",
+                     once=True)
             found.append(path)
         else:
             raise UserError(f"{path}: {_not_usable(path, what)}")
     return found
+
+
+def _odd_ending(path: Path, accept: Callable[[Path], bool]) -> str | None:
+    """Why a name `accept` would take but for the spaces or dots after it is not taken (`a.jpg `,
+    a slip of a script or an unzipped Windows name): its extension is not `.jpg`, and a folder
+    run left it out without a word. None for any other name."""
+    trimmed = path.name.rstrip(" .")
+    if trimmed == path.name or not trimmed or accept(path) or not accept(path.with_name(trimmed)):
+        return None
+    return f"its name ends in {'a space' if path.name.endswith(' ') else 'a dot'}"
 
 
 def _not_usable(path: Path, what: str) -> str:
@@ -123,13 +139,24 @@ def entry_key(path: str | os.PathLike) -> tuple[int, int, str] | None:
     None where the folder does not exist. Two paths with one key are one file to replace: a bind
     mount (or a second mount of one file system) gives a folder two real paths, and `-o
     bind/in.mp4` replaced `same/in.mp4`. (A hard link's other name is another entry: renaming over
-    it leaves the file behind it alone.)"""
+    it leaves the file behind it alone, and breaks the link: `file_identity` tells that.)"""
     real = real_path(path)
     try:
         folder = os.stat(real.parent)
     except OSError:
         return None
     return folder.st_dev, folder.st_ino, os.path.normcase(real.name)  # (Windows: any case is one name)
+
+
+def file_identity(path: str | os.PathLike) -> tuple[int, int] | None:
+    """The regular file `path` leads to, links followed, as (device, inode); else None. An output
+    that is a hard link of an input is that input under another name (`-o hl.mp4` after `ln in.mp4
+    hl.mp4`): its result silently broke the link, where a symbolic link was refused."""
+    try:
+        status = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return (status.st_dev, status.st_ino) if stat.S_ISREG(status.st_mode) else None
 
 
 def same_entry(first: str | os.PathLike, second: str | os.PathLike) -> bool:
@@ -192,8 +219,10 @@ def refuse_overwriting_inputs(outputs: Iterable[Path], inputs: Iterable[Path]) -
     inputs = list(inputs)
     resolved_inputs = {real_path(p) for p in inputs}
     input_entries = {entry_key(p) for p in inputs} - {None}
+    input_files = {file_identity(p) for p in inputs} - {None}
     for path in outputs:
-        if real_path(path) in resolved_inputs or entry_key(path) in input_entries:
+        if (real_path(path) in resolved_inputs or entry_key(path) in input_entries
+                or file_identity(path) in input_files):
             raise UserError(f"{path}: output would overwrite an input")
         if any(names_a_picture(Path(source), Path(path)) for source in inputs):
             raise UserError(f"{path}: output would overwrite a picture of an image-sequence input")
@@ -262,6 +291,9 @@ def dead_link_is(link: Path) -> str:
 def check_writable_dir(directory: Path, what: str = "output directory") -> None:
     """Prove `directory` can be made and written to without making it, so a run refused later
     leaves no empty folder behind (the outputs' temporary files create it when written)."""
+    from realtime_adain.atomic import refuse_missing_before_dotdot
+
+    refuse_missing_before_dotdot(directory)
     shown = directory if str(directory) != "." else f"{os.getcwd()} (the current folder)"  # (not ".", never typed)
     if (link := dead_link(directory)) is not None:
         raise UserError(f"{shown}: {what} cannot be made ({why_dead(link)})")
