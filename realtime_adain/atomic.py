@@ -238,6 +238,10 @@ def writable_target(path: Path) -> Path:
     if reason := name_too_long(path):
         raise UserError(f"{path}: {reason}")
     refuse_missing_before_dotdot(path)
+    if descriptor := open_descriptor_on_the_way(path):
+        how = "is" if descriptor == os.path.abspath(path) else f"leads to {descriptor},"
+        raise UserError(f"{path}: {how} an open descriptor, not a file: the result would replace the file it "
+                        "writes to; give that file's own name")
     target = Path(os.path.realpath(path)) if path.is_symlink() else path
     if target.is_symlink():  # realpath stops in a loop of links
         raise UserError(f"{path}: is a loop of symbolic links; remove it or give another name")
@@ -249,6 +253,25 @@ def writable_target(path: Path) -> Path:
     if target.exists() and not target.is_file():
         raise UserError(f"{path}: is a device, fifo or socket; give a regular file's name")
     return target
+
+
+# A process's open descriptor as the system names it (/dev/stdout is a link to /proc/self/fd/1).
+DESCRIPTOR_ENTRY = re.compile(r"/proc/[^/]+/fd/[0-9]+|/dev/fd/[0-9]+|/dev/std(?:in|out|err)")
+
+
+def open_descriptor_on_the_way(path: Path, hops: int = 40) -> str | None:
+    """The open descriptor `path` names or reaches through its links (/dev/stdout, /proc/self/fd/1),
+    None for none: `--json /dev/stdout >> log.txt` renamed the results over log.txt (its lines
+    lost), where a pipe there was refused as a fifo."""
+    name = os.path.abspath(path)
+    for _ in range(hops):
+        if DESCRIPTOR_ENTRY.fullmatch(name):
+            return name
+        try:
+            name = os.path.join(os.path.dirname(name), os.readlink(name))
+        except OSError:  # (not a link, or none there)
+            return None
+    return None
 
 
 def cut_to_fit(stem: str, room: int) -> str:
