@@ -102,6 +102,7 @@ def dash_value_hint(message: str, args: Sequence[str]) -> str:
     if not found:
         return ""
     options = set(found.group(1).split("/"))  # ("--style/-s")
+    args = [arg for arg in args if arg != "--"]  # (`-o -- -x.jpg`: meant as -o's value; `--` abbreviates no option)
     for option, value in zip(args, args[1:]):
         # (not `-s -o`: a value forgotten; `-inf` and `-nan` are numbers too; `--alph` is argparse's
         # abbreviation of `--alpha`)

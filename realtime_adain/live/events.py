@@ -66,6 +66,11 @@ def _stderr_copy() -> int | None:
         return None
 
 
+# Characters JSON may hold raw that a terminal acts on or a reader breaks the line at: DEL, C1,
+# U+2028/9 (json.dumps escapes C0 itself), as JSON's escapes; C0's here only to be looked for.
+_CONTROL = {code: f"\\u{code:04x}" for code in (*range(0x20), *range(0x7f, 0xa0), 0x2028, 0x2029)}
+
+
 def number(value: float) -> str:
     """A number as the log writes it (and the HUD shows it): `--alpha 0.35` is 0.35, not 0.3."""
     return f"{value:.4g}"
@@ -84,9 +89,12 @@ class EventLog:
 
     @staticmethod
     def _value(value: object) -> str:
+        """A value as one token: quoted (JSON) where it holds a space, `"`, `=` or a control character
+        (a file name's ESC sequence drove the terminal, its CR rewrote the line), all of them escaped."""
         text = number(value) if isinstance(value, float) else str(value)
-        quoted = not text or any(c in text for c in ' "=\n')
-        return json.dumps(text, ensure_ascii=False) if quoted else text  # "été.mp4", not "\u00e9t\u00e9.mp4"
+        quoted = not text or any(c in ' "=' or ord(c) in _CONTROL for c in text)
+        # ("été.mp4", not "\u00e9t\u00e9.mp4"; json.dumps leaves DEL, C1 and U+2028/9 as they are)
+        return json.dumps(text, ensure_ascii=False).translate(_CONTROL) if quoted else text
 
     def __call__(self, event: str, **fields: object) -> None:
         self._write(event, fields, to_stderr=True)

@@ -19,7 +19,7 @@ import torch
 from tqdm import tqdm
 
 from realtime_adain import weights
-from realtime_adain.errors import UserError
+from realtime_adain.errors import UserError, one_line
 from realtime_adain.devices import pick_device
 from realtime_adain.picture_sizes import resize
 from realtime_adain.training.checkpoint import recorded_vgg_sha256
@@ -91,7 +91,8 @@ def mean_losses(
         return [(math.nan, math.nan) for _ in nets], 0
     style_stats = [tuple(torch.cat(parts) for parts in zip(*layer)) for layer in zip(*batches)]
     style_count = len(style_stats[0][0])
-    for batch in tqdm(contents, total=content_batches, desc=label, unit="batch", disable=None):
+    # (`label` escaped: a decoder's file name drove the terminal)
+    for batch in tqdm(contents, total=content_batches, desc=one_line(label), unit="batch", disable=None):
         features = encoder.features(batch.to(device))[-levels:]
         batch_pairs = [(c, s) for c in range(len(batch)) for s in range(style_count)]
         for start in range(0, len(batch_pairs), batch_size):

@@ -25,7 +25,7 @@ from realtime_adain import interrupts
 from realtime_adain.adain import StyleStats
 from realtime_adain.atomic import PendingOutput, partial_path
 from realtime_adain.device_blend import DeviceBlend, wanted as wants_device_blend
-from realtime_adain.errors import UserError, not_all_written, out_of_memory_as_user_error, refuse_inputs, stopped_at
+from realtime_adain.errors import UserError, not_all_written, one_line, out_of_memory_as_user_error, refuse_inputs, stopped_at
 from realtime_adain.paths import refuse_overwriting_inputs
 from realtime_adain.picture_sizes import MAX_SIDE, check_pixel_budget, fit_short_side, resize
 from realtime_adain.settings import STATS_MODES, STATS_NEED_EAGER, VideoSettings
@@ -39,7 +39,7 @@ from realtime_adain.video.reader import CAPTIONS_LEFT_OUT, Frame, VideoReader
 from realtime_adain.video.streams import CHAPTERS_CARRIED, TIMECODE_CARRIED, is_cover_art
 from realtime_adain.video.deinterlace import film_rate
 from realtime_adain.video.formats import EncodeSettings, check_encoder, framed_picture
-from realtime_adain.notes import note
+from realtime_adain.notes import note, write_line
 from realtime_adain.video.picture_output import PictureOutput, is_picture_pattern
 from realtime_adain.video.timecode import cut_tags
 from realtime_adain.video.writer import VideoFormatOut, VideoWriter
@@ -98,7 +98,8 @@ def stylize_file(
                 writer, pending = open_output(output, reader, settings, encode, spec)
             reports = stream_reports(reader, writer)
             # A benchmark's scratch run (keep_interrupted False) prints its own timings: no bar per repeat.
-            progress = tqdm(total=reader.expected_frames or None, desc=source.name, unit="frame",
+            # (the name escaped: an escape sequence in it drove the terminal)
+            progress = tqdm(total=reader.expected_frames or None, desc=one_line(source.name), unit="frame",
                             disable=None if keep_interrupted else True)
             stabilizer, smoother, device_blend = hook_temporal_stages(settings, stylizer, source, first.shape[:2],
                                                                       reader.expected_frames or 0)
@@ -183,7 +184,7 @@ def stylize_file(
         finally:
             stylizer.engine.content_stats = stylizer.engine.after_step = None
         if stopped is not None:  # (as SignalGuard says it of a signal held while finishing)
-            tqdm.write(f"finished {output}; stopping there", file=sys.stderr)
+            write_line(f"finished {output}; stopping there")
             raise stopped
         return writer.frames_written, (width, height)
 
@@ -390,8 +391,7 @@ def keep_partial(writer: VideoWriter | PictureOutput, pending: PendingOutput | P
     if writer.frames_written:
         kept = pending.publish_partial()
         count = writer.frames_written
-        tqdm.write(f"{interrupts.message(interrupt)}: {count} frame{'s' if count != 1 else ''} kept in {kept}",
-                   file=sys.stderr)
+        write_line(f"{interrupts.message(interrupt)}: {count} frame{'s' if count != 1 else ''} kept in {kept}")
     else:
         pending.discard()
 

@@ -34,15 +34,18 @@ NTSC_WHOLE_RATES = (24, 30, 48, 60, 120, 240)  # rates x 1000/1001 that are writ
 _DIRECTIVE = re.compile(r"%(\d*)d")  # FFmpeg's av_get_frame_filename: %d, or %Nd / %0Nd zero-padded to N
 _ANY_PERCENT = re.compile(r"%(%|\d*d|.?)")
 _PRINTF_NUMBER = re.compile(r"%%|%[-+0-9]*(?:hh|h|ll|l|j|z|t)?[diuxX]")  # what C's printf would number
-_SCHEME = re.compile(r"[A-Za-z0-9+.-]+:")  # what FFmpeg takes for a protocol's name before a colon
+# What FFmpeg's url_find_protocol takes for a protocol: a name of its scheme characters (none
+# too) before a colon, or `subfile,` with a colon anywhere after it (`subfile,,start,0,end,0,,:x.mp4`).
+_PROTOCOL = re.compile(r"[A-Za-z0-9+.-]*:|subfile,.*:", re.DOTALL)
 
 
 def ffmpeg_name(path: str | os.PathLike) -> str:
     """A file's name as FFmpeg is to open it: one that starts like a URL (`take:2.mp4`, or its
     temporary `.take:2.mp4.PID-x.part.mp4`) gets `file:` before it, else FFmpeg took the part
-    before the colon for a protocol ("Protocol not found") and the file could not be read or written."""
+    before the colon for a protocol ("Protocol not found"), or opened another file (`subfile,...:x.mp4`
+    reads a part of x.mp4)."""
     text = os.fspath(path)
-    return f"file:{text}" if _SCHEME.match(text) else text
+    return f"file:{text}" if _PROTOCOL.match(text) else text
 
 
 def named_file(name: str) -> str:
