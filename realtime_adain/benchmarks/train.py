@@ -17,7 +17,7 @@ import time
 
 import torch
 
-from realtime_adain.commands.argtypes import int_between, results_file, step_count, warmup_steps
+from realtime_adain.commands.argtypes import int_between, results_file, step_count, thread_count, warmup_steps
 from realtime_adain.benchmarks.setup import (check_results_file, installed_weights, machine, report_json,
                                              stamp, timed_once)
 from realtime_adain.encoders import ENCODER_KINDS, NORMALISED_VGG, build_encoder, torchvision_state_dict
@@ -70,6 +70,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="torch.compile the step (compiling is the first step, never timed: at least 1 untimed "
                              "step even with --warmup 0)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    parser.add_argument("--threads", type=thread_count, default=None, metavar="N",
+                        help="CPU threads (default: torch's; 1 on a loaded machine, where 2 waited on each other)")
     parser.add_argument("--json", type=results_file, metavar="PATH", help="also write the results to this JSON file")
 
 
@@ -118,6 +120,8 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         check_output_file(args.json)  # before the timing, not after
         check_results_file(args.json, installed_weights())  # (not read here, but refused as every bench refuses them)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     device = pick_device(args.device)
     # (each checked before any timing; a mode that runs as another, `auto` as `off` on a CPU, timed once)
     modes = timed_once(args.amp or (["off", "bf16", "fp16"] if device.type == "cuda" else ["off"]),
@@ -139,5 +143,5 @@ def run(args: argparse.Namespace) -> int:
     base = results[0]["median_s"]
     for r in results[1:]:
         print(f"speed-up of {amp_label(r)} over {amp_label(results[0])}: {base / r['median_s']:.2f}x")
-    report_json({**stamp("train", device), "results": results}, args.json)
+    report_json({**stamp("train", device), "threads": torch.get_num_threads(), "results": results}, args.json)
     return 0

@@ -573,7 +573,7 @@ class Client:
         self.created = self.last_activity = time.monotonic()
         self.connected = False  # its peer reached the connected state (at any time)
         self.returned: deque[float] = deque(maxlen=FPS_WINDOW)
-        self.latencies: deque[float] = deque(maxlen=LATENCY_WINDOW)
+        self.latencies: deque[tuple[int | None, float]] = deque(maxlen=LATENCY_WINDOW)  # (pts, seconds)
         self.frames_in = self.frames_out = 0
         self.last_batch = 0
         self.has_video = False
@@ -708,7 +708,7 @@ class Client:
         now = time.monotonic()
         self.frames_out += 1
         self.returned.append(now)
-        self.latencies.append(now - delivery.arrived)
+        self.latencies.append((delivery.pts, now - delivery.arrived))
         self.last_batch = delivery.batch
 
     def stats(self, clients: int) -> dict:
@@ -716,9 +716,14 @@ class Client:
         fps = (len(recent) - 1) / max(1e-6, recent[-1] - recent[0]) if len(recent) >= 2 else 0.0
         if fps and time.monotonic() - recent[-1] > max(2.0, 3.0 / fps):
             fps = 0.0  # nothing came back for three frame intervals (a paused or silent camera)
-        p50, p95 = (np.percentile(self.latencies, (50, 95)) * 1000) if self.latencies else (0.0, 0.0)
+        seconds = [latency for _pts, latency in self.latencies]
+        p50, p95 = (np.percentile(seconds, (50, 95)) * 1000) if seconds else (0.0, 0.0)
         stylizer = self.pipeline.stylizer
-        return {"fps": round(fps, 1), "latency_ms": {"p50": round(float(p50), 1), "p95": round(float(p95), 1)},
+        # Each frame's own figure too, by its pts: `bench serve` takes those of the frames it measured
+        # (its p50 from a message's window of the last 60 frames reached back into the warm-up).
+        by_pts = [[pts, round(1000 * latency, 1)] for pts, latency in self.latencies if pts is not None]
+        return {"fps": round(fps, 1), "latency_ms": {"p50": round(float(p50), 1), "p95": round(float(p95), 1),
+                                                     "by_pts": by_pts},
                 "batch": self.last_batch, "clients": clients, "device": str(stylizer.device), "engine": stylizer.engine_name,
                 "frames_in": self.frames_in, "frames_out": self.frames_out, "dropped": self.pipeline.dropped}
 
