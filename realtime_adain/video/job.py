@@ -208,7 +208,9 @@ def output_format(reader: VideoReader, width: int, height: int) -> VideoFormatOu
     chapters and roles, the timecodes moved to the cut's start (a timecode names the video's
     first picture; the output's is the one shown at the cut's start)."""
     video_start = Fraction(reader.stream.start_time or 0) * reader.time_base + reader.shift.start_offset
-    cut = max(Fraction(0), reader.segment.shift - video_start) if not reader.segment.whole else Fraction(0)
+    # (the exact start, as `Segment.ends_before` judges the first picture by: its shift, rounded down
+    # to a tick, was half a 12 fps frame before a frame's end, and the timecode named the one skipped)
+    cut = max(Fraction(0), reader.segment.start - video_start) if not reader.segment.whole else Fraction(0)
     return VideoFormatOut(width, height, reader.time_base, reader.frame_rate, reader.output_colour,
                           cut_tags(reader.container.metadata, cut, reader.frame_rate),
                           cut_tags(reader.stream.metadata, cut, reader.frame_rate), reader.chapters(),

@@ -10,7 +10,7 @@ import math
 import re
 from fractions import Fraction
 
-from realtime_adain.video.timestamps import SLIVER
+from realtime_adain.video.timestamps import shown_too_briefly
 
 TIMECODE = re.compile(r"^(\d{1,2}):(\d{2}):(\d{2})([:;.,])(\d{2,3})$")
 FRAMES_A_DAY = 24 * 3600  # (times the nominal rate): a timecode wraps at midnight
@@ -44,11 +44,11 @@ def later_timecode(timecode: str, seconds: Fraction, rate: Fraction | None) -> s
 
 
 def pictures_before(seconds: Fraction, rate: Fraction) -> int:
-    """The pictures at `rate` before the one a cut at `seconds` begins with: the one shown then,
-    or the next where that one stops showing less than `SLIVER` or half a picture's time after (as
-    `Segment.ends_before` skips it)."""
+    """The pictures at `rate` before the one a cut at `seconds` (exactly where it starts, not
+    rounded to a tick) begins with: the one shown then, or the next where that one shows too
+    briefly after it (`shown_too_briefly`, as `Segment.ends_before` skips it)."""
     shown = math.floor(seconds * rate)
-    return shown + 1 if (shown + 1) / rate - seconds < max(SLIVER, 1 / (2 * rate)) else shown
+    return shown + 1 if shown_too_briefly((shown + 1) / rate - seconds, 1 / rate) else shown
 
 
 def cut_tags(tags: dict[str, str], seconds: Fraction, rate: Fraction | None) -> dict[str, str]:

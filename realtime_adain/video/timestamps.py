@@ -38,6 +38,13 @@ MICROSECONDS = Fraction(1, 1_000_000)  # AV_TIME_BASE: container.start_time's un
 SLIVER = Fraction(1, 1000)
 
 
+def shown_too_briefly(left: Fraction, duration: Fraction) -> bool:
+    """Whether a frame `duration` seconds long that shows only `left` seconds after a cut's start
+    is skipped for the next (`SLIVER`): the one rule for which picture a segment begins with, so
+    that its timecode (`timecode.pictures_before`) names the picture kept (`Segment.ends_before`)."""
+    return left * 2 < max(2 * SLIVER, duration)
+
+
 class Heading:
     """Where a stream was heading, in ticks of its time base `time_base` on the timeline of
     `offset` (one version of `TimestampShift.offset`, of splice `segment`): kept in ticks so that
@@ -345,7 +352,7 @@ class Segment:
         if pts is None or not self.start or pts * self.time_base >= self.start:
             return False
         end = pts + (duration or 0)
-        if (end * self.time_base - self.start) * 2 >= max(2 * SLIVER, (duration or 0) * self.time_base):
+        if not shown_too_briefly(end * self.time_base - self.start, (duration or 0) * self.time_base):
             return False
         self._skipped_end = end
         return True
@@ -413,10 +420,13 @@ class Segment:
 
     def chapters(self, chapters: list[dict]) -> list[dict]:
         """Chapters (as `InputContainer.chapters()` gives them, on the timeline from zero) that
-        overlap the segment, moved onto its timeline and cut to it."""
+        overlap the segment, moved onto its timeline and cut to it; asked once the first picture
+        is read, those that begin where a picture skipped (`ends_before`) showed begin at zero, with
+        the next picture (a 40 ms chapter led one whose picture was shown from zero)."""
         if self.whole:
             return chapters
-        return moved_chapters(chapters, -self.shift, None if self.end is None else self.end - self.shift)
+        skipped = Fraction(0) if self._skipped_end is None else self._skipped_end * self.time_base - self.shift
+        return moved_chapters(chapters, -self.shift, None if self.end is None else self.end - self.shift, skipped)
 
     def frames(self, declared: int, rate: Fraction | None) -> int:
         """About how many of `declared` frames at `rate` the segment holds (0: not known)."""
@@ -428,18 +438,25 @@ class Segment:
         return left if self.end is None else min(left, math.ceil((self.end - self.start) * rate))
 
 
-def moved_chapters(chapters: list[dict], by: Fraction, until: Fraction | None) -> list[dict]:
+def moved_chapters(chapters: list[dict], by: Fraction, until: Fraction | None,
+                   skipped: Fraction = Fraction(0)) -> list[dict]:
     """`chapters` (as `InputContainer.chapters()` gives them) moved `by` seconds, none before zero
-    (one that starts at zero stays there: it holds what plays before a picture moved later), and
-    cut at `until` seconds (None: not cut); those left with no time are dropped."""
+    (one that starts at zero stays there: it holds what plays before a picture moved later; so do
+    bounds by `skipped` seconds, where a skipped picture showed), and cut at `until` seconds (None:
+    not cut); those left with no time are dropped, save marks of no time in the input within
+    [0, `until`) (`ffmpeg -c copy` keeps them)."""
     kept = []
     for chapter in chapters:
         tb = Fraction(chapter["time_base"])
         ticks = round(by / tb)
+        skipped_ticks = math.floor((skipped - by) / tb) + ticks  # (as the bounds are rounded: from the input's)
         start = max(0, chapter["start"] + ticks) if chapter["start"] > 0 else 0
         end = chapter["end"] + ticks
-        if until is not None:
-            end = min(end, math.ceil(until / tb))
-        if end > start:
-            kept.append({**chapter, "start": start, "end": end})
+        start, end = (0 if start <= skipped_ticks else start), (0 if end <= skipped_ticks else end)
+        last = None if until is None else math.ceil(until / tb)
+        if last is not None:
+            end = min(end, last)
+        mark = chapter["end"] == chapter["start"] and chapter["start"] + ticks >= 0 and (last is None or start < last)
+        if end > start or mark:
+            kept.append({**chapter, "start": start, "end": max(start, end)})
     return kept

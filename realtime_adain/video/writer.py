@@ -93,6 +93,7 @@ TIMECODE_FORMATS = CHAPTER_FORMATS | {"avi"}
 # FLAC packet), as FFmpeg's avoid_negative_ts does; MP4 and MOV hide that part with an edit list.
 # Chapters are not moved with them (`VideoWriter._muxer_shift`).
 NONNEGATIVE_FORMATS = frozenset({"matroska", "webm"})
+OPUS_RATE = 48000  # the rate an Opus header counts its pre-skip in, whatever the input's
 # The one disposition of the input's video the output's takes: whether it plays by default. The
 # others say what the input's picture was (cover art, a layer of a multilayer video: an MV-HEVC
 # track's `multilayer` made the MP4 muxer write an lhvC box for libx265's one layer, a file FFmpeg
@@ -316,6 +317,7 @@ class VideoWriter:
         self._video_end: int | None = None  # where the latest picture shown stops showing (packet time base)
         self._video_end_time_base = Fraction(1)  # ... that time base
         self._last_data: dict[int, av.Packet] = {}  # input stream index -> its latest data packet (`_mux_last_data`)
+        self._held_cues: list[av.Packet] = []  # subtitle packets shown past the pictures written so far (`_mux_cues`)
         self._read_end: int | None = None  # ... as a reader times the packets muxed (`_mux_video`)
         # Output stream index -> its latest muxed (pts, time base, duration), and its first.
         self._muxed_at: dict[int, tuple[int, Fraction, int | None]] = {}
@@ -683,6 +685,8 @@ class VideoWriter:
         frame.pts, frame.duration, frame.time_base = pts, duration, encoder_tb
         self._hold_gif_frame(pts)
         self._last_pts, self._last_duration = pts, duration
+        if self._held_cues:
+            self._mux_cues(self._pictures_end())
         if self._first_pts is None:
             self._first_pts = pts
         self._durations[pts] = duration
@@ -900,9 +904,13 @@ class VideoWriter:
         if dts is not None:
             self._last_video_dts = dts
 
-    def _mux(self, packet: av.Packet) -> None:
-        """Hand a packet to the muxer; what it refuses is one line, not a traceback."""
+    def _mux(self, packet: av.Packet, hold_cue: bool = True) -> None:
+        """Hand a packet to the muxer; what it refuses is one line, not a traceback. A subtitle cue
+        (`hold_cue`) waits until the pictures written reach its end (`_mux_cues`)."""
         stream, at = packet.stream, (packet.pts, packet.time_base, packet.duration)
+        if hold_cue and stream.type == "subtitle" and packet.pts is not None and packet.duration and packet.time_base:
+            self._held_cues.append(packet)
+            return
         try:
             self.container.mux(packet)
         except av.error.FFmpegError as exc:
@@ -1268,19 +1276,51 @@ class VideoWriter:
             self._mux(packet)
         self._last_data = {}
 
+    def _mux_cues(self, until: Fraction | None, cut: bool = False) -> None:
+        """Mux the held subtitle cues that end by `until` (seconds; None: all), or (`cut`: an
+        interrupted run's file) all of them cut to end there, those that start there or later left
+        out: an interrupted MP4 kept a cue's whole 1.3 s, and lasted 0.6 s past its last picture,
+        its last chapter starting after it."""
+        held, self._held_cues = self._held_cues, []
+        for packet in held:
+            tb = Fraction(packet.time_base)
+            if until is None or (packet.pts + packet.duration) * tb <= until:
+                self._mux(packet, hold_cue=False)
+            elif cut and packet.pts * tb < until:
+                packet.duration = max(1, math.floor(until / tb) - packet.pts)
+                self._mux(packet, hold_cue=False)
+            elif not cut:
+                self._held_cues.append(packet)
+
     def _muxer_shift(self) -> Fraction:
         """How far the muxer moves every stream on (`NONNEGATIVE_FORMATS`): as far as the earliest
         first packet starts before zero (seconds)."""
         if self.container.format.name not in NONNEGATIVE_FORMATS:
             return Fraction(0)
-        return max([Fraction(0), *(-pts * Fraction(tb) for pts, tb, _ in self._first_muxed.values() if tb)])
+        return max([Fraction(0), *(-pts * Fraction(tb) - self._pre_skip(index)
+                                   for index, (pts, tb, _) in self._first_muxed.items() if tb)])
+
+    def _pre_skip(self, index: int) -> Fraction:
+        """How long before zero output stream `index` starts without moving any stream (seconds):
+        an Opus track's pre-skip (its OpusHead's), which Matroska stores as its CodecDelay and adds
+        to its times. Counted as a move, chapters in a .webm were 6.5 ms late."""
+        head = self.container.streams[index].codec_context.extradata or b""
+        if not head.startswith(b"OpusHead") or len(head) < 12:
+            return Fraction(0)
+        return Fraction(int.from_bytes(head[10:12], "little"), OPUS_RATE)
+
+    def _pictures_end(self) -> Fraction | None:
+        """Where the pictures written so far stop showing (seconds; None: none written)."""
+        if self._last_pts is None:
+            return None
+        return (self._last_pts + self._last_duration) * Fraction(self.video.codec_context.time_base)
 
     def _content_end(self) -> Fraction | None:
         """Where the file's pictures, sound, subtitles and data end (seconds, before `_muxer_shift`;
         None: no picture written)."""
         if self._last_pts is None:
             return None
-        ends = [(self._last_pts + self._last_duration) * Fraction(self.video.codec_context.time_base)]
+        ends = [self._pictures_end()]
         ends += [(pts + (duration or 0)) * Fraction(tb) for index, (pts, tb, duration) in self._muxed_at.items()
                  if tb and self.container.streams[index].type != "video"]  # (cover art: no time of its own)
         return max(ends)
@@ -1319,6 +1359,7 @@ class VideoWriter:
                 for each in change.flush():
                     self._mux_increasing(each, self.streams[index], index)
             self._mux_last_data(cut=not whole)
+            self._mux_cues(None if whole else self._pictures_end(), cut=not whole)
             self._write_chapters()
             if whole:
                 self._note_silent_streams(within)
