@@ -237,10 +237,14 @@ def plausible_rate(stream: av.video.stream.VideoStream) -> Fraction | None:
     declared 30); FFmpeg 8 reads DV with an average of one frame per tick of its 1/60000 time
     base (60000 fps, where ffprobe 5.1 says 25: an MP4 muxer refused to finish a timecode track
     at that rate). Slower than guessed is a variable rate (12, 30 and 20 fps mixed: the grid is
-    60), where the average is the better guess."""
+    60), where the average is the better guess.
+
+    A bare stream's is its codec's rate (FFmpeg 8's average is its raw demuxer's 25 default),
+    checked the same way: bare MPEG-4 Part 2 (`-f m4v`) states its VOL's clock ticks a second
+    there (30000 at 29.97 fps), and 36 frames became 1.2 ms of video."""
     average, guessed = stream.average_rate, stream.guessed_rate
     if has_no_timestamps(stream.container) and stream.codec_context.framerate:
-        return Fraction(stream.codec_context.framerate)  # a bare stream: FFmpeg 8's average is its 25 default
+        average = Fraction(stream.codec_context.framerate)
     if average and guessed and average > guessed * DECLARED_RATE_SLACK:
         return guessed
     return average or guessed
@@ -440,6 +444,7 @@ class VideoReader:
             self.video_packets = 0  # video packets read (with data): none decoding to a picture is said apart
             self.undecoded: tuple[Fraction, Fraction] | None = None  # (last picture, last packet) where they differ (s)
             self._tail_end: int | None = None  # where the video's packets stop showing (`TailPackets.end`)
+            self._same_picture_end: int | None = None  # where the latest empty video packet stops showing (`_decoded`)
             self.shift = TimestampShift(self.container, self.path.name)  # timestamps from zero, across splices
             self.sound_clock = SoundClock(self.container, self.passthrough, self.path.name)  # (before the shift)
             # (before it too, on the file's own times: pictures all at one time, a Matroska cluster's damaged time)
@@ -792,6 +797,13 @@ class VideoReader:
                 yield from segment.packets(held.add(packet))
 
     def _last_end(self, pts: int, step: int | None) -> int | None:
+        """Where the last picture stops showing at least (`_stored_last_end`), or where the latest
+        empty "same picture" packet stops (`_decoded`), whichever is later: a still stretch at
+        the end of an Ogg Theora clip is empty packets only, and the clip ended 40 ms early."""
+        ends = [end for end in (self._stored_last_end(pts, step), self._same_picture_end) if end is not None]
+        return max(ends, default=None)
+
+    def _stored_last_end(self, pts: int, step: int | None) -> int | None:
         """Where the last picture (at `pts`, `step` after the one before it; None: the only one)
         stops showing at least, where the file says (stream time base, on the timeline from zero),
         once every packet decoded; None elsewhere.
@@ -856,7 +868,9 @@ class VideoReader:
         (`gif_delays_as_shown`). An image sequence's pictures keep their times: image2 flags no
         timestamps, but times each picture by its number, so one that does not decode leaves its
         place empty (numbered pictures out keep the input's numbers; a video holds the picture
-        before longer, as `ffmpeg -i 'f_%04d.png' out.mp4` does)."""
+        before longer, as `ffmpeg -i 'f_%04d.png' out.mp4` does). A frame without a duration, or
+        one shorter than a frame at the stream's rate (beyond `DECLARED_RATE_SLACK`: the codec's
+        rate `plausible_rate` set aside, as bare MPEG-4 Part 2 states it), lasts one frame."""
         if self.container.format.name == "gif":
             yield from gif_delays_as_shown(items, self.path.name)
             return
@@ -866,8 +880,10 @@ class VideoReader:
         clock, one_frame = 0, self._one_frame  # (a bare stream is decoded from its start: `_decode_from`)
         for item in items:
             if isinstance(item, av.VideoFrame):
+                if not item.duration or item.duration * DECLARED_RATE_SLACK < one_frame:
+                    item.duration = one_frame
                 item.pts = clock
-                clock += item.duration or one_frame
+                clock += item.duration
             yield item
 
     @property
@@ -928,8 +944,16 @@ class VideoReader:
         self._tail_end = tail.end
 
     def _decoded(self, packets: list[av.Packet], recovery: "Recovery", tail: "TailPackets") -> Iterator[av.VideoFrame]:
-        """The frames `packets` (video) decode to, those `recovery` shows; a damaged packet is counted."""
+        """The frames `packets` (video) decode to, those `recovery` shows; a damaged packet is counted.
+        An empty packet with a timestamp is left out, not sent: libtheora's "same picture as before",
+        which the decoder refuses (EINVAL), and a still stretch was noted as damage. The held
+        picture lasts until the next one shows (`Timeline`), or the last empty packet ends
+        (`_last_end`). (The flush, which has none, is sent.)"""
         for packet in packets:
+            if not packet.size and packet.dts is not None:
+                if packet.pts is not None:
+                    self._same_picture_end = packet.pts + (packet.duration or 0)
+                continue
             try:
                 frames = decoded_or_damage(self.decoder.decode, packet)
             except av.error.FFmpegError as exc:  # (the one it passes on: threads FFmpeg could not start)
