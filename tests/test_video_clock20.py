@@ -213,7 +213,8 @@ def test_an_flv_whose_clock_freezes_mid_file_goes_on_at_the_rate_before(folder, 
     err = capsys.readouterr().err
     assert "the pictures' timestamps stop advancing at 0.96 s" in err and "at the rate before, 25 fps" in err
     late, late_sound = frames_and_sound(path, start=Fraction(3, 2))
-    assert same_pictures(late, frames_and_sound(flv, start=Fraction(3, 2))[0]) and len(late) == 14
+    # (13: the picture shown at 1.5 s for under half its time is skipped, `Segment.ends_before`)
+    assert same_pictures(late, frames_and_sound(flv, start=Fraction(3, 2))[0]) and len(late) == 13
 
 
 def test_an_mp4_frozen_mid_file_goes_on_at_the_rate_before_even_where_a_seek_lands(folder, mp4):
