@@ -4,8 +4,10 @@ a plain http server given an https:// URL was "cannot reach HOST ([SSL: ...]); c
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
+from typing import Iterator
 
 import pytest
 
@@ -40,9 +42,13 @@ def test_a_server_that_ignores_range_and_cuts_every_try_is_said_so(synthetic_rel
     assert not (tmp_path / "w").exists()
 
 
-@pytest.fixture
-def hanging_up_server():
-    """A port on 127.0.0.1 whose server reads what comes and closes the connection, unanswered."""
+PLAIN_HTTP = b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n"
+
+
+@contextlib.contextmanager
+def tls_breaking_server(how: str) -> Iterator[str]:
+    """"127.0.0.1:PORT" of a server that answers a CONNECT (as a proxy) with 200, then takes the TLS
+    ClientHello and hangs up (`how` "hang-up"), or answers it in plain http ("plain http")."""
     listener = socket.create_server(("127.0.0.1", 0))
 
     def serve() -> None:
@@ -52,14 +58,27 @@ def hanging_up_server():
             except OSError:  # closed: the test is over
                 return
             with connection:
-                connection.recv(4096)
+                if connection.recv(4096).startswith(b"CONNECT "):  # (the head fits one read, from 127.0.0.1)
+                    connection.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                    connection.recv(4096)  # the ClientHello
+                if how == "plain http":
+                    connection.sendall(PLAIN_HTTP)
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
-    yield f"127.0.0.1:{listener.getsockname()[1]}"
-    listener.shutdown(socket.SHUT_RDWR)  # (wakes the accept; closing alone does not)
-    listener.close()
-    thread.join(5)
+    try:
+        yield f"127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        listener.shutdown(socket.SHUT_RDWR)  # (wakes the accept; closing alone does not)
+        listener.close()
+        thread.join(5)
+
+
+@pytest.fixture
+def hanging_up_server():
+    """A port on 127.0.0.1 whose server reads what comes and closes the connection, unanswered."""
+    with tls_breaking_server("hang-up") as address:
+        yield address
 
 
 @pytest.mark.parametrize("answer", ["plain http", "hang-up"])

@@ -5,43 +5,18 @@ host that hangs up mid-handshake (TLS servers and middleboxes do too) was told t
 
 from __future__ import annotations
 
-import socket
-import threading
-
 import pytest
 
 from realtime_adain import download
 from realtime_adain.errors import UserError
-
-PLAIN_HTTP = b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n"
+from test_fixes47_download import tls_breaking_server
 
 
 @pytest.fixture(params=["hang-up", "plain http"])
 def breaking_handshake(request):
-    """(how, "127.0.0.1:PORT") of a server that answers a CONNECT (as a proxy) with 200, then takes
-    the TLS ClientHello and hangs up, or answers it in plain http."""
-    how = request.param
-    listener = socket.create_server(("127.0.0.1", 0))
-
-    def serve() -> None:
-        while True:
-            try:
-                connection, _ = listener.accept()
-            except OSError:  # closed: the test is over
-                return
-            with connection:
-                if connection.recv(4096).startswith(b"CONNECT "):  # (the head fits one read, from 127.0.0.1)
-                    connection.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
-                    connection.recv(4096)  # the ClientHello
-                if how == "plain http":
-                    connection.sendall(PLAIN_HTTP)
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    yield how, f"127.0.0.1:{listener.getsockname()[1]}"
-    listener.shutdown(socket.SHUT_RDWR)  # (wakes the accept; closing alone does not)
-    listener.close()
-    thread.join(5)
+    """(how, "127.0.0.1:PORT") of `tls_breaking_server`, both ways."""
+    with tls_breaking_server(request.param) as address:
+        yield request.param, address
 
 
 def test_a_tls_handshake_failing_through_a_proxy_names_the_proxy(breaking_handshake, monkeypatch):
