@@ -10,7 +10,7 @@ from fractions import Fraction
 import av
 import pytest
 
-from test_fixes47_video_chapters import chapter, chapters_and_length, write_pictures
+from test_fixes47_video_chapters import chapter, chapters_and_length, write_pictures, written_with_sound
 from test_video_more_containers import ffmpeg
 from realtime_adain.video.formats import EncodeSettings
 from realtime_adain.video.job import output_format
@@ -102,17 +102,7 @@ def test_chapters_in_a_webm_start_with_their_pictures(tmp_path):
     """AAC re-encoded to Opus for .webm: its first packet starts the encoder's pre-skip (6.5 ms)
     before zero, which the muxer stores as the track's CodecDelay, moving nothing; counted as a
     move, chapter two (from the fourth picture, 0.25 s) began 6 ms after it."""
-    sound = tmp_path / "sound.mp4"
-    ffmpeg("-f", "lavfi", "-i", "sine=sample_rate=48000:duration=0.5", "-c:a", "aac", sound)
-    out = tmp_path / "out.webm"
-    spec = VideoFormatOut(16, 16, Fraction(1, RATE), Fraction(RATE), chapters=[chapter(1, 0, 250),
-                                                                                chapter(2, 250, 500)])
-    with av.open(str(sound)) as source:
-        writer = VideoWriter(out, EncodeSettings("libvpx-vp9"), spec, [source.streams.audio[0]])
-        write_pictures(writer, 6)
-        for packet in source.demux(audio=0):
-            writer.write_packet(packet)
-        writer.close()
+    out = written_with_sound(tmp_path / "out.webm", "libvpx-vp9", tmp_path / "sound.mp4", "aac")
     chapters, _ = chapters_and_length(out)
     with av.open(str(out)) as container:
         first = min(p.pts * p.time_base for p in container.demux(video=0) if p.pts is not None)

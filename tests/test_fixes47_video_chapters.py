@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 from pathlib import Path
+from typing import Callable
 
 import av
 import numpy as np
@@ -57,23 +58,34 @@ def test_chapters_are_cut_where_the_pictures_end(tmp_path, ext, whole):
     assert chapters == [("c1", 0, Fraction(1, 2))] and length == Fraction(1, 2), (chapters, length)
 
 
+def written_with_sound(out: Path, encoder: str, sound: Path, sound_codec: str,
+                       given: Callable[[av.Packet], av.Packet | None] = lambda packet: packet) -> Path:
+    """`out` written with six pictures at RATE, two chapters (0-0.25 s, 0.25-0.5 s) and a sine
+    encoded with `sound_codec` into `sound`, each of its packets as `given` makes it (None: left out)."""
+    ffmpeg("-f", "lavfi", "-i", "sine=sample_rate=48000:duration=1", "-c:a", sound_codec, sound)
+    spec = VideoFormatOut(16, 16, Fraction(1, RATE), Fraction(RATE), chapters=[chapter(1, 0, 250),
+                                                                                chapter(2, 250, 500)])
+    with av.open(str(sound)) as source:
+        writer = VideoWriter(out, EncodeSettings(encoder), spec, [source.streams.audio[0]])
+        write_pictures(writer, 6)
+        for packet in source.demux(audio=0):
+            if (kept := given(packet)) is not None:
+                writer.write_packet(kept)
+        writer.close()
+    return out
+
+
 def test_chapters_move_with_the_streams_a_mkv_muxer_moves(tmp_path):
     """FLAC whose first packet starts 95 ms before zero (a segment's): Matroska's muxer moves every
     stream on by that much; chapter two, from the fourth picture (0.25 s), went on starting at
     0.25 s, 95 ms before it."""
-    sound = tmp_path / "sound.mkv"
-    ffmpeg("-f", "lavfi", "-i", "sine=sample_rate=48000:duration=1", "-c:a", "flac", sound)
-    out = tmp_path / "out.mkv"
-    spec = VideoFormatOut(16, 16, Fraction(1, RATE), Fraction(RATE), chapters=[chapter(1, 0, 250),
-                                                                                chapter(2, 250, 500)])
-    with av.open(str(sound)) as source:
-        writer = VideoWriter(out, EncodeSettings("libx264"), spec, [source.streams.audio[0]])
-        write_pictures(writer, 6)
-        for packet in source.demux(audio=0):
-            if packet.pts is not None and packet.pts * packet.time_base < Fraction(4, 10):
-                packet.pts = packet.dts = packet.pts - 95  # (milliseconds)
-                writer.write_packet(packet)
-        writer.close()
+    def moved_back(packet: av.Packet) -> av.Packet | None:
+        if packet.pts is not None and packet.pts * packet.time_base < Fraction(4, 10):
+            packet.pts = packet.dts = packet.pts - 95  # (milliseconds)
+            return packet
+        return None
+
+    out = written_with_sound(tmp_path / "out.mkv", "libx264", tmp_path / "sound.mkv", "flac", moved_back)
     with av.open(str(out)) as container:
         pictures = [packet.pts * packet.time_base for packet in container.demux(video=0) if packet.pts is not None]
     moved = sorted(pictures)[0]
