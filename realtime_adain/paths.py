@@ -37,8 +37,9 @@ def expand_inputs(
             odds = (p for p in entries if not p.is_file() and not p.is_dir())
             for odd in sorted(odds, key=os.fsencode):  # never opened: a FIFO blocks
                 note(f"{odd}: left out, {_not_usable(odd, what)}", once=True)
-            for odd in sorted((p for p in visible if _odd_ending(p, accept) and p.is_file()), key=os.fsencode):
-                note(f"{odd}: left out, {_odd_ending(odd, accept)} (rename it to include it)", once=True)
+            odd_endings = {p: why for p in visible if (why := _odd_ending(p, accept)) and p.is_file()}
+            for odd in sorted(odd_endings, key=os.fsencode):
+                note(f"{odd}: left out, {odd_endings[odd]} (rename it to include it)", once=True)
             if not matches:
                 raise UserError(f"{path}: no {noun} in this {what} directory")
             found += matches
