@@ -3,7 +3,8 @@ timeline (the file's own timeline, in each stream's ticks).
 
 `SoundClock` times sound whose packets carry no times, or whose clock stands still, by their
 lengths; `StuckClock` places pictures whose clock stands still (an FLV's tags all at 0, an MP4's
-`stts` all zero, a recorder frozen mid-file) at the stated rate; `ClusterTimes` puts back a
+`stts` all zero, a recorder frozen mid-file) at the stated rate, or within the time up to the next
+picture (a muxer's repeats); `ClusterTimes` puts back a
 Matroska cluster whose damaged timestamp sent it back among earlier ones, `ClustersAtOneTime`
 places one after another the clusters of a Matroska whose clusters all carry one timestamp.
 FFmpeg takes all of these as they are (its CLI keeps 3 of 50 pictures at one time). `SlotTimes`
@@ -33,6 +34,9 @@ from realtime_adain.video.timestamps import MICROSECONDS, SPLICED_TYPES, STEP_BA
 # and the most packets held at its start to tell it.
 STILL_PICTURES = 3
 STILL_HELD = 1024
+# The most bytes of a run of pictures at one time held to tell where it ends (`StuckClock`): past
+# it, placed a frame apart from the run's first picture.
+STILL_HELD_BYTES = 32 << 20
 # The steps between pictures a clock that stands still mid-file takes its rate from (`StuckClock`).
 RATE_STEPS = 8
 # How many frames a picture may come before the furthest shown, by B-frames' reordering (H.264's
@@ -200,71 +204,80 @@ class StuckClock:
     whose video tags all say 0, an MP4 whose `stts` deltas are all zero, or that stop advancing
     mid-file: a broken muxer or stream recorder). FFmpeg takes them as they are: 50 pictures
     within 50 ms (its CLI kept 3 of them; an MP4's edit list discarded 30 of 50 as before its
-    start, and the file was refused as truncated; frozen after 1 s, its CLI kept 30 of 50). Each
-    picture goes one frame after the one before at the stream's nominal rate (its average: FLV's
-    onMetaData framerate, an MP4's frames over its duration; else the codec's, H.264's timing
-    info; not FFmpeg's guess, the time base's 1000 fps for an FLV; mid-file without one, the step
-    between the pictures before), keeping its composition offset (B-frames); other streams keep
-    their own times (`SoundClock` times sound that stands still too; with no rate stated, the file
-    is refused, with what is wrong and how FFmpeg retimes it). Told from `STILL_PICTURES` pictures
-    in a row at one decode time, anywhere (a file's first two may share one; no file FFmpeg or a
-    camera writes has three), the second and later held until that is told (`STILL_HELD` packets
-    at most); should the clock run again, its pictures go on from there, none before the last one
-    placed. Applied before `TimestampShift`, on the file's own timeline; a file whose clock stands
-    still from its start is read from there (`clock_stands_still`), and one seeked into a frozen
-    stretch is read again from its start (`SeekedIntoStill`)."""
+    start, and the file was refused as truncated; frozen after 1 s, its CLI kept 30 of 50). Told
+    from `STILL_PICTURES` pictures in a row at one decode time, anywhere (a file's first two may
+    share one; no file FFmpeg or a camera writes has three); from then on each run of pictures at
+    one time is held until the clock runs again (`STILL_HELD` packets, `STILL_HELD_BYTES` at most)
+    and placed after the run's first picture: a frame apart at the stream's nominal rate (its
+    average: FLV's onMetaData framerate, an MP4's frames over its duration; else the codec's,
+    H.264's timing info; not FFmpeg's guess, the time base's 1000 fps for an FLV; mid-file without
+    one, the step between the pictures before) where the time up to the next picture holds them,
+    else spread evenly over that time (a muxer's repeats: placed at the rate, every run of 3 put
+    all later pictures 2 frames later for good, 1.25 s behind the sound in 5 s), keeping its
+    composition offset (B-frames; scaled as the run is). The pictures after a run keep their own
+    times; only after a run whose end is not known (the bound) do they go on from the last one
+    placed, back to their own times as those come a frame after it (after a gap). Other streams
+    keep their own times (`SoundClock` times sound that stands still too; with no rate stated,
+    the file is refused, with what is wrong and how FFmpeg retimes it). Applied before
+    `TimestampShift`, on the file's own timeline; a file whose clock stands still from its start
+    is read from there (`clock_stands_still`), and one seeked into a frozen stretch is read again
+    from its start (`SeekedIntoStill`)."""
 
     def __init__(self, stream: av.stream.Stream, path: Path) -> None:
         self.stream, self.path, self.name = stream, path, path.name  # (the error names the path, a note the name)
         self.rate = stated_rate(stream)
         self.frame = 0  # one frame at `rate`, in ticks of the stream's time base (0: the clock runs)
+        self._nominal = True  # whether `frame` is the stated rate's (else the step before the clock stood still)
         self._stored: int | None = None  # the latest picture's decode time as stored
         self._placed: int | None = None  # ... as placed
-        self._still = False  # whether the latest picture stood still (at the one before's time)
-        self._shift = 0  # ticks added to the latest picture's times
+        self._still = False  # whether it stood still in a run whose end is not known (the bound)
+        self._shift = 0  # ticks added to the times of the latest picture whose clock ran
         # the latest steps between pictures' decode times (ticks), while the clock runs: mid-file, its rate
         self._steps: collections.deque[int] = collections.deque(maxlen=RATE_STEPS)
         self._first: int | None = None  # the first picture's decode time as stored
-        self._shown: int | None = None  # the latest picture's pts while the clock runs (the note's time)
+        self._shown: int | None = None  # the latest picture's pts while the clock runs (the notes' time)
+        self._said: set[bool] = set()  # the notes said (whether the run was spread)
 
     def packets(self, packets: Iterator[av.Packet], seeked: bool = False) -> Iterator[av.Packet]:
         """`packets`, those of the video retimed where its clock stands still; `seeked`: read from
         where a seek landed (a frozen stretch found there raises `SeekedIntoStill`)."""
-        held: list[av.Packet] = []  # from the second picture at one time, while it is not told
+        held: list[av.Packet] = []  # from the second picture at one time on, while not told or the run lasts
         run = 0  # pictures in a row at the latest picture's decode time
+        size = 0  # bytes held
         for packet in packets:
             if packet.stream is not self.stream or not packet.size:
                 if held:
                     held.append(packet)
+                    size += packet.size
                 else:
                     yield packet
-                continue
-            if self.frame:  # (the clock stood still: every picture placed from here on)
-                yield self._place(packet)
                 continue
             at = _time(packet)
             if at is not None and at == self._stored:
                 run += 1
                 held.append(packet)
-                if run >= STILL_PICTURES:
+                size += packet.size
+                if not self.frame and run >= STILL_PICTURES:
                     self._begin(mid_file=self._first != at, seeked=seeked)
-                    self._placed = at  # (the picture before the held ones: placed as stored)
-                    for waiting in held:
-                        yield self._place(waiting) if waiting.stream is self.stream and waiting.size else waiting
-                    held = []
-                elif len(held) >= STILL_HELD:  # (not told within that many packets: left as stored)
-                    yield from held
-                    held, run = [], 1
+                if len(held) >= STILL_HELD or size > STILL_HELD_BYTES:
+                    # (told: placed at the rate, where the run ends not known; else left as stored)
+                    yield from (self._settle(held) if self.frame else held)
+                    held, size, run = [], 0, run if self.frame else 1
                 continue
-            yield from held
-            held, run = [], 1
+            if held:
+                yield from (self._settle(held, at) if self.frame else held)
+                held, size = [], 0
+            run = 1
+            if self.frame:  # (the clock stood still: every picture placed from here on)
+                yield self._place(packet)
+                continue
             if at is not None and self._stored is not None and at > self._stored:
                 self._steps.append(at - self._stored)
             if self._first is None:
                 self._first = at
             self._stored, self._shown = at, packet.pts
             yield packet
-        yield from held
+        yield from (self._settle(held) if self.frame else held)
 
     def _begin(self, mid_file: bool, seeked: bool) -> None:
         """Begin placing pictures: at the stated rate from the start; mid-file at the rate the clock
@@ -274,44 +287,84 @@ class StuckClock:
         if seeked and not mid_file:
             raise SeekedIntoStill
         if mid_file and self._steps:
-            self.frame = sorted(self._steps)[len(self._steps) // 2]
+            self.frame, self._nominal = sorted(self._steps)[len(self._steps) // 2], False
         elif self.rate:
             self.frame = max(1, round(1 / (self.rate * time_base)))
         else:
             raise UserError(f"{self.path}: every picture has the same timestamp, and the file states no frame rate "
                             f"to show them at: give FFmpeg one to time them by (e.g. `ffmpeg -r 25 -i {self.name} "
                             "fixed.mp4`)")
-        rate = f"{float(1 / (self.frame * time_base)):.3f}".rstrip("0").rstrip(".")
-        if not mid_file:
-            note(f"{self.name}: every picture has the same timestamp: they are shown one after another "
-                 f"at the video's nominal rate, {rate} fps (the rate the file states), from there", once=True)
-            return
-        since = float(((self._stored if self._shown is None else self._shown) - (self.stream.start_time or 0))
-                      * time_base)
-        note(f"{self.name}: the pictures' timestamps stop advancing at {since:.2f} s (each at the time of the one "
-             f"before): they are shown one after another at the rate before, {rate} fps, from there", once=True)
+        self._placed = self._stored  # (the run's first picture: placed as stored)
+
+    def _settle(self, held: list[av.Packet], until: int | None = None) -> list[av.Packet]:
+        """`held`, its pictures (at the latest picture's time) placed after that picture: a frame
+        apart, or where the time up to the next picture (at `until`, its decode time; None: not
+        known) holds fewer, spread evenly over it; the others as read."""
+        pictures = [p for p in held if p.stream is self.stream and p.size and _time(p) is not None]
+        if not pictures:
+            return held
+        count = len(pictures) + 1  # (with the run's first picture, placed)
+        room = until - self._stored if until is not None and until > self._stored and not self._still else None
+        spread = room is not None and room < count * self.frame
+        steps = [room * n // count if spread else self.frame * n for n in range(count + 1)]
+        scale = Fraction(room, count * self.frame) if spread else 1  # (of their composition offsets)
+        self._say(spread, count, ends=room is not None)
+        base, moved = self._placed, {}
+        for n, picture in enumerate(pictures, 1):
+            offset = 0 if picture.pts is None or picture.dts is None else picture.pts - picture.dts
+            picture.duration = steps[n + 1] - steps[n]  # (as made up as its time)
+            moved[id(picture)] = self._moved(picture, base + steps[n] - _time(picture), round(offset * scale) - offset)
+        self._placed, self._still = base + steps[count - 1], room is None
+        return [moved.get(id(packet), packet) for packet in held]
 
     def _place(self, packet: av.Packet) -> av.Packet:
+        """A picture whose clock runs, once told: at its own time where that is a frame or more after
+        the last placed (else as far on as the picture before it was moved: a run spread, or placed
+        a frame apart within its time, moves none), after a run whose end was not known one frame
+        after it."""
         at = _time(packet)
         if at is None:
             return packet
-        still = at == self._stored
-        if still:  # one frame after the one before
-            self._shift = self._placed + self.frame - at
-        elif self._still:  # the clock runs again: from its own time, but not before the pictures placed
-            self._shift = max(0, self._placed + self.frame - at)
-        self._stored, self._still, self._placed = at, still, at + self._shift
-        if still:
-            packet.duration = self.frame  # (as made up as its time)
+        behind = max(0, self._placed + self.frame - at)
+        self._shift = behind if self._still else min(self._shift, behind)
+        self._stored, self._still, self._placed, self._shown = at, False, at + self._shift, packet.pts
+        return self._moved(packet, self._shift)
+
+    @staticmethod
+    def _moved(packet: av.Packet, shift: int, offset_change: int = 0) -> av.Packet:
+        """`packet` moved `shift` ticks, its presentation `offset_change` more (in place, or a copy)."""
         if packet.dts is not None:
-            packet.dts += self._shift
+            packet.dts += shift
         if packet.pts is not None:
-            packet.pts += self._shift
+            packet.pts += shift + offset_change
         if packet.is_discard and (packet.pts is None or packet.pts >= 0):
             # An MP4's edit list discarded the pictures its times put before its start: now shown
             # (PyAV cannot clear the flag: a copy without it).
             return undiscarded(packet)
         return packet
+
+    def _say(self, spread: bool, count: int, ends: bool) -> None:
+        """The note on a run placed (the first of each kind)."""
+        if spread in self._said:
+            return
+        self._said.add(spread)
+        time_base = Fraction(self.stream.time_base)
+        since = float(((self._stored if self._shown is None else self._shown) - (self.stream.start_time or 0))
+                      * time_base)
+        if spread:
+            note(f"{self.name}: pictures share one timestamp ({count} at {since:.2f} s, the first such run), more than "
+                 "the time up to the next picture holds: each run is spread evenly over that time, and the pictures "
+                 "after it keep their own times", once=True)
+            return
+        rate = f"{float(1 / (self.frame * time_base)):.3f}".rstrip("0").rstrip(".")
+        if self._stored == self._first and not ends:
+            note(f"{self.name}: every picture has the same timestamp: they are shown one after another "
+                 f"at the video's nominal rate, {rate} fps (the rate the file states), from there", once=True)
+            return
+        which = "the video's nominal rate" if self._nominal else "the rate before"
+        until = "until they advance again" if ends else "from there"
+        note(f"{self.name}: the pictures' timestamps stop advancing at {since:.2f} s (each at the time of the one "
+             f"before): they are shown one after another at {which}, {rate} fps, {until}", once=True)
 
 
 def undiscarded(packet: av.Packet) -> av.Packet:
