@@ -255,20 +255,24 @@ def writable_target(path: Path) -> Path:
     return target
 
 
-# A process's open descriptor as the system names it (/dev/stdout is a link to /proc/self/fd/1).
-DESCRIPTOR_ENTRY = re.compile(r"/proc/[^/]+/fd/[0-9]+|/dev/fd/[0-9]+|/dev/std(?:in|out|err)")
+# A process's open descriptor as the system names it (/dev/stdout is a link to /proc/self/fd/1; a
+# thread's: /proc/thread-self/fd/N, /proc/PID/task/TID/fd/N).
+DESCRIPTOR_ENTRY = re.compile(r"/proc/[^/]+(?:/task/[^/]+)?/fd/[0-9]+|/dev/fd/[0-9]+|/dev/std(?:in|out|err)")
 
 
 def open_descriptor_on_the_way(path: Path, hops: int = 40) -> str | None:
-    """The open descriptor `path` names or reaches through its links (/dev/stdout, /proc/self/fd/1),
-    None for none: `--json /dev/stdout >> log.txt` renamed the results over log.txt (its lines
-    lost), where a pipe there was refused as a fifo."""
+    """The name on the way from `path` (itself, or a link's target) that is an open descriptor
+    (/dev/stdout, /proc/self/fd/1, or a name in a link to their folder), None for none: `--json
+    /dev/stdout >> log.txt` renamed the results over log.txt (its lines lost), where a pipe there
+    was refused as a fifo. Each name's folder is resolved before it is compared and its link read:
+    through a link to /proc/self/fd, `fds/1` read as the file it leads to, and was replaced."""
     name = os.path.abspath(path)
     for _ in range(hops):
-        if DESCRIPTOR_ENTRY.fullmatch(name):
+        resolved = os.path.join(os.path.realpath(os.path.dirname(name)), os.path.basename(name))
+        if DESCRIPTOR_ENTRY.fullmatch(name) or DESCRIPTOR_ENTRY.fullmatch(resolved):
             return name
         try:
-            name = os.path.join(os.path.dirname(name), os.readlink(name))
+            name = os.path.join(os.path.dirname(resolved), os.readlink(resolved))
         except OSError:  # (not a link, or none there)
             return None
     return None

@@ -23,7 +23,7 @@ import threading
 from contextlib import contextmanager, suppress
 from typing import Callable, ContextManager, Iterator, NoReturn
 
-from realtime_adain.errors import UserError
+from realtime_adain.errors import UserError, one_line
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGXCPU)
 _STOPS = SIGNALS[1:]  # all but SIGINT: what `sigterm_raises` turns into `Terminated`
@@ -273,11 +273,12 @@ def finished_before_exit(what: str) -> Iterator[None]:
     def wait() -> None:
         if done.is_set() or os.getpid() != process:
             return
-        print(f"finishing {what} before exiting (Ctrl-C again to exit without it)", file=sys.stderr, flush=True)
+        print(one_line(f"finishing {what} before exiting (Ctrl-C again to exit without it)"), file=sys.stderr,
+              flush=True)
         try:
             done.wait()
         except KeyboardInterrupt as exc:
-            print(f"exiting without finishing {what}", file=sys.stderr, flush=True)
+            print(one_line(f"exiting without finishing {what}"), file=sys.stderr, flush=True)
             # now, not through the interpreter's teardown, which aborted ("terminate called without
             # an active exception", 134) under the thread still inside torch
             with suppress(Exception):  # (None, or closed)
@@ -301,7 +302,8 @@ class SignalGuard:
     when the block ends normally, after a line saying `what` was finished; an exception from the
     block wins. Ignored signals stay ignored, and a handler the program installed stays (`_ours`).
     Outside the main thread it does nothing (signals only reach the main thread). With `what`
-    None nothing is printed (`load_torch`).
+    None nothing is printed (`load_torch`); else it is said escaped (`one_line`): a file name's
+    escape sequences drove the terminal.
     """
 
     def __init__(self, what: str | None, hold: bool = False) -> None:
@@ -318,7 +320,7 @@ class SignalGuard:
         if self.holding or self.raised:
             self.held.append(signum)
             if self.what is not None:
-                print(f"finishing {self.what}, please wait", file=sys.stderr, flush=True)
+                print(one_line(f"finishing {self.what}, please wait"), file=sys.stderr, flush=True)
             return
         self.raised = True
         _raise(signum, frame)
@@ -337,7 +339,7 @@ class SignalGuard:
                 signal.signal(sig, handler)
         if exc_type is None and self.held and not self.raised:
             if self.what is not None:  # the file is whole: "terminated" alone read as if it were lost
-                print(f"finished {self.what}; stopping there", file=sys.stderr, flush=True)
+                print(one_line(f"finished {self.what}; stopping there"), file=sys.stderr, flush=True)
             signum = self.held[0]
             enclosing = self._previous.get(signum)
             if isinstance(getattr(enclosing, "__self__", None), SignalGuard):
