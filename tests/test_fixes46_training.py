@@ -34,7 +34,7 @@ def test_a_fresh_run_removes_the_samples_and_events_an_earlier_run_left(train_to
     (["--content-weight", "0", "--style-weight", "0"], "--content-weight, --style-weight and --temporal-weight are "
      "all 0: the decoder would learn nothing; give one of them a positive weight"),
     (["--lr", "1e-400"], "--lr must be positive (a number too small for a float, such as 1e-400, reads as 0)"),
-    (["--style-weight=-1"], "--style-weight -1.0: loss weights must not be negative (all finite)"),
+    (["--style-weight=-1"], "tools/train.py: argument --style-weight: -1 is outside 0..1e+12 (see `tools/train.py --help`)"),
     (["--lr-decay=-1"], "--lr-decay -1.0: must not be negative (and finite)"),
     (["--lr=-1"], "--lr -1.0: must be positive (and finite)"),
 ])

@@ -220,15 +220,17 @@ def test_failed_start_leaves_an_existing_out_as_it_was(train_tool, small_dataset
 
 
 def test_diverged_decoder_is_not_saved(train_tool, small_dataset, published_weights, one_thread):
-    """A style weight past float32's range (1e39): the loss is checked only every --log-every, so
+    """Loss weights at their bound (1e12) with --lr 1 (1e39, past float32's range, is refused while parsing now): the loss is checked only every --log-every, so
     checkpoints of NaN weights were saved in between, for --resume to continue from."""
     run = small_dataset / "run"
     code, _, err = train_tool(*tiny_args(small_dataset, published_weights[0], run, 3, "--save-every", "1",
-                                         "--log-every", "100"), "--style-weight", "1e39")
+                                         "--log-every", "100"), "--style-weight", "1e12", "--content-weight", "1e12",
+                              "--lr", "1")
     assert training_error_line(code, err) == (
-        "error: the decoder's weights are no longer finite at iteration 1; lower --lr, or the loss weights "
+        "error: the decoder's weights are no longer finite at iteration 2; lower --lr, or the loss weights "
         "(--style-weight, --content-weight, --temporal-weight)")
-    assert not list(run.glob("checkpoints/*.safetensors"))
+    assert {path.name for path in run.glob("checkpoints/*.safetensors")} == {
+        "decoder_iter_0000001.safetensors", "trainer_iter_0000001.safetensors"}  # (the finite one only)
 
 
 @pytest.mark.slow

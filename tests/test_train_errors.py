@@ -66,9 +66,9 @@ def test_bad_settings(train_tool, dataset, published_weights, tmp_path):
         (["--lr", "nan"], "--lr: 'nan' is not a finite number"),
         (["--lr", "0"], "--lr must be positive"),
         (["--style-weight", "inf"], "--style-weight: 'inf' is not a finite number"),
-        (["--style-weight=-1"], "loss weights must not be negative (all finite)"),
+        (["--style-weight=-1"], "argument --style-weight: -1 is outside 0..1e+12"),  # refused while parsing
         (["--temporal-weight", "nan"], "--temporal-weight: 'nan' is not a finite number"),  # the culprit named (attack campaign)
-        (["--content-weight=-1"], "--content-weight -1.0: "),
+        (["--content-weight=-1"], "argument --content-weight: -1 is outside 0..1e+12"),
         (["--encoder", "torchvision-vgg19", "--vgg", ""], "needs --vgg PATH"),
         (["--vgg", published_weights[1]], "not VGG encoder weights"),  # the decoder file as the encoder
     ):

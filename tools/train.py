@@ -55,9 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     objective.add_argument("--batch-size", type=argtypes.whole_number, metavar="N", help=f"global batch, split across processes (default {DEFAULTS.batch_size})")
     objective.add_argument("--lr", type=argtypes.real_number, metavar="LR", help=f"Adam learning rate (default {DEFAULTS.lr:g})")
     objective.add_argument("--lr-decay", type=argtypes.real_number, metavar="D", help=f"lr / (1 + decay * iteration) (default {DEFAULTS.lr_decay:g})")
-    objective.add_argument("--style-weight", type=argtypes.real_number, metavar="W", help=f"lambda in content + lambda * style (default {DEFAULTS.style_weight:g})")
-    objective.add_argument("--content-weight", type=argtypes.real_number, metavar="W", help=f"weight of the content loss (default {DEFAULTS.content_weight:g})")
-    objective.add_argument("--temporal-weight", type=argtypes.real_number, metavar="W",
+    objective.add_argument("--style-weight", type=argtypes.loss_weight, metavar="W", help=f"lambda in content + lambda * style (default {DEFAULTS.style_weight:g})")
+    objective.add_argument("--content-weight", type=argtypes.loss_weight, metavar="W", help=f"weight of the content loss (default {DEFAULTS.content_weight:g})")
+    objective.add_argument("--temporal-weight", type=argtypes.loss_weight, metavar="W",
                            help=f"weight of the temporal consistency term, warped input -> warped output (default {DEFAULTS.temporal_weight:g}: off)")
     objective.add_argument("--seed", type=argtypes.whole_number, metavar="N", help=f"decoder init and data order (default {DEFAULTS.seed})")
 

@@ -66,7 +66,8 @@ def list_images(directory: str | os.PathLike, what: str, exclude: Sequence[str |
     once (a link loop ends). Hidden files and folders are left out: macOS's `._NAME.jpg` twins
     and our own half-written `.NAME.part.jpg` files are not images. So are the folders in
     `exclude` (the run's --out, whose samples must not become training images), and, said in a
-    note, any subfolder that holds another training run (`holds_training_run`).
+    note, any subfolder that holds another training run (`holds_training_run`) or cannot be
+    listed (`walk_errors`); `directory` itself not listed is the error (it was said to be "empty").
     """
     root = expand_home(directory)  # (`--content='~/coco'`: the shell leaves a quoted ~ alone)
     if root.is_file():
@@ -83,7 +84,8 @@ def list_images(directory: str | os.PathLike, what: str, exclude: Sequence[str |
     seen: set[str] = set()
     files = []
     hidden = 0  # files and folders left out for their names: said when nothing else is left
-    for folder, subfolders, names in os.walk(root, followlinks=True):
+    unlisted: list[OSError] = []
+    for folder, subfolders, names in os.walk(root, followlinks=True, onerror=unlisted.append):
         real = os.path.realpath(folder)
         if real in seen or real in skipped_dirs:
             subfolders.clear()
@@ -97,6 +99,7 @@ def list_images(directory: str | os.PathLike, what: str, exclude: Sequence[str |
         subfolders[:] = [d for d in subfolders if not d.startswith(".")]
         files += [Path(folder, name) for name in names
                   if not name.startswith(".") and os.path.isfile(os.path.join(folder, name))]
+    walk_errors(unlisted, root, what)
     files.sort()
     hidden_ones = "1 hidden file or folder" if hidden == 1 else f"{hidden} hidden files or folders"
     if not files:
@@ -110,6 +113,17 @@ def list_images(directory: str | os.PathLike, what: str, exclude: Sequence[str |
         raise UserError(f"{root}: no images in the {what} directory ({counted}"
                         + (f"; {hidden_ones} left out: names starting with '.')" if hidden else ")"))
     return images
+
+
+def walk_errors(errors: Sequence[OSError], root: Path, what: str) -> None:
+    """The folders `os.walk` could not list (no permission, removed meanwhile): `root` is an error,
+    each subfolder a note, as it is left out (it was left out without a word)."""
+    for exc in errors:
+        why = exc.strerror or type(exc).__name__
+        if exc.filename is None or os.fspath(exc.filename) == os.fspath(root):
+            raise UserError(f"{root}: cannot read the {what} directory ({why})")
+        # (once: evaluate.py lists the folders twice)
+        note(f"{exc.filename}: left out, the folder cannot be read ({why})", once=True)
 
 
 def holds_training_run(folder: str) -> bool:

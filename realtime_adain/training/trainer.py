@@ -365,7 +365,9 @@ class Trainer:
                 training.scaler.load_state_dict(state.scaler)
             checkpoint.restore_rng(state.rng)
         except (KeyError, TypeError, ValueError, IndexError, RuntimeError, OverflowError) as exc:  # (RNG numbers past C's)
-            raise UserError(f"{resume.state_path}: damaged trainer state ({checkpoint.describe(exc)})") from None
+            raise checkpoint.damaged_checkpoint(  # (the hint reading the files gives: `load_checkpoint`)
+                f"{resume.state_path}: damaged trainer state ({checkpoint.describe(exc)})", resume.decoder_path,
+                resume.state_path) from None
         self.iteration = state.iteration
         self.skips = data.SkipReport(state.skipped, state.skipped_count)
         self.loss_window = torch.tensor(state.loss_window, dtype=torch.float32, device=self.device)
@@ -715,6 +717,8 @@ def resolve_run(given: dict[str, Any], resume: str | None = None) -> tuple[Train
                             "resumed run")
         given = {**given, "out": str(folder.parent.absolute())}
     config = resolve_config(given, loaded.trainer.config if loaded else None)
+    if loaded is not None:
+        check_kept_device(config, given, loaded)
     for name, flag in zip(PATH_SETTINGS, ("--content", "--style", "--vgg")):
         if (value := getattr(config, name)) and not os.path.isabs(value):  # (a checkpoint of an earlier version)
             raise UserError(f"{loaded.decoder_path if loaded else flag}: the run's {flag} {value!r} is relative, and "
@@ -725,6 +729,26 @@ def resolve_run(given: dict[str, Any], resume: str | None = None) -> tuple[Train
             f"pass --iterations above it to train further"
         )
     return config, loaded
+
+
+def check_kept_device(config: TrainConfig, given: dict[str, Any], loaded: checkpoint.Checkpoint) -> None:
+    """The --device and --amp a resumed run keeps from its checkpoint, where it is known that they
+    were not given again: a run started on a GPU and resumed on the CPU was told "--amp bf16 needs
+    a CUDA device", an option not typed, and not where it came from."""
+    kept = f"the run's own setting, kept in its checkpoint {loaded.decoder_path.name}"
+    try:
+        device = pick_training_device(config.device, Distributed.from_env())
+    except UserError as exc:
+        if given.get("device") is not None:
+            raise
+        raise UserError(f"{exc} (--device {config.device} is {kept}; give --device cpu, or another, to resume "
+                        "it here)") from None
+    try:
+        pick_amp(config.amp, device)
+    except UserError as exc:
+        if given.get("amp") is not None:
+            raise
+        raise UserError(f"{exc} (--amp {config.amp} is {kept})") from None
 
 
 def train(config: TrainConfig, resume: checkpoint.Checkpoint | None = None) -> Path | None:
