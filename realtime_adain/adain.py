@@ -139,10 +139,9 @@ class StyleStats:
         styles = [check_stats(s, f"styles[{i}]", channels=None) for i, s in enumerate(styles)]
         if len({(s.mean.numel(), s.std.numel()) for s in styles}) > 1:
             raise ValueError(f"styles hold different numbers of channels: {[s.mean.numel() for s in styles]}")
-        dtype = torch.float32
-        for s in styles:
-            dtype = torch.promote_types(dtype, torch.promote_types(s.mean.dtype, s.std.dtype))
-        styles = [s.to("cpu", dtype) for s in styles]
+        # (not torch.promote_types: it refuses float8, "Promotion for Float8 Types is not supported")
+        wide = any(part.dtype == torch.float64 for s in styles for part in (s.mean, s.std))
+        styles = [s.to("cpu", torch.float64 if wide else torch.float32) for s in styles]
         largest = max(weights)  # scaled to at most 1 first, so the sum cannot overflow
         scaled = [w / largest for w in weights]
         total = sum(scaled)
@@ -157,7 +156,9 @@ CHANNELS = 512  # relu4_1's channels: every encoder's statistics have this many
 def check_stats(style: "StyleStats", name: str = "style", channels: int | None = CHANNELS) -> "StyleStats":
     """A StyleStats a caller built or kept is what `Stylizer.style` gives: `channels` finite means
     and non-negative stds in real tensors; else a TypeError/ValueError naming it, not a torch
-    error mid-stream (None: any count)."""
+    error mid-stream (None: any count). Values of any real dtype that converts to float32 are
+    checked as float32 (float8 and uint16 have no comparisons in torch: `std < 0` raised its
+    NotImplementedError); one that does not (torch.bits8, torch.uint4) is a TypeError."""
     if not isinstance(style, StyleStats):
         raise TypeError(f"{name} must be StyleStats (from Stylizer.style), got {type(style).__name__}")
     for part in ("mean", "std"):
@@ -172,12 +173,17 @@ def check_stats(style: "StyleStats", name: str = "style", channels: int | None =
         if channels is not None and value.numel() != channels:
             raise ValueError(f"{name}.{part} has {value.numel()} values, a style has {channels} "
                              f"(use Stylizer.style)")
+        try:
+            as_float = value.to(torch.float32)
+        except (RuntimeError, NotImplementedError):  # ('"copy_" not implemented for 'Bits8'')
+            raise TypeError(f"{name}.{part} holds {value.dtype} values, which torch cannot convert to float32 "
+                            "(use float32)") from None
         # (float64 values past float32's range, 1e300, became inf in the network: a black picture)
-        if not torch.isfinite(value.to(torch.float32)).all():
+        if not torch.isfinite(as_float).all():
             raise ValueError(f"{name}.{part} holds NaN or infinite values, or values too large for float32 "
                              f"(beyond {torch.finfo(torch.float32).max:.3g})")
-    if (style.std < 0).any():
-        raise ValueError(f"{name}.std holds negative values")
+        if part == "std" and (as_float < 0).any():
+            raise ValueError(f"{name}.std holds negative values")
     return style
 
 

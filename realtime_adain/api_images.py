@@ -48,7 +48,7 @@ def read_image(path: str | os.PathLike, name: str = "path") -> np.ndarray:
 def write_image(path: str | os.PathLike, image: np.ndarray) -> None:
     """Write (H, W, 3) RGB or (H, W) grey uint8 atomically, in the format the extension names
     (one the CLI writes too, in colour)."""
-    path = check_path(path, "path")
+    path = check_file_to_write(path, "path")
     if path.suffix.lower() not in WRITABLE_EXTENSIONS:
         given = f"'{path.suffix}'" if path.suffix else "no extension"
         raise ValueError(f"path must end in an image format's extension ({', '.join(WRITABLE_EXTENSIONS)}), "
@@ -167,4 +167,15 @@ def check_path(value: str | os.PathLike, name: str) -> Path:
     path = Path(value)
     if reason := name_too_long(path):
         raise UserError(f"{path}: {reason}")
+    return path
+
+
+def check_file_to_write(value: str | os.PathLike, name: str) -> Path:
+    """A file's name to write, checked as `check_path` checks it, and not ending in a slash: Path
+    drops it, so 'f.png/' (a folder meant) wrote the file f.png; refused as the CLI's file outputs
+    are (`argtypes.file_name`)."""
+    path = check_path(value, name)
+    text = os.fspath(value)
+    if text.endswith(("/", os.sep)):
+        raise ValueError(f"{name} {text!r} ends in a slash: give the file's name, not a folder")
     return path

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import torch
 
-from realtime_adain.api_words import as_value_error
+from realtime_adain.api_words import ArgumentMistake, as_value_error
 from realtime_adain.errors import UserError
 
 
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+DTYPE_NAMES = {value: name for name, value in DTYPES.items()}  # (a torch.dtype said as --dtype names it)
+API_DTYPES = "'auto', 'fp32', 'fp16', 'bf16', torch.float32, torch.float16 or torch.bfloat16"
 
 
 def refuse_empty_device(name: str) -> None:
@@ -60,6 +62,19 @@ def device_argument(device: torch.device | str | int) -> torch.device:
     elif not isinstance(device, (str, torch.device)):
         raise TypeError(f"device must be a str or torch.device, got {type(device).__name__}")
     return as_value_error(lambda: pick_device(str(device)))
+
+
+def dtype_argument(dtype: str | torch.dtype) -> str:
+    """A `dtype=` argument of the API as the name `pick_dtype` takes: a torch.dtype too, as `device=`
+    takes a torch.device (`Stylizer.load(dtype=st.dtype)` was refused, "must be a str"); another
+    value refused naming those taken."""
+    if isinstance(dtype, torch.dtype):
+        if dtype not in DTYPE_NAMES:
+            raise ArgumentMistake(f"dtype {dtype} is not one a Stylizer runs in (use {API_DTYPES})")
+        return DTYPE_NAMES[dtype]
+    if not isinstance(dtype, str):
+        raise TypeError(f"dtype must be a str or torch.dtype ({API_DTYPES}), got {type(dtype).__name__}")
+    return dtype
 
 
 def pick_dtype(name: str, device: torch.device) -> torch.dtype:

@@ -27,7 +27,7 @@ from realtime_adain.api_words import api_words, as_value_error, in_api_words
 from realtime_adain.carried_errors import callers_errors_raised, errors_carried
 from realtime_adain.checks import check_alpha, check_number, check_size, check_whole
 from realtime_adain.color import recolored
-from realtime_adain.devices import pick_device, pick_dtype
+from realtime_adain.devices import dtype_argument, pick_device, pick_dtype
 from realtime_adain.engines.base import CallLock, check_frame_shape, frames_within
 from realtime_adain.engines.frames import frames_to_images, images_to_frames
 from realtime_adain.errors import UserError, out_of_memory_as_user_error
@@ -132,8 +132,9 @@ class Stylizer:
         self.engine_name = engines.resolve(engine, self.device, self.dtype, self.weights_id if engine == "auto" else None)
         self._engine: engines.Engine | None = None
         self._engine_lock = CallLock()
-        self._checked_style: StyleStats | None = None  # the style `_checked` last checked
-        self._checked_snapshot: tuple = ()  # (its StyleStats.snapshot then)
+        # The style `_checked` last checked and its `StyleStats.snapshot` then, as one tuple: threads
+        # sharing the Stylizer replace it whole, never one's style with another's snapshot.
+        self._checked_style: tuple[StyleStats, tuple] | None = None
         _guard_forks()
 
     def __getstate__(self) -> dict:
@@ -157,14 +158,16 @@ class Stylizer:
         vgg: str | os.PathLike | None = None,
         decoder: str | os.PathLike | None = None,
         device: str | torch.device = "auto",
-        dtype: str = "auto",
+        dtype: str | torch.dtype = "auto",
         engine: str = "auto",
     ) -> "Stylizer":
-        """Resolve and load the weights (see `weights.resolve`), then bind to device and dtype. A
-        mistaken argument is a ValueError (or TypeError) naming it in the API's words, as
-        `stylize_video` says it (`dtype fp16 needs a GPU`, not the CLI's `--dtype`); a file problem
-        is a UserError in those words too (`pass decoder=PATH`, not `--decoder PATH`)."""
+        """Resolve and load the weights (see `weights.resolve`), then bind to device and dtype (a
+        name, or a torch.dtype: `dtype=st.dtype`). A mistaken argument is a ValueError (or
+        TypeError) naming it in the API's words, as `stylize_video` says it (`dtype fp16 needs a
+        GPU`, not the CLI's `--dtype`); a file problem is a UserError in those words too (`pass
+        decoder=PATH`, not `--decoder PATH`)."""
         paths = [Path(p) for p in (vgg, decoder) if isinstance(p, (str, os.PathLike))]
+        dtype = dtype_argument(dtype)
         placed = as_value_error(lambda: cls._placement(vgg, decoder, device, dtype, engine), paths)
         with api_words(paths), notes.worded(lambda line: in_api_words(line, paths)):  # (its notes too: --vgg)
             return cls._load(vgg, decoder, *placed, engine)
@@ -341,13 +344,12 @@ class Stylizer:
         """A call's style and alpha checked as the API's functions check them (a NaN style made a
         black picture, `None` an AttributeError); a style once per object, not once per frame
         (`live` calls per frame, and on a GPU each check of a tensor waits for the device)."""
-        # (None: none checked yet, or none given; the snapshot: its values changed since)
-        if style is None or style is not self._checked_style or style.changed_since(self._checked_snapshot):
-            changed = style is not None and style is self._checked_style
-            self._checked_style = check_stats(style)
-            self._checked_snapshot = style.snapshot()
-            if changed and self._engine is not None:  # (the engine's upload, cached by identity, is stale)
-                self._engine.forget_style()
+        # (the snapshot: its values changed since; the engine sees that for its upload itself,
+        # `Engine.style_inputs`, whatever style was checked between)
+        last = self._checked_style
+        if last is None or style is not last[0] or style.changed_since(last[1]):
+            snapshot = check_stats(style).snapshot()
+            self._checked_style = style, snapshot
         return style, check_number(alpha, "alpha")
 
     @torch.inference_mode()

@@ -26,7 +26,7 @@ from typing import Iterable, Iterator, Sequence
 import numpy as np
 import torch
 
-from realtime_adain.adain import StyleStats
+from realtime_adain.adain import StyleStats, check_stats
 from realtime_adain.checks import check_whole
 from realtime_adain.engines.cache import EngineCache
 from realtime_adain.engines.frames import CudaFrames, frames_for
@@ -109,7 +109,8 @@ class Engine(abc.ABC):
         with torch.inference_mode(False):  # updatable in place in and out of inference mode
             mean, std, self._alpha = neutral_style(dtype, self.device)
         self._style_tensors = mean, std
-        self._style: StyleStats | None = None
+        self._style: StyleStats | None = None  # the style in `_style_tensors`, by identity
+        self._style_snapshot: tuple = ()  # (its values when uploaded: `StyleStats.snapshot`)
         self._alpha_value: float | None = 1.0
 
     def __getstate__(self) -> dict:
@@ -133,20 +134,26 @@ class Engine(abc.ABC):
         frame size, before padding), so the first real batch does not wait (default: nothing)."""
 
     def forget_style(self) -> None:
-        """Upload the style again at the next call, even the same object: its values changed in
-        place (`Stylizer` sees it, once per call, where styles come in)."""
+        """Upload the style again at the next call, even the same object with the same values."""
         self._style = None
 
     def style_inputs(self, style: StyleStats, alpha: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Device tensors of the style and alpha, uploaded only when they change (a style switch
-        is two 2 KiB copies: nothing is rebuilt)."""
+        is two 2 KiB copies: nothing is rebuilt). The style held is compared with its values when
+        uploaded, here where the upload is kept: a caller's statistics changed in place since
+        (`style.std.mul_(0.5)`, docs/api.md) are checked and uploaded again, whatever calls
+        came between (a `Stylizer` that kept a snapshot of the style it checked last, not of
+        the one uploaded, gave the old picture after a call with another style that failed)."""
         if not 0.0 <= alpha <= 1.0:
             raise ValueError(f"alpha must be in [0, 1], got {alpha}")
-        if style is not self._style:
+        if style is not self._style or style.changed_since(self._style_snapshot):
+            if style is self._style:  # (a new style is checked by the caller: `Stylizer`, once per object)
+                check_stats(style)
             self._style = None  # until both are in: an interrupt between the copies must not leave a mix taken for a style
+            snapshot = style.snapshot()  # (before the copies: a change during them is seen next time)
             for target, value in zip(self._style_tensors, (style.mean, style.std)):
                 target.copy_(value.reshape(-1))
-            self._style = style
+            self._style, self._style_snapshot = style, snapshot
         if alpha != self._alpha_value:
             self._alpha_value = None  # (likewise)
             self._alpha.fill_(alpha)
