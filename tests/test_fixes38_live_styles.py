@@ -43,7 +43,7 @@ def test_a_style_replaced_by_another_picture_keeps_its_own_colours(stylizer, dat
     assert active.stats(controller.state, frame) is lib[0].stats
     (event, fields), = events
     assert event == "color-reference-failed" and "changed since it was loaded" in fields["reason"]
-    assert lib.rescan() == ["a"]
+    assert lib.rescan() == []  # (edited, not new)
     assert lib.style_image(lib[0]).shape[0] == 32  # the new picture, now the style's own
 
 

@@ -93,7 +93,7 @@ def test_a_server_that_says_nothing_is_one_line_with_the_reason(silent_server):
     started = time.monotonic()
     with pytest.raises(SourceError) as caught:
         open_source(f"http://127.0.0.1:{silent_server}/live.ts")
-    assert str(caught.value) == f"http://127.0.0.1:{silent_server}/live.ts: cannot open (nothing received for 5 s)"
+    assert str(caught.value) == f"http://127.0.0.1:{silent_server}/live.ts: cannot open (no stream recognised within 5 s)"
     assert time.monotonic() - started < 20
 
 

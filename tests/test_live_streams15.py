@@ -158,7 +158,7 @@ def test_url_that_sends_nothing_is_given_up_in_one_line():
     started = time.monotonic()
     with pytest.raises(SourceError) as raised:
         PyAVSource(f"udp://127.0.0.1:{port}", is_file=False, timeout=1.0).open()
-    assert str(raised.value) == f"udp://127.0.0.1:{port}: cannot open (nothing received for 1 s)"
+    assert str(raised.value) == f"udp://127.0.0.1:{port}: cannot open (no stream recognised within 1 s)"
     assert time.monotonic() - started < 4
 
 

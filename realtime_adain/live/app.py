@@ -164,7 +164,8 @@ class LiveSession:
                  stabilize=settings.stabilize, **({"stabilize_note": caveat} if caveat else {}),
                  carry_motion=settings.carry_motion)
         inference = Inference(self.capture.latest, self.stylizer, self.controller,
-                              ActiveStyle(self.library, self.log, stopped=self.stop_event.is_set), self.work_size,
+                              ActiveStyle(self.library, self.log, stopped=self.stop_event.is_set,
+                                          current=lambda: self.controller.state), self.work_size,
                               self.stability, log=self.log)
         inference.start()  # (kept only once started: the shutdown joined one `ulimit -u` left unstarted, a traceback)
         self.inference = inference

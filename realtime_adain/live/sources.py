@@ -283,11 +283,14 @@ class PyAVSource:
         """Whether it plays as a file: paced, looped at its end, and a URL resumed where it dropped."""
         return self.paced and not self.live_playlist
 
-    def _reason(self, exc: Exception) -> str:
-        """Why FFmpeg failed; its "Immediate exit requested" is our timeout on a silent URL. (A
-        reason quoting the URL quotes it without its secrets.)"""
+    def _reason(self, exc: Exception, opening: bool = False) -> str:
+        """Why FFmpeg failed; its "Immediate exit requested" is our timeout on a URL: an open (or
+        a read of one packet) not done within it, which a server trickling bytes meets too (it
+        was said as "nothing received" while they came). (A reason quoting the URL quotes it
+        without its secrets.)"""
         if isinstance(exc, av.error.ExitError) and not self.is_file:
-            return f"nothing received for {self.timeout:.0f} s"
+            return f"no stream recognised within {self.timeout:.0f} s" if opening else \
+                f"no picture decoded for {self.timeout:.0f} s"
         return error_reason(exc).replace(self.target, self.named)
 
     def open(self) -> None:
@@ -480,7 +483,7 @@ class PyAVSource:
         (its "Protocol not found" said nothing of which); only a URL names one."""
         if isinstance(exc, av.error.ProtocolNotFoundError) and "://" in self.target:
             return f"this FFmpeg (PyAV's) has no {self.target.partition('://')[0].upper()} support"
-        return f"cannot open ({self._reason(exc)})"
+        return f"cannot open ({self._reason(exc, opening=True)})"
 
     def _resume(self) -> None:
         """A recording URL reopened after a drop goes on after the last frame shown (sought to near

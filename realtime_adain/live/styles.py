@@ -9,7 +9,7 @@ written (float32 statistics, a uint8 thumbnail, nothing else) is recomputed, nev
 A style image that cannot be used (empty, damaged, too large, a video under an image's name) is
 left out with a note, at start-up and on a rescan (said once per file and content); only a
 library with no usable style at all is the user's error. The scans' notes reach a session's log
-file too (`live: style-skip`, `live: style-note`).
+file too (`live: style-skip`, `live: style-note`; a rescan's unusable files `live: rescan-skip`).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -243,23 +244,30 @@ class StyleLibrary:
         self.styles = [kept for kept in self.styles if kept is not style]
 
     def rescan(self, stopped: Callable[[], bool] = lambda: False) -> list[str]:
-        """Pick up images added or changed since the last scan; returns the (display) names of new ones.
+        """Pick up images added or changed since the last scan; returns the (display) names of new
+        ones (those edited are said in the log, `rescan-changed`: they were said as added).
         Once `stopped()`, no further style is encoded and the styles there were are kept.
 
         A folder that became empty or a file that vanished is reported and skipped, not fatal; when
         nothing usable is left, the styles there were are kept (and the log says so; `kept`).
         """
         known = {(s.path, s.digest): s for s in self.styles}
+        known_files = {s.path for s in self.styles}
         found: list[Path] = []
-        with self._notes_said("style-skip", "reason"):
+        with collected() as listing:  # (a fifo, a device or a link loop left out: a start-up's note was said)
             for source in self.sources:
                 try:
                     found += expand_images([source], "style")
                 except UserError as exc:
                     self.log("rescan-skip", reason=str(exc))
-            paths = self._bounded(found)
-        styles, added = [], []
         skip: Callable[[str], None] = lambda reason: self.log("rescan-skip", reason=reason)
+        for text in listing:
+            if text not in self._said:  # (once, as the start's notes)
+                self._said.add(text)
+                skip(text)
+        with self._notes_said("style-skip", "reason"):
+            paths = self._bounded(found)
+        styles, added, changed = [], [], []
         with self._notes_said("style-note", "note"):
             for path in paths:
                 if stopped():
@@ -273,7 +281,7 @@ class StyleLibrary:
                 if style is None:
                     continue
                 if (path, digest) not in known:
-                    added.append(len(styles))
+                    (changed if path in known_files else added).append(len(styles))
                 styles.append(style)
         self.kept = not styles
         if styles:
@@ -281,6 +289,8 @@ class StyleLibrary:
         else:
             self.log("rescan-kept", styles=len(self.styles), reason="no usable style image found")
         names = display_names(styles)  # (two files of one stem were both said as "trial")
+        if changed:
+            self.log("rescan-changed", names=",".join(names[index] for index in changed))
         return [names[index] for index in added]
 
     @property
@@ -427,6 +437,36 @@ class StyleLibrary:
             self._cache_failed = True
 
 
+class NoLongerWanted(Exception):
+    """A colour reference's state was superseded (`ActiveStyle(current=...)`) before its encode ended."""
+
+
+class _Encode(threading.Thread):
+    """One style's encode in a colour reference's colours, off the thread that waits for it, so
+    that the wait can end when its state is no longer wanted. Not a daemon: one left running
+    is finished before the interpreter's teardown (torch aborted the process under a thread)."""
+
+    def __init__(self, work: Callable[[], StyleStats]) -> None:
+        super().__init__(name="colour-reference")
+        self.work = work
+        self.stats: StyleStats | None = None
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self.stats = self.work()
+        except BaseException as exc:  # raised again by the waiting thread, as if it had encoded
+            self.error = exc
+
+    def outcome(self) -> StyleStats:
+        if self.error is not None:
+            raise self.error
+        return self.stats
+
+
+WAIT_POLL_S = 0.05  # how often a colour reference's wait asks whether its state is still wanted
+
+
 class ActiveStyle:
     """The statistics the next frame uses, recomputed only when the choice of style changes.
 
@@ -434,17 +474,24 @@ class ActiveStyle:
     Colour preservation needs the style recoloured to the content, which means encoding it again:
     that happens once, with the frame at hand as the colour reference, when it is switched on or
     the style changes while it is on (key `c` twice takes a new reference), never per frame.
+    Given `current` (the state the session wants now), a reference whose state was superseded
+    meanwhile (`c` pressed again) is not encoded, nor waited for: `c` twice quickly froze the
+    picture for the seconds of an encode no frame would use.
     The choice is looked up again only when the state changes (a key, or a rescan, after which
     the controller always has a new state), and includes the files' digests, so a style edited
     on disk and rescanned is used from the next frame on (`look`: and starts the stabiliser afresh).
     """
 
     def __init__(self, library: StyleLibrary, log: Callable[..., None] = lambda *args, **kwargs: None,
-                 stopped: Callable[[], bool] = lambda: False) -> None:
-        """`stopped()`: the session is ending; a colour reference then encodes no further style."""
+                 stopped: Callable[[], bool] = lambda: False, current: Callable[[], object] | None = None) -> None:
+        """`stopped()`: the session is ending; a colour reference then encodes no further style.
+        `current()`: the state wanted now (the controller's); without it, every state asked for is
+        wanted and its reference is encoded on the calling thread."""
         self.library = library
         self.log = printable_log(log)
         self.stopped = stopped
+        self.current = current
+        self._last_encode: _Encode | None = None  # the last colour reference's encode (one left running: at most one)
         self.encoding = False  # a colour reference is being encoded (the exit does not wait for it)
         # (state, `choice(state)`) as one value: `look` is also asked on the window's thread (`s` while paused)
         self._chosen: tuple[object, tuple[list[Style], tuple]] = (None, ([], ()))
@@ -455,7 +502,10 @@ class ActiveStyle:
         """`state` is the controller's `LiveState`; `frame` (RGB) is the colour reference if needed."""
         chosen, key = self._choice_of(state)
         if key != self._key or self._stats is None:
-            self._stats = self._compute(chosen, state.mix, frame if state.preserve_color else None)
+            try:
+                self._stats = self._compute(chosen, state.mix, frame if state.preserve_color else None, key)
+            except NoLongerWanted:  # (this frame, already superseded, in the styles' own colours; nothing kept)
+                return self._compute(chosen, state.mix, None, key)
             self._key = key
         return self._stats
 
@@ -485,26 +535,28 @@ class ActiveStyle:
                state.color_epoch if state.preserve_color else 0)
         return chosen, key
 
-    def _compute(self, chosen: list[Style], mix: float, reference: np.ndarray | None) -> StyleStats:
+    def _compute(self, chosen: list[Style], mix: float, reference: np.ndarray | None, key: tuple) -> StyleStats:
         stats = [style.stats for style in chosen]
         if reference is not None:
-            stats = self._recoloured(chosen, reference) or stats
+            stats = self._recoloured(chosen, reference, key) or stats
         return stats[0] if len(stats) == 1 else StyleStats.mix(stats, [1.0 - mix, mix])
 
-    def _recoloured(self, chosen: list[Style], reference: np.ndarray) -> list[StyleStats] | None:
+    def _recoloured(self, chosen: list[Style], reference: np.ndarray, key: tuple) -> list[StyleStats] | None:
         """The styles encoded in the reference's colours; None (the cached statistics are used,
         and the log says why) when an image is no longer usable: deleted or replaced on disk
         while running, which must not end the session (nor, in `serve`, lose other clients' frames).
         ValueError: `Stylizer.style_stats` refusing the image it was given. Once `stopped()`, no
-        further style is encoded (None): each takes seconds at a large --style-size on a CPU."""
+        further style is encoded (None): each takes seconds at a large --style-size on a CPU.
+        NoLongerWanted: `key` is not the current state's (nothing said: no reference was taken)."""
         started, stats = time.monotonic(), []
         self.encoding = True
         try:
-            encode = self.library.stylizer.style_stats
             for style in chosen:
                 if self.stopped():
                     return None
-                stats.append(encode(self.library.style_image(style), color_reference=reference))
+                if not self._wanted(key):
+                    raise NoLongerWanted
+                stats.append(self._encoded(style, reference, key))
         except (UserError, OSError, ValueError) as exc:
             self.log("color-reference-failed", reason=str(exc), using="the style's colours")
             return None
@@ -512,3 +564,32 @@ class ActiveStyle:
             self.encoding = False
         self.log("color-reference", styles=len(chosen), ms=round(1000 * (time.monotonic() - started)))
         return stats
+
+    def _wanted(self, key: tuple) -> bool:
+        """Whether the state wanted now still chooses statistics of `key` (always, without `current`)."""
+        return self.current is None or self._choice_of(self.current())[1] == key
+
+    def _encoded(self, style: Style, reference: np.ndarray, key: tuple) -> StyleStats:
+        """`style` encoded in the reference's colours: here without `current`; else on its own
+        thread (`_Encode`, after one left running before it: never two at once), waited for while
+        `key` is wanted (NoLongerWanted once it is not; the encode then ends unwatched). While the
+        session stops it is waited for, as an encode here would be (the exit does not wait for it)."""
+        def encode() -> StyleStats:
+            return self.library.stylizer.style_stats(self.library.style_image(style), color_reference=reference)
+
+        if self.current is None:
+            return encode()
+        if self._last_encode is not None:
+            self._waited(self._last_encode, key)
+        self._last_encode = _Encode(encode)
+        self._last_encode.start()
+        return self._waited(self._last_encode, key).outcome()
+
+    def _waited(self, work: _Encode, key: tuple) -> _Encode:
+        """`work` once it has ended, asking meanwhile whether `key` is still wanted (once at least)."""
+        while True:
+            if not self.stopped() and not self._wanted(key):
+                raise NoLongerWanted
+            work.join(WAIT_POLL_S)
+            if not work.is_alive():
+                return work
