@@ -81,7 +81,7 @@ def stylize_video(
     seconds or as FFmpeg writes times ("1:30", "0:01:30.5"), as `ffmpeg -ss START -i in -t DUR`;
     the output starts at zero (`frames` counts from `start`). `keep_size` False: the output at the
     processing size (`size`), not scaled back to the input's display size."""
-    from realtime_adain.paths import refuse_overwriting_inputs
+    from realtime_adain.output_checks import refuse_overwriting_inputs
     from realtime_adain.video.job import refuse_partial_over_inputs, stylize_file, stylize_videos
     from realtime_adain.video.formats import check_encoder
     from realtime_adain.weights import files_used

@@ -409,7 +409,7 @@ class PendingOutput:
             fd, name = tempfile.mkstemp(prefix=temporary_prefix(self.target), suffix=f".part{self.target.suffix}",
                                         dir=self.target.parent)
         except FileExistsError:  # what mkdir says when the folder's name is taken by a file
-            from realtime_adain.paths import file_in_the_way  # (higher up too: a file as $REALTIME_ADAIN_HOME)
+            from realtime_adain.writable_folders import file_in_the_way  # (higher up too: a file as $REALTIME_ADAIN_HOME)
 
             blocker = file_in_the_way(self.final.parent) or self.final.parent
             raise UserError(f"{self.final}: cannot write here ({blocker} is a file, not a folder)") from None

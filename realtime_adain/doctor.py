@@ -251,7 +251,7 @@ def _export_place(cache) -> ExportPlace | None:
 
     from realtime_adain import engines
     from realtime_adain.engines.cache import in_the_way
-    from realtime_adain.paths import check_writable_dir
+    from realtime_adain.writable_folders import check_writable_dir
 
     if engines.unavailable("onnx", torch.device("cpu"), torch.float32) is not None:
         return None
@@ -360,7 +360,7 @@ def _folder(name: str, directory: Path, value: str, use: str, variable: str = "R
     to nowhere stands where it goes (a mistyped variable), a note when it cannot be written
     (read-only: `use` fails)."""
     from realtime_adain.errors import UserError
-    from realtime_adain.paths import check_writable_dir
+    from realtime_adain.writable_folders import check_writable_dir
 
     try:
         check_writable_dir(directory, "the folder")

@@ -22,7 +22,7 @@ from realtime_adain.checked_inputs import (
 from realtime_adain.errors import UserError, not_all_written, out_of_memory_as_user_error, refuse_inputs, stopped_at
 from realtime_adain.interrupts import SignalGuard
 from realtime_adain.notes import note
-from realtime_adain.paths import name_text
+from realtime_adain.utf8_names import name_text
 from realtime_adain.imageio import check_encodable, decode_image, mask_labels, read_image_bytes, read_mask, write_image
 from realtime_adain.picture_sizes import check_pixel_budget, fit_short_side, resize, short_side_size
 from realtime_adain.pillow_stills import note_first_frame_only

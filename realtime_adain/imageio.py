@@ -19,6 +19,7 @@ from realtime_adain.picture_sizes import check_pixel_budget, style_budget
 from realtime_adain.regular_files import open_regular
 from realtime_adain.rgb8 import OVER_WHITE_MEANS
 from realtime_adain.still_decoders import decode_still
+from realtime_adain.writable_folders import dead_link_is
 
 # What OpenCV decodes (a folder of inputs takes these) and, of those, what it encodes from RGB:
 # PGM/PBM hold grey only, GIF/HDR/PFM/JPEG 2000/AVIF writers are missing or lossy in odd ways.
@@ -67,8 +68,6 @@ def read_image_bytes(path: str | os.PathLike) -> np.ndarray:
     if not path.is_file():  # (a fifo is never opened: reading it would wait for a writer)
         kind = ("a folder" if path.is_dir() else "a device, fifo or socket") if path.exists() else None
         if kind is None and path.is_symlink():  # (not "no such file": the link is there)
-            from realtime_adain.paths import dead_link_is  # (paths imports this module)
-
             raise UserError(f"{path}: {dead_link_is(path)}")
         raise UserError(f"{path}: {kind + ', not an image file' if kind else 'no such file'}")
     # checked again on the open file: one swapped for a FIFO after the check would block for good

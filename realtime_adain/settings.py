@@ -18,6 +18,7 @@ from pathlib import Path
 
 from realtime_adain.descriptors import STANDARD_INPUT, descriptor_number, descriptor_path, unreadable_descriptor
 from realtime_adain.errors import UserError
+from realtime_adain.file_identity import is_inside, same_entry
 from realtime_adain.times import check_time
 
 DTYPE_CHOICES = ("auto", "fp32", "fp16", "bf16")
@@ -341,7 +342,6 @@ class LiveSettings:
             out = Path(self.output)
             if out.suffix.lower() not in RECORDING_SUFFIXES:
                 raise UserError(f"{out}: -o writes MP4; use a .mp4, .m4v or .mov name")
-            from realtime_adain.paths import is_inside, same_entry  # (imports OpenCV: not at settings' import)
             from realtime_adain.weights import files_used  # (torch: as the session loads)
 
             if os.path.exists(source := self.source_file) and same_entry(out, Path(source)):

@@ -32,10 +32,10 @@ from realtime_adain.encoders import (
 )
 from realtime_adain.errors import UserError, is_out_of_memory, quoted
 from realtime_adain.networks import ENCODER_DEPTH, FEATURE_CHANNELS, Decoder, Encoder
-from realtime_adain.paths import dead_link, file_in_the_way, why_dead
 from realtime_adain.regular_files import open_regular
 from realtime_adain.release import DECODER_FILENAME, VGG_FILENAME
 from realtime_adain.userdirs import HOME_ENV_VAR, deciding_setting, expand_home, weights_dir  # noqa: F401 (part of this module's interface)
+from realtime_adain.writable_folders import dead_link, file_in_the_way, why_dead
 
 ENV_VAR = {"vgg": "REALTIME_ADAIN_VGG", "decoder": "REALTIME_ADAIN_DECODER"}
 DEFAULT_FILENAME = {"vgg": VGG_FILENAME, "decoder": DECODER_FILENAME}

@@ -285,7 +285,7 @@ def test_an_output_named_with_a_newline_is_one_line_on_stdout(run_cli, weights_e
 def test_a_folder_names_what_it_leaves_out(tmp_path, capsys):
     """A FIFO or a dangling link named like an image in an input folder was skipped without a word
     (a FIFO is never opened: it would block)."""
-    from realtime_adain.paths import expand_images
+    from realtime_adain.input_paths import expand_images
 
     folder = tmp_path / "styles"
     folder.mkdir()

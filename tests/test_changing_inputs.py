@@ -320,7 +320,7 @@ def test_a_write_protected_output_is_refused(tmp_path):
     out.write_bytes(b"protected")
     out.chmod(0o444)
     code = ("import sys\nfrom realtime_adain.atomic import PendingOutput\nfrom realtime_adain.errors import UserError\n"
-            "from realtime_adain.paths import check_output_file\n"  # (the benchmarks' --json, before their work)
+            "from realtime_adain.writable_folders import check_output_file\n"  # (the benchmarks' --json, before their work)
             "for check in (PendingOutput, check_output_file):\n"
             "    try:\n        check(sys.argv[1])\n    except UserError as exc:\n        print(exc)\n")
     as_user = (["setpriv", "--inh-caps=-dac_override,-dac_read_search",

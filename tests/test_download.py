@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from realtime_adain import download
+from realtime_adain import download, download_transfer, download_urls
 from realtime_adain.errors import UserError
 from weights_server import WeightsServer, closed_port_url, release_bytes, synthetic_release  # noqa: F401
 
@@ -60,7 +60,7 @@ def test_query_values_are_masked_in_messages(server, run_cli, tmp_path):
     with pytest.raises(UserError, match=r"connection failed .*token=\*\*\*") as raised:
         download.download_file("decoder", f"{server.url}/{DECODER}?token=s3 cret", tmp_path)
     assert "s3 cret" not in str(raised.value)
-    assert download.shown("https://u:pw@h.example/a?token=s3cret") == "https://***@h.example/a?token=***"
+    assert download_urls.shown("https://u:pw@h.example/a?token=s3cret") == "https://***@h.example/a?token=***"
 
 
 def test_a_server_that_trickles_is_cut_off(synthetic_release, server, tmp_path):
@@ -70,7 +70,7 @@ def test_a_server_that_trickles_is_cut_off(synthetic_release, server, tmp_path):
     started = time.monotonic()
     with pytest.raises(UserError, match=r"too slow, \d+ bytes in the last 1 s \(under 1000 bytes/s\); stopped, \d+ bytes kept"):
         download.download_file("decoder", f"{server.url}/{DECODER}", tmp_path / "new",
-                               min_rate=download.MinRate(bytes_per_s=1000, window_s=1.0))
+                               min_rate=download_transfer.MinRate(bytes_per_s=1000, window_s=1.0))
     assert time.monotonic() - started < 10
     assert cache_listing(tmp_path / "new") == [f"{DECODER}.part"]
 
@@ -118,13 +118,13 @@ def test_oversized_part_file_is_discarded_after_416(synthetic_release, server, t
 
 
 def test_repeated_cuts_keep_the_part_for_the_next_run(synthetic_release, server, tmp_path):
-    server.cuts[DECODER] = [1_000_000] * download.ATTEMPTS
+    server.cuts[DECODER] = [1_000_000] * download_transfer.ATTEMPTS
     with pytest.raises(UserError, match="interrupted .* run `realtime-adain weights download` again"):
         download.download_file("decoder", f"{server.url}/{DECODER}", tmp_path)
     assert cache_listing(tmp_path) == [f"{DECODER}.part"]
-    assert (tmp_path / f"{DECODER}.part").stat().st_size == download.ATTEMPTS * 1_000_000
+    assert (tmp_path / f"{DECODER}.part").stat().st_size == download_transfer.ATTEMPTS * 1_000_000
     path, _ = download.download_file("decoder", f"{server.url}/{DECODER}", tmp_path)
-    assert server.requests[-1] == (f"/{DECODER}", f"bytes={download.ATTEMPTS * 1_000_000}-")
+    assert server.requests[-1] == (f"/{DECODER}", f"bytes={download_transfer.ATTEMPTS * 1_000_000}-")
     assert path.read_bytes() == synthetic_release[DECODER]
 
 
@@ -194,7 +194,7 @@ def test_other_failures_also_leave_no_new_directory(failure, synthetic_release, 
         body[len(body) // 2] ^= 0xFF
         server.files[DECODER] = bytes(body)
     if failure == "no data":  # headers, then the connection drops, every attempt
-        server.cuts[DECODER] = [0] * download.ATTEMPTS
+        server.cuts[DECODER] = [0] * download_transfer.ATTEMPTS
     name = "missing.pth" if failure == "404" else DECODER
     with pytest.raises(UserError, match={"404": "HTTP 404", "checksum": "rejected the download",
                                          "no data": "interrupted 4 times before any data arrived"}[failure]):
@@ -203,7 +203,7 @@ def test_other_failures_also_leave_no_new_directory(failure, synthetic_release, 
 
 
 def test_a_part_worth_resuming_keeps_its_new_directory(synthetic_release, server, tmp_path):
-    server.cuts[DECODER] = [1_000_000] * download.ATTEMPTS
+    server.cuts[DECODER] = [1_000_000] * download_transfer.ATTEMPTS
     directory = tmp_path / "new" / "weights"
     with pytest.raises(UserError, match="interrupted"):
         download.download_file("decoder", f"{server.url}/{DECODER}", directory)
@@ -274,7 +274,7 @@ def test_two_downloads_into_one_folder_do_not_share_a_part_file(synthetic_releas
     def slow() -> None:
         try:
             download.download_file("decoder", f"{server.url}/{DECODER}", tmp_path,
-                                   min_rate=download.MinRate(bytes_per_s=1000, window_s=1.0))
+                                   min_rate=download_transfer.MinRate(bytes_per_s=1000, window_s=1.0))
         except UserError as exc:
             first.append(exc)
 

@@ -43,7 +43,7 @@ def test_a_folder_of_inputs_takes_jpeg_ls_pictures(data_dir, tmp_path):
     import subprocess
 
     from realtime_adain.imageio import is_image_path, read_image
-    from realtime_adain.paths import expand_inputs
+    from realtime_adain.input_paths import expand_inputs
 
     folder = tmp_path / "in"
     folder.mkdir()

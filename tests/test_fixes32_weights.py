@@ -19,7 +19,7 @@ import torch
 
 from cli_support import one_error_line
 from live_support import cli_env
-from realtime_adain import doctor, download, weights
+from realtime_adain import doctor, download, download_transfer, weights
 from realtime_adain.errors import UserError
 from test_environment16 import NOBODY_UID, as_user_without_home, run, without_home
 from weights_server import WeightsServer, release_bytes, synthetic_release  # noqa: F401
@@ -147,11 +147,11 @@ def test_doctors_fix_for_a_bad_file_in_the_weights_folder_is_the_download_alone(
 def test_the_resume_hint_asks_for_the_same_command(synthetic_release, server, tmp_path):
     """"run `realtime-adain weights download` again to resume", run as written, went to GitHub and
     the default folder (not this mirror, nor this --dir) and never resumed the `.part`."""
-    server.cuts["decoder.pth"] = [1000] * download.ATTEMPTS
+    server.cuts["decoder.pth"] = [1000] * download_transfer.ATTEMPTS
     with pytest.raises(UserError) as caught:
         download.download_file("decoder", f"{server.url}/decoder.pth", tmp_path / "w")
     assert "run `realtime-adain weights download` again with the same options (URLs, --dir, --no-checksum) to resume" in str(caught.value)
-    assert (tmp_path / "w" / "decoder.pth.part").stat().st_size == 1000 * download.ATTEMPTS
+    assert (tmp_path / "w" / "decoder.pth.part").stat().st_size == 1000 * download_transfer.ATTEMPTS
 
 
 @pytest.mark.slow  # (default run's time: two downloads)

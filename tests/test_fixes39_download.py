@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from cli_support import one_error_line
-from realtime_adain import download
+from realtime_adain import download, download_transfer
 from realtime_adain.benchmarks import temporal as bench_temporal
 from realtime_adain.errors import UserError
 from weights_server import WeightsServer, release_bytes, synthetic_release  # noqa: F401  (fixtures)
@@ -108,7 +108,7 @@ def test_the_bytes_of_a_mirror_turned_too_slow_are_kept_and_resumed(synthetic_re
     with pytest.raises(UserError, match=r"too slow, \d+ bytes in the last 1 s \(under 1000 bytes/s\); stopped, "
                                         rf"(\d+) bytes kept in {tmp_path / 'new' / DECODER}.part") as slow:
         download.download_file("decoder", f"{server.url}/{DECODER}", tmp_path / "new",
-                               min_rate=download.MinRate(bytes_per_s=1000, window_s=1.0))
+                               min_rate=download_transfer.MinRate(bytes_per_s=1000, window_s=1.0))
     kept = (tmp_path / "new" / f"{DECODER}.part").read_bytes()
     assert kept and kept == synthetic_release[DECODER][:len(kept)]
     assert f"{len(kept)} bytes kept in" in str(slow.value)

@@ -20,7 +20,7 @@ from cli_support import one_error_line
 from realtime_adain import image_job
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import read_image
-from realtime_adain.paths import expand_images
+from realtime_adain.input_paths import expand_images
 from realtime_adain.notes import collected
 from realtime_adain.pillow_stills import pillow_image_rgb
 

@@ -16,7 +16,7 @@ def test_a_benchmark_source_rate_may_be_a_ratio_as_video_rates_are(typed, rate):
 def test_a_video_named_as_a_picture_is_told_the_numbered_pictures_form(tmp_path):
     """`video ... -o x.png` listed the video formats only, not `-o 'x_%04d.png'`, which writes frames."""
     from realtime_adain.errors import UserError
-    from realtime_adain.paths import output_is_one_file
+    from realtime_adain.output_checks import output_is_one_file
 
     with pytest.raises(UserError, match=r"unknown video format '\.png' \(written: \.mp4 \.mkv; numbered pictures: "
                                         r"-o 'NAME_%04d\.png'; to make a folder"):

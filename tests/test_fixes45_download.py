@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 
 from cli_support import one_error_line
-from realtime_adain import download
+from realtime_adain import download, download_http, download_transfer
 from realtime_adain.errors import UserError
 from weights_server import WeightsServer, closed_port_url, release_bytes, synthetic_release  # noqa: F401  (fixtures)
 
 DECODER = "decoder.pth"
-FAST = download.MinRate(bytes_per_s=1000, window_s=0.25)
+FAST = download_transfer.MinRate(bytes_per_s=1000, window_s=0.25)
 
 
 @pytest.fixture
@@ -49,7 +49,7 @@ def test_a_proxy_that_cannot_be_reached_is_named(monkeypatch):
     proxy = closed_port_url()
     monkeypatch.setenv("HTTP_PROXY", proxy.replace("//", "//me:s3cret@"))
     with pytest.raises(UserError) as refused:
-        download._open("http://weights.example/decoder.pth", 0)
+        download_http.open_url("http://weights.example/decoder.pth", 0)
     assert str(refused.value) == (f"cannot reach weights.example through the proxy {proxy.replace('//', '//***@')} (set "
                                   "in $HTTP_PROXY): Connection refused; check that proxy, or unset HTTP_PROXY to connect directly")
 

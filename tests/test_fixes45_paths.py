@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from realtime_adain.errors import UserError
-from realtime_adain.paths import check_writable_dir
+from realtime_adain.writable_folders import check_writable_dir
 
 
 def test_a_read_only_current_folder_is_named_by_its_path(monkeypatch):

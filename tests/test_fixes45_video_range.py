@@ -11,9 +11,10 @@ import av
 import numpy as np
 import pytest
 
+from realtime_adain.video.encoding import BT709_MATRIX, FULL_RANGE
 from realtime_adain.video.formats import EncodeSettings
 from realtime_adain.video.pictures import Colour
-from realtime_adain.video.writer import BT709_MATRIX, FULL_RANGE, VideoFormatOut, VideoWriter
+from realtime_adain.video.writer import VideoFormatOut, VideoWriter
 
 LEVELS = (6, 64, 128, 192, 249)
 BAND = 16  # pixels wide, one a level

@@ -11,7 +11,7 @@ import os
 import pytest
 
 from cli_support import one_error_line
-from realtime_adain import atomic, cli, download
+from realtime_adain import atomic, cli, download_folder
 from realtime_adain.errors import UserError
 from test_full_disk import tmpfs
 
@@ -44,11 +44,11 @@ def test_a_download_refused_the_folder_it_had_just_made_leaves_it(made_folders, 
     folder = tmp_path / "new" / "weights"
 
     def refused() -> None:
-        folder.mkdir(parents=True)  # (as `_directory_for` makes it)
+        folder.mkdir(parents=True)  # (as `held_folder` makes it)
         other_run = os.open(folder, os.O_RDONLY)
         fcntl.flock(other_run, fcntl.LOCK_EX)
         try:
-            with download._directory_for(folder):
+            with download_folder.held_folder(folder):
                 pass
         finally:
             os.close(other_run)

@@ -14,11 +14,12 @@ import av
 import numpy as np
 import pytest
 
+from realtime_adain.video.encoding import FULL_RANGE
 from realtime_adain.video.formats import EncodeSettings
 from realtime_adain.video.hdr import BT709, UNSPECIFIED
 from realtime_adain.video.pictures import Colour
 from realtime_adain.video.reader import VideoReader
-from realtime_adain.video.writer import FULL_RANGE, VideoFormatOut, VideoWriter
+from realtime_adain.video.writer import VideoFormatOut, VideoWriter
 from test_fixes45_video_range import BAND, LEVELS, band_levels
 from test_video_realworld_inputs import stylize
 from video_corpus import FFMPEG

@@ -11,7 +11,7 @@ from typing import Iterator
 
 import pytest
 
-from realtime_adain import download
+from realtime_adain import download, download_http, download_transfer
 from realtime_adain.errors import UserError
 from weights_server import WeightsServer, release_bytes, synthetic_release  # noqa: F401  (fixtures)
 
@@ -27,18 +27,18 @@ def server(release_bytes):
 def test_a_server_that_ignores_range_and_cuts_every_try_is_said_so(synthetic_release, server, tmp_path, capsys):
     """Each try started again from byte 0 while the note said it resumed; the error offered a
     resume the server does not do. The attempts still bound it, and nothing is kept."""
-    server.ignore_range, server.cuts[DECODER] = True, [1000] * download.ATTEMPTS
+    server.ignore_range, server.cuts[DECODER] = True, [1000] * download_transfer.ATTEMPTS
     url = f"{server.url}/{DECODER}"
     with pytest.raises(UserError) as refused:
         download.download_file("decoder", url, tmp_path / "w")
-    assert str(refused.value) == (f"{url}: download interrupted {download.ATTEMPTS} times, and the server does not resume "
-                                  "(asked for the rest, it sends the whole file again); try again later, or use a mirror "
+    assert str(refused.value) == (f"{url}: download interrupted {download_transfer.ATTEMPTS} times, and the server does not "
+                                  "resume (asked for the rest, it sends the whole file again); try again later, or use a mirror "
                                   "with --base-url")
     said = capsys.readouterr()
     notes = [line for line in (said.out + said.err).splitlines() if line.startswith(f"{DECODER}: ")]
     assert notes == [f"{DECODER}: asked from byte 1000, the server sends the whole file (it does not resume): "
-                     "downloading again from the start"] * (download.ATTEMPTS - 1), said
-    assert [r for _, r in server.requests] == [None] + ["bytes=1000-"] * (download.ATTEMPTS - 1)
+                     "downloading again from the start"] * (download_transfer.ATTEMPTS - 1), said
+    assert [r for _, r in server.requests] == [None] + ["bytes=1000-"] * (download_transfer.ATTEMPTS - 1)
     assert not (tmp_path / "w").exists()
 
 
@@ -87,7 +87,7 @@ def test_an_https_url_to_a_server_without_tls_is_said_so(server, hanging_up_serv
     (_ssl.c:1006)); check the network" (UNEXPECTED_EOF_WHILE_READING for one that hangs up)."""
     host = server.url.removeprefix("http://") if answer == "plain http" else hanging_up_server
     with pytest.raises(UserError) as refused:
-        download._open(f"https://{host}/{DECODER}", 0)
+        download_http.open_url(f"https://{host}/{DECODER}", 0)
     said = (f"{host} answered, but not with TLS (https): check the URL's scheme (http:// for a server without TLS)"
             if answer == "plain http" else  # (a real TLS server or a middlebox may hang up too: no scheme advice)
             f"{host} closed the connection during the TLS (https) handshake; check the network, or use a mirror"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from realtime_adain import download
+from realtime_adain import download, download_http
 from realtime_adain.errors import UserError
 from test_fixes47_download import tls_breaking_server
 
@@ -27,7 +27,7 @@ def test_a_tls_handshake_failing_through_a_proxy_names_the_proxy(breaking_handsh
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("https_proxy", f"http://{proxy}")
     with pytest.raises(UserError) as refused:
-        download._open("https://weights.example/decoder.pth", 0)
+        download_http.open_url("https://weights.example/decoder.pth", 0)
     failure = ("the connection closed during the TLS (https) handshake" if how == "hang-up"
                else "the answer to the TLS (https) handshake was not TLS")
     assert str(refused.value) == (f"cannot reach weights.example through the proxy http://{proxy} (set in $https_proxy): "
@@ -42,6 +42,6 @@ def test_a_host_hanging_up_in_the_tls_handshake_is_no_scheme_mistake(breaking_ha
     for name in ("https_proxy", "HTTPS_PROXY"):
         monkeypatch.delenv(name, raising=False)
     with pytest.raises(UserError) as refused:
-        download._open(f"https://{host}/decoder.pth", 0)
+        download_http.open_url(f"https://{host}/decoder.pth", 0)
     assert str(refused.value) == (f"{host} closed the connection during the TLS (https) handshake; check the network, "
                                   f"or use a mirror with --base-url or ${download.BASE_URL_ENV_VAR}")

@@ -10,7 +10,9 @@ from PIL import Image
 
 from realtime_adain.atomic import make_folders, writable_target
 from realtime_adain.errors import UserError
-from realtime_adain.paths import check_writable_dir, expand_images, refuse_overwriting_inputs
+from realtime_adain.input_paths import expand_images
+from realtime_adain.output_checks import refuse_overwriting_inputs
+from realtime_adain.writable_folders import check_writable_dir
 
 
 def tiny_picture(path: Path, colour=(200, 30, 30)) -> Path:

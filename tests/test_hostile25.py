@@ -38,7 +38,8 @@ def test_an_output_through_a_bind_mount_may_not_replace_an_input(run_cli, weight
 
 
 def test_two_outputs_through_a_bind_mount_are_one_file(bind_mount):
-    from realtime_adain.paths import refuse_shared_outputs, same_entry
+    from realtime_adain.file_identity import same_entry
+    from realtime_adain.output_checks import refuse_shared_outputs
 
     same, bind = bind_mount
     assert same_entry(same / "x.png", bind / "x.png") and not same_entry(same / "x.png", bind / "y.png")
@@ -48,7 +49,7 @@ def test_two_outputs_through_a_bind_mount_are_one_file(bind_mount):
 
 def test_a_hard_link_is_another_name_not_the_same_output(tmp_path):
     """Renaming over a hard link replaces that name only: the file behind the other name stays."""
-    from realtime_adain.paths import same_entry
+    from realtime_adain.file_identity import same_entry
 
     (tmp_path / "a.mp4").write_bytes(b"x")
     (tmp_path / "b.mp4").hardlink_to(tmp_path / "a.mp4")
@@ -227,7 +228,7 @@ def test_a_folder_that_cannot_be_made_says_what_is_in_the_way(tmp_path):
     """A dangling link or a FIFO where the folder should be was "it is a file"."""
     import os
 
-    from realtime_adain.paths import ensure_writable_dir
+    from realtime_adain.writable_folders import ensure_writable_dir
 
     (tmp_path / "dangling").symlink_to(tmp_path / "nowhere" / "deep")
     os.mkfifo(tmp_path / "pipe")

@@ -279,27 +279,28 @@ def test_a_hostile_mirror_is_one_line_and_leaves_nothing(hostile_server, tmp_pat
     every byte; after the fix's first cut, http.client took the cut head as a whole answer with no
     body: an empty file). A 206 to a request for the whole file was "cannot write (No such file)";
     a redirect to ftp:// was followed, and "cannot reach" named the mirror."""
-    from realtime_adain import download
+    from realtime_adain import download_http, download_transfer
     from realtime_adain.errors import UserError
 
-    monkeypatch.setattr(download, "ANSWER_S", 1.0)
+    monkeypatch.setattr(download_http, "ANSWER_S", 1.0)
     part = tmp_path / "vgg.part"
     started = time.monotonic()
     with pytest.raises(UserError, match=re.escape(words)):
-        download.fetch(f"{hostile_server}/{mode}/vgg_normalised.pth", part, "vgg", download.SizeLimit(1 << 20, "test"))
+        download_transfer.fetch(f"{hostile_server}/{mode}/vgg_normalised.pth", part, "vgg",
+                                download_transfer.SizeLimit(1 << 20, "test"))
     assert time.monotonic() - started < 10 and not part.exists()
 
 
 def test_a_file_url_naming_another_machine_says_so(tmp_path):
     """Was "cannot reach example.com (...); check the network"; this machine's own names still work."""
-    from realtime_adain import download
+    from realtime_adain import download_http
     from realtime_adain.errors import UserError
 
     weights = tmp_path / "x.pth"
     weights.write_bytes(b"x")
     with pytest.raises(UserError, match="a file:// URL names a file on this machine, not on 10.1.2.3"):
-        download._open(f"file://10.1.2.3{weights}", 0)
-    with download._open(f"file://127.0.0.1{weights}", 0) as answer:
+        download_http.open_url(f"file://10.1.2.3{weights}", 0)
+    with download_http.open_url(f"file://127.0.0.1{weights}", 0) as answer:
         assert answer.read() == b"x"
 
 
@@ -310,12 +311,12 @@ def test_a_connection_made_after_the_time_ran_out_is_ended():
     import socketserver
     import threading
 
-    from realtime_adain import download
+    from realtime_adain import download_http
 
     server = socketserver.TCPServer(("127.0.0.1", 0), socketserver.BaseRequestHandler)
     threading.Thread(target=server.handle_request, daemon=True).start()
     try:
-        watched = download._Watched()
+        watched = download_http._Watched()
         connection = watched.connection(http.client.HTTPConnection)("127.0.0.1", server.server_address[1], timeout=5)
         watched.expire()  # (before it connected)
         with pytest.raises(TimeoutError):

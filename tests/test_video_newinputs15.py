@@ -119,7 +119,7 @@ def test_an_unreadable_picture_is_one_line(weights_env, style):
 
 def test_an_output_named_as_one_of_the_pictures_is_refused(run_cli, weights_env, style, tmp_path):
     """`-o f_0003.gif` beside `f_%04d.gif` replaced the third picture of the input. (Needs
-    paths.refuse_overwriting_inputs to ask `names_a_picture`.)"""
+    output_checks.refuse_overwriting_inputs to ask `names_a_picture`.)"""
     ffmpeg("-f", "lavfi", "-i", "testsrc2=size=64x48:rate=25", "-frames:v", "5", "-f", "image2",
            tmp_path / "f_%04d.gif")
     before = (tmp_path / "f_0003.gif").read_bytes()

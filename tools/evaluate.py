@@ -24,9 +24,10 @@ from realtime_adain.cli import ArgumentParser, run_reporting_errors  # noqa: E40
 from realtime_adain.commands.argtypes import int_between, loss_weight, positive_int  # noqa: E402
 from realtime_adain.errors import UserError  # noqa: E402
 from realtime_adain.training.config import MAX_BATCH_SIZE  # noqa: E402
-from realtime_adain.paths import check_output_file, refuse_overwriting_inputs  # noqa: E402
+from realtime_adain.output_checks import refuse_overwriting_inputs  # noqa: E402
 from realtime_adain.atomic import atomic_write_bytes  # noqa: E402
 from realtime_adain.userdirs import expand_home  # noqa: E402
+from realtime_adain.writable_folders import check_output_file  # noqa: E402
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -36,7 +36,7 @@ from realtime_adain.video.sequence import ffmpeg_name
 from realtime_adain.commands.argtypes import (MAX_FPS, frame_rate, frame_resolution, nonempty_path, results_file, seconds_from,
                                               seconds_or_none)
 from realtime_adain.benchmarks.setup import benchmark_weights, check_results_file, report_json, stamp
-from realtime_adain.paths import check_output_file
+from realtime_adain.writable_folders import check_output_file
 from realtime_adain.settings import STABILIZE_MODES, LiveSettings
 
 

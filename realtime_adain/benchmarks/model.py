@@ -29,7 +29,7 @@ from realtime_adain import engines
 from realtime_adain.adain import StyleStats
 from realtime_adain.commands.argtypes import (MAX_WARMUP_STEPS, RESOLUTION_PRESETS, frame_batch, frame_resolution,
                                               int_between, results_file, step_count, thread_count)
-from realtime_adain.paths import check_output_file
+from realtime_adain.writable_folders import check_output_file
 from realtime_adain.settings import DTYPE_NAMES, ModelSettings
 from realtime_adain.stylizer import Stylizer
 from realtime_adain.devices import DTYPES, pick_device, pick_dtype

@@ -39,7 +39,7 @@ from realtime_adain.benchmarks.setup import benchmark_weights, check_results_fil
 from realtime_adain.commands import argtypes, common
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import write_image
-from realtime_adain.paths import check_output_file
+from realtime_adain.writable_folders import check_output_file
 from realtime_adain.serve.settings import MAX_CLIENTS
 from realtime_adain.settings import LIVE_SIZE_TEXT, STABILIZE_MODES
 from realtime_adain.notes import note

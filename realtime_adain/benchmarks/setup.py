@@ -18,8 +18,9 @@ import torch
 from realtime_adain import weights
 from realtime_adain.atomic import atomic_write_bytes
 from realtime_adain.errors import UserError, refuse_inputs
-from realtime_adain.paths import names_as_utf8, refuse_overwriting_inputs
+from realtime_adain.output_checks import refuse_overwriting_inputs
 from realtime_adain.synthetic import write_published_weights
+from realtime_adain.utf8_names import names_as_utf8
 
 T = TypeVar("T")
 

@@ -44,7 +44,8 @@ from realtime_adain.benchmarks.setup import (benchmark_weights, check_input_file
 from realtime_adain.commands.argtypes import file_name, flow_width, int_between, nonempty_path, results_file, unit_interval
 from realtime_adain.errors import UserError, out_of_memory_as_user_error
 from realtime_adain.imageio import read_image, read_style
-from realtime_adain.paths import check_output_file, real_path
+from realtime_adain.file_identity import real_path
+from realtime_adain.writable_folders import check_output_file
 from realtime_adain.picture_sizes import (MAX_SIDE, check_pixel_budget, over_budget, resize, short_side_size,
                                           style_budget)
 from realtime_adain.settings import ModelSettings

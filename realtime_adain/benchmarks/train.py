@@ -22,7 +22,7 @@ from realtime_adain.benchmarks.setup import (check_results_file, installed_weigh
                                              stamp, timed_once)
 from realtime_adain.encoders import ENCODER_KINDS, NORMALISED_VGG, build_encoder, torchvision_state_dict
 from realtime_adain.errors import out_of_memory_as_user_error
-from realtime_adain.paths import check_output_file
+from realtime_adain.writable_folders import check_output_file
 from realtime_adain.devices import pick_device
 from realtime_adain.synthetic import published_vgg_state_dict, torchvision_vgg_state_dict
 from realtime_adain.training.config import AMP_MODES, MAX_BATCH_SIZE, TrainConfig

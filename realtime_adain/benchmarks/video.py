@@ -40,7 +40,7 @@ from realtime_adain.video.job import stylize_file
 from realtime_adain.engines.base import frames_within
 from realtime_adain.errors import UserError, out_of_memory_as_user_error
 from realtime_adain.imageio import read_image, read_style
-from realtime_adain.paths import check_output_file
+from realtime_adain.writable_folders import check_output_file
 from realtime_adain.picture_sizes import check_pixel_budget, short_side_size
 from realtime_adain.stylizer import Stylizer
 from realtime_adain.temporal import MODES

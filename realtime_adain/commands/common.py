@@ -12,10 +12,12 @@ from tqdm import tqdm
 
 from realtime_adain.commands import argtypes
 from realtime_adain.errors import UserError, one_line
-from realtime_adain.paths import ensure_writable_dir, expand_inputs, name_text
+from realtime_adain.input_paths import expand_inputs
 from realtime_adain.settings import (DEFAULT_MAX_PIXELS, DTYPE_NAMES, ENGINE_CHOICES, STABILIZE_MODES, STABILIZE_STRENGTH,
                                      ModelSettings, StyleSettings)
 from realtime_adain.userdirs import expand_home
+from realtime_adain.utf8_names import name_text
+from realtime_adain.writable_folders import ensure_writable_dir
 
 
 VGG_HELP = "encoder weights (default: $REALTIME_ADAIN_VGG or the downloaded file)"
@@ -157,7 +159,7 @@ def style_settings(args: argparse.Namespace, style_count: int | None = None) -> 
 
 def expand_each(paths: Sequence[str], what: str, accept: Callable[[Path], bool], noun: str = "images",
                 sequences: bool = False, roles: Mapping[Path, str] | None = None) -> tuple[list[Path], list[str]]:
-    """`paths.expand_inputs` path by path: the files found, and a line for each path that gives
+    """`input_paths.expand_inputs` path by path: the files found, and a line for each path that gives
     none (missing, an empty folder). Raised at the first, a missing file hid every other bad input
     from the one line that names them all. `roles`: paths given in more than one role, with the
     word for them all ("content or style"): such a path's line is then the same in each role,

@@ -38,7 +38,7 @@ def render(report: doctor.Report) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from realtime_adain.paths import names_as_utf8
+    from realtime_adain.utf8_names import names_as_utf8
 
     report = doctor.run_checks()
     say(json.dumps(names_as_utf8(report.to_json()), indent=2) if args.json else render(report))

@@ -7,7 +7,8 @@ import json
 
 from realtime_adain.commands.common import say
 from realtime_adain.errors import UserError, one_line
-from realtime_adain.paths import dead_link, file_in_the_way, names_as_utf8, why_dead
+from realtime_adain.utf8_names import names_as_utf8
+from realtime_adain.writable_folders import dead_link, file_in_the_way, why_dead
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:

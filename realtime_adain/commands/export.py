@@ -20,7 +20,8 @@ from realtime_adain.commands.argtypes import (MAX_FRAME_BATCH, MAX_FRAME_SIDE, M
 from realtime_adain.atomic import PendingOutput
 from realtime_adain.commands import common
 from realtime_adain.errors import UserError, one_line
-from realtime_adain.paths import check_writable_dir, ensure_writable_dir, refuse_overwriting_inputs
+from realtime_adain.output_checks import refuse_overwriting_inputs
+from realtime_adain.writable_folders import check_writable_dir, ensure_writable_dir
 
 # The ONNX graph must reproduce PyTorch within this PSNR (uint8 output space) to be kept.
 

@@ -12,7 +12,8 @@ from realtime_adain.commands import common, sheet
 from realtime_adain.commands.jobs import Job, output_paths, plan_jobs
 from realtime_adain.errors import UserError
 from realtime_adain.image_job import check_inputs, stylize_all
-from realtime_adain.paths import check_writable_dir, refuse_earlier_results, refuse_overwriting_inputs
+from realtime_adain.output_checks import refuse_earlier_results, refuse_overwriting_inputs
+from realtime_adain.writable_folders import check_writable_dir
 from realtime_adain.settings import ImageSettings, ModelSettings
 from realtime_adain.notes import repeats_counted
 from realtime_adain.imageio import WRITABLE_EXTENSIONS, is_image_path, is_writable_image_path, output_suffix

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from realtime_adain.errors import UserError
-from realtime_adain.paths import output_extension, output_is_one_file, refuse_shared_outputs
+from realtime_adain.output_checks import output_extension, output_is_one_file, refuse_shared_outputs
 from realtime_adain.video.sequence import stem as source_stem
 
 

@@ -137,7 +137,8 @@ def check_files_written(settings: LiveSettings) -> None:
     engine cache or the style cache. (A typo such as `--log clip.mp4` appended event lines to the
     user's video, `--log decoder.pth` to the model; `-o` a style image's name replaced the image.)"""
     from realtime_adain.engines.cache import inside_engine_cache
-    from realtime_adain.paths import expand_images, is_inside
+    from realtime_adain.file_identity import is_inside
+    from realtime_adain.input_paths import expand_images
     from realtime_adain.video.sequence import names_a_picture
     from realtime_adain.weights import files_used
 
@@ -200,7 +201,7 @@ def refuse_writing_into(option: str, written: str, inputs: list[str], recording:
     """`written` (what `option` writes) may be none of `inputs` nor the `recording`: not one entry,
     nor one file under another name (a hard link: --log appends into it; -o would break the link,
     surely a slip)."""
-    from realtime_adain.paths import same_entry
+    from realtime_adain.file_identity import same_entry
 
     path = Path(written)
     for given in [*inputs, *([recording] if recording else [])]:

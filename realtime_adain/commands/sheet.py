@@ -23,7 +23,8 @@ from realtime_adain.checked_inputs import StylePictures, changed_since_checked, 
 from realtime_adain.commands import common
 from realtime_adain.errors import UserError, out_of_memory_as_user_error
 from realtime_adain.imageio import WRITABLE_EXTENSIONS, check_encodable, is_writable_image_path, write_image
-from realtime_adain.paths import check_writable_dir, refuse_overwriting_inputs
+from realtime_adain.output_checks import refuse_overwriting_inputs
+from realtime_adain.writable_folders import check_writable_dir
 from realtime_adain.picture_sizes import fit_short_side
 from realtime_adain.settings import ImageSettings, ModelSettings
 from realtime_adain.notes import repeats_counted

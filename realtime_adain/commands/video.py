@@ -13,7 +13,8 @@ from realtime_adain.commands import argtypes, common
 from realtime_adain.commands.jobs import output_paths, plan_jobs
 from realtime_adain.imageio import WRITABLE_EXTENSIONS, check_style, decode_image, is_image_path, read_image_bytes
 from realtime_adain.pillow_stills import note_first_frame_only
-from realtime_adain.paths import check_writable_dir, refuse_earlier_results, refuse_overwriting_inputs
+from realtime_adain.output_checks import refuse_earlier_results, refuse_overwriting_inputs
+from realtime_adain.writable_folders import check_writable_dir
 from realtime_adain.settings import DEFAULT_MAX_PIXELS, DEINTERLACE_MODES, STABILIZE_MODES, STABILIZE_STRENGTH, VideoSettings
 from realtime_adain.errors import UserError, refuse_inputs
 from realtime_adain.video.reader import is_video_path

@@ -29,9 +29,9 @@ from typing import Callable, Mapping
 from realtime_adain.atomic import (ANY_AGE, STALE_UNKNOWN_AFTER_S, folder_handle, lost_during_run, make_folders, naming,
                                    remove_stale)
 from realtime_adain.errors import UserError
-from realtime_adain.paths import check_writable_dir, why_not_writable
 from realtime_adain.regular_files import open_regular
 from realtime_adain.userdirs import HOME_ENV_VAR, cache_dir_for_run, folder_setting, temporary_cache, user_dir
+from realtime_adain.writable_folders import check_writable_dir, why_not_writable
 
 ENGINES_ENV_VAR = "REALTIME_ADAIN_ENGINES"
 SIDECAR_SUFFIX = ".json"
@@ -95,7 +95,7 @@ def cache_is_named() -> bool:
 def inside_engine_cache(path: str | os.PathLike) -> bool:
     """Whether `path` is in the engine cache, whose files are inputs too (a file written there
     replaced or changed an engine or its sidecar); False where no cache folder can be had."""
-    from realtime_adain.paths import is_inside
+    from realtime_adain.file_identity import is_inside
 
     try:
         cache = engines_dir()

@@ -93,7 +93,7 @@ def _cache_missing() -> str | None:
     another user's folder in /tmp), else None: it failed with a traceback at the first frame."""
     from torch._inductor.runtime.cache_dir_utils import default_cache_dir
 
-    from realtime_adain.paths import check_writable_dir
+    from realtime_adain.writable_folders import check_writable_dir
 
     try:
         check_writable_dir(Path(os.environ.get("TORCHINDUCTOR_CACHE_DIR") or default_cache_dir()),

@@ -19,7 +19,7 @@ from realtime_adain.live.sources import Latest
 from realtime_adain.live.styles import StyleLibrary
 from realtime_adain.live.window import Window
 from realtime_adain.native_stderr import capturing_here
-from realtime_adain.paths import check_writable_dir
+from realtime_adain.writable_folders import check_writable_dir
 
 # They log their outcome, not the key ("styles": the rescan's line says the count).
 LOGGED_BY_HANDLER = ("snapshot", "record", "rescan", "stabilize", "styles")

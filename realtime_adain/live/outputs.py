@@ -37,11 +37,11 @@ from av.video.reformatter import VideoReformatter
 from realtime_adain import limits
 from realtime_adain.atomic import FILE_MODE, MOST_PARTIAL_NUMBERS, PendingOutput, link_first_free, partial_path, process_gone, writable_target
 from realtime_adain.clib import c_library
-from realtime_adain.download import shown
+from realtime_adain.download_urls import shown
 from realtime_adain.errors import UserError, environment_failure
 from realtime_adain.picture_sizes import resize
+from realtime_adain.video.encoding import BT709_MATRIX as BT709, LIMITED_RANGE
 from realtime_adain.video.sequence import ffmpeg_name
-from realtime_adain.video.writer import BT709_MATRIX as BT709, LIMITED_RANGE
 
 STREAM_FORMATS = {"udp": "mpegts", "rtp": "rtp_mpegts", "srt": "mpegts", "tcp": "mpegts", "rtmp": "flv", "rtmps": "flv"}
 QUEUE_FRAMES = 64

@@ -26,8 +26,8 @@ import cv2
 import numpy as np
 
 from realtime_adain.checks import ascii_whole
-from realtime_adain.download import shown
 from realtime_adain.descriptors import STANDARD_INPUT, descriptor_number, descriptor_path, unreadable_descriptor
+from realtime_adain.download_urls import shown
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import read_image
 from realtime_adain.picture_sizes import resize

@@ -32,7 +32,7 @@ from tqdm import tqdm
 from realtime_adain.checked_inputs import ChangedSinceChecked, file_changed, file_digest
 from realtime_adain.clib import c_library
 from realtime_adain.adain import StyleStats, check_stats
-from realtime_adain.paths import expand_images
+from realtime_adain.input_paths import expand_images
 from realtime_adain.errors import UserError, out_of_memory_as_user_error
 from realtime_adain.atomic import atomic_write_bytes
 from realtime_adain.imageio import MAX_FILE_BYTES, check_style, decode_image, read_image, read_image_bytes

@@ -36,7 +36,7 @@ from realtime_adain.checks import ascii_whole
 from realtime_adain.errors import UserError, out_of_memory_as_user_error
 from realtime_adain.imageio import write_image
 from realtime_adain.interrupts import SignalGuard
-from realtime_adain.paths import ensure_writable_dir
+from realtime_adain.writable_folders import ensure_writable_dir
 from realtime_adain.stylizer import Stylizer
 from realtime_adain.devices import pick_device
 from realtime_adain.training import checkpoint, data

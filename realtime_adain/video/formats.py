@@ -917,7 +917,7 @@ def check_encoder(settings: EncodeSettings, output: Path, width: int | None = No
             if works or not sized:  # (at an input's size where none opens, the size is at fault: x265 at 16x10)
                 hint = f" with --pix-fmt {settings.pix_fmt}" + (f" (try {works})" if works else "")
         if sized and not hint:  # (in the writer's words)
-            from realtime_adain.video.writer import another_codec
+            from realtime_adain.video.encoding import another_codec
 
             raise UserError(f"encoder {codec.name} does not open for {width}x{height} {context.pix_fmt} pictures "
                             f"({exc.strerror or exc}){another_codec(codec.name)}") from None

@@ -26,7 +26,7 @@ from realtime_adain.adain import StyleStats
 from realtime_adain.atomic import PendingOutput, partial_path
 from realtime_adain.device_blend import DeviceBlend, wanted as wants_device_blend
 from realtime_adain.errors import UserError, not_all_written, one_line, out_of_memory_as_user_error, refuse_inputs, stopped_at
-from realtime_adain.paths import refuse_overwriting_inputs
+from realtime_adain.output_checks import refuse_overwriting_inputs
 from realtime_adain.picture_sizes import MAX_SIDE, check_pixel_budget, fit_short_side, resize
 from realtime_adain.settings import STATS_MODES, STATS_NEED_EAGER, VideoSettings
 from realtime_adain.styles import StyleSet

@@ -78,7 +78,7 @@ def stored_as_rgb(fmt: av.VideoFormat) -> bool:
     """Whether pictures of pixel format `fmt` carry no YUV matrix: RGB, a palette or grey. The
     TIFF, OpenEXR, QuickTime Animation, raw bgr24, Ut Video and GIF decoders leave their matrix
     unspecified (PNG's says RGB): taken as such, their output was converted with BT.601 and left
-    untagged, where a PNG sequence of the same frames gave BT.709 tagged so (`writer.yuv_colour`).
+    untagged, where a PNG sequence of the same frames gave BT.709 tagged so (`encoding.yuv_colour`).
     Grey has no matrix either: its output is converted as an RGB picture's."""
     colours = [part for part in fmt.components if not part.is_alpha]
     return fmt.is_rgb or fmt.has_palette or len(colours) == 1

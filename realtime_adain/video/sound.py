@@ -5,8 +5,9 @@ MP2, MP3, AC-3 or E-AC-3 that changes kind mid-stream re-encoded from there as i
 (`KindChange`), and copied AAC that states its kind nowhere given ADTS headers that state it
 (`RawAacFraming`).
 
-Kept apart from `writer.py`, which decides what is copied, re-encoded or dropped and muxes it:
-this is the audio-only part of re-encoding, stream by stream, with no muxing of its own.
+Kept apart from `output_streams.py`, which decides what is copied, re-encoded or dropped, and
+`writer.py`, which muxes it: this is the audio-only part of re-encoding, stream by stream, with
+no muxing of its own.
 """
 
 from __future__ import annotations

@@ -40,7 +40,7 @@ def passthrough_streams(container: av.container.InputContainer, video: av.stream
     """The streams to carry over (`PASSTHROUGH_TYPES`, those data tracks some output holds, and
     cover art beside `video`); sound or subtitles of a codec FFmpeg does not know are left out,
     with a note (reading one's codec failed with an AttributeError), and returned by index with
-    why. Which output holds which is the writer's to say (`VideoWriter._add_passthrough`)."""
+    why. Which output holds which is the writer's to say (`OutputStreams._add_passthrough`)."""
     kept, unknown = [], {}
     for stream in container.streams:
         if stream.index == video.index:

@@ -1,0 +1,71 @@
+"""The folder a download goes into: checked, made with its missing parents, held against a
+second download into it at once, and the folders made removed again while empty when it fails."""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from realtime_adain.errors import UserError
+from realtime_adain.writable_folders import check_writable_dir
+
+
+@contextmanager
+def _only_download_into(directory: Path) -> Iterator[int | None]:
+    """Hold `directory` for this download (an advisory lock on the folder itself: no lock file is
+    left); yields the handle holding it (for `folder_moved`). A second `weights download` into the
+    same folder at once appended to the same `.part`: the bytes interleaved, and the first to finish
+    renamed the other's half-written file. Where the system has no `flock` (Windows), nothing is
+    held (None)."""
+    try:
+        import fcntl
+    except ImportError:
+        yield None
+        return
+    handle = os.open(directory, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise UserError(f"{directory}: another download into this folder is running; wait for it to end, "
+                            "or give another folder with --dir") from None
+        yield handle
+    finally:
+        os.close(handle)  # (releases the lock)
+
+
+@contextmanager
+def held_folder(directory: Path) -> Iterator[int | None]:
+    """Create `directory` (and missing parents) and hold it (`_only_download_into`, whose handle it
+    yields); on failure remove those it created, if still empty.
+
+    So a run without network leaves the filesystem as it found it, but a `.part` kept for
+    resuming keeps the directory it is in. Removed only while held: a second first-time run,
+    refused the folder the first had just made, removed it from under that run.
+    """
+    check_writable_dir(directory, "the download folder")  # (mkdir behind a dead link: "Too many levels of symbolic links")
+    created = [path for path in (directory, *directory.parents) if not path.exists()]  # deepest first
+    try:  # (its own record of what it made, not `make_folders`': a folder another run holds is left)
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # (out of space or inodes: the parents made stayed, and the error was a bare strerror)
+        _remove_created(created)
+        raise UserError(f"{directory}: the download folder cannot be made ({exc.strerror or exc})") from None
+    with _only_download_into(directory) as held:
+        try:
+            yield held
+        except BaseException:
+            _remove_created(created)
+            raise
+
+
+def _remove_created(created: list[Path]) -> None:
+    """Remove the folders `held_folder` made (deepest first) while empty."""
+    for path in created:
+        try:
+            path.rmdir()
+        except FileNotFoundError:  # (one that could not be made)
+            continue
+        except OSError:  # not empty: leave it and its parents
+            break

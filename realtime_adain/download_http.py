@@ -1,0 +1,257 @@
+"""One GET of a weights file's URL from a byte offset (https, http, file://): a login sent as HTTP
+Basic and not on to a redirect's target, redirects followed to http(s) only and never from https
+to http, the whole answer's head within `ANSWER_S`, and each failure said in one line without the
+URL's secrets (a redirect's target, a proxy, a TLS handshake answered without TLS)."""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import os
+import socket
+import ssl
+import stat
+import threading
+import urllib.error
+import urllib.request
+from contextlib import suppress
+from typing import Callable, Literal
+from urllib.parse import unquote, urlsplit
+
+from realtime_adain import __version__
+from realtime_adain.download_urls import file_url_problem, netloc_host, scrubbed, shown, valid_port
+from realtime_adain.errors import UserError, one_line
+from realtime_adain.release import BASE_URL_ENV_VAR
+
+
+TIMEOUT_S = 30.0  # the most one read waits
+ANSWER_S = 60.0  # the most a server's answer takes to its last header (redirects included)
+
+
+def _request(url: str, headers: dict[str, str]) -> urllib.request.Request:
+    """A GET of `url`; a user:password in it (a private mirror) becomes an HTTP Basic login that
+    is not sent on to the target of a redirect (urllib itself would take it for the host name)."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() == "file":  # (its host, checked already, is this machine: see file_url_problem)
+        return urllib.request.Request(parts._replace(netloc="").geturl(), headers=headers)
+    if parts.username is None:
+        return urllib.request.Request(url, headers=headers)
+    request = urllib.request.Request(parts._replace(netloc=netloc_host(parts.netloc)).geturl(), headers=headers)
+    login = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+    request.add_unredirected_header("Authorization", "Basic " + base64.b64encode(login.encode()).decode())
+    return request
+
+
+def open_url(url: str, offset: int):
+    """An open response for `url` from byte `offset`; network failures become one clear line
+    (without the URL's secrets, even where the failure's own text quotes it)."""
+    try:
+        return _urlopen(url, offset)
+    except UserError as exc:
+        raise UserError(scrubbed(str(exc), url)) from None
+
+
+def _refuse_bad_file_url(url: str) -> None:
+    """A file:// URL must name a regular file on this machine: urllib opens it by name, and a FIFO
+    blocked the open for good (a device, /dev/zero, streamed until the size limit). A file that is
+    not there, or unreadable, is left to urllib to name."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() != "file":
+        return
+    if problem := file_url_problem(parts):  # (for a URL not from file_urls, e.g. download_file's)
+        raise UserError(f"{shown(url)}: {problem}")
+    try:
+        mode = os.stat(urllib.request.url2pathname(parts.path)).st_mode
+    except (OSError, ValueError):
+        return
+    if not stat.S_ISREG(mode):
+        raise UserError(f"{shown(url)}: not a regular file (a folder, pipe, device or socket)")
+
+
+class _AnswerTooSlow(Exception):
+    """The server's answer (status line and headers, redirects included) took over `ANSWER_S`."""
+
+
+class _Watched:
+    """The sockets of the connections urllib opens for one answer (a redirect opens another), so
+    that a timer can end the wait: the read timeout restarts with every byte, and a server trickling
+    its headers (a byte every few seconds) held `weights download` for good, without a word. The
+    sockets, not the connections: urllib lets go of a connection's once the head is in, and the
+    body is watched the same way (`download_transfer._PaceWatch`)."""
+
+    def __init__(self) -> None:
+        self.sockets: list[socket.socket] = []
+        self.expired = False
+        self.hosts: list[str] = []  # each request's host (netloc), redirects' targets after the first
+
+    def connection(self, kind: type[http.client.HTTPConnection]) -> Callable[..., http.client.HTTPConnection]:
+        watched = self
+
+        class Watched(kind):  # type: ignore[valid-type,misc]
+            def connect(self) -> None:
+                """One still connecting when the time ran out (a redirect's new host being looked
+                up) had no socket to shut: it is ended once connected."""
+                if watched.expired:
+                    raise TimeoutError("the answer took too long")
+                super().connect()
+                watched.sockets.append(self.sock)
+                if watched.expired:
+                    self.sock.close()
+                    raise TimeoutError("the answer took too long")
+
+        return Watched
+
+    def expire(self) -> None:
+        self.expired = True
+        for sock in self.sockets:
+            with suppress(OSError):  # the blocked read returns (the plain socket's shutdown: an SSL
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)  # socket's own drops its TLS state mid-read)
+
+
+class _HttpRedirectsOnly(urllib.request.HTTPRedirectHandler):
+    """Redirects to http(s) only: urllib follows ftp:// too, whose failure then said the mirror
+    itself could not be reached (file:// it refuses already, in these words). Nor from https to
+    plain http: what was asked over an encrypted connection (with a login, perhaps) would come
+    unencrypted without a word; a user who accepts that gives the http URL."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        scheme = urlsplit(newurl).scheme.lower()
+        if scheme not in ("http", "https"):
+            raise urllib.error.HTTPError(newurl, code, f"{msg} - Redirection to url '{shown(newurl)}' is not allowed",
+                                         headers, fp)
+        if scheme == "http" and req.type == "https":
+            raise urllib.error.HTTPError(newurl, code, f"{msg} - a redirect from https to plain http ('{shown(newurl)}') "
+                                         "is not followed; give that http URL to download over it", headers, fp)
+        if not valid_port(urlsplit(newurl)):  # (":99999" was "Connection refused", ":abc" blamed the mirror's URL)
+            raise urllib.error.HTTPError(newurl, code, f"{msg} - a redirect to '{shown(newurl)}', whose port is not "
+                                         "valid (a number from 1 to 65535)", headers, fp)
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+def _answer(request: urllib.request.Request):
+    """urlopen with the whole answer's head bounded by `ANSWER_S` (`_Watched`)."""
+    watched = _Watched()
+
+    class Http(urllib.request.HTTPHandler):
+        def http_open(self, req):
+            watched.hosts.append(req.host)
+            return self.do_open(watched.connection(http.client.HTTPConnection), req)
+
+    class Https(urllib.request.HTTPSHandler):
+        def https_open(self, req):
+            watched.hosts.append(req.host)
+            return self.do_open(watched.connection(http.client.HTTPSConnection), req, context=self._context)
+
+    timer = threading.Timer(ANSWER_S, watched.expire)
+    timer.daemon = True
+    timer.start()
+    try:
+        response = urllib.request.build_opener(Http, Https, _HttpRedirectsOnly).open(request, timeout=TIMEOUT_S)
+    except (OSError, http.client.HTTPException) as exc:  # (URLError is an OSError)
+        if watched.expired:
+            raise _AnswerTooSlow() from None
+        if isinstance(exc, urllib.error.URLError) and len(watched.hosts) > 1:
+            exc.redirected_to = watched.hosts[-1]  # (the error named the first host, which answered)
+        raise
+    finally:
+        timer.cancel()
+        timer.join()  # (one firing just now would shut the answer's socket after the check below)
+    if watched.expired:  # (cut off mid-header, http.client took what came as the whole head, and no body)
+        response.close()
+        raise _AnswerTooSlow()
+    response.cut_off = watched.expire  # (for `_PaceWatch`)
+    return response
+
+
+def _urlopen(url: str, offset: int):
+    _refuse_bad_file_url(url)
+    headers = {"User-Agent": f"realtime-adain/{__version__}", "Accept-Encoding": "identity"}
+    if offset:
+        headers["Range"] = f"bytes={offset}-"
+    try:
+        request = _request(url, headers)  # (a malformed URL is a ValueError, below)
+        response = _answer(request)
+    except _AnswerTooSlow:
+        raise UserError(f"{shown(url)}: no whole answer within {ANSWER_S:.0f} s (the server sends its headers too "
+                        "slowly); try again later, or use a mirror with --base-url") from None
+    except urllib.error.HTTPError as exc:
+        if exc.code == 416 and offset:  # our partial file is not a prefix of theirs
+            exc.close()
+            return None
+        reason = next(iter(str(exc.reason).strip().splitlines()), "")  # a redirect loop's is 3 lines
+        answered = exc.filename  # the address that answered so: a redirect's target, where there was one
+        if answered and answered != request.full_url and exc.code not in range(300, 400):
+            # (no blame on a mirror: the default address redirects to GitHub's own download servers)
+            raise UserError(f"{shown(answered)}, where {shown(url)} redirected: HTTP {exc.code} {reason}".rstrip()) from None
+        raise UserError(f"{shown(url)}: HTTP {exc.code} {reason}".rstrip()) from None
+    except urllib.error.URLError as exc:
+        host = netloc_host(urlsplit(url).netloc)
+        reason = exc.reason.strerror if isinstance(exc.reason, OSError) and exc.reason.strerror else exc.reason
+        if urlsplit(url).scheme.lower() == "file":  # file:// mirrors (was "cannot reach HOST ...; check the network")
+            raise UserError(f"{shown(url)}: {reason}") from None
+        target = getattr(exc, "redirected_to", None)
+        if target is not None:  # a redirect's target failed, not the server asked
+            if "@" in target:  # (urllib takes user:password@host for a host name: "Name or service not known")
+                reason = "a redirect to an address with a login (user:password@) in it, which is not followed"
+            raise UserError(f"cannot reach {netloc_host(target)}, where {host} redirected ({reason}); the mirror's "
+                            f"redirect is wrong, or use another mirror with --base-url or ${BASE_URL_ENV_VAR}") from None
+        handshake = _tls_handshake_failure(exc.reason)
+        if proxy := _proxy_for(url):  # (the proxy, or what its tunnel reaches, failed the handshake: no scheme advice)
+            address, variable = proxy
+            where, undo = (f"set in ${variable}", f"unset {variable}") if variable else ("the system's", "change it")
+            raise UserError(f"cannot reach {host} through the proxy {address} ({where}): "
+                            f"{TLS_HANDSHAKE_FAILURES.get(handshake, reason)}; check that proxy, "
+                            f"or {undo} to connect directly") from None
+        if handshake == "not TLS":
+            raise UserError(f"{host} answered, but not with TLS (https): check the URL's scheme "
+                            "(http:// for a server without TLS)") from None
+        if handshake == "closed":  # (a server without TLS may do so, but so do TLS servers and middleboxes)
+            raise UserError(f"{host} closed the connection during the TLS (https) handshake; check the network, "
+                            f"or use a mirror with --base-url or ${BASE_URL_ENV_VAR}") from None
+        raise UserError(
+            f"cannot reach {host} ({reason}); check the network, or use a mirror with --base-url "
+            f"or ${BASE_URL_ENV_VAR}"
+        ) from None
+    except TimeoutError:
+        raise UserError(f"{shown(url)}: no answer within {TIMEOUT_S:.0f} s") from None
+    except (OSError, http.client.HTTPException) as exc:  # e.g. closed before any response
+        raise UserError(f"{shown(url)}: connection failed ({exc or type(exc).__name__})") from None
+    except ValueError as exc:  # a malformed URL ("unknown url type")
+        raise UserError(f"{shown(url)}: {exc}") from None
+    if response.status not in (None, 200, 206):  # (None: a file:// URL's) a 204 said "interrupted 4 times"
+        response.close()
+        raise UserError(f"{shown(url)}: HTTP {response.status} {one_line(response.reason or '')[:80]}".rstrip())
+    return response
+
+
+# How an https handshake failed, in words for a proxy's message (the host's own have their own).
+TLS_HANDSHAKE_FAILURES = {
+    "not TLS": "the answer to the TLS (https) handshake was not TLS",
+    "closed": "the connection closed during the TLS (https) handshake",
+}
+
+
+def _tls_handshake_failure(reason: object) -> Literal["not TLS", "closed"] | None:
+    """How an https handshake failed: "not TLS" (a plain http answer where a TLS record was due),
+    "closed" (hung up on it), or None. OpenSSL's words for these ("[SSL: WRONG_VERSION_NUMBER]
+    wrong version number (_ssl.c:1006)") read as "cannot reach HOST (...); check the network",
+    though the host had answered."""
+    if isinstance(reason, ssl.SSLEOFError):
+        return "closed"
+    if isinstance(reason, ssl.SSLError) and reason.reason in ("WRONG_VERSION_NUMBER", "HTTP_REQUEST"):
+        return "not TLS"
+    return None
+
+
+def _proxy_for(url: str) -> tuple[str, str | None] | None:
+    """The proxy urllib goes through for `url` (its login hidden) and the variable it is set in
+    (None: the system's settings), or None: a stale or wrong one made every failure read "cannot
+    reach github.com ...; check the network"."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    proxy = urllib.request.getproxies().get(scheme)
+    if not proxy or urllib.request.proxy_bypass(netloc_host(parts.netloc)):
+        return None
+    names = sorted((name for name in os.environ if name.lower() == f"{scheme}_proxy" and os.environ[name] == proxy),
+                   key=lambda name: name != name.lower())  # (urllib prefers the lower-case one)
+    return shown(proxy), names[0] if names else None

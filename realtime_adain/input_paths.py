@@ -1,0 +1,86 @@
+"""Input discovery before any compute: the files each path given as an input stands for (folders
+expanded, image-sequence patterns kept), and why one that is neither a file nor a folder cannot be read."""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from pathlib import Path
+from typing import Callable, Sequence
+
+from realtime_adain.errors import UserError
+from realtime_adain.imageio import is_image_path
+from realtime_adain.notes import note
+from realtime_adain.video.sequence import find_sequence
+from realtime_adain.writable_folders import dead_link_is
+
+
+def expand_inputs(
+    paths: Sequence[str | Path], what: str, accept: Callable[[Path], bool], noun: str = "images",
+    sequences: bool = False,
+) -> list[Path]:
+    """Files as given, directories expanded to the files `accept` takes (sorted); with `sequences`,
+    image-sequence patterns (`render/%04d.png`, video/sequence.py) as given. Errors name the culprit."""
+    found: list[Path] = []
+    for raw in paths:
+        if not str(raw).strip():  # Path("") is the current folder: an unset shell variable, not a wish
+            raise UserError(f"an empty {what} path (an unset variable?); give a file or directory")
+        path = Path(raw)
+        if path.is_dir():
+            # Hidden files are skipped: macOS's ._NAME companions, and our own temporaries (atomic.py).
+            visible = [p for p in path.iterdir() if not p.name.startswith(".")]
+            entries = [p for p in visible if accept(p)]
+            # In the byte order of the names, as `ls` in the C locale (and README) lists them: sorted as
+            # text, a name that is not UTF-8 (its bytes as surrogates) came after every CJK one.
+            matches = sorted((p for p in entries if p.is_file()), key=os.fsencode)
+            odds = (p for p in entries if not p.is_file() and not p.is_dir())
+            for odd in sorted(odds, key=os.fsencode):  # never opened: a FIFO blocks
+                note(f"{odd}: left out, {_not_usable(odd, what)}", once=True)
+            odd_endings = {p: why for p in visible if (why := _odd_ending(p, accept)) and p.is_file()}
+            for odd in sorted(odd_endings, key=os.fsencode):
+                note(f"{odd}: left out, {odd_endings[odd]} (rename it to include it)", once=True)
+            if not matches:
+                raise UserError(f"{path}: no {noun} in this {what} directory")
+            found += matches
+        elif path.is_file() or (sequences and find_sequence(path)):
+            if reason := _odd_ending(path, accept):  # (read all the same: by its contents)
+                note(f"{path}: {reason}, so {Path(path.name.rstrip(' .')).suffix!r} is not taken as its extension",
+                     once=True)
+            found.append(path)
+        else:
+            raise UserError(f"{path}: {_not_usable(path, what)}")
+    return found
+
+
+def _odd_ending(path: Path, accept: Callable[[Path], bool]) -> str | None:
+    """Why a name `accept` would take but for the spaces or dots after it is not taken (`a.jpg `,
+    a slip of a script or an unzipped Windows name): its extension is not `.jpg`, and a folder
+    run left it out without a word. None for any other name."""
+    trimmed = path.name.rstrip(" .")
+    if trimmed == path.name or not trimmed or accept(path) or not accept(path.with_name(trimmed)):
+        return None
+    return f"its name ends in {'a space' if path.name.endswith(' ') else 'a dot'}"
+
+
+def _not_usable(path: Path, what: str) -> str:
+    """Why a path that is neither a file nor a folder cannot be read: a device or a pipe exists
+    (`video /dev/stdin < clip.mp4` works, that is the file; `cat clip.mp4 | video /dev/stdin`
+    cannot: every input is opened twice, checked first, and most formats seek)."""
+    a_what = f"{'an' if what[0] in 'aeiou' else 'a'} {what} file or directory"
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return f"a symbolic link loop, not {a_what}"
+        if str(path) == "-":  # (as FFmpeg writes standard input)
+            return "standard input cannot be read: every input is read more than once; save it to a file first"
+        if path.is_symlink():  # (not "no such file": `ls` shows the link)
+            return dead_link_is(path)
+        return f"no such {what} file or directory"
+    pipe = " (a pipe is read more than once: save it to a file first)" if stat.S_ISFIFO(mode) else ""
+    return f"a device, fifo or socket, not {a_what}{pipe}"
+
+
+def expand_images(paths: Sequence[str | Path], what: str) -> list[Path]:
+    return expand_inputs(paths, what, is_image_path)

@@ -1,0 +1,107 @@
+"""Folders proved writable before any work (made, or provable without making them), and what is in
+the way where they are not: a file, a device, a symbolic link leading nowhere."""
+
+from __future__ import annotations
+
+import errno
+import os
+import tempfile
+from pathlib import Path
+
+from realtime_adain.errors import UserError
+
+
+def file_in_the_way(folder: Path) -> Path | None:
+    """The nearest existing part of `folder`'s path that is not a folder (a file or device where a
+    folder must go: a mistyped $REALTIME_ADAIN_HOME), or None where the folder is or can be made."""
+    for part in (folder, *folder.parents):
+        if part.exists():
+            return None if part.is_dir() else part
+    return None
+
+
+def dead_link(folder: Path) -> Path | None:
+    """The part of `folder`'s path that is a symbolic link leading nowhere (a loop, or to something
+    missing), past which no folder can be made ("File exists", naming nothing); else None."""
+    for part in (folder, *folder.parents):
+        if part.exists():
+            return None
+        if part.is_symlink():
+            return part
+    return None
+
+
+def why_dead(link: Path) -> str:
+    """What is wrong with a link `dead_link` found, in words."""
+    try:
+        os.stat(link)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return f"{link} is a loop of symbolic links"
+    return f"{link} is a symbolic link to {os.readlink(link)}, which does not exist"
+
+
+def dead_link_is(link: Path) -> str:
+    """`why_dead` after the link's name, said of an input ("a symbolic link to x.jpg, which does
+    not exist"): "no such file" was misleading, `ls` shows the link."""
+    return why_dead(link).removeprefix(f"{link} is ")
+
+
+def check_writable_dir(directory: Path, what: str = "output directory") -> None:
+    """Prove `directory` can be made and written to without making it, so a run refused later
+    leaves no empty folder behind (the outputs' temporary files create it when written)."""
+    from realtime_adain.atomic import refuse_missing_before_dotdot
+
+    refuse_missing_before_dotdot(directory)
+    shown = directory if str(directory) != "." else f"{os.getcwd()} (the current folder)"  # (not ".", never typed)
+    if (link := dead_link(directory)) is not None:
+        raise UserError(f"{shown}: {what} cannot be made ({why_dead(link)})")
+    existing = next(p for p in (directory, *directory.parents) if p.exists() or p == Path(p.anchor or "."))
+    if existing.exists() and not existing.is_dir():
+        kind = "a file" if existing.is_file() else "a device, fifo or socket"
+        where = f"it is {kind}" if existing == directory else f"{existing} is {kind}"
+        raise UserError(f"{shown}: {what} is not writable ({where}, not a folder)")
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as exc:
+        raise UserError(f"{shown}: {what} is not writable ({why_not_writable(exc)})") from None
+
+
+def why_not_writable(exc: OSError) -> str:
+    """The reason a file could not be made in an existing folder: "No such file or directory"
+    there means a virtual file system (/proc) that makes no files."""
+    if exc.errno == errno.ENOENT:
+        return "files cannot be created there"
+    return exc.strerror or str(exc)
+
+
+def check_output_file(path: str | os.PathLike) -> Path:
+    """Fail before the work, not after it, when a file output (`--json`, `--figure`) cannot be
+    written: a folder, device, fifo or socket (see `atomic.writable_target`), or a folder that
+    cannot be made or written to."""
+    from realtime_adain.atomic import refuse_write_protected, writable_target
+
+    target = writable_target(Path(path))
+    refuse_write_protected(Path(path), target)
+    ensure_writable_dir(target.parent)
+    return Path(path)
+
+
+def ensure_writable_dir(directory: Path) -> None:
+    """Create `directory` if needed and prove a file can be written there (root ignores modes)."""
+    from realtime_adain.atomic import make_folders
+
+    try:
+        make_folders(directory)
+        with tempfile.TemporaryFile(dir=directory):
+            pass
+    except FileExistsError:  # what mkdir says when the folder's name is taken: by what, in words
+        if (link := dead_link(directory)) is not None:
+            raise UserError(f"{directory}: output directory cannot be made ({why_dead(link)})") from None
+        blocker = file_in_the_way(directory) or directory
+        kind = "a file" if blocker.is_file() else "a device, fifo or socket"
+        where = "it is" if blocker == directory else f"{blocker} is"
+        raise UserError(f"{directory}: output directory is not writable ({where} {kind}, not a folder)") from None
+    except OSError as exc:
+        raise UserError(f"{directory}: output directory is not writable ({why_not_writable(exc)})") from None
