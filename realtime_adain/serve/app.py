@@ -55,6 +55,8 @@ TICK = 1.0  # seconds between the figures sent to each client (and idle checks)
 MAX_OFFER_BYTES = 256 * 1024  # an SDP offer is a few KiB
 OFFER_READ_S = 30.0  # an offer body still arriving after this is refused (a slow sender holds a connection)
 SHUTDOWN_S = 3.0  # requests still running when it stops (aiohttp's 60 s let a slow upload hold the exit)
+HURRIED_ANSWER_S = 0.5  # after a second stop signal, for uploads to send their 503 before the loop ends
+BATCHER_JOIN_S = 10.0  # for the worker's batch under way when it stops
 MAX_UPLOADS_AT_ONCE = 2  # uploads read at the same time: each holds up to --max-upload-mb in memory
 UPLOAD_READ_S = 120.0  # an upload still arriving after this is refused (a slow sender cannot hold a slot)
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")  # change nothing: any origin may send them (it cannot read the answer)
@@ -114,7 +116,10 @@ class Server:
         self.batcher = Batcher(stylizer, side, settings.max_resolution)
         self.clients: dict[str, Client] = {}
         self.uploading = 0  # uploads being read or decoded now
-        self.decoders: list[threading.Thread] = []  # uploads' decodes (`_decoded`), their senders gone or not
+        # uploads' threads (`_off_loop`: the decode, then the write and the style's encoding), senders gone or not
+        self.decoders: list[threading.Thread] = []
+        self._answering: set[asyncio.Task] = set()  # uploads' handlers, until each has sent its answer
+        self._stopped: asyncio.Event | None = None  # set once uploads stop being waited for (`_unless_stopped`)
         self.connection_limits = ConnectionLimits()
         self._tick: asyncio.Task | None = None
         self.app = self._build_app()
@@ -168,6 +173,8 @@ class Server:
         except web.HTTPRequestEntityTooLarge as exc:
             return error(413, f"the request body is too large ({exc.text or 'over the limit'})")
         except web.HTTPException as exc:  # aiohttp's own refusals (no route, a method, an encoding): JSON on /api/ too
+            if exc.status == 403 and (request.path + "/").startswith("/static/"):
+                raise web.HTTPNotFound() from None  # (the folder itself: aiohttp's 403 for a listing it does not show)
             if exc.status < 400 or not request.path.startswith("/api/"):
                 raise
             allow = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else {}
@@ -214,13 +221,18 @@ class Server:
         if self.batcher.ident is not None:  # its worker ran, and stopped with `close`
             raise RuntimeError("this Server has run and was closed: make a new Server to serve again")
         self.batcher.start()
+        self._stopped = asyncio.Event()
         self._tick = asyncio.ensure_future(self._ticker())
 
     async def _shutdown(self, _app: web.Application) -> None:
         await self.close()
 
     async def close(self) -> None:
-        """Close every peer connection, stop the worker (bounded waits: a stuck peer cannot hang the exit)."""
+        """Close every peer connection, stop the worker (bounded waits: a stuck peer cannot hang the
+        exit); uploads under way are answered 503 if still running SHUTDOWN_S later. The worker is
+        waited for here, not on asyncio's executor, whose threads `asyncio.run` waits for even when
+        a second Ctrl-C cancelled this wait."""
+        loop = asyncio.get_running_loop()
         if self._tick is not None:
             self._tick.cancel()
         clients = list(self.clients.values())
@@ -229,7 +241,21 @@ class Server:
                 await asyncio.wait([asyncio.ensure_future(c.close("the server stopped")) for c in clients], timeout=5.0)
         finally:  # (a second Ctrl-C cancels the wait: the worker stops all the same)
             self.batcher.stop()
-        await asyncio.get_running_loop().run_in_executor(None, self.batcher.join, 10.0)
+            loop.call_later(SHUTDOWN_S, self.hurry)
+        deadline = loop.time() + BATCHER_JOIN_S
+        while self.batcher.is_alive() and loop.time() < deadline:
+            await asyncio.sleep(0.02)
+
+    def hurry(self) -> None:
+        """Stop waiting for uploads under way: each is answered 503 at once (`_unless_stopped`)."""
+        if self._stopped is not None:
+            self._stopped.set()
+
+    async def answered(self, timeout: float) -> None:
+        """Until the uploads' handlers have sent their answers (at most `timeout` s): when the
+        serving task is cancelled, the loop ends soon after, and their answers with it."""
+        if self._answering:
+            await asyncio.wait(set(self._answering), timeout=timeout)
 
     # ---- routes ------------------------------------------------------------------------------
 
@@ -302,6 +328,14 @@ class Server:
                 return error(503, "the server is out of resources for another client; try again later")
             await client.close("bad offer")
             return error(400, f"bad offer: {offer_error(exc)}")
+        except asyncio.CancelledError:  # (the server stopping, or aiohttp's cancelling the request)
+            asyncio.ensure_future(client.close("its offer was not answered"))
+            raise
+        if request.transport is None or request.transport.is_closing():
+            # its sender went away while the answer was made: nobody can use it, so its slot is freed
+            # now (it held one for the connect timeout: 6 aborted offers took all 4 slots for 15 s)
+            await client.close("the offer's sender went away before its answer")
+            return error(400, "the connection closed before the offer was answered")
         answer = client.pc.localDescription
         return web.json_response({"sdp": answer.sdp, "type": answer.type, "client": client.id})
 
@@ -313,14 +347,17 @@ class Server:
         if self.uploading >= MAX_UPLOADS_AT_ONCE or len(self.decoders) >= MAX_UPLOADS_AT_ONCE:
             return error(429, f"{MAX_UPLOADS_AT_ONCE} uploads are already in progress; try again when they are done")
         self.uploading += 1
+        handler = asyncio.current_task()
+        self._answering.add(handler)
+        handler.add_done_callback(self._answering.discard)
         try:
             self.styles.check_room()  # before reading a body that could not be kept
             try:
-                data = await asyncio.wait_for(self._upload_bytes(request), UPLOAD_READ_S)
+                data = await self._unless_stopped(asyncio.wait_for(self._upload_bytes(request), UPLOAD_READ_S))
             except asyncio.TimeoutError:
                 raise uploads.UploadRefused(408, f"the upload took longer than {UPLOAD_READ_S:g} s") from None
-            image, digest, notes = await self._decoded(data)
-            served = await asyncio.get_running_loop().run_in_executor(None, self.styles.add_upload, image, digest)
+            image, digest, notes = await self._unless_stopped(self._off_loop(self._decode, data))
+            served = await self._unless_stopped(self._off_loop(self.styles.add_upload, image, digest))
         except uploads.UploadRefused as exc:
             return error(exc.status, str(exc))
         except Exception as exc:  # e.g. a full disk under the upload folder
@@ -335,39 +372,58 @@ class Server:
             log(f"note: {line}")
         return web.json_response(answer)
 
-    async def _decoded(self, data: bytes) -> tuple:
-        """`uploads.decode` on a daemon thread of its own, not on asyncio's executor: `asyncio.run`
-        waits for that one's threads, so a slow decode held a stopping server (64 s; a second Ctrl-C
-        did not hurry it). The thread holds an upload slot until it ends, its sender gone or not.
-        Its notes ("transparent areas ... over white") are gathered, with the image and its digest,
-        for the uploader's answer and the server's log: printed by the reader, they lacked the
-        `serve:` prefix, and the uploader was never told."""
-        loop, settings = asyncio.get_running_loop(), self.settings
-        decoded = loop.create_future()
+    def _decode(self, data: bytes) -> tuple:
+        """`uploads.decode` with its notes ("transparent areas ... over white") gathered, for the
+        uploader's answer and the server's log: printed by the reader, they lacked the `serve:`
+        prefix, and the uploader was never told."""
+        with collected() as notes:
+            image, digest = uploads.decode(data, self.settings.max_upload_bytes, self.settings.max_upload_pixels)
+        return image, digest, notes
+
+    def _off_loop(self, work: Callable, *args) -> asyncio.Future:
+        """`work(*args)` on a daemon thread of its own, not on asyncio's executor: `asyncio.run`
+        waits for that one's threads, so a slow decode or style encoding held a stopping server
+        (2 min for a 2048x2048 style at --style-size 0; a second Ctrl-C did not hurry it). The
+        thread holds an upload slot until it ends, its sender gone or not."""
+        loop = asyncio.get_running_loop()
+        done = loop.create_future()
 
         def settle(result, failure: Exception | None) -> None:
-            say_held_lines()  # (those written while it caught stderr)
-            if decoded.done():  # (the request was cancelled meanwhile)
+            say_held_lines()  # (those written while a decode caught stderr)
+            if done.done():  # (given up: the request was cancelled, or the server stopped)
                 return
             if failure is not None:
-                decoded.set_exception(failure)
+                done.set_exception(failure)
             else:
-                decoded.set_result(result)
+                done.set_result(result)
 
-        def decode() -> None:
+        def run() -> None:
             try:
-                with collected() as notes:
-                    image, digest = uploads.decode(data, settings.max_upload_bytes, settings.max_upload_pixels)
-                result, failure = (image, digest, notes), None
+                result, failure = work(*args), None
             except Exception as exc:  # noqa: BLE001 - the request's to answer
                 result, failure = None, exc
             with contextlib.suppress(RuntimeError):  # the loop closed: the server stopped meanwhile
                 loop.call_soon_threadsafe(settle, result, failure)
 
-        thread = threading.Thread(target=decode, name="upload-decode", daemon=True)
+        thread = threading.Thread(target=run, name="upload", daemon=True)
         thread.start()
         self.decoders.append(thread)
-        return await decoded
+        return done
+
+    async def _unless_stopped(self, work: Awaitable):
+        """What `work` gives, unless the server stops waiting for uploads first (`hurry`): then the
+        uploader is answered 503 (it got no answer at all, the server's exit held by the work)."""
+        work = asyncio.ensure_future(work)
+        stopped = asyncio.ensure_future(self._stopped.wait())
+        try:
+            await asyncio.wait((work, stopped), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopped.cancel()
+            if not work.done():
+                work.cancel()  # (a task: done only once it has run again)
+        if not work.done() or work.cancelled():  # (or aiohttp's own: the body's read cancelled as it stops)
+            raise uploads.UploadRefused(503, "the server stopped before the style was added; try again when it is back")
+        return work.result()
 
     async def _upload_bytes(self, request: web.Request) -> bytes:
         """The multipart field `image`, read up to the limit (a larger one is refused while reading)."""
@@ -644,6 +700,7 @@ async def serve_until_signalled(server: Server, settings: ServeSettings, receive
 
     def stop_then_hurry() -> None:
         if stop.is_set():
+            server.hurry()
             serving.cancel()
         stop.set()
 
@@ -653,6 +710,7 @@ async def serve_until_signalled(server: Server, settings: ServeSettings, receive
         except asyncio.CancelledError:
             if len(received) < 2:
                 raise
+            await server.answered(HURRIED_ANSWER_S)
 
 
 @contextlib.asynccontextmanager
@@ -738,7 +796,10 @@ def run(settings: ServeSettings) -> int:
                     log("warning: no network interface besides loopback; WebRTC peers (aiortc's ICE) cannot connect")
                 await serve_until_signalled(server, settings, received, lambda port: print_url(settings, port))
 
-            asyncio.run(main())
+            try:
+                asyncio.run(main())
+            finally:  # (an upload's thread may still be writing into the folder about to be removed)
+                styles.stop_adding()
         say_held_lines()  # (any written while a decode caught stderr, its end not seen)
         if received:
             if any(thread.is_alive() for thread in server.decoders):
@@ -751,10 +812,10 @@ def run(settings: ServeSettings) -> int:
 
 def end_now(signum: int, stderr: int) -> NoReturn:
     """The end a stop signal gives every command (its line, its exit status), without the
-    interpreter's teardown: an upload's decode still running (`Server._decoded`, not waited for)
-    that ended during it aborted the process inside OpenCV ("terminate called without an active
-    exception", 134). Its line goes to `stderr`, the process's own: the decode's capture of the
-    native libraries' lines holds fd 2 meanwhile. A temporary style cache left behind is removed
+    interpreter's teardown: an upload's decode or style encoding still running (`Server._off_loop`,
+    not waited for) that ended during it aborted the process inside OpenCV ("terminate called
+    without an active exception", 134). Its line goes to `stderr`, the process's own: the
+    decode's capture of the native libraries' lines holds fd 2 meanwhile. A temporary style cache left behind is removed
     by the next run."""
     try:
         interrupts.raise_received(signum)

@@ -139,7 +139,7 @@ def pong(message: dict) -> dict | None:
         return None
     ping = message["ping"]
     if isinstance(ping, bool) or not isinstance(ping, (int, float)) or not -1e18 < ping < 1e18:
-        raise BadMessage("ping must be a number (the client's clock, e.g. in ms)")
+        raise BadMessage("ping must be a number between -1e18 and 1e18 (the client's clock, e.g. in ms)")
     return {"pong": ping}
 
 

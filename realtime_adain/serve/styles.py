@@ -62,6 +62,8 @@ class StyleRegistry:
         self.upload_dir = upload_dir
         self._lock = threading.Lock()  # held for bookkeeping only, never for reading or encoding an image
         self._adding = threading.Lock()  # one upload joins the library at a time
+        self._writing = threading.Lock()  # held while an upload's file is written (`stop_adding` waits for it)
+        self._stopped = False
         self._by_id: dict[str, ServedStyle] = {}
         self._choosers: set = set()  # connected clients: what their `look` names is in use (`join`)
         self._clock = itertools.count(1)
@@ -157,6 +159,13 @@ class StyleRegistry:
         with contextlib.suppress(OSError):
             style.path.unlink(missing_ok=True)
 
+    def stop_adding(self) -> None:
+        """No upload's file is written after it (one being written is waited for), so the upload
+        folder can be removed whole: the upload of a stopped server, decoded on a thread nobody
+        waits for, could write its file during the removal (which then failed) or after it."""
+        with self._writing:
+            self._stopped = True
+
     def check_encodable(self, image: np.ndarray) -> None:
         """Refuse an upload too large at the server's style size: one 2000x1 (within the upload's
         pixels) would be encoded at 1024000x512 (tens of GB: the OOM killer ended the server)."""
@@ -179,7 +188,10 @@ class StyleRegistry:
                         served.used = next(self._clock)
                         return served
                 self._to_drop()  # (a 429 before the image is written)
-            write_image(path, image)
+            with self._writing:
+                if self._stopped:
+                    raise UploadRefused(503, "the server stopped before the style was added")
+                write_image(path, image)
             style = self.library.add(path)  # (the server's own styles stay as they were loaded)
             try:
                 with self._lock:  # only once written: a write that failed (a full disk) lost the one dropped too

@@ -255,8 +255,17 @@ function buildControls(config) {
   $('upload').addEventListener('change', () => $('upload').files[0] && upload($('upload').files[0]));
 }
 
+async function checkReadable(file) {  // a file the browser cannot read failed the fetch itself, which
+  try {                                 // was said as "the server cannot be reached"
+    await (file.size ? file.slice(0, 1) : file).arrayBuffer();  // (an empty slice is not read from disk)
+  } catch (error) {
+    throw new Error(`${file.name} cannot be read (moved, changed or not readable since it was chosen?)`);
+  }
+}
+
 async function upload(file) {
   try {
+    await checkReadable(file);
     const form = new FormData();
     form.append('image', file);
     const style = await api('/api/styles', {method: 'POST', body: form});
