@@ -1,7 +1,10 @@
 """`python -m realtime_adain`, and the `realtime-adain` console script (pyproject.toml names
-`entry` here). A signal while the command's modules import (this package's, argparse: some 10-40
-ms at every start) ends it with its one line and status, as any later one does: `entry` sets the
-handlers before anything else imports (Python's own start, before this runs, is beyond reach).
+`entry` here). A signal while the command's modules import (this package's, argparse: tens of
+milliseconds on an idle machine, seconds on a loaded one) ends it with its one line and status, as
+any later one does: `entry` sets the handlers before anything else imports. Python's own start,
+before this runs, is beyond reach, and as long again: the interpreter and `site`'s imports (an
+editable install's .pth file imports pathlib and more there); a signal then gets Python's default
+(a Ctrl-C a KeyboardInterrupt traceback, SIGTERM or SIGHUP a silent end).
 `cli.main` takes signals over from there, without a gap: they are held (blocked) from when these
 handlers go until its own are in place (in that gap a Ctrl-C was a traceback, SIGTERM or SIGHUP
 a silent end)."""

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Sequence
 
 from realtime_adain.adain import StyleStats, check_stats
-from realtime_adain.api_images import ImageLike, as_rgb, check_budget, check_path, file_of, made_folders_removed_on_failure
+from realtime_adain.api_images import (ImageLike, as_rgb, check_budget, check_file_to_write, check_path, file_of,
+                                       made_folders_removed_on_failure)
 from realtime_adain.api_words import ArgumentMistake, api_words, as_value_error, in_api_words  # noqa: F401 (ArgumentMistake: callers catch api.ArgumentMistake)
 from realtime_adain.checks import check_alpha, check_flag, check_kind, check_number, check_real, check_whole
 from realtime_adain.errors import UserError
@@ -86,7 +87,7 @@ def stylize_video(
     from realtime_adain.video.formats import check_encoder
     from realtime_adain.weights import files_used
 
-    source, output = check_path(source, "source"), check_path(output, "output")
+    source, output = check_path(source, "source"), check_file_to_write(output, "output")
     if source.is_dir():
         raise UserError(f"{source}: a folder, not a video file")
     if source.exists() and not source.is_file():  # (was "no such file": the reader opens regular files only)

@@ -442,7 +442,7 @@ class PendingOutput:
             self._abandoned.detach()
             flush_to_disk(target.parent, folder=True)  # (the rename itself)
         except OSError as exc:  # e.g. a folder of that name: name it, not the temporary file
-            lost = isinstance(exc, FileNotFoundError) and not os.path.lexists(self.path)  # (or its folder)
+            lost = isinstance(exc, (FileNotFoundError, NotADirectoryError)) and not os.path.lexists(self.path)  # (or its folder)
             error = (lost_during_run(target, self.path, "its temporary file", self.path.parent, self._folder)
                      if lost else naming(target, exc))
             self.discard()

@@ -20,8 +20,8 @@ import warnings
 from typing import Callable, NoReturn, Sequence
 
 from realtime_adain import __version__, atomic, interrupts, limits
-from realtime_adain.errors import (CURRENT_FOLDER_DELETED, UserError, current_folder_deleted, environment_failure,
-                                   imported_library, one_line)
+from realtime_adain.errors import (CURRENT_FOLDER_DELETED, OutputClosed, UserError, current_folder_deleted,
+                                   environment_failure, imported_library, one_line, said_already)
 
 COMMAND_MODULES = ("image", "weights", "video", "live", "serve", "bench", "export", "engines", "doctor")
 EPILOG = """first steps:
@@ -244,8 +244,7 @@ def _reporting_errors(action: Callable[[], int | None], interrupted: str | None,
         code = _reporting_exceptions(action, interrupted, stopping)
     if swallowed and not code:  # (a signal while objects were freed: said and exited by, as any other)
         stopping()
-        print(interrupted or interrupts.message(swallowed[0]), file=sys.stderr)
-        return interrupts.exit_code(swallowed[0])
+        return say_stop(swallowed[0], interrupted)
     return code
 
 
@@ -262,8 +261,7 @@ def _reporting_exceptions(action: Callable[[], int | None], interrupted: str | N
             # (a signal inside a class's creation, as a module loads: Python 3.11 wraps what
             # `__set_name__` raises in a RuntimeError, which was a traceback and exit status 1)
             stopping()
-            print(interrupted or interrupts.message(interrupt), file=sys.stderr)
-            return interrupts.exit_code(interrupt)
+            return say_stop(interrupt, interrupted)
         if (reason := environment_failure(exc)) is None:
             raise
         print(one_line(f"error: {reason}"), file=sys.stderr)
@@ -272,6 +270,8 @@ def _reporting_exceptions(action: Callable[[], int | None], interrupted: str | N
         if not stdout_is_gone():  # a socket or another pipe: a real error
             print(one_line(f"error: {exc.filename + ': ' if exc.filename else ''}{exc.strerror or exc}"), file=sys.stderr)
             return 2
+        if isinstance(exc, OutputClosed):  # (the one line: how far the run got)
+            print(one_line(f"stopped: standard output was closed; {exc.done}"), file=sys.stderr)
         silence_stdout()  # nothing more to say, even at exit
         return 128 + signal.SIGPIPE
     except OSError as exc:
@@ -284,8 +284,15 @@ def _reporting_exceptions(action: Callable[[], int | None], interrupted: str | N
         return 2
     except KeyboardInterrupt as exc:
         stopping()
-        print(interrupted or interrupts.message(exc), file=sys.stderr)
-        return interrupts.exit_code(exc)
+        return say_stop(exc, interrupted)
+
+
+def say_stop(interrupt: KeyboardInterrupt, interrupted: str | None) -> int:
+    """A signal's one line (unless said where it stopped the work: `interrupted: 1 frame kept in
+    ...`, see `errors.mark_said`) and its exit status."""
+    if not said_already(interrupt):
+        print(interrupted or interrupts.message(interrupt), file=sys.stderr)
+    return interrupts.exit_code(interrupt)
 
 
 def main(argv: list[str] | None = None) -> int:

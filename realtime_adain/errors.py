@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import importlib.metadata
 import os
 import re
@@ -82,9 +83,35 @@ def stopped_at(exc: UserError, written: int, not_tried: int, failed: Sequence[st
     the user guessing which of the others were made or ever tried."""
     if total == 1:
         return exc
-    said = f"{exc}; stopped there: {written} of {total} {things} written"
-    said += f", {not_tried} not tried" if not_tried else ""
-    return UserError(said + (f"; also not written: {'; '.join(dict.fromkeys(failed))}" if failed else ""))
+    return UserError(f"{exc}; stopped there: {stopped_counts(written, not_tried, failed, total, things)}")
+
+
+def stopped_counts(written: int, not_tried: int, failed: Sequence[str], total: int, things: str) -> str:
+    """How far a run of `total` results got when it stopped: "2 of 3 results written, 1 not tried"
+    and those `failed` alone ("; also not written: ...")."""
+    said = f"{written} of {total} {things} written" + (f", {not_tried} not tried" if not_tried else "")
+    return said + (f"; also not written: {'; '.join(dict.fromkeys(failed))}" if failed else "")
+
+
+class OutputClosed(BrokenPipeError):
+    """Standard output's reader went away mid-run (`--json | head -c1`): the CLI stops quietly, exit
+    status 141, with one line saying how far the run got (`done`, `stopped_counts`'s words); it
+    said nothing, and a user missing results could not tell which were made."""
+
+    def __init__(self, done: str) -> None:
+        super().__init__(errno.EPIPE, os.strerror(errno.EPIPE))
+        self.done = done
+
+
+def mark_said(stop: BaseException, said: bool = True) -> None:
+    """Note that the line saying `stop` (a signal's KeyboardInterrupt) was written where it
+    happened (`interrupted: 1 frame kept in ...`): the CLI's own `interrupted` after it was a
+    second line for one stop. `said` False: its own word is wanted after all (lines came between)."""
+    stop.said_already = said
+
+
+def said_already(stop: BaseException) -> bool:
+    return getattr(stop, "said_already", False)
 
 
 def _named(problem: str, names: set[str]) -> str:

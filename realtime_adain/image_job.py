@@ -19,7 +19,8 @@ from tqdm import tqdm
 from realtime_adain.checked_inputs import (
     ChangedSinceChecked, StylePictures, changed_since_checked, file_changed, file_digest,
 )
-from realtime_adain.errors import UserError, not_all_written, out_of_memory_as_user_error, refuse_inputs, stopped_at
+from realtime_adain.errors import (OutputClosed, UserError, not_all_written, out_of_memory_as_user_error,
+                                   refuse_inputs, stopped_at, stopped_counts)
 from realtime_adain.interrupts import SignalGuard
 from realtime_adain.notes import note
 from realtime_adain.utf8_names import name_text
@@ -122,7 +123,7 @@ def stylize_all(settings: ImageSettings, jobs: Sequence[ImageJob], outputs: list
     waits for the report of a file written). A job whose input changed since the check fails
     alone: the others are made, then one line names each such input (a folder run never stops
     halfway). Another error (a full disk) stops the run there, saying how many were written and
-    how many not tried."""
+    how many not tried; so does a reader of the reports gone (`OutputClosed`, exit status 141)."""
     results: dict[Path, list[Path]] = {}
     for job, out in zip(jobs, outputs):
         results.setdefault(job.source, []).append(out)
@@ -163,6 +164,10 @@ def stylize_all(settings: ImageSettings, jobs: Sequence[ImageJob], outputs: list
             failed.append(str(exc))
         except UserError as exc:  # (a full disk, memory): the others would fail the same way
             raise stopped_at(exc, written, len(jobs) - index - 1, failed, len(jobs), "results") from None
+        except BrokenPipeError:  # (a report's reader gone, `--json | head`: no more are read)
+            if len(jobs) == 1:
+                raise
+            raise OutputClosed(stopped_counts(written, len(jobs) - index - 1, failed, len(jobs), "results")) from None
     if failed:
         raise not_all_written(failed, len(failed), len(jobs), "results")
 

@@ -31,7 +31,8 @@ def test_a_soft_cpu_time_limit_keeps_the_partial_video(published_weights, data_d
                            "--device", "cpu", "-o", out / "clip.mp4"],
                           env=cli_env(published_weights, tmp_path / "home"), capture_output=True, text=True,
                           preexec_fn=limit_cpu, timeout=240)
-    assert done.returncode == 152 and done.stderr.strip().splitlines()[-1] == "CPU time limit reached", done.stderr
+    assert done.returncode == 152 and done.stderr.strip().splitlines()[-1].startswith(
+        "CPU time limit reached: "), done.stderr
     assert "Traceback" not in done.stderr
     kept = list(out.iterdir())
     assert [p.name for p in kept] == ["clip.partial.mp4"], done.stderr  # (8 s of CPU: torch loads in about 3)

@@ -8,7 +8,6 @@ import os
 import stat
 import sys
 import time
-from fractions import Fraction
 from pathlib import Path
 
 from realtime_adain.commands import argtypes, common
@@ -28,15 +27,6 @@ keys:
 """ + "\n".join(f"  {k:<10} {d}" for k, d in keys.help_lines())
 
 
-def frames_per_second(text: str) -> float:
-    """`argtypes.frames_per_second`, at most its limit as typed: its rounding to a frame rate as
-    FFmpeg keeps one (29.97 -> 30000/1001) took 1000.0000000001 as 1000, past "at most 1000"."""
-    rate = argtypes.frames_per_second(text)
-    if Fraction(text) > argtypes.MAX_FRAMERATE:  # (a number `frames_per_second` read: no other error)
-        raise argparse.ArgumentTypeError(f"{text!r}: give frames per second above 0, at most {argtypes.MAX_FRAMERATE}")
-    return rate
-
-
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "live", help="stylize a webcam, file or stream live, with keys to switch styles",
@@ -49,7 +39,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                              "for standard input (a pipe, read once; pipe:N another open descriptor)")
     source.add_argument("--resolution", type=argtypes.camera_resolution, metavar="WxH",
                         help="camera resolution to ask for; files and URLs are scaled to it")
-    source.add_argument("--fps", type=frames_per_second, metavar="FPS",
+    source.add_argument("--fps", type=argtypes.frames_per_second, metavar="FPS",
                         help=f"frames per second, above 0 and at most {argtypes.MAX_FRAMERATE} (30, 29.97, 30000/1001): the "
                              "rate to ask a camera for (default: the camera's own), or an image sequence's (default 25); "
                              "files and URLs play at their own")

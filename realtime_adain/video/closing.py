@@ -81,29 +81,28 @@ def pre_skip(container: av.container.OutputContainer, index: int) -> Fraction:
     return Fraction(int.from_bytes(head[10:12], "little"), OPUS_RATE)
 
 
-def content_end(container: av.container.OutputContainer, muxed_at: dict[int, tuple[int, Fraction, int | None]],
+def content_end(container: av.container.OutputContainer, muxed_ends: dict[int, Fraction],
                 pictures_end: Fraction | None) -> Fraction | None:
     """Where the file's pictures (`pictures_end`: where they stop showing), sound, subtitles and data
-    (`muxed_at`: output stream index -> its latest packet's (pts, time base, duration)) end
+    (`muxed_ends`: output stream index -> where its packets end, the latest of them, not the last
+    muxed one's: a short cue muxed after a long one cut the chapters before the file's end) end
     (seconds, before `muxer_shift`; None: no picture written)."""
     if pictures_end is None:
         return None
-    ends = [pictures_end]
-    ends += [(pts + (duration or 0)) * Fraction(tb) for index, (pts, tb, duration) in muxed_at.items()
-             if tb and container.streams[index].type != "video"]  # (cover art: no time of its own)
-    return max(ends)
+    return max([pictures_end, *(end for index, end in muxed_ends.items()
+                                if container.streams[index].type != "video")])  # (cover art: no time of its own)
 
 
 def write_chapters(container: av.container.OutputContainer, chapters: list[dict],
                    first_muxed: dict[int, tuple[int, Fraction, int | None]],
-                   muxed_at: dict[int, tuple[int, Fraction, int | None]], pictures_end: Fraction | None) -> None:
+                   muxed_ends: dict[int, Fraction], pictures_end: Fraction | None) -> None:
     """Give the muxer of `container` the input's `chapters` once everything else is muxed, cut where
     the file's content ends and moved with every stream (`content_end`, `muxer_shift`: from where
-    each stream was muxed first and last): set with the header, MP4 and Matroska wrote them as they
+    each stream was muxed first and where it ends): set with the header, MP4 and Matroska wrote them as they
     were (and can change them no more), so a preview (`--frames`) or an interrupted run's file kept
     chapters past its end, an MP4 lasting as long as them (2 s for 0.5 s of pictures), and a .mkv
     whose sound starts before zero had them early."""
     if not chapters:
         return
-    shift, end = muxer_shift(container, first_muxed), content_end(container, muxed_at, pictures_end)
+    shift, end = muxer_shift(container, first_muxed), content_end(container, muxed_ends, pictures_end)
     container.set_chapters(moved_chapters(chapters, shift, None if end is None else end + shift))

@@ -8,6 +8,7 @@ finished so far as a playable NAME.partial.EXT; any other failure leaves nothing
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import sys
 import time
@@ -25,7 +26,8 @@ from realtime_adain import interrupts
 from realtime_adain.adain import StyleStats
 from realtime_adain.atomic import PendingOutput, partial_path
 from realtime_adain.device_blend import DeviceBlend, wanted as wants_device_blend
-from realtime_adain.errors import UserError, not_all_written, one_line, out_of_memory_as_user_error, refuse_inputs, stopped_at
+from realtime_adain.errors import (UserError, mark_said, not_all_written, one_line, out_of_memory_as_user_error,
+                                   refuse_inputs, stopped_at)
 from realtime_adain.output_checks import refuse_overwriting_inputs
 from realtime_adain.picture_sizes import MAX_SIDE, check_pixel_budget, fit_short_side, resize
 from realtime_adain.settings import STATS_MODES, STATS_NEED_EAGER, VideoSettings
@@ -177,6 +179,7 @@ def stylize_file(
                 if on_done is not None:  # (signals still held: reported before one stops the run)
                     if isinstance(writer, VideoWriter):
                         reports = partly_reencoded(reports, writer.partly_reencoded())
+                        reports = undecoded(reports, writer.undecoded_sound())
                     reports = with_captions(reports, reader)
                     empty_in = writer.path.suffix if getattr(writer, "keeps_empty_tracks", False) else None
                     on_done(writer.frames_written, (width, height),
@@ -207,7 +210,7 @@ def output_format(reader: VideoReader, width: int, height: int) -> VideoFormatOu
     """What the output's video stream carries over from the input: its clock, colour, tags,
     chapters and roles, the timecodes moved to the cut's start (a timecode names the video's
     first picture; the output's is the one shown at the cut's start)."""
-    video_start = Fraction(reader.stream.start_time or 0) * reader.time_base + reader.shift.start_offset
+    video_start = Fraction(reader.stream.start_time or 0) * reader.stream.time_base + reader.shift.start_offset
     # (the exact start, as `Segment.ends_before` judges the first picture by: its shift, rounded down
     # to a tick, was half a 12 fps frame before a frame's end, and the timecode named the one skipped)
     cut = max(Fraction(0), reader.segment.start - video_start) if not reader.segment.whole else Fraction(0)
@@ -256,7 +259,7 @@ def picture_output(output: Path, reader: VideoReader, settings: VideoSettings) -
         return PictureOutput(output, start, film_rate(reader.frame_rate))
     if reader.sequence is None:
         return PictureOutput(output, 1, reader.frame_rate)
-    first = reader.sequence.start + round(reader.segment.shift * reader.frame_rate)
+    first = reader.sequence.start + math.ceil(reader.segment.shift * reader.frame_rate - Fraction(1, 2))  # (the picture kept)
     return PictureOutput(output, first, reader.frame_rate, reader.time_base)
 
 
@@ -384,7 +387,8 @@ def run_failure_first(pipeline: Pipeline) -> None:
 def keep_partial(writer: VideoWriter | PictureOutput, pending: PendingOutput | PictureOutput,
                  interrupt: KeyboardInterrupt) -> None:
     """Finish the file with the frames encoded so far and name it as partial (none: remove it),
-    said in the signal's word (`terminated:` after SIGTERM, as the line that follows)."""
+    said in the signal's word (`terminated:` after SIGTERM): the stop's one line, so the CLI adds
+    no `terminated` of its own after it (`errors.mark_said`)."""
     try:
         writer.close(whole=False)
     except BaseException as exc:  # (a full disk: said of the output, as without a signal, not its hidden name)
@@ -394,6 +398,7 @@ def keep_partial(writer: VideoWriter | PictureOutput, pending: PendingOutput | P
         kept = pending.publish_partial()
         count = writer.frames_written
         write_line(f"{interrupts.message(interrupt)}: {count} frame{'s' if count != 1 else ''} kept in {kept}")
+        mark_said(interrupt)
     else:
         pending.discard()
 
@@ -461,6 +466,13 @@ def partly_reencoded(reports: list[StreamReport], reasons: dict[int, str]) -> li
     kind changed (`reasons`, by index) said so: it was listed as copied, the note alone said more."""
     return [dataclasses.replace(report, action="re-encoded", reason=f"copied until {reasons[report.index]}")
             if report.index in reasons and report.action == "copied" else report for report in reports]
+
+
+def undecoded(reports: list[StreamReport], reasons: dict[int, str]) -> list[StreamReport]:
+    """`reports` with a re-encoded sound none of which decoded (`reasons`, by index) said left out:
+    the output holds none of it (5.1 TrueHD from FFmpeg 5 in a .mp4 was listed as re-encoded)."""
+    return [dataclasses.replace(report, action="left out", output_codec=None, reason=reasons[report.index])
+            if report.index in reasons else report for report in reports]
 
 
 def with_captions(reports: list[StreamReport], reader: VideoReader) -> list[StreamReport]:
@@ -641,9 +653,10 @@ def stylize_videos(
                 note(f"not written: {exc}{'; going on with the other inputs' if going_on else ''}")
     except UserError as exc:  # (a full disk stays full: what was made and what was never tried said)
         raise stopped_at(exc, written, len(jobs) - index - 1, list(failed.values()), len(jobs), "outputs") from None
-    except KeyboardInterrupt:
-        if failed:  # (the line before the signal's own)
+    except KeyboardInterrupt as exc:
+        if failed:  # (the line before the signal's own, said last even where a partial file's line said it)
             note(f"also not written: {problems(failed)}")
+            mark_said(exc, False)
         raise
     finally:
         torch.set_num_threads(threads_before)

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import av
 
+from realtime_adain.notes import note
 from realtime_adain.video.formats import (ADTS_KEEPING_FORMATS, ATTACHING_FORMATS, ORDER_STATING_FORMATS,
                                           adpcm_block_bytes, audio_opens, copied_into_encoder_stream, dropped_roles,
                                           dropped_tags, encodable_layout, encodable_rate, holds_copy, is_adts_aac,
@@ -77,8 +78,9 @@ class OutputStreams:
     the container each time it is opened (`start`, `add_all`): input stream index -> output stream
     (`streams`), those re-encoded or converted (`transcoded`), what is said of each (`said`)."""
 
-    def __init__(self, path: Path, passthrough: Sequence[av.stream.Stream]) -> None:
+    def __init__(self, path: Path, passthrough: Sequence[av.stream.Stream], say: Callable[[str], None] = note) -> None:
         self.path = path
+        self.say = say  # gives a note of the sound as it is copied (`kind_change`; the writer's: named by the input)
         # Input audio stream index -> its decoder's native layout and channel order (`decoder_layout`:
         # set once, before the decoder opens; the header may be tried twice).
         self._decoded_layouts: dict[int, tuple[av.AudioLayout, list[int] | None]] = {}
@@ -148,7 +150,7 @@ class OutputStreams:
                 self.raw_aac[stream.index] = RawAacFraming(stream)
             # (MPEG-TS states no kind of its own: players read each frame's header)
             if stream.type == "audio" and self.container.format.name not in ADTS_KEEPING_FORMATS:
-                if (change := kind_change(stream, out)) is not None:
+                if (change := kind_change(stream, out, self.say)) is not None:
                     self.kind_changes[stream.index] = change
         elif stream.type == "audio":
             source_layout, order = self._decoded_layout(stream)

@@ -503,7 +503,7 @@ class VideoReader:
         sound = [s for s in self.passthrough if s.type == "audio"]
         if self.stuck_clock is not None and clock_stands_still(self.container, [self.stream, *sound]):
             raise SeekMissed  # (its index puts every picture, or every sound packet, at one time: read from the start)
-        timestamp = math.floor((target - self.shift.offset) / self.time_base)
+        timestamp = math.floor((target - self.shift.offset) / self.stream.time_base)
         if sound and lands_in_still_sound(self.path, self.stream.index, [s.index for s in sound], timestamp):
             raise SeekMissed  # (its sound's clock stands still there: placed only by the sound before it)
         try:
@@ -568,7 +568,9 @@ class VideoReader:
 
     @property
     def time_base(self) -> Fraction:
-        return self.stream.time_base
+        """The time base of the frames given (`Frame.pts`): the stream's, or a segment's finer one
+        that holds its start (`Segment.frame_time_base`); the reader works in the stream's."""
+        return self.segment.frame_time_base
 
     @property
     def frame_rate(self) -> Fraction | None:
@@ -593,7 +595,7 @@ class VideoReader:
         was refused as "truncated: only 24 of 1073741824 frames decode"."""
         declared = self.stream.frames or 0
         if self.stream.duration:
-            seconds = self.stream.duration * self.time_base
+            seconds = self.stream.duration * self.stream.time_base
         elif self.container.duration:
             seconds = Fraction(self.container.duration, 1_000_000)
         else:
@@ -606,7 +608,7 @@ class VideoReader:
     def cover_duration(self) -> int:
         """How long cover art shows, in the stream's time base: the file's duration (at least one tick)."""
         seconds = Fraction(self.container.duration or 0, 1_000_000)
-        return max(1, round(seconds / self.time_base))
+        return max(1, round(seconds / self.stream.time_base))
 
     def chapters(self) -> list[dict]:
         """The file's chapters, on the timeline from zero (`TimestampShift`), within the segment
@@ -643,12 +645,13 @@ class VideoReader:
         # ends after it starts. Read as they come, the packets ran about half a second ahead (the
         # decoder's delay and the reorder window), which a preview (--frames) or a Ctrl-C file
         # kept as sound past the last picture.
-        held = HeldPackets(self.stream.time_base, limit=0 if self.max_frames else HELD_BYTES)
+        ticks = self.stream.time_base  # the frames' as read; `segment.moved` gives them in `time_base`
+        held = HeldPackets(ticks, limit=0 if self.max_frames else HELD_BYTES)
         # (`_decode` reads it; at a preview's or segment's end, `_stored_later`)
         self._source = self._timed(self._packets())
         segment = self.segment
         ends = self.max_frames or segment.end is not None  # a preview or a segment: subtitles cut at its end
-        shown = ShownUntil(self.stream.time_base) if ends else None
+        shown = ShownUntil(segment.frame_time_base) if ends else None
         last: tuple[int | None, int] = (None, 0)  # the latest frame given, on the segment's timeline
         first_aspect = codec_aspect(self.stream)  # before decoding: the decoder runs ahead of the frames given
         turned: Orientation | None = None  # the first frame's (its picture's EXIF: `picture_facts`), for every frame
@@ -668,13 +671,13 @@ class VideoReader:
                     pts, duration = segment.shift_ticks, max(1, self.cover_duration() - segment.shift_ticks)
                 elif pts is not None and pts < 0:
                     pts, duration = self._from_zero(pts, duration)
-                if self.seeked and self.seen_end is None and (pts is None or pts * self.time_base > segment.start):
+                if self.seeked and self.seen_end is None and (pts is None or pts * ticks > segment.start):
                     raise SeekMissed  # the seek went past the start: frames would be missing
                 if self.seeked and index == 0 and self.cluster_times is not None and self.cluster_times.stretches:
                     raise SeekMissed  # a Matroska cluster's time went back after the seek: its index misplaced it
                 if pts is None:  # (PES headers without timestamps in an MPEG-TS): after the one before
                     pts, duration = self._after_last(duration)
-                self.seen_end = (pts + (duration or 0)) * self.time_base
+                self.seen_end = (pts + (duration or 0)) * ticks
                 if segment.ends_before(pts, duration):  # (not converted to RGB: most of a late start's frames)
                     self._dropped += 1
                     released = segment.packets(held.before(pts, duration))
@@ -682,7 +685,7 @@ class VideoReader:
                     yield from as_run(shown.after(released, 0, 0) if shown else released)
                     continue
                 if segment.is_after(pts):
-                    end = math.ceil(segment.end / self.time_base)
+                    end = math.ceil(segment.end / ticks)
                     yield from as_run(shown.after(self._stored_later(held, segment, end), *last))
                     released = segment.packets(held.before(end, 0))
                     yield from as_run(shown.after(released, *last))
@@ -715,7 +718,7 @@ class VideoReader:
                 yield from as_run(shown.after(released, pts, duration) if shown else released)
                 if index == self._frame_limit:
                     if shown:
-                        end = pts + (duration or 0) + segment.shift_ticks  # (on the file's timeline, as held)
+                        end = segment.as_read(pts + (duration or 0))  # (on the file's timeline, as held)
                         yield from as_run(shown.after(self._stored_later(held, segment, end), pts, duration))
                         yield from as_run(shown.after(segment.packets(held.before(end, 0)), pts, duration))
                         yield from as_run(shown.cut(pts, duration))
@@ -750,8 +753,8 @@ class VideoReader:
                  "the file looks cut short or damaged (what decodes is stylized, as FFmpeg plays it)")
         tagged = self._tagged_end() if not declared and timeline.end is not None else None
         if tagged is not None and timeline.end + self._one_frame < tagged:  # (a tag, not an index: said, not refused)
-            note(f"{self.path.name}: its pictures end at {format_time(timeline.end * self.time_base)} of the "
-                 f"{format_time(tagged * self.time_base)} its video track states: the file looks cut short "
+            note(f"{self.path.name}: its pictures end at {format_time(timeline.end * self.stream.time_base)} of the "
+                 f"{format_time(tagged * self.stream.time_base)} its video track states: the file looks cut short "
                  "(what decodes is stylized)")
 
     def _landed_wrong(self) -> bool:
@@ -771,7 +774,7 @@ class VideoReader:
         of it. Stops once every sound stream has a packet from `end` on, or the video's packets
         are `LATE_SOUND_SECONDS` past it (the sound ended early), or `HELD_BYTES` were read; video
         packets are not decoded."""
-        end_seconds = end * self.time_base
+        end_seconds = end * self.stream.time_base
         waiting = {s.index for s in self.passthrough if s.type == "audio"}
         if not waiting:
             return
@@ -857,7 +860,7 @@ class VideoReader:
         packets start; FFmpeg reads some files' start from their sound alone (ASF with B-frames:
         the pictures' own times are made up later), and the first picture came 40 ms before it:
         an MP4 hid it behind its edit list (one frame lost)."""
-        note(f"{self.path.name}: a picture starts {float(-pts * self.time_base):.3f} s before the file's "
+        note(f"{self.path.name}: a picture starts {float(-pts * self.stream.time_base):.3f} s before the file's "
              "start time; it is shown from the start, as FFmpeg shows it", once=True)
         return 0, max(1, pts + (duration or 0))
 
@@ -889,14 +892,14 @@ class VideoReader:
     @property
     def _one_frame(self) -> int:
         """One frame's duration at the stream's rate (25 fps if it has none), in video ticks."""
-        return max(1, round(1 / ((self.frame_rate or Fraction(25)) * self.time_base)))
+        return max(1, round(1 / ((self.frame_rate or Fraction(25)) * self.stream.time_base)))
 
     def _after_last(self, duration: int | None) -> tuple[int, int]:
         """(pts, duration) for a frame without a timestamp, in a format that stores them: shown
         when the frame before stops (from zero if it is the first), for its own duration or one
         frame at the stream's rate, as FFmpeg's tools time it. A video whose packets carry none
         (an MPEG-TS's PES headers without them) made --frames fail with a traceback."""
-        at = 0 if self.seen_end is None else round(self.seen_end / self.time_base)
+        at = 0 if self.seen_end is None else round(self.seen_end / self.stream.time_base)
         return at, duration or self._one_frame
 
     def _decode(self) -> Iterator[av.VideoFrame | list[av.Packet]]:
@@ -940,7 +943,7 @@ class VideoReader:
             last = frame.pts
             yield frame
         if last is not None and tail.top is not None and tail.top > last:
-            self.undecoded = last * self.time_base, tail.top * self.time_base
+            self.undecoded = last * self.stream.time_base, tail.top * self.stream.time_base
         self._tail_end = tail.end
 
     def _decoded(self, packets: list[av.Packet], recovery: "Recovery", tail: "TailPackets") -> Iterator[av.VideoFrame]:
@@ -1101,14 +1104,14 @@ class VideoReader:
         stated = self._stated_end()
         if end is None or stated is None:
             return not seeked  # nothing but the frame count to go by
-        one_frame = 1 / (self.frame_rate * self.time_base) if self.frame_rate else 1
+        one_frame = 1 / (self.frame_rate * self.stream.time_base) if self.frame_rate else 1
         return end + one_frame < stated
 
     def _stated_end(self) -> int | None:
         """Where the stream's declared duration ends (ticks, where the shift put its start); None: not declared."""
         if not self.stream.duration:
             return None
-        return (self.stream.start_time or 0) + self.shift.start_ticks(self.time_base) + self.stream.duration
+        return (self.stream.start_time or 0) + self.shift.start_ticks(self.stream.time_base) + self.stream.duration
 
     def _tagged_end(self) -> int | None:
         """Where a Matroska's video track ends (ticks, on the shifted timeline), from the DURATION
@@ -1127,7 +1130,7 @@ class VideoReader:
             seconds = check_time(str(self.stream.metadata.get("DURATION", "")), "DURATION", positive=True)
         except (UserError, ValueError):  # (a tag is the file's text: anything)
             return None
-        return round(seconds / self.time_base) + self.shift.start_ticks(self.time_base)
+        return round(seconds / self.stream.time_base) + self.shift.start_ticks(self.stream.time_base)
 
     def close(self) -> None:
         self.container.close()

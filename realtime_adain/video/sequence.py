@@ -277,7 +277,8 @@ def _exact_rate(rate: Fraction) -> Fraction:
 
 
 def check_framerate(rate: float | Fraction, option: str = "--framerate") -> Fraction:
-    """A sequence's frame rate as an exact fraction (`_exact_rate`), or a UserError naming `option`."""
+    """A sequence's frame rate as an exact fraction (`_exact_rate`), or a UserError naming `option`.
+    The limit holds for the rate as given, before that rounding (which took 1000.0000000001 as 1000)."""
     if not isinstance(rate, numbers.Real) or isinstance(rate, bool):
         raise UserError(f"{option} must be a number of frames per second, not {type(rate).__name__}")
     if isinstance(rate, numbers.Integral) and rate > 10 ** 18:  # (10**400: isfinite's OverflowError)
@@ -285,7 +286,7 @@ def check_framerate(rate: float | Fraction, option: str = "--framerate") -> Frac
                         f"{len(str(int(rate)))} digits)")
     if math.isfinite(rate):
         exact = _exact_rate(as_fraction(rate))
-        if 0 < exact <= MAX_FRAMERATE:
+        if 0 < exact and as_fraction(rate) <= MAX_FRAMERATE:
             return exact
         if 0 < rate < 1:  # (rounded to 0: "above 0" of 1e-9, which is)
             raise UserError(f"{option} {rate}: give more than 1/2002 frames per second (a frame every 2002 s), at most "

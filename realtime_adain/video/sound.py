@@ -16,9 +16,10 @@ import abc
 import functools
 import math
 from fractions import Fraction
-from typing import Sequence
+from typing import Callable, Sequence
 
 import av
+import av.logging
 from av.audio.plane import AudioPlane
 import numpy as np
 
@@ -95,6 +96,57 @@ def reorder_channels(frame: av.AudioFrame, order: list[int], layout: av.AudioLay
     return out
 
 
+class SoundDecoder:
+    """Decodes the packets of one input audio stream that is re-encoded, telling a packet that
+    does not decode (damage: skipped, as FFmpeg skips it) from a stream none of which decodes:
+    FFmpeg 8's TrueHD decoder fails on every packet of 5.1 TrueHD that FFmpeg 5's encoder wrote,
+    which was said as "a damaged packet", then "no packets", the track silently lost. Until a
+    packet decodes, the decoder's own reason (which it logs; the error says only "Invalid data
+    found") is kept for the note."""
+
+    def __init__(self, stream: av.stream.Stream) -> None:
+        self.stream = stream
+        self.decoded = False  # whether a packet gave sound
+        self.failed = False  # whether a packet did not decode
+        self.reason: str | None = None  # the decoder's reason for the first that did not, before any gave sound
+
+    @property
+    def damaged(self) -> bool:
+        """Whether some packets did not decode where others did (skipped: damage)."""
+        return self.decoded and self.failed
+
+    def decode(self, packet: av.Packet | None) -> list[av.AudioFrame]:
+        """The frames of `packet` (None: what the decoder still holds); raises FFmpeg's error."""
+        if self.decoded:
+            try:
+                return self.stream.codec_context.decode(packet)
+            except av.error.FFmpegError:
+                self.failed = self.failed or packet is not None  # (what a decoder held at the end: nothing more)
+                raise
+        level = av.logging.get_level()
+        av.logging.set_level(av.logging.ERROR)
+        try:
+            with av.logging.Capture() as logged:  # (this thread's lines alone)
+                frames = self.stream.codec_context.decode(packet)
+        except av.error.FFmpegError as exc:
+            self.failed = self.failed or packet is not None
+            if self.reason is None:
+                said = logged[0][2] if logged else exc.strerror or str(exc)
+                self.reason = said.strip().splitlines()[0][:160].rstrip(".") if said.strip() else type(exc).__name__
+            raise
+        finally:
+            av.logging.set_level(level)
+        self.decoded = bool(frames)
+        return frames
+
+
+def undecoded_said(decoder: SoundDecoder, suffix: str) -> str:
+    """Why the output has no sound of a stream none of which decoded (`SoundDecoder`), in words."""
+    hint = "" if suffix == ".mkv" else " (.mkv copies it as it is)"
+    return (f"none of it decodes (FFmpeg's {decoder.stream.codec_context.codec.name} decoder: {decoder.reason}): "
+            f"{suffix} gets no sound of it{hint}")
+
+
 def _sound_format(frame: av.AudioFrame) -> tuple[str, str, int]:
     return frame.format.name, frame.layout.name, frame.sample_rate
 
@@ -109,9 +161,11 @@ class SoundConverter:
     noise). Here a resampler is made for each run of frames alike, the one before emptied first;
     the encoder keeps the first kind, as `ffmpeg` keeps its output's (noted once)."""
 
-    def __init__(self, context: av.audio.codeccontext.AudioCodecContext, index: int) -> None:
+    def __init__(self, context: av.audio.codeccontext.AudioCodecContext, index: int,
+                 say: Callable[[str], None] = note) -> None:
         self.target = (context.format.name, context.layout.name, context.sample_rate)
         self.index = index
+        self.say = say  # gives a note (the writer's: named by the input)
         self.source: tuple[str, str, int] | None = None  # the kind of frames the resampler takes
         self.resampler: av.AudioResampler | None = None
         self.noted = False
@@ -151,7 +205,7 @@ class SoundConverter:
     def _note_change(self, kind: tuple[str, str, int]) -> None:
         if not self.noted:
             was, target = self.source, self.target
-            note(f"stream #{self.index}: the sound changes mid-stream ({was[2]} Hz {was[1]} {was[0]} to "
+            self.say(f"stream #{self.index}: the sound changes mid-stream ({was[2]} Hz {was[1]} {was[0]} to "
                  f"{kind[2]} Hz {kind[1]} {kind[0]}); all of it is encoded as {target[2]} Hz {target[1]}, "
                  "as FFmpeg converts it")
         self.noted = True
@@ -177,8 +231,9 @@ class KindChange(abc.ABC):
     again in the track's first kind, as `ffmpeg` converts it; the packets before stay copied. The
     codec's own parts: `_kind`, `_keeps`, `_said`, `_encoder`, `_framed`."""
 
-    def __init__(self, source: av.stream.Stream, out: av.stream.Stream) -> None:
+    def __init__(self, source: av.stream.Stream, out: av.stream.Stream, say: Callable[[str], None] = note) -> None:
         self.source, self.out = source, out
+        self.say = say  # gives a note (the writer's: named by the input)
         self.first: tuple[int, ...] | None = None  # the kind re-encoded sound takes: the first packet's (`_kind`)
         self.copied = False  # whether a packet was copied as it is
         self.given_up = False  # the first kind could not be encoded: all copied as it is
@@ -202,7 +257,7 @@ class KindChange(abc.ABC):
             try:
                 self._open(kind)
             except (av.error.FFmpegError, ValueError) as exc:  # (an encoder that cannot make the first kind)
-                note(f"stream #{self.source.index}: the sound changes mid-stream, and it cannot be re-encoded as its "
+                self.say(f"stream #{self.source.index}: the sound changes mid-stream, and it cannot be re-encoded as its "
                      f"first kind ({exc}): copied as it is, as FFmpeg copies it")
                 self.given_up, self.encoder, self.converter = True, None, None
                 return None
@@ -247,7 +302,7 @@ class KindChange(abc.ABC):
         encoder = self._encoder()
         encoder.time_base = Fraction(1, context.sample_rate)
         encoder.open()
-        self.encoder, self.converter = encoder, SoundConverter(encoder, self.source.index)
+        self.encoder, self.converter = encoder, SoundConverter(encoder, self.source.index, self.say)
         self.converter.noted = True  # (said here, once)
         name, first = CODEC_WORDS[codec_name(self.source)], self._said(self.first)
         if self.copied:
@@ -259,7 +314,7 @@ class KindChange(abc.ABC):
                     f"(a later part's kind); the output's track holds one kind: all the {name} is re-encoded as "
                     f"{first}")
             self.reason = f"its start: {said}"  # (`--json`: "copied until its start: ...")
-        note(f"stream #{self.source.index}: {said}")
+        self.say(f"stream #{self.source.index}: {said}")
 
     def _encoded(self, frames: Sequence[av.AudioFrame | None]) -> list[av.Packet]:
         ready: list[av.AudioFrame | None] = []
@@ -373,8 +428,8 @@ class FrameHeaderChange(KindChange):
     the first packet's, or where FFmpeg read a later part's (joined MPEG-TS: MP3 that starts at
     44.1 kHz under a 48 kHz track), all of it."""
 
-    def __init__(self, source: av.stream.Stream, out: av.stream.Stream) -> None:
-        super().__init__(source, out)
+    def __init__(self, source: av.stream.Stream, out: av.stream.Stream, say: Callable[[str], None] = note) -> None:
+        super().__init__(source, out, say)
         if codec_name(source) != "eac3":  # (E-AC-3's header counts its independent substream's channels: 6 of 7.1's 8)
             self.first = (out.codec_context.sample_rate, out.codec_context.layout.nb_channels)
 
@@ -401,12 +456,12 @@ class FrameHeaderChange(KindChange):
         return encoder
 
 
-def kind_change(source: av.stream.Stream, out: av.stream.Stream) -> KindChange | None:
+def kind_change(source: av.stream.Stream, out: av.stream.Stream, say: Callable[[str], None] = note) -> KindChange | None:
     """What re-encodes copied `source` sound from where its kind changes (`KindChange`), for the
     codecs whose headers tell it (ADTS AAC, `FRAME_HEADER_KINDS`); None for the others."""
     if is_adts_aac(source):
-        return AdtsChange(source, out)
-    return FrameHeaderChange(source, out) if codec_name(source) in FRAME_HEADER_KINDS else None
+        return AdtsChange(source, out, say)
+    return FrameHeaderChange(source, out, say) if codec_name(source) in FRAME_HEADER_KINDS else None
 
 
 # Channel counts -> the ADTS channel configuration FFmpeg's AAC decoder assumes for them where a

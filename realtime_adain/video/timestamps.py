@@ -38,6 +38,27 @@ MICROSECONDS = Fraction(1, 1_000_000)  # AV_TIME_BASE: container.start_time's un
 SLIVER = Fraction(1, 1000)
 
 
+# FFmpeg's AVRational holds 32-bit integers: the largest terms of the time base a segment's frames
+# are given in (`segment_time_base`).
+LARGEST_TERM = 2**31 - 1
+
+
+def segment_time_base(time_base: Fraction, start: Fraction) -> Fraction:
+    """The time base a segment from `start` (seconds) gives its frames in: `time_base` (the
+    stream's) where `start` is a whole number of its ticks, else the coarsest one that holds both,
+    so that the segment starts at `start` itself. An AVI's or an Ogg's 1/12 s was cut at the tick
+    before 0.55 s (1/60 s holds both): the output began 50 ms before `--start`, and its sound with
+    it. A start too fine for 32-bit ticks is taken to the microsecond (FFmpeg's `-ss`), then the
+    millisecond below it; else the stream's tick below it."""
+    for grid in (None, MICROSECONDS, Fraction(1, 1000)):
+        at = start if grid is None else math.floor(start / grid) * grid
+        both = Fraction(math.gcd(time_base.numerator * at.denominator, at.numerator * time_base.denominator),
+                        time_base.denominator * at.denominator)
+        if both.denominator <= LARGEST_TERM and both.numerator <= LARGEST_TERM:
+            return both
+    return time_base
+
+
 def shown_too_briefly(left: Fraction, duration: Fraction) -> bool:
     """Whether a frame `duration` seconds long that shows only `left` seconds after a cut's start
     is skipped for the next (`SLIVER`): the one rule for which picture a segment begins with, so
@@ -325,16 +346,20 @@ class Segment:
     from zero (`TimestampShift`), moved to start at zero itself, as `ffmpeg -ss START -i in -t DUR`
     moves it. Its first frame is the one shown at `start` (shown from zero, for what is left of
     it); sound and subtitles keep the packets that overlap the window, moved by the same amount as
-    the pictures, so they stay in sync. The move is a whole number of video ticks (`shift`):
-    pictures keep their exact times, and no stream moves by another amount than the video."""
+    the pictures, so they stay in sync. Frames come in ticks of the video's time base and leave
+    in ticks of `frame_time_base` (`moved`), which holds both them and `start`: pictures keep
+    their exact times, and every stream moves by `start` itself (`shift`)."""
 
     def __init__(self, video_time_base: Fraction, start: Fraction = Fraction(0),
                  duration: Fraction | None = None) -> None:
-        self.time_base = Fraction(video_time_base)
+        self.time_base = Fraction(video_time_base)  # the frames' as read
         self.start = Fraction(start)
         self.end = None if duration is None else self.start + Fraction(duration)
-        self.shift_ticks = math.floor(self.start / self.time_base)  # video ticks taken off every time
-        self.shift = self.shift_ticks * self.time_base  # ... in seconds: at most one tick before `start`
+        self.shift_ticks = math.floor(self.start / self.time_base)  # `start` in video ticks, rounded down
+        self.frame_time_base = segment_time_base(self.time_base, self.start)  # the frames' as given (`moved`)
+        self._per_tick = int(self.time_base / self.frame_time_base)  # ticks given a tick read
+        self._shift_given = math.floor(self.start / self.frame_time_base)  # ticks given taken off every time
+        self.shift = self._shift_given * self.frame_time_base  # ... in seconds: `start`, but for a too fine one
         self._begun = False  # whether a frame was kept (`moved`)
         self._skipped_end: int | None = None  # where the latest frame skipped (`ends_before`) stops showing
         # Whether the segment is the whole file (nothing moves, nothing is dropped): an attribute,
@@ -362,19 +387,24 @@ class Segment:
         return self.end is not None and pts is not None and pts * self.time_base >= self.end
 
     def moved(self, pts: int | None, duration: int) -> tuple[int | None, int]:
-        """A kept frame's (pts, duration) on the segment's timeline: the first shown from zero, the
-        last cut at the segment's end."""
+        """A kept frame's (pts, duration), video ticks, on the segment's timeline in ticks of
+        `frame_time_base`: the first shown from zero, the last cut at the segment's end."""
         if pts is None or self.whole:
             return pts, duration
-        moved = pts - self.shift_ticks
         after_skipped = self._skipped_end is not None and pts <= self._skipped_end
-        if moved < 0 or (not self._begun and (moved * self.time_base <= SLIVER or after_skipped)):
+        moved, duration = pts * self._per_tick - self._shift_given, duration * self._per_tick if duration else duration
+        if moved < 0 or (not self._begun and (moved * self.frame_time_base <= SLIVER or after_skipped)):
             # shown at `start` (or after a sliver, `ends_before`): from zero, for what is left of it
             moved, duration = 0, max(1, moved + (duration or 0))
         self._begun = True
         if self.end is not None and duration:
-            duration = max(1, min(duration, math.ceil(self.end / self.time_base) - self.shift_ticks - moved))
+            duration = max(1, min(duration, math.ceil(self.end / self.frame_time_base) - self._shift_given - moved))
         return moved, duration
+
+    def as_read(self, ticks: int) -> int:
+        """`ticks` of `frame_time_base` on the segment's timeline, as video ticks on the file's
+        timeline (rounded up: where a frame given stops showing)."""
+        return math.ceil(Fraction(ticks + self._shift_given, self._per_tick))
 
     def ended(self, packet: av.Packet) -> bool:
         """Whether `packet` (sound, subtitles) stops before the segment's start: one to drop (as

@@ -31,7 +31,7 @@ from realtime_adain.video.formats import (EMPTY_TRACKS_LEFT_OUT, GIF_LONGEST_DEL
 from realtime_adain.video.output_streams import OutputStreams, merged_notes
 from realtime_adain.video.pictures import Colour
 from realtime_adain.video.sequence import ffmpeg_name
-from realtime_adain.video.sound import SoundConverter
+from realtime_adain.video.sound import SoundConverter, SoundDecoder, undecoded_said
 from realtime_adain.video.video_packets import DECODE_TIMED_FORMATS, VideoPackets
 
 # The muxers that keep chapters, and those that keep a timecode (MP4 and MOV write a tmcd track from
@@ -102,7 +102,8 @@ class VideoWriter:
         self.source = source  # the input's name, which the notes start with (a folder run's notes said no file)
         settings = settings.for_container(container_format(path))  # no --codec: the container's default
         self._converters: dict[int, SoundConverter] = {}  # input stream index -> its re-encoded sound's converter
-        self._outputs = OutputStreams(path, passthrough)  # (the same for each opening: `_open`)
+        self._decoders: dict[int, SoundDecoder] = {}  # input stream index -> its re-encoded sound's decoder
+        self._outputs = OutputStreams(path, passthrough, self._note)  # (the same for each opening: `_open`)
         # The muxer's list of codecs it holds is not the last word: MOV lists Opus and FLAC, yet
         # refuses them when the header is written (MP4 only), MP4 TrueHD as experimental. Then the
         # audio is re-encoded, as `ffmpeg -i in out.mov` does.
@@ -131,6 +132,9 @@ class VideoWriter:
         self._late = LatePackets(self._mux)  # subtitle cues and data packets muxed later than they come
         # Output stream index -> its latest muxed (pts, time base, duration), and its first.
         self._muxed_at: dict[int, tuple[int, Fraction, int | None]] = {}
+        # Output stream index -> where its packets muxed end, the latest of them (seconds): cues are muxed
+        # in the order they start, so the last one muxed can end before a longer one (`closing.content_end`).
+        self._muxed_end: dict[int, Fraction] = {}
         self._first_muxed: dict[int, tuple[int, Fraction, int | None]] = {}
         self._covers_muxed: set[int] = set()  # input indices of cover art whose picture went to the muxer
 
@@ -347,6 +351,9 @@ class VideoWriter:
         if at[0] is not None:
             self._first_muxed.setdefault(stream.index, at)
             self._muxed_at[stream.index] = at
+            if at[1]:
+                end = (at[0] + (at[2] or 0)) * Fraction(at[1])
+                self._muxed_end[stream.index] = max(end, self._muxed_end.get(stream.index, end))
 
     def _jump_hint(self, stream: av.stream.Stream, at: tuple[int | None, Fraction | None, int | None]) -> str:
         """Why a muxer may have refused a packet at `at` (pts, time base, duration): a pause longer than AVI
@@ -397,14 +404,7 @@ class VideoWriter:
         if source.type == "subtitle":
             self._convert_subtitle(packet, source, out)
             return
-        try:
-            frames = source.codec_context.decode(packet)
-        except MemoryError:
-            raise
-        except av.error.FFmpegError:  # a damaged packet: FFmpeg's tools skip it and play on
-            self._note_damaged(index, "audio")
-            return
-        self._encode_audio(index, self._outputs.in_native_order(index, frames))
+        self._encode_audio(index, self._decoded(index, source, packet))
 
     def _copies_picture_or_data(self, packet: av.Packet) -> bool:
         """Whether a packet of cover art or of a data track is muxed: cover art's one picture
@@ -468,12 +468,35 @@ class VideoWriter:
         encoded.stream = out
         self._timing.mux_increasing(encoded, out, packet.stream.index)
 
+    def _decoded(self, index: int, source: av.stream.Stream, packet: av.Packet | None) -> list[av.AudioFrame]:
+        """The sound of re-encoded `packet` of input stream `index` (None: what its decoder still
+        holds) in FFmpeg's channel order; none from a damaged packet, skipped as FFmpeg's tools skip
+        it (noted once), or from one of a stream none of which decodes (`undecoded_sound`)."""
+        decoder = self._decoders.get(index)
+        if decoder is None:
+            decoder = self._decoders[index] = SoundDecoder(source)
+        try:
+            frames = decoder.decode(packet)
+        except MemoryError:
+            raise
+        except av.error.FFmpegError:
+            frames = []
+        if decoder.damaged:
+            self._note_damaged(index, "audio")
+        return self._outputs.in_native_order(index, frames)
+
+    def undecoded_sound(self) -> dict[int, str]:
+        """Input index -> why none of a re-encoded audio stream decoded (the decoder's reason): the
+        output has no sound of it, for `--json` (it was listed as re-encoded)."""
+        return {index: undecoded_said(decoder, self.path.suffix) for index, decoder in self._decoders.items()
+                if decoder.failed and not decoder.decoded}
+
     def _encode_audio(self, index: int, frames: Sequence[av.AudioFrame] | None) -> None:
         """Re-encode decoded `frames` of input stream `index` (None: flush the encoder) and mux them."""
         out = self.streams[index]
         converter = self._converters.get(index)
         if converter is None:
-            converter = self._converters[index] = SoundConverter(out.codec_context, index)
+            converter = self._converters[index] = SoundConverter(out.codec_context, index, self._note)
         if frames is None:
             ready: list[av.AudioFrame | None] = [*converter.convert(None), None]
         else:
@@ -500,11 +523,14 @@ class VideoWriter:
         """Say which audio streams held no sound at all (`within` the part of the input kept: none
         of it there; "holds no sound" read as if the input's track were empty), data tracks no
         packet, cover art no picture: a muxer writes such a track empty, or leaves it out (MP4),
-        and the output had one track fewer without a word."""
+        and the output had one track fewer without a word; sound none of which decoded, why."""
+        undecoded = self.undecoded_sound()
         for index, out in self.streams.items():
             if out.index in self._muxed_at or index in self._covers_muxed or index in self._outputs.in_header:
                 continue
-            if out.type == "audio":
+            if out.type == "audio" and index in undecoded:
+                self._note(f"audio stream #{index}: {undecoded[index]}")
+            elif out.type == "audio":
                 said = f": none of its sound falls within {within}" if within else " holds no sound (no packets)"
                 self._note(f"audio stream #{index}{said}; {self.path.suffix} gets an empty track or none")
             elif out.type == "data":  # (MPEG-TS lists each stream in its program table, packets or none)
@@ -533,11 +559,7 @@ class VideoWriter:
             for index, source in self.transcoded.items():
                 if source.type != "audio":
                     continue
-                try:
-                    frames = source.codec_context.decode(None)
-                except av.error.FFmpegError:  # what the decoder held was damaged: there is nothing more
-                    frames = []
-                self._encode_audio(index, self._outputs.in_native_order(index, frames))
+                self._encode_audio(index, self._decoded(index, source, None))
                 self._encode_audio(index, None)
             for index, change in self._outputs.kind_changes.items():
                 for each in change.flush():
@@ -545,7 +567,7 @@ class VideoWriter:
             self._late.mux_last_data(cut=not whole, end=self._packets.video_end,
                                      end_time_base=self._packets.video_end_time_base)
             self._late.mux_cues(None if whole else self._pictures_end(), cut=not whole)
-            write_chapters(self.container, self._chapters, self._first_muxed, self._muxed_at, self._pictures_end())
+            write_chapters(self.container, self._chapters, self._first_muxed, self._muxed_end, self._pictures_end())
             if whole:
                 self._note_silent_streams(within)
         except BaseException:
