@@ -9,18 +9,16 @@ from __future__ import annotations
 import ctypes
 import json
 import os
-import shutil
 import threading
 
 import pytest
-import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
 from realtime_adain.errors import UserError
 from realtime_adain.training import checkpoint, data
 from cli_support import training_error_line
-from train_support import load_tool, tiny_args, train_tool  # noqa: F401  (fixtures)
+from train_support import checkpointed_run, copy_run, one_photo_dataset, tiny_args, train_tool  # noqa: F401  (fixtures)
 
 CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH = 1, 2
 LINUX_CAPABILITY_VERSION_3 = 0x20080522
@@ -99,30 +97,13 @@ def test_a_subfolder_that_cannot_be_read_is_left_out_with_a_note(locked, capsys)
 
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory, data_dir):
-    root = tmp_path_factory.mktemp("data")
-    for kind, name in (("content", "sailboat.jpg"), ("style", "trial.jpg")):
-        (root / kind).mkdir()
-        shutil.copy(data_dir / kind / name, root / kind / name)
-    return root
+    return one_photo_dataset(tmp_path_factory.mktemp("data"), data_dir)
 
 
 @pytest.fixture(scope="module")
 def two_checkpoints(dataset, published_weights, tmp_path_factory):
     """A run of two iterations with a checkpoint at each, to copy and spoil."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    run = tmp_path_factory.mktemp("runs") / "run"
-    try:
-        assert load_tool("train").main(tiny_args(dataset, published_weights[0], run, 2, "--save-every", "1")) == 0
-    finally:
-        torch.set_num_threads(before)
-    return run
-
-
-def copy_run(run, tmp_path):
-    copied = tmp_path / "run"
-    shutil.copytree(run, copied, ignore=shutil.ignore_patterns(".lock"))
-    return copied
+    return checkpointed_run(dataset, published_weights[0], tmp_path_factory.mktemp("runs") / "run", 2)
 
 
 def put_in_place_of(path, kind: str) -> None:

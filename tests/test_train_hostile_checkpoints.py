@@ -17,35 +17,18 @@ from realtime_adain import weights
 from realtime_adain.training import checkpoint
 from realtime_adain.training.trainer import OutLock
 from cli_support import training_error_line
-from train_support import load_tool, tiny_args, train_tool  # noqa: F401  (fixtures)
+from train_support import checkpointed_run, copy_run, one_photo_dataset, tiny_args, train_tool  # noqa: F401  (fixtures)
 
 
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory, data_dir):
-    root = tmp_path_factory.mktemp("data")
-    for kind, name in (("content", "sailboat.jpg"), ("style", "trial.jpg")):
-        (root / kind).mkdir()
-        shutil.copy(data_dir / kind / name, root / kind / name)
-    return root
+    return one_photo_dataset(tmp_path_factory.mktemp("data"), data_dir)
 
 
 @pytest.fixture(scope="module")
 def finished_run(dataset, published_weights, tmp_path_factory):
     """A run of one iteration with its checkpoint, to copy and spoil."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    run = tmp_path_factory.mktemp("runs") / "run"
-    try:
-        assert load_tool("train").main(tiny_args(dataset, published_weights[0], run, 1, "--save-every", "1")) == 0
-    finally:
-        torch.set_num_threads(before)
-    return run
-
-
-def copy_run(finished_run, tmp_path):
-    run = tmp_path / "run"
-    shutil.copytree(finished_run, run, ignore=shutil.ignore_patterns(".lock"))
-    return run
+    return checkpointed_run(dataset, published_weights[0], tmp_path_factory.mktemp("runs") / "run", 1)
 
 
 def edit_state(run, change) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -30,6 +31,32 @@ def tiny_args(data_dir: Path, vgg: Path, out: Path, iterations: int, *extra: str
         "--out", str(out), "--iterations", str(iterations), "--batch-size", "2", "--load-size", "64",
         "--crop-size", "32", "--workers", "0", "--device", "cpu", *extra,
     ]
+
+
+def one_photo_dataset(root: Path, data_dir: Path) -> Path:
+    """`root` holding one content photo and one style picture of the test material."""
+    for kind, name in (("content", "sailboat.jpg"), ("style", "trial.jpg")):
+        (root / kind).mkdir()
+        shutil.copy(data_dir / kind / name, root / kind / name)
+    return root
+
+
+def checkpointed_run(dataset: Path, vgg: Path, run: Path, iterations: int) -> Path:
+    """A tiny run at `run` with a checkpoint at each iteration, on one thread, to copy and spoil."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        assert load_tool("train").main(tiny_args(dataset, vgg, run, iterations, "--save-every", "1")) == 0
+    finally:
+        torch.set_num_threads(before)
+    return run
+
+
+def copy_run(run: Path, tmp_path: Path) -> Path:
+    """A copy of `run` (its lock left out) in `tmp_path`."""
+    copied = tmp_path / "run"
+    shutil.copytree(run, copied, ignore=shutil.ignore_patterns(".lock"))
+    return copied
 
 
 @pytest.fixture
