@@ -90,6 +90,9 @@ FLOW_MIN_WIDTH = 16  # the least working width a caller may ask for
 # cv2.remap takes images under SHRT_MAX pixels a side; a frame that long (a 2x40000 strip) is
 # passed through unstabilised.
 REMAP_MAX_SIDE = 32766
+# Where the flow fails (a cut, or a flat scene whose noise DIS follows), the frames are taken as
+# one still shot if this much of them is close unmoved (within `photometric`): two shots rarely are.
+STILL_FRACTION = 0.9
 
 
 def _halves(size: tuple[int, int], width: int | None) -> bool:
@@ -582,14 +585,24 @@ class Stabilizer:
         """`trusted` with the sample positions of `flow` given (`positions_of`)."""
         h, w = luma.shape[:2]
         inside = cv2.inRange(positions, (0.0, 0.0), (w - 1.0, h - 1.0)) > 0
-        error = cv2.absdiff(cv2.remap(other, positions, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE), luma)
+        warped = cv2.remap(other, positions, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        valid = inside & ~occluded_at(positions, flow, flow_back) & self._close(warped, luma)
+        return valid.view(np.uint8), float(np.count_nonzero(valid)) / valid.size
+
+    def _close(self, warped: np.ndarray, luma: np.ndarray) -> np.ndarray:
+        """Where `warped` is within `photometric` grey levels of `luma` (bool (h, w))."""
+        error = cv2.absdiff(warped, luma)
         if error.ndim == 3:  # Y, Cr, Cb (and 0) each: whole levels under `photometric` (numpy's max over them: 1.1 ms at 320x180)
             bound = math.ceil(min(self.photometric, 256.0)) - 1  # (inf allowed: every level)
-            close = cv2.inRange(error, (0, 0, 0, 0), (bound, bound, bound, bound)) > 0
-        else:
-            close = error < self.photometric
-        valid = inside & ~occluded_at(positions, flow, flow_back) & close
-        return valid.view(np.uint8), float(np.count_nonzero(valid)) / valid.size
+            return cv2.inRange(error, (0, 0, 0, 0), (bound, bound, bound, bound)) > 0
+        return error < self.photometric
+
+    def _standing_still(self, luma: np.ndarray, other: np.ndarray) -> tuple[np.ndarray, float]:
+        """(trust mask, fraction trusted) for no motion at all: where the two frames are close
+        unmoved. Asked only where the flow failed: on a flat scene with sensor noise DIS follows
+        the noise, its two flows disagree everywhere and a still camera looked like a cut."""
+        close = self._close(other, luma)
+        return close.view(np.uint8), float(np.count_nonzero(close)) / close.size
 
     def motion(self, prev_luma: np.ndarray | None, luma: np.ndarray, size: tuple[int, int],
                reverse: bool = False) -> Motion | None:
@@ -619,7 +632,10 @@ class Stabilizer:
         positions = positions_of(flow)
         trust, coverage = self._trusted(positions, flow, flow_back, luma, other)
         if coverage < self.cut_fraction:
-            return Motion(size, coverage)
+            trust, still = self._standing_still(luma, other)
+            if still < STILL_FRACTION:
+                return Motion(size, coverage)
+            positions, coverage = _interleaved_grid(*flow.shape[:2]).copy(), still
         return Motion(size, coverage, scaled_positions(positions, size), blend_weight(trust, self.strength, self.soft_edge))
 
     def continues(self, motion: Motion | None, previous_size: tuple[int, int] | None, size: tuple[int, int]) -> bool:

@@ -235,6 +235,20 @@ def test_scene_cut_resets():
     assert stabilizer.last_coverage < stabilizer.cut_fraction
 
 
+@pytest.mark.parametrize("grey", [20, 128])
+def test_a_flat_still_scene_with_sensor_noise_is_not_a_cut(grey):
+    """DIS follows the noise of a flat frame, so its two flows disagree everywhere; the frames,
+    close unmoved, are one still shot: blended, not counted as cuts (it was: 7 of 7)."""
+    rng = np.random.default_rng(0)
+    scene = np.full((H, W, 3), grey, np.uint8)
+    frames = [np.clip(scene + rng.normal(0, 2, scene.shape), 0, 255).astype(np.uint8) for _ in range(8)]
+    stabilizer = Stabilizer(strength=0.7)
+    out = [stabilizer(frame, stylized) for frame, stylized in zip(frames, flickering(frames))]
+    assert stabilizer.cuts == 0
+    flicker = np.mean([np.abs(a.astype(float) - b).mean() for a, b in zip(out[3:], out[4:])])
+    assert flicker < 0.5 * np.mean([np.abs(a.astype(float) - b).mean() for a, b in zip(flickering(frames)[3:], flickering(frames)[4:])])
+
+
 def flickering(frames: list[np.ndarray], seed: int = 7) -> list[np.ndarray]:
     """A stand-in stylizer's output: each frame inverted plus its own noise (+-12 grey levels)."""
     rng = np.random.default_rng(seed)
