@@ -428,7 +428,7 @@ def test_an_mp4_recording_that_was_not_finished_is_named(run_cli, weights_env, d
     """An MP4 whose recorder was stopped before writing its index (moov box, written last) said
     "not a readable video (Invalid data found when processing input)", FFmpeg's "moov atom not
     found" lost; a finished one, or any other file, is not taken for one."""
-    from realtime_adain.video.reader import mp4_without_index
+    from realtime_adain.video.probing import mp4_without_index
 
     full = tmp_path / "full.mp4"
     subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=24:duration=4",

@@ -10,8 +10,9 @@ import pytest
 
 from live_support import REPO
 from realtime_adain.live.app import FIRST_FRAME_TIMEOUT
+from realtime_adain.live.capture import Capture
 from realtime_adain.live.outputs import STREAM_FORMATS
-from realtime_adain.live.sources import Capture, open_source
+from realtime_adain.live.source_opening import open_source
 from test_live_streams15 import serving
 from test_fixes31_live import clip, style  # noqa: F401  (fixtures)
 from test_live_window import display  # noqa: F401  (fixture)

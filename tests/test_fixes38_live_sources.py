@@ -13,10 +13,12 @@ import numpy as np
 import pytest
 
 from realtime_adain import limits
-from realtime_adain.live import sources
+from realtime_adain.live import pyav_decoding, pyav_source
+from realtime_adain.live.capture import Capture
 from realtime_adain.live.inference import at_work_size
-from realtime_adain.live.sources import Capture, PyAVSource, open_source
-from realtime_adain.video import reader
+from realtime_adain.live.pyav_source import PyAVSource
+from realtime_adain.live.source_opening import open_source
+from realtime_adain.video import decoding
 from realtime_adain.video.pictures import PictureConverter
 
 LEVELS = [20 * k + 30 for k in range(8)]  # picture k's grey level: which pictures came is read back from them
@@ -147,4 +149,5 @@ def test_picture_conversion_runs_one_thread_where_pools_are_reduced(monkeypatch)
     frame = av.VideoFrame.from_ndarray(np.zeros((48, 64, 3), np.uint8), "rgb24").reformat(format="yuv420p")
     assert PictureConverter("clip").rgb(frame, None, None, False).shape == (48, 64, 3)
     assert len(os.listdir("/proc/self/task")) == before
-    assert sources.decoder_threads is reader.decoder_threads  # (`video` and `live` decode alike; video imports no live)
+    # (`video` and `live` decode alike; video imports no live)
+    assert pyav_source.decoder_threads is pyav_decoding.decoder_threads is decoding.decoder_threads

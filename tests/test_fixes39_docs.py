@@ -14,7 +14,7 @@ from realtime_adain import interrupts
 from realtime_adain.cli import build_parser
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import write_image
-from realtime_adain.live.sources import open_source
+from realtime_adain.live.source_opening import open_source
 from realtime_adain.settings import StyleSettings
 from test_interrupts21 import start_held
 

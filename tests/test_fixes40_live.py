@@ -16,11 +16,14 @@ import torch
 from live_support import cli_env, copy_styles, live_command, start, write_video
 from realtime_adain.adain import StyleStats
 from realtime_adain.live import window
+from realtime_adain.live.camera import CameraSource
+from realtime_adain.live.capture import Capture
 from realtime_adain.live.controller import Controller, Effect, LiveState
 from realtime_adain.live.effects import KeyEffects
 from realtime_adain.live.events import EventLog
 from realtime_adain.live.inference import Result
-from realtime_adain.live.sources import Capture, CameraSource, Frame, open_source
+from realtime_adain.live.source_opening import open_source
+from realtime_adain.live.sources import Frame
 from realtime_adain.live.styles import ActiveStyle, StyleLibrary
 from realtime_adain.weights import file_sha256
 from test_live_hostile_libraries import tiny_png

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from cli_support import one_error_line
 from live_support import cli_env
-from realtime_adain.live.sources import PyAVSource
+from realtime_adain.live.pyav_source import PyAVSource
 from test_fixes41_video_bounds import gif_stating, growing_mov, run_watched
 
 

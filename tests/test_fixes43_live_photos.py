@@ -12,7 +12,7 @@ import numpy as np
 from PIL import Image, ImageCms
 
 from realtime_adain.imageio import read_image
-from realtime_adain.live.sources import open_source
+from realtime_adain.live.source_opening import open_source
 from realtime_adain.picture_sizes import resize
 from test_image_cli import matrix_profile
 

@@ -104,7 +104,7 @@ def test_a_multi_page_tiff_photo_says_only_its_first_page_is_shown(tmp_path, cap
     """As `image` says it: live showed the first page without a word."""
     from PIL import Image
 
-    from realtime_adain.live.sources import open_source
+    from realtime_adain.live.source_opening import open_source
 
     pages = [Image.new("RGB", (32, 24), colour) for colour in ("red", "green", "blue")]
     pages[0].save(tmp_path / "pages.tif", save_all=True, append_images=pages[1:])

@@ -59,7 +59,7 @@ def test_an_apng_with_chrm_reads_in_video_as_in_image(tmp_path):
     path.write_bytes(with_chunks(plain.getvalue(), (b"gAMA", GAMMA_22), (b"cHRM", P3_CHRM)))
     with VideoReader(path) as reader:
         np.testing.assert_array_equal(reader.first_frame.image, read_image(path))
-    from realtime_adain.live.sources import open_source
+    from realtime_adain.live.source_opening import open_source
 
     source = open_source(str(path), loop=False)  # (live plays it as an animation)
     try:

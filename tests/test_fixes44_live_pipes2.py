@@ -8,7 +8,9 @@ import time
 import pytest
 
 from live_support import FAST, cli_env, live_command, read_video, write_video
-from realtime_adain.live.sources import Capture, SourceError, open_source
+from realtime_adain.live.capture import Capture
+from realtime_adain.live.source_opening import open_source
+from realtime_adain.live.sources import SourceError
 
 Y4M_HEADER = b"YUV4MPEG2 W160 H90 F25:1 Ip A1:1 C420jpeg\n"
 

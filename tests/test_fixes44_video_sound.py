@@ -131,7 +131,7 @@ def test_the_webp_refusal_command_converts_the_file_where_it_is(run_cli, weights
 def test_the_webp_refusal_never_converts_onto_its_input(tmp_path):
     """A download named .gif that is an animated WebP: the command wrote the GIF over it."""
     from realtime_adain.errors import UserError
-    from realtime_adain.video.reader import refuse_animated_webp
+    from realtime_adain.video.probing import refuse_animated_webp
 
     given = tmp_path / "dl.gif"
     transparent_moving_webp(tmp_path / "dl.webp")

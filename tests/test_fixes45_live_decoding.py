@@ -7,7 +7,7 @@ import threading
 
 import numpy as np
 
-from realtime_adain.live.sources import open_source
+from realtime_adain.live.source_opening import open_source
 from test_fixes45_video_geometry import ffmpeg
 
 

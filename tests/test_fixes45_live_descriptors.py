@@ -14,7 +14,7 @@ import pytest
 from cli_support import one_error_line
 from live_support import FAST, cli_env, live_command, write_video
 from realtime_adain.live.events import EventLog
-from realtime_adain.live.sources import open_source
+from realtime_adain.live.source_opening import open_source
 
 
 @pytest.fixture

@@ -14,7 +14,10 @@ import pytest
 from live_support import FAST
 from realtime_adain.live.app import LiveSession
 from realtime_adain.live.outputs import Streamer, writable_protocols
-from realtime_adain.live.sources import Capture, PyAVSource, SourceError, open_source
+from realtime_adain.live.capture import Capture
+from realtime_adain.live.pyav_source import PyAVSource
+from realtime_adain.live.source_opening import open_source
+from realtime_adain.live.sources import SourceError
 from realtime_adain.settings import LiveSettings, ModelSettings
 from realtime_adain.errors import UserError
 from test_live_streams15 import H264, TESTSRC, free_udp_port, make, sending, serving, take, udp_send

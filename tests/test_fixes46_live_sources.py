@@ -11,7 +11,8 @@ import time
 import pytest
 
 from live_support import REPO
-from realtime_adain.live.sources import SourceError, open_source
+from realtime_adain.live.source_opening import open_source
+from realtime_adain.live.sources import SourceError
 from test_fixes45_live_network import captured_until_ended, cut_server, faststart_clip
 from test_live_streams15 import H264, free_udp_port, sending, take
 

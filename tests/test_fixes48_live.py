@@ -16,7 +16,8 @@ import torch
 
 from live_support import copy_styles
 from realtime_adain.live.controller import Controller
-from realtime_adain.live.sources import PyAVSource, SourceError, SourceLost
+from realtime_adain.live.pyav_source import PyAVSource
+from realtime_adain.live.sources import SourceError, SourceLost
 from realtime_adain.live.styles import ActiveStyle, StyleLibrary
 
 SIZE = 32

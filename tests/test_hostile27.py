@@ -134,7 +134,9 @@ def test_a_photo_ffmpeg_cannot_decode_is_refused_when_it_opens(tmp_path):
     every half second until the first frame's 15 s ran out."""
     from PIL import Image
 
-    from realtime_adain.live.sources import SourceError, open_source
+    from realtime_adain.live.source_opening import open_source
+
+    from realtime_adain.live.sources import SourceError
 
     path = tmp_path / "huge.png"
     Image.new("1", (20000, 20000)).save(path)
@@ -166,7 +168,7 @@ class _OpensThenStalls:
 
 def test_the_back_off_grows_while_a_reopened_source_gives_no_frames():
     """Each reopening counted as reconnected and reset the back-off: attempt=1, 0.5 s, for ever."""
-    from realtime_adain.live.sources import Capture
+    from realtime_adain.live.capture import Capture
 
     lost = []
     capture = Capture(_OpensThenStalls(), backoff=(0.01, 0.08),

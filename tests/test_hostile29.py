@@ -20,14 +20,14 @@ def test_a_signal_while_a_silent_url_opens_acts_at_once():
         port = sock.getsockname()[1]
     script = textwrap.dedent(f"""
         import os, signal, threading, time
-        from realtime_adain.live import sources
+        from realtime_adain.live import pyav_source, source_opening
         closed = threading.Event()
-        close = sources.PyAVSource.close
-        sources.PyAVSource.close = lambda self: (close(self), closed.set())
+        close = pyav_source.PyAVSource.close
+        pyav_source.PyAVSource.close = lambda self: (close(self), closed.set())
         threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
         start = time.monotonic()
         try:
-            sources.open_source("udp://127.0.0.1:{port}")
+            source_opening.open_source("udp://127.0.0.1:{port}")
         except KeyboardInterrupt:
             print("interrupted after", round(time.monotonic() - start, 2))
         print("closed", closed.wait(10))
@@ -43,7 +43,7 @@ def played(path) -> tuple[int, float]:
     """(frames, seconds) of `live`'s file source playing `path` once, paced as a camera."""
     import time
 
-    from realtime_adain.live.sources import open_source
+    from realtime_adain.live.source_opening import open_source
 
     source = open_source(str(path), loop=False)
     try:

@@ -15,7 +15,8 @@ import pytest
 
 from live_support import FAST, copy_styles
 from realtime_adain.imageio import write_image
-from realtime_adain.live.sources import SourceError, open_source
+from realtime_adain.live.source_opening import open_source
+from realtime_adain.live.sources import SourceError
 
 
 def write_timed(path, times: list[float], size=(32, 24), rate: int = 1000):

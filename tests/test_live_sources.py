@@ -11,7 +11,11 @@ import numpy as np
 import pytest
 
 from live_support import FAST, copy_styles, read_video, write_video  # noqa: F401
-from realtime_adain.live.sources import CameraSource, Capture, Latest, PyAVSource, SourceError, open_source
+from realtime_adain.live.camera import CameraSource
+from realtime_adain.live.capture import Capture
+from realtime_adain.live.pyav_source import PyAVSource
+from realtime_adain.live.source_opening import open_source
+from realtime_adain.live.sources import Latest, SourceError
 
 
 def test_latest_keeps_only_the_newest_item():

@@ -16,7 +16,10 @@ from pathlib import Path
 import pytest
 
 from live_support import cli_env, live_command, read_video
-from realtime_adain.live.sources import Capture, PyAVSource, SourceError, SourceLost, open_source
+from realtime_adain.live.capture import Capture
+from realtime_adain.live.pyav_source import PyAVSource
+from realtime_adain.live.source_opening import open_source
+from realtime_adain.live.sources import SourceError, SourceLost
 
 FFMPEG = ("ffmpeg", "-v", "error", "-nostdin", "-y")
 TESTSRC = ("-f", "lavfi", "-i", "testsrc2=size=96x64:rate=25")

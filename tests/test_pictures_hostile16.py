@@ -116,7 +116,7 @@ def test_live_plays_the_pictures_a_render_added_since_the_last_loop(tmp_path):
 
     import cv2
 
-    from realtime_adain.live.sources import open_source
+    from realtime_adain.live.source_opening import open_source
 
     pattern = pictures(tmp_path / "render", "f_%04d.png", 3)
     source = open_source(str(pattern), fps=200, loop=True)
@@ -136,7 +136,8 @@ def test_live_plays_the_pictures_a_render_added_since_the_last_loop(tmp_path):
 def test_live_says_so_in_one_line_when_a_looping_sequence_is_gone(tmp_path):
     """The render's folder emptied (a new render begins) while the sequence loops: the source is
     lost (the session retries), said as the sequence's own error, not a traceback."""
-    from realtime_adain.live.sources import SourceError, open_source
+    from realtime_adain.live.source_opening import open_source
+    from realtime_adain.live.sources import SourceError
 
     pattern = pictures(tmp_path / "render", "f_%04d.png", 2)
     source = open_source(str(pattern), fps=200, loop=True)

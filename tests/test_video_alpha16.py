@@ -13,7 +13,7 @@ import av
 import numpy as np
 import pytest
 
-from realtime_adain.live.sources import open_source
+from realtime_adain.live.source_opening import open_source
 from realtime_adain.video import pictures
 from realtime_adain.video.packets import TailPackets
 from realtime_adain.video.reader import Frame, VideoReader
@@ -64,7 +64,7 @@ def test_webm_alpha_reads_as_white_with_every_frame_and_timestamp(codec, tmp_pat
 
 
 def test_the_frames_decoded_again_at_the_end_read_the_alpha_too(tmp_path):
-    """`_lost_at_end` decodes the last packets again in a container of its own: with FFmpeg's vp9
+    """`VideoDecoding._lost_at_end` decodes the last packets again in a container of its own: with FFmpeg's vp9
     decoder there, those frames would show the hidden colour."""
     source = webm_with_alpha(tmp_path, "vp9")
     with VideoReader(source) as reader:
@@ -73,7 +73,7 @@ def test_the_frames_decoded_again_at_the_end_read_the_alpha_too(tmp_path):
             for packet in container.demux(video=0):
                 if packet.size:
                     tail.add(packet)
-            again = list(reader._lost_at_end(tail, -1))
+            again = list(reader._decoding._lost_at_end(tail, -1))
     assert len(again) == FRAMES and all(frame.format.name == "yuva420p" for frame in again)
 
 

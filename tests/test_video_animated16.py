@@ -15,7 +15,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from realtime_adain.errors import UserError
-from realtime_adain.live.sources import open_source
+from realtime_adain.live.source_opening import open_source
 from realtime_adain.rgb8 import over_white
 from realtime_adain.still_decoders import is_animated_webp
 from realtime_adain.video.reader import Frame, VideoReader

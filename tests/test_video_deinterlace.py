@@ -175,7 +175,7 @@ def test_a_turned_interlaced_clip_stays_turned(run_cli, weights_env, style, tmp_
 def test_live_plays_an_interlaced_file_or_stream_as_whole_pictures(tmp_path):
     """`live` from a capture card's or broadcast stream's interlaced video (here a file, paced as
     a camera): the same whole pictures `video` gets."""
-    from realtime_adain.live.sources import PyAVSource
+    from realtime_adain.live.pyav_source import PyAVSource
 
     source = PyAVSource(str(interlaced_clip(tmp_path / "capture.ts")), is_file=True, loop=False)
     source.open()

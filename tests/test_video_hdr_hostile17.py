@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 import pytest
 
-from realtime_adain.live.sources import PyAVSource
+from realtime_adain.live.pyav_source import PyAVSource
 from realtime_adain.video import hdr
 from realtime_adain.video.pictures import PictureConverter
 from realtime_adain.video.reader import Frame, VideoReader

@@ -13,7 +13,7 @@ from pathlib import Path
 import av
 import pytest
 
-from realtime_adain.video.reader import is_video_path
+from realtime_adain.video.probing import is_video_path
 from video_corpus import FFMPEG, FFPROBE, assert_kept, encoders, facts
 
 CLIP = ("-f", "lavfi", "-i", "testsrc2=size=64x48:rate=12:duration=0.5")

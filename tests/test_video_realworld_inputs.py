@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from realtime_adain.video.reader import VideoReader, is_video_path
+from realtime_adain.video.probing import is_video_path
+from realtime_adain.video.reader import VideoReader
 from video_corpus import FFMPEG, FFPROBE, assert_kept, facts
 
 W, H = 96, 64

@@ -17,8 +17,10 @@ import pytest
 
 from live_support import FAST, copy_styles
 from realtime_adain.errors import UserError
-from realtime_adain.live.sources import SourceError, open_source
-from realtime_adain.video.reader import READ_THROUGH_BYTES, VideoReader
+from realtime_adain.live.source_opening import open_source
+from realtime_adain.live.sources import SourceError
+from realtime_adain.video.landing import READ_THROUGH_BYTES
+from realtime_adain.video.reader import VideoReader
 from test_video_segment_seek16 import assert_as_from_the_start, ffmpeg
 
 SECONDS = 24

@@ -158,7 +158,7 @@ def test_live_plays_a_sequence_as_video_reads_it_and_loops_it(tmp_path, capsys):
     import itertools
     import time
 
-    from realtime_adain.live.sources import open_source
+    from realtime_adain.live.source_opening import open_source
 
     pattern = pictures(tmp_path / "shot", "f_%d.png", 6, start=1001)
     (tmp_path / "shot" / "f_1005.png").unlink()

@@ -17,7 +17,7 @@ from realtime_adain.output_checks import refuse_earlier_results, refuse_overwrit
 from realtime_adain.writable_folders import check_writable_dir
 from realtime_adain.settings import DEFAULT_MAX_PIXELS, DEINTERLACE_MODES, STABILIZE_MODES, STABILIZE_STRENGTH, VideoSettings
 from realtime_adain.errors import UserError, refuse_inputs
-from realtime_adain.video.reader import is_video_path
+from realtime_adain.video.probing import is_video_path
 from realtime_adain.video.picture_output import is_picture_pattern, picture_pattern_mistake
 from realtime_adain.video.sequence import find_sequence, pattern_directive
 from realtime_adain.video.formats import CONTAINER_FORMATS, MAX_BITRATE, EncodeSettings, check_encoder

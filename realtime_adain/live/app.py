@@ -24,13 +24,16 @@ from typing import Callable, Iterator
 from realtime_adain import interrupts
 from realtime_adain.errors import UserError
 from realtime_adain.live import hud
+from realtime_adain.live.capture import Capture
 from realtime_adain.live.controller import Controller
 from realtime_adain.live.effects import KeyEffects, unwritable
 from realtime_adain.live.events import EventLog
 from realtime_adain.live.feed import CarriedFeed, StylizedFeed
 from realtime_adain.live.inference import Inference, Result, processing_size
 from realtime_adain.live.outputs import Output, Recorder, Streamer, VirtualCamera
-from realtime_adain.live.sources import Capture, Frame, PyAVSource, Source, open_source
+from realtime_adain.live.pyav_source import PyAVSource
+from realtime_adain.live.source_opening import open_source
+from realtime_adain.live.sources import Frame, Source
 from realtime_adain.live.stability import Stability
 from realtime_adain.live.stats import SessionStats
 from realtime_adain.live.styles import ActiveStyle, StyleLibrary, run_cache_dir

@@ -410,7 +410,7 @@ def first_times(container: av.container.InputContainer, streams: Iterable[av.str
 
 def lands_in_still_sound(path: Path, video: int, sound: Iterable[int], timestamp: int, limit: int = 8 << 20) -> bool:
     """Whether a seek of `path`'s video stream (index `video`) to `timestamp` (its ticks, backward,
-    as `VideoReader._seek` seeks) lands one of the `sound` streams in a stretch whose clock stands
+    as `seeking.seek_to_segment` seeks) lands one of the `sound` streams in a stretch whose clock stands
     still: an MP4's index puts every sound sample after the freeze at the time it froze, so the
     seek gave the sound only the last of them, ended long before the pictures it landed at (the
     rest was dropped as before --start: the output had no sound). Told where a sound stream's

@@ -19,7 +19,7 @@ from realtime_adain.video.formats import (PALETTE_ENCODERS, PALETTE_FILTERS, Enc
                                           choose_pix_fmt, encoder_rate, encoder_time_base, muxer_time_base)
 from realtime_adain.video.framing import check_picture_size, encoder_framing
 from realtime_adain.video.pictures import BT601_MATRIX, Colour
-from realtime_adain.video.reader import threads_refused, threads_refused_error
+from realtime_adain.video.probing import threads_refused, threads_refused_error
 
 if TYPE_CHECKING:
     from realtime_adain.video.writer import VideoFormatOut

@@ -61,7 +61,7 @@ PALETTE_ENCODERS = frozenset({"gif"})
 PALETTE_FILTERS = (("palettegen", "stats_mode=single"), ("paletteuse", "new=1:dither=bayer:bayer_scale=4"))
 # Browsers show a GIF frame of a shorter delay (centiseconds) for `GIF_DELAY_SHOWN` cs: a 60 fps
 # clip, its delays 2, 1, 2, 2, 1, 2 cs, plays 2.8 times slower there. An input GIF's such frames
-# are read so (video/reader.py `gif_delays_as_shown`).
+# are read so (video/frame_times.py `gif_delays_as_shown`).
 GIF_SHORTEST_SHOWN = 2
 GIF_DELAY_SHOWN = 10
 # A GIF frame's longest delay: 16 bits of centiseconds (655.35 s). FFmpeg's muxer cuts a longer gap

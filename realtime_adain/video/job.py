@@ -37,7 +37,8 @@ from realtime_adain.temporal import ContentStatsSmoother, Stabilizer
 from realtime_adain.two_pass import TwoPassStabilizer, forward_pass
 from realtime_adain.engines.base import frames_within
 from realtime_adain.video.pipeline import Pipeline
-from realtime_adain.video.reader import CAPTIONS_LEFT_OUT, Frame, VideoReader
+from realtime_adain.video.picture_notes import CAPTIONS_LEFT_OUT
+from realtime_adain.video.reader import Frame, VideoReader
 from realtime_adain.video.streams import CHAPTERS_CARRIED, TIMECODE_CARRIED, is_cover_art
 from realtime_adain.video.deinterlace import film_rate
 from realtime_adain.video.formats import EncodeSettings, check_encoder, framed_picture
@@ -477,7 +478,7 @@ def undecoded(reports: list[StreamReport], reasons: dict[int, str]) -> list[Stre
 
 def with_captions(reports: list[StreamReport], reader: VideoReader) -> list[StreamReport]:
     """`reports` with the closed captions the pictures carried (seen as they were decoded), left
-    out (`reader.note_captions_left_out`), in the input's order: listed as the video's stream."""
+    out (`picture_notes.note_captions_left_out`), in the input's order: listed as the video's stream."""
     if not reader.captions:
         return reports
     captions = StreamReport(reader.stream.index, "closed captions", "eia_608", "left out", None, CAPTIONS_LEFT_OUT)

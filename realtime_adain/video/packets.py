@@ -20,7 +20,7 @@ from typing import Callable, Iterable, Iterator
 import av
 
 # An av.Packet costs about this much memory however few bytes it carries: each held counts as at
-# least this many bytes against `reader.HELD_BYTES` (a GoPro's telemetry: a million packets of 5 bytes).
+# least this many bytes against `demuxing.HELD_BYTES` (a GoPro's telemetry: a million packets of 5 bytes).
 PACKET_BYTES = 512
 TAIL_PICTURES = 64  # an image sequence's latest pictures held so (`TailPackets`)
 
@@ -77,7 +77,7 @@ class BeforeStart:
 
 
 class Recovery:
-    """Which decoded frames are shown. The decoder runs with `reader.OUTPUT_CORRUPT`: FFmpeg 8's HEVC
+    """Which decoded frames are shown. The decoder runs with `decoding.OUTPUT_CORRUPT`: FFmpeg 8's HEVC
     decoder otherwise drops every frame that refers to a damaged one, up to the next keyframe (a
     few flipped bytes lost two seconds, and the file was refused as truncated), where the `ffmpeg`
     5 CLI plays them concealed. Frames flagged corrupt before the first clean one are not shown:
@@ -135,7 +135,7 @@ class CutSound:
 
 class TailPackets:
     """The video packets since the latest keyframe (while they fit in `limit` bytes), and the
-    highest timestamp among them: what `VideoReader._lost_at_end` decodes again. For an image
+    highest timestamp among them: what `VideoDecoding._lost_at_end` decodes again. For an image
     sequence (`pictures`: each packet a whole picture) the latest packets that fit, keyframes or not."""
 
     def __init__(self, limit: int, pictures: bool = False) -> None:
@@ -340,7 +340,7 @@ class Timeline:
     """Decoded frames with timestamps that increase: each frame waits in a small window and takes
     the smallest timestamp there (the pictures' order is the decoder's, which is right).
 
-    Frames without a timestamp keep None (`VideoReader._after_last` times them). A
+    Frames without a timestamp keep None (`frame_times.after_last` times them). A
     frame lasts until the next one shows: the decoder's durations follow decode order (an MP4's
     are its decode-time steps), so after B-frames a frame could be given the length of a gap it
     is not next to (a 10-minute pause made a 601 s clip a 1199 s MP4)."""
@@ -348,7 +348,7 @@ class Timeline:
     def __init__(self, window: int, last_end: Callable[[int, int | None], int | None] | None = None) -> None:
         """`last_end`: asked once the frames are all in, with the last frame's timestamp and the
         step to it from the frame before, where the file says it stops showing
-        (`VideoReader._last_end`): the last frame lasts at least until then."""
+        (`VideoDecoding.last_end`): the last frame lasts at least until then."""
         self.window = window
         self.last_end = last_end
         self.frames: deque[av.VideoFrame] = deque()
@@ -390,7 +390,7 @@ class Timeline:
         duration = frame.duration
         if pts is not None:
             # the next frame shown (the last keeps its own; so does one before a frame without a
-            # timestamp, which is shown after it: `VideoReader._after_last`)
+            # timestamp, which is shown after it: `frame_times.after_last`)
             if self.stamps and self.stamps[0] > pts and self.frames and self.frames[0].pts is not None:
                 duration = self.step = self.stamps[0] - pts
             self.end = pts + (duration or 0)

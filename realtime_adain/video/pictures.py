@@ -115,7 +115,7 @@ def upright(image: np.ndarray, rotation: float, matrix: Sequence[int] | None = N
     `frame.rotation`), `matrix` the matrix itself, which also tells a mirror (a front camera's
     recording): turned and flipped as FFmpeg's CLI (fftools/ffmpeg_filter.c) does. A mirror
     read as its rotation alone came out upside down (an hflip is "180 degrees"), and a vflip not
-    at all. Other angles go to the nearest quarter turn (`reader.note_odd_turn` says so)."""
+    at all. Other angles go to the nearest quarter turn (`picture_notes.note_odd_turn` says so)."""
     theta = -round(rotation)  # clockwise degrees, in [0, 360) as FFmpeg's get_rotation puts it
     theta -= 360 * math.floor(theta / 360 + 0.9 / 360)
     m = matrix or (0,) * 9

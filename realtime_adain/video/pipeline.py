@@ -39,7 +39,8 @@ from realtime_adain.engines.base import frames_within
 from realtime_adain.temporal import MotionAhead, Stabilizer
 from realtime_adain.two_pass import TwoPassStabilizer, forward_pass
 from realtime_adain import notes
-from realtime_adain.video.reader import RUN_PACKETS, Frame
+from realtime_adain.video.demuxing import RUN_PACKETS
+from realtime_adain.video.reader import Frame
 
 Images = Callable[[np.ndarray], np.ndarray]
 Stream = Callable[[Iterable[np.ndarray]], Iterable[np.ndarray]]

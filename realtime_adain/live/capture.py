@@ -1,0 +1,123 @@
+"""`Capture` reads an opened live source on its own thread and keeps only the newest frame
+(`Latest`), so a slow consumer sees fresh frames instead of a backlog: latency stays one frame
+deep. A source that drops is reopened with exponential back-off while `Capture.status` says what
+is going on; a finite source (a file played once) ends the stream.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from contextlib import closing
+from typing import Callable
+
+from realtime_adain.live.pyav_source import PyAVSource
+from realtime_adain.live.sources import Frame, Latest, Source, SourceError, SourceLost
+
+# Reconnections to a recording URL (with --no-loop) that bring no new frame before it is given up:
+# one cut at the same place each time was played again from its start for ever.
+FRUITLESS_RECONNECTS = 3
+
+
+class Capture(threading.Thread):
+    """Reads an opened source into `latest`; reconnects with back-off when it drops."""
+
+    def __init__(
+        self,
+        source: Source,
+        log: Callable[..., None] = lambda *args, **kwargs: None,
+        backoff: tuple[float, float] = (0.5, 8.0),
+    ) -> None:
+        super().__init__(name="capture", daemon=True)
+        self.source = source
+        self.log = log
+        self.backoff = backoff
+        self.latest: Latest[Frame] = Latest()
+        self.status = "live"
+        self.ended = False  # a finite source reached its end
+        self.error: str | None = None  # what ended capture unexpectedly (a bug, out of memory), for the one line
+        self.lost: str | None = None  # why the source was last lost (a first frame that never came: its cause)
+        self.unreadable: str | None = None  # why a source that never gave a frame cannot be decoded: no use retrying
+        self._stop_event = threading.Event()
+        if isinstance(source, PyAVSource):
+            source.log = self._log  # (a URL's recording played again from its start is said)
+
+    def _log(self, event: str, **fields: object) -> None:
+        """A line of the log, none once stopping: retries were said after the session's last lines."""
+        if not self._stop_event.is_set():
+            self.log(event, **fields)
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        gate = getattr(self.source, "start_gate", None)
+        if gate is not None:  # (a source held after its first picture)
+            gate.set()
+
+    def run(self) -> None:
+        attempt, index, opened = 0, 0, True
+        try:
+            while not self._stop_event.is_set():
+                try:
+                    if not opened:  # (said before it: an open can block for the source's timeout)
+                        self.status = f"{self.lost}; reconnecting (attempt {attempt})"
+                        self.source.open()
+                        opened = True
+                        self.status = "reopened, waiting for frames"
+                    with closing(self.source.frames()) as frames:
+                        for image in frames:
+                            if self._stop_event.is_set():
+                                return
+                            if attempt:  # reconnected once frames come, not on opening (it may give none)
+                                self._log("source-reconnected", source=self.source.description, attempt=attempt)
+                                self.status = "live"
+                            # the back-off starts again once frames come (not on opening: a server that
+                            # takes connections and stalls was retried every half second for ever)
+                            attempt = 0
+                            index += 1
+                            self.latest.put(Frame(image, time.monotonic(), index))
+                    self._end(index)
+                    return
+                except (SourceLost, SourceError) as exc:
+                    self.source.close()
+                    if index == 0 and isinstance(exc, SourceLost) and exc.undecodable:
+                        # (a URL serving no video, e.g. a text file, was reopened until the first frame's
+                        # 15 s ran out, "reconnected" each time; a file is refused as it opens)
+                        self.unreadable, self.status = exc.reason, f"cannot read ({exc.reason})"
+                        return
+                    self.lost = str(exc)
+                    if not getattr(self.source, "reopenable", True):
+                        # a pipe cannot be read again (it was reopened for ever, "ended without sending anything")
+                        self._log("source-lost", reason=self.lost)
+                        self._end(index)
+                        return
+                    opened = False
+                    attempt += 1
+                    if attempt > FRUITLESS_RECONNECTS and index and self._recording_played_once():
+                        self._end(index, f"{attempt - 1} reconnections brought no new frame ({self._reason(exc)})")
+                        return
+                    delay = min(self.backoff[1], self.backoff[0] * 2 ** min(attempt - 1, 30))  # (2**1024: OverflowError)
+                    self.status = f"{exc}; reconnecting in {delay:g} s"  # (0.5 s was "in 0 s")
+                    self._log("source-lost", reason=str(exc), attempt=attempt, retry_in=round(delay, 2))
+                    self._stop_event.wait(delay)
+        except Exception as exc:  # reported by the session as the cause, not as a traceback
+            self.error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            self.status = f"capture failed ({self.error})"
+            self._log("source-error", source=self.source.description, reason=self.error)
+        finally:
+            self.source.close()
+            self.latest.close()
+
+    def _reason(self, exc: SourceLost | SourceError) -> str:
+        """Why the source was lost, without its name: a reopen that fails raises a SourceError,
+        whose line starts with it (its reconnections given up were an AttributeError)."""
+        return exc.reason if isinstance(exc, SourceLost) else str(exc).removeprefix(f"{self.source.description}: ")
+
+    def _recording_played_once(self) -> bool:
+        """Whether the source is a recording URL played once (--no-loop), which a drop may end."""
+        return isinstance(self.source, PyAVSource) and self.source.recording and not self.source.loop
+
+    def _end(self, frames: int, reason: str | None = None) -> None:
+        """The source reached its end, after `frames` frames (`reason`: why it is given up before
+        it): the session ends as it does at a file's end."""
+        self.ended, self.status = True, "ended"
+        self._log("source-ended", source=self.source.description, frames=frames, **({"reason": reason} if reason else {}))

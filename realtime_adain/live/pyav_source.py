@@ -1,0 +1,436 @@
+"""A video file, an image sequence, a photo, a URL or a pipe as a live source, through PyAV
+(`PyAVSource`): a file looped and paced at its own frame rate to stand in for a camera, a URL's
+recording paced and resumed where it dropped, a live stream or a pipe at its own pace. Each pass's
+decoding is live/pyav_decoding.py's `DecodingPass`.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import threading
+import time
+from contextlib import closing, suppress
+from fractions import Fraction
+from pathlib import Path
+from typing import Callable, Iterator
+
+import av
+import numpy as np
+
+from realtime_adain.download_urls import shown
+from realtime_adain.errors import UserError
+from realtime_adain.imageio import read_image
+from realtime_adain.live.photos import one_picture, read_as_image, repeated
+from realtime_adain.live.pyav_decoding import DecodingPass
+from realtime_adain.live.sources import SourceError, SourceLost
+from realtime_adain.picture_sizes import resize
+from realtime_adain.pillow_stills import first_frame_only_note
+from realtime_adain.video.deinterlace import deinterlaced
+from realtime_adain.notes import note
+from realtime_adain.video.opening import open_input
+from realtime_adain.video.pictures import (PictureConverter, bound_decoder, check_picture_size, frame_to_rgb,
+                                           pixel_aspect)
+from realtime_adain.video.decoding import UNALIGNED, decoded_or_damage, decoder_threads
+from realtime_adain.video.probing import (error_reason, is_picture_format, no_pictures, pictures_read_with,
+                                         plausible_rate, refuse_animated_webp)
+from realtime_adain.video.streams import decodable_video, is_still_item
+from realtime_adain.video.timestamps import JUMP_SECONDS, TimestampShift
+from realtime_adain.video.sequence import DEFAULT_FRAMERATE, Sequence, ffmpeg_name, find_sequence
+
+# The interlace note's last words here: `live` has no --deinterlace option to point at.
+LIVE_HINT = "that adds one frame of latency"
+# How far ahead of the clock a URL's frames may arrive before it is taken for a recording: more
+# than the backlog FFmpeg's probing at open leaves (under a second for a usual keyframe interval).
+AHEAD_S = 3.0
+# Protocols that carry live streams only, sent at their own pace: never taken for a recording by
+# running ahead (a backlog read in a burst, e.g. while the model loaded, made a live stream play
+# seconds behind for the whole session).
+LIVE_PROTOCOLS = ("udp", "rtp", "srt", "rtsp", "rtsps", "tcp", "rtmp", "rtmps")
+# Playlists whose segments come in bursts: paced, but a recording only when they state a duration
+# (an HLS playlist with #EXT-X-ENDLIST); a live one that stops is a source lost, not looped.
+PLAYLIST_FORMATS = ("hls", "dash")
+# FFmpeg's protocols an SDP file's streams need (its default whitelist refused RTP: "Invalid data").
+SDP_PROTOCOLS = "file,udp,rtp,crypto,data"
+# How far (in frame periods) a frame's timestamp may fall behind the latest one before the
+# timestamps are taken to start again: an AVI's H.264 with B-frames steps back a few periods in
+# decoding order (a restart on every such step played it at less than half its rate).
+RESTART_PERIODS = 8
+
+
+class PyAVSource:
+    """A video file (looped and paced at its own frame rate, to stand in for a camera) or a URL."""
+
+    def __init__(
+        self,
+        target: str,
+        is_file: bool,
+        loop: bool = True,
+        resolution: tuple[int, int] | None = None,
+        timeout: float = 5.0,
+        sequence: Sequence | None = None,
+        rate: Fraction = DEFAULT_FRAMERATE,
+    ) -> None:
+        """`sequence`: numbered pictures (video/sequence.py) `target` names, played at `rate`."""
+        self.target = target
+        self.is_file = is_file
+        self.sequence, self.rate = sequence, rate
+        self.loop = loop
+        self.resolution = resolution
+        self.timeout = timeout
+        # A pattern as given: its name alone (`frame_%04d.png`) says not which pictures play (the
+        # start line named "seq/f%04d.png", the `source-ended` line "f%04d.png").
+        # A URL's user:password and query values (tokens) are hidden wherever it is said (`shown`).
+        self.description = (Path(target).name if sequence is None else target) if is_file else shown(target)
+        self.fps = 0.0
+        self.still = False  # one picture (a photo, not a pattern): read once, as `image` reads it, shown on and on
+        self.paced = is_file  # played at its timestamps and looped: a file, or a recording behind a URL
+        self.live_playlist = False  # an HLS or DASH playlist with no duration: paced, but no recording
+        self.live_protocol = not is_file and target.partition("://")[0].lower() in LIVE_PROTOCOLS  # (never a recording)
+        self.log: Callable[..., None] = lambda *args, **fields: None  # the session's log (set by `Capture`)
+        # A recording URL's last frame shown (its timestamp): where it goes on when reopened after a drop.
+        self._shown_at: float | None = None
+        self._resume_after: float | None = None  # frames up to this timestamp were shown before the drop
+        self.reopenable = True  # a URL dropped is asked again; a pipe (standard input, a fifo) ends where it ends
+        self._fifo: int | None = None  # a fifo's descriptor, which FFmpeg reads (`_pipe_ready`)
+        # Set by the session: a paced file holds after its first picture until the session takes
+        # frames (the model's warm-up had played the first second unseen, and uncounted).
+        self.start_gate: threading.Event | None = None
+        self._container: av.container.InputContainer | None = None
+        self._stream: av.video.stream.VideoStream | None = None  # the one played (set by `open`)
+        self._photo: np.ndarray | None = None  # a photo's one picture (set by `open`)
+        self._first_shape: tuple[int, int] | None = None  # the first picture's (height, width), as decoded
+        self._aspect = Fraction(1)  # the stream's stored pixels' width:height (set by `open`)
+        self._timeline: TimestampShift | None = None  # whether its timestamps may jump, as `video` tells (set by `open`)
+        self._opened = False
+
+    @property
+    def label(self) -> str:
+        return self.description
+
+    @property
+    def named(self) -> str:
+        """How an error names the source: a file by its path, a URL without its secrets."""
+        return self.target if self.is_file else self.description
+
+    @property
+    def live_feed(self) -> bool:
+        """Whether frames come as they are made (a pipe, a live protocol): decoded with no frame held back."""
+        return not self.is_file and (self.live_protocol or not self.reopenable)
+
+    @property
+    def recording(self) -> bool:
+        """Whether it plays as a file: paced, looped at its end, and a URL resumed where it dropped."""
+        return self.paced and not self.live_playlist
+
+    def _reason(self, exc: Exception, opening: bool = False) -> str:
+        """Why FFmpeg failed; its "Immediate exit requested" is our timeout on a URL: an open (or
+        a read of one packet) not done within it, which a server trickling bytes meets too (it
+        was said as "nothing received" while they came). (A reason quoting the URL quotes it
+        without its secrets.)"""
+        if isinstance(exc, av.error.ExitError) and not self.is_file:
+            return f"no stream recognised within {self.timeout:.0f} s" if opening else \
+                f"no picture decoded for {self.timeout:.0f} s"
+        return error_reason(exc).replace(self.target, self.named)
+
+    def open(self) -> None:
+        """Opens the target; a URL whose video has not begun yet (a broadcast multiplex that
+        carries only audio or tables for its first seconds) is asked again until `timeout`."""
+        deadline = time.monotonic() + self.timeout
+        if self.sequence is not None and self._opened:
+            self._rescan()
+        self._opened = True
+        if self.is_file and self.sequence is None:
+            refuse_animated_webp(Path(self.target))
+        container = self._open_container(None if self.reopenable else self._pipe_ready())
+        while not container.streams.video:
+            container.close()
+            if self.is_file or not self.reopenable or time.monotonic() >= deadline:  # (a pipe read again: mid-stream)
+                within = "" if self.is_file or not self.reopenable else f" (none within {self.timeout:.0f} s)"
+                raise SourceError(f"{self.named}: has no video stream{within}")
+            container = self._open_container()
+        # an animated AVIF's or HEIF's animation, not its still picture (FFmpeg 8 reads that as stream #0)
+        try:
+            decodable = decodable_video(container, self.named)
+        except UserError as exc:
+            container.close()
+            raise SourceError(str(exc)) from None
+        stream = next((s for s in decodable if not is_still_item(s)), decodable[0])
+        self._bound(container, stream)
+        # a URL with a duration is a recording (a file over HTTP, a finished HLS playlist): nothing
+        # paces it but us, so it plays as a file does; a live stream (none) comes at its own pace.
+        # Once known (here or by `frames`), that holds when the URL is opened again.
+        recorded = self.paced or (container.duration or 0) > 0 or _sized_download(self.target, container)
+        # (a live feed's frame threads each held a frame back: a pipe, a live protocol, a stream with no duration)
+        decoder_threads(stream, live=self.live_feed or not recorded)
+        stream.codec_context.flags |= UNALIGNED  # (a stated crop applied whole, as `video` reads it)
+        name = container.format.name
+        self.still = self.is_file and os.path.isfile(self.target) and (
+            is_still_item(stream) or (is_picture_format(name) and one_picture(container, stream, self.target, self._reason)))
+        # (an AVIF's or HEIC's item states 1 or 0.04 fps: a photo plays at FFmpeg's image2 rate)
+        self.fps = float(DEFAULT_FRAMERATE if self.still else plausible_rate(stream) or 30)
+        self.live_playlist = container.format.name in PLAYLIST_FORMATS and not container.duration
+        self.paced = recorded
+        self._container, self._stream = container, stream
+        self._resume()
+        self._timeline = self._timeline or TimestampShift(container, self.description)
+        self._photo = self._photo_at_open() if self.still else None
+        if self.is_file and self.sequence is None and not self.still:
+            self._refuse_pictureless()
+
+    def _pipe_ready(self) -> str:
+        """A pipe's name for FFmpeg once its first bytes (or its end) came, within `timeout`:
+        FFmpeg's open and first read block past any timeout (a fifo no program writes into, a
+        program that sends nothing: the session waited for ever). Only the first bytes: a slow
+        stream (1 fps) takes FFmpeg seconds to probe once it flows (`PIPE_OPEN_S` bounds that).
+        A fifo is opened here and read by FFmpeg through that descriptor (`pipe:N`, closed with the
+        source): opened again by name, a writer already gone left FFmpeg waiting for another."""
+        if self.target != "pipe:0":
+            self._fifo = os.open(self.target.removeprefix("file:"), os.O_RDONLY | os.O_NONBLOCK)
+        waiting = select.poll()
+        waiting.register(self._fifo or 0, select.POLLIN | select.POLLPRI)
+        events = waiting.poll(self.timeout * 1000)
+        if not events or not events[0][1] & (select.POLLIN | select.POLLPRI):
+            # (hung up with nothing to read: its writer closed it without sending a byte)
+            self.close()
+            raise SourceError(f"{self.description}: " + (
+                "ended without sending anything" if events else f"nothing received for {self.timeout:.0f} s"))
+        if self._fifo is not None:
+            os.set_blocking(self._fifo, True)
+        return f"pipe:{self._fifo or 0}"
+
+    def _bound(self, container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> None:
+        """Refuse a stream stating pictures over the size `video` decodes, before one is decoded,
+        and have FFmpeg skip a later larger one (`check_picture_size`, `bound_decoder`): a 600-byte
+        GIF stating a 16000x16000 screen played at 5.5 GB."""
+        self._aspect = pixel_aspect(stream, self.description)
+        try:
+            check_picture_size(stream, self._aspect, self.named)
+        except UserError as exc:
+            container.close()
+            raise SourceError(str(exc)) from None
+        bound_decoder(stream.codec_context, self._aspect)
+
+    def _photo_at_open(self) -> np.ndarray:
+        """A photo's picture, read as it opens: as `image` reads it (`imageio.read_image`, its
+        bounds and notes) where `image` reads its format (`IMAGE_CODECS`; decoded by FFmpeg, an
+        Adobe RGB photo's profile was ignored, its red read 219, and a mirrored EXIF orientation,
+        a palette's transparency and 4:2:0 edges came out otherwise), else by FFmpeg. One that
+        cannot be read (a 20000x20000 PNG) was a source lost and opened again every half second
+        until the first frame's 15 s ran out; now it is one line at the start."""
+        try:
+            if read_as_image(self._stream, self.target):
+                if said := first_frame_only_note(Path(self.target)):  # (a multi-page TIFF: as `image` says it)
+                    note(said, once=True)
+                return self._at_resolution(read_image(self.target))
+            with closing(self._decoded()) as pictures:
+                first = next(pictures, None)
+            if first is not None:
+                return first[0]
+            reason = "no picture in it"
+        except UserError as exc:
+            reason = str(exc).removeprefix(f"{Path(self.target)}: ")
+        except SourceLost as exc:
+            reason = exc.reason
+        except OSError as exc:  # (gone since it was opened)
+            reason = exc.strerror or str(exc)
+        self.close()
+        raise SourceError(f"{self.target}: cannot read ({reason})")
+
+    def _refuse_pictureless(self) -> None:
+        """Refuse a file whose video decodes to no picture at all, saying why (`no_pictures`):
+        FFmpeg 8's ProRes RAW decoder takes every packet and gives nothing, and the session
+        played the file to its end, then waited out the first frame's 15 s for "no frames
+        arrived". Decodes up to the first picture, then seeks back to the start (which flushes
+        the decoder), as `video` decodes a file's first picture when it opens it."""
+        packets = damaged = 0
+        try:
+            for packet in self._container.demux(self._stream):
+                packets += 1 if packet.size else 0
+                frames = decoded_or_damage(self._stream.codec_context.decode, packet)
+                if isinstance(frames, av.FFmpegError):
+                    damaged += 1
+                elif frames:
+                    break
+            else:
+                self.close()
+                raise SourceError(f"{self.target}: the video has no frames: "
+                                  f"{no_pictures(self._stream, packets, damaged)}")
+            self._container.seek(0)
+        except (av.FFmpegError, OSError) as exc:
+            self.close()
+            raise SourceError(f"{self.target}: cannot read ({self._reason(exc)})") from None
+
+    def _rescan(self) -> None:
+        """The sequence's pictures as they are now, each time it is opened again (a loop, a
+        reconnection): beside a render still writing, the pictures found when the session began
+        were played for ever. A sequence gone is a source that cannot be opened (retried). Where
+        it stops is said once, when the session begins: a render moves it on every loop."""
+        try:
+            self.sequence = find_sequence(Path(self.target))
+        except UserError as exc:
+            raise SourceError(str(exc)) from None
+        if self.sequence is None:  # a file named like the pattern took its place
+            raise SourceError(f"{self.target}: no longer an image sequence")
+
+    def _open_container(self, pipe: str | None = None) -> av.container.InputContainer:
+        """`pipe`: FFmpeg's name of a pipe ready to be read (`_pipe_ready`)."""
+        try:
+            arguments = self.sequence.open_arguments(self.rate) if self.sequence else {}
+            sdp_file = self.target.lower().endswith(".sdp") and "://" not in self.target  # (an RTP stream's description)
+            if sdp_file:
+                arguments = {"options": {"protocol_whitelist": SDP_PROTOCOLS}}
+            # (as `video` opens them: a file named like a URL, `take:2.mp4` or `cam:1.sdp`, and a `%` in a sequence's folder)
+            name = self.sequence.ffmpeg_pattern if self.sequence else self.target
+            target = pipe or (ffmpeg_name(name) if self.is_file or sdp_file else self.target)
+            return open_input(target, timeout=self.timeout if not self.is_file else None, **arguments)
+        except (av.FFmpegError, OSError) as exc:
+            # (raw video has no header FFmpeg can recognise it by: its size and pixel format are not in the stream)
+            hint = (": a pipe needs a format with a header (-f mpegts, nut, yuv4mpegpipe or matroska)"
+                    if pipe is not None and isinstance(exc, av.error.InvalidDataError) else "")
+            raise SourceError(f"{self.named}: {self._open_failure(exc)}{hint}") from None
+
+    def _open_failure(self, exc: Exception) -> str:
+        """Why the open failed, in words: a URL's protocol this FFmpeg lacks as `--stream` says it
+        (its "Protocol not found" said nothing of which); only a URL names one."""
+        if isinstance(exc, av.error.ProtocolNotFoundError) and "://" in self.target:
+            return f"this FFmpeg (PyAV's) has no {self.target.partition('://')[0].upper()} support"
+        return f"cannot open ({self._reason(exc, opening=True)})"
+
+    def _resume(self) -> None:
+        """A recording URL reopened after a drop goes on after the last frame shown (sought to near
+        it where the server allows, the frames before it skipped): it started again from its first
+        frame, and one cut at the same place played its first seconds for ever."""
+        if self.is_file or not self.recording or self._shown_at is None:
+            return
+        self._resume_after = self._shown_at
+        if self._shown_at <= 0:  # (from its start: no seek, which could land past a one-picture file's picture)
+            return
+        with suppress(av.FFmpegError, OSError, OverflowError):  # (unseekable: decoded from the start, skipped)
+            self._container.seek(round(self._shown_at / self._stream.time_base), stream=self._stream)
+
+    def _decoded(self) -> Iterator[tuple[np.ndarray, float | None]]:
+        """(image, presentation time in seconds or None) per frame."""
+        try:
+            read_with = pictures_read_with(self._container.format.name, Path(self.target),
+                                           self.sequence.file(self.sequence.start) if self.sequence else None)
+            converter = PictureConverter(self.description, self._stream.codec_context.name,
+                                         *(read_with if self.is_file else (None, None)))
+            aspect = self._aspect
+            pictures = DecodingPass(self._container, self._stream, aspect, self.description, self.sequence,
+                                    live=self.live_feed or not self.paced).pictures()
+            # interlaced (a broadcast or capture-card stream, a camcorder file): whole pictures, as `video` reads them
+            for frame in deinterlaced(pictures, "auto", self.description, LIVE_HINT):
+                image = frame_to_rgb(frame, converter, aspect)  # square pixels, upright, right colour range, as `video` reads
+                yield self._at_resolution(image), frame.time
+        except (av.FFmpegError, OSError) as exc:
+            reason = self._reason(exc)
+            raise SourceLost(f"{self.description}: {reason}", reason, isinstance(exc, av.error.InvalidDataError)) from None
+
+    def _at_resolution(self, image: np.ndarray) -> np.ndarray:
+        """`image` scaled to `--resolution` (as given: none, as it is): a picture of the first one's
+        shape fills it; one of another shape (clips joined, a phone turned) is scaled to fit inside
+        it at its own shape (or within a pixel of filling it, fills it), and the session frames it
+        with black bars and says `source-resized`, as without `--resolution`: it was stretched."""
+        if self.resolution is None:
+            return image
+        height, width = image.shape[:2]
+        self._first_shape = self._first_shape or (height, width)
+        scale = min(self.resolution[0] / width, self.resolution[1] / height)
+        inner = max(1, round(width * scale)), max(1, round(height * scale))
+        if (height, width) == self._first_shape or all(abs(a - b) <= 1 for a, b in zip(inner, self.resolution)):
+            return resize(image, self.resolution)
+        return resize(image, inner)
+
+    def frames(self) -> Iterator[np.ndarray]:
+        """Files and recordings behind a URL are paced by their frames' timestamps, as they play
+        (a variable frame rate too; by the frame rate where a frame has none), sleeping only when
+        early; live streams pace themselves."""
+        period = 1.0 / self.fps
+        if self._photo is not None:
+            yield from repeated(self._photo, period, self.loop)
+            return
+        start, shown, first, previous = time.monotonic(), 0, None, None
+        while True:
+            got_any = False
+            for image, stamp in self._decoded():
+                got_any = True
+                if self._resume_after is not None and stamp is not None and stamp <= self._resume_after:
+                    continue  # shown before the recording dropped
+                self._resume_after = None
+                if not (self.paced or self.live_protocol) and shown > self.fps * (time.monotonic() - start + AHEAD_S):
+                    # a live stream cannot run ahead of the clock: a recording with no duration (a .ts over HTTP)
+                    self.paced = True
+                    start, shown, first = time.monotonic(), 0, None
+                if self.paced:
+                    if stamp is not None and previous is not None and (
+                            stamp < previous - RESTART_PERIODS * period or self._jumped_ahead(stamp, previous + period)):
+                        # timestamps start again (MPEG-TS files joined with cat): a period after the
+                        # last frame; within a second of it they were played at once (3x the rate)
+                        start, shown, first, previous = time.monotonic() + period, 0, stamp, None
+                    first = stamp if first is None else first
+                    previous = stamp if previous is None or (stamp is not None and stamp > previous) else previous
+                    offset = stamp - first if stamp is not None and first is not None else shown * period
+                    delay = start + offset - time.monotonic()
+                    if delay > 0:
+                        time.sleep(delay)
+                    elif delay < -1.0:  # far behind (a stall, a timestamp gone back): restart the clock, no burst
+                        start, shown, first = time.monotonic(), 0, stamp
+                yield image
+                shown, self._shown_at = shown + 1, stamp
+                if shown == 1 and self.paced and self.start_gate is not None and not self.start_gate.is_set():
+                    self.start_gate.wait()
+                    start = time.monotonic()  # the clock starts with the session (frame 2 a period on)
+            if not self.recording and self.reopenable:  # (a live playlist that stops: reconnected, said)
+                raise SourceLost(f"{self.description}: the stream ended")
+            if not (self.loop and got_any):
+                return
+            self._rewind()
+            start, shown, first, previous = time.monotonic() + period, 0, None, None  # the last frame is shown for its period
+
+    def _jumped_ahead(self, stamp: float, expected: float) -> bool:
+        """Whether the timestamps jump forward at `stamp` where a frame at `expected` was due, as
+        `video` tells a splice (`TimestampShift`: by more than JUMP_SECONDS, in MPEG-TS, MPEG-PS or
+        FLV), said once. The gap froze one frame for all of it (117 s); a long still in an MP4 is
+        no jump and is shown for its time."""
+        if not (self._timeline.splices and stamp - expected > JUMP_SECONDS):
+            return False
+        if not self._timeline.jumps:
+            self._timeline.jumps = 1
+            self._timeline.note_jumps()
+        return True
+
+    def _rewind(self) -> None:
+        """Back to the start: a file seeks; a URL is opened again (a server that does not take
+        range requests, Python's http.server among them, cannot seek), and so is an image sequence,
+        looked for again (`_rescan`). A URL's is said: a live stream taken for a recording was
+        played again silently."""
+        self._shown_at = None
+        if self.is_file and self.sequence is None:
+            self._container.seek(0)
+        else:
+            if not self.is_file:
+                self.log("source-rewound", source=self.description, reason="the recording ended; played again from its start")
+            self.close()
+            self.open()
+
+    def close(self) -> None:
+        if self._container is not None:
+            self._container.close()
+            self._container = None
+        if self._fifo is not None:
+            os.close(self._fifo)
+            self._fifo = None
+
+
+def _sized_download(target: str, container: av.container.InputContainer) -> bool:
+    """Whether an HTTP URL is a file of known length (a Content-Length): a recording, though its
+    format states no duration (MPEG-TS). It was told apart only by running 3 s ahead of the clock,
+    and those first seconds (4 s of a 25 fps clip) went by unseen. A playlist's own length says
+    nothing of the stream behind it (HLS, DASH, SDP): only formats that are the stream itself count.
+    A live stream has none."""
+    return (target.lower().startswith(("http://", "https://")) and (container.size or 0) > 0
+            and container.format.name in SIZED_RECORDINGS)
+
+
+SIZED_RECORDINGS = ("mpegts", "mpeg", "mpegvideo", "h264", "hevc")  # formats that state no duration
