@@ -17,7 +17,8 @@ from realtime_adain.live.styles import StyleLibrary
 from realtime_adain.serve import styles as serve_styles
 from realtime_adain.serve.batcher import Batcher
 from realtime_adain.serve.control import Look
-from realtime_adain.serve.peers import Client, offer_problem
+from realtime_adain.serve.peers import Client
+from realtime_adain.serve.sdp import offer_problem
 from realtime_adain.serve.styles import StyleRegistry
 from realtime_adain.serve.uploads import UploadRefused
 from test_serve import served, upload_form

@@ -20,7 +20,8 @@ from aiortc import RTCSessionDescription
 from realtime_adain.live.styles import StyleLibrary
 from realtime_adain.serve.batcher import Batcher
 from realtime_adain.serve.control import Look
-from realtime_adain.serve.peers import Client, offer_problem
+from realtime_adain.serve.peers import Client
+from realtime_adain.serve.sdp import offer_problem
 from realtime_adain.serve.styles import StyleRegistry
 from test_serve import raw_request, served, upload_form
 from test_serve_peers_hostile import offer_sdp

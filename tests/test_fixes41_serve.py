@@ -7,7 +7,7 @@ import json
 
 import aiohttp
 
-from realtime_adain.serve.peers import with_directions
+from realtime_adain.serve.sdp import with_directions
 from test_fixes40_serve import registry, without  # noqa: F401  (the fixture)
 from test_serve import served
 from test_serve_peers_hostile import offer_sdp

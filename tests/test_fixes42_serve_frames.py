@@ -13,9 +13,10 @@ from aiortc import RTCRtpCodecParameters
 from aiortc.jitterbuffer import JitterFrame
 
 from realtime_adain.live.styles import StyleLibrary
-from realtime_adain.serve import peers
+from realtime_adain.serve import bitstream
 from realtime_adain.serve.client import FrameSource, ServeClient
-from realtime_adain.serve.peers import DecodeBacklog, picture_size
+from realtime_adain.serve.bitstream import picture_size
+from realtime_adain.serve.decode_bounds import DecodeBacklog
 from realtime_adain.serve.styles import StyleRegistry
 from test_serve import WEBRTC, H, W, connected, moving, served
 from test_serve_slots import vp8_frames
@@ -77,7 +78,7 @@ def test_a_picture_over_the_bound_is_dropped_before_decoding():
     backlog.put((VP8, JitterFrame(key, 9000)))
     assert refused == [(12000, 12000)]
     assert backlog.qsize() == 1 and backlog.get_nowait()[1].data == key and backlog.dropped == 3
-    assert peers.most_pixels((W, H)) == 4 * W * H and peers.most_pixels((7680, 4320)) == 7680 * 4320
+    assert bitstream.most_pixels((W, H)) == 4 * W * H and bitstream.most_pixels((7680, 4320)) == 7680 * 4320
 
 
 def sending(url: str, width: int, height: int) -> ServeClient:

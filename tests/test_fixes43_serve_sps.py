@@ -10,7 +10,8 @@ import pytest
 from aiortc import RTCRtpCodecParameters
 from aiortc.jitterbuffer import JitterFrame
 
-from realtime_adain.serve.peers import H264_MOST_SPS, DecodeBacklog, is_keyframe, most_pixels, picture_size
+from realtime_adain.serve.bitstream import H264_MOST_SPS, is_keyframe, most_pixels, picture_size
+from realtime_adain.serve.decode_bounds import DecodeBacklog
 from test_serve import moving
 
 H264 = RTCRtpCodecParameters(mimeType="video/H264", clockRate=90000, payloadType=102)

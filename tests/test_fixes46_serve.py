@@ -10,7 +10,8 @@ import json
 
 import aiohttp
 
-from realtime_adain.serve.peers import AIORTC_CLOSED, LINE_SHAPES, MAX_DATA_CHANNELS, offer_problem
+from realtime_adain.serve.peers import AIORTC_CLOSED, MAX_DATA_CHANNELS
+from realtime_adain.serve.sdp import LINE_SHAPES, offer_problem
 from test_serve import WEBRTC, all_gone, connected, registry, served  # noqa: F401  (fixture)
 from test_serve_peers_hostile import offer_sdp
 

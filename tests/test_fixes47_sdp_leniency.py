@@ -12,7 +12,8 @@ from aiortc import RTCSessionDescription
 from aiortc import sdp as aiortc_sdp
 
 from realtime_adain.serve.app import offer_error
-from realtime_adain.serve.peers import for_aiortc, offer_problem, peer_connection
+from realtime_adain.serve.peers import peer_connection
+from realtime_adain.serve.sdp import for_aiortc, offer_problem
 
 # Headless Chromium 156's offer (camera and `control` channel), its codecs cut to VP8 and one H264
 # with their rtx, and its mDNS candidate names (`....local`) made an address: aiortc takes a second

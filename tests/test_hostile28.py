@@ -67,7 +67,7 @@ def test_the_printed_url_carries_any_allowed_token(capsys):
     space, so the URL the server printed was refused."""
     import yarl
 
-    from realtime_adain.serve.app import print_url
+    from realtime_adain.serve.listening import print_url
     from realtime_adain.serve.settings import ServeSettings
 
     token = "pass+word#1%20&x=y/?"

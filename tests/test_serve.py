@@ -31,7 +31,7 @@ from realtime_adain.serve import control, peers
 from realtime_adain.serve import styles as serve_styles
 from realtime_adain.serve.batcher import work_size
 from realtime_adain.serve.client import FrameSource, ServeClient
-from realtime_adain.serve.peers import has_ice_addresses
+from realtime_adain.serve.sdp import has_ice_addresses
 from realtime_adain.serve.settings import ServeSettings
 from realtime_adain.serve.styles import StyleRegistry
 from realtime_adain.settings import ModelSettings

@@ -21,8 +21,9 @@ from aiortc.mediastreams import MediaStreamError
 
 from realtime_adain.live.styles import StyleLibrary
 from realtime_adain.serve import app as serve_app
-from realtime_adain.serve import peers
-from realtime_adain.serve.peers import DecodeBacklog, peer_connection
+from realtime_adain.serve import bitstream, decode_bounds, peers
+from realtime_adain.serve.decode_bounds import DecodeBacklog
+from realtime_adain.serve.peers import peer_connection
 from realtime_adain.serve.styles import StyleRegistry
 from test_serve import WEBRTC, connected, moving, served, settings_for
 from test_serve_hostile import OTHER, until
@@ -187,8 +188,8 @@ def test_the_decode_backlog_is_bounded_and_restarts_at_a_keyframe():
     backlog = DecodeBacklog(lambda: requests.append(1))
     for k, data in enumerate(encoded):  # nothing decodes: a client sending faster than its frames decode
         backlog.put((VP8, JitterFrame(data, k * 3000)))
-    assert backlog.qsize() == peers.MAX_DECODE_BACKLOG and requests
-    assert backlog.dropped == len(encoded) - peers.MAX_DECODE_BACKLOG
+    assert backlog.qsize() == decode_bounds.MAX_DECODE_BACKLOG and requests
+    assert backlog.dropped == len(encoded) - decode_bounds.MAX_DECODE_BACKLOG
 
     backlog.put((VP8, JitterFrame(key, 40 * 3000)))
     assert backlog.qsize() == 1
@@ -212,11 +213,11 @@ def test_h264_keyframes_are_told_apart():
     """An IDR picture starts over; other slices depend on earlier frames, even after parameter sets."""
     sps, pps = b"\x00\x00\x00\x01\x67\x42\x00\x1f", b"\x00\x00\x00\x01\x68\xce"
     idr, slice_ = b"\x00\x00\x00\x01\x65\x88\x84", b"\x00\x00\x01\x41\x9a\x02"
-    assert peers.is_keyframe("H264", sps + pps + idr) and peers.is_keyframe("H264", idr)
-    assert not peers.is_keyframe("H264", sps + pps + slice_) and not peers.is_keyframe("H264", slice_ + idr)
-    assert not peers.is_keyframe("H264", b"") and not peers.is_keyframe("H264", sps)
+    assert bitstream.is_keyframe("H264", sps + pps + idr) and bitstream.is_keyframe("H264", idr)
+    assert not bitstream.is_keyframe("H264", sps + pps + slice_) and not bitstream.is_keyframe("H264", slice_ + idr)
+    assert not bitstream.is_keyframe("H264", b"") and not bitstream.is_keyframe("H264", sps)
     key, inter = vp8_frames(2)
-    assert peers.is_keyframe("VP8", key) and not peers.is_keyframe("VP8", inter)
+    assert bitstream.is_keyframe("VP8", key) and not bitstream.is_keyframe("VP8", inter)
     codec = av.CodecContext.create("libx264", "w")  # as a browser sends it: SPS, PPS, IDR, then P slices
     codec.width, codec.height, codec.pix_fmt = 64, 48, "yuv420p"
     codec.options = {"preset": "ultrafast", "tune": "zerolatency"}
@@ -225,7 +226,7 @@ def test_h264_keyframes_are_told_apart():
         frame = av.VideoFrame.from_ndarray(moving(k), format="rgb24").reformat(format="yuv420p")
         frame.pts = k
         encoded += [bytes(packet) for packet in codec.encode(frame)]
-    assert [peers.is_keyframe("H264", data) for data in encoded] == [True, False, False]
+    assert [bitstream.is_keyframe("H264", data) for data in encoded] == [True, False, False]
 
 
 class Replay(MediaStreamTrack):
@@ -295,7 +296,7 @@ def test_a_client_sending_faster_than_its_frames_decode_queues_little(stylizer, 
     sizes, sent, decoded = asyncio.run(main())
     print(f"sent {sent}, decoded {decoded}, most waiting {max(sizes)}")
     assert sent > 2 * decoded  # the flood outran the decoder
-    assert max(sizes) <= peers.MAX_DECODE_BACKLOG, max(sizes)
+    assert max(sizes) <= decode_bounds.MAX_DECODE_BACKLOG, max(sizes)
 
 
 def test_a_receivers_decode_queue_is_replaced_by_the_bounded_one():
@@ -305,7 +306,7 @@ def test_a_receivers_decode_queue_is_replaced_by_the_bounded_one():
         pc = peer_connection()
         try:
             receiver = pc.addTransceiver("video", direction="recvonly").receiver
-            peers.bound_decoding(receiver)
+            decode_bounds.bound_decoding(receiver)
             assert isinstance(receiver._RTCRtpReceiver__decoder_queue, DecodeBacklog)
         finally:
             await pc.close()

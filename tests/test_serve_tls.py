@@ -29,6 +29,8 @@ from cryptography.x509.oid import NameOID
 
 from realtime_adain.serve import app as serve_app
 from realtime_adain.serve import connections
+from realtime_adain.serve import listening as serve_listening
+from realtime_adain.serve import tls as serve_tls
 from realtime_adain.serve.settings import ServeSettings
 from test_serve import served
 from test_serve_hostile import OTHER, TOKEN, answer_or_silence, close_all, registry, until  # noqa: F401
@@ -342,7 +344,7 @@ def test_one_file_holding_the_certificate_and_its_key_serves(pair, tmp_path):
     both.write_bytes(pair[0].read_bytes() + pair[1].read_bytes())
     settings = ServeSettings(styles=("unused",), tls_cert=both, tls_key=both)
     settings.check()
-    assert isinstance(serve_app.tls_context(settings), ssl.SSLContext)
+    assert isinstance(serve_tls.tls_context(settings), ssl.SSLContext)
 
 
 def test_every_interface_over_https_prints_an_https_url_with_a_token(run_cli, weights_env, data_dir, pair, monkeypatch):
@@ -352,7 +354,7 @@ def test_every_interface_over_https_prints_an_https_url_with_a_token(run_cli, we
 
     def listening(settings):
         seen.append(settings)
-        serve_app.print_url(settings, 8443)
+        serve_listening.print_url(settings, 8443)
         return 0
 
     monkeypatch.setattr(serve_app, "run", listening)

@@ -12,19 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime
 import hmac
 import json
 import logging
 import os
-import re
-import socket
-import ssl
 import sys
 import tempfile
 import threading
 import time
-import urllib.parse
 from pathlib import Path
 from typing import AsyncIterator, Awaitable, Callable, Iterator, NoReturn
 
@@ -43,10 +38,12 @@ from realtime_adain.serve.batcher import Batcher
 from realtime_adain.serve.connections import (OUT_OF_RESOURCES, REQUEST_HEAD_S, ConnectionLimits, QuietAcceptErrors,
                                               address_group, group_name, shortage)
 from realtime_adain.serve.control import Look, stabilize_modes
-from realtime_adain.serve.peers import Client, for_aiortc, has_ice_addresses, offer_problem, slots_per_address
-from realtime_adain.serve.settings import (MAX_TLS_FILE_BYTES, ServeSettings, check_tls_file,
-                                           is_every_interface, is_loopback)
+from realtime_adain.serve.listening import check_listen, listen_error, print_url
+from realtime_adain.serve.peers import Client, slots_per_address
+from realtime_adain.serve.sdp import for_aiortc, has_ice_addresses, offer_problem
+from realtime_adain.serve.settings import ServeSettings
 from realtime_adain.serve.styles import StyleRegistry
+from realtime_adain.serve.tls import tls_context
 from realtime_adain.stylizer import Stylizer
 from realtime_adain.notes import STDERR_LOCK, collected
 
@@ -518,155 +515,6 @@ def host_name(host: str) -> str:
     if host.startswith("["):
         return host[1:].partition("]")[0].lower()
     return host.partition(":")[0].lower().rstrip(".")
-
-
-def machine_name() -> str:
-    """This machine's name for a URL others can open; 127.0.0.1 when it has none."""
-    try:
-        return socket.gethostname() or "127.0.0.1"
-    except OSError:
-        return "127.0.0.1"
-
-
-def print_url(settings: ServeSettings, port: int) -> None:
-    """The URL on stdout once listening; off loopback the token also on stderr (said only now, so
-    a refused start stays one line). On every interface the URL names this machine (a browser
-    cannot open 0.0.0.0)."""
-    host, where = settings.host, ""
-    if is_every_interface(host):
-        host, where = machine_name(), f"all interfaces ({settings.host}) port {port}: "
-    host = f"[{host}]" if ":" in host else host
-    # (percent-encoded: a token with '#' or '+' printed as is was cut or changed by the browser)
-    query = f"/?token={urllib.parse.quote(settings.token, safe='')}" if settings.token else "/"
-    if settings.needs_token:
-        why = "off loopback" if not is_loopback(settings.host) else "behind --allow-host"
-        print(f"access token (required {why}): {settings.token}", file=sys.stderr, flush=True)
-    print(f"serving on {where}{settings.scheme}://{host}:{port}{query}", flush=True)
-
-
-def listen_error(settings: ServeSettings, exc: OSError) -> UserError:
-    return UserError(f"cannot listen on {settings.host} port {settings.port}: {(exc.strerror or str(exc)).lower()}")
-
-
-def check_listen(settings: ServeSettings) -> None:
-    """Bind and release the address to listen on, so a host name that does not resolve, an address
-    not on this machine or a port in use is said before the model loads."""
-    try:
-        for family, kind, proto, _name, address in socket.getaddrinfo(
-                settings.host, settings.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE):
-            with socket.socket(family, kind, proto) as probe:
-                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as aiohttp listens
-                probe.bind(address)
-    except OSError as exc:
-        raise listen_error(settings, exc) from None
-    except UnicodeError as exc:  # (a name the resolver cannot encode; check_address_form says which part)
-        raise UserError(f"cannot listen on {settings.host} port {settings.port}: {exc}") from None
-
-
-class EncryptedKey(Exception):
-    """Raised for OpenSSL's passphrase request, which would otherwise prompt on the terminal and wait."""
-
-
-def refuse_passphrase() -> bytes:
-    raise EncryptedKey()
-
-
-PEM_CERTIFICATE = re.compile(rb"-----BEGIN (?:X509 |TRUSTED )?CERTIFICATE-----")
-PEM_PRIVATE_KEY = re.compile(rb"-----BEGIN (?:[A-Z]+ )*PRIVATE KEY-----")
-
-
-def pem_problem(path: Path, block: re.Pattern, what: str, der_tool: str) -> str | None:
-    """Why the file holds no PEM `what`, or None (OpenSSL would only say "PEM lib")."""
-    data = path.read_bytes()[:MAX_TLS_FILE_BYTES]
-    if not data.strip():
-        return f"{path} is empty"
-    if b"-----BEGIN " not in data:
-        return (f"{path} is not PEM (no -----BEGIN line; DER or PKCS#12?): convert it with `openssl {der_tool} -inform "
-                f"der -in {path} -out converted.pem` or `openssl pkcs12 -in {path} -nodes -out converted.pem`")
-    if not block.search(data):
-        return f"{path} holds no PEM {what}"
-    return None
-
-
-def damaged_pem(cert: Path, key: Path) -> str:
-    """Which file's PEM block holds no certificate or key (damaged, cut short, or only the
-    armour): OpenSSL says "PEM lib" for either."""
-    from cryptography import x509
-    from cryptography.exceptions import UnsupportedAlgorithm
-    from cryptography.hazmat.primitives import serialization
-
-    try:
-        x509.load_pem_x509_certificate(cert.read_bytes()[:MAX_TLS_FILE_BYTES])
-    except ValueError:
-        return f"{cert}'s -----BEGIN CERTIFICATE----- block holds no certificate (damaged or cut short?)"
-    try:
-        serialization.load_pem_private_key(key.read_bytes()[:MAX_TLS_FILE_BYTES], password=None)
-    except ValueError:
-        return f"{key}'s -----BEGIN PRIVATE KEY----- block holds no private key (damaged or cut short?)"
-    except (TypeError, UnsupportedAlgorithm):  # (encrypted, or a type cryptography lacks)
-        pass
-    return "OpenSSL cannot read them (PEM lib): check that both are whole PEM files"
-
-
-def chain_order_hint(cert: Path) -> str:
-    """For a key that does not match: where the file holds a chain, that the server's own certificate
-    comes first (a chain with its CA first was refused as a key of another certificate)."""
-    count = len(PEM_CERTIFICATE.findall(cert.read_bytes()[:MAX_TLS_FILE_BYTES]))
-    if count < 2:
-        return ""
-    return f" (the file holds {count} certificates: the first must be the server's own, then its chain)"
-
-
-def date_problem(path: Path) -> str | None:
-    """Why browsers would refuse the certificate for its dates, or None: said at the start, not by each browser."""
-    from cryptography import x509
-
-    try:
-        cert = x509.load_pem_x509_certificate(path.read_bytes())  # the first: the server's own, before its chain
-    except ValueError:  # OpenSSL took it: leave the dates to the browsers
-        return None
-    now = datetime.datetime.now(datetime.timezone.utc)
-    if now > cert.not_valid_after_utc:
-        return f"it expired on {cert.not_valid_after_utc:%Y-%m-%d %H:%M} UTC (browsers refuse it): renew it"
-    if now < cert.not_valid_before_utc:
-        return (f"it is valid only from {cert.not_valid_before_utc:%Y-%m-%d %H:%M} UTC (browsers refuse it until "
-                "then; is this machine's clock right?)")
-    return None
-
-
-def tls_context(settings: ServeSettings) -> ssl.SSLContext | None:
-    """The server's TLS context from --tls-cert/--tls-key (checked before anything loads). Files
-    are PEM; an encrypted key is refused, not prompted for."""
-    cert, key = settings.tls_cert, settings.tls_key
-    if cert is None or key is None:
-        return None
-    check_tls_file(cert, "--tls-cert")  # not a pipe, a device or a huge file, which would hang OpenSSL
-    check_tls_file(key, "--tls-key")
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    try:
-        problem = (pem_problem(cert, PEM_CERTIFICATE, "certificate (-----BEGIN CERTIFICATE-----)", "x509")
-                   or pem_problem(key, PEM_PRIVATE_KEY, "private key (-----BEGIN PRIVATE KEY-----)", "pkey"))
-        if problem is None:
-            context.load_cert_chain(cert, key, password=refuse_passphrase)
-            problem = date_problem(cert)
-    except EncryptedKey:
-        problem = (f"the private key is encrypted and serve cannot ask for its passphrase: decrypt it "
-                   f"(openssl pkey -in {key} -out plain-key.pem) and keep that file private")
-    except (ssl.SSLError, OSError) as exc:
-        reason = getattr(exc, "reason", None)
-        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
-        if reason in ("KEY_VALUES_MISMATCH", "NO_CERTIFICATE_ASSIGNED"):  # (the latter: a key of another type)
-            problem = "the private key does not belong to this certificate" + chain_order_hint(cert)
-        elif reason in ("EE_KEY_TOO_SMALL", "CA_KEY_TOO_SMALL"):
-            problem = ("its key is too small for OpenSSL's security level (RSA or DSA under 2048 bits): make a new "
-                       "certificate with an RSA key of 2048 bits or more, or an EC key (P-256)")
-        elif isinstance(exc, ssl.SSLError) and "PEM lib" in str(exc):  # a PEM block whose contents OpenSSL refused
-            problem = damaged_pem(cert, key)
-        else:
-            problem = reason or where + (exc.strerror or str(exc)).lower()
-    if problem:
-        raise UserError(f"{cert}: cannot use this certificate with {key}: {problem}")
-    return context
 
 
 async def serve_until_stopped(server: Server, settings: ServeSettings, stop: asyncio.Event,
