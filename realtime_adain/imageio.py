@@ -23,12 +23,14 @@ from realtime_adain.writable_folders import dead_link_is
 
 # What OpenCV decodes (a folder of inputs takes these) and, of those, what it encodes from RGB:
 # PGM/PBM hold grey only, GIF/HDR/PFM/JPEG 2000/AVIF writers are missing or lossy in odd ways.
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".bmp", ".dib", ".tif", ".tiff", ".webp", ".ppm",
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".apng", ".bmp", ".dib", ".tif", ".tiff", ".webp", ".ppm",
                     ".pgm", ".pbm", ".pnm", ".pfm", ".hdr", ".pic", ".sr", ".ras", ".gif", ".jp2", ".avif",
                     ".tga", ".ico", ".psd", ".pcx", ".qoi",  # the last ones Pillow decodes (`pillow_rgb`),
                     ".heic", ".heif", ".hif",  # these with pillow-heif, the `heif` extra
                     ".exr", ".j2k", ".j2c", ".jpc", ".jpf", ".pam", ".jls")  # FFmpeg decodes these (`still_decoders`)
 WRITABLE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm")
+# Other names of a format written here: a result named after such a source takes the usual one.
+_WRITTEN_AS = {".jpe": ".jpg", ".jfif": ".jpg", ".dib": ".bmp"}
 
 
 def is_image_path(path: Path) -> bool:
@@ -42,9 +44,12 @@ def is_writable_image_path(path: Path) -> bool:
 
 
 def output_suffix(suffix: str) -> str:
-    """The extension of a result named after a source with `suffix`: its own where it can hold
-    colour, else .png (a .pgm content gives a .png result, not a refused write at the end)."""
-    return suffix if suffix.lower() in WRITABLE_EXTENSIONS else ".png"
+    """The extension of a result named after a source with `suffix`: its own where it is written
+    here, the usual one of its format's other names (.jfif and .jpe: .jpg, which were PNGs), else
+    .png (a .pgm content gives a .png result, not a refused write at the end)."""
+    if suffix.lower() in WRITABLE_EXTENSIONS:
+        return suffix
+    return _WRITTEN_AS.get(suffix.lower(), ".png")
 
 
 # The largest image file read: an uncompressed float RGBA TIFF at the pixel limit is 4 GiB.

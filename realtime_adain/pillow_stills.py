@@ -114,8 +114,9 @@ def needs_heif_extra(head: bytes) -> bool:
 
 def pillow_rgb(data: np.ndarray, name: str) -> np.ndarray | None:
     """Pillow's decode of the first frame as (H, W, 3) uint8 RGB, colours managed by LittleCMS,
-    orientation applied, alpha over white; None where Pillow cannot read the file. The size is
-    checked from the header before any pixel is decoded (a bomb is refused, not decoded)."""
+    orientation applied, alpha over white, an X11 bitmap's (XBM) set bits black; None where Pillow
+    cannot read the file. The size is checked from the header before any pixel is decoded (a bomb
+    is refused, not decoded)."""
     from PIL import ImageOps
 
     try:
@@ -126,7 +127,10 @@ def pillow_rgb(data: np.ndarray, name: str) -> np.ndarray | None:
                 raise UserError(f"{name}: {image.width}x{image.height} is {too_many_pixels()}")
             with native_stderr_captured():  # (libtiff's lines on a damaged TIFF: OpenCV's say why)
                 image.load()
-            return _pillow_to_rgb(ImageOps.exif_transpose(image), name, image.format)  # (the copy has no format)
+            rgb = _pillow_to_rgb(ImageOps.exif_transpose(image), name, image.format)  # (the copy has no format)
+            if image.format == "XBM":  # X11's bitmaps: a set bit is the foreground, black (as FFmpeg and X11
+                np.subtract(255, rgb, out=rgb)  # draw it), which Pillow reads as white
+            return rgb
     except UserError:
         raise
     except Exception as exc:  # noqa: BLE001 - not a format Pillow reads, or damaged: OpenCV's verdict stands

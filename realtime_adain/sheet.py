@@ -10,6 +10,7 @@ pixel budget is refused or given smaller tiles up front, not after minutes of wo
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from pathlib import Path
 from typing import Sequence
@@ -31,6 +32,7 @@ BACKGROUND = (24, 24, 24)
 TEXT_COLOR = (235, 235, 235)
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 FONT_SCALE = 0.45
+_EXTENSION = re.compile(r"\.[A-Za-z0-9]{1,5}")  # (a name's, as `fit_label` keeps it)
 
 
 def grid(count: int, columns: int | None = None) -> tuple[int, int]:
@@ -93,17 +95,32 @@ def style_captions(paths: Sequence[Path]) -> list[str]:
 
 def fit_label(text: str, width: int) -> str:
     """`text` (as `drawable` gives it), shortened in the middle with '...' until it is at most
-    `width` pixels wide (possibly just '...'): the end of a name often tells it from another
-    (`..._1.jpg`, `..._2.jpg`), and an escape (`\\u65e5`) is kept whole or left out."""
+    `width` pixels wide (possibly just '...'): its extension kept whole where it fits, then as much
+    of its start and its end as fit (the end of a name often tells it from another: `..._1.jpg`,
+    `..._2.jpg`), an escape (`\\u65e5`) kept whole or left out. The extension is kept apart: a name
+    of wide escapes (`日本語の名前.jpg`) was cut to '...g', its start and extension both lost."""
     if _text_width(text) <= width:
         return text
     units = DRAWN_UNITS.findall(text)
-    for kept in range(len(units) - 1, 0, -1):
-        head, tail = units[:kept // 2], units[len(units) - (kept + 1) // 2:]
-        shortened = "".join(head).rstrip() + "..." + "".join(tail).lstrip()
+    stem, extension = _split_extension(units)
+    if _text_width("..." + extension) > width:
+        stem, extension = units, ""
+    for kept in range(len(stem) - 1, -1, -1):
+        head, tail = stem[:(kept + 1) // 2], stem[len(stem) - kept // 2:]  # (the start first)
+        shortened = "".join(head).rstrip() + "..." + "".join(tail).lstrip() + extension
         if _text_width(shortened) <= width:
             return shortened
     return "..."
+
+
+def _split_extension(units: list[str]) -> tuple[list[str], str]:
+    """A name's drawn units without its extension (`.jpg`: a dot, then up to five letters or
+    digits, after the name's first character), and that extension ('' where it has none)."""
+    for index in range(len(units) - 1, 0, -1):
+        if units[index] == ".":
+            extension = "".join(units[index:])
+            return (units[:index], extension) if _EXTENSION.fullmatch(extension) else (units, "")
+    return units, ""
 
 
 def _text_width(text: str) -> int:
