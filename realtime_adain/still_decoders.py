@@ -1,7 +1,7 @@
 """An encoded still picture's bytes decoded as (H, W, 3) uint8 RGB (`decode_still`, behind
 `imageio.decode_image`): which decoder reads which file (OpenCV at the file's own depth; FFmpeg
-for JPEG 2000, OpenEXR, PAM, lossless and 12-bit JPEG and JPEG-LS; Pillow, `pillow_stills`, where
-OpenCV has no decoder or misreads; HDR and wide-gamut stills at full depth, `hdr_stills`), each
+for JPEG 2000, OpenEXR, PAM, lossless and 12-bit JPEG, JPEG-LS, DPX, SGI, XWD and PHM; Pillow,
+`pillow_stills`, where OpenCV has no decoder or misreads; HDR and wide-gamut stills at full depth, `hdr_stills`), each
 size checked from its header first, orientation and alpha applied, and what to say of a file
 none reads (cut short, a video, an SVG, JPEG XL). Apart from `imageio`, the file side: names,
 bytes read safely, masks, styles and writing."""
@@ -25,10 +25,10 @@ from realtime_adain.picture_sizes import MAX_DECODE_BYTES, MAX_DECODE_PIXELS, to
 from realtime_adain.pillow_stills import (RGB_MODES, PillowHeader, pillow_header, heif_kind, pillow_rgb, pillow_samples,
                                           open_with_pillow)
 from realtime_adain.rgb8 import floats_to_8bit, over_white, to_rgb8
-from realtime_adain.still_headers import (RADIANCE_SIGNATURES, check_jpeg, exr_chunks_missing, ffmpeg_still_size,
-                                          gif_sample_bytes, jpeg_without_end, looks_cut_short, png_data_short,
-                                          png_sample_bytes, radiance_sample_bytes, tiff_fields, tiff_sample_bytes,
-                                          webp_sample_bytes)
+from realtime_adain.still_headers import (RADIANCE_SIGNATURES, check_bmp, check_jpeg, exif_orientation,
+                                          exr_chunks_missing, ffmpeg_still_size, gif_sample_bytes, jpeg_without_end,
+                                          looks_cut_short, png_data_short, png_sample_bytes, radiance_sample_bytes,
+                                          sgi_data_short, tiff_fields, tiff_sample_bytes, webp_sample_bytes)
 
 # PFM's signatures (colour, grey), each followed by whitespace.
 _PFM_SIGNATURES = (b"PF", b"Pf")
@@ -44,7 +44,10 @@ _CUT_SHORT = {"JPEG": "the JPEG has no end marker: cut short?", "PNG": "the PNG 
               "cut short?", "WebP": "the WebP is shorter than its header says: cut short?",  # (`looks_cut_short`)
               "PNG data": "the PNG's image data ends before its picture does: cut short?"}  # (`png_data_short`)
 _FFMPEG_DECODERS = {"JPEG 2000": "jpeg2000", "OpenEXR": "exr", "PAM": "pam", "lossless JPEG": "mjpeg",
-                    "12-bit JPEG": "mjpeg", "JPEG-LS": "jpegls", "WebP": "webp"}  # (`_ffmpeg_still`, `_ffmpeg_webp`)
+                    "12-bit JPEG": "mjpeg", "JPEG-LS": "jpegls", "WebP": "webp", "DPX": "dpx", "SGI": "sgi",
+                    "XWD": "xwd", "PHM": "phm"}  # (`_ffmpeg_still`, `_ffmpeg_webp`)
+# Those FFmpeg decodes to float samples, 12 bytes a pixel (4 grey): linear light (PHM, as a PFM: `_linear_light`).
+_FLOAT_KINDS = ("OpenEXR", "PHM")
 EXR_FORMATS = ("gbrpf32le", "gbrapf32le", "grayf32le")  # what FFmpeg's EXR decoder gives
 
 _HEIF_INSTALL = 'pip install "realtime-adain[heif]"'
@@ -58,6 +61,7 @@ def decode_still(data: np.ndarray, name: str) -> np.ndarray:
     import cv2
 
     check_jpeg(data, name, MAX_DECODE_PIXELS)  # (before any decoder: OpenCV, Pillow and FFmpeg each read every scan)
+    check_bmp(data, name, MAX_DECODE_PIXELS)
     tags = colour_tags(data, name)
     if tags is not None:
         hdr = _hdr_still(data, name, tags)
@@ -196,16 +200,18 @@ def _hdr_still(data: np.ndarray, name: str, tags: HdrTags) -> np.ndarray | None:
 
 
 def _ffmpeg_still(data: np.ndarray, name: str) -> np.ndarray | None:
-    """A JPEG 2000, OpenEXR, PAM, lossless or 12-bit JPEG or JPEG-LS picture decoded by FFmpeg (PyAV,
-    loaded for these only) as uint8 RGB, its size checked from its header first (a JPEG without its
-    end marker with a note: FFmpeg says nothing of one cut short); None for other formats (OpenCV's
+    """A JPEG 2000, OpenEXR, PAM, lossless or 12-bit JPEG, JPEG-LS, DPX, SGI, XWD or PHM picture
+    decoded by FFmpeg (PyAV, loaded for these only) as uint8 RGB, its size checked from its header
+    first (an SGI's data too; a JPEG without its end marker with a note: FFmpeg says nothing of one
+    cut short); None for other formats (OpenCV's
     libjpeg read neither JPEG-LS, FFmpeg's lossless JPEGs nor 12-bit ones; Pillow read one's narrow
     YCbCr as full range, 62 levels off). OpenCV took a JPEG
     2000's YCbCr components (FFmpeg's libopenjpeg writes them) as RGB and its 10- or 12-bit
     samples as 16-bit ones, and refused subsampled ones; it has no OpenEXR decoder here; it read a
     PAM's red as blue, its alpha as colour, unscaled by its maxval. An EXR's linear light is
     encoded with the sRGB curve, clipped above 1 (as ImageMagick shows it, and Radiance pictures
-    here), its premultiplied colour over white. The whole file is one packet to the decoder (no
+    here), its premultiplied colour over white, and so is a PHM's (FFmpeg's half-float PFM, its rows
+    in FFmpeg's order, top first, as FFmpeg writes them). The whole file is one packet to the decoder (no
     demuxer's parser, which cut a .jp2 at a codestream inside a metadata box: the codestream
     decoded was not the one whose size was checked)."""
     stated = ffmpeg_still_size(data, name)
@@ -217,9 +223,12 @@ def _ffmpeg_still(data: np.ndarray, name: str) -> np.ndarray | None:
     if size[0] * size[1] > MAX_DECODE_PIXELS:
         raise UserError(f"{name}: {size[0]}x{size[1]} is {too_many_pixels()}")
     # FFmpeg decodes an EXR to float planes, 12 bytes a pixel or more: a 441-byte one took 4.4 GB
-    if kind == "OpenEXR" and size[0] * size[1] * 12 > MAX_DECODE_BYTES:
+    if kind in _FLOAT_KINDS and size[0] * size[1] * 12 > MAX_DECODE_BYTES:
         raise UserError(f"{name}: {size[0]}x{size[1]} at 12 bytes a pixel is more than the "
                         f"{MAX_DECODE_BYTES >> 30} GiB of samples an image may decode to")
+    if kind == "SGI" and sgi_data_short(data):  # (FFmpeg allocates the picture before it finds that)
+        raise UserError(f"{name}: not a readable image (a {size[0]}x{size[1]} SGI picture whose file is shorter "
+                        f"than its header says its data is: cut short?)")
     decoded = _ffmpeg_decoded(data, name, kind)
     if decoded is not None and jpeg_without_end(data, name):  # (FFmpeg says nothing of one cut short)
         note(f"{name}: {_JPEG_CUT_SHORT}", once=True)
@@ -240,7 +249,15 @@ def _ffmpeg_webp(data: np.ndarray, name: str) -> np.ndarray | None:
 
 def _ffmpeg_decoded(data: np.ndarray, name: str, kind: str) -> np.ndarray | None:
     """`data`, a still of `kind` (a key of `_FFMPEG_DECODERS`) whose size was checked, decoded by
-    FFmpeg as uint8 RGB; None where FFmpeg refuses a kind another decoder may read."""
+    FFmpeg as uint8 RGB, turned as its EXIF orientation says (`still_headers.exif_orientation`:
+    FFmpeg leaves that to its caller; OpenCV's decode applies it); None where FFmpeg refuses a kind
+    another decoder may read."""
+    rgb = _ffmpeg_rgb(data, name, kind)
+    return None if rgb is None else _oriented(rgb, exif_orientation(data, name))
+
+
+def _ffmpeg_rgb(data: np.ndarray, name: str, kind: str) -> np.ndarray | None:
+    """`_ffmpeg_decoded`'s picture as FFmpeg decodes it, its stored pixels unturned."""
     import av
 
     try:
@@ -249,8 +266,8 @@ def _ffmpeg_decoded(data: np.ndarray, name: str, kind: str) -> np.ndarray | None
         if frame.width * frame.height > MAX_DECODE_PIXELS:  # (an EXR's display window: checked too)
             raise UserError(f"{name}: {frame.width}x{frame.height} is {too_many_pixels()}")
         alpha = any(component.is_alpha for component in frame.format.components)
-        if kind == "OpenEXR":
-            missing, count = exr_chunks_missing(data, name)
+        if kind in _FLOAT_KINDS:
+            missing, count = exr_chunks_missing(data, name) if kind == "OpenEXR" else (0, 0)
             if missing:
                 note(f"{name}: {missing} of its {count} blocks of pixels are not in the file (cut short?); "
                      f"their rows read black", once=True)
@@ -258,13 +275,15 @@ def _ffmpeg_decoded(data: np.ndarray, name: str, kind: str) -> np.ndarray | None
                             if frame.format.name not in EXR_FORMATS else frame)
         # (any depth, grey, YCbCr or palette, to 8 or 16 bits by FFmpeg)
         wide = any(component.bits > 8 for component in frame.format.components)
+        if frame.format.name.endswith("be") and not wide:  # packed 15- or 16-bit big-endian RGB (an XWD's):
+            frame = frame.reformat(format="gbrp")  # FFmpeg 8's swscale swapped its bytes going to 8-bit RGB
         samples = frame.to_ndarray(format=("bgra64le" if alpha else "bgr48le") if wide else
                                    "bgra" if alpha else "bgr24")
     except UserError:
         raise
     except (av.FFmpegError, StopIteration, ValueError) as exc:
-        if kind in ("JPEG 2000", "lossless JPEG", "WebP"):  # (OpenCV's OpenJPEG or libjpeg, then Pillow, may
-            return None  # read it; a WebP, read by them before, is then said to be unreadable)
+        if kind in ("JPEG 2000", "lossless JPEG", "WebP", "SGI"):  # (OpenCV's OpenJPEG or libjpeg, then Pillow,
+            return None  # may read it; a WebP, read by them before, is then said to be unreadable)
         reason = (getattr(exc, "strerror", None) or str(exc)).strip() or "no picture in it"
         raise UserError(f"{name}: a damaged or unsupported {kind} image ({reason[:200]})") from None
     opacity = samples[..., 3].astype(np.float32) / np.iinfo(samples.dtype).max if alpha else None
@@ -273,9 +292,9 @@ def _ffmpeg_decoded(data: np.ndarray, name: str, kind: str) -> np.ndarray | None
 
 
 def exr_rgb(frame) -> np.ndarray:
-    """An EXR's float frame (planes G, B, R, A, or Y) as uint8 RGB, read from FFmpeg's planes in
-    place (`floats_to_8bit`): copied whole, a 38 KB EXR stating a 8000x8000 display window took
-    5.5 GiB."""
+    """An EXR's or PHM's float frame (planes G, B, R, A, or Y) as uint8 RGB, read from FFmpeg's
+    planes in place (`floats_to_8bit`): copied whole, a 38 KB EXR stating a 8000x8000 display
+    window took 5.5 GiB."""
     planes = [np.frombuffer(plane, np.float32, count=frame.height * (plane.line_size // 4))
               .reshape(frame.height, plane.line_size // 4)[:, :frame.width] for plane in frame.planes]
     colour = [planes[2], planes[0], planes[1]] if len(planes) >= 3 else planes[:1] * 3
@@ -349,11 +368,12 @@ def _decode_flags(avif_orientation: int | None) -> int:
     return cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR | ignore
 
 
-def _oriented(image: np.ndarray, avif_orientation: int | None) -> np.ndarray:
-    """An AVIF's stored pixels turned and mirrored as its irot/imir say (`_avif_orientation`)."""
-    if not avif_orientation or avif_orientation not in _ORIENT:
+def _oriented(image: np.ndarray, orientation: int | None) -> np.ndarray:
+    """Stored pixels turned and mirrored as EXIF `orientation` says: an AVIF's irot/imir boxes
+    (`_avif_orientation`), a still FFmpeg decodes its EXIF."""
+    if not orientation or orientation not in _ORIENT:
         return image
-    return np.ascontiguousarray(_ORIENT[avif_orientation](image))
+    return np.ascontiguousarray(_ORIENT[orientation](image))
 
 
 def _avif_orientation(data: np.ndarray) -> int | None:

@@ -1,9 +1,10 @@
 """Picture sizes read from the headers of the still formats FFmpeg decodes here (JPEG 2000,
-OpenEXR, PAM, lossless, 12-bit JPEG and JPEG-LS: `still_decoders._ffmpeg_still`), and of others OpenCV decodes
-(TIFF, PNG, Radiance, GIF, WebP), before anything is decoded: a few bytes may claim billions of pixels, and
-FFmpeg allocates what they claim. Also what an EXR's header says of its
-blocks of pixels (a file cut short reads black rows, and FFmpeg says nothing), and how many scans
-a JPEG holds (each costs its decoder a pass over the whole picture)."""
+OpenEXR, PAM, lossless, 12-bit JPEG, JPEG-LS, DPX, SGI, XWD and PHM: `still_decoders._ffmpeg_still`), and of
+others OpenCV decodes (TIFF, PNG, Radiance, GIF, WebP, RLE BMP), before anything is decoded: a few bytes may
+claim billions of pixels, and FFmpeg allocates what they claim. Also what an EXR's header says of its
+blocks of pixels (a file cut short reads black rows, and FFmpeg says nothing), how many scans
+a JPEG holds (each costs its decoder a pass over the whole picture), and the EXIF orientation of
+a JPEG or WebP, which FFmpeg leaves to its caller."""
 
 from __future__ import annotations
 
@@ -17,9 +18,15 @@ import numpy as np
 from realtime_adain.errors import UserError
 from realtime_adain.hdr_stills import MAX_BOXES, boxes
 
-# What FFmpeg decodes here, by signature: a .jp2 file, a bare JPEG 2000 codestream; OpenEXR; PAM.
+# What FFmpeg decodes here, by signature: a .jp2 file, a bare JPEG 2000 codestream; OpenEXR; PAM; DPX
+# (big- or little-endian); SGI (verbatim or RLE, 8 or 16 bits); PHM (FFmpeg's half-float PFM: colour,
+# grey). XWD has no signature at its start (`_is_xwd`). OpenCV reads none of the last four, Pillow SGI
+# alone (it refused FFmpeg's RLE files): they were "not a readable image".
 JPEG2000_SIGNATURES = (b"\0\0\0\x0cjP  \r\n\x87\n", b"\xff\x4f\xff\x51")
-FFMPEG_STILLS = {"JPEG 2000": JPEG2000_SIGNATURES, "OpenEXR": (b"\x76\x2f\x31\x01",), "PAM": (b"P7\n",)}
+_SGI_SIGNATURES = tuple(b"\x01\xda" + bytes([rle, depth]) for rle in (0, 1) for depth in (1, 2))
+_PHM_SIGNATURES = tuple(b"P" + kind + space for kind in (b"H", b"h") for space in (b" ", b"\t", b"\r", b"\n"))
+FFMPEG_STILLS = {"JPEG 2000": JPEG2000_SIGNATURES, "OpenEXR": (b"\x76\x2f\x31\x01",), "PAM": (b"P7\n",),
+                 "DPX": (b"SDPX", b"XPDS"), "SGI": _SGI_SIGNATURES, "PHM": _PHM_SIGNATURES}
 # JPEG start-of-frame markers FFmpeg decodes and OpenCV's libjpeg here does not: lossless (SOF3), JPEG-LS (SOF55).
 LOSSLESS_JPEGS = {0xC3: "lossless JPEG", 0xF7: "JPEG-LS"}
 TWELVE_BIT_JPEG = "12-bit JPEG"  # (a frame of 12-bit samples: OpenCV's libjpeg decodes 8-bit ones alone)
@@ -118,12 +125,71 @@ def ffmpeg_still_size(data: np.ndarray, name: str) -> tuple[str, tuple[int, int]
     """The kind and (width, height) from its header (None: none stated) of a picture FFmpeg
     decodes here (`FFMPEG_STILLS`, `ffmpeg_jpeg`); None for other files. Shared by the reader
     (`still_decoders._ffmpeg_still`) and serve's upload check, which answers an oversized one 413."""
-    head = bytes(data[:16])
+    head = bytes(data[:48])
     kind = next((kind for kind, signatures in FFMPEG_STILLS.items() if head.startswith(signatures)), None)
+    if kind is None and _is_xwd(head):
+        kind = "XWD"
     if kind is None:
         return ffmpeg_jpeg(data, name)
-    return kind, (jpeg2000_size(data) if kind == "JPEG 2000" else exr_size(data, name) if kind == "OpenEXR"
-                  else pam_size(data))
+    return kind, exr_size(data, name) if kind == "OpenEXR" else _STILL_SIZES[kind](data)
+
+
+def _is_xwd(head: bytes) -> bool:
+    """Whether a file starting with `head` (48 bytes) is an X Window Dump (version 7, big-endian
+    header), its fields as FFmpeg's probe checks them: the header's size (100 bytes or more),
+    the pixmap's format (0-2) and depth (1-32 bits), its byte and bit orders (0 or 1)."""
+    if len(head) < 48:
+        return False
+    size, version, layout, depth, width, height, _, byte_order, _, bit_order = struct.unpack(">10I", head[:40])
+    return (size >= 100 and version == 7 and layout <= 2 and 1 <= depth <= 32 and width > 0 and height > 0
+            and byte_order <= 1 and bit_order <= 1)
+
+
+def _dpx_size(data: np.ndarray) -> tuple[int, int] | None:
+    """(width, height) from a DPX's image information header (pixels a line, lines an element, at
+    byte 772), in the byte order its signature says; None where unreadable."""
+    fields = bytes(data[772:780])
+    if len(fields) < 8:
+        return None
+    width, height = struct.unpack((">" if bytes(data[:4]) == b"SDPX" else "<") + "II", fields)
+    return (width, height) if width and height else None
+
+
+def _sgi_size(data: np.ndarray) -> tuple[int, int] | None:
+    """(width, height) from an SGI header (xsize, ysize); None where unreadable."""
+    fields = bytes(data[6:10])
+    width, height = struct.unpack(">HH", fields) if len(fields) == 4 else (0, 0)
+    return (width, height) if width and height else None
+
+
+def _xwd_size(data: np.ndarray) -> tuple[int, int] | None:
+    """(width, height) from an XWD header (pixmap width, height)."""
+    return struct.unpack(">II", bytes(data[16:24]))
+
+
+# A PHM header: "PH" (colour) or "Ph" (grey), its width and height, then its scale (as a PFM's; FFmpeg
+# skips comments in it, as in PNM headers).
+_PHM_HEADER = re.compile(rb"P[Hh](?:\s|#[^\r\n]*[\r\n])+(\d{1,12})(?:\s|#[^\r\n]*[\r\n])+(\d{1,12})\s")
+
+
+def _phm_size(data: np.ndarray) -> tuple[int, int] | None:
+    """(width, height) from a PHM header; None where unreadable."""
+    found = _PHM_HEADER.match(bytes(data[:4096]))
+    return (int(found[1]), int(found[2])) if found and int(found[1]) and int(found[2]) else None
+
+
+def sgi_data_short(data: np.ndarray) -> bool:
+    """Whether an SGI file is shorter than its header's picture needs: a verbatim one its samples
+    (x * y * z channels * 1 or 2 bytes, after the 512-byte header), an RLE one its tables (where
+    each row of each channel starts, and its length: 8 bytes each; rows may share their data, so
+    no more is certain). FFmpeg allocates the picture before it finds the data missing: a
+    7.9 KB RLE file stating 16000x16000 took 0.8 GB, a 1 KB 16-bit RGBA one 2 GB."""
+    head = bytes(data[:12])
+    if len(head) < 12:
+        return True
+    width, height, channels = struct.unpack(">HHH", head[6:12])
+    needed = 8 * height * channels if head[2] else width * height * channels * head[3]
+    return data.size < 512 + needed
 
 
 def ffmpeg_jpeg(data: np.ndarray, name: str) -> tuple[str, tuple[int, int] | None] | None:
@@ -371,6 +437,11 @@ def pam_size(data: np.ndarray) -> tuple[int, int] | None:
     return (int(fields[b"WIDTH"]), int(fields[b"HEIGHT"])) if len(fields) == 2 else None
 
 
+# (width, height) from the header of a still FFmpeg decodes here, by its kind (OpenEXR's: `exr_size`).
+_STILL_SIZES = {"JPEG 2000": jpeg2000_size, "PAM": pam_size, "DPX": _dpx_size, "SGI": _sgi_size, "XWD": _xwd_size,
+                "PHM": _phm_size}
+
+
 def tiff_sample_bytes(data: np.ndarray) -> tuple[int, int, int] | None:
     """(width, height, bytes a pixel) of a classic TIFF's first picture, from its first IFD (OpenCV
     decodes it at its own depth: a 14 KB float TIFF of 16000x16000 became 3 GiB of samples before
@@ -504,6 +575,78 @@ def webp_sample_bytes(data: np.ndarray) -> tuple[int, int, int] | None:
         return 1 + (bits & 0x3FFF), 1 + (bits >> 14 & 0x3FFF), 4
     if kind == b"VP8 " and head[23:26] == b"\x9d\x01\x2a":
         return int.from_bytes(head[26:28], "little") & 0x3FFF, int.from_bytes(head[28:30], "little") & 0x3FFF, 4
+    return None
+
+
+# The most pixels 2 bytes of a BMP's RLE data can set: a run (a count, then the colour index, or RLE4's
+# two indices alternating) sets at most 255. Its other codes set fewer: an absolute run (0, n, then n
+# indices, padded to 2 bytes) one pixel a byte, RLE4's two. Its escapes set none but skip pixels, left
+# unset: end of line (0, 0: the rest of the row), end of the picture (0, 1: the rows after), a delta
+# (0, 2, dx, dy: up to 255 columns and rows on). Encoders of still pictures (GIMP's, ImageMagick's)
+# code every pixel, each row's end-of-line after its last one, so a picture's own data can set every
+# pixel: the bound holds with room to spare (a run of 255 codes one colour). Deltas skip what did not
+# change between the frames of RLE video (AVI's msrle), not a still's.
+BMP_RLE_PIXELS_PER_2_BYTES = 255
+
+
+def check_bmp(data: np.ndarray, name: str, max_pixels: int) -> None:
+    """Refuse, before it is decoded, an RLE8 or RLE4 BMP whose picture data (from where its header
+    places it to the file's end) cannot set all the pixels its header states (at most
+    BMP_RLE_PIXELS_PER_2_BYTES a 2 bytes): a 1,100-byte RLE8 file stating 16000x16000 was decoded
+    whole, 85 s and 2.2 GB (Pillow refuses it). One of over `max_pixels` is left to the decoder's
+    refusal, which says that. Other files pass."""
+    head = bytes(data[:34])  # (an OS/2 1.x header, of 12 bytes, has no compression field)
+    if len(head) < 34 or head[:2] != b"BM" or int.from_bytes(head[14:18], "little") < 40:
+        return
+    offset = int.from_bytes(head[10:14], "little")
+    width, height, _, bits, compression = struct.unpack("<iiHHI", head[18:34])
+    if (compression, bits) not in ((1, 8), (2, 4)) or width <= 0:
+        return
+    pixels, coded = width * abs(height), max(0, data.size - offset)
+    most = coded // 2 * BMP_RLE_PIXELS_PER_2_BYTES
+    if most < pixels <= max_pixels:
+        raise UserError(f"{name}: not a readable image (a {width}x{abs(height)} RLE{bits} BMP whose {coded} bytes of "
+                        f"picture data can set at most {most} of its {pixels} pixels: cut short?)")
+
+
+def exif_orientation(data: np.ndarray, name: str) -> int:
+    """The EXIF orientation (1 to 8; 1 where none, or another value) of a JPEG (its first APP1 Exif
+    segment before its first scan, the one libjpeg's readers and Pillow take) or a WebP (its EXIF
+    chunk); 1 for other files. FFmpeg's decoders leave it to their caller: a lossless JPEG, a
+    JPEG-LS or a WebP libwebp refuses read sideways where OpenCV turned the same picture."""
+    head = bytes(data[:12])
+    exif = (_jpeg_exif(data, name) if head.startswith(b"\xff\xd8\xff") else
+            _webp_exif(data) if head[:4] == b"RIFF" and head[8:12] == b"WEBP" else None)
+    if exif is None:
+        return 1
+    if bytes(exif[:6]) == b"Exif\0\0":  # (a JPEG's; a WebP's holds the TIFF structure alone, but some writers add it)
+        exif = exif[6:]
+    value = (tiff_fields(exif, (0x0112,)) or {}).get(0x0112, (1,))[0]
+    return value if 1 <= value <= 8 else 1
+
+
+def _jpeg_exif(data: np.ndarray, name: str) -> np.ndarray | None:
+    """A JPEG's first APP1 Exif segment's content (from its "Exif" header) before its first scan."""
+    for at, marker in _jpeg_markers(data, name):
+        if marker in (0xDA, 0xD9):
+            return None
+        if marker == 0xE1 and bytes(data[at + 4:at + 10]) == b"Exif\0\0":
+            return data[at + 4:at + 2 + _segment_length(data, at)]
+    return None
+
+
+def _webp_exif(data: np.ndarray) -> np.ndarray | None:
+    """A WebP's EXIF chunk's content, its chunks read to the file's end, as FFmpeg reads them (a
+    RIFF size field smaller than the file is one of the WebPs it reads here, libwebp not)."""
+    at = 12
+    for _ in range(MAX_BOXES):
+        header = bytes(data[at:at + 8])
+        if len(header) < 8:
+            return None
+        size = int.from_bytes(header[4:], "little")
+        if header[:4] == b"EXIF":
+            return data[at + 8:at + 8 + size]
+        at += 8 + size + (size & 1)
     return None
 
 

@@ -17,9 +17,9 @@ from realtime_adain.video.probing import IMAGE_FORMATS
 from realtime_adain.video.streams import is_still_item
 
 # FFmpeg's decoders of the picture formats `image` reads (imageio): a photo in one is read as
-# `image` reads it; one in another (DPX, SGI, XWD) is decoded by FFmpeg.
-IMAGE_CODECS = ("bmp", "dds", "exr", "hdr", "jpeg2000", "jpegls", "mjpeg", "pam", "pbm", "pcx", "pfm", "pgm",
-                "png", "ppm", "psd", "qoi", "sunrast", "targa", "tiff", "webp", "xbm", "xpm")
+# `image` reads it; one in another is decoded by FFmpeg.
+IMAGE_CODECS = ("bmp", "dds", "dpx", "exr", "hdr", "jpeg2000", "jpegls", "mjpeg", "pam", "pbm", "pcx", "pfm", "pgm",
+                "phm", "png", "ppm", "psd", "qoi", "sgi", "sunrast", "targa", "tiff", "webp", "xbm", "xpm", "xwd")
 
 
 def one_picture(container: av.container.InputContainer, stream: av.video.stream.VideoStream, target: str,
