@@ -171,11 +171,15 @@ def check_path(value: str | os.PathLike, name: str) -> Path:
 
 
 def check_file_to_write(value: str | os.PathLike, name: str) -> Path:
-    """A file's name to write, checked as `check_path` checks it, and not ending in a slash: Path
-    drops it, so 'f.png/' (a folder meant) wrote the file f.png; refused as the CLI's file outputs
-    are (`argtypes.file_name`)."""
+    """A file's name to write, checked as `check_path` checks it, and not a folder's: not ending in
+    a slash, nor in '.' or '..' as its last name. Path drops a trailing '/' and '/.', so 'f.png/'
+    and 'f.png/.' (a folder meant) wrote the file f.png; refused as the CLI's file outputs are
+    (`argtypes.file_name`)."""
     path = check_path(value, name)
     text = os.fspath(value)
     if text.endswith(("/", os.sep)):
         raise ValueError(f"{name} {text!r} ends in a slash: give the file's name, not a folder")
+    if os.path.basename(text) in (os.curdir, os.pardir):
+        raise ValueError(f"{name} {text!r} ends in '{os.path.basename(text)}', a folder: give the file's name, "
+                         "not a folder")
     return path

@@ -396,13 +396,17 @@ FILE_NAME_ERRORS = "realtime_adain.file_names"
 codecs.register_error(FILE_NAME_ERRORS, _file_name_errors)
 
 
+_closed_at_start: set[int] = set()  # the standard descriptors `safe_standard_streams` found closed (or read-only)
+
+
 def safe_standard_streams() -> None:
     """Make the standard streams safe for a command that writes files. A closed one
     (`realtime-adain ... >&- 2>&-`) gets /dev/null: left closed, its number went to the next file
     opened, and what writes there (a library's messages to fd 2) would land in that file; Python
     sets sys.stdout or sys.stderr to None, where reading an image failed with a traceback (no
     `flush` on None) that nobody saw, exit 1, and `print(..., file=sys.stderr)` wrote to stdout
-    instead. stderr becomes a `ForgivingStream`."""
+    instead (`closed_at_start` tells a command that must print its result). stderr becomes a
+    `ForgivingStream`."""
     try:
         import fcntl
     except ImportError:  # Windows: no descriptor flags to read
@@ -416,6 +420,7 @@ def safe_standard_streams() -> None:
             access = None
         # (read-only stdout or stderr: pyenv's shim script, which bash opened on the freed number)
         if access is None or (fd and access == os.O_RDONLY):
+            _closed_at_start.add(fd)
             null = os.open(os.devnull, mode)  # (the lowest free number: `fd` itself, lower ones being open)
             if null != fd:
                 os.dup2(null, fd)
@@ -431,3 +436,10 @@ def safe_standard_streams() -> None:
             stream.reconfigure(errors=FILE_NAME_ERRORS)
     if not isinstance(sys.stderr, ForgivingStream):
         sys.stderr = ForgivingStream(sys.stderr)
+
+
+def closed_at_start(fd: int) -> bool:
+    """Whether standard descriptor `fd` was closed when the command started (`>&-`; read-only
+    where a shim script took its number), before `safe_standard_streams` gave it /dev/null: what
+    is written there now is lost without an error."""
+    return fd in _closed_at_start

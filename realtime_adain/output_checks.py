@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
+from realtime_adain.atomic import writable_target
 from realtime_adain.errors import UserError
 from realtime_adain.file_identity import entry_key, file_identity, real_path, same_entry
 from realtime_adain.imageio import WRITABLE_EXTENSIONS
@@ -24,13 +25,17 @@ def output_is_one_file(output: str, known_format: Callable[[Path], bool], result
     """Whether `-o` names one file (a known format) rather than a directory of results.
 
     `-o out.gif` is a mistyped format far more often than a new folder with a dot in its name,
-    so an unknown extension is an error (listing the `formats` written) unless the path ends with a slash;
-    so is a name that is only a known extension (`-o .png`) or ends with a dot (`-o out.`).
+    so an unknown extension is an error (listing the `formats` written) unless the path ends with a slash
+    (or '/.': `folder_ending`); so is a name that is only a known extension (`-o .png`) or ends with a
+    dot (`-o out.`). An existing device or open descriptor is refused as what it is, not taken for a folder.
     """
     out = Path(output)
-    folder = output.endswith(("/", os.sep))  # (a slash always means a folder: `-o out.png/` wrote a file out.png)
+    folder = folder_ending(output)
     if folder and out.exists() and not out.is_dir():
-        raise UserError(f"{output}: ends with / (a folder), but {out} is a file")
+        kind = "a file" if out.is_file() else "a device, fifo or socket"  # (`-o /dev/null/`: not "a file")
+        raise UserError(f"{output}: ends with {folder} (a folder), but {out} is {kind}")
+    if not folder and out.exists() and not out.is_dir():  # (a device, an open descriptor: not a folder either)
+        writable_target(out)  # refused as what it is: `-o /dev/stdout` was "not writable (it is a file, not a folder)"
     if known_format(out) and not out.is_dir() and not folder:
         if results > 1:
             raise UserError(f"{out}: {results} results to write; give a directory as -o")
@@ -50,6 +55,16 @@ def output_is_one_file(output: str, known_format: Callable[[Path], bool], result
         raise UserError(f"{out}: ends with '.', no format after it ({written}to make a folder of that name, "
                         "end it with /)")
     return False
+
+
+def folder_ending(output: str) -> str:
+    """How `-o` says it names a folder ('/', '/.' or '/..'), or '' where it does not: a slash, or
+    '.' or '..' as its last name, always means a folder (Path drops a trailing '/' and '/.', so
+    `-o out.png/` and `-o out.png/.` wrote a file out.png)."""
+    if output.endswith(("/", os.sep)):
+        return "/"
+    last = os.path.basename(output)
+    return f"/{last}" if last in (os.curdir, os.pardir) else ""
 
 
 def output_extension(text: str, formats: Sequence[str] = (".png", ".jpg")) -> str:
@@ -77,8 +92,6 @@ def refuse_earlier_results(made_from: Iterable[tuple[Path, Path]], inputs: Itera
 def refuse_overwriting_inputs(outputs: Iterable[Path], inputs: Iterable[Path]) -> None:
     """Before any work: no output may replace an input, nor name a folder, device, fifo or socket
     (which the finished file would replace, `atomic.writable_target`)."""
-    from realtime_adain.atomic import writable_target
-
     inputs = list(inputs)
     resolved_inputs = {real_path(p) for p in inputs}
     input_entries = {entry_key(p) for p in inputs} - {None}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
@@ -13,6 +14,7 @@ from tqdm import tqdm
 from realtime_adain.commands import argtypes
 from realtime_adain.errors import UserError, one_line
 from realtime_adain.input_paths import expand_inputs
+from realtime_adain.interrupts import closed_at_start
 from realtime_adain.settings import (DEFAULT_MAX_PIXELS, DTYPE_NAMES, ENGINE_CHOICES, STABILIZE_MODES, STABILIZE_STRENGTH,
                                      ModelSettings, StyleSettings)
 from realtime_adain.userdirs import expand_home
@@ -107,8 +109,23 @@ def add_max_pixels_option(parser: argparse.ArgumentParser, what: str) -> None:
 
 
 def add_json_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--json", action="store_true",
+    parser.add_argument("--json", action=JsonOnStdout,
                         help="print one JSON object per output on stdout (progress and notes stay on stderr)")
+
+
+class JsonOnStdout(argparse.Action):
+    """--json, refused as it is read where stdout was closed at start (`>&-`): the records went to
+    the /dev/null `interrupts.safe_standard_streams` put there, and the run exited 0 with them all
+    lost. Before any work, not at the first record (after the first result was made)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=False, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        if closed_at_start(1):
+            raise UserError(f"{option_string}: standard output is closed, so the JSON records would be lost; "
+                            f"send them to a file ({option_string} > results.jsonl) or leave {option_string} out")
+        setattr(namespace, self.dest, True)
 
 
 def report_output(args: argparse.Namespace, stylizer, source: Path, styles: Sequence[Path], output: Path,
@@ -118,12 +135,19 @@ def report_output(args: argparse.Namespace, stylizer, source: Path, styles: Sequ
     as the output's failure, where the output was written. Flushed at once: to a file or pipe
     stdout is buffered, so a reader of --json got nothing until the last output, and a full disk
     was found only at exit, naming no output."""
-    line = one_line(str(output))
+    line = one_line(shown_path(output))
     if args.json:
         line = json.dumps({"input": name_text(source), "styles": [name_text(s) for s in styles], "output": name_text(output),
                            "width": size[0], "height": size[1], "frames": frames, "seconds": round(seconds, 3),
                            "device": str(stylizer.device), "engine": stylizer.engine_name, **(extra or {})})
     say(line, after=f"; {output} was written", write=tqdm.write)
+
+
+def shown_path(path: Path) -> str:
+    """`path` as printed for a script to read: one that would start with '-' keeps a './' (Path
+    drops it: `-o ./-y.png` printed -y.png, which `| xargs rm` took for options)."""
+    text = str(path)
+    return f".{os.sep}{text}" if text.startswith("-") else text
 
 
 def say(text: str, after: str = "", write: Callable[[str], object] = print) -> None:
