@@ -71,6 +71,11 @@ WRITER_TAGS = frozenset({"encoder", "duration", "number_of_frames", "number_of_b
 
 # MP4 and MOV muxers: what writes tags named as QuickTime metadata keys (reverse DNS).
 KEYED_TAGS_OPTIONS = {"movflags": "use_metadata_tags"}
+# Every muxer: each packet's bytes handed to the file as it is muxed. FFmpeg's file protocol holds
+# up to 256 KiB of a seekable output before writing any (not AVIO's usual 32 KiB): a small or slow
+# output (a 160 KB video, stylized for minutes) wrote nothing until the file was finished, so a full
+# disk was found only then, after all the work. The bytes written are the same.
+WRITE_AS_MUXED = {"flush_packets": "1"}
 
 
 def muxer_options(fmt: str, tags: dict[str, str]) -> dict[str, str]:
@@ -78,8 +83,9 @@ def muxer_options(fmt: str, tags: dict[str, str]) -> dict[str, str]:
     slow-motion rate are QuickTime metadata keys (`com.apple.quicktime.location.ISO6709`,
     `com.android.capture.fps`), which FFmpeg's MP4/MOV muxer writes only with `use_metadata_tags`:
     without it they were dropped from .mp4 and .mov (and kept in .mkv). With it every tag, the
-    title too, is written as such a key instead of a classic atom, so only where there are some."""
-    options = dict(MUXER_OPTIONS.get(fmt, {}))
+    title too, is written as such a key instead of a classic atom, so only where there are some.
+    Each packet is written as it is muxed (`WRITE_AS_MUXED`): a full disk stops the run then."""
+    options = {**MUXER_OPTIONS.get(fmt, {}), **WRITE_AS_MUXED}
     if fmt in ("mp4", "mov") and any("." in key for key in content_tags(tags)):
         options.update(KEYED_TAGS_OPTIONS)
     return options
