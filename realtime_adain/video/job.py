@@ -8,7 +8,6 @@ finished so far as a playable NAME.partial.EXT; any other failure leaves nothing
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 import sys
 import time
@@ -44,7 +43,7 @@ from realtime_adain.video.deinterlace import film_rate
 from realtime_adain.video.formats import EncodeSettings, check_encoder, framed_picture
 from realtime_adain.notes import note, write_line
 from realtime_adain.video.picture_output import PictureOutput, is_picture_pattern
-from realtime_adain.video.timecode import cut_tags
+from realtime_adain.video.timecode import cut_tags, pictures_before
 from realtime_adain.video.writer import VideoFormatOut, VideoWriter
 
 StyleOf = Callable[[np.ndarray], StyleStats]  # the first frame (at processing size) -> its style
@@ -107,8 +106,11 @@ def stylize_file(
             stabilizer, smoother, device_blend = hook_temporal_stages(settings, stylizer, source, first.shape[:2],
                                                                       reader.expected_frames or 0)
 
+            numbering = picture_numbering(reader) if isinstance(writer, PictureOutput) else None
+
             def write_frame(frame: Frame) -> None:
-                writer.write_frame(frame.image, frame.pts, frame.duration)
+                pts = frame.pts if numbering is None else numbering(frame.pts)
+                writer.write_frame(frame.image, pts, frame.duration)
 
             reshaped = False
 
@@ -252,16 +254,36 @@ def refuse_partial_over_inputs(outputs: Sequence[Path], inputs: Sequence[Path]) 
 
 def picture_output(output: Path, reader: VideoReader, settings: VideoSettings) -> PictureOutput:
     """Numbered pictures numbered as the input's: an image sequence's by their timestamps (a
-    segment's first is the number it had there; a damaged picture's number is kept), except where
-    inverse telecine drops frames on purpose (numbered one after another, to be played at the
-    film's rate: `film_rate`); a video file's from 1."""
+    segment's first is the number of the picture the cut begins with, `pictures_before`; a damaged
+    picture's number is kept), given as `picture_numbering` counts them, except where inverse
+    telecine drops frames on purpose (numbered one after another, to be played at the film's rate:
+    `film_rate`); a video file's from 1."""
     if settings.deinterlace == "film":
         start = 1 if reader.sequence is None else reader.sequence.start + reader.skipped
         return PictureOutput(output, start, film_rate(reader.frame_rate))
     if reader.sequence is None:
         return PictureOutput(output, 1, reader.frame_rate)
-    first = reader.sequence.start + math.ceil(reader.segment.shift * reader.frame_rate - Fraction(1, 2))  # (the picture kept)
-    return PictureOutput(output, first, reader.frame_rate, reader.time_base)
+    first = reader.sequence.start + pictures_before(reader.segment.start, reader.frame_rate)
+    return PictureOutput(output, first, reader.frame_rate, 1 / reader.frame_rate)  # (a tick a picture)
+
+
+def picture_numbering(reader: VideoReader) -> Callable[[int | None], int | None]:
+    """What numbers a frame as a picture (`picture_output`): from an image sequence, the pictures
+    between the one a cut begins with and the frame at `pts` (as given), by the time the frame
+    was read (`Segment.as_read_exactly`). Its time on the segment's timeline does not tell: the
+    first frame is moved to zero and the others lie off the pictures' grid by the cut's offset,
+    which at 1000 fps (`shown_too_briefly`'s millisecond) is over half a picture: a cut 0.45 ms
+    before picture 4 named it 3, and the next 5, with a false damaged picture between. Elsewhere
+    `pts` as given (frames numbered one after another)."""
+    if reader.sequence is None:
+        return lambda pts: pts
+    segment, per_tick = reader.segment, reader.stream.time_base * reader.frame_rate
+    cut = pictures_before(segment.start, reader.frame_rate)
+
+    def pictures_since_cut(pts: int | None) -> int | None:
+        read = segment.as_read_exactly(pts)
+        return None if read is None else round(read * per_tick) - cut
+    return pictures_since_cut
 
 
 def stat_or_none(path: Path) -> os.stat_result | None:

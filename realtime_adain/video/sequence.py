@@ -29,6 +29,10 @@ from realtime_adain.notes import note
 
 DEFAULT_FRAMERATE = Fraction(25)  # FFmpeg's image2 default
 MAX_FRAMERATE = 1000  # fps; beyond it no display or encoder keeps up, and 1/rate underflows time bases
+MIN_FRAMERATE = Fraction(1, 2002)  # fps, itself refused: the slowest taken show a frame for just under 2002 s
+# The largest term of a rate FFmpeg takes as it is given (`av_parse_video_rate`): one of larger
+# terms opens at another rate (1001/2004001 fps opened at 1/2002).
+FFMPEG_RATE_TERMS = 1001000
 MAX_DIGITS = 9  # a frame number fits in FFmpeg's int
 NTSC_WHOLE_RATES = (24, 30, 48, 60, 120, 240)  # rates x 1000/1001 that are written rounded: 23.976, 29.97, ...
 _DIRECTIVE = re.compile(r"%(\d*)d")  # FFmpeg's av_get_frame_filename: %d, or %Nd / %0Nd zero-padded to N
@@ -268,29 +272,35 @@ def _same_folder(one: Path, other: Path) -> bool:
 
 def _exact_rate(rate: Fraction) -> Fraction:
     """`rate` as the frame rate it stands for: 29.97 is NTSC's 30000/1001 (as 23.976, 59.94 are
-    24000/1001, 60000/1001), else the nearest fraction over at most 1001 (0 under 1/2002 fps)."""
+    24000/1001, 60000/1001); else from 1 fps the nearest fraction over at most 1001 (1000.0000000001
+    is 1000), and slower the rate of the nearest period (seconds a frame) over at most 1001, in
+    terms FFmpeg keeps (`FFMPEG_RATE_TERMS`): as a rate over 1001, 0.0005 fps (a frame every 2000 s)
+    was 1/1001, twice the rate asked."""
     for whole in NTSC_WHOLE_RATES:
         ntsc = Fraction(whole * 1000, 1001)
         if abs(rate - ntsc) < Fraction(1, 100):
             return ntsc
-    return rate.limit_denominator(1001)
+    if rate >= 1:
+        return rate.limit_denominator(1001)
+    period = 1 / rate
+    return 1 / period.limit_denominator(min(1001, FFMPEG_RATE_TERMS // math.ceil(period)))
 
 
 def check_framerate(rate: float | Fraction, option: str = "--framerate") -> Fraction:
     """A sequence's frame rate as an exact fraction (`_exact_rate`), or a UserError naming `option`.
-    The limit holds for the rate as given, before that rounding (which took 1000.0000000001 as 1000)."""
+    The limits hold for the rate as given, before that rounding (which took 1000.0000000001 as 1000)."""
     if not isinstance(rate, numbers.Real) or isinstance(rate, bool):
         raise UserError(f"{option} must be a number of frames per second, not {type(rate).__name__}")
     if isinstance(rate, numbers.Integral) and rate > 10 ** 18:  # (10**400: isfinite's OverflowError)
         raise UserError(f"{option}: give frames per second above 0, at most {MAX_FRAMERATE} (got a number of "
                         f"{len(str(int(rate)))} digits)")
     if math.isfinite(rate):
-        exact = _exact_rate(as_fraction(rate))
-        if 0 < exact and as_fraction(rate) <= MAX_FRAMERATE:
-            return exact
-        if 0 < rate < 1:  # (rounded to 0: "above 0" of 1e-9, which is)
-            raise UserError(f"{option} {rate}: give more than 1/2002 frames per second (a frame every 2002 s), at most "
-                            f"{MAX_FRAMERATE}")
+        given = as_fraction(rate)
+        if MIN_FRAMERATE < given <= MAX_FRAMERATE:
+            return _exact_rate(given)
+        if 0 < given <= MIN_FRAMERATE:  # (not "above 0" of 1e-9, which is)
+            raise UserError(f"{option} {rate}: give more than {MIN_FRAMERATE} frames per second (a frame every "
+                            f"{1 / MIN_FRAMERATE} s), at most {MAX_FRAMERATE}")
     raise UserError(f"{option} {rate}: give frames per second above 0, at most {MAX_FRAMERATE}")
 
 

@@ -361,6 +361,7 @@ class Segment:
         self._shift_given = math.floor(self.start / self.frame_time_base)  # ticks given taken off every time
         self.shift = self._shift_given * self.frame_time_base  # ... in seconds: `start`, but for a too fine one
         self._begun = False  # whether a frame was kept (`moved`)
+        self._first_read: int | None = None  # the first frame kept's pts as read (video ticks; `as_read_exactly`)
         self._skipped_end: int | None = None  # where the latest frame skipped (`ends_before`) stops showing
         # Whether the segment is the whole file (nothing moves, nothing is dropped): an attribute,
         # asked twice for every packet (a property's Fraction test was seconds of a million packets).
@@ -393,6 +394,8 @@ class Segment:
             return pts, duration
         after_skipped = self._skipped_end is not None and pts <= self._skipped_end
         moved, duration = pts * self._per_tick - self._shift_given, duration * self._per_tick if duration else duration
+        if not self._begun:
+            self._first_read = pts
         if moved < 0 or (not self._begun and (moved * self.frame_time_base <= SLIVER or after_skipped)):
             # shown at `start` (or after a sliver, `ends_before`): from zero, for what is left of it
             moved, duration = 0, max(1, moved + (duration or 0))
@@ -405,6 +408,16 @@ class Segment:
         """`ticks` of `frame_time_base` on the segment's timeline, as video ticks on the file's
         timeline (rounded up: where a frame given stops showing)."""
         return math.ceil(Fraction(ticks + self._shift_given, self._per_tick))
+
+    def as_read_exactly(self, pts: int | None) -> int | None:
+        """A kept frame's `pts` (ticks of `frame_time_base`, as `moved` gave it) as the video ticks it
+        was read at, exactly where `as_read` cannot tell: the first frame, moved to zero (an image
+        sequence's numbered pictures are named by the time read, `video/job.py`)."""
+        if pts is None or self.whole:
+            return pts
+        if pts <= 0 and self._first_read is not None:
+            return self._first_read
+        return self.as_read(pts)
 
     def ended(self, packet: av.Packet) -> bool:
         """Whether `packet` (sound, subtitles) stops before the segment's start: one to drop (as
