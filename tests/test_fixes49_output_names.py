@@ -123,3 +123,24 @@ def test_stdout_closed_is_known_only_where_it_was(tmp_path):
         done = subprocess.run(["sh", "-c", f"exec '{sys.executable}' -c \"$0\" {close}", probe], cwd=REPO,
                               capture_output=True, text=True, timeout=60)
         assert (done.returncode, done.stderr) == (0, expected), close
+
+
+@pytest.mark.parametrize("argv, said", [
+    (["bench", "model", "--json", "{tmp}/m1.json/."], "ends in '.', a folder: give the file's name"),
+    (["export", "--format", "onnx", "-o", "{tmp}/x.onnx/."], "names a folder; the output of --format onnx is a file, e.g. {tmp}/x.onnx/adain.onnx"),
+    (["image", "{content}", "-s", "{style}", "--sheet", "{tmp}/sheet.png/."], "give the sheet's file name"),
+    (["live", "--source", "{content}", "--styles", "{style}", "--no-window", "-o", "{tmp}/o.mp4", "--log", "{tmp}/l.log/."],
+     "a folder; give a file name"),
+])
+def test_other_file_options_ending_in_slash_dot_are_folders(tmp_path, capsys, data_dir, argv, said):
+    """`--sheet x.png/.`, the benchmarks' `--json m1.json/.`, export's `-o x.onnx/.` and live's
+    `--log l.log/.` wrote (or replaced) the file before the '/.', as '/' did before it was refused."""
+    from realtime_adain.cli import main
+
+    fill = {"tmp": str(tmp_path), "content": str(data_dir / "content" / "lenna.jpg"),
+            "style": str(data_dir / "style" / "mondrian.jpg")}
+    assert main([part.format(**fill) for part in argv]) == 2
+    err = capsys.readouterr().err
+    assert said.format(**fill) in err and err.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []
+

@@ -237,10 +237,12 @@ def nonempty_path(text: str) -> Path:
 
 
 def file_name(text: str) -> Path:
-    """A file to write, not a name ending in a slash: a Path drops it, so `newdir/` wrote a file
-    named newdir and `m1.json/` replaced m1.json."""
+    """A file to write, not a name ending in a slash or in '.' or '..' (a folder's): a Path drops
+    '/' and '/.', so `newdir/` wrote a file named newdir and `m1.json/.` replaced m1.json."""
     if text.endswith(("/", os.sep)):
         raise argparse.ArgumentTypeError(f"'{text}' ends in a slash: give the file's name, not a folder")
+    if os.path.basename(text) in (os.curdir, os.pardir):
+        raise argparse.ArgumentTypeError(f"'{text}' ends in '{os.path.basename(text)}', a folder: give the file's name")
     return nonempty_path(text)
 
 

@@ -10,7 +10,6 @@ engines are one per resolution and batch, stored in the engine cache the tensorr
 __doc__ = DESCRIPTION
 
 import argparse
-import os
 from pathlib import Path
 
 from tqdm import tqdm
@@ -20,7 +19,7 @@ from realtime_adain.commands.argtypes import (MAX_FRAME_BATCH, MAX_FRAME_SIDE, M
 from realtime_adain.atomic import PendingOutput
 from realtime_adain.commands import common
 from realtime_adain.errors import UserError, one_line
-from realtime_adain.output_checks import refuse_overwriting_inputs
+from realtime_adain.output_checks import folder_ending, refuse_overwriting_inputs
 from realtime_adain.writable_folders import check_writable_dir, ensure_writable_dir
 
 # The ONNX graph must reproduce PyTorch within this PSNR (uint8 output space) to be kept.
@@ -105,8 +104,8 @@ def export_onnx_command(args: argparse.Namespace) -> int:
 def check_output(path: Path, inputs: list[Path], text: str) -> None:
     """`text`: -o as typed (Path drops a trailing slash, which says a folder was meant); `inputs`:
     the weights files read."""
-    if text.endswith(("/", os.sep)):
-        raise UserError(f"{text}: names a folder; the output of --format onnx is a file, e.g. {text}adain.onnx")
+    if ending := folder_ending(text):
+        raise UserError(f"{text}: names a folder; the output of --format onnx is a file, e.g. {text.removesuffix(ending)}/adain.onnx")
     if path.name.lower() == ".onnx":  # (a dot file to Path: no suffix, so it "did not end in .onnx")
         raise UserError(f"{path}: no name before .onnx; give one such as adain.onnx")
     if path.suffix.lower() != ".onnx":  # (A.ONNX as image outputs take .JPG)

@@ -129,13 +129,14 @@ def check_files_written(settings: LiveSettings) -> None:
     from realtime_adain.engines.cache import inside_engine_cache
     from realtime_adain.file_identity import is_inside
     from realtime_adain.input_paths import expand_images
+    from realtime_adain.output_checks import folder_ending
     from realtime_adain.video.sequence import names_a_picture
     from realtime_adain.weights import files_used
 
     if not (settings.output or settings.log):
         return
     log = Path(settings.log) if settings.log else None
-    if log is not None and (log.is_dir() or str(settings.log).endswith(("/", os.sep))):
+    if log is not None and (log.is_dir() or folder_ending(str(settings.log))):
         raise UserError(f"--log {settings.log}: a folder; give a file name")
     styles = expand_images(settings.styles, "style")  # the images in style folders too
     inputs = [given for given in (settings.source_file, *styles, *files_used(settings.model.vgg, settings.model.decoder))

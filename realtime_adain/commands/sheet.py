@@ -23,7 +23,7 @@ from realtime_adain.checked_inputs import StylePictures, changed_since_checked, 
 from realtime_adain.commands import common
 from realtime_adain.errors import UserError, out_of_memory_as_user_error
 from realtime_adain.imageio import WRITABLE_EXTENSIONS, check_encodable, is_writable_image_path, write_image
-from realtime_adain.output_checks import refuse_overwriting_inputs
+from realtime_adain.output_checks import folder_ending, refuse_overwriting_inputs
 from realtime_adain.writable_folders import check_writable_dir
 from realtime_adain.picture_sizes import fit_short_side
 from realtime_adain.settings import ImageSettings, ModelSettings
@@ -76,7 +76,7 @@ def check_request(args: argparse.Namespace, contents: list[Path], styles: list[P
         raise UserError("--sheet needs a file name (e.g. --sheet sheet.jpg)")
     out = Path(args.sheet)
     formats = " ".join(WRITABLE_EXTENSIONS)
-    if args.sheet.endswith(("/", os.sep)):  # a folder meant (x.png/ would write x.png)
+    if folder_ending(args.sheet):  # a folder meant (x.png/ and x.png/. would write x.png)
         raise UserError(f"--sheet {args.sheet}: give the sheet's file name, e.g. sheet.jpg (written: {formats})")
     if not out.suffix:
         raise UserError(f"--sheet {args.sheet}: the name says no image format; add one, e.g. {out.name}.jpg "

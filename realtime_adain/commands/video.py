@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import re
 from fractions import Fraction
 from pathlib import Path
@@ -13,7 +12,7 @@ from realtime_adain.commands import argtypes, common
 from realtime_adain.commands.jobs import output_paths, plan_jobs
 from realtime_adain.imageio import WRITABLE_EXTENSIONS, check_style, decode_image, is_image_path, read_image_bytes
 from realtime_adain.pillow_stills import note_first_frame_only
-from realtime_adain.output_checks import refuse_earlier_results, refuse_overwriting_inputs
+from realtime_adain.output_checks import folder_ending, refuse_earlier_results, refuse_overwriting_inputs
 from realtime_adain.writable_folders import check_writable_dir
 from realtime_adain.settings import DEFAULT_MAX_PIXELS, DEINTERLACE_MODES, STABILIZE_MODES, STABILIZE_STRENGTH, VideoSettings
 from realtime_adain.errors import UserError, refuse_inputs
@@ -118,7 +117,7 @@ def plan(args: argparse.Namespace, inputs: list[Path], styles: list[Path]) -> li
     jobs = plan_jobs(inputs, styles, "mix" if args.mix is not None else None)
     if mistake := picture_pattern_mistake(Path(args.output)):
         raise UserError(mistake)
-    if is_picture_pattern(Path(args.output)):
+    if is_picture_pattern(Path(args.output)) and not folder_ending(args.output):  # ('f_%04d.png/.': a folder)
         check_picture_output(args, len(jobs))
         return [(jobs[0].source, jobs[0].styles, Path(args.output))]
     refuse_numbered_video(args.output)
@@ -147,7 +146,7 @@ def refuse_numbered_video(output: str) -> None:
     write, and one video file was written under that literal name."""
     path = Path(output)
     if (pattern_directive(path.name) is None or path.suffix.lower() not in CONTAINER_FORMATS
-            or output.endswith(("/", os.sep)) or path.is_dir()):
+            or folder_ending(output) or path.is_dir()):
         return
     raise UserError(f"{output}: numbered pictures need a picture extension ({' '.join(WRITABLE_EXTENSIONS)}); "
                     f"a video file's name cannot hold {pattern_directive(path.name).group(0)}")
