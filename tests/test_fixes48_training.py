@@ -194,3 +194,26 @@ def test_a_device_setting_kept_from_the_checkpoint_is_said_to_come_from_it(train
     line = training_error_line(code, err)
     assert line.startswith("error: --"), line
     assert line.endswith(message), line
+
+
+@pytest.mark.parametrize("named", ["decoder", "trainer"])
+def test_resume_naming_a_checkpoint_that_is_a_folder_names_the_one_before(two_checkpoints, tmp_path, named):
+    """(Session 49) `--resume run/checkpoints/X_iter_0000002.safetensors`, a folder: "no trainer checkpoint in
+    this directory", where `--resume run` named the checkpoint before it to resume from."""
+    run = copy_run(two_checkpoints, tmp_path)
+    folder = (checkpoint.decoder_file if named == "decoder" else checkpoint.state_file)(run / "checkpoints", 2)
+    folder.unlink()
+    folder.mkdir()
+    with pytest.raises(UserError) as refused:
+        checkpoint.load_checkpoint(folder)
+    assert str(refused.value) == (
+        f"{folder}: a folder, not a checkpoint file; to resume from the checkpoint before it, "
+        "decoder_iter_0000001.safetensors, move decoder_iter_0000002.safetensors and "
+        "trainer_iter_0000002.safetensors away")
+
+
+def test_a_run_folder_named_like_a_checkpoint_still_resumes(two_checkpoints, tmp_path):
+    """A folder with a checkpoint's name that holds a run is still that run."""
+    run = copy_run(two_checkpoints, tmp_path).rename(tmp_path / "decoder_iter_0000009.safetensors")
+    assert checkpoint.find_checkpoint(run) == (checkpoint.decoder_file(run / "checkpoints", 2),
+                                               checkpoint.state_file(run / "checkpoints", 2))

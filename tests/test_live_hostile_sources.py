@@ -15,6 +15,7 @@ import pytest
 
 from live_support import FAST, copy_styles
 from realtime_adain.imageio import write_image
+from realtime_adain.live.pyav_source import PyAVSource
 from realtime_adain.live.source_opening import open_source
 from realtime_adain.live.sources import SourceError
 
@@ -94,8 +95,16 @@ def test_a_server_that_says_nothing_is_one_line_with_the_reason(silent_server):
     started = time.monotonic()
     with pytest.raises(SourceError) as caught:
         open_source(f"http://127.0.0.1:{silent_server}/live.ts")
-    assert str(caught.value) == f"http://127.0.0.1:{silent_server}/live.ts: cannot open (no stream recognised within 5 s)"
+    assert str(caught.value) == f"http://127.0.0.1:{silent_server}/live.ts: cannot open (nothing received for 5 s)"
     assert time.monotonic() - started < 20
+
+
+def test_a_server_that_never_answers_is_said_to_send_nothing(silent_server):
+    """Not one byte, not even headers (session 49): said "no stream recognised within 1 s", as
+    if bytes had come that no demuxer knew."""
+    with pytest.raises(SourceError) as refused:
+        PyAVSource(f"http://127.0.0.1:{silent_server}/a.ts", is_file=False, timeout=1.0).open()
+    assert str(refused.value) == f"http://127.0.0.1:{silent_server}/a.ts: cannot open (nothing received for 1 s)"
 
 
 def test_a_thin_strip_video_is_refused_before_it_eats_the_memory(run_cli, weights_env, data_dir, tmp_path):

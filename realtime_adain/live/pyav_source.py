@@ -56,6 +56,8 @@ SDP_PROTOCOLS = "file,udp,rtp,crypto,data"
 # timestamps are taken to start again: an AVI's H.264 with B-frames steps back a few periods in
 # decoding order (a restart on every such step played it at less than half its rate).
 RESTART_PERIODS = 8
+# FFmpeg's error line where an HTTP server sent no response (our timeout cut its wait).
+NO_HTTP_RESPONSE = "Error reading HTTP response"
 
 
 class PyAVSource:
@@ -283,12 +285,32 @@ class PyAVSource:
             # (as `video` opens them: a file named like a URL, `take:2.mp4` or `cam:1.sdp`, and a `%` in a sequence's folder)
             name = self.sequence.ffmpeg_pattern if self.sequence else self.target
             target = pipe or (ffmpeg_name(name) if self.is_file or sdp_file else self.target)
-            return open_input(target, timeout=self.timeout if not self.is_file else None, **arguments)
+            if self.is_file or pipe or sdp_file:
+                return open_input(target, timeout=self.timeout if not self.is_file else None, **arguments)
+            return self._open_url(arguments)
         except (av.FFmpegError, OSError) as exc:
             # (raw video has no header FFmpeg can recognise it by: its size and pixel format are not in the stream)
             hint = (": a pipe needs a format with a header (-f mpegts, nut, yuv4mpegpipe or matroska)"
                     if pipe is not None and isinstance(exc, av.error.InvalidDataError) else "")
             raise SourceError(f"{self.named}: {self._open_failure(exc)}{hint}") from None
+
+    def _open_url(self, arguments: dict) -> av.container.InputContainer:
+        """The URL opened within `timeout`; an HTTP server that accepts and never answers (not
+        even headers) is said to send nothing: it was "no stream recognised", as if bytes came.
+        FFmpeg says so only in its error line ("Error reading HTTP response"), kept while PyAV's
+        log level is raised to ERROR, then put back (as `SoundDecoder` reads its reasons: VERBOSE,
+        where FFmpeg counts the bytes read, hung a UDP source whose thread logs at that level)."""
+        before = av.logging.get_level()
+        av.logging.set_level(av.logging.ERROR)
+        try:
+            with av.logging.Capture() as logged:  # (this thread's lines alone)
+                return open_input(self.target, timeout=self.timeout, **arguments)
+        except av.error.ExitError:
+            if any(line[2].startswith(NO_HTTP_RESPONSE) for line in logged):
+                raise SourceError(f"{self.named}: cannot open (nothing received for {self.timeout:.0f} s)") from None
+            raise
+        finally:
+            av.logging.set_level(before)
 
     def _open_failure(self, exc: Exception) -> str:
         """Why the open failed, in words: a URL's protocol this FFmpeg lacks as `--stream` says it

@@ -39,6 +39,7 @@ STATE_FORMAT = "realtime-adain trainer state 1"
 # grow without bound, and safetensors refuses a header over 100 MB: no checkpoint, a traceback.
 SAVED_SKIPS = 1000
 DECODER_PATTERN = re.compile(r"decoder_iter_(\d+)\.safetensors")
+CHECKPOINT_NAME = re.compile(r"(?:decoder|trainer)_iter_(\d+)\.safetensors")
 
 
 def decoder_file(directory: Path, iteration: int) -> Path:
@@ -413,15 +414,16 @@ def find_checkpoint(path: str | Path) -> tuple[Path, Path]:
         raise UserError("--resume '': an empty path (an unset variable?); give a run directory or checkpoint, or "
                         "leave --resume out")
     path = expand_home(path)
+    match = CHECKPOINT_NAME.fullmatch(path.name)
     if path.is_dir():
         directory = path / "checkpoints" if (path / "checkpoints").is_dir() else path
         decoder = latest_decoder_file(directory)
-        if decoder is None:
+        if decoder is None and not match:  # (a folder named as a checkpoint's file is said so, below)
             raise UserError(f"{path}: no trainer checkpoint in this directory")
-        path = decoder
+        path = decoder or path
     elif not os.path.lexists(path):
         raise UserError(f"{path}: no such checkpoint")
-    match = re.fullmatch(r"(?:decoder|trainer)_iter_(\d+)\.safetensors", path.name)
+    match = CHECKPOINT_NAME.fullmatch(path.name)
     if not match and not path.is_file():  # (/dev/null was "no such checkpoint"; a checkpoint's name: below)
         raise UserError(f"{path}: not a checkpoint file (a device, fifo or socket, or a link that leads to none)")
     if not match:
