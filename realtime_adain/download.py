@@ -125,7 +125,7 @@ def size_limit(spec: PublishedFile, check_checksum: bool) -> SizeLimit:
 
 def check_destination(kind: str, directory: Path) -> tuple[Path, Path]:
     """The `kind` file's place in `directory` and its `.part`, refused where something that is no
-    file of ours is in the way (a folder, fifo, device; a link as the `.part`)."""
+    file of ours is in the way (a folder, fifo, device; a symbolic or hard link as the `.part`)."""
     filename = PUBLISHED[kind].filename
     target, part = directory / filename, directory / (filename + ".part")
     for path, goes in ((target, "the weights file"), (part, f"the partial download of {filename}")):
@@ -135,6 +135,9 @@ def check_destination(kind: str, directory: Path) -> tuple[Path, Path]:
             raise UserError(f"{path}: a device, fifo or socket is where {goes} goes; move it away or use --dir")
     if part.is_symlink():  # resuming would append to whatever file it points to
         raise UserError(f"{part}: a symbolic link where the partial download goes; remove it")
+    if part.is_file() and part.stat().st_nlink > 1:  # the same: the file under its other names got the bytes
+        raise UserError(f"{part}: a file with other names too (hard links) where the partial download goes; "
+                        "downloading would write into it through them; remove it")
     return target, part
 
 

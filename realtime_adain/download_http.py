@@ -15,7 +15,7 @@ import threading
 import urllib.error
 import urllib.request
 from contextlib import suppress
-from typing import Callable, Literal
+from typing import Callable, Literal, NoReturn
 from urllib.parse import unquote, urlsplit
 
 from realtime_adain import __version__
@@ -26,6 +26,16 @@ from realtime_adain.release import BASE_URL_ENV_VAR
 
 TIMEOUT_S = 30.0  # the most one read waits
 ANSWER_S = 60.0  # the most a server's answer takes to its last header (redirects included)
+REASON_CHARS = 80  # the most of a server's words (a reason phrase, a status line) in a message
+ADDRESS_CHARS = 200  # the most of an address a server gave (a redirect's target) in a message
+
+
+def _bounded(text: object, limit: int = REASON_CHARS) -> str:
+    """What a server sent, for a message: control characters escaped, cut to `limit` characters. A
+    404's 60 KB reason phrase, or a redirect's 60 KB address, made a 16 KB error line; a file's
+    bytes where the status line was due went in raw."""
+    text = str(text)
+    return one_line(text) if len(text) <= limit else f"{one_line(text[:limit])}... ({len(text)} characters)"
 
 
 def _request(url: str, headers: dict[str, str]) -> urllib.request.Request:
@@ -108,6 +118,11 @@ class _Watched:
                 socket.socket.shutdown(sock, socket.SHUT_RDWR)  # socket's own drops its TLS state mid-read)
 
 
+class _RefusedRedirect(urllib.error.HTTPError):
+    """A redirect `_HttpRedirectsOnly` does not follow; its reason is in our words (the server's
+    parts in it bounded already)."""
+
+
 class _HttpRedirectsOnly(urllib.request.HTTPRedirectHandler):
     """Redirects to http(s) only: urllib follows ftp:// too, whose failure then said the mirror
     itself could not be reached (file:// it refuses already, in these words). Nor from https to
@@ -116,15 +131,15 @@ class _HttpRedirectsOnly(urllib.request.HTTPRedirectHandler):
 
     def redirect_request(self, req, fp, code, msg, headers, newurl):
         scheme = urlsplit(newurl).scheme.lower()
+        said, target = _bounded(msg), _bounded(shown(newurl), ADDRESS_CHARS)
         if scheme not in ("http", "https"):
-            raise urllib.error.HTTPError(newurl, code, f"{msg} - Redirection to url '{shown(newurl)}' is not allowed",
-                                         headers, fp)
+            raise _RefusedRedirect(newurl, code, f"{said} - Redirection to url '{target}' is not allowed", headers, fp)
         if scheme == "http" and req.type == "https":
-            raise urllib.error.HTTPError(newurl, code, f"{msg} - a redirect from https to plain http ('{shown(newurl)}') "
-                                         "is not followed; give that http URL to download over it", headers, fp)
+            raise _RefusedRedirect(newurl, code, f"{said} - a redirect from https to plain http ('{target}') "
+                                   "is not followed; give that http URL to download over it", headers, fp)
         if not valid_port(urlsplit(newurl)):  # (":99999" was "Connection refused", ":abc" blamed the mirror's URL)
-            raise urllib.error.HTTPError(newurl, code, f"{msg} - a redirect to '{shown(newurl)}', whose port is not "
-                                         "valid (a number from 1 to 65535)", headers, fp)
+            raise _RefusedRedirect(newurl, code, f"{said} - a redirect to '{target}', whose port is not "
+                                   "valid (a number from 1 to 65535)", headers, fp)
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
@@ -147,10 +162,10 @@ def _answer(request: urllib.request.Request):
     timer.start()
     try:
         response = urllib.request.build_opener(Http, Https, _HttpRedirectsOnly).open(request, timeout=TIMEOUT_S)
-    except (OSError, http.client.HTTPException) as exc:  # (URLError is an OSError)
+    except (OSError, http.client.HTTPException, ValueError) as exc:  # (URLError is an OSError)
         if watched.expired:
             raise _AnswerTooSlow() from None
-        if isinstance(exc, urllib.error.URLError) and len(watched.hosts) > 1:
+        if isinstance(exc, (urllib.error.URLError, ValueError)) and len(watched.hosts) > 1:
             exc.redirected_to = watched.hosts[-1]  # (the error named the first host, which answered)
         raise
     finally:
@@ -178,24 +193,26 @@ def _urlopen(url: str, offset: int):
         if exc.code == 416 and offset:  # our partial file is not a prefix of theirs
             exc.close()
             return None
-        reason = next(iter(str(exc.reason).strip().splitlines()), "")  # a redirect loop's is 3 lines
+        reason = exc.reason if isinstance(exc, _RefusedRedirect) else _bounded(
+            next(iter(str(exc.reason).strip().splitlines()), ""))  # a redirect loop's is 3 lines
         answered = exc.filename  # the address that answered so: a redirect's target, where there was one
         if answered and answered != request.full_url and exc.code not in range(300, 400):
             # (no blame on a mirror: the default address redirects to GitHub's own download servers)
-            raise UserError(f"{shown(answered)}, where {shown(url)} redirected: HTTP {exc.code} {reason}".rstrip()) from None
+            raise UserError(f"{_bounded(shown(answered), ADDRESS_CHARS)}, where {shown(url)} redirected: "
+                            f"HTTP {exc.code} {reason}".rstrip()) from None
         raise UserError(f"{shown(url)}: HTTP {exc.code} {reason}".rstrip()) from None
     except urllib.error.URLError as exc:
         host = netloc_host(urlsplit(url).netloc)
         reason = exc.reason.strerror if isinstance(exc.reason, OSError) and exc.reason.strerror else exc.reason
         if urlsplit(url).scheme.lower() == "file":  # file:// mirrors (was "cannot reach HOST ...; check the network")
             raise UserError(f"{shown(url)}: {reason}") from None
+        reason = _bounded(reason, ADDRESS_CHARS)  # (a proxy's refusal quotes its: "Tunnel connection failed: 403 ...")
+        handshake = _tls_handshake_failure(exc.reason)
         target = getattr(exc, "redirected_to", None)
         if target is not None:  # a redirect's target failed, not the server asked
-            if "@" in target:  # (urllib takes user:password@host for a host name: "Name or service not known")
-                reason = "a redirect to an address with a login (user:password@) in it, which is not followed"
-            raise UserError(f"cannot reach {netloc_host(target)}, where {host} redirected ({reason}); the mirror's "
-                            f"redirect is wrong, or use another mirror with --base-url or ${BASE_URL_ENV_VAR}") from None
-        handshake = _tls_handshake_failure(exc.reason)
+            _refuse_failed_redirect(host, _bounded(netloc_host(target), ADDRESS_CHARS), handshake,
+                                    "a redirect to an address with a login (user:password@) in it, which is not "
+                                    "followed" if "@" in target else reason)
         if proxy := _proxy_for(url):  # (the proxy, or what its tunnel reaches, failed the handshake: no scheme advice)
             address, variable = proxy
             where, undo = (f"set in ${variable}", f"unset {variable}") if variable else ("the system's", "change it")
@@ -214,14 +231,40 @@ def _urlopen(url: str, offset: int):
         ) from None
     except TimeoutError:
         raise UserError(f"{shown(url)}: no answer within {TIMEOUT_S:.0f} s") from None
-    except (OSError, http.client.HTTPException) as exc:  # e.g. closed before any response
+    except http.client.RemoteDisconnected as exc:  # closed before any response
+        raise UserError(f"{shown(url)}: connection failed ({exc})") from None
+    except http.client.BadStatusLine as exc:  # ("GARBAGE...", or a file's bytes after "100 Continue")
+        raise UserError(f"{shown(url)}: the server's answer is not HTTP (its status line: "
+                        f"'{_bounded(exc.line.strip())}'); check the URL, or use a mirror with --base-url") from None
+    except (OSError, http.client.HTTPException) as exc:
         raise UserError(f"{shown(url)}: connection failed ({exc or type(exc).__name__})") from None
-    except ValueError as exc:  # a malformed URL ("unknown url type")
+    except ValueError as exc:  # a malformed URL ("unknown url type"), a host name too long for the DNS
+        invalid_host = exc.__cause__ if isinstance(exc, UnicodeError) else None  # (IDNA's "label too long")
+        target = getattr(exc, "redirected_to", None)
+        if invalid_host is not None and target is not None:
+            _refuse_failed_redirect(netloc_host(urlsplit(url).netloc), _bounded(netloc_host(target), ADDRESS_CHARS),
+                                    None, f"the redirect's target host name is not valid: {invalid_host}")
+        if invalid_host is not None:
+            raise UserError(f"{shown(url)}: the host name is not valid ({invalid_host})") from None
         raise UserError(f"{shown(url)}: {exc}") from None
     if response.status not in (None, 200, 206):  # (None: a file:// URL's) a 204 said "interrupted 4 times"
         response.close()
         raise UserError(f"{shown(url)}: HTTP {response.status} {one_line(response.reason or '')[:80]}".rstrip())
     return response
+
+
+def _refuse_failed_redirect(host: str, target: str, handshake: str | None, reason: str) -> NoReturn:
+    """Raise the error of a redirect's `target` (host[:port], bounded) that failed, not `host`:
+    in the handshake's words where it was one (as for `host` itself), else `reason`'s."""
+    where = f"{target}, where {host} redirected,"
+    if handshake == "closed":  # (was "cannot reach T, where H redirected ([SSL: UNEXPECTED_EOF_WHILE_READING] ...)")
+        raise UserError(f"{where} closed the connection during the TLS (https) handshake; check the network, "
+                        f"or use a mirror with --base-url or ${BASE_URL_ENV_VAR}") from None
+    if handshake == "not TLS":
+        raise UserError(f"{where} answered, but not with TLS (https): the mirror's redirect is wrong (https:// to a "
+                        f"server without TLS), or use another mirror with --base-url or ${BASE_URL_ENV_VAR}") from None
+    raise UserError(f"cannot reach {target}, where {host} redirected ({reason}); the mirror's "
+                    f"redirect is wrong, or use another mirror with --base-url or ${BASE_URL_ENV_VAR}") from None
 
 
 # How an https handshake failed, in words for a proxy's message (the host's own have their own).

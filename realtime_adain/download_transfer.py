@@ -183,6 +183,8 @@ def _transfer(url: str, part: Path, label: str, limit: SizeLimit, min_rate: MinR
             part.unlink(missing_ok=True)
             raise limit.exceeded(url, total)
         received = start
+        if not start:  # a new file, not the old one truncated: a hard link to it elsewhere keeps its bytes
+            part.unlink(missing_ok=True)
         with open(part, "ab" if start else "wb") as out, tqdm(
             total=total or (limit.limit if limit.exact else None), initial=start, unit="B", unit_scale=True,
             unit_divisor=1024, desc=label, disable=None, leave=False,
@@ -196,6 +198,12 @@ def _transfer(url: str, part: Path, label: str, limit: SizeLimit, min_rate: MinR
                 if pace.slow is not None:  # (cut off: what read1 made of it, an end or an error, is moot)
                     out.close()
                     raise min_rate.too_slow(url, *pace.slow, part)
+                if lost is not None and _malformed_chunks(lost):  # (was "interrupted 4 times before any data arrived")
+                    out.close()
+                    part.unlink(missing_ok=True)
+                    raise UserError(f"{shown(url)}: the server's answer is malformed (chunked, but its body is not in "
+                                    "chunks); stopped and deleted the download; try again later, or use a mirror "
+                                    "with --base-url")
                 if lost is not None:
                     tqdm.write(f"{label}: connection lost after {received} bytes ({type(lost).__name__})")
                     return "dropped", start
@@ -217,6 +225,16 @@ def _transfer(url: str, part: Path, label: str, limit: SizeLimit, min_rate: MinR
             tqdm.write(f"{label}: the server closed the connection after {received} of the {limit.limit} bytes")
             return "closed early", start
         return "whole", start
+
+
+def _malformed_chunks(lost: BaseException) -> bool:
+    """Whether a chunked body's read failed on framing that is not chunks (a chunk-size line that is
+    no number, or longer than a line may be), not on a connection lost at a chunk's end: http.client
+    raises IncompleteRead for both, after a ValueError from the size line (empty where it was lost)."""
+    size_line = lost.__context__
+    return isinstance(lost, http.client.LineTooLong) or (
+        isinstance(lost, http.client.IncompleteRead) and isinstance(size_line, ValueError)
+        and not str(size_line).endswith(": b''"))
 
 
 def fetch(url: str, part: Path, label: str, limit: SizeLimit, attempts: int = ATTEMPTS,
