@@ -12,6 +12,7 @@ import functools
 import hashlib
 import io
 import json
+import math
 import os
 import pickle
 import stat
@@ -173,6 +174,11 @@ def _foreign_start(start: bytes) -> str | None:
     return "not a PyTorch or safetensors file"
 
 
+# torch.load's words for a tensor that needs more (or other) bytes than its record holds.
+TENSORS_PAST_DATA = ("storage has wrong byte size", "does not match expected size", "storage that is not resizable",
+                     "out of bounds for storage")
+
+
 def _load_failure(exc: Exception, start: bytes | None) -> str:
     """Why loading failed, in words: a foreign file makes torch.load fail in pickle (KeyError: '105')
     or with its weights-only refusal (a JPEG's bytes read as opcodes), so what a .pth starts with
@@ -189,6 +195,11 @@ def _load_failure(exc: Exception, start: bytes | None) -> str:
     # A zip archive cut short or altered: miniz jargon, or a seek before the start of the bytes read.
     if "PytorchStreamReader" in text or (isinstance(exc, ValueError) and text.startswith("negative seek value")):
         return "a damaged or incomplete PyTorch archive"
+    # Sizes, shapes or offsets edited past the data: torch's C++ wording ("expected %ld got %ld4398...").
+    if isinstance(exc, RuntimeError) and any(words in text for words in TENSORS_PAST_DATA):
+        return "a damaged PyTorch file: its tensors do not fit the data it stores"
+    if isinstance(exc, RuntimeError) and text.startswith("unexpected EOF"):  # (a legacy file's last storage cut)
+        return "a PyTorch file cut short: its tensors' data ends early"
     return text.splitlines()[0][:160] if text else type(exc).__name__
 
 
@@ -381,14 +392,33 @@ def _not_plain_floats(tensor: torch.Tensor) -> str | None:
     return None
 
 
-def check_output_finite(path: Path, module: nn.Module, inputs: tuple, what: str) -> None:
-    """Raise unless `module(*inputs)` is finite: finite but huge weights (1e30) overflow to Inf
-    and NaN inside the network, which the frames show as black, silently."""
+# The largest value a decoder may give on `_relu_like_features`: a picture is 0..1, and a trained
+# decoder's output on them stays within a few hundred; a file scaled by 1e30 gave white or black.
+MAX_TEST_OUTPUT = 1e5
+
+
+def _relu_like_features(channels: int, side: int, generator: torch.Generator) -> torch.Tensor:
+    """(1, channels, side, side) features as a VGG layer's ReLU gives them: nonnegative, varied, each
+    channel of its own size from 0.1 to 100 (the published VGG's relu4_1 averages about 1 a channel,
+    stand-in weights' reach the hundreds). A constant input let the weights' sums cancel: a
+    decoder scaled to 1e38 passed on ones, then overflowed on every real picture."""
+    scales = torch.logspace(-1, 2, channels)[torch.randperm(channels, generator=generator)]
+    return torch.randn(1, channels, side, side, generator=generator).clamp_(min=0) * scales.view(1, -1, 1, 1)
+
+
+def check_output_finite(path: Path, module: nn.Module, inputs: tuple, what: str, largest: float = math.inf) -> None:
+    """Raise unless `module(*inputs)` is finite and within +-`largest`: finite but huge weights
+    (1e30) overflow to Inf and NaN inside the network, which the frames show as black, silently,
+    or give values no picture has (white)."""
     with torch.inference_mode():
         out = module(*inputs)
-    if not torch.isfinite(out[-1] if isinstance(out, list) else out).all():
+    out = out[-1] if isinstance(out, list) else out
+    if not torch.isfinite(out).all():
         raise UserError(f"{path}: corrupt {what} weights: the network overflows (Inf or NaN) on a test input; "
                         "its values are far too large")
+    if (reached := float(out.abs().max())) > largest:
+        raise UserError(f"{path}: corrupt {what} weights: its output reaches {reached:.3g} on a test input, where "
+                        f"a picture is 0..1; its values are far too large")
 
 
 def load_encoder(path: str | os.PathLike, kind: str = NORMALISED_VGG) -> nn.Module:
@@ -428,7 +458,8 @@ def load_encoder(path: str | os.PathLike, kind: str = NORMALISED_VGG) -> nn.Modu
 def _checked_encoder(path: Path, encoder: nn.Module, what: str, sha256: str) -> nn.Module:
     encoder = encoder.eval().requires_grad_(False)
     encoder.loaded_sha256 = sha256
-    check_output_finite(path, encoder.features, (torch.full((1, 3, 16, 16), 0.5),), what)
+    picture = torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(0))  # (noise: no flat 0.5)
+    check_output_finite(path, encoder.features, (picture,), what)
     return encoder
 
 
@@ -512,7 +543,8 @@ def load_decoder(path: str | os.PathLike) -> nn.Module:
     decoder.encoder_kind, decoder.loaded_sha256 = encoder_kind, loaded.sha256
     decoder.trained_vgg_sha256 = trained_vgg_sha256(loaded.metadata)
     decoder = decoder.eval().requires_grad_(False)
-    features = torch.ones(1, 512, 2, 2)  # relu4_1 of a 16x16 image; the skips are relu1_1..relu3_1
-    skips = [torch.ones(1, c, 16 >> i, 16 >> i) for i, c in enumerate(FEATURE_CHANNELS[:3])]
-    check_output_finite(path, decoder, (features, skips), f"{architecture} decoder")
+    generator = torch.Generator().manual_seed(0)  # (the same test every load)
+    features = _relu_like_features(FEATURE_CHANNELS[3], 2, generator)  # relu4_1 of a 16x16 image
+    skips = [_relu_like_features(c, 16 >> i, generator) for i, c in enumerate(FEATURE_CHANNELS[:3])]  # relu1_1..relu3_1
+    check_output_finite(path, decoder, (features, skips), f"{architecture} decoder", MAX_TEST_OUTPUT)
     return decoder

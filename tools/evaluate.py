@@ -71,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
 
     def evaluate_and_report() -> int:
+        from realtime_adain.benchmarks.setup import json_safe
         from realtime_adain.training.evaluate import as_dicts, evaluate, format_table
 
         if args.json is not None:  # fail before the evaluation, not after it
@@ -83,7 +84,9 @@ def main(argv: list[str] | None = None) -> int:
                            args.style_weight, args.device, args.batch_size)
         print(format_table(results))
         if args.json:
-            atomic_write_bytes(Path(args.json), (json.dumps(as_dicts(results), indent=2) + "\n").encode())
+            # (a loss that overflowed is null: NaN and Infinity are no JSON, which readers refused)
+            text = json.dumps(json_safe(as_dicts(results)), indent=2, allow_nan=False)
+            atomic_write_bytes(Path(args.json), (text + "\n").encode())
         return 0
 
     with interrupts.sigterm_raises():  # SIGTERM ends it as Ctrl-C does (one line, 143), as in train.py: it died silently

@@ -6,11 +6,15 @@ import argparse
 import os
 import shlex
 from pathlib import Path
+from typing import TYPE_CHECKING, Iterable
 
 from realtime_adain import release, userdirs
 from realtime_adain.commands.common import say
 from realtime_adain.commands.engines import shown
 from realtime_adain.errors import UserError, one_line
+
+if TYPE_CHECKING:
+    import torch
 
 EPILOG = """examples:
   realtime-adain weights download
@@ -173,6 +177,22 @@ def meta_rows(metadata: dict[str, str]) -> list[tuple[str, str]]:
     return rows
 
 
+def stored_values(tensors: Iterable[torch.Tensor]) -> int:
+    """How many values the tensors' storages hold, each storage once: what the file stores. Their
+    sizes count an expanded (stride-0) tensor's every place: 10**18 "parameters" from 4 bytes."""
+    import torch  # (only once the command runs)
+
+    seen, count = set(), 0
+    for tensor in tensors:
+        if tensor.layout != torch.strided or tensor.is_meta:  # (no storage of values: nothing a network loads)
+            continue
+        storage = tensor.untyped_storage()
+        if storage.data_ptr() not in seen:
+            seen.add(storage.data_ptr())
+            count += storage.nbytes() // tensor.element_size()
+    return count
+
+
 def what_it_holds(kind: str, path: Path, encoder: str | None) -> list[tuple[str, str]]:
     """Rows describing the file's contents; raises UserError for an unusable file. The VGG is
     loaded as `encoder`, the one the decoder in use was trained against."""
@@ -187,11 +207,10 @@ def what_it_holds(kind: str, path: Path, encoder: str | None) -> list[tuple[str,
     else:
         module = weights.load_decoder(path)
         what = f"decoder, architecture '{loaded.metadata.get('architecture', 'plain')}'"
-    tensors = loaded.state_dict.values()
-    used = sum(p.numel() for p in module.parameters())
+    stored, used = stored_values(loaded.state_dict.values()), sum(p.numel() for p in module.parameters())
     rows = [
         ("holds", what),
-        ("tensors", f"{len(loaded.state_dict)} ({sum(t.numel() for t in tensors):,} parameters; {used:,} used)"),
+        ("tensors", f"{len(loaded.state_dict)} ({stored:,} parameters; {used:,} used)"),
     ]
     return rows + meta_rows(loaded.metadata)
 
