@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
 from realtime_adain import release, userdirs
-from realtime_adain.commands.common import say
+from realtime_adain.commands.common import say, shown_path
 from realtime_adain.commands.engines import shown
 from realtime_adain.errors import UserError, one_line
 
@@ -80,7 +80,7 @@ def run_download(args: argparse.Namespace) -> int:
 
     def landed(path: Path, outcome: str) -> None:  # (said at once: a later failure must not hide it)
         try:
-            say(one_line(f"{path}: {outcome} ({path.stat().st_size:,} bytes, {checked})"))
+            say(one_line(f"{shown_path(path)}: {outcome} ({path.stat().st_size:,} bytes, {checked})"))
         except UserError as exc:  # (raised here, the decoder was never fetched)
             unsaid.append(exc)
 
