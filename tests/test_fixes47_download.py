@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import contextlib
 import socket
-import threading
 from typing import Iterator
 
 import pytest
 
 from realtime_adain import download, download_http, download_transfer
 from realtime_adain.errors import UserError
-from weights_server import WeightsServer, release_bytes, synthetic_release  # noqa: F401  (fixtures)
+from weights_server import WeightsServer, raw_server, release_bytes, synthetic_release  # noqa: F401  (fixtures)
 
 DECODER = "decoder.pth"
 
@@ -49,29 +48,15 @@ PLAIN_HTTP = b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n"
 def tls_breaking_server(how: str) -> Iterator[str]:
     """"127.0.0.1:PORT" of a server that answers a CONNECT (as a proxy) with 200, then takes the TLS
     ClientHello and hangs up (`how` "hang-up"), or answers it in plain http ("plain http")."""
-    listener = socket.create_server(("127.0.0.1", 0))
+    def handle(connection: socket.socket, port: int) -> None:
+        if connection.recv(4096).startswith(b"CONNECT "):  # (the head fits one read, from 127.0.0.1)
+            connection.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            connection.recv(4096)  # the ClientHello
+        if how == "plain http":
+            connection.sendall(PLAIN_HTTP)
 
-    def serve() -> None:
-        while True:
-            try:
-                connection, _ = listener.accept()
-            except OSError:  # closed: the test is over
-                return
-            with connection:
-                if connection.recv(4096).startswith(b"CONNECT "):  # (the head fits one read, from 127.0.0.1)
-                    connection.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
-                    connection.recv(4096)  # the ClientHello
-                if how == "plain http":
-                    connection.sendall(PLAIN_HTTP)
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield f"127.0.0.1:{listener.getsockname()[1]}"
-    finally:
-        listener.shutdown(socket.SHUT_RDWR)  # (wakes the accept; closing alone does not)
-        listener.close()
-        thread.join(5)
+    with raw_server(handle) as port:
+        yield f"127.0.0.1:{port}"
 
 
 @pytest.fixture

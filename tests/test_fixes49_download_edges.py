@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import socket
-import threading
 from typing import Callable, Iterator
 
 import pytest
 
 from realtime_adain import download, download_transfer
 from realtime_adain.errors import UserError
-from weights_server import WeightsServer, release_bytes, synthetic_release  # noqa: F401  (fixtures)
+from weights_server import WeightsServer, raw_server, release_bytes, synthetic_release  # noqa: F401  (fixtures)
 
 VGG = "vgg_normalised.pth"
 
@@ -62,30 +61,15 @@ def test_a_download_started_over_is_a_new_file_not_the_old_one_truncated(synthet
 def answering(answer: Callable[[bytes, int], bytes]) -> Iterator[str]:
     """"http://127.0.0.1:PORT" of a server that reads each request's head (or, not HTTP, a TLS
     ClientHello: what one read brings) and sends `answer(request, port)`, then closes."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    port = listener.getsockname()[1]
+    def handle(connection: socket.socket, port: int) -> None:
+        connection.settimeout(5)
+        request = connection.recv(65536)
+        while request.startswith(b"GET ") and b"\r\n\r\n" not in request:  # (a 60 KB request line)
+            request += connection.recv(65536)
+        connection.sendall(answer(request, port))  # (all the request read: the close sends no reset)
 
-    def serve() -> None:
-        while True:
-            try:
-                connection, _ = listener.accept()
-            except OSError:  # closed: the test is over
-                return
-            with connection, contextlib.suppress(OSError):
-                connection.settimeout(5)
-                request = connection.recv(65536)
-                while request.startswith(b"GET ") and b"\r\n\r\n" not in request:  # (a 60 KB request line)
-                    request += connection.recv(65536)
-                connection.sendall(answer(request, port))  # (all the request read: the close sends no reset)
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
+    with raw_server(handle) as port:
         yield f"http://127.0.0.1:{port}"
-    finally:
-        listener.shutdown(socket.SHUT_RDWR)  # (wakes the accept; closing alone does not)
-        listener.close()
-        thread.join(5)
 
 
 def redirect_to(location: Callable[[int], str], then: bytes = b"") -> Callable[[bytes, int], bytes]:

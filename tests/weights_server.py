@@ -19,13 +19,14 @@ files it serves (imported by the test modules that use them).
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import re
 import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Callable
+from typing import Callable, Iterator
 from urllib.parse import urlsplit
 
 import pytest
@@ -188,3 +189,29 @@ def synthetic_release(release_bytes, monkeypatch) -> dict[str, bytes]:
         pinned = download.PublishedFile(kind, spec.filename, len(body), hashlib.sha256(body).hexdigest())
         monkeypatch.setitem(download.PUBLISHED, kind, pinned)
     return release_bytes
+
+
+@contextlib.contextmanager
+def raw_server(handle: Callable[[socket.socket, int], None]) -> Iterator[int]:
+    """The port of a server on 127.0.0.1 that hands each connection to `handle(connection, port)`,
+    one at a time, and closes it after: for answers no HTTP server would give."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def serve() -> None:
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:  # closed: the test is over
+                return
+            with connection, contextlib.suppress(OSError):
+                handle(connection, port)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield port
+    finally:
+        listener.shutdown(socket.SHUT_RDWR)  # (wakes the accept; closing alone does not)
+        listener.close()
+        thread.join(5)
