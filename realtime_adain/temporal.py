@@ -91,8 +91,12 @@ FLOW_MIN_WIDTH = 16  # the least working width a caller may ask for
 # passed through unstabilised.
 REMAP_MAX_SIDE = 32766
 # Where the flow fails (a cut, or a flat scene whose noise DIS follows), the frames are taken as
-# one still shot if this much of them is close unmoved (within `photometric`): two shots rarely are.
+# one still shot if this much of them is unmoved: their means over blocks of STILL_BLOCK pixels
+# (at the flow's working size) within STILL_LEVELS grey levels in Y, Cr and Cb. Sensor noise
+# (sigma 8 in the dark) averages out in a block; two shots, even dark or low-contrast ones, do not.
 STILL_FRACTION = 0.9
+STILL_BLOCK = 8
+STILL_LEVELS = 4
 
 
 def _halves(size: tuple[int, int], width: int | None) -> bool:
@@ -598,11 +602,20 @@ class Stabilizer:
         return error < self.photometric
 
     def _standing_still(self, luma: np.ndarray, other: np.ndarray) -> tuple[np.ndarray, float]:
-        """(trust mask, fraction trusted) for no motion at all: where the two frames are close
-        unmoved. Asked only where the flow failed: on a flat scene with sensor noise DIS follows
-        the noise, its two flows disagree everywhere and a still camera looked like a cut."""
+        """(trust mask, fraction of the frame still) for no motion at all: the mask where the two
+        frames are close unmoved (within `photometric`), the fraction from their means over blocks
+        of `STILL_BLOCK` pixels within `STILL_LEVELS` (noise averages out there, a shot's structure
+        does not: per pixel, within 24 levels, two dark or low-contrast shots looked still and a
+        cut between them was blended at full strength). Asked only where the flow failed: on a
+        flat scene with sensor noise DIS follows the noise, its two flows disagree everywhere and
+        a still camera looked like a cut."""
         close = self._close(other, luma)
-        return close.view(np.uint8), float(np.count_nonzero(close)) / close.size
+        h, w = luma.shape[:2]
+        blocks = (max(1, w // STILL_BLOCK), max(1, h // STILL_BLOCK))
+        change = cv2.absdiff(cv2.resize(luma, blocks, interpolation=cv2.INTER_AREA),
+                             cv2.resize(other, blocks, interpolation=cv2.INTER_AREA))
+        still = change.reshape(blocks[1], blocks[0], -1).max(axis=2) <= STILL_LEVELS
+        return close.view(np.uint8), float(np.count_nonzero(still)) / still.size
 
     def motion(self, prev_luma: np.ndarray | None, luma: np.ndarray, size: tuple[int, int],
                reverse: bool = False) -> Motion | None:

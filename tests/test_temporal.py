@@ -249,6 +249,25 @@ def test_a_flat_still_scene_with_sensor_noise_is_not_a_cut(grey):
     assert flicker < 0.5 * np.mean([np.abs(a.astype(float) - b).mean() for a, b in zip(flickering(frames)[3:], flickering(frames)[4:])])
 
 
+@pytest.mark.parametrize("low, high", [(5, 35), (110, 130)])
+def test_a_cut_between_two_dark_or_low_contrast_shots_is_still_a_cut(low, high):
+    """Two different dark (or low-contrast) shots are within 24 grey levels almost everywhere: taken
+    for one still shot, the cut was blended, a third of the old shot in the new one's first frames."""
+    rng = np.random.default_rng(0)
+
+    def shot(seed: int) -> np.ndarray:  # (structure at 16 px and more: finer, within 8 px blocks, averages out)
+        coarse = cv2.resize(texture(H // 4, W // 4, seed), (W, H), interpolation=cv2.INTER_CUBIC)
+        scene = low + coarse.astype(np.float32) * ((high - low) / 255)
+        return np.clip(scene + rng.normal(0, 2, scene.shape), 0, 255).astype(np.uint8)
+
+    frames = [shot(8) for _ in range(4)] + [shot(9) for _ in range(3)]
+    stylized = flickering(frames)
+    stabilizer = Stabilizer(strength=0.7)
+    out = [stabilizer(frame, styled) for frame, styled in zip(frames, stylized)]
+    assert stabilizer.cuts == 1
+    assert np.array_equal(out[4], stylized[4])
+
+
 def flickering(frames: list[np.ndarray], seed: int = 7) -> list[np.ndarray]:
     """A stand-in stylizer's output: each frame inverted plus its own noise (+-12 grey levels)."""
     rng = np.random.default_rng(seed)
