@@ -585,16 +585,21 @@ def webp_sample_bytes(data: np.ndarray) -> tuple[int, int, int] | None:
 # (0, 2, dx, dy: up to 255 columns and rows on). Encoders of still pictures (GIMP's, ImageMagick's)
 # code every pixel, each row's end-of-line after its last one, so a picture's own data can set every
 # pixel: the bound holds with room to spare (a run of 255 codes one colour). Deltas skip what did not
-# change between the frames of RLE video (AVI's msrle), not a still's.
+# change between the frames of RLE video (AVI's msrle), not a still's. But a still may use them
+# too (bmpsuite's rle8-delta and rle8-blank, a blank picture that is only its end code: FFmpeg and
+# OpenCV read them), so the bound is held only above SPARSE_RLE_PIXELS (the default --max-pixels):
+# a sparse picture that large costs what a 16000x16000 photo does, from a kilobyte.
 BMP_RLE_PIXELS_PER_2_BYTES = 255
+SPARSE_RLE_PIXELS = 4096 * 4096
 
 
 def check_bmp(data: np.ndarray, name: str, max_pixels: int) -> None:
     """Refuse, before it is decoded, an RLE8 or RLE4 BMP whose picture data (from where its header
     places it to the file's end) cannot set all the pixels its header states (at most
     BMP_RLE_PIXELS_PER_2_BYTES a 2 bytes): a 1,100-byte RLE8 file stating 16000x16000 was decoded
-    whole, 85 s and 2.2 GB (Pillow refuses it). One of over `max_pixels` is left to the decoder's
-    refusal, which says that. Other files pass."""
+    whole, 85 s and 2.2 GB (Pillow refuses it). Held above SPARSE_RLE_PIXELS only (smaller sparse
+    pictures are valid, and cheap); one of over `max_pixels` is left to the decoder's refusal,
+    which says that. Other files pass."""
     head = bytes(data[:34])  # (an OS/2 1.x header, of 12 bytes, has no compression field)
     if len(head) < 34 or head[:2] != b"BM" or int.from_bytes(head[14:18], "little") < 40:
         return
@@ -604,9 +609,10 @@ def check_bmp(data: np.ndarray, name: str, max_pixels: int) -> None:
         return
     pixels, coded = width * abs(height), max(0, data.size - offset)
     most = coded // 2 * BMP_RLE_PIXELS_PER_2_BYTES
-    if most < pixels <= max_pixels:
+    if most < pixels <= max_pixels and pixels > SPARSE_RLE_PIXELS:
         raise UserError(f"{name}: not a readable image (a {width}x{abs(height)} RLE{bits} BMP whose {coded} bytes of "
-                        f"picture data can set at most {most} of its {pixels} pixels: cut short?)")
+                        f"picture data can set at most {most} of its {pixels} pixels: cut short, or a sparse "
+                        f"picture too large to decode from so little)")
 
 
 def exif_orientation(data: np.ndarray, name: str) -> int:

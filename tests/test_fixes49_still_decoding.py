@@ -108,7 +108,18 @@ def test_an_rle_bmp_stating_more_pixels_than_its_data_can_set_is_refused_before_
     with pytest.raises(UserError) as refused:
         decode_image(data, "bomb.bmp")
     assert str(refused.value) == (f"bomb.bmp: not a readable image (a 16000x16000 RLE{bits} BMP whose 22 bytes of "
-                                  "picture data can set at most 2805 of its 256000000 pixels: cut short?)")
+                                  "picture data can set at most 2805 of its 256000000 pixels: cut short, or a "
+                                  "sparse picture too large to decode from so little)")
+
+
+@pytest.mark.parametrize("name, width, height, coded", [
+    ("delta", 320, 240, bytes([100, 1, 0, 0, 0, 2, 50, 100, 100, 1, 0, 1])),  # a run, end of line, a delta, a run, the end
+    ("blank", 160, 120, bytes([0, 1])),  # the end code alone: a blank picture
+])
+def test_a_small_rle_bmp_whose_escapes_skip_pixels_still_reads(name, width, height, coded):
+    """(Review h11) bmpsuite's rle8-delta and rle8-blank kinds, read by FFmpeg and OpenCV, were
+    refused "cut short?": the bound holds above 4096x4096 only."""
+    assert decode_image(rle_bmp(width, height, coded), f"{name}.bmp").shape == (height, width, 3)
 
 
 def test_an_rle8_bmp_as_encoders_write_it_still_reads():
