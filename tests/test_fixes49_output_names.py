@@ -104,11 +104,13 @@ def closed_stdout_run(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(["sh", "-c", f"exec {command} >&-"], cwd=REPO, capture_output=True, text=True, timeout=60)
 
 
-@pytest.mark.parametrize("command", ["image", "video"])
+@pytest.mark.parametrize("command", ["image", "video", "doctor", "engines list"])
 def test_json_with_stdout_closed_is_refused_before_any_work(tmp_path, command):
     """`image a.jpg b.jpg -s S --json -o io/ >&-` exited 0 with the records lost (fd 1 reopened on
-    /dev/null); refused as the options are read, before torch loads or a folder is made."""
-    done = closed_stdout_run(command, "missing.jpg", "-s", "missing-style.jpg", "--json", "-o", f"{tmp_path}/io/")
+    /dev/null); refused as the options are read, before torch loads or a folder is made (doctor's
+    and engines list's --json too: review h11)."""
+    files = ("missing.jpg", "-s", "missing-style.jpg", "-o", f"{tmp_path}/io/") if command in ("image", "video") else ()
+    done = closed_stdout_run(*command.split(), *files, "--json")
     assert done.returncode == 2 and done.stderr == (
         "error: --json: standard output is closed, so the JSON records would be lost; send them to a file "
         "(--json > results.jsonl) or leave --json out\n")

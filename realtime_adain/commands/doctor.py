@@ -6,7 +6,7 @@ import argparse
 import json
 
 from realtime_adain import doctor
-from realtime_adain.commands.common import say
+from realtime_adain.commands.common import JsonOnStdout, say
 from realtime_adain.errors import one_line
 
 
@@ -16,7 +16,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Check what this installation can do and say what to fix. Problems are reported, "
                     "not errors: the exit status is 0 whenever the checks ran.",
     )
-    parser.add_argument("--json", action="store_true", help="print one JSON object instead of the text report")
+    parser.add_argument("--json", action=JsonOnStdout, help="print one JSON object instead of the text report")
     parser.set_defaults(func=run)
 
 

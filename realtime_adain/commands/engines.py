@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from realtime_adain.commands.common import say
+from realtime_adain.commands.common import JsonOnStdout, say
 from realtime_adain.errors import UserError, one_line
 from realtime_adain.utf8_names import names_as_utf8
 from realtime_adain.writable_folders import dead_link, file_in_the_way, why_dead
@@ -20,7 +20,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     listing = actions.add_parser("list", help="show cached engines and what they were built for")
-    listing.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    listing.add_argument("--json", action=JsonOnStdout, help="print JSON instead of a table")
     listing.set_defaults(func=list_engines)
     clearing = actions.add_parser("clear", help="delete every cached engine (they are rebuilt on demand)")
     clearing.set_defaults(func=clear_engines)
