@@ -163,6 +163,7 @@ def serve_children() -> list[int]:
     return found
 
 
+@pytest.mark.slow  # (default run's time: 3 s)
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
 def test_a_ctrl_c_while_the_server_loads_leaves_no_server(weights_env, tmp_path):
     """It was left running, orphaned, with its working folder gone."""

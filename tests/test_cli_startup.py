@@ -47,6 +47,7 @@ def test_help_lists_every_command_without_torch():
         assert command in done.stdout
 
 
+@pytest.mark.slow  # (default run's time: 4 s)
 def test_bench_registers_its_targets_when_asked_for():
     done = probe("bench temporal --strengths 2")
     assert done.stdout.strip().endswith("exit 2 torch loaded")

@@ -82,7 +82,7 @@ def test_device_blend_in_the_video_pipeline_with_a_real_engine(stylizer):
 
 
 @pytest.mark.parametrize("passes", [1, 2])
-@pytest.mark.slow_cases('2')  # (default run's time: 1 stays)
+@pytest.mark.slow_cases('1', '2')  # (default run's time: 1 stays)
 def test_video_job_wires_the_device_blend_and_unhooks_it(stylizer, data_dir, tmp_path, monkeypatch, passes):
     """`video` with the blend on the stylizer's device (chosen on CUDA; forced here on the CPU):
     the frames of the stabilize thread's up to float arithmetic (lossless FFV1, so the encoder

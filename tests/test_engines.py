@@ -305,6 +305,7 @@ def test_engines_list_and_clear_cli(run_cli, tmp_path, monkeypatch):
     assert json.loads(run_cli("engines", "list", "--json")[1])["engines"] == []
 
 
+@pytest.mark.slow  # (default run's time: 5 s)
 def test_bench_model_smoke(run_cli, tmp_path):
     """The benchmark runs end to end on a tiny frame and writes its JSON (no timing asserted)."""
     out_json = tmp_path / "model.json"

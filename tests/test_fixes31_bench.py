@@ -164,6 +164,7 @@ def memory_cgroup(limit: int):
         folder.rmdir()
 
 
+@pytest.mark.slow  # (default run's time: 4 s)
 def test_bench_model_heeds_a_cgroup_memory_limit(weights_env):
     """In a 3 GiB cgroup, a shape needing 6 GiB passed the check (it read /proc/meminfo only) and
     was OOM-killed."""
@@ -175,6 +176,7 @@ def test_bench_model_heeds_a_cgroup_memory_limit(weights_env):
     assert float(line.split(" cpu has ")[1].split()[0]) <= 2.0
 
 
+@pytest.mark.slow  # (default run's time: 4 s)
 def test_bench_train_refuses_a_batch_that_cannot_fit(weights_env):
     """`bench train` had no check: `--batch-size 64 --size 1024` needs over 16 GiB for one
     activation. (In a child with an address-space limit: a run that starts fails at once.)"""

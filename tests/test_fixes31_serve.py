@@ -82,6 +82,7 @@ def status_of(url: str, headers: dict | None = None) -> int:
 # ---- 1. the token out of `ps` -------------------------------------------------------------------
 
 @pytest.mark.parametrize("how", [pytest.param("file", marks=pytest.mark.slow), "environment"])  # (4-9 s each)
+@pytest.mark.slow_cases('environment')  # (default run's time: 5 s)
 def test_a_token_from_a_file_or_the_environment_stays_off_the_command_line(weights_env, data_dir, tmp_path, how):
     """`--token SECRET` is on the command line, which every user reads in `ps`: --token-file and
     $REALTIME_ADAIN_SERVE_TOKEN give the same token without it."""

@@ -7,6 +7,7 @@ import threading
 from typing import Iterator
 
 import numpy as np
+import pytest
 
 from live_support import read_video
 from realtime_adain.live.controller import Controller
@@ -68,6 +69,7 @@ def test_a_recording_stopped_where_no_thread_can_start_is_finished_there_and_kep
     assert read_video(recorder.path) == (3, 32, 24)
 
 
+@pytest.mark.slow  # (default run's time: 4 s)
 @PROCESS_LIMIT_GROUP
 def test_live_at_a_limit_that_reduces_the_thread_pools_writes_its_recording(data_dir, published_weights, tmp_path):
     """`live` under `ulimit -u` with room for its own threads but not for FFmpeg's: its decoder,

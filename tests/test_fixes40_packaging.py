@@ -65,6 +65,7 @@ def test_doctor_reports_a_too_old_pyav(pyav_16_metadata):
 
 # (`bench temporal --help`, 9 s, is slow: `bench --help`'s summaries already check the benchmarks' texts)
 @pytest.mark.parametrize("command", [("bench",), pytest.param(("bench", "temporal"), marks=pytest.mark.slow), ("export",)])
+@pytest.mark.slow_cases('command0')  # (default run's time: 7 s)
 def test_help_texts_survive_python_OO(command, run_cli):
     """`python -OO` drops docstrings, which were `bench --help`'s summaries, `bench TARGET --help`'s
     and `export --help`'s descriptions: they were missing."""

@@ -36,6 +36,7 @@ def gif_whose_screen_says(path, width: int, height: int):
     return path
 
 
+@pytest.mark.slow  # (default run's time: 4 s)
 def test_stylize_video_takes_keep_size_and_its_errors_say_so(stylizer, style, tmp_path):
     """4200x16 at 4:1 pixels shows as 16800x16, too long a side to keep: the error told a Python
     caller "(use --no-keep-size)", and stylize_video had no argument for it."""

@@ -83,6 +83,7 @@ def test_help_and_version_run_without_opencv_and_its_commands_say_the_fix(withou
         assert one_error_line(refused.stderr, refused.returncode) == f"error: {args[0]}: {CV2_FAILURE}"
 
 
+@pytest.mark.slow  # (default run's time: 3 s)
 def test_doctor_names_a_broken_opencv_and_its_fix(without_opencv):
     """doctor stopped at once; then, running, it called the sections that need OpenCV a bug."""
     checks = "{'versions': doctor.versions, 'caches': doctor.caches, 'display': doctor.display}"
@@ -114,6 +115,7 @@ def test_only_video_needs_pyav(env, tmp_path):
     assert one_error_line(refused.stderr, refused.returncode) == f"error: video: {AV_FAILURE}"
 
 
+@pytest.mark.slow  # (default run's time: 3 s)
 def test_an_onnxruntime_that_does_not_load_is_no_engine(env, published_weights, tmp_path, monkeypatch):
     """find_spec found the broken onnxruntime: with an export cached, 'auto' took onnx and every
     run failed ("cannot load onnxruntime"), while doctor, which says the same, said "onnx on cpu: runs"."""

@@ -59,7 +59,7 @@ def run_watched(command: list[str | os.PathLike], env: dict[str, str]) -> tuple[
     return process.returncode, err, peak, time.monotonic() - started
 
 
-@pytest.mark.slow_cases("16000x16000-size64", "16384x8193-")
+@pytest.mark.slow_cases('16000x16000-', "16000x16000-size64", "16384x8193-")
 @pytest.mark.parametrize("screen, options", [("16000x16000", ""), ("16000x16000", "--size 64 --frames 2"),
                                              ("16384x8193", "")], ids=["16000x16000-", "16000x16000-size64",
                                                                        "16384x8193-"])

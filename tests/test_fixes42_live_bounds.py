@@ -19,6 +19,7 @@ from realtime_adain.live.pyav_source import PyAVSource
 from test_fixes41_video_bounds import gif_stating, growing_mov, run_watched
 
 
+@pytest.mark.slow  # (default run's time: 3 s)
 def test_a_live_gif_stating_a_huge_screen_is_refused_before_it_is_decoded(tmp_path, data_dir, published_weights):
     """Played (two frames at --size 64) after 45 s at 5.5 GB peak: now one line naming the stated
     size and the limit, at the memory any refusal takes."""

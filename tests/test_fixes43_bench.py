@@ -84,6 +84,7 @@ def segment_tool(folder: Path, minutes: str) -> subprocess.Popen:
                             env={**os.environ, "PYTHONPATH": str(REPO)})
 
 
+@pytest.mark.slow  # (default run's time: 4 s)
 def test_an_interrupted_segment_file_is_not_left_to_be_reused(tmp_path):
     """Ctrl-C while FFmpeg made the long file left it cut short at its final name (timed, or a
     traceback, the next run) and printed a KeyboardInterrupt traceback."""
@@ -98,6 +99,7 @@ def test_an_interrupted_segment_file_is_not_left_to_be_reused(tmp_path):
     assert not list(tmp_path.iterdir())
 
 
+@pytest.mark.slow  # (default run's time: 4 s)
 def test_a_file_the_segment_tool_cannot_read_is_one_error_line(tmp_path):
     (tmp_path / "long_1min.ts").write_bytes(b"not a video")
     tool = segment_tool(tmp_path, "1")

@@ -41,6 +41,7 @@ def test_a_fifo_nobody_writes_into_is_given_up(published_weights, data_dir, tmp_
     assert sorted(os.listdir(tmp_path)) == ["pipe"]
 
 
+@pytest.mark.slow  # (default run's time: 3 s)
 def test_standard_input_from_a_file_is_that_file_and_not_written_into(published_weights, data_dir, tmp_path):
     clip = write_video(tmp_path / "clip.mp4", frames=4)
     with open(clip, "rb") as given:

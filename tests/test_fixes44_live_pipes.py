@@ -15,12 +15,14 @@ def _live_on_standard_input(published_weights, data_dir, tmp_path, **stdin):
                           cwd=tmp_path, timeout=120, **stdin)
 
 
+@pytest.mark.slow  # (default run's time: 3 s)
 def test_a_pipe_closed_without_sending_anything_is_said_so(published_weights, data_dir, tmp_path):
     done = _live_on_standard_input(published_weights, data_dir, tmp_path, input=b"")
     assert (done.returncode, done.stderr.decode()) == (2, "error: standard input: ended without sending anything\n")
     assert not (tmp_path / "out.mp4").exists()
 
 
+@pytest.mark.slow  # (default run's time: 3 s)
 def test_standard_input_from_a_device_is_refused_as_not_a_pipe(published_weights, data_dir, tmp_path):
     with open("/dev/null", "rb") as null:
         done = _live_on_standard_input(published_weights, data_dir, tmp_path, stdin=null)

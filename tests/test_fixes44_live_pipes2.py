@@ -26,6 +26,7 @@ def _live(published_weights, data_dir, tmp_path, *args, **run):
 
 
 @pytest.mark.parametrize("name", ["/dev/stdin", "/dev/fd/0", "/proc/self/fd/0"])
+@pytest.mark.slow_cases('/proc/self/fd/0', '/dev/fd/0', '/dev/stdin')  # (default run's time: 4 s)
 def test_log_into_the_piped_standard_input_is_refused(published_weights, data_dir, tmp_path, name):
     """The log lines went into the source pipe, which then never ended: a hang SIGTERM did not end."""
     done = _live(published_weights, data_dir, tmp_path, "--source", "-", "-o", tmp_path / "o.mp4", "--log", name,
@@ -34,6 +35,7 @@ def test_log_into_the_piped_standard_input_is_refused(published_weights, data_di
         2, f"error: {name}: --log would write into standard input, the source; give another file\n")
 
 
+@pytest.mark.slow  # (default run's time: 5 s)
 def test_log_into_the_source_fifo_is_refused_as_the_source(published_weights, data_dir, tmp_path):
     """It was "a FIFO that nothing reads; start its reader first"."""
     fifo = tmp_path / "feed"

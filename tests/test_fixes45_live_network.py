@@ -81,6 +81,7 @@ def captured_until_ended(source, timeout: float = 15.0) -> tuple[Capture, list[t
     return capture, lines, latest[1].index if latest else 0
 
 
+@pytest.mark.slow  # (default run's time: 4 s)
 def test_a_source_url_s_password_is_said_in_no_line(tmp_path, run_cli, weights_env, data_dir):
     """The start, source-lost, source-reconnected and source-rewound lines (stderr and --log) named
     the URL with its password; the URL FFmpeg is given keeps it (the server asks for it)."""

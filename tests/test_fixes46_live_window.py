@@ -9,6 +9,7 @@ import sys
 import threading
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from test_live_window import display  # noqa: F401 (a private Xvfb display, as a fixture)
@@ -95,6 +96,7 @@ window.close()
 """
 
 
+@pytest.mark.slow  # (default run's time: 4 s)
 def test_leaving_fullscreen_fits_the_window_to_a_view_chosen_meanwhile(display, tmp_path):  # noqa: F811
     """`f o o f`: side by side chosen in fullscreen (not fitted there), then fullscreen off, left
     both views squeezed into the single view's window."""
@@ -102,6 +104,7 @@ def test_leaving_fullscreen_fits_the_window_to_a_view_chosen_meanwhile(display, 
     assert widths[-1] == 2 * widths[0], widths
 
 
+@pytest.mark.slow  # (default run's time: 4 s)
 def test_side_by_side_keeps_the_window_within_the_screen(display, tmp_path):  # noqa: F811
     """A window made 1080x720 on a 1280x720 screen: `o o` made it 2160 wide, past the screen's edge."""
     widths = window_widths(display, tmp_path, "oo", "1080x720")

@@ -179,6 +179,7 @@ def test_a_full_home_builds_the_engine_in_a_temporary_folder(home_env, disk):
     assert not [p for p in home.rglob("*") if p.is_file()]  # no half-written engine in the cache
 
 
+@pytest.mark.slow  # (default run's time: 3 s)
 def test_a_home_named_by_the_variable_is_never_swapped(home_env, tmp_path):
     """$REALTIME_ADAIN_HOME set to a read-only folder: the rule stays (used or refused, never
     replaced by a temporary one): the error (the CLI's one `error:` line) names the engine cache

@@ -128,6 +128,7 @@ def test_every_api_refusal_is_json(stylizer, data_dir, tmp_path):
         assert text.startswith("{") and isinstance(json.loads(text)["error"], str), answers
 
 
+@pytest.mark.slow  # (default run's time: 3 s)
 def test_doctor_names_a_cache_folder_it_cannot_read(tmp_path):
     """An engine cache folder without read permission was "check failed  PermissionError: ...
     -> this is a bug or a broken install": it is the setup. (As root, run with the override of

@@ -88,6 +88,7 @@ def test_pil_images_in_odd_modes(stylizer, style):
         stylizer.stylize_image(cut, style)
 
 
+@pytest.mark.slow  # (default run's time: 4 s)
 def test_a_generator_error_propagates_as_itself(stylizer, style):
     def frames():
         yield np.zeros((8, 8, 3), np.uint8)
@@ -111,6 +112,7 @@ def odd_styles(style):
     ]
 
 
+@pytest.mark.slow  # (default run's time: 4 s)
 def test_style_stats_a_caller_built_are_checked(stylizer, style):
     image = np.zeros((8, 8, 3), np.uint8)
     for bad, error, word in odd_styles(style):

@@ -79,6 +79,7 @@ def test_weights_that_do_not_fit_in_memory_are_not_called_unreadable(env, publis
     assert b"not a readable weights file" not in done.stderr
 
 
+@pytest.mark.slow  # (default run's time: 3 s)
 def test_reading_weights_takes_address_space_for_the_file_not_for_the_largest_allowed(env, published_weights):
     """The 80 MB VGG within 512 MB more address space: the read asked for the 2 GiB bound at once, so
     it failed under `ulimit -v` (the 5-6 GiB limits of the out-of-memory tests stopped there first)."""

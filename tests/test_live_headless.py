@@ -44,6 +44,7 @@ def free_udp_port() -> int:
         return sock.getsockname()[1]
 
 
+@pytest.mark.slow  # (default run's time: 5 s)
 def test_stream_over_udp_is_received_by_a_pyav_reader(run_cli, weights_env, data_dir, styles, one_thread):
     port = free_udp_port()
     received: list[tuple[int, int]] = []

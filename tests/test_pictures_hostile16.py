@@ -27,6 +27,7 @@ def written(pattern: Path, frames: int, start: int = 1) -> PictureOutput:
     return output
 
 
+@pytest.mark.slow  # (default run's time: 4 s)
 def test_a_folder_named_like_a_picture_is_refused_before_any_work(run_cli, weights_env, style, tmp_path):
     """`-o 'out/g_%04d.png'` where out/g_0003.png is a folder: the run stylized every frame, renamed
     g_0001 and g_0002 over an earlier run's, then failed on the folder ("Is a directory")."""

@@ -544,6 +544,7 @@ def test_silent_client_is_closed_after_the_idle_timeout(stylizer, registry, one_
     assert left == 0 and waited < 5
 
 
+@pytest.mark.slow  # (default run's time: 5 s)
 @WEBRTC
 def test_client_that_vanishes_is_cleaned_up(stylizer, registry, tmp_path):
     """A client process killed outright (no goodbye on any layer) is removed by the idle timeout."""

@@ -96,6 +96,7 @@ def wait_until_importing_torch(process: subprocess.Popen) -> None:
 @pytest.mark.parametrize("command", ["video", "export", "live"])
 @pytest.mark.parametrize("sig, code, said", [  # (4-6 s each: SIGINT at start-up runs by default in test_interrupts21)
     pytest.param(signal.SIGINT, 130, "interrupted", marks=pytest.mark.slow), (signal.SIGTERM, 143, "terminated")])
+@pytest.mark.slow_cases('15-143-terminated-live', '15-143-terminated-export')  # (default run's time: 4 s)
 def test_signal_at_start_up_is_one_line(env, video_args, tmp_path, command, sig, code, said):
     args = {
         "video": video_args,
@@ -110,6 +111,7 @@ def test_signal_at_start_up_is_one_line(env, video_args, tmp_path, command, sig,
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
 
 
+@pytest.mark.slow  # (default run's time: 3 s)
 def test_signal_while_loading_weights_is_one_line(env, video_args, tmp_path):
     """A little later: the command runs (weights, styles, encoder checks); still one line, nothing written."""
     process = spawn(video_args, env, tmp_path)

@@ -109,6 +109,7 @@ def run_tensorrt(env: dict[str, str], home: Path, prefix: tuple[str, ...] = ()) 
     return note
 
 
+@pytest.mark.slow  # (default run's time: 4 s)
 def test_a_read_only_home_builds_the_tensorrt_engine_in_a_temporary_folder(home_env, tmp_path):
     """$HOME read-only, $REALTIME_ADAIN_HOME unset: the ONNX engine built in a temporary folder,
     but the TensorRT engine stopped with "the engine cache is not writable", after loading the
@@ -118,6 +119,7 @@ def test_a_read_only_home_builds_the_tensorrt_engine_in_a_temporary_folder(home_
     assert note.startswith(f"note: {home}/.cache/realtime-adain/engines: the engine cache is not writable "), note
 
 
+@pytest.mark.slow  # (default run's time: 3 s)
 def test_a_full_home_builds_the_tensorrt_engine_in_a_temporary_folder(home_env, disk):
     """$HOME on a full disk: the TensorRT engine's build failed with "No space left on device"
     (after minutes of building, on a GPU); now it goes into a temporary folder, said in one note."""

@@ -70,6 +70,7 @@ def test_image_at_a_low_soft_limit_raises_it(data_dir, published_weights, tmp_pa
     assert out.stat().st_size > 0
 
 
+@pytest.mark.slow  # (default run's time: 4 s)
 def test_video_at_a_limit_without_room_for_its_threads_runs_with_one_thread_each(data_dir, published_weights,
                                                                                 tmp_path):
     """`video` under `ulimit -u` with room for its stages but not for the pools: x264 did not open

@@ -103,6 +103,7 @@ def spoil_five(content: Path) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("workers", ["0", pytest.param("2", marks=pytest.mark.slow)])  # (4-13 s each)
+@pytest.mark.slow_cases('0')  # (default run's time: 5 s)
 def test_files_going_bad_mid_run_are_skipped(train_tool, small_dataset, published_weights, one_thread,
                                              change_at_first_checkpoint, workers):
     """Deleted, truncated, overwritten, a folder, a FIFO since the listing: each warned once, the

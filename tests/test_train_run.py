@@ -221,6 +221,7 @@ def test_run_log_survives_an_empty_log_file(tmp_path):
 # SIGINT is slow-only: it takes the same path as SIGTERM, and the default run must stay short
 @pytest.mark.parametrize("sig, code, said", [(signal.SIGTERM, 143, "terminated"),
                                              pytest.param(signal.SIGINT, 130, "interrupted", marks=pytest.mark.slow)])
+@pytest.mark.slow_cases('15-143-terminated')  # (default run's time: 7 s)
 def test_a_signal_stops_training_with_one_line_and_the_checkpoint_resumes(
     train_tool, published_weights, data_dir, tmp_path, one_thread, sig, code, said
 ):

@@ -135,6 +135,7 @@ def limited(stack_kib: int, memory_kib: int):
     return apply
 
 
+@pytest.mark.slow  # (default run's time: 4 s)
 def test_threads_that_cannot_start_are_named_not_taken_for_damage(weights_env, data_dir, style, tmp_path):
     """Where FFmpeg cannot start its threads (EAGAIN), the run said "241 damaged video packets
     skipped" then "the video has no frames" (the decoder did not open, each packet failed). Now one
@@ -209,6 +210,7 @@ def with_a_jump(path: Path, codec: str, jump_s: float) -> Path:
     return path
 
 
+@pytest.mark.slow  # (default run's time: 3 s)
 def test_a_gap_of_hours_in_the_sound_is_not_filled(run_cli, weights_env, style, tmp_path):
     """A damaged timestamp three hours on: the .avi of a 400 KB file became 2 GB of silence, held in
     memory at once (2.8 GB); copied AC-3 took 1.3 GB. Gaps longer than LONGEST_FILLED_GAP are left

@@ -17,6 +17,7 @@ from test_hostile_environment import limit_address_space
 from video_samples import probe, write_video
 
 
+@pytest.mark.slow  # (default run's time: 3 s)
 def test_video_lowers_a_batch_over_the_pixel_budget_and_says_so(weights_env, run_cli, tmp_path, data_dir):
     """`--batch 8` of 48x32 frames (1536 pixels each) with `--max-pixels 4000`: two frames a call,
     said in one line; the output has every frame."""

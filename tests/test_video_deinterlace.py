@@ -137,6 +137,7 @@ def test_the_reader_gives_the_stylizer_whole_pictures(tmp_path):
     assert whole > combed + 3, (combed, whole)
 
 
+@pytest.mark.slow  # (default run's time: 3 s)
 def test_video_deinterlaces_a_camcorder_clip_keeping_timing_and_sound(run_cli, weights_env, style, tmp_path):
     """An AVCHD camcorder's .mts (BDAV MPEG-TS, interlaced H.264, AC-3): every frame, its time and
     the AC-3 bytes come out; the note says what was done and how to turn it off."""

@@ -131,6 +131,7 @@ def test_a_stream_ffmpeg_cannot_decode_is_left_out_and_said(seeds, worker, tmp_p
     assert "no codec FFmpeg knows" in (tmp_path / "log.txt").read_text()
 
 
+@pytest.mark.slow  # (default run's time: 3 s)
 def test_a_video_stream_ffmpeg_cannot_decode_is_refused_in_one_line(seeds, worker, tmp_path):
     source = tmp_path / "in.mkv"
     source.write_bytes(mutate(seeds["vp9_opus"].read_bytes(), FOUND["unknown_video_codec"][1]))
@@ -199,7 +200,7 @@ INFLATED = [
     'many_subtitles.mkv->.mp4',
     'giant.mp4->same',
     'rate_1e9.y4m->.mp4')
-@pytest.mark.slow_cases('giant.y4m->.mkv', 'wide.y4m->.mkv', 'large_attachment.mkv->same')  # (default run's time: the other inflated sizes stay)
+@pytest.mark.slow_cases('rate_1e9.y4m->.mp4', 'many_audio.mkv->same', 'giant.y4m->.mkv', 'wide.y4m->.mkv', 'large_attachment.mkv->same')  # (default run's time: the other inflated sizes stay)
 def test_inflated_sizes_are_bounded(name, ext, seeds, worker, tmp_path):
     (tmp_path / "in").mkdir()
     (tmp_path / "run").mkdir()

@@ -160,7 +160,7 @@ BECOMES = {
 @pytest.mark.parametrize("name", [  # (5-11 s each: two kinds of sound run by default)
     pytest.param(name, marks=pytest.mark.slow) if name in {"wmav2", "nellymoser", "pcm_dvd", "pcm_bluray-24"} else name
     for name in UNCOPYABLE])
-@pytest.mark.slow_cases('s302m')
+@pytest.mark.slow_cases('flac-24', 's302m')
 def test_sound_a_container_cannot_copy_is_converted_losslessly_where_it_can(name, run_cli, weights_env, style,
                                                                            tmp_path):
     """WMA, Nellymoser, DVD and Blu-ray PCM into .mkv went to AC-3 (a second lossy generation;

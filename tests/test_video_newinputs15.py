@@ -16,6 +16,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+import pytest
 
 from cli_support import one_error_line
 from realtime_adain.video.deinterlace import Deinterlacer
@@ -92,6 +93,7 @@ def test_a_sequence_whose_first_file_is_empty_is_one_line(run_cli, weights_env, 
     assert "its first file, f_00001.png, is empty" in one_error_line(err, code)
 
 
+@pytest.mark.slow  # (default run's time: 4 s)
 @PROCESS_LIMIT_GROUP  # (runs as nobody: it counts against the `ulimit -u` tests' limit, run in turn)
 def test_an_unreadable_picture_is_one_line(weights_env, style):
     """FFmpeg ended the clip at an unreadable picture without a word: 2 of 6 frames (an

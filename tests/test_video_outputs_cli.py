@@ -100,7 +100,7 @@ def run_subprocess(args, env_weights, timeout):
 
 
 @pytest.mark.parametrize("codec, width, height", [("libx265", 40, 20), ("libsvtav1", 100, 8)])
-@pytest.mark.slow_cases('libx265-40-20')  # (default run's time: SVT-AV1 stays)
+@pytest.mark.slow_cases('libsvtav1-100-8', 'libx265-40-20')  # (default run's time: SVT-AV1 stays)
 def test_picture_sizes_an_encoder_crashes_or_hangs_on_are_one_line(tmp_path, weights_env, style, codec,
                                                                    width, height):
     """x265 at 40x20 aborted the process ("corrupted size vs. prev_size", exit -6); SVT-AV1 at

@@ -135,6 +135,7 @@ def test_a_display_rotation_change_turns_every_frame_as_the_first(tmp_path, caps
     assert "the display rotation changes mid-stream, from 90 to 0 degrees" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # (default run's time: 3 s)
 def test_another_codec_on_the_same_stream_ends_the_video_with_one_note(tmp_path, capsys):
     """H.264 then MPEG-2 on one MPEG-TS PID: FFmpeg decodes the second as H.264 and cannot (its
     output ends at the join). The decoder's noise from the MPEG-2 keyframe was given as a last

@@ -100,6 +100,7 @@ def test_what_pictures_cannot_take_is_one_line(run_cli, weights_env, style, tmp_
     assert message in one_error_line(err, code) and not any(tmp_path.glob("f_*"))
 
 
+@pytest.mark.slow  # (default run's time: 4 s)
 def test_the_python_api_writes_pictures(weights_env, data_dir, tmp_path):
     import realtime_adain as ra
 

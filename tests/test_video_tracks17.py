@@ -129,7 +129,7 @@ def covers(tmp_path_factory) -> dict[str, Path]:
             "cut bytes": damaged}
 
 
-@pytest.mark.slow_cases(".mov")  # (the default run time: .mp4 keeps the same path)
+@pytest.mark.slow_cases('.mp4', ".mov")  # (the default run time: .mp4 keeps the same path)
 @pytest.mark.parametrize("suffix", [".mp4", ".mov"])
 def test_gopro_telemetry_is_kept_byte_for_byte_in_mp4_and_mov(run_cli, weights_env, style, tmp_path, gopro, suffix):
     """The telemetry track (GPS, gyro) was left out with a note; `ffmpeg -map 0 -c copy` keeps it:

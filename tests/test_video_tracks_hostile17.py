@@ -170,7 +170,7 @@ def test_klv_outside_a_segment_is_named_as_an_empty_stream_in_ts(run_cli, weight
 
 
 @pytest.mark.parametrize("suffix", [".mp4", ".ts"])
-@pytest.mark.slow_cases('.ts')  # (default run's time: .mp4 stays)
+@pytest.mark.slow_cases('.mp4', '.ts')  # (default run's time: .mp4 stays)
 def test_data_over_before_the_first_picture_is_left_out(run_cli, weights_env, style, tmp_path, suffix):
     """Telemetry recorded before the first picture (the pictures from 2 s, packets each second
     from 0) was squeezed in at zero a tick apart ("packet timestamps that do not increase; moving
