@@ -61,6 +61,7 @@ def test_json_names_are_utf8_in_a_c_locale_without_utf8_mode(env, data_dir, tmp_
 
 @pytest.mark.parametrize("command", [["engines", "list", "--json"],
                                      pytest.param(["doctor", "--json"], marks=pytest.mark.slow)])  # (10 s: every probe)
+@pytest.mark.slow_cases('command0')  # (default run's time: 5 s)
 def test_listings_name_folders_in_utf8_in_a_c_locale_without_utf8_mode(env, tmp_path, command):
     """The same escapes in `engines list --json` and `doctor --json`, for a $REALTIME_ADAIN_HOME
     named "hé": "h\\udcc3\\udca9" in every folder they name."""

@@ -128,6 +128,7 @@ def test_sound_that_cannot_be_re_encoded_as_its_first_kind_is_copied_with_a_note
 
 
 @pytest.mark.parametrize("ext", ["mov", "mp4"])
+@pytest.mark.slow_cases('mp4')  # (default run's time: 2 s)
 def test_a_held_final_frame_keeps_the_track_to_its_end(run_cli, weights_env, style, tmp_path, ext):
     """A final frame held 1.1 s (a screen recording, a slideshow): its packet, decoded at an earlier
     picture's time by x264's B-frame delay, ended the track at 3.0 s where the input lasts 4.0 s

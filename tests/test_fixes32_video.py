@@ -66,6 +66,7 @@ def test_an_avi_preview_and_segment_keep_the_same_times(run_cli, weights_env, st
     assert len(segment) == len([time for time in whole if time >= 1 - 1e-3])
 
 
+@pytest.mark.slow  # (default run's time: 3 s)
 def test_avi_without_reordering_keeps_libavformats_times(run_cli, weights_env, style, tmp_path):
     """MPEG-4 Part 2 with B-frames (a decoder delay of one) and MJPEG (none) were right: unchanged."""
     for codec in (["-c:v", "mpeg4", "-bf", "2"], ["-c:v", "mjpeg"]):
@@ -92,6 +93,7 @@ def test_a_sample_rate_the_encoder_lacks_is_said_in_the_note(rate, suffix, codec
     assert rates == [str(made)]
 
 
+@pytest.mark.slow  # (default run's time: 2 s)
 def test_avi_pictures_past_the_held_bytes_keep_distinct_times(run_cli, weights_env, style, tmp_path, monkeypatch):
     """Where more than `SLOT_HELD_BYTES` of sound lie between pictures (a pause in a variable-rate
     recording), the picture waiting took libavformat's guess, a time already given to the one

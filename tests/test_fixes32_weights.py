@@ -217,6 +217,7 @@ def test_messages_name_what_is_wrong(published_weights, run_cli, monkeypatch, tm
     assert code == 1 and f"path    {tmp_path}\n" in out and "status  not usable: a folder, not a weights file" in out, out
 
 
+@pytest.mark.slow  # (default run's time: 3 s)
 def test_doctor_with_a_read_only_weights_folder_says_where_a_download_can_go(published_weights, tmp_path):
     """It said to run `weights download`, which cannot save in that folder."""
     prefix = as_user_without_home()

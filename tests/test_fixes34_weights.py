@@ -55,6 +55,7 @@ def assert_onnx_cannot_run(run_cli, data_dir, tmp_path, why: str, image: bool = 
         assert why in one_error_line(err, code), err
 
 
+@pytest.mark.slow  # (default run's time: 3 s)
 def test_doctor_says_onnx_cannot_be_built_where_a_file_is_the_engine_cache(engine_checks, run_cli, data_dir, monkeypatch, tmp_path):
     """The cache was flagged, but the engines section still said "onnx on cpu  runs"."""
     (tmp_path / "engines").write_text("x")
@@ -67,6 +68,7 @@ def test_doctor_says_onnx_cannot_be_built_where_a_file_is_the_engine_cache(engin
     assert_onnx_cannot_run(run_cli, data_dir, tmp_path, "not writable")
 
 
+@pytest.mark.slow  # (default run's time: 3 s)
 def test_doctor_calls_a_read_only_engine_cache_a_problem(engine_checks, run_cli, data_dir, monkeypatch, tmp_path):
     """A read-only cache was a note ("-"), "onnx on cpu runs" and "problems: none"; then
     `--engine onnx` and `export` failed: "the engine cache is not writable"."""
@@ -166,7 +168,7 @@ def test_a_server_sending_on_past_the_size_is_not_a_contradiction(synthetic_rele
 
 
 @pytest.mark.parametrize("home", [True, False])
-@pytest.mark.slow_cases('True')  # (default run's time: False stays)
+@pytest.mark.slow_cases('False', 'True')  # (default run's time: False stays)
 def test_the_closing_note_names_settings_that_find_the_files(mirror, run_cli, monkeypatch, tmp_path, home):
     """$REALTIME_ADAIN_HOME was offered for any --dir; it finds only HOME/weights."""
     for variable in ("REALTIME_ADAIN_VGG", "REALTIME_ADAIN_DECODER"):

@@ -74,6 +74,7 @@ def test_notes_and_errors_name_the_api_not_the_cli(stylizer, clip, tmp_path, cap
             read(clip)
 
 
+@pytest.mark.slow  # (default run's time: 2 s)
 def test_over_the_pixel_budget_the_size_that_fits_is_given(stylizer, clip, tmp_path, run_cli, weights_env):
     """At size 0 (the picture's own) the hint was 'lower size', which has nothing to lower."""
     with pytest.raises(UserError, match=r"64x48 \(full size\), over the budget of 1000 pixels "

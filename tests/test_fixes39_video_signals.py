@@ -119,6 +119,7 @@ def test_a_signal_an_inner_guard_held_is_the_enclosing_guards_first():
     assert finished == [True] and outer.held == [signal.SIGINT]
 
 
+@pytest.mark.slow  # (default run's time: 2 s)
 def test_a_note_from_another_thread_goes_on_when_the_bars_lock_was_left_taken(capsys):
     """tqdm's `refresh` releases its lock in no `finally`: a thread interrupted there keeps it,
     and a note from another thread (the encoder's) waited for it for ever."""

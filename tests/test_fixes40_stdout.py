@@ -13,7 +13,7 @@ from weights_server import release_bytes  # noqa: F401  (fixture)
 
 @pytest.mark.parametrize("command", [["engines", "list"], ["engines", "list", "--json"], ["weights", "info"],
                                      pytest.param(["doctor", "--json"], marks=pytest.mark.slow)])
-@pytest.mark.slow_cases('command0', 'command2')  # (default run's time: 3 s)
+@pytest.mark.slow_cases('command1', 'command0', 'command2')  # (default run's time: 3 s)
 def test_a_report_to_a_full_disk_names_standard_output(command, tmp_path):
     """`doctor --json >/dev/full` (and `engines list`, `weights info`) ended "error: No space left
     on device", naming nothing: the print's OSError carries no file name (h5)."""

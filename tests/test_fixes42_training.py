@@ -40,6 +40,7 @@ def test_a_decoder_file_of_another_run_beside_the_trainer_state_is_refused(train
     assert not checkpoint.decoder_file(run / "checkpoints", 2).exists()
 
 
+@pytest.mark.slow  # (default run's time: 2 s)
 def test_an_unreadable_newest_checkpoint_names_the_one_before_it(train_tool, finished_run, tmp_path, one_thread):
     """A power loss left the newest pair empty: --resume stopped at it, without naming the earlier
     pair that moving it away resumes from."""

@@ -23,7 +23,7 @@ def video_track(path: Path) -> tuple[Fraction, int]:
 
 
 @pytest.mark.parametrize("bframes", [3, 0])
-@pytest.mark.slow_cases('0')  # (default run's time: 3 stays)
+@pytest.mark.slow_cases('3', '0')  # (default run's time: 3 stays)
 def test_a_start_inside_a_picture_keeps_the_video_to_the_inputs_end(run_cli, weights_env, data_dir, tmp_path,
                                                                     bframes):
     source = tmp_path / "clip.mp4"  # 2 s at 30 fps in 1/15360: a picture is 512 ticks

@@ -69,6 +69,7 @@ def test_bench_live_measures_a_second_at_least(run_cli):
     assert "argument --seconds: 0.5 is outside [1, 86400] seconds" in one_error_line(err, code)
 
 
+@pytest.mark.slow  # (default run's time: 2 s)
 def test_bench_live_takes_a_fractional_source_rate(run_cli, weights_env, tmp_path, one_thread):
     """As `bench serve --fps` does (it said "'29.97' is not a whole number")."""
     code, _, err = run_cli("bench", "live", "--source-fps", "29.97", "--seconds", "1", "--warmup", "0", "--size", "32",

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import sys
 
+import pytest
+
 from realtime_adain.cli import main as cli_main
 from video_samples import gradient_frames, write_video
 
 
+@pytest.mark.slow  # (default run's time: 3 s)
 def test_a_report_to_a_full_stdout_says_the_outputs_made_and_not_tried(weights_env, data_dir, tmp_path, one_thread,
                                                                         capsys, monkeypatch):
     """`video a.mp4 b.mp4 --json >/dev/full` said the first output was written and nothing of the

@@ -64,6 +64,7 @@ def test_undecodable_surround_truehd_is_said_so_not_damaged(run_cli, weights_env
             and "): .mp4 gets no sound of it (.mkv copies it as it is)" in err), err
 
 
+@pytest.mark.slow  # (default run's time: 2 s)
 def test_a_change_of_copied_sounds_kind_is_noted_with_the_inputs_name(run_cli, weights_env, style, tmp_path):
     """Joined AAC, 48 then 44.1 kHz, copied into .mkv: the note began "stream #1: the sound changes
     mid-stream", the one note of a batch without its file's name."""

@@ -145,6 +145,7 @@ def read_only_home(tmp_path: Path) -> tuple[Path, tuple[str, ...]]:
     return home, prefix
 
 
+@pytest.mark.slow  # (default run's time: 3 s)
 def test_a_read_only_home_builds_the_engine_in_a_temporary_folder(home_env, tmp_path):
     """$HOME read-only, $REALTIME_ADAIN_HOME unset: `--engine onnx` stopped with "the engine
     cache is not writable", while the style cache went on without its cache. The engine is a

@@ -123,6 +123,7 @@ OPTIONS = {
 PAIRS = [(command, option) for command, options in OPTIONS.items() for option in options]
 
 
+@pytest.mark.slow  # (default run's time: 3 s)
 @FUZZ
 @given(pair=st.sampled_from(PAIRS), value=NUMBERISH, joined=st.booleans())
 @example(pair=("video", "--bitrate"), value="9" * 400, joined=False)

@@ -73,6 +73,7 @@ def load_weights_with_headroom(env, path: Path, mebibytes: int) -> subprocess.Co
                           env=env, capture_output=True, timeout=60)
 
 
+@pytest.mark.slow  # (default run's time: 2 s)
 def test_weights_that_do_not_fit_in_memory_are_not_called_unreadable(env, published_weights):
     done = load_weights_with_headroom(env, published_weights[0], 16)  # 16 MB more: not an 80 MB VGG
     assert_one_error_line(done, "out of memory while loading the weights")
@@ -182,6 +183,7 @@ def test_the_thread_limit_is_one_line(env):
     assert b"ulimit -u" in done.stderr
 
 
+@pytest.mark.slow  # (default run's time: 2 s)
 def test_a_setting_torch_refuses_while_importing_is_one_line(env, inputs, tmp_path):
     """`PYTORCH_JIT=junk`: torch raised ValueError from its import, a traceback."""
     done = run(["image", inputs[0], "-s", inputs[1], "--size", "64", "-o", tmp_path / "out.png"],

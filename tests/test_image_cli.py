@@ -79,6 +79,7 @@ def test_single_image_matches_stylizer(weights_env, run_cli, data_dir, tmp_path,
     np.testing.assert_array_equal(read_image(out), expected)
 
 
+@pytest.mark.slow  # (default run's time: 3 s)
 def test_odd_size_kept_at_native_processing(weights_env, run_cli, data_dir, tmp_path):
     odd = tmp_path / "odd.png"
     cv2.imwrite(str(odd), cv2.resize(cv2.imread(str(data_dir / "content" / "flowers.jpg")), (517, 333)))

@@ -126,6 +126,7 @@ def test_window_without_a_display_is_one_clear_line(run_cli, weights_env, data_d
     assert code == 2 and "no display" in err
 
 
+@pytest.mark.slow  # (default run's time: 2 s)
 def test_live_benchmark_reports_fps_and_latency(run_cli, weights_env, one_thread):
     import json
 

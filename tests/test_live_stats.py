@@ -5,6 +5,7 @@ from __future__ import annotations
 import tracemalloc
 
 import numpy as np
+import pytest
 
 from realtime_adain.live.stats import FPS_WINDOW, LATENCY_WINDOW, LatencyHistogram, SessionStats
 
@@ -19,6 +20,7 @@ def synthetic_latencies(count: int) -> np.ndarray:
     return latencies
 
 
+@pytest.mark.slow  # (default run's time: 3 s)
 def test_session_stats_stay_bounded_and_report_the_full_sessions_figures():
     latencies = synthetic_latencies(FRAMES)
     shown_at = 100.0 + np.arange(FRAMES) / RATE  # display times we control, monotonic like time.monotonic()

@@ -122,7 +122,7 @@ def test_progressive_udp_stream_has_no_interlace_note(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("name", ["frag.mp4", "hls/index.m3u8"])
-@pytest.mark.slow_cases('frag.mp4')  # (default run's time: HLS stays)
+@pytest.mark.slow_cases('hls/index.m3u8', 'frag.mp4')  # (default run's time: HLS stays)
 def test_recording_over_http_plays_at_its_rate_and_loops(tmp_path, name):
     """A file behind a URL is not paced by a sender: it was decoded as fast as the CPU went (a
     4 s clip in a blink, the stylizer skipping nearly all of it) and its end was a lost source

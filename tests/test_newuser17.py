@@ -144,6 +144,7 @@ def test_every_benchmark_takes_json(run_cli, tmp_path, target):
     assert code == 2 and one_error_line(err) == f"error: {tmp_path}: is a folder; give a file name" and not out
 
 
+@pytest.mark.slow  # (default run's time: 2 s)
 def test_bench_live_writes_its_json_file(run_cli, weights_env, tmp_path, one_thread):
     code, out, err = run_cli("bench", "live", "--seconds", "1", "--warmup", "0", "--size", "32", "--resolution", "64x48",
                              "--stabilize", "off", "--json", tmp_path / "live.json")

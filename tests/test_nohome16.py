@@ -69,6 +69,7 @@ def test_serve_without_a_home_answers(env, data_dir):
     assert os.listdir(env["TMPDIR"]) == []
 
 
+@pytest.mark.slow  # (default run's time: 3 s)
 def test_an_installed_engine_cache_without_a_home_is_temporary(env):
     """An installed package (no checkout `engines/`) keeps engines in the per-user cache folder:
     for a user with no home `--engine onnx` stopped before the export; now a temporary folder,

@@ -527,6 +527,7 @@ def test_requests_other_sites_could_send_are_refused(stylizer, data_dir, tmp_pat
     assert len(registry) == 3  # the uploads from the server's own origin, no other
 
 
+@pytest.mark.slow  # (default run's time: 2 s)
 @WEBRTC
 def test_silent_client_is_closed_after_the_idle_timeout(stylizer, registry, one_thread):
     async def main():
@@ -698,6 +699,7 @@ def test_unusable_certificate_or_port_is_one_line(run_cli, weights_env, data_dir
     assert "serving on" not in out
 
 
+@pytest.mark.slow  # (default run's time: 3 s)
 def test_missing_extra_is_one_line(weights_env, data_dir, tmp_path):
     (tmp_path / "sitecustomize.py").write_text(
         "import sys\nclass Block:\n    def find_spec(self, name, path=None, target=None):\n"

@@ -53,6 +53,7 @@ async def post_offer(url: str, sdp: str, source: str | None = None) -> tuple[int
             return response.status, await response.json()
 
 
+@pytest.mark.slow  # (default run's time: 2 s)
 def test_a_peer_that_never_connects_gives_its_slot_back(stylizer, registry, capsys):
     """An answered offer whose peer never connects held its slot until the idle timeout (60 s):
     four such offers locked everyone out for a minute, again and again. Now it is closed once

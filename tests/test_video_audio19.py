@@ -41,6 +41,7 @@ AAC_CHANGES = {
 
 @pytest.mark.parametrize("change, ext", [("rate", "mp4"), ("rate", "mkv"),
                                          pytest.param("channels", "mov", marks=pytest.mark.slow)])  # (4-8 s)
+@pytest.mark.slow_cases('rate-mkv')  # (default run's time: 2 s)
 def test_joined_aac_that_changes_kind_keeps_its_pitch_and_decodes(change, ext, run_cli, weights_env, style,
                                                                   tmp_path):
     """MPEG-TS clips joined at 48 then 44.1 kHz, or 2.0 then 5.1 (an ad break), their AAC copied:

@@ -52,6 +52,7 @@ def test_a_batch_the_machine_cannot_hold_names_the_batch(published_weights, tmp_
             assert done.returncode == 0 and len(probe(out).pts) == 1, done.stderr
 
 
+@pytest.mark.slow  # (default run's time: 2 s)
 def test_stylize_frames_cuts_batches_at_max_pixels(stylizer, one_thread):
     """The Python API: `batch=64` of 32x32 frames with `max_pixels=2048` gives the network two
     frames at a time (it took 64); the results are those of one frame at a time."""

@@ -165,6 +165,7 @@ def test_an_flv_whose_sound_tags_all_say_zero_plays_them_one_after_another(folde
     assert within_a_millisecond(late, frames_and_sound(flv, start=Fraction(1))[1]) and len(late) == 49
 
 
+@pytest.mark.slow  # (default run's time: 2 s)
 def test_a_late_start_of_an_flv_at_zero_keeps_the_sound_under_its_pictures(run_cli, weights_env, style, folder, flv):
     """`video --start 1` of that FLV: the output had 1 s of pictures and no sound at all. Its
     sound now lasts as long as its pictures (1 s), and FFmpeg plays the file."""

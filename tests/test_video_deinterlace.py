@@ -154,6 +154,7 @@ def test_video_deinterlaces_a_camcorder_clip_keeping_timing_and_sound(run_cli, w
     assert "interlaced" not in quiet, quiet
 
 
+@pytest.mark.slow  # (default run's time: 2 s)
 def test_a_progressive_file_gets_no_note(run_cli, weights_env, style, tmp_path):
     source = tmp_path / "progressive.mp4"
     ffmpeg("-f", "lavfi", "-i", MOVING, *LOSSLESS_X264, source)

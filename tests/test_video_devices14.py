@@ -64,6 +64,7 @@ def gopro(path: Path) -> Path:
     return path
 
 
+@pytest.mark.slow  # (default run's time: 3 s)
 def test_a_gopro_files_telemetry_and_timecode_are_kept(run_cli, weights_env, style, tmp_path):
     """The telemetry track (GPS, gyro) was left out; it is copied as its `gpmd` track (see
     tests/test_video_tracks17.py). The timecode track's time travels as the video's timecode (the
@@ -78,6 +79,7 @@ def test_a_gopro_files_telemetry_and_timecode_are_kept(run_cli, weights_env, sty
                                                                              "00:00:10:00"]
 
 
+@pytest.mark.slow  # (default run's time: 2 s)
 def test_cover_art_beside_the_video_is_kept(run_cli, weights_env, style, tmp_path):
     """An MP4 from a web app or a music-video download with a thumbnail (an attached picture)
     beside its video: the picture was left out without a word; it is the output's cover, as
@@ -136,6 +138,7 @@ def test_chapters_are_kept_and_their_track_not_named_as_left_out(ext, run_cli, w
         assert [chapter["metadata"]["title"] for chapter in container.chapters()] == ["One", "Two"]
 
 
+@pytest.mark.slow  # (default run's time: 2 s)
 def test_an_iphone_hdr_clip_turned_with_a_timecode_keeps_all(run_cli, weights_env, style, tmp_path):
     """HEVC 10-bit ('hvc1'), HLG over BT.2020, shot in portrait (a 90 degree display matrix), with a
     timecode track: every frame upright, tone-mapped to SDR and tagged BT.709 (test_video_hdr17),

@@ -42,6 +42,7 @@ def test_a_slideshow_keeps_its_pauses_in_an_avi_with_sound(run_cli, weights_env,
 
 @pytest.mark.parametrize("out_name, options", [("out.avi", ()),  # (3-7 s each)
                                                pytest.param("out.ts", ("--codec", "mpeg2video"), marks=pytest.mark.slow)])
+@pytest.mark.slow_cases('out.avi-options0')  # (default run's time: 3 s)
 def test_film_rate_in_milliseconds_half_a_frame_in_keeps_every_frame(out_name, options, run_cli, weights_env, style,
                                                                      tmp_path):
     """23.976 fps in a .mkv (milliseconds) whose pictures start 21 ms in, after 48 kHz AAC's

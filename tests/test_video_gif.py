@@ -100,6 +100,7 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return 10 * np.log10(255 ** 2 / mse)
 
 
+@pytest.mark.slow  # (default run's time: 2 s)
 def test_each_frame_gets_its_own_palette(tmp_path, weights_env, run_cli, style, data_dir):
     """A GIF holds 256 colours a frame: from a palette made of each frame's own colours (FFmpeg's
     palettegen/paletteuse), the decoded GIF is close to the stylized frames (a lossless run of the

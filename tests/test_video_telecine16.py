@@ -154,6 +154,7 @@ def test_a_new_picture_size_in_film_mode_loses_no_frame():
     assert [(p.pts, p.width) for p in out] == [(f.pts, f.width) for f in frames]
 
 
+@pytest.mark.slow  # (default run's time: 2 s)
 def test_film_is_a_mode_of_the_command_line(run_cli, weights_env, style, dvd, tmp_path):
     """`video --deinterlace film` on a DVD's VOB: 48 frames at 24000/1001 in the output, as long as
     the input's, with its sound."""

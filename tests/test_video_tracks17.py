@@ -164,6 +164,7 @@ def test_gopro_telemetry_is_named_where_the_container_cannot_hold_it(run_cli, we
     # the first 40 frames (1.333 s): the second packet cut at the last picture's end
     (("--frames", "40"), [(0, 1, 0), (1, Fraction(1, 3), 1)]),
 ])
+@pytest.mark.slow_cases('extra1-expected1')  # (default run's time: 2 s)
 def test_telemetry_is_shifted_and_cut_with_the_pictures(run_cli, weights_env, style, tmp_path, gopro, extra,
                                                         expected):
     """A segment or a preview keeps the telemetry of its pictures, moved as they are moved, as

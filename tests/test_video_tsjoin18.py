@@ -128,6 +128,7 @@ def test_joined_ts_with_klv_into_mp4_keeps_its_length(run_cli, weights_env, styl
     assert_reads_cleanly(out)
 
 
+@pytest.mark.slow  # (default run's time: 2 s)
 def test_joined_ts_with_timed_id3(run_cli, weights_env, style, tmp_path):
     """Timed ID3 (HLS's metadata track) in the join, as KLV."""
     out = tmp_path / "out.ts"
@@ -137,6 +138,7 @@ def test_joined_ts_with_timed_id3(run_cli, weights_env, style, tmp_path):
     assert_reads_cleanly(out)
 
 
+@pytest.mark.slow  # (default run's time: 2 s)
 def test_joined_ts_with_dvb_subtitles(run_cli, weights_env, style, tmp_path):
     """DVB subtitles (a broadcast's) in the join, as KLV: each moves with the pictures."""
     out = tmp_path / "out.ts"
@@ -180,6 +182,7 @@ def assert_moved_alike(parts: list[Path], out: Path, kinds: tuple[str, ...] = ("
         assert max(amounts) - min(amounts) <= 2 * MS, (part, amounts)
 
 
+@pytest.mark.slow  # (default run's time: 2 s)
 def test_a_second_file_without_sound(run_cli, weights_env, style, tmp_path):
     """The second file has pictures and KLV only (same PIDs): its KLV comes before its pictures,
     so no sound or picture had told of the splice yet, and its first packet took the first file's
