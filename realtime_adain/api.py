@@ -31,7 +31,7 @@ from realtime_adain.settings import (DEFAULT_MAX_PIXELS, FLOW_MODES, STATS_MODES
                                      StyleSettings, VideoSettings, check_time, check_weights)
 from realtime_adain.stylizer import Stylizer
 from realtime_adain import notes
-from realtime_adain.video.formats import EncodeSettings
+from realtime_adain.video.encoder_settings import EncodeSettings
 from realtime_adain.video.picture_output import is_picture_pattern, picture_pattern_mistake
 from realtime_adain.video.sequence import check_framerate, find_sequence
 
@@ -84,7 +84,7 @@ def stylize_video(
     processing size (`size`), not scaled back to the input's display size."""
     from realtime_adain.output_checks import refuse_overwriting_inputs
     from realtime_adain.video.job import refuse_partial_over_inputs, stylize_file, stylize_videos
-    from realtime_adain.video.formats import check_encoder
+    from realtime_adain.video.encoder_check import check_encoder
     from realtime_adain.weights import files_used
 
     source, output = check_path(source, "source"), check_file_to_write(output, "output")

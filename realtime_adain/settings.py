@@ -356,7 +356,7 @@ class LiveSettings:
         if not self.window and not self.has_output:
             raise UserError("--no-window needs somewhere to send frames: -o FILE, --stream URL or --virtual-cam")
         if self.stream:
-            from realtime_adain.live.outputs import Streamer
+            from realtime_adain.live.streamer import Streamer
 
             Streamer.checked_scheme(self.stream)
 

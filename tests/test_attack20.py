@@ -18,7 +18,7 @@ import numpy as np
 
 from live_support import record_noise
 from realtime_adain.benchmarks.video import upscaled_copy
-from realtime_adain.live.outputs import Recorder
+from realtime_adain.live.recorder import Recorder
 from test_full_disk import disk, fill  # noqa: F401  (a fixture)
 from test_video_timing19 import clip, frames_and_sound
 from test_video_timing20 import cluster_timestamps, pictures_all_at_zero

@@ -11,7 +11,9 @@ import numpy as np
 import pytest
 
 from realtime_adain.errors import UserError
-from realtime_adain.video.formats import EncodeSettings, check_encoder, choose_pix_fmt
+from realtime_adain.video.encoder_check import check_encoder
+from realtime_adain.video.encoder_settings import EncodeSettings
+from realtime_adain.video.pixel_formats import choose_pix_fmt
 from realtime_adain.video.framing import check_picture_size, encoder_framing
 from realtime_adain.video.sequence import pattern_mistake
 from realtime_adain.video.writer import VideoFormatOut, VideoWriter

@@ -28,7 +28,7 @@ from realtime_adain.atomic import PendingOutput, partial_path
 from realtime_adain.errors import UserError
 from realtime_adain.settings import VideoSettings
 from realtime_adain.video import job
-from realtime_adain.video.formats import EncodeSettings
+from realtime_adain.video.encoder_settings import EncodeSettings
 from test_signals import decoded_frames, spawn, wait_for_frames_in_file
 from video_samples import gradient_frames, write_video
 

@@ -93,7 +93,7 @@ def test_video_job_wires_the_device_blend_and_unhooks_it(stylizer, data_dir, tmp
     from realtime_adain.imageio import read_image
     from realtime_adain.settings import VideoSettings
     from realtime_adain.video import job
-    from realtime_adain.video.formats import EncodeSettings
+    from realtime_adain.video.encoder_settings import EncodeSettings
 
     assert not job.blends_on_device(stylizer)  # the CPU: the stabilize thread
     style = stylizer.style_stats(read_image(data_dir / "style" / "brushstrokes.jpg"), 64)

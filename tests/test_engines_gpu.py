@@ -109,7 +109,7 @@ def test_stabiliser_blends_on_the_gpu_as_on_the_cpu(stylizers, style, data_dir, 
     from realtime_adain.benchmarks.temporal import psnr
     from realtime_adain.settings import VideoSettings
     from realtime_adain.video import job
-    from realtime_adain.video.formats import EncodeSettings
+    from realtime_adain.video.encoder_settings import EncodeSettings
 
     assert job.blends_on_device(stylizers["fp16"])
     decoded = {}

@@ -86,7 +86,7 @@ def test_live_picture_that_changes_shape_mid_stream_keeps_its_shape(run_cli, wei
 def test_live_recording_keeps_a_variable_frame_rate(tmp_path):
     """24 frames at 24 fps, a second's pause, 24 more (a 16 fps average): the recording put them
     on a 1/16 s grid, 3.5 s of steady frames; now each keeps its capture time."""
-    from realtime_adain.live.outputs import Recorder
+    from realtime_adain.live.recorder import Recorder
 
     times = [i / 24 for i in range(24)] + [2 + i / 24 for i in range(24)]
     recorder = Recorder(tmp_path / "vfr.mp4", (32, 32), 16.0, lambda *args, **kwargs: None)
@@ -102,7 +102,7 @@ def test_live_stream_without_ffmpeg_support_for_its_protocol_is_one_line_at_once
                                                                                  style, tmp_path):
     """`--stream srt://` where this FFmpeg has no SRT failed once the model had loaded ("Protocol
     not found", exit 1); now one line before any work (weights that do not exist are not reached)."""
-    from realtime_adain.live.outputs import writable_protocols
+    from realtime_adain.live.streamer import writable_protocols
 
     protocols = writable_protocols()
     if protocols is None or "srt" in protocols:
@@ -176,7 +176,7 @@ def test_live_virtual_cam_with_a_broken_pyvirtualcam_says_why(tmp_path, monkeypa
     import sys
 
     from realtime_adain.errors import UserError
-    from realtime_adain.live.outputs import VirtualCamera
+    from realtime_adain.live.virtual_camera import VirtualCamera
 
     package = tmp_path / "site" / "pyvirtualcam"
     package.mkdir(parents=True)
@@ -193,7 +193,7 @@ def test_live_virtual_cam_without_pyvirtualcam_still_says_how_to_install(tmp_pat
     import sys
 
     from realtime_adain.errors import UserError
-    from realtime_adain.live.outputs import VirtualCamera
+    from realtime_adain.live.virtual_camera import VirtualCamera
 
     monkeypatch.setitem(sys.modules, "pyvirtualcam", None)  # (what Python does for a module not there: import fails)
     with pytest.raises(UserError, match=r"needs pyvirtualcam: pip install"):
@@ -249,7 +249,7 @@ def test_the_stream_protocol_check_reads_pyavs_ffmpeg_not_opencvs():
     whichever /proc/self/maps listed first."""
     import cv2  # noqa: F401  (its FFmpeg loaded too)
 
-    from realtime_adain.live.outputs import writable_protocols
+    from realtime_adain.live.streamer import writable_protocols
 
     protocols = writable_protocols()
     assert protocols is None or ("udp" in protocols and "rtmpe" not in protocols)

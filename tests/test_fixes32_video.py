@@ -99,9 +99,9 @@ def test_avi_pictures_past_the_held_bytes_keep_distinct_times(run_cli, weights_e
     recording), the picture waiting took libavformat's guess, a time already given to the one
     before it: two pictures at one time and a note of timestamps that do not increase. The bound
     is lowered here to the sound of a 1 s pause."""
-    from realtime_adain.video import clocks
+    from realtime_adain.video import slot_times
 
-    monkeypatch.setattr(clocks, "SLOT_HELD_BYTES", 60000)
+    monkeypatch.setattr(slot_times, "SLOT_HELD_BYTES", 60000)
     source = tmp_path / "pause.avi"
     ffmpeg("-f", "lavfi", "-i", "testsrc2=size=64x48:rate=12:duration=2", "-f", "lavfi", "-i",
            "sine=duration=3:sample_rate=48000", "-ac", "2", "-vf", "settb=1/12,setpts=N+12*gte(N\\,10)",

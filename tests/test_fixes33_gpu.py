@@ -79,7 +79,7 @@ def test_a_step_the_fp16_scaler_skips_does_not_warn(published_weights, monkeypat
     in every `train --amp fp16` and `bench train`); the schedule still moves on."""
     from realtime_adain import weights
     from realtime_adain.training.config import TrainConfig
-    from realtime_adain.training.trainer import TrainingStep
+    from realtime_adain.training.step import TrainingStep
 
     vgg, decoder = published_weights
     step = TrainingStep(weights.load_encoder(vgg), weights.load_decoder(decoder).requires_grad_(True),

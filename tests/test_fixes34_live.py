@@ -11,7 +11,7 @@ import pytest
 from live_support import REPO
 from realtime_adain.live.app import FIRST_FRAME_TIMEOUT
 from realtime_adain.live.capture import Capture
-from realtime_adain.live.outputs import STREAM_FORMATS
+from realtime_adain.live.streamer import STREAM_FORMATS
 from realtime_adain.live.source_opening import open_source
 from test_live_streams15 import serving
 from test_fixes31_live import clip, style  # noqa: F401  (fixtures)

@@ -27,7 +27,7 @@ from realtime_adain.interrupts import Terminated
 from realtime_adain.video.job import keep_partial
 from realtime_adain.video.picture_output import PictureOutput
 from test_full_disk import FILLER, disk, fill, tmpfs  # noqa: F401  (a fixture)
-from realtime_adain.video.formats import EncodeSettings
+from realtime_adain.video.encoder_settings import EncodeSettings
 from realtime_adain.video.writer import VideoFormatOut, VideoWriter
 
 # Holds the run before it stylizes its first frame, its output open (said on stdout), so that a

@@ -12,8 +12,9 @@ import pytest
 
 from live_support import read_video, record_noise
 from realtime_adain.errors import UserError
-from realtime_adain.live import outputs
-from realtime_adain.live.outputs import Recorder, Streamer
+from realtime_adain.live import streamer as streamer_module
+from realtime_adain.live.recorder import Recorder
+from realtime_adain.live.streamer import Streamer
 
 
 def test_a_recording_past_the_file_size_limit_stops_at_once_and_plays(tmp_path):
@@ -52,7 +53,7 @@ def silent_server() -> tuple[socket.socket, int]:
 def test_an_rtmp_server_that_never_answers_is_said_before_the_session(monkeypatch):
     """PyAV opens the output holding Python's lock and FFmpeg's RTMP has no timeout it can set: a
     server that accepted and never answered froze the session for good, SIGTERM unanswered (h7)."""
-    monkeypatch.setattr(outputs, "STREAM_ANSWER_S", 0.5)
+    monkeypatch.setattr(streamer_module, "STREAM_ANSWER_S", 0.5)
     server, port = silent_server()
     with server, pytest.raises(UserError, match=r"the RTMP server did not answer within 0.5 s$"):
         Streamer.checked_scheme(f"rtmp://127.0.0.1:{port}/app/key")
@@ -72,9 +73,9 @@ def test_a_stream_that_would_listen_is_refused(url):
 
 
 def test_a_tcp_stream_gets_a_timeout():
-    assert outputs.tcp_timeout("tcp://h:1") == "tcp://h:1?timeout=5000000"
-    assert outputs.tcp_timeout("tcp://h:1?tcp_nodelay=1") == "tcp://h:1?tcp_nodelay=1&timeout=5000000"
-    assert outputs.tcp_timeout("tcp://h:1?timeout=9") == "tcp://h:1?timeout=9"
+    assert streamer_module.tcp_timeout("tcp://h:1") == "tcp://h:1?timeout=5000000"
+    assert streamer_module.tcp_timeout("tcp://h:1?tcp_nodelay=1") == "tcp://h:1?tcp_nodelay=1&timeout=5000000"
+    assert streamer_module.tcp_timeout("tcp://h:1?timeout=9") == "tcp://h:1?timeout=9"
 
 
 def test_live_resolution_is_8k_either_way_up():

@@ -27,7 +27,8 @@ from realtime_adain.imageio import write_image
 from realtime_adain.interrupts import SignalGuard
 from realtime_adain import notes
 from realtime_adain.video import pipeline
-from realtime_adain.video.formats import EncodeSettings, choose_pix_fmt
+from realtime_adain.video.encoder_settings import EncodeSettings
+from realtime_adain.video.pixel_formats import choose_pix_fmt
 from realtime_adain.video.pipeline import Pipeline
 from realtime_adain.video.reader import Frame
 from realtime_adain.video.writer import VideoFormatOut, VideoWriter

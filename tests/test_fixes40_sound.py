@@ -14,7 +14,7 @@ import pytest
 
 from test_video_audio_edges import with_an_empty_sound_track
 from test_video_cli import _sound
-from realtime_adain.video.formats import DROPPED_TAGS, TRACK_ROLES, WRITTEN_ROLES
+from realtime_adain.video.stream_copy import DROPPED_TAGS, TRACK_ROLES, WRITTEN_ROLES
 from test_video_realworld_inputs import ffmpeg, style  # noqa: F401  (a fixture)
 
 CHANNELS = {"7.1": 8, "6.1": 7}

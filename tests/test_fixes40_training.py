@@ -12,7 +12,8 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from realtime_adain.training import checkpoint
 from realtime_adain.training.config import TrainConfig
-from realtime_adain.training.trainer import CSV_FIELDS, Trainer
+from realtime_adain.training.run_files import CSV_FIELDS
+from realtime_adain.training.trainer import Trainer
 from test_fixes39_training import drop_checkpoint
 from test_train_hostile_checkpoints import copy_run, dataset, edit_state, finished_run  # noqa: F401  (fixtures)
 from train_support import load_tool, tiny_args, train_tool  # noqa: F401  (fixtures)

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
-from realtime_adain.video.formats import EncodeSettings
+from realtime_adain.video.encoder_settings import EncodeSettings
 from realtime_adain.video.reader import Frame, VideoReader
 from realtime_adain.video.writer import VideoFormatOut, VideoWriter
 from video_corpus import FFMPEG

@@ -13,7 +13,7 @@ import av
 import numpy as np
 
 from live_support import FAST, cli_env, copy_styles, live_command, read_video, start, write_video
-from realtime_adain.live.outputs import Recorder, plays
+from realtime_adain.live.recorder import Recorder, plays
 
 
 def top_level_boxes(path: Path) -> list[str]:

@@ -22,7 +22,7 @@ from realtime_adain import atomic
 from realtime_adain.commands.jobs import output_paths, plan_jobs
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import write_image
-from realtime_adain.video.formats import CONTAINER_FORMATS
+from realtime_adain.video.containers import CONTAINER_FORMATS
 from test_full_disk import tmpfs
 
 

@@ -14,7 +14,7 @@ import sys
 import pytest
 from realtime_adain.errors import one_line
 from realtime_adain.training import checkpoint, trainer
-from realtime_adain.training.trainer import OutLock
+from realtime_adain.training.run_files import OutLock
 from cli_support import training_error_line
 from test_train_hostile_checkpoints import copy_run, dataset, finished_run  # noqa: F401  (fixtures)
 from train_support import REPO, tiny_args, train_tool  # noqa: F401  (a fixture)

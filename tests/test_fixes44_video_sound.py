@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageSequence
 
-from realtime_adain.video.formats import adpcm_block_bytes
+from realtime_adain.video.stream_copy import adpcm_block_bytes
 from test_video_leftovers import ffmpeg, samples
 from test_video_realworld_inputs import stylize, style  # noqa: F401  (a fixture)
 

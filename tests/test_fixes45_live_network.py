@@ -13,7 +13,7 @@ import pytest
 
 from live_support import FAST
 from realtime_adain.live.app import LiveSession
-from realtime_adain.live.outputs import Streamer, writable_protocols
+from realtime_adain.live.streamer import Streamer, writable_protocols
 from realtime_adain.live.capture import Capture
 from realtime_adain.live.pyav_source import PyAVSource
 from realtime_adain.live.source_opening import open_source

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from realtime_adain.video.encoding import BT709_MATRIX, FULL_RANGE
-from realtime_adain.video.formats import EncodeSettings
+from realtime_adain.video.encoder_settings import EncodeSettings
 from realtime_adain.video.pictures import Colour
 from realtime_adain.video.writer import VideoFormatOut, VideoWriter
 

@@ -7,7 +7,9 @@ from fractions import Fraction
 from pathlib import Path
 
 from cli_support import one_error_line
-from realtime_adain.video.formats import EncodeSettings, check_encoder, choose_pix_fmt
+from realtime_adain.video.encoder_check import check_encoder
+from realtime_adain.video.encoder_settings import EncodeSettings
+from realtime_adain.video.pixel_formats import choose_pix_fmt
 from test_video_more_containers import ffmpeg, style  # noqa: F401 (a fixture)
 from test_video_outputs18 import made, plays, stylize
 

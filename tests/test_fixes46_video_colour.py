@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from realtime_adain.video.encoding import FULL_RANGE
-from realtime_adain.video.formats import EncodeSettings
+from realtime_adain.video.encoder_settings import EncodeSettings
 from realtime_adain.video.hdr import BT709, UNSPECIFIED
 from realtime_adain.video.pictures import Colour
 from realtime_adain.video.reader import VideoReader

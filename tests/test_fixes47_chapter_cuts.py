@@ -12,7 +12,7 @@ import pytest
 
 from test_fixes47_video_chapters import chapter, chapters_and_length, write_pictures, written_with_sound
 from test_video_more_containers import ffmpeg
-from realtime_adain.video.formats import EncodeSettings
+from realtime_adain.video.encoder_settings import EncodeSettings
 from realtime_adain.video.job import output_format
 from realtime_adain.video.reader import VideoReader
 from realtime_adain.video.writer import VideoFormatOut, VideoWriter

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from test_video_more_containers import ffmpeg
-from realtime_adain.video.formats import EncodeSettings
+from realtime_adain.video.encoder_settings import EncodeSettings
 from realtime_adain.video.reader import Frame, VideoReader
 from realtime_adain.video.timestamps import Segment
 from realtime_adain.video.writer import VideoFormatOut, VideoWriter

@@ -12,7 +12,9 @@ import av
 import pytest
 
 from realtime_adain.errors import UserError
-from realtime_adain.video.formats import EncodeSettings, check_encoder, dropped_roles
+from realtime_adain.video.encoder_check import check_encoder
+from realtime_adain.video.encoder_settings import EncodeSettings
+from realtime_adain.video.stream_copy import dropped_roles
 from realtime_adain.video.job import codec_name
 from test_video_realworld_inputs import ffmpeg, style  # noqa: F401  (a fixture)
 from test_video_subtitles import FFPROBE, subtitle_codecs, with_subtitles

@@ -11,7 +11,7 @@ import pytest
 
 from test_fixes47_video_chapters import chapter, chapters_and_length, write_pictures
 from test_video_more_containers import ffmpeg
-from realtime_adain.video.formats import EncodeSettings
+from realtime_adain.video.encoder_settings import EncodeSettings
 from realtime_adain.video.writer import VideoFormatOut, VideoWriter
 
 RATE = 12

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from realtime_adain.atomic import PendingOutput
-from realtime_adain.video.formats import EncodeSettings
+from realtime_adain.video.encoder_settings import EncodeSettings
 from realtime_adain.video.job import discard
 from realtime_adain.video.writer import VideoFormatOut, VideoWriter
 from test_full_disk import FILLER, fill, tmpfs

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from live_support import FAST, cli_env, copy_styles, live_command, read_video, start
-from realtime_adain.live.outputs import Recorder
+from realtime_adain.live.recorder import Recorder
 from test_full_disk import FILLER, disk, fill  # noqa: F401
 
 

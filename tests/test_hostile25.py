@@ -211,7 +211,7 @@ def test_an_r_recording_never_replaces_a_file_made_at_its_name_meanwhile(tmp_pat
     by the finished MP4 when it was renamed into place."""
     import numpy as np
 
-    from realtime_adain.live.outputs import Recorder
+    from realtime_adain.live.recorder import Recorder
 
     path = tmp_path / "live-20261203-120000-000.mp4"
     recorder = Recorder(path, (64, 48), 24, log=lambda *a, **f: None, replaces=False)

@@ -92,14 +92,14 @@ def test_udp_streams_are_sent_in_whole_mpegts_packets(capfd):
 
     import numpy as np
 
-    from realtime_adain.live import outputs
+    from realtime_adain.live import streamer as streamer_module
 
     receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     receiver.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
     receiver.bind(("127.0.0.1", 0))
     receiver.settimeout(5)
     try:
-        streamer = outputs.Streamer(f"udp://127.0.0.1:{receiver.getsockname()[1]}", (64, 48), 25, log=lambda *a, **k: None)
+        streamer = streamer_module.Streamer(f"udp://127.0.0.1:{receiver.getsockname()[1]}", (64, 48), 25, log=lambda *a, **k: None)
         noise, i, deadline = np.random.default_rng(0), 0, time.monotonic() + 60
         while streamer.written < 25 and time.monotonic() < deadline:  # (at a camera's pace: close drops what is queued)
             streamer.submit(noise.integers(0, 256, (48, 64, 3), dtype=np.uint8), i / 25)
@@ -124,7 +124,7 @@ def test_udp_streams_are_sent_in_whole_mpegts_packets(capfd):
     ("udp://127.0.0.1:5000?pkt_size=188", "udp://127.0.0.1:5000?pkt_size=188"),
 ])
 def test_a_udp_urls_own_packet_size_is_kept(url, expected):
-    from realtime_adain.live.outputs import udp_packets
+    from realtime_adain.live.streamer import udp_packets
 
     assert udp_packets(url) == expected
 
@@ -262,7 +262,7 @@ def test_names_that_start_like_a_url_are_files_to_every_command(run_cli, weights
 
 
 def test_a_live_recording_named_like_a_url_is_written(tmp_path, monkeypatch):
-    from realtime_adain.live.outputs import Recorder
+    from realtime_adain.live.recorder import Recorder
 
     monkeypatch.chdir(tmp_path)
     recorder = Recorder("rec:1.mp4", (32, 24), 24.0, log=lambda *a, **k: None)
@@ -357,7 +357,7 @@ def test_the_trainer_names_a_damaged_kernel_too(tmp_path, monkeypatch):
     from torch._dynamo.exc import TorchDynamoException
 
     from realtime_adain.errors import UserError
-    from realtime_adain.training.trainer import compile_failure_as_user_error
+    from realtime_adain.training.step import compile_failure_as_user_error
 
     monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path))
     kernel = tmp_path / "cd" / "cdamaged.so"

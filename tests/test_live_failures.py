@@ -16,7 +16,7 @@ import pytest
 
 from live_support import FAST, copy_styles, read_video
 from realtime_adain.live.capture import Capture
-from realtime_adain.live.outputs import Recorder
+from realtime_adain.live.recorder import Recorder
 from test_full_disk import FILLER, disk, fill  # noqa: F401
 
 

@@ -14,7 +14,8 @@ from live_support import FAST, copy_styles, read_video
 from realtime_adain.live.controller import Controller
 from realtime_adain.live.effects import KeyEffects
 from realtime_adain.live.inference import Result
-from realtime_adain.live.outputs import Recorder, output_rate
+from realtime_adain.live.outputs import output_rate
+from realtime_adain.live.recorder import Recorder
 from realtime_adain.live.sources import Frame
 from test_full_disk import FILLER, disk, fill  # noqa: F401
 

@@ -10,7 +10,7 @@ import pytest
 
 from live_support import copy_styles, read_video, write_video
 from realtime_adain.live.app import LiveSession
-from realtime_adain.live.outputs import Recorder
+from realtime_adain.live.recorder import Recorder
 from realtime_adain.settings import LiveSettings, ModelSettings
 
 

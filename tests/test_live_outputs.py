@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from realtime_adain.errors import UserError
-from realtime_adain.live import outputs
-from realtime_adain.live.outputs import Recorder, even
+from realtime_adain.live import recorder as recorder_module, streamer as streamer_module
+from realtime_adain.live.outputs import even
+from realtime_adain.live.recorder import Recorder
 
 
 def test_presentation_times_follow_capture_times(tmp_path):
@@ -57,14 +58,14 @@ def test_a_stalled_stream_peer_cannot_hang_the_shutdown(monkeypatch):
     import socket
     import time
 
-    monkeypatch.setattr(outputs, "STREAM_CLOSE_TIMEOUT", 0.5)
+    monkeypatch.setattr(streamer_module, "STREAM_CLOSE_TIMEOUT", 0.5)
     server = socket.socket()
     server.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     server.bind(("127.0.0.1", 0))
     server.listen(1)
     events = []
     try:
-        streamer = outputs.Streamer(f"tcp://127.0.0.1:{server.getsockname()[1]}", (320, 240), 30,
+        streamer = streamer_module.Streamer(f"tcp://127.0.0.1:{server.getsockname()[1]}", (320, 240), 30,
                                     log=lambda event, **f: events.append(event))
         noise = np.random.default_rng(0)  # incompressible frames fill the socket buffers quickly
         # Until the encoder is blocked on the stalled peer: nothing written for a second while
@@ -94,10 +95,10 @@ def test_a_stalled_stream_peer_cannot_hang_the_shutdown(monkeypatch):
 
 
 def test_an_error_at_the_final_flush_ends_the_recording_at_once(tmp_path, monkeypatch):
-    monkeypatch.setattr(outputs, "RECORDING_CLOSE_TIMEOUT", 20.0)
+    monkeypatch.setattr(recorder_module, "RECORDING_CLOSE_TIMEOUT", 20.0)
     folder = tmp_path / "gone"
     events = []
-    recorder = outputs.Recorder(folder / "rec.mp4", (64, 64), fps=24, log=lambda event, **f: events.append(f))
+    recorder = recorder_module.Recorder(folder / "rec.mp4", (64, 64), fps=24, log=lambda event, **f: events.append(f))
     recorder.submit(np.zeros((64, 64, 3), np.uint8), 0.0)  # held in x264's lookahead: nothing muxed yet
     shutil.rmtree(folder)  # so the container's file cannot be created when close() flushes
     assert recorder.close() is None

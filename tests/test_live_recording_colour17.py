@@ -9,7 +9,7 @@ import subprocess
 
 import numpy as np
 
-from realtime_adain.live.outputs import Recorder
+from realtime_adain.live.recorder import Recorder
 from video_corpus import FFMPEG, FFPROBE
 
 

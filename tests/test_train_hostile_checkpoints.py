@@ -15,7 +15,7 @@ from safetensors.torch import save_file
 
 from realtime_adain import weights
 from realtime_adain.training import checkpoint
-from realtime_adain.training.trainer import OutLock
+from realtime_adain.training.run_files import OutLock
 from cli_support import training_error_line
 from train_support import checkpointed_run, copy_run, one_photo_dataset, tiny_args, train_tool  # noqa: F401  (fixtures)
 

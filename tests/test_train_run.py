@@ -210,7 +210,7 @@ def test_training_benchmark_reports_iterations_per_second(run_cli, one_thread):
 
 def test_run_log_survives_an_empty_log_file(tmp_path):
     """A run killed before its header reached log.csv leaves an empty file; the next run starts it."""
-    from realtime_adain.training.trainer import CSV_FIELDS, RunLogger
+    from realtime_adain.training.run_files import CSV_FIELDS, RunLogger
 
     (tmp_path / "log.csv").write_text("")
     logger = RunLogger(tmp_path, start_iteration=0)

@@ -8,7 +8,7 @@ from realtime_adain import weights
 from realtime_adain.networks import Decoder
 from realtime_adain.training.config import TrainConfig
 from realtime_adain.training.losses import AdaINLoss, affine_warp, random_affine, temporal_loss
-from realtime_adain.training.trainer import TrainingStep
+from realtime_adain.training.step import TrainingStep
 from train_support import tiny_args, train_tool  # noqa: F401  (fixture)
 
 SIZE = 32

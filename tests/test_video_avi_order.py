@@ -1,6 +1,6 @@
 """An AVI stores no display times, only one packet per frame slot in decode order: a picture is
 shown at its slot's time. Encoders that reorder (x264's B-frames) put each picture two slots
-late there, so AVI outputs are encoded without B-frames (formats.py, `EncodeSettings.codec_options`).
+late there, so AVI outputs are encoded without B-frames (encoder_settings.py, `EncodeSettings.codec_options`).
 Inputs made with the FFmpeg CLI, results read back with ffprobe, as FFmpeg plays them."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from realtime_adain.video.formats import EncodeSettings
+from realtime_adain.video.encoder_settings import EncodeSettings
 from test_video_leftovers import ffmpeg, ffprobe_streams
 from test_video_realworld_inputs import stylize, style  # noqa: F401  (a fixture)
 from video_corpus import FFMPEG, FFPROBE

@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 
 from cli_support import one_error_line
-from realtime_adain.video.formats import EncodeSettings, check_encoder
+from realtime_adain.video.encoder_check import check_encoder
+from realtime_adain.video.encoder_settings import EncodeSettings
 from realtime_adain.video.reader import VideoReader
 from test_video_more_containers import (CLIP, SOUND, ffmpeg, frame_count, packet_times, style,  # noqa: F401 (a fixture)
                                         stylize)

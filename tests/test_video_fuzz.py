@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from realtime_adain.video.formats import CONTAINER_FORMATS
+from realtime_adain.video.containers import CONTAINER_FORMATS
 from video_fuzz_support import (INTERESTING, Mutation, Outcome, Worker, leftovers, make_seeds, mutate, patched,
                                 readable_frames, size_fields, with_attachments, with_metadata, with_streams, y4m,
                                 zero_delay_gif)

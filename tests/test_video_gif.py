@@ -17,7 +17,7 @@ import pytest
 
 import realtime_adain as ra
 from realtime_adain.errors import UserError
-from realtime_adain.video.formats import GIF_LONGEST_DELAY, GIF_MOST_REPEATS
+from realtime_adain.video.containers import GIF_LONGEST_DELAY, GIF_MOST_REPEATS
 from realtime_adain.video.framing import check_picture_size
 from video_samples import gradient_frames, interrupted_video_run, rgb_frames, write_video
 

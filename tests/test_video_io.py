@@ -13,7 +13,10 @@ from realtime_adain.errors import UserError
 from realtime_adain.video.pipeline import Pipeline
 from realtime_adain.video.pictures import Colour, upright
 from realtime_adain.video.reader import Frame, VideoReader
-from realtime_adain.video.formats import EncodeSettings, check_encoder, choose_pix_fmt, encodable_layout
+from realtime_adain.video.audio_encoding import encodable_layout
+from realtime_adain.video.encoder_check import check_encoder
+from realtime_adain.video.encoder_settings import EncodeSettings
+from realtime_adain.video.pixel_formats import choose_pix_fmt
 from realtime_adain.video.writer import VideoFormatOut, VideoWriter
 from video_samples import audio_packets, gradient_frames, probe, rgb_frames, write_video
 

@@ -14,7 +14,8 @@ import pytest
 
 from cli_support import one_error_line
 from realtime_adain.errors import UserError
-from realtime_adain.video.formats import EncodeSettings, check_encoder
+from realtime_adain.video.encoder_check import check_encoder
+from realtime_adain.video.encoder_settings import EncodeSettings
 from realtime_adain.video.framing import check_picture_size, encoder_framing
 from realtime_adain.video.reader import Frame, VideoReader
 from realtime_adain.video.sequence import find_sequence

@@ -1,4 +1,5 @@
-"""Output encoders and options refused or chosen before any frame (formats.py), no model needed:
+"""Output encoders and options refused or chosen before any frame (encoder_settings, pixel_formats,
+encoder_check), no model needed:
 raw video's pixel formats per container, pixel format names, --crf with --bitrate, picture sizes
 encoders crash or hang on, and the messages that name the option at fault."""
 
@@ -7,7 +8,9 @@ from __future__ import annotations
 import pytest
 
 from realtime_adain.errors import UserError
-from realtime_adain.video.formats import EncodeSettings, _raw_reads_back, check_encoder, choose_pix_fmt
+from realtime_adain.video.encoder_check import check_encoder
+from realtime_adain.video.encoder_settings import EncodeSettings
+from realtime_adain.video.pixel_formats import _raw_reads_back, choose_pix_fmt
 from realtime_adain.video.framing import check_picture_size
 
 

@@ -80,7 +80,8 @@ def ddp_worker(config: dict, out: str) -> None:
     from safetensors.torch import save_file
 
     from realtime_adain.training.config import TrainConfig
-    from realtime_adain.training.trainer import Distributed, Trainer
+    from realtime_adain.training.process import Distributed
+    from realtime_adain.training.trainer import Trainer
 
     torch.set_num_threads(1)
     rank = Distributed.from_env().rank

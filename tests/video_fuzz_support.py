@@ -164,7 +164,7 @@ def run_case(request: dict, stylizer, style_image) -> dict:
     from realtime_adain.errors import UserError
     from realtime_adain.settings import VideoSettings
     from realtime_adain.styles import StyleSet
-    from realtime_adain.video.formats import EncodeSettings
+    from realtime_adain.video.encoder_settings import EncodeSettings
     from realtime_adain.video.job import check_inputs, stylize_file
 
     torch.set_num_threads(1)

@@ -107,7 +107,8 @@ def parse_and_train(argv: list[str] | None) -> int:
     check_library_settings()  # junk the libraries would abort on ($PYTORCH_CUDA_ALLOC_CONF): one line, as in the CLI
     interrupts.load_torch()
     args = build_parser().parse_args(argv)
-    from realtime_adain.training.trainer import resolve_run, train
+    from realtime_adain.training.resolve import resolve_run
+    from realtime_adain.training.trainer import train
 
     given = {k: v for k, v in vars(args).items() if k != "resume"}
     run = args.out or args.resume  # (stopped while the checkpoint loads: what was given continues)

@@ -27,7 +27,8 @@ from realtime_adain.devices import pick_device
 from realtime_adain.synthetic import published_vgg_state_dict, torchvision_vgg_state_dict
 from realtime_adain.training.config import AMP_MODES, MAX_BATCH_SIZE, TrainConfig
 from realtime_adain.training.memory import check_fits
-from realtime_adain.training.trainer import AUTOCAST_NAMES, TrainingStep, pick_amp
+from realtime_adain.training.process import AUTOCAST_NAMES, pick_amp
+from realtime_adain.training.step import TrainingStep
 from realtime_adain.weights import DECODER_BUILDERS
 
 PAPER_ITERATIONS = 160_000

@@ -49,7 +49,9 @@ from realtime_adain.benchmarks.setup import (benchmark_weights, check_input_file
 from realtime_adain.video.reader import VideoReader
 from realtime_adain.video.sequence import ffmpeg_name
 from realtime_adain.notes import note
-from realtime_adain.video.formats import DEFAULT_CRF, EncodeSettings, check_encoder, choose_pix_fmt
+from realtime_adain.video.encoder_check import check_encoder
+from realtime_adain.video.encoder_settings import DEFAULT_CRF, EncodeSettings
+from realtime_adain.video.pixel_formats import choose_pix_fmt
 
 MAX_REPEATS = 100  # each repeat runs every variant over the whole clip
 

@@ -204,7 +204,7 @@ def refuse_writing_into(option: str, written: str, inputs: list[str], recording:
 def check_environment(settings: LiveSettings) -> None:
     """What the settings need of this machine: the virtual camera package, a display for the window."""
     if settings.virtual_cam:
-        from realtime_adain.live.outputs import VirtualCamera
+        from realtime_adain.live.virtual_camera import VirtualCamera
 
         VirtualCamera.check_available()
     if settings.window and sys.platform.startswith("linux"):

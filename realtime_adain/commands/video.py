@@ -19,7 +19,9 @@ from realtime_adain.errors import UserError, refuse_inputs
 from realtime_adain.video.probing import is_video_path
 from realtime_adain.video.picture_output import is_picture_pattern, picture_pattern_mistake
 from realtime_adain.video.sequence import find_sequence, pattern_directive
-from realtime_adain.video.formats import CONTAINER_FORMATS, MAX_BITRATE, EncodeSettings, check_encoder
+from realtime_adain.video.containers import CONTAINER_FORMATS
+from realtime_adain.video.encoder_check import check_encoder
+from realtime_adain.video.encoder_settings import MAX_BITRATE, EncodeSettings
 
 EPILOG = """examples:
   realtime-adain video clip.mp4 --style starry.jpg -o clip_starry.mp4

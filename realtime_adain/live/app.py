@@ -30,13 +30,16 @@ from realtime_adain.live.effects import KeyEffects, unwritable
 from realtime_adain.live.events import EventLog
 from realtime_adain.live.feed import CarriedFeed, StylizedFeed
 from realtime_adain.live.inference import Inference, Result, processing_size
-from realtime_adain.live.outputs import Output, Recorder, Streamer, VirtualCamera
+from realtime_adain.live.outputs import Output
 from realtime_adain.live.pyav_source import PyAVSource
+from realtime_adain.live.recorder import Recorder
 from realtime_adain.live.source_opening import open_source
 from realtime_adain.live.sources import Frame, Source
 from realtime_adain.live.stability import Stability
 from realtime_adain.live.stats import SessionStats
+from realtime_adain.live.streamer import Streamer
 from realtime_adain.live.styles import ActiveStyle, StyleLibrary, run_cache_dir
+from realtime_adain.live.virtual_camera import VirtualCamera
 from realtime_adain.live.window import Window, WindowLoop
 from realtime_adain.descriptors import STANDARD_INPUT
 from realtime_adain.picture_sizes import MAX_SIDE, short_side_size

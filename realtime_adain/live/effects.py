@@ -14,7 +14,7 @@ from realtime_adain.errors import UserError, environment_failure
 from realtime_adain.imageio import write_image
 from realtime_adain.live.controller import Controller, Effect, LiveState
 from realtime_adain.live.inference import Result
-from realtime_adain.live.outputs import Recorder
+from realtime_adain.live.recorder import Recorder
 from realtime_adain.live.sources import Latest
 from realtime_adain.live.styles import StyleLibrary
 from realtime_adain.live.window import Window

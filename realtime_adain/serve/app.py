@@ -31,7 +31,7 @@ from aiortc import RTCSessionDescription
 from realtime_adain import __version__, interrupts
 from realtime_adain.errors import UserError, one_line
 from realtime_adain.live.keys import BINDINGS
-from realtime_adain.live.outputs import DISK_FULL
+from realtime_adain.live.disk_room import DISK_FULL
 from realtime_adain.live.styles import StyleLibrary, note_unwritable_style_cache, run_cache_dir
 from realtime_adain.serve import uploads
 from realtime_adain.serve.batcher import Batcher

@@ -11,6 +11,8 @@ import torch
 
 from realtime_adain.available_memory import free_memory
 from realtime_adain.errors import UserError
+from realtime_adain.training.config import TrainConfig
+from realtime_adain.training.process import AUTOCAST_NAMES, pick_amp
 
 # A step keeps for its backward pass 64-channel tensors at full resolution (the decoder's last
 # layers, the loss encoder's first), at least three: this many elements per pixel at least (a
@@ -54,3 +56,13 @@ def check_fits(device: torch.device, batch: int, crop: int, autocast: str, crop_
         raise UserError(f"--batch-size {batch}{share} at {crop_option} {crop} needs at least {need / 2**30:.1f} GiB "
                         f"({'; '.join(details)}), "
                         f"and {where} has {free / 2**30:.1f} GiB free; lower {', '.join(options[:-1])} or {options[-1]}")
+
+
+def check_memory(config: TrainConfig, device: torch.device, world_size: int) -> None:
+    """Refuse, before any folder, data scan or loading worker, settings whose step and image loading
+    cannot fit in the memory free now (a new run's, or a resumed one's on this machine): a batch no
+    machine holds grew for minutes toward the OOM killer (Linux overcommits: `Trainer.step`'s guard
+    never fired)."""
+    loading = loading_bytes(config.batch_size // world_size, config.load_size, config.crop_size, config.workers)
+    check_fits(device, config.batch_size, config.crop_size, AUTOCAST_NAMES[pick_amp(config.amp, device)], "--crop-size",
+               loading, ("--load-size", "--workers"), world_size)

@@ -5,232 +5,42 @@ encoder, the paper's losses (`losses.AdaINLoss`). On CUDA: autocast (bf16, or fp
 scaler), channels_last, cuDNN autotuning, optional torch.compile. Under `torchrun` every process
 takes its share of each global batch and DDP averages the gradients (NCCL on GPUs, gloo on the
 CPU), so N processes compute what one process would on the whole batch (up to float rounding).
+
+Its parts: one iteration (`step.TrainingStep`), the process's rank, device and precision
+(`process.py`), the memory check (`memory.check_memory`), the run folder's lock and log
+(`run_files.py`); the run's settings are resolved before it by `resolve.resolve_run`.
 """
 
 from __future__ import annotations
 
-import csv
-import inspect
-import io
 import math
 import os
-import random
 import shlex
 import shutil
-import threading
 import time
-import warnings
-from contextlib import contextmanager, nullcontext, suppress
-from dataclasses import dataclass
+from contextlib import suppress
 from pathlib import Path
-from typing import Any, Callable, Iterator
 
-import numpy as np
 import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
 from realtime_adain import interrupts, weights
-from realtime_adain.atomic import atomic_write_bytes, make_folders, naming
-from realtime_adain.checks import ascii_whole
+from realtime_adain.atomic import make_folders
 from realtime_adain.errors import UserError, out_of_memory_as_user_error
 from realtime_adain.imageio import write_image
 from realtime_adain.interrupts import SignalGuard
 from realtime_adain.writable_folders import ensure_writable_dir
 from realtime_adain.stylizer import Stylizer
-from realtime_adain.devices import pick_device
 from realtime_adain.training import checkpoint, data
-from realtime_adain.training.config import AMP_MODES, TrainConfig
-from realtime_adain.training.losses import AdaINLoss, Losses
-from realtime_adain.training.memory import check_fits, loading_bytes
-from realtime_adain.userdirs import expand_home
+from realtime_adain.training.config import TrainConfig
+from realtime_adain.training.losses import Losses
+from realtime_adain.training.memory import check_memory
+from realtime_adain.training.process import Distributed, pick_training_device, seed_everything
+from realtime_adain.training.run_files import LOCK_NAME, OutLock, RunLogger, remove_if_empty
+from realtime_adain.training.step import TrainingStep, learning_rate_factor
 
-# The encoder's buffers are fixed and the decoder has none, so no buffer syncing per step. torch
-# 2.14 renamed DDP's `broadcast_buffers` to `forward_sync_buffers` and warns on the old name (once
-# per process, in every torchrun run).
-_NO_BUFFER_SYNC = ({"forward_sync_buffers": False}
-                   if "forward_sync_buffers" in inspect.signature(torch.nn.parallel.DistributedDataParallel).parameters
-                   else {"broadcast_buffers": False})
-
-LOG_LINE_BYTES = 4096  # the longest log.csv line read back on a resume (a row takes under 100)
-CSV_FIELDS = ("iteration", "content_loss", "style_loss", "temporal_loss", "total_loss", "lr", "iterations_per_s",
-              "skipped_images")
 SAMPLE_ROWS = 4
-# What a run leaves besides its checkpoints and log.csv, which a fresh run starts afresh (`RunLogger`).
-EARLIER_RUN_FILES = ("samples/iter_*.jpg", "tensorboard/events.out.tfevents.*")
-LOCK_NAME = ".lock"  # in --out, held (flock) by the run writing there
-
-
-@dataclass
-class Distributed:
-    rank: int = 0
-    world_size: int = 1
-    local_rank: int = 0
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-    @classmethod
-    def from_env(cls) -> "Distributed":
-        """torchrun's RANK / WORLD_SIZE / LOCAL_RANK, or a single process. Values torchrun never
-        sets (a stray `WORLD_SIZE=abc` or `WORLD_SIZE=2` in the shell, without RANK or the
-        rendezvous address) are one line: they were ValueError and KeyError tracebacks."""
-        world_size = _launch_number("WORLD_SIZE", "1", 1)
-        if world_size == 1:
-            return cls()
-        needed = ("RANK",) if dist.is_initialized() else ("RANK", "MASTER_ADDR", "MASTER_PORT")
-        if missing := [name for name in needed if not os.environ.get(name)]:
-            raise UserError(f"$WORLD_SIZE={world_size} without ${missing[0]}: start data-parallel runs with torchrun "
-                            "(docs/training.md), or unset WORLD_SIZE for one process")
-        rank = _launch_number("RANK", "", 0, world_size - 1)
-        return cls(rank, world_size, _launch_number("LOCAL_RANK", "0", 0))
-
-
-def _launch_number(name: str, default: str, low: int, high: int | None = None) -> int:
-    """A whole number from the launcher's variable `name` ($name unset or empty: `default`)."""
-    text = os.environ.get(name) or default
-    allowed = f"a whole number from {low}" + (f" to {high}" if high is not None else "")
-    if not (text.isascii() and text.isdigit() and len(text) < 10) or int(text) < low or (high is not None and int(text) > high):
-        raise UserError(f"${name}={text!r} is not {allowed} (as torchrun sets it); fix it or unset it")
-    return int(text)
-
-
-def pick_training_device(name: str, dist_info: Distributed) -> torch.device:
-    device = pick_device(name)
-    if device.type == "cuda" and dist_info.world_size > 1 and device.index is None:
-        device = torch.device("cuda", dist_info.local_rank)
-    return device
-
-
-AUTOCAST_NAMES = {None: "off", torch.float16: "fp16", torch.bfloat16: "bf16"}  # pick_amp's dtypes as --amp names
-
-
-def pick_amp(mode: str, device: torch.device) -> torch.dtype | None:
-    """The autocast dtype: 'auto' is bf16 on GPUs that have it, fp16 on older ones, none on the CPU."""
-    if mode not in AMP_MODES:
-        raise UserError(f"unknown AMP mode '{mode}' (use {', '.join(AMP_MODES)})")
-    if mode == "off":
-        return None
-    if device.type != "cuda":
-        if mode == "auto":
-            return None
-        raise UserError(f"--amp {mode} needs a CUDA device; use --amp off on the CPU")
-    if mode == "fp16" or (mode == "auto" and not torch.cuda.is_bf16_supported()):
-        return torch.float16
-    return torch.bfloat16
-
-
-def check_memory(config: TrainConfig, device: torch.device, world_size: int) -> None:
-    """Refuse, before any folder, data scan or loading worker, settings whose step and image loading
-    cannot fit in the memory free now (a new run's, or a resumed one's on this machine): a batch no
-    machine holds grew for minutes toward the OOM killer (Linux overcommits: `Trainer.step`'s guard
-    never fired)."""
-    loading = loading_bytes(config.batch_size // world_size, config.load_size, config.crop_size, config.workers)
-    check_fits(device, config.batch_size, config.crop_size, AUTOCAST_NAMES[pick_amp(config.amp, device)], "--crop-size",
-               loading, ("--load-size", "--workers"), world_size)
-
-
-def learning_rate_factor(decay: float) -> Callable[[int], float]:
-    """The reference's decay: lr / (1 + decay * iteration)."""
-    return lambda iteration: 1.0 / (1.0 + decay * iteration)
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-
-
-@contextmanager
-def compile_failure_as_user_error(compiled: bool) -> Iterator[None]:
-    """torch.compile compiles at the first step: without a C++ compiler (or Triton on a GPU) that
-    was a 100-line traceback; one line naming what is missing now."""
-    try:
-        yield
-    except Exception as exc:
-        if not compiled:
-            raise
-        from torch._dynamo.exc import TorchDynamoException
-
-        if not isinstance(exc, TorchDynamoException):
-            raise
-        from realtime_adain.engines.compiled import damaged_cache
-
-        if (damaged := damaged_cache(exc)) is not None:  # (a killed run's 0-byte kernel: "install what it names" misled)
-            raise UserError(damaged.replace("--engine eager", "train without --compile")) from None
-        said = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UserError(f"--compile failed ({said}); install what it names, or train without --compile") from None
-
-
-# PyTorch's warning when the schedule moves before the optimizer ever stepped (seen on an H200 with --amp fp16).
-SKIPPED_STEP_WARNING = r"Detected call of `lr_scheduler\.step\(\)` before `optimizer\.step\(\)`"
-
-
-class TrainingStep:
-    """Model, optimizer, schedule and precision of one process; `step(content, style)` = one iteration.
-
-    Separate from the data and the bookkeeping so the benchmark times exactly what training runs.
-    """
-
-    def __init__(self, encoder: torch.nn.Module, decoder: torch.nn.Module, config: TrainConfig,
-                 device: torch.device, world_size: int = 1) -> None:
-        self.device = device
-        self.amp_dtype = pick_amp(config.amp, device)
-        self.decoder = decoder
-        self.net = AdaINLoss(encoder, decoder, config.style_weight, config.content_weight, config.temporal_weight).to(device)
-        self.temporal = config.temporal_weight > 0
-        if device.type == "cuda":
-            torch.backends.cudnn.benchmark = True
-            self.net = self.net.to(memory_format=torch.channels_last)
-        self.optimizer = torch.optim.Adam(decoder.parameters(), lr=config.lr)
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, learning_rate_factor(config.lr_decay))
-        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
-        self.model: torch.nn.Module = self.net
-        if world_size > 1:  # the process group must exist already
-            self.model = torch.nn.parallel.DistributedDataParallel(
-                self.net, device_ids=[device.index] if device.type == "cuda" else None, **_NO_BUFFER_SYNC,
-            )
-        self.compiled = config.compile
-        if config.compile:
-            if device.type == "cpu":
-                from realtime_adain.engines.compiled import quiet_cpu_build_warning
-
-                quiet_cpu_build_warning()
-            self.model = torch.compile(self.model)
-
-    def to_device(self, batch: torch.Tensor) -> torch.Tensor:
-        """uint8 (N, 3, H, W) from the loader -> float in [0, 1] on the device."""
-        memory_format = torch.channels_last if self.device.type == "cuda" else torch.contiguous_format
-        batch = batch.to(self.device, non_blocking=True)
-        return batch.float().div_(255.0).contiguous(memory_format=memory_format)
-
-    def backward(self, content: torch.Tensor, style: torch.Tensor) -> tuple[Losses, torch.Tensor]:
-        """Losses of one batch and the decoder's gradients (averaged over processes under DDP)."""
-        autocast = (
-            torch.autocast(self.device.type, dtype=self.amp_dtype) if self.amp_dtype is not None else nullcontext()
-        )
-        with compile_failure_as_user_error(self.compiled):
-            with autocast:
-                if self.temporal:
-                    loss_c, loss_s, loss_t, output = self.model(content, style, temporal=True)
-                else:
-                    loss_c, loss_s, output = self.model(content, style)
-                    loss_t = torch.zeros_like(loss_c)
-            total = loss_c + loss_s + loss_t
-            self.scaler.scale(total).backward()
-        return Losses(loss_c.detach(), loss_s.detach(), loss_t.detach(), total.detach()), output.detach()
-
-    def step(self, content: torch.Tensor, style: torch.Tensor) -> tuple[Losses, torch.Tensor]:
-        """One iteration at the current learning rate, then the schedule moves on: (losses, output)."""
-        self.optimizer.zero_grad(set_to_none=True)
-        losses, output = self.backward(content, style)
-        self.scaler.step(self.optimizer)
-        self.scaler.update()
-        with warnings.catch_warnings():  # fp16's scaler skips the steps whose gradients overflow (its first,
-            warnings.filterwarnings("ignore", SKIPPED_STEP_WARNING)  # usually): the schedule still counts them
-            self.scheduler.step()
-        return losses, output
 
 
 class Trainer:
@@ -507,248 +317,11 @@ def diverged(what: str) -> UserError:
     return UserError(f"{what}; lower --lr, or the loss weights (--style-weight, --content-weight, --temporal-weight)")
 
 
-def remove_if_empty(paths: list[Path]) -> None:
-    """What a run that never started made in an existing --out (the user's folder, or a dataset's):
-    an empty checkpoints/ and the lock file were left behind."""
-    for path in paths:
-        with suppress(OSError):  # not empty, or gone
-            if path.is_dir():
-                path.rmdir()
-            else:
-                path.unlink()
-
-
 def worker_ended(exc: BaseException) -> UserError:
     """A loading worker killed (the kernel's OOM killer, a stray kill) as one line, not a traceback."""
     said = str(exc).splitlines()[0].strip() if str(exc).strip() else type(exc).__name__
     return UserError(f"an image-loading worker ended unexpectedly ({said.rstrip('.')}); out of memory? "
                      "try fewer --workers or a smaller --load-size")
-
-
-class OutLock:
-    """An exclusive lock on the run directory for as long as a run writes there: two trainers
-    on one --out would interleave log.csv and pair one's decoder with the other's Adam state.
-    flock: released by the kernel however the process ends, so a killed run never blocks the next."""
-
-    def __init__(self, out: Path) -> None:
-        path = self.path = out / LOCK_NAME
-        try:
-            import fcntl
-        except ImportError:  # Windows: no flock; runs are not guarded
-            self.handle = None
-            return
-        try:
-            self.handle = open(path, "a+")
-        except OSError as exc:
-            raise naming(path, exc) from None
-        try:
-            fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            self.handle.close()
-            raise UserError(f"{out}: another training run is writing to this directory; wait for it to end "
-                            "or choose another --out") from None
-
-    def in_place(self) -> bool:
-        """Whether the locked file is still the one at its path: a run folder removed, moved or
-        replaced mid-run took the lock and log.csv with it, and a run started there would not see one."""
-        if self.handle is None:
-            return True
-        try:
-            here, held = os.stat(self.path), os.fstat(self.handle.fileno())
-        except OSError:
-            return False
-        return (here.st_dev, here.st_ino) == (held.st_dev, held.st_ino)
-
-    def release(self) -> None:
-        if self.handle is not None:
-            self.handle.close()  # closing drops the flock
-            self.handle = None
-
-
-class RunLogger:
-    """log.csv (appended; rows past a resumed iteration are dropped) and TensorBoard scalars; a fresh
-    run starts them, and the samples, afresh."""
-
-    def __init__(self, out: Path, start_iteration: int) -> None:
-        self.csv_path = out / "log.csv"
-        self.tensorboard_dir = out / "tensorboard"
-        if os.path.lexists(self.csv_path) and not self.csv_path.is_file():  # a FIFO blocked the open for good
-            raise UserError(f"{self.csv_path}: not a regular file (a folder, pipe, device, socket or broken link); "
-                            "remove it or give another --out")
-        self._truncate(start_iteration)
-        if start_iteration == 0:
-            remove_earlier_run_files(out)
-        new = not self.csv_path.is_file()
-        try:
-            self.csv_file = open(self.csv_path, "a", newline="")
-            self.csv = csv.writer(self.csv_file)
-            if new:
-                self.csv.writerow(CSV_FIELDS)
-                self.csv_file.flush()  # a run killed before its first row still leaves a valid log
-        except OSError as exc:
-            raise naming(self.csv_path, exc) from None
-        self.tensorboard = None
-        try:
-            from torch.utils.tensorboard import SummaryWriter
-        except ImportError:
-            data.warn("warning: tensorboard is not installed (pip install 'realtime-adain[train]'); "
-                      "logging to log.csv only")
-        else:
-            quiet_tensorboard_thread()
-            try:
-                os.fsencode(self.tensorboard_dir).decode("utf-8")  # TensorBoard's file layer takes UTF-8 names only
-                self.tensorboard = SummaryWriter(str(self.tensorboard_dir), purge_step=start_iteration + 1)
-            except UnicodeError:
-                data.warn(f"warning: {self.tensorboard_dir}: TensorBoard cannot write under a name that is not "
-                          "UTF-8; logging to log.csv only")
-            except OSError as exc:  # optional, as when not installed: a file named tensorboard, a read-only folder
-                data.warn(f"warning: {self.tensorboard_dir}: cannot write TensorBoard logs ({exc.strerror or exc}); "
-                          "logging to log.csv only")
-
-    def _truncate(self, start_iteration: int) -> None:
-        """Keep the log's rows up to the iteration resumed from. Read line by line, LOG_LINE_BYTES
-        at a time: a damaged line (bytes that are not UTF-8, a field past the csv module's limit,
-        one endless line) is dropped, not a traceback, and memory stays bounded."""
-        if not self.csv_path.is_file():
-            return
-        rows, lines = [], 0
-        with open(self.csv_path, "rb") as handle:
-            while line := handle.readline(LOG_LINE_BYTES):
-                lines += 1
-                if len(line) == LOG_LINE_BYTES and not line.endswith(b"\n"):  # a line longer than any row
-                    while (rest := handle.readline(LOG_LINE_BYTES)) and not rest.endswith(b"\n"):
-                        pass
-                    continue
-                try:
-                    rows += list(csv.reader([line.decode("utf-8")]))
-                except (UnicodeDecodeError, csv.Error):
-                    continue
-        if not lines:  # an empty log (killed before the header was written): start it afresh
-            self.csv_path.unlink()
-            return
-        if not rows or rows[0][:1] != [CSV_FIELDS[0]]:  # (someone's notes: not rows to cut or append to)
-            raise UserError(f"{self.csv_path}: not this trainer's log (its first line is not the header "
-                            f"{','.join(CSV_FIELDS)}); move it away or give another --out")
-        earlier = rows[0] != list(CSV_FIELDS) and set(rows[0]) < set(CSV_FIELDS)
-        if earlier:  # an earlier version's log (no temporal_loss): its rows under today's header, the new cells empty
-            rows = [list(CSV_FIELDS)] + [[dict(zip(rows[0], row)).get(name, "") for name in CSV_FIELDS]
-                                         for row in rows[1:] if len(row) == len(rows[0])]
-        # Rows of iterations after the checkpoint go, and so does a row cut short (a full disk).
-        kept = [rows[0]] + [row for row in rows[1:] if len(row) == len(CSV_FIELDS)
-                            and (iteration := ascii_whole(row[0])) is not None and iteration <= start_iteration]
-        if len(kept) != lines or earlier:
-            text = io.StringIO(newline="")
-            csv.writer(text).writerows(kept)
-            atomic_write_bytes(self.csv_path, text.getvalue().encode())
-
-    def log(self, iteration: int, means: list[float], lr: float, speed: float, skipped: int) -> None:
-        """One row: `means` are the content, style, temporal and total losses."""
-        content, style, temporal, total = means
-        try:
-            self.csv.writerow([iteration, *(f"{value:.6g}" for value in means), f"{lr:.6g}", f"{speed:.4g}", skipped])
-            self.csv_file.flush()
-        except OSError as exc:  # a full disk: name the file
-            raise naming(self.csv_path, exc) from None
-        if self.tensorboard is not None:
-            try:
-                for name, value in (("loss/content", content), ("loss/style", style), ("loss/temporal", temporal),
-                                    ("loss/total", total), ("lr", lr), ("iterations_per_s", speed)):
-                    self.tensorboard.add_scalar(name, value, iteration)
-            except OSError as exc:
-                raise naming(self.tensorboard_dir, exc) from None
-
-    def close(self) -> None:
-        try:
-            self.csv_file.close()
-        except OSError:  # the row that did not fit was reported already
-            pass
-        if self.tensorboard is not None:
-            try:
-                self.tensorboard.close()
-            except OSError:
-                pass
-
-
-def remove_earlier_run_files(out: Path) -> None:
-    """A fresh run's samples and TensorBoard events only, as its log.csv holds only its rows: a run
-    stopped before its first checkpoint (no checkpoint to refuse the folder by) left its own beside them."""
-    for pattern in EARLIER_RUN_FILES:
-        for path in out.glob(pattern):
-            try:
-                path.unlink()
-            except FileNotFoundError:
-                pass
-            except OSError as exc:
-                raise UserError(f"{path}: cannot remove this earlier run's file ({exc.strerror or exc}); remove it "
-                                "or give another --out") from None
-
-
-def quiet_tensorboard_thread() -> None:
-    """TensorBoard's writer thread prints its failure (a full disk) as a traceback and hands it
-    to the next add_scalar, which reports it as one line (`RunLogger.log`): the thread's is muted."""
-    previous = threading.excepthook
-    if getattr(previous, "quiet_tensorboard", False):
-        return
-
-    def hook(args) -> None:  # noqa: ANN001
-        if not type(args.thread).__module__.startswith("tensorboard."):
-            previous(args)
-
-    hook.quiet_tensorboard = True
-    threading.excepthook = hook
-
-
-PATH_SETTINGS = ("content_dir", "style_dir", "vgg", "out")
-
-
-def resolve_run(given: dict[str, Any], resume: str | None = None) -> tuple[TrainConfig, checkpoint.Checkpoint | None]:
-    """The run's settings (with a checkpoint's, when resuming) and the checkpoint it resumes from."""
-    from realtime_adain.training.config import resolve_config
-
-    # Paths as absolute ones: a resumed run read a relative --content, --style or --vgg from the
-    # folder it was resumed in, and trained on other data without a word.
-    given = {name: (str(expand_home(value).absolute()) if name in PATH_SETTINGS and value else value)
-             for name, value in given.items()}
-    loaded = checkpoint.load_checkpoint(resume) if resume is not None else None
-    if loaded is not None and not given.get("out"):
-        folder = loaded.decoder_path.parent
-        if folder.name != "checkpoints":  # not in a run directory: its parent is no run to write into
-            raise UserError(f"{loaded.decoder_path}: not in a run's checkpoints/ folder; give --out DIR for the "
-                            "resumed run")
-        given = {**given, "out": str(folder.parent.absolute())}
-    config = resolve_config(given, loaded.trainer.config if loaded else None)
-    if loaded is not None:
-        check_kept_device(config, given, loaded)
-    for name, flag in zip(PATH_SETTINGS, ("--content", "--style", "--vgg")):
-        if (value := getattr(config, name)) and not os.path.isabs(value):  # (a checkpoint of an earlier version)
-            raise UserError(f"{loaded.decoder_path if loaded else flag}: the run's {flag} {value!r} is relative, and "
-                            f"which folder it was relative to is not known; give {flag} again")
-    if loaded is not None and loaded.trainer.iteration >= config.iterations:
-        raise UserError(
-            f"{loaded.decoder_path}: already at iteration {loaded.trainer.iteration}; "
-            f"pass --iterations above it to train further"
-        )
-    return config, loaded
-
-
-def check_kept_device(config: TrainConfig, given: dict[str, Any], loaded: checkpoint.Checkpoint) -> None:
-    """The --device and --amp a resumed run keeps from its checkpoint, where it is known that they
-    were not given again: a run started on a GPU and resumed on the CPU was told "--amp bf16 needs
-    a CUDA device", an option not typed, and not where it came from."""
-    kept = f"the run's own setting, kept in its checkpoint {loaded.decoder_path.name}"
-    try:
-        device = pick_training_device(config.device, Distributed.from_env())
-    except UserError as exc:
-        if given.get("device") is not None:
-            raise
-        raise UserError(f"{exc} (--device {config.device} is {kept}; give --device cpu, or another, to resume "
-                        "it here)") from None
-    try:
-        pick_amp(config.amp, device)
-    except UserError as exc:
-        if given.get("amp") is not None:
-            raise
-        raise UserError(f"{exc} (--amp {config.amp} is {kept})") from None
 
 
 def train(config: TrainConfig, resume: checkpoint.Checkpoint | None = None) -> Path | None:

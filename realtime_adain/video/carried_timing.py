@@ -13,8 +13,8 @@ from typing import Callable, Iterator
 import av
 import numpy as np
 
-from realtime_adain.video.formats import (LONGEST_FILLED_GAP, SHORTEST_GAP, SILENCE_CHUNK_S, adpcm_block_bytes,
-                                          fills_gaps, pcm_sample_bytes, sound_from_zero)
+from realtime_adain.video.stream_copy import (LONGEST_FILLED_GAP, SHORTEST_GAP, SILENCE_CHUNK_S, adpcm_block_bytes,
+                                              fills_gaps, pcm_sample_bytes, sound_from_zero)
 
 
 def rescale(value: int, source: Fraction, target: Fraction) -> int:

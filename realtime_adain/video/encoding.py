@@ -15,8 +15,10 @@ import av
 from av.video.reformatter import VideoReformatter
 
 from realtime_adain.errors import UserError
-from realtime_adain.video.formats import (PALETTE_ENCODERS, PALETTE_FILTERS, EncodeSettings, check_bitrate_picture,
-                                          choose_pix_fmt, encoder_rate, encoder_time_base, muxer_time_base)
+from realtime_adain.video.encoder_settings import (PALETTE_ENCODERS, PALETTE_FILTERS, EncodeSettings,
+                                                   check_bitrate_picture)
+from realtime_adain.video.pixel_formats import choose_pix_fmt
+from realtime_adain.video.time_bases import encoder_rate, encoder_time_base, muxer_time_base
 from realtime_adain.video.framing import check_picture_size, encoder_framing
 from realtime_adain.video.pictures import BT601_MATRIX, Colour
 from realtime_adain.video.probing import threads_refused, threads_refused_error

@@ -11,7 +11,7 @@ from typing import Iterator
 import av
 
 from realtime_adain.notes import note
-from realtime_adain.video.formats import GIF_DELAY_SHOWN, GIF_SHORTEST_SHOWN
+from realtime_adain.video.containers import GIF_DELAY_SHOWN, GIF_SHORTEST_SHOWN
 from realtime_adain.video.probing import DECLARED_RATE_SLACK, has_no_timestamps
 from realtime_adain.video.sequence import Sequence
 

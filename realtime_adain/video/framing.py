@@ -2,8 +2,9 @@
 (`LEAST_PICTURE`), sizes an encoder crashes or hangs on (`check_picture_size`), sizes in steps
 (CineForm, AMV, AccuPak, LCL's zlib: padded), the fixed sizes of H.261 and H.263 and DV's broadcast
 formats with their rates, pixel formats and pixel aspects (scaled in). `encoder_framing` says how,
-as a `Framing` the writer scales and pads by. Kept apart from formats.py, which chooses the
-container, encoder, pixel format and timing: these are each encoder's own rules for the picture.
+as a `Framing` the writer scales and pads by. Kept apart from containers.py, encoder_settings.py,
+pixel_formats.py and time_bases.py, which choose the container, encoder, pixel format and timing:
+these are each encoder's own rules for the picture.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from realtime_adain.errors import UserError
 from realtime_adain.picture_sizes import resize
 
 if TYPE_CHECKING:
-    from realtime_adain.video.formats import EncodeSettings
+    from realtime_adain.video.encoder_settings import EncodeSettings
 
 # A GIF's largest side: its sizes are 16-bit fields.
 GIF_MAX_SIDE = 65535

@@ -40,7 +40,8 @@ from realtime_adain.video.picture_notes import CAPTIONS_LEFT_OUT
 from realtime_adain.video.reader import Frame, VideoReader
 from realtime_adain.video.streams import CHAPTERS_CARRIED, TIMECODE_CARRIED, is_cover_art
 from realtime_adain.video.deinterlace import film_rate
-from realtime_adain.video.formats import EncodeSettings, check_encoder, framed_picture
+from realtime_adain.video.encoder_check import check_encoder
+from realtime_adain.video.encoder_settings import EncodeSettings, framed_picture
 from realtime_adain.notes import note, write_line
 from realtime_adain.video.picture_output import PictureOutput, is_picture_pattern
 from realtime_adain.video.timecode import cut_tags, pictures_before

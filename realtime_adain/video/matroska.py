@@ -1,7 +1,8 @@
 """The few Matroska (WebM) structures FFmpeg does not tell: where each cluster begins and the
 Timestamp it carries, read from the EBML elements' headers (each element skipped by its size: a
-cluster's header is all that is read). `clocks.ClustersAtOneTime` needs them to tell a file whose
-clusters all carry one Timestamp, which FFmpeg's demuxer hides by adding it to every block's time.
+cluster's header is all that is read). `cluster_times.ClustersAtOneTime` needs them to tell a
+file whose clusters all carry one Timestamp, which FFmpeg's demuxer hides by adding it to every
+block's time.
 """
 
 from __future__ import annotations

@@ -20,10 +20,11 @@ from typing import Callable, Sequence
 import av
 
 from realtime_adain.notes import note
-from realtime_adain.video.formats import (ADTS_KEEPING_FORMATS, ATTACHING_FORMATS, ORDER_STATING_FORMATS,
-                                          adpcm_block_bytes, audio_opens, copied_into_encoder_stream, dropped_roles,
-                                          dropped_tags, encodable_layout, encodable_rate, holds_copy, is_adts_aac,
-                                          muxer_accepts, reencoded_audio, unframed_in_avi)
+from realtime_adain.video.audio_encoding import (ORDER_STATING_FORMATS, audio_opens, encodable_layout, encodable_rate,
+                                                 reencoded_audio)
+from realtime_adain.video.stream_copy import (ADTS_KEEPING_FORMATS, ATTACHING_FORMATS, adpcm_block_bytes,
+                                              copied_into_encoder_stream, dropped_roles, dropped_tags, holds_copy,
+                                              is_adts_aac, muxer_accepts, unframed_in_avi)
 from realtime_adain.video.sound import KindChange, RawAacFraming, decoder_layout, kind_change, reorder_channels
 from realtime_adain.video.streams import (COVER_MAX_PIXELS, TS_DATA_CODECS, attached_pictures, data_label,
                                           is_gopro_telemetry, oversized_cover)

@@ -47,8 +47,11 @@ from realtime_adain.video.seeking import SEEK_MARGIN, SeekMissed, seek_to_segmen
 from realtime_adain.video.sequence import DEFAULT_FRAMERATE, check_framerate, ffmpeg_name, find_sequence
 from realtime_adain.video.streams import (is_cover_art, main_video_stream, note_left_out, passthrough_streams,
                                           same_program)
-from realtime_adain.video.clocks import (ClusterTimes, ClustersAtOneTime, SeekedIntoStill, SlotTimes, SoundClock,
-                                         StuckClock)
+from realtime_adain.video.clocks import SeekedIntoStill
+from realtime_adain.video.cluster_times import ClusterTimes, ClustersAtOneTime
+from realtime_adain.video.slot_times import SlotTimes
+from realtime_adain.video.sound_clock import SoundClock
+from realtime_adain.video.stuck_clock import StuckClock
 from realtime_adain.video.stream_end import ends_early, tagged_end
 from realtime_adain.video.timestamps import Segment, TimestampShift
 

@@ -11,12 +11,14 @@ from typing import TYPE_CHECKING
 
 import av
 
-from realtime_adain.video.clocks import ClustersAtOneTime, SoundClock, clock_stands_still, lands_in_still_sound
+from realtime_adain.video.cluster_times import ClustersAtOneTime
 from realtime_adain.video.landing import READ_THROUGH_BYTES, StreamLanding
 from realtime_adain.video.opening import open_input
 from realtime_adain.video.packets import CUT_TYPES
 from realtime_adain.video.probing import has_no_timestamps, is_picture_format
 from realtime_adain.video.sequence import ffmpeg_name
+from realtime_adain.video.sound_clock import SoundClock
+from realtime_adain.video.still_clocks import clock_stands_still, lands_in_still_sound
 
 if TYPE_CHECKING:
     from realtime_adain.video.reader import VideoReader

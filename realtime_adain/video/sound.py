@@ -23,7 +23,7 @@ import av.logging
 from av.audio.plane import AudioPlane
 import numpy as np
 
-from realtime_adain.video.formats import ADTS_RATES, adts_header, adts_kind, is_adts_aac
+from realtime_adain.video.stream_copy import ADTS_RATES, adts_header, adts_kind, is_adts_aac
 from realtime_adain.notes import note
 
 

@@ -9,7 +9,7 @@ from fractions import Fraction
 import av
 
 from realtime_adain.errors import UserError
-from realtime_adain.video.clocks import ClusterTimes, ClustersAtOneTime
+from realtime_adain.video.cluster_times import ClusterTimes, ClustersAtOneTime
 from realtime_adain.video.timestamps import TimestampShift
 
 

@@ -12,7 +12,7 @@ or back by more than `STEP_BACK`, as a splice, continuing from there. Streams ke
 bases; every stream moves by the same amount, so sound stays in sync. A `Segment` (--start,
 --duration) then keeps a part of that timeline and moves it to zero, every stream alike.
 Times a file stores wrong or not at all (sound without times, clocks that stand still, a damaged
-Matroska cluster) are repaired before the shift, in `clocks.py`.
+Matroska cluster) are repaired before the shift (`clocks.py` and the modules it names).
 """
 
 from __future__ import annotations

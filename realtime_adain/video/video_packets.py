@@ -11,7 +11,7 @@ from typing import Callable
 
 import av
 
-from realtime_adain.video.formats import GIF_LONGEST_DELAY
+from realtime_adain.video.containers import GIF_LONGEST_DELAY
 
 # Muxers that time each sample until the next one's decode time, the last by its packet's duration
 # (MP4, MOV): with B-frames the last packet in decode order is not the last picture shown, and

@@ -25,9 +25,10 @@ from realtime_adain.notes import note
 from realtime_adain.video.carried_timing import CarriedTiming, rescale
 from realtime_adain.video.closing import LatePackets, write_chapters
 from realtime_adain.video.encoding import VideoEncoder, another_codec
-from realtime_adain.video.formats import (EMPTY_TRACKS_LEFT_OUT, GIF_LONGEST_DELAY, GIF_MOST_REPEATS,
-                                          GIF_SHORTEST_SHOWN, MUXER_OPTIONS, EncodeSettings, container_format,
-                                          language_for, muxer_accepts, pad_short_ts)
+from realtime_adain.video.containers import (GIF_LONGEST_DELAY, GIF_MOST_REPEATS, GIF_SHORTEST_SHOWN, MUXER_OPTIONS,
+                                             container_format, pad_short_ts)
+from realtime_adain.video.encoder_settings import EncodeSettings
+from realtime_adain.video.stream_copy import EMPTY_TRACKS_LEFT_OUT, language_for, muxer_accepts
 from realtime_adain.video.output_streams import OutputStreams, merged_notes
 from realtime_adain.video.pictures import Colour
 from realtime_adain.video.sequence import ffmpeg_name
