@@ -31,7 +31,9 @@ def _decoder_state(published_weights) -> dict[str, torch.Tensor]:
     (lambda state: {"1.weight": state["1.weight"] * 10 ** 38.077}, "overflows (Inf or NaN) on a test input"),
     # (finite all through: an all-white picture)
     (lambda state: {"1.bias": torch.full_like(state["1.bias"], 1e30)}, "its output reaches"),
-], ids=["weight-scaled-1e38", "bias-1e30"])
+    # (session 50: the last layer scaled by 5e4 peaks at 6e4, under the first bound 1e5: all white)
+    (lambda state: {key: state[key] * 5e4 for key in ("28.weight", "28.bias")}, "its output reaches"),
+], ids=["weight-scaled-1e38", "bias-1e30", "last-layer-5e4"])
 def test_a_decoder_too_large_for_real_features_is_refused(published_weights, tmp_path, change, words):
     state = _decoder_state(published_weights)
     state.update(change(state))
