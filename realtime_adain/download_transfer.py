@@ -91,10 +91,14 @@ class MinRate:
     window_s: float = 60.0
 
     def too_slow(self, url: str, received: int, seconds: float, part: Path) -> UserError:
-        """`part`: the download so far, kept (its bytes are good, only slow to come) for the next run."""
+        """`part`: the download so far, kept (its bytes are good, only slow to come) for the next run;
+        none yet where the body's first bytes were what was too slow."""
+        kept = _size(part)
+        kept_words = (f"{kept} bytes kept in {part} (the next run resumes from them)" if kept
+                      else "nothing received to keep")
         return UserError(f"{shown(url)}: too slow, {received} bytes in the last {seconds:.0f} s (under "
-                         f"{self.bytes_per_s:g} bytes/s); stopped, {_size(part)} bytes kept in {part} (the next run "
-                         "resumes from them); try again later, or use a mirror with --base-url")
+                         f"{self.bytes_per_s:g} bytes/s); stopped, {kept_words}; try again later, or use a mirror "
+                         "with --base-url")
 
 
 class _PaceWatch:

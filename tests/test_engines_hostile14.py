@@ -72,9 +72,9 @@ def test_a_huge_file_in_place_of_an_engine_is_not_read_to_find_out(tmp_path):
     cache = EngineCache(tmp_path)
     path = built(cache)
     os.truncate(path, HUGE)
-    started = time.monotonic()
+    started = time.process_time()  # (CPU time, not a loaded machine's wait)
     assert not cache.is_valid(cache.entry(COMPONENTS, ".onnx"))
-    assert time.monotonic() - started < 1.0
+    assert time.process_time() - started < 1.0
 
 
 def test_a_digest_of_an_older_version_without_the_size_still_counts(tmp_path):

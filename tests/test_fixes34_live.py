@@ -102,12 +102,13 @@ def test_a_url_that_is_no_video_is_one_line_at_start(run_cli, weights_env, style
     www.mkdir()
     (www / "text.jpg").write_text("hello\n")
     with serving(www) as base:
-        url, started = f"{base}/text.jpg", time.monotonic()
+        url = f"{base}/text.jpg"
         code, _, err = run_cli("live", "--source", url, "--styles", style, "--no-window", "-o", tmp_path / "o.mp4",
                                "--no-loop", *TINY)
     said = [line for line in err.splitlines() if not line.startswith("127.0.0.1 - - ")]  # (http.server's log)
+    # (one line, not the reconnections and "no frames arrived" of the 15 s wait; a wall-time bound
+    # failed on a loaded machine, where loading the model and the style took 21-25 s)
     assert code == 2 and said == [f"error: {url}: cannot read (Invalid data found when processing input)"], err
-    assert time.monotonic() - started < FIRST_FRAME_TIMEOUT  # (which the session waited out)
     assert not (tmp_path / "o.mp4").exists()
 
 

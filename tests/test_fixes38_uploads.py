@@ -72,10 +72,10 @@ def test_a_scan_bomb_is_refused_before_decoding_by_every_read(tmp_path):
     EXIF thumbnail's) is miscounted."""
     base = progressive(64)
     bomb = with_scans(base, 12000)
-    started = time.monotonic()
+    started = time.process_time()  # (CPU time, not a loaded machine's wait)
     with pytest.raises(UserError, match=rf"^bomb: a JPEG of more than {MAX_JPEG_SCANS} scans .*: refused$"):
         decode_image(bomb, "bomb")
-    assert time.monotonic() - started < 1.0
+    assert time.process_time() - started < 1.0
     path = tmp_path / "bomb.jpg"
     path.write_bytes(with_scans(base, MAX_JPEG_SCANS + 1, between=b"junk"))
     with pytest.raises(UserError, match="more than 100 scans"):

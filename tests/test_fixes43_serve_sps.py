@@ -144,9 +144,9 @@ def test_frames_of_many_sps_units_are_dropped_unread_and_quickly():
     for frame in (SPS * (600_000 // len(SPS)), longest * H264_MOST_SPS, longest * 150):
         asked = []
         backlog = DecodeBacklog(lambda: asked.append(1))
-        started = time.perf_counter()
+        started = time.process_time()  # (CPU time, not a loaded machine's wait)
         put(backlog, frame)
-        assert time.perf_counter() - started < 0.2
+        assert time.process_time() - started < 0.2
     assert backlog.qsize() == 0 and asked == [1]
     refused = []
     backlog = DecodeBacklog(lambda: None, frames=0, pixels=64 * 48, refuse=lambda *size: refused.append(size))

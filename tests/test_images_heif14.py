@@ -120,10 +120,10 @@ def heic_bomb(tmp_path: Path, side: int) -> Path:
 def test_a_size_bomb_is_refused_from_its_header(tmp_path):
     """60000x60000 (10 GB as RGB) is refused before a pixel is decoded: at once, and by size."""
     path = heic_bomb(tmp_path, 60000)
-    started = time.perf_counter()
+    started = time.process_time()  # (CPU time, not a loaded machine's wait)
     with pytest.raises(UserError, match="60000x60000 is larger than the 268435456 pixels"):
         read_image(path)
-    assert time.perf_counter() - started < 1.0
+    assert time.process_time() - started < 1.0
 
 
 def test_the_cli_reads_heic_content_and_style(tmp_path, photo, data_dir, weights_env, run_cli):

@@ -9,7 +9,6 @@ gives nothing) is one line that says why, in `video` and at once in `live`."""
 
 from __future__ import annotations
 
-import time
 from fractions import Fraction
 from pathlib import Path
 
@@ -113,11 +112,10 @@ def test_live_refuses_a_source_without_pictures_at_once(prores_raw, run_cli, wei
     with pytest.raises(SourceError, match="FFmpeg decodes no pictures from ProRes RAW"):
         open_source(str(prores_raw), loop=False)
     styles = copy_styles(data_dir, tmp_path / "styles", names=("trial.jpg",))
-    started = time.monotonic()
     code, _, err = run_cli("live", "--source", prores_raw, "--styles", styles, "--no-window", "-o", tmp_path / "o.mp4",
                            "--max-frames", "2", *FAST)
+    # (the words tell it from the 15 s wait's "no frames arrived", where a wall-time bound did not on a loaded machine)
     assert code == 2 and err.count("\n") == 1 and err.startswith(f"error: {prores_raw}: {SAID}"), err
-    assert time.monotonic() - started < 10  # (not 15 s and more)
 
 
 def test_a_source_that_decodes_still_plays_from_its_first_picture(tmp_path):
@@ -136,8 +134,8 @@ def test_live_gives_up_at_once_on_a_url_that_ends_without_a_picture(prores_raw, 
     styles = copy_styles(data_dir, tmp_path / "styles", names=("trial.jpg",))
     with serving(prores_raw.parent) as base:
         url = f"{base}/{prores_raw.name}"
-        started = time.monotonic()
         code, _, err = run_cli("live", "--source", url, "--no-loop", "--styles", styles, "--no-window",
                                "-o", tmp_path / "o.mp4", "--max-frames", "2", *FAST)
+    # (the words tell it from the wait: a wall-time bound failed on a loaded machine, where loading
+    # the model and the styles before the source took 14-21 s)
     assert code == 2 and err.strip().endswith(f"{url}: the source ended before its first picture"), err
-    assert time.monotonic() - started < 10
