@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import struct
 import tempfile
 
 import numpy as np  # (OpenCV: imported where used, so a broken one stops only what needs it)
@@ -202,8 +203,9 @@ def _hdr_still(data: np.ndarray, name: str, tags: HdrTags) -> np.ndarray | None:
 def _ffmpeg_still(data: np.ndarray, name: str) -> np.ndarray | None:
     """A JPEG 2000, OpenEXR, PAM, lossless or 12-bit JPEG, JPEG-LS, DPX, SGI, XWD or PHM picture
     decoded by FFmpeg (PyAV, loaded for these only) as uint8 RGB, its size checked from its header
-    first (an SGI's data too; a JPEG without its end marker with a note: FFmpeg says nothing of one
-    cut short); None for other formats (OpenCV's
+    first (an SGI's data too, each RLE row's runs within the file; a one-row SGI read as the
+    dimension-2 one it is laid out as; a JPEG without its end marker with a note: FFmpeg says nothing
+    of one cut short); None for other formats (OpenCV's
     libjpeg read neither JPEG-LS, FFmpeg's lossless JPEGs nor 12-bit ones; Pillow read one's narrow
     YCbCr as full range, 62 levels off). OpenCV took a JPEG
     2000's YCbCr components (FFmpeg's libopenjpeg writes them) as RGB and its 10- or 12-bit
@@ -226,9 +228,12 @@ def _ffmpeg_still(data: np.ndarray, name: str) -> np.ndarray | None:
     if kind in _FLOAT_KINDS and size[0] * size[1] * 12 > MAX_DECODE_BYTES:
         raise UserError(f"{name}: {size[0]}x{size[1]} at 12 bytes a pixel is more than the "
                         f"{MAX_DECODE_BYTES >> 30} GiB of samples an image may decode to")
-    if kind == "SGI" and sgi_data_short(data):  # (FFmpeg allocates the picture before it finds that)
+    # (FFmpeg allocates the picture before it finds the data missing, and reads bytes past the end as zeros)
+    if kind == "SGI" and (sgi_data_short(data) or _sgi_rows_cut_short(data)):
         raise UserError(f"{name}: not a readable image (a {size[0]}x{size[1]} SGI picture whose file is shorter "
                         f"than its header says its data is: cut short?)")
+    if kind == "SGI" and bytes(data[4:6]) == b"\0\1":  # one row (dimension 1), which FFmpeg refuses: its
+        data = np.concatenate([data[:4], np.frombuffer(b"\0\2", np.uint8), data[6:]])  # layout is dimension 2's
     decoded = _ffmpeg_decoded(data, name, kind)
     if decoded is not None and jpeg_without_end(data, name):  # (FFmpeg says nothing of one cut short)
         note(f"{name}: {_JPEG_CUT_SHORT}", once=True)
@@ -282,13 +287,46 @@ def _ffmpeg_rgb(data: np.ndarray, name: str, kind: str) -> np.ndarray | None:
     except UserError:
         raise
     except (av.FFmpegError, StopIteration, ValueError) as exc:
-        if kind in ("JPEG 2000", "lossless JPEG", "WebP", "SGI"):  # (OpenCV's OpenJPEG or libjpeg, then Pillow,
+        if kind in ("JPEG 2000", "lossless JPEG", "WebP"):  # (OpenCV's OpenJPEG or libjpeg, then Pillow,
             return None  # may read it; a WebP, read by them before, is then said to be unreadable)
         reason = (getattr(exc, "strerror", None) or str(exc)).strip() or "no picture in it"
         raise UserError(f"{name}: a damaged or unsupported {kind} image ({reason[:200]})") from None
     opacity = samples[..., 3].astype(np.float32) / np.iinfo(samples.dtype).max if alpha else None
     profile = pillow_header(data).profile if kind == "JPEG 2000" else None
     return over_white(in_srgb(to_rgb8(samples), profile), opacity, name)
+
+
+def _sgi_rows_cut_short(data: np.ndarray) -> bool:
+    """Whether an RLE SGI (its tables there: `sgi_data_short`) has a row that runs past the file's
+    end: FFmpeg read the missing bytes as zeros, a file cut by a byte or two with no word, a run's
+    value black. Only the rows whose stated length runs past the end are read, as FFmpeg reads them
+    (runs until the row is full): a writer's length may be too long, and FFmpeg does not use it."""
+    head = bytes(data[:12])
+    if head[2] != 1:  # (verbatim: `sgi_data_short` checks its samples)
+        return False
+    width, height, channels = struct.unpack(">HHH", head[6:12])
+    rows = height * channels
+    tables = np.frombuffer(bytes(data[512:512 + 8 * rows]), ">u4").astype(np.int64)
+    starts, lengths = tables[:rows], tables[rows:]
+    return any(_sgi_row_end(data, int(start), width, head[3]) > data.size
+               for start in np.unique(starts[starts + lengths > data.size]))
+
+
+def _sgi_row_end(data: np.ndarray, at: int, width: int, sample: int) -> int:
+    """Where an SGI RLE row starting at byte `at` ends, as FFmpeg decodes it: runs (a count, then
+    that many samples or one repeated, each `sample` bytes, big-endian) until `width` samples are
+    set or a count is zero; past the file's end where the row's bytes are missing."""
+    left = width
+    while left > 0:
+        if at + sample > data.size:
+            return at + sample
+        control = int(data[at + sample - 1])
+        count = control & 0x7F
+        if not count:
+            return at + sample
+        at += sample * (1 + (count if control & 0x80 else 1))
+        left -= count
+    return at
 
 
 def exr_rgb(frame) -> np.ndarray:

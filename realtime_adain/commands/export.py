@@ -10,6 +10,7 @@ engines are one per resolution and batch, stored in the engine cache the tensorr
 __doc__ = DESCRIPTION
 
 import argparse
+import os
 from pathlib import Path
 
 from tqdm import tqdm
@@ -104,8 +105,9 @@ def export_onnx_command(args: argparse.Namespace) -> int:
 def check_output(path: Path, inputs: list[Path], text: str) -> None:
     """`text`: -o as typed (Path drops a trailing slash, which says a folder was meant); `inputs`:
     the weights files read."""
-    if ending := folder_ending(text):
-        raise UserError(f"{text}: names a folder; the output of --format onnx is a file, e.g. {text.removesuffix(ending)}/adain.onnx")
+    if folder_ending(text):
+        raise UserError(f"{text}: names a folder; the output of --format onnx is a file, e.g. "
+                        f"{os.path.join(_folder_as_typed(text), 'adain.onnx')}")
     if path.name.lower() == ".onnx":  # (a dot file to Path: no suffix, so it "did not end in .onnx")
         raise UserError(f"{path}: no name before .onnx; give one such as adain.onnx")
     if path.suffix.lower() != ".onnx":  # (A.ONNX as image outputs take .JPG)
@@ -116,6 +118,16 @@ def check_output(path: Path, inputs: list[Path], text: str) -> None:
     if inside_engine_cache(path):  # (onto the cached export's name it replaced a sound export with one no run loads)
         raise UserError(f"{path}: -o is inside the engine cache {engines_dir()}; run export without -o to fill it")
     check_writable_dir(path.parent)  # (not made yet: weights that fail to load leave no empty folder)
+
+
+def _folder_as_typed(text: str) -> str:
+    """The folder -o names, as typed less its trailing separators and '.' names, however many
+    ('a.onnx//' and 'dir//.' were suggested a.onnx//adain.onnx and dir//adain.onnx); a '..' stays
+    (`out/..` was suggested out/adain.onnx, another folder)."""
+    folder = text
+    while len(folder) > 1 and folder.endswith(("/", os.sep, "/.", os.sep + ".")):
+        folder = folder[:-1]
+    return folder
 
 
 def export_tensorrt_command(args: argparse.Namespace) -> int:
