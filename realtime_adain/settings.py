@@ -339,6 +339,11 @@ class LiveSettings:
 
     def _check_outputs(self) -> None:
         if self.output:
+            from realtime_adain.output_checks import folder_ending  # (here, not at startup: it loads numpy)
+
+            if ending := folder_ending(self.output):  # (Path drops '/' and '/.': `-o rec.mp4/` wrote rec.mp4)
+                raise UserError(f"-o {self.output}: ends with {ending}, a folder; -o records the session to one file: "
+                                "give its name (.mp4, .m4v or .mov)")
             out = Path(self.output)
             if out.suffix.lower() not in RECORDING_SUFFIXES:
                 raise UserError(f"{out}: -o writes MP4; use a .mp4, .m4v or .mov name")

@@ -95,7 +95,7 @@ def test_pictures_stored_in_pairs_are_spread_evenly(tmp_path, capsys):
     next; the last pair, whose time is not known, a frame apart; a note says so."""
     got = pictures_at(stored_at(tmp_path / "stored_in_pairs.mkv", in_pairs(24)))
     assert got == [(n // 2) * 83 + (n % 2) * 41 for n in range(22)] + [913, 955]
-    assert "every picture is stored twice, at one timestamp (a muxer's repeats)" in capsys.readouterr().err
+    assert "the file's first pictures are each stored twice, at one timestamp (a muxer's repeats)" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("times", [in_pairs(240), at_24_fps(0, 24) + [1000 + at for at in in_pairs(200)]],

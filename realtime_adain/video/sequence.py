@@ -275,7 +275,8 @@ def _exact_rate(rate: Fraction) -> Fraction:
     24000/1001, 60000/1001); else from 1 fps the nearest fraction over at most 1001 (1000.0000000001
     is 1000), and slower the rate of the nearest period (seconds a frame) over at most 1001, in
     terms FFmpeg keeps (`FFMPEG_RATE_TERMS`): as a rate over 1001, 0.0005 fps (a frame every 2000 s)
-    was 1/1001, twice the rate asked."""
+    was 1/1001, twice the rate asked. A rate above `MIN_FRAMERATE` stays above it, so the result
+    passes `check_framerate` again (1001/2004001 fps became 1/2002, refused by the next check)."""
     for whole in NTSC_WHOLE_RATES:
         ntsc = Fraction(whole * 1000, 1001)
         if abs(rate - ntsc) < Fraction(1, 100):
@@ -283,7 +284,8 @@ def _exact_rate(rate: Fraction) -> Fraction:
     if rate >= 1:
         return rate.limit_denominator(1001)
     period = 1 / rate
-    return 1 / period.limit_denominator(min(1001, FFMPEG_RATE_TERMS // math.ceil(period)))
+    terms = min(1001, FFMPEG_RATE_TERMS // math.ceil(period))
+    return 1 / min(period.limit_denominator(terms), 1 / MIN_FRAMERATE - Fraction(1, terms))
 
 
 def check_framerate(rate: float | Fraction, option: str = "--framerate") -> Fraction:

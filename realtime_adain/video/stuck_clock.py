@@ -252,9 +252,10 @@ class StuckClock:
         self._said.add(kind)
         time_base = Fraction(self.stream.time_base)
         rate = f"{float(1 / (self.frame * time_base)):.3f}".rstrip("0").rstrip(".")
-        if kind == "pairs":
-            note(f"{self.name}: every picture is stored twice, at one timestamp (a muxer's repeats): each pair is "
-                 f"spread evenly over the time up to the next picture, at most a frame apart at {rate} fps", once=True)
+        if kind == "pairs":  # (said at the first pair: told by the file's first pictures, not all of them)
+            note(f"{self.name}: the file's first pictures are each stored twice, at one timestamp (a muxer's "
+                 "repeats): each pair is spread evenly over the time up to the next picture, at most a frame apart "
+                 f"at {rate} fps", once=True)
             return
         since = float(((self._stored if self._shown is None else self._shown) - (self.stream.start_time or 0))
                       * time_base)
