@@ -52,6 +52,22 @@ def adain(content: torch.Tensor, style_mean: torch.Tensor, style_std: torch.Tens
     return (content - mean) / std * style_std + style_mean
 
 
+def _agreed(values: list[str]) -> str:
+    """One fact of a style's mean and std: one value where they agree, else both ('float16/float32')."""
+    return values[0] if values[0] == values[1] else "/".join(values)
+
+
+def _average(tensor: torch.Tensor) -> str:
+    """The average of `tensor`'s values to 3 digits; '?' where there is none to show (no values, a
+    'meta' or complex tensor, a dtype without arithmetic such as torch.bits8)."""
+    if tensor.numel() == 0 or tensor.is_complex() or tensor.is_meta:  # (a meta tensor's mean took 4 s to refuse)
+        return "?"
+    try:
+        return f"{tensor.detach().float().mean().item():.3g}"
+    except (RuntimeError, TypeError, ValueError):
+        return "?"
+
+
 def blend(content: torch.Tensor, target: torch.Tensor, alpha: torch.Tensor | float) -> torch.Tensor:
     """The paper's content/style trade-off: alpha * t + (1 - alpha) * f(c)."""
     if isinstance(alpha, torch.Tensor):
@@ -59,7 +75,7 @@ def blend(content: torch.Tensor, target: torch.Tensor, alpha: torch.Tensor | flo
     return alpha * target + (1 - alpha) * content
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class StyleStats:
     """The only thing kept of a style image: per-channel mean and std at relu4_1, shape (C,).
 
@@ -68,6 +84,18 @@ class StyleStats:
 
     mean: torch.Tensor
     std: torch.Tensor
+
+    def __repr__(self) -> str:
+        """A summary, not the values: the dataclass's repr printed all 1024 (110 to 170 lines for
+        the REPL's echo of `st.style(...)`). Never raises, whatever a caller built it from."""
+        tensors = (self.mean, self.std)
+        if not all(isinstance(tensor, torch.Tensor) for tensor in tensors):
+            return f"StyleStats(mean={type(self.mean).__name__}, std={type(self.std).__name__})"
+        channels, dtype, device = (_agreed([fact(tensor) for tensor in tensors]) for fact in (
+            lambda tensor: str(tensor.numel()), lambda tensor: str(tensor.dtype).removeprefix("torch."),
+            lambda tensor: str(tensor.device)))
+        averages = f"mean {_average(self.mean)}, std {_average(self.std)}"
+        return f"StyleStats({channels} channels, {dtype}, {device}, {averages})"
 
     @classmethod
     def of_features(cls, feat: torch.Tensor) -> "StyleStats":

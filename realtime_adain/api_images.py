@@ -18,6 +18,7 @@ from realtime_adain.atomic import name_too_long
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import WRITABLE_EXTENSIONS
 from realtime_adain.picture_sizes import MAX_DECODE_PIXELS, MAX_SIDE, over_budget
+from realtime_adain.userdirs import expand_home
 
 ImageLike = Any  # a path (str or os.PathLike), a PIL image, or an (H, W, 3) / (H, W) uint8 array
 
@@ -110,7 +111,7 @@ def file_of(image: ImageLike) -> Path | None:
     """The file an image comes from: a path, or a PIL image's file (`Image.open` keeps its name),
     so that no output of the run overwrites it; None for an array or an image made in memory."""
     if isinstance(image, (str, os.PathLike)):
-        return Path(image)
+        return expand_home(image)  # (the file read: '~/s.jpg' is the home folder's)
     filename = getattr(image, "filename", None) if is_pil_image(image) else None
     return Path(filename) if isinstance(filename, (str, os.PathLike)) and str(filename) else None
 
@@ -155,7 +156,9 @@ def is_pil_image(value: Any) -> bool:
 
 def check_path(value: str | os.PathLike, name: str) -> Path:
     """A path (str or os.PathLike), not empty: Path('') is the current folder, an unset variable.
-    A name no file can have is refused here: with a NUL character (os's "embedded null byte"
+    A leading `~` or `~USER` is that home folder, as for the weights (`userdirs.expand_home`): no
+    shell expands it in a call, so '~/s.jpg' was no such file and '~/o.png' made a folder named ~
+    here. A name no file can have is refused here: with a NUL character (os's "embedded null byte"
     named no argument) or too long (pathlib's OSError, where a UserError is promised)."""
     if not isinstance(value, (str, os.PathLike)) or isinstance(os.fspath(value), bytes):
         raise TypeError(f"{name} must be a path (str or os.PathLike), got {type(value).__name__}")
@@ -164,7 +167,7 @@ def check_path(value: str | os.PathLike, name: str) -> Path:
         raise ValueError(f"{name} is an empty path")
     if "\0" in text:
         raise ValueError(f"{name} holds a NUL character, which no file name can: {text!r}")
-    path = Path(value)
+    path = expand_home(value)
     if reason := name_too_long(path):
         raise UserError(f"{path}: {reason}")
     return path
@@ -174,7 +177,7 @@ def check_file_to_write(value: str | os.PathLike, name: str) -> Path:
     """A file's name to write, checked as `check_path` checks it, and not a folder's: not ending in
     a slash, nor in '.' or '..' as its last name. Path drops a trailing '/' and '/.', so 'f.png/'
     and 'f.png/.' (a folder meant) wrote the file f.png; refused as the CLI's file outputs are
-    (`argtypes.file_name`)."""
+    (`argtypes.file_name`). Nor '~' alone: the home folder."""
     path = check_path(value, name)
     text = os.fspath(value)
     if text.endswith(("/", os.sep)):
@@ -182,4 +185,6 @@ def check_file_to_write(value: str | os.PathLike, name: str) -> Path:
     if os.path.basename(text) in (os.curdir, os.pardir):
         raise ValueError(f"{name} {text!r} ends in '{os.path.basename(text)}', a folder: give the file's name, "
                          "not a folder")
+    if len(Path(text).parts) == 1 and path != Path(text):  # '~' or '~USER' alone, expanded: a home folder
+        raise ValueError(f"{name} {text!r} is a home folder ({path}): give the file's name, not a folder")
     return path
