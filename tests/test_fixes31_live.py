@@ -167,8 +167,8 @@ def test_live_fps_over_its_limit_is_refused_with_the_options(run_cli, clip, styl
     start); now refused with the other options."""
     code, _, err = run_cli("live", "--source", clip, "--styles", style, "--no-window", "-o", tmp_path / "out.mp4",
                            "--fps", "5000", "--vgg", tmp_path / "none.pth", *TINY)
-    assert code == 2 and err == ("error: realtime-adain live: argument --fps: '5000': give frames per second above 0, "
-                                 "at most 1000 (see `realtime-adain live --help`)\n"), err
+    assert code == 2 and err == ("error: realtime-adain live: argument --fps: '5000': give more than 1/2002 frames per "
+                                 "second (a frame every 2002 s), at most 1000 (see `realtime-adain live --help`)\n"), err
 
 
 def test_live_virtual_cam_with_a_broken_pyvirtualcam_says_why(tmp_path, monkeypatch):

@@ -23,11 +23,12 @@ from test_fixes39_docs import REPO, help_of, words
     ("serve", "--max-clients", "65", "65 is outside 1..64"),
     ("serve", "--max-upload-mb", "0", "0 is outside (0, 64]"),
     ("serve", "--max-upload-mb", "65", "65 is outside (0, 64]"),
-    ("live", "--fps", "0", "'0': give frames per second above 0, at most 1000"),
-    ("live", "--fps", "2000", "'2000': give frames per second above 0, at most 1000"),
+    ("live", "--fps", "0", "'0': give more than 1/2002 frames per second (a frame every 2002 s), at most 1000"),
+    ("live", "--fps", "2000", "'2000': give more than 1/2002 frames per second (a frame every 2002 s), at most 1000"),
     ("live", "--fps", "1e-9", "'1e-9': give more than 1/2002 frames per second (a frame every 2002 s), at most 1000"),
     ("video", "--framerate", "1e-9", "'1e-9': give more than 1/2002 frames per second (a frame every 2002 s), at most 1000"),
-    ("video", "--framerate", "1e400", "'1e400': give frames per second above 0, at most 1000"),  # (a traceback)
+    ("video", "--framerate", "1e400",  # (a traceback)
+     "'1e400': give more than 1/2002 frames per second (a frame every 2002 s), at most 1000"),
     ("live", "--alpha", "2", "2 is outside [0, 1]"),
     ("video", "--alpha", "2", "2 is outside [0, 1]"),
     # As video refuses them: live and serve checked these only in their settings, in other words.
@@ -49,9 +50,11 @@ def test_a_range_is_refused_once_in_the_words_typed(run_cli, tmp_path, command, 
     ("serve", "--max-upload-mb MB largest style upload in MiB, above 0 and at most 64 (default 8)"),
     ("serve", "--alpha ALPHA initial content/style trade-off in [0, 1] (default 1)"),
     ("live", "--alpha ALPHA initial content/style trade-off in [0, 1] (default 1)"),
-    ("live", "--fps FPS frames per second, above 0 and at most 1000 (30, 29.97, 30000/1001): the rate to ask a "
+    ("live", "--fps FPS frames per second, above 1/2002 (a frame every 2002 s) and at most 1000 (30, 29.97, "
+             "30000/1001): the rate to ask a "
              "camera for (default: the camera's own), or an image sequence's (default 25)"),
-    ("video", "--framerate FPS frames per second of an image-sequence input, above 0 and at most 1000"),
+    ("video", "--framerate FPS frames per second of an image-sequence input, above 1/2002 (a frame every 2002 s) "
+              "and at most 1000"),
     ("video", "--crf Q constant quality, lower is better: 0 to 51 (0 to 63 for VP9 and AV1) (default 18)"),
     ("live", "how much of the previous output is kept where the flow is trusted"),
     ("serve", "how much of the previous output is kept where the flow is trusted"),

@@ -84,4 +84,5 @@ def test_a_frame_rate_above_the_limit_by_a_hair_is_refused(rate):
 
 def test_video_framerate_above_the_limit_by_a_hair_is_refused(run_cli):
     code, _, err = run_cli("video", "f/%04d.png", "--framerate", "1000.0000000001", "-s", "s.jpg")
-    assert code == 2 and "argument --framerate: '1000.0000000001': give frames per second above 0, at most 1000" in err
+    assert code == 2 and ("argument --framerate: '1000.0000000001': give more than 1/2002 frames per second "
+                          "(a frame every 2002 s), at most 1000") in err

@@ -181,7 +181,8 @@ def test_fps_above_1000_by_a_hair_is_refused(run_cli):
     """The help says "at most 1000": 1000.0000000001 was taken (rounded to 1000 first)."""
     code, _, err = run_cli("live", "--fps", "1000.0000000001", "--styles", "s.jpg")
     assert code == 2
-    assert "argument --fps: '1000.0000000001': give frames per second above 0, at most 1000" in err
+    assert ("argument --fps: '1000.0000000001': give more than 1/2002 frames per second (a frame every 2002 s), "
+            "at most 1000") in err
     from realtime_adain.commands.argtypes import frames_per_second
 
     assert frames_per_second("1000") == 1000.0 and frames_per_second("30000/1001") == 30000 / 1001

@@ -111,8 +111,8 @@ def _rate(text: str) -> Fraction:
 
 
 def framerate(text: str) -> Fraction:
-    """Frames per second as a number or a ratio (24, 29.97, 30000/1001), above 0 and at most
-    `MAX_FRAMERATE`."""
+    """Frames per second as a number or a ratio (24, 29.97, 30000/1001), above
+    `MIN_FRAMERATE` (1/2002, a frame every 2002 s) and at most `MAX_FRAMERATE`."""
     value = _rate(text)
     try:
         # 29.97 -> 30000/1001. Above the limit all alike: 1e400 overflowed a float in the check (a traceback).

@@ -15,6 +15,7 @@ from realtime_adain.errors import UserError
 from realtime_adain.live import keys
 from realtime_adain.descriptors import STANDARD_INPUT, descriptor_path
 from realtime_adain.settings import LIVE_SIZE_TEXT, LiveSettings
+from realtime_adain.video.sequence import MIN_FRAMERATE
 
 
 EPILOG = """examples:
@@ -40,7 +41,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     source.add_argument("--resolution", type=argtypes.camera_resolution, metavar="WxH",
                         help="camera resolution to ask for; files and URLs are scaled to it")
     source.add_argument("--fps", type=argtypes.frames_per_second, metavar="FPS",
-                        help=f"frames per second, above 0 and at most {argtypes.MAX_FRAMERATE} (30, 29.97, 30000/1001): the "
+                        help=f"frames per second, above {MIN_FRAMERATE} (a frame every {1 / MIN_FRAMERATE} s) and at "
+                             f"most {argtypes.MAX_FRAMERATE} (30, 29.97, 30000/1001): the "
                              "rate to ask a camera for (default: the camera's own), or an image sequence's (default 25); "
                              "files and URLs play at their own")
     source.add_argument("--loop", action=argparse.BooleanOptionalAction, default=True,

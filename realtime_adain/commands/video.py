@@ -18,7 +18,7 @@ from realtime_adain.settings import DEFAULT_MAX_PIXELS, DEINTERLACE_MODES, STABI
 from realtime_adain.errors import UserError, refuse_inputs
 from realtime_adain.video.probing import is_video_path
 from realtime_adain.video.picture_output import is_picture_pattern, picture_pattern_mistake
-from realtime_adain.video.sequence import find_sequence, pattern_directive
+from realtime_adain.video.sequence import MIN_FRAMERATE, find_sequence, pattern_directive
 from realtime_adain.video.containers import CONTAINER_FORMATS
 from realtime_adain.video.encoder_check import check_encoder
 from realtime_adain.video.encoder_settings import MAX_BITRATE, EncodeSettings
@@ -84,8 +84,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="only this long a segment (from --start), as FFmpeg's -t: seconds or [HH:]MM:SS[.frac]; "
                              "with --frames, whichever ends first")
     parser.add_argument("--framerate", type=argtypes.framerate, metavar="FPS",
-                        help="frames per second of an image-sequence input, above 0 and at most "
-                             f"{argtypes.MAX_FRAMERATE}: 24, 29.97, 30000/1001 (default 25, as FFmpeg)")
+                        help=f"frames per second of an image-sequence input, above {MIN_FRAMERATE} (a frame every "
+                             f"{1 / MIN_FRAMERATE} s) and at most {argtypes.MAX_FRAMERATE}: 24, 29.97, 30000/1001 "
+                             "(default 25, as FFmpeg)")
     parser.add_argument("--deinterlace", default="auto", choices=DEINTERLACE_MODES,
                         help="auto: rebuild frames the file flags interlaced (camcorders, DV, DVD, broadcast) "
                              "with FFmpeg's bwdif, one picture per frame, before stylizing (default); on: every "

@@ -293,17 +293,16 @@ def check_framerate(rate: float | Fraction, option: str = "--framerate") -> Frac
     The limits hold for the rate as given, before that rounding (which took 1000.0000000001 as 1000)."""
     if not isinstance(rate, numbers.Real) or isinstance(rate, bool):
         raise UserError(f"{option} must be a number of frames per second, not {type(rate).__name__}")
+    # One range, said alike of 0, 1e-9 and 5000 (0 was told "above 0", 1e-9 "more than 1/2002").
+    bounds = (f"give more than {MIN_FRAMERATE} frames per second (a frame every {1 / MIN_FRAMERATE} s), "
+              f"at most {MAX_FRAMERATE}")
     if isinstance(rate, numbers.Integral) and rate > 10 ** 18:  # (10**400: isfinite's OverflowError)
-        raise UserError(f"{option}: give frames per second above 0, at most {MAX_FRAMERATE} (got a number of "
-                        f"{len(str(int(rate)))} digits)")
+        raise UserError(f"{option}: {bounds} (got a number of {len(str(int(rate)))} digits)")
     if math.isfinite(rate):
         given = as_fraction(rate)
         if MIN_FRAMERATE < given <= MAX_FRAMERATE:
             return _exact_rate(given)
-        if 0 < given <= MIN_FRAMERATE:  # (not "above 0" of 1e-9, which is)
-            raise UserError(f"{option} {rate}: give more than {MIN_FRAMERATE} frames per second (a frame every "
-                            f"{1 / MIN_FRAMERATE} s), at most {MAX_FRAMERATE}")
-    raise UserError(f"{option} {rate}: give frames per second above 0, at most {MAX_FRAMERATE}")
+    raise UserError(f"{option} {rate}: {bounds}")
 
 
 def stem(path: Path) -> str:
