@@ -67,11 +67,16 @@ def start(cmd: list[str], env: dict[str, str], cwd: Path, stderr_path: Path) -> 
 
 def record_noise(recorder, count: int, pause: float) -> int:
     """Feed `recorder` up to `count` frames of 160x120 noise (which does not compress), `pause`
-    seconds apart, until it reports an error; returns the index of the last frame fed."""
+    seconds apart and each once its encoder took the one before (on a loaded machine a fixed pace
+    filled the queue, frames were dropped and the file never reached its limit), until it reports
+    an error; returns the index of the last frame fed."""
     frames = np.random.default_rng(0).integers(0, 256, (count, 120, 160, 3), dtype=np.uint8)
     for i, image in enumerate(frames):
         recorder.submit(image, i / 24)
         time.sleep(pause)
+        deadline = time.monotonic() + 30
+        while not recorder._encoder._queue.empty() and not recorder.error and time.monotonic() < deadline:
+            time.sleep(0.002)
         if recorder.error:
             break
     return i
