@@ -84,15 +84,26 @@ def plausible_rate(stream: av.video.stream.VideoStream) -> Fraction | None:
     at that rate). Slower than guessed is a variable rate (12, 30 and 20 fps mixed: the grid is
     60), where the average is the better guess.
 
-    A bare stream's is its codec's rate (FFmpeg 8's average is its raw demuxer's 25 default),
-    checked the same way: bare MPEG-4 Part 2 (`-f m4v`) states its VOL's clock ticks a second
-    there (30000 at 29.97 fps), and 36 frames became 1.2 ms of video."""
+    A bare stream's is its codec's rate (`bare_stream_rate`)."""
     average, guessed = stream.average_rate, stream.guessed_rate
     if has_no_timestamps(stream.container) and stream.codec_context.framerate:
-        average = Fraction(stream.codec_context.framerate)
+        return bare_stream_rate(stream)
     if average and guessed and average > guessed * DECLARED_RATE_SLACK:
         return guessed
     return average or guessed
+
+
+def bare_stream_rate(stream: av.video.stream.VideoStream) -> Fraction:
+    """A bare stream's frame rate: its codec's (FFmpeg 8's average is its raw demuxer's 25
+    default), as `ffmpeg -i in.h264 out.mp4` times it, unless faster than the grid its parser
+    times the frames on (r_frame_rate): bare MPEG-4 Part 2 (`-f m4v`) states its VOL's clock
+    ticks a second there (30000 at 29.97 fps), and 36 frames became 1.2 ms of video. Not checked
+    against FFmpeg's guessed rate: above a 210 fps grid (H.264's ticks twice a frame) the guess
+    falls back to that 25 default, and a Raspberry Pi's 120 fps H.264 lasted 4.8 times too long."""
+    rate, grid = Fraction(stream.codec_context.framerate), stream.base_rate
+    if grid and rate > grid * DECLARED_RATE_SLACK:
+        return Fraction(grid)
+    return rate
 
 
 def has_no_timestamps(container: av.container.InputContainer) -> bool:
