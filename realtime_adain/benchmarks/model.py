@@ -27,8 +27,8 @@ import torch
 
 from realtime_adain import engines
 from realtime_adain.adain import StyleStats
-from realtime_adain.commands.argtypes import (MAX_WARMUP_STEPS, RESOLUTION_PRESETS, frame_batch, frame_resolution,
-                                              int_between, results_file, step_count, thread_count)
+from realtime_adain.commands.argtypes import (MAX_STEPS, MAX_WARMUP_STEPS, RESOLUTION_PRESETS, frame_batch,
+                                              frame_resolution, int_between, results_file, step_count, thread_count)
 from realtime_adain.writable_folders import check_output_file
 from realtime_adain.settings import DTYPE_NAMES, ModelSettings
 from realtime_adain.stylizer import Stylizer
@@ -58,7 +58,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--warmup", type=int_between(0, MAX_WARMUP_STEPS, "warmup"), default=None, metavar="N",
                         help=f"untimed steps first, 0 to {MAX_WARMUP_STEPS} (default 10 GPU, 1 CPU; 0 times the "
                              "first step, which an engine's compile or build, done before, is not part of)")
-    parser.add_argument("--iters", type=step_count, default=None, metavar="N", help="timed steps (default 100 GPU, 5 CPU)")
+    parser.add_argument("--iters", type=step_count, default=None, metavar="N",
+                        help=f"timed steps, 1 to {MAX_STEPS} (default 100 GPU, 5 CPU)")
     parser.add_argument("--threads", type=thread_count, default=None, metavar="N", help="CPU threads (default: torch's)")
     parser.add_argument("--vgg", metavar="PATH", help="encoder weights (default: installed, else generated)")
     parser.add_argument("--decoder", metavar="PATH", help="decoder weights (default: installed, else generated)")

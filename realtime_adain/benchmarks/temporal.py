@@ -42,7 +42,7 @@ from realtime_adain.available_memory import free_memory
 from realtime_adain.benchmarks.setup import (benchmark_weights, check_input_files, check_results_file, report_json,
                                              stamp, test_material)
 from realtime_adain.commands.argtypes import file_name, flow_width, int_between, nonempty_path, results_file, unit_interval
-from realtime_adain.errors import UserError, out_of_memory_as_user_error
+from realtime_adain.errors import UserError, one_line, out_of_memory_as_user_error, quoted
 from realtime_adain.imageio import read_image, read_style
 from realtime_adain.file_identity import real_path
 from realtime_adain.writable_folders import check_output_file
@@ -60,12 +60,24 @@ COST_SIZES = {"360p": (640, 360), "720p": (1280, 720), "1080p": (1920, 1080)}
 Clip = list[np.ndarray]
 
 
+# Each strength adds three variants on each of the three clips: as the other counts, bounded (1000
+# were taken and run).
+MAX_STRENGTHS = 20
+
+
 def strengths(text: str) -> list[float]:
     """Comma-separated strengths in [0, 1], each once (a repeat was merged without a word, where
-    `bench video` and `bench train` refuse theirs)."""
-    values = [unit_interval(part) for part in text.split(",")]
-    if len(set(values)) < len(values):
-        raise argparse.ArgumentTypeError(f"'{text}' names a strength twice")
+    `bench video` and `bench train` refuse theirs), at most MAX_STRENGTHS. The list is quoted cut
+    short: a long one was quoted whole, kilobytes on one line."""
+    parts, shown = text.split(","), quoted(one_line(text))  # (a number may be typed with a newline around it)
+    if len(parts) > MAX_STRENGTHS:
+        raise argparse.ArgumentTypeError(f"{shown} names {len(parts)} strengths: at most {MAX_STRENGTHS}")
+    values = []
+    for part in parts:
+        value = unit_interval(part)
+        if value in values:
+            raise argparse.ArgumentTypeError(f"{shown} names a strength twice ({value})")
+        values.append(value)
     return values
 
 
@@ -102,14 +114,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--size", type=clip_side, default=256, metavar="PX",
                         help=f"shorter side, {FLOW_MIN_SIDE} to {MAX_CLIP_SIDE} (default 256)")
     parser.add_argument("--strengths", type=strengths, default=",".join(map(str, STRENGTHS)), metavar="LIST",
-                        help=f"flow/both strengths (default {','.join(map(str, STRENGTHS))})")
+                        help=f"flow/both strengths, up to {MAX_STRENGTHS} from 0 to 1 "
+                             f"(default {','.join(map(str, STRENGTHS))})")
     parser.add_argument("--preset", choices=tuple(DIS_PRESETS), default="fast", help="DIS preset (default fast)")
     parser.add_argument("--flow-width", type=flow_width, default=320, metavar="PX",
                         help=f"flow working width, 16 to {MAX_SIDE} (default 320)")
     parser.add_argument("--momentum", type=unit_interval, default=0.8, metavar="M",
                         help="stats mode EMA momentum, 0 to 1 (default 0.8)")
     parser.add_argument("--cost-frames", type=int_between(1, MAX_CLIP_FRAMES, "cost_frames"), default=12, metavar="N",
-                        help="frames timed per cost resolution (default 12)")
+                        help=f"frames timed per cost resolution, 1 to {MAX_CLIP_FRAMES} (default 12)")
     parser.add_argument("--vgg", metavar="PATH", help="encoder weights (default: installed, else generated)")
     parser.add_argument("--decoder", metavar="PATH", help="decoder weights (default: installed, else generated)")
     parser.add_argument("--figure", type=figure_file, metavar="PATH",

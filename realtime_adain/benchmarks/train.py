@@ -17,7 +17,8 @@ import time
 
 import torch
 
-from realtime_adain.commands.argtypes import int_between, results_file, step_count, thread_count, warmup_steps
+from realtime_adain.commands.argtypes import (MAX_STEPS, MAX_WARMUP_STEPS, int_between, results_file, step_count, thread_count,
+                                              warmup_steps)
 from realtime_adain.benchmarks.setup import (check_results_file, installed_weights, machine, report_json,
                                              stamp, timed_once)
 from realtime_adain.encoders import ENCODER_KINDS, NORMALISED_VGG, build_encoder, torchvision_state_dict
@@ -60,8 +61,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"batch, up to {MAX_BATCH_SIZE} (default 8, the paper's)")
     parser.add_argument("--size", type=crop_side, default=256, metavar="PX",
                         help=f"crop side in pixels, a multiple of 8 from 16 to {MAX_CROP} (default 256, the paper's)")
-    parser.add_argument("--iterations", type=step_count, default=30, metavar="N", help="timed iterations per mode (default 30)")
-    parser.add_argument("--warmup", type=warmup_steps, default=5, metavar="N", help="untimed iterations first (default 5)")
+    parser.add_argument("--iterations", type=step_count, default=30, metavar="N",
+                        help=f"timed iterations per mode, 1 to {MAX_STEPS} (default 30)")
+    parser.add_argument("--warmup", type=warmup_steps, default=5, metavar="N",
+                        help=f"untimed iterations first, 0 to {MAX_WARMUP_STEPS} (default 5)")
     parser.add_argument("--amp", type=amp_modes, default=None, metavar="LIST",
                         help="comma-separated modes to compare: auto, off, bf16, fp16 "
                              "(default: off,bf16,fp16 on CUDA, off on the CPU)")
