@@ -1,7 +1,8 @@
 """The video reader's decoding: the decoder's flags and threads, video packets to frames with
 damaged ones skipped as FFmpeg's tools conceal them and play on (`decoded_or_damage`, `video` and
 `live` alike), the last frames frame threads lost decoded again, and where the last picture stops
-showing (`VideoDecoding`: what was read, rejected and left undecoded, said at the end)."""
+showing (`VideoDecoding`: what was read, rejected, concealed, lost and left undecoded, said at the
+end in one note)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from realtime_adain import limits
 from realtime_adain.notes import note
 from realtime_adain.video.demuxing import RUN_PACKETS
 from realtime_adain.video.opening import open_input
-from realtime_adain.video.packets import BeforeStart, CutSound, Recovery, TailPackets
+from realtime_adain.video.packets import BeforeStart, CutSound, Damage, Recovery, TailPackets
 from realtime_adain.video.pictures import alpha_decoder, bound_decoder
 from realtime_adain.video.probing import threads_refused, threads_refused_error
 from realtime_adain.video.sequence import Sequence
@@ -67,9 +68,9 @@ def decoded_or_damage(decode: Callable[[av.Packet | None], list[av.VideoFrame]],
 class VideoDecoding:
     """An opened video stream's packets decoded to frames for the reader (its `decoder`, `stream`,
     timestamps moved by `shift`, packets before a segment's start held by `before`), with what
-    that tells: the video packets read (`video_packets`) and rejected as damaged (`damaged`),
-    where the pictures stop short of the packets (`undecoded`), where the last one stops showing
-    (`last_end`)."""
+    that tells: the video packets read (`video_packets`) and rejected as damaged (`damaged`), the
+    pictures concealed and lost beside damage (`damage`), where the pictures stop short of the
+    packets (`undecoded`), where the last one stops showing (`last_end`)."""
 
     def __init__(self, decoder: av.codec.context.CodecContext, stream: av.video.stream.VideoStream,
                  shift: TimestampShift, before: BeforeStart, path: Path, sequence: Sequence | None,
@@ -80,6 +81,7 @@ class VideoDecoding:
         self.path, self.sequence, self.pixel_aspect, self.format_name = path, sequence, pixel_aspect, format_name
         self._opened_name, self._options = opened_name, options
         self.damaged = 0  # video packets the decoder rejected (skipped)
+        self.damage = Damage()  # pictures decoded with errors concealed, pictures the file lost
         self.video_packets = 0  # video packets read (with data): none decoding to a picture is said apart
         self.undecoded: tuple[Fraction, Fraction] | None = None  # (last picture, last packet) where they differ (s)
         self._tail_end: int | None = None  # where the video's packets stop showing (`TailPackets.end`)
@@ -95,8 +97,11 @@ class VideoDecoding:
         last = None  # the highest timestamp of a frame given so far
         run: list[av.Packet] = []
         apply, video = self.shift.apply, self.stream
+        placed = self.damage.placed if self.format_name.startswith("matroska") else None
         for packet in source:
             apply(packet)
+            if placed:
+                placed(packet)
             if packet.stream is not video:
                 # (the flush packet at the end carries nothing; cover art has no timestamps, only its picture)
                 if packet.dts is not None or (packet.size and is_cover_art(packet.stream)):
@@ -109,7 +114,9 @@ class VideoDecoding:
                 yield run
                 run = []
             tail.add(packet)
-            self.video_packets += 1 if packet.size else 0
+            if packet.size:
+                self.video_packets += 1
+                self.damage.packet(packet, self.shift.version)
             for frame in self._decoded(self._before.ready(packet), recovery, tail):
                 if frame.pts is not None:
                     last = frame.pts if last is None else max(last, frame.pts)
@@ -148,8 +155,12 @@ class VideoDecoding:
                 self.damaged += 1
                 tail.damaged += 1
                 tail.damaged_since_frame += 1
+                self.damage.damage_at(packet.dts if packet.dts is not None else packet.pts)
                 continue
-            yield from (frame for frame in frames if recovery.keep(frame))
+            for frame in frames:
+                if recovery.keep(frame):
+                    self.damage.shown(frame)
+                    yield frame
 
     def _lost_at_end(self, tail: "TailPackets", last: int | None) -> Iterator[av.VideoFrame]:
         """The last frames, where frame threads lost them. At the end of the file the decoder
@@ -190,10 +201,12 @@ class VideoDecoding:
                         damaged += 1
                         if damaged > counted:  # one the frame threads did not report before they stopped
                             self.damaged += 1
+                            self.damage.damage_at(packet.dts if packet.dts is not None else packet.pts)
                         continue
                     for frame in frames:
                         if recovery.keep(frame) and frame.pts is not None and frame.pts > last:
                             last = frame.pts
+                            self.damage.shown(frame)
                             yield frame
         except (av.error.FFmpegError, IndexError):  # the file read again differs: nothing more to give
             return
@@ -234,16 +247,35 @@ class VideoDecoding:
         return self._tail_end
 
     def note_damage(self) -> None:
-        """Say how many video packets were skipped; packets timed well past the last picture are
-        said apart: not damage FFmpeg conceals, but pictures it cannot decode at all (MPEG-TS
-        segments joined with another codec on the same stream: H.264, then MPEG-2, whose keyframe
-        the H.264 decoder made a green last frame of)."""
+        """Say in one note what damage cost: video packets skipped (rejected by the decoder),
+        pictures the file lost beside damage and pictures decoded with errors concealed (`Damage`);
+        nothing on a clean file. Packets timed well past the last picture are said apart: not
+        damage FFmpeg conceals, but pictures it cannot decode at all (MPEG-TS segments joined with
+        another codec on the same stream: H.264, then MPEG-2, whose keyframe the H.264 decoder
+        made a green last frame of)."""
         if self.undecoded is not None and self.undecoded[1] - self.undecoded[0] > UNDECODED_END_SECONDS:
             shown, packets = self.undecoded
             rejected = f", {self.damaged} rejected" if self.damaged else ""
             note(f"{self.path.name}: the pictures stop at {float(shown):.2f} s but the video's packets go on to "
                  f"{float(packets):.2f} s{rejected}: they do not decode as {self.stream.codec_context.name} (another "
                  "codec joined on, or damage); the output ends there, as FFmpeg's does")
-        elif self.damaged:
-            note(f"{self.path.name}: {self.damaged} damaged video packet{'s' if self.damaged > 1 else ''} "
-                 "skipped (FFmpeg conceals them the same way)")
+            return
+        damage = self.damage
+        said = []
+        if self.damaged:
+            said.append(f"{plural(self.damaged, 'damaged video packet')} skipped")
+        if damage.lost:
+            seconds = float(damage.lost_ticks * self.stream.time_base)
+            at = float(damage.lost_at * self.stream.time_base)
+            where = (f"for {seconds:.2f} s at {at:.2f} s" if damage.stretches == 1
+                     else f"{damage.stretches} times, {seconds:.2f} s in all")
+            said.append(f"{plural(damage.lost, 'picture')} lost (the video's packets break off {where})")
+        if damage.concealed:
+            said.append(f"{plural(damage.concealed, 'picture')} decoded with errors concealed")
+        if said:
+            note(f"{self.path.name}: {', '.join(said)} (what decodes is stylized, as FFmpeg plays it)")
+
+
+def plural(count: int, thing: str) -> str:
+    """`count` things, "1 picture", "2 pictures"."""
+    return f"{count} {thing}{'s' if count != 1 else ''}"

@@ -1,8 +1,8 @@
 """Packets and frames while a file is demuxed: other streams' packets held until the video reaches
 them (`HeldPackets`; `ShownUntil`, a preview's subtitles), video packets held before a segment's
 start (`BeforeStart`) or kept since the latest keyframe (`TailPackets`), packets cut where an MP4
-edit list or an image sequence's run ends, the frames shown after damage (`Recovery`), and decoded
-frames put in timestamp order (`Timeline`).
+edit list or an image sequence's run ends, the frames shown after damage (`Recovery`) and what
+damage cost (`Damage`), and decoded frames put in timestamp order (`Timeline`).
 
 Apart from the reader (reader.py) because this is bookkeeping over packets and frames as they go
 by: none of it opens a file, decodes or converts a picture.
@@ -89,6 +89,123 @@ class Recovery:
     def keep(self, frame: av.VideoFrame) -> bool:
         self.clean = self.clean or not frame.is_corrupt
         return self.clean
+
+
+# A stretch where the video's packets skip is counted as pictures the file lost only where damage
+# shows within this many pictures of it (`Damage`): frame threads report a rejected packet some
+# packets late, and a concealed picture's display time is a few pictures off its packet's decode time.
+NEAR_DAMAGE_PICTURES = 8
+STEPS_HELD = 8  # the latest steps between video packets' decode times, whose median is the usual step
+SKIP_STEPS = Fraction(7, 4)  # a step this many usual steps or more skips pictures (3:2 pulldown's is 1.5)
+RECENT = 16  # skips and damage held to be matched with damage or skips read later
+# Bytes a Matroska demuxer passed over between two packets that tell damage it resynced past: at
+# least this many, and this many times the most between any two packets before, once the first
+# `PLACED_FIRST` are placed (block and cluster headers: 7 to 30 bytes; WebM's alpha, tracks left
+# unread: more, from each such track's first packets on; a keyframe of one, a few times more).
+SKIPPED_BYTES = 256
+SKIPPED_FACTOR = 4
+PLACED_FIRST = 8
+
+
+class Damage:
+    """What damage inside a file cost beyond the packets the decoder rejects (`VideoDecoding.damaged`):
+    pictures decoded with errors concealed (`concealed`), and pictures the file lost (`lost`, in
+    `stretches`, their packets' span `lost_ticks`, the first from `lost_at`), where the video's
+    packets skip a stretch beside damage. A demuxer that finds garbage resyncs past it without an
+    error: Matroska's drops the rest of the cluster (a 0.5 s hole, said nowhere), the bytes it
+    passed over seen between the packets' places in the file (`placed`); MPEG-TS's flags the
+    packet before the lost ones corrupt (`packet.is_corrupt`). A skip with no damage beside it
+    is a pause (variable-rate video has them), not a loss; a packet flagged corrupt with no skip
+    and no concealed picture beside it cost nothing (MPEG-TS files joined with `cat` flag one at
+    the join, whose timeline `TimestampShift` continues with a step of its own, measured by no
+    step before): neither is counted. Times are the stream's ticks, after `TimestampShift`."""
+
+    def __init__(self) -> None:
+        self.concealed = 0
+        self.lost = 0
+        self.stretches = 0
+        self.lost_ticks = 0
+        self.lost_at: int | None = None
+        self._last: int | None = None  # the latest video packet's decode time
+        self._timeline = 0  # `TimestampShift.version` that time is on
+        self._steps: deque[int] = deque(maxlen=STEPS_HELD)
+        self._skips: deque[tuple[int, int, int, int]] = deque(maxlen=RECENT)  # (from, to, pictures, margin)
+        self._signs: deque[int] = deque(maxlen=RECENT)  # where damage showed
+        self._end: int | None = None  # where the latest packet placed ends in the file (`placed`)
+        self._placed = 0  # packets placed
+        self._widest = 0  # the most bytes between two packets placed
+        self._passed_over = False  # whether bytes were passed over since the latest video packet
+
+    def packet(self, packet: av.Packet, timeline: int) -> None:
+        """Note a video packet with data, read in decode order, its times moved onto `timeline`
+        (`TimestampShift.version`: a splice begins another, whose steps are measured afresh)."""
+        if packet.is_corrupt or self._passed_over:
+            self._passed_over = False
+            self.damage_at(packet.dts if packet.dts is not None else packet.pts)
+        if timeline != self._timeline:
+            self._timeline, self._last = timeline, None
+            self._steps.clear()
+        if packet.dts is None:
+            return
+        last, self._last = self._last, packet.dts
+        if last is None or packet.dts <= last:
+            return
+        step = packet.dts - last
+        usual = sorted(self._steps)[len(self._steps) // 2] if len(self._steps) >= 3 else None
+        self._steps.append(step)  # (a rate that drops becomes the usual step within a few pictures)
+        if usual is None or step < usual * SKIP_STEPS:
+            return
+        skip = (last, packet.dts, max(1, round(step / usual) - 1), usual * NEAR_DAMAGE_PICTURES)
+        if any(self._near(skip, at) for at in self._signs):
+            self._count(skip)
+        else:
+            self._skips.append(skip)
+
+    def placed(self, packet: av.Packet) -> None:
+        """Note where `packet` (any stream's, read in file order) lies in a Matroska file: bytes
+        passed over before it, far more than between any packets before, are damage the demuxer
+        resynced past (told at the next video packet; a second stretch, only if wider still).
+        Other containers' packets do not follow one another so (MPEG-TS interleaves its streams'
+        small packets; AVI holds JUNK chunks and indexes)."""
+        at = packet.pos
+        if at is None or at < 0 or not packet.size:
+            return
+        end = self._end
+        self._end = at + packet.size if end is None else max(end, at + packet.size)
+        if end is None or at < end:  # (laced frames share their block's place)
+            return
+        gap = at - end
+        self._placed += 1
+        if self._placed > PLACED_FIRST and gap >= SKIPPED_BYTES and gap > SKIPPED_FACTOR * self._widest:
+            self._passed_over = True
+        self._widest = max(self._widest, gap)
+
+    def shown(self, frame: av.VideoFrame) -> None:
+        """Note a frame the reader gives (`Recovery` kept it): one decoded with errors concealed counts."""
+        if frame.is_corrupt:
+            self.concealed += 1
+            self.damage_at(frame.pts)
+
+    def damage_at(self, at: int | None) -> None:
+        """Damage showed at `at` (a rejected or flagged packet, a concealed picture; None: not known)."""
+        if at is None:
+            return
+        self._signs.append(at)
+        for skip in [skip for skip in self._skips if self._near(skip, at)]:
+            self._skips.remove(skip)
+            self._count(skip)
+
+    @staticmethod
+    def _near(skip: tuple[int, int, int, int], at: int) -> bool:
+        start, end, _, margin = skip
+        return start - margin <= at <= end + margin
+
+    def _count(self, skip: tuple[int, int, int, int]) -> None:
+        start, end, pictures, _ = skip
+        self.lost += pictures
+        self.stretches += 1
+        self.lost_ticks += end - start
+        self.lost_at = start if self.lost_at is None else min(self.lost_at, start)
 
 
 def edit_list_ends(container: av.container.InputContainer, streams: Iterable[av.stream.Stream],
