@@ -192,7 +192,7 @@ def test_a_log_that_cannot_be_opened_is_said_naming_log(run_cli, weights_env, da
     code, _, err = run_cli("live", "--source", data_dir / "videos" / "cutBunny.mp4", "--styles", data_dir / "style" / "trial.jpg",
                            "--no-window", "-o", tmp_path / "out.mp4", "--log", tmp_path / "file" / "x.log")
     assert (code, err) == (2, f"error: --log {tmp_path}/file/x.log: its folder {tmp_path}/file cannot be made "
-                              "(File exists)\n")
+                              "(it is a file, not a folder)\n")
 
 
 def test_a_file_url_is_refused_with_a_hint(run_cli, weights_env, data_dir, tmp_path):
