@@ -86,6 +86,11 @@ def main(argv: list[str] | None = None) -> int:
 def resume_hint(run: str | None) -> str:
     """What an interrupted run can be continued from: its last checkpoint, or none saved yet
     (the hint named --resume before the first checkpoint, which then failed)."""
+    return resume_command(run) or "no checkpoint was saved yet"
+
+
+def resume_command(run: str | None) -> str | None:
+    """How to continue `run` from its last checkpoint; None where it has none."""
     from realtime_adain.training.checkpoint import find_checkpoint
 
     try:
@@ -93,7 +98,7 @@ def resume_hint(run: str | None) -> str:
     except UserError:
         decoder = None
     if decoder is None:
-        return "no checkpoint was saved yet"
+        return None
     return f"resume from the last checkpoint with --resume {shlex.quote(str(Path(run)))}"
 
 
@@ -108,7 +113,7 @@ def parse_and_train(argv: list[str] | None) -> int:
     interrupts.load_torch()
     args = build_parser().parse_args(argv)
     from realtime_adain.training.resolve import resolve_run
-    from realtime_adain.training.trainer import train
+    from realtime_adain.training.trainer import RunWriteFailed, train
 
     given = {k: v for k, v in vars(args).items() if k != "resume"}
     run = args.out or args.resume  # (stopped while the checkpoint loads: what was given continues)
@@ -120,6 +125,10 @@ def parse_and_train(argv: list[str] | None) -> int:
         if speaks_for_the_run():  # (one line: a newline in --out must not make two)
             print(one_line(f"{interrupts.message(exc)} ({resume_hint(run)})"), file=sys.stderr)
         return interrupts.exit_code(exc)
+    except RunWriteFailed as exc:  # (a full disk) the checkpoints before it are intact
+        if (hint := resume_command(run)) is None:  # (none yet: nothing to resume from)
+            raise
+        raise UserError(f"{exc}; {hint}") from None
     if last is not None:
         print(one_line(f"decoder: {last}"))  # a newline in --out must not make two lines of one
     return 0

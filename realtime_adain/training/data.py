@@ -10,12 +10,15 @@ no RNG bookkeeping, and data-parallel ranks split a global batch exactly: rank r
 
 An unreadable, tiny or too large image is replaced by the next image of the same permutation and
 reported (path and reason) to the main process, which warns once per file and counts them: a bad
-file never stops a run. The notes reading a file makes (a picture cut short, tone-mapped) go to the
-main process too, and are said there once per file.
+file never stops a run. Each loading process remembers the files it found unusable and passes them
+over unread (a folder of empty files beside one picture read them all again for every crop), and
+the run says once when nearly all of a folder's files are. The notes reading a file makes (a
+picture cut short, tone-mapped) go to the main process too, and are said there once per file.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 import threading
@@ -51,6 +54,9 @@ MAX_FILE_BYTES = 2 << 30
 MAX_TRAINING_PIXELS = 1 << 26
 HEADER_BYTES = 4 << 20  # what is read to find a picture's stated size (a JPEG's metadata comes first)
 CONTENT, STYLE = 0, 1
+# The share of a folder's files found unusable at which the run says so, once (past the skipped
+# files named one by one, WARNED_SKIPS: only counted in log.csv, they went unremarked).
+MOSTLY_UNUSABLE = 0.9
 
 
 def warn(message: str) -> None:
@@ -248,13 +254,24 @@ def load_and_crop(image: np.ndarray, load_size: int, crop_size: int, rng: np.ran
 
 
 class ImageStream:
-    """Item k of an endless shuffled stream over `paths` (see the module docstring)."""
+    """Item k of an endless shuffled stream over `paths` (see the module docstring).
 
-    def __init__(self, paths: Sequence[Path], seed: int, stream_id: int, load_size: int, crop_size: int) -> None:
+    `unusable` holds the indices of the files found unusable in this process: they are passed
+    over unread for the rest of the run (100 000 empty files beside one picture were each read
+    again for every crop, minutes an iteration). A file repaired during the run is used again
+    after a --resume. `root` names the folder in the warning that nearly all of it is unusable."""
+
+    def __init__(self, paths: Sequence[Path], seed: int, stream_id: int, load_size: int, crop_size: int,
+                 root: str | os.PathLike) -> None:
         self.paths = list(paths)
         self.seed, self.stream_id = seed, stream_id
         self.load_size, self.crop_size = load_size, crop_size
         self._epoch_order: tuple[int, np.ndarray] | None = None
+        self.unusable: set[int] = set()
+        self.last_unusable = ("", "removed")  # (path, reason) of the latest file found unusable
+        self.root = root
+        # (the same count in every loading process: the main process says the warning once)
+        self.warn_at = max(WARNED_SKIPS + 1, math.ceil(MOSTLY_UNUSABLE * len(self.paths)))
 
     def _order(self, epoch: int) -> np.ndarray:
         if self._epoch_order is None or self._epoch_order[0] != epoch:
@@ -272,13 +289,28 @@ class ImageStream:
         skipped = []
         with collected() as said:
             for attempt in range(n):
-                path = self.paths[order[(position + attempt) % n]]
+                index = int(order[(position + attempt) % n])
+                if index in self.unusable:
+                    continue
+                path = self.paths[index]
                 image, why = read_training_image(path)
                 if image is not None:
+                    self._say_if_mostly_unusable(len(skipped), said)
                     rng = np.random.default_rng([self.seed, self.stream_id, k, 1 << 20])
                     return load_and_crop(image, self.load_size, self.crop_size, rng), skipped, said
-                skipped.append((str(path), why))
-        return None, skipped, said
+                self.unusable.add(index)
+                self.last_unusable = (str(path), why)
+                skipped.append(self.last_unusable)
+        return None, skipped or [self.last_unusable], said  # (the error names one: `NoImagesLeft`)
+
+    def _say_if_mostly_unusable(self, found_now: int, said: list[str]) -> None:
+        """The warning (once: when this item's files made the count reach `warn_at`) that nearly
+        all of the folder is unusable: the skipped files past the first WARNED_SKIPS are only counted."""
+        if found_now and len(self.unusable) - found_now < self.warn_at <= len(self.unusable):
+            what = "content" if self.stream_id == CONTENT else "style"
+            said.append(DataWarning(f"warning: {self.root}: {self.warn_at} of its {len(self.paths)} {what} images "
+                                    "cannot be used so far (each is skipped, and counted in log.csv); training goes "
+                                    "on with the rest"))
 
 
 class PairStream(Dataset):
@@ -337,10 +369,22 @@ def collate(items: list) -> tuple[torch.Tensor, torch.Tensor, list[tuple[str, st
     return torch.stack(contents), torch.stack(styles), skipped, [line for lines in said for line in lines]
 
 
+class DataWarning(str):
+    """A warning among the notes a loading process hands the main process (`say_notes`)."""
+
+
+_warned: set[str] = set()
+
+
 def say_notes(said: Sequence[str]) -> None:
-    """The notes of a batch's reading (`ImageStream.item`), each once in the run."""
+    """The notes of a batch's reading (`ImageStream.item`), each once in the run; the warning that
+    a folder is nearly all unusable as a warning, once, however many loading processes found it."""
     for message in said:
-        note(message, once=True)
+        if not isinstance(message, DataWarning):
+            note(message, once=True)
+        elif message not in _warned:
+            _warned.add(message)
+            warn(message)
 
 
 def check_sizes(load_size: int, crop_size: int) -> None:
@@ -361,7 +405,7 @@ def pair_stream(content_dir: str, style_dir: str, load_size: int, crop_size: int
     for root, what, stream_id in ((content_dir, "content", CONTENT), (style_dir, "style", STYLE)):
         paths = list_images(root, what, exclude)
         check_readable(paths, root, what)
-        streams.append(ImageStream(paths, seed, stream_id, load_size, crop_size))
+        streams.append(ImageStream(paths, seed, stream_id, load_size, crop_size, root))
     return PairStream(*streams)
 
 

@@ -18,8 +18,9 @@ import os
 import shlex
 import shutil
 import time
-from contextlib import suppress
+from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import Iterator
 
 import torch
 import torch.distributed as dist
@@ -240,14 +241,16 @@ class Trainer:
         if self.lock is not None and not self.lock.in_place():  # the run went on into a new, unlocked folder
             raise UserError(f"{self.out}: the run's folder was removed, moved or replaced during the run (its log.csv "
                             f"and lock with it); stopped at iteration {self.iteration}")
-        return checkpoint.save_checkpoint(self.checkpoint_dir, self.decoder, self.trainer_state())
+        with run_file_written():
+            return checkpoint.save_checkpoint(self.checkpoint_dir, self.decoder, self.trainer_state())
 
     def save_samples(self, content: torch.Tensor, style: torch.Tensor, output: torch.Tensor) -> None:
         """A grid: one row per item, content | style | output."""
         rows = min(SAMPLE_ROWS, content.shape[0])
         grid = torch.cat([content[:rows], style[:rows], output[:rows].float().clamp(0, 1)], dim=3)
         image = Stylizer.to_uint8(grid.float()).reshape(-1, grid.shape[3], 3)
-        write_image(self.samples_dir / f"iter_{self.iteration:07d}.jpg", image)
+        with run_file_written():
+            write_image(self.samples_dir / f"iter_{self.iteration:07d}.jpg", image)
 
     def _mean_over_processes(self, values: torch.Tensor) -> torch.Tensor:
         if self.dist.world_size > 1:
@@ -279,7 +282,8 @@ class Trainer:
                     if not all(math.isfinite(v) for v in means):
                         raise diverged(f"the loss became {means[-1]} at iteration {self.iteration}")
                     if logger is not None:
-                        logger.log(self.iteration, means, lr, speed, self.skips.count)
+                        with run_file_written():
+                            logger.log(self.iteration, means, lr, speed, self.skips.count)
                         temporal = {"temporal": f"{means[2]:.3g}"} if config.temporal_weight > 0 else {}
                         progress.set_postfix(content=f"{means[0]:.3g}", style=f"{means[1]:.3g}", **temporal,
                                              skipped=self.skips.count, refresh=False)
@@ -310,6 +314,23 @@ class Trainer:
         if self.dist.world_size > 1 and dist.is_initialized():
             dist.destroy_process_group()
         self.release()
+
+
+class RunWriteFailed(UserError):
+    """A file of a run under way (a checkpoint, a sample, log.csv) that could not be written, a
+    full disk as a rule: the run stops, its earlier checkpoints intact, and tools/train.py adds
+    how to continue it (the line said nothing of --resume, as the Ctrl-C one does)."""
+
+
+@contextmanager
+def run_file_written() -> Iterator[None]:
+    """The error of the write within as a `RunWriteFailed`, in the same words."""
+    try:
+        yield
+    except RunWriteFailed:
+        raise
+    except UserError as exc:
+        raise RunWriteFailed(str(exc)) from None
 
 
 def diverged(what: str) -> UserError:
