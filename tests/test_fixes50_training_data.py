@@ -5,11 +5,8 @@ which the Ctrl-C and SIGTERM lines say."""
 
 from __future__ import annotations
 
-import contextlib
-import os
 import subprocess
 from pathlib import Path
-from typing import Iterator
 
 import cv2
 import numpy as np
@@ -17,6 +14,7 @@ import pytest
 
 from cli_support import training_error_line
 from realtime_adain.training import checkpoint, data
+from test_full_disk import tmpfs
 from train_support import tiny_args, train_tool  # noqa: F401  (fixtures)
 
 EMPTY_FILES = 100
@@ -102,22 +100,6 @@ def test_a_run_over_a_mostly_empty_folder_warns_once(train_tool, tmp_path, publi
 
 
 # --- a full disk mid-run -------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def tmpfs(path: Path, size: str) -> Iterator[Path]:
-    """A tmpfs of `size` at `path`, unmounted afterwards; skipped where none can be mounted (not root)."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
-    path.mkdir(parents=True)
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
-                             capture_output=True, text=True)
-    if mounted.returncode:
-        pytest.skip(f"cannot mount a tmpfs: {mounted.stderr.strip() or mounted.returncode}")
-    try:
-        yield path
-    finally:
-        subprocess.run(["umount", "-l", str(path)], check=False)
 
 
 def test_a_full_disk_mid_run_says_how_to_resume(train_tool, tmp_path, published_weights, one_thread):
