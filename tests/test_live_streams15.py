@@ -50,9 +50,11 @@ def sending(script: str):
         sender.wait(timeout=10)
 
 
-def udp_send(path: Path, port: int) -> str:
-    """A shell command sending `path` in real time as MPEG-TS to udp://127.0.0.1:port."""
-    return f"ffmpeg -v error -nostdin -re -i {path} -c copy -f mpegts 'udp://127.0.0.1:{port}?pkt_size=1316'"
+def udp_send(path: Path, port: int, loop: bool = False) -> str:
+    """A shell command sending `path` in real time as MPEG-TS to udp://127.0.0.1:port (over and
+    over with `loop`, as a broadcast goes on)."""
+    looped = "-stream_loop -1 " if loop else ""
+    return f"ffmpeg -v error -nostdin -re {looped}-i {path} -c copy -f mpegts 'udp://127.0.0.1:{port}?pkt_size=1316'"
 
 
 class LengthlessHandler(http.server.SimpleHTTPRequestHandler):
@@ -263,7 +265,7 @@ def test_live_session_from_an_interlaced_udp_broadcast(tmp_path, published_weigh
     """The whole command, headless, as a user runs it: frames reach a playable file, one note."""
     clip = make(tmp_path / "dvb.ts", *TESTSRC, "-t", "20", *INTERLACED_MPEG2)
     port, out = free_udp_port(), tmp_path / "out.mp4"
-    with sending(udp_send(clip, port)):
+    with sending(udp_send(clip, port, loop=True)):  # (20 s once: over before a loaded machine's live started)
         run = subprocess.run(live_command("--source", f"udp://127.0.0.1:{port}", "-s", data_dir / "style" / "trial.jpg",
                                           "--no-window", "-o", out, "--max-frames", "30", "--size", "32"),
                              env=cli_env(published_weights, tmp_path / "home"), capture_output=True, text=True,
