@@ -80,6 +80,17 @@ def _children() -> set[int]:
 
 
 @pytest.fixture(autouse=True)
+def notes_said_afresh():
+    """Each test's notes said as in a fresh process: `note(..., once=True)` remembers its words for
+    the process, so a note a test expects went unsaid where an earlier test on the same worker
+    said the same words (two.mkv's "2 video streams; taking #0 (64x48)", 2026-12-06)."""
+    from realtime_adain import notes
+
+    notes._said.clear()
+    yield
+
+
+@pytest.fixture(autouse=True)
 def no_process_left_running():
     """Kills what a test started and left running: a test that failed while waiting on a command
     (a `live` on a looping file, a server) would otherwise leave it taking a core for the rest of

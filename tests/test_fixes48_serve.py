@@ -191,9 +191,20 @@ def offer_sdp() -> str:
 
 
 @WEBRTC
-def test_an_offer_whose_sender_went_away_frees_its_slot(stylizer, held):
+def test_an_offer_whose_sender_went_away_frees_its_slot(stylizer, held, monkeypatch):
     """An offer whose connection closed while its answer was being made held a client slot for
-    the connect timeout (15 s: six aborted `curl -m 0.01` took all four slots); here 120 s."""
+    the connect timeout (15 s: six aborted `curl -m 0.01` took all four slots); here 120 s. The
+    answer is made a second later than aiortc makes it, so that the close comes while it is being
+    made (on a loaded machine the answer was made before the close arrived, once, in CI)."""
+    import aiortc
+
+    made = aiortc.RTCPeerConnection.createAnswer
+
+    async def answer_made_slowly(self):
+        await asyncio.sleep(1.0)
+        return await made(self)
+
+    monkeypatch.setattr(aiortc.RTCPeerConnection, "createAnswer", answer_made_slowly)
     _library, registry = held
     body = json.dumps({"sdp": offer_sdp(), "type": "offer"}).encode()
     request = (b"POST /api/offer HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"

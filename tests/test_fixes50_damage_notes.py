@@ -126,7 +126,7 @@ def test_mpeg_ts_files_joined_with_cat_get_no_damage_note(tmp_path, capsys):
 def test_a_pause_in_matroska_gets_no_damage_note(tmp_path, capsys):
     """A variable-rate clip's pause is no loss, nor are the bytes of a track left unread beside it."""
     paused = paused_mkv(tmp_path / "paused.mkv")
-    two = tmp_path / "two.mkv"
+    two = tmp_path / "paused_and_another.mkv"
     subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", str(paused), "-f", "lavfi", "-i",
                     "testsrc2=s=48x32:r=24:d=2", "-map", "0:v", "-map", "1:v", "-c:v:0", "copy", "-c:v:1", "libx264",
                     "-g", "12", str(two)], check=True)
