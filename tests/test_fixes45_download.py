@@ -30,6 +30,7 @@ def server(release_bytes):
 
 
 @pytest.mark.parametrize("framing", ["trailer", "chunk size"])
+@pytest.mark.slow_cases('trailer')  # (default run's time: 2 s)
 def test_chunked_framing_that_never_ends_is_cut_off_as_too_slow(synthetic_release, server, tmp_path, framing,
                                                                  monkeypatch):
     """http.client reads a chunk-size line or the trailer inside one read1, each byte restarting the

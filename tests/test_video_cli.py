@@ -357,7 +357,7 @@ def test_latin1_tags_do_not_make_a_file_unreadable(run_cli, weights_env, style, 
 
 
 @pytest.mark.parametrize("order", ["late start", "jump forward", "jump back"])
-@pytest.mark.slow_cases('jump back')  # (default run's time: the other joins stay)
+@pytest.mark.slow_cases('jump forward', 'jump back')  # (default run's time: the other joins stay)
 def test_timestamps_start_at_zero_and_continue_across_joined_segments(run_cli, weights_env, style, tmp_path, order):
     """As `ffmpeg -i in out.mp4` does: a clip starting at 10 s made an MP4 with 11 s of nothing
     first; segments joined from a playlist (each with its own clock) a 500 s frozen gap, or, for

@@ -276,7 +276,7 @@ def display_aspect(path: Path) -> float:
 
 @pytest.mark.parametrize("name", [pytest.param(name, marks=pytest.mark.slow) if name == "dv-ntsc-411-in-avi-16-9" else name
                                   for name in PRODUCERS])  # (DV in AVI: 7-14 s)
-@pytest.mark.slow_cases('mxf-op1a-dnxhr-4-mono-s24', 'hdv-m2t-mpeg2-interlaced-sar-4-3', 'avchd-mts-interlaced-h264-ac3-anamorphic', 'game-roq', 'vcd-dat')  # (default run's time: 2 s)
+@pytest.mark.slow_cases('dvd-vob-mpeg2-sar-40-33-lpcm', 'avchd-m2ts-lpcm', 'mxf-op1a-dnxhr-4-mono-s24', 'hdv-m2t-mpeg2-interlaced-sar-4-3', 'avchd-mts-interlaced-h264-ac3-anamorphic', 'game-roq', 'vcd-dat')  # (default run's time: 2 s)
 def test_producers_files_keep_frames_timing_sound_and_shape(name, run_cli, weights_env, style, tmp_path):
     build, ext = PRODUCERS[name]
     source = build(tmp_path)

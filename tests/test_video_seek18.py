@@ -42,7 +42,7 @@ def capture(path: Path, seconds: int = SECONDS, *extra: str) -> Path:
 
 
 @pytest.mark.parametrize("kind", ["ts", "m2ts", "vob", "wrap"])
-@pytest.mark.slow_cases('vob')  # (default run's time: ts and m2ts stay)
+@pytest.mark.slow_cases('wrap', 'vob')  # (default run's time: ts and m2ts stay)
 def test_a_late_start_in_a_long_capture_is_seeked_and_gives_what_a_read_from_the_start_gives(kind, tmp_path):
     """A TS, a Blu-ray/AVCHD .m2ts, a DVD VOB (MPEG-2 with open GOPs and MP2), and a TS whose
     33-bit clock wraps before the start (from 95430 s: at 95443.7 s)."""

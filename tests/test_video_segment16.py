@@ -37,6 +37,7 @@ def held_gif(path: Path) -> Path:
 
 
 @pytest.mark.parametrize("suffix", [".mp4", ".mov"])
+@pytest.mark.slow_cases('.mov')  # (default run's time: 2 s)
 def test_a_closing_hold_lasts_to_the_end_of_an_mp4_with_b_frames(suffix, run_cli, weights_env, style, tmp_path,
                                                                  one_thread):
     """The last picture shown is not the last packet in decode order: its 2 s hold was the final

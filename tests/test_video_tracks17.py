@@ -249,6 +249,7 @@ def test_several_cover_arts_are_all_kept(run_cli, weights_env, style, tmp_path, 
     pytest.param("jpg", ".avi", "(use .mp4 or .mkv to keep it)", marks=pytest.mark.slow),  # (a one-frame video track)
     ("jpg", ".gif", "(use .mp4 or .mkv to keep it)"),
 ])
+@pytest.mark.slow_cases('jpg-.mov-(use .mp4 or .mkv to keep it)')  # (default run's time: 2 s)
 def test_cover_art_a_container_cannot_hold_is_named(run_cli, weights_env, style, tmp_path, covers, kind, suffix,
                                                     keep):
     out = tmp_path / f"out{suffix}"

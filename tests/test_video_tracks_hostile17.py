@@ -36,6 +36,7 @@ def bilevel_png(path: Path, side: int) -> None:
 
 
 @pytest.mark.parametrize("suffix", [".mp4", ".mkv"])
+@pytest.mark.slow_cases('.mkv')  # (default run's time: 3 s)
 def test_a_cover_claiming_more_pixels_than_covers_are_checked_at_is_left_out(run_cli, weights_env, style, tmp_path,
                                                                               suffix):
     """A decode bomb: a 2 MB PNG claiming 16000x16000 16-bit RGBA took 2 GB and 11 s to check
