@@ -97,11 +97,18 @@ def ensure_writable_dir(directory: Path) -> None:
         with tempfile.TemporaryFile(dir=directory):
             pass
     except FileExistsError:  # what mkdir says when the folder's name is taken: by what, in words
-        if (link := dead_link(directory)) is not None:
-            raise UserError(f"{directory}: output directory cannot be made ({why_dead(link)})") from None
-        blocker = file_in_the_way(directory) or directory
-        kind = "a file" if blocker.is_file() else "a device, fifo or socket"
-        where = "it is" if blocker == directory else f"{blocker} is"
-        raise UserError(f"{directory}: output directory is not writable ({where} {kind}, not a folder)") from None
+        if dead_link(directory) is not None:
+            raise UserError(f"{directory}: output directory cannot be made ({why_taken(directory)})") from None
+        raise UserError(f"{directory}: output directory is not writable ({why_taken(directory)})") from None
     except OSError as exc:
         raise UserError(f"{directory}: output directory is not writable ({why_not_writable(exc)})") from None
+
+
+def why_taken(folder: Path) -> str:
+    """What took `folder`'s name where mkdir said "File exists", which names nothing there: a dead
+    symbolic link, or a file (device, fifo, socket) at the folder or higher up."""
+    if (link := dead_link(folder)) is not None:
+        return why_dead(link)
+    blocker = file_in_the_way(folder) or folder
+    kind = "a file" if blocker.is_file() else "a device, fifo or socket"
+    return f"{'it' if blocker == folder else blocker} is {kind}, not a folder"

@@ -14,7 +14,7 @@ from pathlib import Path
 from realtime_adain.atomic import make_folders
 from realtime_adain.errors import UserError
 from realtime_adain.notes import STDERR_LOCK
-from realtime_adain.writable_folders import dead_link, file_in_the_way, why_dead
+from realtime_adain.writable_folders import why_taken
 
 
 def _append_descriptor(path: str | os.PathLike) -> int:
@@ -25,8 +25,9 @@ def _append_descriptor(path: str | os.PathLike) -> int:
     folder = Path(path).parent
     try:
         make_folders(folder)
-    except OSError as exc:
-        raise UserError(f"--log {path}: its folder {folder} cannot be made ({_why_not_made(folder, exc)})") from None
+    except OSError as exc:  # ("File exists" named nothing there: what took the name, as -o says it)
+        why = why_taken(folder) if isinstance(exc, FileExistsError) else exc.strerror or exc
+        raise UserError(f"--log {path}: its folder {folder} cannot be made ({why})") from None
     flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
     try:
         descriptor = os.open(path, flags | getattr(os, "O_NONBLOCK", 0), 0o666)
@@ -36,19 +37,6 @@ def _append_descriptor(path: str | os.PathLike) -> int:
         raise UserError(f"--log {path}: cannot write it ({exc.strerror or exc})") from None
     os.set_blocking(descriptor, True)  # (lines wait for a slow reader, as they would for a disk)
     return descriptor
-
-
-def _why_not_made(folder: Path, exc: OSError) -> str:
-    """Why `make_folders(folder)` failed, in the words -o and --snapshot-dir say it in: mkdir's
-    "File exists" named nothing that exists there (a file higher up, or a dead symbolic link, was
-    in the way)."""
-    if isinstance(exc, FileExistsError):
-        if (link := dead_link(folder)) is not None:
-            return why_dead(link)
-        if (blocker := file_in_the_way(folder)) is not None:
-            kind = "a file" if blocker.is_file() else "a device, fifo or socket"
-            return f"{'it' if blocker == folder else blocker} is {kind}, not a folder"
-    return exc.strerror or str(exc)
 
 
 STDERR_COPY_FROM = 100  # the lowest number the copy of stderr takes: none a user names (`--source pipe:3`)
