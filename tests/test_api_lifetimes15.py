@@ -22,7 +22,8 @@ from realtime_adain.serve import app as serve_app
 from realtime_adain.serve.batcher import Batcher, Pipeline
 from realtime_adain.serve.client import FrameSource, ServeClient
 from realtime_adain.serve.control import Look
-from realtime_adain.temporal import Motion, MotionAhead, Stabilizer
+from realtime_adain.temporal import MotionAhead, Stabilizer
+from realtime_adain.temporal.flow import Motion
 from test_serve import WEBRTC, all_gone, connected, moving, registry, served, settings_for  # noqa: F401 (registry: a fixture)
 
 MOTION_THREADS = "stabilize-motion"
@@ -273,7 +274,8 @@ def test_motion_ahead_on_a_thread_outlives_the_main_thread(tmp_path):
     done = run_past_main("""
         import threading, time
         import numpy as np
-        from realtime_adain.temporal import Motion, MotionAhead, Stabilizer
+        from realtime_adain.temporal import MotionAhead, Stabilizer
+        from realtime_adain.temporal.flow import Motion
 
         frame = np.random.default_rng(0).integers(0, 255, (48, 64, 3), np.uint8)
         ahead = MotionAhead(Stabilizer(), workers=2)

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from realtime_adain.benchmarks.temporal import psnr
-from realtime_adain.device_blend import DeviceBlend
+from realtime_adain.temporal.device_blend import DeviceBlend
 from realtime_adain.temporal import Stabilizer
 from realtime_adain.video.pipeline import Pipeline
 from realtime_adain.video.reader import Frame

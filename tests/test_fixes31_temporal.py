@@ -5,9 +5,10 @@ import numpy as np
 import pytest
 import torch
 
-from realtime_adain.temporal import (ContentStatsSmoother, Stabilizer, full_size_maps, remap_rgb, sample_grid,
-                                     source_map, working_size)
-from realtime_adain.two_pass import TwoPassStabilizer
+from realtime_adain.temporal import ContentStatsSmoother, Stabilizer
+from realtime_adain.temporal.sampling import full_size_maps, sample_grid, source_map, working_size
+from realtime_adain.temporal.two_pass import TwoPassStabilizer
+from realtime_adain.temporal.warping import remap_rgb
 
 # (height, width, flow width): 720p with the default flow width (4x), and an odd size whose
 # working grid is stretched to 32 rows (55 / 32 and 97 / 40: scales that are not whole)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import realtime_adain as ra
-from realtime_adain.two_pass import TwoPassStabilizer
+from realtime_adain.temporal.two_pass import TwoPassStabilizer
 
 
 def frame(value: int) -> np.ndarray:

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from realtime_adain.adain import EPS, StyleStats, masked_adain
-from realtime_adain.two_pass import TwoPassStabilizer
+from realtime_adain.temporal.two_pass import TwoPassStabilizer
 from test_fixes30_api import run_under_memory_limit
 
 RNG = np.random.default_rng(39)

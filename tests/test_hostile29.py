@@ -121,7 +121,7 @@ def test_two_pass_stabiliser_at_strength_zero_gives_new_arrays():
     """It handed back the caller's own array, which a caller reusing its buffer then changed."""
     import numpy as np
 
-    from realtime_adain.two_pass import TwoPassStabilizer
+    from realtime_adain.temporal.two_pass import TwoPassStabilizer
 
     frame = np.zeros((40, 40, 3), np.uint8)
     stabilizer = TwoPassStabilizer(0.0)
@@ -194,7 +194,8 @@ def test_stabiliser_refuses_mixed_lumas_and_a_bad_photometric_set_later():
     import numpy as np
     import pytest
 
-    from realtime_adain.temporal import Stabilizer, gray
+    from realtime_adain.temporal import Stabilizer
+    from realtime_adain.temporal.sampling import gray
 
     stabilizer = Stabilizer(0.7)
     frame = np.zeros((48, 64, 3), np.uint8)

@@ -7,8 +7,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from realtime_adain.temporal import FlowEstimator, MotionAhead, Stabilizer, gray, to_float_rgba
-from realtime_adain.two_pass import TwoPassStabilizer
+from realtime_adain.temporal import MotionAhead, Stabilizer
+from realtime_adain.temporal.flow import FlowEstimator
+from realtime_adain.temporal.two_pass import TwoPassStabilizer
+from realtime_adain.temporal.warping import to_float_rgba
 from test_temporal import camera_clip, flickering
 
 NOT_A_MOTION = ["motion", {"size": (120, 160)}, 3, np.zeros((2, 2))]

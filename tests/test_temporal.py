@@ -14,8 +14,12 @@ import torch
 from realtime_adain.benchmarks.temporal import psnr, warp_error, input_flows
 from realtime_adain.adain import calc_mean_std
 from realtime_adain.model import neutral_style
-from realtime_adain.temporal import (FLOW_MIN_SIDE, ContentStatsSmoother, FlowEstimator, MotionAhead, Stabilizer, blend_float, blend_rgb8, blend_weight, gray, occluded,
-                                     remap_rgb, sample_grid, source_map, warp)
+from realtime_adain.temporal import ContentStatsSmoother, MotionAhead, Stabilizer
+from realtime_adain.temporal.blending import blend_float, blend_rgb8, blend_weight
+from realtime_adain.temporal.flow import FlowEstimator
+from realtime_adain.temporal.occlusion import occluded
+from realtime_adain.temporal.sampling import FLOW_MIN_SIDE, gray, sample_grid, source_map
+from realtime_adain.temporal.warping import remap_rgb, warp
 from realtime_adain.video.pipeline import Pipeline
 from realtime_adain.video.reader import Frame
 

@@ -8,7 +8,7 @@ import pytest
 
 import realtime_adain as ra
 from realtime_adain.temporal import Stabilizer
-from realtime_adain.two_pass import TwoPassStabilizer
+from realtime_adain.temporal.two_pass import TwoPassStabilizer
 from test_temporal import H, W, camera_clip, flickering, texture
 
 # A stylizer written with torch hands back floats in [0, 1]; a 16-bit or bool frame, a grey one,

@@ -7,10 +7,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from realtime_adain.temporal import MotionAhead, Stabilizer, gray, remap_rgb, to_float_rgba, to_rgb8
-from realtime_adain.two_pass import (FINAL_BYTES_PER_PIXEL, HELD_BYTES_PER_PIXEL, HELD_BYTES_PER_PIXEL_8BIT, HELD_BYTES_PER_PIXEL_FLOAT32,
-                                     MAX_LOOKAHEAD, TwoPassStabilizer,
-                                     lookahead_frames)
+from realtime_adain.temporal import MotionAhead, Stabilizer
+from realtime_adain.temporal.sampling import gray
+from realtime_adain.temporal.two_pass import (FINAL_BYTES_PER_PIXEL, HELD_BYTES_PER_PIXEL, HELD_BYTES_PER_PIXEL_8BIT, HELD_BYTES_PER_PIXEL_FLOAT32,
+                                              MAX_LOOKAHEAD, TwoPassStabilizer,
+                                              lookahead_frames)
+from realtime_adain.temporal.warping import remap_rgb, to_float_rgba, to_rgb8
 from realtime_adain.video.pipeline import Pipeline
 from realtime_adain.video.reader import Frame
 from test_temporal import H, W, camera_clip, flickering, shifted_pair, texture

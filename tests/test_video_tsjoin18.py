@@ -18,7 +18,7 @@ import av
 import numpy as np
 import pytest
 
-from realtime_adain.two_pass import TwoPassStabilizer
+from realtime_adain.temporal.two_pass import TwoPassStabilizer
 from realtime_adain.video.pipeline import HELD_PACKETS, RUN_PACKETS, Pipeline
 from realtime_adain.video.packets import PACKET_BYTES, HeldPackets
 from realtime_adain.video.reader import Frame

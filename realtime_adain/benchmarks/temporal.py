@@ -50,9 +50,12 @@ from realtime_adain.picture_sizes import (MAX_SIDE, check_pixel_budget, over_bud
                                           style_budget)
 from realtime_adain.settings import ModelSettings
 from realtime_adain.stylizer import Stylizer
-from realtime_adain.temporal import (DIS_PRESETS, FLOW_MIN_SIDE, ContentStatsSmoother, FlowEstimator, MotionAhead,
-                                     Stabilizer, gray, occluded, warp)
-from realtime_adain.two_pass import TwoPassStabilizer
+from realtime_adain.temporal import ContentStatsSmoother, MotionAhead, Stabilizer
+from realtime_adain.temporal.flow import DIS_PRESETS, FlowEstimator
+from realtime_adain.temporal.occlusion import occluded
+from realtime_adain.temporal.sampling import FLOW_MIN_SIDE, gray
+from realtime_adain.temporal.two_pass import TwoPassStabilizer
+from realtime_adain.temporal.warping import warp
 from realtime_adain.video.reader import Frame, VideoReader
 
 STRENGTHS = (0.15, 0.18, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)

@@ -96,7 +96,7 @@ side_length = _checked(int, lambda v: 0 <= v <= MAX_SIDE, f"is outside 0..{MAX_S
 # --style-size: the library's own limit (`StyleSettings.check`), so every command says the same
 style_side = _checked(int, lambda v: 0 <= v <= MAX_STYLE_SIZE, f"is outside 0 (native) to {MAX_STYLE_SIZE}", "style_side")
 max_pixels = _checked(int, lambda v: 1 <= v <= MAX_SIDE * MAX_SIDE, f"is outside 1..{MAX_SIDE * MAX_SIDE}", "max_pixels")
-# Optical flow working width (temporal.FlowEstimator needs at least 16 pixels).
+# Optical flow working width (temporal.flow.FlowEstimator needs at least 16 pixels).
 flow_width = _checked(int, lambda v: 16 <= v <= MAX_SIDE, f"is outside 16..{MAX_SIDE}", "flow_width")
 
 

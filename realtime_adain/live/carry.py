@@ -4,7 +4,7 @@ When the stylizer is slower than the camera, the picture would freeze between st
 Instead each new camera frame gets the last stylized frame warped by DIS flow from the content
 that was stylized to that camera frame (at a small working width: it runs at the camera's rate
 on a CPU), so the picture follows motion at the camera's rate; the style's texture catches up
-with the next stylized frame. `temporal.py`'s flow and warp are reused as they are.
+with the next stylized frame. `temporal/`'s flow and warp are reused as they are.
 """
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ import numpy as np
 
 from realtime_adain.live.inference import Result, at_work_size
 from realtime_adain.live.sources import Frame
-from realtime_adain.temporal import FlowEstimator, gray, remap_rgb, source_map
+from realtime_adain.temporal.flow import FlowEstimator
+from realtime_adain.temporal.sampling import gray, source_map
+from realtime_adain.temporal.warping import remap_rgb
 
 CARRY_FLOW_WIDTH = 160  # flow at this width: a few ms per frame on one core
 

@@ -1,4 +1,4 @@
-"""The temporal stage of a live session: `temporal.py`'s remedies, following the controller.
+"""The temporal stage of a live session: `temporal/`'s remedies, following the controller.
 
 Flow blending (`Stabilizer`) runs after any engine. Smoothed content statistics
 (`ContentStatsSmoother`) need the network's `content_stats` hook, which only the eager engine
@@ -17,10 +17,10 @@ import numpy as np
 import torch
 
 from realtime_adain.adain import StyleStats
-from realtime_adain.device_blend import DeviceBlend, wanted as wants_device_blend
 from realtime_adain.settings import STABILIZE_STRENGTH, STATS_MODES
 from realtime_adain.stylizer import Stylizer
 from realtime_adain.temporal import ContentStatsSmoother, MotionAhead, Stabilizer
+from realtime_adain.temporal.device_blend import DeviceBlend, wanted as wants_device_blend
 
 DEFAULT_STRENGTH = STABILIZE_STRENGTH[1]  # docs/BENCHMARKS.md: E_warp 23 % (cutBunny) and 11 % (pan) of per-frame
 

@@ -24,7 +24,7 @@ from tqdm import tqdm
 from realtime_adain import interrupts
 from realtime_adain.adain import StyleStats
 from realtime_adain.atomic import PendingOutput, partial_path
-from realtime_adain.device_blend import DeviceBlend, wanted as wants_device_blend
+from realtime_adain.temporal.device_blend import DeviceBlend, wanted as wants_device_blend
 from realtime_adain.errors import (UserError, mark_said, not_all_written, one_line, out_of_memory_as_user_error,
                                    refuse_inputs, stopped_at)
 from realtime_adain.output_checks import refuse_overwriting_inputs
@@ -33,7 +33,7 @@ from realtime_adain.settings import STATS_MODES, STATS_NEED_EAGER, VideoSettings
 from realtime_adain.styles import StyleSet
 from realtime_adain.stylizer import Stylizer
 from realtime_adain.temporal import ContentStatsSmoother, Stabilizer
-from realtime_adain.two_pass import TwoPassStabilizer, forward_pass
+from realtime_adain.temporal.two_pass import TwoPassStabilizer, forward_pass
 from realtime_adain.engines.base import frames_within
 from realtime_adain.video.pipeline import Pipeline
 from realtime_adain.video.picture_notes import CAPTIONS_LEFT_OUT

@@ -34,10 +34,10 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 
 from realtime_adain import interrupts
-from realtime_adain.device_blend import DeviceBlend
 from realtime_adain.engines.base import frames_within
 from realtime_adain.temporal import MotionAhead, Stabilizer
-from realtime_adain.two_pass import TwoPassStabilizer, forward_pass
+from realtime_adain.temporal.device_blend import DeviceBlend
+from realtime_adain.temporal.two_pass import TwoPassStabilizer, forward_pass
 from realtime_adain import notes
 from realtime_adain.video.demuxing import RUN_PACKETS
 from realtime_adain.video.reader import Frame

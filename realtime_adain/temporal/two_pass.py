@@ -33,9 +33,12 @@ import numpy as np
 import torch
 
 from realtime_adain.checks import check_whole
-from realtime_adain.device_blend import DeviceBlend
-from realtime_adain.temporal import (Motion, Stabilizer, check_frame, check_frames, check_motion, to_float_rgba, to_rgb8,
-                                     working_size)
+from realtime_adain.temporal.checks import check_frame, check_frames
+from realtime_adain.temporal.device_blend import DeviceBlend
+from realtime_adain.temporal.flow import Motion, check_motion
+from realtime_adain.temporal.sampling import working_size
+from realtime_adain.temporal.stabilizer import Stabilizer
+from realtime_adain.temporal.warping import to_float_rgba, to_rgb8
 
 # What the window's held frames may take (the forward outputs); at most `MAX_LOOKAHEAD` frames
 # look ahead (enough for the 1/512 cut-off up to strength 0.9).

@@ -18,7 +18,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from realtime_adain.temporal import Motion, Stabilizer, source_positions
+from realtime_adain.temporal.flow import Motion
+from realtime_adain.temporal.sampling import source_positions
+from realtime_adain.temporal.stabilizer import Stabilizer
 
 
 def wanted(device: torch.device) -> bool:
@@ -76,7 +78,7 @@ class DeviceBlend:
         """grid_sample's (1, H, W, 2) grid in [-1, 1] for the sample positions (pixels). The
         displacement is resized and the pixel grid added on the device: resized, the positions
         went flat where the resize clamps, at the frame's edge (a still frame's outer pixels
-        sampled up to 1.5 pixels off; `temporal.edge_offsets`, as the CPU puts it right)."""
+        sampled up to 1.5 pixels off; `sampling.edge_offsets`, as the CPU puts it right)."""
         still = source_positions(np.zeros_like(motion.positions), size)  # where no motion samples
         dx, dy = upsampled(torch.from_numpy(motion.positions - still).permute(2, 0, 1), size, device)
         height, width = size  # Python scalars: no host-to-device copy that would wait for the network
