@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 from realtime_adain.serve import app as serve_app
+from realtime_adain.serve import process as serve_process
 from realtime_adain.serve.batcher import Batcher, Pipeline
 from realtime_adain.serve.client import FrameSource, ServeClient
 from realtime_adain.serve.control import Look
@@ -118,11 +119,11 @@ def test_a_closed_server_refuses_to_run_again_and_closes_twice(stylizer, registr
     """Its worker thread runs once: a second run said so (it was "threads can only be started once")."""
     async def main():
         server = serve_app.Server(settings_for(), stylizer, registry, side=0)
-        async with serve_app.running(server):
+        async with serve_process.running(server):
             pass
         await server.close()  # idempotent
         with pytest.raises(RuntimeError, match="make a new Server"):
-            async with serve_app.running(server):
+            async with serve_process.running(server):
                 pass
         return server.batcher.is_alive()
 

@@ -170,6 +170,7 @@ def test_a_second_signal_ends_the_servers_waits_at_once(stylizer, data_dir, tmp_
 
     from realtime_adain.live.styles import StyleLibrary
     from realtime_adain.serve import app as serve_app
+    from realtime_adain.serve import process as serve_process
     from realtime_adain.serve.styles import StyleRegistry
     from test_serve import settings_for
 
@@ -182,7 +183,7 @@ def test_a_second_signal_ends_the_servers_waits_at_once(stylizer, data_dir, tmp_
 
     async def main() -> float:
         ports: list[int] = []
-        serving = asyncio.ensure_future(serve_app.serve_until_signalled(server, settings, received, ports.append))
+        serving = asyncio.ensure_future(serve_process.serve_until_signalled(server, settings, received, ports.append))
         while not ports:
             await asyncio.sleep(0.02)
         _reader, writer = await asyncio.open_connection("127.0.0.1", ports[0])

@@ -20,6 +20,7 @@ from realtime_adain.errors import UserError
 from realtime_adain.imageio import decode_image, read_image
 from realtime_adain.live.styles import StyleLibrary
 from realtime_adain.serve import app as serve_app
+from realtime_adain.serve import process as serve_process
 from realtime_adain.serve import uploads
 from realtime_adain.serve.settings import ServeSettings
 from realtime_adain.serve.styles import StyleRegistry
@@ -139,7 +140,7 @@ def test_the_server_answers_uploads_quietly_and_a_hurried_stop_leaves_a_decode(s
 
     async def main() -> float:
         stop, ports = asyncio.Event(), []
-        serving = asyncio.ensure_future(serve_app.serve_until_stopped(server, settings, stop, ports.append))
+        serving = asyncio.ensure_future(serve_process.serve_until_stopped(server, settings, stop, ports.append))
         while not ports:
             await asyncio.sleep(0.02)
         url = f"http://127.0.0.1:{ports[0]}"
@@ -177,7 +178,7 @@ def test_a_server_line_is_held_while_a_decode_catches_stderr(capfd):
     address in a stranger's answer). It is held, and said once stderr is free."""
     import threading
 
-    from realtime_adain.serve import app as serve_app
+    from realtime_adain.serve import log as serve_log
     from realtime_adain.notes import STDERR_LOCK
 
     taken, release = threading.Event(), threading.Event()
@@ -190,9 +191,9 @@ def test_a_server_line_is_held_while_a_decode_catches_stderr(capfd):
     holder = threading.Thread(target=decode_holding_stderr)
     holder.start()
     taken.wait(5)
-    serve_app.log("client abc connecting from 192.0.2.7")
+    serve_log.log("client abc connecting from 192.0.2.7")
     assert "192.0.2.7" not in capfd.readouterr().err
     release.set()
     holder.join()
-    serve_app.say_held_lines()
+    serve_log.say_held_lines()
     assert capfd.readouterr().err == "serve: client abc connecting from 192.0.2.7\n"

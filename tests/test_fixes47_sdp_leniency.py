@@ -11,7 +11,7 @@ import pytest
 from aiortc import RTCSessionDescription
 from aiortc import sdp as aiortc_sdp
 
-from realtime_adain.serve.app import offer_error
+from realtime_adain.serve.answers import offer_error
 from realtime_adain.serve.peers import peer_connection
 from realtime_adain.serve.sdp import for_aiortc, offer_problem
 

@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 from aiortc import sdp as aiortc_sdp
 
-from realtime_adain.serve.app import offer_error
+from realtime_adain.serve.answers import offer_error
 from realtime_adain.serve.sdp import for_aiortc, offer_problem
 from realtime_adain.serve.styles import StyleRegistry
 from test_serve import registry, served, upload_form  # noqa: F401  (fixture)

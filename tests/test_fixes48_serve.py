@@ -23,6 +23,7 @@ from PIL import Image
 from realtime_adain.errors import UserError
 from realtime_adain.live.styles import StyleLibrary
 from realtime_adain.serve import app as serve_app
+from realtime_adain.serve import process as serve_process
 from realtime_adain.serve.control import BadMessage, pong
 from realtime_adain.serve.styles import StyleRegistry
 from realtime_adain.serve.uploads import UploadRefused
@@ -83,7 +84,7 @@ def test_a_stop_answers_an_upload_still_encoding_and_does_not_wait_for_it(styliz
     safety.start()
 
     async def main():
-        async with serve_app.running(server) as url:
+        async with serve_process.running(server) as url:
             answer = asyncio.ensure_future(post_upload(url))
             while not library.entered.is_set():
                 await asyncio.sleep(0.02)
@@ -114,7 +115,7 @@ def test_a_second_signal_answers_an_upload_still_encoding_at_once(stylizer, held
 
     async def main():
         ports: list[int] = []
-        serving = asyncio.ensure_future(serve_app.serve_until_signalled(server, settings, received, ports.append))
+        serving = asyncio.ensure_future(serve_process.serve_until_signalled(server, settings, received, ports.append))
         while not ports:
             await asyncio.sleep(0.02)
         answer = asyncio.ensure_future(post_upload(f"http://127.0.0.1:{ports[0]}"))
@@ -150,7 +151,7 @@ def test_a_stop_answers_an_upload_still_arriving(stylizer, held, monkeypatch):
     server = serve_app.Server(settings_for(allow_uploads=True), stylizer, registry, side=0)
 
     async def main() -> bytes:
-        async with serve_app.running(server) as url:
+        async with serve_process.running(server) as url:
             reader, writer = await asyncio.open_connection("127.0.0.1", int(url.rsplit(":", 1)[1]))
             writer.write(SLOW_UPLOAD)
             while server.uploading < 1:

@@ -194,7 +194,7 @@ def test_a_server_without_the_eager_engine_offers_no_stats_mode():
 
 def test_a_host_name_with_the_roots_dot_is_the_same_name():
     """`--allow-host example.com.` never matched a browser's `Host: example.com` (nor the reverse)."""
-    from realtime_adain.serve.app import host_name
+    from realtime_adain.serve.guards import host_name
     from realtime_adain.serve.settings import ServeSettings
 
     for allowed, header in (("stylize.example.com.", "stylize.example.com"), ("stylize.example.com", "Stylize.Example.com.:8443")):

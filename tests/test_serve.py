@@ -27,6 +27,7 @@ from realtime_adain.adain import StyleStats
 from realtime_adain.errors import UserError
 from realtime_adain.live.styles import StyleLibrary
 from realtime_adain.serve import app as serve_app
+from realtime_adain.serve import process as serve_process
 from realtime_adain.serve import control, peers
 from realtime_adain.serve import styles as serve_styles
 from realtime_adain.serve.batcher import work_size
@@ -77,7 +78,7 @@ def settings_for(**changes) -> ServeSettings:
 @contextlib.asynccontextmanager
 async def served(stylizer, registry, **changes):
     server = serve_app.Server(settings_for(**changes), stylizer, registry, side=0)
-    async with serve_app.running(server) as url:
+    async with serve_process.running(server) as url:
         yield server, url
 
 

@@ -21,6 +21,7 @@ import pytest
 
 from realtime_adain.live.styles import StyleLibrary
 from realtime_adain.serve import app as serve_app
+from realtime_adain.serve import process as serve_process
 from realtime_adain.serve import connections
 from realtime_adain.serve.styles import StyleRegistry
 from test_serve import raw_request, served
@@ -80,7 +81,7 @@ def close_all(opened) -> None:
 def test_a_request_head_that_never_completes_is_cut_off(stylizer, registry, monkeypatch):
     """A slowloris connection (headers begun, never finished) was kept an hour (aiohttp's
     AppRunner keep-alive default); now it is closed REQUEST_HEAD_S after it opened, trickling or not."""
-    monkeypatch.setattr(serve_app, "REQUEST_HEAD_S", 1.0, raising=False)
+    monkeypatch.setattr(serve_process, "REQUEST_HEAD_S", 1.0, raising=False)
 
     async def main():
         async with served(stylizer, registry) as (_server, url):

@@ -21,6 +21,7 @@ from aiortc.mediastreams import MediaStreamError
 
 from realtime_adain.live.styles import StyleLibrary
 from realtime_adain.serve import app as serve_app
+from realtime_adain.serve import process as serve_process
 from realtime_adain.serve import bitstream, decode_bounds, peers
 from realtime_adain.serve.decode_bounds import DecodeBacklog
 from realtime_adain.serve.peers import peer_connection
@@ -272,7 +273,7 @@ def test_a_client_sending_faster_than_its_frames_decode_queues_little(stylizer, 
 
     async def main():
         server = serve_app.Server(settings_for(idle_timeout=30.0), stylizer, registry, side=64)  # as `serve` on a CPU
-        async with serve_app.running(server) as url:
+        async with serve_process.running(server) as url:
             pc = peer_connection()
             pc.createDataChannel("control")
             track = Replay(data)

@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
-from realtime_adain.serve import app as serve_app
+from realtime_adain.serve import process as serve_process
 from realtime_adain.serve import connections
 from realtime_adain.serve import listening as serve_listening
 from realtime_adain.serve import tls as serve_tls
@@ -108,7 +108,7 @@ def test_a_connection_that_never_handshakes_is_closed(stylizer, registry, pair, 
     """A TCP connection that never sends (or never finishes) its ClientHello was held for asyncio's
     default 60 s handshake timeout (aiohttp's TCPSite cannot set it); now REQUEST_HEAD_S, as a
     request head. One that handshakes and sends no request is closed as over http."""
-    monkeypatch.setattr(serve_app, "REQUEST_HEAD_S", 1.0, raising=False)
+    monkeypatch.setattr(serve_process, "REQUEST_HEAD_S", 1.0, raising=False)
     cert, key = pair
 
     async def main():
@@ -133,7 +133,7 @@ def test_a_connection_that_never_handshakes_is_closed(stylizer, registry, pair, 
 def test_a_client_that_never_reads_the_close_is_let_go(stylizer, registry, pair, monkeypatch):
     """Closing an https connection (here: no request within REQUEST_HEAD_S) waits for the client's
     close_notify: a client that never reads held its descriptor asyncio's 30 s more; now TLS_CLOSE_S."""
-    monkeypatch.setattr(serve_app, "REQUEST_HEAD_S", 1.0, raising=False)
+    monkeypatch.setattr(serve_process, "REQUEST_HEAD_S", 1.0, raising=False)
     cert, key = pair
 
     def handshake_then_nothing(port: int) -> ssl.SSLSocket:
@@ -328,7 +328,7 @@ def test_a_bad_certificate_or_key_is_one_line_before_the_model(run_cli, weights_
     """Each used to be a hang (a FIFO blocks OpenSSL's open, a 2 GB key it read for minutes, an
     encrypted key prompted on the terminal), a start with a certificate browsers refuse (expired),
     or "PEM lib" / "no such file" for a directory: now one line saying what is wrong."""
-    monkeypatch.setattr(serve_app, "load", lambda *_: pytest.fail("the model loaded"))
+    monkeypatch.setattr(serve_process, "load", lambda *_: pytest.fail("the model loaded"))
     cert, key = bad_files(case, tmp_path)
     with unblocking(tmp_path / "other.pem") as opened:
         started = time.monotonic()
@@ -357,7 +357,7 @@ def test_every_interface_over_https_prints_an_https_url_with_a_token(run_cli, we
         serve_listening.print_url(settings, 8443)
         return 0
 
-    monkeypatch.setattr(serve_app, "run", listening)
+    monkeypatch.setattr(serve_process, "run", listening)
     code, out, err = run_cli("serve", "-s", data_dir / "style" / "mondrian.jpg", "--host", "0.0.0.0",
                              "--tls-cert", cert, "--tls-key", key)
     token = seen[0].token

@@ -19,6 +19,7 @@ from realtime_adain.live.inference import Result
 from realtime_adain.live.sources import Frame
 from realtime_adain.live.styles import StyleLibrary
 from realtime_adain.serve import app as serve_app
+from realtime_adain.serve import process as serve_process
 from realtime_adain.serve.client import FrameSource, ServeClient
 from realtime_adain.serve.peers import Client
 from realtime_adain.serve.settings import ServeSettings
@@ -80,7 +81,7 @@ def test_clients_coming_and_going_leave_no_fds_threads_or_clients(stylizer, data
     frame = lambda k: np.full((48, 64, 3), k * 7 % 256, np.uint8)  # noqa: E731
 
     async def main():
-        async with serve_app.running(server) as url:
+        async with serve_process.running(server) as url:
             for i in range(CLIENTS):
                 client = ServeClient(url, FrameSource(frame, 15.0))
                 await client.connect()

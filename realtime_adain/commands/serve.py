@@ -165,6 +165,6 @@ def check_extra() -> None:
 def run(args: argparse.Namespace) -> int:
     check_extra()
     settings = serve_settings(args)
-    from realtime_adain.serve import app
+    from realtime_adain.serve import process
 
-    return app.run(settings)
+    return process.run(settings)

@@ -1,108 +1,48 @@
-"""The aiohttp application: routes, the access token, client limits, and a clean shutdown.
+"""The aiohttp application: routes, client limits, and a clean shutdown.
 
-Routes and messages follow docs/serve.md (the protocol shared with the page). Every `/api/`
-request needs the token when one is set; `/` and `/static/` hold no data and are open, so the
-page can load and say that a token is needed. Before that, what other sites' pages could send is
-refused: a Host header naming another server, a request that changes something from another
-origin. A periodic tick sends each client its figures and closes clients silent for longer than
-the idle timeout, or not connected within the connect timeout.
+Routes and messages follow docs/serve.md (the protocol shared with the page); the checks before
+them (origin, Host, token) are guards.py's. A periodic tick sends each client its figures and
+closes clients silent for longer than the idle timeout, or not connected within the connect
+timeout. process.py runs it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import json
-import logging
-import os
-import sys
-import tempfile
 import threading
 import time
-from pathlib import Path
-from typing import AsyncIterator, Awaitable, Callable, Iterator, NoReturn
+from typing import Awaitable, Callable
 
 from aiohttp import web
-from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestPayloadError
 from aiortc import RTCSessionDescription
 
-from realtime_adain import __version__, interrupts
-from realtime_adain.errors import UserError, one_line
+from realtime_adain import __version__
+from realtime_adain.errors import one_line
 from realtime_adain.live.keys import BINDINGS
-from realtime_adain.live.disk_room import DISK_FULL
-from realtime_adain.live.styles import StyleLibrary, note_unwritable_style_cache, run_cache_dir
 from realtime_adain.serve import uploads
+from realtime_adain.serve.answers import error, offer_error, read_body, unreadable_body, upload_failure
 from realtime_adain.serve.batcher import Batcher
-from realtime_adain.serve.connections import (OUT_OF_RESOURCES, REQUEST_HEAD_S, ConnectionLimits, QuietAcceptErrors,
-                                              address_group, group_name, shortage)
+from realtime_adain.serve.connections import OUT_OF_RESOURCES, ConnectionLimits, address_group, group_name, shortage
 from realtime_adain.serve.control import Look, stabilize_modes
-from realtime_adain.serve.listening import check_listen, listen_error, print_url
+from realtime_adain.serve.guards import STATIC, RequestGuard, no_framing
+from realtime_adain.serve.log import log, quiet_malformed_requests, say_held_lines
 from realtime_adain.serve.peers import Client, slots_per_address
-from realtime_adain.serve.sdp import for_aiortc, has_ice_addresses, offer_problem
+from realtime_adain.serve.sdp import for_aiortc, offer_problem
 from realtime_adain.serve.settings import ServeSettings
 from realtime_adain.serve.styles import StyleRegistry
-from realtime_adain.serve.tls import tls_context
 from realtime_adain.stylizer import Stylizer
-from realtime_adain.notes import STDERR_LOCK, collected
+from realtime_adain.notes import collected
 
-STATIC = Path(__file__).resolve().parent / "static"
 TICK = 1.0  # seconds between the figures sent to each client (and idle checks)
 MAX_OFFER_BYTES = 256 * 1024  # an SDP offer is a few KiB
 OFFER_READ_S = 30.0  # an offer body still arriving after this is refused (a slow sender holds a connection)
 SHUTDOWN_S = 3.0  # requests still running when it stops (aiohttp's 60 s let a slow upload hold the exit)
-HURRIED_ANSWER_S = 0.5  # after a second stop signal, for uploads to send their 503 before the loop ends
 BATCHER_JOIN_S = 10.0  # for the worker's batch under way when it stops
 MAX_UPLOADS_AT_ONCE = 2  # uploads read at the same time: each holds up to --max-upload-mb in memory
 UPLOAD_READ_S = 120.0  # an upload still arriving after this is refused (a slow sender cannot hold a slot)
-SAFE_METHODS = ("GET", "HEAD", "OPTIONS")  # change nothing: any origin may send them (it cannot read the answer)
-NO_FRAMING = {"Content-Security-Policy": "frame-ancestors 'none'", "X-Frame-Options": "DENY"}  # (the latter: older browsers)
-
-
-def log(message: str) -> None:
-    """One line on stderr per client arriving or leaving (the URL is the only line on stdout).
-    While an upload's decode catches the native libraries' lines (fd 2 is the process's, and its
-    holder has STDERR_LOCK), a line is held and said after it, not waited for on the event loop:
-    written into the catch, it was lost, or became the detail of that upload's error, another
-    client's address in a stranger's answer."""
-    _held_lines.append(f"serve: {message}")
-    say_held_lines()
-
-
-def say_held_lines() -> None:
-    """The lines `log` held, said where stderr is free now (else at the next chance)."""
-    if not STDERR_LOCK.acquire(blocking=False):
-        return
-    try:
-        while _held_lines:
-            print(_held_lines.pop(0), file=sys.stderr, flush=True)
-    finally:
-        STDERR_LOCK.release()
-
-
-_held_lines: list[str] = []  # (the event loop's thread only)
-
-
-class QuietMalformedRequests(logging.Filter):
-    """aiohttp answers a request it cannot parse (bytes HTTP does not allow) with a 400, then logs
-    a traceback for it, so any client could fill the server's stderr; such records are dropped,
-    as aiohttp itself drops them for an unknown method. So are its records of a body it could not
-    read (a Content-Encoding that does not decode), logged again as it drains the body after our
-    400 (`unreadable_body`). Tracebacks of our own handlers stay."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.exc_info and isinstance(record.exc_info[1], (HttpProcessingError, RequestPayloadError)))
-
-
-def quiet_malformed_requests() -> None:
-    logger = logging.getLogger("aiohttp.server")
-    if not any(isinstance(f, QuietMalformedRequests) for f in logger.filters):
-        logger.addFilter(QuietMalformedRequests())
-
-
-def error(status: int, message: str) -> web.Response:
-    return web.json_response({"error": message}, status=status)
 
 
 class Server:
@@ -125,7 +65,8 @@ class Server:
 
     def _build_app(self) -> web.Application:
         limit = max(self.settings.max_upload_bytes + 64 * 1024, MAX_OFFER_BYTES) if self.settings.allow_uploads else MAX_OFFER_BYTES
-        app = web.Application(middlewares=[self._guard], client_max_size=limit)
+        app = web.Application(middlewares=[RequestGuard(self.settings, self.connection_limits).check],
+                              client_max_size=limit)
         quiet_malformed_requests()
         app.router.add_get("/", self.index)
         app.router.add_get("/api/config", self.config)
@@ -138,81 +79,6 @@ class Server:
         app.on_startup.append(self._start)
         app.on_shutdown.append(self._shutdown)
         return app
-
-    @web.middleware
-    async def _guard(self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]):
-        """Connections over the limits refused; other sites' requests refused; the token on /api/*;
-        request bodies over the limit as a JSON 413."""
-        over = self.connection_limits.refusal(request)
-        if over is not None:
-            return over
-        refused = self._foreign(request)
-        if refused:
-            return error(403, refused)
-        if not request.path.startswith("/"):  # CONNECT's host:port, OPTIONS's *: aiohttp's plain-text 404
-            if request.method == "CONNECT":
-                return error(405, "CONNECT is not allowed: this server is not a proxy")
-            return error(400, f"the request must name a path on this server (/...), not {request.path[:40]!r}")
-        token = self.settings.token
-        if token and request.path.startswith("/api/") and not self._authorised(request, token):
-            given = "Authorization" in request.headers or "token" in request.query
-            return error(401, f"{'the access token is wrong' if given else 'access token required'}: open the URL "
-                              "printed by `realtime-adain serve` (…/?token=…)")
-        try:
-            response = await handler(request)
-            if request.path.startswith("/static/") and not (STATIC / request.match_info.get("filename", "")).is_file():
-                raise web.HTTPNotFound()  # (aiohttp answers a missing static file with an empty octet-stream 404)
-            if request.path == "/" or request.path.startswith("/static/"):
-                # (asked again each time, answered 304 by its ETag: after an upgrade a browser went on
-                # with its cached page or script, which may not speak to the new server)
-                response.headers.setdefault("Cache-Control", "no-cache")
-            return response
-        except web.HTTPRequestEntityTooLarge as exc:
-            return error(413, f"the request body is too large ({exc.text or 'over the limit'})")
-        except web.HTTPException as exc:  # aiohttp's own refusals (no route, a method, an encoding): JSON on /api/ too
-            if exc.status == 403 and (request.path + "/").startswith("/static/"):
-                raise web.HTTPNotFound() from None  # (the folder itself: aiohttp's 403 for a listing it does not show)
-            if exc.status < 400 or not request.path.startswith("/api/"):
-                raise
-            allow = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else {}
-            answer = error(exc.status, (exc.text or exc.reason).removeprefix(f"{exc.status}: ").strip())
-            answer.headers.update(allow)
-            return answer
-        except OSError:
-            if not request.path.startswith("/static/"):
-                raise
-            # aiohttp's static files let the file system's refusal through: a 300-byte name was a 500,
-            # its traceback naming the install folder in the log
-            raise web.HTTPNotFound() from None
-
-    def _foreign(self, request: web.Request) -> str | None:
-        """Why a request a page of another site could have sent is refused, or None. A Host header not
-        naming this server: DNS rebinding (that site's name resolved to this address; its pages could
-        read the answers). An Origin other than the Host on a request that changes something: a
-        cross-site form or fetch (the page's own requests carry its origin; curl sends none). The
-        scheme is not compared, so an https proxy that passes the Host header on still works."""
-        host = request.headers.get("Host", "")  # absent: not a browser (they always send it)
-        names = self.settings.host_names
-        if names is not None and host and host_name(host) not in names:
-            return (f"this server answers to {' or '.join(sorted(names))} only, not to the name in the Host header "
-                    "(open the URL `realtime-adain serve` printed)")
-        origin = request.headers.get("Origin")
-        if request.method not in SAFE_METHODS and origin is not None \
-                and origin.lower() not in (f"http://{host}".lower(), f"https://{host}".lower()):
-            return "a page of another site sent this request (its Origin header is not this server's)"
-        return None
-
-    @staticmethod
-    def _authorised(request: web.Request, token: str) -> bool:
-        """Header values and the query may hold any characters (bytes no UTF-8 allows arrive as
-        surrogates, which do not encode): only an ASCII one can be the token. Whitespace around it
-        is no part of it, in the header (whose parser strips it anyway) and the query alike: a
-        `?token=TOKEN%20` pasted so was refused while the page's header with it was taken (the
-        stream played, its thumbnails did not)."""
-        header = request.headers.get("Authorization", "")
-        scheme, _, credentials = header.partition(" ")  # the scheme in any case (RFC 7235)
-        given = (credentials if scheme.lower() == "bearer" else request.query.get("token", "")).strip()
-        return given.isascii() and hmac.compare_digest(given.encode(), token.encode())
 
     async def _start(self, _app: web.Application) -> None:
         if self.batcher.ident is not None:  # its worker ran, and stopped with `close`
@@ -477,199 +343,3 @@ class Server:
                 else:
                     client.send_status()
 
-
-async def no_framing(_request: web.Request, response: web.StreamResponse) -> None:
-    """Every answer forbids other sites' pages to show it in a frame: framed, the page was given
-    the camera, took a client slot and could be clicked through a decoy laid over it."""
-    response.headers.update(NO_FRAMING)
-
-
-async def read_body(request: web.Request, limit: int) -> bytes:
-    """The request body, refused (413) as soon as it passes `limit` bytes, never read whole first
-    (the app's client_max_size is the upload limit, far above what other routes take)."""
-    if request.content_length is not None and request.content_length > limit:
-        raise uploads.UploadRefused(413, f"the request body is larger than the {limit} bytes allowed")
-    data = bytearray()
-    try:
-        while chunk := await request.content.read(64 * 1024):
-            data += chunk
-            if len(data) > limit:
-                raise uploads.UploadRefused(413, f"the request body is larger than the {limit} bytes allowed")
-    except ConnectionResetError:  # the client went away mid-body: nobody to answer, nothing to log
-        raise uploads.UploadRefused(400, "the connection closed before the request body arrived") from None
-    except RequestPayloadError as exc:
-        raise unreadable_body(exc) from None
-    return bytes(data)
-
-
-def unreadable_body(exc: RequestPayloadError) -> uploads.UploadRefused:
-    """A body aiohttp could not read (a Content-Encoding that does not decode: gzip over garbage)
-    as a 400; it was a 500 with a traceback in the log (an upload's said the exception's name)."""
-    reason = " ".join(str(exc).split()).removeprefix("400, message: ")
-    return uploads.UploadRefused(400, f"the request body could not be read ({reason[:200]})")
-
-
-def host_name(host: str) -> str:
-    """The name in a Host header, without its port or an IPv6 address's brackets, in lower case,
-    without a root's trailing dot (`example.com.` is `example.com`)."""
-    if host.startswith("["):
-        return host[1:].partition("]")[0].lower()
-    return host.partition(":")[0].lower().rstrip(".")
-
-
-async def serve_until_stopped(server: Server, settings: ServeSettings, stop: asyncio.Event,
-                              started: Callable[[int], None]) -> None:
-    """Listen until `stop` is set, then close every peer connection and the worker."""
-    # keepalive_timeout runs from the connection until its request's head has arrived (then between requests)
-    runner = web.AppRunner(server.app, handle_signals=False, access_log=None, keepalive_timeout=REQUEST_HEAD_S,
-                           shutdown_timeout=SHUTDOWN_S)
-    await runner.setup()
-    loop = asyncio.get_running_loop()
-    loop.set_exception_handler(QuietAcceptErrors(loop, log))  # (kept: its retries can run after the close)
-    try:
-        try:
-            site = server.connection_limits.site(runner, settings.host, settings.port, tls_context(settings), REQUEST_HEAD_S)
-            await site.start()
-        except OSError as exc:
-            raise listen_error(settings, exc) from None
-        port = runner.addresses[0][1]  # the chosen one when --port 0
-        started(port)
-        await stop.wait()
-    finally:
-        await runner.cleanup()  # on_shutdown: Server.close
-
-
-async def serve_until_signalled(server: Server, settings: ServeSettings, received: list[int],
-                                started: Callable[[int], None]) -> None:
-    """`serve_until_stopped` until SIGINT, SIGTERM, SIGHUP or SIGQUIT (each kept in `received`): the
-    first stops the server, which closes its clients and lets requests end (up to about 8 s); a
-    second ends those waits at once (a second Ctrl-C did not hurry it)."""
-    stop, serving = asyncio.Event(), asyncio.current_task()
-
-    def stop_then_hurry() -> None:
-        if stop.is_set():
-            server.hurry()
-            serving.cancel()
-        stop.set()
-
-    with interrupts.loop_signals(asyncio.get_running_loop(), received, stop_then_hurry):
-        try:
-            await serve_until_stopped(server, settings, stop, started)
-        except asyncio.CancelledError:
-            if len(received) < 2:
-                raise
-            await server.answered(HURRIED_ANSWER_S)
-
-
-@contextlib.asynccontextmanager
-async def running(server: Server) -> AsyncIterator[str]:
-    """The server listening (on its settings' host and port, 0: a free one) inside the block,
-    closed after it; yields its base URL (tests and in-process use)."""
-    stop, ports = asyncio.Event(), []
-    task = asyncio.ensure_future(serve_until_stopped(server, server.settings, stop, ports.append))
-    while not ports:
-        if task.done():
-            task.result()  # it failed to start: raise that
-        await asyncio.sleep(0.02)
-    try:
-        yield f"{server.settings.scheme}://127.0.0.1:{ports[0]}"
-    finally:
-        stop.set()
-        await task
-
-
-def upload_failure(exc: Exception) -> str:
-    """What an uploader is told of a failure the log says in full: no server path, no class name
-    (a full disk answered with the upload folder's path and "UserError")."""
-    seen: set[int] = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        if (isinstance(exc, OSError) and exc.errno in DISK_FULL) or \
-                any(os.strerror(code) in str(exc) for code in DISK_FULL):  # (a UserError naming the file)
-            return "the server has no room to keep the style (disk full)"
-        exc = exc.__cause__ or exc.__context__
-    return "the server could not keep the style (its log says why)"
-
-
-def offer_error(exc: Exception) -> str:
-    """What aiortc found wrong with an offer `offer_problem` let through: its own message where it
-    wrote one (a ValueError); else its internals (an AttributeError) said as what they are."""
-    text = str(exc)[:200]
-    if isinstance(exc, ValueError) and text and not text.startswith("invalid literal"):
-        return text
-    return f"its SDP is malformed (aiortc: {type(exc).__name__}{': ' + text if text else ''})"
-
-
-def load(settings: ServeSettings, upload_dir: Path | None) -> tuple[Stylizer, StyleRegistry, int]:
-    """The shared stylizer, the style registry and the processing size (as `live`: 160 on a CPU)."""
-    from realtime_adain.live.inference import processing_size
-
-    # Clients' cameras differ in size: on a GPU, 'auto' is the eager engine (no build per size).
-    stylizer = Stylizer.from_settings(settings.engine_model, sizes_vary=True)
-    library = StyleLibrary(list(settings.styles), stylizer, settings.style_size,
-                           settings.style_cache or run_cache_dir(), note_unwritable_style_cache).load()
-    return stylizer, StyleRegistry(library, upload_dir), processing_size(settings.size, stylizer)
-
-
-@contextlib.contextmanager
-def upload_folder(allow_uploads: bool) -> Iterator[Path | None]:
-    """The run's temporary folder for uploaded styles, removed at the end; None with uploads off
-    (a server with no writable temporary folder would not start, uploads or not)."""
-    if not allow_uploads:
-        yield None
-        return
-    try:
-        folder = tempfile.TemporaryDirectory(prefix="realtime-adain-uploads-")
-    except OSError as exc:
-        raise UserError(f"--allow-uploads: the folder for uploaded styles cannot be made in the temporary folder "
-                        f"({exc.strerror or exc}); set TMPDIR to a writable folder") from None
-    with folder as path:
-        yield Path(path)
-
-
-def run(settings: ServeSettings) -> int:
-    """The `serve` command: load, listen, and on SIGINT/SIGTERM close everything and end as the
-    other commands do (one line, 130/143)."""
-    tls_context(settings)  # a bad certificate is said before the model loads
-    check_listen(settings)
-    stderr = os.dup(2)  # (as it is now: an upload's decode may hold fd 2 redirected at the end, `end_now`)
-    try:
-        with upload_folder(settings.allow_uploads) as folder:
-            stylizer, styles, side = load(settings, folder)
-            server = Server(settings, stylizer, styles, side)
-            received: list[int] = []
-
-            async def main() -> None:
-                if not has_ice_addresses():
-                    log("warning: no network interface besides loopback; WebRTC peers (aiortc's ICE) cannot connect")
-                await serve_until_signalled(server, settings, received, lambda port: print_url(settings, port))
-
-            try:
-                asyncio.run(main())
-            finally:  # (an upload's thread may still be writing into the folder about to be removed)
-                styles.stop_adding()
-        say_held_lines()  # (any written while a decode caught stderr, its end not seen)
-        if received:
-            if any(thread.is_alive() for thread in server.decoders):
-                end_now(received[0], stderr)
-            interrupts.raise_received(received[0])
-        return 0
-    finally:
-        os.close(stderr)
-
-
-def end_now(signum: int, stderr: int) -> NoReturn:
-    """The end a stop signal gives every command (its line, its exit status), without the
-    interpreter's teardown: an upload's decode or style encoding still running (`Server._off_loop`,
-    not waited for) that ended during it aborted the process inside OpenCV ("terminate called
-    without an active exception", 134). Its line goes to `stderr`, the process's own: the
-    decode's capture of the native libraries' lines holds fd 2 meanwhile. A temporary style cache left behind is removed
-    by the next run."""
-    try:
-        interrupts.raise_received(signum)
-    except KeyboardInterrupt as exc:
-        with contextlib.suppress(OSError, ValueError):
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os.write(stderr, f"{interrupts.message(exc)}\n".encode())
-        os._exit(interrupts.exit_code(exc))

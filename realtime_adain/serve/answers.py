@@ -1,0 +1,63 @@
+"""What a request is answered beside its route's data: errors as JSON, request bodies read up to
+a limit (a body that cannot be read a 400), and failures said without the server's internals."""
+
+from __future__ import annotations
+
+import os
+
+from aiohttp import web
+from aiohttp.web_protocol import RequestPayloadError
+
+from realtime_adain.live.disk_room import DISK_FULL
+from realtime_adain.serve import uploads
+
+
+def error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+async def read_body(request: web.Request, limit: int) -> bytes:
+    """The request body, refused (413) as soon as it passes `limit` bytes, never read whole first
+    (the app's client_max_size is the upload limit, far above what other routes take)."""
+    if request.content_length is not None and request.content_length > limit:
+        raise uploads.UploadRefused(413, f"the request body is larger than the {limit} bytes allowed")
+    data = bytearray()
+    try:
+        while chunk := await request.content.read(64 * 1024):
+            data += chunk
+            if len(data) > limit:
+                raise uploads.UploadRefused(413, f"the request body is larger than the {limit} bytes allowed")
+    except ConnectionResetError:  # the client went away mid-body: nobody to answer, nothing to log
+        raise uploads.UploadRefused(400, "the connection closed before the request body arrived") from None
+    except RequestPayloadError as exc:
+        raise unreadable_body(exc) from None
+    return bytes(data)
+
+
+def unreadable_body(exc: RequestPayloadError) -> uploads.UploadRefused:
+    """A body aiohttp could not read (a Content-Encoding that does not decode: gzip over garbage)
+    as a 400; it was a 500 with a traceback in the log (an upload's said the exception's name)."""
+    reason = " ".join(str(exc).split()).removeprefix("400, message: ")
+    return uploads.UploadRefused(400, f"the request body could not be read ({reason[:200]})")
+
+
+def upload_failure(exc: Exception) -> str:
+    """What an uploader is told of a failure the log says in full: no server path, no class name
+    (a full disk answered with the upload folder's path and "UserError")."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if (isinstance(exc, OSError) and exc.errno in DISK_FULL) or \
+                any(os.strerror(code) in str(exc) for code in DISK_FULL):  # (a UserError naming the file)
+            return "the server has no room to keep the style (disk full)"
+        exc = exc.__cause__ or exc.__context__
+    return "the server could not keep the style (its log says why)"
+
+
+def offer_error(exc: Exception) -> str:
+    """What aiortc found wrong with an offer `offer_problem` let through: its own message where it
+    wrote one (a ValueError); else its internals (an AttributeError) said as what they are."""
+    text = str(exc)[:200]
+    if isinstance(exc, ValueError) and text and not text.startswith("invalid literal"):
+        return text
+    return f"its SDP is malformed (aiortc: {type(exc).__name__}{': ' + text if text else ''})"

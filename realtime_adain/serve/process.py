@@ -1,0 +1,167 @@
+"""The server run: listening until stopped or signalled (a second signal hurries the stop), in a
+block for tests and in-process use, and the `serve` command's process (the model loaded, the
+folder for uploads, the end a stop signal gives every command)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import AsyncIterator, Callable, Iterator, NoReturn
+
+from aiohttp import web
+
+from realtime_adain import interrupts
+from realtime_adain.errors import UserError
+from realtime_adain.live.styles import StyleLibrary, note_unwritable_style_cache, run_cache_dir
+from realtime_adain.serve import app
+from realtime_adain.serve.app import Server
+from realtime_adain.serve.connections import REQUEST_HEAD_S, QuietAcceptErrors
+from realtime_adain.serve.listening import check_listen, listen_error, print_url
+from realtime_adain.serve.log import log, say_held_lines
+from realtime_adain.serve.sdp import has_ice_addresses
+from realtime_adain.serve.settings import ServeSettings
+from realtime_adain.serve.styles import StyleRegistry
+from realtime_adain.serve.tls import tls_context
+from realtime_adain.stylizer import Stylizer
+
+HURRIED_ANSWER_S = 0.5  # after a second stop signal, for uploads to send their 503 before the loop ends
+
+
+async def serve_until_stopped(server: Server, settings: ServeSettings, stop: asyncio.Event,
+                              started: Callable[[int], None]) -> None:
+    """Listen until `stop` is set, then close every peer connection and the worker."""
+    # keepalive_timeout runs from the connection until its request's head has arrived (then between requests)
+    runner = web.AppRunner(server.app, handle_signals=False, access_log=None, keepalive_timeout=REQUEST_HEAD_S,
+                           shutdown_timeout=app.SHUTDOWN_S)  # (app's: one value, Server.close's too)
+    await runner.setup()
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(QuietAcceptErrors(loop, log))  # (kept: its retries can run after the close)
+    try:
+        try:
+            site = server.connection_limits.site(runner, settings.host, settings.port, tls_context(settings), REQUEST_HEAD_S)
+            await site.start()
+        except OSError as exc:
+            raise listen_error(settings, exc) from None
+        port = runner.addresses[0][1]  # the chosen one when --port 0
+        started(port)
+        await stop.wait()
+    finally:
+        await runner.cleanup()  # on_shutdown: Server.close
+
+
+async def serve_until_signalled(server: Server, settings: ServeSettings, received: list[int],
+                                started: Callable[[int], None]) -> None:
+    """`serve_until_stopped` until SIGINT, SIGTERM, SIGHUP or SIGQUIT (each kept in `received`): the
+    first stops the server, which closes its clients and lets requests end (up to about 8 s); a
+    second ends those waits at once (a second Ctrl-C did not hurry it)."""
+    stop, serving = asyncio.Event(), asyncio.current_task()
+
+    def stop_then_hurry() -> None:
+        if stop.is_set():
+            server.hurry()
+            serving.cancel()
+        stop.set()
+
+    with interrupts.loop_signals(asyncio.get_running_loop(), received, stop_then_hurry):
+        try:
+            await serve_until_stopped(server, settings, stop, started)
+        except asyncio.CancelledError:
+            if len(received) < 2:
+                raise
+            await server.answered(HURRIED_ANSWER_S)
+
+
+@contextlib.asynccontextmanager
+async def running(server: Server) -> AsyncIterator[str]:
+    """The server listening (on its settings' host and port, 0: a free one) inside the block,
+    closed after it; yields its base URL (tests and in-process use)."""
+    stop, ports = asyncio.Event(), []
+    task = asyncio.ensure_future(serve_until_stopped(server, server.settings, stop, ports.append))
+    while not ports:
+        if task.done():
+            task.result()  # it failed to start: raise that
+        await asyncio.sleep(0.02)
+    try:
+        yield f"{server.settings.scheme}://127.0.0.1:{ports[0]}"
+    finally:
+        stop.set()
+        await task
+
+
+def load(settings: ServeSettings, upload_dir: Path | None) -> tuple[Stylizer, StyleRegistry, int]:
+    """The shared stylizer, the style registry and the processing size (as `live`: 160 on a CPU)."""
+    from realtime_adain.live.inference import processing_size
+
+    # Clients' cameras differ in size: on a GPU, 'auto' is the eager engine (no build per size).
+    stylizer = Stylizer.from_settings(settings.engine_model, sizes_vary=True)
+    library = StyleLibrary(list(settings.styles), stylizer, settings.style_size,
+                           settings.style_cache or run_cache_dir(), note_unwritable_style_cache).load()
+    return stylizer, StyleRegistry(library, upload_dir), processing_size(settings.size, stylizer)
+
+
+@contextlib.contextmanager
+def upload_folder(allow_uploads: bool) -> Iterator[Path | None]:
+    """The run's temporary folder for uploaded styles, removed at the end; None with uploads off
+    (a server with no writable temporary folder would not start, uploads or not)."""
+    if not allow_uploads:
+        yield None
+        return
+    try:
+        folder = tempfile.TemporaryDirectory(prefix="realtime-adain-uploads-")
+    except OSError as exc:
+        raise UserError(f"--allow-uploads: the folder for uploaded styles cannot be made in the temporary folder "
+                        f"({exc.strerror or exc}); set TMPDIR to a writable folder") from None
+    with folder as path:
+        yield Path(path)
+
+
+def run(settings: ServeSettings) -> int:
+    """The `serve` command: load, listen, and on SIGINT/SIGTERM close everything and end as the
+    other commands do (one line, 130/143)."""
+    tls_context(settings)  # a bad certificate is said before the model loads
+    check_listen(settings)
+    stderr = os.dup(2)  # (as it is now: an upload's decode may hold fd 2 redirected at the end, `end_now`)
+    try:
+        with upload_folder(settings.allow_uploads) as folder:
+            stylizer, styles, side = load(settings, folder)
+            server = Server(settings, stylizer, styles, side)
+            received: list[int] = []
+
+            async def main() -> None:
+                if not has_ice_addresses():
+                    log("warning: no network interface besides loopback; WebRTC peers (aiortc's ICE) cannot connect")
+                await serve_until_signalled(server, settings, received, lambda port: print_url(settings, port))
+
+            try:
+                asyncio.run(main())
+            finally:  # (an upload's thread may still be writing into the folder about to be removed)
+                styles.stop_adding()
+        say_held_lines()  # (any written while a decode caught stderr, its end not seen)
+        if received:
+            if any(thread.is_alive() for thread in server.decoders):
+                end_now(received[0], stderr)
+            interrupts.raise_received(received[0])
+        return 0
+    finally:
+        os.close(stderr)
+
+
+def end_now(signum: int, stderr: int) -> NoReturn:
+    """The end a stop signal gives every command (its line, its exit status), without the
+    interpreter's teardown: an upload's decode or style encoding still running (`Server._off_loop`,
+    not waited for) that ended during it aborted the process inside OpenCV ("terminate called
+    without an active exception", 134). Its line goes to `stderr`, the process's own: the
+    decode's capture of the native libraries' lines holds fd 2 meanwhile. A temporary style cache left behind is removed
+    by the next run."""
+    try:
+        interrupts.raise_received(signum)
+    except KeyboardInterrupt as exc:
+        with contextlib.suppress(OSError, ValueError):
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.write(stderr, f"{interrupts.message(exc)}\n".encode())
+        os._exit(interrupts.exit_code(exc))
