@@ -83,7 +83,9 @@ def stylize_video(
     the output starts at zero (`frames` counts from `start`). `keep_size` False: the output at the
     processing size (`size`), not scaled back to the input's display size."""
     from realtime_adain.output_checks import refuse_overwriting_inputs
-    from realtime_adain.video.job import refuse_partial_over_inputs, stylize_file, stylize_videos
+    from realtime_adain.video.job import stylize_file
+    from realtime_adain.video.many_files import stylize_videos
+    from realtime_adain.video.partial_outputs import refuse_partial_over_inputs
     from realtime_adain.video.encoder_check import check_encoder
     from realtime_adain.weights import files_used
 

@@ -27,7 +27,7 @@ from realtime_adain.errors import UserError
 from realtime_adain.imageio import is_image_path, read_image
 from realtime_adain import notes
 from realtime_adain.rgb8 import to_rgb8
-from realtime_adain.video.job import codec_name
+from realtime_adain.video.stream_reports import codec_name
 from video_corpus import FFMPEG
 
 

@@ -92,14 +92,14 @@ def test_video_job_wires_the_device_blend_and_unhooks_it(stylizer, data_dir, tmp
 
     from realtime_adain.imageio import read_image
     from realtime_adain.settings import VideoSettings
-    from realtime_adain.video import job
+    from realtime_adain.video import job, temporal_stages
     from realtime_adain.video.encoder_settings import EncodeSettings
 
-    assert not job.blends_on_device(stylizer)  # the CPU: the stabilize thread
+    assert not temporal_stages.blends_on_device(stylizer)  # the CPU: the stabilize thread
     style = stylizer.style_stats(read_image(data_dir / "style" / "brushstrokes.jpg"), 64)
     decoded = {}
     for mode, on_device in (("flow", True), ("flow", False), ("off", False)):
-        monkeypatch.setattr(job, "blends_on_device", lambda _stylizer, value=on_device: value)
+        monkeypatch.setattr(temporal_stages, "blends_on_device", lambda _stylizer, value=on_device: value)
         out = tmp_path / f"{mode}_{on_device}.mkv"
         frames, _ = job.stylize_file(data_dir / "videos" / "cutBunny.mp4", out, stylizer, lambda first: style,
                                      VideoSettings(size=48, frames=12, batch=3, stabilize=mode,

@@ -108,13 +108,13 @@ def test_stabiliser_blends_on_the_gpu_as_on_the_cpu(stylizers, style, data_dir, 
 
     from realtime_adain.benchmarks.temporal import psnr
     from realtime_adain.settings import VideoSettings
-    from realtime_adain.video import job
+    from realtime_adain.video import job, temporal_stages
     from realtime_adain.video.encoder_settings import EncodeSettings
 
-    assert job.blends_on_device(stylizers["fp16"])
+    assert temporal_stages.blends_on_device(stylizers["fp16"])
     decoded = {}
     for mode, on_device in (("flow", True), ("flow", False), ("off", True)):
-        monkeypatch.setattr(job, "blends_on_device", lambda _stylizer, value=on_device: value)
+        monkeypatch.setattr(temporal_stages, "blends_on_device", lambda _stylizer, value=on_device: value)
         out = tmp_path / f"{mode}_{on_device}.mkv"
         frames, _ = job.stylize_file(data_dir / "videos" / "cutBunny.mp4", out, stylizers["fp16"], lambda first: style,
                                      VideoSettings(size=360, frames=24, batch=4, stabilize=mode,

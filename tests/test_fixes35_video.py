@@ -24,7 +24,7 @@ from live_support import cli_env
 from realtime_adain.atomic import PendingOutput
 from realtime_adain.errors import UserError
 from realtime_adain.interrupts import Terminated
-from realtime_adain.video.job import keep_partial
+from realtime_adain.video.partial_outputs import keep_partial
 from realtime_adain.video.picture_output import PictureOutput
 from test_full_disk import FILLER, disk, fill, tmpfs  # noqa: F401  (a fixture)
 from realtime_adain.video.encoder_settings import EncodeSettings

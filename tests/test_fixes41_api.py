@@ -16,7 +16,7 @@ import realtime_adain as ra
 from realtime_adain.api_words import in_api_words
 from realtime_adain.settings import VideoSettings
 from realtime_adain.temporal.two_pass import TwoPassStabilizer
-from realtime_adain.video.job import KEEP_SIZE_MAX_PIXELS, check_opened
+from realtime_adain.video.input_checks import KEEP_SIZE_MAX_PIXELS, check_opened
 from realtime_adain.video.reader import VideoReader
 from video_samples import probe
 

@@ -166,5 +166,5 @@ def test_mix_refuses_an_empty_weight(text, empty):
 
 def test_keep_size_help_states_the_area_bound_the_video_job_applies(capsys):
     """The parser loads no torch, so the help states video.job's bound as a number: kept equal."""
-    from realtime_adain.video.job import KEEP_SIZE_MAX_PIXELS
+    from realtime_adain.video.input_checks import KEEP_SIZE_MAX_PIXELS
     assert f"{KEEP_SIZE_MAX_PIXELS} pixels" in help_of("video", capsys)

@@ -28,7 +28,7 @@ from realtime_adain.cli import dash_value_hint
 from realtime_adain.cli import main as cli_main
 from realtime_adain.live.events import EventLog
 from realtime_adain.training.evaluate import mean_losses
-from realtime_adain.video.job import keep_partial
+from realtime_adain.video.partial_outputs import keep_partial
 from realtime_adain.video.picture_output import PictureOutput
 from realtime_adain.video.reader import VideoReader
 from test_fixes29_video import cut, env, signal_at, start  # noqa: F401 (env: a fixture)

@@ -15,7 +15,7 @@ from realtime_adain.errors import UserError
 from realtime_adain.video.encoder_check import check_encoder
 from realtime_adain.video.encoder_settings import EncodeSettings
 from realtime_adain.video.stream_copy import dropped_roles
-from realtime_adain.video.job import codec_name
+from realtime_adain.video.stream_reports import codec_name
 from test_video_realworld_inputs import ffmpeg, style  # noqa: F401  (a fixture)
 from test_video_subtitles import FFPROBE, subtitle_codecs, with_subtitles
 

@@ -16,7 +16,7 @@ import realtime_adain as ra
 from realtime_adain import interrupts
 from realtime_adain.cli import run_reporting_errors
 from realtime_adain.errors import UserError
-from realtime_adain.video.job import keep_partial
+from realtime_adain.video.partial_outputs import keep_partial
 from realtime_adain.video.picture_output import PictureOutput
 from realtime_adain.video.sequence import check_framerate
 

@@ -17,7 +17,7 @@ import pytest
 
 from realtime_adain.atomic import PendingOutput
 from realtime_adain.video.encoder_settings import EncodeSettings
-from realtime_adain.video.job import discard
+from realtime_adain.video.partial_outputs import discard
 from realtime_adain.video.writer import VideoFormatOut, VideoWriter
 from test_full_disk import FILLER, fill, tmpfs
 

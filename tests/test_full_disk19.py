@@ -23,7 +23,7 @@ import pytest
 
 import realtime_adain as ra
 from realtime_adain.atomic import PendingOutput
-from realtime_adain.video import job
+from realtime_adain.video import stream_reports
 from test_full_disk import disk, fill  # noqa: F401  (disk: a fixture)
 
 
@@ -63,7 +63,7 @@ def test_a_ctrl_c_as_a_video_output_opens_leaves_no_temporary(stylizer, data_dir
     stayed until a later run into that folder swept it. In 10 runs signalled as the temporary
     file appeared, 5 left it."""
     out = tmp_path / "out"
-    ctrl_c_on_entering(job.stream_reports)  # called right after the output is opened
+    ctrl_c_on_entering(stream_reports.stream_reports)  # called right after the output is opened
     with pytest.raises(KeyboardInterrupt):
         ra.stylize_video(data_dir / "videos" / "cutBunny.mp4", out / name, data_dir / "style" / "trial.jpg",
                          size=32, style_size=32, frames=2, stabilize="off", stylizer=stylizer)

@@ -288,7 +288,7 @@ def test_the_window_fits_its_memory_and_its_frame_budget():
 def test_video_sizes_the_window_for_its_frames_and_says_when_it_is_short(capsys):
     from pathlib import Path
 
-    from realtime_adain.video.job import size_window
+    from realtime_adain.video.temporal_stages import size_window
 
     usual, strong = TwoPassStabilizer(0.5), TwoPassStabilizer(0.95)
     size_window(usual, Path("clip.mp4"), (720, 1280))
@@ -327,7 +327,7 @@ def test_the_cut_off_note_is_said_only_where_a_clip_is_cut_and_names_the_remedie
     the 64-frame cap, not the frames' size, shortens the look ahead."""
     from pathlib import Path
 
-    from realtime_adain.video.job import size_window
+    from realtime_adain.video.temporal_stages import size_window
 
     strong = TwoPassStabilizer(0.95)
     size_window(strong, Path("clip.mp4"), (64, 96), frames=2)

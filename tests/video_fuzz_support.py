@@ -165,7 +165,8 @@ def run_case(request: dict, stylizer, style_image) -> dict:
     from realtime_adain.settings import VideoSettings
     from realtime_adain.styles import StyleSet
     from realtime_adain.video.encoder_settings import EncodeSettings
-    from realtime_adain.video.job import check_inputs, stylize_file
+    from realtime_adain.video.input_checks import check_inputs
+    from realtime_adain.video.job import stylize_file
 
     torch.set_num_threads(1)
     source, output = Path(request["source"]), Path(request["output"])

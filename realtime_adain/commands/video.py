@@ -210,7 +210,7 @@ def refuse_with_missing(missing_styles: list[str], missing_inputs: list[str], st
                         settings: VideoSettings, args: argparse.Namespace) -> None:
     """Refuse a run given files that are not there, naming in the same line every other input
     that cannot be used (the styles', then the videos'): the first missing one was all it said."""
-    from realtime_adain.video.job import check_inputs
+    from realtime_adain.video.input_checks import check_inputs
 
     problems = list(missing_styles)
     read_styles(styles, settings.style.style_size, settings.max_pixels, problems)
@@ -240,7 +240,9 @@ def run(args: argparse.Namespace) -> int:
             check_encoder(encode, suffix_example)
     style_images = read_styles(styles, settings.style.style_size, settings.max_pixels)
     from realtime_adain.stylizer import Stylizer  # torch: only once the options are sound
-    from realtime_adain.video.job import check_inputs, refuse_partial_over_inputs, stylize_videos
+    from realtime_adain.video.input_checks import check_inputs
+    from realtime_adain.video.many_files import stylize_videos
+    from realtime_adain.video.partial_outputs import refuse_partial_over_inputs
 
     refuse_partial_over_inputs([out for _, _, out in jobs], read)  # what Ctrl-C keeps
     outputs: dict[Path, list[Path]] = {}

@@ -100,7 +100,7 @@ class OutputStreams:
     def add_all(self, passthrough: Sequence[av.stream.Stream], reencode: set[int]) -> dict[int, str]:
         """Add the output stream of each of `passthrough`, re-encoding the audio streams in `reencode`
         (input indices) even where the container lists their codec: what is said of each (`said`)."""
-        # Input index -> what is said of it (re-encoded, converted, left out and why): `job.stream_reports`.
+        # Input index -> what is said of it (re-encoded, converted, left out and why): `stream_reports.stream_reports`.
         self.said = {stream.index: line for stream in passthrough
                      if (line := self._add_passthrough(stream, stream.index not in reencode))}
         return self.said

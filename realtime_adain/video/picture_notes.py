@@ -62,7 +62,7 @@ def note_aspect_change(name: str, first: Fraction, now: Fraction) -> None:
 def note_captions_left_out(name: str) -> None:
     """Say that the pictures' closed captions are dropped: PyAV cannot give an encoded picture
     side data (`ffmpeg` passes them to libx264, which writes them again); `--json` lists them
-    with the streams (`job.with_captions`)."""
+    with the streams (`stream_reports.with_captions`)."""
     note(f"{name}: {CAPTIONS_LEFT_OUT}", once=True)
 
 

@@ -137,7 +137,7 @@ class VideoReader:
             self.decoder.flags |= DECODER_FLAGS  # damaged frames are concealed, not dropped; crops applied whole
             carried, unknown = passthrough_streams(self.container, self.stream, self.path.name)
             self.passthrough = same_program(self.container, self.stream, carried, self.path.name)
-            # Input index -> why no output carries it (`job.stream_reports`), as the notes say.
+            # Input index -> why no output carries it (`stream_reports.stream_reports`), as the notes say.
             kept = {s.index for s in self.passthrough}
             self.left_out: dict[int, str] = {
                 **unknown, **note_left_out(self.container, self.stream, self.path.name),

@@ -88,7 +88,7 @@ def carried_data(stream: av.stream.Stream, video: av.stream.Stream) -> bool:
 
 
 # Why a timecode or chapter track is not carried as a stream (`told_otherwise`), for `--json`;
-# `job.stream_reports` says instead that it is dropped where the output holds no such thing.
+# `stream_reports.stream_reports` says instead that it is dropped where the output holds no such thing.
 TIMECODE_CARRIED = "its time is carried as the output's timecode tag"
 CHAPTERS_CARRIED = "what it holds is carried as the file's chapters"
 

@@ -162,7 +162,7 @@ class VideoWriter:
             self.video, self.input_time_base = self._encoder.stream, video.time_base
             video_context = self.video.codec_context
             self._outputs.start(self.container)
-            # Input index -> output stream, input stream re-encoded, what is said of it: `job.stream_reports`.
+            # Input index -> output stream, input stream re-encoded, what is said of it: `stream_reports.stream_reports`.
             self.streams, self.transcoded = self._outputs.streams, self._outputs.transcoded
             self.said = self._outputs.add_all(passthrough, reencode)
             lost = self._label(video, passthrough)
