@@ -67,6 +67,18 @@ def test_snapshots_and_recordings_keep_no_finished_writers_nor_names(tmp_path):
     assert len(effects._named) <= 3, len(effects._named)  # was every name given out (3 a round)
 
 
+async def clients_alive(deadline: float) -> int:
+    """Client objects left once they are at most the last batch's or the deadline passed: aiortc's
+    closing tasks hold a closed client a while (on a loaded machine 8 were alive after 1 s)."""
+    while True:
+        gc.collect()
+        alive = sum(type(o) is Client for o in gc.get_objects())
+        print(f"clients alive: {alive}")
+        if alive <= 2 or time.monotonic() > deadline:
+            return alive
+        await asyncio.sleep(0.5)
+
+
 @pytest.mark.slow  # about a minute: 30 WebRTC clients one after another
 @WEBRTC  # (a network condition: a machine with only loopback)
 def test_clients_coming_and_going_leave_no_fds_threads_or_clients(stylizer, data_dir, tmp_path, one_thread):
@@ -96,8 +108,7 @@ def test_clients_coming_and_going_leave_no_fds_threads_or_clients(stylizer, data
             while server.clients and time.monotonic() < deadline:
                 await asyncio.sleep(0.05)
             await asyncio.sleep(1.0)
-            gc.collect()
-            return counts(), len(server.clients), sum(type(o) is Client for o in gc.get_objects())
+            return counts(), len(server.clients), await clients_alive(deadline=time.monotonic() + 20)
 
     baseline: list[int] = []
     (fds, threads), left, alive = asyncio.run(main())
