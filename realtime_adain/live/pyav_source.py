@@ -104,6 +104,7 @@ class PyAVSource:
         self._first_shape: tuple[int, int] | None = None  # the first picture's (height, width), as decoded
         self._aspect = Fraction(1)  # the stream's stored pixels' width:height (set by `open`)
         self._timeline: TimestampShift | None = None  # whether its timestamps may jump, as `video` tells (set by `open`)
+        self._pictures_found = False  # a file's first picture decoded once (`_refuse_pictureless`): not again when reopened
         self._opened = False
 
     @property
@@ -177,7 +178,7 @@ class PyAVSource:
         self._resume()
         self._timeline = self._timeline or TimestampShift(container, self.description)
         self._photo = self._photo_at_open() if self.still else None
-        if self.is_file and self.sequence is None and not self.still:
+        if self.is_file and self.sequence is None and not self.still and not self._pictures_found:
             self._refuse_pictureless()
 
     def _pipe_ready(self) -> str:
@@ -243,8 +244,8 @@ class PyAVSource:
         """Refuse a file whose video decodes to no picture at all, saying why (`no_pictures`):
         FFmpeg 8's ProRes RAW decoder takes every packet and gives nothing, and the session
         played the file to its end, then waited out the first frame's 15 s for "no frames
-        arrived". Decodes up to the first picture, then seeks back to the start (which flushes
-        the decoder), as `video` decodes a file's first picture when it opens it."""
+        arrived". Decodes up to the first picture, then goes back to the start (`_back_to_start`),
+        as `video` decodes a file's first picture when it opens it."""
         packets = damaged = 0
         try:
             for packet in self._container.demux(self._stream):
@@ -258,10 +259,22 @@ class PyAVSource:
                 self.close()
                 raise SourceError(f"{self.target}: the video has no frames: "
                                   f"{no_pictures(self._stream, packets, damaged)}")
-            self._container.seek(0)
         except (av.FFmpegError, OSError) as exc:
             self.close()
             raise SourceError(f"{self.target}: cannot read ({self._reason(exc)})") from None
+        self._pictures_found = True
+        self._back_to_start()
+
+    def _back_to_start(self) -> None:
+        """A file back at its first frame: sought (which flushes the decoder), or opened again
+        where its demuxer cannot seek: FFmpeg's raw H.264 and HEVC demuxers refuse (EPERM), and
+        every bare .h264 or .hevc file was refused as "cannot read (Operation not permitted)",
+        which `video` and ffplay play."""
+        try:
+            self._container.seek(0)
+        except av.FFmpegError:
+            self.close()
+            self.open()
 
     def _rescan(self) -> None:
         """The sequence's pictures as they are now, each time it is opened again (a loop, a
@@ -423,13 +436,14 @@ class PyAVSource:
         return True
 
     def _rewind(self) -> None:
-        """Back to the start: a file seeks; a URL is opened again (a server that does not take
-        range requests, Python's http.server among them, cannot seek), and so is an image sequence,
-        looked for again (`_rescan`). A URL's is said: a live stream taken for a recording was
-        played again silently."""
+        """Back to the start: a file seeks, or is opened again where it cannot (`_back_to_start`:
+        a bare H.264 stream); a URL is opened again (a server that does not take range requests,
+        Python's http.server among them, cannot seek), and so is an image sequence, looked for
+        again (`_rescan`). A URL's is said: a live stream taken for a recording was played again
+        silently."""
         self._shown_at = None
         if self.is_file and self.sequence is None:
-            self._container.seek(0)
+            self._back_to_start()
         else:
             if not self.is_file:
                 self.log("source-rewound", source=self.description, reason="the recording ended; played again from its start")
