@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError, LineTooLong
 from aiohttp.web_protocol import RequestPayloadError
 
 from realtime_adain.live.disk_room import DISK_FULL
@@ -39,6 +40,16 @@ def unreadable_body(exc: RequestPayloadError) -> uploads.UploadRefused:
     as a 400; it was a 500 with a traceback in the log (an upload's said the exception's name)."""
     reason = " ".join(str(exc).split()).removeprefix("400, message: ")
     return uploads.UploadRefused(400, f"the request body could not be read ({reason[:200]})")
+
+
+def malformed_form(exc: HttpProcessingError) -> uploads.UploadRefused:
+    """A form aiohttp's multipart reader could not parse (a line past its limit, a part with too
+    many headers) as a 400 of its own: it was a 500, its log line two lines with the client's bytes."""
+    if isinstance(exc, LineTooLong):
+        reason = f"a line of it is longer than the {exc.args[1]} bytes allowed"
+    else:
+        reason = " ".join(exc.message.split())[:200]
+    return uploads.UploadRefused(400, f"the body must be multipart/form-data with a field 'image' ({reason})")
 
 
 def upload_failure(exc: Exception) -> str:

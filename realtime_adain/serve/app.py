@@ -13,9 +13,11 @@ import contextlib
 import json
 import threading
 import time
+import warnings
 from typing import Awaitable, Callable
 
-from aiohttp import web
+from aiohttp import BadContentDispositionHeader, BadContentDispositionParam, web
+from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestPayloadError
 from aiortc import RTCSessionDescription
 
@@ -23,7 +25,7 @@ from realtime_adain import __version__
 from realtime_adain.errors import one_line
 from realtime_adain.live.keys import BINDINGS
 from realtime_adain.serve import uploads
-from realtime_adain.serve.answers import error, offer_error, read_body, unreadable_body, upload_failure
+from realtime_adain.serve.answers import error, malformed_form, offer_error, read_body, unreadable_body, upload_failure
 from realtime_adain.serve.batcher import Batcher
 from realtime_adain.serve.connections import OUT_OF_RESOURCES, ConnectionLimits, address_group, group_name, shortage
 from realtime_adain.serve.control import Look, stabilize_modes
@@ -68,6 +70,8 @@ class Server:
         app = web.Application(middlewares=[RequestGuard(self.settings, self.connection_limits).check],
                               client_max_size=limit)
         quiet_malformed_requests()
+        for warning in (BadContentDispositionHeader, BadContentDispositionParam):  # a form part's header it cannot
+            warnings.filterwarnings("ignore", category=warning)  # parse: the part has no name, no 2 lines on stderr
         app.router.add_get("/", self.index)
         app.router.add_get("/api/config", self.config)
         app.router.add_get("/api/styles/{id}/thumbnail.jpg", self.thumbnail)
@@ -289,27 +293,20 @@ class Server:
         return work.result()
 
     async def _upload_bytes(self, request: web.Request) -> bytes:
-        """The multipart field `image`, read up to the limit (a larger one is refused while reading)."""
+        """The multipart field `image` (`uploads.image_field`), a form that cannot be read a 400."""
         limit = self.settings.max_upload_bytes
         if request.content_length is not None and request.content_length > limit + 64 * 1024:
             raise uploads.UploadRefused(413, f"the upload is larger than the {limit} bytes allowed")
         try:
-            reader = await request.multipart()
-            async for part in reader:
-                if getattr(part, "name", None) == "image":
-                    data = bytearray()
-                    while chunk := await part.read_chunk(64 * 1024):
-                        data += chunk
-                        if len(data) > limit:
-                            raise uploads.UploadRefused(413, f"the image is larger than the {limit} bytes allowed")
-                    return bytes(data)
-        except (ValueError, AssertionError, KeyError) as exc:
+            return await uploads.image_field(request.headers, request.content, limit)
+        except (ValueError, AssertionError, KeyError, RuntimeError) as exc:  # (RuntimeError: a long _charset_)
             raise uploads.UploadRefused(400, f"the body must be multipart/form-data with a field 'image' ({exc})") from None
         except ConnectionResetError:
             raise uploads.UploadRefused(400, "the connection closed before the upload arrived") from None
         except RequestPayloadError as exc:
             raise unreadable_body(exc) from None
-        raise uploads.UploadRefused(400, "the body must be multipart/form-data with a field 'image'")
+        except HttpProcessingError as exc:
+            raise malformed_form(exc) from None
 
     # ---- clients -----------------------------------------------------------------------------
 

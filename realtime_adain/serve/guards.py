@@ -48,7 +48,7 @@ class RequestGuard:
                               "printed by `realtime-adain serve` (…/?token=…)")
         try:
             response = await handler(request)
-            if request.path.startswith("/static/") and not (STATIC / request.match_info.get("filename", "")).is_file():
+            if request.path.startswith("/static/") and not is_static_file(request.match_info.get("filename", "")):
                 raise web.HTTPNotFound()  # (aiohttp answers a missing static file with an empty octet-stream 404)
             if request.path == "/" or request.path.startswith("/static/"):
                 # (asked again each time, answered 304 by its ETag: after an upgrade a browser went on
@@ -101,6 +101,12 @@ class RequestGuard:
         scheme, _, credentials = header.partition(" ")  # the scheme in any case (RFC 7235)
         given = (credentials if scheme.lower() == "bearer" else request.query.get("token", "")).strip()
         return given.isascii() and hmac.compare_digest(given.encode(), token.encode())
+
+
+def is_static_file(name: str) -> bool:
+    """Whether `name` (after /static/) names one of the page's files: `app.js/` does not, though
+    aiohttp served the file for it (a path drops the trailing slash)."""
+    return not name.endswith("/") and (STATIC / name).is_file()
 
 
 async def no_framing(_request: web.Request, response: web.StreamResponse) -> None:

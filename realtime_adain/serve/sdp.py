@@ -35,6 +35,9 @@ def offer_problem(sdp: str) -> str | None:
     media = [line[2:].split(" ", 1)[0] for line in lines if line.startswith("m=")]
     if "video" not in media:
         return "the offer has no video track"
+    problem = direction_problem(lines)
+    if problem is not None:
+        return problem
     if len(media) > MAX_MEDIA:
         return f"the offer has {len(media)} media sections; at most {MAX_MEDIA} (a video and the data channel)"
     candidates = [line for line in lines if line.startswith("a=candidate:")]
@@ -199,6 +202,19 @@ def payloads_problem(kind: str, section: list[str]) -> str | None:
 
 
 DIRECTIONS = ("a=sendrecv", "a=sendonly", "a=recvonly", "a=inactive")
+
+
+def direction_problem(lines: list[str]) -> str | None:
+    """Why no video section sends the server a video, or None. aiortc makes no track of a recvonly
+    or inactive one: such an offer was refused as "the offer has no video track". A sendonly one
+    is taken, but its answer is recvonly: the stylized video cannot come back on it."""
+    videos = [section for section in media_sections(lines) if section[0][2:].split(" ", 1)[0] == "video"]
+    # (each section's last direction, as aiortc reads it; `for_aiortc` gave one to each that had none)
+    stated = [next((line[2:] for line in reversed(section) if line in DIRECTIONS), "sendrecv") for section in videos]
+    if any(direction in ("sendrecv", "sendonly") for direction in stated):
+        return None
+    return (f"the offer's video is a={stated[0]}: the server is sent no video to stylize (it must be a=sendrecv, "
+            "as the page's is; a=sendonly is taken, but gets no stylized video back)")
 
 
 def for_aiortc(sdp: str) -> str:

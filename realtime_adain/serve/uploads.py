@@ -1,6 +1,8 @@
-"""Style images uploaded by a client: limited in bytes and pixels, decoded by our own reader.
+"""Style images uploaded by a client: read from the form within bounds, limited in bytes and
+pixels, decoded by our own reader.
 
-The byte limit is enforced while reading the request (aiohttp's client_max_size), the pixel
+The form is read part by part, its parts and lines bounded (`image_field`). The byte limit is
+enforced while reading the request (aiohttp's client_max_size, and per part), the pixel
 limit from the image header before any decoding (so a small file that claims a huge image is
 refused without allocating it), and the decoding itself is `imageio.decode_image`, the same
 safe decoder every command reads files with (from memory; a Radiance picture from a temporary
@@ -10,11 +12,14 @@ are, on whatever thread decodes.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import struct
 import zlib
+from typing import Mapping
 
 import numpy as np
+from aiohttp import BodyPartReader, MultipartReader, StreamReader
 
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import decode_image
@@ -29,6 +34,60 @@ class UploadRefused(Exception):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
+
+
+MAX_FORM_PARTS = 8  # parts looked at for the field `image` (the page sends that field alone)
+MAX_FORM_LINES = 256  # lines of the form's own: text before its first boundary, boundaries, parts' headers
+
+
+class CountedLines:
+    """The request body as aiohttp's multipart reader reads it, its lines counted and bounded: the
+    reader loops over lines (text before the first boundary, parts' headers) without yielding while
+    they are buffered, so a body of a million of them held the event loop, every client's frames
+    with it, for half a minute. The parts' contents are read in chunks, not lines."""
+
+    def __init__(self, content: StreamReader) -> None:
+        self._content, self.lines = content, 0
+
+    async def readline(self, **limits) -> bytes:
+        self.lines += 1
+        if self.lines > MAX_FORM_LINES:
+            raise UploadRefused(400, f"the form has more than {MAX_FORM_LINES} lines of headers and boundaries "
+                                     "(or text before its first boundary)")
+        return await self._content.readline(**limits)
+
+    def __getattr__(self, name: str):
+        return getattr(self._content, name)
+
+
+async def image_field(headers: Mapping[str, str], content: StreamReader, limit: int) -> bytes:
+    """The multipart field `image`, read up to `limit` bytes (a larger one is refused while
+    reading), found among at most MAX_FORM_PARTS parts, each of the others read to the void up to
+    the limit too. Each part gives the event loop a turn: aiohttp's reader gives none while the
+    body is buffered (100000 parts of a byte each held every client's frames for 50 s)."""
+    reader = MultipartReader(headers, CountedLines(content))
+    for _ in range(MAX_FORM_PARTS):
+        part = await reader.next()
+        if part is None:
+            raise UploadRefused(400, "the body must be multipart/form-data with a field 'image'")
+        if not isinstance(part, BodyPartReader):  # (its own parts: a loop of their own)
+            raise UploadRefused(400, "the form's parts must not be multipart themselves: the field 'image' is a file")
+        data = await _part_bytes(part, limit)
+        if part.name == "image":
+            return data
+        await asyncio.sleep(0)  # (another field: the other clients' turn)
+    raise UploadRefused(400, f"the field 'image' is not among the form's first {MAX_FORM_PARTS} parts "
+                             "(the page sends that field alone)")
+
+
+async def _part_bytes(part: BodyPartReader, limit: int) -> bytes:
+    data = bytearray()
+    while chunk := await part.read_chunk(64 * 1024):
+        data += chunk
+        if len(data) > limit:
+            what = "the image" if part.name == "image" else f"the form's field {str(part.name)[:40]!r}"
+            raise UploadRefused(413, f"{what} is larger than the {limit} bytes allowed")
+    return bytes(data)
 
 
 def header_size(data: bytes) -> tuple[int, int] | None:
