@@ -57,6 +57,12 @@ def _agreed(values: list[str]) -> str:
     return values[0] if values[0] == values[1] else "/".join(values)
 
 
+def _channels(tensor: torch.Tensor) -> str:
+    """A style's channels, its last dimension, after any leading ones ('2 x 512': a batch's
+    statistics; the count of all values said 1024 channels)."""
+    return " x ".join(str(side) for side in tensor.shape) or "1"
+
+
 def _average(tensor: torch.Tensor) -> str:
     """The average of `tensor`'s values to 3 digits; '?' where there is none to show (no values, a
     'meta' or complex tensor, a dtype without arithmetic such as torch.bits8)."""
@@ -92,7 +98,7 @@ class StyleStats:
         if not all(isinstance(tensor, torch.Tensor) for tensor in tensors):
             return f"StyleStats(mean={type(self.mean).__name__}, std={type(self.std).__name__})"
         channels, dtype, device = (_agreed([fact(tensor) for tensor in tensors]) for fact in (
-            lambda tensor: str(tensor.numel()), lambda tensor: str(tensor.dtype).removeprefix("torch."),
+            _channels, lambda tensor: str(tensor.dtype).removeprefix("torch."),
             lambda tensor: str(tensor.device)))
         averages = f"mean {_average(self.mean)}, std {_average(self.std)}"
         return f"StyleStats({channels} channels, {dtype}, {device}, {averages})"

@@ -342,9 +342,13 @@ class LiveSettings:
             from realtime_adain.output_checks import folder_ending  # (here, not at startup: it loads numpy)
 
             if ending := folder_ending(self.output):  # (Path drops '/' and '/.': `-o rec.mp4/` wrote rec.mp4)
-                raise UserError(f"-o {self.output}: ends with {ending}, a folder; -o records the session to one file: "
+                whole = self.output in (os.curdir, os.pardir)  # (`-o .`: no slash typed)
+                said = "is a folder's name" if whole else f"ends with {ending}, a folder"
+                raise UserError(f"-o {self.output}: {said}; -o records the session to one file: "
                                 "give its name (.mp4, .m4v or .mov)")
             out = Path(self.output)
+            if not out.suffix and Path(f"out{out.name}").suffix.lower() in RECORDING_SUFFIXES:  # (`-o .mp4`)
+                raise UserError(f"{out}: a name that is only an extension; name the file (e.g. out{out.name})")
             if out.suffix.lower() not in RECORDING_SUFFIXES:
                 raise UserError(f"{out}: -o writes MP4; use a .mp4, .m4v or .mov name")
             from realtime_adain.weights import files_used  # (torch: as the session loads)

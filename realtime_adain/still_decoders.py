@@ -301,32 +301,58 @@ def _sgi_rows_cut_short(data: np.ndarray) -> bool:
     end: FFmpeg read the missing bytes as zeros, a file cut by a byte or two with no word, a run's
     value black. Only the rows whose stated length runs past the end are read, as FFmpeg reads them
     (runs until the row is full): a writer's length may be too long, and FFmpeg does not use it."""
+    return _sgi_rows_walked(data)[0]
+
+
+def _sgi_rows_walked(data: np.ndarray) -> tuple[bool, int]:
+    """`_sgi_rows_cut_short`'s answer, and the runs it read to find it: at most `_sgi_walk_budget`.
+    Rows may start anywhere in one shared data area, so reading each whole took pixels x channels
+    steps of a tiny file (a 90 KB 8192x8192 one: 27 s); an honest file's rows do not overlap (those
+    that share their data share their start, read once), so past the budget they do, and the
+    check stops there: not cut short (FFmpeg reads such rows within the file). The rows are read
+    together, a run of each at a time (`_sgi_runs_read`): as many steps as the widest row has runs."""
     head = bytes(data[:12])
     if head[2] != 1:  # (verbatim: `sgi_data_short` checks its samples)
-        return False
+        return False, 0
     width, height, channels = struct.unpack(">HHH", head[6:12])
-    rows = height * channels
+    rows, sample = height * channels, head[3]
     tables = np.frombuffer(bytes(data[512:512 + 8 * rows]), ">u4").astype(np.int64)
     starts, lengths = tables[:rows], tables[rows:]
-    return any(_sgi_row_end(data, int(start), width, head[3]) > data.size
-               for start in np.unique(starts[starts + lengths > data.size]))
+    at = np.unique(starts[starts + lengths > data.size])
+    budget, runs, left = _sgi_walk_budget(data.size, at.size, sample), 0, np.full(at.size, width, np.int64)
+    while at.size:
+        if runs + at.size > budget:  # (rows that overlap)
+            return False, runs
+        runs += at.size
+        if at.max() + sample > data.size:  # (a run's count missing)
+            return True, runs
+        at, left, cut_short = _sgi_runs_read(data, at, left, sample)
+        if cut_short:
+            return True, runs
+    return False, runs
 
 
-def _sgi_row_end(data: np.ndarray, at: int, width: int, sample: int) -> int:
-    """Where an SGI RLE row starting at byte `at` ends, as FFmpeg decodes it: runs (a count, then
-    that many samples or one repeated, each `sample` bytes, big-endian) until `width` samples are
-    set or a count is zero; past the file's end where the row's bytes are missing."""
-    left = width
-    while left > 0:
-        if at + sample > data.size:
-            return at + sample
-        control = int(data[at + sample - 1])
-        count = control & 0x7F
-        if not count:
-            return at + sample
-        at += sample * (1 + (count if control & 0x80 else 1))
-        left -= count
-    return at
+def _sgi_walk_budget(size: int, rows: int, sample: int) -> int:
+    """The most runs `rows` RLE rows that do not overlap can hold in a file of `size` bytes: each
+    run but a row's last (a zero count, or one past the end) takes at least two samples."""
+    return size // (2 * sample) + rows
+
+
+def _sgi_runs_read(data: np.ndarray, at: np.ndarray, left: np.ndarray,
+                   sample: int) -> tuple[np.ndarray, np.ndarray, bool]:
+    """The run at byte `at` of each SGI RLE row with `left` samples to set, its count within the
+    file, read as FFmpeg decodes it (a count, then that many samples or one repeated, each
+    `sample` bytes, big-endian; a zero count ends the row, as does its last sample): where the
+    rows that go on have their next run and the samples they have left, and whether a row that
+    ended has samples past the file's end."""
+    control = data[at + (sample - 1)].astype(np.int64)
+    count = control & 0x7F
+    at = at + sample * (1 + np.where(control & 0x80, count, 1))
+    left = left - count
+    ended = (count == 0) | (left <= 0)
+    if not ended.any():
+        return at, left, False
+    return at[~ended], left[~ended], bool((at[ended & (count > 0)] > data.size).any())
 
 
 def exr_rgb(frame) -> np.ndarray:

@@ -9,7 +9,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Callable
 
-from realtime_adain.errors import UserError
+from realtime_adain.errors import UserError, one_line, quoted
 from realtime_adain.picture_sizes import MAX_SIDE
 from realtime_adain.settings import MAX_RESOLUTION, MAX_STYLE_SIZE
 from realtime_adain.times import check_time
@@ -25,6 +25,19 @@ def plain(text: str) -> bool:
     return text.isascii() and "_" not in text
 
 
+def _shown(text: str) -> str:
+    """A value as typed, quoted for a message: escaped and cut short (`errors.quoted`; a 5,000-digit
+    one was quoted whole, a 5,131-character line)."""
+    return quoted(one_line(text))
+
+
+def _as_typed(number: str) -> str:
+    """A number as typed, unquoted (`--alpha 2` is said as 2), or `_shown` where it is long."""
+    number = number.strip()
+    shown = _shown(number)
+    return number if shown == f"'{number}'" else shown
+
+
 def _number(text: str, kind: type) -> float:
     """`text` as `kind`, written `plain`ly; -0 as 0 (a `--json` record said -0.0)."""
     try:
@@ -33,9 +46,9 @@ def _number(text: str, kind: type) -> float:
         value = kind(text) + 0  # (-0.0 + 0 is 0.0)
     except (ValueError, OverflowError):
         noun = "whole number" if kind is int else "number"
-        raise argparse.ArgumentTypeError(f"{text!r} is not a {noun}") from None
+        raise argparse.ArgumentTypeError(f"{_shown(text)} is not a {noun}") from None
     if kind is float and not math.isfinite(value):  # ints are finite (and may be too big for isfinite)
-        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+        raise argparse.ArgumentTypeError(f"{_shown(text)} is not a finite number")
     return value
 
 
@@ -45,7 +58,7 @@ def _checked(kind: type, ok: Callable[[float], bool], complaint: str, name: str)
     def parse(text: str) -> float:
         value = _number(text, kind)
         if not ok(value):
-            raise argparse.ArgumentTypeError(f"{text.strip()} {complaint}")
+            raise argparse.ArgumentTypeError(f"{_as_typed(text)} {complaint}")
         return value
 
     parse.__name__ = name
@@ -107,7 +120,8 @@ def _rate(text: str) -> Fraction:
             raise ValueError(text)
         return Fraction(text)
     except (ValueError, ZeroDivisionError):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a frame rate such as 24, 29.97 or 30000/1001") from None
+        raise argparse.ArgumentTypeError(f"{_shown(text)} is not a frame rate such as 24, 29.97 or "
+                                         "30000/1001") from None
 
 
 def framerate(text: str) -> Fraction:
@@ -118,7 +132,7 @@ def framerate(text: str) -> Fraction:
         # 29.97 -> 30000/1001. Above the limit all alike: 1e400 overflowed a float in the check (a traceback).
         return check_framerate(min(value, MAX_FRAMERATE + 1))
     except UserError as exc:  # its own words of the rate as typed ("1e-9" is above 0: "give more than 1/2002 ...")
-        raise argparse.ArgumentTypeError(f"{text!r}: {str(exc).split(': ', 1)[1]}") from None
+        raise argparse.ArgumentTypeError(f"{_shown(text)}: {str(exc).split(': ', 1)[1]}") from None
 
 
 def frames_per_second(text: str) -> float:
@@ -155,11 +169,11 @@ def mix_weights(text: str) -> list[float]:
     (StyleStats.mix normalises them without overflow, so '1e308,1e308' is an even mix)."""
     parts = [part.strip() for part in text.split(",")]
     if "" in parts and any(parts):  # ('0.5,,0.5' is a typo, not an even mix of two)
-        raise argparse.ArgumentTypeError(f"{text!r}: weight {parts.index('') + 1} is empty")
+        raise argparse.ArgumentTypeError(f"{_shown(text)}: weight {parts.index('') + 1} is empty")
     try:
         values = [_number(part, float) for part in parts if part]
     except argparse.ArgumentTypeError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of numbers") from None
+        raise argparse.ArgumentTypeError(f"{_shown(text)} is not a comma-separated list of numbers") from None
     if not values or any(v < 0 for v in values) or max(values) <= 0:
         raise argparse.ArgumentTypeError("mix weights must be non-negative numbers with a positive sum")
     return values
@@ -180,13 +194,14 @@ def resolution(text: str, most: int | tuple[int, int] = MAX_SIDE) -> tuple[int, 
         width, height = (int(part) for part in text.lower().split("x"))
     except ValueError:
         presets = ", ".join(RESOLUTION_PRESETS)
-        raise argparse.ArgumentTypeError(f"{text!r} is not WIDTHxHEIGHT (e.g. 1280x720) or one of {presets}") from None
+        raise argparse.ArgumentTypeError(f"{_shown(text)} is not WIDTHxHEIGHT (e.g. 1280x720) or one of "
+                                         f"{presets}") from None
     most_width, most_height = most if isinstance(most, tuple) else (most, most)
     least = MIN_RESOLUTION_SIDE
     if not (least <= width <= most_width and least <= height <= most_height):
         if isinstance(most, tuple):
-            raise argparse.ArgumentTypeError(f"{text!r}: between {least}x{least} and {most_width}x{most_height}")
-        raise argparse.ArgumentTypeError(f"{text!r}: both sides must be {least} to {most} pixels")
+            raise argparse.ArgumentTypeError(f"{_shown(text)}: between {least}x{least} and {most_width}x{most_height}")
+        raise argparse.ArgumentTypeError(f"{_shown(text)}: both sides must be {least} to {most} pixels")
     return width, height
 
 
@@ -195,7 +210,8 @@ def camera_resolution(text: str) -> tuple[int, int]:
     pixels", and 16x16384 then got "at most 7680x4320"; portrait 4320x7680 was refused."""
     width, height = resolution(text, max(MAX_RESOLUTION))
     if min(width, height) > min(MAX_RESOLUTION):
-        raise argparse.ArgumentTypeError(f"{text!r}: at most {MAX_RESOLUTION[0]}x{MAX_RESOLUTION[1]}, either way up")
+        raise argparse.ArgumentTypeError(f"{_shown(text)}: at most {MAX_RESOLUTION[0]}x{MAX_RESOLUTION[1]}, "
+                                         "either way up")
     return width, height
 
 
@@ -219,7 +235,7 @@ def frame_rate(text: str) -> float:
     refused as "not a number")."""
     value = _rate(text)
     if not 1 <= value <= MAX_FPS:
-        raise argparse.ArgumentTypeError(f"{text.strip()} is outside 1..{MAX_FPS} fps")
+        raise argparse.ArgumentTypeError(f"{_as_typed(text)} is outside 1..{MAX_FPS} fps")
     return float(value)
 
 
@@ -240,9 +256,10 @@ def file_name(text: str) -> Path:
     """A file to write, not a name ending in a slash or in '.' or '..' (a folder's): a Path drops
     '/' and '/.', so `newdir/` wrote a file named newdir and `m1.json/.` replaced m1.json."""
     if text.endswith(("/", os.sep)):
-        raise argparse.ArgumentTypeError(f"'{text}' ends in a slash: give the file's name, not a folder")
+        raise argparse.ArgumentTypeError(f"'{one_line(text)}' ends in a slash: give the file's name, not a folder")
     if os.path.basename(text) in (os.curdir, os.pardir):
-        raise argparse.ArgumentTypeError(f"'{text}' ends in '{os.path.basename(text)}', a folder: give the file's name")
+        raise argparse.ArgumentTypeError(f"'{one_line(text)}' ends in '{os.path.basename(text)}', a folder: give the "
+                                         "file's name")
     return nonempty_path(text)
 
 
