@@ -169,13 +169,13 @@ def test_a_rescan_says_where_the_selection_moved(stylizer, tmp_path, one_thread)
     """Style 3 picked, c.png deleted, `l`: the log said only `rescan styles=2`, the selection moved
     to style 2 without a word."""
     events = rescanned(stylizer, tmp_path, 2, ["c"])
-    assert events == [("rescan", {"styles": 2, "added": ""}), ("style", {"index": 2, "name": "b"})], events
+    assert events == [("rescan-start", {}), ("rescan", {"styles": 2, "added": ""}), ("style", {"index": 2, "name": "b"})], events
 
 
 def test_a_rescan_that_keeps_the_styles_says_only_that(stylizer, tmp_path, one_thread):
     """Every image deleted, `l`: `rescan-kept styles=3 ...` and then `rescan styles=3 added=""`."""
     events = rescanned(stylizer, tmp_path, 0, ["a", "b", "c"])
-    assert [event for event, _ in events if event != "rescan-skip"] == ["rescan-kept"], events
+    assert [event for event, _ in events if event != "rescan-skip"] == ["rescan-start", "rescan-kept"], events
 
 
 def test_the_log_file_gets_its_missing_folders(tmp_path):

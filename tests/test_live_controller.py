@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from realtime_adain.live import keys
-from realtime_adain.live.controller import MIX_STEPS, Controller
+from realtime_adain.live.controller import MIX_STEPS, Controller, Effect
 
 NAMES = ("starry", "wave", "candy")
 REPO = Path(__file__).resolve().parents[1]
@@ -37,8 +37,8 @@ def test_digits_pick_styles_and_ignore_missing_ones():
     effects = press(c, "3")
     assert c.state.style == 2 and c.state.style_name == "candy"
     assert effects[0].kind == "style" and effects[0].detail == {"index": 3, "name": "candy"}
-    assert press(c, "9") == [] and c.state.style == 2  # only three styles
-    assert press(c, "3") == []  # already selected: nothing to log
+    assert press(c, "9") == [Effect("unchanged", {"action": "select", "reason": "only 3 styles"})] and c.state.style == 2
+    assert press(c, "3") == [Effect("unchanged", {"action": "select", "reason": "style 3 is already shown"})]
 
 
 @pytest.mark.parametrize("key", ["n", *keys.RIGHT])
@@ -58,7 +58,7 @@ def test_previous_wraps_around(key):
 
 def test_alpha_steps_and_clamps():
     c = Controller(NAMES, alpha=1.0)
-    assert press(c, "+") == []  # already at 1
+    assert press(c, "+") == [Effect("unchanged", {"action": "alpha_up", "reason": "alpha is already 1, its maximum"})]
     effects = press(c, "-")
     assert c.state.alpha == pytest.approx(0.9) and effects[0].detail == {"alpha": 0.9}
     press(c, keys.DOWN[0])
@@ -80,7 +80,7 @@ def test_mix_cycles_through_the_blend_steps():
         weights.append(c.state.mix)
         assert effects[0].detail["with"] == "wave"
     assert weights == [*MIX_STEPS[1:], 0.0]
-    assert Controller(["only"]).press(ord("m")) == []
+    assert Controller(["only"]).press(ord("m")) == [Effect("unchanged", {"action": "mix", "reason": "only one style"})]
 
 
 def test_colour_preservation_toggles_and_takes_a_new_reference_each_time():

@@ -12,11 +12,13 @@ from dataclasses import dataclass, field, replace
 from typing import Sequence
 
 from realtime_adain.live import keys
+from realtime_adain.live.events import number
 from realtime_adain.temporal import MODES as STABILIZE_MODES
 
 ALPHA_STEP = 0.1
 MIX_STEPS = (0.0, 0.25, 0.5, 0.75)  # weight of the next style; repeated `m` walks through them
 VIEWS = ("stylized", "original", "side-by-side")
+UNCHANGED = "unchanged"  # the effect of a key that changes nothing (at a bound, one style): why
 
 
 @dataclass(frozen=True)
@@ -125,40 +127,51 @@ class Controller:
     def _style_effect(state: LiveState) -> list[Effect]:
         return [Effect("style", {"index": state.style + 1, "name": state.style_name})]
 
+    @staticmethod
+    def _unchanged(state: LiveState, action: str, reason: str) -> tuple[LiveState, list[Effect]]:
+        """A key that changes nothing says why (it looked dead): one `unchanged` line per press."""
+        return state, [Effect(UNCHANGED, {"action": action, "reason": reason})]
+
+    def _only_one_style(self, state: LiveState, action: str) -> tuple[LiveState, list[Effect]] | None:
+        return self._unchanged(state, action, "only one style") if len(state.style_names) == 1 else None
+
     def _do_select(self, state: LiveState, arg: int | None) -> tuple[LiveState, list[Effect]]:
-        if arg is None or not 0 <= arg < len(state.style_names) or arg == state.style:
-            return state, []
+        count = len(state.style_names)
+        if arg is None or not 0 <= arg < count:
+            return self._unchanged(state, "select", "only one style" if count == 1 else f"only {count} styles")
+        if arg == state.style:
+            return self._unchanged(state, "select", f"style {arg + 1} is already shown")
         new = replace(state, style=arg)
         return new, self._style_effect(new)
 
     def _do_next(self, state: LiveState, _arg: int | None) -> tuple[LiveState, list[Effect]]:
-        if len(state.style_names) == 1:
-            return state, []
+        if (unchanged := self._only_one_style(state, "next")) is not None:
+            return unchanged
         new = replace(state, style=state.next_style)
         return new, self._style_effect(new)
 
     def _do_previous(self, state: LiveState, _arg: int | None) -> tuple[LiveState, list[Effect]]:
-        if len(state.style_names) == 1:
-            return state, []
+        if (unchanged := self._only_one_style(state, "previous")) is not None:
+            return unchanged
         new = replace(state, style=(state.style - 1) % len(state.style_names))
         return new, self._style_effect(new)
 
-    @staticmethod
-    def _set_alpha(state: LiveState, alpha: float) -> tuple[LiveState, list[Effect]]:
+    def _set_alpha(self, state: LiveState, alpha: float, action: str) -> tuple[LiveState, list[Effect]]:
         alpha = round(min(1.0, max(0.0, alpha)), 2)
         if alpha == state.alpha:
-            return state, []
+            bound = "maximum" if action == "alpha_up" else "minimum"
+            return self._unchanged(state, action, f"alpha is already {number(alpha)}, its {bound}")
         return replace(state, alpha=alpha), [Effect("alpha", {"alpha": alpha})]
 
     def _do_alpha_up(self, state: LiveState, _arg: int | None) -> tuple[LiveState, list[Effect]]:
-        return self._set_alpha(state, state.alpha + ALPHA_STEP)
+        return self._set_alpha(state, state.alpha + ALPHA_STEP, "alpha_up")
 
     def _do_alpha_down(self, state: LiveState, _arg: int | None) -> tuple[LiveState, list[Effect]]:
-        return self._set_alpha(state, state.alpha - ALPHA_STEP)
+        return self._set_alpha(state, state.alpha - ALPHA_STEP, "alpha_down")
 
     def _do_mix(self, state: LiveState, _arg: int | None) -> tuple[LiveState, list[Effect]]:
-        if len(state.style_names) == 1:
-            return state, []
+        if (unchanged := self._only_one_style(state, "mix")) is not None:
+            return unchanged
         position = MIX_STEPS.index(state.mix) if state.mix in MIX_STEPS else 0
         mix = MIX_STEPS[(position + 1) % len(MIX_STEPS)]
         new = replace(state, mix=mix)

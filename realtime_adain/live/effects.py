@@ -12,7 +12,7 @@ from typing import Callable
 
 from realtime_adain.errors import UserError, environment_failure
 from realtime_adain.imageio import write_image
-from realtime_adain.live.controller import Controller, Effect, LiveState
+from realtime_adain.live.controller import UNCHANGED, Controller, Effect, LiveState
 from realtime_adain.live.inference import Result
 from realtime_adain.live.recorder import Recorder
 from realtime_adain.live.sources import Latest
@@ -77,7 +77,7 @@ class KeyEffects:
         logged: Callable[[Effect, Result | None], None] = lambda effect, last: None
         self.table: dict[str, Callable[[Effect, Result | None], None]] = {
             "style": logged, "alpha": logged, "mix": logged, "color": logged, "paused": logged, "help": logged,
-            "hud": logged, "styles": logged,
+            "hud": logged, "styles": logged, UNCHANGED: logged,
             "stabilize": self._stabilize,
             "quit": lambda effect, last: self.stop_event.set(),
             "fullscreen": self._fullscreen,
@@ -219,6 +219,7 @@ class KeyEffects:
             self.log("rescan-busy")
             return
         self.rescanning = True
+        self.log("rescan-start")  # at once: a rescan of many or large styles says its outcome seconds later
 
         def scan() -> None:
             try:

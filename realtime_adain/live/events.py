@@ -17,26 +17,29 @@ from realtime_adain.notes import STDERR_LOCK
 from realtime_adain.writable_folders import why_taken
 
 
-def _append_descriptor(path: str | os.PathLike) -> int:
+def _append_descriptor(path: str | os.PathLike) -> tuple[int, bool]:
     """`path` opened to append, made if missing, in folders made if missing (as -o, --snapshot-dir
-    and --record-dir make theirs); a failure is one line naming --log. A FIFO is opened only where
-    something reads it: with no reader the open blocked for good, before the session started,
-    without a word."""
+    and --record-dir make theirs), and whether it was made here (`EventLog.close` removes such a
+    file left empty); a failure is one line naming --log. A FIFO is opened only where something
+    reads it: with no reader the open blocked for good, before the session started, without a word."""
     folder = Path(path).parent
     try:
         make_folders(folder)
     except OSError as exc:  # ("File exists" named nothing there: what took the name, as -o says it)
         why = why_taken(folder) if isinstance(exc, FileExistsError) else exc.strerror or exc
         raise UserError(f"--log {path}: its folder {folder} cannot be made ({why})") from None
-    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0)
     try:
-        descriptor = os.open(path, flags | getattr(os, "O_NONBLOCK", 0), 0o666)
+        try:
+            descriptor, made = os.open(path, flags | os.O_EXCL, 0o666), True
+        except FileExistsError:  # (one there already, a FIFO, a device: appended to, never removed)
+            descriptor, made = os.open(path, flags, 0o666), False
     except OSError as exc:
         if exc.errno == errno.ENXIO and stat.S_ISFIFO(os.stat(path).st_mode):  # (a socket says ENXIO too)
             raise UserError(f"{path}: a FIFO that nothing reads; start its reader first, or give --log a file") from None
         raise UserError(f"--log {path}: cannot write it ({exc.strerror or exc})") from None
     os.set_blocking(descriptor, True)  # (lines wait for a slow reader, as they would for a disk)
-    return descriptor
+    return descriptor, made
 
 
 STDERR_COPY_FROM = 100  # the lowest number the copy of stderr takes: none a user names (`--source pipe:3`)
@@ -85,8 +88,12 @@ class EventLog:
         self._lock = threading.Lock()
         self.path = path
         self.error: str | None = None  # why the file stopped being written (the session then exits 1)
-        # (backslashreplace: a reason naming a file whose name is not UTF-8 raised in the thread logging it)
-        self._file = open(_append_descriptor(path), "a", encoding="utf-8", errors="backslashreplace") if path else None
+        self._file = None
+        self._made = self._written = False  # the file made for this session; a line written to it
+        if path:
+            descriptor, self._made = _append_descriptor(path)
+            # (backslashreplace: a reason naming a file whose name is not UTF-8 raised in the thread logging it)
+            self._file = open(descriptor, "a", encoding="utf-8", errors="backslashreplace")
         self._stderr = _stderr_copy()
 
     @staticmethod
@@ -115,6 +122,7 @@ class EventLog:
                 try:
                     self._file.write(line + "\n")
                     self._file.flush()
+                    self._written = True
                 except OSError as exc:
                     self._give_up(exc)
 
@@ -143,12 +151,24 @@ class EventLog:
               file=sys.stderr, flush=True)
 
     def close(self) -> None:
-        """The file closed; stderr's lines go on through `sys.stderr` (a thread the exit no longer
-        waits for may still log: never into a descriptor closed, its number perhaps reused)."""
+        """The file closed, no longer written; stderr's lines go on through `sys.stderr` (a thread
+        the exit no longer waits for may still log: never into a descriptor closed, its number
+        perhaps reused). A file made for this session and never written (a signal while the model
+        loaded) is removed: an empty log looked like a session that logged nothing."""
         with self._lock:
             if self._stderr is not None:
                 os.close(self._stderr)
                 self._stderr = None
-        if self._file:
+            file, self._file = self._file, None
+        if file:
+            if self._made and not self._written:
+                self._remove_unwritten(file)
             with contextlib.suppress(OSError):
-                self._file.close()
+                file.close()
+
+    def _remove_unwritten(self, file) -> None:
+        """`path` removed if it is still `file`, and empty (nothing else appended to it meanwhile)."""
+        with contextlib.suppress(OSError):
+            opened, there = os.fstat(file.fileno()), os.stat(self.path, follow_symlinks=False)
+            if os.path.samestat(opened, there) and stat.S_ISREG(there.st_mode) and there.st_size == 0:
+                os.unlink(self.path)
