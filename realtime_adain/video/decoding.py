@@ -17,7 +17,7 @@ from realtime_adain import limits
 from realtime_adain.notes import note
 from realtime_adain.video.demuxing import RUN_PACKETS
 from realtime_adain.video.opening import open_input
-from realtime_adain.video.packets import BeforeStart, CutSound, Damage, Recovery, TailPackets
+from realtime_adain.video.packets import BeforeStart, CutSound, Damage, Recovery, Skips, TailPackets
 from realtime_adain.video.pictures import alpha_decoder, bound_decoder
 from realtime_adain.video.probing import threads_refused, threads_refused_error
 from realtime_adain.video.sequence import Sequence
@@ -132,6 +132,7 @@ class VideoDecoding:
         for frame in self._lost_at_end(tail, last):
             last = frame.pts
             yield frame
+        self.damage.pictures_end()
         if last is not None and tail.top is not None and tail.top > last:
             self.undecoded = last * self.stream.time_base, tail.top * self.stream.time_base
         self._tail_end = tail.end
@@ -264,16 +265,29 @@ class VideoDecoding:
         said = []
         if self.damaged:
             said.append(f"{plural(self.damaged, 'damaged video packet')} skipped")
-        if damage.lost:
-            seconds = float(damage.lost_ticks * self.stream.time_base)
-            at = float(damage.lost_at * self.stream.time_base)
-            where = (f"for {seconds:.2f} s at {at:.2f} s" if damage.stretches == 1
-                     else f"{damage.stretches} times, {seconds:.2f} s in all")
-            said.append(f"{plural(damage.lost, 'picture')} lost (the video's packets break off {where})")
+        # the pictures missing where the display jumps, beyond the packets rejected and lost: pictures
+        # the decoder gave nothing for (the ones after a lost keyframe, which refer to it)
+        undecoded = max(0, damage.pictures.pictures - self.damaged - damage.lost)
+        if damage.lost or undecoded:
+            why = []
+            if damage.lost:
+                why.append(f"the video's packets break off {self._stretches(damage.packets, 'for ')}")
+            if undecoded:
+                which = f"{undecoded} more" if damage.lost else plural(undecoded, "packet")
+                why.append(f"{which} give{'s' if undecoded == 1 else ''} no picture: "
+                           f"the pictures jump {self._stretches(damage.pictures)}")
+            said.append(f"{plural(damage.lost + undecoded, 'picture')} lost ({', and '.join(why)})")
         if damage.concealed:
             said.append(f"{plural(damage.concealed, 'picture')} decoded with errors concealed")
         if said:
             note(f"{self.path.name}: {', '.join(said)} (what decodes is stylized, as FFmpeg plays it)")
+
+    def _stretches(self, skips: Skips, single: str = "") -> str:
+        """Where `skips` counted, in seconds: "0.42 s at 1.48 s" (after `single`), "2 times, 0.84 s in all"."""
+        seconds = float(skips.ticks * self.stream.time_base)
+        if skips.stretches == 1:
+            return f"{single}{seconds:.2f} s at {float(skips.at * self.stream.time_base):.2f} s"
+        return f"{skips.stretches} times, {seconds:.2f} s in all"
 
 
 def plural(count: int, thing: str) -> str:

@@ -122,6 +122,9 @@ class VideoReader:
                 raise UserError(f"{self.path}: an MP4/MOV without its index (no moov box): a recording that was not "
                                 "finished, or a file cut short; nothing can read its frames (recorders that write "
                                 "fragmented MP4, .mkv or .ts leave a playable file when stopped abruptly)") from None
+            if isinstance(exc, av.error.EOFError):  # (FFmpeg says only "End of file": a fragment's header cut, say)
+                raise UserError(f"{self.path}: not a readable video: the file ends inside its header (a file cut "
+                                "short, or a recording still being written: try again when it is finished)") from None
             raise UserError(f"{self.path}: not a readable video ({error_reason(exc)})") from None
         max_frames = self.max_frames
         try:
