@@ -74,6 +74,62 @@ class CarriedTiming:
             silence.stream = out
             self.mux_increasing(silence, out, index)
 
+    def from_zero(self, packet: av.Packet, out: av.stream.Stream, index: int) -> av.Packet | None:
+        """A copied (or encoded) audio `packet` of input stream `index` that starts before zero (a
+        `--start` segment's first, an MP4's AAC priming, an encoder's delay), as it plays where the
+        container plays sound from the file's start (`sound_from_zero`: AVI), which would play it
+        from zero, all of the sound after it late by that much (0.25 s of a 0.5 s PCM packet). PCM is cut to the sample;
+        a compressed packet is kept (late by the part before zero) or dropped (the sound then early
+        by the part after) whichever is less, said where that is over a video frame. None: dropped."""
+        pts, duration, time_base = packet.pts, packet.duration, packet.time_base
+        if out.type != "audio" or pts is None or pts >= 0 or not duration or not time_base \
+                or not sound_from_zero(self.container.format.name):
+            return packet
+        before, length = -pts * Fraction(time_base), duration * Fraction(time_base)
+        context = out.codec_context
+        width, rate = pcm_sample_bytes(context.name), context.sample_rate
+        if width and rate and context.channels:
+            sample_bytes = width * context.channels
+            cut = min(round(before * rate), packet.size // sample_bytes)
+            if cut * sample_bytes >= packet.size:
+                return None
+            left = av.Packet(bytes(packet)[cut * sample_bytes:])
+            left.time_base, left.pts, left.dts = Fraction(1, rate), 0, 0
+            left.duration, left.stream = left.size // sample_bytes, out
+            return left
+        kept = 2 * before <= length
+        error = before if kept else length - before
+        frame = self._video_frame()
+        if error > frame:
+            self._note(f"stream #{index}: its first packet starts {float(before):.3f} s before the pictures and "
+                       f"cannot be cut; {self.container.format.name.upper()} plays sound from the file's start, so "
+                       f"the sound is {float(error):.3f} s {'late' if kept else 'early'}")
+        return packet if kept else None
+
+    def frame_from_zero(self, frame: av.AudioFrame) -> av.AudioFrame | None:
+        """Decoded `frame` (to re-encode) cut to start at zero where it starts before, where the
+        container plays sound from the file's start (`sound_from_zero`: AVI would play it from zero,
+        late by the part before). None: it ends by zero."""
+        if frame.pts is None or frame.pts >= 0 or not frame.time_base or not frame.sample_rate \
+                or not sound_from_zero(self.container.format.name):
+            return frame
+        cut = round(-frame.pts * Fraction(frame.time_base) * frame.sample_rate)
+        if cut >= frame.samples:
+            return None
+        samples = frame.to_ndarray()
+        left = samples[:, cut:] if frame.format.is_planar else samples[:, cut * frame.layout.nb_channels:]
+        cut_frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(left), format=frame.format.name,
+                                               layout=frame.layout.name)
+        cut_frame.sample_rate, cut_frame.time_base, cut_frame.pts = frame.sample_rate, frame.time_base, 0
+        return cut_frame
+
+    def _video_frame(self) -> Fraction:
+        """A video frame's time (s) of the output: its stream's time base, where it counts frames
+        (AVI; else a 25 fps frame's)."""
+        video = self.container.streams.video
+        frame = Fraction(video[0].time_base) if video and video[0].time_base else Fraction(0)
+        return frame if Fraction(1, 200) <= frame <= Fraction(1, 2) else Fraction(1, 25)
+
     def _fills(self, index: int, gap: Fraction) -> bool:
         """Whether a `gap` (s) in input stream `index`'s sound is filled with silence: from
         SHORTEST_GAP to LONGEST_FILLED_GAP; a longer one is said (once a stream) and left."""

@@ -397,6 +397,9 @@ class VideoWriter:
                     self._timing.mux_increasing(each, out, index)
                 return
             if out.type == "audio":
+                packet = self._timing.from_zero(packet, out, index)
+                if packet is None:
+                    return
                 self._timing.fill_gap(packet, out, index)
                 self._timing.fill_coded_gap(packet, out, index)
             self._timing.keep_increasing(packet, out, index)
@@ -507,13 +510,16 @@ class VideoWriter:
         if frames is None:
             ready: list[av.AudioFrame | None] = [*converter.convert(None), None]
         else:
-            ready = [converted for frame in frames for converted in converter.convert(frame)]
+            cut = [each for each in map(self._timing.frame_from_zero, frames) if each is not None]
+            ready = [converted for frame in cut for converted in converter.convert(frame)]
         for frame in ready:
             for encoded in [packet for silence in self._timing.silence_before(index, frame)
                             for packet in out.encode(silence)]:
                 self._timing.mux_increasing(encoded, out, index)
             for encoded in out.encode(frame):
                 self._timing.continue_timing(encoded, index)
+                if (encoded := self._timing.from_zero(encoded, out, index)) is None:
+                    continue
                 self._timing.fill_gap(encoded, out, index)
                 self._timing.mux_increasing(encoded, out, index)  # joined segments' sound may overlap
 
