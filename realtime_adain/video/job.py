@@ -152,7 +152,8 @@ def stylize_file(
                 except KeyboardInterrupt as exc:
                     if not (keep_interrupted and pipeline.written_whole):
                         progress.close()
-                        if keep_interrupted:
+                        if keep_interrupted:  # (said of the file being finished: OUTPUT itself never appears)
+                            guard.what = f"the partial file of {output}"
                             keep_partial(writer, pending, exc)
                         else:
                             discard(writer, pending)
