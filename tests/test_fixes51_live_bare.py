@@ -4,6 +4,7 @@ as `video` and ffplay play it, once or in a loop, at its codec's frame rate."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import av
@@ -12,6 +13,7 @@ import pytest
 
 from live_support import FAST, copy_styles, read_video
 from realtime_adain.live.pyav_source import PyAVSource
+from realtime_adain.live.sources import SourceLost
 
 CODECS = [
     pytest.param("libx264", "h264", id="h264"),
@@ -73,3 +75,40 @@ def test_live_plays_a_bare_h264_file(run_cli, weights_env, data_dir, tmp_path, o
     assert "live: source-ended source=clip.h264 frames=12" in err
     frames, width, height = read_video(out)
     assert 0 < frames <= 12 and height == 64 and width > height  # (--size 64: its shorter side)
+
+
+def test_a_bare_dirac_stream_keeps_its_first_picture_on_every_pass(tmp_path):
+    """FFmpeg's raw Dirac demuxer takes a seek to 0 and goes on from the second picture: each pass
+    (the first too, after the first-picture check) lost one; a bare stream is opened again."""
+    clip = tmp_path / "clip.drc"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc=size=96x64:rate=5", "-frames:v", "6",
+                    "-c:v", "vc2", "-f", "dirac", str(clip)], check=True)
+    source = PyAVSource(str(clip), is_file=True, loop=True)
+    source.open()
+    frames = source.frames()
+    try:
+        images = [next(frames) for _ in range(13)]
+    finally:
+        frames.close()
+        source.close()
+    assert all(np.array_equal(images[i], images[i + 6]) for i in range(7))
+    assert not any(np.array_equal(images[0], images[i]) for i in range(1, 6))  # six pictures a pass, not five
+
+
+def test_a_bare_stream_emptied_while_it_loops_is_a_lost_source(tmp_path):
+    """A file rewritten in place at the loop point (emptied): the pass after it gave no picture
+    and the session ended as if the file had been played with --no-loop, exit 0, no word why;
+    now lost (retried), as a file deleted is."""
+    clip = write_bare(tmp_path / "clip.h264", "libx264", "h264", fps=25)
+    source = PyAVSource(str(clip), is_file=True, loop=True)
+    source.open()
+    frames = source.frames()
+    try:
+        first = [next(frames) for _ in range(6)]
+        clip.write_bytes(b"")
+        with pytest.raises(SourceLost, match="no picture when played again"):
+            next(frames)
+    finally:
+        frames.close()
+        source.close()
+    assert len(first) == 6

@@ -32,8 +32,8 @@ from realtime_adain.video.opening import open_input
 from realtime_adain.video.pictures import (PictureConverter, bound_decoder, check_picture_size, frame_to_rgb,
                                            pixel_aspect)
 from realtime_adain.video.decoding import UNALIGNED, decoded_or_damage, decoder_threads
-from realtime_adain.video.probing import (error_reason, is_picture_format, no_pictures, pictures_read_with,
-                                         plausible_rate, refuse_animated_webp)
+from realtime_adain.video.probing import (error_reason, has_no_timestamps, is_picture_format, no_pictures,
+                                         pictures_read_with, plausible_rate, refuse_animated_webp)
 from realtime_adain.video.streams import decodable_video, is_still_item
 from realtime_adain.video.timestamps import JUMP_SECONDS, TimestampShift
 from realtime_adain.video.sequence import DEFAULT_FRAMERATE, Sequence, ffmpeg_name, find_sequence
@@ -269,12 +269,16 @@ class PyAVSource:
         """A file back at its first frame: sought (which flushes the decoder), or opened again
         where its demuxer cannot seek: FFmpeg's raw H.264 and HEVC demuxers refuse (EPERM), and
         every bare .h264 or .hevc file was refused as "cannot read (Operation not permitted)",
-        which `video` and ffplay play."""
-        try:
-            self._container.seek(0)
-        except av.FFmpegError:
-            self.close()
-            self.open()
+        which `video` and ffplay play. A bare stream (no timestamps) is always opened again: the
+        raw Dirac demuxer takes the seek and goes on from the second picture, lost on each pass."""
+        if not has_no_timestamps(self._container):
+            try:
+                self._container.seek(0)
+                return
+            except av.FFmpegError:
+                pass
+        self.close()
+        self.open()
 
     def _rescan(self) -> None:
         """The sequence's pictures as they are now, each time it is opened again (a loop, a
@@ -418,6 +422,8 @@ class PyAVSource:
                     start = time.monotonic()  # the clock starts with the session (frame 2 a period on)
             if not self.recording and self.reopenable:  # (a live playlist that stops: reconnected, said)
                 raise SourceLost(f"{self.description}: the stream ended")
+            if self.loop and not got_any and self._pictures_found:  # (a file that gave pictures before)
+                raise SourceLost(f"{self.description}: no picture when played again (emptied or being rewritten?)")
             if not (self.loop and got_any):
                 return
             self._rewind()
