@@ -23,7 +23,7 @@ import av.logging
 from av.audio.plane import AudioPlane
 import numpy as np
 
-from realtime_adain.video.stream_copy import ADTS_RATES, adts_header, adts_kind, is_adts_aac
+from realtime_adain.video.stream_copy import ADTS_RATES, adts_frame_whole, adts_header, adts_kind, is_adts_aac
 from realtime_adain.notes import note
 
 
@@ -494,14 +494,70 @@ class RawAacFraming:
     def __init__(self, stream: av.stream.Stream) -> None:
         self.kind = assumed_adts_kind(stream)
         self.frames: bool | None = None  # whether packets are framed (None: decided by the first)
+        self.headed = False  # whether the stream's packets have ADTS headers (one had, or all are given one)
 
     def framed(self, packet: av.Packet) -> av.Packet:
         """`packet`, with the ADTS header where the stream's packets have none."""
+        has_header = adts_kind(bytes(memoryview(packet)[:7])) is not None
         if self.frames is None:
-            self.frames = self.kind is not None and adts_kind(bytes(memoryview(packet)[:7])) is None
-        if not self.frames or not packet.size:
+            self.frames = self.kind is not None and not has_header
+        self.headed = self.headed or self.frames or has_header
+        # (one that has a header is left as it is: a stream whose first packet lost its header (a TS
+        # packet lost there) was taken for unframed AAC, and every later packet got a second header)
+        if not self.frames or not packet.size or has_header:
             return packet
         framed = av.Packet(adts_header(self.kind, packet.size) + bytes(packet))
         framed.pts, framed.dts, framed.duration = packet.pts, packet.dts, packet.duration
         framed.time_base, framed.stream, framed.is_keyframe = packet.time_base, packet.stream, packet.is_keyframe
         return framed
+
+    def damaged(self, packet: av.Packet) -> bool:
+        """Whether a `framed` packet of a stream with ADTS headers is not one whole ADTS frame
+        (`adts_frame_whole`): a TS packet lost mid-frame. FFmpeg's aac_adtstoasc (MP4, MOV,
+        Matroska) refused it and ended the run, as `ffmpeg -c copy` fails; FFmpeg plays the
+        input, skipping that frame. Not said of a stream none of whose packets has a header."""
+        return self.headed and bool(packet.size) and not adts_frame_whole(bytes(packet))
+
+
+class LeftOutSound:
+    """Copied sound packets left out of an output (`RawAacFraming.damaged`, or one the muxer
+    refused after others of its stream went in): the rest stays copied byte for byte, each packet
+    at its own time (MP4, MOV and Matroska time every packet: a hole, no shift). Said once a
+    stream, at the file's end (`notes`), with where the first few were."""
+
+    SHOWN = 5  # the times a note lists
+
+    def __init__(self) -> None:
+        self.damaged: dict[int, list[Fraction | None]] = {}  # input index -> times (s) of damaged ones
+        self.refused: dict[int, tuple[str, list[Fraction | None]]] = {}  # ... -> the muxer's reason, times
+
+    def add(self, index: int, packet: av.Packet, refused: str | None = None) -> None:
+        """Count `packet` of input stream `index` as left out: damaged, or `refused` (the muxer's reason)."""
+        at = packet.pts * Fraction(packet.time_base) if packet.pts is not None and packet.time_base else None
+        if refused is None:
+            self.damaged.setdefault(index, []).append(at)
+        else:
+            self.refused.setdefault(index, (refused, []))[1].append(at)
+
+    def notes(self, suffix: str) -> list[str]:
+        """One line a stream for what was left out (none where nothing was)."""
+        lines = []
+        for index, times in self.damaged.items():
+            frames, them = ("not a whole ADTS frame", "it") if len(times) == 1 else ("not whole ADTS frames", "them")
+            lines.append(f"stream #{index}: {_packets_said(len(times), 'damaged sound packet')} left out "
+                         f"({_times_said(times)}): {frames}, which {suffix} cannot hold (FFmpeg skips {them} as it "
+                         "plays the input)")
+        lines += [f"stream #{index}: {_packets_said(len(times), 'sound packet')} the {suffix} muxer refused left out "
+                  f"({_times_said(times)}: {reason})" for index, (reason, times) in self.refused.items()]
+        return lines
+
+
+def _packets_said(count: int, what: str) -> str:
+    return f"{count} {what}{'s' if count > 1 else ''}"
+
+
+def _times_said(times: Sequence[Fraction | None]) -> str:
+    known = [f"{float(at):.2f} s" for at in times if at is not None]
+    if not known:
+        return "at unknown times"
+    return "at " + ", ".join(known[:LeftOutSound.SHOWN]) + (", ..." if len(known) > LeftOutSound.SHOWN else "")

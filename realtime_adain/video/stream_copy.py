@@ -52,6 +52,16 @@ def adts_kind(data: bytes) -> tuple[int, int, int] | None:
     return data[2] >> 6, ADTS_RATES[(data[2] >> 2) & 0xF], (data[2] & 1) << 2 | data[3] >> 6
 
 
+def adts_frame_whole(data: bytes) -> bool:
+    """Whether `data` is one whole ADTS frame: a header `adts_kind` reads (as FFmpeg's aac_adtstoasc
+    parses it), stating the packet's own size, with sound after it. A TS packet lost mid-frame left
+    a frame without its header, or one cut short or run into the next."""
+    if adts_kind(data) is None:
+        return False
+    length = (data[3] & 3) << 11 | data[4] << 3 | data[5] >> 5
+    return length == len(data) > (7 if data[1] & 1 else 9)
+
+
 def adts_header(kind: tuple[int, int, int], payload: int) -> bytes:
     """The 7-byte ADTS header (no CRC) of a raw AAC frame of `payload` bytes of `kind` (`adts_kind`)."""
     profile, rate, channels = kind

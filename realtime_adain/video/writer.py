@@ -28,11 +28,11 @@ from realtime_adain.video.encoding import VideoEncoder, another_codec
 from realtime_adain.video.containers import (GIF_LONGEST_DELAY, GIF_MOST_REPEATS, GIF_SHORTEST_SHOWN, MUXER_OPTIONS,
                                              container_format, pad_short_ts)
 from realtime_adain.video.encoder_settings import EncodeSettings
-from realtime_adain.video.stream_copy import EMPTY_TRACKS_LEFT_OUT, language_for, muxer_accepts
+from realtime_adain.video.stream_copy import ADTS_KEEPING_FORMATS, EMPTY_TRACKS_LEFT_OUT, language_for, muxer_accepts
 from realtime_adain.video.output_streams import OutputStreams, merged_notes
 from realtime_adain.video.pictures import Colour
 from realtime_adain.video.sequence import ffmpeg_name
-from realtime_adain.video.sound import SoundConverter, SoundDecoder, undecoded_said
+from realtime_adain.video.sound import LeftOutSound, SoundConverter, SoundDecoder, undecoded_said
 from realtime_adain.video.video_packets import DECODE_TIMED_FORMATS, VideoPackets
 
 # The muxers that keep chapters, and those that keep a timecode (MP4 and MOV write a tmcd track from
@@ -133,6 +133,7 @@ class VideoWriter:
         self._last_duration = 0  # the last frame's duration (encoder time base)
         self._timing = CarriedTiming(self.container, self._note, self._mux)  # (the carried streams')
         self._damaged: set[int] = set()  # re-encoded streams with a packet that did not decode (noted once each)
+        self._left_out = LeftOutSound()  # copied sound packets left out (said once a stream, at the end)
         self._first_pts: int | None = None  # the first frame's timestamp (encoder time base)
         self._first_input_pts: int | None = None  # ... in the input's time base (`_in_slots`)
         self._packets = VideoPackets(self.container, self._mux)  # the encoder's, as the muxer needs them
@@ -341,9 +342,12 @@ class VideoWriter:
                        "input to 25 fps first")
         self._fast = True
 
-    def _mux(self, packet: av.Packet, hold_cue: bool = True) -> None:
+    def _mux(self, packet: av.Packet, hold_cue: bool = True, sparable: int | None = None) -> None:
         """Hand a packet to the muxer; what it refuses is one line, not a traceback. A subtitle cue
-        (`hold_cue`) waits until the pictures written reach its end (`LatePackets.mux_cues`)."""
+        (`hold_cue`) waits until the pictures written reach its end (`LatePackets.mux_cues`). A
+        copied ADTS AAC packet of input stream `sparable` that the header-stripping filter refuses
+        as invalid or unsupported is left out (`LeftOutSound`) once others of its stream went in:
+        its neighbours play; refused first, the stream may hold nothing the muxer takes."""
         stream, at = packet.stream, (packet.pts, packet.time_base, packet.duration)
         if hold_cue and stream.type == "subtitle" and packet.pts is not None and packet.duration and packet.time_base:
             self._late.held_cues.append(packet)
@@ -353,6 +357,10 @@ class VideoWriter:
         except av.error.FFmpegError as exc:
             if isinstance(exc, (OSError, MemoryError)):  # a full disk: named by the caller
                 raise
+            if sparable is not None and stream.index in self._muxed_at and \
+                    isinstance(exc, (av.error.InvalidDataError, av.error.PatchWelcomeError)):
+                self._left_out.add(sparable, packet, refused=exc.strerror or str(exc))
+                return
             raise UserError(f"{self.path}: the {self.path.suffix} muxer refused a packet "
                             f"({exc.strerror or exc}){self._jump_hint(stream, at)}") from None
         if at[0] is not None:
@@ -389,8 +397,13 @@ class VideoWriter:
         if packet.stream.type in ("video", "data") and not self._copies_picture_or_data(packet):
             return
         if source is None:
-            if (framing := self._outputs.raw_aac.get(index)) is not None:
+            stripped = (framing := self._outputs.raw_aac.get(index)) is not None and \
+                self.container.format.name not in ADTS_KEEPING_FORMATS  # (by FFmpeg's aac_adtstoasc)
+            if framing is not None:
                 packet = framing.framed(packet)
+                if stripped and framing.damaged(packet):
+                    self._left_out.add(index, packet)
+                    return
             change = self._outputs.kind_changes.get(index)
             if change is not None and (encoded := change.packets(packet)) is not None:
                 for each in encoded:
@@ -409,7 +422,7 @@ class VideoWriter:
                 packet, self._late.last_data[index] = self._late.last_data.get(index), packet  # (`LatePackets`)
                 if packet is None:
                     return
-            self._mux(packet)
+            self._mux(packet, sparable=index if stripped else None)
             return
         if source.type == "subtitle":
             self._convert_subtitle(packet, source, out)
@@ -581,6 +594,8 @@ class VideoWriter:
                                      end_time_base=self._packets.video_end_time_base)
             self._late.mux_cues(None if whole else self._pictures_end(), cut=not whole)
             write_chapters(self.container, self._chapters, self._first_muxed, self._muxed_end, self._pictures_end())
+            for line in self._left_out.notes(self.path.suffix):
+                self._note(line)
             if whole:
                 self._note_silent_streams(within)
         except BaseException:
