@@ -15,7 +15,8 @@ import av
 import pytest
 
 from realtime_adain.errors import UserError
-from realtime_adain.video.reader import Frame, VideoReader
+from realtime_adain.video.reader import VideoReader
+from test_fixes50_damage_notes import ffmpeg_frames, read
 
 PICTURES = 72  # 3 s at 24 fps
 TS_PACKET = 188
@@ -23,19 +24,6 @@ TS_PACKET = 188
 
 def ffmpeg(*arguments: str) -> None:
     subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", *arguments], check=True)
-
-
-def ffmpeg_frames(path: Path) -> int:
-    """How many pictures FFmpeg's own decoding (ffprobe -count_frames) gets."""
-    out = subprocess.run(["ffprobe", "-v", "quiet", "-count_frames", "-select_streams", "v:0", "-show_entries",
-                          "stream=nb_read_frames", "-of", "csv=p=0", str(path)], capture_output=True, text=True,
-                         check=True).stdout
-    return int(out.split()[0].strip(","))
-
-
-def read(path: Path) -> int:
-    with VideoReader(path) as reader:
-        return sum(1 for item in reader.items() if isinstance(item, Frame))
 
 
 def damage_notes(err: str, name: str) -> list[str]:
