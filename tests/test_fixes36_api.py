@@ -142,6 +142,7 @@ def test_a_cli_run_beside_an_api_call_keeps_its_words(stylizer, tmp_path, capsys
 
 
 @pytest.mark.parametrize("argument", ["start", "duration", "framerate", "size", "crf"])
+@pytest.mark.slow_cases('size')  # (default run's time: 2 s)
 def test_an_integer_past_floats_range_names_its_argument(stylizer, clip, tmp_path, argument):
     """`start=10**400` and the like were an OverflowError naming nothing (h5)."""
     with pytest.raises(ValueError, match=f"^{argument}"):
