@@ -763,8 +763,7 @@ def run_case(case: Case, m: Path, url: str, work: Path, index: int) -> Result:
     lines = [line for line in text.splitlines() if line.strip() and not line.startswith("\r")]
     lines = [line for line in lines if not line.lstrip().startswith(("stylizing", "0%", "100%")) and "it/s]" not in line
              and "s/it]" not in line and "image/s]" not in line and not line.startswith("note:")
-             and not line.startswith(("access token (", "serve: client ", "serve: warning"))  # serve's notes
-             and not (line.startswith("interrupted: ") and " kept in " in line)]  # what a signal left, before its line
+             and not line.startswith(("access token (", "serve: client ", "serve: warning"))]  # serve's notes
     tb = "Traceback" in text
     if tb:
         problems.append("traceback")
