@@ -87,6 +87,7 @@ def decoded(path: Path) -> list[np.ndarray]:
         return [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
 
 
+@pytest.mark.slow  # (default run's time: 2 s)
 def test_two_videos_at_once_with_one_stylizer(stylizer, styles, tmp_path, one_thread):
     """Two `stylize_video` calls sharing a Stylizer: the smoothing hook set on the engine by one
     run smoothed the other's frames too, and the first to finish removed it from the other."""

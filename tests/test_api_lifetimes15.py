@@ -90,6 +90,7 @@ def test_the_worker_stops_a_discarded_pipelines_motion_thread(stylizer, registry
     assert not batcher.is_alive()
 
 
+@pytest.mark.slow  # (default run's time: 2 s)
 @WEBRTC
 def test_a_clients_stabiliser_thread_ends_with_it(stylizer, registry, one_thread):  # noqa: F811
     """Stabilize `both` runs the client's flow on a motion thread of its own: gone when the client

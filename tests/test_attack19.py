@@ -148,6 +148,7 @@ def bench_video(run_cli, tmp_path: Path, clip: Path, *extra: str) -> dict:
     return json.loads(results.read_text())
 
 
+@pytest.mark.slow  # (default run's time: 2 s)
 def test_bench_video_without_frames_times_every_frame_of_the_clip(tmp_path, run_cli, weights_env):
     """`bench video` without --frames (0: all, the default) reported 0 frames and 0.000 fps for
     every variant since the count became min(--frames, frames in the clip)."""
@@ -156,6 +157,7 @@ def test_bench_video_without_frames_times_every_frame_of_the_clip(tmp_path, run_
     assert all(row["fps"] == pytest.approx(10 / row["median_s"]) for row in result["rows"]), result["rows"]
 
 
+@pytest.mark.slow  # (default run's time: 2 s)
 def test_bench_video_counts_the_frames_a_clip_of_unknown_length_has(tmp_path, run_cli, weights_env):
     """A raw H.264 stream holds no frame count, so --frames is required; --frames 1000 on a clip of
     10 frames gave an fps 100 times too high (1000 frames over the time 10 took)."""

@@ -273,6 +273,7 @@ def test_a_file_named_like_an_option_gets_a_hint(run_cli, tmp_path, monkeypatch)
     assert code == 2 and "is a file" not in err, err
 
 
+@pytest.mark.slow  # (default run's time: 3 s)
 def test_an_output_named_with_a_newline_is_one_line_on_stdout(run_cli, weights_env, data_dir, tmp_path):
     """stdout lists one finished output a line; a name holding a newline made two lines of one."""
     out = tmp_path / "new\nline.png"

@@ -47,6 +47,7 @@ def recording(path: Path, frames: int = 48) -> bytes:
     return write_video(path, gradient_frames(frames, 64, 48)).read_bytes()
 
 
+@pytest.mark.slow  # (default run's time: 2 s)
 def test_a_recording_still_being_written_is_said(stylizer, style, tmp_path, capsys, one_thread):
     """The recorder appends while the run reads (here: once the first frame is read, through the
     `style_of` call, a real write to the file): the output is published with the frames read, and
@@ -74,6 +75,7 @@ def test_a_finished_file_read_again_says_nothing(stylizer, style, tmp_path, caps
     assert frames == 12 and "note:" not in capsys.readouterr().err
 
 
+@pytest.mark.slow  # (default run's time: 2 s)
 def test_a_file_replaced_or_removed_during_the_run_is_read_whole(stylizer, style, tmp_path, capsys, one_thread):
     """The file opened stays readable (Linux): renaming another over it, or deleting it, changes
     nothing, and nothing is said."""

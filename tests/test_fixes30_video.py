@@ -135,6 +135,7 @@ def video_packet_pts(path: Path) -> list[int]:
 
 
 @pytest.mark.parametrize("out_name", ["out.mp4", "out.mov"])
+@pytest.mark.slow_cases('out.mov')  # (default run's time: 2 s)
 def test_a_first_picture_after_zero_keeps_its_time_with_b_frames(out_name, run_cli, weights_env, style, tmp_path):
     """An MP4 whose pictures start 1/12 s in, stored without an edit list: the output's B-frames
     delay decoding, and the MP4 muxer wrote the pictures' delay as an empty edit in milliseconds

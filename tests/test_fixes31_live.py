@@ -65,6 +65,7 @@ def test_live_never_writes_into_the_weights_or_the_style_cache(run_cli, own_weig
     assert written.read_bytes() == before
 
 
+@pytest.mark.slow  # (default run's time: 2 s)
 def test_live_picture_that_changes_shape_mid_stream_keeps_its_shape(run_cli, weights_env, style, tmp_path):
     """96x54 then 54x96 (clips joined): every frame was stretched to the first's 57x32; now the
     tall pictures sit in the middle, black bars beside them, and the change is said once."""

@@ -63,7 +63,7 @@ def decoded_kinds(path) -> set[tuple[int, int]]:
 
 @pytest.mark.parametrize("change, ext", [("mp2-rate", "mov"), ("mp3-rate", "avi"), ("ac3-channels", "mp4"),
                                          ("ac3-channels", "mkv"), ("eac3-rate", "mp4")])
-@pytest.mark.slow_cases('ac3-channels-mkv', 'ac3-channels-mp4', 'mp3-rate-avi')
+@pytest.mark.slow_cases('eac3-rate-mp4', 'ac3-channels-mkv', 'ac3-channels-mp4', 'mp3-rate-avi')
 def test_copied_sound_whose_frame_headers_change_kind_is_reencoded_as_the_first(change, ext, run_cli, weights_env,
                                                                                  style, tmp_path):
     """MPEG-TS clips joined at another rate or channel count, their MP2, MP3, AC-3 or E-AC-3

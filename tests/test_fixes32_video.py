@@ -33,6 +33,7 @@ def as_ffmpeg_reads_it(source: Path, tmp_path: Path) -> list[float]:
 
 
 @pytest.mark.parametrize("offset", [0, 0.5])
+@pytest.mark.slow_cases('0')  # (default run's time: 2 s)
 def test_avi_h264_pictures_keep_ffmpegs_times(offset, run_cli, weights_env, style, tmp_path):
     """Frame k at (k + 2) / 12 s for a clip from 0 (x264's delay, as `ffmpeg` reads it; it was
     (k + 1) / 12), and from exactly 0.5 s for one whose pictures start half a second into the

@@ -91,6 +91,7 @@ def test_a_step_the_fp16_scaler_skips_does_not_warn(published_weights, monkeypat
     assert step.scheduler.last_epoch == 1
 
 
+@pytest.mark.slow  # (default run's time: 2 s)
 def test_the_flow_of_a_frame_starts_while_it_waits_for_the_network(data_dir):
     """On an H200 the flow stabiliser took 720p video from 46 to 33 fps: each batch's optical flow
     began only as the batch went to the network, and the on-GPU blend waited for it right after the

@@ -24,6 +24,7 @@ def test_pal_film_frames_each_last_one_frame(tmp_path):
     assert [f.duration for f in frames] == [step] * 25
 
 
+@pytest.mark.slow  # (default run's time: 2 s)
 def test_pal_film_output_is_as_long_as_the_input(run_cli, weights_env, style, tmp_path):
     source, out = tmp_path / "pal.mpg", tmp_path / "pal.mp4"
     ffmpeg("-f", "lavfi", "-i", "testsrc2=size=160x120:rate=25:duration=1", "-vf", "setfield=tff", *MPEG2_TFF, source)

@@ -20,6 +20,7 @@ def saved_config(run) -> dict:
     return checkpoint.load_checkpoint(str(run)).trainer.config
 
 
+@pytest.mark.slow  # (default run's time: 2 s)
 def test_relative_data_paths_are_kept_as_absolute_ones(train_tool, dataset, published_weights, tmp_path,  # noqa: F811
                                                        monkeypatch, one_thread):
     """`--content data/c` was saved as typed: resumed from another folder holding a data/c of other

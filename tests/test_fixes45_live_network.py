@@ -156,6 +156,7 @@ def test_a_udp_stream_read_late_is_not_taken_for_a_recording(tmp_path):
 
 
 @pytest.mark.parametrize("later", ["whole", "cut"])
+@pytest.mark.slow_cases('whole')  # (default run's time: 1 s)
 def test_a_recording_that_drops_goes_on_where_it_stopped(tmp_path, later):
     """It was opened again at its start: a faststart MP4 cut at 60 % each time played its first
     seconds for ever, even with --no-loop; played once, it is given up after 3 fruitless reconnections."""
@@ -195,6 +196,7 @@ def test_a_live_playlist_that_stops_is_a_source_lost(tmp_path):
                                                            "attempt": 1, "retry_in": 5.0})], lines
 
 
+@pytest.mark.slow  # (default run's time: 2 s)
 def test_capture_says_nothing_once_stopped(tmp_path):
     """A reconnection that failed after the session began ending said `source-lost ... attempt=3`
     after its `signal` and `output` lines."""

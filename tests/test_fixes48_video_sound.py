@@ -50,6 +50,7 @@ def test_a_stream_none_of_which_decodes_keeps_the_decoders_reason(tmp_path):
     assert stereo.decoded and not stereo.failed and not stereo.damaged
 
 
+@pytest.mark.slow  # (default run's time: 2 s)
 def test_undecodable_surround_truehd_is_said_so_not_damaged(run_cli, weights_env, style, tmp_path):
     """5.1 TrueHD into .mp4 (re-encoded to AAC) came out with no sound, exit 0, said as "a damaged
     audio packet was skipped" and "holds no sound (no packets)". Now one note says none of it

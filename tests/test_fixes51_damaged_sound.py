@@ -34,6 +34,7 @@ def packet_counts(path: Path) -> tuple[int, int]:
         return video, sum(1 for packet in container.demux(container.streams.audio[0]) if packet.size)
 
 
+@pytest.mark.slow  # (default run's time: 6 s)
 def test_a_ts_packet_lost_mid_sound_frame_leaves_out_that_frame_once(run_cli, weights_env, style, tmp_path):
     """The clean file: no note, all its sound; one TS packet less: the run goes on, the broken frame
     left out with one note, every picture and the other frames copied."""

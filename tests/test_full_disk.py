@@ -74,7 +74,7 @@ def test_image_onto_a_full_disk(run_cli, weights_env, data_dir, disk):
     assert left_on(disk) == []
 
 
-@pytest.mark.slow_cases("96000-bunny.mp4")  # (the default run time: full from the start and a GIF stay)
+@pytest.mark.slow_cases('96000-bunny.gif', '96000-bunny.mp4')  # (the default run time: full from the start and a GIF stay)
 @pytest.mark.parametrize("leave, name", [(0, "bunny.mp4"), (96_000, "bunny.mp4"), (96_000, "bunny.gif")])  # full from
 def test_video_onto_a_full_disk(run_cli, weights_env, data_dir, disk, leave, name, one_thread):  # the start, or later
     fill(disk, leave)

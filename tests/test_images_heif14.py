@@ -126,6 +126,7 @@ def test_a_size_bomb_is_refused_from_its_header(tmp_path):
     assert time.process_time() - started < 1.0
 
 
+@pytest.mark.slow  # (default run's time: 2 s)
 def test_the_cli_reads_heic_content_and_style(tmp_path, photo, data_dir, weights_env, run_cli):
     """`image IMG.HEIC -s STYLE.HEIC -o out.jpg` works; a folder of HEICs gives .png results (HEIC
     is not written: `-o out.heic` is refused in one line); a damaged one is one error line."""

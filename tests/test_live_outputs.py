@@ -53,6 +53,7 @@ def test_unwritable_place_is_a_user_error(tmp_path):
         Recorder(blocker / "sub" / "rec.mp4", (64, 64), fps=24, log=lambda *a, **k: None)
 
 
+@pytest.mark.slow  # (default run's time: 2 s)
 def test_a_stalled_stream_peer_cannot_hang_the_shutdown(monkeypatch):
     """A TCP peer that accepts and never reads: the encoder blocks on the socket, close() still returns."""
     import socket

@@ -143,6 +143,7 @@ def test_masked_regions_match_per_region_adain(stylizer, raw_states, images):
 
 
 @pytest.mark.parametrize("shape", [(333, 517), (17, 23), (8, 8), (1, 1)])
+@pytest.mark.slow_cases('shape0')  # (default run's time: 3 s)
 def test_any_size_keeps_its_size(stylizer, images, shape):
     _, style, _ = images
     frame = np.random.default_rng(0).integers(0, 256, size=shape + (3,), dtype=np.uint8)

@@ -339,6 +339,7 @@ they were a 429 for the rest of the run; tests/test_fixes38_serve_offers.py)."""
     assert len(registry) == 3
 
 
+@pytest.mark.slow  # (default run's time: 2 s)
 def test_uploads_at_once_are_bounded_and_a_slow_one_times_out(stylizer, registry, monkeypatch):
     """Two uploads still arriving hold the two slots: a third is a 429 at once; a sender slower than
     UPLOAD_READ_S gets a 408 and frees its slot."""

@@ -263,6 +263,7 @@ def flat_keyframe(side: int) -> bytes:
     return b"".join(bytes(packet) for packet in [*codec.encode(frame), *codec.encode(None)])
 
 
+@pytest.mark.slow  # (default run's time: 2 s)
 @WEBRTC
 def test_a_client_sending_faster_than_its_frames_decode_queues_little(stylizer, registry, one_thread):
     """Large keyframes replayed as fast as aiortc sends them: the frames waiting for the server's

@@ -104,6 +104,7 @@ def port_of(url: str) -> int:
     return int(url.rsplit(":", 1)[1])
 
 
+@pytest.mark.slow  # (default run's time: 2 s)
 def test_a_connection_that_never_handshakes_is_closed(stylizer, registry, pair, monkeypatch, caplog):
     """A TCP connection that never sends (or never finishes) its ClientHello was held for asyncio's
     default 60 s handshake timeout (aiohttp's TCPSite cannot set it); now REQUEST_HEAD_S, as a

@@ -27,6 +27,7 @@ def library(tmp_path, data_dir):
     return folder
 
 
+@pytest.mark.slow  # (default run's time: 3 s)
 def test_tiles_are_image_results_and_styles_are_encoded_once(weights_env, run_cli, data_dir, tmp_path, library, one_thread):
     content = data_dir / "content" / "lenna.jpg"
     cache = tmp_path / "cache"
@@ -60,6 +61,7 @@ def test_tiles_are_image_results_and_styles_are_encoded_once(weights_env, run_cl
     np.testing.assert_array_equal(read_image(again), picture)
 
 
+@pytest.mark.slow  # (default run's time: 2 s)
 def test_columns_original_and_budget(weights_env, run_cli, data_dir, tmp_path, one_thread):
     content = data_dir / "content" / "sailboat.jpg"
     styles = [data_dir / "style" / "trial.jpg", data_dir / "style" / "mondrian.jpg"]

@@ -42,6 +42,7 @@ def _settled(effects: KeyEffects, timeout: float = 10.0) -> None:
         time.sleep(0.01)
 
 
+@pytest.mark.slow  # (default run's time: 2 s)
 def test_snapshots_and_recordings_keep_no_finished_writers_nor_names(tmp_path):
     controller, events = Controller(["a"]), []
     effects = KeyEffects(lambda event, **fields: events.append(event), threading.Event(), controller, library=None,

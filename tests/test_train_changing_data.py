@@ -184,6 +184,7 @@ def test_many_files_gone_are_counted_not_each_named(train_tool, tmp_path, publis
     assert last_logged_skips(run) == data.WARNED_SKIPS + 5
 
 
+@pytest.mark.slow  # (default run's time: 2 s)
 def test_file_named_with_a_newline_is_warned_in_one_line(train_tool, small_dataset, published_weights, one_thread):
     """A bad file whose name holds a newline made its warning two lines, as it would the run's
     "checkpoint:" and "decoder:" lines with such an --out."""

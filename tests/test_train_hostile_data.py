@@ -110,6 +110,7 @@ def test_run_directory_inside_the_dataset_is_not_read(train_tool, dataset, publi
         trainer.close()
 
 
+@pytest.mark.slow  # (default run's time: 3 s)
 def test_bad_files_are_skipped_by_workers(train_tool, dataset, published_weights, one_thread):
     """Two loading processes over a folder of broken, odd and special files: no hang, no
     traceback; only files that cannot be used are reported, and counted in the log."""

@@ -119,6 +119,7 @@ def test_plain_checkpoint_runs_through_image(runs, published_weights, data_dir, 
     assert cv2.imread(str(out)).shape == (640, 640, 3)
 
 
+@pytest.mark.slow  # (default run's time: 2 s)
 def test_skip_concat_with_torchvision_encoder_trains_and_runs_through_image(
     published_weights, data_dir, run_cli, train_tool, tmp_path, one_thread
 ):

@@ -299,6 +299,7 @@ def test_video_sizes_the_window_for_its_frames_and_says_when_it_is_short(capsys)
 
 
 @pytest.mark.parametrize("per_pixel", [HELD_BYTES_PER_PIXEL_FLOAT32, HELD_BYTES_PER_PIXEL_8BIT])
+@pytest.mark.slow_cases('16')  # (default run's time: 2 s)
 def test_what_the_window_holds_stays_within_its_bytes(per_pixel):
     """The held forward outputs and the final frames a backward pass hands out, together, stay
     within `window_bytes` (tracemalloc's peak, beside a few float32 frames of working memory;

@@ -69,6 +69,7 @@ def test_joined_aac_that_changes_kind_keeps_its_pitch_and_decodes(change, ext, r
     assert all(abs(found - TONE) < 30 for found in tone[2:-1]), tone  # (from the second part on)
 
 
+@pytest.mark.slow  # (default run's time: 2 s)
 def test_joined_aac_into_ts_is_still_copied_byte_for_byte(run_cli, weights_env, style, tmp_path):
     """MPEG-TS keeps the ADTS header on every packet, so each part plays as what it is: the packets
     are copied as they were, with no note."""

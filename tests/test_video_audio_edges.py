@@ -81,7 +81,7 @@ CHANGES = {
 @pytest.mark.parametrize("change, ext", [("rate", "mp4"), pytest.param("rate", "mov", marks=pytest.mark.slow),
                                          ("depth", "mkv"), pytest.param("ad-break", "avi", marks=pytest.mark.slow),
                                          ("ad-break", "mov"), ("ac3-rate", "webm")])  # (4-5 s each)
-@pytest.mark.slow_cases('ad-break-mov')  # (default run's time: 2 s)
+@pytest.mark.slow_cases('depth-mkv', 'rate-mp4', 'ad-break-mov')  # (default run's time: 2 s)
 def test_sound_that_changes_mid_stream_is_converted_to_the_first_kind(change, ext, run_cli, weights_env, style,
                                                                       tmp_path):
     """Joined broadcast segments whose sound switches 48 -> 96 kHz, 16 -> 24 bits, 2.0 -> 5.1 ->
@@ -106,6 +106,7 @@ def test_sound_that_changes_mid_stream_is_converted_to_the_first_kind(change, ex
 
 
 @pytest.mark.parametrize("ext", ["webm", "mp4"])
+@pytest.mark.slow_cases('webm')  # (default run's time: 1 s)
 def test_three_channels_of_no_named_order_keep_the_third(ext, run_cli, weights_env, style, tmp_path):
     """3-channel PCM in .mkv (L R C: Matroska stores no channel names) was taken as FFmpeg's
     default for 3 channels, 2.1, its third channel a subwoofer: Opus mixed it down to stereo,
@@ -164,6 +165,7 @@ COPIED_GAPS = {
 
 @pytest.mark.parametrize("name", [pytest.param(name, marks=pytest.mark.slow) if name == "mp3-late" else name
                                   for name in COPIED_GAPS])  # (4 s each)
+@pytest.mark.slow_cases('ac3-dropout', 'mp2-dropout')  # (default run's time: 2 s)
 def test_missing_sound_copied_into_avi_stays_in_its_place(name, run_cli, weights_env, style, tmp_path):
     """AC-3, MP2 and MP3 copied into .avi with half a second missing (a broadcast dropout, a cut)
     or starting late: AVI plays each frame of sound after the one before, whatever its timestamp,
@@ -229,6 +231,7 @@ def test_a_gap_of_hours_in_the_sound_is_not_filled(run_cli, weights_env, style, 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ac3.mkv", "pcm.avi", "pcm.mkv"]
 
 
+@pytest.mark.slow  # (default run's time: 2 s)
 def test_a_gap_of_seconds_is_still_filled_a_second_at_a_time(run_cli, weights_env, style, tmp_path):
     source = with_a_jump(tmp_path / "pcm.mkv", "pcm_s16le", 30)
     stylize(run_cli, source, style, tmp_path / "out.avi")

@@ -47,6 +47,7 @@ def clip(tmp_path) -> Path:
 
 
 @pytest.mark.parametrize("options", [(), ("--codec", "mpeg4"), ("--codec", "mpeg2video")])
+@pytest.mark.slow_cases('options1', 'options2')  # (default run's time: 2 s)
 def test_avi_pictures_are_shown_at_their_own_times(options, clip, run_cli, weights_env, style, tmp_path):
     """Frame k of the input is shown at k/24 s, the sound from 0. With x264's B-frames every picture
     was two frames late (slots 2 to 13 for 0 to 11), as in `ffmpeg -i in.mp4 out.avi`; MPEG-2,
@@ -69,6 +70,7 @@ def test_avi_keeps_a_gap_in_the_pictures_in_place(run_cli, weights_env, style, t
     assert display_slots(out) == [0, 1, 2, 3, 8, 9, 10, 11]
 
 
+@pytest.mark.slow  # (default run's time: 2 s)
 def test_mpeg1_in_avi_says_its_pictures_show_late(clip, run_cli, weights_env, style, tmp_path):
     """An MPEG-1 stream cannot say it has no B-frames, so its decoder holds each picture a frame and
     an AVI shows them late (as FFmpeg's own): nothing said so. Now a note does; .mkv keeps the times."""

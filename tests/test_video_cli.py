@@ -113,6 +113,7 @@ def test_odd_size_without_audio_keeps_exact_size(run_cli, weights_env, style, tm
     assert not (tmp_path / "x.mp4").exists()
 
 
+@pytest.mark.slow  # (default run's time: 2 s)
 def test_tiny_and_thin_videos_with_the_default_stabiliser(run_cli, weights_env, style, tmp_path):
     """A file FFmpeg plays is a file we process: 8x8 and 640x10 clips, whose lumas OpenCV's optical
     flow refused or crashed on, come out frame for frame at their size (stabiliser on by default)."""
@@ -224,6 +225,7 @@ def test_bad_inputs_among_several_are_all_named_before_any_work(run_cli, weights
     assert err.count("\n") == 1 and not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow  # (default run's time: 2 s)
 def test_concatenated_ts_with_sound_into_mp4(run_cli, weights_env, style, tmp_path):
     """Two MPEG-TS files joined byte for byte (their clocks restart): the timeline continues across
     the splice (it once went back: sound moved a tick at a time, which the muxer refused with
@@ -261,6 +263,7 @@ def test_an_output_too_wide_to_encode_is_refused_up_front(run_cli, weights_env, 
 
 
 @pytest.mark.parametrize("codec, ext", [("mpeg2video", "ts"), ("mpeg4", "mp4")])
+@pytest.mark.slow_cases('mpeg2video-ts')  # (default run's time: 3 s)
 def test_encoders_that_refuse_the_inputs_time_base(run_cli, weights_env, style, tmp_path, codec, ext):
     """MPEG-2 takes only its standard frame rates as time base, MPEG-4 Part 2 no denominator over
     65535 (MPEG-TS's 1/90000): both used to fail with "cannot start encoding (Invalid argument)".
@@ -283,6 +286,7 @@ def test_variable_frame_rate_timestamps_survive(run_cli, weights_env, style, tmp
     assert result.end_s == pytest.approx(source_probe.end_s) == pytest.approx(36 / 30)
 
 
+@pytest.mark.slow  # (default run's time: 3 s)
 def test_rotated_phone_video_comes_out_upright(run_cli, weights_env, data_dir, style, tmp_path):
     frames = content_frames(data_dir, 3, 64, 40)  # at 30 fps: 33.3 ms apart, not whole milliseconds
     source = write_video(tmp_path / "phone.mp4", frames, rotation=-90, codec="libx264rgb", pix_fmt="rgb24",
@@ -302,6 +306,7 @@ def test_rotated_phone_video_comes_out_upright(run_cli, weights_env, data_dir, s
     assert_same_picture(rgb_frames(out)[0], expected)
 
 
+@pytest.mark.slow  # (default run's time: 2 s)
 def test_audio_the_container_cannot_hold_is_reencoded(run_cli, weights_env, style, tmp_path):
     source = write_video(tmp_path / "pcm.mkv", gradient_frames(6, 64, 48), audio="pcm_u8", codec="ffv1",
                          pix_fmt="yuv444p")
@@ -329,6 +334,7 @@ def _ts_segment(path, offset: float):
     return path.read_bytes()
 
 
+@pytest.mark.slow  # (default run's time: 3 s)
 def test_segments_each_starting_near_zero_follow_one_another(run_cli, weights_env, style, tmp_path):
     """`cat seg.ts seg.ts seg.ts` (HLS segments, each from about 1.4 s): steps back of a second
     are splices too, as in FFmpeg; the three overlapped in one second, every timestamp moved on."""
@@ -430,6 +436,7 @@ def test_titles_languages_default_track_and_chapters_are_kept(run_cli, weights_e
                 assert "DURATION" not in audio[0].metadata or audio[0].metadata["DURATION"].startswith("00:00:02")
 
 
+@pytest.mark.slow  # (default run's time: 2 s)
 def test_audio_a_muxer_lists_but_refuses_is_reencoded(run_cli, weights_env, style, tmp_path):
     """MOV's muxer lists Opus among the codecs it holds, then refuses it as the header is written
     ("opus only supported in MP4"): that failed the run; now the sound is re-encoded, as `ffmpeg`
@@ -625,6 +632,7 @@ def test_frames_option_previews_the_start(run_cli, weights_env, bunny, style, tm
     assert copied[-1][1] * audio_tb > Fraction(12, 24) - 1024 * audio_tb  # AAC: 1024 samples a packet
 
 
+@pytest.mark.slow  # (default run's time: 2 s)
 def test_mix_and_preserve_color_use_the_first_frame(run_cli, weights_env, data_dir, tmp_path):
     """--preserve-color recolours the style to the first frame: the result's colours follow the clip."""
     styles = [data_dir / "style" / "brushstrokes.jpg", data_dir / "style" / "mondrian.jpg"]
@@ -668,6 +676,7 @@ def test_compile_engine_is_prepared_once_for_the_whole_clip(run_cli, weights_env
         assert np.abs(expected.astype(int) - got.astype(int)).max() <= 2
 
 
+@pytest.mark.slow  # (default run's time: 2 s)
 def test_a_picture_that_changes_shape_mid_stream_is_noted(run_cli, weights_env, style, tmp_path):
     """Joined MPEG-TS, landscape then portrait: one stream has one size, so the portrait frames are
     scaled to it (as FFmpeg does), every frame kept, and the note says so once."""

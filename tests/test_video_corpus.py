@@ -39,7 +39,7 @@ def stylize_and_compare(case: Case, run_cli, style, tmp_path) -> None:
 
 
 @pytest.mark.parametrize("case", FAST, ids=lambda case: case.name)
-@pytest.mark.slow_cases(
+@pytest.mark.slow_cases('mpeg4-divx-avi-bframes-ac3', 'vp9-webm-opus', 'mpeg4-divx-avi-bframes-ac3', 'vp9-webm-opus', 
     'dv-pal-pcm-timecode',
     'mpeg4-avi-packed-bframes-ac3',
     'h264-bframes-timebase-1us-decode-order-pts')

@@ -161,6 +161,7 @@ def test_a_progressive_file_gets_no_note(run_cli, weights_env, style, tmp_path):
     assert "interlaced" not in stylize(run_cli, source, style, tmp_path / "out.mp4")
 
 
+@pytest.mark.slow  # (default run's time: 2 s)
 def test_a_turned_interlaced_clip_stays_turned(run_cli, weights_env, style, tmp_path):
     """The display matrix travels on each frame's side data, through the filter: a camcorder
     clip turned 90 degrees comes out upright, as FFmpeg shows it."""

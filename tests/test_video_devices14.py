@@ -96,6 +96,7 @@ def test_cover_art_beside_the_video_is_kept(run_cli, weights_env, style, tmp_pat
     assert "video streams" not in err  # (the thumbnail is not a second video to choose from)
 
 
+@pytest.mark.slow  # (default run's time: 2 s)
 def test_vp9_with_alpha_says_its_transparency_is_left_out(run_cli, weights_env, style, tmp_path):
     """A WebM with transparency (a sticker, an overlay exported for the web): pictures are stylized
     opaque, and nothing said the alpha channel was gone."""
@@ -123,6 +124,7 @@ def test_transparency_is_said_where_a_picture_has_it_not_where_its_format_could(
 
 
 @pytest.mark.parametrize("ext", ["mp4", "mov"])
+@pytest.mark.slow_cases('mp4')  # (default run's time: 2 s)
 def test_chapters_are_kept_and_their_track_not_named_as_left_out(ext, run_cli, weights_env, style, tmp_path):
     """FFmpeg writes an MP4's or MOV's chapters as a text track too, which PyAV lists as a data
     stream: every file with chapters was said to lose one."""

@@ -200,7 +200,7 @@ INFLATED = [
     'many_subtitles.mkv->.mp4',
     'giant.mp4->same',
     'rate_1e9.y4m->.mp4')
-@pytest.mark.slow_cases('rate_1e-9.y4m->.avi', 'rate_1e9.avi->same', 'rate_1e-9.y4m->.mp4', 'rate_1e-9.y4m->.mkv', 'rate_1e9.y4m->.avi', 'many_audio.mkv->.mp4', 'many_subtitles.mkv->.mp4', 'rate_1e9.y4m->.mp4', 'many_audio.mkv->same', 'giant.y4m->.mkv', 'wide.y4m->.mkv', 'large_attachment.mkv->same')  # (default run's time: the other inflated sizes stay)
+@pytest.mark.slow_cases('rate_1e-9.avi->same', 'rate_0.y4m->.avi', 'huge_tag.mkv->.mp4', 'many_chapters.mp4->.mkv', 'many_attachments.mkv->same', 'huge_tag.mp4->same', 'rate_1e-9.avi->.gif', 'many_chapters.mkv->same', 'giant_mjpeg.avi->same', 'rate_1e-9.avi->.mov', 'giant_mpeg4.avi->same', 'rate_1e-9.y4m->.avi', 'rate_1e9.avi->same', 'rate_1e-9.y4m->.mp4', 'rate_1e-9.y4m->.mkv', 'rate_1e9.y4m->.avi', 'many_audio.mkv->.mp4', 'many_subtitles.mkv->.mp4', 'rate_1e9.y4m->.mp4', 'many_audio.mkv->same', 'giant.y4m->.mkv', 'wide.y4m->.mkv', 'large_attachment.mkv->same')  # (default run's time: the other inflated sizes stay)
 def test_inflated_sizes_are_bounded(name, ext, seeds, worker, tmp_path):
     (tmp_path / "in").mkdir()
     (tmp_path / "run").mkdir()

@@ -72,6 +72,7 @@ def vfr_clip_with_sound_and_subtitles(folder):
     return path
 
 
+@pytest.mark.slow  # (default run's time: 2 s)
 def test_a_variable_frame_rate_clip_becomes_a_looping_gif_with_every_frame_at_its_time(
         tmp_path, weights_env, run_cli, style):
     """Was "unknown video output format '.gif'". Now every frame of the input, each shown at its own

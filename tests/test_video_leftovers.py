@@ -260,6 +260,7 @@ def test_a_gap_in_pcm_sound_stays_a_gap_where_samples_are_counted(ext, run_cli, 
     assert np.abs(sound[int(2.1 * rate):int(2.9 * rate)]).max() > 1000  # the sound after it, in place
 
 
+@pytest.mark.slow  # (default run's time: 2 s)
 def test_sound_that_starts_late_keeps_its_place_in_an_avi(run_cli, weights_env, style, tmp_path):
     """A .mkv whose AAC starts 5 s after its picture (a recorder that started the sound late):
     FFmpeg has not read its frame size then (it looks at the first 5 s), and the AVI muxer,

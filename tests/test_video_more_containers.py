@@ -129,6 +129,7 @@ FOLDER = {
 }
 
 
+@pytest.mark.slow  # (default run's time: 2 s)
 def test_a_folder_finds_realvideo_bare_streams_and_theora_in_ogg_but_not_songs(run_cli, weights_env, style,
                                                                                 tmp_path):
     folder = tmp_path / "clips"
@@ -172,6 +173,7 @@ KEPT = {
 
 
 @pytest.mark.parametrize("name", KEPT)
+@pytest.mark.slow_cases('vp8-alpha.webm', 'mpeg2-pcm.mxf')  # (default run's time: 1 s)
 def test_more_containers_keep_frames_timing_and_sound(name, run_cli, weights_env, style, tmp_path):
     args = KEPT[name]
     source = tmp_path / name

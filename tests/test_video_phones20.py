@@ -45,6 +45,7 @@ def phone_clip(tmp_path_factory) -> Path:
 
 
 @pytest.mark.parametrize("suffix", [".mp4", ".mov", ".mkv"])
+@pytest.mark.slow_cases('.mp4', '.mkv')  # (default run's time: 1 s)
 def test_a_phones_location_make_and_capture_date_are_kept(run_cli, weights_env, style, tmp_path, phone_clip,
                                                           suffix):
     """FFmpeg's MP4/MOV muxer writes tags named as QuickTime keys only with `use_metadata_tags`:
@@ -74,6 +75,7 @@ def camera_clips(tmp_path_factory) -> dict[str, Path]:
 
 @pytest.mark.parametrize("clip, start, expected", [("late", "0.5", "01:02:03:16"), ("drop", "0.1", "00:01:00;04")])
 @pytest.mark.parametrize("suffix", [".mov", ".mkv"])
+@pytest.mark.slow_cases('.mkv-drop-0.1-00:01:00;04', '.mov-drop-0.1-00:01:00;04', '.mkv-late-0.5-01:02:03:16')  # (default run's time: 2 s)
 def test_a_cut_keeps_the_timecode_of_its_first_picture(run_cli, weights_env, style, tmp_path, camera_clips, clip,
                                                        start, expected, suffix):
     """A timecode names the video's first picture. Cut with --start, the output kept the source's

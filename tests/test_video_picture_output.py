@@ -125,6 +125,7 @@ def test_a_killed_runs_hidden_folder_is_swept_by_the_next(run_cli, weights_env, 
 
 
 @pytest.mark.parametrize("leave", [0, 96_000])  # full from the start, or after some pictures
+@pytest.mark.slow_cases('0')  # (default run's time: 2 s)
 def test_pictures_onto_a_full_disk_are_one_line_and_leave_nothing(run_cli, weights_env, data_dir, disk, leave):
     from test_full_disk import assert_one_error_naming, fill, left_on
 

@@ -79,6 +79,7 @@ def empty_pid_ts(folder: Path) -> Path:
 
 
 @pytest.mark.parametrize("ext", ["mkv", "mp4"])
+@pytest.mark.slow_cases('mkv')  # (default run's time: 2 s)
 def test_sound_that_starts_after_the_file_is_opened_is_kept_at_its_time(ext, run_cli, weights_env, style, tmp_path):
     """With no format for it, FLAC (.mkv) had no rate to open at: a ZeroDivisionError traceback;
     an .mp4 said "cannot hold mp3 audio (its muxer refuses it)" and encoded it at 7350 Hz, AAC's
@@ -109,6 +110,7 @@ def test_an_empty_audio_track_of_a_broadcast_is_said_not_a_traceback(ext, run_cl
     assert len(tracks(out)) == 2 or "audio stream #2 holds no sound" in err  # (MP4's muxer leaves an empty one out)
 
 
+@pytest.mark.slow  # (default run's time: 2 s)
 def test_truehd_from_a_blu_ray_keeps_its_timing_in_matroska(run_cli, weights_env, style, tmp_path):
     """TrueHD comes 1200 packets a second; a .mkv counts milliseconds, so packets share one. Each
     such packet was moved a millisecond on ("packet timestamps that do not increase"): the sound's
@@ -138,6 +140,7 @@ def test_an_unreadable_end_keeps_the_pictures_and_sound_before_it(run_cli, weigh
     assert tracks(out)[0]["bytes"] == tracks(source)[0]["bytes"]
 
 
+@pytest.mark.slow  # (default run's time: 2 s)
 def test_a_dvds_navigation_packets_are_named_by_their_codec(run_cli, weights_env, style, tmp_path):
     """Every authored DVD's VOB carries navigation packets, which FFmpeg 8 reads as a data stream:
     it was named only as "data stream #0", which says nothing of what it is."""
@@ -187,6 +190,7 @@ def vobsub(stem: Path, starts: list[float]) -> Path:
 
 
 @pytest.mark.parametrize("name", ["VTS_01_1.VOB", "rip.mkv"])
+@pytest.mark.slow_cases('rip.mkv')  # (default run's time: 2 s)
 def test_dvd_subtitles_keep_their_last_line_in_an_mp4(name, run_cli, weights_env, style, tmp_path):
     """A DVD's subtitles (pictures) carry no duration in a VOB or a .mkv; copied into an MP4, the
     last had none, and MP4 readers skip such a one (`ffmpeg -c copy` loses it too). Each is now
@@ -276,7 +280,7 @@ def display_aspect(path: Path) -> float:
 
 @pytest.mark.parametrize("name", [pytest.param(name, marks=pytest.mark.slow) if name == "dv-ntsc-411-in-avi-16-9" else name
                                   for name in PRODUCERS])  # (DV in AVI: 7-14 s)
-@pytest.mark.slow_cases('dvd-vob-mpeg2-sar-40-33-lpcm', 'avchd-m2ts-lpcm', 'mxf-op1a-dnxhr-4-mono-s24', 'hdv-m2t-mpeg2-interlaced-sar-4-3', 'avchd-mts-interlaced-h264-ac3-anamorphic', 'game-roq', 'vcd-dat')  # (default run's time: 2 s)
+@pytest.mark.slow_cases('audio-2s-before-video-ts', 'ipcam-hevc-mulaw-mkv-15fps-dropped-frames', 'dvb-ts-aac-latm', 'prores-mov-4-mono-s24-timecode', 'old-camera-mov-mjpeg-pcm_u8', 'mp4-player-amv', 'dvd-vob-mpeg2-sar-40-33-lpcm', 'avchd-m2ts-lpcm', 'mxf-op1a-dnxhr-4-mono-s24', 'hdv-m2t-mpeg2-interlaced-sar-4-3', 'avchd-mts-interlaced-h264-ac3-anamorphic', 'game-roq', 'vcd-dat')  # (default run's time: 2 s)
 def test_producers_files_keep_frames_timing_sound_and_shape(name, run_cli, weights_env, style, tmp_path):
     build, ext = PRODUCERS[name]
     source = build(tmp_path)

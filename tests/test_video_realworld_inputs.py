@@ -91,6 +91,7 @@ def stylize(run_cli, source: Path, style: Path, out: Path, *extra: str) -> str:
     return err
 
 
+@pytest.mark.slow  # (default run's time: 2 s)
 def test_a_folder_of_blu_ray_and_dvd_files_is_found(run_cli, weights_env, style, tmp_path):
     """A Blu-ray's BDMV/STREAM folder holds .m2ts files (MPEG-TS with 192-byte packets), a DVD's
     VIDEO_TS .vob files: a folder of them was "no video files in this input directory"."""

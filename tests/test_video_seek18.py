@@ -68,6 +68,7 @@ def test_a_start_past_the_end_of_a_long_capture_names_its_length(tmp_path):
 
 
 @pytest.mark.parametrize("jump", ["back", "forward"])
+@pytest.mark.slow_cases('forward')  # (default run's time: 2 s)
 def test_a_splice_before_the_start_is_read_through(jump, tmp_path, capsys):
     """Two recordings joined, the second's clock from 1.4 s again (back), or 98 s on (forward):
     the frames after the splice continue the timeline as a read from the start puts them; a seek

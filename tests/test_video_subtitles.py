@@ -51,6 +51,7 @@ def as_srt(path) -> str:
     (("mkv", "srt"), "mp4", "mov_text", True),      # FFmpeg drops these unless told -c:s mov_text
     (("mkv", "webvtt"), "mov", "mov_text", True),
 ], ids=lambda value: "-".join(value) if isinstance(value, tuple) else str(value))
+@pytest.mark.slow_cases('mp4-mov_text-mp4-mov_text-False', 'mp4-mov_text-mkv-ass-True', 'mkv-srt-mkv-subrip-False', 'mkv-webvtt-mov-mov_text-True', 'mkv-srt-mp4-mov_text-True')  # (default run's time: 2 s)
 def test_subtitles_are_kept_or_converted(source, target, codec, converted, run_cli, weights_env, data_dir, tmp_path):
     given = with_subtitles(tmp_path, *source)
     out = tmp_path / f"out.{target}"

@@ -176,6 +176,7 @@ def test_telemetry_is_shifted_and_cut_with_the_pictures(run_cli, weights_env, st
     assert_reads_cleanly(out)
 
 
+@pytest.mark.slow  # (default run's time: 2 s)
 def test_a_start_past_the_telemetrys_end_is_a_note(run_cli, weights_env, style, tmp_path):
     """Telemetry that stops before the segment starts leaves nothing to carry: one note, no empty
     track, no traceback."""
@@ -215,7 +216,7 @@ def test_klv_is_named_where_the_container_cannot_hold_it(run_cli, weights_env, s
 
 @pytest.mark.parametrize("kind, suffix", [("jpg", ".mp4"), ("png", ".mp4"), ("jpg", ".mkv"), ("png", ".mkv"),
                                           ("bmp", ".mkv"), ("mkv", ".mkv"), ("mkv", ".mp4"), ("mp3", ".mp4")])
-@pytest.mark.slow_cases('png-.mp4', 'mp3-.mp4', 'jpg-.mkv', 'mkv-.mkv', 'png-.mkv', 'bmp-.mkv')  # (default run's time: jpg and mkv into .mp4 stay)
+@pytest.mark.slow_cases('mkv-.mp4', 'png-.mp4', 'mp3-.mp4', 'jpg-.mkv', 'mkv-.mkv', 'png-.mkv', 'bmp-.mkv')  # (default run's time: jpg and mkv into .mp4 stay)
 def test_cover_art_is_kept_byte_for_byte(run_cli, weights_env, style, tmp_path, covers, kind, suffix):
     """Cover art beside the video (a music video's, a podcast's) was left out with a note: an MP4
     keeps it as its cover, a .mkv as an attached picture, the picture's bytes as they were (MP3
@@ -234,6 +235,7 @@ def test_cover_art_is_kept_byte_for_byte(run_cli, weights_env, style, tmp_path, 
 
 
 @pytest.mark.parametrize("suffix", [".mp4", ".mkv"])
+@pytest.mark.slow_cases('.mkv')  # (default run's time: 2 s)
 def test_several_cover_arts_are_all_kept(run_cli, weights_env, style, tmp_path, covers, suffix):
     out = tmp_path / f"out{suffix}"
     stylize(run_cli, covers["two"], style, out)
@@ -249,7 +251,7 @@ def test_several_cover_arts_are_all_kept(run_cli, weights_env, style, tmp_path, 
     pytest.param("jpg", ".avi", "(use .mp4 or .mkv to keep it)", marks=pytest.mark.slow),  # (a one-frame video track)
     ("jpg", ".gif", "(use .mp4 or .mkv to keep it)"),
 ])
-@pytest.mark.slow_cases('jpg-.mov-(use .mp4 or .mkv to keep it)')  # (default run's time: 2 s)
+@pytest.mark.slow_cases('jpg-.gif-(use .mp4 or .mkv to keep it)', 'jpg-.mov-(use .mp4 or .mkv to keep it)')  # (default run's time: 2 s)
 def test_cover_art_a_container_cannot_hold_is_named(run_cli, weights_env, style, tmp_path, covers, kind, suffix,
                                                     keep):
     out = tmp_path / f"out{suffix}"
@@ -261,6 +263,7 @@ def test_cover_art_a_container_cannot_hold_is_named(run_cli, weights_env, style,
 
 
 @pytest.mark.parametrize("suffix", [".mp4", ".mkv"])
+@pytest.mark.slow_cases('.mkv')  # (default run's time: 2 s)
 def test_a_damaged_cover_is_left_out_with_a_note(run_cli, weights_env, style, tmp_path, covers, suffix):
     """A cover whose picture does not decode (half its JPEG zeroed) is left out with a note: copied,
     `ffmpeg -i out -f null -` said "No JPEG data found in image" (it took the picture, larger than

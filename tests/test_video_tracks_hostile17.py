@@ -89,6 +89,7 @@ def test_many_covers_read_the_file_once(run_cli, weights_env, style, tmp_path, m
     assert reads[12] == reads[1], reads
 
 
+@pytest.mark.slow  # (default run's time: 2 s)
 def test_covers_a_container_cannot_hold_are_named_in_one_note(run_cli, weights_env, style, tmp_path):
     """A file of 990 covers gave 990 lines "dropping cover art #N" for a .gif (300 telemetry
     tracks for a .mkv, 300): one line names them all."""
@@ -139,6 +140,7 @@ def duration(path: Path) -> float:
 
 
 @pytest.mark.parametrize("kind", ["data", "subtitle"])
+@pytest.mark.slow_cases('data')  # (default run's time: 2 s)
 def test_a_packet_from_before_the_start_is_cut_at_the_segments_end(run_cli, weights_env, style, tmp_path, kind):
     """A telemetry packet (or subtitle) that starts before --start and lasts hours was kept whole:
     a 1 s segment lasted 3 hours (the subtitle's: 98.5 s). Shown from the segment's start, it is
@@ -158,6 +160,7 @@ def test_a_packet_from_before_the_start_is_cut_at_the_segments_end(run_cli, weig
         assert_reads_cleanly(out)
 
 
+@pytest.mark.slow  # (default run's time: 2 s)
 def test_klv_outside_a_segment_is_named_as_an_empty_stream_in_ts(run_cli, weights_env, style, tmp_path):
     """KLV that stops before `--start` leaves nothing to carry: the note said ".ts gets no track
     for it", yet MPEG-TS lists every stream in its program table (ffprobe shows an empty KLV one)."""
