@@ -20,16 +20,17 @@ from realtime_adain.errors import UserError
 from realtime_adain.hdr_stills import (HLG, PQ, HdrTags, coded_depth, colour_tags, full_scale, narrow_to_full,
                                        tone_mapped)
 from realtime_adain.icc import transform_to_srgb, in_srgb
+from realtime_adain.jpeg_headers import check_jpeg, jpeg_without_end
 from realtime_adain.native_stderr import native_stderr_captured, readable_line
 from realtime_adain.notes import note
+from realtime_adain.opencv_headers import (RADIANCE_SIGNATURES, check_bmp, gif_sample_bytes, looks_cut_short,
+                                           png_data_short, png_sample_bytes, radiance_sample_bytes, tiff_fields,
+                                           tiff_sample_bytes, webp_sample_bytes)
 from realtime_adain.picture_sizes import MAX_DECODE_BYTES, MAX_DECODE_PIXELS, too_many_pixels
 from realtime_adain.pillow_stills import (RGB_MODES, PillowHeader, pillow_header, heif_kind, pillow_rgb, pillow_samples,
                                           open_with_pillow)
 from realtime_adain.rgb8 import floats_to_8bit, over_white, to_rgb8
-from realtime_adain.still_headers import (RADIANCE_SIGNATURES, check_bmp, check_jpeg, exif_orientation,
-                                          exr_chunks_missing, ffmpeg_still_size, gif_sample_bytes, jpeg_without_end,
-                                          looks_cut_short, png_data_short, png_sample_bytes, radiance_sample_bytes,
-                                          sgi_data_short, tiff_fields, tiff_sample_bytes, webp_sample_bytes)
+from realtime_adain.still_headers import exif_orientation, exr_chunks_missing, ffmpeg_still_size, sgi_data_short
 
 # PFM's signatures (colour, grey), each followed by whitespace.
 _PFM_SIGNATURES = (b"PF", b"Pf")

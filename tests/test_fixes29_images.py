@@ -23,7 +23,7 @@ from realtime_adain.api_images import as_rgb
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import decode_image, read_image
 from realtime_adain.serve.uploads import UploadRefused, decode
-from realtime_adain.still_headers import radiance_sample_bytes
+from realtime_adain.opencv_headers import radiance_sample_bytes
 from test_images_hdr17 import photo
 from video_corpus import FFMPEG
 

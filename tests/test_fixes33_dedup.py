@@ -105,7 +105,7 @@ def test_a_webp_stating_too_many_pixels_is_refused_before_decoding_as_other_form
     left to OpenCV's own limit ("the image is larger than ..."), without the size other formats say."""
     from realtime_adain.imageio import read_image
     from realtime_adain.picture_sizes import MAX_DECODE_PIXELS
-    from realtime_adain.still_headers import webp_sample_bytes
+    from realtime_adain.opencv_headers import webp_sample_bytes
 
     path = tmp_path / "huge.webp"
     path.write_bytes(_vp8x_webp(20000, 20000))

@@ -25,7 +25,7 @@ from realtime_adain.serve import uploads
 from realtime_adain.serve.settings import ServeSettings
 from realtime_adain.serve.styles import StyleRegistry
 from realtime_adain.settings import ModelSettings
-from realtime_adain.still_headers import MAX_JPEG_SCANS
+from realtime_adain.jpeg_headers import MAX_JPEG_SCANS
 
 NATIVE = ("TIFFReadDirectory", "Corrupt JPEG", "WARN:", "premature end")
 

@@ -24,8 +24,9 @@ from aiohttp import BodyPartReader, MultipartReader, StreamReader
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import decode_image
 from realtime_adain.native_stderr import capturing_here
+from realtime_adain.opencv_headers import radiance_sample_bytes
 from realtime_adain.pillow_stills import open_with_pillow
-from realtime_adain.still_headers import ffmpeg_still_size, radiance_sample_bytes
+from realtime_adain.still_headers import ffmpeg_still_size
 
 
 class UploadRefused(Exception):
@@ -93,8 +94,8 @@ async def _part_bytes(part: BodyPartReader, limit: int) -> bytes:
 def header_size(data: bytes) -> tuple[int, int] | None:
     """(width, height) from the image header when Pillow knows the format, without decoding
     (`Image.open` refuses a decompression bomb without saying its size; the limit here is lower);
-    for the formats it does not (Radiance, OpenEXR, PAM, lossless JPEG), from `still_headers`, so
-    that their oversized pictures are answered 413 as the others are, not 400."""
+    for the formats it does not (Radiance, OpenEXR, PAM, lossless JPEG), from `still_headers` and
+    `opencv_headers`, so that their oversized pictures are answered 413 as the others are, not 400."""
     stated = _stated_size(np.frombuffer(data, np.uint8))
     if stated is not None:
         return stated
@@ -106,7 +107,7 @@ def header_size(data: bytes) -> tuple[int, int] | None:
 
 
 def _stated_size(array: np.ndarray) -> tuple[int, int] | None:
-    """(width, height) from `still_headers` for the formats Pillow cannot open; None for others."""
+    """(width, height) from `still_headers` and `opencv_headers` for the formats Pillow cannot open; None for others."""
     try:
         ffmpeg = ffmpeg_still_size(array, "the upload")
     except UserError:  # (an EXR header of too many attributes: the reader says so)

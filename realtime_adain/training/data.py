@@ -33,11 +33,11 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import is_image_path, read_image
 from realtime_adain.limits import process_room, raise_soft_limit, usable_cpus
+from realtime_adain.opencv_headers import png_sample_bytes, radiance_sample_bytes, tiff_sample_bytes, webp_sample_bytes
 from realtime_adain.picture_sizes import resize
 from realtime_adain.pillow_stills import open_with_pillow
 from realtime_adain.regular_files import open_regular
-from realtime_adain.still_headers import (ffmpeg_still_size, png_sample_bytes, radiance_sample_bytes,
-                                          tiff_sample_bytes, webp_sample_bytes)
+from realtime_adain.still_headers import ffmpeg_still_size
 from realtime_adain.userdirs import expand_home
 from realtime_adain.notes import collected, note, write_line
 
@@ -198,7 +198,7 @@ def stated_size(path: Path) -> tuple[int, int] | None:
 
 
 def header_size(head: bytes, whole: "FileBytes", name: str) -> tuple[int, int] | None:
-    """(width, height) from the headers OpenCV and FFmpeg decode by (`still_headers`); None for
+    """(width, height) from the headers OpenCV and FFmpeg decode by (`opencv_headers`, `still_headers`); None for
     other formats. A TIFF's first directory may lie anywhere in the file
     (libtiff writes it after the pixels): it is read from `whole`, the rest from `head`."""
     data = np.frombuffer(head, np.uint8)
