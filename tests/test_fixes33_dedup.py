@@ -117,8 +117,8 @@ def test_a_webp_stating_too_many_pixels_is_refused_before_decoding_as_other_form
     assert read_image(tmp_path / "small.webp").shape == (40, 48, 3)
 
 
-def test_training_sizes_a_webp_from_still_headers(tmp_path):
-    """`webp_size` lived in training/data.py beside still_headers' readers; training now takes it
+def test_training_sizes_a_webp_from_opencv_headers(tmp_path):
+    """`webp_size` lived in training/data.py beside the header readers (now opencv_headers); training now takes it
     from there (and still refuses a WebP whose header states a size too large to load)."""
     from realtime_adain.training import data
 
