@@ -20,8 +20,8 @@ import warnings
 from typing import Callable, NoReturn, Sequence
 
 from realtime_adain import __version__, atomic, interrupts, limits
-from realtime_adain.errors import (CURRENT_FOLDER_DELETED, OutputClosed, UserError, current_folder_deleted,
-                                   environment_failure, imported_library, one_line, said_already)
+from realtime_adain.errors import (CURRENT_FOLDER_DELETED, QUOTE_LIMIT, OutputClosed, UserError, current_folder_deleted,
+                                   environment_failure, imported_library, one_line, quoted, said_already)
 
 COMMAND_MODULES = ("image", "weights", "video", "live", "serve", "bench", "export", "engines", "doctor")
 EPILOG = """first steps:
@@ -33,6 +33,14 @@ EPILOG = """first steps:
 
 `realtime-adain COMMAND --help` gives each command's options and examples.
 """
+
+
+def long_values_cut(message: str, given: Sequence[str]) -> str:
+    """`message` with each long word of the command line in it quoted short (`errors.quoted`):
+    argparse echoes an invalid choice or an unknown option whole (a 5,000-character line)."""
+    for word in sorted({w for w in given if len(w) > QUOTE_LIMIT}, key=len, reverse=True):
+        message = message.replace(repr(word), quoted(one_line(word))).replace(word, quoted(one_line(word)))
+    return message
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -47,7 +55,7 @@ class ArgumentParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         hint = dash_value_hint(message, self.given) or option_after_dashes_hint(message, self.given) or dash_file_hint(
             self.given)
-        self.exit(2, f"error: {self.prog}: {message}{hint} (see `{self.prog} --help`)\n")
+        self.exit(2, f"error: {self.prog}: {long_values_cut(message, self.given)}{hint} (see `{self.prog} --help`)\n")
 
     def parse_known_args(self, args=None, namespace=None):
         """Refuse an option this parser does not know itself: argparse hands a subcommand's unknown

@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 
 from realtime_adain.api_words import ArgumentMistake, as_value_error
-from realtime_adain.errors import UserError
+from realtime_adain.errors import UserError, one_line, quoted
 
 
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
@@ -35,14 +35,15 @@ def pick_device(name: str = "auto") -> torch.device:
         device = torch.device(name)
     except (RuntimeError, ValueError, TypeError):
         device = None
+    shown = quoted(one_line(name))  # (a 5,000-character name was echoed whole)
     if device is None or str(device) != name or device.type not in ("cpu", "cuda", "mps"):
-        raise UserError(f"unknown --device '{name}' (use auto, cpu, cuda, cuda:N or mps)")
+        raise UserError(f"unknown --device {shown} (use auto, cpu, cuda, cuda:N or mps)")
     if device.type == "cpu" and device.index not in (None, 0):
-        raise UserError(f"unknown --device '{name}' (the CPU is 'cpu')")
+        raise UserError(f"unknown --device {shown} (the CPU is 'cpu')")
     if device.type == "mps" and not torch.backends.mps.is_available():
-        raise UserError(f"--device '{name}' asked for, but no Apple GPU (MPS) is available")
+        raise UserError(f"--device {shown} asked for, but no Apple GPU (MPS) is available")
     if device.type == "mps" and device.index not in (None, 0):
-        raise UserError(f"--device '{name}' asked for, but a Mac has one Apple GPU: use 'mps'")
+        raise UserError(f"--device {shown} asked for, but a Mac has one Apple GPU: use 'mps'")
     if device.type == "cuda":
         if not torch.cuda.is_available():
             raise UserError(f"--device '{name}' asked for, but no CUDA GPU is available")
@@ -85,7 +86,7 @@ def pick_dtype(name: str, device: torch.device) -> torch.dtype:
     if name == "auto":
         return torch.float16 if device.type in ("cuda", "mps") else torch.float32
     if name not in DTYPES:
-        raise UserError(f"unknown dtype '{name}' (use auto, {', '.join(DTYPES)})")
+        raise UserError(f"unknown dtype {quoted(one_line(name))} (use auto, {', '.join(DTYPES)})")
     if device.type == "mps" and name == "bf16":
         raise UserError("--dtype bf16 needs a CUDA device; use fp16 or fp32 on an Apple GPU (mps)")
     if name != "fp32" and device.type == "cpu":

@@ -169,7 +169,10 @@ def one_line(message: str) -> str:
 MAX_LINE = 16384  # characters: room for a few paths of PATH_MAX (4096 bytes)
 
 
-def quoted(value: object, limit: int = 80) -> str:
+QUOTE_LIMIT = 80  # characters of a value quoted in a message
+
+
+def quoted(value: object, limit: int = QUOTE_LIMIT) -> str:
     """A value read from a file, quoted for a message and cut to `limit` characters."""
     text = str(value)
     return f"'{text}'" if len(text) <= limit else f"'{text[:limit]}...' ({len(text)} characters)"

@@ -8,7 +8,7 @@ import numbers
 import re
 from fractions import Fraction
 
-from realtime_adain.errors import UserError
+from realtime_adain.errors import UserError, one_line, quoted
 
 
 # Times as FFmpeg's options take them (av_parse_time's durations): [[HH:]MM:]SS[.frac] (minutes and
@@ -33,7 +33,7 @@ def check_time(value: str | float | Fraction, option: str, positive: bool = Fals
     if isinstance(value, str):
         text = value.strip()
         if len(text) > 64:  # (int() refuses over 4300 digits: a ValueError; no video lasts that long anyway)
-            raise UserError(f"{option} {text[:24]!r}...: {len(text)} characters, not a time such as 90 or 1:30")
+            raise UserError(f"{option} {quoted(one_line(text))} is not a time such as 90 or 1:30")
         if clock := CLOCK_TIME.fullmatch(text):
             hours, minutes, secs = clock.groups()
             seconds = int(hours or 0) * 3600 + int(minutes) * 60 + Fraction(secs)
