@@ -392,7 +392,7 @@ def _tree_size(directory: Path) -> tuple[int, int]:
 
 def caches() -> list[Finding]:
     from realtime_adain.engines.cache import ENGINES_ENV_VAR, EngineCache
-    from realtime_adain.live.styles import default_cache_dir
+    from realtime_adain.live.style_cache import default_cache_dir
 
     cache = EngineCache()
     entries = cache.entries()

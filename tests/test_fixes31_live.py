@@ -209,7 +209,8 @@ def test_live_frames_lost_while_the_session_starts_are_counted(stylizer, style, 
     from realtime_adain.live.controller import Controller
     from realtime_adain.live.inference import Inference
     from realtime_adain.live.sources import Frame, Latest
-    from realtime_adain.live.styles import ActiveStyle, StyleLibrary
+    from realtime_adain.live.active_style import ActiveStyle
+    from realtime_adain.live.styles import StyleLibrary
 
     library = StyleLibrary([style], stylizer, 64, tmp_path / "cache").load()
     frames: Latest[Frame] = Latest()

@@ -70,7 +70,7 @@ def test_help_states_what_is_enforced(command, said, capsys):
 
 def test_style_cache_default_is_said_alike(capsys):
     """`image --style-cache` said "the per-user cache", live and serve also $REALTIME_ADAIN_HOME:
-    one default (`live.styles.run_cache_dir`), one wording."""
+    one default (`live.style_cache.run_cache_dir`), one wording."""
     default = "(default: $REALTIME_ADAIN_HOME/cache/styles or the per-user cache directory)"
     for command in ("image", "live", "serve"):
         assert default in help_of(command, capsys), command

@@ -20,7 +20,8 @@ from realtime_adain.live.effects import KeyEffects
 from realtime_adain.live.events import EventLog
 from realtime_adain.live.inference import Inference
 from realtime_adain.live.sources import Frame, Latest
-from realtime_adain.live.styles import ActiveStyle, StyleLibrary
+from realtime_adain.live.active_style import ActiveStyle
+from realtime_adain.live.styles import StyleLibrary
 from realtime_adain.notes import STDERR_LOCK
 
 SIZE = 64

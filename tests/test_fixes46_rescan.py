@@ -14,7 +14,8 @@ from realtime_adain.live.controller import Controller
 from realtime_adain.live.inference import Inference
 from realtime_adain.live.sources import Frame, Latest
 from realtime_adain.live.stability import Stability
-from realtime_adain.live.styles import ActiveStyle, StyleLibrary
+from realtime_adain.live.active_style import ActiveStyle
+from realtime_adain.live.styles import StyleLibrary
 
 SIZE = 64  # style size; frames are 32x24
 

@@ -18,7 +18,8 @@ from live_support import copy_styles
 from realtime_adain.live.controller import Controller
 from realtime_adain.live.pyav_source import PyAVSource
 from realtime_adain.live.sources import SourceError, SourceLost
-from realtime_adain.live.styles import ActiveStyle, StyleLibrary
+from realtime_adain.live.active_style import ActiveStyle
+from realtime_adain.live.styles import StyleLibrary
 
 SIZE = 32
 

@@ -9,7 +9,8 @@ import pytest
 from live_support import copy_styles
 from realtime_adain.imageio import read_image
 from realtime_adain.live.controller import Controller
-from realtime_adain.live.styles import ActiveStyle, StyleLibrary
+from realtime_adain.live.active_style import ActiveStyle
+from realtime_adain.live.styles import StyleLibrary
 from realtime_adain.picture_sizes import fit_short_side
 
 

@@ -59,7 +59,7 @@ def add_style_options(parser: argparse.ArgumentParser) -> None:
                        help=f"shorter side the style is encoded at, up to {argtypes.MAX_STYLE_SIZE}, 0 = native (default 512)")
 
 
-# --style-cache's default, as live, serve and image --sheet all say it (`live.styles.run_cache_dir`)
+# --style-cache's default, as live, serve and image --sheet all say it (`live.style_cache.run_cache_dir`)
 STYLE_CACHE_DEFAULT = "default: $REALTIME_ADAIN_HOME/cache/styles or the per-user cache directory"
 
 

@@ -185,7 +185,7 @@ def style_cache(settings: LiveSettings) -> Path | None:
     if settings.style_cache is not None:
         return settings.style_cache
     try:
-        return user_dir("styles", "cache", home_name="cache/styles")  # (as `styles.default_cache_dir`, without torch)
+        return user_dir("styles", "cache", home_name="cache/styles")  # (as `style_cache.default_cache_dir`, without torch)
     except UserError:
         return None
 

@@ -138,7 +138,8 @@ def _make_sheet(args: argparse.Namespace, settings: ImageSettings, contents: lis
     content = fit_short_side(photo, side)
     # (a WebP holds 16383 pixels a side: refused now, not when written after every tile is made)
     check_encodable(out, *sheet.sheet_size(content.shape[1::-1], len(styles) + args.sheet_original, args.sheet_columns))
-    from realtime_adain.live.styles import StyleLibrary, note_unwritable_style_cache, run_cache_dir
+    from realtime_adain.live.style_cache import note_unwritable_style_cache, run_cache_dir
+    from realtime_adain.live.styles import StyleLibrary
     from realtime_adain.stylizer import Stylizer
 
     cache_dir = common.style_cache_dir(args.style_cache) or run_cache_dir()  # (no home: a temporary one, noted)

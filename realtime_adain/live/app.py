@@ -24,6 +24,7 @@ from typing import Callable, Iterator
 from realtime_adain import interrupts
 from realtime_adain.errors import UserError
 from realtime_adain.live import hud
+from realtime_adain.live.active_style import ActiveStyle
 from realtime_adain.live.capture import Capture
 from realtime_adain.live.controller import Controller
 from realtime_adain.live.effects import KeyEffects, unwritable
@@ -38,7 +39,8 @@ from realtime_adain.live.sources import Frame, Source
 from realtime_adain.live.stability import Stability
 from realtime_adain.live.stats import SessionStats
 from realtime_adain.live.streamer import Streamer
-from realtime_adain.live.styles import ActiveStyle, StyleLibrary, run_cache_dir
+from realtime_adain.live.style_cache import run_cache_dir
+from realtime_adain.live.styles import StyleLibrary
 from realtime_adain.live.virtual_camera import VirtualCamera
 from realtime_adain.live.window import Window, WindowLoop
 from realtime_adain.descriptors import STANDARD_INPUT

@@ -11,10 +11,10 @@ from typing import Callable
 import numpy as np
 
 from realtime_adain.errors import environment_failure
+from realtime_adain.live.active_style import ActiveStyle
 from realtime_adain.live.controller import Controller, LiveState
 from realtime_adain.live.sources import Frame, Latest
 from realtime_adain.live.stability import Stability
-from realtime_adain.live.styles import ActiveStyle
 from realtime_adain.picture_sizes import resize
 from realtime_adain.settings import LIVE_CPU_SIZE
 from realtime_adain.stylizer import Stylizer

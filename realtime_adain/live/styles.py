@@ -1,75 +1,44 @@
 """The style library: style images found in files and folders, their statistics cached on disk.
 
-A style's statistics depend only on the image's bytes, the encoder weights and the size it is
-encoded at, so the cache file is named by SHA-256 of the bytes + `stylizer.encoder_id` + that
-size: a second start reads 2 x 512 floats per style instead of running VGG, and an edited image
-gets a new name (recomputed). Files are safetensors; one that does not read back exactly as
-written (float32 statistics, a uint8 thumbnail, nothing else) is recomputed, never trusted.
-
 A style image that cannot be used (empty, damaged, too large, a video under an image's name) is
 left out with a note, at start-up and on a rescan (said once per file and content); only a
 library with no usable style at all is the user's error. The scans' notes reach a session's log
 file too (`live: style-skip`, `live: style-note`; a rescan's unusable files `live: rescan-skip`).
+
+The statistics' cache on disk is `style_cache.py`'s (`StyleCache`); how a style is shown,
+`style_names.py`'s; the style in use, `active_style.py`'s.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
-import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
-import cv2
 import numpy as np
-import torch
-from safetensors.torch import load, save
 from tqdm import tqdm
 
 from realtime_adain.checked_inputs import ChangedSinceChecked, file_changed, file_digest
 from realtime_adain.clib import c_library
-from realtime_adain.adain import StyleStats, check_stats
+from realtime_adain.adain import StyleStats
 from realtime_adain.input_paths import expand_images
 from realtime_adain.errors import UserError, out_of_memory_as_user_error
-from realtime_adain.atomic import atomic_write_bytes
 from realtime_adain.imageio import MAX_FILE_BYTES, check_style, decode_image, read_image, read_image_bytes
+from realtime_adain.live.style_cache import StyleCache
+from realtime_adain.live.style_names import display_names, printable_log, printable_name, thumbnail
 from realtime_adain.native_stderr import capturing_here
 from realtime_adain.picture_sizes import fit_short_side
 from realtime_adain.pillow_stills import first_frame_only_note
 from realtime_adain.regular_files import open_regular
 from realtime_adain.notes import collected, note
 from realtime_adain.stylizer import Stylizer
-from realtime_adain.userdirs import cache_dir_for_run, user_dir
-from realtime_adain.weights import file_sha256, safetensors_metadata
+from realtime_adain.weights import file_sha256
 
-THUMBNAIL_SIDE = 64
-CHANNELS = 512  # relu4_1's, the statistics' length
 # A cold start encodes every style (tens of ms each at --style-size 64, seconds at 512 on a CPU):
 # 3000 images took 84 s. More than this are cut, with a note, so start-up stays bounded.
 MAX_STYLES = 1000
-MAX_CACHE_BYTES = 1 << 20  # a cache file is about 17 KB: a larger one is not ours and is not read
-
-
-def default_cache_dir() -> Path:
-    """Beside the weights: REALTIME_ADAIN_HOME/cache/styles, else the per-user cache directory."""
-    return user_dir("styles", "cache", home_name="cache/styles")
-
-
-def run_cache_dir() -> Path:
-    """The style cache `live` and `serve` use: `default_cache_dir`, or for a user with no home a
-    temporary folder (the cache saves start-up time, nothing else)."""
-    return cache_dir_for_run("styles", "style", "styles are encoded each run", home_name="cache/styles")
-
-
-def note_unwritable_style_cache(event: str, **fields: str) -> None:
-    """A `StyleLibrary` log for a command with no session log (a sheet, `serve`): an unwritable
-    style cache as one note (the library says it once), its other events left to its own notes.
-    Said only by `live`: every later run encoded the styles again, nobody told why."""
-    if event == "style-cache-unwritable":
-        note(f"the style cache cannot be written: {fields['reason']}; the styles are encoded again next run")
 
 
 @dataclass
@@ -96,45 +65,7 @@ def release_freed_memory() -> None:
         libc.malloc_trim(0)
 
 
-def printable_name(name: str) -> str:
-    """A file name's undecodable bytes as \\xNN: a name that is not UTF-8 could not be written to
-    the cache's metadata (a UnicodeEncodeError ended `live` at start-up) nor to a UTF-8 log."""
-    try:
-        return os.fsencode(name).decode("utf-8", "backslashreplace")
-    except UnicodeEncodeError:  # a surrogate no file system gives (only \\udc80-\\udcff escape bytes)
-        return name.encode("utf-8", "backslashreplace").decode("utf-8")
-
-
-def printable_log(log: Callable[..., None]) -> Callable[..., None]:
-    """`log` given the text fields as `printable_name` writes them: a reason naming a file that
-    is not UTF-8, written to the session's --log file, raised in the inference thread and ended
-    the session."""
-    return lambda event, **fields: log(event, **{key: printable_name(value) if isinstance(value, str) else value
-                                                 for key, value in fields.items()})
-
-
-def thumbnail(image: np.ndarray, side: int = THUMBNAIL_SIDE) -> np.ndarray:
-    """A centred square crop of an RGB image, as BGR."""
-    h, w = image.shape[:2]
-    crop = min(h, w)
-    top, left = (h - crop) // 2, (w - crop) // 2
-    square = cv2.resize(image[top:top + crop, left:left + crop], (side, side), interpolation=cv2.INTER_AREA)
-    return cv2.cvtColor(square, cv2.COLOR_RGB2BGR)
-
-
-def display_names(styles: Sequence[Style]) -> list[str]:
-    """Unique display names: the file's stem, numbered when two folders share one."""
-    names: list[str] = []
-    for style in styles:
-        name, n = style.name, 1
-        while name in names:
-            n += 1
-            name = f"{style.name}~{n}"
-        names.append(name)
-    return names
-
-
-class StyleLibrary:
+class StyleLibrary(StyleCache):
     """Styles in a stable order (as given, folders sorted), each with cached statistics."""
 
     def __init__(
@@ -351,9 +282,6 @@ class StyleLibrary:
         check_style(path, image, self.style_size, self.max_pixels)
         return image
 
-    def cache_path(self, digest: str) -> Path:
-        return self.cache_dir / f"{digest}-{self.stylizer.encoder_id}-{self.style_size}.safetensors"
-
     def _style(self, path: Path, digest: str | None = None) -> Style:
         """The style of `path` (hashed to `digest` by the caller, if given). On a cache miss the
         picture is decoded from bytes hashed again: a file replaced after the first hash had its
@@ -381,215 +309,3 @@ class StyleLibrary:
         except OSError:
             size = None
         return Style(path, digest, stats, thumb, size)
-
-    def _checksum(self, digest: str, tensors: dict[str, torch.Tensor]) -> str:
-        """What an entry holds, for the style it is named for at this encoder and style size: a
-        file edited, renamed or copied under another style's name (a link to one too) no longer
-        matches, and is rebuilt rather than used (its checks of shapes and values passed)."""
-        hasher = hashlib.sha256(f"{digest}-{self.stylizer.encoder_id}-{self.style_size}".encode())
-        for name in ("mean", "std", "thumbnail"):
-            hasher.update(tensors[name].detach().cpu().contiguous().numpy().tobytes())
-        return hasher.hexdigest()
-
-    def _cached(self, digest: str) -> tuple[StyleStats, np.ndarray] | None:
-        path = self.cache_path(digest)
-        if not path.is_file():  # (a link to a device or fifo is never opened)
-            return None
-        try:
-            if path.is_symlink():  # another entry (another style's statistics) or any file: not ours
-                raise ValueError("a link")
-            with open_regular(path) as handle:  # read once: safe_open opened the file twice by name, and an
-                data = handle.read(MAX_CACHE_BYTES + 1)  # entry replaced meanwhile paired one's header with another's data
-            if len(data) > MAX_CACHE_BYTES:
-                raise ValueError("too large")
-            tensors, metadata = load(data), safetensors_metadata(data)
-            if set(tensors) != {"mean", "std", "thumbnail"}:
-                raise ValueError("unexpected tensors")
-            mean, std, thumb = tensors["mean"], tensors["std"], tensors["thumbnail"]
-            if any(t.dtype != torch.float32 or tuple(t.shape) != (CHANNELS,) for t in (mean, std)):
-                raise ValueError("unexpected statistics")  # written as float32: another type is not ours
-            check_stats(StyleStats(mean, std), "cached style")  # finite means, stds >= 0
-            if thumb.dtype != torch.uint8 or tuple(thumb.shape) != (THUMBNAIL_SIDE, THUMBNAIL_SIDE, 3):
-                raise ValueError("unexpected thumbnail")
-            if "checksum" not in metadata:
-                raise ValueError("no checksum (written by an older version)")
-            if metadata["checksum"] != self._checksum(digest, tensors):
-                raise ValueError("edited, or another style's")
-        except Exception as exc:  # any unreadable cache file is rebuilt, never trusted
-            self.log("style-cache-rebuild", file=path.name, reason=type(exc).__name__ if not isinstance(exc, ValueError)
-                     else str(exc))
-            return None
-        return StyleStats(mean, std), thumb.numpy()
-
-    def _store(self, digest: str, stats: StyleStats, thumb: np.ndarray, source_name: str) -> None:
-        tensors = {"mean": stats.mean.contiguous(), "std": stats.std.contiguous(), "thumbnail": torch.from_numpy(thumb)}
-        data = save(tensors,
-                    metadata={"source": source_name, "encoder": self.stylizer.encoder_id,
-                              "style_size": str(self.style_size), "checksum": self._checksum(digest, tensors)})
-        path = self.cache_path(digest)
-        try:
-            if path.is_symlink():  # our entry's name linked elsewhere (to /dev/zero): the link goes, not its target
-                path.unlink()
-            atomic_write_bytes(path, data)
-        except (UserError, OSError) as exc:  # an unwritable cache costs speed on the next start, nothing else
-            if not self._cache_failed:
-                self.log("style-cache-unwritable", reason=str(exc))
-            self._cache_failed = True
-
-
-class NoLongerWanted(Exception):
-    """A colour reference's state was superseded (`ActiveStyle(current=...)`) before its encode ended."""
-
-
-class _Encode(threading.Thread):
-    """One style's encode in a colour reference's colours, off the thread that waits for it, so
-    that the wait can end when its state is no longer wanted. Not a daemon: one left running
-    is finished before the interpreter's teardown (torch aborted the process under a thread)."""
-
-    def __init__(self, work: Callable[[], StyleStats]) -> None:
-        super().__init__(name="colour-reference")
-        self.work = work
-        self.stats: StyleStats | None = None
-        self.error: BaseException | None = None
-
-    def run(self) -> None:
-        try:
-            self.stats = self.work()
-        except BaseException as exc:  # raised again by the waiting thread, as if it had encoded
-            self.error = exc
-
-    def outcome(self) -> StyleStats:
-        if self.error is not None:
-            raise self.error
-        return self.stats
-
-
-WAIT_POLL_S = 0.05  # how often a colour reference's wait asks whether its state is still wanted
-
-
-class ActiveStyle:
-    """The statistics the next frame uses, recomputed only when the choice of style changes.
-
-    Switching and mixing are free (cached statistics, and a mix of statistics is a weighted sum).
-    Colour preservation needs the style recoloured to the content, which means encoding it again:
-    that happens once, with the frame at hand as the colour reference, when it is switched on or
-    the style changes while it is on (key `c` twice takes a new reference), never per frame.
-    Given `current` (the state the session wants now), a reference whose state was superseded
-    meanwhile (`c` pressed again) is not encoded, nor waited for: `c` twice quickly froze the
-    picture for the seconds of an encode no frame would use.
-    The choice is looked up again only when the state changes (a key, or a rescan, after which
-    the controller always has a new state), and includes the files' digests, so a style edited
-    on disk and rescanned is used from the next frame on (`look`: and starts the stabiliser afresh).
-    """
-
-    def __init__(self, library: StyleLibrary, log: Callable[..., None] = lambda *args, **kwargs: None,
-                 stopped: Callable[[], bool] = lambda: False, current: Callable[[], object] | None = None) -> None:
-        """`stopped()`: the session is ending; a colour reference then encodes no further style.
-        `current()`: the state wanted now (the controller's); without it, every state asked for is
-        wanted and its reference is encoded on the calling thread."""
-        self.library = library
-        self.log = printable_log(log)
-        self.stopped = stopped
-        self.current = current
-        self._last_encode: _Encode | None = None  # the last colour reference's encode (one left running: at most one)
-        self.encoding = False  # a colour reference is being encoded (the exit does not wait for it)
-        # (state, `choice(state)`) as one value: `look` is also asked on the window's thread (`s` while paused)
-        self._chosen: tuple[object, tuple[list[Style], tuple]] = (None, ([], ()))
-        self._key: tuple | None = None
-        self._stats: StyleStats | None = None
-
-    def stats(self, state, frame: np.ndarray) -> StyleStats:
-        """`state` is the controller's `LiveState`; `frame` (RGB) is the colour reference if needed."""
-        chosen, key = self._choice_of(state)
-        if key != self._key or self._stats is None:
-            try:
-                self._stats = self._compute(chosen, state.mix, frame if state.preserve_color else None, key)
-            except NoLongerWanted:  # (this frame, already superseded, in the styles' own colours; nothing kept)
-                return self._compute(chosen, state.mix, None, key)
-            self._key = key
-        return self._stats
-
-    def look(self, state) -> tuple:
-        """What the picture depends on: `state.look` and the files of the styles it chooses (their
-        digests). A style edited on disk and rescanned keeps its name but not its look: the
-        stabiliser starts afresh and a paused frame is stylized again, as after a key."""
-        return state.look + (self._choice_of(state)[1][0],)
-
-    def _choice_of(self, state) -> tuple[list[Style], tuple]:
-        """`choice(state)`, looked up once per state (an immutable value) for `stats` and `look` alike."""
-        chosen_for, chosen = self._chosen
-        if state is not chosen_for:
-            chosen = self.choice(state)
-            self._chosen = (state, chosen)
-        return chosen
-
-    def choice(self, state) -> tuple[list[Style], tuple]:
-        """The styles `state` names (the first style for a name gone) and the key of their
-        statistics: the same key, the same statistics (`serve` compares keys on its worker while
-        a colour reference is encoded on another thread; this reads nothing that encoding changes)."""
-        styles = self.library.styles  # one list: a rescan replaces it whole, meanwhile too
-        names = display_names(styles)
-        wanted = [state.style_name] + ([state.style_names[state.next_style]] if state.mix else [])
-        chosen = [styles[names.index(name)] if name in names else styles[0] for name in wanted]
-        key = (tuple(style.digest for style in chosen), state.mix, state.preserve_color,
-               state.color_epoch if state.preserve_color else 0)
-        return chosen, key
-
-    def _compute(self, chosen: list[Style], mix: float, reference: np.ndarray | None, key: tuple) -> StyleStats:
-        stats = [style.stats for style in chosen]
-        if reference is not None:
-            stats = self._recoloured(chosen, reference, key) or stats
-        return stats[0] if len(stats) == 1 else StyleStats.mix(stats, [1.0 - mix, mix])
-
-    def _recoloured(self, chosen: list[Style], reference: np.ndarray, key: tuple) -> list[StyleStats] | None:
-        """The styles encoded in the reference's colours; None (the cached statistics are used,
-        and the log says why) when an image is no longer usable: deleted or replaced on disk
-        while running, which must not end the session (nor, in `serve`, lose other clients' frames).
-        ValueError: `Stylizer.style_stats` refusing the image it was given. Once `stopped()`, no
-        further style is encoded (None): each takes seconds at a large --style-size on a CPU.
-        NoLongerWanted: `key` is not the current state's (nothing said: no reference was taken)."""
-        started, stats = time.monotonic(), []
-        self.encoding = True
-        try:
-            for style in chosen:
-                if self.stopped():
-                    return None
-                if not self._wanted(key):
-                    raise NoLongerWanted
-                stats.append(self._encoded(style, reference, key))
-        except (UserError, OSError, ValueError) as exc:
-            self.log("color-reference-failed", reason=str(exc), using="the style's colours")
-            return None
-        finally:
-            self.encoding = False
-        self.log("color-reference", styles=len(chosen), ms=round(1000 * (time.monotonic() - started)))
-        return stats
-
-    def _wanted(self, key: tuple) -> bool:
-        """Whether the state wanted now still chooses statistics of `key` (always, without `current`)."""
-        return self.current is None or self._choice_of(self.current())[1] == key
-
-    def _encoded(self, style: Style, reference: np.ndarray, key: tuple) -> StyleStats:
-        """`style` encoded in the reference's colours: here without `current`; else on its own
-        thread (`_Encode`, after one left running before it: never two at once), waited for while
-        `key` is wanted (NoLongerWanted once it is not; the encode then ends unwatched). While the
-        session stops it is waited for, as an encode here would be (the exit does not wait for it)."""
-        def encode() -> StyleStats:
-            return self.library.stylizer.style_stats(self.library.style_image(style), color_reference=reference)
-
-        if self.current is None:
-            return encode()
-        if self._last_encode is not None:
-            self._waited(self._last_encode, key)
-        self._last_encode = _Encode(encode)
-        self._last_encode.start()
-        return self._waited(self._last_encode, key).outcome()
-
-    def _waited(self, work: _Encode, key: tuple) -> _Encode:
-        """`work` once it has ended, asking meanwhile whether `key` is still wanted (once at least)."""
-        while True:
-            if not self.stopped() and not self._wanted(key):
-                raise NoLongerWanted
-            work.join(WAIT_POLL_S)
-            if not work.is_alive():
-                return work

@@ -21,9 +21,9 @@ from typing import Callable
 
 import numpy as np
 from realtime_adain.adain import StyleStats
+from realtime_adain.live.active_style import ActiveStyle
 from realtime_adain.live.controller import LiveState
 from realtime_adain.live.stability import Stability
-from realtime_adain.live.styles import ActiveStyle
 from realtime_adain.picture_sizes import fit_short_side, resize
 from realtime_adain.serve.control import Look
 from realtime_adain.serve.styles import StyleRegistry

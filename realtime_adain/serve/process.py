@@ -16,7 +16,8 @@ from aiohttp import web
 
 from realtime_adain import interrupts
 from realtime_adain.errors import UserError
-from realtime_adain.live.styles import StyleLibrary, note_unwritable_style_cache, run_cache_dir
+from realtime_adain.live.style_cache import note_unwritable_style_cache, run_cache_dir
+from realtime_adain.live.styles import StyleLibrary
 from realtime_adain.serve import app
 from realtime_adain.serve.app import Server
 from realtime_adain.serve.connections import REQUEST_HEAD_S, QuietAcceptErrors

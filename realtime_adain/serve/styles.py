@@ -25,7 +25,8 @@ import numpy as np
 
 from realtime_adain.adain import StyleStats
 from realtime_adain.imageio import read_image, write_image
-from realtime_adain.live.styles import Style, StyleLibrary, thumbnail
+from realtime_adain.live.style_names import thumbnail
+from realtime_adain.live.styles import Style, StyleLibrary
 from realtime_adain.picture_sizes import MAX_SIDE, over_budget, style_budget
 from realtime_adain.serve.uploads import UploadRefused
 
