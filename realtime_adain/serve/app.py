@@ -167,7 +167,7 @@ class Server:
         except uploads.UploadRefused as exc:
             return error(exc.status, str(exc))
         except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested past the parser's stack
-            return error(400, "the body must be JSON {sdp, type}")
+            return error(400, 'the body must be JSON {"sdp": ..., "type": "offer"}')
         if not (isinstance(body, dict) and isinstance(body.get("sdp"), str) and body.get("type") == "offer"):
             return error(400, 'the body must be JSON {"sdp": ..., "type": "offer"}')
         problem = offer_problem(body["sdp"])

@@ -7,6 +7,7 @@ request that changes something from another origin. Every answer forbids framing
 from __future__ import annotations
 
 import hmac
+import re
 from pathlib import Path
 from typing import Awaitable, Callable
 
@@ -79,12 +80,12 @@ class RequestGuard:
         read the answers). An Origin other than the Host on a request that changes something: a
         cross-site form or fetch (the page's own requests carry its origin; curl sends none). The
         scheme is not compared, so an https proxy that passes the Host header on still works."""
-        host = request.headers.get("Host", "")  # absent: not a browser (they always send it)
+        host = request.headers.get("Host")  # absent: not a browser (they always send it)
         names = self.settings.host_names
-        if names is not None and host and host_name(host) not in names:
+        if names is not None and host is not None and host_name(host) not in names:
             return (f"this server answers to {' or '.join(sorted(names))} only, not to the name in the Host header "
                     "(open the URL `realtime-adain serve` printed)")
-        origin = request.headers.get("Origin")
+        origin, host = request.headers.get("Origin"), host or ""
         if request.method not in SAFE_METHODS and origin is not None \
                 and origin.lower() not in (f"http://{host}".lower(), f"https://{host}".lower()):
             return "a page of another site sent this request (its Origin header is not this server's)"
@@ -115,9 +116,17 @@ async def no_framing(_request: web.Request, response: web.StreamResponse) -> Non
     response.headers.update(NO_FRAMING)
 
 
+# A Host header as a browser sends it: a host name or IPv4 address, or an IPv6 address in brackets,
+# then a port of digits or none
+HOST_HEADER = re.compile(r"(?:\[(?P<ipv6>[0-9A-Fa-f:.]+)\]|(?P<name>[A-Za-z0-9._-]+))(?::[0-9]{1,5})?")
+
+
 def host_name(host: str) -> str:
     """The name in a Host header, without its port or an IPv6 address's brackets, in lower case,
-    without a root's trailing dot (`example.com.` is `example.com`)."""
-    if host.startswith("["):
-        return host[1:].partition("]")[0].lower()
-    return host.partition(":")[0].lower().rstrip(".")
+    without a root's trailing dot (`example.com.` is `example.com`). A header of another form (an
+    empty one too) gives "", which names no server: what came before its first ':' was taken, so
+    `127.0.0.1:80@evil.com`, `localhost:abc` and `[::1` passed as this server's names."""
+    found = HOST_HEADER.fullmatch(host)
+    if found is None:
+        return ""
+    return found["ipv6"].lower() if found["ipv6"] else found["name"].lower().rstrip(".")

@@ -8,7 +8,20 @@ import re
 
 from aiortc import RTCRtpReceiver
 
+# Lines in an offer: a browser's has 100 to 400 (candidates included). aiortc's work grows with
+# them, on some lines faster than their number: 3000 a=rtpmap lines (70 KiB, a codec each) held
+# the event loop, every client's frames with it, for 10 s.
+MAX_LINES = 1000
 MAX_MEDIA = 4  # m= sections in an offer: the page sends a video and a data channel
+MAX_PAYLOAD_TYPES = 128  # on one m= line: Chrome lists 20 to 40 for its video
+# The lines aiortc collects into a list per section (the session's part counted as one), by how
+# they start, each item work of its own: an a=rtcp-fb is matched against every codec (`*` is given
+# to each), an a=ssrc looks among those before it, an a=fingerprint is a digest of the peer's
+# certificate (10000 a=ssrc lines held the event loop for 3 s). Bounded well above a browser's
+# (Chromium 156's video: 50 a=rtcp-fb, none `*`, 11 a=extmap, 4 a=ssrc (more with simulcast),
+# 1 a=ssrc-group, 1 a=fingerprint).
+MOST_PER_SECTION = {"a=rtcp-fb:": 256, "a=rtcp-fb:* ": 16, "a=extmap:": 64, "a=ssrc:": 64, "a=ssrc-group:": 16,
+                    "a=fingerprint:": 8}
 MAX_CANDIDATES = 64  # ICE candidates in an offer: each is a pair the server would send checks to
 ICE_CREDENTIALS = (("ice-ufrag", "ICE username fragment", 4), ("ice-pwd", "ICE password", 22))  # RFC 8839's shortest
 MOST_ICE_CHARS = 256  # RFC 8839's longest: every ICE check the server sends carries the ufrag
@@ -40,6 +53,8 @@ def offer_problem(sdp: str) -> str | None:
         return problem
     if len(media) > MAX_MEDIA:
         return f"the offer has {len(media)} media sections; at most {MAX_MEDIA} (a video and the data channel)"
+    if len(lines) > MAX_LINES:  # (the checks above take a time in proportion to them)
+        return f"the offer has {len(lines)} lines; at most {MAX_LINES} (a browser's has a few hundred)"
     candidates = [line for line in lines if line.startswith("a=candidate:")]
     if len(candidates) > MAX_CANDIDATES:
         return f"the offer has {len(candidates)} ICE candidates; at most {MAX_CANDIDATES}"
@@ -160,6 +175,11 @@ def sections_problem(lines: list[str]) -> str | None:
     groups = (line[8:].split() for line in session if line.startswith("a=group:"))
     bundle = next((group[1:] for group in groups if group[:1] == ["BUNDLE"]), [])  # (aiortc's: the first)
     sections, mids = media_sections(lines), []
+    for where, part in [("session part", session)] + [(f"{section[0][2:].split(' ', 1)[0]} section", section)
+                                                      for section in sections]:
+        problem = list_lines_problem(where, part)
+        if problem is not None:
+            return problem
     applications = sum(section[0].startswith("m=application ") for section in sections)
     if applications > 1:
         return f"the offer has {applications} application (data channel) sections; at most one"
@@ -183,19 +203,54 @@ def sections_problem(lines: list[str]) -> str | None:
     return None
 
 
+def payload_types(lines: list[str], start: str) -> list[int]:
+    """The payload type of each line that starts with `start` (`a=rtpmap:`), in order (shapes checked)."""
+    return [int(line[len(start):].split()[0]) for line in lines if line.startswith(start)]
+
+
+def first_repeated(items: list[int]) -> int | None:
+    """The first item that an earlier one equals, or None."""
+    seen: set[int] = set()
+    for item in items:
+        if item in seen:
+            return item
+        seen.add(item)
+    return None
+
+
+def list_lines_problem(where: str, part: list[str]) -> str | None:
+    """Why a section (or the session's part) has more of a line aiortc collects than
+    MOST_PER_SECTION allows, or None."""
+    for start, most in MOST_PER_SECTION.items():
+        count = sum(line.startswith(start) for line in part)
+        if count > most:
+            return f"the offer's {where} has {count} {start.strip().rstrip(':')} lines; at most {most}"
+    return None
+
+
 def payloads_problem(kind: str, section: list[str]) -> str | None:
-    """Why a section's payload lines do not add up, or None: each payload type an a=fmtp line
-    names has an a=rtpmap (aiortc looked it up: "coroutine raised StopIteration"), and an
-    application (data channel) section has none of them."""
+    """Why a section's payload lines do not add up, or None: at most MAX_PAYLOAD_TYPES on its m=
+    line; one a=rtpmap for each payload type (aiortc made a codec of each a=rtpmap, and its work on
+    them grows faster than their number); at most one
+    a=fmtp for each, and only where it has an a=rtpmap (aiortc looked it up: "coroutine raised
+    StopIteration"); none of them in an application (data channel) section."""
     payload_lines = [line for line in section if line.startswith(("a=fmtp:", "a=rtcp-fb:", "a=rtpmap:"))]
     if kind == "application":
         if payload_lines:
             return (f"the offer's application section has an {payload_lines[0].split(':', 1)[0]} line "
                     "(payload types are for audio and video)")
         return None
-    mapped = {int(line[9:].split()[0]) for line in payload_lines if line.startswith("a=rtpmap:")}  # (shapes checked)
-    named = (int(line[7:].split()[0]) for line in payload_lines if line.startswith("a=fmtp:"))
-    missing = next((pt for pt in named if pt not in mapped), None)
+    listed = section[0].split(" ")[3:]  # (shapes checked: single blanks, payload types 0..127)
+    if len(listed) > MAX_PAYLOAD_TYPES:
+        return f"the offer's {kind} m= line lists {len(listed)} payload types; at most {MAX_PAYLOAD_TYPES}"
+    mapped, formatted = payload_types(payload_lines, "a=rtpmap:"), payload_types(payload_lines, "a=fmtp:")
+    for name, types in (("a=rtpmap", mapped), ("a=fmtp", formatted)):
+        twice = first_repeated(types)
+        if twice is not None:
+            return f"the offer's {kind} section has two {name} lines for payload type {twice}; one at most"
+    mapped_types = set(mapped)  # (one a=rtpmap a payload type, 0 to 127: at most 128 codecs; one for a type the
+    # m= line does not list is taken, as aiortc takes it)
+    missing = next((pt for pt in formatted if pt not in mapped_types), None)
     if missing is not None:
         return f"the offer's {kind} section names payload type {missing} but has no a=rtpmap:{missing} line for it"
     return None

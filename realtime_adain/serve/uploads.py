@@ -20,6 +20,7 @@ from typing import Mapping
 
 import numpy as np
 from aiohttp import BodyPartReader, MultipartReader, StreamReader
+from aiohttp.helpers import parse_mimetype
 
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import decode_image
@@ -66,6 +67,11 @@ async def image_field(headers: Mapping[str, str], content: StreamReader, limit: 
     reading), found among at most MAX_FORM_PARTS parts, each of the others read to the void up to
     the limit too. Each part gives the event loop a turn: aiohttp's reader gives none while the
     body is buffered (100000 parts of a byte each held every client's frames for 50 s)."""
+    given = headers.get("Content-Type")
+    if given is None or parse_mimetype(given).type != "multipart":  # (aiohttp's reader: a KeyError, an assertion)
+        said = "the request has no Content-Type" if given is None else f"its Content-Type is {given[:60]!r}"
+        raise UploadRefused(400, f"the body is not multipart/form-data: {said} "
+                                 "(the image goes in the form's field 'image')")
     reader = MultipartReader(headers, CountedLines(content))
     for _ in range(MAX_FORM_PARTS):
         part = await reader.next()
