@@ -307,15 +307,27 @@ class EngineCache:
 
     def clear(self) -> tuple[int, int]:
         """Delete our engines, their sidecars (also those whose engine is gone) and leftover builds,
-        nothing else; (engines, bytes)."""
+        nothing else; (engines, bytes). A file that cannot go (a read-only cache) is named in a
+        `UserError` with how many engines went, once every other file was tried: a sidecar's
+        "Read-only file system" alone left the user guessing whether any engine was removed."""
         if not self.directory.is_dir():
             return 0, 0
         entries = self.entries()
         count, size = len(entries), sum(entry.size for entry in entries)  # (before they go)
-        for path in self.directory.iterdir():
-            if _removable(path) and _named_ours(path.name):
+        ours = [path for path in self.directory.iterdir() if _removable(path) and _named_ours(path.name)]
+        kept: list[tuple[Path, OSError]] = []
+        # (the engines first: where one cannot go, it is the file named)
+        for path in sorted(ours, key=lambda path: (not ENGINE_FILE.match(path.name), path.name)):
+            try:
                 path.unlink(missing_ok=True)
+            except OSError as exc:
+                kept.append((path, exc))
         remove_stale(self.directory, folders=BUILD_DIR, after_s=ANY_AGE, unknown_after_s=ANY_AGE)  # also unnamed ones
+        if kept:
+            path, exc = kept[0]
+            removed = sum(not os.path.lexists(entry.path) for entry in entries)
+            went = f"{removed} of {count} engine{'s' if count != 1 else ''} removed" if count else "no engines cached"
+            raise UserError(f"cannot remove {path} ({exc.strerror or exc}); {went}")
         return count, size
 
 

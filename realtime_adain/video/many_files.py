@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from realtime_adain.adain import StyleStats
-from realtime_adain.errors import UserError, mark_said, not_all_written, stopped_at
+from realtime_adain.errors import OutputClosed, UserError, mark_said, not_all_written, stopped_at, stopped_counts
 from realtime_adain.notes import note
 from realtime_adain.settings import VideoSettings
 from realtime_adain.styles import StyleSet
@@ -49,7 +49,8 @@ def stylize_videos(
     (`fails_alone`) costs its own outputs only: a note says so at once, the others are made, then
     one `UserError` names each such input (a folder run stopped at the first damaged file, the
     later ones never named). A run stopped otherwise (a signal, a full disk) names them too: its
-    last words were of the stop alone, and the failures before were lost."""
+    last words were of the stop alone, and the failures before were lost. So does a reader of the
+    reports gone (`OutputClosed`, exit status 141): the outputs not tried went unsaid."""
     style = settings.style
     style_set = StyleSet(stylizer, style_images, style.style_size, style.preserve_color)
     threads_before = torch.get_num_threads()
@@ -67,10 +68,16 @@ def stylize_videos(
                 return style_set.combined(used, first_frame, style.mix)
 
             def done(frames: int, size: tuple[int, int], streams: list[StreamReport], source=source, used=used,
-                     output=output, started=time.monotonic()) -> None:
+                     output=output, index=index, started=time.monotonic()) -> None:
                 nonlocal written
                 written += 1  # (published: a report that fails to be written leaves it made)
-                report(VideoDone(source, list(used), output, size, frames, time.monotonic() - started, streams))
+                try:
+                    report(VideoDone(source, list(used), output, size, frames, time.monotonic() - started, streams))
+                except BrokenPipeError:  # (the reports' reader gone, `--json | head -1`: no more are read)
+                    if len(jobs) == 1:
+                        raise
+                    raise OutputClosed(stopped_counts(written, len(jobs) - index - 1, list(failed.values()),
+                                                      len(jobs), "outputs")) from None
 
             try:
                 stylize_file(source, output, stylizer, style_of, settings, encode, on_done=done)
