@@ -127,7 +127,8 @@ def test_a_huge_library_is_cut_with_a_note(stylizer, tmp_path, one_thread, monke
         tiny_png(folder / f"s{i}.png", seed=i)
     lib = StyleLibrary([folder], stylizer, 32, tmp_path / "cache").load()
     assert lib.names == ["s0", "s1", "s2"]
-    assert notes(capsys.readouterr().err) == ["note: 5 style images found; the first 3 are used"]
+    assert notes(capsys.readouterr().err) == [
+        f"note: 5 style images found; the first 3 usable ones are used; not read: {folder / 's3.png'}, {folder / 's4.png'}"]
     tiny_png(folder / "a.png", seed=9)
     assert lib.rescan() == ["a"] and lib.names == ["a", "s0", "s1"]  # a rescan keeps to the limit too
 

@@ -6,12 +6,16 @@ encoded at, so the cache file is named by SHA-256 of the bytes + `stylizer.encod
 size: a second start reads 2 x 512 floats per style instead of running VGG, and an edited image
 gets a new name (recomputed). Files are safetensors; one that does not read back exactly as
 written (float32 statistics, a uint8 thumbnail, nothing else) is recomputed, never trusted.
+An entry keeps what decoding the picture said of it too (`notes`: cut short, transparency read
+over white): a warm start decodes nothing, and said nothing of a damaged picture it still used.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -57,16 +61,26 @@ class StyleCache:
     def cache_path(self, digest: str) -> Path:
         return self.cache_dir / f"{digest}-{self.stylizer.encoder_id}-{self.style_size}.safetensors"
 
-    def _checksum(self, digest: str, tensors: dict[str, torch.Tensor]) -> str:
+    def _checksum(self, digest: str, tensors: dict[str, torch.Tensor], notes: str = "") -> str:
         """What an entry holds, for the style it is named for at this encoder and style size: a
         file edited, renamed or copied under another style's name (a link to one too) no longer
-        matches, and is rebuilt rather than used (its checks of shapes and values passed)."""
+        matches, and is rebuilt rather than used (its checks of shapes and values passed). Its
+        `notes` (as stored) count only where there are any: an entry written without them reads."""
         hasher = hashlib.sha256(f"{digest}-{self.stylizer.encoder_id}-{self.style_size}".encode())
         for name in ("mean", "std", "thumbnail"):
             hasher.update(tensors[name].detach().cpu().contiguous().numpy().tobytes())
+        if notes:
+            hasher.update(notes.encode())
         return hasher.hexdigest()
 
     def _cached(self, digest: str) -> tuple[StyleStats, np.ndarray] | None:
+        """The statistics and thumbnail cached for `digest` (`_cached_entry` without its notes)."""
+        entry = self._cached_entry(digest)
+        return None if entry is None else entry[:2]
+
+    def _cached_entry(self, digest: str) -> tuple[StyleStats, np.ndarray, list[str]] | None:
+        """The statistics, thumbnail and notes (as `_store` was given them) cached for `digest`,
+        or None where there is no entry or it is not exactly as written (rebuilt, logged)."""
         path = self.cache_path(digest)
         if not path.is_file():  # (a link to a device or fifo is never opened)
             return None
@@ -88,19 +102,27 @@ class StyleCache:
                 raise ValueError("unexpected thumbnail")
             if "checksum" not in metadata:
                 raise ValueError("no checksum (written by an older version)")
-            if metadata["checksum"] != self._checksum(digest, tensors):
+            if metadata["checksum"] != self._checksum(digest, tensors, metadata.get("notes", "")):
                 raise ValueError("edited, or another style's")
+            notes = json.loads(metadata.get("notes", "[]"))
+            if not isinstance(notes, list) or not all(isinstance(text, str) for text in notes):
+                raise ValueError("unexpected notes")
         except Exception as exc:  # any unreadable cache file is rebuilt, never trusted
             self.log("style-cache-rebuild", file=path.name, reason=type(exc).__name__ if not isinstance(exc, ValueError)
                      else str(exc))
             return None
-        return StyleStats(mean, std), thumb.numpy()
+        return StyleStats(mean, std), thumb.numpy(), notes
 
-    def _store(self, digest: str, stats: StyleStats, thumb: np.ndarray, source_name: str) -> None:
+    def _store(self, digest: str, stats: StyleStats, thumb: np.ndarray, source_name: str,
+               notes: Sequence[str] = ()) -> None:
+        """The entry for `digest`; `notes` (what decoding the picture said, without its file's
+        name: the same bytes may be another file) are said again when it is read."""
         tensors = {"mean": stats.mean.contiguous(), "std": stats.std.contiguous(), "thumbnail": torch.from_numpy(thumb)}
-        data = save(tensors,
-                    metadata={"source": source_name, "encoder": self.stylizer.encoder_id,
-                              "style_size": str(self.style_size), "checksum": self._checksum(digest, tensors)})
+        metadata = {"source": source_name, "encoder": self.stylizer.encoder_id, "style_size": str(self.style_size)}
+        if notes:  # (JSON's ASCII escapes: a name's undecodable byte in a note cannot break the header)
+            metadata["notes"] = json.dumps(list(notes))
+        metadata["checksum"] = self._checksum(digest, tensors, metadata.get("notes", ""))
+        data = save(tensors, metadata=metadata)
         path = self.cache_path(digest)
         try:
             if path.is_symlink():  # our entry's name linked elsewhere (to /dev/zero): the link goes, not its target

@@ -4,6 +4,8 @@ A style image that cannot be used (empty, damaged, too large, a video under an i
 left out with a note, at start-up and on a rescan (said once per file and content); only a
 library with no usable style at all is the user's error. The scans' notes reach a session's log
 file too (`live: style-skip`, `live: style-note`; a rescan's unusable files `live: rescan-skip`).
+What decoding said of a picture is kept with its cached statistics and said again when they are
+read: a warm start used a cut-short picture and said nothing of it.
 
 The statistics' cache on disk is `style_cache.py`'s (`StyleCache`); how a style is shown,
 `style_names.py`'s; the style in use, `active_style.py`'s.
@@ -15,7 +17,7 @@ import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 from tqdm import tqdm
@@ -39,6 +41,11 @@ from realtime_adain.weights import file_sha256
 # A cold start encodes every style (tens of ms each at --style-size 64, seconds at 512 on a CPU):
 # 3000 images took 84 s. More than this are cut, with a note, so start-up stays bounded.
 MAX_STYLES = 1000
+# An unusable file takes no style's place, but at most this many times MAX_STYLES files are tried
+# (each is hashed, most decoded): a folder of 100 000 empty files would be read whole.
+MAX_TRIED_PER_STYLE = 2
+# The files left unread past the limit named in its note; the rest counted.
+NAMED_LEFT_OUT = 3
 
 
 @dataclass
@@ -101,11 +108,11 @@ class StyleLibrary(StyleCache):
         self._rejected.clear()  # each is said again: this is a new start
         self._said.clear()
         with self._notes_said("style-skip", "reason"):  # (the listing's: a fifo or a link loop left out)
-            paths = self._bounded(expand_images(self.sources, "style"))
+            paths = list(dict.fromkeys(expand_images(self.sources, "style")))
         with self._notes_said("style-note", "note"):  # (the decoders': transparency read over white, ...)
-            found = (self._usable(p, reasons.append)
-                     for p in tqdm(paths, desc="style statistics", unit="style", disable=None))
-            self.styles = [style for style in found if style is not None]
+            with tqdm(paths, desc="style statistics", unit="style", disable=None) as bar:
+                self.styles, tried = self._first_usable(bar, lambda path: self._usable(path, reasons.append))
+        self._say_left_out(paths, tried, len(self.styles))
         if not self.styles:  # (one line: each reason said as a note too read as two errors)
             raise UserError(f"no usable style image ({reasons[0]})" if len(reasons) == 1 else
                             f"none of the {len(reasons)} style images is usable (the first: {reasons[0]})")
@@ -137,12 +144,37 @@ class StyleLibrary(StyleCache):
                 self._say(text, event, **{field: text})
 
     @staticmethod
-    def _bounded(paths: Sequence[Path]) -> list[Path]:
-        """The files found, each once, at most MAX_STYLES of them (the rest said in a note)."""
-        paths = list(dict.fromkeys(paths))
-        if len(paths) > MAX_STYLES:
-            note(f"{len(paths)} style images found; the first {MAX_STYLES} are used", once=True)
-        return paths[:MAX_STYLES]
+    def _first_usable(paths: Iterable[Path], style_of: Callable[[Path], Style | None],
+                      stopped: Callable[[], bool] = lambda: False) -> tuple[list[Style], int] | None:
+        """The styles of `paths` (`style_of` each; None: unusable), in order, at most MAX_STYLES
+        of them, and how many files were tried: an unusable file takes no style's place (1000
+        empty PNGs sorted first left the good styles after them out), yet at most
+        MAX_TRIED_PER_STYLE x MAX_STYLES files are tried. None once `stopped()`."""
+        styles: list[Style] = []
+        tried = 0
+        for path in paths:
+            if len(styles) == MAX_STYLES or tried == MAX_TRIED_PER_STYLE * MAX_STYLES:
+                break
+            if stopped():
+                return None
+            tried += 1
+            style = style_of(path)
+            if style is not None:
+                styles.append(style)
+        return styles, tried
+
+    def _say_left_out(self, paths: Sequence[Path], tried: int, used: int) -> None:
+        """The note (`style-skip`) on the files past the limit, which were not read, if any: the
+        first few named, the rest counted (the unusable ones tried have notes of their own)."""
+        rest = paths[tried:]
+        if not rest:
+            return
+        named = ", ".join(str(path) for path in rest[:NAMED_LEFT_OUT])
+        more = f" and {len(rest) - NAMED_LEFT_OUT} more" if len(rest) > NAMED_LEFT_OUT else ""
+        used_text = (f"the first {used} usable ones are used" if used == MAX_STYLES else
+                     f"only the first {tried} are tried, {used} of them usable")
+        text = f"{len(paths)} style images found; {used_text}; not read: {named}{more}"
+        self._say(text, "style-skip", reason=text)
 
     def _usable(self, path: Path, skip: Callable[[str], None], digest: str | None = None) -> Style | None:
         """The style of `path`, or None when it cannot be used: `skip` is told why, once per
@@ -196,24 +228,26 @@ class StyleLibrary(StyleCache):
             if text not in self._said:  # (once, as the start's notes)
                 self._said.add(text)
                 skip(text)
-        with self._notes_said("style-skip", "reason"):
-            paths = self._bounded(found)
-        styles, added, changed = [], [], []
+
+        def style_of(path: Path) -> Style | None:
+            try:
+                digest = file_sha256(path)
+            except (UserError, OSError) as exc:
+                skip(str(exc))
+                return None
+            return known.get((path, digest)) or self._usable(path, skip, digest)
+
+        paths = list(dict.fromkeys(found))
         with self._notes_said("style-note", "note"):
-            for path in paths:
-                if stopped():
-                    return []
-                try:
-                    digest = file_sha256(path)
-                except (UserError, OSError) as exc:
-                    skip(str(exc))
-                    continue
-                style = known.get((path, digest)) or self._usable(path, skip, digest)
-                if style is None:
-                    continue
-                if (path, digest) not in known:
-                    (changed if path in known_files else added).append(len(styles))
-                styles.append(style)
+            first = self._first_usable(paths, style_of, stopped)
+        if first is None:
+            return []
+        styles, tried = first
+        self._say_left_out(paths, tried, len(styles))
+        added, changed = [], []
+        for index, style in enumerate(styles):
+            if (style.path, style.digest) not in known:
+                (changed if style.path in known_files else added).append(index)
         self.kept = not styles
         if styles:
             self.styles = styles
@@ -274,6 +308,18 @@ class StyleLibrary(StyleCache):
             raise changed
         return data
 
+    @staticmethod
+    @contextlib.contextmanager
+    def _notes_passed_on() -> Iterator[list[str]]:
+        """This thread's notes within it, in the list it gives, then said as they were (`note`,
+        once): what decoding a picture said of it, also for its cache entry."""
+        try:
+            with collected() as said:
+                yield said
+        finally:
+            for text in said:
+                note(text, once=True)
+
     def _read(self, path: Path, data: bytes | None = None) -> np.ndarray:
         """A style image as stored (the file, or `data` read from it), refused (one line) where it
         would be over the style budget at the style size (`check_style`): a 1x200 strip is 23 GB,
@@ -287,22 +333,27 @@ class StyleLibrary(StyleCache):
         picture is decoded from bytes hashed again: a file replaced after the first hash had its
         statistics stored under the old file's digest, and every later run used them."""
         digest = digest or file_sha256(path)
-        cached = self._cached(digest)
+        cached = self._cached_entry(digest)
+        named = f"{path}: "  # how the decoders' notes on the picture start (stored without it)
         if cached is None:  # only now is the image decoded: a warm start reads just the cache
-            data = read_image_bytes(path)
-            if file_digest(data) != digest:
-                raise file_changed(path)
-            image = self._read(path, data)
-            with out_of_memory_as_user_error(str(path), "lower --style-size"):
-                stats = self.stylizer.style_stats(image, self.style_size)
+            with self._notes_passed_on() as said:
+                data = read_image_bytes(path)
+                if file_digest(data) != digest:
+                    raise file_changed(path)
+                image = self._read(path, data)
+                with out_of_memory_as_user_error(str(path), "lower --style-size"):
+                    stats = self.stylizer.style_stats(image, self.style_size)
             thumb = thumbnail(image)
             del image
             release_freed_memory()
             self.computed += 1
             if path.parent not in self.uncached:
-                self._store(digest, stats, thumb, printable_name(path.name))
+                self._store(digest, stats, thumb, printable_name(path.name),
+                            [text[len(named):] for text in said if text.startswith(named)])
         else:
-            stats, thumb = cached
+            stats, thumb, notes = cached
+            for text in notes:  # (said as the decoder said it)
+                note(named + text, once=True)
             self.reused += 1
         try:
             size = os.stat(path).st_size
