@@ -141,7 +141,7 @@ class KeyEffects:
         def write() -> None:
             nonlocal result
             if result.look != wanted and (result := self._stylized_in(wanted)) is None:
-                self.log("snapshot-skipped", reason="the paused frame was not stylized again in the new look in time")
+                self.log("snapshot-skipped", reason=self._not_stylized_why())
                 return
             try:
                 write_image(stylized, result.stylized)
@@ -170,6 +170,13 @@ class KeyEffects:
             elif self.results.closed:
                 break
         return None
+
+    def _not_stylized_why(self) -> str:
+        """Why `_stylized_in` gave up: the session ending (a stop, or inference's results closed)
+        was said as "not ... in time", although it was not past its wait."""
+        if self.stop_event.is_set() or (self.results is not None and self.results.closed):
+            return "the session ended before the paused frame was stylized again in the new look"
+        return "the paused frame was not stylized again in the new look in time"
 
     def _fresh(self, directory: Path, endings: tuple[str, ...]) -> list[Path]:
         """live-DATE-TIME-MS + each ending, numbered (-2, -3, ...) when a name is taken: two keys

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import time
 from dataclasses import dataclass
 from typing import Callable, Protocol
 
@@ -20,6 +21,10 @@ MIN_SHORT_SIDE = 360  # a small camera (or processing) size is shown at least th
 # ... and a huge or very thin one at most this big: the picture is composed at this size for
 # every frame (an 8000x8000 file made 192 MB pictures and 12 s of latency; the window scales).
 MAX_DISPLAY = (3840, 2160)
+SIZE_CHECK_S = 0.5  # how often the window's size is checked for one made huge from outside
+# Qt's own warnings off, unless the user set QT_LOGGING_RULES: when the display went away Qt said
+# "The X11 connection broke (error 1). Did the X11 server die?" before our line that says so.
+QUIET_QT_RULES = "default.warning=false"
 
 
 class Feed(Protocol):
@@ -68,6 +73,12 @@ def screen_size() -> tuple[int, int] | None:
         x11.XCloseDisplay(display)
 
 
+def quiet_qt() -> None:
+    """QT_LOGGING_RULES for this process, where the user set none: before Qt's first window, as
+    Qt reads the rules once. (`doctor`'s window probe, in a child process, sets its own.)"""
+    os.environ.setdefault("QT_LOGGING_RULES", QUIET_QT_RULES)
+
+
 def display_size(shape: tuple[int, ...]) -> tuple[int, int]:
     """(width, height) a frame of `shape` is shown at: its shorter side at least MIN_SHORT_SIDE,
     the whole within MAX_DISPLAY, the aspect kept."""
@@ -95,6 +106,11 @@ class Window:
         self.display = display_size(first_shape)
         screen = screen_size() or MAX_DISPLAY
         self.largest = min(screen[0], MAX_DISPLAY[0]), min(screen[1], MAX_DISPLAY[1])  # what `fit_to_view` gives
+        # Larger than the screen and MAX_DISPLAY: only a resize from outside makes it (`_keep_bounded`).
+        self.oversized = max(screen[0], MAX_DISPLAY[0]), max(screen[1], MAX_DISPLAY[1])
+        self.fullscreen = False
+        self._size_checked_at = time.monotonic()
+        quiet_qt()
         cv2.namedWindow(WINDOW, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL)
         self.display_watch = DisplayLossWatch(on_display_lost) if on_display_lost is not None else None
         if self.display_watch is not None:
@@ -111,7 +127,25 @@ class Window:
         """Paint, then the key pressed meanwhile (-1: none); waits 1 ms."""
         if self.display_watch is not None:
             self.display_watch.refresh()
+        self._keep_bounded()
         return cv2.waitKeyEx(1)
+
+    def _keep_bounded(self) -> None:
+        """Every SIZE_CHECK_S, a window made larger than `oversized` from outside (`xdotool
+        windowsize W 16000 16000`) is made `largest` at most again, its aspect kept: Qt scales each
+        picture to the window, and at 16000x16000 a key took 4-14 s to show, with 1 GB more memory.
+        Not in fullscreen, which is the screen's size (unknown off X11)."""
+        now = time.monotonic()
+        if self.fullscreen or now - self._size_checked_at < SIZE_CHECK_S:
+            return
+        self._size_checked_at = now
+        try:
+            x, y, width, height = cv2.getWindowImageRect(WINDOW)  # the picture, centred in the window
+            size = width + 2 * x, height + 2 * y
+            if size[0] > self.oversized[0] or size[1] > self.oversized[1]:
+                cv2.resizeWindow(WINDOW, *within_display(size, self.largest))
+        except cv2.error:  # closed meanwhile: the loop's `visible` check ends the session
+            pass
 
     @property
     def visible(self) -> bool:
@@ -122,8 +156,8 @@ class Window:
         except cv2.error:
             return False
 
-    @staticmethod
-    def set_fullscreen(on: bool) -> None:
+    def set_fullscreen(self, on: bool) -> None:
+        self.fullscreen = on
         try:
             cv2.setWindowProperty(WINDOW, cv2.WND_PROP_FULLSCREEN, cv2.WINDOW_FULLSCREEN if on else cv2.WINDOW_NORMAL)
         except cv2.error:  # closed meanwhile: the loop's `visible` check ends the session
