@@ -19,6 +19,7 @@ import stat
 import struct
 import warnings
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Callable, Sequence
@@ -210,18 +211,42 @@ MAX_UNPACK_RATIO = 4
 
 def _refuse_zip_bomb(path: Path, data: bytes) -> None:
     """Refuse a .pth archive (`data`, the file's bytes) whose records unpack to far more than the
-    file holds (a zip bomb)."""
+    file holds (a zip bomb), or whose records do not match their checksums (torch.load checks
+    none: a bomb whose directory was edited to claim the right sizes loaded as zeros)."""
     try:
         if not zipfile.is_zipfile(io.BytesIO(data)):
             return
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             unpacked = sum(info.file_size for info in archive.infolist())
-        size = len(data)
+            bomb = unpacked > MAX_UNPACK_RATIO * max(len(data), 1 << 20)
+            damaged = None if bomb else _entry_off_its_checksum(archive)
     except (OSError, ValueError, zipfile.BadZipFile):  # torch.load says what is wrong with it
         return
-    if unpacked > MAX_UNPACK_RATIO * max(size, 1 << 20):
+    if bomb:
         raise UserError(f"{path}: not a readable weights file (its archive unpacks to {unpacked:,} bytes from "
-                        f"{size:,}: not what torch.save writes)")
+                        f"{len(data):,}: not what torch.save writes)")
+    if damaged is not None:
+        raise UserError(f"{path}: not a readable weights file (damaged: its archive entry {quoted(damaged)} does "
+                        "not match its checksum)")
+
+
+def _entry_off_its_checksum(archive: zipfile.ZipFile) -> str | None:
+    """The name of the first entry whose bytes do not match its CRC-32, else None. Each entry is
+    unpacked to the size the directory gives (bounded by MAX_UNPACK_RATIO), never further, and
+    read in blocks, so a bomb costs no more than an honest file. An entry zipfile cannot read
+    otherwise (an unknown compression, a cut-off stream) is passed over: torch.load says what is
+    wrong with it."""
+    for info in archive.infolist():
+        try:
+            with archive.open(info) as entry:
+                while entry.read(1 << 20):
+                    pass
+        except zipfile.BadZipFile as exc:
+            if str(exc).startswith("Bad CRC-32"):  # (zipfile's words, checked as an entry's last bytes are read)
+                return info.filename
+        except (OSError, ValueError, EOFError, RuntimeError, NotImplementedError, zlib.error):
+            pass
+    return None
 
 
 # The largest weights file read (into memory, whole): torchvision's VGG-19 is 548 MB, ours 80 MB.

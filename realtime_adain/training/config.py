@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from realtime_adain.encoders import ENCODER_KINDS, NORMALISED_VGG, TORCHVISION_VGG19
-from realtime_adain.errors import UserError
+from realtime_adain.errors import QUOTE_LIMIT, UserError, one_line, quoted
 from realtime_adain.limits import usable_cpus
 
 # What makes two runs the same run: fixed by the checkpoint when resuming.
@@ -32,6 +32,13 @@ MAX_LR = 1.0
 MAX_LR_DECAY = 1.0  # lr / (1 + decay * i): the reference's 5e-5; 1e308 trained at a rate of 0 from iteration 1
 MAX_ITERATIONS = 10_000_000  # 60 times the paper's 160k, and the 7 digits of the checkpoints' names
 DEFAULT_WORKERS = 4
+
+
+def as_given(value: object) -> str:
+    """A setting's value for a message: as is, or quoted and cut short where long (`errors.quoted`;
+    a 3,000-digit --iterations was echoed whole, as `--lr` and the other real numbers are not)."""
+    text = one_line(str(value))
+    return text if len(text) <= QUOTE_LIMIT else quoted(text)
 
 
 def default_workers() -> int:
@@ -84,15 +91,15 @@ class TrainConfig:
             raise UserError(f"unknown --amp '{self.amp}' (use {', '.join(AMP_MODES)})")
         for name in ("iterations", "batch_size", "save_every", "log_every", "sample_every"):
             if getattr(self, name) < 1:
-                raise UserError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
+                raise UserError(f"--{name.replace('_', '-')} must be at least 1, got {as_given(getattr(self, name))}")
         if self.iterations > MAX_ITERATIONS:
-            raise UserError(f"--iterations must be at most {MAX_ITERATIONS}, got {self.iterations}")
+            raise UserError(f"--iterations must be at most {MAX_ITERATIONS}, got {as_given(self.iterations)}")
         if self.batch_size > MAX_BATCH_SIZE:
-            raise UserError(f"--batch-size must be at most {MAX_BATCH_SIZE}, got {self.batch_size}")
+            raise UserError(f"--batch-size must be at most {MAX_BATCH_SIZE}, got {as_given(self.batch_size)}")
         if not 0 <= self.workers <= MAX_WORKERS:
-            raise UserError(f"--workers must be between 0 and {MAX_WORKERS}, got {self.workers}")
+            raise UserError(f"--workers must be between 0 and {MAX_WORKERS}, got {as_given(self.workers)}")
         if not 0 <= self.seed <= MAX_SEED:
-            raise UserError(f"--seed must be between 0 and {MAX_SEED}, got {self.seed}")
+            raise UserError(f"--seed must be between 0 and {MAX_SEED}, got {as_given(self.seed)}")
         check_sizes(self.load_size, self.crop_size)
         if self.lr == 0:  # (no number echoed: 1e-400 reads as 0, and "--lr 0.0" was not what was typed)
             raise UserError("--lr must be positive (a number too small for a float, such as 1e-400, reads as 0)")
@@ -136,8 +143,8 @@ def resolve_config(given: dict[str, Any], saved: dict[str, Any] | None = None) -
             if name in RESULT_KEYS and value is not None and value != saved[name]:
                 flag = "--" + name.replace("_", "-")
                 raise UserError(
-                    f"{flag} {value} differs from the checkpoint's {saved[name]}: a resumed run keeps "
-                    "the settings it was started with"
+                    f"{flag} {as_given(value)} differs from the checkpoint's {as_given(saved[name])}: a resumed run "
+                    "keeps the settings it was started with"
                 )
             if value is None:
                 value = saved[name]

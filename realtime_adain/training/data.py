@@ -40,6 +40,7 @@ from realtime_adain.regular_files import open_regular
 from realtime_adain.still_headers import ffmpeg_still_size
 from realtime_adain.userdirs import expand_home
 from realtime_adain.notes import collected, note, write_line
+from realtime_adain.training.config import as_given
 
 # Shorter sides below this are thumbnails or broken files, not training material.
 MIN_IMAGE_SIDE = 64
@@ -389,11 +390,11 @@ def say_notes(said: Sequence[str]) -> None:
 
 def check_sizes(load_size: int, crop_size: int) -> None:
     if crop_size < 16 or crop_size % 8:
-        raise UserError(f"--crop-size must be a multiple of 8 and at least 16, got {crop_size}")
+        raise UserError(f"--crop-size must be a multiple of 8 and at least 16, got {as_given(crop_size)}")
     if load_size < crop_size:
-        raise UserError(f"--load-size ({load_size}) must be at least --crop-size ({crop_size})")
+        raise UserError(f"--load-size ({as_given(load_size)}) must be at least --crop-size ({as_given(crop_size)})")
     if load_size > MAX_LOAD_SIZE:
-        raise UserError(f"--load-size must be at most {MAX_LOAD_SIZE}, got {load_size}")
+        raise UserError(f"--load-size must be at most {MAX_LOAD_SIZE}, got {as_given(load_size)}")
 
 
 def pair_stream(content_dir: str, style_dir: str, load_size: int, crop_size: int, seed: int,

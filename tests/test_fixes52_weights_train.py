@@ -1,0 +1,99 @@
+"""Fixes of session 52: a .pth archive whose records do not match their checksums (torch.load
+checks none), and the trainer's whole-number options echoing a 3,000-digit value whole."""
+
+from __future__ import annotations
+
+import collections
+import io
+import pickle
+import struct
+import zipfile
+from pathlib import Path
+
+import pytest
+import torch
+
+from realtime_adain.errors import UserError
+from realtime_adain.training.config import resolve_config
+from realtime_adain.weights import read_weights
+from cli_support import training_error_line
+from train_support import tiny_args, train_tool  # noqa: F401  (a fixture)
+
+HUGE = "9" * 3000
+SHOWN_SHORT = f"'{'9' * 80}...' (3000 characters)"
+
+
+def test_a_pth_whose_record_does_not_match_its_checksum_is_refused(tmp_path):
+    """One byte of a tensor's record changed: torch.load read the edited weights without a word."""
+    path = tmp_path / "decoder.pth"
+    torch.save({"1.weight": torch.ones(4, 4)}, path)
+    data = path.read_bytes()
+    record = data.index(struct.pack("<f", 1.0) * 16)
+    path.write_bytes(data[:record] + struct.pack("<f", 2.0) + data[record + 4:])
+    with pytest.raises(UserError, match=r"^.*decoder\.pth: not a readable weights file \(damaged: its archive entry "
+                                        r"'decoder/data/0' does not match its checksum\)$"):
+        read_weights(path)
+
+
+def write_lying_bomb(path: Path, numel: int, inflated: int) -> None:
+    """A torch.save-style archive whose one tensor's record (`numel` floats) is `inflated` bytes
+    of deflated zeros, its sizes in the archive then edited down to the tensor's: the zip bomb
+    that claims the right sizes (torch.load inflated 4 GiB and kept the first 4.7 MB)."""
+    class Storage:
+        pass
+
+    class Pickler(pickle.Pickler):
+        def persistent_id(self, obj):
+            return ("storage", torch.FloatStorage, "0", "cpu", numel) if isinstance(obj, Storage) else None
+
+    class Tensor:
+        def __reduce__(self):
+            return torch._utils._rebuild_tensor_v2, (Storage(), 0, (numel,), (1,), False, collections.OrderedDict())
+
+    pickled = io.BytesIO()
+    Pickler(pickled, protocol=2).dump(collections.OrderedDict([("1.weight", Tensor())]))
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("archive/data.pkl", pickled.getvalue())
+        archive.writestr("archive/byteorder", "little")
+        archive.writestr("archive/version", "3\n")
+        archive.writestr("archive/data/0", bytes(inflated), zipfile.ZIP_DEFLATED)
+    data = bytearray(path.read_bytes())
+    name = b"archive/data/0"
+    # The uncompressed size in the record's local header and in the directory's entry for it.
+    for signature, size_at, name_at in ((b"PK\x03\x04", 22, 30), (b"PK\x01\x02", 24, 46)):
+        start = -1
+        while data[start + name_at:start + name_at + len(name)] != name:
+            start = data.index(signature, start + 1)
+        data[start + size_at:start + size_at + 4] = struct.pack("<I", 4 * numel)
+    path.write_bytes(bytes(data))
+
+
+def test_a_zip_bomb_claiming_the_right_sizes_is_refused(tmp_path):
+    path = tmp_path / "decoder.pth"
+    write_lying_bomb(path, 256, 16 << 20)
+    assert zipfile.ZipFile(path).getinfo("archive/data/0").file_size == 1024  # (what the size bound sees)
+    with pytest.raises(UserError, match=r"damaged: its archive entry 'archive/data/0' does not match its checksum"):
+        read_weights(path)
+
+
+@pytest.mark.parametrize("option", ["--iterations", "--batch-size", "--seed", "--workers", "--load-size", "--crop-size"])
+def test_a_3000_digit_whole_number_is_quoted_short(train_tool, tmp_path, option):
+    """`--iterations 999...` printed all 3,000 digits, where `--lr 999...` is quoted cut short."""
+    for kind in ("content", "style"):
+        (tmp_path / kind).mkdir()
+    code, _, err = train_tool(*tiny_args(tmp_path, tmp_path / "vgg.pth", tmp_path / "out", 2), option, HUGE)
+    line = training_error_line(code, err)
+    assert line.startswith(f"error: {option} ") and line.endswith(f", got {SHOWN_SHORT}"), line
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_3000_digit_setting_differing_from_the_checkpoint_is_quoted_short():
+    with pytest.raises(UserError) as refused:
+        resolve_config({"seed": int(HUGE)}, {"seed": 0})
+    assert str(refused.value) == (f"--seed {SHOWN_SHORT} differs from the checkpoint's 0: a resumed run keeps the "
+                                  "settings it was started with")
+
+
+def test_short_numbers_are_still_said_as_given():
+    with pytest.raises(UserError, match=r"^--seed 5 differs from the checkpoint's 0: "):
+        resolve_config({"seed": 5}, {"seed": 0})
