@@ -102,6 +102,7 @@ class Server:
         loop = asyncio.get_running_loop()
         if self._tick is not None:
             self._tick.cancel()
+            await asyncio.wait([self._tick], timeout=1.0)  # (ended, not left pending with its frame when the loop stops)
         clients = list(self.clients.values())
         try:
             if clients:
@@ -332,11 +333,16 @@ class Server:
     async def _ticker(self) -> None:
         while True:
             await asyncio.sleep(TICK)
-            now = time.monotonic()
-            for client in list(self.clients.values()):
-                why = client.overdue(now, self.settings.connect_timeout, self.settings.idle_timeout)
-                if why:
-                    asyncio.ensure_future(client.close(why))
-                else:
-                    client.send_status()
+            self._tick_clients(time.monotonic())
+
+    def _tick_clients(self, now: float) -> None:
+        """Each client closed if overdue, else sent its figures. A function of its own: the loop's
+        last client stayed bound in the ticker's frame while it slept, and a closed client (its
+        peer connection, its track) was kept as long as the ticker was."""
+        for client in list(self.clients.values()):
+            why = client.overdue(now, self.settings.connect_timeout, self.settings.idle_timeout)
+            if why:
+                asyncio.ensure_future(client.close(why))
+            else:
+                client.send_status()
 
