@@ -15,7 +15,8 @@ from realtime_adain.live.pyav_source import PyAVSource
 from realtime_adain.live.sources import Frame, Latest, Source, SourceError, SourceLost
 
 # Reconnections to a recording URL (with --no-loop) that bring no new frame before it is given up:
-# one cut at the same place each time was played again from its start for ever.
+# one cut at the same place each time was played again from its start for ever. A file is given up
+# after as many reopenings whose passes fail the same way (`_failing_alike`).
 FRUITLESS_RECONNECTS = 3
 
 
@@ -39,6 +40,9 @@ class Capture(threading.Thread):
         self.lost: str | None = None  # why the source was last lost (a first frame that never came: its cause)
         self.unreadable: str | None = None  # why a source that never gave a frame cannot be decoded: no use retrying
         self._stop_event = threading.Event()
+        self._failure: tuple[str, int] | None = None  # a file's last failure: why, and the frames since the one before
+        self._failed_at = 0  # the frames read when it failed
+        self._alike = 0  # the failures since, each as the one before it (`_failing_alike`)
         if isinstance(source, PyAVSource):
             source.log = self._log  # (a URL's recording played again from its start is said)
 
@@ -84,6 +88,13 @@ class Capture(threading.Thread):
                         # 15 s ran out, "reconnected" each time; a file is refused as it opens)
                         self.unreadable, self.status = exc.reason, f"cannot read ({exc.reason})"
                         return
+                    if self._failing_alike(exc, index):
+                        reason = f"{self._alike} reopenings failed the same way ({exc.reason})"
+                        if index == 0:  # (said as the one line of a file that cannot be read)
+                            self.unreadable, self.status = reason, f"cannot read ({reason})"
+                        else:
+                            self._end(index, reason)
+                        return
                     self.lost = str(exc)
                     if not getattr(self.source, "reopenable", True):
                         # a pipe cannot be read again (it was reopened for ever, "ended without sending anything")
@@ -111,6 +122,20 @@ class Capture(threading.Thread):
         """Why the source was lost, without its name: a reopen that fails raises a SourceError,
         whose line starts with it (its reconnections given up were an AttributeError)."""
         return exc.reason if isinstance(exc, SourceLost) else str(exc).removeprefix(f"{self.source.description}: ")
+
+    def _failing_alike(self, exc: SourceLost | SourceError, index: int) -> bool:
+        """Whether a file's passes failed the same way after each of its last `FRUITLESS_RECONNECTS`
+        reopenings (the reason of the failure before, after no frame or as many frames as then: a
+        file rewritten into one that decodes nothing, a read error at the same place), when it is
+        given up: it was reopened for ever, looped or not. A file that cannot be opened (deleted,
+        being rewritten) is retried, as before."""
+        if not (isinstance(exc, SourceLost) and isinstance(self.source, PyAVSource) and self.source.is_file):
+            return False
+        frames = index - self._failed_at
+        alike = self._failure is not None and exc.reason == self._failure[0] and frames in (0, self._failure[1])
+        self._alike = self._alike + 1 if alike else 0
+        self._failure, self._failed_at = (exc.reason, frames), index
+        return self._alike >= FRUITLESS_RECONNECTS
 
     def _recording_played_once(self) -> bool:
         """Whether the source is a recording URL played once (--no-loop), which a drop may end."""

@@ -356,8 +356,9 @@ class PyAVSource:
             converter = PictureConverter(self.description, self._stream.codec_context.name,
                                          *(read_with if self.is_file else (None, None)))
             aspect = self._aspect
-            pictures = DecodingPass(self._container, self._stream, aspect, self.description, self.sequence,
-                                    live=self.live_feed or not self.paced).pictures()
+            decoding = DecodingPass(self._container, self._stream, aspect, self.description, self.sequence,
+                                    live=self.live_feed or not self.paced)
+            pictures = self._to_unreadable_data(decoding.pictures())
             # interlaced (a broadcast or capture-card stream, a camcorder file): whole pictures, as `video` reads them
             for frame in deinterlaced(pictures, "auto", self.description, LIVE_HINT):
                 image = frame_to_rgb(frame, converter, aspect)  # square pixels, upright, right colour range, as `video` reads
@@ -365,6 +366,26 @@ class PyAVSource:
         except (av.FFmpegError, OSError) as exc:
             reason = self._reason(exc)
             raise SourceLost(f"{self.description}: {reason}", reason, isinstance(exc, av.error.InvalidDataError)) from None
+
+    def _to_unreadable_data(self, pictures: Iterator[av.VideoFrame]) -> Iterator[av.VideoFrame]:
+        """A file's `pictures` up to data its demuxer cannot read (or does not implement), which
+        ends the pass once a picture came, as `video` ends the file there (`demuxed`; said once,
+        with the pictures the decoder still held): FFmpeg's mpjpeg demuxer ends every whole read
+        so, and each pass was a source lost and reopened, for ever, --no-loop or not. Before any
+        picture it is the pass's failure, as before."""
+        given = 0
+        try:
+            for picture in pictures:
+                given += 1
+                yield picture
+        except (av.error.InvalidDataError, av.error.PatchWelcomeError) as exc:
+            if not (self.is_file and given):
+                raise
+            held = decoded_or_damage(self._stream.codec_context.decode, None)  # (as `video` flushes it there)
+            held = [] if isinstance(held, av.FFmpegError) else held
+            note(f"{self.description}: data it cannot read ends the file after {given + len(held)} pictures "
+                 f"({error_reason(exc)}); the pictures before it play, as `video` plays them", once=True)
+            yield from held
 
     def _at_resolution(self, image: np.ndarray) -> np.ndarray:
         """`image` scaled to `--resolution` (as given: none, as it is): a picture of the first one's
