@@ -107,7 +107,12 @@ class StyleStats:
     def of_features(cls, feat: torch.Tensor) -> "StyleStats":
         """The statistics of `feat`'s first image, as ordinary CPU tensors even under
         `torch.inference_mode` (`Stylizer.style_stats` runs in it): a caller may change a style in
-        place (`style.std.mul_(0.5)`, docs/api.md), which an inference tensor refuses outside it."""
+        place (`style.std.mul_(0.5)`, docs/api.md), which an inference tensor refuses outside it.
+        `feat` is an (N, C, H, W) tensor (None and a 1-D one failed inside the unpacking)."""
+        if not isinstance(feat, torch.Tensor):
+            raise TypeError(f"feat must be an (N, C, H, W) torch tensor of features, got {type(feat).__name__}")
+        if feat.ndim != 4 or 0 in feat.shape:
+            raise ValueError(f"feat must be an (N, C, H, W) tensor of features, got shape {tuple(feat.shape)}")
         mean, std = (stat.flatten().float().cpu() for stat in calc_mean_std(feat[:1]))
         with torch.inference_mode(False):  # (a clone made outside it is ordinary: 1024 floats)
             return cls(mean.clone(), std.clone())
@@ -121,6 +126,11 @@ class StyleStats:
                      0 if tensor.is_inference() else tensor._version for tensor in (self.mean, self.std))
 
     def changed_since(self, snapshot: tuple) -> bool:
+        """Whether the values changed since `snapshot` (`StyleStats.snapshot`) was taken; called per
+        batch, so `snapshot` is checked by its kind and length only (None was 'not iterable')."""
+        if not isinstance(snapshot, tuple) or len(snapshot) != 2:
+            got = f"a tuple of {len(snapshot)}" if isinstance(snapshot, tuple) else type(snapshot).__name__
+            raise TypeError(f"snapshot must be what StyleStats.snapshot() returns, got {got}")
         for tensor, kept in zip((self.mean, self.std), snapshot):
             if isinstance(kept, torch.Tensor):
                 if tensor.device.type != "cpu" or tensor.shape != kept.shape or not torch.equal(tensor.detach(), kept):

@@ -168,11 +168,11 @@ def stylize_video(
     if not isinstance(styles[0], StyleStats):
         for index, given in enumerate(styles):
             name = f"style[{index}]" if len(styles) > 1 else "style"
-            image = as_rgb(given, name)  # (its processing size was not bounded: a thin strip became gigapixels)
             # (max_pixels bounds the frames, often far below a style; a style gets at least st.style's default)
             limit = style_budget(settings.max_pixels)
-            check_budget(image, settings.style.style_size, limit, name, "style_size",
-                         f"the {limit} pixels a style may have (4096 x 4096, or max_pixels where higher; lower style_size)")
+            image = as_rgb(given, name, lambda height, width, name=name, limit=limit: check_budget(  # (before any copy)
+                (height, width), settings.style.style_size, limit, name, "style_size",
+                f"the {limit} pixels a style may have (4096 x 4096, or max_pixels where higher; lower style_size)"))
             images[Path(f"style-{index}")] = fit_short_side(image, settings.style.style_size)
     weights = [Path(p) for p in (settings.model.vgg, settings.model.decoder) if isinstance(p, (str, os.PathLike))]
     paths = [source, output, *style_paths, *weights]

@@ -22,13 +22,13 @@ import torch
 
 from realtime_adain import engines, notes, weights
 from realtime_adain.adain import StyleStats, check_stats
-from realtime_adain.api_images import ImageLike, as_rgb, check_budget
+from realtime_adain.api_images import ImageLike, as_rgb, check_budget, image_sides
 from realtime_adain.api_words import api_words, as_value_error, in_api_words
 from realtime_adain.carried_errors import callers_errors_raised, errors_carried
-from realtime_adain.checks import check_alpha, check_number, check_size, check_whole
+from realtime_adain.checks import check_alpha, check_flag, check_kind, check_number, check_size, check_whole
 from realtime_adain.color import recolored
 from realtime_adain.devices import dtype_argument, pick_device, pick_dtype
-from realtime_adain.engines.base import CallLock, check_frame_shape, frames_within
+from realtime_adain.engines.base import CallLock, check_frame_shape, check_pixels_per_call, frames_within
 from realtime_adain.engines.frames import frames_to_images, images_to_frames
 from realtime_adain.errors import UserError, out_of_memory_as_user_error
 from realtime_adain.model import StyleTransferNet
@@ -54,6 +54,20 @@ def _stream_out_of_memory_said(results: Iterator[np.ndarray]) -> Iterator[np.nda
     """`results` of a stream, running out of memory said as `stylize` says it."""
     with _out_of_memory_said("batches", SMALLER):
         yield from results
+
+
+def _named_batches(batches: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+    """`batches`, each one's kind and shape checked as the engine checks frames but named by its
+    place (`batches[1] must be a uint8 numpy array, got int`: the engine said `frames`, no argument
+    of `stylize_stream`)."""
+    for index, frames in enumerate(batches):
+        name = f"batches[{index}]"
+        if not isinstance(frames, np.ndarray) or frames.dtype != np.uint8:
+            got = f"{frames.dtype} values" if isinstance(frames, np.ndarray) else type(frames).__name__
+            raise TypeError(f"{name} must be a uint8 numpy array, got {got}")
+        if frames.ndim not in (3, 4) or frames.shape[-1] != 3 or 0 in frames.shape:
+            raise ValueError(f"{name} must be (H, W, 3) or (N, H, W, 3) RGB, got shape {frames.shape}")
+        yield frames  # (its pixels checked by the engine before it is copied: 'frames are 1 x ...')
 
 
 def _loaded_sha256(module: torch.nn.Module, path: str) -> str:
@@ -85,6 +99,12 @@ def _guard_forks() -> None:
         _fork_guarded = True
 
 
+def _within(size: int | None, max_pixels: int, name: str = "image") -> Callable[[int, int], None]:
+    """`as_rgb`'s check of an image's size before it is copied: at `size` (its shorter side), at
+    most `max_pixels` and MAX_SIDE a side (`check_budget`)."""
+    return lambda height, width: check_budget((height, width), size, max_pixels, name)
+
+
 def frame_batches(frames: Iterable[np.ndarray], batch: int, max_pixels: int) -> Iterator[np.ndarray]:
     """`frames` as (N, H, W, 3) batches of up to `batch` frames of one shape, each holding at most
     `max_pixels` pixels and the most one engine call takes (16384 x 16384: max_pixels=10**9 built
@@ -94,8 +114,8 @@ def frame_batches(frames: Iterable[np.ndarray], batch: int, max_pixels: int) -> 
     size first sends the frames before it."""
     pending, count = np.empty((0,), np.uint8), 0
     for index, frame in enumerate(frames):
-        frame = as_rgb(frame, f"frames[{index}]")
-        check_budget(frame, None, max_pixels, f"frames[{index}]")
+        name = f"frames[{index}]"
+        frame = as_rgb(frame, name, _within(None, max_pixels, name))
         if count and frame.shape != pending.shape[1:]:
             yield pending[:count]
             count = 0
@@ -146,6 +166,8 @@ class Stylizer:
         """The stylizer `model` asks for, its mistakes in the CLI's words (`--dtype fp16 needs a
         GPU`). With `sizes_vary` (images of any size, each seen once), 'auto' on a GPU is eager:
         compile and tensorrt build per frame size, minutes per new size."""
+        check_kind(model, ModelSettings, "model")  # (None was an AttributeError)
+        sizes_vary = check_flag(sizes_vary, "sizes_vary")  # ("no" was taken as True)
         engine = model.engine
         if engine == "auto" and sizes_vary and pick_device(model.device).type == "cuda":
             engine = "eager"
@@ -239,7 +261,15 @@ class Stylizer:
         0..255 values, a recoloured style, are scaled the same way and kept unclipped)."""
         return frames_to_images(frames, self.device, self.dtype)
 
-    to_uint8 = staticmethod(images_to_frames)  # (N, 3, H, W) in [0, 1] -> (N, H, W, 3) uint8
+    @staticmethod
+    def to_uint8(images: torch.Tensor) -> np.ndarray:
+        """(N, 3, H, W) in [0, 1] -> (N, H, W, 3) uint8 on the host; checked by its kind and shape
+        only (it runs per frame): None was an AttributeError, a 3-D tensor torch's permute error."""
+        if not isinstance(images, torch.Tensor):
+            raise TypeError(f"images must be a torch tensor, got {type(images).__name__}")
+        if images.ndim != 4 or images.shape[1] != 3:
+            raise ValueError(f"images must be (N, 3, H, W), got shape {tuple(images.shape)}")
+        return images_to_frames(images)
 
     @torch.inference_mode()
     def style_stats(
@@ -252,28 +282,30 @@ class Stylizer:
         is recoloured to that content first (the paper's colour preservation). Checked as `style`
         checks, bounded as `stylize` is (16384 pixels a side): unchecked, a float image was read as
         near-black and a 16-bit one as another style, without a word."""
-        image, size = as_rgb(image, "image"), check_size(size)
-        check_budget(image, size, MAX_SIDE * MAX_SIDE, "image")
+        size = check_size(size)
+        if color_reference is not None and not isinstance(color_reference, (str, os.PathLike)):
+            image_sides(color_reference, "color_reference")  # (its mistakes said before the image is copied)
+        image = as_rgb(image, "image", _within(size, MAX_SIDE * MAX_SIDE))
+        reference = None if color_reference is None else as_rgb(color_reference, "color_reference")
         image = fit_short_side(image, size)
         with _out_of_memory_said("image", "lower size"):
-            if color_reference is not None:
-                image = recolored(image, as_rgb(color_reference, "color_reference"))  # (float, unclipped)
+            if reference is not None:
+                image = recolored(image, reference)  # (float, unclipped)
             return self.net.style_stats(self.to_tensor(image))
 
     def style(self, image: ImageLike, size: int | None = 512, max_pixels: int = DEFAULT_MAX_PIXELS) -> StyleStats:
         """A style from a path, PIL image or (H, W, 3) uint8 array, encoded once at `size` (shorter
         side; None/0: as it is), refused above `max_pixels` there."""
-        rgb, size = as_rgb(image, "image"), check_size(size)
-        check_budget(rgb, size, check_whole(max_pixels, "max_pixels", minimum=1), "image")
-        return self.style_stats(rgb, size)
+        size, max_pixels = check_size(size), check_whole(max_pixels, "max_pixels", minimum=1)
+        return self.style_stats(as_rgb(image, "image", _within(size, max_pixels)), size)
 
     def stylize_image(self, image: ImageLike, style: StyleStats, alpha: float = 1.0, size: int | None = 512,
                       max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
         """Any image (path, PIL image, array) -> (H, W, 3) uint8 RGB at its own size, processed at
         `size` (refused above `max_pixels` there)."""
-        original, size = as_rgb(image, "image"), check_size(size)
-        check_budget(original, size, check_whole(max_pixels, "max_pixels", minimum=1), "image")
-        style, alpha = check_stats(style), check_alpha(alpha)  # (before the resize: a mistake is said at once)
+        size, max_pixels = check_size(size), check_whole(max_pixels, "max_pixels", minimum=1)
+        style, alpha = check_stats(style), check_alpha(alpha)  # (before the image is read: said at once)
+        original = as_rgb(image, "image", _within(size, max_pixels))
         # (one line, as stylize_video's; a MemoryError too, as `stylize`'s: `except MemoryError` missed it)
         with out_of_memory_as_user_error("image", "lower size", OutOfMemory):
             result = self.stylize(fit_short_side(original, size), style, alpha)
@@ -338,7 +370,7 @@ class Stylizer:
         if not isinstance(batches, Iterable) or isinstance(batches, (str, bytes, os.PathLike)):
             raise TypeError(f"batches must be an iterable of (N, H, W, 3) uint8 arrays, got {type(batches).__name__}")
         return callers_errors_raised(_stream_out_of_memory_said(
-            self.engine.stylize_stream(errors_carried(batches), *self._checked(style, alpha))))
+            self.engine.stylize_stream(_named_batches(errors_carried(batches)), *self._checked(style, alpha))))
 
     def _checked(self, style: StyleStats, alpha: float) -> tuple[StyleStats, float]:
         """A call's style and alpha checked as the API's functions check them (a NaN style made a
@@ -357,8 +389,6 @@ class Stylizer:
         self, frame: np.ndarray, mask: np.ndarray, styles: Sequence[StyleStats], alpha: float = 1.0
     ) -> np.ndarray:
         """Spatial control: pixel (y, x) gets styles[mask[y, x]]; `mask` is (H, W) of indices."""
-        from realtime_adain.engines.base import check_pixels_per_call
-
         if not isinstance(frame, np.ndarray) or frame.dtype != np.uint8:  # (was said as check_frames' "frames")
             got = f"{frame.dtype} values" if isinstance(frame, np.ndarray) else type(frame).__name__
             raise TypeError(f"frame must be a uint8 numpy array, got {got}")
