@@ -1,8 +1,8 @@
 """What an input is before the reader reads its frames, and how a failure is said: which files a
 folder's search takes as video (`is_video_path`), whether a demuxer reads pictures, the frame rate
-believed, files refused with a reason (an animated WebP, an MP4 without its index), why a stream
-gave no pictures, and FFmpeg's or the OS's reason in one line (threads FFmpeg could not start said
-apart); `video` and `live` alike."""
+believed, files refused with a reason (an animated WebP, an MP4 without its index or cut inside
+it), why a stream gave no pictures, and FFmpeg's or the OS's reason in one line (threads FFmpeg
+could not start said apart); `video` and `live` alike."""
 
 from __future__ import annotations
 
@@ -173,30 +173,50 @@ def no_pictures(stream: av.video.stream.VideoStream, packets: int, damaged: int)
     return f"the decoder gave no pictures from {name} ({packets} video packet{plural} read)"
 
 
-def mp4_without_index(path: Path) -> bool:
-    """Whether `path` is an ISO media file (MP4, MOV: a first box `ftyp`, or `mdat`/`wide`/`free`
-    as QuickTime writes them) whose top-level boxes hold no `moov`, the index that says where
-    each frame is. A recorder writes it last: FFmpeg says only "moov atom not found"."""
+def iso_boxes(path: Path) -> list[tuple[bytes, int]] | None:
+    """The top-level boxes of an ISO media file (MP4, MOV: a first box `ftyp`, or `mdat`/`wide`/`free`
+    as QuickTime writes them), each (kind, the offset where its stated size ends it: past the end of
+    a file cut inside it; a last box of size 0 runs to the file's end, a box header cut short ends
+    8 bytes on); None where the file is not one (or cannot be read)."""
     try:
         with path.open("rb") as file:
             size = path.stat().st_size
-            offset, first = 0, True
-            while offset + 8 <= size:
+            offset, boxes = 0, []
+            while offset < size:
                 file.seek(offset)
                 header = file.read(16)
+                if len(header) < 8:  # the file ends inside a box's header (the first's: not one)
+                    return boxes + [(b"", offset + 8)] if boxes else None
                 length, kind = struct.unpack(">I", header[:4])[0], header[4:8]
-                if first and kind not in (b"ftyp", b"mdat", b"wide", b"free"):
-                    return False
-                if kind == b"moov":
-                    return False
+                if not boxes and kind not in (b"ftyp", b"mdat", b"wide", b"free"):
+                    return None
                 if length == 1 and len(header) == 16:  # a 64-bit size follows
                     length = struct.unpack(">Q", header[8:16])[0]
                 if length == 0:  # to the end of the file
+                    boxes.append((kind, size))
                     break
                 if length < 8:
-                    return False  # not a box: some other format
-                offset, first = offset + length, False
-            return not first
+                    return None  # not a box: some other format
+                offset += length
+                boxes.append((kind, offset))
+            return boxes
     except OSError:
-        return False
+        return None
+
+
+def mp4_without_index(path: Path) -> bool:
+    """Whether `path` is an ISO media file (`iso_boxes`) whose top-level boxes hold no `moov`, the
+    index that says where each frame is. A recorder writes it last: FFmpeg says only "moov atom not
+    found"."""
+    boxes = iso_boxes(path)
+    return bool(boxes) and all(kind != b"moov" for kind, _ in boxes)
+
+
+def cut_inside_header(path: Path) -> bool:
+    """Whether `path` is an ISO media file (`iso_boxes`) that ends inside a box other than the
+    pictures' data (`mdat`): its index (`moov`) or a fragment's header (`moof`) cut short. FFmpeg
+    says "End of file", or "Invalid data found" where the cut falls between a fragment's sample
+    entries (ffprobe refuses it alike)."""
+    boxes = iso_boxes(path)
+    return bool(boxes) and boxes[-1][1] > path.stat().st_size and boxes[-1][0] != b"mdat"
 

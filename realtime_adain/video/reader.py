@@ -37,9 +37,9 @@ from realtime_adain.video.pictures import (Colour, Orientation, PictureConverter
                                            orientation, pixel_aspect, see_through)
 from realtime_adain.video.picture_notes import (note_aspect_change, note_captions_left_out, note_colour_change,
                                                 note_odd_turn, note_transparency_left_out, note_turn_change)
-from realtime_adain.video.probing import (VIDEO_EXTENSIONS, error_reason, has_no_timestamps, is_picture_format,
-                                          mp4_without_index, no_pictures, pictures_read_with, plausible_rate,
-                                          refuse_animated_webp, threads_refused, threads_refused_error)
+from realtime_adain.video.probing import (VIDEO_EXTENSIONS, cut_inside_header, error_reason, has_no_timestamps,
+                                          is_picture_format, mp4_without_index, no_pictures, pictures_read_with,
+                                          plausible_rate, refuse_animated_webp, threads_refused, threads_refused_error)
 from realtime_adain.video.decoding import DECODER_FLAGS, TAIL_BYTES, VideoDecoding, decoder_threads
 from realtime_adain.video.demuxing import HELD_BYTES, demuxed, stored_later
 from realtime_adain.video.frame_times import after_last, from_zero, one_frame, retimed
@@ -122,7 +122,8 @@ class VideoReader:
                 raise UserError(f"{self.path}: an MP4/MOV without its index (no moov box): a recording that was not "
                                 "finished, or a file cut short; nothing can read its frames (recorders that write "
                                 "fragmented MP4, .mkv or .ts leave a playable file when stopped abruptly)") from None
-            if isinstance(exc, av.error.EOFError):  # (FFmpeg says only "End of file": a fragment's header cut, say)
+            # (FFmpeg says only "End of file", or "Invalid data found": a fragment's header cut, say)
+            if isinstance(exc, av.error.EOFError) or cut_inside_header(self.path):
                 raise UserError(f"{self.path}: not a readable video: the file ends inside its header (a file cut "
                                 "short, or a recording still being written: try again when it is finished)") from None
             raise UserError(f"{self.path}: not a readable video ({error_reason(exc)})") from None
@@ -174,6 +175,9 @@ class VideoReader:
                                            self.sequence, self._opened_name, self._options, self.pixel_aspect,
                                            self.container.format.name)
             self.seen_end: Fraction | None = None  # where the latest decoded picture stops showing (s)
+            # Where the first picture after the segment's end starts (s), where none was in it: a segment
+            # before a late-starting video ended there, not "at or past the end" of it.
+            self.after_segment: Fraction | None = None
             self.finished = False  # whether the file was read to its end (not stopped at a preview's or segment's)
             self.streams_given: set[int] = set()  # the pass-through streams a packet was given of (`runs`)
             self.seeked = seek and seek_to_segment(self)
@@ -188,6 +192,11 @@ class VideoReader:
             frames = [item for item in self._lookahead if isinstance(item, Frame)]
             if not frames and self._landed_wrong():
                 raise SeekMissed
+            if not frames and self.after_segment is not None:
+                # (skipped: the picture shown at --start showed too little of its time there, `Segment.ends_before`)
+                which = "next picture starts" if self.skipped else "video's first picture"
+                raise UserError(f"{self.path}: {self._segment_options()} ends before the {which} "
+                                f"(at {format_time(self.after_segment)})")
             if not frames and self.segment.start and self.seen_end is not None:
                 raise UserError(f"{self.path}: --start {format_time(self.segment.start)} is at or past the end of "
                                 f"the video, which lasts {format_time(self.seen_end)}")
@@ -349,6 +358,8 @@ class VideoReader:
                     yield from as_run(shown.after(released, 0, 0) if shown else released)
                     continue
                 if segment.is_after(pts):
+                    if not index:
+                        self.after_segment = pts * ticks
                     end = math.ceil(segment.end / ticks)
                     later = stored_later(source, self.stream, self.passthrough, self.shift, held, segment, end)
                     yield from as_run(shown.after(later, *last))
@@ -433,6 +444,11 @@ class VideoReader:
             return False
         return self.seen_end is None or (self.cluster_times is not None and bool(self.container.duration)
                                          and Fraction(self.container.duration, 1_000_000) > self.segment.start)
+
+    def _segment_options(self) -> str:
+        """The segment as its options gave it (`--start 0.5 s --duration 1 s`), for a message."""
+        start = f"--start {format_time(self.segment.start)} " if self.segment.start else ""
+        return f"{start}--duration {format_time(self.segment.end - self.segment.start)}"
 
     def _none_decoded(self) -> str:
         """Why a video gave no frames (`no_pictures`), after "no frames"; nothing where the file
