@@ -16,6 +16,7 @@ from safetensors.torch import load, save
 
 import realtime_adain.live.styles as styles_module
 from realtime_adain.imageio import write_image
+from realtime_adain.live.style_cache import MAX_NOTES
 from realtime_adain.live.styles import StyleLibrary
 from realtime_adain.weights import safetensors_metadata
 
@@ -110,6 +111,26 @@ def test_an_entry_without_notes_still_reads_and_edited_notes_are_rebuilt(stylize
     assert edited.computed == 1
     assert ("style-cache-rebuild", {"file": entry.name, "reason": "edited, or another style's"}) in events
 
+
+def test_an_entry_with_more_notes_than_a_picture_gives_is_rebuilt(stylizer, data_dir, tmp_path, one_thread):
+    """A cache entry forged with its checksum made anew (a shared --style-cache): 60 000 notes were
+    said on every start and rescan. More than MAX_NOTES is not ours: rebuilt, its note said once."""
+    trunc = cut_short_jpeg(data_dir, tmp_path / "styles" / "trunc.jpg")
+    first = library(stylizer, [trunc], tmp_path / "cache").load()
+    style = first[0]
+    first._store(style.digest, style.stats, style.thumbnail, "trunc.jpg", [f"n{i}" for i in range(MAX_NOTES + 1)])
+    entry = first.cache_path(style.digest)
+    assert len(json.loads(safetensors_metadata(entry.read_bytes())["notes"])) == MAX_NOTES  # (stored bounded)
+    data = entry.read_bytes()
+    metadata = safetensors_metadata(data)
+    metadata["notes"] = json.dumps([f"n{i}" for i in range(60000)])
+    metadata["checksum"] = first._checksum(style.digest, load(data), metadata["notes"])
+    entry.write_bytes(save(load(data), metadata=metadata))
+    events: list = []
+    forged = library(stylizer, [trunc], tmp_path / "cache", events).load()
+    assert forged.computed == 1
+    assert ("style-cache-rebuild", {"file": entry.name, "reason": f"60000 notes (at most {MAX_NOTES})"}) in events
+    assert len([e for e in events if e[0] == "style-note"]) == 1
 
 def test_unusable_files_take_no_place_under_the_style_cap(stylizer, tmp_path, one_thread, monkeypatch, capsys):
     """1000 files, some unusable, before usable ones: the log said "the first 1000 are used" and

@@ -32,6 +32,7 @@ from realtime_adain.weights import safetensors_metadata
 
 CHANNELS = 512  # relu4_1's, the statistics' length
 MAX_CACHE_BYTES = 1 << 20  # a cache file is about 17 KB: a larger one is not ours and is not read
+MAX_NOTES = 8  # kept with an entry: decoding a picture says one or two; an entry holding more is not ours
 
 
 def default_cache_dir() -> Path:
@@ -107,6 +108,8 @@ class StyleCache:
             notes = json.loads(metadata.get("notes", "[]"))
             if not isinstance(notes, list) or not all(isinstance(text, str) for text in notes):
                 raise ValueError("unexpected notes")
+            if len(notes) > MAX_NOTES:  # (a forged entry's 60 000 notes were said on every start and rescan)
+                raise ValueError(f"{len(notes)} notes (at most {MAX_NOTES})")
         except Exception as exc:  # any unreadable cache file is rebuilt, never trusted
             self.log("style-cache-rebuild", file=path.name, reason=type(exc).__name__ if not isinstance(exc, ValueError)
                      else str(exc))
@@ -120,7 +123,7 @@ class StyleCache:
         tensors = {"mean": stats.mean.contiguous(), "std": stats.std.contiguous(), "thumbnail": torch.from_numpy(thumb)}
         metadata = {"source": source_name, "encoder": self.stylizer.encoder_id, "style_size": str(self.style_size)}
         if notes:  # (JSON's ASCII escapes: a name's undecodable byte in a note cannot break the header)
-            metadata["notes"] = json.dumps(list(notes))
+            metadata["notes"] = json.dumps(list(notes)[:MAX_NOTES])
         metadata["checksum"] = self._checksum(digest, tensors, metadata.get("notes", ""))
         data = save(tensors, metadata=metadata)
         path = self.cache_path(digest)
