@@ -104,7 +104,9 @@ def test_odd_hosts_uploads_without_a_form_and_an_offer_of_many_lines_are_refused
                          f"127.0.0.1:{port}", f"[::1]:{port}"):
                 answers[host] = (await raw_request(url, f"GET /api/config HTTP/1.1\r\nHost: {host}\r\n"
                                                         "Connection: close\r\n\r\n".encode()))[0]
-            for name, header in (("no type", b""), ("text", b"Content-Type: text/plain\r\n")):
+            for name, header in (("no type", b""), ("text", b"Content-Type: text/plain\r\n"),
+                                 ("empty boundary", b"Content-Type: multipart/form-data; boundary=\r\n"),
+                                 ("long boundary", b"Content-Type: multipart/form-data; boundary=" + b"X" * 7000 + b"\r\n")):
                 status, body = await raw_request(url, b"POST /api/styles HTTP/1.1\r\nHost: 127.0.0.1\r\n" + header
                                                  + b"Content-Length: 1\r\nConnection: close\r\n\r\nx")
                 answers[name] = status, json.loads(body)
@@ -115,13 +117,18 @@ def test_odd_hosts_uploads_without_a_form_and_an_offer_of_many_lines_are_refused
         return answers
 
     answers = asyncio.run(main())
-    statuses = [status for host, status in answers.items() if host not in ("no type", "text", "offer")]
+    statuses = [status for host, status in answers.items()
+                if host not in ("no type", "text", "offer", "empty boundary", "long boundary")]
     assert statuses == [403] * 4 + [200] * 3, answers
     assert answers["no type"] == (400, {"error": "the body is not multipart/form-data: the request has no Content-Type "
                                                  "(the image goes in the form's field 'image')"})
     assert answers["text"] == (400, {"error": "the body is not multipart/form-data: its Content-Type is 'text/plain' "
                                               "(the image goes in the form's field 'image')"})
     assert answers["offer"] == (400, {"error": f"bad offer: {REFUSED[0][2]}"})
+    assert answers["empty boundary"] == (400, {"error": "the form's Content-Type names no boundary "
+                                                        "(multipart/form-data; boundary=...)"})  # (said "256 lines")
+    status, said = answers["long boundary"]  # (its 7000 characters were echoed whole)
+    assert status == 400 and "(7" in said["error"] and len(said["error"]) < 400, said
 
 
 def test_an_offer_body_that_is_not_json_is_said_as_an_empty_one_is(stylizer, registry):  # noqa: F811

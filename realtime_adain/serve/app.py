@@ -38,6 +38,7 @@ from realtime_adain.serve.styles import StyleRegistry
 from realtime_adain.stylizer import Stylizer
 from realtime_adain.notes import collected
 
+MAX_REASON = 200  # characters of a library's reason quoted in an answer
 TICK = 1.0  # seconds between the figures sent to each client (and idle checks)
 MAX_OFFER_BYTES = 256 * 1024  # an SDP offer is a few KiB
 OFFER_READ_S = 30.0  # an offer body still arriving after this is refused (a slow sender holds a connection)
@@ -301,7 +302,9 @@ class Server:
         try:
             return await uploads.image_field(request.headers, request.content, limit)
         except (ValueError, AssertionError, KeyError, RuntimeError) as exc:  # (RuntimeError: a long _charset_)
-            raise uploads.UploadRefused(400, f"the body must be multipart/form-data with a field 'image' ({exc})") from None
+            why = one_line(str(exc))  # (cut: a 7000-character boundary was echoed whole)
+            why = why if len(why) <= MAX_REASON else f"{why[:MAX_REASON]}... ({len(why)} characters)"
+            raise uploads.UploadRefused(400, f"the body must be multipart/form-data with a field 'image' ({why})") from None
         except ConnectionResetError:
             raise uploads.UploadRefused(400, "the connection closed before the upload arrived") from None
         except RequestPayloadError as exc:

@@ -72,6 +72,9 @@ async def image_field(headers: Mapping[str, str], content: StreamReader, limit: 
         said = "the request has no Content-Type" if given is None else f"its Content-Type is {given[:60]!r}"
         raise UploadRefused(400, f"the body is not multipart/form-data: {said} "
                                  "(the image goes in the form's field 'image')")
+    if not parse_mimetype(given).parameters.get("boundary", "").strip('"'):
+        # (an empty one: aiohttp's reader said "more than 256 lines of headers and boundaries")
+        raise UploadRefused(400, "the form's Content-Type names no boundary (multipart/form-data; boundary=...)")
     reader = MultipartReader(headers, CountedLines(content))
     for _ in range(MAX_FORM_PARTS):
         part = await reader.next()
