@@ -178,6 +178,14 @@ def quoted(value: object, limit: int = QUOTE_LIMIT) -> str:
     return f"'{text}'" if len(text) <= limit else f"'{text[:limit]}...' ({len(text)} characters)"
 
 
+def as_given(value: object) -> str:
+    """A value as the user gave it, for a message: as it is (escaped) where short (`--pix-fmt
+    nonsense`), else quoted and cut short (a 3,000-digit --iterations, a 5,000-character --pix-fmt
+    were echoed whole)."""
+    text = one_line(str(value))
+    return text if len(text) <= QUOTE_LIMIT else quoted(text)
+
+
 # Control characters (C0 but tab, DEL, C1) and Unicode's line and paragraph separators, as escapes.
 _ESCAPED = {code: f"\\x{code:02x}" for code in (*range(0x20), *range(0x7f, 0xa0)) if code != 0x09} | {
     ord("\n"): "\\n", ord("\r"): "\\r", 0x2028: "\\u2028", 0x2029: "\\u2029"}

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 from realtime_adain.atomic import writable_target
-from realtime_adain.errors import UserError
+from realtime_adain.errors import UserError, one_line, quoted
 from realtime_adain.file_identity import entry_key, file_identity, real_path, same_entry
 from realtime_adain.imageio import WRITABLE_EXTENSIONS
 from realtime_adain.video.sequence import files_of, names_a_picture, pattern_directive
@@ -73,7 +73,7 @@ def output_extension(text: str, formats: Sequence[str] = (".png", ".jpg")) -> st
     name = text.strip().lstrip(".")
     if not name or not all(c.isalnum() or c in "_-+" for c in name):  # no folder, dot, space or newline
         examples = " or ".join(ext.lstrip(".") for ext in formats[:2])
-        raise UserError(f"--ext {text!r}: give a format's extension, such as {examples}")
+        raise UserError(f"--ext {quoted(one_line(text))}: give a format's extension, such as {examples}")
     return "." + name
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
-from realtime_adain.errors import UserError
+from realtime_adain.errors import UserError, as_given
 from realtime_adain.output_checks import output_extension, output_is_one_file, refuse_shared_outputs
 from realtime_adain.video.sequence import stem as source_stem
 
@@ -36,7 +36,7 @@ def output_paths(output: str, jobs: list[Job], formats: Sequence[str], what: str
         raise UserError(f"-o {output!r}: give {'an' if what[0] in 'aeiou' else 'a'} {what} file or a folder for the results")
     if output_is_one_file(output, lambda path: path.suffix.lower() in formats, len(jobs), what, formats):
         if ext is not None:  # (an option that does nothing is refused, not ignored)
-            raise UserError(f"--ext {ext}: --ext applies to a folder -o; {output} names one file, in its own format")
+            raise UserError(f"--ext {as_given(ext)}: --ext applies to a folder -o; {output} names one file, in its own format")
         return [Path(output)]
     suffix = output_extension(ext, formats) if ext is not None else None
     outputs = [Path(output) / f"{source_stem(job.source)}_stylized_{job.name}{suffix or own_suffix(job.source.suffix)}"

@@ -15,7 +15,7 @@ from realtime_adain.pillow_stills import note_first_frame_only
 from realtime_adain.output_checks import folder_ending, refuse_earlier_results, refuse_overwriting_inputs
 from realtime_adain.writable_folders import check_writable_dir
 from realtime_adain.settings import DEFAULT_MAX_PIXELS, DEINTERLACE_MODES, STABILIZE_MODES, STABILIZE_STRENGTH, VideoSettings
-from realtime_adain.errors import UserError, refuse_inputs
+from realtime_adain.errors import UserError, as_given, refuse_inputs
 from realtime_adain.video.probing import is_video_path
 from realtime_adain.video.picture_output import is_picture_pattern, picture_pattern_mistake
 from realtime_adain.video.sequence import MIN_FRAMERATE, find_sequence, pattern_directive
@@ -135,7 +135,7 @@ def check_picture_output(args: argparse.Namespace, jobs: int) -> None:
         raise UserError(f"-o {args.output}: numbered pictures hold one result; this run makes {jobs} (one input and "
                         "one style, or --mix; for several, give a folder)")
     if args.ext is not None:
-        raise UserError(f"--ext {args.ext}: --ext applies to a folder -o; {args.output} names numbered pictures, "
+        raise UserError(f"--ext {as_given(args.ext)}: --ext applies to a folder -o; {args.output} names numbered pictures, "
                         f"written as {Path(args.output).suffix} files")
     given = [name for name, value in (("--codec", args.codec), ("--crf", args.crf), ("--bitrate", args.bitrate),
                                       ("--pix-fmt", args.pix_fmt)) if value is not None]

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from realtime_adain.encoders import ENCODER_KINDS, NORMALISED_VGG, TORCHVISION_VGG19
-from realtime_adain.errors import QUOTE_LIMIT, UserError, one_line, quoted
+from realtime_adain.errors import UserError, as_given
 from realtime_adain.limits import usable_cpus
 
 # What makes two runs the same run: fixed by the checkpoint when resuming.
@@ -32,13 +32,6 @@ MAX_LR = 1.0
 MAX_LR_DECAY = 1.0  # lr / (1 + decay * i): the reference's 5e-5; 1e308 trained at a rate of 0 from iteration 1
 MAX_ITERATIONS = 10_000_000  # 60 times the paper's 160k, and the 7 digits of the checkpoints' names
 DEFAULT_WORKERS = 4
-
-
-def as_given(value: object) -> str:
-    """A setting's value for a message: as is, or quoted and cut short where long (`errors.quoted`;
-    a 3,000-digit --iterations was echoed whole, as `--lr` and the other real numbers are not)."""
-    text = one_line(str(value))
-    return text if len(text) <= QUOTE_LIMIT else quoted(text)
 
 
 def default_workers() -> int:

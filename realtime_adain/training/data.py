@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from realtime_adain.errors import UserError
+from realtime_adain.errors import UserError, as_given
 from realtime_adain.imageio import is_image_path, read_image
 from realtime_adain.limits import process_room, raise_soft_limit, usable_cpus
 from realtime_adain.opencv_headers import png_sample_bytes, radiance_sample_bytes, tiff_sample_bytes, webp_sample_bytes
@@ -40,7 +40,6 @@ from realtime_adain.regular_files import open_regular
 from realtime_adain.still_headers import ffmpeg_still_size
 from realtime_adain.userdirs import expand_home
 from realtime_adain.notes import collected, note, write_line
-from realtime_adain.training.config import as_given
 
 # Shorter sides below this are thumbnails or broken files, not training material.
 MIN_IMAGE_SIDE = 64

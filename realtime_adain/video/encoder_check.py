@@ -15,7 +15,7 @@ from pathlib import Path
 
 import av
 
-from realtime_adain.errors import UserError
+from realtime_adain.errors import UserError, one_line, quoted
 from realtime_adain.notes import note
 from realtime_adain.video.containers import CONTAINER_FORMATS, container_format
 from realtime_adain.video.encoder_settings import QUIET_ENVIRONMENT, QUIET_OPTIONS, EncodeSettings, framed_picture
@@ -85,7 +85,7 @@ def check_encoder(settings: EncodeSettings, output: Path, width: int | None = No
     try:
         codec = av.Codec(settings.codec, "w")
     except (av.codec.codec.UnknownCodecError, ValueError):
-        raise UserError(f"--codec: unknown video encoder '{settings.codec}' (e.g. libx264, libx265, h264_nvenc, "
+        raise UserError(f"--codec: unknown video encoder {quoted(one_line(settings.codec))} (e.g. libx264, libx265, h264_nvenc, "
                         "ffv1)") from None
     if codec.type != "video":
         article = "an" if codec.type[0] in "aeiou" else "a"

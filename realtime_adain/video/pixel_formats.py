@@ -12,7 +12,7 @@ from typing import Iterator, Sequence
 
 import av
 
-from realtime_adain.errors import UserError
+from realtime_adain.errors import UserError, as_given
 from realtime_adain.video.encoder_settings import PALETTE_ENCODERS, EncodeSettings, check_palette_options
 from realtime_adain.video.framing import least_picture
 
@@ -102,7 +102,7 @@ def _known_pix_fmt(name: str) -> av.VideoFormat:
     try:
         found = av.VideoFormat(name)
     except ValueError:
-        raise UserError(f"--pix-fmt {name}: not a pixel format FFmpeg knows (e.g. yuv420p, yuv444p, "
+        raise UserError(f"--pix-fmt {as_given(name)}: not a pixel format FFmpeg knows (e.g. yuv420p, yuv444p, "
                         "yuv420p10le, rgb24)") from None
     if not found.components:
         raise UserError(f"--pix-fmt {name}: a hardware surface format, not one frames are encoded from here")
