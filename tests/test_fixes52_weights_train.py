@@ -24,13 +24,30 @@ HUGE = "9" * 3000
 SHOWN_SHORT = f"'{'9' * 80}...' (3000 characters)"
 
 
-def test_a_pth_whose_record_does_not_match_its_checksum_is_refused(tmp_path):
-    """One byte of a tensor's record changed: torch.load read the edited weights without a word."""
-    path = tmp_path / "decoder.pth"
+def recompressed_off_its_checksum(path: Path, compress_type: int) -> None:
+    """A torch.save archive at `path` whose tensor record is compressed with `compress_type` and
+    whose CRC-32 (both headers' copies) no longer matches it."""
     torch.save({"1.weight": torch.ones(4, 4)}, path)
-    data = path.read_bytes()
-    record = data.index(struct.pack("<f", 1.0) * 16)
-    path.write_bytes(data[:record] + struct.pack("<f", 2.0) + data[record + 4:])
+    with zipfile.ZipFile(path) as original:
+        entries = [(info, original.read(info)) for info in original.infolist()]
+    with zipfile.ZipFile(path, "w") as archive:
+        for info, data in entries:
+            archive.writestr(info.filename, data,
+                             compress_type=compress_type if info.filename.endswith("data/0") else info.compress_type)
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as archive:
+        crc = archive.getinfo(next(n for n in archive.namelist() if n.endswith("data/0"))).CRC
+    for at in range(len(data) - 3):
+        if data[at:at + 4] == struct.pack("<I", crc):
+            data[at] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+def test_a_deflated_record_that_does_not_match_its_checksum_is_refused(tmp_path):
+    """torch.load checks no CRC: a compressed record whose sizes were edited (the bomb below) or
+    whose checksum is off was read without a word."""
+    path = tmp_path / "decoder.pth"
+    recompressed_off_its_checksum(path, zipfile.ZIP_DEFLATED)
     with pytest.raises(UserError, match=r"^.*decoder\.pth: not a readable weights file \(damaged: its archive entry "
                                         r"'decoder/data/0' does not match its checksum\)$"):
         read_weights(path)
@@ -41,20 +58,7 @@ def test_an_entry_compressed_as_torch_save_never_does_is_not_unpacked(tmp_path):
     cutting it to the stated size (8 KB of bzip2 asked for 1 GiB at once). It is passed over now,
     unread (its CRC, made wrong here, is not looked at): torch.load refuses it, as before the pass."""
     path = tmp_path / "decoder.pth"
-    torch.save({"1.weight": torch.zeros(4, 4)}, path)
-    with zipfile.ZipFile(path) as original:
-        entries = [(info, original.read(info)) for info in original.infolist()]
-    with zipfile.ZipFile(path, "w") as archive:
-        for info, data in entries:
-            archive.writestr(info.filename, data,
-                             compress_type=zipfile.ZIP_BZIP2 if info.filename.endswith("data/0") else info.compress_type)
-    data = bytearray(path.read_bytes())
-    with zipfile.ZipFile(path) as archive:
-        crc = archive.getinfo(next(n for n in archive.namelist() if n.endswith("data/0"))).CRC
-    for at in range(len(data) - 3):  # (both headers' copies of the CRC)
-        if data[at:at + 4] == struct.pack("<I", crc):
-            data[at] ^= 0xFF
-    path.write_bytes(bytes(data))
+    recompressed_off_its_checksum(path, zipfile.ZIP_BZIP2)
     with pytest.raises(UserError, match="not a readable weights file") as refused:
         read_weights(path)
     assert "checksum" not in str(refused.value), refused.value
