@@ -25,18 +25,18 @@ def result_in(look: tuple, value: int) -> Result:
     return Result(Frame(picture, 0.0, 1), picture, picture, look)
 
 
-def snapshot_after_n_while_paused(folder):
-    """`n` then `s` at once, paused, with a result in the old look on screen: the effects, the
-    controller, the results they wait on and the (event, fields) logged."""
+def snapshot_after_n_while_paused(folder, key: str = "n", stop: threading.Event | None = None):
+    """`key` (`n`) then `s` at once, paused, with a result in the old look on screen: the effects,
+    the controller, the results they wait on and the (event, fields) logged."""
     events: list = []
     controller, results = Controller(["a", "b"]), Latest()
-    effects = KeyEffects(lambda event, **fields: events.append((event, fields)), threading.Event(), controller, None,
-                         folder, folder, (32, 24), 24.0)
+    effects = KeyEffects(lambda event, **fields: events.append((event, fields)), stop or threading.Event(), controller,
+                         None, folder, folder, (32, 24), 24.0)
     effects.results = results
     controller.press(ord(" "))
     shown = result_in(controller.state.look, 10)
     results.put(shown)
-    controller.press(ord("n"))
+    controller.press(ord(key))
     effects.perform(controller.press(ord("s")), shown)
     return effects, controller, results, events
 

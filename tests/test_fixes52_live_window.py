@@ -11,15 +11,11 @@ import sys
 import threading
 import time
 
-import numpy as np
 import pytest
 
 from live_support import FAST, REPO, cli_env, copy_styles, live_command, start, write_video
-from realtime_adain.live.controller import Controller
-from realtime_adain.live.effects import KeyEffects
-from realtime_adain.live.inference import Result
-from realtime_adain.live.sources import Frame, Latest
 from realtime_adain.live.window import QUIET_QT_RULES, quiet_qt
+from test_fixes46_live_window import snapshot_after_n_while_paused
 from test_live_window import TITLE, wait_for
 
 SCREEN = (1280, 720)
@@ -125,24 +121,11 @@ def test_qt_is_quieted_unless_the_user_set_its_logging_rules(monkeypatch):
     assert os.environ["QT_LOGGING_RULES"] == "qt.qpa.*=true"
 
 
-def result_in(look: tuple, value: int) -> Result:
-    picture = np.full((24, 32, 3), value, np.uint8)
-    return Result(Frame(picture, 0.0, 1), picture, picture, look)
-
-
 def test_a_paused_snapshot_the_session_ending_skips_says_so(tmp_path):
     """`space c s` then SIGTERM at once: `snapshot-skipped reason="the paused frame was not
     stylized again in the new look in time"`, as though its 10 s wait had run out."""
-    events: list = []
-    stop, controller, results = threading.Event(), Controller(["a", "b"]), Latest()
-    effects = KeyEffects(lambda event, **fields: events.append((event, fields)), stop, controller, None,
-                         tmp_path, tmp_path, (32, 24), 24.0)
-    effects.results = results
-    controller.press(ord(" "))
-    shown = result_in(controller.state.look, 10)
-    results.put(shown)
-    controller.press(ord("c"))
-    effects.perform(controller.press(ord("s")), shown)
+    stop = threading.Event()
+    effects, _, _, events = snapshot_after_n_while_paused(tmp_path, "c", stop)
     stop.set()  # (inference, encoding the colour reference, has not closed its results)
     effects.join(10)
     assert not list(tmp_path.glob("*.png"))

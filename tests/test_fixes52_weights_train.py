@@ -3,9 +3,6 @@ checks none), and the trainer's whole-number options echoing a 3,000-digit value
 
 from __future__ import annotations
 
-import collections
-import io
-import pickle
 import struct
 import zipfile
 from pathlib import Path
@@ -18,6 +15,7 @@ from realtime_adain.training.config import resolve_config
 from realtime_adain import weights
 from realtime_adain.weights import read_weights
 from cli_support import training_error_line
+from test_hostile_export_weights import write_deflated_pth
 from train_support import tiny_args, train_tool  # noqa: F401  (a fixture)
 
 HUGE = "9" * 3000
@@ -72,28 +70,12 @@ def test_an_archive_of_more_entries_than_torch_save_writes_is_refused(tmp_path, 
     with pytest.raises(UserError, match=r"its archive holds \d+ entries: torch.save writes one a tensor, a few dozen"):
         read_weights(path)
 
+
 def write_lying_bomb(path: Path, numel: int, inflated: int) -> None:
     """A torch.save-style archive whose one tensor's record (`numel` floats) is `inflated` bytes
     of deflated zeros, its sizes in the archive then edited down to the tensor's: the zip bomb
     that claims the right sizes (torch.load inflated 4 GiB and kept the first 4.7 MB)."""
-    class Storage:
-        pass
-
-    class Pickler(pickle.Pickler):
-        def persistent_id(self, obj):
-            return ("storage", torch.FloatStorage, "0", "cpu", numel) if isinstance(obj, Storage) else None
-
-    class Tensor:
-        def __reduce__(self):
-            return torch._utils._rebuild_tensor_v2, (Storage(), 0, (numel,), (1,), False, collections.OrderedDict())
-
-    pickled = io.BytesIO()
-    Pickler(pickled, protocol=2).dump(collections.OrderedDict([("1.weight", Tensor())]))
-    with zipfile.ZipFile(path, "w") as archive:
-        archive.writestr("archive/data.pkl", pickled.getvalue())
-        archive.writestr("archive/byteorder", "little")
-        archive.writestr("archive/version", "3\n")
-        archive.writestr("archive/data/0", bytes(inflated), zipfile.ZIP_DEFLATED)
+    write_deflated_pth(path, numel, record_bytes=inflated)
     data = bytearray(path.read_bytes())
     name = b"archive/data/0"
     # The uncompressed size in the record's local header and in the directory's entry for it.

@@ -83,9 +83,10 @@ def test_finite_but_huge_encoder_weights_are_refused(published_weights, tmp_path
         weights.load_encoder(path)
 
 
-def write_deflated_pth(path: Path, numel: int) -> None:
+def write_deflated_pth(path: Path, numel: int, record_bytes: int | None = None) -> None:
     """A torch.save-style archive whose one tensor's record is compressed: `numel` zero floats in a
-    few KB (torch.save never compresses; torch.load inflates whatever a record claims)."""
+    few KB (torch.save never compresses; torch.load inflates whatever a record claims), or
+    `record_bytes` zero bytes where given."""
     class Storage:
         pass
 
@@ -103,7 +104,7 @@ def write_deflated_pth(path: Path, numel: int) -> None:
         archive.writestr("archive/data.pkl", data.getvalue())
         archive.writestr("archive/byteorder", "little")
         archive.writestr("archive/version", "3\n")
-        archive.writestr("archive/data/0", bytes(4 * numel))
+        archive.writestr("archive/data/0", bytes(4 * numel if record_bytes is None else record_bytes))
 
 
 def test_a_zip_bomb_pth_is_refused_before_it_is_inflated(tmp_path):
