@@ -45,9 +45,12 @@ def private_engine_cache(tmp_path_factory):
 
 
 @pytest.hookimpl(tryfirst=True)  # (before `-m` deselects by marks)
-def pytest_collection_modifyitems(items):
+def pytest_collection_modifyitems(config, items):
     """`@pytest.mark.slow_cases("id", ...)`: those cases of a parametrized test are `slow`, the rest
-    stay in the default run (one mark beside the test instead of `pytest.param` around each case)."""
+    stay in the default run (one mark beside the test instead of `pytest.param` around each case).
+    The names are checked against the cases collected, so not where some were asked by node id
+    (`pytest 'tests/x.py::test[a]'` was a usage error where slow_cases named case b)."""
+    by_node_id = any("::" in arg for arg in config.args)
     cases_of: dict[tuple, set[str]] = {}
     for item in items:
         if hasattr(item, "callspec"):
@@ -57,7 +60,7 @@ def pytest_collection_modifyitems(items):
         if slow is None or not hasattr(item, "callspec"):
             continue
         unknown = set(slow.args) - cases_of[item.module, item.originalname]
-        if unknown:  # (a renamed case would silently join the default run again)
+        if unknown and not by_node_id:  # (a renamed case would silently join the default run again)
             raise pytest.UsageError(f"{item.nodeid}: slow_cases names no such case: {sorted(unknown)}")
         if item.callspec.id in slow.args:
             item.add_marker(pytest.mark.slow)
