@@ -256,7 +256,7 @@ def _entry_off_its_checksum(archive: zipfile.ZipFile) -> str | None:
             if str(exc).startswith("Bad CRC-32"):  # (zipfile's words, checked as an entry's last bytes are read)
                 return info.filename
         except (OSError, ValueError, EOFError, RuntimeError, NotImplementedError, zlib.error):
-            pass
+            pass  # (a cut-off stream; RuntimeError: encrypted; NotImplementedError: flagged as patched data)
     return None
 
 

@@ -15,10 +15,9 @@ import av
 import numpy as np
 import pytest
 
-from realtime_adain.video.encoder_settings import EncodeSettings
 from realtime_adain.video.job import output_format
-from realtime_adain.video.reader import Frame, VideoReader
-from realtime_adain.video.writer import VideoWriter
+from realtime_adain.video.reader import VideoReader
+from test_video_io import copy_through
 
 RATE = 12  # fps: half a frame is 42 ms
 FLASH = 1.0  # s: a picture of another pattern and a 10 ms 1 kHz click, together
@@ -39,13 +38,7 @@ def segment_to_avi(source: Path, out: Path, start: str, duration: str) -> None:
     with VideoReader(source, start=Fraction(start), duration=Fraction(duration)) as reader:
         assert reader.first_frame is not None
         height, width = reader.first_frame.image.shape[:2]
-        writer = VideoWriter(out, EncodeSettings(), output_format(reader, width, height), reader.passthrough)
-        for item in reader.items():
-            if isinstance(item, Frame):
-                writer.write_frame(item.image, item.pts, item.duration)
-            else:
-                writer.write_packet(item)
-        writer.close()
+        copy_through(reader, out, output_format(reader, width, height))
 
 
 def click_and_flash(path: Path) -> tuple[float, float]:

@@ -359,9 +359,10 @@ def test_a_muxer_that_cannot_finish_the_file_is_one_line(tmp_path):
     with pytest.raises(UserError, match=r"out.mp4: the .mp4 muxer could not finish the file \(Invalid argument\)"):
         writer.close()
 
-def copy_through(reader: VideoReader, out) -> None:
-    """Write what `reader` gives to `out` (pictures as they are, packets copied)."""
-    spec = VideoFormatOut(reader.width, reader.height, reader.time_base, reader.frame_rate)
+def copy_through(reader: VideoReader, out, spec: VideoFormatOut | None = None) -> None:
+    """Write what `reader` gives to `out` (pictures as they are, packets copied), in `spec` (the
+    reader's size, time base and rate where not given)."""
+    spec = spec or VideoFormatOut(reader.width, reader.height, reader.time_base, reader.frame_rate)
     writer = VideoWriter(out, EncodeSettings(), spec, reader.passthrough)
     for item in reader.items():
         if isinstance(item, Frame):
