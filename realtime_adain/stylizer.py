@@ -28,7 +28,8 @@ from realtime_adain.carried_errors import callers_errors_raised, errors_carried
 from realtime_adain.checks import check_alpha, check_flag, check_kind, check_number, check_size, check_whole
 from realtime_adain.color import recolored
 from realtime_adain.devices import dtype_argument, pick_device, pick_dtype
-from realtime_adain.engines.base import CallLock, check_frame_shape, check_pixels_per_call, frames_within
+from realtime_adain.engines.base import (CallLock, check_frame_shape, check_frames_kind, check_pixels_per_call,
+                                          frames_within)
 from realtime_adain.engines.frames import frames_to_images, images_to_frames
 from realtime_adain.errors import UserError, out_of_memory_as_user_error
 from realtime_adain.model import StyleTransferNet
@@ -61,12 +62,7 @@ def _named_batches(batches: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
     place (`batches[1] must be a uint8 numpy array, got int`: the engine said `frames`, no argument
     of `stylize_stream`)."""
     for index, frames in enumerate(batches):
-        name = f"batches[{index}]"
-        if not isinstance(frames, np.ndarray) or frames.dtype != np.uint8:
-            got = f"{frames.dtype} values" if isinstance(frames, np.ndarray) else type(frames).__name__
-            raise TypeError(f"{name} must be a uint8 numpy array, got {got}")
-        if frames.ndim not in (3, 4) or frames.shape[-1] != 3 or 0 in frames.shape:
-            raise ValueError(f"{name} must be (H, W, 3) or (N, H, W, 3) RGB, got shape {frames.shape}")
+        check_frames_kind(frames, f"batches[{index}]")
         yield frames  # (its pixels checked by the engine before it is copied: 'frames are 1 x ...')
 
 

@@ -280,15 +280,20 @@ def import_problem(module: str, package: str) -> str | None:
 
 def check_frames(frames: np.ndarray) -> np.ndarray:
     """(H, W, 3) or (N, H, W, 3) uint8 -> (N, H, W, 3); anything else is a clear error."""
-    if not isinstance(frames, np.ndarray) or frames.dtype != np.uint8:
-        got = f"{frames.dtype} values" if isinstance(frames, np.ndarray) else type(frames).__name__
-        raise TypeError(f"frames must be a uint8 numpy array, got {got}")
+    check_frames_kind(frames)
     # reshape (not [None]) gives the batch axis a real stride, which oneDNN's kernels expect.
     batch = frames.reshape(1, *frames.shape) if frames.ndim == 3 else frames
-    if batch.ndim != 4 or batch.shape[-1] != 3 or 0 in batch.shape:
-        raise ValueError(f"frames must be (H, W, 3) or (N, H, W, 3) RGB, got shape {frames.shape}")
     check_pixels_per_call(*batch.shape[:3])
     return batch
+
+
+def check_frames_kind(frames: np.ndarray, name: str = "frames") -> None:
+    """`frames` (the argument `name`) is a uint8 (H, W, 3) or (N, H, W, 3) array, or a clear error."""
+    if not isinstance(frames, np.ndarray) or frames.dtype != np.uint8:
+        got = f"{frames.dtype} values" if isinstance(frames, np.ndarray) else type(frames).__name__
+        raise TypeError(f"{name} must be a uint8 numpy array, got {got}")
+    if frames.ndim not in (3, 4) or frames.shape[-1] != 3 or 0 in frames.shape:
+        raise ValueError(f"{name} must be (H, W, 3) or (N, H, W, 3) RGB, got shape {frames.shape}")
 
 
 def padded_pixels(height: int, width: int) -> int:
