@@ -11,6 +11,9 @@ import cv2
 import pytest
 
 from realtime_adain import doctor
+from realtime_adain.doctor import probes, storage
+from realtime_adain.doctor.libraries import opencv_gui
+from realtime_adain.doctor.report import guarded
 from test_live_window import display  # noqa: F401 (a private Xvfb display, as a fixture)
 
 FINDING_KEYS = {"name", "value", "level", "fix"}
@@ -38,7 +41,7 @@ def test_text_report_with_weights(weights_env, run_cli):
     assert out.count("loads and checks out") == 2
     assert "weights download" not in out
     assert re.search(rf"\n +av +{re.escape(av.__version__)} \(.*libavcodec", out)  # PyAV and its FFmpeg
-    assert f"GUI: {doctor.opencv_gui(cv2.getBuildInformation())}" in out
+    assert f"GUI: {opencv_gui(cv2.getBuildInformation())}" in out
 
 
 def test_json_report_with_weights(weights_env, run_cli):
@@ -68,7 +71,7 @@ def test_no_weights_is_a_problem_with_the_download_command(no_weights, run_cli, 
     assert code == 0, err
     problems = [p for p in json.loads(out)["problems"] if p["section"] == "weights"]
     assert [p["name"] for p in problems] == ["vgg", "decoder"]
-    assert all(p["fix"] == doctor.DOWNLOAD for p in problems)
+    assert all(p["fix"] == storage.DOWNLOAD for p in problems)
 
 
 def test_damaged_weights_file_is_reported(weights_env, monkeypatch, tmp_path):
@@ -101,21 +104,21 @@ def test_a_library_that_fails_to_import_is_reported():
     def fails() -> str:
         raise ImportError("libavcodec.so.62: cannot open shared object file")
 
-    finding = doctor._guarded("av", fails)
+    finding = guarded("av", fails)
     assert finding.level == "problem" and "installed but broken: ImportError: libavcodec.so.62" in finding.value
-    assert doctor._guarded("tensorrt", lambda: None) == doctor.Finding("tensorrt", "not installed", "note")
+    assert guarded("tensorrt", lambda: None) == doctor.Finding("tensorrt", "not installed", "note")
 
 
 def test_opencv_gui_section():
-    assert doctor.opencv_gui("  GUI:                           QT5\n    QT: YES\n") == "QT5"
-    assert doctor.opencv_gui("  GUI:                           NONE\n") == "NONE"
-    assert doctor.opencv_gui("no such section") == "unknown"
+    assert opencv_gui("  GUI:                           QT5\n    QT: YES\n") == "QT5"
+    assert opencv_gui("  GUI:                           NONE\n") == "NONE"
+    assert opencv_gui("no such section") == "unknown"
 
 
 def test_window_without_display_is_a_note(monkeypatch):
     monkeypatch.delenv("DISPLAY", raising=False)
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
-    if doctor.opencv_gui(cv2.getBuildInformation()) == "NONE":
+    if opencv_gui(cv2.getBuildInformation()) == "NONE":
         pytest.skip("headless OpenCV build: the display is never consulted")
     [finding] = doctor.display()
     assert finding.level == "note" and "no display" in finding.value and "--no-window" in finding.fix
@@ -123,7 +126,7 @@ def test_window_without_display_is_a_note(monkeypatch):
 
 def test_window_opens_on_a_real_display(display, monkeypatch):  # noqa: F811 (the fixture)
     monkeypatch.setenv("DISPLAY", display)
-    if doctor.opencv_gui(cv2.getBuildInformation()) == "NONE":
+    if opencv_gui(cv2.getBuildInformation()) == "NONE":
         pytest.skip("headless OpenCV build")
     [finding] = doctor.display()
     assert finding.level == "ok" and finding.value.startswith(f"opens (DISPLAY={display}"), finding
@@ -132,19 +135,19 @@ def test_window_opens_on_a_real_display(display, monkeypatch):  # noqa: F811 (th
 def test_cameras_none_found():
     """No camera hardware here: none is reported, as a note (live can read files)."""
     findings = doctor.cameras()
-    assert findings and all(f.level == "note" and f.fix == doctor.NO_CAMERA for f in findings)
+    assert findings and all(f.level == "note" and f.fix == probes.NO_CAMERA for f in findings)
 
 
 def test_camera_probe_opens_indices_in_a_subprocess(monkeypatch):
     """Off Linux every index 0..3 is tried (here: none opens, and the probe itself works)."""
-    monkeypatch.setattr(doctor.sys, "platform", "darwin")
+    monkeypatch.setattr(probes.sys, "platform", "darwin")
     [finding] = doctor.cameras()
     assert (finding.name, finding.value) == ("cameras", "none of 0, 1, 2, 3 opens")
 
 
 def test_a_probe_that_hangs_is_cut_off(monkeypatch):
-    monkeypatch.setattr(doctor, "PROBE_TIMEOUT_S", 1.0)
-    out, failure = doctor._probe("import time; print('started', flush=True); time.sleep(60)")
+    monkeypatch.setattr(probes, "PROBE_TIMEOUT_S", 1.0)
+    out, failure = probes._probe("import time; print('started', flush=True); time.sleep(60)")
     assert failure == "no answer within 1 s"
 
 

@@ -114,8 +114,9 @@ def test_doctor_names_a_qt_platform_opencv_lacks_as_live_does(run_cli, monkeypat
     import cv2
 
     from realtime_adain import doctor
+    from realtime_adain.doctor.libraries import opencv_gui
 
-    if doctor.opencv_gui(cv2.getBuildInformation()) != "QT5":
+    if opencv_gui(cv2.getBuildInformation()) != "QT5":
         pytest.skip("needs opencv-python's Qt")
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     monkeypatch.setenv("DISPLAY", ":97")  # no server: xcb cannot stand in
@@ -131,12 +132,12 @@ def test_doctor_names_a_qt_platform_opencv_lacks_as_live_does(run_cli, monkeypat
 
 def test_doctor_says_weights_that_are_a_fifo_are_not_a_regular_file(monkeypatch, tmp_path):
     """$REALTIME_ADAIN_VGG naming a fifo: doctor said "missing: ...", of a file that is there."""
-    from realtime_adain import doctor
+    from realtime_adain.doctor import storage
 
     fifo = tmp_path / "vgg.pth"
     os.mkfifo(fifo)
     monkeypatch.setenv("REALTIME_ADAIN_VGG", str(fifo))
-    finding = doctor._check_weights_file("vgg")
+    finding = storage._check_weights_file("vgg")
     assert finding.level == "problem" and finding.value.startswith(f"not a regular file: {fifo}"), finding
     monkeypatch.setenv("REALTIME_ADAIN_VGG", str(tmp_path / "gone.pth"))
-    assert doctor._check_weights_file("vgg").value.startswith("missing: ")
+    assert storage._check_weights_file("vgg").value.startswith("missing: ")

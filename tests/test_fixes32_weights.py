@@ -20,6 +20,7 @@ import torch
 from cli_support import one_error_line
 from live_support import cli_env
 from realtime_adain import doctor, download, download_transfer, weights
+from realtime_adain.doctor import storage
 from realtime_adain.errors import UserError
 from test_environment16 import NOBODY_UID, as_user_without_home, run, without_home
 from weights_server import WeightsServer, release_bytes, synthetic_release  # noqa: F401
@@ -140,8 +141,8 @@ def test_doctors_fix_for_a_bad_file_in_the_weights_folder_is_the_download_alone(
     monkeypatch.setenv("REALTIME_ADAIN_HOME", str(tmp_path))
     (tmp_path / "weights").mkdir()
     (tmp_path / "weights" / "decoder.pth").write_bytes(b"not a checkpoint" * 100)
-    finding = doctor._check_weights_file("decoder")
-    assert finding.level == "problem" and finding.fix == doctor.DOWNLOAD, finding
+    finding = storage._check_weights_file("decoder")
+    assert finding.level == "problem" and finding.fix == storage.DOWNLOAD, finding
 
 
 def test_the_resume_hint_asks_for_the_same_command(synthetic_release, server, tmp_path):
@@ -228,8 +229,8 @@ def test_doctor_with_a_read_only_weights_folder_says_where_a_download_can_go(pub
     code = "from realtime_adain import doctor; print([f.fix for f in doctor.weight_files()][1:])"
     done = subprocess.run([*prefix, sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == repr([doctor.DOWNLOAD_ELSEWHERE] * 2), done.stdout
-    assert "--dir DIR" in doctor.DOWNLOAD_ELSEWHERE and "$REALTIME_ADAIN_HOME" in doctor.DOWNLOAD_ELSEWHERE
+    assert done.stdout.strip() == repr([storage.DOWNLOAD_ELSEWHERE] * 2), done.stdout
+    assert "--dir DIR" in storage.DOWNLOAD_ELSEWHERE and "$REALTIME_ADAIN_HOME" in storage.DOWNLOAD_ELSEWHERE
 
 
 def test_a_folder_where_the_weights_directory_file_goes_is_unusable_not_missing(published_weights, run_cli,

@@ -71,16 +71,16 @@ def _make(kind: str, path):
 def test_doctor_reports_what_the_engine_cache_refuses_to_replace(weights_env, tmp_path, kind, blocks):
     """doctor repeated the cache's test of a path it may replace as a condition of its own; it now
     asks the cache (`replaceable`), so the report and the export cannot disagree."""
-    from realtime_adain import doctor
+    from realtime_adain.doctor import onnx_export
     from realtime_adain.engines.cache import EngineCache, replaceable
     from realtime_adain.engines.onnx import onnx_components
 
     cache = EngineCache(tmp_path / "engines")
     cache.directory.mkdir()
-    entry = cache.entry(onnx_components(doctor._weights_id()), ".onnx")
+    entry = cache.entry(onnx_components(onnx_export.weights_in_use_id()), ".onnx")
     _make(kind, entry.sidecar)
     assert replaceable(entry.sidecar) is not blocks
-    problems = [finding.value for finding in doctor._export_in_the_way(cache)]
+    problems = [finding.value for finding in onnx_export.export_in_the_way(cache)]
     assert problems == ([f"{entry.sidecar}: a folder, fifo or device is where the ONNX export of these weights "
                          "goes; `export --format onnx` cannot replace it"] if blocks else [])
     if blocks:

@@ -7,7 +7,8 @@ import warnings
 import numpy as np
 import pytest
 
-from realtime_adain import api, doctor
+from realtime_adain import api
+from realtime_adain.doctor import storage
 from realtime_adain.settings import StyleSettings
 
 
@@ -56,10 +57,10 @@ def test_doctor_calls_a_link_to_nowhere_at_a_folder_a_problem(tmp_path):
     does (export: 'the engine cache cannot be made'); doctor said 'note' and 'problems: none'."""
     link = tmp_path / "engines"
     link.symlink_to(tmp_path / "nowhere")
-    finding = doctor._folder("engines", link, str(link), "export cannot save there")
+    finding = storage._folder("engines", link, str(link), "export cannot save there")
     assert finding.level == "problem", finding
     (tmp_path / "ro").mkdir()
-    assert doctor._folder("engines", tmp_path / "ro", "x", "y").level == "ok"
+    assert storage._folder("engines", tmp_path / "ro", "x", "y").level == "ok"
 
 
 @pytest.mark.slow  # (a server started and signalled (7-14 s))

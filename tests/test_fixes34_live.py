@@ -48,11 +48,11 @@ def test_an_output_option_given_twice_is_refused(run_cli, weights_env, clip, sty
 def test_the_docs_say_an_unknown_qt_platform_falls_back_as_live_does(display, monkeypatch, capsys):  # noqa: F811
     """docs/live.md counted a QT_QPA_PLATFORM naming a plugin OpenCV's Qt lacks among the cases that
     are one `error:` line; where DISPLAY is set and xcb opens, `live` falls back to it with a note."""
-    from realtime_adain import doctor
+    from realtime_adain.doctor.libraries import opencv_gui
     from realtime_adain.commands.live import check_window_opens
 
     # (opencv-python, a dependency, has Qt: not skipped, as a headless OpenCV in its place is no machine's lack)
-    assert doctor.opencv_gui(cv2.getBuildInformation()) == "QT5", "opencv-python (with Qt) is not the OpenCV installed"
+    assert opencv_gui(cv2.getBuildInformation()) == "QT5", "opencv-python (with Qt) is not the OpenCV installed"
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     monkeypatch.setenv("DISPLAY", display)
     monkeypatch.setenv("QT_QPA_PLATFORM", "bogus")  # (restored after: the check sets it to xcb)

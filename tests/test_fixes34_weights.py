@@ -18,6 +18,7 @@ import torch
 from cli_support import one_error_line
 from test_full_disk import tmpfs
 from realtime_adain import doctor, download, engines
+from realtime_adain.doctor import onnx_export
 from weights_server import WeightsServer, release_bytes, synthetic_release  # noqa: F401
 
 VGG, DECODER = "vgg_normalised.pth", "decoder.pth"
@@ -120,7 +121,7 @@ def test_the_room_an_export_needs_bounds_every_decoder():
     with torch.device("meta"):
         sizes = [sum(p.numel() * 4 for p in module.parameters())
                  for module in (Encoder(), *(build() for build in DECODER_BUILDERS.values()))]
-    assert sizes[0] + max(sizes[1:]) + 1_000_000 <= doctor.ONNX_EXPORT_BYTES
+    assert sizes[0] + max(sizes[1:]) + 1_000_000 <= onnx_export.ONNX_EXPORT_BYTES
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from cli_support import one_error_line
-from realtime_adain import doctor
+from realtime_adain.doctor import storage
 from realtime_adain.commands.weights import describe
 from realtime_adain.errors import UserError
 from weights_server import WeightsServer, release_bytes  # noqa: F401  (fixture)
@@ -33,7 +33,7 @@ def test_a_huge_weights_file_is_refused_before_it_is_hashed(tmp_path, monkeypatc
     monkeypatch.setenv("REALTIME_ADAIN_VGG", str(huge))
     before = bytes_read()
     usable, rows = describe("vgg", None)
-    finding = doctor._check_weights_file("vgg")
+    finding = storage._check_weights_file("vgg")
     assert bytes_read() - before < 1 << 20
     assert not usable and "too large for a weights file (3,221,225,472 bytes; at most 2048 MiB)" in dict(rows)["status"]
     assert finding.level == "problem" and "too large for a weights file" in finding.value, finding

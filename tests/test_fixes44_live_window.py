@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from live_support import FAST, cli_env, live_command, start
 from realtime_adain.commands.live import WINDOW_CHECK_LASTS_S
-from realtime_adain.doctor import WINDOW_PROBE
+from realtime_adain.doctor.probes import WINDOW_PROBE
 
 
 def window_probe_of(parent: int) -> int | None:
-    """The process id of `parent`'s window probe (`doctor.WINDOW_PROBE` in a child Python), if one runs."""
+    """The process id of `parent`'s window probe (`doctor.probes.WINDOW_PROBE` in a child Python), if one runs."""
     for entry in Path("/proc").iterdir():
         try:
             if (entry.name.isdigit() and int((entry / "stat").read_text().rpartition(")")[2].split()[1]) == parent

@@ -7,14 +7,14 @@ import os
 import subprocess
 import sys
 
-# SIGTERM exactly while dataclasses' Field.__set_name__ runs for a class of realtime_adain/doctor.py,
+# SIGTERM exactly while dataclasses' Field.__set_name__ runs for a class of realtime_adain/doctor/report.py,
 # which `build_parser` loads (a real `kill` landed there at ~1 s on a loaded machine: h13).
 SCRIPT = """
 import os, signal, sys
 sent = []
 def tracer(frame, event, arg):
     if (event == 'call' and not sent and frame.f_code.co_name == '__set_name__'
-            and frame.f_back is not None and frame.f_back.f_code.co_filename.endswith('realtime_adain/doctor.py')):
+            and frame.f_back is not None and frame.f_back.f_code.co_filename.endswith('realtime_adain/doctor/report.py')):
         sent.append(1)
         os.kill(os.getpid(), signal.SIGTERM)
     return None

@@ -11,7 +11,7 @@ import torch
 from safetensors.torch import save_file
 
 from cli_support import one_error_line
-from realtime_adain import doctor
+from realtime_adain.doctor import storage
 from realtime_adain.encoders import TORCHVISION_VGG19
 from realtime_adain.synthetic import write_torchvision_vgg
 
@@ -46,7 +46,7 @@ def test_weights_info_and_doctor_check_the_vgg_as_the_decoders_encoder(published
 
     code, out, _ = run_cli("weights", "info")
     assert code == 1 and "status  not usable: this is the normalised VGG; torchvision's VGG-19 encoder" in out, out
-    finding = doctor._check_weights_file("vgg")
+    finding = storage._check_weights_file("vgg")
     assert finding.level == "problem" and "this is the normalised VGG" in finding.value, finding
     assert "vgg19-dcbb9e9d.pth" in finding.fix
 
@@ -64,7 +64,7 @@ def test_torchvisions_vgg_with_a_decoder_trained_against_it_is_usable(published_
 
     code, out, err = run_cli("weights", "info")
     assert code == 0 and "holds    torchvision VGG-19 encoder up to relu4_1 (21 modules used)" in out, (out, err)
-    assert doctor._check_weights_file("vgg").level == "ok"
+    assert storage._check_weights_file("vgg").level == "ok"
 
 
 def test_the_engine_key_covers_every_module_the_network_is_built_from():

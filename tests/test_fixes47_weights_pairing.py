@@ -10,7 +10,8 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from realtime_adain import doctor, weights
+from realtime_adain import weights
+from realtime_adain.doctor import storage
 from realtime_adain.encoders import TORCHVISION_VGG19
 from realtime_adain.imageio import write_image
 from test_fixes47_weights import checkpoint
@@ -48,7 +49,7 @@ def test_a_missing_vgg_for_a_torchvision_trained_decoder_is_not_sent_to_download
     monkeypatch.delenv("REALTIME_ADAIN_VGG", raising=False)
     monkeypatch.setenv("REALTIME_ADAIN_DECODER", str(header_only(tmp_path / "tv.safetensors", encoder=TORCHVISION_VGG19)))
 
-    finding = doctor._check_weights_file("vgg")
+    finding = storage._check_weights_file("vgg")
     assert finding.level == "problem" and "vgg19-dcbb9e9d.pth" in finding.fix, finding
     code, out, _ = run_cli("weights", "info")
     status = next(line for line in out.splitlines() if "status" in line)

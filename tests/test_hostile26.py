@@ -334,7 +334,8 @@ def test_standard_input_as_an_input_says_why_not(run_cli, data_dir, tmp_path):
 def test_a_fifo_where_the_weights_go_is_named_not_called_missing(tmp_path, monkeypatch):
     """`doctor` and `weights info` said "no vgg weights" and suggested `weights download`, which then
     refused: a FIFO is where the weights file goes."""
-    from realtime_adain import doctor, weights
+    from realtime_adain import weights
+    from realtime_adain.doctor import storage
     from realtime_adain.errors import UserError
 
     monkeypatch.setenv("REALTIME_ADAIN_HOME", str(tmp_path))
@@ -343,7 +344,7 @@ def test_a_fifo_where_the_weights_go_is_named_not_called_missing(tmp_path, monke
     os.mkfifo(tmp_path / "weights" / "vgg_normalised.pth")
     with pytest.raises(UserError, match="vgg_normalised.pth is a device, fifo or socket, not a weights file; move it"):
         weights.resolve("vgg")
-    finding = doctor._check_weights_file("vgg")
+    finding = storage._check_weights_file("vgg")
     assert finding.level == "problem" and finding.fix.startswith("move ") and "fifo" in finding.value
 
 

@@ -224,7 +224,7 @@ def check_window_opens() -> None:
     recording under way lost): probed first in a child process, before the model loads. A
     QT_QPA_PLATFORM the window does not open with (a Wayland desktop's wayland, a plugin
     opencv-python's Qt, xcb only, lacks) falls back to xcb, with a note, where that opens."""
-    from realtime_adain.doctor import window_failure, qt_platform_that_works
+    from realtime_adain.doctor.probes import window_failure, qt_platform_that_works
 
     global _window_checked_at
     _window_checked_at = time.monotonic()  # (the probe's start: the display was there at least until then)
