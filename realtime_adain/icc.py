@@ -29,7 +29,7 @@ def transform_to_srgb(profile: bytes | None, mode: str = "RGB"):
     profile of another colour space, an sRGB one, or unreadable: the pixels are used as they are)."""
     from PIL import ImageCms
 
-    if not profile:
+    if not profile or not _whole(profile):
         return None
     try:
         source = ImageCms.ImageCmsProfile(io.BytesIO(profile))
@@ -41,6 +41,14 @@ def transform_to_srgb(profile: bytes | None, mode: str = "RGB"):
         return transform
     except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
         return None
+
+
+def _whole(profile: bytes) -> bool:
+    """Whether a profile's header states its own length (bytes 0-3, big-endian), as libpng requires
+    (serve keeps only such a profile in a PNG upload, `serve.uploads`): LittleCMS applied one stating more
+    bytes than it has, which libpng and skcms (Chromium's) refuse; one stating fewer, which skcms
+    reads cut to that size, is refused too, so that every reader here applies the same profiles."""
+    return len(profile) >= 4 and int.from_bytes(profile[:4], "big") == len(profile)
 
 
 def _changes_nothing(transform) -> bool:

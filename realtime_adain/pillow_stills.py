@@ -84,9 +84,29 @@ def frame_count(path: str | os.PathLike) -> int:
             if (image.format not in ("GIF", "PNG", "WEBP", "AVIF", "TIFF")
                     or image.width * image.height > MAX_DECODE_PIXELS):
                 return 1  # (counting a GIF's frames allocates one: a bomb's is not counted)
-            return image.n_frames
+            return image.n_frames - first_animation_frame(image)  # (Pillow counts a hidden default image)
     except Exception:  # noqa: BLE001 - a file Pillow cannot open or walk: read as one picture
         return 1
+
+
+def first_animation_frame(image) -> int:
+    """The index among an opened Pillow image's frames of the first one shown: 1 for an APNG whose
+    default image (its IDAT, no fcTL before it) is not part of its animation, a fallback picture
+    for viewers without APNG that browsers and FFmpeg do not show (Pillow counts it as frame 0,
+    OpenCV decodes it); else 0."""
+    return int(image.format == "PNG" and bool(image.info.get("default_image")))
+
+
+def hidden_default_image(data: np.ndarray) -> bool:
+    """Whether `data` is an APNG whose default image is not part of its animation
+    (`first_animation_frame`): its first frame is read by Pillow, not OpenCV."""
+    if bytes(data[:8]) != b"\x89PNG\r\n\x1a\n":
+        return False
+    try:
+        with open_with_pillow(data) as image:
+            return first_animation_frame(image) == 1
+    except Exception:  # noqa: BLE001 - damaged: OpenCV's decode says why
+        return False
 
 
 def heif_kind(head: bytes) -> str | None:
@@ -113,10 +133,10 @@ def needs_heif_extra(head: bytes) -> bool:
 
 
 def pillow_rgb(data: np.ndarray, name: str) -> np.ndarray | None:
-    """Pillow's decode of the first frame as (H, W, 3) uint8 RGB, colours managed by LittleCMS,
-    orientation applied, alpha over white, an X11 bitmap's (XBM) set bits black; None where Pillow
-    cannot read the file. The size is checked from the header before any pixel is decoded (a bomb
-    is refused, not decoded)."""
+    """Pillow's decode of the first frame shown (`first_animation_frame`) as (H, W, 3) uint8 RGB,
+    colours managed by LittleCMS, orientation applied, alpha over white, an X11 bitmap's (XBM) set
+    bits black; None where Pillow cannot read the file. The size is checked from the header before
+    any pixel is decoded (a bomb is refused, not decoded)."""
     from PIL import ImageOps
 
     try:
@@ -125,6 +145,8 @@ def pillow_rgb(data: np.ndarray, name: str) -> np.ndarray | None:
                 return None
             if image.width * image.height > MAX_DECODE_PIXELS:
                 raise UserError(f"{name}: {image.width}x{image.height} is {too_many_pixels()}")
+            if first := first_animation_frame(image):
+                image.seek(first)
             with native_stderr_captured():  # (libtiff's lines on a damaged TIFF: OpenCV's say why)
                 image.load()
             rgb = _pillow_to_rgb(ImageOps.exif_transpose(image), name, image.format)  # (the copy has no format)
@@ -157,6 +179,7 @@ def _pillow_to_rgb(image, name: str | None = None, file_format: str | None = Non
     Pillow's name for the file it was read from, where `image` (a copy) no longer says."""
     from PIL import ImageCms
 
+    file_format = file_format or image.format
     if image.mode in _PREMULTIPLIED:
         image = image.convert(_PREMULTIPLIED[image.mode])
     profile = image.info.get("icc_profile")
@@ -170,7 +193,7 @@ def _pillow_to_rgb(image, name: str | None = None, file_format: str | None = Non
         key = image.info.get("transparency")  # (a grey PNG's tRNS: the sample value that is transparent)
         # (uint8, 1 byte a pixel: a float32 alpha of a 2^28-pixel picture was 1 GiB more)
         alpha = (samples != key).view(np.uint8) * np.uint8(255) if isinstance(key, int) and image.mode != "F" else None
-        if image.mode == "I" and (file_format or image.format) not in _SIXTEEN_BIT_I:
+        if image.mode == "I" and file_format not in _SIXTEEN_BIT_I:
             samples = _integer_levels(samples, name)
         elif image.mode != "F":
             samples = np.clip(samples, 0, 65535).astype(np.uint16)
@@ -180,7 +203,15 @@ def _pillow_to_rgb(image, name: str | None = None, file_format: str | None = Non
     if "A" in image.mode or "transparency" in image.info:
         image = image.convert("RGBA")
         alpha = np.asarray(image)[..., 3].astype(np.float32) / 255.0
+        alpha = None if alpha_unused(file_format, alpha) else alpha
     return over_white(in_srgb(np.array(image.convert("RGB")), profile), alpha, name)
+
+
+def alpha_unused(file_format: str | None, alpha: np.ndarray) -> bool:
+    """Whether a picture's alpha means nothing: a BMP's that is zero everywhere (many writers leave
+    the fourth byte of 32-bit pixels 0; FFmpeg and browsers show such a BMP opaque), which was read
+    as all transparent, a blank white picture. `file_format`: Pillow's name for the file's format."""
+    return file_format == "BMP" and not alpha.any()
 
 
 def _integer_levels(samples: np.ndarray, name: str | None) -> np.ndarray:

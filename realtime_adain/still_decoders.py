@@ -27,7 +27,8 @@ from realtime_adain.opencv_headers import (RADIANCE_SIGNATURES, check_bmp, gif_s
                                            png_data_short, png_sample_bytes, radiance_sample_bytes, tiff_fields,
                                            tiff_sample_bytes, webp_sample_bytes)
 from realtime_adain.picture_sizes import MAX_DECODE_BYTES, MAX_DECODE_PIXELS, too_many_pixels
-from realtime_adain.pillow_stills import (RGB_MODES, PillowHeader, pillow_header, heif_kind, pillow_rgb, pillow_samples,
+from realtime_adain.pillow_stills import (RGB_MODES, PillowHeader, alpha_unused, pillow_header, heif_kind,
+                                          hidden_default_image, pillow_orientation, pillow_rgb, pillow_samples,
                                           open_with_pillow)
 from realtime_adain.rgb8 import floats_to_8bit, over_white, to_rgb8
 from realtime_adain.still_headers import exif_orientation, exr_chunks_missing, ffmpeg_still_size, sgi_data_short
@@ -87,15 +88,20 @@ def decode_still(data: np.ndarray, name: str) -> np.ndarray:
     if stated and stated[0] * stated[1] * stated[2] > MAX_DECODE_BYTES:
         raise UserError(f"{name}: {stated[0]}x{stated[1]} at {stated[2]} bytes a pixel is more than the "
                         f"{MAX_DECODE_BYTES >> 30} GiB of samples an image may decode to")
+    if hidden_default_image(data):  # (an APNG's fallback picture, which OpenCV decodes: its first frame instead)
+        decoded = pillow_rgb(data, name)
+        if decoded is not None:
+            return decoded
     # ANYDEPTH|ANYCOLOR keeps 16-bit and float samples and, unlike IMREAD_UNCHANGED, applies the
     # EXIF orientation (JPEG, TIFF, PNG, WebP), as the video reader applies rotation. An AVIF's
-    # orientation is its irot/imir boxes' instead (MIAF: EXIF's is ignored), applied below.
-    avif_orientation = _avif_orientation(data)
+    # orientation is its irot/imir boxes' instead (MIAF: EXIF's is ignored), and an animation's
+    # EXIF is not applied by OpenCV: both applied below (`_orientation_applied_here`).
+    own_orientation = _orientation_applied_here(data)
     if _bmp_16_bit(data):  # OpenCV widens its 5-bit channels by shifting (white read 248); Pillow replicates bits
         decoded = pillow_rgb(data, name)
         if decoded is not None:
             return decoded
-    flags = cv2.IMREAD_COLOR if _misread_at_depth(data, name) else _decode_flags(avif_orientation)
+    flags = cv2.IMREAD_COLOR if _misread_at_depth(data, name) else _decode_flags(own_orientation)
     without_end = jpeg_without_end(data, name)  # (bytes to decode, and whether more may be missing)
     with native_stderr_captured() as native:
         image, failure = _opencv_decode(data, flags)
@@ -120,7 +126,7 @@ def decode_still(data: np.ndarray, name: str) -> np.ndarray:
         raise UserError(f"{name}: {failure}{shown}")
     if (without_end and without_end[1]) or any("premature end" in line.lower() for line in native):  # (libjpeg's)
         note(f"{name}: {_JPEG_CUT_SHORT}", once=True)
-    image = _oriented(image, avif_orientation)
+    image = _oriented(image, own_orientation)
     if image.shape[0] * image.shape[1] > MAX_DECODE_PIXELS:  # when OpenCV was loaded before us
         raise UserError(f"{name}: {image.shape[1]}x{image.shape[0]} is {too_many_pixels()}")
     decoded = pillow_rgb(data, name) if image.dtype == np.int32 else None  # a 32-bit integer TIFF: as
@@ -132,6 +138,8 @@ def decode_still(data: np.ndarray, name: str) -> np.ndarray:
     full_scale(image, depth)  # (a 10- or 12-bit AVIF: its samples were read as 16-bit ones, nearly black)
     header = pillow_header(data)  # (after OpenCV's size check: Pillow may read more than the header)
     alpha = _alpha(data, header, image.shape[:2], depth) if header.has_alpha and header.format != "TIFF" else None
+    if alpha is not None and alpha_unused(header.format, alpha):  # (a BMP's all-zero alpha: opaque)
+        alpha, header = None, header._replace(has_alpha=False)
     if (header.mode == "LAB" or (header.mode == "CMYK" and transform_to_srgb(header.profile, "CMYK"))
             or (header.has_alpha and (header.format == "TIFF" or alpha is None))):
         # OpenCV converts CMYK naively and Lab wrongly (LittleCMS does it), premultiplies a TIFF's
@@ -164,13 +172,13 @@ def _hdr_still(data: np.ndarray, name: str, tags: HdrTags) -> np.ndarray | None:
     if heif_kind(bytes(data[:16])):
         samples = _heif_samples(data, name)  # (its alpha, if any, is its last channel)
     else:
-        avif_orientation = _avif_orientation(data)  # (as in `decode_still`: irot/imir, not EXIF)
+        own_orientation = _orientation_applied_here(data)  # (as in `decode_still`: an AVIF's irot/imir)
         with native_stderr_captured():  # (OpenCV's log of a damaged file: the 8-bit path says why)
-            samples, _ = _opencv_decode(data, _decode_flags(avif_orientation))
+            samples, _ = _opencv_decode(data, _decode_flags(own_orientation))
         if samples is None:  # (an AVIF OpenCV cannot read: its coded data before its `meta`, or no libavif)
             samples = pillow_samples(data, name)
         else:
-            samples = _oriented(samples, avif_orientation)
+            samples = _oriented(samples, own_orientation)
             if samples.ndim == 3:
                 samples = cv2.cvtColor(samples, cv2.COLOR_BGR2RGB)
             header = pillow_header(data)  # ANYCOLOR drops alpha: read as the 8-bit path reads it, oriented
@@ -424,21 +432,37 @@ def _bmp_16_bit(data: np.ndarray) -> bool:
             and int.from_bytes(head[28:30], "little") == 16)
 
 
-def _decode_flags(avif_orientation: int | None) -> int:
+def _decode_flags(own_orientation: int | None) -> int:
     """OpenCV's flags: samples at their depth, colour or grey, the EXIF orientation applied
-    except in an AVIF (whose irot/imir `_oriented` applies)."""
+    except where `_oriented` applies `own_orientation` (`_orientation_applied_here`)."""
     import cv2
 
-    ignore = cv2.IMREAD_IGNORE_ORIENTATION if avif_orientation else 0
+    ignore = cv2.IMREAD_IGNORE_ORIENTATION if own_orientation else 0
     return cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR | ignore
 
 
 def _oriented(image: np.ndarray, orientation: int | None) -> np.ndarray:
     """Stored pixels turned and mirrored as EXIF `orientation` says: an AVIF's irot/imir boxes
-    (`_avif_orientation`), a still FFmpeg decodes its EXIF."""
+    (`_avif_orientation`), an animation's EXIF, a still FFmpeg decodes its EXIF."""
     if not orientation or orientation not in _ORIENT:
         return image
     return np.ascontiguousarray(_ORIENT[orientation](image))
+
+
+def _orientation_applied_here(data: np.ndarray) -> int | None:
+    """The orientation, as EXIF numbers it, that `_oriented` applies to OpenCV's decode of `data`
+    (OpenCV then told to ignore EXIF's): an AVIF's (`_avif_orientation`), an animated PNG's or
+    WebP's EXIF, which OpenCV does not apply to an animation's first frame as it does to a still's
+    (an animated phone picture was read sideways; Pillow turns both); None for other files."""
+    head = bytes(data[:30])
+    if not (head.startswith(b"\x89PNG\r\n\x1a\n") or is_animated_webp(head)):
+        return _avif_orientation(data)
+    try:
+        with open_with_pillow(data) as header:  # (as `pillow_header` reads it, which orients the alpha)
+            animated = header.format == "WEBP" or header.get_format_mimetype() == "image/apng"
+            return pillow_orientation(header) if animated else None
+    except Exception:  # noqa: BLE001 - a damaged file: OpenCV's decode says why
+        return None
 
 
 def _avif_orientation(data: np.ndarray) -> int | None:
