@@ -36,11 +36,22 @@ EPILOG = """first steps:
 
 
 def long_values_cut(message: str, given: Sequence[str]) -> str:
-    """`message` with each long word of the command line in it quoted short (`errors.quoted`):
-    argparse echoes an invalid choice or an unknown option whole (a 5,000-character line)."""
-    for word in sorted({w for w in given if len(w) > QUOTE_LIMIT}, key=len, reverse=True):
-        message = message.replace(repr(word), quoted(one_line(word))).replace(word, quoted(one_line(word)))
+    """`message` with each long word of the command line in it, or long value attached to an
+    option (`given_values`), quoted short (`errors.quoted`): argparse echoes an invalid choice or
+    an unknown option whole (a 5,000-character line). Longest first: a word holds its value."""
+    values = {value for word in given for value in given_values(word) if len(value) > QUOTE_LIMIT}
+    for value in sorted(values, key=len, reverse=True):
+        message = message.replace(repr(value), quoted(one_line(value))).replace(value, quoted(one_line(value)))
     return message
+
+
+def given_values(word: str) -> list[str]:
+    """What of a command-line word argparse may quote: the word, and for an option the value it
+    carries, which argparse quotes alone (`--engine=VALUE`, `-rVALUE`, `-r=VALUE`: 'VALUE')."""
+    if not word.startswith("-"):
+        return [word]
+    values = [word, word.split("=", 1)[1]] if "=" in word else [word]
+    return values if word.startswith("--") else [*values, word[2:]]
 
 
 class ArgumentParser(argparse.ArgumentParser):

@@ -92,7 +92,7 @@ def test_a_window_made_huge_from_outside_is_brought_back_within_the_screen(x_ser
             assert process.poll() is None, process.communicate()[1]
             time.sleep(0.2)
         assert within_screen(size), size
-        assert size == (SCREEN[1], SCREEN[1])  # (its aspect, square, kept)
+        assert size == (1080, 720)  # (the picture's 3:2 aspect, 540x360, within the screen)
     finally:
         process.kill()
         process.wait(timeout=30)

@@ -50,6 +50,14 @@ def within_display(size: tuple[float, float], bound: tuple[int, int] = MAX_DISPL
     return max(1, round(size[0] * scale)), max(1, round(size[1] * scale))
 
 
+def fitted_back(window: tuple[int, int], shown: tuple[int, int], bound: tuple[int, int]) -> tuple[int, int]:
+    """The size for a window of `window` made too big from outside: the picture (`shown`: its size)
+    as Qt shows it in that window, its aspect kept, within `bound`. The window's own aspect made a
+    16000x100 window a 1280x8 sliver, with the picture in it 14x8 instead of 178x100."""
+    scale = min(window[0] / shown[0], window[1] / shown[1])
+    return within_display((max(1.0, shown[0] * scale), max(1.0, shown[1] * scale)), bound)
+
+
 def screen_size() -> tuple[int, int] | None:
     """The X screen's (width, height), where the window is on X11 (Qt's, as OpenCV's is built on
     Linux); None elsewhere (no DISPLAY, no libX11): OpenCV has no call that tells."""
@@ -109,6 +117,7 @@ class Window:
         # Larger than the screen and MAX_DISPLAY: only a resize from outside makes it (`_keep_bounded`).
         self.oversized = max(screen[0], MAX_DISPLAY[0]), max(screen[1], MAX_DISPLAY[1])
         self.fullscreen = False
+        self.shown_size = self.display  # (width, height) of the last picture shown: its aspect is the window's
         self._size_checked_at = time.monotonic()
         quiet_qt()
         cv2.namedWindow(WINDOW, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL)
@@ -119,8 +128,8 @@ class Window:
         if fullscreen:
             self.set_fullscreen(True)
 
-    @staticmethod
-    def show(image: np.ndarray) -> None:
+    def show(self, image: np.ndarray) -> None:
+        self.shown_size = image.shape[1], image.shape[0]
         cv2.imshow(WINDOW, image)
 
     def key(self) -> int:
@@ -132,9 +141,9 @@ class Window:
 
     def _keep_bounded(self) -> None:
         """Every SIZE_CHECK_S, a window made larger than `oversized` from outside (`xdotool
-        windowsize W 16000 16000`) is made `largest` at most again, its aspect kept: Qt scales each
-        picture to the window, and at 16000x16000 a key took 4-14 s to show, with 1 GB more memory.
-        Not in fullscreen, which is the screen's size (unknown off X11)."""
+        windowsize W 16000 16000`) is made `largest` at most again: Qt scales each picture to the
+        window, and at 16000x16000 a key took 4-14 s to show, with 1 GB more memory. The picture's
+        aspect is kept (`fitted_back`). Not in fullscreen, which is the screen's size (unknown off X11)."""
         now = time.monotonic()
         if self.fullscreen or now - self._size_checked_at < SIZE_CHECK_S:
             return
@@ -143,7 +152,7 @@ class Window:
             x, y, width, height = cv2.getWindowImageRect(WINDOW)  # the picture, centred in the window
             size = width + 2 * x, height + 2 * y
             if size[0] > self.oversized[0] or size[1] > self.oversized[1]:
-                cv2.resizeWindow(WINDOW, *within_display(size, self.largest))
+                cv2.resizeWindow(WINDOW, *fitted_back(size, self.shown_size, self.largest))
         except cv2.error:  # closed meanwhile: the loop's `visible` check ends the session
             pass
 
