@@ -64,11 +64,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     # The clients' frame size is --frame-size: every other command's --size is the processing size
     # (here --process-size), and `bench serve --size 160` read as one. --size, its old name, still works.
     frames = parser.add_argument_group("frames")
-    frames.add_argument("--frame-size", "--size", type=argtypes.frame_resolution, default=(320, 240), metavar="WxH",
+    frames.add_argument("--frame-size", "--size", type=client_frame_size, default=(320, 240), metavar="WxH",
                         action=FrameSize,
                         help="frame size the clients send, 16 to 4096 a side (default 320x240; --size: its old name, deprecated)")
     frames.add_argument("--process-size", type=argtypes.side_length, default=None, metavar="PX",
                         help="the server's --size: processing size, shorter side (default: serve's, 160 on a CPU)")
+
+
+def client_frame_size(text: str) -> tuple[int, int]:
+    """`argtypes.frame_resolution`, where a bare number (`--size 64`, every other command's
+    processing size) is pointed to --process-size."""
+    try:
+        return argtypes.frame_resolution(text)
+    except argparse.ArgumentTypeError as exc:
+        if text.strip().isascii() and text.strip().isdigit():
+            raise argparse.ArgumentTypeError(f"{exc} (the processing size is --process-size)") from None
+        raise
 
 
 class FrameSize(argparse.Action):
@@ -221,6 +232,7 @@ def server_latencies(messages: list[dict]) -> dict[int, float]:
 def run(args: argparse.Namespace) -> int:
     if getattr(args, "old_size_option", False):
         note("bench serve --size WxH is deprecated: use --frame-size WxH (the server's processing size is --process-size)")
+    common.model_settings(args)  # (a bad --device was found only once the server had failed to start)
     if args.json:
         check_output_file(args.json)
     from realtime_adain.commands.serve import check_extra

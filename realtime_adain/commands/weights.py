@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Iterable
 from realtime_adain import release, userdirs
 from realtime_adain.commands.common import say, shown_path
 from realtime_adain.commands.engines import shown
-from realtime_adain.errors import UserError, one_line
+from realtime_adain.errors import UserError, as_given, one_line
 
 if TYPE_CHECKING:
     import torch
@@ -220,7 +220,9 @@ def describe(kind: str, explicit: str | None, decoder: str | None = None) -> tup
     from realtime_adain import weights
 
     source = source_of(kind, explicit)
-    encoder = weights.paired_encoder_kind(decoder) if kind == "vgg" else None
+    if too_long := _name_too_long(kind, explicit):
+        return False, [("path", as_given(too_long[0])), ("from", source), ("status", f"not usable: {too_long[1]}")]
+    encoder = _paired_encoder(decoder) if kind == "vgg" else None
     try:
         path = weights.resolve(kind, explicit, encoder)
     except UserError as exc:
@@ -245,6 +247,29 @@ def describe(kind: str, explicit: str | None, decoder: str | None = None) -> tup
         rows.append(("status", f"not usable: {str(exc).removeprefix(f'{path}: ')}"))
         return False, rows
     return True, rows
+
+
+def _name_too_long(kind: str, explicit: str | None) -> tuple[str, str] | None:
+    """(the name given, why no file can have it) for a --vgg/--decoder or variable's path over
+    NAME_MAX or PATH_MAX, else None: looking it up raised ENAMETOOLONG, one line of the whole name,
+    exit status 2 and no table, where every other bad path is a row."""
+    from realtime_adain import weights
+    from realtime_adain.atomic import name_too_long
+
+    given = explicit if explicit is not None else os.environ.get(weights.ENV_VAR[kind])
+    if not given:
+        return None
+    reason = name_too_long(Path(os.path.expanduser(given)))
+    return (given, reason) if reason else None
+
+
+def _paired_encoder(decoder: str | None) -> str:
+    """`weights.paired_encoder_kind`, where a decoder's name too long to look up is none found
+    (its own row says why)."""
+    from realtime_adain import weights
+    from realtime_adain.encoders import NORMALISED_VGG
+
+    return NORMALISED_VGG if _name_too_long("decoder", decoder) else weights.paired_encoder_kind(decoder)
 
 
 def _why_not(kind: str, place: str, exc: UserError) -> str:
