@@ -87,7 +87,7 @@ def stylize_video(
     from realtime_adain.video.many_files import stylize_videos
     from realtime_adain.video.partial_outputs import refuse_partial_over_inputs
     from realtime_adain.video.encoder_check import check_encoder
-    from realtime_adain.weights import files_used
+    from realtime_adain.weight_paths import files_used
 
     source, output = check_path(source, "source"), check_file_to_write(output, "output")
     if source.is_dir():

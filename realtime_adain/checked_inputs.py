@@ -18,7 +18,7 @@ from realtime_adain.picture_sizes import fit_short_side
 
 def file_digest(data: np.ndarray | bytes) -> str:
     """The SHA-256 of a file's bytes, as `StylePictures` checks a style file by (and as
-    `weights.file_sha256` and the style library's cache give a file's)."""
+    `weight_digests.file_sha256` and the style library's cache give a file's)."""
     return hashlib.sha256(data).hexdigest()
 
 

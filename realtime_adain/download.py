@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 
 from tqdm import tqdm
 
-from realtime_adain import weights
+from realtime_adain import weight_digests, weights
 from realtime_adain.atomic import lost_during_run, naming
 from realtime_adain.download_folder import held_folder
 from realtime_adain.download_transfer import MinRate, SizeLimit, fetch
@@ -100,7 +100,7 @@ def verify(path: Path, kind: str, check_checksum: bool = True, load: bool = True
         if size != spec.size:
             raise UserError(f"{path}: {size} bytes, expected {spec.size} ({spec.filename} of the release)")
     if check_checksum and spec.sha256 is not None:
-        digest = weights.file_sha256(path)
+        digest = weight_digests.file_sha256(path)
         if digest != spec.sha256:
             raise UserError(f"{path}: SHA-256 {digest} does not match the published {spec.sha256}")
         if not load:
@@ -200,7 +200,7 @@ def download_all(
     urls: dict[str, str], directory: Path, force: bool = False, check_checksum: bool = True,
     landed: Callable[[Path, str], None] = lambda path, outcome: None,
 ) -> list[tuple[Path, str]]:
-    """Both published files into `directory` (normally `weights.weights_dir()`). Both places are
+    """Both published files into `directory` (normally `weight_paths.weights_dir()`). Both places are
     checked before anything is fetched, and `landed(path, outcome)` is called as each file is in
     place: a folder where the decoder goes was refused only after the 80 MB VGG had landed, and
     the error alone did not say it had."""

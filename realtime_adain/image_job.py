@@ -104,7 +104,7 @@ def check_inputs(
 
 def read_checked(settings: ImageSettings, path: Path, size: int | None, option: str) -> tuple[np.ndarray, str]:
     """`path` decoded, refused where it is over --max-pixels at `size` (`option`'s), and the
-    SHA-256 of the bytes decoded (as `weights.file_sha256` gives a file's)."""
+    SHA-256 of the bytes decoded (as `weight_digests.file_sha256` gives a file's)."""
     data = read_image_bytes(path)
     image = decode_image(data, str(path))
     check_pixel_budget(path, *image.shape[:2], size, settings.max_pixels, option)

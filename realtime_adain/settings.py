@@ -351,7 +351,7 @@ class LiveSettings:
                 raise UserError(f"{out}: a name that is only an extension; name the file (e.g. out{out.name})")
             if out.suffix.lower() not in RECORDING_SUFFIXES:
                 raise UserError(f"{out}: -o writes MP4; use a .mp4, .m4v or .mov name")
-            from realtime_adain.weights import files_used  # (torch: as the session loads)
+            from realtime_adain.weight_paths import files_used  # (torch: as the session loads)
 
             if os.path.exists(source := self.source_file) and same_entry(out, Path(source)):
                 raise UserError(f"{out}: output would overwrite the input")

@@ -20,7 +20,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 import numpy as np
 import torch
 
-from realtime_adain import engines, notes, weights
+from realtime_adain import engines, notes, weight_digests, weight_paths, weights
 from realtime_adain.adain import StyleStats, check_stats
 from realtime_adain.api_images import ImageLike, as_rgb, check_budget, image_sides
 from realtime_adain.api_words import api_words, as_value_error, in_api_words
@@ -70,7 +70,7 @@ def _loaded_sha256(module: torch.nn.Module, path: str) -> str:
     """The SHA-256 of the weights file `path` as `module` was loaded from it (`weights.load_*` keep
     it): read again later, the file may hold other weights (a trainer saving to the same path), and
     an engine built from this network was cached as theirs. A module loaded otherwise: the file now."""
-    return getattr(module, "loaded_sha256", None) or weights.weights_sha256(path)
+    return getattr(module, "loaded_sha256", None) or weight_digests.weights_sha256(path)
 
 
 def _to_stderr(message: str) -> None:
@@ -179,7 +179,7 @@ class Stylizer:
         dtype: str | torch.dtype = "auto",
         engine: str = "auto",
     ) -> "Stylizer":
-        """Resolve and load the weights (see `weights.resolve`), then bind to device and dtype (a
+        """Resolve and load the weights (see `weight_paths.resolve`), then bind to device and dtype (a
         name, or a torch.dtype: `dtype=st.dtype`). A mistaken argument is a ValueError (or
         TypeError) naming it in the API's words, as `stylize_video` says it (`dtype fp16 needs a
         GPU`, not the CLI's `--dtype`); a file problem is a UserError in those words too (`pass
@@ -210,7 +210,7 @@ class Stylizer:
         engines.resolve(engine, torch_device, torch_dtype)  # a missing engine fails before loading
         for value, name in ((vgg, "vgg"), (decoder, "decoder")):
             if value is not None:  # (an empty path: an unset variable; or one that names no file)
-                weights.resolve(name, value)
+                weight_paths.resolve(name, value)
         return torch_device, torch_dtype
 
     @classmethod
@@ -218,8 +218,8 @@ class Stylizer:
               device: torch.device, dtype: torch.dtype, engine: str) -> "Stylizer":
         """The weights resolved and loaded, bound to a `_placement`."""
         # (a missing VGG beside a torchvision-trained decoder is pointed at torchvision's, not the download)
-        vgg_path = weights.resolve("vgg", vgg, weights.paired_encoder_kind(decoder))
-        decoder_path = weights.resolve("decoder", decoder)
+        vgg_path = weight_paths.resolve("vgg", vgg, weight_paths.paired_encoder_kind(decoder))
+        decoder_path = weight_paths.resolve("decoder", decoder)
         decoder_net = weights.load_decoder(decoder_path)  # names the encoder it was trained against
         encoder = weights.load_encoder(vgg_path, decoder_net.encoder_kind)
         weights.note_other_vgg(decoder_net, vgg_path, encoder.loaded_sha256)
@@ -233,14 +233,14 @@ class Stylizer:
         if self.weight_paths:
             modules = (self.net.encoder, self.net.decoder)
             return "-".join(_loaded_sha256(m, p)[:16] for m, p in zip(modules, self.weight_paths))
-        return weights.parameters_sha256(self.net)[:16]
+        return weight_digests.parameters_sha256(self.net)[:16]
 
     @cached_property
     def encoder_id(self) -> str:
         """A short identity of the encoder file alone: style statistics depend on nothing else."""
         if self.weight_paths:
             return _loaded_sha256(self.net.encoder, self.weight_paths[0])[:16]
-        return weights.parameters_sha256(self.net.encoder)[:16]
+        return weight_digests.parameters_sha256(self.net.encoder)[:16]
 
     @property
     def engine(self) -> engines.Engine:

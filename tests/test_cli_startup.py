@@ -55,7 +55,7 @@ def test_bench_registers_its_targets_when_asked_for():
 
 
 def test_names_known_without_torch_match_the_modules_that_use_them():
-    from realtime_adain import devices, download, engines, release, settings, temporal, userdirs, weights
+    from realtime_adain import devices, download, engines, release, settings, temporal, userdirs, weight_paths
     from realtime_adain.live import inference
     from realtime_adain.video import deinterlace
 
@@ -63,7 +63,7 @@ def test_names_known_without_torch_match_the_modules_that_use_them():
     assert settings.DTYPE_NAMES == tuple(devices.DTYPES)
     assert settings.STABILIZE_MODES == temporal.MODES
     assert settings.DEINTERLACE_MODES == deinterlace.MODES
-    assert download.PUBLISHED is release.PUBLISHED and weights.weights_dir is userdirs.weights_dir
+    assert download.PUBLISHED is release.PUBLISHED and weight_paths.weights_dir is userdirs.weights_dir
     assert inference.processing_size(None, type("S", (), {"device": type("D", (), {"type": "cpu"})()})()) == settings.LIVE_CPU_SIZE
 
 

@@ -169,10 +169,10 @@ def test_auto_on_the_cpu_is_said_as_the_commands_resolve_it(weights_env, monkeyp
     so the cached export of these weights was never looked for."""
     import os
 
-    from realtime_adain import doctor, weights
+    from realtime_adain import doctor, weight_digests
     from realtime_adain.engines import onnx
 
-    wanted = weights.files_id([os.environ["REALTIME_ADAIN_VGG"], os.environ["REALTIME_ADAIN_DECODER"]])
+    wanted = weight_digests.files_id([os.environ["REALTIME_ADAIN_VGG"], os.environ["REALTIME_ADAIN_DECODER"]])
     monkeypatch.setattr(onnx, "onnx_cached", lambda weights_id: weights_id == wanted)  # an export of exactly these
     auto = next(f for f in doctor.engine_support() if f.name == "auto on cpu")
     assert auto.value == "onnx"  # (onnxruntime comes with the dev extra)

@@ -269,7 +269,7 @@ def test_a_style_cache_entry_not_written_for_its_style_is_rebuilt(stylizer, data
     from safetensors import safe_open
     from safetensors.torch import load_file, save_file
 
-    from realtime_adain.weights import file_sha256
+    from realtime_adain.weight_digests import file_sha256
 
     mine, other = data_dir / "style" / "mondrian.jpg", data_dir / "style" / "trial.jpg"
     cache = tmp_path / "cache"

@@ -88,7 +88,7 @@ def test_engines_clear_removes_orphan_sidecars_and_dangling_links(run_cli, monke
 def test_export_over_a_foreign_entry_says_the_error_alone(run_cli, weights_env, monkeypatch, tmp_path, blocking):
     """A folder at the cached export's name (or a fifo at its `.sha256`): `export --format onnx`
     first noted that the export "does not match the record of its build", then gave the error."""
-    from realtime_adain import weights
+    from realtime_adain import weight_digests
     from realtime_adain.engines.cache import EngineCache
     from realtime_adain.engines.onnx import onnx_components
     from realtime_adain import notes
@@ -97,7 +97,7 @@ def test_export_over_a_foreign_entry_says_the_error_alone(run_cli, weights_env, 
     monkeypatch.setenv("REALTIME_ADAIN_ENGINES", str(tmp_path / "engines"))
     (tmp_path / "engines").mkdir()
     cache = EngineCache()
-    entry = cache.entry(onnx_components(weights.files_id(list(weights_env))), ".onnx")
+    entry = cache.entry(onnx_components(weight_digests.files_id(list(weights_env))), ".onnx")
     if blocking == "folder at the export":
         entry.path.mkdir()
     else:

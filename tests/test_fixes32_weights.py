@@ -19,7 +19,7 @@ import torch
 
 from cli_support import one_error_line
 from live_support import cli_env
-from realtime_adain import doctor, download, download_transfer, weights
+from realtime_adain import doctor, download, download_transfer, weight_digests, weight_paths, weights
 from realtime_adain.doctor import storage
 from realtime_adain.errors import UserError
 from test_environment16 import NOBODY_UID, as_user_without_home, run, without_home
@@ -104,7 +104,7 @@ def test_doctor_reports_something_in_the_way_of_the_onnx_export(weights_env, run
 
     monkeypatch.setenv("REALTIME_ADAIN_ENGINES", str(tmp_path / "engines"))
     monkeypatch.setattr(doctor, "CHECKS", {"caches": doctor.caches})
-    files_id = weights.files_id([weights.resolve("vgg"), weights.resolve("decoder")])
+    files_id = weight_digests.files_id([weight_paths.resolve("vgg"), weight_paths.resolve("decoder")])
     path = EngineCache().entry(onnx_components(files_id), ".onnx").path
     path.parent.mkdir()
     path.mkdir() if blocking == "folder" else os.mkfifo(path)
@@ -136,7 +136,7 @@ def test_doctor_counts_usable_engines_and_their_size_on_disk(run_cli, monkeypatc
 def test_doctors_fix_for_a_bad_file_in_the_weights_folder_is_the_download_alone(monkeypatch, tmp_path):
     """`-> run \\`realtime-adain weights download\\` --force`: --force outside the command's quotes,
     and not needed (a file that is not the published one is replaced anyway)."""
-    for variable in weights.ENV_VAR.values():
+    for variable in weight_paths.ENV_VAR.values():
         monkeypatch.delenv(variable, raising=False)
     monkeypatch.setenv("REALTIME_ADAIN_HOME", str(tmp_path))
     (tmp_path / "weights").mkdir()
@@ -225,7 +225,7 @@ def test_doctor_with_a_read_only_weights_folder_says_where_a_download_can_go(pub
     home = tmp_path / "home"
     (home / "weights").mkdir(parents=True)
     os.chmod(home / "weights", 0o555)  # (root writes anyway: the check runs as another user)
-    env = {k: v for k, v in cli_env(published_weights, home).items() if k not in weights.ENV_VAR.values()}
+    env = {k: v for k, v in cli_env(published_weights, home).items() if k not in weight_paths.ENV_VAR.values()}
     code = "from realtime_adain import doctor; print([f.fix for f in doctor.weight_files()][1:])"
     done = subprocess.run([*prefix, sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr

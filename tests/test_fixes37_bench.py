@@ -19,7 +19,7 @@ def test_a_folder_where_the_onnx_export_goes_is_one_error_line_in_bench_model(ru
                                                                               tmp_path):
     """bench model loaded its weights with 'auto', which noted the folder ("... stands where the ONNX
     export of these weights goes ... move it away"), then its onnx row gave the error in other words."""
-    from realtime_adain import weights
+    from realtime_adain import weight_digests
     from realtime_adain.engines.cache import EngineCache
     from realtime_adain.engines.onnx import onnx_components
     from realtime_adain import notes
@@ -27,7 +27,7 @@ def test_a_folder_where_the_onnx_export_goes_is_one_error_line_in_bench_model(ru
     monkeypatch.setattr(notes, "_said", set())  # (a note said once per process: said by an earlier test)
     monkeypatch.setenv("REALTIME_ADAIN_ENGINES", str(tmp_path / "engines"))
     cache = EngineCache()
-    entry = cache.entry(onnx_components(weights.files_id(list(weights_env))), ".onnx")
+    entry = cache.entry(onnx_components(weight_digests.files_id(list(weights_env))), ".onnx")
     (entry.path / "sub").mkdir(parents=True)
     code, _, err = run_cli("bench", "model", "--engine", "onnx", "-r", "16x16", "--iters", "1", "--warmup", "0")
     line = one_error_line(err, code)

@@ -15,7 +15,7 @@ import pytest
 
 import realtime_adain as ra
 from cli_support import one_error_line
-from realtime_adain import weights
+from realtime_adain import weight_paths
 from realtime_adain.errors import UserError
 from realtime_adain.settings import LiveSettings, ModelSettings
 from realtime_adain.stylizer import Stylizer
@@ -132,14 +132,14 @@ def test_the_weights_used_are_those_the_run_resolves(copies, tmp_path, monkeypat
     """--vgg/--decoder, else the environment, else the downloaded files; one not found is none."""
     vgg, decoder = copies
     given = renamed(decoder, "given.pth")
-    assert weights.files_used(None, given) == [vgg, given]
+    assert weight_paths.files_used(None, given) == [vgg, given]
     monkeypatch.delenv("REALTIME_ADAIN_VGG")
     monkeypatch.delenv("REALTIME_ADAIN_DECODER")
-    assert weights.files_used() == []  # nothing downloaded: nothing to protect (the load says why)
-    downloaded = weights.weights_dir()
+    assert weight_paths.files_used() == []  # nothing downloaded: nothing to protect (the load says why)
+    downloaded = weight_paths.weights_dir()
     downloaded.mkdir(parents=True)
-    shutil.copy(vgg, downloaded / weights.DEFAULT_FILENAME["vgg"])
-    assert weights.files_used(None, tmp_path / "missing.pth") == [downloaded / weights.DEFAULT_FILENAME["vgg"]]
+    shutil.copy(vgg, downloaded / weight_paths.DEFAULT_FILENAME["vgg"])
+    assert weight_paths.files_used(None, tmp_path / "missing.pth") == [downloaded / weight_paths.DEFAULT_FILENAME["vgg"]]
 
 
 @pytest.mark.parametrize("option, field", [("--record-dir", "record_dir"), ("--snapshot-dir", "snapshot_dir")])

@@ -50,27 +50,27 @@ def test_download_notes_say_what_the_environment_overrides(synthetic_release, ru
     """With $REALTIME_ADAIN_VGG/DECODER set (they come before the weights directory), a download
     into the default folder was used by no command without a word, and one into another `weights`
     folder offered REALTIME_ADAIN_HOME, which alone would not use it; --no-checksum said 'verified'."""
-    from realtime_adain import download, weights
+    from realtime_adain import download, weight_paths
     from weights_server import WeightsServer
 
     home = tmp_path / "home"
-    monkeypatch.setenv(weights.HOME_ENV_VAR, str(home))
+    monkeypatch.setenv(weight_paths.HOME_ENV_VAR, str(home))
     monkeypatch.delenv(download.BASE_URL_ENV_VAR, raising=False)
-    named = {kind: str(tmp_path / f"mine-{kind}.pth") for kind in weights.ENV_VAR}
-    for kind, variable in weights.ENV_VAR.items():
+    named = {kind: str(tmp_path / f"mine-{kind}.pth") for kind in weight_paths.ENV_VAR}
+    for kind, variable in weight_paths.ENV_VAR.items():
         monkeypatch.setenv(variable, named[kind])
     with WeightsServer(synthetic_release) as server:
         code, out, err = run_cli("weights", "download", "--base-url", server.url, "--no-checksum")
         assert code == 0, err
-        for kind, name in weights.DEFAULT_FILENAME.items():
-            assert (f"note: {weights.ENV_VAR[kind]} is set: commands use {named[kind]}, not {home / 'weights' / name} "
+        for kind, name in weight_paths.DEFAULT_FILENAME.items():
+            assert (f"note: {weight_paths.ENV_VAR[kind]} is set: commands use {named[kind]}, not {home / 'weights' / name} "
                     "(unset it to use the downloaded file)") in out.splitlines()
         assert out.count("structure verified, --no-checksum: size and SHA-256 not checked") == 2, out
         code, out, err = run_cli("weights", "download", "--base-url", server.url, "--dir", tmp_path / "other" / "weights")
     assert code == 0, err
     assert out.count("bytes, verified)") == 2, out
-    assert out.rstrip().endswith(f"{weights.HOME_ENV_VAR}={tmp_path / 'other'} (it keeps its engines and styles there "
-                                 f"too) with {weights.ENV_VAR['vgg']} and {weights.ENV_VAR['decoder']} unset"), out
+    assert out.rstrip().endswith(f"{weight_paths.HOME_ENV_VAR}={tmp_path / 'other'} (it keeps its engines and styles there "
+                                 f"too) with {weight_paths.ENV_VAR['vgg']} and {weight_paths.ENV_VAR['decoder']} unset"), out
 
 
 def test_a_figure_named_only_png_is_said_to_have_no_extension(run_cli, tmp_path):

@@ -26,7 +26,7 @@ from realtime_adain.live.source_opening import open_source
 from realtime_adain.live.sources import Frame
 from realtime_adain.live.active_style import ActiveStyle
 from realtime_adain.live.styles import StyleLibrary
-from realtime_adain.weights import file_sha256
+from realtime_adain.weight_digests import file_sha256
 from test_live_hostile_libraries import tiny_png
 from test_live_hud import drawn
 from test_live_sources import FakeCameraHardware

@@ -19,7 +19,7 @@ import torch
 
 from cli_support import one_error_line
 from live_support import cli_env
-from realtime_adain import engines, weights
+from realtime_adain import engines, weight_digests
 from realtime_adain.engines.cache import EngineCache
 from realtime_adain.engines.onnx import onnx_components
 from realtime_adain.engines.tensorrt import tensorrt_missing
@@ -121,7 +121,7 @@ def test_an_onnxruntime_that_does_not_load_is_no_engine(env, published_weights, 
     run failed ("cannot load onnxruntime"), while doctor, which says the same, said "onnx on cpu: runs"."""
     env["REALTIME_ADAIN_ENGINES"] = str(tmp_path / "engines")
     monkeypatch.setenv("REALTIME_ADAIN_ENGINES", str(tmp_path / "engines"))
-    weights_id = weights.files_id(list(published_weights))
+    weights_id = weight_digests.files_id(list(published_weights))
     cache = EngineCache(tmp_path / "engines")  # an export of these weights, as a run's cache records it
     components = onnx_components(weights_id)
     cache.store(cache.entry(components, ".onnx"), lambda path: tiny_onnx(path, components))

@@ -8,7 +8,8 @@ import json
 
 from safetensors.torch import save_file
 
-from realtime_adain.weights import file_sha256, load_decoder
+from realtime_adain.weight_digests import file_sha256
+from realtime_adain.weights import load_decoder
 
 
 def checkpoint_trained_against(path, decoder_pth, vgg_sha256: str):

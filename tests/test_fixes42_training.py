@@ -13,7 +13,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from realtime_adain import atomic, weights
+from realtime_adain import atomic, weight_files, weights
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import IMAGE_EXTENSIONS
 from realtime_adain.training import checkpoint
@@ -107,7 +107,7 @@ def test_evaluate_refuses_a_vgg_other_than_the_decoders_runs(finished_run, publi
     """A decoder evaluated with another --vgg file than its run trained against gave that encoder's
     losses without a word; its checkpoint records the file's SHA-256."""
     other = tmp_path / "other_vgg.safetensors"  # the same weights, as another file: another digest
-    save_file({name: tensor.contiguous() for name, tensor in weights.read_weights(published_weights[0]).state_dict.items()},
+    save_file({name: tensor.contiguous() for name, tensor in weight_files.read_weights(published_weights[0]).state_dict.items()},
               str(other))
     decoder = checkpoint.decoder_file(finished_run / "checkpoints", 1)
     data = checkpoint.load_checkpoint(finished_run).trainer.config

@@ -10,7 +10,7 @@ import os
 import pytest
 import torch
 
-from realtime_adain import doctor, engines, weights
+from realtime_adain import doctor, engines, weight_digests
 from realtime_adain.atomic import PendingOutput
 from realtime_adain.engines.cache import EngineCache
 from realtime_adain.engines.onnx import onnx_cached, onnx_components
@@ -70,7 +70,7 @@ def test_doctor_says_no_note_of_a_damaged_export(weights_env, capsys, monkeypatc
     """doctor's own look at 'auto' printed "note: the cached ONNX export ... does not match" before
     its report (on stderr beside --json), which says so in its own line."""
     monkeypatch.setenv("REALTIME_ADAIN_ENGINES", str(tmp_path / "engines"))  # (not the tests' shared cache)
-    weights_id = weights.files_id(list(weights_env))
+    weights_id = weight_digests.files_id(list(weights_env))
     entry = EngineCache.for_run().entry(onnx_components(weights_id), ".onnx")
     entry.path.parent.mkdir(parents=True, exist_ok=True)
     entry.path.write_bytes(b"not an export")

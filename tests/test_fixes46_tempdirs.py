@@ -23,7 +23,7 @@ from realtime_adain.engines.compiled import NO_TEMPORARY_FOLDER, compile_missing
 from realtime_adain.live.styles import StyleLibrary
 from realtime_adain.serve import styles as serve_styles
 from realtime_adain.serve.styles import StyleRegistry
-from realtime_adain.weights import file_sha256
+from realtime_adain.weight_digests import file_sha256
 from test_serve import env_with, served, upload_form
 
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from realtime_adain import weights
+from realtime_adain import weight_files, weight_paths
 from realtime_adain.doctor import storage
 from realtime_adain.encoders import TORCHVISION_VGG19
 from realtime_adain.imageio import write_image
@@ -27,8 +27,8 @@ def test_a_decoder_path_that_is_not_utf8_still_names_its_encoder(tmp_path):
     """safe_open refused the path ("not valid UTF-8"), read as no metadata: `weights info` and
     doctor approved the normalised VGG for a torchvision-trained decoder that `image` refused."""
     decoder = header_only(tmp_path / os.fsdecode(b"\xff.safetensors"), encoder=TORCHVISION_VGG19)
-    assert weights.header_metadata(decoder) == {"encoder": TORCHVISION_VGG19}
-    assert weights.paired_encoder_kind(decoder) == TORCHVISION_VGG19
+    assert weight_files.header_metadata(decoder) == {"encoder": TORCHVISION_VGG19}
+    assert weight_paths.paired_encoder_kind(decoder) == TORCHVISION_VGG19
 
 
 @pytest.mark.parametrize("header", [b"[1]", b"{not json", b'{"__metadata__": {"encoder": 5}}', b"[" * 100_000,
@@ -37,9 +37,9 @@ def test_a_header_without_string_metadata_reads_as_none(tmp_path, header):
     """(What safe_open refused, read as no metadata by the parser that replaced it.)"""
     path = tmp_path / "h.safetensors"
     path.write_bytes(len(header).to_bytes(8, "little") + header)
-    assert weights.header_metadata(path) == {}
+    assert weight_files.header_metadata(path) == {}
     path.write_bytes((1 << 40).to_bytes(8, "little") + header)  # (longer than the file)
-    assert weights.header_metadata(path) == {}
+    assert weight_files.header_metadata(path) == {}
 
 
 def test_a_missing_vgg_for_a_torchvision_trained_decoder_is_not_sent_to_download(run_cli, monkeypatch, tmp_path):

@@ -14,7 +14,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from realtime_adain import weights
+from realtime_adain import weight_files, weights
 from realtime_adain.commands.weights import what_it_holds
 from realtime_adain.errors import UserError
 from realtime_adain.synthetic import published_decoder_state_dict
@@ -102,7 +102,7 @@ def test_tensors_that_do_not_fit_their_data_are_one_clear_line(tmp_path, make):
     path = tmp_path / "damaged.pth"
     path.write_bytes(make())
     with pytest.raises(UserError) as refused:
-        weights.read_weights(path)
+        weight_files.read_weights(path)
     assert str(refused.value) == (f"{path}: not a readable weights file "
                                   "(a damaged PyTorch file: its tensors do not fit the data it stores)")
 
@@ -135,6 +135,6 @@ def test_a_legacy_pth_cut_in_its_last_storage_says_so(tmp_path):
     path = tmp_path / "cut.pth"
     path.write_bytes(buffer.getvalue()[:-8])
     with pytest.raises(UserError) as refused:
-        weights.read_weights(path)
+        weight_files.read_weights(path)
     assert str(refused.value) == (f"{path}: not a readable weights file "
                                   "(a PyTorch file cut short: its tensors' data ends early)")

@@ -18,7 +18,7 @@ import realtime_adain.live.styles as styles_module
 from realtime_adain.imageio import write_image
 from realtime_adain.live.style_cache import MAX_NOTES
 from realtime_adain.live.styles import StyleLibrary
-from realtime_adain.weights import safetensors_metadata
+from realtime_adain.weight_files import safetensors_metadata
 
 SIZE = 64
 CUT_SHORT = "the file ends before its picture does (cut short?); the rest of the picture is missing"

@@ -12,8 +12,8 @@ import torch
 
 from realtime_adain.errors import UserError
 from realtime_adain.training.config import resolve_config
-from realtime_adain import weights
-from realtime_adain.weights import read_weights
+from realtime_adain import weight_files
+from realtime_adain.weight_files import read_weights
 from cli_support import training_error_line
 from test_hostile_export_weights import write_deflated_pth
 from train_support import tiny_args, train_tool  # noqa: F401  (a fixture)
@@ -64,7 +64,7 @@ def test_an_entry_compressed_as_torch_save_never_does_is_not_unpacked(tmp_path):
 
 def test_an_archive_of_more_entries_than_torch_save_writes_is_refused(tmp_path, monkeypatch):
     """200 000 one-byte entries took 7 s to read (the file bound allows millions)."""
-    monkeypatch.setattr(weights, "MAX_ENTRIES", 8)
+    monkeypatch.setattr(weight_files, "MAX_ENTRIES", 8)
     path = tmp_path / "decoder.pth"
     torch.save({f"{i}.weight": torch.zeros(1) for i in range(8)}, path)
     with pytest.raises(UserError, match=r"its archive holds \d+ entries: torch.save writes one a tensor, a few dozen"):

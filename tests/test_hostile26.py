@@ -334,7 +334,7 @@ def test_standard_input_as_an_input_says_why_not(run_cli, data_dir, tmp_path):
 def test_a_fifo_where_the_weights_go_is_named_not_called_missing(tmp_path, monkeypatch):
     """`doctor` and `weights info` said "no vgg weights" and suggested `weights download`, which then
     refused: a FIFO is where the weights file goes."""
-    from realtime_adain import weights
+    from realtime_adain import weight_paths
     from realtime_adain.doctor import storage
     from realtime_adain.errors import UserError
 
@@ -343,20 +343,20 @@ def test_a_fifo_where_the_weights_go_is_named_not_called_missing(tmp_path, monke
     (tmp_path / "weights").mkdir()
     os.mkfifo(tmp_path / "weights" / "vgg_normalised.pth")
     with pytest.raises(UserError, match="vgg_normalised.pth is a device, fifo or socket, not a weights file; move it"):
-        weights.resolve("vgg")
+        weight_paths.resolve("vgg")
     finding = storage._check_weights_file("vgg")
     assert finding.level == "problem" and finding.fix.startswith("move ") and "fifo" in finding.value
 
 
 def test_a_weights_file_of_zero_bytes_is_said_in_our_words(tmp_path):
     """torch took it for its legacy tar format: a cut-off sentence about weights_only in PyTorch 2.6."""
-    from realtime_adain import weights
+    from realtime_adain import weight_files
     from realtime_adain.errors import UserError
 
     zeros = tmp_path / "zeros.pth"
     zeros.write_bytes(bytes(100_000))
     with pytest.raises(UserError, match=r"not a readable weights file \(not a PyTorch or safetensors file\)$"):
-        weights.read_weights(zeros)
+        weight_files.read_weights(zeros)
 
 
 def test_a_benchmarks_results_file_may_not_go_into_the_engine_cache(tmp_path, monkeypatch):

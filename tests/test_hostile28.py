@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from realtime_adain import weights
+from realtime_adain import weight_files
 from realtime_adain.errors import UserError
 
 
 def refusal(path) -> str:
     with pytest.raises(UserError) as caught:
-        weights.read_weights(path)
+        weight_files.read_weights(path)
     return str(caught.value).removeprefix(f"{path}: not a readable weights file (").removesuffix(")")
 
 

@@ -16,7 +16,7 @@ from realtime_adain.engines.cache import EngineCache
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import write_image
 from realtime_adain.release import PUBLISHED
-from realtime_adain.weights import file_sha256
+from realtime_adain.weight_digests import file_sha256
 
 COMPONENTS = {"kind": "onnx", "weights": "abc", "precision": "fp32", "shape": "dynamic"}
 
@@ -132,7 +132,7 @@ def test_unreadable_weights_are_a_finding_and_one_line(weights_env, monkeypatch,
     unreadable.mkdir()  # opens, then fails to read (EISDIR): as a permission or I/O error does
     with pytest.raises(UserError, match=f"{unreadable}: cannot read it"):
         file_sha256(unreadable)
-    monkeypatch.setattr("realtime_adain.weights.resolve", lambda kind, explicit=None, encoder=None: unreadable)
+    monkeypatch.setattr("realtime_adain.weight_paths.resolve", lambda kind, explicit=None, encoder=None: unreadable)
     found = findings(doctor.run_checks({"weights": doctor.weight_files}))
     assert found["weights", "vgg"].level == "problem" and "cannot read it" in found["weights", "vgg"].value
     assert ("weights", "check failed") not in found  # was: the whole section one 'check failed'

@@ -60,7 +60,7 @@ LOAD_WEIGHTS_WITH_LITTLE_MEMORY = """
 import resource, sys
 import torch
 from realtime_adain.cli import run_reporting_errors
-from realtime_adain.weights import read_weights
+from realtime_adain.weight_files import read_weights
 size = int(open("/proc/self/statm").read().split()[0]) * resource.getpagesize()
 resource.setrlimit(resource.RLIMIT_AS, (size + (int(sys.argv[2]) << 20),) * 2)
 sys.exit(run_reporting_errors(lambda: read_weights(sys.argv[1]) and 0))

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from realtime_adain import doctor, download, weights
+from realtime_adain import doctor, download, weight_files, weight_paths, weights
 from realtime_adain.commands.doctor import render
 from realtime_adain.engines.cache import EngineCache
 from realtime_adain.errors import UserError
@@ -113,12 +113,12 @@ def test_a_zip_bomb_pth_is_refused_before_it_is_inflated(tmp_path):
     write_deflated_pth(path, 2 << 20)
     assert path.stat().st_size < 100_000
     with pytest.raises(UserError, match=r"not a readable weights file \(its archive unpacks to 8,388,\d{3} bytes"):
-        weights.read_weights(path)
+        weight_files.read_weights(path)
 
 
 def test_a_small_compressed_pth_still_loads(tmp_path):
     write_deflated_pth(tmp_path / "small.pth", 16)
-    assert weights.read_weights(tmp_path / "small.pth").state_dict["1.weight"].shape == (16,)
+    assert weight_files.read_weights(tmp_path / "small.pth").state_dict["1.weight"].shape == (16,)
 
 
 def test_weights_info_keeps_a_newline_in_metadata_on_its_row(published_weights, tmp_path, run_cli, monkeypatch):
@@ -138,7 +138,7 @@ def test_a_symlink_loop_as_weights_is_named_as_such(tmp_path):
     (tmp_path / "a").symlink_to(tmp_path / "b")
     (tmp_path / "b").symlink_to(tmp_path / "a")
     with pytest.raises(UserError, match="a symbolic link to nothing \\(a loop, or its target is gone\\)"):
-        weights.resolve("vgg", tmp_path / "a")  # was "no such weights file"
+        weight_paths.resolve("vgg", tmp_path / "a")  # was "no such weights file"
 
 
 def test_export_to_a_symlink_loop_is_one_line(weights_env, run_cli, tmp_path):
@@ -209,7 +209,7 @@ def test_a_home_that_is_a_file_is_named_for_the_engines_and_the_weights(tmp_path
     monkeypatch.delenv("REALTIME_ADAIN_VGG", raising=False)
     with pytest.raises(UserError, match=f"the weights folder {re.escape(str(home / 'weights'))} cannot exist "
                                         f"\\({re.escape(str(home))} is a file, not a folder; check \\$REALTIME_ADAIN_HOME\\)"):
-        weights.resolve("vgg")
+        weight_paths.resolve("vgg")
     assert home.read_text() == "not a folder"
 
 
@@ -225,7 +225,7 @@ def test_a_home_behind_a_dead_link_is_named_for_the_weights(target, tmp_path, mo
            else f"{home} is a symbolic link to {tmp_path / 'unmounted'}, which does not exist")
     with pytest.raises(UserError, match=f"the weights folder {re.escape(str(home / 'weights'))} cannot exist "
                                         f"\\({re.escape(why)}; check \\$REALTIME_ADAIN_HOME\\)"):
-        weights.resolve("vgg")
+        weight_paths.resolve("vgg")
     code, _, err = run_cli("weights", "download", "--base-url", "http://127.0.0.1:9/")  # refused before connecting
     assert code == 2 and one_error_line(err) == f"error: {home / 'weights'}: the download folder cannot be made ({why})"
 
@@ -283,7 +283,7 @@ def test_a_redirect_loop_is_one_line(tmp_path, run_cli):
 
 
 def test_download_dir_empty_or_a_symlink_loop_is_refused(tmp_path, run_cli, monkeypatch):
-    monkeypatch.setenv(weights.HOME_ENV_VAR, str(tmp_path / "home"))
+    monkeypatch.setenv(weight_paths.HOME_ENV_VAR, str(tmp_path / "home"))
     url = closed_port_url()
     code, _, err = run_cli("weights", "download", "--dir", "", "--base-url", url)  # went to the default folder
     assert code == 2 and one_error_line(err).startswith("error: --dir '': an empty path (an unset variable?)")

@@ -288,7 +288,7 @@ def test_a_fifo_swapped_in_for_a_style_is_refused_not_waited_on(tmp_path):
     """A style listed, then replaced by a FIFO before its digest is read: the open blocked the
     rescan thread for good. Now a file that is not regular is a UserError at once."""
     from realtime_adain.errors import UserError
-    from realtime_adain.weights import file_sha256
+    from realtime_adain.weight_digests import file_sha256
 
     fifo = tmp_path / "style.png"
     os.mkfifo(fifo)

@@ -10,7 +10,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from realtime_adain import weights
+from realtime_adain import weight_digests, weights
 from realtime_adain.adain import StyleStats
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import read_image
@@ -162,20 +162,20 @@ def test_batch_equals_single_frames(stylizer, images):
 def test_a_weights_digest_is_remembered_until_the_file_changes(tmp_path, monkeypatch):
     path, other = tmp_path / "decoder.pth", tmp_path / "new.pth"
     path.write_bytes(b"a" * 1000)
-    assert weights.weights_sha256(path) == hashlib.sha256(b"a" * 1000).hexdigest()
+    assert weight_digests.weights_sha256(path) == hashlib.sha256(b"a" * 1000).hexdigest()
     with monkeypatch.context() as patched:
-        patched.setattr(weights, "file_sha256", lambda _: pytest.fail("an unchanged file was read again"))
-        assert weights.weights_sha256(path) == hashlib.sha256(b"a" * 1000).hexdigest()
+        patched.setattr(weight_digests, "file_sha256", lambda _: pytest.fail("an unchanged file was read again"))
+        assert weight_digests.weights_sha256(path) == hashlib.sha256(b"a" * 1000).hexdigest()
     other.write_bytes(b"b" * 1000)
     os.replace(other, path)  # as checkpoints are written: the same name and size, another file
-    assert weights.weights_sha256(path) == hashlib.sha256(b"b" * 1000).hexdigest()
+    assert weight_digests.weights_sha256(path) == hashlib.sha256(b"b" * 1000).hexdigest()
     before = os.stat(path)
     with path.open("r+b") as handle:  # rewritten in place, the same inode and size
         handle.write(b"c" * 1000)
     os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns - 10**9))  # (within one clock tick)
-    assert weights.weights_sha256(path) == hashlib.sha256(b"c" * 1000).hexdigest()
+    assert weight_digests.weights_sha256(path) == hashlib.sha256(b"c" * 1000).hexdigest()
     with pytest.raises(UserError, match="cannot read it"):
-        weights.weights_sha256(tmp_path / "missing.pth")
+        weight_digests.weights_sha256(tmp_path / "missing.pth")
 
 
 def test_wrong_files_are_named_clearly(published_weights, tmp_path):

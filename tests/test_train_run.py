@@ -17,7 +17,7 @@ import pytest
 import torch
 from safetensors import safe_open
 
-from realtime_adain import weights
+from realtime_adain import weight_files, weights
 from realtime_adain.synthetic import write_torchvision_vgg
 from realtime_adain.training import checkpoint
 from train_support import REPO, load_tool, tiny_args, train_tool  # noqa: F401  (fixtures)
@@ -95,7 +95,7 @@ def test_resume_continues_exactly(runs):
 def test_checkpoint_metadata_and_loading(runs):
     straight, _ = runs
     path = checkpoint.decoder_file(straight / "checkpoints", ITERATIONS)
-    loaded = weights.read_weights(path)
+    loaded = weight_files.read_weights(path)
     assert loaded.metadata["architecture"] == "plain"
     assert loaded.metadata["encoder"] == "vgg-normalised"
     assert loaded.metadata["iteration"] == str(ITERATIONS)

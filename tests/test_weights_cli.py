@@ -8,15 +8,15 @@ from pathlib import Path
 import pytest
 
 from cli_support import one_error_line
-from realtime_adain import download, weights
+from realtime_adain import download, weight_paths
 from weights_server import WeightsServer, closed_port_url, release_bytes, synthetic_release  # noqa: F401
 
 
 @pytest.fixture
 def home(tmp_path, monkeypatch) -> Path:
     """A fresh user: REALTIME_ADAIN_HOME set, no weights paths in the environment."""
-    monkeypatch.setenv(weights.HOME_ENV_VAR, str(tmp_path / "home"))
-    for name in (*weights.ENV_VAR.values(), download.BASE_URL_ENV_VAR):
+    monkeypatch.setenv(weight_paths.HOME_ENV_VAR, str(tmp_path / "home"))
+    for name in (*weight_paths.ENV_VAR.values(), download.BASE_URL_ENV_VAR):
         monkeypatch.delenv(name, raising=False)
     return tmp_path / "home"
 

@@ -55,12 +55,12 @@ def build_parser() -> argparse.ArgumentParser:
 def inputs_of(args: argparse.Namespace) -> list[Path]:
     """Every file the evaluation reads: --json must replace none of them (a decoder given twice
     by mistake, `--json decoder.pth`). One that is not found is left to the evaluation to report."""
-    from realtime_adain import weights
+    from realtime_adain import weight_paths
     from realtime_adain.training.data import list_images
 
     paths = [expand_home(p) for p in args.decoder]
     with contextlib.suppress(UserError):
-        paths.append(weights.resolve("vgg", args.vgg))
+        paths.append(weight_paths.resolve("vgg", args.vgg))
     for folder, what in ((args.content, "content"), (args.style, "style")):
         with contextlib.suppress(UserError):
             paths += list_images(folder, what)

@@ -15,7 +15,7 @@ from typing import Callable, Iterable, TypeVar
 
 import torch
 
-from realtime_adain import weights
+from realtime_adain import weight_paths
 from realtime_adain.atomic import atomic_write_bytes
 from realtime_adain.errors import UserError, refuse_inputs
 from realtime_adain.output_checks import refuse_overwriting_inputs
@@ -88,9 +88,9 @@ def benchmark_weights(args: argparse.Namespace, workdir: Path) -> tuple[Path, Pa
     a wish for stand-ins; a variable naming a missing file timed stand-ins without a word). Also
     says which."""
     try:
-        return weights.resolve("vgg", args.vgg), weights.resolve("decoder", args.decoder), "installed"
+        return weight_paths.resolve("vgg", args.vgg), weight_paths.resolve("decoder", args.decoder), "installed"
     except UserError:
-        if args.vgg is not None or args.decoder is not None or any(map(os.environ.get, weights.ENV_VAR.values())):
+        if args.vgg is not None or args.decoder is not None or any(map(os.environ.get, weight_paths.ENV_VAR.values())):
             raise
         vgg, decoder = write_published_weights(workdir)
         return vgg, decoder, GENERATED
@@ -102,7 +102,7 @@ def installed_weights() -> list[Path]:
     found = []
     for kind in ("vgg", "decoder"):
         try:
-            found.append(weights.resolve(kind))
+            found.append(weight_paths.resolve(kind))
         except UserError:
             pass  # (none to replace)
     return found

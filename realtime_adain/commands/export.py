@@ -74,7 +74,7 @@ def export_onnx_command(args: argparse.Namespace) -> int:
     from realtime_adain.engines.onnx import cached_onnx, export_checked, require_onnx
     from realtime_adain.settings import ModelSettings
     from realtime_adain.stylizer import Stylizer
-    from realtime_adain.weights import files_used
+    from realtime_adain.weight_paths import files_used
 
     require_onnx()
     if args.precision not in (None, "fp32"):

@@ -120,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
     jobs = plan(args, contents, styles)
     outputs = output_paths(args.output, jobs, WRITABLE_EXTENSIONS, "image", args.ext, output_suffix)
     mask_paths = [Path(args.mask)] if args.mask else []
-    from realtime_adain.weights import files_used  # (torch: loaded by `model_settings` already)
+    from realtime_adain.weight_paths import files_used  # (torch: loaded by `model_settings` already)
 
     check_outputs(outputs, jobs, contents + styles + mask_paths + files_used(model.vgg, model.decoder))
     with repeats_counted(contents + styles + mask_paths):  # a folder's pictures: one line per kind of note

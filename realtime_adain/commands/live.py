@@ -133,7 +133,7 @@ def check_files_written(settings: LiveSettings) -> None:
     from realtime_adain.input_paths import expand_images
     from realtime_adain.output_checks import folder_ending
     from realtime_adain.video.sequence import names_a_picture
-    from realtime_adain.weights import files_used
+    from realtime_adain.weight_paths import files_used
 
     if not (settings.output or settings.log):
         return

@@ -89,7 +89,7 @@ def check_request(args: argparse.Namespace, contents: list[Path], styles: list[P
         raise UserError(f"--sheet: {tiles} tiles, at most {sheet.MAX_TILES} fit one sheet (split the style folder"
                         f"{fits_without_photo})")
     refuse_styles_given_twice(styles)
-    from realtime_adain.weights import files_used  # (torch: loaded by `model_settings` already)
+    from realtime_adain.weight_paths import files_used  # (torch: loaded by `model_settings` already)
 
     refuse_overwriting_inputs([out], contents + styles + files_used(model.vgg, model.decoder))
     check_writable_dir(out.parent)
@@ -174,7 +174,7 @@ def add_checked_style(library: StyleLibrary, path: Path, digest: str) -> None:
     cannot read, so a style replaced after the check by one over --max-pixels was encoded, and one
     cut short was a tile missing from a sheet made all the same. Compared before it is decoded,
     and again as the library hashed it."""
-    from realtime_adain.weights import file_sha256
+    from realtime_adain.weight_digests import file_sha256
 
     with changed_since_checked():  # (removed or unreadable now)
         if file_sha256(path) != digest:

@@ -230,7 +230,7 @@ def run(args: argparse.Namespace) -> int:
                         "a video file keeps its own timestamps")
     jobs = plan(args, inputs, styles)
     refuse_earlier_results([(source, out) for source, _, out in jobs], inputs)
-    from realtime_adain.weights import files_used  # (torch: loaded by `video_settings` already)
+    from realtime_adain.weight_paths import files_used  # (torch: loaded by `video_settings` already)
 
     read = inputs + styles + files_used(settings.model.vgg, settings.model.decoder)  # no output may replace one
     check_outputs([out for _, _, out in jobs], read)

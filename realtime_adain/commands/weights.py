@@ -62,11 +62,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_download(args: argparse.Namespace) -> int:
-    from realtime_adain import download, weights  # torch: only once the command runs
+    from realtime_adain import download, weight_paths  # torch: only once the command runs
 
     if args.dir is not None and not args.dir.strip():  # `--dir "$UNSET"`: not a wish for the default
         raise UserError("--dir '': an empty path (an unset variable?); give a folder, or leave --dir out")
-    directory = userdirs.expand_home(args.dir, " (--dir)") if args.dir else weights.weights_dir()
+    directory = userdirs.expand_home(args.dir, " (--dir)") if args.dir else weight_paths.weights_dir()
     if directory.exists() and not directory.is_dir():
         raise UserError(f"{directory}: not a directory")
     if directory.is_symlink() and not directory.exists():
@@ -98,36 +98,36 @@ def run_download(args: argparse.Namespace) -> int:
 
 def _named_in_environment() -> dict[str, str]:
     """The weights files $REALTIME_ADAIN_VGG / $REALTIME_ADAIN_DECODER name, by kind: they come
-    before the weights directory (`weights.resolve`)."""
-    from realtime_adain import weights
+    before the weights directory (`weight_paths.resolve`)."""
+    from realtime_adain import weight_paths
 
-    return {kind: named for kind in weights.DEFAULT_FILENAME if (named := os.environ.get(weights.ENV_VAR[kind]))}
+    return {kind: named for kind in weight_paths.DEFAULT_FILENAME if (named := os.environ.get(weight_paths.ENV_VAR[kind]))}
 
 
 def _overridden(directory: Path) -> list[str]:
     """Notes for the files just downloaded into the default `directory` that the commands will not
     use, because the environment names others."""
-    from realtime_adain import weights
+    from realtime_adain import weight_paths
 
-    return [f"note: {weights.ENV_VAR[kind]} is set: commands use {named}, not {directory / weights.DEFAULT_FILENAME[kind]} "
+    return [f"note: {weight_paths.ENV_VAR[kind]} is set: commands use {named}, not {directory / weight_paths.DEFAULT_FILENAME[kind]} "
             "(unset it to use the downloaded file)"
             for kind, named in _named_in_environment().items()
-            if os.path.abspath(named) != os.path.abspath(directory / weights.DEFAULT_FILENAME[kind])]
+            if os.path.abspath(named) != os.path.abspath(directory / weight_paths.DEFAULT_FILENAME[kind])]
 
 
 def how_to_use(directory: Path) -> str:
-    """How the commands find the weights downloaded into `directory` (see `weights.resolve`):
+    """How the commands find the weights downloaded into `directory` (see `weight_paths.resolve`):
     $REALTIME_ADAIN_HOME only where `directory` is a `weights` folder (the commands look in
     $REALTIME_ADAIN_HOME/weights; the note offered it for any folder)."""
-    from realtime_adain import weights
+    from realtime_adain import weight_paths
 
     directory = Path(os.path.abspath(directory))  # (a relative --dir names nothing from another folder)
-    files = {kind: shlex.quote(str(directory / name)) for kind, name in weights.DEFAULT_FILENAME.items()}
+    files = {kind: shlex.quote(str(directory / name)) for kind, name in weight_paths.DEFAULT_FILENAME.items()}
     how = (f"pass --vgg {files['vgg']} --decoder {files['decoder']}, or set "
-           f"{weights.ENV_VAR['vgg']}={files['vgg']} and {weights.ENV_VAR['decoder']}={files['decoder']}")
+           f"{weight_paths.ENV_VAR['vgg']}={files['vgg']} and {weight_paths.ENV_VAR['decoder']}={files['decoder']}")
     if directory.name == "weights":
-        how += f", or {weights.HOME_ENV_VAR}={shlex.quote(str(directory.parent))} (it keeps its engines and styles there too)"
-        if overriding := [weights.ENV_VAR[kind] for kind in _named_in_environment()]:  # (that alone would not do)
+        how += f", or {weight_paths.HOME_ENV_VAR}={shlex.quote(str(directory.parent))} (it keeps its engines and styles there too)"
+        if overriding := [weight_paths.ENV_VAR[kind] for kind in _named_in_environment()]:  # (that alone would not do)
             how += f" with {' and '.join(overriding)} unset"
     return f"to use these files, {how}"
 
@@ -142,13 +142,13 @@ def _default_directory() -> Path | None:
 
 
 def source_of(kind: str, explicit: str | None) -> str:
-    """Which rule of the resolution order (see `weights.resolve`) picks the file."""
-    from realtime_adain import weights
+    """Which rule of the resolution order (see `weight_paths.resolve`) picks the file."""
+    from realtime_adain import weight_paths
 
     if explicit is not None:  # (an empty --decoder is still the flag's, refused as such)
         return FLAG[kind]
-    if os.environ.get(weights.ENV_VAR[kind]):
-        return f"${weights.ENV_VAR[kind]}"
+    if os.environ.get(weight_paths.ENV_VAR[kind]):
+        return f"${weight_paths.ENV_VAR[kind]}"
     return "weights directory"
 
 
@@ -196,10 +196,10 @@ def stored_values(tensors: Iterable[torch.Tensor]) -> int:
 def what_it_holds(kind: str, path: Path, encoder: str | None) -> list[tuple[str, str]]:
     """Rows describing the file's contents; raises UserError for an unusable file. The VGG is
     loaded as `encoder`, the one the decoder in use was trained against."""
-    from realtime_adain import weights
+    from realtime_adain import weight_files, weights
     from realtime_adain.encoders import TORCHVISION_VGG19
 
-    loaded = weights.read_weights(path)
+    loaded = weight_files.read_weights(path)
     if kind == "vgg":
         module = weights.load_encoder(path, encoder)
         what = (f"torchvision VGG-19 encoder up to relu4_1 ({len(module.layers)} modules used)"
@@ -217,18 +217,18 @@ def what_it_holds(kind: str, path: Path, encoder: str | None) -> list[tuple[str,
 
 def describe(kind: str, explicit: str | None, decoder: str | None = None) -> tuple[bool, list[tuple[str, str]]]:
     """(usable, rows) for one weights file (`decoder`: the --decoder the VGG is paired with)."""
-    from realtime_adain import weights
+    from realtime_adain import weight_digests, weight_paths
 
     source = source_of(kind, explicit)
     if too_long := _name_too_long(kind, explicit):
         return False, [("path", as_given(too_long[0])), ("from", source), ("status", f"not usable: {too_long[1]}")]
     encoder = _paired_encoder(decoder) if kind == "vgg" else None
     try:
-        path = weights.resolve(kind, explicit, encoder)
+        path = weight_paths.resolve(kind, explicit, encoder)
     except UserError as exc:
-        given = explicit if explicit is not None else os.environ.get(weights.ENV_VAR[kind])
+        given = explicit if explicit is not None else os.environ.get(weight_paths.ENV_VAR[kind])
         directory = _default_directory() if source == "weights directory" else None
-        expected = directory / weights.DEFAULT_FILENAME[kind] if directory is not None else None
+        expected = directory / weight_paths.DEFAULT_FILENAME[kind] if directory is not None else None
         place = str(expected) if expected is not None else str(Path(os.path.expanduser(given))) if given else None
         if place is not None and os.path.lexists(place):  # (a folder there is no missing file)
             return False, [("path", place), ("from", source), ("status", f"not usable: {_why_not(kind, place, exc)}")]
@@ -239,7 +239,7 @@ def describe(kind: str, explicit: str | None, decoder: str | None = None) -> tup
     size = path.stat().st_size
     rows = [("path", str(path)), ("from", source), ("size", f"{size:,} bytes ({size / 1e6:.1f} MB)")]
     try:
-        digest = weights.weights_sha256(path)
+        digest = weight_digests.weights_sha256(path)
         published = release.PUBLISHED[kind]
         rows.append(("sha256", digest + ("  (the published v0.0.0 file)" if digest == published.sha256 else "")))
         rows += what_it_holds(kind, path, encoder)
@@ -253,10 +253,10 @@ def _name_too_long(kind: str, explicit: str | None) -> tuple[str, str] | None:
     """(the name given, why no file can have it) for a --vgg/--decoder or variable's path over
     NAME_MAX or PATH_MAX, else None: looking it up raised ENAMETOOLONG, one line of the whole name,
     exit status 2 and no table, where every other bad path is a row."""
-    from realtime_adain import weights
+    from realtime_adain import weight_paths
     from realtime_adain.atomic import name_too_long
 
-    given = explicit if explicit is not None else os.environ.get(weights.ENV_VAR[kind])
+    given = explicit if explicit is not None else os.environ.get(weight_paths.ENV_VAR[kind])
     if not given:
         return None
     reason = name_too_long(Path(os.path.expanduser(given)))
@@ -264,21 +264,21 @@ def _name_too_long(kind: str, explicit: str | None) -> tuple[str, str] | None:
 
 
 def _paired_encoder(decoder: str | None) -> str:
-    """`weights.paired_encoder_kind`, where a decoder's name too long to look up is none found
+    """`weight_paths.paired_encoder_kind`, where a decoder's name too long to look up is none found
     (its own row says why)."""
-    from realtime_adain import weights
+    from realtime_adain import weight_paths
     from realtime_adain.encoders import NORMALISED_VGG
 
-    return NORMALISED_VGG if _name_too_long("decoder", decoder) else weights.paired_encoder_kind(decoder)
+    return NORMALISED_VGG if _name_too_long("decoder", decoder) else weight_paths.paired_encoder_kind(decoder)
 
 
 def _why_not(kind: str, place: str, exc: UserError) -> str:
-    """`weights.resolve`'s refusal of the thing at `place` (a folder, a fifo) without the path it
+    """`weight_paths.resolve`'s refusal of the thing at `place` (a folder, a fifo) without the path it
     starts with, which the `path` row gives, as for a file that is there but unreadable."""
-    from realtime_adain import weights
+    from realtime_adain import weight_paths
 
     text = str(exc)
-    for prefix in (f"{place}: ", f"{place} (from ${weights.ENV_VAR[kind]}): ", f"no {kind} weights found: {place} is "):
+    for prefix in (f"{place}: ", f"{place} (from ${weight_paths.ENV_VAR[kind]}): ", f"no {kind} weights found: {place} is "):
         text = text.removeprefix(prefix)
     return text
 

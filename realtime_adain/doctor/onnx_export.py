@@ -83,11 +83,11 @@ def onnx_runs(name: str) -> Finding:
 def weights_in_use_id() -> str | None:
     """The engine-cache key of the weights a command would load (on the CPU 'auto' is onnx once
     those weights have an export), None where they are not found or not readable."""
-    from realtime_adain import weights
+    from realtime_adain import weight_digests, weight_paths
     from realtime_adain.errors import UserError
 
     try:
-        return weights.files_id([weights.resolve("vgg"), weights.resolve("decoder")])
+        return weight_digests.files_id([weight_paths.resolve("vgg"), weight_paths.resolve("decoder")])
     except (UserError, OSError):
         return None
 

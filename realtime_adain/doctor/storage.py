@@ -20,45 +20,45 @@ DOWNLOAD_ELSEWHERE = ("run `realtime-adain weights download --dir DIR` into a wr
 
 
 def _weights_source(kind: str) -> str:
-    from realtime_adain import weights
+    from realtime_adain import weight_paths
 
-    variable = weights.ENV_VAR[kind]
+    variable = weight_paths.ENV_VAR[kind]
     return f"${variable}" if os.environ.get(variable) else "the weights directory"
 
 
 def _check_weights_file(kind: str, fetch: str = DOWNLOAD) -> Finding:
     """The `kind` weights a command would load; `fetch`: how to download them (where the
     weights folder is read-only, elsewhere). The VGG is checked as the encoder the decoder in use
-    was trained against (`weights.paired_encoder_kind`), as commands load it."""
-    from realtime_adain import download, weights
+    was trained against (`weight_paths.paired_encoder_kind`), as commands load it."""
+    from realtime_adain import download, weight_digests, weight_paths, weights
     from realtime_adain.encoders import NORMALISED_VGG, TORCHVISION_VGG19
     from realtime_adain.errors import UserError
 
     source = _weights_source(kind)
-    encoder = weights.paired_encoder_kind() if kind == "vgg" else NORMALISED_VGG
+    encoder = weight_paths.paired_encoder_kind() if kind == "vgg" else NORMALISED_VGG
     if encoder == TORCHVISION_VGG19:  # (a download fetches the normalised VGG)
-        fetch = (f"point ${weights.ENV_VAR[kind]} at torchvision's VGG-19 weights (vgg19-dcbb9e9d.pth): the decoder in "
+        fetch = (f"point ${weight_paths.ENV_VAR[kind]} at torchvision's VGG-19 weights (vgg19-dcbb9e9d.pth): the decoder in "
                  "use was trained against them")
     try:
-        path = weights.resolve(kind, encoder=encoder)
+        path = weight_paths.resolve(kind, encoder=encoder)
     except UserError as exc:
         if source == "the weights directory":
             try:
-                expected = weights.weights_dir() / weights.DEFAULT_FILENAME[kind]
+                expected = weight_paths.weights_dir() / weight_paths.DEFAULT_FILENAME[kind]
             except UserError:  # no home folder, which `exc` says
                 return Finding(kind, str(exc), "problem", fetch if encoder == TORCHVISION_VGG19 else
-                               f"point ${weights.ENV_VAR[kind]} at a weights file, or set ${weights.HOME_ENV_VAR} to a "
+                               f"point ${weight_paths.ENV_VAR[kind]} at a weights file, or set ${weight_paths.HOME_ENV_VAR} to a "
                                f"folder and {DOWNLOAD}")
             if expected.exists():  # a folder, FIFO or device where the file goes: a download would refuse it
                 return Finding(kind, str(exc).partition("; move it away")[0], "problem", f"move {expected} away, then {fetch}")
             return Finding(kind, f"no {kind} weights (looked for {expected})", "problem", fetch)
-        if os.path.exists(os.path.expanduser(os.environ[weights.ENV_VAR[kind]])):  # a folder or fifo is there
+        if os.path.exists(os.path.expanduser(os.environ[weight_paths.ENV_VAR[kind]])):  # a folder or fifo is there
             return Finding(kind, f"not a regular file: {exc}", "problem", f"point {source} at a weights file, or unset it")
         return Finding(kind, f"missing: {exc}", "problem", f"point {source} at an existing file, or unset it")
     published = download.PUBLISHED[kind]
     where = f"{path} (from {source}, {path.stat().st_size:,} bytes)"
     try:
-        if encoder != TORCHVISION_VGG19 and weights.weights_sha256(path) == published.sha256:  # (the published VGG is the normalised one)
+        if encoder != TORCHVISION_VGG19 and weight_digests.weights_sha256(path) == published.sha256:  # (the published VGG is the normalised one)
             return Finding(kind, f"{where}: the published v0.0.0 file, SHA-256 verified")
         if kind == "vgg":
             weights.load_encoder(path, encoder)
@@ -89,10 +89,10 @@ def _folder(name: str, directory: Path, value: str, use: str, variable: str = "R
 
 
 def weight_files() -> list[Finding]:
-    from realtime_adain import download, weights
+    from realtime_adain import download, weight_paths
 
     try:
-        directory = weights.weights_dir()
+        directory = weight_paths.weights_dir()
     except UserError as exc:  # no home folder: a problem only for weights looked for there (said below)
         return [Finding("directory", f"none: {exc}", "note"), *(_check_weights_file(k) for k in download.KINDS)]
     folder = _folder("directory", directory, str(directory), "`weights download` cannot save there")

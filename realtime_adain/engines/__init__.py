@@ -18,7 +18,7 @@ from realtime_adain.engines.base import Engine
 from realtime_adain.engines.cache import EngineCache
 from realtime_adain.errors import UserError
 from realtime_adain.model import StyleTransferNet
-from realtime_adain.weights import parameters_sha256
+from realtime_adain.weight_digests import parameters_sha256
 
 
 def _nothing_missing(device: torch.device) -> str | None:

@@ -332,7 +332,7 @@ class EngineCache:
 
 
 def _file_digest(path: Path) -> str | None:
-    from realtime_adain.weights import file_sha256  # torch: engines are built and loaded with it anyway
+    from realtime_adain.weight_digests import file_sha256  # torch: engines are built and loaded with it anyway
 
     try:
         return file_sha256(path)

@@ -28,7 +28,7 @@ from realtime_adain.live.style_names import THUMBNAIL_SIDE
 from realtime_adain.notes import note
 from realtime_adain.regular_files import open_regular
 from realtime_adain.userdirs import cache_dir_for_run, user_dir
-from realtime_adain.weights import safetensors_metadata
+from realtime_adain.weight_files import safetensors_metadata
 
 CHANNELS = 512  # relu4_1's, the statistics' length
 MAX_CACHE_BYTES = 1 << 20  # a cache file is about 17 KB: a larger one is not ours and is not read

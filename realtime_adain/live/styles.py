@@ -36,7 +36,7 @@ from realtime_adain.pillow_stills import first_frame_only_note
 from realtime_adain.regular_files import open_regular
 from realtime_adain.notes import collected, note
 from realtime_adain.stylizer import Stylizer
-from realtime_adain.weights import file_sha256
+from realtime_adain.weight_digests import file_sha256
 
 # A cold start encodes every style (tens of ms each at --style-size 64, seconds at 512 on a CPU):
 # 3000 images took 84 s. More than this are cut, with a note, so start-up stays bounded.

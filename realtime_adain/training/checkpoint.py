@@ -29,7 +29,7 @@ from typing import Any
 import torch
 from safetensors.torch import save as safetensors_bytes
 
-from realtime_adain import weights
+from realtime_adain import weight_digests, weight_files, weights
 from realtime_adain.errors import UserError
 from realtime_adain.atomic import atomic_write_bytes
 from realtime_adain.userdirs import expand_home
@@ -66,7 +66,7 @@ class TrainerState:
     # row, and how many: a resumed run's first row averages the same iterations as an uninterrupted one's.
     loss_window: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0, 0.0])
     window_iterations: int = 0
-    # `weights.parameters_sha256` of the decoder saved with it (None: a state of an earlier version):
+    # `weight_digests.parameters_sha256` of the decoder saved with it (None: a state of an earlier version):
     # a decoder file of another run or iteration beside it resumed without a word.
     decoder_sha256: str | None = None
 
@@ -91,7 +91,7 @@ def recorded_vgg_sha256(decoder_path: Path) -> str | None:
     """The SHA-256 of the VGG file the run of a decoder file trained against (`vgg_sha256` of the
     config in its metadata); None where it records none (decoder.pth, a file of another tool). Only
     the file's header is read."""
-    return weights.trained_vgg_sha256(weights.header_metadata(decoder_path))
+    return weights.trained_vgg_sha256(weight_files.header_metadata(decoder_path))
 
 
 def rng_state() -> dict[str, Any]:
@@ -154,7 +154,7 @@ def _state_to_file(state: TrainerState, decoder_sha256: str) -> tuple[dict[str, 
 def save_checkpoint(directory: Path, decoder: torch.nn.Module, state: TrainerState) -> Path:
     """Write both files of iteration `state.iteration`; returns the decoder file's path. If the
     decoder cannot be written (a full disk, Ctrl-C), its trainer state goes too: no half checkpoint."""
-    tensors, metadata = _state_to_file(state, weights.parameters_sha256(decoder))
+    tensors, metadata = _state_to_file(state, weight_digests.parameters_sha256(decoder))
     state_path = state_file(directory, state.iteration)
     path = decoder_file(directory, state.iteration)
     folder = _open_folder(directory)
@@ -206,7 +206,7 @@ def _remove_lone_state(folder: int | None, state_path: Path, decoder_path: Path)
 
 
 def _read_state(path: Path) -> TrainerState:
-    loaded = weights.read_weights(path)
+    loaded = weight_files.read_weights(path)
     if loaded.metadata.get("format") != STATE_FORMAT:
         raise UserError(f"{path}: not a trainer state file of this version")
     try:
@@ -471,7 +471,7 @@ def _read_checkpoint(decoder_path: Path, state_path: Path) -> Checkpoint:
         raise UserError(f"{state_path}: its trainer state does not belong to {decoder_path.name}")
     if trainer.iteration != int(DECODER_PATTERN.fullmatch(decoder_path.name).group(1)):
         raise UserError(f"{state_path}: holds iteration {trainer.iteration}, not that of its name")
-    if trainer.decoder_sha256 not in (None, weights.parameters_sha256(decoder)):
+    if trainer.decoder_sha256 not in (None, weight_digests.parameters_sha256(decoder)):
         raise UserError(f"{state_path}: damaged trainer state (saved with other decoder weights than those of "
                         f"{decoder_path.name}: the two files come from different runs or checkpoints)")
     return Checkpoint(decoder_path, decoder.state_dict(), trainer, state_path)

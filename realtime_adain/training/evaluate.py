@@ -18,7 +18,7 @@ from typing import Iterable, Iterator, Sequence
 import torch
 from tqdm import tqdm
 
-from realtime_adain import weights
+from realtime_adain import weight_paths, weights
 from realtime_adain.errors import UserError, one_line
 from realtime_adain.devices import pick_device
 from realtime_adain.picture_sizes import resize
@@ -115,7 +115,7 @@ def evaluate(
     """One Evaluation per decoder, in the order given; decoders sharing an encoder share its encodings."""
     check_sizes(load_size, crop_size)
     # (a missing file fails before any image is read; a `~` is expanded)
-    decoder_paths = [weights.resolve("decoder", path) for path in decoders]
+    decoder_paths = [weight_paths.resolve("decoder", path) for path in decoders]
     content_paths, style_paths = list_images(content_dir, "content"), list_images(style_dir, "style")
     for paths, root, what in ((content_paths, content_dir, "content"), (style_paths, style_dir, "style")):
         check_readable(paths, root, what)  # (usually the first is: the run starts at once)
@@ -124,7 +124,7 @@ def evaluate(
     losses: dict[int, tuple[tuple[float, float], int]] = {}
     for number, kind in enumerate(dict.fromkeys(decoder.encoder_kind for decoder in loaded)):
         group = [i for i, decoder in enumerate(loaded) if decoder.encoder_kind == kind]
-        vgg_path = weights.resolve("vgg", vgg)
+        vgg_path = weight_paths.resolve("vgg", vgg)
         encoder = weights.load_encoder(vgg_path, kind)
         for i in group:
             check_trained_against(decoder_paths[i], vgg_path, encoder.loaded_sha256)

@@ -26,7 +26,7 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
-from realtime_adain import interrupts, weights
+from realtime_adain import interrupts, weight_paths, weights
 from realtime_adain.atomic import make_folders
 from realtime_adain.errors import UserError, out_of_memory_as_user_error
 from realtime_adain.imageio import write_image
@@ -94,7 +94,7 @@ class Trainer:
         data.GlobalBatchSampler(0, config.batch_size, 0, self.dist.world_size)  # checks the split early
 
         seed_everything(config.seed)
-        vgg = weights.resolve("vgg", config.vgg)
+        vgg = weight_paths.resolve("vgg", config.vgg)
         encoder = weights.load_encoder(vgg, config.encoder)
         digest = encoder.loaded_sha256
         if config.vgg_sha256 not in (None, digest):
