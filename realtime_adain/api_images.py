@@ -15,7 +15,7 @@ import numpy as np
 
 from realtime_adain import imageio, pillow_stills
 from realtime_adain.atomic import name_too_long
-from realtime_adain.errors import UserError
+from realtime_adain.errors import UserError, as_given
 from realtime_adain.imageio import WRITABLE_EXTENSIONS
 from realtime_adain.picture_sizes import MAX_DECODE_PIXELS, MAX_SIDE, over_budget
 from realtime_adain.userdirs import expand_home
@@ -186,7 +186,7 @@ def check_path(value: str | os.PathLike, name: str) -> Path:
         raise ValueError(f"{name} holds a NUL character, which no file name can: {text!r}")
     path = expand_home(value)
     if reason := name_too_long(path):
-        raise UserError(f"{path}: {reason}")
+        raise UserError(f"{as_given(path)}: {reason}")
     return path
 
 

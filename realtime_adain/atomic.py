@@ -26,7 +26,7 @@ import time
 import weakref
 from pathlib import Path
 
-from realtime_adain.errors import UserError
+from realtime_adain.errors import UserError, as_given
 
 
 def _process_umask() -> int:
@@ -236,7 +236,7 @@ def writable_target(path: Path) -> Path:
     refused here, before any work (it failed when its turn came, after the other results of the
     run were written)."""
     if reason := name_too_long(path):
-        raise UserError(f"{path}: {reason}")
+        raise UserError(f"{as_given(path)}: {reason}")
     refuse_missing_before_dotdot(path)
     if descriptor := open_descriptor_on_the_way(path):
         how = "is" if descriptor == os.path.abspath(path) else f"leads to {descriptor},"

@@ -20,7 +20,7 @@ import warnings
 from typing import Callable, NoReturn, Sequence
 
 from realtime_adain import __version__, atomic, interrupts, limits
-from realtime_adain.errors import (CURRENT_FOLDER_DELETED, QUOTE_LIMIT, OutputClosed, UserError, current_folder_deleted,
+from realtime_adain.errors import (CURRENT_FOLDER_DELETED, QUOTE_LIMIT, OutputClosed, UserError, as_given, current_folder_deleted,
                                    environment_failure, imported_library, one_line, quoted, said_already)
 
 COMMAND_MODULES = ("image", "weights", "video", "live", "serve", "bench", "export", "engines", "doctor")
@@ -287,7 +287,7 @@ def _reporting_exceptions(action: Callable[[], int | None], interrupted: str | N
         return 2
     except BrokenPipeError as exc:
         if not stdout_is_gone():  # a socket or another pipe: a real error
-            print(one_line(f"error: {exc.filename + ': ' if exc.filename else ''}{exc.strerror or exc}"), file=sys.stderr)
+            print(one_line(f"error: {as_given(exc.filename) + ': ' if exc.filename else ''}{exc.strerror or exc}"), file=sys.stderr)
             return 2
         if isinstance(exc, OutputClosed):  # (the one line: how far the run got)
             print(one_line(f"stopped: standard output was closed; {exc.done}"), file=sys.stderr)
@@ -298,7 +298,7 @@ def _reporting_exceptions(action: Callable[[], int | None], interrupted: str | N
             # (getcwd, for a relative path: "error: No such file or directory" named nothing)
             print(f"error: {CURRENT_FOLDER_DELETED}", file=sys.stderr)
             return 2
-        where = f"{exc.filename}: " if exc.filename else ""
+        where = f"{as_given(exc.filename)}: " if exc.filename else ""  # (a 3000-byte name quoted short)
         print(one_line(f"error: {where}{exc.strerror or exc}"), file=sys.stderr)
         return 2
     except KeyboardInterrupt as exc:

@@ -31,7 +31,7 @@ from realtime_adain.devices import dtype_argument, pick_device, pick_dtype
 from realtime_adain.engines.base import (CallLock, check_frame_shape, check_frames_kind, check_pixels_per_call,
                                           frames_within)
 from realtime_adain.engines.frames import frames_to_images, images_to_frames
-from realtime_adain.errors import UserError, out_of_memory_as_user_error
+from realtime_adain.errors import UserError, as_given, out_of_memory_as_user_error
 from realtime_adain.model import StyleTransferNet
 from realtime_adain.picture_sizes import MAX_SIDE, fit_short_side, resize
 from realtime_adain.settings import DEFAULT_MAX_PIXELS, ModelSettings, check_names
@@ -202,7 +202,7 @@ class Stylizer:
             if value is not None and not isinstance(value, (str, os.PathLike)):
                 raise TypeError(f"{name} must be a path (str or os.PathLike) or None, got {type(value).__name__}")
             if value is not None and (reason := name_too_long(Path(value))):
-                raise UserError(f"{value}: {reason}")
+                raise UserError(f"{as_given(value)}: {reason}")
         device = str(device) if isinstance(device, torch.device) else device
         check_names(device=device, dtype=dtype, engine=engine)
         torch_device = pick_device(device)

@@ -12,7 +12,8 @@ import os
 from pathlib import Path
 
 from realtime_adain.encoders import NORMALISED_VGG, TORCHVISION_VGG19
-from realtime_adain.errors import UserError
+from realtime_adain.atomic import name_too_long
+from realtime_adain.errors import UserError, as_given
 from realtime_adain.release import DECODER_FILENAME, VGG_FILENAME
 from realtime_adain.userdirs import HOME_ENV_VAR, deciding_setting, expand_home, weights_dir  # noqa: F401 (part of this module's interface)
 from realtime_adain.weight_files import header_metadata
@@ -39,12 +40,16 @@ def resolve(kind: str, explicit: str | os.PathLike | None = None, encoder: str |
         raise UserError(f"an empty --{kind} path (an unset variable?); give a weights file, or leave --{kind} out")
     if explicit:
         path = expand_home(explicit)
+        if reason := name_too_long(path):  # (`is_file` raises ENAMETOOLONG: one line quoting the whole name)
+            raise UserError(f"{as_given(path)}: {reason}")
         if not path.is_file():
             raise UserError(f"{path}: {_missing(path)}")
         return path
     env = os.environ.get(ENV_VAR[kind])
     if env:
         path = expand_home(env, f" (from ${ENV_VAR[kind]})")
+        if reason := name_too_long(path):
+            raise UserError(f"{as_given(path)} (from ${ENV_VAR[kind]}): {reason}")
         if not path.is_file():
             raise UserError(f"{path} (from ${ENV_VAR[kind]}): {_missing(path)}")
         return path
