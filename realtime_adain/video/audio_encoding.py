@@ -15,11 +15,13 @@ from realtime_adain.video.stream_copy import container_holds
 # Where audio has to be re-encoded (the container cannot hold its codec, or its muxer refuses it),
 # a lossless codec where the container holds one, so the sound loses nothing more: PCM stays PCM
 # of its depth (DVD's and Blu-ray's big-endian kinds become little-endian: same samples) in these
-# containers, a lossless codec MOV's muxer refuses (FLAC: it was made AAC) becomes PCM there, and
-# other sound becomes FLAC in Matroska. Elsewhere the container's default (AAC in MP4 and MOV, as
-# `ffmpeg -i in out.mp4` makes it: PCM in an MP4 is `ipcm`, see `holds_copy`; for lossy sound in
-# MOV, ALAC would make a lossy track of a few kbit/s ten times larger).
-PCM_CONTAINERS = frozenset({"matroska", "mov"})
+# containers, a lossless codec MOV's muxer refuses (FLAC: it was made AAC) or AVI's cannot time
+# (FLAC: `unframed_in_avi`) becomes PCM there, and other sound becomes FLAC in Matroska.
+# AVI holds little-endian PCM of every depth (pcm_u8 to pcm_s64le, pcm_f32le, pcm_f64le): big-endian
+# PCM from a .mov and 24-bit FLAC were made MP3. Elsewhere the container's default (AAC in MP4 and
+# MOV, as `ffmpeg -i in out.mp4` makes it: PCM in an MP4 is `ipcm`, see `holds_copy`; for lossy
+# sound in MOV, ALAC would make a lossy track of a few kbit/s ten times larger; MP3 in AVI).
+PCM_CONTAINERS = frozenset({"matroska", "mov", "avi"})
 # The containers whose PCM track states its channels in any order (MOV's `chan` atom lists them).
 # PCM whose channels come in another order than FFmpeg's (`sound.decoder_layout`: 7.1 from a .mov as
 # FL FR FC LFE SL SR BL BR) is re-encoded into the others, as PCM in FFmpeg's order (`reordered`):
@@ -41,7 +43,7 @@ def reencoded_audio(fmt: str, stream: av.stream.Stream, channels: int, default: 
     channels is re-encoded to in a `fmt` container whose codecs are `supported` and whose default
     is `default` (see `LOSSLESS_AUDIO`, `SURROUND_AUDIO`); `reordered`: PCM re-encoded only to put
     its channels in FFmpeg's order (`ORDER_STATING_FORMATS`), which stays PCM wherever the container
-    holds it (AVI too)."""
+    holds it. PCM comes before `SURROUND_AUDIO`: 5.1 PCM into .avi stays PCM, not AC-3."""
     context = stream.codec_context
     decoded = context.format.name if context.format else ""
     pcm_source = context.codec.name.startswith("pcm_")

@@ -139,16 +139,21 @@ def refuse_animated_webp(path: Path) -> None:
     its frames ("1 damaged video packet skipped", then "the video has no frames"; `live` retried
     it for 15 s). An unreadable file is left to the opening to report. The command takes the path
     as given (it named the file alone: run elsewhere, not found), shell-quoted as arguments (a
-    quote in the name broke the code's quoting), and writes the GIF beside it; `disposal=2`
-    clears each frame before the next (without it a transparent WebP's moving parts left trails)."""
+    quote in the name broke the code's quoting), and writes the GIF beside it under a name not
+    taken (anim.gif, else anim.converted.gif, anim.converted-2.gif, ...: it wrote over a GIF of the
+    user's, or the input, a WebP named .gif); `disposal=2` clears each frame before the next
+    (without it a transparent WebP's moving parts left trails)."""
     try:
         with open(path, "rb") as handle:
             animated = is_animated_webp(handle.read(32))
     except OSError:
         return
     if animated:
-        gif = path.with_suffix(".gif") if path.suffix.lower() != ".gif" else path.with_suffix(".converted.gif")
-        paths = f"{shlex.quote(str(path))} {shlex.quote(str(gif))}"  # (never the input: a WebP named .gif)
+        gif, number = path.with_suffix(".gif"), 1
+        while gif.exists():
+            gif = path.with_name(f"{path.stem}.converted{f'-{number}' if number > 1 else ''}.gif")
+            number += 1
+        paths = f"{shlex.quote(str(path))} {shlex.quote(str(gif))}"
         raise UserError(f"{path}: an animated WebP, which FFmpeg cannot decode: convert it first, e.g. to a GIF "
                         f"(every frame and delay) with Pillow: python3 -c \"import sys; from PIL import Image; "
                         f"Image.open(sys.argv[1]).save(sys.argv[2], save_all=True, disposal=2)\" {paths}")
