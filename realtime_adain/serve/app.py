@@ -9,6 +9,7 @@ timeout. process.py runs it.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import json
 import threading
@@ -45,7 +46,9 @@ OFFER_READ_S = 30.0  # an offer body still arriving after this is refused (a slo
 SHUTDOWN_S = 3.0  # requests still running when it stops (aiohttp's 60 s let a slow upload hold the exit)
 BATCHER_JOIN_S = 10.0  # for the worker's batch under way when it stops
 MAX_UPLOADS_AT_ONCE = 2  # uploads read at the same time: each holds up to --max-upload-mb in memory
+UPLOADS_PER_ADDRESS = slots_per_address(MAX_UPLOADS_AT_ONCE)  # of those, one address's (as for client slots)
 UPLOAD_READ_S = 120.0  # an upload still arriving after this is refused (a slow sender cannot hold a slot)
+CANCELLED_READ_S = 1.0  # for an upload's cancelled read to end (it does at the loop's next turns)
 
 
 class Server:
@@ -56,8 +59,10 @@ class Server:
         self.batcher = Batcher(stylizer, side, settings.max_resolution)
         self.clients: dict[str, Client] = {}
         self.uploading = 0  # uploads being read or decoded now
-        # uploads' threads (`_off_loop`: the decode, then the write and the style's encoding), senders gone or not
-        self.decoders: list[threading.Thread] = []
+        self._uploading_from: collections.Counter[str] = collections.Counter()  # of those, by `address_group`
+        # uploads' threads (`_off_loop`: the decode, then the write and the style's encoding), senders gone
+        # or not, each with its sender's `address_group`
+        self.decoders: dict[threading.Thread, str] = {}
         self._answering: set[asyncio.Task] = set()  # uploads' handlers, until each has sent its answer
         self._stopped: asyncio.Event | None = None  # set once uploads stop being waited for (`_unless_stopped`)
         self.connection_limits = ConnectionLimits()
@@ -212,10 +217,12 @@ class Server:
         settings = self.settings
         if not settings.allow_uploads:
             return error(403, "uploads are off (start the server with --allow-uploads)")
-        self.decoders = [thread for thread in self.decoders if thread.is_alive()]
-        if self.uploading >= MAX_UPLOADS_AT_ONCE or len(self.decoders) >= MAX_UPLOADS_AT_ONCE:
-            return error(429, f"{MAX_UPLOADS_AT_ONCE} uploads are already in progress; try again when they are done")
+        refused = self._no_upload_slot(request.remote or "")
+        if refused:
+            return error(429, refused)
+        sender = address_group(request.remote or "")
         self.uploading += 1
+        self._uploading_from[sender] += 1
         handler = asyncio.current_task()
         self._answering.add(handler)
         handler.add_done_callback(self._answering.discard)
@@ -225,8 +232,8 @@ class Server:
                 data = await self._unless_stopped(asyncio.wait_for(self._upload_bytes(request), UPLOAD_READ_S))
             except asyncio.TimeoutError:
                 raise uploads.UploadRefused(408, f"the upload took longer than {UPLOAD_READ_S:g} s") from None
-            image, digest, notes = await self._unless_stopped(self._off_loop(self._decode, data))
-            served = await self._unless_stopped(self._off_loop(self.styles.add_upload, image, digest))
+            image, digest, notes = await self._unless_stopped(self._off_loop(sender, self._decode, data))
+            served = await self._unless_stopped(self._off_loop(sender, self.styles.add_upload, image, digest))
         except uploads.UploadRefused as exc:
             return error(exc.status, str(exc))
         except Exception as exc:  # e.g. a full disk under the upload folder
@@ -234,6 +241,9 @@ class Server:
             return error(500, upload_failure(exc))
         finally:
             self.uploading -= 1
+            self._uploading_from[sender] -= 1
+            if not self._uploading_from[sender]:
+                del self._uploading_from[sender]
         answer = served.describe()
         if notes:  # what reading the picture changed in it (its transparency): for the uploader too
             answer["note"] = "; ".join(notes)
@@ -249,11 +259,28 @@ class Server:
             image, digest = uploads.decode(data, self.settings.max_upload_bytes, self.settings.max_upload_pixels)
         return image, digest, notes
 
-    def _off_loop(self, work: Callable, *args) -> asyncio.Future:
+    def _no_upload_slot(self, address: str) -> str | None:
+        """Why an upload from `address` gets no slot now, or None. A slot is held while the upload
+        is read and while its thread (`_off_loop`) runs, its sender gone or not; one address (as
+        for client slots: an IPv6 one's /64, a shared loopback one only counting toward the total)
+        holds at most UPLOADS_PER_ADDRESS (one sender trickling two uploads held both slots for
+        their 120 s, every other client answered 429 meanwhile)."""
+        self.decoders = {thread: group for thread, group in self.decoders.items() if thread.is_alive()}
+        group = address_group(address)
+        held = max(self._uploading_from[group], sum(sender == group for sender in self.decoders.values()))
+        if not self.connection_limits.exempt(address) and held >= UPLOADS_PER_ADDRESS:
+            return (f"{group_name(address)} already holds {held} of the {MAX_UPLOADS_AT_ONCE} upload slots "
+                    f"(at most {UPLOADS_PER_ADDRESS} per address); try again when its upload is done")
+        if self.uploading >= MAX_UPLOADS_AT_ONCE or len(self.decoders) >= MAX_UPLOADS_AT_ONCE:
+            return f"{MAX_UPLOADS_AT_ONCE} uploads are already in progress; try again when they are done"
+        return None
+
+    def _off_loop(self, sender: str, work: Callable, *args) -> asyncio.Future:
         """`work(*args)` on a daemon thread of its own, not on asyncio's executor: `asyncio.run`
         waits for that one's threads, so a slow decode or style encoding held a stopping server
         (2 min for a 2048x2048 style at --style-size 0; a second Ctrl-C did not hurry it). The
-        thread holds an upload slot until it ends, its sender gone or not."""
+        thread holds an upload slot of `sender`'s (an `address_group`) until it ends, its sender
+        gone or not."""
         loop = asyncio.get_running_loop()
         done = loop.create_future()
 
@@ -276,7 +303,7 @@ class Server:
 
         thread = threading.Thread(target=run, name="upload", daemon=True)
         thread.start()
-        self.decoders.append(thread)
+        self.decoders[thread] = sender
         return done
 
     async def _unless_stopped(self, work: Awaitable):
@@ -290,6 +317,10 @@ class Server:
             stopped.cancel()
             if not work.done():
                 work.cancel()  # (a task: done only once it has run again)
+                # Its end waited for: a body's read not yet ended still waited on the request's payload,
+                # and aiohttp, draining the body after our 503, read it too (a traceback in the log,
+                # "readany() called while another coroutine is already waiting for incoming data").
+                await asyncio.wait((work,), timeout=CANCELLED_READ_S)
         if not work.done() or work.cancelled():  # (or aiohttp's own: the body's read cancelled as it stops)
             raise uploads.UploadRefused(503, "the server stopped before the style was added; try again when it is back")
         return work.result()

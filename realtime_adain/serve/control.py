@@ -74,10 +74,17 @@ def _mix(look: Look, value: object, styles: StyleRegistry) -> Look:
         return replace(look, mix_style=None, mix_weight=0.0)
     if not isinstance(value, dict):
         raise BadMessage("mix must be an object {style, weight} or null")
+    _known_fields(value, ("style", "weight"), "mix ")  # (as the message's own: a typo is said, not ignored)
     weight = _number(value.get("weight"), "mix weight")
     if weight == 0:
         return replace(look, mix_style=None, mix_weight=0.0)
     return replace(look, mix_style=_style(value.get("style"), styles, "mix style"), mix_weight=weight)
+
+
+def _known_fields(value: dict, known: tuple[str, ...], where: str = "") -> None:
+    unknown = [key for key in value if key not in known]
+    if unknown:
+        raise BadMessage(f"unknown {where}field {str(unknown[0])[:40]!r}")
 
 
 def _boolean(value: object, name: str) -> bool:
@@ -139,16 +146,14 @@ def pong(message: dict) -> dict | None:
         return None
     ping = message["ping"]
     if isinstance(ping, bool) or not isinstance(ping, (int, float)) or not -1e18 < ping < 1e18:
-        raise BadMessage("ping must be a number between -1e18 and 1e18 (the client's clock, e.g. in ms)")
+        raise BadMessage("ping must be a number between -1e18 and 1e18 (both excluded: the client's clock, e.g. in ms)")
     return {"pong": ping}
 
 
 def apply(look: Look, message: dict, styles: StyleRegistry, modes: tuple[str, ...] = STABILIZE_MODES) -> Look:
     """The look after the message's settings (all of them, or none when one is bad); `ping` is
     the caller's; `modes` are the stabiliser modes this server offers (`stabilize_modes`)."""
-    unknown = [key for key in message if key not in SETTERS and key not in ("ping", "stabilize")]
-    if unknown:
-        raise BadMessage(f"unknown field {str(unknown[0])[:40]!r}")
+    _known_fields(message, (*SETTERS, "ping", "stabilize"))
     for key, value in message.items():
         if key == "stabilize":
             look = _stabilize(look, value, modes)

@@ -143,7 +143,7 @@ def run(settings: ServeSettings) -> int:
                 styles.stop_adding()
         say_held_lines()  # (any written while a decode caught stderr, its end not seen)
         if received:
-            if any(thread.is_alive() for thread in server.decoders):
+            if len(received) > 1 or native_work_left(server):
                 end_now(received[0], stderr)
             interrupts.raise_received(received[0])
         return 0
@@ -151,13 +151,23 @@ def run(settings: ServeSettings) -> int:
         os.close(stderr)
 
 
+def native_work_left(server: Server) -> bool:
+    """Whether a thread that may be inside a native library outlives the loop: an upload's decode
+    or style encoding (`Server._off_loop`, not waited for), or the worker still in its batch past
+    BATCHER_JOIN_S."""
+    return server.batcher.is_alive() or any(thread.is_alive() for thread in server.decoders)
+
+
 def end_now(signum: int, stderr: int) -> NoReturn:
     """The end a stop signal gives every command (its line, its exit status), without the
-    interpreter's teardown: an upload's decode or style encoding still running (`Server._off_loop`,
-    not waited for) that ended during it aborted the process inside OpenCV ("terminate called
-    without an active exception", 134). Its line goes to `stderr`, the process's own: the
-    decode's capture of the native libraries' lines holds fd 2 meanwhile. A temporary style cache left behind is removed
-    by the next run."""
+    interpreter's teardown, after a second signal (`run`: its waits were cut short) or with native
+    work left (`native_work_left`): a daemon thread inside OpenCV, torch or PyAV (the worker's
+    batch, an upload's decode, aiortc's encoders) when the teardown reached it aborted the process
+    ("terminate called without an active exception", 134; 6 runs in 10 with two clients after a
+    second SIGTERM). Everything that matters is done by then: the upload folder is removed (the
+    block around the loop has ended), the log's lines are said and the standard streams flushed.
+    The line goes to `stderr`, the process's own: the decode's capture of the native libraries'
+    lines holds fd 2 meanwhile. A temporary style cache left behind is removed by the next run."""
     try:
         interrupts.raise_received(signum)
     except KeyboardInterrupt as exc:
