@@ -14,6 +14,9 @@ from typing import Callable
 from realtime_adain.live.pyav_source import PyAVSource
 from realtime_adain.live.sources import Frame, Latest, Source, SourceError, SourceLost
 
+# How often a pipe's read is looked at for a stall (`Capture._watch_stalls`).
+STALL_CHECK_S = 0.5
+
 # Reconnections to a recording URL (with --no-loop) that bring no new frame before it is given up:
 # one cut at the same place each time was played again from its start for ever. A file is given up
 # after as many reopenings whose passes fail the same way (`_failing_alike`).
@@ -43,6 +46,10 @@ class Capture(threading.Thread):
         self._failure: tuple[str, int] | None = None  # a file's last failure: why, and the frames since the one before
         self._failed_at = 0  # the frames read when it failed
         self._alike = 0  # the failures since, each as the one before it (`_failing_alike`)
+        self._stall_lock = threading.Lock()
+        self._stalled = False  # a pipe waited on past its timeout, said (`_watch_stalls`); said again when it goes on
+        self._delivered = False  # a frame came (a stall is one after frames; the first frame's wait is the session's)
+        self._finished = threading.Event()  # `run` is over
         if isinstance(source, PyAVSource):
             source.log = self._log  # (a URL's recording played again from its start is said)
 
@@ -59,6 +66,8 @@ class Capture(threading.Thread):
 
     def run(self) -> None:
         attempt, index, opened = 0, 0, True
+        if not getattr(self.source, "reopenable", True):
+            threading.Thread(target=self._watch_stalls, name="capture-stalls", daemon=True).start()
         try:
             while not self._stop_event.is_set():
                 try:
@@ -71,6 +80,7 @@ class Capture(threading.Thread):
                         for image in frames:
                             if self._stop_event.is_set():
                                 return
+                            self._going_on()
                             if attempt:  # reconnected once frames come, not on opening (it may give none)
                                 self._log("source-reconnected", source=self.source.description, attempt=attempt)
                                 self.status = "live"
@@ -115,8 +125,34 @@ class Capture(threading.Thread):
             self.status = f"capture failed ({self.error})"
             self._log("source-error", source=self.source.description, reason=self.error)
         finally:
+            self._finished.set()
             self.source.close()
             self.latest.close()
+
+    def _watch_stalls(self) -> None:
+        """A pipe whose writer pauses mid-stream, said once in the log and the HUD: FFmpeg's read of
+        it waits past any timeout (a pipe cannot be reopened, so it is not given up: a writer that
+        goes on plays on), and nothing was said for as long as it waited. A camera stopping and a
+        URL giving no picture for 5 s are sources lost; this is the same wait (`timeout`), said."""
+        timeout = getattr(self.source, "timeout", 5.0)
+        while not self._finished.wait(STALL_CHECK_S) and not self._stop_event.is_set():
+            since = getattr(self.source, "awaiting_since", None)
+            with self._stall_lock:
+                if self._stalled or not self._delivered or since is None or time.monotonic() - since <= timeout:
+                    continue
+                self._stalled = True
+                self.status = f"{self.source.description}: no picture for {timeout:.0f} s; waiting for the pipe to go on"
+            self._log("source-stalled", source=self.source.description,
+                      reason=f"no picture decoded for {timeout:.0f} s; waiting for the pipe to go on")
+
+    def _going_on(self) -> None:
+        """A frame came: a stall said is over (`_watch_stalls`), said too."""
+        with self._stall_lock:
+            stalled, self._stalled, self._delivered = self._stalled, False, True
+            if stalled:
+                self.status = "live"
+        if stalled:
+            self._log("source-resumed", source=self.source.description)
 
     def _reason(self, exc: SourceLost | SourceError) -> str:
         """Why the source was lost, without its name: a reopen that fails raises a SourceError,

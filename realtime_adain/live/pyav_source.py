@@ -10,7 +10,7 @@ import os
 import select
 import threading
 import time
-from contextlib import closing, suppress
+from contextlib import closing
 from fractions import Fraction
 from pathlib import Path
 from typing import Callable, Iterator
@@ -93,8 +93,12 @@ class PyAVSource:
         # A recording URL's last frame shown (its timestamp): where it goes on when reopened after a drop.
         self._shown_at: float | None = None
         self._resume_after: float | None = None  # frames up to this timestamp were shown before the drop
+        self._unseekable = False  # a recording URL whose seek failed: decoded from its start when reopened
         self.reopenable = True  # a URL dropped is asked again; a pipe (standard input, a fifo) ends where it ends
         self._fifo: int | None = None  # a fifo's descriptor, which FFmpeg reads (`_pipe_ready`)
+        # When the read of the next picture began, None while none is under way (`_awaited`): a
+        # pipe's read waits inside FFmpeg, past any timeout, while its writer pauses (`Capture` says so).
+        self.awaiting_since: float | None = None
         # Set by the session: a paced file holds after its first picture until the session takes
         # frames (the model's warm-up had played the first second unseen, and uncounted).
         self.start_gate: threading.Event | None = None
@@ -339,14 +343,29 @@ class PyAVSource:
     def _resume(self) -> None:
         """A recording URL reopened after a drop goes on after the last frame shown (sought to near
         it where the server allows, the frames before it skipped): it started again from its first
-        frame, and one cut at the same place played its first seconds for ever."""
+        frame, and one cut at the same place played its first seconds for ever.
+        The seek is bounded by `timeout` as reads are: PyAV arms FFmpeg's interrupt callback only
+        while a read is under way (its demuxing generator, suspended after a packet), and a server
+        that stalled during the seek (which reads on to find the place) hung the session for ever.
+        Out of time, it is a reconnection that failed; a seek refused otherwise (unseekable) leaves
+        it opened again and decoded from its start (the packet read to arm it not lost), skipped."""
         if self.is_file or not self.recording or self._shown_at is None:
             return
         self._resume_after = self._shown_at
-        if self._shown_at <= 0:  # (from its start: no seek, which could land past a one-picture file's picture)
+        # (from its start: no seek, which could land past a one-picture file's picture)
+        if self._shown_at <= 0 or self._unseekable:
             return
-        with suppress(av.FFmpegError, OSError, OverflowError):  # (unseekable: decoded from the start, skipped)
-            self._container.seek(round(self._shown_at / self._stream.time_base), stream=self._stream)
+        with closing(self._container.demux(self._stream)) as packets:
+            try:
+                next(packets, None)  # (its read starts the timeout that the seek is then held to)
+                self._container.seek(round(self._shown_at / self._stream.time_base), stream=self._stream)
+            except av.error.ExitError:
+                raise SourceError(f"{self.named}: cannot go back to where it dropped within {self.timeout:.0f} s") from None
+            except (av.FFmpegError, OSError, OverflowError):
+                self._unseekable = True
+        if self._unseekable:  # (opened as before, this time without a seek: `open` then ends as that one did)
+            self.close()
+            self.open()
 
     def _decoded(self) -> Iterator[tuple[np.ndarray, float | None]]:
         """(image, presentation time in seconds or None) per frame."""
@@ -372,7 +391,10 @@ class PyAVSource:
         ends the pass once a picture came, as `video` ends the file there (`demuxed`; said once,
         with the pictures the decoder still held): FFmpeg's mpjpeg demuxer ends every whole read
         so, and each pass was a source lost and reopened, for ever, --no-loop or not. Before any
-        picture it is the pass's failure, as before."""
+        picture it is the pass's failure, as before. Any other failure (a connection cut, a read
+        timed out) shows the pictures the decoder still held before the source counts as lost: a
+        recording over HTTP cut short lost its last B-frames (26 of 30 played; `ffmpeg` gives 30),
+        and a reconnection goes on after the last one shown."""
         given = 0
         try:
             for picture in pictures:
@@ -380,12 +402,24 @@ class PyAVSource:
                 yield picture
         except (av.error.InvalidDataError, av.error.PatchWelcomeError) as exc:
             if not (self.is_file and given):
+                yield from self._held()
                 raise
-            held = decoded_or_damage(self._stream.codec_context.decode, None)  # (as `video` flushes it there)
-            held = [] if isinstance(held, av.FFmpegError) else held
+            held = self._held()  # (as `video` flushes it there)
             note(f"{self.description}: data it cannot read ends the file after {given + len(held)} pictures "
                  f"({error_reason(exc)}); the pictures before it play, as `video` plays them", once=True)
             yield from held
+        except (av.FFmpegError, OSError):
+            yield from self._held()
+            raise
+
+    def _held(self) -> list[av.VideoFrame]:
+        """The pictures the decoder still holds (reordered B-frames, its threads' frames), drained
+        by an empty packet in the stream's time base: drained by None, they had no time (NaN),
+        played unpaced and, as the last shown, sent a reconnection's seek to NaN (a ValueError)."""
+        flush = av.Packet()
+        flush.time_base = self._stream.time_base
+        held = decoded_or_damage(self._stream.codec_context.decode, flush)
+        return [] if isinstance(held, av.FFmpegError) else held
 
     def _at_resolution(self, image: np.ndarray) -> np.ndarray:
         """`image` scaled to `--resolution` (as given: none, as it is): a picture of the first one's
@@ -413,7 +447,7 @@ class PyAVSource:
         start, shown, first, previous = time.monotonic(), 0, None, None
         while True:
             got_any = False
-            for image, stamp in self._decoded():
+            for image, stamp in self._awaited(self._decoded()):
                 got_any = True
                 if self._resume_after is not None and stamp is not None and stamp <= self._resume_after:
                     continue  # shown before the recording dropped
@@ -449,6 +483,21 @@ class PyAVSource:
                 return
             self._rewind()
             start, shown, first, previous = time.monotonic() + period, 0, None, None  # the last frame is shown for its period
+
+    def _awaited(self, pictures: Iterator[tuple[np.ndarray, float | None]]
+                 ) -> Iterator[tuple[np.ndarray, float | None]]:
+        """`pictures`, with `awaiting_since` set while the next one is read (not while one is
+        paced or handed on)."""
+        try:
+            while True:
+                self.awaiting_since = time.monotonic()
+                picture = next(pictures, None)
+                self.awaiting_since = None
+                if picture is None:
+                    return
+                yield picture
+        finally:
+            self.awaiting_since = None
 
     def _jumped_ahead(self, stamp: float, expected: float) -> bool:
         """Whether the timestamps jump forward at `stamp` where a frame at `expected` was due, as

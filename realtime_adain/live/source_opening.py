@@ -61,7 +61,7 @@ def open_source(
         source = PyAVSource(piped, is_file=False, loop=False, resolution=resolution)
         source.description, source.reopenable = "standard input" if piped == "pipe:0" else given, False
         source.paced = True  # (at its timestamps, as a camera gives them: a file piped at full speed went by unseen)
-    elif spec.startswith("/dev/") and not os.path.isfile(spec):  # (a clip in /dev/shm, a RAM disk, is a file)
+    elif spec.startswith("/dev/") and not (os.path.isfile(spec) or os.path.isdir(spec)):  # (a clip in /dev/shm is a file)
         source = CameraSource(spec, resolution, fps)
     elif "://" in spec:
         scheme, _, rest = spec.partition("://")  # (FFmpeg knows schemes in lower case: `HTTP://` was "Protocol not found")
@@ -78,13 +78,18 @@ def open_source(
         sequence.note_gap()
         rate = DEFAULT_FRAMERATE if fps is None else check_framerate(fps, "--fps")
         source = PyAVSource(spec, is_file=True, loop=loop, resolution=resolution, sequence=sequence, rate=rate)
-    elif os.path.isdir(spec):
-        raise SourceError(f"{spec}: a folder, not a video (for its images as a sequence give a pattern, "
+    elif os.path.isdir(spec):  # (named as given: `pipe:3` with `3< folder` was "/dev/fd/3: not a camera")
+        raise SourceError(f"{given}: a folder, not a video (for its images as a sequence give a pattern, "
                           "e.g. frames/%04d.png)")
     elif os.path.exists(spec):  # (a device outside /dev, a socket: it is there, but no file to play)
         raise SourceError(f"{spec}: a device or socket, not a video file (a camera is a /dev/video* path)")
     elif spec.startswith("file:"):  # FFmpeg's file protocol: not taken, as -o and --log are checked against the path
         raise SourceError(f"{spec}: no such file; for the file {spec[5:]} give its path alone, without file:")
+    elif not spec.strip():  # (looked for as a file first: a file may have a blank name)
+        raise SourceError(f"--source '{spec}': blank, and no file has that name (an unset variable?); give a camera "
+                          "index, a device, a video file or a URL")
+    elif spec != spec.strip():  # (blanks at an end, unseen unquoted)
+        raise SourceError(f"--source '{spec}': no such file (and not a camera index, device or URL)")
     else:
         raise SourceError(f"{spec}: no such file (and not a camera index, device or URL)")
     if isinstance(source, PyAVSource) and not source.is_file:
