@@ -33,7 +33,7 @@ from realtime_adain.live.app import LiveSession
 from realtime_adain.devices import DTYPES
 from realtime_adain.settings import LIVE_SIZE_TEXT
 from realtime_adain.video.sequence import ffmpeg_name
-from realtime_adain.commands.argtypes import (MAX_FPS, frame_rate, frame_resolution, nonempty_path, results_file, seconds_from,
+from realtime_adain.commands.argtypes import (MAX_FPS, MAX_SECONDS, frame_rate, frame_resolution, nonempty_path, results_file, seconds_from,
                                               seconds_or_none)
 from realtime_adain.benchmarks.setup import benchmark_weights, check_results_file, report_json, stamp
 from realtime_adain.writable_folders import check_output_file
@@ -63,7 +63,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--source-fps", type=frame_rate, metavar="FPS",
                         help=f"frame rate of the generated clip, 1 to {MAX_FPS}, e.g. 29.97 or 30000/1001 (default 30)")
     parser.add_argument("--seconds", type=measured_seconds, default=20.0, metavar="S",
-                        help=f"measured duration in seconds, at least {MIN_SECONDS:g} (default 20)")
+                        help=f"measured duration in seconds, {MIN_SECONDS:g} to {MAX_SECONDS:g} (default 20)")
     parser.add_argument("--warmup", type=seconds_or_none, default=3.0, metavar="S",
                         help="seconds left out at the start (default 3)")
     parser.add_argument("--stabilize", default="flow", choices=STABILIZE_MODES, metavar="{%s}" % ",".join(STABILIZE_MODES),

@@ -52,7 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--clients", type=argtypes.int_between(1, MAX_CLIENTS, "clients"), default=1, metavar="N",
                         help=f"simulated clients, up to serve's --max-clients bound {MAX_CLIENTS} (default 1)")
     parser.add_argument("--seconds", type=measured_seconds, default=20.0, metavar="S",
-                        help=f"measured duration in seconds, at least {MIN_SECONDS:g} (default 20)")
+                        help=f"measured duration in seconds, {MIN_SECONDS:g} to {argtypes.MAX_SECONDS:g} (default 20)")
     parser.add_argument("--warmup", type=argtypes.seconds_or_none, default=3.0, metavar="S",
                         help="seconds left out once every client has a frame back (default 3)")
     parser.add_argument("--fps", type=argtypes.frame_rate, default=30.0, metavar="FPS",
