@@ -14,9 +14,9 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from realtime_adain import imageio, pillow_stills
-from realtime_adain.atomic import name_too_long
 from realtime_adain.errors import UserError, as_given
 from realtime_adain.imageio import WRITABLE_EXTENSIONS
+from realtime_adain.output_paths import name_too_long
 from realtime_adain.picture_sizes import MAX_DECODE_PIXELS, MAX_SIDE, over_budget
 from realtime_adain.userdirs import expand_home
 
@@ -65,8 +65,8 @@ def write_image(path: str | os.PathLike, image: np.ndarray) -> None:
 def made_folders_removed_on_failure(output: Path) -> Iterator[None]:
     """A call that fails removes the folders it made for `output` where it left them empty, as a
     command does (a full disk left `new/` behind, by `stylize_video` and `write_image`); not
-    `atomic.remove_made_folders_left_empty`, which removes every folder this process made, another
-    thread's output folder too."""
+    `made_folders.remove_made_folders_left_empty`, which removes every folder this process made,
+    another thread's output folder too."""
     missing = []
     for folder in output.parents:
         if folder.exists():

@@ -19,7 +19,7 @@ import sys
 import warnings
 from typing import Callable, NoReturn, Sequence
 
-from realtime_adain import __version__, atomic, interrupts, limits
+from realtime_adain import __version__, interrupts, limits, made_folders
 from realtime_adain.errors import (CURRENT_FOLDER_DELETED, QUOTE_LIMIT, OutputClosed, UserError, as_given, current_folder_deleted,
                                    environment_failure, imported_library, one_line, quoted, said_already)
 
@@ -254,7 +254,7 @@ def run_reporting_errors(action: Callable[[], int | None], interrupted: str | No
         code = _reporting_errors(action, interrupted, ignore_signals)
         if code:
             ignore_signals()
-            atomic.remove_made_folders_left_empty()
+            made_folders.remove_made_folders_left_empty()
     return code
 
 

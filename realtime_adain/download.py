@@ -29,11 +29,12 @@ from urllib.parse import urlsplit
 from tqdm import tqdm
 
 from realtime_adain import weight_digests, weights
-from realtime_adain.atomic import lost_during_run, naming
 from realtime_adain.download_folder import held_folder
 from realtime_adain.download_transfer import MinRate, SizeLimit, fetch
 from realtime_adain.download_urls import file_url_problem, joined, netloc_host, shown, unsendable, valid_port
 from realtime_adain.errors import UserError, one_line
+from realtime_adain.made_folders import lost_during_run
+from realtime_adain.output_paths import naming
 from realtime_adain.release import BASE_URL_ENV_VAR, DEFAULT_BASE_URL, PUBLISHED, PublishedFile  # noqa: F401 (part of this module's interface)
 
 

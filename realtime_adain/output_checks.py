@@ -7,10 +7,10 @@ import os
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
-from realtime_adain.atomic import writable_target
 from realtime_adain.errors import UserError, one_line, quoted
 from realtime_adain.file_identity import entry_key, file_identity, real_path, same_entry
 from realtime_adain.imageio import WRITABLE_EXTENSIONS
+from realtime_adain.output_paths import writable_target
 from realtime_adain.video.sequence import files_of, names_a_picture, pattern_directive
 
 
@@ -91,7 +91,7 @@ def refuse_earlier_results(made_from: Iterable[tuple[Path, Path]], inputs: Itera
 
 def refuse_overwriting_inputs(outputs: Iterable[Path], inputs: Iterable[Path]) -> None:
     """Before any work: no output may replace an input, nor name a folder, device, fifo or socket
-    (which the finished file would replace, `atomic.writable_target`)."""
+    (which the finished file would replace, `output_paths.writable_target`)."""
     inputs = list(inputs)
     resolved_inputs = {real_path(p) for p in inputs}
     input_entries = {entry_key(p) for p in inputs} - {None}

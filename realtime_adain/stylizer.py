@@ -196,7 +196,7 @@ class Stylizer:
         """The device and dtype asked for, every argument checked before anything loads: a weights
         path that names no file, a device or dtype that cannot be had, an engine that cannot run
         on them are a UserError in the CLI's words (a value of the wrong type a TypeError)."""
-        from realtime_adain.atomic import name_too_long
+        from realtime_adain.output_paths import name_too_long
 
         for value, name in ((vgg, "vgg"), (decoder, "decoder")):
             if value is not None and not isinstance(value, (str, os.PathLike)):

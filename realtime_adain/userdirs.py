@@ -85,7 +85,7 @@ def remove_stale_temporary_caches(name: str) -> None:
     """Remove the `name` temporary caches of runs killed too hard to remove their own (SIGKILL, the
     OOM killer): this user's, their process gone and the folder untouched for `STALE_AFTER_S` (an
     ONNX export is tens of MB, often on a /tmp in memory)."""
-    from realtime_adain.atomic import remove_stale
+    from realtime_adain.stale_temporaries import remove_stale
 
     pattern = re.compile(rf"realtime-adain-{re.escape(name)}-(?P<pid>\d+)-[a-z0-9_]{{8}}")
     remove_stale(Path(tempfile.gettempdir()), folders=pattern, mine_only=True)

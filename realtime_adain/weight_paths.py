@@ -12,8 +12,8 @@ import os
 from pathlib import Path
 
 from realtime_adain.encoders import NORMALISED_VGG, TORCHVISION_VGG19
-from realtime_adain.atomic import name_too_long
 from realtime_adain.errors import UserError, as_given
+from realtime_adain.output_paths import name_too_long
 from realtime_adain.release import DECODER_FILENAME, VGG_FILENAME
 from realtime_adain.userdirs import HOME_ENV_VAR, deciding_setting, expand_home, weights_dir  # noqa: F401 (part of this module's interface)
 from realtime_adain.weight_files import header_metadata

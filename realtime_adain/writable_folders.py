@@ -50,7 +50,7 @@ def dead_link_is(link: Path) -> str:
 def check_writable_dir(directory: Path, what: str = "output directory") -> None:
     """Prove `directory` can be made and written to without making it, so a run refused later
     leaves no empty folder behind (the outputs' temporary files create it when written)."""
-    from realtime_adain.atomic import refuse_missing_before_dotdot
+    from realtime_adain.output_paths import refuse_missing_before_dotdot
 
     refuse_missing_before_dotdot(directory)
     shown = directory if str(directory) != "." else f"{os.getcwd()} (the current folder)"  # (not ".", never typed)
@@ -78,9 +78,9 @@ def why_not_writable(exc: OSError) -> str:
 
 def check_output_file(path: str | os.PathLike) -> Path:
     """Fail before the work, not after it, when a file output (`--json`, `--figure`) cannot be
-    written: a folder, device, fifo or socket (see `atomic.writable_target`), or a folder that
+    written: a folder, device, fifo or socket (see `output_paths.writable_target`), or a folder that
     cannot be made or written to."""
-    from realtime_adain.atomic import refuse_write_protected, writable_target
+    from realtime_adain.output_paths import refuse_write_protected, writable_target
 
     target = writable_target(Path(path))
     refuse_write_protected(Path(path), target)
@@ -90,7 +90,7 @@ def check_output_file(path: str | os.PathLike) -> Path:
 
 def ensure_writable_dir(directory: Path) -> None:
     """Create `directory` if needed and prove a file can be written there (root ignores modes)."""
-    from realtime_adain.atomic import make_folders
+    from realtime_adain.made_folders import make_folders
 
     try:
         make_folders(directory)

@@ -24,8 +24,9 @@ import pytest
 
 from live_support import cli_env
 from realtime_adain import atomic
-from realtime_adain.atomic import PendingOutput, partial_path
+from realtime_adain.atomic import PendingOutput
 from realtime_adain.errors import UserError
+from realtime_adain.output_paths import partial_path
 from realtime_adain.settings import VideoSettings
 from realtime_adain.video import job
 from realtime_adain.video.encoder_settings import EncodeSettings

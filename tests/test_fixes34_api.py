@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parents[1]
 SECOND_SIGNAL = """
 import os, signal, sys
 from pathlib import Path
-from realtime_adain import atomic, cli, interrupts
+from realtime_adain import cli, interrupts, made_folders
 
 made, when = Path(sys.argv[1]) / "made", sys.argv[2]
 
@@ -32,8 +32,8 @@ def second_signal():
     os.kill(os.getpid(), signal.SIGTERM)  # (its handler runs at the next instruction)
 
 if when == "cleanup":
-    cleanup = atomic.remove_made_folders_left_empty
-    atomic.remove_made_folders_left_empty = lambda: (second_signal(), cleanup())
+    cleanup = made_folders.remove_made_folders_left_empty
+    made_folders.remove_made_folders_left_empty = lambda: (second_signal(), cleanup())
 else:
     class Stderr:
         def write(self, text):
@@ -46,7 +46,7 @@ else:
     sys.stderr = Stderr()
 
 def stopped():
-    atomic.make_folders(made)
+    made_folders.make_folders(made)
     raise interrupts.Terminated()
 
 with interrupts.sigterm_raises():

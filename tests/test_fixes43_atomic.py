@@ -1,7 +1,8 @@
 """Session 43: one loop claims the first free name, for outputs and for killed live recordings."""
 import os
 
-from realtime_adain.atomic import PendingOutput, link_first_free
+from realtime_adain.atomic import PendingOutput
+from realtime_adain.output_paths import link_first_free
 
 
 def test_the_first_name_no_file_has_is_linked(tmp_path):

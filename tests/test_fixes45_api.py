@@ -59,15 +59,15 @@ def test_tiny_frames_count_as_the_network_takes_them_padded():
 
 
 def test_the_umask_is_read_without_setting_it():
-    """atomic.py read the umask by setting 0 and back, as it was imported: for that instant the
-    files another thread made were world-writable."""
+    """atomic.py (now file_modes.py) read the umask by setting 0 and back, as it was imported: for
+    that instant the files another thread made were world-writable."""
     done = _python("""
         import os
         os.umask(0o027)
         calls, umask = [], os.umask
         os.umask = lambda mask: calls.append(mask) or umask(mask)
-        from realtime_adain import atomic
-        print(oct(atomic._UMASK), oct(atomic.FILE_MODE), oct(atomic.FOLDER_MODE), calls)
+        from realtime_adain import file_modes
+        print(oct(file_modes._UMASK), oct(file_modes.FILE_MODE), oct(file_modes.FOLDER_MODE), calls)
     """)
     assert done.stdout.split() == ["0o27", "0o640", "0o750", "[]"], done.stderr
 

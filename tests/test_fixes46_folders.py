@@ -13,13 +13,14 @@ import pytest
 from cli_support import one_error_line
 from realtime_adain import atomic, cli, download_folder
 from realtime_adain.errors import UserError
+from realtime_adain.made_folders import make_folders
 from test_full_disk import tmpfs
 
 
 @pytest.fixture
 def made_folders(monkeypatch):
     """This test's own record of the folders `make_folders` made (none of the earlier tests')."""
-    monkeypatch.setattr(atomic, "_made_folders", [])
+    monkeypatch.setattr("realtime_adain.made_folders._made_folders", [])
 
 
 def test_a_folder_made_where_the_commands_own_was_moved_away_is_left(made_folders, tmp_path, capsys):
@@ -28,8 +29,8 @@ def test_a_folder_made_where_the_commands_own_was_moved_away_is_left(made_folder
     run, untouched, moved = tmp_path / "runs" / "rp", tmp_path / "untouched", tmp_path / "runs" / "rp_moved"
 
     def moved_then_stopped() -> None:
-        atomic.make_folders(run)
-        atomic.make_folders(untouched)
+        make_folders(run)
+        make_folders(untouched)
         run.rename(moved)
         run.mkdir()  # the user's
         raise UserError(f"{run}: its folder was moved")

@@ -7,8 +7,8 @@ import os
 
 import pytest
 
-from realtime_adain.atomic import writable_target
 from realtime_adain.errors import UserError
+from realtime_adain.output_paths import writable_target
 
 
 @pytest.mark.parametrize("name", ["/dev/stdout", "/dev/stderr", "/dev/fd/{fd}", "/proc/self/fd/{fd}", "link"])

@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from realtime_adain.atomic import make_folders, writable_target
 from realtime_adain.errors import UserError
 from realtime_adain.input_paths import expand_images
+from realtime_adain.made_folders import make_folders
 from realtime_adain.output_checks import refuse_overwriting_inputs
+from realtime_adain.output_paths import writable_target
 from realtime_adain.writable_folders import check_writable_dir
 
 

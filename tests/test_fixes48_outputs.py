@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from realtime_adain.atomic import writable_target
 from realtime_adain.errors import UserError
 from realtime_adain.interrupts import SignalGuard, Terminated
+from realtime_adain.output_paths import writable_target
 
 REPO = Path(__file__).resolve().parents[1]
 REFUSED = r"is an open descriptor, not a file: the result would replace"

@@ -18,7 +18,7 @@ import pytest
 
 from live_support import cli_env
 from video_samples import wait_until_encoding
-from realtime_adain import atomic
+from realtime_adain import stale_temporaries
 
 SIZE = ("--size", "32", "--style-size", "64", "--threads", "1")
 
@@ -131,7 +131,7 @@ def dead_pid() -> int:
 
 
 def test_stale_temporaries_are_removed_on_the_next_run(run_cli, weights_env, data_dir, tmp_path):
-    old = time.time() - 2 * atomic.STALE_UNKNOWN_AFTER_S
+    old = time.time() - 2 * stale_temporaries.STALE_UNKNOWN_AFTER_S
     gone, alive = dead_pid(), os.getpid()
     names = {
         f".bunny.{gone}-abcd_123.part.mp4": True,  # its process is gone: stale
@@ -162,11 +162,11 @@ def test_names_that_are_not_our_temporaries_are_left_alone(tmp_path, name):
     path.write_bytes(b"x")
     (tmp_path / ".y.1-abcdefgh.part.mp4").mkdir()  # a folder, and a link, named as ours are not ours
     (tmp_path / ".z.1-abcdefgh.part.mp4").symlink_to(path)
-    old = time.time() - 2 * atomic.STALE_UNKNOWN_AFTER_S
+    old = time.time() - 2 * stale_temporaries.STALE_UNKNOWN_AFTER_S
     os.utime(path, (old, old))
     for other in tmp_path.iterdir():
         os.utime(other, (old, old), follow_symlinks=False)
-    removed = atomic.remove_stale_temporaries(tmp_path)
+    removed = stale_temporaries.remove_stale_temporaries(tmp_path)
     assert removed == [] and path.exists() and len(list(tmp_path.iterdir())) == 3
 
 

@@ -1,4 +1,4 @@
-"""Leftovers of killed runs under one rule (atomic.remove_stale), and the TensorRT engine's cache
+"""Leftovers of killed runs under one rule (stale_temporaries.remove_stale), and the TensorRT engine's cache
 in a read-only or full home (task h21).
 
 The home: a folder the run, as a user that is not root, cannot write (tests/test_full_disk20.py),
@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from realtime_adain import atomic
+from realtime_adain import stale_temporaries
 from realtime_adain.engines import cache as engine_cache
 from realtime_adain.engines.cache import EngineCache
 from realtime_adain.engines.tensorrt import TensorRTEngine
@@ -35,7 +35,7 @@ def store_an_engine(folder: Path) -> None:
 
 # (what removes, the name of a leftover of process PID, whether it is a folder)
 REMOVERS = {
-    "outputs": (atomic.remove_stale_temporaries, ".clip.{pid}-abcd1234.part.mp4", False),
+    "outputs": (stale_temporaries.remove_stale_temporaries, ".clip.{pid}-abcd1234.part.mp4", False),
     "engine builds": (store_an_engine, ".build-{pid}-abcd1234", True),
     "per-run caches": (lambda folder: remove_stale_temporary_caches("engines"), "realtime-adain-engines-{pid}-abcd1234",
                        True),
@@ -54,7 +54,7 @@ def test_each_remover_takes_only_what_a_killed_run_left(what, tmp_path, monkeypa
     folder.mkdir()
     (elsewhere / "inside").mkdir(parents=True)
     monkeypatch.setattr(tempfile, "tempdir", str(folder))  # where per-run caches are made
-    gone, old = dead_pid(), time.time() - 2 * atomic.STALE_UNKNOWN_AFTER_S
+    gone, old = dead_pid(), time.time() - 2 * stale_temporaries.STALE_UNKNOWN_AFTER_S
     stale, running = folder / name.format(pid=gone), folder / name.format(pid=os.getpid())
     fresh, link = (folder / name.format(pid=gone).replace("abcd", other) for other in ("efgh", "link"))
     link.symlink_to(elsewhere)

@@ -254,7 +254,7 @@ def _name_too_long(kind: str, explicit: str | None) -> tuple[str, str] | None:
     NAME_MAX or PATH_MAX, else None: looking it up raised ENAMETOOLONG, one line of the whole name,
     exit status 2 and no table, where every other bad path is a row."""
     from realtime_adain import weight_paths
-    from realtime_adain.atomic import name_too_long
+    from realtime_adain.output_paths import name_too_long
 
     given = explicit if explicit is not None else os.environ.get(weight_paths.ENV_VAR[kind])
     if not given:

@@ -26,10 +26,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping
 
-from realtime_adain.atomic import (ANY_AGE, STALE_UNKNOWN_AFTER_S, folder_handle, lost_during_run, make_folders, naming,
-                                   remove_stale)
 from realtime_adain.errors import UserError
+from realtime_adain.made_folders import folder_handle, lost_during_run, make_folders
+from realtime_adain.output_paths import naming
 from realtime_adain.regular_files import open_regular
+from realtime_adain.stale_temporaries import ANY_AGE, STALE_UNKNOWN_AFTER_S, remove_stale
 from realtime_adain.userdirs import HOME_ENV_VAR, cache_dir_for_run, folder_setting, temporary_cache, user_dir
 from realtime_adain.writable_folders import check_writable_dir, why_not_writable
 

@@ -11,8 +11,8 @@ import sys
 import threading
 from pathlib import Path
 
-from realtime_adain.atomic import make_folders
 from realtime_adain.errors import UserError
+from realtime_adain.made_folders import make_folders
 from realtime_adain.notes import STDERR_LOCK
 from realtime_adain.writable_folders import why_taken
 

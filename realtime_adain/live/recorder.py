@@ -17,10 +17,13 @@ from typing import Callable
 
 import av
 
-from realtime_adain.atomic import FILE_MODE, MOST_PARTIAL_NUMBERS, PendingOutput, link_first_free, partial_path, process_gone, writable_target
+from realtime_adain.atomic import PendingOutput
 from realtime_adain.errors import UserError
+from realtime_adain.file_modes import FILE_MODE
 from realtime_adain.live.disk_room import DiskRoom
 from realtime_adain.live.encoder_thread import EncodedOutput, EncoderThread
+from realtime_adain.output_paths import MOST_PARTIAL_NUMBERS, link_first_free, partial_path, writable_target
+from realtime_adain.stale_temporaries import process_gone
 from realtime_adain.video.sequence import ffmpeg_name
 
 RECORDING_CLOSE_TIMEOUT = 30.0  # encoding at most QUEUE_FRAMES frames and flushing to a local disk
@@ -51,7 +54,7 @@ def keep_killed_recordings(final: Path) -> list[Path]:
     NAME.partial.mp4 (-1, -2, ..., never over a file): their hidden `.NAME.PID-*.part.mp4`, whose
     process is gone, plays up to its last fragment. One that does not play (killed before its first
     fragment) is removed. Done as a new recording of that name starts: left hidden, the next
-    output into the folder would remove it unseen (atomic.remove_stale_temporaries)."""
+    output into the folder would remove it unseen (stale_temporaries.remove_stale_temporaries)."""
     hidden = re.compile(rf"\.{re.escape(final.stem)}\.(?P<pid>\d+)-[a-z0-9_]{{8}}\.part{re.escape(final.suffix)}")
     kept = []
     try:

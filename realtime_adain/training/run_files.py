@@ -11,9 +11,10 @@ import threading
 from contextlib import suppress
 from pathlib import Path
 
-from realtime_adain.atomic import atomic_write_bytes, naming
+from realtime_adain.atomic import atomic_write_bytes
 from realtime_adain.checks import ascii_whole
 from realtime_adain.errors import UserError
+from realtime_adain.output_paths import naming
 from realtime_adain.training import data
 
 LOG_LINE_BYTES = 4096  # the longest log.csv line read back on a resume (a row takes under 100)

@@ -27,10 +27,10 @@ import torch.distributed as dist
 from tqdm import tqdm
 
 from realtime_adain import interrupts, weight_paths, weights
-from realtime_adain.atomic import make_folders
 from realtime_adain.errors import UserError, out_of_memory_as_user_error
 from realtime_adain.imageio import write_image
 from realtime_adain.interrupts import SignalGuard
+from realtime_adain.made_folders import make_folders
 from realtime_adain.writable_folders import ensure_writable_dir
 from realtime_adain.stylizer import Stylizer
 from realtime_adain.training import checkpoint, data

@@ -8,10 +8,11 @@ from pathlib import Path
 from typing import Sequence
 
 from realtime_adain import interrupts
-from realtime_adain.atomic import PendingOutput, partial_path
+from realtime_adain.atomic import PendingOutput
 from realtime_adain.errors import UserError, mark_said
 from realtime_adain.notes import write_line
 from realtime_adain.output_checks import refuse_overwriting_inputs
+from realtime_adain.output_paths import partial_path
 from realtime_adain.video.picture_output import PictureOutput
 from realtime_adain.video.writer import VideoWriter
 

@@ -25,11 +25,15 @@ import av
 import cv2
 import numpy as np
 
-from realtime_adain.atomic import (FOLDER_MODE, MOST_PARTIAL_NUMBERS, make_folders, naming, partial_path,
-                                   refuse_write_protected, replaced_mode, sweep_once, temporary_prefix)
+from realtime_adain.atomic import temporary_prefix
 from realtime_adain.errors import UserError
+from realtime_adain.file_modes import FOLDER_MODE
 from realtime_adain.imageio import is_writable_image_path
+from realtime_adain.made_folders import make_folders
 from realtime_adain.notes import note
+from realtime_adain.output_paths import (MOST_PARTIAL_NUMBERS, naming, partial_path, refuse_write_protected,
+                                         replaced_mode)
+from realtime_adain.stale_temporaries import sweep_once
 from realtime_adain.video.sequence import numbered, pattern_directive, pattern_mistake, pattern_names
 
 
