@@ -13,6 +13,7 @@ from typing import Callable
 import av
 import numpy as np
 
+from realtime_adain.times import format_time
 from realtime_adain.video.carried_timing import rescale
 from realtime_adain.video.closing import LatePackets
 from realtime_adain.video.containers import GIF_LONGEST_DELAY, GIF_MOST_REPEATS, GIF_SHORTEST_SHOWN
@@ -40,7 +41,9 @@ class FrameTiming:
         self._cut = False  # a GIF frame's time was cut, past the repeats (noted once)
         self._last_duration = 0  # the last frame's duration (encoder time base)
         self._first_pts: int | None = None  # the first frame's timestamp (encoder time base)
-        self._first_input_pts: int | None = None  # ... in the input's time base (`_in_slots`)
+        # Where the first frame ends (input time base) and its slot (encoder time base): later frames'
+        # slots are counted from there (`_in_slots`).
+        self._slot_anchor: tuple[int, int] | None = None
 
     def finish(self) -> None:
         """Encode what the palette filters and the encoder still hold (the last GIF frame shown to
@@ -57,7 +60,7 @@ class FrameTiming:
         frame = self._encoder.in_pix_fmt(av.VideoFrame.from_ndarray(image, format="rgb24"))
         encoder_tb = self.video.codec_context.time_base
         if encoder_tb != self.input_time_base:  # an encoder that takes only some time bases (MPEG-2)
-            pts = self._in_slots(pts, encoder_tb) if pts is not None else None
+            pts = self._in_slots(pts, duration, encoder_tb) if pts is not None else None
             duration = max(1, rescale(duration, self.input_time_base, encoder_tb)) if duration else duration
         if pts is None:  # some AVI files carry no timestamps: continue from the previous frame
             pts = 0 if self._last_pts is None else self._last_pts + max(duration, 1)
@@ -69,7 +72,8 @@ class FrameTiming:
             return
         elif self._last_pts is not None and pts <= self._last_pts:  # the muxer refuses it (EINVAL)
             if not self._shifted and encoder_tb == self.input_time_base:  # (else rounded onto one slot: a slot on is right)
-                self._note(f"frame timestamps that do not increase (at {pts}); moving them one tick later")
+                self._note(f"frame timestamps that do not increase (at {format_time(pts * encoder_tb)} in the "
+                           "output); moving them one tick later")
             self._shifted = self._moved_on = True
             pts = self._last_pts + self._muxer_tick(encoder_tb)
         else:
@@ -90,17 +94,24 @@ class FrameTiming:
         self._encode_video(frame)
         self.frames_written += 1
 
-    def _in_slots(self, pts: int, encoder_tb: Fraction) -> int:
+    def _in_slots(self, pts: int, duration: int, encoder_tb: Fraction) -> int:
         """`pts` (input time base) in frame slots of a coarser `encoder_tb` (AVI, MPEG-2's standard
-        rates), counted from the first frame's: the same rounding for every frame. Each rounded on
-        its own, a 23.976 fps .mkv (milliseconds) starting half a frame in (21 ms, after 48 kHz
-        AAC's priming) had times either side of a slot's middle (2.49, 3.50 frames), two frames in
-        one slot now and then, and a frame in 24 dropped as if the rate rose."""
-        if self._first_input_pts is None:
-            self._first_input_pts = pts
-        first = self._first_input_pts
-        return rescale(first, self.input_time_base, encoder_tb) + rescale(pts - first, self.input_time_base,
-                                                                           encoder_tb)
+        rates), counted from where the first frame ends (at least a slot after its own): the same
+        rounding for every later frame. Each rounded on its own, a 23.976 fps .mkv (milliseconds)
+        starting half a frame in (21 ms, after 48 kHz AAC's priming) had times either side of a
+        slot's middle (2.49, 3.50 frames), two frames in one slot now and then, and a frame in 24
+        dropped as if the rate rose. Not from the first frame's start: after --start it is shown
+        from zero (`Segment.moved`), its own time earlier; counted from there the next ones sat at
+        0.504, 1.488, 2.496 slots, and 4 frames in 15 were dropped from an AVI. Its end is the
+        input's own time (`duration` 0: its start). GIF's centiseconds are no frame slots: counted
+        from its first frame's start (a 60 fps clip's frames, 1.67 cs, rounded as their times)."""
+        if self._slot_anchor is None:
+            slot = rescale(pts, self.input_time_base, encoder_tb)
+            after = max(1, rescale(duration, self.input_time_base, encoder_tb)) if duration and not self._gif else 0
+            self._slot_anchor = (pts + duration if after else pts, slot + after)
+            return slot
+        at, slot = self._slot_anchor
+        return slot + rescale(pts - at, self.input_time_base, encoder_tb)
 
     def _muxer_tick(self, encoder_tb: Fraction) -> int:
         """One tick of the container's time base, in ticks of `encoder_tb`: a frame moved one

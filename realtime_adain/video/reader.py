@@ -198,8 +198,16 @@ class VideoReader:
                 raise UserError(f"{self.path}: {self._segment_options()} ends before the {which} "
                                 f"(at {format_time(self.after_segment)})")
             if not frames and self.segment.start and self.seen_end is not None:
-                raise UserError(f"{self.path}: --start {format_time(self.segment.start)} is at or past the end of "
-                                f"the video, which lasts {format_time(self.seen_end)}")
+                given = f"{float(self.segment.start):.9f}".rstrip("0").rstrip(".")  # (as typed: not 3 s for 2.9999)
+                if self.seen_end > self.segment.start:  # the last picture skipped (`Segment.ends_before`)
+                    left = self.seen_end - self.segment.start  # (`shown_too_briefly`: under half, or 1 ms)
+                    left_text = f"only {format_time(left)}" if left >= Fraction(1, 1000) else "under 1 ms"
+                    half = ", under half its time" if left >= Fraction(1, 1000) else ""
+                    raise UserError(f"{self.path}: --start {given} s leaves {left_text} of the last picture (the "
+                                    f"video lasts {format_time(self.seen_end)}){half}: too little to keep; give an "
+                                    "earlier --start")
+                raise UserError(f"{self.path}: --start {given} s is at or past the end of the video, which lasts "
+                                f"{format_time(self.seen_end)}")
             if not frames:
                 raise UserError(f"{self.path}: the video has no frames" + self._none_decoded())
             if picture and len(frames) == 1 and not self.skipped:
