@@ -11,7 +11,7 @@ from pathlib import Path
 
 import av
 
-from realtime_adain.video.packets import ShownUntil
+from realtime_adain.video.held_packets import ShownUntil
 from test_video_realworld_inputs import stylize, style  # noqa: F401  (a fixture)
 from video_corpus import FFMPEG
 

@@ -10,7 +10,8 @@ from typing import Iterator
 import av
 
 from realtime_adain.notes import note
-from realtime_adain.video.packets import HeldPackets, flush_packet, within_run
+from realtime_adain.video.held_packets import HeldPackets
+from realtime_adain.video.packets import flush_packet, within_run
 from realtime_adain.video.probing import error_reason
 from realtime_adain.video.sequence import Sequence
 from realtime_adain.video.timestamps import Segment, TimestampShift

@@ -4,7 +4,8 @@ The reader demuxes every stream in one pass and yields, in file order, either a 
 video frame as uint8 RGB, rotated as the display matrix says it is shown) or an `av.Packet` of
 another stream (audio, subtitles) for the writer to copy. Keeping one ordered stream of items
 keeps the output interleaved like the input. Turning a frame into such RGB is pictures.py's work;
-holding, ordering and cutting packets as they are demuxed, packets.py's; what an input is before
+holding, ordering and cutting packets as they are demuxed, packets.py's and (the other streams')
+held_packets.py's; telling damage from skipped pictures, damage.py's; what an input is before
 it is read, probing.py's; reading its packets, demuxing.py's; decoding them, decoding.py's;
 seeking to a segment, seeking.py's; frames' times made or repaired, frame_times.py's; where the
 stream says it ends, stream_end.py's; what is said of the pictures, picture_notes.py's.
@@ -31,7 +32,8 @@ from realtime_adain.video.deinterlace import check_mode as check_deinterlace, de
 from realtime_adain.video.hdr import SRGB, sdr_colour
 from realtime_adain.notes import note
 from realtime_adain.video.opening import open_input
-from realtime_adain.video.packets import BeforeStart, HeldPackets, ShownUntil, Timeline, as_run, edit_list_ends
+from realtime_adain.video.held_packets import HeldPackets, ShownUntil
+from realtime_adain.video.packets import BeforeStart, Timeline, as_run, edit_list_ends
 from realtime_adain.video.pictures import (Colour, Orientation, PictureConverter, alpha_decoder, bound_decoder,
                                            check_picture_size, codec_aspect, frame_to_rgb, has_captions,
                                            orientation, pixel_aspect, see_through)

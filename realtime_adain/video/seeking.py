@@ -14,7 +14,7 @@ import av
 from realtime_adain.video.cluster_times import ClustersAtOneTime
 from realtime_adain.video.landing import READ_THROUGH_BYTES, StreamLanding
 from realtime_adain.video.opening import open_input
-from realtime_adain.video.packets import CUT_TYPES
+from realtime_adain.video.held_packets import CUT_TYPES
 from realtime_adain.video.probing import has_no_timestamps, is_picture_format
 from realtime_adain.video.sequence import ffmpeg_name
 from realtime_adain.video.sound_clock import SoundClock
