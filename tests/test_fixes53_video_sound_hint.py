@@ -60,3 +60,12 @@ def test_the_webp_refusal_command_writes_no_gif_over_one_beside_it(tmp_path, mon
     assert (tmp_path / made).read_bytes().startswith(b"GIF8")
     assert all((tmp_path / name).read_bytes() == b"GIF89a the user's own %d" % number
                for number, name in enumerate(taken))
+
+
+def test_the_webp_refusal_names_no_gif_where_a_dangling_link_is(tmp_path):
+    """A dangling symbolic link named anim.gif is taken too: the command would write through it."""
+    transparent_moving_webp(tmp_path / "anim.webp")
+    (tmp_path / "anim.gif").symlink_to(tmp_path / "gone" / "x.gif")
+    with pytest.raises(UserError) as refused:
+        refuse_animated_webp(tmp_path / "anim.webp")
+    assert str(refused.value).endswith("anim.converted.gif"), str(refused.value)[-80:]

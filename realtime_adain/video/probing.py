@@ -7,6 +7,7 @@ could not start said apart); `video` and `live` alike."""
 from __future__ import annotations
 
 import errno
+import os
 import shlex
 import struct
 from fractions import Fraction
@@ -150,7 +151,7 @@ def refuse_animated_webp(path: Path) -> None:
         return
     if animated:
         gif, number = path.with_suffix(".gif"), 1
-        while gif.exists():
+        while os.path.lexists(gif):  # (a dangling link too: the command would write through it)
             gif = path.with_name(f"{path.stem}.converted{f'-{number}' if number > 1 else ''}.gif")
             number += 1
         paths = f"{shlex.quote(str(path))} {shlex.quote(str(gif))}"
