@@ -107,9 +107,9 @@ def stylize_video(
             check_path(given, "style")
     mix = check_mix(mix, len(styles))
     from realtime_adain.temporal import MODES
+    from realtime_adain.temporal.checks import check_choice
 
-    if not isinstance(stabilize, str) or stabilize not in MODES:  # (an array's `in` is elementwise)
-        raise ValueError(f"stabilize must be one of {', '.join(MODES)}, got {stabilize!r}")
+    check_choice(stabilize, "stabilize", MODES)  # (a TypeError for what is no str: an array's `in` is elementwise)
     if stabilize_passes is not None and check_whole(stabilize_passes, "stabilize_passes", minimum=1) > 2:
         raise ValueError(f"stabilize_passes must be 1 or 2, got {stabilize_passes}")
     if stabilize_passes is not None and stabilize not in FLOW_MODES:

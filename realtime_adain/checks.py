@@ -5,6 +5,7 @@ in OpenCV or torch. Free of torch, so the lightest modules can use them."""
 from __future__ import annotations
 
 import numbers
+import sys
 from typing import Any
 
 import numpy as np
@@ -61,13 +62,21 @@ def check_whole(value: int | None, name: str, minimum: int = 0, none_ok: bool = 
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"{name} must be a whole number{' or None' if none_ok else ''}, got {type(value).__name__}")
     if abs(value) > MAX_WHOLE:  # (10**400 was an OverflowError deep inside, or quoted in 400 digits)
-        raise ValueError(f"{name} is far too {'large' if value > 0 else 'small'} (a number of "
-                         f"{len(str(abs(int(value))))} digits)")
+        raise ValueError(f"{name} is far too {'large' if value > 0 else 'small'} (a number of {digit_count(value)} digits)")
     if value < minimum:
         raise ValueError(f"{name} must be at least {minimum}, got {value}")
     if maximum is not None and value > maximum:
         raise ValueError(f"{name} must be at most {maximum}, got {value}")
     return int(value)
+
+
+def digit_count(value: int) -> str:
+    """How many digits a whole number has, in words: Python refuses to write one of over 4300
+    (`Stabilizer(flow_width=10**5000)` failed as "Exceeds the limit", naming nothing)."""
+    try:
+        return str(len(str(abs(int(value)))))
+    except ValueError:
+        return f"more than {sys.get_int_max_str_digits()}"
 
 
 def check_alpha(alpha: float) -> float:

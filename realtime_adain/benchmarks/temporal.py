@@ -468,12 +468,26 @@ def run(args: argparse.Namespace) -> int:
     photo, style_image = read_image(args.photo), read_style(args.style, args.size, "--size")
     width, height = 2 * round(args.size * 16 / 9 / 2), args.size
     check_photo(args.photo, photo, [width] + [w for w, _ in COST_SIZES.values()])
-    with VideoReader(args.video) as probe:  # (a file that is no video: one line, before the weights load)
+    with opened_video(args.video) as probe:  # (a file that is no video: one line, before the weights load)
         check_pixel_budget(args.video, probe.height, probe.width, args.size, style_budget(), "--size", None)
         video_size = short_side_size(probe.height, probe.width, args.size)
     check_fits_in_memory(args, video_size, (width, height))
     with out_of_memory_as_user_error("bench temporal", "lower --frames, --size or --cost-frames"):
         return measured(args, photo, style_image, width, height)
+
+
+IMAGE_HINT = "(use `realtime-adain image`)"  # the reader's hint for a picture, which no bench stylizes
+
+
+def opened_video(path: Path) -> VideoReader:
+    """`path` opened to read; a picture given as --video is refused asking for a video file, not
+    pointing to `image` as `video`'s message does (the bench measures video, it stylizes no image)."""
+    try:
+        return VideoReader(path)
+    except UserError as exc:
+        if len(exc.args) == 1 and isinstance(exc.args[0], str) and IMAGE_HINT in exc.args[0]:
+            raise UserError(exc.args[0].replace(IMAGE_HINT, "(give a video file)")) from None
+        raise
 
 
 def check_fits_in_memory(args: argparse.Namespace, video_size: tuple[int, int], pan_size: tuple[int, int]) -> None:

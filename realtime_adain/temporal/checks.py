@@ -6,15 +6,26 @@ from __future__ import annotations
 import numpy as np
 
 from realtime_adain.checks import check_whole
+from realtime_adain.errors import one_line, quoted
 from realtime_adain.picture_sizes import MAX_DECODE_PIXELS
 
 MODES = ("off", "flow", "stats", "both")
 
 
+def check_choice(value: str, name: str, choices: tuple[str, ...] | dict) -> str:
+    """`value` if it is one of the names `choices`, else a TypeError (not a str) or ValueError (another
+    name) naming `name`, the value quoted cut short: 10**5000 failed as Python's "Exceeds the limit
+    (4300 digits)", naming nothing, and a 100,000-character name was quoted whole."""
+    names = ", ".join(choices)
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str, one of {names}, got {type(value).__name__}")
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {names}, got {one_line(quoted(value))}")
+    return value
+
+
 def check_mode(mode: str) -> str:
-    if not isinstance(mode, str) or mode not in MODES:
-        raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
-    return mode
+    return check_choice(mode, "mode", MODES)
 
 
 def check_frame(frame: np.ndarray, name: str) -> np.ndarray:

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 
 from realtime_adain.checks import check_whole
-from realtime_adain.temporal.checks import check_luma
+from realtime_adain.temporal.checks import check_array, check_choice, check_luma, check_size
 from realtime_adain.temporal.sampling import FLOW_MIN_SIDE
 
 DIS_PRESETS = {
@@ -27,9 +27,7 @@ class FlowEstimator:
     its pyramids between calls), so motion can be estimated for several frames in parallel."""
 
     def __init__(self, preset: str = "ultrafast", width: int | None = 320) -> None:
-        if not isinstance(preset, str) or preset not in DIS_PRESETS:
-            raise ValueError(f"preset must be one of {', '.join(DIS_PRESETS)}, got {preset!r}")
-        self.preset = preset
+        self.preset = check_choice(preset, "preset", DIS_PRESETS)
         self.width = None if width is None else check_whole(width, "width (pixels, or None for full size)", FLOW_MIN_WIDTH)
         self._local = threading.local()
 
@@ -79,8 +77,24 @@ class Motion:
 
 
 def check_motion(motion: Motion | None) -> Motion | None:
-    """`motion` if it is a `Motion` or None, else a TypeError before any state changes (anything
-    else failed deep in a blend, an AttributeError naming no argument)."""
-    if motion is not None and not isinstance(motion, Motion):
+    """`motion` if it is None or a `Motion` whose fields are as `Stabilizer.motion` makes them, else a
+    TypeError/ValueError naming the field before any state changes (anything else failed deep in a
+    blend: an AttributeError or a cv2.error naming nothing)."""
+    if motion is None:
+        return None
+    if not isinstance(motion, Motion):
         raise TypeError(f"motion must be a Motion (Stabilizer.motion, MotionAhead) or None, got {type(motion).__name__}")
+    check_size(motion.size, "motion.size")
+    if (motion.positions is None) != (motion.weight is None):
+        raise ValueError("motion.positions and motion.weight must both be arrays, or both None (a cut)")
+    if motion.positions is not None:
+        positions = check_array(motion.positions, "motion.positions", np.float32, 2,
+                                "an (h, w, 2) float32 array of sample positions")
+        weight = check_array(motion.weight, "motion.weight", np.float32, None, "an (h, w) float32 blend weight")
+        if weight.shape != positions.shape[:2]:
+            raise ValueError(f"motion.weight {weight.shape} must be on the grid of motion.positions {positions.shape}")
+        if not (weight.min() >= 0 and weight.max() <= 1):  # (nan fails both)
+            raise ValueError("motion.weight must be in [0, 1]")
+    if motion.reverse is not None and not isinstance(motion.reverse, Motion):
+        raise TypeError(f"motion.reverse must be a Motion or None, got {type(motion.reverse).__name__}")
     return motion

@@ -125,6 +125,25 @@ class Stabilizer:
     def mode(self, value: str) -> None:
         self._mode = check_mode(value)
 
+    # Set when the stabiliser is made (`s.flow_width = 160` made an attribute of its own and changed nothing).
+    @property
+    def flow_width(self) -> int | None:
+        """The flow's working width in pixels (None: full size)."""
+        return self.flow.width
+
+    @flow_width.setter
+    def flow_width(self, value: int | None) -> None:
+        raise AttributeError("flow_width is set when the Stabilizer is made: make a new Stabilizer(flow_width=...)")
+
+    @property
+    def preset(self) -> str:
+        """The DIS preset the flow runs with."""
+        return self.flow.preset
+
+    @preset.setter
+    def preset(self, value: str) -> None:
+        raise AttributeError("preset is set when the Stabilizer is made: make a new Stabilizer(preset=...)")
+
     @property
     def active(self) -> bool:
         return self.mode in ("flow", "both") and self.strength > 0
@@ -237,7 +256,7 @@ class Stabilizer:
             return stylized.copy()  # (a frame of its own, as when blended: see below)
         if self.precise:
             return to_rgb8(self.apply_float(motion, to_float_rgba(stylized)))
-        out = self._blend(motion, stylized, remap_rgb, blend_rgb8)
+        out = self._blend(check_motion(motion), stylized, remap_rgb, blend_rgb8)
         # The state is a copy: the caller may reuse its array (a stylizer's output buffer) or draw
         # on the frame returned, which would otherwise leak into the frames after it. And the frame
         # returned is never `stylized` itself: where nothing was blended (the first frame, a cut)
@@ -249,13 +268,17 @@ class Stabilizer:
         """`apply` for a frame in float32 RGBA 0-255 (`to_float_rgba`), keeping the state so: the
         stabilized frame, unrounded (the state itself: do not write to it)."""
         check_array(current, "current", np.float32, 4, "an (H, W, 4) float32 RGBA state (to_float_rgba)")
+        check_motion(motion)
+        if not self.precise:  # (an 8-bit state blended with a float frame failed inside OpenCV)
+            raise ValueError("apply_float needs a Stabilizer(precise=True): this one keeps its previous output in "
+                             "8 bits (use apply, or set precise = True first)")
         return self._blend(motion, current, remap_image, blend_float)
 
     def _blend(self, motion: Motion | None, current: np.ndarray,
                remap: Callable[[np.ndarray, np.ndarray], np.ndarray],
                blend: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]) -> np.ndarray:
-        """`current` blended by `blend` with the previous state warped by `remap` along `motion`; the new state."""
-        check_motion(motion)
+        """`current` blended by `blend` with the previous state warped by `remap` along `motion` (checked:
+        `check_motion`); the new state."""
         height, width = current.shape[:2]
         previous, self._prev_out = self._prev_out, current
         if not self.continues(motion, previous.shape[:2] if previous is not None else None, (height, width)):

@@ -11,15 +11,18 @@ if TYPE_CHECKING:  # (torch: imported when first used, so that the package loads
 
 
 def check_stats(mean: torch.Tensor, std: torch.Tensor) -> None:
-    """Refuse anything but a mean and std of one shape, each a tensor of at least one frame: a
-    numpy array failed as "no attribute 'clone'", frame counts that differ were cut silently,
-    and no frame failed inside torch.stack."""
+    """Refuse anything but a mean and std of one shape, each an (N, C, 1, 1) floating-point tensor
+    of at least one frame: a numpy array failed as "no attribute 'clone'", frame counts that differ
+    were cut silently, no frame failed inside torch.stack, and other shapes ((C,)) and integer
+    tensors were taken."""
     import torch  # (here: the flow stabiliser works after any stylizer, without torch)
 
     for name, value in (("mean", mean), ("std", std)):
         if not isinstance(value, torch.Tensor):
             raise TypeError(f"{name} must be an (N, C, 1, 1) torch.Tensor, got {type(value).__name__}")
-        if value.dim() == 0 or value.shape[0] == 0:
+        if not value.is_floating_point():
+            raise TypeError(f"{name} must be a floating-point tensor, got {value.dtype}")
+        if value.dim() != 4 or value.shape[0] == 0 or value.shape[2:] != (1, 1):
             raise ValueError(f"{name} must be (N, C, 1, 1) with at least one frame, got shape {tuple(value.shape)}")
     if mean.shape != std.shape:
         raise ValueError(f"mean {tuple(mean.shape)} and std {tuple(std.shape)} must be of one shape")

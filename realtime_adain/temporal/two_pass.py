@@ -129,6 +129,11 @@ class TwoPassStabilizer:
     def strength(self) -> float:
         return self.forward.strength
 
+    @strength.setter
+    def strength(self, value: float) -> None:  # (a bare "property ... has no setter" said neither why nor what to do)
+        raise AttributeError("strength is set when the TwoPassStabilizer is made (the window it holds is sized for it): "
+                             "flush() and make a new TwoPassStabilizer(strength=...)")
+
     @property
     def most_held(self) -> int:
         """The most frames held at once, whatever their size (for a pipeline's frame budget)."""
