@@ -40,16 +40,21 @@ _HEIF_BRANDS = {b"heic": "HEIC", b"heix": "HEIC", b"hevc": "HEIC", b"heim": "HEI
 # scales to 0..65535 (`_integer_levels` would take a dark one as 8-bit).
 _SIXTEEN_BIT_I = ("PPM",)
 
+# Pillow formats of BMP pixels, whose all-zero alpha means opaque (`alpha_unused`): icons and cursors hold BMPs.
+_BMP_ALPHA_FORMATS = ("BMP", "ICO", "CUR")
+
 
 def pillow_samples(data: np.ndarray, name: str) -> np.ndarray | None:
-    """Pillow's decode (8 bits: its AVIF plugin's) as RGB(A), oriented, its size checked first;
-    None where Pillow cannot read the file."""
+    """Pillow's decode (8 bits: its AVIF plugin's) of the first frame shown (`first_animation_frame`)
+    as RGB(A), oriented, its size checked first; None where Pillow cannot read the file."""
     from PIL import ImageOps
 
     try:
         with open_with_pillow(data) as image:
             if image.width * image.height > MAX_DECODE_PIXELS:
                 raise UserError(f"{name}: {image.width}x{image.height} is {too_many_pixels()}")
+            if first := first_animation_frame(image):
+                image.seek(first)
             image.load()
             image = ImageOps.exif_transpose(image)
             return np.array(image.convert("RGBA" if "A" in image.mode or "transparency" in image.info else "RGB"))
@@ -208,10 +213,11 @@ def _pillow_to_rgb(image, name: str | None = None, file_format: str | None = Non
 
 
 def alpha_unused(file_format: str | None, alpha: np.ndarray) -> bool:
-    """Whether a picture's alpha means nothing: a BMP's that is zero everywhere (many writers leave
-    the fourth byte of 32-bit pixels 0; FFmpeg and browsers show such a BMP opaque), which was read
-    as all transparent, a blank white picture. `file_format`: Pillow's name for the file's format."""
-    return file_format == "BMP" and not alpha.any()
+    """Whether a picture's alpha means nothing: a BMP's (or an icon's or cursor's, which hold BMPs)
+    that is zero everywhere (many writers leave the fourth byte of 32-bit pixels 0; FFmpeg and
+    browsers show such a BMP opaque), which was read as all transparent, a blank white picture.
+    `file_format`: Pillow's name for the file's format."""
+    return file_format in _BMP_ALPHA_FORMATS and not alpha.any()
 
 
 def _integer_levels(samples: np.ndarray, name: str | None) -> np.ndarray:

@@ -171,6 +171,8 @@ def _hdr_still(data: np.ndarray, name: str, tags: HdrTags) -> np.ndarray | None:
     alpha = None
     if heif_kind(bytes(data[:16])):
         samples = _heif_samples(data, name)  # (its alpha, if any, is its last channel)
+    elif hidden_default_image(data):  # (an APNG's fallback picture, which OpenCV decodes: Pillow reads the
+        samples = pillow_samples(data, name)  # first frame shown instead, at 8 bits, its alpha the last channel)
     else:
         own_orientation = _orientation_applied_here(data)  # (as in `decode_still`: an AVIF's irot/imir)
         with native_stderr_captured():  # (OpenCV's log of a damaged file: the 8-bit path says why)
