@@ -153,7 +153,7 @@ BECOMES = {
     "pcm_dvd": ("pcm_s16le", "pcm_s16le", "aac"),
     "pcm_bluray-24": ("pcm_s24le", "pcm_s24le", "aac"),
     "s302m": ("flac", "pcm_s16le", "aac"),  # (lossless, not PCM by name: FLAC in .mkv, PCM in .mov)
-    "flac-24": ("flac", "pcm_s32le", "flac"),  # (its depth is not known from a compressed rate: 32 bits hold it)
+    "flac-24": ("flac", "pcm_s24le", "flac"),  # (its stated depth, 24 bits: its STREAMINFO says it)
 }
 
 

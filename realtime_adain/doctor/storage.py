@@ -11,6 +11,7 @@ from pathlib import Path
 from realtime_adain.doctor.onnx_export import export_in_the_way, export_place, export_refused
 from realtime_adain.doctor.report import Finding
 from realtime_adain.errors import UserError
+from realtime_adain.output_paths import name_too_long
 
 DOWNLOAD = "run `realtime-adain weights download`"
 # Where the weights folder cannot be written (read-only), the download must go elsewhere.
@@ -54,6 +55,8 @@ def _check_weights_file(kind: str, fetch: str = DOWNLOAD) -> Finding:
             return Finding(kind, f"no {kind} weights (looked for {expected})", "problem", fetch)
         if os.path.exists(os.path.expanduser(os.environ[weight_paths.ENV_VAR[kind]])):  # a folder or fifo is there
             return Finding(kind, f"not a regular file: {exc}", "problem", f"point {source} at a weights file, or unset it")
+        if name_too_long(Path(os.path.expanduser(os.environ[weight_paths.ENV_VAR[kind]]))):  # (no file can be named so)
+            return Finding(kind, f"not usable: {exc}", "problem", f"point {source} at a weights file, or unset it")
         return Finding(kind, f"missing: {exc}", "problem", f"point {source} at an existing file, or unset it")
     published = download.PUBLISHED[kind]
     where = f"{path} (from {source}, {path.stat().st_size:,} bytes)"

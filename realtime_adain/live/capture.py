@@ -47,7 +47,8 @@ class Capture(threading.Thread):
         self._failed_at = 0  # the frames read when it failed
         self._alike = 0  # the failures since, each as the one before it (`_failing_alike`)
         self._stall_lock = threading.Lock()
-        self._stalled = False  # a pipe waited on past its timeout, said (`_watch_stalls`); said again when it goes on
+        self._stalled = False  # a pipe waited on past its timeout (`_watch_stalls`); "live" again when it goes on
+        self._stalls = 0  # the pipe's stalls so far: the first is logged, later ones only shown (`_watch_stalls`)
         self._delivered = False  # a frame came (a stall is one after frames; the first frame's wait is the session's)
         self._finished = threading.Event()  # `run` is over
         if isinstance(source, PyAVSource):
@@ -130,10 +131,12 @@ class Capture(threading.Thread):
             self.latest.close()
 
     def _watch_stalls(self) -> None:
-        """A pipe whose writer pauses mid-stream, said once in the log and the HUD: FFmpeg's read of
-        it waits past any timeout (a pipe cannot be reopened, so it is not given up: a writer that
-        goes on plays on), and nothing was said for as long as it waited. A camera stopping and a
-        URL giving no picture for 5 s are sources lost; this is the same wait (`timeout`), said."""
+        """A pipe whose writer pauses mid-stream, shown in the HUD at each pause and said in the log
+        once a session (with its resumption): FFmpeg's read of it waits past any timeout (a pipe
+        cannot be reopened, so it is not given up: a writer that goes on plays on), and nothing was
+        said for as long as it waited. A camera stopping and a URL giving no picture for 5 s are
+        sources lost; this is the same wait (`timeout`), said. (A pipe slower than a picture per
+        `timeout` logged a stall and a resumption for every picture.)"""
         timeout = getattr(self.source, "timeout", 5.0)
         while not self._finished.wait(STALL_CHECK_S) and not self._stop_event.is_set():
             since = getattr(self.source, "awaiting_since", None)
@@ -142,16 +145,19 @@ class Capture(threading.Thread):
                     continue
                 self._stalled = True
                 self.status = f"{self.source.description}: no picture for {timeout:.0f} s; waiting for the pipe to go on"
-            self._log("source-stalled", source=self.source.description,
-                      reason=f"no picture decoded for {timeout:.0f} s; waiting for the pipe to go on")
+                self._stalls += 1
+            if self._stalls == 1:
+                self._log("source-stalled", source=self.source.description,
+                          reason=f"no picture decoded for {timeout:.0f} s; waiting for the pipe to go on")
 
     def _going_on(self) -> None:
-        """A frame came: a stall said is over (`_watch_stalls`), said too."""
+        """A frame came: a stall shown is over (`_watch_stalls`); the one logged is said over too."""
         with self._stall_lock:
             stalled, self._stalled, self._delivered = self._stalled, False, True
             if stalled:
                 self.status = "live"
-        if stalled:
+            said = stalled and self._stalls == 1
+        if said:
             self._log("source-resumed", source=self.source.description)
 
     def _reason(self, exc: SourceLost | SourceError) -> str:

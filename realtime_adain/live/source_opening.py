@@ -12,9 +12,11 @@ from pathlib import Path
 
 from realtime_adain.checks import ascii_whole
 from realtime_adain.descriptors import STANDARD_INPUT, descriptor_number, descriptor_path, unreadable_descriptor
+from realtime_adain.errors import as_given
 from realtime_adain.live.camera import CameraSource
 from realtime_adain.live.pyav_source import PyAVSource
 from realtime_adain.live.sources import Source, SourceError
+from realtime_adain.output_paths import name_too_long
 from realtime_adain.video.sequence import DEFAULT_FRAMERATE, check_framerate, ffmpeg_name, find_sequence
 
 PIPE_OPEN_S = 30.0  # the longest a pipe's opening may take once its first bytes came (FFmpeg probes ~5 s of stream)
@@ -74,6 +76,8 @@ def open_source(
         source = PyAVSource(spec, is_file=True, loop=loop, resolution=resolution)
         if descriptor_number(given) is not None:  # (`3< clip.mp4`: named as given; its number alone said `source=3`)
             source.description = given
+    elif reason := name_too_long(Path(spec.removeprefix("file:"))):  # (was "no such file", the whole name echoed)
+        raise SourceError(f"{as_given(spec)}: {reason}")
     elif sequence := find_sequence(Path(spec)):  # numbered pictures, as `video` reads them; --fps their rate
         sequence.note_gap()
         rate = DEFAULT_FRAMERATE if fps is None else check_framerate(fps, "--fps")
@@ -83,6 +87,9 @@ def open_source(
                           "e.g. frames/%04d.png)")
     elif os.path.exists(spec):  # (a device outside /dev, a socket: it is there, but no file to play)
         raise SourceError(f"{spec}: a device or socket, not a video file (a camera is a /dev/video* path)")
+    elif spec.startswith("file:") and os.path.isdir(spec[5:]):
+        raise SourceError(f"{spec}: {spec[5:]} is a folder, not a video (for its images as a sequence give a pattern, "
+                          "e.g. frames/%04d.png, without file:)")
     elif spec.startswith("file:"):  # FFmpeg's file protocol: not taken, as -o and --log are checked against the path
         raise SourceError(f"{spec}: no such file; for the file {spec[5:]} give its path alone, without file:")
     elif not spec.strip():  # (looked for as a file first: a file may have a blank name)

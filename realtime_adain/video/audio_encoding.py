@@ -50,8 +50,9 @@ def reencoded_audio(fmt: str, stream: av.stream.Stream, channels: int, default: 
     # (a codec FFmpeg calls lossless and not lossy: DTS and WavPack are both; Matroska gets FLAC, below)
     lossless = context.codec.lossless and not context.codec.lossy and fmt not in LOSSLESS_AUDIO
     if (pcm_source or lossless) and (fmt in PCM_CONTAINERS or reordered) and decoded:
-        # (a lossless codec's bit rate is its compressed one, so no depth is read from it: 32 bits for s32)
-        pcm = _pcm_codec(decoded, context.bit_rate if pcm_source else 0, context.sample_rate, channels)
+        # (a lossless codec's bit rate is its compressed one, so no depth is read from it: the depth its header states)
+        pcm = _pcm_codec(decoded, context.bit_rate if pcm_source else 0, context.sample_rate, channels,
+                         _stated_depth(context))
         if pcm in supported:
             return pcm, None
     lossless_codec = LOSSLESS_AUDIO.get(fmt)
@@ -64,16 +65,30 @@ def reencoded_audio(fmt: str, stream: av.stream.Stream, channels: int, default: 
     return default, None
 
 
-def _pcm_codec(decoded: str, bit_rate: int, rate: int, channels: int) -> str:
+def _pcm_codec(decoded: str, bit_rate: int, rate: int, channels: int, stated_bits: int | None = None) -> str:
     """Little-endian PCM of the depth of PCM decoded as `decoded`: 32-bit samples carry 20 or 24
-    bits (DVD, Blu-ray) or 32; the stream's bit rate tells which (unknown: 32, losing nothing)."""
+    bits (DVD, Blu-ray, 24-bit FLAC) or 32; the depth the stream states (`stated_bits`), else its
+    bit rate, tells which (neither: 32, losing nothing)."""
     packed = decoded.rstrip("p")
     if packed in ("flt", "dbl"):
         return "pcm_f32le" if packed == "flt" else "pcm_f64le"
     if packed != "s32":
         return {"u8": "pcm_u8", "s64": "pcm_s64le"}.get(packed, "pcm_s16le")
-    bits = bit_rate / (rate * channels) if bit_rate and rate and channels else 32
+    bits = stated_bits or (bit_rate / (rate * channels) if bit_rate and rate and channels else 32)
     return "pcm_s24le" if bits <= 24 else "pcm_s32le"
+
+
+def _stated_depth(context: av.audio.codeccontext.AudioCodecContext) -> int | None:
+    """The bits per sample a FLAC or ALAC stream states in its header (FFmpeg's bits_per_raw_sample,
+    which PyAV does not give), else None: a lossless codec's bit rate is its compressed one, so 24-bit
+    FLAC decoded to 32-bit samples became pcm_s32le, a third larger than the 24 bits it holds."""
+    extradata = context.extradata or b""
+    if context.codec.name == "flac":  # STREAMINFO, alone or after "fLaC" and its block header
+        info = extradata[8:] if extradata.startswith(b"fLaC") else extradata
+        return ((info[12] & 1) << 4 | info[13] >> 4) + 1 if len(info) >= 18 else None
+    if context.codec.name == "alac" and len(extradata) >= 24:  # its "magic cookie": size, "alac", version, config
+        return extradata[17] or None
+    return None
 
 
 # Channel layouts by channel count, tried in turn for re-encoded audio the encoder takes not as it is.
