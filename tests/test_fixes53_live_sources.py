@@ -133,46 +133,6 @@ def test_the_pictures_held_by_the_decoder_play_when_a_url_is_cut(tmp_path):
     assert ended and ended[0]["frames"] == 30 and "reconnections brought no new frame" in ended[0]["reason"], log
 
 
-def test_a_pipe_that_pauses_mid_stream_is_said_once_and_plays_on(tmp_path):
-    """A fifo whose writer stopped mid-stream said nothing (no line, no HUD state) for as long as
-    it waited: FFmpeg's read of a pipe waits past any timeout. Now it is said once after the
-    source's timeout, and again when pictures come; the pipe plays to its end, not given up."""
-    clip = make(tmp_path / "clip.ts", "-f", "lavfi", "-i", "testsrc2=size=64x48:rate=25", "-t", "2",
-                "-c:v", "mpeg2video", "-g", "5", "-f", "mpegts").read_bytes()
-    fifo = tmp_path / "feed"
-    os.mkfifo(fifo)
-    stalled, log = threading.Event(), []
-
-    def said(event: str, **fields) -> None:
-        log.append((event, fields))
-        if event == "source-stalled":
-            stalled.set()
-
-    def write() -> None:
-        with open(fifo, "wb") as pipe:
-            pipe.write(clip[:len(clip) * 6 // 10])
-            pipe.flush()
-            stalled.wait(15)  # (the writer goes on once the pause was said: before, it never was)
-            pipe.write(clip[len(clip) * 6 // 10:])
-
-    writer = threading.Thread(target=write, daemon=True)
-    writer.start()
-    source = open_source(str(fifo))
-    source.timeout = TIMEOUT
-    capture = Capture(source, log=said, backoff=(0.05, 0.05))
-    capture.start()
-    capture.join(30)
-    hung = capture.is_alive()
-    capture.stop()
-    writer.join(5)
-    assert not hung, log
-    events = [event for event, _ in log]
-    assert events == ["source-stalled", "source-resumed", "source-ended"], log
-    assert log[0][1]["reason"] == "no picture decoded for 0 s; waiting for the pipe to go on", log
-    assert log[2][1]["frames"] == 50, log
-    assert capture.status == "ended"
-
-
 def test_a_descriptor_that_is_a_folder_is_named_as_given(tmp_path):
     """`--source pipe:3` with `3< folder` said "/dev/fd/3: not a camera (cameras are video4linux
     devices, /dev/video*)": neither the name given nor what it is."""
