@@ -140,8 +140,10 @@ def is_out_of_memory(exc: BaseException) -> bool:
     allocator = (isinstance(exc, RuntimeError) or (cv2 is not None and isinstance(exc, cv2.error))
                  or type(exc).__module__.startswith("onnxruntime"))
     text = str(exc).lower()
-    # ("CUDA error: an illegal memory access" says memory too, and is no size to lower)
-    return allocator and any(words in text for words in ("out of memory", "alloc", "insufficient memory"))
+    # ("CUDA error: an illegal memory access" says memory too, and is no size to lower; oneDNN, torch's
+    # CPU convolutions, says "could not create a primitive" where its buffers cannot be allocated)
+    return allocator and any(words in text for words in ("out of memory", "alloc", "insufficient memory",
+                                                         "could not create a primitive"))
 
 
 @contextlib.contextmanager

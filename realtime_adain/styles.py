@@ -8,6 +8,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from realtime_adain.adain import StyleStats
+from realtime_adain.errors import out_of_memory_as_user_error
 from realtime_adain.stylizer import Stylizer
 
 
@@ -23,11 +24,14 @@ class StyleSet:
         self.cached: dict[Path, StyleStats] = {}
 
     def stats(self, path: Path, content: np.ndarray) -> StyleStats:
-        if self.preserve_color:
-            return self.stylizer.style_stats(self.images[path], self.size, content)
-        if path not in self.cached:
-            self.cached[path] = self.stylizer.style_stats(self.images[path], self.size)
-        return self.cached[path]
+        """The style's statistics; memory running out while it is encoded names the style and
+        --style-size (it named the content and --size, which change nothing there)."""
+        with out_of_memory_as_user_error(str(path), "lower --style-size"):
+            if self.preserve_color:
+                return self.stylizer.style_stats(self.images[path], self.size, content)
+            if path not in self.cached:
+                self.cached[path] = self.stylizer.style_stats(self.images[path], self.size)
+            return self.cached[path]
 
     def combined(self, paths: Sequence[Path], content: np.ndarray, mix: Sequence[float] | None) -> StyleStats:
         """One style, or the paper's interpolation of several with the `mix` weights."""

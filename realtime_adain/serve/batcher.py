@@ -21,6 +21,7 @@ from typing import Callable
 
 import numpy as np
 from realtime_adain.adain import StyleStats
+from realtime_adain.errors import is_out_of_memory
 from realtime_adain.live.active_style import ActiveStyle
 from realtime_adain.live.controller import LiveState
 from realtime_adain.live.stability import Stability
@@ -30,6 +31,9 @@ from realtime_adain.serve.styles import StyleRegistry
 from realtime_adain.settings import STATS_MODES
 from realtime_adain.stylizer import Stylizer
 from realtime_adain.notes import write_line
+
+# A frame the machine had no memory for, as serve's log says it (torch's allocator said it in 200 characters).
+OUT_OF_MEMORY = "out of memory; lower --size or --max-resolution"
 
 MAX_BATCH = 8  # frames per network call; more clients wait for the next call
 MAX_ASPECT = 3.0  # work pixels are at most side² times this: wider frames are taken with a shorter short side
@@ -257,7 +261,8 @@ class Batcher(threading.Thread):
 
     def _failed(self, exc: Exception) -> None:
         """A failure loses the frames it concerns, never the server: said once until it changes."""
-        message = f"{type(exc).__name__}: {exc}"
+        message = (OUT_OF_MEMORY if is_out_of_memory(exc)  # (torch's allocator's 200-character line)
+                   else f"{type(exc).__name__}: {exc}")
         if message != self.error:
             _say(f"stylizing failed: {message}")
         self.error = message
