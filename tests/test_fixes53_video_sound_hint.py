@@ -17,7 +17,7 @@ from video_corpus import FFMPEG
 # (input, its audio options) -> the PCM it becomes in .avi
 LOSSLESS = {
     "pcm_s32be": ("mov", ("-c:a", "pcm_s32be"), "pcm_s32le"),  # (MOV's big-endian PCM, as `ffmpeg` writes it)
-    "flac-24": ("mkv", ("-c:a", "flac", "-sample_fmt", "s32"), "pcm_s32le"),  # (FLAC's frames AVI cannot time)
+    "flac-24": ("mkv", ("-c:a", "flac", "-sample_fmt", "s32"), "pcm_s24le"),  # (FLAC's frames AVI cannot time; its STREAMINFO states 24 bits)
     "pcm_f32be-5.1": ("mov", ("-c:a", "pcm_f32be", "-ac", "6"), "pcm_f32le"),  # (was AC-3: 5.1 kept, lossy)
 }
 
