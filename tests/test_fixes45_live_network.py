@@ -20,7 +20,7 @@ from realtime_adain.live.source_opening import open_source
 from realtime_adain.live.sources import SourceError
 from realtime_adain.settings import LiveSettings, ModelSettings
 from realtime_adain.errors import UserError
-from test_live_streams15 import H264, TESTSRC, free_udp_port, make, sending, serving, take, udp_send
+from test_live_streams15 import H264, TESTSRC, free_udp_port, handled_by, make, sending, serving, take, udp_send
 
 LOGIN = "bob:s3cr3tPW"
 
@@ -54,14 +54,8 @@ def cut_server(body: bytes, later: str, login: str | None = None):
         def log_message(self, *args) -> None:
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/clip"
-    finally:
-        stop.set()
-        server.shutdown()
-        server.server_close()
+    with handled_by(Handler, stop) as url:
+        yield f"{url}/clip"
 
 
 def faststart_clip(tmp_path: Path, seconds: float) -> bytes:

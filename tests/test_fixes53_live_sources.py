@@ -14,7 +14,7 @@ from realtime_adain.live.capture import Capture
 from realtime_adain.live.pyav_source import PyAVSource
 from realtime_adain.live.source_opening import open_source
 from realtime_adain.live.sources import SourceError, SourceLost
-from test_live_streams15 import make
+from test_live_streams15 import handled_by, make
 
 TIMEOUT = 0.5  # a source's read timeout here (5 s in a session)
 
@@ -40,14 +40,8 @@ def http_server(body: bytes, how: str):
         def log_message(self, *args) -> None:
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/clip"
-    finally:
-        stop.set()
-        server.shutdown()
-        server.server_close()
+    with handled_by(Handler, stop, poll=0.05) as url:
+        yield f"{url}/clip"
 
 
 def captured(source, log: list, wait: float = 30.0) -> Capture:

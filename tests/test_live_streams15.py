@@ -71,12 +71,22 @@ def serving(folder: Path, lengthless: bool = False):
     kind = LengthlessHandler if lengthless else http.server.SimpleHTTPRequestHandler
     handler = functools.partial(kind, directory=str(folder))
     handler.log_message = lambda *args: None
+    with handled_by(handler) as url:
+        yield url
+
+
+@contextmanager
+def handled_by(handler, stop: threading.Event | None = None, poll: float = 0.5):
+    """http://127.0.0.1:PORT answered by `handler` on a thread; `stop` set (a stalling handler let
+    go) before the server shuts down."""
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(poll,), daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:
+        if stop is not None:
+            stop.set()
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
