@@ -4,15 +4,9 @@ picture's aspect, not the window's (16000x100 became a 1280x8 sliver)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import time
-
 import pytest
 
 from realtime_adain.live.window import fitted_back
-from test_fixes52_live_window import geometry, window_loop, x_server  # noqa: F401 (x_server: a fixture)
-from test_live_window import TITLE
 
 LONG = "x" * 5000
 SHORT = f"'{'x' * 80}...' (5000 characters)"
@@ -53,26 +47,3 @@ def test_a_newline_value_attached_to_its_option_reads_as_the_same_value_given_ap
 ])
 def test_a_window_made_huge_from_outside_is_fitted_back_to_the_picture_shown_in_it(window, shown, fitted):
     assert fitted_back(window, shown, (1280, 720)) == fitted
-
-
-@pytest.mark.slow  # (a window under Xvfb, 3-13 s; the test above and test_fixes52_live_window's check the fit-back)
-def test_a_window_made_huge_and_thin_from_outside_is_fitted_back_to_the_pictures_aspect(x_server, tmp_path):
-    """A 540x360 picture (3:2) in a window made 16000x100 was shown at 150x100, and the window
-    became 1280x8 (the window's aspect within the 1280x720 screen): now 150x100, the picture as it
-    was shown. Made 5000x5000: the picture's aspect within the screen, 1080x720, not 720x720."""
-    display, _ = x_server
-    env = os.environ | {"DISPLAY": display}
-    process = window_loop(display, tmp_path)
-    try:
-        window = subprocess.run(["xdotool", "search", "--name", TITLE], env=env, capture_output=True, text=True,
-                                timeout=30).stdout.split()[0]
-        for asked, fitted in (("16000x100", (150, 100)), ("5000x5000", (1080, 720))):
-            subprocess.run(["xdotool", "windowsize", window, *asked.split("x")], env=env, timeout=30, check=True)
-            deadline = time.monotonic() + 30
-            while (size := geometry(env, window)) != fitted and time.monotonic() < deadline:
-                assert process.poll() is None, process.communicate()[1]
-                time.sleep(0.1)
-            assert size == fitted, (asked, size)
-    finally:
-        process.kill()
-        process.wait(timeout=30)
