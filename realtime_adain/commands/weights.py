@@ -222,7 +222,7 @@ def describe(kind: str, explicit: str | None, decoder: str | None = None) -> tup
     source = source_of(kind, explicit)
     if too_long := _name_too_long(kind, explicit):
         return False, [("path", as_given(too_long[0])), ("from", source), ("status", f"not usable: {too_long[1]}")]
-    encoder = _paired_encoder(decoder) if kind == "vgg" else None
+    encoder = weight_paths.paired_encoder_kind(decoder) if kind == "vgg" else None  # (a name too long: none found)
     try:
         path = weight_paths.resolve(kind, explicit, encoder)
     except UserError as exc:
@@ -261,15 +261,6 @@ def _name_too_long(kind: str, explicit: str | None) -> tuple[str, str] | None:
         return None
     reason = name_too_long(Path(os.path.expanduser(given)))
     return (given, reason) if reason else None
-
-
-def _paired_encoder(decoder: str | None) -> str:
-    """`weight_paths.paired_encoder_kind`, where a decoder's name too long to look up is none found
-    (its own row says why)."""
-    from realtime_adain import weight_paths
-    from realtime_adain.encoders import NORMALISED_VGG
-
-    return NORMALISED_VGG if _name_too_long("decoder", decoder) else weight_paths.paired_encoder_kind(decoder)
 
 
 def _why_not(kind: str, place: str, exc: UserError) -> str:
