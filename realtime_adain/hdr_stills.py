@@ -4,7 +4,7 @@ Decoded to 8 bits as SDR pictures are, they kept their HDR code values and looke
 HDR video did before `video/hdr.py`; so did SDR pictures over BT.2020 or Display P3 primaries
 stated only by code points (no ICC profile). Their container states the colour in an ISOBMFF
 `colr` box of type `nclx` (and the PQ peak in `clli`/`mdcv`), or a PNG `cICP` chunk (or its older
-`cHRM` primaries, with `gAMA`); when it says PQ or HLG, or wide primaries, `still_decoders` decodes the picture at full depth and `tone_mapped` gives
+`cHRM` primaries, with `gAMA`); when it says PQ or HLG, or wide primaries, `hdr_still_decoding` decodes the picture at full depth and `tone_mapped` gives
 it the same conversion as a video's pictures (`video.hdr.needs_mapping`).
 """
 

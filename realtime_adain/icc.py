@@ -1,6 +1,6 @@
 """Pictures' embedded ICC colour profiles (and CIE Lab) converted to sRGB by LittleCMS (Pillow's
 ImageCms): colour management alone, apart from the decoders that find the profiles
-(`still_decoders`, `pillow_stills`). Colour stated by code points instead (nclx, cICP) is
+(`still_decoders`, `ffmpeg_stills`, `pillow_stills`). Colour stated by code points instead (nclx, cICP) is
 `hdr_stills`'."""
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".apng", ".bmp", "
                     ".pgm", ".pbm", ".pnm", ".pfm", ".hdr", ".pic", ".sr", ".ras", ".gif", ".jp2", ".avif",
                     ".tga", ".ico", ".psd", ".pcx", ".qoi",  # the last ones Pillow decodes (`pillow_rgb`),
                     ".heic", ".heif", ".hif",  # these with pillow-heif, the `heif` extra
-                    ".exr", ".j2k", ".j2c", ".jpc", ".jpf", ".pam", ".jls",  # FFmpeg decodes these (`still_decoders`)
+                    ".exr", ".j2k", ".j2c", ".jpc", ".jpf", ".pam", ".jls",  # FFmpeg decodes these (`ffmpeg_stills`)
                     ".dpx", ".sgi", ".xwd", ".phm")
 WRITABLE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm")
 # Other names of a format written here: a result named after such a source takes the usual one.

@@ -1,7 +1,7 @@
 """Decoded samples as the (H, W, 3) uint8 RGB everything here works in: any depth, float samples
 on either scale (0..1 or 0..255), linear light encoded with the sRGB curve (`to_rgb8`), and
 transparent areas composited over white (`over_white`). Below both the still decoders
-(`still_decoders`, `pillow_stills`) and the video reader, which convert their pictures alike."""
+(`still_decoders` and those it calls, `pillow_stills`) and the video reader, which convert their pictures alike."""
 
 from __future__ import annotations
 

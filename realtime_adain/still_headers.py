@@ -1,5 +1,5 @@
 """Picture sizes read from the headers of the still formats FFmpeg decodes here (JPEG 2000,
-OpenEXR, PAM, lossless, 12-bit JPEG, JPEG-LS, DPX, SGI, XWD and PHM: `still_decoders._ffmpeg_still`;
+OpenEXR, PAM, lossless, 12-bit JPEG, JPEG-LS, DPX, SGI, XWD and PHM: `ffmpeg_stills.ffmpeg_still`;
 the JPEGs' from `jpeg_headers`) before anything is decoded: a few bytes may claim billions of
 pixels, and FFmpeg allocates what they claim. Also what an EXR's header says of its blocks of
 pixels (a file cut short reads black rows, and FFmpeg says nothing), whether an SGI file holds the
@@ -118,7 +118,7 @@ def _exr_string(data: np.ndarray, at: int) -> tuple[bytes | None, int]:
 def ffmpeg_still_size(data: np.ndarray, name: str) -> tuple[str, tuple[int, int] | None] | None:
     """The kind and (width, height) from its header (None: none stated) of a picture FFmpeg
     decodes here (`FFMPEG_STILLS`, `jpeg_headers.ffmpeg_jpeg`); None for other files. Shared by the reader
-    (`still_decoders._ffmpeg_still`) and serve's upload check, which answers an oversized one 413."""
+    (`ffmpeg_stills.ffmpeg_still`) and serve's upload check, which answers an oversized one 413."""
     head = bytes(data[:48])
     kind = next((kind for kind, signatures in FFMPEG_STILLS.items() if head.startswith(signatures)), None)
     if kind is None and _is_xwd(head):

@@ -16,7 +16,7 @@ import pytest
 from PIL import Image, ImageCms
 
 from realtime_adain.imageio import read_image
-from realtime_adain.still_decoders import _ORIENT
+from realtime_adain.still_orientation import ORIENT
 from realtime_adain.video.hdr import BT709, SRGB
 from realtime_adain.video.pictures import exif_orientation, upright
 from realtime_adain.video.reader import VideoReader
@@ -81,7 +81,7 @@ def test_every_exif_orientation_turns_as_ffmpeg_and_image_turn_it():
     stored = np.arange(4 * 6 * 3).reshape(4, 6, 3)
     assert exif_orientation(1) is None and exif_orientation(9) is None
     for number in range(2, 9):
-        np.testing.assert_array_equal(upright(stored, *exif_orientation(number)), _ORIENT[number](stored))
+        np.testing.assert_array_equal(upright(stored, *exif_orientation(number)), ORIENT[number](stored))
 
 
 @pytest.mark.parametrize("suffix", [".png", ".jpg", ".webp"])

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from realtime_adain import still_decoders
+from realtime_adain import sgi_runs
 from realtime_adain.adain import StyleStats
 from realtime_adain.benchmarks.temporal import strengths
 from realtime_adain.commands import argtypes
@@ -39,9 +39,9 @@ def test_the_sgi_rows_check_reads_at_most_its_budget_of_runs():
     """Each of the 8192 rows was read whole: 67 million runs of a 90 KB file."""
     data = overlapping_rle_sgi(8192, 8192)
     budget = data.size // 2 + 8192  # (a run but a row's last takes two samples; rows that do not overlap)
-    cut_short, runs = still_decoders._sgi_rows_walked(data)
+    cut_short, runs = sgi_runs._sgi_rows_walked(data)
     assert not cut_short and 0 < runs <= budget
-    assert not still_decoders._sgi_rows_cut_short(data)
+    assert not sgi_runs.sgi_rows_cut_short(data)
 
 
 def test_an_sgi_whose_rows_do_not_overlap_is_read_within_the_budget():
@@ -55,8 +55,8 @@ def test_an_sgi_whose_rows_do_not_overlap_is_read_within_the_budget():
     starts = [512 + 8 * rows + i * len(row) for i in range(rows)]
     data = bytes(header) + struct.pack(f">{rows}I", *starts) + struct.pack(f">{rows}I", *[1 << 30] * rows) + row * rows
     whole = np.frombuffer(data, np.uint8)
-    assert still_decoders._sgi_rows_walked(whole) == (False, rows * width)  # (each full before its zero count)
-    assert still_decoders._sgi_rows_walked(whole[:-2])[0]  # (its last sample)
+    assert sgi_runs._sgi_rows_walked(whole) == (False, rows * width)  # (each full before its zero count)
+    assert sgi_runs._sgi_rows_walked(whole[:-2])[0]  # (its last sample)
 
 
 @pytest.mark.parametrize("parse, typed", [(strengths, "1" * 5000), (argtypes.unit_interval, "1" * 5000),

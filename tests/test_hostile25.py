@@ -92,11 +92,11 @@ def test_an_avif_is_turned_by_its_irot_and_imir_boxes(tmp_path, orientation, wid
     from PIL import Image
 
     from realtime_adain.imageio import read_image
-    from realtime_adain.still_decoders import _ORIENT
+    from realtime_adain.still_orientation import ORIENT
 
     upright = quadrants()
     undo = {6: 8, 8: 6}.get(orientation, orientation)  # (2, 3: their own inverses)
-    stored = Image.fromarray(np.ascontiguousarray(_ORIENT[undo](upright)))
+    stored = Image.fromarray(np.ascontiguousarray(ORIENT[undo](upright)))
     exif = Image.Exif()
     exif[0x0112] = orientation
     stored.save(tmp_path / "photo.avif", exif=exif, quality=95)

@@ -1,4 +1,4 @@
-"""HDR still pictures attacked as a hostile user or file would (`hdr_stills`, `still_decoders._hdr_still`).
+"""HDR still pictures attacked as a hostile user or file would (`hdr_stills`, `hdr_still_decoding.hdr_still`).
 
 Found: tags read from any `colrnclx` bytes before the first `mdat` (an HDR AVIF whose coded data
 comes first read washed out, another item's colour taken for the picture's, a short `nclx` read

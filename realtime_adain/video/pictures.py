@@ -25,11 +25,11 @@ import numpy as np
 
 from realtime_adain import limits
 from realtime_adain.errors import UserError
+from realtime_adain.ffmpeg_stills import EXR_FORMATS, exr_rgb
 from realtime_adain.hdr_stills import HdrTags, colour_tags, converted
 from realtime_adain.picture_sizes import MAX_DECODE_BYTES
 from realtime_adain.pillow_stills import pillow_orientation, open_with_pillow
 from realtime_adain.rgb8 import over_white, to_rgb8
-from realtime_adain.still_decoders import EXR_FORMATS, exr_rgb
 from realtime_adain.video.hdr import (HDR_TRANSFERS, RGB_MATRIX, SRGB, UNSPECIFIED, WIDE_GAMUT, ToneMap, needs_mapping,
                                       side_data)
 from realtime_adain.notes import collected, note
@@ -92,7 +92,7 @@ def float_samples(frame: av.VideoFrame) -> bool:
 def linear_light(frame: av.VideoFrame, codec: str | None = None) -> bool:
     """Whether `frame`, decoded by `codec`, holds linear light: float samples of `LINEAR_DECODERS`
     (any decoder's, where it is not known), which `image` encodes with the sRGB curve
-    (`still_decoders.exr_rgb`). Fed raw, the network saw a dark, contrasty picture. Other float pictures
+    (`ffmpeg_stills.exr_rgb`). Fed raw, the network saw a dark, contrasty picture. Other float pictures
     (a float TIFF) are display-referred, as `image` reads them (`display_floats`): taken as
     linear, one of 0.5 read 188, not 128, and one stored 0..255 read white. Integer pictures
     tagged linear keep their values: the DPX decoder reports the file's transfer code, and
@@ -306,7 +306,7 @@ class PictureConverter:
 
     def rgb(self, frame: av.VideoFrame, width: int | None, height: int | None, alpha: bool) -> np.ndarray:
         """(H, W, 3 or 4) uint8 RGB(A); HDR and wide-gamut pictures as SDR BT.709; linear light
-        as `image` reads an EXR (`still_decoders.exr_rgb`: the sRGB curve, its alpha composited over
+        as `image` reads an EXR (`ffmpeg_stills.exr_rgb`: the sRGB curve, its alpha composited over
         white, 3 channels), scaled in linear light; other float samples as `image` reads a float
         TIFF (`display_floats`)."""
         threads = 1 if limits.pools_reduced else None  # (swscale's: one a CPU, where `ulimit -u` leaves no room)

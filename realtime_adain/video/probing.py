@@ -16,7 +16,7 @@ from pathlib import Path
 import av
 
 from realtime_adain.errors import UserError
-from realtime_adain.still_decoders import is_animated_webp
+from realtime_adain.unreadable_stills import is_animated_webp
 from realtime_adain.video.opening import open_input
 from realtime_adain.video.sequence import ffmpeg_name
 from realtime_adain.video.streams import is_cover_art

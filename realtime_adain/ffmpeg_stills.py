@@ -1,0 +1,137 @@
+"""The stills FFmpeg decodes here (PyAV, loaded for these only): JPEG 2000, OpenEXR, PAM, lossless
+and 12-bit JPEG, JPEG-LS, DPX, SGI, XWD and PHM (`ffmpeg_still`), and a still WebP that libwebp
+refuses but FFmpeg plays (`ffmpeg_webp`), each size checked from its header first (`still_headers`;
+an SGI's RLE rows, `sgi_runs`), as uint8 RGB turned by its EXIF orientation; an EXR's or PHM's float
+frame as 8-bit RGB (`exr_rgb`, shared with the video reader). Apart from `still_decoders`, which
+picks the decoder for each file."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from realtime_adain.errors import UserError
+from realtime_adain.icc import in_srgb
+from realtime_adain.jpeg_headers import jpeg_without_end
+from realtime_adain.notes import note
+from realtime_adain.picture_sizes import MAX_DECODE_BYTES, MAX_DECODE_PIXELS, too_many_pixels
+from realtime_adain.pillow_stills import pillow_header
+from realtime_adain.rgb8 import floats_to_8bit, over_white, to_rgb8
+from realtime_adain.sgi_runs import sgi_rows_cut_short
+from realtime_adain.still_headers import exif_orientation, exr_chunks_missing, ffmpeg_still_size, sgi_data_short
+from realtime_adain.still_orientation import oriented
+from realtime_adain.unreadable_stills import JPEG_CUT_SHORT, is_animated_webp
+
+_FFMPEG_DECODERS = {"JPEG 2000": "jpeg2000", "OpenEXR": "exr", "PAM": "pam", "lossless JPEG": "mjpeg",
+                    "12-bit JPEG": "mjpeg", "JPEG-LS": "jpegls", "WebP": "webp", "DPX": "dpx", "SGI": "sgi",
+                    "XWD": "xwd", "PHM": "phm"}  # (`ffmpeg_still`, `ffmpeg_webp`)
+# Those FFmpeg decodes to float samples, 12 bytes a pixel (4 grey): linear light (PHM, as a PFM:
+# `still_decoders._linear_light`).
+_FLOAT_KINDS = ("OpenEXR", "PHM")
+EXR_FORMATS = ("gbrpf32le", "gbrapf32le", "grayf32le")  # what FFmpeg's EXR decoder gives
+
+
+def ffmpeg_still(data: np.ndarray, name: str) -> np.ndarray | None:
+    """A JPEG 2000, OpenEXR, PAM, lossless or 12-bit JPEG, JPEG-LS, DPX, SGI, XWD or PHM picture
+    decoded by FFmpeg (PyAV, loaded for these only) as uint8 RGB, its size checked from its header
+    first (an SGI's data too, each RLE row's runs within the file; a one-row SGI read as the
+    dimension-2 one it is laid out as; a JPEG without its end marker with a note: FFmpeg says nothing
+    of one cut short); None for other formats (OpenCV's
+    libjpeg read neither JPEG-LS, FFmpeg's lossless JPEGs nor 12-bit ones; Pillow read one's narrow
+    YCbCr as full range, 62 levels off). OpenCV took a JPEG
+    2000's YCbCr components (FFmpeg's libopenjpeg writes them) as RGB and its 10- or 12-bit
+    samples as 16-bit ones, and refused subsampled ones; it has no OpenEXR decoder here; it read a
+    PAM's red as blue, its alpha as colour, unscaled by its maxval. An EXR's linear light is
+    encoded with the sRGB curve, clipped above 1 (as ImageMagick shows it, and Radiance pictures
+    here), its premultiplied colour over white, and so is a PHM's (FFmpeg's half-float PFM, its rows
+    in FFmpeg's order, top first, as FFmpeg writes them). The whole file is one packet to the decoder (no
+    demuxer's parser, which cut a .jp2 at a codestream inside a metadata box: the codestream
+    decoded was not the one whose size was checked)."""
+    stated = ffmpeg_still_size(data, name)
+    if stated is None:
+        return None
+    kind, size = stated
+    if size is None:
+        raise UserError(f"{name}: a damaged {kind} image (its header states no size)")
+    if size[0] * size[1] > MAX_DECODE_PIXELS:
+        raise UserError(f"{name}: {size[0]}x{size[1]} is {too_many_pixels()}")
+    # FFmpeg decodes an EXR to float planes, 12 bytes a pixel or more: a 441-byte one took 4.4 GB
+    if kind in _FLOAT_KINDS and size[0] * size[1] * 12 > MAX_DECODE_BYTES:
+        raise UserError(f"{name}: {size[0]}x{size[1]} at 12 bytes a pixel is more than the "
+                        f"{MAX_DECODE_BYTES >> 30} GiB of samples an image may decode to")
+    # (FFmpeg allocates the picture before it finds the data missing, and reads bytes past the end as zeros)
+    if kind == "SGI" and (sgi_data_short(data) or sgi_rows_cut_short(data)):
+        raise UserError(f"{name}: not a readable image (a {size[0]}x{size[1]} SGI picture whose file is shorter "
+                        f"than its header says its data is: cut short?)")
+    if kind == "SGI" and bytes(data[4:6]) == b"\0\1":  # one row (dimension 1), which FFmpeg refuses: its
+        data = np.concatenate([data[:4], np.frombuffer(b"\0\2", np.uint8), data[6:]])  # layout is dimension 2's
+    decoded = _ffmpeg_decoded(data, name, kind)
+    if decoded is not None and jpeg_without_end(data, name):  # (FFmpeg says nothing of one cut short)
+        note(f"{name}: {JPEG_CUT_SHORT}", once=True)
+    return decoded
+
+
+def ffmpeg_webp(data: np.ndarray, name: str) -> np.ndarray | None:
+    """A still WebP that libwebp (OpenCV's and Pillow's) refuses but FFmpeg plays, decoded by
+    FFmpeg; None where it is not one or FFmpeg refuses it too. Such files: a RIFF size field
+    smaller than the file, a VP8X canvas smaller than its frame, an ICCP or other chunk before the
+    frame without a VP8X header. A VP8 or VP8L frame is at most 16383 pixels a side, within the
+    pixel limit, so no size is checked before decoding (the frame's own is checked after)."""
+    head = bytes(data[:16])
+    if head[:4] != b"RIFF" or head[8:12] != b"WEBP" or is_animated_webp(bytes(data[:30])):
+        return None
+    return _ffmpeg_decoded(data, name, "WebP")
+
+
+def _ffmpeg_decoded(data: np.ndarray, name: str, kind: str) -> np.ndarray | None:
+    """`data`, a still of `kind` (a key of `_FFMPEG_DECODERS`) whose size was checked, decoded by
+    FFmpeg as uint8 RGB, turned as its EXIF orientation says (`still_headers.exif_orientation`:
+    FFmpeg leaves that to its caller; OpenCV's decode applies it); None where FFmpeg refuses a kind
+    another decoder may read."""
+    rgb = _ffmpeg_rgb(data, name, kind)
+    return None if rgb is None else oriented(rgb, exif_orientation(data, name))
+
+
+def _ffmpeg_rgb(data: np.ndarray, name: str, kind: str) -> np.ndarray | None:
+    """`_ffmpeg_decoded`'s picture as FFmpeg decodes it, its stored pixels unturned."""
+    import av
+
+    try:
+        decoder = av.CodecContext.create(_FFMPEG_DECODERS[kind], "r")
+        frame = next(iter([*decoder.decode(av.Packet(bytes(data))), *decoder.decode(None)]))
+        if frame.width * frame.height > MAX_DECODE_PIXELS:  # (an EXR's display window: checked too)
+            raise UserError(f"{name}: {frame.width}x{frame.height} is {too_many_pixels()}")
+        alpha = any(component.is_alpha for component in frame.format.components)
+        if kind in _FLOAT_KINDS:
+            missing, count = exr_chunks_missing(data, name) if kind == "OpenEXR" else (0, 0)
+            if missing:
+                note(f"{name}: {missing} of its {count} blocks of pixels are not in the file (cut short?); "
+                     f"their rows read black", once=True)
+            return exr_rgb(frame.reformat(format="gbrapf32le" if alpha else "gbrpf32le")
+                            if frame.format.name not in EXR_FORMATS else frame)
+        # (any depth, grey, YCbCr or palette, to 8 or 16 bits by FFmpeg)
+        wide = any(component.bits > 8 for component in frame.format.components)
+        if frame.format.name.endswith("be") and not wide:  # packed 15- or 16-bit big-endian RGB (an XWD's):
+            frame = frame.reformat(format="gbrp")  # FFmpeg 8's swscale swapped its bytes going to 8-bit RGB
+        samples = frame.to_ndarray(format=("bgra64le" if alpha else "bgr48le") if wide else
+                                   "bgra" if alpha else "bgr24")
+    except UserError:
+        raise
+    except (av.FFmpegError, StopIteration, ValueError) as exc:
+        if kind in ("JPEG 2000", "lossless JPEG", "WebP"):  # (OpenCV's OpenJPEG or libjpeg, then Pillow,
+            return None  # may read it; a WebP, read by them before, is then said to be unreadable)
+        reason = (getattr(exc, "strerror", None) or str(exc)).strip() or "no picture in it"
+        raise UserError(f"{name}: a damaged or unsupported {kind} image ({reason[:200]})") from None
+    opacity = samples[..., 3].astype(np.float32) / np.iinfo(samples.dtype).max if alpha else None
+    profile = pillow_header(data).profile if kind == "JPEG 2000" else None
+    return over_white(in_srgb(to_rgb8(samples), profile), opacity, name)
+
+
+
+def exr_rgb(frame) -> np.ndarray:
+    """An EXR's or PHM's float frame (planes G, B, R, A, or Y) as uint8 RGB, read from FFmpeg's
+    planes in place (`floats_to_8bit`): copied whole, a 38 KB EXR stating a 8000x8000 display
+    window took 5.5 GiB."""
+    planes = [np.frombuffer(plane, np.float32, count=frame.height * (plane.line_size // 4))
+              .reshape(frame.height, plane.line_size // 4)[:, :frame.width] for plane in frame.planes]
+    colour = [planes[2], planes[0], planes[1]] if len(planes) >= 3 else planes[:1] * 3
+    return floats_to_8bit(colour, linear=True, alpha=planes[3] if len(planes) == 4 else None)

@@ -1,0 +1,111 @@
+"""OpenCV's decode of a still (`opencv_decode`: a Radiance picture from a temporary file of ours;
+what to say when it fails), its flags (`decode_flags`), the files it misreads at their own depth
+(`misread_at_depth`: read as 8-bit colour instead; `bmp_16_bit`: Pillow reads those), and the
+alpha it drops at ANYCOLOR, read apart and oriented (`opencv_alpha`). Apart from
+`still_decoders`, which picks the decoder for each file."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+import numpy as np  # (OpenCV: imported where used, so a broken one stops only what needs it)
+
+from realtime_adain.errors import UserError
+from realtime_adain.native_stderr import native_stderr_captured
+from realtime_adain.opencv_headers import RADIANCE_SIGNATURES, tiff_fields
+from realtime_adain.picture_sizes import too_many_pixels
+from realtime_adain.pillow_stills import PillowHeader
+from realtime_adain.still_orientation import ORIENT
+
+
+def opencv_decode(data: np.ndarray, flags: int) -> tuple[np.ndarray | None, str]:
+    """OpenCV's decode, and what to say if it fails. A Radiance picture is read from a temporary
+    file of ours, removed whatever happens: imdecode copies one to /tmp/__opencv_temp.* and left
+    that copy behind when it raised (a size over its limit; a server's uploads filled /tmp)."""
+    import cv2
+
+    try:
+        if bytes(data[:10]).startswith(RADIANCE_SIGNATURES):
+            return _imread_copy(data, flags), "not a readable image"
+        return cv2.imdecode(data, flags), "not a readable image"
+    except cv2.error as exc:  # the size check before decoding, or an allocation that failed
+        return None, _decode_failure(exc)
+    except OSError as exc:  # (no room for the copy)
+        return None, f"cannot be decoded: its temporary copy could not be written ({exc.strerror or exc})"
+
+
+def _imread_copy(data: np.ndarray, flags: int) -> np.ndarray | None:
+    """OpenCV's decode of `data` from a temporary file, removed after."""
+    import cv2
+
+    handle, path = tempfile.mkstemp(prefix="realtime-adain-radiance-", suffix=".hdr")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(memoryview(np.ascontiguousarray(data)))
+        return cv2.imread(path, flags)
+    finally:
+        os.unlink(path)
+
+
+def misread_at_depth(data: np.ndarray, name: str) -> bool:
+    """Whether OpenCV misreads the file at its own depth and colour (IMREAD_ANYDEPTH|ANYCOLOR) but
+    reads it right as 8-bit colour (IMREAD_COLOR): an OS/2 BMP (a 12-byte header), read as grey,
+    and a TIFF of 16-bit samples stored as separate colour planes, read as the picture three times
+    over in its top third. A TIFF that neither reads right is refused: float planes, half floats."""
+    if bytes(data[:2]) == b"BM" and bytes(data[14:18]) == b"\x0c\0\0\0":
+        return True
+    tags = tiff_fields(data, (258, 277, 284, 339))  # bits per sample, samples a pixel, planar layout, sample format
+    if tags is None:
+        return False
+    bits, formats = tags.get(258, (1,)), tags.get(339, (1,))
+    if 3 in formats and 16 in bits:
+        raise UserError(f"{name}: a TIFF of 16-bit (half) float samples cannot be read here; "
+                        f"save it as 32-bit float or 16-bit integer samples")
+    if tags.get(284, (1,))[0] != 2 or max(tags.get(277, (1,))) < 2 or max(bits) <= 8:
+        return False
+    if 3 in formats:
+        raise UserError(f"{name}: a TIFF of float samples stored as separate colour planes cannot be read here; "
+                        f"save it with its samples interleaved (contiguous)")
+    return True
+
+
+def bmp_16_bit(data: np.ndarray) -> bool:
+    """Whether the file is a Windows BMP of 16 bits a pixel (5-5-5 or 5-6-5)."""
+    head = bytes(data[:30])
+    return (len(head) == 30 and head[:2] == b"BM" and int.from_bytes(head[14:18], "little") >= 40
+            and int.from_bytes(head[28:30], "little") == 16)
+
+
+def decode_flags(own_orientation: int | None) -> int:
+    """OpenCV's flags: samples at their depth, colour or grey, the EXIF orientation applied
+    except where `oriented` applies `own_orientation` (`orientation_applied_here`)."""
+    import cv2
+
+    ignore = cv2.IMREAD_IGNORE_ORIENTATION if own_orientation else 0
+    return cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR | ignore
+
+
+def opencv_alpha(data: np.ndarray, header: PillowHeader, shape: tuple[int, ...], depth: int = 16) -> np.ndarray | None:
+    """The image's alpha (0..1 float32, (H, W) as decoded and oriented), None if it cannot be had;
+    16-bit samples hold `depth` bits (an AVIF's 10 or 12)."""
+    import cv2
+
+    with native_stderr_captured():
+        stored = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)  # keeps alpha, ignores the orientation
+    if stored is None or stored.ndim != 3 or stored.shape[2] not in (2, 4):
+        return None
+    alpha = ORIENT.get(header.orientation, lambda a: a)(stored[..., -1])
+    if alpha.shape != tuple(shape):
+        return None
+    full = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): float((1 << depth) - 1)}.get(alpha.dtype, 1.0)
+    return np.clip(alpha.astype(np.float32) / full, 0.0, 1.0)
+
+
+def _decode_failure(exc: Exception) -> str:
+    text = str(exc)
+    if "MAX_IMAGE_PIXELS" in text or "validateInputImageSize" in text:
+        return f"the image is {too_many_pixels()}"
+    if "alloc" in text.lower():
+        return "not enough memory to decode this image"
+    return "not a readable image"

@@ -1,0 +1,58 @@
+"""What to say of a still no decoder here reads: a format known but not decodable (JPEG XL, HEIF
+without pillow-heif, a video, an SVG, gzip, PDF: `unsupported_format`), a file cut short
+(`CUT_SHORT`, `JPEG_CUT_SHORT`), and whether a WebP is animated (`is_animated_webp`: FFmpeg
+decodes none of its frames, Pillow only its first)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from realtime_adain.pillow_stills import heif_kind
+
+# Signatures of formats neither OpenCV nor Pillow reads here: (prefix, offset, what the error says).
+_UNSUPPORTED = ((b"\xff\x0a", 0, "JPEG XL"), (b"\0\0\0\x0cJXL \r\n\x87\n", 0, "JPEG XL"))
+
+JPEG_CUT_SHORT = "the file ends before its picture does (cut short?); the rest of the picture is missing"
+CUT_SHORT = {"JPEG": "the JPEG has no end marker: cut short?", "PNG": "the PNG does not end with its IEND chunk: "
+             "cut short?", "WebP": "the WebP is shorter than its header says: cut short?",  # (`looks_cut_short`)
+             "PNG data": "the PNG's image data ends before its picture does: cut short?"}  # (`png_data_short`)
+
+_HEIF_INSTALL = 'pip install "realtime-adain[heif]"'
+
+
+def is_animated_webp(head: bytes) -> bool:
+    """Whether a file starting with `head` (30 bytes or more) is an animated WebP: an extended
+    header (VP8X) whose flags say animation. Pillow reads only its first frame here (`frame_count`
+    says so), and FFmpeg 8.1 decodes none of its frames."""
+    return head[:4] == b"RIFF" and head[8:16] == b"WEBPVP8X" and len(head) > 20 and bool(head[20] & 0x02)
+
+
+def _is_video(head: bytes) -> bool:
+    """Whether a file that no image decoder read starts as a video container does (MP4/MOV, after
+    HEIC/HEIF and AVIF, which share MP4's box: a damaged AVIF is not called a video; Matroska/WebM,
+    AVI, MPEG-TS and -PS, FLV, Ogg, ASF)."""
+    return ((head[4:8] == b"ftyp" and head[8:12] != b"avif")
+            or head.startswith((b"\x1a\x45\xdf\xa3", b"FLV\x01", b"OggS", b"\x00\x00\x01\xba",
+                                b"\x30\x26\xb2\x75\x8e\x66\xcf\x11"))
+            or (head.startswith(b"RIFF") and head[8:12] == b"AVI ") or (head[:1] == b"\x47" and head[188:189] == b"\x47"))
+
+
+def unsupported_format(data: np.ndarray) -> str | None:
+    """What to say about a file in a format known but not decodable here (None: not recognised)."""
+    head = bytes(data[:1024])
+    kind = heif_kind(head)
+    if kind:  # (with pillow-heif, `pillow_rgb` has said what is wrong)
+        return f"{kind} images need pillow-heif: {_HEIF_INSTALL}"
+    for signature, offset, kind in _UNSUPPORTED:
+        if head[offset:offset + len(signature)] == signature:
+            return f"{kind} images cannot be read here; convert it to PNG or JPEG"
+    if _is_video(head):
+        return "a video or sound file, not an image (`realtime-adain video` stylizes videos)"
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if b"<svg" in text and text.startswith((b"<?xml", b"<!doctype", b"<!--", b"<svg")):
+        return "an SVG drawing, not a raster image; export it to PNG first"
+    if head.startswith(b"\x1f\x8b"):
+        return "a gzip-compressed file (an .svgz drawing?), not an image"
+    if head.startswith(b"%PDF"):
+        return "a PDF document, not an image; export the page to PNG first"
+    return None
