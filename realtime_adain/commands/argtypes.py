@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import sys
 from fractions import Fraction
 from pathlib import Path
 from typing import Callable
@@ -45,11 +46,21 @@ def _number(text: str, kind: type) -> float:
             raise ValueError(text)
         value = kind(text) + 0  # (-0.0 + 0 is 0.0)
     except (ValueError, OverflowError):
+        if kind is int and _too_many_digits(text):
+            raise argparse.ArgumentTypeError(
+                f"{_shown(text)} is far out of range (more than {sys.get_int_max_str_digits()} digits)") from None
         noun = "whole number" if kind is int else "number"
         raise argparse.ArgumentTypeError(f"{_shown(text)} is not a {noun}") from None
     if kind is float and not math.isfinite(value):  # ints are finite (and may be too big for isfinite)
         raise argparse.ArgumentTypeError(f"{_shown(text)} is not a finite number")
     return value
+
+
+def _too_many_digits(text: str) -> bool:
+    """Whether `text` is a whole number Python refuses to read for its length alone (over 4300
+    digits: one was said to be "not a whole number")."""
+    digits = text.strip().lstrip("+-")
+    return digits.isascii() and digits.isdigit() and len(digits) > sys.get_int_max_str_digits()
 
 
 def _checked(kind: type, ok: Callable[[float], bool], complaint: str, name: str) -> Callable[[str], float]:
