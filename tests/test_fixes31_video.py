@@ -106,7 +106,7 @@ def test_sound_that_cannot_be_re_encoded_as_its_first_kind_is_copied_with_a_note
     """Where the encoder refuses the first kind (FFmpeg's MP2 encoder takes two channels at most:
     an MPEG-2 multichannel broadcast's track states 5.1), the sound is copied as it was before,
     with a note, not a traceback that ends the run."""
-    from realtime_adain.video.sound import FrameHeaderChange
+    from realtime_adain.video.sound_kinds import FrameHeaderChange
 
     class SixChannelMp2(FrameHeaderChange):
         def _encoder(self):

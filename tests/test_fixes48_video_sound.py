@@ -8,7 +8,7 @@ from pathlib import Path
 import av
 import pytest
 
-from realtime_adain.video.sound import SoundDecoder
+from realtime_adain.video.sound_decoding import SoundDecoder
 from test_video_audio19 import aac_segment
 from test_video_audio_edges import PCM, joined, segment
 from test_video_leftovers import ffmpeg

@@ -700,7 +700,7 @@ def test_a_picture_that_changes_shape_mid_stream_is_noted(run_cli, weights_env, 
 def _sound(path) -> tuple[list[str], np.ndarray, float]:
     """FFmpeg's names for the audio channels of `path`, each channel's RMS level, and the sound's
     length in seconds (all decoded samples). Read without letting PyAV free the channel map of a
-    custom-order layout (see sound.decoder_layout): the layout object is dropped only once the
+    custom-order layout (see sound_decoding.decoder_layout): the layout object is dropped only once the
     decoder has a layout by channel count."""
     with av.open(str(path)) as container:
         stream = container.streams.audio[0]

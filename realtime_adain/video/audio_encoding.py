@@ -23,8 +23,8 @@ from realtime_adain.video.stream_copy import container_holds
 # sound in MOV, ALAC would make a lossy track of a few kbit/s ten times larger; MP3 in AVI).
 PCM_CONTAINERS = frozenset({"matroska", "mov", "avi"})
 # The containers whose PCM track states its channels in any order (MOV's `chan` atom lists them).
-# PCM whose channels come in another order than FFmpeg's (`sound.decoder_layout`: 7.1 from a .mov as
-# FL FR FC LFE SL SR BL BR) is re-encoded into the others, as PCM in FFmpeg's order (`reordered`):
+# PCM whose channels come in another order than FFmpeg's (`sound_decoding.decoder_layout`: 7.1 from a
+# .mov as FL FR FC LFE SL SR BL BR) is re-encoded into the others, as PCM in FFmpeg's order (`reordered`):
 # copied into .mkv or .avi, which state none, 7.1's side and back channels traded speakers.
 ORDER_STATING_FORMATS = frozenset({"mov"})
 LOSSLESS_AUDIO = {"matroska": "flac"}

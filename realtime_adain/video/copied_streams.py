@@ -14,8 +14,10 @@ import av
 
 from realtime_adain.video.carried_timing import CarriedTiming, rescale
 from realtime_adain.video.closing import LatePackets
+from realtime_adain.video.left_out_sound import LeftOutSound
 from realtime_adain.video.output_streams import OutputStreams
-from realtime_adain.video.sound import LeftOutSound, SoundConverter, SoundDecoder, undecoded_said
+from realtime_adain.video.sound_conversion import SoundConverter
+from realtime_adain.video.sound_decoding import SoundDecoder, undecoded_said
 from realtime_adain.video.stream_copy import ADTS_KEEPING_FORMATS
 from realtime_adain.video.video_packets import DECODE_TIMED_FORMATS
 

@@ -2,13 +2,13 @@
 re-encoded or dropped as the container allows, with the note to give (`OutputStreams`). Audio and
 subtitle packets are copied byte for byte when the output container accepts their codec; audio it
 does not accept is re-encoded, losslessly where the container holds a lossless codec, else to its
-default audio codec (`reencoded_audio`; decoding and converting the sound for it: `sound.py`); text
-subtitles are converted to its default subtitle codec, and other subtitles it does not accept are
-dropped with a note, as is audio where it holds none (GIF; see docs/video.md). Attached files
-(fonts for ASS subtitles) are copied into Matroska, the one container that holds them. Cover art
-beside the video goes into MP4 as its cover and into Matroska as an attached picture; data tracks
-where the container holds them as what they are (`_add_data`); elsewhere both are dropped with a
-note. The writer muxes their packets.
+default audio codec (`reencoded_audio`; decoding and converting the sound for it:
+`sound_decoding.py`, `sound_conversion.py`); text subtitles are converted to its default subtitle
+codec, and other subtitles it does not accept are dropped with a note, as is audio where it holds
+none (GIF; see docs/video.md). Attached files (fonts for ASS subtitles) are copied into Matroska,
+the one container that holds them. Cover art beside the video goes into MP4 as its cover and into
+Matroska as an attached picture; data tracks where the container holds them as what they are
+(`_add_data`); elsewhere both are dropped with a note. The writer muxes their packets.
 """
 
 from __future__ import annotations
@@ -20,12 +20,14 @@ from typing import Callable, Sequence
 import av
 
 from realtime_adain.notes import note
+from realtime_adain.video.aac_framing import RawAacFraming
 from realtime_adain.video.audio_encoding import (ORDER_STATING_FORMATS, audio_opens, encodable_layout, encodable_rate,
                                                  reencoded_audio)
 from realtime_adain.video.stream_copy import (ADTS_KEEPING_FORMATS, ATTACHING_FORMATS, adpcm_block_bytes,
                                               copied_into_encoder_stream, dropped_roles, dropped_tags, holds_copy,
                                               is_adts_aac, muxer_accepts, unframed_in_avi)
-from realtime_adain.video.sound import KindChange, RawAacFraming, decoder_layout, kind_change, reorder_channels
+from realtime_adain.video.sound_decoding import decoder_layout, reorder_channels
+from realtime_adain.video.sound_kinds import KindChange, kind_change
 from realtime_adain.video.streams import (COVER_MAX_PIXELS, TS_DATA_CODECS, attached_pictures, data_label,
                                           is_gopro_telemetry, oversized_cover)
 

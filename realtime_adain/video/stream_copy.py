@@ -33,7 +33,7 @@ def container_holds(fmt: str, names: set[str], supported: set[str]) -> bool:
 
 def is_adts_aac(stream: av.stream.Stream) -> bool:
     """AAC with no extradata: ADTS headers on every packet (as MPEG-TS carries it), or, rarely, no
-    decoder configuration at all (`sound.RawAacFraming` gives its packets ADTS headers)."""
+    decoder configuration at all (`aac_framing.RawAacFraming` gives its packets ADTS headers)."""
     return stream.codec_context.codec.canonical_name == "aac" and not stream.codec_context.extradata
 
 

@@ -32,11 +32,11 @@ from realtime_adain.video.copied_streams import CopiedStreams
 from realtime_adain.video.encoding import VideoEncoder, another_codec
 from realtime_adain.video.encoder_settings import EncodeSettings
 from realtime_adain.video.frame_timing import FrameTiming
+from realtime_adain.video.left_out_sound import LeftOutSound
 from realtime_adain.video.stream_copy import EMPTY_TRACKS_LEFT_OUT, language_for, muxer_accepts
 from realtime_adain.video.output_streams import OutputStreams, merged_notes
 from realtime_adain.video.pictures import Colour
 from realtime_adain.video.sequence import ffmpeg_name
-from realtime_adain.video.sound import LeftOutSound
 from realtime_adain.video.video_packets import VideoPackets
 
 # The one disposition of the input's video the output's takes: whether it plays by default. The
