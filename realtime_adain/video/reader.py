@@ -383,7 +383,7 @@ class VideoReader:
                     self.rotation, self.colour = decoded.rotation, Colour.of(decoded, codec)
                     first_turn = orientation(decoded, codec)
                     turned = self._converter.facts.turned or first_turn
-                    note_odd_turn(self.path.name, decoded.rotation)
+                    note_odd_turn(self.path.name, first_turn)
                     if see_through(decoded, self._converter):
                         note_transparency_left_out(self.path.name, shown_over_white=True)
                 elif not colour_noted and Colour.of(decoded, codec) != self.colour:
