@@ -142,11 +142,19 @@ class StyleStats:
     def to(self, device: torch.device | str, dtype: torch.dtype | None = None) -> "StyleStats":
         """These statistics on `device` (in `dtype`), the device checked first as `Stylizer.load`
         checks it: torch took 'meta' and 'cpu:1', which no stylizer runs on, and said 'xpu' with a
-        bare AssertionError; a device that cannot be had is one line, not torch's error of several."""
+        bare AssertionError; a device that cannot be had is one line, not torch's error of several.
+        An int is refused as `Stylizer.load` refuses it (it was taken as 'cuda:N'); a dtype that
+        is not floating too: torch.bool passed (for `stylize` to refuse), int8 cut the values."""
         from realtime_adain.devices import device_argument
+        from realtime_adain.settings import check_names
 
         if dtype is not None and not isinstance(dtype, torch.dtype):  # ('float16': torch's error of several)
             raise TypeError(f"dtype must be a torch.dtype or None, got {type(dtype).__name__}")
+        if dtype is not None and not dtype.is_floating_point:
+            raise ValueError(f"dtype {dtype} cannot hold a style's statistics (use a floating dtype such as "
+                             "torch.float32, torch.float16 or torch.bfloat16)")
+        if not isinstance(device, torch.device):
+            check_names(device=device)  # (Stylizer.load's TypeError: 'device must be a str such as ...')
         resolved = device_argument(device)  # ('auto' too, as the message offers it)
         return StyleStats(self.mean.to(resolved, dtype), self.std.to(resolved, dtype))
 

@@ -150,10 +150,13 @@ def as_rgb(image: ImageLike, name: str = "image", within: Callable[[int, int], N
 
 def image_sides(image: ImageLike, name: str = "image") -> tuple[int, int]:
     """The (height, width) of a PIL image or an array, checked as `as_rgb` takes it (kind, dtype,
-    shape, at most MAX_DECODE_PIXELS), without copying or converting its pixels."""
+    shape, no side 0, at most MAX_DECODE_PIXELS), without copying or converting its pixels."""
     if is_pil_image(image):
-        check_pixels(image.size[1], image.size[0], name)
-        return image.size[1], image.size[0]
+        width, height = image.size
+        if 0 in (width, height):  # (a crop of no width: its scale to `size` divided by zero)
+            raise ValueError(f"{name} must be (H, W, 3) RGB or (H, W) grey, got a PIL image of size {width}x{height}")
+        check_pixels(height, width, name)
+        return height, width
     if not isinstance(image, np.ndarray):
         raise TypeError(f"{name} must be a path, a PIL image or a numpy array, got {type(image).__name__}")
     if image.dtype != np.uint8:

@@ -39,7 +39,13 @@ def frames_to_images(frames: np.ndarray, device: torch.device, dtype: torch.dtyp
 
 
 def images_to_frames(images: torch.Tensor) -> np.ndarray:
-    """(N, 3, H, W) in [0, 1] -> (N, H, W, 3) uint8 on the host; `images` is left untouched."""
+    """(N, 3, H, W) in [0, 1] -> (N, H, W, 3) uint8 on the host; `images` is left untouched.
+    A meta tensor (torch's NotImplementedError) and a complex one (its imaginary part dropped with a
+    warning) are refused."""
+    if images.is_meta:
+        raise ValueError("images are on the meta device: they hold no values")
+    if images.is_complex():
+        raise TypeError(f"images must be a real tensor, got {images.dtype}")
     scaled = to_uint8_(images.to(torch.float32, copy=True)).to(torch.uint8)
     return scaled.permute(0, 2, 3, 1).contiguous().cpu().numpy()
 
