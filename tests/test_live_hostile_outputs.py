@@ -63,8 +63,8 @@ def test_a_recording_that_fails_while_finishing_is_reported(disk, tmp_path):
     keys.toggle_recording()
     keys.join(30)
     assert failures == [recorder] and "No space left" in recorder.error
-    # (frames: those the file took; the encoder held all 5 when the room for them was refused)
-    assert ("record-stop", {"path": recorder.path, "frames": 0, "dropped": 0, "kept": "none"}) in events
+    # (frames: those it was given, lost with it: nothing was kept (session 54; it said those the file took, 0))
+    assert ("record-stop", {"path": recorder.path, "frames": 5, "dropped": 0, "kept": "none"}) in events
     assert [p.name for p in disk.iterdir()] == [FILLER]
 
 

@@ -60,6 +60,7 @@ class EncoderThread(threading.Thread):
         # few back until flushed; a recording stopped by a full disk has only those it took).
         self.written = 0
         self.dropped = 0
+        self.taken = 0  # frames the thread took from the queue: encoded, or let go once it had failed
         self.error: str | None = None
         self.finalised = False  # the container was closed properly: what was written plays
         self._room = room
@@ -134,6 +135,7 @@ class EncoderThread(threading.Thread):
         item = ()
         try:
             while (item := self._queue.get()) is not None:
+                self.taken += 1
                 self._encode(*item)
             self._mux(self._stream.encode(None))
         except Exception as exc:  # FFmpeg's and the disk's errors, or any other: said, never a thread's traceback
@@ -152,7 +154,7 @@ class EncoderThread(threading.Thread):
         self.log("output-error", **{self.key: self.label}, reason=self.error)
         # Take frames until close()'s end marker, unless it was taken already (an error at the flush).
         while item is not None and (item := self._queue.get()) is not None:
-            pass
+            self.taken += 1
 
     def _close_container(self) -> None:
         try:

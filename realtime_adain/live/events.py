@@ -9,6 +9,7 @@ import os
 import stat
 import sys
 import threading
+import unicodedata
 from pathlib import Path
 
 from realtime_adain.errors import UserError
@@ -71,9 +72,20 @@ def _stderr_copy() -> int | None:
         return None
 
 
-# Characters JSON may hold raw that a terminal acts on or a reader breaks the line at: DEL, C1,
-# U+2028/9 (json.dumps escapes C0 itself), as JSON's escapes; C0's here only to be looked for.
-_CONTROL = {code: f"\\u{code:04x}" for code in (*range(0x20), *range(0x7f, 0xa0), 0x2028, 0x2029)}
+# The Unicode categories of characters a value is quoted for and that are escaped in it: those a
+# terminal acts on or a reader breaks the line at (C0, DEL, C1: Cc; U+2028/9: Zl, Zp), and the
+# format controls (Cf), which hide or reorder what is shown: a style named with U+202E (right-to-left
+# override) showed its name backwards, raw, and U+200B or U+FEFF not at all.
+_UNSHOWN = {"Cc", "Cf", "Zl", "Zp"}
+
+
+def _unshown(character: str) -> bool:
+    return unicodedata.category(character) in _UNSHOWN
+
+
+def _escaped(character: str) -> str:
+    """`character` as JSON's escape if it is unshown (a surrogate pair beyond U+FFFF), else itself."""
+    return json.dumps(character)[1:-1] if _unshown(character) else character
 
 
 def number(value: float) -> str:
@@ -99,11 +111,12 @@ class EventLog:
     @staticmethod
     def _value(value: object) -> str:
         """A value as one token: quoted (JSON) where it holds a space, `"`, `=` or a control character
-        (a file name's ESC sequence drove the terminal, its CR rewrote the line), all of them escaped."""
+        (a file name's ESC sequence drove the terminal, its CR rewrote the line, its U+202E showed it
+        backwards), all of them escaped."""
         text = number(value) if isinstance(value, float) else str(value)
-        quoted = not text or any(c in ' "=' or ord(c) in _CONTROL for c in text)
-        # ("été.mp4", not "\u00e9t\u00e9.mp4"; json.dumps leaves DEL, C1 and U+2028/9 as they are)
-        return json.dumps(text, ensure_ascii=False).translate(_CONTROL) if quoted else text
+        quoted = not text or any(c in ' "=' or _unshown(c) for c in text)
+        # ("été.mp4", not "\u00e9t\u00e9.mp4"; json.dumps escapes C0 only, not DEL, C1, U+2028/9 or Cf)
+        return "".join(map(_escaped, json.dumps(text, ensure_ascii=False))) if quoted else text
 
     def __call__(self, event: str, **fields: object) -> None:
         self._write(event, fields, to_stderr=True)

@@ -22,6 +22,7 @@ from realtime_adain.errors import UserError
 from realtime_adain.file_modes import FILE_MODE
 from realtime_adain.live.disk_room import DiskRoom
 from realtime_adain.live.encoder_thread import EncodedOutput, EncoderThread
+from realtime_adain.made_folders import folder_handle, lost_during_run
 from realtime_adain.output_paths import MOST_PARTIAL_NUMBERS, link_first_free, partial_path, writable_target
 from realtime_adain.stale_temporaries import process_gone
 from realtime_adain.video.sequence import ffmpeg_name
@@ -106,6 +107,8 @@ class Recorder(EncodedOutput):
         for kept in keep_killed_recordings(writable_target(self.path)):
             log("killed-recording-kept", path=str(kept))
         self._pending = PendingOutput(self.path)
+        # (held on the .part's folder: a failure with the .part gone says whether its folder went)
+        self._folder = folder_handle(self._pending.path.parent)
         room = DiskRoom(self._pending.path)
         options = {"preset": "veryfast", "crf": "20"}
         try:
@@ -114,7 +117,14 @@ class Recorder(EncodedOutput):
         except BaseException:  # (a UserError, or memory short: no .part left either way)
             room.release()
             self._pending.discard()
+            self._release_folder()
             raise
+
+    @property
+    def written(self) -> int:
+        """Frames in the file kept; with none kept, the frames it was given (lost with it): a
+        folder removed before the first packet (FFmpeg opens the file then) said frames=0."""
+        return self._encoder.written if self.published else self._encoder.taken
 
     @property
     def error(self) -> str | None:
@@ -140,11 +150,24 @@ class Recorder(EncodedOutput):
         """Decide what is kept, once: at close, or from the encoder's thread the moment it failed."""
         with self._settle_lock:
             if not self._settled:
-                self.published = self._finalise()
+                try:
+                    self.published = self._finalise()
+                finally:
+                    self._release_folder()
                 self._settled = True
+
+    def _release_folder(self) -> None:
+        if self._folder is not None:
+            os.close(self._folder)
+            self._folder = None
 
     def _finalise(self) -> Path | None:
         written = self._encoder.written
+        if self._encoder.error is not None and not os.path.lexists(self._pending.path):
+            # FFmpeg opens the file at the first packet, after x264's lookahead: a folder removed
+            # before then was said as FFmpeg's bare "No such file or directory".
+            self._encoder.error = str(lost_during_run(self._pending.target, self._pending.path, "its temporary file",
+                                                      self._pending.path.parent, self._folder))
         try:
             if written and self._encoder.error is None:
                 return self._pending.publish() if self.replaces else self._pending.publish_unclaimed()
