@@ -216,15 +216,19 @@ def _urlopen(url: str, offset: int):
         if proxy := _proxy_for(url):  # (the proxy, or what its tunnel reaches, failed the handshake: no scheme advice)
             address, variable = proxy
             where, undo = (f"set in ${variable}", f"unset {variable}") if variable else ("the system's", "change it")
-            raise UserError(f"cannot reach {host} through the proxy {address} ({where}): "
-                            f"{TLS_HANDSHAKE_FAILURES.get(handshake, reason)}; check that proxy, "
-                            f"or {undo} to connect directly") from None
+            failure = TLS_HANDSHAKE_FAILURES[handshake].format(timeout=TIMEOUT_S) if handshake else reason
+            raise UserError(f"cannot reach {host} through the proxy {address} ({where}): {failure}; "
+                            f"check that proxy, or {undo} to connect directly") from None
         if handshake == "not TLS":
             raise UserError(f"{host} answered, but not with TLS (https): check the URL's scheme "
                             "(http:// for a server without TLS)") from None
         if handshake == "closed":  # (a server without TLS may do so, but so do TLS servers and middleboxes)
             raise UserError(f"{host} closed the connection during the TLS (https) handshake; check the network, "
                             f"or use a mirror with --base-url or ${BASE_URL_ENV_VAR}") from None
+        if handshake == "silent":
+            raise UserError(f"{host} accepted the connection but did not answer the TLS (https) handshake within "
+                            f"{TIMEOUT_S:g} s; check the network, or use a mirror with --base-url or "
+                            f"${BASE_URL_ENV_VAR}") from None
         raise UserError(
             f"cannot reach {host} ({reason}); check the network, or use a mirror with --base-url "
             f"or ${BASE_URL_ENV_VAR}"
@@ -263,6 +267,10 @@ def _refuse_failed_redirect(host: str, target: str, handshake: str | None, reaso
     if handshake == "not TLS":
         raise UserError(f"{where} answered, but not with TLS (https): the mirror's redirect is wrong (https:// to a "
                         f"server without TLS), or use another mirror with --base-url or ${BASE_URL_ENV_VAR}") from None
+    if handshake == "silent":
+        raise UserError(f"{where} accepted the connection but did not answer the TLS (https) handshake within "
+                        f"{TIMEOUT_S:g} s; check the network, or use a mirror with --base-url or "
+                        f"${BASE_URL_ENV_VAR}") from None
     raise UserError(f"cannot reach {target}, where {host} redirected ({reason}); the mirror's "
                     f"redirect is wrong, or use another mirror with --base-url or ${BASE_URL_ENV_VAR}") from None
 
@@ -271,16 +279,21 @@ def _refuse_failed_redirect(host: str, target: str, handshake: str | None, reaso
 TLS_HANDSHAKE_FAILURES = {
     "not TLS": "the answer to the TLS (https) handshake was not TLS",
     "closed": "the connection closed during the TLS (https) handshake",
+    "silent": "the TLS (https) handshake got no answer within {timeout:g} s",
 }
 
 
-def _tls_handshake_failure(reason: object) -> Literal["not TLS", "closed"] | None:
+def _tls_handshake_failure(reason: object) -> Literal["not TLS", "closed", "silent"] | None:
     """How an https handshake failed: "not TLS" (a plain http answer where a TLS record was due),
-    "closed" (hung up on it), or None. OpenSSL's words for these ("[SSL: WRONG_VERSION_NUMBER]
-    wrong version number (_ssl.c:1006)") read as "cannot reach HOST (...); check the network",
-    though the host had answered."""
+    "closed" (hung up on it), "silent" (no answer to it within `TIMEOUT_S`), or None. OpenSSL's
+    words for these ("[SSL: WRONG_VERSION_NUMBER] wrong version number (_ssl.c:1006)", "_ssl.c:989:
+    The handshake operation timed out") read as "cannot reach HOST (...); check the network", though
+    the host had answered, or at least accepted the connection. (The handshake's timeout is a
+    TimeoutError whose words alone tell it from the TCP connection's.)"""
     if isinstance(reason, ssl.SSLEOFError):
         return "closed"
+    if isinstance(reason, TimeoutError) and "handshake operation timed out" in str(reason):
+        return "silent"
     if isinstance(reason, ssl.SSLError) and reason.reason in ("WRONG_VERSION_NUMBER", "HTTP_REQUEST"):
         return "not TLS"
     return None

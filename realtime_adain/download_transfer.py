@@ -141,19 +141,21 @@ Ending = Literal["whole", "dropped", "closed early"]
 
 
 def _transfer(url: str, part: Path, label: str, limit: SizeLimit, min_rate: MinRate,
-              after_close: bool = False) -> tuple[Ending, int]:
+              after_close: bool = False) -> tuple[Ending, int, bool]:
     """Append what the server sends to `part` (resuming it), never beyond `limit` bytes in all and
     never slower than `min_rate`; (how the body ended, the byte it was appended at: 0 where `part`
-    was started over). `after_close`: the body before was "closed early", so only a 206 from its
-    end continues it; any other answer (a 416, the whole file again) says it was all the server
-    has, left to the size check (taken as cut, a shorter file was fetched again and again)."""
+    was started over, whether that was for a 416 to the request for the rest). `after_close`: the
+    body before was "closed early", so only a 206 from its end continues it; any other answer (a
+    416, the whole file again) says it was all the server has, left to the size check (taken as cut,
+    a shorter file was fetched again and again)."""
     offset = _size(part)
     response = open_url(url, offset)
     if after_close and (response is None or _resumed_offset(response, offset) != offset):
         if response is not None:
             response.close()
-        return "whole", offset
-    if response is None:  # 416: discard the stale partial file and fetch the whole file
+        return "whole", offset, False
+    asked, refused = offset, response is None
+    if refused:  # 416: discard the stale partial file and fetch the whole file
         part.unlink(missing_ok=True)
         offset = 0
         response = open_url(url, 0)
@@ -175,10 +177,11 @@ def _transfer(url: str, part: Path, label: str, limit: SizeLimit, min_rate: MinR
         if start is None:  # a range we did not ask for: drop the partial file, start over
             part.unlink(missing_ok=True)
             raise _WrongRange(offset, response.headers.get("Content-Range", ""))
-        if offset:  # (said once the answer tells: a server ignoring Range sends the whole file again)
+        if asked:  # (said once the answer tells: a server ignoring Range sends the whole file again)
+            why = ("the server refuses the range request (HTTP 416)" if refused else
+                   "the server sends the whole file (it does not resume)")
             tqdm.write(f"{label}: resuming from byte {offset}" if start else
-                       f"{label}: asked from byte {offset}, the server sends the whole file (it does not resume): "
-                       "downloading again from the start")
+                       f"{label}: asked from byte {asked}, {why}: downloading again from the start")
         length = ascii_whole(response.headers.get("Content-Length", ""))
         total = start + length if length is not None else None
         # (with neither a length nor chunks, the body ends where the connection does)
@@ -202,7 +205,7 @@ def _transfer(url: str, part: Path, label: str, limit: SizeLimit, min_rate: MinR
                 if pace.slow is not None:  # (cut off: what read1 made of it, an end or an error, is moot)
                     out.close()
                     raise min_rate.too_slow(url, *pace.slow, part)
-                if lost is not None and _malformed_chunks(lost):  # (was "interrupted 4 times before any data arrived")
+                if _malformed_chunks(response, lost):  # (was "interrupted 4 times before any data arrived")
                     out.close()
                     part.unlink(missing_ok=True)
                     raise UserError(f"{shown(url)}: the server's answer is malformed (chunked, but its body is not in "
@@ -210,7 +213,7 @@ def _transfer(url: str, part: Path, label: str, limit: SizeLimit, min_rate: MinR
                                     "with --base-url")
                 if lost is not None:
                     tqdm.write(f"{label}: connection lost after {received} bytes ({type(lost).__name__})")
-                    return "dropped", start
+                    return "dropped", start, refused
                 if not block:
                     break
                 if received + len(block) > limit.limit:
@@ -224,18 +227,24 @@ def _transfer(url: str, part: Path, label: str, limit: SizeLimit, min_rate: MinR
             out.flush()
             os.fsync(out.fileno())
         if total is not None and received < total:
-            return "dropped", start
+            return "dropped", start, refused
         if ends_by_close and limit.exact and received < limit.limit:
             tqdm.write(f"{label}: the server closed the connection after {received} of the {limit.limit} bytes")
-            return "closed early", start
-        return "whole", start
+            return "closed early", start, refused
+        return "whole", start, refused
 
 
-def _malformed_chunks(lost: BaseException) -> bool:
-    """Whether a chunked body's read failed on framing that is not chunks (a chunk-size line that is
-    no number, or longer than a line may be), not on a connection lost at a chunk's end: http.client
-    raises IncompleteRead for both, after a ValueError from the size line (empty where it was lost)."""
-    size_line = lost.__context__
+def _malformed_chunks(response, lost: BaseException | None) -> bool:
+    """Whether a chunked body's framing is not chunks, after a read (`lost`: its error, if any). A
+    negative chunk size ("-10") http.client takes, and `read1` hands on what follows, framing
+    included, as the body's bytes: the chunk's count left is below zero then (checked before the
+    block is written). A chunk-size line that is no number, or longer than a line may be, fails the
+    read, as a connection lost at a chunk's end does: http.client raises IncompleteRead for both,
+    after a ValueError from the size line (empty where it was lost)."""
+    chunk_left = getattr(response, "chunk_left", None) if getattr(response, "chunked", False) else None
+    if isinstance(chunk_left, int) and chunk_left < 0:
+        return True
+    size_line = lost.__context__ if lost is not None else None
     return isinstance(lost, http.client.LineTooLong) or (
         isinstance(lost, http.client.IncompleteRead) and isinstance(size_line, ValueError)
         and not str(size_line).endswith(": b''"))
@@ -261,22 +270,24 @@ def _fetch_resuming(url: str, part: Path, label: str, limit: SizeLimit, attempts
     wrong_range = None
     on_kept = _size(part) > 0
     ending = None
-    restarted = False  # the last try was asked for the rest and sent the whole file again
+    restarted = None  # how the last try, asked for the rest, started over instead
     for _ in range(attempts):
         asked = _size(part)
         try:
-            ending, start = _transfer(url, part, label, limit, min_rate, after_close=ending == "closed early")
+            ending, start, refused = _transfer(url, part, label, limit, min_rate, after_close=ending == "closed early")
             on_kept &= start > 0
             if ending == "whole":
                 return on_kept
-            wrong_range, restarted = None, asked > 0 and start == 0
+            wrong_range, restarted = None, None
+            if asked and not start:
+                restarted = "it refuses the range request: HTTP 416" if refused else "it sends the whole file again"
         except _WrongRange as exc:
-            wrong_range, on_kept, restarted = exc, False, False
+            wrong_range, on_kept, restarted = exc, False, None
             tqdm.write(f"{label}: asked from byte {exc.offset}, the server sent {one_line(exc.given[:80]) or 'no range'}: starting over")
     if restarted:  # (what `part` holds is not worth keeping: the next run starts over too)
         part.unlink(missing_ok=True)
         raise UserError(f"{shown(url)}: download interrupted {attempts} times, and the server does not resume (asked "
-                        "for the rest, it sends the whole file again); try again later, or use a mirror with --base-url")
+                        f"for the rest, {restarted}); try again later, or use a mirror with --base-url")
     have = _size(part)
     if not have and wrong_range is not None:  # (data came each time; what it resumed with did not fit)
         raise UserError(f"{shown(url)}: download interrupted {attempts} times, and the server answers a resumed "
