@@ -82,7 +82,8 @@ def test_the_reference_loop_encodes_an_odd_size_as_the_pipeline_does(stylizer, d
 
 def test_a_picture_size_changing_mid_stream_is_scaled_to_the_first(tmp_path):
     """`cat a.ts b.ts` of 64x48 and 96x48: "flow needs two lumas of one shape" was a traceback."""
-    from realtime_adain.benchmarks.temporal import input_flows, video_clip
+    from realtime_adain.benchmarks.temporal_clips import video_clip
+    from realtime_adain.benchmarks.temporal_quality import input_flows
 
     parts = [test_clip(tmp_path / f"{size}.ts", size, 3, "-c:v", "libx264") for size in ("64x48", "96x48")]
     joined = tmp_path / "joined.ts"
@@ -216,7 +217,7 @@ def test_the_tools_options_are_one_usage_line(monkeypatch, capsys, tool, options
 
 def test_a_tall_phone_photo_is_taken_for_the_pan_clip(tmp_path):
     """The first bound (the style budget) refused a 1080x2340 phone photo (its 1080p copy 2880x6240)."""
-    from realtime_adain.benchmarks.temporal import check_photo
+    from realtime_adain.benchmarks.temporal_clips import check_photo
 
     check_photo(tmp_path / "phone.jpg", np.zeros((2340, 1080, 3), np.uint8), [456, 1920, 2880])
 

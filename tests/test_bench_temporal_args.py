@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from realtime_adain.benchmarks.temporal import measure_clip
+from realtime_adain.benchmarks.temporal_quality import measure_clip
 
 
 @pytest.mark.parametrize("option, value, words", [

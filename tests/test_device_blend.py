@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from realtime_adain.benchmarks.temporal import psnr
+from realtime_adain.benchmarks.temporal_quality import psnr
 from realtime_adain.temporal.device_blend import DeviceBlend
 from realtime_adain.temporal import Stabilizer
 from realtime_adain.video.pipeline import Pipeline

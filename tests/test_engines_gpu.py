@@ -106,7 +106,7 @@ def test_stabiliser_blends_on_the_gpu_as_on_the_cpu(stylizers, style, data_dir, 
     47 dB on the CPU device, tests/test_device_blend.py)."""
     import av
 
-    from realtime_adain.benchmarks.temporal import psnr
+    from realtime_adain.benchmarks.temporal_quality import psnr
     from realtime_adain.settings import VideoSettings
     from realtime_adain.video import job, temporal_stages
     from realtime_adain.video.encoder_settings import EncodeSettings
@@ -132,7 +132,7 @@ def test_stabiliser_blends_on_the_gpu_as_on_the_cpu(stylizers, style, data_dir, 
 def test_live_blends_on_the_gpu_as_on_the_cpu(stylizers, style, data_dir):
     """`live` on CUDA warps and blends on the device too (chosen by default there); against the
     host blend on the same camera-like frames (57 dB on the CPU device, tests/test_live_session.py)."""
-    from realtime_adain.benchmarks.temporal import psnr
+    from realtime_adain.benchmarks.temporal_quality import psnr
     from realtime_adain.live.controller import Controller
     from realtime_adain.live.stability import Stability
     from realtime_adain.video.reader import Frame, VideoReader

@@ -185,7 +185,7 @@ def test_live_blends_on_the_device_as_on_the_cpu(stylizer, mode):
     the network's output when statistics are smoothed); forced here on the CPU device: the frames
     of the host blend up to its float state, across a switch, the hook removed after every frame,
     and a failing step leaves no announced motion behind."""
-    from realtime_adain.benchmarks.temporal import psnr
+    from realtime_adain.benchmarks.temporal_quality import psnr
     from test_temporal import camera_clip
 
     clip = camera_clip()[:9]

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from realtime_adain.benchmarks.temporal import psnr, warp_error, input_flows
+from realtime_adain.benchmarks.temporal_quality import psnr, warp_error, input_flows
 from realtime_adain.adain import calc_mean_std
 from realtime_adain.model import neutral_style
 from realtime_adain.temporal import ContentStatsSmoother, MotionAhead, Stabilizer
@@ -446,7 +446,7 @@ def test_bench_temporal_runs(run_cli, weights_env, tmp_path, data_dir):
 
 
 def test_the_one_cut_in_cutbunny_is_found(data_dir):
-    from realtime_adain.benchmarks.temporal import video_clip
+    from realtime_adain.benchmarks.temporal_clips import video_clip
 
     clip = video_clip(data_dir / "videos" / "cutBunny.mp4", 0, 96)
     stabilizer, cuts = Stabilizer(), []

@@ -71,7 +71,7 @@ def test_precise_state_is_the_moving_average_on_a_still_scene():
     """A still scene flickering by a grey level: with nothing moving the stabiliser is an
     exponential moving average. The float32 state follows the float average to within its final
     rounding; the 8-bit state rounds every blend and drifts from it 50 times as much."""
-    from realtime_adain.benchmarks.temporal import moving_average
+    from realtime_adain.benchmarks.temporal_quality import moving_average
 
     rng = np.random.default_rng(0)
     still = texture(H, W, 3)
@@ -203,7 +203,7 @@ def test_backward_pass_on_the_device_gives_the_frames_of_opencvs():
     """The backward pass with torch on the stylizer's device (CUDA in `video`; the CPU device
     here), from frames whose forward pass ran there too (uint8, as downloaded): the frames of the
     OpenCV pass up to float arithmetic, cuts alike, and it did blend."""
-    from realtime_adain.benchmarks.temporal import psnr
+    from realtime_adain.benchmarks.temporal_quality import psnr
 
     clip = camera_clip()
     stylized = flickering(clip)
