@@ -5,8 +5,10 @@ folder for uploads, the end a stop signal gives every command)."""
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import os
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -122,33 +124,57 @@ def upload_folder(allow_uploads: bool) -> Iterator[Path | None]:
 
 def run(settings: ServeSettings) -> int:
     """The `serve` command: load, listen, and on SIGINT/SIGTERM close everything and end as the
-    other commands do (one line, 130/143)."""
+    other commands do (one line, 130/143), through `end_now`: the interpreter's teardown, seconds
+    on a loaded machine, would follow the line with every signal ignored (a second Ctrl-C or
+    SIGTERM then did nothing)."""
     tls_context(settings)  # a bad certificate is said before the model loads
     check_listen(settings)
     stderr = os.dup(2)  # (as it is now: an upload's decode may hold fd 2 redirected at the end, `end_now`)
+    received: list[int] = []
     try:
-        with upload_folder(settings.allow_uploads) as folder:
-            stylizer, styles, side = load(settings, folder)
-            server = Server(settings, stylizer, styles, side)
-            received: list[int] = []
+        with later_signals_end_now(received, stderr):
+            with upload_folder(settings.allow_uploads) as folder:
+                stylizer, styles, side = load(settings, folder)
+                server = Server(settings, stylizer, styles, side)
 
-            async def main() -> None:
-                if not has_ice_addresses():
-                    log("warning: no network interface besides loopback; WebRTC peers (aiortc's ICE) cannot connect")
-                await serve_until_signalled(server, settings, received, lambda port: print_url(settings, port))
+                async def main() -> None:
+                    if not has_ice_addresses():
+                        log("warning: no network interface besides loopback; WebRTC peers (aiortc's ICE) cannot connect")
+                    await serve_until_signalled(server, settings, received, lambda port: print_url(settings, port))
 
-            try:
-                asyncio.run(main())
-            finally:  # (an upload's thread may still be writing into the folder about to be removed)
-                styles.stop_adding()
-        say_held_lines()  # (any written while a decode caught stderr, its end not seen)
-        if received:
-            if len(received) > 1 or native_work_left(server):
-                end_now(received[0], stderr)
-            interrupts.raise_received(received[0])
+                try:
+                    asyncio.run(main())
+                finally:  # (an upload's thread may still be writing into the folder about to be removed)
+                    styles.stop_adding()
+            say_held_lines()  # (any written while a decode caught stderr, its end not seen)
+            if received:
+                end_now(received[0], stderr, exit_handlers=len(received) == 1 and not native_work_left(server))
         return 0
     finally:
         os.close(stderr)
+
+
+@contextlib.contextmanager
+def later_signals_end_now(received: list[int], stderr: int) -> Iterator[None]:
+    """Inside the block, once the event loop has taken a stop signal (`received`), another one ends
+    the process at once with the first's line and status (`end_now`), wherever the main thread is
+    after the loop: asyncio's own end, the upload folder's removal, the exit handlers (the loop's
+    handlers, `loop_signals`, put this one back after it). Until then a signal goes to the handler
+    that was in place (the command's: a KeyboardInterrupt, as while the model loads)."""
+    before = {sig: handler for sig in interrupts.SIGNALS if callable(handler := signal.getsignal(sig))}
+
+    def end_or_as_before(signum: int, frame: object) -> None:
+        if received:
+            end_now(received[0], stderr)
+        before[signum](signum, frame)
+
+    for sig in before:
+        signal.signal(sig, end_or_as_before)
+    try:
+        yield
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
 
 
 def native_work_left(server: Server) -> bool:
@@ -158,19 +184,24 @@ def native_work_left(server: Server) -> bool:
     return server.batcher.is_alive() or any(thread.is_alive() for thread in server.decoders)
 
 
-def end_now(signum: int, stderr: int) -> NoReturn:
+def end_now(signum: int, stderr: int, exit_handlers: bool = False) -> NoReturn:
     """The end a stop signal gives every command (its line, its exit status), without the
-    interpreter's teardown, after a second signal (`run`: its waits were cut short) or with native
-    work left (`native_work_left`): a daemon thread inside OpenCV, torch or PyAV (the worker's
-    batch, an upload's decode, aiortc's encoders) when the teardown reached it aborted the process
-    ("terminate called without an active exception", 134; 6 runs in 10 with two clients after a
-    second SIGTERM). Everything that matters is done by then: the upload folder is removed (the
-    block around the loop has ended), the log's lines are said and the standard streams flushed.
-    The line goes to `stderr`, the process's own: the decode's capture of the native libraries'
-    lines holds fd 2 meanwhile. A temporary style cache left behind is removed by the next run."""
+    interpreter's teardown: seconds of freeing modules on a loaded machine, with every signal
+    ignored (`cli.entry`), and with a daemon thread still inside OpenCV, torch or PyAV (the
+    worker's batch, an upload's decode, aiortc's encoders; `native_work_left`, or a second signal
+    having cut the waits short) an abort ("terminate called without an active exception", 134; 6
+    runs in 10 with two clients after a second SIGTERM). Everything that matters is done by then:
+    the upload folder is removed (the block around the loop has ended), the log's lines are said
+    and the standard streams flushed. With `exit_handlers` (no such thread left) the `atexit`
+    handlers run first, as at a normal exit (a style cache in a temporary folder, for a user with
+    no home, is removed: 20 ms); else a temporary style cache left is removed by a later run. The
+    line goes to `stderr`, the process's own: the decode's capture of the native libraries' lines
+    holds fd 2 meanwhile."""
     try:
         interrupts.raise_received(signum)
     except KeyboardInterrupt as exc:
+        if exit_handlers:  # (a signal meanwhile: `later_signals_end_now` ends here, the line said once)
+            atexit._run_exitfuncs()  # (CPython's own call at exit; the API has no public one)
         with contextlib.suppress(OSError, ValueError):
             sys.stdout.flush()
             sys.stderr.flush()
