@@ -135,7 +135,7 @@ def decode_still(data: np.ndarray, name: str) -> np.ndarray:
 def _linear_light(head: bytes) -> bool:
     """Whether a file starting with `head` holds linear light: Radiance (its specification) and PFM
     (HDRShop's HDR format; GIMP loads it as linear floats), as OpenEXR (`ffmpeg_still`) and as
-    `video` reads all three (`video.pictures.linear_light`); others are display-referred. A PFM was
+    `video` reads all three (`video.float_pictures.linear_light`); others are display-referred. A PFM was
     read without the sRGB curve, darker than the same file in `video`."""
     return head.startswith(RADIANCE_SIGNATURES) or (head[:2] in _PFM_SIGNATURES and head[2:3].isspace())
 

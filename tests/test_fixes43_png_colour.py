@@ -15,7 +15,7 @@ from PIL import Image, ImageCms
 from realtime_adain.hdr_stills import colour_tags
 from realtime_adain.imageio import read_image
 from realtime_adain.video.hdr import BT709, SRGB
-from realtime_adain.video.pictures import picture_facts
+from realtime_adain.video.picture_file_facts import picture_facts
 from realtime_adain.video.reader import VideoReader
 from test_fixes43_live_photos import BT2020_CHRM, GAMMA_22, P3_CHRM, first_frame as live_first_frame, with_chunks
 

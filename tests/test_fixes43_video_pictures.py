@@ -18,7 +18,7 @@ from PIL import Image, ImageCms
 from realtime_adain.imageio import read_image
 from realtime_adain.still_orientation import ORIENT
 from realtime_adain.video.hdr import BT709, SRGB
-from realtime_adain.video.pictures import exif_orientation, upright
+from realtime_adain.video.picture_orientation import exif_orientation, upright
 from realtime_adain.video.reader import VideoReader
 from video_corpus import FFMPEG
 

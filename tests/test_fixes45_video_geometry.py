@@ -11,7 +11,7 @@ import pytest
 
 from realtime_adain.imageio import read_image
 from realtime_adain.video import hdr
-from realtime_adain.video.pictures import square_pixel_size
+from realtime_adain.video.picture_shape import square_pixel_size
 from realtime_adain.video.reader import VideoReader
 from test_images_hdr17 import png_with_cicp
 from video_corpus import FFMPEG

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from realtime_adain.live.source_opening import open_source
-from realtime_adain.video import pictures
+from realtime_adain.video import picture_extras
 from realtime_adain.video.packets import TailPackets
 from realtime_adain.video.reader import Frame, VideoReader
 from test_video_realworld_inputs import stylize, style  # noqa: F401  (a fixture)
@@ -101,7 +101,7 @@ def test_live_plays_webm_alpha_over_white_and_on_looping(tmp_path):
 def test_without_libvpx_the_alpha_is_left_out_as_before(tmp_path, capsys, monkeypatch):
     """An FFmpeg built without libvpx: FFmpeg's own decoder, every frame, and the note that says
     the transparency is not read."""
-    monkeypatch.setattr(pictures, "ALPHA_DECODERS", {})
+    monkeypatch.setattr(picture_extras, "ALPHA_DECODERS", {})
     source = webm_with_alpha(tmp_path, "vp9", "no-libvpx.webm")
     with VideoReader(source) as reader:
         frames = [item for item in reader.items() if isinstance(item, Frame)]

@@ -12,7 +12,8 @@ import av
 
 from realtime_adain.notes import note
 from realtime_adain.video.packets import within_run
-from realtime_adain.video.pictures import alpha_decoder, bound_decoder
+from realtime_adain.video.picture_extras import alpha_decoder
+from realtime_adain.video.picture_shape import bound_decoder
 from realtime_adain.video.decoding import UNALIGNED, decoded_or_damage, decoder_threads
 from realtime_adain.video.probing import error_reason
 from realtime_adain.video.sequence import Sequence

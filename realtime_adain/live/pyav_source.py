@@ -29,8 +29,8 @@ from realtime_adain.pillow_stills import first_frame_only_note
 from realtime_adain.video.deinterlace import deinterlaced
 from realtime_adain.notes import note
 from realtime_adain.video.opening import open_input
-from realtime_adain.video.pictures import (PictureConverter, bound_decoder, check_picture_size, frame_to_rgb,
-                                           pixel_aspect)
+from realtime_adain.video.pictures import PictureConverter, frame_to_rgb
+from realtime_adain.video.picture_shape import bound_decoder, check_picture_size, pixel_aspect
 from realtime_adain.video.decoding import UNALIGNED, decoded_or_damage, decoder_threads
 from realtime_adain.video.probing import (error_reason, has_no_timestamps, is_picture_format, no_pictures,
                                          pictures_read_with, plausible_rate, refuse_animated_webp)

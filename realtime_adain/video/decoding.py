@@ -19,7 +19,8 @@ from realtime_adain.video.demuxing import RUN_PACKETS
 from realtime_adain.video.opening import open_input
 from realtime_adain.video.damage import Damage, Recovery, Skips
 from realtime_adain.video.packets import BeforeStart, CutSound, TailPackets
-from realtime_adain.video.pictures import alpha_decoder, bound_decoder
+from realtime_adain.video.picture_extras import alpha_decoder
+from realtime_adain.video.picture_shape import bound_decoder
 from realtime_adain.video.probing import threads_refused, threads_refused_error
 from realtime_adain.video.sequence import Sequence
 from realtime_adain.video.streams import is_cover_art

@@ -104,7 +104,7 @@ def sdr_colour(colour):
     kept, and the sRGB curve, which such pictures are converted on as `image` converts them:
     `pictures.PictureConverter`); other inputs' own. RGB-coded input keeps its RGB matrix, for the writer to write as it writes SDR
     RGB (BT.709 at limited range: it was full-range yuvj420p). Linear-light input reaches the
-    network display-referred (`pictures.linear_light`), so its output's transfer is BT.709: tagged
+    network display-referred (`float_pictures.linear_light`), so its output's transfer is BT.709: tagged
     linear, a player that obeys the tag reads its values as linear light (brighter, washed out)."""
     if colour is not None and colour.color_trc == LINEAR:
         colour = dataclasses.replace(colour, color_trc=BT709)

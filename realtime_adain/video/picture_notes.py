@@ -10,7 +10,8 @@ from fractions import Fraction
 
 from realtime_adain.notes import note
 from realtime_adain.video.hdr import HDR_TRANSFERS
-from realtime_adain.video.pictures import Colour, Orientation
+from realtime_adain.video.pictures import Colour
+from realtime_adain.video.picture_orientation import Orientation
 
 CAPTIONS_LEFT_OUT = "closed captions in the video are not kept"
 
@@ -35,7 +36,7 @@ def note_colour_change(name: str, first: Colour, now: Colour) -> None:
 
 def note_odd_turn(name: str, turn: Orientation) -> None:
     """Say that a display rotation that is not a quarter turn is applied as the nearest quarter turn
-    (`pictures.upright`): it was done without a word. The angle is read from the matrix where there
+    (`picture_orientation.upright`): it was done without a word. The angle is read from the matrix where there
     is one: PyAV's `frame.rotation` is cut to whole degrees (a 30-degree matrix said -29)."""
     rotation, matrix = turn
     exact = matrix_rotation(matrix) if matrix else None

@@ -34,9 +34,10 @@ from realtime_adain.notes import note
 from realtime_adain.video.opening import open_input
 from realtime_adain.video.held_packets import HeldPackets, ShownUntil
 from realtime_adain.video.packets import BeforeStart, Timeline, as_run, edit_list_ends
-from realtime_adain.video.pictures import (Colour, Orientation, PictureConverter, alpha_decoder, bound_decoder,
-                                           check_picture_size, codec_aspect, frame_to_rgb, has_captions,
-                                           orientation, pixel_aspect, see_through)
+from realtime_adain.video.pictures import Colour, PictureConverter, frame_to_rgb
+from realtime_adain.video.picture_extras import alpha_decoder, has_captions, see_through
+from realtime_adain.video.picture_orientation import Orientation, orientation
+from realtime_adain.video.picture_shape import bound_decoder, check_picture_size, codec_aspect, pixel_aspect
 from realtime_adain.video.picture_notes import (note_aspect_change, note_captions_left_out, note_colour_change,
                                                 note_odd_turn, note_transparency_left_out, note_turn_change)
 from realtime_adain.video.probing import (VIDEO_EXTENSIONS, cut_inside_header, error_reason, has_no_timestamps,
