@@ -1,9 +1,9 @@
 """The stills FFmpeg decodes here (PyAV, loaded for these only): JPEG 2000, OpenEXR, PAM, lossless
-and 12-bit JPEG, JPEG-LS, DPX, SGI, XWD and PHM (`ffmpeg_still`), and a still WebP that libwebp
-refuses but FFmpeg plays (`ffmpeg_webp`), each size checked from its header first (`still_headers`;
-an SGI's RLE rows, `sgi_runs`), as uint8 RGB turned by its EXIF orientation; an EXR's or PHM's float
-frame as 8-bit RGB (`exr_rgb`, shared with the video reader). Apart from `still_decoders`, which
-picks the decoder for each file."""
+and 12-bit JPEG, JPEG-LS, DPX, SGI, XWD, PHM, 16-bit PSD, FITS and Alias PIX (`ffmpeg_still`), and
+a still WebP that libwebp refuses but FFmpeg plays (`ffmpeg_webp`), each size checked from its
+header first (`still_headers`; an SGI's RLE rows, `sgi_runs`; a PSD's and an Alias PIX's data), as
+uint8 RGB turned by its EXIF orientation; an EXR's or PHM's float frame as 8-bit RGB (`exr_rgb`,
+shared with the video reader). Apart from `still_decoders`, which picks the decoder for each file."""
 
 from __future__ import annotations
 
@@ -17,13 +17,15 @@ from realtime_adain.picture_sizes import MAX_DECODE_BYTES, MAX_DECODE_PIXELS, to
 from realtime_adain.pillow_stills import pillow_header
 from realtime_adain.rgb8 import floats_to_8bit, over_white, to_rgb8
 from realtime_adain.sgi_runs import sgi_rows_cut_short
-from realtime_adain.still_headers import exif_orientation, exr_chunks_missing, ffmpeg_still_size, sgi_data_short
+from realtime_adain.still_headers import (alias_pix_data_short, exif_orientation, exr_chunks_missing, ffmpeg_still_size,
+                                          psd_samples, sgi_data_short)
 from realtime_adain.still_orientation import oriented
 from realtime_adain.unreadable_stills import JPEG_CUT_SHORT, is_animated_webp
 
 _FFMPEG_DECODERS = {"JPEG 2000": "jpeg2000", "OpenEXR": "exr", "PAM": "pam", "lossless JPEG": "mjpeg",
                     "12-bit JPEG": "mjpeg", "JPEG-LS": "jpegls", "WebP": "webp", "DPX": "dpx", "SGI": "sgi",
-                    "XWD": "xwd", "PHM": "phm"}  # (`ffmpeg_still`, `ffmpeg_webp`)
+                    "XWD": "xwd", "PHM": "phm", "16-bit PSD": "psd", "FITS": "fits",
+                    "Alias PIX": "alias_pix"}  # (`ffmpeg_still`, `ffmpeg_webp`)
 # Those FFmpeg decodes to float samples, 12 bytes a pixel (4 grey): linear light (PHM, as a PFM:
 # `still_decoders._linear_light`).
 _FLOAT_KINDS = ("OpenEXR", "PHM")
@@ -31,13 +33,14 @@ EXR_FORMATS = ("gbrpf32le", "gbrapf32le", "grayf32le")  # what FFmpeg's EXR deco
 
 
 def ffmpeg_still(data: np.ndarray, name: str) -> np.ndarray | None:
-    """A JPEG 2000, OpenEXR, PAM, lossless or 12-bit JPEG, JPEG-LS, DPX, SGI, XWD or PHM picture
-    decoded by FFmpeg (PyAV, loaded for these only) as uint8 RGB, its size checked from its header
-    first (an SGI's data too, each RLE row's runs within the file; a one-row SGI read as the
-    dimension-2 one it is laid out as; a JPEG without its end marker with a note: FFmpeg says nothing
-    of one cut short); None for other formats (OpenCV's
-    libjpeg read neither JPEG-LS, FFmpeg's lossless JPEGs nor 12-bit ones; Pillow read one's narrow
-    YCbCr as full range, 62 levels off). OpenCV took a JPEG
+    """A JPEG 2000, OpenEXR, PAM, lossless or 12-bit JPEG, JPEG-LS, DPX, SGI, XWD, PHM, 16-bit PSD,
+    FITS or Alias PIX picture decoded by FFmpeg (PyAV, loaded for these only) as uint8 RGB, its size
+    checked from its header first (an SGI's data too, each RLE row's runs within the file; a one-row
+    SGI read as the dimension-2 one it is laid out as; a JPEG without its end marker with a note:
+    FFmpeg says nothing of one cut short; a 32-bit PSD refused: FFmpeg has no decoder for it
+    either); None for other formats (Pillow read neither a 16-bit PSD nor an Alias PIX, and a colour
+    FITS as its red plane, grey; OpenCV's libjpeg read neither JPEG-LS, FFmpeg's lossless JPEGs nor
+    12-bit ones; Pillow read one's narrow YCbCr as full range, 62 levels off). OpenCV took a JPEG
     2000's YCbCr components (FFmpeg's libopenjpeg writes them) as RGB and its 10- or 12-bit
     samples as 16-bit ones, and refused subsampled ones; it has no OpenEXR decoder here; it read a
     PAM's red as blue, its alpha as colour, unscaled by its maxval. An EXR's linear light is
@@ -62,12 +65,31 @@ def ffmpeg_still(data: np.ndarray, name: str) -> np.ndarray | None:
     if kind == "SGI" and (sgi_data_short(data) or sgi_rows_cut_short(data)):
         raise UserError(f"{name}: not a readable image (a {size[0]}x{size[1]} SGI picture whose file is shorter "
                         f"than its header says its data is: cut short?)")
+    if kind == "32-bit PSD":
+        raise UserError(f"{name}: a 32-bit PSD cannot be read; save it at 8 or 16 bits")
+    if kind == "16-bit PSD":
+        _check_psd(data, name, size)
+    if kind == "Alias PIX" and alias_pix_data_short(data):
+        raise UserError(f"{name}: not a readable image (a {size[0]}x{size[1]} Alias PIX picture whose file is "
+                        f"shorter than its rows need: cut short?)")
     if kind == "SGI" and bytes(data[4:6]) == b"\0\1":  # one row (dimension 1), which FFmpeg refuses: its
         data = np.concatenate([data[:4], np.frombuffer(b"\0\2", np.uint8), data[6:]])  # layout is dimension 2's
     decoded = _ffmpeg_decoded(data, name, kind)
     if decoded is not None and jpeg_without_end(data, name):  # (FFmpeg says nothing of one cut short)
         note(f"{name}: {JPEG_CUT_SHORT}", once=True)
     return decoded
+
+
+def _check_psd(data: np.ndarray, name: str, size: tuple[int, int]) -> None:
+    """Refuse a 16-bit PSD whose channels would decode to more than MAX_DECODE_BYTES, or whose file
+    is shorter than its picture needs (`still_headers.psd_samples`: FFmpeg allocates first)."""
+    samples, short = psd_samples(data)
+    if samples > MAX_DECODE_BYTES:
+        raise UserError(f"{name}: {size[0]}x{size[1]} at 16 bits a channel is more than the "
+                        f"{MAX_DECODE_BYTES >> 30} GiB of samples an image may decode to")
+    if short:
+        raise UserError(f"{name}: not a readable image (a {size[0]}x{size[1]} PSD whose file is shorter than its "
+                        f"picture needs: cut short?)")
 
 
 def ffmpeg_webp(data: np.ndarray, name: str) -> np.ndarray | None:
@@ -97,7 +119,8 @@ def _ffmpeg_rgb(data: np.ndarray, name: str, kind: str) -> np.ndarray | None:
 
     try:
         decoder = av.CodecContext.create(_FFMPEG_DECODERS[kind], "r")
-        frame = next(iter([*decoder.decode(av.Packet(bytes(data))), *decoder.decode(None)]))
+        packet = data[80:] if kind == "FITS" else data  # (FFmpeg's FITS demuxer leaves out its first card)
+        frame = next(iter([*decoder.decode(av.Packet(bytes(packet))), *decoder.decode(None)]))
         if frame.width * frame.height > MAX_DECODE_PIXELS:  # (an EXR's display window: checked too)
             raise UserError(f"{name}: {frame.width}x{frame.height} is {too_many_pixels()}")
         alpha = any(component.is_alpha for component in frame.format.components)

@@ -24,7 +24,7 @@ from realtime_adain.errors import (OutputClosed, UserError, not_all_written, out
 from realtime_adain.interrupts import SignalGuard
 from realtime_adain.notes import note
 from realtime_adain.utf8_names import name_text
-from realtime_adain.imageio import check_encodable, decode_image, mask_labels, read_image_bytes, read_mask, write_image
+from realtime_adain.imageio import check_encodable, check_stated_budget, decode_image, mask_labels, read_image_bytes, read_mask, write_image
 from realtime_adain.picture_sizes import check_pixel_budget, fit_short_side, resize, short_side_size
 from realtime_adain.pillow_stills import note_first_frame_only
 from realtime_adain.settings import ImageSettings
@@ -106,6 +106,7 @@ def read_checked(settings: ImageSettings, path: Path, size: int | None, option: 
     """`path` decoded, refused where it is over --max-pixels at `size` (`option`'s), and the
     SHA-256 of the bytes decoded (as `weight_digests.file_sha256` gives a file's)."""
     data = read_image_bytes(path)
+    check_stated_budget(data, path, size, settings.max_pixels, option)  # (before a decode of minutes)
     image = decode_image(data, str(path))
     check_pixel_budget(path, *image.shape[:2], size, settings.max_pixels, option)
     return image, file_digest(data)

@@ -1,8 +1,8 @@
 """Reading any common image as 8-bit RGB and writing atomically: which names are images
 (`is_image_path`, `output_suffix`), a file's bytes read safely (`read_image_bytes`: regular files
 only, within MAX_FILE_BYTES), decoded (`decode_image`; the decoders are `still_decoders`'), masks
-and style pictures (within `picture_sizes`' budgets), and results encoded and written whole
-(`write_image`).
+and style pictures (within `picture_sizes`' budgets, checked on the header first where it states a
+size: `check_stated_budget`), and results encoded and written whole (`write_image`).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from realtime_adain.picture_sizes import check_pixel_budget, style_budget
 from realtime_adain.regular_files import open_regular
 from realtime_adain.rgb8 import OVER_WHITE_MEANS
 from realtime_adain.still_decoders import decode_still
+from realtime_adain.still_headers import stated_size
 from realtime_adain.writable_folders import dead_link_is
 
 # What OpenCV decodes (a folder of inputs takes these) and, of those, what it encodes from RGB:
@@ -28,7 +29,7 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".apng", ".bmp", "
                     ".tga", ".ico", ".psd", ".pcx", ".qoi",  # the last ones Pillow decodes (`pillow_rgb`),
                     ".heic", ".heif", ".hif",  # these with pillow-heif, the `heif` extra
                     ".exr", ".j2k", ".j2c", ".jpc", ".jpf", ".pam", ".jls",  # FFmpeg decodes these (`ffmpeg_stills`)
-                    ".dpx", ".sgi", ".xwd", ".phm")
+                    ".dpx", ".sgi", ".xwd", ".phm", ".fits", ".fit", ".fts", ".pix")
 WRITABLE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm")
 # Other names of a format written here: a result named after such a source takes the usual one.
 _WRITTEN_AS = {".jpe": ".jpg", ".jfif": ".jpg", ".dib": ".bmp"}
@@ -102,6 +103,16 @@ def decode_image(data: np.ndarray | bytes, name: str) -> np.ndarray:
         raise UserError(f"{name}: not enough memory to decode this image") from None
 
 
+def check_stated_budget(data: np.ndarray, path: Path, size: int | None, max_pixels: int, option: str,
+                        budget_option: str | None = "--max-pixels") -> None:
+    """Refuse, before `path`'s bytes are decoded, a picture whose header states a size over
+    `max_pixels` at `size` (`check_pixel_budget`, which the caller applies to the decoded picture
+    too): a 16384x16384 PNG at --size 0 was decoded whole, 46 s and 2.1 GB, to be refused."""
+    stated = stated_size(data, str(path))
+    if stated is not None:
+        check_pixel_budget(path, stated[1], stated[0], size, max_pixels, option, budget_option)
+
+
 def read_mask(path: str | os.PathLike) -> np.ndarray:
     """A grayscale mask as (H, W) bool: True (white) selects the first style (the mean of its
     channels at least 128), worked out in strips of integer sums: the mean as one float64 array
@@ -132,8 +143,11 @@ def mask_labels(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 
 
 def read_style(path: Path, style_size: int | None, option: str = "--style-size") -> np.ndarray:
-    """A style image as it is stored, refused where it is too large at `style_size` (`check_style`)."""
-    image = read_image(path)
+    """A style image as it is stored, refused where it is too large at `style_size` (`check_style`),
+    from its header first where that states its size."""
+    data = read_image_bytes(path)
+    check_stated_budget(data, path, style_size, style_budget(), option, None)
+    image = decode_image(data, str(Path(path)))
     check_style(path, image, style_size, option=option)
     return image
 

@@ -1,8 +1,9 @@
 """What a JPEG's markers say, read as libjpeg reads them, before anything is decoded: whether
 FFmpeg decodes it here rather than OpenCV (lossless, 12-bit, JPEG-LS: its kind and size, for
 `still_headers.ffmpeg_still_size`), how many scans it holds (each costs its decoder a pass over
-the whole picture) and whether its coded data could hold its picture (`check_jpeg`), what to
-decode of one without its end marker (`jpeg_without_end`), and its EXIF segment (`jpeg_exif`)."""
+the whole picture) and whether its coded data could hold its picture (`check_jpeg`), its size
+whatever its coding (`jpeg_size`), what to decode of one without its end marker
+(`jpeg_without_end`), and its EXIF segment (`jpeg_exif`)."""
 
 from __future__ import annotations
 
@@ -25,20 +26,41 @@ def ffmpeg_jpeg(data: np.ndarray, name: str) -> tuple[str, tuple[int, int] | Non
     frame header (its first SOF marker segment, before any scan) says it is one (None: no size
     stated); None for other files, 8-bit baseline and progressive JPEGs among them. Its markers
     are read as `_jpeg_markers` reads them."""
+    frame = _frame_header(data, name)
+    if frame is None:
+        return None
+    marker, segment = frame
+    twelve_bit = marker in _SOF_MARKERS and len(segment) > 4 and segment[4] == 12
+    kind = TWELVE_BIT_JPEG if twelve_bit else LOSSLESS_JPEGS.get(marker)
+    return None if kind is None else (kind, _frame_size(segment))
+
+
+def jpeg_size(data: np.ndarray, name: str) -> tuple[int, int] | None:
+    """(width, height) a JPEG's frame header states, whatever its coding (Huffman, arithmetic,
+    lossless, JPEG-LS), before anything is decoded; None where none is stated (a DNL's height)
+    or for other files. An arithmetic-coded picture's size says nothing of its data (`_SOF_MARKERS`):
+    a caller's pixel budget is the one bound on what decoding it costs."""
+    frame = _frame_header(data, name)
+    return None if frame is None else _frame_size(frame[1])
+
+
+def _frame_header(data: np.ndarray, name: str) -> tuple[int, bytes] | None:
+    """The marker and first 9 bytes of a JPEG's first start-of-frame segment before any scan (its
+    markers read as `_jpeg_markers` reads them); None for other files, or where there is none."""
     if bytes(data[:3]) != b"\xff\xd8\xff":
         return None
     for at, marker in _jpeg_markers(data, name):
         if marker == 0xDA:  # (the scan: no frame header before it)
             return None
         if marker == 0xF7 or (0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC)):
-            segment = bytes(data[at:at + 9])
-            twelve_bit = marker in _SOF_MARKERS and len(segment) > 4 and segment[4] == 12
-            kind = TWELVE_BIT_JPEG if twelve_bit else LOSSLESS_JPEGS.get(marker)
-            if kind is None:
-                return None
-            height, width = struct.unpack(">HH", segment[5:9]) if len(segment) == 9 else (0, 0)
-            return kind, ((width, height) if width and height else None)
+            return marker, bytes(data[at:at + 9])
     return None
+
+
+def _frame_size(segment: bytes) -> tuple[int, int] | None:
+    """(width, height) of a start-of-frame segment's first 9 bytes; None where cut or zero."""
+    height, width = struct.unpack(">HH", segment[5:9]) if len(segment) == 9 else (0, 0)
+    return (width, height) if width and height else None
 
 
 # The most scans (SOS marker segments) a JPEG may hold. Encoders write 1 to 4 (baseline) or, progressive,
@@ -160,7 +182,12 @@ def _scan(data: np.ndarray, at: int) -> _Scan | None:
 # Start-of-frame markers of Huffman-coded JPEGs (baseline, extended, progressive): every 8x8 block
 # of every component a scan codes takes at least one bit in it (its DC coefficient's code, or its
 # bit of a DC refinement: a Huffman code of all ones is not allowed, the shortest is one bit).
-# Arithmetic coding can take less; lossless JPEG has no blocks.
+# Lossless JPEG has no blocks. Arithmetic coding (SOF9, SOF10) has no such bound: its coder codes
+# a run of likely decisions as zero bytes, which libjpeg's encoder leaves off the end and its
+# decoder reads back as zeros, so a whole flat 16000x16000 colour picture takes 7 bytes of data
+# (cut after 4 of them, it decodes too): a cut one is told by its missing end marker alone
+# (`jpeg_without_end`'s note), not by its size. What bounds decoding one is the pixel budget
+# (`jpeg_size`, `still_headers.stated_size`).
 _SOF_MARKERS = (0xC0, 0xC1, 0xC2)
 
 

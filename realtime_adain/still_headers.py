@@ -1,10 +1,11 @@
 """Picture sizes read from the headers of the still formats FFmpeg decodes here (JPEG 2000,
-OpenEXR, PAM, lossless, 12-bit JPEG, JPEG-LS, DPX, SGI, XWD and PHM: `ffmpeg_stills.ffmpeg_still`;
-the JPEGs' from `jpeg_headers`) before anything is decoded: a few bytes may claim billions of
-pixels, and FFmpeg allocates what they claim. Also what an EXR's header says of its blocks of
-pixels (a file cut short reads black rows, and FFmpeg says nothing), whether an SGI file holds the
-data its header states, and the EXIF orientation of a JPEG or WebP, which FFmpeg leaves to its
-caller. The headers of the stills OpenCV decodes: `opencv_headers`."""
+OpenEXR, PAM, lossless, 12-bit JPEG, JPEG-LS, DPX, SGI, XWD, PHM, 16-bit PSD, FITS and Alias PIX:
+`ffmpeg_stills.ffmpeg_still`; the JPEGs' from `jpeg_headers`) before anything is decoded: a few
+bytes may claim billions of pixels, and FFmpeg allocates what they claim. Also what an EXR's header
+says of its blocks of pixels (a file cut short reads black rows, and FFmpeg says nothing), whether
+an SGI, PSD or Alias PIX file holds the data its header states, and the EXIF orientation of a JPEG
+or WebP, which FFmpeg leaves to its caller. The headers of the stills OpenCV decodes:
+`opencv_headers`; the size any of these states, for a caller's pixel budget: `stated_size`."""
 
 from __future__ import annotations
 
@@ -15,8 +16,9 @@ import numpy as np
 
 from realtime_adain.errors import UserError
 from realtime_adain.hdr_stills import MAX_BOXES, boxes
-from realtime_adain.jpeg_headers import ffmpeg_jpeg, jpeg_exif
-from realtime_adain.opencv_headers import tiff_fields, webp_exif
+from realtime_adain.jpeg_headers import ffmpeg_jpeg, jpeg_exif, jpeg_size
+from realtime_adain.opencv_headers import (gif_sample_bytes, png_sample_bytes, radiance_sample_bytes, tiff_fields,
+                                           tiff_sample_bytes, webp_exif, webp_sample_bytes)
 
 # What FFmpeg decodes here, by signature: a .jp2 file, a bare JPEG 2000 codestream; OpenEXR; PAM; DPX
 # (big- or little-endian); SGI (verbatim or RLE, 8 or 16 bits); PHM (FFmpeg's half-float PFM: colour,
@@ -117,15 +119,38 @@ def _exr_string(data: np.ndarray, at: int) -> tuple[bytes | None, int]:
 
 def ffmpeg_still_size(data: np.ndarray, name: str) -> tuple[str, tuple[int, int] | None] | None:
     """The kind and (width, height) from its header (None: none stated) of a picture FFmpeg
-    decodes here (`FFMPEG_STILLS`, `jpeg_headers.ffmpeg_jpeg`); None for other files. Shared by the reader
+    decodes here (`FFMPEG_STILLS`, a 16- or 32-bit PSD, a FITS image, an Alias PIX named .pix,
+    `jpeg_headers.ffmpeg_jpeg`); None for other files. Shared by the reader
     (`ffmpeg_stills.ffmpeg_still`) and serve's upload check, which answers an oversized one 413."""
     head = bytes(data[:48])
     kind = next((kind for kind, signatures in FFMPEG_STILLS.items() if head.startswith(signatures)), None)
     if kind is None and _is_xwd(head):
         kind = "XWD"
+    kind = kind or _wide_psd_kind(head) or ("FITS" if fits_cards(data).get(b"NAXIS", 0) >= 2 else None)
+    if kind is None and _is_alias_pix(head, name):
+        kind = "Alias PIX"
     if kind is None:
         return ffmpeg_jpeg(data, name)
     return kind, exr_size(data, name) if kind == "OpenEXR" else _STILL_SIZES[kind](data)
+
+
+def stated_size(data: np.ndarray, name: str) -> tuple[int, int] | None:
+    """(width, height) of the picture a still's header states, turned as a JPEG's or WebP's EXIF
+    orientation turns it, before anything is decoded: a caller's pixel budget is checked on it
+    first (a 16384x16384 PNG took 46 s and 2.1 GB to decode before it was refused; a 207-byte
+    arithmetic-coded JPEG cut short, 30 s and 1.5 GB). JPEG (any coding), PNG, TIFF, GIF, WebP,
+    Radiance and the stills FFmpeg decodes; None for others (Pillow's formats, which
+    `pillow_stills.pillow_rgb` checks against MAX_DECODE_PIXELS) and headers that state none."""
+    ffmpeg = ffmpeg_still_size(data, name)
+    stated = ffmpeg[1] if ffmpeg else jpeg_size(data, name)
+    if stated is None and not ffmpeg:
+        opencv = (tiff_sample_bytes(data) or png_sample_bytes(data) or radiance_sample_bytes(data)
+                  or gif_sample_bytes(data) or webp_sample_bytes(data))
+        stated = opencv[:2] if opencv else None
+    if stated is None:
+        return None
+    width, height = stated
+    return (height, width) if exif_orientation(data, name) >= 5 else (width, height)
 
 
 def _is_xwd(head: bytes) -> bool:
@@ -137,6 +162,93 @@ def _is_xwd(head: bytes) -> bool:
     size, version, layout, depth, width, height, _, byte_order, _, bit_order = struct.unpack(">10I", head[:40])
     return (size >= 100 and version == 7 and layout <= 2 and 1 <= depth <= 32 and width > 0 and height > 0
             and byte_order <= 1 and bit_order <= 1)
+
+
+# A Photoshop file's depths Pillow does not read (it reads 1- and 8-bit ones), by its header's depth
+# field: FFmpeg reads 16-bit ones (they were "not a readable image"), no decoder here 32-bit ones.
+_WIDE_PSD_KINDS = {16: "16-bit PSD", 32: "32-bit PSD"}
+
+
+def _wide_psd_kind(head: bytes) -> str | None:
+    """"16-bit PSD" or "32-bit PSD" for a Photoshop file (version 1: a PSB, version 2, is not
+    one FFmpeg reads) of that depth; None for other files."""
+    return _WIDE_PSD_KINDS.get(int.from_bytes(head[22:24], "big")) if head[:6] == b"8BPS\0\1" else None
+
+
+def _psd_size(data: np.ndarray) -> tuple[int, int] | None:
+    """(width, height) from a PSD header (its height first); None where unreadable."""
+    fields = bytes(data[14:22])
+    height, width = struct.unpack(">II", fields) if len(fields) == 8 else (0, 0)
+    return (width, height) if width and height else None
+
+
+def psd_samples(data: np.ndarray) -> tuple[int, bool]:
+    """How many bytes a 16-bit PSD's channels (up to 5) take decoded, and whether its file is shorter
+    than its merged picture needs (after the colour map, image resources and layers: its samples
+    uncompressed, or an RLE one's table of row lengths, 2 bytes a row of each channel). FFmpeg
+    allocates the picture (and an RLE one's samples) before it finds the data missing."""
+    width, height = _psd_size(data) or (0, 0)
+    channels = int.from_bytes(bytes(data[12:14]), "big")
+    at = 26
+    for _ in range(3):  # (colour map, image resources, layers and masks: each its length, then itself)
+        at += 4 + int.from_bytes(bytes(data[at:at + 4]), "big")
+    compression = bytes(data[at:at + 2])
+    stated = width * height * channels * 2
+    needed = stated if compression == b"\0\0" else 2 * height * channels
+    return stated, len(compression) < 2 or data.size < at + 2 + needed
+
+
+# The FITS header cards read here (80 characters each, in blocks of 36): those of a picture's size.
+_FITS_CARDS = (b"NAXIS", b"NAXIS1", b"NAXIS2", b"NAXIS3")
+_FITS_MAX_CARDS = 36 * 100
+
+
+def fits_cards(data: np.ndarray) -> dict[bytes, int]:
+    """A FITS file's primary header's axis cards (`_FITS_CARDS`) that hold whole numbers, read up to
+    its END card; empty for other files. Only its primary picture is read (NAXIS 2 or 3): one of
+    NAXIS 0, the pictures in extensions (Pillow reads a compressed one), is left to Pillow."""
+    if bytes(data[:10]) != b"SIMPLE  = " or bytes(data[29:30]) != b"T":
+        return {}
+    found = {}
+    for at in range(80, min(data.size, 80 * _FITS_MAX_CARDS), 80):
+        card = bytes(data[at:at + 80])
+        keyword = card[:8].rstrip()
+        if keyword == b"END":
+            break
+        value = card[10:30].strip() if card[8:10] == b"= " else b""
+        if keyword in _FITS_CARDS and value.isdigit():
+            found[keyword] = int(value)
+    return found
+
+
+def _fits_size(data: np.ndarray) -> tuple[int, int] | None:
+    """(width, height) of a FITS file's primary picture (NAXIS1, NAXIS2); None where unstated."""
+    cards = fits_cards(data)
+    width, height = cards.get(b"NAXIS1", 0), cards.get(b"NAXIS2", 0)
+    return (width, height) if width and height else None
+
+
+def _is_alias_pix(head: bytes, name: str) -> bool:
+    """Whether a file named `name` starting with `head` is an Alias PIX picture: it has no
+    signature, so only a .pix file (as FFmpeg's image2 demuxer names them) whose header (width,
+    height, unused offsets, bits a pixel) states a size and 8 or 24 bits a pixel."""
+    if not name.lower().endswith(".pix") or len(head) < 10:
+        return False
+    width, height, _, _, bits = struct.unpack(">5H", head[:10])
+    return width > 0 and height > 0 and bits in (8, 24)
+
+
+def _alias_pix_size(data: np.ndarray) -> tuple[int, int] | None:
+    """(width, height) from an Alias PIX header."""
+    return struct.unpack(">HH", bytes(data[:4]))
+
+
+def alias_pix_data_short(data: np.ndarray) -> bool:
+    """Whether an Alias PIX file is shorter than its fewest runs need (a row is runs of at most 255
+    pixels, each a count and a 1- or 3-byte colour): FFmpeg allocates the picture before it reads
+    them (a 10-byte file stating 16384x16384 took 0.8 GB)."""
+    width, height, _, _, bits = struct.unpack(">5H", bytes(data[:10]))
+    return data.size < 10 + height * -(-width // 255) * (1 + bits // 8)
 
 
 def _dpx_size(data: np.ndarray) -> tuple[int, int] | None:
@@ -197,7 +309,8 @@ def pam_size(data: np.ndarray) -> tuple[int, int] | None:
 
 # (width, height) from the header of a still FFmpeg decodes here, by its kind (OpenEXR's: `exr_size`).
 _STILL_SIZES = {"JPEG 2000": jpeg2000_size, "PAM": pam_size, "DPX": _dpx_size, "SGI": _sgi_size, "XWD": _xwd_size,
-                "PHM": _phm_size}
+                "PHM": _phm_size, "16-bit PSD": _psd_size, "32-bit PSD": _psd_size, "FITS": _fits_size,
+                "Alias PIX": _alias_pix_size}
 
 
 def exif_orientation(data: np.ndarray, name: str) -> int:
