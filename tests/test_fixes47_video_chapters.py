@@ -18,7 +18,7 @@ import pytest
 from test_video_more_containers import ffmpeg
 from realtime_adain.video.encoder_settings import EncodeSettings
 from realtime_adain.video.reader import Frame, VideoReader
-from realtime_adain.video.timestamps import Segment
+from realtime_adain.video.segment import Segment
 from realtime_adain.video.writer import VideoFormatOut, VideoWriter
 
 RATE = 12

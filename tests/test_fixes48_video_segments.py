@@ -11,9 +11,8 @@ from pathlib import Path
 import av
 import pytest
 
-from realtime_adain.video import timestamps
 from realtime_adain.video.reader import Frame, VideoReader
-from realtime_adain.video.timestamps import Segment
+from realtime_adain.video.segment import Segment, segment_time_base
 
 START, DURATION = Fraction(55, 100), Fraction(6, 5)
 
@@ -67,13 +66,13 @@ def test_a_segments_frames_are_given_in_ticks_that_hold_its_start():
     assert segment.moved(20, 1) == (67, 5)  # ends at 1.2 s
     assert segment.as_read(72) == 21  # where the last frame given stops, as read
     # Where the start is a whole number of ticks, the frames keep the stream's.
-    assert timestamps.segment_time_base(Fraction(1, 90000), START) == Fraction(1, 90000)
-    assert timestamps.segment_time_base(Fraction(1001, 30000), Fraction(0)) == Fraction(1001, 30000)
-    assert timestamps.segment_time_base(Fraction(1001, 30000), START) == Fraction(11, 30000)
+    assert segment_time_base(Fraction(1, 90000), START) == Fraction(1, 90000)
+    assert segment_time_base(Fraction(1001, 30000), Fraction(0)) == Fraction(1001, 30000)
+    assert segment_time_base(Fraction(1001, 30000), START) == Fraction(11, 30000)
     # A start finer than 32-bit ticks hold: ticks that hold its microsecond, the shift a tick below it.
     fine = Fraction(123456789123, 10**11)
     segment = Segment(Fraction(1, 12), fine)
-    assert segment.frame_time_base == timestamps.segment_time_base(Fraction(1, 12), fine) == Fraction(1, 3_000_000)
+    assert segment.frame_time_base == segment_time_base(Fraction(1, 12), fine) == Fraction(1, 3_000_000)
     assert Fraction(1234567, 10**6) % segment.frame_time_base == 0
     assert 0 <= fine - segment.shift < segment.frame_time_base
 

@@ -14,7 +14,7 @@ import pytest
 
 from realtime_adain.errors import UserError
 from realtime_adain.video.reader import Frame, VideoReader
-from realtime_adain.video.timestamps import Segment
+from realtime_adain.video.segment import Segment
 
 GOP = 25  # frames between keyframes (1 s at 25 fps)
 

@@ -12,7 +12,7 @@ from typing import Callable
 
 import av
 
-from realtime_adain.video.timestamps import moved_chapters
+from realtime_adain.video.segment import moved_chapters
 
 # The muxers that move every stream on where one starts before zero (by its pts: a segment's first
 # FLAC packet), as FFmpeg's avoid_negative_ts does; MP4 and MOV hide that part with an edit list.

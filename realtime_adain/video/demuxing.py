@@ -13,8 +13,9 @@ from realtime_adain.notes import note
 from realtime_adain.video.held_packets import HeldPackets
 from realtime_adain.video.packets import flush_packet, within_run
 from realtime_adain.video.probing import error_reason
+from realtime_adain.video.segment import Segment
 from realtime_adain.video.sequence import Sequence
-from realtime_adain.video.timestamps import Segment, TimestampShift
+from realtime_adain.video.timestamps import TimestampShift
 
 # Packets of the other streams held until the video reaches them (`HeldPackets`), at most this
 # many bytes in a whole run: a file whose sound is stored far ahead of its pictures lets the

@@ -56,7 +56,8 @@ from realtime_adain.video.slot_times import SlotTimes
 from realtime_adain.video.sound_clock import SoundClock
 from realtime_adain.video.stuck_clock import StuckClock
 from realtime_adain.video.stream_end import ends_early, tagged_end
-from realtime_adain.video.timestamps import Segment, TimestampShift
+from realtime_adain.video.segment import Segment
+from realtime_adain.video.timestamps import TimestampShift
 
 # Decoded frames held back to put their timestamps in order. The decoder returns pictures in
 # display order, but some files attach decode-order timestamps to them (packed B-frames in AVI,

@@ -10,7 +10,7 @@ import math
 import re
 from fractions import Fraction
 
-from realtime_adain.video.timestamps import shown_too_briefly
+from realtime_adain.video.segment import shown_too_briefly
 
 TIMECODE = re.compile(r"^(\d{1,2}):(\d{2}):(\d{2})([:;.,])(\d{2,3})$")
 FRAMES_A_DAY = 24 * 3600  # (times the nominal rate): a timecode wraps at midnight
