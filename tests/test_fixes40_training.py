@@ -86,7 +86,7 @@ def without_temporal_sum(tensors, document):
 
 
 def three_loss_sums(tensors, document):
-    document["loss_window"]["sums"] = [1.0, 2.0, 3.5]
+    document["loss_window"] = {"sums": [1.0, 2.0, 3.5], "iterations": 1}  # (sums over 0 iterations are refused)
 
 
 @pytest.mark.slow  # (default run's time: a run and its resume)

@@ -20,6 +20,7 @@ import json
 import math
 import os
 import re
+import shutil
 import stat
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -173,6 +174,26 @@ def save_checkpoint(directory: Path, decoder: torch.nn.Module, state: TrainerSta
     return path
 
 
+# A checkpoint's bytes besides its tensors: headers and JSON (the RNG states, up to SAVED_SKIPS names).
+CHECKPOINT_EXTRA_BYTES = 1 << 20
+
+
+def checkpoint_bytes(decoder: torch.nn.Module) -> int:
+    """About what one checkpoint takes on disk: the decoder's tensors, and Adam's two moments of each
+    in the trainer state beside them (42 MB for the paper's decoder)."""
+    tensors = sum(value.numel() * value.element_size() for value in decoder.state_dict().values())
+    return 3 * tensors + CHECKPOINT_EXTRA_BYTES
+
+
+def check_room(directory: Path, decoder: torch.nn.Module) -> None:
+    """A disk without room for one checkpoint is an error as the run starts: it was found at the
+    first save, the training time up to --save-every spent (hours on a CPU)."""
+    needed, free = checkpoint_bytes(decoder), shutil.disk_usage(directory).free
+    if free < needed:
+        raise UserError(f"{directory}: no room for a checkpoint ({free / 1e6:.1f} MB free, each takes about "
+                        f"{needed / 1e6:.0f} MB); free some space or choose another --out")
+
+
 def _open_folder(directory: Path) -> int | None:
     """The checkpoint folder, opened: the one written to, wherever it is moved (None where the
     system cannot remove files through it, or it cannot be opened: the write then says why)."""
@@ -232,15 +253,10 @@ def _read_state(path: Path) -> TrainerState:
                 or type(skipped_count) is not int or not len(skipped) <= skipped_count <= MAX_SKIPPED):
             raise ValueError(f"skipped files {skipped_count!r}")
         window = document.get("loss_window", {"sums": [0.0] * 4, "iterations": 0})  # (a state before it was kept)
-        sums, window_iterations = window["sums"], window["iterations"]
-        if (not isinstance(sums, list) or len(sums) not in (3, 4) or not all(_kind(v) == "number" for v in sums)
-                or type(window_iterations) is not int or not 0 <= window_iterations <= document["iteration"]):
-            raise ValueError(f"loss window {window!r}")
+        sums, window_iterations = loss_window(window, document["iteration"])
         decoder_sha256 = document.get("decoder_sha256")
         if decoder_sha256 is not None and not isinstance(decoder_sha256, str):
             raise ValueError(f"decoder digest {decoder_sha256!r}")
-        if len(sums) == 3:  # (a state before the temporal term had its own sum: the rest of the total)
-            sums = [sums[0], sums[1], sums[2] - sums[0] - sums[1], sums[2]]
         return TrainerState(
             iteration=document["iteration"],
             config=document["config"],
@@ -250,13 +266,41 @@ def _read_state(path: Path) -> TrainerState:
             rng=rng,
             skipped=skipped,
             skipped_count=skipped_count,
-            loss_window=[float(v) for v in sums],
+            loss_window=sums,
             window_iterations=window_iterations,
             decoder_sha256=decoder_sha256,
         )
     except (KeyError, TypeError, ValueError, AttributeError, RecursionError,  # (JSON nested past the parser's stack)
             OverflowError) as exc:  # (a loss sum past a float's range)
         raise UserError(f"{path}: damaged trainer state ({describe(exc)})") from None
+
+
+# How far a window's total may be from the sum of its terms: float32 sums over a long window round
+# apart by far less (the tester's edited [1e6, 1e6, 0, 1] is far outside it).
+LOSS_SUM_TOLERANCE = 1e-2
+
+
+def loss_window(window: dict[str, Any], iteration: int) -> tuple[list[float], int]:
+    """The (content, style, temporal, total) sums of a saved loss window, and their iteration count:
+    numbers from 0 to float32's largest (the trainer sums in float32), none over no iterations,
+    and the total the sum of the terms. A NaN, 1e308 or a false total trained on and then blamed
+    the learning rate, or logged a row no run had."""
+    sums, count = window["sums"], window["iterations"]
+    if (not isinstance(sums, list) or len(sums) not in (3, 4) or not all(_kind(v) == "number" for v in sums)
+            or type(count) is not int or not 0 <= count <= iteration):
+        raise ValueError(f"loss window {window!r}")
+    sums = [float(v) for v in sums]
+    if len(sums) == 3:  # (a state before the temporal term had its own sum: the rest of the total)
+        content, style, total = sums
+        sums = [content, style, max(0.0, total - content - style), total]
+    largest = float(torch.finfo(torch.float32).max)
+    if not all(0 <= value <= largest for value in sums):  # (NaN fails both)
+        raise ValueError(f"loss window sums {sums}: not finite, below 0 or past float32's range")
+    if count == 0 and any(sums):
+        raise ValueError(f"loss window sums {sums} over 0 iterations")
+    if not math.isclose(sums[3], sum(sums[:3]), rel_tol=LOSS_SUM_TOLERANCE):
+        raise ValueError(f"loss window total {sums[3]:g} is not the sum of its terms {sums[:3]}")
+    return sums, count
 
 
 def describe(exc: Exception) -> str:

@@ -74,6 +74,8 @@ def list_images(directory: str | os.PathLike, what: str, exclude: Sequence[str |
     `exclude` (the run's --out, whose samples must not become training images), and, said in a
     note, any subfolder that holds another training run (`holds_training_run`) or cannot be
     listed (`walk_errors`); `directory` itself not listed is the error (it was said to be "empty").
+    Names that hold no regular file (a link that leads to none, a fifo, a device) are left out and
+    counted as hidden ones are; image names among them are said in a note.
     """
     root = expand_home(directory)  # (`--content='~/coco'`: the shell leaves a quoted ~ alone)
     if root.is_file():
@@ -90,6 +92,7 @@ def list_images(directory: str | os.PathLike, what: str, exclude: Sequence[str |
     seen: set[str] = set()
     files = []
     hidden = 0  # files and folders left out for their names: said when nothing else is left
+    not_regular: list[Path] = []  # links that lead to no file, fifos, sockets, devices: left out, said
     unlisted: list[OSError] = []
     for folder, subfolders, names in os.walk(root, followlinks=True, onerror=unlisted.append):
         real = os.path.realpath(folder)
@@ -103,22 +106,38 @@ def list_images(directory: str | os.PathLike, what: str, exclude: Sequence[str |
         seen.add(real)
         hidden += sum(name.startswith(".") for name in subfolders + names)
         subfolders[:] = [d for d in subfolders if not d.startswith(".")]
-        files += [Path(folder, name) for name in names
-                  if not name.startswith(".") and os.path.isfile(os.path.join(folder, name))]
+        for path in (Path(folder, name) for name in names if not name.startswith(".")):
+            (files if os.path.isfile(path) else not_regular).append(path)
     walk_errors(unlisted, root, what)
     files.sort()
     hidden_ones = "1 hidden file or folder" if hidden == 1 else f"{hidden} hidden files or folders"
+    odd_ones = ("1 entry that is not a regular file" if len(not_regular) == 1
+                else f"{len(not_regular)} entries that are not regular files")
     if not files:
-        if hidden:
-            raise UserError(f"{root}: the {what} directory is empty but for {hidden_ones} (names starting with '.' "
-                            "are left out)")
-        raise UserError(f"{root}: the {what} directory is empty")
+        parts = [f"{hidden_ones} (names starting with '.' are left out)"] if hidden else []
+        parts += [f"{odd_ones} ({NOT_REGULAR})"] if not_regular else []
+        raise UserError(f"{root}: the {what} directory is empty" + (f" but for {' and '.join(parts)}" if parts else ""))
     images = [p for p in files if is_image_path(p)]
     if not images:
         counted = "1 file, not an image" if len(files) == 1 else f"{len(files)} files, none of them an image"
+        left_out = [f"{hidden_ones} left out: names starting with '.'"] if hidden else []
+        left_out += [f"{odd_ones} left out ({NOT_REGULAR})"] if not_regular else []
         raise UserError(f"{root}: no images in the {what} directory ({counted}"
-                        + (f"; {hidden_ones} left out: names starting with '.')" if hidden else ")"))
+                        + "".join(f"; {part}" for part in left_out) + ")")
+    say_images_not_regular([p for p in not_regular if is_image_path(p)], root, what)
     return images
+
+
+NOT_REGULAR = "links that lead to no file, fifos, sockets or devices"
+
+
+def say_images_not_regular(paths: Sequence[Path], root: Path, what: str) -> None:
+    """A note of the images' names left out for holding no regular file (links half of them to a
+    disk not mounted: the run trained on the other half without a word)."""
+    if paths:
+        count = "1 image name holds" if len(paths) == 1 else f"{len(paths)} image names hold"
+        named = ", ".join(str(p) for p in sorted(paths)[:3]) + (", ..." if len(paths) > 3 else "")
+        note(f"{root}: {count} no regular file ({NOT_REGULAR}), left out of the {what} images: {named}", once=True)
 
 
 def walk_errors(errors: Sequence[OSError], root: Path, what: str) -> None:

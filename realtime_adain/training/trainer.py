@@ -103,6 +103,8 @@ class Trainer:
         config.vgg_sha256 = digest
         decoder = weights.DECODER_BUILDERS[config.decoder]()  # the default init, seeded
         self.decoder = decoder
+        if self.dist.is_main:
+            checkpoint.check_room(self.checkpoint_dir, decoder)
         self._init_process_group()
         self.training = TrainingStep(encoder, decoder, config, self.device, self.dist.world_size)
         self.iteration = 0
@@ -280,7 +282,7 @@ class Trainer:
                     means = self._mean_over_processes(window / self.window_iterations).tolist()
                     speed = (self.iteration - timed_from) / (time.perf_counter() - window_start)
                     if not all(math.isfinite(v) for v in means):
-                        raise diverged(f"the loss became {means[-1]} at iteration {self.iteration}")
+                        raise diverged(f"{loss_not_finite(means)} at iteration {self.iteration}")
                     if logger is not None:
                         with run_file_written():
                             logger.log(self.iteration, means, lr, speed, self.skips.count)
@@ -336,6 +338,15 @@ def run_file_written() -> Iterator[None]:
 def diverged(what: str) -> UserError:
     """Training that diverged, with what to lower (a weight past float32's range is one cause)."""
     return UserError(f"{what}; lower --lr, or the loss weights (--style-weight, --content-weight, --temporal-weight)")
+
+
+def loss_not_finite(means: list[float]) -> str:
+    """Which of the (content, style, temporal, total) means is not finite, and what it became: the
+    line quoted the total, a finite number where only a term was NaN."""
+    for name, value in zip(("content", "style", "temporal"), means):
+        if not math.isfinite(value):
+            return f"the {name} loss became {value}"
+    return f"the loss became {means[-1]}"  # (finite terms whose sum is past float32's range)
 
 
 def worker_ended(exc: BaseException) -> UserError:
