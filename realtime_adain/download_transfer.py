@@ -200,8 +200,8 @@ def _transfer(url: str, part: Path, label: str, limit: SizeLimit, min_rate: MinR
                 lost = None
                 try:
                     block = response.read1(CHUNK)  # what has arrived: `read` would wait for a whole CHUNK
-                except (OSError, http.client.HTTPException) as exc:  # reset, timeout, IncompleteRead
-                    block, lost = b"", exc
+                except (OSError, http.client.HTTPException, OverflowError) as exc:  # reset, timeout, IncompleteRead
+                    block, lost = b"", exc  # (OverflowError: a chunk size below -2**63, `_malformed_chunks`)
                 if pace.slow is not None:  # (cut off: what read1 made of it, an end or an error, is moot)
                     out.close()
                     raise min_rate.too_slow(url, *pace.slow, part)
@@ -240,7 +240,10 @@ def _malformed_chunks(response, lost: BaseException | None) -> bool:
     included, as the body's bytes: the chunk's count left is below zero then (checked before the
     block is written). A chunk-size line that is no number, or longer than a line may be, fails the
     read, as a connection lost at a chunk's end does: http.client raises IncompleteRead for both,
-    after a ValueError from the size line (empty where it was lost)."""
+    after a ValueError from the size line (empty where it was lost). A size past a C ssize_t
+    ("-8000000000000001") fails `read1` with an OverflowError (a traceback, its .part left)."""
+    if isinstance(lost, OverflowError):
+        return True
     chunk_left = getattr(response, "chunk_left", None) if getattr(response, "chunked", False) else None
     if isinstance(chunk_left, int) and chunk_left < 0:
         return True

@@ -38,7 +38,9 @@ def answering(answer: Callable[[bytes], bytes]) -> Iterator[str]:
 @pytest.mark.parametrize("body", [
     b"-10\r\n" + b"x" * 16 + b"\r\n0\r\n\r\n",
     b"5\r\nhello\r\n-3\r\nabc\r\n0\r\n\r\n",
-], ids=["first chunk", "after a good chunk"])
+    b"10\r\n0123456789abcdef\r\n-8000000000000001\r\nxxxx\r\n0\r\n\r\n",
+    b"-ffffffffffffffffffff\r\nxxxx\r\n0\r\n\r\n",
+], ids=["first chunk", "after a good chunk", "below -2**63 (an OverflowError)", "first, below -2**63"])
 def test_a_negative_chunk_size_is_said_malformed(synthetic_release, tmp_path, capsys, body):
     """http.client takes "-10" as a size, and read1 handed on what followed, the framing too, as
     the file's bytes (written to the `.part`, then "connection lost after 23 bytes", resumed)."""
