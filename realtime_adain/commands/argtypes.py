@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import re
 import sys
 from fractions import Fraction
 from pathlib import Path
@@ -44,9 +45,9 @@ def _number(text: str, kind: type) -> float:
     try:
         if not plain(text):
             raise ValueError(text)
-        value = kind(text) + 0  # (-0.0 + 0 is 0.0)
+        value = kind(_without_leading_zeros(text) if kind is int else text) + 0  # (-0.0 + 0 is 0.0)
     except (ValueError, OverflowError):
-        if kind is int and _too_many_digits(text):
+        if kind is int and _WHOLE.fullmatch(text.strip()):  # (only its length is refused: Python's limit)
             raise argparse.ArgumentTypeError(
                 f"{_shown(text)} is far out of range (more than {sys.get_int_max_str_digits()} digits)") from None
         noun = "whole number" if kind is int else "number"
@@ -56,11 +57,14 @@ def _number(text: str, kind: type) -> float:
     return value
 
 
-def _too_many_digits(text: str) -> bool:
-    """Whether `text` is a whole number Python refuses to read for its length alone (over 4300
-    digits: one was said to be "not a whole number")."""
-    digits = text.strip().lstrip("+-")
-    return digits.isascii() and digits.isdigit() and len(digits) > sys.get_int_max_str_digits()
+# A whole number as `int` reads it, ASCII digits only: one of over 4300 digits (Python's limit on
+# reading) was said to be "not a whole number"; leading zeros do not count ("0" * 4301 is 0).
+_WHOLE = re.compile(r"([+-]?)0*([0-9]+)")
+
+
+def _without_leading_zeros(text: str) -> str:
+    whole = _WHOLE.fullmatch(text.strip())
+    return whole.group(1) + whole.group(2) if whole else text
 
 
 def _checked(kind: type, ok: Callable[[float], bool], complaint: str, name: str) -> Callable[[str], float]:
