@@ -150,7 +150,7 @@ class StyleStats:
 
         if dtype is not None and not isinstance(dtype, torch.dtype):  # ('float16': torch's error of several)
             raise TypeError(f"dtype must be a torch.dtype or None, got {type(dtype).__name__}")
-        if dtype is not None and not dtype.is_floating_point:
+        if dtype is not None and (not dtype.is_floating_point or dtype.itemsize < 2):  # (float8 rounded 60.3 to 64)
             raise ValueError(f"dtype {dtype} cannot hold a style's statistics (use a floating dtype such as "
                              "torch.float32, torch.float16 or torch.bfloat16)")
         if not isinstance(device, torch.device):

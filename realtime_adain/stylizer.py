@@ -263,6 +263,8 @@ class Stylizer:
         only (it runs per frame): None was an AttributeError, a 3-D tensor torch's permute error."""
         if not isinstance(images, torch.Tensor):
             raise TypeError(f"images must be a torch tensor, got {type(images).__name__}")
+        if images.is_nested or images.layout != torch.strided:  # (torch's "Internal error", "add(sparse, dense)")
+            raise TypeError("images must be a dense tensor, not a sparse or nested one")
         if images.ndim != 4 or images.shape[1] != 3:
             raise ValueError(f"images must be (N, 3, H, W), got shape {tuple(images.shape)}")
         return images_to_frames(images)

@@ -71,7 +71,8 @@ def test_style_stats_to_refuses_an_int_device_as_stylizer_load_does(style, devic
     assert style.to(torch.device("cpu")).mean.device.type == "cpu"
 
 
-@pytest.mark.parametrize("dtype", [torch.bool, torch.int8, torch.uint8, torch.int64, torch.complex64], ids=str)
+@pytest.mark.parametrize("dtype", [torch.bool, torch.int8, torch.uint8, torch.int64, torch.complex64,
+                                   torch.float8_e4m3fn, torch.float8_e5m2], ids=str)
 def test_style_stats_to_refuses_a_dtype_that_is_not_floating(style, dtype):
     """torch.bool passed (for `stylize` to refuse it later); int8 and uint8 cut the statistics."""
     with pytest.raises(ValueError, match=f"^dtype {dtype} cannot hold a style's statistics"):
@@ -87,6 +88,9 @@ def test_to_uint8_refuses_meta_and_complex_tensors(stylizer):
         stylizer.to_uint8(torch.zeros(1, 3, 2, 2, device="meta"))
     with pytest.raises(TypeError, match="^images must be a real tensor, got torch.complex64$"):
         stylizer.to_uint8(torch.zeros(1, 3, 2, 2, dtype=torch.complex64))
+    for odd in (torch.zeros(1, 3, 2, 2).to_sparse(), torch.nested.as_nested_tensor([torch.zeros(3, 2, 2)])):
+        with pytest.raises(TypeError, match="^images must be a dense tensor, not a sparse or nested one$"):
+            stylizer.to_uint8(odd)  # (torch's "add(sparse, dense) is not supported", "Internal error")
     assert stylizer.to_uint8(torch.ones(1, 3, 2, 2)).tolist() == np.full((1, 2, 2, 3), 255, np.uint8).tolist()
 
 
