@@ -55,3 +55,12 @@ def test_ordinary_letters_stay_unquoted(tmp_path, capsys):
     log = EventLog()
     log("style", index=1, name="été_東京.png")
     assert capsys.readouterr().err == "live: style index=1 name=été_東京.png\n"
+
+
+@pytest.mark.parametrize("name", ["a\u00a0b.jpg", "a\u2003b.jpg", "a\u3000b.jpg", "a\tb"])
+def test_a_value_with_any_space_is_one_quoted_token(tmp_path, capsys, name):
+    """U+00A0, U+2003 and U+3000 are spaces to `str.split`, unquoted: a name holding one read as two
+    tokens (an ASCII space is quoted, as these are now)."""
+    EventLog()("style", index=1, name=name)
+    value = re.fullmatch(r'live: style index=1 name=(".*")', capsys.readouterr().err.rstrip("\n")).group(1)
+    assert json.loads(value) == name

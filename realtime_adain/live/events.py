@@ -114,7 +114,7 @@ class EventLog:
         (a file name's ESC sequence drove the terminal, its CR rewrote the line, its U+202E showed it
         backwards), all of them escaped."""
         text = number(value) if isinstance(value, float) else str(value)
-        quoted = not text or any(c in ' "=' or _unshown(c) for c in text)
+        quoted = not text or any(c in '"=' or c.isspace() or _unshown(c) for c in text)  # (U+00A0, U+3000 too)
         # ("été.mp4", not "\u00e9t\u00e9.mp4"; json.dumps escapes C0 only, not DEL, C1, U+2028/9 or Cf)
         return "".join(map(_escaped, json.dumps(text, ensure_ascii=False))) if quoted else text
 
