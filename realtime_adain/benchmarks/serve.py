@@ -20,6 +20,7 @@ __doc__ = DESCRIPTION
 
 import argparse
 import asyncio
+import ctypes
 import os
 import signal
 import subprocess
@@ -28,6 +29,7 @@ import tempfile
 import threading
 import time
 from contextlib import suppress
+from typing import Callable
 from pathlib import Path
 
 import numpy as np
@@ -109,6 +111,19 @@ def process_cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+PR_SET_PDEATHSIG = 1  # (linux/prctl.h)
+
+
+def dies_with_parent() -> Callable[[], None] | None:
+    """A `preexec_fn` that has the child sent SIGTERM when this process ends, however it ends: a
+    bench killed with SIGKILL (or by the OOM killer) left its server running, listening, for ever.
+    Linux only (prctl); libc is loaded here, before the fork."""
+    if not sys.platform.startswith("linux"):
+        return None
+    libc = ctypes.CDLL(None, use_errno=True)
+    return lambda: libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def start_server(args: argparse.Namespace, vgg: Path, decoder: Path, style: Path, workdir: Path) -> tuple[subprocess.Popen, str]:
     command = [sys.executable, "-m", "realtime_adain", "serve", "-s", str(style), "--port", "0", "--style-size", "256",
                "--style-cache", str(workdir / "cache"), "--max-clients", str(args.clients), "--idle-timeout", "600",
@@ -117,7 +132,8 @@ def start_server(args: argparse.Namespace, vgg: Path, decoder: Path, style: Path
     if args.process_size is not None:
         command += ["--size", str(args.process_size)]
     with open(workdir / "server.log", "w") as log_file:
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log_file, text=True)
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log_file, text=True,
+                                   preexec_fn=dies_with_parent())
     try:  # a Ctrl-C while the server loads must not leave it running, orphaned
         line: list[str] = []
         reader = threading.Thread(target=lambda: line.append(process.stdout.readline()), daemon=True)

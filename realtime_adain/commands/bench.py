@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Callable
 
 from realtime_adain.errors import UserError
+from realtime_adain.interrupts import closed_at_start
 
 # Each name is a module in realtime_adain.benchmarks with DESCRIPTION (its help), add_arguments() and run().
 # In the order README.md lists them.
@@ -90,6 +91,8 @@ def cannot_write(exc: OSError, kept: Path | None = None) -> UserError:
 def run_guarding_stdout(run: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
     """A benchmark's `run` with its standard output guarded (`GuardedStdout`); once its results
     file is written, a stdout that failed is said (a reader gone: exit status 141, quietly)."""
+    if args.json is None and closed_at_start(1):  # (measured for minutes, then printed into nothing: exit 0)
+        raise UserError("standard output is closed, so the results would be lost; give --json FILE, or open it")
     guard = GuardedStdout(sys.stdout, keep_going=args.json is not None)
     sys.stdout = guard
     try:

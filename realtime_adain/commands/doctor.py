@@ -7,7 +7,8 @@ import json
 
 from realtime_adain import doctor
 from realtime_adain.commands.common import JsonOnStdout, say
-from realtime_adain.errors import one_line
+from realtime_adain.errors import UserError, one_line
+from realtime_adain.interrupts import closed_at_start
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -40,6 +41,8 @@ def render(report: doctor.Report) -> str:
 def run(args: argparse.Namespace) -> int:
     from realtime_adain.utf8_names import names_as_utf8
 
+    if closed_at_start(1):  # (`--json` says it as it is read: `common.JsonOnStdout`)
+        raise UserError("standard output is closed, so the report would be lost; send it to a file (doctor > report.txt)")
     report = doctor.run_checks()
     say(json.dumps(names_as_utf8(report.to_json()), indent=2) if args.json else render(report))
     return 0
