@@ -565,7 +565,7 @@ def cases(m: Path, url: str) -> list[Case]:
         Case("weights download --dir is a file", ["weights", "download", "--dir", "{m}/file", "--base-url", url + "/w"],
              contains="file"),
         Case("weights download to full disk", ["weights", "download", "--dir", "{o}/full", "--no-checksum", "--base-url",
-                                               url + "/w"], contains="full", setup=mount_tiny, teardown=lambda o: unmount(o / "full")),
+                                               url + "/w"], contains="full", setup=mount_tiny, teardown=unmount),
         Case("weights download checksum mismatch", ["weights", "download", "--dir", "{o}/wd", "--base-url", url + "/w"],
              contains="vgg"),
         Case("weights info", ["weights", "info"], "ok"),
@@ -863,8 +863,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.keep:
         print(f"work folder kept: {root}")
     else:
+        unmount_all_below(root)
         shutil.rmtree(root, ignore_errors=True)
     return 1 if failures or changed else 0
+
+
+def unmount_all_below(root: Path) -> None:
+    """Every tmpfs a case mounted under `root` and did not unmount (one a run: its folder, mounted,
+    was left in /tmp after each campaign)."""
+    with open("/proc/mounts") as mounts:
+        points = [line.split()[1] for line in mounts]
+    for point in sorted((p for p in points if p.startswith(f"{root}/")), reverse=True):
+        unmount(Path(point))
 
 
 if __name__ == "__main__":
