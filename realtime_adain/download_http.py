@@ -226,9 +226,7 @@ def _urlopen(url: str, offset: int):
             raise UserError(f"{host} closed the connection during the TLS (https) handshake; check the network, "
                             f"or use a mirror with --base-url or ${BASE_URL_ENV_VAR}") from None
         if handshake == "silent":
-            raise UserError(f"{host} accepted the connection but did not answer the TLS (https) handshake within "
-                            f"{TIMEOUT_S:g} s; check the network, or use a mirror with --base-url or "
-                            f"${BASE_URL_ENV_VAR}") from None
+            raise _no_handshake_answer(host) from None
         raise UserError(
             f"cannot reach {host} ({reason}); check the network, or use a mirror with --base-url "
             f"or ${BASE_URL_ENV_VAR}"
@@ -268,14 +266,19 @@ def _refuse_failed_redirect(host: str, target: str, handshake: str | None, reaso
         raise UserError(f"{where} answered, but not with TLS (https): the mirror's redirect is wrong (https:// to a "
                         f"server without TLS), or use another mirror with --base-url or ${BASE_URL_ENV_VAR}") from None
     if handshake == "silent":
-        raise UserError(f"{where} accepted the connection but did not answer the TLS (https) handshake within "
-                        f"{TIMEOUT_S:g} s; check the network, or use a mirror with --base-url or "
-                        f"${BASE_URL_ENV_VAR}") from None
+        raise _no_handshake_answer(where) from None
     raise UserError(f"cannot reach {target}, where {host} redirected ({reason}); the mirror's "
                     f"redirect is wrong, or use another mirror with --base-url or ${BASE_URL_ENV_VAR}") from None
 
 
 # How an https handshake failed, in words for a proxy's message (the host's own have their own).
+def _no_handshake_answer(where: str) -> UserError:
+    """`where` (a host, or where a redirect led) took the connection and never answered the TLS
+    handshake: said so, not as "cannot reach" with OpenSSL's words."""
+    return UserError(f"{where} accepted the connection but did not answer the TLS (https) handshake within "
+                     f"{TIMEOUT_S:g} s; check the network, or use a mirror with --base-url or ${BASE_URL_ENV_VAR}")
+
+
 TLS_HANDSHAKE_FAILURES = {
     "not TLS": "the answer to the TLS (https) handshake was not TLS",
     "closed": "the connection closed during the TLS (https) handshake",
