@@ -146,15 +146,12 @@ class StyleStats:
         An int is refused as `Stylizer.load` refuses it (it was taken as 'cuda:N'); a dtype that
         is not floating too: torch.bool passed (for `stylize` to refuse), int8 cut the values."""
         from realtime_adain.devices import device_argument
-        from realtime_adain.settings import check_names
 
         if dtype is not None and not isinstance(dtype, torch.dtype):  # ('float16': torch's error of several)
             raise TypeError(f"dtype must be a torch.dtype or None, got {type(dtype).__name__}")
         if dtype is not None and (not dtype.is_floating_point or dtype.itemsize < 2):  # (float8 rounded 60.3 to 64)
             raise ValueError(f"dtype {dtype} cannot hold a style's statistics (use a floating dtype such as "
                              "torch.float32, torch.float16 or torch.bfloat16)")
-        if not isinstance(device, torch.device):
-            check_names(device=device)  # (Stylizer.load's TypeError: 'device must be a str such as ...')
         resolved = device_argument(device)  # ('auto' too, as the message offers it)
         return StyleStats(self.mean.to(resolved, dtype), self.std.to(resolved, dtype))
 

@@ -54,14 +54,13 @@ def pick_device(name: str = "auto") -> torch.device:
     return device
 
 
-def device_argument(device: torch.device | str | int) -> torch.device:
-    """A `device=` argument of the API (a name, a torch.device, or an int: torch's CUDA index)
-    checked as `Stylizer.load` checks it: a device this machine lacks ('cuda' without a GPU) or
-    a name torch does not know is a ValueError naming it in one line, not torch's RuntimeError."""
-    if isinstance(device, int) and not isinstance(device, bool):
-        device = f"cuda:{device}"
-    elif not isinstance(device, (str, torch.device)):
-        raise TypeError(f"device must be a str or torch.device, got {type(device).__name__}")
+def device_argument(device: torch.device | str) -> torch.device:
+    """A `device=` argument of the API (a name or a torch.device) checked as `Stylizer.load` checks
+    it: a device this machine lacks ('cuda' without a GPU) or a name torch does not know is a
+    ValueError naming it in one line, not torch's RuntimeError; anything else a TypeError in its
+    words (an int was taken as torch's CUDA index, which `Stylizer.load` refuses)."""
+    if not isinstance(device, (str, torch.device)):
+        raise TypeError(f"device must be a str such as 'auto', got {type(device).__name__}")
     return as_value_error(lambda: pick_device(str(device)))
 
 

@@ -110,10 +110,7 @@ class TwoPassStabilizer:
                             f"preset, flow_width, window_bytes, device and {', '.join(STABILIZER_OPTIONS)}")
         if device is not None:
             from realtime_adain.devices import device_argument
-            from realtime_adain.settings import check_names
 
-            if not isinstance(device, torch.device):
-                check_names(device=device)  # (an int was taken as 'cuda:N', as Stylizer.load does not)
             device = device_argument(device)
         self.forward = Stabilizer(strength, "flow", preset, flow_width, precise=True, **options)
         self.backward = Stabilizer(strength, "flow", preset, flow_width, precise=True, **options)
