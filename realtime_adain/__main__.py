@@ -9,9 +9,11 @@ editable install's .pth file imports pathlib and more there); a signal then gets
 handlers go until its own are in place (in that gap a Ctrl-C was a traceback, SIGTERM or SIGHUP
 a silent end)."""
 
+import contextlib
 import os
 import signal
 import threading
+from typing import Iterator
 
 # interrupts.SIGNALS, which is not imported yet: its imports are part of what these handlers cover.
 STARTING_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGXCPU)
@@ -29,23 +31,32 @@ def stop_while_starting(signum: int, _frame: object) -> None:
     os._exit(128 + signum)
 
 
-def entry():
-    """The console command (it exits). Signals are taken in the main thread only, as they arrive
-    there; one ignored (`nohup`) or set outside Python stays."""
+@contextlib.contextmanager
+def stops_while_importing() -> Iterator[None]:
+    """The block (imports) with a signal ending the process at once (`stop_while_starting`); after
+    it the signals are held (blocked) and the handlers before put back, until the caller's own are
+    in place and it unblocks them (`cli.main`; tools/train.py's `parse_and_train`). Signals are taken
+    in the main thread only, as they arrive there; one ignored (`nohup`) or set outside Python stays."""
     before = ({sig: signal.getsignal(sig) for sig in STARTING_SIGNALS}
               if threading.current_thread() is threading.main_thread() else {})
     taken = [sig for sig, handler in before.items() if handler is not None and handler != signal.SIG_IGN]
     for sig in taken:
         signal.signal(sig, stop_while_starting)
     try:
-        from realtime_adain import cli
+        yield
     except BaseException:
         for sig in taken:
             signal.signal(sig, before[sig])
         raise
-    signal.pthread_sigmask(signal.SIG_BLOCK, taken)  # (until `cli.main` has set its handlers)
+    signal.pthread_sigmask(signal.SIG_BLOCK, taken)
     for sig in taken:
         signal.signal(sig, before[sig])
+
+
+def entry():
+    """The console command (it exits)."""
+    with stops_while_importing():
+        from realtime_adain import cli
     cli.entry()
 
 

@@ -11,6 +11,7 @@ Speed: `realtime-adain bench train` (iterations/s at batch 8, 256 x 256, with an
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shlex
 import signal
@@ -19,22 +20,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from realtime_adain.__main__ import STARTING_SIGNALS, stop_while_starting  # noqa: E402  (a few ms: no torch)
+from realtime_adain.__main__ import stops_while_importing  # noqa: E402  (a few ms: no torch)
 
 # Run as a script, a signal while the modules below import (half a second, more on a loaded machine)
 # ends it with its one line and status, as `realtime-adain`'s does (__main__.py): a Ctrl-C there was
 # a KeyboardInterrupt traceback. They are held from the end of the imports until `main`'s handlers are in.
-STARTING = {sig: signal.getsignal(sig) for sig in STARTING_SIGNALS
-            if __name__ == "__main__" and signal.getsignal(sig) not in (None, signal.SIG_IGN)}
-for _signum in STARTING:
-    signal.signal(_signum, stop_while_starting)
-
-from realtime_adain import interrupts  # noqa: E402
-from realtime_adain.commands import argtypes  # noqa: E402
-from realtime_adain.cli import (ArgumentParser, check_library_settings, one_line, quiet_library_warnings,  # noqa: E402
-                                run_reporting_errors)
-from realtime_adain.errors import UserError  # noqa: E402
-
+with stops_while_importing() if __name__ == "__main__" else contextlib.nullcontext():
+    from realtime_adain import interrupts
+    from realtime_adain.commands import argtypes
+    from realtime_adain.cli import (ArgumentParser, check_library_settings, one_line, quiet_library_warnings,
+                                    run_reporting_errors)
+    from realtime_adain.errors import UserError
 
 def build_parser() -> argparse.ArgumentParser:
     """The options; their choices and defaults import torch (see `main`)."""
@@ -119,7 +115,7 @@ def speaks_for_the_run() -> bool:
 
 
 def parse_and_train(argv: list[str] | None) -> int:
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, list(STARTING))  # (held since the imports: raised here, said as any)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, interrupts.SIGNALS)  # (held since the imports: raised here, said as any)
     check_library_settings()  # junk the libraries would abort on ($PYTORCH_CUDA_ALLOC_CONF): one line, as in the CLI
     interrupts.load_torch()
     args = build_parser().parse_args(argv)
@@ -146,9 +142,6 @@ def parse_and_train(argv: list[str] | None) -> int:
 
 
 if __name__ == "__main__":
-    signal.pthread_sigmask(signal.SIG_BLOCK, list(STARTING))  # (until `parse_and_train`, its handlers in)
-    for _signum, _handler in STARTING.items():
-        signal.signal(_signum, _handler)
     code = main()
     for signum in interrupts.SIGNALS:  # the run is over and reported: a late signal changes nothing
         signal.signal(signum, signal.SIG_IGN)
