@@ -149,11 +149,12 @@ def _file_bytes(path: Path) -> bytes:
         with open_regular(path, "not a weights file (a pipe, device or socket)") as handle:
             size = os.fstat(handle.fileno()).st_size
             refuse_too_large(path, size)  # (before reading: a huge or sparse file is not read whole)
-            start = handle.read(9)
-            _refuse_foreign_start(path, start, size, handle)
+            _refuse_foreign_start(path, handle.read(9), size, handle)
+            handle.seek(0)
             # Read what fstat says the file holds: a read of MAX_WEIGHTS_BYTES reserves that much
             # address space at once (2 GiB, enough to fail under `ulimit -v`); more only if it grew.
-            data = start + handle.read(max(size - len(start), 0) + 1)
+            # (One read from the start: joining the first bytes to the rest copied the whole file.)
+            data = handle.read(size + 1)
             if len(data) > size:
                 data += handle.read(MAX_WEIGHTS_BYTES + 1 - len(data))
     except FileNotFoundError:
@@ -181,7 +182,6 @@ def _refuse_foreign_start(path: Path, start: bytes, size: int, handle: BinaryIO)
         raise UserError(f"{path}: not a readable weights file (a damaged or incomplete PyTorch archive)")
     elif start.startswith(PYTORCH_STARTS[0]) and not _pytorch_layout(handle):
         raise UserError(f"{path}: not a readable weights file (a zip archive that is not a PyTorch weights file)")
-    handle.seek(len(start))
 
 
 def _pytorch_layout(handle: BinaryIO) -> bool:

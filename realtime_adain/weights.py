@@ -48,7 +48,7 @@ def load_encoder(path: str | os.PathLike, kind: str = NORMALISED_VGG) -> nn.Modu
         check_state_dict(path, encoder, state, "torchvision VGG-19")
         encoder.load_state_dict(state)
         return _checked_encoder(path, encoder, "torchvision VGG-19", loaded.sha256)
-    encoder = Encoder()
+    encoder = built_for_loading(Encoder)
     state = {
         key: value
         for key, value in loaded.state_dict.items()
@@ -59,6 +59,17 @@ def load_encoder(path: str | os.PathLike, kind: str = NORMALISED_VGG) -> nn.Modu
     check_state_dict(path, encoder, state, "VGG encoder")
     encoder.load_state_dict(state)
     return _checked_encoder(path, encoder, "VGG encoder", loaded.sha256)
+
+
+def built_for_loading(build: Callable[[], nn.Module]) -> nn.Module:
+    """`build()` with its parameters allocated but not initialised, for a state dict to fill in whole
+    (initialising the VGG's layers at random cost as much as hashing its file). A module with
+    buffers, which a state dict may not fill (non-persistent ones), is built as usual."""
+    with torch.device("meta"):
+        module = build()
+    if any(True for _ in module.buffers()):
+        return build()
+    return module.to_empty(device="cpu")
 
 
 def _checked_encoder(path: Path, encoder: nn.Module, what: str, sha256: str) -> nn.Module:
@@ -110,7 +121,7 @@ def load_decoder(path: str | os.PathLike) -> nn.Module:
     encoder_kind = loaded.metadata.get("encoder", NORMALISED_VGG)
     if encoder_kind not in ENCODER_KINDS:
         raise UserError(f"{path}: the decoder was trained against an unknown encoder {quoted(encoder_kind)}")
-    decoder = DECODER_BUILDERS[architecture]()
+    decoder = built_for_loading(DECODER_BUILDERS[architecture])
     check_state_dict(path, decoder, loaded.state_dict, f"{architecture} decoder")
     decoder.load_state_dict({k: loaded.state_dict[k] for k in decoder.state_dict()})
     decoder.encoder_kind, decoder.loaded_sha256 = encoder_kind, loaded.sha256
