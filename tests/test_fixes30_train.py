@@ -94,24 +94,24 @@ def test_a_picture_whose_size_lies_past_the_header_bound_is_skipped(tmp_path, mo
     and the picture was decoded, 1.5 GB a read. Here the bound is lowered to 4 KiB."""
     import struct
 
-    from realtime_adain.training import data
+    from realtime_adain.training import training_images
 
-    monkeypatch.setattr(data, "HEADER_BYTES", 4096)
+    monkeypatch.setattr(training_images, "HEADER_BYTES", 4096)
     picture = jpeg()
     segment = b"\xff\xe1" + struct.pack(">H", 3002) + bytes(3000)
     hidden = tmp_path / "hidden.jpg"
     hidden.write_bytes(picture[:2] + 2 * segment + picture[2:])  # its frame header past 4 KiB
-    image, why = data.read_training_image(hidden)
+    image, why = training_images.read_training_image(hidden)
     assert image is None and why.startswith("its size is not stated in its first "), why
     plain = tmp_path / "plain.jpg"  # longer than the bound, its header at the start: read as before
     plain.write_bytes(jpeg(noise=True))
     assert plain.stat().st_size > 4096
-    image, why = data.read_training_image(plain)
+    image, why = training_images.read_training_image(plain)
     assert image is not None and image.shape == (80, 100, 3), why
     noise = np.random.default_rng(0).integers(0, 256, (80, 100, 3), np.uint8)
     webp = tmp_path / "noise.webp"  # (Pillow reads a whole WebP to open it: cut, it failed, and was skipped)
     assert cv2.imwrite(str(webp), noise, [cv2.IMWRITE_WEBP_QUALITY, 101]) and webp.stat().st_size > 4096
-    image, why = data.read_training_image(webp)
+    image, why = training_images.read_training_image(webp)
     assert image is not None and image.shape == (80, 100, 3), why
 
 

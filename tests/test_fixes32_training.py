@@ -15,7 +15,7 @@ import cv2
 import pytest
 
 from realtime_adain.limits import usable_cpus
-from realtime_adain.training import data
+from realtime_adain.training import batch_loading, item_streams, training_images
 from realtime_adain.training.config import DEFAULT_WORKERS, TrainConfig
 from realtime_adain.training.evaluate import Evaluation, format_table
 from test_train_hostile_checkpoints import finished_run, refused_as_damaged  # noqa: F401  (a fixture)
@@ -62,12 +62,12 @@ def test_a_huge_picture_whose_size_lies_past_the_header_bound_is_skipped_unread(
     """A 5 MB TIFF of 16000x16000 whose directory lay past the first 4 MiB was decoded (1.8 GB a
     read, in each loader process): only a JPEG's or PNG's size was required within the bound.
     Here the bound is lowered to 4 KiB, and the picture is just over the 64 megapixels."""
-    monkeypatch.setattr(data, "HEADER_BYTES", 4096)
+    monkeypatch.setattr(training_images, "HEADER_BYTES", 4096)
     width, height = 8192, 8193
     picture = tmp_path / name
     picture.write_bytes(build(width, height, 8192))
-    image, why = data.read_training_image(picture)
-    assert image is None and why == data.too_large(width, height)
+    image, why = training_images.read_training_image(picture)
+    assert image is None and why == training_images.too_large(width, height)
     assert why.startswith(f"too large a picture ({width}x{height}, over the 64 megapixels"), why
 
 
@@ -88,11 +88,11 @@ def test_more_workers_than_cpus_is_one_line_of_ours(dataset, capsys):
     """PyTorch warned in four lines of its own, twice, and by default (4 workers) on a 2-CPU
     machine; the default is now at most the CPUs available."""
     assert TrainConfig().workers == min(DEFAULT_WORKERS, usable_cpus())
-    stream = data.pair_stream(str(dataset / "content"), str(dataset / "style"), 64, 32, 0)
+    stream = item_streams.pair_stream(str(dataset / "content"), str(dataset / "style"), 64, 32, 0)
     workers = usable_cpus() + 1
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        batches = data.batches(stream, 0, 2, workers=workers)
+        batches = batch_loading.batches(stream, 0, 2, workers=workers)
         next(batches)
         del batches
         gc.collect()

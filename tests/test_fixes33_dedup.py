@@ -118,12 +118,13 @@ def test_a_webp_stating_too_many_pixels_is_refused_before_decoding_as_other_form
 
 
 def test_training_sizes_a_webp_from_opencv_headers(tmp_path):
-    """`webp_size` lived in training/data.py beside the header readers (now opencv_headers); training now takes it
-    from there (and still refuses a WebP whose header states a size too large to load)."""
-    from realtime_adain.training import data
+    """`webp_size` lived in training/data.py (now training_images.py) beside the header readers (now
+    opencv_headers); training now takes it from there (and still refuses a WebP whose header states
+    a size too large to load)."""
+    from realtime_adain.training import training_images
 
-    assert not hasattr(data, "webp_size")
+    assert not hasattr(training_images, "webp_size")
     path = tmp_path / "huge.webp"
     path.write_bytes(_vp8x_webp(20000, 20000))
-    assert data.stated_size(path) == (20000, 20000)
-    assert data.read_training_image(path)[1].startswith("too large a picture (20000x20000, over")
+    assert training_images.stated_size(path) == (20000, 20000)
+    assert training_images.read_training_image(path)[1].startswith("too large a picture (20000x20000, over")

@@ -20,7 +20,7 @@ import torch
 from cli_support import training_error_line
 from realtime_adain import weights
 from realtime_adain.errors import UserError
-from realtime_adain.training import checkpoint, data
+from realtime_adain.training import checkpoint, image_listing
 from test_train_hostile_checkpoints import (copy_run, dataset, edit_state, finished_run,  # noqa: F401  (fixtures)
                                             refused_as_damaged)
 from train_support import REPO, tiny_args, train_tool  # noqa: F401  (fixtures)
@@ -111,16 +111,16 @@ def test_a_folder_of_hidden_pictures_says_they_were_left_out(dataset, tmp_path):
     shutil.copy(next((dataset / "content").iterdir()), root / ".hidden.jpg")
     with pytest.raises(UserError, match=rf"^{root}: the content directory is empty but for 2 hidden files or "
                                         r"folders \(names starting with '.' are left out\)$"):
-        data.list_images(root, "content")
+        image_listing.list_images(root, "content")
     (root / "notes.txt").write_text("")
     with pytest.raises(UserError, match=r"\(1 file, not an image; 2 hidden files or folders left out: "
                                         r"names starting with '.'\)$"):
-        data.list_images(root, "content")
+        image_listing.list_images(root, "content")
 
 
 def test_an_empty_folder_is_still_empty(tmp_path):
     with pytest.raises(UserError, match=rf"^{tmp_path}: the style directory is empty$"):
-        data.list_images(tmp_path, "style")
+        image_listing.list_images(tmp_path, "style")
 
 
 def torchrun(*args: str) -> list[str]:

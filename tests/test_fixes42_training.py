@@ -17,7 +17,7 @@ from realtime_adain import atomic, weight_files, weights
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import IMAGE_EXTENSIONS
 from realtime_adain.training import checkpoint
-from realtime_adain.training.data import list_images
+from realtime_adain.training.image_listing import list_images
 from cli_support import one_error_line, training_error_line
 from test_train_hostile_checkpoints import copy_run, dataset, finished_run  # noqa: F401  (fixtures)
 from train_support import REPO, load_tool, tiny_args, train_tool  # noqa: F401  (a fixture)

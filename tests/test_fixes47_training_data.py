@@ -1,8 +1,8 @@
-"""Fixes of session 47 to the training data's file search (`training.data.list_images`)."""
+"""Fixes of session 47 to the training data's file search (`training.image_listing.list_images`)."""
 
 from __future__ import annotations
 
-from realtime_adain.training import data
+from realtime_adain.training import image_listing
 
 
 def make_run_folder(folder, marker: str) -> None:
@@ -25,7 +25,7 @@ def test_an_earlier_runs_folder_inside_the_dataset_is_left_out_with_a_note(tmp_p
     make_run_folder(root / "other_run", "log.csv")
     (root / "notes" / "checkpoints").mkdir(parents=True)  # no lock, no log.csv: not a run
     (root / "notes" / "kept.jpg").write_bytes(b"x")
-    assert data.list_images(root, "style") == [root / "notes" / "kept.jpg", root / "photo.jpg"]
+    assert image_listing.list_images(root, "style") == [root / "notes" / "kept.jpg", root / "photo.jpg"]
     said = capsys.readouterr().err
     assert f"note: {root / 'run'}: left out, it holds a training run" in said
     assert f"note: {root / 'other_run'}: left out, it holds a training run" in said

@@ -16,7 +16,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from realtime_adain.errors import UserError
-from realtime_adain.training import checkpoint, data
+from realtime_adain.training import checkpoint, image_listing
 from cli_support import training_error_line
 from train_support import checkpointed_run, copy_run, one_photo_dataset, tiny_args, train_tool  # noqa: F401  (fixtures)
 
@@ -82,7 +82,7 @@ def locked(tmp_path):
 def test_a_data_folder_that_cannot_be_read_is_said_so_not_empty(locked):
     """`chmod 000` on --content: "the content directory is empty"."""
     with pytest.raises(UserError) as refused:
-        as_a_user(lambda: data.list_images(locked, "content"), locked)
+        as_a_user(lambda: image_listing.list_images(locked, "content"), locked)
     assert str(refused.value) == f"{locked}: cannot read the content directory (Permission denied)"
 
 
@@ -91,7 +91,7 @@ def test_a_subfolder_that_cannot_be_read_is_left_out_with_a_note(locked, capsys)
     root = locked.parent
     (root / "open").mkdir()
     (root / "open" / "photo.jpg").write_bytes(b"x")
-    assert as_a_user(lambda: data.list_images(root, "content"), locked) == [root / "open" / "photo.jpg"]
+    assert as_a_user(lambda: image_listing.list_images(root, "content"), locked) == [root / "open" / "photo.jpg"]
     assert f"note: {locked}: left out, the folder cannot be read (Permission denied)" in capsys.readouterr().err
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from cli_support import training_error_line
-from realtime_adain.training import checkpoint, data
+from realtime_adain.training import checkpoint, item_streams, skipped_files
 from test_full_disk import tmpfs
 from train_support import tiny_args, train_tool  # noqa: F401  (fixtures)
 
@@ -29,9 +29,9 @@ def mostly_empty_folder(folder: Path, empty: int = EMPTY_FILES) -> Path:
     return folder
 
 
-def stream_over(folder: Path) -> data.ImageStream:
+def stream_over(folder: Path) -> item_streams.ImageStream:
     """The content stream of a run over `folder`, as a loading process has it."""
-    return data.pair_stream(str(folder), str(folder), 64, 32, 0).content
+    return item_streams.pair_stream(str(folder), str(folder), 64, 32, 0).content
 
 
 def test_unusable_files_are_read_once_not_for_every_crop(tmp_path, capsys):
@@ -54,13 +54,13 @@ def test_unusable_files_are_read_once_not_for_every_crop(tmp_path, capsys):
     other_worker = stream_over(folder)  # a second loading process finds the same, in the same words
     found_there = [line for k in range(EMPTY_FILES + 1) for line in other_worker.item(k)[2]]
     capsys.readouterr()
-    data.say_notes(said + found_there)
+    skipped_files.say_notes(said + found_there)
     assert capsys.readouterr().err.splitlines() == [warning]
 
 
 def test_a_folder_with_some_bad_files_gets_no_such_warning(tmp_path):
     """Under 90% unusable, or no more than the WARNED_SKIPS named one by one: no warning."""
-    for empty, good in ((data.WARNED_SKIPS, 0), (60, 9)):
+    for empty, good in ((skipped_files.WARNED_SKIPS, 0), (60, 9)):
         folder = mostly_empty_folder(tmp_path / f"content{empty}", empty)
         for i in range(good):
             cv2.imwrite(str(folder / f"more{i}.png"), np.full((64, 64, 3), i, np.uint8))
@@ -79,7 +79,7 @@ def test_a_folder_gone_bad_mid_run_still_names_a_file(tmp_path):
     second = stream.item(2)  # all four known unusable now: none read
     assert first[0] is None and second[0] is None
     assert second[1] == [first[1][-1]]
-    error = data.collate([(None, None, second[1], [])]).error(str(folder))
+    error = item_streams.collate([(None, None, second[1], [])]).error(str(folder))
     assert str(error).endswith(f"last: {first[1][-1][0]}: the file is empty)")
 
 

@@ -16,7 +16,7 @@ import pytest
 
 from cli_support import training_error_line
 from realtime_adain.errors import UserError
-from realtime_adain.training import checkpoint, data, trainer
+from realtime_adain.training import checkpoint, image_listing, trainer
 from test_full_disk import disk, left_on  # noqa: F401  (the tmpfs fixture)
 from test_train_hostile_checkpoints import (copy_run, dataset, edit_state, finished_run,  # noqa: F401  (fixtures)
                                             refused_as_damaged)
@@ -80,23 +80,23 @@ def odd_entries(tmp_path):
 def test_a_folder_of_entries_that_are_not_files_is_not_called_empty(odd_entries):
     with pytest.raises(UserError, match=rf"^{odd_entries}: the content directory is empty but for 3 entries that are "
                                         r"not regular files \(links that lead to no file, fifos, sockets or devices\)$"):
-        data.list_images(odd_entries, "content")
+        image_listing.list_images(odd_entries, "content")
     (odd_entries / ".hidden.jpg").write_bytes(b"")
     with pytest.raises(UserError, match=r"empty but for 1 hidden file or folder \(names starting with '.' are left "
                                         r"out\) and 3 entries that are not regular files"):
-        data.list_images(odd_entries, "content")
+        image_listing.list_images(odd_entries, "content")
     (odd_entries / "notes.txt").write_text("")
     with pytest.raises(UserError, match=r"\(1 file, not an image; 1 hidden file or folder left out: names starting "
                                         r"with '.'; 3 entries that are not regular files left out \(links that lead to "
                                         r"no file, fifos, sockets or devices\)\)$"):
-        data.list_images(odd_entries, "content")
+        image_listing.list_images(odd_entries, "content")
 
 
 def test_images_that_are_not_files_are_said_when_left_out(odd_entries, dataset, capsys):  # noqa: F811
     """A dataset of links half of them to a disk not mounted trained on the other half without a word."""
     photo = next((dataset / "content").iterdir())
     os.symlink(photo, odd_entries / "d.jpg")
-    assert data.list_images(odd_entries, "content") == [odd_entries / "d.jpg"]
+    assert image_listing.list_images(odd_entries, "content") == [odd_entries / "d.jpg"]
     err = capsys.readouterr().err
     assert err == (f"note: {odd_entries}: 3 image names hold no regular file (links that lead to no file, fifos, "
                    f"sockets or devices), left out of the content images: {odd_entries / 'a.jpg'}, "

@@ -304,7 +304,7 @@ def test_a_dataset_that_is_there_but_no_folder_is_said_so(tmp_path, kind):
     import os
 
     from realtime_adain.errors import UserError
-    from realtime_adain.training.data import list_images
+    from realtime_adain.training.image_listing import list_images
 
     path = tmp_path / "data"
     if kind == "fifo":

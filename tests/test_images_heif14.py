@@ -153,7 +153,7 @@ def test_the_cli_reads_heic_content_and_style(tmp_path, photo, data_dir, weights
 
 def test_serve_uploads_and_training_read_heic(tmp_path, photo):
     from realtime_adain.serve.uploads import UploadRefused, decode
-    from realtime_adain.training.data import read_training_image
+    from realtime_adain.training.training_images import read_training_image
 
     data = save_heic(tmp_path / "upload.heic", photo).read_bytes()
     assert close(decode(data, 1 << 20, 1 << 20)[0], photo)

@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 
 from realtime_adain.limits import count_tasks
-from realtime_adain.training import data
+from realtime_adain.training import skipped_files
 from realtime_adain.training.trainer import Trainer
 from cli_support import training_error_line
 from train_support import REPO, load_tool, tiny_args, train_tool  # noqa: F401  (fixtures)
@@ -168,7 +168,7 @@ def test_many_files_gone_are_counted_not_each_named(train_tool, tmp_path, publis
     """A subfolder removed mid-run (COCO's train2014 of 80000) warned once per file, thousands of
     lines: the first WARNED_SKIPS are named, the rest only counted."""
     rng = np.random.default_rng(0)
-    for kind, count in (("content", data.WARNED_SKIPS + 10), ("style", 1)):
+    for kind, count in (("content", skipped_files.WARNED_SKIPS + 10), ("style", 1)):
         (tmp_path / kind / "part").mkdir(parents=True)
         for i in range(count):
             folder = tmp_path / kind / ("part" if i >= 5 else "")
@@ -179,9 +179,9 @@ def test_many_files_gone_are_counted_not_each_named(train_tool, tmp_path, publis
                                          "--log-every", "30"))
     assert code == 0, err
     warnings = [line for line in err.splitlines() if line.startswith("warning: skipped ")]
-    assert len(warnings) == data.WARNED_SKIPS, err
-    assert warnings[-1].endswith(f"({data.WARNED_SKIPS} skipped so far; more are counted in log.csv, not named)")
-    assert last_logged_skips(run) == data.WARNED_SKIPS + 5
+    assert len(warnings) == skipped_files.WARNED_SKIPS, err
+    assert warnings[-1].endswith(f"({skipped_files.WARNED_SKIPS} skipped so far; more are counted in log.csv, not named)")
+    assert last_logged_skips(run) == skipped_files.WARNED_SKIPS + 5
 
 
 @pytest.mark.slow  # (default run's time: 2 s)

@@ -8,7 +8,7 @@ import torch
 from realtime_adain import weights
 from realtime_adain.decoders import SkipConcatDecoder
 from realtime_adain.training import checkpoint
-from realtime_adain.training.data import list_images
+from realtime_adain.training.image_listing import list_images
 from realtime_adain.training.evaluate import evaluate, load_centered
 from realtime_adain.training.losses import AdaINLoss
 

@@ -287,7 +287,7 @@ def test_a_picture_too_large_to_train_on_is_skipped_unread(tmp_path):
     import struct
     import zlib
 
-    from realtime_adain.training.data import read_training_image
+    from realtime_adain.training.training_images import read_training_image
 
     def chunk(kind: bytes, body: bytes) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from realtime_adain.training import checkpoint, data
+from realtime_adain.training import checkpoint, image_listing, training_images
 from realtime_adain.training.config import resolve_config
 from realtime_adain.training.trainer import Trainer
 from cli_support import training_error_line
@@ -79,7 +79,7 @@ def test_hidden_files_and_folders_are_not_training_images(tmp_path):
     for path in (root / "photo.jpg", root / "._photo.jpg", root / ".photo.123-abcdefgh.part.jpg",
                  root / ".thumbnails" / "photo.jpg"):
         path.write_bytes(b"x")
-    assert data.list_images(root, "content") == [root / "photo.jpg"]
+    assert image_listing.list_images(root, "content") == [root / "photo.jpg"]
 
 
 def test_linked_folders_are_followed_once(tmp_path):
@@ -92,7 +92,7 @@ def test_linked_folders_are_followed_once(tmp_path):
     root.mkdir()
     (root / "part1").symlink_to(real)
     (real / "back").symlink_to(root)  # a loop: content/part1/back -> content
-    assert data.list_images(root, "content") == [root / "part1" / "a.jpg"]
+    assert image_listing.list_images(root, "content") == [root / "part1" / "a.jpg"]
 
 
 def test_run_directory_inside_the_dataset_is_not_read(train_tool, dataset, published_weights, one_thread):
@@ -133,8 +133,8 @@ def test_too_large_file_is_skipped_unread(tmp_path):
     """A huge (here sparse) file named .jpg was read whole into memory before being refused."""
     huge = tmp_path / "huge.jpg"
     with open(huge, "wb") as handle:
-        handle.truncate(data.MAX_FILE_BYTES + 1)
-    image, why = data.read_training_image(huge)
+        handle.truncate(training_images.MAX_FILE_BYTES + 1)
+    image, why = training_images.read_training_image(huge)
     assert image is None and why.startswith("too large a file (2048 MiB")
 
 

@@ -269,10 +269,10 @@ def test_the_loading_workers_ignore_ctrl_c(data_dir):
     caught by it while exiting printed a 19-line traceback after the run's one line (about one
     Ctrl-C in two with --workers 2). The workers ignore SIGINT (the kernel's record of them says
     so); the training process stops them."""
-    from realtime_adain.training import data
+    from realtime_adain.training import batch_loading, item_streams
 
-    stream = data.pair_stream(str(data_dir / "content"), str(data_dir / "style"), 64, 32, seed=0)
-    iterator = data.batches(stream, 0, 2, workers=2)
+    stream = item_streams.pair_stream(str(data_dir / "content"), str(data_dir / "style"), 64, 32, seed=0)
+    iterator = batch_loading.batches(stream, 0, 2, workers=2)
     try:
         next(iterator), next(iterator)  # (one batch from each worker: each ran its init; after one, the other may not have)
         for worker in iterator._workers:

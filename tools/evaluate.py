@@ -56,7 +56,7 @@ def inputs_of(args: argparse.Namespace) -> list[Path]:
     """Every file the evaluation reads: --json must replace none of them (a decoder given twice
     by mistake, `--json decoder.pth`). One that is not found is left to the evaluation to report."""
     from realtime_adain import weight_paths
-    from realtime_adain.training.data import list_images
+    from realtime_adain.training.image_listing import list_images
 
     paths = [expand_home(p) for p in args.decoder]
     with contextlib.suppress(UserError):

@@ -23,7 +23,7 @@ RESULT_KEYS = (
 )
 AMP_MODES = ("auto", "off", "bf16", "fp16")
 # Bounds far above any real run, so a mistyped number is one line, not a failed allocation (or a
-# process per worker) once the run has started; the image sizes are bounded in `data.check_sizes`.
+# process per worker) once the run has started; the image sizes are bounded in `item_streams.check_sizes`.
 MAX_BATCH_SIZE = 1024
 MAX_WORKERS = 64
 MAX_SEED = 2**32 - 1  # numpy's seeds
@@ -73,7 +73,7 @@ class TrainConfig:
         return asdict(self)
 
     def check(self) -> None:
-        from realtime_adain.training.data import check_sizes
+        from realtime_adain.training.item_streams import check_sizes
         from realtime_adain.weights import DECODER_BUILDERS
 
         if self.decoder not in DECODER_BUILDERS:

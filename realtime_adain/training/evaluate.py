@@ -23,7 +23,10 @@ from realtime_adain.errors import UserError, one_line
 from realtime_adain.devices import pick_device
 from realtime_adain.picture_sizes import resize
 from realtime_adain.training.checkpoint import recorded_vgg_sha256
-from realtime_adain.training.data import check_readable, check_sizes, list_images, read_training_image, warn
+from realtime_adain.training.image_listing import list_images
+from realtime_adain.training.item_streams import check_sizes
+from realtime_adain.training.skipped_files import warn
+from realtime_adain.training.training_images import check_readable, read_training_image
 from realtime_adain.training.losses import AdaINLoss, style_statistics
 
 

@@ -15,7 +15,7 @@ from realtime_adain.atomic import atomic_write_bytes
 from realtime_adain.checks import ascii_whole
 from realtime_adain.errors import UserError
 from realtime_adain.output_paths import naming
-from realtime_adain.training import data
+from realtime_adain.training.skipped_files import warn
 
 LOG_LINE_BYTES = 4096  # the longest log.csv line read back on a resume (a row takes under 100)
 CSV_FIELDS = ("iteration", "content_loss", "style_loss", "temporal_loss", "total_loss", "lr", "iterations_per_s",
@@ -102,19 +102,19 @@ class RunLogger:
         try:
             from torch.utils.tensorboard import SummaryWriter
         except ImportError:
-            data.warn("warning: tensorboard is not installed (pip install 'realtime-adain[train]'); "
-                      "logging to log.csv only")
+            warn("warning: tensorboard is not installed (pip install 'realtime-adain[train]'); "
+                 "logging to log.csv only")
         else:
             quiet_tensorboard_thread()
             try:
                 os.fsencode(self.tensorboard_dir).decode("utf-8")  # TensorBoard's file layer takes UTF-8 names only
                 self.tensorboard = SummaryWriter(str(self.tensorboard_dir), purge_step=start_iteration + 1)
             except UnicodeError:
-                data.warn(f"warning: {self.tensorboard_dir}: TensorBoard cannot write under a name that is not "
-                          "UTF-8; logging to log.csv only")
+                warn(f"warning: {self.tensorboard_dir}: TensorBoard cannot write under a name that is not "
+                     "UTF-8; logging to log.csv only")
             except OSError as exc:  # optional, as when not installed: a file named tensorboard, a read-only folder
-                data.warn(f"warning: {self.tensorboard_dir}: cannot write TensorBoard logs ({exc.strerror or exc}); "
-                          "logging to log.csv only")
+                warn(f"warning: {self.tensorboard_dir}: cannot write TensorBoard logs ({exc.strerror or exc}); "
+                     "logging to log.csv only")
 
     def _truncate(self, start_iteration: int) -> None:
         """Keep the log's rows up to the iteration resumed from. Read line by line, LOG_LINE_BYTES

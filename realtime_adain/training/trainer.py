@@ -33,7 +33,7 @@ from realtime_adain.interrupts import SignalGuard
 from realtime_adain.made_folders import make_folders
 from realtime_adain.writable_folders import ensure_writable_dir
 from realtime_adain.stylizer import Stylizer
-from realtime_adain.training import checkpoint, data
+from realtime_adain.training import batch_loading, checkpoint, item_streams, skipped_files
 from realtime_adain.training.config import TrainConfig
 from realtime_adain.training.losses import Losses
 from realtime_adain.training.memory import check_memory
@@ -89,9 +89,9 @@ class Trainer:
     def _set_up(self, config: TrainConfig, resume: checkpoint.Checkpoint | None) -> None:
         if self.dist.is_main:
             self._prepare_out_dir(resume)
-        self.stream = data.pair_stream(config.content_dir, config.style_dir, config.load_size, config.crop_size,
-                                       config.seed, exclude=[self.out])
-        data.GlobalBatchSampler(0, config.batch_size, 0, self.dist.world_size)  # checks the split early
+        self.stream = item_streams.pair_stream(config.content_dir, config.style_dir, config.load_size, config.crop_size,
+                                               config.seed, exclude=[self.out])
+        item_streams.GlobalBatchSampler(0, config.batch_size, 0, self.dist.world_size)  # checks the split early
 
         seed_everything(config.seed)
         vgg = weight_paths.resolve("vgg", config.vgg)
@@ -108,12 +108,12 @@ class Trainer:
         self._init_process_group()
         self.training = TrainingStep(encoder, decoder, config, self.device, self.dist.world_size)
         self.iteration = 0
-        self.skips = data.SkipReport()
+        self.skips = skipped_files.SkipReport()
         self.loss_window = torch.zeros(4, device=self.device)  # content, style, temporal, total summed since the last log row
         self.window_iterations = 0
         if resume is not None:
             self._restore(resume)
-        self.batches = data.batches(
+        self.batches = batch_loading.batches(
             self.stream, self.iteration, config.batch_size, self.dist.rank, self.dist.world_size,
             workers=config.workers, pin_memory=self.device.type == "cuda",
         )
@@ -182,7 +182,7 @@ class Trainer:
                 f"{resume.state_path}: damaged trainer state ({checkpoint.describe(exc)})", resume.decoder_path,
                 resume.state_path) from None
         self.iteration = state.iteration
-        self.skips = data.SkipReport(state.skipped, state.skipped_count)
+        self.skips = skipped_files.SkipReport(state.skipped, state.skipped_count)
         self.loss_window = torch.tensor(state.loss_window, dtype=torch.float32, device=self.device)
         self.window_iterations = state.window_iterations
 
@@ -206,17 +206,17 @@ class Trainer:
         """This process's (content, style) of the next global batch, in [0, 1] on the device."""
         try:
             batch = next(self.batches)
-        except (RuntimeError, ConnectionError, EOFError) as exc:  # a worker died (`data.batches`)
+        except (RuntimeError, ConnectionError, EOFError) as exc:  # a worker died (`batch_loading.batches`)
             worker_error = not isinstance(exc, RuntimeError) or str(exc).startswith("DataLoader worker")
             if not (self.config.workers and worker_error):
                 raise
             raise worker_ended(exc) from None
-        if isinstance(batch, data.NoImagesLeft):
+        if isinstance(batch, item_streams.NoImagesLeft):
             raise batch.error(self.config.content_dir if batch.what == "content" else self.config.style_dir)
         content, style, skipped, said = batch
         if self.dist.is_main:
-            self.skips.add(skipped, data.warn)
-            data.say_notes(said)
+            self.skips.add(skipped, skipped_files.warn)
+            skipped_files.say_notes(said)
         return self.training.to_device(content), self.training.to_device(style)
 
     def step(self) -> tuple[Losses, torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -299,7 +299,7 @@ class Trainer:
                     self._mean_over_processes(window)
                     if self.dist.is_main:
                         last_saved = self.save()
-                        data.warn(f"checkpoint: {last_saved}")
+                        skipped_files.warn(f"checkpoint: {last_saved}")
         finally:
             progress.close()
             if logger is not None:
