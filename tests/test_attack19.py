@@ -17,7 +17,7 @@ from safetensors.torch import save_file
 
 from cli_support import one_error_line, training_error_line
 from realtime_adain.engines.cache import EngineCache
-from realtime_adain.training import checkpoint
+from realtime_adain.training import checkpoint_files
 from test_train_hostile_data import dataset  # noqa: F401  (a fixture)
 from train_support import tiny_args, train_tool  # noqa: F401  (a fixture)
 
@@ -199,11 +199,11 @@ def test_a_trainer_state_nested_past_the_json_parsers_stack_is_damaged(train_too
     --resume, a traceback; it is a damaged state like any other."""
     run = tmp_path / "run"
     assert train_tool(*tiny_args(dataset, published_weights[0], run, 1, "--save-every", "1"))[0] == 0
-    path = checkpoint.state_file(run / "checkpoints", 1)
+    path = checkpoint_files.state_file(run / "checkpoints", 1)
     with safe_open(str(path), framework="pt") as handle:
         tensors = {key: handle.get_tensor(key) for key in handle.keys()}
         metadata = handle.metadata()
     save_file(tensors, str(path), {**metadata, "state": "[" * 100_000})
     code, _, err = train_tool("--resume", run, "--iterations", "2")
     assert training_error_line(code, err).startswith(f"error: {path}: damaged trainer state (RecursionError")
-    assert not checkpoint.decoder_file(run / "checkpoints", 2).exists()
+    assert not checkpoint_files.decoder_file(run / "checkpoints", 2).exists()

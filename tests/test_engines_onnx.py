@@ -14,7 +14,7 @@ from realtime_adain.encoders import NORMALISED_VGG
 from realtime_adain.engines.cache import EngineCache
 from realtime_adain.engines.onnx import OnnxEngine
 from realtime_adain.stylizer import Stylizer
-from realtime_adain.training.checkpoint import save_decoder
+from realtime_adain.training.checkpoint_writing import save_decoder
 from realtime_adain.weights import load_decoder
 
 

@@ -12,7 +12,7 @@ import pytest
 import torch
 from safetensors import safe_open
 
-from realtime_adain.training import checkpoint
+from realtime_adain.training import checkpoint, checkpoint_files, checkpoint_writing
 from cli_support import training_error_line
 from train_support import load_tool, tiny_args, train_tool  # noqa: F401  (fixtures)
 from test_train_hostile_checkpoints import copy_run, edit_state, finished_run, refused_as_damaged  # noqa: F401  (a fixture)
@@ -44,7 +44,7 @@ def test_a_resumed_temporal_run_equals_the_uninterrupted_one(dataset, published_
     assert tool.main(tiny_args(dataset, vgg, straight, 2, *common)) == 0
     assert tool.main(tiny_args(dataset, vgg, resumed, 1, *common)) == 0
     assert tool.main(["--resume", str(resumed), "--iterations", "2", "--workers", "0"]) == 0
-    a, b = (tensors(checkpoint.decoder_file(run / "checkpoints", 2)) for run in (straight, resumed))
+    a, b = (tensors(checkpoint_files.decoder_file(run / "checkpoints", 2)) for run in (straight, resumed))
     assert all(torch.equal(a[key], b[key]) for key in a)
 
 
@@ -125,8 +125,8 @@ def test_a_trainer_state_names_a_bounded_number_of_skipped_files(finished_run, t
     loaded.trainer.skipped_count = 20_000
     folder = tmp_path / "checkpoints"
     folder.mkdir()
-    checkpoint.save_checkpoint(folder, weights.load_decoder(loaded.decoder_path), loaded.trainer)
-    path = checkpoint.state_file(folder, 1)
+    checkpoint_writing.save_checkpoint(folder, weights.load_decoder(loaded.decoder_path), loaded.trainer)
+    path = checkpoint_files.state_file(folder, 1)
     with open(path, "rb") as handle:  # (a safetensors file starts with its header's length)
         assert int.from_bytes(handle.read(8), "little") < 500_000
     state = checkpoint._read_state(path)
@@ -145,7 +145,7 @@ def test_a_state_naming_every_skipped_file_resumes_and_keeps_the_count(train_too
     edit_state(run, name_them_all)
     code, _, err = train_tool("--resume", run, "--iterations", "2", "--save-every", "1", "--log-every", "1")
     assert code == 0, err
-    state = checkpoint._read_state(checkpoint.state_file(run / "checkpoints", 2))
+    state = checkpoint._read_state(checkpoint_files.state_file(run / "checkpoints", 2))
     assert state.skipped == names[: checkpoint.SAVED_SKIPS] and state.skipped_count == 3000
     with open(run / "log.csv") as log:
         assert log.read().splitlines()[-1].endswith(",3000")
@@ -164,13 +164,13 @@ def test_a_run_folder_moved_mid_save_keeps_no_lone_trainer_state(finished_run, t
     folder, moved = tmp_path / "run" / "checkpoints", tmp_path / "moved"
     folder.mkdir(parents=True)
     if moment == "before the decoder's write":
-        save_decoder = checkpoint.save_decoder
+        save_decoder = checkpoint_writing.save_decoder
 
         def after_a_move(*args, **kwargs):
             (tmp_path / "run").rename(moved)
             save_decoder(*args, **kwargs)
 
-        monkeypatch.setattr(checkpoint, "save_decoder", after_a_move)
+        monkeypatch.setattr(checkpoint_writing, "save_decoder", after_a_move)
     else:
         publish = atomic.PendingOutput.publish
 
@@ -181,7 +181,7 @@ def test_a_run_folder_moved_mid_save_keeps_no_lone_trainer_state(finished_run, t
 
         monkeypatch.setattr(atomic.PendingOutput, "publish", after_a_move)
     with pytest.raises(UserError, match="moved or replaced|removed or renamed"):
-        checkpoint.save_checkpoint(folder, decoder, loaded.trainer)
+        checkpoint_writing.save_checkpoint(folder, decoder, loaded.trainer)
     assert list((moved / "checkpoints").iterdir()) == []
 
 

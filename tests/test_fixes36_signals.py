@@ -12,7 +12,7 @@ import sys
 import pytest
 
 from live_support import cli_env
-from realtime_adain.training import checkpoint
+from realtime_adain.training import checkpoint_files
 from train_support import REPO, tiny_args
 from video_samples import probe
 
@@ -52,7 +52,7 @@ runpy.run_path(sys.argv[0], run_name="__main__")
 """, tmp_path)
     assert done.returncode == 143 and done.stderr.strip().splitlines()[-1].startswith("terminated"), done.stderr
     assert "Traceback" not in done.stderr and done.stdout == "", done.stdout
-    last = checkpoint.latest_decoder_file(run / "checkpoints")
+    last = checkpoint_files.latest_decoder_file(run / "checkpoints")
     assert last is not None and int(last.name.split("_")[-1].split(".")[0]) == 3, done.stderr  # (not 8)
 
 

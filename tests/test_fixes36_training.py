@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from cli_support import training_error_line
-from realtime_adain.training import checkpoint
+from realtime_adain.training import checkpoint, checkpoint_files
 from test_train_hostile_checkpoints import copy_run, dataset, edit_state, finished_run, refused_as_damaged  # noqa: F401
 from train_support import tiny_args, train_tool  # noqa: F401  (fixtures)
 
@@ -57,7 +57,7 @@ def test_another_vgg_on_resume_is_refused(train_tool, finished_run, published_we
     line = training_error_line(code, err)
     assert line.startswith(f"error: {other}: not the VGG encoder this run was started with") and \
         line.endswith("give --vgg the file it used"), line
-    assert not checkpoint.decoder_file(run / "checkpoints", 2).exists()
+    assert not checkpoint_files.decoder_file(run / "checkpoints", 2).exists()
     moved = tmp_path / "moved.pth"
     shutil.copy(published_weights[0], moved)
     code, _, err = train_tool("--resume", run, "--iterations", "2", "--vgg", moved)  # (the same file, moved: fine)

@@ -20,7 +20,7 @@ import torch
 from cli_support import training_error_line
 from realtime_adain import weights
 from realtime_adain.errors import UserError
-from realtime_adain.training import checkpoint, image_listing
+from realtime_adain.training import checkpoint, checkpoint_files, image_listing
 from test_train_hostile_checkpoints import (copy_run, dataset, edit_state, finished_run,  # noqa: F401  (fixtures)
                                             refused_as_damaged)
 from train_support import REPO, tiny_args, train_tool  # noqa: F401  (fixtures)
@@ -36,8 +36,8 @@ def logged_losses(run) -> list[tuple[str, ...]]:
 
 def drop_checkpoint(run, iteration: int) -> None:
     """`run` as an interrupted run left it: its last checkpoint not yet written."""
-    for path in (checkpoint.decoder_file(run / "checkpoints", iteration),
-                 checkpoint.state_file(run / "checkpoints", iteration)):
+    for path in (checkpoint_files.decoder_file(run / "checkpoints", iteration),
+                 checkpoint_files.state_file(run / "checkpoints", iteration)):
         path.unlink()
 
 
@@ -70,7 +70,7 @@ def test_a_trainer_state_from_before_the_loss_window_still_resumes(train_tool, f
     edit_state(run, without_loss_window)
     code, _, err = train_tool("--resume", run, "--iterations", "2")
     assert code == 0, err
-    assert checkpoint.decoder_file(run / "checkpoints", 2).is_file()
+    assert checkpoint_files.decoder_file(run / "checkpoints", 2).is_file()
 
 
 def text_loss_window(tensors, document):
@@ -184,7 +184,7 @@ def test_a_decoder_of_another_shape_says_so(published_weights, tmp_path):
 
 def test_a_trainer_state_given_as_the_vgg_says_what_it_is(finished_run):  # noqa: F811
     """It said "give the decoder_iter_N file beside it", which --vgg cannot take."""
-    path = checkpoint.state_file(finished_run / "checkpoints", 1)
+    path = checkpoint_files.state_file(finished_run / "checkpoints", 1)
     with pytest.raises(UserError, match=rf"^{path}: not VGG encoder weights; it looks like a trainer state "
                                         r"\(trainer_iter_N\)$"):
         weights.load_encoder(path)

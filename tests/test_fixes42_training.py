@@ -16,7 +16,7 @@ from safetensors.torch import save_file
 from realtime_adain import atomic, weight_files, weights
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import IMAGE_EXTENSIONS
-from realtime_adain.training import checkpoint
+from realtime_adain.training import checkpoint, checkpoint_files, checkpoint_writing
 from realtime_adain.training.image_listing import list_images
 from cli_support import one_error_line, training_error_line
 from test_train_hostile_checkpoints import copy_run, dataset, finished_run  # noqa: F401  (fixtures)
@@ -28,16 +28,17 @@ def test_a_decoder_file_of_another_run_beside_the_trainer_state_is_refused(train
     """Run A's decoder_iter_N beside run B's trainer_iter_N trained on, A's weights with B's Adam
     moments and RNG, without a word: now one `damaged trainer state` line."""
     run = copy_run(finished_run, tmp_path)
-    decoder_path = checkpoint.decoder_file(run / "checkpoints", 1)
+    decoder_path = checkpoint_files.decoder_file(run / "checkpoints", 1)
     config = checkpoint.load_checkpoint(run).trainer.config
     torch.manual_seed(5)  # another run's weights, with the same architecture, encoder and iteration
-    checkpoint.save_decoder(decoder_path, weights.DECODER_BUILDERS["plain"](), "plain", config["encoder"], 1, config)
+    checkpoint_writing.save_decoder(decoder_path, weights.DECODER_BUILDERS["plain"](), "plain", config["encoder"], 1,
+                                    config)
     code, _, err = train_tool("--resume", run, "--iterations", "2")
     line = training_error_line(code, err)
-    assert line == (f"error: {checkpoint.state_file(run / 'checkpoints', 1)}: damaged trainer state (saved with "
+    assert line == (f"error: {checkpoint_files.state_file(run / 'checkpoints', 1)}: damaged trainer state (saved with "
                     "other decoder weights than those of decoder_iter_0000001.safetensors: the two files come from "
                     "different runs or checkpoints)")
-    assert not checkpoint.decoder_file(run / "checkpoints", 2).exists()
+    assert not checkpoint_files.decoder_file(run / "checkpoints", 2).exists()
 
 
 @pytest.mark.slow  # (default run's time: 2 s)
@@ -47,7 +48,7 @@ def test_an_unreadable_newest_checkpoint_names_the_one_before_it(train_tool, fin
     run = copy_run(finished_run, tmp_path)
     assert train_tool("--resume", run, "--iterations", "2", "--save-every", "1")[0] == 0
     folder = run / "checkpoints"
-    for path in (checkpoint.decoder_file(folder, 2), checkpoint.state_file(folder, 2)):
+    for path in (checkpoint_files.decoder_file(folder, 2), checkpoint_files.state_file(folder, 2)):
         path.write_bytes(b"")
     code, _, err = train_tool("--resume", run, "--iterations", "3")
     line = training_error_line(code, err)
@@ -109,7 +110,7 @@ def test_evaluate_refuses_a_vgg_other_than_the_decoders_runs(finished_run, publi
     other = tmp_path / "other_vgg.safetensors"  # the same weights, as another file: another digest
     save_file({name: tensor.contiguous() for name, tensor in weight_files.read_weights(published_weights[0]).state_dict.items()},
               str(other))
-    decoder = checkpoint.decoder_file(finished_run / "checkpoints", 1)
+    decoder = checkpoint_files.decoder_file(finished_run / "checkpoints", 1)
     data = checkpoint.load_checkpoint(finished_run).trainer.config
     code = load_tool("evaluate").main(["--content", data["content_dir"], "--style", data["style_dir"],
                                        "--decoder", str(decoder), "--vgg", str(other), "--load-size", "64",

@@ -13,7 +13,7 @@ import sys
 
 import pytest
 from realtime_adain.errors import one_line
-from realtime_adain.training import checkpoint, trainer
+from realtime_adain.training import checkpoint_files, trainer
 from realtime_adain.training.run_files import OutLock
 from cli_support import training_error_line
 from test_train_hostile_checkpoints import copy_run, dataset, finished_run  # noqa: F401  (fixtures)
@@ -67,13 +67,14 @@ def test_the_hint_of_a_run_resumed_from_a_file_names_its_folder(train_tool, fini
                                                                 one_thread):
     """It named the decoder file resumed from, which --resume refuses once the run saved past it."""
     run = copy_run(finished_run, tmp_path)
-    resumed_from = checkpoint.decoder_file(run / "checkpoints", 1)
+    resumed_from = checkpoint_files.decoder_file(run / "checkpoints", 1)
     err = stopped_after_a_checkpoint("--resume", resumed_from, "--iterations", 100_000, "--save-every", 1)
     assert err.splitlines()[-1] == f"terminated (resume from the last checkpoint with --resume {run})", err
-    done = checkpoint.latest_decoder_file(run / "checkpoints")
+    done = checkpoint_files.latest_decoder_file(run / "checkpoints")
     iteration = int(done.stem.split("_")[-1])
     code, out, err = train_tool("--resume", run, "--iterations", iteration + 1)  # as the hint says
-    assert code == 0 and out.strip() == f"decoder: {checkpoint.decoder_file(run / 'checkpoints', iteration + 1)}", err
+    expected = checkpoint_files.decoder_file(run / "checkpoints", iteration + 1)
+    assert code == 0 and out.strip() == f"decoder: {expected}", err
 
 
 @pytest.mark.slow  # (default run's time: the hint's other test trains too)

@@ -16,7 +16,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from realtime_adain.errors import UserError
-from realtime_adain.training import checkpoint, image_listing
+from realtime_adain.training import checkpoint, checkpoint_files, image_listing
 from cli_support import training_error_line
 from train_support import checkpointed_run, copy_run, one_photo_dataset, tiny_args, train_tool  # noqa: F401  (fixtures)
 
@@ -126,7 +126,7 @@ def test_a_decoder_name_that_holds_no_file_is_said_with_the_earlier_checkpoint(t
     """decoder_iter_N a fifo, folder or link to /dev/zero: "incomplete checkpoint,
     decoder_iter_N.safetensors is missing beside it", of itself, and no word of the checkpoint before."""
     run = copy_run(two_checkpoints, tmp_path)
-    decoder = checkpoint.decoder_file(run / "checkpoints", 2)
+    decoder = checkpoint_files.decoder_file(run / "checkpoints", 2)
     put_in_place_of(decoder, kind)
     with pytest.raises(UserError) as refused:
         checkpoint.load_checkpoint(run)
@@ -136,10 +136,10 @@ def test_a_decoder_name_that_holds_no_file_is_said_with_the_earlier_checkpoint(t
 def test_a_trainer_state_name_that_holds_no_file_is_said_not_passed_over(two_checkpoints, tmp_path):
     """trainer_iter_N a fifo: the run resumed from the checkpoint before it without a word."""
     run = copy_run(two_checkpoints, tmp_path)
-    put_in_place_of(checkpoint.state_file(run / "checkpoints", 2), "fifo")
+    put_in_place_of(checkpoint_files.state_file(run / "checkpoints", 2), "fifo")
     with pytest.raises(UserError) as refused:
         checkpoint.load_checkpoint(run)
-    assert str(refused.value) == (f"{checkpoint.decoder_file(run / 'checkpoints', 2)}: damaged checkpoint, "
+    assert str(refused.value) == (f"{checkpoint_files.decoder_file(run / 'checkpoints', 2)}: damaged checkpoint, "
                                   f"trainer_iter_0000002.safetensors beside it is a fifo, not a file{EARLIER_HINT}")
 
 
@@ -155,7 +155,7 @@ def test_a_loss_weight_that_overflows_the_loss_is_refused_before_the_run(train_t
 
 def edit_state(run, change) -> None:
     """Rewrite the trainer state of iteration 2 with `change(document)` applied."""
-    path = checkpoint.state_file(run / "checkpoints", 2)
+    path = checkpoint_files.state_file(run / "checkpoints", 2)
     with safe_open(str(path), framework="pt") as handle:
         tensors = {key: handle.get_tensor(key) for key in handle.keys()}
         metadata = handle.metadata()
@@ -172,7 +172,7 @@ def test_damage_found_restoring_the_state_names_the_checkpoint_before_it(train_t
     edit_state(run, lambda document: document["rng"].update(numpy=["MT19937", [1, 2, 3], 0, 0, 0.0]))
     code, _, err = train_tool("--resume", run, "--iterations", "3")
     line = training_error_line(code, err)
-    assert line.startswith(f"error: {checkpoint.state_file(run / 'checkpoints', 2)}: damaged trainer state "
+    assert line.startswith(f"error: {checkpoint_files.state_file(run / 'checkpoints', 2)}: damaged trainer state "
                            "(IndexError: "), line
     assert line.endswith(EARLIER_HINT), line
 
@@ -201,7 +201,8 @@ def test_resume_naming_a_checkpoint_that_is_a_folder_names_the_one_before(two_ch
     """(Session 49) `--resume run/checkpoints/X_iter_0000002.safetensors`, a folder: "no trainer checkpoint in
     this directory", where `--resume run` named the checkpoint before it to resume from."""
     run = copy_run(two_checkpoints, tmp_path)
-    folder = (checkpoint.decoder_file if named == "decoder" else checkpoint.state_file)(run / "checkpoints", 2)
+    folder = (checkpoint_files.decoder_file if named == "decoder" else checkpoint_files.state_file)(run / "checkpoints",
+                                                                                                    2)
     folder.unlink()
     folder.mkdir()
     with pytest.raises(UserError) as refused:
@@ -215,5 +216,5 @@ def test_resume_naming_a_checkpoint_that_is_a_folder_names_the_one_before(two_ch
 def test_a_run_folder_named_like_a_checkpoint_still_resumes(two_checkpoints, tmp_path):
     """A folder with a checkpoint's name that holds a run is still that run."""
     run = copy_run(two_checkpoints, tmp_path).rename(tmp_path / "decoder_iter_0000009.safetensors")
-    assert checkpoint.find_checkpoint(run) == (checkpoint.decoder_file(run / "checkpoints", 2),
-                                               checkpoint.state_file(run / "checkpoints", 2))
+    assert checkpoint_files.find_checkpoint(run) == (checkpoint_files.decoder_file(run / "checkpoints", 2),
+                                                     checkpoint_files.state_file(run / "checkpoints", 2))

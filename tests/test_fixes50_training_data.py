@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from cli_support import training_error_line
-from realtime_adain.training import checkpoint, item_streams, skipped_files
+from realtime_adain.training import checkpoint, checkpoint_files, item_streams, skipped_files
 from test_full_disk import tmpfs
 from train_support import tiny_args, train_tool  # noqa: F401  (fixtures)
 
@@ -109,7 +109,7 @@ def test_a_full_disk_mid_run_says_how_to_resume(train_tool, tmp_path, published_
         run = disk / "run"
         code, _, err = train_tool(*two_checkpoints(tmp_path, published_weights[0], run))
         line = training_error_line(code, err)
-        assert line == (f"error: {checkpoint.state_file(run / 'checkpoints', 2)}: cannot write (No space left on "
+        assert line == (f"error: {checkpoint_files.state_file(run / 'checkpoints', 2)}: cannot write (No space left on "
                         f"device); resume from the last checkpoint with --resume {run}"), err
         assert checkpoint.load_checkpoint(run).trainer.iteration == 1
 
@@ -124,12 +124,13 @@ def test_the_resume_hint_of_a_full_disk_is_right(train_tool, tmp_path, published
         assert train_tool(*two_checkpoints(tmp_path, vgg, run))[0] == 2
         subprocess.run(["mount", "-o", "remount,size=128m", str(disk)], check=True)  # room made
         code, out, err = train_tool("--resume", run)
-        assert code == 0 and out == f"decoder: {checkpoint.decoder_file(run / 'checkpoints', 2)}\n", err
+        assert code == 0 and out == f"decoder: {checkpoint_files.decoder_file(run / 'checkpoints', 2)}\n", err
     with tmpfs(tmp_path / "small", "3m") as disk:  # not even one checkpoint
         run = disk / "run"
         code, _, err = train_tool(*two_checkpoints(tmp_path, vgg, run))
         line = training_error_line(code, err)
-        assert line == f"error: {checkpoint.state_file(run / 'checkpoints', 1)}: cannot write (No space left on device)"
+        assert line == (f"error: {checkpoint_files.state_file(run / 'checkpoints', 1)}: cannot write (No space left on "
+                        "device)")
 
 
 def two_checkpoints(tmp_path: Path, vgg: Path, run: Path) -> list[str]:

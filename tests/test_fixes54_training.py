@@ -16,7 +16,7 @@ import pytest
 
 from cli_support import training_error_line
 from realtime_adain.errors import UserError
-from realtime_adain.training import checkpoint, image_listing, trainer
+from realtime_adain.training import checkpoint, checkpoint_files, checkpoint_writing, image_listing, trainer
 from test_full_disk import disk, left_on  # noqa: F401  (the tmpfs fixture)
 from test_train_hostile_checkpoints import (copy_run, dataset, edit_state, finished_run,  # noqa: F401  (fixtures)
                                             refused_as_damaged)
@@ -106,10 +106,11 @@ def test_images_that_are_not_files_are_said_when_left_out(odd_entries, dataset, 
 @pytest.mark.slow  # (a second: the checkpoint read; the run on a full disk checks the room)
 def test_the_estimate_of_a_checkpoint_covers_its_files(finished_run):  # noqa: F811
     decoder = checkpoint.load_checkpoint(finished_run).decoder_state
-    written = sum(os.path.getsize(path) for path in (checkpoint.decoder_file(finished_run / "checkpoints", 1),
-                                                       checkpoint.state_file(finished_run / "checkpoints", 1)))
+    written = sum(os.path.getsize(path) for path in (checkpoint_files.decoder_file(finished_run / "checkpoints", 1),
+                                                     checkpoint_files.state_file(finished_run / "checkpoints", 1)))
     tensors = sum(value.numel() * value.element_size() for value in decoder.values())
-    assert written <= checkpoint.CHECKPOINT_EXTRA_BYTES + 3 * tensors <= written + checkpoint.CHECKPOINT_EXTRA_BYTES
+    extra = checkpoint_writing.CHECKPOINT_EXTRA_BYTES
+    assert written <= extra + 3 * tensors <= written + extra
 
 
 def test_a_disk_without_room_for_a_checkpoint_stops_the_run_before_it_trains(train_tool, dataset, published_weights,  # noqa: F811

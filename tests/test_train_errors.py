@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from realtime_adain.training import checkpoint
+from realtime_adain.training import checkpoint_files
 from cli_support import training_error_line
 from train_support import tiny_args, train_tool  # noqa: F401  (fixtures)
 
@@ -112,8 +112,8 @@ def test_resume_errors(train_tool, dataset, published_weights, tmp_path, one_thr
     code, _, err = train_tool(*tiny_args(dataset, vgg, run, 2))  # a fresh run over a run's checkpoints
     assert "already holds a run's checkpoints" in training_error_line(code, err)
 
-    checkpoint.state_file(run / "checkpoints", 1).unlink()
-    code, _, err = train_tool("--resume", checkpoint.decoder_file(run / "checkpoints", 1), "--iterations", "2")
+    checkpoint_files.state_file(run / "checkpoints", 1).unlink()
+    code, _, err = train_tool("--resume", checkpoint_files.decoder_file(run / "checkpoints", 1), "--iterations", "2")
     assert "incomplete checkpoint" in training_error_line(code, err)
 
 

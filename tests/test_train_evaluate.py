@@ -7,7 +7,7 @@ import torch
 
 from realtime_adain import weights
 from realtime_adain.decoders import SkipConcatDecoder
-from realtime_adain.training import checkpoint
+from realtime_adain.training import checkpoint_writing
 from realtime_adain.training.image_listing import list_images
 from realtime_adain.training.evaluate import evaluate, load_centered
 from realtime_adain.training.losses import AdaINLoss
@@ -32,7 +32,7 @@ def decoders(published_weights, tmp_path):
     _, plain = published_weights
     torch.manual_seed(3)
     skip = tmp_path / "skip.safetensors"
-    checkpoint.save_decoder(skip, SkipConcatDecoder(), "skip-concat", weights.NORMALISED_VGG, 0, {})
+    checkpoint_writing.save_decoder(skip, SkipConcatDecoder(), "skip-concat", weights.NORMALISED_VGG, 0, {})
     return [plain, skip]
 
 

@@ -14,7 +14,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from realtime_adain import weights
-from realtime_adain.training import checkpoint
+from realtime_adain.training import checkpoint, checkpoint_files, checkpoint_writing
 from realtime_adain.training.run_files import OutLock
 from cli_support import training_error_line
 from train_support import checkpointed_run, copy_run, one_photo_dataset, tiny_args, train_tool  # noqa: F401  (fixtures)
@@ -33,7 +33,7 @@ def finished_run(dataset, published_weights, tmp_path_factory):
 
 def edit_state(run, change) -> None:
     """Rewrite the trainer state of iteration 1 with `change(tensors, document)` applied."""
-    path = checkpoint.state_file(run / "checkpoints", 1)
+    path = checkpoint_files.state_file(run / "checkpoints", 1)
     with safe_open(str(path), framework="pt") as handle:
         tensors = {key: handle.get_tensor(key) for key in handle.keys()}
         metadata = handle.metadata()
@@ -117,9 +117,10 @@ def refused_as_damaged(train_tool, finished_run, tmp_path, change, message: str)
     edit_state(run, change)
     code, _, err = train_tool("--resume", run, "--iterations", "2")
     line = training_error_line(code, err)
-    assert line.startswith(f"error: {checkpoint.state_file(run / 'checkpoints', 1)}: damaged trainer state ("), line
+    state = checkpoint_files.state_file(run / "checkpoints", 1)
+    assert line.startswith(f"error: {state}: damaged trainer state ("), line
     assert message in line, line
-    assert not checkpoint.decoder_file(run / "checkpoints", 2).exists()
+    assert not checkpoint_files.decoder_file(run / "checkpoints", 2).exists()
 
 
 def test_loose_checkpoint_files_need_an_out(train_tool, finished_run, tmp_path, one_thread):
@@ -134,7 +135,7 @@ def test_loose_checkpoint_files_need_an_out(train_tool, finished_run, tmp_path, 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["downloads"]
     code, _, err = train_tool("--resume", loose, "--iterations", "2", "--out", tmp_path / "continued")
     assert code == 0, err
-    weights.load_decoder(checkpoint.decoder_file(tmp_path / "continued" / "checkpoints", 2))
+    weights.load_decoder(checkpoint_files.decoder_file(tmp_path / "continued" / "checkpoints", 2))
 
 
 def test_resume_into_another_runs_directory_is_refused(train_tool, finished_run, tmp_path, one_thread):
@@ -176,7 +177,7 @@ def test_decoder_that_cannot_be_written_takes_its_trainer_state(train_tool, data
     (run / "checkpoints" / "decoder_iter_0000001.safetensors").mkdir(parents=True)
     code, _, err = train_tool(*tiny_args(dataset, published_weights[0], run, 1, "--save-every", "1"))
     assert "decoder_iter_0000001.safetensors: is a folder" in training_error_line(code, err)
-    assert not checkpoint.state_file(run / "checkpoints", 1).exists()
+    assert not checkpoint_files.state_file(run / "checkpoints", 1).exists()
     assert not [p for p in (run / "checkpoints").iterdir() if p.name.startswith(".")]
 
 
@@ -258,7 +259,7 @@ def test_resuming_an_earlier_checkpoint_of_a_run_with_later_ones_is_refused(trai
     abandoned history's newest checkpoint, and the log had a gap."""
     run = copy_run(finished_run, tmp_path)
     assert train_tool("--resume", run, "--iterations", "2", "--save-every", "1")[0] == 0
-    code, _, err = train_tool("--resume", checkpoint.decoder_file(run / "checkpoints", 1), "--iterations", "3")
+    code, _, err = train_tool("--resume", checkpoint_files.decoder_file(run / "checkpoints", 1), "--iterations", "3")
     assert training_error_line(code, err) == (
         f"error: {run}: holds checkpoints past iteration 1 (up to decoder_iter_0000002.safetensors), which a run "
         "resumed from an earlier one would mix with its own; move the later ones away, or resume the newest")
@@ -308,7 +309,7 @@ def test_a_trainer_state_given_as_the_decoder_points_at_the_decoder_file(finishe
 
     with pytest.raises(UserError, match=r"it looks like a trainer state \(trainer_iter_N\); give the decoder_iter_N "
                                         r"file beside it$"):
-        weights.load_decoder(checkpoint.state_file(finished_run / "checkpoints", 1))
+        weights.load_decoder(checkpoint_files.state_file(finished_run / "checkpoints", 1))
 
 
 def test_a_ctrl_c_just_after_the_trainer_state_is_written_takes_it_away(finished_run, tmp_path, monkeypatch):
@@ -316,17 +317,17 @@ def test_a_ctrl_c_just_after_the_trainer_state_is_written_takes_it_away(finished
     state with no decoder beside it (the docs: never a checkpoint that looks complete)."""
     loaded = checkpoint.load_checkpoint(finished_run)
     decoder = weights.load_decoder(loaded.decoder_path)
-    written = checkpoint.atomic_write_bytes
+    written = checkpoint_writing.atomic_write_bytes
 
     def then_ctrl_c(path, data):
         written(path, data)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(checkpoint, "atomic_write_bytes", then_ctrl_c)
+    monkeypatch.setattr(checkpoint_writing, "atomic_write_bytes", then_ctrl_c)
     folder = tmp_path / "checkpoints"
     folder.mkdir()
     with pytest.raises(KeyboardInterrupt):
-        checkpoint.save_checkpoint(folder, decoder, loaded.trainer)
+        checkpoint_writing.save_checkpoint(folder, decoder, loaded.trainer)
     assert list(folder.iterdir()) == []
 
 

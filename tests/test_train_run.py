@@ -19,7 +19,7 @@ from safetensors import safe_open
 
 from realtime_adain import weight_files, weights
 from realtime_adain.synthetic import write_torchvision_vgg
-from realtime_adain.training import checkpoint
+from realtime_adain.training import checkpoint_files
 from train_support import REPO, load_tool, tiny_args, train_tool  # noqa: F401  (fixtures)
 
 ITERATIONS = 30
@@ -79,11 +79,12 @@ def test_training_lowers_the_loss(runs):
 @RUNS_GROUP
 def test_resume_continues_exactly(runs):
     straight, resumed = runs
-    a, b = (tensors(checkpoint.decoder_file(run / "checkpoints", ITERATIONS)) for run in (straight, resumed))
+    a, b = (tensors(checkpoint_files.decoder_file(run / "checkpoints", ITERATIONS)) for run in (straight, resumed))
     assert a.keys() == b.keys()
     for key in a:
         assert torch.equal(a[key], b[key]), key
-    state_a, state_b = (tensors(checkpoint.state_file(run / "checkpoints", ITERATIONS)) for run in (straight, resumed))
+    state_a, state_b = (tensors(checkpoint_files.state_file(run / "checkpoints", ITERATIONS))
+                        for run in (straight, resumed))
     for key in state_a:
         if key.startswith("optimizer."):
             assert torch.equal(state_a[key], state_b[key]), key
@@ -94,7 +95,7 @@ def test_resume_continues_exactly(runs):
 @RUNS_GROUP
 def test_checkpoint_metadata_and_loading(runs):
     straight, _ = runs
-    path = checkpoint.decoder_file(straight / "checkpoints", ITERATIONS)
+    path = checkpoint_files.decoder_file(straight / "checkpoints", ITERATIONS)
     loaded = weight_files.read_weights(path)
     assert loaded.metadata["architecture"] == "plain"
     assert loaded.metadata["encoder"] == "vgg-normalised"
@@ -112,7 +113,7 @@ def test_plain_checkpoint_runs_through_image(runs, published_weights, data_dir, 
     out = tmp_path / "out.png"
     code, _, err = run_cli(
         "image", data_dir / "content" / "lenna.jpg", "-s", data_dir / "style" / "mondrian.jpg", "-o", out,
-        "--vgg", vgg, "--decoder", checkpoint.decoder_file(straight / "checkpoints", ITERATIONS),
+        "--vgg", vgg, "--decoder", checkpoint_files.decoder_file(straight / "checkpoints", ITERATIONS),
         "--size", "48", "--style-size", "64", "--device", "cpu",
     )
     assert code == 0, err
@@ -128,7 +129,7 @@ def test_skip_concat_with_torchvision_encoder_trains_and_runs_through_image(
     code, _, err = train_tool(*tiny_args(data_dir, torchvision_vgg, run, 2, "--decoder", "skip-concat",
                                          "--encoder", "torchvision-vgg19", "--save-every", "2"))
     assert code == 0, err
-    ckpt = checkpoint.decoder_file(run / "checkpoints", 2)
+    ckpt = checkpoint_files.decoder_file(run / "checkpoints", 2)
     decoder = weights.load_decoder(ckpt)
     assert (decoder.kind, decoder.encoder_kind) == ("skip-concat", "torchvision-vgg19")
 
@@ -157,7 +158,7 @@ def test_evaluate_compares_decoders(runs, published_weights, data_dir, tmp_path,
         (held_out / kind).mkdir(parents=True)
         for name in names:
             (held_out / kind / name).symlink_to(data_dir / kind / name)
-    early, late = (checkpoint.decoder_file(straight / "checkpoints", i) for i in (15, ITERATIONS))
+    early, late = (checkpoint_files.decoder_file(straight / "checkpoints", i) for i in (15, ITERATIONS))
     report = tmp_path / "eval.json"
     tool = load_tool("evaluate")
     before = torch.get_num_threads()
@@ -193,7 +194,7 @@ def test_gpu_training_with_amp(published_weights, data_dir, run_cli, train_tool,
     assert float(rows[-1]["total_loss"]) < 0.7 * float(rows[0]["total_loss"])
     out = tmp_path / "out.png"
     code, _, err = run_cli("image", data_dir / "content" / "lenna.jpg", "-s", data_dir / "style" / "mondrian.jpg",
-                           "-o", out, "--vgg", vgg, "--decoder", checkpoint.decoder_file(run / "checkpoints", 40),
+                           "-o", out, "--vgg", vgg, "--decoder", checkpoint_files.decoder_file(run / "checkpoints", 40),
                            "--size", "128", "--device", "cuda", "--dtype", "fp16")
     assert code == 0, err
 
@@ -243,11 +244,11 @@ def test_a_signal_stops_training_with_one_line_and_the_checkpoint_resumes(
         process.kill()
     assert process.returncode == code, err
     assert "Traceback" not in err and err.strip().splitlines()[-1] == f"{said} (resume from the last checkpoint with --resume {run})"
-    last = checkpoint.latest_decoder_file(run / "checkpoints")
+    last = checkpoint_files.latest_decoder_file(run / "checkpoints")
     assert last is not None, err
     done = int(last.name.split("_")[-1].split(".")[0])
     code, out, err = train_tool("--resume", run, "--iterations", done + 1)
-    assert code == 0 and out.strip() == f"decoder: {checkpoint.decoder_file(run / 'checkpoints', done + 1)}", err
+    assert code == 0 and out.strip() == f"decoder: {checkpoint_files.decoder_file(run / 'checkpoints', done + 1)}", err
 
 
 def test_an_interrupted_run_names_what_it_resumes_from(tmp_path):
@@ -259,7 +260,8 @@ def test_an_interrupted_run_names_what_it_resumes_from(tmp_path):
     run = tmp_path / "my run"
     (run / "checkpoints").mkdir(parents=True)
     assert tool.resume_hint(str(run)) == tool.resume_hint(None) == "no checkpoint was saved yet"
-    for name in (checkpoint.decoder_file(run / "checkpoints", 4), checkpoint.state_file(run / "checkpoints", 4)):
+    for name in (checkpoint_files.decoder_file(run / "checkpoints", 4),
+                 checkpoint_files.state_file(run / "checkpoints", 4)):
         name.write_bytes(b"")  # (only named here: the run that resumes reads them)
     assert tool.resume_hint(str(run)) == f"resume from the last checkpoint with --resume '{run}'"
 

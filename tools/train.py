@@ -97,7 +97,7 @@ def resume_hint(run: str | None) -> str:
 
 def resume_command(run: str | None) -> str | None:
     """How to continue `run` from its last checkpoint; None where it has none."""
-    from realtime_adain.training.checkpoint import find_checkpoint
+    from realtime_adain.training.checkpoint_files import find_checkpoint
 
     try:
         decoder, _ = find_checkpoint(run) if run else (None, None)

@@ -33,7 +33,7 @@ from realtime_adain.interrupts import SignalGuard
 from realtime_adain.made_folders import make_folders
 from realtime_adain.writable_folders import ensure_writable_dir
 from realtime_adain.stylizer import Stylizer
-from realtime_adain.training import batch_loading, checkpoint, item_streams, skipped_files
+from realtime_adain.training import batch_loading, checkpoint, checkpoint_files, checkpoint_writing, item_streams, resume_checks, rng, skipped_files
 from realtime_adain.training.config import TrainConfig
 from realtime_adain.training.losses import Losses
 from realtime_adain.training.memory import check_memory
@@ -104,7 +104,7 @@ class Trainer:
         decoder = weights.DECODER_BUILDERS[config.decoder]()  # the default init, seeded
         self.decoder = decoder
         if self.dist.is_main:
-            checkpoint.check_room(self.checkpoint_dir, decoder)
+            checkpoint_writing.check_room(self.checkpoint_dir, decoder)
         self._init_process_group()
         self.training = TrainingStep(encoder, decoder, config, self.device, self.dist.world_size)
         self.iteration = 0
@@ -121,7 +121,7 @@ class Trainer:
     def _prepare_out_dir(self, resume: checkpoint.Checkpoint | None) -> None:
         if self.out.exists() and not self.out.is_dir():
             raise UserError(f"{self.out}: --out names a file; give a directory for the run")
-        if checkpoint.latest_decoder_file(self.out) is not None:  # (a run was nested in another's checkpoints/)
+        if checkpoint_files.latest_decoder_file(self.out) is not None:  # (a run was nested in another's checkpoints/)
             raise UserError(f"{self.out}: holds checkpoints itself (a run's checkpoints/ folder?); give the run's "
                             "folder or another --out")
         self._make_out()
@@ -129,7 +129,7 @@ class Trainer:
         self.lock = OutLock(self.out)  # before checkpoints/ and samples/: a run that loses it makes nothing
         ensure_writable_dir(self.checkpoint_dir)
         ensure_writable_dir(self.samples_dir)  # (was found at the first sample: the training time spent, no checkpoint)
-        latest = checkpoint.latest_decoder_file(self.checkpoint_dir)
+        latest = checkpoint_files.latest_decoder_file(self.checkpoint_dir)
         holds_run = latest is not None
         own_run = resume is not None and os.path.samefile(resume.decoder_path.parent, self.checkpoint_dir)
         if own_run and latest is not None and latest.name != resume.decoder_path.name:
@@ -165,20 +165,20 @@ class Trainer:
         training = self.training
         try:
             fresh_groups = training.optimizer.state_dict()["param_groups"]
-            checkpoint.check_like(fresh_groups, state.optimizer["param_groups"], "optimizer")
-            checkpoint.check_adam_settings(fresh_groups, state.optimizer["param_groups"])
+            resume_checks.check_like(fresh_groups, state.optimizer["param_groups"], "optimizer")
+            resume_checks.check_adam_settings(fresh_groups, state.optimizer["param_groups"])
             parameters = list(self.decoder.parameters())
-            checkpoint.check_optimizer_state(parameters, state.optimizer["state"], state.iteration)
-            checkpoint.check_like(training.scheduler.state_dict(), state.scheduler, "scheduler")
-            checkpoint.check_schedule(state.scheduler, state.optimizer["param_groups"], state.iteration, self.config.lr,
-                                      learning_rate_factor(self.config.lr_decay)(state.iteration))
+            resume_checks.check_optimizer_state(parameters, state.optimizer["state"], state.iteration)
+            resume_checks.check_like(training.scheduler.state_dict(), state.scheduler, "scheduler")
+            resume_checks.check_schedule(state.scheduler, state.optimizer["param_groups"], state.iteration,
+                                         self.config.lr, learning_rate_factor(self.config.lr_decay)(state.iteration))
             training.optimizer.load_state_dict(state.optimizer)
             training.scheduler.load_state_dict(state.scheduler)
             if state.scaler:
                 training.scaler.load_state_dict(state.scaler)
-            checkpoint.restore_rng(state.rng)
+            rng.restore_rng(state.rng)
         except (KeyError, TypeError, ValueError, IndexError, RuntimeError, OverflowError) as exc:  # (RNG numbers past C's)
-            raise checkpoint.damaged_checkpoint(  # (the hint reading the files gives: `load_checkpoint`)
+            raise checkpoint_files.damaged_checkpoint(  # (the hint reading the files gives: `load_checkpoint`)
                 f"{resume.state_path}: damaged trainer state ({checkpoint.describe(exc)})", resume.decoder_path,
                 resume.state_path) from None
         self.iteration = state.iteration
@@ -193,7 +193,7 @@ class Trainer:
             optimizer=self.training.optimizer.state_dict(),
             scheduler=self.training.scheduler.state_dict(),
             scaler=self.training.scaler.state_dict(),
-            rng=checkpoint.rng_state(),
+            rng=rng.rng_state(),
             skipped=sorted(self.skips.paths),
             skipped_count=self.skips.count,
             loss_window=self.loss_window.tolist(),
@@ -244,7 +244,7 @@ class Trainer:
             raise UserError(f"{self.out}: the run's folder was removed, moved or replaced during the run (its log.csv "
                             f"and lock with it); stopped at iteration {self.iteration}")
         with run_file_written():
-            return checkpoint.save_checkpoint(self.checkpoint_dir, self.decoder, self.trainer_state())
+            return checkpoint_writing.save_checkpoint(self.checkpoint_dir, self.decoder, self.trainer_state())
 
     def save_samples(self, content: torch.Tensor, style: torch.Tensor, output: torch.Tensor) -> None:
         """A grid: one row per item, content | style | output."""
