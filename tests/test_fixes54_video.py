@@ -8,7 +8,7 @@ import struct
 
 import pytest
 
-from realtime_adain.video.picture_notes import matrix_rotation
+from realtime_adain.video.picture_orientation import matrix_rotation
 from test_video_leftovers import ffmpeg
 from test_video_realworld_inputs import stylize, style  # noqa: F401  (a fixture)
 

@@ -5,13 +5,12 @@ captions and transparency the output leaves out."""
 from __future__ import annotations
 
 import dataclasses
-import math
 from fractions import Fraction
 
 from realtime_adain.notes import note
 from realtime_adain.video.hdr import HDR_TRANSFERS
 from realtime_adain.video.pictures import Colour
-from realtime_adain.video.picture_orientation import Orientation
+from realtime_adain.video.picture_orientation import Orientation, quarter_turns
 
 CAPTIONS_LEFT_OUT = "closed captions in the video are not kept"
 
@@ -36,26 +35,17 @@ def note_colour_change(name: str, first: Colour, now: Colour) -> None:
 
 def note_odd_turn(name: str, turn: Orientation) -> None:
     """Say that a display rotation that is not a quarter turn is applied as the nearest quarter turn
-    (`picture_orientation.upright`): it was done without a word. The angle is read from the matrix where there
-    is one: PyAV's `frame.rotation` is cut to whole degrees (a 30-degree matrix said -29)."""
-    rotation, matrix = turn
-    exact = matrix_rotation(matrix) if matrix else None
-    exact = rotation if exact is None else exact
-    applied = round(exact / 90) % 4 * 90
-    if abs((exact - applied + 180) % 360 - 180) >= 1:
+    (`picture_orientation.upright`, by the same `quarter_turns`): it was done without a word. The angle is
+    read from the matrix where there is one: PyAV's `frame.rotation` is cut to whole degrees (a 30-degree
+    matrix said -29; 45.5 said "turned 270" and was left unturned)."""
+    angle, turns, mirrored = quarter_turns(turn)
+    applied = turns * 90
+    if abs((angle - applied + 180) % 360 - 180) >= 1:
         done = f"turned {applied} degrees counter-clockwise" if applied else "left unturned"
-        way = "clockwise" if exact < 0 else "counter-clockwise"
-        note(f"{name}: the display rotation is {round(abs(exact), 1):g} degrees {way}, not a quarter turn; the "
-             f"pictures are {done} (the nearest quarter turn)", once=True)
-
-
-def matrix_rotation(matrix: tuple[int, ...]) -> float | None:
-    """A display matrix's counter-clockwise rotation in degrees, unrounded (FFmpeg's
-    av_display_rotation_get, of which PyAV keeps whole degrees); None for a degenerate matrix."""
-    scale_a, scale_b = math.hypot(matrix[0], matrix[3]), math.hypot(matrix[1], matrix[4])
-    if not scale_a or not scale_b:
-        return None
-    return -math.degrees(math.atan2(matrix[1] / scale_b, matrix[0] / scale_a))
+        way = "clockwise" if angle < 0 else "counter-clockwise"
+        mirror, mirrored_too = (" and mirrored", " and mirrored left to right") if mirrored else ("", "")
+        note(f"{name}: the display rotation is {round(abs(angle), 1):g} degrees {way}{mirror}, not a quarter turn; "
+             f"the pictures are {done}{mirrored_too} (the nearest quarter turn)", once=True)
 
 
 def note_turn_change(name: str, first: Orientation, now: Orientation) -> None:

@@ -33,24 +33,37 @@ def display_matrix(frame: av.VideoFrame, codec: str | None = None) -> tuple[int,
 def upright(image: np.ndarray, rotation: float, matrix: Sequence[int] | None = None) -> np.ndarray:
     """The picture as the display matrix shows it: `rotation` is counter-clockwise degrees (PyAV's
     `frame.rotation`), `matrix` the matrix itself, which also tells a mirror (a front camera's
-    recording): turned and flipped as FFmpeg's CLI (fftools/ffmpeg_filter.c) does. A mirror
-    read as its rotation alone came out upside down (an hflip is "180 degrees"), and a vflip not
-    at all. Other angles go to the nearest quarter turn (`picture_notes.note_odd_turn` says so)."""
-    theta = -round(rotation)  # clockwise degrees, in [0, 360) as FFmpeg's get_rotation puts it
-    theta -= 360 * math.floor(theta / 360 + 0.9 / 360)
-    m = matrix or (0,) * 9
-    if abs(theta - 90) < 1:
-        shown = image.transpose(1, 0, 2) if m[3] > 0 else np.rot90(image, -1)  # transpose cclock_flip / clock
-    elif abs(theta - 180) < 1:
-        shown = image[:, ::-1] if matrix is None or m[0] < 0 else image  # hflip
-        shown = shown[::-1] if matrix is None or m[4] < 0 else shown  # vflip
-    elif abs(theta - 270) < 1:
-        shown = np.rot90(image, -1)[::-1] if m[3] < 0 else np.rot90(image, 1)  # transpose clock_flip / cclock
-    elif abs(theta) > 1:
-        shown = np.rot90(image, round(rotation / 90) % 4)
-    else:
-        shown = image[::-1] if m[4] < 0 else image  # vflip
+    recording): turned by `quarter_turns`, then mirrored, as FFmpeg's CLI (fftools/ffmpeg_filter.c)
+    shows a quarter turn. A mirror read as its rotation alone came out upside down (an hflip is
+    "180 degrees"), and a vflip not at all."""
+    _, turns, mirrored = quarter_turns((rotation, matrix))
+    shown = np.rot90(image, turns) if turns else image
+    shown = shown[:, ::-1] if mirrored else shown
     return np.ascontiguousarray(shown) if shown is not image else image
+
+
+def quarter_turns(turn: Orientation) -> tuple[float, int, bool]:
+    """(angle, turns, mirrored) of a display turn: the counter-clockwise angle it turns the pictures
+    by (the matrix's own, unrounded, where there is one: PyAV's rotation is cut to whole degrees,
+    so 45.5 said 45 and was turned apart from what `picture_notes.note_odd_turn` said), the
+    nearest whole counter-clockwise quarter turns in [0, 4), and whether the pictures are then
+    mirrored left to right (the matrix reverses them: FFmpeg's -display_hflip applies after
+    the rotation). `upright` turns and the note speaks by this one reading."""
+    rotation, matrix = turn
+    mirrored = bool(matrix) and matrix[0] * matrix[4] - matrix[1] * matrix[3] < 0
+    turning = (-matrix[0], matrix[1], matrix[2], -matrix[3], *matrix[4:]) if mirrored else matrix  # the mirror undone
+    exact = matrix_rotation(turning) if matrix else None
+    angle = rotation if exact is None else exact
+    return angle, round(angle / 90) % 4, mirrored
+
+
+def matrix_rotation(matrix: Sequence[int]) -> float | None:
+    """A display matrix's counter-clockwise rotation in degrees, unrounded (FFmpeg's
+    av_display_rotation_get, of which PyAV keeps whole degrees); None for a degenerate matrix."""
+    scale_a, scale_b = math.hypot(matrix[0], matrix[3]), math.hypot(matrix[1], matrix[4])
+    if not scale_a or not scale_b:
+        return None
+    return -math.degrees(math.atan2(matrix[1] / scale_b, matrix[0] / scale_a))
 
 
 Orientation = tuple[float, "tuple[int, ...] | None"]  # (frame.rotation, display_matrix(frame))
