@@ -80,12 +80,14 @@ class RequestGuard:
         read the answers). An Origin other than the Host on a request that changes something: a
         cross-site form or fetch (the page's own requests carry its origin; curl sends none). The
         scheme is not compared, so an https proxy that passes the Host header on still works."""
-        host = request.headers.get("Host")  # absent: not a browser (they always send it)
+        authority = target_authority(request.raw_path)  # (it replaces the Host header: RFC 9112 3.2.2)
+        host = authority if authority is not None else request.headers.get("Host", "")  # (absent: "", no name)
         names = self.settings.host_names
-        if names is not None and host is not None and host_name(host) not in names:
-            return (f"this server answers to {' or '.join(sorted(names))} only, not to the name in the Host header "
+        if names is not None and host_name(host) not in names:
+            named = "the Host header" if authority is None else "the request's URL"
+            return (f"this server answers to {' or '.join(sorted(names))} only, not to the name in {named} "
                     "(open the URL `realtime-adain serve` printed)")
-        origin, host = request.headers.get("Origin"), host or ""
+        origin = request.headers.get("Origin")
         if request.method not in SAFE_METHODS and origin is not None \
                 and origin.lower() not in (f"http://{host}".lower(), f"https://{host}".lower()):
             return "a page of another site sent this request (its Origin header is not this server's)"
@@ -119,6 +121,18 @@ async def no_framing(_request: web.Request, response: web.StreamResponse) -> Non
 # A Host header as a browser sends it: a host name or IPv4 address, or an IPv6 address in brackets,
 # then a port of digits or none
 HOST_HEADER = re.compile(r"(?:\[(?P<ipv6>[0-9A-Fa-f:.]+)\]|(?P<name>[A-Za-z0-9._-]+))(?::[0-9]{1,5})?")
+
+
+# A request target in absolute form (`GET http://evil.example/api/config`): its scheme, then the authority
+ABSOLUTE_TARGET = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://(?P<authority>[^/?#]*)")
+
+
+def target_authority(target: str) -> str | None:
+    """The authority of a request target in absolute form (`http://evil.example/api/config`), or None
+    for another form. aiohttp routes such a request by its path alone, so with this server's name in
+    the Host header it was served, though the host it is for is the target's."""
+    absolute = ABSOLUTE_TARGET.match(target)
+    return absolute["authority"] if absolute else None
 
 
 def host_name(host: str) -> str:
