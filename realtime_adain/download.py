@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 from tqdm import tqdm
 
 from realtime_adain import weight_digests, weights
-from realtime_adain.download_folder import held_folder
+from realtime_adain.download_folder import check_room, held_folder
 from realtime_adain.download_transfer import MinRate, SizeLimit, fetch
 from realtime_adain.download_urls import file_url_problem, joined, netloc_host, shown, unsendable, valid_port
 from realtime_adain.errors import UserError, one_line
@@ -197,6 +197,18 @@ def _fetch_and_verify(kind: str, url: str, target: Path, part: Path, check_check
     return None
 
 
+def _bytes_to_fetch(kind: str, directory: Path, force: bool) -> int:
+    """The bytes a download of the published `kind` file still writes into `directory`: none where
+    its size is not known or a file of that size is already there (kept unless --force; one that
+    fails its checksum is fetched anyway), else its size less what a kept `.part` holds."""
+    size = PUBLISHED[kind].size
+    target, part = directory / PUBLISHED[kind].filename, directory / (PUBLISHED[kind].filename + ".part")
+    if size is None or (not force and target.is_file() and target.stat().st_size == size):
+        return 0
+    kept = part.stat().st_size if part.is_file() else 0  # (deleted by --force, which frees as much)
+    return max(0, size - kept)
+
+
 def download_all(
     urls: dict[str, str], directory: Path, force: bool = False, check_checksum: bool = True,
     landed: Callable[[Path, str], None] = lambda path, outcome: None,
@@ -204,9 +216,11 @@ def download_all(
     """Both published files into `directory` (normally `weight_paths.weights_dir()`). Both places are
     checked before anything is fetched, and `landed(path, outcome)` is called as each file is in
     place: a folder where the decoder goes was refused only after the 80 MB VGG had landed, and
-    the error alone did not say it had."""
+    the error alone did not say it had. So is the room for both, where their sizes are known."""
     for kind in KINDS:
         check_destination(kind, directory)
+    if check_checksum:
+        check_room(directory, {PUBLISHED[kind].filename: _bytes_to_fetch(kind, directory, force) for kind in KINDS})
     results = []
     for kind in KINDS:
         results.append(download_file(kind, urls[kind], directory, force, check_checksum))

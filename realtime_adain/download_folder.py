@@ -4,6 +4,7 @@ second download into it at once, and the folders made removed again while empty 
 from __future__ import annotations
 
 import os
+import shutil
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -34,6 +35,24 @@ def _only_download_into(directory: Path) -> Iterator[int | None]:
         yield handle
     finally:
         os.close(handle)  # (releases the lock)
+
+
+def check_room(directory: Path, needed: dict[str, int]) -> None:
+    """Refuse a download whose files (name -> bytes still to fetch, known in advance) do not fit in
+    the free space where `directory` is (or would be made), before any is fetched: the 80 MB VGG
+    landed on a nearly full disk, then the decoder failed "No space left on device"."""
+    total = sum(needed.values())
+    if not total:
+        return
+    try:
+        existing = next(p for p in (directory, *directory.parents) if p.is_dir())
+        free = shutil.disk_usage(existing).free
+    except (OSError, StopIteration):  # (a folder this user cannot search: making the download folder says why)
+        return
+    if free < total:
+        names = [name for name, size in needed.items() if size]
+        raise UserError(f"{directory}: no room for the download ({' and '.join(names)} need{'s' if len(names) == 1 else ''} "
+                        f"{total / 1e6:.1f} MB, {free / 1e6:.1f} MB free); free some space or choose another --dir")
 
 
 @contextmanager

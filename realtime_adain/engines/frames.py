@@ -40,12 +40,14 @@ def frames_to_images(frames: np.ndarray, device: torch.device, dtype: torch.dtyp
 
 def images_to_frames(images: torch.Tensor) -> np.ndarray:
     """(N, 3, H, W) in [0, 1] -> (N, H, W, 3) uint8 on the host; `images` is left untouched.
-    A meta tensor (torch's NotImplementedError) and a complex one (its imaginary part dropped with a
-    warning) are refused."""
+    A meta tensor (torch's NotImplementedError), a complex one (its imaginary part dropped with a
+    warning) and an integer or bool one (uint8 200 was taken as 200.0 and came back 255) are refused."""
     if images.is_meta:
         raise ValueError("images are on the meta device: they hold no values")
     if images.is_complex():
         raise TypeError(f"images must be a real tensor, got {images.dtype}")
+    if not images.is_floating_point():
+        raise TypeError(f"images must be a floating tensor of values in [0, 1], got {images.dtype}")
     scaled = to_uint8_(images.to(torch.float32, copy=True)).to(torch.uint8)
     return scaled.permute(0, 2, 3, 1).contiguous().cpu().numpy()
 
