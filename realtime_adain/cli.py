@@ -19,7 +19,7 @@ import sys
 import warnings
 from typing import Callable, NoReturn, Sequence
 
-from realtime_adain import __version__, interrupts, limits, made_folders
+from realtime_adain import __version__, interrupts, library_signals, limits, made_folders, standard_streams
 from realtime_adain.errors import (CURRENT_FOLDER_DELETED, QUOTE_LIMIT, OutputClosed, UserError, as_given, current_folder_deleted,
                                    environment_failure, imported_library, one_line, quoted, said_already)
 
@@ -259,7 +259,7 @@ def run_reporting_errors(action: Callable[[], int | None], interrupted: str | No
 
 
 def _reporting_errors(action: Callable[[], int | None], interrupted: str | None, stopping: Callable[[], None]) -> int:
-    with interrupts.signals_in_callbacks_kept() as swallowed:
+    with library_signals.signals_in_callbacks_kept() as swallowed:
         code = _reporting_exceptions(action, interrupted, stopping)
     if swallowed and not code:  # (a signal while objects were freed: said and exited by, as any other)
         stopping()
@@ -276,7 +276,7 @@ def _reporting_exceptions(action: Callable[[], int | None], interrupted: str | N
         print(one_line(f"error: {exc}"), file=sys.stderr)
         return 2
     except (MemoryError, ImportError, RuntimeError) as exc:
-        if (interrupt := interrupts.interrupt_in_chain(exc)) is not None:
+        if (interrupt := library_signals.interrupt_in_chain(exc)) is not None:
             # (a signal inside a class's creation, as a module loads: Python 3.11 wraps what
             # `__set_name__` raises in a RuntimeError, which was a traceback and exit status 1)
             stopping()
@@ -315,7 +315,7 @@ def say_stop(interrupt: KeyboardInterrupt, interrupted: str | None) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    interrupts.safe_standard_streams()  # before any file takes a closed stream's number
+    standard_streams.safe_standard_streams()  # before any file takes a closed stream's number
     # onnxruntime otherwise stores a device id under $XDG_DATA_HOME, and where it cannot (HOME
     # read-only, missing or a file) logs a coloured warning on every run (the user's setting wins).
     os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
@@ -337,7 +337,7 @@ def main(argv: list[str] | None = None) -> int:
             return flush_standard_output(exc.code if isinstance(exc.code, int) else int(exc.code is not None))
         if not parsed:
             return code
-        return flush_standard_output(run_reporting_errors(lambda: (interrupts.load_torch(), parsed[0].func(parsed[0]))[1]))
+        return flush_standard_output(run_reporting_errors(lambda: (library_signals.load_torch(), parsed[0].func(parsed[0]))[1]))
 
 
 def quiet_library_warnings() -> None:
@@ -378,5 +378,5 @@ def entry() -> NoReturn:
     code = main()
     for signum in interrupts.SIGNALS:
         signal.signal(signum, signal.SIG_IGN)
-    interrupts.forget_caught_ctrl_c()  # (else a Ctrl-C caught while modules imported exits by SIGINT)
+    library_signals.forget_caught_ctrl_c()  # (else a Ctrl-C caught while modules imported exits by SIGINT)
     sys.exit(code)

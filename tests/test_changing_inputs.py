@@ -178,8 +178,8 @@ def test_safe_standard_streams_gives_closed_ones_dev_null():
     """The numbers 0-2 are taken again (a file opened next would have taken them), a read-only
     stderr is replaced, and sys.stdout/sys.stderr are usable."""
     probe = ("import os, sys\n"
-             "from realtime_adain import interrupts\n"
-             "interrupts.safe_standard_streams()\n"
+             "from realtime_adain import standard_streams\n"
+             "standard_streams.safe_standard_streams()\n"
              "assert all(os.path.realpath(f'/proc/self/fd/{fd}') == os.devnull for fd in (0, 1, 2))\n"
              "sys.stderr.write('x'); sys.stderr.flush(); print('y', flush=True)\n"
              "with open(os.devnull) as spare: assert spare.fileno() > 2\n")

@@ -20,7 +20,8 @@ import torch
 from realtime_adain import cli
 from realtime_adain.engines.cache import EngineCache
 from realtime_adain.engines.onnx import METADATA_KEY, onnx_cached, onnx_components, psnr
-from realtime_adain.interrupts import Terminated, sigterm_raises, signals_through_libraries
+from realtime_adain.interrupts import Terminated, sigterm_raises
+from realtime_adain.library_signals import signals_through_libraries
 from realtime_adain.stylizer import Stylizer
 
 RNG = np.random.default_rng(31)

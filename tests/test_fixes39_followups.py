@@ -137,13 +137,13 @@ def said_after(sig: int) -> tuple[int, str]:
 # after __main__ gave its start-up handlers back and before `cli.main` set its own.
 SIGNAL_WHILE_HANDING_OVER = """
 import os, runpy, sys
-from realtime_adain import interrupts
+from realtime_adain import standard_streams
 
-def signal_then_make_safe(make_safe=interrupts.safe_standard_streams, sig=int(sys.argv[1])):
+def signal_then_make_safe(make_safe=standard_streams.safe_standard_streams, sig=int(sys.argv[1])):
     os.kill(os.getpid(), sig)
     make_safe()
 
-interrupts.safe_standard_streams = signal_then_make_safe
+standard_streams.safe_standard_streams = signal_then_make_safe
 sys.argv = ["realtime-adain", "--version"]
 runpy.run_module("realtime_adain", run_name="__main__")
 """

@@ -118,9 +118,9 @@ def test_json_with_stdout_closed_is_refused_before_any_work(tmp_path, command):
 
 
 def test_stdout_closed_is_known_only_where_it_was(tmp_path):
-    probe = ("from realtime_adain import interrupts\n"
-             "interrupts.safe_standard_streams()\n"
-             "import sys; sys.stderr.write(str([interrupts.closed_at_start(fd) for fd in (0, 1, 2)]))\n")
+    probe = ("from realtime_adain import standard_streams\n"
+             "standard_streams.safe_standard_streams()\n"
+             "import sys; sys.stderr.write(str([standard_streams.closed_at_start(fd) for fd in (0, 1, 2)]))\n")
     for close, expected in ((">&-", "[False, True, False]"), (f">{os.devnull}", "[False, False, False]")):
         done = subprocess.run(["sh", "-c", f"exec '{sys.executable}' -c \"$0\" {close}", probe], cwd=REPO,
                               capture_output=True, text=True, timeout=60)

@@ -96,7 +96,7 @@ def test_a_ctrl_c_caught_in_a_string_run_exits_130(env, tmp_path):
     `python -m realtime_adain` ended by SIGINT as it exited: status -2 to a parent, not 130 (a
     shell shows 130 either way; `test_signals.py`'s start-up cases, run with -m, could flake). 5 of
     80 Ctrl-Cs in the first 0.3 s did so. Now `cli.entry` clears that note
-    (`interrupts.forget_caught_ctrl_c`) before it exits with 130."""
+    (`library_signals.forget_caught_ctrl_c`) before it exits with 130."""
     process = start_held(env, tmp_path, SLOW_SETTINGS_IMPORT)
     assert process.stdout.readline() == "importing settings\n"
     process.send_signal(signal.SIGINT)

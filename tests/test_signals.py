@@ -199,7 +199,7 @@ def test_torch_is_imported_with_signals_held(monkeypatch):
     """A signal during torch's import (C++ initialisers that abort the process if a handler raises
     inside them) is held and acted on once the import is done: here, an import that receives
     SIGTERM ends in `Terminated` after it has finished, not inside it."""
-    from realtime_adain import interrupts
+    from realtime_adain import interrupts, library_signals
 
     finished = []
 
@@ -218,7 +218,7 @@ def test_torch_is_imported_with_signals_held(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", slow_import)
     with interrupts.sigterm_raises():
         with pytest.raises(interrupts.Terminated):
-            interrupts.load_torch()
+            library_signals.load_torch()
     assert finished == ["torch"]
 
 

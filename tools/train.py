@@ -26,7 +26,7 @@ from realtime_adain.__main__ import stops_while_importing  # noqa: E402  (a few 
 # ends it with its one line and status, as `realtime-adain`'s does (__main__.py): a Ctrl-C there was
 # a KeyboardInterrupt traceback. They are held from the end of the imports until `main`'s handlers are in.
 with stops_while_importing() if __name__ == "__main__" else contextlib.nullcontext():
-    from realtime_adain import interrupts
+    from realtime_adain import interrupts, library_signals, standard_streams
     from realtime_adain.commands import argtypes
     from realtime_adain.cli import (ArgumentParser, check_library_settings, one_line, quiet_library_warnings,
                                     run_reporting_errors)
@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     """SIGINT and SIGTERM end the command as in `realtime-adain` (interrupts.py), from the first
     moment: torch is imported in here, and a run keeps its last checkpoint for --resume. The
     standard streams are made safe first, as the CLI's are (`>&-`, `2>/dev/full`)."""
-    interrupts.safe_standard_streams()
+    standard_streams.safe_standard_streams()
     quiet_library_warnings()  # (forked loader processes inherit it)
     with interrupts.sigterm_raises():
         return run_reporting_errors(lambda: parse_and_train(argv))
@@ -117,7 +117,7 @@ def speaks_for_the_run() -> bool:
 def parse_and_train(argv: list[str] | None) -> int:
     signal.pthread_sigmask(signal.SIG_UNBLOCK, interrupts.SIGNALS)  # (held since the imports: raised here, said as any)
     check_library_settings()  # junk the libraries would abort on ($PYTORCH_CUDA_ALLOC_CONF): one line, as in the CLI
-    interrupts.load_torch()
+    library_signals.load_torch()
     args = build_parser().parse_args(argv)
     from realtime_adain.training.resolve import resolve_run
     from realtime_adain.training.trainer import RunWriteFailed, train
@@ -145,5 +145,5 @@ if __name__ == "__main__":
     code = main()
     for signum in interrupts.SIGNALS:  # the run is over and reported: a late signal changes nothing
         signal.signal(signum, signal.SIG_IGN)
-    interrupts.forget_caught_ctrl_c()  # (as `realtime-adain`'s: else a Ctrl-C caught in an import exits by SIGINT)
+    library_signals.forget_caught_ctrl_c()  # (as `realtime-adain`'s: else a Ctrl-C caught in an import exits by SIGINT)
     sys.exit(code)

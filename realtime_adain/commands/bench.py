@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Callable
 
 from realtime_adain.errors import UserError
-from realtime_adain.interrupts import closed_at_start
+from realtime_adain.standard_streams import closed_at_start
 
 # Each name is a module in realtime_adain.benchmarks with DESCRIPTION (its help), add_arguments() and run().
 # In the order README.md lists them.

@@ -14,7 +14,7 @@ from tqdm import tqdm
 from realtime_adain.commands import argtypes
 from realtime_adain.errors import UserError, one_line
 from realtime_adain.input_paths import expand_inputs
-from realtime_adain.interrupts import closed_at_start
+from realtime_adain.standard_streams import closed_at_start
 from realtime_adain.settings import (DEFAULT_MAX_PIXELS, DTYPE_NAMES, ENGINE_CHOICES, STABILIZE_MODES, STABILIZE_STRENGTH,
                                      ModelSettings, StyleSettings)
 from realtime_adain.userdirs import expand_home
@@ -115,7 +115,7 @@ def add_json_option(parser: argparse.ArgumentParser) -> None:
 
 class JsonOnStdout(argparse.Action):
     """--json, refused as it is read where stdout was closed at start (`>&-`): the records went to
-    the /dev/null `interrupts.safe_standard_streams` put there, and the run exited 0 with them all
+    the /dev/null `standard_streams.safe_standard_streams` put there, and the run exited 0 with them all
     lost. Before any work, not at the first record (after the first result was made)."""
 
     def __init__(self, option_strings: Sequence[str], dest: str, **kwargs) -> None:

@@ -8,7 +8,7 @@ import json
 from realtime_adain import doctor
 from realtime_adain.commands.common import JsonOnStdout, say
 from realtime_adain.errors import UserError, one_line
-from realtime_adain.interrupts import closed_at_start
+from realtime_adain.standard_streams import closed_at_start
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:

@@ -26,7 +26,7 @@ from realtime_adain.engines.base import Engine, import_problem
 from realtime_adain.engines.cache import EngineCache, graph_code, in_the_way
 from realtime_adain.engines.frames import HostFrames, frames_to_images
 from realtime_adain.errors import UserError
-from realtime_adain.interrupts import signals_through_libraries
+from realtime_adain.library_signals import signals_through_libraries
 from realtime_adain.model import MIN_SIDE, StyleTransferNet, example_inputs
 from realtime_adain.networks import DOWNSAMPLING
 

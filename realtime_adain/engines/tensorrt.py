@@ -20,7 +20,7 @@ from torch import nn
 from realtime_adain.engines import base
 from realtime_adain.engines.base import Engine
 from realtime_adain.engines.cache import EngineCache, graph_code
-from realtime_adain.interrupts import signals_through_libraries
+from realtime_adain.library_signals import signals_through_libraries
 from realtime_adain.model import StyleTransferNet, example_inputs, padded_size
 from realtime_adain.networks import DOWNSAMPLING
 

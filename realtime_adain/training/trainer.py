@@ -26,7 +26,7 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
-from realtime_adain import interrupts, weight_paths, weights
+from realtime_adain import library_signals, weight_paths, weights
 from realtime_adain.errors import UserError, out_of_memory_as_user_error
 from realtime_adain.imageio import write_image
 from realtime_adain.interrupts import SignalGuard
@@ -272,7 +272,7 @@ class Trainer:
         last_saved = None
         try:
             while self.iteration < config.iterations:
-                interrupts.raise_kept()
+                library_signals.raise_kept()
                 lr = self.training.optimizer.param_groups[0]["lr"]
                 losses, content, style, output = self.step()
                 window += torch.stack([losses.content, losses.style, losses.temporal, losses.total])

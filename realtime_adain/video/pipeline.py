@@ -33,7 +33,7 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
-from realtime_adain import interrupts
+from realtime_adain import interrupts, library_signals
 from realtime_adain.engines.base import frames_within
 from realtime_adain.temporal import MotionAhead, Stabilizer
 from realtime_adain.temporal.device_blend import DeviceBlend
@@ -280,7 +280,7 @@ class Pipeline:
                 # the last batch (its group came once every item was read): a signal from here on
                 # stops a run that is whole
                 self._handed_on = self._read_to_end and not groups
-            interrupts.raise_kept()  # (a signal a callback swallowed stops the run here)
+            library_signals.raise_kept()  # (a signal a callback swallowed stops the run here)
         for item in tail:
             self._put_downstream(self.stylized, item)
         self._handed_on = True  # (the later stages write all of it: `_wind_down` waits for them)

@@ -1,0 +1,107 @@
+"""The standard streams of a command that writes files: a closed one gets /dev/null (its number
+would go to the next file opened), stderr drops what it cannot write (`ForgivingStream`: a closed
+terminal or `2>/dev/full` is no reason to fail the work), and a file name the streams' encoding
+cannot write is written as its bytes (`FILE_NAME_ERRORS`). `safe_standard_streams` sets them up as
+a command starts; `closed_at_start` tells a command that must print its result.
+"""
+
+from __future__ import annotations
+
+import codecs
+import os
+import sys
+
+
+class ForgivingStream:
+    """stderr that drops what it cannot write instead of raising: a note, "finishing NAME", or
+    the last "interrupted" line meeting a closed terminal (EIO: the window closed, before its
+    SIGHUP arrives) or `2>/dev/full` became the run's error, raised in the decoder thread or in
+    a signal handler: the file being finished was lost, or the exit hung on threads never
+    stopped. (A message nobody can read is no reason to fail the work.)"""
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self.stream.write(text)
+        except (OSError, ValueError):  # (ValueError: closed)
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self.stream.flush()
+        except (OSError, ValueError):
+            pass
+
+    def __getattr__(self, name: str):
+        return getattr(self.stream, name)
+
+
+def _file_name_errors(exc: UnicodeError) -> tuple[str | bytes, int]:
+    """How the standard streams write what their encoding cannot: a file name's bytes that are
+    not valid UTF-8 (held as surrogates, PEP 383) as those bytes, as `ls` does, and other text
+    as \\x.. escapes. With PYTHONIOENCODING=ascii, or a real UTF-8 locale (strict errors), printing
+    the name of an output just written raised UnicodeEncodeError: a traceback, exit status 1."""
+    if isinstance(exc, UnicodeDecodeError):  # (a stream read back with these errors: pytest's capture)
+        return codecs.backslashreplace_errors(exc)
+    if not isinstance(exc, UnicodeEncodeError):
+        raise exc
+    char = exc.object[exc.start]
+    if 0xDC80 <= ord(char) <= 0xDCFF:
+        return bytes([ord(char) - 0xDC00]), exc.start + 1
+    return codecs.backslashreplace_errors(UnicodeEncodeError(exc.encoding, exc.object, exc.start, exc.start + 1,
+                                                             exc.reason))
+
+
+FILE_NAME_ERRORS = "realtime_adain.file_names"
+codecs.register_error(FILE_NAME_ERRORS, _file_name_errors)
+
+
+_closed_at_start: set[int] = set()  # the standard descriptors `safe_standard_streams` found closed (or read-only)
+
+
+def safe_standard_streams() -> None:
+    """Make the standard streams safe for a command that writes files. A closed one
+    (`realtime-adain ... >&- 2>&-`) gets /dev/null: left closed, its number went to the next file
+    opened, and what writes there (a library's messages to fd 2) would land in that file; Python
+    sets sys.stdout or sys.stderr to None, where reading an image failed with a traceback (no
+    `flush` on None) that nobody saw, exit 1, and `print(..., file=sys.stderr)` wrote to stdout
+    instead (`closed_at_start` tells a command that must print its result). stderr becomes a
+    `ForgivingStream`."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no descriptor flags to read
+        fcntl = None
+    for fd, mode in ((0, os.O_RDONLY), (1, os.O_WRONLY), (2, os.O_WRONLY)):
+        if fcntl is None:
+            break
+        try:
+            access = fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE
+        except OSError:  # closed
+            access = None
+        # (read-only stdout or stderr: pyenv's shim script, which bash opened on the freed number)
+        if access is None or (fd and access == os.O_RDONLY):
+            _closed_at_start.add(fd)
+            null = os.open(os.devnull, mode)  # (the lowest free number: `fd` itself, lower ones being open)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+    if sys.stdin is None:
+        sys.stdin = open(0, closefd=False)
+    if sys.stdout is None:
+        sys.stdout = open(1, "w", closefd=False)
+    if sys.stderr is None:
+        sys.stderr = open(2, "w", buffering=1, errors="backslashreplace", closefd=False)
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):  # (not under pytest's capture, nor a ForgivingStream)
+            stream.reconfigure(errors=FILE_NAME_ERRORS)
+    if not isinstance(sys.stderr, ForgivingStream):
+        sys.stderr = ForgivingStream(sys.stderr)
+
+
+def closed_at_start(fd: int) -> bool:
+    """Whether standard descriptor `fd` was closed when the command started (`>&-`; read-only
+    where a shim script took its number), before `safe_standard_streams` gave it /dev/null: what
+    is written there now is lost without an error."""
+    return fd in _closed_at_start
