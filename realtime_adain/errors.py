@@ -161,9 +161,10 @@ def out_of_memory_as_user_error(what: str, hint: str = "lower --size", error: ty
 
 def one_line(message: str) -> str:
     """A path or value holding a newline (a legal file name), another control character (an
-    escape sequence in a stream's title or a file's name) or a Unicode line break must not split
-    the line or drive the terminal: shown escaped. A line is bounded (`MAX_LINE` characters): a
-    value a file holds (a decoder's 100,000-character "encoder" name) made a 100 KB error line."""
+    escape sequence in a stream's title or a file's name), a Unicode line break or bidirectional
+    control must not split the line, drive the terminal or reorder it: shown escaped. A line is
+    bounded (`MAX_LINE` characters): a value a file holds (a decoder's 100,000-character "encoder"
+    name) made a 100 KB error line."""
     line = message.translate(_ESCAPED)
     return line if len(line) <= MAX_LINE else f"{line[:MAX_LINE]}... ({len(line) - MAX_LINE} more characters)"
 
@@ -188,9 +189,15 @@ def as_given(value: object) -> str:
     return text if len(text) <= QUOTE_LIMIT else quoted(text)
 
 
-# Control characters (C0 but tab, DEL, C1) and Unicode's line and paragraph separators, as escapes.
+# Unicode's bidirectional controls (its Bidi_Control property): an embedding, override or isolate
+# read from a file (U+202E in a weights file's metadata or an engine's sidecar) reordered the rest
+# of the terminal's line, raw.
+BIDI_CONTROLS = (0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A))
+# Control characters (C0 but tab, DEL, C1), Unicode's line and paragraph separators and its
+# bidirectional controls, as escapes.
 _ESCAPED = {code: f"\\x{code:02x}" for code in (*range(0x20), *range(0x7f, 0xa0)) if code != 0x09} | {
-    ord("\n"): "\\n", ord("\r"): "\\r", 0x2028: "\\u2028", 0x2029: "\\u2029"}
+    ord("\n"): "\\n", ord("\r"): "\\r", 0x2028: "\\u2028", 0x2029: "\\u2029"} | {
+    code: f"\\u{code:04x}" for code in BIDI_CONTROLS}
 
 
 def environment_failure(exc: BaseException) -> str | None:

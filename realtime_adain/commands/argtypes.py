@@ -29,8 +29,14 @@ def plain(text: str) -> bool:
 
 def _shown(text: str) -> str:
     """A value as typed, quoted for a message: escaped and cut short (`errors.quoted`; a 5,000-digit
-    one was quoted whole, a 5,131-character line)."""
-    return quoted(one_line(text))
+    one was quoted whole, a 5,131-character line). Unicode spaces are escaped too: `--size
+    $'\\u00a05'` was quoted as ' 5', which looks like a plain space that numbers may have around them."""
+    return quoted(one_line("".join(_visible(character) for character in text)))
+
+
+def _visible(character: str) -> str:
+    """A space other than ASCII's as Python writes it escaped (U+00A0 as \\xa0), else itself."""
+    return character.encode("unicode_escape").decode() if character.isspace() and not character.isascii() else character
 
 
 def _as_typed(number: str) -> str:
@@ -47,7 +53,8 @@ def _number(text: str, kind: type) -> float:
             raise ValueError(text)
         value = kind(_without_leading_zeros(text) if kind is int else text) + 0  # (-0.0 + 0 is 0.0)
     except (ValueError, OverflowError):
-        if kind is int and _WHOLE.fullmatch(text.strip()):  # (only its length is refused: Python's limit)
+        # (only its length is refused: Python's limit; ASCII, as `plain` asks: str.strip takes U+00A0 too)
+        if kind is int and text.isascii() and _WHOLE.fullmatch(text.strip()):
             raise argparse.ArgumentTypeError(
                 f"{_shown(text)} is far out of range (more than {sys.get_int_max_str_digits()} digits)") from None
         noun = "whole number" if kind is int else "number"

@@ -76,11 +76,17 @@ def _stderr_copy() -> int | None:
 # terminal acts on or a reader breaks the line at (C0, DEL, C1: Cc; U+2028/9: Zl, Zp), and the
 # format controls (Cf), which hide or reorder what is shown: a style named with U+202E (right-to-left
 # override) showed its name backwards, raw, and U+200B or U+FEFF not at all.
-_UNSHOWN = {"Cc", "Cf", "Zl", "Zp"}
+# Unassigned code points (Cn) too, which a terminal shows as nothing or a box, and the characters
+# Unicode says to show as nothing (Default_Ignorable_Code_Point, beyond Cf: a grapheme joiner,
+# fillers) or that look blank (the Braille blank): a style named U+3164 was logged as `style=ㅤ`,
+# an empty look. Variation selectors are left as they are: they finish an emoji (U+2764 U+FE0F,
+# a red heart), which escaped would show as "\u2764\ufe0f" in a name.
+_UNSHOWN = {"Cc", "Cf", "Zl", "Zp", "Cn"}
+_INVISIBLE = {0x034F, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x180B, 0x180C, 0x180D, 0x180F, 0x2800, 0x3164, 0xFFA0}
 
 
 def _unshown(character: str) -> bool:
-    return unicodedata.category(character) in _UNSHOWN
+    return unicodedata.category(character) in _UNSHOWN or ord(character) in _INVISIBLE
 
 
 def _escaped(character: str) -> str:
@@ -110,9 +116,9 @@ class EventLog:
 
     @staticmethod
     def _value(value: object) -> str:
-        """A value as one token: quoted (JSON) where it holds a space, `"`, `=` or a control character
+        """A value as one token: quoted (JSON) where it holds a space, `"`, `=`, a control character
         (a file name's ESC sequence drove the terminal, its CR rewrote the line, its U+202E showed it
-        backwards), all of them escaped."""
+        backwards) or an invisible one (U+3164 looked empty), all but the spaces escaped."""
         text = number(value) if isinstance(value, float) else str(value)
         quoted = not text or any(c in '"=' or c.isspace() or _unshown(c) for c in text)  # (U+00A0, U+3000 too)
         # ("été.mp4", not "\u00e9t\u00e9.mp4"; json.dumps escapes C0 only, not DEL, C1, U+2028/9 or Cf)

@@ -15,7 +15,7 @@ from fractions import Fraction
 import av
 
 from realtime_adain import limits
-from realtime_adain.errors import UserError
+from realtime_adain.errors import UserError, as_given
 from realtime_adain.video.framing import Framing, check_picture_size, encoder_framing
 from realtime_adain.video.stream_copy import slotted_by_decode_time
 
@@ -129,7 +129,7 @@ class EncodeSettings:
                             + (f"leave --crf out ({fixed})" if fixed else "use --bitrate"))
         worst = QUALITY_MAX.get(codec, 51)
         if self.crf is not None and not 0 <= self.crf <= worst:
-            raise UserError(f"--crf {self.crf} is outside {codec}'s range 0 (best) to {worst}")
+            raise UserError(f"--crf {as_given(self.crf)} is outside {codec}'s range 0 (best) to {worst}")
         if self.crf is not None and self.bitrate is not None and codec not in CRF_WITH_BITRATE:
             raise UserError(f"encoder {codec} takes --crf or --bitrate, not both (it would ignore one)")
         if self.bitrate is not None and self.bitrate <= 0:
