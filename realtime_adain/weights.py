@@ -64,12 +64,17 @@ def load_encoder(path: str | os.PathLike, kind: str = NORMALISED_VGG) -> nn.Modu
 def built_for_loading(build: Callable[[], nn.Module]) -> nn.Module:
     """`build()` with its parameters allocated but not initialised, for a state dict to fill in whole
     (initialising the VGG's layers at random cost as much as hashing its file). A module with
-    buffers, which a state dict may not fill (non-persistent ones), is built as usual."""
+    buffers, which a state dict may not fill (non-persistent ones), is built as usual. (Not
+    `Module.to_empty`: its first call imports torch's symbolic shapes, 0.4 s a process.)"""
     with torch.device("meta"):
         module = build()
     if any(True for _ in module.buffers()):
         return build()
-    return module.to_empty(device="cpu")
+    for owner in module.modules():
+        for name, parameter in list(owner.named_parameters(recurse=False)):
+            setattr(owner, name, nn.Parameter(torch.empty(parameter.shape, dtype=parameter.dtype),
+                                              requires_grad=parameter.requires_grad))
+    return module
 
 
 def _checked_encoder(path: Path, encoder: nn.Module, what: str, sha256: str) -> nn.Module:
