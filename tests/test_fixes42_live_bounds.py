@@ -30,8 +30,8 @@ def test_a_live_gif_stating_a_huge_screen_is_refused_before_it_is_decoded(tmp_pa
         cli_env(published_weights, tmp_path / "home"))
     assert peak_mb < 1500, f"{peak_mb:.0f} MB peak, {seconds:.0f} s: {err}"
     assert one_error_line(err, code) == (
-        f"error: {gif}: its video states 16000x16000 pictures: at 8 bytes a pixel, more than the 1 GiB of samples a "
-        "picture may decode to (134217728 pixels, 16384x8192)")
+        f"error: {gif}: a 16000x16000 picture (as its header states): at 8 bytes a pixel, more than the 1 GiB of "
+        "samples a picture may decode to (134217728 pixels, 16384x8192)")  # (by its header since session 55)
     assert not (tmp_path / "out.mp4").exists()
 
 

@@ -18,8 +18,9 @@ from realtime_adain.live.sources import Frame, Latest, Source, SourceError, Sour
 STALL_CHECK_S = 0.5
 
 # Reconnections to a recording URL (with --no-loop) that bring no new frame before it is given up:
-# one cut at the same place each time was played again from its start for ever. A file is given up
-# after as many reopenings whose passes fail the same way (`_failing_alike`).
+# one cut at the same place each time was played again from its start for ever. A file, and a
+# looped recording URL, is given up after as many reopenings whose passes fail the same way
+# (`_failing_alike`).
 FRUITLESS_RECONNECTS = 3
 
 
@@ -100,7 +101,8 @@ class Capture(threading.Thread):
                         self.unreadable, self.status = exc.reason, f"cannot read ({exc.reason})"
                         return
                     if self._failing_alike(exc, index):
-                        reason = f"{self._alike} reopenings failed the same way ({exc.reason})"
+                        again = "reopenings" if self.source.is_file else "reconnections"
+                        reason = f"{self._alike} {again} failed the same way ({exc.reason})"
                         if index == 0:  # (said as the one line of a file that cannot be read)
                             self.unreadable, self.status = reason, f"cannot read ({reason})"
                         else:
@@ -169,9 +171,12 @@ class Capture(threading.Thread):
         """Whether a file's passes failed the same way after each of its last `FRUITLESS_RECONNECTS`
         reopenings (the reason of the failure before, after no frame or as many frames as then: a
         file rewritten into one that decodes nothing, a read error at the same place), when it is
-        given up: it was reopened for ever, looped or not. A file that cannot be opened (deleted,
-        being rewritten) is retried, as before."""
-        if not (isinstance(exc, SourceLost) and isinstance(self.source, PyAVSource) and self.source.is_file):
+        given up: it was reopened for ever, looped or not. So is a looped recording URL (one cut at
+        the same place each time: resumed there, it brought no new frame and was retried for ever,
+        its picture frozen; with --no-loop, `_recording_played_once` gives it up). A file or URL that
+        cannot be opened (deleted, being rewritten, the server gone) is retried, as before."""
+        if not (isinstance(exc, SourceLost) and isinstance(self.source, PyAVSource)
+                and (self.source.is_file or self.source.recording and self.source.loop)):
             return False
         frames = index - self._failed_at
         alike = self._failure is not None and exc.reason == self._failure[0] and frames in (0, self._failure[1])

@@ -6,6 +6,7 @@ decoding is live/pyav_decoding.py's `DecodingPass`.
 
 from __future__ import annotations
 
+import math
 import os
 import select
 import threading
@@ -20,17 +21,19 @@ import numpy as np
 
 from realtime_adain.download_urls import shown
 from realtime_adain.errors import UserError
-from realtime_adain.imageio import read_image
+from realtime_adain.imageio import is_image_path, read_image, read_image_bytes
 from realtime_adain.live.photos import one_picture, read_as_image, repeated
 from realtime_adain.live.pyav_decoding import DecodingPass
 from realtime_adain.live.sources import SourceError, SourceLost
-from realtime_adain.picture_sizes import resize
+from realtime_adain.picture_sizes import MAX_DECODE_BYTES, resize
 from realtime_adain.pillow_stills import first_frame_only_note
 from realtime_adain.video.deinterlace import deinterlaced
 from realtime_adain.notes import note
 from realtime_adain.video.opening import open_input
 from realtime_adain.video.pictures import PictureConverter, frame_to_rgb
-from realtime_adain.video.picture_shape import bound_decoder, check_picture_size, pixel_aspect
+from realtime_adain.still_headers import stated_size
+from realtime_adain.video.picture_shape import (PICTURE_BYTES, bound_decoder, check_picture_size, pixel_aspect,
+                                                stored_pixels_allowed)
 from realtime_adain.video.decoding import UNALIGNED, decoded_or_damage, decoder_threads
 from realtime_adain.video.probing import (error_reason, has_no_timestamps, is_picture_format, no_pictures,
                                          pictures_read_with, plausible_rate, refuse_animated_webp)
@@ -149,6 +152,7 @@ class PyAVSource:
         self._opened = True
         if self.is_file and self.sequence is None:
             refuse_animated_webp(Path(self.target))
+            self._bound_stated_picture()
         container = self._open_container(None if self.reopenable else self._pipe_ready())
         while not container.streams.video:
             container.close()
@@ -191,8 +195,11 @@ class PyAVSource:
         program that sends nothing: the session waited for ever). Only the first bytes: a slow
         stream (1 fps) takes FFmpeg seconds to probe once it flows (`PIPE_OPEN_S` bounds that).
         A fifo is opened here and read by FFmpeg through that descriptor (`pipe:N`, closed with the
-        source): opened again by name, a writer already gone left FFmpeg waiting for another."""
-        if self.target != "pipe:0":
+        source): opened again by name, a writer already gone left FFmpeg waiting for another. A
+        socket given as a descriptor (`pipe:N`), which no path opens, is read through a copy of it."""
+        if self.target.startswith("pipe:") and self.target != "pipe:0":
+            self._fifo = os.dup(int(self.target.removeprefix("pipe:")))
+        elif self.target != "pipe:0":
             self._fifo = os.open(self.target.removeprefix("file:"), os.O_RDONLY | os.O_NONBLOCK)
         waiting = select.poll()
         waiting.register(self._fifo or 0, select.POLLIN | select.POLLPRI)
@@ -205,6 +212,26 @@ class PyAVSource:
         if self._fifo is not None:
             os.set_blocking(self._fifo, True)
         return f"pipe:{self._fifo or 0}"
+
+    def _bound_stated_picture(self) -> None:
+        """Refuse a picture file (named as one: .png, .jpg, ...) whose header states more pixels
+        than `_bound` lets a picture have, before FFmpeg opens it: its probing decodes the picture
+        (a 2.6 MB PNG stating 16000x16000 took 23 s and 0.8 GB before `_bound` refused it, worded
+        as a video's). The header is read as `image` reads it (`stated_size`), at the fewest bytes
+        a pixel `_bound` counts: what passes here is still bounded there. One that cannot be read
+        so is left to the opening to say."""
+        if not is_image_path(Path(self.target)):
+            return
+        try:
+            stated = stated_size(read_image_bytes(self.target), self.target)
+        except UserError:
+            return
+        allowed = stored_pixels_allowed(Fraction(1), PICTURE_BYTES)
+        if stated is not None and stated[0] * stated[1] > allowed:
+            half = math.isqrt(allowed // 2)  # (a 2:1 picture of that many)
+            raise SourceError(f"{self.target}: a {stated[0]}x{stated[1]} picture (as its header states): at "
+                              f"{PICTURE_BYTES} bytes a pixel, more than the {MAX_DECODE_BYTES >> 30} GiB of samples "
+                              f"a picture may decode to ({allowed} pixels, {2 * half}x{half})")
 
     def _bound(self, container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> None:
         """Refuse a stream stating pictures over the size `video` decodes, before one is decoded,

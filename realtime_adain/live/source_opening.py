@@ -27,8 +27,9 @@ MAX_CAMERA_INDEX = 2**31 - 1
 
 def _pipe(spec: str) -> str | None:
     """What FFmpeg reads for a piped source, read once to its end (`ffmpeg ... -f mpegts - |
-    realtime-adain live --source -`): "pipe:0" for standard input, the path of a fifo; None for
-    anything else."""
+    realtime-adain live --source -`): "pipe:0" for standard input, the path of a fifo, "pipe:N"
+    for a descriptor that is a socket (a socket-activated or socat-launched process's: no path
+    opens one, and it was refused as "not a camera"); None for anything else."""
     if spec in STANDARD_INPUT:
         if sys.stdin is None or sys.stdin.isatty() or stat.S_ISCHR(os.fstat(0).st_mode):
             what = "closed" if sys.stdin is None else "a terminal" if sys.stdin.isatty() else "a device, not a pipe"
@@ -36,9 +37,12 @@ def _pipe(spec: str) -> str | None:
                               "pipe a video into it (ffmpeg -i clip.mp4 -f mpegts - | realtime-adain live --source - ...)")
         return "pipe:0"
     try:
-        return ffmpeg_name(spec) if stat.S_ISFIFO(os.stat(spec).st_mode) else None
+        mode = os.stat(spec).st_mode
     except (OSError, ValueError):
         return None
+    if stat.S_ISSOCK(mode) and (number := descriptor_number(spec)) is not None:
+        return f"pipe:{number}"
+    return ffmpeg_name(spec) if stat.S_ISFIFO(mode) else None
 
 
 def open_source(
