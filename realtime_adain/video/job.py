@@ -8,10 +8,13 @@ of a run, one after another: `many_files.stylize_videos`.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
+import threading
 from fractions import Fraction
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 from tqdm import tqdm
@@ -19,7 +22,7 @@ from tqdm import tqdm
 from realtime_adain import interrupts
 from realtime_adain.adain import StyleStats
 from realtime_adain.atomic import PendingOutput
-from realtime_adain.errors import one_line, out_of_memory_as_user_error
+from realtime_adain.errors import UserError, one_line, out_of_memory_as_user_error
 from realtime_adain.picture_sizes import check_pixel_budget, fit_short_side, resize
 from realtime_adain.settings import VideoSettings
 from realtime_adain.stylizer import Stylizer
@@ -58,7 +61,41 @@ def stylize_file(
     signal once every frame was written finishes the output under its own name, then stops.
     `on_done` gets the frames, the size and what became of the input's other streams once the
     output is published, before a signal held meanwhile stops the run: a report of it
-    (`video --json`) was lost to a signal while it was being finished."""
+    (`video --json`) was lost to a signal while it was being finished. Another call of this
+    process writing `output` meanwhile is refused (`output_claimed`)."""
+    with output_claimed(output):
+        return _stylize_claimed(source, output, stylizer, style_of, settings, encode, keep_interrupted, on_done)
+
+
+_outputs_being_written: dict[str, object] = {}  # resolved output path -> the call writing it
+_outputs_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def output_claimed(output: Path) -> Iterator[None]:
+    """`output` held for one call while it is written; a second call of this process meanwhile
+    is refused, as `-o` refuses one name given twice. Two API calls on threads writing one file
+    both returned it, and the file held the result of whichever was renamed last. In-process
+    only: another process is not seen."""
+    key, mine = os.path.realpath(output), object()  # (a link or `./` to the same file is the same file)
+    try:
+        with _outputs_lock:
+            if key in _outputs_being_written:
+                raise UserError(f"{output}: another call of this process is writing it; wait for it to finish "
+                                "or give another output")
+            _outputs_being_written[key] = mine
+        yield
+    finally:  # (only its own claim: a call refused above leaves the writer's alone)
+        with _outputs_lock:
+            if _outputs_being_written.get(key) is mine:
+                del _outputs_being_written[key]
+
+
+def _stylize_claimed(
+    source: Path, output: Path, stylizer: Stylizer, style_of: StyleOf, settings: VideoSettings, encode: EncodeSettings,
+    keep_interrupted: bool, on_done: Callable[[int, tuple[int, int], list[StreamReport]], None] | None,
+) -> tuple[int, tuple[int, int]]:
+    """`stylize_file` once `output` is this call's."""
     if keep_interrupted:
         refuse_partial_over_inputs([output], [source])
     opened = stat_or_none(source)
