@@ -1,4 +1,4 @@
-"""What the headers of the stills OpenCV decodes here (Radiance, TIFF, PNG, GIF, WebP, RLE BMP)
+"""What the headers of the stills OpenCV decodes here (Radiance, TIFF, PNG, GIF, WebP, BMP)
 say before anything is decoded: their size and the bytes a pixel decoded takes (OpenCV decodes
 at the file's own depth: a few bytes may claim gigabytes), whether a PNG's or an RLE BMP's data
 could hold its picture, the fields of a TIFF's first IFD (an EXIF block's too), a WebP's EXIF
@@ -221,6 +221,25 @@ def webp_exif(data: np.ndarray) -> np.ndarray | None:
 # a sparse picture that large costs what a 16000x16000 photo does, from a kilobyte.
 BMP_RLE_PIXELS_PER_2_BYTES = 255
 SPARSE_RLE_PIXELS = 4096 * 4096
+
+
+# The lengths of a BMP's information headers of 32-bit sides: OS/2 2.x's (16 or 64 bytes), Windows'
+# BITMAPINFOHEADER (40) and its successors (52, 56: Adobe's masks; V4, 108; V5, 124).
+_BMP_INFO_HEADERS = (16, 40, 52, 56, 64, 108, 124)
+
+
+def bmp_size(data: np.ndarray) -> tuple[int, int] | None:
+    """(width, height) from a BMP's header: an OS/2 core one's (12 bytes: 16-bit sides) or a
+    BITMAPINFOHEADER's, OS/2 2.x's and their successors' (32-bit, signed: a negative height is a
+    picture stored top-down). None where it is not one. Its decode is the picture's size, however little data
+    follows: a 32 MB 1-bit file stating 16000x16000 was decoded whole (1.6 GB) to be refused."""
+    head = bytes(data[:26])
+    if len(head) < 26 or head[:2] != b"BM":
+        return None
+    header = int.from_bytes(head[14:18], "little")
+    width, height = (struct.unpack("<HH", head[18:22]) if header == 12 else
+                     struct.unpack("<ii", head[18:26]) if header in _BMP_INFO_HEADERS else (0, 0))
+    return (width, abs(height)) if width > 0 and height else None
 
 
 def check_bmp(data: np.ndarray, name: str, max_pixels: int) -> None:

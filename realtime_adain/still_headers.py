@@ -5,7 +5,8 @@ bytes may claim billions of pixels, and FFmpeg allocates what they claim. Also w
 says of its blocks of pixels (a file cut short reads black rows, and FFmpeg says nothing), whether
 an SGI, PSD or Alias PIX file holds the data its header states, and the EXIF orientation of a JPEG
 or WebP, which FFmpeg leaves to its caller. The headers of the stills OpenCV decodes:
-`opencv_headers`; the size any of these states, for a caller's pixel budget: `stated_size`."""
+`opencv_headers`; the size any of these (or a PSD or PSB Pillow reads) states, for a caller's pixel
+budget: `stated_size`."""
 
 from __future__ import annotations
 
@@ -17,8 +18,8 @@ import numpy as np
 from realtime_adain.errors import UserError
 from realtime_adain.hdr_stills import MAX_BOXES, boxes
 from realtime_adain.jpeg_headers import ffmpeg_jpeg, jpeg_exif, jpeg_size
-from realtime_adain.opencv_headers import (gif_sample_bytes, png_sample_bytes, radiance_sample_bytes, tiff_fields,
-                                           tiff_sample_bytes, webp_exif, webp_sample_bytes)
+from realtime_adain.opencv_headers import (bmp_size, gif_sample_bytes, png_sample_bytes, radiance_sample_bytes,
+                                           tiff_fields, tiff_sample_bytes, webp_exif, webp_sample_bytes)
 
 # What FFmpeg decodes here, by signature: a .jp2 file, a bare JPEG 2000 codestream; OpenEXR; PAM; DPX
 # (big- or little-endian); SGI (verbatim or RLE, 8 or 16 bits); PHM (FFmpeg's half-float PFM: colour,
@@ -139,14 +140,15 @@ def stated_size(data: np.ndarray, name: str) -> tuple[int, int] | None:
     orientation turns it, before anything is decoded: a caller's pixel budget is checked on it
     first (a 16384x16384 PNG took 46 s and 2.1 GB to decode before it was refused; a 207-byte
     arithmetic-coded JPEG cut short, 30 s and 1.5 GB). JPEG (any coding), PNG, TIFF, GIF, WebP,
-    Radiance and the stills FFmpeg decodes; None for others (Pillow's formats, which
-    `pillow_stills.pillow_rgb` checks against MAX_DECODE_PIXELS) and headers that state none."""
+    Radiance, BMP, PSD and PSB (any depth: a 6.8 MB RLE one of 12000x12000 took 3.1 GB) and the
+    stills FFmpeg decodes; None for others (Pillow's other formats, which `pillow_stills.pillow_rgb`
+    checks against MAX_DECODE_PIXELS) and headers that state none."""
     ffmpeg = ffmpeg_still_size(data, name)
     stated = ffmpeg[1] if ffmpeg else jpeg_size(data, name)
     if stated is None and not ffmpeg:
         opencv = (tiff_sample_bytes(data) or png_sample_bytes(data) or radiance_sample_bytes(data)
                   or gif_sample_bytes(data) or webp_sample_bytes(data))
-        stated = opencv[:2] if opencv else None
+        stated = opencv[:2] if opencv else bmp_size(data) or _photoshop_size(data)
     if stated is None:
         return None
     width, height = stated
@@ -180,6 +182,12 @@ def _psd_size(data: np.ndarray) -> tuple[int, int] | None:
     fields = bytes(data[14:22])
     height, width = struct.unpack(">II", fields) if len(fields) == 8 else (0, 0)
     return (width, height) if width and height else None
+
+
+def _photoshop_size(data: np.ndarray) -> tuple[int, int] | None:
+    """(width, height) from the header of a Photoshop file (a PSD, version 1, or a PSB, version 2,
+    of any depth: Pillow reads 1- and 8-bit PSDs, FFmpeg 16-bit ones); None for other files."""
+    return _psd_size(data) if bytes(data[:6]) in (b"8BPS\0\1", b"8BPS\0\2") else None
 
 
 def psd_samples(data: np.ndarray) -> tuple[int, bool]:
