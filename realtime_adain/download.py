@@ -197,16 +197,31 @@ def _fetch_and_verify(kind: str, url: str, target: Path, part: Path, check_check
     return None
 
 
-def _bytes_to_fetch(kind: str, directory: Path, force: bool) -> int:
-    """The bytes a download of the published `kind` file still writes into `directory`: none where
-    its size is not known or a file of that size is already there (kept unless --force; one that
-    fails its checksum is fetched anyway), else its size less what a kept `.part` holds."""
+def _bytes_to_fetch(kind: str, directory: Path, force: bool) -> tuple[int, int]:
+    """(bytes a download of the published `kind` file still writes into `directory`, bytes it frees
+    when it is renamed over the file there): nothing where its size is not known or a file of that
+    size is already there (kept unless --force; one that fails its checksum is fetched anyway),
+    else its size less what a kept `.part` holds, freeing the file it replaces."""
     size = PUBLISHED[kind].size
     target, part = directory / PUBLISHED[kind].filename, directory / (PUBLISHED[kind].filename + ".part")
-    if size is None or (not force and target.is_file() and target.stat().st_size == size):
-        return 0
+    present = target.stat().st_size if target.is_file() else 0
+    if size is None or (not force and present == size):
+        return 0, 0
     kept = part.stat().st_size if part.is_file() else 0  # (deleted by --force, which frees as much)
-    return max(0, size - kept)
+    return max(0, size - kept), present
+
+
+def room_needed(directory: Path, force: bool) -> tuple[list[str], int]:
+    """The files to fetch and the most free space their download takes at once, fetched one after
+    the other, each renamed over the file it replaces (which frees its bytes): with --force over
+    both files in place, the larger new file, not both (a disk that held them was refused)."""
+    names, peak, held = [], 0, 0
+    for kind in KINDS:
+        fetched, freed = _bytes_to_fetch(kind, directory, force)
+        if fetched:
+            names.append(PUBLISHED[kind].filename)
+            peak, held = max(peak, held + fetched), held + fetched - freed
+    return names, peak
 
 
 def download_all(
@@ -220,7 +235,7 @@ def download_all(
     for kind in KINDS:
         check_destination(kind, directory)
     if check_checksum:
-        check_room(directory, {PUBLISHED[kind].filename: _bytes_to_fetch(kind, directory, force) for kind in KINDS})
+        check_room(directory, *room_needed(directory, force))
     results = []
     for kind in KINDS:
         results.append(download_file(kind, urls[kind], directory, force, check_checksum))

@@ -4,7 +4,6 @@ second download into it at once, and the folders made removed again while empty 
 from __future__ import annotations
 
 import os
-import shutil
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -37,22 +36,29 @@ def _only_download_into(directory: Path) -> Iterator[int | None]:
         os.close(handle)  # (releases the lock)
 
 
-def check_room(directory: Path, needed: dict[str, int]) -> None:
-    """Refuse a download whose files (name -> bytes still to fetch, known in advance) do not fit in
-    the free space where `directory` is (or would be made), before any is fetched: the 80 MB VGG
-    landed on a nearly full disk, then the decoder failed "No space left on device"."""
-    total = sum(needed.values())
-    if not total:
+# Room kept beside the files' own bytes: their last blocks, the folder's entry, a file system's own
+# records (a tmpfs with exactly the two files' bytes free took the VGG, then failed the decoder).
+ROOM_MARGIN = 1 << 20
+
+
+def check_room(directory: Path, names: list[str], needed: int) -> None:
+    """Refuse a download of `names`, taking up to `needed` bytes at once (known in advance), that
+    does not fit in the free space where `directory` is (or would be made), before any is fetched:
+    the 80 MB VGG landed on a nearly full disk, then the decoder failed "No space left on device".
+    A read-only file system is left to the folder's own check, which says so."""
+    if not needed:
         return
     try:
         existing = next(p for p in (directory, *directory.parents) if p.is_dir())
-        free = shutil.disk_usage(existing).free
+        stats = os.statvfs(existing)
     except (OSError, StopIteration):  # (a folder this user cannot search: making the download folder says why)
         return
-    if free < total:
-        names = [name for name, size in needed.items() if size]
-        raise UserError(f"{directory}: no room for the download ({' and '.join(names)} need{'s' if len(names) == 1 else ''} "
-                        f"{total / 1e6:.1f} MB, {free / 1e6:.1f} MB free); free some space or choose another --dir")
+    free = stats.f_bavail * stats.f_frsize
+    if stats.f_flag & os.ST_RDONLY or free >= needed + ROOM_MARGIN:
+        return
+    raise UserError(f"{directory}: no room for the download ({' and '.join(names)} need{'s' if len(names) == 1 else ''} "
+                    f"{(needed + ROOM_MARGIN) / 1e6:.1f} MB, {free / 1e6:.1f} MB free); free some space or choose "
+                    "another --dir")
 
 
 @contextmanager

@@ -15,6 +15,7 @@ import torch
 from realtime_adain import doctor, download
 from realtime_adain.doctor import storage
 from realtime_adain.errors import UserError
+from test_full_disk import tmpfs
 from weights_server import WeightsServer, release_bytes, synthetic_release  # noqa: F401
 
 
@@ -52,11 +53,37 @@ def test_a_file_already_in_place_and_a_kept_part_are_not_counted(tmp_path, monke
     with open(tmp_path / "vgg_normalised.pth", "wb") as present:
         present.truncate(5000)
     (tmp_path / "decoder.pth.part").write_bytes(b"\0" * 1000)
-    assert download._bytes_to_fetch("vgg", tmp_path, force=False) == 0
-    assert download._bytes_to_fetch("vgg", tmp_path, force=True) == 5000
-    assert download._bytes_to_fetch("decoder", tmp_path, force=False) == 2000
+    assert download._bytes_to_fetch("vgg", tmp_path, force=False) == (0, 0)
+    assert download._bytes_to_fetch("vgg", tmp_path, force=True) == (5000, 5000)
+    assert download._bytes_to_fetch("decoder", tmp_path, force=False) == (2000, 0)
+    assert download.room_needed(tmp_path, force=False) == (["decoder.pth"], 2000)
     pin_sizes(monkeypatch, {"decoder": None})
-    assert download._bytes_to_fetch("decoder", tmp_path, force=False) == 0
+    assert download._bytes_to_fetch("decoder", tmp_path, force=False) == (0, 0)
+
+
+def test_files_replaced_with_force_need_room_for_one_at_a_time(tmp_path, monkeypatch):
+    """Each new file is renamed over the old one, freeing it: --force over both files in place
+    needs the larger new file's room, not both (a disk that held them was refused)."""
+    pin_sizes(monkeypatch, {"vgg": 5000, "decoder": 3000})
+    for name, size in (("vgg_normalised.pth", 5000), ("decoder.pth", 3000)):
+        with open(tmp_path / name, "wb") as present:
+            present.truncate(size)
+    assert download.room_needed(tmp_path, force=True) == (["vgg_normalised.pth", "decoder.pth"], 5000)
+    (tmp_path / "decoder.pth").unlink()
+    assert download.room_needed(tmp_path, force=True) == (["vgg_normalised.pth", "decoder.pth"], 5000)
+    (tmp_path / "vgg_normalised.pth").unlink()
+    assert download.room_needed(tmp_path, force=True) == (["vgg_normalised.pth", "decoder.pth"], 8000)
+
+
+def test_a_read_only_folder_is_not_said_to_need_room(tmp_path):
+    """A read-only file system's folder check says so; "free some space" was wrong for it."""
+    from realtime_adain.download_folder import check_room
+
+    with tmpfs(tmp_path / "read-only", "1m,ro") as folder:
+        check_room(folder / "weights", ["vgg_normalised.pth"], 1 << 30)
+    with tmpfs(tmp_path / "small", "1m") as folder:
+        with pytest.raises(UserError, match="no room for the download"):
+            check_room(folder / "weights", ["vgg_normalised.pth"], 1 << 19)  # (within 1 MB, not with the margin)
 
 
 @pytest.mark.parametrize("dtype", [torch.uint8, torch.uint16, torch.int64, torch.bool])
