@@ -29,14 +29,16 @@ def plain(text: str) -> bool:
 
 def _shown(text: str) -> str:
     """A value as typed, quoted for a message: escaped and cut short (`errors.quoted`; a 5,000-digit
-    one was quoted whole, a 5,131-character line). Unicode spaces are escaped too: `--size
-    $'\\u00a05'` was quoted as ' 5', which looks like a plain space that numbers may have around them."""
+    one was quoted whole, a 5,131-character line). Unicode spaces and invisible characters are
+    escaped too: `--size $'\\u00a05'` was quoted as ' 5', which looks like a plain space that numbers
+    may have around them, and `$'\\u200b64'` as '64'."""
     return quoted(one_line("".join(_visible(character) for character in text)))
 
 
 def _visible(character: str) -> str:
-    """A space other than ASCII's as Python writes it escaped (U+00A0 as \\xa0), else itself."""
-    return character.encode("unicode_escape").decode() if character.isspace() and not character.isascii() else character
+    """A character a terminal shows blank or not at all (a space other than ASCII's, a zero-width
+    one, U+FEFF) as Python writes it escaped (U+00A0 as \\xa0), else itself."""
+    return character.encode("unicode_escape").decode() if not (character.isascii() or character.isprintable()) else character
 
 
 def _as_typed(number: str) -> str:

@@ -76,12 +76,13 @@ def _stderr_copy() -> int | None:
 # terminal acts on or a reader breaks the line at (C0, DEL, C1: Cc; U+2028/9: Zl, Zp), and the
 # format controls (Cf), which hide or reorder what is shown: a style named with U+202E (right-to-left
 # override) showed its name backwards, raw, and U+200B or U+FEFF not at all.
-# Unassigned code points (Cn) too, which a terminal shows as nothing or a box, and the characters
-# Unicode says to show as nothing (Default_Ignorable_Code_Point, beyond Cf: a grapheme joiner,
-# fillers) or that look blank (the Braille blank): a style named U+3164 was logged as `style=ㅤ`,
-# an empty look. Variation selectors are left as they are: they finish an emoji (U+2764 U+FE0F,
-# a red heart), which escaped would show as "\u2764\ufe0f" in a name.
-_UNSHOWN = {"Cc", "Cf", "Zl", "Zp", "Cn"}
+# The characters Unicode says to show as nothing (Default_Ignorable_Code_Point, beyond Cf: a
+# grapheme joiner, fillers) or that look blank (the Braille blank) too: a style named U+3164 was
+# logged as `style=ㅤ`, an empty look. Variation selectors are left as they are: they finish an
+# emoji (U+2764 U+FE0F, a red heart), which escaped would show as "\u2764\ufe0f" in a name. So are
+# unassigned code points: Python's tables lag Unicode's (3.11 knows Unicode 14, so U+1FA77, an
+# emoji of Unicode 15, is "unassigned" to it).
+_UNSHOWN = {"Cc", "Cf", "Zl", "Zp"}
 _INVISIBLE = {0x034F, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x180B, 0x180C, 0x180D, 0x180F, 0x2800, 0x3164, 0xFFA0}
 
 
