@@ -40,7 +40,7 @@ def test_a_missing_host_or_an_absolute_target_naming_another_server_is_refused(s
     assert statuses == {"1.0 no Host": 403, "1.0 Host": 200, "absolute foreign": 403, "absolute HTTPS": 403,
                         "absolute user info": 403, "absolute own": 200, "absolute own IPv6": 200, "CONNECT": 405}, answers
     assert b"not to the name in the request's URL" in answers["absolute foreign"][1], answers
-    assert b"not to the name in the Host header" in answers["1.0 no Host"][1], answers
+    assert b"and the request names none (no Host header)" in answers["1.0 no Host"][1], answers
 
 
 def test_a_control_character_in_a_mid_is_refused_as_such():
@@ -48,7 +48,8 @@ def test_a_control_character_in_a_mid_is_refused_as_such():
     the character shown escaped; BUNDLE's quote of `0` hid why it matched no section."""
     good = asyncio.run(offer_sdp())
     assert "a=mid:0\r\n" in good and offer_problem(good) is None
-    for character in ("\x00", "\x01", "\x7f"):
+    for character in ("\x00", "\x01", "\x7f", "\x9b", "\u200b", "\u202e", "\ufeff"):  # (C0, DEL, C1, format)
         problem = offer_problem(good.replace("a=mid:0\r\n", f"a=mid:0{character}\r\n", 1))
-        assert problem == (f"the offer's a=mid line must be 1 to 256 characters without spaces or control characters, "
-                           f"not {'0' + character!r}"), problem
+        assert problem is not None and problem.startswith("the offer's a=mid line must be 1 to 256 characters without "
+                                                          "spaces or control characters, not '0"), problem
+        assert character not in problem, problem

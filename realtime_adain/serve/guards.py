@@ -84,9 +84,11 @@ class RequestGuard:
         host = authority if authority is not None else request.headers.get("Host", "")  # (absent: "", no name)
         names = self.settings.host_names
         if names is not None and host_name(host) not in names:
-            named = "the Host header" if authority is None else "the request's URL"
-            return (f"this server answers to {' or '.join(sorted(names))} only, not to the name in {named} "
-                    "(open the URL `realtime-adain serve` printed)")
+            named = ("the request's URL" if authority is not None else "the Host header" if "Host" in request.headers
+                     else None)
+            return (f"this server answers to {' or '.join(sorted(names))} only, "
+                    + (f"not to the name in {named}" if named else "and the request names none (no Host header)")
+                    + " (open the URL `realtime-adain serve` printed)")
         origin = request.headers.get("Origin")
         if request.method not in SAFE_METHODS and origin is not None \
                 and origin.lower() not in (f"http://{host}".lower(), f"https://{host}".lower()):
