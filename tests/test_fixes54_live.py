@@ -42,12 +42,9 @@ def test_format_controls_in_a_value_are_quoted_and_escaped(tmp_path, capsys, nam
     """A style named with U+202E (right-to-left override) showed `live: style ... name=04_` and
     the rest backwards, raw and unquoted, on stderr and in --log; so did the other bidi controls,
     and invisible ones (U+200B, U+FEFF, tags) hid in a name. Now quoted, escaped as JSON."""
-    log = EventLog(tmp_path / "live.log")
-    log("style", index=4, name=name)
-    log.close()
-    for text in ((tmp_path / "live.log").read_text(encoding="utf-8"), capsys.readouterr().err):
-        line, = text.splitlines()
-        value = re.fullmatch(r'live: style index=4 name=(".*")', line).group(1)
+    values = quoted_style_names(tmp_path, capsys, name)
+    assert len(values) == 2
+    for value in values:
         assert value.isascii() and json.loads(value) == name
 
 
@@ -64,3 +61,12 @@ def test_a_value_with_any_space_is_one_quoted_token(tmp_path, capsys, name):
     EventLog()("style", index=1, name=name)
     value = re.fullmatch(r'live: style index=1 name=(".*")', capsys.readouterr().err.rstrip("\n")).group(1)
     assert json.loads(value) == name
+
+
+def quoted_style_names(tmp_path, capsys, name: str) -> list[str]:
+    """The quoted name of a `style` event for `name`, as --log and stderr each show it."""
+    log = EventLog(tmp_path / "live.log")
+    log("style", index=4, name=name)
+    log.close()
+    texts = ((tmp_path / "live.log").read_text(encoding="utf-8"), capsys.readouterr().err)
+    return [re.fullmatch(r'live: style index=4 name=(".*")', line).group(1) for text in texts for line in text.splitlines()]

@@ -5,7 +5,6 @@ the live log quotes and escapes invisible characters; a huge --crf is echoed cut
 from __future__ import annotations
 
 import json
-import re
 
 import pytest
 import torch
@@ -16,6 +15,7 @@ from realtime_adain.engines.cache import EngineCache
 from realtime_adain.errors import UserError, one_line
 from realtime_adain.live.events import EventLog
 from realtime_adain.video.encoder_settings import EncodeSettings
+from test_fixes54_live import quoted_style_names
 
 
 # --- 1. numbers with Unicode spaces -------------------------------------------------------------
@@ -94,12 +94,9 @@ def test_engines_list_escapes_a_bidi_override_in_a_sidecar(tmp_path, run_cli, mo
 def test_invisible_characters_in_a_value_are_quoted_and_escaped(tmp_path, capsys, name):
     """A style named U+3164 (a Hangul filler) was logged `style=ㅤ`, looking empty; the others hid
     in a name as well, unquoted and raw."""
-    log = EventLog(tmp_path / "live.log")
-    log("style", index=1, name=name)
-    log.close()
-    for text in ((tmp_path / "live.log").read_text(encoding="utf-8"), capsys.readouterr().err):
-        line, = text.splitlines()
-        value = re.fullmatch(r'live: style index=1 name=(".*")', line).group(1)
+    values = quoted_style_names(tmp_path, capsys, name)
+    assert len(values) == 2
+    for value in values:
         assert json.loads(value) == name
         assert not any(c in value for c in ("\u3164", "\u115f", "\u034f", "\u2800", "\uffa0", "\u1160")), value
 
