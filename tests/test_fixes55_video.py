@@ -88,3 +88,20 @@ def test_a_mirrored_quarter_turn_is_shown_as_ffmpeg_shows_it(plain, tmp_path):
     np.testing.assert_array_equal(odd, shown)
     # (colour conversions differ by a level or two; turned or mirrored otherwise: tens)
     assert np.abs(shown.astype(int) - by_ffmpeg).mean() < 4
+
+
+def test_live_says_an_odd_turn_as_video_does(plain, tmp_path):
+    """`live --source` turned a 46-degree matrix as `video` does (to the nearest quarter turn) but
+    without `video`'s note."""
+    from realtime_adain.live.source_opening import open_source
+
+    path = turned_by_matrix(plain, tmp_path / "odd.mp4", 46)
+    _, said_by_video = read_first(path)
+    source = open_source(str(path), loop=False)
+    try:
+        with collected() as notes:
+            first = next(iter(source.frames()))
+    finally:
+        source.close()
+    assert first.shape == (48, 32, 3)
+    assert said_turns(notes) == said_turns(said_by_video) == 3, notes

@@ -30,6 +30,8 @@ from realtime_adain.pillow_stills import first_frame_only_note
 from realtime_adain.video.deinterlace import deinterlaced
 from realtime_adain.notes import note
 from realtime_adain.video.opening import open_input
+from realtime_adain.video.picture_notes import note_odd_turn
+from realtime_adain.video.picture_orientation import orientation
 from realtime_adain.video.pictures import PictureConverter, frame_to_rgb
 from realtime_adain.still_headers import stated_size
 from realtime_adain.video.picture_shape import (PICTURE_BYTES, bound_decoder, check_picture_size, pixel_aspect,
@@ -406,7 +408,9 @@ class PyAVSource:
                                     live=self.live_feed or not self.paced)
             pictures = self._to_unreadable_data(decoding.pictures())
             # interlaced (a broadcast or capture-card stream, a camcorder file): whole pictures, as `video` reads them
-            for frame in deinterlaced(pictures, "auto", self.description, LIVE_HINT):
+            for index, frame in enumerate(deinterlaced(pictures, "auto", self.description, LIVE_HINT)):
+                if index == 0:  # (a turn that is not a quarter turn was done without `video`'s note)
+                    note_odd_turn(self.description, orientation(frame, self._stream.codec_context.name))
                 image = frame_to_rgb(frame, converter, aspect)  # square pixels, upright, right colour range, as `video` reads
                 yield self._at_resolution(image), frame.time
         except (av.FFmpegError, OSError) as exc:
