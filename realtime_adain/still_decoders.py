@@ -101,6 +101,8 @@ def decode_still(data: np.ndarray, name: str) -> np.ndarray:
         cut = looks_cut_short(data) if failure == "not a readable image" else None
         detail = (CUT_SHORT[cut] if cut else
                   next((readable_line(line) for line in native if readable_line(line)), ""))
+        if not detail and (webp := webp_sample_bytes(data)):  # (a 44-byte one stating 16000x16000 said no more)
+            detail = f"a {webp[0]}x{webp[1]} WebP whose {data.size} bytes do not decode to it"
         shown = f" ({detail[:120]})" if detail and failure == "not a readable image" else ""
         raise UserError(f"{name}: {failure}{shown}")
     if (without_end and without_end[1]) or any("premature end" in line.lower() for line in native):  # (libjpeg's)

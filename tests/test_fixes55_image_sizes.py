@@ -82,3 +82,20 @@ def test_an_upload_of_a_webp_stating_a_huge_picture_is_answered_413_with_its_siz
         decode(data, 64 << 20, 4096 * 4096)
     assert refused.value.status == 413
     assert header_size(bmp(info_header(5000, -4000)).tobytes()) == (5000, 4000)
+
+
+def test_a_webp_stating_more_than_its_bytes_decode_to_says_so(tmp_path):
+    """A 44-byte lossless WebP whose header states 2000x2000 (a 64x64 one's size bits changed) was
+    refused "not a readable image", without a reason."""
+    from realtime_adain.imageio import read_image
+
+    written = io.BytesIO()
+    Image.new("RGB", (64, 64), (10, 200, 30)).save(written, "WEBP", lossless=True)
+    data = bytearray(written.getvalue())
+    bits = int.from_bytes(data[21:25], "little") & ~((1 << 28) - 1) | 1999 | 1999 << 14
+    data[21:25] = bits.to_bytes(4, "little")
+    path = tmp_path / "states_more.webp"
+    path.write_bytes(bytes(data))
+    with pytest.raises(UserError, match=rf"^{path}: not a readable image \(a 2000x2000 WebP whose {len(data)} bytes "
+                                        r"do not decode to it\)$"):
+        read_image(path)
