@@ -223,9 +223,12 @@ BMP_RLE_PIXELS_PER_2_BYTES = 255
 SPARSE_RLE_PIXELS = 4096 * 4096
 
 
-# The lengths of a BMP's information headers of 32-bit sides: OS/2 2.x's (16 or 64 bytes), Windows'
-# BITMAPINFOHEADER (40) and its successors (52, 56: Adobe's masks; V4, 108; V5, 124).
-_BMP_INFO_HEADERS = (16, 40, 52, 56, 64, 108, 124)
+# The shortest BMP information header of 32-bit sides OpenCV decodes past (OS/2 2.x's 16 bytes aside):
+# Windows' BITMAPINFOHEADER is 40, its successors 52, 56, 108, 124, OS/2 2.x's 64; OpenCV takes any
+# length from 36 up (a 200-byte one stating 16000x16000 was decoded whole, 1.6 GB, to be refused).
+# Lengths from 16 MiB up are not taken: four bytes of text read so (a text file starting "BM").
+_BMP_LONG_HEADER = 36
+_BMP_HEADER_LIMIT = 1 << 24
 
 
 def bmp_size(data: np.ndarray) -> tuple[int, int] | None:
@@ -238,7 +241,8 @@ def bmp_size(data: np.ndarray) -> tuple[int, int] | None:
         return None
     header = int.from_bytes(head[14:18], "little")
     width, height = (struct.unpack("<HH", head[18:22]) if header == 12 else
-                     struct.unpack("<ii", head[18:26]) if header in _BMP_INFO_HEADERS else (0, 0))
+                     struct.unpack("<ii", head[18:26]) if header == 16 or _BMP_LONG_HEADER <= header < _BMP_HEADER_LIMIT
+                   else (0, 0))
     return (width, abs(height)) if width > 0 and height else None
 
 

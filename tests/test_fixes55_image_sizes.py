@@ -48,6 +48,10 @@ def test_a_bmp_header_states_its_size_top_down_and_os2_ones_too():
     assert stated_size(bmp(info_header(4000, -60000)), "top_down.bmp") == (4000, 60000)
     assert stated_size(bmp(struct.pack("<IHHHH", 12, 300, 20, 1, 24)), "os2.bmp") == (300, 20)
     assert stated_size(bmp(info_header(0, 20)), "none.bmp") is None
+    for length in (36, 44, 200):  # (OpenCV takes any header from 36 bytes: a 200-byte one skipped the check)
+        longer = struct.pack("<I", length) + info_header(16000, 16000)[4:] + bytes(length - 40 if length > 40 else 0)
+        assert stated_size(bmp(longer[:max(length, 26)]), "long.bmp") == (16000, 16000)
+    assert stated_size(np.frombuffer(b"BM, a text file that starts as a BMP would" + bytes(8), np.uint8), "t.bmp") is None
 
 
 def test_a_psd_or_psb_header_states_its_size_at_every_depth():
