@@ -94,10 +94,10 @@ LINE_SHAPES = {
     "a=fmtp:": (rf"{PAYLOAD_TYPE} .+", "PAYLOAD-TYPE PARAMETERS"),
     "a=group:": (r"(?:\S+(?: \S+)*)?", "SEMANTICS [MID...]"),  # (empty: aiortc skips it)
     "a=max-message-size:": (NUMBER, "a number"),
-    # (a control or invisible format character in it (C0, DEL, C1, zero-width, bidirectional, BOM),
-    # unseen in a message, made the mid another than it showed)
-    "a=mid:": (r"[^\s\x00-\x1f\x7f-\x9f\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff]{1,256}",
-               "1 to 256 characters without spaces or control characters"),
+    # (RFC 5888's identification-tag: RFC 4566's token, printable ASCII but for a few; a control or
+    # invisible character in it (NUL, U+202E, U+3164, ...), unseen in a message, made the mid
+    # another than it showed)
+    "a=mid:": (r"[!#-'*+\-.0-9A-Z^-~]{1,256}", "1 to 256 ASCII letters, digits or !#$%&'*+-.^_`{|}~ (a token)"),
     # (aiortc takes a track id from an a=msid with a blank: the second field, which must be there)
     "a=msid:": (r"[^ ]*|\s*\S+\s+\S.*", "STREAM-ID [TRACK-ID]"),
     "a=msid-semantic:": (r"(?:\S+(?: \S+)*)?", "SEMANTICS [STREAM-ID...]"),
