@@ -56,9 +56,11 @@ def check_room(directory: Path, names: list[str], needed: int) -> None:
     free = stats.f_bavail * stats.f_frsize
     if stats.f_flag & os.ST_RDONLY or free >= needed + ROOM_MARGIN:
         return
+    asked, free_said = f"{(needed + ROOM_MARGIN) / 1e6:.1f} MB", f"{free / 1e6:.1f} MB"
+    if asked == free_said:  # (95,174,515 and 95,170,560 bytes were both "95.2 MB")
+        asked, free_said = f"{needed + ROOM_MARGIN:,} bytes", f"{free:,} bytes"
     raise UserError(f"{directory}: no room for the download ({' and '.join(names)} need{'s' if len(names) == 1 else ''} "
-                    f"{(needed + ROOM_MARGIN) / 1e6:.1f} MB, {free / 1e6:.1f} MB free); free some space or choose "
-                    "another --dir")
+                    f"{asked}, {free_said} free); free some space or choose another --dir")
 
 
 @contextmanager
