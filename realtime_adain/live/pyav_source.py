@@ -6,7 +6,6 @@ decoding is live/pyav_decoding.py's `DecodingPass`.
 
 from __future__ import annotations
 
-import math
 import os
 import select
 import threading
@@ -25,7 +24,7 @@ from realtime_adain.imageio import is_image_path, read_image, read_image_bytes
 from realtime_adain.live.photos import one_picture, read_as_image, repeated
 from realtime_adain.live.pyav_decoding import DecodingPass
 from realtime_adain.live.sources import SourceError, SourceLost
-from realtime_adain.picture_sizes import MAX_DECODE_BYTES, resize
+from realtime_adain.picture_sizes import resize
 from realtime_adain.pillow_stills import first_frame_only_note
 from realtime_adain.video.deinterlace import deinterlaced
 from realtime_adain.notes import note
@@ -34,8 +33,8 @@ from realtime_adain.video.picture_notes import note_odd_turn
 from realtime_adain.video.picture_orientation import orientation
 from realtime_adain.video.pictures import PictureConverter, frame_to_rgb
 from realtime_adain.still_headers import stated_size
-from realtime_adain.video.picture_shape import (PICTURE_BYTES, bound_decoder, check_picture_size, pixel_aspect,
-                                                stored_pixels_allowed)
+from realtime_adain.video.picture_shape import (PICTURE_BYTES, bound_decoder, check_picture_size, over_decode_limit,
+                                                pixel_aspect, stored_pixels_allowed)
 from realtime_adain.video.decoding import UNALIGNED, decoded_or_damage, decoder_threads
 from realtime_adain.video.probing import (error_reason, has_no_timestamps, is_picture_format, no_pictures,
                                          pictures_read_with, plausible_rate, refuse_animated_webp)
@@ -228,12 +227,9 @@ class PyAVSource:
             stated = stated_size(read_image_bytes(self.target), self.target)
         except UserError:
             return
-        allowed = stored_pixels_allowed(Fraction(1), PICTURE_BYTES)
-        if stated is not None and stated[0] * stated[1] > allowed:
-            half = math.isqrt(allowed // 2)  # (a 2:1 picture of that many)
-            raise SourceError(f"{self.target}: a {stated[0]}x{stated[1]} picture (as its header states): at "
-                              f"{PICTURE_BYTES} bytes a pixel, more than the {MAX_DECODE_BYTES >> 30} GiB of samples "
-                              f"a picture may decode to ({allowed} pixels, {2 * half}x{half})")
+        if stated is not None and stated[0] * stated[1] > stored_pixels_allowed(Fraction(1), PICTURE_BYTES):
+            raise SourceError(f"{self.target}: a {stated[0]}x{stated[1]} picture (as its header states): "
+                              f"{over_decode_limit(PICTURE_BYTES)}")
 
     def _bound(self, container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> None:
         """Refuse a stream stating pictures over the size `video` decodes, before one is decoded,

@@ -88,11 +88,15 @@ def check_picture_size(stream: av.video.stream.VideoStream, aspect: Fraction, pa
     if width * height > stored_pixels_allowed(aspect, pixel_bytes):
         shown = square_pixel_size(width, height, aspect)
         stretched = f" ({shown[0]}x{shown[1]} with square pixels)" if shown != (width, height) else ""
-        pixels = MAX_DECODE_BYTES // pixel_bytes
-        half = math.isqrt(pixels // 2)  # (a 2:1 picture of that many)
-        raise UserError(f"{path}: its video states {width}x{height} pictures{stretched}: at {pixel_bytes} bytes "
-                        f"a pixel, more than the {MAX_DECODE_BYTES >> 30} GiB of samples a picture may decode to "
-                        f"({pixels} pixels, {2 * half}x{half})")
+        raise UserError(f"{path}: its video states {width}x{height} pictures{stretched}: {over_decode_limit(pixel_bytes)}")
+
+
+def over_decode_limit(pixel_bytes: int) -> str:
+    """Why a stated picture size is refused, said after it: the limit at `pixel_bytes` a pixel."""
+    pixels = MAX_DECODE_BYTES // pixel_bytes
+    half = math.isqrt(pixels // 2)  # (a 2:1 picture of that many)
+    return (f"at {pixel_bytes} bytes a pixel, more than the {MAX_DECODE_BYTES >> 30} GiB of samples a picture may "
+            f"decode to ({pixels} pixels, {2 * half}x{half})")
 
 
 def bound_decoder(decoder: av.codec.context.CodecContext, aspect: Fraction) -> None:
