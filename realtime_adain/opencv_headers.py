@@ -253,17 +253,17 @@ def check_bmp(data: np.ndarray, name: str, max_pixels: int) -> None:
     whole, 85 s and 2.2 GB (Pillow refuses it). Held above SPARSE_RLE_PIXELS only (smaller sparse
     pictures are valid, and cheap); one of over `max_pixels` is left to the decoder's refusal,
     which says that. Other files pass."""
-    head = bytes(data[:34])  # (an OS/2 1.x header, of 12 bytes, has no compression field)
-    if len(head) < 34 or head[:2] != b"BM" or int.from_bytes(head[14:18], "little") < 40:
+    head, size = bytes(data[:34]), bmp_size(data)  # (an OS/2 1.x header, of 12 bytes, has no compression field)
+    if len(head) < 34 or size is None or int.from_bytes(head[14:18], "little") < 40:
         return
     offset = int.from_bytes(head[10:14], "little")
-    width, height, _, bits, compression = struct.unpack("<iiHHI", head[18:34])
-    if (compression, bits) not in ((1, 8), (2, 4)) or width <= 0:
+    (width, height), (bits, compression) = size, struct.unpack("<HI", head[28:34])
+    if (compression, bits) not in ((1, 8), (2, 4)):
         return
-    pixels, coded = width * abs(height), max(0, data.size - offset)
+    pixels, coded = width * height, max(0, data.size - offset)
     most = coded // 2 * BMP_RLE_PIXELS_PER_2_BYTES
     if most < pixels <= max_pixels and pixels > SPARSE_RLE_PIXELS:
-        raise UserError(f"{name}: not a readable image (a {width}x{abs(height)} RLE{bits} BMP whose {coded} bytes of "
+        raise UserError(f"{name}: not a readable image (a {width}x{height} RLE{bits} BMP whose {coded} bytes of "
                         f"picture data can set at most {most} of its {pixels} pixels: cut short, or a sparse "
                         f"picture too large to decode from so little)")
 
