@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Iterator
 
 from realtime_adain.errors import UserError
-from realtime_adain.writable_folders import check_writable_dir
+from realtime_adain.writable_folders import check_writable_dir, nearest_folder
 
 
 @contextmanager
@@ -49,9 +49,8 @@ def check_room(directory: Path, names: list[str], needed: int) -> None:
     if not needed:
         return
     try:
-        existing = next(p for p in (directory, *directory.parents) if p.is_dir())
-        stats = os.statvfs(existing)
-    except (OSError, StopIteration):  # (a folder this user cannot search: making the download folder says why)
+        stats = os.statvfs(nearest_folder(directory) or directory)
+    except OSError:  # (a folder this user cannot search: making the download folder says why)
         return
     free = stats.f_bavail * stats.f_frsize
     if stats.f_flag & os.ST_RDONLY or free >= needed + ROOM_MARGIN:

@@ -47,6 +47,12 @@ def dead_link_is(link: Path) -> str:
     return why_dead(link).removeprefix(f"{link} is ")
 
 
+def nearest_folder(folder: Path) -> Path | None:
+    """`folder`, or the nearest folder above it that exists: where it would be made, and so the
+    file system its files would take room on; None where none is (a path under a file)."""
+    return next((part for part in (folder, *folder.parents) if part.is_dir()), None)
+
+
 def check_writable_dir(directory: Path, what: str = "output directory") -> None:
     """Prove `directory` can be made and written to without making it, so a run refused later
     leaves no empty folder behind (the outputs' temporary files create it when written)."""

@@ -40,7 +40,7 @@ def export_place(cache) -> ExportPlace | None:
 
     from realtime_adain import engines
     from realtime_adain.engines.cache import in_the_way
-    from realtime_adain.writable_folders import check_writable_dir
+    from realtime_adain.writable_folders import check_writable_dir, nearest_folder
 
     if engines.unavailable("onnx", torch.device("cpu"), torch.float32) is not None:
         return None
@@ -55,8 +55,7 @@ def export_place(cache) -> ExportPlace | None:
         check_writable_dir(cache.directory, "it")
     except UserError as exc:
         return ExportPlace(cached, str(exc).removeprefix(f"{cache.directory}: "), None)
-    existing = next(p for p in (cache.directory, *cache.directory.parents) if p.is_dir())
-    free = shutil.disk_usage(existing).free
+    free = shutil.disk_usage(nearest_folder(cache.directory) or cache.directory).free
     room = None if free >= ONNX_EXPORT_BYTES else f"only {free / 1e6:.1f} MB free, and an export needs up to {NEED}"
     return ExportPlace(cached, room, free)
 
