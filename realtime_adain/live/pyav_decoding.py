@@ -1,6 +1,7 @@
 """One pass over a live PyAV source's opened video stream, decoded (`DecodingPass`): a packet the
 decoder rejects as damaged is skipped and said once a picture comes (`Damaged`); an image
-sequence's pictures are named as they fail. `PyAVSource._decoded` makes one a pass."""
+sequence's pictures are named as they fail. `FrameConversion._decoded`
+(live/pyav_conversion.py) makes one a pass."""
 
 from __future__ import annotations
 
