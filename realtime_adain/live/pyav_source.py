@@ -1,13 +1,15 @@
 """A video file, an image sequence, a photo, a URL or a pipe as a live source, through PyAV
 (`PyAVSource`): a file looped and paced at its own frame rate to stand in for a camera, a URL's
-recording paced and resumed where it dropped, a live stream or a pipe at its own pace. Each pass's
-decoding is live/pyav_decoding.py's `DecodingPass`.
+recording paced and resumed where it dropped, a live stream or a pipe at its own pace. Here: its
+state, `open` (what the stream is: a recording, a photo, its rate) and `close`; its parts are base
+classes: pyav_opening.py (the container opened), pyav_open_checks.py (what the opening refuses or
+reads first), pyav_conversion.py (a pass's frames as pictures; its decoding is pyav_decoding.py's
+`DecodingPass`), pyav_pacing.py (`frames`, paced) and pyav_reopening.py (rewound, resumed).
 """
 
 from __future__ import annotations
 
 import os
-import select
 import threading
 import time
 from fractions import Fraction
@@ -22,15 +24,15 @@ from realtime_adain.errors import UserError
 from realtime_adain.live.photos import one_picture
 from realtime_adain.live.pyav_conversion import FrameConversion
 from realtime_adain.live.pyav_open_checks import OpenChecks
+from realtime_adain.live.pyav_opening import ContainerOpening
 from realtime_adain.live.pyav_pacing import Pacing
 from realtime_adain.live.pyav_reopening import Reopening
 from realtime_adain.live.sources import SourceError
-from realtime_adain.video.opening import open_input
 from realtime_adain.video.decoding import UNALIGNED, decoder_threads
 from realtime_adain.video.probing import error_reason, is_picture_format, plausible_rate, refuse_animated_webp
 from realtime_adain.video.streams import decodable_video, is_still_item
 from realtime_adain.video.timestamps import TimestampShift
-from realtime_adain.video.sequence import DEFAULT_FRAMERATE, Sequence, ffmpeg_name, find_sequence
+from realtime_adain.video.sequence import DEFAULT_FRAMERATE, Sequence
 
 # Protocols that carry live streams only, sent at their own pace: never taken for a recording by
 # running ahead (a backlog read in a burst, e.g. while the model loaded, made a live stream play
@@ -39,13 +41,9 @@ LIVE_PROTOCOLS = ("udp", "rtp", "srt", "rtsp", "rtsps", "tcp", "rtmp", "rtmps")
 # Playlists whose segments come in bursts: paced, but a recording only when they state a duration
 # (an HLS playlist with #EXT-X-ENDLIST); a live one that stops is a source lost, not looped.
 PLAYLIST_FORMATS = ("hls", "dash")
-# FFmpeg's protocols an SDP file's streams need (its default whitelist refused RTP: "Invalid data").
-SDP_PROTOCOLS = "file,udp,rtp,crypto,data"
-# FFmpeg's error line where an HTTP server sent no response (our timeout cut its wait).
-NO_HTTP_RESPONSE = "Error reading HTTP response"
 
 
-class PyAVSource(OpenChecks, Reopening, FrameConversion, Pacing):
+class PyAVSource(ContainerOpening, OpenChecks, Reopening, FrameConversion, Pacing):
     """A video file (looped and paced at its own frame rate, to stand in for a camera) or a URL."""
 
     def __init__(
@@ -170,86 +168,6 @@ class PyAVSource(OpenChecks, Reopening, FrameConversion, Pacing):
         self._photo = self._photo_at_open() if self.still else None
         if self.is_file and self.sequence is None and not self.still and not self._pictures_found:
             self._refuse_pictureless()
-
-    def _pipe_ready(self) -> str:
-        """A pipe's name for FFmpeg once its first bytes (or its end) came, within `timeout`:
-        FFmpeg's open and first read block past any timeout (a fifo no program writes into, a
-        program that sends nothing: the session waited for ever). Only the first bytes: a slow
-        stream (1 fps) takes FFmpeg seconds to probe once it flows (`PIPE_OPEN_S` bounds that).
-        A fifo is opened here and read by FFmpeg through that descriptor (`pipe:N`, closed with the
-        source): opened again by name, a writer already gone left FFmpeg waiting for another. A
-        socket given as a descriptor (`pipe:N`), which no path opens, is read through a copy of it."""
-        if self.target.startswith("pipe:") and self.target != "pipe:0":
-            self._fifo = os.dup(int(self.target.removeprefix("pipe:")))
-        elif self.target != "pipe:0":
-            self._fifo = os.open(self.target.removeprefix("file:"), os.O_RDONLY | os.O_NONBLOCK)
-        waiting = select.poll()
-        waiting.register(self._fifo or 0, select.POLLIN | select.POLLPRI)
-        events = waiting.poll(self.timeout * 1000)
-        if not events or not events[0][1] & (select.POLLIN | select.POLLPRI):
-            # (hung up with nothing to read: its writer closed it without sending a byte)
-            self.close()
-            raise SourceError(f"{self.description}: " + (
-                "ended without sending anything" if events else f"nothing received for {self.timeout:.0f} s"))
-        if self._fifo is not None:
-            os.set_blocking(self._fifo, True)
-        return f"pipe:{self._fifo or 0}"
-
-    def _rescan(self) -> None:
-        """The sequence's pictures as they are now, each time it is opened again (a loop, a
-        reconnection): beside a render still writing, the pictures found when the session began
-        were played for ever. A sequence gone is a source that cannot be opened (retried). Where
-        it stops is said once, when the session begins: a render moves it on every loop."""
-        try:
-            self.sequence = find_sequence(Path(self.target))
-        except UserError as exc:
-            raise SourceError(str(exc)) from None
-        if self.sequence is None:  # a file named like the pattern took its place
-            raise SourceError(f"{self.target}: no longer an image sequence")
-
-    def _open_container(self, pipe: str | None = None) -> av.container.InputContainer:
-        """`pipe`: FFmpeg's name of a pipe ready to be read (`_pipe_ready`)."""
-        try:
-            arguments = self.sequence.open_arguments(self.rate) if self.sequence else {}
-            sdp_file = self.target.lower().endswith(".sdp") and "://" not in self.target  # (an RTP stream's description)
-            if sdp_file:
-                arguments = {"options": {"protocol_whitelist": SDP_PROTOCOLS}}
-            # (as `video` opens them: a file named like a URL, `take:2.mp4` or `cam:1.sdp`, and a `%` in a sequence's folder)
-            name = self.sequence.ffmpeg_pattern if self.sequence else self.target
-            target = pipe or (ffmpeg_name(name) if self.is_file or sdp_file else self.target)
-            if self.is_file or pipe or sdp_file:
-                return open_input(target, timeout=self.timeout if not self.is_file else None, **arguments)
-            return self._open_url(arguments)
-        except (av.FFmpegError, OSError) as exc:
-            # (raw video has no header FFmpeg can recognise it by: its size and pixel format are not in the stream)
-            hint = (": a pipe needs a format with a header (-f mpegts, nut, yuv4mpegpipe or matroska)"
-                    if pipe is not None and isinstance(exc, av.error.InvalidDataError) else "")
-            raise SourceError(f"{self.named}: {self._open_failure(exc)}{hint}") from None
-
-    def _open_url(self, arguments: dict) -> av.container.InputContainer:
-        """The URL opened within `timeout`; an HTTP server that accepts and never answers (not
-        even headers) is said to send nothing: it was "no stream recognised", as if bytes came.
-        FFmpeg says so only in its error line ("Error reading HTTP response"), kept while PyAV's
-        log level is raised to ERROR, then put back (as `SoundDecoder` reads its reasons: VERBOSE,
-        where FFmpeg counts the bytes read, hung a UDP source whose thread logs at that level)."""
-        before = av.logging.get_level()
-        av.logging.set_level(av.logging.ERROR)
-        try:
-            with av.logging.Capture() as logged:  # (this thread's lines alone)
-                return open_input(self.target, timeout=self.timeout, **arguments)
-        except av.error.ExitError:
-            if any(line[2].startswith(NO_HTTP_RESPONSE) for line in logged):
-                raise SourceError(f"{self.named}: cannot open (nothing received for {self.timeout:.0f} s)") from None
-            raise
-        finally:
-            av.logging.set_level(before)
-
-    def _open_failure(self, exc: Exception) -> str:
-        """Why the open failed, in words: a URL's protocol this FFmpeg lacks as `--stream` says it
-        (its "Protocol not found" said nothing of which); only a URL names one."""
-        if isinstance(exc, av.error.ProtocolNotFoundError) and "://" in self.target:
-            return f"this FFmpeg (PyAV's) has no {self.target.partition('://')[0].upper()} support"
-        return f"cannot open ({self._reason(exc, opening=True)})"
 
     def close(self) -> None:
         if self._container is not None:
