@@ -183,7 +183,8 @@ def test_a_stretch_of_zeros_is_skipped_as_ffmpeg_skips_it(tmp_path, capsys):
     """1 MB of zeros inside a TS (a sparse file's hole, a capture's lost signal; a 4 GB one read in
     20 s): FFmpeg's demuxer says EAGAIN for each 64 KB without a sync byte, which was taken for
     threads it could not start ("raise `ulimit -u`"); `ffmpeg -i` reads on, every frame kept."""
-    from realtime_adain.video.reader import Frame, VideoReader
+    from realtime_adain.video.frames import Frame
+    from realtime_adain.video.reader import VideoReader
 
     clip = tmp_path / "clip.ts"
     ffmpeg("-f", "lavfi", "-i", "testsrc=size=64x48:rate=25", "-f", "lavfi", "-i", "sine=sample_rate=48000",

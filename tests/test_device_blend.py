@@ -11,7 +11,7 @@ from realtime_adain.benchmarks.temporal_quality import psnr
 from realtime_adain.temporal.device_blend import DeviceBlend
 from realtime_adain.temporal import Stabilizer
 from realtime_adain.video.pipeline import Pipeline
-from realtime_adain.video.reader import Frame
+from realtime_adain.video.frames import Frame
 from test_temporal import camera_clip, flickering
 
 

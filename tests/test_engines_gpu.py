@@ -135,7 +135,8 @@ def test_live_blends_on_the_gpu_as_on_the_cpu(stylizers, style, data_dir):
     from realtime_adain.benchmarks.temporal_quality import psnr
     from realtime_adain.live.controller import Controller
     from realtime_adain.live.stability import Stability
-    from realtime_adain.video.reader import Frame, VideoReader
+    from realtime_adain.video.frames import Frame
+    from realtime_adain.video.reader import VideoReader
 
     with VideoReader(data_dir / "videos" / "cutBunny.mp4", max_frames=12) as reader:
         clip = [resize(item.image, (640, 360)) for item in reader.items() if isinstance(item, Frame)]

@@ -102,7 +102,7 @@ def test_the_flow_of_a_frame_starts_while_it_waits_for_the_network(data_dir):
 
     from realtime_adain.temporal import Stabilizer
     from realtime_adain.video.pipeline import Pipeline
-    from realtime_adain.video.reader import Frame
+    from realtime_adain.video.frames import Frame
 
     started: dict[int, float] = {}
     lock = threading.Lock()

@@ -5,7 +5,8 @@ import av
 import numpy as np
 import pytest
 
-from realtime_adain.video.reader import Frame, VideoReader
+from realtime_adain.video.frames import Frame
+from realtime_adain.video.reader import VideoReader
 
 
 def mjpeg_mkv(path, stamps_ms):

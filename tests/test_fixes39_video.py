@@ -9,7 +9,8 @@ import cv2
 import numpy as np
 import pytest
 
-from realtime_adain.video.reader import Frame, VideoReader
+from realtime_adain.video.frames import Frame
+from realtime_adain.video.reader import VideoReader
 
 LEVELS = [20 * k + 10 for k in range(12)]  # picture k's grey level: which pictures came is read back from them
 

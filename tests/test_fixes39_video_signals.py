@@ -30,7 +30,7 @@ from realtime_adain.video import pipeline
 from realtime_adain.video.encoder_settings import EncodeSettings
 from realtime_adain.video.pixel_formats import choose_pix_fmt
 from realtime_adain.video.pipeline import Pipeline
-from realtime_adain.video.reader import Frame
+from realtime_adain.video.frames import Frame
 from realtime_adain.video.writer import VideoFormatOut, VideoWriter
 from train_support import REPO
 

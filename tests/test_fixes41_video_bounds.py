@@ -21,7 +21,8 @@ from PIL import Image
 
 from cli_support import one_error_line
 from live_support import cli_env
-from realtime_adain.video.reader import Frame, VideoReader
+from realtime_adain.video.frames import Frame
+from realtime_adain.video.reader import VideoReader
 from video_corpus import FFMPEG
 from video_fuzz_support import rss_mb
 

@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from realtime_adain.video.encoder_settings import EncodeSettings
-from realtime_adain.video.reader import Frame, VideoReader
+from realtime_adain.video.frames import Frame
+from realtime_adain.video.reader import VideoReader
 from realtime_adain.video.writer import VideoFormatOut, VideoWriter
 from video_corpus import FFMPEG
 from video_samples import rgb_frames

@@ -11,7 +11,8 @@ import av
 import numpy as np
 import pytest
 
-from realtime_adain.video.reader import Frame, VideoReader
+from realtime_adain.video.frames import Frame
+from realtime_adain.video.reader import VideoReader
 
 BT709, BT2020, BT2020_NCL, PQ = 1, 9, 9, 16
 

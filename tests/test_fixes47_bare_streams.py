@@ -13,7 +13,8 @@ from pathlib import Path
 import av
 import pytest
 
-from realtime_adain.video.reader import Frame, VideoReader
+from realtime_adain.video.frames import Frame
+from realtime_adain.video.reader import VideoReader
 from test_video_more_containers import ffmpeg, frame_count, packet_times, stylize, style  # noqa: F401  (a fixture)
 
 

@@ -17,7 +17,8 @@ import pytest
 
 from test_video_more_containers import ffmpeg
 from realtime_adain.video.encoder_settings import EncodeSettings
-from realtime_adain.video.reader import Frame, VideoReader
+from realtime_adain.video.frames import Frame
+from realtime_adain.video.reader import VideoReader
 from realtime_adain.video.segment import Segment
 from realtime_adain.video.writer import VideoFormatOut, VideoWriter
 

@@ -15,7 +15,8 @@ import av
 import numpy as np
 import pytest
 
-from realtime_adain.video.reader import Frame, VideoReader
+from realtime_adain.video.frames import Frame
+from realtime_adain.video.reader import VideoReader
 from test_video_realworld_inputs import stylize, style  # noqa: F401  (a fixture)
 
 

@@ -11,7 +11,8 @@ from pathlib import Path
 import av
 import pytest
 
-from realtime_adain.video.reader import Frame, VideoReader
+from realtime_adain.video.frames import Frame
+from realtime_adain.video.reader import VideoReader
 from realtime_adain.video.segment import Segment, segment_time_base
 
 START, DURATION = Fraction(55, 100), Fraction(6, 5)

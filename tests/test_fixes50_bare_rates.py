@@ -15,7 +15,8 @@ import av
 import pytest
 
 from realtime_adain.video.probing import plausible_rate
-from realtime_adain.video.reader import Frame, VideoReader
+from realtime_adain.video.frames import Frame
+from realtime_adain.video.reader import VideoReader
 from test_video_more_containers import ffmpeg, frame_count, packet_times, stylize, style  # noqa: F401  (a fixture)
 
 # name: (frame rate, the FFmpeg CLI's arguments after the test source)

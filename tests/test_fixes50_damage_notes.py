@@ -16,7 +16,8 @@ from pathlib import Path
 import av
 import pytest
 
-from realtime_adain.video.reader import Frame, VideoReader
+from realtime_adain.video.frames import Frame
+from realtime_adain.video.reader import VideoReader
 
 PICTURES = 72  # 3 s at 24 fps
 

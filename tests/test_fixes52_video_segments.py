@@ -18,7 +18,8 @@ import pytest
 from realtime_adain.errors import UserError
 from realtime_adain.times import format_time
 from realtime_adain.video.probing import cut_inside_header, mp4_without_index
-from realtime_adain.video.reader import Frame, VideoReader
+from realtime_adain.video.frames import Frame
+from realtime_adain.video.reader import VideoReader
 
 CUT_SHORT = ("not a readable video: the file ends inside its header (a file cut short, or a recording still being "
              "written: try again when it is finished)")

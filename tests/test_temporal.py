@@ -21,7 +21,7 @@ from realtime_adain.temporal.occlusion import occluded
 from realtime_adain.temporal.sampling import FLOW_MIN_SIDE, gray, sample_grid, source_map
 from realtime_adain.temporal.warping import remap_rgb, warp
 from realtime_adain.video.pipeline import Pipeline
-from realtime_adain.video.reader import Frame
+from realtime_adain.video.frames import Frame
 
 H, W = 120, 160
 

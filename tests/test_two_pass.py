@@ -14,7 +14,7 @@ from realtime_adain.temporal.two_pass import (FINAL_BYTES_PER_PIXEL, HELD_BYTES_
                                               lookahead_frames)
 from realtime_adain.temporal.warping import remap_rgb, to_float_rgba, to_rgb8
 from realtime_adain.video.pipeline import Pipeline
-from realtime_adain.video.reader import Frame
+from realtime_adain.video.frames import Frame
 from test_temporal import H, W, camera_clip, flickering, shifted_pair, texture
 
 

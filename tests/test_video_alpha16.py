@@ -16,7 +16,8 @@ import pytest
 from realtime_adain.live.source_opening import open_source
 from realtime_adain.video import picture_extras
 from realtime_adain.video.packets import TailPackets
-from realtime_adain.video.reader import Frame, VideoReader
+from realtime_adain.video.frames import Frame
+from realtime_adain.video.reader import VideoReader
 from test_video_realworld_inputs import stylize, style  # noqa: F401  (a fixture)
 from video_corpus import FFMPEG, assert_kept, facts
 

@@ -18,7 +18,8 @@ from realtime_adain.errors import UserError
 from realtime_adain.live.source_opening import open_source
 from realtime_adain.rgb8 import over_white
 from realtime_adain.unreadable_stills import is_animated_webp
-from realtime_adain.video.reader import Frame, VideoReader
+from realtime_adain.video.frames import Frame
+from realtime_adain.video.reader import VideoReader
 from test_video_realworld_inputs import stylize, style  # noqa: F401  (a fixture)
 from video_corpus import FFMPEG, facts
 

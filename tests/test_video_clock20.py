@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from realtime_adain.video.reader import Frame, VideoReader
+from realtime_adain.video.frames import Frame
+from realtime_adain.video.reader import VideoReader
 from test_video_realworld_inputs import stylize, style  # noqa: F401  (a fixture)
 from test_video_timing19 import ffmpeg, flv_tags, frames_and_sound
 from test_video_timing20 import box

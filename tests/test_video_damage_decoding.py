@@ -12,7 +12,8 @@ from pathlib import Path
 import av
 import pytest
 
-from realtime_adain.video.reader import Frame, VideoReader
+from realtime_adain.video.frames import Frame
+from realtime_adain.video.reader import VideoReader
 from video_samples import gradient_frames, write_video
 
 

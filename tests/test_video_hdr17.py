@@ -20,7 +20,8 @@ import pytest
 
 from realtime_adain.live.pyav_source import PyAVSource
 from realtime_adain.video import hdr
-from realtime_adain.video.reader import Frame, VideoReader
+from realtime_adain.video.frames import Frame
+from realtime_adain.video.reader import VideoReader
 from video_corpus import FFMPEG, FFPROBE
 
 TRANSFERS = {"pq": "smpte2084", "hlg": "arib-std-b67"}

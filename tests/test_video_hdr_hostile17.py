@@ -26,7 +26,8 @@ import pytest
 from realtime_adain.live.pyav_source import PyAVSource
 from realtime_adain.video import hdr
 from realtime_adain.video.pictures import PictureConverter
-from realtime_adain.video.reader import Frame, VideoReader
+from realtime_adain.video.frames import Frame
+from realtime_adain.video.reader import VideoReader
 from video_corpus import FFMPEG
 
 

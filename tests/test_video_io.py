@@ -13,7 +13,8 @@ from realtime_adain.errors import UserError
 from realtime_adain.video.pipeline import Pipeline
 from realtime_adain.video.pictures import Colour
 from realtime_adain.video.picture_orientation import upright
-from realtime_adain.video.reader import Frame, VideoReader
+from realtime_adain.video.frames import Frame
+from realtime_adain.video.reader import VideoReader
 from realtime_adain.video.audio_encoding import encodable_layout
 from realtime_adain.video.encoder_check import check_encoder
 from realtime_adain.video.encoder_settings import EncodeSettings

@@ -20,7 +20,8 @@ import pytest
 
 from cli_support import one_error_line
 from realtime_adain.video.deinterlace import Deinterlacer
-from realtime_adain.video.reader import Frame, VideoReader
+from realtime_adain.video.frames import Frame
+from realtime_adain.video.reader import VideoReader
 from test_video_deinterlace import ffmpeg
 from test_video_realworld_inputs import stylize, style  # noqa: F401  (a fixture)
 from test_train_changing_data import PROCESS_LIMIT_GROUP

@@ -17,7 +17,8 @@ from realtime_adain.errors import UserError
 from realtime_adain.video.encoder_check import check_encoder
 from realtime_adain.video.encoder_settings import EncodeSettings
 from realtime_adain.video.framing import check_picture_size, encoder_framing
-from realtime_adain.video.reader import Frame, VideoReader
+from realtime_adain.video.frames import Frame
+from realtime_adain.video.reader import VideoReader
 from realtime_adain.video.sequence import find_sequence
 from realtime_adain.video.writer import VideoFormatOut, VideoWriter
 from test_video_more_containers import ffmpeg, style  # noqa: F401 (a fixture)

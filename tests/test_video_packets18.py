@@ -12,7 +12,8 @@ import pytest
 from test_video_realworld_inputs import ffmpeg, style  # noqa: F401  (a fixture)
 from test_video_tsjoin18 import gopro_clip
 from realtime_adain.video.demuxing import RUN_PACKETS
-from realtime_adain.video.reader import Frame, VideoReader
+from realtime_adain.video.frames import Frame
+from realtime_adain.video.reader import VideoReader
 
 SRT = "1\n00:00:00,000 --> 00:00:01,000\nonly at the start\n"
 

@@ -12,7 +12,8 @@ import av
 import numpy as np
 import pytest
 
-from realtime_adain.video.reader import Frame, VideoReader
+from realtime_adain.video.frames import Frame
+from realtime_adain.video.reader import VideoReader
 
 RED = "color=c=0xC03020:size=64x48:rate={rate}:duration={seconds}"
 

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from realtime_adain.video.reader import Frame, VideoReader
+from realtime_adain.video.frames import Frame
+from realtime_adain.video.reader import VideoReader
 from test_video_trim16 import RATE, numbered_clip, segment_numbers
 
 

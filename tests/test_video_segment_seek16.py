@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from realtime_adain.errors import UserError
-from realtime_adain.video.reader import Frame, VideoReader
+from realtime_adain.video.frames import Frame
+from realtime_adain.video.reader import VideoReader
 from realtime_adain.video.segment import Segment
 
 GOP = 25  # frames between keyframes (1 s at 25 fps)

@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 from realtime_adain.video.deinterlace import MODES, Deinterlacer
-from realtime_adain.video.reader import Frame, VideoReader
+from realtime_adain.video.frames import Frame
+from realtime_adain.video.reader import VideoReader
 from test_video_deinterlace import frame, interlaced_clip, ffmpeg
 from test_video_realworld_inputs import stylize, style  # noqa: F401  (a fixture)
 

@@ -14,7 +14,8 @@ import av
 import numpy as np
 import pytest
 
-from realtime_adain.video.reader import Frame, VideoReader
+from realtime_adain.video.frames import Frame
+from realtime_adain.video.reader import VideoReader
 from test_attack_ts18 import TS_PACKET, pid_of
 from test_video_realworld_inputs import stylize, style  # noqa: F401  (a fixture)
 from test_video_untimed19 import read

@@ -20,7 +20,8 @@ from realtime_adain import api
 from realtime_adain.commands import argtypes
 from realtime_adain.errors import UserError
 from realtime_adain.times import check_time
-from realtime_adain.video.reader import Frame, VideoReader
+from realtime_adain.video.frames import Frame
+from realtime_adain.video.reader import VideoReader
 
 RATE = 30
 SRT = "1\n00:00:01,000 --> 00:00:01,400\nfirst\n\n2\n00:00:01,600 --> 00:00:02,000\nsecond\n"

@@ -21,7 +21,7 @@ import pytest
 from realtime_adain.temporal.two_pass import TwoPassStabilizer
 from realtime_adain.video.pipeline import HELD_PACKETS, RUN_PACKETS, Pipeline
 from realtime_adain.video.held_packets import PACKET_BYTES, HeldPackets
-from realtime_adain.video.reader import Frame
+from realtime_adain.video.frames import Frame
 from test_video_realworld_inputs import stylize, style  # noqa: F401  (a fixture)
 from test_video_tracks17 import assert_reads_cleanly, streams
 from video_corpus import flush, mux_silence, FFMPEG

@@ -23,7 +23,8 @@ import av
 
 from realtime_adain.benchmarks.setup import run_tool
 from realtime_adain.commands.argtypes import int_between, positive_float
-from realtime_adain.video.reader import Frame, VideoReader
+from realtime_adain.video.frames import Frame
+from realtime_adain.video.reader import VideoReader
 
 # Blu-ray and AVCHD files are BDAV: 192-byte packets, a timecode before each TS packet. FFmpeg's
 # mpegts muxer writes them only when asked, or for a name ending .m2ts (not NAME.m2ts.part, nor .mts).

@@ -11,7 +11,8 @@ import numpy as np
 
 from realtime_adain.errors import UserError
 from realtime_adain.picture_sizes import MAX_SIDE, over_budget, resize, short_side_size
-from realtime_adain.video.reader import Frame, VideoReader
+from realtime_adain.video.frames import Frame
+from realtime_adain.video.reader import VideoReader
 
 Clip = list[np.ndarray]
 

@@ -28,7 +28,8 @@ from realtime_adain.settings import VideoSettings
 from realtime_adain.stylizer import Stylizer
 from realtime_adain.engines.base import frames_within
 from realtime_adain.video.pipeline import Pipeline
-from realtime_adain.video.reader import Frame, VideoReader
+from realtime_adain.video.frames import Frame
+from realtime_adain.video.reader import VideoReader
 from realtime_adain.video.deinterlace import film_rate
 from realtime_adain.video.encoder_settings import EncodeSettings
 from realtime_adain.notes import note, write_line

@@ -40,7 +40,7 @@ from realtime_adain.temporal.device_blend import DeviceBlend
 from realtime_adain.temporal.two_pass import TwoPassStabilizer, forward_pass
 from realtime_adain import notes
 from realtime_adain.video.demuxing import RUN_PACKETS
-from realtime_adain.video.reader import Frame
+from realtime_adain.video.frames import Frame
 
 Images = Callable[[np.ndarray], np.ndarray]
 Stream = Callable[[Iterable[np.ndarray]], Iterable[np.ndarray]]

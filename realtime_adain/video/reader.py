@@ -17,18 +17,16 @@ import dataclasses
 import itertools
 import math
 import os
-from concurrent.futures import Future
-from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Iterator
 
 import av
-import numpy as np
 
 from realtime_adain.errors import UserError
 from realtime_adain.times import format_time
 from realtime_adain.video.deinterlace import check_mode as check_deinterlace, deinterlaced
+from realtime_adain.video.frames import Frame
 from realtime_adain.video.hdr import SRGB, sdr_colour
 from realtime_adain.notes import note
 from realtime_adain.video.opening import open_input
@@ -67,17 +65,6 @@ REORDER_WINDOW = 8
 # at the average rate: a header written before the frames were (an AVI written to a pipe) carries
 # a placeholder (2**30).
 PLAUSIBLE_FRAMES = 2
-
-
-@dataclass
-class Frame:
-    """One decoded frame: `image` is (H, W, 3) uint8 RGB, upright; pts/duration in the stream's time base."""
-
-    image: np.ndarray
-    pts: int | None
-    duration: int
-    index: int
-    motion: Future | None = None  # the stabiliser's Motion to the previous frame, estimated ahead
 
 
 class VideoReader:
