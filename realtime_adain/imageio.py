@@ -31,6 +31,12 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".apng", ".bmp", "
                     ".exr", ".j2k", ".j2c", ".jpc", ".jpf", ".pam", ".jls",  # FFmpeg decodes these (`ffmpeg_stills`)
                     ".dpx", ".sgi", ".xwd", ".phm", ".fits", ".fit", ".fts", ".pix")
 WRITABLE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm")
+# Extensions of formats refused here (`unreadable_stills.unsupported_format` tells them by their
+# contents), and what to do instead: a folder's files of these names are left out with a note saying so.
+REFUSED_EXTENSIONS = {".jxl": ("a JPEG XL image, which is not read here", "convert it to PNG or JPEG"),
+                      ".svg": ("an SVG drawing, not a raster image", "export it to PNG"),
+                      ".svgz": ("an SVG drawing, not a raster image", "export it to PNG"),
+                      ".pdf": ("a PDF document, not an image", "export the page to PNG")}
 # Other names of a format written here: a result named after such a source takes the usual one.
 _WRITTEN_AS = {".jpe": ".jpg", ".jfif": ".jpg", ".dib": ".bmp"}
 

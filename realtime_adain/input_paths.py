@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from realtime_adain.errors import UserError
-from realtime_adain.imageio import is_image_path
+from realtime_adain.imageio import REFUSED_EXTENSIONS, is_image_path
 from realtime_adain.notes import note
 from realtime_adain.video.sequence import find_sequence
 from realtime_adain.writable_folders import dead_link_is
@@ -37,9 +37,9 @@ def expand_inputs(
             odds = (p for p in entries if not p.is_file() and not p.is_dir())
             for odd in sorted(odds, key=os.fsencode):  # never opened: a FIFO blocks
                 note(f"{odd}: left out, {_not_usable(odd, what)}", once=True)
-            odd_endings = {p: why for p in visible if (why := _odd_ending(p, accept)) and p.is_file()}
-            for odd in sorted(odd_endings, key=os.fsencode):
-                note(f"{odd}: left out, {odd_endings[odd]} (rename it to include it)", once=True)
+            left_out = {p: why for p in visible if (why := _left_out(p, accept)) and p.is_file()}
+            for odd in sorted(left_out, key=os.fsencode):
+                note(f"{odd}: left out, {left_out[odd][0]} ({left_out[odd][1]} to include it)", once=True)
             if not matches:
                 raise UserError(f"{path}: no {noun} in this {what} directory")
             found += matches
@@ -51,6 +51,20 @@ def expand_inputs(
         else:
             raise UserError(f"{path}: {_not_usable(path, what)}")
     return found
+
+
+def _left_out(path: Path, accept: Callable[[Path], bool]) -> tuple[str, str] | None:
+    """Why a folder's file that `accept` does not take is named in a note, and what would include
+    it: a name with spaces or dots after its extension (`_odd_ending`), a format refused by its
+    extension (`imageio.REFUSED_EXTENSIONS`: JPEG XL, SVG, PDF), or no extension at all; each was
+    left out without a word (a folder's other files, its text files, still are). None for others."""
+    if accept(path):
+        return None
+    if reason := _odd_ending(path, accept):
+        return reason, "rename it"
+    if not path.suffix:
+        return "its name has no extension", "rename it"
+    return REFUSED_EXTENSIONS.get(path.suffix.lower())
 
 
 def _odd_ending(path: Path, accept: Callable[[Path], bool]) -> str | None:
