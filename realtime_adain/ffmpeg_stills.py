@@ -1,5 +1,6 @@
 """The stills FFmpeg decodes here (PyAV, loaded for these only): JPEG 2000, OpenEXR, PAM, lossless
-and 12-bit JPEG, JPEG-LS, DPX, SGI, XWD, PHM, 16-bit PSD, FITS and Alias PIX (`ffmpeg_still`), and
+and 12-bit JPEG, JPEG-LS, DPX, SGI, XWD, PHM, 16-bit PSD, FITS, Alias PIX and the TIFFs others
+misread (`tiff_layouts`: 16-bit grey and alpha, CMYK and alpha) (`ffmpeg_still`), and
 a still WebP that libwebp refuses but FFmpeg plays (`ffmpeg_webp`), each size checked from its
 header first (`still_headers`; an SGI's RLE rows, `sgi_runs`; a PSD's and an Alias PIX's data), as
 uint8 RGB turned by its EXIF orientation; an EXR's or PHM's float frame as 8-bit RGB (`exr_rgb`,
@@ -11,7 +12,7 @@ import numpy as np
 
 from realtime_adain.errors import UserError
 from realtime_adain.icc import in_srgb
-from realtime_adain.jpeg_headers import jpeg_without_end
+from realtime_adain.jpeg_headers import codes_32768, jpeg_without_end, lossless_frame, rgb_coded
 from realtime_adain.notes import note
 from realtime_adain.picture_sizes import MAX_DECODE_BYTES, MAX_DECODE_PIXELS, too_many_pixels
 from realtime_adain.pillow_stills import pillow_header
@@ -20,15 +21,19 @@ from realtime_adain.sgi_runs import sgi_rows_cut_short
 from realtime_adain.still_headers import (alias_pix_data_short, exif_orientation, exr_chunks_missing, ffmpeg_still_size,
                                           psd_samples, sgi_data_short)
 from realtime_adain.still_orientation import oriented
+from realtime_adain.tiff_layouts import CMYK_ALPHA, GREY_ALPHA_16, TIFF_KINDS, tiff_layout
 from realtime_adain.unreadable_stills import JPEG_CUT_SHORT, is_animated_webp
 
 _FFMPEG_DECODERS = {"JPEG 2000": "jpeg2000", "OpenEXR": "exr", "PAM": "pam", "lossless JPEG": "mjpeg",
                     "12-bit JPEG": "mjpeg", "JPEG-LS": "jpegls", "WebP": "webp", "DPX": "dpx", "SGI": "sgi",
-                    "XWD": "xwd", "PHM": "phm", "16-bit PSD": "psd", "FITS": "fits",
-                    "Alias PIX": "alias_pix"}  # (`ffmpeg_still`, `ffmpeg_webp`)
+                    "XWD": "xwd", "PHM": "phm", "16-bit PSD": "psd", "FITS": "fits", "Alias PIX": "alias_pix",
+                    **{kind: "tiff" for kind in TIFF_KINDS}}  # (`ffmpeg_still`, `ffmpeg_webp`)
 # Those FFmpeg decodes to float samples, 12 bytes a pixel (4 grey): linear light (PHM, as a PFM:
 # `still_decoders._linear_light`).
 _FLOAT_KINDS = ("OpenEXR", "PHM")
+# The bytes a pixel of those decoded to more than a few (a TIFF's 16-bit grey and alpha: its BGRA
+# at 16 bits), each refused before decoding where a picture would be over MAX_DECODE_BYTES.
+_DECODED_BYTES = {**{kind: 12 for kind in _FLOAT_KINDS}, GREY_ALPHA_16: 8, CMYK_ALPHA: 5}
 EXR_FORMATS = ("gbrpf32le", "gbrapf32le", "grayf32le")  # what FFmpeg's EXR decoder gives
 
 
@@ -58,8 +63,8 @@ def ffmpeg_still(data: np.ndarray, name: str) -> np.ndarray | None:
     if size[0] * size[1] > MAX_DECODE_PIXELS:
         raise UserError(f"{name}: {size[0]}x{size[1]} is {too_many_pixels()}")
     # FFmpeg decodes an EXR to float planes, 12 bytes a pixel or more: a 441-byte one took 4.4 GB
-    if kind in _FLOAT_KINDS and size[0] * size[1] * 12 > MAX_DECODE_BYTES:
-        raise UserError(f"{name}: {size[0]}x{size[1]} at 12 bytes a pixel is more than the "
+    if kind in _DECODED_BYTES and size[0] * size[1] * _DECODED_BYTES[kind] > MAX_DECODE_BYTES:
+        raise UserError(f"{name}: {size[0]}x{size[1]} at {_DECODED_BYTES[kind]} bytes a pixel is more than the "
                         f"{MAX_DECODE_BYTES >> 30} GiB of samples an image may decode to")
     # (FFmpeg allocates the picture before it finds the data missing, and reads bytes past the end as zeros)
     if kind == "SGI" and (sgi_data_short(data) or sgi_rows_cut_short(data)):
@@ -69,6 +74,8 @@ def ffmpeg_still(data: np.ndarray, name: str) -> np.ndarray | None:
         raise UserError(f"{name}: a 32-bit PSD cannot be read; save it at 8 or 16 bits")
     if kind == "16-bit PSD":
         _check_psd(data, name, size)
+    if kind == "lossless JPEG":
+        _check_lossless(data, name)
     if kind == "Alias PIX" and alias_pix_data_short(data):
         raise UserError(f"{name}: not a readable image (a {size[0]}x{size[1]} Alias PIX picture whose file is "
                         f"shorter than its rows need: cut short?)")
@@ -90,6 +97,19 @@ def _check_psd(data: np.ndarray, name: str, size: tuple[int, int]) -> None:
     if short:
         raise UserError(f"{name}: not a readable image (a {size[0]}x{size[1]} PSD whose file is shorter than its "
                         f"picture needs: cut short?)")
+
+
+def _check_lossless(data: np.ndarray, name: str) -> None:
+    """Refuse a lossless JPEG FFmpeg's decoder misreads (`jpeg_headers.codes_32768`: a 16-bit one
+    whose tables code a difference of 32768, read as garbage from there on; a 9-bit one coded as
+    RGB, `jpeg_headers.rgb_coded`, which it takes for its own encoder's reversible colour transform)."""
+    bits, components = lossless_frame(data, name) or (8, 1)
+    if bits == 16 and codes_32768(data, name):
+        raise UserError(f"{name}: a 16-bit lossless JPEG coding differences of 32768 cannot be read here (FFmpeg's "
+                        f"decoder misreads them); save it as a 16-bit PNG or TIFF")
+    if bits == 9 and components == 3 and rgb_coded(data, name):
+        raise UserError(f"{name}: a 9-bit lossless RGB JPEG cannot be read here (FFmpeg's decoder misreads it); "
+                        f"save it as a 16-bit PNG or TIFF")
 
 
 def ffmpeg_webp(data: np.ndarray, name: str) -> np.ndarray | None:
@@ -137,6 +157,14 @@ def _ffmpeg_rgb(data: np.ndarray, name: str, kind: str) -> np.ndarray | None:
             frame = frame.reformat(format="gbrp")  # FFmpeg 8's swscale swapped its bytes going to 8-bit RGB
         samples = frame.to_ndarray(format=("bgra64le" if alpha else "bgr48le") if wide else
                                    "bgra" if alpha else "bgr24")
+        # FFmpeg leaves a lossless JPEG's colour at its bits (12-bit red read 16 of 255; 9-bit colour is its
+        # own encoder's colour transform, decoded to 8 bits), its grey shifted up to 8 or 16 (2-bit white read 192)
+        bits = (lossless_frame(data, name) or (8,))[0] if kind == "lossless JPEG" else 8
+        if bits not in (8, 16) and not (bits == 9 and frame.format.is_rgb):
+            import cv2
+
+            shift = 0 if frame.format.is_rgb else (8 if bits < 8 else 16) - bits
+            samples = cv2.convertScaleAbs(samples, alpha=255.0 / (((1 << bits) - 1) << shift))
     except UserError:
         raise
     except (av.FFmpegError, StopIteration, ValueError) as exc:
@@ -146,7 +174,8 @@ def _ffmpeg_rgb(data: np.ndarray, name: str, kind: str) -> np.ndarray | None:
         raise UserError(f"{name}: a damaged or unsupported {kind} image ({reason[:200]})") from None
     opacity = samples[..., 3].astype(np.float32) / np.iinfo(samples.dtype).max if alpha else None
     profile = pillow_header(data).profile if kind == "JPEG 2000" else None
-    return over_white(in_srgb(to_rgb8(samples), profile), opacity, name)
+    premultiplied = kind in TIFF_KINDS and tiff_layout(data).premultiplied  # (FFmpeg keeps a TIFF's colour as stored)
+    return over_white(in_srgb(to_rgb8(samples), profile), opacity, name, premultiplied)
 
 
 

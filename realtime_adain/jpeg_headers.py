@@ -44,8 +44,42 @@ def jpeg_size(data: np.ndarray, name: str) -> tuple[int, int] | None:
     return None if frame is None else _frame_size(frame[1])
 
 
+def lossless_frame(data: np.ndarray, name: str) -> tuple[int, int] | None:
+    """(bits a sample, components) a lossless JPEG's (SOF3) frame header states; None for other files."""
+    frame = _frame_header(data, name)
+    return (frame[1][4], frame[1][9]) if frame and frame[0] == 0xC3 and len(frame[1]) >= 10 else None
+
+
+def rgb_coded(data: np.ndarray, name: str) -> bool:
+    """Whether a 3-component JPEG says its components are R, G and B: an Adobe segment (APP14) of
+    transform 0, or component ids "R", "G", "B" (as libjpeg tells them)."""
+    frame = _frame_header(data, name)
+    if frame and frame[1][10:19:3] == b"RGB":
+        return True
+    for at, marker in _jpeg_markers(data, name):
+        if marker in (0xDA, 0xD9):
+            return False
+        if marker == 0xEE and bytes(data[at + 4:at + 9]) == b"Adobe" and _segment_length(data, at) >= 14:
+            return int(data[at + 15]) == 0
+    return False
+
+
+def codes_32768(data: np.ndarray, name: str) -> bool:
+    """Whether a JPEG's Huffman tables (its DHT segments) code a difference of category 16, which
+    a 16-bit lossless JPEG's encoder gives a difference of 32768: a code with no bits after it,
+    where FFmpeg's decoder reads 16 (the picture from there on garbage)."""
+    for at, marker in _jpeg_markers(data, name):
+        segment = bytes(data[at + 4:at + 2 + _segment_length(data, at)]) if marker == 0xC4 else b""
+        while len(segment) >= 17:  # (each table: its class and id, 16 counts, its symbols)
+            count = sum(segment[1:17])
+            if segment[0] >> 4 == 0 and 16 in segment[17:17 + count]:  # (a DC table: a lossless JPEG's)
+                return True
+            segment = segment[17 + count:]
+    return False
+
+
 def _frame_header(data: np.ndarray, name: str) -> tuple[int, bytes] | None:
-    """The marker and first 9 bytes of a JPEG's first start-of-frame segment before any scan (its
+    """The marker and first 19 bytes of a JPEG's first start-of-frame segment before any scan (its
     markers read as `_jpeg_markers` reads them); None for other files, or where there is none."""
     if bytes(data[:3]) != b"\xff\xd8\xff":
         return None
@@ -53,13 +87,13 @@ def _frame_header(data: np.ndarray, name: str) -> tuple[int, bytes] | None:
         if marker == 0xDA:  # (the scan: no frame header before it)
             return None
         if marker == 0xF7 or (0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC)):
-            return marker, bytes(data[at:at + 9])
+            return marker, bytes(data[at:at + 19])
     return None
 
 
 def _frame_size(segment: bytes) -> tuple[int, int] | None:
-    """(width, height) of a start-of-frame segment's first 9 bytes; None where cut or zero."""
-    height, width = struct.unpack(">HH", segment[5:9]) if len(segment) == 9 else (0, 0)
+    """(width, height) of a start-of-frame segment's first bytes; None where cut or zero."""
+    height, width = struct.unpack(">HH", segment[5:9]) if len(segment) >= 9 else (0, 0)
     return (width, height) if width and height else None
 
 

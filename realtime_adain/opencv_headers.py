@@ -25,20 +25,54 @@ def radiance_sample_bytes(data: np.ndarray) -> tuple[int, int, int] | None:
     """(width, height, 12) of a Radiance picture (OpenCV decodes it to 3 floats a pixel), from the
     line OpenCV takes for its size; None where it is not one, or OpenCV would find no size (it
     then refuses it too: `still_decoders` says so itself). OpenCV reads these from a copy of the file in
-    /tmp, and left the copy there when it refused the size. Read as OpenCV's reader reads the
+    /tmp, and left the copy there when it refused the size."""
+    line = _radiance_size_line(data)
+    if line is None:
+        return None
+    found = line[0]
+    sides = {found[2]: int(found[3]), found[5]: int(found[6])}
+    return (sides[b"X"], sides[b"Y"], 12) if min(sides.values()) > 0 else None
+
+
+# The EXIF orientation that turns a Radiance picture's scanlines, decoded as if its resolution line were
+# "-Y N +X M" (scanlines top to bottom, each left to right), upright: by its line's axes and signs.
+_RADIANCE_ORIENTATIONS = {b"-Y+X": 1, b"-Y-X": 2, b"+Y-X": 3, b"+Y+X": 4, b"+X-Y": 5, b"-X-Y": 6, b"-X+Y": 7,
+                          b"+X+Y": 8}
+
+
+def radiance_as_opencv_reads(data: np.ndarray) -> tuple[np.ndarray, int]:
+    """A Radiance picture's bytes as OpenCV's reader takes them, and the EXIF orientation that turns
+    its decode of them upright (`still_orientation.ORIENT`): OpenCV reads only "-Y N +X M", and
+    refused a file stored bottom up ("+Y N +X M") or in any other order ("missing image size
+    specifier"), so that line is rewritten and the picture turned after. Unchanged (and 1) for
+    others."""
+    line = _radiance_size_line(data)
+    if line is None:
+        return data, 1
+    found, at = line
+    orientation = _RADIANCE_ORIENTATIONS.get(found[1] + found[2] + found[4] + found[5], 1)
+    if orientation == 1:
+        return data, 1
+    standard = np.frombuffer(b"-Y %d +X %d" % (int(found[3]), int(found[6])), np.uint8)
+    return np.concatenate([data[:at], standard, data[at + found.end():]]), orientation
+
+
+def _radiance_size_line(data: np.ndarray) -> tuple[re.Match, int] | None:
+    """The line OpenCV takes for a Radiance picture's size (matched by `_RADIANCE_SIZE`) and where it
+    starts; None where it is not one, or OpenCV would find no size. Read as OpenCV's reader reads the
     header (`_radiance_pieces`): a header over 64 KiB, or a line cut at 127 bytes, made it see
     another size line than the one checked here."""
     if not bytes(data[:10]).startswith(RADIANCE_SIGNATURES):
         return None
     pieces = _radiance_pieces(bytes(data[:RADIANCE_HEADER_BYTES]))
-    has_format = False
+    has_format, at = False, 0
     for piece in pieces:
+        at += len(piece)
         if piece[:1] in (b"\n", b"\0"):  # the header's end (OpenCV: refused without a FORMAT line)
             found = _RADIANCE_SIZE.match(next(pieces, b"")) if has_format else None
             if not found or found[2] == found[5] or max(len(found[3]), len(found[6])) > 9:
                 return None
-            sides = {found[2]: int(found[3]), found[5]: int(found[6])}
-            return (sides[b"X"], sides[b"Y"], 12) if min(sides.values()) > 0 else None
+            return found, at
         has_format = has_format or piece == b"FORMAT=32-bit_rle_rgbe\n"
     return None
 

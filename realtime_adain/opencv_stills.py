@@ -13,21 +13,26 @@ import numpy as np  # (OpenCV: imported where used, so a broken one stops only w
 
 from realtime_adain.errors import UserError
 from realtime_adain.native_stderr import native_stderr_captured
-from realtime_adain.opencv_headers import RADIANCE_SIGNATURES, tiff_fields
+from realtime_adain.opencv_headers import RADIANCE_SIGNATURES, radiance_as_opencv_reads
 from realtime_adain.picture_sizes import too_many_pixels
 from realtime_adain.pillow_stills import PillowHeader
-from realtime_adain.still_orientation import ORIENT
+from realtime_adain.still_orientation import ORIENT, oriented
+from realtime_adain.tiff_layouts import tiff_layout
 
 
 def opencv_decode(data: np.ndarray, flags: int) -> tuple[np.ndarray | None, str]:
     """OpenCV's decode, and what to say if it fails. A Radiance picture is read from a temporary
     file of ours, removed whatever happens: imdecode copies one to /tmp/__opencv_temp.* and left
-    that copy behind when it raised (a size over its limit; a server's uploads filled /tmp)."""
+    that copy behind when it raised (a size over its limit; a server's uploads filled /tmp). Its
+    size line is rewritten where OpenCV reads no other, and the picture turned after
+    (`radiance_as_opencv_reads`)."""
     import cv2
 
     try:
-        if bytes(data[:10]).startswith(RADIANCE_SIGNATURES):
-            return _imread_copy(data, flags), "not a readable image"
+        if bytes(data[:10]).startswith(RADIANCE_SIGNATURES):  # (its size line as OpenCV reads it, turned after)
+            standard, orientation = radiance_as_opencv_reads(data)
+            image = _imread_copy(standard, flags)
+            return (None if image is None else oriented(image, orientation)), "not a readable image"
         return cv2.imdecode(data, flags), "not a readable image"
     except cv2.error as exc:  # the size check before decoding, or an allocation that failed
         return None, _decode_failure(exc)
@@ -52,17 +57,20 @@ def misread_at_depth(data: np.ndarray, name: str) -> bool:
     """Whether OpenCV misreads the file at its own depth and colour (IMREAD_ANYDEPTH|ANYCOLOR) but
     reads it right as 8-bit colour (IMREAD_COLOR): an OS/2 BMP (a 12-byte header), read as grey,
     and a TIFF of 16-bit samples stored as separate colour planes, read as the picture three times
-    over in its top third. A TIFF that neither reads right is refused: float planes, half floats."""
+    over in its top third. A TIFF that neither reads right is refused: float planes, half floats,
+    and those `TiffLayout.refusal` names (16-bit Lab, float grey and alpha, ...)."""
     if bytes(data[:2]) == b"BM" and bytes(data[14:18]) == b"\x0c\0\0\0":
         return True
-    tags = tiff_fields(data, (258, 277, 284, 339))  # bits per sample, samples a pixel, planar layout, sample format
-    if tags is None:
+    layout = tiff_layout(data)
+    if layout is None:
         return False
-    bits, formats = tags.get(258, (1,)), tags.get(339, (1,))
+    bits, formats = layout.bits, layout.formats
     if 3 in formats and 16 in bits:
         raise UserError(f"{name}: a TIFF of 16-bit (half) float samples cannot be read here; "
                         f"save it as 32-bit float or 16-bit integer samples")
-    if tags.get(284, (1,))[0] != 2 or max(tags.get(277, (1,))) < 2 or max(bits) <= 8:
+    if refusal := layout.refusal():
+        raise UserError(f"{name}: {refusal}")
+    if not layout.planar or layout.samples < 2 or max(bits) <= 8:
         return False
     if 3 in formats:
         raise UserError(f"{name}: a TIFF of float samples stored as separate colour planes cannot be read here; "

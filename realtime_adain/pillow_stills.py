@@ -37,7 +37,7 @@ _HEIF_BRANDS = {b"heic": "HEIC", b"heix": "HEIC", b"hevc": "HEIC", b"heim": "HEI
                 b"hevx": "HEIC", b"mif1": "HEIF", b"msf1": "HEIF"}
 
 # Pillow formats whose mode "I" pictures hold 16-bit levels: a PNM of maxval over 255, which Pillow
-# scales to 0..65535 (`_integer_levels` would take a dark one as 8-bit).
+# scales to 0..65535 (`integer_levels` would take a dark one as 8-bit).
 _SIXTEEN_BIT_I = ("PPM",)
 
 # Pillow formats of BMP pixels, whose all-zero alpha means opaque (`alpha_unused`): icons and cursors hold BMPs.
@@ -179,7 +179,7 @@ def pillow_image_rgb(image) -> np.ndarray:
 def _pillow_to_rgb(image, name: str | None = None, file_format: str | None = None) -> np.ndarray:
     """A loaded Pillow image as uint8 RGB: CMYK and Lab through LittleCMS (the embedded CMYK
     profile, else the naive inversion browsers use), 16-bit grey scaled, 32-bit integer grey by its
-    values (`_integer_levels`), alpha over white (premultiplied alpha, `RGBa` and `La`, too: its
+    values (`integer_levels`), alpha over white (premultiplied alpha, `RGBa` and `La`, too: its
     colours were taken as they are, black where transparent, and `La` was refused). `file_format`:
     Pillow's name for the file it was read from, where `image` (a copy) no longer says."""
     from PIL import ImageCms
@@ -199,7 +199,7 @@ def _pillow_to_rgb(image, name: str | None = None, file_format: str | None = Non
         # (uint8, 1 byte a pixel: a float32 alpha of a 2^28-pixel picture was 1 GiB more)
         alpha = (samples != key).view(np.uint8) * np.uint8(255) if isinstance(key, int) and image.mode != "F" else None
         if image.mode == "I" and file_format not in _SIXTEEN_BIT_I:
-            samples = _integer_levels(samples, name)
+            samples = integer_levels(samples, name)
         elif image.mode != "F":
             samples = np.clip(samples, 0, 65535).astype(np.uint16)
         return over_white(to_rgb8(samples, name=name), alpha, name)
@@ -220,12 +220,13 @@ def alpha_unused(file_format: str | None, alpha: np.ndarray) -> bool:
     return file_format in _BMP_ALPHA_FORMATS and not alpha.any()
 
 
-def _integer_levels(samples: np.ndarray, name: str | None) -> np.ndarray:
+def integer_levels(samples: np.ndarray, name: str | None) -> np.ndarray:
     """32-bit integer grey (Pillow's mode "I": `convert("I")` of an 8-bit picture, an int32 array,
-    a 32-bit integer TIFF), whose scale no file states, told by its values as float samples' is
-    (`_floats_out_of_255`): none outside 0..255, 8-bit levels (read as 16-bit, an ordinary
-    picture came out nearly black); else 16-bit, those below 0 or above 65535 clipped (as float
-    highlights are: there is no white to scale by), with the picture's `name` a note saying which."""
+    a 32-bit integer TIFF; OpenCV's decode of an unsigned one), whose scale no file states, told
+    by its values as float samples' is (`_floats_out_of_255`): none outside 0..255, 8-bit levels
+    (read as 16-bit, an ordinary picture came out nearly black); else 16-bit, those below 0 or
+    above 65535 clipped (as float highlights are: there is no white to scale by), with the
+    picture's `name` a note saying which."""
     low, high = (int(samples.min()), int(samples.max())) if samples.size else (0, 0)
     if low >= 0 and high <= 255:
         if name is not None:

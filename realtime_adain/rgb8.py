@@ -18,10 +18,12 @@ from realtime_adain.notes import note
 OVER_WHITE_MEANS = contextvars.ContextVar("over_white_means", default="results have no transparency")
 
 
-def over_white(rgb: np.ndarray, alpha: np.ndarray | None, name: str | None = None) -> np.ndarray:
+def over_white(rgb: np.ndarray, alpha: np.ndarray | None, name: str | None = None,
+               premultiplied: bool = False) -> np.ndarray:
     """(H, W, 3) uint8 composited over white by `alpha` (0..1 float, or uint8 0..255 as a video
     frame's): transparent areas read as viewers show them, not as whatever colour (often black)
-    they store. With the picture's `name`, a note says so (results have no alpha)."""
+    they store. With the picture's `name`, a note says so (results have no alpha). `premultiplied`:
+    `rgb` is stored multiplied by `alpha` (a TIFF's associated alpha), so only white is added."""
     full = 255 if alpha is not None and alpha.dtype == np.uint8 else 1.0
     if alpha is None or alpha.min() >= full:
         return rgb
@@ -30,7 +32,9 @@ def over_white(rgb: np.ndarray, alpha: np.ndarray | None, name: str | None = Non
     out = np.empty_like(rgb)
     for top in range(0, rgb.shape[0], 512):  # in bands: float copies of a whole large picture take GiBs
         weight = alpha[top:top + 512, :, None] / np.float32(full)
-        band = rgb[top:top + 512].astype(np.float32) * weight + 255.0 * (1.0 - weight) + 0.5
+        band = rgb[top:top + 512].astype(np.float32) * (1.0 if premultiplied else weight)
+        band += 255.0 * (1.0 - weight) + 0.5
+        np.minimum(band, 255.0, out=band)  # (premultiplied colour above its alpha: damaged, white at most)
         out[top:top + 512] = band.astype(np.uint8)
     return out
 

@@ -26,9 +26,11 @@ from realtime_adain.opencv_headers import (RADIANCE_SIGNATURES, check_bmp, gif_s
                                            tiff_sample_bytes, webp_sample_bytes)
 from realtime_adain.opencv_stills import bmp_16_bit, decode_flags, misread_at_depth, opencv_alpha, opencv_decode
 from realtime_adain.picture_sizes import MAX_DECODE_BYTES, MAX_DECODE_PIXELS, too_many_pixels
-from realtime_adain.pillow_stills import RGB_MODES, alpha_unused, pillow_header, hidden_default_image, pillow_rgb
+from realtime_adain.pillow_stills import (RGB_MODES, alpha_unused, hidden_default_image, integer_levels, pillow_header,
+                                          pillow_rgb)
 from realtime_adain.rgb8 import over_white, to_rgb8
 from realtime_adain.still_orientation import oriented, orientation_applied_here
+from realtime_adain.tiff_layouts import tiff_layout
 from realtime_adain.unreadable_stills import CUT_SHORT, JPEG_CUT_SHORT, unsupported_format
 
 # PFM's signatures (colour, grey), each followed by whitespace.
@@ -81,6 +83,9 @@ def decode_still(data: np.ndarray, name: str) -> np.ndarray:
         if decoded is not None:
             return decoded
     flags = cv2.IMREAD_COLOR if misread_at_depth(data, name) else decode_flags(own_orientation)
+    layout = tiff_layout(data)
+    if layout and layout.float_alpha:  # (OpenCV refused it at its own depth and colour: "ncn == img.channels()")
+        flags, own_orientation = cv2.IMREAD_UNCHANGED, layout.orientation  # (which leaves it unturned)
     without_end = jpeg_without_end(data, name)  # (bytes to decode, and whether more may be missing)
     with native_stderr_captured() as native:
         image, failure = opencv_decode(data, flags)
@@ -111,8 +116,10 @@ def decode_still(data: np.ndarray, name: str) -> np.ndarray:
     if image.shape[0] * image.shape[1] > MAX_DECODE_PIXELS:  # when OpenCV was loaded before us
         raise UserError(f"{name}: {image.shape[1]}x{image.shape[0]} is {too_many_pixels()}")
     decoded = pillow_rgb(data, name) if image.dtype == np.int32 else None  # a 32-bit integer TIFF: as
-    if decoded is not None:  # its PIL image reads (`_integer_levels`); it was refused
+    if decoded is not None:  # its PIL image reads (`integer_levels`); it was refused
         return decoded
+    if image.dtype == np.uint32:  # (refused; Pillow's mode "I" is signed: from 2**31 up it read them negative)
+        image = integer_levels(image, name)
     if image.dtype not in (np.uint8, np.uint16, np.float32, np.float64):
         raise UserError(f"{name}: unsupported sample type {image.dtype} (8- or 16-bit unsigned, or float, are read)")
     depth = (coded_depth(data) or 10) if image.dtype == np.uint16 and bytes(data[4:8]) == b"ftyp" else 16
@@ -121,6 +128,8 @@ def decode_still(data: np.ndarray, name: str) -> np.ndarray:
     alpha = opencv_alpha(data, header, image.shape[:2], depth) if header.has_alpha and header.format != "TIFF" else None
     if alpha is not None and alpha_unused(header.format, alpha):  # (a BMP's all-zero alpha: opaque)
         alpha, header = None, header._replace(has_alpha=False)
+    if flags == cv2.IMREAD_UNCHANGED:  # a float RGBA TIFF (Pillow opens none): its alpha, its fourth channel
+        alpha = np.clip(np.nan_to_num(image[..., 3], nan=0.0), 0.0, 1.0)
     if (header.mode == "LAB" or (header.mode == "CMYK" and transform_to_srgb(header.profile, "CMYK"))
             or (header.has_alpha and (header.format == "TIFF" or alpha is None))):
         # OpenCV converts CMYK naively and Lab wrongly (LittleCMS does it), premultiplies a TIFF's
@@ -131,7 +140,8 @@ def decode_still(data: np.ndarray, name: str) -> np.ndarray:
     linear = _linear_light(bytes(data[:10]))
     # (a CMYK one's profile is applied above, by Pillow; a grey one's is not applied, though Chromium applies it)
     profile = header.profile if header.mode in RGB_MODES else None
-    return over_white(in_srgb(to_rgb8(image, linear=linear, name=name), profile), alpha, name)
+    premultiplied = bool(layout and layout.premultiplied)  # (a TIFF's colour stored as OpenCV read it)
+    return over_white(in_srgb(to_rgb8(image, linear=linear, name=name), profile), alpha, name, premultiplied)
 
 
 def _linear_light(head: bytes) -> bool:

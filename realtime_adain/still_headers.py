@@ -1,10 +1,11 @@
 """Picture sizes read from the headers of the still formats FFmpeg decodes here (JPEG 2000,
-OpenEXR, PAM, lossless, 12-bit JPEG, JPEG-LS, DPX, SGI, XWD, PHM, 16-bit PSD, FITS and Alias PIX:
+OpenEXR, PAM, lossless, 12-bit JPEG, JPEG-LS, DPX, SGI, XWD, PHM, 16-bit PSD, FITS, Alias PIX and
+the TIFFs of `tiff_layouts.TIFF_KINDS`:
 `ffmpeg_stills.ffmpeg_still`; the JPEGs' from `jpeg_headers`) before anything is decoded: a few
 bytes may claim billions of pixels, and FFmpeg allocates what they claim. Also what an EXR's header
 says of its blocks of pixels (a file cut short reads black rows, and FFmpeg says nothing), whether
-an SGI, PSD or Alias PIX file holds the data its header states, and the EXIF orientation of a JPEG
-or WebP, which FFmpeg leaves to its caller. The headers of the stills OpenCV decodes:
+an SGI, PSD or Alias PIX file holds the data its header states, and the EXIF orientation of a JPEG,
+WebP or TIFF, which FFmpeg leaves to its caller. The headers of the stills OpenCV decodes:
 `opencv_headers`; the size any of these (or a PSD or PSB Pillow reads) states, for a caller's pixel
 budget: `stated_size`."""
 
@@ -20,6 +21,7 @@ from realtime_adain.hdr_stills import MAX_BOXES, boxes
 from realtime_adain.jpeg_headers import ffmpeg_jpeg, jpeg_exif, jpeg_size
 from realtime_adain.opencv_headers import (bmp_size, gif_sample_bytes, png_sample_bytes, radiance_sample_bytes,
                                            tiff_fields, tiff_sample_bytes, webp_exif, webp_sample_bytes)
+from realtime_adain.tiff_layouts import TIFF_KINDS, tiff_layout
 
 # What FFmpeg decodes here, by signature: a .jp2 file, a bare JPEG 2000 codestream; OpenEXR; PAM; DPX
 # (big- or little-endian); SGI (verbatim or RLE, 8 or 16 bits); PHM (FFmpeg's half-float PFM: colour,
@@ -127,7 +129,8 @@ def ffmpeg_still_size(data: np.ndarray, name: str) -> tuple[str, tuple[int, int]
     kind = next((kind for kind, signatures in FFMPEG_STILLS.items() if head.startswith(signatures)), None)
     if kind is None and _is_xwd(head):
         kind = "XWD"
-    kind = kind or _wide_psd_kind(head) or ("FITS" if fits_cards(data).get(b"NAXIS", 0) >= 2 else None)
+    kind = (kind or _wide_psd_kind(head) or ("FITS" if fits_cards(data).get(b"NAXIS", 0) >= 2 else None)
+            or _tiff_kind(data))
     if kind is None and _is_alias_pix(head, name):
         kind = "Alias PIX"
     if kind is None:
@@ -153,6 +156,18 @@ def stated_size(data: np.ndarray, name: str) -> tuple[int, int] | None:
         return None
     width, height = stated
     return (height, width) if exif_orientation(data, name) >= 5 else (width, height)
+
+
+def _tiff_kind(data: np.ndarray) -> str | None:
+    """The kind of a TIFF only FFmpeg reads right (`tiff_layouts.TiffLayout.ffmpeg_kind`); None for others."""
+    layout = tiff_layout(data)
+    return layout.ffmpeg_kind if layout else None
+
+
+def _tiff_size(data: np.ndarray) -> tuple[int, int] | None:
+    """(width, height) from a TIFF's first directory; None where unstated."""
+    stated = tiff_sample_bytes(data)
+    return stated[:2] if stated else None
 
 
 def _is_xwd(head: bytes) -> bool:
@@ -318,16 +333,18 @@ def pam_size(data: np.ndarray) -> tuple[int, int] | None:
 # (width, height) from the header of a still FFmpeg decodes here, by its kind (OpenEXR's: `exr_size`).
 _STILL_SIZES = {"JPEG 2000": jpeg2000_size, "PAM": pam_size, "DPX": _dpx_size, "SGI": _sgi_size, "XWD": _xwd_size,
                 "PHM": _phm_size, "16-bit PSD": _psd_size, "32-bit PSD": _psd_size, "FITS": _fits_size,
-                "Alias PIX": _alias_pix_size}
+                "Alias PIX": _alias_pix_size, **{kind: _tiff_size for kind in TIFF_KINDS}}
 
 
 def exif_orientation(data: np.ndarray, name: str) -> int:
     """The EXIF orientation (1 to 8; 1 where none, or another value) of a JPEG (its first APP1 Exif
-    segment before its first scan, the one libjpeg's readers and Pillow take) or a WebP (its EXIF
-    chunk); 1 for other files. FFmpeg's decoders leave it to their caller: a lossless JPEG, a
-    JPEG-LS or a WebP libwebp refuses read sideways where OpenCV turned the same picture."""
+    segment before its first scan, the one libjpeg's readers and Pillow take), a WebP (its EXIF
+    chunk) or a TIFF (its first directory's, as OpenCV applies it); 1 for other files. FFmpeg's
+    decoders leave it to their caller: a lossless JPEG, a JPEG-LS or a WebP libwebp refuses read
+    sideways where OpenCV turned the same picture."""
     head = bytes(data[:12])
-    exif = (jpeg_exif(data, name) if head.startswith(b"\xff\xd8\xff") else
+    tiff = head[:4] in (b"II*\0", b"MM\0*")  # (the tag in its own first directory)
+    exif = (jpeg_exif(data, name) if head.startswith(b"\xff\xd8\xff") else data if tiff else
             webp_exif(data) if head[:4] == b"RIFF" and head[8:12] == b"WEBP" else None)
     if exif is None:
         return 1
