@@ -21,6 +21,7 @@ the `.part`, resumed and bounded in size and pace (download_transfer.py); the fo
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -101,7 +102,7 @@ def verify(path: Path, kind: str, check_checksum: bool = True, load: bool = True
         if size != spec.size:
             raise UserError(f"{path}: {size} bytes, expected {spec.size} ({spec.filename} of the release)")
     if check_checksum and spec.sha256 is not None:
-        digest = weight_digests.file_sha256(path)
+        digest = weight_digests.weights_sha256(path)  # (remembered: the room check hashed it already)
         if digest != spec.sha256:
             raise UserError(f"{path}: SHA-256 {digest} does not match the published {spec.sha256}")
         if not load:
@@ -199,16 +200,31 @@ def _fetch_and_verify(kind: str, url: str, target: Path, part: Path, check_check
 
 def _bytes_to_fetch(kind: str, directory: Path, force: bool) -> tuple[int, int]:
     """(bytes a download of the published `kind` file still writes into `directory`, bytes it frees
-    when it is renamed over the file there): nothing where its size is not known or a file of that
-    size is already there (kept unless --force; one that fails its checksum is fetched anyway),
-    else its size less what a kept `.part` holds, freeing the file it replaces."""
+    when it is renamed over the file there): nothing where its size is not known or a sound file is
+    already there (kept unless --force; `is_valid`, as `download_file` judges it: a damaged one of
+    the published size was counted as nothing to fetch, then fetched beside itself onto a full
+    disk), else its size less what a kept `.part` holds. The file it replaces stays until the
+    rename (the `.part` sits beside it), and frees its bytes then only where they are this disk's
+    alone (`_freed_by_replacing`)."""
     size = PUBLISHED[kind].size
     target, part = directory / PUBLISHED[kind].filename, directory / (PUBLISHED[kind].filename + ".part")
-    present = target.stat().st_size if target.is_file() else 0
-    if size is None or (not force and present == size):
+    if size is None or (not force and target.is_file() and is_valid(target, kind)):
         return 0, 0
     kept = part.stat().st_size if part.is_file() else 0  # (deleted by --force, which frees as much)
-    return max(0, size - kept), present
+    return max(0, size - kept), _freed_by_replacing(target)
+
+
+def _freed_by_replacing(target: Path) -> int:
+    """The bytes renaming a download over `target` frees on the download's disk: its size where it
+    is a regular file on the folder's own device with no other names, else none (a symbolic link's
+    file, on another disk or not, and a hard link's stay; they were counted as freed)."""
+    try:
+        status, folder = target.lstat(), target.parent.stat()
+    except OSError:  # (none there)
+        return 0
+    if stat.S_ISREG(status.st_mode) and status.st_dev == folder.st_dev and status.st_nlink == 1:
+        return status.st_size
+    return 0
 
 
 def room_needed(directory: Path, force: bool) -> tuple[list[str], int]:
