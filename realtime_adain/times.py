@@ -42,22 +42,32 @@ def check_time(value: str | float | Fraction, option: str, positive: bool = Fals
         elif text.startswith("-") and (CLOCK_TIME.fullmatch(text[1:]) or SECONDS_TIME.fullmatch(text[1:])):
             seconds = -check_time(text[1:], option)  # (-0 is 0, as FFmpeg takes it)
             if seconds:
-                raise UserError(f"{option} {value!r} is negative")
+                raise UserError(f"{option} {shown_seconds(value)} is negative")
         else:
-            raise UserError(f"{option} {value!r} is not a time such as 90, 90.5, 1:30 or 0:01:30.5")
+            raise UserError(f"{option} {shown_seconds(value)} is not a time such as 90, 90.5, 1:30 or 0:01:30.5")
     elif isinstance(value, numbers.Real) and not isinstance(value, bool):
-        if isinstance(value, numbers.Integral) and value > MAX_TIME:  # (10**400: isfinite's OverflowError)
+        # (10**400, Fraction(10**400): isfinite's OverflowError)
+        if isinstance(value, numbers.Rational) and value > MAX_TIME:
             raise UserError(f"{option} is longer than any video ({MAX_TIME} s at most)")
         if not math.isfinite(value):
-            raise UserError(f"{option} {value!r} is not a finite time")
+            raise UserError(f"{option} {shown_seconds(value)} is not a finite time")
         seconds = as_fraction(value)
     else:
         raise UserError(f"{option} must be seconds or text such as '1:30', not {type(value).__name__}")
     if seconds < 0 or (positive and seconds == 0):
-        raise UserError(f"{option} {value!r} must be {'above' if positive else 'at least'} 0 seconds")
+        raise UserError(f"{option} {shown_seconds(value)} must be {'above' if positive else 'at least'} 0 seconds")
     if seconds > MAX_TIME:
-        raise UserError(f"{option} {value!r} is longer than any video ({MAX_TIME} s at most)")
+        raise UserError(f"{option} {shown_seconds(value)} is longer than any video ({MAX_TIME} s at most)")
     return seconds
+
+
+def shown_seconds(value: str | numbers.Real) -> str:
+    """A time as it was given, for a message: text quoted ('-1:30'), a number plainly, as other
+    arguments are said (-0.5, 1e+20: `Fraction(-1, 2)`, `np.float64(1e+20)` were Python's reprs)."""
+    if isinstance(value, str):
+        return repr(value)
+    whole = isinstance(value, numbers.Integral) or (isinstance(value, numbers.Rational) and value.denominator == 1)
+    return str(int(value) if whole else float(value))
 
 
 def format_time(seconds: Fraction) -> str:
