@@ -85,7 +85,7 @@ def pick_dtype(name: str, device: torch.device) -> torch.dtype:
     if name == "auto":
         return torch.float16 if device.type in ("cuda", "mps") else torch.float32
     if name not in DTYPES:
-        raise UserError(f"unknown dtype {quoted(one_line(name))} (use auto, {', '.join(DTYPES)})")
+        raise UserError(f"unknown --dtype {quoted(one_line(name))} (use auto, {', '.join(DTYPES)})")
     if device.type == "mps" and name == "bf16":
         raise UserError("--dtype bf16 needs a CUDA device; use fp16 or fp32 on an Apple GPU (mps)")
     if name != "fp32" and device.type == "cpu":

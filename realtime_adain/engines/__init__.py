@@ -16,7 +16,7 @@ import torch
 
 from realtime_adain.engines.base import Engine
 from realtime_adain.engines.cache import EngineCache
-from realtime_adain.errors import UserError
+from realtime_adain.errors import UserError, one_line, quoted
 from realtime_adain.model import StyleTransferNet
 from realtime_adain.weight_digests import parameters_sha256
 
@@ -85,13 +85,18 @@ def spec(name: str) -> EngineSpec:
     try:
         return REGISTRY[name]
     except KeyError:
-        raise UserError(f"unknown engine '{name}' (use {', '.join(CHOICES)})") from None
+        raise UserError(_unknown(name)) from None
+
+
+def _unknown(name: str) -> str:
+    """An engine name not in `REGISTRY`, said in the CLI's words (the API's: `api_words`)."""
+    return f"unknown --engine {quoted(one_line(name))} (use {', '.join(CHOICES)})"
 
 
 def unavailable(name: str, device: torch.device | str, dtype: torch.dtype) -> str | None:
     """None when engine `name` can run on this device and dtype, else the reason it cannot."""
     if name not in REGISTRY:
-        return f"unknown engine '{name}' (use {', '.join(CHOICES)})"
+        return _unknown(name)
     entry, device = REGISTRY[name], torch.device(device)
     if device.type not in entry.devices or (entry.dtypes is not None and dtype not in entry.dtypes):
         return entry.placement_hint or f"the {name} engine runs on {', '.join(entry.devices)}"
