@@ -259,10 +259,14 @@ SPARSE_RLE_PIXELS = 4096 * 4096
 
 # The shortest BMP information header of 32-bit sides OpenCV decodes past (OS/2 2.x's 16 bytes aside):
 # Windows' BITMAPINFOHEADER is 40, its successors 52, 56, 108, 124, OS/2 2.x's 64; OpenCV takes any
-# length from 36 up (a 200-byte one stating 16000x16000 was decoded whole, 1.6 GB, to be refused).
-# Lengths from 16 MiB up are not taken: four bytes of text read so (a text file starting "BM").
+# length from 36 up to 2^31 - 1 (a 200-byte one stating 16000x16000 was decoded whole, 1.6 GB, to be
+# refused; one of 16 MiB, 1.6 GB too). No header is 16 MiB long: from there up, a length is taken
+# only where OpenCV reads on past its compression (0 to 3, which it asserts): four bytes of text
+# read as a length (a text file starting "BM") fail there, in OpenCV as here.
 _BMP_LONG_HEADER = 36
 _BMP_HEADER_LIMIT = 1 << 24
+_BMP_OPENCV_HEADER_LIMIT = 1 << 31
+_BMP_COMPRESSIONS = 4  # (RGB, RLE8, RLE4, BITFIELDS)
 
 
 def bmp_size(data: np.ndarray) -> tuple[int, int] | None:
@@ -270,13 +274,15 @@ def bmp_size(data: np.ndarray) -> tuple[int, int] | None:
     BITMAPINFOHEADER's, OS/2 2.x's and their successors' (32-bit, signed: a negative height is a
     picture stored top-down). None where it is not one. Its decode is the picture's size, however little data
     follows: a 32 MB 1-bit file stating 16000x16000 was decoded whole (1.6 GB) to be refused."""
-    head = bytes(data[:26])
+    head = bytes(data[:34])
     if len(head) < 26 or head[:2] != b"BM":
         return None
     header = int.from_bytes(head[14:18], "little")
+    compressed = int.from_bytes(head[30:34], "little") if len(head) == 34 else _BMP_COMPRESSIONS
+    long = _BMP_LONG_HEADER <= header < _BMP_OPENCV_HEADER_LIMIT and (header < _BMP_HEADER_LIMIT
+                                                                     or compressed < _BMP_COMPRESSIONS)
     width, height = (struct.unpack("<HH", head[18:22]) if header == 12 else
-                     struct.unpack("<ii", head[18:26]) if header == 16 or _BMP_LONG_HEADER <= header < _BMP_HEADER_LIMIT
-                   else (0, 0))
+                     struct.unpack("<ii", head[18:26]) if header == 16 or long else (0, 0))
     return (width, abs(height)) if width > 0 and height else None
 
 

@@ -145,7 +145,9 @@ def stated_size(data: np.ndarray, name: str) -> tuple[int, int] | None:
     arithmetic-coded JPEG cut short, 30 s and 1.5 GB). JPEG (any coding), PNG, TIFF, GIF, WebP,
     Radiance, BMP, PSD and PSB (any depth: a 6.8 MB RLE one of 12000x12000 took 3.1 GB) and the
     stills FFmpeg decodes; None for others (Pillow's other formats, which `pillow_stills.pillow_rgb`
-    checks against MAX_DECODE_PIXELS) and headers that state none."""
+    checks against MAX_DECODE_PIXELS) and headers that state none. A side of 0 is refused here, for
+    every format at once: a PNG, GIF or WebP stating one reached the budget's arithmetic, a
+    ZeroDivisionError's traceback."""
     ffmpeg = ffmpeg_still_size(data, name)
     stated = ffmpeg[1] if ffmpeg else jpeg_size(data, name)
     if stated is None and not ffmpeg:
@@ -155,6 +157,8 @@ def stated_size(data: np.ndarray, name: str) -> tuple[int, int] | None:
     if stated is None:
         return None
     width, height = stated
+    if not (width and height):
+        raise UserError(f"{name}: not a readable image (its header states a size of {width}x{height})")
     return (height, width) if exif_orientation(data, name) >= 5 else (width, height)
 
 

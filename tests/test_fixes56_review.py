@@ -1,17 +1,80 @@
-"""Session 56's fixes (h1's review): `weights download`'s room check counts a damaged file of the
-published size as one to fetch (it was counted as nothing, then fetched beside itself onto a full
-disk), and a replaced file as freed only where its bytes are the download disk's alone."""
+"""Session 56's fixes (h1's review): a picture header stating a side of 0 (PNG, GIF, WebP) is one
+line "not a readable image", exit 2 (a ZeroDivisionError's traceback in the pixel budget's
+arithmetic); a BMP information header of 16 MiB or more, which OpenCV decodes past, states its
+size too (a 16000x16000 one was decoded whole, 1.6 GB, to be refused); `weights download`'s room
+check counts a damaged file of the published size as one to fetch (it was counted as nothing, then
+fetched beside itself onto a full disk), and a replaced file as freed only where its bytes are the
+download disk's alone."""
 
 from __future__ import annotations
 
+import io
 import os
+import struct
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from realtime_adain import download
 from realtime_adain.errors import UserError
+from realtime_adain.serve.uploads import header_size
+from realtime_adain.still_headers import stated_size
+from realtime_adain.opencv_headers import bmp_size
 from test_full_disk import tmpfs
 from weights_server import WeightsServer, release_bytes, synthetic_release  # noqa: F401 (fixtures)
+
+
+def encoded(format: str, **options) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (64, 64), (10, 200, 30)).save(out, format, **options)
+    return out.getvalue()
+
+
+def zero_sided() -> dict[str, bytes]:
+    """h1's files: a lossy WebP whose VP8 frame header states a width of 0, a PNG whose IHDR does,
+    a GIF of a 0x0 screen and picture."""
+    webp, png = encoded("WEBP", quality=80), encoded("PNG")
+    gif = bytearray(encoded("GIF"))
+    gif[6:10] = bytes(4)  # the screen
+    at = gif.index(b"\x2c", 13 + (3 << (gif[10] & 7) + 1 if gif[10] & 0x80 else 0))  # the picture's descriptor
+    gif[at + 5:at + 9] = bytes(4)
+    return {"zero.webp": webp[:26] + b"\0\0" + webp[28:], "zero.png": png[:16] + bytes(4) + png[20:],
+            "zero.gif": bytes(gif)}
+
+
+@pytest.mark.parametrize("name", ["zero.webp", "zero.png", "zero.gif"])
+def test_a_header_stating_a_side_of_0_is_not_a_readable_image(run_cli, weights_env, tmp_path, name):
+    """ZeroDivisionError in picture_sizes.short_side_size, as content and as style: a traceback, exit 1."""
+    path = tmp_path / name
+    path.write_bytes(zero_sided()[name])
+    good = tmp_path / "good.png"
+    good.write_bytes(encoded("PNG"))
+    for content, style in ((path, good), (good, path)):
+        code, out, err = run_cli("image", content, "--style", style, "--size", "32", "-o", tmp_path / "out.jpg")
+        assert code == 2 and err.startswith(f"error: {path}: not a readable image (") and err.count("\n") == 1, err
+    assert not (tmp_path / "out.jpg").exists()
+    with pytest.raises(UserError, match=r": not a readable image \(its header states a size of 0x"):
+        stated_size(np.frombuffer(zero_sided()[name], np.uint8), name)
+    assert header_size(zero_sided()[name]) is None  # (serve's upload check: the reader says why)
+
+
+def bmp_of_header_length(length: int, width: int = 16000, height: int = 16000, compression: int = 0) -> np.ndarray:
+    info = struct.pack("<Iii HH I I ii II", length, width, height, 1, 1, compression, 0, 2835, 2835, 2, 0)
+    return np.frombuffer(b"BM" + struct.pack("<IHHI", 62 + 64, 0, 0, 62) + info + bytes(8 + 64), np.uint8)
+
+
+def test_a_bmp_header_of_16_mib_or_more_states_its_size_as_opencv_reads_it():
+    """OpenCV takes an information header of any length from 36 to 2^31 - 1 (it asserts the length
+    is positive as an int, the compression 0 to 3): one of 16 MiB or more skipped the check, and a
+    16000x16000 1-bit one was decoded whole, 1.6 GB, to be refused."""
+    for length in (40, (1 << 24) - 1, 1 << 24, 1 << 30, (1 << 31) - 1):
+        assert bmp_size(bmp_of_header_length(length)) == (16000, 16000), length
+        assert stated_size(bmp_of_header_length(length), "long.bmp") == (16000, 16000), length
+    for length in (1 << 31, (1 << 32) - 1, 35):  # (OpenCV: "size > 0" fails; too short)
+        assert bmp_size(bmp_of_header_length(length)) is None, length
+    assert bmp_size(bmp_of_header_length(1 << 24, compression=4)) is None  # (OpenCV asserts 0 to 3)
+    assert bmp_size(bmp_of_header_length(40, compression=4)) == (16000, 16000)  # (as before: a real header's)
 
 
 def pin_sizes(monkeypatch, sizes: dict[str, int | None]) -> None:
