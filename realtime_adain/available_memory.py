@@ -1,6 +1,7 @@
 """How much memory a process may still take: free on a GPU, or available on the CPU within any
-memory cgroup's limit. Shared by the benchmarks' and the trainer's checks that refuse, before any
-work, what cannot fit (Linux overcommits: the OOM killer, not an allocation error, ends such runs).
+memory cgroup's limit. Shared by the benchmarks', the trainer's and the `Stylizer`'s checks that
+refuse, before any work, what cannot fit (Linux overcommits: the OOM killer, not an allocation
+error, ends such runs).
 """
 
 from __future__ import annotations
@@ -8,6 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
+
+from realtime_adain.errors import UserError
 
 
 def free_memory(device: torch.device) -> int | None:
@@ -23,6 +26,35 @@ def free_memory(device: torch.device) -> int | None:
         available = None
     limits = [free for free in (available, cgroup_free_memory()) if free is not None]
     return min(limits) if limits else None
+
+
+# Calls needing less go unchecked: reading what is available takes milliseconds (a cgroup's
+# statistics), a noticeable share of a small frame's time, where a small call fits anyway.
+UNCHECKED_BYTES = 64 * 2**20
+
+
+def refuse_beyond_memory(need: int, device: torch.device, what: str, hint: str, error: type[UserError]) -> None:
+    """Raise `error` ('frames: out of memory (needs about 9.6 GiB, and 3.1 GiB is available); pass
+    smaller frames, or fewer at a time') where a call on the CPU needing `need` bytes at its peak
+    cannot fit in what is available now, before it starts: past it, the OOM killer ended the
+    process, with nothing to catch. A GPU's allocator raises its own error; a shortfall is kept on
+    the error (`shortfall`) for those who say it again their way (`out_of_memory_as_user_error`)."""
+    if device.type != "cpu" or need < UNCHECKED_BYTES:
+        return
+    free = free_memory(device)
+    if free is None or need <= free:
+        return
+    refused = error(f"{what}: out of memory{_shortfall(need, free)}; {hint}")
+    refused.shortfall = _shortfall(need, free)
+    raise refused
+
+
+def _shortfall(need: int, free: int) -> str:
+    return f" (needs about {_amount(need)}, and {_amount(free)} is available)"
+
+
+def _amount(size: int) -> str:
+    return f"{size / 2**30:.1f} GiB" if size >= 2**30 else f"{size / 2**20:.0f} MiB"
 
 
 # Where each cgroup version keeps a group's limit, usage and statistics (the page cache it may

@@ -150,13 +150,17 @@ def is_out_of_memory(exc: BaseException) -> bool:
 def out_of_memory_as_user_error(what: str, hint: str = "lower --size", error: type[UserError] = UserError) -> Iterator[None]:
     """A size the machine cannot hold is bad input, not a bug: the allocator's error (torch, OpenCV
     or numpy) becomes one line naming what was being processed, and `hint` (what to lower), as
-    `error` (a UserError)."""
+    `error` (a UserError); what a check before the work found missing (`shortfall`: 'needs about
+    9.6 GiB, and 3.1 GiB is available', `available_memory.refuse_beyond_memory`) said too."""
     try:
         yield
     except Exception as exc:  # torch.OutOfMemoryError is a RuntimeError saying "out of memory"
         if not is_out_of_memory(exc):
             raise
-        raise error(f"{what}: out of memory; {hint}") from None
+        shortfall = getattr(exc, "shortfall", "")
+        said = error(f"{what}: out of memory{shortfall}; {hint}")
+        said.shortfall = shortfall
+        raise said from None
 
 
 def one_line(message: str) -> str:

@@ -24,12 +24,13 @@ from realtime_adain import engines, notes, weight_digests, weight_paths, weights
 from realtime_adain.adain import StyleStats, check_stats
 from realtime_adain.api_images import ImageLike, as_rgb, check_budget, image_sides
 from realtime_adain.api_words import api_words, as_value_error, in_api_words
+from realtime_adain.available_memory import refuse_beyond_memory
 from realtime_adain.carried_errors import callers_errors_raised, errors_carried
 from realtime_adain.checks import check_alpha, check_flag, check_kind, check_number, check_size, check_whole
 from realtime_adain.color import recolored
 from realtime_adain.devices import dtype_argument, pick_device, pick_dtype
-from realtime_adain.engines.base import (CallLock, check_frame_shape, check_frames_kind, check_pixels_per_call,
-                                          frames_within)
+from realtime_adain.engines.base import (CallLock, check_frame_shape, check_frames, check_frames_kind,
+                                          check_pixels_per_call, frames_within, padded_pixels)
 from realtime_adain.engines.frames import frames_to_images, images_to_frames
 from realtime_adain.errors import UserError, as_given, out_of_memory_as_user_error
 from realtime_adain.model import StyleTransferNet
@@ -57,13 +58,14 @@ def _stream_out_of_memory_said(results: Iterator[np.ndarray]) -> Iterator[np.nda
         yield from results
 
 
-def _named_batches(batches: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+def _named_batches(batches: Iterable[np.ndarray], fits: Callable[[np.ndarray], None]) -> Iterator[np.ndarray]:
     """`batches`, each one's kind and shape checked as the engine checks frames but named by its
     place (`batches[1] must be a uint8 numpy array, got int`: the engine said `frames`, no argument
-    of `stylize_stream`)."""
+    of `stylize_stream`), and whether it `fits` in memory before it is copied."""
     for index, frames in enumerate(batches):
         check_frames_kind(frames, f"batches[{index}]")
-        yield frames  # (its pixels checked by the engine before it is copied: 'frames are 1 x ...')
+        fits(frames)
+        yield frames
 
 
 def _loaded_sha256(module: torch.nn.Module, path: str) -> str:
@@ -286,6 +288,7 @@ class Stylizer:
         image = as_rgb(image, "image", _within(size, MAX_SIDE * MAX_SIDE))
         reference = None if color_reference is None else as_rgb(color_reference, "color_reference")
         image = fit_short_side(image, size)
+        self._refuse_beyond_memory(image.shape[0] * image.shape[1], "image", "lower size", "eager")  # (the encoder)
         with _out_of_memory_said("image", "lower size"):
             if reference is not None:
                 image = recolored(image, reference)  # (float, unclipped)
@@ -356,6 +359,7 @@ class Stylizer:
     def stylize(self, frames: np.ndarray, style: StyleStats, alpha: float = 1.0) -> np.ndarray:
         """Stylize (N, H, W, 3) or (H, W, 3) uint8 frames; the result has the same shape."""
         checked = self._checked(style, alpha)
+        self._frames_fit(frames, "frames")
         with _out_of_memory_said("frames", SMALLER):
             return self.engine.stylize(frames, *checked)
 
@@ -367,8 +371,22 @@ class Stylizer:
         # (None was refused at the first result, as "'NoneType' object is not iterable")
         if not isinstance(batches, Iterable) or isinstance(batches, (str, bytes, os.PathLike)):
             raise TypeError(f"batches must be an iterable of (N, H, W, 3) uint8 arrays, got {type(batches).__name__}")
-        return callers_errors_raised(_stream_out_of_memory_said(
-            self.engine.stylize_stream(_named_batches(errors_carried(batches)), *self._checked(style, alpha))))
+        return callers_errors_raised(_stream_out_of_memory_said(self.engine.stylize_stream(
+            _named_batches(errors_carried(batches), lambda frames: self._frames_fit(frames, "batches")),
+            *self._checked(style, alpha))))
+
+    def _frames_fit(self, frames: np.ndarray, what: str) -> None:
+        """Frames checked as the engine checks them (their pixels in one call: 'frames are 1 x
+        ...'), and refused before they are copied where the engine's step cannot fit in memory."""
+        batch = check_frames(frames)
+        self._refuse_beyond_memory(len(batch) * padded_pixels(*batch.shape[1:3]), what, SMALLER)
+
+    def _refuse_beyond_memory(self, pixels: int, what: str, hint: str, engine: str | None = None) -> None:
+        """Refuse, before the work, a call of `pixels` (as the network runs them) whose peak cannot
+        fit in the memory available now (`refuse_beyond_memory`: on the CPU, where the OOM killer
+        ended the process), by the cost a pixel has in `engine` (default: the one `stylize` runs)."""
+        per_pixel = engines.REGISTRY[engine or self.engine_name].cpu_bytes_per_pixel
+        refuse_beyond_memory(pixels * per_pixel, self.device, what, hint, OutOfMemory)
 
     def _checked(self, style: StyleStats, alpha: float) -> tuple[StyleStats, float]:
         """A call's style and alpha checked as the API's functions check them (a NaN style made a
@@ -405,6 +423,7 @@ class Stylizer:
         if mask.size and (mask.min() < 0 or mask.max() >= len(styles)):
             raise ValueError(f"mask indices must be in [0, {len(styles) - 1}] (one per style), got {mask.min()} to {mask.max()}")
         alpha = self._alpha(check_alpha(alpha))
+        self._refuse_beyond_memory(padded_pixels(*frame.shape[:2]), "frame", "pass a smaller frame", "eager")
         with _out_of_memory_said("frame", "pass a smaller frame"):
             labels = torch.from_numpy(np.ascontiguousarray(mask, dtype=np.int64)).to(self.device)
             styles = [s.to(self.device, self.dtype) for s in styles]

@@ -55,6 +55,10 @@ class EngineSpec:
     builds_per_shape: bool  # compiles or builds for each new frame shape (minutes on a GPU)
     cache: str | None  # what it keeps in the engine cache ("tensorrt", "onnx") or None
     placement_hint: str = ""  # said when the device or dtype does not suit it
+    # The most memory a call takes on the CPU (fp32) for each pixel the network runs, measured
+    # (ru_maxrss) with a sixth more for a margin: `Stylizer` refuses a call that cannot fit
+    # (`available_memory.refuse_beyond_memory`) before the OOM killer ends it.
+    cpu_bytes_per_pixel: int = 0
 
     def engine_class(self) -> type[Engine]:
         module, cls = self.factory.split(":")
@@ -63,9 +67,11 @@ class EngineSpec:
 
 REGISTRY: dict[str, EngineSpec] = {spec.name: spec for spec in (
     EngineSpec("eager", ("cpu", "cuda", "mps"), None, _nothing_missing,
-               "realtime_adain.engines.eager:EagerEngine", builds_per_shape=False, cache=None),
+               "realtime_adain.engines.eager:EagerEngine", builds_per_shape=False, cache=None,
+               cpu_bytes_per_pixel=800),  # (680 measured: 1000 x 24x32 and 1000x768 frames)
     EngineSpec("compile", ("cpu", "cuda"), None, _compile_missing,
                "realtime_adain.engines.compiled:CompiledEngine", builds_per_shape=True, cache=None,
+               cpu_bytes_per_pixel=800,  # (eager's: inductor's graph of the same module, not measured)
                placement_hint="the compile engine runs on the CPU or a CUDA GPU (torch.compile on Apple GPUs "
                               "is experimental in PyTorch; use --engine eager on mps)"),
     # (its hint names no 'auto': `bench model --engine` takes none)
@@ -74,7 +80,8 @@ REGISTRY: dict[str, EngineSpec] = {spec.name: spec for spec in (
                placement_hint="the tensorrt engine needs a CUDA GPU (use --engine eager or onnx on the CPU)"),
     EngineSpec("onnx", ("cpu",), (torch.float32,), _onnx_missing,
                "realtime_adain.engines.onnx:OnnxEngine", builds_per_shape=False, cache="onnx",
-               placement_hint="the onnx engine runs on the CPU in fp32 (use --device cpu --dtype fp32)"),
+               placement_hint="the onnx engine runs on the CPU in fp32 (use --device cpu --dtype fp32)",
+               cpu_bytes_per_pixel=1900),  # (1640 measured: onnxruntime's arena)
 )}
 ENGINES = tuple(REGISTRY)
 CHOICES = ("auto", *ENGINES)
