@@ -306,12 +306,16 @@ class LiveSession:
         A camera frame already sent (a newer stylized frame carried onto it by --carry-motion, or a
         file's first frame stylized during the warm-up) is shown but neither sent nor counted:
         outputs are timed by capture, each repeat took the next slot, and a 12 s session recorded
-        23 s of slow motion at twice the camera's fps."""
+        23 s of slow motion at twice the camera's fps. A frame captured before the `r` recording
+        began is not sent to it: `r` pressed just after `space` recorded the frame still being
+        stylized at the pause, and a recording begun and ended within that pause kept that frame."""
         self._watch_outputs()
         if result.frame.captured <= self.last_delivered:
             return False
         self.last_delivered = result.frame.captured
         recorder = self.effects.recorder
+        if recorder is not None and result.frame.captured < self.effects.recording_since:
+            recorder = None
         for output in [*self.outputs, *([recorder] if recorder is not None else [])]:
             output.submit(result.stylized, result.frame.captured)
         return True

@@ -68,6 +68,7 @@ class KeyEffects:
         self.results: Latest[Result] | None = None
         self.look: Callable[[LiveState], tuple] = lambda state: state.look
         self.recorder: Recorder | None = None  # the `r` recording in progress
+        self.recording_since = 0.0  # when it began: it takes frames captured from then on (`LiveSession._deliver`)
         self.workers: list[threading.Thread] = []  # writers the shutdown waits for
         self.rescanning = False
         self._rescan_thread: threading.Thread | None = None  # the latest rescan (the exit does not wait for it)
@@ -199,6 +200,7 @@ class KeyEffects:
                 self.log("record-failed", reason=why)
                 return
             path, = self._fresh(self.record_dir, (".mp4",))
+            self.recording_since = time.monotonic()
             try:
                 self.recorder = Recorder(path, self.work_size, self.fps, self.log, replaces=False)
             except UserError as exc:
