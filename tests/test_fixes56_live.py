@@ -4,12 +4,16 @@ saying so."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
 from live_support import REPO
+from test_live_window import display  # noqa: F401 (the fixture: a private Xvfb)
 from realtime_adain.live.controller import Controller
 from realtime_adain.live.effects import KeyEffects
 from realtime_adain.live.inference import Result
@@ -79,3 +83,36 @@ def test_a_recording_keeps_the_frames_captured_once_it_began(tmp_path):
     assert stop["frames"] == 1 and "kept" not in stop, stop
     assert Path(stop["path"]).is_file()
 
+
+# Five keys typed while the window does not look (as while a picture is composed on a busy CPU),
+# then asked for over and over, as a loop reading "all the queued keys" would.
+QUEUED_KEYS_PROBE = """
+import subprocess, time, cv2, numpy as np
+cv2.namedWindow("probe", cv2.WINDOW_NORMAL | cv2.WINDOW_GUI_NORMAL)
+cv2.imshow("probe", np.zeros((90, 160, 3), np.uint8))
+deadline = time.monotonic() + 30
+while time.monotonic() < deadline:
+    cv2.waitKeyEx(10)
+    window = subprocess.run(["xdotool", "search", "--name", "probe"], capture_output=True, text=True).stdout.split()
+    if window:
+        break
+for _ in range(20):
+    cv2.waitKeyEx(5)
+subprocess.run(["xdotool", "key", "--window", window[0], "--delay", "1", "a", "b", "c", "d", "e"], check=True)
+time.sleep(0.5)
+print([key for key in [cv2.waitKeyEx(1) for _ in range(20)] + [cv2.pollKey() for _ in range(20)] if key != -1])
+"""
+
+
+def test_docs_say_that_keys_typed_close_together_may_merge(display):  # noqa: F811
+    """20 `n` 12 ms apart switched the style 11 times, `s r` lost the `s`, and docs/live.md's "one
+    line a press" implied every press acts. HighGUI keeps only the last key that came between two
+    of its looks, and asking again does not give the others (the probe), so no loop can read them:
+    the docs say so."""
+    probe = subprocess.run([sys.executable, "-c", QUEUED_KEYS_PROBE], env={**os.environ, "DISPLAY": display},
+                           capture_output=True, text=True, timeout=60)
+    assert probe.returncode == 0, probe.stderr
+    assert probe.stdout.split("\n")[-2] == str([ord("e")]), probe.stdout  # the last key alone
+    assert ("Keys typed very close together may merge into the last of them: OpenCV's window keeps only the "
+            "last key that came while it was not looking, and asking it again does not give the others.") in DOCS
+    assert "the log has a line for each press that acted" in DOCS

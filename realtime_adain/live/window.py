@@ -198,8 +198,9 @@ class WindowLoop:
     of the latency measurement (`shown`). It is also the loop's wait (at least 1 ms), never the
     feed: HighGUI's Qt takes in all the window's events there but keeps only the last key of them,
     so keys that came while the loop waited for a picture elsewhere were lost (about half of 40
-    typed 5 ms apart, with a 10 ms picture wait). A picture that comes meanwhile waits for the poll
-    to end, about a millisecond.
+    typed 5 ms apart, with a 10 ms picture wait). Asking again (`waitKeyEx`, `pollKey`) gives -1,
+    not the others, so keys that came within one turn of the loop merge (docs/live.md says so). A
+    picture that comes meanwhile waits for the poll to end, about a millisecond.
     """
 
     window: Window
