@@ -79,6 +79,24 @@ MOV_LANGUAGE_NAMES = {"deu": "ger", "nld": "dut", "ell": "gre", "isl": "ice", "z
                       "slo": "slk", "rum": "ron"}
 
 
+# FFmpeg 8's MOV demuxer reads a track's name (the udta `name` box an MP4 or MOV holds, which its
+# muxer writes from the tag `title`) as the tag `name`, and Matroska's a NAME tag as `NAME`: copied
+# under that key, .mp4, .mov and .avi wrote no name at all ("Main audio", "Commentary" lost without
+# a word), .mkv a NAME tag. It is the track's title (`titled`).
+TRACK_NAME = "name"
+
+
+def titled(tags: dict[str, str]) -> dict[str, str]:
+    """A track's `tags` with its name (`TRACK_NAME`, any case) as its title, where it has none, and
+    without the name where it says the title again: so every muxer writes it as a title (MP4's and
+    MOV's as the track's name, AVI's as its strn, Matroska's once, as the track's Name)."""
+    names = [key for key in tags if key.lower() == TRACK_NAME]
+    if not names:
+        return tags
+    title = tags.get("title") or tags[names[0]]
+    return {**{key: value for key, value in tags.items() if key not in names or value != title}, "title": title}
+
+
 def language_for(fmt: str, tags: dict[str, str]) -> dict[str, str]:
     """`tags` with the language named as the `fmt` muxer keeps it (`MOV_LANGUAGE_NAMES`)."""
     language = tags.get("language")
@@ -127,9 +145,10 @@ def dropped_roles(fmt: str, stream: av.stream.Stream) -> tuple[str, str] | None:
 
 
 def dropped_tags(fmt: str, stream: av.stream.Stream) -> list[str]:
-    """The tags of `stream` (title, language; not "und", which says nothing) a `fmt` output drops
-    (`DROPPED_TAGS`)."""
-    return [key for key in DROPPED_TAGS.get(fmt, ()) if stream.metadata.get(key) not in (None, "", "und")]
+    """The tags of `stream` (title, its name too: `titled`; language, not "und", which says
+    nothing) a `fmt` output drops (`DROPPED_TAGS`)."""
+    tags = titled(stream.metadata)
+    return [key for key in DROPPED_TAGS.get(fmt, ()) if tags.get(key) not in (None, "", "und")]
 
 
 # The muxers that write no track for a stream that got no packet (MP4's and MOV's: a track of no

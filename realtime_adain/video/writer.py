@@ -33,7 +33,7 @@ from realtime_adain.video.encoding import VideoEncoder, another_codec
 from realtime_adain.video.encoder_settings import EncodeSettings
 from realtime_adain.video.frame_timing import FrameTiming
 from realtime_adain.video.left_out_sound import LeftOutSound
-from realtime_adain.video.stream_copy import EMPTY_TRACKS_LEFT_OUT, language_for, muxer_accepts
+from realtime_adain.video.stream_copy import EMPTY_TRACKS_LEFT_OUT, language_for, muxer_accepts, titled
 from realtime_adain.video.output_streams import OutputStreams, merged_notes
 from realtime_adain.video.pictures import Colour
 from realtime_adain.video.sequence import ffmpeg_name
@@ -138,18 +138,18 @@ class VideoWriter:
 
     def _label(self, video: VideoFormatOut, passthrough: Sequence[av.stream.Stream]) -> list[str]:
         """Carry over what the input says about itself, as `ffmpeg` does: the file's tags (title,
-        date), each stream's (language, title: `language_for`) and dispositions (which video and
+        date), each stream's (language, title: `language_for`, `titled`) and dispositions (which video and
         audio track plays by default), and the chapters. The note to give where the output holds
         no chapters or timecode the input has."""
         fmt = self.container.format.name
         self.container.metadata.update(content_tags(video.tags))
-        self.video.metadata.update(language_for(fmt, content_tags(video.video_tags)))
+        self.video.metadata.update(language_for(fmt, titled(content_tags(video.video_tags))))
         # (Matroska's muxer writes a track without the default flag as not to be played by default)
         self.video.disposition = video.disposition & VIDEO_DISPOSITIONS
         for stream in passthrough:
             out = self.streams.get(stream.index)
             if out is not None:
-                out.metadata.update(language_for(fmt, content_tags(stream.metadata)))
+                out.metadata.update(language_for(fmt, titled(content_tags(stream.metadata))))
                 if out.type == stream.type:  # (cover art as a Matroska attachment: a file, with no disposition)
                     out.disposition = stream.disposition
                     self._outputs.note_dropped_labels(stream)
