@@ -61,7 +61,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     encode = parser.add_argument_group("encoding")
     encode.add_argument("--codec", type=argtypes.name, help="video encoder (default libx264, libvpx-vp9 for .webm, gif for .gif); e.g. libx265, "
                                                                "ffv1 (lossless, .mkv), h264_nvenc (NVIDIA GPUs with an encoder)")
-    encode.add_argument("--crf", type=argtypes.whole_number, metavar="Q", help="constant quality, lower is better: 0 to 51 (0 to 63 for VP9 and AV1) (default 18)")
+    encode.add_argument("--crf", type=argtypes.whole_number, metavar="Q", help="constant quality, lower is better: 0 to 51 (0 to 63 for VP8, VP9 and AV1) (default 18)")
     encode.add_argument("--bitrate", type=bitrate, metavar="RATE",
                         help="target bitrate in bits per second instead of CRF, e.g. 800k or 4M (at least 10k)")
     encode.add_argument("--pix-fmt", type=argtypes.name, metavar="FMT",

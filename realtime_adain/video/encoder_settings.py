@@ -21,14 +21,20 @@ from realtime_adain.video.stream_copy import slotted_by_decode_time
 
 # The option that sets constant-quality mode, for the encoders that have one.
 QUALITY_OPTION = {
-    "libx264": "crf", "libx264rgb": "crf", "libx265": "crf", "libvpx-vp9": "crf", "libaom-av1": "crf",
-    "libsvtav1": "crf", "h264_nvenc": "cq", "hevc_nvenc": "cq", "av1_nvenc": "cq",
+    "libx264": "crf", "libx264rgb": "crf", "libx265": "crf", "libvpx": "crf", "libvpx-vp9": "crf",
+    "libaom-av1": "crf", "libsvtav1": "crf", "h264_nvenc": "cq", "hevc_nvenc": "cq", "av1_nvenc": "cq",
 }
 # The worst (highest) constant quality each accepts; 0 is the best. x264 would clamp silently.
-QUALITY_MAX = {"libvpx-vp9": 63, "libaom-av1": 63, "libsvtav1": 63}  # the others: 51
+QUALITY_MAX = {"libvpx": 63, "libvpx-vp9": 63, "libaom-av1": 63, "libsvtav1": 63}  # the others: 51
+# Encoders whose lowest quantizer by default (option, value) is above the best qualities: VP8's is 4,
+# and libvpx refused --crf 0 to 3 ("CQ level 0 must be between minimum and maximum quantizer").
+# Lowered to a --crf below it, as `ffmpeg -qmin 0 -crf 0` does.
+QUALITY_FLOOR = {"libvpx": ("qmin", 4)}
 # Encoders that take --crf and --bitrate together (constrained quality: the quality, capped at the
 # bitrate). The others would ignore one (x264 and x265 drop the bitrate) or fail to open (SVT-AV1).
-CRF_WITH_BITRATE = frozenset({"libvpx-vp9", "libaom-av1", "h264_nvenc", "hevc_nvenc", "av1_nvenc"})
+# VP8's --crf is always constrained: without --bitrate, at libvpx's default 256 kbit/s, as `ffmpeg
+# -c:v libvpx -crf 10` encodes it.
+CRF_WITH_BITRATE = frozenset({"libvpx", "libvpx-vp9", "libaom-av1", "h264_nvenc", "hevc_nvenc", "av1_nvenc"})
 # A quality that keeps painted textures crisp (x264's own default, 23, smears brush strokes).
 DEFAULT_CRF = 18
 # The video encoder when none is named: H.264, except where the container holds no H.264 (WebM:
@@ -152,6 +158,9 @@ class EncodeSettings:
             options.update(IN_DISPLAY_ORDER, **LOW_DELAY_OPTIONS.get(codec, {}))
         if option is not None and not (self.crf is None and self.bitrate is not None):
             options[option] = str(DEFAULT_CRF if self.crf is None else self.crf)
+            floor, lowest = QUALITY_FLOOR.get(codec, ("", 0))
+            if int(options[option]) < lowest:
+                options[floor] = options[option]
         return options
 
 
