@@ -161,7 +161,7 @@ def test_auto_on_the_cpu_and_unknown_engines():
     assert "eager" in engines.available(cpu, torch.float32)
     with pytest.raises(UserError, match="needs a CUDA GPU"):
         engines.resolve("tensorrt", cpu, torch.float32)
-    with pytest.raises(UserError, match="unknown engine 'turbo'"):
+    with pytest.raises(UserError, match="unknown --engine 'turbo'"):
         engines.resolve("turbo", cpu, torch.float32)
 
 
@@ -191,7 +191,7 @@ def test_registry_has_one_entry_per_engine():
     ("tensorrt", "cpu", torch.float32, "needs a CUDA GPU"),
     ("onnx", "cpu", torch.float16, "runs on the CPU in fp32"),
     ("onnx", "cuda", torch.float32, "runs on the CPU in fp32"),
-    ("turbo", "cpu", torch.float32, "unknown engine 'turbo'"),
+    ("turbo", "cpu", torch.float32, "unknown --engine 'turbo'"),
 ])
 def test_one_availability_check_gives_the_reason(name, device, dtype, reason):
     assert reason in engines.unavailable(name, device, dtype)
