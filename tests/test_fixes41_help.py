@@ -55,7 +55,7 @@ def test_a_range_is_refused_once_in_the_words_typed(run_cli, tmp_path, command, 
              "camera for (default: the camera's own), or an image sequence's (default 25)"),
     ("video", "--framerate FPS frames per second of an image-sequence input, above 1/2002 (a frame every 2002 s) "
               "and at most 1000"),
-    ("video", "--crf Q constant quality, lower is better: 0 to 51 (0 to 63 for VP9 and AV1) (default 18)"),
+    ("video", "--crf Q constant quality, lower is better: 0 to 51 (0 to 63 for VP8, VP9 and AV1) (default 18)"),
     ("live", "how much of the previous output is kept where the flow is trusted"),
     ("serve", "how much of the previous output is kept where the flow is trusted"),
     ("video", "how much of the previous output is kept where the flow is trusted"),
