@@ -27,7 +27,8 @@ def describe_state_dict(state: dict[str, torch.Tensor], wanted: str = "") -> str
     if any(key.startswith(("optimizer.", "rng.")) for key in state):
         beside = "; give the decoder_iter_N file beside it" if wanted.endswith("decoder") else ""
         return f"it looks like a trainer state (trainer_iter_N){beside}"
-    return f"it holds {len(state)} tensors"
+    count = len(state)  # ("it holds 1 tensors" was said)
+    return f"it holds {count or 'no'} tensor{'s' if count != 1 else ''}"
 
 
 def check_state_dict(path: Path, module: nn.Module, state: dict[str, torch.Tensor], what: str) -> None:
