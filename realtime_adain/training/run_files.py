@@ -1,6 +1,7 @@
 """The files a training run keeps in its --out besides its checkpoints: the lock held while it
 writes there (`OutLock`), log.csv and the TensorBoard scalars (`RunLogger`), an earlier run's
-samples and events removed, and what a run that never started made removed again."""
+samples and events removed, and what a run that never started made removed again; and its data
+kept apart from all of them (`check_data_apart`)."""
 
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ from pathlib import Path
 from realtime_adain.atomic import atomic_write_bytes
 from realtime_adain.checks import ascii_whole
 from realtime_adain.errors import UserError
+from realtime_adain.file_identity import is_inside, real_path
 from realtime_adain.output_paths import naming
 from realtime_adain.training.skipped_files import warn
+from realtime_adain.userdirs import expand_home
 
 LOG_LINE_BYTES = 4096  # the longest log.csv line read back on a resume (a row takes under 100)
 CSV_FIELDS = ("iteration", "content_loss", "style_loss", "temporal_loss", "total_loss", "lr", "iterations_per_s",
@@ -23,6 +26,30 @@ CSV_FIELDS = ("iteration", "content_loss", "style_loss", "temporal_loss", "total
 # What a run leaves besides its checkpoints and log.csv, which a fresh run starts afresh (`RunLogger`).
 EARLIER_RUN_FILES = ("samples/iter_*.jpg", "tensorboard/events.out.tfevents.*")
 LOCK_NAME = ".lock"  # in --out, held (flock) by the run writing there
+RUN_FOLDERS = ("checkpoints", "samples", "tensorboard")  # in --out: the run writes there, and removes files
+
+
+def check_data_apart(out: Path, datasets: dict[str, str]) -> None:
+    """Refuse, before anything is made or removed, a dataset (`datasets`: "content" and "style" to
+    their folders) that is --out, or is or lies inside a folder the run writes and cleans up
+    (`RUN_FOLDERS`), or into which one of those leads (a link): a fresh run removes
+    samples/iter_*.jpg, which were the user's content pictures where --content was OUT/samples,
+    and every sample saved there would become a training image. A dataset elsewhere in --out, or
+    --out inside a dataset (left out of the data: `list_images`), is fine."""
+    for what, directory in datasets.items():
+        root = expand_home(directory)
+        if real_path(root) == real_path(out):  # (all of it would be left out: "empty" said nothing useful)
+            raise UserError(f"{root}: the {what} directory is the run's --out; give the run a folder of its own")
+        for name in RUN_FOLDERS:
+            folder = out / name
+            if real_path(root) == real_path(folder) or is_inside(root, folder):
+                where = "is" if real_path(root) == real_path(folder) else "lies inside"
+                raise UserError(f"{root}: the {what} directory {where} the run's {name}/ folder, where it writes "
+                                "its files and removes an earlier run's; give the run a folder of its own")
+            if is_inside(folder, root) and not is_inside(folder, out):  # (a link: not left out with --out)
+                raise UserError(f"{folder}: the run's {name}/ folder leads into the {what} directory {root}, where "
+                                "the run would write its files and remove an earlier run's; give the run a folder "
+                                "of its own")
 
 
 def remove_if_empty(paths: list[Path]) -> None:

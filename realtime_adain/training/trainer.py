@@ -38,7 +38,7 @@ from realtime_adain.training.config import TrainConfig
 from realtime_adain.training.losses import Losses
 from realtime_adain.training.memory import check_memory
 from realtime_adain.training.process import Distributed, pick_training_device, seed_everything
-from realtime_adain.training.run_files import LOCK_NAME, OutLock, RunLogger, remove_if_empty
+from realtime_adain.training.run_files import LOCK_NAME, OutLock, RunLogger, check_data_apart, remove_if_empty
 from realtime_adain.training.step import TrainingStep, learning_rate_factor
 
 SAMPLE_ROWS = 4
@@ -87,6 +87,7 @@ class Trainer:
     # --- set-up -------------------------------------------------------------------------------
 
     def _set_up(self, config: TrainConfig, resume: checkpoint.Checkpoint | None) -> None:
+        check_data_apart(self.out, {"content": config.content_dir, "style": config.style_dir})
         if self.dist.is_main:
             self._prepare_out_dir(resume)
         self.stream = item_streams.pair_stream(config.content_dir, config.style_dir, config.load_size, config.crop_size,
