@@ -8,6 +8,7 @@ import importlib.metadata
 import os
 import re
 import sys
+import unicodedata
 from typing import Iterable, Iterator, Sequence
 
 
@@ -166,11 +167,40 @@ def out_of_memory_as_user_error(what: str, hint: str = "lower --size", error: ty
 def one_line(message: str) -> str:
     """A path or value holding a newline (a legal file name), another control character (an
     escape sequence in a stream's title or a file's name), a Unicode line break or bidirectional
-    control must not split the line, drive the terminal or reorder it: shown escaped. A line is
-    bounded (`MAX_LINE` characters): a value a file holds (a decoder's 100,000-character "encoder"
-    name) made a 100 KB error line."""
+    control must not split the line, drive the terminal or reorder it, and one a terminal shows as
+    nothing or blank (`unshown`) must not hide: shown escaped (`a\\u200b.jpg` was said as what looked
+    like an existing a.jpg). A line is bounded (`MAX_LINE` characters): a value a file holds (a
+    decoder's 100,000-character "encoder" name) made a 100 KB error line."""
     line = message.translate(_ESCAPED)
+    if not line.isascii():
+        line = _NON_ASCII.sub(lambda found: _escaped(found[0]), line)
     return line if len(line) <= MAX_LINE else f"{line[:MAX_LINE]}... ({len(line) - MAX_LINE} more characters)"
+
+
+# The Unicode categories of characters a value is quoted for and that are escaped in it: those a
+# terminal acts on or a reader breaks the line at (C0, DEL, C1: Cc; U+2028/9: Zl, Zp), and the
+# format controls (Cf), which hide or reorder what is shown: a style named with U+202E (right-to-left
+# override) showed its name backwards, raw, and U+200B, U+FEFF or a tag character not at all.
+# The characters Unicode says to show as nothing (Default_Ignorable_Code_Point, beyond Cf: a
+# grapheme joiner, fillers) or that look blank (the Braille blank) too: a style named U+3164 was
+# logged as `style=ㅤ`, an empty look. Variation selectors are left as they are: they finish an
+# emoji (U+2764 U+FE0F, a red heart), which escaped would show as "\u2764\ufe0f" in a name. So are
+# unassigned code points: Python's tables lag Unicode's (3.11 knows Unicode 14, so U+1FA77, an
+# emoji of Unicode 15, is "unassigned" to it). Spaces are left too (a name with U+3000 reads as
+# written); a typed number escapes them (`argtypes._shown`).
+UNSHOWN_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
+INVISIBLE = frozenset({0x034F, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x180B, 0x180C, 0x180D, 0x180F, 0x2800, 0x3164, 0xFFA0})
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+
+
+def unshown(character: str) -> bool:
+    """Whether a terminal acts on `character`, breaks the line at it, or shows it as nothing or blank."""
+    return unicodedata.category(character) in UNSHOWN_CATEGORIES or ord(character) in INVISIBLE
+
+
+def _escaped(character: str) -> str:
+    """A non-ASCII `character` as Python writes it escaped (U+200B as \\u200b) where it is `unshown`."""
+    return character.encode("unicode_escape").decode() if unshown(character) else character
 
 
 MAX_LINE = 16384  # characters: room for a few paths of PATH_MAX (4096 bytes)

@@ -4,7 +4,8 @@ arithmetic); a BMP information header of 16 MiB or more, which OpenCV decodes pa
 size too (a 16000x16000 one was decoded whole, 1.6 GB, to be refused); `weights download`'s room
 check counts a damaged file of the published size as one to fetch (it was counted as nothing, then
 fetched beside itself onto a full disk), and a replaced file as freed only where its bytes are the
-download disk's alone."""
+download disk's alone; a name echoed in a message shows its invisible characters escaped (zero-width,
+tags, fillers: `a\\u200b.jpg` was said as what looked like a.jpg)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import pytest
 from PIL import Image
 
 from realtime_adain import download
-from realtime_adain.errors import UserError
+from realtime_adain.errors import UserError, one_line
 from realtime_adain.serve.uploads import header_size
 from realtime_adain.still_headers import stated_size
 from realtime_adain.opencv_headers import bmp_size
@@ -122,3 +123,31 @@ def test_a_sound_file_in_place_is_not_fetched(synthetic_release, tmp_path):
         (tmp_path / spec.filename).write_bytes(synthetic_release[spec.filename])
         assert download._bytes_to_fetch(kind, tmp_path, force=False) == (0, 0)
     assert download.room_needed(tmp_path, force=False) == ([], 0)
+
+
+# (zero-width and other format characters, a tag, the fillers and the Braille blank)
+INVISIBLE_NAMES = {"a\u200b.jpg": "a\\u200b.jpg", "a\U000e0041.jpg": "a\\U000e0041.jpg", "\u3164.jpg": "\\u3164.jpg",
+                   "\u115f\u1160.jpg": "\\u115f\\u1160.jpg", "\uffa0.jpg": "\\uffa0.jpg", "\u2800.jpg": "\\u2800.jpg",
+                   "\ufeffx\u2060.jpg": "\\ufeffx\\u2060.jpg", "soft\xadhyphen.jpg": "soft\\xadhyphen.jpg"}
+READABLE_NAMES = ["日本語\u3000名前.jpg", "\U0001f600 emoji.jpg", "caf\u00e9.jpg", "\u2764\ufe0f.jpg", "a\tb.jpg"]
+
+
+@pytest.mark.parametrize("option", ["content", "--style"])
+def test_invisible_characters_in_echoed_names_are_escaped(run_cli, weights_env, data_dir, tmp_path, option):
+    """`image $'a\\u200b.jpg'` said "error: a​.jpg: no such content file or directory": an existing
+    a.jpg, to the eye. Ordinary non-ASCII names (Japanese, a full-width space, emoji) stay as written."""
+    style = next(data_dir.glob("style/*.jpg"))
+    for name, shown in [*INVISIBLE_NAMES.items(), *((name, name) for name in READABLE_NAMES)]:
+        missing = tmp_path / name
+        args = (missing, "--style", style) if option == "content" else (style, "--style", missing)
+        code, out, err = run_cli("image", *args, "--size", "32", "-o", tmp_path / "out.jpg")
+        what = "content" if option == "content" else "style"
+        assert (code, err) == (2, f"error: {tmp_path}/{shown}: no such {what} file or directory\n"), (name, err)
+
+
+def test_one_line_escapes_what_a_terminal_shows_as_nothing():
+    for name, shown in INVISIBLE_NAMES.items():
+        assert one_line(name) == shown
+    for name in READABLE_NAMES:
+        assert one_line(name) == name
+    assert one_line("\x1b[31m\n\u202e\x85") == "\\x1b[31m\\n\\u202e\\x85"  # (as before)

@@ -9,10 +9,9 @@ import os
 import stat
 import sys
 import threading
-import unicodedata
 from pathlib import Path
 
-from realtime_adain.errors import UserError
+from realtime_adain.errors import UserError, unshown
 from realtime_adain.made_folders import make_folders
 from realtime_adain.notes import STDERR_LOCK
 from realtime_adain.writable_folders import why_taken
@@ -72,27 +71,10 @@ def _stderr_copy() -> int | None:
         return None
 
 
-# The Unicode categories of characters a value is quoted for and that are escaped in it: those a
-# terminal acts on or a reader breaks the line at (C0, DEL, C1: Cc; U+2028/9: Zl, Zp), and the
-# format controls (Cf), which hide or reorder what is shown: a style named with U+202E (right-to-left
-# override) showed its name backwards, raw, and U+200B or U+FEFF not at all.
-# The characters Unicode says to show as nothing (Default_Ignorable_Code_Point, beyond Cf: a
-# grapheme joiner, fillers) or that look blank (the Braille blank) too: a style named U+3164 was
-# logged as `style=ㅤ`, an empty look. Variation selectors are left as they are: they finish an
-# emoji (U+2764 U+FE0F, a red heart), which escaped would show as "\u2764\ufe0f" in a name. So are
-# unassigned code points: Python's tables lag Unicode's (3.11 knows Unicode 14, so U+1FA77, an
-# emoji of Unicode 15, is "unassigned" to it).
-_UNSHOWN = {"Cc", "Cf", "Zl", "Zp"}
-_INVISIBLE = {0x034F, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x180B, 0x180C, 0x180D, 0x180F, 0x2800, 0x3164, 0xFFA0}
-
-
-def _unshown(character: str) -> bool:
-    return unicodedata.category(character) in _UNSHOWN or ord(character) in _INVISIBLE
-
-
 def _escaped(character: str) -> str:
-    """`character` as JSON's escape if it is unshown (a surrogate pair beyond U+FFFF), else itself."""
-    return json.dumps(character)[1:-1] if _unshown(character) else character
+    """`character` as JSON's escape where a terminal would not show it (`errors.unshown`; a surrogate
+    pair beyond U+FFFF), else itself."""
+    return json.dumps(character)[1:-1] if unshown(character) else character
 
 
 def number(value: float) -> str:
@@ -121,7 +103,7 @@ class EventLog:
         (a file name's ESC sequence drove the terminal, its CR rewrote the line, its U+202E showed it
         backwards) or an invisible one (U+3164 looked empty), all but the spaces escaped."""
         text = number(value) if isinstance(value, float) else str(value)
-        quoted = not text or any(c in '"=' or c.isspace() or _unshown(c) for c in text)  # (U+00A0, U+3000 too)
+        quoted = not text or any(c in '"=' or c.isspace() or unshown(c) for c in text)  # (U+00A0, U+3000 too)
         # ("été.mp4", not "\u00e9t\u00e9.mp4"; json.dumps escapes C0 only, not DEL, C1, U+2028/9 or Cf)
         return "".join(map(_escaped, json.dumps(text, ensure_ascii=False))) if quoted else text
 
