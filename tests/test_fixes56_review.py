@@ -5,10 +5,13 @@ size too (a 16000x16000 one was decoded whole, 1.6 GB, to be refused); `weights 
 check counts a damaged file of the published size as one to fetch (it was counted as nothing, then
 fetched beside itself onto a full disk), and a replaced file as freed only where its bytes are the
 download disk's alone; a name echoed in a message shows its invisible characters escaped (zero-width,
-tags, fillers: `a\\u200b.jpg` was said as what looked like a.jpg)."""
+tags, fillers: `a\\u200b.jpg` was said as what looked like a.jpg); serve's offers are split into
+lines only at CRLF or LF (str.splitlines() split `a=mid:0\\x1cx` into a good mid and a stray line),
+and a=group:BUNDLE's names are checked as tokens, as a=mid's are."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import os
 import struct
@@ -22,7 +25,9 @@ from realtime_adain.errors import UserError, one_line
 from realtime_adain.serve.uploads import header_size
 from realtime_adain.still_headers import stated_size
 from realtime_adain.opencv_headers import bmp_size
+from realtime_adain.serve.sdp import for_aiortc, offer_problem, sdp_lines
 from test_full_disk import tmpfs
+from test_serve_peers_hostile import offer_sdp
 from weights_server import WeightsServer, release_bytes, synthetic_release  # noqa: F401 (fixtures)
 
 
@@ -151,3 +156,38 @@ def test_one_line_escapes_what_a_terminal_shows_as_nothing():
     for name in READABLE_NAMES:
         assert one_line(name) == name
     assert one_line("\x1b[31m\n\u202e\x85") == "\\x1b[31m\\n\\u202e\\x85"  # (as before)
+
+
+@pytest.fixture(scope="module")
+def good_offer() -> str:
+    good = asyncio.run(offer_sdp())
+    assert "a=mid:0\r\n" in good and "a=group:BUNDLE 0 1\r\n" in good and offer_problem(good) is None
+    return good
+
+
+@pytest.mark.parametrize("character", ["\x1c", "\x1d", "\x1e", "\x85", "\v", "\f", "\u2028", "\u2029", "\r"])
+def test_sdp_lines_end_only_at_crlf_or_lf(good_offer, character):
+    """`a=mid:0\\x1cx` was split by str.splitlines() into `a=mid:0` and `x`: answered 200. SDP's
+    lines end at CRLF (or LF) only: the character is refused in the mid, as in any token."""
+    problem = offer_problem(good_offer.replace("a=mid:0\r\n", f"a=mid:0{character}x\r\n", 1))
+    assert problem is not None and problem.startswith("the offer's a=mid line must be 1 to 256 ASCII letters"), problem
+    assert sdp_lines(f"v=0\r\na=x{character}y\nb=1\r\n") == ["v=0", f"a=x{character}y", "b=1"]
+    assert sdp_lines("") == [] and sdp_lines("v=0") == ["v=0"] and sdp_lines("v=0\n\nb=1\n") == ["v=0", "", "b=1"]
+
+
+def test_a_line_break_of_pythons_elsewhere_is_refused_not_split_for_aiortc(good_offer):
+    """aiortc splits an offer with str.splitlines(): a line it would split otherwise than here (a
+    stray a=mid after \\x85 in an a=ssrc line) is refused, so aiortc reads the lines checked here."""
+    offer = good_offer.replace("a=mid:0\r\n", "a=mid:0\r\na=label:x\x85a=mid:9\r\n", 1)
+    problem = offer_problem(offer)
+    assert problem is not None and "'\\x85'" in problem and "CRLF or LF" in problem, problem
+    assert for_aiortc(good_offer).splitlines() == sdp_lines(for_aiortc(good_offer))
+
+
+@pytest.mark.parametrize("name", ["\u3164", "\u200b", "\x00", "\x7f", "a\u2800"])
+def test_bundle_names_are_tokens(good_offer, name):
+    """`a=group:BUNDLE 0 1 \\u3164` said "names mid 'ㅤ', which no media section has" (looks blank)."""
+    problem = offer_problem(good_offer.replace("a=group:BUNDLE 0 1\r\n", f"a=group:BUNDLE 0 1 {name}\r\n", 1))
+    assert problem is not None and problem.startswith("the offer's a=group:BUNDLE names mid "), problem
+    assert problem.endswith(", which is not 1 to 256 ASCII letters, digits or !#$%&'*+-.^_`{|}~ (a token)"), problem
+    assert name[-1] not in problem, problem  # (shown escaped)

@@ -8,6 +8,8 @@ import re
 
 from aiortc import RTCRtpReceiver
 
+from realtime_adain.errors import one_line
+
 # Lines in an offer: a browser's has 100 to 400 (candidates included). aiortc's work grows with
 # them, on some lines faster than their number: 3000 a=rtpmap lines (70 KiB, a codec each) held
 # the event loop, every client's frames with it, for 10 s.
@@ -42,7 +44,7 @@ def offer_problem(sdp: str) -> str | None:
     (or an internal error) about a malformed one, and takes any number of tracks and candidates.
     Checked as aiortc is given it (`for_aiortc`: trailing blanks off), so a blank aiortc never
     sees (`a=setup:actpass `) is no reason to refuse it."""
-    lines = for_aiortc(sdp).splitlines()
+    lines = sdp_lines(for_aiortc(sdp))
     if not lines or not re.fullmatch(r"v=\s*0", lines[0]):  # (aiortc: int() of what follows v=)
         return "the offer is not an SDP session description (its first line must be v=0)"
     media = [line[2:].split(" ", 1)[0] for line in lines if line.startswith("m=")]
@@ -62,7 +64,7 @@ def offer_problem(sdp: str) -> str | None:
         fields = candidate[12:].split()  # (as aiortc splits it: `a=candidate: 1 1 ...` has its port 6th too)
         if len(fields) > 5 and not (re.fullmatch(r"[0-9]{1,5}", fields[5]) and int(fields[5]) <= 65535):
             return f"the offer has an ICE candidate whose port {fields[5][:12]!r} is not in 0..65535"
-    problem = credentials_problem(lines) or shape_problem(lines) or sections_problem(lines)
+    problem = credentials_problem(lines) or shape_problem(lines) or breaks_problem(lines) or sections_problem(lines)
     if problem is not None:
         return problem
     taken = {codec.mimeType.split("/")[1].lower() for codec in RTCRtpReceiver.getCapabilities("video").codecs}
@@ -72,6 +74,38 @@ def offer_problem(sdp: str) -> str | None:
     return None
 
 
+def sdp_lines(sdp: str) -> list[str]:
+    """An offer's lines: SDP's end at CRLF or LF only (RFC 4566). str.splitlines() ends them at
+    \\x1c-\\x1e, \\x85, \\v, \\f, a lone CR and U+2028/9 too: `a=mid:0\\x1cx` was a good `a=mid:0` and a
+    stray `x`, answered 200, where the character belongs to the mid and is refused in it."""
+    lines = re.split(r"\r?\n", sdp)
+    return lines[:-1] if lines[-1] == "" else lines
+
+
+def breaks_problem(lines: list[str]) -> str | None:
+    """Why a line holds a character str.splitlines() ends a line at (`sdp_lines`), or None: aiortc
+    splits the offer so, and would read other lines than those checked here (an a=mid after the
+    \\x85 in another line's value)."""
+    for line in lines:
+        broken = line.splitlines()  # (`for_aiortc` took trailing ones off: each has more after it)
+        if len(broken) > 1:
+            return (f"the offer's line {shown(line[:40])} holds {line[len(broken[0])]!r}, which is no line's end "
+                    "in SDP (its lines end at CRLF or LF)")
+    return None
+
+
+def shown(value: str) -> str:
+    """A value from an offer, quoted for a message: escaped as repr() escapes it, and where a
+    terminal shows it blank or not at all (`errors.one_line`: U+3164, which repr() leaves as it is,
+    was quoted as 'ㅤ', a blank)."""
+    return one_line(repr(value))
+
+
+# RFC 4566's token (RFC 5888's identification-tag, an a=mid's value and each name a=group:BUNDLE
+# gives): printable ASCII but for a few. A control or invisible character in one (NUL, U+202E,
+# U+3164, ...), unseen in a message, made the mid another than it showed.
+TOKEN = r"[!#-'*+\-.0-9A-Z^-~]{1,256}"
+TOKEN_WORDS = "1 to 256 ASCII letters, digits or !#$%&'*+-.^_`{|}~ (a token)"
 PORT = r"(?:[0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"  # 0..65535
 NUMBER = r"[0-9]{1,10}"
 PAYLOAD_TYPE = r"0*(?:[0-9]|[1-6][0-9]|7[0-17-9]|[89][0-9]|1[01][0-9]|12[0-7])"  # 0..127 but RTCP's 72..76
@@ -94,10 +128,7 @@ LINE_SHAPES = {
     "a=fmtp:": (rf"{PAYLOAD_TYPE} .+", "PAYLOAD-TYPE PARAMETERS"),
     "a=group:": (r"(?:\S+(?: \S+)*)?", "SEMANTICS [MID...]"),  # (empty: aiortc skips it)
     "a=max-message-size:": (NUMBER, "a number"),
-    # (RFC 5888's identification-tag: RFC 4566's token, printable ASCII but for a few; a control or
-    # invisible character in it (NUL, U+202E, U+3164, ...), unseen in a message, made the mid
-    # another than it showed)
-    "a=mid:": (r"[!#-'*+\-.0-9A-Z^-~]{1,256}", "1 to 256 ASCII letters, digits or !#$%&'*+-.^_`{|}~ (a token)"),
+    "a=mid:": (TOKEN, TOKEN_WORDS),
     # (aiortc takes a track id from an a=msid with a blank: the second field, which must be there)
     "a=msid:": (r"[^ ]*|\s*\S+\s+\S.*", "STREAM-ID [TRACK-ID]"),
     "a=msid-semantic:": (r"(?:\S+(?: \S+)*)?", "SEMANTICS [STREAM-ID...]"),
@@ -143,7 +174,7 @@ def shape_problem(lines: list[str]) -> str | None:
         elif start in READ_BY_INT:
             value = value.strip()
         if bare or not re.fullmatch(shape[0], value):
-            return f"the offer's {start.rstrip(':')} line must be {shape[1]}, not {value[:40]!r}"
+            return f"the offer's {start.rstrip(':')} line must be {shape[1]}, not {shown(value[:40])}"
         for name, number in fmtp_parameters(line).items():
             if name.strip() in NUMBER_PARAMETERS and not re.fullmatch(NUMBER, number.strip()):
                 return f"the offer's a=fmtp line's {name} must be a number, not {number[:20]!r}"
@@ -200,6 +231,9 @@ def sections_problem(lines: list[str]) -> str | None:
         problem = payloads_problem(kind, section)
         if problem is not None:
             return problem
+    odd = next((mid for mid in bundle if not re.fullmatch(TOKEN, mid)), None)
+    if odd is not None:  # (U+3164 was said as "names mid 'ㅤ', which no media section has": a blank)
+        return f"the offer's a=group:BUNDLE names mid {shown(odd[:32])}, which is not {TOKEN_WORDS}"
     stray = next((mid for mid in bundle if mid not in mids), None)
     if stray is not None:
         return f"the offer's a=group:BUNDLE names mid {stray[:32]!r}, which no media section has"
@@ -279,7 +313,7 @@ def for_aiortc(sdp: str) -> str:
     """The offer as aiortc is given it: its lines without trailing whitespace, which aiortc read as
     part of a value (`a=mid:0 ` was not the `0` that a=group:BUNDLE names: its answer failed inside,
     "'NoneType' object has no attribute 'transport'"), and with directions (`with_directions`)."""
-    return with_directions("".join(f"{line.rstrip()}\r\n" for line in sdp.splitlines()))
+    return with_directions("".join(f"{line.rstrip()}\r\n" for line in sdp_lines(sdp)))
 
 
 def with_directions(sdp: str) -> str:
@@ -288,7 +322,7 @@ def with_directions(sdp: str) -> str:
     reads directions per section only: its answer failed on none ("None is not in list"), and a
     session-level one was refused as "no video track"."""
     newline = "\r\n" if "\r\n" in sdp else "\n"
-    lines = sdp.splitlines()
+    lines = sdp_lines(sdp)
     first = next((at for at, line in enumerate(lines) if line.startswith("m=")), len(lines))
     session = next((line.strip() for line in lines[:first] if line.strip() in DIRECTIONS), "a=sendrecv")
     out = [line for line in lines[:first] if line.strip() not in DIRECTIONS]
