@@ -56,7 +56,8 @@ class ReaderOpening:
         max_frames = self.max_frames
         try:
             # One picture is an image; pictures one after another (a raw MJPEG stream, .mjpeg) are a
-            # clip, as FFmpeg plays them: told apart by a second frame.
+            # clip, as FFmpeg plays them: told apart by a second frame. A numbered pattern is a clip
+            # asked for, one picture long too (`ffmpeg -i 'f_%04d.png' x.mp4` makes one frame).
             picture = is_picture_format(self.container.format.name)
             self.stream = main_video_stream(self.container, self.path.name)
             self.decoder = alpha_decoder(self.stream) or self.stream.codec_context  # (`VideoDecoding` uses it)
@@ -136,7 +137,7 @@ class ReaderOpening:
                                 f"{format_time(self.seen_end)}")
             if not frames:
                 raise UserError(f"{self.path}: the video has no frames" + self._none_decoded())
-            if picture and len(frames) == 1 and not self.skipped:
+            if picture and len(frames) == 1 and not self.skipped and self.sequence is None:
                 raise UserError(f"{self.path}: this is an image, not a video (use `realtime-adain image`)")
             if picture and max_frames == 1:  # the second picture was only looked at (pipes hold no sound)
                 self._lookahead, self._items = [frames[0]], iter(())
