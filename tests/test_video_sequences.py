@@ -88,7 +88,6 @@ def test_a_literal_percent_and_a_file_whose_name_looks_like_a_pattern(run_cli, w
 @pytest.mark.parametrize("args, message", [
     (["nothing_%04d.png"], "no files match this image-sequence pattern in"),
     (["nofolder/f%04d.png"], "no such folder for the image sequence: nofolder"),
-    (["one_%d.png"], "this is an image, not a video (use `realtime-adain image`)"),
     (["{clip}", "--framerate", "24"], "--framerate is the frame rate of an image-sequence input"),
 ])
 def test_sequences_that_cannot_be_a_clip_are_one_line(run_cli, weights_env, style, data_dir, tmp_path, monkeypatch,
