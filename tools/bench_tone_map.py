@@ -25,7 +25,7 @@ from pathlib import Path
 import av
 import cv2
 
-from realtime_adain.benchmarks.setup import check_input_files, run_tool, test_material
+from realtime_adain.benchmarks.setup import check_input_files, material_file, run_tool
 from realtime_adain.commands.argtypes import frame_resolution, int_between
 from realtime_adain.errors import UserError
 from realtime_adain.video import hdr
@@ -82,7 +82,7 @@ def measure_all() -> None:
     parser.add_argument("--sizes", nargs="+", type=even_size, default=["1280x720", "1920x1080"],
                         help="WxH, even sides from 16 to 4096 (default 1280x720 1920x1080)")
     parser.add_argument("--repeats", type=repeats, default=15, help=f"timings of each, 1 to {MAX_REPEATS} (default 15)")
-    parser.add_argument("--photo", type=Path, default=test_material() / "content" / "golden_gate.jpg",
+    parser.add_argument("--photo", type=Path, default=material_file("photo"),
                         help="the picture made HDR (default: golden_gate.jpg of the test material, "
                              "$REALTIME_ADAIN_TEST_DATA or ../shared/data beside the checkout)")
     args = parser.parse_args()

@@ -53,17 +53,28 @@ def run_tool(measure: Callable[[], None]) -> int:
     return 0
 
 
+# The test material's files the benchmarks read unless told otherwise (--video, --photo, --style).
+MATERIAL_FILES = {"video": "videos/cutBunny.mp4", "photo": "content/golden_gate.jpg", "style": "style/brushstrokes.jpg"}
+
+
+def material_file(kind: str) -> Path:
+    """The test material's file a benchmark's input of `kind` (a key of MATERIAL_FILES) defaults to."""
+    return test_material() / MATERIAL_FILES[kind]
+
+
 def check_input_files(*inputs: tuple[Path, str]) -> None:
     """Each (path, flag) a regular file, before any work, every one that is not named in one line
-    (the first alone was said: a run without the test material named its photo, then its video);
-    a default missing from the test material says where that material is looked for."""
-    problems = []
+    (the first alone was said: a run without the test material named its photo, then its video).
+    A default that cannot be used names its flag, and where the test material is looked for when
+    missing; a path the user gave is only said missing (`--video nosuch.mp4` said "pass --video")."""
+    problems, defaults = [], {material_file(kind) for kind in MATERIAL_FILES}
     for path, flag in inputs:
         if not path.is_file():
-            hint = f"pass {flag}"
-            if not path.exists() and path.is_relative_to(test_material()):
-                hint += f", or point ${TEST_DATA_VARIABLE} at the test material"
-            problems.append(f"{path}: {'not a regular file' if path.exists() else 'no such file'} ({hint})")
+            problem = f"{path}: {'not a regular file' if path.exists() else 'no such file'}"
+            if path in defaults:
+                hint = f"pass {flag}" + ("" if path.exists() else f", or point ${TEST_DATA_VARIABLE} at the test material")
+                problem += f" ({hint})"
+            problems.append(problem)
     refuse_inputs(problems, [str(path) for path, _ in inputs])
 
 
@@ -157,7 +168,7 @@ def check_results_file(json_path: Path | None, inputs: list[Path]) -> None:
 
 def json_safe(value: object) -> object:
     """`value` with NaN and infinities as None: json.dumps writes them as NaN and Infinity, which
-    JSON readers refuse (a per-frame row's PSNR against itself is infinite)."""
+    JSON readers refuse (a benchmark that means one says so itself: `bench temporal`'s PSNR "inf")."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):

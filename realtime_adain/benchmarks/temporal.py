@@ -14,7 +14,10 @@ E_warp as Lai et al. (ECCV 2018): flow between consecutive *input* frames (here 
 full size, for FlowNet2), their non-occluded mask M, E_warp = mean_t sum(M (W(O_t+1) - O_t)^2) /
 sum(M) with O in [0, 1] and the channels summed; the input clip's own E_warp is printed as a
 reference value (no floor: a low-contrast output can be below it).
-Fidelity is the PSNR of each variant against the per-frame video; for each moving average the
+Each ratio is a variant's E_warp over the per-frame one's (the per-frame row's is 1), undefined
+where the per-frame output does not move (E_warp 0: a flat clip or style): "-" in the table, null
+in the JSON. Fidelity is the PSNR of each variant against the per-frame video, "inf" (in the JSON
+too, a string: strict JSON has no infinity) for an identical output; for each moving average the
 variants better on both are listed. Cost is the default stabiliser's median ms per frame at 360p,
 720p and 1080p per CPU core (OpenCV and torch on one thread, CPU time) and with the default
 threads (wall time), plus cProfile's split by call at 720p. Weights: the installed ones if
@@ -32,11 +35,11 @@ import torch
 
 from realtime_adain.available_memory import free_memory
 from realtime_adain.benchmarks.setup import (benchmark_weights, check_input_files, check_results_file, report_json,
-                                             stamp, test_material)
+                                             material_file, stamp)
 from realtime_adain.benchmarks.temporal_clips import check_photo, opened_video, pan_clip, still_clip, video_clip
 from realtime_adain.benchmarks.temporal_cost import COST_SIZES, measure_cost
 from realtime_adain.benchmarks.temporal_quality import measure_clip
-from realtime_adain.benchmarks.temporal_report import figure_png, print_cost, print_table
+from realtime_adain.benchmarks.temporal_report import figure_png, json_clip, print_cost, print_table
 from realtime_adain.commands.argtypes import file_name, flow_width, int_between, nonempty_path, results_file, unit_interval
 from realtime_adain.errors import UserError, one_line, out_of_memory_as_user_error, quoted
 from realtime_adain.imageio import read_image, read_style
@@ -95,11 +98,11 @@ clip_side = int_between(FLOW_MIN_SIDE, MAX_CLIP_SIDE, "clip_side")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--video", type=nonempty_path, default=test_material() / "videos" / "cutBunny.mp4", metavar="FILE",
+    parser.add_argument("--video", type=nonempty_path, default=material_file("video"), metavar="FILE",
                         help="real clip (default: the test material's cutBunny.mp4)")
-    parser.add_argument("--photo", type=nonempty_path, default=test_material() / "content" / "golden_gate.jpg", metavar="FILE",
+    parser.add_argument("--photo", type=nonempty_path, default=material_file("photo"), metavar="FILE",
                         help="photo for the generated pan/zoom and still clips (default: the test material's golden_gate.jpg)")
-    parser.add_argument("--style", type=nonempty_path, default=test_material() / "style" / "brushstrokes.jpg", metavar="FILE",
+    parser.add_argument("--style", type=nonempty_path, default=material_file("style"), metavar="FILE",
                         help="style image (default: the test material's brushstrokes.jpg)")
     parser.add_argument("--frames", type=clip_frames, default=48, metavar="N",
                         help=f"frames per clip, 2 to {MAX_CLIP_FRAMES} (default 48)")
@@ -180,7 +183,7 @@ def measured(args: argparse.Namespace, photo: np.ndarray, style_image: np.ndarra
         **stamp("temporal", torch.device("cpu")), "opencv": cv2.__version__,
         "weights": which, "style": args.style.name, "size": args.size, "momentum": args.momentum,
         "preset": args.preset, "flow_width": args.flow_width,
-        "clips": results, "cost_ms_per_frame_1_thread": costs["per_core"],
+        "clips": [json_clip(clip) for clip in results], "cost_ms_per_frame_1_thread": costs["per_core"],
         "cost_ms_per_frame_default_threads": costs["default_threads"], "threads": costs["threads"],
         "cost_720p_ms_by_call": costs["720p_by_call"], "cost_ms_per_frame_motion_1_thread": costs["motion_per_core"],
         "cost_ms_per_frame_apply_1_thread": costs["apply_per_core"], "cost_ms_per_frame_pipelined": costs["pipelined"],

@@ -92,17 +92,24 @@ def measure_clip(name: str, clip: Clip, stylizer: Stylizer, style, args: argpars
     per_frame = stylize_clip(stylizer, clip, style)
     stats = stylize_clip(stylizer, clip, style, ContentStatsSmoother(args.momentum))
     input_error = warp_error(clip, flows)
-    rows = []
-    base = None
+    rows: list[dict] = []
     for label, make in variants(clip, per_frame, stats, args.strengths, args.preset, args.flow_width).items():
         frames = make()
         error = warp_error(frames, flows)
-        base = base if base is not None else error
-        ratio = error / base if base > 0 else float("nan")  # a flat style: the per-frame output does not change
-        rows.append({"variant": label, "e_warp": error, "ratio": ratio, "psnr": psnr(frames, per_frame)})
+        rows.append({"variant": label, "e_warp": error, "ratio": e_warp_ratio(error, rows[0]["e_warp"] if rows else None),
+                     "psnr": psnr(frames, per_frame)})
     shape = f"{clip[0].shape[1]}x{clip[0].shape[0]}"
     return {"clip": name, "resolution": shape, "frames": len(clip), "input_e_warp": input_error, "rows": rows,
             "beats_moving_average": dominating(rows)}
+
+
+def e_warp_ratio(error: float, per_frame: float | None) -> float | None:
+    """A variant's E_warp over the per-frame one's (`None`: this is the per-frame row, 1 by
+    definition); None, undefined, where the per-frame output does not move (E_warp 0: a flat clip
+    or style), which was NaN, beside a per-frame row's NaN too."""
+    if per_frame is None:
+        return 1.0
+    return error / per_frame if per_frame > 0 else None
 
 
 def dominating(rows: list[dict]) -> dict[str, list[str]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 
 import cv2
 import numpy as np
@@ -27,13 +28,28 @@ def difference_figure(clip: Clip, flows: list[tuple[np.ndarray, np.ndarray]], ou
     return np.hstack(panels)
 
 
+# JSON's PSNR of an output identical to the per-frame one: strict JSON has no Infinity, and null
+# is an undefined ratio's.
+IDENTICAL_PSNR = "inf"
+
+
 def print_table(result: dict) -> None:
+    """The clip's rows, as its JSON says them: an undefined ratio (None) "-", an identical
+    output's PSNR "inf" (they printed nan and inf, the JSON null for both)."""
     print(f"\n{result['clip']} {result['resolution']}, {result['frames']} frames; input E_warp {result['input_e_warp']:.5f}")
     print(f"{'variant':<24} {'E_warp':>9} {'ratio':>7} {'PSNR dB':>8}")
     for row in result["rows"]:
-        print(f"{row['variant']:<24} {row['e_warp']:9.5f} {row['ratio']:7.2f} {row['psnr']:8.2f}")
+        ratio = "-" if row["ratio"] is None else f"{row['ratio']:.2f}"
+        shown_psnr = IDENTICAL_PSNR if math.isinf(row["psnr"]) else f"{row['psnr']:.2f}"
+        print(f"{row['variant']:<24} {row['e_warp']:9.5f} {ratio:>7} {shown_psnr:>8}")
     for average, better in result["beats_moving_average"].items():
         print(f"better than {average} (lower E_warp and higher PSNR): {', '.join(better) or 'none'}")
+
+
+def json_clip(result: dict) -> dict:
+    """A clip's result for the JSON: an identical output's PSNR (infinite) as IDENTICAL_PSNR."""
+    return {**result, "rows": [{**row, "psnr": IDENTICAL_PSNR if math.isinf(row["psnr"]) else row["psnr"]}
+                               for row in result["rows"]]}
 
 
 def print_cost(costs: dict) -> None:

@@ -45,7 +45,7 @@ from realtime_adain.picture_sizes import check_pixel_budget, short_side_size
 from realtime_adain.stylizer import Stylizer
 from realtime_adain.temporal import MODES
 from realtime_adain.benchmarks.setup import (benchmark_weights, check_input_files, check_results_file, engine_list,
-                                             report_json, stamp, test_material, timed_once)
+                                             material_file, report_json, stamp, timed_once)
 from realtime_adain.video.reader import VideoReader
 from realtime_adain.video.sequence import ffmpeg_name
 from realtime_adain.notes import note
@@ -81,9 +81,9 @@ def stabilize_modes(text: str) -> list[str]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--video", type=nonempty_path, default=test_material() / "videos" / "cutBunny.mp4", metavar="FILE",
+    parser.add_argument("--video", type=nonempty_path, default=material_file("video"), metavar="FILE",
                         help="clip to time (default: the test material's cutBunny.mp4)")
-    parser.add_argument("--style", type=nonempty_path, default=test_material() / "style" / "brushstrokes.jpg", metavar="FILE",
+    parser.add_argument("--style", type=nonempty_path, default=material_file("style"), metavar="FILE",
                         help="style image (default: the test material's brushstrokes.jpg)")
     parser.add_argument("--frames", type=non_negative_int, default=0, metavar="N", help="time the first N frames (default 0: all)")
     parser.add_argument("--size", type=frame_side, default=0, metavar="PX",
