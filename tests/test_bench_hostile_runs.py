@@ -70,7 +70,7 @@ def test_a_clip_that_is_no_file_is_named_so(run_cli, weights_env, tmp_path, wher
     if where == "folder":
         video.mkdir()
     code, _, err = run_cli("bench", "video", "--video", video)
-    assert code == 2 and one_error_line(err) == f"error: {video}: {what} (pass --video)"
+    assert code == 2 and one_error_line(err) == f"error: {video}: {what}"
 
 
 @pytest.mark.parametrize("command", [("bench", "video", "--no-baseline"), ("bench", "live")])

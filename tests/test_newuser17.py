@@ -104,7 +104,7 @@ def test_temporal_json_is_strict_json(run_cli, weights_env, data_dir, tmp_path):
     assert code == 0, err
     for text in (out.strip().splitlines()[-1], (tmp_path / "r.json").read_text()):
         rows = strict_json(text)["clips"][0]["rows"]
-        assert rows[0]["variant"] == "per-frame" and rows[0]["psnr"] is None
+        assert rows[0]["variant"] == "per-frame" and rows[0]["psnr"] == "inf"
 
 
 @pytest.mark.parametrize("signum, code, word", [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")])
