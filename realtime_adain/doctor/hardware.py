@@ -51,7 +51,7 @@ def engine_support() -> list[Finding]:
         for name in engines.ENGINES:
             reason = engines.unavailable(name, device, dtype)
             if name == "onnx" and reason is None:
-                found.append(onnx_runs(f"{name} on {device.type}"))
+                found.append(_onnx_finding(f"{name} on {device.type}"))
                 continue
             found.append(Finding(f"{name} on {device.type}", "runs" if reason is None else f"no: {reason}",
                                  "ok" if reason is None else "note"))
@@ -59,3 +59,14 @@ def engine_support() -> list[Finding]:
             auto = engines.resolve("auto", device, dtype, weights_id)
         found.append(Finding(f"auto on {device.type}", auto))
     return found
+
+
+def _onnx_finding(name: str) -> Finding:
+    """The onnx engine where onnxruntime loads: a problem where onnx or onnxscript is installed but
+    does not import (every run and export with it fails; the cheap check runs find only look for
+    them), else whether an export can be made (`onnx_runs`)."""
+    from realtime_adain.engines.onnx import INSTALL, exporter_problem
+
+    if problem := exporter_problem():
+        return Finding(name, f"no: {problem}", "problem", INSTALL)
+    return onnx_runs(name)

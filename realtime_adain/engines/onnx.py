@@ -37,6 +37,7 @@ OPSET = 18
 MAX_SIDE = 8192
 MAX_BATCH = 256
 METADATA_KEY = "realtime_adain.engine"  # the cache components an export was made for (JSON)
+INSTALL = "pip install 'realtime-adain[onnx]'"
 
 # onnxruntime, imported by this module only (`onnxruntime_missing`, `_session`), otherwise stores a
 # device id and a database under $HOME/.cache/Microsoft as it loads, and where it cannot (HOME
@@ -50,14 +51,25 @@ def onnxruntime_missing() -> str | None:
     onnxruntime does not load (only it: onnx and onnxscript take seconds to import, and only an
     export needs them)."""
     if not all(importlib.util.find_spec(name) for name in ("onnx", "onnxscript", "onnxruntime")):
-        return "the onnx engine needs onnx, onnxscript and onnxruntime: pip install 'realtime-adain[onnx]'"
+        return f"the onnx engine needs onnx, onnxscript and onnxruntime: {INSTALL}"
     return import_problem("onnxruntime", "onnxruntime")
 
 
+def exporter_problem() -> str | None:
+    """None when onnx and onnxscript import, else why not in one line. Found is not loadable, as
+    for onnxruntime; importing them takes seconds, so only doctor and the onnx engine's own paths
+    (`require_onnx`, which import them next) ask, not every run's `onnxruntime_missing`."""
+    return import_problem("onnx", "onnx") or import_problem("onnxscript", "onnxscript")
+
+
 def require_onnx() -> None:
+    """Raise why the onnx engine cannot run or export here as a UserError: a missing package, or
+    one installed that does not load (was "cannot load onnx (...); reinstall it")."""
     from realtime_adain import engines
 
     engines.require("onnx", torch.device("cpu"), torch.float32)
+    if problem := exporter_problem():
+        raise UserError(f"{problem}; {INSTALL}")
 
 
 def export_onnx(net: StyleTransferNet, path: str | os.PathLike, precision: torch.dtype = torch.float32,
