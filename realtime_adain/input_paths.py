@@ -57,11 +57,15 @@ def _left_out(path: Path, accept: Callable[[Path], bool]) -> tuple[str, str] | N
     """Why a folder's file that `accept` does not take is named in a note, and what would include
     it: a name with spaces or dots after its extension (`_odd_ending`), a format refused by its
     extension (`imageio.REFUSED_EXTENSIONS`: JPEG XL, SVG, PDF), or no extension at all; each was
-    left out without a word (a folder's other files, its text files, still are). None for others."""
+    left out without a word (a folder's other files, its text files, still are). The last two only
+    where the folder is read for images: a video folder's README or PDF is no image that was meant,
+    and converting it to PNG includes nothing there. None for others."""
     if accept(path):
         return None
     if reason := _odd_ending(path, accept):
         return reason, "rename it"
+    if accept is not is_image_path:
+        return None
     if not path.suffix:
         return "its name has no extension", "rename it"
     return REFUSED_EXTENSIONS.get(path.suffix.lower())
