@@ -84,8 +84,8 @@ def decode_still(data: np.ndarray, name: str) -> np.ndarray:
             return decoded
     flags = cv2.IMREAD_COLOR if misread_at_depth(data, name) else decode_flags(own_orientation)
     layout = tiff_layout(data)
-    if layout and layout.float_alpha:  # (OpenCV refused it at its own depth and colour: "ncn == img.channels()")
-        flags, own_orientation = cv2.IMREAD_UNCHANGED, layout.orientation  # (which leaves it unturned)
+    if layout and layout.float_alpha:  # (OpenCV refused it at its own depth and colour: "ncn == img.channels()";
+        flags = cv2.IMREAD_UNCHANGED  # its TIFF decoder applies the orientation then too: not turned again here)
     without_end = jpeg_without_end(data, name)  # (bytes to decode, and whether more may be missing)
     with native_stderr_captured() as native:
         image, failure = opencv_decode(data, flags)
