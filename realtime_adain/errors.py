@@ -234,11 +234,15 @@ _ESCAPED = {code: f"\\x{code:02x}" for code in (*range(0x20), *range(0x7f, 0xa0)
     code: f"\\u{code:04x}" for code in BIDI_CONTROLS}
 
 
-def environment_failure(exc: BaseException) -> str | None:
+def environment_failure(exc: BaseException, hint: str | None = None) -> str | None:
     """What a limit of the machine or the environment that stopped the run is, in words, or None
     for another error: memory (`ulimit -v`: torch's or OpenCV's shared objects cannot be mapped
-    and import fails, or an allocation does), threads (`ulimit -u`) or a library that cannot load."""
+    and import fails, or an allocation does), threads (`ulimit -u`) or a library that cannot load.
+    Memory a check before the work found short (its `shortfall`, `available_memory.refuse_beyond_memory`)
+    is said with it and `hint` (what to lower), where given: no limit was reached, the size is too large."""
     if is_out_of_memory(exc):
+        if hint and (shortfall := getattr(exc, "shortfall", "")):
+            return f"out of memory{shortfall}; {hint}"
         return "out of memory; free some memory or raise the limit (`ulimit -v`)"
     if isinstance(exc, ImportError):
         library = imported_library(exc)

@@ -3,8 +3,11 @@ time too large or too small for a float."""
 
 from __future__ import annotations
 
+from realtime_adain import available_memory
+from realtime_adain.errors import environment_failure
 from realtime_adain.input_paths import expand_inputs
 from realtime_adain.notes import collected
+from realtime_adain.stylizer import OutOfMemory
 from realtime_adain.video.probing import is_video_path
 
 
@@ -18,3 +21,25 @@ def test_a_video_folder_says_nothing_of_the_image_formats_it_leaves_out(tmp_path
     with collected() as notes:
         assert expand_inputs([folder], "input", is_video_path, "video files", True) == [folder / "clip.mp4"]
     assert notes == []
+
+
+def test_live_refused_by_the_memory_check_says_the_shortfall_and_what_to_lower(
+        weights_env, run_cli, data_dir, tmp_path, monkeypatch):
+    """`live` said 'out of memory; free some memory or raise the limit (`ulimit -v`)' where the check
+    before the work had found the shortfall, as image and video say it ('needs about ..., and ...
+    is available; lower --size'); the ulimit advice is for an allocation that failed."""
+    monkeypatch.setattr(available_memory, "free_memory", lambda device: 2**20)
+    code, out, err = run_cli("live", "--source", data_dir / "videos" / "cutBunny.mp4", "-s",
+                             data_dir / "style" / "mondrian.jpg", "--style-size", "64", "--size", "256",
+                             "--no-window", "-o", tmp_path / "lv.mp4", "--max-frames", "2", "--device", "cpu")
+    reason = [line for line in out.splitlines() + err.splitlines() if "error reason=" in line]
+    assert len(reason) == 1 and "(needs about " in reason[0] and "1 MiB is available); lower --size" in reason[0], (out, err)
+    assert "ulimit" not in reason[0]
+
+
+def test_an_allocation_that_failed_keeps_the_ulimit_advice():
+    assert "ulimit -v" in environment_failure(MemoryError(), "lower --size")
+    checked = OutOfMemory("frame: out of memory (needs about 1 GiB, and 1 MiB is available); pass a smaller frame")
+    checked.shortfall = " (needs about 1 GiB, and 1 MiB is available)"
+    assert environment_failure(checked, "lower --size") == \
+        "out of memory (needs about 1 GiB, and 1 MiB is available); lower --size"

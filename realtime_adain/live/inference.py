@@ -116,7 +116,8 @@ class Inference(threading.Thread):
                 self._note_shape(frame.image.shape[:2])
                 held, look = frame, self._stylize(state, frame)
         except Exception as exc:  # reported by the main thread as one line, the session still ends cleanly
-            self.error = environment_failure(exc) or f"{type(exc).__name__}: {exc}"  # (`ulimit -u`: named)
+            # (`ulimit -u`: named; frames too large for the memory left: by how much, and what to lower)
+            self.error = environment_failure(exc, "lower --size") or f"{type(exc).__name__}: {exc}"
         finally:
             self.stability.close()
             self.results.close()
