@@ -31,9 +31,10 @@ _FFMPEG_DECODERS = {"JPEG 2000": "jpeg2000", "OpenEXR": "exr", "PAM": "pam", "lo
 # Those FFmpeg decodes to float samples, 12 bytes a pixel (4 grey): linear light (PHM, as a PFM:
 # `still_decoders._linear_light`).
 _FLOAT_KINDS = ("OpenEXR", "PHM")
-# The bytes a pixel of those decoded to more than a few (a TIFF's 16-bit grey and alpha: its BGRA
-# at 16 bits), each refused before decoding where a picture would be over MAX_DECODE_BYTES.
-_DECODED_BYTES = {**{kind: 12 for kind in _FLOAT_KINDS}, GREY_ALPHA_16: 8, CMYK_ALPHA: 5}
+# The bytes a pixel of those decoded to more than a few (the TIFFs': the peak measured while FFmpeg
+# decodes and converts them, 16-bit grey and alpha 26, CMYK and alpha 19), each refused before
+# decoding where a picture would be over MAX_DECODE_BYTES.
+_DECODED_BYTES = {**{kind: 12 for kind in _FLOAT_KINDS}, GREY_ALPHA_16: 26, CMYK_ALPHA: 19}
 EXR_FORMATS = ("gbrpf32le", "gbrapf32le", "grayf32le")  # what FFmpeg's EXR decoder gives
 
 
@@ -76,6 +77,9 @@ def ffmpeg_still(data: np.ndarray, name: str) -> np.ndarray | None:
         _check_psd(data, name, size)
     if kind == "lossless JPEG":
         _check_lossless(data, name)
+    if kind in TIFF_KINDS and tiff_layout(data).data_short(data.size):
+        raise UserError(f"{name}: not a readable image (an uncompressed {size[0]}x{size[1]} {kind} whose file is "
+                        f"shorter than its samples need: cut short?)")
     if kind == "Alias PIX" and alias_pix_data_short(data):
         raise UserError(f"{name}: not a readable image (a {size[0]}x{size[1]} Alias PIX picture whose file is "
                         f"shorter than its rows need: cut short?)")

@@ -102,32 +102,44 @@ def tiff_sample_bytes(data: np.ndarray) -> tuple[int, int, int] | None:
 
 
 def tiff_fields(data: np.ndarray, wanted: tuple[int, ...]) -> dict[int, tuple[int, ...]] | None:
-    """The `wanted` tags' whole-number values (up to 16 each) in a classic TIFF's first IFD; None
-    where the file is not one."""
-    head = bytes(data[:8])
-    if head[:4] not in (b"II*\0", b"MM\0*") or len(head) < 8:  # (4 bytes of signature alone: a struct.error)
-        return None
+    """The `wanted` tags' whole-number values (up to 16 each) in a TIFF's first IFD, classic or
+    BigTIFF (8-byte offsets and counts, 20-byte entries: `is_bigtiff`); None where the file is not one."""
+    head = bytes(data[:16])
+    big = is_bigtiff(data)
+    if len(head) < (16 if big else 8) or not big and head[:4] not in (b"II*\0", b"MM\0*"):  # (4 bytes alone: a
+        return None  # struct.error)
     order = "<" if head[:2] == b"II" else ">"
-    ifd = struct.unpack(order + "I", head[4:8])[0]
-    raw = bytes(data[ifd:ifd + 2])
-    if len(raw) < 2:
+    offset, number, entry = ("Q", "Q", 20) if big else ("I", "H", 12)  # (offsets, the entries' number, an entry)
+    inline = struct.calcsize(offset)  # (a value of up to this many bytes is in its entry)
+    ifd = struct.unpack_from(order + offset, head, 8 if big else 4)[0]
+    raw = bytes(data[ifd:ifd + struct.calcsize(number)])
+    if len(raw) < struct.calcsize(number):
         return {}
-    entries = bytes(data[ifd + 2:ifd + 2 + 12 * min(struct.unpack(order + "H", raw)[0], 4096)])
+    start = ifd + len(raw)
+    entries = bytes(data[start:start + entry * min(struct.unpack(order + number, raw)[0], 4096)])
     fields: dict[int, tuple[int, ...]] = {}
-    for at in range(0, len(entries) - 11, 12):
-        tag, kind, count = struct.unpack_from(order + "HHI", entries, at)
-        if tag not in wanted or kind not in (3, 4) or count == 0:
+    for at in range(0, len(entries) - entry + 1, entry):
+        tag, kind, count = struct.unpack_from(order + "HH" + offset, entries, at)
+        unit = {3: "H", 4: "I", 16: "Q"}.get(kind)  # (16: BigTIFF's 8-byte whole numbers)
+        if tag not in wanted or unit is None or count == 0:
             continue
-        unit, shown = ("H" if kind == 3 else "I"), min(count, 16)
+        shown = min(count, 16)
         length = shown * struct.calcsize(unit)
-        if count * struct.calcsize(unit) <= 4:
-            values = entries[at + 8:at + 8 + length]
+        value_at = at + 4 + inline
+        if count * struct.calcsize(unit) <= inline:
+            values = entries[value_at:value_at + length]
         else:  # (an RGB's three sample sizes, elsewhere in the file)
-            where = struct.unpack_from(order + "I", entries, at + 8)[0]
+            where = struct.unpack_from(order + offset, entries, value_at)[0]
             values = bytes(data[where:where + length])
         if len(values) == length:
             fields[tag] = struct.unpack(order + unit * shown, values)
     return fields
+
+
+def is_bigtiff(data: np.ndarray) -> bool:
+    """Whether the file is a BigTIFF (version 43, 8-byte offsets), which FFmpeg does not open."""
+    head = bytes(data[:8])
+    return len(head) == 8 and head[:4] in (b"II+\0", b"MM\0+") and head[4:8] in (b"\x08\0\0\0", b"\0\x08\0\0")
 
 
 PNG_CHANNELS = {0: 1, 2: 3, 3: 3, 4: 2, 6: 4}  # by IHDR colour type (a palette one decodes to RGB)

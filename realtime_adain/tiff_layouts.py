@@ -5,7 +5,8 @@ refuses 5 samples), which FFmpeg decodes (`TiffLayout.ffmpeg_kind`); float colou
 which OpenCV reads unchanged alone (`TiffLayout.float_alpha`); and those no decoder here reads
 right, refused in plain words (`TiffLayout.refusal`): 16-bit Lab (libtiff's conversion gave white
 a yellow cast), float grey and alpha, the other 16-bit grey and alpha ones (white-is-zero: FFmpeg
-inverted its alpha too), 16-bit or planar CMYK and alpha."""
+inverted its alpha too), 16-bit or planar CMYK and alpha, FFmpeg's kinds tiled, signed or in a
+BigTIFF, 32-bit integer samples with alpha (OpenCV refused them in its own words)."""
 
 from __future__ import annotations
 
@@ -13,11 +14,11 @@ from typing import NamedTuple
 
 import numpy as np
 
-from realtime_adain.opencv_headers import tiff_fields
+from realtime_adain.opencv_headers import is_bigtiff, tiff_fields
 
-# Tags read: bits per sample, photometric interpretation, orientation, samples a pixel, planar
-# configuration, extra samples, sample format.
-_TAGS = (258, 262, 274, 277, 284, 338, 339)
+# Tags read: width, height, bits per sample, compression, photometric interpretation, samples a
+# pixel, planar configuration, tile width, extra samples, sample format.
+_TAGS = (256, 257, 258, 259, 262, 277, 284, 322, 338, 339)
 _MIN_IS_BLACK, _RGB, _SEPARATED = 1, 2, 5
 _LAB = (8, 9, 10)  # CIELab, ICCLab, ITULab
 _ALPHA_EXTRA = ((1,), (2,))  # a first extra sample of associated (premultiplied) alpha, of unassociated alpha
@@ -35,7 +36,10 @@ class TiffLayout(NamedTuple):
     formats: tuple[int, ...]  # sample formats: 1 unsigned, 2 signed, 3 float
     planar: bool
     extra: tuple[int, ...]  # extra samples' meanings (`_ALPHA_EXTRA`)
-    orientation: int
+    size: tuple[int, int]  # (width, height)
+    uncompressed: bool
+    tiled: bool  # (TileWidth stated)
+    bigtiff: bool
 
     @property
     def premultiplied(self) -> bool:
@@ -49,15 +53,27 @@ class TiffLayout(NamedTuple):
     @property
     def ffmpeg_kind(self) -> str | None:
         """What FFmpeg decodes right of the layouts the others misread: 16-bit grey and alpha,
-        8-bit CMYK and alpha (interleaved; FFmpeg's planar ones came out garbage, a white-is-zero
-        one's alpha inverted); None for others."""
-        if not self._contiguous_alpha:
+        8-bit CMYK and alpha (unsigned, interleaved, in strips of a classic TIFF; FFmpeg's planar
+        ones came out garbage, a white-is-zero one's alpha inverted, signed samples read as
+        unsigned, tiled ones blank or garbage; it opens no BigTIFF); None for others."""
+        if not self._contiguous_alpha or set(self.formats) != {1} or self.tiled or self.bigtiff:
             return None
+        return self._ffmpeg_layout
+
+    @property
+    def _ffmpeg_layout(self) -> str | None:
+        """Which of FFmpeg's kinds its photometric, samples and bits are, whatever else it is."""
         if self.photometric == _MIN_IS_BLACK and self.samples == 2 and set(self.bits) == {16}:
             return GREY_ALPHA_16
         if self.photometric == _SEPARATED and self.samples == 5 and set(self.bits) == {8}:
             return CMYK_ALPHA
         return None
+
+    def data_short(self, file_bytes: int) -> bool:
+        """Whether an uncompressed one's file is shorter than its picture's samples: FFmpeg
+        allocates the picture first (a 1 KB file stating 14000x14000 CMYK and alpha decoded blank,
+        4 GB and a minute)."""
+        return self.uncompressed and file_bytes < self.size[0] * self.size[1] * self.samples * max(self.bits) // 8
 
     @property
     def float_alpha(self) -> bool:
@@ -67,6 +83,16 @@ class TiffLayout(NamedTuple):
 
     def refusal(self) -> str | None:
         """Why no decoder here reads it right, with what to save it as; None where one does."""
+        kind = self._contiguous_alpha and set(self.formats) == {1} and self._ffmpeg_layout
+        if kind and self.bigtiff:
+            return f"a {kind} in the BigTIFF format cannot be read here; save it as a classic TIFF, or as RGBA"
+        if kind and self.tiled:
+            return f"a tiled {kind} cannot be read here; save it in strips, or as RGBA"
+        if max(self.bits) == 32 and _FLOAT not in self.formats and self.samples in (2, 4) and self.extra:
+            return ("a TIFF of 32-bit integer samples with alpha cannot be read here; "
+                    "save it at 8 or 16 bits, or as float RGBA")
+        if 2 in self.formats and self.samples == 2 and self.extra:
+            return "a TIFF of signed grey and alpha samples cannot be read here; save it as unsigned 8- or 16-bit"
         if self.photometric in _LAB and max(self.bits) > 8:
             return (f"a TIFF of {max(self.bits)}-bit Lab samples cannot be read here (its colours would be wrong); "
                     f"save it as 8-bit Lab or as RGB")
@@ -83,10 +109,11 @@ class TiffLayout(NamedTuple):
 
 
 def tiff_layout(data: np.ndarray) -> TiffLayout | None:
-    """A classic TIFF's `TiffLayout`; None where the file is not one."""
+    """A TIFF's `TiffLayout` (classic or BigTIFF); None where the file is not one."""
     tags = tiff_fields(data, _TAGS)
     if tags is None:
         return None
     samples = tags.get(277, (1,))[0]
     return TiffLayout(tags.get(262, (-1,))[0], samples, tags.get(258, (1,)), tags.get(339, (1,)),
-                      tags.get(284, (1,))[0] == 2, tags.get(338, ()), tags.get(274, (1,))[0])
+                      tags.get(284, (1,))[0] == 2, tags.get(338, ()), (tags.get(256, (0,))[0], tags.get(257, (0,))[0]),
+                      tags.get(259, (1,))[0] == 1, 322 in tags, is_bigtiff(data))
