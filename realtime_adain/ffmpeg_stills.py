@@ -106,11 +106,13 @@ def _check_psd(data: np.ndarray, name: str, size: tuple[int, int]) -> None:
 def _check_lossless(data: np.ndarray, name: str) -> None:
     """Refuse a lossless JPEG FFmpeg's decoder misreads (`jpeg_headers.codes_32768`: a 16-bit one
     whose tables code a difference of 32768, read as garbage from there on; a 9-bit one coded as
-    RGB, `jpeg_headers.rgb_coded`, which it takes for its own encoder's reversible colour transform)."""
+    RGB, `jpeg_headers.rgb_coded`, which it takes for its own encoder's reversible colour transform).
+    The table is checked, not the scan (which would need its Huffman codes decoded): one that lists
+    category 16 but never uses it is refused too, in words that say so."""
     bits, components = lossless_frame(data, name) or (8, 1)
     if bits == 16 and codes_32768(data, name):
-        raise UserError(f"{name}: a 16-bit lossless JPEG coding differences of 32768 cannot be read here (FFmpeg's "
-                        f"decoder misreads them); save it as a 16-bit PNG or TIFF")
+        raise UserError(f"{name}: a 16-bit lossless JPEG whose Huffman table allows a difference of 32768 cannot be "
+                        f"read here (FFmpeg's decoder misreads one where it occurs); save it as a 16-bit PNG or TIFF")
     if bits == 9 and components == 3 and rgb_coded(data, name):
         raise UserError(f"{name}: a 9-bit lossless RGB JPEG cannot be read here (FFmpeg's decoder misreads it); "
                         f"save it as a 16-bit PNG or TIFF")

@@ -9,7 +9,7 @@ import pytest
 
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import decode_image
-from test_fixes56_image_formats import tiff
+from test_fixes56_image_formats import lossless_jpeg, tiff
 
 
 @pytest.mark.parametrize("orientation", range(1, 9))
@@ -118,3 +118,13 @@ def test_32_bit_integer_tiffs_with_alpha_are_refused_for_their_bits(samples, pho
     """Grey and alpha was told to be saved as it was ("save it so"), RGBA refused in OpenCV's words."""
     assert read_error(tiff(samples, photometric, (2,)), "i.tif") == (
         "i.tif: a TIFF of 32-bit integer samples with alpha cannot be read here; save it at 8 or 16 bits, or as float RGBA")
+
+
+def test_a_16_bit_lossless_jpeg_is_refused_for_what_its_table_allows_in_true_words():
+    """The table is checked, not the scan: the words said the file codes differences of 32768,
+    untrue of one whose table merely lists category 16."""
+    red = np.zeros((2, 2, 3), np.uint16)
+    red[..., 0] = 65535
+    assert read_error(lossless_jpeg(red, 16), "red.jpg") == (
+        "red.jpg: a 16-bit lossless JPEG whose Huffman table allows a difference of 32768 cannot be read here "
+        "(FFmpeg's decoder misreads one where it occurs); save it as a 16-bit PNG or TIFF")
