@@ -6,6 +6,8 @@ from __future__ import annotations
 import math
 import numbers
 import re
+import sys
+from decimal import MAX_EMAX, MIN_EMIN, Context, Decimal
 from fractions import Fraction
 
 from realtime_adain.errors import UserError, one_line, quoted
@@ -46,10 +48,10 @@ def check_time(value: str | float | Fraction, option: str, positive: bool = Fals
         else:
             raise UserError(f"{option} {shown_seconds(value)} is not a time such as 90, 90.5, 1:30 or 0:01:30.5")
     elif isinstance(value, numbers.Real) and not isinstance(value, bool):
-        # (10**400, Fraction(10**400): isfinite's OverflowError)
+        # (±10**400, Fraction(±10**400): isfinite's OverflowError; a rational is finite)
         if isinstance(value, numbers.Rational) and value > MAX_TIME:
             raise UserError(f"{option} is longer than any video ({MAX_TIME} s at most)")
-        if not math.isfinite(value):
+        if not isinstance(value, numbers.Rational) and not math.isfinite(value):
             raise UserError(f"{option} {shown_seconds(value)} is not a finite time")
         seconds = as_fraction(value)
     else:
@@ -67,7 +69,20 @@ def shown_seconds(value: str | numbers.Real) -> str:
     if isinstance(value, str):
         return repr(value)
     whole = isinstance(value, numbers.Integral) or (isinstance(value, numbers.Rational) and value.denominator == 1)
-    return str(int(value) if whole else float(value))
+    if whole and abs(value) < 10**18:
+        return str(int(value))
+    if isinstance(value, numbers.Rational) and (whole or not _FLOAT_RANGE[0] < abs(value) < _FLOAT_RANGE[1]):
+        # Beyond a float's range or precision, as a float's digits would be: -10**400 was an
+        # OverflowError, Fraction(-1, 10**400) said as -0.0 (and 4300 digits are int's limit).
+        exact = _DECIMAL.divide(Decimal(int(value.numerator)), Decimal(int(value.denominator)))
+        return f"{exact.normalize(_DECIMAL):g}"
+    return str(float(value))
+
+
+# Where a rational converts to a float as itself (not to 0 or an OverflowError), and the digits
+# (a float's, about) one beyond that range is said with, its exponent unbounded.
+_FLOAT_RANGE = (sys.float_info.min, sys.float_info.max)
+_DECIMAL = Context(prec=6, Emax=MAX_EMAX, Emin=MIN_EMIN)
 
 
 def format_time(seconds: Fraction) -> str:

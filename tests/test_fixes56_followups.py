@@ -3,11 +3,17 @@ time too large or too small for a float."""
 
 from __future__ import annotations
 
+from fractions import Fraction
+
+import pytest
+
+import realtime_adain as ra
 from realtime_adain import available_memory
 from realtime_adain.errors import environment_failure
 from realtime_adain.input_paths import expand_inputs
 from realtime_adain.notes import collected
 from realtime_adain.stylizer import OutOfMemory
+from realtime_adain.times import shown_seconds
 from realtime_adain.video.probing import is_video_path
 
 
@@ -43,3 +49,23 @@ def test_an_allocation_that_failed_keeps_the_ulimit_advice():
     checked.shortfall = " (needs about 1 GiB, and 1 MiB is available)"
     assert environment_failure(checked, "lower --size") == \
         "out of memory (needs about 1 GiB, and 1 MiB is available); lower --size"
+
+
+@pytest.mark.parametrize("start, shown", [
+    (-10**400, "-1e+400"),
+    (Fraction(-10**400), "-1e+400"),
+    (Fraction(-1, 10**400), "-1e-400"),
+    (-10**5000, "-1e+5000"),
+    (Fraction(-1, 3 * 10**400), "-3.33333e-401"),
+], ids=["int", "fraction", "tiny", "huge", "third"])
+def test_a_negative_start_beyond_a_floats_range_is_refused_as_negative(start, shown, tmp_path):
+    """-10**400 and Fraction(-10**400) were OverflowErrors ("int too large to convert to float",
+    from math.isfinite), Fraction(-1, 10**400) said "start -0.0 must be at least 0 seconds"."""
+    with pytest.raises(ra.UserError) as refused:
+        ra.stylize_video(tmp_path / "in.mp4", tmp_path / "o.mp4", style="s.jpg", size=32, start=start)
+    assert str(refused.value) == f"start {shown} must be at least 0 seconds"
+
+
+def test_a_time_said_back_is_as_before_within_a_floats_range():
+    assert [shown_seconds(value) for value in (-2, Fraction(-1, 2), -1.0, 1e20, -10**17, Fraction(7, 4))] == \
+        ["-2", "-0.5", "-1.0", "1e+20", "-100000000000000000", "1.75"]
