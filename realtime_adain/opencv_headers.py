@@ -136,6 +136,27 @@ def tiff_fields(data: np.ndarray, wanted: tuple[int, ...]) -> dict[int, tuple[in
     return fields
 
 
+def tiff_pages(data: np.ndarray, most: int = 10000) -> int | None:
+    """How many directories (pages) a TIFF's chain of IFDs holds, up to `most` (a loop stops it);
+    None where the file is not one. Pillow's count opens none it cannot read (16-bit grey and alpha,
+    CMYK and alpha): their other pages went unmentioned."""
+    if tiff_fields(data, ()) is None:
+        return None
+    big = is_bigtiff(data)
+    order = "<" if bytes(data[:2]) == b"II" else ">"
+    offset, number, entry = ("Q", "Q", 20) if big else ("I", "H", 12)
+    ifd, seen = struct.unpack(order + offset, bytes(data[8:16] if big else data[4:8]))[0], set()
+    while ifd and ifd not in seen and len(seen) < most:
+        seen.add(ifd)
+        raw = bytes(data[ifd:ifd + struct.calcsize(number)])
+        if len(raw) < struct.calcsize(number):
+            break
+        at = ifd + len(raw) + entry * struct.unpack(order + number, raw)[0]
+        after = bytes(data[at:at + struct.calcsize(offset)])
+        ifd = struct.unpack(order + offset, after)[0] if len(after) == struct.calcsize(offset) else 0
+    return len(seen)
+
+
 def is_bigtiff(data: np.ndarray) -> bool:
     """Whether the file is a BigTIFF (version 43, 8-byte offsets), which FFmpeg does not open."""
     head = bytes(data[:8])

@@ -22,6 +22,7 @@ from realtime_adain.errors import UserError
 from realtime_adain.icc import lab_to_srgb, transform_to_srgb, in_srgb
 from realtime_adain.native_stderr import native_stderr_captured
 from realtime_adain.notes import note
+from realtime_adain.opencv_headers import tiff_pages
 from realtime_adain.picture_sizes import MAX_DECODE_PIXELS, too_many_pixels
 from realtime_adain.rgb8 import over_white, to_rgb8
 
@@ -85,7 +86,11 @@ def frame_count(path: str | os.PathLike) -> int:
     """How many frames (animated GIF, PNG, WebP, AVIF) or pages (TIFF) a file holds; only the first
     is read. 1 for other formats, and for a camera's multi-picture JPEG (its first is the photo)."""
     try:
-        with open_with_pillow(Path(path).read_bytes()) as image:
+        data = Path(path).read_bytes()
+        pages = tiff_pages(np.frombuffer(data, np.uint8))  # (Pillow opens not every TIFF read here)
+        if pages is not None:
+            return max(pages, 1)
+        with open_with_pillow(data) as image:
             if (image.format not in ("GIF", "PNG", "WEBP", "AVIF", "TIFF")
                     or image.width * image.height > MAX_DECODE_PIXELS):
                 return 1  # (counting a GIF's frames allocates one: a bomb's is not counted)

@@ -9,6 +9,7 @@ import pytest
 
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import decode_image
+from realtime_adain.pillow_stills import first_frame_only_note
 from test_fixes56_image_formats import lossless_jpeg, tiff
 
 
@@ -128,3 +129,17 @@ def test_a_16_bit_lossless_jpeg_is_refused_for_what_its_table_allows_in_true_wor
     assert read_error(lossless_jpeg(red, 16), "red.jpg") == (
         "red.jpg: a 16-bit lossless JPEG whose Huffman table allows a difference of 32768 cannot be read here "
         "(FFmpeg's decoder misreads one where it occurs); save it as a 16-bit PNG or TIFF")
+
+
+def test_a_multi_page_tiff_only_ffmpeg_reads_is_said_to_have_pages(tmp_path):
+    """Pillow opens no 16-bit grey and alpha TIFF, so its pages were counted as one, unmentioned."""
+    one = tiff(GREY_ALPHA, 1, (2,))
+    second = len(one)
+    two = bytearray(one + one)  # (the second copy's offsets are its own plus `second`: only its IFD is walked)
+    count = struct.unpack_from("<H", one, 8)[0]
+    struct.pack_into("<I", two, 10 + 12 * count, second + 8)
+    path = tmp_path / "pages.tif"
+    path.write_bytes(bytes(two))
+    assert first_frame_only_note(path) == f"{path} has 2 pages; only the first is used"
+    path.write_bytes(one)
+    assert first_frame_only_note(path) is None
