@@ -1,9 +1,11 @@
 """The `realtime-adain` console command: one subcommand per module in `realtime_adain.commands`.
 
 Each command module has `add_parser(subparsers)`, which registers its arguments and sets
-`func`. Any `UserError` (or OS error) becomes one `error: ...` line and exit status 2; Ctrl-C and
-SIGTERM, as soon as Python has started the command (`__main__`; importing torch takes seconds),
-one `interrupted`/`terminated` line and exit status 130/143 (see `realtime_adain.interrupts`).
+`func` (and `prints_result` where what it prints is what it exists for: with stdout closed
+that is an error, `standard_streams.ClosedStdout`). Any `UserError` (or OS error) becomes one
+`error: ...` line and exit status 2; Ctrl-C and SIGTERM, as soon as Python has started the
+command (`__main__`; importing torch takes seconds), one `interrupted`/`terminated` line and exit
+status 130/143 (see `realtime_adain.interrupts`).
 """
 
 from __future__ import annotations
@@ -316,6 +318,7 @@ def say_stop(interrupt: KeyboardInterrupt, interrupted: str | None) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     standard_streams.safe_standard_streams()  # before any file takes a closed stream's number
+    standard_streams.results_on_stdout(True)  # (while parsing: --help and --version print their text and exit)
     # onnxruntime otherwise stores a device id under $XDG_DATA_HOME, and where it cannot (HOME
     # read-only, missing or a file) logs a coloured warning on every run (the user's setting wins).
     os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
@@ -337,6 +340,7 @@ def main(argv: list[str] | None = None) -> int:
             return flush_standard_output(exc.code if isinstance(exc.code, int) else int(exc.code is not None))
         if not parsed:
             return code
+        standard_streams.results_on_stdout(getattr(parsed[0], "prints_result", False))
         return flush_standard_output(run_reporting_errors(lambda: (library_signals.load_torch(), parsed[0].func(parsed[0]))[1]))
 
 

@@ -8,6 +8,7 @@ a command starts; `closed_at_start` tells a command that must print its result.
 from __future__ import annotations
 
 import codecs
+import errno
 import os
 import sys
 
@@ -98,6 +99,34 @@ def safe_standard_streams() -> None:
             stream.reconfigure(errors=FILE_NAME_ERRORS)
     if not isinstance(sys.stderr, ForgivingStream):
         sys.stderr = ForgivingStream(sys.stderr)
+    if 1 in _closed_at_start and not isinstance(sys.stdout, ClosedStdout):
+        sys.stdout = ClosedStdout(sys.stdout)
+
+
+class ClosedStdout:
+    """stdout closed at start (`>&-`), given /dev/null. While what is written there is the command's
+    result (`--help`, `--version`, `engines list`: `results_on_stdout`), a write fails, as GNU
+    tools' do (`ls --version >&-`: write error, exit 2), and the CLI says so in one `error:` line:
+    those exited 0 with nothing printed. A command that writes files and names them (`image`)
+    runs on, its names lost."""
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+        self.refusing = False
+
+    def write(self, text: str) -> int:
+        if self.refusing and text:
+            raise OSError(errno.EBADF, "it is closed")
+        return self.stream.write(text)
+
+    def __getattr__(self, name: str):
+        return getattr(self.stream, name)
+
+
+def results_on_stdout(results: bool) -> None:
+    """Whether the command parsed prints its result (`ClosedStdout`): set once it is known."""
+    if isinstance(sys.stdout, ClosedStdout):
+        sys.stdout.refusing = results
 
 
 def closed_at_start(fd: int) -> bool:

@@ -1,5 +1,7 @@
 """Session 56's housekeeping fixes: doctor imports onnx and onnxscript to grade the onnx engine (found
-is not loadable: it said "onnx on cpu  runs", "problems: none" while every export failed)."""
+is not loadable: it said "onnx on cpu  runs", "problems: none" while every export failed); a command
+whose result is what it prints (--version, --help, weights info, engines list/clear) fails with
+stdout closed (`>&-`: exit 0, nothing printed)."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +17,15 @@ import pytest
 def _cli(*args: str, env: dict[str, str] | None = None, **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "realtime_adain", *args], capture_output=True, text=True,
                           env={**os.environ, **(env or {})}, timeout=120, **kwargs)
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def closed_stdout_run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """`realtime-adain ARGS >&-` by the real interpreter (a pyenv shim would put its script on fd 1)."""
+    command = " ".join(f"'{a}'" for a in [sys.executable, "-m", "realtime_adain", *args])
+    return subprocess.run(["sh", "-c", f"exec {command} >&-"], cwd=REPO, capture_output=True, text=True, timeout=60,
+                          env={**os.environ, **(env or {})})
 
 
 @pytest.fixture
@@ -41,3 +53,29 @@ def test_export_names_the_import_problem_and_the_install(weights_env, broken_onn
     assert result.returncode != 0
     assert result.stderr.strip() == ("error: onnx is installed but does not load: No module named 'onnx'; "
                                      "pip install 'realtime-adain[onnx]'")
+
+
+@pytest.mark.parametrize("command", ["--version", "--help", "image --help", "engines list --help", "weights info",
+                                     "engines list"])
+def test_a_printed_result_with_stdout_closed_is_an_error(weights_env, command):
+    done = closed_stdout_run(*command.split())
+    assert (done.returncode, done.stderr) == (2, "error: standard output: cannot write (it is closed)\n")
+
+
+def test_engines_clear_with_stdout_closed_says_what_it_removed(weights_env, tmp_path):
+    engines = tmp_path / "engines"
+    engines.mkdir()
+    done = closed_stdout_run("engines", "clear", env={"REALTIME_ADAIN_ENGINES": str(engines)})
+    assert (done.returncode, done.stderr) == (2, f"error: standard output: cannot write (it is closed); removed 0 "
+                                                 f"engines (0.0 MB) from {engines}\n")
+
+
+def test_engines_clear_to_a_full_disk_says_what_it_removed(weights_env, tmp_path):
+    engines = tmp_path / "engines"
+    engines.mkdir()
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, "-m", "realtime_adain", "engines", "clear"], stdout=full,
+                              stderr=subprocess.PIPE, text=True, timeout=60,
+                              env={**os.environ, "REALTIME_ADAIN_ENGINES": str(engines)})
+    assert (done.returncode, done.stderr) == (2, "error: standard output: cannot write (No space left on device); "
+                                                 f"removed 0 engines (0.0 MB) from {engines}\n")

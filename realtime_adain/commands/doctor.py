@@ -18,7 +18,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                     "not errors: the exit status is 0 whenever the checks ran.",
     )
     parser.add_argument("--json", action=JsonOnStdout, help="print one JSON object instead of the text report")
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run, prints_result=True)
 
 
 def render(report: doctor.Report) -> str:

@@ -21,9 +21,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     listing = actions.add_parser("list", help="show cached engines and what they were built for")
     listing.add_argument("--json", action=JsonOnStdout, help="print JSON instead of a table")
-    listing.set_defaults(func=list_engines)
+    listing.set_defaults(func=list_engines, prints_result=True)
     clearing = actions.add_parser("clear", help="delete every cached engine (they are rebuilt on demand)")
-    clearing.set_defaults(func=clear_engines)
+    clearing.set_defaults(func=clear_engines, prints_result=True)
 
 
 def existing_cache():
@@ -83,5 +83,6 @@ def shown(value: str, limit: int = 80) -> str:
 def clear_engines(args: argparse.Namespace) -> int:
     cache = existing_cache()
     count, size = cache.clear()
-    say(one_line(f"removed {count} engine{'s' if count != 1 else ''} ({size / 1e6:.1f} MB) from {cache.directory}"))
+    done = one_line(f"removed {count} engine{'s' if count != 1 else ''} ({size / 1e6:.1f} MB) from {cache.directory}")
+    say(done, after=f"; {done}")  # (they are gone all the same: `>/dev/full` said only that stdout failed)
     return 0

@@ -58,7 +58,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     info.add_argument("--vgg", metavar="PATH", help="encoder weights to describe instead of the resolved ones")
     info.add_argument("--decoder", metavar="PATH", help="decoder weights to describe instead of the resolved ones")
-    info.set_defaults(func=run_info)
+    info.set_defaults(func=run_info, prints_result=True)
 
 
 def run_download(args: argparse.Namespace) -> int:
