@@ -183,8 +183,8 @@ def test_a_16_bit_lossless_jpeg_ffmpeg_misreads_is_refused():
     np.testing.assert_array_equal(rgb, np.round(smooth / 257))
     red = np.zeros((2, 2, 3), np.uint16)
     red[..., 0] = 65535
-    with pytest.raises(UserError, match=r"^red.jpg: a 16-bit lossless JPEG coding differences of 32768 cannot be "
-                                        r"read here"):
+    with pytest.raises(UserError, match=r"^red.jpg: a 16-bit lossless JPEG whose Huffman table allows a difference "
+                                        r"of 32768 cannot be read here"):
         decode_image(lossless_jpeg(red, 16), "red.jpg")
 
 
