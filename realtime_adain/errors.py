@@ -7,6 +7,7 @@ import errno
 import importlib.metadata
 import os
 import re
+import shlex
 import sys
 import unicodedata
 from typing import Iterable, Iterator, Sequence
@@ -213,6 +214,34 @@ def quoted(value: object, limit: int = QUOTE_LIMIT) -> str:
     """A value read from a file, quoted for a message and cut to `limit` characters."""
     text = str(value)
     return f"'{text}'" if len(text) <= limit else f"'{text[:limit]}...' ({len(text)} characters)"
+
+
+def shell_quoted(value: object) -> str:
+    """`value` (a path) as a command line to paste into a shell writes it: `shlex.quote`, or where
+    it holds a character a message escapes (`one_line`: a newline, another control, an invisible
+    one) bash's $'...' with those escapes: in '...' the message's \\n was two characters, and the
+    pasted name named nothing. A byte that is not UTF-8 (PEP 383) is written as that byte."""
+    text = str(value)
+    if text.translate(_ESCAPED) == text and not any(map(_shell_escaped, text)):
+        return shlex.quote(text)
+    return "$'" + "".join(_shell_escape(char) for char in text) + "'"
+
+
+def _shell_escaped(character: str) -> bool:
+    return not character.isascii() and (unshown(character) or 0xDC80 <= ord(character) <= 0xDCFF)
+
+
+def _shell_escape(character: str) -> str:
+    code = ord(character)
+    if character in "\\'":
+        return "\\" + character
+    if 0xDC80 <= code <= 0xDCFF:
+        return f"\\x{code - 0xDC00:02x}"
+    if code < 0x80 and code in _ESCAPED:  # (C0 and DEL as \\xNN, \\n, \\r)
+        return _ESCAPED[code]
+    if code in _ESCAPED or _shell_escaped(character):  # (a C1 control is a character, not a byte: \\u0085)
+        return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+    return character
 
 
 def as_given(value: object) -> str:

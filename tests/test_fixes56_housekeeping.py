@@ -79,3 +79,16 @@ def test_engines_clear_to_a_full_disk_says_what_it_removed(weights_env, tmp_path
                               env={**os.environ, "REALTIME_ADAIN_ENGINES": str(engines)})
     assert (done.returncode, done.stderr) == (2, "error: standard output: cannot write (No space left on device); "
                                                  f"removed 0 engines (0.0 MB) from {engines}\n")
+
+
+@pytest.mark.parametrize("name", ["/tmp/x/a\nb", "/tmp/it's here", "/tmp/a\u200bb\x1b\\c", "/tmp/x\x85y", "/tmp/plain"])
+def test_a_command_to_paste_names_the_folder_in_a_shell(name):
+    """`weights download --dir 'a<newline>b'` suggested `--vgg '/tmp/x/a\\nb/vgg_normalised.pth'`: in single
+    quotes \\n is two characters. The note (escaped as every message is) pastes into bash as the name."""
+    from realtime_adain.commands.weights import how_to_use
+    from realtime_adain.errors import one_line
+
+    note = one_line(how_to_use(Path(name)))
+    pasted = note.split("--vgg ", 1)[1].split(" --decoder", 1)[0]
+    echoed = subprocess.run(["bash", "-c", f"printf %s {pasted}"], capture_output=True, timeout=10).stdout
+    assert echoed == f"{name}/vgg_normalised.pth".encode()

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import shlex
 import signal
 import sys
 from pathlib import Path
@@ -30,7 +29,7 @@ with stops_while_importing() if __name__ == "__main__" else contextlib.nullconte
     from realtime_adain.commands import argtypes
     from realtime_adain.cli import (ArgumentParser, check_library_settings, one_line, quiet_library_warnings,
                                     run_reporting_errors)
-    from realtime_adain.errors import UserError
+    from realtime_adain.errors import UserError, shell_quoted
 
 def build_parser() -> argparse.ArgumentParser:
     """The options; their choices and defaults import torch (see `main`)."""
@@ -105,7 +104,7 @@ def resume_command(run: str | None) -> str | None:
         decoder = None
     if decoder is None:
         return None
-    return f"resume from the last checkpoint with --resume {shlex.quote(str(Path(run)))}"
+    return f"resume from the last checkpoint with --resume {shell_quoted(str(Path(run)))}"
 
 
 def speaks_for_the_run() -> bool:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
 from realtime_adain import release, userdirs
 from realtime_adain.commands.common import say, shown_path
 from realtime_adain.commands.engines import shown
-from realtime_adain.errors import UserError, as_given, one_line
+from realtime_adain.errors import UserError, as_given, one_line, shell_quoted
 
 if TYPE_CHECKING:
     import torch
@@ -122,11 +121,11 @@ def how_to_use(directory: Path) -> str:
     from realtime_adain import weight_paths
 
     directory = Path(os.path.abspath(directory))  # (a relative --dir names nothing from another folder)
-    files = {kind: shlex.quote(str(directory / name)) for kind, name in weight_paths.DEFAULT_FILENAME.items()}
+    files = {kind: shell_quoted(str(directory / name)) for kind, name in weight_paths.DEFAULT_FILENAME.items()}
     how = (f"pass --vgg {files['vgg']} --decoder {files['decoder']}, or set "
            f"{weight_paths.ENV_VAR['vgg']}={files['vgg']} and {weight_paths.ENV_VAR['decoder']}={files['decoder']}")
     if directory.name == "weights":
-        how += f", or {weight_paths.HOME_ENV_VAR}={shlex.quote(str(directory.parent))} (it keeps its engines and styles there too)"
+        how += f", or {weight_paths.HOME_ENV_VAR}={shell_quoted(str(directory.parent))} (it keeps its engines and styles there too)"
         if overriding := [weight_paths.ENV_VAR[kind] for kind in _named_in_environment()]:  # (that alone would not do)
             how += f" with {' and '.join(overriding)} unset"
     return f"to use these files, {how}"

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import math
 import os
-import shlex
 import shutil
 import time
 from contextlib import contextmanager, suppress
@@ -27,7 +26,7 @@ import torch.distributed as dist
 from tqdm import tqdm
 
 from realtime_adain import library_signals, weight_paths, weights
-from realtime_adain.errors import UserError, out_of_memory_as_user_error
+from realtime_adain.errors import UserError, out_of_memory_as_user_error, shell_quoted
 from realtime_adain.imageio import write_image
 from realtime_adain.interrupts import SignalGuard
 from realtime_adain.made_folders import make_folders
@@ -142,7 +141,7 @@ class Trainer:
             if resume is not None:
                 raise UserError(f"{self.out}: already holds another run's checkpoints; choose another --out")
             raise UserError(f"{self.out}: already holds a run's checkpoints; continue it with --resume "
-                            f"{shlex.quote(str(self.out))} or choose another --out")
+                            f"{shell_quoted(str(self.out))} or choose another --out")
 
     def _make_out(self) -> None:
         """`out` if missing, and `new_out` only where this process's mkdir made it: a trainer started

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import errno
 import os
-import shlex
 import struct
 from fractions import Fraction
 from pathlib import Path
 
 import av
 
-from realtime_adain.errors import UserError
+from realtime_adain.errors import UserError, shell_quoted
 from realtime_adain.unreadable_stills import is_animated_webp
 from realtime_adain.video.opening import open_input
 from realtime_adain.video.sequence import ffmpeg_name
@@ -154,7 +153,7 @@ def refuse_animated_webp(path: Path) -> None:
         while os.path.lexists(gif):  # (a dangling link too: the command would write through it)
             gif = path.with_name(f"{path.stem}.converted{f'-{number}' if number > 1 else ''}.gif")
             number += 1
-        paths = f"{shlex.quote(str(path))} {shlex.quote(str(gif))}"
+        paths = f"{shell_quoted(str(path))} {shell_quoted(str(gif))}"
         raise UserError(f"{path}: an animated WebP, which FFmpeg cannot decode: convert it first, e.g. to a GIF "
                         f"(every frame and delay) with Pillow: python3 -c \"import sys; from PIL import Image; "
                         f"Image.open(sys.argv[1]).save(sys.argv[2], save_all=True, disposal=2)\" {paths}")
