@@ -92,3 +92,15 @@ def test_a_command_to_paste_names_the_folder_in_a_shell(name):
     pasted = note.split("--vgg ", 1)[1].split(" --decoder", 1)[0]
     echoed = subprocess.run(["bash", "-c", f"printf %s {pasted}"], capture_output=True, timeout=10).stdout
     assert echoed == f"{name}/vgg_normalised.pth".encode()
+
+
+def test_a_home_that_is_a_loop_of_links_is_a_problem_as_a_dangling_one(tmp_path, monkeypatch):
+    """A loop was a note ("-"), a link to nowhere or a file a problem ("!"): all are a mistyped path."""
+    from realtime_adain.doctor import storage
+
+    (tmp_path / "a").symlink_to("b")
+    (tmp_path / "b").symlink_to("a")
+    monkeypatch.setenv("REALTIME_ADAIN_HOME", str(tmp_path / "a"))
+    folder = storage.weight_files()[0]
+    assert (folder.level, folder.fix) == ("problem", "point $REALTIME_ADAIN_HOME at a writable folder")
+    assert folder.value.endswith(f"({tmp_path / 'a'} is a loop of symbolic links)")

@@ -76,17 +76,18 @@ def _check_weights_file(kind: str, fetch: str = DOWNLOAD) -> Finding:
 
 def _folder(name: str, directory: Path, value: str, use: str, variable: str = "REALTIME_ADAIN_HOME") -> Finding:
     """A per-user folder (under $`variable`, else the platform's): a problem when a file or a link
-    to nowhere stands where it goes (a mistyped variable), a note when it cannot be written
+    to nowhere (a loop of links too) stands where it goes (a mistyped variable), a note when it cannot be written
     (read-only: `use` fails)."""
     from realtime_adain.errors import UserError
-    from realtime_adain.writable_folders import check_writable_dir
+    from realtime_adain.writable_folders import check_writable_dir, dead_link
 
     try:
         check_writable_dir(directory, "the folder")
     except UserError as exc:
         why = str(exc).removeprefix(f"{directory}: ")
         fix = f"point ${variable} at a writable folder"
-        misplaced = "not a folder" in why or "which does not exist" in why  # (a mistyped path or link, not a read-only folder)
+        # (a mistyped path or a link to nowhere, a loop too, not a read-only folder)
+        misplaced = "not a folder" in why or dead_link(directory) is not None
         return Finding(name, f"{value}; {why}", "problem" if misplaced else "note", fix if misplaced else f"{use}; {fix}")
     return Finding(name, value)
 
