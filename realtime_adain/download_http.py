@@ -6,12 +6,16 @@ URL's secrets (a redirect's target, a proxy, a TLS handshake answered without TL
 from __future__ import annotations
 
 import base64
+import datetime
+import email.utils
 import http.client
+import math
 import os
 import socket
 import ssl
 import stat
 import threading
+import time
 import urllib.error
 import urllib.request
 from contextlib import suppress
@@ -199,8 +203,8 @@ def _urlopen(url: str, offset: int):
         if answered and answered != request.full_url and exc.code not in range(300, 400):
             # (no blame on a mirror: the default address redirects to GitHub's own download servers)
             raise UserError(f"{_bounded(shown(answered), ADDRESS_CHARS)}, where {shown(url)} redirected: "
-                            f"HTTP {exc.code} {reason}".rstrip()) from None
-        raise UserError(f"{shown(url)}: HTTP {exc.code} {reason}".rstrip()) from None
+                            f"HTTP {exc.code} {reason}".rstrip() + _busy_hint(exc)) from None
+        raise UserError(f"{shown(url)}: HTTP {exc.code} {reason}".rstrip() + _busy_hint(exc)) from None
     except urllib.error.URLError as exc:
         host = netloc_host(urlsplit(url).netloc)
         reason = exc.reason.strerror if isinstance(exc.reason, OSError) and exc.reason.strerror else exc.reason
@@ -253,6 +257,35 @@ def _urlopen(url: str, offset: int):
         response.close()
         raise UserError(f"{shown(url)}: HTTP {response.status} {one_line(response.reason or '')[:80]}".rstrip())
     return response
+
+
+BUSY_CODES = (429, 503)  # Too Many Requests, Service Unavailable: the server's state, not the URL
+
+
+def _busy_hint(exc: urllib.error.HTTPError) -> str:
+    """For a server that is busy (`BUSY_CODES`): when it asks to retry (its Retry-After, seconds
+    or an HTTP date) and the advice other failures carry; "HTTP 429 Too Many Requests" said neither."""
+    if exc.code not in BUSY_CODES:
+        return ""
+    wait = retry_after_s(exc.headers.get("Retry-After") if exc.headers is not None else None)
+    asks = f"; the server asks to retry in {wait} s" if wait is not None else ""
+    return f"{asks}; try again later, or use a mirror with --base-url or ${BASE_URL_ENV_VAR}"
+
+
+def retry_after_s(value: str | None, now: float | None = None) -> int | None:
+    """A Retry-After header's wait in whole seconds (RFC 9110: seconds, or an HTTP date), None
+    where there is none or it cannot be read."""
+    if not value or not (value := value.strip()):
+        return None
+    if value.isdigit():
+        return int(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # (-0000: UTC, as HTTP dates are)
+        when = when.replace(tzinfo=datetime.timezone.utc)
+    return max(0, math.ceil(when.timestamp() - (time.time() if now is None else now)))
 
 
 def _refuse_failed_redirect(host: str, target: str, handshake: str | None, reason: str) -> NoReturn:

@@ -104,3 +104,60 @@ def test_a_home_that_is_a_loop_of_links_is_a_problem_as_a_dangling_one(tmp_path,
     folder = storage.weight_files()[0]
     assert (folder.level, folder.fix) == ("problem", "point $REALTIME_ADAIN_HOME at a writable folder")
     assert folder.value.endswith(f"({tmp_path / 'a'} is a loop of symbolic links)")
+
+
+class _Busy:
+    """A local HTTP server (127.0.0.1, ports 18900-18999) answering every GET with `code` and `headers`."""
+
+    def __init__(self, code: int, headers: dict[str, str]) -> None:
+        import http.server
+        import threading
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(code)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args) -> None:
+                pass
+
+        for port in range(18900, 19000):
+            try:
+                self.server = http.server.HTTPServer(("127.0.0.1", port), Handler)
+                break
+            except OSError:
+                continue
+        self.url = f"http://127.0.0.1:{self.server.server_port}/"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join()
+
+
+@pytest.mark.parametrize("code, headers, said", [
+    (429, {"Retry-After": "120"}, "HTTP 429 Too Many Requests; the server asks to retry in 120 s"),
+    (503, {"Retry-After": "@date+60"}, "HTTP 503 Service Unavailable; the server asks to retry in "),
+    (503, {}, "HTTP 503 Service Unavailable"),
+])
+def test_a_busy_server_says_when_to_retry(run_cli, tmp_path, code, headers, said):
+    from email.utils import formatdate
+    import time
+
+    headers = {name: formatdate(time.time() + 60, usegmt=True) if value == "@date+60" else value
+               for name, value in headers.items()}
+    server = _Busy(code, headers)
+    try:
+        status, _, err = run_cli("weights", "download", "--base-url", server.url, "--dir", tmp_path / "w")
+    finally:
+        server.close()
+    assert status != 0 and err.count("\n") == 1 and err.startswith("error: ")
+    assert said in err
+    assert err.rstrip().endswith("; try again later, or use a mirror with --base-url or $REALTIME_ADAIN_WEIGHTS_URL"), err
+    if code == 503 and headers:
+        assert 55 <= int(err.split("retry in ")[1].split(" s")[0]) <= 60
