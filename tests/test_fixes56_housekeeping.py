@@ -161,3 +161,10 @@ def test_a_busy_server_says_when_to_retry(run_cli, tmp_path, code, headers, said
     assert err.rstrip().endswith("; try again later, or use a mirror with --base-url or $REALTIME_ADAIN_WEIGHTS_URL"), err
     if code == 503 and headers:
         assert 55 <= int(err.split("retry in ")[1].split(" s")[0]) <= 60
+
+
+@pytest.mark.parametrize("command, file", [("doctor", "report.json"), ("engines list", "engines.json")])
+def test_one_json_object_with_stdout_closed_is_named_so(command, file):
+    done = closed_stdout_run(*command.split(), "--json")
+    assert (done.returncode, done.stderr) == (2, "error: --json: standard output is closed, so the JSON object would be "
+                                                 f"lost; send it to a file (--json > {file}) or leave --json out\n")

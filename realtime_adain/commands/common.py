@@ -116,15 +116,19 @@ def add_json_option(parser: argparse.ArgumentParser) -> None:
 class JsonOnStdout(argparse.Action):
     """--json, refused as it is read where stdout was closed at start (`>&-`): the records went to
     the /dev/null `standard_streams.safe_standard_streams` put there, and the run exited 0 with them all
-    lost. Before any work, not at the first record (after the first result was made)."""
+    lost. Before any work, not at the first record (after the first result was made). `one_object`:
+    the command prints one JSON object (doctor, engines list), named so, and the file to send it to."""
 
-    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs) -> None:
+    def __init__(self, option_strings: Sequence[str], dest: str, one_object: str | None = None, **kwargs) -> None:
         super().__init__(option_strings, dest, nargs=0, default=False, **kwargs)
+        self.one_object = one_object
 
     def __call__(self, parser, namespace, values, option_string=None) -> None:
         if closed_at_start(1):
-            raise UserError(f"{option_string}: standard output is closed, so the JSON records would be lost; "
-                            f"send them to a file ({option_string} > results.jsonl) or leave {option_string} out")
+            lost = (f"the JSON object would be lost; send it to a file ({option_string} > {self.one_object})"
+                    if self.one_object else
+                    f"the JSON records would be lost; send them to a file ({option_string} > results.jsonl)")
+            raise UserError(f"{option_string}: standard output is closed, so {lost} or leave {option_string} out")
         setattr(namespace, self.dest, True)
 
 

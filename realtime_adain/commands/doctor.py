@@ -17,7 +17,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Check what this installation can do and say what to fix. Problems are reported, "
                     "not errors: the exit status is 0 whenever the checks ran.",
     )
-    parser.add_argument("--json", action=JsonOnStdout, help="print one JSON object instead of the text report")
+    parser.add_argument("--json", action=JsonOnStdout, one_object="report.json", help="print one JSON object instead of the text report")
     parser.set_defaults(func=run, prints_result=True)
 
 

@@ -20,7 +20,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     listing = actions.add_parser("list", help="show cached engines and what they were built for")
-    listing.add_argument("--json", action=JsonOnStdout, help="print JSON instead of a table")
+    listing.add_argument("--json", action=JsonOnStdout, one_object="engines.json", help="print JSON instead of a table")
     listing.set_defaults(func=list_engines, prints_result=True)
     clearing = actions.add_parser("clear", help="delete every cached engine (they are rebuilt on demand)")
     clearing.set_defaults(func=clear_engines, prints_result=True)
