@@ -1,11 +1,12 @@
 """Temporaries that killed runs left behind, removed under one rule (`remove_stale`).
 
-The temporary name of an output (atomic.py's `PendingOutput`) holds the writer's process id
-(`.NAME.PID-XXXXXXXX.partEXT`): a run killed too hard to clean up (SIGKILL, power loss) leaves one
-behind, and the next output into that folder removes those whose process is gone (and untouched
-for `STALE_AFTER_S`, in case the folder is shared with another machine or container, where the id
-means nothing). A name without an id (the older naming) is left: a user's own hidden file may look
-just like one.
+The temporary name of an output (atomic.py's `PendingOutput`) carries our mark and the writer's
+process id (`.NAME.realtime-adain-PID-XXXXXXXX.partEXT`): a run killed too hard to clean up
+(SIGKILL, power loss) leaves one behind, and the next output into that folder removes those whose
+process is gone (and untouched for `STALE_AFTER_S`, in case the folder is shared with another
+machine or container, where the id means nothing). A name without the mark (the older naming,
+`.NAME.PID-XXXXXXXX.partEXT`) is left: a user's own hidden `.album.1999-holidays.part.zip` or
+folder `.thesis.2022-versions.part` is just like one, and the sweep deleted both.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from pathlib import Path
 
 STALE_AFTER_S = 120.0
 STALE_UNKNOWN_AFTER_S = 3600.0
-_TEMP_FOLDER = re.compile(r"\..+\.(?:(?P<pid>\d+)-)?[a-z0-9_]{8}\.part")  # mkstemp: 8 of [a-z0-9_]
+TEMPORARY_MARK = ".realtime-adain-"  # in every temporary name we make: no user's own name has it
+_TEMP_FOLDER = re.compile(rf"\..*{re.escape(TEMPORARY_MARK)}(?P<pid>\d+)-[a-z0-9_]{{8}}\.part")  # mkstemp: 8 of [a-z0-9_]
 _TEMP_NAME = re.compile(rf"{_TEMP_FOLDER.pattern}(?:\.[^.]*)?")  # a file: its output's extension after .part
 _swept: set[Path] = set()
 
@@ -86,7 +88,7 @@ def remove_stale(folder: Path, *, files: re.Pattern[str] | None = None, folders:
 def remove_stale_temporaries(folder: Path) -> list[Path]:
     """Remove temporary files of ours that no run will finish (see the module's docstring), and the
     hidden folders numbered pictures are made in (video/picture_output.py)."""
-    # (names without a process id are never removed: the older naming cannot be told apart from a
+    # (names without our mark are never removed: the older naming cannot be told apart from a
     # user's own `.holiday.20231231.part.jpg`, which an hour-old sweep deleted without a word)
     return remove_stale(folder, files=_TEMP_NAME, folders=_TEMP_FOLDER)
 
