@@ -21,8 +21,16 @@ from pathlib import Path
 STALE_AFTER_S = 120.0
 STALE_UNKNOWN_AFTER_S = 3600.0
 TEMPORARY_MARK = ".realtime-adain-"  # in every temporary name we make: no user's own name has it
-_TEMP_FOLDER = re.compile(rf"\..*{re.escape(TEMPORARY_MARK)}(?P<pid>\d+)-[a-z0-9_]{{8}}\.part")  # mkstemp: 8 of [a-z0-9_]
-_TEMP_NAME = re.compile(rf"{_TEMP_FOLDER.pattern}(?:\.[^.]*)?")  # a file: its output's extension after .part
+
+
+def temporary_names(stem: str = ".*", suffix: str = "") -> re.Pattern[str]:
+    """The names atomic.py's `temporary_prefix` gives temporaries (mkstemp's 8 of [a-z0-9_] after
+    the process id): `stem` and `suffix` as regular expressions (`re.escape` one output's)."""
+    return re.compile(rf"\.{stem}{re.escape(TEMPORARY_MARK)}(?P<pid>\d+)-[a-z0-9_]{{8}}\.part{suffix}")
+
+
+_TEMP_FOLDER = temporary_names()
+_TEMP_NAME = temporary_names(suffix=r"(?:\.[^.]*)?")  # a file: its output's extension after .part
 _swept: set[Path] = set()
 
 
