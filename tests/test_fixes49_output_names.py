@@ -111,9 +111,11 @@ def test_json_with_stdout_closed_is_refused_before_any_work(tmp_path, command):
     and engines list's --json too: review h11)."""
     files = ("missing.jpg", "-s", "missing-style.jpg", "-o", f"{tmp_path}/io/") if command in ("image", "video") else ()
     done = closed_stdout_run(*command.split(), *files, "--json")
+    lost = {"doctor": "the JSON object would be lost; send it to a file (--json > report.json)",
+            "engines list": "the JSON object would be lost; send it to a file (--json > engines.json)"}.get(
+        command, "the JSON records would be lost; send them to a file (--json > results.jsonl)")
     assert done.returncode == 2 and done.stderr == (
-        "error: --json: standard output is closed, so the JSON records would be lost; send them to a file "
-        "(--json > results.jsonl) or leave --json out\n")
+        f"error: --json: standard output is closed, so {lost} or leave --json out\n")
     assert list(tmp_path.iterdir()) == []
 
 
