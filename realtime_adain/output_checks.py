@@ -85,8 +85,25 @@ def refuse_earlier_results(made_from: Iterable[tuple[Path, Path]], inputs: Itera
     for source, output in made_from:
         earlier = found.get(real_path(output))
         if earlier is not None and real_path(earlier) != real_path(source):
-            raise UserError(f"{output}: an earlier result, found among the inputs ({output.parent} holds both); give "
-                            "-o another folder, or move the earlier results away")
+            _refuse_earlier_result(output)
+
+
+def refuse_results_read_back(outputs: Iterable[Path], inputs: Iterable[Path], given: Iterable[str]) -> None:
+    """An input found in a folder (not named itself) that lies where the results go and is named as
+    a result is (SOURCE_stylized_NAME.EXT): an earlier run's result, which `image f/ -o f/` run again
+    stylized once more (x_stylized_a_stylized_a.png), and `-o styles/` took for a style. Refused as
+    `refuse_earlier_results` refuses one that a result would replace; one named is the user's wish."""
+    named = {real_path(path) for path in given}
+    folders = {real_path(output.parent) for output in outputs}
+    for path in inputs:
+        stem, mark, _ = Path(path).name.partition("_stylized_")
+        if stem and mark and real_path(Path(path).parent) in folders and real_path(path) not in named:
+            _refuse_earlier_result(Path(path))
+
+
+def _refuse_earlier_result(path: Path) -> None:
+    raise UserError(f"{path}: an earlier result, found among the inputs ({path.parent} holds both); give "
+                    "-o another folder, or move the earlier results away")
 
 
 def refuse_overwriting_inputs(outputs: Iterable[Path], inputs: Iterable[Path]) -> None:

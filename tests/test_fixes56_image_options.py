@@ -39,3 +39,34 @@ def test_the_sweep_leaves_a_users_hidden_files_and_folders(run_cli, weights_env,
     assert album.read_bytes() == b"precious" and (thesis / "draft.tex").read_bytes() == b"chapter 1"
     assert not ours.exists() and not ours_folder.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([album.name, thesis.name, "out.jpg"])
+
+
+def test_earlier_results_in_the_output_folder_are_not_read_back(run_cli, weights_env, data_dir, tmp_path):
+    """`image f/ -s A --ext png -o f/` then `image f/ -s A -o f/` wrote x_stylized_A_stylized_A.png
+    (with another style, the first result stylized again; with -o the style folder, results became
+    styles): only a result that would replace an input was refused. An earlier result found in a
+    folder is refused the same way; one named itself is the user's wish."""
+    import shutil
+
+    folder, styles = tmp_path / "f6", tmp_path / "styles"
+    folder.mkdir()
+    styles.mkdir()
+    shutil.copy(data_dir / "content" / "brad_pitt.jpg", folder / "x.jpg")
+    shutil.copy(data_dir / "style" / "asheville.jpg", styles / "asheville.jpg")
+    small = ("--size", "32", "--style-size", "32")
+    code, _, err = run_cli("image", folder, "-s", styles / "asheville.jpg", "--ext", "png", "-o", f"{folder}/", *small)
+    assert code == 0, err
+    for style in (styles / "asheville.jpg", data_dir / "style" / "trial.jpg"):
+        code, _, err = run_cli("image", folder, "-s", style, "-o", f"{folder}/", *small)
+        assert code == 2 and err.strip() == (f"error: {folder / 'x_stylized_asheville.png'}: an earlier result, found among "
+                                             f"the inputs ({folder} holds both); give -o another folder, or move the "
+                                             "earlier results away"), err
+    assert sorted(p.name for p in folder.iterdir()) == ["x.jpg", "x_stylized_asheville.png"]
+    code, _, err = run_cli("image", folder / "x.jpg", "-s", styles, "-o", f"{styles}/", *small)  # results into the styles
+    assert code == 0, err
+    code, _, err = run_cli("image", folder / "x.jpg", "-s", styles, "-o", f"{styles}/", *small)
+    assert code == 2 and "x_stylized_asheville.jpg: an earlier result, found among the inputs" in err, err
+    assert sorted(p.name for p in styles.iterdir()) == ["asheville.jpg", "x_stylized_asheville.jpg"]
+    result = folder / "x_stylized_asheville.png"  # named itself: stylized again, as asked
+    code, _, err = run_cli("image", result, "-s", data_dir / "style" / "trial.jpg", "-o", f"{folder}/", *small)
+    assert code == 0 and (folder / "x_stylized_asheville_stylized_trial.png").is_file(), err

@@ -12,7 +12,7 @@ from realtime_adain.commands import common, sheet
 from realtime_adain.commands.jobs import Job, output_paths, plan_jobs
 from realtime_adain.errors import UserError
 from realtime_adain.image_job import check_inputs, stylize_all
-from realtime_adain.output_checks import refuse_earlier_results, refuse_overwriting_inputs
+from realtime_adain.output_checks import refuse_earlier_results, refuse_overwriting_inputs, refuse_results_read_back
 from realtime_adain.writable_folders import check_writable_dir
 from realtime_adain.settings import ImageSettings, ModelSettings
 from realtime_adain.notes import repeats_counted
@@ -65,11 +65,13 @@ def plan(args: argparse.Namespace, contents: list[Path], styles: list[Path]) -> 
     return plan_jobs(contents, styles)
 
 
-def check_outputs(outputs: list[Path], jobs: list[Job], inputs: list[Path]) -> None:
-    """Refuse to overwrite an input or another job's result, and fail before any compute if the
-    target is unwritable (without creating it: a refused run leaves no empty folder). (A result
-    too large for its format is refused with the inputs, `check_inputs`: its size is the content's.)"""
+def check_outputs(outputs: list[Path], jobs: list[Job], inputs: list[Path], given: list[str]) -> None:
+    """Refuse to overwrite an input or another job's result, or to read an earlier result found in
+    a `given` folder as an input, and fail before any compute if the target is unwritable (without
+    creating it: a refused run leaves no empty folder). (A result too large for its format is
+    refused with the inputs, `check_inputs`: its size is the content's.)"""
     refuse_earlier_results([(job.source, output) for job, output in zip(jobs, outputs)], [job.source for job in jobs])
+    refuse_results_read_back(outputs, [path for job in jobs for path in (job.source, *job.styles)], given)
     refuse_overwriting_inputs(outputs, inputs)
     for path in outputs:
         if not is_writable_image_path(path):
@@ -122,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
     mask_paths = [Path(args.mask)] if args.mask else []
     from realtime_adain.weight_paths import files_used  # (torch: loaded by `model_settings` already)
 
-    check_outputs(outputs, jobs, contents + styles + mask_paths + files_used(model.vgg, model.decoder))
+    check_outputs(outputs, jobs, contents + styles + mask_paths + files_used(model.vgg, model.decoder), given(args))
     with repeats_counted(contents + styles + mask_paths):  # a folder's pictures: one line per kind of note
         stylize_all(settings, jobs, outputs, contents, styles, given(args), partial(common.report_output, args))
     return 0
