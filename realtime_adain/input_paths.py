@@ -81,6 +81,10 @@ def _odd_ending(path: Path, accept: Callable[[Path], bool]) -> str | None:
     return f"its name ends in {'a space' if path.name.endswith(' ') else 'a dot'}"
 
 
+# Why `-` (standard input, as FFmpeg writes it) is no input here, a --mask too: each is read again.
+STDIN_UNREADABLE = "standard input cannot be read: every input is read more than once; save it to a file first"
+
+
 def _not_usable(path: Path, what: str) -> str:
     """Why a path that is neither a file nor a folder cannot be read: a device or a pipe exists
     (`video /dev/stdin < clip.mp4` works, that is the file; `cat clip.mp4 | video /dev/stdin`
@@ -92,7 +96,7 @@ def _not_usable(path: Path, what: str) -> str:
         if exc.errno == errno.ELOOP:
             return f"a symbolic link loop, not {a_what}"
         if str(path) == "-":  # (as FFmpeg writes standard input)
-            return "standard input cannot be read: every input is read more than once; save it to a file first"
+            return STDIN_UNREADABLE
         if path.is_symlink():  # (not "no such file": `ls` shows the link)
             return dead_link_is(path)
         return f"no such {what} file or directory"

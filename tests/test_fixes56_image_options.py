@@ -70,3 +70,15 @@ def test_earlier_results_in_the_output_folder_are_not_read_back(run_cli, weights
     result = folder / "x_stylized_asheville.png"  # named itself: stylized again, as asked
     code, _, err = run_cli("image", result, "-s", data_dir / "style" / "trial.jpg", "-o", f"{folder}/", *small)
     assert code == 0 and (folder / "x_stylized_asheville_stylized_trial.png").is_file(), err
+
+
+def test_a_mask_from_standard_input_is_refused_as_a_content_or_style_from_it(run_cli, weights_env, data_dir, tmp_path):
+    """`--mask -` said "-: no such file"; `-` as content or style says why standard input is no input."""
+    content, style = data_dir / "content" / "brad_pitt.jpg", data_dir / "style" / "asheville.jpg"
+    small = ("--size", "32", "--style-size", "32")
+    _, _, said = run_cli("image", "-", "-s", style, "-o", tmp_path / "a.png", *small)
+    code, _, err = run_cli("image", content, "-s", style, "-s", data_dir / "style" / "trial.jpg", "--mask", "-",
+                           "-o", tmp_path / "b.png", *small)
+    assert code == 2 and err == said and err.strip() == ("error: -: standard input cannot be read: every input is "
+                                                         "read more than once; save it to a file first"), (err, said)
+    assert list(tmp_path.iterdir()) == []

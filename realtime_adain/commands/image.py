@@ -12,6 +12,7 @@ from realtime_adain.commands import common, sheet
 from realtime_adain.commands.jobs import Job, output_paths, plan_jobs
 from realtime_adain.errors import UserError
 from realtime_adain.image_job import check_inputs, stylize_all
+from realtime_adain.input_paths import STDIN_UNREADABLE
 from realtime_adain.output_checks import refuse_earlier_results, refuse_overwriting_inputs, refuse_results_read_back
 from realtime_adain.writable_folders import check_writable_dir
 from realtime_adain.settings import ImageSettings, ModelSettings
@@ -115,6 +116,8 @@ def run(args: argparse.Namespace) -> int:
     sheet.refuse_sheet_options(args)
     if args.mask is not None and not args.mask.strip():
         raise UserError("--mask needs an image file's name")
+    if args.mask == "-":  # (was "-: no such file")
+        raise UserError(f"-: {STDIN_UNREADABLE}")
     args.size = 512 if args.size is None else args.size
     args.keep_size = True if args.keep_size is None else args.keep_size  # (None: not given; --sheet refuses it)
     settings = image_settings(args, model)
