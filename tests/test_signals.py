@@ -134,17 +134,18 @@ def test_stale_temporaries_are_removed_on_the_next_run(run_cli, weights_env, dat
     old = time.time() - 2 * stale_temporaries.STALE_UNKNOWN_AFTER_S
     gone, alive = dead_pid(), os.getpid()
     names = {
-        f".bunny.{gone}-abcd_123.part.mp4": True,  # its process is gone: stale
+        f".bunny.realtime-adain-{gone}-abcd_123.part.mp4": True,  # its process is gone: stale
+        f".album.{gone}-abcd_123.part.mp4": False,  # the older naming, without our mark: a user's may look so
         ".photo.k2j4h5g6.part.png": False,  # the older naming (no id): a user's own file may look so
         ".holiday.20231231.part.jpg": False,  # ... as this one did, deleted by an hour-old sweep
-        f".bunny.{alive}-zzzz9999.part.mp4": False,  # its process runs (a concurrent run): kept
+        f".bunny.realtime-adain-{alive}-zzzz9999.part.mp4": False,  # its process runs (a concurrent run): kept
         ".notes.txt": False,  # not ours
-        f"bunny.{gone}-abcd_123.part.mp4": False,  # not hidden: not ours
+        f"bunny.realtime-adain-{gone}-abcd_123.part.mp4": False,  # not hidden: not ours
     }
     for name in names:
         (tmp_path / name).write_bytes(b"x")
         os.utime(tmp_path / name, (old, old))
-    fresh = tmp_path / f".clip.{gone}-freshfre.part.mp4"  # gone but just written: maybe another host's
+    fresh = tmp_path / f".clip.realtime-adain-{gone}-freshfre.part.mp4"  # gone but just written: maybe another host's
     fresh.write_bytes(b"x")
     code, _, err = run_cli("image", data_dir / "content" / "cornell.jpg", "-s", data_dir / "style" / "trial.jpg",
                            "--size", "32", "--style-size", "32", "-o", tmp_path / "result.png")
@@ -153,15 +154,17 @@ def test_stale_temporaries_are_removed_on_the_next_run(run_cli, weights_env, dat
     assert left == {"result.png", fresh.name} | {name for name, stale in names.items() if not stale}
 
 
-@pytest.mark.parametrize("name", [".x.part", "..abcdefgh.part.mp4", ".x.-1-abcdefgh.part.mp4",
-                                  ".x.abcdefg.part.mp4", ".x.ABCDEFGH.part.mp4",
-                                  ".x.99999999999999999999999-abcdefgh.part.mp4", ".x.0-abcdefgh.part.mp4"])
+@pytest.mark.parametrize("name", [".x.part", ".x.realtime-adain--1-abcdefgh.part.mp4",
+                                  ".x.realtime-adain-999999999-abcdefg.part.mp4",
+                                  ".x.realtime-adain-999999999-ABCDEFGH.part.mp4",
+                                  ".x.realtime-adain-99999999999999999999999-abcdefgh.part.mp4",
+                                  ".x.realtime-adain-0-abcdefgh.part.mp4", ".x.1999-holidays.part.mp4"])
 def test_names_that_are_not_our_temporaries_are_left_alone(tmp_path, name):
-    """Near misses of `.NAME.PID-XXXXXXXX.partEXT` (hostile or unlucky names) are never removed."""
+    """Near misses of `.NAME.realtime-adain-PID-XXXXXXXX.partEXT` (hostile or unlucky names) are never removed."""
     path = tmp_path / name
     path.write_bytes(b"x")
-    (tmp_path / ".y.1-abcdefgh.part.mp4").mkdir()  # a folder, and a link, named as ours are not ours
-    (tmp_path / ".z.1-abcdefgh.part.mp4").symlink_to(path)
+    (tmp_path / ".y.realtime-adain-999999999-abcdefgh.part.mp4").mkdir()  # a folder, and a link, named as ours are not ours
+    (tmp_path / ".z.realtime-adain-999999999-abcdefgh.part.mp4").symlink_to(path)
     old = time.time() - 2 * stale_temporaries.STALE_UNKNOWN_AFTER_S
     os.utime(path, (old, old))
     for other in tmp_path.iterdir():

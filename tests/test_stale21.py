@@ -35,7 +35,7 @@ def store_an_engine(folder: Path) -> None:
 
 # (what removes, the name of a leftover of process PID, whether it is a folder)
 REMOVERS = {
-    "outputs": (stale_temporaries.remove_stale_temporaries, ".clip.{pid}-abcd1234.part.mp4", False),
+    "outputs": (stale_temporaries.remove_stale_temporaries, ".clip.realtime-adain-{pid}-abcd1234.part.mp4", False),
     "engine builds": (store_an_engine, ".build-{pid}-abcd1234", True),
     "per-run caches": (lambda folder: remove_stale_temporary_caches("engines"), "realtime-adain-engines-{pid}-abcd1234",
                        True),

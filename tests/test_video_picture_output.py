@@ -115,7 +115,7 @@ def test_a_killed_runs_hidden_folder_is_swept_by_the_next(run_cli, weights_env, 
     """A SIGKILLed run cannot remove its hidden folder of pictures; the next run in that folder
     does, once its process is gone (as for the temporary files of video outputs)."""
     out = tmp_path / "frames"
-    stale = out / ".f_0001.999999999-abcd1234.part"
+    stale = out / ".f_0001.realtime-adain-999999999-abcd1234.part"
     stale.mkdir(parents=True)
     (stale / "f_0001.png").write_bytes(b"x")
     old = time.time() - 3600
