@@ -82,3 +82,20 @@ def test_a_mask_from_standard_input_is_refused_as_a_content_or_style_from_it(run
     assert code == 2 and err == said and err.strip() == ("error: -: standard input cannot be read: every input is "
                                                          "read more than once; save it to a file first"), (err, said)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_earlier_video_results_in_the_output_folder_are_not_read_back(run_cli, weights_env, data_dir, tmp_path):
+    """`video clips/ -s A -o clips/` then `-s B`: the first run's clip_stylized_A.mp4, found in the
+    folder, was stylized as a new input; refused as `image` refuses it (one named is the user's wish)."""
+    import shutil
+
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    shutil.copy(data_dir / "videos" / "cutBunny.mp4", clips / "clip.mp4")
+    shutil.copy(data_dir / "videos" / "cutBunny.mp4", clips / "clip_stylized_asheville.mp4")  # an earlier result
+    code, _, err = run_cli("video", clips, "-s", data_dir / "style" / "trial.jpg", "-o", f"{clips}/", "--frames", "1",
+                           "--size", "32", "--style-size", "32")
+    assert code == 2 and err.strip() == (f"error: {clips / 'clip_stylized_asheville.mp4'}: an earlier result, found "
+                                         f"among the inputs ({clips} holds both); give -o another folder, or move the "
+                                         "earlier results away"), err
+    assert sorted(p.name for p in clips.iterdir()) == ["clip.mp4", "clip_stylized_asheville.mp4"]

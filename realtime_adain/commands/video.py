@@ -12,7 +12,8 @@ from realtime_adain.commands import argtypes, common
 from realtime_adain.commands.jobs import output_paths, plan_jobs
 from realtime_adain.imageio import WRITABLE_EXTENSIONS, check_style, decode_image, is_image_path, read_image_bytes
 from realtime_adain.pillow_stills import note_first_frame_only
-from realtime_adain.output_checks import folder_ending, refuse_earlier_results, refuse_overwriting_inputs
+from realtime_adain.output_checks import (folder_ending, refuse_earlier_results, refuse_overwriting_inputs,
+                                           refuse_results_read_back)
 from realtime_adain.writable_folders import check_writable_dir
 from realtime_adain.settings import DEFAULT_MAX_PIXELS, DEINTERLACE_MODES, STABILIZE_MODES, STABILIZE_STRENGTH, VideoSettings
 from realtime_adain.errors import UserError, as_given, refuse_inputs
@@ -230,6 +231,7 @@ def run(args: argparse.Namespace) -> int:
                         "a video file keeps its own timestamps")
     jobs = plan(args, inputs, styles)
     refuse_earlier_results([(source, out) for source, _, out in jobs], inputs)
+    refuse_results_read_back([out for _, _, out in jobs], inputs + styles, [*args.input, *args.style])
     from realtime_adain.weight_paths import files_used  # (torch: loaded by `video_settings` already)
 
     read = inputs + styles + files_used(settings.model.vgg, settings.model.decoder)  # no output may replace one
