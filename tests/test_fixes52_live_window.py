@@ -77,6 +77,7 @@ def window_loop(display: str, folder) -> subprocess.Popen:
     return process
 
 
+@pytest.mark.slow  # (7 s: a live session resized from outside; the window's own keys stay in the default run)
 def test_a_window_made_huge_from_outside_is_brought_back_within_the_screen(x_server, tmp_path):
     """`xdotool windowsize W 16000 16000`: Qt scaled every picture to it, each key took 4-14 s to
     show and memory grew by 1 GB. Now the window is fitted within the screen again, to the picture

@@ -23,6 +23,7 @@ def test_a_closed_stdout_is_refused_before_any_work(command, weights_env, tmp_pa
     assert closed.stderr.startswith("error: standard output is closed, so the ") and closed.stderr.count("\n") == 1
 
 
+@pytest.mark.slow  # (13 s: a whole bench run; the refusal without a results file stays in the default run)
 def test_a_bench_with_its_results_file_runs_with_stdout_closed(weights_env, tmp_path):
     results = tmp_path / "bench.json"
     closed = subprocess.run([sys.executable, "-m", "realtime_adain", "bench", "model", "-r", "16x16", "--iters", "1",
