@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 from realtime_adain.errors import UserError, one_line, quoted
-from realtime_adain.file_identity import entry_key, file_identity, real_path, same_entry
+from realtime_adain.file_identity import entry_key, file_identity, folded, real_path, same_entry
 from realtime_adain.imageio import WRITABLE_EXTENSIONS
 from realtime_adain.output_paths import writable_target
 from realtime_adain.video.sequence import files_of, names_a_picture, pattern_directive
@@ -128,10 +128,11 @@ def refuse_overwriting_inputs(outputs: Iterable[Path], inputs: Iterable[Path]) -
 
 def refuse_shared_outputs(outputs: Sequence[Path], sources: Sequence[tuple[Path, ...]]) -> None:
     """Refuse before any work when two jobs would write one file (a/photo.jpg and b/photo.jpg, or
-    photo.jpg and photo.png with --ext jpg): the second would silently replace the first."""
+    photo.jpg and photo.png with --ext jpg, or Photo.jpg and photo.jpg where the file system ignores
+    case): the second would silently replace the first."""
     seen: dict[object, int] = {}  # entry keys, or real paths where the folder does not exist yet
     for index, path in enumerate(outputs):
-        key = entry_key(path) or os.path.normcase(str(real_path(path)))
+        key = entry_key(path) or folded(str(real := real_path(path)), real.parent)
         if key in seen:
             first, second = sources[seen[key]], sources[index]
             if first[0] != second[0]:  # the contents differ: they say it all (else show the styles too)
