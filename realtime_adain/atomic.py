@@ -5,8 +5,8 @@ hidden temporary name beside its destination, synced to the disk and renamed int
 success, so an interrupted or failed run (or a power loss) never leaves a half-written file that
 looks finished.
 
-The temporary name holds our mark and the writer's process id
-(`.NAME.realtime-adain-PID-XXXXXXXX.partEXT`), so that the next output into the folder can remove
+The temporary name holds our mark and the writer's process id and id space
+(`.NAME.realtime-adain-PID-SPACE-XXXXXXXX.partEXT`), so that the next output into the folder can remove
 one a killed run left, and only ours (stale_temporaries.py). The output's path
 is checked first (output_paths.py), and the folders it needs are made (made_folders.py).
 """
@@ -24,14 +24,14 @@ from realtime_adain.file_modes import FILE_MODE, OWNER_RW
 from realtime_adain.made_folders import folder_handle, lost_during_run, make_folders
 from realtime_adain.output_paths import (MOST_PARTIAL_NUMBERS, NAME_MAX, cut_to_fit, link_first_free, naming, partial_path,
                                          refuse_write_protected, replaced_mode, writable_target)
-from realtime_adain.stale_temporaries import TEMPORARY_MARK, sweep_once
+from realtime_adain.stale_temporaries import TEMPORARY_MARK, process_tag, sweep_once
 
 
 def temporary_prefix(target: Path) -> str:
-    """`.STEM.realtime-adain-PID-`, the stem cut so that the whole temporary name (with mkstemp's 8
+    """`.STEM.realtime-adain-PID-SPACE-`, the stem cut so that the whole temporary name (with mkstemp's 8
     characters and `.partEXT`) fits in NAME_MAX bytes wherever the final name does: a 249-byte name that ffmpeg
     writes was refused ("File name too long")."""
-    pid = f"{TEMPORARY_MARK}{os.getpid()}-"
+    pid = f"{TEMPORARY_MARK}{process_tag()}-"
     room = NAME_MAX - len(os.fsencode(f".{pid}.part{target.suffix}")) - 8
     return f".{cut_to_fit(target.stem, room)}{pid}"
 

@@ -1,32 +1,64 @@
 """Temporaries that killed runs left behind, removed under one rule (`remove_stale`).
 
-The temporary name of an output (atomic.py's `PendingOutput`) carries our mark and the writer's
-process id (`.NAME.realtime-adain-PID-XXXXXXXX.partEXT`): a run killed too hard to clean up
-(SIGKILL, power loss) leaves one behind, and the next output into that folder removes those whose
-process is gone (and untouched for `STALE_AFTER_S`, in case the folder is shared with another
-machine or container, where the id means nothing). A name without the mark (the older naming,
+The temporary name of an output (atomic.py's `PendingOutput`) carries our mark, the writer's
+process id and its `pid_space` (`.NAME.realtime-adain-PID-SPACE-XXXXXXXX.partEXT`): a run killed
+too hard to clean up (SIGKILL) leaves one behind, and the next output into that folder removes
+those whose process is gone. A process id means something only in the space it was given in: one
+of another container or another machine sharing the folder cannot be looked up
+(`os.kill` said gone of a live run in another container, whose temporary, left untouched for
+minutes by x264 and the muxer, was removed), so such a temporary is removed only once untouched
+for `OTHER_SPACE_AFTER_S`. A name without the mark (the older naming,
 `.NAME.PID-XXXXXXXX.partEXT`) is left: a user's own hidden `.album.1999-holidays.part.zip` or
 folder `.thesis.2022-versions.part` is just like one, and the sweep deleted both.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import math
 import os
+import platform
 import re
 import shutil
+import sys
 import time
 from pathlib import Path
 
 STALE_AFTER_S = 120.0
 STALE_UNKNOWN_AFTER_S = 3600.0
+OTHER_SPACE_AFTER_S = 86400.0  # a writer's id of another (or an unknown) `pid_space`: untouched a day
 TEMPORARY_MARK = ".realtime-adain-"  # in every temporary name we make: no user's own name has it
+# How `process_tag` is named, as a regular expression: the `space` absent in names of older versions.
+PROCESS_TAG = r"(?P<pid>\d+)(?:-(?P<space>[0-9a-f]{8}))?"
+
+
+@functools.cache
+def pid_space() -> str | None:
+    """Where this process's id means this process, as 8 hex digits: the machine's name and, on
+    Linux, its PID namespace (a container has its own); None where that cannot be read (then no
+    temporary of ours is judged by its id here). The same after a restart: a power cut's leftovers
+    (a `live` recording kept as NAME.partial.mp4) are judged as a SIGKILL's."""
+    where = platform.node()
+    if sys.platform.startswith("linux"):
+        try:
+            where = f"{where} {os.stat('/proc/self/ns/pid').st_ino}"
+        except OSError:  # (no /proc: which namespace is unknown)
+            return None
+    return hashlib.sha256(where.encode()).hexdigest()[:8] if where else None
+
+
+def process_tag(pid: int | None = None) -> str:
+    """`PID-SPACE` of this process, or of process `pid` beside it (`PID` alone where `pid_space` is
+    unknown): what names of our temporaries carry to tell whether their writer is gone (`writer_gone`)."""
+    pid, space = os.getpid() if pid is None else pid, pid_space()
+    return f"{pid}-{space}" if space else str(pid)
 
 
 def temporary_names(stem: str = ".*", suffix: str = "") -> re.Pattern[str]:
     """The names atomic.py's `temporary_prefix` gives temporaries (mkstemp's 8 of [a-z0-9_] after
-    the process id): `stem` and `suffix` as regular expressions (`re.escape` one output's)."""
-    return re.compile(rf"\.{stem}{re.escape(TEMPORARY_MARK)}(?P<pid>\d+)-[a-z0-9_]{{8}}\.part{suffix}")
+    the `process_tag`): `stem` and `suffix` as regular expressions (`re.escape` one output's)."""
+    return re.compile(rf"\.{stem}{re.escape(TEMPORARY_MARK)}{PROCESS_TAG}-[a-z0-9_]{{8}}\.part{suffix}")
 
 
 _TEMP_FOLDER = temporary_names()
@@ -48,6 +80,18 @@ def process_gone(pid: int) -> bool:
     return False
 
 
+def of_this_space(match: re.Match[str]) -> bool:
+    """Whether the writer's id in an entry's name (`match` of a pattern holding `PROCESS_TAG`) is of
+    this process's `pid_space`: the only ids that `process_gone` can judge."""
+    space = match.groupdict().get("space")
+    return space is not None and space == pid_space()
+
+
+def writer_gone(match: re.Match[str]) -> bool:
+    """Whether the process that named an entry (`match` as for `of_this_space`) is known to be gone."""
+    return of_this_space(match) and process_gone(int(match["pid"]))
+
+
 ANY_AGE = -math.inf  # for `remove_stale`: removed however recently touched
 NEVER = math.inf  # for `remove_stale`: never removed
 
@@ -59,9 +103,10 @@ def remove_stale(folder: Path, *, files: re.Pattern[str] | None = None, folders:
     The one rule of the temporaries we write (outputs, engine builds, per-run caches): an entry is
     ours when its whole name matches `files` (a regular file) or `folders` (a folder, removed with
     what it holds; a link is never followed), and, with `mine_only`, this user owns it. The name's
-    `pid` group is its writer's process id: it is stale once that process is gone and it was left
-    untouched for `after_s` (a folder shared with another machine or container, where the id means
-    nothing); one named without an id, once untouched for `unknown_after_s`.
+    `pid` and `space` groups (`PROCESS_TAG`) name its writer: it is stale once that process is gone
+    and it was left untouched for `after_s`; one whose writer's id is of another space (or of none
+    named: `of_this_space`), once untouched for `OTHER_SPACE_AFTER_S` (and `after_s`); one named
+    without an id, once untouched for `unknown_after_s`.
     """
     removed = []
     now = time.time()
@@ -79,8 +124,14 @@ def remove_stale(folder: Path, *, files: re.Pattern[str] | None = None, folders:
             status = entry.stat(follow_symlinks=False)
             if mine_only and status.st_uid != os.getuid():
                 continue
-            age, pid = now - status.st_mtime, match.group("pid")
-            if not ((age > after_s and process_gone(int(pid))) if pid else age > unknown_after_s):
+            age = now - status.st_mtime
+            if match.groupdict().get("pid") is None:
+                stale = age > unknown_after_s
+            elif of_this_space(match):
+                stale = age > after_s and process_gone(int(match["pid"]))
+            else:
+                stale = age > max(after_s, OTHER_SPACE_AFTER_S)
+            if not stale:
                 continue
             if is_folder:
                 shutil.rmtree(entry.path, ignore_errors=True)  # as much of it as can go

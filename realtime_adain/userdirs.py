@@ -73,10 +73,11 @@ def temporary_cache(name: str, why: str) -> Path:
     """A `name` cache folder for this run only, removed at exit, and `why` said in one note: for
     a cache that cannot be where it belongs (no home; a home that is read-only or full)."""
     from realtime_adain.notes import note
+    from realtime_adain.stale_temporaries import process_tag
 
     note(why)
     remove_stale_temporary_caches(name)
-    path = Path(tempfile.mkdtemp(prefix=f"realtime-adain-{name}-{os.getpid()}-"))
+    path = Path(tempfile.mkdtemp(prefix=f"realtime-adain-{name}-{process_tag()}-"))
     atexit.register(shutil.rmtree, path, ignore_errors=True)
     return path
 
@@ -84,10 +85,10 @@ def temporary_cache(name: str, why: str) -> Path:
 def remove_stale_temporary_caches(name: str) -> None:
     """Remove the `name` temporary caches of runs killed too hard to remove their own (SIGKILL, the
     OOM killer): this user's, their process gone and the folder untouched for `STALE_AFTER_S` (an
-    ONNX export is tens of MB, often on a /tmp in memory)."""
-    from realtime_adain.stale_temporaries import remove_stale
+    ONNX export is tens of MB, often on a /tmp in memory); of another container's, a day untouched."""
+    from realtime_adain.stale_temporaries import PROCESS_TAG, remove_stale
 
-    pattern = re.compile(rf"realtime-adain-{re.escape(name)}-(?P<pid>\d+)-[a-z0-9_]{{8}}")
+    pattern = re.compile(rf"realtime-adain-{re.escape(name)}-{PROCESS_TAG}-[a-z0-9_]{{8}}")
     remove_stale(Path(tempfile.gettempdir()), folders=pattern, mine_only=True)
 
 

@@ -30,7 +30,7 @@ from realtime_adain.errors import UserError
 from realtime_adain.made_folders import folder_handle, lost_during_run, make_folders
 from realtime_adain.output_paths import naming
 from realtime_adain.regular_files import open_regular
-from realtime_adain.stale_temporaries import ANY_AGE, STALE_UNKNOWN_AFTER_S, remove_stale
+from realtime_adain.stale_temporaries import ANY_AGE, PROCESS_TAG, STALE_UNKNOWN_AFTER_S, process_tag, remove_stale
 from realtime_adain.userdirs import HOME_ENV_VAR, cache_dir_for_run, folder_setting, temporary_cache, user_dir
 from realtime_adain.writable_folders import check_writable_dir, why_not_writable
 
@@ -39,11 +39,12 @@ SIDECAR_SUFFIX = ".json"
 DIGEST_SUFFIX = ".sha256"
 # Only files named like this are ours: `engines clear` never deletes anything else in the folder.
 ENGINE_FILE = re.compile(r"^(tensorrt|onnx)-[\w.x-]+-[0-9a-f]{20}\.(ep|onnx)$")
-# A build's temporary folder, exactly as `tempfile.mkdtemp(prefix=f"{BUILD_PREFIX}{pid}-")` names it
-# (older versions wrote no pid), so a user's own `.build-cache` in a folder given as the cache is
-# never taken for one, and `engines clear` leaves the builds of running processes alone.
+# A build's temporary folder, exactly as `tempfile.mkdtemp(prefix=f"{BUILD_PREFIX}{process_tag()}-")`
+# names it (older versions wrote no id, or no id space), so a user's own `.build-cache` in a folder
+# given as the cache is never taken for one, and `engines clear` leaves the builds of running
+# processes alone.
 BUILD_PREFIX = ".build-"
-BUILD_DIR = re.compile(r"^\.build-(?:(?P<pid>\d+)-)?[a-z0-9_]{8}$")
+BUILD_DIR = re.compile(rf"^\.build-(?:{PROCESS_TAG}-)?[a-z0-9_]{{8}}$")
 # Sidecars are a few hundred bytes: a larger one is not ours, and is not read into memory whole
 # (a 50 GB sparse sidecar ended every run with "out of memory; lower --size").
 MAX_SIDECAR_BYTES = 1 << 16
@@ -252,9 +253,9 @@ class EngineCache:
         try:
             make_folders(self.directory)  # (a command that fails then removes it where left empty)
             # builds of killed runs (never trusted, but as large as an engine), which only `engines clear`
-            # removed; an id of another machine sharing the folder means nothing: untouched for long
+            # removed; one of another machine or container sharing the folder, once a day untouched
             remove_stale(self.directory, folders=BUILD_DIR, after_s=STALE_UNKNOWN_AFTER_S)
-            tmp_dir = Path(tempfile.mkdtemp(prefix=f"{BUILD_PREFIX}{os.getpid()}-", dir=self.directory))
+            tmp_dir = Path(tempfile.mkdtemp(prefix=f"{BUILD_PREFIX}{process_tag()}-", dir=self.directory))
         except OSError as exc:
             raise CacheUnwritable(f"{self.directory}: cannot create the engine cache ({why_not_writable(exc)})") from None
         held = folder_handle(self.directory)  # (tells the cache folder from one made anew in its place)

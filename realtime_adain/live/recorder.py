@@ -24,7 +24,7 @@ from realtime_adain.live.disk_room import DiskRoom
 from realtime_adain.live.encoder_thread import EncodedOutput, EncoderThread
 from realtime_adain.made_folders import folder_handle, lost_during_run
 from realtime_adain.output_paths import MOST_PARTIAL_NUMBERS, link_first_free, partial_path, writable_target
-from realtime_adain.stale_temporaries import process_gone, temporary_names
+from realtime_adain.stale_temporaries import temporary_names, writer_gone
 from realtime_adain.video.sequence import ffmpeg_name
 
 RECORDING_CLOSE_TIMEOUT = 30.0  # encoding at most QUEUE_FRAMES frames and flushing to a local disk
@@ -53,15 +53,15 @@ def plays(path: Path) -> bool:
 def keep_killed_recordings(final: Path) -> list[Path]:
     """What recordings of `final` killed outright (SIGKILL, a power cut) left, kept as its
     NAME.partial.mp4 (-1, -2, ..., never over a file): their hidden `.NAME.realtime-adain-PID-*.part.mp4`, whose
-    process is gone, plays up to its last fragment. One that does not play (killed before its first
-    fragment) is removed. Done as a new recording of that name starts: left hidden, the next
+    process is known to be gone (`writer_gone`: not one of another container's, perhaps recording),
+    plays up to its last fragment. One that does not play (killed before its first fragment) is removed. Done as a new recording of that name starts: left hidden, the next
     output into the folder would remove it unseen (stale_temporaries.remove_stale_temporaries)."""
     hidden = temporary_names(re.escape(final.stem), re.escape(final.suffix))
     kept = []
     try:
         entries = [entry for entry in os.scandir(final.parent)
                    if (match := hidden.fullmatch(entry.name)) and entry.is_file(follow_symlinks=False)
-                   and process_gone(int(match.group("pid")))]
+                   and writer_gone(match)]
     except OSError:
         return kept
     for entry in entries:
