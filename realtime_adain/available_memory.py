@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from realtime_adain.errors import UserError
+from realtime_adain.errors import UserError, out_of_memory_error
 
 
 def free_memory(device: torch.device) -> int | None:
@@ -44,9 +44,7 @@ def refuse_beyond_memory(need: int, device: torch.device, what: str, hint: str, 
     free = free_memory(device)
     if free is None or need <= free:
         return
-    refused = error(f"{what}: out of memory{_shortfall(need, free)}; {hint}")
-    refused.shortfall = _shortfall(need, free)
-    raise refused
+    raise out_of_memory_error(error, what, _shortfall(need, free), hint)  # (no local holds it: a cycle)
 
 
 def _shortfall(need: int, free: int) -> str:

@@ -42,4 +42,7 @@ def callers_errors_raised(results: Iterator) -> Iterator:
         error = carried.error
     else:
         return
-    raise error  # (outside the except: not "during handling of" the carrier)
+    try:
+        raise error  # (outside the except: not "during handling of" the carrier)
+    finally:  # (a local holding it, and its traceback this frame: a cycle kept the caller's frames, and their copies)
+        del error
