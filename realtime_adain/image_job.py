@@ -134,7 +134,7 @@ def stylize_all(settings: ImageSettings, jobs: Sequence[ImageJob], outputs: list
     from realtime_adain.stylizer import Stylizer
 
     style = settings.style
-    stylizer = Stylizer.from_settings(settings.model, sizes_vary=True)
+    stylizer = Stylizer.for_command(settings.model, sizes_vary=True)
     style_digests = {path: digests[path] for path in styles}
     style_set = StyleSet(stylizer, StylePictures(style_digests, style.style_size, keep=style.preserve_color),
                          style.style_size, style.preserve_color)

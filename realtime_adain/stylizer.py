@@ -161,16 +161,19 @@ class Stylizer:
 
     @classmethod
     def from_settings(cls, model: ModelSettings, sizes_vary: bool = False) -> "Stylizer":
-        """The stylizer `model` asks for, its mistakes in the CLI's words (`--dtype fp16 needs a
-        GPU`). With `sizes_vary` (images of any size, each seen once), 'auto' on a GPU is eager:
-        compile and tensorrt build per frame size, minutes per new size."""
+        """The stylizer `model` asks for, its mistakes said as `load` says them (a ValueError
+        naming the argument: `dtype fp16 needs a GPU`); the commands' (`for_command`) keep the
+        CLI's words. With `sizes_vary` (images of any size, each seen once), 'auto' on a GPU is
+        eager: compile and tensorrt build per frame size, minutes per new size."""
         check_kind(model, ModelSettings, "model")  # (None was an AttributeError)
-        sizes_vary = check_flag(sizes_vary, "sizes_vary")  # ("no" was taken as True)
-        engine = model.engine
-        if engine == "auto" and sizes_vary and pick_device(model.device).type == "cuda":
-            engine = "eager"
-        placed = cls._placement(model.vgg, model.decoder, model.device, model.dtype, engine)
-        return cls._load(model.vgg, model.decoder, *placed, engine)
+        return cls._in_api_words(model.vgg, model.decoder, lambda: cls._settings_placement(model, sizes_vary))
+
+    @classmethod
+    def for_command(cls, model: ModelSettings, sizes_vary: bool = False) -> "Stylizer":
+        """`from_settings` for a command, its mistakes in the CLI's words (`--dtype fp16 needs a
+        GPU`), as its options name them."""
+        device, dtype, engine = cls._settings_placement(model, sizes_vary)
+        return cls._load(model.vgg, model.decoder, device, dtype, engine)
 
     @classmethod
     def load(
@@ -186,11 +189,28 @@ class Stylizer:
         TypeError) naming it in the API's words, as `stylize_video` says it (`dtype fp16 needs a
         GPU`, not the CLI's `--dtype`); a file problem is a UserError in those words too (`pass
         decoder=PATH`, not `--decoder PATH`)."""
-        paths = [Path(p) for p in (vgg, decoder) if isinstance(p, (str, os.PathLike))]
         dtype = dtype_argument(dtype)
-        placed = as_value_error(lambda: cls._placement(vgg, decoder, device, dtype, engine), paths)
+        return cls._in_api_words(vgg, decoder, lambda: (*cls._placement(vgg, decoder, device, dtype, engine), engine))
+
+    @classmethod
+    def _in_api_words(cls, vgg: str | os.PathLike | None, decoder: str | os.PathLike | None,
+                      placement: Callable[[], tuple[torch.device, torch.dtype, str]]) -> "Stylizer":
+        """The weights loaded and bound to the (device, dtype, engine) `placement` checks, its
+        mistakes a ValueError and a file problem a UserError, in the API's words (`load`'s)."""
+        paths = [Path(p) for p in (vgg, decoder) if isinstance(p, (str, os.PathLike))]
+        placed = as_value_error(placement, paths)
         with api_words(paths), notes.worded(lambda line: in_api_words(line, paths)):  # (its notes too: --vgg)
-            return cls._load(vgg, decoder, *placed, engine)
+            return cls._load(vgg, decoder, *placed)
+
+    @classmethod
+    def _settings_placement(cls, model: ModelSettings, sizes_vary: bool) -> tuple[torch.device, torch.dtype, str]:
+        """The (device, dtype, engine) `model` asks for (`_placement`), 'auto' eager on a GPU where
+        `sizes_vary`."""
+        sizes_vary = check_flag(sizes_vary, "sizes_vary")  # ("no" was taken as True)
+        engine = model.engine
+        if engine == "auto" and sizes_vary and pick_device(model.device).type == "cuda":
+            engine = "eager"
+        return (*cls._placement(model.vgg, model.decoder, model.device, model.dtype, engine), engine)
 
     @staticmethod
     def _placement(vgg: str | os.PathLike | None, decoder: str | os.PathLike | None,

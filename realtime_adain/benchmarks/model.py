@@ -89,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
         check_results_file(args.json, [vgg, decoder])
         # Its net only (eager): "auto" looked for the engines below first, and said a note of what
         # was in the way that their error then said again.
-        stylizer = Stylizer.from_settings(ModelSettings(str(vgg), str(decoder), str(device), dtype_name, "eager"))  # (the CLI's words)
+        stylizer = Stylizer.for_command(ModelSettings(str(vgg), str(decoder), str(device), dtype_name, "eager"))  # (the CLI's words)
         peak = matmul_peak(device, dtype)
         result = {
             **stamp("model", device), "dtype": dtype_name,

@@ -166,7 +166,7 @@ def measured(args: argparse.Namespace, photo: np.ndarray, style_image: np.ndarra
         vgg, decoder, which = benchmark_weights(args, Path(tmp))
         for path in (args.json, args.figure):
             check_results_file(path, [vgg, decoder])
-        stylizer = Stylizer.from_settings(ModelSettings(str(vgg), str(decoder), "cpu"))  # (the CLI's words)
+        stylizer = Stylizer.for_command(ModelSettings(str(vgg), str(decoder), "cpu"))  # (the CLI's words)
     style = stylizer.style_stats(style_image, args.size)
     clips["pan+zoom"] = pan_clip(photo, args.frames, width, height)
     clips["still+noise"] = still_clip(photo, args.frames, width, height)

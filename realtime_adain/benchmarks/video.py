@@ -276,9 +276,9 @@ def run(args: argparse.Namespace) -> int:
         if args.resolution:
             shape = "%dx%d" % args.resolution
             clip = upscaled_copy(args.video, args.resolution, n_frames, workdir / f"clip_{shape}.mp4")
-        stylizers = resolved_engines(args.engine or ["eager"], lambda name: Stylizer.from_settings(
+        stylizers = resolved_engines(args.engine or ["eager"], lambda name: Stylizer.for_command(
             ModelSettings(vgg, decoder, args.device, args.dtype, name)))  # (mistakes in the CLI's words)
-        reference = Stylizer.from_settings(ModelSettings(vgg, decoder, args.device, "fp32", "eager"))  # as the reference runs
+        reference = Stylizer.for_command(ModelSettings(vgg, decoder, args.device, "fp32", "eager"))  # as the reference runs
         variants: list[tuple[str, callable]] = []
         if not args.no_baseline:
             variants.append(("reference loop (pytorch-AdaIN test_video.py)", lambda out, n, s=reference, t=default_threads: (

@@ -87,7 +87,7 @@ def export_onnx_command(args: argparse.Namespace) -> int:
         check_output(Path(args.output), files_used(args.vgg, args.decoder), args.output)
     # eager: 'auto' would weigh the cached export this command makes, with a note on a damaged one
     # before the export's own word on it
-    stylizer = Stylizer.from_settings(ModelSettings(args.vgg, args.decoder, "cpu", "fp32", "eager"))  # (the CLI's words)
+    stylizer = Stylizer.for_command(ModelSettings(args.vgg, args.decoder, "cpu", "fp32", "eager"))  # (the CLI's words)
     if args.output is None:
         reports: list[str] = []
         path, built = cached_onnx(stylizer.net, stylizer.weights_id, rebuild=args.rebuild, report=reports.append)
@@ -149,7 +149,7 @@ def export_tensorrt_command(args: argparse.Namespace) -> int:
     if args.output:
         ensure_writable_dir(Path(args.output))  # before minutes of building, not after
     precision = args.precision or "fp16"
-    stylizer = Stylizer.from_settings(ModelSettings(args.vgg, args.decoder, args.device or "cuda", precision, "tensorrt"))
+    stylizer = Stylizer.for_command(ModelSettings(args.vgg, args.decoder, args.device or "cuda", precision, "tensorrt"))
     cache = EngineCache(args.output) if args.output else EngineCache()
     sizes = args.resolution or list(RESOLUTION_PRESETS.values())
     shapes = list(dict.fromkeys((n, 3, *padded_size(h, w)) for n in (args.batch or [1]) for w, h in sizes))  # each built once

@@ -145,7 +145,7 @@ def _make_sheet(args: argparse.Namespace, settings: ImageSettings, contents: lis
     cache_dir = common.style_cache_dir(args.style_cache) or run_cache_dir()  # (no home: a temporary one, noted)
 
     started = time.monotonic()
-    stylizer = Stylizer.from_settings(settings.model, sizes_vary=True)
+    stylizer = Stylizer.for_command(settings.model, sizes_vary=True)
     library = StyleLibrary(styles, stylizer, args.style_size, cache_dir, note_unwritable_style_cache,
                            max_pixels=args.max_pixels)
     for path in tqdm(styles, desc="style statistics", unit="style", disable=None):

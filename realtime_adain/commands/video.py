@@ -252,7 +252,7 @@ def run(args: argparse.Namespace) -> int:
         outputs.setdefault(source, []).append(out)
     check_inputs(inputs, settings, encode, outputs=outputs)  # every input opens, fits and encodes, before the model loads
 
-    stylizer = Stylizer.from_settings(settings.engine_model)
+    stylizer = Stylizer.for_command(settings.engine_model)
     steadiness = {"stabilize": settings.stabilize, "stabilize_passes": settings.passes if settings.has_flow else None,
                   "stabilize_strength": settings.strength if settings.has_flow else None,
                   "start": float(settings.start),

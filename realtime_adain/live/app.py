@@ -103,7 +103,7 @@ class LiveSession:
                     # taken for a recording's: the session ran seconds behind either throughout
                     self.capture = Capture(self.source, self.log)
                     self.capture.start()
-                self.stylizer = Stylizer.from_settings(settings.engine_model)
+                self.stylizer = Stylizer.for_command(settings.engine_model)
                 return self._run_opened()
             finally:
                 if self.capture is not None:

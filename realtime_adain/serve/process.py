@@ -100,7 +100,7 @@ def load(settings: ServeSettings, upload_dir: Path | None) -> tuple[Stylizer, St
     from realtime_adain.live.inference import processing_size
 
     # Clients' cameras differ in size: on a GPU, 'auto' is the eager engine (no build per size).
-    stylizer = Stylizer.from_settings(settings.engine_model, sizes_vary=True)
+    stylizer = Stylizer.for_command(settings.engine_model, sizes_vary=True)
     library = StyleLibrary(list(settings.styles), stylizer, settings.style_size,
                            settings.style_cache or run_cache_dir(), note_unwritable_style_cache).load()
     return stylizer, StyleRegistry(library, upload_dir), processing_size(settings.size, stylizer)
