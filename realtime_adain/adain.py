@@ -8,13 +8,13 @@ implementation: unbiased variance over the spatial positions, plus eps = 1e-5, t
 from __future__ import annotations
 
 import math
-import numbers
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-import numpy as np
 import torch
 import torch.nn.functional as F
+
+from realtime_adain.settings import check_weights
 
 EPS = 1e-5
 
@@ -166,23 +166,14 @@ class StyleStats:
         """
         if isinstance(styles, StyleStats) or not isinstance(styles, Sequence):
             raise TypeError(f"styles must be a list of StyleStats, got {type(styles).__name__}")
-        # (a dict or set was taken by its keys, as stylize_video's mix= refuses it)
-        if (isinstance(weights, (str, bytes)) or not isinstance(weights, (Sequence, np.ndarray))
-                or isinstance(weights, np.ndarray) and weights.ndim != 1):
-            raise TypeError(f"weights must be a list of numbers, one per style, got {type(weights).__name__}")
+        # (the kinds stylize_video's mix= takes: a dict or set was taken by its keys, a range too)
+        check_weights(weights, "weights", optional=False)
         if len(styles) != len(weights):
             raise ValueError(f"{len(weights)} mix weight{'s' * (len(weights) != 1)} for {len(styles)} "
                              f"style{'s' * (len(styles) != 1)}")
         if not styles:
             raise ValueError("no styles to mix: give at least one")
-        for i, w in enumerate(weights):
-            if isinstance(w, (bool, np.bool_)) or not isinstance(w, numbers.Real):
-                raise TypeError(f"weights[{i}] must be a number, got {type(w).__name__}")
-        try:
-            weights = [float(w) for w in weights]
-        except OverflowError:  # (an int past float's range, 10**400: its own error named no argument)
-            i = next((i for i, w in enumerate(weights) if abs(w) > 1e308), 0)
-            raise ValueError(f"weights[{i}] is too large for a float") from None
+        weights = [float(w) for w in weights]  # (each one's kind checked, and 10**400 refused, above)
         if not all(math.isfinite(w) and w >= 0 for w in weights) or max(weights, default=0.0) <= 0:
             raise ValueError("mix weights must be finite and non-negative with a positive sum")
         styles = [check_stats(s, f"styles[{i}]", channels=None) for i, s in enumerate(styles)]

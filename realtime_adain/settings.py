@@ -78,33 +78,35 @@ class StyleSettings:
                                 f"style{'s' * (style_count != 1)}")
 
 
-_MIX_KINDS = "mix must be a tuple of numbers (or a list or 1-D numpy array), one weight per style, or None"
-
-
-def check_weights(mix: object) -> None:
-    """`mix` (StyleSettings' and `stylize_video`'s) None, or real numbers in a tuple, list or 1-D
-    numpy array, else a TypeError naming mix: the one kind check of both (they disagreed on an array,
-    and a str failed as math.isfinite's "must be real number, not str"). The values are the callers'."""
-    if mix is None:
+def check_weights(mix: object, name: str = "mix", optional: bool = True) -> None:
+    """`mix` (StyleSettings' and `stylize_video`'s; `StyleStats.mix`'s `weights`, not `optional`)
+    None, or real numbers in a tuple, list or 1-D numpy array, else a TypeError naming `name`: the
+    one kind check of them all (they disagreed on an array, a range, an array.array, and a str
+    failed as math.isfinite's "must be real number, not str"). The values are the callers'."""
+    kinds = f"{name} must be a tuple of numbers (or a list or 1-D numpy array), one weight per style"
+    kinds += ", or None" if optional else ""
+    if mix is None and optional:
         return
-    if not isinstance(mix, (tuple, list)) and not _is_vector(mix):
-        raise TypeError(f"{_MIX_KINDS}, got {type(mix).__name__}")
+    shape = _array_shape(mix)
+    if not isinstance(mix, (tuple, list)) and (shape is None or len(shape) != 1):
+        raise TypeError(f"{kinds}, got {type(mix).__name__}" if shape is None else  # (a 2-D one: its shape)
+                        f"{kinds}, got a {len(shape)}-D numpy array of shape {shape}")
     for index, weight in enumerate(mix):
         if isinstance(weight, bool) or not isinstance(weight, numbers.Real):  # (numpy's bool_ is no Real)
-            raise TypeError(f"{_MIX_KINDS}, got a {type(mix).__name__} holding {type(weight).__name__} (mix[{index}])")
+            raise TypeError(f"{kinds}, got a {type(mix).__name__} holding {type(weight).__name__} ({name}[{index}])")
         try:  # (numpy's timedelta64 passes as Integral; 10**400 as Real)
             float(weight)
         except OverflowError:
-            raise ValueError(f"mix[{index}] is too large for a float") from None
+            raise ValueError(f"{name}[{index}] is too large for a float") from None
         except (TypeError, ValueError):
-            raise TypeError(f"{_MIX_KINDS}, got a {type(mix).__name__} holding {type(weight).__name__} (mix[{index}])") from None
+            raise TypeError(f"{kinds}, got a {type(mix).__name__} holding {type(weight).__name__} ({name}[{index}])") from None
 
 
-def _is_vector(value: object) -> bool:
-    """Whether `value` is a 1-D numpy array. numpy is not imported for it (settings stay light for
-    the command line's parsing): an array exists only once numpy is loaded."""
+def _array_shape(value: object) -> tuple[int, ...] | None:
+    """The shape of `value` where it is a numpy array, else None. numpy is not imported for it
+    (settings stay light for the command line's parsing): an array exists only once numpy is loaded."""
     numpy = sys.modules.get("numpy")
-    return numpy is not None and isinstance(value, numpy.ndarray) and value.ndim == 1
+    return value.shape if numpy is not None and isinstance(value, numpy.ndarray) else None
 
 
 def check_names(**values: object) -> None:
