@@ -81,7 +81,7 @@ def test_load_says_its_mistakes_as_value_errors_in_the_apis_words(weights_env, a
     assert str(caught.value).startswith(words) and "--" not in str(caught.value)
     if "vgg" not in arguments:
         with pytest.raises(ra.UserError, match="unknown|--"):
-            Stylizer.from_settings(ModelSettings(**arguments))
+            Stylizer.for_command(ModelSettings(**arguments))
 
 
 def test_stylize_video_says_a_models_mistakes_as_stylizer_load_does(style, tmp_path):
@@ -104,7 +104,7 @@ def test_style_stats_compare_by_identity_and_mix_takes_a_list(style, stylizer):
     assert style == style and style != other and style != copy
     assert other not in [style] and [other, style].index(style) == 1 and len({style, other, style}) == 2
     for weights in ({0: 0.7, 1: 0.3}, {0.7, 0.3}, np.array(1.0)):
-        with pytest.raises(TypeError, match="weights must be a list of numbers"):
+        with pytest.raises(TypeError, match="weights must be a tuple of numbers"):
             ra.StyleStats.mix([style, other], weights)
     assert torch.equal(ra.StyleStats.mix([style, other], np.array([1.0, 1.0])).mean,
                        ra.StyleStats.mix([style, other], [1, 1]).mean)

@@ -26,7 +26,7 @@ def test_style_settings_take_a_numpy_array_of_weights_as_stylize_video_does(mix)
 
 
 @pytest.mark.parametrize("mix, got", [
-    ("0.5,0.5", "got str"), (True, "got bool"), (np.array([[1.0, 2.0]]), "got ndarray"),
+    ("0.5,0.5", "got str"), (True, "got bool"), (np.array([[1.0, 2.0]]), "got a 2-D numpy array of shape (1, 2)"),
     ([1, "a"], "got a list holding str (mix[1])"), ((1.0, True), "got a tuple holding bool (mix[1])"),
     (np.array([True, False]), "got a ndarray holding bool (mix[0])"),
 ])

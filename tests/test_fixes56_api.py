@@ -1,6 +1,7 @@
 """Session 56's fixes to the Python API (docs/api.md): a call that cannot fit in the memory
 available refused in one line before the OOM killer ends the process, times said as plain numbers,
-and `Stylizer.from_settings`'s mistakes in the CLI's words throughout."""
+and the commands' loading (`Stylizer.for_command`, since session 57; `from_settings` then) saying
+its mistakes in the CLI's words throughout."""
 
 from __future__ import annotations
 
@@ -140,11 +141,11 @@ def test_a_settings_time_is_said_as_a_plain_number():
      "unknown engine 'x' (use auto, eager, compile, tensorrt, onnx)"),
     ({"dtype": "fp16"}, "--dtype fp16 needs a GPU", "dtype fp16 needs a GPU"),
 ])
-def test_from_settings_says_every_mistake_in_the_clis_words(arguments, cli_words, api_words):
-    """`from_settings` promises the CLI's words (`--dtype fp16 needs a GPU`), but an unknown dtype
+def test_for_command_says_every_mistake_in_the_clis_words(arguments, cli_words, api_words):
+    """`for_command` (the commands' `from_settings` of session 56) promises the CLI's words (`--dtype fp16 needs a GPU`), but an unknown dtype
     or engine was "unknown dtype 'fp64'"; `Stylizer.load` keeps the API's."""
     with pytest.raises(ra.UserError) as refused:
-        Stylizer.from_settings(ModelSettings(device="cpu", **arguments))
+        Stylizer.for_command(ModelSettings(device="cpu", **arguments))
     assert str(refused.value).startswith(cli_words)
     with pytest.raises(ValueError) as refused:
         Stylizer.load(device="cpu", **arguments)

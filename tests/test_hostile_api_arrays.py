@@ -127,7 +127,7 @@ def test_style_stats_a_caller_built_are_checked(stylizer, style):
 def test_mix_refuses_bad_weights_and_styles_by_name(style):
     other = StyleStats(style.mean * 2, style.std * 2)
     for weights, error, word in [
-        (None, TypeError, "weights must be a list"), ((w for w in (1, 2)), TypeError, "weights must be a list"),
+        (None, TypeError, "weights must be a tuple of numbers"), ((w for w in (1, 2)), TypeError, "weights must be a tuple of numbers"),
         (["a", "b"], TypeError, r"weights\[0\]"), ([True, 1], TypeError, r"weights\[0\]"),
         ([0, 0], ValueError, "positive sum"), ([-1, 2], ValueError, "non-negative"),
         ([float("nan"), 1], ValueError, "finite"), ([1], ValueError, "1 mix weight for 2 styles"),
