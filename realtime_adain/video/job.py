@@ -250,8 +250,8 @@ def output_format(reader: VideoReader, width: int, height: int) -> VideoFormatOu
     # to a tick, was half a 12 fps frame before a frame's end, and the timecode named the one skipped)
     cut = max(Fraction(0), reader.segment.start - video_start) if not reader.segment.whole else Fraction(0)
     return VideoFormatOut(width, height, reader.time_base, reader.frame_rate, reader.output_colour,
-                          cut_tags(reader.container.metadata, cut, reader.frame_rate),
-                          cut_tags(reader.stream.metadata, cut, reader.frame_rate), reader.chapters(),
+                          cut_tags(reader.container.metadata, cut, reader.frame_rate, reader.path.name),
+                          cut_tags(reader.stream.metadata, cut, reader.frame_rate, reader.path.name), reader.chapters(),
                           reader.stream.base_rate, reader.stream.disposition)
 
 
@@ -278,11 +278,12 @@ def picture_output(output: Path, reader: VideoReader, settings: VideoSettings) -
     `film_rate`); a video file's from 1."""
     if settings.deinterlace == "film":
         start = 1 if reader.sequence is None else reader.sequence.start + reader.skipped
-        return PictureOutput(output, start, film_rate(reader.frame_rate))
+        return PictureOutput(output, start, film_rate(reader.frame_rate), passthrough=reader.passthrough)
     if reader.sequence is None:
-        return PictureOutput(output, 1, reader.frame_rate)
+        return PictureOutput(output, 1, reader.frame_rate, passthrough=reader.passthrough)
     first = reader.sequence.start + pictures_before(reader.segment.start, reader.frame_rate)
-    return PictureOutput(output, first, reader.frame_rate, 1 / reader.frame_rate)  # (a tick a picture)
+    return PictureOutput(output, first, reader.frame_rate, 1 / reader.frame_rate,  # (a tick a picture)
+                         reader.passthrough)
 
 
 def picture_numbering(reader: VideoReader) -> Callable[[int | None], int | None]:

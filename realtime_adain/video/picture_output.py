@@ -19,7 +19,7 @@ import shutil
 import tempfile
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Sequence
 
 import av
 import cv2
@@ -34,6 +34,7 @@ from realtime_adain.notes import note
 from realtime_adain.output_paths import (MOST_PARTIAL_NUMBERS, naming, partial_path, refuse_write_protected,
                                          replaced_mode)
 from realtime_adain.stale_temporaries import sweep_once
+from realtime_adain.video.output_streams import merged_notes
 from realtime_adain.video.sequence import numbered, pattern_directive, pattern_mistake, pattern_names
 
 
@@ -58,9 +59,11 @@ class PictureOutput:
     video file: `write_frame`/`write_packet`/`close` as the writer, `publish`/`discard`/`failed` as
     the pending output (the job uses one object for both)."""
 
-    def __init__(self, final: Path, start: int, rate: Fraction | None, time_base: Fraction | None = None) -> None:
+    def __init__(self, final: Path, start: int, rate: Fraction | None, time_base: Fraction | None = None,
+                 passthrough: Sequence[av.stream.Stream] = ()) -> None:
         """`start`: the first picture's number; with `time_base` (an image sequence's frames' and
-        a `rate`), the number of timestamp 0, each frame numbered by its timestamp."""
+        a `rate`), the number of timestamp 0, each frame numbered by its timestamp. `passthrough`:
+        the input's carried streams, none of which pictures hold (`_note_left_out`)."""
         self.final, self.start, self.rate = Path(final), start, rate
         self.per_tick = time_base * rate if time_base is not None and rate else None  # pictures per tick
         self.frames_written = 0  # pictures, copies filling a gap included
@@ -78,7 +81,16 @@ class PictureOutput:
         except OSError as exc:
             raise UserError(f"{self.final}: cannot write here ({exc.strerror or exc})") from None
         os.chmod(self.path, FOLDER_MODE)
-        self._left_out: set[str] = set()
+        self._note_left_out(passthrough)
+
+    def _note_left_out(self, passthrough: Sequence[av.stream.Stream]) -> None:
+        """Name every carried stream left out, as the output opens, alike ones in one note
+        (`merged_notes`, as a .gif's): said by packet as they came, a second subtitle track went
+        unnamed, and one whose first packet followed --frames' last frame too."""
+        lines = [f"numbered pictures hold no {'cover art' if stream.type == 'video' else stream.type}; "
+                 f"leaving out stream #{stream.index}" for stream in passthrough]  # (cover art: the only other pictures)
+        for line in merged_notes(lines):  # (merged before the name is put in front: a '#1' in it is no stream)
+            note(f"{self.final}: {line}")
 
     def write_frame(self, image: np.ndarray, pts: int | None, duration: int) -> None:
         """The next picture, (H, W, 3) uint8 RGB, encoded by the pattern's extension."""
@@ -106,11 +118,7 @@ class PictureOutput:
         return self.start + round(pts * self.per_tick)
 
     def write_packet(self, packet: av.Packet) -> None:
-        """Sound, subtitles, data and cover art: pictures hold none (said once a kind)."""
-        kind = "cover art" if packet.stream.type == "video" else packet.stream.type  # (the only other pictures)
-        if kind not in self._left_out:
-            self._left_out.add(kind)
-            note(f"{self.final}: numbered pictures hold no {kind}; leaving out stream #{packet.stream.index}")
+        """Sound, subtitles, data and cover art: pictures hold none (named as the output opened)."""
 
     def close(self, whole: bool = True, within: str | None = None) -> None:
         """Nothing is held back: each picture is whole once written."""

@@ -10,24 +10,29 @@ import math
 import re
 from fractions import Fraction
 
+from realtime_adain.notes import note
 from realtime_adain.video.segment import shown_too_briefly
 
-TIMECODE = re.compile(r"^(\d{1,2}):(\d{2}):(\d{2})([:;.,])(\d{2,3})$")
+# (FFmpeg writes one digit of frames at 10 fps or less, `01:00:00:4`, three above 100)
+TIMECODE = re.compile(r"^(\d{1,2}):(\d{2}):(\d{2})([:;.,])(\d{1,3})$")
 FRAMES_A_DAY = 24 * 3600  # (times the nominal rate): a timecode wraps at midnight
 
 
-def later_timecode(timecode: str, seconds: Fraction, rate: Fraction | None) -> str:
+def later_timecode(timecode: str, seconds: Fraction, rate: Fraction | None) -> str | None:
     """`timecode` (HH:MM:SS:FF; `;` before the frames: drop-frame, at 29.97 or 59.94 fps) of the
-    picture shown `seconds` after the one it names, at `rate` frames a second. Unchanged where it
-    is not a timecode, or there is no rate or no move."""
-    match = TIMECODE.match(timecode.strip())
-    if not match or not rate or seconds <= 0:
+    picture shown `seconds` after the one it names, at `rate` frames a second, its frames in as
+    many digits as given. Unchanged where there is no move; None where it cannot be moved: not
+    such a timecode, a frame number the rate has not, no rate."""
+    if seconds <= 0:
         return timecode
+    match = TIMECODE.match(timecode.strip())
+    if not match or not rate:
+        return None
     hours, minutes, secs, mark, frame = match.groups()
     fps = round(rate)  # the nominal rate a timecode counts in (30 for 29.97)
     drop = fps // 15 if mark in ";," and fps in (30, 60) else 0  # numbers skipped a minute
     if not fps or int(frame) >= fps:
-        return timecode
+        return None
     number = ((int(hours) * 60 + int(minutes)) * 60 + int(secs)) * fps + int(frame)
     if drop:  # the frames counted, without the numbers skipped in all minutes but every tenth
         total_minutes = int(hours) * 60 + int(minutes)
@@ -51,7 +56,18 @@ def pictures_before(seconds: Fraction, rate: Fraction) -> int:
     return shown + 1 if shown_too_briefly((shown + 1) / rate - seconds, 1 / rate) else shown
 
 
-def cut_tags(tags: dict[str, str], seconds: Fraction, rate: Fraction | None) -> dict[str, str]:
-    """`tags` with a timecode (`timecode`, Matroska's `TIMECODE`) moved `seconds` on."""
-    return {key: later_timecode(value, seconds, rate) if key.lower() == "timecode" else value
-            for key, value in tags.items()}
+def cut_tags(tags: dict[str, str], seconds: Fraction, rate: Fraction | None, name: str) -> dict[str, str]:
+    """`tags` with a timecode (`timecode`, Matroska's `TIMECODE`) moved `seconds` on; one that
+    cannot be moved is kept as it is, with a note of input `name` (it was kept silently, and
+    named a picture the output does not start with)."""
+    cut = {}
+    for key, value in tags.items():
+        moved = later_timecode(value, seconds, rate) if key.lower() == "timecode" else value
+        if moved is None:
+            match = TIMECODE.match(value.strip())
+            why = ("the video has no frame rate" if not rate else "it is not HH:MM:SS:FF" if not match else
+                   f"frame {int(match[5])} is past the {round(rate)} a second of {float(rate):.6g} fps")
+            note(f"{name}: its timecode {value!r} cannot be moved to the cut's start ({why}): kept as it is, it "
+                 "names the input's first picture, not the output's", once=True)
+        cut[key] = value if moved is None else moved
+    return cut
