@@ -96,10 +96,10 @@ CHAPTERS_CARRIED = "what it holds is carried as the file's chapters"
 def told_otherwise(stream: av.stream.Stream, video: av.stream.Stream) -> str | None:
     """How what `stream` holds reaches the output another way, or None: a timecode track's time
     travels as the video's tag (MP4 and MOV outputs write a new track from it); MOV's chapter
-    track is read as the chapters (FFmpeg discards its stream)."""
-    timecode = video.metadata.get("timecode")
-    if timecode and stream.metadata.get("timecode") == timecode:
-        return TIMECODE_CARRIED
+    track is read as the chapters (FFmpeg discards its stream). Every timecode track (FFmpeg tags
+    one with its timecode) is one: a cover's, which FFmpeg discards too, was called chapters."""
+    if stream.type == "data" and "timecode" in stream.metadata:
+        return TIMECODE_CARRIED if video.metadata.get("timecode") else None
     return CHAPTERS_CARRIED if stream.discard == av.stream.Discard.all else None
 
 

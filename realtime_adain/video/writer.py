@@ -154,7 +154,9 @@ class VideoWriter:
                     out.disposition = stream.disposition
                     self._outputs.note_dropped_labels(stream)
         self._chapters = video.chapters  # given to the muxer as the file is finished (`closing.write_chapters`)
-        timecode = next((value for key, value in video.video_tags.items() if key.lower() == "timecode"), None)
+        # (the video's tag; Matroska's TIMECODE is the file's: dropped from .ts and .gif without a note)
+        timecode = next((value for tags in (video.video_tags, video.tags) for key, value in tags.items()
+                         if key.lower() == "timecode"), None)
         if timecode and fmt == "avi":  # (AVI's muxer writes the file's tag, not the stream's)
             self.container.metadata["timecode"] = timecode
         lost = [what for what, had, held in (("chapters", video.chapters, self.holds_chapters),
