@@ -38,7 +38,7 @@ from test_signals import dead_pid
 from test_stale21 import store_an_engine
 
 REPO = Path(__file__).resolve().parents[1]
-MINUTES_10, HOURS_2, DAYS_2 = time.time() - 600, time.time() - 2 * 3600, time.time() - 2 * 86400
+MINUTES_10, HOURS_2, DAYS_2 = 600, 2 * 3600, 2 * 86400  # (how long ago a temporary was touched)
 
 
 def in_another_pid_namespace(code: str, *args: str) -> subprocess.CompletedProcess:
@@ -51,7 +51,8 @@ def in_another_pid_namespace(code: str, *args: str) -> subprocess.CompletedProce
                           env={**os.environ, "PYTHONPATH": str(REPO)})
 
 
-def aged(path: Path, when: float) -> Path:
+def aged(path: Path, seconds: float) -> Path:
+    when = time.time() - seconds
     os.utime(path, (when, when), follow_symlinks=False)
     return path
 
@@ -94,10 +95,10 @@ def other_space() -> str:
     return "00000000" if stale_temporaries.pid_space() != "00000000" else "11111111"
 
 
-# (the writer's process and its space, how long ago the temporary was touched, whether it is removed)
+# (the writer's process and its space, how long it was untouched, whether it is removed)
 CASES = {
     "gone, this space": ("gone", "this", HOURS_2, True),
-    "gone, this space, just written": ("gone", "this", time.time(), False),
+    "gone, this space, just written": ("gone", "this", 0, False),
     "running, this space, days old": ("alive", "this", DAYS_2, False),  # a live run's is never removed
     "another space": ("gone", "other", HOURS_2, False),
     "another space, days old": ("gone", "other", DAYS_2, True),
@@ -122,7 +123,7 @@ def test_a_writers_id_is_judged_only_in_its_own_space(what, case, tmp_path, monk
     where the name says it is of this space; one of another space or of none named goes once a day
     untouched."""
     remove, name, is_folder = REMOVERS[what]
-    process, space, touched, removed = CASES[case]
+    process, space, untouched, removed = CASES[case]
     monkeypatch.setattr("tempfile.tempdir", str(tmp_path))  # where per-run caches are made
     pid = dead_pid() if process == "gone" else os.getpid()
     tag = {"this": f"{pid}-{stale_temporaries.pid_space()}", "other": f"{pid}-{other_space()}", None: str(pid)}[space]
@@ -132,7 +133,7 @@ def test_a_writers_id_is_judged_only_in_its_own_space(what, case, tmp_path, monk
         (path / "inside").write_bytes(b"x")
     else:
         path.write_bytes(b"x")
-    aged(path, touched)
+    aged(path, untouched)
     remove(tmp_path)
     assert path.exists() != removed
 
