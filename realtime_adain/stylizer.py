@@ -103,6 +103,15 @@ def _within(size: int | None, max_pixels: int, name: str = "image") -> Callable[
     return lambda height, width: check_budget((height, width), size, max_pixels, name)
 
 
+def _copied_bytes(image: ImageLike, height: int, width: int) -> int:
+    """Bytes `as_rgb`'s copy of `image` (height x width) takes: none for a file (decoded by the time
+    its size is known) or an array it takes as it is, a contiguous (H, W, 3) uint8 one."""
+    if isinstance(image, (str, os.PathLike)) or (
+            isinstance(image, np.ndarray) and image.ndim == 3 and image.flags.c_contiguous):
+        return 0
+    return height * width * 3
+
+
 def frame_batches(frames: Iterable[np.ndarray], batch: int, max_pixels: int) -> Iterator[np.ndarray]:
     """`frames` as (N, H, W, 3) batches of up to `batch` frames of one shape, each holding at most
     `max_pixels` pixels and the most one engine call takes (16384 x 16384: max_pixels=10**9 built
@@ -305,10 +314,14 @@ class Stylizer:
         size = check_size(size)
         if color_reference is not None and not isinstance(color_reference, (str, os.PathLike)):
             image_sides(color_reference, "color_reference")  # (its mistakes said before the image is copied)
-        image = as_rgb(image, "image", _within(size, MAX_SIDE * MAX_SIDE))
-        reference = None if color_reference is None else as_rgb(color_reference, "color_reference")
-        image = fit_short_side(image, size)
-        self._refuse_beyond_memory(image.shape[0] * image.shape[1], "image", "lower size", "eager")  # (the encoder)
+        image = fit_short_side(as_rgb(image, "image", _within(size, MAX_SIDE * MAX_SIDE)), size)
+        pixels = image.shape[0] * image.shape[1]
+        if color_reference is None:
+            reference = None
+            self._refuse_beyond_memory(pixels, "image", "lower size", "eager")  # (the encoder)
+        else:  # (checked before it is copied, with the encoder: a 16000x16000 view was copied, 768 MB, unchecked)
+            reference = as_rgb(color_reference, "color_reference", lambda height, width: self._style_and_reference_fit(
+                pixels, _copied_bytes(color_reference, height, width)))
         with _out_of_memory_said("image", "lower size"):
             if reference is not None:
                 image = recolored(image, reference)  # (float, unclipped)
@@ -401,12 +414,24 @@ class Stylizer:
         batch = check_frames(frames)
         self._refuse_beyond_memory(len(batch) * padded_pixels(*batch.shape[1:3]), what, SMALLER)
 
-    def _refuse_beyond_memory(self, pixels: int, what: str, hint: str, engine: str | None = None) -> None:
+    def _refuse_beyond_memory(self, pixels: int, what: str, hint: str, engine: str | None = None,
+                              held: int = 0) -> None:
         """Refuse, before the work, a call of `pixels` (as the network runs them) whose peak cannot
         fit in the memory available now (`refuse_beyond_memory`: on the CPU, where the OOM killer
-        ended the process), by the cost a pixel has in `engine` (default: the one `stylize` runs)."""
+        ended the process), by the cost a pixel has in `engine` (default: the one `stylize` runs),
+        and `held` bytes the call holds besides."""
         per_pixel = engines.REGISTRY[engine or self.engine_name].cpu_bytes_per_pixel
-        refuse_beyond_memory(pixels * per_pixel, self.device, what, hint, OutOfMemory)
+        refuse_beyond_memory(pixels * per_pixel + held, self.device, what, hint, OutOfMemory)
+
+    def _style_and_reference_fit(self, pixels: int, copied: int) -> None:
+        """`style_stats`' check with a colour reference: the encoder's `pixels` and the reference's
+        RGB copy (`copied` bytes, held while the style is recoloured and encoded), said as the
+        reference's where its copy is the larger part (only the style's were counted: a small
+        style with a huge reference was copied unchecked, or refused as 'needs about 0 MiB; lower size')."""
+        per_pixel = engines.REGISTRY["eager"].cpu_bytes_per_pixel
+        what, hint = ("color_reference", "pass a smaller color_reference") if copied > pixels * per_pixel else (
+            "image", "lower size")
+        self._refuse_beyond_memory(pixels, what, hint, "eager", held=copied)
 
     def _checked(self, style: StyleStats, alpha: float) -> tuple[StyleStats, float]:
         """A call's style and alpha checked as the API's functions check them (a NaN style made a
