@@ -21,6 +21,7 @@ from pathlib import Path
 
 from realtime_adain.errors import UserError
 from realtime_adain.file_modes import FILE_MODE, OWNER_RW
+from realtime_adain.interrupts import SignalGuard
 from realtime_adain.made_folders import folder_handle, lost_during_run, make_folders
 from realtime_adain.output_paths import (MOST_PARTIAL_NUMBERS, NAME_MAX, cut_to_fit, link_first_free, naming, partial_path,
                                          refuse_write_protected, replaced_mode, writable_target)
@@ -74,8 +75,7 @@ class PendingOutput:
         try:
             make_folders(self.target.parent)
             sweep_once(self.target.parent)
-            fd, name = tempfile.mkstemp(prefix=temporary_prefix(self.target), suffix=f".part{self.target.suffix}",
-                                        dir=self.target.parent)
+            name = self._made_and_minded()
         except FileExistsError:  # what mkdir says when the folder's name is taken by a file
             from realtime_adain.writable_folders import file_in_the_way  # (higher up too: a file as $REALTIME_ADAIN_HOME)
 
@@ -83,22 +83,28 @@ class PendingOutput:
             raise UserError(f"{self.final}: cannot write here ({blocker} is a file, not a folder)") from None
         except OSError as exc:
             raise UserError(f"{self.final}: cannot write here ({exc.strerror or exc})") from None
-        # Removed should this object go unused, neither published nor discarded: a Ctrl-C between
-        # here and the caller's `with` or `try` (the start of `__enter__` is one such moment) left
-        # the hidden file behind until a later run into the folder swept it.
-        try:
-            self._abandoned = weakref.finalize(self, _remove_abandoned, name)
-        except BaseException:  # (a Ctrl-C as it is registered)
-            os.close(fd)
-            _remove_abandoned(name)
-            raise
-        try:
-            os.chmod(fd, OWNER_RW)  # writers reopen it by name
-        finally:
-            os.close(fd)
         self.path = Path(name)
         self._folder = folder_handle(self.path.parent)
         self._close_folder = weakref.finalize(self, os.close, self._folder) if self._folder is not None else None
+
+    def _made_and_minded(self) -> str:
+        """The temporary file made (its name), with its removal registered should this
+        object go unused, neither published nor discarded: a Ctrl-C between here and the caller's
+        `with` or `try` (the start of `__enter__` is one such moment) left the hidden file behind
+        until a later run into the folder swept it (after minutes, and only once its writer was gone).
+        Signals wait until both are done (`SignalGuard`): one raised inside mkstemp, once it had
+        made the file but not yet said its name, left it with no one to remove it (a checkpoint
+        folder kept an empty `.trainer_iter_N...part.safetensors` after SIGTERM); one held is raised
+        after, as the object is dropped, which removes the file."""
+        with SignalGuard(None, hold=True):
+            fd, name = tempfile.mkstemp(prefix=temporary_prefix(self.target), suffix=f".part{self.target.suffix}",
+                                        dir=self.target.parent)
+            try:
+                self._abandoned = weakref.finalize(self, _remove_abandoned, name)
+                os.chmod(fd, OWNER_RW)  # writers reopen it by name
+            finally:
+                os.close(fd)
+        return name
 
     def publish(self, destination: str | os.PathLike | None = None) -> Path:
         """Give the finished file its final name (or `destination`, e.g. a partial-result name)."""

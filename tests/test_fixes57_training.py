@@ -1,0 +1,50 @@
+"""Fixes of the training findings of session 57 (tester h4): a signal as an output's temporary file
+was made left it behind, a run folder given as --content or --style itself was trained on, the
+damaged-checkpoint advice named an earlier checkpoint that could not be read either, `-inf` read as
+an option, and "none of the 1 content images"."""
+
+from __future__ import annotations
+
+import gc
+import os
+import signal
+import tempfile
+
+import pytest
+
+from realtime_adain import atomic, interrupts
+
+
+def test_a_signal_as_the_temporary_is_made_leaves_no_file(tmp_path, monkeypatch):
+    """SIGTERM landing inside mkstemp, once it had made the file but before it said its name,
+    left an empty hidden `.NAME...part.EXT` that no one removed (a checkpoint folder kept one)."""
+    made = []
+
+    def signalled_as_it_returns(*args, **kwargs):
+        fd, name = real_mkstemp(*args, **kwargs)
+        made.append(name)
+        os.kill(os.getpid(), signal.SIGTERM)  # (its handler runs here, as mkstemp returns)
+        return fd, name
+
+    real_mkstemp = tempfile.mkstemp
+    monkeypatch.setattr(atomic.tempfile, "mkstemp", signalled_as_it_returns)
+    with interrupts.sigterm_raises(), pytest.raises(interrupts.Terminated):
+        atomic.PendingOutput(tmp_path / "decoder_iter_0000003.safetensors")
+    gc.collect()
+    assert made and os.listdir(tmp_path) == []
+
+
+def test_a_signal_held_as_the_temporary_is_made_is_raised_after(tmp_path, monkeypatch):
+    """A Ctrl-C held while the temporary is made is not lost: raised once its removal is registered."""
+    real_mkstemp = tempfile.mkstemp
+    monkeypatch.setattr(atomic.tempfile, "mkstemp",
+                        lambda *a, **k: (real_mkstemp(*a, **k), os.kill(os.getpid(), signal.SIGINT))[0])
+    with pytest.raises(KeyboardInterrupt):
+        atomic.PendingOutput(tmp_path / "out.png")
+    gc.collect()
+    assert os.listdir(tmp_path) == []
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    monkeypatch.undo()
+    with atomic.PendingOutput(tmp_path / "out.png") as pending:  # (and with no signal, as before)
+        pending.path.write_bytes(b"x")
+    assert os.listdir(tmp_path) == ["out.png"]
