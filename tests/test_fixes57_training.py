@@ -48,3 +48,17 @@ def test_a_signal_held_as_the_temporary_is_made_is_raised_after(tmp_path, monkey
     with atomic.PendingOutput(tmp_path / "out.png") as pending:  # (and with no signal, as before)
         pending.path.write_bytes(b"x")
     assert os.listdir(tmp_path) == ["out.png"]
+
+
+def test_the_only_image_of_a_folder_unusable_is_said_so(tmp_path):
+    """"none of the 1 content images is usable": the only one, said as such."""
+    from realtime_adain.errors import UserError
+    from realtime_adain.training.training_images import check_readable
+
+    (tmp_path / "a.jpg").write_bytes(b"GIF89a, not really")
+    with pytest.raises(UserError) as raised:
+        check_readable([tmp_path / "a.jpg"], tmp_path, "content")
+    assert str(raised.value).startswith(f"{tmp_path}: the only content image is not usable (")
+    (tmp_path / "b.jpg").write_bytes(b"nor this")
+    with pytest.raises(UserError, match=r": none of the 2 style images is usable \(first: "):
+        check_readable([tmp_path / "a.jpg", tmp_path / "b.jpg"], tmp_path, "style")

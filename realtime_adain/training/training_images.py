@@ -132,4 +132,6 @@ def check_readable(paths: Sequence[Path], root: str | os.PathLike, what: str) ->
         if image is not None:
             return
         reasons.append(why)
+    if len(paths) == 1:  # ("none of the 1 content images is usable")
+        raise UserError(f"{root}: the only {what} image is not usable ({reasons[0]})")
     raise UserError(f"{root}: none of the {len(paths)} {what} images is usable (first: {reasons[0]})")
