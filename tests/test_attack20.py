@@ -19,6 +19,7 @@ import numpy as np
 from live_support import record_noise
 from realtime_adain.benchmarks.video import upscaled_copy
 from realtime_adain.live.recorder import Recorder
+from realtime_adain.stale_temporaries import process_tag
 from test_full_disk import disk, fill  # noqa: F401  (a fixture)
 from test_video_timing19 import clip, frames_and_sound
 from test_video_timing20 import cluster_timestamps, pictures_all_at_zero
@@ -66,8 +67,8 @@ def test_a_temporary_engine_folder_left_by_a_killed_run_is_removed(tmp_path):
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     old = time.time() - 3600
-    stale = tmp_path / f"realtime-adain-engines-{dead.pid}-abcd1234"
-    living = tmp_path / f"realtime-adain-engines-{os.getpid()}-abcd1234"
+    stale = tmp_path / f"realtime-adain-engines-{process_tag(dead.pid)}-abcd1234"
+    living = tmp_path / f"realtime-adain-engines-{process_tag()}-abcd1234"
     for folder in (stale, living):
         (folder / ".build-1-abcd1234").mkdir(parents=True)
         (folder / ".build-1-abcd1234" / "model.onnx").write_bytes(b"half an export")

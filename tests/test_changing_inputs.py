@@ -284,7 +284,7 @@ def video_args_to(data_dir):
 
 def test_a_long_legal_output_name_is_written(run_cli, weights_env, data_dir, tmp_path):
     """A 249-byte name (ffmpeg writes it) was refused "File name too long": the hidden temporary
-    name beside it, `.NAME.realtime-adain-PID-XXXXXXXX.part.png`, is 36 bytes longer."""
+    name beside it, `.NAME.realtime-adain-PID-SPACE-XXXXXXXX.part.png`, is 45 bytes longer."""
     out = tmp_path / ("y" * 245 + ".png")
     code, _, err = run_cli("image", data_dir / "content" / "cornell.jpg", "-s", data_dir / "style" / "trial.jpg",
                            "--size", "32", "--style-size", "32", "-o", out)

@@ -21,6 +21,7 @@ from cli_support import one_error_line
 from realtime_adain.engines.cache import EngineCache
 from realtime_adain.engines.onnx import INPUT_NAMES, METADATA_KEY, OUTPUT_NAME, _check_onnx, onnx_components
 from realtime_adain.errors import UserError
+from realtime_adain.stale_temporaries import process_tag
 from test_full_disk import disk, fill  # noqa: F401 (the tmpfs fixture)
 
 COMPONENTS = {"kind": "onnx", "weights": "abc", "precision": "fp32", "shape": "dynamic"}
@@ -124,7 +125,7 @@ def test_engines_list_keeps_a_lying_sidecar_on_one_short_row(tmp_path, run_cli, 
 def test_a_killed_builds_leftovers_are_removed_by_the_next_build(tmp_path):
     """A build killed by SIGKILL left its folder (as large as an engine) until `engines clear`."""
     finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    gone = finished.stdout.strip()
+    gone = process_tag(int(finished.stdout))
     dead, recent, unknown = tmp_path / f".build-{gone}-abcd1234", tmp_path / f".build-{gone}-efgh5678", tmp_path / ".build-ijkl9012"
     for folder in (dead, recent, unknown):
         folder.mkdir()

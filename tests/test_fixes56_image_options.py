@@ -8,6 +8,7 @@ import sys
 import time
 
 from realtime_adain import stale_temporaries
+from realtime_adain.stale_temporaries import process_tag
 
 
 def dead_pid() -> int:
@@ -26,8 +27,8 @@ def test_the_sweep_leaves_a_users_hidden_files_and_folders(run_cli, weights_env,
     thesis.mkdir()
     (thesis / "draft.tex").write_bytes(b"chapter 1")
     gone = dead_pid()
-    ours = tmp_path / f".clip.realtime-adain-{gone}-abcd_123.part.mp4"  # a killed run's leftover
-    ours_folder = tmp_path / f".f_0001.realtime-adain-{gone}-abcd1234.part"
+    ours = tmp_path / f".clip.realtime-adain-{process_tag(gone)}-abcd_123.part.mp4"  # a killed run's leftover
+    ours_folder = tmp_path / f".f_0001.realtime-adain-{process_tag(gone)}-abcd1234.part"
     ours.write_bytes(b"x")
     (ours_folder / "f_0001.png").parent.mkdir()
     (ours_folder / "f_0001.png").write_bytes(b"x")

@@ -25,6 +25,7 @@ from realtime_adain import doctor, download, weight_files, weight_paths, weights
 from realtime_adain.commands.doctor import render
 from realtime_adain.engines.cache import EngineCache
 from realtime_adain.errors import UserError
+from realtime_adain.stale_temporaries import process_tag
 from cli_support import one_error_line
 from train_support import load_tool
 from weights_server import closed_port_url
@@ -177,7 +178,7 @@ def test_engines_clear_during_a_build_leaves_that_build_alone(tmp_path):
 
     assert cache.get_or_build(COMPONENTS, ".onnx", build, Path.read_text) == ("built", True)
     finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    dead = tmp_path / f".build-{finished.stdout.strip()}-abcd1234"  # a build whose process is gone
+    dead = tmp_path / f".build-{process_tag(int(finished.stdout))}-abcd1234"  # a build whose process is gone
     dead.mkdir()
     cache.clear()
     assert not dead.exists()

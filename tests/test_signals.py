@@ -19,6 +19,7 @@ import pytest
 from live_support import cli_env
 from video_samples import wait_until_encoding
 from realtime_adain import stale_temporaries
+from realtime_adain.stale_temporaries import process_tag
 
 SIZE = ("--size", "32", "--style-size", "64", "--threads", "1")
 
@@ -134,18 +135,18 @@ def test_stale_temporaries_are_removed_on_the_next_run(run_cli, weights_env, dat
     old = time.time() - 2 * stale_temporaries.STALE_UNKNOWN_AFTER_S
     gone, alive = dead_pid(), os.getpid()
     names = {
-        f".bunny.realtime-adain-{gone}-abcd_123.part.mp4": True,  # its process is gone: stale
+        f".bunny.realtime-adain-{process_tag(gone)}-abcd_123.part.mp4": True,  # its process is gone: stale
         f".album.{gone}-abcd_123.part.mp4": False,  # the older naming, without our mark: a user's may look so
         ".photo.k2j4h5g6.part.png": False,  # the older naming (no id): a user's own file may look so
         ".holiday.20231231.part.jpg": False,  # ... as this one did, deleted by an hour-old sweep
-        f".bunny.realtime-adain-{alive}-zzzz9999.part.mp4": False,  # its process runs (a concurrent run): kept
+        f".bunny.realtime-adain-{process_tag(alive)}-zzzz9999.part.mp4": False,  # its process runs (a concurrent run)
         ".notes.txt": False,  # not ours
-        f"bunny.realtime-adain-{gone}-abcd_123.part.mp4": False,  # not hidden: not ours
+        f"bunny.realtime-adain-{process_tag(gone)}-abcd_123.part.mp4": False,  # not hidden: not ours
     }
     for name in names:
         (tmp_path / name).write_bytes(b"x")
         os.utime(tmp_path / name, (old, old))
-    fresh = tmp_path / f".clip.realtime-adain-{gone}-freshfre.part.mp4"  # gone but just written: maybe another host's
+    fresh = tmp_path / f".clip.realtime-adain-{process_tag(gone)}-freshfre.part.mp4"  # gone but just written
     fresh.write_bytes(b"x")
     code, _, err = run_cli("image", data_dir / "content" / "cornell.jpg", "-s", data_dir / "style" / "trial.jpg",
                            "--size", "32", "--style-size", "32", "-o", tmp_path / "result.png")

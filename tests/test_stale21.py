@@ -22,6 +22,7 @@ from realtime_adain import stale_temporaries
 from realtime_adain.engines import cache as engine_cache
 from realtime_adain.engines.cache import EngineCache
 from realtime_adain.engines.tensorrt import TensorRTEngine
+from realtime_adain.stale_temporaries import process_tag
 from realtime_adain.userdirs import remove_stale_temporary_caches
 from test_full_disk import disk, fill  # noqa: F401  (a fixture)
 from test_full_disk20 import FALLBACK_NOTE, INSTALLED, home_env, read_only_home  # noqa: F401  (a fixture)
@@ -55,8 +56,8 @@ def test_each_remover_takes_only_what_a_killed_run_left(what, tmp_path, monkeypa
     (elsewhere / "inside").mkdir(parents=True)
     monkeypatch.setattr(tempfile, "tempdir", str(folder))  # where per-run caches are made
     gone, old = dead_pid(), time.time() - 2 * stale_temporaries.STALE_UNKNOWN_AFTER_S
-    stale, running = folder / name.format(pid=gone), folder / name.format(pid=os.getpid())
-    fresh, link = (folder / name.format(pid=gone).replace("abcd", other) for other in ("efgh", "link"))
+    stale, running = folder / name.format(pid=process_tag(gone)), folder / name.format(pid=process_tag())
+    fresh, link = (folder / name.format(pid=process_tag(gone)).replace("abcd", other) for other in ("efgh", "link"))
     link.symlink_to(elsewhere)
     for path in (stale, running, fresh):
         if is_folder:
@@ -76,12 +77,12 @@ def test_engines_clear_removes_builds_of_older_versions_at_any_age(tmp_path):
     """`engines clear` removes every build folder whose process is gone, a fresh one and one
     named without a process id (older versions) too; a build's own sweep leaves those."""
     gone = dead_pid()
-    for name in (f".build-{gone}-abcd1234", ".build-efgh5678", f".build-{os.getpid()}-ijkl9012"):
+    for name in (f".build-{process_tag(gone)}-abcd1234", ".build-efgh5678", f".build-{process_tag()}-ijkl9012"):
         (tmp_path / name).mkdir()
     store_an_engine(tmp_path)
     assert len(list(tmp_path.glob(".build-*"))) == 3
     EngineCache(tmp_path).clear()
-    assert [p.name for p in tmp_path.iterdir()] == [f".build-{os.getpid()}-ijkl9012"]
+    assert [p.name for p in tmp_path.iterdir()] == [f".build-{process_tag()}-ijkl9012"]
 
 
 # A run that uses the TensorRT engine, as far as it goes without a GPU: TensorRT's build and load

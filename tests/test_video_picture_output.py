@@ -14,6 +14,7 @@ import cv2
 import pytest
 
 from cli_support import one_error_line
+from realtime_adain.stale_temporaries import process_tag
 from test_video_realworld_inputs import stylize, style  # noqa: F401  (a fixture)
 from test_video_sequences import pictures
 from test_full_disk import disk  # noqa: F401  (a fixture)
@@ -115,7 +116,7 @@ def test_a_killed_runs_hidden_folder_is_swept_by_the_next(run_cli, weights_env, 
     """A SIGKILLed run cannot remove its hidden folder of pictures; the next run in that folder
     does, once its process is gone (as for the temporary files of video outputs)."""
     out = tmp_path / "frames"
-    stale = out / ".f_0001.realtime-adain-999999999-abcd1234.part"
+    stale = out / f".f_0001.realtime-adain-{process_tag(999999999)}-abcd1234.part"
     stale.mkdir(parents=True)
     (stale / "f_0001.png").write_bytes(b"x")
     old = time.time() - 3600
