@@ -62,3 +62,24 @@ def test_the_only_image_of_a_folder_unusable_is_said_so(tmp_path):
     (tmp_path / "b.jpg").write_bytes(b"nor this")
     with pytest.raises(UserError, match=r": none of the 2 style images is usable \(first: "):
         check_readable([tmp_path / "a.jpg", tmp_path / "b.jpg"], tmp_path, "style")
+
+
+def test_a_training_run_given_as_the_data_folder_is_refused(tmp_path, data_dir):
+    """An earlier run's folder as --content was trained on, its sample grids included, without a
+    word (as a subfolder of --content it is left out with a note)."""
+    import shutil
+
+    from realtime_adain.errors import UserError
+    from realtime_adain.training.image_listing import list_images
+
+    run = tmp_path / "run1"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "samples").mkdir()
+    (run / "log.csv").write_text("iteration\n")
+    shutil.copy(data_dir / "content" / "sailboat.jpg", run / "samples" / "iter_0000002.jpg")
+    with pytest.raises(UserError) as raised:
+        list_images(run, "content")
+    assert str(raised.value) == (f"{run}: --content is a training run's folder (its samples are stylized pictures, "
+                                 "not content images); give the folder of the content images")
+    shutil.copy(data_dir / "content" / "sailboat.jpg", tmp_path / "photo.jpg")  # (inside a dataset: left out)
+    assert list_images(tmp_path, "style") == [tmp_path / "photo.jpg"]

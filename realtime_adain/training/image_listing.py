@@ -22,8 +22,9 @@ def list_images(directory: str | os.PathLike, what: str, exclude: Sequence[str |
     once (a link loop ends). Hidden files and folders are left out: macOS's `._NAME.jpg` twins
     and our own half-written `.NAME.part.jpg` files are not images. So are the folders in
     `exclude` (the run's --out, whose samples must not become training images), and, said in a
-    note, any subfolder that holds another training run (`holds_training_run`) or cannot be
-    listed (`walk_errors`); `directory` itself not listed is the error (it was said to be "empty").
+    note, any subfolder that holds another training run (`holds_training_run`) or cannot be listed
+    (`walk_errors`); `directory` itself not listed, or a training run's, is the error (it was said
+    to be "empty"; a run's was trained on, its sample grids included, without a word).
     Names that hold no regular file (a link that leads to none, a fifo, a device) are left out and
     counted as hidden ones are; image names among them are said in a note.
     """
@@ -35,8 +36,10 @@ def list_images(directory: str | os.PathLike, what: str, exclude: Sequence[str |
             raise UserError(f"{root}: --{what} takes a directory of images; this is no directory (a fifo, device, "
                             "socket, or a link that leads to none)")
         raise UserError(f"{root}: no such {what} directory")
+    if holds_training_run(root):  # (as a subfolder it is left out, below; given itself, it was trained on)
+        raise UserError(f"{root}: --{what} is a training run's folder (its samples are stylized pictures, not "
+                        f"{what} images); give the folder of the {what} images")
     skipped_dirs = {os.path.realpath(d) for d in exclude}  # (the trainer refused a dataset that is one: `check_data_apart`)
-    real_root = os.path.realpath(root)
     seen: set[str] = set()
     files = []
     hidden = 0  # files and folders left out for their names: said when nothing else is left
@@ -47,7 +50,7 @@ def list_images(directory: str | os.PathLike, what: str, exclude: Sequence[str |
         if real in seen or real in skipped_dirs:
             subfolders.clear()
             continue
-        if real != real_root and holds_training_run(folder):
+        if holds_training_run(folder):
             note(f"{folder}: left out, it holds a training run", once=True)  # (once: evaluate.py lists twice)
             subfolders.clear()
             continue
