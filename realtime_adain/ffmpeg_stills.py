@@ -1,12 +1,15 @@
 """The stills FFmpeg decodes here (PyAV, loaded for these only): JPEG 2000, OpenEXR, PAM, lossless
 and 12-bit JPEG, JPEG-LS, DPX, SGI, XWD, PHM, 16-bit PSD, FITS, Alias PIX and the TIFFs others
-misread (`tiff_layouts`: 16-bit grey and alpha, CMYK and alpha) (`ffmpeg_still`), and
-a still WebP that libwebp refuses but FFmpeg plays (`ffmpeg_webp`), each size checked from its
+misread (`tiff_layouts`: 16-bit grey and alpha, CMYK and alpha, planar 16-bit RGBA) (`ffmpeg_still`), and
+a still WebP that libwebp refuses but FFmpeg plays (`ffmpeg_webp`) and a BMP of 4-bit channels
+(`ffmpeg_bmp`), each size checked from its
 header first (`still_headers`; an SGI's RLE rows, `sgi_runs`; a PSD's and an Alias PIX's data), as
 uint8 RGB turned by its EXIF orientation; an EXR's or PHM's float frame as 8-bit RGB (`exr_rgb`,
 shared with the video reader). Apart from `still_decoders`, which picks the decoder for each file."""
 
 from __future__ import annotations
+
+import struct
 
 import numpy as np
 
@@ -14,6 +17,7 @@ from realtime_adain.errors import UserError
 from realtime_adain.icc import in_srgb
 from realtime_adain.jpeg_headers import codes_32768, jpeg_without_end, lossless_frame, rgb_coded
 from realtime_adain.notes import note
+from realtime_adain.opencv_headers import bmp_size
 from realtime_adain.picture_sizes import MAX_DECODE_BYTES, MAX_DECODE_PIXELS, too_many_pixels
 from realtime_adain.pillow_stills import pillow_header
 from realtime_adain.rgb8 import floats_to_8bit, over_white, to_rgb8
@@ -21,20 +25,20 @@ from realtime_adain.sgi_runs import sgi_rows_cut_short
 from realtime_adain.still_headers import (alias_pix_data_short, exif_orientation, exr_chunks_missing, ffmpeg_still_size,
                                           psd_samples, sgi_data_short)
 from realtime_adain.still_orientation import oriented
-from realtime_adain.tiff_layouts import CMYK_ALPHA, GREY_ALPHA_16, TIFF_KINDS, tiff_layout
+from realtime_adain.tiff_layouts import CMYK_ALPHA, GREY_ALPHA_16, PLANAR_RGBA_16, TIFF_KINDS, tiff_layout
 from realtime_adain.unreadable_stills import JPEG_CUT_SHORT, is_animated_webp
 
 _FFMPEG_DECODERS = {"JPEG 2000": "jpeg2000", "OpenEXR": "exr", "PAM": "pam", "lossless JPEG": "mjpeg",
                     "12-bit JPEG": "mjpeg", "JPEG-LS": "jpegls", "WebP": "webp", "DPX": "dpx", "SGI": "sgi",
                     "XWD": "xwd", "PHM": "phm", "16-bit PSD": "psd", "FITS": "fits", "Alias PIX": "alias_pix",
-                    **{kind: "tiff" for kind in TIFF_KINDS}}  # (`ffmpeg_still`, `ffmpeg_webp`)
+                    "BMP": "bmp", **{kind: "tiff" for kind in TIFF_KINDS}}  # (`ffmpeg_still`, `ffmpeg_webp`)
 # Those FFmpeg decodes to float samples, 12 bytes a pixel (4 grey): linear light (PHM, as a PFM:
 # `still_decoders._linear_light`).
 _FLOAT_KINDS = ("OpenEXR", "PHM")
 # The bytes a pixel of those decoded to more than a few (the TIFFs': the peak measured while FFmpeg
-# decodes and converts them, 16-bit grey and alpha 26, CMYK and alpha 19), each refused before
-# decoding where a picture would be over MAX_DECODE_BYTES.
-_DECODED_BYTES = {**{kind: 12 for kind in _FLOAT_KINDS}, GREY_ALPHA_16: 26, CMYK_ALPHA: 19}
+# decodes and converts them, 16-bit grey and alpha 26, CMYK and alpha 19; planar 16-bit RGBA 35, the file
+# itself left out), each refused before decoding where a picture would be over MAX_DECODE_BYTES.
+_DECODED_BYTES = {**{kind: 12 for kind in _FLOAT_KINDS}, GREY_ALPHA_16: 26, CMYK_ALPHA: 19, PLANAR_RGBA_16: 35}
 EXR_FORMATS = ("gbrpf32le", "gbrapf32le", "grayf32le")  # what FFmpeg's EXR decoder gives
 
 
@@ -130,6 +134,28 @@ def ffmpeg_webp(data: np.ndarray, name: str) -> np.ndarray | None:
     return _ffmpeg_decoded(data, name, "WebP")
 
 
+def ffmpeg_bmp(data: np.ndarray, name: str) -> np.ndarray | None:
+    """A 16-bit BMP of 4-bit channels (X4R4G4B4: GIMP writes it, and FFmpeg's rgb444le), which
+    Pillow ("Unsupported BMP bitfields layout") and OpenCV refuse, decoded by FFmpeg; one of other
+    16-bit bitfields, or with an alpha mask (FFmpeg drops the alpha), refused naming them; None for
+    other files (checked from its header: call it once the others refused it)."""
+    head = bytes(data[:70])
+    header, bits, compression = (struct.unpack("<I10xHI", head[14:34]) if len(head) >= 66 and head[:2] == b"BM"
+                                 else (0, 0, 0))
+    if header < 40 or bits != 16 or compression != 3:  # (3: bitfields, its masks after a 40-byte header)
+        return None
+    red, green, blue = struct.unpack("<3I", head[54:66])
+    alpha = struct.unpack("<I", head[66:70])[0] if header >= 56 and len(head) == 70 else 0
+    if (red, green, blue) != (0xF00, 0xF0, 0xF) or alpha:
+        masks = f"R {red:#x}, G {green:#x}, B {blue:#x}" + (f", A {alpha:#x}" if alpha else "")
+        raise UserError(f"{name}: a 16-bit BMP of bitfields {masks} cannot be read here; "
+                        f"save it as a 24- or 32-bit BMP, or as a PNG")
+    width, height = bmp_size(data) or (0, 0)
+    if width * height > MAX_DECODE_PIXELS:
+        raise UserError(f"{name}: {width}x{height} is {too_many_pixels()}")
+    return _ffmpeg_decoded(data, name, "BMP")
+
+
 def _ffmpeg_decoded(data: np.ndarray, name: str, kind: str) -> np.ndarray | None:
     """`data`, a still of `kind` (a key of `_FFMPEG_DECODERS`) whose size was checked, decoded by
     FFmpeg as uint8 RGB, turned as its EXIF orientation says (`still_headers.exif_orientation`:
@@ -161,8 +187,12 @@ def _ffmpeg_rgb(data: np.ndarray, name: str, kind: str) -> np.ndarray | None:
         wide = any(component.bits > 8 for component in frame.format.components)
         if frame.format.name.endswith("be") and not wide:  # packed 15- or 16-bit big-endian RGB (an XWD's):
             frame = frame.reformat(format="gbrp")  # FFmpeg 8's swscale swapped its bytes going to 8-bit RGB
-        samples = frame.to_ndarray(format=("bgra64le" if alpha else "bgr48le") if wide else
-                                   "bgra" if alpha else "bgr24")
+        if frame.format.name == "rgb444le":  # (a BMP's: FFmpeg's conversion shifted its 4 bits, white read 240)
+            words = np.frombuffer(frame.planes[0], np.uint16).reshape(frame.height, -1)[:, :frame.width]
+            samples = np.dstack([(words >> shift & 15).astype(np.uint8) * np.uint8(17) for shift in (0, 4, 8)])
+        else:
+            samples = frame.to_ndarray(format=("bgra64le" if alpha else "bgr48le") if wide else
+                                       "bgra" if alpha else "bgr24")
         # FFmpeg leaves a lossless JPEG's colour at its bits (12-bit red read 16 of 255; 9-bit colour is its
         # own encoder's colour transform, decoded to 8 bits), its grey shifted up to 8 or 16 (2-bit white read 192)
         bits = (lossless_frame(data, name) or (8,))[0] if kind == "lossless JPEG" else 8

@@ -80,6 +80,18 @@ def _radiance_size_line(data: np.ndarray) -> tuple[re.Match, int] | None:
 RADIANCE_HEADER_BYTES = 1 << 20  # a longer header is not read (refused)
 
 
+def radiance_format(data: np.ndarray) -> str | None:
+    """The value of a Radiance header's FORMAT line ("32-bit_rle_rgbe", "32-bit_rle_xyze"), read as
+    OpenCV reads the header; None where it has none (OpenCV reads RGBE alone: an XYZE picture was
+    said to lack its size line)."""
+    for piece in _radiance_pieces(bytes(data[:RADIANCE_HEADER_BYTES])):
+        if piece[:1] in (b"\n", b"\0"):
+            return None
+        if piece.startswith(b"FORMAT="):
+            return "".join(c if c.isprintable() else "?" for c in piece[7:].strip().decode("ascii", "replace"))
+    return None
+
+
 def _radiance_pieces(head: bytes) -> Iterator[bytes]:
     """The header as OpenCV's Radiance reader takes it: `fgets` into 128 bytes, so a line of 127
     bytes or more comes in pieces, a piece that starts with its newline ending the header."""

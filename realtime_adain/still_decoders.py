@@ -14,7 +14,7 @@ import re
 import numpy as np  # (OpenCV: imported where used, so a broken one stops only what needs it)
 
 from realtime_adain.errors import UserError
-from realtime_adain.ffmpeg_stills import ffmpeg_still, ffmpeg_webp
+from realtime_adain.ffmpeg_stills import ffmpeg_bmp, ffmpeg_still, ffmpeg_webp
 from realtime_adain.hdr_still_decoding import hdr_still
 from realtime_adain.hdr_stills import coded_depth, colour_tags, full_scale
 from realtime_adain.icc import transform_to_srgb, in_srgb
@@ -22,7 +22,7 @@ from realtime_adain.jpeg_headers import check_jpeg, jpeg_without_end
 from realtime_adain.native_stderr import native_stderr_captured, readable_line
 from realtime_adain.notes import note
 from realtime_adain.opencv_headers import (RADIANCE_SIGNATURES, check_bmp, gif_sample_bytes, looks_cut_short,
-                                           png_data_short, png_sample_bytes, radiance_sample_bytes,
+                                           png_data_short, png_sample_bytes, radiance_format, radiance_sample_bytes,
                                            tiff_sample_bytes, webp_sample_bytes)
 from realtime_adain.opencv_stills import bmp_16_bit, decode_flags, misread_at_depth, opencv_alpha, opencv_decode
 from realtime_adain.picture_sizes import MAX_DECODE_BYTES, MAX_DECODE_PIXELS, too_many_pixels
@@ -63,6 +63,11 @@ def decode_still(data: np.ndarray, name: str) -> np.ndarray:
     stated = (tiff_sample_bytes(data) or png_sample_bytes(data) or radiance_sample_bytes(data) or gif_sample_bytes(data)
               or webp_sample_bytes(data))
     if not stated and bytes(data[:10]).startswith(RADIANCE_SIGNATURES):  # (its size unknown: not decoded)
+        form = radiance_format(data)
+        if form != "32-bit_rle_rgbe":
+            kind = (f"a Radiance picture of XYZE colour (FORMAT={form})" if form == "32-bit_rle_xyze" else
+                    f"a Radiance picture of FORMAT={form[:40]}" if form else "a Radiance header without a FORMAT line")
+            raise UserError(f"{name}: {kind} cannot be read here; save it as RGBE (FORMAT=32-bit_rle_rgbe)")
         raise UserError(f"{name}: not a readable image (a Radiance header without the size line OpenCV reads)")
     if stated and stated[0] * stated[1] > MAX_DECODE_PIXELS:
         raise UserError(f"{name}: {stated[0]}x{stated[1]} is {too_many_pixels()}")
@@ -97,6 +102,8 @@ def decode_still(data: np.ndarray, name: str) -> np.ndarray:
         image = pillow_rgb(data, name)  # TGA, ICO, PSD, 16-bit BMP, 16-bit CMYK TIFF: OpenCV has no decoder
         if image is None:
             image = ffmpeg_webp(data, name)
+        if image is None:  # (a 16-bit BMP of 4-bit channels: the others refuse it)
+            image = ffmpeg_bmp(data, name)
         if image is not None:
             return image
         unsupported = unsupported_format(data)
@@ -124,6 +131,8 @@ def decode_still(data: np.ndarray, name: str) -> np.ndarray:
         raise UserError(f"{name}: unsupported sample type {image.dtype} (8- or 16-bit unsigned, or float, are read)")
     depth = (coded_depth(data) or 10) if image.dtype == np.uint16 and bytes(data[4:8]) == b"ftyp" else 16
     full_scale(image, depth)  # (a 10- or 12-bit AVIF: its samples were read as 16-bit ones, nearly black)
+    if layout and layout.inverted_grey and image.dtype == np.uint16:  # (OpenCV read 16-bit white-is-zero as stored)
+        np.subtract(np.uint16(65535), image, out=image)
     header = pillow_header(data)  # (after OpenCV's size check: Pillow may read more than the header)
     alpha = opencv_alpha(data, header, image.shape[:2], depth) if header.has_alpha and header.format != "TIFF" else None
     if alpha is not None and alpha_unused(header.format, alpha):  # (a BMP's all-zero alpha: opaque)
@@ -141,6 +150,9 @@ def decode_still(data: np.ndarray, name: str) -> np.ndarray:
     # (a CMYK one's profile is applied above, by Pillow; a grey one's is not applied, though Chromium applies it)
     profile = header.profile if header.mode in RGB_MODES else None
     premultiplied = bool(layout and layout.premultiplied)  # (a TIFF's colour stored as OpenCV read it)
+    if alpha is None and header.has_alpha and header.format == "TIFF":  # one Pillow cannot decode (WebP-compressed:
+        alpha = opencv_alpha(data, header, image.shape[:2], depth)  # its alpha was dropped): OpenCV's alpha, its
+        premultiplied = premultiplied or image.dtype == np.uint8  # 8-bit colour premultiplied by libtiff's reading
     return over_white(in_srgb(to_rgb8(image, linear=linear, name=name), profile), alpha, name, premultiplied)
 
 
