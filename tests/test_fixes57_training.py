@@ -13,6 +13,10 @@ import tempfile
 import pytest
 
 from realtime_adain import atomic, interrupts
+from realtime_adain.training import checkpoint_files
+from cli_support import training_error_line
+from test_train_hostile_checkpoints import copy_run, dataset, finished_run  # noqa: F401  (fixtures)
+from train_support import train_tool  # noqa: F401  (a fixture)
 
 
 def test_a_signal_as_the_temporary_is_made_leaves_no_file(tmp_path, monkeypatch):
@@ -83,3 +87,34 @@ def test_a_training_run_given_as_the_data_folder_is_refused(tmp_path, data_dir):
                                  "not content images); give the folder of the content images")
     shutil.copy(data_dir / "content" / "sailboat.jpg", tmp_path / "photo.jpg")  # (inside a dataset: left out)
     assert list_images(tmp_path, "style") == [tmp_path / "photo.jpg"]
+
+
+def test_the_advice_for_a_damaged_checkpoint_names_one_that_can_be_read(train_tool, finished_run, tmp_path):
+    """The newest two checkpoints cut short: the advice named the one before the newest, and
+    following it stopped there the same way. Now the newest that can be read, with every file that
+    --resume would choose before it, or that none is left."""
+    run = copy_run(finished_run, tmp_path)
+    folder = run / "checkpoints"
+    for iteration in (2, 3, 4):
+        for path in (checkpoint_files.decoder_file(folder, iteration), checkpoint_files.state_file(folder, iteration)):
+            path.write_bytes(b"\0" * 100)
+    code, _, err = train_tool("--resume", run, "--iterations", "6", "--workers", "0")
+    line = training_error_line(code, err)
+    assert line.endswith("; the 2 checkpoints before it cannot be read either: to resume from "
+                         "decoder_iter_0000001.safetensors, move decoder_iter_0000004.safetensors, "
+                         "trainer_iter_0000004.safetensors, decoder_iter_0000003.safetensors, "
+                         "trainer_iter_0000003.safetensors, decoder_iter_0000002.safetensors and "
+                         "trainer_iter_0000002.safetensors away"), line
+    assert line.startswith(f"error: {checkpoint_files.decoder_file(folder, 4)}: not a readable weights file"), line
+    checkpoint_files.decoder_file(folder, 3).unlink()  # (h4's: the one just before unreadable)
+    checkpoint_files.state_file(folder, 3).unlink()
+    code, _, err = train_tool("--resume", run, "--iterations", "6", "--workers", "0")
+    assert training_error_line(code, err).endswith(
+        "; the checkpoint before it, decoder_iter_0000002.safetensors, cannot be read either: to resume from "
+        "decoder_iter_0000001.safetensors, move decoder_iter_0000004.safetensors, trainer_iter_0000004.safetensors, "
+        "decoder_iter_0000002.safetensors and trainer_iter_0000002.safetensors away")
+    checkpoint_files.state_file(folder, 1).write_bytes(b"\0" * 100)
+    code, _, err = train_tool("--resume", checkpoint_files.decoder_file(folder, 2), "--iterations", "6")
+    assert training_error_line(code, err).endswith(
+        "; the checkpoint before it, decoder_iter_0000001.safetensors, cannot be read either: no checkpoint is left "
+        "to resume from")

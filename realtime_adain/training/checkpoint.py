@@ -17,6 +17,7 @@ first, so a decoder file whose trainer state exists beside it marks a complete c
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,8 @@ import torch
 
 from realtime_adain import weight_digests, weight_files, weights
 from realtime_adain.errors import UserError
-from realtime_adain.training.checkpoint_files import DECODER_PATTERN, damaged_checkpoint, find_checkpoint
+from realtime_adain.training.checkpoint_files import (DECODER_PATTERN, DamagedCheckpoint, decoder_files, find_checkpoint,
+                                                      state_file)
 from realtime_adain.training.resume_checks import check_config_types, loss_window
 
 
@@ -130,11 +132,59 @@ class Checkpoint:
 def load_checkpoint(path: str | Path) -> Checkpoint:
     """The checkpoint --resume names. One that cannot be read (the newest pair, cut short by a power
     loss or a full disk) names the one before it, whose files may be whole."""
-    decoder_path, state_path = find_checkpoint(path)
+    try:
+        decoder_path, state_path = find_checkpoint(path)
+    except DamagedCheckpoint as exc:
+        raise damaged_checkpoint(str(exc), exc.decoder_path, exc.state_path) from None
     try:
         return _read_checkpoint(decoder_path, state_path)
     except UserError as exc:
         raise damaged_checkpoint(str(exc), decoder_path, state_path) from None
+
+
+def damaged_checkpoint(message: str, decoder_path: Path, state_path: Path) -> UserError:
+    """`message` about the checkpoint of these two files, with, where the folder holds checkpoints
+    before it, how to resume from the newest of them that can be read (moving away these files and
+    those of the ones between, which --resume would choose), or that none can. The one just before
+    was named without being read: following the advice stopped at it the same way."""
+    iteration = int(DECODER_PATTERN.fullmatch(decoder_path.name).group(1))
+    earlier = decoder_files(decoder_path.parent, before=iteration)
+    if not earlier:
+        return UserError(message)
+    readable = next((number for number, path in enumerate(earlier) if _readable(path)), None)
+    unreadable = earlier[:readable]
+    if not unreadable:
+        said = f"to resume from the checkpoint before it, {earlier[0].name},"
+    else:
+        said = (f"the checkpoint before it, {earlier[0].name}, cannot be read either" if len(unreadable) == 1 else
+                f"the {len(unreadable)} checkpoints before it cannot be read either")
+        if readable is None:
+            return UserError(f"{message}; {said}: no checkpoint is left to resume from")
+        said += f": to resume from {earlier[readable].name},"
+    moved = [name for decoder in [decoder_path, *unreadable] for name in _files_of(decoder)]
+    if not moved:  # (both gone meanwhile)
+        return UserError(message)
+    every = " and ".join(filter(None, (", ".join(moved[:-1]), moved[-1])))  # (each: they are what to move)
+    return UserError(f"{message}; {said} move {every} away")
+
+
+def _files_of(decoder_path: Path) -> list[str]:
+    """The names of the checkpoint's two files that are there."""
+    iteration = int(DECODER_PATTERN.fullmatch(decoder_path.name).group(1))
+    return [path.name for path in (decoder_path, state_file(decoder_path.parent, iteration)) if os.path.lexists(path)]
+
+
+def _readable(decoder_path: Path) -> bool:
+    """Whether the checkpoint of `decoder_path` can be resumed from, as far as its files tell."""
+    iteration = int(DECODER_PATTERN.fullmatch(decoder_path.name).group(1))
+    state_path = state_file(decoder_path.parent, iteration)
+    if not (decoder_path.is_file() and state_path.is_file()):
+        return False
+    try:
+        _read_checkpoint(decoder_path, state_path)
+    except (UserError, OSError):
+        return False
+    return True
 
 
 def _read_checkpoint(decoder_path: Path, state_path: Path) -> Checkpoint:

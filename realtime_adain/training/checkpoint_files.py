@@ -29,6 +29,12 @@ def latest_decoder_file(directory: Path, before: int | None = None, whole: bool 
     newest before iteration `before`. With `whole`, only one whose two files are regular files (one
     to resume from instead); without it, either may be a folder, fifo or device, which
     `find_checkpoint` says (the newest was passed over for an older one without a word)."""
+    found = decoder_files(directory, before, whole)
+    return found[0] if found else None
+
+
+def decoder_files(directory: Path, before: int | None = None, whole: bool = False) -> list[Path]:
+    """The checkpoints `latest_decoder_file` chooses from, newest first."""
     found = []
     for path in Path(directory).glob("decoder_iter_*.safetensors"):
         match = DECODER_PATTERN.fullmatch(path.name)
@@ -38,19 +44,16 @@ def latest_decoder_file(directory: Path, before: int | None = None, whole: bool 
         state = state_file(directory, iteration)
         if (path.is_file() and state.is_file()) if whole else os.path.lexists(state):
             found.append((iteration, path))
-    return max(found)[1] if found else None
+    return [path for _, path in sorted(found, reverse=True)]
 
 
-def damaged_checkpoint(message: str, decoder_path: Path, state_path: Path) -> UserError:
-    """`message` about the checkpoint of these two files, with, where the folder holds a whole one
-    before it, how to resume from that one instead (moving these away)."""
-    iteration = int(DECODER_PATTERN.fullmatch(decoder_path.name).group(1))
-    earlier = latest_decoder_file(decoder_path.parent, before=iteration, whole=True)
-    if earlier is None:
-        return UserError(message)
-    there = [path.name for path in (decoder_path, state_path) if os.path.lexists(path)]
-    return UserError(f"{message}; to resume from the checkpoint before it, {earlier.name}, move "
-                     f"{' and '.join(there)} away")
+class DamagedCheckpoint(UserError):
+    """A checkpoint --resume found that cannot be resumed from: `checkpoint.damaged_checkpoint`
+    adds how to resume from one before it (which it reads to tell)."""
+
+    def __init__(self, message: str, decoder_path: Path, state_path: Path) -> None:
+        super().__init__(message)
+        self.decoder_path, self.state_path = decoder_path, state_path
 
 
 def _not_a_file(path: Path) -> str:
@@ -93,10 +96,10 @@ def find_checkpoint(path: str | Path) -> tuple[Path, Path]:
         if needed.is_file():
             continue
         if not os.path.lexists(needed):
-            raise damaged_checkpoint(f"{path}: incomplete checkpoint, {needed.name} is missing beside it",
-                                     decoder, state)
+            raise DamagedCheckpoint(f"{path}: incomplete checkpoint, {needed.name} is missing beside it",
+                                    decoder, state)
         kind = _not_a_file(needed)
-        raise damaged_checkpoint(f"{path}: {kind}, not a checkpoint file" if needed == path else
-                                 f"{path}: damaged checkpoint, {needed.name} beside it is {kind}, not a file",
-                                 decoder, state)
+        raise DamagedCheckpoint(f"{path}: {kind}, not a checkpoint file" if needed == path else
+                                f"{path}: damaged checkpoint, {needed.name} beside it is {kind}, not a file",
+                                decoder, state)
     return decoder, state

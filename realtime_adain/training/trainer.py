@@ -178,7 +178,7 @@ class Trainer:
                 training.scaler.load_state_dict(state.scaler)
             rng.restore_rng(state.rng)
         except (KeyError, TypeError, ValueError, IndexError, RuntimeError, OverflowError) as exc:  # (RNG numbers past C's)
-            raise checkpoint_files.damaged_checkpoint(  # (the hint reading the files gives: `load_checkpoint`)
+            raise checkpoint.damaged_checkpoint(  # (the hint reading the files gives: `load_checkpoint`)
                 f"{resume.state_path}: damaged trainer state ({checkpoint.describe(exc)})", resume.decoder_path,
                 resume.state_path) from None
         self.iteration = state.iteration
