@@ -131,7 +131,7 @@ class Checkpoint:
 
 def load_checkpoint(path: str | Path) -> Checkpoint:
     """The checkpoint --resume names. One that cannot be read (the newest pair, cut short by a power
-    loss or a full disk) names the one before it, whose files may be whole."""
+    loss or a full disk) names the newest before it that can (`damaged_checkpoint`)."""
     try:
         decoder_path, state_path = find_checkpoint(path)
     except DamagedCheckpoint as exc:
