@@ -39,8 +39,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="camera index (default 0), device path (/dev/video0), video file (loops), URL, or - "
                              "for standard input (a pipe, read once; pipe:N another open descriptor)")
     source.add_argument("--resolution", type=argtypes.camera_resolution, metavar="WxH",
-                        help=f"camera resolution to ask for, each side at least {argtypes.MIN_RESOLUTION_SIDE}, at most "
-                             "7680x4320 either way up; files and URLs are scaled to it")
+                        help=f"camera resolution to ask for, WIDTHxHEIGHT with each side at least "
+                             f"{argtypes.MIN_RESOLUTION_SIDE}, at most 7680x4320 either way up, or "
+                             f"{'/'.join(argtypes.RESOLUTION_PRESETS)}; files and URLs are scaled to it")
     source.add_argument("--fps", type=argtypes.frames_per_second, metavar="FPS",
                         help=f"frames per second, above {MIN_FRAMERATE} (a frame every {1 / MIN_FRAMERATE} s) and at "
                              f"most {argtypes.MAX_FRAMERATE} (30, 29.97, 30000/1001): the "

@@ -28,7 +28,7 @@ from realtime_adain.live.active_style import ActiveStyle
 from realtime_adain.live.capture import Capture
 from realtime_adain.live.controller import Controller
 from realtime_adain.live.effects import KeyEffects, unwritable
-from realtime_adain.live.events import EventLog
+from realtime_adain.live.events import EventLog, HeldLines
 from realtime_adain.live.feed import CarriedFeed, StylizedFeed
 from realtime_adain.live.inference import Inference, Result, processing_size
 from realtime_adain.live.outputs import Output
@@ -64,6 +64,7 @@ class LiveSession:
         self.before_window = before_window
         self.window: Window | None = None
         self.log = EventLog(settings.log)
+        self.source_log = HeldLines(self.log)  # the capture's lines, said once the session's `start` is
         self.stop_event = threading.Event()
         self.stats = SessionStats()
         self.source: Source | None = None
@@ -101,7 +102,7 @@ class LiveSession:
                     # a pipe or URL is read from now on, as a camera is: not drained while the model and
                     # styles loaded, a pipe's writer blocked, and a live URL's backlog came in one burst,
                     # taken for a recording's: the session ran seconds behind either throughout
-                    self.capture = Capture(self.source, self.log)
+                    self.capture = Capture(self.source, self.source_log)
                     self.capture.start()
                 self.stylizer = Stylizer.for_command(settings.engine_model)
                 return self._run_opened()
@@ -111,16 +112,18 @@ class LiveSession:
                 if self.capture is None or not self.capture.is_alive():
                     self.source.close()  # else the capture thread, stuck in a read, owns it (and is a daemon)
         except UserError as exc:  # the command says it on stderr, its one line; the log file was left empty
+            self.source_log.release()  # (before it: the source's lines say how it came to it)
             self.log.to_file_only("error", reason=str(exc))
             raise
         finally:
+            self.source_log.release()
             self.log.close()
 
     def _run_opened(self) -> int:
         settings = self.settings
         self.library = StyleLibrary(list(settings.styles), self.stylizer, settings.style_size,
                                     settings.style_cache or run_cache_dir(), self.log).load()
-        self.capture = self.capture or Capture(self.source, self.log)
+        self.capture = self.capture or Capture(self.source, self.source_log)
         gate = self.source.start_gate
         # From here on a signal ends the session the normal way; one more during the (bounded)
         # shutdown changes nothing: it must not cut short the finishing of a recording.
@@ -171,6 +174,7 @@ class LiveSession:
                  size="%dx%d" % self.work_size, device=self.device_label, engine=self.engine_label,
                  stabilize=settings.stabilize, **({"stabilize_note": caveat} if caveat else {}),
                  carry_motion=settings.carry_motion)
+        self.source_log.release()
         inference = Inference(self.capture.latest, self.stylizer, self.controller,
                               ActiveStyle(self.library, self.log, stopped=self.stop_event.is_set,
                                           current=lambda: self.controller.state), self.work_size,

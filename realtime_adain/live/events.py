@@ -82,6 +82,30 @@ def number(value: float) -> str:
     return f"{value:.4g}"
 
 
+class HeldLines:
+    """Lines for `log` held until `release`, then passed on: a pipe's or URL's capture begins as the
+    model loads (`LiveSession.run`), and its `source-ended` came before the session's `start`."""
+
+    def __init__(self, log: EventLog) -> None:
+        self._log = log
+        self._lock = threading.Lock()  # (a line logged while the held ones are said waits for them)
+        self._held: list[tuple[str, dict[str, object]]] | None = []
+
+    def __call__(self, event: str, **fields: object) -> None:
+        with self._lock:
+            if self._held is None:
+                self._log(event, **fields)
+            else:
+                self._held.append((event, fields))
+
+    def release(self) -> None:
+        """The lines held said, and the next ones as they come (again: nothing more)."""
+        with self._lock:
+            held, self._held = self._held or [], None
+            for event, fields in held:
+                self._log(event, **fields)
+
+
 class EventLog:
     """One parseable line per event, `live: EVENT key=value ...`, to stderr and optionally a file."""
 
