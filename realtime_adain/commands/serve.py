@@ -9,6 +9,7 @@ import secrets
 import stat
 from pathlib import Path
 
+from realtime_adain import library_signals
 from realtime_adain.commands import argtypes, common
 from realtime_adain.errors import UserError
 from realtime_adain.serve.settings import DEFAULT_UPLOAD_MB, MAX_CLIENTS, MAX_UPLOAD_MB, MIN_IDLE_TIMEOUT
@@ -74,12 +75,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     common.add_stabilize_options(frames, "each client's stabiliser mode at the start (default flow; stats needs the eager engine)")
 
     common.add_model_options(parser, default_size=None, size_default_text=LIVE_SIZE_TEXT)
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run, loads_torch=True)  # (once the options it can are checked: `serve_settings`)
 
 
 def serve_settings(args: argparse.Namespace):
-    """The options as checked `ServeSettings`; off loopback without --token, a generated token."""
-    from realtime_adain.serve.settings import ServeSettings
+    """The options as checked `ServeSettings`; off loopback without --token, a generated token.
+    Those that need no library are checked first, before torch is loaded (`library_signals.load_torch`:
+    the model's options need it), aiohttp and aiortc too (`check_extra`): a short --token, a --host
+    0 or a missing --token-file were refused only after 11 s of imports (a minute on a busy machine)."""
+    from realtime_adain.serve.settings import ServeSettings, check_access
 
     for option, value in (("--tls-cert", args.tls_cert), ("--tls-key", args.tls_key)):
         if value == "":
@@ -87,8 +91,12 @@ def serve_settings(args: argparse.Namespace):
     if args.max_upload_mb is not None and not args.allow_uploads:  # (it was ignored without a word)
         raise UserError("--max-upload-mb limits style uploads, which are off: give --allow-uploads too, or leave "
                         "--max-upload-mb out")
+    token = given_token(args)
+    check_access(args.host, tuple(args.allow_host), token)
+    check_extra()
+    library_signals.load_torch()
     settings = ServeSettings(
-        styles=tuple(args.styles), model=common.model_settings(args), host=args.host, port=args.port, token=given_token(args),
+        styles=tuple(args.styles), model=common.model_settings(args), host=args.host, port=args.port, token=token,
         max_clients=args.max_clients, idle_timeout=args.idle_timeout, allow_uploads=args.allow_uploads,
         max_upload_mb=args.max_upload_mb or DEFAULT_UPLOAD_MB, alpha=args.alpha, preserve_color=args.preserve_color,
         style_size=args.style_size, style_cache=common.style_cache_dir(args.style_cache), size=args.size,
@@ -163,8 +171,7 @@ def check_extra() -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    check_extra()
-    settings = serve_settings(args)
+    settings = serve_settings(args)  # (it loads torch: `loads_torch`)
     from realtime_adain.serve import process
 
     return process.run(settings)

@@ -125,6 +125,23 @@ def check_token(token: str, source: str) -> None:
         raise UserError(f"{source} must be 8 to {MAX_TOKEN} printable ASCII characters without spaces")
 
 
+def check_access(host: str, allowed_hosts: tuple[str, ...], token: str | None) -> None:
+    """--host, --allow-host and --token (`ServeSettings.check`); the command checks them before it
+    loads torch, aiohttp and aiortc: a short --token was refused only after 11 s of imports."""
+    if not host or any(c.isspace() for c in host):
+        raise UserError(f"--host {host!r} is not a host name or address")
+    if host.startswith("[") and host.endswith("]"):  # (as in a URL: getaddrinfo knows no brackets)
+        raise UserError(f"--host {host}: give the address without brackets (--host {host[1:-1]})")
+    check_address_form(host)
+    name, colon, port = host.rpartition(":")
+    if colon and port.isdigit() and (":" not in name or (name.startswith("[") and name.endswith("]"))):
+        raise UserError(f"--host {host}: give the port with --port (--host {name.strip('[]')} --port {port})")
+    for name in allowed_hosts:
+        check_host_name(name)
+    if token is not None:
+        check_token(token, "--token")
+
+
 def check_tls_file(path: Path, option: str) -> None:
     """A --tls-cert/--tls-key file must be a regular file of a PEM's size: OpenSSL would block on
     a pipe (opening one waits for a writer), read /dev/zero or a huge file for ever."""
@@ -204,20 +221,9 @@ class ServeSettings:
         StyleSettings(self.alpha, None, self.preserve_color, self.style_size).check()
         if not self.styles:
             raise UserError("--styles needs at least one style image or folder")
-        if not self.host or any(c.isspace() for c in self.host):
-            raise UserError(f"--host {self.host!r} is not a host name or address")
-        if self.host.startswith("[") and self.host.endswith("]"):  # (as in a URL: getaddrinfo knows no brackets)
-            raise UserError(f"--host {self.host}: give the address without brackets (--host {self.host[1:-1]})")
-        check_address_form(self.host)
-        name, colon, port = self.host.rpartition(":")
-        if colon and port.isdigit() and (":" not in name or (name.startswith("[") and name.endswith("]"))):
-            raise UserError(f"--host {self.host}: give the port with --port (--host {name.strip('[]')} --port {port})")
-        for name in self.allowed_hosts:
-            check_host_name(name)
+        check_access(self.host, self.allowed_hosts, self.token)
         if not 0 <= self.port <= 65535:
             raise UserError(f"--port {self.port} is outside 0..65535 (0: any free port)")
-        if self.token is not None:
-            check_token(self.token, "--token")
         if not 1 <= self.max_clients <= MAX_CLIENTS:
             raise UserError(f"--max-clients {self.max_clients} is outside 1..{MAX_CLIENTS}")
         if not (math.isfinite(self.idle_timeout) and self.idle_timeout > 0):
