@@ -82,6 +82,20 @@ def _refuse_bad_file_url(url: str) -> None:
         raise UserError(f"{shown(url)}: not a regular file (a folder, pipe, device or socket)")
 
 
+class _FinalResponse(http.client.HTTPResponse):
+    """A response past any 1xx informational answers before it, as curl reads them: http.client
+    skips only "100 Continue", and took a "103 Early Hints" (its preload links) for the answer,
+    failing the download as "HTTP 103 Early Hints". (101 Switching Protocols, never asked for, stays
+    the answer, refused as any status but 200 and 206; a stream of 1xx is bounded by `ANSWER_S`.)"""
+
+    def _read_status(self):
+        while True:
+            version, status, reason = super()._read_status()
+            if not (102 <= status < 200):  # (100: http.client's own)
+                return version, status, reason
+            http.client.parse_headers(self.fp)  # (its headers, dropped)
+
+
 class _AnswerTooSlow(Exception):
     """The server's answer (status line and headers, redirects included) took over `ANSWER_S`."""
 
@@ -102,6 +116,8 @@ class _Watched:
         watched = self
 
         class Watched(kind):  # type: ignore[valid-type,misc]
+            response_class = _FinalResponse
+
             def connect(self) -> None:
                 """One still connecting when the time ran out (a redirect's new host being looked
                 up) had no socket to shut: it is ended once connected."""
@@ -145,6 +161,29 @@ class _HttpRedirectsOnly(urllib.request.HTTPRedirectHandler):
             raise _RefusedRedirect(newurl, code, f"{said} - a redirect to '{target}', whose port is not "
                                    "valid (a number from 1 to 65535)", headers, fp)
         return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+    def http_error_302(self, req, fp, code, msg, headers):
+        """Too many redirects, or a loop, in our words with the last address reached: urllib's
+        were "... would lead to an infinite loop" for both."""
+        try:
+            return super().http_error_302(req, fp, code, msg, headers)
+        except _RefusedRedirect:
+            raise
+        except urllib.error.HTTPError as exc:
+            if not str(exc.reason).startswith(self.inf_msg):
+                raise
+            visited = getattr(req, "redirect_dict", {})
+            what = (f"too many redirects (more than {self.max_redirections})" if len(visited) >= self.max_redirections
+                    else f"redirects in a loop (one address reached {self.max_repeats} times)")
+            raise _TooManyRedirects(exc.filename, code, f"{what}; the last address reached: "
+                                    f"'{_bounded(shown(req.full_url), ADDRESS_CHARS)}' (HTTP {code} {_bounded(msg)})",
+                                    headers, fp) from None
+
+    http_error_301 = http_error_303 = http_error_307 = http_error_308 = http_error_302
+
+
+class _TooManyRedirects(_RefusedRedirect):
+    """Redirects past `max_redirections`, or round a loop; its reason is the whole message."""
 
 
 def _answer(request: urllib.request.Request):
@@ -193,6 +232,8 @@ def _urlopen(url: str, offset: int):
     except _AnswerTooSlow:
         raise UserError(f"{shown(url)}: no whole answer within {ANSWER_S:.0f} s (the server sends its headers too "
                         "slowly); try again later, or use a mirror with --base-url") from None
+    except _TooManyRedirects as exc:
+        raise UserError(f"{shown(url)}: {exc.reason}") from None
     except urllib.error.HTTPError as exc:
         if exc.code == 416 and offset:  # our partial file is not a prefix of theirs
             exc.close()
@@ -213,6 +254,10 @@ def _urlopen(url: str, offset: int):
         reason = _bounded(reason, ADDRESS_CHARS)  # (a proxy's refusal quotes its: "Tunnel connection failed: 403 ...")
         handshake = _tls_handshake_failure(exc.reason)
         target = getattr(exc, "redirected_to", None)
+        if isinstance(exc.reason, ssl.SSLCertVerificationError):  # (it answered: was "cannot reach HOST ([SSL:
+            # CERTIFICATE_VERIFY_FAILED] ...); check the network")
+            where = f"{_bounded(netloc_host(target), ADDRESS_CHARS)}, where {host} redirected," if target else host
+            raise _untrusted_answer(where, exc.reason, _proxy_for(url)) from None
         if target is not None:  # a redirect's target failed, not the server asked
             _refuse_failed_redirect(host, _bounded(netloc_host(target), ADDRESS_CHARS), handshake,
                                     "a redirect to an address with a login (user:password@) in it, which is not "
@@ -310,6 +355,25 @@ def _no_handshake_answer(where: str) -> UserError:
     handshake: said so, not as "cannot reach" with OpenSSL's words."""
     return UserError(f"{where} accepted the connection but did not answer the TLS (https) handshake within "
                      f"{TIMEOUT_S:g} s; check the network, or use a mirror with --base-url or ${BASE_URL_ENV_VAR}")
+
+
+NAME_MISMATCHES = (62, 64)  # OpenSSL's X509_V_ERR_HOSTNAME_MISMATCH, X509_V_ERR_IP_ADDRESS_MISMATCH
+
+
+def _untrusted_answer(where: str, failure: ssl.SSLCertVerificationError,
+                      proxy: tuple[str, str | None] | None) -> UserError:
+    """`where` answered with a TLS certificate this machine does not trust, said in OpenSSL's short
+    words ("self-signed certificate", "certificate has expired", "Hostname mismatch, ..."): the
+    server is reached, so not "cannot reach ...; check the network". The fix: the host name the
+    certificate is for, or a certificate from a trusted CA, or a private CA's made known
+    (SSL_CERT_FILE, which OpenSSL reads). Through a proxy, the certificate may be the proxy's own
+    (one that inspects https)."""
+    why = _bounded((failure.verify_message or failure.reason or "verify failed").rstrip("."))
+    through = f" through the proxy {proxy[0]} (which may show its own)" if proxy else ""
+    fix = ("give the host name the certificate is for" if failure.verify_code in NAME_MISMATCHES else
+           "a mirror needs one from a trusted CA, or, for a private CA, set SSL_CERT_FILE to that CA's certificate "
+           "(PEM)")
+    return UserError(f"{where} answered{through}, but its TLS (https) certificate is not trusted ({why}); {fix}")
 
 
 TLS_HANDSHAKE_FAILURES = {
