@@ -164,12 +164,12 @@ def _transfer(url: str, part: Path, label: str, limit: SizeLimit, min_rate: MinR
             raise UserError(f"{shown(url)}: the server answered with a web page (text/html), not the weights file: "
                             "a login or error page, or a wrong URL?")
         # (each header of the name: `identity` then `gzip` passed a check of the first)
-        codings = [c.strip().lower() for h in response.headers.get_all("Content-Encoding") or () for c in h.split(",")]
-        encoding = ", ".join(c for c in codings if c not in ("", "identity"))
+        encoding = ", ".join(c for c in _header_values(response.headers, "Content-Encoding") if c != "identity")
         if encoding:  # (its compressed bytes were refused as "not a readable weights file")
             raise UserError(f"{shown(url)}: the server sent the file compressed (Content-Encoding: "
                             f"{one_line(encoding)[:40]}), which was not asked for; try again later, or use a mirror "
                             "with --base-url")
+        _refuse_unread_framing(url, response.headers)
         start = _resumed_offset(response, offset)
         if start is None and not offset:  # part of a file it was asked for whole
             raise UserError(f"{shown(url)}: the server answered with part of the file (HTTP 206) to a request for "
@@ -232,6 +232,28 @@ def _transfer(url: str, part: Path, label: str, limit: SizeLimit, min_rate: MinR
             tqdm.write(f"{label}: the server closed the connection after {received} of the {limit.limit} bytes")
             return "closed early", start, refused
         return "whole", start, refused
+
+
+def _header_values(headers, name: str) -> list[str]:
+    """The comma-separated values of each `name` header (one or several), stripped, lower case."""
+    return [v.strip().lower() for header in headers.get_all(name) or () for v in header.split(",") if v.strip()]
+
+
+def _refuse_unread_framing(url: str, headers) -> None:
+    """Refuse an answer whose body's framing would end up in the file: a transfer coding other
+    than exactly `chunked` (http.client unchunks only that one: "gzip, chunked" was written with
+    its chunk-size lines, and the file was blamed), or Content-Length headers that disagree (the
+    first was taken: 10 bytes read of a longer file; RFC 9110 calls the answer invalid)."""
+    codings = _header_values(headers, "Transfer-Encoding")
+    if codings not in ([], ["chunked"], ["identity"]):  # (identity: none, as HTTP/1.1's first RFC had it)
+        raise UserError(f"{shown(url)}: the server sent the file in a transfer coding that was not asked for "
+                        f"(Transfer-Encoding: {one_line(', '.join(codings))[:40]}; only chunked is read); try again "
+                        "later, or use a mirror with --base-url")
+    lengths = list(dict.fromkeys(_header_values(headers, "Content-Length")))
+    if len(lengths) > 1:
+        said = " and ".join(one_line(length)[:20] for length in lengths[:3])
+        raise UserError(f"{shown(url)}: the server's answer is malformed (Content-Length {said} at once); try "
+                        "again later, or use a mirror with --base-url")
 
 
 def _malformed_chunks(response, lost: BaseException | None) -> bool:
