@@ -120,7 +120,10 @@ class PendingOutput:
             error = (lost_during_run(target, self.path, "its temporary file", self.path.parent, self._folder)
                      if lost else naming(target, exc))
             self.discard()
-            raise error from None
+            try:
+                raise error from None
+            finally:  # (a local holding it, and its traceback this frame: a cycle, see `__exit__`)
+                del error
         self._release_folder()
         return target
 
@@ -203,7 +206,10 @@ class PendingOutput:
         self.discard()
         reported = self.failed(exc)
         if reported is not exc:
-            raise reported from None
+            try:
+                raise reported from None
+            finally:  # (a local holding it, and its traceback this frame, kept each other and every
+                del reported  # caller's frame until a cyclic GC: a full disk in `write_image` kept its image twice, encoded)
 
 
 def _remove_abandoned(name: str) -> None:

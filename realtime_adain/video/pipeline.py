@@ -160,7 +160,10 @@ class Pipeline:
         finally:
             interrupted = self._wind_down(started)
             if interrupted is not None:
-                raise interrupted
+                try:
+                    raise interrupted
+                finally:  # (a local holding it, and its traceback this frame: see `_wind_down`)
+                    del interrupted
         if self.downstream_error is not None:
             raise self.downstream_error
 
@@ -176,22 +179,28 @@ class Pipeline:
         all of them. A Ctrl-C meanwhile is held and returned: the caller closes the file next, so
         no thread may still be writing to it (with two passes the held window is written only now).
         Stages are waited for on events, not `Thread.join`: an interrupted join marks a running
-        thread as stopped in CPython 3.11 (bpo-45274's fix), and a second join returns at once."""
+        thread as stopped in CPython 3.11 (bpo-45274's fix), and a second join returns at once.
+        The Ctrl-C is no local once returned: held in one of a frame its traceback holds, the two
+        kept each other, and the first Ctrl-C's traceback (its context: the engine's frames, their
+        activations, 98 MB at 640x480), until a cyclic GC, after `stylize_video` was interrupted twice."""
         interrupted, ended = None, False
-        while True:
-            try:
-                self.stop.set()  # the decoder gives up its pending put within _POLL_S
-                if not ended:
-                    self._put_downstream(self.stylized, _END, wait_always=True)
-                    ended = True  # (interrupted just before this line, _END goes twice: the second is never read)
-                for stage in stages:
-                    stage.done.wait()
-                if self.ahead is not None:
-                    self.ahead.close()
-                self._wound_down = True
-                return interrupted
-            except KeyboardInterrupt as exc:
-                interrupted = exc
+        try:
+            while True:
+                try:
+                    self.stop.set()  # the decoder gives up its pending put within _POLL_S
+                    if not ended:
+                        self._put_downstream(self.stylized, _END, wait_always=True)
+                        ended = True  # (interrupted just before this line, _END goes twice: the second is never read)
+                    for stage in stages:
+                        stage.done.wait()
+                    if self.ahead is not None:
+                        self.ahead.close()
+                    self._wound_down = True
+                    return interrupted
+                except KeyboardInterrupt as exc:
+                    interrupted = exc
+        finally:
+            del interrupted
 
     # -- decoder thread ------------------------------------------------------------------------
     def _decode(self) -> None:
