@@ -7,6 +7,7 @@ exit status), at the first point where it can be raised.
 
 from __future__ import annotations
 
+import copy
 import os
 import signal
 import sys
@@ -81,12 +82,19 @@ def signals_through_libraries() -> Iterator[None]:
         interrupt = interrupt_in_chain(exc) or (raised[0] if raised else None)
         if interrupt is None:
             raise
-        raise interrupt from None
+        try:  # (a copy: the library's error, `contextlib`'s argument in the traceback, holds the original)
+            raise copy.copy(interrupt) from None
+        finally:  # (held here, in a local or `raised`, with its traceback this frame: a cycle kept the
+            del interrupt  # library's frames, an exported model's, until a cyclic GC, as d5c8294's)
+            raised.clear()
     finally:
         for sig, handler in watched.items():
             signal.signal(sig, handler)
     if raised:
-        raise raised[0]
+        try:
+            raise raised[0]
+        finally:
+            raised.clear()
 
 
 def interrupt_in_chain(exc: BaseException) -> KeyboardInterrupt | None:

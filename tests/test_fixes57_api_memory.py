@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import os
+import signal
 import tracemalloc
 from pathlib import Path
 
@@ -13,6 +14,8 @@ import pytest
 
 import realtime_adain as ra
 from realtime_adain import atomic, available_memory
+from realtime_adain.interrupts import Terminated
+from realtime_adain.library_signals import signals_through_libraries
 from realtime_adain.stylizer import OutOfMemory
 from realtime_adain.video.frames import Frame
 from realtime_adain.video.pipeline import Pipeline
@@ -133,3 +136,26 @@ def test_a_failed_write_image_holds_no_copy_of_the_image(tmp_path, monkeypatch, 
         grown = grown_after([lambda: ra.write_image(tmp_path / "out.png", image)] * 3, ra.UserError)
     assert grown < 2**20, f"{grown / 2**20:.1f} MiB still held after three failures"
     assert not list(tmp_path.iterdir())
+
+
+def test_a_signal_through_a_library_holds_none_of_its_frames():
+    """A Ctrl-C the ONNX exporter wrapped in its own error (`Stylizer.load(engine="onnx")`), said
+    as the Ctrl-C by `signals_through_libraries`: kept in a local there (and, through the
+    exporter's error, `contextlib`'s argument), it held the exporter's frames until a cyclic GC."""
+    def export():
+        graph = np.ones(2**22, np.uint8)  # (what the exporter's frames hold)
+        try:
+            raise Terminated(signal.SIGHUP)
+        except KeyboardInterrupt as exc:
+            raise RuntimeError(f"export failed ({graph.size})") from exc
+
+    def load():
+        with signals_through_libraries():
+            export()
+
+    with without_cycle_collection():
+        grown = grown_after([load] * 3, KeyboardInterrupt)
+    assert grown < 2**20, f"{grown / 2**20:.1f} MiB still held after three interrupts"
+    with pytest.raises(Terminated) as caught:
+        load()
+    assert caught.value.signum == signal.SIGHUP
