@@ -55,9 +55,26 @@ def test_an_early_hints_answer_before_the_file_is_skipped(synthetic_release, tmp
     answer = (b"HTTP/1.1 103 Early Hints\r\nLink: </x>; rel=preload\r\n\r\n"
               b"HTTP/1.1 102 Processing\r\n\r\n"
               + f"HTTP/1.1 200 OK\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
+    assert downloaded(answer, tmp_path) == body
+
+
+def downloaded(answer: bytes, tmp_path: Path) -> bytes:
+    """The decoder's bytes as downloaded from a server giving `answer` to every request."""
     with answering(lambda request, port: answer) as base:
         path, outcome = download.download_file("decoder", f"{base}/{DECODER}", tmp_path / "w")
-    assert outcome == "downloaded" and path.read_bytes() == body
+    assert outcome == "downloaded"
+    return path.read_bytes()
+
+
+def refusal(answer: bytes, tmp_path: Path) -> tuple[str, str]:
+    """(the address, the one-line refusal) of downloading the decoder from a server giving `answer`;
+    nothing is left behind."""
+    with answering(lambda request, port: answer) as base:
+        url = f"{base}/{DECODER}"
+        with pytest.raises(UserError) as refused:
+            download.download_file("decoder", url, tmp_path / "w")
+    assert not (tmp_path / "w").exists()
+    return url, str(refused.value)
 
 
 @pytest.fixture(scope="module")
@@ -166,33 +183,22 @@ def test_a_transfer_coding_other_than_chunked_is_refused(synthetic_release, tmp_
     ("not a readable weights file")."""
     body = synthetic_release[DECODER]
     answer = f"HTTP/1.1 200 OK\r\nTransfer-Encoding: {coding}\r\n\r\n{len(body):x}\r\n".encode() + body + b"\r\n0\r\n\r\n"
-    with answering(lambda request, port: answer) as base:
-        url = f"{base}/{DECODER}"
-        with pytest.raises(UserError) as refused:
-            download.download_file("decoder", url, tmp_path / "w")
-    assert str(refused.value) == (f"{url}: the server sent the file in a transfer coding that was not asked for "
-                                  f"(Transfer-Encoding: {coding}; only chunked is read); try again later, or use a "
-                                  "mirror with --base-url")
-    assert not (tmp_path / "w").exists()
+    url, said = refusal(answer, tmp_path)
+    assert said == (f"{url}: the server sent the file in a transfer coding that was not asked for "
+                    f"(Transfer-Encoding: {coding}; only chunked is read); try again later, or use a mirror with --base-url")
 
 
 def test_content_lengths_that_disagree_are_a_malformed_answer(synthetic_release, tmp_path):
     """The first was taken: 10 bytes read, and the file blamed."""
     body = synthetic_release[DECODER]
     answer = f"HTTP/1.1 200 OK\r\nContent-Length: 10\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body
-    with answering(lambda request, port: answer) as base:
-        url = f"{base}/{DECODER}"
-        with pytest.raises(UserError) as refused:
-            download.download_file("decoder", url, tmp_path / "w")
-    assert str(refused.value) == (f"{url}: the server's answer is malformed (Content-Length 10 and {len(body)} at "
-                                  "once); try again later, or use a mirror with --base-url")
-    assert not (tmp_path / "w").exists()
+    url, said = refusal(answer, tmp_path)
+    assert said == (f"{url}: the server's answer is malformed (Content-Length 10 and {len(body)} at once); try again "
+                    "later, or use a mirror with --base-url")
 
 
 def test_content_lengths_that_agree_are_one(synthetic_release, tmp_path):
     """RFC 9110: a list of one value repeated is that value."""
     body = synthetic_release[DECODER]
     answer = f"HTTP/1.1 200 OK\r\nContent-Length: {len(body)}\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body
-    with answering(lambda request, port: answer) as base:
-        path, outcome = download.download_file("decoder", f"{base}/{DECODER}", tmp_path / "w")
-    assert outcome == "downloaded" and path.read_bytes() == body
+    assert downloaded(answer, tmp_path) == body
