@@ -341,7 +341,15 @@ def main(argv: list[str] | None = None) -> int:
         if not parsed:
             return code
         standard_streams.results_on_stdout(getattr(parsed[0], "prints_result", False))
-        return flush_standard_output(run_reporting_errors(lambda: (library_signals.load_torch(), parsed[0].func(parsed[0]))[1]))
+        return flush_standard_output(run_reporting_errors(lambda: run_command(parsed[0])))
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """The parsed command, torch loaded first (`library_signals.load_torch`) unless the command
+    loads it itself once the options it can check without it are checked (`loads_torch`: serve's)."""
+    if not getattr(args, "loads_torch", False):
+        library_signals.load_torch()
+    return args.func(args)
 
 
 def quiet_library_warnings() -> None:
