@@ -56,6 +56,12 @@ def given_values(word: str) -> list[str]:
     return values if word.startswith("--") else [*values, word[2:]]
 
 
+# A negative number as an option's value: argparse takes `-1` and `-0.5` for values but anything else
+# starting with a dash for an option (`--lr -inf`, `--alpha -1e5`, `--stabilize-strength -nan` were
+# "expected one argument", not the value's own error).
+NEGATIVE_NUMBER = re.compile(r"-(?:(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?|inf(?:inity)?|nan)", re.IGNORECASE)
+
+
 class ArgumentParser(argparse.ArgumentParser):
     """argparse with our error style: one `error:` line naming the command, exit status 2.
 
@@ -80,6 +86,13 @@ class ArgumentParser(argparse.ArgumentParser):
         if extras:
             self.error(f"unrecognized arguments: {' '.join(extras)}")
         return namespace, extras
+
+    def _parse_optional(self, arg_string):
+        """A negative number (`NEGATIVE_NUMBER`) is a value, as argparse takes `-1` where no option
+        looks like one (none of ours does)."""
+        if NEGATIVE_NUMBER.fullmatch(arg_string) and not self._has_negative_number_optionals:
+            return None
+        return super()._parse_optional(arg_string)
 
     def _print_message(self, message: str, file=None) -> None:
         """argparse's, without its `except OSError: pass`: `--help >/dev/full` lost the text and

@@ -118,3 +118,27 @@ def test_the_advice_for_a_damaged_checkpoint_names_one_that_can_be_read(train_to
     assert training_error_line(code, err).endswith(
         "; the checkpoint before it, decoder_iter_0000001.safetensors, cannot be read either: no checkpoint is left "
         "to resume from")
+
+
+@pytest.mark.parametrize("value, said", [("-inf", "'-inf' is not a finite number"),
+                                         ("-NaN", "'-NaN' is not a finite number"),
+                                         ("-1e5", "must be positive")])
+def test_a_negative_number_is_a_value_for_the_trainer(train_tool, value, said):
+    """argparse reads `-1` and `-0.5` as values, but `-inf`, `-nan` and `-1e5` as options:
+    `--lr -inf` was "argument --lr: expected one argument"."""
+    code, _, err = train_tool("--content", "c", "--style", "s", "--lr", value)
+    assert code == 2 and err.startswith("error: ") and said in err.splitlines()[0], err
+    assert "expected one argument" not in err
+
+
+@pytest.mark.parametrize("args, said", [
+    (["image", "a.jpg", "-s", "b.jpg", "--alpha", "-inf"], "argument --alpha: '-inf' is not a finite number"),
+    (["image", "a.jpg", "-s", "b.jpg", "--alpha", "-1e5"], "argument --alpha:"),
+    (["video", "a.mp4", "-s", "b.jpg", "--start", "-inf"], "argument --start:"),
+    (["video", "a.mp4", "-s", "b.jpg", "--stabilize-strength", "-nan"],
+     "argument --stabilize-strength: '-nan' is not a finite number"),
+])
+def test_a_negative_number_is_a_value_for_the_commands(run_cli, args, said):
+    code, _, err = run_cli(*args)
+    assert code == 2 and err.startswith(f"error: realtime-adain {args[0]}: {said}"), err
+    assert "expected one argument" not in err
