@@ -46,7 +46,7 @@ def test_directory_of_non_images(train_tool, dataset, published_weights, tmp_pat
     fakes.mkdir()
     (fakes / "a.jpg").write_bytes(b"GIF89a, not really")
     code, _, err = train_tool(*tiny_args(dataset, published_weights[0], tmp_path / "out", 2), "--style", fakes)
-    assert "none of the 1 style images is usable" in training_error_line(code, err)
+    assert "the only style image is not usable" in training_error_line(code, err)
 
 
 def test_unwritable_checkpoint_directory(train_tool, dataset, published_weights, tmp_path):
