@@ -85,6 +85,13 @@ def test_a_training_run_given_as_the_data_folder_is_refused(tmp_path, data_dir):
         list_images(run, "content")
     assert str(raised.value) == (f"{run}: --content is a training run's folder (its samples are stylized pictures, "
                                  "not content images); give the folder of the content images")
+    with pytest.raises(UserError) as raised:  # (its samples/ given: the same sample grids)
+        list_images(run / "samples", "style")
+    assert str(raised.value) == (f"{run / 'samples'}: --style lies inside the training run {run} (its samples are "
+                                 "stylized pictures, not style images); give the folder of the style images")
+    (run / "data").mkdir()  # (a dataset of the user's elsewhere in the run's folder is theirs)
+    shutil.copy(data_dir / "content" / "sailboat.jpg", run / "data" / "photo.jpg")
+    assert list_images(run / "data", "style") == [run / "data" / "photo.jpg"]
     shutil.copy(data_dir / "content" / "sailboat.jpg", tmp_path / "photo.jpg")  # (inside a dataset: left out)
     assert list_images(tmp_path, "style") == [tmp_path / "photo.jpg"]
 

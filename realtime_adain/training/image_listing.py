@@ -12,6 +12,7 @@ from typing import Sequence
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import is_image_path
 from realtime_adain.notes import note
+from realtime_adain.training.run_files import RUN_FOLDERS
 from realtime_adain.userdirs import expand_home
 
 
@@ -23,8 +24,9 @@ def list_images(directory: str | os.PathLike, what: str, exclude: Sequence[str |
     and our own half-written `.NAME.part.jpg` files are not images. So are the folders in
     `exclude` (the run's --out, whose samples must not become training images), and, said in a
     note, any subfolder that holds another training run (`holds_training_run`) or cannot be listed
-    (`walk_errors`); `directory` itself not listed, or a training run's, is the error (it was said
-    to be "empty"; a run's was trained on, its sample grids included, without a word).
+    (`walk_errors`); `directory` itself not listed, or a training run's or a folder inside one (its
+    samples/), is the error (it was said to be "empty"; a run's was trained on, its sample grids
+    included, without a word).
     Names that hold no regular file (a link that leads to none, a fifo, a device) are left out and
     counted as hidden ones are; image names among them are said in a note.
     """
@@ -39,6 +41,9 @@ def list_images(directory: str | os.PathLike, what: str, exclude: Sequence[str |
     if holds_training_run(root):  # (as a subfolder it is left out, below; given itself, it was trained on)
         raise UserError(f"{root}: --{what} is a training run's folder (its samples are stylized pictures, not "
                         f"{what} images); give the folder of the {what} images")
+    if (run := run_around(root)) is not None:  # (its samples/: the run's sample grids were trained on)
+        raise UserError(f"{root}: --{what} lies inside the training run {run} (its samples are stylized pictures, "
+                        f"not {what} images); give the folder of the {what} images")
     skipped_dirs = {os.path.realpath(d) for d in exclude}  # (the trainer refused a dataset that is one: `check_data_apart`)
     seen: set[str] = set()
     files = []
@@ -100,6 +105,14 @@ def walk_errors(errors: Sequence[OSError], root: Path, what: str) -> None:
             raise UserError(f"{root}: cannot read the {what} directory ({why})")
         # (once: evaluate.py lists the folders twice)
         note(f"{exc.filename}: left out, the folder cannot be read ({why})", once=True)
+
+
+def run_around(root: Path) -> str | None:
+    """The training run whose samples/, checkpoints/ or tensorboard/ `root` is or lies inside, if any
+    (a dataset elsewhere in a run's folder is the user's: `check_data_apart`)."""
+    real = Path(os.path.realpath(root))
+    return next((str(folder) for folder in real.parents
+                 if real.relative_to(folder).parts[0] in RUN_FOLDERS and holds_training_run(str(folder))), None)
 
 
 def holds_training_run(folder: str) -> bool:
