@@ -64,6 +64,23 @@ def test_a_timecode_that_cannot_follow_the_start_is_kept_with_a_note(given, rate
     assert f"note: in.mp4: its timecode '{given}' cannot be moved to the cut's start ({why})" in err, err
     assert cut_tags({"timecode": given}, Fraction(0), rate, "in.mp4") == {"timecode": given}  # (no cut: no word)
     assert capsys.readouterr().err == ""
+    # an output that holds no timecode (.ts, .gif, numbered pictures) keeps none: "kept as it is" was untrue
+    assert cut_tags({"timecode": given}, Fraction(1, 2), rate, "in.mp4", kept=False) == {"timecode": given}
+    assert capsys.readouterr().err == ""
+
+
+def test_an_output_holding_no_timecode_says_no_unmoved_one_kept(run_cli, weights_env, style, tmp_path):
+    """A timecode --start cannot move was said "kept as it is" of .ts, .gif and numbered pictures,
+    which drop it (said as they open)."""
+    source = tmp_path / "r8.mkv"  # (MP4's muxer writes a timecode it can read: Matroska's tag is as given)
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=s=64x36:r=8:d=1", "-c:v", "libx264", "-pix_fmt", "yuv420p",
+           "-metadata", "timecode=01:00:00:9", source)
+    with av.open(str(source)) as container:
+        assert container.metadata["TIMECODE"] == "01:00:00:9"  # (frame 9 at 8 fps: cannot move)
+    err = stylize(run_cli, source, style, tmp_path / "out.ts", "--start", "0.5", "--frames", "2")
+    assert "cannot be moved" not in err and ".ts holds no timecode" in err, err
+    err = stylize(run_cli, source, style, tmp_path / "out.mov", "--start", "0.5", "--frames", "2")
+    assert "cannot be moved to the cut's start" in err, err
 
 
 def test_a_cut_moves_an_mp4_timecode_written_at_8_fps(run_cli, weights_env, style, tmp_path):

@@ -31,6 +31,8 @@ from realtime_adain.video.pipeline import Pipeline
 from realtime_adain.video.frames import Frame
 from realtime_adain.video.reader import VideoReader
 from realtime_adain.video.deinterlace import film_rate
+from realtime_adain.video.container_options import TIMECODE_FORMATS
+from realtime_adain.video.containers import container_format
 from realtime_adain.video.encoder_settings import EncodeSettings
 from realtime_adain.notes import note, write_line
 from realtime_adain.video.picture_output import PictureOutput, is_picture_pattern
@@ -122,7 +124,7 @@ def _stylize_claimed(
         batch_size = run_batch_size(settings, stylizer, reader, first.shape)
         stylizer.prepare(batch_size, *first.shape[:2], say=lambda text: tqdm.write(text, file=sys.stderr))
         height, width = (reader.height, reader.width) if settings.keep_size else first.shape[:2]
-        spec = output_format(reader, width, height)
+        spec = output_format(reader, width, height, output)
         # Until the run below is under way, a failure or a signal (a Ctrl-C as the output opened)
         # removes what was opened: the hidden temporary file was left behind.
         writer = pending = progress = None
@@ -241,17 +243,20 @@ def run_batch_size(settings: VideoSettings, stylizer: Stylizer, reader: VideoRea
     return fitting
 
 
-def output_format(reader: VideoReader, width: int, height: int) -> VideoFormatOut:
+def output_format(reader: VideoReader, width: int, height: int, output: Path | None = None) -> VideoFormatOut:
     """What the output's video stream carries over from the input: its clock, colour, tags,
     chapters and roles, the timecodes moved to the cut's start (a timecode names the video's
-    first picture; the output's is the one shown at the cut's start)."""
+    first picture; the output's is the one shown at the cut's start). One that cannot be moved
+    is said only where `output` holds a timecode (.ts, .gif and numbered pictures drop it, said
+    as they open)."""
+    kept = output is None or (not is_picture_pattern(output) and container_format(output) in TIMECODE_FORMATS)
     video_start = Fraction(reader.stream.start_time or 0) * reader.stream.time_base + reader.shift.start_offset
     # (the exact start, as `Segment.ends_before` judges the first picture by: its shift, rounded down
     # to a tick, was half a 12 fps frame before a frame's end, and the timecode named the one skipped)
     cut = max(Fraction(0), reader.segment.start - video_start) if not reader.segment.whole else Fraction(0)
     return VideoFormatOut(width, height, reader.time_base, reader.frame_rate, reader.output_colour,
-                          cut_tags(reader.container.metadata, cut, reader.frame_rate, reader.path.name),
-                          cut_tags(reader.stream.metadata, cut, reader.frame_rate, reader.path.name), reader.chapters(),
+                          cut_tags(reader.container.metadata, cut, reader.frame_rate, reader.path.name, kept),
+                          cut_tags(reader.stream.metadata, cut, reader.frame_rate, reader.path.name, kept), reader.chapters(),
                           reader.stream.base_rate, reader.stream.disposition)
 
 

@@ -56,14 +56,15 @@ def pictures_before(seconds: Fraction, rate: Fraction) -> int:
     return shown + 1 if shown_too_briefly((shown + 1) / rate - seconds, 1 / rate) else shown
 
 
-def cut_tags(tags: dict[str, str], seconds: Fraction, rate: Fraction | None, name: str) -> dict[str, str]:
+def cut_tags(tags: dict[str, str], seconds: Fraction, rate: Fraction | None, name: str,
+             kept: bool = True) -> dict[str, str]:
     """`tags` with a timecode (`timecode`, Matroska's `TIMECODE`) moved `seconds` on; one that
-    cannot be moved is kept as it is, with a note of input `name` (it was kept silently, and
-    named a picture the output does not start with)."""
+    cannot be moved is kept as it is, with a note of input `name` where the output keeps it (it
+    was kept silently, and named a picture the output does not start with)."""
     cut = {}
     for key, value in tags.items():
         moved = later_timecode(value, seconds, rate) if key.lower() == "timecode" else value
-        if moved is None:
+        if moved is None and kept:
             match = TIMECODE.match(value.strip())
             why = ("the video has no frame rate" if not rate else "it is not HH:MM:SS:FF" if not match else
                    f"frame {int(match[5])} is past the {round(rate)} a second of {float(rate):.6g} fps")
