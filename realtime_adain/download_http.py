@@ -110,7 +110,7 @@ class _Watched:
     def __init__(self) -> None:
         self.sockets: list[socket.socket] = []
         self.expired = False
-        self.hosts: list[str] = []  # each request's host (netloc), redirects' targets after the first
+        self.urls: list[str] = []  # each request's URL, redirects' targets after the first
 
     def connection(self, kind: type[http.client.HTTPConnection]) -> Callable[..., http.client.HTTPConnection]:
         watched = self
@@ -192,12 +192,12 @@ def _answer(request: urllib.request.Request):
 
     class Http(urllib.request.HTTPHandler):
         def http_open(self, req):
-            watched.hosts.append(req.host)
+            watched.urls.append(req.full_url)  # (not req.host: through a proxy, the proxy's)
             return self.do_open(watched.connection(http.client.HTTPConnection), req)
 
     class Https(urllib.request.HTTPSHandler):
         def https_open(self, req):
-            watched.hosts.append(req.host)
+            watched.urls.append(req.full_url)  # (not req.host: through a proxy, the proxy's)
             return self.do_open(watched.connection(http.client.HTTPSConnection), req, context=self._context)
 
     timer = threading.Timer(ANSWER_S, watched.expire)
@@ -208,8 +208,9 @@ def _answer(request: urllib.request.Request):
     except (OSError, http.client.HTTPException, ValueError) as exc:  # (URLError is an OSError)
         if watched.expired:
             raise _AnswerTooSlow() from None
-        if isinstance(exc, (urllib.error.URLError, ValueError)) and len(watched.hosts) > 1:
-            exc.redirected_to = watched.hosts[-1]  # (the error named the first host, which answered)
+        if isinstance(exc, (urllib.error.URLError, ValueError)) and len(watched.urls) > 1:
+            exc.redirected_url = watched.urls[-1]  # (the error named the first host, which answered)
+            exc.redirected_to = urlsplit(watched.urls[-1]).netloc
         raise
     finally:
         timer.cancel()
@@ -257,7 +258,8 @@ def _urlopen(url: str, offset: int):
         if isinstance(exc.reason, ssl.SSLCertVerificationError):  # (it answered: was "cannot reach HOST ([SSL:
             # CERTIFICATE_VERIFY_FAILED] ...); check the network")
             where = f"{_bounded(netloc_host(target), ADDRESS_CHARS)}, where {host} redirected," if target else host
-            raise _untrusted_answer(where, exc.reason, _proxy_for(url)) from None
+            raise _untrusted_answer(where, exc.reason, _proxy_for(getattr(exc, "redirected_url", url)),
+                                    redirected=target is not None) from None
         if target is not None:  # a redirect's target failed, not the server asked
             _refuse_failed_redirect(host, _bounded(netloc_host(target), ADDRESS_CHARS), handshake,
                                     "a redirect to an address with a login (user:password@) in it, which is not "
@@ -361,18 +363,24 @@ NAME_MISMATCHES = (62, 64)  # OpenSSL's X509_V_ERR_HOSTNAME_MISMATCH, X509_V_ERR
 
 
 def _untrusted_answer(where: str, failure: ssl.SSLCertVerificationError,
-                      proxy: tuple[str, str | None] | None) -> UserError:
+                      proxy: tuple[str, str | None] | None, redirected: bool) -> UserError:
     """`where` answered with a TLS certificate this machine does not trust, said in OpenSSL's short
     words ("self-signed certificate", "certificate has expired", "Hostname mismatch, ..."): the
     server is reached, so not "cannot reach ...; check the network". The fix: the host name the
     certificate is for, or a certificate from a trusted CA, or a private CA's made known
     (SSL_CERT_FILE, which OpenSSL reads). Through a proxy, the certificate may be the proxy's own
-    (one that inspects https)."""
+    (one that inspects https). A redirect's target (`redirected`) with another host's certificate is
+    the mirror's doing: the user never typed that host name."""
     why = _bounded((failure.verify_message or failure.reason or "verify failed").rstrip("."))
     through = f" through the proxy {proxy[0]} (which may show its own)" if proxy else ""
-    fix = ("give the host name the certificate is for" if failure.verify_code in NAME_MISMATCHES else
-           "a mirror needs one from a trusted CA, or, for a private CA, set SSL_CERT_FILE to that CA's certificate "
-           "(PEM)")
+    if failure.verify_code not in NAME_MISMATCHES:
+        fix = ("a mirror needs one from a trusted CA, or, for a private CA, set SSL_CERT_FILE to that CA's "
+               "certificate (PEM)")
+    elif redirected:
+        fix = (f"the mirror redirects to a host its certificate is not for; use another mirror with --base-url or "
+               f"${BASE_URL_ENV_VAR}, or the URL with the host name the certificate is for")
+    else:
+        fix = "give the host name the certificate is for"
     return UserError(f"{where} answered{through}, but its TLS (https) certificate is not trusted ({why}); {fix}")
 
 

@@ -11,6 +11,8 @@ import shutil
 import socket
 import ssl
 import subprocess
+import threading
+import urllib.parse
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -202,3 +204,80 @@ def test_content_lengths_that_agree_are_one(synthetic_release, tmp_path):
     body = synthetic_release[DECODER]
     answer = f"HTTP/1.1 200 OK\r\nContent-Length: {len(body)}\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body
     assert downloaded(answer, tmp_path) == body
+
+
+def relay(source: socket.socket, sink: socket.socket) -> None:
+    """`source`'s bytes to `sink` until either ends."""
+    with contextlib.suppress(OSError):
+        while data := source.recv(65536):
+            sink.sendall(data)
+    for end in (source, sink):
+        with contextlib.suppress(OSError):
+            end.shutdown(socket.SHUT_RDWR)
+
+
+@contextlib.contextmanager
+def proxy(asked: list[str]) -> Iterator[str]:
+    """"http://127.0.0.1:PORT" of a proxy that tunnels a CONNECT and forwards an absolute-URI
+    request, each request's target appended to `asked`."""
+    def handle(connection: socket.socket, port: int) -> None:
+        head = read_head(connection)
+        method, target, rest = head.split(b" ", 2)
+        asked.append(f"{method.decode()} {target.decode()}")
+        if method == b"CONNECT":
+            host, _, target_port = target.decode().rpartition(":")
+        else:
+            parts = urllib.parse.urlsplit(target.decode())
+            host, target_port = parts.hostname, parts.port
+            head = b" ".join((method, (parts.path or "/").encode(), rest))
+        with socket.create_connection((host, int(target_port)), timeout=5) as upstream:
+            if method == b"CONNECT":
+                connection.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            else:
+                upstream.sendall(head)
+            onward = threading.Thread(target=relay, args=(connection, upstream), daemon=True)
+            onward.start()
+            relay(upstream, connection)
+            onward.join(5)
+
+    with raw_server(handle) as port:
+        yield f"http://127.0.0.1:{port}"
+
+
+def redirected_refusal(location: str, tmp_path: Path) -> tuple[str, str]:
+    """("HOST:PORT" of the mirror, the one-line refusal) of downloading the decoder from a mirror that
+    redirects to `location`."""
+    redirect = f"HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\n\r\n".encode()
+    with answering(lambda request, port: redirect) as base:
+        with pytest.raises(UserError) as refused:
+            download.download_file("decoder", f"{base}/{DECODER}", tmp_path / "w")
+    assert not (tmp_path / "w").exists()
+    return base.removeprefix("http://"), str(refused.value)
+
+
+@pytest.mark.parametrize("variables", [("https_proxy",), ("http_proxy", "https_proxy")])
+def test_an_untrusted_certificate_where_a_redirect_led_through_a_proxy_names_both(certificate, tmp_path, monkeypatch,
+                                                                                  variables):
+    """Was "127.0.0.1:PROXY, where MIRROR redirected, answered, but ..." (req.host, which urllib makes
+    the proxy's), without "through the proxy": the proxy was looked up for the mirror's http URL."""
+    asked: list[str] = []
+    with tls_server(certificate, NOT_FOUND) as tls_port, proxy(asked) as address:
+        for variable in variables:
+            monkeypatch.setenv(variable, address)
+        mirror, said = redirected_refusal(f"https://localhost:{tls_port}/{DECODER}", tmp_path)
+    assert said == (f"localhost:{tls_port}, where {mirror} redirected, answered through the proxy {address} (which "
+                    "may show its own), but its TLS (https) certificate is not trusted (self-signed certificate); "
+                    + ADVICE)
+    assert asked[-1] == f"CONNECT localhost:{tls_port}"
+
+
+def test_a_redirect_to_a_host_its_certificate_is_not_for_blames_the_mirror(certificate, tmp_path, monkeypatch):
+    """Was "...; give the host name the certificate is for": the user never gave it, the mirror's
+    redirect did."""
+    monkeypatch.setenv("SSL_CERT_FILE", str(certificate[0]))
+    with tls_server(certificate, NOT_FOUND) as tls_port:
+        mirror, said = redirected_refusal(f"https://127.0.0.1:{tls_port}/{DECODER}", tmp_path)
+    assert said == (f"127.0.0.1:{tls_port}, where {mirror} redirected, answered, but its TLS (https) certificate is "
+                    "not trusted (IP address mismatch, certificate is not valid for '127.0.0.1'); the mirror "
+                    "redirects to a host its certificate is not for; use another mirror with --base-url or "
+                    f"${download.BASE_URL_ENV_VAR}, or the URL with the host name the certificate is for")
