@@ -39,7 +39,9 @@ def ignores_case(folder: str | os.PathLike) -> bool:
     """Whether the file system holding `folder` (or its nearest existing parent, for one not made
     yet) finds a name under its other case too, as macOS's APFS (which ignores how an accented
     letter is composed as well) and Windows do by default. Looked up, nothing written: a name there
-    (or the folder's own) under its other case; where none has an ASCII letter, the system's way."""
+    (or the folder's own) under its other case; where none has an ASCII letter, the system's way.
+    (An empty folder that folds case in a parent that does not, Linux's `chattr +F`, is taken as
+    its parent: nothing in it to look up, and its own name is looked up on the parent.)"""
     path = real_path(folder)
     while not os.path.isdir(path) and path != path.parent:  # (an unreadable one is not: no PermissionError)
         path = path.parent
@@ -101,8 +103,12 @@ def same_entry(first: str | os.PathLike, second: str | os.PathLike) -> bool:
 
 def real_path(path: str | os.PathLike) -> Path:
     """`path` with its links followed; a link loop stays as it is (Path.resolve raises RuntimeError
-    on one in Python 3.11, a traceback)."""
-    return Path(os.path.realpath(path))
+    on one in Python 3.11, a traceback), and so does a path through a link that cannot be read
+    (/proc/1/root, even for root: realpath raised PermissionError, where `ignores_case` never errs)."""
+    try:
+        return Path(os.path.realpath(path))
+    except OSError:
+        return Path(os.path.abspath(path))
 
 
 def is_inside(path: str | os.PathLike, folder: str | os.PathLike) -> bool:
