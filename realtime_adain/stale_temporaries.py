@@ -14,6 +14,7 @@ folder `.thesis.2022-versions.part` is just like one, and the sweep deleted both
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import math
@@ -87,6 +88,30 @@ def of_this_space(match: re.Match[str]) -> bool:
     return space is not None and space == pid_space()
 
 
+def name_unjudged(path: str | os.PathLike, what: str, todo: str = "", *, removed: float | None = None) -> None:
+    """One note naming `path` and its size, `what` whose writer's id cannot be looked up here (not
+    `of_this_space`), then `todo`; with `removed` (its MB before), as removed. Such a leftover (a
+    killed recording, a build) was kept or removed without a word, and a container's restart leaves
+    all of its own so."""
+    from realtime_adain.notes import note
+
+    size = megabytes(path) if removed is None else removed
+    note(f"{'removed ' if removed is not None else ''}{path} ({size:.1f} MB), {what} of another container or "
+         f"machine, an older version, or from before a restart, whose process cannot be looked up here{todo}")
+
+
+def megabytes(path: str | os.PathLike) -> float:
+    """The size of the file at `path`, or of the files under the folder there, in MB."""
+    if not os.path.isdir(path) or os.path.islink(path):
+        return os.lstat(path).st_size / 1e6 if os.path.lexists(path) else 0.0
+    total = 0
+    for top, _, names in os.walk(path):
+        for name in names:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(top, name)).st_size
+    return total / 1e6
+
+
 def writer_gone(match: re.Match[str]) -> bool:
     """Whether the process that named an entry (`match` as for `of_this_space`) is known to be gone."""
     return of_this_space(match) and process_gone(int(match["pid"]))
@@ -105,7 +130,8 @@ def remove_stale(folder: Path, *, files: re.Pattern[str] | None = None, folders:
     what it holds; a link is never followed), and, with `mine_only`, this user owns it. The name's
     `pid` and `space` groups (`PROCESS_TAG`) name its writer: it is stale once that process is gone
     and it was left untouched for `after_s`; one whose writer's id is of another space (or of none
-    named: `of_this_space`), once untouched for `OTHER_SPACE_AFTER_S` (and `after_s`); one named
+    named: `of_this_space`), once untouched for `OTHER_SPACE_AFTER_S` (and `after_s`), named in a
+    note as it goes (`name_unjudged`: a container's killed recording went unseen); one named
     without an id, once untouched for `unknown_after_s`.
     """
     removed = []
@@ -125,14 +151,16 @@ def remove_stale(folder: Path, *, files: re.Pattern[str] | None = None, folders:
             if mine_only and status.st_uid != os.getuid():
                 continue
             age = now - status.st_mtime
+            unjudged = False
             if match.groupdict().get("pid") is None:
                 stale = age > unknown_after_s
             elif of_this_space(match):
                 stale = age > after_s and process_gone(int(match["pid"]))
             else:
-                stale = age > max(after_s, OTHER_SPACE_AFTER_S)
+                stale = unjudged = age > max(after_s, OTHER_SPACE_AFTER_S)
             if not stale:
                 continue
+            size = megabytes(entry.path) if unjudged else 0.0
             if is_folder:
                 shutil.rmtree(entry.path, ignore_errors=True)  # as much of it as can go
             else:
@@ -141,6 +169,8 @@ def remove_stale(folder: Path, *, files: re.Pattern[str] | None = None, folders:
             continue
         if not os.path.lexists(entry.path):
             removed.append(Path(entry.path))
+            if unjudged:
+                name_unjudged(entry.path, "left untouched a day by a run", removed=size)
     return removed
 
 

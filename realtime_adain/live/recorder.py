@@ -24,7 +24,7 @@ from realtime_adain.live.disk_room import DiskRoom
 from realtime_adain.live.encoder_thread import EncodedOutput, EncoderThread
 from realtime_adain.made_folders import folder_handle, lost_during_run
 from realtime_adain.output_paths import MOST_PARTIAL_NUMBERS, link_first_free, partial_path, writable_target
-from realtime_adain.stale_temporaries import temporary_names, writer_gone
+from realtime_adain.stale_temporaries import name_unjudged, of_this_space, temporary_names, writer_gone
 from realtime_adain.video.sequence import ffmpeg_name
 
 RECORDING_CLOSE_TIMEOUT = 30.0  # encoding at most QUEUE_FRAMES frames and flushing to a local disk
@@ -55,15 +55,22 @@ def keep_killed_recordings(final: Path) -> list[Path]:
     NAME.partial.mp4 (-1, -2, ..., never over a file): their hidden `.NAME.realtime-adain-PID-*.part.mp4`, whose
     process is known to be gone (`writer_gone`: not one of another container's, perhaps recording),
     plays up to its last fragment. One that does not play (killed before its first fragment) is removed. Done as a new recording of that name starts: left hidden, the next
-    output into the folder would remove it unseen (stale_temporaries.remove_stale_temporaries)."""
+    output into the folder would remove it unseen (stale_temporaries.remove_stale_temporaries).
+    One whose writer cannot be looked up (another container's, or this container's before it
+    restarted: a new PID namespace) is named, left where it is: it may be recording."""
     hidden = temporary_names(re.escape(final.stem), re.escape(final.suffix))
     kept = []
     try:
-        entries = [entry for entry in os.scandir(final.parent)
-                   if (match := hidden.fullmatch(entry.name)) and entry.is_file(follow_symlinks=False)
-                   and writer_gone(match)]
+        found = [(entry, match) for entry in os.scandir(final.parent)
+                 if (match := hidden.fullmatch(entry.name)) and entry.is_file(follow_symlinks=False)]
     except OSError:
         return kept
+    entries = [entry for entry, match in found if writer_gone(match)]
+    for entry, match in found:
+        if not of_this_space(match):
+            with contextlib.suppress(OSError):
+                name_unjudged(entry.path, "a recording", "; if it is not recording, rename it to keep it "
+                              "(untouched a day, the next output into the folder removes it)")
     for entry in entries:
         with contextlib.suppress(OSError):
             if plays(Path(entry.path)):
