@@ -241,7 +241,9 @@ def owner_can_use(*names: str) -> Callable[[Path], str]:
 def stale_part(o: Path) -> None:
     """A temporary left by a process that no longer exists, old enough to be stale."""
     o.mkdir(parents=True, exist_ok=True)
-    p = o / ".i0_stylized_s.realtime-adain-999999-abcdefgh.part.png"
+    from realtime_adain.stale_temporaries import process_tag  # (this machine's id space: judged by its PID)
+
+    p = o / f".i0_stylized_s.realtime-adain-{process_tag(999999)}-abcdefgh.part.png"
     p.write_bytes(b"half")
     old = time.time() - 3600
     os.utime(p, (old, old))
