@@ -233,6 +233,7 @@ def test_serve_stopped_by_two_signals_exits_as_by_one(weights_env, data_dir):
     assert process.returncode == 130 and err.strip().splitlines() == ["interrupted"], err
 
 
+@pytest.mark.slow  # (default run's time, 2026-12-07: a rarer variant; the corpus and `-m slow` runs keep it)
 def test_video_takes_huge_mix_weights_as_image_does(weights_env, run_cli, data_dir, tmp_path):
     """`video --mix 1e308,1e308` was refused ("too large to add up") where `image` and
     `StyleStats.mix` take it as an even mix (the weights are scaled first)."""

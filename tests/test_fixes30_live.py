@@ -108,6 +108,7 @@ def test_export_over_a_foreign_entry_says_the_error_alone(run_cli, weights_env, 
     assert code == 2 and err.count("\n") == 1 and err.startswith("error: ") and "move it away" in err, err
 
 
+@pytest.mark.slow  # (default run's time, 2026-12-07: a rarer variant; the corpus and `-m slow` runs keep it)
 def test_doctor_names_a_qt_platform_opencv_lacks_as_live_does(run_cli, monkeypatch, data_dir):
     """QT_QPA_PLATFORM=bogus: doctor said OpenCV's Qt "cannot reach a display through its 'bogus'
     platform plugin"; there is no such plugin, as `live` says."""

@@ -185,6 +185,7 @@ def test_a_run_folder_moved_mid_save_keeps_no_lone_trainer_state(finished_run, t
     assert list((moved / "checkpoints").iterdir()) == []
 
 
+@pytest.mark.slow  # (default run's time, 2026-12-07: a rarer variant; the corpus and `-m slow` runs keep it)
 def test_evaluate_holds_one_batch_of_contents_at_a_time(published_weights, one_thread):
     """Every content and style crop was held at once, as float32: 31 GB for COCO's 40k validation
     pictures at 256, although the docstring said memory did not grow with the held-out set."""

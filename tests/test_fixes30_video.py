@@ -20,6 +20,7 @@ from test_video_realworld_inputs import stylize, style  # noqa: F401  (a fixture
 from video_corpus import FFPROBE
 
 
+@pytest.mark.slow  # (default run's time, 2026-12-07: a rarer variant; the corpus and `-m slow` runs keep it)
 def test_a_chained_ogg_keeps_its_first_part(run_cli, weights_env, style, tmp_path):
     """Two Ogg files one after the other (a chained Ogg: an internet radio's recording): FFmpeg's
     demuxer does not implement the second part's new headers (PatchWelcomeError), and the file was
@@ -36,6 +37,7 @@ def test_a_chained_ogg_keeps_its_first_part(run_cli, weights_env, style, tmp_pat
     assert frame_count(out) == frame_count(parts[0]) > 0
 
 
+@pytest.mark.slow  # (default run's time, 2026-12-07: a rarer variant; the corpus and `-m slow` runs keep it)
 def test_a_pause_longer_than_avi_fills_says_why(run_cli, weights_env, style, tmp_path):
     """An hour's pause between two pictures (a time-lapse, a paused recording) into .avi: the AVI
     muxer fills a pause with empty frames, at most 60000 (2500 s at 24 fps), and refused the
@@ -108,6 +110,7 @@ def with_captions(stream: bytes) -> bytes:
     return bytes(out)
 
 
+@pytest.mark.slow  # (default run's time, 2026-12-07: a rarer variant; the corpus and `-m slow` runs keep it)
 def test_closed_captions_in_the_pictures_are_said_left_out(run_cli, weights_env, style, tmp_path):
     """EIA-608 captions in an H.264 stream's SEI (a broadcast recording; ffprobe: "Closed
     Captions") were dropped without a word: PyAV cannot hand them to the encoder with the
@@ -135,7 +138,7 @@ def video_packet_pts(path: Path) -> list[int]:
 
 
 @pytest.mark.parametrize("out_name", ["out.mp4", "out.mov"])
-@pytest.mark.slow_cases('out.mov')  # (default run's time: 2 s)
+@pytest.mark.slow_cases('out.mov', 'out.mp4')  # (default run's time: 2 s)
 def test_a_first_picture_after_zero_keeps_its_time_with_b_frames(out_name, run_cli, weights_env, style, tmp_path):
     """An MP4 whose pictures start 1/12 s in, stored without an edit list: the output's B-frames
     delay decoding, and the MP4 muxer wrote the pictures' delay as an empty edit in milliseconds

@@ -252,6 +252,7 @@ def test_a_resolution_copy_is_named_as_the_clip_given(run_cli, weights_env, data
 
 
 @pytest.mark.parametrize("frames, header", [([], "all frames"), (["--frames", "1000"], "up to 1000 frames")])
+@pytest.mark.slow_cases('frames1-up to 1000 frames')  # (default run's time, 2026-12-07: a rarer variant; the corpus and `-m slow` runs keep it)
 def test_a_container_that_does_not_say_its_frame_count_is_timed(run_cli, weights_env, data_dir, tmp_path, one_thread,
                                                                frames, header):
     """.mkv and .ts were refused without --frames (fps counts the frames decoded anyway), and with

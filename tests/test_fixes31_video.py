@@ -25,6 +25,7 @@ def asheville(data_dir):
     return data_dir / "style" / "asheville.jpg"
 
 
+@pytest.mark.slow  # (default run's time, 2026-12-07: a rarer variant; the corpus and `-m slow` runs keep it)
 def test_display_last_picture_decoded_before_another_keeps_its_duration(run_cli, weights_env, asheville, tmp_path):
     """In .mp4/.mov each sample lasts until the next one's decode time: x264's B-frames put this
     video's display-last picture (at 35/30 s) second to last in decode order, and it lasted until
@@ -63,7 +64,7 @@ def decoded_kinds(path) -> set[tuple[int, int]]:
 
 @pytest.mark.parametrize("change, ext", [("mp2-rate", "mov"), ("mp3-rate", "avi"), ("ac3-channels", "mp4"),
                                          ("ac3-channels", "mkv"), ("eac3-rate", "mp4")])
-@pytest.mark.slow_cases('eac3-rate-mp4', 'ac3-channels-mkv', 'ac3-channels-mp4', 'mp3-rate-avi')
+@pytest.mark.slow_cases('eac3-rate-mp4', 'ac3-channels-mkv', 'ac3-channels-mp4', 'mp3-rate-avi', 'mp2-rate-mov')
 def test_copied_sound_whose_frame_headers_change_kind_is_reencoded_as_the_first(change, ext, run_cli, weights_env,
                                                                                  style, tmp_path):
     """MPEG-TS clips joined at another rate or channel count, their MP2, MP3, AC-3 or E-AC-3
@@ -128,7 +129,7 @@ def test_sound_that_cannot_be_re_encoded_as_its_first_kind_is_copied_with_a_note
 
 
 @pytest.mark.parametrize("ext", ["mov", "mp4"])
-@pytest.mark.slow_cases('mp4')  # (default run's time: 2 s)
+@pytest.mark.slow_cases('mp4', 'mov')  # (default run's time: 2 s)
 def test_a_held_final_frame_keeps_the_track_to_its_end(run_cli, weights_env, style, tmp_path, ext):
     """A final frame held 1.1 s (a screen recording, a slideshow): its packet, decoded at an earlier
     picture's time by x264's B-frame delay, ended the track at 3.0 s where the input lasts 4.0 s

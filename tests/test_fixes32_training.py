@@ -84,6 +84,7 @@ def test_edited_adam_settings_are_a_damaged_trainer_state(train_tool, finished_r
     refused_as_damaged(train_tool, finished_run, tmp_path, change, f"Adam's {setting} = ")
 
 
+@pytest.mark.slow  # (default run's time, 2026-12-07: a rarer variant; the corpus and `-m slow` runs keep it)
 def test_more_workers_than_cpus_is_one_line_of_ours(dataset, capsys):
     """PyTorch warned in four lines of its own, twice, and by default (4 workers) on a 2-CPU
     machine; the default is now at most the CPUs available."""

@@ -33,7 +33,7 @@ def as_ffmpeg_reads_it(source: Path, tmp_path: Path) -> list[float]:
 
 
 @pytest.mark.parametrize("offset", [0, 0.5])
-@pytest.mark.slow_cases('0')  # (default run's time: 2 s)
+@pytest.mark.slow_cases('0', '0.5')  # (default run's time: 2 s)
 def test_avi_h264_pictures_keep_ffmpegs_times(offset, run_cli, weights_env, style, tmp_path):
     """Frame k at (k + 2) / 12 s for a clip from 0 (x264's delay, as `ffmpeg` reads it; it was
     (k + 1) / 12), and from exactly 0.5 s for one whose pictures start half a second into the
@@ -80,6 +80,7 @@ def test_avi_without_reordering_keeps_libavformats_times(run_cli, weights_env, s
 
 @pytest.mark.parametrize("rate, suffix, codec, made", [(96000, ".ts", "mp2", 48000), (96000, ".webm", "opus", 48000),
                                                        (8000, ".ts", "mp2", 16000)])
+@pytest.mark.slow_cases('96000-.ts-mp2-48000', '8000-.ts-mp2-16000')  # (default run's time, 2026-12-07: a rarer variant; the corpus and `-m slow` runs keep it)
 def test_a_sample_rate_the_encoder_lacks_is_said_in_the_note(rate, suffix, codec, made, run_cli, weights_env, style,
                                                              tmp_path):
     """96 kHz PCM into MP2 or Opus (none above 48 kHz) became 48 kHz, and 8 kHz into MP2 16 kHz,

@@ -36,7 +36,7 @@ def clip(tmp_path_factory, data_dir) -> Path:
     return path
 
 
-@pytest.mark.slow_cases("mov", "mp4-start")  # (the corpus run's; the default run keeps the mp4 case)
+@pytest.mark.slow_cases("mov", "mp4-start", 'mp4')  # (the corpus run's; the default run keeps the mp4 case)
 @pytest.mark.parametrize("suffix, extra", [(".mp4", ()), (".mov", ()), (".mp4", ("--start", "0.3"))],
                          ids=["mp4", "mov", "mp4-start"])
 def test_copied_aac_ends_where_the_edit_list_ends_it(run_cli, weights_env, style, tmp_path, clip, suffix, extra):

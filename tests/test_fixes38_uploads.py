@@ -123,6 +123,7 @@ def form(data: bytes) -> aiohttp.FormData:
     return body
 
 
+@pytest.mark.slow  # (default run's time, 2026-12-07: a rarer variant; the corpus and `-m slow` runs keep it)
 def test_the_server_answers_uploads_quietly_and_a_hurried_stop_leaves_a_decode(stylizer, registry, capfd):
     """Through the server: the TIFF and the cut JPEG are added without a native line in the log, the
     scan bomb is a 400 at once; then a stop hurried (a second Ctrl-C: the serving task cancelled)

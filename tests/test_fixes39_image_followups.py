@@ -96,6 +96,7 @@ def test_a_sheet_input_changed_after_the_check_fails_the_run(run_cli, weights_en
     assert out == "" and not (tmp_path / "sheet.png").exists()
 
 
+@pytest.mark.slow  # (default run's time, 2026-12-07: a rarer variant; the corpus and `-m slow` runs keep it)
 def test_preserve_color_reads_each_small_style_once(run_cli, weights_env, data_dir, tmp_path, monkeypatch,
                                                     one_thread):
     """With --preserve-color each style is encoded again for every content, and each was decoded

@@ -46,6 +46,7 @@ def test_over_the_budget_at_full_size_is_said_once(tmp_path):
         check_pixel_budget(tmp_path / "in.mp4", 36, 64, 72, 1000, "--size")
 
 
+@pytest.mark.slow  # (default run's time, 2026-12-07: a rarer variant; the corpus and `-m slow` runs keep it)
 def test_download_notes_say_what_the_environment_overrides(synthetic_release, run_cli, monkeypatch, tmp_path):
     """With $REALTIME_ADAIN_VGG/DECODER set (they come before the weights directory), a download
     into the default folder was used by no command without a word, and one into another `weights`

@@ -102,6 +102,7 @@ def test_a_run_over_a_mostly_empty_folder_warns_once(train_tool, tmp_path, publi
 # --- a full disk mid-run -------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # (default run's time, 2026-12-07: a rarer variant; the corpus and `-m slow` runs keep it)
 def test_a_full_disk_mid_run_says_how_to_resume(train_tool, tmp_path, published_weights, one_thread):
     """A checkpoint (decoder 14 MB and trainer state 28 MB here) that filled the disk: the error named
     the file and the cause but not `--resume RUN`, as an interrupted run's line does."""

@@ -15,6 +15,7 @@ import pytest
 
 @pytest.mark.parametrize("command", [["doctor"], ["bench", "model", "-r", "16x16", "--iters", "1", "--warmup", "0"]],
                          ids=["doctor", "bench model"])
+@pytest.mark.slow_cases('doctor')  # (default run's time, 2026-12-07: a rarer variant; the corpus and `-m slow` runs keep it)
 def test_a_closed_stdout_is_refused_before_any_work(command, weights_env, tmp_path):
     closed = subprocess.run([sys.executable, "-m", "realtime_adain", *command], stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True, timeout=120,

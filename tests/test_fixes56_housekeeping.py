@@ -57,6 +57,7 @@ def test_export_names_the_import_problem_and_the_install(weights_env, broken_onn
 
 @pytest.mark.parametrize("command", ["--version", "--help", "image --help", "engines list --help", "weights info",
                                      "engines list"])
+@pytest.mark.slow_cases('weights info', 'engines list')  # (default run's time, 2026-12-07: a rarer variant; the corpus and `-m slow` runs keep it)
 def test_a_printed_result_with_stdout_closed_is_an_error(weights_env, command):
     done = closed_stdout_run(*command.split())
     assert (done.returncode, done.stderr) == (2, "error: standard output: cannot write (it is closed)\n")
@@ -70,6 +71,7 @@ def test_engines_clear_with_stdout_closed_says_what_it_removed(weights_env, tmp_
                                                  f"engines (0.0 MB) from {engines}\n")
 
 
+@pytest.mark.slow  # (default run's time, 2026-12-07: a rarer variant; the corpus and `-m slow` runs keep it)
 def test_engines_clear_to_a_full_disk_says_what_it_removed(weights_env, tmp_path):
     engines = tmp_path / "engines"
     engines.mkdir()

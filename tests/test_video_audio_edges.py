@@ -81,7 +81,7 @@ CHANGES = {
 @pytest.mark.parametrize("change, ext", [("rate", "mp4"), pytest.param("rate", "mov", marks=pytest.mark.slow),
                                          ("depth", "mkv"), pytest.param("ad-break", "avi", marks=pytest.mark.slow),
                                          ("ad-break", "mov"), ("ac3-rate", "webm")])  # (4-5 s each)
-@pytest.mark.slow_cases('depth-mkv', 'rate-mp4', 'ad-break-mov')  # (default run's time: 2 s)
+@pytest.mark.slow_cases('depth-mkv', 'rate-mp4', 'ad-break-mov', 'ac3-rate-webm')  # (default run's time: 2 s)
 def test_sound_that_changes_mid_stream_is_converted_to_the_first_kind(change, ext, run_cli, weights_env, style,
                                                                       tmp_path):
     """Joined broadcast segments whose sound switches 48 -> 96 kHz, 16 -> 24 bits, 2.0 -> 5.1 ->

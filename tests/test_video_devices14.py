@@ -114,6 +114,7 @@ def test_vp9_with_alpha_says_its_transparency_is_left_out(run_cli, weights_env, 
     ("opaque.mov", "testsrc2=size=64x48:rate=12:duration=1,format=rgba", ("-c:v", "png"), False),  # a screen recorder's
     ("overlay.mov", "testsrc2=size=64x48:rate=12:duration=1,format=rgba,colorchannelmixer=aa=0.5", ("-c:v", "png"), True),
 ])
+@pytest.mark.slow_cases('overlay.mov-testsrc2=size=64x48:rate=12:duration=1,format=rgba,colorchannelmixer=aa=0.5-args2-True')  # (default run's time, 2026-12-07: a rarer variant; the corpus and `-m slow` runs keep it)
 def test_transparency_is_said_where_a_picture_has_it_not_where_its_format_could(name, picture, args, see_through,
                                                                                   run_cli, weights_env, style, tmp_path):
     """A pixel format with an alpha channel was taken for transparency: every GIF was said to lose it."""
@@ -124,7 +125,7 @@ def test_transparency_is_said_where_a_picture_has_it_not_where_its_format_could(
 
 
 @pytest.mark.parametrize("ext", ["mp4", "mov"])
-@pytest.mark.slow_cases('mp4')  # (default run's time: 2 s)
+@pytest.mark.slow_cases('mp4', 'mov')  # (default run's time: 2 s)
 def test_chapters_are_kept_and_their_track_not_named_as_left_out(ext, run_cli, weights_env, style, tmp_path):
     """FFmpeg writes an MP4's or MOV's chapters as a text track too, which PyAV lists as a data
     stream: every file with chapters was said to lose one."""

@@ -78,7 +78,7 @@ COARSE = {
 
 
 @pytest.mark.parametrize("name", COARSE)
-@pytest.mark.slow_cases('mp3-frames-avi-to-mp4')  # (default run's time: 1 s)
+@pytest.mark.slow_cases('mp3-frames-avi-to-mp4', 'vorbis-milliseconds-mkv-to-ts')  # (default run's time: 1 s)
 def test_reencoded_sound_is_timed_by_its_samples(name, run_cli, weights_env, style, tmp_path):
     """An AVI times ADPCM by its blocks of 2036 samples and MP3 by its frames, a .mkv in
     milliseconds; re-encoded, each encoded frame was given the time of the input frame it began in:

@@ -106,6 +106,7 @@ BARE = {
 
 
 @pytest.mark.parametrize("ext", BARE)
+@pytest.mark.slow_cases('m1v')  # (default run's time, 2026-12-07: a rarer variant; the corpus and `-m slow` runs keep it)
 def test_a_bare_video_stream_is_timed_from_zero_at_its_own_rate(ext, run_cli, weights_env, style, tmp_path):
     args = BARE[ext]
     source = tmp_path / f"clip.{ext}"

@@ -86,6 +86,7 @@ def test_an_empty_file_a_render_is_still_writing_ends_the_clip_with_a_note(tmp_p
             "and 3 later file(s) are left out") in capsys.readouterr().err
 
 
+@pytest.mark.slow  # (default run's time, 2026-12-07: a rarer variant; the corpus and `-m slow` runs keep it)
 def test_a_sequence_whose_first_file_is_empty_is_one_line(run_cli, weights_env, style, tmp_path):
     """A folder of empty files (renders that never got written) was "the video has no frames"."""
     for number in range(1, 2001):

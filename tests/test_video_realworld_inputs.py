@@ -149,7 +149,7 @@ REAL_WORLD = {
 
 
 @pytest.mark.parametrize("name", REAL_WORLD)
-@pytest.mark.slow_cases('ntsc-mp4-ms-timescale', 'mp4-starting-at-ten-hours')
+@pytest.mark.slow_cases('ntsc-mp4-ms-timescale', 'mp4-starting-at-ten-hours', 'live-mkv-no-cues', 'blu-ray-m2ts')
 def test_real_world_containers_keep_frames_timing_and_sound(name, run_cli, weights_env, style, tmp_path):
     ext, args = REAL_WORLD[name]
     source = tmp_path / f"{name}.{ext}"

@@ -36,6 +36,7 @@ def without_decoder_config(source: Path, out: Path) -> Path:
 
 
 @pytest.mark.parametrize("ext", ["mkv", "ts"])
+@pytest.mark.slow_cases('ts')  # (default run's time, 2026-12-07: a rarer variant; the corpus and `-m slow` runs keep it)
 def test_aac_with_no_decoder_config_is_copied_with_one(ext, run_cli, weights_env, style, tmp_path):
     """AAC with no decoder configuration and no ADTS headers (a .mov whose esds holds none): the
     Matroska muxer refused its first packet, and the run failed ("the .mkv muxer refused a packet",
