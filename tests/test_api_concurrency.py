@@ -208,6 +208,7 @@ def _child_stylizes(_):
 _SHARED: dict = {}
 
 
+@pytest.mark.slow  # (default run's time, 2026-12-07: a rarer variant; the corpus and `-m slow` runs keep it)
 def test_a_stylizer_used_after_fork(published_weights):
     """gunicorn's --preload: load (and warm up) in the parent, stylize in forked workers. GNU
     OpenMP's pool does not survive fork: the children hung in their first convolution."""

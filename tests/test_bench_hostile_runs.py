@@ -80,6 +80,7 @@ def test_an_odd_size_for_an_h264_clip_is_refused(run_cli, weights_env, command):
     assert code == 2 and "needs even sides, e.g. 34x18" in one_error_line(err)
 
 
+@pytest.mark.slow  # (default run's time, 2026-12-07: a rarer variant; the corpus and `-m slow` runs keep it)
 def test_threads_that_resolve_to_one_count_are_one_variant(run_cli, weights_env, tmp_path):
     """`--threads 0,N` with N torch's default named one setup twice, merging its timings."""
     default = torch.get_num_threads()

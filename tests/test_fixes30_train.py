@@ -133,6 +133,7 @@ def test_a_trainer_state_names_a_bounded_number_of_skipped_files(finished_run, t
     assert len(state.skipped) == checkpoint.SAVED_SKIPS and state.skipped_count == 20_000
 
 
+@pytest.mark.slow  # (default run's time, 2026-12-07: a rarer variant; the corpus and `-m slow` runs keep it)
 def test_a_state_naming_every_skipped_file_resumes_and_keeps_the_count(train_tool, finished_run, tmp_path, one_thread):
     """A checkpoint written before the bound (all names, no count) resumes; the count carries on."""
     run = copy_run(finished_run, tmp_path)

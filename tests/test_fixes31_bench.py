@@ -242,6 +242,7 @@ def test_an_interrupted_temporal_run_leaves_no_figure_without_results(weights_en
 # --- 6, 7. the clip bench video names, and containers without a frame count ----------------------
 
 
+@pytest.mark.slow  # (default run's time, 2026-12-07: a rarer variant; the corpus and `-m slow` runs keep it)
 def test_a_resolution_copy_is_named_as_the_clip_given(run_cli, weights_env, data_dir, tmp_path, one_thread):
     clip, results = write_clip(tmp_path / "mine.mp4"), tmp_path / "r.json"
     code, out, err = bench_video(run_cli, clip, data_dir / "style" / "brushstrokes.jpg", "--frames", "2",

@@ -71,6 +71,7 @@ def test_an_export_is_cached_under_the_weights_loaded_not_the_file_rewritten_sin
     assert psnr(eager.stylize(CONTENT, eager.style_stats(STYLE)), out) > 40
 
 
+@pytest.mark.slow  # (default run's time, 2026-12-07: a rarer variant; the corpus and `-m slow` runs keep it)
 def test_the_style_cache_names_the_encoder_loaded(own_weights, tmp_path):
     """`encoder_id` (the key of the live and serve style cache) was read from the file when first
     asked: statistics of the loaded encoder were cached as another encoder's."""

@@ -9,6 +9,7 @@ import struct
 
 import cv2
 import numpy as np
+import pytest
 
 from cli_support import one_error_line
 from realtime_adain.errors import MAX_LINE, UserError, refuse_inputs
@@ -85,6 +86,7 @@ def test_a_dangling_link_as_content_or_style_is_said_to_be_one(run_cli, weights_
     assert one_error_line(err, code) == said
 
 
+@pytest.mark.slow  # (default run's time, 2026-12-07: a rarer variant; the corpus and `-m slow` runs keep it)
 def test_many_inputs_refused_for_one_reason_leave_room_for_the_others(run_cli, weights_env, data_dir, tmp_path):
     """200 styles too thin for --style-size said one reason 200 times, the line cut mid-path at
     MAX_LINE: a file sorting after them, broken otherwise, was never named. Inputs refused for one

@@ -45,6 +45,7 @@ def test_an_output_option_given_twice_is_refused(run_cli, weights_env, clip, sty
     assert not any(written.iterdir()), list(written.iterdir())
 
 
+@pytest.mark.slow  # (default run's time, 2026-12-07: a rarer variant; the corpus and `-m slow` runs keep it)
 def test_the_docs_say_an_unknown_qt_platform_falls_back_as_live_does(display, monkeypatch, capsys):  # noqa: F811
     """docs/live.md counted a QT_QPA_PLATFORM naming a plugin OpenCV's Qt lacks among the cases that
     are one `error:` line; where DISPLAY is set and xcb opens, `live` falls back to it with a note."""

@@ -47,6 +47,7 @@ def _significant_digits(text: str) -> int:
     return len(text.replace(".", "").lstrip("0"))
 
 
+@pytest.mark.slow  # (default run's time, 2026-12-07: a rarer variant; the corpus and `-m slow` runs keep it)
 def test_bench_video_prints_medians_to_three_significant_figures(run_cli, weights_env, data_dir, tmp_path):
     """A one-frame run of 0.04 s printed "0.0" beside 24.7 fps (to 0.1 s): the seconds shown now
     agree with the frames and fps beside them, and with the JSON's median."""

@@ -65,6 +65,7 @@ def without_loss_window(tensors, document):
     del document["loss_window"]
 
 
+@pytest.mark.slow  # (default run's time, 2026-12-07: a rarer variant; the corpus and `-m slow` runs keep it)
 def test_a_trainer_state_from_before_the_loss_window_still_resumes(train_tool, finished_run, tmp_path, one_thread):  # noqa: F811
     run = copy_run(finished_run, tmp_path)
     edit_state(run, without_loss_window)

@@ -55,6 +55,7 @@ def test_pcm_in_a_mov_order_keeps_each_channel_in_its_speaker(layout, ext, run_c
     np.testing.assert_allclose(levels, [source_levels[names.index(name)] for name in native], rtol=1e-3)
 
 
+@pytest.mark.slow  # (default run's time, 2026-12-07: a rarer variant; the corpus and `-m slow` runs keep it)
 def test_pcm_in_a_mov_order_is_still_copied_into_mov(run_cli, weights_env, style, tmp_path):
     """A .mov states the order (its `chan` atom, copied): the sound is copied as it was."""
     pan = "|".join(f"c{i}={(i + 1) / 10}*c0" for i in range(8))

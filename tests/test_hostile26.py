@@ -441,6 +441,7 @@ def test_a_signal_raised_inside_a_weakref_callback_is_not_lost():
     assert cli.run_reporting_errors(freed_under(Terminated(signal.SIGTERM))) == 143
 
 
+@pytest.mark.slow  # (default run's time, 2026-12-07: a rarer variant; the corpus and `-m slow` runs keep it)
 def test_image_outputs_are_checked_before_any_work(run_cli, weights_env, data_dir, tmp_path):
     """`-o out.png/` wrote a file out.png (a trailing slash means a folder); a result name longer
     than a file system takes failed at its turn, after the others were written; one file given

@@ -103,6 +103,7 @@ def test_a_library_with_no_usable_style_is_one_error_line(run_cli, weights_env, 
                       "100000x100000 is larger than the 268435456 pixels an image may have (OPENCV_IO_MAX_IMAGE_PIXELS))"]
 
 
+@pytest.mark.slow  # (default run's time, 2026-12-07: a rarer variant; the corpus and `-m slow` runs keep it)
 def test_a_name_that_is_not_utf8_is_a_style(run_cli, weights_env, stylizer, data_dir, tmp_path, one_thread):
     """A file named b'bad\\xff.png' ended `live` with a traceback (UnicodeEncodeError) from the
     cache's metadata; its name is shown with the byte escaped, in the log file too."""

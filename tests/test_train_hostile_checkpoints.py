@@ -218,6 +218,7 @@ def test_a_fifo_named_log_csv_is_one_line(train_tool, dataset, published_weights
                                               "socket or broken link); remove it or give another --out")
 
 
+@pytest.mark.slow  # (default run's time, 2026-12-07: a rarer variant; the corpus and `-m slow` runs keep it)
 def test_resume_after_a_log_row_cut_short(train_tool, finished_run, tmp_path, one_thread):
     """A log.csv row cut short (a full disk, a hard kill) or edited: a ValueError traceback on
     resume before; such rows are dropped now."""

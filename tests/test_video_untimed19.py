@@ -76,6 +76,7 @@ def test_a_late_start_in_an_untimed_video_starts_at_its_picture(untimed):
     assert all(np.array_equal(a.image, b.image) for a, b in zip(late, whole[25:]))
 
 
+@pytest.mark.slow  # (default run's time, 2026-12-07: a rarer variant; the corpus and `-m slow` runs keep it)
 def test_a_late_start_keeps_the_sound_from_there(run_cli, weights_env, style, untimed, tmp_path):
     stylize(run_cli, untimed, style, tmp_path / "late.mp4", "--start", "1")
     pictures, sound = read(tmp_path / "late.mp4")
