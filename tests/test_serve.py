@@ -48,6 +48,7 @@ W, H, FPS = 64, 48, 30
 MATCH_DB = 24.0
 MARGIN_DB = 4.0
 FRAME_MARGIN_DB = 2.0
+LATE_MAX = 4  # frames of the previous look still in flight after a change's state message (beyond after_change's two)
 
 
 def moving(k: int, width: int = W, height: int = H) -> np.ndarray:
@@ -88,12 +89,24 @@ async def connected(url: str, frames: int | None = None, **kwargs) -> ServeClien
     return client
 
 
-def check_frames(client: ServeClient, stylizer, right: tuple, wrong: list[tuple], since: int = 0, until: int | None = None) -> None:
+def check_frames(client: ServeClient, stylizer, right: tuple, wrong: list[tuple], since: int = 0, until: int | None = None,
+                 previous: tuple | None = None) -> None:
     """Each received frame (from `since` to `until`) against the Stylizer's output for the frame
     sent with its pts: with `right` (style, alpha) over MATCH_DB, and nearer than with any of
-    `wrong` by FRAME_MARGIN_DB (by MARGIN_DB for the median frame)."""
+    `wrong` by FRAME_MARGIN_DB (by MARGIN_DB for the median frame). With `previous` (the look before
+    a change), up to LATE_MAX leading frames nearer it are passed over: on a loaded machine more
+    frames than the two `after_change` allows for can be in flight (a CI run met a third)."""
     frames = client.frames[since:until]
     assert frames
+
+    def look_psnr(got, look: tuple) -> float:
+        return psnr(got.image, stylizer.stylize(moving(client.source.frame_of(got.pts)), *look))
+
+    late = 0
+    while previous is not None and late < min(LATE_MAX, len(frames) - 1) \
+            and look_psnr(frames[late], previous) > look_psnr(frames[late], right):
+        late += 1
+    frames = frames[late:]
     margins = []
     for got in frames:
         sent = moving(client.source.frame_of(got.pts))
@@ -164,10 +177,10 @@ def test_style_alpha_mix_and_bad_messages_over_the_data_channel(stylizer, regist
 
     client, marks, pong, errors, stats = asyncio.run(main())
     check_frames(client, stylizer, (s0, 1.0), [(s1, 1.0)], until=2)
-    check_frames(client, stylizer, (s1, 1.0), [(s0, 1.0), (s1, 0.5)], marks["style"], marks["alpha"] - 2)
-    check_frames(client, stylizer, (s1, 0.5), [(s1, 1.0), (s0, 0.5)], marks["alpha"], marks["mix"] - 2)
+    check_frames(client, stylizer, (s1, 1.0), [(s0, 1.0), (s1, 0.5)], marks["style"], marks["alpha"] - 2, previous=(s0, 1.0))
+    check_frames(client, stylizer, (s1, 0.5), [(s1, 1.0), (s0, 0.5)], marks["alpha"], marks["mix"] - 2, previous=(s1, 1.0))
     mixed = StyleStats.mix([s1, s0], [0.75, 0.25])
-    check_frames(client, stylizer, (mixed, 1.0), [(s1, 1.0), (s0, 1.0)], marks["mix"], marks["end"])
+    check_frames(client, stylizer, (mixed, 1.0), [(s1, 1.0), (s0, 1.0)], marks["mix"], marks["end"], previous=(s1, 0.5))
     assert pong == {"pong": 1234.5}
     assert len(errors) == 5 and "unknown style id" in errors[0]["error"] and "unknown style id" in errors[4]["error"]
     assert set(stats["stats"]) >= {"fps", "latency_ms", "batch", "clients", "device", "engine"}
@@ -190,7 +203,7 @@ def test_two_clients_each_get_their_own_style(stylizer, registry, one_thread):
     a, b, since, left = asyncio.run(main())
     s0, s1 = registry.get("s0").stats, registry.get("s1").stats
     check_frames(a, stylizer, (s0, 1.0), [(s1, 1.0)], since)
-    check_frames(b, stylizer, (s1, 1.0), [(s0, 1.0)], since)
+    check_frames(b, stylizer, (s1, 1.0), [(s0, 1.0)], since, previous=(s0, 1.0))
     assert left == 0  # closed connections are removed
 
 
@@ -626,7 +639,8 @@ def test_uploads_are_limited_and_decoded_safely(stylizer, registry, data_dir):
     assert results["junk"][0] == 400 and "not a readable image" in results["junk"][1]["error"]
     assert results["no-form"][0] == 400
     assert results["off"] == 403
-    check_frames(client, stylizer, (registry.get(body["id"]).stats, 1.0), [(registry.get("s0").stats, 1.0)], since)
+    check_frames(client, stylizer, (registry.get(body["id"]).stats, 1.0), [(registry.get("s0").stats, 1.0)], since,
+                 previous=(registry.get("s0").stats, 1.0))
 
 
 def test_a_decompression_bomb_upload_says_its_real_size(stylizer, registry):
