@@ -159,7 +159,8 @@ def pillow_rgb(data: np.ndarray, name: str) -> np.ndarray | None:
                 image.seek(first)
             with native_stderr_captured():  # (libtiff's lines on a damaged TIFF: OpenCV's say why)
                 image.load()
-            rgb = _pillow_to_rgb(ImageOps.exif_transpose(image), name, image.format)  # (the copy has no format)
+            rgb = _pillow_to_rgb(ImageOps.exif_transpose(image), name, image.format,  # (the copy has no format,
+                                 _stored_negative(image))  # nor tags)
             if image.format == "XBM":  # X11's bitmaps: a set bit is the foreground, black (as FFmpeg and X11
                 np.subtract(255, rgb, out=rgb)  # draw it), which Pillow reads as white
             return rgb
@@ -178,15 +179,24 @@ def pillow_image_rgb(image) -> np.ndarray:
     and float grey scaled, alpha over white, an embedded profile applied. Pillow's `convert("RGB")`
     made 16-bit grey white (clipped), float grey black and transparent pixels their hidden colour.
     EXIF orientation stays the caller's (Pillow leaves it; `ImageOps.exif_transpose` applies it)."""
-    return _pillow_to_rgb(image)
+    return _pillow_to_rgb(image, negative=_stored_negative(image))
 
 
-def _pillow_to_rgb(image, name: str | None = None, file_format: str | None = None) -> np.ndarray:
+def _stored_negative(image) -> bool:
+    """Whether an opened Pillow image is a TIFF's 16-bit white-is-zero grey, whose samples Pillow
+    keeps as stored, a negative (an LZMA or Zstd one: OpenCV's libtiff lacks those; at 8 bits
+    Pillow inverts them itself)."""
+    return image.mode.startswith("I;16") and getattr(image, "tag_v2", {}).get(262) == 0
+
+
+def _pillow_to_rgb(image, name: str | None = None, file_format: str | None = None,
+                   negative: bool = False) -> np.ndarray:
     """A loaded Pillow image as uint8 RGB: CMYK and Lab through LittleCMS (the embedded CMYK
     profile, else the naive inversion browsers use), 16-bit grey scaled, 32-bit integer grey by its
     values (`integer_levels`), alpha over white (premultiplied alpha, `RGBa` and `La`, too: its
     colours were taken as they are, black where transparent, and `La` was refused). `file_format`:
-    Pillow's name for the file it was read from, where `image` (a copy) no longer says."""
+    Pillow's name for the file it was read from, where `image` (a copy) no longer says; `negative`:
+    16-bit grey stored white-is-zero (`_stored_negative`), inverted."""
     from PIL import ImageCms
 
     file_format = file_format or image.format
@@ -207,6 +217,8 @@ def _pillow_to_rgb(image, name: str | None = None, file_format: str | None = Non
             samples = integer_levels(samples, name)
         elif image.mode != "F":
             samples = np.clip(samples, 0, 65535).astype(np.uint16)
+        if negative:
+            samples = np.uint16(65535) - samples
         return over_white(to_rgb8(samples, name=name), alpha, name)
     profile = bytes(profile) if profile and image.mode in RGB_MODES else None
     alpha = None

@@ -3,14 +3,16 @@ OpenCV at its own depth nor Pillow reads right: grey and alpha at 16 bits (OpenC
 alpha, Pillow opens none: a transparent picture read black), 8-bit CMYK and alpha (OpenCV
 refuses 5 samples) and uncompressed 16-bit RGBA in separate planes (Pillow's own decoder misread
 its green), which FFmpeg decodes (`TiffLayout.ffmpeg_kind`); float colour and alpha, which OpenCV
-reads unchanged alone (`TiffLayout.float_alpha`); 16-bit white-is-zero grey, which OpenCV reads as
-stored, a negative (`TiffLayout.inverted_grey`); and those no decoder here reads right, refused in
-plain words (`TiffLayout.refusal`): 16-bit Lab (libtiff's conversion gave white a yellow cast),
+reads unchanged alone (`TiffLayout.float_alpha`); 10- to 16-bit white-is-zero grey, which OpenCV
+reads as stored, a negative (`TiffLayout.inverted_grey`); and those no decoder here reads right, refused in
+plain words (`TiffLayout.refusal`): compressed in a way neither OpenCV's libtiff nor Pillow decodes
+(JPEG 2000, JPEG XL, LERC, ...: read all black, or refused in libtiff's words), 16-bit Lab (libtiff's conversion gave white a yellow cast),
 float grey and alpha, grey and alpha white-is-zero, planar or with more samples (alpha dropped,
 or all white), CMYK and alpha but at 8 bits interleaved, associated or with more samples (FFmpeg's
 conversion of premultiplied inks read too bright), uncompressed planar 16-bit CMYK, RGB or CMYK with more than
 4 samples at 16 bits or in planes (OpenCV refused them in its own words, Pillow opens none), FFmpeg's kinds tiled, signed, in a
-BigTIFF or compressed in ways FFmpeg lacks (Zstd, LZMA, ...), 32-bit integer samples with alpha."""
+BigTIFF or compressed in ways FFmpeg lacks (Zstd, LZMA, ...), 32-bit integer samples with alpha,
+signed samples with alpha, alpha after another extra sample."""
 
 from __future__ import annotations
 
@@ -29,10 +31,18 @@ _COLOURS = {_MIN_IS_WHITE: ("grey", 1), _MIN_IS_BLACK: ("grey", 1), _RGB: ("RGB"
 # The compressions FFmpeg's TIFF decoder has here: none, LZW, Deflate, PackBits, Adobe's old Deflate (it
 # said "Invalid data found" of Zstd, "Function not implemented" of LZMA).
 _FFMPEG_COMPRESSIONS = (1, 5, 8, 32773, 32946)
-_COMPRESSIONS = {7: "JPEG", 34925: "LZMA", 34926: "Zstd", 50000: "Zstd", 50001: "WebP", 50002: "JPEG XL"}
+_COMPRESSIONS = {7: "JPEG", 22610: "JPEG XR", 33003: "JPEG 2000", 33004: "JPEG 2000", 33005: "JPEG 2000",
+                 34712: "JPEG 2000", 34887: "LERC", 34892: "lossy JPEG", 34925: "LZMA", 34926: "Zstd",
+                 34933: "PNG", 34934: "JPEG XR", 50000: "Zstd", 50001: "WebP", 50002: "JPEG XL", 52546: "JPEG XL"}
+# The compressions OpenCV's libtiff or Pillow (LZMA, Zstd) decodes: libtiff's own codecs but LERC (not
+# built in). libtiff decodes no other: OpenCV returned an all-black picture ("Compression scheme 50002
+# strip decoding is not implemented") or refused it in libtiff's words.
+_DECODED_COMPRESSIONS = (1, 2, 3, 4, 5, 6, 7, 8, 32766, 32771, 32773, 32809, 32909, 32946, 34661, 34676, 34677,
+                         34925, 50000, 50001)
 _LAB = (8, 9, 10)  # CIELab, ICCLab, ITULab
 _ALPHA_EXTRA = ((1,), (2,))  # a first extra sample of associated (premultiplied) alpha, of unassociated alpha
-_FLOAT = 3  # sample format
+_SIGNED, _FLOAT = 2, 3  # sample formats
+_WIDE_GREY_BITS = {10, 12, 14, 16}  # (OpenCV reads grey of these depths as 16-bit samples, as stored)
 GREY_ALPHA_16, CMYK_ALPHA = "16-bit grey and alpha TIFF", "CMYK and alpha TIFF"
 PLANAR_RGBA_16 = "16-bit RGBA TIFF in separate planes"
 TIFF_KINDS = (GREY_ALPHA_16, CMYK_ALPHA, PLANAR_RGBA_16)  # (`TiffLayout.ffmpeg_kind`)
@@ -67,6 +77,12 @@ class TiffLayout(NamedTuple):
         return self.extra[:1] in _ALPHA_EXTRA
 
     @property
+    def _later_alpha(self) -> bool:
+        """Whether alpha is an extra sample after another (OpenCV, Pillow and FFmpeg take the first
+        for alpha, or none)."""
+        return not self._alpha and any((meaning,) in _ALPHA_EXTRA for meaning in self.extra[1:])
+
+    @property
     def ffmpeg_kind(self) -> str | None:
         """What FFmpeg decodes right of the layouts the others misread: 16-bit grey and alpha,
         8-bit CMYK and unassociated alpha, uncompressed 16-bit RGBA in separate planes (unsigned,
@@ -94,17 +110,20 @@ class TiffLayout(NamedTuple):
 
     @property
     def inverted_grey(self) -> bool:
-        """Whether it is 16-bit white-is-zero grey, which OpenCV reads as stored, a negative (at 8
-        bits libtiff's conversion reads it right); FFmpeg read it right."""
-        return self.photometric == _MIN_IS_WHITE and self.samples == 1 and set(self.bits) == {16}
+        """Whether it is 10-, 12-, 14- or 16-bit white-is-zero grey, which OpenCV (and Pillow, LZMA or
+        Zstd compressed) reads as stored, a negative (at 8 bits and below libtiff's conversion reads it
+        right); FFmpeg read it right."""
+        return self.photometric == _MIN_IS_WHITE and self.samples == 1 and set(self.bits) <= _WIDE_GREY_BITS
 
     @property
     def _contents(self) -> str:
-        """Its samples in words: "grey and alpha", "CMYK, alpha and 1 other sample"."""
+        """Its samples in words: "grey and alpha", "CMYK, alpha and 1 other sample", "RGB, 1 other
+        sample and alpha"."""
         colour, count = _COLOURS.get(self.photometric, ("colour", 3))
-        others = self.samples - count - self._alpha
-        words = [colour, *(["alpha"] if self._alpha else []),
-                 *([f"{others} other sample{'s' if others > 1 else ''}"] if others > 0 else [])]
+        alpha = self._alpha or self._later_alpha
+        others = self.samples - count - alpha
+        other_words = [f"{others} other sample{'s' if others > 1 else ''}"] if others > 0 else []
+        words = [colour, *(other_words + ["alpha"] if self._later_alpha else ["alpha"] * alpha + other_words)]
         return " and ".join([", ".join(words[:-1]), words[-1]] if len(words) > 1 else words)
 
     def data_short(self, file_bytes: int) -> bool:
@@ -129,11 +148,18 @@ class TiffLayout(NamedTuple):
         if kind and self.compression not in _FFMPEG_COMPRESSIONS:
             method = _COMPRESSIONS.get(self.compression, f"method {self.compression}")
             return f"a {kind} compressed with {method} cannot be read here; save it with LZW, Deflate or no compression"
+        if self.compression not in _DECODED_COMPRESSIONS:
+            method = _COMPRESSIONS.get(self.compression, f"method {self.compression}")
+            return f"a TIFF compressed with {method} cannot be read here; save it with LZW, Deflate or no compression"
+        if self._later_alpha:  # (grey's alpha was dropped; OpenCV refused colour in its own words)
+            return f"a TIFF of {self._contents} cannot be read here; save it without its other samples, or as RGBA"
         if max(self.bits) == 32 and _FLOAT not in self.formats and self.samples in (2, 4) and self.extra:
             return ("a TIFF of 32-bit integer samples with alpha cannot be read here; "
                     "save it at 8 or 16 bits, or as float RGBA")
-        if 2 in self.formats and self.samples == 2 and self.extra:
+        if _SIGNED in self.formats and self.samples == 2 and self.extra:
             return "a TIFF of signed grey and alpha samples cannot be read here; save it as unsigned 8- or 16-bit"
+        if _SIGNED in self.formats and self._alpha:  # (planar 16-bit RGBA read at half, its alpha as black)
+            return f"a TIFF of signed {self._contents} samples cannot be read here; save it as unsigned 8- or 16-bit"
         if self.photometric in _LAB and max(self.bits) > 8:
             return (f"a TIFF of {max(self.bits)}-bit Lab samples cannot be read here (its colours would be wrong); "
                     f"save it as 8-bit Lab or as RGB")
