@@ -49,31 +49,40 @@ def radiance_as_opencv_reads(data: np.ndarray) -> tuple[np.ndarray, int]:
     line = _radiance_size_line(data)
     if line is None:
         return data, 1
-    found, at = line
+    found, at, end, exact = line
     orientation = _RADIANCE_ORIENTATIONS.get(found[1] + found[2] + found[4] + found[5], 1)
-    if orientation == 1:
+    if orientation == 1 and exact:
         return data, 1
-    standard = np.frombuffer(b"-Y %d +X %d" % (int(found[3]), int(found[6])), np.uint8)
-    return np.concatenate([data[:at], standard, data[at + found.end():]]), orientation
+    form = np.frombuffer(b"" if exact else _RADIANCE_RGBE, np.uint8)
+    standard = np.frombuffer(b"-Y %d +X %d" % (int(found[3]), int(found[6])) if orientation != 1 else
+                             found[0], np.uint8)
+    return np.concatenate([data[:end], form, data[end:at], standard, data[at + found.end():]]), orientation
 
 
-def _radiance_size_line(data: np.ndarray) -> tuple[re.Match, int] | None:
-    """The line OpenCV takes for a Radiance picture's size (matched by `_RADIANCE_SIZE`) and where it
-    starts; None where it is not one, or OpenCV would find no size. Read as OpenCV's reader reads the
-    header (`_radiance_pieces`): a header over 64 KiB, or a line cut at 127 bytes, made it see
-    another size line than the one checked here."""
+# The FORMAT line OpenCV's reader takes, and no other: Radiance's own readers take a header without one
+# as RGBE, and skip white space around its value, as FFmpeg did (`radiance_as_opencv_reads` writes it in).
+_RADIANCE_RGBE = b"FORMAT=32-bit_rle_rgbe\n"
+
+
+def _radiance_size_line(data: np.ndarray) -> tuple[re.Match, int, int, bool] | None:
+    """The line OpenCV takes for a Radiance picture's size (matched by `_RADIANCE_SIZE`), where it
+    starts, where the blank line before it starts, and whether OpenCV's reader takes its FORMAT line
+    (`_RADIANCE_RGBE`); None where it is not one, it is not RGBE, or OpenCV would find no size. Read
+    as OpenCV's reader reads the header (`_radiance_pieces`): a header over 64 KiB, or a line cut at
+    127 bytes, made it see another size line than the one checked here."""
     if not bytes(data[:10]).startswith(RADIANCE_SIGNATURES):
         return None
     pieces = _radiance_pieces(bytes(data[:RADIANCE_HEADER_BYTES]))
-    has_format, at = False, 0
+    form, exact, at = None, False, 0
     for piece in pieces:
         at += len(piece)
-        if piece[:1] in (b"\n", b"\0"):  # the header's end (OpenCV: refused without a FORMAT line)
-            found = _RADIANCE_SIZE.match(next(pieces, b"")) if has_format else None
+        if piece[:1] in (b"\n", b"\0"):  # the header's end
+            found = _RADIANCE_SIZE.match(next(pieces, b"")) if form in (None, "32-bit_rle_rgbe") else None
             if not found or found[2] == found[5] or max(len(found[3]), len(found[6])) > 9:
                 return None
-            return found, at
-        has_format = has_format or piece == b"FORMAT=32-bit_rle_rgbe\n"
+            return found, at, at - len(piece), exact
+        form = _radiance_format_value(piece) if form is None else form
+        exact = exact or piece == _RADIANCE_RGBE
     return None
 
 
@@ -81,15 +90,23 @@ RADIANCE_HEADER_BYTES = 1 << 20  # a longer header is not read (refused)
 
 
 def radiance_format(data: np.ndarray) -> str | None:
-    """The value of a Radiance header's FORMAT line ("32-bit_rle_rgbe", "32-bit_rle_xyze"), read as
-    OpenCV reads the header; None where it has none (OpenCV reads RGBE alone: an XYZE picture was
-    said to lack its size line)."""
+    """The value of a Radiance header's first FORMAT line ("32-bit_rle_rgbe", "32-bit_rle_xyze", ""),
+    read as OpenCV reads the header; None where it has none (OpenCV reads RGBE alone: an XYZE picture
+    was said to lack its size line)."""
     for piece in _radiance_pieces(bytes(data[:RADIANCE_HEADER_BYTES])):
         if piece[:1] in (b"\n", b"\0"):
             return None
-        if piece.startswith(b"FORMAT="):
-            return "".join(c if c.isprintable() else "?" for c in piece[7:].strip().decode("ascii", "replace"))
+        if (form := _radiance_format_value(piece)) is not None:
+            return form
     return None
+
+
+def _radiance_format_value(piece: bytes) -> str | None:
+    """A Radiance header line's FORMAT value, the white space around it skipped (as Radiance's
+    `formatval` does), other than printable ASCII shown as "?"; None for another line."""
+    if not piece.startswith(b"FORMAT="):
+        return None
+    return "".join(c if c.isascii() and c.isprintable() else "?" for c in piece[7:].strip().decode("latin-1"))
 
 
 def _radiance_pieces(head: bytes) -> Iterator[bytes]:

@@ -63,10 +63,10 @@ def decode_still(data: np.ndarray, name: str) -> np.ndarray:
     stated = (tiff_sample_bytes(data) or png_sample_bytes(data) or radiance_sample_bytes(data) or gif_sample_bytes(data)
               or webp_sample_bytes(data))
     if not stated and bytes(data[:10]).startswith(RADIANCE_SIGNATURES):  # (its size unknown: not decoded)
-        form = radiance_format(data)
-        if form != "32-bit_rle_rgbe":
+        form = radiance_format(data)  # (none: RGBE, as Radiance's readers take it)
+        if form not in (None, "32-bit_rle_rgbe"):
             kind = (f"a Radiance picture of XYZE colour (FORMAT={form})" if form == "32-bit_rle_xyze" else
-                    f"a Radiance picture of FORMAT={form[:40]}" if form else "a Radiance header without a FORMAT line")
+                    f"a Radiance picture of FORMAT={form[:40]}" if form else "a Radiance header whose FORMAT= is empty")
             raise UserError(f"{name}: {kind} cannot be read here; save it as RGBE (FORMAT=32-bit_rle_rgbe)")
         raise UserError(f"{name}: not a readable image (a Radiance header without the size line OpenCV reads)")
     if stated and stated[0] * stated[1] > MAX_DECODE_PIXELS:
