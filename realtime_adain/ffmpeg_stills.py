@@ -139,11 +139,15 @@ def ffmpeg_webp(data: np.ndarray, name: str) -> np.ndarray | None:
 def ffmpeg_bmp(data: np.ndarray, name: str) -> np.ndarray | None:
     """A 16-bit BMP of 4-bit channels (X4R4G4B4: GIMP writes it, and FFmpeg's rgb444le), which
     Pillow ("Unsupported BMP bitfields layout") and OpenCV refuse, decoded by FFmpeg; one of other
-    16-bit bitfields, or with an alpha mask (FFmpeg drops the alpha), refused naming them; None for
-    other files (checked from its header: call it once the others refused it)."""
+    16-bit bitfields, or with an alpha mask (FFmpeg drops the alpha), refused naming them, as is one of
+    alpha bitfields (compression 6: OpenCV refused it in its own words, FFmpeg and Pillow refuse it);
+    None for other files (checked from its header: call it once the others refused it)."""
     head = bytes(data[:70])
     header, bits, compression = (struct.unpack("<I10xHI", head[14:34]) if len(head) >= 66 and head[:2] == b"BM"
                                  else (0, 0, 0))
+    if header >= 40 and compression == 6:
+        raise UserError(f"{name}: a {bits}-bit BMP of compression 6 (alpha bitfields) cannot be read here; "
+                        f"save it as a 24- or 32-bit BMP, or as a PNG")
     if header < 40 or bits != 16 or compression != 3:  # (3: bitfields, its masks after a 40-byte header)
         return None
     red, green, blue = struct.unpack("<3I", head[54:66])
