@@ -12,7 +12,6 @@ import zlib
 import numpy as np
 import pytest
 
-from realtime_adain.errors import UserError
 from realtime_adain.imageio import decode_image
 from test_fixes57_pictures import ALPHA, GREY, RGB, H, W, refusal, tiff_of
 
