@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,10 +15,7 @@ from video_samples import gradient_frames, write_video
 DOC = Path(__file__).resolve().parents[1] / "docs" / "api.md"
 
 
-def test_docs_examples_run(weights_env, data_dir, tmp_path, monkeypatch):
-    shutil.copy(data_dir / "content" / "sailboat.jpg", tmp_path / "photo.jpg")
-    shutil.copy(data_dir / "style" / "brushstrokes.jpg", tmp_path / "starry.jpg")
-    shutil.copy(data_dir / "style" / "mondrian.jpg", tmp_path / "b.jpg")
+def test_docs_examples_run(weights_env, docs_pictures, tmp_path, monkeypatch, one_thread):
     write_video(tmp_path / "in.mp4", gradient_frames(4, 64, 48), audio="aac")
     monkeypatch.chdir(tmp_path)
     blocks = re.findall(r"```python\n(.*?)```", DOC.read_text(), re.S)

@@ -7,7 +7,6 @@ import importlib.metadata
 import importlib.util
 import re
 import shlex
-import shutil
 from pathlib import Path
 
 import pytest
@@ -116,10 +115,8 @@ def test_named_extras_exist():
 
 @pytest.mark.parametrize("page", RUN_PYTHON, ids=lambda p: p.name)
 @pytest.mark.slow_cases('engines.md')  # (default run's time: README.md and temporal.md stay)
-def test_python_blocks_run(page, weights_env, data_dir, tmp_path, monkeypatch, one_thread):
+def test_python_blocks_run(page, weights_env, docs_pictures, tmp_path, monkeypatch, one_thread):
     """Each page's `python` blocks, in order, in a folder holding the files they name."""
-    shutil.copy(data_dir / "content" / "sailboat.jpg", tmp_path / "photo.jpg")
-    shutil.copy(data_dir / "style" / "brushstrokes.jpg", tmp_path / "starry.jpg")
     monkeypatch.chdir(tmp_path)
     code = blocks(page, "python")
     assert code, f"{page.name} has no python block"
