@@ -175,7 +175,7 @@ def test_a_webp_compressed_rgba_tiff_keeps_its_alpha():
 
 @pytest.mark.parametrize("header, expected", [
     (b"#?RADIANCE\nFORMAT=32-bit_rle_xyze\n\n", "a Radiance picture of XYZE colour (FORMAT=32-bit_rle_xyze)"),
-    (b"#?RGBE\n\n", "a Radiance header without a FORMAT line")])
+    (b"#?RGBE\nFORMAT=\n\n", "a Radiance header whose FORMAT= is empty")])
 def test_a_radiance_picture_other_than_rgbe_is_refused_as_what_it_is(header, expected):
     """Said to lack the size line it has."""
     data = header + f"-Y {H} +X {W}\n".encode() + bytes([128]) * (W * H * 4)
