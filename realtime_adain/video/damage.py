@@ -21,14 +21,16 @@ class Recovery:
     """Which decoded frames are shown. The decoder runs with `decoding.OUTPUT_CORRUPT`: FFmpeg 8's HEVC
     decoder otherwise drops every frame that refers to a damaged one, up to the next keyframe (a
     few flipped bytes lost two seconds, and the file was refused as truncated), where the `ffmpeg`
-    5 CLI plays them concealed. Frames flagged corrupt before the first clean one are not shown:
-    the pictures before a cut stream's first keyframe, which FFmpeg does not show either."""
+    5 CLI plays them concealed. Frames flagged corrupt before the first clean one or keyframe
+    are not shown: the pictures before a cut stream's first keyframe, which FFmpeg does not show
+    either. A keyframe concealed is shown, as FFmpeg shows it (a damaged first keyframe was
+    dropped, said nowhere)."""
 
     def __init__(self) -> None:
         self.clean = False
 
     def keep(self, frame: av.VideoFrame) -> bool:
-        self.clean = self.clean or not frame.is_corrupt
+        self.clean = self.clean or not frame.is_corrupt or frame.key_frame
         return self.clean
 
 
@@ -120,11 +122,17 @@ class Damage:
     is a pause (variable-rate video has them), not a loss; a packet flagged corrupt with no skip
     and no concealed picture beside it cost nothing (MPEG-TS files joined with `cat` flag one at
     the join, whose timeline `TimestampShift` continues with a step of its own, measured by no
-    step before, the pictures' as the packets'): neither is counted. Times are the stream's
-    ticks, after `TimestampShift`."""
+    step before, the pictures' as the packets'): neither is counted. Packets decoded, timed before
+    the first picture shown, gave none (`unshown`): an MPEG-TS's first keyframe zeroed, its GOP
+    (0.5 s) decoded to nothing and the video began late, said nowhere; a cut stream's pictures
+    before its first keyframe, an open GOP's leading ones (FFmpeg leaves them out too, but the
+    video begins late all the same). Times are the stream's ticks, after `TimestampShift`."""
 
     def __init__(self) -> None:
         self.concealed = 0
+        self.first: int | None = None  # the display time of the first picture shown
+        self.unshown: list[int] = []  # the display times of the packets before it that gave none
+        self._fed: list[int] | None = []  # before the first picture: the display times of the packets decoded
         self.packets = Skips()  # in the video packets' decode times
         self.pictures = Skips()  # in the decoded pictures' display times
         self._timeline = 0  # `TimestampShift.version` the latest packet's time is on
@@ -176,9 +184,16 @@ class Damage:
             self._passed_over = True
         self._widest = max(self._widest, gap)
 
+    def decoded(self, packet: av.Packet) -> None:
+        """Note a video packet the decoder took without an error (`unshown`)."""
+        if self._fed is not None and packet.pts is not None:
+            self._fed.append(packet.pts)
+
     def shown(self, frame: av.VideoFrame) -> None:
         """Note a frame the reader gives (`Recovery` kept it): one decoded with errors concealed
         counts, and its display time is measured once the pictures after it put it in order."""
+        if self._fed is not None and frame.pts is not None:
+            self.first, self.unshown, self._fed = frame.pts, [at for at in self._fed if at < frame.pts], None
         if frame.is_corrupt:
             self.concealed += 1
             self.damage_at(frame.pts)

@@ -160,6 +160,7 @@ class VideoDecoding:
                 tail.damaged_since_frame += 1
                 self.damage.damage_at(packet.dts if packet.dts is not None else packet.pts)
                 continue
+            self.damage.decoded(packet)
             for frame in frames:
                 if recovery.keep(frame):
                     self.damage.shown(frame)
@@ -249,10 +250,11 @@ class VideoDecoding:
             return None
         return self._tail_end
 
-    def note_damage(self) -> None:
-        """Say in one note what damage cost: video packets skipped (rejected by the decoder),
-        pictures the file lost beside damage and pictures decoded with errors concealed (`Damage`);
-        nothing on a clean file. Packets timed well past the last picture are said apart: not
+    def note_damage(self, start: Fraction = Fraction(0)) -> None:
+        """Say in one note what damage cost: the pictures before the first one that do not decode
+        (from `start`, a segment's, seconds on the timeline), video packets skipped (rejected by the
+        decoder), pictures the file lost beside damage and pictures decoded with errors concealed
+        (`Damage`); nothing on a clean file. Packets timed well past the last picture are said apart: not
         damage FFmpeg conceals, but pictures it cannot decode at all (MPEG-TS segments joined with
         another codec on the same stream: H.264, then MPEG-2, whose keyframe the H.264 decoder
         made a green last frame of)."""
@@ -264,7 +266,7 @@ class VideoDecoding:
                  "codec joined on, or damage); the output ends there, as FFmpeg's does")
             return
         damage = self.damage
-        said = []
+        said = [self._unshown(start)] if self._unshown(start) else []
         if self.damaged:
             said.append(f"{plural(self.damaged, 'damaged video packet')} skipped")
         # the pictures missing where the display jumps, beyond the packets rejected and lost: pictures
@@ -283,6 +285,22 @@ class VideoDecoding:
             said.append(f"{plural(damage.concealed, 'picture')} decoded with errors concealed")
         if said:
             note(f"{self.path.name}: {', '.join(said)} (what decodes is stylized, as FFmpeg plays it)")
+
+    def note_unshown(self, start: Fraction) -> None:
+        """Say where the first packets decode to no picture (`Damage.unshown`, from `start`), where
+        the rest of the file is not read (a segment's or preview's end): known at the first picture."""
+        if self._unshown(start):
+            note(f"{self.path.name}: {self._unshown(start)} (what decodes is stylized, as FFmpeg plays it)")
+
+    def _unshown(self, start: Fraction) -> str:
+        """"the first 11 video packets decode to no picture: the video starts at 0.50 s" (those
+        timed from `start`, a segment's, seconds on the timeline), or nothing."""
+        unshown = sum(1 for at in self.damage.unshown if at * self.stream.time_base >= start)
+        if not unshown:
+            return ""
+        starts = float(self.damage.first * self.stream.time_base - start)
+        return f"the first {plural(unshown, 'video packet')} decode{'s' if unshown == 1 else ''} to no picture: " \
+               f"the video starts at {starts:.2f} s"
 
     def _stretches(self, skips: Skips, single: str = "") -> str:
         """Where `skips` counted, in seconds: "0.42 s at 1.48 s" (after `single`), "2 times, 0.84 s in all"."""

@@ -97,6 +97,7 @@ class ReaderLoop:
                     released = segment.packets(held.before(end, 0))
                     yield from as_run(shown.after(released, *last))
                     yield from as_run(shown.cut(*last))
+                    self._decoding.note_unshown(segment.start)  # (the file is not read to its end)
                     return
                 released = segment.packets(held.before(pts, duration))
                 pts, duration = segment.moved(pts, duration)
@@ -130,6 +131,7 @@ class ReaderLoop:
                         yield from as_run(shown.after(later, pts, duration))
                         yield from as_run(shown.after(segment.packets(held.before(end, 0)), pts, duration))
                         yield from as_run(shown.cut(pts, duration))
+                    self._decoding.note_unshown(segment.start)  # (the file is not read to its end)
                     return
             # The sound after the last picture (a preview's or a segment's too, if the file ended)
             yield from as_run(segment.packets(held.before(None, 0)))
@@ -146,7 +148,7 @@ class ReaderLoop:
             raise SeekMissed
         self.finished = True
         if index or self.skipped:  # (none decoded: the error says why, in one line)
-            self._decoding.note_damage()
+            self._decoding.note_damage(self.segment.start)
         self.shift.note_jumps()
         if self.cluster_times is not None:
             self.cluster_times.note_repairs()

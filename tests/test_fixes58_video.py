@@ -1,0 +1,99 @@
+"""`realtime-adain video` on h2's findings (session 58): a damaged first keyframe that FFmpeg
+conceals was dropped without a word; a first GOP that decodes to nothing began the video late,
+said nowhere; MPEG-TS files joined with `cat` gave two sound packets one time at the join (DTS
+that does not increase, said to be "moved on"); a corrupt last AAC packet of a file cut short was
+copied; --start in a fragmented MP4 cut short made a first picture half a frame long."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from fractions import Fraction
+from pathlib import Path
+
+from realtime_adain.video.frames import Frame
+from realtime_adain.video.reader import VideoReader
+
+SOURCE = ["-f", "lavfi", "-i", "testsrc2=s=160x90:r=25:d=2", "-f", "lavfi", "-i", "sine=f=440:r=44100:d=2"]
+
+
+def ffmpeg(*args) -> None:
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", *map(str, args)], check=True)
+
+
+def first_video_packet(path: Path) -> tuple[int, int]:
+    """(place in the file, size) of the first video packet, as ffprobe reads it."""
+    out = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v", "-show_packets", "-show_entries",
+                          "packet=pos,size", "-of", "json", str(path)], capture_output=True, text=True, check=True).stdout
+    packet = json.loads(out)["packets"][0]
+    return int(packet["pos"]), int(packet["size"])
+
+
+def ffmpeg_frames(path: Path) -> int:
+    out = subprocess.run(["ffmpeg", "-nostdin", "-v", "quiet", "-i", str(path), "-map", "0:v:0", "-f", "framemd5", "-"],
+                         capture_output=True, text=True).stdout
+    return sum(1 for line in out.splitlines() if line.startswith("0,"))
+
+
+def read(path: Path, **segment) -> tuple[list[Frame], Fraction]:
+    with VideoReader(path, **segment) as reader:
+        frames = [item for item in reader.items() if isinstance(item, Frame)]
+        return frames, reader.stream.time_base
+
+
+def test_a_concealed_first_keyframe_is_kept(tmp_path, capsys):
+    """The first keyframe's middle zeroed: FFmpeg conceals it and shows it (key_frame, corrupt);
+    it was dropped as if it were a picture before a cut stream's first keyframe."""
+    plain, damaged = tmp_path / "plain.mp4", tmp_path / "zero1.mp4"
+    ffmpeg(*SOURCE, "-c:v", "libx264", "-g", "12", "-c:a", "aac", plain)
+    place, size = first_video_packet(plain)
+    data = bytearray(plain.read_bytes())
+    data[place + size // 4:place + size * 3 // 4] = bytes(size * 3 // 4 - size // 4)
+    damaged.write_bytes(bytes(data))
+    frames, _ = read(damaged)
+    assert len(frames) == ffmpeg_frames(damaged) == 50
+    assert frames[0].pts == 0
+    assert "1 picture decoded with errors concealed" in capsys.readouterr().err
+
+
+def zeroed_first_gop(tmp_path: Path) -> Path:
+    """An MPEG-TS whose first video packet is zeroed past its first 200 bytes (the TS packets'
+    headers kept): its GOP, 12 pictures, decodes to nothing, in FFmpeg too."""
+    plain, damaged = tmp_path / "plain.ts", tmp_path / "zero1.ts"
+    ffmpeg(*SOURCE, "-c:v", "libx264", "-g", "12", "-c:a", "aac", plain)
+    place, size = first_video_packet(plain)
+    data = bytearray(plain.read_bytes())
+    for at in range(place + 200, place + size):
+        if at % 188 >= 12:
+            data[at] = 0
+    damaged.write_bytes(bytes(data))
+    return damaged
+
+
+def test_a_first_gop_that_decodes_to_nothing_is_said(tmp_path, capsys):
+    damaged = zeroed_first_gop(tmp_path)
+    frames, time_base = read(damaged)
+    assert len(frames) == ffmpeg_frames(damaged) == 38
+    assert round(float(frames[0].pts * time_base), 2) == 0.5
+    err = capsys.readouterr().err
+    assert ("zero1.ts: the first 11 video packets decode to no picture: the video starts at 0.50 s "
+            "(what decodes is stylized, as FFmpeg plays it)") in err, err
+
+
+def test_a_segment_says_the_pictures_it_lacks_at_its_start_only(tmp_path, capsys):
+    """A segment from 0.2 s (its end before the file's, which is not read to its end) lacks the
+    pictures up to 0.5 s; one from 1.1 s lacks none."""
+    damaged = zeroed_first_gop(tmp_path)
+    frames, time_base = read(damaged, start=Fraction(1, 5), duration=Fraction(1))
+    assert round(float(frames[0].pts * time_base), 2) == 0.3
+    assert "the first 7 video packets decode to no picture: the video starts at 0.30 s" in capsys.readouterr().err
+    frames, time_base = read(damaged, start=Fraction(11, 10), duration=Fraction(1))
+    assert frames[0].pts == 0 and len(frames) == 23
+    assert "decode to no picture" not in capsys.readouterr().err
+
+
+def test_a_clean_file_says_nothing_of_its_start(tmp_path, capsys):
+    plain = tmp_path / "plain.ts"
+    ffmpeg(*SOURCE, "-c:v", "libx264", "-g", "12", "-bf", "2", "-c:a", "aac", plain)
+    read(plain)
+    assert "decode to no picture" not in capsys.readouterr().err
