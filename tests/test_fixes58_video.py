@@ -11,8 +11,13 @@ import subprocess
 from fractions import Fraction
 from pathlib import Path
 
+import av
+import pytest
+
+from realtime_adain.video.carried_timing import CarriedTiming, rescale
 from realtime_adain.video.frames import Frame
 from realtime_adain.video.reader import VideoReader
+from test_video_realworld_inputs import stylize, style  # noqa: F401  (a fixture)
 
 SOURCE = ["-f", "lavfi", "-i", "testsrc2=s=160x90:r=25:d=2", "-f", "lavfi", "-i", "sine=f=440:r=44100:d=2"]
 
@@ -21,11 +26,11 @@ def ffmpeg(*args) -> None:
     subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", *map(str, args)], check=True)
 
 
-def first_video_packet(path: Path) -> tuple[int, int]:
-    """(place in the file, size) of the first video packet, as ffprobe reads it."""
-    out = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v", "-show_packets", "-show_entries",
+def first_video_packet(path: Path, stream: str = "v", number: int = 0) -> tuple[int, int]:
+    """(place in the file, size) of the first video packet (or `stream`'s packet `number`), as ffprobe reads it."""
+    out = subprocess.run(["ffprobe", "-v", "error", "-select_streams", stream, "-show_packets", "-show_entries",
                           "packet=pos,size", "-of", "json", str(path)], capture_output=True, text=True, check=True).stdout
-    packet = json.loads(out)["packets"][0]
+    packet = json.loads(out)["packets"][number]
     return int(packet["pos"]), int(packet["size"])
 
 
@@ -97,3 +102,43 @@ def test_a_clean_file_says_nothing_of_its_start(tmp_path, capsys):
     ffmpeg(*SOURCE, "-c:v", "libx264", "-g", "12", "-bf", "2", "-c:a", "aac", plain)
     read(plain)
     assert "decode to no picture" not in capsys.readouterr().err
+
+
+def test_a_sound_packet_that_goes_back_is_moved_past_the_last_in_matroska(tmp_path):
+    """`cat a.ts b.ts`: b's first sound packet landed 20 ms before a's last; Matroska takes a
+    repeated decode time, so it was "moved on" onto the last one's time, and `ffmpeg -i out.mkv`
+    said "non monotonically increasing dts". It goes a tick after; a repeated time stays."""
+    said = []
+    with av.open(str(tmp_path / "out.mkv"), "w") as container:
+        out = container.add_stream("aac", rate=44100)
+        timing = CarriedTiming(container, said.append, lambda packet: None)
+        container.start_encoding()
+        times = []
+        for dts in (1997, 2020, 2020, 2000, 2023):
+            packet = av.Packet(b"\0" * 8)
+            packet.time_base, packet.dts, packet.pts, packet.duration = Fraction(1, 1000), dts, dts, 23
+            timing.keep_increasing(packet, out, 1)
+            times.append(rescale(packet.dts, packet.time_base, out.time_base))
+    assert times == [1997, 2020, 2020, 2021, 2023]
+    assert said == ["stream #1: packet timestamps that do not increase (at 2000); moving them on"]
+
+
+@pytest.mark.slow  # (a run of the command: 30 s on a loaded machine)
+def test_a_sound_packet_cut_short_where_the_file_ends_is_left_out(run_cli, weights_env, style, tmp_path):
+    """A fragmented MP4 cut off mid-recording: the demuxer flags its last AAC packet (where the file
+    ends) corrupt, and it was copied byte for byte, silently (`ffmpeg -i` of the output: "Input
+    buffer exhausted before END element found")."""
+    whole, cut = tmp_path / "frag.mp4", tmp_path / "frag_cut.mp4"
+    ffmpeg(*SOURCE, "-c:v", "libx264", "-g", "12", "-c:a", "aac", "-movflags", "+frag_keyframe+empty_moov", whole)
+    place, size = first_video_packet(whole, "a", 50)  # (of 88: in the second half)
+    cut.write_bytes(whole.read_bytes()[:place + size // 2])
+    with av.open(str(cut)) as container:
+        sound = [packet for packet in container.demux(audio=0) if packet.size]
+    assert [packet.is_corrupt for packet in sound[-2:]] == [False, True]
+    err = stylize(run_cli, cut, style, tmp_path / "out.mkv")
+    assert "stream #1: 1 damaged sound packet left out (at " in err and "the demuxer flags it corrupt" in err, err
+    with av.open(str(tmp_path / "out.mkv")) as container:
+        assert sum(1 for packet in container.demux(audio=0) if packet.size) == len(sound) - 1
+    decoded = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", str(tmp_path / "out.mkv"), "-f", "null", "-"],
+                             capture_output=True, text=True)
+    assert not decoded.stderr, decoded.stderr

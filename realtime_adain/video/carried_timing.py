@@ -244,7 +244,10 @@ class CarriedTiming:
         one (as FFmpeg does: "Non-monotonic DTS ... changing to"); the muxer would refuse it.
         Muxers that take a repeated decode time (Matroska, FLV: FFmpeg's AVFMT_TS_NONSTRICT) get
         it, as `ffmpeg` gives it: a Blu-ray's TrueHD comes 1200 packets a second, and each moved
-        one millisecond on put a .mkv's sound 20% late by its end.
+        one millisecond on put a .mkv's sound 20% late by its end. One that goes back is moved a
+        tick after the previous one there too: moved onto its time, the first sound packet after
+        a `cat` join of two .ts files shared the last one's, and `ffmpeg -i out.mkv` said "non
+        monotonically increasing dts".
 
         Compared in the output stream's time base, which the muxer rescales to: two input ticks
         apart can be one output tick (MPEG-TS 1/90000 into an MP4's 1/48000 audio). A moved packet
@@ -255,12 +258,12 @@ class CarriedTiming:
         tb_in, tb_out = packet.time_base, out.time_base
         scaled = rescale(dts, tb_in, tb_out) if tb_in and tb_out else dts
         last = self._last_dts.get(index)
-        step = 0 if self.container.format.flags & av.format.Flags.ts_nonstrict.value else 1
-        if last is not None and scaled < last + step:
+        repeats = bool(self.container.format.flags & av.format.Flags.ts_nonstrict.value)
+        if last is not None and (scaled < last or (scaled == last and not repeats)):
             if index not in self._moved:
                 self._note(f"stream #{index}: packet timestamps that do not increase (at {dts}); moving them on")
             self._moved.add(index)
-            scaled = last + step
+            scaled = last + 1
             if tb_in and tb_out and tb_in != tb_out:
                 pts = rescale(packet.pts, tb_in, tb_out) if packet.pts is not None else None
                 duration = rescale(packet.duration, tb_in, tb_out) if packet.duration else packet.duration

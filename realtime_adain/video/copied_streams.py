@@ -56,6 +56,9 @@ class CopiedStreams:
                 if stripped and framing.damaged(packet):
                     self._left_out.add(index, packet)
                     return
+            if packet.is_corrupt and packet.stream.type == "audio":  # (cut short, say: it would not decode)
+                self._left_out.add(index, packet, flagged=True)
+                return
             change = self._outputs.kind_changes.get(index)
             if change is not None and (encoded := change.packets(packet)) is not None:
                 for each in encoded:
