@@ -19,6 +19,7 @@ CUT_SHORT = {"JPEG": "the JPEG has no end marker: cut short?", "PNG": "the PNG d
 
 _HEIF_INSTALL = 'pip install "realtime-adain[heif]"'
 
+VIDEO_HINT = "(`realtime-adain video` stylizes videos)"  # (benches and the API say it their own way)
 
 def is_animated_webp(head: bytes) -> bool:
     """Whether a file starting with `head` (30 bytes or more) is an animated WebP: an extended
@@ -47,7 +48,7 @@ def unsupported_format(data: np.ndarray) -> str | None:
         if head[offset:offset + len(signature)] == signature:
             return f"{kind} images cannot be read here; convert it to PNG or JPEG"
     if _is_video(head):
-        return "a video or sound file, not an image (`realtime-adain video` stylizes videos)"
+        return f"a video or sound file, not an image {VIDEO_HINT}"
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
     if b"<svg" in text and text.startswith((b"<?xml", b"<!doctype", b"<!--", b"<svg")):
         return "an SVG drawing, not a raster image; export it to PNG first"

@@ -36,7 +36,7 @@ import torch
 from realtime_adain.available_memory import free_memory
 from realtime_adain.benchmarks.setup import (benchmark_weights, check_input_files, check_results_file, report_json,
                                              material_file, stamp)
-from realtime_adain.benchmarks.temporal_clips import check_photo, opened_video, pan_clip, still_clip, video_clip
+from realtime_adain.benchmarks.temporal_clips import bench_hints, check_photo, opened_video, pan_clip, still_clip, video_clip
 from realtime_adain.benchmarks.temporal_cost import COST_SIZES, measure_cost
 from realtime_adain.benchmarks.temporal_quality import measure_clip
 from realtime_adain.benchmarks.temporal_report import figure_png, json_clip, print_cost, print_table
@@ -134,7 +134,8 @@ def run(args: argparse.Namespace) -> int:
             check_results_file(path, [args.video, args.photo, args.style])
     if args.json and args.figure and real_path(args.json) == real_path(args.figure):
         raise UserError(f"{args.figure}: --json and --figure name one file")
-    photo, style_image = read_image(args.photo), read_style(args.style, args.size, "--size")
+    with bench_hints():
+        photo, style_image = read_image(args.photo), read_style(args.style, args.size, "--size")
     width, height = 2 * round(args.size * 16 / 9 / 2), args.size
     check_photo(args.photo, photo, [width] + [w for w, _ in COST_SIZES.values()])
     with opened_video(args.video) as probe:  # (a file that is no video: one line, before the weights load)

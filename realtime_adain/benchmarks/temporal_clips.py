@@ -3,6 +3,7 @@ still generated from a photo (and the checks of the photo and the video they are
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Iterable
 
@@ -11,6 +12,7 @@ import numpy as np
 
 from realtime_adain.errors import UserError
 from realtime_adain.picture_sizes import MAX_SIDE, over_budget, resize, short_side_size
+from realtime_adain.unreadable_stills import VIDEO_HINT
 from realtime_adain.video.frames import Frame
 from realtime_adain.video.reader import VideoReader
 
@@ -86,14 +88,25 @@ def still_clip(photo: np.ndarray, frames: int, width: int, height: int, sigma: f
 
 
 IMAGE_HINT = "(use `realtime-adain image`)"  # the reader's hint for a picture, which no bench stylizes
+# The image readers' hint for a video given as a picture (--style, --photo): no bench stylizes one either.
+_BENCH_HINTS = {IMAGE_HINT: "(give a video file)", VIDEO_HINT: "(give an image file)"}
+
+
+@contextlib.contextmanager
+def bench_hints():
+    """A picture given for a video, or a video for a picture, refused asking for the file the bench
+    wants, not pointing to the command that would stylize it (a bench measures; it stylizes neither)."""
+    try:
+        yield
+    except UserError as exc:
+        message = exc.args[0] if len(exc.args) == 1 and isinstance(exc.args[0], str) else ""
+        for hint, words in _BENCH_HINTS.items():
+            if hint in message:
+                raise UserError(message.replace(hint, words)) from None
+        raise
 
 
 def opened_video(path: Path) -> VideoReader:
-    """`path` opened to read; a picture given as --video is refused asking for a video file, not
-    pointing to `image` as `video`'s message does (the bench measures video, it stylizes no image)."""
-    try:
+    """`path` opened to read, a picture refused asking for a video file (`bench_hints`)."""
+    with bench_hints():
         return VideoReader(path)
-    except UserError as exc:
-        if len(exc.args) == 1 and isinstance(exc.args[0], str) and IMAGE_HINT in exc.args[0]:
-            raise UserError(exc.args[0].replace(IMAGE_HINT, "(give a video file)")) from None
-        raise

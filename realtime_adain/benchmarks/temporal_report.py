@@ -14,6 +14,7 @@ from realtime_adain.stylizer import Stylizer
 from realtime_adain.temporal import Stabilizer
 from realtime_adain.temporal.two_pass import TwoPassStabilizer
 from realtime_adain.temporal.warping import warp
+from realtime_adain.video.decoding import plural
 
 
 def difference_figure(clip: Clip, flows: list[tuple[np.ndarray, np.ndarray]], outputs: list[Clip]) -> np.ndarray:
@@ -55,11 +56,11 @@ def json_clip(result: dict) -> dict:
 def print_cost(costs: dict) -> None:
     print("\nstabiliser cost, one pass with the 8-bit state (live's), median ms per frame: per core (1 thread, CPU time) "
           + ", ".join(f"{name} {ms:.2f}" for name, ms in costs["per_core"].items())
-          + f"; {costs['threads']} threads (wall) " + ", ".join(f"{name} {ms:.2f}" for name, ms in costs["default_threads"].items()))
+          + f"; {plural(costs['threads'], 'thread')} (wall) " + ", ".join(f"{name} {ms:.2f}" for name, ms in costs["default_threads"].items()))
     print("split per core (CPU time): motion (runs ahead, beside the network) " + ", ".join(
         f"{name} {ms:.2f}" for name, ms in costs["motion_per_core"].items()) + "; apply (sequential) " + ", ".join(
         f"{name} {ms:.2f}" for name, ms in costs["apply_per_core"].items()))
-    print(f"pipelined as video runs it (motion on {costs['motion_workers']} workers, wall): "
+    print(f"pipelined as video runs it (motion on {plural(costs['motion_workers'], 'worker')}, wall): "
           + ", ".join(f"{name} {ms:.2f}" for name, ms in costs["pipelined"].items()))
     print("720p, one core, by call (ms per frame): " + ", ".join(f"{name} {ms:.2f}" for name, ms in costs["720p_by_call"].items()))
     print("apply with the state in float32 (video), per core: " + ", ".join(

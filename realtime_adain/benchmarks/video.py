@@ -46,7 +46,7 @@ from realtime_adain.stylizer import Stylizer
 from realtime_adain.temporal import MODES
 from realtime_adain.benchmarks.setup import (benchmark_weights, check_input_files, check_results_file, engine_list,
                                              material_file, report_json, stamp, timed_once)
-from realtime_adain.video.reader import VideoReader
+from realtime_adain.benchmarks.temporal_clips import bench_hints, opened_video
 from realtime_adain.video.sequence import ffmpeg_name
 from realtime_adain.notes import note
 from realtime_adain.video.encoder_check import check_encoder
@@ -250,14 +250,15 @@ def upscaled_copy(video: Path, size: tuple[int, int], frames: int, output: Path)
 
 def run(args: argparse.Namespace) -> int:
     check_input_files((args.video, "--video"), (args.style, "--style"))
-    read_style(args.style, args.style_size)  # (read again inside the timing, as the reference reads it)
+    with bench_hints():
+        read_style(args.style, args.style_size)  # (read again inside the timing, as the reference reads it)
     if args.json:
         check_output_file(args.json)  # before minutes of timing, not after
     if args.resolution and any(side % 2 for side in args.resolution):  # the copy is H.264 in 4:2:0
         raise UserError("--resolution %dx%d: the scaled copy needs even sides, e.g. %dx%d"
                         % (*args.resolution, *(side + side % 2 for side in args.resolution)))
     check_encoder(EncodeSettings(args.codec), Path("bench.mp4"))
-    with VideoReader(args.video) as probe:  # a clip that is no video is one error line
+    with opened_video(args.video) as probe:  # a clip that is no video is one error line
         total = probe.expected_frames  # (0: not said, as in .mkv and .ts; fps counts the frames decoded)
         shape = f"{probe.width}x{probe.height}"
         width, height = args.resolution or (probe.width, probe.height)
