@@ -10,6 +10,7 @@ import pytest
 
 
 @pytest.mark.parametrize("args", [["--help"], ["video", "--help"], ["--version"]])
+@pytest.mark.slow_cases('args1', 'args2')  # (default run's time, 2026-12-07: rarer variants of the cases that stay)
 def test_help_to_a_full_disk_is_one_line(args):
     with open("/dev/full", "wb") as full:
         done = subprocess.run([sys.executable, "-m", "realtime_adain", *args], stdout=full, stderr=subprocess.PIPE,

@@ -157,6 +157,7 @@ def test_a_first_picture_after_zero_keeps_its_time_with_b_frames(out_name, run_c
 
 
 @pytest.mark.parametrize("angle, said", [(45, "left unturned"), (135, "turned 180 degrees counter-clockwise")])
+@pytest.mark.slow_cases('135-turned 180 degrees counter-clockwise')  # (default run's time, 2026-12-07: rarer variants of the cases that stay)
 def test_a_turn_that_is_not_a_quarter_turn_is_said(angle, said, run_cli, weights_env, style, tmp_path):
     """A display rotation of 45 degrees was applied as the nearest quarter turn (none) without a
     word: a note gives the angle and what was done."""

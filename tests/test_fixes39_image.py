@@ -46,6 +46,7 @@ def changed_after_the_check(monkeypatch, change) -> None:
 
 
 @pytest.mark.parametrize("change", ["larger", "removed", "cut"])
+@pytest.mark.slow_cases('larger')  # (default run's time, 2026-12-07: rarer variants of the cases that stay)
 def test_a_content_changed_after_the_check_fails_its_result_alone(run_cli, weights_env, data_dir, tmp_path,
                                                                   monkeypatch, one_thread, change):
     """The content was read again for its result, unchecked: one replaced by a 200x200 went

@@ -96,6 +96,7 @@ LOST = {
 
 
 @pytest.mark.parametrize("ext", ["ts", "mov", "avi"])
+@pytest.mark.slow_cases('mov')  # (default run's time, 2026-12-07: rarer variants of the cases that stay)
 def test_roles_titles_and_languages_a_container_drops_are_said(ext, roles_clip, run_cli, weights_env, style,
                                                                  tmp_path):
     """.mov, .avi and .ts dropped a commentary or hearing-impaired flag, .ts a track's title and

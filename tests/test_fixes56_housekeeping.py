@@ -58,6 +58,7 @@ def test_export_names_the_import_problem_and_the_install(weights_env, broken_onn
 @pytest.mark.parametrize("command", ["--version", "--help", "image --help", "engines list --help", "weights info",
                                      "engines list"])
 @pytest.mark.slow_cases('weights info', 'engines list')  # (default run's time, 2026-12-07: a rarer variant; the corpus and `-m slow` runs keep it)
+@pytest.mark.slow_cases('image --help', 'engines list --help')  # (default run's time, 2026-12-07: rarer variants of the cases that stay)
 def test_a_printed_result_with_stdout_closed_is_an_error(weights_env, command):
     done = closed_stdout_run(*command.split())
     assert (done.returncode, done.stderr) == (2, "error: standard output: cannot write (it is closed)\n")
