@@ -42,7 +42,10 @@ def check_mix(mix: Sequence[float] | None, count: int) -> tuple[float, ...] | No
     check_weights(mix)  # (its kinds: StyleSettings' check)
     if mix is None:
         return None
-    weights = tuple(check_number(w, f"mix[{i}]", 0.0, float("inf")) for i, w in enumerate(mix))
+    weights = tuple(float(w) + 0.0 for w in mix)  # (`check_weights`: real numbers a float holds)
+    for index, weight in enumerate(weights):
+        if not 0.0 <= weight < float("inf"):  # (nan too; "in [0, inf]" said of nan read as if inf were taken)
+            raise ValueError(f"mix[{index}] must be a finite number, 0 or more, got {weight}")
     if len(weights) != count:
         raise ValueError(f"mix has {len(weights)} weight{'s' * (len(weights) != 1)} for {count} style{'s' * (count != 1)}")
     largest = max(weights, default=0.0)
