@@ -17,7 +17,7 @@ from realtime_adain import imageio, pillow_stills
 from realtime_adain.errors import UserError, as_given
 from realtime_adain.imageio import WRITABLE_EXTENSIONS
 from realtime_adain.output_paths import name_too_long
-from realtime_adain.picture_sizes import MAX_DECODE_PIXELS, MAX_SIDE, over_budget
+from realtime_adain.picture_sizes import MAX_DECODE_PIXELS, MAX_SIDE, no_pixels, over_budget
 from realtime_adain.userdirs import expand_home
 
 ImageLike = Any  # a path (str or os.PathLike), a PIL image, or an (H, W, 3) / (H, W) uint8 array
@@ -154,15 +154,17 @@ def image_sides(image: ImageLike, name: str = "image") -> tuple[int, int]:
     if is_pil_image(image):
         width, height = image.size
         if 0 in (width, height):  # (a crop of no width: its scale to `size` divided by zero)
-            raise ValueError(f"{name} must be (H, W, 3) RGB or (H, W) grey, got a PIL image of size {width}x{height}")
+            raise ValueError(no_pixels(name, height, width))
         check_pixels(height, width, name)
         return height, width
     if not isinstance(image, np.ndarray):
         raise TypeError(f"{name} must be a path, a PIL image or a numpy array, got {type(image).__name__}")
     if image.dtype != np.uint8:
         raise TypeError(f"{name} must be uint8 (0..255), got {image.dtype}")
-    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] != 3) or 0 in image.shape:
+    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] != 3):
         raise ValueError(f"{name} must be (H, W, 3) RGB or (H, W) grey, got shape {image.shape}")
+    if 0 in image.shape:
+        raise ValueError(no_pixels(name, *image.shape[:2]))
     check_pixels(*image.shape[:2], name)
     return image.shape[0], image.shape[1]
 

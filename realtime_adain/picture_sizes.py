@@ -32,6 +32,12 @@ def too_many_pixels() -> str:
     return f"larger than the {MAX_DECODE_PIXELS} pixels an image may have (OPENCV_IO_MAX_IMAGE_PIXELS)"
 
 
+def no_pixels(name: str, height: int, width: int) -> str:
+    """Why a picture with a side of 0 (an empty crop or slice) is refused: its layout is right, so
+    "must be (H, W, 3)" blamed the wrong thing; the API's image checks and the engines' say this."""
+    return f"{name} has a side of 0 pixels ({width}x{height}): it holds no picture"
+
+
 def short_side_size(height: int, width: int, size: int | None) -> tuple[int, int]:
     """(width, height) with the shorter side `size` and the aspect kept; `size` 0/None: as is."""
     if not size:

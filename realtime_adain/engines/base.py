@@ -31,7 +31,7 @@ from realtime_adain.checks import check_whole
 from realtime_adain.engines.cache import EngineCache
 from realtime_adain.engines.frames import CudaFrames, frames_for
 from realtime_adain.model import StyleTransferNet, neutral_style, padded_size
-from realtime_adain.picture_sizes import MAX_DECODE_PIXELS
+from realtime_adain.picture_sizes import MAX_DECODE_PIXELS, no_pixels
 
 _LOCKS: "weakref.WeakSet[CallLock]" = weakref.WeakSet()
 
@@ -292,8 +292,10 @@ def check_frames_kind(frames: np.ndarray, name: str = "frames") -> None:
     if not isinstance(frames, np.ndarray) or frames.dtype != np.uint8:
         got = f"{frames.dtype} values" if isinstance(frames, np.ndarray) else type(frames).__name__
         raise TypeError(f"{name} must be a uint8 numpy array, got {got}")
-    if frames.ndim not in (3, 4) or frames.shape[-1] != 3 or 0 in frames.shape:
+    if frames.ndim not in (3, 4) or frames.shape[-1] != 3 or (frames.ndim == 4 and not len(frames)):
         raise ValueError(f"{name} must be (H, W, 3) or (N, H, W, 3) RGB, got shape {frames.shape}")
+    if 0 in frames.shape:
+        raise ValueError(no_pixels(name, *frames.shape[-3:-1]))
 
 
 def padded_pixels(height: int, width: int) -> int:
