@@ -134,7 +134,8 @@ class LiveSession:
                 first = self._first_frame()
                 if first is None:  # stopped by a signal during start-up
                     return self.exit_code
-                self._start(first)
+                if not self._start(first):  # stopped by a signal while the engine was built
+                    return self.exit_code
                 if gate is not None:  # a file plays from its first frame on, now that frames are taken:
                     # that frame again, timed from now (the outputs skip its warm-up copy: a gap of a second)
                     self.last_delivered = first.captured
@@ -148,12 +149,20 @@ class LiveSession:
                 self._shutdown()
         return self.exit_code
 
-    def _start(self, first: Frame) -> None:
+    def _start(self, first: Frame) -> bool:
+        """Open the session; False where a signal came while the engine was built."""
         settings = self.settings
         self.capture_resolution = first.image.shape[1::-1]
         self.work_size = self._work_size(first)
         self.fps = float(self.source.fps or settings.fps or 30.0)
-        self.stylizer.prepare(1, *self.work_size[::-1])
+        try:
+            self.stylizer.prepare(1, *self.work_size[::-1])
+        except Exception:
+            if self.signal_name is None:
+                raise
+            # The signal reached the whole process group: torch.compile's C++ compiler died of it
+            # too, and its "C++ compile error" (a 120-line traceback) is the signal's doing.
+            return False
         if settings.window:
             self._open_window(first)
         self._open_outputs()  # before the first log line: a missing virtual camera is the one line said
@@ -182,6 +191,7 @@ class LiveSession:
         inference.start()  # (kept only once started: the shutdown joined one `ulimit -u` left unstarted, a traceback)
         self.inference = inference
         self.effects.results, self.effects.look = inference.results, inference.active.look  # (`s` while paused)
+        return True
 
     def _note_unwritable_key_folders(self) -> None:
         """Say at the start where `s` and `r` will fail (a file, a read-only folder): not an error,
