@@ -136,8 +136,10 @@ def _stylize_claimed(
             # (the name escaped: an escape sequence in it drove the terminal)
             progress = tqdm(total=reader.expected_frames or None, desc=one_line(source.name), unit="frame",
                             disable=None if keep_interrupted else True)
-            stabilizer, smoother, device_blend = hook_temporal_stages(settings, stylizer, source, first.shape[:2],
-                                                                      reader.expected_frames or 0)
+            # (a numbered sequence states no count, but holds at most its run: 8 pictures were told of
+            # a two-pass cut-off every 64 frames they never have)
+            at_most = reader.expected_frames or (reader.sequence.run if reader.sequence is not None else 0)
+            stabilizer, smoother, device_blend = hook_temporal_stages(settings, stylizer, source, first.shape[:2], at_most)
 
             numbering = picture_numbering(reader) if isinstance(writer, PictureOutput) else None
 
