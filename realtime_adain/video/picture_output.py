@@ -86,10 +86,13 @@ class PictureOutput:
     def _note_left_out(self, passthrough: Sequence[av.stream.Stream]) -> None:
         """Name every carried stream left out, as the output opens, alike ones in one note
         (`merged_notes`, as a .gif's): said by packet as they came, a second subtitle track went
-        unnamed, and one whose first packet followed --frames' last frame too."""
-        lines = [f"numbered pictures hold no {'cover art' if stream.type == 'video' else stream.type}; "
-                 f"leaving out stream #{stream.index}" for stream in passthrough]  # (cover art: the only other pictures)
-        for line in merged_notes(lines):  # (merged before the name is put in front: a '#1' in it is no stream)
+        unnamed, and one whose first packet followed --frames' last frame too. Each line is kept by
+        stream (`said`, as `VideoWriter.said`): `--json`'s reason is the note's words."""
+        self.said = {  # (cover art: the only other pictures)
+            stream.index: f"numbered pictures hold no {'cover art' if stream.type == 'video' else stream.type}; "
+                          f"leaving out stream #{stream.index}" for stream in passthrough}
+        # (merged before the name is put in front: a '#1' in it is no stream)
+        for line in merged_notes(list(self.said.values())):
             note(f"{self.final}: {line}")
 
     def write_frame(self, image: np.ndarray, pts: int | None, duration: int) -> None:

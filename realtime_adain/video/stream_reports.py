@@ -42,7 +42,7 @@ def stream_reports(reader: VideoReader, writer: VideoWriter | PictureOutput) -> 
     """Every input stream but the video stylized, in the input's order, with what the reader
     (`VideoReader.left_out`) and the writer (`VideoWriter.streams`, `.transcoded`, `.said`)
     decided for it; numbered pictures hold none of them."""
-    carried, said = ({}, {}) if isinstance(writer, PictureOutput) else (writer.streams, writer.said)
+    carried, said = ({}, writer.said) if isinstance(writer, PictureOutput) else (writer.streams, writer.said)
     reports = []
     for stream in reader.container.streams:
         if stream.index == reader.stream.index:
