@@ -13,6 +13,7 @@ import pytest
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import decode_image
 from test_fixes56_image_formats import tiff
+from tiff_samples import tiff_fields
 
 W, H = 64, 48
 RGB = np.zeros((H, W, 3), np.uint8)
@@ -34,33 +35,9 @@ def over_white(colour: np.ndarray) -> np.ndarray:
 def tiff_of(samples: np.ndarray, photometric: int, extra: tuple[int, ...] = (), planar: bool = False,
             compression: int = 1, strip: bytes | None = None) -> bytes:
     """A little-endian TIFF of (H, W, S) unsigned `samples` in one strip (a strip a plane where
-    planar), written by hand; `strip`, its strip's bytes where not the samples as they are
-    (compressed with `compression`; not planar)."""
-    height, width, count = samples.shape
-    samples = samples.astype(samples.dtype.newbyteorder("<"))
-    strips = ([plane.tobytes() for plane in np.moveaxis(samples, 2, 0)] if planar else
-              [strip if strip is not None else samples.tobytes()])
-
-    def directory(strips_at: int) -> tuple[bytes, bytes]:
-        offsets = [strips_at + sum(map(len, strips[:at])) for at in range(len(strips))]
-        fields = sorted([(256, 4, [width]), (257, 4, [height]), (258, 3, [samples.dtype.itemsize * 8] * count),
-                         (259, 3, [compression]), (262, 3, [photometric]), (273, 4, offsets), (277, 3, [count]),
-                         (278, 4, [height]), (279, 4, [len(piece) for piece in strips]),
-                         (284, 3, [2 if planar else 1]), *([(338, 3, list(extra))] if extra else [])])
-        values_at = 8 + 2 + 12 * len(fields) + 4
-        entries, values = b"", b""
-        for tag, kind, numbers in fields:
-            raw = struct.pack(f"<{len(numbers)}{'H' if kind == 3 else 'I'}", *numbers)
-            if len(raw) > 4:
-                entries += struct.pack("<HHII", tag, kind, len(numbers), values_at + len(values))
-                values += raw
-            else:
-                entries += struct.pack("<HHI", tag, kind, len(numbers)) + raw.ljust(4, b"\0")
-        return struct.pack("<H", len(fields)) + entries + b"\0\0\0\0", values
-
-    entries, values = directory(0)
-    entries, values = directory(8 + len(entries) + len(values))
-    return b"II*\0" + struct.pack("<I", 8) + entries + values + b"".join(strips)
+    planar); `strip`, its strip's bytes where not the samples as they are (compressed with
+    `compression`; not planar)."""
+    return tiff_fields(samples, photometric, extra=extra, planar=planar, compression=compression, strip=strip)
 
 
 def refusal(data: bytes, name: str) -> str:
