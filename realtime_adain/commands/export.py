@@ -52,7 +52,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--device", help="tensorrt: the CUDA GPU to build on, cuda or cuda:N (default: cuda)")
     parser.add_argument("-o", "--output", metavar="PATH",
                         help="onnx: the .onnx file to write; tensorrt: the engine directory "
-                             "(default: the engine cache, $REALTIME_ADAIN_ENGINES)")
+                             "(default: the engine cache `engines list` names; where it is: `engines --help`)")
     parser.add_argument("--rebuild", action="store_true", help="rebuild even when a valid cached build exists")
     parser.set_defaults(func=run)
 
