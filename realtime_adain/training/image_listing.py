@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Iterator, Sequence
 
 from realtime_adain.errors import UserError
 from realtime_adain.imageio import is_image_path
@@ -44,14 +44,14 @@ def list_images(directory: str | os.PathLike, what: str, exclude: Sequence[str |
     if (run := run_around(root)) is not None:  # (its samples/: the run's sample grids were trained on)
         raise UserError(f"{root}: --{what} lies inside the training run {run} (its samples are stylized pictures, "
                         f"not {what} images); give the folder of the {what} images")
-    skipped_dirs = {os.path.realpath(d) for d in exclude}  # (the trainer refused a dataset that is one: `check_data_apart`)
-    seen: set[str] = set()
+    skipped_dirs = {_folder_key(d) for d in exclude}  # (the trainer refused a dataset that is one: `check_data_apart`)
+    seen: set[object] = set()
     files = []
     hidden = 0  # files and folders left out for their names: said when nothing else is left
     not_regular: list[Path] = []  # links that lead to no file, fifos, sockets, devices: left out, said
     unlisted: list[OSError] = []
-    for folder, subfolders, names in os.walk(root, followlinks=True, onerror=unlisted.append):
-        real = os.path.realpath(folder)
+    for folder, subfolders, names in walk(root, unlisted.append):
+        real = _folder_key(folder)
         if real in seen or real in skipped_dirs:
             subfolders.clear()
             continue
@@ -82,6 +82,40 @@ def list_images(directory: str | os.PathLike, what: str, exclude: Sequence[str |
                         + "".join(f"; {part}" for part in left_out) + ")")
     say_images_not_regular([p for p in not_regular if is_image_path(p)], root, what)
     return images
+
+
+def walk(root: str | os.PathLike, onerror: Callable[[OSError], object]) -> Iterator[tuple[str, list[str], list[str]]]:
+    """`os.walk(root, followlinks=True, onerror=onerror)`, top down, in its order, without recursion:
+    Python 3.11's calls itself a level, and a dataset folder nested 1000 deep ended training in a
+    RecursionError traceback. Subfolders taken out of the list yielded are not entered."""
+    stack = [os.fspath(root)]
+    while stack:
+        top = stack.pop()
+        subfolders, names = [], []
+        try:
+            with os.scandir(top) as entries:
+                for entry in entries:
+                    try:
+                        is_dir = entry.is_dir()  # (links followed)
+                    except OSError:
+                        is_dir = False
+                    (subfolders if is_dir else names).append(entry.name)
+        except OSError as exc:
+            onerror(exc)
+            continue
+        yield top, subfolders, names
+        stack += [os.path.join(top, name) for name in reversed(subfolders)]
+
+
+def _folder_key(folder: str | os.PathLike) -> object:
+    """Which folder `folder` is, links followed: its (device, inode), one stat (`realpath` takes one
+    a part of the path: a walk down a folder nested thousands deep took the square of that). Its
+    real path where it cannot be read."""
+    try:
+        status = os.stat(folder)
+    except (OSError, ValueError):
+        return os.path.realpath(folder)
+    return status.st_dev, status.st_ino
 
 
 NOT_REGULAR = "links that lead to no file, fifos, sockets or devices"
