@@ -113,14 +113,19 @@ def refuse_overwriting_inputs(outputs: Iterable[Path], inputs: Iterable[Path]) -
     resolved_inputs = {real_path(p) for p in inputs}
     input_entries = {entry_key(p) for p in inputs} - {None}
     input_files = {file_identity(p) for p in inputs} - {None}
+    # Only an image-sequence pattern names a picture: each output was asked of every input (a folder
+    # of 3000 photos checked 9 million pairs, minutes before any work, without a word).
+    patterns = [Path(source) for source in inputs if pattern_directive(Path(source).name)]
+    files: list[Path] | None = None  # the inputs' files, a pattern's pictures among them: listed once
     for path in outputs:
         if (real_path(path) in resolved_inputs or entry_key(path) in input_entries
                 or file_identity(path) in input_files):
             raise UserError(f"{path}: output would overwrite an input")
-        if any(names_a_picture(Path(source), Path(path)) for source in inputs):
+        if any(names_a_picture(pattern, Path(path)) for pattern in patterns):
             raise UserError(f"{path}: output would overwrite a picture of an image-sequence input")
         if pattern_directive(Path(path).name):  # numbered pictures: none may be an input's file
-            if any(names_a_picture(Path(path), file) for file in files_of(inputs)):
+            files = files_of(inputs) if files is None else files
+            if any(names_a_picture(Path(path), file) for file in files):
                 raise UserError(f"{path}: its numbered pictures would overwrite an input")
             continue
         writable_target(Path(path))
