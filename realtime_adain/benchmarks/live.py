@@ -27,7 +27,7 @@ import numpy as np
 
 from realtime_adain import interrupts
 from realtime_adain.commands import common
-from realtime_adain.errors import UserError
+from realtime_adain.errors import UserError, one_line
 from realtime_adain.imageio import write_image
 from realtime_adain.live.app import LiveSession
 from realtime_adain.devices import DTYPES
@@ -200,7 +200,7 @@ def summarise(session: LiveSession, which_weights: str, marks: dict[str, float])
 
 def print_result(r: dict) -> None:
     print(f"live pipeline on {r['machine']} ({r['device']}), {r['dtype']}, engine {r['engine']}, {r['weights']} weights, torch {r['torch']}")
-    print(f"source {r['source']} {r['source_resolution']} @ {r['source_fps']} fps, processing {r['processing_size']}, "
+    print(f"source {one_line(r['source'])} {r['source_resolution']} @ {r['source_fps']} fps, processing {r['processing_size']}, "
           f"stabilize {r['stabilize']}" + (", motion carried" if r["carry_motion"] else ""))
     print(f"{'fps':>7} {'stylized':>8} {'p50 ms':>8} {'p95 ms':>8} {'frames':>7} {'seconds':>8} {'dropped':>8}")
     print(f"{r['fps']:>7.2f} {r['stylized_fps']:>8.2f} {r['latency_p50_ms']:>8.1f} {r['latency_p95_ms']:>8.1f} {r['frames']:>7} "

@@ -171,7 +171,7 @@ def measured(args: argparse.Namespace, photo: np.ndarray, style_image: np.ndarra
     style = stylizer.style_stats(style_image, args.size)
     clips["pan+zoom"] = pan_clip(photo, args.frames, width, height)
     clips["still+noise"] = still_clip(photo, args.frames, width, height)
-    print(f"weights: {which}; style {args.style.name}; photo {args.photo.name}", flush=True)
+    print(f"weights: {which}; style {one_line(args.style.name)}; photo {one_line(args.photo.name)}", flush=True)
     results = []
     for name, clip in clips.items():
         results.append(measure_clip(name, clip, stylizer, style, args))

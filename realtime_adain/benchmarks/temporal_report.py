@@ -10,6 +10,7 @@ import numpy as np
 
 from realtime_adain.benchmarks.temporal_clips import Clip
 from realtime_adain.benchmarks.temporal_quality import input_flows, stabilize, stylize_clip
+from realtime_adain.errors import one_line
 from realtime_adain.stylizer import Stylizer
 from realtime_adain.temporal import Stabilizer
 from realtime_adain.temporal.two_pass import TwoPassStabilizer
@@ -36,8 +37,9 @@ IDENTICAL_PSNR = "inf"
 
 def print_table(result: dict) -> None:
     """The clip's rows, as its JSON says them: an undefined ratio (None) "-", an identical
-    output's PSNR "inf" (they printed nan and inf, the JSON null for both)."""
-    print(f"\n{result['clip']} {result['resolution']}, {result['frames']} frames; input E_warp {result['input_e_warp']:.5f}")
+    output's PSNR "inf" (they printed nan and inf, the JSON null for both); the clip's name escaped
+    (`one_line`: a video named with a newline split the table's first line)."""
+    print(f"\n{one_line(result['clip'])} {result['resolution']}, {result['frames']} frames; input E_warp {result['input_e_warp']:.5f}")
     print(f"{'variant':<24} {'E_warp':>9} {'ratio':>7} {'PSNR dB':>8}")
     for row in result["rows"]:
         ratio = "-" if row["ratio"] is None else f"{row['ratio']:.2f}"

@@ -38,7 +38,7 @@ from realtime_adain.commands.argtypes import (frame_batch, frame_resolution, fra
 from realtime_adain.settings import DEFAULT_MAX_PIXELS, ENGINE_CHOICES, FLOW_MODES, ModelSettings, VideoSettings
 from realtime_adain.video.job import stylize_file
 from realtime_adain.engines.base import frames_within
-from realtime_adain.errors import UserError, out_of_memory_as_user_error
+from realtime_adain.errors import UserError, one_line, out_of_memory_as_user_error
 from realtime_adain.imageio import read_image, read_style
 from realtime_adain.writable_folders import check_output_file
 from realtime_adain.picture_sizes import check_pixel_budget, short_side_size
@@ -294,8 +294,8 @@ def run(args: argparse.Namespace) -> int:
                         our_pipeline(s, clip, args.style, out, args.size, args.style_size, n, args.batch,
                                      args.codec, m))))
         copy = " (a scaled copy, without audio)" if args.resolution else ""
-        print(f"clip: {args.video.name} {shape}{copy}, {frame_count(n_frames, total)}; size {args.size or 'native'}; "
-              f"style {args.style.name} at {args.style_size}; weights: {which}; on {args.device}, {args.dtype}", flush=True)
+        print(f"clip: {one_line(args.video.name)} {shape}{copy}, {frame_count(n_frames, total)}; size {args.size or 'native'}; "
+              f"style {one_line(args.style.name)} at {args.style_size}; weights: {which}; on {args.device}, {args.dtype}", flush=True)
         for label, fn in variants:  # warm-up: one-time costs (allocator, oneDNN kernels, engine builds)
             if not fn(workdir / "warmup.mp4", 2)[1]:  # (OpenCV may not read what the pipeline reads)
                 raise UserError(f"{args.video}: the {label} decoded no frame of it"
