@@ -177,12 +177,23 @@ def one_line(message: str) -> str:
     escape sequence in a stream's title or a file's name), a Unicode line break or bidirectional
     control must not split the line, drive the terminal or reorder it, and one a terminal shows as
     nothing or blank (`unshown`) must not hide: shown escaped (`a\\u200b.jpg` was said as what looked
-    like an existing a.jpg). A line is bounded (`MAX_LINE` characters): a value a file holds (a
-    decoder's 100,000-character "encoder" name) made a 100 KB error line."""
+    like an existing a.jpg). So is a name's byte that is not UTF-8 (`a\\xfe.jpg`, as `shell_quoted`
+    writes it): raw, a terminal showed 0xfe and 0xff alike as U+FFFD. A line is bounded (`MAX_LINE`
+    characters): a value a file holds (a decoder's 100,000-character "encoder" name) made a 100 KB
+    error line.
+    A backslash stays as it is: a message is escaped whole, and again where it is printed (escaping
+    that twice must change nothing); a name printed alone is escaped fully by `escaped_name`."""
     line = message.translate(_ESCAPED)
     if not line.isascii():
         line = _NON_ASCII.sub(lambda found: _escaped(found[0]), line)
     return line if len(line) <= MAX_LINE else f"{line[:MAX_LINE]}... ({len(line) - MAX_LINE} more characters)"
+
+
+def escaped_name(path: object) -> str:
+    """A file's name printed alone on its line (an output's, on stdout) as `one_line` escapes it,
+    and a backslash and a tab escaped too (`\\\\`, `\\t`): one name, one line, unambiguously (files
+    named `a<newline>b.jpg` and `a\\nb.jpg` were both printed `a\\nb.jpg`)."""
+    return one_line(str(path).replace("\\", "\\\\").replace("\t", "\\t"))
 
 
 # The Unicode categories of characters a value is quoted for and that are escaped in it: those a
@@ -207,8 +218,21 @@ def unshown(character: str) -> bool:
 
 
 def _escaped(character: str) -> str:
-    """A non-ASCII `character` as Python writes it escaped (U+200B as \\u200b) where it is `unshown`."""
+    """A non-ASCII `character` as Python writes it escaped (U+200B as \\u200b) where it is `unshown`,
+    a name's byte that is not UTF-8 as that byte (`escaped_byte`)."""
+    if is_name_byte(character):
+        return escaped_byte(character)
     return character.encode("unicode_escape").decode() if unshown(character) else character
+
+
+def is_name_byte(character: str) -> bool:
+    """Whether `character` stands for a file name's byte that is not UTF-8 (PEP 383: U+DC80-U+DCFF)."""
+    return 0xDC80 <= ord(character) <= 0xDCFF
+
+
+def escaped_byte(character: str) -> str:
+    """A name's byte that is not UTF-8 (`is_name_byte`) as `\\xNN`, as Python and bash write one."""
+    return f"\\x{ord(character) - 0xDC00:02x}"
 
 
 MAX_LINE = 16384  # characters: room for a few paths of PATH_MAX (4096 bytes)
@@ -227,7 +251,7 @@ def shell_quoted(value: object) -> str:
     """`value` (a path) as a command line to paste into a shell writes it: `shlex.quote`, or where
     it holds a character a message escapes (`one_line`: a newline, another control, an invisible
     one) bash's $'...' with those escapes: in '...' the message's \\n was two characters, and the
-    pasted name named nothing. A byte that is not UTF-8 (PEP 383) is written as that byte."""
+    pasted name named nothing. A byte that is not UTF-8 (PEP 383) is written as that byte (`\\xfe`)."""
     text = str(value)
     if text.translate(_ESCAPED) == text and not any(map(_shell_escaped, text)):
         return shlex.quote(text)
@@ -235,15 +259,15 @@ def shell_quoted(value: object) -> str:
 
 
 def _shell_escaped(character: str) -> bool:
-    return not character.isascii() and (unshown(character) or 0xDC80 <= ord(character) <= 0xDCFF)
+    return not character.isascii() and (unshown(character) or is_name_byte(character))
 
 
 def _shell_escape(character: str) -> str:
     code = ord(character)
     if character in "\\'":
         return "\\" + character
-    if 0xDC80 <= code <= 0xDCFF:
-        return f"\\x{code - 0xDC00:02x}"
+    if is_name_byte(character):
+        return escaped_byte(character)
     if code < 0x80 and code in _ESCAPED:  # (C0 and DEL as \\xNN, \\n, \\r)
         return _ESCAPED[code]
     if code in _ESCAPED or _shell_escaped(character):  # (a C1 control is a character, not a byte: \\u0085)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
+import unicodedata
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -99,9 +100,27 @@ def _not_usable(path: Path, what: str) -> str:
             return STDIN_UNREADABLE
         if path.is_symlink():  # (not "no such file": `ls` shows the link)
             return dead_link_is(path)
-        return f"no such {what} file or directory"
+        return f"no such {what} file or directory{other_composition(path)}"
     pipe = " (a pipe is read more than once: save it to a file first)" if stat.S_ISFIFO(mode) else ""
     return f"a device, fifo or socket, not {a_what}{pipe}"
+
+
+def other_composition(path: Path) -> str:
+    """For a missing `path`, words on a file or folder beside it whose name is the same in another
+    Unicode composition (`café` typed as NFC, U+00E9, and saved as NFD, e + U+0301, by macOS or an
+    unzip tool): the two look alike, and "no such file" beside an `ls` that shows it misled."""
+    if path.name.isascii():
+        return ""
+    try:
+        listed = os.listdir(path.parent)
+    except (OSError, ValueError):
+        return ""
+    wanted = unicodedata.normalize("NFC", path.name)
+    twin = next((name for name in sorted(listed) if name != path.name and unicodedata.normalize("NFC", name) == wanted), None)
+    if twin is None:
+        return ""
+    form = next((form for form in ("NFC", "NFD") if unicodedata.is_normalized(form, twin)), "mixed")
+    return f" ({path.with_name(twin)} exists: the same name in another Unicode composition, {form})"
 
 
 def expand_images(paths: Sequence[str | Path], what: str) -> list[Path]:

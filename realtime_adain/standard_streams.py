@@ -1,7 +1,7 @@
 """The standard streams of a command that writes files: a closed one gets /dev/null (its number
 would go to the next file opened), stderr drops what it cannot write (`ForgivingStream`: a closed
 terminal or `2>/dev/full` is no reason to fail the work), and a file name the streams' encoding
-cannot write is written as its bytes (`FILE_NAME_ERRORS`). `safe_standard_streams` sets them up as
+cannot write is written escaped (`FILE_NAME_ERRORS`). `safe_standard_streams` sets them up as
 a command starts; `closed_at_start` tells a command that must print its result.
 """
 
@@ -11,6 +11,8 @@ import codecs
 import errno
 import os
 import sys
+
+from realtime_adain.errors import escaped_byte, is_name_byte
 
 
 class ForgivingStream:
@@ -39,18 +41,19 @@ class ForgivingStream:
         return getattr(self.stream, name)
 
 
-def _file_name_errors(exc: UnicodeError) -> tuple[str | bytes, int]:
+def _file_name_errors(exc: UnicodeError) -> tuple[str, int]:
     """How the standard streams write what their encoding cannot: a file name's bytes that are
-    not valid UTF-8 (held as surrogates, PEP 383) as those bytes, as `ls` does, and other text
-    as \\x.. escapes. With PYTHONIOENCODING=ascii, or a real UTF-8 locale (strict errors), printing
+    not valid UTF-8 (held as surrogates, PEP 383) as `\\xNN`, as `one_line` and `shell_quoted`
+    write them (raw, a UTF-8 terminal showed 0xfe and 0xff alike as U+FFFD), and other text as
+    \\x.. escapes. With PYTHONIOENCODING=ascii, or a real UTF-8 locale (strict errors), printing
     the name of an output just written raised UnicodeEncodeError: a traceback, exit status 1."""
     if isinstance(exc, UnicodeDecodeError):  # (a stream read back with these errors: pytest's capture)
         return codecs.backslashreplace_errors(exc)
     if not isinstance(exc, UnicodeEncodeError):
         raise exc
     char = exc.object[exc.start]
-    if 0xDC80 <= ord(char) <= 0xDCFF:
-        return bytes([ord(char) - 0xDC00]), exc.start + 1
+    if is_name_byte(char):
+        return escaped_byte(char), exc.start + 1
     return codecs.backslashreplace_errors(UnicodeEncodeError(exc.encoding, exc.object, exc.start, exc.start + 1,
                                                              exc.reason))
 

@@ -12,7 +12,7 @@ from typing import Callable, Mapping, Sequence
 from tqdm import tqdm
 
 from realtime_adain.commands import argtypes
-from realtime_adain.errors import UserError, one_line
+from realtime_adain.errors import UserError, escaped_name
 from realtime_adain.input_paths import expand_inputs
 from realtime_adain.standard_streams import closed_at_start
 from realtime_adain.settings import (DEFAULT_MAX_PIXELS, DTYPE_NAMES, ENGINE_CHOICES, STABILIZE_MODES, STABILIZE_STRENGTH,
@@ -139,7 +139,7 @@ def report_output(args: argparse.Namespace, stylizer, source: Path, styles: Sequ
     as the output's failure, where the output was written. Flushed at once: to a file or pipe
     stdout is buffered, so a reader of --json got nothing until the last output, and a full disk
     was found only at exit, naming no output."""
-    line = one_line(shown_path(output))
+    line = shown_path(output)
     if args.json:
         line = json.dumps({"input": name_text(source), "styles": [name_text(s) for s in styles], "output": name_text(output),
                            "width": size[0], "height": size[1], "frames": frames, "seconds": round(seconds, 3),
@@ -148,10 +148,12 @@ def report_output(args: argparse.Namespace, stylizer, source: Path, styles: Sequ
 
 
 def shown_path(path: Path) -> str:
-    """`path` as printed for a script to read: one that would start with '-' keeps a './' (Path
-    drops it: `-o ./-y.png` printed -y.png, which `| xargs rm` took for options)."""
+    """`path` as printed for a script to read, alone on its line: escaped (`escaped_name`: two
+    outputs named `a<newline>b.jpg` and `a\\nb.jpg` were printed alike), and one that would start
+    with '-' keeps a './' (Path drops it: `-o ./-y.png` printed -y.png, which `| xargs rm` took for
+    options)."""
     text = str(path)
-    return f".{os.sep}{text}" if text.startswith("-") else text
+    return escaped_name(f".{os.sep}{text}" if text.startswith("-") else text)
 
 
 def say(text: str, after: str = "", write: Callable[[str], object] = print) -> None:
