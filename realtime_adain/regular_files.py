@@ -20,3 +20,18 @@ def open_regular(path: str | os.PathLike, what: str = "not a regular file (a pip
         handle.close()
         raise UserError(f"{path}: {what}")
     return handle
+
+
+def content_size(path: str | os.PathLike) -> int:
+    """How many bytes regular file `path` holds: its size, or where that says 0 (a /proc or /sys
+    file, made as it is read) what a read gives. /proc/self/maps was "empty" to `video`, and
+    `weights info` said 0 bytes of /proc/self/environ and then hashed what it held. 0 where it
+    cannot be read (what reads it says why); the stat's OSError passes through."""
+    size = os.stat(path).st_size
+    if size:
+        return size
+    try:
+        with open_regular(path) as handle:
+            return sum(len(block) for block in iter(lambda: handle.read(1 << 20), b""))
+    except (OSError, UserError):
+        return 0

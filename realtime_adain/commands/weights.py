@@ -11,6 +11,7 @@ from realtime_adain import release, userdirs
 from realtime_adain.commands.common import say, shown_path
 from realtime_adain.commands.engines import shown
 from realtime_adain.errors import UserError, as_given, one_line, shell_quoted
+from realtime_adain.regular_files import content_size
 
 if TYPE_CHECKING:
     import torch
@@ -235,7 +236,7 @@ def describe(kind: str, explicit: str | None, decoder: str | None = None) -> tup
         if expected is not None:
             rows.insert(0, ("expected", str(expected)))
         return False, rows
-    size = path.stat().st_size
+    size = content_size(path)  # (a /proc file says 0 bytes, and its content is hashed)
     rows = [("path", str(path)), ("from", source), ("size", f"{size:,} bytes ({size / 1e6:.1f} MB)")]
     try:
         digest = weight_digests.weights_sha256(path)

@@ -25,6 +25,7 @@ from typing import Iterator
 import av
 
 from realtime_adain.errors import UserError
+from realtime_adain.regular_files import content_size
 from realtime_adain.video.deinterlace import check_mode as check_deinterlace
 from realtime_adain.video.frames import Frame
 from realtime_adain.video.probing import refuse_animated_webp
@@ -60,7 +61,7 @@ class VideoReader(ReaderOpening, ReaderLoop, SegmentStart, ReaderFacts):
             self.sequence.note_gap()
         if self.sequence is None and not self.path.is_file():
             raise UserError(f"{self.path}: no such file")
-        if self.sequence is None and self.path.stat().st_size == 0:
+        if self.sequence is None and content_size(self.path) == 0:  # (/proc/self/maps says 0 bytes: not empty)
             raise UserError(f"{self.path}: the file is empty")
         if self.sequence is None:
             refuse_animated_webp(self.path)
