@@ -12,6 +12,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+import numpy as np
 import pytest
 
 from realtime_adain.video.carried_timing import CarriedTiming, rescale
@@ -142,3 +143,19 @@ def test_a_sound_packet_cut_short_where_the_file_ends_is_left_out(run_cli, weigh
     decoded = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", str(tmp_path / "out.mkv"), "-f", "null", "-"],
                              capture_output=True, text=True)
     assert not decoded.stderr, decoded.stderr
+
+
+def test_grey_output_shows_at_the_levels_of_the_colour_one(run_cli, weights_env, data_dir, tmp_path, one_thread):
+    """`--pix-fmt gray` with libx264: FFmpeg's scaler wrote full-range samples tagged limited (or not
+    at all in .mp4), shown too bright, whites clipped (26 dB from the picture's grey; now ~38)."""
+    clip = tmp_path / "rgb.mkv"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=s=64x36:r=24:d=0.2", "-c:v", "png", str(clip)],
+                   check=True)
+    common = ["-s", data_dir / "style" / "trial.jpg", "--style-size", "32", "--size", "0", "--stabilize", "off", "--alpha", "0"]
+    assert run_cli("video", clip, *common, "--codec", "png", "-o", tmp_path / "ref.mov")[0] == 0
+    assert run_cli("video", clip, *common, "--pix-fmt", "gray", "-o", tmp_path / "grey.mp4")[0] == 0
+    with av.open(str(tmp_path / "ref.mov")) as ref, av.open(str(tmp_path / "grey.mp4")) as grey:
+        rgb = next(ref.decode(video=0)).to_ndarray(format="rgb24").astype(float)
+        shown = next(grey.decode(video=0)).to_ndarray(format="rgb24")[..., 1].astype(float)
+    expected = 0.2126 * rgb[..., 0] + 0.7152 * rgb[..., 1] + 0.0722 * rgb[..., 2]
+    assert 10 * np.log10(255 ** 2 / np.mean((shown - expected) ** 2)) > 33

@@ -58,14 +58,15 @@ def yuv_colour(colour: Colour, pix_fmt: str = "", codec: str = "", fmt: str = ""
     as a YUV stream cannot carry the RGB matrix (tagged so, players and zscale refuse or misread it);
     full range becomes limited where the output cannot state it (`holds_full_range`: written full,
     a phone's video came out of MPEG-2 in .ts, ProRes or .avi stretched, 6 read 0 and 249 read
-    255); a JPEG pixel format (`yuvj420p`) is full range by definition, and a JPEG picture
+    255); a JPEG pixel format (`yuvj420p`) is full range by definition, and so is grey (`gray`,
+    `gray10le`, `ya8`: FFmpeg's scaler writes it so; `ffmpeg -pix_fmt gray` tags it `pc`), and a JPEG picture
     (MJPEG) BT.601 (converted with BT.709, red came back as (210, 0, 29) for (230, 20, 30))."""
     if colour.colorspace == RGB_MATRIX:
         colour = dataclasses.replace(colour, colorspace=BT709_MATRIX, color_range=LIMITED_RANGE)
     if colour.color_range == FULL_RANGE and codec and not holds_full_range(codec, fmt):
         colour = dataclasses.replace(colour, color_range=LIMITED_RANGE)
-    if pix_fmt.startswith("yuvj"):
-        colour = dataclasses.replace(colour, color_range=FULL_RANGE)
+    if pix_fmt.startswith(("yuvj", "gray", "ya")):  # (FFmpeg's scaler writes grey at full range, whatever
+        colour = dataclasses.replace(colour, color_range=FULL_RANGE)  # is asked: tagged limited, it showed too bright)
     if codec in JPEG_CODECS:
         colour = dataclasses.replace(colour, colorspace=BT601_MATRIX, color_range=FULL_RANGE)
     return colour
