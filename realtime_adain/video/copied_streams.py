@@ -56,7 +56,10 @@ class CopiedStreams:
                 if stripped and framing.damaged(packet):
                     self._left_out.add(index, packet)
                     return
-            if packet.is_corrupt and packet.stream.type == "audio":  # (cut short, say: it would not decode)
+            # A packet the demuxer flags corrupt (cut short, say: it would not decode); not where ADTS
+            # frames are judged whole above: MPEG-TS flags every frame of a PES that lost a TS packet,
+            # and the whole ones decode.
+            if framing is None and packet.is_corrupt and packet.stream.type == "audio":
                 self._left_out.add(index, packet, flagged=True)
                 return
             change = self._outputs.kind_changes.get(index)
