@@ -90,8 +90,8 @@ def test_ctrl_c_keeps_the_pictures_made_as_partial_ones(data_dir, weights_env, t
 
 
 @pytest.mark.parametrize("extra, message", [
-    (["--crf", "20"], "--crf: video encoding options; numbered pictures are written as .png files"),
-    (["--codec", "libx264", "--pix-fmt", "yuv444p"], "--codec, --pix-fmt: video encoding options"),
+    (["--crf", "20"], "--crf: applies to a video file; numbered pictures are written as .png files: leave it out"),
+    (["--codec", "libx264", "--pix-fmt", "yuv444p"], "--codec, --pix-fmt: apply to a video file; numbered pictures are written as .png files: leave them out"),
     (["-s", "{style}"], "numbered pictures hold one result; this run makes 2"),
 ])
 def test_what_pictures_cannot_take_is_one_line(run_cli, weights_env, style, tmp_path, extra, message):

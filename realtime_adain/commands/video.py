@@ -141,8 +141,9 @@ def check_picture_output(args: argparse.Namespace, jobs: int) -> None:
     given = [name for name, value in (("--codec", args.codec), ("--crf", args.crf), ("--bitrate", args.bitrate),
                                       ("--pix-fmt", args.pix_fmt)) if value is not None]
     if given:
-        raise UserError(f"{', '.join(given)}: video encoding options; numbered pictures are written as "
-                        f"{Path(args.output).suffix} files")
+        apply = "applies" if len(given) == 1 else "apply"
+        raise UserError(f"{', '.join(given)}: {apply} to a video file; numbered pictures are written as "
+                        f"{Path(args.output).suffix} files: leave {'it' if len(given) == 1 else 'them'} out")
 
 
 def refuse_numbered_video(output: str) -> None:
