@@ -15,6 +15,7 @@ from video_samples import gradient_frames, write_video
 DOC = Path(__file__).resolve().parents[1] / "docs" / "api.md"
 
 
+@pytest.mark.slow  # (default run's time, 2026-12-07: 20 s; README's example runs by default)
 def test_docs_examples_run(weights_env, docs_pictures, tmp_path, monkeypatch, one_thread):
     write_video(tmp_path / "in.mp4", gradient_frames(4, 64, 48), audio="aac")
     monkeypatch.chdir(tmp_path)

@@ -101,6 +101,7 @@ def test_a_window_made_huge_from_outside_is_brought_back_within_the_screen(x_ser
         process.wait(timeout=30)
 
 
+@pytest.mark.slow  # (default run's time, 2026-12-07: a rarer case; `-m slow` runs keep it)
 def test_the_display_going_away_is_said_in_our_line_alone(x_server, tmp_path):
     """Killing the X server under the window: Qt's own "The X11 connection broke (error 1). Did the
     X11 server die?" came before the session's line, which says the same."""

@@ -44,6 +44,7 @@ time.sleep(60)
 """
 
 
+@pytest.mark.slow  # (default run's time, 2026-12-07: a rarer case; `-m slow` runs keep it)
 def test_the_bench_servers_child_dies_with_its_parent_killed():
     parent = subprocess.Popen([sys.executable, "-c", PARENT], stdout=subprocess.PIPE, text=True)
     child = int(parent.stdout.readline())

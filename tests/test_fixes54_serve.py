@@ -10,6 +10,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from realtime_adain import interrupts
 from test_fixes53_serve import serve_command, started
 from test_serve import env_with
@@ -31,6 +33,7 @@ def signals_as_in_a_terminal() -> None:
     signal.signal(signal.SIGQUIT, signal.SIG_DFL)
 
 
+@pytest.mark.slow  # (default run's time, 2026-12-07: a rarer case; `-m slow` runs keep it)
 def test_a_stopped_server_ends_without_the_interpreter_teardown(weights_env, data_dir, tmp_path):
     """Ctrl-C, then SIGTERM 0.2 s later (the tester's case): the process ends through `end_now`,
     its exit handlers run, the first signal's line and status, the interpreter's exit (seconds of

@@ -54,6 +54,7 @@ def test_a_default_that_cannot_be_used_still_names_its_option(tmp_path, monkeypa
         f"material); {tmp_path / 'mine.jpg'}: no such file")
 
 
+@pytest.mark.slow  # (default run's time, 2026-12-07: a rarer case; `-m slow` runs keep it)
 def test_the_tone_map_tool_names_no_option_for_a_photo_given(tmp_path):
     tool = Path(__file__).resolve().parents[1] / "tools" / "bench_tone_map.py"
     done = subprocess.run(["python3", tool, "--photo", tmp_path / "x.jpg"], capture_output=True, text=True, timeout=120)

@@ -48,6 +48,7 @@ def test_doctor_grades_an_onnx_that_does_not_import_a_problem(weights_env, broke
     assert result.returncode != 0 or report["problems"]
 
 
+@pytest.mark.slow  # (default run's time, 2026-12-07: a rarer case; `-m slow` runs keep it)
 def test_export_names_the_import_problem_and_the_install(weights_env, broken_onnx, tmp_path):
     result = _cli("export", "--format", "onnx", env=broken_onnx, cwd=tmp_path)
     assert result.returncode != 0
@@ -57,13 +58,13 @@ def test_export_names_the_import_problem_and_the_install(weights_env, broken_onn
 
 @pytest.mark.parametrize("command", ["--version", "--help", "image --help", "engines list --help", "weights info",
                                      "engines list"])
-@pytest.mark.slow_cases('weights info', 'engines list')  # (default run's time, 2026-12-07: a rarer variant; the corpus and `-m slow` runs keep it)
-@pytest.mark.slow_cases('image --help', 'engines list --help')  # (default run's time, 2026-12-07: rarer variants of the cases that stay)
+@pytest.mark.slow_cases('weights info', 'engines list', 'image --help', 'engines list --help')  # (default run's time, 2026-12-07: rarer variants of the cases that stay)
 def test_a_printed_result_with_stdout_closed_is_an_error(weights_env, command):
     done = closed_stdout_run(*command.split())
     assert (done.returncode, done.stderr) == (2, "error: standard output: cannot write (it is closed)\n")
 
 
+@pytest.mark.slow  # (default run's time, 2026-12-07: a rarer case; `-m slow` runs keep it)
 def test_engines_clear_with_stdout_closed_says_what_it_removed(weights_env, tmp_path):
     engines = tmp_path / "engines"
     engines.mkdir()
