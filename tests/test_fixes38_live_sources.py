@@ -4,7 +4,8 @@ for converting pictures are one where `ulimit -u` leaves no room."""
 
 from __future__ import annotations
 
-import os
+import subprocess
+import sys
 from pathlib import Path
 
 import av
@@ -12,14 +13,12 @@ import cv2
 import numpy as np
 import pytest
 
-from realtime_adain import limits
 from realtime_adain.live import pyav_decoding, pyav_source
 from realtime_adain.live.capture import Capture
 from realtime_adain.live.inference import at_work_size
 from realtime_adain.live.pyav_source import PyAVSource
 from realtime_adain.live.source_opening import open_source
 from realtime_adain.video import decoding
-from realtime_adain.video.pictures import PictureConverter
 
 LEVELS = [20 * k + 30 for k in range(8)]  # picture k's grey level: which pictures came is read back from them
 
@@ -140,14 +139,23 @@ def test_a_shape_change_under_resolution_keeps_the_pictures_shape(tmp_path):
     assert framed[:, :40].max() < 30 and framed[:, -40:].max() < 30  # black bars beside it
 
 
-def test_picture_conversion_runs_one_thread_where_pools_are_reduced(monkeypatch):
+def test_picture_conversion_runs_one_thread_where_pools_are_reduced():
     """`PictureConverter` (`video`'s and `live`'s) scaled with swscale's default threads, one a CPU,
     though `ulimit -u` left no room for them (`limits.pools_reduced`, which decoders and encoders
-    heed). (On one CPU swscale starts none anyway: there the test holds either way.)"""
-    monkeypatch.setattr(limits, "pools_reduced", True)
-    before = len(os.listdir("/proc/self/task"))
-    frame = av.VideoFrame.from_ndarray(np.zeros((48, 64, 3), np.uint8), "rgb24").reformat(format="yuv420p")
-    assert PictureConverter("clip").rgb(frame, None, None, False).shape == (48, 64, 3)
-    assert len(os.listdir("/proc/self/task")) == before
+    heed). (On one CPU swscale starts none anyway: there the test holds either way.) Counted in a
+    fresh process: in a test worker another test's thread ending or starting was counted too."""
+    code = """if True:
+        import os, av, numpy as np
+        from realtime_adain import limits
+        from realtime_adain.video.pictures import PictureConverter
+        limits.pools_reduced = True
+        frame = av.VideoFrame.from_ndarray(np.zeros((48, 64, 3), np.uint8), "rgb24").reformat(format="yuv420p")
+        before = len(os.listdir("/proc/self/task"))
+        assert PictureConverter("clip").rgb(frame, None, None, False).shape == (48, 64, 3)
+        print(len(os.listdir("/proc/self/task")) - before)
+    """
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "0"
     # (`video` and `live` decode alike; video imports no live)
     assert pyav_source.decoder_threads is pyav_decoding.decoder_threads is decoding.decoder_threads
