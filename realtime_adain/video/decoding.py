@@ -266,7 +266,7 @@ class VideoDecoding:
                  "codec joined on, or damage); the output ends there, as FFmpeg's does")
             return
         damage = self.damage
-        said = [self._unshown(start)] if self._unshown(start) else []
+        said = [unshown] if (unshown := self._unshown(start)) else []
         if self.damaged:
             said.append(f"{plural(self.damaged, 'damaged video packet')} skipped")
         # the pictures missing where the display jumps, beyond the packets rejected and lost: pictures
@@ -289,8 +289,8 @@ class VideoDecoding:
     def note_unshown(self, start: Fraction) -> None:
         """Say where the first packets decode to no picture (`Damage.unshown`, from `start`), where
         the rest of the file is not read (a segment's or preview's end): known at the first picture."""
-        if self._unshown(start):
-            note(f"{self.path.name}: {self._unshown(start)} (what decodes is stylized, as FFmpeg plays it)")
+        if unshown := self._unshown(start):
+            note(f"{self.path.name}: {unshown} (what decodes is stylized, as FFmpeg plays it)")
 
     def _unshown(self, start: Fraction) -> str:
         """"the first 11 video packets decode to no picture: the video starts at 0.50 s" (those
