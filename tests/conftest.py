@@ -68,15 +68,26 @@ def pytest_collection_modifyitems(config, items):
 
 def _children() -> set[int]:
     """Process ids whose parent is this process (Linux /proc), but not multiprocessing's own
-    helpers (its resource tracker lives from the first test that starts it to the end)."""
-    me, found = os.getpid(), set()
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
+    helpers (its resource tracker lives from the first test that starts it to the end).
+
+    Read from each thread's `children` list: scanning every process in /proc took 15-45 ms, twice
+    a test, a tenth of the default run's time (2026-12-07); the scan stays where the kernel has no
+    such lists."""
+    me = os.getpid()
+    lists = [Path(task.path, "children") for task in os.scandir(f"/proc/{me}/task")]
+    if lists and lists[0].exists():
+        candidates = set()
+        for children in lists:
+            with contextlib.suppress(OSError):  # (a thread that ended meanwhile)
+                candidates.update(int(pid) for pid in children.read_text().split())
+    else:
+        candidates = {int(entry.name) for entry in os.scandir("/proc") if entry.name.isdigit()}
+    found = set()
+    for pid in candidates:
         try:
-            parent = int(process_stat(int(entry.name))[1])
-            if parent == me and b"multiprocessing" not in Path(entry.path, "cmdline").read_bytes():
-                found.add(int(entry.name))
+            parent = int(process_stat(pid)[1])
+            if parent == me and b"multiprocessing" not in Path(f"/proc/{pid}/cmdline").read_bytes():
+                found.add(pid)
         except (OSError, IndexError, ValueError):
             continue
     return found
