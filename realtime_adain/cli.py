@@ -24,6 +24,7 @@ from typing import Callable, NoReturn, Sequence
 from realtime_adain import __version__, interrupts, library_signals, limits, made_folders, standard_streams
 from realtime_adain.errors import (CURRENT_FOLDER_DELETED, QUOTE_LIMIT, OutputClosed, UserError, as_given, current_folder_deleted,
                                    environment_failure, imported_library, one_line, quoted, said_already)
+from realtime_adain.writable_folders import NO_TEMPORARY_FOLDER, no_temporary_folder
 
 COMMAND_MODULES = ("image", "weights", "video", "live", "serve", "bench", "export", "engines", "doctor")
 EPILOG = """first steps:
@@ -312,6 +313,9 @@ def _reporting_exceptions(action: Callable[[], int | None], interrupted: str | N
         if exc.filename is None and isinstance(exc, FileNotFoundError) and current_folder_deleted():
             # (getcwd, for a relative path: "error: No such file or directory" named nothing)
             print(f"error: {CURRENT_FOLDER_DELETED}", file=sys.stderr)
+            return 2
+        if no_temporary_folder(exc):  # (tempfile's words listed folders the user never named)
+            print(f"error: {NO_TEMPORARY_FOLDER}", file=sys.stderr)
             return 2
         where = f"{as_given(exc.filename)}: " if exc.filename else ""  # (a 3000-byte name quoted short)
         print(one_line(f"error: {where}{exc.strerror or exc}"), file=sys.stderr)

@@ -18,6 +18,7 @@ from realtime_adain.picture_sizes import too_many_pixels
 from realtime_adain.pillow_stills import PillowHeader
 from realtime_adain.still_orientation import ORIENT, oriented
 from realtime_adain.tiff_layouts import tiff_layout
+from realtime_adain.writable_folders import NO_TEMPORARY_FOLDER, no_temporary_folder
 
 
 def opencv_decode(data: np.ndarray, flags: int) -> tuple[np.ndarray | None, str]:
@@ -36,7 +37,9 @@ def opencv_decode(data: np.ndarray, flags: int) -> tuple[np.ndarray | None, str]
         return cv2.imdecode(data, flags), "not a readable image"
     except cv2.error as exc:  # the size check before decoding, or an allocation that failed
         return None, _decode_failure(exc)
-    except OSError as exc:  # (no room for the copy)
+    except OSError as exc:  # (no room for the copy, or no temporary folder)
+        if no_temporary_folder(exc):
+            return None, f"cannot be decoded without a temporary copy: {NO_TEMPORARY_FOLDER}"
         return None, f"cannot be decoded: its temporary copy could not be written ({exc.strerror or exc})"
 
 

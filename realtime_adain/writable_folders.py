@@ -10,6 +10,27 @@ from pathlib import Path
 
 from realtime_adain.errors import UserError
 
+NO_TEMPORARY_FOLDER = "no writable temporary folder ($TMPDIR, /tmp, /var/tmp): set TMPDIR to a writable folder"
+
+
+def temporary_folder_missing() -> str | None:
+    """NO_TEMPORARY_FOLDER where tempfile finds no writable temporary folder, else None: torch's
+    import and inductor's code cache ask tempfile for one whatever $TORCHINDUCTOR_CACHE_DIR says
+    (a read-only container said "error: None: ...", then, with that variable set, a traceback)."""
+    try:
+        tempfile.gettempdir()  # (a folder found is kept by tempfile: later calls cost nothing)
+    except FileNotFoundError:
+        return NO_TEMPORARY_FOLDER
+    return None
+
+
+def no_temporary_folder(exc: BaseException) -> bool:
+    """Whether `exc` is tempfile's own "No usable temporary directory found in ['/tmp', ...]", which
+    a temporary file or folder made without a `dir` raises (said as NO_TEMPORARY_FOLDER: Python's
+    words listed folders the user never named and left out what to do)."""
+    return (isinstance(exc, FileNotFoundError) and exc.filename is None
+            and str(exc.strerror or "").startswith("No usable temporary directory found"))
+
 
 def file_in_the_way(folder: Path) -> Path | None:
     """The nearest existing part of `folder`'s path that is not a folder (a file or device where a

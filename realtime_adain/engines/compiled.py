@@ -14,7 +14,6 @@ from __future__ import annotations
 import functools
 import logging
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +22,7 @@ import torch
 from realtime_adain.engines.base import Engine
 from realtime_adain.errors import CURRENT_FOLDER_DELETED, UserError, current_folder_deleted
 from realtime_adain.model import StyleTransferNet
+from realtime_adain.writable_folders import temporary_folder_missing
 
 # Inductor options per device type. Freezing folds the weights into the graph as constants, which
 # lets the CPU path pre-pack them for oneDNN; on the GPU, CUDA graphs remove the launch overhead
@@ -34,7 +34,6 @@ OPTIONS = {
 
 
 CACHE_HINT = "set TORCHINDUCTOR_CACHE_DIR to a writable folder"
-NO_TEMPORARY_FOLDER = "no writable temporary folder ($TMPDIR, /tmp, /var/tmp): set TMPDIR to a writable folder"
 
 
 def import_dynamo() -> None:
@@ -43,17 +42,6 @@ def import_dynamo() -> None:
     the exporter, a traceback. Raises a UserError saying so."""
     if (failure := temporary_folder_missing() or _dynamo_failure()) is not None:
         raise UserError(failure)
-
-
-def temporary_folder_missing() -> str | None:
-    """NO_TEMPORARY_FOLDER where tempfile finds no writable temporary folder, else None: torch's
-    import and inductor's code cache ask tempfile for one whatever $TORCHINDUCTOR_CACHE_DIR says
-    (a read-only container said "error: None: ...", then, with that variable set, a traceback)."""
-    try:
-        tempfile.gettempdir()  # (a folder found is kept by tempfile: later calls cost nothing)
-    except FileNotFoundError:
-        return NO_TEMPORARY_FOLDER
-    return None
 
 
 @functools.cache

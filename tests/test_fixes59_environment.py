@@ -1,0 +1,35 @@
+"""Environment variables and command-line conventions as tester h6 found them (session 59): with no
+writable temporary folder `bench` and a Radiance picture's decode said Python's "No usable
+temporary directory found in [...]" (folders never named, nothing to do), ..."""
+
+from __future__ import annotations
+
+import tempfile
+
+import cv2
+import numpy as np
+import pytest
+
+from realtime_adain.opencv_stills import opencv_decode
+from realtime_adain.writable_folders import NO_TEMPORARY_FOLDER
+
+
+@pytest.fixture
+def no_temporary_folder(monkeypatch, tmp_path):
+    """tempfile finding no writable temporary folder, as in a read-only container (its one candidate
+    a missing folder; nothing found before is kept)."""
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    monkeypatch.setattr(tempfile, "_candidate_tempdir_list", lambda: [str(tmp_path / "missing")])
+
+
+def test_bench_model_without_a_temporary_folder_says_so_as_compile_does(run_cli, weights_env, no_temporary_folder):
+    code, out, err = run_cli("bench", "model", "--engine", "eager", "-r", "16x16", "--device", "cpu", "--iters", "1",
+                             "--warmup", "0")
+    assert (code, out, err) == (2, "", f"error: {NO_TEMPORARY_FOLDER}\n")
+
+
+def test_a_radiance_picture_without_a_temporary_folder_says_what_to_set(tmp_path, no_temporary_folder):
+    path = tmp_path / "sky.hdr"
+    assert cv2.imwrite(str(path), np.full((4, 6, 3), 0.5, np.float32))
+    image, why = opencv_decode(np.fromfile(path, np.uint8), cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR)
+    assert image is None and why == f"cannot be decoded without a temporary copy: {NO_TEMPORARY_FOLDER}"
