@@ -22,6 +22,7 @@ import torch
 from realtime_adain.engines.base import Engine
 from realtime_adain.errors import CURRENT_FOLDER_DELETED, UserError, current_folder_deleted
 from realtime_adain.model import StyleTransferNet
+from realtime_adain import writable_folders
 from realtime_adain.writable_folders import temporary_folder_missing
 
 # Inductor options per device type. Freezing folds the weights into the graph as constants, which
@@ -34,6 +35,7 @@ OPTIONS = {
 
 
 CACHE_HINT = "set TORCHINDUCTOR_CACHE_DIR to a writable folder"
+NO_TEMPORARY_FOLDER = writable_folders.NO_TEMPORARY_FOLDER  # (what `compile_missing` says; shared with the CLI)
 
 
 def import_dynamo() -> None:
