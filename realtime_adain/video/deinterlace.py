@@ -55,6 +55,11 @@ TELECINE_SAMPLE = 30
 # progressive 24 fps clip (its near-still frames looked like pulldown's repeated ones).
 TELECINE_RATES = (Fraction(30000, 1001), Fraction(30), Fraction(60000, 1001), Fraction(60))
 TELECINE_SHARE = Fraction(1, 4)
+# Off those rates, frames at film's own pace are film frames already: soft telecine (MPEG-2's
+# repeat-field flags: the decoder gives each film frame, lasting 3 fields then 2; its stream's
+# average rate came out 29.58 and 29 fps) or progressive film. The first frames' durations tell.
+FILM_PACE = Fraction(1001, 24000)
+PACE_SAMPLE = 4  # (a whole 3:2 cycle: 2 frames of 3 fields, 2 of 2)
 # bwdif refuses a plane narrower than 3 columns or shorter than 4 lines: 3x4 pictures, 6x8 in 4:2:0.
 MIN_PLANE = (3, 4)
 # What the interlace note offers instead, by default (`video`'s option).
@@ -202,10 +207,12 @@ class Deinterlacer:
         unknown), which tells `film` whether to drop pulldown's repeated frames (`TELECINE_RATES`)."""
         self.mode = check_mode(mode)
         self._chain = CHAINS.get(self.mode, ())  # (off: none)
+        # `film` off pulldown's rates: no decimate, and the durations of the first frames, for its note
+        self._paces: list[Fraction] | None = None
         if self.mode == "film" and not drops_pulldown(rate):
             self._chain = tuple(link for link in self._chain if link[0] != "decimate")
-            note(f"{name}: --deinterlace film at {float(rate):.4g} fps: 3:2 pulldown makes 29.97 fps from film, so "
-                 "no frame is dropped here; only the fields are paired back up (fieldmatch)", once=True)
+            self._paces = []
+        self.rate = rate
         self.name = name  # the file's, for the notes
         self.hint = hint
         self._graph: Chain | None = None
@@ -232,6 +239,8 @@ class Deinterlacer:
                  "plane); they are stylized as they are", once=True)
             yield frame
             return
+        if self._paces is not None:
+            self._pace_note(frame)
         self._inside.append(frame)  # before anything can fail: given back as it is if it does
         try:
             if self._graph is None:  # (once a picture size: not per frame)
@@ -251,6 +260,8 @@ class Deinterlacer:
 
     def flush(self) -> Iterator[av.VideoFrame]:
         """The frames still inside the filter; the next `push` starts a new one."""
+        if self._paces is not None:
+            self._pace_note(None)
         if self._graph is None:
             return
         try:
@@ -264,6 +275,23 @@ class Deinterlacer:
         except av.error.FFmpegError as exc:
             yield from self._give_up(exc)
         yield from self._release()
+
+    def _pace_note(self, frame: av.VideoFrame | None) -> None:
+        """Why `film` drops nothing here, once `PACE_SAMPLE` frames (or all, at the end: `frame`
+        None) tell film's own frames from fields woven at another rate (PAL's 25)."""
+        if frame is not None and frame.duration and frame.time_base:
+            self._paces.append(frame.duration * frame.time_base)
+        if frame is not None and len(self._paces) < PACE_SAMPLE:
+            return
+        paces, self._paces = self._paces, None
+        rate = "an unknown rate" if self.rate is None else f"{float(self.rate):.4g} fps"
+        if paces and abs(sum(paces) / len(paces) - FILM_PACE) < FILM_PACE / 100:
+            note(f"{self.name}: --deinterlace film: the frames are film's own already (one each 1001/24000 s: "
+                 "soft telecine, whose repeat-field flags the decoder reads, or progressive film), so no frame is "
+                 "dropped here; they are passed as they are", once=True)
+        else:
+            note(f"{self.name}: --deinterlace film at {rate}: 3:2 pulldown makes 29.97 fps from film, so "
+                 "no frame is dropped here; only the fields are paired back up (fieldmatch)", once=True)
 
     def _build(self, frame: av.VideoFrame) -> Chain:
         if self.mode == "film":
