@@ -284,13 +284,12 @@ class Deinterlacer:
         if frame is not None and len(self._paces) < PACE_SAMPLE:
             return
         paces, self._paces = self._paces, None
-        rate = "an unknown rate" if self.rate is None else f"{float(self.rate):.4g} fps"
         if paces and abs(sum(paces) / len(paces) - FILM_PACE) < FILM_PACE / 100:
             note(f"{self.name}: --deinterlace film: the frames are film's own already (one each 1001/24000 s: "
                  "soft telecine, whose repeat-field flags the decoder reads, or progressive film), so no frame is "
                  "dropped here; they are passed as they are", once=True)
         else:
-            note(f"{self.name}: --deinterlace film at {rate}: 3:2 pulldown makes 29.97 fps from film, so "
+            note(f"{self.name}: --deinterlace film at {float(self.rate):.4g} fps: 3:2 pulldown makes 29.97 fps from film, so "
                  "no frame is dropped here; only the fields are paired back up (fieldmatch)", once=True)
 
     def _build(self, frame: av.VideoFrame) -> Chain:
