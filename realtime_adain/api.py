@@ -82,7 +82,8 @@ def stylize_video(
     passes, 0.7 with one (docs/temporal.md). `source` may be an image sequence ("render/%04d.png",
     at `framerate`, default 25), and `output` numbered pictures ("out/%04d.png"); `deinterlace`:
     "auto" (frames flagged interlaced), "on", "off", "film" (inverse telecine). `start` and `duration`: only that segment, in
-    seconds or as FFmpeg writes times ("1:30", "0:01:30.5"), as `ffmpeg -ss START -i in -t DUR`;
+    seconds (a float as the decimal it prints as: 1.3 is "1.3") or as FFmpeg writes times ("1:30",
+    "0:01:30.5"), as `ffmpeg -ss START -i in -t DUR`;
     the output starts at zero (`frames` counts from `start`). `keep_size` False: the output at the
     processing size (`size`), not scaled back to the input's display size."""
     from realtime_adain.output_checks import refuse_overwriting_inputs

@@ -23,9 +23,16 @@ MAX_TIME = 10**9  # seconds (31 years): longer than any file, and inside FFmpeg'
 
 
 def as_fraction(value: numbers.Real) -> Fraction:
-    """A real number exactly: `Fraction` takes floats and rationals only, and numpy's float32 is
-    neither (a TypeError from inside fractions.py, for `start=np.float32(0.5)`)."""
-    return Fraction(value) if isinstance(value, (float, numbers.Rational)) else Fraction(float(value))
+    """A finite real number as the decimal it was written as: a float by its shortest digits, as
+    Python (`str(1.3) == "1.3"`) and numpy (float32's own) say it, so `start=1.3` is 13/10 as "1.3"
+    and `--start 1.3` are (its binary value, 1.3000000000000000444, cut the picture shown at 1.3 s
+    and kept the one at exactly start + duration); a rational exactly. (`Fraction` took numpy's
+    float32, neither float nor rational, for a TypeError from inside fractions.py.)"""
+    if isinstance(value, numbers.Rational):
+        return Fraction(value)
+    if isinstance(value, float):  # (np.float64's repr is "np.float64(1.3)": float's own is "1.3")
+        return Fraction(float.__repr__(value))
+    return Fraction(str(value) if hasattr(value, "dtype") else repr(float(value)))
 
 
 def check_time(value: str | float | Fraction, option: str, positive: bool = False) -> Fraction:

@@ -10,6 +10,7 @@ from typing import Iterable, Iterator
 
 import av
 
+from realtime_adain.times import as_fraction
 from realtime_adain.video.timestamps import MICROSECONDS
 
 # A frame shown for less than this of a segment (from its start), or for less than half its own
@@ -60,8 +61,8 @@ class Segment:
     def __init__(self, video_time_base: Fraction, start: Fraction = Fraction(0),
                  duration: Fraction | None = None) -> None:
         self.time_base = Fraction(video_time_base)  # the frames' as read
-        self.start = Fraction(start)
-        self.end = None if duration is None else self.start + Fraction(duration)
+        self.start = as_fraction(start)  # (`VideoSettings(start=1.3)`'s float as the 1.3 written, as stylize_video's)
+        self.end = None if duration is None else self.start + as_fraction(duration)
         self.shift_ticks = math.floor(self.start / self.time_base)  # `start` in video ticks, rounded down
         self.frame_time_base = segment_time_base(self.time_base, self.start)  # the frames' as given (`moved`)
         self._per_tick = int(self.time_base / self.frame_time_base)  # ticks given a tick read
