@@ -48,6 +48,7 @@ from realtime_adain.benchmarks.setup import (benchmark_weights, check_input_file
                                              material_file, report_json, stamp, timed_once)
 from realtime_adain.benchmarks.temporal_clips import bench_hints, opened_video
 from realtime_adain.video.sequence import ffmpeg_name
+from realtime_adain.opencv_names import opencv_name
 from realtime_adain.notes import note
 from realtime_adain.video.encoder_check import check_encoder
 from realtime_adain.video.encoder_settings import DEFAULT_CRF, EncodeSettings
@@ -127,7 +128,8 @@ def reference_loop(stylizer: Stylizer, video: Path, style_path: Path, output: Pa
 
     vgg, decoder, device = stylizer.net.encoder, stylizer.net.decoder, stylizer.device
     content_tf, style_tf = test_transform(size), test_transform(style_size)
-    capture = cv2.VideoCapture(ffmpeg_name(video))
+    with opencv_name(video) as name:  # (a name not UTF-8 crashed OpenCV)
+        capture = cv2.VideoCapture(ffmpeg_name(name))
     fps = capture.get(cv2.CAP_PROP_FPS)
     width, height = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
     out = av.open(ffmpeg_name(output), "w")

@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 
 from realtime_adain.live.sources import SourceError, SourceLost
+from realtime_adain.opencv_names import opencv_name
 
 
 class CameraSource:
@@ -52,7 +53,8 @@ class CameraSource:
             raise SourceError(f"{self.device}: no such camera device")
         if isinstance(self.device, str) and sys.platform.startswith("linux") and not _is_video4linux(self.device):
             raise SourceError(f"{self.device}: not a camera (cameras are video4linux devices, /dev/video*)")
-        cap = self.opener(self.device, backend)
+        with opencv_name(self.device) as device:  # (a link named in bytes that are not UTF-8: OpenCV crashed)
+            cap = self.opener(device, backend)
         if not cap.isOpened():
             cap.release()
             raise SourceError(f"{self.description}: cannot open it (no such camera, or in use by another program)")
