@@ -268,9 +268,9 @@ def _shell_escape(character: str) -> str:
         return "\\" + character
     if is_name_byte(character):
         return escaped_byte(character)
-    if code < 0x80 and code in _ESCAPED:  # (C0 and DEL as \\xNN, \\n, \\r)
+    if code in _ESCAPED:  # (C0 and DEL as \\xNN, \\n, \\r; a C1 control as \\u0085, a character, not a byte)
         return _ESCAPED[code]
-    if code in _ESCAPED or _shell_escaped(character):  # (a C1 control is a character, not a byte: \\u0085)
+    if _shell_escaped(character):
         return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
     return character
 
@@ -288,10 +288,11 @@ def as_given(value: object) -> str:
 # of the terminal's line, raw.
 BIDI_CONTROLS = (0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A))
 # Control characters (C0 but tab, DEL, C1), Unicode's line and paragraph separators and its
-# bidirectional controls, as escapes.
-_ESCAPED = {code: f"\\x{code:02x}" for code in (*range(0x20), *range(0x7f, 0xa0)) if code != 0x09} | {
-    ord("\n"): "\\n", ord("\r"): "\\r", 0x2028: "\\u2028", 0x2029: "\\u2029"} | {
-    code: f"\\u{code:04x}" for code in BIDI_CONTROLS}
+# bidirectional controls, as escapes. A C1 control is a character, written \\u0085 as Python writes
+# it: as \\x85 it printed as a name's byte 0x85 that is not UTF-8 does (`escaped_byte`), two names alike.
+_ESCAPED = {code: f"\\x{code:02x}" for code in (*range(0x20), 0x7f) if code != 0x09} | {
+    code: f"\\u{code:04x}" for code in (*range(0x80, 0xa0), 0x2028, 0x2029, *BIDI_CONTROLS)} | {
+    ord("\n"): "\\n", ord("\r"): "\\r"}
 
 
 def environment_failure(exc: BaseException, hint: str | None = None) -> str | None:
