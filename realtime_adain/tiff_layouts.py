@@ -6,7 +6,7 @@ its green), which FFmpeg decodes (`TiffLayout.ffmpeg_kind`); float colour and al
 reads unchanged alone (`TiffLayout.float_alpha`); 10- to 16-bit white-is-zero grey, which OpenCV
 reads as stored, a negative (`TiffLayout.inverted_grey`); and those no decoder here reads right, refused in
 plain words (`TiffLayout.refusal`): compressed in a way neither OpenCV's libtiff nor Pillow decodes
-(JPEG 2000, JPEG XL, LERC, ...: read all black, or refused in libtiff's words), 16-bit Lab (libtiff's conversion gave white a yellow cast),
+(JPEG 2000, JPEG XL, LERC, ...: read all black, or refused in libtiff's words; grey in old-style JPEG), 16-bit Lab (libtiff's conversion gave white a yellow cast),
 float grey and alpha, grey and alpha white-is-zero, planar or with more samples (alpha dropped,
 or all white), CMYK and alpha but at 8 bits interleaved, associated or with more samples (FFmpeg's
 conversion of premultiplied inks read too bright), uncompressed planar 16-bit CMYK, RGB or CMYK with more than
@@ -39,6 +39,7 @@ _COMPRESSIONS = {7: "JPEG", 22610: "JPEG XR", 33003: "JPEG 2000", 33004: "JPEG 2
 # strip decoding is not implemented") or refused it in libtiff's words.
 _DECODED_COMPRESSIONS = (1, 2, 3, 4, 5, 6, 7, 8, 32766, 32771, 32773, 32809, 32909, 32946, 34661, 34676, 34677,
                          34925, 50000, 50001)
+_OLD_JPEG = 6  # (Pillow reads RGB and YCbCr ones; grey ones neither Pillow nor OpenCV's libtiff, FFmpeg all black)
 _LAB = (8, 9, 10)  # CIELab, ICCLab, ITULab
 _ALPHA_EXTRA = ((1,), (2,))  # a first extra sample of associated (premultiplied) alpha, of unassociated alpha
 _SIGNED, _FLOAT = 2, 3  # sample formats
@@ -151,6 +152,9 @@ class TiffLayout(NamedTuple):
         if self.compression not in _DECODED_COMPRESSIONS:
             method = _COMPRESSIONS.get(self.compression, f"method {self.compression}")
             return f"a TIFF compressed with {method} cannot be read here; save it with LZW, Deflate or no compression"
+        if self.compression == _OLD_JPEG and self.photometric in (_MIN_IS_WHITE, _MIN_IS_BLACK):
+            return ("a grey TIFF compressed with old-style JPEG cannot be read here; "
+                    "save it with LZW, Deflate or no compression")
         if self._later_alpha:  # (grey's alpha was dropped; OpenCV refused colour in its own words)
             return f"a TIFF of {self._contents} cannot be read here; save it without its other samples, or as RGBA"
         if max(self.bits) == 32 and _FLOAT not in self.formats and self.samples in (2, 4) and self.extra:
