@@ -1,5 +1,6 @@
-"""`SlotTimes`: an AVI's reordered pictures timed as FFmpeg's tools show them (before
-`TimestampShift`, on the file's own timeline)."""
+"""`SlotTimes`: an AVI's H.264 pictures (and any with B-frames reordered by more than one)
+timed by their slots, in sync with the sound (before `TimestampShift`, on the file's own
+timeline)."""
 
 from __future__ import annotations
 
@@ -8,42 +9,67 @@ from typing import Iterable, Iterator
 
 import av
 
+from realtime_adain.video.clocks import first_times
+from realtime_adain.video.opening import open_input
+
 # The most bytes of packets held behind an AVI's video packet waiting for its display time (`SlotTimes`).
 SLOT_HELD_BYTES = 8 << 20
+# Codecs whose pictures in an AVI libavformat times at the next packet's slot whatever their
+# reordering (it guesses no display time for them from its parser): a picture without B-frames
+# came a slot late.
+SLOT_GUESSED = frozenset({"h264", "hevc"})
 
 
 class SlotTimes:
-    """An AVI stores no display times, only a decode slot per video packet. FFmpeg's tools show
-    each picture at the slot of the packet whose decoding releases it, `reorder_depth` packets
-    later (2 for H.264's B-pyramid); libavformat's guess for a packet is the next one's slot, so
-    with a depth over one every picture came a slot early against the sound (and against
-    `ffmpeg`'s own reading of the file). Each video packet waits for the packet `depth` on
-    (packets behind it keep their places, at most `SLOT_HELD_BYTES`, past which the one waiting
-    takes the earliest slot that packet could have: a slot apart from the newest); the last ones go on a slot apart, as FFmpeg's CLI places the pictures it
-    gets no slot for. Applied before `TimestampShift`, on the file's own timeline."""
+    """An AVI stores no display times, only a decode slot per video packet. A picture shows at
+    the slot of the packet whose decoding releases it, `reorder_depth` packets later (2 for
+    H.264's B-pyramid), moved back by that depth where the video starts at the file's first slot:
+    FFmpeg's AVI muxer moved such a video on by its decode delay (its first decode time would be
+    negative), while the sound, which an AVI plays from the file's start, did not move, so the
+    first picture belongs at slot 0 with the sound (`ffmpeg -i in.avi out.mp4` starts it there; a
+    video starting later was not moved: its pictures keep their release slots). libavformat's own
+    guess, the next packet's slot, put pictures a slot late (a slot early at a depth of two).
+    Each video packet waits for the packet `depth` on (packets behind it keep their places, at
+    most `SLOT_HELD_BYTES`, past which the one waiting takes the earliest slot that packet could
+    have: a slot apart from the newest); the last ones go on a slot apart, as FFmpeg's CLI places
+    the pictures it gets no slot for. Applied before `TimestampShift`, on the file's own timeline."""
 
-    def __init__(self, stream: av.stream.Stream) -> None:
+    def __init__(self, stream: av.stream.Stream, back: int = 0) -> None:
+        """`back`: the slots the file's video was moved on by its muxer (`of`), taken off every time."""
         self.stream = stream
         self.depth = stream.codec_context.reorder_depth
+        self.back = back
         self._held: collections.deque[av.Packet] = collections.deque()
         self._waiting: collections.deque[av.Packet] = collections.deque()  # held video packets without their time
         self._bytes = 0
-        self._given: int | None = None  # the latest time given to a packet
+        self._given: int | None = None  # the latest slot given to a packet
 
     @staticmethod
-    def of(container: av.container.InputContainer, stream: av.stream.Stream) -> "SlotTimes | None":
-        """For an AVI whose decoder reorders by more than libavformat's guess allows; else None."""
-        wanted = container.format.name == "avi" and stream.codec_context.reorder_depth > 1
-        return SlotTimes(stream) if wanted else None
+    def of(container: av.container.InputContainer, stream: av.stream.Stream, name: str) -> "SlotTimes | None":
+        """For an AVI's H.264 or HEVC, or video its decoder reorders by more than one; else None.
+        `name` (as FFmpeg opens it) is read apart for the first packets' slots: whether the video
+        starts at slot 0 (its packet `depth` on at slot `depth`), read before any seek."""
+        depth = stream.codec_context.reorder_depth
+        if container.format.name != "avi" or (stream.codec_context.name not in SLOT_GUESSED and depth <= 1):
+            return None
+        back = 0
+        if depth:
+            try:
+                with open_input(name) as probe:
+                    slots = first_times(probe, [probe.streams[stream.index]], depth + 1)[stream.index]
+            except av.error.FFmpegError:
+                slots = []
+            back = depth if len(slots) == depth + 1 and slots[depth] == depth else 0
+        return SlotTimes(stream, back)
 
     def packets(self, packets: Iterable[av.Packet]) -> Iterator[av.Packet]:
         for packet in packets:
             video = packet.stream is self.stream
             if video and packet.dts is not None and packet.size:
-                if len(self._waiting) == self.depth:
+                self._waiting.append(packet)
+                if len(self._waiting) > self.depth:  # (at a depth of 0, the packet itself)
                     self._give(packet.dts)
                     yield from self._release()
-                self._waiting.append(packet)
             elif video:  # (the flush packet, or one without a slot: the ones waiting go on from the last)
                 yield from self._finish()
             if not self._waiting:
@@ -64,11 +90,12 @@ class SlotTimes:
             yield packet
 
     def _give(self, slot: int) -> None:
-        """The first packet waiting shown at `slot`, past every time given before (a slot taken
-        where the bound cut the wait short would otherwise be given twice)."""
+        """The first packet waiting shown at `slot` (less `back`), past every slot given before (a
+        slot taken where the bound cut the wait short would otherwise be given twice)."""
         if self._given is not None:
             slot = max(slot, self._given + 1)
-        self._waiting.popleft().pts = self._given = slot
+        self._given = slot
+        self._waiting.popleft().pts = slot - self.back
 
     def _finish(self) -> Iterator[av.Packet]:
         if self._waiting:
