@@ -7,14 +7,13 @@ implementation: unbiased variance over the spatial positions, plus eps = 1e-5, t
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
 
-from realtime_adain.settings import check_weights
+from realtime_adain.settings import check_weights, scaled_weights, weight_values
 
 EPS = 1e-5
 
@@ -173,17 +172,14 @@ class StyleStats:
                              f"style{'s' * (len(styles) != 1)}")
         if not styles:
             raise ValueError("no styles to mix: give at least one")
-        weights = [float(w) for w in weights]  # (each one's kind checked, and 10**400 refused, above)
-        if not all(math.isfinite(w) and w >= 0 for w in weights) or max(weights, default=0.0) <= 0:
-            raise ValueError("mix weights must be finite and non-negative with a positive sum")
+        # (each one's kind checked, and 10**400 refused, above; scaled to at most 1, so the sum cannot overflow)
+        scaled = scaled_weights(weight_values(weights, "weights"), "weights")
         styles = [check_stats(s, f"styles[{i}]", channels=None) for i, s in enumerate(styles)]
         if len({(s.mean.numel(), s.std.numel()) for s in styles}) > 1:
             raise ValueError(f"styles hold different numbers of channels: {[s.mean.numel() for s in styles]}")
         # (not torch.promote_types: it refuses float8, "Promotion for Float8 Types is not supported")
         wide = any(part.dtype == torch.float64 for s in styles for part in (s.mean, s.std))
         styles = [s.to("cpu", torch.float64 if wide else torch.float32) for s in styles]
-        largest = max(weights)  # scaled to at most 1 first, so the sum cannot overflow
-        scaled = [w / largest for w in weights]
         total = sum(scaled)
         mean = sum(w / total * s.mean.reshape(-1) for w, s in zip(scaled, styles))
         std = sum(w / total * s.std.reshape(-1) for w, s in zip(scaled, styles))

@@ -28,7 +28,8 @@ from realtime_adain.errors import UserError
 from realtime_adain.interrupts import finished_before_exit
 from realtime_adain.picture_sizes import fit_short_side, style_budget
 from realtime_adain.settings import (DEFAULT_MAX_PIXELS, FLOW_MODES, STATS_MODES, STATS_NEED_EAGER, ModelSettings,
-                                     StyleSettings, VideoSettings, check_time, check_weights)
+                                     StyleSettings, VideoSettings, check_time, check_weights, scaled_weights,
+                                     weight_values)
 from realtime_adain.stylizer import Stylizer
 from realtime_adain import notes
 from realtime_adain.video.encoder_settings import EncodeSettings
@@ -42,16 +43,10 @@ def check_mix(mix: Sequence[float] | None, count: int) -> tuple[float, ...] | No
     check_weights(mix)  # (its kinds: StyleSettings' check)
     if mix is None:
         return None
-    weights = tuple(float(w) + 0.0 for w in mix)  # (`check_weights`: real numbers a float holds)
-    for index, weight in enumerate(weights):
-        if not 0.0 <= weight < float("inf"):  # (nan too; "in [0, inf]" said of nan read as if inf were taken)
-            raise ValueError(f"mix[{index}] must be a finite number, 0 or more, got {weight}")
+    weights = weight_values(mix)  # (`check_weights`: real numbers a float holds)
     if len(weights) != count:
         raise ValueError(f"mix has {len(weights)} weight{'s' * (len(weights) != 1)} for {count} style{'s' * (count != 1)}")
-    largest = max(weights, default=0.0)
-    if not largest > 0:
-        raise ValueError(f"mix weights must have a positive sum, got {list(weights)}")
-    return tuple(w / largest for w in weights)
+    return scaled_weights(weights)
 
 
 def _eager_for_stats(stylizer: Stylizer, stabilize: str) -> Stylizer:

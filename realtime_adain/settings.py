@@ -15,6 +15,7 @@ import sys
 from dataclasses import dataclass, field, fields, replace
 from fractions import Fraction
 from pathlib import Path
+from typing import Sequence
 
 from realtime_adain.descriptors import STANDARD_INPUT, descriptor_number, descriptor_path, unreadable_descriptor
 from realtime_adain.errors import UserError
@@ -100,6 +101,26 @@ def check_weights(mix: object, name: str = "mix", optional: bool = True) -> None
             raise ValueError(f"{name}[{index}] is too large for a float") from None
         except (TypeError, ValueError):
             raise TypeError(f"{kinds}, got a {type(mix).__name__} holding {type(weight).__name__} ({name}[{index}])") from None
+
+
+def weight_values(weights: Sequence[float], name: str = "mix") -> tuple[float, ...]:
+    """Each weight (its kind checked by `check_weights`) as a float, finite and 0 or more, else a
+    ValueError naming it: the one rule and wording of `stylize_video`'s `mix` and `StyleStats.mix`'s
+    `weights` (which said "mix weights must be finite and non-negative ..." of no weight in particular)."""
+    values = tuple(float(w) + 0.0 for w in weights)  # (-0.0 as 0.0)
+    for index, value in enumerate(values):
+        if not 0.0 <= value < float("inf"):  # (nan too; "in [0, inf]" said of nan read as if inf were taken)
+            raise ValueError(f"{name}[{index}] must be a finite number, 0 or more, got {value}")
+    return values
+
+
+def scaled_weights(values: tuple[float, ...], what: str = "mix weights") -> tuple[float, ...]:
+    """`values` (`weight_values`) scaled to at most 1, so that their sum cannot overflow ([1e308,
+    1e308] is an even mix, not a sum too large), else a ValueError where their sum is not positive."""
+    largest = max(values, default=0.0)
+    if not largest > 0:
+        raise ValueError(f"{what} must have a positive sum, got {list(values)}")
+    return tuple(value / largest for value in values)
 
 
 def _array_shape(value: object) -> tuple[int, ...] | None:
