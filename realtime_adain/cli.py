@@ -200,12 +200,19 @@ TORCH_ALLOCATOR_VALUE = re.compile(rf"{_ALLOCATOR_PAIR}(?:,{_ALLOCATOR_PAIR})*")
 OPENCV_BOOLEAN_SETTINGS = ("OPENCV_TRACE", "OPENCV_DUMP_ERRORS", "OPENCV_BUFFER_AREA_ALWAYS_SAFE",
                            "OPENCV_IO_ENABLE_OPENEXR", "OPENCV_IO_ENABLE_JASPER")
 OPENCV_BOOLEAN_VALUES = ("1", "0", "true", "false", "True", "False", "TRUE", "FALSE")
+# libgomp (torch's OpenMP) reads this as torch loads and runs on as if it were unset where it cannot
+# (0, -1, abc, empty), after a blank line and "libgomp: Invalid value for environment variable ...":
+# a whole number from 1, or a list of them for nested levels ("4,2"), spaces around each allowed.
+OMP_THREADS_SETTING = "OMP_NUM_THREADS"
+_OMP_THREADS = r"\s*\+?0*[1-9]\d{0,18}\s*"  # (up to 10^19: strtoul's 64 bits)
+OMP_THREADS_VALUE = re.compile(rf"{_OMP_THREADS}(?:,{_OMP_THREADS})*", re.ASCII)
 
 
 def check_library_settings() -> None:
     """Refuse, before any library reads them, environment settings that would kill the process
     (OpenCV's, torch's allocator's); progress-bar settings tqdm cannot read (`TQDM_MININTERVAL=fast` raised a ValueError
-    while importing it) are ignored with a note: they change nothing but the bar's look."""
+    while importing it) are ignored with a note: they change nothing but the bar's look; so is an
+    $OMP_NUM_THREADS libgomp cannot read (it ignored it too, after two lines of its own)."""
     for name, value in os.environ.items():
         if OPENCV_SIZE_SETTING.fullmatch(name) and not OPENCV_SIZE_VALUE.fullmatch(value):
             raise UserError(f"${name}={value!r} is not a whole number up to 10^18 (OpenCV would abort on it); "
@@ -220,6 +227,10 @@ def check_library_settings() -> None:
                             "fix it or unset it")
         if name in OPENCV_BOOLEAN_SETTINGS and value not in OPENCV_BOOLEAN_VALUES:
             raise UserError(f"${name}={value!r} is not 1 or 0 (OpenCV would abort on it); set 1, 0 or unset it")
+    if not OMP_THREADS_VALUE.fullmatch(value := os.environ.get(OMP_THREADS_SETTING, "1")):
+        del os.environ[OMP_THREADS_SETTING]  # (before torch loads: libgomp's own two lines are not said)
+        print(one_line(f"note: ${OMP_THREADS_SETTING}={value[:80]!r} is not a thread count (a whole number from 1, "
+                       "or a list of them: 4,2); it is ignored"), file=sys.stderr)
     try:
         import tqdm  # noqa: F401
     except (ValueError, TypeError) as exc:

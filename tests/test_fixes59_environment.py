@@ -1,15 +1,20 @@
 """Environment variables and command-line conventions as tester h6 found them (session 59): with no
 writable temporary folder `bench` and a Radiance picture's decode said Python's "No usable
-temporary directory found in [...]" (folders never named, nothing to do), ..."""
+temporary directory found in [...]" (folders never named, nothing to do); an $OMP_NUM_THREADS
+libgomp cannot read was its blank line and "libgomp: Invalid value ...", in no words of ours."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import tempfile
 
 import cv2
 import numpy as np
 import pytest
 
+from realtime_adain.cli import check_library_settings
 from realtime_adain.opencv_stills import opencv_decode
 from realtime_adain.writable_folders import NO_TEMPORARY_FOLDER
 
@@ -33,3 +38,29 @@ def test_a_radiance_picture_without_a_temporary_folder_says_what_to_set(tmp_path
     assert cv2.imwrite(str(path), np.full((4, 6, 3), 0.5, np.float32))
     image, why = opencv_decode(np.fromfile(path, np.uint8), cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR)
     assert image is None and why == f"cannot be decoded without a temporary copy: {NO_TEMPORARY_FOLDER}"
+
+
+OMP_NOTE = "is not a thread count (a whole number from 1, or a list of them: 4,2); it is ignored\n"
+
+
+@pytest.mark.slow  # (a fresh process loading torch: 5-20 s)
+def test_an_unreadable_omp_num_threads_is_one_note_and_no_libgomp_lines(weights_env):
+    """In a fresh process: libgomp reads the variable as torch loads."""
+    done = subprocess.run([sys.executable, "-m", "realtime_adain", "weights", "info"], capture_output=True, text=True,
+                          env={**os.environ, "OMP_NUM_THREADS": "abc"}, timeout=120)
+    assert (done.returncode, done.stderr) == (0, f"note: $OMP_NUM_THREADS='abc' {OMP_NOTE}")
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "abc", "", "2,", "4,0", "1e3"])
+def test_an_unreadable_omp_num_threads_is_unset_with_a_note(capsys, monkeypatch, value):
+    monkeypatch.setenv("OMP_NUM_THREADS", value)
+    check_library_settings()
+    err = capsys.readouterr().err
+    assert (err, "OMP_NUM_THREADS" in os.environ) == (f"note: $OMP_NUM_THREADS={value!r} {OMP_NOTE}", False)
+
+
+@pytest.mark.parametrize("value", ["4", " 3 ", "4,2", "4, 2", "+2", "04"])
+def test_a_readable_omp_num_threads_is_kept(capsys, monkeypatch, value):
+    monkeypatch.setenv("OMP_NUM_THREADS", value)
+    check_library_settings()
+    assert (capsys.readouterr().err, os.environ["OMP_NUM_THREADS"]) == ("", value)
