@@ -10,6 +10,7 @@ and none of this demuxes a file or keeps time.
 from __future__ import annotations
 
 import math
+import re
 from fractions import Fraction
 from pathlib import Path
 
@@ -83,12 +84,49 @@ def check_picture_size(stream: av.video.stream.VideoStream, aspect: Fraction, pa
     format's `picture_bytes`), before any picture is decoded: FFmpeg's decoders allocate the whole
     stated picture (a GIF's screen, a PNG's or an H.264 SPS's size) and the reader converts it,
     whatever --size asks for later."""
-    width, height = stream.codec_context.width, stream.codec_context.height
-    pixel_bytes = picture_bytes(stream.codec_context.pix_fmt)
+    _check_stated(stream.codec_context.width, stream.codec_context.height, aspect,
+                  picture_bytes(stream.codec_context.pix_fmt), path)
+
+
+def _check_stated(width: int, height: int, aspect: Fraction, pixel_bytes: int, path: Path | str) -> None:
+    """`check_picture_size`'s refusal of stated `width` x `height` pictures of `pixel_bytes`."""
     if width * height > stored_pixels_allowed(aspect, pixel_bytes):
         shown = square_pixel_size(width, height, aspect)
         stretched = f" ({shown[0]}x{shown[1]} with square pixels)" if shown != (width, height) else ""
         raise UserError(f"{path}: its video states {width}x{height} pictures{stretched}: {over_decode_limit(pixel_bytes)}")
+
+
+# A YUV4MPEG2 (.y4m) header's colour tag -> FFmpeg's pixel format (4:2:0 where none is stated).
+_Y4M_FORMATS = {b"mono": "gray", b"mono16": "gray16", b"444alpha": "yuva444p"}
+
+
+def check_stated_y4m(name) -> None:
+    """Refuse, as `check_picture_size` does, a YUV4MPEG2 file (`name`) whose header states pictures
+    over the limit. Called where FFmpeg did not open it: it refuses a stated size over its own limit
+    ("Picture size 50000x50000 is invalid", in its log) and said only "Device or resource busy"."""
+    try:
+        with open(name, "rb") as file:  # (a path only: not a pattern's, a device's or a URL's)
+            head = file.read(256).split(b"\n", 1)[0]
+    except (OSError, TypeError, ValueError):
+        return
+    fields = head.split(b" ")
+    if fields[0] != b"YUV4MPEG2":
+        return
+    stated = {field[:1]: field[1:] for field in fields[1:] if field}
+    try:
+        width, height = int(stated.get(b"W", b"")), int(stated.get(b"H", b""))
+        aspect = Fraction(*map(int, stated.get(b"A", b"1:1").split(b":"))) if stated.get(b"A") != b"0:0" else 1
+    except (ValueError, ZeroDivisionError, TypeError):
+        return
+    low, high = PLAUSIBLE_PIXEL_ASPECT
+    colour = stated.get(b"C", b"420").decode("ascii", "replace")
+    layout = re.fullmatch(r"(4\d\d)(?:jpeg|paldv|mpeg2|p(\d+))?", colour)  # (420jpeg, 422, 444p10, ...)
+    pix_fmt = _Y4M_FORMATS.get(colour.encode(), f"yuv{layout[1]}p{layout[2] or ''}" if layout else None)
+    try:
+        pixel_bytes = picture_bytes(pix_fmt)
+    except ValueError:  # (a tag FFmpeg has no format of)
+        pixel_bytes = PICTURE_BYTES
+    _check_stated(width, height, Fraction(aspect) if low <= aspect <= high else Fraction(1), pixel_bytes, name)
 
 
 def over_decode_limit(pixel_bytes: int) -> str:
