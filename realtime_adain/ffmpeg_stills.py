@@ -18,7 +18,7 @@ from realtime_adain.icc import in_srgb
 from realtime_adain.jpeg_headers import codes_32768, jpeg_without_end, lossless_frame, rgb_coded
 from realtime_adain.notes import note
 from realtime_adain.opencv_headers import bmp_size
-from realtime_adain.picture_sizes import MAX_DECODE_BYTES, MAX_DECODE_PIXELS, too_many_pixels
+from realtime_adain.picture_sizes import MAX_DECODE_BYTES, MAX_DECODE_PIXELS, over_decode_bytes, too_many_pixels
 from realtime_adain.pillow_stills import pillow_header
 from realtime_adain.rgb8 import floats_to_8bit, over_white, to_rgb8
 from realtime_adain.sgi_runs import sgi_rows_cut_short
@@ -71,8 +71,7 @@ def ffmpeg_still(data: np.ndarray, name: str) -> np.ndarray | None:
         raise UserError(f"{name}: {size[0]}x{size[1]} is {too_many_pixels()}")
     # FFmpeg decodes an EXR to float planes, 12 bytes a pixel or more: a 441-byte one took 4.4 GB
     if kind in _DECODED_BYTES and size[0] * size[1] * _DECODED_BYTES[kind] > MAX_DECODE_BYTES:
-        raise UserError(f"{name}: {size[0]}x{size[1]} at {_DECODED_BYTES[kind]} bytes a pixel is more than the "
-                        f"{MAX_DECODE_BYTES >> 30} GiB of samples an image may decode to")
+        raise UserError(f"{name}: {over_decode_bytes(f'{size[0]}x{size[1]} at {_DECODED_BYTES[kind]} bytes a pixel')}")
     # (FFmpeg allocates the picture before it finds the data missing, and reads bytes past the end as zeros)
     if kind == "SGI" and (sgi_data_short(data) or sgi_rows_cut_short(data)):
         raise UserError(f"{name}: not a readable image (a {size[0]}x{size[1]} SGI picture whose file is shorter "
@@ -102,8 +101,7 @@ def _check_psd(data: np.ndarray, name: str, size: tuple[int, int]) -> None:
     is shorter than its picture needs (`still_headers.psd_samples`: FFmpeg allocates first)."""
     samples, short = psd_samples(data)
     if samples > MAX_DECODE_BYTES:
-        raise UserError(f"{name}: {size[0]}x{size[1]} at 16 bits a channel is more than the "
-                        f"{MAX_DECODE_BYTES >> 30} GiB of samples an image may decode to")
+        raise UserError(f"{name}: {over_decode_bytes(f'{size[0]}x{size[1]} at 16 bits a channel')}")
     if short:
         raise UserError(f"{name}: not a readable image (a {size[0]}x{size[1]} PSD whose file is shorter than its "
                         f"picture needs: cut short?)")

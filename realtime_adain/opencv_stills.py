@@ -98,8 +98,10 @@ def decode_flags(own_orientation: int | None) -> int:
 
 
 def opencv_alpha(data: np.ndarray, header: PillowHeader, shape: tuple[int, ...], depth: int = 16) -> np.ndarray | None:
-    """The image's alpha (0..1 float32, (H, W) as decoded and oriented), None if it cannot be had;
-    16-bit samples hold `depth` bits (an AVIF's 10 or 12)."""
+    """The image's alpha ((H, W) as decoded and oriented: uint8 0..255 from 8- or 16-bit samples,
+    else 0..1 float32), None if it cannot be had; 16-bit samples hold `depth` bits (an AVIF's 10 or
+    12). 8 bits, not float: a float copy beside the whole decode took an RGBA PNG to 4 times
+    its samples (the colour is 8-bit after: the blend differs by a level at most)."""
     import cv2
 
     with native_stderr_captured():
@@ -107,10 +109,17 @@ def opencv_alpha(data: np.ndarray, header: PillowHeader, shape: tuple[int, ...],
     if stored is None or stored.ndim != 3 or stored.shape[2] not in (2, 4):
         return None
     alpha = ORIENT.get(header.orientation, lambda a: a)(stored[..., -1])
-    if alpha.shape != tuple(shape):
-        return None
-    full = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): float((1 << depth) - 1)}.get(alpha.dtype, 1.0)
-    return np.clip(alpha.astype(np.float32) / full, 0.0, 1.0)
+    return alpha_levels(alpha, depth) if alpha.shape == tuple(shape) else None
+
+
+def alpha_levels(alpha: np.ndarray, depth: int = 16) -> np.ndarray:
+    """An alpha channel as decoded (a view of the picture's samples) as `opencv_alpha` gives it:
+    a copy, uint8 from 8- or `depth`-bit samples, else 0..1 float32."""
+    import cv2
+
+    if alpha.dtype == np.uint16:
+        return cv2.convertScaleAbs(np.ascontiguousarray(alpha), alpha=255.0 / ((1 << depth) - 1))  # (rounded)
+    return alpha.copy() if alpha.dtype == np.uint8 else np.clip(alpha.astype(np.float32), 0.0, 1.0)
 
 
 def _decode_failure(exc: Exception) -> str:

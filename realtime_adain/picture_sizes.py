@@ -28,6 +28,12 @@ MAX_DECODE_BYTES = 4 * MAX_DECODE_PIXELS
 MAX_SIDE = 16384  # the longest processing side: far beyond any use, and OpenCV's resize fails soon after
 
 
+def over_decode_bytes(size: str) -> str:
+    """Why a still picture of `size` ("16000x16000 at 8 bytes a pixel") is refused, and the way
+    round it: the limit is fixed (unlike the pixel count's, OPENCV_IO_MAX_IMAGE_PIXELS)."""
+    return f"{size} is more than the {MAX_DECODE_BYTES >> 30} GiB of samples an image may decode to; save it smaller"
+
+
 def too_many_pixels() -> str:
     return f"larger than the {MAX_DECODE_PIXELS} pixels an image may have (OPENCV_IO_MAX_IMAGE_PIXELS)"
 

@@ -19,6 +19,7 @@ from typing import NamedTuple
 import numpy as np
 
 from realtime_adain.errors import UserError
+from realtime_adain.hdr_stills import STRIP_SAMPLES
 from realtime_adain.icc import lab_to_srgb, transform_to_srgb, in_srgb
 from realtime_adain.native_stderr import native_stderr_captured
 from realtime_adain.notes import note
@@ -159,8 +160,9 @@ def pillow_rgb(data: np.ndarray, name: str) -> np.ndarray | None:
                 image.seek(first)
             with native_stderr_captured():  # (libtiff's lines on a damaged TIFF: OpenCV's say why)
                 image.load()
-            rgb = _pillow_to_rgb(ImageOps.exif_transpose(image), name, image.format,  # (the copy has no format,
-                                 _stored_negative(image))  # nor tags)
+            file_format, negative = image.format, _stored_negative(image)  # (before the turn, which drops tags)
+            ImageOps.exif_transpose(image, in_place=True)  # (its copy of an unturned picture was 4 B a pixel more)
+            rgb = _pillow_to_rgb(image, name, file_format, negative)
             if image.format == "XBM":  # X11's bitmaps: a set bit is the foreground, black (as FFmpeg and X11
                 np.subtract(255, rgb, out=rgb)  # draw it), which Pillow reads as white
             return rgb
@@ -221,12 +223,25 @@ def _pillow_to_rgb(image, name: str | None = None, file_format: str | None = Non
             samples = np.uint16(65535) - samples
         return over_white(to_rgb8(samples, name=name), alpha, name)
     profile = bytes(profile) if profile and image.mode in RGB_MODES else None
-    alpha = None
-    if "A" in image.mode or "transparency" in image.info:
-        image = image.convert("RGBA")
-        alpha = np.asarray(image)[..., 3].astype(np.float32) / 255.0
-        alpha = None if alpha_unused(file_format, alpha) else alpha
-    return over_white(in_srgb(np.array(image.convert("RGB")), profile), alpha, name)
+    rgb, alpha = _rgb_and_alpha(image)
+    alpha = None if alpha is None or alpha_unused(file_format, alpha) else alpha
+    return over_white(in_srgb(rgb, profile), alpha, name)
+
+
+def _rgb_and_alpha(image) -> tuple[np.ndarray, np.ndarray | None]:
+    """A Pillow image's pixels as (H, W, 3) uint8 RGB and, where it has transparency, its (H, W)
+    uint8 alpha, converted `STRIP_SAMPLES` at a time: whole-picture `convert` copies, `tobytes`
+    and float alpha took 6 times an 8-bit PSD's samples (1.2 GB for 8000x8000)."""
+    mode = "RGBA" if "A" in image.mode or "transparency" in image.info else "RGB"
+    rgb = np.empty((image.height, image.width, 3), np.uint8)
+    alpha = np.empty(rgb.shape[:2], np.uint8) if mode == "RGBA" else None
+    rows = max(1, STRIP_SAMPLES // max(1, 4 * image.width))
+    for top in range(0, image.height, rows):
+        strip = np.asarray(image.crop((0, top, image.width, min(top + rows, image.height))).convert(mode))
+        rgb[top:top + rows] = strip[..., :3]
+        if alpha is not None:
+            alpha[top:top + rows] = strip[..., 3]
+    return rgb, alpha
 
 
 def alpha_unused(file_format: str | None, alpha: np.ndarray) -> bool:

@@ -23,20 +23,23 @@ def over_white(rgb: np.ndarray, alpha: np.ndarray | None, name: str | None = Non
     """(H, W, 3) uint8 composited over white by `alpha` (0..1 float, or uint8 0..255 as a video
     frame's): transparent areas read as viewers show them, not as whatever colour (often black)
     they store. With the picture's `name`, a note says so (results have no alpha). `premultiplied`:
-    `rgb` is stored multiplied by `alpha` (a TIFF's associated alpha), so only white is added."""
+    `rgb` is stored multiplied by `alpha` (a TIFF's associated alpha), so only white is added.
+    Composited in place (each caller's `rgb` is its own fresh copy), `STRIP_SAMPLES` at a time: a
+    second whole picture and 512-row float bands took 3 B a pixel and hundreds of MB more."""
     full = 255 if alpha is not None and alpha.dtype == np.uint8 else 1.0
     if alpha is None or alpha.min() >= full:
         return rgb
     if name is not None:
         note(f"{name}: its transparent areas are read as over white ({OVER_WHITE_MEANS.get()})", once=True)
-    out = np.empty_like(rgb)
-    for top in range(0, rgb.shape[0], 512):  # in bands: float copies of a whole large picture take GiBs
-        weight = alpha[top:top + 512, :, None] / np.float32(full)
-        band = rgb[top:top + 512].astype(np.float32) * (1.0 if premultiplied else weight)
+    rgb = rgb if rgb.flags.writeable else rgb.copy()
+    rows = max(1, STRIP_SAMPLES // max(1, 3 * rgb.shape[1]))
+    for top in range(0, rgb.shape[0], rows):
+        weight = alpha[top:top + rows, :, None] / np.float32(full)
+        band = rgb[top:top + rows].astype(np.float32) * (1.0 if premultiplied else weight)
         band += 255.0 * (1.0 - weight) + 0.5
         np.minimum(band, 255.0, out=band)  # (premultiplied colour above its alpha: damaged, white at most)
-        out[top:top + 512] = band.astype(np.uint8)
-    return out
+        rgb[top:top + rows] = band.astype(np.uint8)
+    return rgb
 
 
 def to_rgb8(image: np.ndarray, linear: bool = False, name: str | None = None) -> np.ndarray:
@@ -61,6 +64,8 @@ def to_rgb8(image: np.ndarray, linear: bool = False, name: str | None = None) ->
     elif image.dtype != np.uint8:
         raise UserError(f"unsupported image sample type {image.dtype}")
     if image.ndim == 3 and image.shape[2] == 4:  # IMREAD_ANYCOLOR drops alpha; kept for callers decoding otherwise
+        if image.dtype == np.uint8:  # (in one step: a 3-channel copy first was 3 B a pixel more)
+            return cv2.cvtColor(image, cv2.COLOR_BGRA2RGB)
         image = image[..., :3]
     if image.dtype != np.uint8:
         image = (np.clip(image, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)

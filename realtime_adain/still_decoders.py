@@ -24,9 +24,10 @@ from realtime_adain.notes import note
 from realtime_adain.opencv_headers import (RADIANCE_SIGNATURES, check_bmp, gif_sample_bytes, looks_cut_short,
                                            png_data_short, png_sample_bytes, radiance_format, radiance_sample_bytes,
                                            tiff_sample_bytes, webp_sample_bytes)
-from realtime_adain.opencv_stills import bmp_16_bit, decode_flags, misread_at_depth, opencv_alpha, opencv_decode
-from realtime_adain.picture_sizes import MAX_DECODE_BYTES, MAX_DECODE_PIXELS, too_many_pixels
-from realtime_adain.pillow_stills import (RGB_MODES, alpha_unused, hidden_default_image, integer_levels, pillow_header,
+from realtime_adain.opencv_stills import (alpha_levels, bmp_16_bit, decode_flags, misread_at_depth, opencv_alpha,
+                                          opencv_decode)
+from realtime_adain.picture_sizes import MAX_DECODE_BYTES, MAX_DECODE_PIXELS, over_decode_bytes, too_many_pixels
+from realtime_adain.pillow_stills import (RGB_MODES, PillowHeader, alpha_unused, hidden_default_image, integer_levels, pillow_header,
                                           pillow_rgb)
 from realtime_adain.rgb8 import over_white, to_rgb8
 from realtime_adain.still_orientation import oriented, orientation_applied_here
@@ -72,8 +73,7 @@ def decode_still(data: np.ndarray, name: str) -> np.ndarray:
     if stated and stated[0] * stated[1] > MAX_DECODE_PIXELS:
         raise UserError(f"{name}: {stated[0]}x{stated[1]} is {too_many_pixels()}")
     if stated and stated[0] * stated[1] * stated[2] > MAX_DECODE_BYTES:
-        raise UserError(f"{name}: {stated[0]}x{stated[1]} at {stated[2]} bytes a pixel is more than the "
-                        f"{MAX_DECODE_BYTES >> 30} GiB of samples an image may decode to")
+        raise UserError(f"{name}: {over_decode_bytes(f'{stated[0]}x{stated[1]} at {stated[2]} bytes a pixel')}")
     if hidden_default_image(data):  # (an APNG's fallback picture, which OpenCV decodes: its first frame instead)
         decoded = pillow_rgb(data, name)
         if decoded is not None:
@@ -91,6 +91,17 @@ def decode_still(data: np.ndarray, name: str) -> np.ndarray:
     layout = tiff_layout(data)
     if layout and layout.float_alpha:  # (OpenCV refused it at its own depth and colour: "ncn == img.channels()";
         flags = cv2.IMREAD_UNCHANGED  # its TIFF decoder applies the orientation then too: not turned again here)
+    header = pillow_header(data) if layout else None  # (a TIFF's: its size was checked above)
+    if header and _pillow_decodes(header):  # Pillow's picture is the one kept: OpenCV's, decoded first and held
+        managed = pillow_rgb(data, name)  # meanwhile, took 3 B a pixel more (an RGBA TIFF 6 times its samples)
+        if managed is not None:
+            return managed
+    header = header or (pillow_header(data) if stated and bytes(data[:4]) == b"\x89PNG" else None)
+    alpha_kept = (flags != cv2.IMREAD_COLOR and not own_orientation and header is not None and header.has_alpha
+                  and header.format == "PNG" and header.orientation == 1 and b"eXIf" not in bytes(data))
+    # (an eXIf chunk after the pixels: OpenCV turns the colour by it, Pillow's header does not see it)
+    if alpha_kept:  # decoded once with its alpha: a second decode for it took an RGBA PNG to 2.6 times its samples
+        flags = cv2.IMREAD_UNCHANGED
     without_end = jpeg_without_end(data, name)  # (bytes to decode, and whether more may be missing)
     with native_stderr_captured() as native:
         image, failure = opencv_decode(data, flags)
@@ -133,16 +144,18 @@ def decode_still(data: np.ndarray, name: str) -> np.ndarray:
     full_scale(image, depth)  # (a 10- or 12-bit AVIF: its samples were read as 16-bit ones, nearly black)
     if layout and layout.inverted_grey and image.dtype == np.uint16:  # (OpenCV read 16-bit white-is-zero as stored)
         np.subtract(np.uint16(65535), image, out=image)
-    header = pillow_header(data)  # (after OpenCV's size check: Pillow may read more than the header)
-    alpha = opencv_alpha(data, header, image.shape[:2], depth) if header.has_alpha and header.format != "TIFF" else None
+    tried = header is not None and _pillow_decodes(header)  # (Pillow refused it above)
+    header = header or pillow_header(data)  # (after OpenCV's size check: Pillow may read more than the header)
+    if alpha_kept:  # (its own alpha, or none where OpenCV dropped it: grey tRNS, read by Pillow below)
+        alpha = alpha_levels(image[..., 3], depth) if image.ndim == 3 and image.shape[2] == 4 else None
+    else:
+        alpha = opencv_alpha(data, header, image.shape[:2], depth) if header.has_alpha and header.format != "TIFF" else None
     if alpha is not None and alpha_unused(header.format, alpha):  # (a BMP's all-zero alpha: opaque)
         alpha, header = None, header._replace(has_alpha=False)
-    if flags == cv2.IMREAD_UNCHANGED:  # a float RGBA TIFF (Pillow opens none): its alpha, its fourth channel
+    if flags == cv2.IMREAD_UNCHANGED and not alpha_kept:  # a float RGBA TIFF (Pillow opens none): its alpha, its fourth channel
         alpha = np.clip(np.nan_to_num(image[..., 3], nan=0.0), 0.0, 1.0)
-    if (header.mode == "LAB" or (header.mode == "CMYK" and transform_to_srgb(header.profile, "CMYK"))
-            or (header.has_alpha and (header.format == "TIFF" or alpha is None))):
-        # OpenCV converts CMYK naively and Lab wrongly (LittleCMS does it), premultiplies a TIFF's
-        # colours by its alpha, and drops the alpha of grey TIFFs and of 1-bit/grey PNG transparency
+    if not tried and (_pillow_decodes(header) or (header.has_alpha and alpha is None)):
+        # (OpenCV drops the alpha of 1-bit/grey PNG transparency)
         managed = pillow_rgb(data, name)
         if managed is not None:
             return managed
@@ -154,6 +167,14 @@ def decode_still(data: np.ndarray, name: str) -> np.ndarray:
         alpha = opencv_alpha(data, header, image.shape[:2], depth)  # its alpha was dropped): OpenCV's alpha, its
         premultiplied = premultiplied or image.dtype == np.uint8  # 8-bit colour premultiplied by libtiff's reading
     return over_white(in_srgb(to_rgb8(image, linear=linear, name=name), profile), alpha, name, premultiplied)
+
+
+def _pillow_decodes(header: PillowHeader) -> bool:
+    """Whether a picture of `header` is Pillow's to decode, where OpenCV reads it wrongly: it
+    converts CMYK naively and Lab wrongly (LittleCMS does both), premultiplies a TIFF's colours by
+    its alpha and drops the alpha of grey TIFFs."""
+    return (header.mode == "LAB" or (header.mode == "CMYK" and bool(transform_to_srgb(header.profile, "CMYK")))
+            or (header.has_alpha and header.format == "TIFF"))
 
 
 def _linear_light(head: bytes) -> bool:
