@@ -24,25 +24,25 @@ def state_file(directory: Path, iteration: int) -> Path:
     return Path(directory) / f"trainer_iter_{iteration:07d}.safetensors"
 
 
-def latest_decoder_file(directory: Path, before: int | None = None, whole: bool = False) -> Path | None:
-    """The newest checkpoint (decoder file with its trainer state beside it) in `directory`, or the
-    newest before iteration `before`. With `whole`, only one whose two files are regular files (one
-    to resume from instead); without it, either may be a folder, fifo or device, which
-    `find_checkpoint` says (the newest was passed over for an older one without a word)."""
-    found = decoder_files(directory, before, whole)
+def latest_decoder_file(directory: Path, before: int | None = None) -> Path | None:
+    """The newest checkpoint's decoder file in `directory`, or the newest before iteration `before`:
+    a decoder file, or any name of one with its trainer state beside it. Its trainer state may be
+    missing, or either no regular file, which `find_checkpoint` says (a decoder file without its
+    state was passed over for an older checkpoint, and trained anew and overwritten without a word)."""
+    found = decoder_files(directory, before)
     return found[0] if found else None
 
 
-def decoder_files(directory: Path, before: int | None = None, whole: bool = False) -> list[Path]:
-    """The checkpoints `latest_decoder_file` chooses from, newest first."""
+def decoder_files(directory: Path, before: int | None = None) -> list[Path]:
+    """The checkpoints `latest_decoder_file` chooses from (their decoder files), newest first."""
     found = []
     for path in Path(directory).glob("decoder_iter_*.safetensors"):
         match = DECODER_PATTERN.fullmatch(path.name)
         iteration = int(match.group(1)) if match else None
         if iteration is None or (before is not None and iteration >= before):
             continue
-        state = state_file(directory, iteration)
-        if (path.is_file() and state.is_file()) if whole else os.path.lexists(state):
+        # (a folder alone is none: the save says it is in the way)
+        if path.is_file() or os.path.lexists(state_file(directory, iteration)):
             found.append((iteration, path))
     return [path for _, path in sorted(found, reverse=True)]
 
