@@ -24,7 +24,7 @@ from realtime_adain.networks import ENCODER_DEPTH, FEATURE_CHANNELS, Decoder, En
 from realtime_adain.state_checks import (
     MAX_TEST_OUTPUT, check_output_finite, check_state_dict, describe_state_dict, relu_like_features,
 )
-from realtime_adain.weight_files import read_weights
+from realtime_adain.weight_files import LoadedWeights, read_weights
 
 
 def load_encoder(path: str | os.PathLike, kind: str = NORMALISED_VGG) -> nn.Module:
@@ -111,6 +111,18 @@ def note_other_vgg(decoder: nn.Module, vgg_path: str | os.PathLike, vgg_sha256: 
              f"run's {recorded[:12]}...): results may be off; give --vgg the file that run used", once=True)
 
 
+def _refuse_other_architecture(path: Path, loaded: LoadedWeights, architecture: str) -> None:
+    """Refuse the tensors of another decoder architecture than the file's metadata says, naming
+    both: it said "not plain decoder weights; it holds 16 tensors"."""
+    for held, build in DECODER_BUILDERS.items():
+        with torch.device("meta"):  # (the names alone: nothing allocated)
+            names = build().state_dict().keys()
+        if held != architecture and names <= loaded.state_dict.keys():
+            said = (f"its metadata says {architecture}" if "architecture" in loaded.metadata else
+                    "it has no metadata saying so (such a file is read as a plain decoder)")
+            raise UserError(f"{path}: {held} decoder weights, where {said}")
+
+
 def load_decoder(path: str | os.PathLike) -> nn.Module:
     """A decoder from the published `decoder.pth` or one of our safetensors checkpoints.
 
@@ -119,7 +131,12 @@ def load_decoder(path: str | os.PathLike) -> nn.Module:
     SHA-256 of the bytes it was loaded from.
     """
     path = Path(path)
-    loaded = read_weights(path)
+    return decoder_from_weights(path, read_weights(path))
+
+
+def decoder_from_weights(path: Path, loaded: LoadedWeights) -> nn.Module:
+    """`load_decoder` of the weights read from `path` (a trainer checkpoint's reader checks them
+    further, and reads the file once)."""
     architecture = loaded.metadata.get("architecture", "plain")
     if architecture not in DECODER_BUILDERS:
         raise UserError(f"{path}: unknown decoder architecture {quoted(architecture)}")
@@ -127,6 +144,8 @@ def load_decoder(path: str | os.PathLike) -> nn.Module:
     if encoder_kind not in ENCODER_KINDS:
         raise UserError(f"{path}: the decoder was trained against an unknown encoder {quoted(encoder_kind)}")
     decoder = built_for_loading(DECODER_BUILDERS[architecture])
+    if not decoder.state_dict().keys() <= loaded.state_dict.keys():
+        _refuse_other_architecture(path, loaded, architecture)
     check_state_dict(path, decoder, loaded.state_dict, f"{architecture} decoder")
     decoder.load_state_dict({k: loaded.state_dict[k] for k in decoder.state_dict()})
     decoder.encoder_kind, decoder.loaded_sha256 = encoder_kind, loaded.sha256

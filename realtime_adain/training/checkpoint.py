@@ -28,7 +28,7 @@ from realtime_adain import weight_digests, weight_files, weights
 from realtime_adain.errors import UserError
 from realtime_adain.training.checkpoint_files import (DECODER_PATTERN, DamagedCheckpoint, decoder_files, find_checkpoint,
                                                       state_file)
-from realtime_adain.training.resume_checks import check_config_types, loss_window
+from realtime_adain.training.resume_checks import check_config_types, first_of, loss_window
 
 
 STATE_FORMAT = "realtime-adain trainer state 1"
@@ -57,6 +57,9 @@ class TrainerState:
     # `weight_digests.parameters_sha256` of the decoder saved with it (None: a state of an earlier version):
     # a decoder file of another run or iteration beside it resumed without a word.
     decoder_sha256: str | None = None
+    # The file's tensors its JSON does not name (ignored without a word): refused by
+    # `resume_checks.check_optimizer_state`, after a parameter's state missing from the JSON is said.
+    unnamed_tensors: list[str] = field(default_factory=list)
 
 
 def recorded_vgg_sha256(decoder_path: Path) -> str | None:
@@ -84,6 +87,9 @@ def _read_state(path: Path) -> TrainerState:
         rng = dict(document["rng"])
         rng["torch"] = tensors["rng.torch"]
         rng["cuda"] = [tensors[f"rng.cuda.{i}"] for i in range(rng["cuda"])]
+        named = {f"optimizer.{param_id}.{name}" for param_id, names in document["optimizer"]["state"].items()
+                 for name in names}
+        unnamed = sorted(set(tensors) - named - {"rng.torch"} - {f"rng.cuda.{i}" for i in range(len(rng["cuda"]))})
         if not isinstance(document["iteration"], int) or document["iteration"] < 0:
             raise ValueError(f"iteration {document['iteration']!r}")
         check_config_types(document["config"])
@@ -109,6 +115,7 @@ def _read_state(path: Path) -> TrainerState:
             loss_window=sums,
             window_iterations=window_iterations,
             decoder_sha256=decoder_sha256,
+            unnamed_tensors=unnamed,
         )
     except (KeyError, TypeError, ValueError, AttributeError, RecursionError,  # (JSON nested past the parser's stack)
             OverflowError) as exc:  # (a loss sum past a float's range)
@@ -188,13 +195,32 @@ def _readable(decoder_path: Path) -> bool:
 
 
 def _read_checkpoint(decoder_path: Path, state_path: Path) -> Checkpoint:
-    decoder = weights.load_decoder(decoder_path)  # architecture, encoder and every tensor checked
+    loaded = weight_files.read_weights(decoder_path)
+    decoder = weights.decoder_from_weights(decoder_path, loaded)  # architecture, encoder and every tensor checked
+    _check_as_saved(decoder_path, loaded.state_dict, decoder)
     trainer = _read_state(state_path)
-    if trainer.config.get("decoder") != decoder.kind:
-        raise UserError(f"{state_path}: its trainer state does not belong to {decoder_path.name}")
+    if trainer.config.get("decoder") != decoder.kind:  # (it blamed the trainer state, which "did not belong")
+        raise UserError(f"{decoder_path}: a {decoder.kind} decoder; the run of {state_path.name} trains "
+                        f"{trainer.config.get('decoder')}")
     if trainer.iteration != int(DECODER_PATTERN.fullmatch(decoder_path.name).group(1)):
         raise UserError(f"{state_path}: holds iteration {trainer.iteration}, not that of its name")
     if trainer.decoder_sha256 not in (None, weight_digests.parameters_sha256(decoder)):
         raise UserError(f"{state_path}: damaged trainer state (saved with other decoder weights than those of "
                         f"{decoder_path.name}: the two files come from different runs or checkpoints)")
     return Checkpoint(decoder_path, decoder.state_dict(), trainer, state_path)
+
+
+def _check_as_saved(path: Path, tensors: dict[str, torch.Tensor], decoder: torch.nn.Module) -> None:
+    """A checkpoint's decoder file holds what the trainer saves: the decoder's tensors alone, in its
+    dtype (float32). One converted to float16 was said to have a trainer state saved with other
+    weights (its digest differs), and tensors besides the decoder's were ignored without a word."""
+    expected = decoder.state_dict()
+    extra = sorted(set(tensors) - set(expected))
+    if extra:
+        raise UserError(f"{path}: {decoder.kind} decoder weights with tensors the trainer does not save: "
+                        f"{first_of(extra)} besides its {len(expected)} (a file edited, or of another tool?)")
+    saved = next(iter(expected.values())).dtype
+    other = sorted({str(tensor.dtype).removeprefix("torch.") for tensor in tensors.values() if tensor.dtype != saved})
+    if other:
+        raise UserError(f"{path}: holds {' and '.join(other)} weights (the run saves "
+                        f"{str(saved).removeprefix('torch.')}): converted, not the file the run wrote")

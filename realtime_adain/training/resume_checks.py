@@ -111,11 +111,12 @@ def check_adam_settings(fresh: list[dict[str, Any]], loaded: list[dict[str, Any]
 
 
 def check_optimizer_state(parameters: list[torch.Tensor], state: dict[int, dict[str, torch.Tensor]],
-                          iteration: int) -> None:
-    """Adam's moments exist for every parameter (after the first iteration) with its shape, hold
+                          iteration: int, unnamed: list[str]) -> None:
+    """Adam's moments exist for every parameter (after the first iteration) with its shape and dtype, hold
     finite numbers (the second moment none below 0), and its step count is a whole number up to the
-    run's iteration (one a step, fewer where fp16 skipped some). An edited value trained into NaN,
-    whose advice (a lower --lr) a resumed run cannot follow, or was a traceback in Adam (a complex step)."""
+    run's iteration (one a step, fewer where fp16 skipped some), and the file holds no tensors
+    besides (`unnamed`: those its JSON does not name). An edited value trained into NaN, whose advice
+    (a lower --lr) a resumed run cannot follow, or was a traceback in Adam (a complex step)."""
     expected = set(range(len(parameters))) if iteration > 0 else set(state)
     if set(state) != expected or not set(state) <= set(range(len(parameters))):
         raise ValueError(f"Adam state for parameters {sorted(state)[:4]}..., the decoder has {len(parameters)}")
@@ -125,6 +126,9 @@ def check_optimizer_state(parameters: list[torch.Tensor], state: dict[int, dict[
             if name not in moments or tuple(moments[name].shape) != shape or not moments[name].is_floating_point():
                 raise ValueError(f"Adam's {name} of parameter {index} does not fit its shape {shape}")
             values = moments[name]
+            if values.dtype != parameters[index].dtype:  # (bfloat16 ones resumed inexactly without a word)
+                raise ValueError(f"Adam's {name} of parameter {index} is {str(values.dtype).removeprefix('torch.')}, "
+                                 f"the run saves {str(parameters[index].dtype).removeprefix('torch.')}")
             if not bool(torch.isfinite(values).all()) or (name == "exp_avg_sq" and bool((values < 0).any())):
                 raise ValueError(f"Adam's {name} of parameter {index} holds numbers that are not finite"
                                  + (" or below 0" if name == "exp_avg_sq" else ""))
@@ -135,3 +139,10 @@ def check_optimizer_state(parameters: list[torch.Tensor], state: dict[int, dict[
         if not (real and 0 <= step.item() <= iteration and step.item() == int(step.item())):  # (NaN fails `<=`)
             raise ValueError(f"Adam's step of parameter {index} is {step.item()!r}, not a whole number from 0 to the "
                              f"run's iteration {iteration}")
+    if unnamed:  # (they were ignored without a word)
+        raise ValueError(f"tensors it does not name: {first_of(unnamed)}")
+
+
+def first_of(names: list[str]) -> str:
+    """Names in a message: the first, and how many more ("'junk.weight' and 2 more")."""
+    return f"'{names[0]}'" + (f" and {len(names) - 1} more" if len(names) > 1 else "")

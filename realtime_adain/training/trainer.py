@@ -168,7 +168,8 @@ class Trainer:
             resume_checks.check_like(fresh_groups, state.optimizer["param_groups"], "optimizer")
             resume_checks.check_adam_settings(fresh_groups, state.optimizer["param_groups"])
             parameters = list(self.decoder.parameters())
-            resume_checks.check_optimizer_state(parameters, state.optimizer["state"], state.iteration)
+            resume_checks.check_optimizer_state(parameters, state.optimizer["state"], state.iteration,
+                                                state.unnamed_tensors)
             resume_checks.check_like(training.scheduler.state_dict(), state.scheduler, "scheduler")
             resume_checks.check_schedule(state.scheduler, state.optimizer["param_groups"], state.iteration,
                                          self.config.lr, learning_rate_factor(self.config.lr_decay)(state.iteration))
