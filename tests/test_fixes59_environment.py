@@ -64,3 +64,20 @@ def test_a_readable_omp_num_threads_is_kept(capsys, monkeypatch, value):
     monkeypatch.setenv("OMP_NUM_THREADS", value)
     check_library_settings()
     assert (capsys.readouterr().err, os.environ["OMP_NUM_THREADS"]) == ("", value)
+
+
+@pytest.mark.parametrize("variable", ["REALTIME_ADAIN_ENGINES", "REALTIME_ADAIN_HOME"])
+@pytest.mark.parametrize("blocker", ["file", "loop"])
+def test_an_engine_cache_in_the_way_names_the_variable_that_placed_it(run_cli, tmp_path, monkeypatch, variable, blocker):
+    """`engines list` said what was in the way but not which setting put the cache there."""
+    place = tmp_path / "place"
+    if blocker == "file":
+        place.write_text("not a folder")
+    else:
+        os.symlink(tmp_path / "other", place)
+        os.symlink(place, tmp_path / "other")
+    monkeypatch.delenv("REALTIME_ADAIN_ENGINES", raising=False)
+    monkeypatch.setenv(variable, str(place))
+    code, _, err = run_cli("engines", "list")
+    assert code == 2 and err.count("\n") == 1 and err.startswith("error: "), err
+    assert err.endswith(f"; check ${variable})\n"), err

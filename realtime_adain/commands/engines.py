@@ -27,19 +27,20 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def existing_cache():
-    """The engine cache, refused when its path names a file (a mistyped variable): "no engines
+    """The engine cache, refused when its path names a file (a mistyped variable, named): "no engines
     cached" or "removed 0 engines" would hide the mistake."""
-    from realtime_adain.engines.cache import EngineCache  # the engines package loads torch
+    from realtime_adain.engines.cache import EngineCache, placing_setting  # the engines package loads torch
 
     cache = EngineCache()
+    check = f"; check {placing_setting()}"
     blocking = file_in_the_way(cache.directory)
     if blocking == cache.directory:
-        raise UserError(f"{cache.directory}: the engine cache is not a folder (a file or device is there)")
+        raise UserError(f"{cache.directory}: the engine cache is not a folder (a file or device is there{check})")
     if blocking is not None:
         kind = "a file" if blocking.is_file() else "a device, fifo or socket"  # ($REALTIME_ADAIN_HOME=/dev/null)
-        raise UserError(f"{cache.directory}: the engine cache cannot be there ({blocking} is {kind}, not a folder)")
+        raise UserError(f"{cache.directory}: the engine cache cannot be there ({blocking} is {kind}, not a folder{check})")
     if (link := dead_link(cache.directory)) is not None:  # a loop, or a drive no longer mounted
-        raise UserError(f"{cache.directory}: the engine cache cannot be there ({why_dead(link)})")
+        raise UserError(f"{cache.directory}: the engine cache cannot be there ({why_dead(link)}{check})")
     return cache
 
 

@@ -32,7 +32,8 @@ from realtime_adain.output_paths import naming
 from realtime_adain.regular_files import open_regular
 from realtime_adain.stale_temporaries import (ANY_AGE, PROCESS_TAG, STALE_UNKNOWN_AFTER_S, name_unjudged, of_this_space,
                                              process_tag, remove_stale)
-from realtime_adain.userdirs import HOME_ENV_VAR, cache_dir_for_run, folder_setting, temporary_cache, user_dir
+from realtime_adain.userdirs import (HOME_ENV_VAR, cache_dir_for_run, deciding_setting, folder_setting, temporary_cache,
+                                     user_dir)
 from realtime_adain.writable_folders import check_writable_dir, why_not_writable
 
 ENGINES_ENV_VAR = "REALTIME_ADAIN_ENGINES"
@@ -87,6 +88,14 @@ def engines_dir(for_run: bool = False) -> Path:
             return cache_dir_for_run("engines", "engine", "engines are built each run")
         return user_dir("engines", "cache")
     return CHECKOUT_ENGINES
+
+
+def placing_setting() -> str:
+    """The variable that placed the engine cache (`engines_dir`), for a message saying what to check
+    ("; check $REALTIME_ADAIN_ENGINES"); for the checkout's `engines/` the one that would move it."""
+    if not os.environ.get(ENGINES_ENV_VAR) and (os.environ.get(HOME_ENV_VAR) or not (CHECKOUT_ENGINES / "README.md").is_file()):
+        return deciding_setting("cache")  # ($REALTIME_ADAIN_HOME, else $XDG_CACHE_HOME or $HOME)
+    return f"${ENGINES_ENV_VAR}"
 
 
 def cache_is_named() -> bool:
