@@ -8,7 +8,7 @@ to the next picture (a muxer's repeats); `cluster_times.ClusterTimes` puts back 
 whose damaged timestamp sent it back among earlier ones, `cluster_times.ClustersAtOneTime` places
 one after another the clusters of a Matroska whose clusters all carry one timestamp. FFmpeg takes
 all of these as they are (its CLI keeps 3 of 50 pictures at one time). `slot_times.SlotTimes` times
-an AVI's H.264 (and reordered) pictures by their slots, with the sound; `still_clocks` tells a seek that its index
+an AVI's H.264 pictures, and any its decoder holds, by their slots, with the sound; `still_clocks` tells a seek that its index
 cannot place a clock that stands still.
 
 Here: the run of packets at one time that tells a clock standing still (`STILL_PICTURES`), a packet's

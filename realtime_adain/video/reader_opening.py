@@ -90,7 +90,7 @@ class ReaderOpening:
             self.sound_clock = SoundClock(self.container, self.passthrough, self.path.name)  # (before the shift)
             # (before it too, on the file's own times: pictures all at one time, a Matroska cluster's damaged time)
             self.stuck_clock = StuckClock(self.stream, self.path) if self._stores_times else None
-            self.slot_times = SlotTimes.of(self.container, self.stream, self._opened_name)  # (an AVI's H.264)
+            self.slot_times = SlotTimes.of(self.container, self.stream, self._opened_name)  # (an AVI's H.264, B-frames)
             matroska = self.container.format.name.startswith("matroska")
             self.cluster_times = ((ClustersAtOneTime.of(self.path, self.stream) or ClusterTimes(self.path.name))
                                   if matroska else None)

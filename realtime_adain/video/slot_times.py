@@ -1,6 +1,6 @@
-"""`SlotTimes`: an AVI's H.264 pictures (and any with B-frames reordered by more than one)
-timed by their slots, in sync with the sound (before `TimestampShift`, on the file's own
-timeline)."""
+"""`SlotTimes`: an AVI's H.264 pictures, and any its decoder reorders (B-frames: MPEG-4 Part 2,
+MPEG-1/2), timed by their slots, in sync with the sound (before `TimestampShift`, on the file's
+own timeline)."""
 
 from __future__ import annotations
 
@@ -23,12 +23,15 @@ SLOT_GUESSED = frozenset({"h264", "hevc"})
 class SlotTimes:
     """An AVI stores no display times, only a decode slot per video packet. A picture shows at
     the slot of the packet whose decoding releases it, `reorder_depth` packets later (2 for
-    H.264's B-pyramid), moved back by that depth where the video starts at the file's first slot:
-    FFmpeg's AVI muxer moved such a video on by its decode delay (its first decode time would be
-    negative), while the sound, which an AVI plays from the file's start, did not move, so the
-    first picture belongs at slot 0 with the sound (`ffmpeg -i in.avi out.mp4` starts it there; a
-    video starting later was not moved: its pictures keep their release slots). libavformat's own
-    guess, the next packet's slot, put pictures a slot late (a slot early at a depth of two).
+    H.264's B-pyramid, 1 for MPEG-4 Part 2's and MPEG-2's B-frames, and for an MPEG-1/2 stream
+    that cannot say it has none), moved back by that depth where the video starts at the file's
+    first slot: FFmpeg's AVI muxer moved such a video on by its decode delay (its first decode
+    time would be negative), while the sound, which an AVI plays from the file's start, did not
+    move, so the first picture belongs at slot 0 with the sound (as a packed-B-frame DivX or Xvid
+    file, whose chunk k holds picture k, shows it; a video starting later was not moved: its
+    pictures keep their release slots). libavformat's own guess, the next packet's slot (the next
+    reference picture's for MPEG-4 and MPEG-2), put pictures a slot late, as `ffmpeg` reads them
+    (a slot early at a depth of two).
     Each video packet waits for the packet `depth` on (packets behind it keep their places, at
     most `SLOT_HELD_BYTES`, past which the one waiting takes the earliest slot that packet could
     have: a slot apart from the newest); the last ones go on a slot apart, as FFmpeg's CLI places
@@ -46,11 +49,12 @@ class SlotTimes:
 
     @staticmethod
     def of(container: av.container.InputContainer, stream: av.stream.Stream, name: str) -> "SlotTimes | None":
-        """For an AVI's H.264 or HEVC, or video its decoder reorders by more than one; else None.
+        """For an AVI's H.264 or HEVC, or video its decoder reorders; else None (pictures shown
+        as they are decoded: libavformat's slot is right).
         `name` (as FFmpeg opens it) is read apart for the first packets' slots: whether the video
         starts at slot 0 (its packet `depth` on at slot `depth`), read before any seek."""
         depth = stream.codec_context.reorder_depth
-        if container.format.name != "avi" or (stream.codec_context.name not in SLOT_GUESSED and depth <= 1):
+        if container.format.name != "avi" or (stream.codec_context.name not in SLOT_GUESSED and not depth):
             return None
         back = 0
         if depth:
