@@ -24,7 +24,7 @@ import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Mapping
 from urllib.parse import urlsplit
 
 from tqdm import tqdm
@@ -32,7 +32,8 @@ from tqdm import tqdm
 from realtime_adain import weight_digests, weights
 from realtime_adain.download_folder import check_room, held_folder
 from realtime_adain.download_transfer import MinRate, SizeLimit, fetch
-from realtime_adain.download_urls import file_url_problem, joined, netloc_host, shown, unsendable, valid_port
+from realtime_adain.download_urls import (file_url_problem, joined, netloc_host, shown, unsendable, unslashed_file_url,
+                                          valid_port)
 from realtime_adain.errors import UserError, one_line
 from realtime_adain.made_folders import lost_during_run
 from realtime_adain.output_paths import naming
@@ -62,15 +63,14 @@ def file_urls(
                         (f"${BASE_URL_ENV_VAR}", from_env if from_env else None)):  # (set empty: the default)
         if given is not None and not given.strip():
             raise UserError(f"{name} is empty: give a URL")
-        if given and (problem := unsendable(given)):
+        if given and (problem := unsendable(given) or unslashed_file_url(given)):
             raise UserError(f"{shown(given)} (from {name}): {problem}")
-    base, base_source = ((base_url, "--base-url") if base_url else (from_env, f"${BASE_URL_ENV_VAR}") if from_env
-                         else (DEFAULT_BASE_URL, None))
+    base = base_url or from_env or DEFAULT_BASE_URL
     explicit = {"vgg": vgg_url, "decoder": decoder_url}
+    sources = url_sources(base_url, vgg_url, decoder_url)
     urls = {}
     for kind in KINDS:
-        source = f"--{kind}-url" if explicit[kind] else base_source
-        named = f" (from {source})" if source else ""  # (a bad URL from the environment named no variable)
+        named = f" (from {sources[kind]})" if sources[kind] else ""  # (a bad URL from the environment named no variable)
         try:
             url = explicit[kind] or joined(base, PUBLISHED[kind].filename)
             parts = urlsplit(url)
@@ -88,6 +88,14 @@ def file_urls(
             raise UserError(f"{shown(url)}{named}: the URL's port {one_line(port)[:20]!r} is not valid (a number from 1 to 65535)")
         urls[kind] = url
     return urls
+
+
+def url_sources(base_url: str | None = None, vgg_url: str | None = None,
+                decoder_url: str | None = None) -> dict[str, str | None]:
+    """Where each file's URL came from (`file_urls`' arguments): "--vgg-url", "--base-url",
+    "$REALTIME_ADAIN_WEIGHTS_URL", None for the default."""
+    base_source = "--base-url" if base_url else f"${BASE_URL_ENV_VAR}" if os.environ.get(BASE_URL_ENV_VAR) else None
+    return {kind: f"--{kind}-url" if given else base_source for kind, given in (("vgg", vgg_url), ("decoder", decoder_url))}
 
 
 def verify(path: Path, kind: str, check_checksum: bool = True, load: bool = True) -> None:
@@ -242,18 +250,25 @@ def room_needed(directory: Path, force: bool) -> tuple[list[str], int]:
 
 def download_all(
     urls: dict[str, str], directory: Path, force: bool = False, check_checksum: bool = True,
-    landed: Callable[[Path, str], None] = lambda path, outcome: None,
+    landed: Callable[[Path, str], None] = lambda path, outcome: None, sources: Mapping[str, str] | None = None,
 ) -> list[tuple[Path, str]]:
     """Both published files into `directory` (normally `weight_paths.weights_dir()`). Both places are
     checked before anything is fetched, and `landed(path, outcome)` is called as each file is in
     place: a folder where the decoder goes was refused only after the 80 MB VGG had landed, and
-    the error alone did not say it had. So is the room for both, where their sizes are known."""
+    the error alone did not say it had. So is the room for both, where their sizes are known.
+    `sources` (`url_sources`): where a URL came from, said in an error about it."""
     for kind in KINDS:
         check_destination(kind, directory)
     if check_checksum:
         check_room(directory, *room_needed(directory, force))
     results = []
     for kind in KINDS:
-        results.append(download_file(kind, urls[kind], directory, force, check_checksum))
+        try:
+            results.append(download_file(kind, urls[kind], directory, force, check_checksum))
+        except UserError as exc:  # ("file:///w/vgg_normalised.pth: No such file or directory": set where?)
+            said, url = str(exc), shown(urls[kind])
+            if sources and sources.get(kind) and said.startswith(f"{url}: "):
+                exc.args = (f"{url} (from {sources[kind]}){said.removeprefix(url)}",)
+            raise
         landed(*results[-1])
     return results

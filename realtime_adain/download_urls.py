@@ -20,6 +20,15 @@ def unsendable(url: str) -> str | None:
     return None
 
 
+def unslashed_file_url(url: str) -> str | None:
+    """Why a `file:` URL without `//` is refused (`file:rel`, `file:/mnt/w`), or None: urllib reads
+    it, but the base URL joined with a file's name came out as `file:///rel/...`, a URL never given,
+    and a relative path has no meaning in a URL."""
+    if re.match(r"\s*file:(?!//)", url, re.I):
+        return "a file URL is written with three slashes: file:///folder/name"
+    return None
+
+
 def file_url_problem(parts) -> str | None:
     """Why a file:// URL names no file here (None where it names one). Judged here, not by urllib
     (which is given the URL without its host): urllib checks the host only once the path exists,

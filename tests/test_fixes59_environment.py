@@ -81,3 +81,20 @@ def test_an_engine_cache_in_the_way_names_the_variable_that_placed_it(run_cli, t
     code, _, err = run_cli("engines", "list")
     assert code == 2 and err.count("\n") == 1 and err.startswith("error: "), err
     assert err.endswith(f"; check ${variable})\n"), err
+
+
+@pytest.mark.parametrize("url", ["file:rel", "file:/mnt/share/adain"])
+def test_a_file_url_without_slashes_is_refused_as_given(run_cli, tmp_path, monkeypatch, url):
+    """`file:rel` was fetched as file:///rel/vgg_normalised.pth, a URL never given, naming no variable."""
+    monkeypatch.setenv("REALTIME_ADAIN_WEIGHTS_URL", url)
+    code, _, err = run_cli("weights", "download", "--dir", tmp_path / "w")
+    assert (code, err) == (2, f"error: {url} (from $REALTIME_ADAIN_WEIGHTS_URL): a file URL is written with three "
+                              "slashes: file:///folder/name\n")
+
+
+def test_a_file_url_to_a_file_names_the_variable_it_came_from(run_cli, tmp_path, monkeypatch):
+    (tmp_path / "afile").write_text("not a folder")
+    monkeypatch.setenv("REALTIME_ADAIN_WEIGHTS_URL", (tmp_path / "afile").as_uri())
+    code, _, err = run_cli("weights", "download", "--dir", tmp_path / "w")
+    assert (code, err) == (2, f"error: {(tmp_path / 'afile').as_uri()}/vgg_normalised.pth (from "
+                              "$REALTIME_ADAIN_WEIGHTS_URL): Not a directory\n")

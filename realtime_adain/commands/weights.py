@@ -84,7 +84,11 @@ def run_download(args: argparse.Namespace) -> int:
         except UserError as exc:  # (raised here, the decoder was never fetched)
             unsaid.append(exc)
 
-    download.download_all(urls, directory, force=args.force, check_checksum=not args.no_checksum, landed=landed)
+    # (a URL from $REALTIME_ADAIN_WEIGHTS_URL is named so in an error about it: the command line does not show it)
+    unseen = {kind: source for kind, source in download.url_sources(args.base_url, args.vgg_url, args.decoder_url).items()
+              if source == f"${download.BASE_URL_ENV_VAR}"}
+    download.download_all(urls, directory, force=args.force, check_checksum=not args.no_checksum, landed=landed,
+                          sources=unseen)
     if unsaid:
         raise UserError(f"{unsaid[0]}; the weights are in place in {directory}")
     default = _default_directory()
