@@ -70,14 +70,17 @@ def test_an_avi_preview_and_segment_keep_the_same_times(run_cli, weights_env, st
 
 
 @pytest.mark.slow  # (default run's time: 3 s)
-def test_avi_without_reordering_keeps_libavformats_times(run_cli, weights_env, style, tmp_path):
-    """MPEG-4 Part 2 with B-frames (a decoder delay of one) and MJPEG (none) were right: unchanged."""
-    for codec in (["-c:v", "mpeg4", "-bf", "2"], ["-c:v", "mjpeg"]):
+def test_avi_mpeg4_and_mjpeg_keep_their_slots(run_cli, weights_env, style, tmp_path):
+    """MJPEG (no decoder delay) keeps FFmpeg's times; MPEG-4 Part 2 with B-frames from 0 shows a
+    slot before `ffmpeg`'s reading, its first picture at 0 with the sound (session 59,
+    tests/test_fixes59_avi_reorder.py)."""
+    for codec, back in ((["-c:v", "mpeg4", "-bf", "2"], 1 / 12), (["-c:v", "mjpeg"], 0)):
         source = tmp_path / "in.avi"
         ffmpeg("-f", "lavfi", "-i", "testsrc2=size=64x48:rate=12:duration=1", *codec, source)
         out = tmp_path / "out.mkv"
         stylize(run_cli, source, style, out)
-        assert frame_times(out) == pytest.approx(as_ffmpeg_reads_it(source, tmp_path), abs=0.002)
+        expected = [time - back for time in as_ffmpeg_reads_it(source, tmp_path)]
+        assert frame_times(out) == pytest.approx(expected, abs=0.002)
 
 
 @pytest.mark.parametrize("rate, suffix, codec, made", [(96000, ".ts", "mp2", 48000), (96000, ".webm", "opus", 48000),
