@@ -241,23 +241,29 @@ class Batcher(threading.Thread):
     def run(self) -> None:
         with self._wake:
             self._running = not self._stopped
-        while True:
-            with self._wake:
-                while not self._pending and not self._stopped and not self._retired:
-                    self._wake.wait()
-                retired, self._retired = self._retired, []
-                self._running = not self._stopped
-                jobs = [] if self._stopped else list(self._pending.values())[:self.max_batch]
-                for job in jobs:
-                    del self._pending[job.pipeline]
-                    job.pipeline.taken += 1
-            for pipeline in retired:  # between batches: no frame of theirs is being stylized
-                pipeline.stability.close()
-            if not self._running:
-                return
-            if not jobs:  # woken for the retired pipelines only
-                continue
+        while self._turn():
+            pass
+
+    def _turn(self) -> bool:
+        """One batch, or the retired pipelines alone; False once stopped. A function of its own: the
+        last batch's jobs (or retired pipelines), left bound in the loop while it waited, kept the
+        client that had left, its peer connection, codecs and frames, until the next frame came."""
+        with self._wake:
+            while not self._pending and not self._stopped and not self._retired:
+                self._wake.wait()
+            retired, self._retired = self._retired, []
+            self._running = not self._stopped
+            jobs = [] if self._stopped else list(self._pending.values())[:self.max_batch]
+            for job in jobs:
+                del self._pending[job.pipeline]
+                job.pipeline.taken += 1
+        for pipeline in retired:  # between batches: no frame of theirs is being stylized
+            pipeline.stability.close()
+        if not self._running:
+            return False
+        if jobs:  # (none: woken for the retired pipelines only)
             self._process(jobs)
+        return True
 
     def _failed(self, exc: Exception) -> None:
         """A failure loses the frames it concerns, never the server: said once until it changes."""
