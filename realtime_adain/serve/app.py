@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import hmac
 import json
+import re
 import threading
 import time
 import warnings
@@ -38,6 +40,7 @@ from realtime_adain.serve.settings import ServeSettings
 from realtime_adain.serve.styles import StyleRegistry
 from realtime_adain.stylizer import Stylizer
 from realtime_adain.notes import collected
+from realtime_adain.video.decoding import plural
 
 MAX_REASON = 200  # characters of a library's reason quoted in an answer
 TICK = 1.0  # seconds between the figures sent to each client (and idle checks)
@@ -49,6 +52,10 @@ MAX_UPLOADS_AT_ONCE = 2  # uploads read at the same time: each holds up to --max
 UPLOADS_PER_ADDRESS = slots_per_address(MAX_UPLOADS_AT_ONCE)  # of those, one address's (as for client slots)
 UPLOAD_READ_S = 120.0  # an upload still arriving after this is refused (a slow sender cannot hold a slot)
 CANCELLED_READ_S = 1.0  # for an upload's cancelled read to end (it does at the loop's next turns)
+LEAVE_KEY = re.compile(r"[A-Za-z0-9_-]{16,128}")  # an offer's `leave_key`: random, of the client's making
+LEFT_KEYS_KEPT = 64  # keys that left before their offer was taken: such an offer is refused
+MAX_LEAVE_BYTES = 1024
+LEFT = "it left (its page was closed or reloaded)"
 
 
 class Server:
@@ -67,6 +74,7 @@ class Server:
         self._stopped: asyncio.Event | None = None  # set once uploads stop being waited for (`_unless_stopped`)
         self.connection_limits = ConnectionLimits()
         self._tick: asyncio.Task | None = None
+        self._left_keys: collections.deque[str] = collections.deque(maxlen=LEFT_KEYS_KEPT)  # (`leave`)
         self.app = self._build_app()
 
     # ---- app ---------------------------------------------------------------------------------
@@ -82,6 +90,7 @@ class Server:
         app.router.add_get("/api/config", self.config)
         app.router.add_get("/api/styles/{id}/thumbnail.jpg", self.thumbnail)
         app.router.add_post("/api/offer", self.offer)
+        app.router.add_post("/api/leave", self.leave)
         app.router.add_post("/api/styles", self.upload)
         if STATIC.is_dir():
             app.router.add_static("/static/", STATIC, follow_symlinks=False)
@@ -180,13 +189,18 @@ class Server:
         problem = offer_problem(body["sdp"])
         if problem is not None:
             return error(400, f"bad offer: {problem}")
+        leave_key = body.get("leave_key", "")
+        if leave_key != "" and not (isinstance(leave_key, str) and LEAVE_KEY.fullmatch(leave_key)):
+            return error(400, 'bad offer: its "leave_key" must be 16 to 128 letters, digits, "-" or "_"')
+        if leave_key and any(hmac.compare_digest(leave_key, key) for key in self._left_keys):
+            return error(400, "the offer's page left before it was answered")
         refused = self._no_slot(request.remote or "")  # again: other offers were read meanwhile
         if refused:
             return error(429, refused)
         look = Look(self.styles.first.id, alpha=self.settings.alpha, preserve_color=self.settings.preserve_color,
                     stabilize=self.settings.stabilize)
         client = Client(self.styles, self.stylizer, self.batcher, look, self.settings.stabilize_strength, self._remove,
-                        lambda: len(self.clients), request.remote or "")
+                        lambda: len(self.clients), request.remote or "", leave_key)
         self.clients[client.id] = client
         log(f"client {client.id} connecting from {request.remote} ({len(self.clients)} of {self.settings.max_clients})")
         try:
@@ -196,6 +210,8 @@ class Server:
             client.refuse_the_rest()
             await client.pc.setLocalDescription(await client.pc.createAnswer())
         except Exception as exc:  # a malformed SDP: the client's error, never the server's
+            if client.closing and client.reason == LEFT:  # (its page's `leave` came meanwhile: aiortc's closed state)
+                return error(400, "the offer's page left before it was answered")
             if isinstance(exc, OSError) and exc.errno in OUT_OF_RESOURCES:  # (ICE's sockets: the server's, said as
                 await client.close("out of resources")                    # "its SDP is malformed" to the client)
                 log(f"warning: cannot take client {client.id} ({shortage(exc)})")
@@ -205,6 +221,8 @@ class Server:
         except asyncio.CancelledError:  # (the server stopping, or aiohttp's cancelling the request)
             asyncio.ensure_future(client.close("its offer was not answered"))
             raise
+        if client.closing and client.reason == LEFT:
+            return error(400, "the offer's page left before it was answered")
         if request.transport is None or request.transport.is_closing():
             # its sender went away while the answer was made: nobody can use it, so its slot is freed
             # now (it held one for the connect timeout: 6 aborted offers took all 4 slots for 15 s)
@@ -212,6 +230,27 @@ class Server:
             return error(400, "the connection closed before the offer was answered")
         answer = client.pc.localDescription
         return web.json_response({"sdp": answer.sdp, "type": answer.type, "client": client.id})
+
+    async def leave(self, request: web.Request) -> web.Response:
+        """`{"leave_key": KEY}` (the page's beacon as it is closed or reloaded): the client whose offer
+        gave KEY is closed now. A page reloaded while connecting closes a peer connection whose DTLS
+        never began, which the server cannot see: it held the slot for the connect timeout, and the
+        reloaded page was refused. A key not (yet) known is kept, its offer to come refused."""
+        try:
+            body = json.loads(await read_body(request, MAX_LEAVE_BYTES))
+        except uploads.UploadRefused as exc:
+            return error(exc.status, str(exc))
+        except (ValueError, RecursionError):
+            body = None
+        key = body.get("leave_key") if isinstance(body, dict) else None
+        if not (isinstance(key, str) and LEAVE_KEY.fullmatch(key)):
+            return error(400, 'the body must be JSON {"leave_key": ...} with the key its offer gave')
+        leaving = [c for c in self.clients.values() if c.leave_key and hmac.compare_digest(c.leave_key, key)]
+        if not leaving:
+            self._left_keys.append(key)
+            return error(404, "no client has this key (it left already, or its offer is still to come)")
+        await asyncio.gather(*(client.close(LEFT) for client in leaving))
+        return web.json_response({"left": len(leaving)})
 
     async def upload(self, request: web.Request) -> web.Response:
         settings = self.settings
@@ -357,7 +396,7 @@ class Server:
             return (f"{group_name(address)} already holds {share} of the {most} client slots "
                     f"(at most {share} per address)")
         if len(self.clients) >= most:
-            return f"the server already has its maximum of {most} clients"
+            return f"the server already has its maximum of {plural(most, 'client')}"
         return None
 
     def _remove(self, client: Client) -> None:

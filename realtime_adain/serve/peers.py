@@ -89,14 +89,15 @@ class StylizedTrack(MediaStreamTrack):
 class Client:
     """A client from its offer to `close` (its own, the server's, or its connection failing), after
     which `on_close` tells the server; `count` is the server's number of clients (for the figures);
-    `address` is where its offer came from."""
+    `address` is where its offer came from; `leave_key` the secret its offer gave to leave with."""
 
     def __init__(self, styles: StyleRegistry, stylizer: Stylizer, batcher: Batcher, look: control.Look,
                  strength: float, on_close: Callable[["Client"], None], count: Callable[[], int],
-                 address: str = "") -> None:
+                 address: str = "", leave_key: str = "") -> None:
         self.id = uuid.uuid4().hex[:12]
         self.styles, self.batcher, self.on_close, self.count = styles, batcher, on_close, count
         self.address = address
+        self.leave_key = leave_key  # its offer's secret, for `POST /api/leave` ("": none)
         self.pc = peer_connection()
         self.loop = asyncio.get_running_loop()
         self.out = StylizedTrack(self._shown)

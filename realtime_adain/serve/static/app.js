@@ -15,20 +15,28 @@ let current = {};  // the style state as this page knows it: {style, alpha, mix,
 let lastEdit = -Infinity;
 let pc = null, channel = null, sender = null, cameraTrack = null, paused = false;
 let statusState = 'loading', statusText = 'loading…', noticeTimer = null;
+const PAUSED = 'paused: the camera is not sent (space resumes)';
+// The secret this page's offer gives the server, with which it says it leaves (`leave`).
+const leaveKey = Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('');
+let offered = false, left = false;
 
 /* ---- status line ---- */
+
+function lastingText() {  // what the status line says between notices: the state's, or that it is paused
+  return paused && statusState !== 'failed' ? PAUSED : statusText;
+}
 
 function setStatus(state, text) {
   statusState = state;
   statusText = text;
   document.body.dataset.state = state;
-  $('status').textContent = text;
+  $('status').textContent = lastingText();
 }
 
-function notice(text) {  // a passing message; the state's text comes back after a few seconds
+function notice(text) {  // a passing message; the lasting text comes back after a few seconds
   $('status').textContent = text;
   clearTimeout(noticeTimer);
-  noticeTimer = setTimeout(() => { $('status').textContent = statusText; }, 4000);
+  noticeTimer = setTimeout(() => { $('status').textContent = lastingText(); }, 4000);
 }
 
 function describe(error) {
@@ -129,7 +137,12 @@ async function togglePause() {
   paused = !paused;
   await sender.replaceTrack(paused ? null : cameraTrack);
   $('pause').setAttribute('aria-pressed', String(paused));
-  notice(paused ? 'paused: the camera is not sent (space resumes)' : 'sending the camera again');
+  if (paused) {  // said until resumed (a notice's end brought "streaming" back while nothing was sent)
+    clearTimeout(noticeTimer);
+    $('status').textContent = lastingText();
+  } else {
+    notice('sending the camera again');
+  }
 }
 
 function snapshot() {
@@ -337,9 +350,17 @@ function iceGathered(connection, timeoutMs = 5000) {  // the whole offer in one 
   });
 }
 
+function leave() {  // free the server's slot at once: a peer connection closed before DTLS began tells it nothing
+  if (offered && !left) {
+    left = true;
+    navigator.sendBeacon(withToken('/api/leave'), JSON.stringify({leave_key: leaveKey}));
+  }
+  if (pc) pc.close();
+}
+
 function fail(text) {  // say why, and let go of the camera and the server's slot
   setStatus('failed', text);
-  if (pc) pc.close();
+  leave();
   if (cameraTrack) cameraTrack.stop();
 }
 
@@ -372,10 +393,11 @@ async function connect() {
 
   await pc.setLocalDescription(await pc.createOffer());
   await iceGathered(pc);
+  offered = true;  // (from here a reload or a close says so: the answer may come after this page is gone)
   const answer = await api('/api/offer', {
     method: 'POST',
     headers: {'Content-Type': 'application/json'},
-    body: JSON.stringify({sdp: pc.localDescription.sdp, type: pc.localDescription.type}),
+    body: JSON.stringify({sdp: pc.localDescription.sdp, type: pc.localDescription.type, leave_key: leaveKey}),
   });
   adain.client = answer.client;
   await pc.setRemoteDescription({sdp: answer.sdp, type: answer.type});
@@ -393,5 +415,5 @@ async function main() {
   }
 }
 
-window.addEventListener('pagehide', () => pc && pc.close());  // free the server's slot at once
+window.addEventListener('pagehide', leave);  // free the server's slot at once
 main();
