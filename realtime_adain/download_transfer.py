@@ -22,6 +22,7 @@ from typing import Callable, Literal
 
 from tqdm import tqdm
 
+from realtime_adain.progress_bars import bar_off
 from realtime_adain.checks import ascii_whole
 from realtime_adain.download_http import open_url
 from realtime_adain.download_urls import shown
@@ -194,7 +195,7 @@ def _transfer(url: str, part: Path, label: str, limit: SizeLimit, min_rate: MinR
             part.unlink(missing_ok=True)
         with open(part, "ab" if start else "wb") as out, tqdm(
             total=total or (limit.limit if limit.exact else None), initial=start, unit="B", unit_scale=True,
-            unit_divisor=1024, desc=label, disable=None, leave=False,
+            unit_divisor=1024, desc=label, disable=bar_off(), leave=False,
         ) as bar, _PaceWatch(min_rate, response.cut_off) as pace:
             while True:
                 lost = None

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Callable, Protocol, Sequence
 import numpy as np
 from tqdm import tqdm
 
+from realtime_adain.progress_bars import bar_off
 from realtime_adain.checked_inputs import (
     ChangedSinceChecked, StylePictures, changed_since_checked, file_changed, file_digest,
 )
@@ -151,7 +152,7 @@ def stylize_all(settings: ImageSettings, jobs: Sequence[ImageJob], outputs: list
 
     failed: list[str] = []
     written = 0
-    for index, (job, out) in enumerate(tqdm(list(zip(jobs, outputs)), desc="stylizing", unit="image", disable=None)):
+    for index, (job, out) in enumerate(tqdm(list(zip(jobs, outputs)), desc="stylizing", unit="image", disable=bar_off())):
         started = time.monotonic()
         try:
             with out_of_memory_as_user_error(str(job.source)):

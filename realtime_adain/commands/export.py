@@ -15,6 +15,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from realtime_adain.progress_bars import bar_off
 from realtime_adain.commands.argtypes import (MAX_FRAME_BATCH, MAX_FRAME_SIDE, MIN_RESOLUTION_SIDE, RESOLUTION_PRESETS,
                                               frame_batch, frame_resolution)
 from realtime_adain.atomic import PendingOutput
@@ -154,7 +155,7 @@ def export_tensorrt_command(args: argparse.Namespace) -> int:
     sizes = args.resolution or list(RESOLUTION_PRESETS.values())
     shapes = list(dict.fromkeys((n, 3, *padded_size(h, w)) for n in (args.batch or [1]) for w, h in sizes))  # each built once
     unsaid: list[UserError] = []  # stdout that failed (`>/dev/full`): said once every engine is built
-    for shape in tqdm(shapes, desc="building engines", unit="engine", disable=None):
+    for shape in tqdm(shapes, desc="building engines", unit="engine", disable=bar_off()):
         _, built = cached_engine(stylizer.net, stylizer.weights_id, shape, stylizer.dtype, stylizer.device,
                                  cache, rebuild=args.rebuild)
         try:

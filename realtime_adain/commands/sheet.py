@@ -19,6 +19,7 @@ import cv2
 from tqdm import tqdm
 
 from realtime_adain import sheet
+from realtime_adain.progress_bars import bar_off
 from realtime_adain.checked_inputs import StylePictures, changed_since_checked, file_changed
 from realtime_adain.commands import common
 from realtime_adain.errors import UserError, out_of_memory_as_user_error
@@ -148,12 +149,12 @@ def _make_sheet(args: argparse.Namespace, settings: ImageSettings, contents: lis
     stylizer = Stylizer.for_command(settings.model, sizes_vary=True)
     library = StyleLibrary(styles, stylizer, args.style_size, cache_dir, note_unwritable_style_cache,
                            max_pixels=args.max_pixels)
-    for path in tqdm(styles, desc="style statistics", unit="style", disable=None):
+    for path in tqdm(styles, desc="style statistics", unit="style", disable=bar_off()):
         add_checked_style(library, path, digests[path])
     pictures = StylePictures({path: digests[path] for path in styles}, args.style_size)
     tiles, captions, thumbnails = ([content], ["original"], [None]) if args.sheet_original else ([], [], [])
     names = sheet.style_captions([style.path for style in library.styles])
-    for index, style in enumerate(tqdm(library.styles, desc="contact sheet", unit="style", disable=None)):
+    for index, style in enumerate(tqdm(library.styles, desc="contact sheet", unit="style", disable=bar_off())):
         stats = style.stats
         if args.preserve_color:  # recoloured to this photo, as `image --preserve-color` does
             stats = stylizer.style_stats(pictures[style.path], color_reference=content)

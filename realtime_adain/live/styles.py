@@ -22,6 +22,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 import numpy as np
 from tqdm import tqdm
 
+from realtime_adain.progress_bars import bar_off
 from realtime_adain.checked_inputs import ChangedSinceChecked, file_changed, file_digest
 from realtime_adain.clib import c_library
 from realtime_adain.adain import StyleStats
@@ -110,7 +111,7 @@ class StyleLibrary(StyleCache):
         with self._notes_said("style-skip", "reason"):  # (the listing's: a fifo or a link loop left out)
             paths = list(dict.fromkeys(expand_images(self.sources, "style")))
         with self._notes_said("style-note", "note"):  # (the decoders': transparency read over white, ...)
-            with tqdm(paths, desc="style statistics", unit="style", disable=None) as bar:
+            with tqdm(paths, desc="style statistics", unit="style", disable=bar_off()) as bar:
                 self.styles, tried = self._first_usable(bar, lambda path: self._usable(path, reasons.append))
         self._say_left_out(paths, tried, len(self.styles))
         if not self.styles:  # (one line: each reason said as a note too read as two errors)

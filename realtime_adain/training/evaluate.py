@@ -19,6 +19,7 @@ import torch
 from tqdm import tqdm
 
 from realtime_adain import weight_paths, weights
+from realtime_adain.progress_bars import bar_off
 from realtime_adain.errors import UserError, one_line
 from realtime_adain.devices import pick_device
 from realtime_adain.picture_sizes import resize
@@ -95,7 +96,7 @@ def mean_losses(
     style_stats = [tuple(torch.cat(parts) for parts in zip(*layer)) for layer in zip(*batches)]
     style_count = len(style_stats[0][0])
     # (`label` escaped: a decoder's file name drove the terminal)
-    for batch in tqdm(contents, total=content_batches, desc=one_line(label), unit="batch", disable=None):
+    for batch in tqdm(contents, total=content_batches, desc=one_line(label), unit="batch", disable=bar_off()):
         features = encoder.features(batch.to(device))[-levels:]
         batch_pairs = [(c, s) for c in range(len(batch)) for s in range(style_count)]
         for start in range(0, len(batch_pairs), batch_size):

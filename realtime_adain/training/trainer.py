@@ -26,6 +26,7 @@ import torch.distributed as dist
 from tqdm import tqdm
 
 from realtime_adain import library_signals, weight_paths, weights
+from realtime_adain.progress_bars import bar_off
 from realtime_adain.errors import UserError, out_of_memory_as_user_error, shell_quoted
 from realtime_adain.imageio import write_image
 from realtime_adain.interrupts import SignalGuard
@@ -267,7 +268,7 @@ class Trainer:
         logger = RunLogger(self.out, self.iteration) if self.dist.is_main else None
         tqdm.monitor_interval = 0  # its monitor thread, not needed here, warned where none can start (`ulimit -v`)
         progress = tqdm(total=config.iterations, initial=self.iteration, desc="training", unit="it",
-                        disable=None if self.dist.is_main else True, dynamic_ncols=True)
+                        disable=bar_off() if self.dist.is_main else True, dynamic_ncols=True)
         window = self.loss_window
         window_start, timed_from = time.perf_counter(), self.iteration  # (a resumed window's iterations took no time here)
         last_saved = None

@@ -20,6 +20,7 @@ import numpy as np
 from tqdm import tqdm
 
 from realtime_adain import interrupts
+from realtime_adain.progress_bars import bar_off
 from realtime_adain.adain import StyleStats
 from realtime_adain.atomic import PendingOutput
 from realtime_adain.errors import UserError, one_line, out_of_memory_as_user_error
@@ -135,7 +136,7 @@ def _stylize_claimed(
             # A benchmark's scratch run (keep_interrupted False) prints its own timings: no bar per repeat.
             # (the name escaped: an escape sequence in it drove the terminal)
             progress = tqdm(total=reader.expected_frames or None, desc=one_line(source.name), unit="frame",
-                            disable=None if keep_interrupted else True)
+                            disable=bar_off() if keep_interrupted else True)
             # (a numbered sequence states no count, but holds at most its run: 8 pictures were told of
             # a two-pass cut-off every 64 frames they never have)
             at_most = reader.expected_frames or (reader.sequence.run if reader.sequence is not None else 0)
