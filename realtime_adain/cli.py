@@ -63,6 +63,10 @@ def given_values(word: str) -> list[str]:
 NEGATIVE_NUMBER = re.compile(r"-(?:(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?|inf(?:inity)?|nan)", re.IGNORECASE)
 
 
+# argparse's words for a required argument or group not given.
+REQUIRED_MISSING = r"the following arguments are required|one of the arguments .* is required"
+
+
 class ArgumentParser(argparse.ArgumentParser):
     """argparse with our error style: one `error:` line naming the command, exit status 2.
 
@@ -71,8 +75,14 @@ class ArgumentParser(argparse.ArgumentParser):
 
     given: list[str] = []  # the command line being parsed (set by `build_parser`), for `dash_file_hint`
     unloadable: str | None = None  # why this command cannot run here (`add_unloadable_command`)
+    words: list[str] = []  # the words this parser parses now (the command's, after its name)
+    checking = False  # parsing again in `unknown_options`
 
     def error(self, message: str) -> NoReturn:
+        if self.checking:  # (`unknown_options`' own parse: nothing said)
+            raise _NotParsed()
+        if re.match(REQUIRED_MISSING, message) and (unknown := self.unknown_options()):
+            message = f"unrecognized arguments: {' '.join(unknown)}"  # (`-V` said "required: COMMAND")
         hint = dash_value_hint(message, self.given) or option_after_dashes_hint(message, self.given) or dash_file_hint(
             self.given)
         self.exit(2, f"error: {self.prog}: {long_values_cut(message, self.given)}{hint} (see `{self.prog} --help`)\n")
@@ -83,10 +93,30 @@ class ArgumentParser(argparse.ArgumentParser):
         --bogus`), not to the command's own help. A command that cannot load says why instead."""
         if self.unloadable:
             raise UserError(self.unloadable)
+        self.words = list(sys.argv[1:] if args is None else args)
         namespace, extras = super().parse_known_args(args, namespace)
         if extras:
             self.error(f"unrecognized arguments: {' '.join(extras)}")
         return namespace, extras
+
+    def unknown_options(self) -> list[str]:
+        """The options among this parser's words that it does not know, but for names of files
+        (`dash_file_hint` says how to give those): argparse says a missing argument before them,
+        and `realtime-adain -V` was "the following arguments are required: COMMAND", `image
+        --version` "... CONTENT, --style/-s". Found by parsing the words again, nothing required."""
+        required = [each for each in (*self._actions, *self._mutually_exclusive_groups) if each.required]
+        self.checking = True
+        try:
+            for each in required:
+                each.required = False
+            _, extras = super().parse_known_args(self.words, argparse.Namespace())
+        except (_NotParsed, SystemExit, UserError):  # (what the first parse said first, as it does)
+            return []
+        finally:
+            for each in required:
+                each.required = True
+            self.checking = False
+        return [word for word in extras if word.startswith("-") and not os.path.isfile(word)]
 
     def _parse_optional(self, arg_string):
         """A negative number (`NEGATIVE_NUMBER`) is a value, as argparse takes `-1` where no option
@@ -110,6 +140,10 @@ class ArgumentParser(argparse.ArgumentParser):
             raise UserError(f"standard output: cannot write ({exc.strerror or exc})") from None
 
 
+class _NotParsed(Exception):
+    """An error while `ArgumentParser.unknown_options` parses again (said by the first parse)."""
+
+
 def dash_file_hint(args: Sequence[str]) -> str:
     """A file whose name starts with a dash reads as an option (argparse then says an INPUT is
     missing, or that `-x.mp4` is unrecognised): say how to name it."""
@@ -121,8 +155,7 @@ def dash_file_hint(args: Sequence[str]) -> str:
 def option_after_dashes_hint(message: str, args: Sequence[str]) -> str:
     """A required option given after `--` is a file name there, and argparse says only that the
     option is missing (`image -- -a.png -s s.jpg`): say where it went."""
-    if "--" not in args or not re.match(r"the following arguments are required|one of the arguments .* is required",
-                                        message):
+    if "--" not in args or not re.match(REQUIRED_MISSING, message):
         return ""
     missing = set(re.findall(r"(?<![\w-])-{1,2}\w[\w-]*", message))  # ("--style/-s", "-o/--output --sheet")
     after = args[args.index("--") + 1:]

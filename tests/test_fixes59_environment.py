@@ -98,3 +98,23 @@ def test_a_file_url_to_a_file_names_the_variable_it_came_from(run_cli, tmp_path,
     code, _, err = run_cli("weights", "download", "--dir", tmp_path / "w")
     assert (code, err) == (2, f"error: {(tmp_path / 'afile').as_uri()}/vgg_normalised.pth (from "
                               "$REALTIME_ADAIN_WEIGHTS_URL): Not a directory\n")
+
+
+@pytest.mark.parametrize("args, prog, unknown", [
+    (["-V"], "realtime-adain", "-V"), (["--bogus"], "realtime-adain", "--bogus"),
+    (["weights", "--bogus"], "realtime-adain weights", "--bogus"),
+    (["image", "--version"], "realtime-adain image", "--version"),
+    (["image", "--bogus", "a.jpg"], "realtime-adain image", "--bogus"),
+    (["engines", "--bogus"], "realtime-adain engines", "--bogus"),
+])
+def test_an_unknown_option_is_named_before_a_missing_argument(run_cli, args, prog, unknown):
+    """argparse said "the following arguments are required: COMMAND" (or ACTION, or CONTENT,
+    --style/-s) of `realtime-adain -V`, not the option it did not know."""
+    code, out, err = run_cli(*args)
+    assert (code, out, err) == (2, "", f"error: {prog}: unrecognized arguments: {unknown} (see `{prog} --help`)\n")
+
+
+def test_a_missing_argument_alone_is_still_said(run_cli):
+    code, _, err = run_cli("image", "-s", "s.jpg")
+    assert (code, err) == (2, "error: realtime-adain image: the following arguments are required: CONTENT "
+                              "(see `realtime-adain image --help`)\n")
