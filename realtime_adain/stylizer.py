@@ -33,6 +33,7 @@ from realtime_adain.engines.base import (CallLock, check_frame_shape, check_fram
                                           check_pixels_per_call, frames_within, padded_pixels)
 from realtime_adain.engines.frames import frames_to_images, images_to_frames
 from realtime_adain.errors import UserError, as_given, out_of_memory_as_user_error
+from realtime_adain.library_signals import signals_through_libraries
 from realtime_adain.model import StyleTransferNet
 from realtime_adain.picture_sizes import MAX_SIDE, fit_short_side, resize
 from realtime_adain.settings import DEFAULT_MAX_PIXELS, ModelSettings, check_names
@@ -381,7 +382,8 @@ class Stylizer:
         if engine.builds_per_shape:
             (say or _to_stderr)(f"preparing the {engine.name} engine for {width}x{height}, batch {batch} "
                                 "(the first time for a size takes minutes; later runs reuse it)")
-        with engine.lock:  # one build per shape, and none under another thread's step
+        # (a signal to the process group stops a compile's compiler too: its error is the signal's)
+        with engine.lock, signals_through_libraries():  # one build per shape, and none under another thread's step
             engine.prepare(batch, height, width)
 
     def _alpha(self, alpha: float) -> torch.Tensor:

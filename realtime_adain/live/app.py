@@ -85,6 +85,7 @@ class LiveSession:
         self.device_label = self.engine_label = ""
         self.exit_code = 0
         self.signal_name: str | None = None
+        self.building = False  # (the engine's build under way: a signal raised, `_signals_stop`)
         self.display_lost = False
 
     # ---- setup -------------------------------------------------------------------------------
@@ -134,8 +135,7 @@ class LiveSession:
                 first = self._first_frame()
                 if first is None:  # stopped by a signal during start-up
                     return self.exit_code
-                if not self._start(first):  # stopped by a signal while the engine was built
-                    return self.exit_code
+                self._start(first)
                 if gate is not None:  # a file plays from its first frame on, now that frames are taken:
                     # that frame again, timed from now (the outputs skip its warm-up copy: a gap of a second)
                     self.last_delivered = first.captured
@@ -149,20 +149,21 @@ class LiveSession:
                 self._shutdown()
         return self.exit_code
 
-    def _start(self, first: Frame) -> bool:
-        """Open the session; False where a signal came while the engine was built."""
+    def _start(self, first: Frame) -> None:
+        """Open the session (a signal while the engine is built raised, as `_signals_stop` says)."""
         settings = self.settings
         self.capture_resolution = first.image.shape[1::-1]
         self.work_size = self._work_size(first)
         self.fps = float(self.source.fps or settings.fps or 30.0)
+        # A signal while the engine is built (minutes of torch.compile or a TensorRT build, before
+        # any `live:` line) stops the build, raised as any command's is (`terminated`, 143): only
+        # flagged, the build went on to its end. (Its compiler's error, where the signal reached
+        # the process group, is the signal: `Stylizer.prepare`.)
+        self.building = True
         try:
             self.stylizer.prepare(1, *self.work_size[::-1])
-        except Exception:
-            if self.signal_name is None:
-                raise
-            # The signal reached the whole process group: torch.compile's C++ compiler died of it
-            # too, and its "C++ compile error" (a 120-line traceback) is the signal's doing.
-            return False
+        finally:
+            self.building = False
         if settings.window:
             self._open_window(first)
         self._open_outputs()  # before the first log line: a missing virtual camera is the one line said
@@ -191,7 +192,6 @@ class LiveSession:
         inference.start()  # (kept only once started: the shutdown joined one `ulimit -u` left unstarted, a traceback)
         self.inference = inference
         self.effects.results, self.effects.look = inference.results, inference.active.look  # (`s` while paused)
-        return True
 
     def _note_unwritable_key_folders(self) -> None:
         """Say at the start where `s` and `r` will fail (a file, a read-only folder): not an error,
@@ -259,12 +259,16 @@ class LiveSession:
     @contextmanager
     def _signals_stop(self) -> Iterator[None]:
         """SIGINT/SIGTERM/SIGHUP set the stop flag, so every loop ends the normal way (main thread
-        only; an ignored signal stays ignored). The first one is the one logged."""
+        only; an ignored signal stays ignored). The first one is the one logged. While the engine
+        is built (`building`) the first is raised instead: a build holds the main thread for minutes."""
         if threading.current_thread() is not threading.main_thread():
             yield
             return
 
         def handle(signum: int, _frame: object) -> None:  # no logging here: the log's lock may be held
+            if self.building:  # (once: one more as the build unwinds ends the session as here)
+                self.building = False
+                interrupts.raise_received(signum)
             self.signal_name = self.signal_name or signal.Signals(signum).name
             self.stop_event.set()
 
