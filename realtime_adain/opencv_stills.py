@@ -13,6 +13,7 @@ import numpy as np  # (OpenCV: imported where used, so a broken one stops only w
 
 from realtime_adain.errors import UserError
 from realtime_adain.native_stderr import native_stderr_captured
+from realtime_adain.opencv_names import opencv_name
 from realtime_adain.opencv_headers import RADIANCE_SIGNATURES, radiance_as_opencv_reads
 from realtime_adain.picture_sizes import too_many_pixels
 from realtime_adain.pillow_stills import PillowHeader
@@ -51,7 +52,8 @@ def _imread_copy(data: np.ndarray, flags: int) -> np.ndarray | None:
     try:
         with os.fdopen(handle, "wb") as file:
             file.write(memoryview(np.ascontiguousarray(data)))
-        return cv2.imread(path, flags)
+        with opencv_name(path) as name:  # (under a $TMPDIR named in bytes that are not UTF-8: OpenCV crashed)
+            return cv2.imread(name, flags)
     finally:
         os.unlink(path)
 
