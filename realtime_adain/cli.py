@@ -90,11 +90,14 @@ class ArgumentParser(argparse.ArgumentParser):
     def parse_known_args(self, args=None, namespace=None):
         """Refuse an option this parser does not know itself: argparse hands a subcommand's unknown
         options up to the top parser, whose error pointed to `realtime-adain --help` (`image
-        --bogus`), not to the command's own help. A command that cannot load says why instead."""
+        --bogus`), not to the command's own help. A command that cannot load says why instead.
+        A closing `--` with nothing after it is taken."""
         if self.unloadable:
             raise UserError(self.unloadable)
         self.words = list(sys.argv[1:] if args is None else args)
         namespace, extras = super().parse_known_args(args, namespace)
+        if extras[-1:] == ["--"] and self.words[-1:] == ["--"]:  # (a `--` with nothing after it, as getopt takes:
+            extras.pop()  # argparse keeps one no positional took, `doctor --` was "unrecognized arguments: --")
         if extras:
             self.error(f"unrecognized arguments: {' '.join(extras)}")
         return namespace, extras
@@ -116,7 +119,8 @@ class ArgumentParser(argparse.ArgumentParser):
             for each in required:
                 each.required = True
             self.checking = False
-        return [word for word in extras if word.startswith("-") and not os.path.isfile(word)]
+        options = extras[:extras.index("--")] if "--" in extras else extras  # (after `--`, names)
+        return [word for word in options if word.startswith("-") and not os.path.isfile(word)]
 
     def _parse_optional(self, arg_string):
         """A negative number (`NEGATIVE_NUMBER`) is a value, as argparse takes `-1` where no option

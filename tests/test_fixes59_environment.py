@@ -118,3 +118,22 @@ def test_a_missing_argument_alone_is_still_said(run_cli):
     code, _, err = run_cli("image", "-s", "s.jpg")
     assert (code, err) == (2, "error: realtime-adain image: the following arguments are required: CONTENT "
                               "(see `realtime-adain image --help`)\n")
+
+
+@pytest.mark.parametrize("args", [["doctor", "--json", "--"], ["engines", "list", "--"], ["weights", "info", "--"]])
+def test_a_closing_double_dash_is_taken_by_commands_without_file_names(run_cli, weights_env, args):
+    """`doctor --` and `engines list --` were "unrecognized arguments: --"."""
+    code, _, err = run_cli(*args)
+    assert code == 0 and "unrecognized" not in err, err
+
+
+@pytest.mark.parametrize("args, missing", [(["--"], "COMMAND"), (["engines", "--"], "ACTION"),
+                                           (["image", "-s", "s.jpg", "--"], "CONTENT")])
+def test_a_closing_double_dash_leaves_a_missing_argument_said(run_cli, args, missing):
+    code, _, err = run_cli(*args)
+    assert code == 2 and f"the following arguments are required: {missing} (see" in err, err
+
+
+def test_words_after_a_double_dash_are_still_refused_where_no_file_is_taken(run_cli):
+    code, _, err = run_cli("engines", "list", "--", "x")
+    assert code == 2 and "unrecognized arguments: -- x (see" in err, err
