@@ -83,6 +83,8 @@ def shown_seconds(value: str | numbers.Real) -> str:
         # OverflowError, Fraction(-1, 10**400) said as -0.0 (and 4300 digits are int's limit).
         exact = _DECIMAL.divide(Decimal(int(value.numerator)), Decimal(int(value.denominator)))
         return f"{exact.normalize(_DECIMAL):g}"
+    if hasattr(value, "dtype") and not isinstance(value, float):
+        return str(value)  # numpy's own digits, as `as_fraction` reads it (float32 -1.3 was -1.2999999523162842)
     return str(float(value))
 
 

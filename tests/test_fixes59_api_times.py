@@ -73,3 +73,13 @@ def test_stylize_video_floats_cut_the_segment_text_cuts(stylizer, data_dir, tmp_
             shown[name] = ([round(float(frame.time), 3) for frame in container.decode(video=0)], container.duration)
     assert shown["text"][0] == [0.02, 0.12, 0.32, 0.52, 0.72, 0.92, 1.12, 1.32]
     assert shown["float"] == shown["numpy"] == shown["text"]
+
+
+@pytest.mark.parametrize("value, shown", [(np.float32(-1.3), "-1.3"), (np.float32(3e38), "3e+38"),
+                                          (np.float16(-0.1), "-0.1"), (np.float64(-1.3), "-1.3"), (-1.3, "-1.3")])
+def test_a_numpy_float_time_is_said_as_it_is_read(value, shown):
+    """A refused numpy float is said by the digits it is read as (h8, session 59: float32 -1.3 was
+    said as -1.2999999523162842)."""
+    from realtime_adain.times import shown_seconds
+
+    assert shown_seconds(value) == shown
