@@ -261,4 +261,4 @@ def test_an_error_naming_a_file_with_an_escape_sequence_shows_it_escaped(run_cli
     code, _, err = run_cli("image", name, "-s", name, "-o", tmp_path / "out.jpg")
     assert code != 0 and err.count("\n") == 1, err
     assert "\x1b" not in err and "\u2028" not in err and "\x85" not in err
-    assert "no\\x1b[31mfile\\u2028\\x85.jpg" in err
+    assert "no\\x1b[31mfile\\u2028\\u0085.jpg" in err
