@@ -9,13 +9,16 @@ errors to stdout.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import pty
 import shutil
 import signal
 import stat
+import struct
 import subprocess
 import sys
+import termios
 import threading
 import time
 from pathlib import Path
@@ -248,6 +251,7 @@ def test_the_terminal_closed_then_sighup_keeps_the_partial(published_weights, vi
     instead of 129 (and a note then would have lost the file)."""
     out = tmp_path / "out"
     terminal, stderr = pty.openpty()
+    fcntl.ioctl(stderr, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))  # (a terminal of no size has no bar)
     process = video_process(video_args_to(out / "bunny.mp4"), cli_env(published_weights, tmp_path / "home"),
                             tmp_path, stderr)
     os.close(stderr)
