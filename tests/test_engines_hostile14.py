@@ -52,7 +52,7 @@ def test_a_cache_behind_a_dead_link_is_named_as_one(tmp_path, run_cli, monkeypat
         monkeypatch.setenv("REALTIME_ADAIN_ENGINES", str(folder))
         for action in ("list", "clear"):
             code, _, err = run_cli("engines", action)
-            assert one_error_line(err, code) == f"error: {folder}: the engine cache cannot be there ({said})"
+            assert one_error_line(err, code) == f"error: {folder}: the engine cache cannot be there ({said}; check $REALTIME_ADAIN_ENGINES)"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a"] + (["b"] if link == "loop" else [])
 
 

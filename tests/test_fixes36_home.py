@@ -103,4 +103,4 @@ def test_a_device_as_the_home_is_called_one(run_cli, tmp_path, monkeypatch):
     monkeypatch.delenv("REALTIME_ADAIN_ENGINES", raising=False)
     code, _, err = run_cli("engines", "list")
     assert one_error_line(err, code) == (f"error: {os.devnull}/engines: the engine cache cannot be there "
-                                         f"({os.devnull} is a device, fifo or socket, not a folder)")
+                                         f"({os.devnull} is a device, fifo or socket, not a folder; check $REALTIME_ADAIN_HOME)")

@@ -192,7 +192,7 @@ def test_an_engine_cache_that_is_a_file_is_named_as_one(tmp_path, run_cli, monke
     monkeypatch.setenv("REALTIME_ADAIN_ENGINES", str(cache))
     for action in ("list", "clear"):  # said "no engines cached" / "removed 0 engines"
         code, _, err = run_cli("engines", action)
-        assert code == 2 and one_error_line(err) == f"error: {cache}: the engine cache is not a folder (a file or device is there)"
+        assert code == 2 and one_error_line(err) == f"error: {cache}: the engine cache is not a folder (a file or device is there; check $REALTIME_ADAIN_ENGINES)"
     assert cache.read_text() == "not a folder"
 
 
@@ -206,7 +206,7 @@ def test_a_home_that_is_a_file_is_named_for_the_engines_and_the_weights(tmp_path
     for action in ("list", "clear"):
         code, _, err = run_cli("engines", action)
         assert code == 2 and one_error_line(err) == (f"error: {home / 'engines'}: the engine cache cannot be there "
-                                                     f"({home} is a file, not a folder)")
+                                                     f"({home} is a file, not a folder; check $REALTIME_ADAIN_HOME)")
     monkeypatch.delenv("REALTIME_ADAIN_VGG", raising=False)
     with pytest.raises(UserError, match=f"the weights folder {re.escape(str(home / 'weights'))} cannot exist "
                                         f"\\({re.escape(str(home))} is a file, not a folder; check \\$REALTIME_ADAIN_HOME\\)"):
