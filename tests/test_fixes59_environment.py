@@ -120,7 +120,9 @@ def test_a_missing_argument_alone_is_still_said(run_cli):
                               "(see `realtime-adain image --help`)\n")
 
 
-@pytest.mark.parametrize("args", [["doctor", "--json", "--"], ["engines", "list", "--"], ["weights", "info", "--"]])
+@pytest.mark.parametrize("args", [["doctor", "--json", "--"], ["engines", "list", "--"], ["weights", "info", "--"]],
+                         ids=["doctor", "engines list", "weights info"])
+@pytest.mark.slow_cases('doctor')  # (default run's time: a whole doctor run; the others take the same path)
 def test_a_closing_double_dash_is_taken_by_commands_without_file_names(run_cli, weights_env, args):
     """`doctor --` and `engines list --` were "unrecognized arguments: --"."""
     code, _, err = run_cli(*args)
