@@ -101,6 +101,7 @@ def test_foreign_onnx_export_is_rebuilt(exported, pair, tmp_path):
     assert json.loads(entry.sidecar.read_text()) == entry.components
 
 
+@pytest.mark.slow  # (default run's time, 2026-12-07: a second ONNX export, 9 s; the export into the cache stays)
 def test_export_to_a_file(exported, run_cli, tmp_path):
     out = tmp_path / "models" / "adain.onnx"
     code, stdout, err = run_cli("export", "--format", "onnx", "--vgg", exported["vgg"],

@@ -27,6 +27,10 @@ import twine  # noqa: E402,F401
 
 assert int(setuptools.__version__.split(".")[0]) >= 77, "the wheel test needs the dev extra's setuptools >= 77"
 
+# One worker builds the wheel once for every test here (.ci/run's --dist loadgroup): spread over two
+# workers, each built it (5.6 s twice in the default run, 2026-12-07).
+pytestmark = pytest.mark.xdist_group("wheel")
+
 
 def repo_files(*paths: str) -> list[str]:
     """Tracked files, and new ones not ignored: what a commit of this tree would hold."""
