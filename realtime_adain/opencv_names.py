@@ -17,9 +17,8 @@ _DESCRIPTORS = "/proc/self/fd"
 @contextmanager
 def opencv_name(path: str | os.PathLike | int) -> Iterator[str | int]:
     """`path` as OpenCV can take it while the `with` lasts: itself where it is UTF-8 (or a camera's
-    index), else the
-    same file by an ASCII name, /proc/self/fd/N of a descriptor opened O_PATH (nothing read, no
-    device's driver woken: OpenCV opens the file anew by that name) and closed after. Where the
+    index), else the same file by an ASCII name, /proc/self/fd/N of a descriptor opened O_PATH
+    (nothing read, no device's driver woken: OpenCV opens the file anew by that name) and closed after. Where the
     system names no descriptors so, a one-line refusal. A name that cannot be opened raises the
     OSError of that open."""
     if isinstance(path, int):
