@@ -62,6 +62,11 @@ def _channels(tensor: torch.Tensor) -> str:
     return " x ".join(str(side) for side in tensor.shape) or "1"
 
 
+def _kind(value: object) -> str:
+    """What a style's part is, by its kind alone: 'nested tensor' or its type's name ('ndarray')."""
+    return "nested tensor" if isinstance(value, torch.Tensor) and value.is_nested else type(value).__name__
+
+
 def _average(tensor: torch.Tensor) -> str:
     """The average of `tensor`'s values to 3 digits; '?' where there is none to show (no values, a
     'meta' or complex tensor, a dtype without arithmetic such as torch.bits8)."""
@@ -94,8 +99,9 @@ class StyleStats:
         """A summary, not the values: the dataclass's repr printed all 1024 (110 to 170 lines for
         the REPL's echo of `st.style(...)`). Never raises, whatever a caller built it from."""
         tensors = (self.mean, self.std)
-        if not all(isinstance(tensor, torch.Tensor) for tensor in tensors):
-            return f"StyleStats(mean={type(self.mean).__name__}, std={type(self.std).__name__})"
+        if not all(isinstance(tensor, torch.Tensor) and not tensor.is_nested for tensor in tensors):
+            # (a nested tensor has no shape: "NestedTensorImpl doesn't support sizes")
+            return f"StyleStats(mean={_kind(self.mean)}, std={_kind(self.std)})"
         channels, dtype, device = (_agreed([fact(tensor) for tensor in tensors]) for fact in (
             _channels, lambda tensor: str(tensor.dtype).removeprefix("torch."),
             lambda tensor: str(tensor.device)))
@@ -143,7 +149,8 @@ class StyleStats:
         checks it: torch took 'meta' and 'cpu:1', which no stylizer runs on, and said 'xpu' with a
         bare AssertionError; a device that cannot be had is one line, not torch's error of several.
         An int is refused as `Stylizer.load` refuses it (it was taken as 'cuda:N'); a dtype that
-        is not floating too: torch.bool passed (for `stylize` to refuse), int8 cut the values."""
+        is not floating too: torch.bool passed (for `stylize` to refuse), int8 cut the values. The
+        parts are checked by their kinds (`check_tensors`), as `stylize` and `mix` check them."""
         from realtime_adain.devices import device_argument
 
         if dtype is not None and not isinstance(dtype, torch.dtype):  # ('float16': torch's error of several)
@@ -152,6 +159,7 @@ class StyleStats:
             raise ValueError(f"dtype {dtype} cannot hold a style's statistics (use a floating dtype such as "
                              "torch.float32, torch.float16 or torch.bfloat16)")
         resolved = device_argument(device)  # ('auto' too, as the message offers it)
+        check_tensors(self)  # (a meta tensor was torch's "Cannot copy out of meta tensor", an ndarray "no attribute 'to'")
         return StyleStats(self.mean.to(resolved, dtype), self.std.to(resolved, dtype))
 
     @staticmethod
@@ -189,12 +197,10 @@ class StyleStats:
 CHANNELS = 512  # relu4_1's channels: every encoder's statistics have this many
 
 
-def check_stats(style: "StyleStats", name: str = "style", channels: int | None = CHANNELS) -> "StyleStats":
-    """A StyleStats a caller built or kept is what `Stylizer.style` gives: `channels` finite means
-    and non-negative stds in real tensors; else a TypeError/ValueError naming it, not a torch
-    error mid-stream (None: any count). Values of any real dtype that converts to float32 are
-    checked as float32 (float8 and uint16 have no comparisons in torch: `std < 0` raised its
-    NotImplementedError); one that does not (torch.bits8, torch.uint4) is a TypeError."""
+def check_tensors(style: "StyleStats", name: str = "style") -> "StyleStats":
+    """`style`'s parts are real, dense tensors that hold values, by their kinds alone (no pass over the
+    values, which on a GPU waits for the device: `StyleStats.to` runs per masked frame); else a
+    TypeError/ValueError naming the part."""
     if not isinstance(style, StyleStats):
         raise TypeError(f"{name} must be StyleStats (from Stylizer.style), got {type(style).__name__}")
     for part in ("mean", "std"):
@@ -202,10 +208,24 @@ def check_stats(style: "StyleStats", name: str = "style", channels: int | None =
         if not isinstance(value, torch.Tensor) or value.is_complex() or value.dtype == torch.bool:
             raise TypeError(f"{name}.{part} must be a real torch tensor, got "
                             f"{value.dtype if isinstance(value, torch.Tensor) else type(value).__name__}")
+        if value.is_nested:  # (its layout is torch.strided; any use failed inside torch, 93 lines)
+            raise TypeError(f"{name}.{part} must be a dense tensor, got a nested tensor")
         if value.layout != torch.strided:  # (a sparse one failed deep inside torch)
             raise TypeError(f"{name}.{part} must be a dense tensor, got layout {value.layout}")
         if value.device.type == "meta":
             raise ValueError(f"{name}.{part} is on the meta device: it holds no values")
+    return style
+
+
+def check_stats(style: "StyleStats", name: str = "style", channels: int | None = CHANNELS) -> "StyleStats":
+    """A StyleStats a caller built or kept is what `Stylizer.style` gives: `channels` finite means
+    and non-negative stds in real tensors; else a TypeError/ValueError naming it, not a torch
+    error mid-stream (None: any count). Values of any real dtype that converts to float32 are
+    checked as float32 (float8 and uint16 have no comparisons in torch: `std < 0` raised its
+    NotImplementedError); one that does not (torch.bits8, torch.uint4) is a TypeError."""
+    check_tensors(style, name)
+    for part in ("mean", "std"):
+        value = getattr(style, part)
         if channels is not None and value.numel() != channels:
             raise ValueError(f"{name}.{part} has {value.numel()} values, a style has {channels} "
                              f"(use Stylizer.style)")
