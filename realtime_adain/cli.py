@@ -28,11 +28,11 @@ from realtime_adain.writable_folders import NO_TEMPORARY_FOLDER, no_temporary_fo
 
 COMMAND_MODULES = ("image", "weights", "video", "live", "serve", "bench", "export", "engines", "doctor")
 EPILOG = """first steps:
-  realtime-adain weights download                              # the published weights (about 94 MB)
+  realtime-adain weights download        # the published weights (about 94 MB)
   realtime-adain image photo.jpg -s starry.jpg -o out.jpg
   realtime-adain video clip.mp4 -s starry.jpg -o clip_starry.mp4
-  realtime-adain live --styles styles/                         # webcam 0 in a window; h lists the keys
-  realtime-adain doctor                                        # what runs here and what is missing
+  realtime-adain live --styles styles/    # webcam 0 in a window (h: the keys)
+  realtime-adain doctor                   # what runs here and what is missing
 
 `realtime-adain COMMAND --help` gives each command's options and examples.
 """

@@ -16,12 +16,14 @@ from realtime_adain.standard_streams import closed_at_start
 # In the order README.md lists them.
 BENCHMARKS: tuple[str, ...] = ("model", "video", "live", "train", "temporal", "serve")
 EPILOG = """examples:
-  realtime-adain bench model -r 360p --engine eager --engine onnx     # feasible on a CPU
-  realtime-adain bench video --frames 48                              # pipeline vs the reference loop
-  realtime-adain bench live --seconds 10                              # sustained fps and latency, headless
+  # feasible on a CPU:
+  realtime-adain bench model -r 360p --engine eager --engine onnx
+  realtime-adain bench video --frames 48   # pipeline vs the reference loop
+  realtime-adain bench live --seconds 10   # sustained fps and latency, headless
   realtime-adain bench temporal --frames 32 --size 192 --json out.json
 
-`realtime-adain bench TARGET --help` says what each measures. Results: docs/BENCHMARKS.md.
+`realtime-adain bench TARGET --help` says what each measures.
+Results: docs/BENCHMARKS.md.
 """
 
 
@@ -29,8 +31,8 @@ def add_parser(subparsers: argparse._SubParsersAction, with_targets: bool = True
     """`with_targets`: register each benchmark's options (importing it loads torch); without,
     `bench` is only listed, for a command line that asks for another command."""
     parser = subparsers.add_parser("bench", help="benchmarks", description=(
-        "Measure speed (and the stabiliser's steadiness); results print as a table, then as one JSON line "
-        "(`--json PATH` also writes them to a file)."), epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+        "Measure speed (and the stabiliser's steadiness); results print as a table,\n"
+        "then as one JSON line (`--json PATH` also writes them to a file)."), epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     targets = parser.add_subparsers(dest="target", metavar="TARGET", required=True)
     for name in BENCHMARKS if with_targets else ():
         try:

@@ -3,9 +3,10 @@ from __future__ import annotations
 # This module's docstring and `export --help`'s text: a constant, which `python -OO` keeps.
 DESCRIPTION = """Build TensorRT engines or an ONNX graph ahead of time (`realtime-adain export`).
 
-Both formats take the style statistics and alpha as inputs, so one build serves every style.
-ONNX is one file for every frame size (checked against onnxruntime before it is kept); TensorRT
-engines are one per resolution and batch, stored in the engine cache the tensorrt engine reads.
+Both formats take the style statistics and alpha as inputs, so one build serves
+every style. ONNX is one file for every frame size (checked against onnxruntime
+before it is kept); TensorRT engines are one per resolution and batch, stored in
+the engine cache the tensorrt engine reads.
 """
 __doc__ = DESCRIPTION
 
@@ -27,10 +28,10 @@ from realtime_adain.writable_folders import check_writable_dir, ensure_writable_
 # The ONNX graph must reproduce PyTorch within this PSNR (uint8 output space) to be kept.
 
 EPILOG = """examples:
-  realtime-adain export --format onnx -o adain.onnx                      # one graph, any frame size
-  realtime-adain export --format onnx                                    # into the engine cache (--engine onnx)
+  realtime-adain export --format onnx -o adain.onnx   # one graph, every size
+  realtime-adain export --format onnx   # into the engine cache (--engine onnx)
   realtime-adain export --format tensorrt -r 720p -r 1080p --batch 1 --batch 4
-  realtime-adain export --format tensorrt --decoder run/decoder_iter_0160000.safetensors -r 1280x720
+  realtime-adain export --format tensorrt -r 720p --decoder run/dec.safetensors
 """
 
 

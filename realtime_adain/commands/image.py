@@ -21,10 +21,11 @@ from realtime_adain.imageio import WRITABLE_EXTENSIONS, is_image_path, is_writab
 
 EPILOG = """examples:
   realtime-adain image photo.jpg --style starry.jpg -o out.jpg
-  realtime-adain image photos/ --style styles/ -o results/            # every combination
+  realtime-adain image photos/ --style styles/ -o results/   # every combination
   realtime-adain image photo.jpg -s a.jpg -s b.jpg --mix 0.7,0.3 -o mix.png
   realtime-adain image photo.jpg -s a.jpg -s b.jpg --mask mask.png -o split.png
-  realtime-adain image photo.jpg --style styles/ --sheet sheet.jpg    # every style on one contact sheet
+  # every style on one contact sheet:
+  realtime-adain image photo.jpg --style styles/ --sheet sheet.jpg
 """
 
 

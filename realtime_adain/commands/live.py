@@ -19,10 +19,11 @@ from realtime_adain.video.sequence import MIN_FRAMERATE
 
 
 EPILOG = """examples:
-  realtime-adain live --styles styles/                          # webcam 0, window, keys below
-  realtime-adain live --source clip.mp4 --styles a.jpg b.jpg    # a looping file as the camera
-  realtime-adain live --source 0 --styles styles/ --no-window --stream udp://127.0.0.1:5000
-  realtime-adain live --source clip.mp4 --styles styles/ --no-window -o out.mp4 --max-frames 300
+  realtime-adain live --styles styles/        # webcam 0, window, keys below
+  realtime-adain live --source clip.mp4 --styles a.jpg b.jpg   # a looping file
+  realtime-adain live --styles styles/ --no-window --stream udp://127.0.0.1:5000
+  # headless, the first 300 frames recorded:
+  realtime-adain live -s a.jpg --no-window -o out.mp4 --max-frames 300
 
 keys:
 """ + "\n".join(f"  {k:<10} {d}" for k, d in keys.help_lines())

@@ -19,23 +19,27 @@ MISSING_EXTRA = 'serve needs aiohttp and aiortc: pip install "realtime-adain[ser
 TOKEN_ENV_VAR = "REALTIME_ADAIN_SERVE_TOKEN"  # the token without a --token other users could read in `ps`
 
 EPILOG = """examples:
-  realtime-adain serve --styles styles/                       # http://127.0.0.1:8080/ on this machine only
-  realtime-adain serve --styles styles/ --host 0.0.0.0        # the LAN: an access token is generated and printed
-  realtime-adain serve --styles a.jpg b.jpg --port 0 --allow-uploads --max-clients 2
-  realtime-adain serve --styles styles/ --allow-host stylize.example.com   # behind an https proxy on this machine
+  # http://127.0.0.1:8080/ on this machine only:
+  realtime-adain serve --styles styles/
+  # the LAN: an access token is generated and printed:
+  realtime-adain serve --styles styles/ --host 0.0.0.0
+  realtime-adain serve --styles a.jpg b.jpg --port 0 --allow-uploads
+  # behind an https proxy on this machine:
+  realtime-adain serve --styles styles/ --allow-host stylize.example.com
 
 Listening on anything but loopback needs an access token (--token, --token-file,
-$REALTIME_ADAIN_SERVE_TOKEN, or one is generated); the printed URL carries it. Other users of this
-machine can read a --token in `ps`: give it in a file or the environment instead. Browsers give
-a page the camera only on https:// or on localhost: for other machines, serve https
-(--tls-cert/--tls-key) or put a TLS proxy in front.
+$REALTIME_ADAIN_SERVE_TOKEN, or one is generated); the printed URL carries it.
+Other users of this machine can read a --token in `ps`: give it in a file or the
+environment instead. Browsers give a page the camera only on https:// or on
+localhost: for other machines, serve https (--tls-cert/--tls-key) or put a TLS
+proxy in front.
 """
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "serve", help="serve a web page that stylizes the browser's camera over WebRTC",
-        description="Stylize browsers' cameras in real time over WebRTC (aiohttp + aiortc); one shared model.",
+        description="Stylize browsers' cameras in real time over WebRTC (aiohttp + aiortc);\none shared model.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     net = parser.add_argument_group("network and access")

@@ -26,11 +26,13 @@ from realtime_adain.video.encoder_settings import MAX_BITRATE, EncodeSettings
 
 EPILOG = """examples:
   realtime-adain video clip.mp4 --style starry.jpg -o clip_starry.mp4
-  realtime-adain video clips/ --style a.jpg --style b.jpg -o out/          # every clip x style
-  realtime-adain video clip.mp4 -s starry.jpg --size 512 --codec h264_nvenc -o out.mp4
+  realtime-adain video clips/ -s a.jpg -s b.jpg -o out/   # every clip x style
+  realtime-adain video clip.mp4 -s starry.jpg --codec h264_nvenc -o out.mp4
   realtime-adain video clip.mp4 -s starry.jpg --codec ffv1 -o lossless.mkv
-  realtime-adain video film.mkv -s starry.jpg --start 1:02:30 --duration 45 -o scene.mp4  # one scene
-  realtime-adain video clip.mp4 -s starry.jpg --size 256 --no-keep-size -o share.gif  # looping, no sound
+  # one scene:
+  realtime-adain video in.mkv -s a.jpg --start 1:02:30 --duration 45 -o cut.mkv
+  # looping, no sound:
+  realtime-adain video clip.mp4 -s a.jpg --size 256 --no-keep-size -o share.gif
 """
 
 

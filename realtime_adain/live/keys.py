@@ -42,7 +42,7 @@ BINDINGS: tuple[Binding, ...] = (
     Binding("+, Up", "alpha_up", "more style: alpha + 0.1", _codes("+", "=", UP)),
     Binding("-, Down", "alpha_down", "less style: alpha - 0.1", _codes("-", "_", DOWN)),
     Binding("m", "mix", "mix in the next style: 25 %, 50 %, 75 %, off", _codes("m")),
-    Binding("c", "color", "colour preservation on/off (keeps the colours of the frame at that moment)", _codes("c")),
+    Binding("c", "color", "colour preservation on/off (the colours of the frame at that time)", _codes("c")),
     Binding("t", "stabilize", "temporal stabiliser: off, flow, stats, both", _codes("t")),
     Binding("o", "view", "view: stylized, original, side by side", _codes("o")),
     Binding("space", "pause", "pause/resume", _codes(" ")),
