@@ -3,6 +3,7 @@ a limit (a body that cannot be read a 400), and failures said without the server
 
 from __future__ import annotations
 
+import asyncio
 import os
 
 from aiohttp import web
@@ -17,9 +18,30 @@ def error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
 
 
-async def read_body(request: web.Request, limit: int) -> bytes:
+async def read_body(request: web.Request, limit: int, seconds: float, what: str) -> bytes:
     """The request body, refused (413) as soon as it passes `limit` bytes, never read whole first
-    (the app's client_max_size is the upload limit, far above what other routes take)."""
+    (the app's client_max_size is the upload limit, far above what other routes take), and refused
+    (408, `what` said) when not whole within `seconds`: a sender that stopped mid-body held its
+    connection for good, and a few dozen such took every connection the server allows."""
+    try:
+        return await asyncio.wait_for(_read_body(request, limit), seconds)
+    except asyncio.TimeoutError:
+        raise uploads.UploadRefused(408, f"{what} took longer than {seconds:g} s to arrive") from None
+
+
+async def refused_body(request: web.Request, exc: uploads.UploadRefused) -> web.StreamResponse:
+    """`exc` (from `read_body`) answered. After a 408 the connection is closed at once: aiohttp
+    waited 10 s more for the body that had not come (its lingering close), the connection held."""
+    response = error(exc.status, str(exc))
+    if exc.status == 408:
+        response.force_close()
+        await response.prepare(request)
+        await response.write_eof()
+        request.protocol.force_close()
+    return response
+
+
+async def _read_body(request: web.Request, limit: int) -> bytes:
     if request.content_length is not None and request.content_length > limit:
         raise uploads.UploadRefused(413, f"the request body is larger than the {limit} bytes allowed")
     data = bytearray()

@@ -28,7 +28,8 @@ from realtime_adain import __version__
 from realtime_adain.errors import one_line
 from realtime_adain.live.keys import BINDINGS
 from realtime_adain.serve import uploads
-from realtime_adain.serve.answers import error, malformed_form, offer_error, read_body, unreadable_body, upload_failure
+from realtime_adain.serve.answers import (error, malformed_form, offer_error, read_body, refused_body, unreadable_body,
+                                         upload_failure)
 from realtime_adain.serve.batcher import Batcher
 from realtime_adain.serve.connections import OUT_OF_RESOURCES, ConnectionLimits, address_group, group_name, shortage
 from realtime_adain.serve.control import Look, stabilize_modes
@@ -55,6 +56,7 @@ CANCELLED_READ_S = 1.0  # for an upload's cancelled read to end (it does at the 
 LEAVE_KEY = re.compile(r"[A-Za-z0-9_-]{16,128}")  # an offer's `leave_key`: random, of the client's making
 LEFT_KEYS_KEPT = 64  # keys that left before their offer was taken: such an offer is refused
 MAX_LEAVE_BYTES = 1024
+LEAVE_READ_S = 5.0  # a leave body (a beacon's few dozen bytes) still arriving after this is refused
 LEFT = "it left (its page was closed or reloaded)"
 
 
@@ -177,11 +179,9 @@ class Server:
         if refused:
             return error(429, refused)
         try:
-            body = json.loads(await asyncio.wait_for(read_body(request, MAX_OFFER_BYTES), OFFER_READ_S))
-        except asyncio.TimeoutError:
-            return error(408, f"the offer took longer than {OFFER_READ_S:g} s to arrive")
+            body = json.loads(await read_body(request, MAX_OFFER_BYTES, OFFER_READ_S, "the offer"))
         except uploads.UploadRefused as exc:
-            return error(exc.status, str(exc))
+            return await refused_body(request, exc)
         except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested past the parser's stack
             return error(400, 'the body must be JSON {"sdp": ..., "type": "offer"}')
         if not (isinstance(body, dict) and isinstance(body.get("sdp"), str) and body.get("type") == "offer"):
@@ -237,9 +237,9 @@ class Server:
         never began, which the server cannot see: it held the slot for the connect timeout, and the
         reloaded page was refused. A key not (yet) known is kept, its offer to come refused."""
         try:
-            body = json.loads(await read_body(request, MAX_LEAVE_BYTES))
+            body = json.loads(await read_body(request, MAX_LEAVE_BYTES, LEAVE_READ_S, "the leave request"))
         except uploads.UploadRefused as exc:
-            return error(exc.status, str(exc))
+            return await refused_body(request, exc)
         except (ValueError, RecursionError):
             body = None
         key = body.get("leave_key") if isinstance(body, dict) else None
