@@ -66,7 +66,7 @@ def test_an_h264_left_crop_is_applied_whole(tmp_path):
     (720, 480, Fraction(40, 33), (872, 480)),  # NTSC 4:3 (872.7)
     (1440, 1080, Fraction(4, 3), (1920, 1080)),
     (720, 480, Fraction(8, 9), (720, 540)),
-    (720, 481, Fraction(32, 27), (854, 481)),  # a stored odd side is kept
+    (720, 481, Fraction(32, 27), (853, 481)),  # beside an odd height (4:4:4 anyway): the nearest pixel (853.3)
     (16384, 8193, Fraction(1), (16384, 8193)),  # square pixels: as stored (8193 became 8192)
     (8193, 100, Fraction(16387, 16386), (8194, 100)),  # 8193.5 rounds to 8192 (half to even): never below
 ])
