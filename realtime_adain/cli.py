@@ -239,10 +239,12 @@ OPENCV_BOOLEAN_SETTINGS = ("OPENCV_TRACE", "OPENCV_DUMP_ERRORS", "OPENCV_BUFFER_
 OPENCV_BOOLEAN_VALUES = ("1", "0", "true", "false", "True", "False", "TRUE", "FALSE")
 # libgomp (torch's OpenMP) reads this as torch loads and runs on as if it were unset where it cannot
 # (0, -1, abc, empty), after a blank line and "libgomp: Invalid value for environment variable ...":
-# a whole number from 1, or a list of them for nested levels ("4,2"), spaces around each allowed.
+# a whole number from 1, or a list of them for nested levels ("4,2"), spaces around each allowed;
+# each at most 2^63 - 1, as it takes strtoul's number as a signed long (9223372036854775808 is
+# "Invalid value" too, alone or in a list).
 OMP_THREADS_SETTING = "OMP_NUM_THREADS"
-_OMP_THREADS = r"\s*\+?0*[1-9]\d{0,18}\s*"  # (up to 10^19: strtoul's 64 bits)
-OMP_THREADS_VALUE = re.compile(rf"{_OMP_THREADS}(?:,{_OMP_THREADS})*", re.ASCII)
+OMP_THREAD_COUNT = re.compile(r"\s*\+?0*([1-9]\d{0,18})\s*", re.ASCII)
+MOST_OMP_THREADS = 2**63 - 1
 
 
 def check_library_settings() -> None:
@@ -264,7 +266,7 @@ def check_library_settings() -> None:
                             "fix it or unset it")
         if name in OPENCV_BOOLEAN_SETTINGS and value not in OPENCV_BOOLEAN_VALUES:
             raise UserError(f"${name}={value!r} is not 1 or 0 (OpenCV would abort on it); set 1, 0 or unset it")
-    if not OMP_THREADS_VALUE.fullmatch(value := os.environ.get(OMP_THREADS_SETTING, "1")):
+    if not readable_omp_threads(value := os.environ.get(OMP_THREADS_SETTING, "1")):
         del os.environ[OMP_THREADS_SETTING]  # (before torch loads: libgomp's own two lines are not said)
         print(one_line(f"note: ${OMP_THREADS_SETTING}={value[:80]!r} is not a thread count (a whole number from 1, "
                        "or a list of them: 4,2); it is ignored"), file=sys.stderr)
@@ -278,6 +280,13 @@ def check_library_settings() -> None:
             del sys.modules[module]
         print(one_line(f"note: progress bars ignore {', '.join('$' + n for n in ignored)} ({exc})"), file=sys.stderr)
         import tqdm  # noqa: F401, F811
+
+
+def readable_omp_threads(value: str) -> bool:
+    """Whether libgomp reads `value` as $OMP_NUM_THREADS: each count of the list from 1 to
+    `MOST_OMP_THREADS` (its digits matched first: int() refuses 4300 of them)."""
+    counts = [OMP_THREAD_COUNT.fullmatch(count) for count in value.split(",")]
+    return all(count and int(count[1]) <= MOST_OMP_THREADS for count in counts)
 
 
 def fit_thread_pools_to_limit() -> None:
