@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from realtime_adain.errors import shown_number
+
 
 def check_number(value: float, name: str, low: float = 0.0, high: float = 1.0) -> float:
     """A real number (not a bool) in [low, high], as a float; nan fails."""
@@ -18,7 +20,7 @@ def check_number(value: float, name: str, low: float = 0.0, high: float = 1.0) -
     if _past_floats(value):
         raise ValueError(f"{name} must be in [{low:g}, {high:g}], got an integer too large for a float")
     if not low <= value <= high:  # nan fails too
-        raise ValueError(f"{name} must be in [{low:g}, {high:g}], got {value}")
+        raise ValueError(f"{name} must be in [{low:g}, {high:g}], got {shown_number(value)}")
     return float(value) + 0.0  # (-0.0 as 0.0: a settings record said -0.0)
 
 
@@ -30,7 +32,7 @@ def check_positive(value: float, name: str) -> float:
     if _past_floats(value):
         raise ValueError(f"{name} must be positive (above 0), got an integer too large for a float")
     if not value > 0:  # nan fails too
-        raise ValueError(f"{name} must be positive (above 0), got {value}")
+        raise ValueError(f"{name} must be positive (above 0), got {shown_number(value)}")
     return float(value)
 
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import contextlib
 import errno
 import importlib.metadata
+import numbers
 import os
 import re
 import shlex
 import sys
 import unicodedata
+from decimal import MAX_EMAX, MIN_EMIN, Context, Decimal
 from typing import Iterable, Iterator, Sequence
 
 
@@ -281,6 +283,30 @@ def as_given(value: object) -> str:
     were echoed whole)."""
     text = one_line(str(value))
     return text if len(text) <= QUOTE_LIMIT else quoted(text)
+
+
+def shown_number(value: numbers.Real) -> str:
+    """A number as given, for a message, by the digits it is read as (`times.as_fraction`):
+    numpy's own for a numpy float (`f"{np.float32(1000.1)}"` was its binary value,
+    1000.0999755859375; longdouble 1e4000, finite, "inf"), -0.5 and 1e+20 plainly (Fraction(-1, 2),
+    np.float64(1e+20) were Python's reprs); a whole number in digits below 10^18."""
+    whole = isinstance(value, numbers.Integral) or (isinstance(value, numbers.Rational) and value.denominator == 1)
+    if whole and abs(value) < 10**18:
+        return str(int(value))
+    if isinstance(value, numbers.Rational) and (whole or not _FLOAT_RANGE[0] < abs(value) < _FLOAT_RANGE[1]):
+        # Beyond a float's range or precision, as a float's digits would be: -10**400 was an
+        # OverflowError, Fraction(-1, 10**400) said as -0.0 (and 4300 digits are int's limit).
+        exact = _DECIMAL.divide(Decimal(int(value.numerator)), Decimal(int(value.denominator)))
+        return f"{exact.normalize(_DECIMAL):g}"
+    if hasattr(value, "dtype") and not isinstance(value, float):
+        return str(value)  # numpy's own digits (float32 -1.3 was -1.2999999523162842)
+    return str(float(value))
+
+
+# Where a rational converts to a float as itself (not to 0 or an OverflowError), and the digits
+# (a float's, about) one beyond that range is said with, its exponent unbounded.
+_FLOAT_RANGE = (sys.float_info.min, sys.float_info.max)
+_DECIMAL = Context(prec=6, Emax=MAX_EMAX, Emin=MIN_EMIN)
 
 
 # Unicode's bidirectional controls (its Bidi_Control property): an embedding, override or isolate

@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Sequence
 
 from realtime_adain.descriptors import STANDARD_INPUT, descriptor_number, descriptor_path, unreadable_descriptor
-from realtime_adain.errors import UserError
+from realtime_adain.errors import UserError, shown_number
 from realtime_adain.file_identity import is_inside, same_entry
-from realtime_adain.times import check_time
+from realtime_adain.times import check_time, is_finite
 
 DTYPE_CHOICES = ("auto", "fp32", "fp16", "bf16")
 MAX_STYLE_SIZE = 8192  # shorter side a style is encoded at; 0 = native
@@ -64,7 +64,7 @@ class StyleSettings:
         check_field_kinds(self)
         check_weights(self.mix)
         if not (math.isfinite(self.alpha) and 0.0 <= self.alpha <= 1.0):
-            raise UserError(f"--alpha {self.alpha} is outside [0, 1]")
+            raise UserError(f"--alpha {shown_number(self.alpha)} is outside [0, 1]")
         if not 0 <= self.style_size <= MAX_STYLE_SIZE:
             raise UserError(f"--style-size {self.style_size} is outside 0 (native) to {MAX_STYLE_SIZE}")
         if self.mix is not None:
@@ -95,8 +95,9 @@ def check_weights(mix: object, name: str = "mix", optional: bool = True) -> None
     for index, weight in enumerate(mix):
         if isinstance(weight, bool) or not isinstance(weight, numbers.Real):  # (numpy's bool_ is no Real)
             raise TypeError(f"{kinds}, got a {type(mix).__name__} holding {type(weight).__name__} ({name}[{index}])")
-        try:  # (numpy's timedelta64 passes as Integral; 10**400 as Real)
-            float(weight)
+        try:  # (numpy's timedelta64 passes as Integral; 10**400 as Real; longdouble 1e4000 is a float's inf)
+            if math.isinf(float(weight)) and is_finite(weight):
+                raise OverflowError
         except OverflowError:
             raise ValueError(f"{name}[{index}] is too large for a float") from None
         except (TypeError, ValueError):
@@ -108,9 +109,9 @@ def weight_values(weights: Sequence[float], name: str = "mix") -> tuple[float, .
     ValueError naming it: the one rule and wording of `stylize_video`'s `mix` and `StyleStats.mix`'s
     `weights` (which said "mix weights must be finite and non-negative ..." of no weight in particular)."""
     values = tuple(float(w) + 0.0 for w in weights)  # (-0.0 as 0.0)
-    for index, value in enumerate(values):
+    for index, (value, given) in enumerate(zip(values, weights)):
         if not 0.0 <= value < float("inf"):  # (nan too; "in [0, inf]" said of nan read as if inf were taken)
-            raise ValueError(f"{name}[{index}] must be a finite number, 0 or more, got {value}")
+            raise ValueError(f"{name}[{index}] must be a finite number, 0 or more, got {shown_number(given)}")
     return values
 
 
@@ -239,7 +240,7 @@ class VideoSettings:
             raise UserError(f"--stabilize-strength is the flow stabiliser's; --stabilize {self.stabilize} has none "
                             f"(use --stabilize flow or both)")
         if not (math.isfinite(self.strength) and 0.0 <= self.strength <= 1.0):
-            raise UserError(f"--stabilize-strength {self.strength} is outside [0, 1]")
+            raise UserError(f"--stabilize-strength {shown_number(self.strength)} is outside [0, 1]")
         check_stats_engine(self.model, self.stabilize)
         if self.size < 0:
             raise UserError(f"--size {self.size} is negative")
@@ -341,13 +342,13 @@ class LiveSettings:
         if self.max_frames is not None and self.max_frames < 1:
             raise UserError(f"--max-frames {self.max_frames} must be at least 1")
         if self.fps is not None and not (math.isfinite(self.fps) and self.fps > 0):
-            raise UserError(f"--fps {self.fps} must be a positive number")
+            raise UserError(f"--fps {shown_number(self.fps)} must be a positive number")
         if self.resolution and (max(self.resolution) > max(MAX_RESOLUTION) or min(self.resolution) > min(MAX_RESOLUTION)):
             raise UserError("--resolution %dx%d: at most %dx%d, either way up" % (*self.resolution, *MAX_RESOLUTION))
         if self.stabilize not in STABILIZE_MODES:
             raise UserError(f"--stabilize {self.stabilize}: use one of {', '.join(STABILIZE_MODES)}")
         if not (math.isfinite(self.stabilize_strength) and 0.0 <= self.stabilize_strength <= 1.0):
-            raise UserError(f"--stabilize-strength {self.stabilize_strength} is outside [0, 1]")
+            raise UserError(f"--stabilize-strength {shown_number(self.stabilize_strength)} is outside [0, 1]")
         if unreadable := unreadable_descriptor(self.source):
             raise UserError(unreadable)
         self._check_outputs()

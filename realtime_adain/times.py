@@ -6,11 +6,9 @@ from __future__ import annotations
 import math
 import numbers
 import re
-import sys
-from decimal import MAX_EMAX, MIN_EMIN, Context, Decimal
 from fractions import Fraction
 
-from realtime_adain.errors import UserError, one_line, quoted
+from realtime_adain.errors import UserError, one_line, quoted, shown_number
 
 
 # Times as FFmpeg's options take them (av_parse_time's durations): [[HH:]MM:]SS[.frac] (minutes and
@@ -35,6 +33,13 @@ def as_fraction(value: numbers.Real) -> Fraction:
     return Fraction(str(value) if hasattr(value, "dtype") else repr(float(value)))
 
 
+def is_finite(value: numbers.Real) -> bool:
+    """Whether a real number is finite, read as itself: `math.isfinite` reads a float of it
+    (numpy's longdouble 1e4000 was inf; 10**400 an OverflowError). Compared, not subtracted:
+    numpy warns of inf - inf."""
+    return bool(value == value and abs(value) != math.inf)  # (nan is not itself)
+
+
 def check_time(value: str | float | Fraction, option: str, positive: bool = False) -> Fraction:
     """A time in seconds, exactly: a number, or text as FFmpeg takes it (`90`, `90.5`, `1:30`,
     `01:30.5`, `0:01:30`); at least 0 (above 0 if `positive`). The one parser of --start and
@@ -55,10 +60,10 @@ def check_time(value: str | float | Fraction, option: str, positive: bool = Fals
         else:
             raise UserError(f"{option} {shown_seconds(value)} is not a time such as 90, 90.5, 1:30 or 0:01:30.5")
     elif isinstance(value, numbers.Real) and not isinstance(value, bool):
-        # (±10**400, Fraction(±10**400): isfinite's OverflowError; a rational is finite)
+        # (±10**400, Fraction(±10**400): said without their hundreds of digits)
         if isinstance(value, numbers.Rational) and value > MAX_TIME:
             raise UserError(f"{option} is longer than any video ({MAX_TIME} s at most)")
-        if not isinstance(value, numbers.Rational) and not math.isfinite(value):
+        if not is_finite(value):
             raise UserError(f"{option} {shown_seconds(value)} is not a finite time")
         seconds = as_fraction(value)
     else:
@@ -72,26 +77,8 @@ def check_time(value: str | float | Fraction, option: str, positive: bool = Fals
 
 def shown_seconds(value: str | numbers.Real) -> str:
     """A time as it was given, for a message: text quoted ('-1:30'), a number plainly, as other
-    arguments are said (-0.5, 1e+20: `Fraction(-1, 2)`, `np.float64(1e+20)` were Python's reprs)."""
-    if isinstance(value, str):
-        return repr(value)
-    whole = isinstance(value, numbers.Integral) or (isinstance(value, numbers.Rational) and value.denominator == 1)
-    if whole and abs(value) < 10**18:
-        return str(int(value))
-    if isinstance(value, numbers.Rational) and (whole or not _FLOAT_RANGE[0] < abs(value) < _FLOAT_RANGE[1]):
-        # Beyond a float's range or precision, as a float's digits would be: -10**400 was an
-        # OverflowError, Fraction(-1, 10**400) said as -0.0 (and 4300 digits are int's limit).
-        exact = _DECIMAL.divide(Decimal(int(value.numerator)), Decimal(int(value.denominator)))
-        return f"{exact.normalize(_DECIMAL):g}"
-    if hasattr(value, "dtype") and not isinstance(value, float):
-        return str(value)  # numpy's own digits, as `as_fraction` reads it (float32 -1.3 was -1.2999999523162842)
-    return str(float(value))
-
-
-# Where a rational converts to a float as itself (not to 0 or an OverflowError), and the digits
-# (a float's, about) one beyond that range is said with, its exponent unbounded.
-_FLOAT_RANGE = (sys.float_info.min, sys.float_info.max)
-_DECIMAL = Context(prec=6, Emax=MAX_EMAX, Emin=MIN_EMIN)
+    arguments are said (`shown_number`)."""
+    return repr(value) if isinstance(value, str) else shown_number(value)
 
 
 def format_time(seconds: Fraction) -> str:

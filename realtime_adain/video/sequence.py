@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
-from realtime_adain.errors import UserError
-from realtime_adain.times import as_fraction
+from realtime_adain.errors import UserError, shown_number
+from realtime_adain.times import as_fraction, is_finite
 from realtime_adain.notes import note
 
 DEFAULT_FRAMERATE = Fraction(25)  # FFmpeg's image2 default
@@ -298,11 +298,11 @@ def check_framerate(rate: float | Fraction, option: str = "--framerate") -> Frac
               f"at most {MAX_FRAMERATE}")
     if isinstance(rate, numbers.Integral) and rate > 10 ** 18:  # (10**400: isfinite's OverflowError)
         raise UserError(f"{option}: {bounds} (got a number of {len(str(int(rate)))} digits)")
-    if math.isfinite(rate):
+    if is_finite(rate):  # (numpy's longdouble 1e-4000 read as itself, not as a float's 0.0)
         given = as_fraction(rate)
         if MIN_FRAMERATE < given <= MAX_FRAMERATE:
             return _exact_rate(given)
-    raise UserError(f"{option} {rate}: {bounds}")
+    raise UserError(f"{option} {shown_number(rate)}: {bounds}")  # (float32 1000.1 was 1000.0999755859375)
 
 
 def stem(path: Path) -> str:
