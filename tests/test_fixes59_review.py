@@ -145,7 +145,7 @@ def test_a_grey_old_style_jpeg_tiff_is_refused_in_plain_words(tmp_path):
 
 @pytest.mark.parametrize("weights, words", [
     ([0.5, float("nan")], "weights[1] must be a finite number, 0 or more, got nan"),
-    ([-1, 2], "weights[0] must be a finite number, 0 or more, got -1.0"),
+    ([-1, 2], "weights[0] must be a finite number, 0 or more, got -1"),
     ([0, 0.0], "weights must have a positive sum, got [0.0, 0.0]"),
 ])
 def test_stylestats_mix_names_the_weight_as_stylize_videos_mix_does(weights, words):
