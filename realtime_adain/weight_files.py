@@ -11,6 +11,7 @@ import io
 import json
 import os
 import pickle
+import re
 import struct
 import warnings
 import zipfile
@@ -197,19 +198,47 @@ def _pytorch_layout(handle: BinaryIO) -> bool:
     return bool(slash) and f"{folder}/data.pkl" in names and not {f"{folder}/version", f"{folder}/.data/version"}.isdisjoint(names)
 
 
-def safetensors_metadata(data: bytes) -> dict[str, str]:
-    """The metadata in a safetensors file's header (an 8-byte length, then JSON; `data` may end
-    after the header); {} where the header holds no string-to-string metadata, as safetensors
-    refuses it (the one reader of metadata: `read_weights`, `header_metadata`, style caches)."""
+def _safetensors_header(data: bytes) -> dict | None:
+    """A safetensors file's header (an 8-byte length, then a JSON object; `data` may end after it),
+    None where it is no JSON object (the one reader of headers)."""
     (length,) = struct.unpack("<Q", data[:8])
     try:
         header = json.loads(data[8:8 + length])
     except (ValueError, RecursionError):  # (not JSON, or nested past the parser's stack)
-        return {}
-    metadata = header.get("__metadata__") if isinstance(header, dict) else None
+        return None
+    return header if isinstance(header, dict) else None
+
+
+def safetensors_metadata(data: bytes) -> dict[str, str]:
+    """The metadata in a safetensors file's header (`_safetensors_header`); {} where the header
+    holds no string-to-string metadata, as safetensors refuses it (the one reader of metadata:
+    `read_weights`, `header_metadata`, style caches)."""
+    header = _safetensors_header(data)
+    metadata = header.get("__metadata__") if header is not None else None
     if not isinstance(metadata, dict) or not all(isinstance(value, str) for value in metadata.values()):
         return {}
     return metadata
+
+
+def _safetensors_entry_mistake(data: bytes, exc: Exception) -> str | None:
+    """The tensor whose entry safetensors refused in a header that is JSON, and why, in one line:
+    its own words (serde's) list every dtype it knows, and were cut mid-list ("unknown variant
+    `F17`, expected one of `BOOL`, `F4`, ..."). None where no entry is at fault, or the header is
+    no JSON (`_load_failure` says it)."""
+    header = _safetensors_header(data)
+    text = str(exc)
+    unknown, missing = (re.search(rf"{words} `([^`]*)`", text) for words in ("unknown variant", "missing field"))
+    for name, entry in (header or {}).items():
+        if name == "__metadata__":
+            continue
+        if not isinstance(entry, dict):
+            return f"tensor {quoted(name)} is described by {json.dumps(entry)[:40]}, not by its dtype, shape and offsets"
+        if missing and missing.group(1) not in entry:
+            return f"tensor {quoted(name)} has no {missing.group(1)}"
+        dtype = entry.get("dtype")
+        if not isinstance(dtype, str) or (unknown and dtype == unknown.group(1)):
+            return f"tensor {quoted(name)} has an unknown dtype {quoted(dtype) if isinstance(dtype, str) else json.dumps(dtype)[:40]}"
+    return None
 
 
 def read_weights(path: str | os.PathLike) -> LoadedWeights:
@@ -231,7 +260,8 @@ def read_weights(path: str | os.PathLike) -> LoadedWeights:
         if is_out_of_memory(exc):  # (`ulimit -v`, a full machine): not the file's fault
             raise UserError(f"{path}: out of memory while loading the weights") from None
         start = None if path.suffix == ".safetensors" else data[:9]
-        raise UserError(f"{path}: not a readable weights file ({_load_failure(exc, start)})") from None
+        said = (start is None and _safetensors_entry_mistake(data, exc)) or _load_failure(exc, start)
+        raise UserError(f"{path}: not a readable weights file ({said})") from None
     # (names other than strings, `{0: tensor}`, broke every loader that reads a name)
     if not isinstance(state, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):
         raise UserError(f"{path}: not a state dict of tensors (with names as keys)")

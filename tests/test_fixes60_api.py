@@ -4,13 +4,22 @@ public settings' `check()` says its mistakes in the API's words (the commands ke
 
 from __future__ import annotations
 
+import json
 import pickle
+import struct
 
 import numpy as np
 import pytest
 import torch
+from safetensors.torch import save
 
 import realtime_adain as ra
+from realtime_adain import weight_files
+from realtime_adain.errors import UserError
+from realtime_adain.training import checkpoint_files
+from cli_support import training_error_line
+from test_train_hostile_checkpoints import dataset, finished_run  # noqa: F401  (fixtures)
+from train_support import copy_run, train_tool  # noqa: F401  (a fixture)
 
 PICTURE = np.zeros((8, 8, 3), np.uint8)
 
@@ -51,3 +60,59 @@ def test_to_checks_the_tensors_it_converts(style):
     moved = style.to("cpu", torch.float64)  # (values are not checked here: stylize and mix check them)
     assert moved.mean.dtype == torch.float64
     assert ra.StyleStats(style.mean, -style.std).to("cpu").std[0] < 0
+
+
+def with_header_changed(data: bytes, change) -> bytes:
+    """A safetensors file's bytes with `change(header)` applied to its JSON header."""
+    (length,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8:8 + length])
+    change(header)
+    text = json.dumps(header).encode()
+    text += b" " * (-len(text) % 8)
+    return struct.pack("<Q", len(text)) + text + data[8 + length:]
+
+
+def set_dtype(name, dtype):
+    return lambda header: header[name].update(dtype=dtype)
+
+
+@pytest.mark.parametrize("change, words", [
+    (set_dtype("1.weight", "F17"), "tensor '1.weight' has an unknown dtype 'F17'"),
+    (set_dtype("1.weight", 5), "tensor '1.weight' has an unknown dtype 5"),
+    (lambda header: header["1.weight"].pop("shape"), "tensor '1.weight' has no shape"),
+    (lambda header: header.update({"1.weight": [1, 2]}), "tensor '1.weight' is described by [1, 2], not by its dtype, "
+                                                         "shape and offsets"),
+], ids=["unknown", "number", "no-shape", "no-object"])
+def test_a_safetensors_entry_safetensors_refuses_is_named(tmp_path, change, words):
+    """safetensors' own words, cut at 160 characters mid-list: "Error while deserializing: invalid JSON
+    in header: unknown variant `F17`, expected one of `BOOL`, `F4`, ..., `F8_E4M3`, "."""
+    path = tmp_path / "d.safetensors"
+    path.write_bytes(with_header_changed(save({"1.bias": torch.zeros(2), "1.weight": torch.ones(2, 2)}), change))
+    with pytest.raises(UserError) as refused:
+        weight_files.read_weights(path)
+    assert str(refused.value) == f"{path}: not a readable weights file ({words})"
+
+
+def test_a_header_that_is_not_json_keeps_a_plain_message(tmp_path):
+    path = tmp_path / "d.safetensors"
+    path.write_bytes(struct.pack("<Q", 8) + b"{nojson}")
+    with pytest.raises(UserError, match=r"not a readable weights file \(Error while deserializing: invalid JSON in "
+                                        r"header: key must be a string at line 1 column 2\)$"):
+        weight_files.read_weights(path)
+
+
+def test_weights_info_names_a_decoder_tensor_of_an_unknown_dtype(run_cli, published_weights, tmp_path):
+    decoder = tmp_path / "decoder.safetensors"
+    state = torch.load(published_weights[1], weights_only=True)
+    decoder.write_bytes(with_header_changed(save(state), set_dtype("1.weight", "F17")))
+    code, out, _ = run_cli("weights", "info", "--vgg", published_weights[0], "--decoder", decoder)
+    assert code == 1 and "not usable: not a readable weights file (tensor '1.weight' has an unknown dtype 'F17')\n" in out
+
+
+@pytest.mark.slow  # (a training run of one iteration first)
+def test_resume_names_a_checkpoint_tensor_of_an_unknown_dtype(train_tool, finished_run, tmp_path, one_thread):
+    run = copy_run(finished_run, tmp_path)
+    decoder = checkpoint_files.decoder_file(run / "checkpoints", 1)
+    decoder.write_bytes(with_header_changed(decoder.read_bytes(), set_dtype("1.weight", "F17")))
+    assert training_error_line(*train_tool("--resume", run)[::2]) == (
+        f"error: {decoder}: not a readable weights file (tensor '1.weight' has an unknown dtype 'F17')")
