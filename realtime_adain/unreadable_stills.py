@@ -44,11 +44,20 @@ def unsupported_format(data: np.ndarray) -> str | None:
     kind = heif_kind(head)
     if kind:  # (with pillow-heif, `pillow_rgb` has said what is wrong)
         return f"{kind} images need pillow-heif: {_HEIF_INSTALL}"
+    said = unsupported_picture(head)
+    if said is None and _is_video(head):
+        return f"a video or sound file, not an image {VIDEO_HINT}"
+    return said
+
+
+def unsupported_picture(head: bytes) -> str | None:
+    """What to say about a file starting with `head` (its first 1024 bytes) that is a picture or
+    document of a format nothing here reads (None: not one; HEIF aside, which pillow-heif reads):
+    `image` says it, and `video` of a picture or sequence FFmpeg finds no decoder for (a JPEG XL
+    was "a codec it does not know")."""
     for signature, offset, kind in _UNSUPPORTED:
         if head[offset:offset + len(signature)] == signature:
             return f"{kind} images cannot be read here; convert it to PNG or JPEG"
-    if _is_video(head):
-        return f"a video or sound file, not an image {VIDEO_HINT}"
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
     if b"<svg" in text and text.startswith((b"<?xml", b"<!doctype", b"<!--", b"<svg")):
         return "an SVG drawing, not a raster image; export it to PNG first"

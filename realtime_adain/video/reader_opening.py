@@ -59,9 +59,9 @@ class ReaderOpening:
             # clip, as FFmpeg plays them: told apart by a second frame. A numbered pattern is a clip
             # asked for, one picture long too (`ffmpeg -i 'f_%04d.png' x.mp4` makes one frame).
             picture = is_picture_format(self.container.format.name)
-            self.stream = main_video_stream(self.container, self.path.name)
-            self.decoder = alpha_decoder(self.stream) or self.stream.codec_context  # (`VideoDecoding` uses it)
             first = self.sequence.file(self.sequence.start) if self.sequence else None
+            self.stream = main_video_stream(self.container, self.path.name, first)
+            self.decoder = alpha_decoder(self.stream) or self.stream.codec_context  # (`VideoDecoding` uses it)
             self._converter = PictureConverter(self.path.name, self.decoder.name,
                                                *pictures_read_with(self.container.format.name, self.path, first))
             decoder_threads(self.decoder)

@@ -6,6 +6,7 @@ which decodes the one video and hands the others' packets on."""
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Sequence
 
@@ -13,6 +14,8 @@ import av
 
 from realtime_adain.errors import UserError
 from realtime_adain.notes import note
+from realtime_adain.regular_files import open_regular
+from realtime_adain.unreadable_stills import unsupported_picture
 from realtime_adain.video.opening import open_input
 from realtime_adain.video.sequence import named_file
 
@@ -182,21 +185,38 @@ def note_left_out(container: av.container.InputContainer, video: av.stream.Strea
     return why
 
 
-def decodable_video(container: av.container.InputContainer, name: str) -> list[av.video.stream.VideoStream]:
+def decodable_video(container: av.container.InputContainer, name: str,
+                    first: str | os.PathLike | None = None) -> list[av.video.stream.VideoStream]:
     """The video streams of `container` FFmpeg has a decoder for; a UserError naming `name` where
-    it has none (`live` and `video` alike: a JPEG XL in `live` was an AttributeError traceback)."""
+    it has none (`live` and `video` alike: a JPEG XL in `live` was an AttributeError traceback),
+    which says a picture format no decoder here reads as `image` says it (`undecodable_picture`
+    of `first`, a sequence's first picture, or the file opened)."""
     if not (video := [s for s in container.streams.video if has_decoder(s)]):
-        raise UserError(f"{name}: no video stream FFmpeg can decode (a codec it does not know, or a damaged header)")
+        said = undecodable_picture(first or named_file(container.name))
+        raise UserError(f"{name}: {said or 'no video stream FFmpeg can decode (a codec it does not know, or a damaged header)'}")
     return video
 
 
-def main_video_stream(container: av.container.InputContainer, name: str) -> av.video.stream.VideoStream:
+def undecodable_picture(path: str | os.PathLike) -> str | None:
+    """What `image` says of picture file `path` in a format no decoder here reads (JPEG XL: `video`
+    said "a codec it does not know"), None where it is no such picture or cannot be read."""
+    try:
+        with open_regular(path) as file:
+            head = file.read(1024)
+    except (OSError, ValueError, UserError):  # (a pipe, a device, a URL: said as before)
+        return None
+    return unsupported_picture(head)
+
+
+def main_video_stream(container: av.container.InputContainer, name: str,
+                      first: str | os.PathLike | None = None) -> av.video.stream.VideoStream:
     """The video stream `ffmpeg` takes from a file: the one with the most pixels, a default one
     (disposition) counting 5000000 more, the first of equals; cover art (a one-picture stream
     marked attached_pic) is not the video, unless there is nothing else to show with the sound
     (see `is_cover_art`). Where there are several, a note names the one taken. Streams of a codec
-    FFmpeg does not know (`has_decoder`) are not candidates."""
-    video = decodable_video(container, named_file(container.name)) if container.streams.video else []
+    FFmpeg does not know (`has_decoder`) are not candidates (`first`: a sequence's first picture,
+    read to say why where none is)."""
+    video = decodable_video(container, named_file(container.name), first) if container.streams.video else []
     moving = [s for s in video if not s.disposition & av.stream.Disposition.attached_pic]
     if not moving and video and container.streams.audio:
         # A podcast or song with cover art: FFmpeg makes that picture a video shown for the whole sound.
