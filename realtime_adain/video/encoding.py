@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from realtime_adain.video.writer import VideoFormatOut
 
 # FFmpeg's AVColorSpace and AVColorRange values (frame.colorspace, frame.color_range).
-RGB_MATRIX, BT709_MATRIX, LIMITED_RANGE, FULL_RANGE = 0, 1, 1, 2
+RGB_MATRIX, BT709_MATRIX, UNSPECIFIED_MATRIX, SMPTE170M_MATRIX, LIMITED_RANGE, FULL_RANGE = 0, 1, 2, 6, 1, 2
 # Encoders of JPEG pictures: BT.601 at full range by definition (decoders read them so, whatever
 # the tags say).
 JPEG_CODECS = frozenset({"mjpeg", "ljpeg"})
@@ -37,11 +37,24 @@ JPEG_CODECS = frozenset({"mjpeg", "ljpeg"})
 # whose decoders read limited range whatever the container says (MPEG-1/2, VP8, ProRes).
 RANGE_STATING_CODECS = frozenset({"h264", "hevc", "vp9", "av1", "dnxhd"})
 RANGE_STATING_FORMATS = frozenset({"matroska", "webm", "mp4"})
-# The MP4 muxer's flag that writes its colr box (which states the range) whatever the tags: without
-# it the box is written only where primaries, transfer and matrix are all known, and full range
-# tagged for range alone (a phone's clip) was written unstated, read as limited: stretched.
+# The MP4 and MOV muxer's flag that writes its colr box (the matrix; MP4's the range too) whatever
+# the tags: without it the box is written only where primaries, transfer and matrix are all known:
+# full range tagged for range alone (a phone's clip) was read as limited, stretched, and FFV1's or
+# MPEG-4's BT.709 from RGB input (primaries unknown) as BT.601, colours shifted.
 WRITE_COLR = "write_colr"
+COLR_FORMATS = frozenset({"mp4", "mov"})
 LIMITED_RANGE_CODECS = frozenset({"mpeg1video", "mpeg2video", "vp8", "prores"})
+# Where the output states its matrix (`states_matrix`): codecs whose bitstream does (H.264, HEVC,
+# VP9, AV1, MPEG-2, ProRes), in any container; others where the container does (Matroska's Colour
+# element, the colr box: `WRITE_COLR`), except VP8, BT.601 by definition whatever the container says
+# (RFC 6386; FFmpeg's decoder reads it so). Elsewhere (AVI, MPEG-TS: FFV1, MPEG-4, MPEG-1, raw
+# video, HuffYUV, ...) untagged YUV is read as BT.601 (FFmpeg's scaler's default): encoded BT.709
+# there, an RGB input's colours came back shifted (mean 3.5, max 17 levels).
+MATRIX_STATING_CODECS = frozenset({"h264", "hevc", "vp9", "av1", "mpeg2video", "prores"})
+MATRIX_STATING_FORMATS = frozenset({"matroska", "webm", *COLR_FORMATS})
+BT601_CODECS = frozenset({"vp8"})
+# Matrices read as BT.601: BT470BG and SMPTE170M (the same one), and unspecified (read as it).
+BT601_MATRICES = frozenset({BT601_MATRIX, SMPTE170M_MATRIX, UNSPECIFIED_MATRIX})
 
 
 def holds_full_range(codec: str, fmt: str) -> bool:
@@ -51,6 +64,13 @@ def holds_full_range(codec: str, fmt: str) -> bool:
     return name in RANGE_STATING_CODECS or (fmt in RANGE_STATING_FORMATS and name not in LIMITED_RANGE_CODECS)
 
 
+def states_matrix(codec: str, fmt: str) -> bool:
+    """Whether pictures encoded by encoder `codec` into container `fmt` decode with the matrix they
+    are tagged with (`MATRIX_STATING_CODECS`); elsewhere they are read as BT.601."""
+    name = av.Codec(codec, "w").canonical_name
+    return name not in BT601_CODECS and (name in MATRIX_STATING_CODECS or fmt in MATRIX_STATING_FORMATS)
+
+
 def yuv_colour(colour: Colour, pix_fmt: str = "", codec: str = "", fmt: str = "") -> Colour:
     """How YUV output is converted and tagged for an input of `colour`: the input's own, except
     that RGB-coded input (the "RGB" matrix: PNG, TIFF, EXR, GIF, libx264rgb, grey, whatever the
@@ -58,13 +78,17 @@ def yuv_colour(colour: Colour, pix_fmt: str = "", codec: str = "", fmt: str = ""
     as a YUV stream cannot carry the RGB matrix (tagged so, players and zscale refuse or misread it);
     full range becomes limited where the output cannot state it (`holds_full_range`: written full,
     a phone's video came out of MPEG-2 in .ts, ProRes or .avi stretched, 6 read 0 and 249 read
-    255); a JPEG pixel format (`yuvj420p`) is full range by definition, and so is grey (`gray`,
-    `gray10le`, `ya8`: FFmpeg's scaler writes it so; `ffmpeg -pix_fmt gray` tags it `pc`), and a JPEG picture
+    255), and a matrix other than BT.601 becomes BT.601 where the output cannot state it
+    (`states_matrix`: AVI, MPEG-TS, VP8), as decoders read it there; a JPEG pixel format
+    (`yuvj420p`) is full range by definition, and so is grey (`gray`, `gray10le`, `ya8`: FFmpeg's
+    scaler writes it so; `ffmpeg -pix_fmt gray` tags it `pc`), and a JPEG picture
     (MJPEG) BT.601 (converted with BT.709, red came back as (210, 0, 29) for (230, 20, 30))."""
     if colour.colorspace == RGB_MATRIX:
         colour = dataclasses.replace(colour, colorspace=BT709_MATRIX, color_range=LIMITED_RANGE)
     if colour.color_range == FULL_RANGE and codec and not holds_full_range(codec, fmt):
         colour = dataclasses.replace(colour, color_range=LIMITED_RANGE)
+    if colour.colorspace not in BT601_MATRICES and codec and not states_matrix(codec, fmt):
+        colour = dataclasses.replace(colour, colorspace=BT601_MATRIX)
     if pix_fmt.startswith(("yuvj", "gray", "ya")):  # (FFmpeg's scaler writes grey at full range, whatever
         colour = dataclasses.replace(colour, color_range=FULL_RANGE)  # is asked: tagged limited, it showed too bright)
     if codec in JPEG_CODECS:
@@ -160,7 +184,7 @@ class VideoEncoder:
             ctx = stream.codec_context
             ctx.colorspace, ctx.color_range = self.colour.colorspace, self.colour.color_range
             ctx.color_primaries, ctx.color_trc = self.colour.color_primaries, self.colour.color_trc
-        if self.colour and self.colour.color_range == FULL_RANGE and self.container.format.name == "mp4":
+        if self.colour and self.container.format.name in COLR_FORMATS:
             flags = self.container.options.get("movflags")
             self.container.options["movflags"] = f"{flags}+{WRITE_COLR}" if flags else WRITE_COLR
         return stream
