@@ -59,8 +59,7 @@ def test_a_picture_ffmpeg_has_no_decoder_for_is_one_line(run_cli, weights_env, d
     photo.write_bytes(b"\xff\x0a" + bytes(64))
     code, _, err = run_cli("live", "--source", photo, "--styles", data_dir / "style" / "mondrian.jpg", "--no-window",
                            "-o", tmp_path / "out.mp4", *FAST)
-    assert (code, err) == (2, f"error: {photo}: no video stream FFmpeg can decode (a codec it does not know, "
-                              "or a damaged header)\n")
+    assert (code, err) == (2, f"error: {photo}: JPEG XL images cannot be read here; convert it to PNG or JPEG\n")
 
 
 def live_from_pipe(writer: list[str], published_weights, data_dir, tmp_path, *more: str) -> tuple[str, int]:
