@@ -138,11 +138,11 @@ def stylize_video(
         duration=(None if duration is None else as_value_error(
             lambda: check_time(check_real(duration, "duration", text_too=True), "--duration", positive=True))),
     )
-    as_value_error(settings.check)
+    settings.check()  # (in the API's words: `VideoSettings.check`)
     if framerate is not None and not find_sequence(source):  # (was ignored: the file's own rate, silently)
         raise ValueError(f"framerate is the frame rate of an image-sequence source ('frames/%04d.png'); "
                          f"{source.name} is a video file, which keeps its own timestamps")
-    as_value_error(lambda: settings.style.check(len(styles) if mix is not None else None))
+    settings.style.check(len(styles) if mix is not None else None)
     if len(styles) > 1 and mix is None:
         raise ValueError("several styles need mix weights (mix=[...]), one per style")
     if settings.style.preserve_color and isinstance(styles[0], StyleStats):  # (was ignored: the style's colours)

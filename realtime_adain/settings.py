@@ -2,8 +2,11 @@
 
 `commands/*` turn argparse's namespace into these frozen dataclasses and check them there (as
 `TrainConfig` is for the trainer); library code (image, video, live, serve, the Python API) takes
-them and never sees the CLI (`benchmarks/` are commands too: `bench`'s subcommands). `check()` raises `UserError` with the option's name, so a value
-that argparse let through (or a caller built by hand) is one clear line.
+them and never sees the CLI (`benchmarks/` are commands too: `bench`'s subcommands). A command's
+check (`check_for_command()` of the public ones, `check()` of the commands' own) raises `UserError`
+with the option's name, so a value that argparse let through is one clear line; the public ones'
+(`ra.ModelSettings`, `ra.StyleSettings`, `ra.VideoSettings`) `check()` says it as the API does, a
+ValueError (or TypeError) naming the argument (`alpha must be in [0, 1], got 2`, not `--alpha`).
 """
 
 from __future__ import annotations
@@ -42,6 +45,13 @@ class ModelSettings:
     engine: str = "auto"
 
     def check(self) -> None:
+        """These settings checked for a caller of the API: a mistake said as `Stylizer.load` says it."""
+        from realtime_adain.api_words import as_value_error  # (the API's: numpy, not at the CLI's startup)
+
+        as_value_error(self.check_for_command)
+
+    def check_for_command(self) -> None:
+        """These settings checked for a command: a mistake said as its options (`--dtype`)."""
         from realtime_adain import engines
 
         check_names(dtype=self.dtype, engine=self.engine)  # (device may also be a torch.device)
@@ -61,6 +71,21 @@ class StyleSettings:
     style_size: int = 512
 
     def check(self, style_count: int | None = None) -> None:
+        """These settings checked for a caller of the API, as `stylize_video` checks its arguments
+        (`alpha must be in [0, 1], got 2`; `style_count`: the styles `mix` must match)."""
+        from realtime_adain.api_words import as_value_error  # (the API's: numpy, not at the CLI's startup)
+        from realtime_adain.checks import check_alpha, check_whole
+
+        check_field_kinds(self)
+        check_weights(self.mix)
+        check_alpha(self.alpha)
+        check_whole(self.style_size, "style_size")
+        if self.mix is not None:
+            scaled_weights(weight_values(self.mix))
+        as_value_error(lambda: self.check_for_command(style_count))
+
+    def check_for_command(self, style_count: int | None = None) -> None:
+        """These settings checked for a command: a mistake said as its options (`--alpha`)."""
         check_field_kinds(self)
         check_weights(self.mix)
         if not (math.isfinite(self.alpha) and 0.0 <= self.alpha <= 1.0):
@@ -224,11 +249,27 @@ class VideoSettings:
         return model_for_stabilizer(self.model, self.stabilize)
 
     def check(self) -> None:
-        from realtime_adain.temporal import MODES
+        """These settings checked for a caller of the API, as `stylize_video` checks its arguments
+        (`size must be at least 0, got -1`, not `--size -1 is negative`)."""
+        from realtime_adain.api_words import as_value_error  # (the API's: numpy, not at the CLI's startup)
+        from realtime_adain.checks import check_number, check_whole
 
         check_field_kinds(self)  # (first: model={} failed inside model.check)
         self.model.check()
         self.style.check()
+        for name, least in (("size", 0), ("frames", 0), ("max_pixels", 1), ("batch", 1), ("threads", 1)):
+            check_whole(getattr(self, name), name, minimum=least, none_ok=True)  # (None: kinds checked it)
+        if self.stabilize_strength is not None:
+            check_number(self.stabilize_strength, "stabilize_strength")
+        as_value_error(self.check_for_command)
+
+    def check_for_command(self) -> None:
+        """These settings checked for a command: a mistake said as its options (`--size`)."""
+        from realtime_adain.temporal import MODES
+
+        check_field_kinds(self)  # (first: model={} failed inside model.check)
+        self.model.check_for_command()
+        self.style.check_for_command()
         if self.stabilize not in MODES:
             raise UserError(f"--stabilize {self.stabilize}: use one of {', '.join(MODES)}")
         if self.passes not in STABILIZE_STRENGTH:
@@ -277,8 +318,8 @@ class ImageSettings:
 
     def check(self) -> None:
         check_field_kinds(self)
-        self.model.check()
-        self.style.check()
+        self.model.check_for_command()
+        self.style.check_for_command()
         if self.size < 0:
             raise UserError(f"--size {self.size} is negative")
         if self.max_pixels < 1:
@@ -333,8 +374,8 @@ class LiveSettings:
 
     def check(self) -> None:
         check_field_kinds(self)
-        self.model.check()
-        StyleSettings(self.alpha, None, self.preserve_color, self.style_size).check()
+        self.model.check_for_command()
+        StyleSettings(self.alpha, None, self.preserve_color, self.style_size).check_for_command()
         if not self.styles:
             raise UserError("--styles needs at least one style image or folder")
         if self.size is not None and self.size < 0:

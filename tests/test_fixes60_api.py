@@ -116,3 +116,38 @@ def test_resume_names_a_checkpoint_tensor_of_an_unknown_dtype(train_tool, finish
     decoder.write_bytes(with_header_changed(decoder.read_bytes(), set_dtype("1.weight", "F17")))
     assert training_error_line(*train_tool("--resume", run)[::2]) == (
         f"error: {decoder}: not a readable weights file (tensor '1.weight' has an unknown dtype 'F17')")
+
+
+@pytest.mark.parametrize("call, kind, words", [
+    (lambda: ra.StyleSettings(alpha=2).check(), ValueError, "alpha must be in [0, 1], got 2"),
+    (lambda: ra.StyleSettings(style_size=-1).check(), ValueError, "style_size must be at least 0, got -1"),
+    (lambda: ra.StyleSettings(style_size=9000).check(), ValueError, "style_size 9000 is outside 0 (native) to 8192"),
+    (lambda: ra.StyleSettings(style_size=1.5).check(), TypeError, "style_size must be a whole number, got float"),
+    (lambda: ra.StyleSettings(mix=(1.0,)).check(2), ValueError, "mix has 1 weight for 2 styles"),
+    (lambda: ra.StyleSettings(mix=(-1, 1)).check(2), ValueError, "mix[0] must be a finite number, 0 or more, got -1"),
+    (lambda: ra.ModelSettings(dtype="x").check(), ValueError, "dtype x: use one of auto, fp32, fp16, bf16"),
+    (lambda: ra.VideoSettings(size=-1).check(), ValueError, "size must be at least 0, got -1"),
+    (lambda: ra.VideoSettings(batch=0).check(), ValueError, "batch must be at least 1, got 0"),
+    (lambda: ra.VideoSettings(stabilize_strength=2.0).check(), ValueError, "stabilize_strength must be in [0, 1], got 2.0"),
+    (lambda: ra.VideoSettings(style=ra.StyleSettings(alpha=2)).check(), ValueError, "alpha must be in [0, 1], got 2"),
+    (lambda: ra.VideoSettings(deinterlace="yes").check(), ValueError, "deinterlace yes: use one of auto, on, off, film"),
+], ids=["alpha", "style_size", "style_size-past", "style_size-kind", "mix-count", "mix-weight", "dtype", "size",
+        "batch", "strength", "nested-alpha", "deinterlace"])
+def test_public_settings_say_a_mistake_as_the_api_does(call, kind, words):
+    """`StyleSettings(alpha=2).check()` was a UserError naming the CLI's `--alpha`, where
+    `stylize_video(alpha=2)` says `alpha must be in [0, 1], got 2` (docs/api.md: a ValueError naming
+    the argument)."""
+    with pytest.raises(kind) as refused:
+        call()
+    assert str(refused.value) == words
+
+
+def test_the_commands_keep_their_options_words(run_cli, data_dir, tmp_path):
+    with pytest.raises(UserError, match=r"^--alpha 2 is outside \[0, 1\]$"):
+        ra.StyleSettings(alpha=2).check_for_command()
+    with pytest.raises(UserError, match=r"^--size -1 is negative$"):
+        ra.VideoSettings(size=-1).check_for_command()
+    style = data_dir / "style" / "trial.jpg"
+    code, _, err = run_cli("video", data_dir / "videos" / "cutBunny.mp4", "-s", style, "-s", style, "--mix", "1",
+                           "-o", tmp_path / "o.mp4")
+    assert code == 2 and err == "error: --mix has 1 weight for 2 styles\n"

@@ -126,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
             style_cache=workdir / "cache", size=args.size, window=False, snapshot_dir=workdir, record_dir=workdir,
             stabilize=args.stabilize,
         )
-        settings.model.check()
+        settings.model.check_for_command()
         for carry in ((False, True) if args.carry_motion else (False,)):
             session = LiveSession(replace(settings, carry_motion=carry))
             marks: dict[str, float] = {}

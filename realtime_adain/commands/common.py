@@ -172,7 +172,7 @@ def say(text: str, after: str = "", write: Callable[[str], object] = print) -> N
 def model_settings(args: argparse.Namespace) -> ModelSettings:
     """The model options as typed settings, checked."""
     settings = ModelSettings(args.vgg, args.decoder, args.device, args.dtype, args.engine)
-    settings.check()
+    settings.check_for_command()
     from realtime_adain.devices import pick_device  # torch: only once the command runs
 
     pick_device(settings.device)  # a bad --device is refused before any work
@@ -183,7 +183,7 @@ def style_settings(args: argparse.Namespace, style_count: int | None = None) -> 
     """The style options as typed settings, checked (`style_count`: the styles --mix must match)."""
     mix = tuple(args.mix) if args.mix is not None else None
     settings = StyleSettings(args.alpha, mix, args.preserve_color, args.style_size)
-    settings.check(style_count)
+    settings.check_for_command(style_count)
     return settings
 
 

@@ -176,7 +176,7 @@ def video_settings(args: argparse.Namespace) -> VideoSettings:
         max_pixels=args.max_pixels, deinterlace=args.deinterlace, framerate=args.framerate,
         start=args.start or Fraction(0), duration=args.duration,
     )
-    settings.check()
+    settings.check_for_command()
     return settings
 
 

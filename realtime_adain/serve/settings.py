@@ -217,8 +217,8 @@ class ServeSettings:
         return names | {name.strip("[]").lower().rstrip(".") for name in self.allowed_hosts}
 
     def check(self) -> None:
-        self.model.check()
-        StyleSettings(self.alpha, None, self.preserve_color, self.style_size).check()
+        self.model.check_for_command()
+        StyleSettings(self.alpha, None, self.preserve_color, self.style_size).check_for_command()
         if not self.styles:
             raise UserError("--styles needs at least one style image or folder")
         check_access(self.host, self.allowed_hosts, self.token)
