@@ -111,9 +111,9 @@ def test_bench_serve_frame_size_and_its_old_name(option, capsys):
 
 def test_one_mix_weight_is_singular():
     with pytest.raises(UserError, match=r"^--mix has 1 weight for 2 styles$"):
-        StyleSettings(mix=(1.0,)).check(style_count=2)
+        StyleSettings(mix=(1.0,)).check_for_command(style_count=2)
     with pytest.raises(UserError, match=r"^--mix has 2 weights for 1 style$"):
-        StyleSettings(mix=(1.0, 1.0)).check(style_count=1)
+        StyleSettings(mix=(1.0, 1.0)).check_for_command(style_count=1)
 
 
 def test_an_image_sequence_is_labelled_with_the_pattern_as_given(tmp_path):

@@ -127,7 +127,7 @@ def test_times_are_said_as_plain_numbers(arguments, words, tmp_path):
 
 def test_a_settings_time_is_said_as_a_plain_number():
     with pytest.raises(ra.UserError, match=r"^--start -1 must be at least 0 seconds$"):
-        ra.VideoSettings(start=Fraction(-1)).check()
+        ra.VideoSettings(start=Fraction(-1)).check_for_command()
     with pytest.raises(ra.UserError, match=r"^--start -2 must be at least 0 seconds$"):
         check_time(np.int64(-2), "--start")
     with pytest.raises(ra.UserError, match=r"^--start '-1:00' is negative$"):  # (text stays quoted)

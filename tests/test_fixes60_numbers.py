@@ -101,8 +101,8 @@ def test_is_finite_reads_the_number_not_a_float_of_it(value, finite):
     (lambda: check_number(np.float32(1.1), "alpha"), "alpha must be in [0, 1], got 1.1"),
     (lambda: check_positive(np.float32(-0.1), "cut_distance"), "cut_distance must be positive (above 0), got -0.1"),
     (lambda: weight_values([1, np.float32(-0.2)]), "mix[1] must be a finite number, 0 or more, got -0.2"),
-    (lambda: StyleSettings(alpha=np.float32(1.1)).check(), "--alpha 1.1 is outside [0, 1]"),
-    (lambda: VideoSettings(stabilize="flow", stabilize_strength=np.float32(1.1)).check(),
+    (lambda: StyleSettings(alpha=np.float32(1.1)).check_for_command(), "--alpha 1.1 is outside [0, 1]"),
+    (lambda: VideoSettings(stabilize="flow", stabilize_strength=np.float32(1.1)).check_for_command(),
      "--stabilize-strength 1.1 is outside [0, 1]"),
 ])
 def test_a_numpy_float_is_said_as_it_is_read(call, message):

@@ -120,7 +120,7 @@ def test_an_unknown_mode_is_refused():
     with pytest.raises(ValueError, match="deinterlace must be one of auto, on, off"):
         Deinterlacer("yes", "x.mkv")
     with pytest.raises(UserError, match="--deinterlace yes: use one of auto, on, off"):
-        VideoSettings(deinterlace="yes").check()
+        VideoSettings(deinterlace="yes").check_for_command()
 
 
 def reader_frames(path: Path, mode: str) -> list[np.ndarray]:

@@ -108,7 +108,7 @@ def test_bad_frame_rates_are_refused_before_any_work(run_cli, tmp_path, rate):
 def test_the_settings_and_pattern_rules():
     with pytest.raises(UserError, match=r"--framerate 0: give more than 1/2002 frames per second "
                                         r"\(a frame every 2002 s\), at most 1000"):
-        VideoSettings(framerate=Fraction(0)).check()
+        VideoSettings(framerate=Fraction(0)).check_for_command()
     assert [bool(pattern_directive(n)) for n in ("f%04d.png", "f%d.png", "a%%b%3d.png", "x%s%d.png", "%d_%d.png",
                                                   "100%.png", "f%10d.png")] == [True, True, True] + [False] * 4
     assert stem(Path("/r/%04d.exr")) == "r" and stem(Path("/r/shot.%04d.exr")) == "shot"
