@@ -72,7 +72,7 @@ def test_a_sidecar_nested_past_the_json_parsers_stack_is_no_metadata(tmp_path, r
 
     assert not cache.is_valid(entry)
     code, out, err = run_cli("engines", "list")
-    assert code == 0 and "(no metadata: will be rebuilt)" in out, err
+    assert code == 0 and "(no readable metadata: will be rebuilt)" in out, err
     code, out, err = run_cli("engines", "clear")
     assert code == 0 and "removed 1 engine " in out, err
     assert sorted(cache.directory.iterdir()) == []

@@ -77,7 +77,7 @@ def test_engines_list_shows_a_sidecar_of_wrong_types_as_no_metadata(tmp_path, ru
     monkeypatch.setenv("REALTIME_ADAIN_ENGINES", str(cache.directory))
 
     code, out, err = run_cli("engines", "list")
-    assert code == 0 and out.splitlines()[-1].endswith("(no metadata: will be rebuilt)"), (out, err)
+    assert code == 0 and out.splitlines()[-1].endswith("(no readable metadata: will be rebuilt)"), (out, err)
     assert "{'a': 1}" not in out and "None" not in out and "weights 7" not in out
     code, out, err = run_cli("engines", "list", "--json")
     (row,) = json.loads(out)["engines"]

@@ -108,7 +108,7 @@ def test_engines_list_names_the_file_of_an_entry_without_metadata(run_cli, monke
     code, out, err = run_cli("engines", "list")
     rows = out.splitlines()[2:]
     assert code == 0 and len(rows) == 2, (out, err)
-    assert all(row.endswith(f"{name} (no metadata: will be rebuilt)") for row, name in zip(rows, names)), rows
+    assert all(row.endswith(f"{name} (no readable metadata: will be rebuilt)") for row, name in zip(rows, names)), rows
 
 
 def test_weights_info_shortens_a_long_metadata_key(weights_env, run_cli, tmp_path):

@@ -31,3 +31,12 @@ def test_every_help_fits_80_columns(monkeypatch):
     wide = [(words, line) for words, text in helps for line in text.splitlines() if len(line) > WIDTH]
     assert not wide, "\n".join(f"{words}: {len(line)}: {line}" for words, line in wide)
 
+
+
+def test_engines_list_says_an_unreadable_sidecar_is_not_read(run_cli, tmp_path, monkeypatch):
+    """An engine whose sidecar cannot be read (no permission, damaged) was said to have "no metadata"."""
+    monkeypatch.setenv("REALTIME_ADAIN_ENGINES", str(tmp_path))
+    (tmp_path / "onnx-fp32-dynamic-0123456789abcdef0123.onnx").write_bytes(b"\0" * 16)
+    (tmp_path / "onnx-fp32-dynamic-0123456789abcdef0123.onnx.json").write_text("[1, 2")
+    code, out, err = run_cli("engines", "list")
+    assert code == 0 and out.splitlines()[-1].endswith("(no readable metadata: will be rebuilt)"), (out, err)

@@ -64,7 +64,7 @@ def list_engines(args: argparse.Namespace) -> int:
         versions = ", ".join(f"{k} {c[k]}" for k in ("tensorrt", "torch_tensorrt", "onnx", "torch") if k in c)
         said = ", ".join(part for part in (f"weights {c.get('weights', '?')}", where, versions) if part)
         if not c:  # (its file's name, the one thing that tells such rows apart: nine damaged ones were nine "? ? ?")
-            built_for = f"{shown(entry.path.name)} (no metadata: will be rebuilt)"
+            built_for = f"{shown(entry.path.name)} (no readable metadata: will be rebuilt)"
         elif not cache.matches_build(entry):  # the check `live` and `doctor` make before loading it
             built_for = f"(does not match the record of its build: will be rebuilt) {said}"
         else:
