@@ -91,8 +91,9 @@ def check_writable_dir(directory: Path, what: str = "output directory") -> None:
     try:
         with tempfile.TemporaryFile(dir=existing):
             pass
-    except OSError as exc:
-        raise UserError(f"{shown}: {what} is not writable ({why_not_writable(exc)})") from None
+    except OSError as exc:  # (a folder that is not there was "not writable": its parent is what refuses)
+        said = "is not writable" if existing == directory else f"cannot be made in {existing}"
+        raise UserError(f"{shown}: {what} {said} ({why_not_writable(exc)})") from None
 
 
 def why_not_writable(exc: OSError) -> str:
@@ -119,6 +120,7 @@ def ensure_writable_dir(directory: Path) -> None:
     """Create `directory` if needed and prove a file can be written there (root ignores modes)."""
     from realtime_adain.made_folders import make_folders
 
+    existed = directory.is_dir()
     try:
         make_folders(directory)
         with tempfile.TemporaryFile(dir=directory):
@@ -127,8 +129,9 @@ def ensure_writable_dir(directory: Path) -> None:
         if dead_link(directory) is not None:
             raise UserError(f"{directory}: output directory cannot be made ({why_taken(directory)})") from None
         raise UserError(f"{directory}: output directory is not writable ({why_taken(directory)})") from None
-    except OSError as exc:
-        raise UserError(f"{directory}: output directory is not writable ({why_not_writable(exc)})") from None
+    except OSError as exc:  # (a folder that is not there, in a read-only one: it cannot be made, not "not writable")
+        said = "is not writable" if existed or directory.is_dir() else "cannot be made"
+        raise UserError(f"{directory}: output directory {said} ({why_not_writable(exc)})") from None
 
 
 def why_taken(folder: Path) -> str:

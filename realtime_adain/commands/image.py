@@ -12,7 +12,7 @@ from realtime_adain.commands import common, sheet
 from realtime_adain.commands.jobs import Job, output_paths, plan_jobs
 from realtime_adain.errors import UserError
 from realtime_adain.image_job import check_inputs, stylize_all
-from realtime_adain.input_paths import STDIN_UNREADABLE
+from realtime_adain.input_paths import STDIN_UNREADABLE, other_composition
 from realtime_adain.output_checks import refuse_earlier_results, refuse_overwriting_inputs, refuse_results_read_back
 from realtime_adain.writable_folders import check_writable_dir
 from realtime_adain.settings import ImageSettings, ModelSettings
@@ -119,6 +119,9 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--mask needs an image file's name")
     if args.mask == "-":  # (was "-: no such file")
         raise UserError(f"-: {STDIN_UNREADABLE}")
+    if args.mask is not None and not Path(args.mask).exists() and not Path(args.mask).is_symlink():
+        # (named as the content's and styles' are: "x.png: no such file" did not say which input)
+        raise UserError(f"{args.mask}: no such mask file{other_composition(Path(args.mask))}")
     args.size = 512 if args.size is None else args.size
     args.keep_size = True if args.keep_size is None else args.keep_size  # (None: not given; --sheet refuses it)
     settings = image_settings(args, model)

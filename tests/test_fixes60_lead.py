@@ -40,3 +40,21 @@ def test_engines_list_says_an_unreadable_sidecar_is_not_read(run_cli, tmp_path, 
     (tmp_path / "onnx-fp32-dynamic-0123456789abcdef0123.onnx.json").write_text("[1, 2")
     code, out, err = run_cli("engines", "list")
     assert code == 0 and out.splitlines()[-1].endswith("(no readable metadata: will be rebuilt)"), (out, err)
+
+
+def test_an_output_folder_a_read_only_folder_cannot_hold_is_said_not_made(run_cli, weights_env, data_dir, tmp_path):
+    """A results folder that is not there, inside a read-only one, was "not writable" (it does not exist).
+    (A folder root cannot write in: /proc.)"""
+    code, _, err = run_cli("image", data_dir / "content" / "sailboat.jpg", "-s", data_dir / "style" / "mondrian.jpg",
+                           "-s", data_dir / "style" / "trial.jpg", "--size", "32", "--style-size", "32", "-o", "/proc/results")
+    assert (code, err) == (2, "error: /proc/results: output directory cannot be made in /proc (files cannot be created there)\n")
+
+
+def test_a_missing_mask_is_named_as_the_mask(run_cli, weights_env, data_dir, tmp_path):
+    """It was "x.png: no such file", where a missing content or style says which it is."""
+    missing = tmp_path / "nonex\udcfe.png"
+    code, _, err = run_cli("image", data_dir / "content" / "sailboat.jpg", "-s", data_dir / "style" / "mondrian.jpg",
+                           "-s", data_dir / "style" / "trial.jpg", "--mask", missing, "-o", tmp_path / "o.png")
+    assert code == 2 and err.startswith("error: ") and err.endswith("nonex\\xfe.png: no such mask file\n"), err
+    assert err.count("\n") == 1, err
+    assert not (tmp_path / "o.png").exists()
