@@ -18,7 +18,10 @@ STALLED = {  # each sends its head and the start of its body, then nothing more
     "leave": b"POST /api/leave HTTP/1.1\r\n" + HEAD + b"Content-Length: 1000\r\n\r\n{",
     "chunked leave": b"POST /api/leave HTTP/1.1\r\n" + HEAD + b"Transfer-Encoding: chunked\r\n\r\n8\r\n{\"leave_",
     "offer": b"POST /api/offer HTTP/1.1\r\n" + HEAD + b"Content-Length: 5000\r\n\r\n{\"sdp\": ",
+    "upload": b"POST /api/styles HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary=XX\r\n"
+              b"Content-Length: 100000\r\n\r\n--XX\r\n",
 }
+WHAT = {"offer": "the offer", "upload": "the upload"}
 
 
 @pytest.fixture(scope="module")
@@ -52,10 +55,11 @@ def test_a_stalled_leave_is_answered_408_and_frees_its_connection(stylizer, regi
     10 s more), for the offer too; a leave that arrives is taken as before."""
     monkeypatch.setattr(serve_app, "LEAVE_READ_S", 1.0, raising=False)
     monkeypatch.setattr(serve_app, "OFFER_READ_S", 1.0)
+    monkeypatch.setattr(serve_app, "UPLOAD_READ_S", 1.0)  # (its 408 closed the connection 10 s late)
     kinds = [kind for kind in STALLED for _ in range(2)]
 
     async def main():
-        async with served(stylizer, registry) as (server, url):
+        async with served(stylizer, registry, allow_uploads=True) as (server, url):
             server.connection_limits.total = len(kinds)  # (its cap: a quarter of the descriptor limit)
             port = int(url.rsplit(":", 1)[1])
             held = [asyncio.ensure_future(stalled(port, STALLED[kind])) for kind in kinds]
@@ -74,10 +78,33 @@ def test_a_stalled_leave_is_answered_408_and_frees_its_connection(stylizer, regi
     full, answers, after, leave = asyncio.run(main())
     assert full == 503, full  # (the cap full meanwhile)
     for kind, (answer, closed_in) in zip(kinds, answers):
-        what = "the offer" if kind == "offer" else "the leave request"
+        what = WHAT.get(kind, "the leave request")
         assert answer.startswith(b"HTTP/1.1 408 "), (kind, answer)
         assert answer.endswith(b'{"error": "' + what.encode() + b' took longer than 1 s to arrive"}'), (kind, answer)
         assert b"connection: close" in answer.lower(), (kind, answer)
         assert 0.9 < closed_in < 4.0, (kind, closed_in)  # closed with its answer, not 10 s later
     assert after == 200, after  # the stalled senders' connections (still open their side) freed
     assert leave == (404, {"error": "no client has this key (it left already, or its offer is still to come)"}), leave
+
+
+def test_a_body_whose_connection_the_server_closed_is_no_traceback():
+    """Under a flood the connection cap closes connections, one a handler was reading among them:
+    aiohttp's RuntimeError('Connection closed.') went up as a traceback in the log and a 500."""
+    from types import SimpleNamespace
+
+    from aiohttp.base_protocol import BaseProtocol
+    from aiohttp.streams import StreamReader
+
+    from realtime_adain.serve import answers, uploads
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        content = StreamReader(BaseProtocol(loop), 2**16, loop=loop)  # (its protocol's connection gone)
+        content.feed_data(b"{")
+        request = SimpleNamespace(content_length=100, content=content)
+        with pytest.raises(uploads.UploadRefused) as refused:
+            await answers.read_body(request, 1024, 5, "the leave request")
+        return refused.value
+
+    refused = asyncio.run(main())
+    assert (refused.status, str(refused)) == (400, "the connection closed before the request body arrived")

@@ -52,6 +52,10 @@ async def _read_body(request: web.Request, limit: int) -> bytes:
                 raise uploads.UploadRefused(413, f"the request body is larger than the {limit} bytes allowed")
     except ConnectionResetError:  # the client went away mid-body: nobody to answer, nothing to log
         raise uploads.UploadRefused(400, "the connection closed before the request body arrived") from None
+    except RuntimeError as exc:  # (aiohttp's words for a connection the server closed: under a flood
+        if str(exc) != "Connection closed.":  # the connection cap closes one a handler already reads)
+            raise
+        raise uploads.UploadRefused(400, "the connection closed before the request body arrived") from None
     except RequestPayloadError as exc:
         raise unreadable_body(exc) from None
     return bytes(data)

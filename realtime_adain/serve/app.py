@@ -270,11 +270,11 @@ class Server:
             try:
                 data = await self._unless_stopped(asyncio.wait_for(self._upload_bytes(request), UPLOAD_READ_S))
             except asyncio.TimeoutError:
-                raise uploads.UploadRefused(408, f"the upload took longer than {UPLOAD_READ_S:g} s") from None
+                raise uploads.UploadRefused(408, f"the upload took longer than {UPLOAD_READ_S:g} s to arrive") from None
             image, digest, notes = await self._unless_stopped(self._off_loop(sender, self._decode, data))
             served = await self._unless_stopped(self._off_loop(sender, self.styles.add_upload, image, digest))
-        except uploads.UploadRefused as exc:
-            return error(exc.status, str(exc))
+        except uploads.UploadRefused as exc:  # (a 408 closes its connection with it, as the offer's)
+            return await refused_body(request, exc)
         except Exception as exc:  # e.g. a full disk under the upload folder
             log(one_line(f"an upload could not be kept: {str(exc) or type(exc).__name__}"))
             return error(500, upload_failure(exc))
