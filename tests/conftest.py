@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parents[1]
 # carried to a GPU machine by tools/gpu_check.sh).
 DATA = Path(os.environ.get("REALTIME_ADAIN_TEST_DATA") or REPO.parent / "shared" / "data")
 
-# One intra-op thread in each pytest-xdist worker (.ci/run runs one per core): two OpenMP threads
+# One intra-op thread in each pytest-xdist worker (.ci/run runs one more than the cores): two OpenMP threads
 # per worker on a shared machine spin waiting for each other, and the default run took twice as
 # long (tests/test_video_cli.py and two others side by side: 182 s with 2 threads, 85 s with 1).
 torch.set_num_threads(1 if os.environ.get("PYTEST_XDIST_WORKER") else max(1, min(2, os.cpu_count() or 1)))
