@@ -114,6 +114,7 @@ def test_sdist_holds_what_the_readme_points_to(dist):
         assert f"realtime_adain-{__version__}.dist-info/licenses/LICENSE" in wheel.namelist()
 
 
+@pytest.mark.slow  # (default run's time, 2026-12-07: a venv and an install, ~35 s; the build's checks above stay)
 def test_installed_wheel_runs_image_and_doctor(installed, published_weights, data_dir, tmp_path):
     vgg, decoder = published_weights
     env = {"REALTIME_ADAIN_VGG": str(vgg), "REALTIME_ADAIN_DECODER": str(decoder),
