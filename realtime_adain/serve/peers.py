@@ -31,6 +31,7 @@ MAX_DATA_CHANNELS = 4  # data channels a client may open, `control` included: th
 AIORTC_CLOSED = ("aiortc closed the connection: its DTLS transport ended (the peer closed it, or no answer "
                  "to ICE consent checks for 30 s)")
 CLOSE_SAID_S = 0.5  # how long a closing client's last message (why it is closed) is given to leave
+CHANNEL_OPEN_S = 2.0  # how long a closing client's data channel, not open yet, is waited for to say it
 
 
 def slots_per_address(max_clients: int) -> int:
@@ -291,7 +292,13 @@ class Client:
 
     async def _say_closed(self, reason: str) -> None:
         """Send `{"closed": reason}` and give it up to CLOSE_SAID_S to leave: closing the connection
-        aborts its SCTP association, and with it a message still queued."""
+        aborts its SCTP association, and with it a message still queued. A connected client whose
+        offer has a data channel not open yet gets up to CHANNEL_OPEN_S for it: its video can
+        arrive first (a client over --max-resolution was closed, on a loaded machine, never told)."""
+        deadline = time.monotonic() + CHANNEL_OPEN_S
+        while self.connected and self.pc.sctp is not None and time.monotonic() < deadline and (
+                self.channel is None or self.channel.readyState == "connecting"):
+            await asyncio.sleep(0.02)
         self.send({"closed": reason})
         deadline = time.monotonic() + CLOSE_SAID_S
         while self.channel is not None and self.channel.readyState == "open" and self.channel.bufferedAmount \
