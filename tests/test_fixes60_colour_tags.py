@@ -83,10 +83,8 @@ def test_bt709_yuv_input_into_avi_is_encoded_as_bt601(tmp_path):
 
 def jxl_sequence(folder: Path) -> Path:
     folder.mkdir()
-    made = subprocess.run([FFMPEG, "-nostdin", "-v", "error", "-f", "lavfi", "-i", "testsrc2=s=32x24:r=24",
-                           "-frames:v", "2", "-c:v", "libjxl", str(folder / "f%03d.jxl")], capture_output=True)
-    if made.returncode:
-        pytest.skip("the FFmpeg CLI here has no libjxl encoder")
+    for number in (1, 2):  # (a JPEG XL codestream's signature: what is read to name the format, no encoder needed)
+        (folder / f"f{number:03d}.jxl").write_bytes(b"\xff\x0a" + bytes(64))
     return folder / "f%03d.jxl"
 
 

@@ -24,7 +24,7 @@ from realtime_adain.video.decoding import DECODER_FLAGS, TAIL_BYTES, VideoDecodi
 from realtime_adain.video.seeking import SeekMissed, seek_to_segment
 from realtime_adain.video.sequence import DEFAULT_FRAMERATE, check_framerate, ffmpeg_name
 from realtime_adain.video.streams import (is_cover_art, main_video_stream, note_left_out, passthrough_streams,
-                                          same_program)
+                                          same_program, undecodable_picture)
 from realtime_adain.video.cluster_times import ClusterTimes, ClustersAtOneTime
 from realtime_adain.video.slot_times import SlotTimes
 from realtime_adain.video.sound_clock import SoundClock
@@ -52,7 +52,9 @@ class ReaderOpening:
             if isinstance(exc, av.error.EOFError) or cut_inside_header(self.path):
                 raise UserError(f"{self.path}: not a readable video: the file ends inside its header (a file cut "
                                 "short, or a recording still being written: try again when it is finished)") from None
-            raise UserError(f"{self.path}: not a readable video ({error_reason(exc)})") from None
+            # (a picture nothing here reads, JPEG XL, SVG, PDF, said as where FFmpeg opens it but has no decoder)
+            said = undecodable_picture(self.path) or f"not a readable video ({error_reason(exc)})"
+            raise UserError(f"{self.path}: {said}") from None
         max_frames = self.max_frames
         try:
             # One picture is an image; pictures one after another (a raw MJPEG stream, .mjpeg) are a
