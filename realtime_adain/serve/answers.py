@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from typing import Awaitable
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError, LineTooLong
@@ -23,8 +24,14 @@ async def read_body(request: web.Request, limit: int, seconds: float, what: str)
     (the app's client_max_size is the upload limit, far above what other routes take), and refused
     (408, `what` said) when not whole within `seconds`: a sender that stopped mid-body held its
     connection for good, and a few dozen such took every connection the server allows."""
+    return await within(_read_body(request, limit), seconds, what)
+
+
+async def within(reading: Awaitable[bytes], seconds: float, what: str) -> bytes:
+    """`reading`'s body, refused (408, `what` said) when not whole within `seconds`: the one
+    deadline of every body, a form's (an upload) and the others' (`read_body`)."""
     try:
-        return await asyncio.wait_for(_read_body(request, limit), seconds)
+        return await asyncio.wait_for(reading, seconds)
     except asyncio.TimeoutError:
         raise uploads.UploadRefused(408, f"{what} took longer than {seconds:g} s to arrive") from None
 

@@ -29,7 +29,7 @@ from realtime_adain.errors import one_line
 from realtime_adain.live.keys import BINDINGS
 from realtime_adain.serve import uploads
 from realtime_adain.serve.answers import (error, malformed_form, offer_error, read_body, refused_body, unreadable_body,
-                                         upload_failure)
+                                         upload_failure, within)
 from realtime_adain.serve.batcher import Batcher
 from realtime_adain.serve.connections import OUT_OF_RESOURCES, ConnectionLimits, address_group, group_name, shortage
 from realtime_adain.serve.control import Look, stabilize_modes
@@ -267,10 +267,7 @@ class Server:
         handler.add_done_callback(self._answering.discard)
         try:
             self.styles.check_room()  # before reading a body that could not be kept
-            try:
-                data = await self._unless_stopped(asyncio.wait_for(self._upload_bytes(request), UPLOAD_READ_S))
-            except asyncio.TimeoutError:
-                raise uploads.UploadRefused(408, f"the upload took longer than {UPLOAD_READ_S:g} s to arrive") from None
+            data = await self._unless_stopped(within(self._upload_bytes(request), UPLOAD_READ_S, "the upload"))
             image, digest, notes = await self._unless_stopped(self._off_loop(sender, self._decode, data))
             served = await self._unless_stopped(self._off_loop(sender, self.styles.add_upload, image, digest))
         except uploads.UploadRefused as exc:  # (a 408 closes its connection with it, as the offer's)
