@@ -38,12 +38,17 @@ async def within(reading: Awaitable[bytes], seconds: float, what: str) -> bytes:
 
 async def refused_body(request: web.Request, exc: uploads.UploadRefused) -> web.StreamResponse:
     """`exc` (from `read_body`) answered. After a 408 the connection is closed at once: aiohttp
-    waited 10 s more for the body that had not come (its lingering close), the connection held."""
+    waited 10 s more for the body that had not come (its lingering close), the connection held.
+    A sender that closed its connection as the deadline ran out is not answered, nor logged: the
+    write raised, and aiohttp logged two chained tracebacks (its own writes end so, quietly)."""
     response = error(exc.status, str(exc))
     if exc.status == 408:
         response.force_close()
-        await response.prepare(request)
-        await response.write_eof()
+        try:
+            await response.prepare(request)
+            await response.write_eof()
+        except ConnectionError:  # (aiohttp's "Cannot write to closing transport")
+            pass
         request.protocol.force_close()
     return response
 
