@@ -249,7 +249,7 @@ class Server:
         if not leaving:
             self._left_keys.append(key)
             return error(404, "no client has this key (it left already, or its offer is still to come)")
-        await asyncio.gather(*(client.close(LEFT) for client in leaving))
+        await asyncio.gather(*(client.close(LEFT, asked=True) for client in leaving))
         return web.json_response({"left": len(leaving)})
 
     async def upload(self, request: web.Request) -> web.Response:

@@ -290,13 +290,22 @@ class Client:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _say_closed(self, reason: str) -> None:
+    def _peer_gone(self) -> bool:
+        """Its connection ended, or its data channels' transport did: nothing more can open. (aiortc
+        closes a connection whose DTLS the peer closed: signalling at once, the state last.)"""
+        sctp = self.pc.sctp
+        return (sctp is None or sctp.state == "closed" or sctp.transport.state in ("closed", "failed")
+                or self.pc.signalingState == "closed" or self.pc.connectionState in ("closed", "failed"))
+
+    async def _say_closed(self, reason: str, asked: bool) -> None:
         """Send `{"closed": reason}` and give it up to CLOSE_SAID_S to leave: closing the connection
         aborts its SCTP association, and with it a message still queued. A connected client whose
         offer has a data channel not open yet gets up to CHANNEL_OPEN_S for it: its video can
-        arrive first (a client over --max-resolution was closed, on a loaded machine, never told)."""
+        arrive first (a client over --max-resolution was closed, on a loaded machine, never told);
+        not one whose connection ended (`_peer_gone`) nor one that `asked` to leave: its slot (and
+        the leave request) was held the 2 s for nobody."""
         deadline = time.monotonic() + CHANNEL_OPEN_S
-        while self.connected and self.pc.sctp is not None and time.monotonic() < deadline and (
+        while self.connected and not asked and not self._peer_gone() and time.monotonic() < deadline and (
                 self.channel is None or self.channel.readyState == "connecting"):
             await asyncio.sleep(0.02)
         self.send({"closed": reason})
@@ -305,9 +314,9 @@ class Client:
                 and time.monotonic() < deadline:
             await asyncio.sleep(0.02)
 
-    async def close(self, reason: str) -> None:
+    async def close(self, reason: str, asked: bool = False) -> None:
         """Idempotent: say why on the data channel (`{"closed": reason}`), stop the tracks, drop any
-        waiting frame, close the connection, tell the server."""
+        waiting frame, close the connection, tell the server. `asked`: the client's own leave."""
         if self.closing:
             return
         self.closing = True
@@ -316,7 +325,7 @@ class Client:
         self.batcher.discard(self.pipeline)
         self.out.stop()
         try:
-            await self._say_closed(reason)
+            await self._say_closed(reason, asked)
             await self.pc.close()
         except Exception as exc:  # noqa: BLE001 - a connection half made from a malformed offer: aiortc's own
             # close fails inside (AttributeError). Said in the "left" line where it had connected; one that
