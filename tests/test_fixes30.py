@@ -261,6 +261,7 @@ def _library(stylizer, styles, cache, **kwargs):
 
 @pytest.mark.parametrize("damage", ["link to another style's entry", "another style's entry copied", "values edited",
                                     "written before checksums"])
+@pytest.mark.slow_cases("another style's entry copied")  # (default run's time, 2026-12-08: the link's case stays)
 def test_a_style_cache_entry_not_written_for_its_style_is_rebuilt(stylizer, data_dir, tmp_path, damage):
     """The cache trusted any entry of the right shapes: a link to (or a copy of) another style's
     entry gave a sheet tile that style's look, edited values a black tile, without a word."""

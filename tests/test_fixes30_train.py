@@ -73,7 +73,7 @@ def spoil_moment(name: str, value: float):
     (spoil_moment("optimizer.1.exp_avg_sq", -1.0), "Adam's exp_avg_sq of parameter 1 holds numbers that are not finite or below 0"),
     (spoil_moment("optimizer.1.exp_avg_sq", float("inf")), "Adam's exp_avg_sq of parameter 1 holds numbers that are not"),
 ])
-@pytest.mark.slow_cases("change-Adam's step of parameter 0 is (2+0j), not a whole number", "change-Adam's step of parameter 0 is True, not a whole number", "change-Adam's step of parameter 0 is 0.5, not a whole number", "change-Adam's exp_avg of parameter 0 holds numbers that are not finite1", "change-Adam's exp_avg_sq of parameter 1 holds numbers that are not")  # (default run's time, 2026-12-07: rarer variants of the cases that stay)
+@pytest.mark.slow_cases("change-Adam's step of parameter 0 is (2+0j), not a whole number", "change-Adam's step of parameter 0 is True, not a whole number", "change-Adam's step of parameter 0 is 0.5, not a whole number", "change-Adam's exp_avg of parameter 0 holds numbers that are not finite1", "change-Adam's exp_avg_sq of parameter 1 holds numbers that are not", "change-Adam's step of parameter 0 is nan, not a whole", "change-is 7.0, not a whole number from 0 to the run's iteration 1", "change-Adam's exp_avg of parameter 0 holds numbers that are not finite0")  # (default run's time, 2026-12-07 and -08: rarer variants of the cases that stay, 6 s each)
 def test_an_edited_adam_state_is_a_damaged_trainer_state(train_tool, finished_run, tmp_path, one_thread, change, message):
     """A complex or negative step was a traceback in Adam; NaN moments trained one iteration and then
     advised a lower --lr, which a resumed run cannot take."""

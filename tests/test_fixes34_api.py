@@ -80,6 +80,9 @@ def test_a_second_signal_while_a_stopped_command_ends_is_ignored(tmp_path, when)
                                     "call, more than 268435456"),  # (compile: a 2.73 TiB allocation)
     ((2, 16384, 16384), ValueError, "more than 268435456 (16384x16384)"),  # (one more frame than `stylize` takes)
 ])
+@pytest.mark.slow_cases("shape1-ValueError-height must be at least 1, got -10-compile",
+                        "shape3-TypeError-width must be a whole number, got float-compile",
+                        "shape5-ValueError-more than 268435456 (16384x16384)-compile")  # (default run's time, 2026-12-08)
 def test_prepare_checks_its_shape_as_stylize_does(published_weights, engine, shape, error, words):
     """`Stylizer.prepare` took any batch, height and width: the eager engine said nothing, the
     compile engine failed deep in torch or numpy, or after printing `preparing ... batch a`."""

@@ -150,6 +150,7 @@ runpy.run_module("realtime_adain", run_name="__main__")
 
 
 @pytest.mark.parametrize("sig", interrupts.SIGNALS, ids=lambda sig: signal.Signals(sig).name)
+@pytest.mark.slow_cases("SIGHUP", "SIGXCPU")  # (default run's time, 2026-12-08: a child process each, 2.5 s)
 def test_a_signal_while_cli_takes_signals_over_is_one_line(sig):
     """There a Ctrl-C was a KeyboardInterrupt traceback, SIGTERM or SIGHUP a silent end: the
     signals are now held from `__main__` until `cli.main`'s handlers are in."""
