@@ -45,10 +45,12 @@ class ModelSettings:
     engine: str = "auto"
 
     def check(self) -> None:
-        """These settings checked for a caller of the API: a mistake said as `Stylizer.load` says it."""
-        from realtime_adain.api_words import as_value_error  # (the API's: numpy, not at the CLI's startup)
+        """These settings checked for a caller of the API as `Stylizer.load` checks them before it
+        reads a file, by its own check: a vgg of 123, device 'abc' or a vgg path that names no file
+        are refused as it refuses them (a TypeError or ValueError naming the field)."""
+        from realtime_adain.stylizer import Stylizer  # (the API's: torch, not at the CLI's startup)
 
-        as_value_error(self.check_for_command)
+        Stylizer.checked_arguments(self.vgg, self.decoder, self.device, self.dtype, self.engine)
 
     def check_for_command(self) -> None:
         """These settings checked for a command: a mistake said as its options (`--dtype`)."""

@@ -91,6 +91,11 @@ def _one_thread_after_fork() -> None:
 _fork_guarded = False
 
 
+def _given_paths(*values: object) -> list[Path]:
+    """The weights paths among `values` as given, left as they are in a message said in the API's words."""
+    return [Path(value) for value in values if isinstance(value, (str, os.PathLike))]
+
+
 def _guard_forks() -> None:
     global _fork_guarded
     if not _fork_guarded and hasattr(os, "register_at_fork"):  # (Windows does not fork)
@@ -176,7 +181,8 @@ class Stylizer:
         CLI's words. With `sizes_vary` (images of any size, each seen once), 'auto' on a GPU is
         eager: compile and tensorrt build per frame size, minutes per new size."""
         check_kind(model, ModelSettings, "model")  # (None was an AttributeError)
-        return cls._in_api_words(model.vgg, model.decoder, lambda: cls._settings_placement(model, sizes_vary))
+        placed = as_value_error(lambda: cls._settings_placement(model, sizes_vary), _given_paths(model.vgg, model.decoder))
+        return cls._in_api_words(model.vgg, model.decoder, placed)
 
     @classmethod
     def for_command(cls, model: ModelSettings, sizes_vary: bool = False) -> "Stylizer":
@@ -199,16 +205,30 @@ class Stylizer:
         TypeError) naming it in the API's words, as `stylize_video` says it (`dtype fp16 needs a
         GPU`, not the CLI's `--dtype`); a file problem is a UserError in those words too (`pass
         decoder=PATH`, not `--decoder PATH`)."""
+        return cls._in_api_words(vgg, decoder, cls.checked_arguments(vgg, decoder, device, dtype, engine))
+
+    @classmethod
+    def checked_arguments(
+        cls,
+        vgg: str | os.PathLike | None = None,
+        decoder: str | os.PathLike | None = None,
+        device: str | torch.device = "auto",
+        dtype: str | torch.dtype = "auto",
+        engine: str = "auto",
+    ) -> tuple[torch.device, torch.dtype, str]:
+        """The (device, dtype, engine) `load`'s arguments ask for, checked as `load` checks them
+        before it reads a file, a mistake said as it says it: the one check of `load` and of
+        `ModelSettings.check` (which took a vgg of 123 or device 'abc' that `load` refuses)."""
         dtype = dtype_argument(dtype)
-        return cls._in_api_words(vgg, decoder, lambda: (*cls._placement(vgg, decoder, device, dtype, engine), engine))
+        return as_value_error(lambda: (*cls._placement(vgg, decoder, device, dtype, engine), engine),
+                              _given_paths(vgg, decoder))
 
     @classmethod
     def _in_api_words(cls, vgg: str | os.PathLike | None, decoder: str | os.PathLike | None,
-                      placement: Callable[[], tuple[torch.device, torch.dtype, str]]) -> "Stylizer":
-        """The weights loaded and bound to the (device, dtype, engine) `placement` checks, its
-        mistakes a ValueError and a file problem a UserError, in the API's words (`load`'s)."""
-        paths = [Path(p) for p in (vgg, decoder) if isinstance(p, (str, os.PathLike))]
-        placed = as_value_error(placement, paths)
+                      placed: tuple[torch.device, torch.dtype, str]) -> "Stylizer":
+        """The weights loaded and bound to the (device, dtype, engine) `placed` (checked), a file
+        problem a UserError in the API's words (`load`'s)."""
+        paths = _given_paths(vgg, decoder)
         with api_words(paths), notes.worded(lambda line: in_api_words(line, paths)):  # (its notes too: --vgg)
             return cls._load(vgg, decoder, *placed)
 
