@@ -291,7 +291,7 @@ def shown_number(value: numbers.Real) -> str:
     1000.0999755859375; longdouble 1e4000, finite, "inf"), -0.5 and 1e+20 plainly (Fraction(-1, 2),
     np.float64(1e+20) were Python's reprs); a whole number in digits below 10^18."""
     whole = isinstance(value, numbers.Integral) or (isinstance(value, numbers.Rational) and value.denominator == 1)
-    if whole and abs(value) < 10**18:
+    if whole and -10**18 < value < 10**18:  # (compared, not abs(): numpy's of int64's least overflows, with a warning)
         return str(int(value))
     if isinstance(value, numbers.Rational) and (whole or not _FLOAT_RANGE[0] < abs(value) < _FLOAT_RANGE[1]):
         # Beyond a float's range or precision, as a float's digits would be: -10**400 was an

@@ -36,8 +36,8 @@ def as_fraction(value: numbers.Real) -> Fraction:
 def is_finite(value: numbers.Real) -> bool:
     """Whether a real number is finite, read as itself: `math.isfinite` reads a float of it
     (numpy's longdouble 1e4000 was inf; 10**400 an OverflowError). Compared, not subtracted:
-    numpy warns of inf - inf."""
-    return bool(value == value and abs(value) != math.inf)  # (nan is not itself)
+    numpy warns of inf - inf, and of abs() of int64's least (-2**63) as an overflow."""
+    return bool(value == value and value != math.inf and value != -math.inf)  # (nan is not itself)
 
 
 def check_time(value: str | float | Fraction, option: str, positive: bool = False) -> Fraction:

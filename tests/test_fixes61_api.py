@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 
 import numpy as np
 import pytest
@@ -15,6 +16,8 @@ import torch
 import realtime_adain as ra
 from realtime_adain import weights
 from realtime_adain.api_words import ArgumentMistake
+from realtime_adain.errors import shown_number
+from realtime_adain.times import is_finite
 
 MISTAKES = {
     "vgg-int": dict(vgg=123), "vgg-bytes": dict(vgg=b"x"), "vgg-list": dict(vgg=["a"]), "vgg-nan": dict(vgg=math.nan),
@@ -73,3 +76,20 @@ def test_stylize_video_refuses_a_bad_device_before_anything_is_written(data_dir,
                          style=data_dir / "style" / "trial.jpg", model=ra.ModelSettings(device="abc"))
     assert os.listdir(tmp_path) == []
 
+
+LEAST = np.int64(-2**63)
+
+
+def test_int64s_least_is_said_without_numpys_overflow_warning(data_dir, tmp_path):
+    """abs() of np.int64(-2**63) overflows: numpy printed a RuntimeWarning (two lines on stderr)
+    beside `alpha must be in [0, 1], got ...` and `start ... must be at least 0 seconds`."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert shown_number(LEAST) == shown_number(-2**63) == "-9.22337e+18"
+        assert is_finite(LEAST) and is_finite(np.int64(2**63 - 1)) and not is_finite(np.float64(-np.inf))
+        with pytest.raises(ValueError, match=r"^alpha must be in \[0, 1\], got -9.22337e\+18$"):
+            ra.StyleSettings(alpha=LEAST).check()
+        with pytest.raises(ValueError, match=r"^start -9.22337e\+18 must be at least 0 seconds$"):
+            ra.stylize_video(data_dir / "videos" / "cutBunny.mp4", tmp_path / "o.mp4",
+                             style=data_dir / "style" / "trial.jpg", start=LEAST)
+    assert os.listdir(tmp_path) == []
