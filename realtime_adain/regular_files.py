@@ -22,6 +22,16 @@ def open_regular(path: str | os.PathLike, what: str = "not a regular file (a pip
     return handle
 
 
+def file_head(path: str | os.PathLike, size: int = 1024) -> bytes | None:
+    """The first `size` bytes of regular file `path`, to tell its format by; None where it is no
+    regular file or cannot be read (a pipe, a device, a URL: what opens it says why)."""
+    try:
+        with open_regular(path) as handle:
+            return handle.read(size)
+    except (OSError, ValueError, UserError):  # (ValueError: a NUL in the name)
+        return None
+
+
 def content_size(path: str | os.PathLike) -> int:
     """How many bytes regular file `path` holds: its size, or where that says 0 (a /proc or /sys
     file, made as it is read) what a read gives. /proc/self/maps was "empty" to `video`, and

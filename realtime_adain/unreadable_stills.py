@@ -1,5 +1,6 @@
 """What to say of a still no decoder here reads: a format known but not decodable (JPEG XL, HEIF
-without pillow-heif, a video, an SVG, gzip, PDF: `unsupported_format`), a file cut short
+without pillow-heif, a video, an SVG, gzip, PDF: `unsupported_format`; a PDF, or an AVIF or HEIC
+sequence, to `video` and `live` too: `unsupported_document`, `unsupported_sequence`), a file cut short
 (`CUT_SHORT`, `JPEG_CUT_SHORT`), and whether a WebP is animated (`is_animated_webp`: FFmpeg
 decodes none of its frames, Pillow only its first)."""
 
@@ -15,7 +16,9 @@ _UNSUPPORTED = ((b"\xff\x0a", 0, "JPEG XL"), (b"\0\0\0\x0cJXL \r\n\x87\n", 0, "J
 JPEG_CUT_SHORT = "the file ends before its picture does (cut short?); the rest of the picture is missing"
 CUT_SHORT = {"JPEG": "the JPEG has no end marker: cut short?", "PNG": "the PNG does not end with its IEND chunk: "
              "cut short?", "WebP": "the WebP is shorter than its header says: cut short?",  # (`looks_cut_short`)
-             "PNG data": "the PNG's image data ends before its picture does: cut short?"}  # (`png_data_short`)
+             "PNG data": "the PNG's image data ends before its picture does: cut short?",  # (`png_data_short`)
+             "TIFF": "the TIFF ends before its picture data: cut short?", "GIF": "the GIF has no end marker: "
+             "cut short?", "BMP": "the BMP ends before its picture's rows do: cut short?"}
 
 _HEIF_INSTALL = 'pip install "realtime-adain[heif]"'
 
@@ -63,6 +66,22 @@ def unsupported_picture(head: bytes) -> str | None:
         return "an SVG drawing, not a raster image; export it to PNG first"
     if head.startswith(b"\x1f\x8b"):
         return "a gzip-compressed file (an .svgz drawing?), not an image"
-    if head.startswith(b"%PDF"):
-        return "a PDF document, not an image; export the page to PNG first"
+    return unsupported_document(head)
+
+
+def unsupported_document(head: bytes) -> str | None:
+    """What to say about a file starting with `head` that is a document, not a picture (a PDF), None
+    where it is not one: FFmpeg's MJPEG probe finds a PDF's embedded photos, which `video` and
+    `live` played as its frames (its text lost) where `image` refused it."""
+    return "a PDF document, not an image; export the page to PNG first" if head.startswith(b"%PDF") else None
+
+
+def unsupported_sequence(head: bytes) -> str | None:
+    """What to say about a numbered sequence whose first picture starts with `head`, of a format
+    read alone but not in a sequence (None: not one): an AVIF or HEIC, which FFmpeg reads alone as
+    an MP4-like file but its sequence reader (image2) has no decoder for ("a codec it does not know")."""
+    avif = head[4:8] == b"ftyp" and head[8:12] in (b"avif", b"avis")
+    if kind := "AVIF" if avif else heif_kind(head):
+        return (f"{kind} picture sequences cannot be read here (a single {kind} picture can); "
+                "convert the pictures to PNG or JPEG")
     return None

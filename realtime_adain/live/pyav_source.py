@@ -29,7 +29,7 @@ from realtime_adain.live.pyav_pacing import Pacing
 from realtime_adain.live.pyav_reopening import Reopening
 from realtime_adain.live.sources import SourceError
 from realtime_adain.video.decoding import UNALIGNED, decoder_threads
-from realtime_adain.video.probing import error_reason, is_picture_format, plausible_rate, refuse_animated_webp
+from realtime_adain.video.probing import error_reason, is_picture_format, plausible_rate, refuse_unplayable
 from realtime_adain.video.streams import decodable_video, is_still_item
 from realtime_adain.video.timestamps import TimestampShift
 from realtime_adain.video.sequence import DEFAULT_FRAMERATE, Sequence
@@ -131,7 +131,7 @@ class PyAVSource(ContainerOpening, OpenChecks, Reopening, FrameConversion, Pacin
             self._rescan()
         self._opened = True
         if self.is_file and self.sequence is None:
-            refuse_animated_webp(Path(self.target))
+            refuse_unplayable(Path(self.target))
             self._bound_stated_picture()
         container = self._open_container(None if self.reopenable else self._pipe_ready())
         while not container.streams.video:
@@ -142,7 +142,8 @@ class PyAVSource(ContainerOpening, OpenChecks, Reopening, FrameConversion, Pacin
             container = self._open_container()
         # an animated AVIF's or HEIF's animation, not its still picture (FFmpeg 8 reads that as stream #0)
         try:
-            decodable = decodable_video(container, self.named)
+            first = self.sequence.file(self.sequence.start) if self.sequence else None  # (read to say why none is)
+            decodable = decodable_video(container, self.named, first)
         except UserError as exc:
             container.close()
             raise SourceError(str(exc)) from None

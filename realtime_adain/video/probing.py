@@ -1,6 +1,6 @@
 """What an input is before the reader reads its frames, and how a failure is said: which files a
 folder's search takes as video (`is_video_path`), whether a demuxer reads pictures, the frame rate
-believed, files refused with a reason (an animated WebP, an MP4 without its index or cut inside
+believed, files refused with a reason (a PDF, an animated WebP, an MP4 without its index or cut inside
 it), why a stream gave no pictures, and FFmpeg's or the OS's reason in one line (threads FFmpeg
 could not start said apart); `video` and `live` alike."""
 
@@ -15,7 +15,8 @@ from pathlib import Path
 import av
 
 from realtime_adain.errors import UserError, shell_quoted
-from realtime_adain.unreadable_stills import is_animated_webp
+from realtime_adain.regular_files import file_head
+from realtime_adain.unreadable_stills import is_animated_webp, unsupported_document
 from realtime_adain.video.opening import open_input
 from realtime_adain.video.sequence import ffmpeg_name
 from realtime_adain.video.streams import is_cover_art
@@ -132,6 +133,15 @@ def threads_refused_error(path: Path, exc: BaseException, doing: str = "decoding
     return UserError(f"{path}: FFmpeg cannot start its threads for {doing} ({error_reason(exc)}): the limit on "
                      "processes and threads is reached (raise `ulimit -u`), or memory for their stacks is short "
                      "(raise `ulimit -v`, or lower `ulimit -s`)")
+
+
+def refuse_unplayable(path: Path) -> None:
+    """Refuse, before FFmpeg opens it, a file it would play wrong, in one line that says what to do:
+    a document (`unsupported_document`: FFmpeg found a PDF's embedded photos, which were played as
+    its frames, its text lost, where `image` refuses it) and an animated WebP (`refuse_animated_webp`)."""
+    if said := unsupported_document(file_head(path) or b""):
+        raise UserError(f"{path}: {said}")
+    refuse_animated_webp(path)
 
 
 def refuse_animated_webp(path: Path) -> None:

@@ -28,7 +28,7 @@ from realtime_adain.errors import UserError
 from realtime_adain.regular_files import content_size
 from realtime_adain.video.deinterlace import check_mode as check_deinterlace
 from realtime_adain.video.frames import Frame
-from realtime_adain.video.probing import refuse_animated_webp
+from realtime_adain.video.probing import refuse_unplayable
 from realtime_adain.video.seeking import SeekMissed
 from realtime_adain.video.sequence import find_sequence
 from realtime_adain.video.clocks import SeekedIntoStill
@@ -64,7 +64,7 @@ class VideoReader(ReaderOpening, ReaderLoop, SegmentStart, ReaderFacts):
         if self.sequence is None and content_size(self.path) == 0:  # (/proc/self/maps says 0 bytes: not empty)
             raise UserError(f"{self.path}: the file is empty")
         if self.sequence is None:
-            refuse_animated_webp(self.path)
+            refuse_unplayable(self.path)
         try:
             self._open(framerate, start, duration, seek=True)
         except (SeekMissed, SeekedIntoStill):  # (the container is closed)

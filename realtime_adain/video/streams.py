@@ -14,8 +14,8 @@ import av
 
 from realtime_adain.errors import UserError
 from realtime_adain.notes import note
-from realtime_adain.regular_files import open_regular
-from realtime_adain.unreadable_stills import unsupported_picture
+from realtime_adain.regular_files import file_head
+from realtime_adain.unreadable_stills import unsupported_picture, unsupported_sequence
 from realtime_adain.video.opening import open_input
 from realtime_adain.video.sequence import named_file
 
@@ -192,20 +192,19 @@ def decodable_video(container: av.container.InputContainer, name: str,
     which says a picture format no decoder here reads as `image` says it (`undecodable_picture`
     of `first`, a sequence's first picture, or the file opened)."""
     if not (video := [s for s in container.streams.video if has_decoder(s)]):
-        said = undecodable_picture(first or named_file(container.name))
+        said = undecodable_picture(first, sequence=True) if first else undecodable_picture(named_file(container.name))
         raise UserError(f"{name}: {said or 'no video stream FFmpeg can decode (a codec it does not know, or a damaged header)'}")
     return video
 
 
-def undecodable_picture(path: str | os.PathLike) -> str | None:
+def undecodable_picture(path: str | os.PathLike, sequence: bool = False) -> str | None:
     """What `image` says of picture file `path` in a format no decoder here reads (JPEG XL: `video`
-    said "a codec it does not know"), None where it is no such picture or cannot be read."""
-    try:
-        with open_regular(path) as file:
-            head = file.read(1024)
-    except (OSError, ValueError, UserError):  # (a pipe, a device, a URL: said as before)
+    said "a codec it does not know"), None where it is no such picture or cannot be read (a pipe,
+    a device, a URL: said as before). `sequence`: `path` is a numbered sequence's first picture,
+    where an AVIF or HEIC, read alone, is named as a sequence not read (`unsupported_sequence`)."""
+    if (head := file_head(path)) is None:
         return None
-    return unsupported_picture(head)
+    return (unsupported_sequence(head) if sequence else None) or unsupported_picture(head)
 
 
 def main_video_stream(container: av.container.InputContainer, name: str,
