@@ -125,7 +125,7 @@ def test_resume_names_a_checkpoint_tensor_of_an_unknown_dtype(train_tool, finish
     (lambda: ra.StyleSettings(style_size=1.5).check(), TypeError, "style_size must be a whole number, got float"),
     (lambda: ra.StyleSettings(mix=(1.0,)).check(2), ValueError, "mix has 1 weight for 2 styles"),
     (lambda: ra.StyleSettings(mix=(-1, 1)).check(2), ValueError, "mix[0] must be a finite number, 0 or more, got -1"),
-    (lambda: ra.ModelSettings(dtype="x").check(), ValueError, "dtype x: use one of auto, fp32, fp16, bf16"),
+    (lambda: ra.ModelSettings(dtype="x").check(), ValueError, "unknown dtype 'x' (use auto, fp32, fp16, bf16)"),
     (lambda: ra.VideoSettings(size=-1).check(), ValueError, "size must be at least 0, got -1"),
     (lambda: ra.VideoSettings(batch=0).check(), ValueError, "batch must be at least 1, got 0"),
     (lambda: ra.VideoSettings(stabilize_strength=2.0).check(), ValueError, "stabilize_strength must be in [0, 1], got 2.0"),
