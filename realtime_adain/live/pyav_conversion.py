@@ -38,7 +38,8 @@ class FrameConversion:
                                          *(read_with if self.is_file else (None, None)))
             aspect = self._aspect
             decoding = DecodingPass(self._container, self._stream, aspect, self.description, self.sequence,
-                                    live=self.live_feed or not self.paced)
+                                    live=self.live_feed or not self.paced,
+                                    open_again=self._open_container if self.is_file and self.sequence is None else None)
             pictures = self._to_unreadable_data(decoding.pictures())
             # interlaced (a broadcast or capture-card stream, a camcorder file): whole pictures, as `video` reads them
             for index, frame in enumerate(deinterlaced(pictures, "auto", self.description, LIVE_HINT)):

@@ -1,21 +1,22 @@
 """One pass over a live PyAV source's opened video stream, decoded (`DecodingPass`): a packet the
-decoder rejects as damaged is skipped and said once a picture comes (`Damaged`); an image
-sequence's pictures are named as they fail. `FrameConversion._decoded`
+decoder rejects as damaged is skipped and said once a picture comes (`Damaged`), and the last
+pictures frame threads lost there decoded again, as `video` decodes them; an image sequence's
+pictures are named as they fail. `FrameConversion._decoded`
 (live/pyav_conversion.py) makes one a pass."""
 
 from __future__ import annotations
 
 from collections import deque
 from fractions import Fraction
-from typing import Iterable, Iterator, NamedTuple
+from typing import Callable, Iterable, Iterator, NamedTuple
 
 import av
 
 from realtime_adain.notes import note
-from realtime_adain.video.packets import within_run
+from realtime_adain.video.packets import TailPackets, within_run
 from realtime_adain.video.picture_extras import alpha_decoder
 from realtime_adain.video.picture_shape import bound_decoder
-from realtime_adain.video.decoding import UNALIGNED, decoded_or_damage, decoder_threads
+from realtime_adain.video.decoding import TAIL_BYTES, UNALIGNED, decoded_again, decoded_or_damage, decoder_threads
 from realtime_adain.video.probing import error_reason
 from realtime_adain.video.sequence import Sequence
 
@@ -31,7 +32,8 @@ class DecodingPass:
     """The decoded frames of one pass over `stream` of an opened `container` (a source's
     `description` and its image `sequence`, if it is one, name what is said; `aspect`: the stream's
     pixel aspect, bounding the decoders; `live`: decoded with no frame held back, as a live feed
-    is, or a stream that is not paced)."""
+    is, or a stream that is not paced; `open_again`: the file opened anew, where its last pictures
+    may be decoded again)."""
 
     def __init__(
         self,
@@ -41,9 +43,11 @@ class DecodingPass:
         description: str,
         sequence: Sequence | None,
         live: bool,
+        open_again: Callable[[], av.container.InputContainer] | None = None,
     ) -> None:
         self._container, self._stream, self._aspect = container, stream, aspect
         self.description, self.sequence, self.live = description, sequence, live
+        self._open_again = open_again
 
     def pictures(self) -> Iterator[av.VideoFrame]:
         """The decoded frames. A packet the decoder rejects as damaged is skipped, as `video` skips
@@ -65,17 +69,37 @@ class DecodingPass:
             raise failure
 
     def _video_decoded(self) -> Iterator[list[av.VideoFrame] | Damaged]:
-        """Each video packet's frames, or `Damaged`."""
+        """Each video packet's frames, or `Damaged`; then the last frames, where frame threads
+        lost them as they drained past a damaged packet (`decoded_again`, as `video` gives them):
+        a file whose last packet was cut short played 39 of the 41 pictures FFmpeg and `video` read."""
         decoder = alpha_decoder(self._stream)  # WebM's VP8/VP9 alpha, as `video` reads it; new each pass
         if decoder is not None:
             decoder_threads(decoder, live=self.live)
             decoder.flags |= UNALIGNED
             bound_decoder(decoder, self._aspect)
         decode = (decoder or self._stream.codec_context).decode
+        # (slice threads alone, a live feed's, lose none)
+        tail = TailPackets(TAIL_BYTES) if self._open_again is not None and not self.live else None
+        last = None  # the highest timestamp of a frame given so far
         for packet in self._container.demux(self._stream):
+            if tail is not None:
+                tail.add(packet)
             frames = decoded_or_damage(decode, packet)
-            yield (Damaged(frames, f"{self.description}: damaged video packets are skipped (FFmpeg conceals them "
-                                   "the same way)") if isinstance(frames, av.FFmpegError) else frames)
+            if isinstance(frames, av.FFmpegError):
+                if tail is not None:
+                    tail.damaged += 1
+                yield self._packet_damaged(frames)
+                continue
+            stamps = [frame.pts for frame in frames if frame.pts is not None]
+            last = max([*stamps, last] if last is not None else stamps, default=None)
+            yield frames
+        if tail is not None and tail.lost_after(last):
+            for item in decoded_again(self._open_again, self._stream.index, tail.packets, last, self._aspect):
+                yield self._packet_damaged(item[1]) if isinstance(item, tuple) else [item]
+
+    def _packet_damaged(self, error: av.FFmpegError) -> Damaged:
+        return Damaged(error, f"{self.description}: damaged video packets are skipped (FFmpeg conceals them the "
+                              "same way)")
 
     def _sequence_decoded(self) -> Iterator[list[av.VideoFrame] | Damaged]:
         """An image sequence's pictures up to its first gap (FFmpeg fails on the gap, which ended

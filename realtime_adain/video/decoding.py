@@ -14,6 +14,7 @@ from typing import Callable, Iterator
 import av
 
 from realtime_adain import limits
+from realtime_adain.errors import UserError
 from realtime_adain.notes import note
 from realtime_adain.video.demuxing import RUN_PACKETS
 from realtime_adain.video.opening import open_input
@@ -65,6 +66,38 @@ def decoded_or_damage(decode: Callable[[av.Packet | None], list[av.VideoFrame]],
         if threads_refused(exc):
             raise
         return exc
+
+
+def decoded_again(open_again: Callable[[], av.container.InputContainer], index: int, packets: list[av.Packet],
+                  last: int, pixel_aspect: Fraction) -> Iterator[av.VideoFrame | tuple[av.Packet, av.FFmpegError]]:
+    """`packets` (held since a keyframe: `TailPackets`) decoded again without frame threads, by
+    stream `index`'s decoder in the file opened again (`open_again`): the frames after `last` (a
+    timestamp) that `Recovery` shows, and each packet rejected, with its error, for the caller to
+    count or say (`video` and `live` alike). At the end of a file the decoder reports a damaged
+    packet among the last ones (one per thread) as it drains, and PyAV stops draining there: the
+    frames the other threads held were lost (up to one per CPU core), where `ffmpeg` keeps them;
+    a decoder without frame threads reports the damage at its packet. A file that cannot be opened
+    again (`live`'s opening says so as a UserError), or reads differently, gives nothing more."""
+    try:
+        with open_again() as again:
+            stream = again.streams[index]
+            context = alpha_decoder(stream) or stream.codec_context  # (the decoder the first reading used)
+            decoder_threads(context, live=True)
+            bound_decoder(context, pixel_aspect)
+            context.flags |= DECODER_FLAGS
+            recovery, flush = Recovery(), av.Packet()
+            flush.time_base = stream.time_base
+            for packet in [*packets, flush]:
+                frames = decoded_or_damage(context.decode, packet)
+                if isinstance(frames, av.FFmpegError):
+                    yield packet, frames
+                    continue
+                for frame in frames:
+                    if recovery.keep(frame) and frame.pts is not None and frame.pts > last:
+                        last = frame.pts
+                        yield frame
+    except (av.FFmpegError, OSError, IndexError, UserError):
+        return
 
 
 class VideoDecoding:
@@ -167,53 +200,26 @@ class VideoDecoding:
                     yield frame
 
     def _lost_at_end(self, tail: "TailPackets", last: int | None) -> Iterator[av.VideoFrame]:
-        """The last frames, where frame threads lost them. At the end of the file the decoder
-        reports a damaged packet among the last ones (one per thread) as it drains, and PyAV stops
-        draining there: the frames the other threads held were lost (up to one per CPU core, and
-        the file was refused as truncated), where `ffmpeg` keeps them. When a packet since the
-        latest keyframe shows a later timestamp than the last frame, those packets are decoded
-        again without frame threads (which report damage at its packet) and the later frames
-        are given; a damaged last packet costs that one decode of a GOP. An image sequence's
+        """The last frames, where frame threads lost them (`decoded_again`). An image sequence's
         pictures each decode alone: those after the last frame given are decoded again, and the
         damage counted since that frame was theirs (two damaged last pictures were noted as one)."""
-        if last is None or tail.top is None or tail.top <= last or not tail.packets:
+        if not tail.lost_after(last):
             return
-        # none decoded (another codec joined on): their "frames" are noise; in an image sequence every
-        # picture is a keyframe, and the damage counted may be an earlier picture's, reported as it drained
-        if tail.damaged >= len(tail.packets) and self.sequence is None:
-            return
-        try:
-            with open_input(self._opened_name, **self._options) as again:
-                stream = again.streams[self.stream.index]
-                context = alpha_decoder(stream) or stream.codec_context  # (the decoder `_decoded` used)
-                context.thread_type = "SLICE"
-                bound_decoder(context, self.pixel_aspect)
-                context.flags |= DECODER_FLAGS
-                recovery, flush, damaged = Recovery(), av.Packet(), 0
-                flush.time_base = self.stream.time_base
-                packets = tail.packets
-                counted = tail.damaged
-                if self.sequence is not None:
-                    packets = [packet for packet in packets if packet.pts is None or packet.pts > last]
-                    counted = tail.damaged_since_frame
-                for packet in [*packets, flush]:
-                    try:
-                        frames = context.decode(packet)
-                    except MemoryError:
-                        raise
-                    except av.error.FFmpegError:
-                        damaged += 1
-                        if damaged > counted:  # one the frame threads did not report before they stopped
-                            self.damaged += 1
-                            self.damage.damage_at(packet.dts if packet.dts is not None else packet.pts)
-                        continue
-                    for frame in frames:
-                        if recovery.keep(frame) and frame.pts is not None and frame.pts > last:
-                            last = frame.pts
-                            self.damage.shown(frame)
-                            yield frame
-        except (av.error.FFmpegError, IndexError):  # the file read again differs: nothing more to give
-            return
+        packets, counted, damaged = tail.packets, tail.damaged, 0
+        if self.sequence is not None:
+            packets = [packet for packet in packets if packet.pts is None or packet.pts > last]
+            counted = tail.damaged_since_frame
+        for item in decoded_again(lambda: open_input(self._opened_name, **self._options), self.stream.index,
+                                  packets, last, self.pixel_aspect):
+            if isinstance(item, tuple):
+                damaged += 1
+                if damaged > counted:  # one the frame threads did not report before they stopped
+                    packet = item[0]
+                    self.damaged += 1
+                    self.damage.damage_at(packet.dts if packet.dts is not None else packet.pts)
+                continue
+            self.damage.shown(item)
+            yield item
 
     def last_end(self, pts: int, step: int | None) -> int | None:
         """Where the last picture stops showing at least (`_stored_last_end`), or where the latest

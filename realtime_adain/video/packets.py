@@ -116,7 +116,7 @@ class CutSound:
 
 class TailPackets:
     """The video packets since the latest keyframe (while they fit in `limit` bytes), and the
-    highest timestamp among them: what `VideoDecoding._lost_at_end` decodes again. For an image
+    highest timestamp among them: what `decoding.decoded_again` decodes again (`video` and `live`). For an image
     sequence (`pictures`: each packet a whole picture) the latest packets that fit, keyframes or not."""
 
     def __init__(self, limit: int, pictures: bool = False) -> None:
@@ -131,6 +131,15 @@ class TailPackets:
 
     def given(self) -> None:
         self.damaged_since_frame = 0
+
+    def lost_after(self, last: int | None) -> bool:
+        """Whether frame threads may have lost frames after `last` (the highest timestamp given) at
+        the end: a packet held shows later (decoding those again costs one decode of a GOP). Not
+        where every one held was rejected (another codec joined on: their "frames" are noise); in
+        an image sequence every picture is a keyframe, and the damage counted may be an earlier
+        picture's, reported as it drained."""
+        return (last is not None and self.top is not None and self.top > last and bool(self.packets)
+                and (self.pictures or self.damaged < len(self.packets)))
 
     def add(self, packet: av.Packet) -> None:
         if not packet.size or packet.is_discard:  # the flush packet; one decoded only to be dropped (edit list)
