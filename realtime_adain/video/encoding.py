@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterable
 
 import av
 from av.video.reformatter import VideoReformatter
@@ -130,15 +130,27 @@ def another_codec(name: str) -> str:
     return ": use another --codec" + (", e.g. libx264" if name != "libx264" else " (or --size)")
 
 
-def movie_timescale(time_base: Fraction) -> int:
-    """The MP4/MOV movie time scale for a video stream of `time_base`: the video track's own (the
-    muxer takes its denominator, doubled up to 10000). The muxer writes the first picture's delay
-    (an empty edit) in the movie's scale, 1 ms by default: 1024/12288 s (83.33 ms) was written
-    as 83 ms and read back 4 ticks early, every picture with it."""
+def movie_timescale(time_base: Fraction, tracks: Iterable[av.stream.Stream] = ()) -> int:
+    """The MP4/MOV movie time scale for a video stream of `time_base` beside the other `tracks`: the
+    video track's own (the muxer takes its denominator, doubled up to 10000), doubled on to at
+    least twice each other track's. The muxer writes each track's delay (an empty edit) in the
+    movie's scale rounded down, and FFmpeg reads it back to the nearest tick of the track: at
+    1 ms, the default, 1024/12288 s (83.33 ms) was written as 83 ms and read back 4 ticks early,
+    every picture with it; at the video's 1/12800, sound from 20992/44100 s as 6092 ticks, read
+    back 3 samples early. Twice a track's scale loses less than half of its tick."""
     scale = time_base.denominator
     while scale < 10000:
         scale *= 2
+    others = [track_timescale(track) for track in tracks]
+    while others and scale < 2 * max(others) and scale * 2 <= 2**31 - 1:
+        scale *= 2
     return min(scale, 2**31 - 1)
+
+
+def track_timescale(stream: av.stream.Stream) -> int:
+    """The time scale the MP4/MOV muxer gives `stream`'s track: a sound's sample rate, else its time base's."""
+    rate = stream.codec_context.sample_rate if stream.type == "audio" and stream.codec_context else 0
+    return rate or (stream.time_base.denominator if stream.time_base else 1)
 
 
 class VideoEncoder:
@@ -169,8 +181,6 @@ class VideoEncoder:
         if self.framing:  # (DV's stream says it too: AVI, whose stream's aspect PyAV cannot set, keeps it)
             stream.codec_context.sample_aspect_ratio = self.framing.sar
         stream.time_base = muxer_time_base(self.container.format.name, encoder_tb, spec.time_base)
-        if self.container.format.name in ("mp4", "mov"):
-            self.container.options["movie_timescale"] = str(movie_timescale(stream.time_base))
         stream.codec_context.time_base = encoder_tb
         stream.options = settings.codec_options()
         if settings.bitrate:

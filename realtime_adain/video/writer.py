@@ -29,7 +29,7 @@ from realtime_adain.video.container_options import (CHAPTER_FORMATS, TIMECODE_FO
                                                     muxer_options)
 from realtime_adain.video.containers import container_format, pad_short_ts
 from realtime_adain.video.copied_streams import CopiedStreams
-from realtime_adain.video.encoding import VideoEncoder, another_codec
+from realtime_adain.video.encoding import VideoEncoder, another_codec, movie_timescale
 from realtime_adain.video.encoder_settings import EncodeSettings
 from realtime_adain.video.frame_timing import FrameTiming
 from realtime_adain.video.left_out_sound import LeftOutSound
@@ -119,6 +119,9 @@ class VideoWriter:
             self.streams, self.transcoded = self._outputs.streams, self._outputs.transcoded
             self.said = self._outputs.add_all(passthrough, reencode)
             lost = self._label(video, passthrough)
+            if self.container.format.name in ("mp4", "mov"):  # (once every track is there: `movie_timescale`)
+                others = [s for s in self.container.streams if s.index != self.video.index]
+                self.container.options["movie_timescale"] = str(movie_timescale(self.video.time_base, others))
             self.container.start_encoding()
             return [*([self._encoder.framing.said] if self._encoder.framing else []), *lost, *self.said.values()]
         except av.error.FFmpegError as exc:
