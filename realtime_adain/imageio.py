@@ -15,6 +15,7 @@ import numpy as np  # (OpenCV: imported where used, so a broken one stops only w
 from realtime_adain.atomic import atomic_write_bytes
 from realtime_adain.errors import UserError
 from realtime_adain.hdr_stills import STRIP_SAMPLES
+from realtime_adain.jpeg_headers import after_zero_padding
 from realtime_adain.picture_sizes import check_pixel_budget, style_budget
 from realtime_adain.regular_files import open_regular
 from realtime_adain.rgb8 import OVER_WHITE_MEANS
@@ -76,7 +77,8 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
 
 def read_image_bytes(path: str | os.PathLike) -> np.ndarray:
     """An image file's bytes, as `read_image` decodes them: a caller that hashes them knows the
-    picture it decoded is the file of that digest (not one written between a hash and a read)."""
+    picture it decoded is the file of that digest (not one written between a hash and a read).
+    A JPEG after zero bytes is given from its start marker (`after_zero_padding`)."""
     path = Path(path)
     if not path.is_file():  # (a fifo is never opened: reading it would wait for a writer)
         kind = ("a folder" if path.is_dir() else "a device, fifo or socket") if path.exists() else None
@@ -97,7 +99,7 @@ def read_image_bytes(path: str | os.PathLike) -> np.ndarray:
         data = data[:len(head) + handle.readinto(memoryview(data)[len(head):])]  # (one cut meanwhile: what is there)
     if data.size == 0:
         raise UserError(f"{path}: the file is empty")
-    return data
+    return after_zero_padding(data)  # (a JPEG after zero bytes: from its start marker, which every check reads first)
 
 
 def decode_image(data: np.ndarray | bytes, name: str) -> np.ndarray:

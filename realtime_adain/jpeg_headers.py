@@ -3,7 +3,7 @@ FFmpeg decodes it here rather than OpenCV (lossless, 12-bit, JPEG-LS: its kind a
 `still_headers.ffmpeg_still_size`), how many scans it holds (each costs its decoder a pass over
 the whole picture) and whether its coded data could hold its picture (`check_jpeg`), its size
 whatever its coding (`jpeg_size`), what to decode of one without its end marker
-(`jpeg_without_end`), and its EXIF segment (`jpeg_exif`)."""
+(`jpeg_without_end`) or after zero bytes (`after_zero_padding`), and its EXIF segment (`jpeg_exif`)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,27 @@ from realtime_adain.opencv_headers import looks_cut_short
 # JPEG start-of-frame markers FFmpeg decodes and OpenCV's libjpeg here does not: lossless (SOF3), JPEG-LS (SOF55).
 LOSSLESS_JPEGS = {0xC3: "lossless JPEG", 0xF7: "JPEG-LS"}
 TWELVE_BIT_JPEG = "12-bit JPEG"  # (a frame of 12-bit samples: OpenCV's libjpeg decodes 8-bit ones alone)
+
+
+# The bytes looked through for a JPEG's start marker after others (`jpeg_start`).
+_START_LOOK = 1 << 16
+
+
+def jpeg_start(data: np.ndarray) -> int:
+    """Where a JPEG's start marker (FF D8 FF) is in the file's first 64 KiB; -1 where it is not."""
+    return bytes(data[:_START_LOOK + 3]).find(b"\xff\xd8\xff")
+
+
+def after_zero_padding(data: np.ndarray) -> np.ndarray:
+    """`data` from its JPEG's start marker (`jpeg_start`) where zero bytes alone come before it (a
+    padded copy or a recovered file), as FFmpeg reads it (OpenCV's libjpeg and Pillow refused it,
+    "not a readable image" with no reason); `data` itself otherwise. Zeros alone: a JPEG found
+    after other bytes may be a thumbnail inside another format's file (`still_decoders` says where
+    one is, of a file none reads), and no format read here starts with zeros and then FF D8 FF."""
+    if data.size < 4 or data[0] != 0:
+        return data
+    at = jpeg_start(data)
+    return data[at:] if at > 0 and not data[:at].any() else data
 
 
 def ffmpeg_jpeg(data: np.ndarray, name: str) -> tuple[str, tuple[int, int] | None] | None:

@@ -133,48 +133,102 @@ def tiff_sample_bytes(data: np.ndarray) -> tuple[int, int, int] | None:
 def tiff_fields(data: np.ndarray, wanted: tuple[int, ...]) -> dict[int, tuple[int, ...]] | None:
     """The `wanted` tags' whole-number values (up to 16 each) in a TIFF's first IFD, classic or
     BigTIFF (8-byte offsets and counts, 20-byte entries: `is_bigtiff`); None where the file is not one."""
+    entries = _tiff_entries(data, wanted)
+    if entries is None:
+        return None
+    order = "<" if bytes(data[:2]) == b"II" else ">"
+    fields: dict[int, tuple[int, ...]] = {}
+    for tag, unit, count, where in entries:
+        shown = min(count, 16)
+        values = bytes(data[where:where + shown * struct.calcsize(unit)])
+        if len(values) == shown * struct.calcsize(unit):
+            fields[tag] = struct.unpack(order + unit * shown, values)
+    return fields
+
+
+def _tiff_ifd_layout(data: np.ndarray) -> tuple[str, str, str, int, int] | None:
+    """A TIFF's byte order, the `struct` units of its offsets and of its IFDs' entry counts, an
+    entry's length (classic, or BigTIFF: `is_bigtiff`) and where its first IFD is; None where the
+    file is not one."""
     head = bytes(data[:16])
     big = is_bigtiff(data)
     if len(head) < (16 if big else 8) or not big and head[:4] not in (b"II*\0", b"MM\0*"):  # (4 bytes alone: a
         return None  # struct.error)
     order = "<" if head[:2] == b"II" else ">"
     offset, number, entry = ("Q", "Q", 20) if big else ("I", "H", 12)  # (offsets, the entries' number, an entry)
+    return order, offset, number, entry, struct.unpack_from(order + offset, head, 8 if big else 4)[0]
+
+
+def _tiff_entries(data: np.ndarray, wanted: tuple[int, ...]) -> list[tuple[int, str, int, int]] | None:
+    """(tag, `struct` unit, count, where its values start in the file) of the `wanted` tags of
+    whole numbers in a TIFF's first IFD (up to 4096 entries read; those of the entries the file
+    holds); None where the file is not one. Values in the entry are found there, others where it
+    points: in the file or beyond its end."""
+    layout = _tiff_ifd_layout(data)
+    if layout is None:
+        return None
+    order, offset, number, entry, ifd = layout
     inline = struct.calcsize(offset)  # (a value of up to this many bytes is in its entry)
-    ifd = struct.unpack_from(order + offset, head, 8 if big else 4)[0]
     raw = bytes(data[ifd:ifd + struct.calcsize(number)])
     if len(raw) < struct.calcsize(number):
-        return {}
+        return []
     start = ifd + len(raw)
     entries = bytes(data[start:start + entry * min(struct.unpack(order + number, raw)[0], 4096)])
-    fields: dict[int, tuple[int, ...]] = {}
+    found = []
     for at in range(0, len(entries) - entry + 1, entry):
         tag, kind, count = struct.unpack_from(order + "HH" + offset, entries, at)
         unit = {3: "H", 4: "I", 16: "Q"}.get(kind)  # (16: BigTIFF's 8-byte whole numbers)
         if tag not in wanted or unit is None or count == 0:
             continue
-        shown = min(count, 16)
-        length = shown * struct.calcsize(unit)
-        value_at = at + 4 + inline
-        if count * struct.calcsize(unit) <= inline:
-            values = entries[value_at:value_at + length]
-        else:  # (an RGB's three sample sizes, elsewhere in the file)
-            where = struct.unpack_from(order + offset, entries, value_at)[0]
-            values = bytes(data[where:where + length])
-        if len(values) == length:
-            fields[tag] = struct.unpack(order + unit * shown, values)
-    return fields
+        value_at = start + at + 4 + inline
+        if count * struct.calcsize(unit) > inline:  # (an RGB's three sample sizes, elsewhere in the file)
+            value_at = struct.unpack_from(order + offset, entries, at + 4 + inline)[0]
+        found.append((tag, unit, count, value_at))
+    return found
+
+
+# A TIFF's tags that place its picture data: strip offsets and byte counts, tile offsets and byte counts.
+_TIFF_PIECES = ((273, 279), (324, 325))
+
+
+def tiff_cut_short(data: np.ndarray) -> bool:
+    """Whether a TIFF ends before its first IFD, the values it points to, or the strips or tiles
+    they place (offset plus byte count) do: libtiff's words for one cut short were a warning of
+    its recovery ("Bogus StripByteCounts field, ignoring and calculating from imagelength") or
+    "Seek error accessing TIFF directory". False for other files, and for one whole but damaged."""
+    layout, entries = _tiff_ifd_layout(data), _tiff_entries(data, tuple(tag for pair in _TIFF_PIECES for tag in pair))
+    if layout is None or entries is None:
+        return False
+    order, offset, number, entry, ifd = layout
+    if ifd < 2 * struct.calcsize(offset):  # (within its header, 8 or 16 bytes: damaged, not cut)
+        return False
+    raw = bytes(data[ifd:ifd + struct.calcsize(number)])
+    if len(raw) < struct.calcsize(number):
+        return True
+    if ifd + len(raw) + entry * struct.unpack(order + number, raw)[0] + struct.calcsize(offset) > data.size:
+        return True  # (its entries, or the offset of the next IFD after them)
+    values = {}
+    for tag, unit, count, where in entries:
+        if where + count * struct.calcsize(unit) > data.size:
+            return True
+        values[tag] = np.frombuffer(bytes(data[where:where + count * struct.calcsize(unit)]), order + unit).astype(np.uint64)
+    size = np.uint64(data.size)
+    for starts, counts in _TIFF_PIECES:  # (each piece's end compared without a sum that could wrap)
+        if starts in values and counts in values and len(values[starts]) == len(values[counts]):
+            if np.any((values[counts] > size) | (values[starts] > size - np.minimum(values[counts], size))):
+                return True
+    return False
 
 
 def tiff_pages(data: np.ndarray, most: int = 10000) -> int | None:
     """How many directories (pages) a TIFF's chain of IFDs holds, up to `most` (a loop stops it);
     None where the file is not one. Pillow's count opens none it cannot read (16-bit grey and alpha,
     CMYK and alpha): their other pages went unmentioned."""
-    if tiff_fields(data, ()) is None:
+    layout = _tiff_ifd_layout(data)
+    if layout is None:
         return None
-    big = is_bigtiff(data)
-    order = "<" if bytes(data[:2]) == b"II" else ">"
-    offset, number, entry = ("Q", "Q", 20) if big else ("I", "H", 12)
-    ifd, seen = struct.unpack(order + offset, bytes(data[8:16] if big else data[4:8]))[0], set()
+    order, offset, number, entry, ifd = layout
+    seen: set[int] = set()
     while ifd and ifd not in seen and len(seen) < most:
         seen.add(ifd)
         raw = bytes(data[ifd:ifd + struct.calcsize(number)])
@@ -371,10 +425,11 @@ def check_bmp(data: np.ndarray, name: str, max_pixels: int) -> None:
 
 
 def looks_cut_short(data: np.ndarray) -> str | None:
-    """The format's name ("JPEG", "PNG", "WebP") when a file of it ends before its own structure
-    says it does (a download or copy cut short), else None. A JPEG ends with its end marker
-    (trailing bytes after it are another matter: such files decode), a PNG with its IEND chunk; a
-    WebP states its length."""
+    """The format's name ("JPEG", "PNG", "WebP", "TIFF", "GIF", "BMP") when a file of it ends before
+    its own structure says it does (a download or copy cut short), else None. A JPEG ends with its
+    end marker (trailing bytes after it are another matter: such files decode), a PNG with its IEND
+    chunk, a GIF with its trailer (";"); a WebP states its length, a TIFF where its directory and
+    strips are (`tiff_cut_short`), an uncompressed BMP its rows' length (`_bmp_rows_short`)."""
     head, tail = bytes(data[:12]), bytes(data[-12:])
     if head.startswith(b"\xff\xd8\xff"):
         return None if tail.endswith(b"\xff\xd9") else "JPEG"
@@ -382,4 +437,26 @@ def looks_cut_short(data: np.ndarray) -> str | None:
         return None if b"IEND" in tail else "PNG"
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return "WebP" if int.from_bytes(head[4:8], "little") + 8 > data.size else None
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return None if tail.endswith(b";") else "GIF"
+    if tiff_cut_short(data):
+        return "TIFF"
+    if _bmp_rows_short(data):
+        return "BMP"
     return None
+
+
+def _bmp_rows_short(data: np.ndarray) -> bool:
+    """Whether an uncompressed BMP (or one of bit fields) ends before the rows its header states
+    (each padded to 4 bytes) from where it places them: OpenCV said "can't read data: Unexpected end
+    of input stream"."""
+    head, size = bytes(data[:34]), bmp_size(data)
+    if size is None or len(head) < 30:
+        return False
+    core = int.from_bytes(head[14:18], "little") == 12  # (OS/2 1.x: its bits a pixel at 24, no compression)
+    bits = int.from_bytes(head[24:26] if core else head[28:30], "little")
+    compression = 0 if core or len(head) < 34 else int.from_bytes(head[30:34], "little")
+    if compression not in (0, 3, 6) or not bits:  # (RGB, BITFIELDS, ALPHABITFIELDS)
+        return False
+    width, height = size
+    return data.size < int.from_bytes(head[10:14], "little") + (width * bits + 31) // 32 * 4 * height

@@ -18,7 +18,7 @@ from realtime_adain.ffmpeg_stills import ffmpeg_bmp, ffmpeg_still, ffmpeg_webp
 from realtime_adain.hdr_still_decoding import hdr_still
 from realtime_adain.hdr_stills import coded_depth, colour_tags, full_scale
 from realtime_adain.icc import transform_to_srgb, in_srgb
-from realtime_adain.jpeg_headers import check_jpeg, jpeg_without_end
+from realtime_adain.jpeg_headers import check_jpeg, jpeg_start, jpeg_without_end
 from realtime_adain.native_stderr import native_stderr_captured, readable_line
 from realtime_adain.notes import note
 from realtime_adain.opencv_headers import (RADIANCE_SIGNATURES, check_bmp, gif_sample_bytes, looks_cut_short,
@@ -126,6 +126,8 @@ def decode_still(data: np.ndarray, name: str) -> np.ndarray:
                   next((readable_line(line) for line in native if readable_line(line)), ""))
         if not detail and (webp := webp_sample_bytes(data)):  # (a 44-byte one stating 16000x16000 said no more)
             detail = f"a {webp[0]}x{webp[1]} WebP whose {data.size} bytes do not decode to it"
+        if not detail and (start := jpeg_start(data)) > 0:  # (after zero bytes alone it is read: `after_zero_padding`)
+            detail = f"{start} bytes come before its JPEG's start marker"
         shown = f" ({detail[:120]})" if detail and failure == "not a readable image" else ""
         raise UserError(f"{name}: {failure}{shown}")
     if (without_end and without_end[1]) or any("premature end" in line.lower() for line in native):  # (libjpeg's)
