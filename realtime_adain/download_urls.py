@@ -77,7 +77,11 @@ def _masked_query(query: str) -> str:
 
 def shown(url: str) -> str:
     """`url` for messages: a user name or password in it, and the values of its query (a mirror's
-    token), are replaced by ***, so an error line or a log does not print credentials."""
+    token), are replaced by ***, so an error line or a log does not print credentials. One holding
+    a control character (`unsendable`) is masked as text and its tab written `\\t`: urlsplit drops
+    a tab or line break, and the line said the URL held one where none showed (`/a<tab>b` as `/ab`)."""
+    if re.search(r"[\x00-\x1f\x7f]", url):
+        return _masked_as_text(url).replace("\t", "\\t")
     try:
         parts = urlsplit(url)
         if parts.username is None and parts.password is None and not parts.query and not parts.fragment:
@@ -86,9 +90,20 @@ def shown(url: str) -> str:
             parts = parts._replace(netloc="***@" + netloc_host(parts.netloc))
         # (a redirect's target may carry a token in its fragment too: #access_token=...)
         return parts._replace(query=_masked_query(parts.query), fragment="***" if parts.fragment else "").geturl()
-    except ValueError:  # malformed (e.g. an unclosed IPv6 bracket): hide everything before the last @
-        head, mark, query = ("***@" + url.rpartition("@")[2] if "@" in url else url).partition("?")
-        return head + mark + _masked_query(query)
+    except ValueError:  # malformed (e.g. an unclosed IPv6 bracket)
+        return _masked_as_text(url)
+
+
+def _masked_as_text(url: str) -> str:
+    """`url` masked without parsing it: its scheme kept, everything after it up to the last @
+    before its query hidden (a login; a path's @ too, where one cannot tell them apart), the
+    query's values and the fragment too."""
+    url, hash_mark, fragment = url.partition("#")
+    head, mark, query = url.partition("?")
+    scheme = found[0] if (found := re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", head)) else ""
+    if "@" in head[len(scheme):]:
+        head = scheme + "***@" + head.rpartition("@")[2]
+    return head + mark + _masked_query(query) + hash_mark + ("***" if fragment else "")
 
 
 def scrubbed(message: str, url: str) -> str:

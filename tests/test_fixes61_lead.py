@@ -1,0 +1,28 @@
+"""Session 61, the lead's fixes: a URL holding a control character is shown with it, masked."""
+
+from __future__ import annotations
+
+import pytest
+
+from realtime_adain.download_urls import shown
+from cli_support import one_error_line
+
+
+@pytest.mark.parametrize("url, said", [
+    ("http://127.0.0.1:9/a\nb?token=abc", "http://127.0.0.1:9/a\nb?token=***"),
+    ("http://u:p@127.0.0.1:9/a\tb", "http://***@127.0.0.1:9/a\\tb"),
+    ("http://127.0.0.1:9/\t", "http://127.0.0.1:9/\\t"),
+    ("http://u:p@h/x\r#access_token=abc", "http://***@h/x\r#***"),
+])
+def test_a_url_with_a_control_character_keeps_it_where_it_is_masked(url, said):
+    """urlsplit drops a tab or line break: `/a<newline>b?token=abc` was said as `/ab?token=***`,
+    "a URL cannot hold a control character" where none showed; a tab was printed raw."""
+    assert shown(url) == said
+
+
+def test_the_download_says_the_tab_it_refuses(run_cli, tmp_path):
+    code, _, err = run_cli("weights", "download", "--no-checksum", "--dir", tmp_path / "w",
+                           "--base-url", "http://u:secret@127.0.0.1:9/a\tb")
+    line = one_error_line(err, code)
+    assert line.startswith("error: http://***@127.0.0.1:9/a\\tb (from --base-url): a URL cannot hold a control"), line
+    assert "secret" not in line
