@@ -120,7 +120,6 @@ class VideoDecoding:
         self.video_packets = 0  # video packets read (with data): none decoding to a picture is said apart
         self.undecoded: tuple[Fraction, Fraction] | None = None  # (last picture, last packet) where they differ (s)
         self._tail_end: int | None = None  # where the video's packets stop showing (`TailPackets.end`)
-        self._tail_last: int | None = None  # the pts of the video's last packet in decode order (`TailPackets.last`)
         self._same_picture_end: int | None = None  # where the latest empty video packet stops showing (`_decoded`)
 
     def decode(self, source: Iterator[av.Packet]) -> Iterator[av.VideoFrame | list[av.Packet]]:
@@ -171,7 +170,7 @@ class VideoDecoding:
         self.damage.pictures_end()
         if last is not None and tail.top is not None and tail.top > last:
             self.undecoded = last * self.stream.time_base, tail.top * self.stream.time_base
-        self._tail_end, self._tail_last = tail.end, tail.last
+        self._tail_end = tail.end
 
     def _decoded(self, packets: list[av.Packet], recovery: "Recovery", tail: "TailPackets") -> Iterator[av.VideoFrame]:
         """The frames `packets` (video) decode to, those `recovery` shows; a damaged packet is counted.
@@ -228,15 +227,6 @@ class VideoDecoding:
         the end of an Ogg Theora clip is empty packets only, and the clip ended 40 ms early."""
         ends = [end for end in (self._stored_last_end(pts, step), self._same_picture_end) if end is not None]
         return max(ends, default=None)
-
-    def decoded_early(self, pts: int) -> bool:
-        """Whether the last picture (at `pts`) is an MP4's or MOV's sample before the last in
-        decode order (B-frames after it), once every packet decoded: a sample lasts until the next
-        decode time, which says nothing of how long a picture decoded early is shown (a
-        variable-rate clip's last picture, decoded two pictures before the end, was held 66.7 ms
-        for its 33.3). The file's own end still holds (`last_end`)."""
-        return (self.format_name.startswith("mov,") and self.undecoded is None and self._tail_last is not None
-                and self._tail_last < pts)
 
     def _stored_last_end(self, pts: int, step: int | None) -> int | None:
         """Where the last picture (at `pts`, `step` after the one before it; None: the only one)

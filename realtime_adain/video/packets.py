@@ -128,7 +128,6 @@ class TailPackets:
         self.damaged_since_frame = 0  # packets rejected since the latest frame was given (`given`)
         self.top: int | None = None
         self.end: int | None = None  # the latest packet's pts + duration (decode order)
-        self.last: int | None = None  # the latest packet's pts (decode order)
 
     def given(self) -> None:
         self.damaged_since_frame = 0
@@ -159,7 +158,7 @@ class TailPackets:
                 self.packets, self.size, self.whole = [], 0, False
         if packet.pts is not None:
             self.top = packet.pts if self.top is None else max(self.top, packet.pts)
-            self.end, self.last = packet.pts + (packet.duration or 0), packet.pts
+            self.end = packet.pts + (packet.duration or 0)
 
 
 def flush_packet(stream: av.stream.Stream) -> av.Packet:
@@ -193,15 +192,12 @@ class Timeline:
     are its decode-time steps), so after B-frames a frame could be given the length of a gap it
     is not next to (a 10-minute pause made a 601 s clip a 1199 s MP4)."""
 
-    def __init__(self, window: int, last_end: Callable[[int, int | None], int | None] | None = None,
-                 decoded_early: Callable[[int], bool] | None = None) -> None:
+    def __init__(self, window: int, last_end: Callable[[int, int | None], int | None] | None = None) -> None:
         """`last_end`: asked once the frames are all in, with the last frame's timestamp and the
         step to it from the frame before, where the file says it stops showing
-        (`VideoDecoding.last_end`): the last frame lasts at least until then. `decoded_early`:
-        whether the last frame's own duration is a step between decode times, not its time shown
-        (`VideoDecoding.decoded_early`): it lasts the step to it instead, as the frame before."""
+        (`VideoDecoding.last_end`): the last frame lasts at least until then."""
         self.window = window
-        self.last_end, self.decoded_early = last_end, decoded_early
+        self.last_end = last_end
         self.frames: deque[av.VideoFrame] = deque()
         self.stamps: list[int] = []  # a heap: the timestamps of the frames held
         self.highest: int | None = None  # the highest timestamp seen
@@ -229,8 +225,6 @@ class Timeline:
                 yield self._pop()
         while self.frames:
             frame, pts, duration = self._pop()
-            if not self.frames and pts is not None and self.step and self.decoded_early and self.decoded_early(pts):
-                duration, self.end = self.step, pts + self.step
             if not self.frames and pts is not None and self.last_end:
                 end = self.last_end(pts, self.step)
                 if end is not None and end > self.end:

@@ -42,7 +42,7 @@ class ReaderLoop:
     def _demux(self) -> Iterator[Frame | list[av.Packet]]:
         """Frames and runs of packets (`runs`)."""
         index = 0
-        timeline = Timeline(REORDER_WINDOW, self._decoding.last_end, self._decoding.decoded_early)
+        timeline = Timeline(REORDER_WINDOW, self._decoding.last_end)
         # Sound travels with the picture it plays under: a packet leaves after the first frame that
         # ends after it starts. Read as they come, the packets ran about half a second ahead (the
         # decoder's delay and the reorder window), which a preview (--frames) or a Ctrl-C file
