@@ -208,14 +208,9 @@ class Stylizer:
         return cls._in_api_words(vgg, decoder, cls.checked_arguments(vgg, decoder, device, dtype, engine))
 
     @classmethod
-    def checked_arguments(
-        cls,
-        vgg: str | os.PathLike | None = None,
-        decoder: str | os.PathLike | None = None,
-        device: str | torch.device = "auto",
-        dtype: str | torch.dtype = "auto",
-        engine: str = "auto",
-    ) -> tuple[torch.device, torch.dtype, str]:
+    def checked_arguments(cls, vgg: str | os.PathLike | None, decoder: str | os.PathLike | None,
+                          device: str | torch.device, dtype: str | torch.dtype,
+                          engine: str) -> tuple[torch.device, torch.dtype, str]:
         """The (device, dtype, engine) `load`'s arguments ask for, checked as `load` checks them
         before it reads a file, a mistake said as it says it: the one check of `load` and of
         `ModelSettings.check` (which took a vgg of 123 or device 'abc' that `load` refuses)."""
