@@ -95,15 +95,15 @@ def shown(url: str) -> str:
 
 
 def _masked_as_text(url: str) -> str:
-    """`url` masked without parsing it: its scheme kept, everything after it up to the last @
-    before its query hidden (a login; a path's @ too, where one cannot tell them apart), the
-    query's values and the fragment too."""
-    url, hash_mark, fragment = url.partition("#")
-    head, mark, query = url.partition("?")
-    scheme = found[0] if (found := re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", head)) else ""
-    if "@" in head[len(scheme):]:
-        head = scheme + "***@" + head.rpartition("@")[2]
-    return head + mark + _masked_query(query) + hash_mark + ("***" if fragment else "")
+    """`url` masked without parsing it: its scheme kept, everything after it up to its last @
+    hidden (a login, whose password may hold an unescaped / ? or #; a path's or query's @ too,
+    where one cannot tell them apart), the query's values and the fragment too."""
+    scheme = found[0] if (found := re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", url)) else ""
+    rest = url[len(scheme):]
+    rest = "***@" + rest.rpartition("@")[2] if "@" in rest else rest
+    rest, hash_mark, fragment = rest.partition("#")
+    head, mark, query = rest.partition("?")
+    return scheme + head + mark + _masked_query(query) + hash_mark + ("***" if fragment else "")
 
 
 def scrubbed(message: str, url: str) -> str:

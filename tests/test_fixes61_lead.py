@@ -26,3 +26,12 @@ def test_the_download_says_the_tab_it_refuses(run_cli, tmp_path):
     line = one_error_line(err, code)
     assert line.startswith("error: http://***@127.0.0.1:9/a\\tb (from --base-url): a URL cannot hold a control"), line
     assert "secret" not in line
+
+
+@pytest.mark.parametrize("url, said", [
+    ("https://user:TOPSECRET#x@m.example/a\nb", "https://***@m.example/a\nb"),
+    ("https://user:TOP?SECRET@m.example/a\tb", "https://***@m.example/a\\tb"),
+])
+def test_a_password_holding_a_hash_or_question_mark_stays_hidden(url, said):
+    """Masked as text, the fragment and query were split off first: `https://user:TOPSECRET#***`."""
+    assert shown(url) == said
