@@ -72,8 +72,11 @@ def unsupported_picture(head: bytes) -> str | None:
 def unsupported_document(head: bytes) -> str | None:
     """What to say about a file starting with `head` that is a document, not a picture (a PDF), None
     where it is not one: FFmpeg's MJPEG probe finds a PDF's embedded photos, which `video` and
-    `live` played as its frames (its text lost) where `image` refused it."""
-    return "a PDF document, not an image; export the page to PNG first" if head.startswith(b"%PDF") else None
+    `live` played as its frames (its text lost) where `image` refused it. Its header may come
+    after blank lines or a byte-order mark, which readers skip (and FFmpeg played)."""
+    if head.removeprefix(b"\xef\xbb\xbf").lstrip().startswith(b"%PDF"):
+        return "a PDF document, not an image; export the page to PNG first"
+    return None
 
 
 def unsupported_sequence(head: bytes) -> str | None:

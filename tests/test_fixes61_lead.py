@@ -35,3 +35,12 @@ def test_the_download_says_the_tab_it_refuses(run_cli, tmp_path):
 def test_a_password_holding_a_hash_or_question_mark_stays_hidden(url, said):
     """Masked as text, the fragment and query were split off first: `https://user:TOPSECRET#***`."""
     assert shown(url) == said
+
+
+@pytest.mark.parametrize("lead", [b"\n\n", b"\xef\xbb\xbf", b"  \r\n"])
+def test_a_pdf_after_blank_lines_or_a_byte_order_mark_is_a_pdf(lead):
+    """Only a file starting with `%PDF` was refused; `video` played the others' embedded photos."""
+    from realtime_adain.unreadable_stills import unsupported_document
+
+    assert unsupported_document(lead + b"%PDF-1.4\n") == "a PDF document, not an image; export the page to PNG first"
+    assert unsupported_document(b"\0\0" + b"%PDF-1.4\n") is None
