@@ -448,7 +448,7 @@ def looks_cut_short(data: np.ndarray) -> str | None:
 
 def _bmp_rows_short(data: np.ndarray) -> bool:
     """Whether an uncompressed BMP (or one of bit fields) ends before the rows its header states
-    (each padded to 4 bytes) from where it places them: OpenCV said "can't read data: Unexpected end
+    (even unpadded) from where it places them: OpenCV said "can't read data: Unexpected end
     of input stream"."""
     head, size = bytes(data[:34]), bmp_size(data)
     if size is None or len(head) < 30:
@@ -459,4 +459,5 @@ def _bmp_rows_short(data: np.ndarray) -> bool:
     if compression not in (0, 3, 6) or not bits:  # (RGB, BITFIELDS, ALPHABITFIELDS)
         return False
     width, height = size
-    return data.size < int.from_bytes(head[10:14], "little") + (width * bits + 31) // 32 * 4 * height
+    start = int.from_bytes(head[10:14], "little")  # (rows stored unpadded, which FFmpeg reads, fill less: not cut)
+    return data.size < start + (width * bits + 7) // 8 * height

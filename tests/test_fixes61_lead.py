@@ -44,3 +44,20 @@ def test_a_pdf_after_blank_lines_or_a_byte_order_mark_is_a_pdf(lead):
 
     assert unsupported_document(lead + b"%PDF-1.4\n") == "a PDF document, not an image; export the page to PNG first"
     assert unsupported_document(b"\0\0" + b"%PDF-1.4\n") is None
+
+
+def test_a_bmp_of_unpadded_rows_is_not_said_cut_short():
+    """A 63-pixel-wide 24-bit BMP whose rows are stored unpadded (FFmpeg reads it: "assuming missing
+    line alignment") was said to end "before its picture's rows do: cut short?"; one shorter still is."""
+    import struct
+
+    import numpy as np
+
+    from realtime_adain.opencv_headers import looks_cut_short
+
+    width, height = 63, 4
+    rows = bytes(width * 3 * height)
+    header = (b"BM" + struct.pack("<IHHI", 54 + len(rows), 0, 0, 54)
+              + struct.pack("<IiiHHIIiiII", 40, width, height, 1, 24, 0, len(rows), 2835, 2835, 0, 0))
+    assert looks_cut_short(np.frombuffer(header + rows, np.uint8)) is None
+    assert looks_cut_short(np.frombuffer(header + rows[:-width], np.uint8)) == "BMP"
